@@ -1,0 +1,326 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NewEvent } from '../envelope.js';
+import { KordonError } from '../errors.js';
+import type { EventStore } from '../store/port.js';
+import { type Spool, SpoolFullError } from './spool.js';
+
+export interface AppenderLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface GroupCommitAppenderOptions {
+  store: EventStore;
+  spool: Spool;
+  /** Folder for events the store refuses for good (e.g. text PostgreSQL cannot hold). */
+  deadLetterDir: string;
+  /** Flush when this many events are buffered... */
+  maxBatch?: number;
+  /** ...or this long after the first buffered event. */
+  maxDelayMs?: number;
+  /** Past this many events held in memory (store down and spool full) `enqueue` throws. */
+  maxBufferedEvents?: number;
+  /** Pause between attempts to reach the store again while events wait in the spool. */
+  retryIntervalMs?: number;
+  logger?: AppenderLogger;
+}
+
+export interface AppenderStatus {
+  /** Events handed over and not yet durable. */
+  buffered: number;
+  spooledEvents: number;
+  spoolBytes: number;
+  spoolMaxBytes: number;
+  spoolFull: boolean;
+  storeReachable: boolean;
+  writtenToStore: number;
+  writtenToSpool: number;
+  deadLettered: number;
+}
+
+type Durable = { resolve: () => void; reject: (error: unknown) => void } | undefined;
+
+const silentLogger: AppenderLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * Group commit for the hot path. Callers hand over events and go on; events are written
+ * in batches (by count or after a few milliseconds), one batch in flight at a time, so
+ * order is kept. While the store is unreachable batches go to the on-disk spool, which a
+ * replay loop drains, oldest first, once the store is back; while the spool holds
+ * anything, new batches queue behind it in the spool, so order holds across an outage.
+ */
+export class GroupCommitAppender {
+  private buffer: NewEvent[] = [];
+  private durables: Durable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private replaying: Promise<void> | undefined;
+  private closed = false;
+  private storeReachable = true;
+  private spoolFull = false;
+  private writtenToStore = 0;
+  private writtenToSpool = 0;
+  private deadLettered = 0;
+  private readonly maxBatch: number;
+  private readonly maxDelayMs: number;
+  private readonly maxBufferedEvents: number;
+  private readonly retryIntervalMs: number;
+  private readonly logger: AppenderLogger;
+
+  constructor(private readonly options: GroupCommitAppenderOptions) {
+    this.maxBatch = options.maxBatch ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 5;
+    this.maxBufferedEvents = options.maxBufferedEvents ?? 100_000;
+    this.retryIntervalMs = options.retryIntervalMs ?? 1_000;
+    this.logger = options.logger ?? silentLogger;
+    if (!options.spool.isEmpty()) {
+      this.logger.warn(
+        { events: options.spool.events },
+        'event spool holds events from an earlier run; replaying',
+      );
+      this.startReplay();
+    }
+  }
+
+  /** Hands an event over without waiting. Throws `spool_full` when nothing can hold it. */
+  enqueue(event: NewEvent): void {
+    this.accept(event, undefined);
+  }
+
+  /** Hands an event over and resolves once it is durable (in the store or the spool). */
+  append(event: NewEvent): Promise<void> {
+    return new Promise((resolve, reject) => this.accept(event, { resolve, reject }));
+  }
+
+  /**
+   * Resolves once every event handed over so far is durable, or throws `spool_full` when
+   * the store is down and the spool cannot take them (they stay in memory, retried).
+   */
+  async flush(): Promise<void> {
+    while (this.buffer.length > 0 || this.flushing) {
+      this.clearTimer();
+      await (this.flushing ?? this.runFlush());
+      if (this.spoolFull && this.buffer.length > 0) {
+        throw new SpoolFullError(this.options.spool.bytes, this.options.spool.maxBytes);
+      }
+    }
+  }
+
+  status(): AppenderStatus {
+    const spool = this.options.spool;
+    return {
+      buffered: this.buffer.length,
+      spooledEvents: spool.events,
+      spoolBytes: spool.bytes,
+      spoolMaxBytes: spool.maxBytes,
+      spoolFull: this.spoolFull,
+      storeReachable: this.storeReachable,
+      writtenToStore: this.writtenToStore,
+      writtenToSpool: this.writtenToSpool,
+      deadLettered: this.deadLettered,
+    };
+  }
+
+  /**
+   * Flushes what is buffered, then gives the spool until `drainTimeoutMs` to empty into
+   * the store; whatever is left stays on disk and is replayed at the next start.
+   */
+  async close(drainTimeoutMs = 5_000): Promise<void> {
+    try {
+      await this.flush();
+    } catch (error) {
+      this.logger.error(
+        { err: error, lostEvents: this.buffer.length },
+        'EVENTS LOST AT SHUTDOWN: store unreachable and spool full',
+      );
+      for (const durable of this.durables) durable?.reject(error);
+    }
+    this.closed = true;
+    this.clearTimer();
+    if (this.replaying) {
+      await Promise.race([
+        this.replaying,
+        new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref()),
+      ]);
+    }
+    this.options.spool.close();
+  }
+
+  private accept(event: NewEvent, durable: Durable): void {
+    if (this.closed) throw new KordonError('closed', 'event appender is closed');
+    if (this.buffer.length >= this.maxBufferedEvents) {
+      throw new SpoolFullError(this.options.spool.bytes, this.options.spool.maxBytes);
+    }
+    this.buffer.push(event);
+    this.durables.push(durable);
+    if (this.flushing) return; // the running flush picks it up when it is done
+    if (this.buffer.length >= this.maxBatch) {
+      this.clearTimer();
+      void this.runFlush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.runFlush();
+      }, this.maxDelayMs);
+    }
+  }
+
+  private runFlush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.flushLoop().finally(() => {
+        this.flushing = undefined;
+      });
+    }
+    return this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const events = this.buffer.slice(0, this.maxBatch);
+      const durables = this.durables.slice(0, this.maxBatch);
+      const placed = await this.writeBatch(events);
+      if (!placed) {
+        // Store down and spool full: keep the events in memory and try again later.
+        if (!this.closed && !this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            void this.runFlush();
+          }, this.retryIntervalMs);
+        }
+        return;
+      }
+      this.buffer.splice(0, events.length);
+      this.durables.splice(0, events.length);
+      for (const durable of durables) durable?.resolve();
+    }
+  }
+
+  /** Puts a batch in the store, or in the spool; false when neither can take it now. */
+  private async writeBatch(events: NewEvent[]): Promise<boolean> {
+    if (this.options.spool.isEmpty() && !this.replaying) {
+      try {
+        await this.writeToStore(events);
+        this.markStoreReachable();
+        return true;
+      } catch (error) {
+        this.markStoreUnreachable(error);
+      }
+    }
+    try {
+      this.options.spool.write(events);
+      this.writtenToSpool += events.length;
+      if (this.spoolFull) {
+        this.spoolFull = false;
+        this.logger.info({}, 'event spool accepts writes again');
+      }
+    } catch (error) {
+      if (!this.spoolFull) {
+        this.spoolFull = true;
+        this.logger.error(
+          { err: error, bufferedEvents: this.buffer.length, spoolBytes: this.options.spool.bytes },
+          'EVENT SPOOL FULL: the store is unreachable and the spool cannot take more; events are held in memory',
+        );
+      }
+      this.startReplay();
+      return false;
+    }
+    this.startReplay();
+    return true;
+  }
+
+  /**
+   * Writes a batch. A refusal that is not an outage (PostgreSQL cannot store a value, for
+   * instance) is narrowed down to the events that cause it, which go to the dead-letter
+   * file with the reason instead of blocking every event behind them.
+   */
+  private async writeToStore(events: NewEvent[]): Promise<void> {
+    try {
+      const result = await this.options.store.appendMany(events);
+      this.writtenToStore += result.written;
+    } catch (error) {
+      if (isOutage(error) || events.length === 0) throw error;
+      if (events.length === 1) {
+        this.deadLetter(events[0]!, error);
+        return;
+      }
+      const middle = Math.ceil(events.length / 2);
+      await this.writeToStore(events.slice(0, middle));
+      await this.writeToStore(events.slice(middle));
+    }
+  }
+
+  private deadLetter(event: NewEvent, error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    appendFileSync(
+      join(this.options.deadLetterDir, 'dead-letter.jsonl'),
+      `${JSON.stringify({ reason, event })}\n`,
+    );
+    this.deadLettered++;
+    this.logger.error(
+      { eventId: event.id, type: event.type, reason },
+      'event refused by the store; dead-lettered',
+    );
+  }
+
+  private startReplay(): void {
+    if (this.replaying || this.options.spool.isEmpty()) return;
+    this.replaying = this.replayLoop().finally(() => {
+      this.replaying = undefined;
+      // A batch spooled while the loop was finishing needs a new loop.
+      if (!this.options.spool.isEmpty() && !this.closed) this.startReplay();
+    });
+  }
+
+  private async replayLoop(): Promise<void> {
+    const spool = this.options.spool;
+    let pauseMs = this.retryIntervalMs;
+    while (!spool.isEmpty()) {
+      let segment: ReturnType<Spool['readOldest']>;
+      try {
+        segment = spool.readOldest();
+      } catch (error) {
+        this.logger.error({ err: error }, 'corrupt event spool segment moved aside');
+        continue;
+      }
+      if (!segment) return;
+      try {
+        for (let i = 0; i < segment.events.length; i += this.maxBatch) {
+          await this.writeToStore(segment.events.slice(i, i + this.maxBatch));
+        }
+        spool.remove(segment);
+        this.markStoreReachable();
+        pauseMs = this.retryIntervalMs;
+      } catch (error) {
+        this.markStoreUnreachable(error);
+        if (this.closed) return;
+        await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+        pauseMs = Math.min(pauseMs * 2, 30_000);
+      }
+    }
+    this.logger.info({}, 'event spool drained into the store');
+  }
+
+  private markStoreReachable(): void {
+    if (this.storeReachable) return;
+    this.storeReachable = true;
+    this.logger.info({}, 'event store reachable again');
+  }
+
+  private markStoreUnreachable(error: unknown): void {
+    if (!this.storeReachable) return;
+    this.storeReachable = false;
+    this.logger.warn({ err: error }, 'event store unreachable; spooling events to disk');
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Outages are retried from the spool; any other refusal is about the events themselves. */
+function isOutage(error: unknown): boolean {
+  return error instanceof KordonError && (error.isRetryable || error.code === 'closed');
+}

@@ -1,0 +1,68 @@
+import type { NewEvent, RecordedEvent } from '../envelope.js';
+
+/**
+ * `number`: the stream must be at exactly this version (the version of its last event,
+ * starting at 1). `no-stream`: it must not exist yet. `stream-exists`: it must exist.
+ * `any`: no check (high-volume category streams).
+ */
+export type ExpectedVersion = number | 'no-stream' | 'stream-exists' | 'any';
+
+export interface AppendResult {
+  /** Version of the stream's last event after the append (the last stream touched, for batches). */
+  nextExpectedVersion: number;
+  /** Global position of the last event written, or of the existing copy when all were duplicates. */
+  lastPosition: number;
+  /** Events really written; events whose id was already stored are skipped, not written twice. */
+  written: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: read events with a position greater than this. 0 reads from the start. */
+  after: number;
+  maxCount: number;
+}
+
+export interface ReadStreamOptions {
+  /** Inclusive stream version to start at (1 is the first event). */
+  fromVersion?: number;
+  maxCount?: number;
+}
+
+export interface SubscriptionOptions {
+  /** Exclusive start position: catch up from here, then follow live. */
+  after: number;
+  batchSize?: number;
+  /** Called with events in global order; the next batch waits until this settles. */
+  onEvents: (events: RecordedEvent[]) => Promise<void> | void;
+  /** Reading failed (store unreachable...): the subscription retries with backoff. */
+  onError?: (error: unknown) => void;
+}
+
+export interface Subscription {
+  /** Position of the last event handed to `onEvents`. */
+  readonly position: number;
+  /** Resolves once the subscription has handed over every event up to `position`. */
+  waitFor(position: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The event store port. Every adapter runs the shared contract suite in
+ * `@kordon/events/testing`.
+ */
+export interface EventStore {
+  readonly name: string;
+  /** Appends to one stream with an optimistic concurrency check. */
+  append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  /** Appends events of any streams without version checks, in the order given (group commit). */
+  appendMany(events: NewEvent[]): Promise<AppendResult>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Events in global order. Never returns an event while an earlier-positioned one may still commit. */
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the last committed event (0 when empty). */
+  headPosition(): Promise<number>;
+  subscribe(options: SubscriptionOptions): Subscription;
+  /** Cheap reachability check for readiness probes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,129 @@
+import pg from 'pg';
+import type { SqlExecutor, SqlQueryable } from './sql.js';
+import { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Pool size; appends serialize on one lock, so a small pool is enough. */
+  maxConnections?: number;
+  connectTimeoutMs?: number;
+  /** Called when the LISTEN connection fails and is being re-established. */
+  onListenError?: (error: unknown) => void;
+}
+
+/** PostgreSQL through a `pg` pool, with a dedicated connection for LISTEN. */
+export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle client that loses its server emits here; without a listener the process dies.
+  pool.on('error', () => {});
+  const listeners: Array<() => Promise<void>> = [];
+
+  return {
+    dialect: 'postgres',
+    query: async <Row>(text: string, params?: unknown[]) => {
+      const result = await pool.query(text, params);
+      return { rows: result.rows as Row[] };
+    },
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    transaction: async <T>(fn: (tx: SqlQueryable) => Promise<T>) => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn({
+          query: async <Row>(text: string, params?: unknown[]) => {
+            const r = await client.query(text, params);
+            return { rows: r.rows as Row[] };
+          },
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      } finally {
+        // A connection that failed to roll back is discarded rather than reused.
+        client.release(broken);
+      }
+    },
+    listen: async (channel, onNotify) => {
+      const stop = listenWithReconnect(options, channel, onNotify);
+      listeners.push(stop);
+      return stop;
+    },
+    close: async () => {
+      await Promise.all(listeners.map((stop) => stop()));
+      await pool.end();
+    },
+  };
+}
+
+/** Keeps one LISTEN connection alive across server restarts; pollers cover the gaps. */
+function listenWithReconnect(
+  options: PostgresOptions,
+  channel: string,
+  onNotify: (payload: string) => void,
+): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let backoffMs = 100;
+
+  const connect = async () => {
+    if (stopped) return;
+    const c = new pg.Client({
+      connectionString: options.connectionString,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      keepAlive: true,
+    });
+    client = c;
+    const retry = (error: unknown) => {
+      if (stopped || client !== c) return;
+      client = undefined;
+      options.onListenError?.(error);
+      c.end().catch(() => {});
+      retryTimer = setTimeout(connect, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 5_000);
+    };
+    c.on('error', retry);
+    c.on('end', () => retry(new Error('LISTEN connection ended')));
+    c.on('notification', (message) => {
+      if (message.channel === channel) onNotify(message.payload ?? '');
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      backoffMs = 100;
+      // Events may have been appended while we were away: wake readers once.
+      onNotify('');
+    } catch (error) {
+      retry(error);
+    }
+  };
+  void connect();
+
+  return async () => {
+    stopped = true;
+    if (retryTimer) clearTimeout(retryTimer);
+    const c = client;
+    client = undefined;
+    await c?.end().catch(() => {});
+  };
+}
+
+export async function createPostgresEventStore(
+  options: PostgresOptions,
+  storeOptions: SqlEventStoreOptions = {},
+): Promise<SqlEventStore> {
+  return SqlEventStore.open('postgres', createPostgresExecutor(options), storeOptions);
+}

@@ -1,0 +1,337 @@
+import type { Actor, NewEvent, RecordedEvent } from '../envelope.js';
+import { EventStoreUnavailableError, KordonError, WrongExpectedVersionError } from '../errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedVersion,
+  ReadAllOptions,
+  ReadStreamOptions,
+  Subscription,
+  SubscriptionOptions,
+} from './port.js';
+import {
+  APPEND_LOCK_KEY,
+  EVENTS_CHANNEL,
+  eventStoreMigrations,
+  migrate,
+  type SqlExecutor,
+  type SqlQueryable,
+} from './sql.js';
+import { SqlSubscription } from './subscription.js';
+
+const EVENT_COLUMNS = `position, event_id, stream_id, stream_version, type, schema_version, org_id, actor,
+  causation_id, correlation_id, trace_id, data, occurred_at`;
+
+interface EventRow {
+  position: string | number | bigint;
+  event_id: string;
+  stream_id: string;
+  stream_version: string | number | bigint;
+  type: string;
+  schema_version: number;
+  org_id: string | null;
+  actor: Actor;
+  causation_id: string | null;
+  correlation_id: string | null;
+  trace_id: string | null;
+  data: unknown;
+  occurred_at: Date | string;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: Number(row.schema_version),
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    position: Number(row.position),
+    time: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
+    orgId: row.org_id,
+    actor: row.actor,
+    causationId: row.causation_id,
+    correlationId: row.correlation_id,
+    traceId: row.trace_id,
+    data: row.data,
+  };
+}
+
+export interface SqlEventStoreOptions {
+  /** Test hook: awaited inside the append transaction just before COMMIT. */
+  beforeCommit?: () => Promise<void>;
+  /** How often a live subscription polls when no notification arrives (ms). */
+  pollIntervalMs?: number;
+  /** Whether `close()` closes the executor too (false when instances share one). */
+  ownsExecutor?: boolean;
+}
+
+/**
+ * The event store on SQL. Appends take one transaction-scoped advisory lock, so global
+ * positions are handed out in commit order: a reader that follows `position` can never
+ * pass over an event whose transaction commits later with a smaller position (the
+ * sequence-gap problem). Group commit keeps the lock's cost per event small.
+ */
+export class SqlEventStore implements EventStore {
+  private readonly appendedListeners = new Set<() => void>();
+  private unlisten: (() => Promise<void>) | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly executor: SqlExecutor,
+    private readonly options: SqlEventStoreOptions,
+  ) {}
+
+  static async open(
+    name: string,
+    executor: SqlExecutor,
+    options: SqlEventStoreOptions = {},
+  ): Promise<SqlEventStore> {
+    await migrate(executor, eventStoreMigrations);
+    const store = new SqlEventStore(name, executor, options);
+    // Other processes' appends arrive as notifications; our own wake readers directly.
+    store.unlisten = await executor.listen(EVENTS_CHANNEL, () => store.notifyAppended());
+    return store;
+  }
+
+  get sql(): SqlExecutor {
+    return this.executor;
+  }
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    for (const event of events) {
+      if (event.streamId !== streamId) {
+        throw new KordonError(
+          'event_invalid',
+          `event ${event.id} belongs to ${event.streamId}, not ${streamId}`,
+        );
+      }
+    }
+    return this.write(events, async (tx, fresh) => {
+      const current = await currentVersion(tx, streamId);
+      if (fresh.length === 0) return; // an idempotent retry: the events are stored already
+      checkExpected(streamId, expected, current);
+    });
+  }
+
+  appendMany(events: NewEvent[]): Promise<AppendResult> {
+    return this.write(events, async () => {});
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.run((sql) =>
+      sql.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM kordon_events WHERE stream_id = $1 AND stream_version >= $2
+         ORDER BY stream_version LIMIT $3`,
+        [streamId, options.fromVersion ?? 1, options.maxCount ?? 1_000_000],
+      ),
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const { rows } = await this.run((sql) =>
+      sql.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM kordon_events WHERE position > $1 ORDER BY position LIMIT $2`,
+        [options.after, options.maxCount],
+      ),
+    );
+    return rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<number> {
+    const { rows } = await this.run((sql) =>
+      sql.query<{ head: string | number | null }>('SELECT max(position) AS head FROM kordon_events'),
+    );
+    return Number(rows[0]?.head ?? 0);
+  }
+
+  subscribe(options: SubscriptionOptions): Subscription {
+    return new SqlSubscription(this, options, this.appendedListeners, this.options.pollIntervalMs ?? 1000);
+  }
+
+  async ping(): Promise<void> {
+    await this.run((sql) => sql.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.unlisten?.().catch(() => {});
+    if (this.options.ownsExecutor !== false) await this.executor.close();
+  }
+
+  private notifyAppended(): void {
+    for (const listener of this.appendedListeners) listener();
+  }
+
+  /** Runs a query, turning connection failures into a retryable `event_store_unavailable`. */
+  private async run<T>(fn: (sql: SqlQueryable) => Promise<T>): Promise<T> {
+    if (this.closed) throw new KordonError('closed', `event store ${this.name} is closed`);
+    try {
+      return await fn(this.executor);
+    } catch (error) {
+      throw translateError(this.name, error);
+    }
+  }
+
+  private async write(
+    events: NewEvent[],
+    check: (tx: SqlQueryable, fresh: NewEvent[]) => Promise<void>,
+  ): Promise<AppendResult> {
+    if (this.closed) throw new KordonError('closed', `event store ${this.name} is closed`);
+    if (events.length === 0)
+      return { nextExpectedVersion: 0, lastPosition: await this.headPosition(), written: 0 };
+    let result: AppendResult;
+    try {
+      result = await this.executor.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
+        const { fresh, existing } = await splitDuplicates(tx, events);
+        await check(tx, fresh);
+        if (fresh.length === 0) return existing;
+        const written = await insertEvents(tx, fresh);
+        await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(written.lastPosition)]);
+        await this.options.beforeCommit?.();
+        return written;
+      });
+    } catch (error) {
+      throw translateError(this.name, error);
+    }
+    if (result.written > 0) this.notifyAppended();
+    return result;
+  }
+}
+
+async function currentVersion(tx: SqlQueryable, streamId: string): Promise<number | null> {
+  const { rows } = await tx.query<{ version: string | number }>(
+    'SELECT version FROM kordon_streams WHERE stream_id = $1',
+    [streamId],
+  );
+  return rows[0] ? Number(rows[0].version) : null;
+}
+
+function checkExpected(streamId: string, expected: ExpectedVersion, current: number | null): void {
+  const ok =
+    expected === 'any' ||
+    (expected === 'no-stream' && current === null) ||
+    (expected === 'stream-exists' && current !== null) ||
+    (typeof expected === 'number' && (current ?? 0) === expected);
+  if (!ok) throw new WrongExpectedVersionError(streamId, expected, current);
+}
+
+/** Events whose id is stored already are not written again (idempotent retries). */
+async function splitDuplicates(
+  tx: SqlQueryable,
+  events: NewEvent[],
+): Promise<{ fresh: NewEvent[]; existing: AppendResult }> {
+  const { rows } = await tx.query<{
+    event_id: string;
+    position: string | number;
+    stream_version: string | number;
+  }>('SELECT event_id, position, stream_version FROM kordon_events WHERE event_id = ANY($1::uuid[])', [
+    events.map((event) => event.id),
+  ]);
+  const stored = new Set(rows.map((row) => row.event_id));
+  const seen = new Set<string>();
+  const fresh: NewEvent[] = [];
+  for (const event of events) {
+    if (stored.has(event.id) || seen.has(event.id)) continue;
+    seen.add(event.id);
+    fresh.push(event);
+  }
+  let lastPosition = 0;
+  let nextExpectedVersion = 0;
+  for (const row of rows) {
+    if (Number(row.position) > lastPosition) {
+      lastPosition = Number(row.position);
+      nextExpectedVersion = Number(row.stream_version);
+    }
+  }
+  return { fresh, existing: { lastPosition, nextExpectedVersion, written: 0 } };
+}
+
+async function insertEvents(tx: SqlQueryable, events: NewEvent[]): Promise<AppendResult> {
+  // Reserve stream versions for the whole batch with one upsert per distinct stream.
+  const counts = new Map<string, number>();
+  for (const event of events) counts.set(event.streamId, (counts.get(event.streamId) ?? 0) + 1);
+  const { rows: versions } = await tx.query<{ stream_id: string; version: string | number }>(
+    `INSERT INTO kordon_streams AS s (stream_id, version)
+       SELECT * FROM unnest($1::text[], $2::bigint[])
+     ON CONFLICT (stream_id) DO UPDATE SET version = s.version + EXCLUDED.version
+     RETURNING stream_id, version`,
+    [[...counts.keys()], [...counts.values()]],
+  );
+  const nextVersion = new Map<string, number>();
+  for (const row of versions) {
+    nextVersion.set(row.stream_id, Number(row.version) - (counts.get(row.stream_id) ?? 0) + 1);
+  }
+  let lastVersion = 0;
+  const rows = events.map((event, seq) => {
+    const version = nextVersion.get(event.streamId)!;
+    nextVersion.set(event.streamId, version + 1);
+    lastVersion = version;
+    return {
+      seq,
+      id: event.id,
+      stream_id: event.streamId,
+      stream_version: version,
+      type: event.type,
+      schema_version: event.schemaVersion,
+      org_id: event.orgId,
+      actor: event.actor,
+      causation_id: event.causationId,
+      correlation_id: event.correlationId,
+      trace_id: event.traceId,
+      data: event.data ?? null,
+      occurred_at: event.time.toISOString(),
+    };
+  });
+  // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
+  const { rows: inserted } = await tx.query<{ last: string | number }>(
+    `WITH ins AS (
+       INSERT INTO kordon_events (event_id, stream_id, stream_version, type, schema_version, org_id, actor,
+                                  causation_id, correlation_id, trace_id, data, occurred_at)
+       SELECT r.id, r.stream_id, r.stream_version, r.type, r.schema_version, r.org_id, r.actor,
+              r.causation_id, r.correlation_id, r.trace_id, r.data, r.occurred_at
+         FROM json_to_recordset($1::json) AS r(seq int, id uuid, stream_id text, stream_version bigint, type text,
+              schema_version int, org_id text, actor jsonb, causation_id text, correlation_id text, trace_id text,
+              data jsonb, occurred_at timestamptz)
+        ORDER BY r.seq
+       RETURNING position)
+     SELECT max(position) AS last FROM ins`,
+    [JSON.stringify(rows)],
+  );
+  return {
+    lastPosition: Number(inserted[0]?.last ?? 0),
+    nextExpectedVersion: lastVersion,
+    written: events.length,
+  };
+}
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+]);
+
+function translateError(storeName: string, error: unknown): unknown {
+  if (error instanceof KordonError) return error;
+  const err = error as { code?: string; message?: string } | undefined;
+  const code = err?.code ?? '';
+  // Class 08 (connection), 57P (operator intervention: shutdown), 53 (resources) and 40
+  // (serialization failure, deadlock) are outages worth retrying, not faults of the events.
+  const unavailable =
+    CONNECTION_ERROR_CODES.has(code) ||
+    code.startsWith('08') ||
+    code.startsWith('40') ||
+    code.startsWith('57P') ||
+    code.startsWith('53') ||
+    /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+      err?.message ?? '',
+    );
+  if (unavailable) return new EventStoreUnavailableError(`event store ${storeName} is unreachable`, error);
+  return error;
+}

@@ -1,0 +1,94 @@
+/**
+ * The one SQL dialect both adapters speak: PGlite (embedded) and PostgreSQL (served) run
+ * exactly these statements through a `SqlExecutor`.
+ */
+export interface SqlQueryable {
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+}
+
+export interface SqlExecutor extends SqlQueryable {
+  readonly dialect: 'pglite' | 'postgres';
+  /** Runs several statements without parameters (DDL). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
+  transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  /** Calls `onNotify` for each NOTIFY on `channel`; resolves to an unsubscribe function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface Migration {
+  /** Who owns the migration ('event-store', a projection's name...): versions count per scope. */
+  scope: string;
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Advisory lock keys (arbitrary constants, unique to Kordon). */
+export const APPEND_LOCK_KEY = 7_041_212_001;
+export const MIGRATION_LOCK_KEY = 7_041_212_002;
+export const EVENTS_CHANNEL = 'kordon_events';
+
+export const eventStoreMigrations: Migration[] = [
+  {
+    scope: 'event-store',
+    version: 1,
+    name: 'event log',
+    sql: `
+      CREATE TABLE kordon_events (
+        position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id        uuid        NOT NULL UNIQUE,
+        stream_id       text        NOT NULL,
+        stream_version  bigint      NOT NULL,
+        type            text        NOT NULL,
+        schema_version  integer     NOT NULL,
+        org_id          text,
+        actor           jsonb       NOT NULL,
+        causation_id    text,
+        correlation_id  text,
+        trace_id        text,
+        data            jsonb       NOT NULL,
+        occurred_at     timestamptz NOT NULL,
+        recorded_at     timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (stream_id, stream_version)
+      );
+      CREATE INDEX kordon_events_org_position ON kordon_events (org_id, position);
+      CREATE TABLE kordon_streams (
+        stream_id text   PRIMARY KEY,
+        version   bigint NOT NULL
+      );
+    `,
+  },
+];
+
+/** Applies missing migrations once, even when several processes start together. */
+export async function migrate(executor: SqlExecutor, migrations: Migration[]): Promise<void> {
+  await executor.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS kordon_schema_migrations (
+      scope text NOT NULL, version integer NOT NULL, name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, version))`);
+    const { rows } = await tx.query<{ scope: string; version: number }>(
+      'SELECT scope, version FROM kordon_schema_migrations',
+    );
+    const applied = new Set(rows.map((row) => `${row.scope}/${Number(row.version)}`));
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(`${migration.scope}/${migration.version}`)) continue;
+      for (const statement of splitStatements(migration.sql)) await tx.query(statement);
+      await tx.query('INSERT INTO kordon_schema_migrations (scope, version, name) VALUES ($1, $2, $3)', [
+        migration.scope,
+        migration.version,
+        migration.name,
+      ]);
+    }
+  });
+}
+
+/** Migrations hold plain DDL without string literals containing ';', so a split is enough. */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement.length > 0);
+}

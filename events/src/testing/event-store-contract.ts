@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { RecordedEvent } from '../envelope.js';
+import { WrongExpectedVersionError } from '../errors.js';
+import type { EventStore } from '../store/port.js';
+import type { SqlEventStoreOptions } from '../store/sql-event-store.js';
+import { testEvent, uniqueStream } from './events.js';
+
+export interface EventStoreHarness {
+  /**
+   * Opens another store instance on the harness's database, with its own hooks. Closing
+   * it leaves the database and the other instances open.
+   */
+  open(options?: SqlEventStoreOptions): Promise<EventStore>;
+  /** Whether instances have connections of their own (like replicas), or share one (embedded). */
+  separateConnections: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The one contract every EventStore adapter passes. Tests work relative to the head
+ * position and on fresh stream ids, so they can share a database.
+ */
+export function eventStoreContract(
+  name: string,
+  makeHarness: () => Promise<EventStoreHarness | string>,
+): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let harness: EventStoreHarness;
+    let store: EventStore;
+    let skip: string | undefined;
+
+    before(async () => {
+      const made = await makeHarness();
+      if (typeof made === 'string') {
+        skip = made;
+        return;
+      }
+      harness = made;
+      store = await harness.open();
+    });
+    after(async () => {
+      await harness?.close();
+    });
+
+    /** A case that the harness could not set up is skipped with the harness's reason. */
+    const test = (title: string, fn: () => Promise<void>) =>
+      it(title, async (t) => {
+        if (skip) return t.skip(skip);
+        await fn();
+      });
+
+    test('appends to a new stream and reads it back in order', async () => {
+      const stream = uniqueStream();
+      const events = [testEvent(stream, { n: 1 }), testEvent(stream, { n: 2 }), testEvent(stream, { n: 3 })];
+      const result = await store.append(stream, events, 'no-stream');
+      assert.equal(result.written, 3);
+      assert.equal(result.nextExpectedVersion, 3);
+      const read = await store.readStream(stream);
+      assert.deepEqual(
+        read.map((e) => [e.id, e.streamVersion, (e.data as { n: number }).n]),
+        events.map((e, i) => [e.id, i + 1, i + 1]),
+      );
+      assert.ok(read[0]!.position < read[1]!.position && read[1]!.position < read[2]!.position);
+      assert.equal(result.lastPosition, read[2]!.position);
+    });
+
+    test('keeps every envelope field', async () => {
+      const stream = uniqueStream();
+      const event = {
+        ...testEvent(stream, { nested: { list: [1, 'two', null], unicode: 'ключ ✓' } }),
+        orgId: 'org_42',
+        actor: { kind: 'user' as const, id: 'usr_1' },
+        causationId: 'cause-1',
+        correlationId: 'corr-1',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        time: new Date('2026-01-02T03:04:05.678Z'),
+        schemaVersion: 2,
+      };
+      await store.append(stream, [event], 'any');
+      const [read] = await store.readStream(stream);
+      assert.ok(read);
+      const { position, streamVersion, ...rest } = read;
+      assert.deepEqual(rest, event);
+      assert.equal(streamVersion, 1);
+      assert.ok(position > 0);
+    });
+
+    test('refuses a wrong expected version with a typed error', async () => {
+      const stream = uniqueStream();
+      await store.append(stream, [testEvent(stream), testEvent(stream)], 'no-stream');
+      await assert.rejects(store.append(stream, [testEvent(stream)], 1), (error: unknown) => {
+        assert.ok(error instanceof WrongExpectedVersionError);
+        assert.equal(error.code, 'wrong_expected_version');
+        assert.equal(error.actual, 2);
+        return true;
+      });
+      await assert.rejects(store.append(stream, [testEvent(stream)], 'no-stream'), WrongExpectedVersionError);
+      const other = uniqueStream();
+      await assert.rejects(
+        store.append(other, [testEvent(other)], 'stream-exists'),
+        WrongExpectedVersionError,
+      );
+      const ok = await store.append(stream, [testEvent(stream)], 2);
+      assert.equal(ok.nextExpectedVersion, 3);
+      assert.equal((await store.readStream(stream)).length, 3);
+    });
+
+    test('of two concurrent appends at the same expected version exactly one wins', async () => {
+      const stream = uniqueStream();
+      await store.append(stream, [testEvent(stream)], 'no-stream');
+      const other = await harness.open();
+      for (let round = 0; round < 10; round++) {
+        const version = round + 1;
+        const results = await Promise.allSettled([
+          store.append(stream, [testEvent(stream, { by: 'a', round })], version),
+          other.append(stream, [testEvent(stream, { by: 'b', round })], version),
+        ]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r) => r.status === 'rejected');
+        assert.equal(won.length, 1, `round ${round}: exactly one append wins`);
+        assert.ok((lost[0] as PromiseRejectedResult).reason instanceof WrongExpectedVersionError);
+      }
+      assert.equal((await store.readStream(stream)).length, 11);
+      await other.close();
+    });
+
+    test('appends many streams in one batch, keeping the given order', async () => {
+      const a = uniqueStream('a');
+      const b = uniqueStream('b');
+      await store.append(a, [testEvent(a)], 'no-stream');
+      const batch = [
+        testEvent(a, { i: 0 }),
+        testEvent(b, { i: 1 }),
+        testEvent(a, { i: 2 }),
+        testEvent(b, { i: 3 }),
+      ];
+      const result = await store.appendMany(batch);
+      assert.equal(result.written, 4);
+      const head = await store.headPosition();
+      assert.equal(result.lastPosition, head);
+      const all = await store.readAll({ after: head - 4, maxCount: 10 });
+      assert.deepEqual(
+        all.map((e) => e.id),
+        batch.map((e) => e.id),
+      );
+      assert.deepEqual(
+        (await store.readStream(a)).map((e) => e.streamVersion),
+        [1, 2, 3],
+      );
+      assert.deepEqual(
+        (await store.readStream(b)).map((e) => e.streamVersion),
+        [1, 2],
+      );
+    });
+
+    test('stores an event id once, however often it is appended', async () => {
+      const stream = uniqueStream();
+      const event = testEvent(stream);
+      const first = await store.append(stream, [event], 'no-stream');
+      // A retry of the same command (same ids) is accepted and writes nothing.
+      const retry = await store.append(stream, [event], 'no-stream');
+      assert.equal(retry.written, 0);
+      assert.equal(retry.lastPosition, first.lastPosition);
+      const again = await store.appendMany([event, testEvent(stream), event]);
+      assert.equal(again.written, 1);
+      const read = await store.readStream(stream);
+      assert.equal(read.length, 2);
+      assert.equal(read.filter((e) => e.id === event.id).length, 1);
+    });
+
+    test('reads all events in pages from a position', async () => {
+      const stream = uniqueStream();
+      const head = await store.headPosition();
+      const events = Array.from({ length: 25 }, (_, i) => testEvent(stream, { i }));
+      await store.appendMany(events);
+      const seen: RecordedEvent[] = [];
+      let position = head;
+      for (;;) {
+        const page = await store.readAll({ after: position, maxCount: 7 });
+        if (page.length === 0) break;
+        seen.push(...page);
+        position = page[page.length - 1]!.position;
+      }
+      assert.deepEqual(
+        seen.filter((e) => e.streamId === stream).map((e) => e.id),
+        events.map((e) => e.id),
+      );
+      assert.equal(await store.headPosition(), position);
+    });
+
+    test('a catch-up subscription delivers history, then turns live', async () => {
+      const stream = uniqueStream();
+      const head = await store.headPosition();
+      await store.appendMany(Array.from({ length: 1200 }, (_, i) => testEvent(stream, { i })));
+      const received: RecordedEvent[] = [];
+      const subscription = store.subscribe({
+        after: head,
+        batchSize: 500,
+        onEvents: (events) => {
+          received.push(...events.filter((e) => e.streamId === stream));
+        },
+      });
+      await subscription.waitFor(await store.headPosition(), 10_000);
+      assert.equal(received.length, 1200);
+      // Live: appended after the subscription caught up, also from another instance.
+      const other = await harness.open();
+      await other.append(stream, [testEvent(stream, { i: 1200 })], 1200);
+      const last = await store.headPosition();
+      await subscription.waitFor(last, 5_000);
+      await subscription.stop();
+      assert.deepEqual(
+        received.map((e) => (e.data as { i: number }).i),
+        Array.from({ length: 1201 }, (_, i) => i),
+      );
+      assert.ok(received.every((e, i) => i === 0 || e.position > received[i - 1]!.position));
+      await other.close();
+    });
+
+    test('a reader never passes over an event that commits after a later-numbered one', async () => {
+      // Writer A holds its transaction open just before COMMIT while writer B appends.
+      // A follower that reads in the meantime and then continues from the last position
+      // it saw must still receive A's event.
+      let reachedCommit!: () => void;
+      const atCommit = new Promise<void>((resolve) => {
+        reachedCommit = resolve;
+      });
+      let releaseCommit!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        releaseCommit = resolve;
+      });
+      let armed = true;
+      const writerA = await harness.open({
+        beforeCommit: async () => {
+          if (!armed) return;
+          armed = false;
+          reachedCommit();
+          await gate;
+        },
+      });
+      const writerB = await harness.open();
+      const reader = await harness.open();
+      // Different streams, so nothing but the store's own ordering stands between them.
+      const stream = uniqueStream();
+      const head = await reader.headPosition();
+      const eventA = testEvent(`${stream}-a`, { writer: 'A' });
+      const eventB = testEvent(`${stream}-b`, { writer: 'B' });
+
+      const appendA = writerA.appendMany([eventA]);
+      await atCommit;
+      const appendB = writerB.appendMany([eventB]);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // give B every chance to commit first
+      const early = reader.readAll({ after: head, maxCount: 100 });
+      const seenEarly = await Promise.race([early, new Promise<null>((r) => setTimeout(() => r(null), 300))]);
+      releaseCommit();
+      await Promise.all([appendA, appendB]);
+      const ours = (e: RecordedEvent) => e.streamId.startsWith(stream);
+      const firstRead = (seenEarly ?? (await early)).filter(ours);
+      const resumeFrom = firstRead.length ? firstRead[firstRead.length - 1]!.position : head;
+      const secondRead = (await reader.readAll({ after: resumeFrom, maxCount: 100 })).filter(ours);
+      const followed = [...firstRead, ...secondRead].map((e) => e.id).sort();
+      assert.deepEqual(followed, [eventA.id, eventB.id].sort(), 'the follower saw both events exactly once');
+      for (const s of [writerA, writerB, reader]) await s.close();
+    });
+
+    test('concurrent writers and a live follower: every event exactly once, in position order', async () => {
+      const writers = await Promise.all(
+        [0, 1, 2, 3].map(() =>
+          harness.open({ beforeCommit: () => new Promise((r) => setTimeout(r, Math.random() * 3)) }),
+        ),
+      );
+      const stream = uniqueStream();
+      const head = await store.headPosition();
+      const received: RecordedEvent[] = [];
+      const subscription = store.subscribe({
+        after: head,
+        batchSize: 50,
+        onEvents: (events) => {
+          received.push(...events.filter((e) => e.streamId.startsWith(stream)));
+        },
+      });
+      const expected = new Set<string>();
+      await Promise.all(
+        writers.map(async (writer, w) => {
+          for (let i = 0; i < 40; i++) {
+            const batch = Array.from({ length: 1 + (i % 5) }, () => testEvent(`${stream}-${w}`, { w, i }));
+            for (const event of batch) expected.add(event.id);
+            await writer.appendMany(batch);
+          }
+        }),
+      );
+      await subscription.waitFor(await store.headPosition(), 10_000);
+      await subscription.stop();
+      assert.equal(received.length, expected.size);
+      assert.equal(new Set(received.map((e) => e.id)).size, expected.size);
+      assert.ok(received.every((e) => expected.has(e.id)));
+      assert.ok(received.every((e, i) => i === 0 || e.position > received[i - 1]!.position));
+      for (const writer of writers) await writer.close();
+    });
+  });
+}

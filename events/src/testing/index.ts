@@ -1,0 +1,3 @@
+export * from './event-store-contract.js';
+export * from './events.js';
+export * from './postgres.js';

@@ -1,0 +1,22 @@
+// `npm start`: install what is missing, build, then run the kordon CLI in a child
+// process, forwarding SIGTERM/SIGINT so that it can drain and flush before exit.
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ensureInstalled, root } from './bootstrap.mjs';
+
+ensureInstalled();
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+const cli = join(root, 'services/server/dist/cli.js');
+const child = spawn(process.execPath, ['--enable-source-maps', cli, ...process.argv.slice(2)], {
+  cwd: process.cwd(),
+  stdio: 'inherit',
+});
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(signal, () => child.kill(signal));
+}
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
