@@ -203,6 +203,7 @@ export class GroupCommitAppender {
       try {
         await this.writeToStore(events);
         this.markStoreReachable();
+        this.markSpoolAccepting();
         return true;
       } catch (error) {
         this.markStoreUnreachable(error);
@@ -211,10 +212,7 @@ export class GroupCommitAppender {
     try {
       this.options.spool.write(events);
       this.writtenToSpool += events.length;
-      if (this.spoolFull) {
-        this.spoolFull = false;
-        this.logger.info({}, 'event spool accepts writes again');
-      }
+      this.markSpoolAccepting();
     } catch (error) {
       if (!this.spoolFull) {
         this.spoolFull = true;
@@ -300,6 +298,12 @@ export class GroupCommitAppender {
       }
     }
     this.logger.info({}, 'event spool drained into the store');
+  }
+
+  private markSpoolAccepting(): void {
+    if (!this.spoolFull) return;
+    this.spoolFull = false;
+    this.logger.info({}, 'events are being written again after the spool was full');
   }
 
   private markStoreReachable(): void {

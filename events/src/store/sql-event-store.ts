@@ -13,6 +13,7 @@ import {
   APPEND_LOCK_KEY,
   EVENTS_CHANNEL,
   eventStoreMigrations,
+  isTransientSqlError,
   migrate,
   type SqlExecutor,
   type SqlQueryable,
@@ -308,30 +309,9 @@ async function insertEvents(tx: SqlQueryable, events: NewEvent[]): Promise<Appen
   };
 }
 
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-]);
-
 function translateError(storeName: string, error: unknown): unknown {
   if (error instanceof KordonError) return error;
-  const err = error as { code?: string; message?: string } | undefined;
-  const code = err?.code ?? '';
-  // Class 08 (connection), 57P (operator intervention: shutdown), 53 (resources) and 40
-  // (serialization failure, deadlock) are outages worth retrying, not faults of the events.
-  const unavailable =
-    CONNECTION_ERROR_CODES.has(code) ||
-    code.startsWith('08') ||
-    code.startsWith('40') ||
-    code.startsWith('57P') ||
-    code.startsWith('53') ||
-    /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
-      err?.message ?? '',
-    );
-  if (unavailable) return new EventStoreUnavailableError(`event store ${storeName} is unreachable`, error);
+  if (isTransientSqlError(error))
+    return new EventStoreUnavailableError(`event store ${storeName} is unreachable`, error);
   return error;
 }

@@ -92,3 +92,30 @@ function splitStatements(sql: string): string[] {
     .map((statement) => statement.trim())
     .filter((statement) => statement.length > 0);
 }
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+]);
+
+/**
+ * Whether a database error is an outage worth retrying rather than a fault of the
+ * statement: connection errors, and SQLSTATE classes 08 (connection), 57P (shutdown),
+ * 53 (insufficient resources) and 40 (serialization failure, deadlock).
+ */
+export function isTransientSqlError(error: unknown): boolean {
+  const err = error as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof err?.code === 'string' ? err.code : '';
+  const message = typeof err?.message === 'string' ? err.message : '';
+  return (
+    CONNECTION_ERROR_CODES.has(code) ||
+    /^(08|57P|53|40)/.test(code) ||
+    /Connection terminated|connection error|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(
+      message,
+    )
+  );
+}

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { NewEvent } from '../envelope.js';
+import { EventStoreUnavailableError } from '../errors.js';
+import type { EventStore } from '../store/port.js';
+import { testEvent, uniqueStream } from '../testing/events.js';
+import { type TestStore, testStores } from '../testing/stores.js';
+import { GroupCommitAppender } from './group-commit-appender.js';
+import { Spool } from './spool.js';
+
+/** The real store behind a switch that makes it unreachable, as a network cut would. */
+function switchable(store: EventStore) {
+  const state = { down: false, appendCalls: 0, batchSizes: [] as number[] };
+  const guard = () => {
+    if (state.down) throw new EventStoreUnavailableError('simulated outage');
+  };
+  const wrapped: EventStore = Object.assign(Object.create(store) as EventStore, {
+    appendMany: async (events: NewEvent[]) => {
+      state.appendCalls++;
+      guard();
+      state.batchSizes.push(events.length);
+      return store.appendMany(events);
+    },
+    ping: async () => {
+      guard();
+      return store.ping();
+    },
+  });
+  return { store: wrapped, state };
+}
+
+describe('GroupCommitAppender', () => {
+  let fixture: TestStore;
+  let dir: string;
+  before(async () => {
+    fixture = (await testStores.pglite()) as TestStore;
+  });
+  after(async () => fixture.close());
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kordon-spool-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const make = (store: EventStore, options: { maxBytes?: number; maxBufferedEvents?: number } = {}) => {
+    const logs: string[] = [];
+    const log = (level: string) => (_: object, message: string) => logs.push(`${level}: ${message}`);
+    const appender = new GroupCommitAppender({
+      store,
+      spool: new Spool({
+        dir: join(dir, 'spool'),
+        maxBytes: options.maxBytes ?? 10_000_000,
+        segmentBytes: 4096,
+      }),
+      deadLetterDir: dir,
+      maxBatch: 100,
+      maxDelayMs: 2,
+      retryIntervalMs: 20,
+      ...(options.maxBufferedEvents ? { maxBufferedEvents: options.maxBufferedEvents } : {}),
+      logger: { info: log('info'), warn: log('warn'), error: log('error') },
+    });
+    return { appender, logs };
+  };
+
+  const streamEvents = async (stream: string) =>
+    (await fixture.store.readStream(stream)).map((e) => (e.data as { i: number }).i);
+
+  it('groups many hand-overs into few batches, in order, durable when the promise resolves', async () => {
+    const { store, state } = switchable(fixture.store);
+    const { appender } = make(store);
+    const stream = uniqueStream();
+    const durable = Array.from({ length: 1000 }, (_, i) => appender.append(testEvent(stream, { i })));
+    await Promise.all(durable);
+    assert.deepEqual(
+      await streamEvents(stream),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+    assert.ok(state.appendCalls <= 15, `1000 events in ${state.appendCalls} batches`);
+    assert.ok(Math.max(...state.batchSizes) <= 100);
+    await appender.close();
+  });
+
+  it('spools while the store is down and replays in order when it returns, nothing lost or doubled', async () => {
+    const { store, state } = switchable(fixture.store);
+    const { appender, logs } = make(store);
+    const stream = uniqueStream();
+    for (let i = 0; i < 50; i++) appender.enqueue(testEvent(stream, { i }));
+    await appender.flush();
+    state.down = true;
+    for (let i = 50; i < 400; i++) appender.enqueue(testEvent(stream, { i }));
+    await appender.flush();
+    const during = appender.status();
+    assert.equal(during.storeReachable, false);
+    assert.equal(during.spooledEvents, 350);
+    assert.ok(readdirSync(join(dir, 'spool')).length > 1, 'the spool rotated segments');
+    state.down = false;
+    // New events keep coming while the spool drains: they must land after the spooled ones.
+    for (let i = 400; i < 450; i++) appender.enqueue(testEvent(stream, { i }));
+    await appender.flush();
+    for (let t = 0; t < 200 && appender.status().spooledEvents > 0; t++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(appender.status().spooledEvents, 0);
+    assert.equal(appender.status().storeReachable, true);
+    assert.deepEqual(
+      await streamEvents(stream),
+      Array.from({ length: 450 }, (_, i) => i),
+    );
+    assert.ok(logs.some((l) => l.startsWith('warn: event store unreachable')));
+    assert.ok(logs.some((l) => l === 'info: event spool drained into the store'));
+    await appender.close();
+  });
+
+  it('says loudly when the spool is full, refuses past its memory bound, and recovers', async () => {
+    const { store, state } = switchable(fixture.store);
+    const { appender, logs } = make(store, { maxBytes: 20_000, maxBufferedEvents: 300 });
+    const stream = uniqueStream();
+    state.down = true;
+    let refused = 0;
+    for (let i = 0; i < 600; i++) {
+      try {
+        appender.enqueue(testEvent(stream, { i }));
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'spool_full');
+        refused++;
+      }
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await assert.rejects(appender.flush(), /spool is full/);
+    const status = appender.status();
+    assert.equal(status.spoolFull, true);
+    assert.ok(refused > 0, 'enqueue refuses once memory and spool are full');
+    assert.ok(logs.some((l) => l.startsWith('error: EVENT SPOOL FULL')));
+    const accepted = 600 - refused;
+    state.down = false;
+    for (let t = 0; t < 300 && (appender.status().spooledEvents > 0 || appender.status().buffered > 0); t++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await appender.flush();
+    const stored = await streamEvents(stream);
+    assert.equal(stored.length, accepted, 'every accepted event is stored');
+    assert.deepEqual(
+      stored,
+      [...stored].sort((a, b) => a - b),
+    );
+    assert.equal(appender.status().spoolFull, false);
+    await appender.close();
+  });
+
+  it('replays a spool left by an earlier run, ignoring a torn last line', async () => {
+    const { store, state } = switchable(fixture.store);
+    const stream = uniqueStream();
+    state.down = true;
+    const first = make(store).appender;
+    for (let i = 0; i < 30; i++) first.enqueue(testEvent(stream, { i }));
+    await first.close(50);
+    const segments = readdirSync(join(dir, 'spool')).filter((f) => f.endsWith('.jsonl'));
+    const last = join(dir, 'spool', segments[segments.length - 1]!);
+    appendFileSync(last, '{"id":"0190a'); // a crash cut this write short: it was never acknowledged
+    state.down = false;
+    const second = make(store).appender;
+    for (let t = 0; t < 200 && second.status().spooledEvents > 0; t++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      await streamEvents(stream),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    await second.close();
+  });
+
+  it('dead-letters an event the database refuses for good, and writes the rest', async () => {
+    const { appender } = make(fixture.store);
+    const stream = uniqueStream();
+    // PostgreSQL's jsonb cannot hold U+0000: a permanent refusal of that one event.
+    const events = Array.from({ length: 10 }, (_, i) =>
+      testEvent(stream, { i, text: i === 4 ? 'a\u0000b' : 'ok' }),
+    );
+    for (const event of events) appender.enqueue(event);
+    await appender.flush();
+    assert.deepEqual(await streamEvents(stream), [0, 1, 2, 3, 5, 6, 7, 8, 9]);
+    assert.equal(appender.status().deadLettered, 1);
+    const letter = JSON.parse(readFileSync(join(dir, 'dead-letter.jsonl'), 'utf8').trim());
+    assert.equal(letter.event.id, events[4]!.id);
+    assert.match(letter.reason, /\\u0000|unicode|null/i);
+    await appender.close();
+  });
+});

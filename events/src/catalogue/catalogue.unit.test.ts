@@ -1,0 +1,733 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { z } from 'zod';
+import type { EventMetadata, NewEvent, RecordedEvent } from '../envelope.js';
+import { isKordonError, KordonError } from '../errors.js';
+import { parseStreamId, streams } from '../streams.js';
+import {
+  Catalogue,
+  defineEvent,
+  EventDecodeError,
+  type KordonEventData,
+  type KordonEventType,
+  kordonCatalogue,
+  limitExceededEventId,
+  limitResetEventId,
+  looksLikeSecret,
+} from './index.js';
+
+const ORG = 'org-acme';
+const metadata: EventMetadata = {
+  orgId: ORG,
+  actor: { kind: 'user', id: 'user-ada' },
+  time: new Date('2025-03-01T12:00:00.000Z'),
+};
+
+const hex64 = 'a3f1'.repeat(16);
+const secret = {
+  algorithm: 'aes-256-gcm',
+  keyId: 'master-2025-01',
+  wrappedDataKey: Buffer.alloc(40, 7).toString('base64'),
+  iv: Buffer.alloc(12, 1).toString('base64'),
+  ciphertext: Buffer.alloc(51, 2).toString('base64'),
+  authTag: Buffer.alloc(16, 3).toString('base64'),
+} as const;
+const publicKeySpki = generateKeyPairSync('ed25519')
+  .publicKey.export({ type: 'spki', format: 'der' })
+  .toString('base64');
+const usage = { inputTokens: 1200, outputTokens: 340, cachedInputTokens: 1024, reasoningTokens: 128 };
+
+/** One valid example of every event type; `satisfies` makes a missing type a compile error. */
+const examples = {
+  OrgCreated: { orgId: ORG, name: 'Acme Corp' },
+  TeamCreated: { teamId: 'team-research', name: 'Research' },
+  UserInvited: {
+    userId: 'user-bob',
+    email: 'bob@acme.example',
+    role: 'developer',
+    teamId: 'team-research',
+    tokenHash: { algorithm: 'hmac-sha256', keyId: 'pepper-1', value: hex64 },
+    expiresAt: '2025-03-08T12:00:00Z',
+  },
+  UserJoined: {
+    userId: 'user-bob',
+    email: 'bob@acme.example',
+    displayName: 'Bob Builder',
+    method: 'invitation',
+  },
+  RoleGranted: { userId: 'user-bob', role: 'developer', teamId: 'team-research' },
+  RoleRevoked: { userId: 'user-bob', role: 'admin', teamId: null },
+  UserDisabled: { userId: 'user-bob', note: 'left the company' },
+  ProviderKeyAdded: {
+    providerKeyId: 'pk-openai-1',
+    provider: 'openai',
+    name: 'OpenAI production',
+    secret,
+    last4: 'x9Qz',
+    weight: 10,
+    models: ['gpt-4o', 'gpt-4o-mini*'],
+    baseUrl: null,
+  },
+  ProviderKeyRotated: { providerKeyId: 'pk-openai-1', kind: 'replaced', secret, last4: 'AbC1' },
+  ProviderKeyWeightChanged: { providerKeyId: 'pk-openai-1', weight: 0 },
+  ProviderKeyDisabled: {
+    providerKeyId: 'pk-openai-1',
+    reason: 'invalid_credentials',
+    upstreamStatus: 401,
+    note: null,
+  },
+  ProviderKeyEnabled: { providerKeyId: 'pk-openai-1' },
+  ProviderKeyRemoved: { providerKeyId: 'pk-openai-1' },
+  ProviderKeyCooledDown: {
+    providerKeyId: 'pk-openai-1',
+    until: '2025-03-01T12:00:30.000Z',
+    reason: 'rate_limited',
+    retryAfterMs: 30_000,
+    upstreamStatus: 429,
+  },
+  ProxyKeyIssued: {
+    proxyKeyId: 'key-1',
+    userId: 'user-bob',
+    teamId: null,
+    name: 'laptop',
+    prefix: 'kdn_7fQa',
+    hash: { algorithm: 'hmac-sha256', keyId: 'pepper-1', value: hex64 },
+    expiresAt: '2026-03-01T00:00:00Z',
+  },
+  ProxyKeyRevoked: { proxyKeyId: 'key-1', reason: 'compromised', note: 'pasted in a public chat' },
+  ProxyKeySuspended: {
+    proxyKeyId: 'key-1',
+    reason: 'fraud_signal',
+    byFraudDetector: true,
+    fraudSignalId: 'sig-1',
+    note: null,
+  },
+  ProxyKeyReinstated: { proxyKeyId: 'key-1', note: null },
+  PolicySet: {
+    scope: 'team',
+    scopeId: 'team-research',
+    limits: {
+      rpm: 600,
+      tpm: 200_000,
+      concurrency: 8,
+      budget: { usd: '250.00', period: 'month' },
+      tokens: { kind: 'total', count: 5_000_000, period: 'month' },
+      maxDistinctIps: { count: 5, period: 'day' },
+      ipAllow: ['10.0.0.0/8', '2001:db8::/32'],
+      ipDeny: ['10.66.0.0/16'],
+      models: ['gpt-4o*', 'claude-sonnet-4-5'],
+    },
+    renewal: { rollover: true, rolloverMaxPercent: 50, timeZone: 'Europe/Berlin', monthStartDay: 1 },
+  },
+  RequestCompleted: {
+    requestId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b',
+    proxyKeyId: 'key-1',
+    userId: 'user-bob',
+    teamId: 'team-research',
+    provider: 'openai',
+    providerKeyId: 'pk-openai-1',
+    model: 'gpt-4o-2024-08-06',
+    endpoint: 'chat.completions',
+    stream: true,
+    usage,
+    cost: '0.0061',
+    currency: 'USD',
+    latencyMs: 2310,
+    timeToFirstTokenMs: 412,
+    status: 200,
+    clientIp: '203.0.113.7',
+    attempts: 2,
+    redactedPrompt: 'My email is [EMAIL]',
+    redactedResponse: null,
+  },
+  RequestRejected: {
+    requestId: 'req-2',
+    reason: 'budget_usd',
+    limitScope: { scope: 'team', scopeId: 'team-research' },
+    proxyKeyId: 'key-1',
+    userId: 'user-bob',
+    teamId: 'team-research',
+    model: 'claude-sonnet-4-5',
+    endpoint: 'messages',
+    status: 429,
+    clientIp: '2001:db8::1',
+  },
+  RequestFailed: {
+    requestId: 'req-3',
+    errorCode: 'stream_interrupted',
+    proxyKeyId: 'key-1',
+    userId: 'user-bob',
+    teamId: null,
+    provider: 'anthropic',
+    providerKeyId: 'pk-anthropic-1',
+    model: 'claude-sonnet-4-5',
+    endpoint: 'messages',
+    stream: true,
+    usage: { inputTokens: 500, outputTokens: 73, cachedInputTokens: 0 },
+    cost: '0.002595',
+    currency: 'USD',
+    latencyMs: 8000,
+    status: null,
+    upstreamStatus: 200,
+    clientIp: '198.51.100.20',
+    attempts: 1,
+  },
+  ContentFlagged: {
+    requestId: 'req-4',
+    proxyKeyId: 'key-1',
+    userId: 'user-bob',
+    teamId: null,
+    level: 1,
+    direction: 'prompt',
+    categories: ['secret'],
+    ruleId: null,
+    score: null,
+    action: 'redacted',
+  },
+  LimitReset: {
+    scope: 'org',
+    scopeId: ORG,
+    limit: 'budget_usd',
+    periodStart: '2025-03-01T00:00:00Z',
+    periodEnd: '2025-04-01T00:00:00Z',
+    rolledOver: '12.5',
+  },
+  LimitExceeded: {
+    scope: 'proxy-key',
+    scopeId: 'key-1',
+    limit: 'budget_tokens',
+    periodStart: '2025-03-01T00:00:00Z',
+    periodEnd: '2025-04-01T00:00:00Z',
+    allowance: '5000000',
+    used: '5000114',
+    requestId: 'req-5',
+  },
+  FraudSignalRaised: {
+    signalId: 'sig-1',
+    kind: 'ip_spread',
+    severity: 'high',
+    proxyKeyId: 'key-1',
+    userId: 'user-bob',
+    evidence: {
+      summary: '37 distinct IPs in 10 minutes (usual: 2)',
+      detail: null,
+      windowStart: '2025-03-01T11:50:00Z',
+      windowEnd: '2025-03-01T12:00:00Z',
+      requestCount: 912,
+      distinctIps: 37,
+      sampleRequestIds: ['req-2', 'req-3'],
+    },
+  },
+  EgressRegistered: {
+    egressId: 'egress-fra-1',
+    region: 'eu-central-1',
+    url: 'https://egress-fra.kordon.example/v1',
+    publicKey: { algorithm: 'ed25519', spki: publicKeySpki },
+  },
+  EgressHealthChanged: { egressId: 'egress-fra-1', health: 'degraded', note: 'p95 latency above 2s' },
+  RouteChanged: { provider: 'openai', via: ['egress-fra-1'] },
+} satisfies { [T in KordonEventType]: KordonEventData<T> };
+
+const TYPES = Object.keys(examples) as KordonEventType[];
+
+/** Builds what a store would hand back: JSON round trip of the data, plus versions. */
+function recorded(event: NewEvent, position: number): RecordedEvent {
+  return { ...event, data: JSON.parse(JSON.stringify(event.data)), streamVersion: 1, position };
+}
+
+function create(type: KordonEventType, data: unknown): NewEvent {
+  // `never` lets tests hand malformed data to `create`, as an untyped caller could.
+  return kordonCatalogue.create(type, streams.org(ORG), data as never, metadata);
+}
+
+function assertInvalid(fn: () => unknown, pattern?: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(isKordonError(error, 'event_invalid'), `expected event_invalid, got ${String(error)}`);
+    if (pattern) assert.match((error as Error).message, pattern);
+    return true;
+  });
+}
+
+function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof EventDecodeError, `expected EventDecodeError, got ${String(error)}`);
+    assert.equal(error.code, 'event_decode_failed');
+    assert.equal(error.isRetryable, false);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe('kordon catalogue', () => {
+  test('has an example for exactly the catalogued types, all at version 1', () => {
+    assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
+    assert.equal(TYPES.length, 29);
+    for (const definition of kordonCatalogue.definitions)
+      assert.equal(definition.version, 1, definition.type);
+  });
+
+  for (const [index, type] of TYPES.entries()) {
+    test(`${type} v1 round-trips through create and decode`, () => {
+      const data = examples[type];
+      const event = create(type, data);
+      assert.equal(event.type, type);
+      assert.equal(event.schemaVersion, 1);
+      assert.equal(event.orgId, ORG);
+      assert.deepEqual(event.actor, metadata.actor);
+      assert.deepEqual(event.time, metadata.time);
+      const decoded = kordonCatalogue.decode(recorded(event, 100 + index));
+      assert.equal(decoded.type, type);
+      assert.equal(decoded.position, 100 + index);
+      assert.deepEqual(decoded.data, data);
+      assert.doesNotThrow(() => kordonCatalogue.validate(event));
+    });
+
+    test(`${type} refuses unknown fields (strict)`, () => {
+      assertInvalid(() => create(type, { ...examples[type], extra: 1 }), /Unrecognized key/i);
+    });
+  }
+
+  test('decoded events narrow by type', () => {
+    const decoded = kordonCatalogue.decode(
+      recorded(create('RequestCompleted', examples.RequestCompleted), 1),
+    );
+    if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
+    const cost: string = decoded.data.cost;
+    const teamId: string | null = decoded.data.teamId;
+    // @ts-expect-error money is a decimal string, never a number
+    const asNumber: number = decoded.data.cost;
+    assert.equal(typeof asNumber, 'string');
+    assert.equal(cost, '0.0061');
+    assert.equal(teamId, 'team-research');
+  });
+
+  test('create refuses malformed data with event_invalid naming the type and field', () => {
+    assertInvalid(() => create('OrgCreated', { orgId: ORG }), /^OrgCreated: name:/);
+    assertInvalid(() => create('TeamCreated', { teamId: 'a:b', name: 'x' }), /teamId/);
+    assertInvalid(() => create('RequestCompleted', { ...examples.RequestCompleted, cost: 0.0061 }), /cost/);
+    assertInvalid(() => create('RequestCompleted', { ...examples.RequestCompleted, cost: '6.1e-3' }), /cost/);
+    assertInvalid(() => create('RequestCompleted', { ...examples.RequestCompleted, cost: '-1' }), /cost/);
+    assertInvalid(
+      () => create('RequestCompleted', { ...examples.RequestCompleted, currency: 'EUR' }),
+      /currency/,
+    );
+    assertInvalid(
+      () =>
+        create('RequestCompleted', { ...examples.RequestCompleted, usage: { ...usage, outputTokens: -1 } }),
+      /usage\.outputTokens/,
+    );
+    assertInvalid(
+      () =>
+        create('RequestCompleted', { ...examples.RequestCompleted, usage: { ...usage, inputTokens: 1.5 } }),
+      /usage\.inputTokens/,
+    );
+    assertInvalid(
+      () =>
+        create('RequestCompleted', {
+          ...examples.RequestCompleted,
+          usage: { ...usage, cachedInputTokens: 5000 },
+        }),
+      /cachedInputTokens is part of inputTokens/,
+    );
+    assertInvalid(
+      () => create('RequestCompleted', { ...examples.RequestCompleted, clientIp: 'localhost' }),
+      /clientIp/,
+    );
+    assertInvalid(
+      () => create('RequestCompleted', { ...examples.RequestCompleted, endpoint: 'images' }),
+      /endpoint/,
+    );
+    assertInvalid(
+      () => create('ProviderKeyCooledDown', { ...examples.ProviderKeyCooledDown, until: '2025-03-01 12:00' }),
+      /until/,
+    );
+    assertInvalid(
+      () =>
+        create('ProviderKeyCooledDown', {
+          ...examples.ProviderKeyCooledDown,
+          until: '2025-03-01T14:00:00+02:00',
+        }),
+      /until/,
+    );
+    assertInvalid(
+      () => create('RequestRejected', { ...examples.RequestRejected, reason: 'bored' }),
+      /reason/,
+    );
+    assertInvalid(
+      () =>
+        create('PolicySet', {
+          ...examples.PolicySet,
+          limits: { ipAllow: ['10.0.0.1'], budget: { usd: 50, period: 'month' } },
+        }),
+      /limits\.ipAllow\.0.*limits\.budget\.usd|limits\.budget\.usd.*limits\.ipAllow\.0/,
+    );
+    assertInvalid(
+      () => create('LimitReset', { ...examples.LimitReset, periodEnd: '2025-02-01T00:00:00Z' }),
+      /periodEnd must be after periodStart/,
+    );
+    assertInvalid(
+      () => create('LimitExceeded', { ...examples.LimitExceeded, used: '5000114.5' }),
+      /used: token and IP amounts are whole numbers/,
+    );
+    assertInvalid(
+      () => create('ProxyKeySuspended', { ...examples.ProxyKeySuspended, fraudSignalId: null }),
+      /fraudSignalId/,
+    );
+    assertInvalid(
+      () =>
+        create('ProviderKeyAdded', { ...examples.ProviderKeyAdded, baseUrl: 'https://u:p@api.example.com' }),
+      /baseUrl/,
+    );
+  });
+
+  test('a policy with no limits is valid (it removes every limit of the scope)', () => {
+    assert.doesNotThrow(() => create('PolicySet', { scope: 'user', scopeId: 'user-bob', limits: {} }));
+  });
+
+  test('decode refuses malformed data with an EventDecodeError naming the position and type', () => {
+    const event = recorded(create('OrgCreated', examples.OrgCreated), 42);
+    assertDecodeError(
+      () => kordonCatalogue.decode({ ...event, data: { orgId: ORG, name: 7 } }),
+      /^event OrgCreated v1 at position 42: malformed data: name:/,
+    );
+    assertDecodeError(() => kordonCatalogue.decode({ ...event, data: null }), /OrgCreated v1 at position 42/);
+    const error = (() => {
+      try {
+        kordonCatalogue.decode({ ...event, data: {} });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    assert.ok(error instanceof EventDecodeError);
+    assert.equal(error.position, 42);
+    assert.equal(error.eventType, 'OrgCreated');
+    assert.ok(error.cause instanceof z.ZodError);
+  });
+
+  test('unknown types are refused by create, validate and decode', () => {
+    assertInvalid(
+      () => kordonCatalogue.create('OrgRenamed' as 'OrgCreated', 'org:x', examples.OrgCreated, metadata),
+      /unknown event type OrgRenamed/,
+    );
+    const event = recorded(create('OrgCreated', examples.OrgCreated), 7);
+    assertInvalid(() => kordonCatalogue.validate({ ...event, type: 'OrgRenamed' }), /unknown event type/);
+    assertDecodeError(
+      () => kordonCatalogue.decode({ ...event, type: 'OrgRenamed' }),
+      /^event OrgRenamed v1 at position 7: unknown event type/,
+    );
+  });
+
+  test('a future version is refused, not guessed at', () => {
+    const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
+    assertDecodeError(
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 2 }),
+      /^event RequestCompleted v2 at position 9: unknown version \(this build knows up to v1\)/,
+    );
+    assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
+    assertInvalid(
+      () => kordonCatalogue.validate({ ...event, schemaVersion: 2 }),
+      /only version 1 may be written/,
+    );
+  });
+
+  describe('secrets cannot be represented', () => {
+    const proxyKey = `kdn_${'Zx9'.repeat(12)}`;
+
+    test('a key is not a hash', () => {
+      const issued = examples.ProxyKeyIssued;
+      for (const value of [
+        proxyKey,
+        proxyKey.slice(0, 64),
+        'sk-proj-'.padEnd(64, 'a'),
+        hex64.toUpperCase(),
+        hex64.slice(1),
+      ]) {
+        assertInvalid(
+          () => create('ProxyKeyIssued', { ...issued, hash: { ...issued.hash, value } }),
+          /hash\.value/,
+        );
+      }
+      assertInvalid(() => create('ProxyKeyIssued', { ...issued, hash: proxyKey }), /hash/);
+      assertInvalid(
+        () => create('ProxyKeyIssued', { ...issued, hash: { ...issued.hash, algorithm: 'plain' } }),
+        /hash\.algorithm/,
+      );
+      assertInvalid(
+        () =>
+          create('UserInvited', {
+            ...examples.UserInvited,
+            tokenHash: { ...issued.hash, value: 'invite-token-123' },
+          }),
+        /tokenHash\.value/,
+      );
+    });
+
+    test('the display prefix is too short to be the key', () => {
+      assertInvalid(
+        () => create('ProxyKeyIssued', { ...examples.ProxyKeyIssued, prefix: proxyKey }),
+        /prefix/,
+      );
+      assertInvalid(
+        () => create('ProxyKeyIssued', { ...examples.ProxyKeyIssued, prefix: 'sk-abcd' }),
+        /prefix/,
+      );
+    });
+
+    test('there is no field for a plaintext key', () => {
+      assertInvalid(
+        () => create('ProxyKeyIssued', { ...examples.ProxyKeyIssued, key: proxyKey }),
+        /Unrecognized key/i,
+      );
+      assertInvalid(
+        () =>
+          create('ProviderKeyAdded', {
+            ...examples.ProviderKeyAdded,
+            apiKey: 'sk-live-0123456789abcdefghij',
+          }),
+        /Unrecognized key/i,
+      );
+      assertInvalid(
+        () =>
+          create('ProviderKeyAdded', {
+            ...examples.ProviderKeyAdded,
+            secret: 'sk-live-0123456789abcdefghij',
+          }),
+        /secret/,
+      );
+      assertInvalid(
+        () =>
+          create('ProviderKeyAdded', {
+            ...examples.ProviderKeyAdded,
+            secret: { ...secret, plaintext: 'sk-live-0123456789abcdefghij' },
+          }),
+        /Unrecognized key/i,
+      );
+      assertInvalid(
+        () =>
+          create('ProviderKeyAdded', {
+            ...examples.ProviderKeyAdded,
+            secret: { ...secret, iv: 'not base64!' },
+          }),
+        /secret\.iv/,
+      );
+      assertInvalid(
+        () => create('ProviderKeyAdded', { ...examples.ProviderKeyAdded, last4: 'sk-live-0123' }),
+        /last4/,
+      );
+    });
+
+    test('names and notes refuse pasted keys', () => {
+      assert.ok(looksLikeSecret(proxyKey));
+      assert.ok(looksLikeSecret('sk-ant-api03-abcdefghijklmnopqrstuvwxyz'));
+      assert.ok(!looksLikeSecret('key for the sk-team laptop'));
+      assertInvalid(
+        () => create('ProxyKeyIssued', { ...examples.ProxyKeyIssued, name: `my key ${proxyKey}` }),
+        /name: looks like a secret/,
+      );
+      assertInvalid(
+        () =>
+          create('ProxyKeyRevoked', {
+            ...examples.ProxyKeyRevoked,
+            note: `leaked: sk-proj-${'a'.repeat(40)}`,
+          }),
+        /note: looks like a secret/,
+      );
+      assertInvalid(
+        () =>
+          create('FraudSignalRaised', {
+            ...examples.FraudSignalRaised,
+            evidence: { ...examples.FraudSignalRaised.evidence, summary: `used ${proxyKey}` },
+          }),
+        /evidence\.summary/,
+      );
+    });
+
+    test('an egress key must be public: a private key is refused', () => {
+      const { privateKey } = generateKeyPairSync('ed25519');
+      const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
+      assertInvalid(
+        () =>
+          create('EgressRegistered', {
+            ...examples.EgressRegistered,
+            publicKey: { algorithm: 'ed25519', spki: pkcs8 },
+          }),
+        /publicKey\.spki/,
+      );
+    });
+  });
+
+  describe('upcasting', () => {
+    // Test-only event with three versions: v1 { name }, v2 { name, by }, v3 { title, by, locale }.
+    const v1 = z.strictObject({ name: z.string().min(1) });
+    const v2 = z.strictObject({ name: z.string().min(1), by: z.string().nullable() });
+    const v3 = z.strictObject({ title: z.string().min(1), by: z.string().nullable(), locale: z.string() });
+    const WidgetRenamed = defineEvent({
+      type: 'WidgetRenamed',
+      version: 3,
+      schema: v3,
+      previous: [
+        {
+          version: 1,
+          schema: v1,
+          upcast: (data: z.infer<typeof v1>): z.infer<typeof v2> => ({ ...data, by: null }),
+        },
+        {
+          version: 2,
+          schema: v2,
+          upcast: ({ name, by }: z.infer<typeof v2>): z.infer<typeof v3> => ({
+            title: name,
+            by,
+            locale: 'en',
+          }),
+        },
+      ],
+    });
+    const catalogue = new Catalogue([WidgetRenamed] as const);
+    const base = recorded(
+      catalogue.create('WidgetRenamed', 'widget:1', { title: 'x', by: null, locale: 'en' }, metadata),
+      5,
+    );
+
+    test('every older version is lifted through the chain to today', () => {
+      const fromV1 = catalogue.decode({ ...base, schemaVersion: 1, data: { name: 'Gizmo' } });
+      assert.equal(fromV1.schemaVersion, 3);
+      assert.deepEqual(fromV1.data, { title: 'Gizmo', by: null, locale: 'en' });
+      const fromV2 = catalogue.decode({ ...base, schemaVersion: 2, data: { name: 'Gizmo', by: 'ada' } });
+      assert.deepEqual(fromV2.data, { title: 'Gizmo', by: 'ada', locale: 'en' });
+      const fromV3 = catalogue.decode({ ...base, data: { title: 'Gizmo', by: 'ada', locale: 'de' } });
+      assert.deepEqual(fromV3.data, { title: 'Gizmo', by: 'ada', locale: 'de' });
+    });
+
+    test('old data is checked against its own frozen schema', () => {
+      assertDecodeError(
+        () => catalogue.decode({ ...base, schemaVersion: 1, data: { name: 'Gizmo', by: 'ada' } }),
+        /^event WidgetRenamed v1 at position 5: malformed data: .*by/i,
+      );
+      assertDecodeError(
+        () => catalogue.decode({ ...base, schemaVersion: 2, data: { title: 'Gizmo', by: null } }),
+        /WidgetRenamed v2 at position 5: malformed data/,
+      );
+      assertDecodeError(() => catalogue.decode({ ...base, schemaVersion: 4 }), /unknown version/);
+    });
+
+    test("only today's version is written", () => {
+      const event = catalogue.create(
+        'WidgetRenamed',
+        'widget:1',
+        { title: 'Gizmo', by: null, locale: 'en' },
+        metadata,
+      );
+      assert.equal(event.schemaVersion, 3);
+      assertInvalid(
+        () => catalogue.validate({ ...event, schemaVersion: 1, data: { name: 'Gizmo' } }),
+        /only version 3/,
+      );
+    });
+
+    test('a version without a frozen schema and upcaster is a definition error', () => {
+      assert.throws(
+        () =>
+          defineEvent({
+            type: 'Broken',
+            version: 3,
+            schema: v3,
+            previous: [{ version: 2, schema: v2, upcast: (d: unknown) => d }],
+          }),
+        /version 1 has no frozen schema/,
+      );
+      assert.throws(() => new Catalogue([WidgetRenamed, WidgetRenamed] as const), /defined twice/);
+    });
+  });
+});
+
+describe('limit event ids', () => {
+  const key = { scope: 'team', scopeId: 'team-research', limit: 'budget_usd' } as const;
+
+  test('are the same on every replica for the same period, and differ otherwise', () => {
+    const a = limitResetEventId(ORG, key, '2025-03-01T00:00:00Z');
+    assert.equal(a, limitResetEventId(ORG, key, '2025-03-01T00:00:00.000Z'));
+    assert.notEqual(a, limitResetEventId(ORG, key, '2025-04-01T00:00:00Z'));
+    assert.notEqual(a, limitResetEventId(ORG, { ...key, limit: 'budget_tokens' }, '2025-03-01T00:00:00Z'));
+    assert.notEqual(a, limitResetEventId('org-other', key, '2025-03-01T00:00:00Z'));
+    assert.notEqual(a, limitExceededEventId(ORG, key, '2025-03-01T00:00:00Z', '250'));
+    assert.notEqual(limitExceededEventId(ORG, key, null, '250'), limitExceededEventId(ORG, key, null, '300'));
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const event = kordonCatalogue.create('LimitReset', streams.limits(ORG), examples.LimitReset, {
+      ...metadata,
+      id: a,
+    });
+    assert.equal(event.id, a);
+    assert.throws(() => limitResetEventId(ORG, key, '1 March'), KordonError);
+  });
+});
+
+describe('streams', () => {
+  test('carry the tenant', () => {
+    assert.equal(streams.org(ORG), 'org:org-acme');
+    assert.equal(streams.team(ORG, 'team-1'), 'org:org-acme:team:team-1');
+    assert.equal(streams.user(ORG, 'user-1'), 'org:org-acme:user:user-1');
+    assert.equal(streams.proxyKey(ORG, 'key-1'), 'org:org-acme:proxy-key:key-1');
+    assert.equal(streams.providerKey(ORG, 'pk-1'), 'org:org-acme:provider-key:pk-1');
+    assert.equal(streams.usage(ORG), 'org:org-acme:usage');
+    assert.equal(streams.limits(ORG), 'org:org-acme:limits');
+    assert.equal(streams.fraud(ORG), 'org:org-acme:fraud');
+    assert.equal(streams.routing(), 'routing');
+  });
+
+  test('put a policy on the stream of its subject', () => {
+    assert.equal(streams.policy(ORG, 'org', ORG), 'org:org-acme');
+    assert.equal(streams.policy(ORG, 'team', 't'), 'org:org-acme:team:t');
+    assert.equal(streams.policy(ORG, 'user', 'u'), 'org:org-acme:user:u');
+    assert.equal(streams.policy(ORG, 'proxy-key', 'k'), 'org:org-acme:proxy-key:k');
+    assert.throws(() => streams.policy(ORG, 'org', 'org-other'), KordonError);
+  });
+
+  test('refuse ids that could break the format', () => {
+    for (const bad of ['', 'a:b', 'org-acme:usage', ' key', 'key 1', 'x'.repeat(129), '-lead', 'ü']) {
+      assert.throws(
+        () => streams.proxyKey(ORG, bad),
+        (error: unknown) =>
+          isKordonError(error, 'event_invalid') && /proxyKeyId/.test((error as Error).message),
+        JSON.stringify(bad),
+      );
+      assert.throws(() => streams.org(bad), /orgId/);
+    }
+    assert.doesNotThrow(() => streams.proxyKey(ORG, '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b'));
+    assert.doesNotThrow(() => streams.proxyKey(ORG, 'x'.repeat(128)));
+  });
+
+  test('parse back into their parts', () => {
+    assert.deepEqual(parseStreamId('routing'), { kind: 'routing' });
+    assert.deepEqual(parseStreamId(streams.org(ORG)), {
+      kind: 'tenant',
+      orgId: ORG,
+      category: 'org',
+      id: null,
+    });
+    assert.deepEqual(parseStreamId(streams.usage(ORG)), {
+      kind: 'tenant',
+      orgId: ORG,
+      category: 'usage',
+      id: null,
+    });
+    assert.deepEqual(parseStreamId(streams.proxyKey(ORG, 'k1')), {
+      kind: 'tenant',
+      orgId: ORG,
+      category: 'proxy-key',
+      id: 'k1',
+    });
+    for (const bad of [
+      'org',
+      'org:',
+      'team:t',
+      'org:o:usage:x',
+      'org:o:proxy-key',
+      'org:o:widget:w',
+      'org:o:user:a:b',
+    ]) {
+      assert.equal(parseStreamId(bad), null, bad);
+    }
+  });
+});

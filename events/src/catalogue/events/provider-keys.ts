@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { defineEvent } from '../define.js';
+import {
+  durationMs,
+  encryptedSecret,
+  endpointUrl,
+  httpStatus,
+  id,
+  isoTime,
+  label,
+  last4,
+  modelPattern,
+  note,
+  providerId,
+} from './fields.js';
+
+/*
+ * The org's keys at AI providers. Stream: `org:<orgId>:provider-key:<providerKeyId>`.
+ * The secret exists only as an envelope-encrypted record plus its last 4 characters.
+ */
+
+/** Balancer weight; 0 keeps the key configured but sends it no traffic. */
+const weight = z.int().min(0).max(1000);
+
+export const ProviderKeyAdded = defineEvent({
+  type: 'ProviderKeyAdded',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    provider: providerId,
+    name: label(),
+    secret: encryptedSecret,
+    last4,
+    weight,
+    /** Models this key may serve (exact or `prefix*`); null: every model of the provider. */
+    models: z.array(modelPattern).min(1).max(500).nullable(),
+    /** A custom endpoint (Azure, self-hosted, mock); null: the provider's public one. */
+    baseUrl: endpointUrl.nullable(),
+  }),
+});
+
+/** A new secret (`replaced`), or the same secret re-wrapped under another master key (`rewrapped`). */
+export const ProviderKeyRotated = defineEvent({
+  type: 'ProviderKeyRotated',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    kind: z.enum(['replaced', 'rewrapped']),
+    secret: encryptedSecret,
+    last4,
+  }),
+});
+
+export const ProviderKeyWeightChanged = defineEvent({
+  type: 'ProviderKeyWeightChanged',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    weight,
+  }),
+});
+
+/**
+ * Out of rotation until enabled again: by a person (`manual`) or by the gateway when the
+ * provider says the key itself is unusable (401/403, quota gone, persistent errors).
+ */
+export const ProviderKeyDisabled = defineEvent({
+  type: 'ProviderKeyDisabled',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    reason: z.enum(['manual', 'invalid_credentials', 'insufficient_quota', 'upstream_errors']),
+    upstreamStatus: httpStatus.nullable(),
+    note: note.nullable(),
+  }),
+});
+
+export const ProviderKeyEnabled = defineEvent({
+  type: 'ProviderKeyEnabled',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+  }),
+});
+
+/** The key is gone for good; its id is never reused. */
+export const ProviderKeyRemoved = defineEvent({
+  type: 'ProviderKeyRemoved',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+  }),
+});
+
+/** A short pause after 429/5xx/timeouts; `until` honours Retry-After when the provider sent one. */
+export const ProviderKeyCooledDown = defineEvent({
+  type: 'ProviderKeyCooledDown',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    until: isoTime,
+    reason: z.enum(['rate_limited', 'overloaded', 'server_error', 'timeout', 'connection_failed']),
+    /** Retry-After as sent by the provider, in ms; null when absent. */
+    retryAfterMs: durationMs.nullable(),
+    /** null when no response came back (timeout, connection failure). */
+    upstreamStatus: httpStatus.nullable(),
+  }),
+});
+
+export const providerKeyEvents = [
+  ProviderKeyAdded,
+  ProviderKeyRotated,
+  ProviderKeyWeightChanged,
+  ProviderKeyDisabled,
+  ProviderKeyEnabled,
+  ProviderKeyRemoved,
+  ProviderKeyCooledDown,
+] as const;

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import { defineEvent } from '../define.js';
+import {
+  count,
+  currency,
+  decimal,
+  durationMs,
+  endpoint,
+  httpStatus,
+  id,
+  ipAddress,
+  modelName,
+  policyScope,
+  positiveCount,
+  providerId,
+} from './fields.js';
+
+/*
+ * The outcome of each request, written by the gateway when it settles. Stream:
+ * `org:<orgId>:usage`, appended in batches without version checks. One request ends in
+ * exactly one of RequestCompleted, RequestRejected, RequestFailed (same `requestId`).
+ */
+
+/**
+ * Tokens as the provider reported them (or counted by a tokenizer when it reported none),
+ * normalised across dialects: `cachedInputTokens` and `reasoningTokens` are parts of
+ * `inputTokens` and `outputTokens`, not additions to them.
+ */
+const usage = z
+  .strictObject({
+    inputTokens: count,
+    outputTokens: count,
+    cachedInputTokens: count,
+    /** Left out when the provider does not report reasoning separately. */
+    reasoningTokens: count.optional(),
+  })
+  .refine((u) => u.cachedInputTokens <= u.inputTokens, {
+    message: 'cachedInputTokens is part of inputTokens',
+    path: ['cachedInputTokens'],
+  })
+  .refine((u) => u.reasoningTokens === undefined || u.reasoningTokens <= u.outputTokens, {
+    message: 'reasoningTokens is part of outputTokens',
+    path: ['reasoningTokens'],
+  });
+
+/**
+ * Prompt or answer text after the org's redaction rules ran, cut to a bounded size; null when
+ * the org does not log text. Redaction runs before the event is built.
+ */
+const redactedText = z.string().max(32_768).nullable();
+
+export const RequestCompleted = defineEvent({
+  type: 'RequestCompleted',
+  version: 1,
+  schema: z.strictObject({
+    requestId: id,
+    proxyKeyId: id,
+    userId: id,
+    teamId: id.nullable(),
+    provider: providerId,
+    providerKeyId: id,
+    /** The model the provider served (priced by this name). */
+    model: modelName,
+    endpoint,
+    stream: z.boolean(),
+    usage,
+    /** Exact cost of this request from the price table. */
+    cost: decimal,
+    currency,
+    /** From the request's arrival to the last byte sent. */
+    latencyMs: durationMs,
+    /** Streams only: arrival to the first content byte sent; null otherwise. */
+    timeToFirstTokenMs: durationMs.nullable(),
+    /** HTTP status returned to the client. */
+    status: httpStatus,
+    clientIp: ipAddress,
+    /** Provider calls made, including retries on other keys or providers (1 = first try). */
+    attempts: positiveCount,
+    redactedPrompt: redactedText,
+    redactedResponse: redactedText,
+  }),
+});
+
+/** Why a request was refused before (or instead of) reaching a provider. */
+export const rejectionReason = z.enum([
+  'auth_failed',
+  'invalid_request',
+  'key_suspended',
+  'key_revoked',
+  'key_expired',
+  'user_disabled',
+  'ip_denied',
+  'ip_cap',
+  'model_forbidden',
+  'moderation',
+  'rate_limit_rpm',
+  'rate_limit_tpm',
+  'concurrency',
+  'budget_usd',
+  'budget_tokens',
+]);
+
+/**
+ * Refused by the gateway itself; nothing was charged. Who made it is null when unknown
+ * (for `auth_failed` there is no valid key); `model` is null when none was readable.
+ */
+export const RequestRejected = defineEvent({
+  type: 'RequestRejected',
+  version: 1,
+  schema: z.strictObject({
+    requestId: id,
+    reason: rejectionReason,
+    /** For limit reasons: whose limit was reached (a team's budget, the key's RPM...). */
+    limitScope: z.strictObject({ scope: policyScope, scopeId: id }).nullable(),
+    proxyKeyId: id.nullable(),
+    userId: id.nullable(),
+    teamId: id.nullable(),
+    model: modelName.nullable(),
+    endpoint,
+    /** HTTP status returned to the client (401, 403, 429...). */
+    status: z.int().min(400).max(599),
+    clientIp: ipAddress,
+  }),
+});
+
+/** Why an admitted request ended without a complete answer. */
+export const failureCode = z.enum([
+  'no_provider_key',
+  'upstream_rate_limited',
+  'upstream_unavailable',
+  'upstream_timeout',
+  'upstream_auth_failed',
+  'upstream_rejected',
+  'egress_unavailable',
+  'stream_interrupted',
+  'client_disconnected',
+  'internal_error',
+]);
+
+/**
+ * Admitted but not completed. Tokens already produced (streamed before a break) are counted
+ * and charged: `usage` and `cost` are partial, and zero when nothing was produced. Provider
+ * and key are those of the last attempt, null when no attempt was made.
+ */
+export const RequestFailed = defineEvent({
+  type: 'RequestFailed',
+  version: 1,
+  schema: z.strictObject({
+    requestId: id,
+    errorCode: failureCode,
+    proxyKeyId: id,
+    userId: id,
+    teamId: id.nullable(),
+    provider: providerId.nullable(),
+    providerKeyId: id.nullable(),
+    model: modelName,
+    endpoint,
+    stream: z.boolean(),
+    usage,
+    cost: decimal,
+    currency,
+    latencyMs: durationMs,
+    /** HTTP status returned to the client; null when the client was already gone or the stream had begun. */
+    status: httpStatus.nullable(),
+    /** Status of the last provider response; null when none came back. */
+    upstreamStatus: httpStatus.nullable(),
+    clientIp: ipAddress,
+    /** Provider calls made; 0 when none could be (no key available). */
+    attempts: count,
+  }),
+});
+
+/**
+ * A moderation level matched. `blocked` also ends the request with RequestRejected
+ * (`moderation`); the matched text itself is never stored.
+ */
+export const ContentFlagged = defineEvent({
+  type: 'ContentFlagged',
+  version: 1,
+  schema: z.strictObject({
+    requestId: id,
+    proxyKeyId: id,
+    userId: id,
+    teamId: id.nullable(),
+    /** 1: regex rules, 2: local model, 3: moderation API. */
+    level: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+    direction: z.enum(['prompt', 'response']),
+    /** Category slugs (`pii`, `secret`, `self_harm`, or a custom rule's category). */
+    categories: z
+      .array(
+        z
+          .string()
+          .max(64)
+          .regex(/^[a-z0-9][a-z0-9_./-]*$/, 'must be a category slug'),
+      )
+      .min(1)
+      .max(32),
+    /** The org's custom rule that matched; null for built-in detectors and levels 2 and 3. */
+    ruleId: id.nullable(),
+    /** Classifier score in [0, 1] for levels 2 and 3; null for rules. */
+    score: z.number().min(0).max(1).nullable(),
+    action: z.enum(['blocked', 'redacted', 'logged']),
+  }),
+});
+
+export const usageEvents = [RequestCompleted, RequestRejected, RequestFailed, ContentFlagged] as const;

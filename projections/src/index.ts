@@ -1,0 +1,3 @@
+export * from './in-memory-runner.js';
+export * from './projection.js';
+export * from './sql-runner.js';

@@ -1,0 +1,46 @@
+import type { Migration, RecordedEvent } from '@kordon/events';
+
+/** Turns a stored event into the typed event a projection reads (catalogue.decode). */
+export type Decode<E> = (event: RecordedEvent) => E;
+
+/** A pure view kept in memory: the gateway's hot-path state (key registry, counters...). */
+export interface InMemoryProjection<State, E> {
+  readonly name: string;
+  initialState(): State;
+  /** Pure: the next state after `event`. May mutate and return `state` for speed. */
+  evolve(state: State, event: E): State;
+}
+
+export interface SqlStatement {
+  text: string;
+  params: unknown[];
+}
+
+/**
+ * A read model in SQL. `project` is pure: it returns the statements for one event, and
+ * the runner executes them in the same transaction that moves the checkpoint, so each
+ * event's effect is applied exactly once.
+ */
+export interface SqlProjection<E> {
+  readonly name: string;
+  /** Bump to rebuild the read model from position zero at the next start. */
+  readonly version: number;
+  /** DDL of the read model's tables (scope: the projection's name). */
+  readonly migrations: Migration[];
+  /** Tables emptied by a rebuild. */
+  readonly tables: string[];
+  project(event: E): SqlStatement[];
+}
+
+/** An event a projection could not apply, kept with the reason instead of a crash loop. */
+export interface ParkedEvent {
+  projection: string;
+  position: number;
+  eventId: string;
+  eventType: string;
+  reason: string;
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

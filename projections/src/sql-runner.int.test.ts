@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Catalogue, defineEvent, type EventOf, type RecordedEvent } from '@kordon/events';
+import { type TestStore, testEvent, testStores, uniqueStream } from '@kordon/events/testing';
+import { z } from 'zod';
+import type { SqlProjection } from './projection.js';
+import { SqlProjectionRunner } from './sql-runner.js';
+
+const Deposited = defineEvent({
+  type: 'TestDeposited',
+  version: 1,
+  schema: z.strictObject({ account: z.string(), amount: z.number().int() }),
+});
+const catalogue = new Catalogue([Deposited] as const);
+type TestEvent = EventOf<typeof catalogue.definitions>;
+
+/** Balance per account; the table refuses negative deposits, to have a SQL-level poison. */
+function balances(version = 1): SqlProjection<TestEvent> {
+  return {
+    name: 'test_balances',
+    version,
+    tables: ['test_balances'],
+    migrations: [
+      {
+        scope: 'test_balances',
+        version: 1,
+        name: 'balances',
+        sql: `CREATE TABLE test_balances (
+          account text PRIMARY KEY, balance bigint NOT NULL, deposits integer NOT NULL,
+          last_amount bigint NOT NULL CHECK (last_amount >= 0))`,
+      },
+    ],
+    project: (event) => [
+      {
+        text: `INSERT INTO test_balances (account, balance, deposits, last_amount) VALUES ($1, $2, 1, $2)
+               ON CONFLICT (account) DO UPDATE SET balance = test_balances.balance + $2,
+               deposits = test_balances.deposits + 1, last_amount = $2`,
+        params: [event.data.account, event.data.amount],
+      },
+    ],
+  };
+}
+
+const deposit = (account: string, amount: unknown) =>
+  testEvent(uniqueStream('acct'), { account, amount }, 'TestDeposited');
+
+async function readModel(fixture: TestStore): Promise<Array<Record<string, unknown>>> {
+  const { rows } = await fixture.sql.query<Record<string, unknown>>(
+    'SELECT account, balance::text AS balance, deposits FROM test_balances ORDER BY account',
+  );
+  return rows;
+}
+
+for (const [adapter, open] of Object.entries(testStores)) {
+  describe(`SqlProjectionRunner on ${adapter}`, () => {
+    let fixture: TestStore;
+    let skip: string | undefined;
+    const decode = (event: RecordedEvent) => catalogue.decode(event);
+
+    before(async () => {
+      const made = await open();
+      if (typeof made === 'string') skip = made;
+      else fixture = made;
+    });
+    after(async () => fixture?.close());
+
+    it('projects, resumes after a restart without applying anything twice, parks poison, rebuilds equal', async (t) => {
+      if (skip) return t.skip(skip);
+      const { store, sql } = fixture;
+      const runner = new SqlProjectionRunner(balances(), decode, store, sql, { batchSize: 50 });
+      await runner.start();
+      await store.appendMany(Array.from({ length: 120 }, (_, i) => deposit(`a${i % 3}`, 10)));
+      await runner.waitFor(await store.headPosition(), 10_000);
+      assert.deepEqual(await readModel(fixture), [
+        { account: 'a0', balance: '400', deposits: 40 },
+        { account: 'a1', balance: '400', deposits: 40 },
+        { account: 'a2', balance: '400', deposits: 40 },
+      ]);
+      await runner.stop();
+
+      // Events appended while it is down, including two poison events among good ones.
+      await store.appendMany([
+        deposit('a0', 5),
+        deposit('a0', 'not a number'), // fails to decode
+        deposit('a1', -7), // refused by the table's CHECK
+        deposit('a1', 5),
+      ]);
+      const restarted = new SqlProjectionRunner(balances(), decode, store, sql, { batchSize: 50 });
+      await restarted.start();
+      await restarted.waitFor(await store.headPosition(), 10_000);
+      const live = await readModel(fixture);
+      assert.deepEqual(live, [
+        { account: 'a0', balance: '405', deposits: 41 },
+        { account: 'a1', balance: '405', deposits: 41 },
+        { account: 'a2', balance: '400', deposits: 40 },
+      ]);
+      const parked = await restarted.parked();
+      assert.equal(parked.length, 2);
+      assert.match(parked[0]!.reason, /TestDeposited v1 at position \d+: malformed data: amount/);
+      assert.match(parked[1]!.reason, /check constraint/i);
+
+      await restarted.rebuild();
+      await restarted.waitFor(await store.headPosition(), 10_000);
+      assert.deepEqual(await readModel(fixture), live, 'a rebuild from zero equals the live read model');
+      assert.equal((await restarted.parked()).length, 2);
+      await restarted.stop();
+
+      // A new projection version rebuilds by itself at start.
+      const bumped = new SqlProjectionRunner(balances(2), decode, store, sql);
+      await sql.query('UPDATE test_balances SET balance = 0');
+      await bumped.start();
+      await bumped.waitFor(await store.headPosition(), 10_000);
+      assert.deepEqual(await readModel(fixture), live);
+      await bumped.stop();
+    });
+
+    it('a transient failure mid-batch rolls back batch and checkpoint together, then applies it once', async (t) => {
+      if (skip) return t.skip(skip);
+      const { store, sql } = fixture;
+      let failOnce = true;
+      const flaky: SqlProjection<TestEvent> = {
+        ...balances(),
+        name: 'test_balances_flaky',
+        project: (event) => {
+          const statements = balances().project(event);
+          if (failOnce && event.data.account === 'flaky-2') {
+            // A transient failure (serialization failure, SQLSTATE 40001) in the middle
+            // of a batch: the batch and its checkpoint roll back together and the batch
+            // is applied again, so flaky-1 must not be counted twice.
+            failOnce = false;
+            return [
+              ...statements,
+              { text: "DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END $$", params: [] },
+            ];
+          }
+          return statements;
+        },
+      };
+      await sql.query('DELETE FROM test_balances');
+      const head = await store.headPosition();
+      await sql.query(
+        `INSERT INTO kordon_projection_checkpoints (name, version, position) VALUES ('test_balances_flaky', 1, $1)
+         ON CONFLICT (name) DO UPDATE SET position = $1`,
+        [head],
+      );
+      const errors: unknown[] = [];
+      const runner = new SqlProjectionRunner(flaky, decode, store, sql, { onError: (e) => errors.push(e) });
+      await runner.start();
+      await store.appendMany([deposit('flaky-1', 1), deposit('flaky-2', 2), deposit('flaky-3', 3)]);
+      await runner.waitFor(await store.headPosition(), 10_000);
+      await runner.stop();
+      assert.equal(failOnce, false, 'the failure was injected');
+      assert.equal(errors.length, 1, 'the transient failure was reported and retried');
+      assert.deepEqual(await readModel(fixture), [
+        { account: 'flaky-1', balance: '1', deposits: 1 },
+        { account: 'flaky-2', balance: '2', deposits: 1 },
+        { account: 'flaky-3', balance: '3', deposits: 1 },
+      ]);
+      assert.deepEqual(await runner.parked(), [], 'a transient failure parks nothing');
+      const { rows: checkpoint } = await sql.query<{ position: string }>(
+        "SELECT position FROM kordon_projection_checkpoints WHERE name = 'test_balances_flaky'",
+      );
+      assert.equal(Number(checkpoint[0]!.position), await store.headPosition());
+    });
+  });
+}

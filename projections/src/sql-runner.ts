@@ -1,0 +1,232 @@
+import {
+  type EventStore,
+  isKordonError,
+  isTransientSqlError,
+  type Migration,
+  migrate,
+  type RecordedEvent,
+  type SqlExecutor,
+  type SqlQueryable,
+  type Subscription,
+} from '@kordon/events';
+import {
+  type Decode,
+  describeError,
+  type ParkedEvent,
+  type SqlProjection,
+  type SqlStatement,
+} from './projection.js';
+
+const runnerMigrations: Migration[] = [
+  {
+    scope: 'projection-runner',
+    version: 1,
+    name: 'checkpoints and parked events',
+    sql: `
+      CREATE TABLE kordon_projection_checkpoints (
+        name       text        PRIMARY KEY,
+        version    integer     NOT NULL,
+        position   bigint      NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE kordon_projection_parked (
+        name       text        NOT NULL,
+        position   bigint      NOT NULL,
+        event_id   uuid        NOT NULL,
+        event_type text        NOT NULL,
+        reason     text        NOT NULL,
+        parked_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (name, event_id)
+      );
+    `,
+  },
+];
+
+export interface SqlRunnerOptions {
+  onParked?: (parked: ParkedEvent) => void;
+  onError?: (error: unknown) => void;
+  batchSize?: number;
+}
+
+/**
+ * Keeps a SQL read model up to date. Each batch of events and the checkpoint move in one
+ * transaction, so a crash anywhere leaves the read model and checkpoint consistent and a
+ * restart resumes without applying anything twice. A batch that fails for a reason other
+ * than an outage is applied again event by event under savepoints, and the events that
+ * fail are parked with their reason.
+ */
+export class SqlProjectionRunner<E> {
+  private subscription: Subscription | undefined;
+
+  constructor(
+    private readonly projection: SqlProjection<E>,
+    private readonly decode: Decode<E>,
+    private readonly store: EventStore,
+    private readonly sql: SqlExecutor,
+    private readonly options: SqlRunnerOptions = {},
+  ) {}
+
+  get name(): string {
+    return this.projection.name;
+  }
+
+  get position(): number {
+    return this.subscription?.position ?? 0;
+  }
+
+  /** Creates the tables, rebuilds if the projection's version changed, then follows the log. */
+  async start(): Promise<void> {
+    await migrate(this.sql, [...runnerMigrations, ...this.projection.migrations]);
+    const checkpoint = await this.readCheckpoint();
+    let after = checkpoint?.position ?? 0;
+    if (checkpoint && checkpoint.version !== this.projection.version) {
+      await this.reset();
+      after = 0;
+    }
+    this.follow(after);
+  }
+
+  /** Empties the read model and replays the whole log into it. */
+  async rebuild(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+    await this.reset();
+    this.follow(0);
+  }
+
+  waitFor(position: number, timeoutMs?: number): Promise<void> {
+    if (!this.subscription) throw new Error(`projection ${this.projection.name} is not started`);
+    return this.subscription.waitFor(position, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+  }
+
+  async parked(): Promise<ParkedEvent[]> {
+    const { rows } = await this.sql.query<{
+      position: string;
+      event_id: string;
+      event_type: string;
+      reason: string;
+    }>(
+      'SELECT position, event_id, event_type, reason FROM kordon_projection_parked WHERE name = $1 ORDER BY position',
+      [this.projection.name],
+    );
+    return rows.map((row) => ({
+      projection: this.projection.name,
+      position: Number(row.position),
+      eventId: row.event_id,
+      eventType: row.event_type,
+      reason: row.reason,
+    }));
+  }
+
+  private follow(after: number): void {
+    this.subscription = this.store.subscribe({
+      after,
+      batchSize: this.options.batchSize ?? 1000,
+      onEvents: (events) => this.applyBatch(events),
+      ...(this.options.onError ? { onError: this.options.onError } : {}),
+    });
+  }
+
+  private async readCheckpoint(): Promise<{ version: number; position: number } | undefined> {
+    const { rows } = await this.sql.query<{ version: number; position: string }>(
+      'SELECT version, position FROM kordon_projection_checkpoints WHERE name = $1',
+      [this.projection.name],
+    );
+    const row = rows[0];
+    return row ? { version: Number(row.version), position: Number(row.position) } : undefined;
+  }
+
+  private async reset(): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      for (const table of this.projection.tables) await tx.query(`DELETE FROM ${table}`);
+      await tx.query('DELETE FROM kordon_projection_parked WHERE name = $1', [this.projection.name]);
+      await this.saveCheckpoint(tx, 0);
+    });
+  }
+
+  private async applyBatch(events: RecordedEvent[]): Promise<void> {
+    const planned = events.map((event) => this.plan(event));
+    try {
+      await this.sql.transaction(async (tx) => {
+        for (const step of planned) {
+          if ('parked' in step) await this.park(tx, step.parked);
+          else for (const statement of step.statements) await tx.query(statement.text, statement.params);
+        }
+        await this.saveCheckpoint(tx, events[events.length - 1]!.position);
+      });
+    } catch (error) {
+      if (isOutage(error)) throw error; // the subscription offers the same batch again later
+      await this.applyOneByOne(events, planned);
+    }
+  }
+
+  /** The slow path after a failed batch: each event under a savepoint, failures parked. */
+  private async applyOneByOne(events: RecordedEvent[], planned: Array<Planned>): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      for (let i = 0; i < events.length; i++) {
+        const step = planned[i]!;
+        if ('parked' in step) {
+          await this.park(tx, step.parked);
+          continue;
+        }
+        await tx.query('SAVEPOINT kordon_event');
+        try {
+          for (const statement of step.statements) await tx.query(statement.text, statement.params);
+          await tx.query('RELEASE SAVEPOINT kordon_event');
+        } catch (error) {
+          if (isOutage(error)) throw error;
+          await tx.query('ROLLBACK TO SAVEPOINT kordon_event');
+          await this.park(tx, this.parkedOf(events[i]!, error));
+        }
+      }
+      await this.saveCheckpoint(tx, events[events.length - 1]!.position);
+    });
+  }
+
+  private plan(event: RecordedEvent): Planned {
+    try {
+      return { statements: this.projection.project(this.decode(event)) };
+    } catch (error) {
+      return { parked: this.parkedOf(event, error) };
+    }
+  }
+
+  private parkedOf(event: RecordedEvent, error: unknown): ParkedEvent {
+    return {
+      projection: this.projection.name,
+      position: event.position,
+      eventId: event.id,
+      eventType: event.type,
+      reason: describeError(error).slice(0, 2000),
+    };
+  }
+
+  private async park(tx: SqlQueryable, parked: ParkedEvent): Promise<void> {
+    await tx.query(
+      `INSERT INTO kordon_projection_parked (name, position, event_id, event_type, reason)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, event_id) DO NOTHING`,
+      [parked.projection, parked.position, parked.eventId, parked.eventType, parked.reason],
+    );
+    this.options.onParked?.(parked);
+  }
+
+  private async saveCheckpoint(tx: SqlQueryable, position: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO kordon_projection_checkpoints (name, version, position, updated_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = EXCLUDED.position, updated_at = now()`,
+      [this.projection.name, this.projection.version, position],
+    );
+  }
+}
+
+type Planned = { statements: SqlStatement[] } | { parked: ParkedEvent };
+
+/** Connection-level failures are retried; anything else is about the event itself. */
+function isOutage(error: unknown): boolean {
+  return isKordonError(error) ? error.isRetryable : isTransientSqlError(error);
+}
