@@ -5,10 +5,14 @@ import { join } from 'node:path';
 import { ensureInstalled, root } from './bootstrap.mjs';
 
 ensureInstalled();
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const tsc = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-b', join(root, 'services/server')],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 const cli = join(root, 'services/server/dist/cli.js');

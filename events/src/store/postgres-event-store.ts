@@ -36,6 +36,12 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
     transaction: async <T>(fn: (tx: SqlQueryable) => Promise<T>) => {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A checked-out client whose server goes away emits 'error'; the failing query
+      // reports it to the caller, and the client is discarded on release.
+      const onClientError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onClientError);
       try {
         await client.query('BEGIN');
         const result = await fn({
@@ -52,7 +58,8 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
         });
         throw error;
       } finally {
-        // A connection that failed to roll back is discarded rather than reused.
+        client.off('error', onClientError);
+        // A connection that failed (or failed to roll back) is discarded rather than reused.
         client.release(broken);
       }
     },

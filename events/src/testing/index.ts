@@ -1,4 +1,5 @@
 export * from './event-store-contract.js';
 export * from './events.js';
 export * from './postgres.js';
+export * from './request-events.js';
 export * from './stores.js';

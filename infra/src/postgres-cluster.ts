@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'postgres', 'cluster.sh');
+
+export interface PostgresCluster {
+  url: string;
+  port: number;
+  /** Stops the server: `immediate` is a crash as far as clients can tell. */
+  stop(mode?: 'fast' | 'immediate'): void;
+  /** Starts it again on the same port and data. */
+  start(): void;
+  destroy(): void;
+}
+
+function run(args: string[]): string {
+  const result = spawnSync('bash', [script, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`cluster.sh ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Whether PostgreSQL's server binaries are installed here (`cluster.sh install` adds them). */
+export function postgresAvailable(): boolean {
+  const result = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin/initdb || command -v pg_config'], {
+    encoding: 'utf8',
+  });
+  return result.status === 0;
+}
+
+/** A private PostgreSQL server for a test that needs to stop and start it. */
+export function startPostgresCluster(): PostgresCluster {
+  const dir = mkdtempSync(join(tmpdir(), 'kordon-pg-'));
+  const out = run(['start', dir]);
+  const url = /KORDON_TEST_DATABASE_URL=(\S+)/.exec(out)?.[1];
+  if (!url) throw new Error(`cluster.sh start printed no URL: ${out}`);
+  const port = Number(new URL(url).port);
+  return {
+    url,
+    port,
+    stop: (mode = 'fast') => {
+      run(['stop', dir, mode]);
+    },
+    start: () => {
+      run(['start', dir, String(port)]);
+    },
+    destroy: () => {
+      spawnSync('bash', [script, 'stop', dir, 'immediate'], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

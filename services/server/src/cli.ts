@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig } from './config.js';
+import { startKordon } from './kordon.js';
+import { createLogger } from './logger.js';
+
+const USAGE = `usage: kordon <command>
+
+commands:
+  start    run gateway, admin API, portal, projections and scheduler in one process
+
+environment (see docs/operations.md):
+  KORDON_PORT (8080)  KORDON_HOST (127.0.0.1)  KORDON_DATA_DIR (./.kordon)
+  KORDON_DATABASE_URL (PostgreSQL instead of the embedded store)  KORDON_LOG_LEVEL (info)`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0];
+  if (command !== 'start') {
+    process.stderr.write(`${USAGE}\n`);
+    return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`kordon: ${error.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+  const kordon = await startKordon(config, logger);
+
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    kordon.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `kordon: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+/**
+ * Every setting of the one-process server, read from the environment once at start.
+ * Values that may carry credentials (the database URL) are never echoed in errors.
+ */
+const EnvSchema = z.object({
+  KORDON_PORT: integer(0, 65_535).default(8080),
+  KORDON_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  KORDON_DATA_DIR: z.string().trim().min(1).default('./.kordon'),
+  KORDON_DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'expected a postgres:// or postgresql:// URL')
+    .optional(),
+  KORDON_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  KORDON_SPOOL_MAX_BYTES: integer(1024 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+  KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
+  KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
+  KORDON_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+});
+
+const SECRET_BEARING = new Set(['KORDON_DATABASE_URL']);
+
+export interface KordonConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  spoolMaxBytes: number;
+  eventBatchMax: number;
+  eventBatchDelayMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonConfig {
+  // An empty variable means "not set": shells and compose files often export empty values.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key.startsWith('KORDON_') && value !== ''),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(environment)');
+        const value = present[name];
+        const shown =
+          value === undefined || SECRET_BEARING.has(name) ? '' : ` (got ${JSON.stringify(value)})`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.KORDON_PORT,
+    host: e.KORDON_HOST,
+    dataDir: resolve(cwd, e.KORDON_DATA_DIR),
+    databaseUrl: e.KORDON_DATABASE_URL,
+    logLevel: e.KORDON_LOG_LEVEL,
+    spoolMaxBytes: e.KORDON_SPOOL_MAX_BYTES,
+    eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
+    eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,
+    shutdownTimeoutMs: e.KORDON_SHUTDOWN_TIMEOUT_MS,
+  };
+}

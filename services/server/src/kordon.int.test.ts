@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { createPgliteEventStore, streams } from '@kordon/events';
+import { requestCompletedEvent } from '@kordon/events/testing';
+import { loadConfig } from './config.js';
+import { startKordon } from './kordon.js';
+import { createLogger } from './logger.js';
+
+it('stop() drains and flushes every handed-over event before closing the store', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kordon-stop-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const config = loadConfig({ KORDON_PORT: '0', KORDON_DATA_DIR: dataDir, KORDON_LOG_LEVEL: 'silent' });
+  const kordon = await startKordon(config, createLogger(config));
+  for (let i = 0; i < 5000; i++) kordon.storage.appender.enqueue(requestCompletedEvent('org_stop', i));
+  await kordon.stop(); // without awaiting any append: stop must flush them
+  await kordon.stop(); // a second stop is harmless
+
+  const reopened = await createPgliteEventStore(join(dataDir, 'pglite'));
+  t.after(() => reopened.close());
+  assert.equal((await reopened.readStream(streams.usage('org_stop'))).length, 5000);
+});
+
+it('parses configuration with defaults and names each bad variable', () => {
+  const config = loadConfig({}, '/srv/kordon');
+  assert.equal(config.port, 8080);
+  assert.equal(config.dataDir, '/srv/kordon/.kordon');
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(loadConfig({ KORDON_PORT: '' }).port, 8080, 'an empty variable counts as unset');
+  assert.throws(
+    () => loadConfig({ KORDON_PORT: '70000', KORDON_SPOOL_MAX_BYTES: 'lots' }),
+    (error: Error) =>
+      /KORDON_PORT: expected at most 65535 \(got "70000"\)/.test(error.message) &&
+      /KORDON_SPOOL_MAX_BYTES: expected a whole number/.test(error.message),
+  );
+});

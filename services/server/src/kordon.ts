@@ -1,0 +1,74 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { KordonConfig } from './config.js';
+import { healthz, type Lifecycle, readyz } from './http/health.js';
+import { createHttpServer } from './http/server.js';
+import { openStorage, type Storage } from './storage.js';
+
+export interface RunningKordon {
+  /** Base URL the server listens on. */
+  url: string;
+  port: number;
+  storage: Storage;
+  /** Drains requests, flushes events, closes the store. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole product in one process on one port: health endpoints now; the data plane,
+ * admin API, portal, projections and scheduler mount here as they are built.
+ */
+export async function startKordon(config: KordonConfig, logger: Logger): Promise<RunningKordon> {
+  let lifecycle: Lifecycle = 'starting';
+  let storage: Storage | undefined;
+  const sources = {
+    lifecycle: () => lifecycle,
+    pingStore: async () => {
+      if (!storage) throw new Error('storage is not open yet');
+      await storage.store.ping();
+    },
+    storeAdapter: config.databaseUrl ? 'postgres' : 'pglite',
+    appender: () => storage?.appender.status(),
+  };
+  const http = createHttpServer(
+    { 'GET /healthz': healthz(sources), 'GET /readyz': readyz(sources) },
+    (error) => logger.error({ err: error }, 'request handler failed'),
+  );
+
+  // Listen first, so probes see "starting" rather than a refused connection.
+  await new Promise<void>((resolve, reject) => {
+    http.server.once('error', reject);
+    http.server.listen(config.port, config.host, () => {
+      http.server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = http.server.address() as AddressInfo;
+  try {
+    storage = await openStorage(config, logger.child({ component: 'events' }));
+  } catch (error) {
+    await http.drain(0);
+    throw error;
+  }
+  lifecycle = 'ready';
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url, store: storage.adapter, dataDir: config.dataDir }, 'kordon is ready');
+
+  let stopping: Promise<void> | undefined;
+  const openStorageHandle = storage;
+  return {
+    url,
+    port,
+    storage: openStorageHandle,
+    stop: () => {
+      stopping ??= (async () => {
+        lifecycle = 'stopping';
+        logger.info({ inFlight: http.inFlight() }, 'draining');
+        await http.drain(config.shutdownTimeoutMs);
+        await openStorageHandle.close();
+        logger.info(openStorageHandle.appender.status(), 'stopped: events flushed');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type AppenderLogger,
+  createPgliteEventStore,
+  createPostgresEventStore,
+  GroupCommitAppender,
+  Spool,
+  type SqlEventStore,
+} from '@kordon/events';
+import type { KordonConfig } from './config.js';
+
+export interface Storage {
+  store: SqlEventStore;
+  appender: GroupCommitAppender;
+  /** 'pglite' (embedded, data folder) or 'postgres'. */
+  adapter: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the event store named by the config (PostgreSQL when KORDON_DATABASE_URL is
+ * set, else PGlite under the data folder) and the group-commit appender with its spool,
+ * which always lives on local disk: it is what keeps events while the store is away.
+ */
+export async function openStorage(config: KordonConfig, logger: AppenderLogger): Promise<Storage> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = config.databaseUrl
+    ? await createPostgresEventStore({
+        connectionString: config.databaseUrl,
+        onListenError: (error) => logger.warn({ err: error }, 'event notifications lost; reconnecting'),
+      })
+    : await createPgliteEventStore(join(config.dataDir, 'pglite'));
+  const spoolDir = join(config.dataDir, 'spool');
+  const appender = new GroupCommitAppender({
+    store,
+    spool: new Spool({ dir: spoolDir, maxBytes: config.spoolMaxBytes }),
+    deadLetterDir: config.dataDir,
+    maxBatch: config.eventBatchMax,
+    maxDelayMs: config.eventBatchDelayMs,
+    logger,
+  });
+  return {
+    store,
+    appender,
+    adapter: config.databaseUrl ? 'postgres' : 'pglite',
+    close: async () => {
+      await appender.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase } from '@kordon/events/testing';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `npm start` as a user would and waits for its "ready" log line. */
+async function npmStart(env: Record<string, string>): Promise<Started> {
+  // Its own process group, like a terminal's foreground job: Ctrl-C or `kill -TERM -<pgid>`
+  // reaches npm, the start script and the server together (npm alone does not forward).
+  const child = spawn('npm', ['start'], {
+    cwd: root,
+    env: { ...process.env, KORDON_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kordon did not get ready:\n${output}`)), 90_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"url":"(http:\/\/[^"]+)".*"msg":"kordon is ready"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`kordon exited with ${code}:\n${output}`)));
+  });
+  return { child, url, output: () => output, exited };
+}
+
+/** Runs `npm start` expecting it to refuse to start. */
+async function npmStartFails(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, output };
+}
+
+describe('npm start', () => {
+  it('serves /healthz and /readyz on the embedded store, and exits cleanly on SIGTERM', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const kordon = await npmStart({ KORDON_DATA_DIR: dataDir });
+    const health = await fetch(`${kordon.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    const ready = await fetch(`${kordon.url}/readyz`);
+    assert.equal(ready.status, 200);
+    const body = (await ready.json()) as { store: { adapter: string; reachable: boolean } };
+    assert.deepEqual(body.store, { adapter: 'pglite', reachable: true });
+    assert.equal((await fetch(`${kordon.url}/nothing-here`)).status, 404);
+    assert.equal((await fetch(`${kordon.url}/healthz`, { method: 'POST' })).status, 405);
+
+    process.kill(-kordon.child.pid!, 'SIGTERM');
+    await kordon.exited;
+    assert.match(kordon.output(), /"msg":"stopped: events flushed"/);
+  });
+
+  it('the kordon CLI exits 0 after SIGTERM (as under a process manager)', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [join(root, 'services/server/dist/cli.js'), 'start'], {
+      env: { ...process.env, KORDON_PORT: '0', KORDON_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('kordon is ready')) resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  it('uses PostgreSQL when KORDON_DATABASE_URL is set', async (t) => {
+    const database = await createTestDatabase();
+    if (!database) return t.skip('KORDON_TEST_DATABASE_URL is not set');
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(async () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      await database.drop();
+    });
+    const kordon = await npmStart({ KORDON_DATA_DIR: dataDir, KORDON_DATABASE_URL: database.url });
+    const body = (await (await fetch(`${kordon.url}/readyz`)).json()) as { store: { adapter: string } };
+    assert.equal(body.store.adapter, 'postgres');
+    process.kill(-kordon.child.pid!, 'SIGTERM');
+    await kordon.exited;
+    assert.match(kordon.output(), /"msg":"stopped: events flushed"/);
+  });
+
+  it('refuses a bad setting with a message that names the variable and hides credentials', async () => {
+    const port = await npmStartFails({ KORDON_PORT: 'eighty' });
+    assert.notEqual(port.code, 0);
+    assert.match(port.output, /KORDON_PORT: expected a whole number from 0 to 65535 \(got "eighty"\)/);
+
+    const url = await npmStartFails({
+      KORDON_PORT: '0',
+      KORDON_DATABASE_URL: 'mysql://admin:hunter2@db/kordon',
+    });
+    assert.notEqual(url.code, 0);
+    assert.match(url.output, /KORDON_DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ URL/);
+    assert.doesNotMatch(url.output, /hunter2/);
+
+    const level = await npmStartFails({ KORDON_PORT: '0', KORDON_LOG_LEVEL: 'loud' });
+    assert.match(level.output, /KORDON_LOG_LEVEL: /);
+  });
+});
