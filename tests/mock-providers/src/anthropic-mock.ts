@@ -1,0 +1,388 @@
+/**
+ * Anthropic mock: Messages (plain and streamed, tool use), count_tokens and the models
+ * list. Point the SDK at it with `baseURL: mock.url`.
+ */
+import { z } from 'zod';
+import {
+  type Answer,
+  answerFor,
+  type Conversation,
+  countInputTokens,
+  countTokens,
+  type LastTurn,
+  splitIntoParts,
+  splitWords,
+} from './answers.js';
+import {
+  type AuthRequest,
+  type AuthResult,
+  type Dialect,
+  type DialectError,
+  type Exchange,
+  type MockServer,
+  type MockServerOptions,
+  startMockServer,
+} from './mock-server.js';
+import type { QuotaSnapshot } from './quota.js';
+import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
+import { parseRequest } from './validate.js';
+import type { JsonReply, Reply, StreamFrame } from './wire.js';
+
+export interface AnthropicMockOptions extends MockServerOptions {
+  /** Ids listed by GET /v1/models. */
+  readonly models?: readonly string[];
+}
+
+export const DEFAULT_ANTHROPIC_MODELS = [
+  'claude-opus-5-5',
+  'claude-sonnet-5-5',
+  'claude-haiku-5-5',
+  'claude-haiku-4-5',
+];
+
+export function startAnthropicMock(options: AnthropicMockOptions): Promise<MockServer> {
+  return startMockServer(anthropicDialect(options.models ?? DEFAULT_ANTHROPIC_MODELS), options);
+}
+
+// --- request schemas: only the fields the mock uses -------------------------------------
+
+const textBlock = z.object({ type: z.string(), text: z.string().optional() });
+
+const contentBlock = z.object({
+  type: z.string(),
+  text: z.string().optional(),
+  /** A tool_result's content: a string or text blocks. */
+  content: z.union([z.string(), z.array(textBlock)]).optional(),
+});
+type ContentBlock = z.infer<typeof contentBlock>;
+
+const messagesBase = z.object({
+  model: z.string(),
+  messages: z.array(
+    z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(contentBlock)]) }),
+  ),
+  system: z.union([z.string(), z.array(textBlock)]).optional(),
+  tools: z.array(z.object({ name: z.string(), input_schema: z.unknown().optional() })).optional(),
+});
+
+const messagesRequest = messagesBase.extend({
+  max_tokens: z.number().int().positive(),
+  stream: z.boolean().optional(),
+});
+type MessagesRequest = z.infer<typeof messagesRequest>;
+type CountTokensRequest = z.infer<typeof messagesBase>;
+
+// --- dialect ----------------------------------------------------------------------------
+
+function anthropicDialect(models: readonly string[]): Dialect {
+  return {
+    provider: 'anthropic',
+    sendsRetryAfterHeader: true,
+    requestId: (ids) => ids.next('req_mock'),
+    authenticate,
+    errorReply: anthropicError,
+    commonHeaders,
+    handle: (exchange) => route(exchange, models),
+  };
+}
+
+function route(exchange: Exchange, models: readonly string[]): Reply {
+  const { method, path, requestId } = exchange;
+  if (method === 'POST' && path === '/v1/messages') return messages(exchange);
+  if (method === 'POST' && path === '/v1/messages/count_tokens') return countTokensReply(exchange);
+  if (method === 'GET' && path === '/v1/models') return listModels(models);
+  return anthropicError({ kind: 'not-found', message: 'Not Found' }, requestId);
+}
+
+/**
+ * The key comes in `x-api-key` (the documented header, used by curl and older SDKs) or as
+ * `Authorization: Bearer` (what @anthropic-ai/sdk 1.x sends for an apiKey).
+ */
+function authenticate(request: AuthRequest, keys: ReadonlySet<string>, requestId: string): AuthResult {
+  const key = headerValue(request.headers['x-api-key']) ?? bearerToken(request.headers.authorization);
+  if (key === undefined) {
+    return {
+      ok: false,
+      reply: errorBody(401, 'authentication_error', 'x-api-key header is required', requestId),
+    };
+  }
+  if (!keys.has(key))
+    return { ok: false, reply: errorBody(401, 'authentication_error', 'invalid x-api-key', requestId) };
+  if (headerValue(request.headers['anthropic-version']) === undefined) {
+    return {
+      ok: false,
+      reply: errorBody(400, 'invalid_request_error', 'anthropic-version: header is required', requestId),
+    };
+  }
+  return { ok: true, key };
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+  return token === '' ? undefined : token;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === '' ? undefined : first;
+}
+
+function commonHeaders(requestId: string, quota: QuotaSnapshot): Record<string, string> {
+  // Anthropic gives reset times as RFC 3339 instants, to the second.
+  const reset = new Date(quota.resetAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    'request-id': requestId,
+    'anthropic-ratelimit-requests-limit': String(quota.limitRequests),
+    'anthropic-ratelimit-requests-remaining': String(quota.remainingRequests),
+    'anthropic-ratelimit-requests-reset': reset,
+    'anthropic-ratelimit-tokens-limit': String(quota.limitTokens),
+    'anthropic-ratelimit-tokens-remaining': String(quota.remainingTokens),
+    'anthropic-ratelimit-tokens-reset': reset,
+  };
+}
+
+// --- errors -----------------------------------------------------------------------------
+
+function anthropicError(error: DialectError, requestId: string): JsonReply {
+  switch (error.kind) {
+    case 'unauthorized':
+      return errorBody(401, 'authentication_error', 'invalid x-api-key', requestId);
+    case 'forbidden':
+      return errorBody(
+        403,
+        'permission_error',
+        'Your API key does not have permission to use the specified resource.',
+        requestId,
+      );
+    case 'rate-limit':
+      return errorBody(429, 'rate_limit_error', rateLimitMessage(error), requestId);
+    case 'server-error':
+      return errorBody(500, 'api_error', 'Internal server error', requestId);
+    case 'unavailable':
+      return errorBody(503, 'api_error', 'Service unavailable', requestId);
+    case 'overloaded':
+      return errorBody(529, 'overloaded_error', 'Overloaded', requestId);
+    case 'bad-request':
+      return errorBody(400, 'invalid_request_error', error.message ?? 'Invalid request', requestId);
+    case 'not-found':
+      return errorBody(404, 'not_found_error', error.message ?? 'Not Found', requestId);
+    default: {
+      const unknown: never = error.kind;
+      throw new Error(`no Anthropic error for ${String(unknown)}`);
+    }
+  }
+}
+
+function rateLimitMessage(error: DialectError): string {
+  const what = error.limit === 'tokens' ? 'Number of request tokens' : 'Number of requests';
+  return (
+    `This request would exceed the rate limit for your organization. ${what} has exceeded your ` +
+    'per-minute rate limit (https://docs.claude.com/en/api/rate-limits); see the response headers for current usage.'
+  );
+}
+
+/** `{ type: "error", error: { type, message }, request_id }`, the shape of every Anthropic error. */
+function errorBody(status: number, type: string, message: string, requestId: string): JsonReply {
+  return { kind: 'json', status, body: { type: 'error', error: { type, message }, request_id: requestId } };
+}
+
+// --- messages ---------------------------------------------------------------------------
+
+function messages(exchange: Exchange): Reply {
+  const parsed = parseRequest(messagesRequest, exchange.body);
+  if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
+  const request = parsed.value;
+  const answer = answerFor(conversation(request), exchange.replyPrefix);
+  const plan = contentPlan(exchange, answer);
+  const tokens = answer.inputTokens + plan.outputTokens;
+  if (request.stream) {
+    const frames = messageEvents(exchange, request, answer, plan);
+    return {
+      kind: 'stream',
+      status: 200,
+      contentType: SSE_CONTENT_TYPE,
+      frames,
+      keepAliveFrame: sseComment('ping'),
+      tokens,
+    };
+  }
+  const body = {
+    ...messageEnvelope(request, plan.messageId),
+    content: plan.blocks.map(wireBlock),
+    stop_reason: stopReason(answer),
+    stop_sequence: null,
+    ...(exchange.scenario.omitUsage ? {} : { usage: usage(answer.inputTokens, plan.outputTokens) }),
+  };
+  return { kind: 'json', status: 200, body, tokens };
+}
+
+function blockText(block: ContentBlock): string {
+  if (block.type === 'tool_result') {
+    return typeof block.content === 'string'
+      ? block.content
+      : (block.content ?? []).map((part) => part.text ?? '').join('');
+  }
+  return block.text ?? '';
+}
+
+function messageText(content: string | ContentBlock[]): string {
+  return typeof content === 'string' ? content : content.map(blockText).join('');
+}
+
+function systemText(system: MessagesRequest['system']): string {
+  return typeof system === 'string' ? system : (system ?? []).map((block) => block.text ?? '').join('');
+}
+
+/** A user message made only of tool results answers a tool call. */
+function conversation(request: CountTokensRequest & { max_tokens?: number }): Conversation {
+  const last = request.messages.at(-1);
+  const lastUser = request.messages.findLast((message) => message.role === 'user');
+  const isToolResult =
+    last?.role === 'user' &&
+    Array.isArray(last.content) &&
+    last.content.some((block) => block.type === 'tool_result');
+  const lastTurn: LastTurn = isToolResult
+    ? { kind: 'tool-result', text: messageText(last.content) }
+    : { kind: 'user', text: lastUser ? messageText(lastUser.content) : '' };
+  return {
+    lastTurn,
+    promptTexts: [
+      systemText(request.system),
+      ...request.messages.map((message) => messageText(message.content)),
+    ],
+    messageCount: request.messages.length,
+    tools: (request.tools ?? []).map((tool) => ({ name: tool.name, parameters: tool.input_schema })),
+    maxOutputTokens: request.max_tokens,
+  };
+}
+
+/** The content blocks of the answer. Claude says a few words before it uses a tool. */
+interface ContentPlan {
+  readonly messageId: string;
+  readonly blocks: readonly PlannedBlock[];
+  readonly outputTokens: number;
+}
+
+type PlannedBlock =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'tool_use'; readonly id: string; readonly name: string; readonly inputJson: string };
+
+function contentPlan(exchange: Exchange, answer: Answer): ContentPlan {
+  const messageId = exchange.ids.next('msg_mock');
+  if (answer.kind === 'text') {
+    return { messageId, blocks: [{ type: 'text', text: answer.text }], outputTokens: answer.outputTokens };
+  }
+  const preamble = `I'll call ${answer.toolName}.`;
+  const toolUse: PlannedBlock = {
+    type: 'tool_use',
+    id: exchange.ids.next('toolu_mock'),
+    name: answer.toolName,
+    inputJson: answer.argumentsJson,
+  };
+  const outputTokens = answer.outputTokens + countTokens(preamble);
+  return { messageId, blocks: [{ type: 'text', text: preamble }, toolUse], outputTokens };
+}
+
+/** A planned block as the API writes it in a finished message. */
+function wireBlock(block: PlannedBlock) {
+  if (block.type === 'text') return block;
+  return { type: 'tool_use', id: block.id, name: block.name, input: JSON.parse(block.inputJson) as unknown };
+}
+
+function stopReason(answer: Answer): 'end_turn' | 'max_tokens' | 'tool_use' {
+  if (answer.kind === 'tool-call') return 'tool_use';
+  return answer.truncated ? 'max_tokens' : 'end_turn';
+}
+
+function usage(inputTokens: number, outputTokens: number) {
+  return {
+    input_tokens: inputTokens,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    output_tokens: outputTokens,
+    service_tier: 'standard',
+  };
+}
+
+function messageEnvelope(request: MessagesRequest, messageId: string) {
+  return { id: messageId, type: 'message', role: 'assistant', model: request.model };
+}
+
+// --- streamed events --------------------------------------------------------------------
+
+type StreamEvent = { type: string } & Record<string, unknown>;
+
+/** message_start, ping, one start/deltas/stop run per block, message_delta, message_stop. */
+function messageEvents(
+  exchange: Exchange,
+  request: MessagesRequest,
+  answer: Answer,
+  plan: ContentPlan,
+): StreamFrame[] {
+  const omitUsage = exchange.scenario.omitUsage === true;
+  const start = {
+    ...messageEnvelope(request, plan.messageId),
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1) }),
+  };
+  const events: StreamEvent[] = [
+    { type: 'message_start', message: start },
+    { type: 'ping' },
+    ...plan.blocks.flatMap(blockEvents),
+    {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason(answer), stop_sequence: null },
+      ...(omitUsage ? {} : { usage: { output_tokens: plan.outputTokens } }),
+    },
+  ];
+  const frames = events.map((event) => sseFrame(event, { event: event.type }));
+  frames.push(sseFrame({ type: 'message_stop' }, { event: 'message_stop', terminator: true }));
+  return frames;
+}
+
+function blockEvents(block: PlannedBlock, index: number): StreamEvent[] {
+  if (block.type === 'text') {
+    return [
+      { type: 'content_block_start', index, content_block: { type: 'text', text: '' } },
+      ...splitWords(block.text).map((text) => ({
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'text_delta', text },
+      })),
+      { type: 'content_block_stop', index },
+    ];
+  }
+  // The real API opens with an empty partial_json, then sends the input in fragments.
+  const fragments = ['', ...splitIntoParts(block.inputJson, 4)];
+  return [
+    {
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+    },
+    ...fragments.map((partial_json) => ({
+      type: 'content_block_delta',
+      index,
+      delta: { type: 'input_json_delta', partial_json },
+    })),
+    { type: 'content_block_stop', index },
+  ];
+}
+
+// --- count_tokens and models ------------------------------------------------------------
+
+function countTokensReply(exchange: Exchange): Reply {
+  const parsed = parseRequest(messagesBase, exchange.body);
+  if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
+  return { kind: 'json', status: 200, body: { input_tokens: countInputTokens(conversation(parsed.value)) } };
+}
+
+const MODEL_CREATED_AT = '2025-09-29T00:00:00Z';
+
+function listModels(models: readonly string[]): Reply {
+  const data = models.map((id) => ({ type: 'model', id, display_name: id, created_at: MODEL_CREATED_AT }));
+  const body = { data, has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null };
+  return { kind: 'json', status: 200, body };
+}

@@ -1,0 +1,326 @@
+/**
+ * Gemini mock (Generative Language API): generateContent, streamGenerateContent
+ * (`?alt=sse`, or a streamed JSON array without it) and countTokens.
+ * Point @google/genai at it with `httpOptions: { baseUrl: mock.url }`.
+ */
+import { z } from 'zod';
+import {
+  type Answer,
+  answerFor,
+  type Conversation,
+  countInputTokens,
+  countTokens,
+  type LastTurn,
+  splitWordGroups,
+} from './answers.js';
+import {
+  type AuthRequest,
+  type AuthResult,
+  type Dialect,
+  type DialectError,
+  type Exchange,
+  type MockServer,
+  type MockServerOptions,
+  startMockServer,
+} from './mock-server.js';
+import { sseComment, sseFrame } from './sse.js';
+import { parseRequest } from './validate.js';
+import type { JsonReply, Reply, StreamFrame } from './wire.js';
+
+export type GeminiMockOptions = MockServerOptions;
+
+export function startGeminiMock(options: GeminiMockOptions): Promise<MockServer> {
+  return startMockServer(geminiDialect, options);
+}
+
+// --- request schemas: only the fields the mock uses -------------------------------------
+
+const part = z.object({
+  text: z.string().optional(),
+  functionCall: z.object({ name: z.string(), args: z.unknown().optional() }).optional(),
+  functionResponse: z.object({ name: z.string(), response: z.unknown().optional() }).optional(),
+});
+type Part = z.infer<typeof part>;
+
+const content = z.object({ role: z.string().optional(), parts: z.array(part) });
+
+const generateRequest = z.object({
+  contents: z.array(content).min(1),
+  systemInstruction: content.optional(),
+  tools: z
+    .array(
+      z.object({
+        functionDeclarations: z
+          .array(
+            z.object({
+              name: z.string(),
+              parameters: z.unknown().optional(),
+              parametersJsonSchema: z.unknown().optional(),
+            }),
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+  generationConfig: z.object({ maxOutputTokens: z.number().int().optional() }).optional(),
+});
+type GenerateRequest = z.infer<typeof generateRequest>;
+
+// --- dialect ----------------------------------------------------------------------------
+
+const geminiDialect: Dialect = {
+  provider: 'gemini',
+  // Gemini gives the retry delay as a RetryInfo detail in the body, not as a header.
+  sendsRetryAfterHeader: false,
+  // Gemini has no request-id header; the id becomes the body's responseId.
+  requestId: (ids) => ids.next('mock-response-'),
+  authenticate,
+  errorReply: geminiError,
+  // Gemini sends no rate-limit or request-id headers.
+  commonHeaders: () => ({}),
+  handle: route,
+};
+
+const METHOD_PATH =
+  /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+
+function route(exchange: Exchange): Reply {
+  const match = exchange.method === 'POST' ? METHOD_PATH.exec(exchange.path) : null;
+  const model = match?.[2];
+  const method = match?.[3];
+  if (model === undefined || method === undefined) {
+    return geminiError({ kind: 'not-found', message: 'Requested entity was not found.' });
+  }
+  const parsed = parseRequest(generateRequest, exchange.body);
+  if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
+  const conversation = toConversation(parsed.value);
+  if (method === 'countTokens') {
+    return { kind: 'json', status: 200, body: { totalTokens: countInputTokens(conversation) } };
+  }
+  const answer = answerFor(conversation, exchange.replyPrefix);
+  const tokens = answer.inputTokens + answer.outputTokens;
+  if (method === 'generateContent') {
+    return { kind: 'json', status: 200, body: wholeResponse(exchange, model, answer), tokens };
+  }
+  return streamReply(exchange, model, answer, tokens);
+}
+
+/** A key in the `x-goog-api-key` header or the `key` query parameter. */
+function authenticate(request: AuthRequest, keys: ReadonlySet<string>): AuthResult {
+  const header = request.headers['x-goog-api-key'];
+  const key = (Array.isArray(header) ? header[0] : header) ?? request.query.get('key') ?? undefined;
+  if (key === undefined || key === '') {
+    return { ok: false, reply: errorBody(403, 'PERMISSION_DENIED', UNREGISTERED_CALLER) };
+  }
+  if (!keys.has(key)) return { ok: false, reply: invalidKeyError() };
+  return { ok: true, key };
+}
+
+const UNREGISTERED_CALLER =
+  "Method doesn't allow unregistered callers (callers without established identity). " +
+  'Please use API Key or other form of API consumer identity to call this API.';
+
+// --- errors -----------------------------------------------------------------------------
+
+/** A wrong key is a 400 INVALID_ARGUMENT with an ErrorInfo detail, not a 401. */
+function invalidKeyError(): JsonReply {
+  const message = 'API key not valid. Please pass a valid API key.';
+  const details = [
+    {
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason: 'API_KEY_INVALID',
+      domain: 'googleapis.com',
+      metadata: { service: 'generativelanguage.googleapis.com' },
+    },
+    { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage', locale: 'en-US', message },
+  ];
+  return errorBody(400, 'INVALID_ARGUMENT', message, details);
+}
+
+function geminiError(error: DialectError): JsonReply {
+  switch (error.kind) {
+    case 'unauthorized':
+      return errorBody(
+        401,
+        'UNAUTHENTICATED',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      );
+    case 'forbidden':
+      return errorBody(403, 'PERMISSION_DENIED', 'Permission denied: Consumer has been suspended.');
+    case 'rate-limit':
+      return errorBody(
+        429,
+        'RESOURCE_EXHAUSTED',
+        RATE_LIMIT_MESSAGE,
+        rateLimitDetails(error.retryAfterSeconds ?? 1),
+      );
+    case 'server-error':
+      return errorBody(
+        500,
+        'INTERNAL',
+        'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
+      );
+    case 'unavailable':
+      return errorBody(503, 'UNAVAILABLE', 'The service is currently unavailable.');
+    case 'overloaded':
+      return errorBody(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+    case 'bad-request':
+      return errorBody(400, 'INVALID_ARGUMENT', error.message ?? 'Request contains an invalid argument.');
+    case 'not-found':
+      return errorBody(404, 'NOT_FOUND', error.message ?? 'Requested entity was not found.');
+    default: {
+      const unknown: never = error.kind;
+      throw new Error(`no Gemini error for ${String(unknown)}`);
+    }
+  }
+}
+
+const RATE_LIMIT_MESSAGE =
+  'You exceeded your current quota, please check your plan and billing details. For more information on this ' +
+  'error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.';
+
+function rateLimitDetails(retryAfterSeconds: number): unknown[] {
+  return [
+    {
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [
+        {
+          quotaMetric: 'generativelanguage.googleapis.com/generate_content_requests',
+          quotaId: 'GenerateRequestsPerMinutePerProjectPerModel',
+        },
+      ],
+    },
+    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfterSeconds}s` },
+  ];
+}
+
+/** `{ error: { code, message, status, details? } }`, Google's error shape. */
+function errorBody(code: number, status: string, message: string, details?: unknown[]): JsonReply {
+  const error = { code, message, status, ...(details ? { details } : {}) };
+  return { kind: 'json', status: code, body: { error } };
+}
+
+// --- conversation -----------------------------------------------------------------------
+
+function partsText(parts: readonly Part[]): string {
+  return parts
+    .map(
+      (item) =>
+        item.text ?? (item.functionResponse ? JSON.stringify(item.functionResponse.response ?? {}) : ''),
+    )
+    .join('');
+}
+
+function toConversation(request: GenerateRequest): Conversation {
+  const { contents } = request;
+  const last = contents.at(-1);
+  const lastUser = contents.findLast((item) => item.role !== 'model');
+  const lastTurn: LastTurn = last?.parts.some((item) => item.functionResponse)
+    ? { kind: 'tool-result', text: partsText(last.parts) }
+    : { kind: 'user', text: lastUser ? partsText(lastUser.parts) : '' };
+  const tools = (request.tools ?? []).flatMap((tool) =>
+    (tool.functionDeclarations ?? []).map((declaration) => ({
+      name: declaration.name,
+      parameters: declaration.parameters ?? declaration.parametersJsonSchema,
+    })),
+  );
+  return {
+    lastTurn,
+    promptTexts: [
+      partsText(request.systemInstruction?.parts ?? []),
+      ...contents.map((item) => partsText(item.parts)),
+    ],
+    messageCount: contents.length,
+    tools,
+    maxOutputTokens: request.generationConfig?.maxOutputTokens,
+  };
+}
+
+// --- responses --------------------------------------------------------------------------
+
+function finishReason(answer: Answer): 'STOP' | 'MAX_TOKENS' {
+  return answer.kind === 'text' && answer.truncated ? 'MAX_TOKENS' : 'STOP';
+}
+
+function usageMetadata(promptTokens: number, candidateTokens: number) {
+  return {
+    promptTokenCount: promptTokens,
+    candidatesTokenCount: candidateTokens,
+    totalTokenCount: promptTokens + candidateTokens,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+  };
+}
+
+function answerParts(answer: Answer): Part[] {
+  if (answer.kind === 'text') return [{ text: answer.text }];
+  // Gemini sends a function call whole, never as argument fragments.
+  return [{ functionCall: { name: answer.toolName, args: JSON.parse(answer.argumentsJson) as unknown } }];
+}
+
+/** A whole response, used for generateContent. */
+function wholeResponse(exchange: Exchange, model: string, answer: Answer) {
+  const candidate = {
+    content: { parts: answerParts(answer), role: 'model' },
+    finishReason: finishReason(answer),
+    index: 0,
+  };
+  return {
+    candidates: [candidate],
+    ...(exchange.scenario.omitUsage
+      ? {}
+      : { usageMetadata: usageMetadata(answer.inputTokens, answer.outputTokens) }),
+    modelVersion: model,
+    responseId: exchange.requestId,
+  };
+}
+
+/**
+ * The stream: text in groups of words, each chunk with the running usage; the last one
+ * carries finishReason. With `alt=sse` these are SSE frames with CRLF line endings;
+ * without it, the elements of a JSON array written as they come.
+ */
+function streamReply(exchange: Exchange, model: string, answer: Answer, tokens: number): Reply {
+  const chunks = streamChunks(exchange, model, answer);
+  if (exchange.query.get('alt') === 'sse') {
+    const frames = chunks.map((chunk) => sseFrame(chunk, { eol: '\r\n' }));
+    return {
+      kind: 'stream',
+      status: 200,
+      contentType: 'text/event-stream',
+      frames,
+      keepAliveFrame: sseComment('ping', '\r\n'),
+      tokens,
+    };
+  }
+  const frames: StreamFrame[] = chunks.map((chunk, index) => ({
+    text: `${index === 0 ? '[' : ',\r\n'}${JSON.stringify(chunk)}`,
+  }));
+  frames.push({ text: ']', terminator: true });
+  return { kind: 'stream', status: 200, contentType: 'application/json; charset=UTF-8', frames, tokens };
+}
+
+function streamChunks(exchange: Exchange, model: string, answer: Answer): object[] {
+  const { omitUsage, omitTerminator } = exchange.scenario;
+  const pieces: Part[][] =
+    answer.kind === 'text'
+      ? splitWordGroups(answer.text, 3).map((text) => [{ text }])
+      : [answerParts(answer)];
+  let streamed = '';
+  return pieces.map((parts, index) => {
+    streamed += partsText(parts);
+    const isLast = index === pieces.length - 1;
+    const outputTokens = isLast ? answer.outputTokens : countTokens(streamed);
+    const candidate = {
+      content: { parts, role: 'model' },
+      // No separate end frame exists: the finishReason of the last chunk is the terminator.
+      ...(isLast && !omitTerminator ? { finishReason: finishReason(answer) } : {}),
+      index: 0,
+    };
+    return {
+      candidates: [candidate],
+      ...(omitUsage ? {} : { usageMetadata: usageMetadata(answer.inputTokens, outputTokens) }),
+      modelVersion: model,
+      responseId: exchange.requestId,
+    };
+  });
+}

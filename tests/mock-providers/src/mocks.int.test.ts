@@ -1,0 +1,628 @@
+/**
+ * Wire fidelity: the official SDKs, unmodified, talk straight to the mocks. If an SDK
+ * parses a mock's answer, the mock speaks the provider's format.
+ */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { ApiError, GoogleGenAI } from '@google/genai';
+import OpenAI from 'openai';
+import {
+  countTokens,
+  embeddingFor,
+  type MockServer,
+  SCENARIO_HEADER,
+  startAnthropicMock,
+  startGeminiMock,
+  startOpenAIMock,
+} from './index.js';
+
+const KEY = 'sk-mock-key-0001';
+const OTHER_KEY = 'sk-mock-key-0002';
+
+const weatherTool = {
+  name: 'get_weather',
+  description: 'Weather of a city',
+  parameters: {
+    type: 'object' as const,
+    properties: { city: { type: 'string' }, days: { type: 'integer' } },
+    required: ['city'],
+  },
+};
+
+function scenario(text: string) {
+  return { headers: { [SCENARIO_HEADER]: text } };
+}
+
+interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  /** The body as the TCP reads delivered it. */
+  readonly pieces: Buffer[];
+  readonly text: string;
+  readonly firstByteMs: number;
+}
+
+/** A plain node:http POST that keeps the body pieces as they arrive. */
+function rawPost(url: string, headers: Record<string, string>, body: unknown): Promise<RawResponse> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const firstByteMs = performance.now() - started;
+        const pieces: Buffer[] = [];
+        res.on('data', (piece: Buffer) => pieces.push(piece));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            pieces,
+            text: Buffer.concat(pieces).toString('utf8'),
+            firstByteMs,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe('OpenAI mock with the openai SDK', () => {
+  let mock: MockServer;
+  let client: OpenAI;
+
+  before(async () => {
+    mock = await startOpenAIMock({ keys: [KEY, OTHER_KEY] });
+    client = new OpenAI({ apiKey: KEY, baseURL: `${mock.url}/v1`, maxRetries: 0 });
+  });
+  after(() => mock.close());
+
+  test('chat completion echoes the last user message with usage and rate-limit headers', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello there' }] })
+      .withResponse();
+    assert.equal(data.choices[0]?.message.content, 'Mock reply: Hello there');
+    assert.equal(data.choices[0]?.finish_reason, 'stop');
+    assert.equal(data.usage?.completion_tokens, countTokens('Mock reply: Hello there'));
+    assert.equal(
+      data.usage?.total_tokens,
+      (data.usage?.prompt_tokens ?? 0) + (data.usage?.completion_tokens ?? 0),
+    );
+    assert.match(response.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
+    assert.ok(Number(response.headers.get('x-ratelimit-remaining-requests')) < 10_000);
+    assert.match(response.headers.get('x-ratelimit-reset-requests') ?? '', /^(\d+m)?[\d.]+m?s$/);
+    assert.deepEqual(mock.requests.at(-1)?.body, {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hello there' }],
+    });
+  });
+
+  test('streamed chat ends with the usage chunk when include_usage is set', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Stream this, please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
+    assert.equal(text, 'Mock reply: Stream this, please');
+    const last = chunks.at(-1);
+    assert.deepEqual(last?.choices, []);
+    assert.equal(last?.usage?.completion_tokens, countTokens(text));
+    assert.ok(chunks.slice(0, -1).every((chunk) => chunk.usage === null));
+    assert.ok(chunks.some((chunk) => chunk.choices[0]?.finish_reason === 'stop'));
+  });
+
+  test('streamed tool-call deltas are reassembled by the SDK', async () => {
+    const stream = client.chat.completions.stream({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Please call get_weather Paris' }],
+      tools: [{ type: 'function', function: weatherTool }],
+    });
+    let argumentDeltas = 0;
+    stream.on('chunk', (chunk) => {
+      if (chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments) argumentDeltas += 1;
+    });
+    const completion = await stream.finalChatCompletion();
+    const call = completion.choices[0]?.message.tool_calls?.[0];
+    assert.equal(completion.choices[0]?.finish_reason, 'tool_calls');
+    assert.ok(call?.type === 'function');
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris', days: 42 });
+    assert.ok(argumentDeltas >= 3, `arguments came in ${argumentDeltas} deltas`);
+  });
+
+  test('a tool result gets a text answer, not another tool call', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      tools: [{ type: 'function', function: weatherTool }],
+      messages: [
+        { role: 'user', content: 'Please call get_weather Paris' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      ],
+    });
+    assert.equal(completion.choices[0]?.message.content, 'Mock reply: tool result: sunny');
+  });
+
+  test('embeddings decode from the base64 the SDK asks for', async () => {
+    const result = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['alpha', 'beta'],
+      dimensions: 8,
+    });
+    assert.equal(result.data.length, 2);
+    assert.equal(result.data[1]?.index, 1);
+    assert.deepEqual(result.data[0]?.embedding, embeddingFor('alpha', 8));
+    assert.equal(result.usage.prompt_tokens, countTokens('alpha') + countTokens('beta'));
+  });
+
+  test('models.list pages through the configured models', async () => {
+    const ids = [];
+    for await (const model of client.models.list()) ids.push(model.id);
+    assert.ok(ids.includes('gpt-4o-mini'));
+    const model = await client.models.retrieve('gpt-4o');
+    assert.equal(model.object, 'model');
+    await assert.rejects(client.models.retrieve('no-such-model'), OpenAI.NotFoundError);
+  });
+
+  test('responses API, plain', async () => {
+    const response = await client.responses.create({
+      model: 'gpt-4.1',
+      instructions: 'Be brief.',
+      input: 'Hi there',
+    });
+    assert.equal(response.output_text, 'Mock reply: Hi there');
+    assert.equal(response.status, 'completed');
+    assert.equal(response.usage?.output_tokens, countTokens('Mock reply: Hi there'));
+  });
+
+  test('responses API, streamed events accumulate into the final response', async () => {
+    const stream = client.responses.stream({
+      model: 'gpt-4.1',
+      input: [{ role: 'user', content: 'Stream a response' }],
+    });
+    const types = new Set<string>();
+    let deltas = 0;
+    for await (const event of stream) {
+      types.add(event.type);
+      if (event.type === 'response.output_text.delta') deltas += 1;
+    }
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, 'Mock reply: Stream a response');
+    assert.ok(deltas > 1);
+    for (const type of [
+      'response.created',
+      'response.output_item.added',
+      'response.output_text.done',
+      'response.completed',
+    ]) {
+      assert.ok(types.has(type), `saw ${type}`);
+    }
+  });
+
+  test('responses API, streamed function call', async () => {
+    const stream = client.responses.stream({
+      model: 'gpt-4.1',
+      input: 'call get_weather Oslo',
+      tools: [{ type: 'function', strict: false, ...weatherTool }],
+    });
+    const final = await stream.finalResponse();
+    const call = final.output[0];
+    assert.ok(call?.type === 'function_call');
+    assert.equal(call.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.arguments), { city: 'Oslo', days: 42 });
+  });
+
+  test('429 surfaces as RateLimitError with retry-after and spent quota headers', async () => {
+    mock.enqueueScenario('rate-limit=2');
+    const error = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    assert.ok(error instanceof OpenAI.RateLimitError);
+    assert.equal(error.headers?.get('retry-after'), '2');
+    assert.equal(error.headers?.get('x-ratelimit-remaining-requests'), '0');
+    assert.equal(error.code, 'rate_limit_exceeded');
+  });
+
+  test('the SDK honours retry-after before retrying', async () => {
+    const retrying = new OpenAI({ apiKey: KEY, baseURL: `${mock.url}/v1`, maxRetries: 1 });
+    mock.enqueueScenario('rate-limit=1');
+    const before = mock.requests.length;
+    const completion = await retrying.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'again' }],
+    });
+    assert.equal(completion.choices[0]?.message.content, 'Mock reply: again');
+    const [first, second] = mock.requests.slice(before);
+    assert.ok(first && second);
+    assert.ok(
+      second.receivedAt - first.receivedAt >= 950,
+      `retried after ${second.receivedAt - first.receivedAt} ms`,
+    );
+  });
+
+  test('a connection reset mid-stream surfaces as an error after the first chunks', async () => {
+    const stream = await client.chat.completions.create(
+      {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'one two three four five' }],
+        stream: true,
+      },
+      scenario('reset-mid-stream=3'),
+    );
+    const seen: string[] = [];
+    await assert.rejects(async () => {
+      for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? '');
+    });
+    assert.equal(seen.length, 3);
+  });
+
+  test('keep-alive comments and split frames do not disturb the SDK', async () => {
+    const stream = await client.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'héllo wörld 🌍' }], stream: true },
+      scenario('keep-alive, split-frames'),
+    );
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    assert.equal(text, 'Mock reply: héllo wörld 🌍');
+  });
+
+  test('a wrong key gets a 401 in OpenAI shape', async () => {
+    const stranger = new OpenAI({ apiKey: 'sk-wrong-key-123456', baseURL: `${mock.url}/v1`, maxRetries: 0 });
+    const error = await stranger.models.list().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof OpenAI.AuthenticationError);
+    assert.equal(error.code, 'invalid_api_key');
+    assert.match(error.message, /Incorrect API key provided: sk-\*+3456/);
+  });
+
+  test('the per-key quota counts down and answers 429 once spent', async () => {
+    mock.setQuota(OTHER_KEY, { requests: 2 });
+    const limited = new OpenAI({ apiKey: OTHER_KEY, baseURL: `${mock.url}/v1`, maxRetries: 0 });
+    const ask = () =>
+      limited.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q' }] })
+        .withResponse();
+    const remaining = [];
+    for (let i = 0; i < 2; i += 1)
+      remaining.push((await ask()).response.headers.get('x-ratelimit-remaining-requests'));
+    assert.deepEqual(remaining, ['1', '0']);
+    await assert.rejects(ask(), OpenAI.RateLimitError);
+    assert.ok(mock.quota(OTHER_KEY).remainingTokens < mock.quota(OTHER_KEY).limitTokens);
+  });
+});
+
+describe('Anthropic mock with the @anthropic-ai/sdk', () => {
+  let mock: MockServer;
+  let client: Anthropic;
+
+  before(async () => {
+    mock = await startAnthropicMock({ keys: [KEY] });
+    client = new Anthropic({ apiKey: KEY, baseURL: mock.url, maxRetries: 0 });
+  });
+  after(() => mock.close());
+
+  const ask = { model: 'claude-sonnet-5-5', max_tokens: 1024 } as const;
+
+  test('messages.create echoes with usage, request-id and rate-limit headers', async () => {
+    const { data, response } = await client.messages
+      .create({ ...ask, system: 'Be nice.', messages: [{ role: 'user', content: 'Hello Claude' }] })
+      .withResponse();
+    assert.deepEqual(data.content, [{ type: 'text', text: 'Mock reply: Hello Claude' }]);
+    assert.equal(data.stop_reason, 'end_turn');
+    assert.equal(data.usage.output_tokens, countTokens('Mock reply: Hello Claude'));
+    assert.match(response.headers.get('request-id') ?? '', /^req_/);
+    assert.ok(Number(response.headers.get('anthropic-ratelimit-requests-remaining')) < 10_000);
+    assert.match(
+      response.headers.get('anthropic-ratelimit-requests-reset') ?? '',
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
+  });
+
+  test('messages.stream() builds the final message from the events', async () => {
+    const stream = client.messages.stream({ ...ask, messages: [{ role: 'user', content: 'Stream to me' }] });
+    let textEvents = 0;
+    stream.on('text', () => {
+      textEvents += 1;
+    });
+    const message = await stream.finalMessage();
+    assert.deepEqual(message.content, [{ type: 'text', text: 'Mock reply: Stream to me' }]);
+    assert.equal(message.usage.output_tokens, countTokens('Mock reply: Stream to me'));
+    assert.ok(message.usage.input_tokens > 0);
+    assert.ok(textEvents > 1);
+  });
+
+  test('tool use, plain and streamed as input_json_delta fragments', async () => {
+    const request = {
+      ...ask,
+      tools: [{ name: weatherTool.name, input_schema: weatherTool.parameters }],
+      messages: [{ role: 'user' as const, content: 'call get_weather Rome' }],
+    };
+    const plain = await client.messages.create(request);
+    assert.equal(plain.stop_reason, 'tool_use');
+    const streamed = await client.messages.stream(request).finalMessage();
+    for (const message of [plain, streamed]) {
+      const toolUse = message.content[1];
+      assert.ok(toolUse?.type === 'tool_use');
+      assert.equal(toolUse.name, 'get_weather');
+      assert.deepEqual(toolUse.input, { city: 'Rome', days: 42 });
+    }
+    assert.equal(streamed.usage.output_tokens, plain.usage.output_tokens);
+  });
+
+  test('count_tokens agrees with the input tokens of the same request', async () => {
+    const messages = [{ role: 'user' as const, content: 'Count me in' }];
+    const counted = await client.messages.countTokens({ model: ask.model, messages });
+    const answered = await client.messages.create({ ...ask, messages });
+    assert.equal(counted.input_tokens, answered.usage.input_tokens);
+  });
+
+  test('529 overloaded_error surfaces as OverloadedError', async () => {
+    const error = await client.messages
+      .create({ ...ask, messages: [{ role: 'user', content: 'hi' }] }, scenario('overloaded'))
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    assert.ok(error instanceof Anthropic.OverloadedError);
+    assert.equal(error.status, 529);
+    assert.deepEqual((error.error as { error?: unknown } | undefined)?.error, {
+      type: 'overloaded_error',
+      message: 'Overloaded',
+    });
+  });
+
+  test('429 carries retry-after and the anthropic-ratelimit headers', async () => {
+    mock.enqueueScenario({ error: 'rate-limit', retryAfterSeconds: 7 }, { key: KEY });
+    const error = await client.messages.create({ ...ask, messages: [{ role: 'user', content: 'hi' }] }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof Anthropic.RateLimitError);
+    assert.equal(error.headers?.get('retry-after'), '7');
+    assert.equal(error.headers?.get('anthropic-ratelimit-requests-remaining'), '0');
+  });
+
+  test('the SDK sends its key as a Bearer token; x-api-key works as well', async () => {
+    assert.equal(mock.requests.at(-1)?.headers.authorization, `Bearer ${KEY}`);
+    const body = { ...ask, messages: [{ role: 'user', content: 'raw' }] };
+    const withHeader = await rawPost(
+      `${mock.url}/v1/messages`,
+      { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' },
+      body,
+    );
+    assert.equal(withHeader.status, 200);
+    const noVersion = await rawPost(`${mock.url}/v1/messages`, { 'x-api-key': KEY }, body);
+    assert.equal(noVersion.status, 400);
+    assert.match(noVersion.text, /anthropic-version: header is required/);
+  });
+
+  test('the raw stream has the documented event order', async () => {
+    const headers = { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' };
+    const body = { ...ask, stream: true, messages: [{ role: 'user', content: 'two words' }] };
+    const res = await rawPost(`${mock.url}/v1/messages`, headers, body);
+    const events = [...res.text.matchAll(/^event: (\w+)$/gm)].map((match) => match[1]);
+    const collapsed = events.filter((event, index) => event !== events[index - 1]);
+    assert.deepEqual(collapsed, [
+      'message_start',
+      'ping',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+  });
+
+  test('a wrong key gets authentication_error', async () => {
+    const stranger = new Anthropic({ apiKey: 'sk-ant-wrong', baseURL: mock.url, maxRetries: 0 });
+    await assert.rejects(
+      stranger.messages.create({ ...ask, messages: [{ role: 'user', content: 'hi' }] }),
+      Anthropic.AuthenticationError,
+    );
+  });
+});
+
+describe('Gemini mock with @google/genai', () => {
+  let mock: MockServer;
+  let ai: GoogleGenAI;
+
+  before(async () => {
+    mock = await startGeminiMock({ keys: [KEY] });
+    ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: mock.url } });
+  });
+  after(() => mock.close());
+
+  test('generateContent echoes with usageMetadata', async () => {
+    const response = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello Gemini' });
+    assert.equal(response.text, 'Mock reply: Hello Gemini');
+    assert.equal(response.usageMetadata?.candidatesTokenCount, countTokens('Mock reply: Hello Gemini'));
+    // @google/genai 3 calls v1 by default; the mock serves v1, v1beta and v1alpha alike.
+    assert.match(
+      mock.requests.at(-1)?.path ?? '',
+      /^\/v1(beta)?\/models\/gemini-2\.5-flash:generateContent$/,
+    );
+    assert.equal(mock.requests.at(-1)?.headers['x-goog-api-key'], KEY);
+  });
+
+  test('generateContentStream streams SSE chunks with running usage', async () => {
+    const stream = await ai.models.generateContentStream({
+      model: 'gemini-2.5-flash',
+      contents: 'Please stream a longer answer back to me',
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const text = chunks.map((chunk) => chunk.text ?? '').join('');
+    assert.equal(text, 'Mock reply: Please stream a longer answer back to me');
+    assert.ok(chunks.length > 1);
+    assert.equal(chunks.at(-1)?.usageMetadata?.candidatesTokenCount, countTokens(text));
+    assert.equal(chunks.at(-1)?.candidates?.[0]?.finishReason, 'STOP');
+    assert.equal(mock.requests.at(-1)?.query.alt, 'sse');
+  });
+
+  test('function declarations get a functionCall part', async () => {
+    const response = await ai.models.generateContent({
+      model: 'gemini-2.5-flash',
+      contents: 'call get_weather Lima',
+      config: {
+        tools: [
+          {
+            functionDeclarations: [{ name: weatherTool.name, parametersJsonSchema: weatherTool.parameters }],
+          },
+        ],
+      },
+    });
+    assert.deepEqual(response.functionCalls?.[0], { name: 'get_weather', args: { city: 'Lima', days: 42 } });
+  });
+
+  test('429 is RESOURCE_EXHAUSTED with a RetryInfo detail', async () => {
+    mock.enqueueScenario('rate-limit=3');
+    const error = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 429);
+    assert.match(error.message, /RESOURCE_EXHAUSTED/);
+    assert.match(error.message, /"retryDelay":"3s"/);
+  });
+
+  test('a wrong key is a 400 API_KEY_INVALID, as Google answers it', async () => {
+    const stranger = new GoogleGenAI({ apiKey: 'AIza-wrong', httpOptions: { baseUrl: mock.url } });
+    const error = await stranger.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 400);
+    assert.match(error.message, /API_KEY_INVALID/);
+  });
+});
+
+describe('raw wire quirks', () => {
+  let openai: MockServer;
+  let gemini: MockServer;
+
+  before(async () => {
+    openai = await startOpenAIMock({ keys: [KEY, OTHER_KEY] });
+    gemini = await startGeminiMock({ keys: [KEY] });
+  });
+  after(async () => {
+    await openai.close();
+    await gemini.close();
+  });
+
+  const chatUrl = () => `${openai.url}/v1/chat/completions`;
+  const auth = { authorization: `Bearer ${KEY}` };
+  const streamed = (content: string) => ({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+
+  test('split-frames sends each SSE frame in several TCP writes', async () => {
+    const res = await rawPost(chatUrl(), { ...auth, [SCENARIO_HEADER]: 'split-frames' }, streamed('zürich'));
+    const frames = res.text.split('\n\n').filter((frame) => frame !== '');
+    assert.ok(res.pieces.length > frames.length, `${res.pieces.length} reads for ${frames.length} frames`);
+    // A read that ends inside the "data:" field name.
+    assert.ok(res.pieces.some((piece) => piece.toString('latin1').endsWith('da')));
+    // A read that ends on the first byte of a two-byte UTF-8 character (ü is C3 BC).
+    assert.ok(res.pieces.some((piece) => piece.at(-1) === 0xc3));
+    // A read that ends between the two line feeds that close a frame.
+    assert.ok(
+      res.pieces.some(
+        (piece, index) =>
+          piece.toString('latin1').endsWith('\n') && res.pieces[index + 1]?.toString('latin1') === '\n',
+      ),
+    );
+    assert.match(res.text, /"content":" zürich"/);
+    assert.ok(res.text.endsWith('data: [DONE]\n\n'));
+  });
+
+  test('keep-alive interleaves SSE comments', async () => {
+    const res = await rawPost(chatUrl(), { ...auth, [SCENARIO_HEADER]: 'keep-alive' }, streamed('ping me'));
+    assert.match(res.text, /^: ping\n\n/);
+  });
+
+  test('no-terminator and no-usage drop [DONE] and the usage chunk', async () => {
+    const res = await rawPost(
+      chatUrl(),
+      { ...auth, [SCENARIO_HEADER]: 'no-terminator, no-usage' },
+      streamed('bare'),
+    );
+    assert.equal(res.status, 200);
+    assert.ok(!res.text.includes('[DONE]'));
+    assert.ok(!res.text.includes('"prompt_tokens"'));
+  });
+
+  test('slow-first-byte holds the status line back', async () => {
+    const res = await rawPost(
+      chatUrl(),
+      { ...auth, [SCENARIO_HEADER]: 'slow-first-byte=300' },
+      streamed('slow'),
+    );
+    assert.ok(res.firstByteMs >= 290, `first byte after ${res.firstByteMs} ms`);
+  });
+
+  test('an unknown scenario is a 400 in the provider shape', async () => {
+    const res = await rawPost(chatUrl(), { ...auth, [SCENARIO_HEADER]: 'explode' }, streamed('x'));
+    assert.equal(res.status, 400);
+    assert.match(res.text, /unknown mock scenario \\"explode\\"/);
+  });
+
+  test('a per-key queue only touches that key; a standing scenario holds until cleared', async () => {
+    openai.enqueueScenario('server-error', { key: OTHER_KEY });
+    const mine = await rawPost(chatUrl(), auth, streamed('mine'));
+    const theirs = await rawPost(chatUrl(), { authorization: `Bearer ${OTHER_KEY}` }, streamed('theirs'));
+    assert.equal(mine.status, 200);
+    assert.equal(theirs.status, 500);
+    assert.match(theirs.text, /"type":"server_error"/);
+    openai.setScenario('unavailable');
+    assert.equal((await rawPost(chatUrl(), auth, streamed('a'))).status, 503);
+    assert.equal((await rawPost(chatUrl(), auth, streamed('b'))).status, 503);
+    openai.setScenario(undefined);
+    assert.equal((await rawPost(chatUrl(), auth, streamed('c'))).status, 200);
+  });
+
+  test('Gemini SSE frames end with CRLF and the key may come as ?key=', async () => {
+    const url = `${gemini.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=${KEY}`;
+    const res = await rawPost(url, {}, { contents: [{ role: 'user', parts: [{ text: 'crlf please' }] }] });
+    assert.equal(res.status, 200);
+    assert.match(res.text, /^data: \{.*\}\r\n\r\n/);
+    assert.match(res.text, /"finishReason":"STOP"/);
+  });
+
+  test('Gemini without alt=sse streams a JSON array', async () => {
+    const url = `${gemini.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent`;
+    const res = await rawPost(
+      url,
+      { 'x-goog-api-key': KEY },
+      { contents: [{ parts: [{ text: 'as an array' }] }] },
+    );
+    const chunks = JSON.parse(res.text) as Array<{
+      candidates: Array<{ content: { parts: Array<{ text: string }> } }>;
+    }>;
+    const text = chunks.map((chunk) => chunk.candidates[0]?.content.parts[0]?.text ?? '').join('');
+    assert.equal(text, 'Mock reply: as an array');
+  });
+});

@@ -1,0 +1,13 @@
+/** Request fields shared by the Chat Completions and Responses endpoints. */
+import { z } from 'zod';
+
+const contentPart = z.object({ type: z.string(), text: z.string().optional() });
+
+/** A message content: a string, or parts of which the text ones count. */
+export const chatContent = z.union([z.string(), z.array(contentPart), z.null()]).optional();
+export type ChatContent = z.infer<typeof chatContent>;
+
+export function contentText(value: ChatContent): string {
+  if (typeof value === 'string') return value;
+  return (value ?? []).map((part) => part.text ?? '').join('');
+}

@@ -1,0 +1,245 @@
+/** OpenAI Responses API (`POST /v1/responses`), plain and streamed as semantic events. */
+import { z } from 'zod';
+import {
+  type Answer,
+  answerFor,
+  type Conversation,
+  type LastTurn,
+  splitIntoParts,
+  splitWords,
+} from './answers.js';
+import type { Exchange } from './mock-server.js';
+import { contentText } from './openai-api-types.js';
+import { openAIError } from './openai-error.js';
+import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
+import { parseRequest } from './validate.js';
+import type { Reply, StreamFrame } from './wire.js';
+
+const contentPart = z.object({ type: z.string(), text: z.string().optional() });
+
+const inputItem = z.object({
+  type: z.string().optional(),
+  role: z.string().optional(),
+  content: z.union([z.string(), z.array(contentPart)]).optional(),
+  output: z.union([z.string(), z.array(contentPart)]).optional(),
+});
+type InputItem = z.infer<typeof inputItem>;
+
+const responsesRequest = z.object({
+  model: z.string(),
+  input: z.union([z.string(), z.array(inputItem)]),
+  instructions: z.string().nullish(),
+  stream: z.boolean().nullish(),
+  tools: z
+    .array(z.object({ type: z.string(), name: z.string().optional(), parameters: z.unknown().optional() }))
+    .optional(),
+  max_output_tokens: z.number().int().nullish(),
+});
+type ResponsesRequest = z.infer<typeof responsesRequest>;
+
+export function handleResponses(exchange: Exchange): Reply {
+  const parsed = parseRequest(responsesRequest, exchange.body);
+  if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
+  const request = parsed.value;
+  const answer = answerFor(responsesConversation(request), exchange.replyPrefix);
+  const tokens = answer.inputTokens + answer.outputTokens;
+  const ids = responseIds(exchange);
+  if (!request.stream) {
+    return {
+      kind: 'json',
+      status: 200,
+      body: responseObject(exchange, request, ids, answer, 'final'),
+      tokens,
+    };
+  }
+  const frames = responseEvents(exchange, request, ids, answer);
+  return {
+    kind: 'stream',
+    status: 200,
+    contentType: SSE_CONTENT_TYPE,
+    frames,
+    keepAliveFrame: sseComment('ping'),
+    tokens,
+  };
+}
+
+// --- request ----------------------------------------------------------------------------
+
+function itemText(item: InputItem): string {
+  const value = item.type === 'function_call_output' ? item.output : item.content;
+  return contentText(value);
+}
+
+function responsesConversation(request: ResponsesRequest): Conversation {
+  const items: InputItem[] =
+    typeof request.input === 'string' ? [{ role: 'user', content: request.input }] : request.input;
+  const last = items.at(-1);
+  const lastUser = items.findLast((item) => item.role === 'user');
+  const lastTurn: LastTurn =
+    last?.type === 'function_call_output'
+      ? { kind: 'tool-result', text: itemText(last) }
+      : { kind: 'user', text: lastUser ? itemText(lastUser) : '' };
+  return {
+    lastTurn,
+    promptTexts: [request.instructions ?? '', ...items.map(itemText)],
+    messageCount: items.length,
+    tools: (request.tools ?? []).flatMap((tool) =>
+      tool.type === 'function' && tool.name ? [{ name: tool.name, parameters: tool.parameters }] : [],
+    ),
+    maxOutputTokens: request.max_output_tokens ?? undefined,
+  };
+}
+
+// --- response object --------------------------------------------------------------------
+
+interface ResponseIds {
+  readonly response: string;
+  readonly item: string;
+  readonly call: string;
+}
+
+function responseIds(exchange: Exchange): ResponseIds {
+  return {
+    response: exchange.ids.next('resp_mock'),
+    item: exchange.ids.next('item_mock'),
+    call: exchange.ids.next('call_mock'),
+  };
+}
+
+/** The one output item: a message, or a function call. */
+function outputItem(ids: ResponseIds, answer: Answer, state: 'in_progress' | 'completed') {
+  const done = state === 'completed';
+  if (answer.kind === 'tool-call') {
+    return {
+      id: `fc_${ids.item}`,
+      type: 'function_call',
+      status: state,
+      arguments: done ? answer.argumentsJson : '',
+      call_id: ids.call,
+      name: answer.toolName,
+    };
+  }
+  return {
+    id: `msg_${ids.item}`,
+    type: 'message',
+    status: state,
+    role: 'assistant',
+    content: done ? [outputText(answer.text)] : [],
+  };
+}
+
+function outputText(text: string) {
+  return { type: 'output_text', text, annotations: [], logprobs: [] };
+}
+
+function responsesUsage(answer: Answer) {
+  return {
+    input_tokens: answer.inputTokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: answer.outputTokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: answer.inputTokens + answer.outputTokens,
+  };
+}
+
+function isTruncated(answer: Answer): boolean {
+  return answer.kind === 'text' && answer.truncated;
+}
+
+/** `opening` is the snapshot of response.created; `final` the finished response. */
+function responseObject(
+  exchange: Exchange,
+  request: ResponsesRequest,
+  ids: ResponseIds,
+  answer: Answer,
+  phase: 'opening' | 'final',
+) {
+  const final = phase === 'final';
+  const truncated = final && isTruncated(answer);
+  return {
+    id: ids.response,
+    object: 'response',
+    created_at: Math.floor(exchange.now() / 1000),
+    status: final ? (truncated ? 'incomplete' : 'completed') : 'in_progress',
+    error: null,
+    incomplete_details: truncated ? { reason: 'max_output_tokens' } : null,
+    instructions: request.instructions ?? null,
+    max_output_tokens: request.max_output_tokens ?? null,
+    model: request.model,
+    output: final ? [outputItem(ids, answer, 'completed')] : [],
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null },
+    store: true,
+    temperature: 1,
+    text: { format: { type: 'text' } },
+    tool_choice: 'auto',
+    tools: request.tools ?? [],
+    top_p: 1,
+    truncation: 'disabled',
+    usage: final && !exchange.scenario.omitUsage ? responsesUsage(answer) : null,
+    user: null,
+    metadata: {},
+  };
+}
+
+// --- streamed events --------------------------------------------------------------------
+
+/** created, in_progress, item added, deltas, item done, completed (or incomplete). */
+function responseEvents(
+  exchange: Exchange,
+  request: ResponsesRequest,
+  ids: ResponseIds,
+  answer: Answer,
+): StreamFrame[] {
+  const events: Array<{ type: string } & Record<string, unknown>> = [
+    { type: 'response.created', response: responseObject(exchange, request, ids, answer, 'opening') },
+    { type: 'response.in_progress', response: responseObject(exchange, request, ids, answer, 'opening') },
+    { type: 'response.output_item.added', output_index: 0, item: outputItem(ids, answer, 'in_progress') },
+    ...(answer.kind === 'text'
+      ? textEvents(`msg_${ids.item}`, answer.text)
+      : argumentEvents(`fc_${ids.item}`, answer)),
+    { type: 'response.output_item.done', output_index: 0, item: outputItem(ids, answer, 'completed') },
+  ];
+  const last = isTruncated(answer) ? 'response.incomplete' : 'response.completed';
+  const frames = events.map((event, sequence) =>
+    sseFrame({ ...event, sequence_number: sequence }, { event: event.type }),
+  );
+  const closing = {
+    type: last,
+    response: responseObject(exchange, request, ids, answer, 'final'),
+    sequence_number: events.length,
+  };
+  frames.push(sseFrame(closing, { event: last, terminator: true }));
+  return frames;
+}
+
+function textEvents(itemId: string, text: string): Array<{ type: string } & Record<string, unknown>> {
+  const at = { item_id: itemId, output_index: 0, content_index: 0 };
+  return [
+    { type: 'response.content_part.added', ...at, part: outputText('') },
+    ...splitWords(text).map((delta) => ({ type: 'response.output_text.delta', ...at, delta, logprobs: [] })),
+    { type: 'response.output_text.done', ...at, text, logprobs: [] },
+    { type: 'response.content_part.done', ...at, part: outputText(text) },
+  ];
+}
+
+function argumentEvents(
+  itemId: string,
+  answer: Answer & { kind: 'tool-call' },
+): Array<{ type: string } & Record<string, unknown>> {
+  const at = { item_id: itemId, output_index: 0 };
+  return [
+    ...splitIntoParts(answer.argumentsJson, 4).map((delta) => ({
+      type: 'response.function_call_arguments.delta',
+      ...at,
+      delta,
+    })),
+    {
+      type: 'response.function_call_arguments.done',
+      ...at,
+      name: answer.toolName,
+      arguments: answer.argumentsJson,
+    },
+  ];
+}
