@@ -172,17 +172,31 @@ describe('GroupCommitAppender', () => {
   it('dead-letters an event the database refuses for good, and writes the rest', async () => {
     const { appender } = make(fixture.store);
     const stream = uniqueStream();
-    // PostgreSQL's jsonb cannot hold U+0000: a permanent refusal of that one event.
-    const events = Array.from({ length: 10 }, (_, i) =>
-      testEvent(stream, { i, text: i === 4 ? 'a\u0000b' : 'ok' }),
-    );
+    // A stream id past PostgreSQL's btree row limit (about 2.7 kB, incompressible text):
+    // a permanent refusal of that one event, which must not hold back the others.
+    const hugeStream = Array.from({ length: 4000 }, () => Math.random().toString(36).slice(2, 3)).join('');
+    const events = Array.from({ length: 10 }, (_, i) => testEvent(i === 4 ? hugeStream : stream, { i }));
     for (const event of events) appender.enqueue(event);
     await appender.flush();
     assert.deepEqual(await streamEvents(stream), [0, 1, 2, 3, 5, 6, 7, 8, 9]);
     assert.equal(appender.status().deadLettered, 1);
     const letter = JSON.parse(readFileSync(join(dir, 'dead-letter.jsonl'), 'utf8').trim());
     assert.equal(letter.event.id, events[4]!.id);
-    assert.match(letter.reason, /\\u0000|unicode|null/i);
+    assert.match(letter.reason, /index row/i);
+    await appender.close();
+  });
+
+  it('stores text PostgreSQL cannot hold with U+FFFD in place of U+0000 and unpaired surrogates', async () => {
+    const { appender } = make(fixture.store);
+    const stream = uniqueStream();
+    const text = 'a\u0000b \ud83d cut emoji, \ud83d\ude00 whole, literal \\u0000 and \\ud83d';
+    await appender.append(testEvent(stream, { i: 0, text }));
+    const [stored] = await fixture.store.readStream(stream);
+    assert.equal(
+      (stored!.data as { text: string }).text,
+      'a\ufffdb \ufffd cut emoji, \ud83d\ude00 whole, literal \\u0000 and \\ud83d',
+    );
+    assert.equal(appender.status().deadLettered, 0);
     await appender.close();
   });
 });

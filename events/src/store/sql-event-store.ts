@@ -295,18 +295,32 @@ async function insertEvents(tx: SqlQueryable, events: NewEvent[]): Promise<Appen
        SELECT r.id, r.stream_id, r.stream_version, r.type, r.schema_version, r.org_id, r.actor,
               r.causation_id, r.correlation_id, r.trace_id, r.data, r.occurred_at
          FROM json_to_recordset($1::json) AS r(seq int, id uuid, stream_id text, stream_version bigint, type text,
-              schema_version int, org_id text, actor jsonb, causation_id text, correlation_id text, trace_id text,
-              data jsonb, occurred_at timestamptz)
+              schema_version int, org_id text, actor json, causation_id text, correlation_id text, trace_id text,
+              data json, occurred_at timestamptz)
         ORDER BY r.seq
        RETURNING position)
      SELECT max(position) AS last FROM ins`,
-    [JSON.stringify(rows)],
+    [storableJson(JSON.stringify(rows))],
   );
   return {
     lastPosition: Number(inserted[0]?.last ?? 0),
     nextExpectedVersion: lastVersion,
     written: events.length,
   };
+}
+
+/**
+ * PostgreSQL cannot hold U+0000 in JSON strings, nor an unpaired UTF-16 surrogate (a
+ * stream cut inside an emoji leaves one). Rather than refuse a whole event (and with it,
+ * spend), both become U+FFFD. JSON.stringify escapes exactly these as `\u0000` and
+ * `\udXXX` (paired surrogates stay raw), so a scan of the text finds them; an escape
+ * counts only after an even run of backslashes (`\\u0000` is a literal backslash).
+ */
+const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
+
+export function storableJson(json: string): string {
+  if (!json.includes('\\u0000') && !json.includes('\\ud')) return json;
+  return json.replace(UNSTORABLE_ESCAPE, '$1\\ufffd');
 }
 
 function translateError(storeName: string, error: unknown): unknown {
