@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from '@kordon/events/testing';
 
@@ -16,8 +16,17 @@ interface Started {
   exited: Promise<number | null>;
 }
 
+/** npm exits at once on a signal while the server still drains: wait for the server's word. */
+async function waitForOutput(started: Started, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(started.output())) {
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in output:\n${started.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Runs `npm start` as a user would and waits for its "ready" log line. */
-async function npmStart(env: Record<string, string>): Promise<Started> {
+async function npmStart(t: TestContext, env: Record<string, string>): Promise<Started> {
   // Its own process group, like a terminal's foreground job: Ctrl-C or `kill -TERM -<pgid>`
   // reaches npm, the start script and the server together (npm alone does not forward).
   const child = spawn('npm', ['start'], {
@@ -25,6 +34,14 @@ async function npmStart(env: Record<string, string>): Promise<Started> {
     env: { ...process.env, KORDON_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
+  });
+  // Whatever happens in the test, leave no server behind.
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -63,7 +80,7 @@ describe('npm start', () => {
   it('serves /healthz and /readyz on the embedded store, and exits cleanly on SIGTERM', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-    const kordon = await npmStart({ KORDON_DATA_DIR: dataDir });
+    const kordon = await npmStart(t, { KORDON_DATA_DIR: dataDir });
     const health = await fetch(`${kordon.url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
@@ -71,12 +88,17 @@ describe('npm start', () => {
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as { store: { adapter: string; reachable: boolean } };
     assert.deepEqual(body.store, { adapter: 'pglite', reachable: true });
+    const metrics = await fetch(`${kordon.url}/metrics`);
+    assert.equal(metrics.status, 200);
+    const text = await metrics.text();
+    assert.match(text, /^kordon_event_store_reachable 1$/m);
+    assert.match(text, /^kordon_event_spool_full 0$/m);
+    assert.match(text, /^kordon_process_resident_memory_bytes \d+/m);
     assert.equal((await fetch(`${kordon.url}/nothing-here`)).status, 404);
     assert.equal((await fetch(`${kordon.url}/healthz`, { method: 'POST' })).status, 405);
 
     process.kill(-kordon.child.pid!, 'SIGTERM');
-    await kordon.exited;
-    assert.match(kordon.output(), /"msg":"stopped: events flushed"/);
+    await waitForOutput(kordon, /"msg":"stopped: events flushed"/);
   });
 
   it('the kordon CLI exits 0 after SIGTERM (as under a process manager)', async (t) => {
@@ -106,12 +128,11 @@ describe('npm start', () => {
       rmSync(dataDir, { recursive: true, force: true });
       await database.drop();
     });
-    const kordon = await npmStart({ KORDON_DATA_DIR: dataDir, KORDON_DATABASE_URL: database.url });
+    const kordon = await npmStart(t, { KORDON_DATA_DIR: dataDir, KORDON_DATABASE_URL: database.url });
     const body = (await (await fetch(`${kordon.url}/readyz`)).json()) as { store: { adapter: string } };
     assert.equal(body.store.adapter, 'postgres');
     process.kill(-kordon.child.pid!, 'SIGTERM');
-    await kordon.exited;
-    assert.match(kordon.output(), /"msg":"stopped: events flushed"/);
+    await waitForOutput(kordon, /"msg":"stopped: events flushed"/);
   });
 
   it('refuses a bad setting with a message that names the variable and hides credentials', async () => {

@@ -98,6 +98,10 @@ it('killing PostgreSQL mid-load loses no event and writes none twice', async (t)
   assert.equal(body.status, 'degraded');
   assert.equal(body.store.reachable, false);
   assert.ok(body.spool.events > 0, 'events wait in the spool');
+  const metrics = await (await fetch(`${kordon.url}/metrics`)).text();
+  assert.match(metrics, /^kordon_event_store_reachable 0$/m);
+  assert.match(metrics, /^kordon_event_spool_events [1-9]\d*$/m);
+  assert.match(metrics, /^kordon_event_spool_full 0$/m);
 
   pg.start();
   await produce(3000);

@@ -29,24 +29,33 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const logger = createLogger(config);
-  const kordon = await startKordon(config, logger);
 
-  let signalled = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    logger.info({ signal }, 'shutting down');
-    kordon.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+  // Handlers go in before the start, so a signal that arrives while it is starting
+  // still stops it cleanly (once started) instead of killing it mid-write.
+  let signal: NodeJS.Signals | undefined;
+  let onSignal: (() => void) | undefined;
+  const handle = (received: NodeJS.Signals) => {
+    if (signal) return;
+    signal = received;
+    onSignal?.();
   };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  return new Promise<number>(() => {}); // runs until a signal
+  process.on('SIGTERM', handle);
+  process.on('SIGINT', handle);
+
+  const kordon = await startKordon(config, logger);
+  return new Promise<number>((resolve) => {
+    onSignal = () => {
+      logger.info({ signal }, 'shutting down');
+      kordon.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    if (signal) onSignal();
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { KordonConfig } from './config.js';
 import { healthz, type Lifecycle, readyz } from './http/health.js';
+import { createMetrics } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { openStorage, type Storage } from './storage.js';
 
@@ -15,7 +16,7 @@ export interface RunningKordon {
 }
 
 /**
- * The whole product in one process on one port: health endpoints now; the data plane,
+ * The whole product in one process on one port: health and metrics now; the data plane,
  * admin API, portal, projections and scheduler mount here as they are built.
  */
 export async function startKordon(config: KordonConfig, logger: Logger): Promise<RunningKordon> {
@@ -30,8 +31,9 @@ export async function startKordon(config: KordonConfig, logger: Logger): Promise
     storeAdapter: config.databaseUrl ? 'postgres' : 'pglite',
     appender: () => storage?.appender.status(),
   };
+  const metrics = createMetrics(sources.appender);
   const http = createHttpServer(
-    { 'GET /healthz': healthz(sources), 'GET /readyz': readyz(sources) },
+    { 'GET /healthz': healthz(sources), 'GET /readyz': readyz(sources), 'GET /metrics': metrics.handler },
     (error) => logger.error({ err: error }, 'request handler failed'),
   );
 

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppenderStatus } from '@kordon/events';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of the event pipeline, read from the appender's status at scrape
+ * time (nothing is counted on the hot path), plus the process's own metrics.
+ */
+export function createMetrics(appenderStatus: () => AppenderStatus | undefined) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kordon_' });
+
+  const gauge = (name: string, help: string, read: (s: AppenderStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const status = appenderStatus();
+        if (status) this.set(read(status));
+      },
+    });
+  gauge(
+    'kordon_event_spool_events',
+    'Events waiting in the on-disk spool for the store',
+    (s) => s.spooledEvents,
+  );
+  gauge('kordon_event_spool_bytes', 'Bytes the on-disk spool holds', (s) => s.spoolBytes);
+  gauge('kordon_event_spool_max_bytes', 'Bound of the on-disk spool', (s) => s.spoolMaxBytes);
+  gauge('kordon_event_spool_full', '1 when the store is unreachable and the spool is full', (s) =>
+    Number(s.spoolFull),
+  );
+  gauge('kordon_event_store_reachable', '1 while the event store accepts writes', (s) =>
+    Number(s.storeReachable),
+  );
+  gauge('kordon_events_buffered', 'Events handed over and not yet durable', (s) => s.buffered);
+
+  // Totals live in the appender; counters advance by what changed since the last scrape.
+  const seen = { store: 0, spool: 0, dead: 0 };
+  const written = new Counter({
+    name: 'kordon_events_written_total',
+    help: 'Events made durable, by where they went first',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+    collect() {
+      const status = appenderStatus();
+      if (!status) return;
+      this.inc({ destination: 'store' }, status.writtenToStore - seen.store);
+      this.inc({ destination: 'spool' }, status.writtenToSpool - seen.spool);
+      seen.store = status.writtenToStore;
+      seen.spool = status.writtenToSpool;
+    },
+  });
+  written.inc({ destination: 'store' }, 0);
+  new Counter({
+    name: 'kordon_events_dead_lettered_total',
+    help: 'Events the store refused for good, kept in dead-letter.jsonl',
+    registers: [registry],
+    collect() {
+      const status = appenderStatus();
+      if (!status) return;
+      this.inc(status.deadLettered - seen.dead);
+      seen.dead = status.deadLettered;
+    },
+  });
+
+  return {
+    registry,
+    handler: async (_req: IncomingMessage, res: ServerResponse) => {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+    },
+  };
+}
