@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { addAmounts, compareAmounts, computeCost, InvalidUsageError, type TokenUsage } from './cost.js';
+import { PriceBook } from './price-book.js';
+import type { ModelPrice } from './price-schema.js';
+import { SHIPPED_PRICE_TABLE } from './price-table.js';
+
+const book = PriceBook.shipped();
+
+function priceOf(model: string): ModelPrice {
+  const found = book.lookup(model);
+  assert.equal(found.status, 'priced', `${model} should be priced`);
+  if (found.status !== 'priced') throw new Error('unreachable');
+  return found.price;
+}
+
+const zero: TokenUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+describe('computeCost: hand-computed examples', () => {
+  test('gpt-4o-mini: 1,234 input of which 1,000 cached, 567 output', () => {
+    // 234 x 0.15/1M = 0.0000351; 1000 x 0.075/1M = 0.000075; 567 x 0.60/1M = 0.0003402
+    const cost = computeCost(priceOf('gpt-4o-mini'), {
+      inputTokens: 1234,
+      cachedInputTokens: 1000,
+      outputTokens: 567,
+    });
+    assert.deepEqual(cost, {
+      amount: '0.0004503',
+      currency: 'USD',
+      breakdown: { input: '0.0000351', cachedInput: '0.000075', cacheWrite: '0', output: '0.0003402' },
+      tierAboveInputTokens: null,
+    });
+  });
+
+  test('claude-sonnet-4-5: uncached, cache reads, 5m and 1h writes, output with reasoning', () => {
+    // prompt 10,000 = 2,000 uncached + 5,000 read + 2,000 5m write + 1,000 1h write
+    // 2000 x 3 = 0.006; 5000 x 0.30 = 0.0015; 2000 x 3.75 = 0.0075; 1000 x 6 = 0.006; 500 x 15 = 0.0075
+    const cost = computeCost(priceOf('claude-sonnet-4-5-20250929'), {
+      inputTokens: 10_000,
+      cachedInputTokens: 5_000,
+      cacheWriteTokens: 2_000,
+      cacheWrite1hTokens: 1_000,
+      outputTokens: 500,
+      reasoningTokens: 300,
+    });
+    assert.equal(cost.amount, '0.0285');
+    assert.deepEqual(cost.breakdown, {
+      input: '0.006',
+      cachedInput: '0.0015',
+      cacheWrite: '0.0135',
+      output: '0.0075',
+    });
+  });
+
+  test('reasoning tokens are part of output: they do not change the cost', () => {
+    const price = priceOf('o4-mini');
+    const a = computeCost(price, { inputTokens: 100, cachedInputTokens: 0, outputTokens: 1000 });
+    const b = computeCost(price, {
+      inputTokens: 100,
+      cachedInputTokens: 0,
+      outputTokens: 1000,
+      reasoningTokens: 900,
+    });
+    assert.equal(a.amount, b.amount);
+    assert.equal(a.amount, '0.00451'); // 100 x 1.10 + 1000 x 4.40 per 1M
+  });
+
+  test('gemini-2.5-pro tiers: the whole request moves to the long-context rates above 200K prompt tokens', () => {
+    const price = priceOf('gemini-2.5-pro');
+    const atLimit = computeCost(price, { inputTokens: 200_000, cachedInputTokens: 0, outputTokens: 1_000 });
+    // 200000 x 1.25 + 1000 x 10 per 1M
+    assert.equal(atLimit.amount, '0.26');
+    assert.equal(atLimit.tierAboveInputTokens, null);
+
+    const above = computeCost(price, {
+      inputTokens: 250_000,
+      cachedInputTokens: 50_000,
+      outputTokens: 1_000,
+    });
+    // 200000 x 2.50 = 0.5; 50000 x 0.25 = 0.0125; 1000 x 15 = 0.015
+    assert.equal(above.amount, '0.5275');
+    assert.equal(above.tierAboveInputTokens, 200_000);
+  });
+
+  test('cached tokens count toward the tier threshold (the prompt is the whole input)', () => {
+    const cost = computeCost(priceOf('claude-sonnet-4'), {
+      inputTokens: 200_001,
+      cachedInputTokens: 200_000,
+      outputTokens: 0,
+    });
+    // 1 x 6 + 200000 x 0.60 per 1M
+    assert.equal(cost.amount, '0.120006');
+    assert.equal(cost.tierAboveInputTokens, 200_000);
+  });
+
+  test('gpt-5.4 long-context rule above 272K input tokens', () => {
+    const price = priceOf('gpt-5.4-2026-03-05');
+    assert.equal(
+      computeCost(price, { inputTokens: 272_000, cachedInputTokens: 0, outputTokens: 0 }).amount,
+      '0.68',
+    );
+    assert.equal(
+      computeCost(price, { inputTokens: 272_001, cachedInputTokens: 0, outputTokens: 0 }).amount,
+      '1.360005',
+    );
+  });
+
+  test('a price in RUB per 1000 tokens keeps its currency', () => {
+    const rub: ModelPrice = { input: '0.40', output: '0.80', currency: 'RUB', unitTokens: 1_000 };
+    const cost = computeCost(rub, { inputTokens: 1_500, cachedInputTokens: 0, outputTokens: 500 });
+    assert.equal(cost.amount, '1'); // 1.5 x 0.40 + 0.5 x 0.80
+    assert.equal(cost.currency, 'RUB');
+  });
+
+  test('a missing cached rate charges cached tokens at the input rate', () => {
+    const cost = computeCost(priceOf('mistral-small-2506'), {
+      inputTokens: 1_000,
+      cachedInputTokens: 600,
+      outputTokens: 0,
+    });
+    assert.equal(cost.amount, '0.0001');
+    assert.deepEqual(cost.breakdown, {
+      input: '0.00004',
+      cachedInput: '0.00006',
+      cacheWrite: '0',
+      output: '0',
+    });
+  });
+
+  test('amounts are rounded half-up at 10 decimals, per part, and the parts add up to the total', () => {
+    const fine: ModelPrice = {
+      input: '0.0000000003',
+      output: '0.0000000001',
+      currency: 'USD',
+      unitTokens: 1_000_000,
+    };
+    // 1 token x 3e-10 / 1e6 = 3e-16 -> 0; 500000 x 1e-10 / 1e6 = 5e-11 -> 1e-10 (half up)
+    assert.equal(computeCost(fine, { inputTokens: 1, cachedInputTokens: 0, outputTokens: 0 }).amount, '0');
+    const cost = computeCost(fine, { inputTokens: 0, cachedInputTokens: 0, outputTokens: 500_000 });
+    assert.equal(cost.amount, '0.0000000001');
+    const big = computeCost(priceOf('claude-opus-4-1'), {
+      inputTokens: 9_007_199,
+      cachedInputTokens: 1_234_567,
+      cacheWriteTokens: 7_654,
+      outputTokens: 3_333_333,
+    });
+    const b = big.breakdown;
+    assert.equal(addAmounts([b.input, b.cachedInput, b.cacheWrite, b.output]), big.amount);
+    assert.match(big.amount, /^(0|[1-9]\d*)(\.\d{1,10})?$/);
+  });
+
+  test('zero usage costs exactly "0" for every shipped model', () => {
+    for (const model of book.shippedModels()) {
+      const cost = computeCost(priceOf(model), zero);
+      assert.equal(cost.amount, '0', model);
+      assert.deepEqual(cost.breakdown, { input: '0', cachedInput: '0', cacheWrite: '0', output: '0' }, model);
+    }
+  });
+});
+
+describe('computeCost: impossible usage is refused, not guessed', () => {
+  const price = { input: '1', output: '1', currency: 'USD', unitTokens: 1_000_000 } satisfies ModelPrice;
+  const cases: Array<[string, TokenUsage]> = [
+    ['cached above input', { inputTokens: 10, cachedInputTokens: 11, outputTokens: 0 }],
+    [
+      'reads + writes above input',
+      { inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5, outputTokens: 0 },
+    ],
+    ['reasoning above output', { inputTokens: 0, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 2 }],
+    ['negative', { inputTokens: -1, cachedInputTokens: 0, outputTokens: 0 }],
+    ['fractional', { inputTokens: 1.5, cachedInputTokens: 0, outputTokens: 0 }],
+    ['NaN', { inputTokens: Number.NaN, cachedInputTokens: 0, outputTokens: 0 }],
+  ];
+  for (const [name, usage] of cases) {
+    test(name, () => assert.throws(() => computeCost(price, usage), InvalidUsageError));
+  }
+});
+
+/** Small seeded PRNG (mulberry32) so the property loop is reproducible. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('computeCost: monotonicity (property loop over every shipped model)', () => {
+  const random = rng(20261130);
+  const int = (max: number) => Math.floor(random() * (max + 1));
+  // Large enough to cross every tier threshold (200K, 272K).
+  const randomUsage = (): Required<TokenUsage> => {
+    const inputTokens = int(600_000);
+    const cachedInputTokens = int(inputTokens);
+    const cacheWriteTokens = int(inputTokens - cachedInputTokens);
+    const cacheWrite1hTokens = int(inputTokens - cachedInputTokens - cacheWriteTokens);
+    const outputTokens = int(100_000);
+    return {
+      inputTokens,
+      cachedInputTokens,
+      cacheWriteTokens,
+      cacheWrite1hTokens,
+      outputTokens,
+      reasoningTokens: int(outputTokens),
+    };
+  };
+  const ROUNDS = 150;
+
+  test('more input or more output never costs less; more reasoning costs the same', () => {
+    for (const model of book.shippedModels()) {
+      const price = priceOf(model);
+      for (let i = 0; i < ROUNDS; i++) {
+        const u = randomUsage();
+        const base = computeCost(price, u).amount;
+        const d = 1 + int(300_000);
+        const moreInput = computeCost(price, { ...u, inputTokens: u.inputTokens + d }).amount;
+        const moreOutput = computeCost(price, {
+          ...u,
+          outputTokens: u.outputTokens + d,
+          reasoningTokens: u.reasoningTokens,
+        }).amount;
+        const moreReasoning = computeCost(price, {
+          ...u,
+          reasoningTokens: Math.min(u.outputTokens, u.reasoningTokens + d),
+        }).amount;
+        assert.ok(compareAmounts(moreInput, base) >= 0, `${model} input +${d}: ${moreInput} < ${base}`);
+        assert.ok(compareAmounts(moreOutput, base) >= 0, `${model} output +${d}: ${moreOutput} < ${base}`);
+        assert.equal(moreReasoning, base, `${model} reasoning`);
+      }
+    }
+  });
+
+  test('moving prompt tokens from uncached to cached never costs more; to cache writes never costs less', () => {
+    for (const model of book.shippedModels()) {
+      const price = priceOf(model);
+      for (let i = 0; i < ROUNDS; i++) {
+        const u = randomUsage();
+        const base = computeCost(price, u).amount;
+        const free = u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens - u.cacheWrite1hTokens;
+        if (free === 0) continue;
+        const d = 1 + int(free - 1);
+        const moreCached = computeCost(price, { ...u, cachedInputTokens: u.cachedInputTokens + d }).amount;
+        const moreWrites = computeCost(price, { ...u, cacheWriteTokens: u.cacheWriteTokens + d }).amount;
+        const more1h = computeCost(price, { ...u, cacheWrite1hTokens: u.cacheWrite1hTokens + d }).amount;
+        assert.ok(compareAmounts(moreCached, base) <= 0, `${model} cached +${d}: ${moreCached} > ${base}`);
+        assert.ok(compareAmounts(moreWrites, base) >= 0, `${model} writes +${d}: ${moreWrites} < ${base}`);
+        assert.ok(compareAmounts(more1h, base) >= 0, `${model} 1h writes +${d}: ${more1h} < ${base}`);
+      }
+    }
+  });
+
+  test('the shipped table has every model the loop covered', () => {
+    assert.equal(book.shippedModels().length, Object.keys(SHIPPED_PRICE_TABLE.models).length);
+  });
+});

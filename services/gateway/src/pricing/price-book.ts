@@ -1,0 +1,381 @@
+import { type Cost, computeCost, type TokenUsage } from './cost.js';
+import { type MatchKind, nameCandidates, normalizeModelName } from './model-match.js';
+import {
+  type ModelPrice,
+  type OrgPriceOverride,
+  type OrgPriceOverrideInput,
+  orgPriceOverride,
+  type PriceTable,
+  type PriceTableEntry,
+  priceTable,
+} from './price-schema.js';
+import { SHIPPED_PRICE_TABLE } from './price-table.js';
+
+/*
+ * The prices one gateway uses: the shipped table, with each org's overrides layered on top.
+ *
+ * Precedence, for a requested name: candidate names are tried most specific first (exact,
+ * then snapshot stripped, then provider prefix stripped; see model-match.ts), and for each
+ * candidate an org override in effect at the request's time beats the shipped entry. So an
+ * override of `gpt-4o` prices `gpt-4o-2024-08-06` for that org, but the shipped exact entry
+ * `gpt-4o-2024-05-13` (a different price) still prices that snapshot unless the org
+ * overrides it by its own name.
+ *
+ * Among several overrides of one model by one org, the one with the latest effectiveFrom
+ * that is not after the request's time applies; a future one waits for its date.
+ *
+ * An unknown model is not an error and never a silent zero: the result is
+ * `{ status: 'unpriced' }` and the caller decides (the gateway records the request with no
+ * cost and an unpriced flag, and finance prices the model with an override).
+ */
+
+export type PriceSource =
+  | {
+      readonly kind: 'shipped';
+      /** The table's asOf date. */
+      readonly asOf: string;
+      readonly provider: string;
+      /** When this provider's prices were last read, and from where. */
+      readonly checkedAt: string;
+      readonly source: string;
+    }
+  | {
+      readonly kind: 'org-override';
+      readonly orgId: string;
+      readonly overrideId: string | null;
+      /** As the override states it (`2026-12-01` or a date-time). */
+      readonly effectiveFrom: string;
+      /** The shipped table date of the fields the override did not set; null if none inherited. */
+      readonly inheritedFromAsOf: string | null;
+    };
+
+export type UnpricedReason =
+  /** Neither the shipped table nor the org knows the model. */
+  | 'unknown-model'
+  /** The org's override lacks input/output/currency and there is no shipped entry to fill them. */
+  | 'incomplete-override';
+
+export type PriceLookup =
+  | {
+      readonly status: 'priced';
+      /** The name as requested. */
+      readonly model: string;
+      /** The table key (or override model name) that priced it. */
+      readonly matchedKey: string;
+      readonly matchedBy: MatchKind;
+      /** The provider of the shipped entry; null for an override of a model the table lacks. */
+      readonly provider: string | null;
+      readonly price: ModelPrice;
+      readonly source: PriceSource;
+    }
+  | {
+      readonly status: 'unpriced';
+      readonly model: string;
+      readonly reason: UnpricedReason;
+      readonly detail: string;
+    };
+
+export type PricedRequest =
+  | (Extract<PriceLookup, { status: 'priced' }> & { readonly cost: Cost })
+  | Extract<PriceLookup, { status: 'unpriced' }>;
+
+export interface LookupOptions {
+  /** Whose overrides apply; none when absent. */
+  readonly orgId?: string;
+  /** The request's time, to choose the override in effect. Defaults to now. */
+  readonly at?: Date;
+}
+
+export class PriceBookError extends Error {
+  constructor(
+    message: string,
+    readonly issues: readonly string[],
+  ) {
+    super(message);
+    this.name = 'PriceBookError';
+  }
+}
+
+type ResolvedOverride =
+  | {
+      readonly ok: true;
+      readonly provider: string | null;
+      readonly price: ModelPrice;
+      readonly source: PriceSource;
+    }
+  | { readonly ok: false; readonly detail: string };
+
+interface CompiledOverride {
+  readonly override: OrgPriceOverride;
+  readonly effectiveFromMs: number;
+  /** The price it yields, merged with the shipped entry when it was indexed. */
+  readonly resolved: ResolvedOverride;
+}
+
+export interface ShippedIndex {
+  readonly table: PriceTable;
+  /** Canonical key -> entry. */
+  readonly entries: ReadonlyMap<string, PriceTableEntry>;
+  /** Alias -> canonical key. */
+  readonly aliases: ReadonlyMap<string, string>;
+  /** Cached plain prices per canonical key (stable objects, so cost compilation is cached too). */
+  readonly prices: ReadonlyMap<string, ModelPrice>;
+}
+
+function toModelPrice(entry: PriceTableEntry): ModelPrice {
+  const price: ModelPrice = {
+    input: entry.input,
+    output: entry.output,
+    currency: entry.currency,
+    unitTokens: entry.unitTokens,
+  };
+  if (entry.cachedInput !== undefined) price.cachedInput = entry.cachedInput;
+  if (entry.cacheWrite !== undefined) price.cacheWrite = entry.cacheWrite;
+  if (entry.cacheWrite1h !== undefined) price.cacheWrite1h = entry.cacheWrite1h;
+  if (entry.tiers !== undefined) price.tiers = entry.tiers.map((t) => ({ ...t }));
+  return deepFreeze(price);
+}
+
+/** Prices handed out are shared between requests: nobody may change them. */
+function deepFreeze(price: ModelPrice): ModelPrice {
+  for (const tier of price.tiers ?? []) Object.freeze(tier);
+  if (price.tiers !== undefined) Object.freeze(price.tiers);
+  return Object.freeze(price);
+}
+
+/** Validates a table and indexes it; throws PriceBookError listing every problem. */
+export function indexPriceTable(input: unknown): ShippedIndex {
+  const parsed = priceTable.safeParse(input);
+  if (!parsed.success) {
+    throw new PriceBookError(
+      'invalid price table',
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  const table = parsed.data;
+  const issues: string[] = [];
+  const entries = new Map<string, PriceTableEntry>();
+  const aliases = new Map<string, string>();
+  const prices = new Map<string, ModelPrice>();
+  for (const [key, entry] of Object.entries(table.models)) {
+    if (table.providers[entry.provider] === undefined) {
+      issues.push(`models.${key}: provider ${entry.provider} has no source in providers`);
+    }
+    entries.set(key, entry);
+    prices.set(key, toModelPrice(entry));
+  }
+  for (const [key, entry] of Object.entries(table.models)) {
+    for (const alias of entry.aliases ?? []) {
+      if (entries.has(alias) || aliases.has(alias))
+        issues.push(`models.${key}: alias ${alias} is used twice`);
+      aliases.set(alias, key);
+    }
+  }
+  if (issues.length > 0) throw new PriceBookError('invalid price table', issues);
+  return { table, entries, aliases, prices };
+}
+
+let shippedIndex: ShippedIndex | undefined;
+function shipped(): ShippedIndex {
+  shippedIndex ??= indexPriceTable(SHIPPED_PRICE_TABLE);
+  return shippedIndex;
+}
+
+export class PriceBook {
+  readonly #shipped: ShippedIndex;
+  /** orgId -> canonical model key -> overrides, latest effectiveFrom first. */
+  readonly #overrides: ReadonlyMap<string, ReadonlyMap<string, readonly CompiledOverride[]>>;
+
+  /**
+   * @param options.table a price table to use instead of the shipped one (validated here)
+   * @param options.overrides org overrides (validated here; throws PriceBookError on any invalid one)
+   */
+  constructor(options: { table?: unknown; overrides?: readonly OrgPriceOverrideInput[] } = {}) {
+    this.#shipped = options.table === undefined ? shipped() : indexPriceTable(options.table);
+    this.#overrides = this.#indexOverrides(options.overrides ?? []);
+  }
+
+  /** The shipped table with no overrides. */
+  static shipped(): PriceBook {
+    return new PriceBook();
+  }
+
+  /** A new book with the same table and these overrides (e.g. after a projection update). */
+  withOverrides(overrides: readonly OrgPriceOverrideInput[]): PriceBook {
+    return new PriceBook({ table: this.#shipped.table, overrides });
+  }
+
+  /** The table's asOf date. */
+  get asOf(): string {
+    return this.#shipped.table.asOf;
+  }
+
+  /** Every canonical model key of the table (for `GET /v1/models`, docs, tests). */
+  shippedModels(): string[] {
+    return [...this.#shipped.entries.keys()];
+  }
+
+  lookup(model: string, options: LookupOptions = {}): PriceLookup {
+    const orgOverrides = options.orgId === undefined ? undefined : this.#overrides.get(options.orgId);
+    const atMs = orgOverrides === undefined ? 0 : (options.at ?? new Date()).getTime();
+
+    for (const candidate of nameCandidates(model)) {
+      const key = this.#canonical(candidate.key);
+      if (orgOverrides !== undefined) {
+        const override = effectiveOverride(orgOverrides.get(key), atMs);
+        if (override !== undefined) return this.#fromOverride(model, key, candidate.matchedBy, override);
+      }
+      const entry = this.#shipped.entries.get(key);
+      const price = this.#shipped.prices.get(key);
+      if (entry !== undefined && price !== undefined) {
+        const provider = this.#shipped.table.providers[entry.provider];
+        return {
+          status: 'priced',
+          model,
+          matchedKey: key,
+          matchedBy: candidate.matchedBy,
+          provider: entry.provider,
+          price,
+          source: {
+            kind: 'shipped',
+            asOf: this.#shipped.table.asOf,
+            provider: entry.provider,
+            checkedAt: provider?.checkedAt ?? this.#shipped.table.asOf,
+            source: provider?.source ?? '',
+          },
+        };
+      }
+    }
+    return {
+      status: 'unpriced',
+      model,
+      reason: 'unknown-model',
+      detail: `no price for ${model} in the table of ${this.#shipped.table.asOf}${options.orgId === undefined ? '' : ` nor in the overrides of ${options.orgId}`}`,
+    };
+  }
+
+  /** Looks the model up and, when priced, computes the cost of `usage`. */
+  priceRequest(model: string, usage: TokenUsage, options: LookupOptions = {}): PricedRequest {
+    const found = this.lookup(model, options);
+    if (found.status === 'unpriced') return found;
+    return { ...found, cost: computeCost(found.price, usage) };
+  }
+
+  #canonical(key: string): string {
+    return this.#shipped.aliases.get(key) ?? key;
+  }
+
+  #fromOverride(model: string, key: string, matchedBy: MatchKind, c: CompiledOverride): PriceLookup {
+    const r = c.resolved;
+    if (!r.ok) return { status: 'unpriced', model, reason: 'incomplete-override', detail: r.detail };
+    return {
+      status: 'priced',
+      model,
+      matchedKey: key,
+      matchedBy,
+      provider: r.provider,
+      price: r.price,
+      source: r.source,
+    };
+  }
+
+  /** Merges an override with the shipped entry of the same model, once, at indexing time. */
+  #resolve(key: string, o: OrgPriceOverride): ResolvedOverride {
+    const base = this.#shipped.entries.get(key);
+    const currency = o.currency ?? base?.currency;
+    const unitTokens = o.unitTokens ?? base?.unitTokens ?? 1_000_000;
+    const inherit =
+      base !== undefined && currency === base.currency && unitTokens === base.unitTokens ? base : undefined;
+    const input = o.input ?? inherit?.input;
+    const output = o.output ?? inherit?.output;
+    if (currency === undefined || input === undefined || output === undefined) {
+      const missing = [
+        currency === undefined && 'currency',
+        input === undefined && 'input',
+        output === undefined && 'output',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      return {
+        ok: false,
+        detail: `override of ${o.model} for ${o.orgId} lacks ${missing}${base === undefined ? ' and the table has no entry to inherit from' : ' (not inherited: currency or unit differs from the table)'}`,
+      };
+    }
+    const price: ModelPrice = { input, output, currency, unitTokens };
+    const cachedInput = o.cachedInput ?? inherit?.cachedInput;
+    const cacheWrite = o.cacheWrite ?? inherit?.cacheWrite;
+    const cacheWrite1h = o.cacheWrite1h ?? inherit?.cacheWrite1h;
+    const tiers = o.tiers ?? inherit?.tiers;
+    if (cachedInput !== undefined) price.cachedInput = cachedInput;
+    if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
+    if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
+    if (tiers !== undefined && tiers.length > 0) price.tiers = tiers;
+
+    const inherited =
+      inherit !== undefined &&
+      (o.input === undefined ||
+        o.output === undefined ||
+        (o.cachedInput === undefined && inherit.cachedInput !== undefined) ||
+        (o.cacheWrite === undefined && inherit.cacheWrite !== undefined) ||
+        (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
+        (o.tiers === undefined && inherit.tiers !== undefined));
+    return {
+      ok: true,
+      provider: base?.provider ?? null,
+      price: deepFreeze(price),
+      source: Object.freeze({
+        kind: 'org-override',
+        orgId: o.orgId,
+        overrideId: o.id ?? null,
+        effectiveFrom: o.effectiveFrom,
+        inheritedFromAsOf: inherited ? this.#shipped.table.asOf : null,
+      }),
+    };
+  }
+
+  #indexOverrides(inputs: readonly OrgPriceOverrideInput[]) {
+    const issues: string[] = [];
+    const byOrg = new Map<string, Map<string, CompiledOverride[]>>();
+    inputs.forEach((input, i) => {
+      const parsed = orgPriceOverride.safeParse(input);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues)
+          issues.push(`overrides[${i}].${issue.path.join('.')}: ${issue.message}`);
+        return;
+      }
+      const override = parsed.data;
+      const effectiveFromMs = Date.parse(override.effectiveFrom);
+      if (Number.isNaN(effectiveFromMs)) {
+        issues.push(`overrides[${i}].effectiveFrom: not a date`);
+        return;
+      }
+      const key = this.#canonical(normalizeModelName(override.model));
+      let models = byOrg.get(override.orgId);
+      if (models === undefined) {
+        models = new Map();
+        byOrg.set(override.orgId, models);
+      }
+      const list = models.get(key) ?? [];
+      if (list.some((c) => c.effectiveFromMs === effectiveFromMs)) {
+        issues.push(
+          `overrides[${i}]: ${override.orgId} already overrides ${key} from ${override.effectiveFrom}`,
+        );
+        return;
+      }
+      list.push({ override, effectiveFromMs, resolved: this.#resolve(key, override) });
+      list.sort((a, b) => b.effectiveFromMs - a.effectiveFromMs);
+      models.set(key, list);
+    });
+    if (issues.length > 0) throw new PriceBookError('invalid price overrides', issues);
+    return byOrg;
+  }
+}
+
+function effectiveOverride(
+  list: readonly CompiledOverride[] | undefined,
+  atMs: number,
+): CompiledOverride | undefined {
+  if (list === undefined) return undefined;
+  for (const c of list) if (c.effectiveFromMs <= atMs) return c;
+  return undefined;
+}

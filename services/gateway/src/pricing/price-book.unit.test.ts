@@ -1,0 +1,307 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { nameCandidates } from './model-match.js';
+import { PriceBook, PriceBookError, type PriceLookup } from './price-book.js';
+import type { OrgPriceOverrideInput } from './price-schema.js';
+import { SHIPPED_PRICE_TABLE } from './price-table.js';
+
+const book = PriceBook.shipped();
+
+function priced(found: PriceLookup): Extract<PriceLookup, { status: 'priced' }> {
+  assert.equal(found.status, 'priced', found.status === 'unpriced' ? found.detail : '');
+  if (found.status !== 'priced') throw new Error('unreachable');
+  return found;
+}
+
+describe('PriceBook.lookup: name matching', () => {
+  const cases: Array<[requested: string, key: string, by: 'exact' | 'snapshot' | 'prefix']> = [
+    ['gpt-4o', 'gpt-4o', 'exact'],
+    ['GPT-4o-Mini', 'gpt-4o-mini', 'exact'],
+    ['gpt-4o-2024-08-06', 'gpt-4o', 'snapshot'],
+    ['gpt-4o-mini-2024-07-18', 'gpt-4o-mini', 'snapshot'],
+    ['o3-2025-04-16', 'o3', 'snapshot'],
+    ['gpt-5-2025-08-07', 'gpt-5', 'snapshot'],
+    ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5', 'snapshot'],
+    ['claude-sonnet-4-20250514', 'claude-sonnet-4', 'snapshot'],
+    ['claude-sonnet-4-0', 'claude-sonnet-4', 'exact'],
+    ['claude-3-5-haiku-latest', 'claude-3-5-haiku', 'exact'],
+    ['claude-3-5-haiku-20241022', 'claude-3-5-haiku', 'snapshot'],
+    ['claude-opus-4-1@20250805', 'claude-opus-4-1', 'snapshot'],
+    ['gemini-2.0-flash-001', 'gemini-2.0-flash', 'snapshot'],
+    ['mistral-embed-2312', 'mistral-embed', 'snapshot'],
+    ['openai/gpt-4o', 'gpt-4o', 'prefix'],
+    ['openai-main/gpt-4.1-mini', 'gpt-4.1-mini', 'prefix'],
+    ['OpenAI/gpt-4o-2024-11-20', 'gpt-4o', 'prefix'],
+    ['anthropic/claude-haiku-4-5-20251001', 'claude-haiku-4-5', 'prefix'],
+    ['models/gemini-2.5-pro', 'gemini-2.5-pro', 'prefix'],
+  ];
+  for (const [requested, key, by] of cases) {
+    test(`${requested} -> ${key} (${by})`, () => {
+      const found = priced(book.lookup(requested));
+      assert.equal(found.matchedKey, key);
+      assert.equal(found.matchedBy, by);
+      assert.equal(found.model, requested);
+    });
+  }
+
+  test('an exact entry beats the snapshot rule: gpt-4o-2024-05-13 keeps its own price', () => {
+    const found = priced(book.lookup('gpt-4o-2024-05-13'));
+    assert.equal(found.matchedKey, 'gpt-4o-2024-05-13');
+    assert.equal(found.price.input, '5.00');
+    assert.equal(found.price.cachedInput, undefined);
+  });
+
+  test('no fuzzy matching: variants with other prices stay unpriced', () => {
+    for (const model of [
+      'gpt-4o-mini-tts',
+      'gpt-4o-audio-preview',
+      'gpt-4o-realtime-preview-2024-12-17',
+      'ft:gpt-4o-mini-2024-07-18:acme::abc123',
+      'mistral-large-latest',
+      'gemini-2.5-flash-preview-05-20',
+      'gpt-5.4-mini',
+      'deepseek-chat',
+      'yandexgpt',
+      'GigaChat-2-Max',
+      '',
+    ]) {
+      const found = book.lookup(model);
+      assert.equal(found.status, 'unpriced', model);
+      if (found.status === 'unpriced') assert.equal(found.reason, 'unknown-model');
+    }
+  });
+
+  test('the candidate order is exact, snapshot, prefix', () => {
+    assert.deepEqual(nameCandidates('OpenAI/GPT-4o-2024-08-06'), [
+      { key: 'openai/gpt-4o-2024-08-06', matchedBy: 'exact' },
+      { key: 'openai/gpt-4o', matchedBy: 'snapshot' },
+      { key: 'gpt-4o-2024-08-06', matchedBy: 'prefix' },
+      { key: 'gpt-4o', matchedBy: 'prefix' },
+    ]);
+    assert.deepEqual(nameCandidates('gpt://b1gabc/yandexgpt-lite/latest'), [
+      { key: 'gpt://b1gabc/yandexgpt-lite/latest', matchedBy: 'exact' },
+      { key: 'yandexgpt-lite/latest', matchedBy: 'prefix' },
+      { key: 'yandexgpt-lite', matchedBy: 'prefix' },
+    ]);
+  });
+
+  test('a shipped price says where it comes from', () => {
+    const found = priced(book.lookup('claude-haiku-4-5'));
+    assert.deepEqual(found.source, {
+      kind: 'shipped',
+      asOf: SHIPPED_PRICE_TABLE.asOf,
+      provider: 'anthropic',
+      checkedAt: SHIPPED_PRICE_TABLE.providers.anthropic?.checkedAt,
+      source: SHIPPED_PRICE_TABLE.providers.anthropic?.source,
+    });
+    assert.equal(found.provider, 'anthropic');
+    assert.equal(book.asOf, '2026-11-30');
+  });
+
+  test('prices handed out cannot be changed by a caller', () => {
+    const found = priced(book.lookup('gemini-2.5-pro'));
+    assert.throws(() => {
+      (found.price as { input: string }).input = '0';
+    }, TypeError);
+    assert.equal(priced(book.lookup('gemini-2.5-pro')).price.input, '1.25');
+  });
+});
+
+describe('PriceBook: org overrides', () => {
+  const at = new Date('2026-12-15T12:00:00Z');
+  const overrides: OrgPriceOverrideInput[] = [
+    // a negotiated discount on input only: the rest is inherited
+    { id: 'ovr-1', orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-12-01', input: '2.00' },
+    // a later one replaces it from its date on
+    { id: 'ovr-2', orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2027-01-01', input: '1.50' },
+    // a model the table does not know, priced in RUB per 1000 tokens (test figures)
+    {
+      id: 'ovr-3',
+      orgId: 'acme',
+      model: 'yandexgpt',
+      effectiveFrom: '2026-11-01T00:00:00+03:00',
+      input: '0.40',
+      output: '0.40',
+      currency: 'RUB',
+      unitTokens: 1_000,
+    },
+    // an incomplete override of an unknown model
+    { orgId: 'acme', model: 'gigachat-2-max', effectiveFrom: '2026-01-01', input: '1.00' },
+    // an override under an alias applies to the canonical model
+    { orgId: 'acme', model: 'claude-sonnet-4-0', effectiveFrom: '2026-01-01', output: '12.00' },
+    // another org's override
+    { orgId: 'globex', model: 'gpt-4o', effectiveFrom: '2026-01-01', input: '0.01', output: '0.02' },
+    // a change of currency does not inherit the shipped rates
+    {
+      orgId: 'initech',
+      model: 'gpt-4o-mini',
+      effectiveFrom: '2026-01-01',
+      currency: 'EUR',
+      input: '0.14',
+      output: '0.55',
+    },
+  ];
+  const withOverrides = book.withOverrides(overrides);
+
+  test('an override beats the shipped price and inherits the fields it does not set', () => {
+    const found = priced(withOverrides.lookup('gpt-4o-2024-08-06', { orgId: 'acme', at }));
+    assert.equal(found.matchedKey, 'gpt-4o');
+    assert.equal(found.matchedBy, 'snapshot');
+    assert.deepEqual(found.price, {
+      input: '2.00',
+      output: '10.00',
+      cachedInput: '1.25',
+      currency: 'USD',
+      unitTokens: 1_000_000,
+    });
+    assert.deepEqual(found.source, {
+      kind: 'org-override',
+      orgId: 'acme',
+      overrideId: 'ovr-1',
+      effectiveFrom: '2026-12-01',
+      inheritedFromAsOf: SHIPPED_PRICE_TABLE.asOf,
+    });
+  });
+
+  test('the override in effect is the latest one not after the request', () => {
+    const before = withOverrides.lookup('gpt-4o', { orgId: 'acme', at: new Date('2026-11-30T23:59:59Z') });
+    assert.equal(priced(before).source.kind, 'shipped');
+    const dec = priced(
+      withOverrides.lookup('gpt-4o', { orgId: 'acme', at: new Date('2026-12-01T00:00:00Z') }),
+    );
+    assert.equal(dec.price.input, '2.00');
+    const jan = priced(
+      withOverrides.lookup('gpt-4o', { orgId: 'acme', at: new Date('2027-01-02T00:00:00Z') }),
+    );
+    assert.equal(jan.price.input, '1.50');
+    assert.equal(jan.source.kind === 'org-override' && jan.source.overrideId, 'ovr-2');
+  });
+
+  test('overrides are per org', () => {
+    assert.equal(priced(withOverrides.lookup('gpt-4o', { at })).source.kind, 'shipped');
+    assert.equal(priced(withOverrides.lookup('gpt-4o', { orgId: 'umbrella', at })).source.kind, 'shipped');
+    assert.equal(priced(withOverrides.lookup('gpt-4o', { orgId: 'globex', at })).price.input, '0.01');
+  });
+
+  test('an override of gpt-4o does not reprice the snapshot the table prices by its own name', () => {
+    const found = priced(withOverrides.lookup('gpt-4o-2024-05-13', { orgId: 'acme', at }));
+    assert.equal(found.source.kind, 'shipped');
+    assert.equal(found.price.input, '5.00');
+  });
+
+  test('a model the table lacks is priced by a complete override, in its own currency and unit', () => {
+    const result = withOverrides.priceRequest(
+      'gpt://b1g2k730lqhu8pc02a/yandexgpt/latest',
+      { inputTokens: 1_500, cachedInputTokens: 0, outputTokens: 500 },
+      { orgId: 'acme', at },
+    );
+    assert.equal(result.status, 'priced');
+    if (result.status !== 'priced') return;
+    assert.equal(result.matchedKey, 'yandexgpt');
+    assert.equal(result.matchedBy, 'prefix');
+    assert.equal(result.provider, null);
+    assert.equal(result.cost.amount, '0.8');
+    assert.equal(result.cost.currency, 'RUB');
+    assert.equal(result.source.kind === 'org-override' && result.source.inheritedFromAsOf, null);
+  });
+
+  test('an incomplete override of an unknown model is unpriced, with the reason', () => {
+    const found = withOverrides.lookup('GigaChat-2-Max', { orgId: 'acme', at });
+    assert.equal(found.status, 'unpriced');
+    if (found.status !== 'unpriced') return;
+    assert.equal(found.reason, 'incomplete-override');
+    assert.match(found.detail, /lacks currency, output/);
+  });
+
+  test('an override under an alias prices the canonical model and its snapshots', () => {
+    const found = priced(withOverrides.lookup('claude-sonnet-4-20250514', { orgId: 'acme', at }));
+    assert.equal(found.price.output, '12.00');
+    assert.equal(found.price.input, '3');
+    assert.deepEqual(found.price.tiers, SHIPPED_PRICE_TABLE.models['claude-sonnet-4']?.tiers);
+  });
+
+  test('changing the currency inherits nothing from the table', () => {
+    const found = priced(withOverrides.lookup('gpt-4o-mini', { orgId: 'initech', at }));
+    assert.deepEqual(found.price, { input: '0.14', output: '0.55', currency: 'EUR', unitTokens: 1_000_000 });
+  });
+
+  test('tiers: [] removes the shipped tiers; given tiers replace them', () => {
+    const b = book.withOverrides([
+      { orgId: 'a', model: 'gemini-2.5-pro', effectiveFrom: '2026-01-01', tiers: [] },
+      {
+        orgId: 'b',
+        model: 'gemini-2.5-pro',
+        effectiveFrom: '2026-01-01',
+        tiers: [{ aboveInputTokens: 100_000, input: '2', output: '12' }],
+      },
+    ]);
+    const usage = { inputTokens: 150_000, cachedInputTokens: 0, outputTokens: 0 };
+    const a = b.priceRequest('gemini-2.5-pro', usage, { orgId: 'a', at });
+    const bb = b.priceRequest('gemini-2.5-pro', usage, { orgId: 'b', at });
+    assert.equal(a.status === 'priced' && a.cost.amount, '0.1875');
+    assert.equal(bb.status === 'priced' && bb.cost.amount, '0.3');
+  });
+
+  test('invalid overrides are refused with every problem listed', () => {
+    assert.throws(
+      () =>
+        book.withOverrides([
+          { orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-01-01', input: '1e-3' },
+          { orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-01-01', output: '-1' },
+          { orgId: 'acme', model: 'gpt-4o', effectiveFrom: 'next tuesday', input: '1' },
+          { orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-01-01' },
+          { orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-01-01', currency: 'usd', input: '1' },
+          { orgId: 'acme', model: 'has space', effectiveFrom: '2026-01-01', input: '1' },
+        ]),
+      (error: unknown) => {
+        assert.ok(error instanceof PriceBookError);
+        assert.equal(error.issues.length, 6, error.issues.join('\n'));
+        return true;
+      },
+    );
+  });
+
+  test('two overrides of one model by one org from the same moment are refused', () => {
+    assert.throws(
+      () =>
+        book.withOverrides([
+          { orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-01-01', input: '1' },
+          { orgId: 'acme', model: 'GPT-4o', effectiveFrom: '2026-01-01T00:00:00Z', input: '2' },
+        ]),
+      PriceBookError,
+    );
+  });
+
+  test('priceRequest of an unknown model is a typed result, not an exception and not zero', () => {
+    const result = withOverrides.priceRequest('some-new-model', {
+      inputTokens: 10,
+      cachedInputTokens: 0,
+      outputTokens: 10,
+    });
+    assert.deepEqual(result, {
+      status: 'unpriced',
+      model: 'some-new-model',
+      reason: 'unknown-model',
+      detail: 'no price for some-new-model in the table of 2026-11-30',
+    });
+  });
+});
+
+describe('PriceBook: a custom table is validated', () => {
+  test('a table with a float price or an unknown provider is refused', () => {
+    const table = {
+      asOf: '2026-11-30',
+      providers: { openai: { source: 'x', checkedAt: '2026-11-30' } },
+      models: {
+        a: { provider: 'openai', input: 0.15, output: '1', currency: 'USD', unitTokens: 1_000_000 },
+        b: { provider: 'nobody', input: '1', output: '1', currency: 'USD', unitTokens: 1_000_000 },
+      },
+    };
+    assert.throws(() => new PriceBook({ table }), PriceBookError);
+    const fixed = { ...table, models: { ...table.models, a: { ...table.models.a, input: '0.15' } } };
+    assert.throws(
+      () => new PriceBook({ table: fixed }),
+      (e: unknown) => e instanceof PriceBookError && e.issues.some((i) => i.includes('provider nobody')),
+    );
+  });
+});

@@ -1,0 +1,233 @@
+import type { PriceTable, PriceTableEntry } from './price-schema.js';
+
+/*
+ * The shipped price table. Public list prices, standard (synchronous, non-batch,
+ * non-priority) tier, paid plan. Every number here was read from the vendor's own pricing or
+ * model page, or, where that page was not readable in full, from at least two independent
+ * copies of it that agree; the `source` of each provider says which.
+ *
+ * A model whose price could not be confirmed is left out on purpose: an unknown model is
+ * reported as unpriced (see PriceBook), never silently charged as zero or at a guessed rate.
+ * Orgs price what is missing with overrides.
+ *
+ * Not modelled here, on purpose: batch/flex/priority tiers, regional uplifts, audio/video
+ * input rates (Gemini bills audio higher than text; audio tokens are charged at the text
+ * rate here), Gemini's cache storage per hour, tool fees (web search, code interpreter).
+ */
+
+const M = 1_000_000;
+
+const usd = (entry: Omit<PriceTableEntry, 'currency' | 'unitTokens'>): PriceTableEntry => ({
+  ...entry,
+  currency: 'USD',
+  unitTokens: M,
+});
+
+/** Anthropic's published prompt-caching multipliers: 5m write 1.25x, 1h write 2x, read 0.1x. */
+const claude = (
+  input: string,
+  cacheWrite: string,
+  cacheWrite1h: string,
+  cachedInput: string,
+  output: string,
+  extra: Partial<Pick<PriceTableEntry, 'aliases' | 'note' | 'tiers'>> = {},
+): PriceTableEntry =>
+  usd({ provider: 'anthropic', input, cacheWrite, cacheWrite1h, cachedInput, output, ...extra });
+
+/** Claude Sonnet 4 and 4.5 with the 1M-token context: above 200K prompt tokens, 2x input and 1.5x output for the whole request; the caching multipliers apply on top. */
+const sonnetLongContext = [
+  {
+    aboveInputTokens: 200_000,
+    input: '6.00',
+    cacheWrite: '7.50',
+    cacheWrite1h: '12.00',
+    cachedInput: '0.60',
+    output: '22.50',
+  },
+];
+
+export const SHIPPED_PRICE_TABLE: PriceTable = {
+  asOf: '2026-11-30',
+  providers: {
+    openai: {
+      source:
+        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier. gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026).',
+      checkedAt: '2026-11-30',
+    },
+    anthropic: {
+      source:
+        'Anthropic pricing (platform.claude.com/docs/en/about-claude/pricing): base input, 5m and 1h cache writes, cache hits, output. Long-context premium for Sonnet 4/4.5 (1M beta, >200K prompt tokens) from the same page; Opus 4.6 and Sonnet 4.6 have flat pricing over the whole 1M window since the GA of 2026-03-13. Claude Sonnet 5 from its model overview page.',
+      checkedAt: '2026-11-30',
+    },
+    google: {
+      source:
+        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard, text/image/video input. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cache storage are not modelled.',
+      checkedAt: '2026-11-30',
+    },
+    mistral: {
+      source:
+        'Mistral AI pricing (mistral.ai/pricing, docs.mistral.ai/models/*), dated model ids only: "-latest" aliases move between versions with different prices and are left unpriced. Confirmed by models.dev and 2026 price trackers that agree.',
+      checkedAt: '2026-11-30',
+    },
+  },
+  models: {
+    // ---- OpenAI -------------------------------------------------------------------------
+    'gpt-4o': usd({ provider: 'openai', input: '2.50', cachedInput: '1.25', output: '10.00' }),
+    'gpt-4o-2024-05-13': usd({
+      provider: 'openai',
+      input: '5.00',
+      output: '15.00',
+      note: 'The first gpt-4o snapshot keeps its launch price and has no cached-input discount.',
+    }),
+    'gpt-4o-mini': usd({ provider: 'openai', input: '0.15', cachedInput: '0.075', output: '0.60' }),
+    'gpt-4.1': usd({ provider: 'openai', input: '2.00', cachedInput: '0.50', output: '8.00' }),
+    'gpt-4.1-mini': usd({ provider: 'openai', input: '0.40', cachedInput: '0.10', output: '1.60' }),
+    'gpt-4.1-nano': usd({ provider: 'openai', input: '0.10', cachedInput: '0.025', output: '0.40' }),
+    o3: usd({ provider: 'openai', input: '2.00', cachedInput: '0.50', output: '8.00' }),
+    'o3-mini': usd({ provider: 'openai', input: '1.10', cachedInput: '0.55', output: '4.40' }),
+    'o4-mini': usd({ provider: 'openai', input: '1.10', cachedInput: '0.275', output: '4.40' }),
+    'gpt-5': usd({ provider: 'openai', input: '1.25', cachedInput: '0.125', output: '10.00' }),
+    'gpt-5-mini': usd({ provider: 'openai', input: '0.25', cachedInput: '0.025', output: '2.00' }),
+    'gpt-5-nano': usd({ provider: 'openai', input: '0.05', cachedInput: '0.005', output: '0.40' }),
+    'gpt-5.1': usd({ provider: 'openai', input: '1.25', cachedInput: '0.125', output: '10.00' }),
+    'gpt-5.4': usd({
+      provider: 'openai',
+      input: '2.50',
+      cachedInput: '0.25',
+      output: '15.00',
+      tiers: [{ aboveInputTokens: 272_000, input: '5.00', cachedInput: '0.50', output: '22.50' }],
+      note: 'Prompts over 272K input tokens: 2x input (cached input included) and 1.5x output for the whole request.',
+    }),
+    'text-embedding-3-small': usd({ provider: 'openai', input: '0.02', output: '0' }),
+    'text-embedding-3-large': usd({ provider: 'openai', input: '0.13', output: '0' }),
+
+    // ---- Anthropic ----------------------------------------------------------------------
+    'claude-opus-5': claude('5', '6.25', '10', '0.50', '25'),
+    'claude-opus-4-8': claude('5', '6.25', '10', '0.50', '25'),
+    'claude-opus-4-7': claude('5', '6.25', '10', '0.50', '25'),
+    'claude-opus-4-6': claude('5', '6.25', '10', '0.50', '25'),
+    'claude-opus-4-5': claude('5', '6.25', '10', '0.50', '25'),
+    'claude-opus-4-1': claude('15', '18.75', '30', '1.50', '75', {
+      note: 'Retired on the Anthropic API; still sold on Bedrock and Google Cloud.',
+    }),
+    'claude-opus-4': claude('15', '18.75', '30', '1.50', '75', {
+      aliases: ['claude-opus-4-0'],
+      note: 'Retired on the Anthropic API; still sold on Google Cloud.',
+    }),
+    'claude-sonnet-5': claude('2', '2.50', '4', '0.20', '10'),
+    'claude-sonnet-4-6': claude('3', '3.75', '6', '0.30', '15'),
+    'claude-sonnet-4-5': claude('3', '3.75', '6', '0.30', '15', { tiers: sonnetLongContext }),
+    'claude-sonnet-4': claude('3', '3.75', '6', '0.30', '15', {
+      aliases: ['claude-sonnet-4-0'],
+      tiers: sonnetLongContext,
+    }),
+    'claude-3-7-sonnet': claude('3', '3.75', '6', '0.30', '15', {
+      aliases: ['claude-3-7-sonnet-latest'],
+      note: 'Deprecated; price as last published.',
+    }),
+    'claude-haiku-4-5': claude('1', '1.25', '2', '0.10', '5'),
+    'claude-3-5-haiku': claude('0.80', '1', '1.6', '0.08', '4', {
+      aliases: ['claude-3-5-haiku-latest'],
+      note: 'Deprecated; price as last published.',
+    }),
+    'claude-3-haiku': claude('0.25', '0.30', '0.50', '0.03', '1.25'),
+
+    // ---- Google Gemini ------------------------------------------------------------------
+    'gemini-2.5-pro': usd({
+      provider: 'google',
+      input: '1.25',
+      cachedInput: '0.125',
+      output: '10.00',
+      tiers: [{ aboveInputTokens: 200_000, input: '2.50', cachedInput: '0.25', output: '15.00' }],
+      note: 'Prompts over 200K tokens are billed at the higher rates for the whole request. Output includes thinking tokens.',
+    }),
+    'gemini-2.5-flash': usd({
+      provider: 'google',
+      input: '0.30',
+      cachedInput: '0.03',
+      output: '2.50',
+      note: 'Text/image/video input rate; audio input ($1.00) is not modelled.',
+    }),
+    'gemini-2.5-flash-lite': usd({
+      provider: 'google',
+      input: '0.10',
+      cachedInput: '0.01',
+      output: '0.40',
+      note: 'Text/image/video input rate; audio input ($0.30) is not modelled.',
+    }),
+    'gemini-2.0-flash': usd({
+      provider: 'google',
+      input: '0.10',
+      cachedInput: '0.025',
+      output: '0.40',
+      note: 'Deprecated by Google (shutdown announced for 2026-06-01); price as last published. Audio input ($0.70) is not modelled.',
+    }),
+    'gemini-2.0-flash-lite': usd({
+      provider: 'google',
+      input: '0.075',
+      output: '0.30',
+      note: 'Deprecated by Google (shutdown announced for 2026-06-01); price as last published.',
+    }),
+
+    // ---- Mistral ------------------------------------------------------------------------
+    'mistral-large-2512': usd({
+      provider: 'mistral',
+      input: '0.50',
+      output: '1.50',
+      note: 'Mistral Large 3.',
+    }),
+    'mistral-large-2411': usd({
+      provider: 'mistral',
+      input: '2.00',
+      output: '6.00',
+      note: 'Mistral Large 2.1.',
+    }),
+    'mistral-medium-2604': usd({
+      provider: 'mistral',
+      input: '1.50',
+      output: '7.50',
+      aliases: ['mistral-medium-3.5'],
+      note: 'Mistral Medium 3.5.',
+    }),
+    'mistral-medium-2508': usd({
+      provider: 'mistral',
+      input: '0.40',
+      output: '2.00',
+      note: 'Mistral Medium 3.1.',
+    }),
+    'mistral-medium-2505': usd({
+      provider: 'mistral',
+      input: '0.40',
+      output: '2.00',
+      note: 'Mistral Medium 3.',
+    }),
+    'mistral-small-2506': usd({
+      provider: 'mistral',
+      input: '0.10',
+      output: '0.30',
+      note: 'Mistral Small 3.2.',
+    }),
+    'codestral-2508': usd({ provider: 'mistral', input: '0.30', output: '0.90' }),
+    'magistral-medium-2509': usd({
+      provider: 'mistral',
+      input: '2.00',
+      output: '5.00',
+      note: 'Magistral Medium 1.2.',
+    }),
+    'magistral-small-2509': usd({
+      provider: 'mistral',
+      input: '0.50',
+      output: '1.50',
+      note: 'Magistral Small 1.2.',
+    }),
+    'ministral-14b-2512': usd({ provider: 'mistral', input: '0.20', output: '0.20' }),
+    'ministral-8b-2512': usd({ provider: 'mistral', input: '0.15', output: '0.15' }),
+    'ministral-3b-2512': usd({ provider: 'mistral', input: '0.10', output: '0.10' }),
+    'mistral-embed': usd({
+      provider: 'mistral',
+      input: '0.10',
+      output: '0',
+      note: 'Answers to the dated id mistral-embed-2312 too.',
+    }),
+  },
+};

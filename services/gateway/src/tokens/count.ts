@@ -1,0 +1,403 @@
+import {
+  anthropicImageTokens,
+  type ImageSize,
+  imageSizeFromBase64,
+  imageSizeFromDataUrl,
+  openAiImageTokens,
+} from './images.js';
+import type {
+  AnthropicBlock,
+  AnthropicInnerBlock,
+  AnthropicMessagesRequest,
+  AnthropicTool,
+  OpenAiChatRequest,
+  OpenAiContentPart,
+  OpenAiFunctionDefinition,
+  OpenAiMessage,
+} from './request-shapes.js';
+import {
+  type Encoder,
+  type EncodingName,
+  getEncoder,
+  type ModelTokenizer,
+  tokenizerForModel,
+} from './tokenizer.js';
+
+/*
+ * Token counts of strings and of chat prompts.
+ *
+ * OpenAI chat prompts follow OpenAI's cookbook "How to count tokens with tiktoken"
+ * (github.com/openai/openai-cookbook, examples/How_to_count_tokens_with_tiktoken.ipynb,
+ * sections 6 and 7), which it checks against the API's own counts:
+ *
+ *   tokens = 3                                       reply priming (<|start|>assistant<|message|>)
+ *          + sum over messages of
+ *              3                                    per-message framing
+ *            + tokens(role) + tokens(content)
+ *            + tokens(name) + 1                     when the message has a name
+ *          + tools, when present:
+ *              12                                   once
+ *            + per function: F + tokens("name:description")    F = 7 (gpt-4o family), 10 (gpt-3.5/gpt-4)
+ *                 + if it has properties: 3 + per property: 3 + tokens("key:type:description")
+ *                        + if enum: -3 + per item: 3 + tokens(item)
+ *                 (a trailing "." of descriptions is dropped)
+ *
+ * The cookbook's examples give 129 (gpt-3.5-turbo, gpt-4) / 124 (gpt-4o, gpt-4o-mini) tokens
+ * for its six-message prompt, and 105 / 101 with its weather tool; the tests replay both.
+ * Beyond that formula everything is an approximation and the result lists it:
+ *   tokenizer       the model is not OpenAI's: o200k_base stands in for its tokenizer
+ *   chat-format     the model's chat framing is not the one the cookbook verified (other
+ *                   OpenAI models, array content, Anthropic prompts)
+ *   tools           tool definitions outside the verified case (nested parameters, other models,
+ *                   Anthropic tools, the legacy functions API)
+ *   tool-calls      tool calls and results inside the conversation: name + arguments + 3 each
+ *   images          an image whose size or model rule is unknown (see images.ts)
+ *   audio           audio input (counted as 0: its tokens depend on duration and model)
+ *   documents       files and PDFs: DOCUMENT_TOKENS each (our flat assumption: a page or two of
+ *                   text plus a page image); Anthropic text documents are counted as text
+ *   response-format a json_schema response format, counted as its JSON text
+ * `exact` is true only when the list is empty.
+ */
+
+export type Approximation =
+  | 'tokenizer'
+  | 'chat-format'
+  | 'tools'
+  | 'tool-calls'
+  | 'images'
+  | 'audio'
+  | 'documents'
+  | 'response-format';
+
+export interface TokenCount {
+  readonly tokens: number;
+  readonly encoding: EncodingName;
+  readonly exact: boolean;
+  readonly approximations: readonly Approximation[];
+}
+
+export const TOKENS_PER_MESSAGE = 3;
+export const TOKENS_PER_NAME = 1;
+export const REPLY_PRIMING_TOKENS = 3;
+/** Framing of one tool call or result in the conversation (approximate). */
+export const TOOL_CALL_TOKENS = 3;
+/** Flat estimate per attached document or file. */
+export const DOCUMENT_TOKENS = 3000;
+/**
+ * Tokens of the system prompt Anthropic adds when `tools` are present, from the tool-use
+ * pricing table of Anthropic's docs (Claude 4.x models): 346 with tool_choice auto or none,
+ * 313 with any or tool.
+ */
+export const ANTHROPIC_TOOL_PROMPT_AUTO = 346;
+export const ANTHROPIC_TOOL_PROMPT_FORCED = 313;
+
+const TOOL_FUNC_END = 12;
+const TOOL_PROP_INIT = 3;
+const TOOL_PROP_KEY = 3;
+const TOOL_ENUM_INIT = -3;
+const TOOL_ENUM_ITEM = 3;
+
+const APPROXIMATION_ORDER: readonly Approximation[] = [
+  'tokenizer',
+  'chat-format',
+  'tools',
+  'tool-calls',
+  'images',
+  'audio',
+  'documents',
+  'response-format',
+];
+const NONE: readonly Approximation[] = Object.freeze([]);
+
+/** Running count with its approximations as bits, turned into a result once. */
+class Tally {
+  tokens = 0;
+  #flags = 0;
+  readonly encoder: Encoder;
+
+  constructor(readonly tokenizer: ModelTokenizer) {
+    this.encoder = getEncoder(tokenizer.encoding);
+    if (!tokenizer.exact) this.flag('tokenizer');
+  }
+
+  text(s: string | undefined | null): void {
+    if (s) this.tokens += this.encoder.count(s);
+  }
+
+  flag(a: Approximation): void {
+    this.#flags |= 1 << APPROXIMATION_ORDER.indexOf(a);
+  }
+
+  result(): TokenCount {
+    const approximations =
+      this.#flags === 0
+        ? NONE
+        : Object.freeze(APPROXIMATION_ORDER.filter((_, i) => (this.#flags & (1 << i)) !== 0));
+    return {
+      tokens: Math.max(0, this.tokens),
+      encoding: this.tokenizer.encoding,
+      exact: approximations.length === 0,
+      approximations,
+    };
+  }
+}
+
+/** Tokens of a plain string (a completion's output, an embedding input) for `model`. */
+export function countTextTokens(text: string, model: string): TokenCount {
+  const tally = new Tally(tokenizerForModel(model));
+  tally.text(text);
+  return tally.result();
+}
+
+// ---- images, whichever dialect carried them -------------------------------------------------
+
+/** Image tokens by the rule of the vendor that will bill them, not of the client's dialect. */
+function addImage(tally: Tally, model: string, detail: string | undefined, size: ImageSize | null): void {
+  if (tally.tokenizer.exact) {
+    const r = openAiImageTokens(model, detail, size);
+    tally.tokens += r.tokens;
+    if (!r.exact) tally.flag('images');
+    return;
+  }
+  const r = anthropicImageTokens(size);
+  tally.tokens += r.tokens;
+  // Claude's published rule; for other vendors its ceiling is a flat estimate.
+  if (!r.exact || !tally.tokenizer.baseModel.startsWith('claude')) tally.flag('images');
+}
+
+// ---- OpenAI chat ---------------------------------------------------------------------------
+
+/** The chat framing and tool formula of the cookbook were verified on these models. */
+function cookbookFamily(t: ModelTokenizer): 'gpt-4o' | 'gpt-4' | null {
+  if (!t.exact) return null;
+  if (/^gpt-4o(?:-|$)/.test(t.baseModel)) return 'gpt-4o';
+  if (/^gpt-4(?:-|$)|^gpt-3\.5-turbo/.test(t.baseModel)) return 'gpt-4';
+  return null;
+}
+
+function openAiPart(tally: Tally, model: string, part: OpenAiContentPart): void {
+  switch (part.type) {
+    case 'text':
+      tally.text(part.text);
+      return;
+    case 'image_url': {
+      const image = part.image_url;
+      const url = typeof image === 'string' ? image : image?.url;
+      const detail = typeof image === 'string' ? undefined : image?.detail;
+      addImage(tally, model, detail, url === undefined ? null : imageSizeFromDataUrl(url));
+      return;
+    }
+    case 'input_audio':
+      tally.flag('audio');
+      return;
+    case 'file':
+      tally.tokens += DOCUMENT_TOKENS;
+      tally.flag('documents');
+      return;
+    case 'refusal':
+      tally.text(part.refusal);
+      return;
+    default:
+      tally.text(part.text);
+      tally.flag('chat-format');
+  }
+}
+
+function openAiMessage(tally: Tally, model: string, m: OpenAiMessage): void {
+  tally.tokens += TOKENS_PER_MESSAGE;
+  tally.text(m.role);
+  if (typeof m.content === 'string') tally.text(m.content);
+  else if (Array.isArray(m.content)) {
+    if (m.content.length !== 1 || m.content[0]?.type !== 'text') tally.flag('chat-format');
+    for (const part of m.content) openAiPart(tally, model, part);
+  }
+  if (m.name !== undefined) {
+    tally.text(m.name);
+    tally.tokens += TOKENS_PER_NAME;
+  }
+  for (const call of m.tool_calls ?? []) {
+    tally.text(call.function?.name);
+    tally.text(call.function?.arguments);
+    tally.tokens += TOOL_CALL_TOKENS;
+    tally.flag('tool-calls');
+  }
+  if (m.function_call !== undefined) {
+    tally.text(m.function_call.name);
+    tally.text(m.function_call.arguments);
+    tally.tokens += TOOL_CALL_TOKENS;
+    tally.flag('tool-calls');
+  }
+  if (m.tool_call_id !== undefined) {
+    tally.text(m.tool_call_id);
+    tally.flag('tool-calls');
+  }
+  if (typeof m.refusal === 'string') tally.text(m.refusal);
+}
+
+const withoutFinalDot = (s: string) => (s.endsWith('.') ? s.slice(0, -1) : s);
+
+/** The cookbook's tool formula (section 7). Returns false when it had to approximate. */
+function openAiFunctions(
+  tally: Tally,
+  functions: readonly OpenAiFunctionDefinition[],
+  funcInit: number,
+): boolean {
+  let faithful = true;
+  for (const fn of functions) {
+    tally.tokens += funcInit;
+    tally.text(`${fn.name}:${withoutFinalDot(fn.description ?? '')}`);
+    const properties = Object.entries(fn.parameters?.properties ?? {});
+    if (properties.length > 0) {
+      tally.tokens += TOOL_PROP_INIT;
+      for (const [key, prop] of properties) {
+        tally.tokens += TOOL_PROP_KEY;
+        if (prop.enum !== undefined) {
+          tally.tokens += TOOL_ENUM_INIT;
+          for (const item of prop.enum) {
+            tally.tokens += TOOL_ENUM_ITEM;
+            if (typeof item !== 'string') faithful = false;
+            tally.text(typeof item === 'string' ? item : JSON.stringify(item));
+          }
+        }
+        // The cookbook reads top-level properties only: nested schemas are not counted.
+        if (typeof prop.type !== 'string' || prop.type === 'object' || prop.type === 'array')
+          faithful = false;
+        const type = Array.isArray(prop.type) ? prop.type.join('|') : (prop.type ?? '');
+        tally.text(`${key}:${type}:${withoutFinalDot(prop.description ?? '')}`);
+      }
+    }
+  }
+  if (functions.length > 0) tally.tokens += TOOL_FUNC_END;
+  return faithful;
+}
+
+/** Tokens of an OpenAI chat prompt (messages, tools, response format) for `model`. */
+export function countOpenAiChat(request: Omit<OpenAiChatRequest, 'model'>, model: string): TokenCount {
+  const tally = new Tally(tokenizerForModel(model));
+  const family = cookbookFamily(tally.tokenizer);
+  if (family === null) tally.flag('chat-format');
+
+  for (const m of request.messages) openAiMessage(tally, model, m);
+  tally.tokens += REPLY_PRIMING_TOKENS;
+
+  const functions: OpenAiFunctionDefinition[] = [];
+  for (const tool of request.tools ?? []) {
+    if (tool.function !== undefined) functions.push(tool.function);
+    else tally.flag('tools'); // built-in tool types: their cost is the vendor's secret
+  }
+  if (functions.length > 0) {
+    const faithful = openAiFunctions(tally, functions, family === 'gpt-4' ? 10 : 7);
+    if (!faithful || family === null) tally.flag('tools');
+  }
+  if (request.functions !== undefined && request.functions.length > 0) {
+    openAiFunctions(tally, request.functions, family === 'gpt-4' ? 10 : 7);
+    tally.flag('tools');
+  }
+  const schema = request.response_format?.json_schema;
+  if (schema !== undefined) {
+    tally.text(JSON.stringify(schema));
+    tally.flag('response-format');
+  }
+  return tally.result();
+}
+
+// ---- Anthropic messages --------------------------------------------------------------------
+
+function anthropicImage(tally: Tally, model: string, block: AnthropicBlock | AnthropicInnerBlock): void {
+  const source = block.source;
+  const size =
+    source?.type === 'base64' && source.data !== undefined ? imageSizeFromBase64(source.data) : null;
+  addImage(tally, model, undefined, size);
+}
+
+function anthropicInner(tally: Tally, model: string, block: AnthropicInnerBlock): void {
+  if (block.type === 'text') tally.text(block.text);
+  else if (block.type === 'image') anthropicImage(tally, model, block);
+  else if (block.type === 'document') {
+    tally.tokens += DOCUMENT_TOKENS;
+    tally.flag('documents');
+  } else {
+    tally.text(block.text);
+    tally.flag('chat-format');
+  }
+}
+
+function anthropicBlock(tally: Tally, model: string, block: AnthropicBlock): void {
+  switch (block.type) {
+    case 'text':
+      tally.text(block.text);
+      return;
+    case 'image':
+      anthropicImage(tally, model, block);
+      return;
+    case 'document':
+      if (block.source?.type === 'text') tally.text(block.source.data);
+      else tally.tokens += DOCUMENT_TOKENS;
+      tally.flag('documents');
+      return;
+    case 'tool_use':
+      tally.text(block.name);
+      tally.text(JSON.stringify(block.input ?? {}));
+      tally.tokens += TOOL_CALL_TOKENS;
+      tally.flag('tool-calls');
+      return;
+    case 'tool_result':
+      if (typeof block.content === 'string') tally.text(block.content);
+      else for (const inner of block.content ?? []) anthropicInner(tally, model, inner);
+      tally.tokens += TOOL_CALL_TOKENS;
+      tally.flag('tool-calls');
+      return;
+    case 'thinking':
+      tally.text(block.thinking);
+      return;
+    case 'redacted_thinking':
+      tally.text(block.data);
+      tally.flag('chat-format');
+      return;
+    default:
+      // server tool use and results, search results...: their text as JSON, roughly.
+      tally.text(JSON.stringify(block));
+      tally.flag('chat-format');
+  }
+}
+
+function anthropicToolText(tool: AnthropicTool): string {
+  return JSON.stringify({ name: tool.name, description: tool.description, input_schema: tool.input_schema });
+}
+
+/**
+ * Tokens of an Anthropic Messages prompt for `model`. Anthropic publishes neither its
+ * tokenizer nor its framing, so this is always an estimate: the OpenAI framing above, text
+ * through o200k_base (or the model's own encoding when an OpenAI model serves the request),
+ * tools as their JSON plus Anthropic's tool system prompt.
+ */
+export function countAnthropicMessages(
+  request: Omit<AnthropicMessagesRequest, 'model' | 'max_tokens'>,
+  model: string,
+): TokenCount {
+  const tally = new Tally(tokenizerForModel(model));
+  tally.flag('chat-format');
+
+  if (request.system !== undefined) {
+    tally.tokens += TOKENS_PER_MESSAGE;
+    tally.text('system');
+    if (typeof request.system === 'string') tally.text(request.system);
+    else for (const block of request.system) tally.text(block.text);
+  }
+  for (const m of request.messages) {
+    tally.tokens += TOKENS_PER_MESSAGE;
+    tally.text(m.role);
+    if (typeof m.content === 'string') tally.text(m.content);
+    else for (const block of m.content) anthropicBlock(tally, model, block);
+  }
+  tally.tokens += REPLY_PRIMING_TOKENS;
+
+  const tools = request.tools ?? [];
+  if (tools.length > 0) {
+    const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
+    tally.tokens += forced ? ANTHROPIC_TOOL_PROMPT_FORCED : ANTHROPIC_TOOL_PROMPT_AUTO;
+    for (const tool of tools) tally.text(anthropicToolText(tool));
+    tally.flag('tools');
+  }
+  return tally.result();
+}

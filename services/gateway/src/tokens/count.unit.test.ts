@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  ANTHROPIC_TOOL_PROMPT_AUTO,
+  ANTHROPIC_TOOL_PROMPT_FORCED,
+  countAnthropicMessages,
+  countOpenAiChat,
+  DOCUMENT_TOKENS,
+} from './count.js';
+import { getEncoder } from './tokenizer.js';
+
+/** OpenAI cookbook, "How to count tokens with tiktoken", section 6: the API counted 129 / 124. */
+const cookbookMessages = [
+  {
+    role: 'system',
+    content:
+      'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.',
+  },
+  { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
+  {
+    role: 'system',
+    name: 'example_assistant',
+    content: 'Things working well together will increase revenue.',
+  },
+  {
+    role: 'system',
+    name: 'example_user',
+    content:
+      "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+  },
+  {
+    role: 'system',
+    name: 'example_assistant',
+    content: "Let's talk later when we're less busy about how to do better.",
+  },
+  {
+    role: 'user',
+    content: "This late pivot means we don't have time to boil the ocean for the client deliverable.",
+  },
+];
+
+/** Same notebook, section 7: with this tool the API counted 105 (gpt-3.5-turbo, gpt-4) / 101 (gpt-4o, gpt-4o-mini). */
+const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_current_weather',
+    description: 'Get the current weather in a given location',
+    parameters: {
+      type: 'object',
+      properties: {
+        location: { type: 'string', description: 'The city and state, e.g. San Francisco, CA' },
+        unit: {
+          type: 'string',
+          description: 'The unit of temperature to return',
+          enum: ['celsius', 'fahrenheit'],
+        },
+      },
+      required: ['location'],
+    },
+  },
+};
+const weatherMessages = [
+  { role: 'system', content: 'You are a helpful assistant that can answer to questions about the weather.' },
+  { role: 'user', content: "What's the weather like in San Francisco?" },
+];
+
+describe('countOpenAiChat: the cookbook examples, as counted by the OpenAI API', () => {
+  for (const [model, expected] of [
+    ['gpt-3.5-turbo', 129],
+    ['gpt-4-0613', 129],
+    ['gpt-4', 129],
+    ['gpt-4o', 124],
+    ['gpt-4o-mini', 124],
+  ] as const) {
+    test(`${model}: ${expected} prompt tokens`, () => {
+      const count = countOpenAiChat({ messages: cookbookMessages }, model);
+      assert.deepEqual(count, {
+        tokens: expected,
+        encoding: model.startsWith('gpt-4o') ? 'o200k_base' : 'cl100k_base',
+        exact: true,
+        approximations: [],
+      });
+    });
+  }
+
+  for (const [model, expected] of [
+    ['gpt-3.5-turbo', 105],
+    ['gpt-4', 105],
+    ['gpt-4o', 101],
+    ['gpt-4o-mini', 101],
+  ] as const) {
+    test(`${model} with the weather tool: ${expected} prompt tokens`, () => {
+      const count = countOpenAiChat({ messages: weatherMessages, tools: [weatherTool] }, model);
+      assert.equal(count.tokens, expected);
+      assert.equal(count.exact, true);
+    });
+  }
+});
+
+describe('countOpenAiChat: the formula', () => {
+  const o200k = getEncoder('o200k_base');
+
+  test('one message: 3 framing + role + content + 3 priming; a name adds its tokens + 1', () => {
+    const plain = countOpenAiChat({ messages: [{ role: 'user', content: 'hello world' }] }, 'gpt-4o');
+    assert.equal(plain.tokens, 3 + o200k.count('user') + 2 + 3);
+    const named = countOpenAiChat(
+      { messages: [{ role: 'user', name: 'ada', content: 'hello world' }] },
+      'gpt-4o',
+    );
+    assert.equal(named.tokens, plain.tokens + o200k.count('ada') + 1);
+  });
+
+  test('models the cookbook did not verify count the same way but say so', () => {
+    const count = countOpenAiChat({ messages: cookbookMessages }, 'gpt-5-mini');
+    assert.equal(count.tokens, 124);
+    assert.deepEqual(count.approximations, ['chat-format']);
+    assert.equal(count.exact, false);
+  });
+
+  test('a Claude model behind the OpenAI dialect: o200k_base stands in for its tokenizer', () => {
+    const count = countOpenAiChat({ messages: cookbookMessages }, 'claude-sonnet-4-5');
+    assert.equal(count.tokens, 124);
+    assert.deepEqual(count.approximations, ['tokenizer', 'chat-format']);
+  });
+
+  test('tool calls and results are counted approximately and flagged', () => {
+    const count = countOpenAiChat(
+      {
+        messages: [
+          { role: 'user', content: 'weather?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '{"temp":3}' },
+        ],
+      },
+      'gpt-4o',
+    );
+    assert.deepEqual(count.approximations, ['tool-calls']);
+    const expected =
+      3 * 3 +
+      3 +
+      o200k.count('user') +
+      o200k.count('weather?') +
+      o200k.count('assistant') +
+      o200k.count('get_weather') +
+      o200k.count('{"city":"Oslo"}') +
+      3 +
+      o200k.count('tool') +
+      o200k.count('call_1') +
+      o200k.count('{"temp":3}');
+    assert.equal(count.tokens, expected);
+  });
+
+  test('content parts: text counted, images by the tile rule, audio and files flagged', () => {
+    const count = countOpenAiChat(
+      {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'hello world' },
+              { type: 'image_url', image_url: { url: 'https://example.test/cat.png', detail: 'low' } },
+              { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
+              { type: 'file', file: { file_id: 'file-1' } },
+            ],
+          },
+        ],
+      },
+      'gpt-4o',
+    );
+    // low detail is 85 whatever the size; the file is a flat estimate
+    assert.equal(count.tokens, 3 + o200k.count('user') + 2 + 85 + DOCUMENT_TOKENS + 3);
+    assert.deepEqual(count.approximations, ['chat-format', 'audio', 'documents']);
+  });
+
+  test('an image of unknown size is estimated at the rule ceiling and flagged', () => {
+    const count = countOpenAiChat(
+      {
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image_url', image_url: { url: 'https://example.test/x.jpg' } }],
+          },
+        ],
+      },
+      'gpt-4o',
+    );
+    assert.equal(count.tokens, 3 + o200k.count('user') + 85 + 170 * 8 + 3);
+    assert.deepEqual(count.approximations, ['chat-format', 'images']);
+  });
+
+  test('nested tool parameters and json_schema response formats are flagged', () => {
+    const count = countOpenAiChat(
+      {
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'f',
+              parameters: { properties: { o: { type: 'object', description: 'nested' } } },
+            },
+          },
+        ],
+        response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } },
+      },
+      'gpt-4o',
+    );
+    assert.deepEqual(count.approximations, ['tools', 'response-format']);
+  });
+});
+
+describe('countAnthropicMessages', () => {
+  const o200k = getEncoder('o200k_base');
+
+  test('always an estimate: Anthropic publishes neither tokenizer nor framing', () => {
+    const count = countAnthropicMessages(
+      { system: 'Be brief.', messages: [{ role: 'user', content: 'hello world' }] },
+      'claude-haiku-4-5',
+    );
+    assert.equal(count.exact, false);
+    assert.deepEqual(count.approximations, ['tokenizer', 'chat-format']);
+    assert.equal(
+      count.tokens,
+      3 + o200k.count('system') + o200k.count('Be brief.') + 3 + o200k.count('user') + 2 + 3,
+    );
+  });
+
+  test('tools add their JSON and Anthropic tool system prompt (346 auto, 313 forced)', () => {
+    const base = { messages: [{ role: 'user', content: 'hi' }] };
+    const tools = [
+      { name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: {} } },
+    ];
+    const without = countAnthropicMessages(base, 'claude-sonnet-4-5').tokens;
+    const toolJson = o200k.count(
+      JSON.stringify({ name: 'get_weather', description: 'Weather', input_schema: tools[0]?.input_schema }),
+    );
+    assert.equal(
+      countAnthropicMessages({ ...base, tools }, 'claude-sonnet-4-5').tokens,
+      without + ANTHROPIC_TOOL_PROMPT_AUTO + toolJson,
+    );
+    assert.equal(
+      countAnthropicMessages({ ...base, tools, tool_choice: { type: 'any' } }, 'claude-sonnet-4-5').tokens,
+      without + ANTHROPIC_TOOL_PROMPT_FORCED + toolJson,
+    );
+  });
+
+  test('blocks: text, tool_use, tool_result, thinking, documents, images of unknown size', () => {
+    const count = countAnthropicMessages(
+      {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'hello world' },
+              { type: 'image', source: { type: 'url', url: 'https://example.test/a.png' } },
+              {
+                type: 'document',
+                source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'let me see' },
+              { type: 'tool_use', name: 'lookup', input: { q: 'x' } },
+            ],
+          },
+          { role: 'user', content: [{ type: 'tool_result', content: [{ type: 'text', text: 'found' }] }] },
+        ],
+      },
+      'claude-opus-4-6',
+    );
+    const expected =
+      3 * 3 +
+      3 +
+      o200k.count('user') * 2 +
+      o200k.count('assistant') +
+      2 +
+      1600 +
+      DOCUMENT_TOKENS +
+      o200k.count('let me see') +
+      o200k.count('lookup') +
+      o200k.count('{"q":"x"}') +
+      3 +
+      o200k.count('found') +
+      3;
+    assert.equal(count.tokens, expected);
+    assert.deepEqual(count.approximations, ['tokenizer', 'chat-format', 'tool-calls', 'images', 'documents']);
+  });
+});

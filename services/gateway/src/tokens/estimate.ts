@@ -1,0 +1,109 @@
+import type { z } from 'zod';
+import { countAnthropicMessages, countOpenAiChat, type TokenCount } from './count.js';
+import { anthropicMessagesRequest, embeddingsRequest, openAiChatRequest } from './request-shapes.js';
+import { getEncoder, tokenizerForModel } from './tokenizer.js';
+
+/*
+ * A request's token estimate for admission: what the prompt will cost before the provider
+ * says, plus the most the answer may cost. Admission reserves
+ *   inputTokens + (maxOutputTokens ?? the policy's default)
+ * and settles with the provider's real usage afterwards.
+ *
+ *   openai-chat          prompt by the cookbook formula (count.ts); maxOutputTokens =
+ *                        (max_completion_tokens ?? max_tokens) x n, null when unbounded
+ *   anthropic-messages   prompt estimated (count.ts); maxOutputTokens = max_tokens
+ *   openai-embeddings    every input string through the model's encoding (exact for
+ *                        text-embedding-3-* and ada-002), token-id inputs by their length;
+ *                        maxOutputTokens = 0
+ *
+ * Bodies are read through small zod schemas that keep only the fields counted; a body they
+ * cannot read yields `{ ok: false }` with the reason, never an exception.
+ */
+
+export type EstimateDialect = 'openai-chat' | 'anthropic-messages' | 'openai-embeddings';
+
+export interface RequestTokenEstimate extends TokenCount {
+  /** The model the estimate was made for. */
+  readonly model: string;
+  /** Prompt tokens. Same as `tokens`. */
+  readonly inputTokens: number;
+  /** The most output the request allows, or null when it sets no bound. */
+  readonly maxOutputTokens: number | null;
+}
+
+export type EstimateResult =
+  | { readonly ok: true; readonly estimate: RequestTokenEstimate }
+  | { readonly ok: false; readonly error: string };
+
+export interface EstimateRequest {
+  readonly dialect: EstimateDialect;
+  /** The parsed JSON body as the client sent it. */
+  readonly body: unknown;
+  /** The model that will serve it, when routing resolved it to another name than the body's. */
+  readonly model?: string;
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+    .join('; ');
+}
+
+function done(count: TokenCount, model: string, maxOutputTokens: number | null): EstimateResult {
+  return { ok: true, estimate: { ...count, model, inputTokens: count.tokens, maxOutputTokens } };
+}
+
+export function estimateRequestTokens(request: EstimateRequest): EstimateResult {
+  switch (request.dialect) {
+    case 'openai-chat': {
+      const parsed = openAiChatRequest.safeParse(request.body);
+      if (!parsed.success) return { ok: false, error: describe(parsed.error) };
+      const body = parsed.data;
+      const model = request.model ?? body.model;
+      const limit = body.max_completion_tokens ?? body.max_tokens ?? null;
+      return done(countOpenAiChat(body, model), model, limit === null ? null : limit * (body.n ?? 1));
+    }
+    case 'anthropic-messages': {
+      const parsed = anthropicMessagesRequest.safeParse(request.body);
+      if (!parsed.success) return { ok: false, error: describe(parsed.error) };
+      const body = parsed.data;
+      const model = request.model ?? body.model;
+      return done(countAnthropicMessages(body, model), model, body.max_tokens);
+    }
+    case 'openai-embeddings': {
+      const parsed = embeddingsRequest.safeParse(request.body);
+      if (!parsed.success) return { ok: false, error: describe(parsed.error) };
+      const body = parsed.data;
+      const model = request.model ?? body.model;
+      const tokenizer = tokenizerForModel(model);
+      const encoder = getEncoder(tokenizer.encoding);
+      let tokens = 0;
+      let counted = false;
+      const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+      for (const item of inputs) {
+        if (typeof item === 'string') {
+          tokens += encoder.count(item);
+          counted = true;
+        } else if (typeof item === 'number') tokens += 1;
+        else tokens += item.length;
+      }
+      // Token ids are exact whatever the tokenizer; text is exact only with the model's own.
+      const exact = tokenizer.exact || !counted;
+      return done(
+        {
+          tokens,
+          encoding: tokenizer.encoding,
+          exact,
+          approximations: exact ? Object.freeze([]) : Object.freeze(['tokenizer'] as const),
+        },
+        model,
+        0,
+      );
+    }
+    default: {
+      const unknown: never = request.dialect;
+      return { ok: false, error: `unknown dialect ${String(unknown)}` };
+    }
+  }
+}

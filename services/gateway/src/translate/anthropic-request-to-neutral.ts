@@ -1,0 +1,231 @@
+/** Parses an Anthropic Messages request into the neutral form. */
+import type {
+  AnthropicContentBlock,
+  AnthropicDocumentBlock,
+  AnthropicImageBlock,
+  AnthropicMessagesRequest,
+  AnthropicTool,
+  AnthropicToolChoice,
+  AnthropicToolResultBlock,
+} from './anthropic-messages-types.js';
+import {
+  type AssistantPart,
+  appendAssistantParts,
+  appendUserParts,
+  type ImagePart,
+  type MediaSource,
+  type NeutralChatRequest,
+  type NeutralMessage,
+  type NeutralTool,
+  type NeutralToolChoice,
+  type TextPart,
+  type UserPart,
+} from './neutral-request.js';
+import { TranslationError } from './translation-error.js';
+
+export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): NeutralChatRequest {
+  const messages: NeutralMessage[] = [];
+  request.messages.forEach((message, index) => {
+    const path = `messages[${index}].content`;
+    const blocks: AnthropicContentBlock[] =
+      typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content;
+    if (message.role === 'user')
+      appendUserParts(
+        messages,
+        blocks.flatMap((block, i) => userPart(block, `${path}[${i}]`)),
+      );
+    else
+      appendAssistantParts(
+        messages,
+        blocks.flatMap((block, i) => assistantPart(block, `${path}[${i}]`)),
+      );
+  });
+  const neutral: NeutralChatRequest = {
+    model: request.model,
+    system: systemTexts(request.system),
+    messages,
+    stream: request.stream === true,
+    maxTokens: request.max_tokens,
+    tools: (request.tools ?? []).map(tool),
+  };
+  if (request.temperature !== undefined) neutral.temperature = request.temperature;
+  if (request.top_p !== undefined) neutral.topP = request.top_p;
+  if (request.top_k !== undefined) neutral.topK = request.top_k;
+  if (request.stop_sequences !== undefined && request.stop_sequences.length > 0)
+    neutral.stop = request.stop_sequences;
+  if (request.tool_choice !== undefined) {
+    neutral.toolChoice = toolChoice(request.tool_choice);
+    if (
+      'disable_parallel_tool_use' in request.tool_choice &&
+      request.tool_choice.disable_parallel_tool_use === true
+    )
+      neutral.parallelToolCalls = false;
+  }
+  const userId = request.metadata?.user_id;
+  if (userId != null) neutral.user = userId;
+  const format = request.output_config?.format;
+  if (format) neutral.responseFormat = { type: 'json_schema', name: 'response', schema: format.schema };
+  return neutral;
+}
+
+function systemTexts(system: AnthropicMessagesRequest['system']): string[] {
+  if (system === undefined) return [];
+  const texts = typeof system === 'string' ? [system] : system.map((block) => block.text);
+  return texts.filter((text) => text !== '');
+}
+
+function userPart(block: AnthropicContentBlock, path: string): UserPart[] {
+  switch (block.type) {
+    case 'text':
+      return block.text === '' ? [] : [{ type: 'text', text: block.text }];
+    case 'image':
+      return [imagePart(block, path)];
+    case 'document':
+      return [documentPart(block, path)];
+    case 'tool_result':
+      return [toolResult(block, path)];
+    case 'tool_use':
+    case 'thinking':
+    case 'redacted_thinking':
+      throw new TranslationError(
+        'invalid_value',
+        `${path}.type`,
+        `A \`${block.type}\` block belongs in an assistant turn.`,
+      );
+    default: {
+      const unknown: never = block;
+      throw new Error(`unhandled block ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Thinking blocks are Claude's own reasoning, signed for Claude: no other model can take them back. */
+function assistantPart(block: AnthropicContentBlock, path: string): AssistantPart[] {
+  switch (block.type) {
+    case 'text':
+      return block.text === '' ? [] : [{ type: 'text', text: block.text }];
+    case 'tool_use':
+      return [{ type: 'tool-call', id: block.id, name: block.name, input: block.input }];
+    case 'thinking':
+    case 'redacted_thinking':
+      return [];
+    case 'image':
+    case 'document':
+    case 'tool_result':
+      throw new TranslationError(
+        'invalid_value',
+        `${path}.type`,
+        `A \`${block.type}\` block belongs in a user turn.`,
+      );
+    default: {
+      const unknown: never = block;
+      throw new Error(`unhandled block ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function imagePart(block: AnthropicImageBlock, path: string): ImagePart {
+  return { type: 'image', source: mediaSource(block.source, `${path}.source`), path: `${path}.source` };
+}
+
+function documentPart(block: AnthropicDocumentBlock, path: string): UserPart {
+  const { source } = block;
+  if (source.type === 'text')
+    return { type: 'text', text: block.title ? `${block.title}\n\n${source.data}` : source.data };
+  if (source.type === 'content')
+    throw new TranslationError(
+      'unsupported_value',
+      `${path}.source.type`,
+      'Documents with custom `content` sources can only be sent to Claude models.',
+    );
+  return {
+    type: 'file',
+    source: mediaSource(source, `${path}.source`),
+    ...(block.title ? { filename: block.title } : {}),
+    path: `${path}.source`,
+  };
+}
+
+function mediaSource(
+  source:
+    | { type: 'base64'; media_type: string; data: string }
+    | { type: 'url'; url: string }
+    | { type: 'file'; file_id: string },
+  path: string,
+): MediaSource {
+  switch (source.type) {
+    case 'base64':
+      return { kind: 'base64', mediaType: source.media_type, data: source.data };
+    case 'url':
+      return { kind: 'url', url: source.url };
+    case 'file':
+      throw new TranslationError(
+        'unsupported_value',
+        `${path}.file_id`,
+        'A `file_id` refers to a file stored at Anthropic and cannot be sent to this model; send the data inline.',
+      );
+    default: {
+      const unknown: never = source;
+      throw new Error(`unhandled source ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function toolResult(block: AnthropicToolResultBlock, path: string): UserPart {
+  const content: (TextPart | ImagePart)[] = [];
+  if (typeof block.content === 'string') {
+    if (block.content !== '') content.push({ type: 'text', text: block.content });
+  } else {
+    (block.content ?? []).forEach((item, index) => {
+      const itemPath = `${path}.content[${index}]`;
+      if (item.type === 'text') {
+        if (item.text !== '') content.push({ type: 'text', text: item.text });
+      } else if (item.type === 'image') content.push(imagePart(item, itemPath));
+      else
+        throw new TranslationError(
+          'unsupported_value',
+          `${itemPath}.type`,
+          'Documents inside tool results can only be sent to Claude models.',
+        );
+    });
+  }
+  return {
+    type: 'tool-result',
+    toolCallId: block.tool_use_id,
+    content,
+    isError: block.is_error === true,
+    path: `${path}.tool_use_id`,
+  };
+}
+
+/** Server tools (web search, code execution, computer use...) run at Anthropic and cannot be offered to another provider. */
+function tool(definition: AnthropicTool, index: number): NeutralTool {
+  if (definition.type != null && definition.type !== 'custom')
+    throw new TranslationError(
+      'unsupported_value',
+      `tools[${index}].type`,
+      `\`${definition.type}\` is an Anthropic server tool; only client tools (with an input_schema) can be offered to this model.`,
+    );
+  return {
+    name: definition.name,
+    ...(definition.description !== undefined ? { description: definition.description } : {}),
+    ...(definition.input_schema !== undefined ? { parameters: definition.input_schema } : {}),
+    ...(definition.strict !== undefined ? { strict: definition.strict } : {}),
+  };
+}
+
+function toolChoice(choice: AnthropicToolChoice): NeutralToolChoice {
+  switch (choice.type) {
+    case 'auto':
+    case 'none':
+      return { type: choice.type };
+    case 'any':
+      return { type: 'required' };
+    case 'tool':
+      return { type: 'tool', name: choice.name };
+    default: {
+      const unknown: never = choice;
+      throw new Error(`unhandled tool_choice ${JSON.stringify(unknown)}`);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/** Parses Anthropic Messages stream events into neutral stream parts. */
+import type { z } from 'zod';
+import { type AnthropicUsage, anthropicStreamEvents } from './anthropic-messages-types.js';
+import { finishReasonFromAnthropic } from './finish-reasons.js';
+import { eventType, malformed, type StreamParser, type StreamPart } from './stream-parts.js';
+import { type NormalisedUsage, usageFromAnthropic } from './usage.js';
+
+export class AnthropicStreamParser implements StreamParser {
+  #usage: AnthropicUsage | undefined;
+  /** Content block index -> tool call index, for client tool_use blocks only. */
+  readonly #toolIndexByBlock = new Map<number, number>();
+
+  get usage(): NormalisedUsage | undefined {
+    return usageFromAnthropic(this.#usage);
+  }
+
+  parse(event: unknown): StreamPart[] {
+    const type = eventType(event);
+    switch (type) {
+      case 'message_start':
+        return this.#withEvent(anthropicStreamEvents[type], type, event, ({ message }) => {
+          this.#mergeUsage(message.usage);
+          const usage = this.usage;
+          return [{ type: 'start', id: message.id, model: message.model, ...(usage ? { usage } : {}) }];
+        });
+      case 'content_block_start':
+        return this.#withEvent(
+          anthropicStreamEvents[type],
+          type,
+          event,
+          ({ index, content_block: block }) => {
+            // server_tool_use blocks also stream input_json_delta, but run at Anthropic: only tool_use is the caller's.
+            if (block.type === 'tool_use') {
+              const toolIndex = this.#toolIndexByBlock.size;
+              this.#toolIndexByBlock.set(index, toolIndex);
+              return [
+                { type: 'tool-call-start', choice: 0, toolIndex, id: block.id ?? '', name: block.name ?? '' },
+              ];
+            }
+            return block.type === 'text' && block.text ? [{ type: 'text', choice: 0, text: block.text }] : [];
+          },
+        );
+      case 'content_block_delta':
+        return this.#withEvent(anthropicStreamEvents[type], type, event, ({ index, delta }) => {
+          if (delta.type === 'text_delta' && delta.text)
+            return [{ type: 'text', choice: 0, text: delta.text }];
+          const toolIndex = this.#toolIndexByBlock.get(index);
+          if (delta.type === 'input_json_delta' && delta.partial_json && toolIndex !== undefined)
+            return [{ type: 'tool-call-delta', choice: 0, toolIndex, argumentsDelta: delta.partial_json }];
+          // thinking_delta, signature_delta, citations_delta: nothing the other dialects can show.
+          return [];
+        });
+      case 'message_delta':
+        return this.#withEvent(anthropicStreamEvents[type], type, event, ({ delta, usage }) => {
+          this.#mergeUsage(usage);
+          return [{ type: 'finish', choice: 0, reason: finishReasonFromAnthropic(delta.stop_reason) }];
+        });
+      case 'message_stop': {
+        const usage = this.usage;
+        return [{ type: 'end', ...(usage ? { usage } : {}) }];
+      }
+      case 'error':
+        return this.#withEvent(anthropicStreamEvents[type], type, event, ({ error }) => [
+          {
+            type: 'error',
+            failure: { kind: 'upstream_error', errorType: error.type, message: error.message },
+          },
+        ]);
+      case undefined:
+        return [malformed('an Anthropic stream event without a type')];
+      default:
+        // content_block_stop, ping, and event types added later carry nothing to translate.
+        return [];
+    }
+  }
+
+  #withEvent<T>(
+    schema: z.ZodType<T>,
+    type: string,
+    event: unknown,
+    translate: (parsed: T) => StreamPart[],
+  ): StreamPart[] {
+    const parsed = schema.safeParse(event);
+    if (!parsed.success) return [malformed(`malformed Anthropic ${type} event: ${parsed.error.message}`)];
+    return translate(parsed.data);
+  }
+
+  /** message_delta counts are cumulative: a value given there replaces the one from message_start. */
+  #mergeUsage(usage: AnthropicUsage | null | undefined): void {
+    if (!usage) return;
+    const merged: AnthropicUsage = { ...this.#usage };
+    for (const key of [
+      'input_tokens',
+      'output_tokens',
+      'cache_creation_input_tokens',
+      'cache_read_input_tokens',
+    ] as const) {
+      const value = usage[key];
+      if (value != null) merged[key] = value;
+    }
+    this.#usage = merged;
+  }
+}

@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { anthropicMessagesRequest } from './anthropic-messages-types.js';
+import { type OpenAIRequestOptions, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
+import { type OpenAIChatRequest, openAIChatRequest } from './openai-chat-types.js';
+import { anthropicToOpenAIRequest } from './requests.js';
+import { TranslationError } from './translation-error.js';
+
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+const weather = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+
+/** Parses the body as the edge would, translates, and checks the result is a valid OpenAI request. */
+function translate(body: Record<string, unknown>, options?: OpenAIRequestOptions): OpenAIChatRequest {
+  const request = anthropicMessagesRequest.parse({ model: 'gpt-4.1', max_tokens: 1024, ...body });
+  const translated = anthropicToOpenAIRequest(request, options);
+  assert.deepEqual(openAIChatRequest.parse(translated), translated, 'the output has the OpenAI shape');
+  return translated;
+}
+
+const user = (content: unknown) => ({ role: 'user', content });
+
+describe('Anthropic messages request -> OpenAI chat request', () => {
+  const cases: { name: string; body: Record<string, unknown>; expected: Partial<OpenAIChatRequest> }[] = [
+    {
+      name: 'a system string becomes the first message; max_tokens becomes max_completion_tokens',
+      body: { system: 'Be brief.', messages: [user('Hi')] },
+      expected: {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+        ],
+        max_completion_tokens: 1024,
+      },
+    },
+    {
+      name: 'system text blocks are joined into one system message (cache_control is dropped)',
+      body: {
+        system: [
+          { type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } },
+          { type: 'text', text: 'Answer in French.' },
+        ],
+        messages: [user([{ type: 'text', text: 'Hi' }])],
+      },
+      expected: {
+        messages: [
+          { role: 'system', content: 'Be brief.\n\nAnswer in French.' },
+          { role: 'user', content: 'Hi' },
+        ],
+      },
+    },
+    {
+      name: 'image blocks become image_url parts (base64 as a data: URL); a PDF document becomes a file part',
+      body: {
+        messages: [
+          user([
+            { type: 'text', text: 'Compare' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              title: 'r.pdf',
+            },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Compare' },
+              { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+              { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+              {
+                type: 'file',
+                file: { filename: 'r.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' },
+              },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: 'a plain-text document becomes text, titled',
+      body: {
+        messages: [
+          user([
+            {
+              type: 'document',
+              source: { type: 'text', media_type: 'text/plain', data: 'Body' },
+              title: 'Notes',
+            },
+          ]),
+        ],
+      },
+      expected: { messages: [{ role: 'user', content: 'Notes\n\nBody' }] },
+    },
+    {
+      name: 'tool_use blocks become tool_calls with JSON arguments; thinking blocks are dropped',
+      body: {
+        messages: [
+          user('Weather in Paris?'),
+          {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'hmm', signature: 'sig' },
+              { type: 'text', text: 'Checking.' },
+              { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+            ],
+          },
+        ],
+      },
+      expected: {
+        messages: [
+          { role: 'user', content: 'Weather in Paris?' },
+          {
+            role: 'assistant',
+            content: 'Checking.',
+            tool_calls: [
+              {
+                id: 'toolu_1',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: 'an assistant turn of tool calls only has null content',
+      body: {
+        messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'now', input: {} }] }],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 't', type: 'function', function: { name: 'now', arguments: '{}' } }],
+          },
+        ],
+      },
+    },
+    {
+      name: 'tool_result blocks become tool messages before the rest of the turn; content arrays are joined; errors are marked',
+      body: {
+        messages: [
+          user([
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' },
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_2',
+              content: [
+                { type: 'text', text: 'line 1' },
+                { type: 'text', text: 'line 2' },
+              ],
+            },
+            { type: 'tool_result', tool_use_id: 'toolu_3', content: 'city not found', is_error: true },
+            { type: 'tool_result', tool_use_id: 'toolu_4' },
+            { type: 'text', text: 'Summarise.' },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          { role: 'tool', tool_call_id: 'toolu_1', content: 'sunny' },
+          { role: 'tool', tool_call_id: 'toolu_2', content: 'line 1\nline 2' },
+          { role: 'tool', tool_call_id: 'toolu_3', content: `${TOOL_ERROR_PREFIX}city not found` },
+          { role: 'tool', tool_call_id: 'toolu_4', content: '' },
+          { role: 'user', content: 'Summarise.' },
+        ],
+      },
+    },
+    {
+      name: 'images inside a tool result move to a user message after the tool messages',
+      body: {
+        messages: [
+          user([
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              content: [
+                { type: 'text', text: 'screenshot' },
+                { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+              ],
+            },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          { role: 'tool', tool_call_id: 'toolu_1', content: 'screenshot' },
+          {
+            role: 'user',
+            content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }],
+          },
+        ],
+      },
+    },
+    {
+      name: 'sampling and stop: stop_sequences -> stop; top_k has no OpenAI counterpart and is dropped',
+      body: { messages: [user('Hi')], temperature: 0.3, top_p: 0.8, top_k: 40, stop_sequences: ['END'] },
+      expected: { temperature: 0.3, top_p: 0.8, stop: ['END'] },
+    },
+    {
+      name: 'a stream always asks for usage (Anthropic streams report it)',
+      body: { messages: [user('Hi')], stream: true },
+      expected: { stream: true, stream_options: { include_usage: true } },
+    },
+    {
+      name: 'metadata.user_id -> user; output_config.format -> response_format json_schema',
+      body: {
+        messages: [user('Hi')],
+        metadata: { user_id: 'u-42' },
+        output_config: { format: { type: 'json_schema', schema: weather } },
+      },
+      expected: {
+        user: 'u-42',
+        response_format: { type: 'json_schema', json_schema: { name: 'response', schema: weather } },
+      },
+    },
+  ];
+  for (const { name, body, expected } of cases) {
+    it(name, () => {
+      const translated = translate(body);
+      for (const [key, value] of Object.entries(expected))
+        assert.deepEqual(translated[key as keyof OpenAIChatRequest], value, key);
+    });
+  }
+
+  it('max_tokens goes to max_tokens for servers that only know it', () => {
+    const translated = translate({ messages: [user('Hi')] }, { maxTokensField: 'max_tokens' });
+    assert.equal(translated.max_tokens, 1024);
+    assert.equal(translated.max_completion_tokens, undefined);
+  });
+
+  describe('tools and tool_choice', () => {
+    const tools = [
+      {
+        name: 'get_weather',
+        description: 'Weather',
+        input_schema: weather,
+        cache_control: { type: 'ephemeral' },
+      },
+    ];
+    it('client tools become function tools', () => {
+      assert.deepEqual(translate({ messages: [user('Hi')], tools }).tools, [
+        { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: weather } },
+      ]);
+    });
+    const choices: { name: string; choice: unknown; expected: Partial<OpenAIChatRequest> }[] = [
+      { name: 'auto', choice: { type: 'auto' }, expected: { tool_choice: 'auto' } },
+      { name: 'any -> required', choice: { type: 'any' }, expected: { tool_choice: 'required' } },
+      { name: 'none', choice: { type: 'none' }, expected: { tool_choice: 'none' } },
+      {
+        name: 'tool -> named function',
+        choice: { type: 'tool', name: 'get_weather' },
+        expected: { tool_choice: { type: 'function', function: { name: 'get_weather' } } },
+      },
+      {
+        name: 'disable_parallel_tool_use -> parallel_tool_calls false',
+        choice: { type: 'auto', disable_parallel_tool_use: true },
+        expected: { tool_choice: 'auto', parallel_tool_calls: false },
+      },
+    ];
+    for (const { name, choice, expected } of choices) {
+      it(name, () => {
+        const translated = translate({ messages: [user('Hi')], tools, tool_choice: choice });
+        for (const [key, value] of Object.entries(expected))
+          assert.deepEqual(translated[key as keyof OpenAIChatRequest], value, key);
+      });
+    }
+  });
+
+  describe('refusals name the offending field', () => {
+    const refusals: { name: string; body: Record<string, unknown>; param: string }[] = [
+      {
+        name: 'a server tool',
+        body: { messages: [user('Hi')], tools: [{ type: 'web_search_20250305', name: 'web_search' }] },
+        param: 'tools[0].type',
+      },
+      {
+        name: 'a file_id image',
+        body: { messages: [user([{ type: 'image', source: { type: 'file', file_id: 'file_1' } }])] },
+        param: 'messages[0].content[0].source.file_id',
+      },
+      {
+        name: 'a PDF by URL (OpenAI takes documents inline only)',
+        body: {
+          messages: [user([{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }])],
+        },
+        param: 'messages[0].content[0].source',
+      },
+      {
+        name: 'a tool_use block in a user turn',
+        body: { messages: [user([{ type: 'tool_use', id: 't', name: 'f', input: {} }])] },
+        param: 'messages[0].content[0].type',
+      },
+    ];
+    for (const { name, body, param } of refusals) {
+      it(name, () => {
+        assert.throws(
+          () => translate(body),
+          (error: unknown) => error instanceof TranslationError && error.param === param,
+        );
+      });
+    }
+  });
+});

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { accumulateOpenAI } from './__fixtures__/accumulate.js';
+import { jsonFixture, sseEvents } from './__fixtures__/sse-fixtures.js';
+import { anthropicMessageResponse } from './anthropic-messages-types.js';
+import type { OpenAIChatChunkOut } from './openai-chat-types.js';
+import { anthropicToOpenAIResponse } from './responses.js';
+import type { StreamTranslator } from './stream-translator.js';
+import { anthropicToOpenAIStream } from './streams.js';
+
+const created = 1_750_000_000;
+
+function replay(events: readonly unknown[], includeUsage = true) {
+  const translator = anthropicToOpenAIStream({ includeUsage, created });
+  const chunks = events.flatMap((event) => translator.push(event));
+  return { translator, chunks };
+}
+
+function deltas(chunks: readonly OpenAIChatChunkOut[]) {
+  return chunks.map((chunk) => chunk.choices[0]?.delta ?? 'usage');
+}
+
+describe('Anthropic stream -> OpenAI chunks', () => {
+  it('a text stream (recorded): role first, one chunk per text delta, finish, then the usage chunk', () => {
+    const { translator, chunks } = replay(sseEvents('anthropic-text.sse'));
+    assert.deepEqual(deltas(chunks), [
+      { role: 'assistant', content: '' },
+      { content: 'Mock' },
+      { content: ' reply:' },
+      { content: ' Hello' },
+      { content: ' there,' },
+      { content: ' how' },
+      { content: ' are' },
+      { content: ' you?' },
+      {},
+      'usage',
+    ]);
+    assert.equal(chunks.at(-2)?.choices[0]?.finish_reason, 'stop');
+    assert.deepEqual(chunks.at(-1), {
+      id: 'msg_mock000007',
+      object: 'chat.completion.chunk',
+      created,
+      model: 'claude-haiku-4-5',
+      choices: [],
+      usage: {
+        prompt_tokens: 13,
+        completion_tokens: 10,
+        total_tokens: 23,
+        prompt_tokens_details: { cached_tokens: 0 },
+      },
+    });
+    assert.ok(
+      chunks.slice(0, -1).every((chunk) => chunk.usage === null),
+      'usage: null until the last chunk',
+    );
+    assert.ok(translator.finished);
+    assert.equal(translator.failure, undefined);
+    assert.deepEqual(translator.usage, { inputTokens: 13, outputTokens: 10, cachedInputTokens: 0 });
+    assert.equal(translator.outputText(), 'Mock reply: Hello there, how are you?');
+  });
+
+  it('without include_usage: no usage chunk and no usage field', () => {
+    const { chunks, translator } = replay(sseEvents('anthropic-text.sse'), false);
+    assert.ok(chunks.every((chunk) => !('usage' in chunk) && chunk.choices.length === 1));
+    assert.ok(translator.finished);
+    assert.deepEqual(translator.usage?.outputTokens, 10, 'the gateway still sees the usage');
+  });
+
+  it('a tool call (recorded): id and name first, then argument fragments; the empty fragment is skipped', () => {
+    const { chunks } = replay(sseEvents('anthropic-tool.sse'));
+    const toolDeltas = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+    assert.deepEqual(toolDeltas, [
+      {
+        index: 0,
+        id: 'toolu_mock000010',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '' },
+      },
+      { index: 0, function: { arguments: '{"city"' } },
+      { index: 0, function: { arguments: ':"Paris' } },
+      { index: 0, function: { arguments: '","days' } },
+      { index: 0, function: { arguments: '":42}' } },
+    ]);
+  });
+
+  it('the accumulated stream means what the non-streamed translation means', () => {
+    const streamed = accumulateOpenAI(replay(sseEvents('anthropic-tool.sse')).chunks);
+    const whole = anthropicToOpenAIResponse(
+      anthropicMessageResponse.parse(jsonFixture('anthropic-tool.json')),
+      { created },
+    );
+    const [choice] = streamed.choices;
+    const [expected] = whole.choices;
+    assert.equal(choice?.content, expected?.message.content);
+    assert.equal(choice?.finishReason, expected?.finish_reason);
+    assert.deepEqual(
+      choice?.toolCalls.map((call) => [call.name, JSON.parse(call.arguments)]),
+      expected?.message.tool_calls?.map((call) => [call.function.name, JSON.parse(call.function.arguments)]),
+    );
+  });
+
+  it('max_tokens (recorded) finishes with length', () => {
+    const { chunks } = replay(sseEvents('anthropic-text-max-tokens.sse'));
+    assert.equal(accumulateOpenAI(chunks).choices[0]?.finishReason, 'length');
+  });
+
+  it('thinking is skipped, parallel tool calls get indexes 0 and 1, cache usage is normalised (docs)', () => {
+    const { chunks, translator } = replay(sseEvents('docs-anthropic-thinking-cache.sse'));
+    const completion = accumulateOpenAI(chunks);
+    assert.deepEqual(completion.choices[0], {
+      content: 'Checking Paris and Rome.',
+      toolCalls: [
+        { id: 'toolu_01Paris', name: 'get_weather', arguments: '{"city": "Paris"}' },
+        { id: 'toolu_01Rome', name: 'get_weather', arguments: '{"city": "Rome"}' },
+      ],
+      finishReason: 'tool_calls',
+    });
+    assert.deepEqual(completion.usage, {
+      prompt_tokens: 2012,
+      completion_tokens: 95,
+      total_tokens: 2107,
+      prompt_tokens_details: { cached_tokens: 1800 },
+    });
+    assert.deepEqual(translator.usage, { inputTokens: 2012, outputTokens: 95, cachedInputTokens: 1800 });
+  });
+
+  describe('a stream that does not end cleanly is never reported as finished', () => {
+    it('cut before message_stop (no-terminator): not finished, no usage chunk, usage seen so far kept', () => {
+      const events = sseEvents('anthropic-text.sse').slice(0, -1);
+      const { translator, chunks } = replay(events);
+      assert.equal(translator.finished, false);
+      assert.equal(translator.failure, undefined);
+      assert.ok(
+        chunks.every((chunk) => chunk.usage === null),
+        'no usage chunk',
+      );
+      assert.deepEqual(translator.usage, { inputTokens: 13, outputTokens: 10, cachedInputTokens: 0 });
+    });
+
+    it('cut midway (client gone or reset): usage from message_start and the text so far', () => {
+      const { translator } = replay(sseEvents('anthropic-text.sse').slice(0, 6));
+      assert.equal(translator.finished, false);
+      assert.deepEqual(translator.usage, { inputTokens: 13, outputTokens: 1, cachedInputTokens: 0 });
+      assert.equal(translator.outputText(), 'Mock reply: Hello');
+    });
+
+    it('an error event (overloaded, docs): failure recorded, nothing emitted after it', () => {
+      const events = sseEvents('docs-anthropic-overloaded.sse');
+      const { translator, chunks } = replay([...events, { type: 'message_stop' }]);
+      assert.deepEqual(translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'overloaded_error',
+        message: 'Overloaded',
+      });
+      assert.equal(translator.finished, false);
+      assert.deepEqual(deltas(chunks), [{ role: 'assistant', content: '' }, { content: 'Once upon' }]);
+      assert.deepEqual(translator.usage, { inputTokens: 25, outputTokens: 1, cachedInputTokens: 0 });
+    });
+
+    it('a malformed event stops the translation', () => {
+      const events = sseEvents('anthropic-text.sse');
+      const broken = [
+        ...events.slice(0, 4),
+        { type: 'content_block_delta', delta: 'garbage' },
+        ...events.slice(4),
+      ];
+      const { translator, chunks } = replay(broken);
+      assert.equal(translator.failure?.kind, 'malformed_event');
+      assert.equal(translator.finished, false);
+      assert.deepEqual(deltas(chunks), [{ role: 'assistant', content: '' }, { content: 'Mock' }]);
+    });
+
+    it('an event without a type is malformed', () => {
+      const { translator } = replay([42]);
+      assert.equal(translator.failure?.kind, 'malformed_event');
+    });
+  });
+
+  it('a translator is independent per request', () => {
+    const first: StreamTranslator<OpenAIChatChunkOut> = anthropicToOpenAIStream({
+      includeUsage: false,
+      created,
+    });
+    const second = anthropicToOpenAIStream({ includeUsage: false, created });
+    for (const event of sseEvents('anthropic-text.sse')) first.push(event);
+    assert.ok(first.finished);
+    assert.equal(second.finished, false);
+    assert.equal(second.usage, undefined);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * Why a model stopped, in each dialect, through one neutral set:
+ * - `stop`: the model ended its answer (Anthropic end_turn, pause_turn; Gemini STOP).
+ * - `stop_sequence`: a stop sequence matched (only Anthropic says so; OpenAI folds it into stop).
+ * - `length`: the output limit or the context window was reached.
+ * - `tool_calls`: the model wants tool results before it continues.
+ * - `content_filter`: a safety system or the model itself refused or cut the answer.
+ */
+import type { AnthropicStopReason } from './anthropic-messages-types.js';
+import type { OpenAIFinishReason } from './openai-chat-types.js';
+
+export type NeutralFinishReason = 'stop' | 'stop_sequence' | 'length' | 'tool_calls' | 'content_filter';
+
+/** Unknown or missing reasons (added later by Anthropic) read as a normal end. */
+export function finishReasonFromAnthropic(reason: string | null | undefined): NeutralFinishReason {
+  switch (reason) {
+    case 'stop_sequence':
+      return 'stop_sequence';
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'refusal':
+      return 'content_filter';
+    default:
+      return 'stop';
+  }
+}
+
+export function finishReasonFromOpenAI(reason: OpenAIFinishReason | null | undefined): NeutralFinishReason {
+  switch (reason) {
+    case 'length':
+      return 'length';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_calls';
+    case 'content_filter':
+      return 'content_filter';
+    default:
+      return 'stop';
+  }
+}
+
+/** Gemini finish reasons that mean a safety or policy system stopped the answer. */
+const GEMINI_FILTERED = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'IMAGE_RECITATION',
+]);
+
+/**
+ * Gemini says STOP also when the answer is a function call, so whether calls were made
+ * decides between stop and tool_calls. MALFORMED_FUNCTION_CALL, OTHER and unknown reasons
+ * read as a normal end with whatever content came.
+ */
+export function finishReasonFromGemini(
+  reason: string | undefined,
+  madeToolCalls: boolean,
+): NeutralFinishReason {
+  if (reason === 'MAX_TOKENS') return 'length';
+  if (reason !== undefined && GEMINI_FILTERED.has(reason)) return 'content_filter';
+  return madeToolCalls ? 'tool_calls' : 'stop';
+}
+
+export function openAIFinishReason(reason: NeutralFinishReason): OpenAIFinishReason {
+  return reason === 'stop_sequence' ? 'stop' : reason;
+}
+
+export function anthropicStopReason(reason: NeutralFinishReason): AnthropicStopReason {
+  switch (reason) {
+    case 'stop':
+      return 'end_turn';
+    case 'stop_sequence':
+      return 'stop_sequence';
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+      return 'tool_use';
+    case 'content_filter':
+      return 'refusal';
+    default: {
+      const unknown: never = reason;
+      throw new Error(`unhandled finish reason ${String(unknown)}`);
+    }
+  }
+}

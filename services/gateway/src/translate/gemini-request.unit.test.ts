@@ -1,0 +1,342 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { anthropicMessagesRequest } from './anthropic-messages-types.js';
+import { type GeminiGenerateContentRequest, geminiGenerateContentRequest } from './gemini-types.js';
+import { FOREIGN_THOUGHT_SIGNATURE, type GeminiRequestOptions } from './neutral-to-gemini-request.js';
+import { openAIChatRequest } from './openai-chat-types.js';
+import { anthropicToGeminiRequest, openAIToGeminiRequest } from './requests.js';
+import { TranslationError } from './translation-error.js';
+
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+const weather = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+
+function fromOpenAI(
+  body: Record<string, unknown>,
+  options?: GeminiRequestOptions,
+): GeminiGenerateContentRequest {
+  const translated = openAIToGeminiRequest(
+    openAIChatRequest.parse({ model: 'gemini-2.5-flash', ...body }),
+    options,
+  );
+  assert.deepEqual(
+    geminiGenerateContentRequest.parse(translated),
+    translated,
+    'the output has the Gemini shape',
+  );
+  return translated;
+}
+
+function fromAnthropic(body: Record<string, unknown>): GeminiGenerateContentRequest {
+  const request = anthropicMessagesRequest.parse({ model: 'gemini-2.5-flash', max_tokens: 512, ...body });
+  const translated = anthropicToGeminiRequest(request);
+  assert.deepEqual(
+    geminiGenerateContentRequest.parse(translated),
+    translated,
+    'the output has the Gemini shape',
+  );
+  return translated;
+}
+
+const user = (content: unknown) => ({ role: 'user', content });
+const toolConversation = [
+  user('Weather in Paris and Rome?'),
+  {
+    role: 'assistant',
+    content: null,
+    tool_calls: [
+      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '{"city":"Rome"}' } },
+    ],
+  },
+  { role: 'tool', tool_call_id: 'call_2', content: '10:00' },
+  { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+];
+
+describe('OpenAI chat request -> Gemini generateContent', () => {
+  const cases: {
+    name: string;
+    body: Record<string, unknown>;
+    expected: Partial<GeminiGenerateContentRequest>;
+  }[] = [
+    {
+      name: 'system and developer messages become systemInstruction; roles become user/model',
+      body: {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'developer', content: 'Answer in French.' },
+          user('Hi'),
+          { role: 'assistant', content: 'Bonjour' },
+          user('Ça va?'),
+        ],
+      },
+      expected: {
+        systemInstruction: { parts: [{ text: 'Be brief.' }, { text: 'Answer in French.' }] },
+        contents: [
+          { role: 'user', parts: [{ text: 'Hi' }] },
+          { role: 'model', parts: [{ text: 'Bonjour' }] },
+          { role: 'user', parts: [{ text: 'Ça va?' }] },
+        ],
+      },
+    },
+    {
+      name: 'data: images become inlineData; URLs become fileData with the type read from the extension',
+      body: {
+        messages: [
+          user([
+            { type: 'text', text: 'Compare' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.JPG?size=large' } },
+            { type: 'image_url', image_url: { url: 'https://example.com/image' } },
+            { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
+          ]),
+        ],
+      },
+      expected: {
+        contents: [
+          {
+            role: 'user',
+            parts: [
+              { text: 'Compare' },
+              { inlineData: { mimeType: 'image/png', data: PNG } },
+              { fileData: { fileUri: 'https://example.com/cat.JPG?size=large', mimeType: 'image/jpeg' } },
+              { fileData: { fileUri: 'https://example.com/image' } },
+              { inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: 'tool calls become functionCall parts (the first signed), results functionResponse parts named by call id',
+      body: { messages: toolConversation },
+      expected: {
+        contents: [
+          { role: 'user', parts: [{ text: 'Weather in Paris and Rome?' }] },
+          {
+            role: 'model',
+            parts: [
+              {
+                functionCall: { name: 'get_weather', args: { city: 'Paris' } },
+                thoughtSignature: FOREIGN_THOUGHT_SIGNATURE,
+              },
+              { functionCall: { name: 'get_time', args: { city: 'Rome' } } },
+            ],
+          },
+          {
+            role: 'user',
+            parts: [
+              { functionResponse: { name: 'get_time', response: { output: '10:00' } } },
+              { functionResponse: { name: 'get_weather', response: { output: 'sunny' } } },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: 'tools become functionDeclarations with a JSON schema; tool_choice required -> ANY',
+      body: {
+        messages: [user('Hi')],
+        tools: [
+          {
+            type: 'function',
+            function: { name: 'get_weather', description: 'Weather', parameters: weather },
+          },
+          { type: 'function', function: { name: 'now' } },
+        ],
+        tool_choice: 'required',
+        parallel_tool_calls: false,
+      },
+      expected: {
+        tools: [
+          {
+            functionDeclarations: [
+              { name: 'get_weather', description: 'Weather', parametersJsonSchema: weather },
+              { name: 'now' },
+            ],
+          },
+        ],
+        toolConfig: { functionCallingConfig: { mode: 'ANY' } },
+      },
+    },
+    {
+      name: 'a named tool choice -> ANY restricted to that function',
+      body: {
+        messages: [user('Hi')],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: weather } }],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      },
+      expected: {
+        toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] } },
+      },
+    },
+    {
+      name: 'tool_choice none -> NONE',
+      body: {
+        messages: [user('Hi')],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: weather } }],
+        tool_choice: 'none',
+      },
+      expected: { toolConfig: { functionCallingConfig: { mode: 'NONE' } } },
+    },
+    {
+      name: 'generation settings; n -> candidateCount; json_schema -> JSON mime type and schema',
+      body: {
+        messages: [user('Hi')],
+        max_tokens: 200,
+        max_completion_tokens: 100,
+        temperature: 1.5,
+        top_p: 0.9,
+        stop: ['END'],
+        n: 2,
+        seed: 7,
+        presence_penalty: 0.5,
+        frequency_penalty: 0.25,
+        response_format: { type: 'json_schema', json_schema: { name: 'w', schema: weather } },
+      },
+      expected: {
+        generationConfig: {
+          maxOutputTokens: 100,
+          temperature: 1.5,
+          topP: 0.9,
+          stopSequences: ['END'],
+          candidateCount: 2,
+          presencePenalty: 0.5,
+          frequencyPenalty: 0.25,
+          seed: 7,
+          responseMimeType: 'application/json',
+          responseJsonSchema: weather,
+        },
+      },
+    },
+    {
+      name: 'json_object -> JSON mime type only; no generation settings otherwise',
+      body: { messages: [user('Hi')], response_format: { type: 'json_object' } },
+      expected: { generationConfig: { responseMimeType: 'application/json' } },
+    },
+  ];
+  for (const { name, body, expected } of cases) {
+    it(name, () => {
+      const translated = fromOpenAI(body);
+      for (const [key, value] of Object.entries(expected))
+        assert.deepEqual(translated[key as keyof GeminiGenerateContentRequest], value, key);
+    });
+  }
+
+  it('leaves out generationConfig, tools and systemInstruction when there are none', () => {
+    assert.deepEqual(fromOpenAI({ messages: [user('Hi')] }), {
+      contents: [{ role: 'user', parts: [{ text: 'Hi' }] }],
+    });
+  });
+
+  it('can leave function calls unsigned', () => {
+    const translated = fromOpenAI({ messages: toolConversation }, { thoughtSignature: null });
+    assert.ok(
+      translated.contents.every((content) =>
+        content.parts.every((part) => part.thoughtSignature === undefined),
+      ),
+    );
+  });
+
+  it('refuses a tool result that answers no earlier call, naming the field', () => {
+    assert.throws(
+      () => fromOpenAI({ messages: [user('Hi'), { role: 'tool', tool_call_id: 'call_x', content: 'x' }] }),
+      (error: unknown) =>
+        error instanceof TranslationError &&
+        error.code === 'invalid_value' &&
+        error.param === 'messages[1].tool_call_id',
+    );
+  });
+
+  it('refuses logprobs', () => {
+    assert.throws(
+      () => fromOpenAI({ messages: [user('Hi')], logprobs: true }),
+      (error: unknown) => error instanceof TranslationError && error.param === 'logprobs',
+    );
+  });
+});
+
+describe('Anthropic messages request -> Gemini generateContent', () => {
+  it('keeps top_k, system, tool use and results (errors under `error`), and max_tokens', () => {
+    const translated = fromAnthropic({
+      system: [{ type: 'text', text: 'Be brief.' }],
+      top_k: 40,
+      temperature: 0.5,
+      stop_sequences: ['END'],
+      tools: [{ name: 'get_weather', input_schema: weather }],
+      tool_choice: { type: 'any' },
+      messages: [
+        user('Weather in Paris?'),
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Checking.' },
+            { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+          ],
+        },
+        user([
+          { type: 'tool_result', tool_use_id: 'toolu_1', content: 'no data', is_error: true },
+          { type: 'text', text: 'Try again?' },
+        ]),
+      ],
+    });
+    assert.deepEqual(translated, {
+      systemInstruction: { parts: [{ text: 'Be brief.' }] },
+      contents: [
+        { role: 'user', parts: [{ text: 'Weather in Paris?' }] },
+        {
+          role: 'model',
+          parts: [
+            { text: 'Checking.' },
+            {
+              functionCall: { name: 'get_weather', args: { city: 'Paris' } },
+              thoughtSignature: FOREIGN_THOUGHT_SIGNATURE,
+            },
+          ],
+        },
+        {
+          role: 'user',
+          parts: [
+            { functionResponse: { name: 'get_weather', response: { error: 'no data' } } },
+            { text: 'Try again?' },
+          ],
+        },
+      ],
+      tools: [{ functionDeclarations: [{ name: 'get_weather', parametersJsonSchema: weather }] }],
+      toolConfig: { functionCallingConfig: { mode: 'ANY' } },
+      generationConfig: { maxOutputTokens: 512, temperature: 0.5, topK: 40, stopSequences: ['END'] },
+    });
+  });
+
+  it('images in tool results follow the function responses; image blocks become inlineData', () => {
+    const translated = fromAnthropic({
+      messages: [
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'screenshot', input: {} }] },
+        user([
+          {
+            type: 'tool_result',
+            tool_use_id: 't1',
+            content: [
+              { type: 'text', text: 'done' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+            ],
+          },
+        ]),
+      ],
+    });
+    assert.deepEqual(translated.contents[1], {
+      role: 'user',
+      parts: [
+        { functionResponse: { name: 'screenshot', response: { output: 'done' } } },
+        { inlineData: { mimeType: 'image/png', data: PNG } },
+      ],
+    });
+  });
+
+  it('names the Anthropic field when a tool result answers no call', () => {
+    assert.throws(
+      () => fromAnthropic({ messages: [user([{ type: 'tool_result', tool_use_id: 'nope', content: 'x' }])] }),
+      (error: unknown) =>
+        error instanceof TranslationError && error.param === 'messages[0].content[0].tool_use_id',
+    );
+  });
+});

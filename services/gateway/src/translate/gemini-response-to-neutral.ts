@@ -1,0 +1,55 @@
+/** Reads a Gemini generateContent answer into the neutral form. */
+import { finishReasonFromGemini } from './finish-reasons.js';
+import { geminiToolCallId } from './gemini-tool-call-id.js';
+import type { GeminiGenerateContentResponse } from './gemini-types.js';
+import type { NeutralChoice, NeutralResponse, NeutralToolCall } from './neutral-response.js';
+import { usageFromGemini } from './usage.js';
+
+/**
+ * Thought parts (`thought: true`, summaries of the model's reasoning) are left out: the
+ * caller's dialects have no field for them. A prompt blocked before any candidate was made
+ * (`promptFeedback.blockReason`) is one empty choice that finished with content_filter.
+ */
+export function neutralFromGeminiResponse(
+  response: GeminiGenerateContentResponse,
+  fallback: { id: string; model: string },
+): NeutralResponse {
+  const usage = usageFromGemini(response.usageMetadata);
+  const candidates = response.candidates ?? [];
+  let callPosition = 0;
+  const choices: NeutralChoice[] = candidates.map((candidate, position) => {
+    const texts: string[] = [];
+    const toolCalls: NeutralToolCall[] = [];
+    for (const part of candidate.content?.parts ?? []) {
+      if (part.thought) continue;
+      if (part.text !== undefined) texts.push(part.text);
+      if (part.functionCall) {
+        const { id, name, args } = part.functionCall;
+        toolCalls.push({
+          id: geminiToolCallId(response.responseId, callPosition++, id),
+          name,
+          input: args ?? {},
+        });
+      }
+    }
+    return {
+      index: candidate.index ?? position,
+      text: texts.length > 0 ? texts.join('') : null,
+      toolCalls,
+      finishReason: finishReasonFromGemini(candidate.finishReason, toolCalls.length > 0),
+    };
+  });
+  if (choices.length === 0)
+    choices.push({
+      index: 0,
+      text: null,
+      toolCalls: [],
+      finishReason: response.promptFeedback?.blockReason ? 'content_filter' : 'stop',
+    });
+  return {
+    id: response.responseId ?? fallback.id,
+    model: response.modelVersion ?? fallback.model,
+    choices,
+    ...(usage ? { usage } : {}),
+  };
+}

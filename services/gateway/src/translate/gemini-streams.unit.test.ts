@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { accumulateAnthropic, accumulateOpenAI } from './__fixtures__/accumulate.js';
+import { jsonFixture, sseEvents } from './__fixtures__/sse-fixtures.js';
+import { geminiGenerateContentResponse } from './gemini-types.js';
+import { geminiToAnthropicResponse, geminiToOpenAIResponse } from './responses.js';
+import { geminiToAnthropicStream, geminiToOpenAIStream } from './streams.js';
+
+const created = 1_750_000_000;
+const context = { fallbackId: 'req_1', requestedModel: 'gemini-2.5-flash' };
+
+function toOpenAI(events: readonly unknown[], options: { includeUsage?: boolean; choices?: number } = {}) {
+  const translator = geminiToOpenAIStream({
+    includeUsage: options.includeUsage ?? true,
+    created,
+    ...context,
+    ...options,
+  });
+  return { translator, chunks: events.flatMap((event) => translator.push(event)) };
+}
+
+function toAnthropic(events: readonly unknown[]) {
+  const translator = geminiToAnthropicStream(context);
+  return { translator, events: events.flatMap((event) => translator.push(event)) };
+}
+
+/** The recorded stream without its last chunk's finishReason: what the no-terminator scenario sends. */
+function withoutFinishReason(events: readonly unknown[]): unknown[] {
+  const last = structuredClone(events.at(-1)) as { candidates: { finishReason?: string }[] };
+  for (const candidate of last.candidates) delete candidate.finishReason;
+  return [...events.slice(0, -1), last];
+}
+
+describe('Gemini stream -> OpenAI chunks', () => {
+  it('a text stream (recorded): role, word groups, finish, usage; means what the whole answer means', () => {
+    const { translator, chunks } = toOpenAI(sseEvents('gemini-text.sse'));
+    assert.deepEqual(
+      chunks.map((chunk) => chunk.choices[0]?.delta ?? 'usage'),
+      [
+        { role: 'assistant', content: '' },
+        { content: 'Mock reply: Hello' },
+        { content: ' there, how are' },
+        { content: ' you today my' },
+        { content: ' friend?' },
+        {},
+        'usage',
+      ],
+    );
+    const streamed = accumulateOpenAI(chunks);
+    const whole = geminiToOpenAIResponse(
+      geminiGenerateContentResponse.parse(jsonFixture('gemini-text.json')),
+      {
+        created,
+        ...context,
+      },
+    );
+    assert.equal(streamed.choices[0]?.content, whole.choices[0]?.message.content);
+    assert.equal(streamed.choices[0]?.finishReason, 'stop');
+    assert.deepEqual(streamed.usage, whole.usage);
+    assert.equal(streamed.id, 'mock-response-000003');
+    assert.ok(translator.finished);
+  });
+
+  it('a function call (recorded) arrives whole: one start and one argument delta; finish tool_calls', () => {
+    const { chunks } = toOpenAI(sseEvents('gemini-tool.sse'));
+    const completion = accumulateOpenAI(chunks);
+    assert.deepEqual(completion.choices[0], {
+      content: null,
+      toolCalls: [
+        { id: 'call_mock-response-000004_0', name: 'get_weather', arguments: '{"city":"Paris","days":42}' },
+      ],
+      finishReason: 'tool_calls',
+    });
+  });
+
+  it('thought parts are skipped; thoughts and cache are in the usage (docs)', () => {
+    const { chunks, translator } = toOpenAI(sseEvents('docs-gemini-thinking-cache.sse'));
+    const completion = accumulateOpenAI(chunks);
+    assert.equal(completion.choices[0]?.content, 'Paris is sunny. Rome too.');
+    assert.deepEqual(completion.usage, {
+      prompt_tokens: 1040,
+      completion_tokens: 37,
+      total_tokens: 1077,
+      prompt_tokens_details: { cached_tokens: 1000 },
+      completion_tokens_details: { reasoning_tokens: 30 },
+    });
+    assert.equal(translator.outputText(), 'Paris is sunny. Rome too.');
+  });
+
+  it('two candidates (n=2) stream as two choices; complete when both finished', () => {
+    const chunk = (candidates: object[]) => ({ candidates, responseId: 'r2' });
+    const { chunks, translator } = toOpenAI(
+      [
+        chunk([
+          { content: { parts: [{ text: 'A' }] }, index: 0 },
+          { content: { parts: [{ text: 'B' }] }, index: 1 },
+        ]),
+        chunk([{ content: { parts: [{ text: '!' }] }, finishReason: 'STOP', index: 0 }]),
+        chunk([{ content: { parts: [{ text: '?' }] }, finishReason: 'MAX_TOKENS', index: 1 }]),
+      ],
+      { choices: 2, includeUsage: false },
+    );
+    const completion = accumulateOpenAI(chunks);
+    assert.deepEqual(
+      completion.choices.map((choice) => [choice.content, choice.finishReason]),
+      [
+        ['A!', 'stop'],
+        ['B?', 'length'],
+      ],
+    );
+    assert.ok(translator.finished);
+  });
+
+  it('a prompt blocked before any candidate finishes with content_filter', () => {
+    const { chunks, translator } = toOpenAI([
+      {
+        promptFeedback: { blockReason: 'SAFETY' },
+        usageMetadata: { promptTokenCount: 8, totalTokenCount: 8 },
+      },
+    ]);
+    assert.equal(accumulateOpenAI(chunks).choices[0]?.finishReason, 'content_filter');
+    assert.ok(translator.finished);
+    assert.deepEqual(translator.usage, { inputTokens: 8, outputTokens: 0, cachedInputTokens: 0 });
+  });
+
+  describe('a stream that does not end cleanly is never reported as finished', () => {
+    it('no finishReason on the last chunk (no-terminator): not finished, no finish or usage chunk', () => {
+      const { chunks, translator } = toOpenAI(withoutFinishReason(sseEvents('gemini-text.sse')));
+      assert.equal(translator.finished, false);
+      assert.ok(chunks.every((chunk) => chunk.choices[0]?.finish_reason === null));
+      assert.deepEqual(translator.usage, { inputTokens: 17, outputTokens: 14, cachedInputTokens: 0 });
+    });
+
+    it('cut after the first chunk: the running usage is what the gateway records', () => {
+      const { translator } = toOpenAI(sseEvents('gemini-text.sse').slice(0, 1));
+      assert.equal(translator.finished, false);
+      assert.deepEqual(translator.usage, { inputTokens: 17, outputTokens: 5, cachedInputTokens: 0 });
+    });
+
+    it('an error object in the stream is a failure', () => {
+      const { translator } = toOpenAI([
+        ...sseEvents('gemini-text.sse').slice(0, 2),
+        { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } },
+      ]);
+      assert.deepEqual(translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'UNAVAILABLE',
+        message: 'The model is overloaded.',
+      });
+      assert.equal(translator.finished, false);
+    });
+  });
+});
+
+describe('Gemini stream -> Anthropic events', () => {
+  it('a text stream (recorded): message_start with the prompt tokens, one text block, message_delta, message_stop', () => {
+    const { events, translator } = toAnthropic(sseEvents('gemini-text.sse'));
+    assert.deepEqual(events[0], {
+      type: 'message_start',
+      message: {
+        id: 'mock-response-000003',
+        type: 'message',
+        role: 'assistant',
+        model: 'gemini-2.5-flash',
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: {
+          input_tokens: 17,
+          output_tokens: 5,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
+      },
+    });
+    const streamed = accumulateAnthropic(events);
+    const whole = geminiToAnthropicResponse(
+      geminiGenerateContentResponse.parse(jsonFixture('gemini-text.json')),
+      context,
+    );
+    assert.deepEqual(streamed.content, whole.content);
+    assert.equal(streamed.stopReason, 'end_turn');
+    assert.deepEqual(streamed.usage, whole.usage);
+    assert.ok(streamed.complete);
+    assert.ok(translator.finished);
+  });
+
+  it('a function call (recorded): a tool_use block with the whole input as one delta', () => {
+    const { events } = toAnthropic(sseEvents('gemini-tool.sse'));
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [
+      {
+        type: 'tool_use',
+        id: 'call_mock-response-000004_0',
+        name: 'get_weather',
+        input: { city: 'Paris', days: 42 },
+      },
+    ]);
+    assert.equal(message.stopReason, 'tool_use');
+  });
+
+  it('no finishReason (no-terminator): no message_stop, not finished', () => {
+    const { events, translator } = toAnthropic(withoutFinishReason(sseEvents('gemini-text.sse')));
+    assert.equal(translator.finished, false);
+    assert.equal(accumulateAnthropic(events).complete, false);
+  });
+});

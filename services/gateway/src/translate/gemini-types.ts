@@ -1,0 +1,131 @@
+/**
+ * Gemini (Generative Language API) generateContent wire types, reduced to the fields the
+ * translators write and read. The model is part of the URL, not of the body.
+ */
+import { z } from 'zod';
+
+// --- request (what the translators write) -----------------------------------------------
+
+export const geminiPart = z.object({
+  text: z.string().optional(),
+  /** True on parts that are thought summaries rather than the answer. */
+  thought: z.boolean().optional(),
+  thoughtSignature: z.string().optional(),
+  inlineData: z.object({ mimeType: z.string(), data: z.string() }).optional(),
+  fileData: z.object({ mimeType: z.string().optional(), fileUri: z.string() }).optional(),
+  functionCall: z
+    .object({
+      id: z.string().optional(),
+      name: z.string(),
+      args: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+  functionResponse: z
+    .object({ id: z.string().optional(), name: z.string(), response: z.record(z.string(), z.unknown()) })
+    .optional(),
+});
+export type GeminiPart = z.infer<typeof geminiPart>;
+
+export const geminiContent = z.object({
+  role: z.enum(['user', 'model']).optional(),
+  parts: z.array(geminiPart),
+});
+export type GeminiContent = z.infer<typeof geminiContent>;
+
+export const geminiGenerateContentRequest = z.object({
+  contents: z.array(geminiContent),
+  systemInstruction: z.object({ parts: z.array(z.object({ text: z.string() })) }).optional(),
+  tools: z
+    .array(
+      z.object({
+        functionDeclarations: z.array(
+          z.object({
+            name: z.string(),
+            description: z.string().optional(),
+            /** JSON Schema, not the OpenAPI subset that `parameters` takes. */
+            parametersJsonSchema: z.record(z.string(), z.unknown()).optional(),
+          }),
+        ),
+      }),
+    )
+    .optional(),
+  toolConfig: z
+    .object({
+      functionCallingConfig: z.object({
+        mode: z.enum(['AUTO', 'ANY', 'NONE']),
+        allowedFunctionNames: z.array(z.string()).optional(),
+      }),
+    })
+    .optional(),
+  generationConfig: z
+    .object({
+      maxOutputTokens: z.number().int().optional(),
+      temperature: z.number().optional(),
+      topP: z.number().optional(),
+      topK: z.number().int().optional(),
+      stopSequences: z.array(z.string()).optional(),
+      candidateCount: z.number().int().optional(),
+      presencePenalty: z.number().optional(),
+      frequencyPenalty: z.number().optional(),
+      seed: z.number().int().optional(),
+      responseMimeType: z.string().optional(),
+      responseJsonSchema: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+});
+export type GeminiGenerateContentRequest = z.infer<typeof geminiGenerateContentRequest>;
+
+// --- usage ------------------------------------------------------------------------------
+
+/**
+ * `promptTokenCount` includes `cachedContentTokenCount`; `thoughtsTokenCount` is NOT part of
+ * `candidatesTokenCount` (totalTokenCount = prompt + toolUsePrompt + candidates + thoughts).
+ */
+export const geminiUsageMetadata = z.object({
+  promptTokenCount: z.number().int().nonnegative().optional(),
+  candidatesTokenCount: z.number().int().nonnegative().optional(),
+  cachedContentTokenCount: z.number().int().nonnegative().optional(),
+  thoughtsTokenCount: z.number().int().nonnegative().optional(),
+  toolUsePromptTokenCount: z.number().int().nonnegative().optional(),
+  totalTokenCount: z.number().int().nonnegative().optional(),
+});
+export type GeminiUsageMetadata = z.infer<typeof geminiUsageMetadata>;
+
+// --- response and stream chunk (upstream, parsed) ---------------------------------------
+
+const responsePart = z.object({
+  text: z.string().optional(),
+  thought: z.boolean().optional(),
+  functionCall: z
+    .object({
+      id: z.string().optional(),
+      name: z.string(),
+      args: z.record(z.string(), z.unknown()).nullish(),
+    })
+    .optional(),
+});
+export type GeminiResponsePart = z.infer<typeof responsePart>;
+
+/** A whole response and a stream chunk have the same shape. */
+export const geminiGenerateContentResponse = z.object({
+  candidates: z
+    .array(
+      z.object({
+        content: z.object({ parts: z.array(responsePart).optional() }).optional(),
+        // Kept as a string: Google adds finish reasons over time, and an unknown one must not fail a stream.
+        finishReason: z.string().optional(),
+        index: z.number().int().optional(),
+      }),
+    )
+    .optional(),
+  promptFeedback: z.object({ blockReason: z.string().optional() }).optional(),
+  usageMetadata: geminiUsageMetadata.optional(),
+  modelVersion: z.string().optional(),
+  responseId: z.string().optional(),
+});
+export type GeminiGenerateContentResponse = z.infer<typeof geminiGenerateContentResponse>;
+
+/** Google's error shape, which an SSE stream can also carry as its last `data:`. */
+export const geminiStreamError = z.object({
+  error: z.object({ code: z.number().optional(), message: z.string(), status: z.string().optional() }),
+});

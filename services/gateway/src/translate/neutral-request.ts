@@ -1,0 +1,154 @@
+/**
+ * The dialect-neutral form of a chat request that every request translation goes through:
+ * each client dialect parses into it, each provider dialect is written from it (the way
+ * vercel/ai's providers share one prompt type). Adding a dialect is one parser and one
+ * writer, and Anthropic -> Gemini loses nothing by passing through OpenAI's shape.
+ *
+ * Messages alternate roles (consecutive same-role turns are merged while parsing) and tool
+ * results are parts of user turns, placed before the other parts, as Anthropic requires and
+ * Gemini accepts. Parts that a target may refuse carry `path`, the field in the caller's own
+ * request, so the refusal names what the caller sent.
+ */
+
+export type MediaSource = { kind: 'base64'; mediaType: string; data: string } | { kind: 'url'; url: string };
+
+export interface TextPart {
+  type: 'text';
+  text: string;
+}
+
+export interface ImagePart {
+  type: 'image';
+  source: MediaSource;
+  path: string;
+}
+
+/** A document (a PDF in practice) given inline or by URL. */
+export interface FilePart {
+  type: 'file';
+  source: MediaSource;
+  filename?: string;
+  path: string;
+}
+
+export interface AudioPart {
+  type: 'audio';
+  /** `wav` or `mp3`, as OpenAI names them. */
+  format: string;
+  data: string;
+  path: string;
+}
+
+export interface ToolResultPart {
+  type: 'tool-result';
+  toolCallId: string;
+  content: (TextPart | ImagePart)[];
+  isError: boolean;
+  path: string;
+}
+
+export interface ToolCallPart {
+  type: 'tool-call';
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export type UserPart = TextPart | ImagePart | FilePart | AudioPart | ToolResultPart;
+export type AssistantPart = TextPart | ToolCallPart;
+
+export type NeutralMessage =
+  | { role: 'user'; parts: UserPart[] }
+  | { role: 'assistant'; parts: AssistantPart[] };
+
+export interface NeutralTool {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments (an object schema). */
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+}
+
+export type NeutralToolChoice =
+  | { type: 'auto' }
+  | { type: 'none' }
+  | { type: 'required' }
+  | { type: 'tool'; name: string };
+
+export type NeutralResponseFormat =
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      name: string;
+      description?: string;
+      schema?: Record<string, unknown>;
+      strict?: boolean;
+    };
+
+export interface NeutralChatRequest {
+  model: string;
+  /** System (and OpenAI developer) instructions, in order. */
+  system: string[];
+  messages: NeutralMessage[];
+  stream: boolean;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  stop?: string[];
+  tools: NeutralTool[];
+  toolChoice?: NeutralToolChoice;
+  /** False when the caller forbade parallel tool calls; undefined leaves the provider's default. */
+  parallelToolCalls?: boolean;
+  responseFormat?: NeutralResponseFormat;
+  user?: string;
+  /** Options only the OpenAI dialect has; writers for other dialects refuse or drop them. */
+  n?: number;
+  logprobs?: boolean;
+  audioOutput?: boolean;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  seed?: number;
+}
+
+/**
+ * Appends parts to the conversation, merging them into the last message when it has the
+ * same role, and keeping tool results ahead of the other parts of a user turn.
+ */
+export function appendUserParts(messages: NeutralMessage[], parts: UserPart[]): void {
+  if (parts.length === 0) return;
+  const last = messages.at(-1);
+  if (last?.role === 'user') {
+    last.parts = toolResultsFirst([...last.parts, ...parts]);
+    return;
+  }
+  messages.push({ role: 'user', parts: toolResultsFirst(parts) });
+}
+
+export function appendAssistantParts(messages: NeutralMessage[], parts: AssistantPart[]): void {
+  if (parts.length === 0) return;
+  const last = messages.at(-1);
+  if (last?.role === 'assistant') {
+    last.parts.push(...parts);
+    return;
+  }
+  messages.push({ role: 'assistant', parts });
+}
+
+function toolResultsFirst(parts: UserPart[]): UserPart[] {
+  if (!parts.some((part) => part.type === 'tool-result')) return parts;
+  return [
+    ...parts.filter((part) => part.type === 'tool-result'),
+    ...parts.filter((part) => part.type !== 'tool-result'),
+  ];
+}
+
+/** Tool names used in the conversation, for providers that require every used tool to be declared. */
+export function toolNamesUsed(messages: readonly NeutralMessage[]): string[] {
+  const names = new Set<string>();
+  for (const message of messages) {
+    if (message.role !== 'assistant') continue;
+    for (const part of message.parts) if (part.type === 'tool-call') names.add(part.name);
+  }
+  return [...names];
+}

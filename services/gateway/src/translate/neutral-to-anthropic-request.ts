@@ -1,0 +1,202 @@
+/** Writes an Anthropic Messages request from the neutral form. */
+import type {
+  AnthropicContentBlock,
+  AnthropicImageBlock,
+  AnthropicMessageParam,
+  AnthropicMessagesRequest,
+  AnthropicTool,
+  AnthropicToolChoice,
+} from './anthropic-messages-types.js';
+import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
+import { toolNamesUsed } from './neutral-request.js';
+import { TranslationError } from './translation-error.js';
+
+/**
+ * Anthropic requires `max_tokens`; OpenAI callers usually leave it out (OpenAI then allows
+ * the model's maximum). 4096 is an output every Claude model accepts, the oldest included,
+ * and long enough for a typical chat answer; a gateway that knows the model's real ceiling
+ * passes its own `defaultMaxTokens`.
+ */
+export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
+
+/** Anthropic's temperature range is [0, 1], OpenAI's [0, 2]: higher values are capped at 1. */
+const ANTHROPIC_MAX_TEMPERATURE = 1;
+
+/** Image types the Messages API accepts. */
+const ANTHROPIC_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+export interface AnthropicRequestOptions {
+  /** `max_tokens` when the caller gave none; default DEFAULT_ANTHROPIC_MAX_TOKENS. */
+  defaultMaxTokens?: number;
+}
+
+export function anthropicRequestFromNeutral(
+  request: NeutralChatRequest,
+  options: AnthropicRequestOptions = {},
+): AnthropicMessagesRequest {
+  refuseOpenAIOnlyOptions(request);
+  const out: AnthropicMessagesRequest = {
+    model: request.model,
+    messages: request.messages.map(message),
+    max_tokens: request.maxTokens ?? options.defaultMaxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
+  };
+  if (request.system.length > 0) out.system = request.system.map((text) => ({ type: 'text', text }));
+  if (request.stream) out.stream = true;
+  if (request.temperature !== undefined)
+    out.temperature = Math.min(request.temperature, ANTHROPIC_MAX_TEMPERATURE);
+  if (request.topP !== undefined) out.top_p = request.topP;
+  if (request.topK !== undefined) out.top_k = request.topK;
+  if (request.stop !== undefined && request.stop.length > 0) out.stop_sequences = request.stop;
+  Object.assign(out, toolFields(request));
+  if (request.user !== undefined) out.metadata = { user_id: request.user };
+  if (request.responseFormat?.type === 'json_schema' && request.responseFormat.schema)
+    out.output_config = { format: { type: 'json_schema', schema: request.responseFormat.schema } };
+  return out;
+}
+
+function refuseOpenAIOnlyOptions(request: NeutralChatRequest): void {
+  if (request.n !== undefined && request.n > 1)
+    throw new TranslationError(
+      'unsupported_value',
+      'n',
+      'Claude models return one choice per request; `n` must be 1. Send several requests instead.',
+    );
+  if (request.logprobs === true)
+    throw new TranslationError(
+      'unsupported_parameter',
+      'logprobs',
+      'Claude models do not return log probabilities.',
+    );
+  if (request.audioOutput === true)
+    throw new TranslationError('unsupported_value', 'modalities', 'Claude models do not produce audio.');
+}
+
+function message(neutral: NeutralMessage): AnthropicMessageParam {
+  if (neutral.role === 'assistant') {
+    return {
+      role: 'assistant',
+      content: neutral.parts.map(
+        (part): AnthropicContentBlock =>
+          part.type === 'text'
+            ? { type: 'text', text: part.text }
+            : { type: 'tool_use', id: part.id, name: part.name, input: part.input },
+      ),
+    };
+  }
+  return { role: 'user', content: neutral.parts.map(userBlock) };
+}
+
+function userBlock(part: UserPart): AnthropicContentBlock {
+  switch (part.type) {
+    case 'text':
+      return { type: 'text', text: part.text };
+    case 'image':
+      return imageBlock(part);
+    case 'file': {
+      const { source } = part;
+      if (source.kind === 'base64' && source.mediaType !== 'application/pdf')
+        throw new TranslationError(
+          'unsupported_value',
+          part.path,
+          `Claude models read PDF documents; \`${source.mediaType}\` files cannot be sent.`,
+        );
+      return {
+        type: 'document',
+        source:
+          source.kind === 'base64'
+            ? { type: 'base64', media_type: source.mediaType, data: source.data }
+            : { type: 'url', url: source.url },
+        ...(part.filename ? { title: part.filename } : {}),
+      };
+    }
+    case 'audio':
+      throw new TranslationError('unsupported_value', part.path, 'Claude models do not accept audio input.');
+    case 'tool-result':
+      return {
+        type: 'tool_result',
+        tool_use_id: part.toolCallId,
+        ...toolResultContent(part.content),
+        ...(part.isError ? { is_error: true } : {}),
+      };
+    default: {
+      const unknown: never = part;
+      throw new Error(`unhandled part ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function imageBlock(part: ImagePart): AnthropicImageBlock {
+  const { source } = part;
+  if (source.kind === 'url') return { type: 'image', source: { type: 'url', url: source.url } };
+  if (!ANTHROPIC_IMAGE_TYPES.has(source.mediaType))
+    throw new TranslationError(
+      'unsupported_value',
+      part.path,
+      `Claude models accept JPEG, PNG, GIF and WebP images, not \`${source.mediaType}\`.`,
+    );
+  return { type: 'image', source: { type: 'base64', media_type: source.mediaType, data: source.data } };
+}
+
+/** A lone text stays a string, the form most callers send; anything richer becomes blocks. */
+function toolResultContent(content: (TextPart | ImagePart)[]): {
+  content?: string | Extract<AnthropicContentBlock, { type: 'text' | 'image' }>[];
+} {
+  if (content.length === 0) return {};
+  const [first] = content;
+  if (content.length === 1 && first?.type === 'text') return { content: first.text };
+  return {
+    content: content.map((item) =>
+      item.type === 'text' ? { type: 'text', text: item.text } : imageBlock(item),
+    ),
+  };
+}
+
+/**
+ * Tools and tool_choice. `parallelToolCalls: false` becomes `disable_parallel_tool_use` on
+ * the tool choice (Anthropic has no other place for it). A conversation that already holds
+ * tool calls but offers no tools still needs the tools declared (Anthropic refuses tool_use
+ * blocks otherwise, OpenAI does not): they are declared with an empty schema and
+ * `tool_choice: none`, so the history is accepted and no new call is made.
+ */
+function toolFields(request: NeutralChatRequest): Pick<AnthropicMessagesRequest, 'tools' | 'tool_choice'> {
+  if (request.tools.length === 0) {
+    const used = toolNamesUsed(request.messages);
+    if (used.length === 0) return {};
+    return {
+      tools: used.map((name) => ({ name, input_schema: { type: 'object', properties: {} } })),
+      tool_choice: { type: 'none' },
+    };
+  }
+  const tools = request.tools.map(
+    (tool): AnthropicTool => ({
+      name: tool.name,
+      ...(tool.description !== undefined ? { description: tool.description } : {}),
+      input_schema: tool.parameters ?? { type: 'object', properties: {} },
+      ...(tool.strict === true ? { strict: true } : {}),
+    }),
+  );
+  const choice = toolChoice(request);
+  return choice ? { tools, tool_choice: choice } : { tools };
+}
+
+function toolChoice(request: NeutralChatRequest): AnthropicToolChoice | undefined {
+  const disableParallel = request.parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
+  const choice = request.toolChoice ?? { type: 'auto' };
+  switch (choice.type) {
+    case 'none':
+      return { type: 'none' };
+    case 'auto':
+      // Auto is Anthropic's default: only written when it carries the parallel-call switch.
+      return request.toolChoice || request.parallelToolCalls === false
+        ? { type: 'auto', ...disableParallel }
+        : undefined;
+    case 'required':
+      return { type: 'any', ...disableParallel };
+    case 'tool':
+      return { type: 'tool', name: choice.name, ...disableParallel };
+    default: {
+      const unknown: never = choice;
+      throw new Error(`unhandled tool choice ${JSON.stringify(unknown)}`);
+    }
+  }
+}

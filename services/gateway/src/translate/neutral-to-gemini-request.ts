@@ -1,0 +1,197 @@
+/** Writes a Gemini generateContent request body from the neutral form (the model goes in the URL). */
+import type { GeminiContent, GeminiGenerateContentRequest, GeminiPart } from './gemini-types.js';
+import type {
+  MediaSource,
+  NeutralChatRequest,
+  NeutralMessage,
+  ToolResultPart,
+  UserPart,
+} from './neutral-request.js';
+import { TranslationError } from './translation-error.js';
+
+/**
+ * Gemini 3 refuses a function call in the history without the thought signature it was
+ * issued with. Calls translated from another dialect never have one; Google documents this
+ * value for exactly that case (history built elsewhere), and older models ignore it.
+ */
+export const FOREIGN_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
+
+export interface GeminiRequestOptions {
+  /** Put on the first function call of each model turn; null leaves calls unsigned. */
+  thoughtSignature?: string | null;
+}
+
+export function geminiRequestFromNeutral(
+  request: NeutralChatRequest,
+  options: GeminiRequestOptions = {},
+): GeminiGenerateContentRequest {
+  refuseUnsupported(request);
+  const signature =
+    options.thoughtSignature === undefined ? FOREIGN_THOUGHT_SIGNATURE : options.thoughtSignature;
+  const out: GeminiGenerateContentRequest = { contents: contents(request.messages, signature) };
+  if (request.system.length > 0) out.systemInstruction = { parts: request.system.map((text) => ({ text })) };
+  if (request.tools.length > 0) {
+    out.tools = [
+      {
+        functionDeclarations: request.tools.map((tool) => ({
+          name: tool.name,
+          ...(tool.description !== undefined ? { description: tool.description } : {}),
+          ...(tool.parameters !== undefined ? { parametersJsonSchema: tool.parameters } : {}),
+        })),
+      },
+    ];
+    const config = functionCallingConfig(request);
+    if (config) out.toolConfig = { functionCallingConfig: config };
+  }
+  const generation = generationConfig(request);
+  if (Object.keys(generation).length > 0) out.generationConfig = generation;
+  return out;
+}
+
+function refuseUnsupported(request: NeutralChatRequest): void {
+  if (request.logprobs === true)
+    throw new TranslationError(
+      'unsupported_parameter',
+      'logprobs',
+      'Log probabilities cannot be translated from Gemini models.',
+    );
+  if (request.audioOutput === true)
+    throw new TranslationError(
+      'unsupported_value',
+      'modalities',
+      'Audio output is not available for this model.',
+    );
+}
+
+function contents(messages: readonly NeutralMessage[], signature: string | null): GeminiContent[] {
+  // Gemini answers a call by function name, OpenAI and Anthropic by call id: ids seen so far give the names.
+  const namesById = new Map<string, string>();
+  return messages.map((message): GeminiContent => {
+    if (message.role === 'assistant') {
+      let signed = signature === null;
+      const parts = message.parts.map((part): GeminiPart => {
+        if (part.type === 'text') return { text: part.text };
+        namesById.set(part.id, part.name);
+        const call: GeminiPart = { functionCall: { name: part.name, args: part.input } };
+        if (!signed && signature !== null) {
+          call.thoughtSignature = signature;
+          signed = true;
+        }
+        return call;
+      });
+      return { role: 'model', parts };
+    }
+    return { role: 'user', parts: userParts(message.parts, namesById) };
+  });
+}
+
+/** Function responses first, then the other parts, then images that came inside tool results. */
+function userParts(parts: readonly UserPart[], namesById: ReadonlyMap<string, string>): GeminiPart[] {
+  const out: GeminiPart[] = [];
+  const toolImages: GeminiPart[] = [];
+  for (const part of parts) {
+    if (part.type === 'tool-result') {
+      out.push(functionResponse(part, namesById));
+      for (const item of part.content) if (item.type === 'image') toolImages.push(mediaPart(item.source));
+      continue;
+    }
+    out.push(userPart(part));
+  }
+  out.push(...toolImages);
+  return out;
+}
+
+/** Google's convention: the result under `output`, or under `error` when the tool failed. */
+function functionResponse(part: ToolResultPart, namesById: ReadonlyMap<string, string>): GeminiPart {
+  const name = namesById.get(part.toolCallId);
+  if (name === undefined)
+    throw new TranslationError(
+      'invalid_value',
+      part.path,
+      `No earlier assistant tool call has the id \`${part.toolCallId}\`; Gemini needs the name of the function a result answers.`,
+    );
+  const text = part.content.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n');
+  return { functionResponse: { name, response: part.isError ? { error: text } : { output: text } } };
+}
+
+function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {
+  switch (part.type) {
+    case 'text':
+      return { text: part.text };
+    case 'image':
+    case 'file':
+      return mediaPart(part.source);
+    case 'audio':
+      return { inlineData: { mimeType: `audio/${part.format}`, data: part.data } };
+    default: {
+      const unknown: never = part;
+      throw new Error(`unhandled part ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Inline data as is; a URL as fileData, with the media type read from its extension when it has a known one. */
+function mediaPart(source: MediaSource): GeminiPart {
+  if (source.kind === 'base64') return { inlineData: { mimeType: source.mediaType, data: source.data } };
+  const mimeType = mediaTypeOfUrl(source.url);
+  return { fileData: { fileUri: source.url, ...(mimeType ? { mimeType } : {}) } };
+}
+
+const MEDIA_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  heic: 'image/heic',
+  heif: 'image/heif',
+  pdf: 'application/pdf',
+};
+
+function mediaTypeOfUrl(url: string): string | undefined {
+  const path = url.split(/[?#]/, 1)[0] ?? '';
+  const extension = /\.([a-z0-9]+)$/i.exec(path)?.[1]?.toLowerCase();
+  return extension === undefined ? undefined : MEDIA_TYPES_BY_EXTENSION[extension];
+}
+
+function functionCallingConfig(
+  request: NeutralChatRequest,
+): NonNullable<GeminiGenerateContentRequest['toolConfig']>['functionCallingConfig'] | undefined {
+  const choice = request.toolChoice;
+  switch (choice?.type) {
+    case undefined:
+    case 'auto':
+      return undefined;
+    case 'none':
+      return { mode: 'NONE' };
+    case 'required':
+      return { mode: 'ANY' };
+    case 'tool':
+      return { mode: 'ANY', allowedFunctionNames: [choice.name] };
+    default: {
+      const unknown: never = choice;
+      throw new Error(`unhandled tool choice ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function generationConfig(
+  request: NeutralChatRequest,
+): NonNullable<GeminiGenerateContentRequest['generationConfig']> {
+  const config: NonNullable<GeminiGenerateContentRequest['generationConfig']> = {};
+  if (request.maxTokens !== undefined) config.maxOutputTokens = request.maxTokens;
+  if (request.temperature !== undefined) config.temperature = request.temperature;
+  if (request.topP !== undefined) config.topP = request.topP;
+  if (request.topK !== undefined) config.topK = request.topK;
+  if (request.stop !== undefined && request.stop.length > 0) config.stopSequences = request.stop;
+  if (request.n !== undefined && request.n > 1) config.candidateCount = request.n;
+  if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
+  if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
+  if (request.seed !== undefined) config.seed = request.seed;
+  const format = request.responseFormat;
+  if (format) {
+    config.responseMimeType = 'application/json';
+    if (format.type === 'json_schema' && format.schema) config.responseJsonSchema = format.schema;
+  }
+  return config;
+}

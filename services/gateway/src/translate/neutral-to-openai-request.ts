@@ -1,0 +1,163 @@
+/** Writes an OpenAI Chat Completions request from the neutral form. */
+import { base64DataUrl } from './data-url.js';
+import type { ImagePart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
+import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
+import { TranslationError } from './translation-error.js';
+
+export interface OpenAIRequestOptions {
+  /**
+   * Where the output limit goes. OpenAI deprecated `max_tokens` and its reasoning models
+   * refuse it, so the default is `max_completion_tokens`; some OpenAI-compatible servers only
+   * know `max_tokens`.
+   */
+  maxTokensField?: 'max_completion_tokens' | 'max_tokens';
+}
+
+/** Prefix of a tool result the caller flagged as an error: OpenAI tool messages have no error flag. */
+export const TOOL_ERROR_PREFIX = 'Error: ';
+
+export function openAIRequestFromNeutral(
+  request: NeutralChatRequest,
+  options: OpenAIRequestOptions = {},
+): OpenAIChatRequest {
+  const messages: OpenAIMessage[] = [];
+  // One system message: several are allowed by OpenAI but refused by some compatible servers' chat templates.
+  if (request.system.length > 0) messages.push({ role: 'system', content: request.system.join('\n\n') });
+  for (const neutral of request.messages) messages.push(...openAIMessages(neutral));
+  const out: OpenAIChatRequest = { model: request.model, messages };
+  if (request.maxTokens !== undefined)
+    out[options.maxTokensField ?? 'max_completion_tokens'] = request.maxTokens;
+  if (request.temperature !== undefined) out.temperature = request.temperature;
+  if (request.topP !== undefined) out.top_p = request.topP;
+  if (request.stop !== undefined) out.stop = request.stop;
+  if (request.stream) {
+    out.stream = true;
+    // Always asked for, so that usage is known even when the caller's dialect has no such switch.
+    out.stream_options = { include_usage: true };
+  }
+  if (request.tools.length > 0) {
+    out.tools = request.tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(tool.description !== undefined ? { description: tool.description } : {}),
+        ...(tool.parameters !== undefined ? { parameters: tool.parameters } : {}),
+        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+      },
+    }));
+    if (request.toolChoice)
+      out.tool_choice =
+        request.toolChoice.type === 'tool'
+          ? { type: 'function', function: { name: request.toolChoice.name } }
+          : request.toolChoice.type;
+    if (request.parallelToolCalls !== undefined) out.parallel_tool_calls = request.parallelToolCalls;
+  }
+  if (request.responseFormat?.type === 'json_object') out.response_format = { type: 'json_object' };
+  if (request.responseFormat?.type === 'json_schema') {
+    const { name, description, schema, strict } = request.responseFormat;
+    out.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name,
+        ...(description !== undefined ? { description } : {}),
+        ...(schema !== undefined ? { schema } : {}),
+        ...(strict !== undefined ? { strict } : {}),
+      },
+    };
+  }
+  if (request.user !== undefined) out.user = request.user;
+  if (request.n !== undefined) out.n = request.n;
+  if (request.logprobs !== undefined) out.logprobs = request.logprobs;
+  if (request.presencePenalty !== undefined) out.presence_penalty = request.presencePenalty;
+  if (request.frequencyPenalty !== undefined) out.frequency_penalty = request.frequencyPenalty;
+  if (request.seed !== undefined) out.seed = request.seed;
+  return out;
+}
+
+function openAIMessages(neutral: NeutralMessage): OpenAIMessage[] {
+  if (neutral.role === 'assistant') {
+    const text = neutral.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
+    const toolCalls = neutral.parts.flatMap((part) =>
+      part.type === 'tool-call'
+        ? [
+            {
+              id: part.id,
+              type: 'function' as const,
+              function: { name: part.name, arguments: JSON.stringify(part.input) },
+            },
+          ]
+        : [],
+    );
+    return [
+      {
+        role: 'assistant',
+        content: text === '' && toolCalls.length > 0 ? null : text,
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+      },
+    ];
+  }
+  return userMessages(neutral.parts);
+}
+
+/**
+ * A user turn becomes one `tool` message per tool result (they must directly follow the
+ * assistant's tool calls), then one user message with the rest. OpenAI tool messages carry
+ * text only, so images inside tool results move into that user message, after its own parts.
+ */
+function userMessages(parts: readonly UserPart[]): OpenAIMessage[] {
+  const messages: OpenAIMessage[] = [];
+  const content: OpenAIUserContentPart[] = [];
+  const toolImages: OpenAIUserContentPart[] = [];
+  for (const part of parts) {
+    if (part.type === 'tool-result') {
+      const text = part.content.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n');
+      messages.push({
+        role: 'tool',
+        tool_call_id: part.toolCallId,
+        content: part.isError ? `${TOOL_ERROR_PREFIX}${text}` : text,
+      });
+      for (const item of part.content) if (item.type === 'image') toolImages.push(imagePart(item));
+    } else content.push(contentPart(part));
+  }
+  content.push(...toolImages);
+  if (content.length === 0) return messages;
+  const [first] = content;
+  const single = content.length === 1 && first?.type === 'text';
+  messages.push({ role: 'user', content: single ? first.text : content });
+  return messages;
+}
+
+function contentPart(part: Exclude<UserPart, { type: 'tool-result' }>): OpenAIUserContentPart {
+  switch (part.type) {
+    case 'text':
+      return { type: 'text', text: part.text };
+    case 'image':
+      return imagePart(part);
+    case 'file':
+      if (part.source.kind === 'url')
+        throw new TranslationError(
+          'unsupported_value',
+          part.path,
+          'OpenAI models take documents inline only; send the document as base64 data instead of a URL.',
+        );
+      return {
+        type: 'file',
+        file: {
+          filename: part.filename ?? 'document.pdf',
+          file_data: base64DataUrl(part.source.mediaType, part.source.data),
+        },
+      };
+    case 'audio':
+      return { type: 'input_audio', input_audio: { data: part.data, format: part.format } };
+    default: {
+      const unknown: never = part;
+      throw new Error(`unhandled part ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function imagePart(part: ImagePart): OpenAIUserContentPart {
+  const url =
+    part.source.kind === 'url' ? part.source.url : base64DataUrl(part.source.mediaType, part.source.data);
+  return { type: 'image_url', image_url: { url } };
+}

@@ -1,0 +1,264 @@
+/**
+ * OpenAI Chat Completions wire types, reduced to the fields the translators read. Objects
+ * strip unknown keys, so nothing a caller adds (`api_base`, vendor extensions) survives a
+ * translation: the translated request is rebuilt from these fields only.
+ */
+import { z } from 'zod';
+
+// --- request ----------------------------------------------------------------------------
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() });
+const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
+const imagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
+});
+const audioPart = z.object({
+  type: z.literal('input_audio'),
+  input_audio: z.object({ data: z.string(), format: z.string() }),
+});
+const filePart = z.object({
+  type: z.literal('file'),
+  file: z.object({
+    file_data: z.string().optional(),
+    file_id: z.string().optional(),
+    filename: z.string().optional(),
+  }),
+});
+
+export const openAIUserContentPart = z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart]);
+export type OpenAIUserContentPart = z.infer<typeof openAIUserContentPart>;
+export type OpenAITextPart = z.infer<typeof textPart>;
+
+const toolCall = z.object({
+  id: z.string(),
+  type: z.literal('function'),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+export type OpenAIToolCall = z.infer<typeof toolCall>;
+
+const systemMessage = z.object({
+  role: z.enum(['system', 'developer']),
+  content: z.union([z.string(), z.array(textPart)]),
+});
+const userMessage = z.object({
+  role: z.literal('user'),
+  content: z.union([z.string(), z.array(openAIUserContentPart)]),
+});
+const assistantMessage = z.object({
+  role: z.literal('assistant'),
+  content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart]))]).nullish(),
+  refusal: z.string().nullish(),
+  tool_calls: z.array(toolCall).nullish(),
+});
+const toolMessage = z.object({
+  role: z.literal('tool'),
+  tool_call_id: z.string(),
+  content: z.union([z.string(), z.array(textPart)]),
+});
+/** The deprecated `function` role: kept in the schema only to refuse it with a clear message. */
+const functionMessage = z.object({
+  role: z.literal('function'),
+  name: z.string(),
+  content: z.string().nullish(),
+});
+
+export const openAIMessage = z.discriminatedUnion('role', [
+  systemMessage,
+  userMessage,
+  assistantMessage,
+  toolMessage,
+  functionMessage,
+]);
+export type OpenAIMessage = z.infer<typeof openAIMessage>;
+
+const functionTool = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: z.string(),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullish(),
+  }),
+});
+/** Custom (free-form grammar) tools exist only on OpenAI: kept to refuse them by name. */
+const customTool = z.object({ type: z.literal('custom'), custom: z.object({ name: z.string() }) });
+export type OpenAIFunctionTool = z.infer<typeof functionTool>;
+
+const toolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }),
+]);
+export type OpenAIToolChoice = z.infer<typeof toolChoice>;
+
+const responseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string(),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+export type OpenAIResponseFormat = z.infer<typeof responseFormat>;
+
+export const openAIChatRequest = z.object({
+  model: z.string(),
+  messages: z.array(openAIMessage),
+  max_tokens: z.number().int().nullish(),
+  max_completion_tokens: z.number().int().nullish(),
+  temperature: z.number().nullish(),
+  top_p: z.number().nullish(),
+  n: z.number().int().nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  tools: z.array(z.discriminatedUnion('type', [functionTool, customTool])).nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: responseFormat.nullish(),
+  presence_penalty: z.number().nullish(),
+  frequency_penalty: z.number().nullish(),
+  seed: z.number().int().nullish(),
+  user: z.string().nullish(),
+  logprobs: z.boolean().nullish(),
+  modalities: z.array(z.string()).nullish(),
+  /** Deprecated predecessors of tools and tool_choice: refused with a pointer to the new fields. */
+  functions: z.array(z.unknown()).nullish(),
+  function_call: z.unknown().optional(),
+});
+export type OpenAIChatRequest = z.infer<typeof openAIChatRequest>;
+
+// --- usage ------------------------------------------------------------------------------
+
+export const openAIUsage = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  total_tokens: z.number().int().nonnegative().optional(),
+  prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
+  completion_tokens_details: z
+    .object({ reasoning_tokens: z.number().int().nonnegative().nullish() })
+    .nullish(),
+});
+export type OpenAIUsage = z.infer<typeof openAIUsage>;
+
+// --- response (upstream, parsed) --------------------------------------------------------
+
+export const openAIFinishReason = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+export type OpenAIFinishReason = z.infer<typeof openAIFinishReason>;
+
+export const openAIChatCompletion = z.object({
+  id: z.string(),
+  created: z.number().int().optional(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      message: z.object({
+        content: z.string().nullish(),
+        refusal: z.string().nullish(),
+        tool_calls: z.array(toolCall).nullish(),
+      }),
+      finish_reason: openAIFinishReason.nullish(),
+    }),
+  ),
+  usage: openAIUsage.nullish(),
+});
+export type OpenAIChatCompletion = z.infer<typeof openAIChatCompletion>;
+
+// --- stream chunk (upstream, parsed) ----------------------------------------------------
+
+const toolCallDelta = z.object({
+  index: z.number().int(),
+  id: z.string().nullish(),
+  function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+});
+
+export const openAIChatChunk = z.object({
+  id: z.string(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      delta: z
+        .object({
+          content: z.string().nullish(),
+          refusal: z.string().nullish(),
+          tool_calls: z.array(toolCallDelta).nullish(),
+        })
+        .nullish(),
+      finish_reason: openAIFinishReason.nullish(),
+    }),
+  ),
+  usage: openAIUsage.nullish(),
+});
+export type OpenAIChatChunk = z.infer<typeof openAIChatChunk>;
+
+/** What OpenAI (and OpenAI-compatible vendors) send as `data:` when a stream fails midway. */
+export const openAIStreamError = z.object({
+  error: z.object({ message: z.string(), type: z.string().nullish(), code: z.string().nullish() }),
+});
+
+// --- what the translators emit ----------------------------------------------------------
+
+export interface OpenAIUsageOut {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  /** Only when the provider reported reasoning separately. */
+  completion_tokens_details?: { reasoning_tokens: number };
+}
+
+export interface OpenAIToolCallOut {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export interface OpenAIChatCompletionOut {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: {
+      role: 'assistant';
+      content: string | null;
+      refusal: null;
+      tool_calls?: OpenAIToolCallOut[];
+    };
+    logprobs: null;
+    finish_reason: OpenAIFinishReason;
+  }[];
+  usage?: OpenAIUsageOut;
+}
+
+export interface OpenAIToolCallDeltaOut {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
+export interface OpenAIChunkChoiceOut {
+  index: number;
+  delta: { role?: 'assistant'; content?: string; tool_calls?: OpenAIToolCallDeltaOut[] };
+  logprobs: null;
+  finish_reason: OpenAIFinishReason | null;
+}
+
+export interface OpenAIChatChunkOut {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: OpenAIChunkChoiceOut[];
+  /** Present (null until the last chunk) only when the client asked for include_usage. */
+  usage?: OpenAIUsageOut | null;
+}

@@ -1,0 +1,436 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type AnthropicMessagesRequest, anthropicMessagesRequest } from './anthropic-messages-types.js';
+import { DEFAULT_ANTHROPIC_MAX_TOKENS } from './neutral-to-anthropic-request.js';
+import { openAIChatRequest } from './openai-chat-types.js';
+import { openAIToAnthropicRequest } from './requests.js';
+import { TranslationError } from './translation-error.js';
+
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+const weather = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+
+/** Parses the body as the edge would, translates, and checks the result is a valid Anthropic request. */
+function translate(
+  body: Record<string, unknown>,
+  options?: { defaultMaxTokens?: number },
+): AnthropicMessagesRequest {
+  const request = openAIChatRequest.parse({ model: 'claude-sonnet-4-5', ...body });
+  const translated = openAIToAnthropicRequest(request, options);
+  assert.deepEqual(
+    anthropicMessagesRequest.parse(translated),
+    translated,
+    'the output has the Anthropic shape',
+  );
+  return translated;
+}
+
+const user = (content: unknown) => ({ role: 'user', content });
+
+describe('OpenAI chat request -> Anthropic messages request', () => {
+  const cases: {
+    name: string;
+    body: Record<string, unknown>;
+    expected: Partial<AnthropicMessagesRequest>;
+  }[] = [
+    {
+      name: 'system and developer messages become the system blocks, in order',
+      body: {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }] },
+          user('Hi'),
+        ],
+      },
+      expected: {
+        system: [
+          { type: 'text', text: 'Be brief.' },
+          { type: 'text', text: 'Answer in French.' },
+        ],
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      },
+    },
+    {
+      name: 'images: a data: URL becomes a base64 source, an https URL a url source; detail is dropped',
+      body: {
+        messages: [
+          user([
+            { type: 'text', text: 'Compare' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}`, detail: 'high' } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Compare' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+              { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: 'a PDF given as file_data becomes a document block',
+      body: {
+        messages: [
+          user([
+            {
+              type: 'file',
+              file: { filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' },
+            },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'document',
+                source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+                title: 'report.pdf',
+              },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: 'tool calls become tool_use blocks; tool messages become tool_result blocks of one user turn, before its text',
+      body: {
+        messages: [
+          user('Weather in Paris and Rome?'),
+          {
+            role: 'assistant',
+            content: 'Checking.',
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+              {
+                id: 'call_2',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Rome"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+          { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: 'rain' }] },
+          user('And tomorrow?'),
+        ],
+        tools: [
+          {
+            type: 'function',
+            function: { name: 'get_weather', description: 'Weather', parameters: weather },
+          },
+        ],
+      },
+      expected: {
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'Weather in Paris and Rome?' }] },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'text', text: 'Checking.' },
+              { type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } },
+              { type: 'tool_use', id: 'call_2', name: 'get_weather', input: { city: 'Rome' } },
+            ],
+          },
+          {
+            role: 'user',
+            content: [
+              { type: 'tool_result', tool_use_id: 'call_1', content: 'sunny' },
+              { type: 'tool_result', tool_use_id: 'call_2', content: 'rain' },
+              { type: 'text', text: 'And tomorrow?' },
+            ],
+          },
+        ],
+        tools: [{ name: 'get_weather', description: 'Weather', input_schema: weather }],
+      },
+    },
+    {
+      name: 'consecutive messages of one role are merged; empty texts are dropped',
+      body: {
+        messages: [
+          user('one'),
+          user([{ type: 'text', text: '' }]),
+          user('two'),
+          { role: 'assistant', content: 'a' },
+          { role: 'assistant', content: [{ type: 'text', text: 'b' }] },
+          { role: 'assistant', content: null },
+        ],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'one' },
+              { type: 'text', text: 'two' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      name: `max_tokens defaults to ${DEFAULT_ANTHROPIC_MAX_TOKENS}`,
+      body: { messages: [user('Hi')] },
+      expected: { max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS },
+    },
+    {
+      name: 'max_completion_tokens wins over max_tokens',
+      body: { messages: [user('Hi')], max_tokens: 100, max_completion_tokens: 50 },
+      expected: { max_tokens: 50 },
+    },
+    {
+      name: 'max_tokens alone is taken',
+      body: { messages: [user('Hi')], max_tokens: 100 },
+      expected: { max_tokens: 100 },
+    },
+    {
+      name: 'temperature above Anthropic range is capped at 1; top_p kept; stop string becomes stop_sequences',
+      body: { messages: [user('Hi')], temperature: 1.6, top_p: 0.9, stop: 'END' },
+      expected: { temperature: 1, top_p: 0.9, stop_sequences: ['END'] },
+    },
+    {
+      name: 'stop array and user id',
+      body: { messages: [user('Hi')], stop: ['a', 'b'], user: 'u-42', temperature: 0.2 },
+      expected: { stop_sequences: ['a', 'b'], metadata: { user_id: 'u-42' }, temperature: 0.2 },
+    },
+    {
+      name: 'stream is kept',
+      body: { messages: [user('Hi')], stream: true, stream_options: { include_usage: true } },
+      expected: { stream: true },
+    },
+    {
+      name: 'json_schema response_format becomes output_config.format',
+      body: {
+        messages: [user('Hi')],
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: 'answer', schema: weather, strict: true },
+        },
+      },
+      expected: { output_config: { format: { type: 'json_schema', schema: weather } } },
+    },
+  ];
+  for (const { name, body, expected } of cases) {
+    it(name, () => {
+      const translated = translate(body);
+      for (const [key, value] of Object.entries(expected))
+        assert.deepEqual(translated[key as keyof AnthropicMessagesRequest], value, key);
+    });
+  }
+
+  it('json_object and text response formats have no Anthropic field and are left out', () => {
+    for (const type of ['json_object', 'text']) {
+      const translated = translate({ messages: [user('Reply in JSON')], response_format: { type } });
+      assert.equal(translated.output_config, undefined);
+    }
+  });
+
+  it('passes the gateway default for max_tokens', () => {
+    assert.equal(translate({ messages: [user('Hi')] }, { defaultMaxTokens: 64000 }).max_tokens, 64000);
+  });
+
+  it('rebuilds the request from known fields only: a caller-chosen base URL is not carried', () => {
+    const translated = translate({
+      messages: [user('Hi')],
+      api_base: 'http://evil.test',
+      base_url: 'http://evil.test',
+    });
+    assert.ok(!JSON.stringify(translated).includes('evil.test'));
+  });
+
+  describe('tool_choice', () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: weather } }];
+    const choices: { name: string; body: Record<string, unknown>; expected: unknown }[] = [
+      { name: 'left out: Anthropic default (auto)', body: {}, expected: undefined },
+      { name: 'auto', body: { tool_choice: 'auto' }, expected: { type: 'auto' } },
+      { name: 'none', body: { tool_choice: 'none' }, expected: { type: 'none' } },
+      { name: 'required -> any', body: { tool_choice: 'required' }, expected: { type: 'any' } },
+      {
+        name: 'named function -> tool',
+        body: { tool_choice: { type: 'function', function: { name: 'get_weather' } } },
+        expected: { type: 'tool', name: 'get_weather' },
+      },
+      {
+        name: 'parallel_tool_calls false -> disable_parallel_tool_use on auto',
+        body: { parallel_tool_calls: false },
+        expected: { type: 'auto', disable_parallel_tool_use: true },
+      },
+      {
+        name: 'parallel_tool_calls false with required',
+        body: { parallel_tool_calls: false, tool_choice: 'required' },
+        expected: { type: 'any', disable_parallel_tool_use: true },
+      },
+    ];
+    for (const { name, body, expected } of choices)
+      it(name, () =>
+        assert.deepEqual(translate({ messages: [user('Hi')], tools, ...body }).tool_choice, expected),
+      );
+
+    it('a function without parameters gets an empty object schema; strict is kept', () => {
+      const translated = translate({
+        messages: [user('Hi')],
+        tools: [{ type: 'function', function: { name: 'now', strict: true } }],
+      });
+      assert.deepEqual(translated.tools, [
+        { name: 'now', input_schema: { type: 'object', properties: {} }, strict: true },
+      ]);
+    });
+
+    it('a history with tool calls but no tools declares them, with tool_choice none (Anthropic requires it)', () => {
+      const translated = translate({
+        messages: [
+          user('Weather?'),
+          {
+            role: 'assistant',
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
+        ],
+      });
+      assert.deepEqual(translated.tools, [
+        { name: 'get_weather', input_schema: { type: 'object', properties: {} } },
+      ]);
+      assert.deepEqual(translated.tool_choice, { type: 'none' });
+    });
+
+    it('empty tool arguments (some compatible servers) are an empty input', () => {
+      const translated = translate({
+        messages: [
+          {
+            role: 'assistant',
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'now', arguments: '' } }],
+          },
+        ],
+        tools: [{ type: 'function', function: { name: 'now' } }],
+      });
+      assert.deepEqual(translated.messages[0]?.content, [
+        { type: 'tool_use', id: 'c1', name: 'now', input: {} },
+      ]);
+    });
+  });
+
+  describe('refusals name the offending field', () => {
+    const refusals: { name: string; body: Record<string, unknown>; code: string; param: string }[] = [
+      { name: 'n > 1', body: { messages: [user('Hi')], n: 3 }, code: 'unsupported_value', param: 'n' },
+      {
+        name: 'logprobs',
+        body: { messages: [user('Hi')], logprobs: true },
+        code: 'unsupported_parameter',
+        param: 'logprobs',
+      },
+      {
+        name: 'audio output',
+        body: { messages: [user('Hi')], modalities: ['text', 'audio'] },
+        code: 'unsupported_value',
+        param: 'modalities',
+      },
+      {
+        name: 'deprecated functions',
+        body: { messages: [user('Hi')], functions: [{ name: 'f' }] },
+        code: 'unsupported_parameter',
+        param: 'functions',
+      },
+      {
+        name: 'deprecated function role',
+        body: { messages: [user('Hi'), { role: 'function', name: 'f', content: 'x' }] },
+        code: 'unsupported_value',
+        param: 'messages[1].role',
+      },
+      {
+        name: 'tool arguments that are not JSON',
+        body: {
+          messages: [
+            user('Hi'),
+            {
+              role: 'assistant',
+              tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }],
+            },
+          ],
+        },
+        code: 'invalid_value',
+        param: 'messages[1].tool_calls[0].function.arguments',
+      },
+      {
+        name: 'tool arguments that are JSON but not an object',
+        body: {
+          messages: [
+            {
+              role: 'assistant',
+              tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '[1]' } }],
+            },
+          ],
+        },
+        code: 'invalid_value',
+        param: 'messages[0].tool_calls[0].function.arguments',
+      },
+      {
+        name: 'an image type Claude does not read',
+        body: {
+          messages: [user([{ type: 'image_url', image_url: { url: 'data:image/tiff;base64,AAAA' } }])],
+        },
+        code: 'unsupported_value',
+        param: 'messages[0].content[0].image_url.url',
+      },
+      {
+        name: 'an image URL that is neither http(s) nor base64 data',
+        body: { messages: [user([{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }])] },
+        code: 'invalid_value',
+        param: 'messages[0].content[0].image_url.url',
+      },
+      {
+        name: 'an audio part',
+        body: { messages: [user([{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }])] },
+        code: 'unsupported_value',
+        param: 'messages[0].content[0]',
+      },
+      {
+        name: 'a file_id',
+        body: { messages: [user([{ type: 'file', file: { file_id: 'file-abc' } }])] },
+        code: 'unsupported_value',
+        param: 'messages[0].content[0].file.file_id',
+      },
+      {
+        name: 'a non-PDF file',
+        body: { messages: [user([{ type: 'file', file: { file_data: 'data:text/csv;base64,YSxi' } }])] },
+        code: 'unsupported_value',
+        param: 'messages[0].content[0].file.file_data',
+      },
+      {
+        name: 'a custom (grammar) tool',
+        body: { messages: [user('Hi')], tools: [{ type: 'custom', custom: { name: 'sql' } }] },
+        code: 'unsupported_value',
+        param: 'tools[0].type',
+      },
+    ];
+    for (const { name, body, code, param } of refusals) {
+      it(name, () => {
+        assert.throws(
+          () => translate(body),
+          (error: unknown) =>
+            error instanceof TranslationError &&
+            error.code === code &&
+            error.param === param &&
+            error.isRetryable === false,
+        );
+      });
+    }
+  });
+});

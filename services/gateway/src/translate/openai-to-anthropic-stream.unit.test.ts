@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { accumulateAnthropic } from './__fixtures__/accumulate.js';
+import { jsonFixture, sseEvents } from './__fixtures__/sse-fixtures.js';
+import { openAIChatCompletion } from './openai-chat-types.js';
+import { OPENAI_DONE } from './openai-stream-parser.js';
+import { openAIToAnthropicResponse } from './responses.js';
+import { openAIToAnthropicStream } from './streams.js';
+
+function replay(events: readonly unknown[], options: Parameters<typeof openAIToAnthropicStream>[0] = {}) {
+  const translator = openAIToAnthropicStream(options);
+  const translated = events.flatMap((event) => translator.push(event));
+  return { translator, events: translated };
+}
+
+describe('OpenAI chunks -> Anthropic stream', () => {
+  it('a text stream (recorded): the full Anthropic event sequence', () => {
+    const { translator, events } = replay(sseEvents('openai-text.sse'));
+    assert.deepEqual(
+      events.map((event) => event.type),
+      [
+        'message_start',
+        'content_block_start',
+        ...Array(7).fill('content_block_delta'),
+        'content_block_stop',
+        'message_delta',
+        'message_stop',
+      ],
+    );
+    assert.deepEqual(events[0], {
+      type: 'message_start',
+      message: {
+        id: 'chatcmpl-mock000007',
+        type: 'message',
+        role: 'assistant',
+        model: 'gpt-4o-mini',
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: {
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
+      },
+    });
+    assert.deepEqual(events.at(-2), {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: {
+        input_tokens: 13,
+        output_tokens: 10,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
+    });
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [{ type: 'text', text: 'Mock reply: Hello there, how are you?' }]);
+    assert.ok(message.complete);
+    assert.ok(translator.finished);
+    assert.deepEqual(translator.usage, {
+      inputTokens: 13,
+      outputTokens: 10,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+    });
+  });
+
+  it('a tool call (recorded): a tool_use block with input_json_delta fragments; means what the whole answer means', () => {
+    const { events } = replay(sseEvents('openai-tool.sse'));
+    assert.deepEqual(events[1], {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'tool_use', id: 'call_mock000010', name: 'get_weather', input: {} },
+    });
+    assert.deepEqual(events[2], {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'input_json_delta', partial_json: '{"city"' },
+    });
+    const streamed = accumulateAnthropic(events);
+    const whole = openAIToAnthropicResponse(openAIChatCompletion.parse(jsonFixture('openai-tool.json')));
+    assert.deepEqual(
+      streamed.content.map((block) => (block.type === 'tool_use' ? [block.name, block.input] : block)),
+      whole.content.map((block) => (block.type === 'tool_use' ? [block.name, block.input] : block)),
+    );
+    assert.equal(streamed.stopReason, 'tool_use');
+  });
+
+  it('length (recorded) -> max_tokens', () => {
+    assert.equal(
+      accumulateAnthropic(replay(sseEvents('openai-text-length.sse')).events).stopReason,
+      'max_tokens',
+    );
+  });
+
+  it('parallel tool calls become consecutive blocks; cached and reasoning usage normalised (docs)', () => {
+    const { events, translator } = replay(sseEvents('docs-openai-parallel-tools.sse'), { model: 'gpt-4.1' });
+    const message = accumulateAnthropic(events);
+    assert.equal(message.model, 'gpt-4.1');
+    assert.deepEqual(message.content, [
+      { type: 'tool_use', id: 'call_Paris', name: 'get_weather', input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'call_Rome', name: 'get_weather', input: { city: 'Rome' } },
+    ]);
+    assert.deepEqual(message.usage, {
+      input_tokens: 180,
+      output_tokens: 140,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 1920,
+    });
+    assert.deepEqual(translator.usage, {
+      inputTokens: 2100,
+      outputTokens: 140,
+      cachedInputTokens: 1920,
+      reasoningTokens: 64,
+    });
+  });
+
+  it('text then a tool call: the text block is closed before the tool block opens', () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const chunk = (delta: object, finish: string | null = null) => ({
+      ...base,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    const { events } = replay([
+      chunk({ role: 'assistant', content: 'Let me check.' }),
+      chunk({
+        tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      }),
+      chunk({}, 'tool_calls'),
+      OPENAI_DONE,
+    ]);
+    assert.deepEqual(
+      events.map((event) => `${event.type}${'index' in event ? event.index : ''}`),
+      [
+        'message_start',
+        'content_block_start0',
+        'content_block_delta0',
+        'content_block_stop0',
+        'content_block_start1',
+        'content_block_delta1',
+        'content_block_stop1',
+        'message_delta',
+        'message_stop',
+      ],
+    );
+  });
+
+  it('a refusal streams as text and stops with refusal', () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const { events } = replay([
+      {
+        ...base,
+        choices: [{ index: 0, delta: { role: 'assistant', refusal: "I can't" }, finish_reason: null }],
+      },
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+      OPENAI_DONE,
+    ]);
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [{ type: 'text', text: "I can't" }]);
+    assert.equal(message.stopReason, 'refusal');
+  });
+
+  it('without provider usage, the final counts come from the fallback counter', () => {
+    const events = sseEvents('openai-text.sse').filter(
+      (event) => !(typeof event === 'object' && event !== null && 'usage' in event && event.usage),
+    );
+    const { events: out, translator } = replay(events, {
+      fallbackUsage: (text) => ({
+        inputTokens: 13,
+        outputTokens: Math.ceil(text.length / 4),
+        cachedInputTokens: 0,
+      }),
+    });
+    assert.equal(translator.usage, undefined, 'the provider reported nothing');
+    assert.deepEqual(accumulateAnthropic(out).usage.output_tokens, 10);
+  });
+
+  describe('a stream that does not end cleanly is never reported as finished', () => {
+    it('cut before [DONE] (no-terminator): not finished, no message_delta or message_stop', () => {
+      const { translator, events } = replay(sseEvents('openai-text.sse').slice(0, -1));
+      assert.equal(translator.finished, false);
+      assert.ok(!events.some((event) => event.type === 'message_stop' || event.type === 'message_delta'));
+      assert.equal(accumulateAnthropic(events).complete, false);
+      assert.deepEqual(translator.usage?.inputTokens, 13, 'the usage chunk before the cut is kept');
+    });
+
+    it('an error frame midway: failure recorded, nothing after', () => {
+      const events = sseEvents('openai-text.sse');
+      const { translator, events: out } = replay([
+        ...events.slice(0, 3),
+        { error: { message: 'The server had an error', type: 'server_error', code: null } },
+        ...events.slice(3),
+      ]);
+      assert.deepEqual(translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'server_error',
+        message: 'The server had an error',
+      });
+      assert.equal(translator.finished, false);
+      assert.ok(!out.some((event) => event.type === 'message_stop'));
+    });
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * The dialect-neutral pieces of a streamed answer. A parser turns each upstream event into
+ * parts; an emitter turns parts into the caller's events. A stream translator is one of
+ * each, so four translation directions need three parsers and two emitters.
+ */
+import type { NeutralFinishReason } from './finish-reasons.js';
+import type { NormalisedUsage } from './usage.js';
+
+/** Why an upstream stream cannot be trusted to be complete. */
+export type StreamFailure =
+  /** The provider sent an error event (Anthropic `error`, an OpenAI or Gemini `{error}` frame). */
+  | { kind: 'upstream_error'; errorType: string; message: string }
+  /** An event that does not have its dialect's shape: translating on would produce nonsense. */
+  | { kind: 'malformed_event'; message: string };
+
+export type StreamPart =
+  /** The answer began; `usage` is what the provider said at that point (input tokens, usually). */
+  | { type: 'start'; id: string; model: string; usage?: NormalisedUsage }
+  | { type: 'text'; choice: number; text: string }
+  /** `toolIndex` counts the calls of one choice from 0, as OpenAI's tool_calls[].index does. */
+  | { type: 'tool-call-start'; choice: number; toolIndex: number; id: string; name: string }
+  | { type: 'tool-call-delta'; choice: number; toolIndex: number; argumentsDelta: string }
+  | { type: 'finish'; choice: number; reason: NeutralFinishReason }
+  /** The provider's terminator arrived: the answer is complete. `usage` is the final count. */
+  | { type: 'end'; usage?: NormalisedUsage }
+  | { type: 'error'; failure: StreamFailure };
+
+export interface StreamParser {
+  /** Parts for one upstream event: the parsed JSON of an SSE `data:` (or OpenAI's `[DONE]` string). */
+  parse(event: unknown): StreamPart[];
+  /** What the provider has reported so far; undefined while it has reported nothing. */
+  readonly usage: NormalisedUsage | undefined;
+}
+
+export interface StreamEmitter<Out> {
+  emit(part: Exclude<StreamPart, { type: 'error' }>): Out[];
+}
+
+/** The event's `type`, or undefined when the event is not an object with a string type. */
+export function eventType(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null) return undefined;
+  const type = (event as { type?: unknown }).type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+export function malformed(message: string): StreamPart {
+  return { type: 'error', failure: { kind: 'malformed_event', message } };
+}

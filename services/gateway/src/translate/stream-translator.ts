@@ -1,0 +1,89 @@
+/**
+ * A stream translator: feed it the upstream events one by one, write what it returns to
+ * the caller. Beside the translated events it keeps what the gateway needs when the stream
+ * ends, cleanly or not: the usage reported so far (a caller that disconnects is still
+ * charged), whether the provider's terminator arrived (a broken upstream is never reported
+ * as complete), the failure that broke it, and the text produced (for counting tokens with
+ * a tokenizer when the provider reported none).
+ */
+import type { StreamEmitter, StreamFailure, StreamParser } from './stream-parts.js';
+import type { NormalisedUsage } from './usage.js';
+
+export interface StreamTranslatorOptions {
+  /**
+   * Usage for the final events when the provider reported none (the gateway counts it with
+   * a tokenizer, from `outputText()` and the prompt). Called at most once, at the end.
+   */
+  fallbackUsage?: (outputText: string) => NormalisedUsage | undefined;
+}
+
+export class StreamTranslator<Out> {
+  readonly #parser: StreamParser;
+  readonly #emitter: StreamEmitter<Out>;
+  readonly #options: StreamTranslatorOptions;
+  #finished = false;
+  #failure: StreamFailure | undefined;
+  /** Text and tool-argument deltas, kept by reference; joined only if asked. */
+  readonly #output: string[] = [];
+
+  constructor(parser: StreamParser, emitter: StreamEmitter<Out>, options: StreamTranslatorOptions = {}) {
+    this.#parser = parser;
+    this.#emitter = emitter;
+    this.#options = options;
+  }
+
+  /**
+   * Translates one upstream event: the parsed JSON of an SSE `data:` line (for OpenAI, the
+   * string `[DONE]` as is). After a failure nothing more is emitted; after the end, late
+   * events only update the usage.
+   */
+  push(event: unknown): Out[] {
+    if (this.#failure) return [];
+    const parts = this.#parser.parse(event);
+    if (this.#finished) return [];
+    const out: Out[] = [];
+    for (const part of parts) {
+      switch (part.type) {
+        case 'error':
+          this.#failure = part.failure;
+          return out;
+        case 'text':
+          this.#output.push(part.text);
+          break;
+        case 'tool-call-delta':
+          this.#output.push(part.argumentsDelta);
+          break;
+        case 'end': {
+          this.#finished = true;
+          const usage = part.usage ?? this.#options.fallbackUsage?.(this.outputText());
+          out.push(...this.#emitter.emit(usage ? { type: 'end', usage } : { type: 'end' }));
+          return out;
+        }
+        default:
+          break;
+      }
+      out.push(...this.#emitter.emit(part));
+    }
+    return out;
+  }
+
+  /** True once the provider's terminator arrived and nothing failed before it. */
+  get finished(): boolean {
+    return this.#finished && this.#failure === undefined;
+  }
+
+  /** Why the stream broke, when the provider said so or sent something unreadable. */
+  get failure(): StreamFailure | undefined {
+    return this.#failure;
+  }
+
+  /** What the provider has reported so far; undefined while it has reported nothing. */
+  get usage(): NormalisedUsage | undefined {
+    return this.#parser.usage;
+  }
+
+  /** The answer's text and tool arguments so far, for counting tokens when no usage came. */
+  outputText(): string {
+    return this.#output.join('');
+  }
+}

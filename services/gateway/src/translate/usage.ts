@@ -1,0 +1,107 @@
+/**
+ * Token usage normalised across dialects, with the meaning of the RequestCompleted event:
+ * `cachedInputTokens` is a part of `inputTokens` and `reasoningTokens` a part of
+ * `outputTokens`, never additions to them.
+ *
+ * How each provider's numbers are brought to that meaning:
+ * - OpenAI: `prompt_tokens` already includes `prompt_tokens_details.cached_tokens`, and
+ *   `completion_tokens` includes `completion_tokens_details.reasoning_tokens`: taken as is.
+ * - Anthropic: `input_tokens` EXCLUDES cache reads and cache writes, so
+ *   inputTokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens and
+ *   cachedInputTokens = cache_read_input_tokens. Cache writes stay in inputTokens as ordinary
+ *   input (the usage type has no field for their surcharge). Claude reports no separate
+ *   reasoning count, so reasoningTokens is left out.
+ * - Gemini: `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
+ *   are billed as input and added; `thoughtsTokenCount` is NOT included in
+ *   `candidatesTokenCount`, so outputTokens = candidates + thoughts, reasoningTokens = thoughts.
+ *
+ * An explicit zero stays zero; a usage object that is absent gives undefined (the caller
+ * then counts with a tokenizer). A cached or reasoning count larger than its whole (a
+ * provider bug) is capped at the whole, so the result always satisfies the event schema.
+ */
+import type { AnthropicUsage, AnthropicUsageOut } from './anthropic-messages-types.js';
+import type { GeminiUsageMetadata } from './gemini-types.js';
+import type { OpenAIUsage, OpenAIUsageOut } from './openai-chat-types.js';
+
+export interface NormalisedUsage {
+  inputTokens: number;
+  outputTokens: number;
+  /** Part of inputTokens: read from the provider's prompt cache. */
+  cachedInputTokens: number;
+  /** Part of outputTokens; left out when the provider does not report reasoning separately. */
+  reasoningTokens?: number;
+}
+
+export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): NormalisedUsage | undefined {
+  if (!usage) return undefined;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  return normalised(
+    usage.prompt_tokens,
+    usage.completion_tokens,
+    usage.prompt_tokens_details?.cached_tokens ?? 0,
+    reasoning ?? undefined,
+  );
+}
+
+export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): NormalisedUsage | undefined {
+  if (!usage) return undefined;
+  const cacheRead = usage.cache_read_input_tokens ?? 0;
+  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  const input = (usage.input_tokens ?? 0) + cacheRead + cacheWrite;
+  return normalised(input, usage.output_tokens ?? 0, cacheRead, undefined);
+}
+
+export function usageFromGemini(usage: GeminiUsageMetadata | null | undefined): NormalisedUsage | undefined {
+  if (!usage) return undefined;
+  const counted =
+    usage.promptTokenCount !== undefined ||
+    usage.candidatesTokenCount !== undefined ||
+    usage.thoughtsTokenCount !== undefined;
+  if (!counted) return undefined;
+  const thoughts = usage.thoughtsTokenCount;
+  const input = (usage.promptTokenCount ?? 0) + (usage.toolUsePromptTokenCount ?? 0);
+  const output = (usage.candidatesTokenCount ?? 0) + (thoughts ?? 0);
+  return normalised(input, output, usage.cachedContentTokenCount ?? 0, thoughts);
+}
+
+function normalised(
+  input: number,
+  output: number,
+  cached: number,
+  reasoning: number | undefined,
+): NormalisedUsage {
+  const usage: NormalisedUsage = {
+    inputTokens: input,
+    outputTokens: output,
+    cachedInputTokens: Math.min(cached, input),
+  };
+  if (reasoning !== undefined) usage.reasoningTokens = Math.min(reasoning, output);
+  return usage;
+}
+
+/** The OpenAI usage object for a normalised usage (prompt and completion totals include their parts). */
+export function openAIUsageOf(usage: NormalisedUsage): OpenAIUsageOut {
+  const out: OpenAIUsageOut = {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+  };
+  if (usage.reasoningTokens !== undefined)
+    out.completion_tokens_details = { reasoning_tokens: usage.reasoningTokens };
+  return out;
+}
+
+/**
+ * The Anthropic usage object for a normalised usage: cache reads move out of input_tokens
+ * into their own field. Other providers do not report cache writes (OpenAI and Gemini charge
+ * no write surcharge), so cache_creation_input_tokens is 0.
+ */
+export function anthropicUsageOf(usage: NormalisedUsage): AnthropicUsageOut {
+  return {
+    input_tokens: usage.inputTokens - usage.cachedInputTokens,
+    output_tokens: usage.outputTokens,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: usage.cachedInputTokens,
+  };
+}

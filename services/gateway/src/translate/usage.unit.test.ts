@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  anthropicUsageOf,
+  type NormalisedUsage,
+  openAIUsageOf,
+  usageFromAnthropic,
+  usageFromGemini,
+  usageFromOpenAI,
+} from './usage.js';
+
+describe('usage extractors', () => {
+  const cases: {
+    name: string;
+    actual: () => NormalisedUsage | undefined;
+    expected: NormalisedUsage | undefined;
+  }[] = [
+    { name: 'OpenAI: none given', actual: () => usageFromOpenAI(undefined), expected: undefined },
+    {
+      name: 'OpenAI: null (a chunk before the usage chunk)',
+      actual: () => usageFromOpenAI(null),
+      expected: undefined,
+    },
+    {
+      name: 'OpenAI: cached and reasoning are parts of the totals, taken as is',
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 2100,
+          completion_tokens: 140,
+          total_tokens: 2240,
+          prompt_tokens_details: { cached_tokens: 1920 },
+          completion_tokens_details: { reasoning_tokens: 64 },
+        }),
+      expected: { inputTokens: 2100, outputTokens: 140, cachedInputTokens: 1920, reasoningTokens: 64 },
+    },
+    {
+      name: 'OpenAI: explicit zeros stay zeros (reasoning 0 is reported, not left out)',
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 0,
+          completion_tokens: 0,
+          prompt_tokens_details: { cached_tokens: 0 },
+          completion_tokens_details: { reasoning_tokens: 0 },
+        }),
+      expected: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+    },
+    {
+      name: 'OpenAI-compatible without details: no cache, reasoning not reported',
+      actual: () => usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 5 }),
+      expected: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 },
+    },
+    { name: 'Anthropic: none given', actual: () => usageFromAnthropic(undefined), expected: undefined },
+    {
+      name: 'Anthropic: input_tokens excludes cache reads and writes; both are added back',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 12,
+          cache_creation_input_tokens: 200,
+          cache_read_input_tokens: 1800,
+          output_tokens: 95,
+        }),
+      expected: { inputTokens: 2012, outputTokens: 95, cachedInputTokens: 1800 },
+    },
+    {
+      name: 'Anthropic: explicit zeros stay zeros, no reasoning field',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        }),
+      expected: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 },
+    },
+    {
+      name: 'Anthropic: null cache fields (older answers) count as no cache',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 7,
+          output_tokens: 3,
+          cache_creation_input_tokens: null,
+          cache_read_input_tokens: null,
+        }),
+      expected: { inputTokens: 7, outputTokens: 3, cachedInputTokens: 0 },
+    },
+    { name: 'Gemini: none given', actual: () => usageFromGemini(undefined), expected: undefined },
+    { name: 'Gemini: metadata without any count', actual: () => usageFromGemini({}), expected: undefined },
+    {
+      name: 'Gemini: thoughts are added to output (candidates exclude them); cached is part of prompt',
+      actual: () =>
+        usageFromGemini({
+          promptTokenCount: 1040,
+          candidatesTokenCount: 7,
+          cachedContentTokenCount: 1000,
+          thoughtsTokenCount: 30,
+        }),
+      expected: { inputTokens: 1040, outputTokens: 37, cachedInputTokens: 1000, reasoningTokens: 30 },
+    },
+    {
+      name: 'Gemini: tool-use prompt tokens are input',
+      actual: () =>
+        usageFromGemini({ promptTokenCount: 100, toolUsePromptTokenCount: 40, candidatesTokenCount: 9 }),
+      expected: { inputTokens: 140, outputTokens: 9, cachedInputTokens: 0 },
+    },
+    {
+      name: 'Gemini: a blocked prompt counts its prompt, and zero output',
+      actual: () => usageFromGemini({ promptTokenCount: 17, totalTokenCount: 17 }),
+      expected: { inputTokens: 17, outputTokens: 0, cachedInputTokens: 0 },
+    },
+    {
+      name: 'Gemini: explicit zero thoughts are reported as zero reasoning',
+      actual: () => usageFromGemini({ promptTokenCount: 3, candidatesTokenCount: 0, thoughtsTokenCount: 0 }),
+      expected: { inputTokens: 3, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+    },
+    {
+      name: 'a cached count above the whole (a provider bug) is capped, to satisfy the event schema',
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 10,
+          completion_tokens: 1,
+          prompt_tokens_details: { cached_tokens: 50 },
+        }),
+      expected: { inputTokens: 10, outputTokens: 1, cachedInputTokens: 10 },
+    },
+  ];
+  for (const { name, actual, expected } of cases) it(name, () => assert.deepEqual(actual(), expected));
+});
+
+describe('usage writers', () => {
+  it('OpenAI usage includes cached input in prompt_tokens and reasoning only when known', () => {
+    assert.deepEqual(openAIUsageOf({ inputTokens: 2012, outputTokens: 95, cachedInputTokens: 1800 }), {
+      prompt_tokens: 2012,
+      completion_tokens: 95,
+      total_tokens: 2107,
+      prompt_tokens_details: { cached_tokens: 1800 },
+    });
+    assert.deepEqual(
+      openAIUsageOf({ inputTokens: 5, outputTokens: 40, cachedInputTokens: 0, reasoningTokens: 30 })
+        .completion_tokens_details,
+      { reasoning_tokens: 30 },
+    );
+  });
+
+  it('Anthropic usage moves cached input out of input_tokens', () => {
+    assert.deepEqual(
+      anthropicUsageOf({
+        inputTokens: 2100,
+        outputTokens: 140,
+        cachedInputTokens: 1920,
+        reasoningTokens: 64,
+      }),
+      {
+        input_tokens: 180,
+        output_tokens: 140,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 1920,
+      },
+    );
+  });
+
+  it('normalised -> Anthropic -> normalised keeps input, output and cached counts', () => {
+    const usage = { inputTokens: 2100, outputTokens: 140, cachedInputTokens: 1920 };
+    assert.deepEqual(usageFromAnthropic(anthropicUsageOf(usage)), usage);
+  });
+});
