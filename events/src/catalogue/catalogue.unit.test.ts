@@ -731,3 +731,56 @@ describe('streams', () => {
     }
   });
 });
+
+describe('catalogue edge cases', () => {
+  test('reports a throwing upcaster as a decode error naming position and type', () => {
+    const Legacy = defineEvent({
+      type: 'TestLegacy',
+      version: 2,
+      schema: z.strictObject({ value: z.number() }),
+      previous: [
+        {
+          version: 1,
+          schema: z.strictObject({ text: z.string() }),
+          upcast: (): never => {
+            throw new Error('cannot lift');
+          },
+        },
+      ],
+    });
+    const catalogue = new Catalogue([Legacy] as const);
+    assert.throws(
+      () =>
+        catalogue.decode({
+          id: '0190a000-0000-7000-8000-000000000000',
+          type: 'TestLegacy',
+          schemaVersion: 1,
+          streamId: 's',
+          streamVersion: 1,
+          position: 77,
+          time: new Date(),
+          orgId: null,
+          actor: { kind: 'system', id: 't' },
+          causationId: null,
+          correlationId: null,
+          traceId: null,
+          data: { text: 'x' },
+        }),
+      (error: unknown) =>
+        error instanceof EventDecodeError &&
+        /TestLegacy v1 at position 77: upcasting from v1 failed/.test(error.message),
+    );
+  });
+
+  test('refuses an event id that is not a UUID', () => {
+    assert.throws(
+      () =>
+        kordonCatalogue.create('OrgCreated', 'org:acme', { orgId: 'acme', name: 'Acme' } as never, {
+          orgId: 'acme',
+          actor: { kind: 'system', id: 't' },
+          id: 'not-a-uuid',
+        }),
+      /event id must be a UUID/,
+    );
+  });
+});

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { EventMetadata, NewEvent, RecordedEvent } from '../envelope.js';
 import { KordonError } from '../errors.js';
-import { newEventId } from '../ids.js';
+import { isUuid, newEventId } from '../ids.js';
 
 /**
  * One event type and all the shapes it has ever had. Stored shapes are frozen: a change
@@ -112,6 +112,9 @@ export class Catalogue<const Definitions extends readonly EventDefinition[]> {
         cause: parsed.error,
       });
     }
+    if (metadata.id !== undefined && !isUuid(metadata.id)) {
+      throw new KordonError('event_invalid', `${type}: event id must be a UUID`);
+    }
     return {
       id: metadata.id ?? newEventId(),
       type,
@@ -173,7 +176,16 @@ export class Catalogue<const Definitions extends readonly EventDefinition[]> {
           parsed.error,
         );
       }
-      data = frozen.upcast(parsed.data);
+      try {
+        data = frozen.upcast(parsed.data);
+      } catch (error) {
+        throw new EventDecodeError(
+          `${where}: upcasting from v${version} failed: ${error instanceof Error ? error.message : String(error)}`,
+          event.position,
+          event.type,
+          error,
+        );
+      }
       version++;
     }
     const parsed = definition.schema.safeParse(data);
