@@ -35,6 +35,8 @@ export const streams = {
   user: (orgId: string, userId: string) => `org:${part('orgId', orgId)}:user:${part('userId', userId)}`,
   proxyKey: (orgId: string, proxyKeyId: string) =>
     `org:${part('orgId', orgId)}:proxy-key:${part('proxyKeyId', proxyKeyId)}`,
+  provider: (orgId: string, provider: string) =>
+    `org:${part('orgId', orgId)}:provider:${part('provider', provider)}`,
   providerKey: (orgId: string, providerKeyId: string) =>
     `org:${part('orgId', orgId)}:provider-key:${part('providerKeyId', providerKeyId)}`,
   /** Category stream of request events (RequestCompleted...): appended in batches, no version check. */
@@ -75,6 +77,7 @@ export type StreamCategory =
   | 'team'
   | 'user'
   | 'proxy-key'
+  | 'provider'
   | 'provider-key'
   | 'usage'
   | 'limits'
@@ -84,7 +87,7 @@ export type ParsedStreamId =
   | { kind: 'routing' }
   | { kind: 'tenant'; orgId: string; category: StreamCategory; id: string | null };
 
-const ENTITY_CATEGORIES = new Set<string>(['team', 'user', 'proxy-key', 'provider-key']);
+const ENTITY_CATEGORIES = new Set<string>(['team', 'user', 'proxy-key', 'provider', 'provider-key']);
 const ORG_CATEGORIES = new Set<string>(['usage', 'limits', 'fraud']);
 
 /** The inverse of `streams`: null for an id no helper makes. */

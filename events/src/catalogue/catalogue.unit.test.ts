@@ -40,7 +40,7 @@ const usage = { inputTokens: 1200, outputTokens: 340, cachedInputTokens: 1024, r
 
 /** One valid example of every event type; `satisfies` makes a missing type a compile error. */
 const examples = {
-  OrgCreated: { orgId: ORG, name: 'Acme Corp' },
+  OrgCreated: { orgId: ORG, slug: 'acme', name: 'Acme Corp' },
   TeamCreated: { teamId: 'team-research', name: 'Research' },
   UserInvited: {
     userId: 'user-bob',
@@ -227,6 +227,14 @@ const examples = {
   },
   EgressHealthChanged: { egressId: 'egress-fra-1', health: 'degraded', note: 'p95 latency above 2s' },
   RouteChanged: { provider: 'openai', via: ['egress-fra-1'] },
+  ProviderConfigured: {
+    provider: 'openai-main',
+    type: 'openai',
+    baseUrl: 'https://api.openai.com/v1',
+    models: ['gpt-4o-mini', 'text-embedding-3-small'],
+    options: {},
+  },
+  ProviderRemoved: { provider: 'openai-main' },
 } satisfies { [T in KordonEventType]: KordonEventData<T> };
 
 const TYPES = Object.keys(examples) as KordonEventType[];
@@ -262,7 +270,7 @@ function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
 describe('kordon catalogue', () => {
   test('has an example for exactly the catalogued types, all at version 1', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 29);
+    assert.equal(TYPES.length, 31);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, 1, definition.type);
   });
@@ -303,7 +311,7 @@ describe('kordon catalogue', () => {
   });
 
   test('create refuses malformed data with event_invalid naming the type and field', () => {
-    assertInvalid(() => create('OrgCreated', { orgId: ORG }), /^OrgCreated: name:/);
+    assertInvalid(() => create('OrgCreated', { orgId: ORG, slug: 'acme' }), /^OrgCreated: name:/);
     assertInvalid(() => create('TeamCreated', { teamId: 'a:b', name: 'x' }), /teamId/);
     assertInvalid(() => create('RequestCompleted', { ...examples.RequestCompleted, cost: 0.0061 }), /cost/);
     assertInvalid(() => create('RequestCompleted', { ...examples.RequestCompleted, cost: '6.1e-3' }), /cost/);
@@ -388,7 +396,7 @@ describe('kordon catalogue', () => {
   test('decode refuses malformed data with an EventDecodeError naming the position and type', () => {
     const event = recorded(create('OrgCreated', examples.OrgCreated), 42);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, data: { orgId: ORG, name: 7 } }),
+      () => kordonCatalogue.decode({ ...event, data: { orgId: ORG, slug: 'acme', name: 7 } }),
       /^event OrgCreated v1 at position 42: malformed data: name:/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, data: null }), /OrgCreated v1 at position 42/);
@@ -775,11 +783,16 @@ describe('catalogue edge cases', () => {
   test('refuses an event id that is not a UUID', () => {
     assert.throws(
       () =>
-        kordonCatalogue.create('OrgCreated', 'org:acme', { orgId: 'acme', name: 'Acme' } as never, {
-          orgId: 'acme',
-          actor: { kind: 'system', id: 't' },
-          id: 'not-a-uuid',
-        }),
+        kordonCatalogue.create(
+          'OrgCreated',
+          'org:acme',
+          { orgId: 'acme', slug: 'acme', name: 'Acme' },
+          {
+            orgId: 'acme',
+            actor: { kind: 'system', id: 't' },
+            id: 'not-a-uuid',
+          },
+        ),
       /event id must be a UUID/,
     );
   });

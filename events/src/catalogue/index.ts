@@ -2,6 +2,7 @@ import { Catalogue, type EventOf } from './define.js';
 import { fraudEvents } from './events/fraud.js';
 import { limitEvents } from './events/limits.js';
 import { providerKeyEvents } from './events/provider-keys.js';
+import { providerEvents } from './events/providers.js';
 import { proxyKeyEvents } from './events/proxy-keys.js';
 import { routingEvents } from './events/routing.js';
 import { tenancyEvents } from './events/tenancy.js';
@@ -12,6 +13,7 @@ export { looksLikeSecret } from './events/fields.js';
 export * from './events/fraud.js';
 export * from './events/limits.js';
 export * from './events/provider-keys.js';
+export * from './events/providers.js';
 export * from './events/proxy-keys.js';
 export * from './events/routing.js';
 export * from './events/tenancy.js';
@@ -20,6 +22,7 @@ export * from './events/usage.js';
 /** Every event type Kordon writes, at the version written today. */
 export const kordonDefinitions = [
   ...tenancyEvents,
+  ...providerEvents,
   ...providerKeyEvents,
   ...proxyKeyEvents,
   ...usageEvents,

@@ -157,3 +157,10 @@ export const last4 = z
   .string()
   .length(4)
   .regex(/^[\x21-\x7e]{4}$/, 'must be 4 printable characters');
+
+/** A human-chosen handle (org slug, provider name): lowercase, URL-safe, stable. */
+export const slug = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, 'must be a slug: lowercase letters, digits and inner dashes');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from '../define.js';
-import { email, id, isoTime, keyedHash, label, note, role } from './fields.js';
+import { email, id, isoTime, keyedHash, label, note, role, slug } from './fields.js';
 
 /*
  * Tenancy. The org is the tenant: the envelope's orgId and the stream id carry it, so data
@@ -8,12 +8,13 @@ import { email, id, isoTime, keyedHash, label, note, role } from './fields.js';
  * `teamId: null` means the role holds in the whole org.
  */
 
-/** Stream: `org:<orgId>`. */
+/** Stream: `org:<orgId>`. The id is random (unguessable); the slug is the readable handle. */
 export const OrgCreated = defineEvent({
   type: 'OrgCreated',
   version: 1,
   schema: z.strictObject({
     orgId: id,
+    slug,
     name: label(),
   }),
 });
@@ -53,7 +54,7 @@ export const UserJoined = defineEvent({
     userId: id,
     email,
     displayName: label(),
-    method: z.enum(['invitation', 'sso', 'bootstrap']),
+    method: z.enum(['invitation', 'sso', 'bootstrap', 'config']),
   }),
 });
 
