@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type KordonEvent, kordonCatalogue, type RecordedEvent } from '@kordon/events';
+import { type TestStore, testStores } from '@kordon/events/testing';
+import { InMemoryProjectionRunner } from '@kordon/projections';
+import { generateProxyKey, ProxyKeyHasher } from '../proxy-keys/index.js';
+import { type RegistryState, registryProjection } from '../registry/registry.js';
+import { MasterKey, MasterKeyRing } from '../secrets/index.js';
+import { applyConfigFile, type ConfigCrypto } from './apply-config.js';
+import { ConfigFileError, loadConfigFile } from './load-config-file.js';
+
+const OPENAI_KEY = 'sk-proj-TESTabcdefghijklmnopqrstuvwxyz0123456789';
+const OPENAI_KEY_2 = 'sk-proj-ROTATEDabcdefghijklmnopqrstuvwxyz0123';
+
+describe('declarative configuration file', () => {
+  let fixture: TestStore;
+  let runner: InMemoryProjectionRunner<RegistryState, KordonEvent>;
+  let dir: string;
+  const hasher = new ProxyKeyHasher({ current: randomBytes(32) });
+  const crypto: ConfigCrypto = {
+    masterKeys: new MasterKeyRing(MasterKey.generate('test')),
+    proxyKeyHasher: hasher,
+    idSecret: randomBytes(32),
+  };
+  const aliceKey = generateProxyKey(hasher).secret;
+
+  before(async () => {
+    fixture = (await testStores.pglite()) as TestStore;
+    runner = new InMemoryProjectionRunner(registryProjection, (e: RecordedEvent) =>
+      kordonCatalogue.decode(e),
+    );
+    await runner.start(fixture.store);
+    dir = mkdtempSync(join(tmpdir(), 'kordon-config-'));
+  });
+  after(async () => {
+    await runner.stop();
+    await fixture.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const writeConfig = (text: string) => {
+    const path = join(dir, 'kordon.yaml');
+    writeFileSync(path, text);
+    return path;
+  };
+  const yaml = (users: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai-main
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini, text-embedding-3-small]
+        keys:
+          - { name: k1, secret: "\${OPENAI_KEY_1}" }
+    users:
+${users}
+`;
+  const apply = (path: string, env: Record<string, string>) =>
+    applyConfigFile({
+      file: loadConfigFile(path, env),
+      store: fixture.store,
+      registry: () => runner.state,
+      waitForRegistry: (p) => runner.waitFor(p, 5_000),
+      crypto,
+    });
+  const allEvents = () => fixture.store.readAll({ after: 0, maxCount: 10_000 });
+
+  it('applies the file as events, then appends nothing for the same file', async () => {
+    const path = writeConfig(
+      yaml(`      - email: alice@acme.test
+        role: developer
+        proxyKeys:
+          - { name: alice-laptop, secret: "\${ALICE_KEY}" }
+      - email: bob@acme.test
+        proxyKeys:
+          - { name: bob-ci }`),
+    );
+    const env = { OPENAI_KEY_1: OPENAI_KEY, ALICE_KEY: aliceKey };
+    const first = await apply(path, env);
+    assert.deepEqual(first.ignored, []);
+    assert.equal(first.issued.length, 1, 'bob-ci had no secret: Kordon issued one');
+    assert.equal(first.issued[0]!.name, 'bob-ci');
+    const types = (await allEvents()).map((e) => e.type);
+    assert.deepEqual(types.sort(), [
+      'OrgCreated',
+      'ProviderConfigured',
+      'ProviderKeyAdded',
+      'ProxyKeyIssued',
+      'ProxyKeyIssued',
+      'RoleGranted',
+      'RoleGranted',
+      'UserJoined',
+      'UserJoined',
+    ]);
+    const state = runner.state;
+    const orgId = state.orgIdBySlug.get('acme')!;
+    assert.ok(orgId.startsWith('org_'));
+    assert.equal(state.providers.get(orgId)?.get('openai-main')?.type, 'openai');
+
+    const head = await fixture.store.headPosition();
+    const again = await apply(path, env);
+    assert.equal(again.appends.length, 0);
+    assert.equal(await fixture.store.headPosition(), head, 'an unchanged file appends nothing');
+
+    // Secrets exist in the log only encrypted or hashed.
+    const log = JSON.stringify(await allEvents());
+    for (const secret of [OPENAI_KEY, aliceKey, first.issued[0]!.secret]) {
+      assert.ok(!log.includes(secret), 'no plaintext secret in any event');
+      assert.ok(!log.includes(secret.slice(8, 30)), 'not even a part of it');
+    }
+  });
+
+  it('turns changes into events: a rotated key, a removed user', async () => {
+    const path = writeConfig(
+      yaml(`      - email: alice@acme.test
+        role: admin
+        proxyKeys:
+          - { name: alice-laptop, secret: "\${ALICE_KEY}" }`),
+    );
+    const before = await fixture.store.headPosition();
+    await apply(path, { OPENAI_KEY_1: OPENAI_KEY_2, ALICE_KEY: aliceKey });
+    const added = (await fixture.store.readAll({ after: before, maxCount: 100 })).map((e) => e.type);
+    // Bob's keys stop working with him (UserDisabled), without an event per key.
+    assert.deepEqual(added.sort(), ['ProviderKeyRotated', 'RoleGranted', 'RoleRevoked', 'UserDisabled']);
+    const bob = [...runner.state.users.values()].find((u) => u.email === 'bob@acme.test')!;
+    assert.equal(bob.disabled, true);
+  });
+
+  it('names a missing environment variable and never prints secrets', () => {
+    const path = writeConfig(yaml(''));
+    assert.throws(
+      () => loadConfigFile(path, {}),
+      (error: unknown) =>
+        error instanceof ConfigFileError &&
+        /orgs\[0\]\.providers\[0\]\.keys\[0\]\.secret: environment variable OPENAI_KEY_1 is not set/.test(
+          error.message,
+        ),
+    );
+    const bad = writeConfig(
+      'orgs:\n  - slug: Not A Slug\n    name: x\n    providers:\n      - { name: p, type: openai, baseUrl: "ftp://x", models: [m], keys: [{ name: k, secret: sk-secret-value-123 }] }\n',
+    );
+    assert.throws(
+      () => loadConfigFile(bad, {}),
+      (error: unknown) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.slug/.test(error.message) &&
+        /orgs\.0\.providers\.0\.baseUrl/.test(error.message) &&
+        !error.message.includes('sk-secret-value-123'),
+    );
+  });
+});

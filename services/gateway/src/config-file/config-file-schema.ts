@@ -1,0 +1,63 @@
+import { providerType } from '@kordon/events';
+import { z } from 'zod';
+
+/**
+ * The declarative configuration file (`KORDON_CONFIG=kordon.yaml`). Applied at start as
+ * commands that become events; an unchanged file appends nothing. Secrets in it are
+ * stored only encrypted (provider keys) or as keyed hashes (proxy keys).
+ */
+const slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, 'must be a slug: lowercase letters, digits and inner dashes')
+  .max(63);
+const name = z.string().trim().min(1).max(100);
+
+const providerKeySchema = z.strictObject({
+  name,
+  secret: z.string().min(1, 'must not be empty'),
+  weight: z.int().min(0).max(1000).default(1),
+  /** Models this key may serve; all of the provider's when absent. */
+  models: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const providerSchema = z.strictObject({
+  name: slug,
+  type: providerType,
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  models: z.array(z.string().min(1).max(200)).min(1),
+  keys: z.array(providerKeySchema).default([]),
+  deployments: z.record(z.string(), z.string()).optional(),
+  apiVersion: z.string().optional(),
+  folderId: z.string().optional(),
+  oauthUrl: z.url({ protocol: /^https$/ }).optional(),
+  scope: z.string().optional(),
+});
+
+const proxyKeySchema = z.strictObject({
+  name,
+  /** Imports a known key; when absent Kordon issues one and writes it to the data folder once. */
+  secret: z.string().min(1).optional(),
+  expiresAt: z.iso.datetime().optional(),
+});
+
+const userSchema = z.strictObject({
+  email: z.email().max(254),
+  role: z.enum(['owner', 'admin', 'finance', 'developer', 'auditor']).default('developer'),
+  proxyKeys: z.array(proxyKeySchema).default([]),
+});
+
+const orgSchema = z.strictObject({
+  slug,
+  name,
+  providers: z.array(providerSchema).default([]),
+  users: z.array(userSchema).default([]),
+});
+
+export const ConfigFileSchema = z.strictObject({
+  orgs: z.array(orgSchema).default([]),
+});
+
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+export type ConfigOrg = ConfigFile['orgs'][number];
+export type ConfigProvider = ConfigOrg['providers'][number];
+export type ConfigUser = ConfigOrg['users'][number];

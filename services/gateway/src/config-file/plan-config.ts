@@ -1,0 +1,339 @@
+import { type Actor, type KordonEventData, kordonCatalogue, type NewEvent, streams } from '@kordon/events';
+import { type ProviderEntry, providerKeysOf, providersOf, type RegistryState } from '../registry/registry.js';
+import type { EncryptedSecret } from '../secrets/index.js';
+import type { ConfigFile, ConfigOrg, ConfigProvider } from './config-file-schema.js';
+
+/** What planning needs from outside: ids, crypto, the clock. Injected so the plan is testable. */
+export interface PlanDependencies {
+  /** Deterministic, unguessable id of a config-declared entity (same on every replica). */
+  entityId(kind: 'org' | 'provider-key' | 'user' | 'proxy-key', naturalKey: string): string;
+  encrypt(secret: string, context: { orgId: string; providerKeyId: string }): EncryptedSecret;
+  /** Whether the stored record holds this secret (decrypts; false when it cannot). */
+  secretMatches(
+    record: EncryptedSecret,
+    context: { orgId: string; providerKeyId: string },
+    secret: string,
+  ): boolean;
+  last4(secret: string): string;
+  /** A proxy key from the file (import) or a new one (issue); null secret means issue. */
+  proxyKey(
+    secret: string | undefined,
+  ):
+    | { ok: true; prefix: string; hash: KordonEventData<'ProxyKeyIssued'>['hash']; issuedSecret?: string }
+    | { ok: false; reason: string };
+  /** Whether `secret` hashes to the stored hash value. */
+  proxyKeyMatches(secret: string, hashValue: string, hashKeyId: string): boolean;
+}
+
+export interface PlannedAppend {
+  streamId: string;
+  /** Creations must find no stream: a concurrent replica doing the same loses cleanly. */
+  expected: 'no-stream' | 'any';
+  events: NewEvent[];
+}
+
+export interface IssuedProxyKey {
+  org: string;
+  email: string;
+  name: string;
+  secret: string;
+}
+
+export interface ConfigPlan {
+  appends: PlannedAppend[];
+  /** Keys Kordon issued because the file gave no secret: shown to their owner once. */
+  issued: IssuedProxyKey[];
+  /** Differences the file asks for that no event expresses yet (reported, not applied). */
+  ignored: string[];
+}
+
+export const CONFIG_ACTOR: Actor = { kind: 'config', id: 'config-file' };
+
+/**
+ * Turns the file into the events that make the registry match it. Only what the file
+ * created earlier (actor kind `config`) is changed or removed; entities made through the
+ * admin API are left alone. An unchanged file plans nothing.
+ */
+export function planConfig(
+  state: RegistryState,
+  file: ConfigFile,
+  deps: PlanDependencies,
+  now: Date,
+): ConfigPlan {
+  const plan: ConfigPlan = { appends: [], issued: [], ignored: [] };
+  const add = (streamId: string, expected: PlannedAppend['expected'], events: NewEvent[]) => {
+    if (events.length > 0) plan.appends.push({ streamId, expected, events });
+  };
+  for (const org of file.orgs) planOrg(state, org, deps, now, plan, add);
+  return plan;
+}
+
+type Add = (streamId: string, expected: PlannedAppend['expected'], events: NewEvent[]) => void;
+
+function planOrg(
+  state: RegistryState,
+  org: ConfigOrg,
+  deps: PlanDependencies,
+  now: Date,
+  plan: ConfigPlan,
+  add: Add,
+) {
+  const existingId = state.orgIdBySlug.get(org.slug);
+  const orgId = existingId ?? deps.entityId('org', org.slug);
+  const meta = { orgId, actor: CONFIG_ACTOR, time: now };
+  const create = kordonCatalogue.create.bind(kordonCatalogue);
+  if (!existingId) {
+    add(streams.org(orgId), 'no-stream', [
+      create('OrgCreated', streams.org(orgId), { orgId, slug: org.slug, name: org.name }, meta),
+    ]);
+  } else if (state.orgs.get(orgId)?.name !== org.name) {
+    plan.ignored.push(
+      `org ${org.slug}: renaming is not supported yet (name stays "${state.orgs.get(orgId)?.name}")`,
+    );
+  }
+
+  const declaredProviders = new Set(org.providers.map((p) => p.name));
+  for (const provider of org.providers) {
+    const stream = streams.provider(orgId, provider.name);
+    const current = state.providers.get(orgId)?.get(provider.name);
+    const wanted = providerData(provider);
+    if (!current || !sameProvider(current, wanted)) {
+      add(stream, current ? 'any' : 'no-stream', [create('ProviderConfigured', stream, wanted, meta)]);
+    }
+    planProviderKeys(state, orgId, provider, deps, meta, plan, add);
+  }
+  for (const provider of providersOf(state, orgId)) {
+    if (provider.managedBy !== 'config' || declaredProviders.has(provider.name)) continue;
+    for (const key of providerKeysOf(state, orgId, provider.name)) {
+      const keyStream = streams.providerKey(orgId, key.providerKeyId);
+      add(keyStream, 'any', [
+        create('ProviderKeyRemoved', keyStream, { providerKeyId: key.providerKeyId }, meta),
+      ]);
+    }
+    const stream = streams.provider(orgId, provider.name);
+    add(stream, 'any', [create('ProviderRemoved', stream, { provider: provider.name }, meta)]);
+  }
+
+  const declaredUsers = new Set<string>();
+  for (const user of org.users) {
+    const email = user.email.toLowerCase();
+    declaredUsers.add(email);
+    const existing = [...state.users.values()].find(
+      (u) => u.orgId === orgId && u.email.toLowerCase() === email,
+    );
+    const userId = existing?.userId ?? deps.entityId('user', `${org.slug}/${email}`);
+    const stream = streams.user(orgId, userId);
+    const events: NewEvent[] = [];
+    if (!existing) {
+      events.push(
+        create(
+          'UserJoined',
+          stream,
+          { userId, email, displayName: email.split('@')[0]!, method: 'config' },
+          meta,
+        ),
+      );
+    }
+    if (!existing?.roles.has(user.role)) {
+      events.push(create('RoleGranted', stream, { userId, role: user.role, teamId: null }, meta));
+    }
+    if (existing?.managedBy === 'config') {
+      for (const role of existing.roles) {
+        if (role !== user.role)
+          events.push(create('RoleRevoked', stream, { userId, role, teamId: null }, meta));
+      }
+    }
+    add(stream, existing ? 'any' : 'no-stream', events);
+    planProxyKeys(state, orgId, org.slug, userId, email, user.proxyKeys, deps, meta, plan, add);
+  }
+  for (const user of state.users.values()) {
+    if (user.orgId !== orgId || user.managedBy !== 'config' || user.disabled) continue;
+    if (declaredUsers.has(user.email.toLowerCase())) continue;
+    const stream = streams.user(orgId, user.userId);
+    add(stream, 'any', [
+      create(
+        'UserDisabled',
+        stream,
+        { userId: user.userId, note: 'removed from the configuration file' },
+        meta,
+      ),
+    ]);
+  }
+}
+
+function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfigured'> {
+  const options: KordonEventData<'ProviderConfigured'>['options'] = {};
+  if (provider.deployments) options.deployments = provider.deployments;
+  if (provider.apiVersion) options.apiVersion = provider.apiVersion;
+  if (provider.folderId) options.folderId = provider.folderId;
+  if (provider.oauthUrl) options.oauthUrl = provider.oauthUrl;
+  if (provider.scope) options.scope = provider.scope;
+  return {
+    provider: provider.name,
+    type: provider.type,
+    baseUrl: provider.baseUrl,
+    models: provider.models,
+    options,
+  };
+}
+
+function sameProvider(current: ProviderEntry, wanted: KordonEventData<'ProviderConfigured'>): boolean {
+  return (
+    current.type === wanted.type &&
+    current.baseUrl === wanted.baseUrl &&
+    JSON.stringify(current.models) === JSON.stringify(wanted.models) &&
+    JSON.stringify(current.options) === JSON.stringify(wanted.options)
+  );
+}
+
+function planProviderKeys(
+  state: RegistryState,
+  orgId: string,
+  provider: ConfigProvider,
+  deps: PlanDependencies,
+  meta: { orgId: string; actor: Actor; time: Date },
+  plan: ConfigPlan,
+  add: Add,
+) {
+  const create = kordonCatalogue.create.bind(kordonCatalogue);
+  const existing = providerKeysOf(state, orgId, provider.name);
+  const declared = new Set<string>();
+  for (const key of provider.keys) {
+    declared.add(key.name);
+    const current = existing.find((k) => k.name === key.name);
+    const providerKeyId =
+      current?.providerKeyId ?? deps.entityId('provider-key', `${orgId}/${provider.name}/${key.name}`);
+    const context = { orgId, providerKeyId };
+    const stream = streams.providerKey(orgId, providerKeyId);
+    if (!current) {
+      add(stream, 'no-stream', [
+        create(
+          'ProviderKeyAdded',
+          stream,
+          {
+            providerKeyId,
+            provider: provider.name,
+            name: key.name,
+            secret: deps.encrypt(key.secret, context),
+            last4: deps.last4(key.secret),
+            weight: key.weight,
+            models: key.models ?? null,
+            baseUrl: null,
+          },
+          meta,
+        ),
+      ]);
+      continue;
+    }
+    const events: NewEvent[] = [];
+    if (!deps.secretMatches(current.secret, context, key.secret)) {
+      events.push(
+        create(
+          'ProviderKeyRotated',
+          stream,
+          {
+            providerKeyId,
+            kind: 'replaced',
+            secret: deps.encrypt(key.secret, context),
+            last4: deps.last4(key.secret),
+          },
+          meta,
+        ),
+      );
+    }
+    if (current.weight !== key.weight) {
+      events.push(create('ProviderKeyWeightChanged', stream, { providerKeyId, weight: key.weight }, meta));
+    }
+    if (JSON.stringify(current.models) !== JSON.stringify(key.models ?? null)) {
+      plan.ignored.push(
+        `provider key ${provider.name}/${key.name}: changing its models needs a new key (not applied)`,
+      );
+    }
+    add(stream, 'any', events);
+  }
+  for (const key of existing) {
+    if (key.managedBy !== 'config' || declared.has(key.name)) continue;
+    const stream = streams.providerKey(orgId, key.providerKeyId);
+    add(stream, 'any', [create('ProviderKeyRemoved', stream, { providerKeyId: key.providerKeyId }, meta)]);
+  }
+}
+
+function planProxyKeys(
+  state: RegistryState,
+  orgId: string,
+  orgSlug: string,
+  userId: string,
+  email: string,
+  keys: ConfigOrg['users'][number]['proxyKeys'],
+  deps: PlanDependencies,
+  meta: { orgId: string; actor: Actor; time: Date },
+  plan: ConfigPlan,
+  add: Add,
+) {
+  const create = kordonCatalogue.create.bind(kordonCatalogue);
+  const owned = [...state.proxyKeys.values()].filter(
+    (k) => k.orgId === orgId && k.userId === userId && k.status !== 'revoked',
+  );
+  const declared = new Set<string>();
+  for (const key of keys) {
+    declared.add(key.name);
+    const current = owned.find((k) => k.name === key.name);
+    if (
+      current &&
+      (key.secret === undefined || deps.proxyKeyMatches(key.secret, current.hashValue, current.hashKeyId))
+    )
+      continue;
+    const events: NewEvent[] = [];
+    if (current) {
+      // The file holds another secret for this key: the old one stops working.
+      const stream = streams.proxyKey(orgId, current.proxyKeyId);
+      add(stream, 'any', [
+        create(
+          'ProxyKeyRevoked',
+          stream,
+          { proxyKeyId: current.proxyKeyId, reason: 'manual', note: 'replaced in the configuration file' },
+          meta,
+        ),
+      ]);
+    }
+    const made = deps.proxyKey(key.secret);
+    if (!made.ok) {
+      plan.ignored.push(`proxy key ${orgSlug}/${email}/${key.name}: ${made.reason} (not imported)`);
+      continue;
+    }
+    // A replaced key gets a new id: a revoked id is never used again.
+    const proxyKeyId = deps.entityId('proxy-key', `${orgId}/${userId}/${key.name}/${made.hash.value}`);
+    const stream = streams.proxyKey(orgId, proxyKeyId);
+    events.push(
+      create(
+        'ProxyKeyIssued',
+        stream,
+        {
+          proxyKeyId,
+          userId,
+          teamId: null,
+          name: key.name,
+          prefix: made.prefix,
+          hash: made.hash,
+          expiresAt: key.expiresAt ?? null,
+        },
+        meta,
+      ),
+    );
+    add(stream, 'no-stream', events);
+    if (made.issuedSecret)
+      plan.issued.push({ org: orgSlug, email, name: key.name, secret: made.issuedSecret });
+  }
+  for (const key of owned) {
+    if (key.managedBy !== 'config' || declared.has(key.name)) continue;
+    const stream = streams.proxyKey(orgId, key.proxyKeyId);
+    add(stream, 'any', [
+      create(
+        'ProxyKeyRevoked',
+        stream,
+        { proxyKeyId: key.proxyKeyId, reason: 'manual', note: 'removed from the configuration file' },
+        meta,
+      ),
+    ]);
+  }
+}

@@ -1,0 +1,262 @@
+import type { Actor, KordonEvent, KordonEventData } from '@kordon/events';
+import type { InMemoryProjection } from '@kordon/projections';
+
+type ProviderType = KordonEventData<'ProviderConfigured'>['type'];
+type EncryptedSecret = KordonEventData<'ProviderKeyAdded'>['secret'];
+type Limits = KordonEventData<'PolicySet'>['limits'];
+type Role = KordonEventData<'RoleGranted'>['role'];
+
+/** Who made an entity: the config file manages only what it created itself. */
+export type ManagedBy = 'config' | 'api';
+
+export interface OrgEntry {
+  orgId: string;
+  slug: string;
+  name: string;
+  managedBy: ManagedBy;
+}
+
+export interface ProviderEntry {
+  orgId: string;
+  name: string;
+  type: ProviderType;
+  baseUrl: string;
+  models: readonly string[];
+  options: KordonEventData<'ProviderConfigured'>['options'];
+  managedBy: ManagedBy;
+}
+
+export interface ProviderKeyEntry {
+  orgId: string;
+  providerKeyId: string;
+  provider: string;
+  name: string;
+  secret: EncryptedSecret;
+  last4: string;
+  weight: number;
+  models: readonly string[] | null;
+  baseUrl: string | null;
+  disabled: boolean;
+  /** Epoch ms until which the key rests after a 429/5xx; 0 when it does not. */
+  cooledDownUntil: number;
+  managedBy: ManagedBy;
+}
+
+export interface UserEntry {
+  orgId: string;
+  userId: string;
+  email: string;
+  roles: Set<Role>;
+  disabled: boolean;
+  managedBy: ManagedBy;
+}
+
+export type ProxyKeyStatus = 'active' | 'suspended' | 'revoked';
+
+export interface ProxyKeyEntry {
+  orgId: string;
+  proxyKeyId: string;
+  userId: string;
+  teamId: string | null;
+  name: string;
+  prefix: string;
+  hashValue: string;
+  /** Which server secret the hash was made with (rotation). */
+  hashKeyId: string;
+  status: ProxyKeyStatus;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+  managedBy: ManagedBy;
+}
+
+/**
+ * Everything the data plane looks up per request, kept in memory: orgs, provider
+ * connections and keys, users, proxy keys by their keyed hash (O(1) authentication),
+ * and policies. Built from the log by an InMemoryProjectionRunner; `evolve` mutates in
+ * place for speed and touches nothing outside the state.
+ */
+export interface RegistryState {
+  orgs: Map<string, OrgEntry>;
+  orgIdBySlug: Map<string, string>;
+  /** orgId -> provider name -> entry. */
+  providers: Map<string, Map<string, ProviderEntry>>;
+  providerKeys: Map<string, ProviderKeyEntry>;
+  users: Map<string, UserEntry>;
+  proxyKeys: Map<string, ProxyKeyEntry>;
+  proxyKeyIdByHash: Map<string, string>;
+  /** `${orgId}/${scope}/${scopeId}` -> limits. */
+  policies: Map<string, Limits>;
+}
+
+export const policyKey = (orgId: string, scope: string, scopeId: string) => `${orgId}/${scope}/${scopeId}`;
+
+const managedBy = (actor: Actor): ManagedBy => (actor.kind === 'config' ? 'config' : 'api');
+
+export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> = {
+  name: 'gateway-registry',
+  initialState: () => ({
+    orgs: new Map(),
+    orgIdBySlug: new Map(),
+    providers: new Map(),
+    providerKeys: new Map(),
+    users: new Map(),
+    proxyKeys: new Map(),
+    proxyKeyIdByHash: new Map(),
+    policies: new Map(),
+  }),
+  evolve(state, event) {
+    const orgId = event.orgId;
+    if (orgId === null) return state; // routing events are not part of the registry
+    switch (event.type) {
+      case 'OrgCreated': {
+        const { slug, name } = event.data;
+        state.orgs.set(orgId, { orgId, slug, name, managedBy: managedBy(event.actor) });
+        state.orgIdBySlug.set(slug, orgId);
+        return state;
+      }
+      case 'ProviderConfigured': {
+        const byName = state.providers.get(orgId) ?? new Map<string, ProviderEntry>();
+        const previous = byName.get(event.data.provider);
+        byName.set(event.data.provider, {
+          orgId,
+          name: event.data.provider,
+          type: event.data.type,
+          baseUrl: event.data.baseUrl,
+          models: event.data.models,
+          options: event.data.options,
+          managedBy: previous?.managedBy ?? managedBy(event.actor),
+        });
+        state.providers.set(orgId, byName);
+        return state;
+      }
+      case 'ProviderRemoved':
+        state.providers.get(orgId)?.delete(event.data.provider);
+        return state;
+      case 'ProviderKeyAdded': {
+        const d = event.data;
+        state.providerKeys.set(d.providerKeyId, {
+          orgId,
+          providerKeyId: d.providerKeyId,
+          provider: d.provider,
+          name: d.name,
+          secret: d.secret,
+          last4: d.last4,
+          weight: d.weight,
+          models: d.models,
+          baseUrl: d.baseUrl,
+          disabled: false,
+          cooledDownUntil: 0,
+          managedBy: managedBy(event.actor),
+        });
+        return state;
+      }
+      case 'ProviderKeyRotated':
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.secret = event.data.secret;
+          key.last4 = event.data.last4;
+        });
+      case 'ProviderKeyWeightChanged':
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.weight = event.data.weight;
+        });
+      case 'ProviderKeyDisabled':
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.disabled = true;
+        });
+      case 'ProviderKeyEnabled':
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.disabled = false;
+          key.cooledDownUntil = 0;
+        });
+      case 'ProviderKeyCooledDown':
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.cooledDownUntil = Date.parse(event.data.until);
+        });
+      case 'ProviderKeyRemoved':
+        if (state.providerKeys.get(event.data.providerKeyId)?.orgId === orgId) {
+          state.providerKeys.delete(event.data.providerKeyId);
+        }
+        return state;
+      case 'UserJoined':
+        state.users.set(event.data.userId, {
+          orgId,
+          userId: event.data.userId,
+          email: event.data.email,
+          roles: new Set(),
+          disabled: false,
+          managedBy: managedBy(event.actor),
+        });
+        return state;
+      case 'RoleGranted':
+        if (event.data.teamId === null) ownUser(state, orgId, event.data.userId)?.roles.add(event.data.role);
+        return state;
+      case 'RoleRevoked':
+        if (event.data.teamId === null)
+          ownUser(state, orgId, event.data.userId)?.roles.delete(event.data.role);
+        return state;
+      case 'UserDisabled': {
+        const user = ownUser(state, orgId, event.data.userId);
+        if (user) user.disabled = true;
+        return state;
+      }
+      case 'ProxyKeyIssued': {
+        const d = event.data;
+        state.proxyKeys.set(d.proxyKeyId, {
+          orgId,
+          proxyKeyId: d.proxyKeyId,
+          userId: d.userId,
+          teamId: d.teamId,
+          name: d.name,
+          prefix: d.prefix,
+          hashValue: d.hash.value,
+          hashKeyId: d.hash.keyId,
+          status: 'active',
+          expiresAt: d.expiresAt === null ? null : Date.parse(d.expiresAt),
+          managedBy: managedBy(event.actor),
+        });
+        state.proxyKeyIdByHash.set(d.hash.value, d.proxyKeyId);
+        return state;
+      }
+      case 'ProxyKeySuspended':
+        return updateProxyKey(state, orgId, event.data.proxyKeyId, 'suspended');
+      case 'ProxyKeyReinstated':
+        return updateProxyKey(state, orgId, event.data.proxyKeyId, 'active');
+      case 'ProxyKeyRevoked':
+        return updateProxyKey(state, orgId, event.data.proxyKeyId, 'revoked');
+      case 'PolicySet':
+        state.policies.set(policyKey(orgId, event.data.scope, event.data.scopeId), event.data.limits);
+        return state;
+      default:
+        return state; // usage, limits, fraud and routing events are other projections' business
+    }
+  },
+};
+
+/** Entities are only ever changed by events of their own org. */
+function updateKey(state: RegistryState, orgId: string, id: string, change: (key: ProviderKeyEntry) => void) {
+  const key = state.providerKeys.get(id);
+  if (key && key.orgId === orgId) change(key);
+  return state;
+}
+
+function ownUser(state: RegistryState, orgId: string, userId: string): UserEntry | undefined {
+  const user = state.users.get(userId);
+  return user?.orgId === orgId ? user : undefined;
+}
+
+function updateProxyKey(state: RegistryState, orgId: string, id: string, status: ProxyKeyStatus) {
+  const key = state.proxyKeys.get(id);
+  // Revoked is final: no later event brings a revoked key back.
+  if (key && key.orgId === orgId && key.status !== 'revoked') key.status = status;
+  return state;
+}
+
+export function providersOf(state: RegistryState, orgId: string): ProviderEntry[] {
+  return [...(state.providers.get(orgId)?.values() ?? [])];
+}
+
+export function providerKeysOf(state: RegistryState, orgId: string, provider?: string): ProviderKeyEntry[] {
+  return [...state.providerKeys.values()].filter(
+    (key) => key.orgId === orgId && (provider === undefined || key.provider === provider),
+  );
+}
