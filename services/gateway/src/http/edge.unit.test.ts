@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { kordonCatalogue, streams } from '@kordon/events';
+import { generateProxyKey, ProxyKeyHasher } from '../proxy-keys/index.js';
+import { type RegistryState, registryProjection } from '../registry/registry.js';
+import { authenticate } from './authenticate.js';
+import { errorBody, GatewayError } from './gateway-error.js';
+import { readJsonBody } from './read-body.js';
+import { KeyRotation, routeModel } from './route-model.js';
+
+const request = (body: string | Buffer, headers: Record<string, string> = {}) => {
+  const req = Readable.from([Buffer.from(body)]) as unknown as IncomingMessage;
+  req.headers = headers;
+  req.rawHeaders = Object.entries(headers).flat();
+  return req;
+};
+
+describe('gateway edge', () => {
+  it('answers errors in the caller dialect', () => {
+    const error = new GatewayError('model_not_found', 'The model `x` does not exist', { param: 'model' });
+    assert.equal(error.status, 404);
+    assert.deepEqual(errorBody(error, 'openai'), {
+      error: {
+        message: 'The model `x` does not exist',
+        type: 'invalid_request_error',
+        param: 'model',
+        code: 'model_not_found',
+      },
+    });
+    assert.deepEqual(errorBody(error, 'anthropic'), {
+      type: 'error',
+      error: { type: 'not_found_error', message: 'The model `x` does not exist' },
+    });
+    assert.equal(new GatewayError('body_too_large', 'x').status, 413);
+  });
+
+  it('reads JSON bodies within the limit, refusing oversized and malformed ones', async () => {
+    assert.deepEqual(await readJsonBody(request('{"model":"m"}'), 100), { model: 'm' });
+    await assert.rejects(readJsonBody(request('x'.repeat(200)), 100), (e: GatewayError) => e.status === 413);
+    await assert.rejects(
+      readJsonBody(request('{}', { 'content-length': '5000' }), 100),
+      (e: GatewayError) => e.kind === 'body_too_large',
+    );
+    await assert.rejects(
+      readJsonBody(request('{"model":'), 100),
+      (e: GatewayError) => e.kind === 'invalid_json',
+    );
+    await assert.rejects(
+      readJsonBody(request('[1]'), 100),
+      (e: GatewayError) => e.kind === 'invalid_request',
+    );
+  });
+
+  const hasher = new ProxyKeyHasher({ current: randomBytes(32) });
+  const build = () => {
+    const state = registryProjection.initialState();
+    const orgId = 'org_a';
+    const meta = { orgId, actor: { kind: 'config' as const, id: 't' } };
+    const apply = (type: string, stream: string, data: unknown) => {
+      const event = kordonCatalogue.create(type as never, stream, data as never, meta);
+      registryProjection.evolve(state, kordonCatalogue.decode({ ...event, position: 1, streamVersion: 1 }));
+    };
+    apply('OrgCreated', streams.org(orgId), { orgId, slug: 'a', name: 'A' });
+    for (const [name, models] of [
+      ['openai-main', ['gpt-4o-mini', 'gpt-4.1*']],
+      ['openai-backup', ['gpt-4o-mini']],
+    ] as const) {
+      apply('ProviderConfigured', streams.provider(orgId, name), {
+        provider: name,
+        type: 'openai',
+        baseUrl: 'https://api.openai.com/v1',
+        models,
+        options: {},
+      });
+    }
+    apply('UserJoined', streams.user(orgId, 'usr_1'), {
+      userId: 'usr_1',
+      email: 'a@a.test',
+      displayName: 'a',
+      method: 'config',
+    });
+    const key = generateProxyKey(hasher);
+    apply('ProxyKeyIssued', streams.proxyKey(orgId, 'pxk_1'), {
+      proxyKeyId: 'pxk_1',
+      userId: 'usr_1',
+      teamId: null,
+      name: 'laptop',
+      prefix: key.prefix,
+      hash: key.hash,
+      expiresAt: null,
+    });
+    return { state, apply, secret: key.secret, orgId };
+  };
+
+  it('authenticates by keyed hash and refuses unknown, malformed, suspended keys and disabled owners', () => {
+    const { state, apply, secret, orgId } = build();
+    const now = Date.now();
+    assert.equal(
+      authenticate(request('', { authorization: `Bearer ${secret}` }), state, hasher, now).key.proxyKeyId,
+      'pxk_1',
+    );
+    assert.equal(authenticate(request('', { 'x-api-key': secret }), state, hasher, now).user.userId, 'usr_1');
+    const refused = (headers: Record<string, string>, pattern: RegExp, s: RegistryState = state) =>
+      assert.throws(
+        () => authenticate(request('', headers), s, hasher, now),
+        (e: GatewayError) => e.status === 401 && pattern.test(e.message) && !e.message.includes(secret),
+      );
+    refused({}, /no API key given/);
+    refused({ authorization: 'Bearer sk-not-ours' }, /not a Kordon key/);
+    refused({ authorization: `Bearer ${generateProxyKey(hasher).secret}` }, /unknown key/);
+    apply('ProxyKeySuspended', streams.proxyKey(orgId, 'pxk_1'), {
+      proxyKeyId: 'pxk_1',
+      reason: 'manual',
+      byFraudDetector: false,
+      fraudSignalId: null,
+      note: null,
+    });
+    refused({ authorization: `Bearer ${secret}` }, /is suspended/);
+    apply('ProxyKeyReinstated', streams.proxyKey(orgId, 'pxk_1'), { proxyKeyId: 'pxk_1', note: null });
+    apply('UserDisabled', streams.user(orgId, 'usr_1'), { userId: 'usr_1', note: null });
+    refused({ authorization: `Bearer ${secret}` }, /disabled user/);
+  });
+
+  it('routes models to the providers that list them, and only within the org', () => {
+    const { state, orgId } = build();
+    assert.deepEqual(
+      routeModel(state, orgId, 'gpt-4o-mini').map((r) => r.provider.name),
+      ['openai-main', 'openai-backup'],
+    );
+    assert.deepEqual(
+      routeModel(state, orgId, 'openai-backup/gpt-4o-mini').map((r) => [r.provider.name, r.model]),
+      [['openai-backup', 'gpt-4o-mini']],
+    );
+    assert.equal(routeModel(state, orgId, 'gpt-4.1-nano')[0]!.provider.name, 'openai-main');
+    assert.throws(
+      () => routeModel(state, orgId, 'claude-x'),
+      (e: GatewayError) => e.status === 404 && /claude-x/.test(e.message),
+    );
+    assert.throws(
+      () => routeModel(state, 'org_other', 'gpt-4o-mini'),
+      (e: GatewayError) => e.status === 404,
+    );
+    assert.throws(
+      () => routeModel(state, orgId, 42),
+      (e: GatewayError) => e.status === 400,
+    );
+    assert.equal(
+      new KeyRotation().candidates(state, routeModel(state, orgId, 'gpt-4o-mini')[0]!, Date.now()).length,
+      0,
+    );
+  });
+});

@@ -1,0 +1,115 @@
+import type { ServerResponse } from 'node:http';
+
+/** The API dialect a caller speaks, chosen by the endpoint it called. */
+export type Dialect = 'openai' | 'anthropic';
+
+export type GatewayErrorKind =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'body_too_large'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'model_not_found'
+  | 'not_found'
+  | 'rate_limited'
+  | 'upstream_error'
+  | 'upstream_timeout'
+  | 'overloaded'
+  | 'internal';
+
+const STATUS: Record<GatewayErrorKind, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  body_too_large: 413,
+  unauthenticated: 401,
+  forbidden: 403,
+  model_not_found: 404,
+  not_found: 404,
+  rate_limited: 429,
+  upstream_error: 502,
+  upstream_timeout: 504,
+  overloaded: 503,
+  internal: 500,
+};
+
+/** Anthropic's `error.type` for each kind (its API reference, "Errors"). */
+const ANTHROPIC_TYPE: Record<GatewayErrorKind, string> = {
+  invalid_request: 'invalid_request_error',
+  invalid_json: 'invalid_request_error',
+  body_too_large: 'request_too_large',
+  unauthenticated: 'authentication_error',
+  forbidden: 'permission_error',
+  model_not_found: 'not_found_error',
+  not_found: 'not_found_error',
+  rate_limited: 'rate_limit_error',
+  upstream_error: 'api_error',
+  upstream_timeout: 'api_error',
+  overloaded: 'overloaded_error',
+  internal: 'api_error',
+};
+
+/** OpenAI's `error.type` and `error.code` for each kind (as its API answers them). */
+const OPENAI_SHAPE: Record<GatewayErrorKind, { type: string; code: string | null }> = {
+  invalid_request: { type: 'invalid_request_error', code: null },
+  invalid_json: { type: 'invalid_request_error', code: 'invalid_json' },
+  body_too_large: { type: 'invalid_request_error', code: 'request_too_large' },
+  unauthenticated: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  forbidden: { type: 'invalid_request_error', code: 'permission_denied' },
+  model_not_found: { type: 'invalid_request_error', code: 'model_not_found' },
+  not_found: { type: 'invalid_request_error', code: 'not_found' },
+  rate_limited: { type: 'requests', code: 'rate_limit_exceeded' },
+  upstream_error: { type: 'api_error', code: 'upstream_error' },
+  upstream_timeout: { type: 'api_error', code: 'upstream_timeout' },
+  overloaded: { type: 'server_error', code: 'overloaded' },
+  internal: { type: 'server_error', code: null },
+};
+
+/** An error the gateway answers itself; expected ones (bad input, no key) are not faults. */
+export class GatewayError extends Error {
+  constructor(
+    readonly kind: GatewayErrorKind,
+    message: string,
+    readonly options: { param?: string | null; retryAfterSeconds?: number; status?: number } = {},
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+
+  get status(): number {
+    return this.options.status ?? STATUS[this.kind];
+  }
+}
+
+/** The error body in the caller's dialect. */
+export function errorBody(error: GatewayError, dialect: Dialect): unknown {
+  if (dialect === 'anthropic') {
+    return { type: 'error', error: { type: ANTHROPIC_TYPE[error.kind], message: error.message } };
+  }
+  const shape = OPENAI_SHAPE[error.kind];
+  return {
+    error: { message: error.message, type: shape.type, param: error.options.param ?? null, code: shape.code },
+  };
+}
+
+export function sendError(
+  res: ServerResponse,
+  error: GatewayError,
+  dialect: Dialect,
+  requestId: string,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(errorBody(error, dialect));
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': requestId,
+  };
+  if (dialect === 'anthropic') headers['request-id'] = requestId;
+  if (error.options.retryAfterSeconds !== undefined)
+    headers['retry-after'] = String(error.options.retryAfterSeconds);
+  res.writeHead(error.status, headers);
+  res.end(text);
+}

@@ -1,0 +1,70 @@
+import type { ProviderEntry, ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import { providersOf } from '../registry/registry.js';
+import { GatewayError } from './gateway-error.js';
+
+export interface Route {
+  provider: ProviderEntry;
+  /** The model name the provider is asked for (without a `provider/` prefix). */
+  model: string;
+}
+
+/** `gpt-4o` matches `gpt-4o`; `gpt-4o*` matches every name starting with `gpt-4o`. */
+export function modelMatches(patterns: readonly string[], model: string): boolean {
+  for (const pattern of patterns) {
+    if (pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model) return true;
+  }
+  return false;
+}
+
+/**
+ * The providers of the caller's org that serve `model`, in configuration order (the
+ * fallback chain). `provider-name/model` picks one provider. Nothing here comes from the
+ * request but the model name: where Kordon connects is the admin's configuration.
+ */
+export function routeModel(registry: RegistryState, orgId: string, requested: unknown): Route[] {
+  if (typeof requested !== 'string' || requested.length === 0 || requested.length > 256) {
+    throw new GatewayError('invalid_request', 'you must provide a model parameter', { param: 'model' });
+  }
+  const slash = requested.indexOf('/');
+  if (slash > 0) {
+    const named = registry.providers.get(orgId)?.get(requested.slice(0, slash));
+    const model = requested.slice(slash + 1);
+    if (named && modelMatches(named.models, model)) return [{ provider: named, model }];
+  }
+  const routes = providersOf(registry, orgId)
+    .filter((provider) => modelMatches(provider.models, requested))
+    .map((provider) => ({ provider, model: requested }));
+  if (routes.length === 0) {
+    throw new GatewayError(
+      'model_not_found',
+      `The model \`${requested}\` does not exist or you do not have access to it.`,
+      { param: 'model' },
+    );
+  }
+  return routes;
+}
+
+/**
+ * Keys that can serve a request now, in rotation order: enabled, weight above zero, not
+ * cooling down, allowed for the model. (The weighted, adaptive balancer replaces the
+ * rotation; the filter stays.)
+ */
+export class KeyRotation {
+  private readonly next = new Map<string, number>();
+
+  candidates(registry: RegistryState, route: Route, now: number): ProviderKeyEntry[] {
+    const keys: ProviderKeyEntry[] = [];
+    for (const key of registry.providerKeys.values()) {
+      if (key.orgId !== route.provider.orgId || key.provider !== route.provider.name) continue;
+      if (key.disabled || key.weight === 0 || key.cooledDownUntil > now) continue;
+      if (key.models && !modelMatches(key.models, route.model)) continue;
+      keys.push(key);
+    }
+    if (keys.length < 2) return keys;
+    keys.sort((a, b) => (a.providerKeyId < b.providerKeyId ? -1 : 1));
+    const id = `${route.provider.orgId}/${route.provider.name}`;
+    const start = (this.next.get(id) ?? 0) % keys.length;
+    this.next.set(id, start + 1);
+    return [...keys.slice(start), ...keys.slice(0, start)];
+  }
+}
