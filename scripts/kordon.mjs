@@ -15,10 +15,15 @@ const tsc = spawnSync(
 );
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
+// `npm start` is the local, try-it-out way to run Kordon: dev mode (generated secrets in
+// the data folder, with a loud warning) unless the caller says otherwise. Production runs
+// `kordon start` (services/server/dist/cli.js) with real secrets; see docs/operations.md.
+const env = { ...process.env, KORDON_DEV_MODE: process.env.KORDON_DEV_MODE ?? 'true' };
 const cli = join(root, 'services/server/dist/cli.js');
 const child = spawn(process.execPath, ['--enable-source-maps', cli, ...process.argv.slice(2)], {
   cwd: process.cwd(),
   stdio: 'inherit',
+  env,
 });
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
   process.on(signal, () => child.kill(signal));

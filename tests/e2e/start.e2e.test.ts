@@ -105,7 +105,7 @@ describe('npm start', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     const child = spawn(process.execPath, [join(root, 'services/server/dist/cli.js'), 'start'], {
-      env: { ...process.env, KORDON_PORT: '0', KORDON_DATA_DIR: dataDir },
+      env: { ...process.env, KORDON_PORT: '0', KORDON_DATA_DIR: dataDir, KORDON_DEV_MODE: 'true' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -150,5 +150,16 @@ describe('npm start', () => {
 
     const level = await npmStartFails({ KORDON_PORT: '0', KORDON_LOG_LEVEL: 'loud' });
     assert.match(level.output, /KORDON_LOG_LEVEL: /);
+
+    // Outside dev mode, no master key means no start (provider keys could not be stored).
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    const noKey = await npmStartFails({
+      KORDON_PORT: '0',
+      KORDON_DEV_MODE: 'false',
+      KORDON_DATA_DIR: dataDir,
+    });
+    rmSync(dataDir, { recursive: true, force: true });
+    assert.notEqual(noKey.code, 0);
+    assert.match(noKey.output, /KORDON_MASTER_KEY is not set/);
   });
 });

@@ -62,6 +62,7 @@ it('killing PostgreSQL mid-load loses no event and writes none twice', async (t)
     KORDON_DATA_DIR: dataDir,
     KORDON_DATABASE_URL: pg.url,
     KORDON_LOG_LEVEL: 'silent',
+    KORDON_DEV_MODE: 'true',
   });
   const kordon = await startKordon(config, createLogger(config));
   const { appender, store } = kordon.storage;

@@ -1,1 +1,2 @@
-export {};
+export * from './gateway.js';
+export * from './runtime-secrets.js';

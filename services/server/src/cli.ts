@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', handle);
   process.on('SIGINT', handle);
 
-  const kordon = await startKordon(config, logger);
+  const kordon = await startKordon(config, logger, process.env);
   return new Promise<number>((resolve) => {
     onSignal = () => {
       logger.info({ signal }, 'shutting down');

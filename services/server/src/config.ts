@@ -29,9 +29,22 @@ const EnvSchema = z.object({
   KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
   KORDON_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+  KORDON_CONFIG: z.string().trim().min(1).optional(),
+  KORDON_DEV_MODE: z.enum(['true', 'false', '1', '0']).default('false'),
+  KORDON_MASTER_KEY: z.string().optional(),
+  KORDON_MASTER_KEYS_OLD: z.string().optional(),
+  KORDON_PROXY_KEY_SECRET: z.string().optional(),
+  KORDON_PROXY_KEY_SECRETS_OLD: z.string().optional(),
+  KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
 });
 
-const SECRET_BEARING = new Set(['KORDON_DATABASE_URL']);
+const SECRET_BEARING = new Set([
+  'KORDON_DATABASE_URL',
+  'KORDON_MASTER_KEY',
+  'KORDON_MASTER_KEYS_OLD',
+  'KORDON_PROXY_KEY_SECRET',
+  'KORDON_PROXY_KEY_SECRETS_OLD',
+]);
 
 export interface KordonConfig {
   port: number;
@@ -43,6 +56,19 @@ export interface KordonConfig {
   eventBatchMax: number;
   eventBatchDelayMs: number;
   shutdownTimeoutMs: number;
+  /** The declarative configuration file, applied at start. */
+  configFile: string | undefined;
+  /** Generated secrets kept in the data folder instead of required settings (never in production). */
+  devMode: boolean;
+  secrets: {
+    masterKey: string | undefined;
+    oldMasterKeys: string | undefined;
+    proxyKeySecret: string | undefined;
+    oldProxyKeySecrets: string | undefined;
+  };
+  maxBodyBytes: number;
+  /** NODE_ENV, so dev mode can refuse production. */
+  nodeEnv: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -81,5 +107,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,
     shutdownTimeoutMs: e.KORDON_SHUTDOWN_TIMEOUT_MS,
+    configFile: e.KORDON_CONFIG ? resolve(cwd, e.KORDON_CONFIG) : undefined,
+    devMode: e.KORDON_DEV_MODE === 'true' || e.KORDON_DEV_MODE === '1',
+    secrets: {
+      masterKey: e.KORDON_MASTER_KEY,
+      oldMasterKeys: e.KORDON_MASTER_KEYS_OLD,
+      proxyKeySecret: e.KORDON_PROXY_KEY_SECRET,
+      oldProxyKeySecrets: e.KORDON_PROXY_KEY_SECRETS_OLD,
+    },
+    maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
+    nodeEnv: env.NODE_ENV,
   };
 }

@@ -12,7 +12,12 @@ import { createLogger } from './logger.js';
 it('stop() drains and flushes every handed-over event before closing the store', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'kordon-stop-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const config = loadConfig({ KORDON_PORT: '0', KORDON_DATA_DIR: dataDir, KORDON_LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    KORDON_PORT: '0',
+    KORDON_DATA_DIR: dataDir,
+    KORDON_LOG_LEVEL: 'silent',
+    KORDON_DEV_MODE: 'true',
+  });
   const kordon = await startKordon(config, createLogger(config));
   for (let i = 0; i < 5000; i++) kordon.storage.appender.enqueue(requestCompletedEvent('org_stop', i));
   await kordon.stop(); // without awaiting any append: stop must flush them

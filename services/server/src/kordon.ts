@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
+import { type Gateway, loadRuntimeSecrets, startGateway } from '@kordon/gateway';
 import type { Logger } from 'pino';
 import type { KordonConfig } from './config.js';
 import { healthz, type Lifecycle, readyz } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, type Handler } from './http/server.js';
 import { openStorage, type Storage } from './storage.js';
 
 export interface RunningKordon {
@@ -19,7 +20,11 @@ export interface RunningKordon {
  * The whole product in one process on one port: health and metrics now; the data plane,
  * admin API, portal, projections and scheduler mount here as they are built.
  */
-export async function startKordon(config: KordonConfig, logger: Logger): Promise<RunningKordon> {
+export async function startKordon(
+  config: KordonConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningKordon> {
   let lifecycle: Lifecycle = 'starting';
   let storage: Storage | undefined;
   const sources = {
@@ -32,10 +37,13 @@ export async function startKordon(config: KordonConfig, logger: Logger): Promise
     appender: () => storage?.appender.status(),
   };
   const metrics = createMetrics(sources.appender);
-  const http = createHttpServer(
-    { 'GET /healthz': healthz(sources), 'GET /readyz': readyz(sources), 'GET /metrics': metrics.handler },
-    (error) => logger.error({ err: error }, 'request handler failed'),
-  );
+  // Filled in once storage and the gateway are up; until then only the probes answer.
+  const routes: Record<string, Handler> = {
+    'GET /healthz': healthz(sources),
+    'GET /readyz': readyz(sources),
+    'GET /metrics': metrics.handler,
+  };
+  const http = createHttpServer(routes, (error) => logger.error({ err: error }, 'request handler failed'));
 
   // Listen first, so probes see "starting" rather than a refused connection.
   await new Promise<void>((resolve, reject) => {
@@ -46,12 +54,29 @@ export async function startKordon(config: KordonConfig, logger: Logger): Promise
     });
   });
   const { port } = http.server.address() as AddressInfo;
+  let gateway: Gateway;
   try {
+    const secrets = loadRuntimeSecrets({
+      ...config.secrets,
+      devMode: config.devMode,
+      dataDir: config.dataDir,
+      nodeEnv: config.nodeEnv,
+    });
     storage = await openStorage(config, logger.child({ component: 'events' }));
+    gateway = await startGateway({
+      store: storage.store,
+      secrets,
+      configFile: config.configFile,
+      env,
+      dataDir: config.dataDir,
+      logger: logger.child({ component: 'gateway' }),
+    });
   } catch (error) {
+    await storage?.close();
     await http.drain(0);
     throw error;
   }
+  Object.assign(routes, gateway.routes);
   lifecycle = 'ready';
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: storage.adapter, dataDir: config.dataDir }, 'kordon is ready');
@@ -67,6 +92,7 @@ export async function startKordon(config: KordonConfig, logger: Logger): Promise
         lifecycle = 'stopping';
         logger.info({ inFlight: http.inFlight() }, 'draining');
         await http.drain(config.shutdownTimeoutMs);
+        await gateway.stop();
         await openStorageHandle.close();
         logger.info(openStorageHandle.appender.status(), 'stopped: events flushed');
       })();

@@ -1,0 +1,126 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import {
+  type EventStore,
+  type KordonEvent,
+  kordonCatalogue,
+  newEventId,
+  type RecordedEvent,
+} from '@kordon/events';
+import { InMemoryProjectionRunner } from '@kordon/projections';
+import { applyConfigFile } from './config-file/apply-config.js';
+import { loadConfigFile } from './config-file/load-config-file.js';
+import { authenticate } from './http/authenticate.js';
+import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
+import { listModels } from './http/models.js';
+import { type RegistryState, registryProjection } from './registry/registry.js';
+import type { RuntimeSecrets } from './runtime-secrets.js';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface GatewayLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface GatewayOptions {
+  store: EventStore;
+  secrets: RuntimeSecrets;
+  /** KORDON_CONFIG: applied at start when set. */
+  configFile: string | undefined;
+  /** Where `${NAME}` in the config file is looked up. */
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  logger: GatewayLogger;
+}
+
+export interface Gateway {
+  routes: Record<string, RouteHandler>;
+  registry(): RegistryState;
+  stop(): Promise<void>;
+}
+
+/**
+ * The data plane's state and routes: the registry projection (caught up before the
+ * first request), the config file applied, and the `/v1` handlers.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { logger } = options;
+  const registry = new InMemoryProjectionRunner<RegistryState, KordonEvent>(
+    registryProjection,
+    (event: RecordedEvent) => kordonCatalogue.decode(event),
+    {
+      onParked: (parked) => logger.error({ parked }, 'registry projection parked an event'),
+      onError: (error) => logger.warn({ err: error }, 'registry projection cannot read the log; retrying'),
+    },
+  );
+  await registry.start(options.store);
+  for (const warning of options.secrets.warnings) logger.warn({}, warning);
+
+  if (options.configFile) {
+    const plan = await applyConfigFile({
+      file: loadConfigFile(options.configFile, options.env),
+      store: options.store,
+      registry: () => registry.state,
+      waitForRegistry: (position) => registry.waitFor(position, 30_000),
+      crypto: options.secrets,
+    });
+    for (const line of plan.ignored) logger.warn({}, `config file: ${line}`);
+    if (plan.issued.length > 0) {
+      // Issued keys are shown once: written to owner-only files, never to the log.
+      const dir = join(options.dataDir, 'issued-proxy-keys');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const issued of plan.issued) {
+        const path = join(
+          dir,
+          `${issued.org}--${issued.email}--${issued.name}.key`.replace(/[^A-Za-z0-9@._-]/g, '_'),
+        );
+        writeFileSync(path, `${issued.secret}\n`, { mode: 0o600 });
+        logger.warn(
+          { path },
+          'issued a proxy key for the config file; hand it to its owner and delete the file',
+        );
+      }
+    }
+    logger.info({ events: plan.appends.reduce((n, a) => n + a.events.length, 0) }, 'config file applied');
+  }
+
+  const withCaller =
+    (
+      dialectOf: (req: IncomingMessage) => Dialect,
+      handle: (req: IncomingMessage, res: ServerResponse, orgId: string) => void | Promise<void>,
+    ) =>
+    async (req: IncomingMessage, res: ServerResponse) => {
+      const requestId = newEventId();
+      const dialect = dialectOf(req);
+      try {
+        const caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
+        await handle(req, res, caller.key.orgId);
+      } catch (error) {
+        if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
+        else {
+          logger.error({ err: error, requestId }, 'gateway request failed');
+          sendError(
+            res,
+            new GatewayError('internal', `internal error (request ${requestId})`),
+            dialect,
+            requestId,
+          );
+        }
+      }
+    };
+
+  return {
+    routes: {
+      'GET /v1/models': withCaller(
+        // Both SDKs call this path; the Anthropic one always sends anthropic-version.
+        (req) => (req.headers['anthropic-version'] ? 'anthropic' : 'openai'),
+        (req, res, orgId) => listModels(req, res, registry.state, orgId),
+      ),
+    },
+    registry: () => registry.state,
+    stop: () => registry.stop(),
+  };
+}
