@@ -301,7 +301,7 @@ describe('kordon catalogue', () => {
       recorded(create('RequestCompleted', examples.RequestCompleted), 1),
     );
     if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
-    const cost: string = decoded.data.cost;
+    const cost: string | null = decoded.data.cost;
     const teamId: string | null = decoded.data.teamId;
     // @ts-expect-error money is a decimal string, never a number
     const asNumber: number = decoded.data.cost;

@@ -25,8 +25,11 @@ export const decimal = z
   .string()
   .regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "0.0125"');
 
-/** Only USD today; a field (not an implied unit) so another currency is a widening, not a reshape. */
-export const currency = z.literal('USD');
+/**
+ * The currency of a price and so of a cost: providers bill in their own (YandexGPT and
+ * GigaChat in roubles); converting is finance's business, not the gateway's.
+ */
+export const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code');
 
 export const count = z.int().min(0);
 export const positiveCount = z.int().min(1);

@@ -64,9 +64,12 @@ export const RequestCompleted = defineEvent({
     endpoint,
     stream: z.boolean(),
     usage,
-    /** Exact cost of this request from the price table. */
-    cost: decimal,
-    currency,
+    /**
+     * Exact cost from the price book (shipped table or the org's override); null, with
+     * currency null, when the model has no price: reported as unpriced, never as zero.
+     */
+    cost: decimal.nullable(),
+    currency: currency.nullable(),
     /** From the request's arrival to the last byte sent. */
     latencyMs: durationMs,
     /** Streams only: arrival to the first content byte sent; null otherwise. */
@@ -157,8 +160,8 @@ export const RequestFailed = defineEvent({
     endpoint,
     stream: z.boolean(),
     usage,
-    cost: decimal,
-    currency,
+    cost: decimal.nullable(),
+    currency: currency.nullable(),
     latencyMs: durationMs,
     /** HTTP status returned to the client; null when the client was already gone or the stream had begun. */
     status: httpStatus.nullable(),
