@@ -152,51 +152,38 @@ export class Catalogue<const Definitions extends readonly EventDefinition[]> {
   /** Validates a stored event and upcasts it to today's version. */
   decode(event: RecordedEvent): EventOf<Definitions> {
     const where = `event ${event.type} v${event.schemaVersion} at position ${event.position}`;
+    const fail = (problem: string, cause?: unknown) =>
+      new EventDecodeError(`${where}: ${problem}`, event.position, event.type, cause);
+    const parse = (schema: z.ZodType, data: unknown) => {
+      const parsed = schema.safeParse(data);
+      if (!parsed.success) throw fail(`malformed data: ${describeIssues(parsed.error)}`, parsed.error);
+      return parsed.data;
+    };
     const definition = this.byType.get(event.type);
-    if (!definition) throw new EventDecodeError(`${where}: unknown event type`, event.position, event.type);
+    if (!definition) throw fail('unknown event type');
     let data: unknown = event.data;
     let version = event.schemaVersion;
     if (version > definition.version || version < 1) {
-      throw new EventDecodeError(
-        `${where}: unknown version (this build knows up to v${definition.version})`,
-        event.position,
-        event.type,
-      );
+      throw fail(`unknown version (this build knows up to v${definition.version})`);
     }
     while (version < definition.version) {
       const frozen = definition.previous.get(version);
-      if (!frozen)
-        throw new EventDecodeError(`${where}: no upcaster from v${version}`, event.position, event.type);
-      const parsed = frozen.schema.safeParse(data);
-      if (!parsed.success) {
-        throw new EventDecodeError(
-          `${where}: malformed data: ${describeIssues(parsed.error)}`,
-          event.position,
-          event.type,
-          parsed.error,
-        );
-      }
+      if (!frozen) throw fail(`no upcaster from v${version}`);
+      const old = parse(frozen.schema, data);
       try {
-        data = frozen.upcast(parsed.data);
+        data = frozen.upcast(old);
       } catch (error) {
-        throw new EventDecodeError(
-          `${where}: upcasting from v${version} failed: ${error instanceof Error ? error.message : String(error)}`,
-          event.position,
-          event.type,
+        throw fail(
+          `upcasting from v${version} failed: ${error instanceof Error ? error.message : String(error)}`,
           error,
         );
       }
       version++;
     }
-    const parsed = definition.schema.safeParse(data);
-    if (!parsed.success) {
-      throw new EventDecodeError(
-        `${where}: malformed data: ${describeIssues(parsed.error)}`,
-        event.position,
-        event.type,
-        parsed.error,
-      );
-    }
-    return { ...event, schemaVersion: definition.version, data: parsed.data } as EventOf<Definitions>;
+    return {
+      ...event,
+      schemaVersion: definition.version,
+      data: parse(definition.schema, data),
+    } as EventOf<Definitions>;
   }
 }
