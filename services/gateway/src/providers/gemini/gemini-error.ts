@@ -1,0 +1,77 @@
+/**
+ * Google API errors, `{ error: { code, message, status, details } }`. The canonical status
+ * and the details say more than the HTTP status: a wrong key is a 400 INVALID_ARGUMENT with
+ * an ErrorInfo reason `API_KEY_INVALID`, and a 429 carries its delay as a RetryInfo detail
+ * (`retryDelay: "7s"`), not as a Retry-After header.
+ */
+import { z } from 'zod';
+import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import {
+  errorTypeForStatus,
+  isRetryableStatus,
+  type ProviderErrorInfo,
+  type ProviderErrorType,
+} from '../../upstream/upstream-error.js';
+
+const detail = z.object({
+  '@type': z.string(),
+  reason: z.string().optional(),
+  retryDelay: z.string().optional(),
+});
+
+const googleErrorBody = z.object({
+  error: z.object({
+    code: z.number().int().optional(),
+    message: z.string().nullish(),
+    status: z.string().nullish(),
+    details: z.array(z.unknown()).nullish(),
+  }),
+});
+
+const STATUS_TYPES: Readonly<Record<string, ProviderErrorType>> = {
+  INVALID_ARGUMENT: 'invalid_request',
+  FAILED_PRECONDITION: 'invalid_request',
+  OUT_OF_RANGE: 'invalid_request',
+  UNAUTHENTICATED: 'authentication',
+  PERMISSION_DENIED: 'permission',
+  NOT_FOUND: 'not_found',
+  RESOURCE_EXHAUSTED: 'rate_limit',
+  INTERNAL: 'server_error',
+  UNKNOWN: 'server_error',
+  UNAVAILABLE: 'overloaded',
+  DEADLINE_EXCEEDED: 'timeout',
+};
+
+const KEY_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_SERVICE_BLOCKED', 'API_KEY_HTTP_REFERRER_BLOCKED']);
+
+/** A protobuf Duration in JSON (`"7s"`, `"0.5s"`, `"1.250s"`) in milliseconds. */
+export function parseProtoDuration(text: string | undefined): number | undefined {
+  const match = text === undefined ? null : /^(\d+(?:\.\d+)?)s$/.exec(text);
+  return match?.[1] === undefined ? undefined : Math.ceil(Number(match[1]) * 1000);
+}
+
+export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
+  const { status } = response;
+  const parsed = googleErrorBody.safeParse(response.json);
+  if (!parsed.success) {
+    return { status, type: errorTypeForStatus(status), message: '', retryable: isRetryableStatus(status) };
+  }
+  const error = parsed.data.error;
+  const details = (error.details ?? []).flatMap((item) => {
+    const read = detail.safeParse(item);
+    return read.success ? [read.data] : [];
+  });
+  const keyProblem = details.some((item) => item.reason !== undefined && KEY_REASONS.has(item.reason));
+  const type: ProviderErrorType = keyProblem
+    ? 'authentication'
+    : ((error.status ? STATUS_TYPES[error.status] : undefined) ?? errorTypeForStatus(status));
+  const retryDelay = details.find((item) => item['@type'].endsWith('google.rpc.RetryInfo'))?.retryDelay;
+  return {
+    status,
+    type,
+    message: error.message ?? '',
+    code: error.status ?? undefined,
+    retryable: !keyProblem && (isRetryableStatus(status) || type === 'rate_limit' || type === 'overloaded'),
+    retryAfterMs: parseProtoDuration(retryDelay),
+  };
+}

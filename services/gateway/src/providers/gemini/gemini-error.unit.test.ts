@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import { geminiErrorInfo } from './gemini-error.js';
+
+const response = (status: number, json: unknown): UpstreamErrorResponse => ({
+  status,
+  headers: {},
+  json,
+  text: JSON.stringify(json),
+});
+
+describe('Gemini error bodies', () => {
+  it('Gemini: a wrong key is an authentication error, RetryInfo gives the delay', () => {
+    const key = geminiErrorInfo(
+      response(400, {
+        error: {
+          code: 400,
+          message: 'API key not valid. Please pass a valid API key.',
+          status: 'INVALID_ARGUMENT',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }],
+        },
+      }),
+    );
+    assert.equal(key.type, 'authentication');
+    assert.equal(key.retryable, false);
+    const limited = geminiErrorInfo(
+      response(429, {
+        error: {
+          code: 429,
+          message: 'Resource has been exhausted',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.5s' }],
+        },
+      }),
+    );
+    assert.equal(limited.type, 'rate_limit');
+    assert.equal(limited.retryAfterMs, 1500);
+    assert.equal(limited.retryable, true);
+  });
+});

@@ -1,0 +1,326 @@
+/**
+ * GigaChat <-> OpenAI Chat Completions.
+ *
+ * Requests: system/developer -> `system`, user and assistant text as they are; an assistant
+ * tool call -> `function_call` with its arguments as an object (GigaChat makes one call per
+ * turn, so a turn with several is refused); tool results -> `function` messages named by the
+ * call they answer, their content JSON (text that is not JSON is wrapped as `{"result": ...}`);
+ * tools -> `functions`; tool_choice auto/none/named -> `function_call` (`required` has no
+ * counterpart and is refused). GigaChat takes temperatures in (0, 2]: 0 becomes 0.01, the
+ * nearest it accepts. `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
+ * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs` refused; `stop`,
+ * penalties, `seed`, `response_format`, `user` dropped.
+ *
+ * The tool call ids given to the caller are `call_gc_<functions_state_id>` when GigaChat
+ * sends one, so the id the caller sends back restores `functions_state_id`.
+ *
+ * Answers and chunks: `function_call` -> `tool_calls` (arguments as JSON text), finish reasons
+ * function_call -> tool_calls, blacklist -> content_filter, error -> stop; usage with
+ * `precached_prompt_tokens` as cached tokens. Chunks get an id and `chat.completion.chunk`;
+ * `[DONE]` passes through.
+ */
+import {
+  OPENAI_DONE,
+  type OpenAIChatChunkOut,
+  type OpenAIChatCompletionOut,
+  type OpenAIChatRequest,
+  TranslationError,
+} from '../../translate/index.js';
+import { parseJsonObject } from '../../translate/json-object.js';
+import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
+import { UpstreamError } from '../../upstream/upstream-error.js';
+import {
+  chunkOf,
+  completionId,
+  contentText,
+  parseOpenAIChat,
+  refuseUnsupported,
+  toolNamesById,
+} from '../openai-mapping-support.js';
+import {
+  type GigaChatChatRequest,
+  type GigaChatFinishReason,
+  type GigaChatMessage,
+  type GigaChatUsage,
+  gigaChatChunk,
+  gigaChatCompletion,
+  gigaChatError,
+} from './gigachat-api-types.js';
+
+const PROVIDER = 'GigaChat';
+const STATE_ID_PREFIX = 'call_gc_';
+const STATE_ID = /^[0-9a-fA-F-]{8,64}$/;
+const MIN_TEMPERATURE = 0.01;
+
+export function gigaChatRequestFromOpenAI(
+  body: unknown,
+  context: { model: string; stream: boolean },
+): GigaChatChatRequest {
+  const request = parseOpenAIChat(body, PROVIDER);
+  refuseUnsupported(request, PROVIDER);
+  const out: GigaChatChatRequest = {
+    model: context.model,
+    messages: gigaChatMessages(request),
+    stream: context.stream,
+  };
+  if (request.temperature !== undefined && request.temperature !== null) {
+    out.temperature = Math.min(2, Math.max(MIN_TEMPERATURE, request.temperature));
+  }
+  if (request.top_p !== undefined && request.top_p !== null) out.top_p = request.top_p;
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  if (maxTokens !== undefined && maxTokens !== null) out.max_tokens = maxTokens;
+  const functions = (request.tools ?? []).map((tool, index) => {
+    if (tool.type !== 'function') {
+      throw new TranslationError(
+        'unsupported_value',
+        `tools[${index}]`,
+        `${PROVIDER} supports function tools only`,
+      );
+    }
+    const { name, description, parameters } = tool.function;
+    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) };
+  });
+  if (functions.length > 0) {
+    out.functions = functions;
+    const choice = request.tool_choice;
+    if (choice === 'required') {
+      throw new TranslationError(
+        'unsupported_value',
+        'tool_choice',
+        `${PROVIDER} cannot be made to call some tool`,
+      );
+    }
+    if (choice === 'auto' || choice === 'none') out.function_call = choice;
+    else if (choice) out.function_call = { name: choice.function.name };
+  }
+  return out;
+}
+
+function gigaChatMessages(request: OpenAIChatRequest): GigaChatMessage[] {
+  const names = toolNamesById(request.messages);
+  return request.messages.map((message, index): GigaChatMessage => {
+    const path = `messages[${index}]`;
+    switch (message.role) {
+      case 'system':
+      case 'developer':
+        return { role: 'system', content: contentText(message.content, `${path}.content`, PROVIDER) };
+      case 'user':
+        return { role: 'user', content: contentText(message.content, `${path}.content`, PROVIDER) };
+      case 'assistant': {
+        const content = contentText(message.content, `${path}.content`, PROVIDER) || (message.refusal ?? '');
+        const calls = message.tool_calls ?? [];
+        if (calls.length === 0) return { role: 'assistant', content };
+        const [call] = calls;
+        if (calls.length > 1 || !call) {
+          throw new TranslationError(
+            'unsupported_value',
+            `${path}.tool_calls`,
+            `${PROVIDER} makes one tool call per turn`,
+          );
+        }
+        const args = parseJsonObject(call.function.arguments);
+        if (!args) {
+          throw new TranslationError(
+            'invalid_value',
+            `${path}.tool_calls[0].function.arguments`,
+            'tool arguments must be a JSON object',
+          );
+        }
+        const stateId = call.id.startsWith(STATE_ID_PREFIX)
+          ? call.id.slice(STATE_ID_PREFIX.length)
+          : undefined;
+        return {
+          role: 'assistant',
+          content,
+          function_call: { name: call.function.name, arguments: args },
+          ...(stateId && STATE_ID.test(stateId) ? { functions_state_id: stateId } : {}),
+        };
+      }
+      case 'tool': {
+        const name = names.get(message.tool_call_id);
+        if (name === undefined) {
+          throw new TranslationError(
+            'invalid_value',
+            `${path}.tool_call_id`,
+            'no earlier tool call has this id',
+          );
+        }
+        const text = contentText(message.content, `${path}.content`, PROVIDER);
+        return { role: 'function', name, content: asJsonText(text) };
+      }
+      case 'function':
+        throw new TranslationError(
+          'unsupported_value',
+          `${path}.role`,
+          'the function role is deprecated; use tool',
+        );
+      default: {
+        const unknown: never = message;
+        throw new TranslationError(
+          'unsupported_value',
+          `${path}.role`,
+          `unknown role ${JSON.stringify(unknown)}`,
+        );
+      }
+    }
+  });
+}
+
+/** GigaChat wants a function's result as JSON; plain text is wrapped. */
+function asJsonText(text: string): string {
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify({ result: text });
+  }
+}
+
+// --- answers ------------------------------------------------------------------------------
+
+export function gigaChatFinishReason(reason: GigaChatFinishReason): OpenAIFinishReason {
+  switch (reason) {
+    case 'function_call':
+      return 'tool_calls';
+    case 'blacklist':
+      return 'content_filter';
+    case 'length':
+      return 'length';
+    case 'stop':
+    case 'error':
+      return 'stop';
+    default: {
+      const unknown: never = reason;
+      return unknown;
+    }
+  }
+}
+
+export function gigaChatUsageToOpenAI(usage: GigaChatUsage): OpenAIUsageOut {
+  return {
+    prompt_tokens: usage.prompt_tokens,
+    completion_tokens: usage.completion_tokens,
+    total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
+    prompt_tokens_details: {
+      cached_tokens: Math.min(usage.precached_prompt_tokens ?? 0, usage.prompt_tokens),
+    },
+  };
+}
+
+function toolCall(
+  call: { name: string; arguments?: Record<string, unknown> | string | null | undefined },
+  stateId: string | null | undefined,
+  fallbackId: string,
+) {
+  const args = call.arguments ?? {};
+  return {
+    id: stateId ? `${STATE_ID_PREFIX}${stateId}` : `call_${fallbackId.slice(-24)}`,
+    type: 'function' as const,
+    function: { name: call.name, arguments: typeof args === 'string' ? args : JSON.stringify(args) },
+  };
+}
+
+export function gigaChatResponseToOpenAI(
+  body: unknown,
+  context: { model: string; created: number },
+): OpenAIChatCompletionOut {
+  const parsed = gigaChatCompletion.safeParse(body);
+  if (!parsed.success) {
+    throw new UpstreamError(
+      'upstream_invalid_response',
+      `${PROVIDER} answer: ${parsed.error.issues[0]?.message}`,
+      {
+        phase: 'body',
+      },
+    );
+  }
+  const { choices, usage, created, model } = parsed.data;
+  const id = completionId('gc');
+  const completion: OpenAIChatCompletionOut = {
+    id,
+    object: 'chat.completion',
+    created: created ?? context.created,
+    model: model ?? context.model,
+    choices: choices.map((choice) => {
+      const { message } = choice;
+      const calls = message.function_call
+        ? [toolCall(message.function_call, message.functions_state_id, id)]
+        : [];
+      const content = message.content ?? '';
+      return {
+        index: choice.index,
+        message: {
+          role: 'assistant' as const,
+          content: calls.length > 0 && content === '' ? null : content,
+          refusal: null,
+          ...(calls.length > 0 ? { tool_calls: calls } : {}),
+        },
+        logprobs: null,
+        finish_reason: gigaChatFinishReason(choice.finish_reason ?? 'stop'),
+      };
+    }),
+  };
+  if (usage) completion.usage = gigaChatUsageToOpenAI(usage);
+  return completion;
+}
+
+/** Turns GigaChat's SSE events into OpenAI chunks. */
+export class GigaChatStreamMapper {
+  readonly #base: { id: string; created: number; model: string };
+  readonly #roleSent = new Set<number>();
+  #failed = false;
+
+  constructor(context: { model: string; created: number }) {
+    this.#base = { id: completionId('gc'), created: context.created, model: context.model };
+  }
+
+  map(event: unknown): unknown[] {
+    if (this.#failed) return [];
+    if (event === OPENAI_DONE) return [OPENAI_DONE];
+    const error = gigaChatError.safeParse(event);
+    if (error.success) {
+      this.#failed = true;
+      return [{ error: { message: error.data.message, type: 'upstream_error' } }];
+    }
+    const parsed = gigaChatChunk.safeParse(event);
+    if (!parsed.success) return [event];
+    const { choices, usage, model } = parsed.data;
+    if (model) this.#base.model = model;
+    const out: OpenAIChatChunkOut[] = [];
+    for (const choice of choices) {
+      const { index } = choice;
+      const delta = choice.delta ?? {};
+      const text = delta.content ?? '';
+      const role = this.#roleSent.has(index) ? {} : { role: 'assistant' as const };
+      this.#roleSent.add(index);
+      if (text !== '' || 'role' in role)
+        out.push(
+          chunkOf(this.#base, [
+            { index, delta: { ...role, content: text }, logprobs: null, finish_reason: null },
+          ]),
+        );
+      if (delta.function_call) {
+        const call = toolCall(delta.function_call, delta.functions_state_id, this.#base.id);
+        out.push(
+          chunkOf(this.#base, [
+            {
+              index,
+              delta: { tool_calls: [{ index: 0, id: call.id, type: 'function', function: call.function }] },
+              logprobs: null,
+              finish_reason: null,
+            },
+          ]),
+        );
+      }
+      if (choice.finish_reason) {
+        out.push(
+          chunkOf(this.#base, [
+            { index, delta: {}, logprobs: null, finish_reason: gigaChatFinishReason(choice.finish_reason) },
+          ]),
+        );
+      }
+    }
+    if (usage) out.push({ ...chunkOf(this.#base, []), usage: gigaChatUsageToOpenAI(usage) });
+    return out;
+  }
+}

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OPENAI_DONE, TranslationError } from '../../translate/index.js';
+import { streamObserver } from '../provider-contract.js';
+import {
+  GigaChatStreamMapper,
+  gigaChatRequestFromOpenAI,
+  gigaChatResponseToOpenAI,
+} from './gigachat-mappers.js';
+
+const refusedAt = (param: string) => (error: unknown) =>
+  error instanceof TranslationError && error.param === param;
+
+describe('OpenAI request -> GigaChat', () => {
+  it('maps messages, tools, choice and options', () => {
+    const request = gigaChatRequestFromOpenAI(
+      {
+        model: 'GigaChat-Pro',
+        temperature: 0,
+        max_tokens: 100,
+        top_p: 0.5,
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Weather?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'weather', arguments: '{"city":"Kazan"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '{"t":5}' },
+        ],
+        tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }],
+        tool_choice: 'auto',
+      },
+      { model: 'GigaChat-Pro', stream: false },
+    );
+    assert.deepEqual(request, {
+      model: 'GigaChat-Pro',
+      stream: false,
+      temperature: 0.01,
+      top_p: 0.5,
+      max_tokens: 100,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Weather?' },
+        { role: 'assistant', content: '', function_call: { name: 'weather', arguments: { city: 'Kazan' } } },
+        { role: 'function', name: 'weather', content: '{"t":5}' },
+      ],
+      functions: [{ name: 'weather', parameters: { type: 'object' } }],
+      function_call: 'auto',
+    });
+  });
+
+  it('refuses what GigaChat cannot do, naming the field', () => {
+    const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } };
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
+    const cases: [unknown, string][] = [
+      [
+        { model: 'm', messages: [{ role: 'assistant', content: null, tool_calls: [call('a'), call('b')] }] },
+        'messages[0].tool_calls',
+      ],
+      [
+        { model: 'm', tools: [tool], tool_choice: 'required', messages: [{ role: 'user', content: 'x' }] },
+        'tool_choice',
+      ],
+      [
+        {
+          model: 'm',
+          messages: [
+            { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AA', format: 'wav' } }] },
+          ],
+        },
+        'messages[0].content[0]',
+      ],
+    ];
+    for (const [body, param] of cases) {
+      assert.throws(
+        () => gigaChatRequestFromOpenAI(body, { model: 'm', stream: false }),
+        refusedAt(param),
+        param,
+      );
+    }
+  });
+});
+
+describe('GigaChat answers -> OpenAI', () => {
+  it('maps a blacklisted answer and precached tokens', () => {
+    const completion = gigaChatResponseToOpenAI(
+      {
+        choices: [
+          { message: { content: 'Не могу', role: 'assistant' }, index: 0, finish_reason: 'blacklist' },
+        ],
+        created: 1791396000,
+        model: 'GigaChat:2.0.28.2',
+        object: 'chat.completion',
+        usage: { prompt_tokens: 18, completion_tokens: 9, total_tokens: 27, precached_prompt_tokens: 4 },
+      },
+      { model: 'GigaChat', created: 0 },
+    );
+    assert.equal(completion.choices[0]?.finish_reason, 'content_filter');
+    assert.equal(completion.model, 'GigaChat:2.0.28.2');
+    assert.deepEqual(completion.usage, {
+      prompt_tokens: 18,
+      completion_tokens: 9,
+      total_tokens: 27,
+      prompt_tokens_details: { cached_tokens: 4 },
+    });
+  });
+
+  it('maps chunks and passes [DONE] through', () => {
+    const mapper = new GigaChatStreamMapper({ model: 'GigaChat', created: 1 });
+    const translator = streamObserver('openai', 'GigaChat');
+    const frames = [
+      {
+        choices: [{ delta: { content: 'Здравствуйте', role: 'assistant' }, index: 0 }],
+        created: 1,
+        model: 'GigaChat:2',
+        object: 'chat.completion',
+      },
+      {
+        choices: [{ delta: { content: '!' }, index: 0, finish_reason: 'stop' }],
+        created: 1,
+        model: 'GigaChat:2',
+        object: 'chat.completion',
+        usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
+      },
+      OPENAI_DONE,
+    ];
+    for (const frame of frames) for (const event of mapper.map(frame)) translator.push(event);
+    assert.equal(translator.finished, true);
+    assert.equal(translator.outputText(), 'Здравствуйте!');
+    assert.deepEqual(translator.usage, { inputTokens: 5, outputTokens: 2, cachedInputTokens: 0 });
+  });
+
+  it('turns an error event into a failure', () => {
+    const mapper = new GigaChatStreamMapper({ model: 'GigaChat', created: 1 });
+    const translator = streamObserver('openai', 'GigaChat');
+    for (const event of mapper.map({ status: 500, message: 'Internal Server Error' })) translator.push(event);
+    assert.equal(translator.failure?.kind, 'upstream_error');
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * GigaChat access tokens: the configured authorization key (base64 of client id and
+ * secret) is exchanged at the OAuth endpoint for a token that lives 30 minutes.
+ *
+ * - One token per (OAuth URL, scope, key id), cached until `refreshMarginMs` before its
+ *   `expires_at`, so no call starts with a token about to lapse.
+ * - Concurrent calls share one exchange in flight; a failed exchange is not cached.
+ * - `invalidate` drops a token the API refused (a 401 before its expiry), so the next call
+ *   exchanges again; the call layer retries such a 401 once.
+ * - The exchange runs without the caller's abort signal, since its result serves every
+ *   caller; it has its own short limits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { UpstreamClient, UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import {
+  errorTypeForStatus,
+  isRetryableStatus,
+  type ProviderErrorInfo,
+  UpstreamError,
+} from '../../upstream/upstream-error.js';
+import { parseBaseUrl, upstreamTarget } from '../../upstream/upstream-target.js';
+import type { ProviderConfig, ProviderKey } from '../provider-types.js';
+import { gigaChatError, gigaChatToken } from './gigachat-api-types.js';
+
+export const DEFAULT_GIGACHAT_OAUTH_URL = 'https://ngw.devices.sberbank.ru:9443/api/v2/oauth';
+export const DEFAULT_GIGACHAT_SCOPE = 'GIGACHAT_API_PERS';
+
+export interface GigaChatTokenOptions {
+  readonly now?: () => number;
+  /** Refresh this long before `expires_at` (default 60 s). */
+  readonly refreshMarginMs?: number;
+  /** The `RqUID` of each exchange (default: a random UUID v4). */
+  readonly requestId?: () => string;
+}
+
+interface CachedToken {
+  readonly token: string;
+  readonly refreshAt: number;
+}
+
+const EXCHANGE_TIMEOUTS = { firstByteMs: 30_000, idleMs: 30_000, totalMs: 30_000 };
+
+export function gigaChatErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
+  const { status } = response;
+  const parsed = gigaChatError.safeParse(response.json);
+  return {
+    status,
+    type: errorTypeForStatus(status),
+    message: parsed.success ? parsed.data.message : '',
+    code: parsed.success && parsed.data.code !== undefined ? String(parsed.data.code) : undefined,
+    retryable: isRetryableStatus(status),
+  };
+}
+
+export class GigaChatTokens {
+  readonly #now: () => number;
+  readonly #refreshMarginMs: number;
+  readonly #requestId: () => string;
+  readonly #cache = new Map<string, CachedToken>();
+  readonly #inFlight = new Map<string, Promise<CachedToken>>();
+  #exchanges = 0;
+
+  constructor(options: GigaChatTokenOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#refreshMarginMs = options.refreshMarginMs ?? 60_000;
+    this.#requestId = options.requestId ?? randomUUID;
+  }
+
+  /** Exchanges made so far (for tests and metrics). */
+  get exchanges(): number {
+    return this.#exchanges;
+  }
+
+  async token(client: UpstreamClient, config: ProviderConfig, key: ProviderKey): Promise<string> {
+    const cacheKey = this.#cacheKey(config, key);
+    const cached = this.#cache.get(cacheKey);
+    if (cached && this.#now() < cached.refreshAt) return cached.token;
+    let pending = this.#inFlight.get(cacheKey);
+    if (!pending) {
+      pending = this.#exchange(client, config, key).finally(() => this.#inFlight.delete(cacheKey));
+      this.#inFlight.set(cacheKey, pending);
+    }
+    const fresh = await pending;
+    this.#cache.set(cacheKey, fresh);
+    return fresh.token;
+  }
+
+  /** Forgets the key's token; true when there was one (a retry will exchange again). */
+  invalidate(config: ProviderConfig, key: ProviderKey): boolean {
+    return this.#cache.delete(this.#cacheKey(config, key));
+  }
+
+  #cacheKey(config: ProviderConfig, key: ProviderKey): string {
+    return `${config.oauthUrl ?? DEFAULT_GIGACHAT_OAUTH_URL}\n${config.scope ?? DEFAULT_GIGACHAT_SCOPE}\n${key.id}`;
+  }
+
+  async #exchange(client: UpstreamClient, config: ProviderConfig, key: ProviderKey): Promise<CachedToken> {
+    this.#exchanges += 1;
+    const base = parseBaseUrl(config.oauthUrl ?? DEFAULT_GIGACHAT_OAUTH_URL);
+    const secret = key.reveal();
+    const response = await client.request({
+      target: upstreamTarget({ origin: base.origin, basePath: '' }, base.basePath),
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        rquid: this.#requestId(),
+        authorization: `Basic ${secret}`,
+      },
+      body: `scope=${encodeURIComponent(config.scope ?? DEFAULT_GIGACHAT_SCOPE)}`,
+      timeouts: EXCHANGE_TIMEOUTS,
+      secrets: [secret],
+      tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
+      mapError: gigaChatErrorInfo,
+    });
+    const parsed = gigaChatToken.safeParse(response.json());
+    if (!parsed.success) {
+      throw new UpstreamError(
+        'upstream_invalid_response',
+        'GigaChat OAuth answer has no access_token/expires_at',
+        {
+          phase: 'body',
+        },
+      );
+    }
+    const { access_token: token, expires_at: expiresAt } = parsed.data;
+    // expires_at is in milliseconds; a value in seconds (as some proxies send) is converted.
+    const expiresAtMs = expiresAt < 1e12 ? expiresAt * 1000 : expiresAt;
+    return { token, refreshAt: expiresAtMs - this.#refreshMarginMs };
+  }
+}

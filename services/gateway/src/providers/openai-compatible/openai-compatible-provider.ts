@@ -1,0 +1,131 @@
+/**
+ * OpenAI-compatible servers: one adapter on the OpenAI base, with a preset per vendor for
+ * what differs (public base URL, operations, how usage comes in streams). The vendor is the
+ * configuration's `vendor` (`generic` when absent); the base URL may always be overridden.
+ *
+ * Stream usage per vendor: Mistral and OpenRouter always send it in the last chunk (Mistral
+ * refuses unknown fields, so it is not asked); the others are asked with
+ * `stream_options.include_usage` (vLLM, Ollama, DeepSeek document it; Groq and Together
+ * accept it). Error bodies come in OpenAI's shape or its variants (see openai-error.ts).
+ */
+import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
+import { openAIErrorInfo } from '../openai/openai-error.js';
+import {
+  bearerAuth,
+  type OpenAIOperation,
+  type OpenAIStyleOptions,
+  prepareOpenAIStyle,
+} from '../openai/openai-provider.js';
+import { baseUrlProblems } from '../provider-support.js';
+import type {
+  OpenAICompatibleVendor,
+  Operation,
+  ProviderAdapter,
+  ProviderConfig,
+  StreamUsage,
+} from '../provider-types.js';
+
+export interface VendorPreset {
+  readonly name: string;
+  /** The vendor's public endpoint; none for self-hosted servers (a baseUrl is then required). */
+  readonly defaultBaseUrl: string | undefined;
+  readonly streamUsage: StreamUsage;
+  readonly operations: readonly OpenAIOperation[];
+}
+
+export const OPENAI_COMPATIBLE_PRESETS = {
+  mistral: {
+    name: 'Mistral',
+    defaultBaseUrl: 'https://api.mistral.ai/v1',
+    streamUsage: 'always',
+    operations: ['chat', 'embeddings', 'models'],
+  },
+  deepseek: {
+    name: 'DeepSeek',
+    defaultBaseUrl: 'https://api.deepseek.com/v1',
+    streamUsage: 'stream_options',
+    operations: ['chat', 'models'],
+  },
+  groq: {
+    name: 'Groq',
+    defaultBaseUrl: 'https://api.groq.com/openai/v1',
+    streamUsage: 'stream_options',
+    operations: ['chat', 'models'],
+  },
+  openrouter: {
+    name: 'OpenRouter',
+    defaultBaseUrl: 'https://openrouter.ai/api/v1',
+    streamUsage: 'always',
+    operations: ['chat', 'models'],
+  },
+  together: {
+    name: 'Together AI',
+    defaultBaseUrl: 'https://api.together.xyz/v1',
+    streamUsage: 'stream_options',
+    operations: ['chat', 'embeddings', 'models'],
+  },
+  vllm: {
+    name: 'vLLM',
+    defaultBaseUrl: undefined,
+    streamUsage: 'stream_options',
+    operations: ['chat', 'embeddings', 'models', 'responses'],
+  },
+  ollama: {
+    name: 'Ollama',
+    defaultBaseUrl: 'http://localhost:11434/v1',
+    streamUsage: 'stream_options',
+    operations: ['chat', 'embeddings', 'models'],
+  },
+  generic: {
+    name: 'OpenAI-compatible',
+    defaultBaseUrl: undefined,
+    streamUsage: 'stream_options',
+    operations: ['chat', 'embeddings', 'models'],
+  },
+} as const satisfies Record<OpenAICompatibleVendor, VendorPreset>;
+
+export function vendorPreset(config: ProviderConfig): VendorPreset {
+  return OPENAI_COMPATIBLE_PRESETS[config.vendor ?? 'generic'];
+}
+
+function styleOptions(preset: VendorPreset): OpenAIStyleOptions {
+  return {
+    name: preset.name,
+    defaultBaseUrl: preset.defaultBaseUrl,
+    streamUsage: preset.streamUsage,
+    supported: preset.operations,
+  };
+}
+
+/** Presets turned into request options once, not per call. */
+const STYLE_OPTIONS: Record<OpenAICompatibleVendor, OpenAIStyleOptions> = {
+  mistral: styleOptions(OPENAI_COMPATIBLE_PRESETS.mistral),
+  deepseek: styleOptions(OPENAI_COMPATIBLE_PRESETS.deepseek),
+  groq: styleOptions(OPENAI_COMPATIBLE_PRESETS.groq),
+  openrouter: styleOptions(OPENAI_COMPATIBLE_PRESETS.openrouter),
+  together: styleOptions(OPENAI_COMPATIBLE_PRESETS.together),
+  vllm: styleOptions(OPENAI_COMPATIBLE_PRESETS.vllm),
+  ollama: styleOptions(OPENAI_COMPATIBLE_PRESETS.ollama),
+  generic: styleOptions(OPENAI_COMPATIBLE_PRESETS.generic),
+};
+
+export const openAICompatibleProvider = {
+  id: 'openai-compatible',
+  name: 'OpenAI-compatible',
+  dialect: 'openai',
+  operations: ['chat', 'embeddings', 'models', 'responses'],
+  defaultBaseUrl: undefined,
+  supports: (operation: Operation, config: ProviderConfig) =>
+    (vendorPreset(config).operations as readonly Operation[]).includes(operation),
+  configProblems: (config) => baseUrlProblems(vendorPreset(config), config),
+  streamUsage: (config) => vendorPreset(config).streamUsage,
+  prepare: (request, config) =>
+    prepareOpenAIStyle(request, config, STYLE_OPTIONS[config.vendor ?? 'generic']),
+  // Self-hosted servers often run without a key; an empty secret sends no header.
+  authHeaders: async ({ key }) => {
+    const secret = key.reveal();
+    return secret === '' ? { headers: {}, secrets: [] } : bearerAuth(secret);
+  },
+  rateLimits: (headers) => parseOpenAIRateLimits(headers),
+  mapError: openAIErrorInfo,
+} satisfies ProviderAdapter;

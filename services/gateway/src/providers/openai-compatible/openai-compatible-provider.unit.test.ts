@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { chatRequest } from '../provider-contract.js';
+import { providers } from '../provider-registry.js';
+import { OPENAI_COMPATIBLE_VENDORS } from '../provider-types.js';
+import { OPENAI_COMPATIBLE_PRESETS, openAICompatibleProvider } from './openai-compatible-provider.js';
+
+describe('OpenAI-compatible presets', () => {
+  it('has a preset per vendor', () => {
+    assert.deepEqual(Object.keys(OPENAI_COMPATIBLE_PRESETS).sort(), [...OPENAI_COMPATIBLE_VENDORS].sort());
+  });
+
+  it('asks for stream usage only where the vendor needs asking', () => {
+    for (const vendor of OPENAI_COMPATIBLE_VENDORS) {
+      const prepared = openAICompatibleProvider.prepare(
+        chatRequest(openAICompatibleProvider, 'm', 'hi', true),
+        {
+          baseUrl: 'http://127.0.0.1:9/v1',
+          vendor,
+        },
+      );
+      const body = JSON.parse(prepared.body ?? '{}') as { stream?: boolean; stream_options?: unknown };
+      assert.equal(body.stream, true);
+      const asks = OPENAI_COMPATIBLE_PRESETS[vendor].streamUsage === 'stream_options';
+      assert.deepEqual(body.stream_options, asks ? { include_usage: true } : undefined, vendor);
+    }
+  });
+
+  it('uses the vendor endpoint by default and refuses what the vendor lacks', () => {
+    const prepared = openAICompatibleProvider.prepare(
+      chatRequest(openAICompatibleProvider, 'm', 'hi', false),
+      { vendor: 'groq' },
+    );
+    assert.equal(
+      `${prepared.target.origin}${prepared.target.path}`,
+      'https://api.groq.com/openai/v1/chat/completions',
+    );
+    assert.equal(openAICompatibleProvider.supports('embeddings', { vendor: 'deepseek' }), false);
+    assert.deepEqual(openAICompatibleProvider.configProblems({ vendor: 'vllm' }), [
+      'vLLM needs a baseUrl in its configuration',
+    ]);
+  });
+
+  it('keeps the caller stream_options while asking for usage', () => {
+    const prepared = providers.openai.prepare(
+      {
+        operation: 'chat',
+        model: 'gpt-4o',
+        stream: true,
+        body: { model: 'gpt-4o', messages: [], stream_options: { include_obfuscation: false } },
+      },
+      {},
+    );
+    assert.deepEqual(JSON.parse(prepared.body ?? '{}').stream_options, {
+      include_obfuscation: false,
+      include_usage: true,
+    });
+  });
+});

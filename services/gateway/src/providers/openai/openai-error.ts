@@ -1,0 +1,99 @@
+/**
+ * OpenAI error bodies, `{ error: { message, type, param, code } }`, normalised. The same
+ * mapper serves Azure and the OpenAI-compatible vendors, which answer in variants of it:
+ * `{ error: "text" }` (Ollama), `{ object: "error", message, type, code }` (vLLM, Mistral),
+ * `{ detail: ... }` (FastAPI-based servers).
+ */
+import { z } from 'zod';
+import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import {
+  errorTypeForStatus,
+  isRetryableStatus,
+  type ProviderErrorInfo,
+  type ProviderErrorType,
+} from '../../upstream/upstream-error.js';
+
+const code = z.union([z.string(), z.number()]).nullish();
+
+const nestedError = z.object({
+  error: z.object({
+    message: z.string().nullish(),
+    type: z.string().nullish(),
+    code,
+  }),
+});
+const stringError = z.object({ error: z.string() });
+const flatError = z.object({ message: z.string(), type: z.string().nullish(), code });
+const detailError = z.object({
+  detail: z.union([z.string(), z.array(z.object({ msg: z.string() })).min(1)]),
+});
+
+interface ParsedError {
+  readonly message: string;
+  readonly type?: string | undefined;
+  readonly code?: string | undefined;
+}
+
+export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
+  const nested = nestedError.safeParse(json);
+  if (nested.success) {
+    const { message, type, code: errorCode } = nested.data.error;
+    return {
+      message: message ?? '',
+      type: type ?? undefined,
+      code: errorCode == null ? undefined : String(errorCode),
+    };
+  }
+  const text = stringError.safeParse(json);
+  if (text.success) return { message: text.data.error };
+  const flat = flatError.safeParse(json);
+  if (flat.success) {
+    const { message, type, code: errorCode } = flat.data;
+    return { message, type: type ?? undefined, code: errorCode == null ? undefined : String(errorCode) };
+  }
+  const detail = detailError.safeParse(json);
+  if (detail.success) {
+    const { detail: value } = detail.data;
+    return { message: typeof value === 'string' ? value : value.map((item) => item.msg).join('; ') };
+  }
+  return undefined;
+}
+
+/** Codes that say more than the status does. */
+function typeFromCode(
+  errorCode: string | undefined,
+  errorType: string | undefined,
+): ProviderErrorType | undefined {
+  switch (errorCode ?? errorType) {
+    case 'insufficient_quota':
+      return 'quota_exceeded';
+    case 'context_length_exceeded':
+    case 'string_above_max_length':
+      return 'context_length_exceeded';
+    case 'content_filter':
+    case 'content_policy_violation':
+    case 'ResponsibleAIPolicyViolation':
+      return 'content_filter';
+    case 'invalid_api_key':
+      return 'authentication';
+    case 'model_not_found':
+    case 'DeploymentNotFound':
+      return 'not_found';
+    default:
+      return undefined;
+  }
+}
+
+export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
+  const { status } = response;
+  const parsed = parseOpenAIErrorBody(response.json);
+  const type = typeFromCode(parsed?.code, parsed?.type) ?? errorTypeForStatus(status);
+  return {
+    status,
+    type,
+    message: parsed?.message ?? '',
+    code: parsed?.code ?? parsed?.type,
+    // A spent quota does not come back by waiting: it needs money or a new key.
+    retryable: isRetryableStatus(status) && type !== 'quota_exceeded',
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Runs one operation against a provider: the adapter prepares the request (URL from the
+ * configuration, body in the provider's format), the upstream client sends it with the
+ * adapter's auth headers, and the answer comes back in the adapter's dialect.
+ *
+ * - `callProvider`: a finished answer. `rawText` is the provider's body as sent (forward it
+ *   as is when the caller speaks the same dialect); `json()` parses it and, for providers
+ *   outside the three dialects, maps it to the adapter's dialect.
+ * - `streamProvider`: an async iterable of dialect events, ready for a StreamTranslator:
+ *   the JSON-parsed `data:` of each SSE frame (OpenAI's `[DONE]` as the string), or of each
+ *   NDJSON line, mapped for YandexGPT and GigaChat. An event that is not JSON is passed as
+ *   its text, which the translators report as malformed. Transport failures throw
+ *   UpstreamErrors (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own
+ *   sets `end` (`clean`, or `partial_frame` when cut inside a frame). Whether the answer is
+ *   complete is the dialect's to say (the translator's `finished`), never the transport's.
+ *
+ * A 401 is retried once when the adapter can refresh its credentials (GigaChat tokens).
+ */
+import { OPENAI_DONE } from '../translate/index.js';
+import type { HeaderBag } from '../upstream/headers.js';
+import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
+import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
+import { type BodyEnd, SseFramingError, SseReader } from '../upstream/sse-reader.js';
+import type {
+  UpstreamClient,
+  UpstreamRequest,
+  UpstreamStreamingResponse,
+} from '../upstream/upstream-client.js';
+import { isUpstreamError, UpstreamError } from '../upstream/upstream-error.js';
+import type {
+  AuthContext,
+  OperationRequest,
+  PreparedRequest,
+  ProviderAdapter,
+  ProviderConfig,
+  ProviderKey,
+  StreamEventMapper,
+} from './provider-types.js';
+
+export interface ProviderCall {
+  readonly client: UpstreamClient;
+  readonly adapter: ProviderAdapter;
+  readonly config: ProviderConfig;
+  readonly key: ProviderKey;
+  /** Aborts the call: pass the client connection's signal, so a disconnect stops the provider. */
+  readonly signal?: AbortSignal | undefined;
+  /** Per-call limits (first byte, idle, total). */
+  readonly timeouts?: UpstreamRequest['timeouts'];
+}
+
+export interface ProviderAnswer {
+  readonly status: number;
+  readonly headers: HeaderBag;
+  readonly rateLimits: RateLimitInfo | undefined;
+  /** The provider's body as it came. */
+  readonly rawText: string;
+  /** The body parsed and, where the adapter maps, in its dialect; unknown: validate before use. */
+  json(): unknown;
+}
+
+export interface ProviderEventStream extends AsyncIterable<unknown> {
+  readonly status: number;
+  readonly headers: HeaderBag;
+  readonly rateLimits: RateLimitInfo | undefined;
+  /** Set when the body ended without an error: whether its last frame was whole. */
+  readonly end: BodyEnd | undefined;
+  /** SSE comments (keep-alives) skipped so far. */
+  readonly keepAlives: number;
+  /** Stops reading and closes the connection, when the events will not be iterated (to the end). */
+  cancel(): void;
+}
+
+export async function callProvider(call: ProviderCall, request: OperationRequest): Promise<ProviderAnswer> {
+  if (request.stream) throw new TypeError('callProvider is for finished answers; use streamProvider');
+  const prepared = call.adapter.prepare(request, call.config);
+  const response = await send(call, prepared, (upstream) => call.client.request(upstream));
+  const { adapter } = call;
+  let parsed: { value: unknown } | undefined;
+  return {
+    status: response.status,
+    headers: response.headers,
+    rateLimits: response.rateLimits,
+    rawText: response.text,
+    json: () => {
+      if (!parsed) {
+        const body = response.json();
+        parsed = { value: adapter.mapResponse ? adapter.mapResponse(request, body) : body };
+      }
+      return parsed.value;
+    },
+  };
+}
+
+export async function streamProvider(
+  call: ProviderCall,
+  request: OperationRequest,
+): Promise<ProviderEventStream> {
+  if (!request.stream) throw new TypeError('streamProvider is for streamed answers; use callProvider');
+  const prepared = call.adapter.prepare(request, call.config);
+  const framing = prepared.framing;
+  if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
+  const response = await send(call, prepared, (upstream) => call.client.stream(upstream));
+  return new EventStream(response, framing, call.adapter.streamMapper?.(request));
+}
+
+/** Sends with auth headers; after a 401, once more with fresh credentials when the adapter has them. */
+async function send<T>(
+  call: ProviderCall,
+  prepared: PreparedRequest,
+  run: (upstream: UpstreamRequest) => Promise<T>,
+): Promise<T> {
+  const { adapter } = call;
+  const context: AuthContext = {
+    config: call.config,
+    key: call.key,
+    client: call.client,
+    signal: call.signal,
+  };
+  for (let attempt = 0; ; attempt += 1) {
+    const auth = await adapter.authHeaders(context);
+    const upstream: UpstreamRequest = {
+      target: prepared.target,
+      method: prepared.method,
+      headers: { ...prepared.headers, ...auth.headers },
+      body: prepared.body,
+      signal: call.signal,
+      timeouts: call.timeouts,
+      secrets: auth.secrets,
+      tls: prepared.tls,
+      mapError: adapter.mapError,
+      rateLimits: adapter.rateLimits,
+    };
+    try {
+      return await run(upstream);
+    } catch (error) {
+      const expired = attempt === 0 && isUpstreamError(error, 'upstream_http_error') && error.status === 401;
+      if (expired && adapter.invalidateAuth?.(context)) continue;
+      throw error;
+    }
+  }
+}
+
+class EventStream implements ProviderEventStream {
+  readonly status: number;
+  readonly headers: HeaderBag;
+  readonly rateLimits: RateLimitInfo | undefined;
+  readonly #response: UpstreamStreamingResponse;
+  readonly #reader: SseReader | NdjsonReader;
+  readonly #mapper: StreamEventMapper | undefined;
+
+  constructor(
+    response: UpstreamStreamingResponse,
+    framing: 'sse' | 'ndjson',
+    mapper: StreamEventMapper | undefined,
+  ) {
+    this.status = response.status;
+    this.headers = response.headers;
+    this.rateLimits = response.rateLimits;
+    this.#response = response;
+    this.#reader = framing === 'sse' ? new SseReader(response.body) : new NdjsonReader(response.body);
+    this.#mapper = mapper;
+  }
+
+  get end(): BodyEnd | undefined {
+    return this.#reader.end;
+  }
+
+  get keepAlives(): number {
+    return this.#reader instanceof SseReader ? this.#reader.comments : 0;
+  }
+
+  cancel(): void {
+    this.#response.cancel();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
+    const mapper = this.#mapper;
+    try {
+      for await (const frame of this.#reader) {
+        const event = parseFrame(typeof frame === 'string' ? frame : frame.data);
+        if (mapper) yield* mapper.map(event);
+        else yield event;
+      }
+    } catch (error) {
+      if (error instanceof SseFramingError || error instanceof NdjsonFramingError) {
+        throw new UpstreamError('upstream_invalid_response', error.message, { phase: 'body', cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
+/** The event of one frame: `[DONE]` as the string, JSON parsed, anything else as its text. */
+function parseFrame(data: string): unknown {
+  if (data === OPENAI_DONE) return OPENAI_DONE;
+  try {
+    return JSON.parse(data) as unknown;
+  } catch {
+    return data;
+  }
+}

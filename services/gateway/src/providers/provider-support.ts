@@ -1,0 +1,81 @@
+/** Small pieces the adapters share: base URLs, JSON bodies, stream flags, refusals. */
+
+import { UpstreamError } from '../upstream/upstream-error.js';
+import { type BaseUrl, parseBaseUrl } from '../upstream/upstream-target.js';
+import type { Operation, ProviderAdapter, ProviderConfig } from './provider-types.js';
+
+export const JSON_CONTENT = 'application/json';
+export const SSE_ACCEPT = 'text/event-stream';
+
+/** Headers of a JSON POST; streamed answers accept SSE. Hoisted: no allocation per call. */
+export const POST_JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': JSON_CONTENT,
+  accept: JSON_CONTENT,
+});
+export const POST_SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': JSON_CONTENT,
+  accept: SSE_ACCEPT,
+});
+export const GET_JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: JSON_CONTENT });
+
+/** The configured base URL, or the adapter's public one; refused when neither exists. */
+export function baseUrlOf(
+  adapter: Pick<ProviderAdapter, 'name' | 'defaultBaseUrl'>,
+  config: ProviderConfig,
+): BaseUrl {
+  const url = config.baseUrl ?? adapter.defaultBaseUrl;
+  if (url === undefined) {
+    throw new UpstreamError(
+      'upstream_target_refused',
+      `${adapter.name} needs a baseUrl in its configuration`,
+      {
+        phase: 'connect',
+      },
+    );
+  }
+  return parseBaseUrl(url);
+}
+
+export function unsupportedOperation(adapterName: string, operation: Operation): UpstreamError {
+  return new UpstreamError('upstream_target_refused', `${adapterName} does not serve ${operation}`, {
+    phase: 'connect',
+  });
+}
+
+/** The body with `stream` set as the call wants it (a copy; the caller's object is not touched). */
+export function withStream(
+  body: Readonly<Record<string, unknown>> | undefined,
+  stream: boolean,
+): Record<string, unknown> {
+  return { ...body, stream };
+}
+
+/**
+ * An OpenAI-style streamed request that asks for the usage chunk. The gateway strips that
+ * chunk for callers that did not ask for it; their own stream_options are kept otherwise.
+ */
+export function withStreamUsage(body: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const options = body.stream_options;
+  const current = typeof options === 'object' && options !== null ? options : {};
+  return { ...body, stream: true, stream_options: { ...current, include_usage: true } };
+}
+
+/** Problems of the configured base URL, for `configProblems`. */
+export function baseUrlProblems(
+  adapter: Pick<ProviderAdapter, 'name' | 'defaultBaseUrl'>,
+  config: ProviderConfig,
+): string[] {
+  try {
+    baseUrlOf(adapter, config);
+    return [];
+  } catch (error) {
+    return [error instanceof Error ? error.message : String(error)];
+  }
+}
+
+/** Reads `{ [field]: string }` from an unknown JSON value without trusting its shape. */
+export function stringField(value: unknown, field: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const found = (value as Record<string, unknown>)[field];
+  return typeof found === 'string' ? found : undefined;
+}

@@ -1,0 +1,352 @@
+/**
+ * YandexGPT <-> OpenAI Chat Completions.
+ *
+ * Requests: system and developer messages -> `system`; user text -> `user`; assistant text ->
+ * `assistant`; assistant tool calls -> a `toolCallList` (arguments as objects); consecutive
+ * tool messages -> one `user` message with a `toolResultList` (named by looking the call id up
+ * in the history). `temperature` is capped at 1 (Yandex's range is 0-1), `max_completion_tokens`
+ * or `max_tokens` -> `maxTokens` (an int64 string), tools -> `tools[].function`, `tool_choice`
+ * -> `toolChoice` (`none`/`auto`/`required` modes or a function name), `parallel_tool_calls`,
+ * `response_format` -> `jsonObject` / `jsonSchema`. Images, audio and files, `n > 1`,
+ * `logprobs` and audio output are refused; `top_p`, `stop`, penalties, `seed` and `user` have
+ * no counterpart and are dropped.
+ *
+ * Answers: each alternative is a choice; `toolCallList` -> `tool_calls` with made-up ids;
+ * status FINAL -> stop, TRUNCATED_FINAL -> length, CONTENT_FILTER -> content_filter,
+ * TOOL_CALLS -> tool_calls; usage counters (int64 strings) -> numbers, reasoning tokens kept.
+ *
+ * Streams: every line holds the whole text so far, so the deltas are what each line adds to
+ * the previous one (a line that does not extend it is a broken stream). A final status gives
+ * the finish chunk; once every alternative is final come the usage chunk and `[DONE]`, the
+ * terminator the OpenAI stream parser needs. A stream that stops before a final status never
+ * gets `[DONE]`, so it is never taken for complete.
+ */
+import {
+  OPENAI_DONE,
+  type OpenAIChatChunkOut,
+  type OpenAIChatCompletionOut,
+  type OpenAIChatRequest,
+  TranslationError,
+} from '../../translate/index.js';
+import { parseJsonObject } from '../../translate/json-object.js';
+import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
+import { UpstreamError } from '../../upstream/upstream-error.js';
+import {
+  chunkOf,
+  completionId,
+  contentText,
+  parseOpenAIChat,
+  refuseUnsupported,
+  toolNamesById,
+} from '../openai-mapping-support.js';
+import {
+  type YandexAlternative,
+  type YandexCompletionRequest,
+  type YandexMessage,
+  type YandexStatus,
+  type YandexUsage,
+  yandexCompletionResponse,
+  yandexError,
+} from './yandexgpt-api-types.js';
+
+const PROVIDER = 'YandexGPT';
+
+export interface YandexRequestContext {
+  /** The full model URI (`gpt://<folder>/yandexgpt/latest`), built from configuration. */
+  readonly modelUri: string;
+  readonly stream: boolean;
+}
+
+export function yandexRequestFromOpenAI(
+  body: unknown,
+  context: YandexRequestContext,
+): YandexCompletionRequest {
+  const request = parseOpenAIChat(body, PROVIDER);
+  refuseUnsupported(request, PROVIDER);
+  const out: YandexCompletionRequest = {
+    modelUri: context.modelUri,
+    completionOptions: { stream: context.stream },
+    messages: yandexMessages(request),
+  };
+  if (request.temperature !== undefined && request.temperature !== null) {
+    out.completionOptions.temperature = Math.min(1, Math.max(0, request.temperature));
+  }
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  if (maxTokens !== undefined && maxTokens !== null) out.completionOptions.maxTokens = String(maxTokens);
+  const tools = yandexTools(request);
+  if (tools.length > 0) {
+    out.tools = tools;
+    const choice = request.tool_choice;
+    if (choice === 'none') out.toolChoice = { mode: 'NONE' };
+    else if (choice === 'auto') out.toolChoice = { mode: 'AUTO' };
+    else if (choice === 'required') out.toolChoice = { mode: 'REQUIRED' };
+    else if (choice) out.toolChoice = { functionName: choice.function.name };
+    if (request.parallel_tool_calls !== undefined && request.parallel_tool_calls !== null) {
+      out.parallelToolCalls = request.parallel_tool_calls;
+    }
+  }
+  const format = request.response_format;
+  if (format?.type === 'json_object') out.jsonObject = true;
+  if (format?.type === 'json_schema') {
+    if (!format.json_schema.schema) {
+      throw new TranslationError(
+        'invalid_value',
+        'response_format.json_schema.schema',
+        `${PROVIDER} needs a schema`,
+      );
+    }
+    out.jsonSchema = { schema: format.json_schema.schema };
+  }
+  return out;
+}
+
+function yandexMessages(request: OpenAIChatRequest): YandexMessage[] {
+  const names = toolNamesById(request.messages);
+  const messages: YandexMessage[] = [];
+  for (const [index, message] of request.messages.entries()) {
+    const path = `messages[${index}]`;
+    switch (message.role) {
+      case 'system':
+      case 'developer':
+        messages.push({ role: 'system', text: contentText(message.content, `${path}.content`, PROVIDER) });
+        break;
+      case 'user':
+        messages.push({ role: 'user', text: contentText(message.content, `${path}.content`, PROVIDER) });
+        break;
+      case 'assistant': {
+        const text = contentText(message.content, `${path}.content`, PROVIDER) || (message.refusal ?? '');
+        const calls = message.tool_calls ?? [];
+        if (text !== '' || calls.length === 0) messages.push({ role: 'assistant', text });
+        if (calls.length > 0) {
+          messages.push({
+            role: 'assistant',
+            toolCallList: {
+              toolCalls: calls.map((call, callIndex) => {
+                const args = parseJsonObject(call.function.arguments);
+                if (!args) {
+                  throw new TranslationError(
+                    'invalid_value',
+                    `${path}.tool_calls[${callIndex}].function.arguments`,
+                    'tool arguments must be a JSON object',
+                  );
+                }
+                return { functionCall: { name: call.function.name, arguments: args } };
+              }),
+            },
+          });
+        }
+        break;
+      }
+      case 'tool': {
+        const name = names.get(message.tool_call_id);
+        if (name === undefined) {
+          throw new TranslationError(
+            'invalid_value',
+            `${path}.tool_call_id`,
+            'no earlier tool call has this id',
+          );
+        }
+        const result = {
+          functionResult: { name, content: contentText(message.content, `${path}.content`, PROVIDER) },
+        };
+        const previous = messages.at(-1);
+        // Consecutive tool results answer one assistant turn: they travel in one message.
+        if (previous && 'toolResultList' in previous) previous.toolResultList.toolResults.push(result);
+        else messages.push({ role: 'user', toolResultList: { toolResults: [result] } });
+        break;
+      }
+      case 'function':
+        throw new TranslationError(
+          'unsupported_value',
+          `${path}.role`,
+          'the function role is deprecated; use tool',
+        );
+      default: {
+        const unknown: never = message;
+        throw new TranslationError(
+          'unsupported_value',
+          `${path}.role`,
+          `unknown role ${JSON.stringify(unknown)}`,
+        );
+      }
+    }
+  }
+  return messages;
+}
+
+function yandexTools(request: OpenAIChatRequest): NonNullable<YandexCompletionRequest['tools']> {
+  return (request.tools ?? []).map((tool, index) => {
+    if (tool.type !== 'function') {
+      throw new TranslationError(
+        'unsupported_value',
+        `tools[${index}]`,
+        `${PROVIDER} supports function tools only`,
+      );
+    }
+    const { name, description, parameters } = tool.function;
+    return {
+      function: { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) },
+    };
+  });
+}
+
+// --- answers ------------------------------------------------------------------------------
+
+export function yandexFinishReason(status: YandexStatus): OpenAIFinishReason | null {
+  switch (status) {
+    case 'ALTERNATIVE_STATUS_TRUNCATED_FINAL':
+      return 'length';
+    case 'ALTERNATIVE_STATUS_CONTENT_FILTER':
+      return 'content_filter';
+    case 'ALTERNATIVE_STATUS_TOOL_CALLS':
+      return 'tool_calls';
+    case 'ALTERNATIVE_STATUS_FINAL':
+      return 'stop';
+    case 'ALTERNATIVE_STATUS_PARTIAL':
+    case 'ALTERNATIVE_STATUS_UNSPECIFIED':
+      return null;
+    default: {
+      const unknown: never = status;
+      return unknown;
+    }
+  }
+}
+
+export function yandexUsageToOpenAI(usage: YandexUsage): OpenAIUsageOut {
+  const out: OpenAIUsageOut = {
+    prompt_tokens: usage.inputTextTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens ?? usage.inputTextTokens + usage.completionTokens,
+    prompt_tokens_details: { cached_tokens: 0 },
+  };
+  const reasoning = usage.completionTokensDetails?.reasoningTokens;
+  if (reasoning !== undefined) out.completion_tokens_details = { reasoning_tokens: reasoning };
+  return out;
+}
+
+function toolCallsOf(alternative: YandexAlternative, id: string) {
+  return (alternative.message.toolCallList?.toolCalls ?? []).map((call, index) => ({
+    id: `call_${id.slice(-24)}_${index}`,
+    type: 'function' as const,
+    function: { name: call.functionCall.name, arguments: JSON.stringify(call.functionCall.arguments ?? {}) },
+  }));
+}
+
+export interface AnswerContext {
+  readonly model: string;
+  readonly created: number;
+  readonly id?: string;
+}
+
+export function yandexResponseToOpenAI(body: unknown, context: AnswerContext): OpenAIChatCompletionOut {
+  const parsed = yandexCompletionResponse.safeParse(body);
+  if (!parsed.success) {
+    throw new UpstreamError(
+      'upstream_invalid_response',
+      `${PROVIDER} answer: ${parsed.error.issues[0]?.message}`,
+      {
+        phase: 'body',
+      },
+    );
+  }
+  const { alternatives, usage } = parsed.data.result;
+  const id = context.id ?? completionId('yc');
+  const completion: OpenAIChatCompletionOut = {
+    id,
+    object: 'chat.completion',
+    created: context.created,
+    model: context.model,
+    choices: alternatives.map((alternative, index) => {
+      const toolCalls = toolCallsOf(alternative, id);
+      const text = alternative.message.text ?? '';
+      return {
+        index,
+        message: {
+          role: 'assistant' as const,
+          content: toolCalls.length > 0 && text === '' ? null : text,
+          refusal: null,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        },
+        logprobs: null,
+        finish_reason: yandexFinishReason(alternative.status) ?? 'stop',
+      };
+    }),
+  };
+  if (usage) completion.usage = yandexUsageToOpenAI(usage);
+  return completion;
+}
+
+/** Turns the NDJSON lines of one streamed answer into OpenAI chunks. */
+export class YandexStreamMapper {
+  readonly #base: { id: string; created: number; model: string };
+  readonly #sent: string[] = [];
+  readonly #finished = new Set<number>();
+  #roleSent = false;
+  #usage: YandexUsage | undefined;
+  #done = false;
+  #failed = false;
+
+  constructor(context: AnswerContext) {
+    this.#base = { id: context.id ?? completionId('yc'), created: context.created, model: context.model };
+  }
+
+  map(event: unknown): unknown[] {
+    if (this.#done || this.#failed) return [];
+    const error = yandexError.safeParse(event);
+    if (error.success)
+      return this.#fail(error.data.error.message ?? 'YandexGPT stream error', 'upstream_error');
+    const parsed = yandexCompletionResponse.safeParse(event);
+    // Not a Yandex line: passed as is, for the OpenAI parser to report as malformed.
+    if (!parsed.success) return [event];
+    const { alternatives, usage } = parsed.data.result;
+    if (usage) this.#usage = usage;
+    const out: OpenAIChatChunkOut[] = [];
+    for (const [index, alternative] of alternatives.entries()) {
+      if (this.#finished.has(index)) continue;
+      const text = alternative.message.text ?? '';
+      const previous = this.#sent[index] ?? '';
+      if (!text.startsWith(previous))
+        return this.#fail('YandexGPT stream text does not extend the text before', 'invalid_stream');
+      this.#sent[index] = text;
+      const delta = text.slice(previous.length);
+      if (delta !== '' || !this.#roleSent) out.push(this.#chunk(index, { content: delta }));
+      const calls = toolCallsOf(alternative, this.#base.id);
+      if (calls.length > 0) {
+        out.push(
+          this.#chunk(index, {
+            tool_calls: calls.map((call, callIndex) => ({
+              index: callIndex,
+              id: call.id,
+              type: 'function',
+              function: { name: call.function.name, arguments: call.function.arguments },
+            })),
+          }),
+        );
+      }
+      const finish = yandexFinishReason(alternative.status);
+      if (finish) {
+        this.#finished.add(index);
+        out.push({ ...chunkOf(this.#base, [{ index, delta: {}, logprobs: null, finish_reason: finish }]) });
+      }
+    }
+    const ended =
+      alternatives.length > 0 && alternatives.every((_alternative, index) => this.#finished.has(index));
+    if (!ended) return out;
+    this.#done = true;
+    const tail: unknown[] = [];
+    if (this.#usage) tail.push({ ...chunkOf(this.#base, []), usage: yandexUsageToOpenAI(this.#usage) });
+    tail.push(OPENAI_DONE);
+    return [...out, ...tail];
+  }
+
+  #chunk(index: number, delta: OpenAIChatChunkOut['choices'][number]['delta']): OpenAIChatChunkOut {
+    const withRole = this.#roleSent ? delta : { role: 'assistant' as const, ...delta };
+    this.#roleSent = true;
+    return chunkOf(this.#base, [{ index, delta: withRole, logprobs: null, finish_reason: null }]);
+  }
+
+  #fail(message: string, type: string): unknown[] {
+    this.#failed = true;
+    return [{ error: { message, type } }];
+  }
+}

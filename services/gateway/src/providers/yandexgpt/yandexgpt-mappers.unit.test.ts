@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OPENAI_DONE, TranslationError } from '../../translate/index.js';
+import { streamObserver } from '../provider-contract.js';
+import { YandexStreamMapper, yandexRequestFromOpenAI, yandexResponseToOpenAI } from './yandexgpt-mappers.js';
+
+const MODEL_URI = 'gpt://b1gfolder/yandexgpt/latest';
+const refusedAt = (param: string) => (error: unknown) =>
+  error instanceof TranslationError && error.param === param;
+
+describe('OpenAI request -> YandexGPT', () => {
+  it('maps roles, options, tools and tool results', () => {
+    const request = yandexRequestFromOpenAI(
+      {
+        model: 'yandexgpt/latest',
+        temperature: 1.4,
+        max_completion_tokens: 50,
+        messages: [
+          { role: 'developer', content: 'Be brief.' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Weather in' },
+              { type: 'text', text: 'Moscow?' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'weather', arguments: '{"city":"Moscow"}' },
+              },
+              { id: 'call_2', type: 'function', function: { name: 'time', arguments: '' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '+5' },
+          { role: 'tool', tool_call_id: 'call_2', content: '12:00' },
+        ],
+        tools: [
+          {
+            type: 'function',
+            function: { name: 'weather', description: 'Forecast', parameters: { type: 'object' } },
+          },
+        ],
+        tool_choice: { type: 'function', function: { name: 'weather' } },
+        parallel_tool_calls: false,
+        response_format: { type: 'json_object' },
+        top_p: 0.3,
+        stop: ['END'],
+      },
+      { modelUri: MODEL_URI, stream: true },
+    );
+    assert.deepEqual(request, {
+      modelUri: MODEL_URI,
+      completionOptions: { stream: true, temperature: 1, maxTokens: '50' },
+      messages: [
+        { role: 'system', text: 'Be brief.' },
+        { role: 'user', text: 'Weather in\nMoscow?' },
+        {
+          role: 'assistant',
+          toolCallList: {
+            toolCalls: [
+              { functionCall: { name: 'weather', arguments: { city: 'Moscow' } } },
+              { functionCall: { name: 'time', arguments: {} } },
+            ],
+          },
+        },
+        {
+          role: 'user',
+          toolResultList: {
+            toolResults: [
+              { functionResult: { name: 'weather', content: '+5' } },
+              { functionResult: { name: 'time', content: '12:00' } },
+            ],
+          },
+        },
+      ],
+      tools: [{ function: { name: 'weather', description: 'Forecast', parameters: { type: 'object' } } }],
+      toolChoice: { functionName: 'weather' },
+      parallelToolCalls: false,
+      jsonObject: true,
+    });
+  });
+
+  it('refuses what it cannot express, naming the field', () => {
+    const user = { role: 'user', content: 'x' };
+    const cases: [unknown, string][] = [
+      [{ model: 'm', n: 2, messages: [user] }, 'n'],
+      [{ model: 'm', logprobs: true, messages: [user] }, 'logprobs'],
+      [
+        {
+          model: 'm',
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+          ],
+        },
+        'messages[0].content[0]',
+      ],
+      [
+        { model: 'm', messages: [{ role: 'tool', tool_call_id: 'nope', content: 'x' }] },
+        'messages[0].tool_call_id',
+      ],
+      [{ model: 'm', messages: 'not a list' }, 'messages'],
+    ];
+    for (const [body, param] of cases) {
+      assert.throws(
+        () => yandexRequestFromOpenAI(body, { modelUri: MODEL_URI, stream: false }),
+        refusedAt(param),
+        param,
+      );
+    }
+  });
+});
+
+describe('YandexGPT answer -> OpenAI', () => {
+  it('maps text, status and int64 usage', () => {
+    const completion = yandexResponseToOpenAI(
+      {
+        result: {
+          alternatives: [
+            { message: { role: 'assistant', text: 'Hi' }, status: 'ALTERNATIVE_STATUS_TRUNCATED_FINAL' },
+          ],
+          usage: {
+            inputTextTokens: '18',
+            completionTokens: '9',
+            totalTokens: '27',
+            completionTokensDetails: { reasoningTokens: '2' },
+          },
+          modelVersion: '23.10.2024',
+        },
+      },
+      { model: 'yandexgpt/latest', created: 100, id: 'chatcmpl-x' },
+    );
+    assert.deepEqual(completion, {
+      id: 'chatcmpl-x',
+      object: 'chat.completion',
+      created: 100,
+      model: 'yandexgpt/latest',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Hi', refusal: null },
+          logprobs: null,
+          finish_reason: 'length',
+        },
+      ],
+      usage: {
+        prompt_tokens: 18,
+        completion_tokens: 9,
+        total_tokens: 27,
+        prompt_tokens_details: { cached_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 2 },
+      },
+    });
+  });
+
+  it('refuses an answer that is not Yandex-shaped', () => {
+    assert.throws(
+      () => yandexResponseToOpenAI({ choices: [] }, { model: 'm', created: 0 }),
+      /YandexGPT answer/,
+    );
+  });
+});
+
+describe('YandexGPT stream -> OpenAI chunks', () => {
+  const line = (text: string, status: string, completion: number) => ({
+    result: {
+      alternatives: [{ message: { role: 'assistant', text }, status }],
+      usage: {
+        inputTextTokens: '18',
+        completionTokens: String(completion),
+        totalTokens: String(18 + completion),
+      },
+    },
+  });
+
+  it('turns cumulative text into deltas and ends with usage and [DONE]', () => {
+    const mapper = new YandexStreamMapper({ model: 'yandexgpt/latest', created: 1, id: 'chatcmpl-s' });
+    const translator = streamObserver('openai', 'yandexgpt/latest');
+    const events = [
+      ...mapper.map(line('Здравствуйте', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
+      ...mapper.map(line('Здравствуйте! Чем могу', 'ALTERNATIVE_STATUS_PARTIAL', 6)),
+      ...mapper.map(line('Здравствуйте! Чем могу помочь?', 'ALTERNATIVE_STATUS_FINAL', 9)),
+    ];
+    for (const event of events) translator.push(event);
+    assert.equal(events.at(-1), OPENAI_DONE);
+    assert.equal(translator.finished, true);
+    assert.equal(translator.outputText(), 'Здравствуйте! Чем могу помочь?');
+    assert.deepEqual(translator.usage, { inputTokens: 18, outputTokens: 9, cachedInputTokens: 0 });
+    assert.deepEqual(mapper.map(line('late', 'ALTERNATIVE_STATUS_FINAL', 1)), []);
+  });
+
+  it('never finishes a stream that stopped before a final status', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    for (const event of mapper.map(line('Hello', 'ALTERNATIVE_STATUS_PARTIAL', 1))) translator.push(event);
+    assert.equal(translator.finished, false);
+    assert.deepEqual(translator.usage, undefined);
+  });
+
+  it('fails a stream whose text does not extend the text before', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    for (const event of [
+      ...mapper.map(line('Hello there', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
+      ...mapper.map(line('Goodbye', 'ALTERNATIVE_STATUS_FINAL', 2)),
+    ]) {
+      translator.push(event);
+    }
+    assert.equal(translator.finished, false);
+    assert.equal(translator.failure?.kind, 'upstream_error');
+  });
+
+  it('turns an error line into an error event', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    for (const event of mapper.map({
+      error: { grpcCode: 3, httpCode: 400, message: 'Invalid temperature value' },
+    })) {
+      translator.push(event);
+    }
+    assert.deepEqual(translator.failure, {
+      kind: 'upstream_error',
+      errorType: 'upstream_error',
+      message: 'Invalid temperature value',
+    });
+  });
+});

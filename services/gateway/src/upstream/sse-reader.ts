@@ -1,0 +1,95 @@
+/**
+ * Server-sent events from a response body, on eventsource-parser: frames split across TCP
+ * packets (inside `data:`, inside a multi-byte UTF-8 character, between the two line breaks
+ * that end a frame), comment lines (`: ping` keep-alives), LF, CRLF and CR line ends.
+ *
+ * The reader pulls one body chunk at a time, only when the caller asks for the next event,
+ * so backpressure reaches the socket. Errors of the body (a reset, a timeout) are thrown as
+ * they come. When the body ends without error, `end` says whether its last frame was whole:
+ * `clean`, or `partial_frame` when the body stopped inside a frame (the frame is dropped,
+ * as the SSE spec says). A clean end of the transport is not a complete answer: only the
+ * dialect's terminator says that (`[DONE]`, `message_stop`, Gemini's finishReason).
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+export interface SseEvent {
+  /** The `event:` field; undefined when the frame had none (OpenAI chat, Gemini). */
+  readonly event: string | undefined;
+  readonly data: string;
+  readonly id: string | undefined;
+}
+
+export type BodyEnd = 'clean' | 'partial_frame';
+
+export interface SseReaderOptions {
+  /** Most characters buffered for one unfinished frame (default 16 MiB); beyond it the stream fails. */
+  readonly maxFrameChars?: number;
+}
+
+const DEFAULT_MAX_FRAME_CHARS = 16 * 1024 * 1024;
+
+export class SseFramingError extends Error {
+  override readonly name = 'SseFramingError';
+}
+
+export class SseReader implements AsyncIterable<SseEvent> {
+  readonly #body: AsyncIterable<Uint8Array>;
+  readonly #maxFrameChars: number;
+  #comments = 0;
+  #end: BodyEnd | undefined;
+
+  constructor(body: AsyncIterable<Uint8Array>, options: SseReaderOptions = {}) {
+    this.#body = body;
+    this.#maxFrameChars = options.maxFrameChars ?? DEFAULT_MAX_FRAME_CHARS;
+  }
+
+  /** Comment lines seen so far (keep-alives). */
+  get comments(): number {
+    return this.#comments;
+  }
+
+  /** Set once the body has ended without an error; undefined while reading or after an error. */
+  get end(): BodyEnd | undefined {
+    return this.#end;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<SseEvent, void, undefined> {
+    const queue: SseEvent[] = [];
+    let overflow: string | undefined;
+    const parser = createParser({
+      onEvent: (message: EventSourceMessage) => {
+        queue.push({ event: message.event, data: message.data, id: message.id });
+      },
+      onComment: () => {
+        this.#comments += 1;
+      },
+      onError: (error) => {
+        if (error.type === 'max-buffer-size-exceeded') overflow = error.message;
+      },
+      maxBufferSize: this.#maxFrameChars,
+    });
+    const decoder = new TextDecoder('utf-8');
+    // The last characters fed, to tell whether the body stopped on a frame boundary.
+    let tail = '';
+    for await (const chunk of this.#body) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (text === '') continue;
+      tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
+      parser.feed(text);
+      if (overflow !== undefined) throw new SseFramingError(`SSE frame too large: ${overflow}`);
+      while (queue.length > 0) {
+        const event = queue.shift();
+        if (event) yield event;
+      }
+    }
+    const rest = decoder.decode();
+    this.#end = rest === '' && endsOnFrameBoundary(tail) ? 'clean' : 'partial_frame';
+  }
+}
+
+/** True when the text ends with a blank line (or is empty): the last frame was complete. */
+export function endsOnFrameBoundary(tail: string): boolean {
+  if (tail === '') return true;
+  const normalised = tail.replaceAll('\r\n', '\n').replaceAll('\r', '\n');
+  return normalised.endsWith('\n\n');
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NdjsonReader } from './ndjson-reader.js';
+import { endsOnFrameBoundary, type SseEvent, SseReader } from './sse-reader.js';
+
+/** The bytes cut into pieces of the given sizes (the last piece takes the rest). */
+async function* pieces(text: string, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
+  const bytes = Buffer.from(text, 'utf8');
+  let start = 0;
+  for (const size of sizes) {
+    if (start >= bytes.length) break;
+    yield bytes.subarray(start, start + size);
+    start += size;
+  }
+  if (start < bytes.length) yield bytes.subarray(start);
+}
+
+/** One byte at a time: every split a TCP stream can produce. */
+function byteByByte(text: string): AsyncGenerator<Uint8Array> {
+  return pieces(
+    text,
+    Array.from({ length: Buffer.byteLength(text) }, () => 1),
+  );
+}
+
+async function readAll(reader: SseReader): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  for await (const event of reader) events.push(event);
+  return events;
+}
+
+const OPENAI_STREAM =
+  'data: {"choices":[{"delta":{"content":"Привет"}}]}\n\n' +
+  ': ping\n\n' +
+  'data: {"choices":[{"delta":{"content":" мир 👋"}}]}\n\n' +
+  'data: [DONE]\n\n';
+
+describe('SSE reader', () => {
+  it('reads frames split at every byte, multi-byte characters included', async () => {
+    const reader = new SseReader(byteByByte(OPENAI_STREAM));
+    const events = await readAll(reader);
+    assert.deepEqual(
+      events.map((event) => event.data),
+      [
+        '{"choices":[{"delta":{"content":"Привет"}}]}',
+        '{"choices":[{"delta":{"content":" мир 👋"}}]}',
+        '[DONE]',
+      ],
+    );
+    assert.equal(reader.comments, 1);
+    assert.equal(reader.end, 'clean');
+  });
+
+  it('reads CRLF line ends split between CR and LF, with event names', async () => {
+    const text =
+      'event: message_start\r\ndata: {"a":1}\r\n\r\n: keep-alive\r\n\r\nevent: message_stop\r\ndata: {}\r\n\r\n';
+    const cut = text.indexOf('\r\n\r\n') + 1;
+    const reader = new SseReader(pieces(text, [cut, 3, 7]));
+    const events = await readAll(reader);
+    assert.deepEqual(
+      events.map((event) => [event.event, event.data]),
+      [
+        ['message_start', '{"a":1}'],
+        ['message_stop', '{}'],
+      ],
+    );
+    assert.equal(reader.comments, 1);
+    assert.equal(reader.end, 'clean');
+  });
+
+  it('joins multi-line data and keeps ids', async () => {
+    const reader = new SseReader(pieces('id: 7\ndata: line one\ndata: line two\n\n', [5]));
+    assert.deepEqual(await readAll(reader), [{ event: undefined, data: 'line one\nline two', id: '7' }]);
+  });
+
+  it('reports a body that stops inside a frame, and drops that frame', async () => {
+    const reader = new SseReader(pieces('data: {"a":1}\n\ndata: {"b":', [4]));
+    const events = await readAll(reader);
+    assert.deepEqual(
+      events.map((event) => event.data),
+      ['{"a":1}'],
+    );
+    assert.equal(reader.end, 'partial_frame');
+  });
+
+  it('reports a body that stops between the two line breaks of a frame', async () => {
+    const reader = new SseReader(pieces('data: {"a":1}\n', [3]));
+    assert.deepEqual(await readAll(reader), []);
+    assert.equal(reader.end, 'partial_frame');
+  });
+
+  it('reports a body that stops inside a UTF-8 character', async () => {
+    const bytes = Buffer.from('data: {"a":"é"}\n\n', 'utf8');
+    async function* cutInCharacter(): AsyncGenerator<Uint8Array> {
+      yield bytes.subarray(0, bytes.indexOf(0xc3) + 1);
+    }
+    const reader = new SseReader(cutInCharacter());
+    await readAll(reader);
+    assert.equal(reader.end, 'partial_frame');
+  });
+
+  it('passes body errors through, with no end', async () => {
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('data: 1\n\n');
+      throw new Error('socket reset');
+    }
+    const reader = new SseReader(broken());
+    const seen: string[] = [];
+    await assert.rejects(async () => {
+      for await (const event of reader) seen.push(event.data);
+    }, /socket reset/);
+    assert.deepEqual(seen, ['1']);
+    assert.equal(reader.end, undefined);
+  });
+
+  it('pulls the body only as events are asked for', async () => {
+    let pulled = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for (let index = 0; index < 5; index += 1) {
+        pulled += 1;
+        yield Buffer.from(`data: ${index}\n\n`);
+      }
+    }
+    const iterator = new SseReader(counted())[Symbol.asyncIterator]();
+    await iterator.next();
+    assert.equal(pulled, 1);
+    await iterator.return?.();
+  });
+
+  it('tells frame boundaries from line ends', () => {
+    assert.ok(endsOnFrameBoundary(''));
+    assert.ok(endsOnFrameBoundary('}\n\n'));
+    assert.ok(endsOnFrameBoundary('\r\n\r\n'));
+    assert.ok(endsOnFrameBoundary('\n\r\n'));
+    assert.ok(endsOnFrameBoundary('}\r\r'));
+    assert.ok(!endsOnFrameBoundary('}\r\n'));
+    assert.ok(!endsOnFrameBoundary('}\n'));
+    assert.ok(!endsOnFrameBoundary('data'));
+  });
+});
+
+describe('NDJSON reader', () => {
+  it('reads lines split at every byte, with CRLF and blank lines', async () => {
+    const text = '{"text":"Здравствуйте"}\r\n\n{"text":"Здравствуйте!"}\n{"last":true}';
+    const reader = new NdjsonReader(byteByByte(text));
+    const lines: string[] = [];
+    for await (const line of reader) lines.push(line);
+    assert.deepEqual(lines, ['{"text":"Здравствуйте"}', '{"text":"Здравствуйте!"}', '{"last":true}']);
+    assert.equal(reader.end, 'clean');
+  });
+
+  it('reports a body that stops inside a character', async () => {
+    const bytes = Buffer.from('{"a":"й"}\n', 'utf8');
+    async function* cut(): AsyncGenerator<Uint8Array> {
+      yield bytes.subarray(0, bytes.indexOf(0xd0) + 1);
+    }
+    const reader = new NdjsonReader(cut());
+    for await (const _line of reader) {
+      // drain
+    }
+    assert.equal(reader.end, 'partial_frame');
+  });
+});

@@ -1,0 +1,526 @@
+/**
+ * HTTP client for provider calls: one undici `Pool` per origin (keep-alive, pipelining 1,
+ * a bounded number of connections), never `fetch` (about 3.7x the cost per request).
+ *
+ * Two modes:
+ * - `request()`: the body is read whole (bounded) and returned as text, for JSON answers.
+ * - `stream()`: resolves when the status line and headers arrive; the body is an async
+ *   iterator over the chunks as undici receives them. Reading is pulled: while the caller
+ *   does not ask for the next chunk undici pauses the socket, so a slow client slows the
+ *   provider instead of filling memory.
+ *
+ * Four timeouts, each with its own error code: connect (the pool's TCP/TLS connect),
+ * first byte (undici's headers timeout: from the request written to the status line), idle
+ * (undici's body timeout: between two body chunks; a paused, backpressured body does not
+ * count) and total (our timer, from the call to the last byte). undici runs the first two
+ * on its coarse timer wheel (about half a second of slack), which is fine for limits of
+ * seconds. The caller's AbortSignal (a client disconnect) aborts the call: undici then
+ * destroys the socket, so the provider sees the connection close and stops generating.
+ *
+ * A status >= 400 is not a response but an `UpstreamError` (`upstream_http_error`) whose
+ * details come from the provider's adapter (`mapError`); the error body is read bounded and
+ * only an excerpt with the secrets cut out is kept.
+ */
+import type { Readable } from 'node:stream';
+import { Pool } from 'undici';
+import type { HeaderBag } from './headers.js';
+import { type RateLimitInfo, retryAfterFromRateLimits } from './rate-limit-headers.js';
+import { redactSecrets } from './redact.js';
+import { parseRetryAfterMs } from './retry-after.js';
+import {
+  bodyExcerpt,
+  type ProviderErrorInfo,
+  providerErrorFromStatus,
+  UpstreamError,
+  type UpstreamErrorCode,
+  type UpstreamPhase,
+} from './upstream-error.js';
+import type { UpstreamTarget } from './upstream-target.js';
+
+export interface UpstreamTimeouts {
+  /** TCP and TLS connect. */
+  readonly connectMs: number;
+  /** From the request written to the response's status line. */
+  readonly firstByteMs: number;
+  /** Between two chunks of the response body. */
+  readonly idleMs: number;
+  /** From the call to the last byte of the body. */
+  readonly totalMs: number;
+}
+
+/**
+ * Defaults sized for LLM calls: a non-streamed answer's first byte comes only when the whole
+ * answer is generated, so the first-byte limit is long; streams are better served by a
+ * shorter one per call.
+ */
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
+  connectMs: 10_000,
+  firstByteMs: 300_000,
+  idleMs: 120_000,
+  totalMs: 900_000,
+};
+
+export interface UpstreamClientOptions {
+  /** Defaults for every call; `connectMs` applies to the pools and cannot change per call. */
+  readonly timeouts?: Partial<UpstreamTimeouts>;
+  /** Most connections to one origin (with pipelining 1, the most concurrent calls). Default 256. */
+  readonly connectionsPerOrigin?: number;
+  /** How long an idle keep-alive connection is kept (the server's hint may lower it). Default 60 s. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Largest body `request()` reads. Default 64 MiB. */
+  readonly maxResponseBytes?: number;
+  /** How much of an error body is read to describe the error. Default 64 KiB. */
+  readonly maxErrorBodyBytes?: number;
+  /** Clock for Retry-After dates and reset instants. */
+  readonly now?: () => number;
+}
+
+export interface UpstreamTls {
+  /** Extra CA certificates (PEM) for this origin, e.g. the Russian NUC root GigaChat needs. */
+  readonly ca?: string | undefined;
+}
+
+/** An error answer as the adapter's `mapError` sees it. */
+export interface UpstreamErrorResponse {
+  readonly status: number;
+  readonly headers: HeaderBag;
+  /** The body (at most `maxErrorBodyBytes`), unredacted: the mapper must not echo it whole. */
+  readonly text: string;
+  /** The body parsed as JSON; undefined when it is not JSON. Validate before use. */
+  readonly json: unknown;
+}
+
+export interface UpstreamRequest {
+  readonly target: UpstreamTarget;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string | Uint8Array | undefined;
+  /** Aborts the call (a client disconnect). */
+  readonly signal?: AbortSignal | undefined;
+  /** Per-call limits; the connect timeout is the pool's. */
+  readonly timeouts?: Partial<Omit<UpstreamTimeouts, 'connectMs'>> | undefined;
+  /** Values to cut out of anything kept from the answer (the key, an access token). */
+  readonly secrets?: readonly string[] | undefined;
+  readonly tls?: UpstreamTls | undefined;
+  /** Normalises an error answer; by default only the status is interpreted. */
+  readonly mapError?: ((response: UpstreamErrorResponse) => ProviderErrorInfo) | undefined;
+  /** Reads the provider's rate-limit headers (`now` for reset instants). */
+  readonly rateLimits?: ((headers: HeaderBag, now: number) => RateLimitInfo | undefined) | undefined;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: HeaderBag;
+  readonly rateLimits: RateLimitInfo | undefined;
+}
+
+export interface UpstreamBufferedResponse extends UpstreamResponse {
+  readonly text: string;
+  /** The body parsed as JSON (unknown: validate it); an `upstream_invalid_response` if it is not JSON. */
+  json(): unknown;
+}
+
+export interface UpstreamStreamingResponse extends UpstreamResponse {
+  /** The body, chunk by chunk; iterate it once. Errors are `UpstreamError`s. */
+  readonly body: AsyncIterable<Buffer>;
+  /** Stops reading and closes the connection (when the caller stops early without iterating). */
+  cancel(): void;
+}
+
+type ResponseBody = Readable & AsyncIterable<Buffer>;
+
+const DEFAULT_CONNECTIONS = 256;
+const DEFAULT_KEEP_ALIVE_MS = 60_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+export class UpstreamClient {
+  readonly #pools = new Map<string, Pool>();
+  readonly #timeouts: UpstreamTimeouts;
+  readonly #connections: number;
+  readonly #keepAliveTimeoutMs: number;
+  readonly #maxResponseBytes: number;
+  readonly #maxErrorBodyBytes: number;
+  readonly #now: () => number;
+  #closed = false;
+
+  constructor(options: UpstreamClientOptions = {}) {
+    this.#timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...options.timeouts };
+    this.#connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS;
+    this.#keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.#maxErrorBodyBytes = options.maxErrorBodyBytes ?? DEFAULT_MAX_ERROR_BODY_BYTES;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get timeouts(): UpstreamTimeouts {
+    return this.#timeouts;
+  }
+
+  /** A call whose answer is read whole (JSON). Resolves for 2xx and 3xx; rejects with an UpstreamError. */
+  async request(call: UpstreamRequest): Promise<UpstreamBufferedResponse> {
+    const exchange = this.#exchange(call);
+    try {
+      const response = await exchange.send();
+      const body = response.body as ResponseBody;
+      const rateLimits = call.rateLimits?.(response.headers, this.#now());
+      if (response.statusCode >= 400)
+        throw await exchange.httpError(response.statusCode, response.headers, body, rateLimits);
+      const text = await exchange.readAll(body, response.headers);
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        rateLimits,
+        text,
+        json: () => parseJson(text, exchange.origin),
+      };
+    } catch (error) {
+      throw exchange.classify(error);
+    } finally {
+      exchange.finish();
+    }
+  }
+
+  /** A call whose body is streamed. Resolves once the headers are in; the total timer runs until the body ends. */
+  async stream(call: UpstreamRequest): Promise<UpstreamStreamingResponse> {
+    const exchange = this.#exchange(call);
+    let body: ResponseBody;
+    let status: number;
+    let headers: HeaderBag;
+    let rateLimits: RateLimitInfo | undefined;
+    try {
+      const response = await exchange.send();
+      body = response.body as ResponseBody;
+      status = response.statusCode;
+      headers = response.headers;
+      rateLimits = call.rateLimits?.(headers, this.#now());
+      if (status >= 400) throw await exchange.httpError(status, headers, body, rateLimits);
+    } catch (error) {
+      exchange.finish();
+      throw exchange.classify(error);
+    }
+    return {
+      status,
+      headers,
+      rateLimits,
+      body: exchange.iterate(body),
+      cancel: () => {
+        exchange.finish();
+        body.destroy();
+      },
+    };
+  }
+
+  /** Closes every pool once their calls are done. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+
+  /** Closes every pool now, failing the calls in flight. */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
+  }
+
+  #exchange(call: UpstreamRequest): Exchange {
+    if (this.#closed) {
+      throw new UpstreamError('upstream_connection_failed', 'upstream client is closed', {
+        phase: 'connect',
+        isRetryable: false,
+      });
+    }
+    return new Exchange(call, this.#pool(call.target.origin, call.tls), {
+      firstByteMs: call.timeouts?.firstByteMs ?? this.#timeouts.firstByteMs,
+      idleMs: call.timeouts?.idleMs ?? this.#timeouts.idleMs,
+      totalMs: call.timeouts?.totalMs ?? this.#timeouts.totalMs,
+      connectMs: this.#timeouts.connectMs,
+      maxResponseBytes: this.#maxResponseBytes,
+      maxErrorBodyBytes: this.#maxErrorBodyBytes,
+      now: this.#now,
+    });
+  }
+
+  #pool(origin: string, tls: UpstreamTls | undefined): Pool {
+    const key = tls?.ca ? `${origin}\n${tls.ca}` : origin;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.#connections,
+        pipelining: 1,
+        keepAliveTimeout: this.#keepAliveTimeoutMs,
+        keepAliveMaxTimeout: Math.max(this.#keepAliveTimeoutMs, 600_000),
+        headersTimeout: this.#timeouts.firstByteMs,
+        bodyTimeout: this.#timeouts.idleMs,
+        connect: { timeout: this.#timeouts.connectMs, ...(tls?.ca ? { ca: tls.ca } : {}) },
+      });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+}
+
+interface ExchangeLimits {
+  readonly connectMs: number;
+  readonly firstByteMs: number;
+  readonly idleMs: number;
+  readonly totalMs: number;
+  readonly maxResponseBytes: number;
+  readonly maxErrorBodyBytes: number;
+  readonly now: () => number;
+}
+
+type AbortKind = 'caller' | 'total';
+
+/** One call: its abort controller, total timer, and the mapping of what goes wrong. */
+class Exchange {
+  readonly #call: UpstreamRequest;
+  readonly #pool: Pool;
+  readonly #limits: ExchangeLimits;
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #abortKind: AbortKind | undefined;
+  #phase: UpstreamPhase = 'headers';
+  #finished = false;
+
+  constructor(call: UpstreamRequest, pool: Pool, limits: ExchangeLimits) {
+    this.#call = call;
+    this.#pool = pool;
+    this.#limits = limits;
+    this.#timer = setTimeout(() => this.#abort('total'), limits.totalMs);
+    // The timer must not keep a process alive: the exchange ends on its own or with it.
+    this.#timer.unref();
+    const signal = call.signal;
+    if (signal?.aborted) this.#abort('caller');
+    else signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
+  }
+
+  get origin(): string {
+    return this.#call.target.origin;
+  }
+
+  send() {
+    const call = this.#call;
+    return this.#pool.request({
+      path: call.target.path,
+      method: call.method,
+      headers: call.headers,
+      body: call.body ?? null,
+      signal: this.#controller.signal,
+      headersTimeout: this.#limits.firstByteMs,
+      bodyTimeout: this.#limits.idleMs,
+    });
+  }
+
+  readonly #onCallerAbort = (): void => this.#abort('caller');
+
+  #abort(kind: AbortKind): void {
+    if (this.#abortKind !== undefined || this.#finished) return;
+    this.#abortKind = kind;
+    this.#controller.abort(new AbortedMarker(kind));
+  }
+
+  /** Stops the timer and the abort listener; idempotent. */
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#call.signal?.removeEventListener('abort', this.#onCallerAbort);
+  }
+
+  async *iterate(body: ResponseBody): AsyncGenerator<Buffer, void, undefined> {
+    this.#phase = 'body';
+    let complete = false;
+    try {
+      for await (const chunk of body) yield chunk;
+      complete = true;
+    } catch (error) {
+      throw this.classify(error);
+    } finally {
+      this.finish();
+      // Stopped early (the caller broke off): close the connection, the answer is not wanted.
+      if (!complete) body.destroy();
+    }
+  }
+
+  async readAll(body: ResponseBody, headers: HeaderBag): Promise<string> {
+    this.#phase = 'body';
+    const limit = this.#limits.maxResponseBytes;
+    const declared = Number(headers['content-length']);
+    if (declared > limit) {
+      body.destroy();
+      throw this.#tooLarge(limit);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > limit) {
+        body.destroy();
+        throw this.#tooLarge(limit);
+      }
+      chunks.push(chunk);
+    }
+    return (chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size)).toString('utf8');
+  }
+
+  #tooLarge(limit: number): UpstreamError {
+    return new UpstreamError('upstream_response_too_large', `upstream answer larger than ${limit} bytes`, {
+      phase: 'body',
+    });
+  }
+
+  /** Reads the start of an error body and builds the error the adapter describes. */
+  async httpError(
+    status: number,
+    headers: HeaderBag,
+    body: ResponseBody,
+    rateLimits: RateLimitInfo | undefined,
+  ): Promise<UpstreamError> {
+    const text = await this.#readErrorBody(body);
+    const json = tryParseJson(text);
+    const secrets = this.#call.secrets ?? [];
+    const mapped =
+      this.#call.mapError?.({ status, headers, text, json }) ?? providerErrorFromStatus(status, '');
+    const provider: ProviderErrorInfo = { ...mapped, message: redactSecrets(mapped.message, secrets) };
+    const retryAfterMs =
+      parseRetryAfterMs(headers, this.#limits.now()) ??
+      provider.retryAfterMs ??
+      (status === 429 ? retryAfterFromRateLimits(rateLimits) : undefined);
+    const message = `upstream ${this.origin} answered ${status}${provider.message ? `: ${provider.message}` : ''}`;
+    return new UpstreamError('upstream_http_error', message, {
+      phase: 'headers',
+      status,
+      isRetryable: provider.retryable,
+      retryAfterMs,
+      bodyExcerpt: bodyExcerpt(text, secrets),
+      provider,
+      rateLimits,
+    });
+  }
+
+  async #readErrorBody(body: ResponseBody): Promise<string> {
+    const limit = this.#limits.maxErrorBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= limit) {
+          body.destroy();
+          break;
+        }
+      }
+    } catch {
+      // A broken error body still tells the status; keep what arrived.
+    }
+    return Buffer.concat(chunks, size).subarray(0, limit).toString('utf8');
+  }
+
+  /** Maps whatever undici or the body threw to an UpstreamError with its own code. */
+  classify(error: unknown): UpstreamError {
+    if (error instanceof UpstreamError) return error;
+    const phase = this.#phase;
+    const origin = this.origin;
+    if (this.#abortKind === 'caller') {
+      return new UpstreamError('upstream_aborted', `call to ${origin} aborted by the caller`, {
+        phase,
+        cause: error,
+      });
+    }
+    if (this.#abortKind === 'total') {
+      return new UpstreamError(
+        'upstream_total_timeout',
+        `no complete answer from ${origin} within ${this.#limits.totalMs} ms`,
+        { phase, cause: error },
+      );
+    }
+    const code = errorCode(error);
+    const fail = (upstreamCode: UpstreamErrorCode, message: string, at: UpstreamPhase = phase) =>
+      new UpstreamError(upstreamCode, message, { phase: at, cause: error });
+    switch (code) {
+      case 'UND_ERR_CONNECT_TIMEOUT':
+        return fail(
+          'upstream_connect_timeout',
+          `no connection to ${origin} within ${this.#limits.connectMs} ms`,
+          'connect',
+        );
+      case 'UND_ERR_HEADERS_TIMEOUT':
+        return fail(
+          'upstream_first_byte_timeout',
+          `no answer from ${origin} within ${this.#limits.firstByteMs} ms`,
+        );
+      case 'UND_ERR_BODY_TIMEOUT':
+        return fail('upstream_idle_timeout', `${origin} sent nothing for ${this.#limits.idleMs} ms`);
+      case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+        return fail('upstream_response_too_large', `answer from ${origin} too large`);
+      case 'UND_ERR_SOCKET':
+      case 'UND_ERR_CLOSED':
+      case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      case 'ECONNRESET':
+      case 'EPIPE':
+      case 'ERR_STREAM_PREMATURE_CLOSE':
+        return fail('upstream_reset', `connection to ${origin} broke (${code})`);
+      default:
+        break;
+    }
+    if (code !== undefined && CONNECT_FAILURES.test(code)) {
+      return fail('upstream_connection_failed', `cannot connect to ${origin} (${code})`, 'connect');
+    }
+    if (code?.startsWith('HPE_'))
+      return fail('upstream_invalid_response', `${origin} sent malformed HTTP (${code})`);
+    if (phase === 'body')
+      return fail('upstream_reset', `connection to ${origin} broke (${code ?? 'unknown'})`);
+    return fail('upstream_connection_failed', `call to ${origin} failed (${code ?? describe(error)})`);
+  }
+}
+
+/** Failures to establish a connection: refused, DNS, routing, OS-level timeouts, TLS. */
+const CONNECT_FAILURES =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_FAIL|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN|ETIMEDOUT|ECONNABORTED|EADDRNOTAVAIL|ERR_TLS_.*|ERR_SSL_.*|CERT_.*|UNABLE_TO_.*|DEPTH_ZERO_.*|SELF_SIGNED_.*|ERR_INVALID_IP_ADDRESS)$/;
+
+/** The reason our controller aborts with; undici rethrows it, `classify` reads our own state. */
+class AbortedMarker extends Error {
+  constructor(readonly kind: AbortKind) {
+    super(kind === 'caller' ? 'aborted by the caller' : 'total timeout');
+    this.name = 'AbortError';
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  // Errors wrapped by undici (a socket error as the cause of another).
+  const cause = (error as { cause?: unknown }).cause;
+  return cause === error ? undefined : errorCode(cause);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+function tryParseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseJson(text: string, origin: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new UpstreamError('upstream_invalid_response', `${origin} sent a body that is not JSON`, {
+      phase: 'body',
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The one error of a provider call. `code` says what went wrong in a way the gateway can
+ * switch on (each timeout has its own), `isRetryable` whether another attempt (the same key
+ * later, or another key or provider) may succeed, `phase` how far the exchange got, which the
+ * gateway needs to decide whether a retry is still possible (not once bytes were forwarded).
+ *
+ * HTTP errors carry the provider's answer normalised by its adapter (`provider`), the status,
+ * the Retry-After in ms, and a short excerpt of the body with every secret cut out. Messages
+ * never contain a secret: they are built from the provider's message after redaction.
+ */
+import type { RateLimitInfo } from './rate-limit-headers.js';
+import { redactSecrets } from './redact.js';
+
+export type UpstreamErrorCode =
+  /** No TCP (or TLS) connection within the connect timeout. */
+  | 'upstream_connect_timeout'
+  /** Connected and sent, but no status line within the first-byte timeout. */
+  | 'upstream_first_byte_timeout'
+  /** The body stalled longer than the idle timeout between two chunks. */
+  | 'upstream_idle_timeout'
+  /** The whole exchange took longer than the total timeout. */
+  | 'upstream_total_timeout'
+  /** The connection could not be made: refused, DNS, unreachable, TLS. */
+  | 'upstream_connection_failed'
+  /** The connection broke (RST, closed early) before the response was complete. */
+  | 'upstream_reset'
+  /** Our side gave up: the caller's signal aborted (a client disconnect). */
+  | 'upstream_aborted'
+  /** The provider answered with a status >= 400. */
+  | 'upstream_http_error'
+  /** The provider answered something unreadable (not HTTP, not the JSON its status promised). */
+  | 'upstream_invalid_response'
+  /** A response body larger than the configured bound. */
+  | 'upstream_response_too_large'
+  /** A URL that would not go where the configuration says (request data in the host, `..`). */
+  | 'upstream_target_refused';
+
+/** How far the exchange got when it failed. */
+export type UpstreamPhase =
+  /** Before a request was written: nothing reached the provider. */
+  | 'connect'
+  /** Written, no response yet: the provider may have started working on it. */
+  | 'headers'
+  /** Response started: bytes may have been forwarded to the caller. */
+  | 'body';
+
+/** A provider error, normalised across dialects by the provider's adapter. */
+export type ProviderErrorType =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'request_too_large'
+  | 'context_length_exceeded'
+  | 'content_filter'
+  | 'rate_limit'
+  /** The key's money or quota is gone: waiting does not help (OpenAI `insufficient_quota`). */
+  | 'quota_exceeded'
+  | 'overloaded'
+  | 'server_error'
+  | 'timeout'
+  | 'unknown';
+
+export interface ProviderErrorInfo {
+  readonly status: number;
+  readonly type: ProviderErrorType;
+  /** The provider's message, secrets cut out. */
+  readonly message: string;
+  /** The provider's own code or type (`rate_limit_exceeded`, `RESOURCE_EXHAUSTED`, `overloaded_error`). */
+  readonly code?: string | undefined;
+  readonly retryable: boolean;
+  /** A retry delay the provider put in the body (Gemini's RetryInfo); headers are read separately. */
+  readonly retryAfterMs?: number | undefined;
+}
+
+export interface UpstreamErrorOptions {
+  readonly isRetryable?: boolean;
+  readonly phase: UpstreamPhase;
+  readonly status?: number | undefined;
+  readonly retryAfterMs?: number | undefined;
+  readonly bodyExcerpt?: string | undefined;
+  readonly provider?: ProviderErrorInfo | undefined;
+  readonly rateLimits?: RateLimitInfo | undefined;
+  readonly cause?: unknown;
+}
+
+export class UpstreamError extends Error {
+  readonly code: UpstreamErrorCode;
+  readonly isRetryable: boolean;
+  readonly phase: UpstreamPhase;
+  /** HTTP status of the provider's answer; undefined when none came. */
+  readonly status: number | undefined;
+  /** How long the provider asked us to wait (Retry-After, retry-after-ms, reset headers, body). */
+  readonly retryAfterMs: number | undefined;
+  /** The start of the error body, secrets removed; for logs and support, not for callers. */
+  readonly bodyExcerpt: string | undefined;
+  /** The provider's error, normalised; set for `upstream_http_error`. */
+  readonly provider: ProviderErrorInfo | undefined;
+  readonly rateLimits: RateLimitInfo | undefined;
+  override readonly cause?: unknown;
+
+  constructor(code: UpstreamErrorCode, message: string, options: UpstreamErrorOptions) {
+    super(message);
+    this.name = 'UpstreamError';
+    this.code = code;
+    this.phase = options.phase;
+    this.isRetryable = options.isRetryable ?? RETRYABLE_BY_DEFAULT[code];
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.bodyExcerpt = options.bodyExcerpt;
+    this.provider = options.provider;
+    this.rateLimits = options.rateLimits;
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+
+  /** True once a response had started: what was forwarded cannot be taken back. */
+  get responseStarted(): boolean {
+    return this.phase === 'body';
+  }
+}
+
+/**
+ * Transport failures are transient; an abort is ours and a refused target is a configuration
+ * (or attack) problem that no retry fixes. HTTP errors take the adapter's verdict instead.
+ */
+const RETRYABLE_BY_DEFAULT = {
+  upstream_connect_timeout: true,
+  upstream_first_byte_timeout: true,
+  upstream_idle_timeout: true,
+  upstream_total_timeout: true,
+  upstream_connection_failed: true,
+  upstream_reset: true,
+  upstream_aborted: false,
+  upstream_http_error: false,
+  upstream_invalid_response: true,
+  upstream_response_too_large: false,
+  upstream_target_refused: false,
+} satisfies Record<UpstreamErrorCode, boolean>;
+
+export function isUpstreamError(error: unknown, code?: UpstreamErrorCode): error is UpstreamError {
+  return error instanceof UpstreamError && (code === undefined || error.code === code);
+}
+
+/** Status codes worth another attempt (later, or with another key or provider). */
+export function isRetryableStatus(status: number): boolean {
+  return (
+    status === 408 ||
+    status === 409 ||
+    status === 425 ||
+    status === 429 ||
+    status === 500 ||
+    status === 502 ||
+    status === 503 ||
+    status === 504 ||
+    status === 529
+  );
+}
+
+/** A normalised error from the status alone, for providers whose body says nothing more. */
+export function providerErrorFromStatus(
+  status: number,
+  message: string,
+  code?: string | undefined,
+): ProviderErrorInfo {
+  return { status, type: errorTypeForStatus(status), message, code, retryable: isRetryableStatus(status) };
+}
+
+export function errorTypeForStatus(status: number): ProviderErrorType {
+  switch (status) {
+    case 400:
+    case 422:
+      return 'invalid_request';
+    case 401:
+      return 'authentication';
+    case 402:
+      return 'quota_exceeded';
+    case 403:
+      return 'permission';
+    case 404:
+      return 'not_found';
+    case 408:
+    case 504:
+      return 'timeout';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit';
+    case 503:
+    case 529:
+      return 'overloaded';
+    default:
+      return status >= 500 ? 'server_error' : 'unknown';
+  }
+}
+
+/** Longest body excerpt kept on an error. */
+export const BODY_EXCERPT_LENGTH = 512;
+
+/** The first characters of an error body, with the given secrets and anything key-shaped removed. */
+export function bodyExcerpt(text: string, secrets: readonly string[] = []): string | undefined {
+  if (text === '') return undefined;
+  // Redact the whole text first: cutting first could leave the head of a secret at the edge.
+  const clean = redactSecrets(text, secrets);
+  return clean.length > BODY_EXCERPT_LENGTH ? `${clean.slice(0, BODY_EXCERPT_LENGTH)}…` : clean;
+}
