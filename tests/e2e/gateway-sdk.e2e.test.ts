@@ -4,19 +4,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
+import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
 import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
 import OpenAI from 'openai';
 
+const OPENAI_KEY = 'sk-proj-sdktestabcdefghijklmnopqrstuvwxyz012345';
+const ANTHROPIC_KEY = 'sk-ant-api03-sdktestabcdefghijklmnopqrstuvwxyz';
+
 /**
- * The official SDKs, unmodified, against Kordon started from a config file: the file's
- * proxy keys authenticate, and each caller sees its org's models only.
+ * The official SDKs, unmodified, against Kordon started from a config file, with mock
+ * providers speaking the real wire formats behind it.
  */
 describe('official SDKs against Kordon', () => {
   let kordon: RunningKordon;
+  let openaiMock: MockServer;
+  let anthropicMock: MockServer;
   let dataDir: string;
   let aliceKey: string;
+  let orgId: string;
 
   before(async () => {
+    openaiMock = await startOpenAIMock({ keys: [OPENAI_KEY] });
+    anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY] });
     dataDir = mkdtempSync(join(tmpdir(), 'kordon-sdk-'));
     const configPath = join(dataDir, 'kordon.yaml');
     writeFileSync(
@@ -28,12 +38,12 @@ orgs:
     providers:
       - name: openai-main
         type: openai
-        baseUrl: http://127.0.0.1:9/v1
+        baseUrl: ${openaiMock.url}/v1
         models: [gpt-4o-mini, text-embedding-3-small, "gpt-4.1*"]
         keys: [{ name: k1, secret: "\${OPENAI_KEY_1}" }]
       - name: claude
         type: anthropic
-        baseUrl: http://127.0.0.1:9
+        baseUrl: ${anthropicMock.url}
         models: [claude-sonnet-4-5]
         keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }]
     users:
@@ -44,7 +54,7 @@ orgs:
     providers:
       - name: openai
         type: openai
-        baseUrl: http://127.0.0.1:9/v1
+        baseUrl: ${openaiMock.url}/v1
         models: [gpt-4o]
         keys: [{ name: k1, secret: "\${OPENAI_KEY_1}" }]
 `,
@@ -55,52 +65,265 @@ orgs:
       KORDON_LOG_LEVEL: 'silent',
       KORDON_DEV_MODE: 'true',
       KORDON_CONFIG: configPath,
-      OPENAI_KEY_1: 'sk-proj-sdktestabcdefghijklmnopqrstuvwxyz012345',
-      ANTHROPIC_KEY_1: 'sk-ant-api03-sdktestabcdefghijklmnopqrstuvwxyz',
+      OPENAI_KEY_1: OPENAI_KEY,
+      ANTHROPIC_KEY_1: ANTHROPIC_KEY,
     };
     const config = loadConfig(env);
     kordon = await startKordon(config, createLogger(config), env);
     const issuedDir = join(dataDir, 'issued-proxy-keys');
     const [file] = readdirSync(issuedDir);
     aliceKey = readFileSync(join(issuedDir, file!), 'utf8').trim();
+    const orgEvent = (await kordon.storage.store.readAll({ after: 0, maxCount: 100 })).find(
+      (e) => e.type === 'OrgCreated' && (e.data as { slug: string }).slug === 'acme',
+    );
+    orgId = orgEvent!.orgId!;
   });
   after(async () => {
     await kordon?.stop();
+    await openaiMock?.close();
+    await anthropicMock?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  const openai = () => new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: aliceKey, maxRetries: 0 });
+  const anthropic = () => new Anthropic({ baseURL: kordon.url, apiKey: aliceKey, maxRetries: 0 });
+
+  /** The request events of the org, decoded, after the appender has written them. */
+  const requestEvents = async () => {
+    await kordon.storage.appender.flush();
+    return (await kordon.storage.store.readStream(streams.usage(orgId))).map(
+      (e) => kordonCatalogue.decode(e) as KordonEvent,
+    );
+  };
+  const lastEvent = async () => (await requestEvents()).at(-1)!;
+
   it('OpenAI SDK: models.list shows the org models, never another org', async () => {
-    const client = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: aliceKey, maxRetries: 0 });
     const ids = [];
-    for await (const model of client.models.list()) ids.push(model.id);
+    for await (const model of openai().models.list()) ids.push(model.id);
     assert.deepEqual(ids.sort(), ['claude-sonnet-4-5', 'gpt-4o-mini', 'text-embedding-3-small']);
+    const anthropicIds = [];
+    for await (const model of anthropic().models.list()) anthropicIds.push(model.id);
+    assert.ok(anthropicIds.includes('claude-sonnet-4-5'));
   });
 
-  it('Anthropic SDK: models.list in its own shape', async () => {
-    const client = new Anthropic({ baseURL: kordon.url, apiKey: aliceKey, maxRetries: 0 });
-    const ids = [];
-    for await (const model of client.models.list()) ids.push(model.id);
-    assert.ok(ids.includes('claude-sonnet-4-5'));
+  it('OpenAI SDK: a plain chat completion, recorded with usage and cost', async () => {
+    const completion = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hello there' }],
+    });
+    assert.match(completion.choices[0]!.message.content!, /hello there/);
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestCompleted');
+    if (event.type !== 'RequestCompleted') return;
+    assert.equal(event.data.model, 'gpt-4o-mini');
+    assert.equal(event.data.provider, 'openai-main');
+    assert.equal(event.data.usage.inputTokens, completion.usage!.prompt_tokens);
+    assert.equal(event.data.usage.outputTokens, completion.usage!.completion_tokens);
+    assert.equal(event.data.currency, 'USD');
+    assert.ok(Number(event.data.cost) > 0);
+    assert.equal(event.data.clientIp, '127.0.0.1');
+    assert.equal(event.data.stream, false);
+  });
+
+  it('OpenAI SDK: a streamed chat gets its usage chunk only when it asks', async () => {
+    const stream = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'stream me' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.match(text, /stream me/);
+    assert.ok(usage && usage.completion_tokens > 0);
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestCompleted');
+    if (event.type === 'RequestCompleted') {
+      assert.equal(event.data.stream, true);
+      assert.equal(event.data.usage.outputTokens, usage.completion_tokens);
+      assert.ok(event.data.timeToFirstTokenMs !== null);
+    }
+
+    const quiet = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'no usage please' }],
+      stream: true,
+    });
+    let sawUsage = false;
+    for await (const chunk of quiet) if (chunk.usage) sawUsage = true;
+    assert.equal(sawUsage, false, 'Kordon asked for usage upstream, and strips it for this caller');
+    const recorded = await lastEvent();
+    assert.ok(recorded.type === 'RequestCompleted' && recorded.data.usage.outputTokens > 0);
+  });
+
+  it('Anthropic SDK: messages, plain and streamed', async () => {
+    const message = await anthropic().messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi claude' }],
+    });
+    assert.equal(message.type, 'message');
+    assert.match((message.content[0] as { text: string }).text, /hi claude/);
+    const final = await anthropic()
+      .messages.stream({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'stream claude' }],
+      })
+      .finalMessage();
+    assert.match((final.content[0] as { text: string }).text, /stream claude/);
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestCompleted' && event.data.endpoint === 'messages' && event.data.stream);
+  });
+
+  it('cross-dialect: the OpenAI SDK calls Claude, the Anthropic SDK calls GPT, plain and streamed', async () => {
+    const viaOpenAI = await openai().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'openai to claude' },
+      ],
+    });
+    assert.match(viaOpenAI.choices[0]!.message.content!, /openai to claude/);
+    assert.equal(viaOpenAI.choices[0]!.finish_reason, 'stop');
+    const claudeRequest = anthropicMock.requests.at(-1)!;
+    assert.equal(
+      (claudeRequest.body as { system?: unknown }).system !== undefined,
+      true,
+      'system prompt translated',
+    );
+
+    let streamed = '';
+    for await (const chunk of await openai().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'streamed to claude' }],
+      stream: true,
+    })) {
+      streamed += chunk.choices[0]?.delta.content ?? '';
+    }
+    assert.match(streamed, /streamed to claude/);
+
+    const viaAnthropic = await anthropic().messages.create({
+      model: 'gpt-4o-mini',
+      max_tokens: 50,
+      system: 'be brief',
+      messages: [{ role: 'user', content: 'anthropic to gpt' }],
+    });
+    assert.match((viaAnthropic.content[0] as { text: string }).text, /anthropic to gpt/);
+    const final = await anthropic()
+      .messages.stream({
+        model: 'gpt-4o-mini',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'gpt stream' }],
+      })
+      .finalMessage();
+    assert.match((final.content[0] as { text: string }).text, /gpt stream/);
+    assert.ok(final.usage.output_tokens > 0);
+  });
+
+  it('refuses bad input in the caller dialect without calling a provider', async () => {
+    const before = openaiMock.requests.length;
+    await assert.rejects(
+      openai().chat.completions.create({
+        model: 'gpt-9-unknown',
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+      (error: unknown) => error instanceof OpenAI.NotFoundError && /gpt-9-unknown/.test(error.message),
+    );
+    await assert.rejects(
+      openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+      (error: unknown) => error instanceof OpenAI.NotFoundError,
+      "another org's model is unknown here",
+    );
+    await assert.rejects(
+      anthropic().messages.create({
+        model: 'claude-nope',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+      (error: unknown) => error instanceof Anthropic.NotFoundError && /claude-nope/.test(error.message),
+    );
+    const hostile = await fetch(`${kordon.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [],
+        extra: { api_base: 'http://evil.example' },
+      }),
+    });
+    assert.equal(hostile.status, 400);
+    assert.match(((await hostile.json()) as { error: { message: string } }).error.message, /api_base/);
+    const malformed = await fetch(`${kordon.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': aliceKey, 'content-type': 'application/json' },
+      body: '{"model":',
+    });
+    assert.equal(malformed.status, 400);
+    assert.equal(((await malformed.json()) as { type: string }).type, 'error');
+    const huge = await fetch(`${kordon.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x'.repeat(11 * 1024 * 1024) }],
+      }),
+    });
+    assert.equal(huge.status, 413);
+    assert.equal(openaiMock.requests.length, before, 'no upstream call for any of these');
+    const rejected = (await requestEvents()).filter((e) => e.type === 'RequestRejected');
+    assert.ok(rejected.length >= 4, 'each refusal is an event');
   });
 
   it('a wrong key is refused in each dialect, without echoing it', async () => {
-    const openai = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: 'sk-not-a-kordon-key', maxRetries: 0 });
-    await assert.rejects(openai.models.list(), (error: unknown) => {
+    const client = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: 'sk-not-a-kordon-key', maxRetries: 0 });
+    await assert.rejects(client.models.list(), (error: unknown) => {
       assert.ok(error instanceof OpenAI.AuthenticationError);
-      assert.equal(error.status, 401);
       assert.equal((error.error as { code?: string }).code, 'invalid_api_key');
       assert.doesNotMatch(error.message, /sk-not-a-kordon-key/);
       return true;
     });
-    const anthropic = new Anthropic({
-      baseURL: kordon.url,
-      apiKey: `${aliceKey.slice(0, -1)}x`,
-      maxRetries: 0,
+    const wrong = new Anthropic({ baseURL: kordon.url, apiKey: `${aliceKey.slice(0, -1)}x`, maxRetries: 0 });
+    await assert.rejects(
+      wrong.messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+      (error: unknown) =>
+        error instanceof Anthropic.AuthenticationError &&
+        (error.error as { error?: { type?: string } }).error?.type === 'authentication_error',
+    );
+  });
+
+  it('an upstream that breaks mid-stream ends the stream with an error, recorded with the tokens so far', async () => {
+    openaiMock.enqueueScenario('reset-mid-stream=3');
+    const stream = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'this answer will be cut short by a reset' }],
+      stream: true,
     });
-    await assert.rejects(anthropic.models.list(), (error: unknown) => {
-      assert.ok(error instanceof Anthropic.AuthenticationError);
-      assert.equal((error.error as { error?: { type?: string } }).error?.type, 'authentication_error');
-      return true;
-    });
+    await assert.rejects(async () => {
+      for await (const _ of stream) {
+        // consume until the error
+      }
+    }, /interrupted/);
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestFailed');
+    if (event.type === 'RequestFailed') assert.equal(event.data.errorCode, 'stream_interrupted');
+  });
+
+  it('a provider 429 on the only key reaches the caller as 429 with Retry-After', async () => {
+    openaiMock.enqueueScenario('rate-limit=7');
+    await assert.rejects(
+      openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+      (error: unknown) => error instanceof OpenAI.RateLimitError && error.headers?.get('retry-after') === '7',
+    );
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestFailed' && event.data.errorCode === 'upstream_rate_limited');
   });
 });

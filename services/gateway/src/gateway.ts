@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import {
   type EventStore,
+  type GroupCommitAppender,
   type KordonEvent,
   kordonCatalogue,
   newEventId,
@@ -13,9 +14,13 @@ import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
 import { authenticate } from './http/authenticate.js';
 import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
+import { generateHandler } from './http/generate.js';
 import { listModels } from './http/models.js';
+import { KeyRotation } from './http/route-model.js';
+import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
+import { UpstreamClient } from './upstream/index.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -27,6 +32,10 @@ export interface GatewayLogger {
 
 export interface GatewayOptions {
   store: EventStore;
+  /** Request events go through group commit: the hot path never waits on storage. */
+  appender: Pick<GroupCommitAppender, 'enqueue'>;
+  /** Largest request body accepted (413 above). */
+  maxBodyBytes: number;
   secrets: RuntimeSecrets;
   /** KORDON_CONFIG: applied at start when set. */
   configFile: string | undefined;
@@ -112,8 +121,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     };
 
+  const client = new UpstreamClient();
+  const generate = {
+    registry: () => registry.state,
+    secrets: options.secrets,
+    client,
+    rotation: new KeyRotation(),
+    appender: options.appender,
+    prices: PriceBook.shipped(),
+    maxBodyBytes: options.maxBodyBytes,
+    logger,
+  };
+
   return {
     routes: {
+      'POST /v1/chat/completions': generateHandler('openai', generate),
+      'POST /v1/messages': generateHandler('anthropic', generate),
       'GET /v1/models': withCaller(
         // Both SDKs call this path; the Anthropic one always sends anthropic-version.
         (req) => (req.headers['anthropic-version'] ? 'anthropic' : 'openai'),
@@ -121,6 +144,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ),
     },
     registry: () => registry.state,
-    stop: () => registry.stop(),
+    stop: async () => {
+      await registry.stop();
+      await client.close();
+    },
   };
 }

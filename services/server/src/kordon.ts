@@ -65,6 +65,8 @@ export async function startKordon(
     storage = await openStorage(config, logger.child({ component: 'events' }));
     gateway = await startGateway({
       store: storage.store,
+      appender: storage.appender,
+      maxBodyBytes: config.maxBodyBytes,
       secrets,
       configFile: config.configFile,
       env,

@@ -1,0 +1,274 @@
+import type { ServerResponse } from 'node:http';
+import {
+  GENERATE_OPERATION,
+  type OperationRequest,
+  type ProviderAdapter,
+  type ProviderAnswer,
+  type ProviderEventStream,
+} from '../providers/index.js';
+import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
+import { AnthropicStreamParser } from '../translate/anthropic-stream-parser.js';
+import {
+  anthropicMessageResponse,
+  anthropicMessagesRequest,
+  anthropicToGeminiRequest,
+  anthropicToOpenAIRequest,
+  anthropicToOpenAIResponse,
+  anthropicToOpenAIStream,
+  geminiGenerateContentResponse,
+  geminiToAnthropicResponse,
+  geminiToAnthropicStream,
+  geminiToOpenAIResponse,
+  geminiToOpenAIStream,
+  OPENAI_DONE,
+  openAIChatCompletion,
+  openAIChatRequest,
+  openAIToAnthropicRequest,
+  openAIToAnthropicResponse,
+  openAIToAnthropicStream,
+  openAIToGeminiRequest,
+  StreamTranslator,
+  TranslationError,
+  usageFromAnthropic,
+  usageFromGemini,
+  usageFromOpenAI,
+} from '../translate/index.js';
+import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
+import type { NormalisedUsage } from '../translate/usage.js';
+import type { Dialect } from './gateway-error.js';
+import type { Route } from './route-model.js';
+
+/** The request in the provider's dialect, and how its answer comes back in the caller's. */
+export interface Exchange {
+  operation: OperationRequest;
+  /** A finished answer: the caller's body and the usage (counted when the provider gave none). */
+  answer(answer: ProviderAnswer): { text: string; usage: NormalisedUsage | undefined };
+  /**
+   * Forwards a streamed answer event by event. `settle` is called once: `complete` only when
+   * the provider's terminator arrived; a break ends the caller's stream with an error event.
+   */
+  stream(
+    events: ProviderEventStream,
+    res: ServerResponse,
+    timing: { firstByteAt?: number },
+    settle: (usage: NormalisedUsage | undefined, end: StreamEnd) => void,
+  ): Promise<void>;
+}
+
+type ProviderDialect = ProviderAdapter['dialect'];
+
+/** How a streamed answer ended for the caller. */
+export type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
+
+function parseOr<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+  },
+  value: unknown,
+  what: string,
+): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const param = issue?.path.map(String).join('.') ?? '';
+  throw new TranslationError(
+    'invalid_value',
+    param,
+    `${what}: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid'}`,
+  );
+}
+
+/** Nothing to emit: used to follow a same-dialect stream (usage, terminator) while forwarding it as is. */
+const FOLLOW_ONLY = { emit: () => [] as never[] };
+
+/**
+ * Plans one exchange between a caller dialect and a provider dialect. Same dialect: the
+ * body goes as sent (model replaced by the routed name), the answer comes back as the
+ * provider sent it; other dialects go through the translate layer.
+ */
+export function planExchange(
+  caller: Dialect,
+  adapter: ProviderAdapter,
+  body: Record<string, unknown>,
+  route: Route,
+  requestId: string,
+  stream: boolean,
+): Exchange {
+  const provider: ProviderDialect = adapter.dialect;
+  const created = Math.floor(Date.now() / 1000);
+  const shownModel = route.model;
+  const includeUsage =
+    caller === 'openai' &&
+    typeof body.stream_options === 'object' &&
+    body.stream_options !== null &&
+    (body.stream_options as { include_usage?: unknown }).include_usage === true;
+
+  // Counted only when the provider reports no usage at all.
+  const fallbackUsage = (outputText: string): NormalisedUsage | undefined => {
+    const estimate = estimateRequestTokens({
+      dialect: caller === 'openai' ? 'openai-chat' : 'anthropic-messages',
+      body,
+      model: route.model,
+    });
+    if (!estimate.ok) return undefined;
+    return {
+      inputTokens: estimate.estimate.inputTokens,
+      outputTokens: countTextTokens(outputText, route.model).tokens,
+      cachedInputTokens: 0,
+    };
+  };
+
+  let upstreamBody: Record<string, unknown>;
+  if (caller === provider) {
+    upstreamBody = { ...body, model: route.model };
+  } else if (caller === 'openai') {
+    const request = parseOr(openAIChatRequest, { ...body, model: route.model }, 'request');
+    upstreamBody = (
+      provider === 'anthropic' ? openAIToAnthropicRequest(request) : openAIToGeminiRequest(request)
+    ) as Record<string, unknown>;
+  } else {
+    const request = parseOr(anthropicMessagesRequest, { ...body, model: route.model }, 'request');
+    upstreamBody = (
+      provider === 'openai' ? anthropicToOpenAIRequest(request) : anthropicToGeminiRequest(request)
+    ) as Record<string, unknown>;
+  }
+  if (provider !== 'gemini') upstreamBody.model = route.model;
+  upstreamBody.stream = stream;
+  const operation: OperationRequest = {
+    operation: GENERATE_OPERATION[provider],
+    model: route.model,
+    stream,
+    body: upstreamBody,
+  };
+
+  const answer = (reply: ProviderAnswer) => {
+    const json = reply.json();
+    if (provider === 'openai') {
+      const completion = parseOr(openAIChatCompletion, json, 'provider answer');
+      const usage = usageFromOpenAI(completion.usage);
+      const out = caller === 'openai' ? json : openAIToAnthropicResponse(completion, { model: shownModel });
+      return { text: JSON.stringify(out), usage };
+    }
+    if (provider === 'anthropic') {
+      const message = parseOr(anthropicMessageResponse, json, 'provider answer');
+      const usage = usageFromAnthropic(message.usage);
+      const out =
+        caller === 'anthropic' ? json : anthropicToOpenAIResponse(message, { created, model: shownModel });
+      return { text: JSON.stringify(out), usage };
+    }
+    const response = parseOr(geminiGenerateContentResponse, json, 'provider answer');
+    const usage = usageFromGemini(response.usageMetadata);
+    const context = { fallbackId: requestId, requestedModel: route.model, model: shownModel };
+    const out =
+      caller === 'openai'
+        ? geminiToOpenAIResponse(response, { ...context, created })
+        : geminiToAnthropicResponse(response, context);
+    return { text: JSON.stringify(out), usage };
+  };
+
+  const translatorOptions = { fallbackUsage };
+  const geminiOptions = { fallbackId: requestId, requestedModel: route.model };
+  // Same dialect: follow the stream to know its usage and terminator, forward it as is.
+  const translator: StreamTranslator<unknown> =
+    caller === provider
+      ? new StreamTranslator<unknown>(
+          caller === 'openai' ? new OpenAIStreamParser() : new AnthropicStreamParser(),
+          FOLLOW_ONLY,
+          translatorOptions,
+        )
+      : caller === 'openai'
+        ? provider === 'anthropic'
+          ? anthropicToOpenAIStream({ includeUsage, created, model: shownModel, ...translatorOptions })
+          : geminiToOpenAIStream({
+              includeUsage,
+              created,
+              model: shownModel,
+              ...geminiOptions,
+              ...translatorOptions,
+            })
+        : provider === 'openai'
+          ? openAIToAnthropicStream({ model: shownModel, ...translatorOptions })
+          : geminiToAnthropicStream({ model: shownModel, ...geminiOptions, ...translatorOptions });
+
+  const frame = (event: unknown): string => {
+    if (caller === 'openai') return `data: ${JSON.stringify(event)}\n\n`;
+    const type = (event as { type?: unknown }).type;
+    return `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
+  };
+
+  const streamAnswer: Exchange['stream'] = async (events, res, timing, settle) => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-request-id': requestId,
+    });
+    let broken: string | undefined;
+    try {
+      for await (const event of events) {
+        const out = translator.push(event);
+        if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
+        if (caller === provider) {
+          if (event === OPENAI_DONE) continue; // written below, only after a clean end
+          if (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event)) continue; // asked upstream, not by the caller
+          if (!write(res, frame(event))) await drained(res);
+        } else {
+          for (const item of out) if (!write(res, frame(item))) await drained(res);
+        }
+        if (res.destroyed) break;
+      }
+    } catch (error) {
+      broken = error instanceof Error ? error.message : String(error);
+    }
+    if (res.destroyed) {
+      events.cancel();
+      settle(translator.usage ?? fallbackUsage(translator.outputText()), 'client_disconnected');
+      return;
+    }
+    if (translator.finished && !broken) {
+      if (caller === 'openai') res.write('data: [DONE]\n\n');
+      res.end();
+      settle(translator.usage, 'complete');
+      return;
+    }
+    const message =
+      broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
+    res.end(errorFrame(caller, `upstream stream interrupted: ${message}`));
+    settle(translator.usage ?? fallbackUsage(translator.outputText()), 'interrupted');
+  };
+
+  return { operation, answer, stream: streamAnswer };
+}
+
+function isUsageOnlyChunk(event: unknown): boolean {
+  const chunk = event as { choices?: unknown[]; usage?: unknown };
+  return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
+}
+
+function write(res: ServerResponse, text: string): boolean {
+  return res.destroyed ? true : res.write(text);
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+/** The error event each SDK understands mid-stream (it raises instead of seeing a clean end). */
+function errorFrame(caller: Dialect, message: string): string {
+  if (caller === 'openai') {
+    return `data: ${JSON.stringify({ error: { message, type: 'api_error', param: null, code: 'stream_interrupted' } })}\n\n`;
+  }
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
+}

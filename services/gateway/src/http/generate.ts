@@ -1,0 +1,406 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type GroupCommitAppender,
+  type KordonEventData,
+  kordonCatalogue,
+  type NewEvent,
+  newEventId,
+  streams,
+} from '@kordon/events';
+import type { PriceBook } from '../pricing/index.js';
+import {
+  callProvider,
+  type ProviderAdapter,
+  type ProviderConfig,
+  providerAdapter,
+  providerKey,
+  streamProvider,
+} from '../providers/index.js';
+import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import type { RuntimeSecrets } from '../runtime-secrets.js';
+import { decryptSecret } from '../secrets/index.js';
+import { TranslationError } from '../translate/index.js';
+import type { NormalisedUsage } from '../translate/usage.js';
+import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
+import { authenticate, type Caller } from './authenticate.js';
+import { planExchange } from './exchange.js';
+import { type Dialect, GatewayError, sendError } from './gateway-error.js';
+import { readJsonBody } from './read-body.js';
+import { type KeyRotation, type Route, routeModel } from './route-model.js';
+
+export interface GenerateDependencies {
+  registry: () => RegistryState;
+  secrets: RuntimeSecrets;
+  client: UpstreamClient;
+  rotation: KeyRotation;
+  appender: Pick<GroupCommitAppender, 'enqueue'>;
+  prices: PriceBook;
+  maxBodyBytes: number;
+  logger: { error(object: object, message: string): void };
+}
+
+/** Body fields that would name another host: refused, since only the admin picks where Kordon connects. */
+const HOST_FIELDS = new Set([
+  'api_base',
+  'base_url',
+  'baseurl',
+  'api_host',
+  'endpoint_url',
+  'azure_endpoint',
+]);
+
+function findHostField(value: unknown, depth = 0): string | undefined {
+  if (depth > 32 || value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (HOST_FIELDS.has(key.toLowerCase())) return key;
+    const nested = findHostField(item, depth + 1);
+    if (nested) return nested;
+  }
+  return undefined;
+}
+
+interface Outcome {
+  requestId: string;
+  caller: Caller;
+  endpoint: 'chat.completions' | 'messages';
+  stream: boolean;
+  model: string;
+  route?: Route;
+  key?: ProviderKeyEntry;
+  attempts: number;
+  startedAt: number;
+  firstByteAt?: number;
+  clientIp: string;
+}
+
+/**
+ * `POST /v1/chat/completions` (OpenAI dialect) and `POST /v1/messages` (Anthropic): auth,
+ * validation, routing, then each provider of the model's chain and each of its usable keys
+ * in turn until one answers; failures before the first byte move on, after it never. The
+ * answer is translated when the provider speaks another dialect. Every authenticated
+ * request ends in exactly one event: RequestCompleted, RequestRejected or RequestFailed.
+ */
+export function generateHandler(dialect: Dialect, deps: GenerateDependencies) {
+  const endpoint = dialect === 'openai' ? 'chat.completions' : 'messages';
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = newEventId();
+    const startedAt = performance.now();
+    let caller: Caller;
+    try {
+      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+    } catch (error) {
+      // Unattributable (no org): answered, not recorded as an org's event.
+      sendError(res, asGatewayError(error), dialect, requestId);
+      return;
+    }
+    const outcome: Outcome = {
+      requestId,
+      caller,
+      endpoint,
+      stream: false,
+      model: '',
+      attempts: 0,
+      startedAt,
+      clientIp: clientIpOf(req),
+    };
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    try {
+      const body = await readJsonBody(req, deps.maxBodyBytes);
+      const hostField = findHostField(body);
+      if (hostField) {
+        throw new GatewayError(
+          'invalid_request',
+          `the field ${hostField} is not allowed: Kordon chooses the provider`,
+          {
+            param: hostField,
+          },
+        );
+      }
+      outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
+      outcome.stream = body.stream === true;
+      const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
+      await attempt(dialect, body, routes, outcome, deps, req, res, abort.signal);
+    } catch (error) {
+      const gatewayError = asGatewayError(error);
+      if (abort.signal.aborted) {
+        record(deps, outcome, failed(outcome, 'client_disconnected', undefined, null));
+        return;
+      }
+      if (!(gatewayError.kind === 'internal')) {
+        record(deps, outcome, rejectedOrFailed(gatewayError, outcome));
+      } else {
+        deps.logger.error({ err: error, requestId }, 'generate request failed');
+        record(deps, outcome, failed(outcome, 'internal_error', undefined, 500));
+      }
+      sendError(res, gatewayError, dialect, requestId);
+    }
+  };
+}
+
+async function attempt(
+  dialect: Dialect,
+  body: Record<string, unknown>,
+  routes: Route[],
+  outcome: Outcome,
+  deps: GenerateDependencies,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
+  let lastError: UpstreamError | undefined;
+  for (const route of routes) {
+    const adapter = providerAdapter(route.provider.type);
+    const config = providerConfig(route);
+    const exchange = planExchange(dialect, adapter, body, route, outcome.requestId, outcome.stream);
+    const keys = deps.rotation.candidates(deps.registry(), route, Date.now());
+    for (const keyEntry of keys) {
+      outcome.attempts++;
+      outcome.route = route;
+      outcome.key = keyEntry;
+      const secret = decryptSecret(
+        keyEntry.secret,
+        { orgId: keyEntry.orgId, providerKeyId: keyEntry.providerKeyId },
+        deps.secrets.masterKeys,
+      );
+      const call = {
+        client: deps.client,
+        adapter,
+        config,
+        key: providerKey(keyEntry.providerKeyId, secret.reveal()),
+        signal,
+      };
+      try {
+        if (!outcome.stream) {
+          const answer = await callProvider(call, exchange.operation);
+          const { text, usage } = exchange.answer(answer);
+          outcome.firstByteAt = performance.now();
+          res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': outcome.requestId });
+          res.end(text);
+          record(deps, outcome, completed(deps, outcome, usage, 200));
+          return;
+        }
+        const events = await streamProvider(call, exchange.operation);
+        await exchange.stream(events, res, outcome, (usage, end) => {
+          if (end === 'complete') {
+            record(deps, outcome, completed(deps, outcome, usage, 200));
+            return;
+          }
+          // Tokens already streamed are charged, whatever cut the stream.
+          const code = end === 'client_disconnected' ? 'client_disconnected' : 'stream_interrupted';
+          record(deps, outcome, failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)));
+        });
+        return;
+      } catch (error) {
+        if (!isUpstreamError(error) || res.headersSent) throw error;
+        lastError = error;
+        if (!error.isRetryable || signal.aborted) throw error;
+        // Retryable and nothing sent yet: the next key (or provider) gets the request.
+      }
+    }
+  }
+  if (lastError) throw lastError;
+  throw new GatewayError('overloaded', `no provider key can serve ${outcome.model} right now`, {
+    retryAfterSeconds: 1,
+  });
+}
+
+function providerConfig(route: Route): ProviderConfig {
+  const { options, baseUrl } = route.provider;
+  return {
+    baseUrl,
+    apiVersion: options.apiVersion,
+    deployments: options.deployments,
+    folderId: options.folderId,
+    oauthUrl: options.oauthUrl,
+    scope: options.scope as ProviderConfig['scope'],
+  };
+}
+
+function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (error instanceof TranslationError) {
+    return new GatewayError('invalid_request', error.message, { param: error.param ?? null });
+  }
+  if (isUpstreamError(error)) {
+    const retryAfterSeconds =
+      error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000);
+    const options = retryAfterSeconds === undefined ? {} : { retryAfterSeconds };
+    if (error.status === 429)
+      return new GatewayError(
+        'rate_limited',
+        `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
+        options,
+      );
+    if (error.status !== undefined && error.status >= 400 && error.status < 500) {
+      // The provider refused the request itself (bad parameter): the caller should see why.
+      return new GatewayError('invalid_request', error.provider?.message ?? error.message, {
+        status: error.status,
+      });
+    }
+    if (error.code.includes('timeout')) return new GatewayError('upstream_timeout', error.message, options);
+    return new GatewayError('upstream_error', `the provider failed: ${error.message}`, options);
+  }
+  return new GatewayError('internal', 'internal error');
+}
+
+function record(deps: GenerateDependencies, outcome: Outcome, event: NewEvent): void {
+  deps.appender.enqueue(event);
+}
+
+const ZERO: NormalisedUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+function meta(outcome: Outcome) {
+  return {
+    orgId: outcome.caller.key.orgId,
+    actor: { kind: 'proxy-key' as const, id: outcome.caller.key.proxyKeyId },
+    correlationId: outcome.requestId,
+  };
+}
+
+function timing(outcome: Outcome) {
+  const now = performance.now();
+  return {
+    latencyMs: Math.round(now - outcome.startedAt),
+    timeToFirstTokenMs:
+      outcome.stream && outcome.firstByteAt !== undefined
+        ? Math.round(outcome.firstByteAt - outcome.startedAt)
+        : null,
+  };
+}
+
+function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage) {
+  const priced = deps.prices.priceRequest(outcome.route?.model ?? outcome.model, usage, {
+    orgId: outcome.caller.key.orgId,
+  });
+  return priced.status === 'priced'
+    ? { cost: priced.cost.amount, currency: priced.cost.currency }
+    : { cost: null, currency: null };
+}
+
+function usageData(usage: NormalisedUsage) {
+  const data: KordonEventData<'RequestCompleted'>['usage'] = {
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+  };
+  if (usage.reasoningTokens !== undefined) data.reasoningTokens = usage.reasoningTokens;
+  return data;
+}
+
+function completed(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  usage: NormalisedUsage | undefined,
+  status: number,
+): NewEvent {
+  const u = usage ?? ZERO;
+  const { key, user } = outcome.caller;
+  return kordonCatalogue.create(
+    'RequestCompleted',
+    streams.usage(key.orgId),
+    {
+      requestId: outcome.requestId,
+      proxyKeyId: key.proxyKeyId,
+      userId: user.userId,
+      teamId: key.teamId,
+      provider: outcome.route!.provider.name,
+      providerKeyId: outcome.key!.providerKeyId,
+      model: outcome.route!.model,
+      endpoint: outcome.endpoint,
+      stream: outcome.stream,
+      usage: usageData(u),
+      ...price(deps, outcome, u),
+      ...timing(outcome),
+      status,
+      clientIp: outcome.clientIp,
+      attempts: Math.max(1, outcome.attempts),
+      redactedPrompt: null,
+      redactedResponse: null,
+    },
+    meta(outcome),
+  );
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;
+
+function failureCodeOf(error: GatewayError): KordonEventData<'RequestFailed'>['errorCode'] {
+  switch (error.kind) {
+    case 'rate_limited':
+      return 'upstream_rate_limited';
+    case 'upstream_timeout':
+      return 'upstream_timeout';
+    case 'overloaded':
+      return 'no_provider_key';
+    case 'upstream_error':
+      return 'upstream_unavailable';
+    default:
+      return 'upstream_rejected';
+  }
+}
+
+function failed(
+  outcome: Outcome,
+  errorCode: KordonEventData<'RequestFailed'>['errorCode'],
+  usage: NormalisedUsage | undefined,
+  status: number | null,
+  upstreamStatus: number | null = null,
+  cost: { cost: string | null; currency: string | null } = { cost: null, currency: null },
+): NewEvent {
+  const { key, user } = outcome.caller;
+  return kordonCatalogue.create(
+    'RequestFailed',
+    streams.usage(key.orgId),
+    {
+      requestId: outcome.requestId,
+      errorCode,
+      proxyKeyId: key.proxyKeyId,
+      userId: user.userId,
+      teamId: key.teamId,
+      provider: outcome.route?.provider.name ?? null,
+      providerKeyId: outcome.key?.providerKeyId ?? null,
+      model: MODEL_NAME.test(outcome.model) ? outcome.model : 'unknown',
+      endpoint: outcome.endpoint,
+      stream: outcome.stream,
+      usage: usageData(usage ?? ZERO),
+      ...cost,
+      latencyMs: timing(outcome).latencyMs,
+      status,
+      upstreamStatus,
+      clientIp: outcome.clientIp,
+      attempts: outcome.attempts,
+    },
+    meta(outcome),
+  );
+}
+
+/** Refused before any provider was asked: RequestRejected; after: RequestFailed. */
+function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
+  if (outcome.attempts > 0) return failed(outcome, failureCodeOf(error), undefined, error.status);
+  const { key, user } = outcome.caller;
+  return kordonCatalogue.create(
+    'RequestRejected',
+    streams.usage(key.orgId),
+    {
+      requestId: outcome.requestId,
+      reason: error.kind === 'model_not_found' ? 'model_forbidden' : 'invalid_request',
+      limitScope: null,
+      proxyKeyId: key.proxyKeyId,
+      userId: user.userId,
+      teamId: key.teamId,
+      model: MODEL_NAME.test(outcome.model) ? outcome.model : null,
+      endpoint: outcome.endpoint,
+      status: error.status,
+      clientIp: outcome.clientIp,
+    },
+    meta(outcome),
+  );
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is recorded as `127.0.0.1`. */
+export function clientIpOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '0.0.0.0';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
