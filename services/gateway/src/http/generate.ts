@@ -10,7 +10,6 @@ import {
 import type { PriceBook } from '../pricing/index.js';
 import {
   callProvider,
-  type ProviderAdapter,
   type ProviderConfig,
   providerAdapter,
   providerKey,
@@ -122,18 +121,18 @@ export function generateHandler(dialect: Dialect, deps: GenerateDependencies) {
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
-      await attempt(dialect, body, routes, outcome, deps, req, res, abort.signal);
+      await attempt(dialect, body, routes, outcome, deps, res, abort.signal);
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (abort.signal.aborted) {
-        record(deps, outcome, failed(outcome, 'client_disconnected', undefined, null));
+        record(deps, failed(outcome, 'client_disconnected', undefined, null));
         return;
       }
       if (!(gatewayError.kind === 'internal')) {
-        record(deps, outcome, rejectedOrFailed(gatewayError, outcome));
+        record(deps, rejectedOrFailed(gatewayError, outcome));
       } else {
         deps.logger.error({ err: error, requestId }, 'generate request failed');
-        record(deps, outcome, failed(outcome, 'internal_error', undefined, 500));
+        record(deps, failed(outcome, 'internal_error', undefined, 500));
       }
       sendError(res, gatewayError, dialect, requestId);
     }
@@ -146,7 +145,6 @@ async function attempt(
   routes: Route[],
   outcome: Outcome,
   deps: GenerateDependencies,
-  req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
 ): Promise<void> {
@@ -179,18 +177,18 @@ async function attempt(
           outcome.firstByteAt = performance.now();
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': outcome.requestId });
           res.end(text);
-          record(deps, outcome, completed(deps, outcome, usage, 200));
+          record(deps, completed(deps, outcome, usage, 200));
           return;
         }
         const events = await streamProvider(call, exchange.operation);
         await exchange.stream(events, res, outcome, (usage, end) => {
           if (end === 'complete') {
-            record(deps, outcome, completed(deps, outcome, usage, 200));
+            record(deps, completed(deps, outcome, usage, 200));
             return;
           }
           // Tokens already streamed are charged, whatever cut the stream.
           const code = end === 'client_disconnected' ? 'client_disconnected' : 'stream_interrupted';
-          record(deps, outcome, failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)));
+          record(deps, failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)));
         });
         return;
       } catch (error) {
@@ -246,7 +244,7 @@ function asGatewayError(error: unknown): GatewayError {
   return new GatewayError('internal', 'internal error');
 }
 
-function record(deps: GenerateDependencies, outcome: Outcome, event: NewEvent): void {
+function record(deps: GenerateDependencies, event: NewEvent): void {
   deps.appender.enqueue(event);
 }
 

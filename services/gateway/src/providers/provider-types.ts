@@ -6,21 +6,15 @@
  * maps to and from the OpenAI dialect. One adapter per provider, in its own folder; the
  * registry holds them by `ProviderId`.
  */
+import { providerType } from '@kordon/events';
 import type { HeaderBag } from '../upstream/headers.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import type { UpstreamClient, UpstreamErrorResponse, UpstreamTls } from '../upstream/upstream-client.js';
 import type { ProviderErrorInfo } from '../upstream/upstream-error.js';
 import type { UpstreamTarget } from '../upstream/upstream-target.js';
 
-export const PROVIDER_IDS = [
-  'openai',
-  'anthropic',
-  'gemini',
-  'azure-openai',
-  'openai-compatible',
-  'yandexgpt',
-  'gigachat',
-] as const;
+/** The provider types of the event catalogue (`ProviderConfigured.type`): one adapter each. */
+export const PROVIDER_IDS = providerType.options;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 export function isProviderId(value: string): value is ProviderId {
