@@ -225,6 +225,68 @@ orgs:
     assert.ok(final.usage.output_tokens > 0);
   });
 
+  it('OpenAI SDK: embeddings, recorded with their input tokens', async () => {
+    const result = await openai().embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['one text', 'two'],
+    });
+    assert.equal(result.data.length, 2);
+    assert.ok(result.data[0]!.embedding.length > 0);
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestCompleted' && event.data.endpoint === 'embeddings');
+    if (event.type === 'RequestCompleted')
+      assert.equal(event.data.usage.inputTokens, result.usage.prompt_tokens);
+  });
+
+  it('OpenAI SDK: the Responses API, plain and streamed', async () => {
+    const response = await openai().responses.create({ model: 'gpt-4o-mini', input: 'respond please' });
+    assert.match(response.output_text, /respond please/);
+    const streamed = await openai()
+      .responses.stream({ model: 'gpt-4o-mini', input: 'stream a response' })
+      .finalResponse();
+    assert.match(streamed.output_text, /stream a response/);
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestCompleted' && event.data.endpoint === 'responses' && event.data.stream);
+    if (event.type === 'RequestCompleted')
+      assert.equal(event.data.usage.outputTokens, streamed.usage!.output_tokens);
+    await assert.rejects(
+      openai().responses.create({ model: 'claude-sonnet-4-5', input: 'x' }),
+      (error: unknown) =>
+        error instanceof OpenAI.BadRequestError && /not served on responses/.test(error.message),
+    );
+  });
+
+  it('Anthropic SDK: count_tokens, by Claude itself or by Kordon for other models', async () => {
+    const messages = [{ role: 'user' as const, content: 'how many tokens is this?' }];
+    const claude = await anthropic().messages.countTokens({ model: 'claude-sonnet-4-5', messages });
+    assert.ok(claude.input_tokens > 0);
+    assert.equal(anthropicMock.requests.at(-1)!.path, '/v1/messages/count_tokens');
+    const gpt = await anthropic().messages.countTokens({ model: 'gpt-4o-mini', messages });
+    assert.ok(gpt.input_tokens > 0);
+  });
+
+  it('tools across dialects: a streamed Claude tool call reaches the OpenAI SDK as tool-call deltas', async () => {
+    const stream = openai().chat.completions.stream({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'call get_weather Paris' }],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          },
+        },
+      ],
+    });
+    const final = await stream.finalChatCompletion();
+    const call = final.choices[0]!.message.tool_calls?.[0];
+    assert.ok(call && call.type === 'function');
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
+    assert.equal(final.choices[0]!.finish_reason, 'tool_calls');
+  });
+
   it('refuses bad input in the caller dialect without calling a provider', async () => {
     const before = openaiMock.requests.length;
     await assert.rejects(

@@ -13,9 +13,12 @@ import { InMemoryProjectionRunner } from '@kordon/projections';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
 import { authenticate } from './http/authenticate.js';
+import { countTokensHandler } from './http/count-tokens.js';
+import { planChatExchange } from './http/exchange.js';
 import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler } from './http/generate.js';
 import { listModels } from './http/models.js';
+import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
 import { KeyRotation } from './http/route-model.js';
 import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
@@ -135,8 +138,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     routes: {
-      'POST /v1/chat/completions': generateHandler('openai', generate),
-      'POST /v1/messages': generateHandler('anthropic', generate),
+      'POST /v1/chat/completions': generateHandler('openai', 'chat.completions', planChatExchange, generate),
+      'POST /v1/messages': generateHandler('anthropic', 'messages', planChatExchange, generate),
+      'POST /v1/embeddings': generateHandler('openai', 'embeddings', planEmbeddingsExchange, generate),
+      'POST /v1/responses': generateHandler('openai', 'responses', planResponsesExchange, generate),
+      'POST /v1/messages/count_tokens': countTokensHandler(generate),
       'GET /v1/models': withCaller(
         // Both SDKs call this path; the Anthropic one always sends anthropic-version.
         (req) => (req.headers['anthropic-version'] ? 'anthropic' : 'openai'),

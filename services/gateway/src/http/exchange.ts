@@ -4,6 +4,7 @@ import {
   type OperationRequest,
   type ProviderAdapter,
   type ProviderAnswer,
+  type ProviderConfig,
   type ProviderEventStream,
 } from '../providers/index.js';
 import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
@@ -82,6 +83,20 @@ function parseOr<T>(
   );
 }
 
+/**
+ * Plans one request for one provider of the chain; undefined when that provider does not
+ * serve the endpoint (the next provider of the chain is tried).
+ */
+export type ExchangePlanner = (
+  caller: Dialect,
+  adapter: ProviderAdapter,
+  config: ProviderConfig,
+  body: Record<string, unknown>,
+  route: Route,
+  requestId: string,
+  stream: boolean,
+) => Exchange | undefined;
+
 /** Nothing to emit: used to follow a same-dialect stream (usage, terminator) while forwarding it as is. */
 const FOLLOW_ONLY = { emit: () => [] as never[] };
 
@@ -90,14 +105,15 @@ const FOLLOW_ONLY = { emit: () => [] as never[] };
  * body goes as sent (model replaced by the routed name), the answer comes back as the
  * provider sent it; other dialects go through the translate layer.
  */
-export function planExchange(
-  caller: Dialect,
-  adapter: ProviderAdapter,
-  body: Record<string, unknown>,
-  route: Route,
-  requestId: string,
-  stream: boolean,
-): Exchange {
+export const planChatExchange: ExchangePlanner = (
+  caller,
+  adapter,
+  _config,
+  body,
+  route,
+  requestId,
+  stream,
+) => {
   const provider: ProviderDialect = adapter.dialect;
   const created = Math.floor(Date.now() / 1000);
   const shownModel = route.model;
@@ -242,18 +258,18 @@ export function planExchange(
   };
 
   return { operation, answer, stream: streamAnswer };
-}
+};
 
 function isUsageOnlyChunk(event: unknown): boolean {
   const chunk = event as { choices?: unknown[]; usage?: unknown };
   return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
 }
 
-function write(res: ServerResponse, text: string): boolean {
+export function write(res: ServerResponse, text: string): boolean {
   return res.destroyed ? true : res.write(text);
 }
 
-function drained(res: ServerResponse): Promise<void> {
+export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -266,7 +282,7 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /** The error event each SDK understands mid-stream (it raises instead of seeing a clean end). */
-function errorFrame(caller: Dialect, message: string): string {
+export function errorFrame(caller: Dialect, message: string): string {
   if (caller === 'openai') {
     return `data: ${JSON.stringify({ error: { message, type: 'api_error', param: null, code: 'stream_interrupted' } })}\n\n`;
   }

@@ -22,7 +22,7 @@ import { TranslationError } from '../translate/index.js';
 import type { NormalisedUsage } from '../translate/usage.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import { authenticate, type Caller } from './authenticate.js';
-import { planExchange } from './exchange.js';
+import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { readJsonBody } from './read-body.js';
 import { type KeyRotation, type Route, routeModel } from './route-model.js';
@@ -61,7 +61,7 @@ function findHostField(value: unknown, depth = 0): string | undefined {
 interface Outcome {
   requestId: string;
   caller: Caller;
-  endpoint: 'chat.completions' | 'messages';
+  endpoint: Endpoint;
   stream: boolean;
   model: string;
   route?: Route;
@@ -79,8 +79,14 @@ interface Outcome {
  * answer is translated when the provider speaks another dialect. Every authenticated
  * request ends in exactly one event: RequestCompleted, RequestRejected or RequestFailed.
  */
-export function generateHandler(dialect: Dialect, deps: GenerateDependencies) {
-  const endpoint = dialect === 'openai' ? 'chat.completions' : 'messages';
+export type Endpoint = KordonEventData<'RequestCompleted'>['endpoint'];
+
+export function generateHandler(
+  dialect: Dialect,
+  endpoint: Endpoint,
+  plan: ExchangePlanner,
+  deps: GenerateDependencies,
+) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newEventId();
     const startedAt = performance.now();
@@ -121,7 +127,7 @@ export function generateHandler(dialect: Dialect, deps: GenerateDependencies) {
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
-      await attempt(dialect, body, routes, outcome, deps, res, abort.signal);
+      await attempt(dialect, plan, body, routes, outcome, deps, res, abort.signal);
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (abort.signal.aborted) {
@@ -141,6 +147,7 @@ export function generateHandler(dialect: Dialect, deps: GenerateDependencies) {
 
 async function attempt(
   dialect: Dialect,
+  plan: ExchangePlanner,
   body: Record<string, unknown>,
   routes: Route[],
   outcome: Outcome,
@@ -149,10 +156,21 @@ async function attempt(
   signal: AbortSignal,
 ): Promise<void> {
   let lastError: UpstreamError | undefined;
+  let served = false;
   for (const route of routes) {
     const adapter = providerAdapter(route.provider.type);
     const config = providerConfig(route);
-    const exchange = planExchange(dialect, adapter, body, route, outcome.requestId, outcome.stream);
+    const exchange: Exchange | undefined = plan(
+      dialect,
+      adapter,
+      config,
+      body,
+      route,
+      outcome.requestId,
+      outcome.stream,
+    );
+    if (!exchange) continue; // this provider does not serve the endpoint: the next one may
+    served = true;
     const keys = deps.rotation.candidates(deps.registry(), route, Date.now());
     for (const keyEntry of keys) {
       outcome.attempts++;
@@ -200,12 +218,21 @@ async function attempt(
     }
   }
   if (lastError) throw lastError;
+  if (!served) {
+    throw new GatewayError(
+      'invalid_request',
+      `the model ${outcome.model} is not served on ${outcome.endpoint} by any provider`,
+      {
+        param: 'model',
+      },
+    );
+  }
   throw new GatewayError('overloaded', `no provider key can serve ${outcome.model} right now`, {
     retryAfterSeconds: 1,
   });
 }
 
-function providerConfig(route: Route): ProviderConfig {
+export function providerConfig(route: Route): ProviderConfig {
   const { options, baseUrl } = route.provider;
   return {
     baseUrl,

@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { newEventId } from '@kordon/events';
+import { callProvider, providerAdapter, providerKey } from '../providers/index.js';
+import { decryptSecret } from '../secrets/index.js';
+import { estimateRequestTokens } from '../tokens/index.js';
+import { authenticate } from './authenticate.js';
+import { GatewayError, sendError } from './gateway-error.js';
+import { type GenerateDependencies, providerConfig } from './generate.js';
+import { readJsonBody } from './read-body.js';
+import { routeModel } from './route-model.js';
+
+/**
+ * `POST /v1/messages/count_tokens` (Anthropic dialect). Claude models are counted by the
+ * provider (exact); others with Kordon's tokenizer. Counting is free at every provider, so
+ * it is not a usage event.
+ */
+export function countTokensHandler(deps: GenerateDependencies) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = newEventId();
+    try {
+      const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+      const body = await readJsonBody(req, deps.maxBodyBytes);
+      const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
+      const adapter = providerAdapter(route!.provider.type);
+      const config = providerConfig(route!);
+      const keyEntry = deps.rotation.candidates(deps.registry(), route!, Date.now())[0];
+      let inputTokens: number;
+      if (adapter.dialect === 'anthropic' && adapter.supports('count_tokens', config) && keyEntry) {
+        const secret = decryptSecret(
+          keyEntry.secret,
+          { orgId: keyEntry.orgId, providerKeyId: keyEntry.providerKeyId },
+          deps.secrets.masterKeys,
+        );
+        const answer = await callProvider(
+          { client: deps.client, adapter, config, key: providerKey(keyEntry.providerKeyId, secret.reveal()) },
+          {
+            operation: 'count_tokens',
+            model: route!.model,
+            stream: false,
+            body: { ...body, model: route!.model },
+          },
+        );
+        const counted = (answer.json() as { input_tokens?: unknown }).input_tokens;
+        if (typeof counted !== 'number')
+          throw new GatewayError('upstream_error', 'the provider gave no token count');
+        inputTokens = counted;
+      } else {
+        // count_tokens bodies carry no max_tokens; it does not change the prompt's count.
+        const estimate = estimateRequestTokens({
+          dialect: 'anthropic-messages',
+          body: { max_tokens: 1, ...body },
+          model: route!.model,
+        });
+        if (!estimate.ok) throw new GatewayError('invalid_request', estimate.error);
+        inputTokens = estimate.estimate.inputTokens;
+      }
+      const text = JSON.stringify({ input_tokens: inputTokens });
+      res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
+      res.end(text);
+    } catch (error) {
+      const answer =
+        error instanceof GatewayError ? error : new GatewayError('upstream_error', 'the token count failed');
+      sendError(res, answer, 'anthropic', requestId);
+    }
+  };
+}

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { countTextTokens } from '../tokens/index.js';
+import type { NormalisedUsage } from '../translate/usage.js';
+import { drained, type ExchangePlanner, write } from './exchange.js';
+
+/*
+ * Endpoints with no equivalent in the other dialects: served only by providers that speak
+ * them natively, body and answer forwarded as they are (model replaced by the routed name).
+ */
+
+const embeddingsAnswer = z.object({
+  usage: z.object({ prompt_tokens: z.number().int().min(0) }).optional(),
+});
+
+/** `POST /v1/embeddings`. Usage counted with a tokenizer when the provider reports none. */
+export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config, body, route) => {
+  if (caller !== 'openai' || adapter.dialect !== 'openai' || !adapter.supports('embeddings', config))
+    return undefined;
+  return {
+    operation: {
+      operation: 'embeddings',
+      model: route.model,
+      stream: false,
+      body: { ...body, model: route.model },
+    },
+    answer: (reply) => {
+      const json = reply.json();
+      const reported = embeddingsAnswer.safeParse(json);
+      const input =
+        reported.success && reported.data.usage
+          ? reported.data.usage.prompt_tokens
+          : countInput(body.input, route.model);
+      return {
+        text: JSON.stringify(json),
+        usage: { inputTokens: input, outputTokens: 0, cachedInputTokens: 0 },
+      };
+    },
+    stream: () => Promise.reject(new Error('embeddings do not stream')),
+  };
+};
+
+function countInput(input: unknown, model: string): number {
+  const texts =
+    typeof input === 'string'
+      ? [input]
+      : Array.isArray(input)
+        ? input.filter((t) => typeof t === 'string')
+        : [];
+  return texts.reduce((sum, text) => sum + countTextTokens(text, model).tokens, 0);
+}
+
+const responsesUsage = z
+  .object({
+    input_tokens: z.number().int().min(0),
+    output_tokens: z.number().int().min(0),
+    input_tokens_details: z.object({ cached_tokens: z.number().int().min(0) }).nullish(),
+    output_tokens_details: z.object({ reasoning_tokens: z.number().int().min(0) }).nullish(),
+  })
+  .nullish();
+
+function responsesUsageOf(value: unknown): NormalisedUsage | undefined {
+  const parsed = responsesUsage.safeParse(value);
+  if (!parsed.success || !parsed.data) return undefined;
+  const u = parsed.data;
+  const usage: NormalisedUsage = {
+    inputTokens: u.input_tokens,
+    outputTokens: u.output_tokens,
+    cachedInputTokens: Math.min(u.input_tokens_details?.cached_tokens ?? 0, u.input_tokens),
+  };
+  const reasoning = u.output_tokens_details?.reasoning_tokens;
+  if (reasoning !== undefined) usage.reasoningTokens = Math.min(reasoning, u.output_tokens);
+  return usage;
+}
+
+/**
+ * `POST /v1/responses` (OpenAI Responses API), plain and streamed. A stream is complete
+ * only with `response.completed` (or `response.incomplete`, a clean end with a reason);
+ * usage comes from that final event.
+ */
+export const planResponsesExchange: ExchangePlanner = (
+  caller,
+  adapter,
+  config,
+  body,
+  route,
+  requestId,
+  stream,
+) => {
+  if (caller !== 'openai' || !adapter.supports('responses', config)) return undefined;
+  return {
+    operation: { operation: 'responses', model: route.model, stream, body: { ...body, model: route.model } },
+    answer: (reply) => {
+      const json = reply.json() as { usage?: unknown };
+      return { text: JSON.stringify(json), usage: responsesUsageOf(json?.usage) };
+    },
+    stream: async (events, res, timing, settle) => {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-request-id': requestId,
+      });
+      let usage: NormalisedUsage | undefined;
+      let finished = false;
+      let broken: string | undefined;
+      try {
+        for await (const event of events) {
+          const type = (event as { type?: unknown })?.type;
+          if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
+          if (type === 'response.completed' || type === 'response.incomplete') {
+            finished = true;
+            usage = responsesUsageOf((event as { response?: { usage?: unknown } }).response?.usage);
+          } else if (type === 'response.failed' || type === 'error') {
+            broken = 'the provider reported a failure';
+          }
+          const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
+          if (!write(res, frame)) await drained(res);
+          if (res.destroyed) break;
+        }
+      } catch (error) {
+        broken = error instanceof Error ? error.message : String(error);
+      }
+      if (res.destroyed) {
+        events.cancel();
+        settle(usage, 'client_disconnected');
+      } else if (finished && !broken) {
+        res.end();
+        settle(usage, 'complete');
+      } else {
+        const message = `upstream stream interrupted: ${broken ?? 'ended before response.completed'}`;
+        const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
+        const event = { type: 'error', code: error.code, message, param: null, error };
+        res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
+        settle(usage, 'interrupted');
+      }
+    },
+  };
+};
