@@ -5,12 +5,19 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
-import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
+import {
+  type MockServer,
+  startAnthropicMock,
+  startGeminiMock,
+  startOpenAIMock,
+} from '@kordon/mock-providers';
 import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
 import OpenAI from 'openai';
 
 const OPENAI_KEY = 'sk-proj-sdktestabcdefghijklmnopqrstuvwxyz012345';
 const ANTHROPIC_KEY = 'sk-ant-api03-sdktestabcdefghijklmnopqrstuvwxyz';
+const ANTHROPIC_KEY_2 = 'sk-ant-api03-secondkeyabcdefghijklmnopqrstuvwx';
+const GEMINI_KEY = 'AIzaSyDtestabcdefghijklmnopqrstuvwxyz012';
 
 /**
  * The official SDKs, unmodified, against Kordon started from a config file, with mock
@@ -20,13 +27,15 @@ describe('official SDKs against Kordon', () => {
   let kordon: RunningKordon;
   let openaiMock: MockServer;
   let anthropicMock: MockServer;
+  let geminiMock: MockServer;
   let dataDir: string;
   let aliceKey: string;
   let orgId: string;
 
   before(async () => {
     openaiMock = await startOpenAIMock({ keys: [OPENAI_KEY] });
-    anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY] });
+    anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY, ANTHROPIC_KEY_2] });
+    geminiMock = await startGeminiMock({ keys: [GEMINI_KEY] });
     dataDir = mkdtempSync(join(tmpdir(), 'kordon-sdk-'));
     const configPath = join(dataDir, 'kordon.yaml');
     writeFileSync(
@@ -45,7 +54,12 @@ orgs:
         type: anthropic
         baseUrl: ${anthropicMock.url}
         models: [claude-sonnet-4-5]
-        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }, { name: k2, secret: "\${ANTHROPIC_KEY_2}" }]
+      - name: google
+        type: gemini
+        baseUrl: ${geminiMock.url}
+        models: [gemini-2.5-flash]
+        keys: [{ name: k1, secret: "\${GEMINI_KEY_1}" }]
     users:
       - email: alice@acme.test
         proxyKeys: [{ name: alice-laptop }]
@@ -67,6 +81,8 @@ orgs:
       KORDON_CONFIG: configPath,
       OPENAI_KEY_1: OPENAI_KEY,
       ANTHROPIC_KEY_1: ANTHROPIC_KEY,
+      ANTHROPIC_KEY_2: ANTHROPIC_KEY_2,
+      GEMINI_KEY_1: GEMINI_KEY,
     };
     const config = loadConfig(env);
     kordon = await startKordon(config, createLogger(config), env);
@@ -82,6 +98,7 @@ orgs:
     await kordon?.stop();
     await openaiMock?.close();
     await anthropicMock?.close();
+    await geminiMock?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -100,7 +117,12 @@ orgs:
   it('OpenAI SDK: models.list shows the org models, never another org', async () => {
     const ids = [];
     for await (const model of openai().models.list()) ids.push(model.id);
-    assert.deepEqual(ids.sort(), ['claude-sonnet-4-5', 'gpt-4o-mini', 'text-embedding-3-small']);
+    assert.deepEqual(ids.sort(), [
+      'claude-sonnet-4-5',
+      'gemini-2.5-flash',
+      'gpt-4o-mini',
+      'text-embedding-3-small',
+    ]);
     const anthropicIds = [];
     for await (const model of anthropic().models.list()) anthropicIds.push(model.id);
     assert.ok(anthropicIds.includes('claude-sonnet-4-5'));
@@ -285,6 +307,78 @@ orgs:
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
     assert.equal(final.choices[0]!.finish_reason, 'tool_calls');
+  });
+
+  it('Gemini behind both SDKs, plain and streamed', async () => {
+    const plain = await openai().chat.completions.create({
+      model: 'gemini-2.5-flash',
+      messages: [{ role: 'user', content: 'hello gemini' }],
+    });
+    assert.match(plain.choices[0]!.message.content!, /hello gemini/);
+    assert.ok(plain.usage!.prompt_tokens > 0);
+    let text = '';
+    for await (const chunk of await openai().chat.completions.create({
+      model: 'gemini-2.5-flash',
+      messages: [{ role: 'user', content: 'stream gemini' }],
+      stream: true,
+    })) {
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    assert.match(text, /stream gemini/);
+    const final = await anthropic()
+      .messages.stream({
+        model: 'gemini-2.5-flash',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'claude sdk to gemini' }],
+      })
+      .finalMessage();
+    assert.match((final.content[0] as { text: string }).text, /claude sdk to gemini/);
+    assert.ok(geminiMock.requests.some((r) => r.path.includes(':streamGenerateContent')));
+  });
+
+  it('a key answering 429 is passed over for the next one and rests for its Retry-After', async () => {
+    const ask = (content: string) =>
+      anthropic().messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 20,
+        messages: [{ role: 'user', content }],
+      });
+    const events = async () => {
+      await kordon.storage.appender.flush();
+      return kordon.storage.store.readAll({ after: 0, maxCount: 10_000 });
+    };
+    // One key is limited once: whichever order the rotation tries, both requests succeed.
+    anthropicMock.enqueueScenario('rate-limit=1', { key: ANTHROPIC_KEY, times: 1 });
+    const before = anthropicMock.requests.length;
+    for (const content of ['failover one', 'failover two']) {
+      const reply = await ask(content);
+      assert.match((reply.content[0] as { text: string }).text, new RegExp(content));
+    }
+    assert.equal(anthropicMock.requests.length - before, 3, 'two answers and one 429 passed over');
+    const cooled = (await events()).filter((e) => e.type === 'ProviderKeyCooledDown');
+    assert.equal(cooled.length, 1, 'the limited key cooled down, as an event');
+    assert.deepEqual((cooled[0]!.data as { retryAfterMs: number }).retryAfterMs, 1000);
+    const completed = (await requestEvents()).at(-1)!;
+    assert.ok(completed.type === 'RequestCompleted');
+    await new Promise((r) => setTimeout(r, 1_100)); // its rest is over
+
+    // Both keys limited: the caller gets the 429 with the provider's Retry-After, one try per key.
+    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY, times: 1 });
+    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY_2, times: 1 });
+    const calls = anthropicMock.requests.length;
+    const refused = await ask('both limited').catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.RateLimitError);
+    assert.equal(refused.headers?.get('retry-after'), '30');
+    assert.equal(anthropicMock.requests.length - calls, 2);
+    // Both now rest: the next request is refused at once, without a provider call.
+    await kordon.storage.appender.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    const quiet = anthropicMock.requests.length;
+    await assert.rejects(
+      ask('resting'),
+      (error: unknown) => error instanceof Anthropic.APIError && error.status === 503,
+    );
+    assert.equal(anthropicMock.requests.length, quiet);
   });
 
   it('refuses bad input in the caller dialect without calling a provider', async () => {

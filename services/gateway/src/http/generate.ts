@@ -212,7 +212,9 @@ async function attempt(
       } catch (error) {
         if (!isUpstreamError(error) || res.headersSent) throw error;
         lastError = error;
-        if (!error.isRetryable || signal.aborted) throw error;
+        if (signal.aborted) throw error; // the caller left: nothing counts against the key
+        if (error.isRetryable) coolDown(deps, keyEntry, error);
+        if (!error.isRetryable) throw error;
         // Retryable and nothing sent yet: the next key (or provider) gets the request.
       }
     }
@@ -269,6 +271,40 @@ function asGatewayError(error: unknown): GatewayError {
     return new GatewayError('upstream_error', `the provider failed: ${error.message}`, options);
   }
   return new GatewayError('internal', 'internal error');
+}
+
+const COOLDOWN_REASONS = {
+  429: 'rate_limited',
+  529: 'overloaded',
+} as const;
+
+/**
+ * A key that answered 429 or 5xx, or timed out, rests for the provider's Retry-After (1 s
+ * when it names none): an event, so every replica's registry learns it.
+ */
+function coolDown(deps: GenerateDependencies, key: ProviderKeyEntry, error: UpstreamError): void {
+  const status = error.status;
+  const reason =
+    status !== undefined
+      ? (COOLDOWN_REASONS[status as keyof typeof COOLDOWN_REASONS] ?? 'server_error')
+      : error.code.includes('timeout')
+        ? 'timeout'
+        : 'connection_failed';
+  const restMs = error.retryAfterMs ?? 1_000;
+  deps.appender.enqueue(
+    kordonCatalogue.create(
+      'ProviderKeyCooledDown',
+      streams.providerKey(key.orgId, key.providerKeyId),
+      {
+        providerKeyId: key.providerKeyId,
+        until: new Date(Date.now() + restMs).toISOString(),
+        reason,
+        retryAfterMs: error.retryAfterMs ?? null,
+        upstreamStatus: status ?? null,
+      },
+      { orgId: key.orgId, actor: { kind: 'system', id: 'gateway' } },
+    ),
+  );
 }
 
 function record(deps: GenerateDependencies, event: NewEvent): void {
