@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
-import { callProvider, providerAdapter, providerKey } from '../providers/index.js';
-import { decryptSecret } from '../secrets/index.js';
+import { callProvider, providerAdapter } from '../providers/index.js';
 import { estimateRequestTokens } from '../tokens/index.js';
 import { authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
-import { type GenerateDependencies, providerConfig } from './generate.js';
+import { type GenerateDependencies, providerConfig, providerKeyOf } from './generate.js';
 import { readJsonBody } from './read-body.js';
 import { routeModel } from './route-model.js';
 
@@ -26,13 +25,8 @@ export function countTokensHandler(deps: GenerateDependencies) {
       const keyEntry = deps.rotation.candidates(deps.registry(), route!, Date.now())[0];
       let inputTokens: number;
       if (adapter.dialect === 'anthropic' && adapter.supports('count_tokens', config) && keyEntry) {
-        const secret = decryptSecret(
-          keyEntry.secret,
-          { orgId: keyEntry.orgId, providerKeyId: keyEntry.providerKeyId },
-          deps.secrets.masterKeys,
-        );
         const answer = await callProvider(
-          { client: deps.client, adapter, config, key: providerKey(keyEntry.providerKeyId, secret.reveal()) },
+          { client: deps.client, adapter, config, key: providerKeyOf(deps, keyEntry) },
           {
             operation: 'count_tokens',
             model: route!.model,

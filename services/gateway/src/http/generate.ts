@@ -11,6 +11,7 @@ import type { PriceBook } from '../pricing/index.js';
 import {
   callProvider,
   type ProviderConfig,
+  type ProviderKey,
   providerAdapter,
   providerKey,
   streamProvider,
@@ -176,18 +177,7 @@ async function attempt(
       outcome.attempts++;
       outcome.route = route;
       outcome.key = keyEntry;
-      const secret = decryptSecret(
-        keyEntry.secret,
-        { orgId: keyEntry.orgId, providerKeyId: keyEntry.providerKeyId },
-        deps.secrets.masterKeys,
-      );
-      const call = {
-        client: deps.client,
-        adapter,
-        config,
-        key: providerKey(keyEntry.providerKeyId, secret.reveal()),
-        signal,
-      };
+      const call = { client: deps.client, adapter, config, key: providerKeyOf(deps, keyEntry), signal };
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, exchange.operation);
@@ -232,6 +222,29 @@ async function attempt(
   throw new GatewayError('overloaded', `no provider key can serve ${outcome.model} right now`, {
     retryAfterSeconds: 1,
   });
+}
+
+/**
+ * Decrypted provider keys, kept in this process's memory per encrypted record (a rotation
+ * brings a new record object, so a stale secret is never used): one AES-GCM unwrap and
+ * decrypt per key, not per request.
+ */
+const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey>();
+
+export function providerKeyOf(
+  deps: Pick<GenerateDependencies, 'secrets'>,
+  key: ProviderKeyEntry,
+): ProviderKey {
+  let cached = decrypted.get(key.secret);
+  if (!cached) {
+    const context = { orgId: key.orgId, providerKeyId: key.providerKeyId };
+    cached = providerKey(
+      key.providerKeyId,
+      decryptSecret(key.secret, context, deps.secrets.masterKeys).reveal(),
+    );
+    decrypted.set(key.secret, cached);
+  }
+  return cached;
 }
 
 export function providerConfig(route: Route): ProviderConfig {

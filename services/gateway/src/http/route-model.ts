@@ -1,5 +1,5 @@
 import type { ProviderEntry, ProviderKeyEntry, RegistryState } from '../registry/registry.js';
-import { providersOf } from '../registry/registry.js';
+import { providerGroup, providersOf } from '../registry/registry.js';
 import { GatewayError } from './gateway-error.js';
 
 export interface Route {
@@ -54,14 +54,16 @@ export class KeyRotation {
 
   candidates(registry: RegistryState, route: Route, now: number): ProviderKeyEntry[] {
     const keys: ProviderKeyEntry[] = [];
-    for (const key of registry.providerKeys.values()) {
-      if (key.orgId !== route.provider.orgId || key.provider !== route.provider.name) continue;
+    const group = registry.providerKeysByProvider.get(
+      providerGroup(route.provider.orgId, route.provider.name),
+    );
+    for (const key of group?.values() ?? []) {
       if (key.disabled || key.weight === 0 || key.cooledDownUntil > now) continue;
       if (key.models && !modelMatches(key.models, route.model)) continue;
       keys.push(key);
     }
     if (keys.length < 2) return keys;
-    keys.sort((a, b) => (a.providerKeyId < b.providerKeyId ? -1 : 1));
+    // The group keeps log order, the same on every replica: no sort needed.
     const id = `${route.provider.orgId}/${route.provider.name}`;
     const start = (this.next.get(id) ?? 0) % keys.length;
     this.next.set(id, start + 1);

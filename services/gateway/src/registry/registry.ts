@@ -81,12 +81,16 @@ export interface RegistryState {
   /** orgId -> provider name -> entry. */
   providers: Map<string, Map<string, ProviderEntry>>;
   providerKeys: Map<string, ProviderKeyEntry>;
+  /** `${orgId}/${provider}` -> its keys: the per-request candidate list without a scan. */
+  providerKeysByProvider: Map<string, Map<string, ProviderKeyEntry>>;
   users: Map<string, UserEntry>;
   proxyKeys: Map<string, ProxyKeyEntry>;
   proxyKeyIdByHash: Map<string, string>;
   /** `${orgId}/${scope}/${scopeId}` -> limits. */
   policies: Map<string, Limits>;
 }
+
+export const providerGroup = (orgId: string, provider: string) => `${orgId}/${provider}`;
 
 export const policyKey = (orgId: string, scope: string, scopeId: string) => `${orgId}/${scope}/${scopeId}`;
 
@@ -99,6 +103,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     orgIdBySlug: new Map(),
     providers: new Map(),
     providerKeys: new Map(),
+    providerKeysByProvider: new Map(),
     users: new Map(),
     proxyKeys: new Map(),
     proxyKeyIdByHash: new Map(),
@@ -134,7 +139,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return state;
       case 'ProviderKeyAdded': {
         const d = event.data;
-        state.providerKeys.set(d.providerKeyId, {
+        const entry: ProviderKeyEntry = {
           orgId,
           providerKeyId: d.providerKeyId,
           provider: d.provider,
@@ -147,7 +152,12 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           disabled: false,
           cooledDownUntil: 0,
           managedBy: managedBy(event.actor),
-        });
+        };
+        state.providerKeys.set(d.providerKeyId, entry);
+        const group = providerGroup(orgId, d.provider);
+        const byId = state.providerKeysByProvider.get(group) ?? new Map<string, ProviderKeyEntry>();
+        byId.set(d.providerKeyId, entry);
+        state.providerKeysByProvider.set(group, byId);
         return state;
       }
       case 'ProviderKeyRotated':
@@ -172,11 +182,14 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.cooledDownUntil = Date.parse(event.data.until);
         });
-      case 'ProviderKeyRemoved':
-        if (state.providerKeys.get(event.data.providerKeyId)?.orgId === orgId) {
-          state.providerKeys.delete(event.data.providerKeyId);
+      case 'ProviderKeyRemoved': {
+        const key = state.providerKeys.get(event.data.providerKeyId);
+        if (key?.orgId === orgId) {
+          state.providerKeys.delete(key.providerKeyId);
+          state.providerKeysByProvider.get(providerGroup(orgId, key.provider))?.delete(key.providerKeyId);
         }
         return state;
+      }
       case 'UserJoined':
         state.users.set(event.data.userId, {
           orgId,
@@ -256,7 +269,7 @@ export function providersOf(state: RegistryState, orgId: string): ProviderEntry[
 }
 
 export function providerKeysOf(state: RegistryState, orgId: string, provider?: string): ProviderKeyEntry[] {
-  return [...state.providerKeys.values()].filter(
-    (key) => key.orgId === orgId && (provider === undefined || key.provider === provider),
-  );
+  if (provider !== undefined)
+    return [...(state.providerKeysByProvider.get(providerGroup(orgId, provider))?.values() ?? [])];
+  return [...state.providerKeys.values()].filter((key) => key.orgId === orgId);
 }
