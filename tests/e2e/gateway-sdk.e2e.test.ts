@@ -44,6 +44,8 @@ describe('official SDKs against Kordon', () => {
 orgs:
   - slug: acme
     name: Acme
+    prices:
+      gpt-4o-mini: { input: 1, output: 2 }
     providers:
       - name: openai-main
         type: openai
@@ -142,7 +144,10 @@ orgs:
     assert.equal(event.data.usage.inputTokens, completion.usage!.prompt_tokens);
     assert.equal(event.data.usage.outputTokens, completion.usage!.completion_tokens);
     assert.equal(event.data.currency, 'USD');
-    assert.ok(Number(event.data.cost) > 0);
+    // The org's own price (1 and 2 USD per million tokens), computed exactly.
+    const expected =
+      (completion.usage!.prompt_tokens * 1 + completion.usage!.completion_tokens * 2) / 1_000_000;
+    assert.equal(event.data.cost, String(expected));
     assert.equal(event.data.clientIp, '127.0.0.1');
     assert.equal(event.data.stream, false);
   });

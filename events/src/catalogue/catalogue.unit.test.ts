@@ -235,6 +235,9 @@ const examples = {
     options: {},
   },
   ProviderRemoved: { provider: 'openai-main' },
+  PricesSet: {
+    prices: [{ model: 'gpt-4o-mini', effectiveFrom: '2026-12-01T00:00:00Z', input: '0.15', output: '0.60' }],
+  },
 } satisfies { [T in KordonEventType]: KordonEventData<T> };
 
 const TYPES = Object.keys(examples) as KordonEventType[];
@@ -270,7 +273,7 @@ function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
 describe('kordon catalogue', () => {
   test('has an example for exactly the catalogued types, all at version 1', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 31);
+    assert.equal(TYPES.length, 32);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, 1, definition.type);
   });

@@ -58,6 +58,31 @@ export interface Gateway {
  * The data plane's state and routes: the registry projection (caught up before the
  * first request), the config file applied, and the `/v1` handlers.
  */
+/**
+ * One price book per org, rebuilt only when the org's PricesSet changes (the registry
+ * replaces the list, so identity tells).
+ */
+function priceBooks(registry: () => RegistryState, logger: GatewayLogger): (orgId: string) => PriceBook {
+  const shipped = PriceBook.shipped();
+  const books = new Map<string, { source: unknown; book: PriceBook }>();
+  return (orgId) => {
+    const prices = registry().prices.get(orgId);
+    if (!prices) return shipped;
+    const cached = books.get(orgId);
+    if (cached?.source === prices) return cached.book;
+    let book: PriceBook;
+    try {
+      book = shipped.withOverrides(prices.map((price) => ({ orgId, ...price })));
+    } catch (error) {
+      // Stored prices the price book refuses: say so loudly, price from the shipped table.
+      logger.error({ err: error, orgId }, 'ORG PRICES REFUSED: requests are priced from the shipped table');
+      book = shipped;
+    }
+    books.set(orgId, { source: prices, book });
+    return book;
+  };
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const registry = new InMemoryProjectionRunner<RegistryState, KordonEvent>(
@@ -131,7 +156,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     client,
     rotation: new KeyRotation(),
     appender: options.appender,
-    prices: PriceBook.shipped(),
+    prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,
     logger,
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from '../define.js';
-import { endpointUrl, id, modelPattern, slug } from './fields.js';
+import { endpointUrl, id, modelName, modelPattern, slug } from './fields.js';
 
 /*
  * The org's connections to AI providers: which kind of API (`type`), where it is, and which
@@ -52,4 +52,37 @@ export const ProviderRemoved = defineEvent({
   schema: z.strictObject({ provider: slug }),
 });
 
-export const providerEvents = [ProviderConfigured, ProviderRemoved] as const;
+/** USD (or the price's currency) per `unitTokens` tokens, as an exact decimal string. */
+const price = z.string().regex(/^\d{1,9}(\.\d{1,12})?$/, 'must be a non-negative decimal string like "0.15"');
+
+/**
+ * The org's own prices (negotiated rates, models the shipped table lacks), replacing the
+ * whole previous set. Each applies from `effectiveFrom`; fields left out fall back to the
+ * shipped table's entry for the model. Stream: `org:<orgId>`.
+ */
+export const PricesSet = defineEvent({
+  type: 'PricesSet',
+  version: 1,
+  schema: z.strictObject({
+    prices: z
+      .array(
+        z.strictObject({
+          /** An exact model name: a price is never a wildcard. */
+          model: modelName,
+          effectiveFrom: z.iso.datetime(),
+          input: price.optional(),
+          cachedInput: price.optional(),
+          output: price.optional(),
+          currency: z
+            .string()
+            .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code')
+            .optional(),
+          /** Tokens the prices are per: 1,000,000 (default) or 1,000 (YandexGPT, GigaChat). */
+          unitTokens: z.union([z.literal(1_000), z.literal(1_000_000)]).optional(),
+        }),
+      )
+      .max(1000),
+  }),
+});
+
+export const providerEvents = [ProviderConfigured, ProviderRemoved, PricesSet] as const;

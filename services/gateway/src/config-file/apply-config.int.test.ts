@@ -51,6 +51,8 @@ describe('declarative configuration file', () => {
 orgs:
   - slug: acme
     name: Acme
+    prices:
+      gpt-4o-mini: { input: 0.15, output: "0.60" }
     providers:
       - name: openai-main
         type: openai
@@ -89,6 +91,7 @@ ${users}
     const types = (await allEvents()).map((e) => e.type);
     assert.deepEqual(types.sort(), [
       'OrgCreated',
+      'PricesSet',
       'ProviderConfigured',
       'ProviderKeyAdded',
       'ProxyKeyIssued',

@@ -46,9 +46,33 @@ const userSchema = z.strictObject({
   proxyKeys: z.array(proxyKeySchema).default([]),
 });
 
+/** A price as written in YAML: 0.15 or "0.15" (per million tokens unless unitTokens says 1000). */
+const priceValue = z
+  .union([z.number().min(0), z.string()])
+  .transform((value) => (typeof value === 'number' ? decimalText(value) : value.trim()))
+  .pipe(z.string().regex(/^\d{1,9}(\.\d{1,12})?$/, 'must be a non-negative price like 0.15'));
+
+function decimalText(value: number): string {
+  // Up to 12 decimals without float noise (0.1 + 0.2 style) or exponent notation.
+  return value.toFixed(12).replace(/\.?0+$/, '');
+}
+
+const modelPrice = z.strictObject({
+  input: priceValue.optional(),
+  cachedInput: priceValue.optional(),
+  output: priceValue.optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
+  unitTokens: z.union([z.literal(1_000), z.literal(1_000_000)]).optional(),
+});
+
 const orgSchema = z.strictObject({
   slug,
   name,
+  /** The org's own prices per model, over the shipped table. */
+  prices: z.record(z.string().min(1).max(200), modelPrice).default({}),
   providers: z.array(providerSchema).default([]),
   users: z.array(userSchema).default([]),
 });

@@ -92,6 +92,8 @@ function planOrg(
     );
   }
 
+  planPrices(state, orgId, org, meta, add);
+
   const declaredProviders = new Set(org.providers.map((p) => p.name));
   for (const provider of org.providers) {
     const stream = streams.provider(orgId, provider.name);
@@ -159,6 +161,37 @@ function planOrg(
       ),
     ]);
   }
+}
+
+/** The file's prices as one PricesSet when they differ; unchanged entries keep their start date. */
+function planPrices(
+  state: RegistryState,
+  orgId: string,
+  org: ConfigOrg,
+  meta: { orgId: string; actor: Actor; time: Date },
+  add: Add,
+) {
+  const current = state.prices.get(orgId) ?? [];
+  const strip = ({ effectiveFrom: _, ...rest }: KordonEventData<'PricesSet'>['prices'][number]) =>
+    JSON.stringify(rest);
+  const wanted = Object.entries(org.prices).map(([model, price]) => {
+    const entry: KordonEventData<'PricesSet'>['prices'][number] = {
+      model,
+      effectiveFrom: meta.time.toISOString(),
+    };
+    if (price.input !== undefined) entry.input = price.input;
+    if (price.cachedInput !== undefined) entry.cachedInput = price.cachedInput;
+    if (price.output !== undefined) entry.output = price.output;
+    if (price.currency !== undefined) entry.currency = price.currency;
+    if (price.unitTokens !== undefined) entry.unitTokens = price.unitTokens;
+    const same = current.find((c) => strip(c) === strip(entry));
+    return same ?? entry;
+  });
+  const changed =
+    wanted.length !== current.length || wanted.some((entry, i) => strip(entry) !== strip(current[i]!));
+  if (!changed) return;
+  const stream = streams.org(orgId);
+  add(stream, 'any', [kordonCatalogue.create('PricesSet', stream, { prices: wanted }, meta)]);
 }
 
 function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfigured'> {

@@ -34,7 +34,8 @@ export interface GenerateDependencies {
   client: UpstreamClient;
   rotation: KeyRotation;
   appender: Pick<GroupCommitAppender, 'enqueue'>;
-  prices: PriceBook;
+  /** The price book of an org: the shipped table under the org's own prices. */
+  prices: (orgId: string) => PriceBook;
   maxBodyBytes: number;
   logger: { error(object: object, message: string): void };
 }
@@ -346,9 +347,8 @@ function timing(outcome: Outcome) {
 }
 
 function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage) {
-  const priced = deps.prices.priceRequest(outcome.route?.model ?? outcome.model, usage, {
-    orgId: outcome.caller.key.orgId,
-  });
+  const orgId = outcome.caller.key.orgId;
+  const priced = deps.prices(orgId).priceRequest(outcome.route?.model ?? outcome.model, usage, { orgId });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }
     : { cost: null, currency: null };

@@ -88,6 +88,8 @@ export interface RegistryState {
   proxyKeyIdByHash: Map<string, string>;
   /** `${orgId}/${scope}/${scopeId}` -> limits. */
   policies: Map<string, Limits>;
+  /** orgId -> the org's own prices (PricesSet replaces the whole list). */
+  prices: Map<string, KordonEventData<'PricesSet'>['prices']>;
 }
 
 export const providerGroup = (orgId: string, provider: string) => `${orgId}/${provider}`;
@@ -108,6 +110,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     proxyKeys: new Map(),
     proxyKeyIdByHash: new Map(),
     policies: new Map(),
+    prices: new Map(),
   }),
   evolve(state, event) {
     const orgId = event.orgId;
@@ -236,6 +239,9 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return updateProxyKey(state, orgId, event.data.proxyKeyId, 'active');
       case 'ProxyKeyRevoked':
         return updateProxyKey(state, orgId, event.data.proxyKeyId, 'revoked');
+      case 'PricesSet':
+        state.prices.set(orgId, event.data.prices);
+        return state;
       case 'PolicySet':
         state.policies.set(policyKey(orgId, event.data.scope, event.data.scopeId), event.data.limits);
         return state;
