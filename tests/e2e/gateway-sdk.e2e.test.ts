@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +30,9 @@ describe('official SDKs against Kordon', () => {
   let openaiMock: MockServer;
   let anthropicMock: MockServer;
   let geminiMock: MockServer;
+  /** An OpenAI-format upstream that streams a chunk every 20 ms until its caller goes away. */
+  let slow: Server;
+  let slowClosed: Promise<void>;
   let dataDir: string;
   let aliceKey: string;
   let orgId: string;
@@ -36,6 +41,31 @@ describe('official SDKs against Kordon', () => {
     openaiMock = await startOpenAIMock({ keys: [OPENAI_KEY] });
     anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY, ANTHROPIC_KEY_2] });
     geminiMock = await startGeminiMock({ keys: [GEMINI_KEY] });
+    let markClosed!: () => void;
+    slowClosed = new Promise((resolve) => {
+      markClosed = resolve;
+    });
+    slow = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let n = 0;
+      const timer = setInterval(() => {
+        const chunk = {
+          id: 'c',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'slow-model',
+          choices: [{ index: 0, delta: { content: `word${n++} ` }, finish_reason: null }],
+        };
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      }, 20);
+      res.on('close', () => {
+        clearInterval(timer);
+        markClosed();
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/v1`;
     dataDir = mkdtempSync(join(tmpdir(), 'kordon-sdk-'));
     const configPath = join(dataDir, 'kordon.yaml');
     writeFileSync(
@@ -57,6 +87,11 @@ orgs:
         baseUrl: ${anthropicMock.url}
         models: [claude-sonnet-4-5]
         keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }, { name: k2, secret: "\${ANTHROPIC_KEY_2}" }]
+      - name: slow
+        type: openai
+        baseUrl: \${SLOW_URL}
+        models: [slow-model]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY_1}" }]
       - name: google
         type: gemini
         baseUrl: ${geminiMock.url}
@@ -85,6 +120,7 @@ orgs:
       ANTHROPIC_KEY_1: ANTHROPIC_KEY,
       ANTHROPIC_KEY_2: ANTHROPIC_KEY_2,
       GEMINI_KEY_1: GEMINI_KEY,
+      SLOW_URL: slowUrl,
     };
     const config = loadConfig(env);
     kordon = await startKordon(config, createLogger(config), env);
@@ -101,6 +137,8 @@ orgs:
     await openaiMock?.close();
     await anthropicMock?.close();
     await geminiMock?.close();
+    slow?.closeAllConnections();
+    slow?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -123,6 +161,7 @@ orgs:
       'claude-sonnet-4-5',
       'gemini-2.5-flash',
       'gpt-4o-mini',
+      'slow-model',
       'text-embedding-3-small',
     ]);
     const anthropicIds = [];
@@ -384,6 +423,32 @@ orgs:
       (error: unknown) => error instanceof Anthropic.APIError && error.status === 503,
     );
     assert.equal(anthropicMock.requests.length, quiet);
+  });
+
+  it('a client that disconnects aborts the upstream call, and the tokens streamed are recorded', async () => {
+    const controller = new AbortController();
+    const stream = await openai().chat.completions.create(
+      { model: 'slow-model', messages: [{ role: 'user', content: 'go on forever' }], stream: true },
+      { signal: controller.signal },
+    );
+    let chunks = 0;
+    try {
+      for await (const _ of stream) {
+        if (++chunks === 5) controller.abort();
+      }
+    } catch {
+      // the SDK may end the iteration or raise its abort error: either is the caller leaving
+    }
+    assert.equal(chunks >= 5, true);
+    await slowClosed; // the upstream connection was closed by Kordon
+    await new Promise((r) => setTimeout(r, 50));
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestFailed');
+    if (event.type === 'RequestFailed') {
+      assert.equal(event.data.errorCode, 'client_disconnected');
+      assert.ok(event.data.usage.outputTokens >= 5, 'the words already streamed are counted');
+      assert.ok(event.data.usage.inputTokens > 0);
+    }
   });
 
   it('refuses bad input in the caller dialect without calling a provider', async () => {
