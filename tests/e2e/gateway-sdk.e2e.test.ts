@@ -505,6 +505,27 @@ orgs:
     assert.ok(rejected.length >= 4, 'each refusal is an event');
   });
 
+  it('no secret reaches the event log or the data folder in plaintext', async () => {
+    await kordon.storage.appender.flush();
+    const log = JSON.stringify(await kordon.storage.store.readAll({ after: 0, maxCount: 100_000 }));
+    for (const secret of [OPENAI_KEY, ANTHROPIC_KEY, ANTHROPIC_KEY_2, GEMINI_KEY, aliceKey]) {
+      assert.ok(!log.includes(secret), 'not in any event');
+      assert.ok(!log.includes(secret.slice(10, 30)), 'not even a part of it');
+    }
+    // The embedded database's files: only the issued-key file (owner-only) may hold a proxy key.
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+      );
+    for (const file of walk(dataDir)) {
+      if (file.includes('issued-proxy-keys') || file.endsWith('kordon.yaml')) continue;
+      const bytes = readFileSync(file);
+      for (const secret of [OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, aliceKey]) {
+        assert.equal(bytes.includes(secret), false, `${file} holds a secret`);
+      }
+    }
+  });
+
   it('a wrong key is refused in each dialect, without echoing it', async () => {
     const client = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: 'sk-not-a-kordon-key', maxRetries: 0 });
     await assert.rejects(client.models.list(), (error: unknown) => {
