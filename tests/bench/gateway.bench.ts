@@ -1,0 +1,926 @@
+/**
+ * bench:gateway — the data plane under load, against the floor and a peer, in one run:
+ *  - direct:      the load generator straight at the mock upstream;
+ *  - floor:       a pass-through on node:http + undici Pool (passthrough-proxy.ts);
+ *  - Kordon:      `services/server/dist/cli.js start` from a config file, every feature on
+ *                 (proxy-key auth, model routing and key balancer, usage and cost, one
+ *                 event per request through group commit into the embedded store);
+ *  - Portkey:     `@portkey-ai/gateway` (pinned in tests/package.json) as its own process.
+ * Plain and streamed chat at 1, 16 and 64 connections (autocannon as a library, keep-alive,
+ * no pipelining). Each gateway is pinned to core 1 (`taskset -c 1`); this process (the
+ * load generator) and the mock upstream (fixed-openai-mock.ts) run on core 0.
+ *
+ *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey]
+ *   npm run bench:gateway -- --profile [--postgres]
+ *
+ * "Kordon" is the default deployment: the embedded PGlite store in the same process (so on
+ * the gateway's core). "Kordon-pg" is the same with PostgreSQL as its store (a throwaway
+ * cluster pinned to core 0 when PostgreSQL's binaries are installed, or
+ * KORDON_BENCH_DATABASE_URL); --no-postgres skips it.
+ * --profile: Kordon alone under --cpu-prof (plain, then streamed, 16 connections); prints
+ * where its CPU went during the measured runs instead of the table.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPgliteEventStore, createPostgresEventStore, type SqlEventStore } from '@kordon/events';
+import { createTestDatabase } from '@kordon/events/testing';
+import { type PostgresCluster, postgresAvailable, startPostgresCluster } from '@kordon/infra';
+import autocannon from 'autocannon';
+import { BENCH_MODEL, BENCH_PROMPT, BENCH_UPSTREAM_KEY } from './fixed-openai-mock.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = process.argv.slice(2);
+const argValue = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const SECONDS = Number(argValue('seconds') ?? 5);
+const WARMUP_SECONDS = 2;
+const CONNECTIONS = [1, 16, 64] as const;
+const MODES = ['plain', 'stream'] as const;
+type Mode = (typeof MODES)[number];
+const ONLY = argValue('only')?.split(',');
+const PROFILE = args.includes('--profile');
+const NO_POSTGRES = args.includes('--no-postgres');
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+// --- processes ------------------------------------------------------------------------------
+
+interface Proc {
+  child: ChildProcess;
+  pid: number;
+  /** The last 64 KB of stdout and stderr. */
+  output(): string;
+  /** Lines written so far (log lines, for Kordon at warn level). */
+  lines(): number;
+  stop(): Promise<void>;
+}
+
+/** Spawns a process pinned to one core when taskset exists. */
+function spawnPinned(cpu: number, command: string, argv: string[], env: NodeJS.ProcessEnv): Proc {
+  const [cmd, all] = TASKSET ? ['taskset', ['-c', String(cpu), command, ...argv]] : [command, argv];
+  const child = spawn(cmd, all, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let lines = 0;
+  const keep = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    for (const c of text) if (c === '\n') lines++;
+    output = (output + text).slice(-65_536);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    pid: child.pid ?? 0,
+    output: () => output,
+    lines: () => lines,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Waits for the first JSON line `{"url": ...}` a helper process prints. */
+async function announcedUrl(proc: Proc, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = proc
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith('{"url"'));
+    if (line) return (JSON.parse(line) as { url: string }).url;
+    if (proc.child.exitCode !== null) break;
+    await sleep(50);
+  }
+  throw new Error(`process did not announce its URL:\n${proc.output()}`);
+}
+
+async function waitForHttp(url: string, proc: Proc, ok: (status: number) => boolean, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null)
+      throw new Error(`process exited (${proc.child.exitCode}):\n${proc.output()}`);
+    const status = await fetch(url).then(
+      (r) => r.arrayBuffer().then(() => r.status),
+      () => 0,
+    );
+    if (ok(status)) return;
+    await sleep(100);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms:\n${proc.output()}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- /proc sampling ------------------------------------------------------------------------
+
+function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** utime + stime of the whole process (all threads), in ms. */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+// --- load ----------------------------------------------------------------------------------
+
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The gateway process, for RSS and CPU; none for direct. */
+  pid?: number;
+}
+
+interface Measured {
+  target: string;
+  mode: Mode;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  ttfbP50?: number;
+  ttfbP99?: number;
+  cpuPerRequestMs?: number;
+  peakRssMb?: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  mismatches: number;
+  /** Every response and every request cut at the end (each one an event for Kordon). */
+  attempted: number;
+}
+
+const requestBody = (mode: Mode) =>
+  JSON.stringify({
+    model: BENCH_MODEL,
+    messages: [{ role: 'user', content: BENCH_PROMPT }],
+    ...(mode === 'stream' ? { stream: true } : {}),
+  });
+
+/** A complete answer: the echoed prompt, and for streams a clean `[DONE]` and no error event. */
+const verifiers: Record<Mode, (body: string) => boolean> = {
+  plain: (body) => body.includes('"choices"') && body.includes('Mock reply'),
+  stream: (body) => /data: \[DONE\]\s*$/.test(body) && body.includes('Mock') && !body.includes('"error"'),
+};
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function load(target: Target, mode: Mode, connections: number, seconds: number): Promise<Measured> {
+  const latencies: number[] = [];
+  const ttfbs: number[] = [];
+  const statuses = new Map<number, number>();
+  let requestsStarted = 0;
+  let rssPeakKb = 0;
+  const sample = () => {
+    if (target.pid) rssPeakKb = Math.max(rssPeakKb, procStatusKb(target.pid, 'VmRSS'));
+  };
+  const sampler = setInterval(sample, 100);
+  const cpuBefore = target.pid ? procCpuMs(target.pid) : 0;
+  const started = performance.now();
+  const startedUs = Number(process.hrtime.bigint() / 1000n);
+  const result = await autocannon({
+    url: `${target.url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...target.headers },
+    body: requestBody(mode),
+    connections,
+    pipelining: 1,
+    duration: seconds,
+    timeout: 10,
+    verifyBody: (body) => verifiers[mode](String(body ?? '')),
+    setupClient: (client) => {
+      // autocannon's own histogram has 1 ms resolution: keep every latency here instead.
+      const queue = (client as unknown as { pipelinedRequests: { peek(): PendingRequest | undefined } })
+        .pipelinedRequests;
+      (client as unknown as NodeJS.EventEmitter).on('request', () => {
+        requestsStarted++;
+      });
+      client.on('body', () => {
+        const pending = queue.peek();
+        if (pending && pending.ttfbSeen !== true) {
+          pending.ttfbSeen = true;
+          const [s, ns] = process.hrtime(pending.startTime);
+          ttfbs.push(s * 1e3 + ns / 1e6);
+        }
+      });
+      client.on('response', (statusCode: number, _bytes: number, responseTime: number) => {
+        statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
+        if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+      });
+    },
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  measuredWindows.push([startedUs, Number(process.hrtime.bigint() / 1000n)]);
+  clearInterval(sampler);
+  sample();
+  const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
+  let ok = 0;
+  let non2xx = 0;
+  for (const [status, count] of statuses) {
+    if (status >= 200 && status < 300) ok += count;
+    else non2xx += count;
+  }
+  const responses = ok + non2xx;
+  const sorted = Float64Array.from(latencies).sort();
+  const sortedTtfb = Float64Array.from(ttfbs).sort();
+  return {
+    target: target.name,
+    mode,
+    connections,
+    rps: ok / elapsed,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    ...(mode === 'stream'
+      ? { ttfbP50: percentile(sortedTtfb, 50), ttfbP99: percentile(sortedTtfb, 99) }
+      : {}),
+    ...(target.pid
+      ? { cpuPerRequestMs: responses > 0 ? cpuMs / responses : Number.NaN, peakRssMb: rssPeakKb / 1024 }
+      : {}),
+    ok,
+    non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    mismatches: result.mismatches,
+    attempted: Math.max(requestsStarted, responses),
+  };
+}
+
+/** Monotonic µs (the clock of V8's profiles) of each load run, to cut a profile to them. */
+const measuredWindows: Array<[number, number]> = [];
+
+interface PendingRequest {
+  startTime: [number, number];
+  ttfbSeen?: boolean;
+}
+
+/** One request of each mode with undici-free fetch, before any load: the target works at all. */
+async function preflight(target: Target): Promise<string | undefined> {
+  for (const mode of MODES) {
+    try {
+      const response = await fetch(`${target.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...target.headers },
+        body: requestBody(mode),
+      });
+      const text = await response.text();
+      if (response.status !== 200 || !verifiers[mode](text))
+        return `${mode} preflight: HTTP ${response.status}: ${text.slice(0, 300).replace(/\s+/g, ' ')}`;
+    } catch (error) {
+      return `${mode} preflight failed: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  return undefined;
+}
+
+/** Warm-up, then each mode and connection count; returns the requests sent and answered, warm-up included. */
+async function measureTarget(target: Target, results: Measured[], failures: Map<string, string>) {
+  const problem = await preflight(target);
+  if (problem) {
+    failures.set(target.name, problem);
+    console.error(`  ${target.name}: ${problem}`);
+    return { attempted: 0, answered: 0 };
+  }
+  let attempted = 2; // the preflight requests
+  let answered = 2;
+  for (const mode of MODES) {
+    const warmup = await load(target, mode, 16, WARMUP_SECONDS);
+    attempted += warmup.attempted;
+    answered += warmup.ok + warmup.non2xx;
+  }
+  for (const mode of MODES) {
+    for (const connections of CONNECTIONS) {
+      const measured = await load(target, mode, connections, SECONDS);
+      attempted += measured.attempted;
+      answered += measured.ok + measured.non2xx;
+      results.push(measured);
+      console.error(
+        `  ${target.name} ${mode} c=${connections}: ${fmt(measured.rps)} req/s, p50 ${fmt(measured.p50, 2)} ms` +
+          (measured.ttfbP50 === undefined ? '' : `, ttfb p50 ${fmt(measured.ttfbP50, 2)} ms`) +
+          (measured.non2xx + measured.errors + measured.timeouts + measured.mismatches > 0
+            ? `, BAD: non2xx ${measured.non2xx} errors ${measured.errors} timeouts ${measured.timeouts} mismatches ${measured.mismatches}`
+            : ''),
+      );
+    }
+  }
+  return { attempted, answered };
+}
+
+// --- Kordon --------------------------------------------------------------------------------
+
+interface KordonRun {
+  proc: Proc;
+  url: string;
+  proxyKey: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  idleRssMb: number;
+}
+
+async function startKordonProcess(
+  upstream: string,
+  databaseUrl: string | undefined,
+  nodeArgs: string[] = [],
+): Promise<KordonRun> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kordon-bench-gw-'));
+  const configPath = join(dataDir, 'kordon.yaml');
+  writeFileSync(
+    configPath,
+    `orgs:
+  - slug: bench
+    name: Bench
+    providers:
+      - name: openai-mock
+        type: openai
+        baseUrl: ${upstream}/v1
+        models: [${BENCH_MODEL}]
+        keys: [{ name: k1, secret: "\${BENCH_UPSTREAM_KEY}" }]
+    users:
+      - email: bench@bench.test
+        role: developer
+        proxyKeys: [{ name: bench }]
+`,
+  );
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KORDON_PORT: String(port),
+    KORDON_HOST: '127.0.0.1',
+    KORDON_DATA_DIR: dataDir,
+    KORDON_CONFIG: configPath,
+    KORDON_DEV_MODE: 'true',
+    KORDON_LOG_LEVEL: 'warn',
+    BENCH_UPSTREAM_KEY,
+  };
+  delete env.NODE_ENV;
+  delete env.KORDON_DATABASE_URL;
+  if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
+  const proc = spawnPinned(1, process.execPath, [...nodeArgs, 'services/server/dist/cli.js', 'start'], env);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/readyz`, proc, (status) => status === 200);
+  const issuedDir = join(dataDir, 'issued-proxy-keys');
+  const [file] = readdirSync(issuedDir).filter((name) => name.endsWith('.key'));
+  if (!file) throw new Error(`no issued proxy key in ${issuedDir}`);
+  const proxyKey = readFileSync(join(issuedDir, file), 'utf8').trim();
+  await sleep(500);
+  const idleRssMb = procStatusKb(proc.pid, 'VmRSS') / 1024;
+  return { proc, url, proxyKey, dataDir, databaseUrl, idleRssMb };
+}
+
+async function eventsWritten(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^kordon_events_written_total\{destination="(?:store|spool)"\} (\d+)/gm))
+    total += Number(match[1]);
+  return total;
+}
+
+/** Reads the stopped Kordon's store: how many request events of each type, and one sample. */
+async function countRequestEvents(run: KordonRun) {
+  const store: SqlEventStore = run.databaseUrl
+    ? await createPostgresEventStore({ connectionString: run.databaseUrl })
+    : await createPgliteEventStore(join(run.dataDir, 'pglite'));
+  const counts = new Map<string, number>();
+  let sample: unknown;
+  let priced = 0;
+  let after = 0;
+  for (;;) {
+    const page = await store.readAll({ after, maxCount: 5000 });
+    if (page.length === 0) break;
+    for (const event of page) {
+      if (!event.type.startsWith('Request')) continue;
+      counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
+      const data = event.data as { cost?: unknown };
+      if (event.type === 'RequestCompleted') {
+        sample ??= event.data;
+        if (data.cost !== null && data.cost !== undefined) priced++;
+      }
+    }
+    after = page[page.length - 1]?.position ?? after;
+  }
+  await store.close();
+  return { counts, sample, priced };
+}
+
+// --- Portkey -------------------------------------------------------------------------------
+
+function portkeyEntry(): string | undefined {
+  const entry = join(root, 'tests', 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+  return existsSync(entry) ? entry : undefined;
+}
+
+function portkeyVersions(): string {
+  const read = (path: string) => {
+    try {
+      return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+    } catch {
+      return '?';
+    }
+  };
+  const pkg = join(root, 'tests', 'node_modules', '@portkey-ai', 'gateway');
+  const hono = join(pkg, '..', '..', '@hono', 'node-server', 'package.json');
+  const nested = readdirSync(join(root, 'node_modules', '.pnpm')).find((d) =>
+    d.startsWith('@hono+node-server@'),
+  );
+  return `@portkey-ai/gateway ${read(join(pkg, 'package.json'))}, @hono/node-server ${
+    existsSync(hono) ? read(hono) : (nested?.split('@')[2]?.split('_')[0] ?? '?')
+  }`;
+}
+
+// --- output --------------------------------------------------------------------------------
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? '—'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function printTable(results: Measured[], failures: Map<string, string>) {
+  const direct = (mode: Mode, connections: number) =>
+    results.find((r) => r.target === 'direct' && r.mode === mode && r.connections === connections);
+  console.log(
+    '| target | mode | conns | req/s | p50 (ms) | p99 (ms) | +p50 over direct (ms) | TTFB p50 (ms) | +TTFB over direct (ms) | CPU/req (ms) | peak RSS (MB) | non-2xx / errors / bad bodies |',
+  );
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const d = direct(r.mode, r.connections);
+    const added = r.target === 'direct' || !d ? undefined : r.p50 - d.p50;
+    const addedTtfb =
+      r.target === 'direct' || !d || r.ttfbP50 === undefined || d.ttfbP50 === undefined
+        ? undefined
+        : r.ttfbP50 - d.ttfbP50;
+    console.log(
+      `| ${r.target} | ${r.mode} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${
+        added === undefined ? '—' : fmt(added, 2)
+      } | ${fmt(r.ttfbP50, 2)} | ${addedTtfb === undefined ? '—' : fmt(addedTtfb, 2)} | ${fmt(r.cpuPerRequestMs, 3)} | ${fmt(
+        r.peakRssMb,
+        0,
+      )} | ${r.non2xx} / ${r.errors + r.timeouts} / ${r.mismatches} |`,
+    );
+  }
+  for (const [target, why] of failures)
+    console.log(`| ${target} | — | — | not measured: ${why} | | | | | | | | |`);
+}
+
+function printTargets(results: Measured[], failures: Map<string, string>, name: string) {
+  const find = (target: string, mode: Mode, connections: number) =>
+    results.find((r) => r.target === target && r.mode === mode && r.connections === connections);
+  console.log(`\n| mode | conns | ${name} req/s | % of floor (target ≥ 60%) | × Portkey (target ≥ 5×) |`);
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  const verdicts: string[] = [];
+  for (const mode of MODES) {
+    for (const connections of CONNECTIONS) {
+      const kordon = find(name, mode, connections);
+      const floor = find('floor', mode, connections);
+      const portkey = find('Portkey', mode, connections);
+      if (!kordon) continue;
+      const ofFloor = floor ? (100 * kordon.rps) / floor.rps : undefined;
+      const timesPortkey = portkey ? kordon.rps / portkey.rps : undefined;
+      console.log(
+        `| ${mode} | ${connections} | ${fmt(kordon.rps)} | ${ofFloor === undefined ? '—' : `${fmt(ofFloor)}%`} | ${
+          timesPortkey === undefined
+            ? failures.has('Portkey')
+              ? 'Portkey not measured'
+              : '—'
+            : `${fmt(timesPortkey, 1)}×`
+        } |`,
+      );
+      if (connections >= 16) {
+        if (ofFloor !== undefined)
+          verdicts.push(
+            `${ofFloor >= 60 ? 'MET' : 'MISSED'}: ${mode} c=${connections} ${fmt(ofFloor)}% of floor (≥ 60%)`,
+          );
+        if (timesPortkey !== undefined)
+          verdicts.push(
+            `${timesPortkey >= 5 ? 'MET' : 'MISSED'}: ${mode} c=${connections} ${fmt(timesPortkey, 1)}× Portkey (≥ 5×)`,
+          );
+      }
+    }
+  }
+  for (const connections of CONNECTIONS) {
+    const kordon = find(name, 'stream', connections);
+    const direct = find('direct', 'stream', connections);
+    if (kordon?.ttfbP50 !== undefined && direct?.ttfbP50 !== undefined) {
+      const added = kordon.ttfbP50 - direct.ttfbP50;
+      verdicts.push(
+        `${added <= 1 ? 'MET' : 'MISSED'}: streamed TTFB p50 c=${connections} +${fmt(added, 2)} ms over direct (≤ 1 ms)`,
+      );
+    }
+  }
+  const rss64 = results.filter((r) => r.target === name && r.connections === 64).map((r) => r.peakRssMb ?? 0);
+  if (rss64.length > 0) {
+    const peak = Math.max(...rss64);
+    verdicts.push(`${peak < 150 ? 'MET' : 'MISSED'}: peak RSS at 64 connections ${fmt(peak)} MB (< 150 MB)`);
+  }
+  console.log(`\nTargets of issue 3 for ${name}:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
+}
+
+// --- profile -------------------------------------------------------------------------------
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/** Where the profiled process spent its CPU during the measured runs (warm-up and start left out). */
+function summariseProfile(dir: string, windows: Array<[number, number]>, top = 25) {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) {
+    console.log(`no .cpuprofile written in ${dir}`);
+    return;
+  }
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const where = (url: string) =>
+    url
+      .replace(/^file:\/\//, '')
+      .replace(`${root}/`, '')
+      .replace(/.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '');
+  const label = (node: ProfileNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    return `${functionName || '(anonymous)'}  ${where(url)}${url ? `:${lineNumber + 1}` : ''}`;
+  };
+  /** A wasm frame belongs to the first JS caller up its stack: PGlite, or undici's llhttp parser. */
+  const wasmOwner = (node: ProfileNode): string => {
+    for (let id = parent.get(node.id); id !== undefined; id = parent.get(id)) {
+      const url = byId.get(id)?.callFrame.url ?? '';
+      if (url.includes('pglite')) return 'PGlite (embedded store: wasm + its JS)';
+      if (url.includes('undici')) return 'undici (npm)';
+    }
+    return 'wasm (caller unknown)';
+  };
+  const category = (node: ProfileNode): string => {
+    const { functionName, url } = node.callFrame;
+    if (url.includes('pglite')) return 'PGlite (embedded store: wasm + its JS)';
+    if (url.startsWith('wasm://')) return wasmOwner(node);
+    if (url === '') {
+      if (['(idle)', '(garbage collector)', '(program)'].includes(functionName)) return functionName;
+      return 'native (socket writes, fs, crypto bindings...)';
+    }
+    if (url.startsWith('node:')) return 'Node.js built-ins (http, streams, crypto...)';
+    const w = where(url);
+    if (w.startsWith('services/gateway')) return 'Kordon gateway code';
+    if (w.startsWith('services/server')) return 'Kordon server code';
+    if (w.startsWith('events/')) return 'Kordon events (catalogue, appender, store)';
+    if (w.startsWith('projections/')) return 'Kordon projections';
+    return `${w.split('/')[0]?.startsWith('@') ? w.split('/').slice(0, 2).join('/') : w.split('/')[0]} (npm)`;
+  };
+  const self = new Map<string, number>();
+  const categories = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  let time = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    time += profile.timeDeltas[i] ?? 0;
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    if (!windows.some(([from, to]) => time >= from && time <= to)) continue;
+    const node = byId.get(profile.samples[i] ?? -1);
+    if (!node) continue;
+    total += dt;
+    self.set(label(node), (self.get(label(node)) ?? 0) + dt);
+    categories.set(category(node), (categories.get(category(node)) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const frame = byId.get(id);
+      if (!frame || !/services\/|events\//.test(frame.callFrame.url)) continue;
+      const key = label(frame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + dt);
+    }
+  }
+  if (total === 0) {
+    console.log('no profile samples fell inside the measured runs');
+    return;
+  }
+  const pct = (us: number) => `${((100 * us) / total).toFixed(1)}%`.padStart(6);
+  const list = (map: Map<string, number>, n: number) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([key, us]) => `  ${pct(us)}  ${key}`)
+      .join('\n');
+  console.log(
+    `\nKordon CPU during the measured runs (${(total / 1e6).toFixed(1)} s of samples), by where it went:`,
+  );
+  console.log(list(categories, 20));
+  console.log(`\nTop ${top} functions by self time:`);
+  console.log(list(self, top));
+  console.log(
+    '\nKordon functions by inclusive time (synchronous stacks only: awaited work is not included):',
+  );
+  console.log(list(inclusive, 20));
+}
+
+// --- main ----------------------------------------------------------------------------------
+
+/** Pins a throwaway cluster's postmaster and its children (and so later backends) to one core. */
+function pinPostgres(port: number, cpu: number) {
+  if (!TASKSET) return;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmdline[0]?.endsWith('/postgres') && cmdline.includes(String(port))) pids.push(Number(entry));
+    } catch {
+      // the process is gone
+    }
+  }
+  const postmaster = pids[0];
+  if (postmaster === undefined) return;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) pids.push(Number(entry));
+    } catch {
+      // the process is gone
+    }
+  }
+  for (const pid of pids) spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
+interface KordonOutcome {
+  note: string;
+}
+
+/** Kordon under load, then its events checked: the metric, then the store itself once stopped. */
+async function measureKordon(
+  name: string,
+  upstream: string,
+  databaseUrl: string | undefined,
+  results: Measured[],
+  failures: Map<string, string>,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<KordonOutcome> {
+  const kordon = await startKordonProcess(upstream, databaseUrl);
+  cleanups.push(async () => {
+    await kordon.proc.stop();
+    rmSync(kordon.dataDir, { recursive: true, force: true });
+  });
+  const before = await eventsWritten(kordon.url);
+  const linesBefore = kordon.proc.lines();
+  const { attempted, answered } = await measureTarget(
+    { name, url: kordon.url, headers: { authorization: `Bearer ${kordon.proxyKey}` }, pid: kordon.proc.pid },
+    results,
+    failures,
+  );
+  let written = 0;
+  for (let i = 0; i < 100; i++) {
+    written = (await eventsWritten(kordon.url)) - before;
+    if (written >= attempted) break;
+    await sleep(100);
+  }
+  const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
+  const logLines = kordon.proc.lines() - linesBefore;
+  await kordon.proc.stop();
+  const { counts, sample, priced } = await countRequestEvents(kordon);
+  const stored = [...counts].map(([type, n]) => `${type} ${n}`).join(', ');
+  let note =
+    `${name} events: kordon_events_written_total grew by ${written} for ${attempted} requests sent and ${answered} answered ` +
+    `(warm-up included; a request cut when a run ends is recorded as RequestFailed client_disconnected); ` +
+    `the store holds ${stored || 'no request events'}, ${priced} RequestCompleted with a cost. ` +
+    `RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB; ${logLines} log lines (warn) during the runs.`;
+  const cut = CONNECTIONS.reduce((a, b) => a + b, 0) * MODES.length + 16 * MODES.length;
+  if (written < attempted - cut) note += ' WARNING: fewer events than requests.';
+  if (sample) note += `\n  sample RequestCompleted: ${JSON.stringify(sample)}`;
+  if (logLines > 0) note += `\n  last output:\n${kordon.proc.output().split('\n').slice(-5).join('\n')}`;
+  rmSync(kordon.dataDir, { recursive: true, force: true });
+  return { note };
+}
+
+/** KORDON_BENCH_DATABASE_URL, else a throwaway cluster pinned to core 0; a fresh database each call. */
+async function postgresDatabase(cleanups: Array<() => Promise<void> | void>) {
+  let base = process.env.KORDON_BENCH_DATABASE_URL;
+  let cluster: PostgresCluster | undefined;
+  if (!base) {
+    if (!postgresAvailable()) return undefined;
+    cluster = startPostgresCluster();
+    cleanups.push(() => cluster?.destroy());
+    pinPostgres(cluster.port, 0);
+    base = cluster.url;
+  }
+  const database = await createTestDatabase(base);
+  if (!database) return undefined;
+  return {
+    url: database.url,
+    close: async () => {
+      await database.drop().catch(() => {});
+      cluster?.destroy();
+    },
+    pinned: cluster !== undefined,
+  };
+}
+
+async function main() {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const onSignal = () => {
+    void Promise.all(cleanups.map((c) => c())).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  // This process is the load generator: core 0, all of its threads.
+  if (TASKSET) spawnSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
+
+  console.error('building services/server (tsc -b) ...');
+  const build = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b', 'services/server'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (build.status !== 0) throw new Error('tsc -b services/server failed');
+
+  const tsNode = [process.execPath, ['--conditions=development', '--import', 'tsx']] as const;
+  const mock = spawnPinned(0, tsNode[0], [...tsNode[1], 'tests/bench/fixed-openai-mock.ts'], process.env);
+  cleanups.push(() => mock.stop());
+  const upstream = await announcedUrl(mock);
+  console.error(`mock upstream at ${upstream} (pid ${mock.pid})`);
+
+  const results: Measured[] = [];
+  const failures = new Map<string, string>();
+  const want = (name: string) => !ONLY || ONLY.some((o) => name.toLowerCase() === o.toLowerCase());
+  const upstreamAuth = { authorization: `Bearer ${BENCH_UPSTREAM_KEY}` };
+
+  if (PROFILE) {
+    const profileDir = mkdtempSync(join(tmpdir(), 'kordon-bench-prof-'));
+    const database = args.includes('--postgres') ? await postgresDatabase(cleanups) : undefined;
+    const kordon = await startKordonProcess(upstream, database?.url, [
+      '--cpu-prof',
+      `--cpu-prof-dir=${profileDir}`,
+    ]);
+    const target = {
+      name: 'Kordon',
+      url: kordon.url,
+      headers: { authorization: `Bearer ${kordon.proxyKey}` },
+      pid: kordon.proc.pid,
+    };
+    for (const mode of MODES) await load(target, mode, 16, WARMUP_SECONDS);
+    measuredWindows.length = 0;
+    for (const mode of MODES) {
+      const m = await load(target, mode, 16, SECONDS);
+      console.log(
+        `Kordon (${database ? 'PostgreSQL' : 'PGlite'}) ${mode} c=16 under --cpu-prof: ${fmt(m.rps)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU/req ${fmt(m.cpuPerRequestMs, 3)} ms, non-2xx ${m.non2xx}`,
+      );
+    }
+    await kordon.proc.stop();
+    summariseProfile(profileDir, measuredWindows);
+    console.log(`\nprofile: ${profileDir}`);
+    rmSync(kordon.dataDir, { recursive: true, force: true });
+    await database?.close();
+    await mock.stop();
+    return;
+  }
+
+  // 1. direct
+  if (want('direct')) {
+    console.error('direct ...');
+    await measureTarget({ name: 'direct', url: upstream, headers: upstreamAuth }, results, failures);
+  }
+
+  // 2. the floor
+  if (want('floor')) {
+    console.error('floor (node:http + undici pass-through) ...');
+    const proxy = spawnPinned(
+      1,
+      tsNode[0],
+      [...tsNode[1], 'tests/bench/passthrough-proxy.ts', upstream],
+      process.env,
+    );
+    cleanups.push(() => proxy.stop());
+    const url = await announcedUrl(proxy);
+    await measureTarget({ name: 'floor', url, headers: upstreamAuth, pid: proxy.pid }, results, failures);
+    await proxy.stop();
+  }
+
+  // 3. Kordon, embedded store (the default) and PostgreSQL
+  const notes: string[] = [];
+  if (want('kordon')) {
+    console.error('Kordon (embedded PGlite store) ...');
+    notes.push((await measureKordon('Kordon', upstream, undefined, results, failures, cleanups)).note);
+  }
+  let postgresNote = '';
+  if (want('kordon-pg') && !NO_POSTGRES) {
+    const database = await postgresDatabase(cleanups);
+    if (!database)
+      failures.set('Kordon-pg', 'no PostgreSQL (no KORDON_BENCH_DATABASE_URL, no server binaries)');
+    else {
+      console.error('Kordon (PostgreSQL store) ...');
+      notes.push(
+        (await measureKordon('Kordon-pg', upstream, database.url, results, failures, cleanups)).note,
+      );
+      postgresNote = database.pinned
+        ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
+        : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)';
+      await database.close();
+    }
+  }
+
+  // 4. Portkey
+  if (want('portkey')) {
+    console.error('Portkey ...');
+    const entry = portkeyEntry();
+    if (!entry)
+      failures.set('Portkey', '@portkey-ai/gateway is not installed (tests/package.json devDependencies)');
+    else {
+      const port = await freePort();
+      const portkey = spawnPinned(1, process.execPath, [entry, `--port=${port}`, '--headless'], process.env);
+      cleanups.push(() => portkey.stop());
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitForHttp(`${url}/`, portkey, (status) => status > 0, 30_000);
+        notes.push(
+          `Portkey: ${portkeyVersions()}, node ${entry.replace(`${root}/`, '')} --port=${port} --headless`,
+        );
+        await measureTarget(
+          {
+            name: 'Portkey',
+            url,
+            headers: {
+              ...upstreamAuth,
+              'x-portkey-provider': 'openai',
+              'x-portkey-custom-host': `${upstream}/v1`,
+            },
+            pid: portkey.pid,
+          },
+          results,
+          failures,
+        );
+      } catch (error) {
+        failures.set(
+          'Portkey',
+          `did not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        );
+      }
+      await portkey.stop();
+    }
+  }
+  await mock.stop();
+
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(
+    `\nbench:gateway — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GB, Node.js ${process.version}; ` +
+      `autocannon (keep-alive, no pipelining), ${SECONDS} s a run after ${WARMUP_SECONDS} s warm-up a mode; ` +
+      (TASKSET
+        ? 'gateways on core 1, load generator and mock on core 0'
+        : 'taskset missing: nothing pinned') +
+      '\n',
+  );
+  printTable(results, failures);
+  printTargets(results, failures, 'Kordon');
+  if (results.some((r) => r.target === 'Kordon-pg')) printTargets(results, failures, 'Kordon-pg');
+  if (postgresNote) notes.push(postgresNote);
+  if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+}
+
+await main();
