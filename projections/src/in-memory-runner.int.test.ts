@@ -49,6 +49,15 @@ describe('InMemoryProjectionRunner', () => {
       ],
     );
     assert.equal(runner.parked.length, 2);
+
+    // A projection that names its event types never decodes the others (no parking either).
+    const onlyHits = new InMemoryProjectionRunner(
+      { ...hitsPerKey, name: 'only-hits', eventTypes: new Set(['TestHit']) },
+      (e: RecordedEvent) => catalogue.decode(e),
+    );
+    await onlyHits.start(store);
+    assert.equal(onlyHits.parked.length, 1, 'only the malformed TestHit, not the unknown type');
+    await onlyHits.stop();
     assert.match(parked[0]!, /TestHit v1 at position \d+: malformed data/);
     assert.match(parked[1]!, /SomethingUnknown v1 at position \d+: unknown event type/);
     await runner.stop();

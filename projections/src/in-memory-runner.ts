@@ -40,7 +40,9 @@ export class InMemoryProjectionRunner<State, E> {
 
   /** Applies events directly (used by the subscription, and by tests given/when/then). */
   apply(events: RecordedEvent[]): void {
+    const types = this.projection.eventTypes;
     for (const event of events) {
+      if (types && !types.has(event.type)) continue;
       try {
         this.current = this.projection.evolve(this.current, this.decode(event));
       } catch (error) {

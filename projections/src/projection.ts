@@ -6,6 +6,12 @@ export type Decode<E> = (event: RecordedEvent) => E;
 /** A pure view kept in memory: the gateway's hot-path state (key registry, counters...). */
 export interface InMemoryProjection<State, E> {
   readonly name: string;
+  /**
+   * The event types `evolve` acts on; others are skipped without being decoded (the
+   * gateway's registry should not validate every request event it ignores anyway).
+   * Absent: every event is decoded and evolved.
+   */
+  readonly eventTypes?: ReadonlySet<string>;
   initialState(): State;
   /** Pure: the next state after `event`. May mutate and return `state` for speed. */
   evolve(state: State, event: E): State;

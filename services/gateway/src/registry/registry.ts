@@ -98,8 +98,35 @@ export const policyKey = (orgId: string, scope: string, scopeId: string) => `${o
 
 const managedBy = (actor: Actor): ManagedBy => (actor.kind === 'config' ? 'config' : 'api');
 
+/** The events the registry acts on; the runner skips (and never decodes) the rest. */
+const REGISTRY_EVENT_TYPES = [
+  'OrgCreated',
+  'ProviderConfigured',
+  'ProviderRemoved',
+  'PricesSet',
+  'ProviderKeyAdded',
+  'ProviderKeyRotated',
+  'ProviderKeyWeightChanged',
+  'ProviderKeyDisabled',
+  'ProviderKeyEnabled',
+  'ProviderKeyCooledDown',
+  'ProviderKeyRemoved',
+  'UserJoined',
+  'RoleGranted',
+  'RoleRevoked',
+  'UserDisabled',
+  'ProxyKeyIssued',
+  'ProxyKeySuspended',
+  'ProxyKeyReinstated',
+  'ProxyKeyRevoked',
+  'PolicySet',
+] as const satisfies readonly KordonEvent['type'][];
+type RegistryEvent = Extract<KordonEvent, { type: (typeof REGISTRY_EVENT_TYPES)[number] }>;
+const HANDLED: ReadonlySet<string> = new Set(REGISTRY_EVENT_TYPES);
+
 export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> = {
   name: 'gateway-registry',
+  eventTypes: HANDLED,
   initialState: () => ({
     orgs: new Map(),
     orgIdBySlug: new Map(),
@@ -112,9 +139,11 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     policies: new Map(),
     prices: new Map(),
   }),
-  evolve(state, event) {
+  evolve(state, anyEvent) {
+    if (!HANDLED.has(anyEvent.type)) return state; // the runner skips these already
+    const event = anyEvent as RegistryEvent;
     const orgId = event.orgId;
-    if (orgId === null) return state; // routing events are not part of the registry
+    if (orgId === null) return state;
     switch (event.type) {
       case 'OrgCreated': {
         const { slug, name } = event.data;
@@ -245,8 +274,12 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
       case 'PolicySet':
         state.policies.set(policyKey(orgId, event.data.scope, event.data.scopeId), event.data.limits);
         return state;
-      default:
-        return state; // usage, limits, fraud and routing events are other projections' business
+      default: {
+        // Exhaustive: a type listed above without a case here fails to compile.
+        const unhandled: never = event;
+        void unhandled;
+        return state;
+      }
     }
   },
 };
