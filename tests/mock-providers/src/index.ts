@@ -28,5 +28,11 @@ export {
   startOpenAIMock,
 } from './openai-mock.js';
 export { DEFAULT_QUOTA, type QuotaLimits, type QuotaSnapshot } from './quota.js';
-export { type MockErrorKind, parseScenario, type Scenario, UnknownScenarioError } from './scenarios.js';
-export { awkwardPieces } from './wire.js';
+export {
+  type MockErrorKind,
+  parseScenario,
+  type Scenario,
+  toScenario,
+  UnknownScenarioError,
+} from './scenarios.js';
+export { awkwardPieces, type WireTiming, writeReply } from './wire.js';

@@ -3,13 +3,17 @@
  * Completions request (the adapter's dialect) and give OpenAI answers and chunks back.
  */
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import {
   type OpenAIChatChunkOut,
+  type OpenAIChatCompletionOut,
   type OpenAIChatRequest,
   openAIChatRequest,
   TranslationError,
 } from '../translate/index.js';
+import { parseJsonObject } from '../translate/json-object.js';
 import type { OpenAIMessage } from '../translate/openai-chat-types.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
 
 /** The request, validated against the OpenAI schema, or a TranslationError naming the field. */
 export function parseOpenAIChat(body: unknown, provider: string): OpenAIChatRequest {
@@ -64,6 +68,65 @@ export function contentText(content: Content, path: string, provider: string): s
     .join('\n');
 }
 
+/** The request's tools as plain function declarations; tools of any other type are refused. */
+export function functionTools(
+  request: OpenAIChatRequest,
+  provider: string,
+): { name: string; description?: string; parameters?: Record<string, unknown> }[] {
+  return (request.tools ?? []).map((tool, index) => {
+    if (tool.type !== 'function') {
+      throw new TranslationError(
+        'unsupported_value',
+        `tools[${index}]`,
+        `${provider} supports function tools only`,
+      );
+    }
+    const { name, description, parameters } = tool.function;
+    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) };
+  });
+}
+
+/** A tool call's arguments as the object these providers want; `path` names the call. */
+export function toolCallArguments(text: string, path: string): Record<string, unknown> {
+  const args = parseJsonObject(text);
+  if (!args) {
+    throw new TranslationError(
+      'invalid_value',
+      `${path}.function.arguments`,
+      'tool arguments must be a JSON object',
+    );
+  }
+  return args;
+}
+
+/** The name of the tool a tool message answers, looked up in `names` (see toolNamesById). */
+export function toolNameFor(names: ReadonlyMap<string, string>, toolCallId: string, path: string): string {
+  const name = names.get(toolCallId);
+  if (name === undefined) {
+    throw new TranslationError('invalid_value', `${path}.tool_call_id`, 'no earlier tool call has this id');
+  }
+  return name;
+}
+
+/**
+ * The error for a message no role case took: the deprecated `function` role, or one unknown
+ * (typed out, so a new role fails to compile where a mapper does not handle it).
+ */
+export function unsupportedRole(
+  message: Extract<OpenAIMessage, { role: 'function' }>,
+  path: string,
+): TranslationError {
+  const role: string = message.role;
+  if (role === 'function') {
+    return new TranslationError(
+      'unsupported_value',
+      `${path}.role`,
+      'the function role is deprecated; use tool',
+    );
+  }
+  return new TranslationError('unsupported_value', `${path}.role`, `unknown role ${JSON.stringify(message)}`);
+}
+
 /** Tool names by call id, from the assistant turns of the history. */
 export function toolNamesById(messages: readonly OpenAIMessage[]): Map<string, string> {
   const names = new Map<string, string>();
@@ -85,4 +148,39 @@ export function chunkOf(
   choices: OpenAIChatChunkOut['choices'],
 ): OpenAIChatChunkOut {
   return { id: base.id, object: 'chat.completion.chunk', created: base.created, model: base.model, choices };
+}
+
+/** A provider's answer, validated against its schema, or an UpstreamError naming the issue. */
+export function parseAnswer<T>(schema: z.ZodType<T>, body: unknown, provider: string): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new UpstreamError(
+    'upstream_invalid_response',
+    `${provider} answer: ${parsed.error.issues[0]?.message}`,
+    {
+      phase: 'body',
+    },
+  );
+}
+
+type CompletionChoice = OpenAIChatCompletionOut['choices'][number];
+
+/** One choice of a mapped answer: no content (rather than empty) beside tool calls. */
+export function completionChoice(
+  index: number,
+  content: string,
+  toolCalls: NonNullable<CompletionChoice['message']['tool_calls']>,
+  finishReason: CompletionChoice['finish_reason'],
+): CompletionChoice {
+  return {
+    index,
+    message: {
+      role: 'assistant',
+      content: toolCalls.length > 0 && content === '' ? null : content,
+      refusal: null,
+      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+    },
+    logprobs: null,
+    finish_reason: finishReason,
+  };
 }

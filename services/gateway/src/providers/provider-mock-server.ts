@@ -9,7 +9,14 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { awkwardPieces, parseScenario, SCENARIO_HEADER, type Scenario } from '@kordon/mock-providers';
+import {
+  parseScenario,
+  SCENARIO_HEADER,
+  type Scenario,
+  toScenario,
+  type WireTiming,
+  writeReply,
+} from '@kordon/mock-providers';
 
 export interface MockRequest {
   readonly method: string;
@@ -84,10 +91,6 @@ export interface MockHttpOptions {
 
 const RESET_GRACE_MS = 30;
 
-function toScenario(scenario: Scenario | string): Scenario {
-  return typeof scenario === 'string' ? parseScenario(scenario) : scenario;
-}
-
 export async function startMockHttpServer(
   handle: (request: MockRequest) => MockReply | Promise<MockReply>,
   options: MockHttpOptions = {},
@@ -149,7 +152,7 @@ export async function startMockHttpServer(
     };
     requests.push(request);
     const reply = await handle(request);
-    await writeReply(res, reply, request.scenario, timing);
+    await writeMockReply(res, reply, request.scenario, timing);
   }
 
   server.listen(0, '127.0.0.1');
@@ -177,80 +180,26 @@ export async function startMockHttpServer(
   };
 }
 
-async function writeReply(
+/** Writes a reply with the wire of @kordon/mock-providers, which plays the scenario's quirks. */
+async function writeMockReply(
   res: ServerResponse,
   reply: MockReply,
   scenario: Scenario,
-  timing: { frameDelayMs: number; splitPauseMs: number },
+  timing: WireTiming,
 ): Promise<void> {
   // A piped reply comes from a server that plays the scenario itself.
   if (reply.kind === 'pipe') {
     await reply.pipe(res);
     return;
   }
-  if (scenario.firstByteDelayMs) await sleep(scenario.firstByteDelayMs);
-  if (res.destroyed) return;
-  if (reply.kind === 'json') {
-    const bytes = Buffer.from(JSON.stringify(reply.body), 'utf8');
-    res.writeHead(reply.status, {
-      ...reply.headers,
-      'content-type': 'application/json',
-      'content-length': String(bytes.length),
-    });
-    if (scenario.resetAfterFrames !== undefined) {
-      await write(res, bytes.subarray(0, Math.floor(bytes.length / 2)));
-      await reset(res);
-      return;
-    }
-    await writeFrame(res, bytes, scenario.splitFrames === true, timing.splitPauseMs);
-    res.end();
-    return;
-  }
-  res.writeHead(reply.status, {
-    ...reply.headers,
-    'content-type': reply.contentType,
-    'cache-control': 'no-cache',
-  });
-  const frames = scenario.omitTerminator
-    ? reply.frames.filter((_frame, index) => index !== reply.terminatorIndex)
-    : reply.frames;
-  for (const [index, frame] of frames.entries()) {
-    if (res.destroyed) return;
-    if (index === scenario.resetAfterFrames) {
-      await reset(res);
-      return;
-    }
-    if (scenario.keepAlive && reply.keepAliveFrame && index % 2 === 0) await write(res, reply.keepAliveFrame);
-    await writeFrame(res, Buffer.from(frame, 'utf8'), scenario.splitFrames === true, timing.splitPauseMs);
-    if (timing.frameDelayMs > 0) await sleep(timing.frameDelayMs);
-  }
-  if (!res.destroyed) res.end();
-}
-
-async function writeFrame(
-  res: ServerResponse,
-  bytes: Buffer,
-  split: boolean,
-  pauseMs: number,
-): Promise<void> {
-  if (!split) {
-    await write(res, bytes);
-    return;
-  }
-  for (const piece of awkwardPieces(bytes)) {
-    await write(res, piece);
-    await sleep(pauseMs);
-  }
-}
-
-function write(res: ServerResponse, chunk: Buffer | string): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed) {
-      resolve();
-      return;
-    }
-    res.write(chunk, () => resolve());
-  });
+  const wireReply =
+    reply.kind === 'json'
+      ? reply
+      : {
+          ...reply,
+          frames: reply.frames.map((text, index) => ({ text, terminator: index === reply.terminatorIndex })),
+        };
+  await writeReply(res, wireReply, scenario, {}, timing);
 }
 
 /** A TCP RST, as a crashed upstream produces. */

@@ -1,8 +1,14 @@
 /** Small pieces the adapters share: base URLs, JSON bodies, stream flags, refusals. */
 
 import { UpstreamError } from '../upstream/upstream-error.js';
-import { type BaseUrl, parseBaseUrl } from '../upstream/upstream-target.js';
-import type { Operation, ProviderAdapter, ProviderConfig } from './provider-types.js';
+import { type BaseUrl, parseBaseUrl, type UpstreamTarget } from '../upstream/upstream-target.js';
+import type {
+  AuthHeaders,
+  Operation,
+  PreparedRequest,
+  ProviderAdapter,
+  ProviderConfig,
+} from './provider-types.js';
 
 export const JSON_CONTENT = 'application/json';
 export const SSE_ACCEPT = 'text/event-stream';
@@ -17,6 +23,39 @@ export const POST_SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   accept: SSE_ACCEPT,
 });
 export const GET_JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: JSON_CONTENT });
+
+/** A JSON call to prepare: a GET has no body; a streamed answer comes as SSE. */
+export interface JsonCall {
+  readonly target: UpstreamTarget;
+  readonly get?: boolean;
+  readonly streamed: boolean;
+  readonly body: string | undefined;
+  /** Headers beside the content headers (an API version). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The call prepared: its method, content headers, SSE framing when streamed and the configured CA. */
+export function prepareJsonCall(call: JsonCall, config: ProviderConfig): PreparedRequest {
+  const contentHeaders = call.get ? GET_JSON_HEADERS : call.streamed ? POST_SSE_HEADERS : POST_JSON_HEADERS;
+  return {
+    target: call.target,
+    method: call.get ? 'GET' : 'POST',
+    headers: call.headers ? { ...contentHeaders, ...call.headers } : contentHeaders,
+    body: call.body,
+    framing: call.streamed ? 'sse' : undefined,
+    tls: configuredTls(config),
+  };
+}
+
+/** The configured CA certificate, for providers whose servers the system store does not trust. */
+export function configuredTls(config: ProviderConfig): PreparedRequest['tls'] {
+  return config.caCertificate ? { ca: config.caCertificate } : undefined;
+}
+
+/** Auth by a header that carries the key as it is (`x-api-key`, `api-key`...). */
+export function keyHeaderAuth(header: string, secret: string): AuthHeaders {
+  return { headers: { [header]: secret }, secrets: [secret] };
+}
 
 /** The configured base URL, or the adapter's public one; refused when neither exists. */
 export function baseUrlOf(

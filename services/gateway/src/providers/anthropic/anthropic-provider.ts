@@ -9,9 +9,8 @@ import { type BaseUrl, upstreamTarget } from '../../upstream/upstream-target.js'
 import {
   baseUrlOf,
   baseUrlProblems,
-  GET_JSON_HEADERS,
-  POST_JSON_HEADERS,
-  POST_SSE_HEADERS,
+  keyHeaderAuth,
+  prepareJsonCall,
   unsupportedOperation,
   withStream,
 } from '../provider-support.js';
@@ -53,17 +52,18 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
   const streamed = stream && operation === 'messages';
   const isGet = operation === 'models';
   const version = config.apiVersion ?? DEFAULT_ANTHROPIC_VERSION;
-  const contentHeaders = isGet ? GET_JSON_HEADERS : streamed ? POST_SSE_HEADERS : POST_JSON_HEADERS;
-  return {
-    target: upstreamTarget(base, versionedPath(base, ANTHROPIC_PATHS[operation])),
-    method: isGet ? 'GET' : 'POST',
-    headers: { ...contentHeaders, 'anthropic-version': version },
-    body: isGet
-      ? undefined
-      : JSON.stringify(operation === 'messages' ? withStream(body, stream) : (body ?? {})),
-    framing: streamed ? 'sse' : undefined,
-    tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
-  };
+  return prepareJsonCall(
+    {
+      target: upstreamTarget(base, versionedPath(base, ANTHROPIC_PATHS[operation])),
+      get: isGet,
+      streamed,
+      headers: { 'anthropic-version': version },
+      body: isGet
+        ? undefined
+        : JSON.stringify(operation === 'messages' ? withStream(body, stream) : (body ?? {})),
+    },
+    config,
+  );
 }
 
 export const anthropicProvider = {
@@ -76,10 +76,7 @@ export const anthropicProvider = {
   configProblems: (config) => baseUrlProblems(ANTHROPIC, config),
   streamUsage: () => 'always',
   prepare,
-  authHeaders: async ({ key }) => {
-    const secret = key.reveal();
-    return { headers: { 'x-api-key': secret }, secrets: [secret] };
-  },
+  authHeaders: async ({ key }) => keyHeaderAuth('x-api-key', key.reveal()),
   rateLimits: (headers, now) => parseAnthropicRateLimits(headers, now),
   mapError: anthropicErrorInfo,
 } satisfies ProviderAdapter;

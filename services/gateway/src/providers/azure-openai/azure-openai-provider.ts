@@ -16,8 +16,8 @@ import { bearerAuth, openAIStyleBody } from '../openai/openai-provider.js';
 import {
   baseUrlOf,
   baseUrlProblems,
-  POST_JSON_HEADERS,
-  POST_SSE_HEADERS,
+  keyHeaderAuth,
+  prepareJsonCall,
   unsupportedOperation,
 } from '../provider-support.js';
 import type {
@@ -59,24 +59,24 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
   const query = { 'api-version': config.apiVersion };
   const streamed = stream && operation !== 'embeddings';
   if (operation === 'responses') {
-    return {
-      target: upstreamTarget(base, `${root}/responses`, query),
-      method: 'POST',
-      headers: streamed ? POST_SSE_HEADERS : POST_JSON_HEADERS,
-      body: JSON.stringify({ ...request.body, model: deployment, stream }),
-      framing: streamed ? 'sse' : undefined,
-      tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
-    };
+    return prepareJsonCall(
+      {
+        target: upstreamTarget(base, `${root}/responses`, query),
+        streamed,
+        body: JSON.stringify({ ...request.body, model: deployment, stream }),
+      },
+      config,
+    );
   }
   const path = operation === 'chat' ? '/chat/completions' : '/embeddings';
-  return {
-    target: upstreamTarget(base, `${root}/deployments/${deployment}${path}`, query),
-    method: 'POST',
-    headers: streamed ? POST_SSE_HEADERS : POST_JSON_HEADERS,
-    body: openAIStyleBody(request, 'stream_options'),
-    framing: streamed ? 'sse' : undefined,
-    tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
-  };
+  return prepareJsonCall(
+    {
+      target: upstreamTarget(base, `${root}/deployments/${deployment}${path}`, query),
+      streamed,
+      body: openAIStyleBody(request, 'stream_options'),
+    },
+    config,
+  );
 }
 
 export const azureOpenAIProvider = {
@@ -95,9 +95,7 @@ export const azureOpenAIProvider = {
   prepare,
   authHeaders: async ({ key, config }) => {
     const secret = key.reveal();
-    return config.authScheme === 'bearer'
-      ? bearerAuth(secret)
-      : { headers: { 'api-key': secret }, secrets: [secret] };
+    return config.authScheme === 'bearer' ? bearerAuth(secret) : keyHeaderAuth('api-key', secret);
   },
   rateLimits: (headers) => parseOpenAIRateLimits(headers),
   mapError: openAIErrorInfo,

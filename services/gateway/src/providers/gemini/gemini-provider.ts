@@ -10,9 +10,8 @@ import { pathSegment, upstreamTarget } from '../../upstream/upstream-target.js';
 import {
   baseUrlOf,
   baseUrlProblems,
-  GET_JSON_HEADERS,
-  POST_JSON_HEADERS,
-  POST_SSE_HEADERS,
+  keyHeaderAuth,
+  prepareJsonCall,
   unsupportedOperation,
 } from '../provider-support.js';
 import type {
@@ -63,15 +62,16 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
     : `/${config.apiVersion ?? DEFAULT_GEMINI_API_VERSION}`;
   const streamed = stream && operation === 'generate_content';
   const isGet = operation === 'models';
-  return {
-    target: upstreamTarget(base, `${version}${methodPath(request)}`, streamed ? { alt: 'sse' } : undefined),
-    method: isGet ? 'GET' : 'POST',
-    headers: isGet ? GET_JSON_HEADERS : streamed ? POST_SSE_HEADERS : POST_JSON_HEADERS,
-    // The model and the stream flag live in the URL; a generateContent body has neither.
-    body: isGet ? undefined : JSON.stringify(body ?? {}),
-    framing: streamed ? 'sse' : undefined,
-    tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
-  };
+  return prepareJsonCall(
+    {
+      target: upstreamTarget(base, `${version}${methodPath(request)}`, streamed ? { alt: 'sse' } : undefined),
+      get: isGet,
+      streamed,
+      // The model and the stream flag live in the URL; a generateContent body has neither.
+      body: isGet ? undefined : JSON.stringify(body ?? {}),
+    },
+    config,
+  );
 }
 
 export const geminiProvider = {
@@ -84,10 +84,7 @@ export const geminiProvider = {
   configProblems: (config) => baseUrlProblems(GEMINI, config),
   streamUsage: () => 'always',
   prepare,
-  authHeaders: async ({ key }) => {
-    const secret = key.reveal();
-    return { headers: { 'x-goog-api-key': secret }, secrets: [secret] };
-  },
+  authHeaders: async ({ key }) => keyHeaderAuth('x-goog-api-key', key.reveal()),
   rateLimits: () => undefined,
   mapError: geminiErrorInfo,
 } satisfies ProviderAdapter;

@@ -26,16 +26,20 @@ import {
   type OpenAIChatRequest,
   TranslationError,
 } from '../../translate/index.js';
-import { parseJsonObject } from '../../translate/json-object.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
-import { UpstreamError } from '../../upstream/upstream-error.js';
 import {
   chunkOf,
+  completionChoice,
   completionId,
   contentText,
+  functionTools,
+  parseAnswer,
   parseOpenAIChat,
   refuseUnsupported,
+  toolCallArguments,
+  toolNameFor,
   toolNamesById,
+  unsupportedRole,
 } from '../openai-mapping-support.js';
 import {
   type GigaChatChatRequest,
@@ -69,17 +73,7 @@ export function gigaChatRequestFromOpenAI(
   if (request.top_p !== undefined && request.top_p !== null) out.top_p = request.top_p;
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) out.max_tokens = maxTokens;
-  const functions = (request.tools ?? []).map((tool, index) => {
-    if (tool.type !== 'function') {
-      throw new TranslationError(
-        'unsupported_value',
-        `tools[${index}]`,
-        `${PROVIDER} supports function tools only`,
-      );
-    }
-    const { name, description, parameters } = tool.function;
-    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) };
-  });
+  const functions = functionTools(request, PROVIDER);
   if (functions.length > 0) {
     out.functions = functions;
     const choice = request.tool_choice;
@@ -118,14 +112,7 @@ function gigaChatMessages(request: OpenAIChatRequest): GigaChatMessage[] {
             `${PROVIDER} makes one tool call per turn`,
           );
         }
-        const args = parseJsonObject(call.function.arguments);
-        if (!args) {
-          throw new TranslationError(
-            'invalid_value',
-            `${path}.tool_calls[0].function.arguments`,
-            'tool arguments must be a JSON object',
-          );
-        }
+        const args = toolCallArguments(call.function.arguments, `${path}.tool_calls[0]`);
         const stateId = call.id.startsWith(STATE_ID_PREFIX)
           ? call.id.slice(STATE_ID_PREFIX.length)
           : undefined;
@@ -137,31 +124,12 @@ function gigaChatMessages(request: OpenAIChatRequest): GigaChatMessage[] {
         };
       }
       case 'tool': {
-        const name = names.get(message.tool_call_id);
-        if (name === undefined) {
-          throw new TranslationError(
-            'invalid_value',
-            `${path}.tool_call_id`,
-            'no earlier tool call has this id',
-          );
-        }
+        const name = toolNameFor(names, message.tool_call_id, path);
         const text = contentText(message.content, `${path}.content`, PROVIDER);
         return { role: 'function', name, content: asJsonText(text) };
       }
-      case 'function':
-        throw new TranslationError(
-          'unsupported_value',
-          `${path}.role`,
-          'the function role is deprecated; use tool',
-        );
-      default: {
-        const unknown: never = message;
-        throw new TranslationError(
-          'unsupported_value',
-          `${path}.role`,
-          `unknown role ${JSON.stringify(unknown)}`,
-        );
-      }
+      default:
+        throw unsupportedRole(message, path);
     }
   });
 }
@@ -224,17 +192,7 @@ export function gigaChatResponseToOpenAI(
   body: unknown,
   context: { model: string; created: number },
 ): OpenAIChatCompletionOut {
-  const parsed = gigaChatCompletion.safeParse(body);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      'upstream_invalid_response',
-      `${PROVIDER} answer: ${parsed.error.issues[0]?.message}`,
-      {
-        phase: 'body',
-      },
-    );
-  }
-  const { choices, usage, created, model } = parsed.data;
+  const { choices, usage, created, model } = parseAnswer(gigaChatCompletion, body, PROVIDER);
   const id = completionId('gc');
   const completion: OpenAIChatCompletionOut = {
     id,
@@ -246,18 +204,12 @@ export function gigaChatResponseToOpenAI(
       const calls = message.function_call
         ? [toolCall(message.function_call, message.functions_state_id, id)]
         : [];
-      const content = message.content ?? '';
-      return {
-        index: choice.index,
-        message: {
-          role: 'assistant' as const,
-          content: calls.length > 0 && content === '' ? null : content,
-          refusal: null,
-          ...(calls.length > 0 ? { tool_calls: calls } : {}),
-        },
-        logprobs: null,
-        finish_reason: gigaChatFinishReason(choice.finish_reason ?? 'stop'),
-      };
+      return completionChoice(
+        choice.index,
+        message.content ?? '',
+        calls,
+        gigaChatFinishReason(choice.finish_reason ?? 'stop'),
+      );
     }),
   };
   if (usage) completion.usage = gigaChatUsageToOpenAI(usage);

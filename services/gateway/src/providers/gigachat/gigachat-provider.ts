@@ -7,14 +7,7 @@
  * root: configure it as `caCertificate`. Usage always comes in the last streamed chunk.
  */
 import { upstreamTarget } from '../../upstream/upstream-target.js';
-import {
-  baseUrlOf,
-  baseUrlProblems,
-  GET_JSON_HEADERS,
-  POST_JSON_HEADERS,
-  POST_SSE_HEADERS,
-  unsupportedOperation,
-} from '../provider-support.js';
+import { baseUrlOf, baseUrlProblems, prepareJsonCall, unsupportedOperation } from '../provider-support.js';
 import type {
   OperationRequest,
   PreparedRequest,
@@ -33,27 +26,18 @@ const GIGACHAT = { name: 'GigaChat', defaultBaseUrl: 'https://gigachat.devices.s
 function prepare(request: OperationRequest, config: ProviderConfig): PreparedRequest {
   const { operation, stream } = request;
   const base = baseUrlOf(GIGACHAT, config);
-  const tls = config.caCertificate ? { ca: config.caCertificate } : undefined;
   if (operation === 'models') {
-    return {
-      target: upstreamTarget(base, '/models'),
-      method: 'GET',
-      headers: GET_JSON_HEADERS,
-      body: undefined,
-      framing: undefined,
-      tls,
-    };
+    return prepareJsonCall(
+      { target: upstreamTarget(base, '/models'), get: true, streamed: false, body: undefined },
+      config,
+    );
   }
   if (operation !== 'chat') throw unsupportedOperation(GIGACHAT.name, operation);
   const body = gigaChatRequestFromOpenAI(request.body ?? {}, { model: request.model, stream });
-  return {
-    target: upstreamTarget(base, '/chat/completions'),
-    method: 'POST',
-    headers: stream ? POST_SSE_HEADERS : POST_JSON_HEADERS,
-    body: JSON.stringify(body),
-    framing: stream ? 'sse' : undefined,
-    tls,
-  };
+  return prepareJsonCall(
+    { target: upstreamTarget(base, '/chat/completions'), streamed: stream, body: JSON.stringify(body) },
+    config,
+  );
 }
 
 export function createGigaChatProvider(options: GigaChatTokenOptions = {}) {

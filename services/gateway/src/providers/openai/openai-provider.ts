@@ -11,9 +11,7 @@ import { upstreamTarget } from '../../upstream/upstream-target.js';
 import {
   baseUrlOf,
   baseUrlProblems,
-  GET_JSON_HEADERS,
-  POST_JSON_HEADERS,
-  POST_SSE_HEADERS,
+  prepareJsonCall,
   unsupportedOperation,
   withStream,
   withStreamUsage,
@@ -77,14 +75,15 @@ export function prepareOpenAIStyle(
   const base = baseUrlOf(options, config);
   const streamed = stream && (operation === 'chat' || operation === 'responses');
   const isGet = operation === 'models';
-  return {
-    target: upstreamTarget(base, OPENAI_PATHS[operation]),
-    method: isGet ? 'GET' : 'POST',
-    headers: isGet ? GET_JSON_HEADERS : streamed ? POST_SSE_HEADERS : POST_JSON_HEADERS,
-    body: openAIStyleBody(request, options.streamUsage),
-    framing: streamed ? 'sse' : undefined,
-    tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
-  };
+  return prepareJsonCall(
+    {
+      target: upstreamTarget(base, OPENAI_PATHS[operation]),
+      get: isGet,
+      streamed,
+      body: openAIStyleBody(request, options.streamUsage),
+    },
+    config,
+  );
 }
 
 /** `Authorization: Bearer <key>`. */

@@ -28,16 +28,20 @@ import {
   type OpenAIChatRequest,
   TranslationError,
 } from '../../translate/index.js';
-import { parseJsonObject } from '../../translate/json-object.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
-import { UpstreamError } from '../../upstream/upstream-error.js';
 import {
   chunkOf,
+  completionChoice,
   completionId,
   contentText,
+  functionTools,
+  parseAnswer,
   parseOpenAIChat,
   refuseUnsupported,
+  toolCallArguments,
+  toolNameFor,
   toolNamesById,
+  unsupportedRole,
 } from '../openai-mapping-support.js';
 import {
   type YandexAlternative,
@@ -73,7 +77,7 @@ export function yandexRequestFromOpenAI(
   }
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) out.completionOptions.maxTokens = String(maxTokens);
-  const tools = yandexTools(request);
+  const tools = functionTools(request, PROVIDER).map((fn) => ({ function: fn }));
   if (tools.length > 0) {
     out.tools = tools;
     const choice = request.tool_choice;
@@ -121,31 +125,19 @@ function yandexMessages(request: OpenAIChatRequest): YandexMessage[] {
           messages.push({
             role: 'assistant',
             toolCallList: {
-              toolCalls: calls.map((call, callIndex) => {
-                const args = parseJsonObject(call.function.arguments);
-                if (!args) {
-                  throw new TranslationError(
-                    'invalid_value',
-                    `${path}.tool_calls[${callIndex}].function.arguments`,
-                    'tool arguments must be a JSON object',
-                  );
-                }
-                return { functionCall: { name: call.function.name, arguments: args } };
-              }),
+              toolCalls: calls.map((call, callIndex) => ({
+                functionCall: {
+                  name: call.function.name,
+                  arguments: toolCallArguments(call.function.arguments, `${path}.tool_calls[${callIndex}]`),
+                },
+              })),
             },
           });
         }
         break;
       }
       case 'tool': {
-        const name = names.get(message.tool_call_id);
-        if (name === undefined) {
-          throw new TranslationError(
-            'invalid_value',
-            `${path}.tool_call_id`,
-            'no earlier tool call has this id',
-          );
-        }
+        const name = toolNameFor(names, message.tool_call_id, path);
         const result = {
           functionResult: { name, content: contentText(message.content, `${path}.content`, PROVIDER) },
         };
@@ -155,39 +147,11 @@ function yandexMessages(request: OpenAIChatRequest): YandexMessage[] {
         else messages.push({ role: 'user', toolResultList: { toolResults: [result] } });
         break;
       }
-      case 'function':
-        throw new TranslationError(
-          'unsupported_value',
-          `${path}.role`,
-          'the function role is deprecated; use tool',
-        );
-      default: {
-        const unknown: never = message;
-        throw new TranslationError(
-          'unsupported_value',
-          `${path}.role`,
-          `unknown role ${JSON.stringify(unknown)}`,
-        );
-      }
+      default:
+        throw unsupportedRole(message, path);
     }
   }
   return messages;
-}
-
-function yandexTools(request: OpenAIChatRequest): NonNullable<YandexCompletionRequest['tools']> {
-  return (request.tools ?? []).map((tool, index) => {
-    if (tool.type !== 'function') {
-      throw new TranslationError(
-        'unsupported_value',
-        `tools[${index}]`,
-        `${PROVIDER} supports function tools only`,
-      );
-    }
-    const { name, description, parameters } = tool.function;
-    return {
-      function: { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) },
-    };
-  });
 }
 
 // --- answers ------------------------------------------------------------------------------
@@ -239,17 +203,7 @@ export interface AnswerContext {
 }
 
 export function yandexResponseToOpenAI(body: unknown, context: AnswerContext): OpenAIChatCompletionOut {
-  const parsed = yandexCompletionResponse.safeParse(body);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      'upstream_invalid_response',
-      `${PROVIDER} answer: ${parsed.error.issues[0]?.message}`,
-      {
-        phase: 'body',
-      },
-    );
-  }
-  const { alternatives, usage } = parsed.data.result;
+  const { alternatives, usage } = parseAnswer(yandexCompletionResponse, body, PROVIDER).result;
   const id = context.id ?? completionId('yc');
   const completion: OpenAIChatCompletionOut = {
     id,
@@ -257,19 +211,12 @@ export function yandexResponseToOpenAI(body: unknown, context: AnswerContext): O
     created: context.created,
     model: context.model,
     choices: alternatives.map((alternative, index) => {
-      const toolCalls = toolCallsOf(alternative, id);
-      const text = alternative.message.text ?? '';
-      return {
+      return completionChoice(
         index,
-        message: {
-          role: 'assistant' as const,
-          content: toolCalls.length > 0 && text === '' ? null : text,
-          refusal: null,
-          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-        },
-        logprobs: null,
-        finish_reason: yandexFinishReason(alternative.status) ?? 'stop',
-      };
+        alternative.message.text ?? '',
+        toolCallsOf(alternative, id),
+        yandexFinishReason(alternative.status) ?? 'stop',
+      );
     }),
   };
   if (usage) completion.usage = yandexUsageToOpenAI(usage);

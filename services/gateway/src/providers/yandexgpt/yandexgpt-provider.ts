@@ -20,7 +20,13 @@ import {
   UpstreamError,
 } from '../../upstream/upstream-error.js';
 import { type BaseUrl, pathSegment, upstreamTarget } from '../../upstream/upstream-target.js';
-import { baseUrlOf, baseUrlProblems, JSON_CONTENT, unsupportedOperation } from '../provider-support.js';
+import {
+  baseUrlOf,
+  baseUrlProblems,
+  configuredTls,
+  JSON_CONTENT,
+  unsupportedOperation,
+} from '../provider-support.js';
 import type {
   OperationRequest,
   PreparedRequest,
@@ -75,7 +81,7 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
     },
     body: JSON.stringify(body),
     framing: request.stream ? 'ndjson' : undefined,
-    tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
+    tls: configuredTls(config),
   };
 }
 
