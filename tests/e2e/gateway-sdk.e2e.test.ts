@@ -564,6 +564,20 @@ orgs:
     if (event.type === 'RequestFailed') assert.equal(event.data.errorCode, 'stream_interrupted');
   });
 
+  it("a provider refusing Kordon's own key is a 502 for the caller, never a 401 about the caller's key", async () => {
+    openaiMock.enqueueScenario('unauthorized');
+    await assert.rejects(
+      openai().chat.completions.create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] },
+        { timeout: 5000 },
+      ),
+      (error: unknown) =>
+        error instanceof OpenAI.APIError && error.status === 502 && !/sk-proj/.test(error.message),
+    );
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestFailed' && event.data.errorCode === 'upstream_auth_failed');
+  });
+
   it('a provider 429 on the only key reaches the caller as 429 with Retry-After', async () => {
     openaiMock.enqueueScenario('rate-limit=7');
     await assert.rejects(

@@ -13,6 +13,7 @@ export type GatewayErrorKind =
   | 'not_found'
   | 'rate_limited'
   | 'upstream_error'
+  | 'upstream_auth'
   | 'upstream_timeout'
   | 'overloaded'
   | 'internal';
@@ -27,6 +28,7 @@ const STATUS: Record<GatewayErrorKind, number> = {
   not_found: 404,
   rate_limited: 429,
   upstream_error: 502,
+  upstream_auth: 502,
   upstream_timeout: 504,
   overloaded: 503,
   internal: 500,
@@ -43,6 +45,7 @@ const ANTHROPIC_TYPE: Record<GatewayErrorKind, string> = {
   not_found: 'not_found_error',
   rate_limited: 'rate_limit_error',
   upstream_error: 'api_error',
+  upstream_auth: 'api_error',
   upstream_timeout: 'api_error',
   overloaded: 'overloaded_error',
   internal: 'api_error',
@@ -59,6 +62,7 @@ const OPENAI_SHAPE: Record<GatewayErrorKind, { type: string; code: string | null
   not_found: { type: 'invalid_request_error', code: 'not_found' },
   rate_limited: { type: 'requests', code: 'rate_limit_exceeded' },
   upstream_error: { type: 'api_error', code: 'upstream_error' },
+  upstream_auth: { type: 'api_error', code: 'upstream_auth_failed' },
   upstream_timeout: { type: 'api_error', code: 'upstream_timeout' },
   overloaded: { type: 'server_error', code: 'overloaded' },
   internal: { type: 'server_error', code: null },

@@ -205,8 +205,15 @@ async function attempt(
         lastError = error;
         if (signal.aborted) throw error; // the caller left: nothing counts against the key
         if (error.isRetryable) coolDown(deps, keyEntry, error);
-        if (!error.isRetryable) throw error;
-        // Retryable and nothing sent yet: the next key (or provider) gets the request.
+        // The provider refused Kordon's key itself: another key may work; the caller's key is fine.
+        const keyRefused = error.status === 401 || error.status === 403;
+        if (keyRefused)
+          deps.logger.error(
+            { providerKeyId: keyEntry.providerKeyId, status: error.status },
+            'provider refused a provider key',
+          );
+        if (!error.isRetryable && !keyRefused) throw error;
+        // Nothing sent yet: the next key (or provider) gets the request.
       }
     }
   }
@@ -275,6 +282,13 @@ function asGatewayError(error: unknown): GatewayError {
         `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
         options,
       );
+    if (error.status === 401 || error.status === 403) {
+      // Kordon's provider key was refused: not the caller's fault, and not theirs to see.
+      return new GatewayError(
+        'upstream_auth',
+        "the provider refused the gateway's credentials; an admin has been told",
+      );
+    }
     if (error.status !== undefined && error.status >= 400 && error.status < 500) {
       // The provider refused the request itself (bad parameter): the caller should see why.
       return new GatewayError('invalid_request', error.provider?.message ?? error.message, {
@@ -410,6 +424,8 @@ function failureCodeOf(error: GatewayError): KordonEventData<'RequestFailed'>['e
       return 'no_provider_key';
     case 'upstream_error':
       return 'upstream_unavailable';
+    case 'upstream_auth':
+      return 'upstream_auth_failed';
     default:
       return 'upstream_rejected';
   }
