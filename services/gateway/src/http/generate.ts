@@ -16,7 +16,7 @@ import {
   providerKey,
   streamProvider,
 } from '../providers/index.js';
-import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import { type ProviderKeyEntry, providerKeysOf, type RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import { TranslationError } from '../translate/index.js';
@@ -228,8 +228,21 @@ async function attempt(
     );
   }
   throw new GatewayError('overloaded', `no provider key can serve ${outcome.model} right now`, {
-    retryAfterSeconds: 1,
+    retryAfterSeconds: secondsUntilAKeyRests(deps.registry(), routes),
   });
+}
+
+/** When every key rests, the caller may retry once the first of them is back (at least 1 s). */
+function secondsUntilAKeyRests(registry: RegistryState, routes: Route[]): number {
+  const now = Date.now();
+  let soonest = Number.POSITIVE_INFINITY;
+  for (const route of routes) {
+    for (const key of providerKeysOf(registry, route.provider.orgId, route.provider.name)) {
+      if (!key.disabled && key.weight > 0 && key.cooledDownUntil > now)
+        soonest = Math.min(soonest, key.cooledDownUntil);
+    }
+  }
+  return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
 }
 
 /**
