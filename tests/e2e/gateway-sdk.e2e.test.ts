@@ -331,6 +331,24 @@ orgs:
     assert.ok(gpt.input_tokens > 0);
   });
 
+  it("a tool whose schema has a base_url property is the caller's data, not a host override", async () => {
+    const completion = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'fetch a page' }],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'fetch_page',
+            parameters: { type: 'object', properties: { base_url: { type: 'string' } } },
+          },
+        },
+      ],
+    });
+    assert.match(completion.choices[0]!.message.content ?? '', /fetch a page/);
+    assert.equal(openaiMock.requests.at(-1)!.path, '/v1/chat/completions', 'sent to the configured provider');
+  });
+
   it('tools across dialects: a streamed Claude tool call reaches the OpenAI SDK as tool-call deltas', async () => {
     const stream = openai().chat.completions.stream({
       model: 'claude-sonnet-4-5',

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import {
   GENERATE_OPERATION,
   type OperationRequest,
@@ -61,17 +62,7 @@ type ProviderDialect = ProviderAdapter['dialect'];
 /** How a streamed answer ended for the caller. */
 export type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
 
-function parseOr<T>(
-  schema: {
-    safeParse(
-      v: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
-  },
-  value: unknown,
-  what: string,
-): T {
+function parseOr<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

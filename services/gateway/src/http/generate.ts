@@ -50,10 +50,17 @@ const HOST_FIELDS = new Set([
   'azure_endpoint',
 ]);
 
+/**
+ * Objects whose keys are the caller's own data, not request fields: a tool's JSON schema
+ * may well have a `base_url` property, and metadata any key. Kordon never reads them.
+ */
+const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema', 'json_schema', 'metadata']);
+
 function findHostField(value: unknown, depth = 0): string | undefined {
   if (depth > 32 || value === null || typeof value !== 'object') return undefined;
   for (const [key, item] of Object.entries(value)) {
     if (HOST_FIELDS.has(key.toLowerCase())) return key;
+    if (FREE_FORM.has(key)) continue;
     const nested = findHostField(item, depth + 1);
     if (nested) return nested;
   }
