@@ -191,6 +191,29 @@ orgs:
     assert.equal(event.data.stream, false);
   });
 
+  it('a plain answer without usage is counted with the tokenizer; the same dialect gets the bytes as sent', async () => {
+    openaiMock.enqueueScenario('no-usage');
+    const response = await fetch(`${kordon.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'count me please' }],
+      }),
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    const answer = JSON.parse(text) as { usage?: unknown; choices: Array<{ message: { content: string } }> };
+    assert.equal(answer.usage, undefined, 'nothing added to the provider answer');
+    assert.equal(text, JSON.stringify(answer), 'forwarded as the provider serialised it');
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestCompleted');
+    if (event.type !== 'RequestCompleted') return;
+    assert.ok(event.data.usage.inputTokens > 0, 'prompt counted');
+    assert.ok(event.data.usage.outputTokens > 0, 'answer counted');
+    assert.notEqual(event.data.cost, '0');
+  });
+
   it('OpenAI SDK: a streamed chat gets its usage chunk only when it asks', async () => {
     const stream = await openai().chat.completions.create({
       model: 'gpt-4o-mini',

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   GENERATE_OPERATION,
   type OperationRequest,
@@ -17,6 +17,7 @@ import {
   anthropicToOpenAIRequest,
   anthropicToOpenAIResponse,
   anthropicToOpenAIStream,
+  anthropicUsage,
   geminiGenerateContentResponse,
   geminiToAnthropicResponse,
   geminiToAnthropicStream,
@@ -29,6 +30,7 @@ import {
   openAIToAnthropicResponse,
   openAIToAnthropicStream,
   openAIToGeminiRequest,
+  openAIUsage,
   StreamTranslator,
   TranslationError,
   usageFromAnthropic,
@@ -154,21 +156,34 @@ export const planChatExchange: ExchangePlanner = (
 
   const answer = (reply: ProviderAnswer) => {
     const json = reply.json();
+    // Same dialect, body not remapped by the adapter: the provider's bytes go out as they
+    // came, and only the usage (and the shape around it) is validated.
+    const forwardRaw = caller === provider && !adapter.mapResponse;
     if (provider === 'openai') {
+      if (forwardRaw) {
+        const { usage } = parseOr(openAIAnswerUsage, json, 'provider answer');
+        if (usage) return { text: reply.rawText, usage: usageFromOpenAI(usage) };
+      }
       const completion = parseOr(openAIChatCompletion, json, 'provider answer');
-      const usage = usageFromOpenAI(completion.usage);
+      const usage = usageFromOpenAI(completion.usage) ?? fallbackUsage(openAICompletionText(completion));
+      if (forwardRaw) return { text: reply.rawText, usage };
       const out = caller === 'openai' ? json : openAIToAnthropicResponse(completion, { model: shownModel });
       return { text: JSON.stringify(out), usage };
     }
     if (provider === 'anthropic') {
+      if (forwardRaw) {
+        const { usage } = parseOr(anthropicAnswerUsage, json, 'provider answer');
+        if (usage) return { text: reply.rawText, usage: usageFromAnthropic(usage) };
+      }
       const message = parseOr(anthropicMessageResponse, json, 'provider answer');
-      const usage = usageFromAnthropic(message.usage);
+      const usage = usageFromAnthropic(message.usage) ?? fallbackUsage(anthropicMessageText(message));
+      if (forwardRaw) return { text: reply.rawText, usage };
       const out =
         caller === 'anthropic' ? json : anthropicToOpenAIResponse(message, { created, model: shownModel });
       return { text: JSON.stringify(out), usage };
     }
     const response = parseOr(geminiGenerateContentResponse, json, 'provider answer');
-    const usage = usageFromGemini(response.usageMetadata);
+    const usage = usageFromGemini(response.usageMetadata) ?? fallbackUsage(geminiResponseText(response));
     const context = { fallbackId: requestId, requestedModel: route.model, model: shownModel };
     const out =
       caller === 'openai'
@@ -207,6 +222,11 @@ export const planChatExchange: ExchangePlanner = (
     return `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
   };
 
+  const rawAnthropicFrame = (event: unknown, raw: string): string => {
+    const type = (event as { type?: unknown }).type;
+    return `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${raw}\n\n`;
+  };
+
   const streamAnswer: Exchange['stream'] = async (events, res, timing, settle) => {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -215,16 +235,33 @@ export const planChatExchange: ExchangePlanner = (
       'x-request-id': requestId,
     });
     let broken: string | undefined;
+    // Frames of one upstream read go out in one write, and the last ones in the write that
+    // ends the answer: a socket write costs a system call, and a pass-through pays one per
+    // read, not one per frame.
+    let batch = '';
     try {
       for await (const event of events) {
         const out = translator.push(event);
         if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
         if (caller === provider) {
-          if (event === OPENAI_DONE) continue; // written below, only after a clean end
-          if (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event)) continue; // asked upstream, not by the caller
-          if (!write(res, frame(event))) await drained(res);
+          // [DONE] is written below, only after a clean end; a usage chunk only when the caller asked.
+          const skip =
+            event === OPENAI_DONE || (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event));
+          const raw = events.lastFrameData;
+          if (!skip)
+            batch +=
+              raw === undefined
+                ? frame(event)
+                : caller === 'openai'
+                  ? `data: ${raw}\n\n`
+                  : rawAnthropicFrame(event, raw);
         } else {
-          for (const item of out) if (!write(res, frame(item))) await drained(res);
+          for (const item of out) batch += frame(item);
+        }
+        if (batch !== '' && !events.ready && !translator.finished) {
+          const text = batch;
+          batch = '';
+          if (!write(res, text)) await drained(res);
         }
         if (res.destroyed) break;
       }
@@ -237,19 +274,52 @@ export const planChatExchange: ExchangePlanner = (
       return;
     }
     if (translator.finished && !broken) {
-      if (caller === 'openai') res.write('data: [DONE]\n\n');
-      res.end();
+      res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
       settle(translator.usage, 'complete');
       return;
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
-    res.end(errorFrame(caller, `upstream stream interrupted: ${message}`));
+    res.end(batch + errorFrame(caller, `upstream stream interrupted: ${message}`));
     settle(translator.usage ?? fallbackUsage(translator.outputText()), 'interrupted');
   };
 
   return { operation, answer, stream: streamAnswer };
 };
+
+/** The part of a same-dialect answer Kordon needs: its usage (the rest is forwarded as is). */
+const openAIAnswerUsage = z.object({ choices: z.array(z.unknown()), usage: openAIUsage.nullish() });
+const anthropicAnswerUsage = z.object({ content: z.array(z.unknown()), usage: anthropicUsage.nullish() });
+
+/** What a tokenizer counts when an answer carries no usage: the text and the tool-call arguments. */
+function openAICompletionText(completion: z.infer<typeof openAIChatCompletion>): string {
+  let text = '';
+  for (const choice of completion.choices) {
+    text += choice.message.content ?? '';
+    for (const call of choice.message.tool_calls ?? []) text += call.function.name + call.function.arguments;
+  }
+  return text;
+}
+
+function anthropicMessageText(message: z.infer<typeof anthropicMessageResponse>): string {
+  let text = '';
+  for (const block of message.content) {
+    if (block.type === 'text' && 'text' in block) text += block.text;
+    else if (block.type === 'tool_use' && 'input' in block) text += JSON.stringify(block.input);
+  }
+  return text;
+}
+
+function geminiResponseText(response: z.infer<typeof geminiGenerateContentResponse>): string {
+  let text = '';
+  for (const candidate of response.candidates ?? []) {
+    for (const part of candidate.content?.parts ?? []) {
+      if (typeof part.text === 'string') text += part.text;
+      if (part.functionCall) text += JSON.stringify(part.functionCall);
+    }
+  }
+  return text;
+}
 
 function isUsageOnlyChunk(event: unknown): boolean {
   const chunk = event as { choices?: unknown[]; usage?: unknown };

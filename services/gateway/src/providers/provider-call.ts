@@ -66,6 +66,17 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
   readonly end: BodyEnd | undefined;
   /** SSE comments (keep-alives) skipped so far. */
   readonly keepAlives: number;
+  /**
+   * The `data:` text of the frame the last event came from, when the event is that frame
+   * as sent (no mapping) and fits on one line: a same-dialect stream forwards it as is
+   * instead of serialising the event again.
+   */
+  readonly lastFrameData: string | undefined;
+  /**
+   * True when the next event is already read from the body (the same network read): a
+   * writer batches until this is false, so one upstream read makes one write to the client.
+   */
+  readonly ready: boolean;
   /** Stops reading and closes the connection, when the events will not be iterated (to the end). */
   cancel(): void;
 }
@@ -147,6 +158,7 @@ class EventStream implements ProviderEventStream {
   readonly #response: UpstreamStreamingResponse;
   readonly #reader: SseReader | NdjsonReader;
   readonly #mapper: StreamEventMapper | undefined;
+  lastFrameData: string | undefined;
 
   constructor(
     response: UpstreamStreamingResponse,
@@ -165,6 +177,10 @@ class EventStream implements ProviderEventStream {
     return this.#reader.end;
   }
 
+  get ready(): boolean {
+    return this.#reader.ready || this.#response.bodyBuffered();
+  }
+
   get keepAlives(): number {
     return this.#reader instanceof SseReader ? this.#reader.comments : 0;
   }
@@ -177,9 +193,13 @@ class EventStream implements ProviderEventStream {
     const mapper = this.#mapper;
     try {
       for await (const frame of this.#reader) {
-        const event = parseFrame(typeof frame === 'string' ? frame : frame.data);
+        const data = typeof frame === 'string' ? frame : frame.data;
+        const event = parseFrame(data);
         if (mapper) yield* mapper.map(event);
-        else yield event;
+        else {
+          this.lastFrameData = data.includes('\n') ? undefined : data;
+          yield event;
+        }
       }
     } catch (error) {
       if (error instanceof SseFramingError || error instanceof NdjsonFramingError) {

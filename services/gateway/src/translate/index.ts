@@ -10,6 +10,7 @@ export {
   type AnthropicStreamEventOut,
   anthropicMessageResponse,
   anthropicMessagesRequest,
+  anthropicUsage,
 } from './anthropic-messages-types.js';
 export type { GeminiStreamOptions } from './gemini-stream-parser.js';
 export {
@@ -31,6 +32,7 @@ export {
   type OpenAIChatRequest,
   openAIChatCompletion,
   openAIChatRequest,
+  openAIUsage,
 } from './openai-chat-types.js';
 export { OPENAI_DONE } from './openai-stream-parser.js';
 export {

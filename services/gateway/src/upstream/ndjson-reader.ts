@@ -18,6 +18,8 @@ export class NdjsonReader implements AsyncIterable<string> {
   readonly #body: AsyncIterable<Uint8Array>;
   readonly #maxLineChars: number;
   #end: BodyEnd | undefined;
+  /** Text read and not yet split into lines. */
+  #pending = '';
 
   constructor(body: AsyncIterable<Uint8Array>, options: { maxLineChars?: number } = {}) {
     this.#body = body;
@@ -28,22 +30,27 @@ export class NdjsonReader implements AsyncIterable<string> {
     return this.#end;
   }
 
+  /** True when the next line is already read: taking it needs no I/O (a writer can batch). */
+  get ready(): boolean {
+    return this.#pending.includes('\n');
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<string, void, undefined> {
     const decoder = new TextDecoder('utf-8');
-    let pending = '';
     for await (const chunk of this.#body) {
-      pending += decoder.decode(chunk, { stream: true });
-      let newline = pending.indexOf('\n');
+      this.#pending += decoder.decode(chunk, { stream: true });
+      let newline = this.#pending.indexOf('\n');
       while (newline >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
+        const line = this.#pending.slice(0, newline).trim();
+        this.#pending = this.#pending.slice(newline + 1);
         if (line !== '') yield line;
-        newline = pending.indexOf('\n');
+        newline = this.#pending.indexOf('\n');
       }
-      if (pending.length > this.#maxLineChars) throw new NdjsonFramingError('NDJSON line too large');
+      if (this.#pending.length > this.#maxLineChars) throw new NdjsonFramingError('NDJSON line too large');
     }
     const rest = decoder.decode();
-    const last = (pending + rest).trim();
+    const last = (this.#pending + rest).trim();
+    this.#pending = '';
     if (last !== '') yield last;
     this.#end = rest === '' ? 'clean' : 'partial_frame';
   }

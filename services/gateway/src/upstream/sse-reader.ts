@@ -37,6 +37,8 @@ export class SseReader implements AsyncIterable<SseEvent> {
   readonly #maxFrameChars: number;
   #comments = 0;
   #end: BodyEnd | undefined;
+  /** Frames parsed from the chunks read so far and not yet taken. */
+  readonly #queue: SseEvent[] = [];
 
   constructor(body: AsyncIterable<Uint8Array>, options: SseReaderOptions = {}) {
     this.#body = body;
@@ -48,13 +50,18 @@ export class SseReader implements AsyncIterable<SseEvent> {
     return this.#comments;
   }
 
+  /** True when the next frame is already read: taking it needs no I/O (a writer can batch). */
+  get ready(): boolean {
+    return this.#queue.length > 0;
+  }
+
   /** Set once the body has ended without an error; undefined while reading or after an error. */
   get end(): BodyEnd | undefined {
     return this.#end;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<SseEvent, void, undefined> {
-    const queue: SseEvent[] = [];
+    const queue = this.#queue;
     let overflow: string | undefined;
     const parser = createParser({
       onEvent: (message: EventSourceMessage) => {

@@ -125,6 +125,8 @@ export interface UpstreamStreamingResponse extends UpstreamResponse {
   readonly body: AsyncIterable<Buffer>;
   /** Stops reading and closes the connection (when the caller stops early without iterating). */
   cancel(): void;
+  /** True when body bytes are already received and not yet taken: the next chunk needs no I/O. */
+  bodyBuffered(): boolean;
 }
 
 type ResponseBody = Readable & AsyncIterable<Buffer>;
@@ -208,6 +210,7 @@ export class UpstreamClient {
         exchange.finish();
         body.destroy();
       },
+      bodyBuffered: () => body.readableLength > 0,
     };
   }
 
