@@ -11,7 +11,7 @@
  * load generator) and the mock upstream (fixed-openai-mock.ts) run on core 0.
  *
  *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey]
- *   npm run bench:gateway -- --profile [--postgres]
+ *   npm run bench:gateway -- --profile [--postgres] [--mode plain|stream]
  *
  * "Kordon" is the default deployment: the embedded PGlite store in the same process (so on
  * the gateway's core). "Kordon-pg" is the same with PostgreSQL as its store (a throwaway
@@ -397,7 +397,14 @@ async function startKordonProcess(
   delete env.NODE_ENV;
   delete env.KORDON_DATABASE_URL;
   if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
-  const proc = spawnPinned(1, process.execPath, [...nodeArgs, 'services/server/dist/cli.js', 'start'], env);
+  // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings.
+  const extraArgs = process.env.BENCH_KORDON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawnPinned(
+    1,
+    process.execPath,
+    [...extraArgs, ...nodeArgs, 'services/server/dist/cli.js', 'start'],
+    env,
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/readyz`, proc, (status) => status === 200);
   const issuedDir = join(dataDir, 'issued-proxy-keys');
@@ -805,9 +812,10 @@ async function main() {
       headers: { authorization: `Bearer ${kordon.proxyKey}` },
       pid: kordon.proc.pid,
     };
-    for (const mode of MODES) await load(target, mode, 16, WARMUP_SECONDS);
+    const modes = MODES.filter((mode) => (argValue('mode') ?? mode) === mode);
+    for (const mode of modes) await load(target, mode, 16, WARMUP_SECONDS);
     measuredWindows.length = 0;
-    for (const mode of MODES) {
+    for (const mode of modes) {
       const m = await load(target, mode, 16, SECONDS);
       console.log(
         `Kordon (${database ? 'PostgreSQL' : 'PGlite'}) ${mode} c=16 under --cpu-prof: ${fmt(m.rps)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU/req ${fmt(m.cpuPerRequestMs, 3)} ms, non-2xx ${m.non2xx}`,
