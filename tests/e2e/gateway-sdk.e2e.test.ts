@@ -91,6 +91,7 @@ orgs:
         type: openai
         baseUrl: \${SLOW_URL}
         models: [slow-model]
+        timeouts: { totalMs: 1500 }
         keys: [{ name: k1, secret: "\${OPENAI_KEY_1}" }]
       - name: google
         type: gemini
@@ -630,5 +631,28 @@ orgs:
     );
     const event = await lastEvent();
     assert.ok(event.type === 'RequestFailed' && event.data.errorCode === 'upstream_rate_limited');
+  });
+
+  it("a provider's own timeouts from the config file bound its calls", async () => {
+    // The slow provider sends a word every 20 ms forever; its config gives calls 1.5 s in all.
+    const started = Date.now();
+    const stream = await openai().chat.completions.create({
+      model: 'slow-model',
+      messages: [{ role: 'user', content: 'go on until the limit' }],
+      stream: true,
+    });
+    let chunks = 0;
+    await assert.rejects(async () => {
+      for await (const _ of stream) chunks++;
+    }, /interrupted/);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 1400 && elapsed < 10_000, `ended after ${elapsed} ms`);
+    assert.ok(chunks > 10);
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestFailed');
+    if (event.type === 'RequestFailed') {
+      assert.equal(event.data.errorCode, 'stream_interrupted');
+      assert.ok(event.data.usage.outputTokens >= chunks, 'the words streamed are counted');
+    }
   });
 });

@@ -18,6 +18,9 @@ export const providerType = z.enum([
   'gigachat',
 ]);
 
+/** A call timeout: 1 ms to 1 hour. */
+const timeoutMs = z.int().min(1).max(3_600_000);
+
 /** Settings only some provider types take; validated again by the provider's adapter. */
 const providerOptions = z.strictObject({
   /** azure-openai: model name -> deployment name. */
@@ -29,6 +32,15 @@ const providerOptions = z.strictObject({
   /** gigachat: the OAuth endpoint and scope of the authorization key. */
   oauthUrl: endpointUrl.optional(),
   scope: z.string().min(1).max(64).optional(),
+  /** Limits of a call to this provider, in ms; the gateway's defaults where absent. */
+  timeouts: z
+    .strictObject({
+      connectMs: timeoutMs.optional(),
+      firstByteMs: timeoutMs.optional(),
+      idleMs: timeoutMs.optional(),
+      totalMs: timeoutMs.optional(),
+    })
+    .optional(),
 });
 
 /** Added, or changed in place (the latest event wins). */

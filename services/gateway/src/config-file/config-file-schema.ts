@@ -31,6 +31,18 @@ const providerSchema = z.strictObject({
   folderId: z.string().optional(),
   oauthUrl: z.url({ protocol: /^https$/ }).optional(),
   scope: z.string().optional(),
+  /**
+   * Limits of each call to this provider, in ms (the gateway's defaults where absent): TCP/TLS
+   * connect, first byte of the answer, idle time between two chunks, and the whole call.
+   */
+  timeouts: z
+    .strictObject({
+      connectMs: z.int().min(1).max(3_600_000).optional(),
+      firstByteMs: z.int().min(1).max(3_600_000).optional(),
+      idleMs: z.int().min(1).max(3_600_000).optional(),
+      totalMs: z.int().min(1).max(3_600_000).optional(),
+    })
+    .optional(),
 });
 
 const proxyKeySchema = z.strictObject({

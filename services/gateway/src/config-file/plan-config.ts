@@ -201,6 +201,7 @@ function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfig
   if (provider.folderId) options.folderId = provider.folderId;
   if (provider.oauthUrl) options.oauthUrl = provider.oauthUrl;
   if (provider.scope) options.scope = provider.scope;
+  if (provider.timeouts && Object.keys(provider.timeouts).length > 0) options.timeouts = provider.timeouts;
   return {
     provider: provider.name,
     type: provider.type,

@@ -26,7 +26,13 @@ export function countTokensHandler(deps: GenerateDependencies) {
       let inputTokens: number;
       if (adapter.dialect === 'anthropic' && adapter.supports('count_tokens', config) && keyEntry) {
         const answer = await callProvider(
-          { client: deps.client, adapter, config, key: providerKeyOf(deps, keyEntry) },
+          {
+            client: deps.client,
+            adapter,
+            config,
+            key: providerKeyOf(deps, keyEntry),
+            timeouts: route!.provider.options.timeouts,
+          },
           {
             operation: 'count_tokens',
             model: route!.model,

@@ -185,7 +185,14 @@ async function attempt(
       outcome.attempts++;
       outcome.route = route;
       outcome.key = keyEntry;
-      const call = { client: deps.client, adapter, config, key: providerKeyOf(deps, keyEntry), signal };
+      const call = {
+        client: deps.client,
+        adapter,
+        config,
+        key: providerKeyOf(deps, keyEntry),
+        signal,
+        timeouts: route.provider.options.timeouts,
+      };
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, exchange.operation);

@@ -97,8 +97,8 @@ export interface UpstreamRequest {
   readonly body?: string | Uint8Array | undefined;
   /** Aborts the call (a client disconnect). */
   readonly signal?: AbortSignal | undefined;
-  /** Per-call limits; the connect timeout is the pool's. */
-  readonly timeouts?: Partial<Omit<UpstreamTimeouts, 'connectMs'>> | undefined;
+  /** Per-call limits; a call with its own connect timeout gets its own pool for the origin. */
+  readonly timeouts?: Partial<UpstreamTimeouts> | undefined;
   /** Values to cut out of anything kept from the answer (the key, an access token). */
   readonly secrets?: readonly string[] | undefined;
   readonly tls?: UpstreamTls | undefined;
@@ -237,19 +237,21 @@ export class UpstreamClient {
         isRetryable: false,
       });
     }
-    return new Exchange(call, this.#pool(call.target.origin, call.tls), {
+    const connectMs = call.timeouts?.connectMs ?? this.#timeouts.connectMs;
+    return new Exchange(call, this.#pool(call.target.origin, call.tls, connectMs), {
       firstByteMs: call.timeouts?.firstByteMs ?? this.#timeouts.firstByteMs,
       idleMs: call.timeouts?.idleMs ?? this.#timeouts.idleMs,
       totalMs: call.timeouts?.totalMs ?? this.#timeouts.totalMs,
-      connectMs: this.#timeouts.connectMs,
+      connectMs,
       maxResponseBytes: this.#maxResponseBytes,
       maxErrorBodyBytes: this.#maxErrorBodyBytes,
       now: this.#now,
     });
   }
 
-  #pool(origin: string, tls: UpstreamTls | undefined): Pool {
-    const key = tls?.ca ? `${origin}\n${tls.ca}` : origin;
+  #pool(origin: string, tls: UpstreamTls | undefined, connectMs: number): Pool {
+    let key = tls?.ca ? `${origin}\n${tls.ca}` : origin;
+    if (connectMs !== this.#timeouts.connectMs) key += `\nconnect=${connectMs}`;
     let pool = this.#pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
@@ -259,7 +261,7 @@ export class UpstreamClient {
         keepAliveMaxTimeout: Math.max(this.#keepAliveTimeoutMs, 600_000),
         headersTimeout: this.#timeouts.firstByteMs,
         bodyTimeout: this.#timeouts.idleMs,
-        connect: { timeout: this.#timeouts.connectMs, ...(tls?.ca ? { ca: tls.ca } : {}) },
+        connect: { timeout: connectMs, ...(tls?.ca ? { ca: tls.ca } : {}) },
       });
       this.#pools.set(key, pool);
     }
