@@ -1,0 +1,88 @@
+/*
+ * Distinct client IPs per key per period (a cap on sharing a key). A key keeps the exact set of
+ * addresses seen in its period, up to cap + 1: once a set holds more than the cap every new
+ * address is refused anyway, so more would tell nothing. Memory per key: cap + 1 strings at most.
+ *
+ * Addresses are compared by text; pass the canonical text of `parseIp` (IPv4-mapped IPv6 as IPv4,
+ * IPv6 in RFC 5952 form), so one address counts once.
+ *
+ * Periods: every call says which period it belongs to (`periodStart`); a newer one empties the
+ * set (the renewal), an older one is stale and ignored. `reset` does the same explicitly from a
+ * LimitReset event.
+ */
+
+export interface DistinctIpDecision {
+  readonly allowed: boolean;
+  /** Distinct addresses counted in the period, this one included when admitted. */
+  readonly count: number;
+  readonly cap: number;
+  /** The address was not in the set before. */
+  readonly isNew: boolean;
+}
+
+interface KeyIps {
+  periodStart: number;
+  readonly ips: Set<string>;
+}
+
+export class DistinctIps {
+  private readonly byKey = new Map<string, KeyIps>();
+
+  /**
+   * Admits an address known in the period, or a new one while fewer than `cap` are known; a new
+   * one past the cap is refused and not counted.
+   */
+  admit(key: string, ip: string, cap: number, periodStart: number): DistinctIpDecision {
+    if (!Number.isInteger(cap) || cap < 0) throw new RangeError('cap must be a whole number >= 0');
+    const entry = this.current(key, periodStart);
+    if (entry.ips.has(ip)) return { allowed: true, count: entry.ips.size, cap, isNew: false };
+    if (entry.ips.size >= cap) return { allowed: false, count: entry.ips.size, cap, isNew: true };
+    entry.ips.add(ip);
+    return { allowed: true, count: entry.ips.size, cap, isNew: true };
+  }
+
+  /**
+   * An address another replica admitted (from a usage event of the period). Counted without a
+   * check, up to cap + 1 addresses. Returns false when stale (an older period) or not kept.
+   */
+  observe(key: string, ip: string, cap: number, periodStart: number): boolean {
+    const entry = this.current(key, periodStart);
+    if (entry.periodStart !== periodStart) return false;
+    if (entry.ips.has(ip) || entry.ips.size > cap) return false;
+    entry.ips.add(ip);
+    return true;
+  }
+
+  /** Starts a new period for the key; false (nothing changes) for the same or an older one. */
+  reset(key: string, periodStart: number): boolean {
+    const entry = this.byKey.get(key);
+    if (entry && periodStart <= entry.periodStart) return false;
+    this.byKey.set(key, { periodStart, ips: new Set() });
+    return true;
+  }
+
+  count(key: string): number {
+    return this.byKey.get(key)?.ips.size ?? 0;
+  }
+
+  /** Forgets keys whose period began before `periodStartBefore`; returns how many. */
+  sweep(periodStartBefore: number): number {
+    let removed = 0;
+    for (const [key, entry] of this.byKey) {
+      if (entry.periodStart < periodStartBefore) {
+        this.byKey.delete(key);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  private current(key: string, periodStart: number): KeyIps {
+    let entry = this.byKey.get(key);
+    if (!entry || periodStart > entry.periodStart) {
+      entry = { periodStart, ips: new Set() };
+      this.byKey.set(key, entry);
+    }
+    return entry;
+  }
+}

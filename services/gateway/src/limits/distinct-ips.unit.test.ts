@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DistinctIps } from './distinct-ips.js';
+import { parseIpOrThrow } from './ip-address.js';
+import { periodAt } from './period.js';
+
+const DAY1 = periodAt('1d', 'Europe/Berlin', Date.parse('2025-06-02T10:00:00Z')).start;
+const DAY2 = periodAt('1d', 'Europe/Berlin', Date.parse('2025-06-03T10:00:00Z')).start;
+
+describe('DistinctIps', () => {
+  test('a cap of 3: known addresses keep working, the 4th new one is refused', () => {
+    const ips = new DistinctIps();
+    assert.deepEqual(ips.admit('k1', '127.0.0.2', 3, DAY1), { allowed: true, count: 1, cap: 3, isNew: true });
+    assert.deepEqual(ips.admit('k1', '127.0.0.3', 3, DAY1), { allowed: true, count: 2, cap: 3, isNew: true });
+    assert.deepEqual(ips.admit('k1', '127.0.0.2', 3, DAY1), {
+      allowed: true,
+      count: 2,
+      cap: 3,
+      isNew: false,
+    });
+    assert.deepEqual(ips.admit('k1', '127.0.0.4', 3, DAY1), { allowed: true, count: 3, cap: 3, isNew: true });
+    assert.deepEqual(ips.admit('k1', '127.0.0.5', 3, DAY1), {
+      allowed: false,
+      count: 3,
+      cap: 3,
+      isNew: true,
+    });
+    assert.deepEqual(ips.admit('k1', '127.0.0.5', 3, DAY1).allowed, false);
+    assert.equal(ips.admit('k1', '127.0.0.3', 3, DAY1).allowed, true);
+    assert.equal(ips.count('k1'), 3);
+    // Other keys have their own sets.
+    assert.equal(ips.admit('k2', '127.0.0.5', 3, DAY1).allowed, true);
+  });
+
+  test('one address in two spellings counts once when given canonical text', () => {
+    const ips = new DistinctIps();
+    ips.admit('k1', parseIpOrThrow('::ffff:127.0.0.2').text, 1, DAY1);
+    assert.equal(ips.admit('k1', parseIpOrThrow('127.0.0.2').text, 1, DAY1).allowed, true);
+    assert.equal(ips.admit('k1', parseIpOrThrow('2001:DB8::1').text, 1, DAY1).allowed, false);
+  });
+
+  test('the set empties with the next period; an older period is stale', () => {
+    const ips = new DistinctIps();
+    ips.admit('k1', '10.0.0.1', 1, DAY1);
+    assert.equal(ips.admit('k1', '10.0.0.2', 1, DAY1).allowed, false);
+    assert.equal(ips.admit('k1', '10.0.0.2', 1, DAY2).allowed, true);
+    assert.equal(ips.count('k1'), 1);
+    // A late request still stamped with the old period does not reopen it.
+    assert.equal(ips.admit('k1', '10.0.0.3', 1, DAY1).allowed, false);
+    assert.equal(ips.reset('k1', DAY2), false);
+    assert.equal(ips.reset('k1', DAY1), false);
+    assert.equal(ips.observe('k1', '10.0.0.9', 1, DAY1), false);
+  });
+
+  test('addresses from other replicas: counted without a check, at most cap + 1 kept', () => {
+    const ips = new DistinctIps();
+    ips.admit('k1', '10.0.0.1', 2, DAY1);
+    assert.equal(ips.observe('k1', '10.0.0.2', 2, DAY1), true);
+    assert.equal(ips.observe('k1', '10.0.0.2', 2, DAY1), false);
+    // Two replicas each admitted a second address at once: the set goes one past the cap.
+    assert.equal(ips.observe('k1', '10.0.0.3', 2, DAY1), true);
+    assert.equal(ips.observe('k1', '10.0.0.4', 2, DAY1), false);
+    assert.equal(ips.count('k1'), 3);
+    assert.equal(ips.admit('k1', '10.0.0.3', 2, DAY1).allowed, true);
+    assert.equal(ips.admit('k1', '10.0.0.5', 2, DAY1).allowed, false);
+  });
+
+  test('memory stays bounded by the cap under many addresses, and sweep forgets old keys', () => {
+    const ips = new DistinctIps();
+    for (let i = 0; i < 10_000; i++) ips.admit('k1', `10.0.${i >> 8}.${i & 255}`, 5, DAY1);
+    assert.equal(ips.count('k1'), 5);
+    ips.admit('k2', '10.0.0.1', 5, DAY2);
+    assert.equal(ips.sweep(DAY2), 1);
+    assert.equal(ips.count('k1'), 0);
+    assert.equal(ips.count('k2'), 1);
+  });
+});

@@ -1,0 +1,96 @@
+import {
+  type CalendarOptions,
+  type Period,
+  type PeriodSpec,
+  parsePeriod,
+  periodAt,
+  periodsBetween,
+} from './period.js';
+
+/*
+ * Which resets a periodic limit of one scope needs now: the pure half of renewal. The caller
+ * writes one LimitReset per planned reset with the id `limitResetEventId(org, key, periodStart)`
+ * (the same on every replica, so concurrent writers and restarts store it once), then applies the
+ * stored event to the ledger (`BudgetLedger.reset`), whichever replica's copy won.
+ *
+ * After downtime every missed period gets its reset, oldest first; nothing was spent in the
+ * periods nobody was up for, so with rollover each one carries allowance + what came before
+ * (capped). More than `max` missed periods: only the newest `max` are planned, with the carried
+ * amount they would have had.
+ */
+
+export interface RenewalPolicy {
+  readonly period: PeriodSpec | string;
+  /** IANA zone of calendar periods (the org's); ignored by fixed ones. */
+  readonly timeZone: string;
+  readonly monthStartDay?: number;
+  /** Carry the unused part of a period into the next one. */
+  readonly rollover: boolean;
+  /** Cap on what is carried, in percent of one period's allowance; null: no cap. */
+  readonly rolloverMaxPercent: number | null;
+}
+
+export interface RenewalState {
+  /** periodStart of the last reset applied to the scope; null: never (a budget just added). */
+  readonly lastPeriodStart: number | null;
+  /** Allowance of one period, without rollover (0 for limits that do not roll over). */
+  readonly allowance: bigint;
+  /** What the last period left unused, uncapped: `BudgetLedger.rollover(scopeKey, null)`. */
+  readonly unused: bigint;
+}
+
+export interface PlannedReset extends Period {
+  readonly rolledOver: bigint;
+}
+
+export interface RenewalPlan {
+  readonly resets: PlannedReset[];
+  /** Missed periods left out before the first planned one (see `max`). */
+  readonly omitted: number;
+}
+
+/**
+ * The resets due at `now`, oldest first; none when the current period was already reset. A scope
+ * never reset starts with the current period and nothing carried.
+ */
+export function planResets(policy: RenewalPolicy, state: RenewalState, now: number, max = 100): RenewalPlan {
+  const spec = typeof policy.period === 'string' ? parsePeriod(policy.period) : policy.period;
+  if (spec.kind === 'lifetime') return { resets: [], omitted: 0 };
+  const calendar: CalendarOptions =
+    policy.monthStartDay === undefined ? {} : { monthStartDay: policy.monthStartDay };
+  if (state.lastPeriodStart === null) {
+    const current = periodAt(spec, policy.timeZone, now, calendar);
+    return { resets: [{ start: current.start, end: current.end, rolledOver: 0n }], omitted: 0 };
+  }
+  const { periods, omitted } = periodsBetween(spec, policy.timeZone, state.lastPeriodStart, now, {
+    ...calendar,
+    max,
+  });
+  if (!policy.rollover) {
+    return { resets: periods.map((p) => ({ start: p.start, end: p.end, rolledOver: 0n })), omitted };
+  }
+  const { allowance } = state;
+  const cap =
+    policy.rolloverMaxPercent === null ? null : (allowance * BigInt(policy.rolloverMaxPercent)) / 100n;
+  const capped = (amount: bigint) => (cap !== null && amount > cap ? cap : amount < 0n ? 0n : amount);
+  // Carried into the first missed period, then into each omitted one.
+  let carried = capped(state.unused);
+  if (omitted > 0) {
+    if (cap === null) {
+      carried += allowance * BigInt(omitted);
+    } else {
+      // Non-decreasing and capped: it settles at the cap after at most cap/allowance + 1 steps.
+      for (let i = 0; i < omitted; i++) {
+        const next = capped(allowance + carried);
+        if (next === carried) break;
+        carried = next;
+      }
+    }
+  }
+  const resets: PlannedReset[] = [];
+  for (const [index, p] of periods.entries()) {
+    if (index > 0) carried = capped(allowance + carried);
+    resets.push({ start: p.start, end: p.end, rolledOver: carried });
+  }
+  return { resets, omitted };
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { limitResetEventId } from '@kordon/events';
+import { formatUsd, parseUsd } from './amount.js';
+import { BudgetLedger } from './budget-ledger.js';
+import { periodAt } from './period.js';
+import { planResets, type RenewalPolicy } from './renewal.js';
+
+const usd = parseUsd;
+const iso = (ms: number) => new Date(ms).toISOString();
+const DAILY: RenewalPolicy = {
+  period: '1d',
+  timeZone: 'Europe/Berlin',
+  rollover: false,
+  rolloverMaxPercent: null,
+};
+const MAY_31 = periodAt('1d', 'Europe/Berlin', Date.parse('2025-05-31T12:00:00Z')).start;
+
+describe('planResets', () => {
+  test('nothing due inside the current period; one reset at the boundary', () => {
+    const state = { lastPeriodStart: MAY_31, allowance: usd('10'), unused: usd('4') };
+    assert.deepEqual(planResets(DAILY, state, Date.parse('2025-05-31T21:59:59Z')), {
+      resets: [],
+      omitted: 0,
+    });
+    const { resets } = planResets(DAILY, state, Date.parse('2025-05-31T22:00:00Z'));
+    assert.deepEqual(
+      resets.map((r) => [iso(r.start), iso(r.end), r.rolledOver]),
+      [['2025-05-31T22:00:00.000Z', '2025-06-01T22:00:00.000Z', 0n]],
+    );
+  });
+
+  test('a budget never reset starts with the current period, nothing carried', () => {
+    const now = Date.parse('2025-06-15T10:00:00Z');
+    const plan = planResets(
+      { ...DAILY, period: '1mo', rollover: true },
+      { lastPeriodStart: null, allowance: usd('25'), unused: 0n },
+      now,
+    );
+    assert.deepEqual(plan.resets, [{ ...periodAt('1mo', 'Europe/Berlin', now), rolledOver: 0n }]);
+  });
+
+  test('after three days down: every missed day, with rollover capped at 150%', () => {
+    const policy = { ...DAILY, rollover: true, rolloverMaxPercent: 150 };
+    const state = { lastPeriodStart: MAY_31, allowance: usd('10'), unused: usd('4') };
+    const now = Date.parse('2025-06-03T08:00:00Z');
+    const plan = planResets(policy, state, now);
+    assert.equal(plan.omitted, 0);
+    assert.deepEqual(
+      plan.resets.map((r) => [iso(r.start), formatUsd(r.rolledOver)]),
+      [
+        ['2025-05-31T22:00:00.000Z', '4'],
+        ['2025-06-01T22:00:00.000Z', '14'],
+        ['2025-06-02T22:00:00.000Z', '15'],
+      ],
+    );
+    // Keeping only the newest two gives the same amounts.
+    const newest = planResets(policy, state, now, 2);
+    assert.equal(newest.omitted, 1);
+    assert.deepEqual(newest.resets, plan.resets.slice(1));
+  });
+
+  test('without a cap the carried amount grows by one allowance per missed period', () => {
+    const policy: RenewalPolicy = {
+      period: '90s',
+      timeZone: 'UTC',
+      rollover: true,
+      rolloverMaxPercent: null,
+    };
+    const start = Date.parse('2025-06-01T00:00:00Z');
+    const plan = planResets(
+      policy,
+      { lastPeriodStart: start, allowance: 5n, unused: 2n },
+      start + 7 * 86_400_000,
+      3,
+    );
+    assert.equal(plan.omitted, 6717);
+    assert.deepEqual(
+      plan.resets.map((r) => r.rolledOver),
+      [2n + 6717n * 5n, 2n + 6718n * 5n, 2n + 6719n * 5n],
+    );
+  });
+
+  test('lifetime budgets never reset', () => {
+    const plan = planResets(
+      { ...DAILY, period: 'lifetime' },
+      { lastPeriodStart: null, allowance: 1n, unused: 1n },
+      MAY_31,
+    );
+    assert.deepEqual(plan, { resets: [], omitted: 0 });
+  });
+
+  test('two replicas plan the same resets, so the event ids collide and the store keeps one', () => {
+    const policy = { ...DAILY, rollover: true, rolloverMaxPercent: 100 };
+    const now = Date.parse('2025-06-01T22:00:01Z');
+    const ids = [1, 2].map(() => {
+      const ledger = new BudgetLedger();
+      ledger.setAllowance('k', usd('10'));
+      ledger.reset('k', MAY_31, 0n);
+      ledger.settle('r1', usd('3'), ['k'], MAY_31 + 1000);
+      const plan = planResets(
+        policy,
+        { lastPeriodStart: MAY_31, allowance: usd('10'), unused: ledger.rollover('k', null) },
+        now,
+      );
+      return plan.resets.map((r) => ({
+        id: limitResetEventId('o1', { scope: 'proxy-key', scopeId: 'k1', limit: 'budget_usd' }, iso(r.start)),
+        rolledOver: formatUsd(r.rolledOver),
+      }));
+    });
+    assert.equal(ids[0]!.length, 2);
+    assert.deepEqual(ids[0], ids[1]);
+    assert.deepEqual(
+      ids[0]!.map((r) => r.rolledOver),
+      ['7', '10'],
+    );
+  });
+});

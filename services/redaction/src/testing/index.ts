@@ -1,0 +1,1 @@
+export { CORPUS_PROMPT, type CorpusSample, fakeToken, SAMPLES } from './corpus.js';
