@@ -2,7 +2,8 @@ import { Decimal } from 'decimal.js';
 import type { ModelPrice, PriceTier } from './price-schema.js';
 
 /*
- * Cost of one request from its token usage and a model price, in exact decimal arithmetic.
+ * Cost of one request from its token usage and a model price, in exact integer arithmetic
+ * (bigints of 10^-COST_SCALE currency units).
  *
  * Usage is normalised the way RequestCompleted stores it: `inputTokens` is the WHOLE prompt.
  * Cache reads (`cachedInputTokens`) and cache writes (`cacheWriteTokens`,
@@ -27,9 +28,8 @@ import type { ModelPrice, PriceTier } from './price-schema.js';
 
 export const COST_SCALE = 10;
 
-/** Decimal with enough precision for token counts up to 2^53 times 10-decimal prices. */
+/** Decimal for comparing and adding amounts (reports); costs themselves are scaled bigints. */
 const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_UP, toExpNeg: -100, toExpPos: 100 });
-type Dec = InstanceType<typeof D>;
 
 const ZERO = new D(0);
 
@@ -99,35 +99,48 @@ export function checkUsage(usage: TokenUsage): string | null {
   return null;
 }
 
+/** Rates as integers of 10^-COST_SCALE currency units per `unit` tokens (prices have at most 10 decimals). */
 interface CompiledRates {
-  readonly input: Dec;
-  readonly cachedInput: Dec;
-  readonly cacheWrite: Dec;
-  readonly cacheWrite1h: Dec;
-  readonly output: Dec;
+  readonly input: bigint;
+  readonly cachedInput: bigint;
+  readonly cacheWrite: bigint;
+  readonly cacheWrite1h: bigint;
+  readonly output: bigint;
 }
 
 interface CompiledPrice {
   readonly base: CompiledRates;
   /** Descending by threshold, so the first one exceeded is the one that applies. */
   readonly tiers: ReadonlyArray<{ readonly above: number; readonly rates: CompiledRates }>;
-  readonly unit: Dec;
+  readonly unit: bigint;
 }
 
-/** Parsed decimals per price object, so the hot path does not re-parse strings. */
+/** Scaled integers per price object, so the hot path neither parses strings nor allocates decimals. */
 const compiled = new WeakMap<ModelPrice, CompiledPrice>();
+
+const SCALE = 10n ** BigInt(COST_SCALE);
+
+/** "2.5" -> 25000000000n (at scale 10); the price schema guarantees at most 10 decimals. */
+function scaled(price: string): bigint {
+  const dot = price.indexOf('.');
+  if (dot < 0) return BigInt(price) * SCALE;
+  const fraction = price.slice(dot + 1);
+  if (fraction.length > COST_SCALE)
+    throw new RangeError(`price ${price} has more than ${COST_SCALE} decimals`);
+  return BigInt(price.slice(0, dot)) * SCALE + BigInt(fraction.padEnd(COST_SCALE, '0'));
+}
 
 function compileRates(
   r: Pick<PriceTier, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>,
 ): CompiledRates {
-  const input = new D(r.input);
-  const cacheWrite = r.cacheWrite === undefined ? input : new D(r.cacheWrite);
+  const input = scaled(r.input);
+  const cacheWrite = r.cacheWrite === undefined ? input : scaled(r.cacheWrite);
   return {
     input,
-    cachedInput: r.cachedInput === undefined ? input : new D(r.cachedInput),
+    cachedInput: r.cachedInput === undefined ? input : scaled(r.cachedInput),
     cacheWrite,
-    cacheWrite1h: r.cacheWrite1h === undefined ? cacheWrite : new D(r.cacheWrite1h),
-    output: new D(r.output),
+    cacheWrite1h: r.cacheWrite1h === undefined ? cacheWrite : scaled(r.cacheWrite1h),
+    output: scaled(r.output),
   };
 }
 
@@ -137,15 +150,26 @@ function compile(price: ModelPrice): CompiledPrice {
     const tiers = (price.tiers ?? [])
       .map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) }))
       .sort((a, b) => b.above - a.above);
-    c = { base: compileRates(price), tiers, unit: new D(price.unitTokens) };
+    c = { base: compileRates(price), tiers, unit: BigInt(price.unitTokens) };
     compiled.set(price, c);
   }
   return c;
 }
 
-function part(tokens: number, rate: Dec, unit: Dec): Dec {
-  if (tokens === 0) return ZERO;
-  return rate.times(tokens).dividedBy(unit).toDecimalPlaces(COST_SCALE, Decimal.ROUND_HALF_UP);
+/** tokens * rate / unit, rounded half up to COST_SCALE decimals (exact integer arithmetic). */
+function part(tokens: number, rate: bigint, unit: bigint): bigint {
+  if (tokens === 0) return 0n;
+  const numerator = BigInt(tokens) * rate;
+  const quotient = numerator / unit;
+  return (numerator % unit) * 2n >= unit ? quotient + 1n : quotient;
+}
+
+/** 4503000n -> "0.0004503": no exponent, no trailing zeros. */
+function formatScaled(value: bigint): string {
+  const whole = value / SCALE;
+  const fraction = value % SCALE;
+  if (fraction === 0n) return whole.toString();
+  return `${whole}.${fraction.toString().padStart(COST_SCALE, '0').replace(/0+$/, '')}`;
 }
 
 /**
@@ -178,18 +202,17 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
 
   const input = part(uncached, rates.input, c.unit);
   const cachedInput = part(usage.cachedInputTokens, rates.cachedInput, c.unit);
-  const cacheWrite = part(write5m, rates.cacheWrite, c.unit).plus(part(write1h, rates.cacheWrite1h, c.unit));
+  const cacheWrite = part(write5m, rates.cacheWrite, c.unit) + part(write1h, rates.cacheWrite1h, c.unit);
   const output = part(usage.outputTokens, rates.output, c.unit);
-  const total = input.plus(cachedInput).plus(cacheWrite).plus(output);
 
   return {
-    amount: total.toFixed(),
+    amount: formatScaled(input + cachedInput + cacheWrite + output),
     currency: price.currency,
     breakdown: {
-      input: input.toFixed(),
-      cachedInput: cachedInput.toFixed(),
-      cacheWrite: cacheWrite.toFixed(),
-      output: output.toFixed(),
+      input: formatScaled(input),
+      cachedInput: formatScaled(cachedInput),
+      cacheWrite: formatScaled(cacheWrite),
+      output: formatScaled(output),
     },
     tierAboveInputTokens: tierAbove,
   };

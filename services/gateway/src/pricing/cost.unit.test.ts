@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addAmounts, compareAmounts, computeCost, InvalidUsageError, type TokenUsage } from './cost.js';
+import { Decimal } from 'decimal.js';
+import {
+  addAmounts,
+  COST_SCALE,
+  compareAmounts,
+  computeCost,
+  InvalidUsageError,
+  type TokenUsage,
+} from './cost.js';
 import { PriceBook } from './price-book.js';
 import type { ModelPrice } from './price-schema.js';
 import { SHIPPED_PRICE_TABLE } from './price-table.js';
@@ -254,5 +262,53 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
 
   test('the shipped table has every model the loop covered', () => {
     assert.equal(book.shippedModels().length, Object.keys(SHIPPED_PRICE_TABLE.models).length);
+  });
+});
+
+describe('computeCost: integer arithmetic against decimal.js as the reference', () => {
+  const random = rng(7);
+  const RefD = Decimal.clone({
+    precision: 80,
+    rounding: Decimal.ROUND_HALF_UP,
+    toExpNeg: -100,
+    toExpPos: 100,
+  });
+  const reference = (tokens: number, rate: string, unit: number) =>
+    new RefD(rate).times(tokens).dividedBy(unit).toDecimalPlaces(COST_SCALE, Decimal.ROUND_HALF_UP);
+  const randomPrice = () => {
+    const whole = Math.floor(random() * 1000);
+    const decimals = Math.floor(random() * 11);
+    const fraction = Array.from({ length: decimals }, () => Math.floor(random() * 10)).join('');
+    return decimals === 0 ? String(whole) : `${whole}.${fraction}`;
+  };
+
+  test('equals the decimal computation, rounding halves up, for 5,000 random prices and usages', () => {
+    for (let i = 0; i < 5000; i++) {
+      const unitTokens = random() < 0.5 ? 1_000_000 : 1_000;
+      const price: ModelPrice = { input: randomPrice(), output: randomPrice(), currency: 'USD', unitTokens };
+      const inputTokens = Math.floor(random() * 2_000_000_000);
+      const outputTokens = Math.floor(random() * 50_000_000);
+      const cost = computeCost(price, { inputTokens, outputTokens, cachedInputTokens: 0 });
+      const input = reference(inputTokens, price.input, unitTokens);
+      const output = reference(outputTokens, price.output, unitTokens);
+      assert.equal(
+        cost.breakdown.input,
+        input.toFixed(),
+        `input ${inputTokens} x ${price.input}/${unitTokens}`,
+      );
+      assert.equal(cost.breakdown.output, output.toFixed());
+      assert.equal(cost.amount, input.plus(output).toFixed());
+    }
+  });
+
+  test('rounds to 10 decimals, an exact half up', () => {
+    const price: ModelPrice = { input: '0.0000000005', output: '0', currency: 'USD', unitTokens: 1_000 };
+    // 1 * 0.0000000005 / 1000 = 5e-13: below half a unit of 1e-10, rounds to 0.
+    assert.equal(computeCost(price, { inputTokens: 1, outputTokens: 0, cachedInputTokens: 0 }).amount, '0');
+    // 200 tokens: 1e-10 exactly; 100 tokens: 5e-11, exactly half a unit, rounds up to 1e-10.
+    assert.equal(
+      computeCost(price, { inputTokens: 100, outputTokens: 0, cachedInputTokens: 0 }).amount,
+      '0.0000000001',
+    );
   });
 });
