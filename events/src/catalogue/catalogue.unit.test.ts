@@ -111,9 +111,9 @@ const examples = {
       rpm: 600,
       tpm: 200_000,
       concurrency: 8,
-      budget: { usd: '250.00', period: 'month' },
-      tokens: { kind: 'total', count: 5_000_000, period: 'month' },
-      maxDistinctIps: { count: 5, period: 'day' },
+      budget: { usd: '250.00', period: '1mo' },
+      tokens: { kind: 'total', count: 5_000_000, period: '90s' },
+      maxDistinctIps: { count: 5, period: '1d' },
       ipAllow: ['10.0.0.0/8', '2001:db8::/32'],
       ipDeny: ['10.66.0.0/16'],
       models: ['gpt-4o*', 'claude-sonnet-4-5'],
@@ -271,19 +271,58 @@ function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
 }
 
 describe('kordon catalogue', () => {
-  test('has an example for exactly the catalogued types, all at version 1', () => {
+  /** Types whose current version is above 1 (each has an upcast test below). */
+  const CURRENT_VERSION: Partial<Record<string, number>> = { PolicySet: 2 };
+
+  test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
     assert.equal(TYPES.length, 32);
     for (const definition of kordonCatalogue.definitions)
-      assert.equal(definition.version, 1, definition.type);
+      assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
+  });
+
+  test('PolicySet v1 (named periods) is read as v2 (period specs)', () => {
+    const v1 = {
+      scope: 'user',
+      scopeId: 'user-bob',
+      limits: {
+        rpm: 10,
+        budget: { usd: '25', period: 'month' },
+        tokens: { kind: 'output', count: 1000, period: 'hour' },
+        maxDistinctIps: { count: 3, period: 'lifetime' },
+      },
+    };
+    const stored = { ...recorded(create('PolicySet', examples.PolicySet), 9), schemaVersion: 1, data: v1 };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    assert.deepEqual(decoded.data, {
+      scope: 'user',
+      scopeId: 'user-bob',
+      limits: {
+        rpm: 10,
+        budget: { usd: '25', period: '1mo' },
+        tokens: { kind: 'output', count: 1000, period: '1h' },
+        maxDistinctIps: { count: 3, period: 'lifetime' },
+      },
+    });
+  });
+
+  test('PolicySet refuses a period that is not a spec', () => {
+    for (const period of ['month', '0d', '1x', '400d', '1 d', '']) {
+      assert.throws(
+        () => create('PolicySet', { ...examples.PolicySet, limits: { budget: { usd: '1', period } } }),
+        /period/,
+        period,
+      );
+    }
   });
 
   for (const [index, type] of TYPES.entries()) {
-    test(`${type} v1 round-trips through create and decode`, () => {
+    test(`${type} round-trips through create and decode`, () => {
       const data = examples[type];
       const event = create(type, data);
       assert.equal(event.type, type);
-      assert.equal(event.schemaVersion, 1);
+      assert.equal(event.schemaVersion, CURRENT_VERSION[type] ?? 1);
       assert.equal(event.orgId, ORG);
       assert.deepEqual(event.actor, metadata.actor);
       assert.deepEqual(event.time, metadata.time);
@@ -369,7 +408,7 @@ describe('kordon catalogue', () => {
       () =>
         create('PolicySet', {
           ...examples.PolicySet,
-          limits: { ipAllow: ['10.0.0.1'], budget: { usd: 50, period: 'month' } },
+          limits: { ipAllow: ['10.0.0.1'], budget: { usd: 50, period: '1mo' } },
         }),
       /limits\.ipAllow\.0.*limits\.budget\.usd|limits\.budget\.usd.*limits\.ipAllow\.0/,
     );

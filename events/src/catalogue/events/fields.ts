@@ -90,6 +90,24 @@ export const policyScope = z.enum(['org', 'team', 'user', 'proxy-key']);
 export const period = z.enum(['hour', 'day', 'week', 'month', 'lifetime']);
 
 /**
+ * A renewal period: calendar `Nd`, `Nw` (Monday weeks), `Nmo`, `Ny` counted in the policy's
+ * time zone; fixed `Ns`, `Nm`, `Nh` aligned to the Unix epoch (every replica computes the
+ * same boundaries without state); or `lifetime`. Parsed by the gateway's limits module.
+ */
+export const PERIOD_SPEC_PATTERN = /^(?:lifetime|([1-9]\d{0,7})(s|m|h|d|w|mo|y))$/;
+const PERIOD_MAX = { s: 31_622_400, m: 527_040, h: 8_784, d: 366, w: 53, mo: 120, y: 10 } as const;
+export const periodSpec = z
+  .string()
+  .regex(
+    PERIOD_SPEC_PATTERN,
+    'must be "lifetime" or a count and a unit: s, m, h, d, w, mo, y (e.g. 1mo, 90s)',
+  )
+  .refine((value) => {
+    const match = PERIOD_SPEC_PATTERN.exec(value);
+    return !match?.[1] || Number(match[1]) <= PERIOD_MAX[match[2] as keyof typeof PERIOD_MAX];
+  }, 'at most a year: 366 days, 53 weeks, 120 months or 10 years');
+
+/**
  * Shapes of well-known secrets. Free text written by people (names, notes) is refused when
  * it contains one: a pasted key must not end up in a log that is kept forever.
  */

@@ -10,6 +10,7 @@ import {
   modelPattern,
   note,
   period,
+  periodSpec,
   policyScope,
   positiveCount,
 } from './fields.js';
@@ -87,11 +88,12 @@ export const ProxyKeyReinstated = defineEvent({
 
 const listOf = <T extends z.ZodType>(item: T, max: number) => z.array(item).max(max);
 
+/** PolicySet v1's limits (frozen): periods were `hour`, `day`, `week`, `month`, `lifetime`. */
 /**
  * All limits are optional: an absent limit is no limit at this scope. Limits of every scope
  * a request belongs to (key, user, team, org) apply together; the tightest wins.
  */
-const limits = z.strictObject({
+const limitsV1 = z.strictObject({
   /** Requests per minute (sliding window). */
   rpm: positiveCount.optional(),
   /** Tokens (input + output) per minute (sliding window). */
@@ -106,6 +108,32 @@ const limits = z.strictObject({
     .optional(),
   /** Distinct client IPs per period; one more is refused (`ip_cap`). */
   maxDistinctIps: z.strictObject({ count: positiveCount.max(100_000), period }).optional(),
+  /** When set, only these ranges may call; `ipDeny` wins over `ipAllow`. */
+  ipAllow: listOf(cidr, 1000).optional(),
+  ipDeny: listOf(cidr, 1000).optional(),
+  /** When set, only these models (exact or `prefix*`). */
+  models: listOf(modelPattern, 500).optional(),
+});
+
+/**
+ * All limits are optional: an absent limit is no limit at this scope. Limits of every scope
+ * a request belongs to (key, user, team, org) apply together; the tightest wins.
+ */
+const limits = z.strictObject({
+  /** Requests per minute (sliding window). */
+  rpm: positiveCount.optional(),
+  /** Tokens (input + output) per minute (sliding window). */
+  tpm: positiveCount.optional(),
+  /** Requests in flight at once. */
+  concurrency: positiveCount.optional(),
+  /** Spend per period, in USD. */
+  budget: z.strictObject({ usd: decimal, period: periodSpec }).optional(),
+  /** Tokens per period; `kind` says which tokens count. */
+  tokens: z
+    .strictObject({ kind: z.enum(['input', 'output', 'total']), count: positiveCount, period: periodSpec })
+    .optional(),
+  /** Distinct client IPs per period; one more is refused (`ip_cap`). */
+  maxDistinctIps: z.strictObject({ count: positiveCount.max(100_000), period: periodSpec }).optional(),
   /** When set, only these ranges may call; `ipDeny` wins over `ipAllow`. */
   ipAllow: listOf(cidr, 1000).optional(),
   ipDeny: listOf(cidr, 1000).optional(),
@@ -129,16 +157,48 @@ const renewal = z.strictObject({
   monthStartDay: z.int().min(1).max(28).optional(),
 });
 
+const policySetV1 = z.strictObject({
+  scope: policyScope,
+  scopeId: id,
+  limits: limitsV1,
+  renewal: renewal.optional(),
+});
+
+const V1_PERIOD = { hour: '1h', day: '1d', week: '1w', month: '1mo', lifetime: 'lifetime' } as const;
+type V1Period = keyof typeof V1_PERIOD;
+function liftPeriod<T extends { period: V1Period }>(limit: T): Omit<T, 'period'> & { period: string } {
+  return { ...limit, period: V1_PERIOD[limit.period] };
+}
+
 /** The complete policy of one scope; it replaces the previous one (unset limits are removed). */
 export const PolicySet = defineEvent({
   type: 'PolicySet',
-  version: 1,
+  version: 2,
   schema: z.strictObject({
     scope: policyScope,
     scopeId: id,
     limits,
     renewal: renewal.optional(),
   }),
+  previous: [
+    {
+      version: 1,
+      schema: policySetV1,
+      // v1 periods name the same calendar units (`hour` became the epoch-aligned `1h`).
+      upcast: (data: z.infer<typeof policySetV1>) => {
+        const { budget, tokens, maxDistinctIps, ...rest } = data.limits;
+        return {
+          ...data,
+          limits: {
+            ...rest,
+            ...(budget && { budget: liftPeriod(budget) }),
+            ...(tokens && { tokens: liftPeriod(tokens) }),
+            ...(maxDistinctIps && { maxDistinctIps: liftPeriod(maxDistinctIps) }),
+          },
+        };
+      },
+    },
+  ],
 });
 
 export const proxyKeyEvents = [
