@@ -1,4 +1,5 @@
 import { Catalogue, type EventOf } from './define.js';
+import { accessEvents } from './events/access.js';
 import { fraudEvents } from './events/fraud.js';
 import { limitEvents } from './events/limits.js';
 import { providerKeyEvents } from './events/provider-keys.js';
@@ -9,7 +10,8 @@ import { tenancyEvents } from './events/tenancy.js';
 import { usageEvents } from './events/usage.js';
 
 export { Catalogue, defineEvent, EventDecodeError, type EventDefinition, type EventOf } from './define.js';
-export { looksLikeSecret } from './events/fields.js';
+export * from './events/access.js';
+export { looksLikeSecret, PERIOD_SPEC_PATTERN, periodSpec } from './events/fields.js';
 export * from './events/fraud.js';
 export * from './events/limits.js';
 export * from './events/provider-keys.js';
@@ -22,6 +24,7 @@ export * from './events/usage.js';
 /** Every event type Kordon writes, at the version written today. */
 export const kordonDefinitions = [
   ...tenancyEvents,
+  ...accessEvents,
   ...providerEvents,
   ...providerKeyEvents,
   ...proxyKeyEvents,

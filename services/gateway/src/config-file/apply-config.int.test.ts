@@ -135,6 +135,114 @@ ${users}
     assert.equal(bob.disabled, true);
   });
 
+  it('limits at org, team, user and key level become PolicySet events; removing one clears it', async () => {
+    const limitsYaml = (userLimits: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    timeZone: Europe/Moscow
+    prices:
+      gpt-4o-mini: { input: 0.15, output: "0.60" }
+    limits:
+      budget: { usd: 1000, period: 1mo }
+    teams:
+      - name: research
+        limits: { rpm: 600, tokens: { total: 5000000, period: 1d } }
+    providers:
+      - name: openai-main
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini, text-embedding-3-small]
+        keys:
+          - { name: k1, secret: "\${OPENAI_KEY_1}" }
+    users:
+      - email: alice@acme.test
+        role: admin
+        team: research
+${userLimits}
+        proxyKeys:
+          - name: alice-laptop
+            secret: "\${ALICE_KEY}"
+          - name: alice-ci
+            limits:
+              rpm: 60
+              tpm: 100000
+              concurrency: 8
+              budget: { usd: 25, period: 90s }
+              maxDistinctIps: 3
+              ipAllow: ["10.0.0.0/8"]
+              ipDeny: []
+              models: [gpt-4o-mini]
+              rollover: true
+`;
+    const env = { OPENAI_KEY_1: OPENAI_KEY_2, ALICE_KEY: aliceKey };
+    const before = await fixture.store.headPosition();
+    const result = await apply(
+      writeConfig(limitsYaml('        limits: { budget: { usd: "50.5", period: 1w } }')),
+      env,
+    );
+    // alice-laptop was issued before alice joined the team: keys keep the team they were issued with.
+    assert.deepEqual(result.ignored, [
+      'proxy key acme/alice@acme.test/alice-laptop: moving a key to another team needs a new key (not applied)',
+    ]);
+    const added = await fixture.store.readAll({ after: before, maxCount: 100 });
+    const policies = added
+      .filter((e) => e.type === 'PolicySet')
+      .map((e) => kordonCatalogue.decode(e))
+      .map((e) => (e.type === 'PolicySet' ? e.data : undefined));
+    assert.deepEqual(policies.map((p) => p?.scope).sort(), ['org', 'proxy-key', 'team', 'user']);
+    const state = runner.state;
+    const orgId = state.orgIdBySlug.get('acme')!;
+    const team = [...state.teams.values()].find((t) => t.name === 'research')!;
+    const ci = [...state.proxyKeys.values()].find((k) => k.name === 'alice-ci')!;
+    assert.equal(ci.teamId, team.teamId, 'keys issued to a team member carry the team');
+    const keyPolicy = state.policies.get(`${orgId}/proxy-key/${ci.proxyKeyId}`)!;
+    assert.deepEqual(keyPolicy.limits, {
+      rpm: 60,
+      tpm: 100_000,
+      concurrency: 8,
+      budget: { usd: '25', period: '90s' },
+      maxDistinctIps: { count: 3, period: '90s' },
+      ipAllow: ['10.0.0.0/8'],
+      ipDeny: [],
+      models: ['gpt-4o-mini'],
+    });
+    assert.deepEqual(keyPolicy.renewal, { timeZone: 'Europe/Moscow', rollover: true });
+    assert.deepEqual(state.policies.get(`${orgId}/team/${team.teamId}`)!.limits, {
+      rpm: 600,
+      tokens: { kind: 'total', count: 5_000_000, period: '1d' },
+    });
+
+    const head = await fixture.store.headPosition();
+    await apply(writeConfig(limitsYaml('        limits: { budget: { usd: "50.5", period: 1w } }')), env);
+    assert.equal(await fixture.store.headPosition(), head, 'unchanged limits append nothing');
+
+    const alice = [...state.users.values()].find((u) => u.email === 'alice@acme.test')!;
+    await apply(writeConfig(limitsYaml('')), env);
+    assert.equal(
+      state.policies.get(`${orgId}/user/${alice.userId}`),
+      undefined,
+      "the user's limits are gone",
+    );
+  });
+
+  it('refuses a bad period or time zone, naming the field', () => {
+    const path = writeConfig(`
+orgs:
+  - slug: acme
+    name: Acme
+    timeZone: Mars/Olympus
+    limits: { budget: { usd: 5, period: 1month } }
+`);
+    assert.throws(
+      () => loadConfigFile(path, {}),
+      (error: Error) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.timeZone/.test(error.message) &&
+        /orgs\.0\.limits\.budget\.period/.test(error.message),
+    );
+  });
+
   it('names a missing environment variable and never prints secrets', () => {
     const path = writeConfig(yaml(''));
     assert.throws(

@@ -18,7 +18,7 @@ export function planDependencies(crypto: ConfigCrypto): PlanDependencies {
   return {
     entityId: (kind, naturalKey) => {
       const digest = createHmac('sha256', crypto.idSecret).update(`${kind}\n${naturalKey}`).digest('hex');
-      const prefix = { org: 'org', 'provider-key': 'prk', user: 'usr', 'proxy-key': 'pxk' }[kind];
+      const prefix = { org: 'org', team: 'tm', 'provider-key': 'prk', user: 'usr', 'proxy-key': 'pxk' }[kind];
       return `${prefix}_${digest.slice(0, 32)}`;
     },
     encrypt: (secret, context) => encryptSecret(secret, context, crypto.masterKeys),

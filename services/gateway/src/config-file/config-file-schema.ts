@@ -1,4 +1,4 @@
-import { providerType } from '@kordon/events';
+import { periodSpec, providerType } from '@kordon/events';
 import { z } from 'zod';
 
 /**
@@ -45,18 +45,77 @@ const providerSchema = z.strictObject({
     .optional(),
 });
 
+/** A USD amount as written in YAML: 25 or "25.50". */
+const usdValue = z
+  .union([z.number().min(0), z.string()])
+  .transform((value) => (typeof value === 'number' ? decimalText(value) : value.trim()))
+  .pipe(z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, 'must be a non-negative amount like 25 or 0.50'));
+
+const count = z.int().min(1);
+
+/**
+ * Limits of one scope (org, team, user, proxy key); every scope a request belongs to
+ * applies, the tightest wins. Periods: `1d`, `1w`, `1mo` (calendar, the org's time zone) or
+ * fixed `90s`, `15m`, `6h`; `lifetime` never renews.
+ */
+const limitsSchema = z.strictObject({
+  rpm: count.optional(),
+  tpm: count.optional(),
+  concurrency: count.optional(),
+  budget: z.strictObject({ usd: usdValue, period: periodSpec }).optional(),
+  /** Exactly one of total, input or output: which tokens count. */
+  tokens: z
+    .strictObject({
+      total: count.optional(),
+      input: count.optional(),
+      output: count.optional(),
+      period: periodSpec,
+    })
+    .refine((t) => [t.total, t.input, t.output].filter((v) => v !== undefined).length === 1, {
+      message: 'give exactly one of total, input or output',
+    })
+    .optional(),
+  /** Distinct client IPs per period (the budget's period, else a day), or `{ count, period }`. */
+  maxDistinctIps: z.union([count, z.strictObject({ count, period: periodSpec })]).optional(),
+  ipAllow: z.array(z.string()).optional(),
+  ipDeny: z.array(z.string()).optional(),
+  models: z.array(z.string().min(1).max(200)).optional(),
+  /** Unused budget carried into the next period, capped at `rolloverMaxPercent` of one period. */
+  rollover: z.boolean().optional(),
+  rolloverMaxPercent: z.int().min(0).max(1000).optional(),
+});
+
 const proxyKeySchema = z.strictObject({
   name,
   /** Imports a known key; when absent Kordon issues one and writes it to the data folder once. */
   secret: z.string().min(1).optional(),
   expiresAt: z.iso.datetime().optional(),
+  limits: limitsSchema.optional(),
 });
 
 const userSchema = z.strictObject({
   email: z.email().max(254),
   role: z.enum(['owner', 'admin', 'finance', 'developer', 'auditor']).default('developer'),
+  /** The team (by name, declared under the org's `teams`) whose limits also apply to this user's keys. */
+  team: name.optional(),
+  limits: limitsSchema.optional(),
   proxyKeys: z.array(proxyKeySchema).default([]),
 });
+
+const teamSchema = z.strictObject({
+  name,
+  limits: limitsSchema.optional(),
+});
+
+/** An IANA zone name the runtime knows (periods like `1d` and `1mo` are counted in it). */
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Europe/Moscow or UTC');
 
 /** A price as written in YAML: 0.15 or "0.15" (per million tokens unless unitTokens says 1000). */
 const priceValue = z
@@ -85,6 +144,12 @@ const orgSchema = z.strictObject({
   name,
   /** The org's own prices per model, over the shipped table. */
   prices: z.record(z.string().min(1).max(200), modelPrice).default({}),
+  /** The zone calendar periods (`1d`, `1w`, `1mo`) of every limit of the org are counted in. */
+  timeZone: timeZone.default('UTC'),
+  /** Day of the month monthly periods start (1-28). */
+  monthStartDay: z.int().min(1).max(28).optional(),
+  limits: limitsSchema.optional(),
+  teams: z.array(teamSchema).default([]),
   providers: z.array(providerSchema).default([]),
   users: z.array(userSchema).default([]),
 });
@@ -97,3 +162,4 @@ export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 export type ConfigOrg = ConfigFile['orgs'][number];
 export type ConfigProvider = ConfigOrg['providers'][number];
 export type ConfigUser = ConfigOrg['users'][number];
+export type ConfigLimits = z.infer<typeof limitsSchema>;

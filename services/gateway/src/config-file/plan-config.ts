@@ -1,12 +1,18 @@
 import { type Actor, type KordonEventData, kordonCatalogue, type NewEvent, streams } from '@kordon/events';
-import { type ProviderEntry, providerKeysOf, providersOf, type RegistryState } from '../registry/registry.js';
+import {
+  type ProviderEntry,
+  policyKey,
+  providerKeysOf,
+  providersOf,
+  type RegistryState,
+} from '../registry/registry.js';
 import type { EncryptedSecret } from '../secrets/index.js';
-import type { ConfigFile, ConfigOrg, ConfigProvider } from './config-file-schema.js';
+import type { ConfigFile, ConfigLimits, ConfigOrg, ConfigProvider } from './config-file-schema.js';
 
 /** What planning needs from outside: ids, crypto, the clock. Injected so the plan is testable. */
 export interface PlanDependencies {
   /** Deterministic, unguessable id of a config-declared entity (same on every replica). */
-  entityId(kind: 'org' | 'provider-key' | 'user' | 'proxy-key', naturalKey: string): string;
+  entityId(kind: 'org' | 'team' | 'provider-key' | 'user' | 'proxy-key', naturalKey: string): string;
   encrypt(secret: string, context: { orgId: string; providerKeyId: string }): EncryptedSecret;
   /** Whether the stored record holds this secret (decrypts; false when it cannot). */
   secretMatches(
@@ -93,6 +99,21 @@ function planOrg(
   }
 
   planPrices(state, orgId, org, meta, add);
+  const policy = (scope: PolicyScope, scopeId: string, limits: ConfigLimits | undefined) =>
+    planPolicy(state, org, orgId, scope, scopeId, limits, meta, add);
+  policy('org', orgId, org.limits);
+
+  const teamIds = new Map<string, string>();
+  for (const team of org.teams) {
+    const existing = [...state.teams.values()].find((t) => t.orgId === orgId && t.name === team.name);
+    const teamId = existing?.teamId ?? deps.entityId('team', `${org.slug}/${team.name}`);
+    teamIds.set(team.name, teamId);
+    if (!existing) {
+      const stream = streams.team(orgId, teamId);
+      add(stream, 'no-stream', [create('TeamCreated', stream, { teamId, name: team.name }, meta)]);
+    }
+    policy('team', teamId, team.limits);
+  }
 
   const declaredProviders = new Set(org.providers.map((p) => p.name));
   for (const provider of org.providers) {
@@ -146,7 +167,26 @@ function planOrg(
       }
     }
     add(stream, existing ? 'any' : 'no-stream', events);
-    planProxyKeys(state, orgId, org.slug, userId, email, user.proxyKeys, deps, meta, plan, add);
+    policy('user', userId, user.limits);
+    let teamId: string | null = null;
+    if (user.team !== undefined) {
+      teamId = teamIds.get(user.team) ?? null;
+      if (teamId === null) plan.ignored.push(`user ${email}: team ${user.team} is not declared under teams`);
+    }
+    planProxyKeys(
+      state,
+      orgId,
+      org.slug,
+      userId,
+      email,
+      teamId,
+      user.proxyKeys,
+      deps,
+      meta,
+      plan,
+      add,
+      policy,
+    );
   }
   for (const user of state.users.values()) {
     if (user.orgId !== orgId || user.managedBy !== 'config' || user.disabled) continue;
@@ -298,11 +338,13 @@ function planProxyKeys(
   orgSlug: string,
   userId: string,
   email: string,
+  teamId: string | null,
   keys: ConfigOrg['users'][number]['proxyKeys'],
   deps: PlanDependencies,
   meta: { orgId: string; actor: Actor; time: Date },
   plan: ConfigPlan,
   add: Add,
+  policy: (scope: PolicyScope, scopeId: string, limits: ConfigLimits | undefined) => void,
 ) {
   const create = kordonCatalogue.create.bind(kordonCatalogue);
   const owned = [...state.proxyKeys.values()].filter(
@@ -315,8 +357,14 @@ function planProxyKeys(
     if (
       current &&
       (key.secret === undefined || deps.proxyKeyMatches(key.secret, current.hashValue, current.hashKeyId))
-    )
+    ) {
+      if (current.teamId !== teamId)
+        plan.ignored.push(
+          `proxy key ${orgSlug}/${email}/${key.name}: moving a key to another team needs a new key (not applied)`,
+        );
+      policy('proxy-key', current.proxyKeyId, key.limits);
       continue;
+    }
     const events: NewEvent[] = [];
     if (current) {
       // The file holds another secret for this key: the old one stops working.
@@ -345,7 +393,7 @@ function planProxyKeys(
         {
           proxyKeyId,
           userId,
-          teamId: null,
+          teamId,
           name: key.name,
           prefix: made.prefix,
           hash: made.hash,
@@ -355,6 +403,7 @@ function planProxyKeys(
       ),
     );
     add(stream, 'no-stream', events);
+    policy('proxy-key', proxyKeyId, key.limits);
     if (made.issuedSecret)
       plan.issued.push({ org: orgSlug, email, name: key.name, secret: made.issuedSecret });
   }
@@ -370,4 +419,86 @@ function planProxyKeys(
       ),
     ]);
   }
+}
+
+type PolicyScope = KordonEventData<'PolicySet'>['scope'];
+type PolicyLimits = KordonEventData<'PolicySet'>['limits'];
+type PolicyRenewal = NonNullable<KordonEventData<'PolicySet'>['renewal']>;
+
+/**
+ * One PolicySet when the file's limits of a scope differ from the registry's; a scope whose
+ * limits the file no longer gives loses them (only when the file set them).
+ */
+function planPolicy(
+  state: RegistryState,
+  org: ConfigOrg,
+  orgId: string,
+  scope: PolicyScope,
+  scopeId: string,
+  limits: ConfigLimits | undefined,
+  meta: { orgId: string; actor: Actor; time: Date },
+  add: Add,
+) {
+  const current = state.policies.get(policyKey(orgId, scope, scopeId));
+  const stream = streams.policy(orgId, scope, scopeId);
+  if (limits === undefined) {
+    if (current?.managedBy === 'config')
+      add(stream, 'any', [
+        kordonCatalogue.create('PolicySet', stream, { scope, scopeId, limits: {}, renewal: {} }, meta),
+      ]);
+    return;
+  }
+  const wanted = { limits: policyLimits(limits), renewal: policyRenewal(org, limits) };
+  if (
+    current &&
+    canonical(current.limits) === canonical(wanted.limits) &&
+    canonical(current.renewal) === canonical(wanted.renewal)
+  )
+    return;
+  add(stream, 'any', [kordonCatalogue.create('PolicySet', stream, { scope, scopeId, ...wanted }, meta)]);
+}
+
+/** JSON with object keys sorted: equal values compare equal whatever order their keys came in. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+/** The file's limits block in the event's shape. */
+export function policyLimits(limits: ConfigLimits): PolicyLimits {
+  const out: PolicyLimits = {};
+  if (limits.rpm !== undefined) out.rpm = limits.rpm;
+  if (limits.tpm !== undefined) out.tpm = limits.tpm;
+  if (limits.concurrency !== undefined) out.concurrency = limits.concurrency;
+  if (limits.budget) out.budget = { usd: limits.budget.usd, period: limits.budget.period };
+  if (limits.tokens) {
+    const { total, input, output, period } = limits.tokens;
+    out.tokens =
+      total !== undefined
+        ? { kind: 'total', count: total, period }
+        : input !== undefined
+          ? { kind: 'input', count: input, period }
+          : { kind: 'output', count: output ?? 0, period };
+  }
+  if (limits.maxDistinctIps !== undefined) {
+    out.maxDistinctIps =
+      typeof limits.maxDistinctIps === 'number'
+        ? { count: limits.maxDistinctIps, period: limits.budget?.period ?? '1d' }
+        : { count: limits.maxDistinctIps.count, period: limits.maxDistinctIps.period };
+  }
+  if (limits.ipAllow) out.ipAllow = limits.ipAllow;
+  if (limits.ipDeny) out.ipDeny = limits.ipDeny;
+  if (limits.models) out.models = limits.models;
+  return out;
+}
+
+function policyRenewal(org: ConfigOrg, limits: ConfigLimits): PolicyRenewal {
+  const renewal: PolicyRenewal = { timeZone: org.timeZone };
+  if (org.monthStartDay !== undefined) renewal.monthStartDay = org.monthStartDay;
+  if (limits.rollover !== undefined) renewal.rollover = limits.rollover;
+  if (limits.rolloverMaxPercent !== undefined) renewal.rolloverMaxPercent = limits.rolloverMaxPercent;
+  return renewal;
 }

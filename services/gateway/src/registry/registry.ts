@@ -4,6 +4,24 @@ import type { InMemoryProjection } from '@kordon/projections';
 type ProviderType = KordonEventData<'ProviderConfigured'>['type'];
 type EncryptedSecret = KordonEventData<'ProviderKeyAdded'>['secret'];
 type Limits = KordonEventData<'PolicySet'>['limits'];
+type Renewal = NonNullable<KordonEventData<'PolicySet'>['renewal']>;
+
+/** The limits of one scope and how its periodic ones renew. */
+export interface PolicyEntry {
+  orgId: string;
+  scope: KordonEventData<'PolicySet'>['scope'];
+  scopeId: string;
+  limits: Limits;
+  renewal: Renewal;
+  managedBy: ManagedBy;
+}
+
+export interface TeamEntry {
+  orgId: string;
+  teamId: string;
+  name: string;
+  managedBy: ManagedBy;
+}
 type Role = KordonEventData<'RoleGranted'>['role'];
 
 /** Who made an entity: the config file manages only what it created itself. */
@@ -86,8 +104,9 @@ export interface RegistryState {
   users: Map<string, UserEntry>;
   proxyKeys: Map<string, ProxyKeyEntry>;
   proxyKeyIdByHash: Map<string, string>;
-  /** `${orgId}/${scope}/${scopeId}` -> limits. */
-  policies: Map<string, Limits>;
+  /** `${orgId}/${scope}/${scopeId}` -> the scope's policy (absent: no limits). */
+  policies: Map<string, PolicyEntry>;
+  teams: Map<string, TeamEntry>;
   /** orgId -> the org's own prices (PricesSet replaces the whole list). */
   prices: Map<string, KordonEventData<'PricesSet'>['prices']>;
 }
@@ -101,6 +120,7 @@ const managedBy = (actor: Actor): ManagedBy => (actor.kind === 'config' ? 'confi
 /** The events the registry acts on; the runner skips (and never decodes) the rest. */
 const REGISTRY_EVENT_TYPES = [
   'OrgCreated',
+  'TeamCreated',
   'ProviderConfigured',
   'ProviderRemoved',
   'PricesSet',
@@ -137,6 +157,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     proxyKeys: new Map(),
     proxyKeyIdByHash: new Map(),
     policies: new Map(),
+    teams: new Map(),
     prices: new Map(),
   }),
   evolve(state, anyEvent) {
@@ -271,8 +292,29 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
       case 'PricesSet':
         state.prices.set(orgId, event.data.prices);
         return state;
-      case 'PolicySet':
-        state.policies.set(policyKey(orgId, event.data.scope, event.data.scopeId), event.data.limits);
+      case 'PolicySet': {
+        const { scope, scopeId, limits, renewal } = event.data;
+        const key = policyKey(orgId, scope, scopeId);
+        // An empty policy removes the scope's limits.
+        if (Object.keys(limits).length === 0) state.policies.delete(key);
+        else
+          state.policies.set(key, {
+            orgId,
+            scope,
+            scopeId,
+            limits,
+            renewal: renewal ?? {},
+            managedBy: managedBy(event.actor),
+          });
+        return state;
+      }
+      case 'TeamCreated':
+        state.teams.set(event.data.teamId, {
+          orgId,
+          teamId: event.data.teamId,
+          name: event.data.name,
+          managedBy: managedBy(event.actor),
+        });
         return state;
       default: {
         // Exhaustive: a type listed above without a case here fails to compile.
