@@ -1,0 +1,190 @@
+import { KeyGroup, type Slot } from './key-group.js';
+import { KeyHealth } from './key-health.js';
+import {
+  type BalancerKey,
+  type BalancerOptions,
+  type CircuitOptions,
+  DEFAULT_CIRCUIT,
+  DEFAULT_HEALTH,
+  DEFAULT_RECOMPUTE_INTERVAL_MS,
+  DEFAULT_STICKY_CAPACITY,
+  type FailureReport,
+  type GroupOptions,
+  type HealthDecision,
+  type HealthOptions,
+  type KeyDescription,
+  type Strategy,
+  type SuccessReport,
+  UNCHANGED,
+} from './types.js';
+
+/**
+ * Chooses which provider key serves a request, across the keys of a group (an org's keys
+ * of one provider), and learns from how each attempt went. Pure and in memory: time comes
+ * in as `now` (epoch ms), nothing is random, nothing is emitted; reports return a
+ * `HealthDecision` for the caller to turn into events.
+ *
+ *   balancer.setGroup('org/openai', keys)               // when the registry changes
+ *   const attempts = balancer.candidates('org/openai', sessionId)
+ *   for (let key = attempts.next(now); key; key = attempts.next(Date.now())) { ...try, report... }
+ */
+export class Balancer<K extends BalancerKey = BalancerKey> {
+  readonly #groups = new Map<string, KeyGroup<K>>();
+  readonly #health = new Map<string, KeyHealth>();
+  readonly #circuit: CircuitOptions;
+  readonly #healthOptions: HealthOptions;
+  readonly #settings: { recomputeIntervalMs: number; minFactor: number; stickyCapacity: number };
+
+  constructor(options: BalancerOptions = {}) {
+    this.#circuit = { ...DEFAULT_CIRCUIT, ...options.circuit };
+    this.#healthOptions = { ...DEFAULT_HEALTH, ...options.health };
+    this.#settings = {
+      recomputeIntervalMs: options.recomputeIntervalMs ?? DEFAULT_RECOMPUTE_INTERVAL_MS,
+      minFactor: this.#healthOptions.minFactor,
+      stickyCapacity: options.stickyCapacity ?? DEFAULT_STICKY_CAPACITY,
+    };
+  }
+
+  /**
+   * A group's keys, all of them (disabled and resting ones too: the balancer skips them and
+   * learns when they return). Call again whenever a key's weight, tier, limits, `disabled` or
+   * `cooledDownUntil` changes; an unchanged list costs one pass of comparisons and keeps all
+   * state. A key may be in several groups (per provider, per model); its health is shared.
+   */
+  setGroup(group: string, keys: readonly K[], options: GroupOptions = {}): void {
+    let state = this.#groups.get(group);
+    if (state === undefined) {
+      state = new KeyGroup<K>(options.strategy ?? 'adaptive', this.#settings);
+      this.#groups.set(group, state);
+    } else if (options.strategy !== undefined) {
+      state.setStrategy(options.strategy);
+    }
+    state.setKeys(keys, (id) => this.#healthOf(id));
+  }
+
+  removeGroup(group: string): void {
+    this.#groups.get(group)?.detach();
+    this.#groups.delete(group);
+  }
+
+  /** Forgets a removed key's health; its id is never reused. */
+  forgetKey(providerKeyId: string): void {
+    const health = this.#health.get(providerKeyId);
+    if (health !== undefined && health.groups.size === 0) this.#health.delete(providerKeyId);
+  }
+
+  strategyOf(group: string): Strategy | undefined {
+    return this.#groups.get(group)?.strategy;
+  }
+
+  /**
+   * The key for the next request: the strategy's choice among the usable keys of the best
+   * tier that has any; with `session`, the key that session used while it stays usable.
+   * Undefined when no key is usable. No allocation. Handing a key out counts it against its
+   * own RPM and, for a half-open key, makes this request its one probe.
+   */
+  pick(group: string, now: number, session?: string): K | undefined {
+    return this.#groups.get(group)?.pick(now, session)?.key;
+  }
+
+  /** A request's keys, one at a time: `next(now)` gives the first, then each failover, computed when asked. */
+  candidates(group: string, session?: string): Candidates<K> {
+    return new Candidates(this.#groups.get(group), session);
+  }
+
+  /**
+   * The drop-in for `KeyRotation.candidates`: given a group's keys (usable ones, or all),
+   * the order to try them in. The first is `pick`'s choice; the rest follow by tier, then
+   * by rotation (round-robin) or weight. O(n) and allocates: prefer `pick` or `candidates`.
+   */
+  order(group: string, keys: readonly K[], now: number, session?: string): K[] {
+    this.setGroup(group, keys);
+    const state = this.#groups.get(group)!;
+    const first = state.pick(now, session);
+    if (first === undefined) return [];
+    const rest = state.rest(first, now);
+    rest.unshift(first.key);
+    return rest;
+  }
+
+  reportSuccess(providerKeyId: string, report: SuccessReport): HealthDecision {
+    const health = this.#healthOf(providerKeyId);
+    const before = health.usableAt(report.now);
+    const decision = health.success(report);
+    this.#afterReport(health, before, report.now);
+    return decision;
+  }
+
+  reportFailure(providerKeyId: string, report: FailureReport): HealthDecision {
+    if (report.kind === 'caller_cancelled' && !this.#health.has(providerKeyId)) return UNCHANGED;
+    const health = this.#healthOf(providerKeyId);
+    const before = health.usableAt(report.now);
+    const decision = health.failure(report);
+    this.#afterReport(health, before, report.now);
+    return decision;
+  }
+
+  /** An admin re-enabled the key (the registry's disabled -> enabled does the same). */
+  enable(providerKeyId: string): void {
+    const health = this.#health.get(providerKeyId);
+    if (health === undefined) return;
+    health.enable();
+    for (const group of health.groups) group.invalidate();
+  }
+
+  /** Per key, for the admin: effective weight, tier, state, error rate, latency, remaining quota. */
+  describe(group: string, now: number): KeyDescription[] {
+    return this.#groups.get(group)?.describe(now) ?? [];
+  }
+
+  /** When no key is usable: when the first one may be again (for Retry-After). Null: none will by itself. */
+  nextUsableAt(group: string, now: number): number | null {
+    return this.#groups.get(group)?.nextUsableAt(now) ?? null;
+  }
+
+  #healthOf(providerKeyId: string): KeyHealth {
+    let health = this.#health.get(providerKeyId);
+    if (health === undefined) {
+      health = new KeyHealth(providerKeyId, this.#healthOptions, this.#circuit);
+      this.#health.set(providerKeyId, health);
+    }
+    return health;
+  }
+
+  /** Adaptive weights catch up on their own timer; usability changes are seen at once. */
+  #afterReport(health: KeyHealth, before: number, now: number): void {
+    if (health.usableAt(now) !== before) for (const group of health.groups) group.invalidate();
+  }
+}
+
+/**
+ * The keys one request tries, computed lazily: the first is the group's pick, each later one
+ * the best usable key the request has not tried yet (reports in between are taken into
+ * account). Allocates the list of tried keys only on a failover.
+ */
+export class Candidates<K extends BalancerKey> {
+  #tried: Slot<K>[] | null = null;
+  #first: Slot<K> | undefined;
+  #started = false;
+
+  constructor(
+    private readonly group: KeyGroup<K> | undefined,
+    private readonly session: string | undefined,
+  ) {}
+
+  next(now: number): K | undefined {
+    const group = this.group;
+    if (group === undefined) return undefined;
+    if (!this.#started) {
+      this.#started = true;
+      this.#first = group.pick(now, this.session);
+      return this.#first?.key;
+    }
+    if (this.#first === undefined) return undefined;
+    this.#tried ??= [this.#first];
+    const slot = group.next(now, this.#tried);
+    if (slot === undefined) return undefined;
+    this.#tried.push(slot);
+    return slot.key;
+  }
+}

@@ -1,0 +1,98 @@
+import type { CircuitOptions } from './types.js';
+
+export type CircuitPhase = 'closed' | 'open' | 'half_open';
+
+/** What a report did to the circuit. */
+export type CircuitTransition = 'none' | 'opened' | 'closed';
+
+/**
+ * One key's circuit breaker. Closed: requests flow and consecutive failures are counted;
+ * at the threshold it opens. Open: no requests until `openUntil`. Half-open (open, and the
+ * time has passed): one probe at a time; its success closes the circuit, its failure opens
+ * it again for twice as long (up to `maxOpenMs`). Time comes in as `now` (epoch ms).
+ */
+export class CircuitBreaker {
+  #open = false;
+  #openUntil = 0;
+  /** Failed probes since the circuit last closed: the backoff exponent. */
+  #reopenings = 0;
+  /** While a probe is out: when its slot frees itself if it never reports. */
+  #probeUntil = 0;
+  consecutiveFailures = 0;
+
+  constructor(private readonly options: CircuitOptions) {}
+
+  phase(now: number): CircuitPhase {
+    if (!this.#open) return 'closed';
+    return now < this.#openUntil ? 'open' : 'half_open';
+  }
+
+  get openUntil(): number {
+    return this.#open ? this.#openUntil : 0;
+  }
+
+  /** When a request may go through: 0 if it may now (closed, or half-open with the probe slot free). */
+  usableAt(now: number): number {
+    if (!this.#open) return 0;
+    if (now < this.#openUntil) return this.#openUntil;
+    return this.#probeUntil > now ? this.#probeUntil : 0;
+  }
+
+  /** Called when the key is handed out: in half-open that request is the probe. True if a probe was claimed. */
+  claimProbe(now: number): boolean {
+    if (this.phase(now) !== 'half_open' || this.#probeUntil > now) return false;
+    this.#probeUntil = now + this.options.probeTimeoutMs;
+    return true;
+  }
+
+  success(now: number): CircuitTransition {
+    this.consecutiveFailures = 0;
+    // A success while still open comes from a request sent before it opened: not a probe.
+    if (this.phase(now) !== 'half_open') return 'none';
+    this.#open = false;
+    this.#reopenings = 0;
+    this.#probeUntil = 0;
+    return 'closed';
+  }
+
+  failure(now: number): CircuitTransition {
+    this.consecutiveFailures++;
+    const phase = this.phase(now);
+    switch (phase) {
+      case 'closed':
+        if (this.consecutiveFailures < this.options.failureThreshold) return 'none';
+        this.#openFor(now, this.options.openMs);
+        return 'opened';
+      case 'open':
+        return 'none'; // a late answer from before it opened: already counted as down
+      case 'half_open':
+        this.#reopenings++;
+        this.#openFor(now, this.options.openMs * 2 ** this.#reopenings);
+        return 'opened';
+      default: {
+        const unreachable: never = phase;
+        return unreachable;
+      }
+    }
+  }
+
+  /** An answer that says nothing about health (a 429, a cancelled call): free the probe slot. */
+  release(): void {
+    this.#probeUntil = 0;
+  }
+
+  /** An admin re-enabled the key: start afresh. */
+  reset(): void {
+    this.#open = false;
+    this.#openUntil = 0;
+    this.#reopenings = 0;
+    this.#probeUntil = 0;
+    this.consecutiveFailures = 0;
+  }
+
+  #openFor(now: number, ms: number): void {
+    this.#open = true;
+    this.#openUntil = now + Math.min(ms, this.options.maxOpenMs);
+    this.#probeUntil = 0;
+  }
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CircuitBreaker } from './circuit-breaker.js';
+
+const options = { failureThreshold: 5, openMs: 5_000, maxOpenMs: 30_000, probeTimeoutMs: 10_000 };
+const T = 1_700_000_000_000;
+
+function opened(): CircuitBreaker {
+  const circuit = new CircuitBreaker(options);
+  for (let i = 0; i < 5; i++) circuit.failure(T);
+  return circuit;
+}
+
+describe('CircuitBreaker', () => {
+  test('opens on the fifth consecutive failure, not before', () => {
+    const circuit = new CircuitBreaker(options);
+    for (let i = 0; i < 4; i++) assert.equal(circuit.failure(T), 'none');
+    assert.equal(circuit.phase(T), 'closed');
+    assert.equal(circuit.failure(T), 'opened');
+    assert.equal(circuit.phase(T), 'open');
+    assert.equal(circuit.usableAt(T), T + 5_000);
+  });
+
+  test('a success in between starts the count again', () => {
+    const circuit = new CircuitBreaker(options);
+    for (let i = 0; i < 4; i++) circuit.failure(T);
+    circuit.success(T);
+    for (let i = 0; i < 4; i++) assert.equal(circuit.failure(T), 'none');
+    assert.equal(circuit.phase(T), 'closed');
+  });
+
+  test('half-open lets exactly one probe through at a time', () => {
+    const circuit = opened();
+    const later = T + 5_000;
+    assert.equal(circuit.phase(later), 'half_open');
+    assert.equal(circuit.usableAt(later), 0);
+    assert.equal(circuit.claimProbe(later), true);
+    assert.equal(circuit.claimProbe(later), false, 'a second probe waits');
+    assert.equal(circuit.usableAt(later + 1), later + 10_000);
+  });
+
+  test('a probe success closes the circuit', () => {
+    const circuit = opened();
+    circuit.claimProbe(T + 5_000);
+    assert.equal(circuit.success(T + 5_100), 'closed');
+    assert.equal(circuit.phase(T + 5_100), 'closed');
+    assert.equal(circuit.consecutiveFailures, 0);
+  });
+
+  test('a probe failure reopens with a doubled, capped cool-off', () => {
+    const circuit = opened();
+    let now = T + 5_000;
+    const expected = [10_000, 20_000, 30_000, 30_000];
+    for (const ms of expected) {
+      circuit.claimProbe(now);
+      assert.equal(circuit.failure(now), 'opened');
+      assert.equal(circuit.usableAt(now), now + ms);
+      now += ms;
+    }
+    circuit.claimProbe(now);
+    circuit.success(now);
+    // Closed again: the next opening starts from the first cool-off.
+    for (let i = 0; i < 5; i++) circuit.failure(now);
+    assert.equal(circuit.usableAt(now), now + 5_000);
+  });
+
+  test('late answers while open change nothing', () => {
+    const circuit = opened();
+    assert.equal(circuit.failure(T + 1_000), 'none');
+    assert.equal(circuit.success(T + 1_000), 'none');
+    assert.equal(circuit.phase(T + 1_000), 'open');
+    assert.equal(circuit.usableAt(T + 1_000), T + 5_000);
+  });
+
+  test('a probe that never reports frees its slot after probeTimeoutMs; release frees it at once', () => {
+    const circuit = opened();
+    circuit.claimProbe(T + 5_000);
+    assert.equal(circuit.claimProbe(T + 14_999), false);
+    assert.equal(circuit.claimProbe(T + 15_000), true);
+    circuit.release();
+    assert.equal(circuit.claimProbe(T + 15_001), true);
+  });
+
+  test('reset closes it', () => {
+    const circuit = opened();
+    circuit.reset();
+    assert.equal(circuit.phase(T), 'closed');
+    assert.equal(circuit.usableAt(T), 0);
+  });
+});
