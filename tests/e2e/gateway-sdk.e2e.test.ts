@@ -621,6 +621,41 @@ orgs:
     );
     const event = await lastEvent();
     assert.ok(event.type === 'RequestFailed' && event.data.errorCode === 'upstream_auth_failed');
+
+    // The key is out of rotation until an admin acts, and an event says why.
+    await kordon.storage.appender.flush();
+    const all = await kordon.storage.store.readAll({ after: 0, maxCount: 10_000 });
+    const disabled = all.filter((e) => e.type === 'ProviderKeyDisabled').at(-1);
+    assert.ok(disabled, 'a ProviderKeyDisabled event');
+    const data = disabled.data as { providerKeyId: string; reason: string; upstreamStatus: number };
+    assert.equal(data.reason, 'invalid_credentials');
+    assert.equal(data.upstreamStatus, 401);
+    const calls = openaiMock.requests.length;
+    await assert.rejects(
+      openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'y' }] }),
+      (error: unknown) => error instanceof OpenAI.APIError && error.status === 503,
+    );
+    assert.equal(openaiMock.requests.length, calls, 'a disabled key is not tried');
+
+    // An admin enables it again (the event the admin API writes): traffic returns.
+    await kordon.storage.store.append(
+      streams.providerKey(orgId, data.providerKeyId),
+      [
+        kordonCatalogue.create(
+          'ProviderKeyEnabled',
+          streams.providerKey(orgId, data.providerKeyId),
+          { providerKeyId: data.providerKeyId },
+          { orgId, actor: { kind: 'user', id: 'usr_admin' } },
+        ),
+      ],
+      'any',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const back = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'back again' }],
+    });
+    assert.match(back.choices[0]!.message.content!, /back again/);
   });
 
   it('a provider 429 on the only key reaches the caller as 429 with Retry-After', async () => {

@@ -17,13 +17,16 @@ import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
 import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler } from './http/generate.js';
+import { KeyChoice } from './http/key-choice.js';
 import { listModels } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
-import { KeyRotation } from './http/route-model.js';
+import { CidrSet, LimitsEnforcer } from './limits/index.js';
 import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
 import { UpstreamClient } from './upstream/index.js';
+
+export { CidrSet } from './limits/index.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -39,6 +42,8 @@ export interface GatewayOptions {
   appender: Pick<GroupCommitAppender, 'enqueue'>;
   /** Largest request body accepted (413 above). */
   maxBodyBytes: number;
+  /** CIDRs of proxies whose X-Forwarded-For is believed (KORDON_TRUSTED_PROXIES). */
+  trustedProxies?: readonly string[];
   secrets: RuntimeSecrets;
   /** KORDON_CONFIG: applied at start when set. */
   configFile: string | undefined;
@@ -149,12 +154,37 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     };
 
+  // Limits learn every replica's usage and every renewal from the log; caught up before serving.
+  const limits = new LimitsEnforcer({
+    registry: () => registry.state,
+    emit: (event) => options.appender.enqueue(event),
+  });
+  const usage = new InMemoryProjectionRunner<LimitsEnforcer, KordonEvent>(
+    {
+      name: 'gateway-limits',
+      eventTypes: new Set(['RequestCompleted', 'RequestFailed', 'LimitReset']),
+      initialState: () => limits,
+      evolve: (state, event) => {
+        state.observe(event);
+        return state;
+      },
+    },
+    (event: RecordedEvent) => kordonCatalogue.decode(event),
+    {
+      onParked: (parked) => logger.error({ parked }, 'limits projection parked an event'),
+      onError: (error) => logger.warn({ err: error }, 'limits projection cannot read the log; retrying'),
+    },
+  );
+  await usage.start(options.store);
+
   const client = new UpstreamClient();
   const generate = {
     registry: () => registry.state,
     secrets: options.secrets,
     client,
-    rotation: new KeyRotation(),
+    keys: new KeyChoice(),
+    limits,
+    trustedProxies: CidrSet.parse(options.trustedProxies ?? []),
     appender: options.appender,
     prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,
@@ -176,6 +206,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     registry: () => registry.state,
     stop: async () => {
+      await usage.stop();
       await registry.stop();
       await client.close();
     },

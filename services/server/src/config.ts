@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -36,6 +37,24 @@ const EnvSchema = z.object({
   KORDON_PROXY_KEY_SECRET: z.string().optional(),
   KORDON_PROXY_KEY_SECRETS_OLD: z.string().optional(),
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** Comma-separated CIDRs of the load balancers whose X-Forwarded-For is believed. */
+  KORDON_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((range) => range.trim())
+        .filter(Boolean),
+    )
+    .refine((ranges) => {
+      try {
+        CidrSet.parse(ranges);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected comma-separated IPv4 or IPv6 ranges such as 10.0.0.0/8, fd00::/8'),
 });
 
 const SECRET_BEARING = new Set([
@@ -67,6 +86,8 @@ export interface KordonConfig {
     oldProxyKeySecrets: string | undefined;
   };
   maxBodyBytes: number;
+  /** Ranges of trusted proxies (X-Forwarded-For is read through them); empty: the TCP peer is the client. */
+  trustedProxies: string[];
   /** NODE_ENV, so dev mode can refuse production. */
   nodeEnv: string | undefined;
 }
@@ -116,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
       oldProxyKeySecrets: e.KORDON_PROXY_KEY_SECRETS_OLD,
     },
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
+    trustedProxies: e.KORDON_TRUSTED_PROXIES,
     nodeEnv: env.NODE_ENV,
   };
 }

@@ -67,6 +67,7 @@ export async function startKordon(
       store: storage.store,
       appender: storage.appender,
       maxBodyBytes: config.maxBodyBytes,
+      trustedProxies: config.trustedProxies,
       secrets,
       configFile: config.configFile,
       env,

@@ -22,6 +22,15 @@ import {
 /** Balancer weight; 0 keeps the key configured but sends it no traffic. */
 const weight = z.int().min(0).max(1000);
 
+/** Priority tier: 0 first; a higher tier gets traffic only while every lower one is unusable. */
+export const providerKeyTier = z.int().min(0).max(9);
+
+/** The key's own limits at the provider, so the balancer keeps under them. */
+export const providerKeyLimits = z.strictObject({
+  rpm: z.int().min(1).optional(),
+  tpm: z.int().min(1).optional(),
+});
+
 export const ProviderKeyAdded = defineEvent({
   type: 'ProviderKeyAdded',
   version: 1,
@@ -36,6 +45,10 @@ export const ProviderKeyAdded = defineEvent({
     models: z.array(modelPattern).min(1).max(500).nullable(),
     /** A custom endpoint (Azure, self-hosted, mock); null: the provider's public one. */
     baseUrl: endpointUrl.nullable(),
+    /** Absent: tier 0. */
+    tier: providerKeyTier.optional(),
+    /** Absent: none beyond what the provider's rate-limit headers say. */
+    limits: providerKeyLimits.optional(),
   }),
 });
 

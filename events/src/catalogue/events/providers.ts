@@ -32,6 +32,14 @@ const providerOptions = z.strictObject({
   /** gigachat: the OAuth endpoint and scope of the authorization key. */
   oauthUrl: endpointUrl.optional(),
   scope: z.string().min(1).max(64).optional(),
+  /** How the balancer spreads requests over the provider's keys; `adaptive` where absent. */
+  balancer: z.enum(['round-robin', 'weighted', 'adaptive']).optional(),
+  /**
+   * Keep a conversation on one key so the provider's prompt cache keeps hitting: by the
+   * caller's `x-kordon-session-id` header (`session`, the default) or, without it, also by a
+   * hash of the prompt's beginning (`prompt-prefix`); `off` never.
+   */
+  stickiness: z.enum(['off', 'session', 'prompt-prefix']).optional(),
   /** Limits of a call to this provider, in ms; the gateway's defaults where absent. */
   timeouts: z
     .strictObject({

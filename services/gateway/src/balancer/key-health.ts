@@ -48,6 +48,11 @@ class QuotaDimension {
     return Math.min(1, remaining / this.limit);
   }
 
+  /** The provider said (Retry-After) a request fits again at `at`: the budget counts as refilled then. */
+  capReset(at: number): void {
+    if (this.remaining === 0 && (this.resetAt === 0 || this.resetAt > at)) this.resetAt = at;
+  }
+
   /** Spent: unusable until the reset (or a short rest when the provider gave none). */
   exhaustedUntil(now: number, defaultRestMs: number): number {
     if (this.current(now) !== 0) return 0;
@@ -177,6 +182,12 @@ export class KeyHealth {
       case 'rate_limited': {
         // The provider answered: a 429 is about capacity, not health, so the circuit ignores it.
         this.circuit.release();
+        // An explicit Retry-After says when one more request fits; a spent budget's reset says
+        // when all of it is back (buckets refill continuously): the first one wins.
+        if (retryAfterMs !== undefined) {
+          this.#requests.capReset(now + retryAfterMs);
+          this.#tokens.capReset(now + retryAfterMs);
+        }
         const waitMs =
           retryAfterMs ?? retryAfterFromRateLimits(report.rateLimits) ?? this.options.defaultCooldownMs;
         return this.#coolDown(now, waitMs, 'rate_limited', retryAfterMs ?? null);

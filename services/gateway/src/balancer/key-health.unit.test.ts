@@ -226,3 +226,18 @@ describe('KeyHealth: factors for adaptive', () => {
     assert.equal(key.latencyEwma, 500, 'a nonsense sample is ignored');
   });
 });
+
+describe('KeyHealth: a 429 with Retry-After and a spent budget', () => {
+  test('is back after the Retry-After, not at the budget reset a minute later', () => {
+    const health = new KeyHealth('k1', DEFAULT_HEALTH, DEFAULT_CIRCUIT);
+    const now = 1_000_000;
+    health.failure({
+      now,
+      kind: 'rate_limited',
+      retryAfterMs: 1_000,
+      rateLimits: { remainingRequests: 0, limitRequests: 60, resetRequestsMs: 59_000 },
+    });
+    assert.equal(health.usableAt(now + 500), now + 1_000);
+    assert.equal(health.usableAt(now + 1_001), 0);
+  });
+});

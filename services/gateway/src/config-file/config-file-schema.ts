@@ -18,6 +18,10 @@ const providerKeySchema = z.strictObject({
   weight: z.int().min(0).max(1000).default(1),
   /** Models this key may serve; all of the provider's when absent. */
   models: z.array(z.string().min(1)).min(1).optional(),
+  /** Priority tier (0 first): a higher tier serves only while every lower one is unusable. */
+  tier: z.int().min(0).max(9).default(0),
+  /** The key's own limits at the provider; the balancer keeps under them. */
+  limits: z.strictObject({ rpm: z.int().min(1).optional(), tpm: z.int().min(1).optional() }).optional(),
 });
 
 const providerSchema = z.strictObject({
@@ -31,6 +35,10 @@ const providerSchema = z.strictObject({
   folderId: z.string().optional(),
   oauthUrl: z.url({ protocol: /^https$/ }).optional(),
   scope: z.string().optional(),
+  /** How requests spread over the keys: `adaptive` (default), `weighted` or `round-robin`. */
+  balancer: z.enum(['round-robin', 'weighted', 'adaptive']).optional(),
+  /** Keep a conversation on one key: `session` (default), `prompt-prefix` or `off`. */
+  stickiness: z.enum(['off', 'session', 'prompt-prefix']).optional(),
   /**
    * Limits of each call to this provider, in ms (the gateway's defaults where absent): TCP/TLS
    * connect, first byte of the answer, idle time between two chunks, and the whole call.

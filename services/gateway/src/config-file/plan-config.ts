@@ -241,6 +241,8 @@ function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfig
   if (provider.folderId) options.folderId = provider.folderId;
   if (provider.oauthUrl) options.oauthUrl = provider.oauthUrl;
   if (provider.scope) options.scope = provider.scope;
+  if (provider.balancer) options.balancer = provider.balancer;
+  if (provider.stickiness) options.stickiness = provider.stickiness;
   if (provider.timeouts && Object.keys(provider.timeouts).length > 0) options.timeouts = provider.timeouts;
   return {
     provider: provider.name,
@@ -293,6 +295,8 @@ function planProviderKeys(
             weight: key.weight,
             models: key.models ?? null,
             baseUrl: null,
+            ...(key.tier !== 0 && { tier: key.tier }),
+            ...(key.limits && { limits: key.limits }),
           },
           meta,
         ),
@@ -317,6 +321,11 @@ function planProviderKeys(
     }
     if (current.weight !== key.weight) {
       events.push(create('ProviderKeyWeightChanged', stream, { providerKeyId, weight: key.weight }, meta));
+    }
+    if (current.tier !== key.tier || JSON.stringify(current.limits) !== JSON.stringify(key.limits ?? null)) {
+      plan.ignored.push(
+        `provider key ${provider.name}/${key.name}: changing its tier or limits needs a new key (not applied)`,
+      );
     }
     if (JSON.stringify(current.models) !== JSON.stringify(key.models ?? null)) {
       plan.ignored.push(

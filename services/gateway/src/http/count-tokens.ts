@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
 import { callProvider, providerAdapter } from '../providers/index.js';
 import { estimateRequestTokens } from '../tokens/index.js';
+import { isUpstreamError } from '../upstream/index.js';
 import { authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
 import { type GenerateDependencies, providerConfig, providerKeyOf } from './generate.js';
+import { failureKind } from './key-choice.js';
 import { readJsonBody } from './read-body.js';
 import { routeModel } from './route-model.js';
 
@@ -22,9 +24,10 @@ export function countTokensHandler(deps: GenerateDependencies) {
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
       const adapter = providerAdapter(route!.provider.type);
       const config = providerConfig(route!);
-      const keyEntry = deps.rotation.candidates(deps.registry(), route!, Date.now())[0];
+      const keyEntry = deps.keys.candidates(deps.registry(), route!, undefined).next(Date.now());
       let inputTokens: number;
       if (adapter.dialect === 'anthropic' && adapter.supports('count_tokens', config) && keyEntry) {
+        const sentAt = performance.now();
         const answer = await callProvider(
           {
             client: deps.client,
@@ -39,7 +42,24 @@ export function countTokensHandler(deps: GenerateDependencies) {
             stream: false,
             body: { ...body, model: route!.model },
           },
-        );
+        ).catch((error: unknown) => {
+          // The key's health learns from every call it makes, counting included.
+          if (isUpstreamError(error)) {
+            const kind = failureKind(error, false);
+            if (kind !== 'not_the_key')
+              deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+                now: Date.now(),
+                kind,
+                retryAfterMs: error.retryAfterMs,
+              });
+          }
+          throw error;
+        });
+        deps.keys.balancer.reportSuccess(keyEntry.providerKeyId, {
+          now: Date.now(),
+          latencyMs: performance.now() - sentAt,
+          rateLimits: answer.rateLimits,
+        });
         const counted = (answer.json() as { input_tokens?: unknown }).input_tokens;
         if (typeof counted !== 'number')
           throw new GatewayError('upstream_error', 'the provider gave no token count');

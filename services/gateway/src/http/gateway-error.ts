@@ -12,6 +12,7 @@ export type GatewayErrorKind =
   | 'model_not_found'
   | 'not_found'
   | 'rate_limited'
+  | 'quota_exceeded'
   | 'upstream_error'
   | 'upstream_auth'
   | 'upstream_timeout'
@@ -27,6 +28,7 @@ const STATUS: Record<GatewayErrorKind, number> = {
   model_not_found: 404,
   not_found: 404,
   rate_limited: 429,
+  quota_exceeded: 429,
   upstream_error: 502,
   upstream_auth: 502,
   upstream_timeout: 504,
@@ -44,6 +46,7 @@ const ANTHROPIC_TYPE: Record<GatewayErrorKind, string> = {
   model_not_found: 'not_found_error',
   not_found: 'not_found_error',
   rate_limited: 'rate_limit_error',
+  quota_exceeded: 'rate_limit_error',
   upstream_error: 'api_error',
   upstream_auth: 'api_error',
   upstream_timeout: 'api_error',
@@ -61,6 +64,8 @@ const OPENAI_SHAPE: Record<GatewayErrorKind, { type: string; code: string | null
   model_not_found: { type: 'invalid_request_error', code: 'model_not_found' },
   not_found: { type: 'invalid_request_error', code: 'not_found' },
   rate_limited: { type: 'requests', code: 'rate_limit_exceeded' },
+  // What OpenAI answers when an account's budget is spent.
+  quota_exceeded: { type: 'insufficient_quota', code: 'insufficient_quota' },
   upstream_error: { type: 'api_error', code: 'upstream_error' },
   upstream_auth: { type: 'api_error', code: 'upstream_auth_failed' },
   upstream_timeout: { type: 'api_error', code: 'upstream_timeout' },
@@ -73,7 +78,13 @@ export class GatewayError extends Error {
   constructor(
     readonly kind: GatewayErrorKind,
     message: string,
-    readonly options: { param?: string | null; retryAfterSeconds?: number; status?: number } = {},
+    readonly options: {
+      param?: string | null;
+      retryAfterSeconds?: number;
+      status?: number;
+      /** Extra response headers (x-ratelimit-* of the limit that refused). */
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message);
     this.name = 'GatewayError';
@@ -112,6 +123,7 @@ export function sendError(
     'x-request-id': requestId,
   };
   if (dialect === 'anthropic') headers['request-id'] = requestId;
+  if (error.options.headers) Object.assign(headers, error.options.headers);
   if (error.options.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(error.options.retryAfterSeconds);
   res.writeHead(error.status, headers);

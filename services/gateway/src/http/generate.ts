@@ -7,6 +7,16 @@ import {
   newEventId,
   streams,
 } from '@kordon/events';
+import {
+  type AdmissionEstimate,
+  type CidrSet,
+  type LimitsEnforcer,
+  parseUsd,
+  type Refusal,
+  resolveClientIp,
+  type Ticket,
+} from '../limits/index.js';
+import type { IpAddress } from '../limits/ip-address.js';
 import type { PriceBook } from '../pricing/index.js';
 import {
   callProvider,
@@ -19,20 +29,26 @@ import {
 import { type ProviderKeyEntry, providerKeysOf, type RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
+import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
 import { TranslationError } from '../translate/index.js';
 import type { NormalisedUsage } from '../translate/usage.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
+import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { authenticate, type Caller } from './authenticate.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
+import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
 import { readJsonBody } from './read-body.js';
-import { type KeyRotation, type Route, routeModel } from './route-model.js';
+import { type Route, routeModel } from './route-model.js';
 
 export interface GenerateDependencies {
   registry: () => RegistryState;
   secrets: RuntimeSecrets;
   client: UpstreamClient;
-  rotation: KeyRotation;
+  keys: KeyChoice;
+  limits: LimitsEnforcer;
+  /** Proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client). */
+  trustedProxies: CidrSet;
   appender: Pick<GroupCommitAppender, 'enqueue'>;
   /** The price book of an org: the shipped table under the org's own prices. */
   prices: (orgId: string) => PriceBook;
@@ -78,7 +94,13 @@ interface Outcome {
   attempts: number;
   startedAt: number;
   firstByteAt?: number;
+  clientAddress: IpAddress | null;
+  /** Canonical text of the client address ("0.0.0.0" when unreadable). */
   clientIp: string;
+  /** The caller's conversation id (x-kordon-session-id), for sticky keys. */
+  sessionId: string | undefined;
+  /** What admission holds for the request until its event is written. */
+  ticket?: Ticket | undefined;
 }
 
 /**
@@ -115,8 +137,19 @@ export function generateHandler(
       model: '',
       attempts: 0,
       startedAt,
-      clientIp: clientIpOf(req),
+      clientAddress: null,
+      clientIp: '0.0.0.0',
+      sessionId: sessionHeader(req),
     };
+    const address = resolveClientIp(
+      req.socket.remoteAddress,
+      req.headers['x-forwarded-for'],
+      deps.trustedProxies,
+    );
+    if (address) {
+      outcome.clientAddress = address;
+      outcome.clientIp = address.text;
+    }
     const abort = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -136,18 +169,19 @@ export function generateHandler(
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
+      admit(deps, outcome, routes[0]!, body, dialect, res);
       await attempt(dialect, plan, body, routes, outcome, deps, res, abort.signal);
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (abort.signal.aborted) {
-        record(deps, failed(outcome, 'client_disconnected', undefined, null));
+        record(deps, outcome, failed(outcome, 'client_disconnected', undefined, null));
         return;
       }
       if (!(gatewayError.kind === 'internal')) {
-        record(deps, rejectedOrFailed(gatewayError, outcome));
+        record(deps, outcome, rejectedOrFailed(gatewayError, outcome));
       } else {
         deps.logger.error({ err: error, requestId }, 'generate request failed');
-        record(deps, failed(outcome, 'internal_error', undefined, 500));
+        record(deps, outcome, failed(outcome, 'internal_error', undefined, 500));
       }
       sendError(res, gatewayError, dialect, requestId);
     }
@@ -180,8 +214,9 @@ async function attempt(
     );
     if (!exchange) continue; // this provider does not serve the endpoint: the next one may
     served = true;
-    const keys = deps.rotation.candidates(deps.registry(), route, Date.now());
-    for (const keyEntry of keys) {
+    const registry = deps.registry();
+    const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body));
+    for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       outcome.attempts++;
       outcome.route = route;
       outcome.key = keyEntry;
@@ -193,40 +228,58 @@ async function attempt(
         signal,
         timeouts: route.provider.options.timeouts,
       };
+      const sentAt = performance.now();
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, exchange.operation);
           const { text, usage } = exchange.answer(answer);
           outcome.firstByteAt = performance.now();
+          reportSuccess(deps, keyEntry, sentAt, answer.rateLimits, usage);
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': outcome.requestId });
           res.end(text);
-          record(deps, completed(deps, outcome, usage, 200));
+          record(deps, outcome, completed(deps, outcome, usage, 200));
           return;
         }
         const events = await streamProvider(call, exchange.operation);
+        reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         await exchange.stream(events, res, outcome, (usage, end) => {
           if (end === 'complete') {
-            record(deps, completed(deps, outcome, usage, 200));
+            record(deps, outcome, completed(deps, outcome, usage, 200));
             return;
           }
           // Tokens already streamed are charged, whatever cut the stream.
           const code = end === 'client_disconnected' ? 'client_disconnected' : 'stream_interrupted';
-          record(deps, failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)));
+          record(deps, outcome, failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)));
         });
         return;
       } catch (error) {
         if (!isUpstreamError(error) || res.headersSent) throw error;
         lastError = error;
-        if (signal.aborted) throw error; // the caller left: nothing counts against the key
-        if (error.isRetryable) coolDown(deps, keyEntry, error);
-        // The provider refused Kordon's key itself: another key may work; the caller's key is fine.
-        const keyRefused = error.status === 401 || error.status === 403;
-        if (keyRefused)
+        const kind = failureKind(error, signal.aborted);
+        const now = Date.now();
+        if (kind === 'not_the_key') {
+          // The provider refused the request itself: the key works; the caller sees why.
+          deps.keys.balancer.reportSuccess(keyEntry.providerKeyId, {
+            now,
+            latencyMs: performance.now() - sentAt,
+            rateLimits: error.rateLimits,
+          });
+          throw error;
+        }
+        const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+          now,
+          kind,
+          retryAfterMs: error.retryAfterMs,
+          rateLimits: error.rateLimits,
+        });
+        const event = decisionEvent(decision, keyEntry, error);
+        if (event) deps.appender.enqueue(event);
+        if (kind === 'caller_cancelled') throw error; // the caller left: nothing more to try
+        if (kind === 'auth_refused')
           deps.logger.error(
             { providerKeyId: keyEntry.providerKeyId, status: error.status },
             'provider refused a provider key',
           );
-        if (!error.isRetryable && !keyRefused) throw error;
         // Nothing sent yet: the next key (or provider) gets the request.
       }
     }
@@ -242,21 +295,144 @@ async function attempt(
     );
   }
   throw new GatewayError('overloaded', `no provider key can serve ${outcome.model} right now`, {
-    retryAfterSeconds: secondsUntilAKeyRests(deps.registry(), routes),
+    retryAfterSeconds: secondsUntilAKeyIsBack(deps, routes),
   });
 }
 
+function reportSuccess(
+  deps: GenerateDependencies,
+  key: ProviderKeyEntry,
+  sentAt: number,
+  rateLimits: RateLimitInfo | undefined,
+  usage: NormalisedUsage | undefined,
+): void {
+  const decision = deps.keys.balancer.reportSuccess(key.providerKeyId, {
+    now: Date.now(),
+    latencyMs: performance.now() - sentAt,
+    rateLimits,
+    tokens: usage ? usage.inputTokens + usage.outputTokens : undefined,
+  });
+  const event = decisionEvent(decision, key, { status: undefined, retryAfterMs: undefined });
+  if (event) deps.appender.enqueue(event);
+}
+
 /** When every key rests, the caller may retry once the first of them is back (at least 1 s). */
-function secondsUntilAKeyRests(registry: RegistryState, routes: Route[]): number {
+function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number {
   const now = Date.now();
+  const registry = deps.registry();
   let soonest = Number.POSITIVE_INFINITY;
   for (const route of routes) {
-    for (const key of providerKeysOf(registry, route.provider.orgId, route.provider.name)) {
-      if (!key.disabled && key.weight > 0 && key.cooledDownUntil > now)
-        soonest = Math.min(soonest, key.cooledDownUntil);
-    }
+    const at = deps.keys.nextUsableAt(registry, route, now);
+    if (at !== null) soonest = Math.min(soonest, at);
   }
   return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
+}
+
+/**
+ * Which conversation a request belongs to, for sticky keys: the caller's
+ * `x-kordon-session-id`, or (with `prompt-prefix`) a digest of the prompt's beginning.
+ */
+function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
+  const mode = route.provider.options.stickiness ?? 'session';
+  if (mode === 'off') return undefined;
+  if (outcome.sessionId) return outcome.sessionId;
+  if (mode !== 'prompt-prefix') return undefined;
+  const prompt = body.messages ?? body.input ?? body.contents;
+  if (prompt === undefined) return undefined;
+  const head = JSON.stringify([body.system ?? null, prompt]).slice(0, 2048);
+  return `prefix:${head}`;
+}
+
+/** Most output tokens assumed for a request that sets no max_tokens, for its budget reservation. */
+const DEFAULT_OUTPUT_ESTIMATE = 4096;
+
+/** A request refused by a limit: answered 403 or 429, recorded as RequestRejected with the limit. */
+class LimitRefusalError extends GatewayError {
+  constructor(readonly refusal: Refusal) {
+    const options: ConstructorParameters<typeof GatewayError>[2] = { headers: refusal.headers };
+    if (refusal.retryAfterSeconds !== undefined) options.retryAfterSeconds = refusal.retryAfterSeconds;
+    super(
+      refusal.status === 403 ? 'forbidden' : refusal.quota ? 'quota_exceeded' : 'rate_limited',
+      refusal.message,
+      options,
+    );
+  }
+}
+
+/**
+ * Every limit of the caller's key, user, team and org, before any provider is asked. The
+ * budget estimate (prompt tokens counted, plus max_tokens or a default, at the model's
+ * price) is made only when a budget or a token rate applies.
+ */
+function admit(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  dialect: Dialect,
+  res: ServerResponse,
+): void {
+  const { key, user } = outcome.caller;
+  const admission = deps.limits.admit(
+    {
+      orgId: key.orgId,
+      proxyKeyId: key.proxyKeyId,
+      userId: user.userId,
+      teamId: key.teamId,
+      requestId: outcome.requestId,
+      clientAddress: outcome.clientAddress,
+      model: route.model,
+    },
+    () => estimateOf(deps, outcome, route, body, dialect),
+    Date.now(),
+  );
+  if (!admission.ok) throw new LimitRefusalError(admission);
+  outcome.ticket = admission;
+  for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+}
+
+function estimateOf(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  dialect: Dialect,
+): AdmissionEstimate {
+  const estimateDialect =
+    outcome.endpoint === 'embeddings'
+      ? 'openai-embeddings'
+      : outcome.endpoint === 'responses'
+        ? undefined
+        : dialect === 'openai'
+          ? 'openai-chat'
+          : 'anthropic-messages';
+  let inputTokens = 0;
+  let maxOutput: number | null = null;
+  const estimate = estimateDialect
+    ? estimateRequestTokens({ dialect: estimateDialect, body, model: route.model })
+    : undefined;
+  if (estimate?.ok) {
+    inputTokens = estimate.estimate.inputTokens;
+    maxOutput = estimate.estimate.maxOutputTokens;
+  } else {
+    // The Responses API (or a body the estimator cannot read): count the whole input as text.
+    inputTokens = countTextTokens(JSON.stringify(body.input ?? body.messages ?? ''), route.model).tokens;
+    if (typeof body.max_output_tokens === 'number') maxOutput = body.max_output_tokens;
+  }
+  const outputTokens =
+    outcome.endpoint === 'embeddings' ? 0 : Math.min(maxOutput ?? DEFAULT_OUTPUT_ESTIMATE, 1_000_000);
+  const priced = price(deps, outcome, { inputTokens, outputTokens, cachedInputTokens: 0 }, route);
+  return {
+    usd: priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null,
+    inputTokens,
+    outputTokens,
+  };
+}
+
+/** The caller's conversation id for sticky keys, when it gives one (bounded, printable). */
+function sessionHeader(req: IncomingMessage): string | undefined {
+  const value = req.headers['x-kordon-session-id'];
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : undefined;
 }
 
 /**
@@ -328,41 +504,28 @@ function asGatewayError(error: unknown): GatewayError {
   return new GatewayError('internal', 'internal error');
 }
 
-const COOLDOWN_REASONS = {
-  429: 'rate_limited',
-  529: 'overloaded',
-} as const;
-
 /**
- * A key that answered 429 or 5xx, or timed out, rests for the provider's Retry-After (1 s
- * when it names none): an event, so every replica's registry learns it.
+ * Writes the request's one event, and settles what admission held for it: the reservation
+ * becomes the real cost (RequestCompleted, RequestFailed) or is given back (RequestRejected).
  */
-function coolDown(deps: GenerateDependencies, key: ProviderKeyEntry, error: UpstreamError): void {
-  const status = error.status;
-  const reason =
-    status !== undefined
-      ? (COOLDOWN_REASONS[status as keyof typeof COOLDOWN_REASONS] ?? 'server_error')
-      : error.code.includes('timeout')
-        ? 'timeout'
-        : 'connection_failed';
-  const restMs = error.retryAfterMs ?? 1_000;
-  deps.appender.enqueue(
-    kordonCatalogue.create(
-      'ProviderKeyCooledDown',
-      streams.providerKey(key.orgId, key.providerKeyId),
-      {
-        providerKeyId: key.providerKeyId,
-        until: new Date(Date.now() + restMs).toISOString(),
-        reason,
-        retryAfterMs: error.retryAfterMs ?? null,
-        upstreamStatus: status ?? null,
-      },
-      { orgId: key.orgId, actor: { kind: 'system', id: 'gateway' } },
-    ),
-  );
-}
-
-function record(deps: GenerateDependencies, event: NewEvent): void {
+function record(deps: GenerateDependencies, outcome: Outcome, event: NewEvent): void {
+  const ticket = outcome.ticket;
+  if (ticket) {
+    outcome.ticket = undefined;
+    if (event.type === 'RequestRejected') deps.limits.release(ticket);
+    else {
+      const data = event.data as KordonEventData<'RequestCompleted'>;
+      deps.limits.settle(
+        ticket,
+        {
+          usd: data.currency === 'USD' ? data.cost : null,
+          inputTokens: data.usage.inputTokens,
+          outputTokens: data.usage.outputTokens,
+        },
+        Date.now(),
+      );
+    }
+  }
   deps.appender.enqueue(event);
 }
 
@@ -387,9 +550,10 @@ function timing(outcome: Outcome) {
   };
 }
 
-function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage) {
+function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage, route?: Route) {
   const orgId = outcome.caller.key.orgId;
-  const priced = deps.prices(orgId).priceRequest(outcome.route?.model ?? outcome.model, usage, { orgId });
+  const model = route?.model ?? outcome.route?.model ?? outcome.model;
+  const priced = deps.prices(orgId).priceRequest(model, usage, { orgId });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }
     : { cost: null, currency: null };
@@ -497,13 +661,14 @@ function failed(
 function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
   if (outcome.attempts > 0) return failed(outcome, failureCodeOf(error), undefined, error.status);
   const { key, user } = outcome.caller;
+  const limit = error instanceof LimitRefusalError ? error.refusal : undefined;
   return kordonCatalogue.create(
     'RequestRejected',
     streams.usage(key.orgId),
     {
       requestId: outcome.requestId,
-      reason: error.kind === 'model_not_found' ? 'model_forbidden' : 'invalid_request',
-      limitScope: null,
+      reason: limit?.reason ?? (error.kind === 'model_not_found' ? 'model_forbidden' : 'invalid_request'),
+      limitScope: limit?.limitScope ?? null,
       proxyKeyId: key.proxyKeyId,
       userId: user.userId,
       teamId: key.teamId,
@@ -514,10 +679,4 @@ function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
     },
     meta(outcome),
   );
-}
-
-/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is recorded as `127.0.0.1`. */
-export function clientIpOf(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '0.0.0.0';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -1,5 +1,5 @@
-import type { ProviderEntry, ProviderKeyEntry, RegistryState } from '../registry/registry.js';
-import { providerGroup, providersOf } from '../registry/registry.js';
+import type { ProviderEntry, RegistryState } from '../registry/registry.js';
+import { providersOf } from '../registry/registry.js';
 import { GatewayError } from './gateway-error.js';
 
 export interface Route {
@@ -42,31 +42,4 @@ export function routeModel(registry: RegistryState, orgId: string, requested: un
     );
   }
   return routes;
-}
-
-/**
- * Keys that can serve a request now, in rotation order: enabled, weight above zero, not
- * cooling down, allowed for the model. (The weighted, adaptive balancer replaces the
- * rotation; the filter stays.)
- */
-export class KeyRotation {
-  private readonly next = new Map<string, number>();
-
-  candidates(registry: RegistryState, route: Route, now: number): ProviderKeyEntry[] {
-    const keys: ProviderKeyEntry[] = [];
-    const group = registry.providerKeysByProvider.get(
-      providerGroup(route.provider.orgId, route.provider.name),
-    );
-    for (const key of group?.values() ?? []) {
-      if (key.disabled || key.weight === 0 || key.cooledDownUntil > now) continue;
-      if (key.models && !modelMatches(key.models, route.model)) continue;
-      keys.push(key);
-    }
-    if (keys.length < 2) return keys;
-    // The group keeps log order, the same on every replica: no sort needed.
-    const id = `${route.provider.orgId}/${route.provider.name}`;
-    const start = (this.next.get(id) ?? 0) % keys.length;
-    this.next.set(id, start + 1);
-    return [...keys.slice(start), ...keys.slice(0, start)];
-  }
 }

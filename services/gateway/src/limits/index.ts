@@ -1,3 +1,12 @@
+export {
+  type Admission,
+  type AdmissionEstimate,
+  type AdmissionSubject,
+  LimitsEnforcer,
+  type Refusal,
+  type Ticket,
+  type Usage,
+} from './admission.js';
 export { formatAmount, formatUsd, parseAmount, parseUsd, USD_SCALE } from './amount.js';
 export {
   BudgetLedger,

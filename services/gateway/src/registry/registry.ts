@@ -52,6 +52,10 @@ export interface ProviderKeyEntry {
   secret: EncryptedSecret;
   last4: string;
   weight: number;
+  /** Priority tier, 0 first. */
+  tier: number;
+  /** The key's own limits at the provider (rpm, tpm); null: none given. */
+  limits: { rpm?: number; tpm?: number } | null;
   models: readonly string[] | null;
   baseUrl: string | null;
   disabled: boolean;
@@ -104,6 +108,11 @@ export interface RegistryState {
   users: Map<string, UserEntry>;
   proxyKeys: Map<string, ProxyKeyEntry>;
   proxyKeyIdByHash: Map<string, string>;
+  /**
+   * Bumped by every change of a provider or a provider key, so the balancer knows when to
+   * re-read a group (entries are changed in place).
+   */
+  keysVersion: number;
   /** `${orgId}/${scope}/${scopeId}` -> the scope's policy (absent: no limits). */
   policies: Map<string, PolicyEntry>;
   teams: Map<string, TeamEntry>;
@@ -156,6 +165,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     users: new Map(),
     proxyKeys: new Map(),
     proxyKeyIdByHash: new Map(),
+    keysVersion: 0,
     policies: new Map(),
     teams: new Map(),
     prices: new Map(),
@@ -173,6 +183,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return state;
       }
       case 'ProviderConfigured': {
+        state.keysVersion++;
         const byName = state.providers.get(orgId) ?? new Map<string, ProviderEntry>();
         const previous = byName.get(event.data.provider);
         byName.set(event.data.provider, {
@@ -188,9 +199,11 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return state;
       }
       case 'ProviderRemoved':
+        state.keysVersion++;
         state.providers.get(orgId)?.delete(event.data.provider);
         return state;
       case 'ProviderKeyAdded': {
+        state.keysVersion++;
         const d = event.data;
         const entry: ProviderKeyEntry = {
           orgId,
@@ -200,6 +213,8 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           secret: d.secret,
           last4: d.last4,
           weight: d.weight,
+          tier: d.tier ?? 0,
+          limits: d.limits ?? null,
           models: d.models,
           baseUrl: d.baseUrl,
           disabled: false,
@@ -214,28 +229,34 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return state;
       }
       case 'ProviderKeyRotated':
+        state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.secret = event.data.secret;
           key.last4 = event.data.last4;
         });
       case 'ProviderKeyWeightChanged':
+        state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.weight = event.data.weight;
         });
       case 'ProviderKeyDisabled':
+        state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.disabled = true;
         });
       case 'ProviderKeyEnabled':
+        state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.disabled = false;
           key.cooledDownUntil = 0;
         });
       case 'ProviderKeyCooledDown':
+        state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.cooledDownUntil = Date.parse(event.data.until);
         });
       case 'ProviderKeyRemoved': {
+        state.keysVersion++;
         const key = state.providerKeys.get(event.data.providerKeyId);
         if (key?.orgId === orgId) {
           state.providerKeys.delete(key.providerKeyId);

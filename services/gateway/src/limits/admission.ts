@@ -1,0 +1,624 @@
+import {
+  type KordonEvent,
+  type KordonEventData,
+  kordonCatalogue,
+  limitResetEventId,
+  type NewEvent,
+  streams,
+} from '@kordon/events';
+import { modelMatches } from '../http/route-model.js';
+import type { PolicyEntry, RegistryState } from '../registry/registry.js';
+import { formatAmount, parseUsd, USD_SCALE } from './amount.js';
+import { BudgetLedger } from './budget-ledger.js';
+import { DistinctIps } from './distinct-ips.js';
+import type { IpAddress } from './ip-address.js';
+import { IpRules, type IpVerdict } from './ip-rules.js';
+import { type PeriodSpec, parsePeriod, periodAt } from './period.js';
+import { planResets } from './renewal.js';
+import { ConcurrencyLimiter, SlidingWindowLimiter, type WindowDecision } from './windows.js';
+
+/*
+ * Admission: every limit of every scope a request belongs to (its proxy key, user, team and
+ * org), checked before the provider is called; the tightest refuses. Money and token budgets
+ * are reserved on an estimate and settled to the real usage by request id. Counters learn
+ * other replicas' usage from the event log (`observe`), and renew at period boundaries with one
+ * LimitReset per scope, limit and period (a deterministic id: two replicas, or a restart, store
+ * it once). Rates (rpm, tpm) and concurrency are counted per replica, plus what the log tells of
+ * the others: see README.md for what is exact and what is approximate.
+ */
+
+type Scope = KordonEventData<'PolicySet'>['scope'];
+type RejectionReason = KordonEventData<'RequestRejected'>['reason'];
+type PeriodicLimit = KordonEventData<'LimitReset'>['limit'];
+
+export interface AdmissionSubject {
+  readonly orgId: string;
+  readonly proxyKeyId: string;
+  readonly userId: string;
+  readonly teamId: string | null;
+  readonly requestId: string;
+  /** The client address (canonical text in `.text`); null when unreadable. */
+  readonly clientAddress: IpAddress | null;
+  readonly model: string;
+}
+
+/** What a request is expected to cost, computed only when a budget needs it. */
+export interface AdmissionEstimate {
+  /** USD in 10^-12 units; null when the model has no USD price (the budget cannot hold it). */
+  readonly usd: bigint | null;
+  readonly inputTokens: number;
+  /** max_tokens of the request, or a capped default. */
+  readonly outputTokens: number;
+}
+
+export interface Refusal {
+  readonly ok: false;
+  readonly reason: RejectionReason;
+  readonly limitScope: { scope: Scope; scopeId: string };
+  readonly status: 403 | 429;
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+  readonly headers: Record<string, string>;
+  /** A budget (not a rate) is spent: OpenAI callers see `insufficient_quota`. */
+  readonly quota?: boolean;
+}
+
+export interface Ticket {
+  readonly ok: true;
+  readonly subject: AdmissionSubject;
+  /** Rate-limit headers for the answer (x-ratelimit-*), when rpm or tpm limits apply. */
+  readonly headers: Record<string, string>;
+  /** Budgets reserved (and so to be settled). */
+  readonly usdScopes: readonly string[];
+  readonly tokenScopes: readonly { key: string; kind: TokenKind }[];
+  readonly tpmKeys: readonly string[];
+  readonly estimatedTokens: number;
+  release: (() => boolean) | null;
+  settled: boolean;
+}
+
+export type Admission = Ticket | Refusal;
+
+type TokenKind = 'input' | 'output' | 'total';
+
+export interface Usage {
+  /** The cost as recorded (a decimal string) when its currency is USD; else null. */
+  readonly usd: string | null;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export interface AdmissionOptions {
+  readonly registry: () => RegistryState;
+  /** Writes an event (LimitReset) through the appender. */
+  readonly emit: (event: NewEvent) => void;
+  /** A reservation never settled (a crash in between) is released after this long. Default 15 min. */
+  readonly reservationTtlMs?: number;
+}
+
+interface ScopeRef {
+  readonly scope: Scope;
+  readonly scopeId: string;
+  readonly policy: PolicyEntry;
+}
+
+const SCOPE_TAG: Record<Scope, string> = { 'proxy-key': 'k', user: 'u', team: 't', org: 'o' };
+
+function tokenCount(kind: TokenKind, input: number, output: number): number {
+  return kind === 'input' ? input : kind === 'output' ? output : input + output;
+}
+
+export class LimitsEnforcer {
+  readonly #registry: () => RegistryState;
+  readonly #emit: (event: NewEvent) => void;
+  readonly #reservationTtlMs: number;
+  readonly #usd = new BudgetLedger();
+  readonly #tokens = new BudgetLedger();
+  readonly #rpm = new SlidingWindowLimiter();
+  readonly #tpm = new SlidingWindowLimiter();
+  readonly #concurrency = new ConcurrencyLimiter();
+  readonly #ips = new DistinctIps();
+  /** Start of the current distinct-IP period per scope key (budgets keep theirs in the ledger). */
+  readonly #ipPeriodStart = new Map<string, number>();
+  /** Periods and IP rules compiled per policy object (a new PolicySet brings a new object). */
+  readonly #compiled = new WeakMap<PolicyEntry, CompiledPolicy>();
+  /** End of the period each periodic scope key is in: renewal is checked only once it passes. */
+  readonly #periodEnd = new Map<string, number>();
+  /** Requests admitted here whose events have not come back yet: not to be counted twice. */
+  readonly #local = new Set<string>();
+  #lastSweep = 0;
+
+  constructor(options: AdmissionOptions) {
+    this.#registry = options.registry;
+    this.#emit = options.emit;
+    this.#reservationTtlMs = options.reservationTtlMs ?? 15 * 60_000;
+  }
+
+  /** The scopes of a request with a policy, narrowest first. */
+  #scopes(subject: Pick<AdmissionSubject, 'orgId' | 'proxyKeyId' | 'userId' | 'teamId'>): ScopeRef[] {
+    const policies = this.#registry().policies;
+    const refs: ScopeRef[] = [];
+    const add = (scope: Scope, scopeId: string | null) => {
+      if (scopeId === null) return;
+      const policy = policies.get(`${subject.orgId}/${scope}/${scopeId}`);
+      if (policy) refs.push({ scope, scopeId, policy });
+    };
+    add('proxy-key', subject.proxyKeyId);
+    add('user', subject.userId);
+    add('team', subject.teamId);
+    add('org', subject.orgId);
+    return refs;
+  }
+
+  #compile(policy: PolicyEntry): CompiledPolicy {
+    let compiled = this.#compiled.get(policy);
+    if (!compiled) {
+      compiled = compilePolicy(policy);
+      this.#compiled.set(policy, compiled);
+    }
+    return compiled;
+  }
+
+  /**
+   * Checks every limit; on success holds the request's reservations and concurrency slots
+   * (give them back with `settle` or `release`). `estimate` is called only when a budget applies.
+   */
+  admit(subject: AdmissionSubject, estimate: () => AdmissionEstimate, now: number): Admission {
+    this.#sweep(now);
+    const scopes = this.#scopes(subject);
+    const headers: Record<string, string> = {};
+    if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null);
+    const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
+
+    // 403s first: rules that no waiting changes.
+    for (const { ref, policy } of compiled) {
+      if (policy.ipRules) {
+        const verdict: IpVerdict = subject.clientAddress
+          ? policy.ipRules.check(subject.clientAddress)
+          : 'not_allowed';
+        if (verdict !== 'allowed')
+          return refusal(
+            'ip_denied',
+            ref,
+            403,
+            `requests from ${subject.clientAddress?.text ?? 'an unknown address'} are not allowed for this ${label(ref)}`,
+          );
+      }
+      if (policy.models && !modelMatches(policy.models, subject.model))
+        return refusal(
+          'model_forbidden',
+          ref,
+          403,
+          `the model ${subject.model} is not allowed for this ${label(ref)}`,
+        );
+    }
+
+    // Distinct client IPs (counted only once every other check passed would be better, but a
+    // new address past the cap is refused before anything is held).
+    for (const { ref, policy } of compiled) {
+      if (!policy.ipCap) continue;
+      const key = scopeKey(ref, 'ip');
+      const period = this.#renew(subject.orgId, ref, 'ip_cap', key, policy.ipCap.period, now);
+      const decision = this.#ips.admit(key, subject.clientAddress?.text ?? '', policy.ipCap.count, period);
+      if (!decision.allowed)
+        return refusal(
+          'ip_cap',
+          ref,
+          403,
+          `this ${label(ref)} was used from ${decision.count} addresses this period, its cap; ${subject.clientAddress?.text} is one more`,
+        );
+    }
+
+    const rpmChecks = compiled.flatMap(({ ref, policy }) =>
+      policy.rpm ? [{ key: scopeKey(ref, 'rpm'), limit: policy.rpm, ref }] : [],
+    );
+    const tpmChecks = compiled.flatMap(({ ref, policy }) =>
+      policy.tpm ? [{ key: scopeKey(ref, 'tpm'), limit: policy.tpm, ref }] : [],
+    );
+    const concurrencyChecks = compiled.flatMap(({ ref, policy }) =>
+      policy.concurrency ? [{ key: scopeKey(ref, 'cc'), limit: policy.concurrency, ref }] : [],
+    );
+    const usdBudgets = compiled.filter(({ policy }) => policy.budget);
+    const tokenBudgets = compiled.filter(({ policy }) => policy.tokens);
+    const needsEstimate = usdBudgets.length > 0 || tokenBudgets.length > 0 || tpmChecks.length > 0;
+    const expected = needsEstimate ? estimate() : { usd: 0n, inputTokens: 0, outputTokens: 0 };
+    const expectedTokens = expected.inputTokens + expected.outputTokens;
+
+    // Tokens per minute: room for the estimate now; the real count is recorded at settle.
+    for (const check of tpmChecks) {
+      const decision = this.#tpm.peek(check.key, check.limit, now);
+      if (decision.remaining <= 0 || (expectedTokens <= check.limit && decision.remaining < expectedTokens)) {
+        return refusal(
+          'rate_limit_tpm',
+          check.ref,
+          429,
+          `tokens per minute of this ${label(check.ref)} are used up`,
+          {
+            retryAfterMs: Math.max(decision.resetMs, 1000),
+            headers: rateHeaders('tokens', decision),
+          },
+        );
+      }
+      Object.assign(headers, rateHeaders('tokens', decision));
+    }
+
+    if (rpmChecks.length > 0) {
+      const decision = this.#rpm.checkAll(rpmChecks, now);
+      const ref = rpmChecks[decision.index]?.ref;
+      if (!decision.allowed && ref)
+        return refusal('rate_limit_rpm', ref, 429, `requests per minute of this ${label(ref)} are used up`, {
+          retryAfterMs: decision.retryAfterMs ?? 60_000,
+          headers: rateHeaders('requests', decision),
+        });
+      Object.assign(headers, rateHeaders('requests', decision));
+    }
+
+    let release: (() => boolean) | null = null;
+    if (concurrencyChecks.length > 0) {
+      const grant = this.#concurrency.acquire(concurrencyChecks);
+      if (!grant.ok) {
+        const ref = concurrencyChecks[grant.index]!.ref;
+        return refusal(
+          'concurrency',
+          ref,
+          429,
+          `this ${label(ref)} already has ${grant.inFlight} requests in flight, its limit`,
+          { retryAfterMs: 1000 },
+        );
+      }
+      release = grant.release;
+    }
+
+    const usdScopes: string[] = [];
+    if (usdBudgets.length > 0) {
+      for (const { ref, policy } of usdBudgets) {
+        const key = scopeKey(ref, 'usd');
+        this.#syncAllowance(this.#usd, key, policy.budget!.allowance);
+        this.#renew(subject.orgId, ref, 'budget_usd', key, policy.budget!.period, now);
+        usdScopes.push(key);
+      }
+      const reserved = this.#usd.reserve(usdScopes, subject.requestId, expected.usd ?? 0n, now);
+      if (!reserved.ok) {
+        release?.();
+        const ref = usdBudgets[usdScopes.indexOf(reserved.scopeKey)]!.ref;
+        return refusal(
+          'budget_usd',
+          ref,
+          429,
+          `the USD budget of this ${label(ref)} is spent (${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)})`,
+          {
+            retryAfterMs: this.#untilPeriodEnd(reserved.scopeKey, now),
+            quota: true,
+          },
+        );
+      }
+    }
+
+    const tokenScopes: { key: string; kind: TokenKind }[] = [];
+    for (const { ref, policy } of tokenBudgets) {
+      const { kind, allowance, period } = policy.tokens!;
+      const key = scopeKey(ref, `tok-${kind}`);
+      this.#syncAllowance(this.#tokens, key, allowance);
+      this.#renew(subject.orgId, ref, 'budget_tokens', key, period, now);
+      const amount = BigInt(tokenCount(kind, expected.inputTokens, expected.outputTokens));
+      const reserved = this.#tokens.reserve([key], `${subject.requestId}/${key}`, amount, now);
+      if (!reserved.ok) {
+        release?.();
+        this.#usd.release(subject.requestId);
+        for (const held of tokenScopes) this.#tokens.release(`${subject.requestId}/${held.key}`);
+        return refusal('budget_tokens', ref, 429, `the ${kind} token budget of this ${label(ref)} is spent`, {
+          retryAfterMs: this.#untilPeriodEnd(key, now),
+          quota: true,
+        });
+      }
+      tokenScopes.push({ key, kind });
+    }
+
+    return this.#ticket(
+      subject,
+      headers,
+      usdScopes,
+      tokenScopes,
+      tpmChecks.map((c) => c.key),
+      expectedTokens,
+      release,
+    );
+  }
+
+  #ticket(
+    subject: AdmissionSubject,
+    headers: Record<string, string>,
+    usdScopes: string[],
+    tokenScopes: { key: string; kind: TokenKind }[],
+    tpmKeys: string[],
+    estimatedTokens: number,
+    release: (() => boolean) | null,
+  ): Ticket {
+    this.#local.add(subject.requestId);
+    return {
+      ok: true,
+      subject,
+      headers,
+      usdScopes,
+      tokenScopes,
+      tpmKeys,
+      estimatedTokens,
+      release,
+      settled: false,
+    };
+  }
+
+  /**
+   * The request ended (once; later calls do nothing): reservations become the real usage,
+   * slots are given back, the tokens are counted per minute. Its event, when it comes back
+   * through the log, is then not counted again.
+   */
+  settle(ticket: Ticket, usage: Usage, now: number): void {
+    if (ticket.settled) return;
+    ticket.settled = true;
+    ticket.release?.();
+    const { requestId } = ticket.subject;
+    if (ticket.usdScopes.length > 0) {
+      const actual = usage.usd === null ? 0n : parseUsd(usage.usd);
+      this.#usd.settle(requestId, actual, ticket.usdScopes, now);
+    }
+    for (const { key, kind } of ticket.tokenScopes) {
+      const actual = BigInt(tokenCount(kind, usage.inputTokens, usage.outputTokens));
+      this.#tokens.settle(`${requestId}/${key}`, actual, [key], now);
+    }
+    const tokens = usage.inputTokens + usage.outputTokens;
+    for (const key of ticket.tpmKeys) if (tokens > 0) this.#tpm.record(key, now, tokens);
+  }
+
+  /**
+   * The request ended without usage and without a usage event (refused after admission, e.g. no
+   * provider serves its endpoint): everything held is given back.
+   */
+  release(ticket: Ticket): void {
+    if (ticket.settled) return;
+    ticket.settled = true;
+    ticket.release?.();
+    const { requestId } = ticket.subject;
+    this.#local.delete(requestId);
+    this.#usd.release(requestId);
+    for (const { key } of ticket.tokenScopes) this.#tokens.release(`${requestId}/${key}`);
+  }
+
+  /** Usage and renewals from the log: other replicas' requests, and every stored LimitReset. */
+  observe(event: KordonEvent): void {
+    switch (event.type) {
+      case 'RequestCompleted':
+      case 'RequestFailed': {
+        const d = event.data;
+        if (this.#local.delete(d.requestId)) return; // settled here already
+        const orgId = event.orgId;
+        if (!orgId) return;
+        const at = event.time.getTime();
+        const scopes = this.#scopes({ orgId, proxyKeyId: d.proxyKeyId, userId: d.userId, teamId: d.teamId });
+        const input = d.usage.inputTokens;
+        const output = d.usage.outputTokens;
+        for (const ref of scopes) {
+          const policy = this.#compile(ref.policy);
+          if (policy.budget && d.cost !== null && d.currency === 'USD')
+            this.#usd.applyRemoteUsage(scopeKey(ref, 'usd'), parseUsd(d.cost), d.requestId, at);
+          if (policy.tokens) {
+            const key = scopeKey(ref, `tok-${policy.tokens.kind}`);
+            const amount = BigInt(tokenCount(policy.tokens.kind, input, output));
+            this.#tokens.applyRemoteUsage(key, amount, `${d.requestId}/${key}`, at);
+          }
+          if (policy.rpm) this.#rpm.record(scopeKey(ref, 'rpm'), at, 1);
+          if (policy.tpm && input + output > 0) this.#tpm.record(scopeKey(ref, 'tpm'), at, input + output);
+          if (policy.ipCap) {
+            const period = periodAt(policy.ipCap.period, policy.timeZone, at, policy.calendar);
+            this.#ips.observe(scopeKey(ref, 'ip'), d.clientIp, policy.ipCap.count, period.start);
+          }
+        }
+        return;
+      }
+      case 'LimitReset': {
+        const d = event.data;
+        const ref = { scope: d.scope, scopeId: d.scopeId } as const;
+        const start = Date.parse(d.periodStart);
+        if (d.limit === 'budget_usd') this.#usd.reset(scopeKey(ref, 'usd'), start, parseUsd(d.rolledOver));
+        else if (d.limit === 'budget_tokens') {
+          for (const kind of ['input', 'output', 'total'] as const)
+            this.#tokens.reset(scopeKey(ref, `tok-${kind}`), start, BigInt(d.rolledOver));
+        } else this.#ips.reset(scopeKey(ref, 'ip'), start);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Spent and reserved USD of one scope (for tests, the admin view and metrics). */
+  usdView(scope: Scope, scopeId: string) {
+    const view = this.#usd.view(scopeKey({ scope, scopeId }, 'usd'));
+    return { ...view, usedUsd: formatAmount(view.used - view.baseline, USD_SCALE) };
+  }
+
+  #syncAllowance(ledger: BudgetLedger, key: string, allowance: bigint): void {
+    if (ledger.view(key).allowance !== allowance) ledger.setAllowance(key, allowance);
+  }
+
+  /**
+   * Renews a periodic limit when its period has passed: resets the counter and writes the
+   * LimitReset (deterministic id: whichever replica writes it first, it is stored once).
+   * Returns the start of the current period.
+   */
+  #renew(
+    orgId: string,
+    ref: { scope: Scope; scopeId: string; policy: PolicyEntry },
+    limit: PeriodicLimit,
+    key: string,
+    period: PeriodSpec,
+    now: number,
+  ): number {
+    const policy = this.#compile(ref.policy);
+    if (period.kind === 'lifetime') return Number.NEGATIVE_INFINITY;
+    const end = this.#periodEnd.get(key);
+    if (end !== undefined && now < end) return this.#currentStart(key, limit);
+    const ledger = limit === 'budget_usd' ? this.#usd : limit === 'budget_tokens' ? this.#tokens : null;
+    const view = ledger?.view(key);
+    const lastStart = ledger ? view!.periodStart : (this.#ipPeriodStart.get(key) ?? Number.NEGATIVE_INFINITY);
+    const allowance =
+      limit === 'budget_usd'
+        ? (policy.budget?.allowance ?? 0n)
+        : limit === 'budget_tokens'
+          ? (policy.tokens?.allowance ?? 0n)
+          : 0n;
+    const plan = planResets(
+      {
+        period,
+        timeZone: policy.timeZone,
+        ...policy.calendar,
+        rollover: ledger !== null && policy.rollover,
+        rolloverMaxPercent: policy.rolloverMaxPercent,
+      },
+      {
+        lastPeriodStart: Number.isFinite(lastStart) ? lastStart : null,
+        allowance,
+        unused: ledger ? ledger.rollover(key, null) : 0n,
+      },
+      now,
+    );
+    for (const reset of plan.resets) {
+      if (ledger) ledger.reset(key, reset.start, reset.rolledOver);
+      else this.#ips.reset(key, reset.start);
+      const data = {
+        scope: ref.scope,
+        scopeId: ref.scopeId,
+        limit,
+        periodStart: new Date(reset.start).toISOString(),
+        periodEnd: new Date(reset.end).toISOString(),
+        rolledOver:
+          limit === 'budget_usd' ? formatAmount(reset.rolledOver, USD_SCALE) : reset.rolledOver.toString(),
+      };
+      const id = limitResetEventId(
+        orgId,
+        { scope: ref.scope, scopeId: ref.scopeId, limit },
+        data.periodStart,
+      );
+      this.#emit(
+        kordonCatalogue.create('LimitReset', streams.limits(orgId), data, {
+          orgId,
+          actor: { kind: 'system', id: 'limits' },
+          id,
+        }),
+      );
+    }
+    const current = periodAt(period, policy.timeZone, now, policy.calendar);
+    this.#periodEnd.set(key, current.end);
+    if (!ledger) this.#ipPeriodStart.set(key, current.start);
+    return current.start;
+  }
+
+  #currentStart(key: string, limit: PeriodicLimit): number {
+    if (limit === 'budget_usd') return this.#usd.view(key).periodStart;
+    if (limit === 'budget_tokens') return this.#tokens.view(key).periodStart;
+    return this.#ipPeriodStart.get(key) ?? Number.NEGATIVE_INFINITY;
+  }
+
+  #untilPeriodEnd(key: string, now: number): number {
+    const end = this.#periodEnd.get(key);
+    return end === undefined || !Number.isFinite(end) ? 3_600_000 : Math.max(1000, end - now);
+  }
+
+  /** Once a minute: forget idle rate windows and release reservations never settled. */
+  #sweep(now: number): void {
+    if (now - this.#lastSweep < 60_000) return;
+    this.#lastSweep = now;
+    this.#rpm.sweep(now);
+    this.#tpm.sweep(now);
+    this.#usd.expire(now - this.#reservationTtlMs);
+    this.#tokens.expire(now - this.#reservationTtlMs);
+    if (this.#local.size > 100_000) this.#local.clear(); // events lost in between: never grow forever
+  }
+}
+
+interface CompiledPolicy {
+  readonly timeZone: string;
+  readonly calendar: { monthStartDay?: number };
+  readonly rollover: boolean;
+  readonly rolloverMaxPercent: number | null;
+  readonly rpm?: number;
+  readonly tpm?: number;
+  readonly concurrency?: number;
+  readonly budget?: { allowance: bigint; period: PeriodSpec };
+  readonly tokens?: { kind: TokenKind; allowance: bigint; period: PeriodSpec };
+  readonly ipCap?: { count: number; period: PeriodSpec };
+  readonly ipRules?: IpRules;
+  readonly models?: readonly string[];
+}
+
+function compilePolicy(entry: PolicyEntry): CompiledPolicy {
+  const { limits, renewal } = entry;
+  const compiled: { -readonly [K in keyof CompiledPolicy]: CompiledPolicy[K] } = {
+    timeZone: renewal.timeZone ?? 'UTC',
+    calendar: renewal.monthStartDay === undefined ? {} : { monthStartDay: renewal.monthStartDay },
+    rollover: renewal.rollover === true,
+    rolloverMaxPercent: renewal.rolloverMaxPercent ?? null,
+  };
+  if (limits.rpm !== undefined) compiled.rpm = limits.rpm;
+  if (limits.tpm !== undefined) compiled.tpm = limits.tpm;
+  if (limits.concurrency !== undefined) compiled.concurrency = limits.concurrency;
+  if (limits.budget)
+    compiled.budget = { allowance: parseUsd(limits.budget.usd), period: parsePeriod(limits.budget.period) };
+  if (limits.tokens)
+    compiled.tokens = {
+      kind: limits.tokens.kind,
+      allowance: BigInt(limits.tokens.count),
+      period: parsePeriod(limits.tokens.period),
+    };
+  if (limits.maxDistinctIps)
+    compiled.ipCap = {
+      count: limits.maxDistinctIps.count,
+      period: parsePeriod(limits.maxDistinctIps.period),
+    };
+  if (limits.ipAllow?.length || limits.ipDeny?.length)
+    compiled.ipRules = IpRules.parse({ allow: limits.ipAllow ?? [], deny: limits.ipDeny ?? [] });
+  if (limits.models) compiled.models = limits.models;
+  return compiled;
+}
+
+function scopeKey(ref: { scope: Scope; scopeId: string }, limit: string): string {
+  return `${SCOPE_TAG[ref.scope]}:${ref.scopeId}:${limit}`;
+}
+
+function label(ref: { scope: Scope }): string {
+  return ref.scope === 'proxy-key' ? 'key' : ref.scope;
+}
+
+function refusal(
+  reason: RejectionReason,
+  ref: { scope: Scope; scopeId: string },
+  status: 403 | 429,
+  message: string,
+  options: { retryAfterMs?: number; headers?: Record<string, string>; quota?: boolean } = {},
+): Refusal {
+  const result: Refusal = {
+    ok: false,
+    reason,
+    limitScope: { scope: ref.scope, scopeId: ref.scopeId },
+    status,
+    message,
+    headers: options.headers ?? {},
+  };
+  const withQuota = options.quota ? { ...result, quota: true } : result;
+  if (options.retryAfterMs !== undefined)
+    return { ...withQuota, retryAfterSeconds: Math.max(1, Math.ceil(options.retryAfterMs / 1000)) };
+  return withQuota;
+}
+
+/** OpenAI's rate-limit headers: limit, remaining and reset (a duration such as `1.5s`). */
+function rateHeaders(unit: 'requests' | 'tokens', decision: WindowDecision): Record<string, string> {
+  return {
+    [`x-ratelimit-limit-${unit}`]: String(decision.limit),
+    [`x-ratelimit-remaining-${unit}`]: String(Math.max(0, decision.remaining)),
+    [`x-ratelimit-reset-${unit}`]: `${(decision.resetMs / 1000).toFixed(3).replace(/\.?0+$/, '')}s`,
+  };
+}
+
+function formatUsdShort(amount: bigint): string {
+  return `$${formatAmount(amount, USD_SCALE)}`;
+}
