@@ -1,0 +1,88 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
+import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
+
+/** A Kordon started in this process from a config file, with its issued proxy keys. */
+export interface KordonUnderTest {
+  kordon: RunningKordon;
+  url: string;
+  dataDir: string;
+  orgId: string;
+  /** Issued proxy keys by the file name's `<email>--<key name>` part. */
+  proxyKeys: Map<string, string>;
+  /** The org's request events, decoded, once the appender has written them. */
+  requestEvents(): Promise<KordonEvent[]>;
+  /** Every event of the log, decoded. */
+  allEvents(): Promise<KordonEvent[]>;
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts Kordon on a free port with `config` (YAML) as KORDON_CONFIG; `env` adds variables
+ * (`${NAME}` in the file, KORDON_DATABASE_URL...). Pass `dataDir` to start again on the same data.
+ */
+export async function startKordonUnderTest(
+  config: string,
+  env: Record<string, string> = {},
+  options: { dataDir?: string; orgSlug?: string } = {},
+): Promise<KordonUnderTest> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kordon-e2e-'));
+  const configPath = join(dataDir, 'kordon.yaml');
+  writeFileSync(configPath, config);
+  const fullEnv = {
+    KORDON_PORT: '0',
+    KORDON_HOST: '127.0.0.1',
+    KORDON_DATA_DIR: dataDir,
+    KORDON_LOG_LEVEL: 'silent',
+    KORDON_DEV_MODE: 'true',
+    KORDON_CONFIG: configPath,
+    ...env,
+  };
+  const loaded = loadConfig(fullEnv);
+  const kordon = await startKordon(loaded, createLogger(loaded), fullEnv);
+  const proxyKeys = new Map<string, string>();
+  const issuedDir = join(dataDir, 'issued-proxy-keys');
+  try {
+    for (const file of readdirSync(issuedDir)) {
+      const [, email, name] = file.replace(/\.key$/, '').split('--');
+      proxyKeys.set(`${email}--${name}`, readFileSync(join(issuedDir, file), 'utf8').trim());
+    }
+  } catch {
+    // no keys issued by this start (a restart keeps the first start's files)
+  }
+  const decode = (events: Awaited<ReturnType<typeof kordon.storage.store.readAll>>) =>
+    events.map((e) => kordonCatalogue.decode(e) as KordonEvent);
+  const allEvents = async () => {
+    await kordon.storage.appender.flush();
+    return decode(await kordon.storage.store.readAll({ after: 0, maxCount: 100_000 }));
+  };
+  const org = (await allEvents()).find(
+    (e) => e.type === 'OrgCreated' && (options.orgSlug === undefined || e.data.slug === options.orgSlug),
+  );
+  if (!org?.orgId) throw new Error('the config file created no org');
+  const orgId = org.orgId;
+  return {
+    kordon,
+    url: kordon.url,
+    dataDir,
+    orgId,
+    proxyKeys,
+    allEvents,
+    requestEvents: async () => {
+      await kordon.storage.appender.flush();
+      return decode(await kordon.storage.store.readStream(streams.usage(orgId)));
+    },
+    stop: async ({ keepData = false } = {}) => {
+      await kordon.stop();
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The `authorization` header's key, to tell which provider key a mock request used. */
+export function bearerOf(headers: Record<string, unknown>): string | undefined {
+  const value = headers.authorization;
+  return typeof value === 'string' ? value.replace(/^Bearer /, '') : undefined;
+}
