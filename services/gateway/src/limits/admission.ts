@@ -399,10 +399,15 @@ export class LimitsEnforcer {
         const output = d.usage.outputTokens;
         for (const ref of scopes) {
           const policy = this.#compile(ref.policy);
-          if (policy.budget && d.cost !== null && d.currency === 'USD')
-            this.#usd.applyRemoteUsage(scopeKey(ref, 'usd'), parseUsd(d.cost), d.requestId, at);
+          // Allowances first: a budget set after usage was counted would hold none of it (see the ledger's baseline).
+          if (policy.budget && d.cost !== null && d.currency === 'USD') {
+            const key = scopeKey(ref, 'usd');
+            this.#syncAllowance(this.#usd, key, policy.budget.allowance);
+            this.#usd.applyRemoteUsage(key, parseUsd(d.cost), d.requestId, at);
+          }
           if (policy.tokens) {
             const key = scopeKey(ref, `tok-${policy.tokens.kind}`);
+            this.#syncAllowance(this.#tokens, key, policy.tokens.allowance);
             const amount = BigInt(tokenCount(policy.tokens.kind, input, output));
             this.#tokens.applyRemoteUsage(key, amount, `${d.requestId}/${key}`, at);
           }

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type KordonEvent,
+  type KordonEventData,
+  kordonCatalogue,
+  limitResetEventId,
+  type NewEvent,
+  streams,
+} from '@kordon/events';
+import { type PolicyEntry, type RegistryState, registryProjection } from '../registry/registry.js';
+import { type AdmissionEstimate, type AdmissionSubject, LimitsEnforcer, type Ticket } from './admission.js';
+import { parseUsd } from './amount.js';
+import { parseIp } from './ip-address.js';
+
+const ORG = 'org_1';
+type Limits = KordonEventData<'PolicySet'>['limits'];
+
+function registryWith(
+  policies: Array<{
+    scope: PolicyEntry['scope'];
+    scopeId: string;
+    limits: Limits;
+    renewal?: PolicyEntry['renewal'];
+  }>,
+): RegistryState {
+  const state = registryProjection.initialState();
+  for (const p of policies) {
+    state.policies.set(`${ORG}/${p.scope}/${p.scopeId}`, {
+      orgId: ORG,
+      scope: p.scope,
+      scopeId: p.scopeId,
+      limits: p.limits,
+      renewal: p.renewal ?? {},
+      managedBy: 'config',
+    });
+  }
+  return state;
+}
+
+let sequence = 0;
+function subject(overrides: Partial<AdmissionSubject> = {}): AdmissionSubject {
+  sequence++;
+  return {
+    orgId: ORG,
+    proxyKeyId: 'pxk_1',
+    userId: 'usr_1',
+    teamId: 'tm_1',
+    requestId: `00000000-0000-7000-8000-${String(sequence).padStart(12, '0')}`,
+    clientAddress: parseIp('10.1.2.3'),
+    model: 'gpt-4o-mini',
+    ...overrides,
+  };
+}
+
+const estimate =
+  (usd: string, inputTokens = 100, outputTokens = 100): (() => AdmissionEstimate) =>
+  () => ({ usd: parseUsd(usd), inputTokens, outputTokens });
+
+function enforcer(state: RegistryState) {
+  const emitted: NewEvent[] = [];
+  const limits = new LimitsEnforcer({ registry: () => state, emit: (e) => emitted.push(e) });
+  return { limits, emitted };
+}
+
+const T0 = Date.parse('2026-11-30T10:00:00Z');
+
+describe('LimitsEnforcer', () => {
+  it('admits everything when no scope has a policy, without estimating', () => {
+    const { limits } = enforcer(registryWith([]));
+    const result = limits.admit(subject(), () => assert.fail('no estimate needed'), T0);
+    assert.equal(result.ok, true);
+  });
+
+  it('refuses the request past the rpm of the tightest scope, with rate-limit headers', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { rpm: 3 } },
+        { scope: 'org', scopeId: ORG, limits: { rpm: 100 } },
+      ]),
+    );
+    for (let i = 0; i < 3; i++) assert.equal(limits.admit(subject(), estimate('0'), T0 + i).ok, true);
+    const refused = limits.admit(subject(), estimate('0'), T0 + 10);
+    assert.equal(refused.ok, false);
+    if (refused.ok) return;
+    assert.equal(refused.reason, 'rate_limit_rpm');
+    assert.deepEqual(refused.limitScope, { scope: 'proxy-key', scopeId: 'pxk_1' });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers['x-ratelimit-limit-requests'], '3');
+    assert.equal(refused.headers['x-ratelimit-remaining-requests'], '0');
+    assert.ok((refused.retryAfterSeconds ?? 0) >= 1);
+  });
+
+  it('holds a USD budget exactly: reservations on estimates, settled to the real cost', () => {
+    const { limits } = enforcer(
+      registryWith([{ scope: 'user', scopeId: 'usr_1', limits: { budget: { usd: '1', period: '1mo' } } }]),
+    );
+    const tickets: Ticket[] = [];
+    for (let i = 0; i < 25; i++) {
+      const result = limits.admit(subject(), estimate('0.05'), T0);
+      if (result.ok) tickets.push(result);
+    }
+    assert.equal(tickets.length, 20, '20 reservations of $0.05 fit in $1');
+    // Each request really cost $0.01: the difference is free again.
+    for (const ticket of tickets)
+      limits.settle(ticket, { usd: '0.01', inputTokens: 10, outputTokens: 10 }, T0);
+    assert.equal(limits.usdView('user', 'usr_1').usedUsd, '0.2');
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) if (limits.admit(subject(), estimate('0.05'), T0).ok) admitted++;
+    assert.equal(admitted, 16, '$0.80 left holds 16 more reservations');
+  });
+
+  it('refuses the budget with insufficient-quota semantics and the time to the period end', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '0.01', period: '1d' } } },
+      ]),
+    );
+    const first = limits.admit(subject(), estimate('0.01'), T0);
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '0.01', inputTokens: 1, outputTokens: 1 }, T0);
+    const refused = limits.admit(subject(), estimate('0.001'), T0 + 1000);
+    assert.ok(!refused.ok);
+    assert.equal(refused.reason, 'budget_usd');
+    assert.equal(refused.quota, true);
+    // 10:00 UTC: the day ends in 14 hours.
+    assert.equal(refused.retryAfterSeconds, 14 * 3600 - 1);
+  });
+
+  it('renews at the period boundary with one LimitReset of a deterministic id', () => {
+    const { limits, emitted } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '0.01', period: '90s' } } },
+      ]),
+    );
+    const first = limits.admit(subject(), estimate('0.01'), T0);
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '0.01', inputTokens: 1, outputTokens: 1 }, T0);
+    assert.equal(limits.admit(subject(), estimate('0.01'), T0 + 1000).ok, false);
+    // 90 s periods are aligned to the epoch: the next one starts at the next multiple of 90 s.
+    const nextStart = Math.ceil((T0 + 1) / 90_000) * 90_000;
+    assert.equal(limits.admit(subject(), estimate('0.01'), nextStart).ok, true);
+    const resets = emitted.filter((e) => e.type === 'LimitReset');
+    assert.equal(resets.length, 2, 'one for the first period, one for the next');
+    const last = resets.at(-1)!;
+    const data = last.data as KordonEventData<'LimitReset'>;
+    assert.equal(data.periodStart, new Date(nextStart).toISOString());
+    assert.equal(
+      last.id,
+      limitResetEventId(ORG, { scope: 'proxy-key', scopeId: 'pxk_1', limit: 'budget_usd' }, data.periodStart),
+    );
+  });
+
+  it('learns other replicas usage from the log, once per request', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'org', scopeId: ORG, limits: { budget: { usd: '1', period: '1mo' }, rpm: 10 } },
+      ]),
+    );
+    assert.ok(limits.admit(subject(), estimate('0'), T0).ok); // starts the period
+    const remote = kordonCatalogue.create(
+      'RequestCompleted',
+      streams.usage(ORG),
+      {
+        requestId: '00000000-0000-7000-8000-999999999999',
+        proxyKeyId: 'pxk_2',
+        userId: 'usr_2',
+        teamId: null,
+        provider: 'openai',
+        providerKeyId: 'prk_1',
+        model: 'gpt-4o-mini',
+        endpoint: 'chat.completions',
+        stream: false,
+        usage: { inputTokens: 10, outputTokens: 10, cachedInputTokens: 0 },
+        cost: '0.75',
+        currency: 'USD',
+        latencyMs: 10,
+        timeToFirstTokenMs: null,
+        status: 200,
+        clientIp: '10.9.9.9',
+        attempts: 1,
+        redactedPrompt: null,
+        redactedResponse: null,
+      },
+      { orgId: ORG, actor: { kind: 'proxy-key', id: 'pxk_2' }, time: new Date(T0 + 5) },
+    );
+    const event = { ...remote, position: 1, streamVersion: 1 } as unknown as KordonEvent;
+    limits.observe(event);
+    limits.observe(event); // redelivered: counted once
+    assert.equal(limits.usdView('org', ORG).usedUsd, '0.75');
+    assert.equal(limits.admit(subject(), estimate('0.30'), T0 + 10).ok, false, '$0.25 left');
+    assert.equal(limits.admit(subject(), estimate('0.20'), T0 + 10).ok, true);
+  });
+
+  it('refuses by IP rules and model lists with 403, and caps distinct client IPs', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: { ipDeny: ['10.66.0.0/16'], maxDistinctIps: { count: 2, period: '1d' } },
+        },
+        {
+          scope: 'org',
+          scopeId: ORG,
+          limits: { ipAllow: ['10.0.0.0/8', '2001:db8::/32'], models: ['gpt-4o*'] },
+        },
+      ]),
+    );
+    const denied = limits.admit(subject({ clientAddress: parseIp('10.66.1.1') }), estimate('0'), T0);
+    assert.ok(!denied.ok && denied.reason === 'ip_denied' && denied.status === 403);
+    const outside = limits.admit(subject({ clientAddress: parseIp('192.0.2.1') }), estimate('0'), T0);
+    assert.ok(!outside.ok && outside.reason === 'ip_denied' && outside.limitScope.scope === 'org');
+    const model = limits.admit(subject({ model: 'o3' }), estimate('0'), T0);
+    assert.ok(!model.ok && model.reason === 'model_forbidden' && model.status === 403);
+    assert.ok(limits.admit(subject({ clientAddress: parseIp('10.0.0.1') }), estimate('0'), T0).ok);
+    assert.ok(limits.admit(subject({ clientAddress: parseIp('2001:db8::1') }), estimate('0'), T0).ok);
+    assert.ok(
+      limits.admit(subject({ clientAddress: parseIp('10.0.0.1') }), estimate('0'), T0).ok,
+      'known address',
+    );
+    const third = limits.admit(subject({ clientAddress: parseIp('10.0.0.3') }), estimate('0'), T0);
+    assert.ok(!third.ok && third.reason === 'ip_cap');
+    // The next day the set starts empty.
+    assert.ok(
+      limits.admit(subject({ clientAddress: parseIp('10.0.0.3') }), estimate('0'), T0 + 86_400_000).ok,
+    );
+  });
+
+  it('caps concurrency and gives the slot back when the request ends', () => {
+    const { limits } = enforcer(
+      registryWith([{ scope: 'user', scopeId: 'usr_1', limits: { concurrency: 2 } }]),
+    );
+    const a = limits.admit(subject(), estimate('0'), T0);
+    const b = limits.admit(subject(), estimate('0'), T0);
+    const c = limits.admit(subject(), estimate('0'), T0);
+    assert.ok(a.ok && b.ok && !c.ok && c.reason === 'concurrency');
+    limits.settle(a, { usd: null, inputTokens: 0, outputTokens: 0 }, T0);
+    limits.settle(a, { usd: null, inputTokens: 0, outputTokens: 0 }, T0); // twice: no extra slot
+    assert.ok(limits.admit(subject(), estimate('0'), T0).ok);
+    assert.equal(limits.admit(subject(), estimate('0'), T0).ok, false);
+  });
+
+  it('holds a token budget of the kind it counts', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'team', scopeId: 'tm_1', limits: { tokens: { kind: 'output', count: 1000, period: '1d' } } },
+      ]),
+    );
+    const a = limits.admit(subject(), estimate('0', 5000, 600), T0);
+    assert.ok(a.ok, 'input tokens do not count against an output budget');
+    assert.equal(limits.admit(subject(), estimate('0', 10, 600), T0).ok, false, '600 + 600 > 1000');
+    limits.settle(a, { usd: null, inputTokens: 5000, outputTokens: 100 }, T0);
+    const b = limits.admit(subject(), estimate('0', 10, 600), T0);
+    assert.ok(b.ok);
+    if (!b.ok) return;
+    assert.equal(b.tokenScopes[0]?.kind, 'output');
+  });
+});

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createPostgresEventStore, type KordonEvent, kordonCatalogue } from '@kordon/events';
+import { createTestDatabase } from '@kordon/events/testing';
+import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const UPSTREAM_KEY = 'sk-proj-replicas-abcdefghijklmnopqrstuvwxyz01234';
+
+const config = (mockUrl: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      gpt-4o-mini: { input: 1000, output: 1000 }
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${mockUrl}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "\${UPSTREAM_KEY}" }]
+    users:
+      - email: dev@acme.test
+        limits: { budget: { usd: 0.5, period: 1mo } }
+        proxyKeys: [{ name: a, limits: { budget: { usd: 0.05, period: 1d } } }, { name: b, limits: { budget: { usd: 0.05, period: 1d } } }]
+`;
+
+const ask = (url: string, apiKey: string) =>
+  new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 }).chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 16,
+  });
+
+/** Requests served until the first refusal (a 429), at most `max`. */
+async function servedUntilRefused(url: string, apiKey: string, max = 20): Promise<number> {
+  for (let served = 0; served < max; served++) {
+    try {
+      await ask(url, apiKey);
+    } catch (error) {
+      assert.ok(error instanceof OpenAI.RateLimitError, String(error));
+      return served;
+    }
+  }
+  return max;
+}
+
+describe('limit counters across a restart', () => {
+  let mock: MockServer;
+  before(async () => {
+    mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
+  });
+  after(() => mock?.close());
+
+  it('a restart mid-period keeps what was spent (rebuilt from the log)', async () => {
+    let gateway: KordonUnderTest = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY });
+    const keyA = gateway.proxyKeys.get('dev@acme.test--a')!;
+    const keyB = gateway.proxyKeys.get('dev@acme.test--b')!;
+    // Key a, without a restart: how many requests its budget holds.
+    const whole = await servedUntilRefused(gateway.url, keyA);
+    assert.ok(whole >= 2, `the budget holds ${whole} requests`);
+    // Key b (the same budget): one request, a restart, then the rest.
+    await ask(gateway.url, keyB);
+    const dataDir = gateway.dataDir;
+    await gateway.stop({ keepData: true });
+    gateway = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY }, { dataDir });
+    try {
+      assert.equal(await servedUntilRefused(gateway.url, keyB), whole - 1, 'the restart forgot nothing');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('a budget across two Kordon processes sharing one PostgreSQL', {
+  skip: process.env.KORDON_TEST_DATABASE_URL ? false : 'needs KORDON_TEST_DATABASE_URL (PostgreSQL)',
+}, () => {
+  let mock: MockServer;
+  let database: { url: string; drop: () => Promise<void> };
+  const processes: ChildProcess[] = [];
+  const dirs: string[] = [];
+
+  before(async () => {
+    mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
+    database = (await createTestDatabase())!;
+  });
+  after(async () => {
+    for (const child of processes) child.kill('SIGTERM');
+    await Promise.all(
+      processes.map(
+        (child) => new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))),
+      ),
+    );
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await mock?.close();
+    await database?.drop();
+  });
+
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+
+  const startReplica = async (env: Record<string, string>) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-replica-'));
+    dirs.push(dataDir);
+    writeFileSync(join(dataDir, 'kordon.yaml'), config(mock.url));
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ['--conditions=development', '--import', 'tsx', 'services/server/src/cli.ts', 'start'],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          ...env,
+          KORDON_PORT: String(port),
+          KORDON_HOST: '127.0.0.1',
+          KORDON_DATA_DIR: dataDir,
+          KORDON_CONFIG: join(dataDir, 'kordon.yaml'),
+          KORDON_LOG_LEVEL: 'warn',
+          UPSTREAM_KEY,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    processes.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 300; i++) {
+      if (child.exitCode !== null) throw new Error(`replica exited with ${child.exitCode}`);
+      const ready = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) return { url, dataDir };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('replica did not become ready');
+  };
+
+  it('50 concurrent requests on two replicas overspend by at most the documented margin', async (t) => {
+    const env = {
+      KORDON_DATABASE_URL: database.url,
+      KORDON_MASTER_KEY: randomBytes(32).toString('base64'),
+      KORDON_PROXY_KEY_SECRET: randomBytes(32).toString('base64'),
+    };
+    const first = await startReplica(env);
+    const second = await startReplica(env);
+    const issued = join(first.dataDir, 'issued-proxy-keys');
+    const file = readdirSync(issued).find((name) => name.includes('--a.key'))!;
+    const apiKey = readFileSync(join(issued, file), 'utf8').trim();
+
+    // Key a's budget: $0.05 a day; each request is estimated at under $0.03.
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        ask(i % 2 === 0 ? first.url : second.url, apiKey).then(
+          () => 'served' as const,
+          (error: unknown) => {
+            assert.ok(error instanceof OpenAI.RateLimitError, String(error));
+            return 'refused' as const;
+          },
+        ),
+      ),
+    );
+    const served = outcomes.filter((o) => o === 'served').length;
+
+    // What was really spent, from the shared log.
+    const store = await createPostgresEventStore({ connectionString: database.url });
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // both appenders flush
+      const events = (await store.readAll({ after: 0, maxCount: 10_000 })).map(
+        (e) => kordonCatalogue.decode(e) as KordonEvent,
+      );
+      const costs = events.flatMap((e) => (e.type === 'RequestCompleted' ? [Number(e.data.cost)] : []));
+      const spent = costs.reduce((a, b) => a + b, 0);
+      const largest = Math.max(...costs);
+      assert.equal(costs.length, served);
+      // docs/limits.md: overspend <= (R - 1) * min(B, C * E_max), R = 2 replicas, C = 25 in flight each.
+      const key = 0.05;
+      const margin = 1 * Math.min(key, 25 * largest * 1.5);
+      t.diagnostic(
+        `served ${served} of 50, spent $${spent.toFixed(4)} of a $${key} budget (bound $${key + margin})`,
+      );
+      assert.ok(spent <= key + margin + 1e-9, `spent ${spent} within ${key} + ${margin}`);
+      assert.ok(outcomes.includes('refused'), 'the budget refused some requests');
+    } finally {
+      await store.close();
+    }
+  });
+});

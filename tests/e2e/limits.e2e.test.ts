@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import type { KordonEvent } from '@kordon/events';
+import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
+import OpenAI from 'openai';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const UPSTREAM_KEY = 'sk-proj-limits-abcdefghijklmnopqrstuvwxyz0123456';
+
+/**
+ * Limits through the real path with the official SDKs: each limit refuses at its point, in the
+ * caller's dialect, with its headers and a RequestRejected saying which limit.
+ */
+describe('limits through HTTP', () => {
+  let mock: MockServer;
+  let gateway: KordonUnderTest;
+
+  const config = (mockUrl: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    timeZone: Europe/Berlin
+    prices:
+      # 1,000 USD per million tokens: a short request costs a few cents, exactly.
+      gpt-4o-mini: { input: 1000, output: 1000 }
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${mockUrl}/v1
+        models: [gpt-4o-mini, gpt-4.1-mini]
+        keys: [{ name: k1, secret: "\${UPSTREAM_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys:
+          - { name: rpm, limits: { rpm: 2 } }
+          - { name: budget, limits: { budget: { usd: 0.05, period: 1d } } }
+          - { name: models, limits: { models: [gpt-4o-mini] } }
+          - { name: denied, limits: { ipDeny: ["127.0.0.0/8"] } }
+          - { name: shared, limits: { maxDistinctIps: { count: 2, period: 1d } } }
+          - { name: short, limits: { budget: { usd: 0.03, period: 5s } } }
+`;
+
+  before(async () => {
+    mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
+    gateway = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY });
+  });
+  after(async () => {
+    await gateway?.stop();
+    await mock?.close();
+  });
+
+  const key = (name: string) => gateway.proxyKeys.get(`dev@acme.test--${name}`)!;
+  const openai = (name: string, localAddress?: string) =>
+    new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: key(name),
+      maxRetries: 0,
+      ...(localAddress && {
+        // A client on another loopback address: the gateway sees it as the TCP peer.
+        fetch: ((url: string, init: Record<string, unknown>) =>
+          undiciFetch(url, {
+            ...init,
+            dispatcher: new Agent({ localAddress }),
+          } as Parameters<typeof undiciFetch>[1])) as unknown as typeof fetch,
+      }),
+    });
+  const ask = (client: OpenAI, model = 'gpt-4o-mini', extra: Record<string, string> = {}) =>
+    client.chat.completions.create(
+      { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 16 },
+      { headers: extra },
+    );
+  const lastRejected = async () => {
+    const events = await gateway.requestEvents();
+    return events
+      .filter((e): e is Extract<KordonEvent, { type: 'RequestRejected' }> => e.type === 'RequestRejected')
+      .at(-1)!;
+  };
+
+  it('requests per minute: the third of an rpm of 2 is a 429 with rate-limit headers', async () => {
+    const client = openai('rpm');
+    const first = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    assert.equal(first.response.headers.get('x-ratelimit-limit-requests'), '2');
+    assert.equal(first.response.headers.get('x-ratelimit-remaining-requests'), '1');
+    await ask(client);
+    const calls = mock.requests.length;
+    const refused = await ask(client).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    assert.equal(refused.headers?.get('x-ratelimit-remaining-requests'), '0');
+    assert.ok(Number(refused.headers?.get('retry-after')) >= 1);
+    assert.equal(mock.requests.length, calls, 'no provider call');
+    const event = await lastRejected();
+    assert.equal(event.data.reason, 'rate_limit_rpm');
+    assert.equal(event.data.status, 429);
+    assert.equal(event.data.limitScope?.scope, 'proxy-key');
+  });
+
+  it('a USD budget refuses once spent: insufficient_quota for OpenAI, rate_limit_error for Anthropic', async () => {
+    const client = openai('budget');
+    let served = 0;
+    let refused: unknown;
+    for (let i = 0; i < 10 && !refused; i++) {
+      try {
+        await ask(client);
+        served++;
+      } catch (error) {
+        refused = error;
+      }
+    }
+    assert.ok(served >= 1 && served < 10, `served ${served} before the budget was spent`);
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    assert.equal((refused.error as { code?: string }).code, 'insufficient_quota');
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('budget'), maxRetries: 0 });
+    const viaAnthropic = await anthropic.messages
+      .create({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((error: unknown) => error);
+    assert.ok(viaAnthropic instanceof Anthropic.RateLimitError, String(viaAnthropic));
+    assert.equal((await lastRejected()).data.reason, 'budget_usd');
+  });
+
+  it('a model outside the key list is a 403 naming it', async () => {
+    const refused = await ask(openai('models'), 'gpt-4.1-mini').catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
+    assert.match(refused.message, /gpt-4\.1-mini/);
+    assert.equal((await lastRejected()).data.reason, 'model_forbidden');
+    await ask(openai('models'));
+  });
+
+  it('a denied address range is a 403', async () => {
+    const refused = await ask(openai('denied')).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
+    const event = await lastRejected();
+    assert.equal(event.data.reason, 'ip_denied');
+    assert.equal(event.data.clientIp, '127.0.0.1');
+  });
+
+  it('distinct client IPs are counted from real peers; a spoofed X-Forwarded-For changes nothing', async () => {
+    await ask(openai('shared', '127.0.0.2'));
+    // Claims to come from elsewhere: no trusted proxy is configured, so the peer counts.
+    await ask(openai('shared', '127.0.0.3'), 'gpt-4o-mini', { 'x-forwarded-for': '198.51.100.7' });
+    await ask(openai('shared', '127.0.0.2'), 'gpt-4o-mini', { 'x-forwarded-for': '198.51.100.8' });
+    const refused = await ask(openai('shared', '127.0.0.4')).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
+    const event = await lastRejected();
+    assert.equal(event.data.reason, 'ip_cap');
+    assert.equal(event.data.clientIp, '127.0.0.4');
+    const completed = (await gateway.requestEvents()).filter(
+      (e) => e.type === 'RequestCompleted' && e.data.clientIp.startsWith('198.51.100.'),
+    );
+    assert.equal(completed.length, 0, 'the spoofed addresses were never recorded');
+  });
+
+  it('a short real period renews the budget, with one LimitReset per period', async () => {
+    const client = openai('short');
+    const spend = async () => {
+      let served = 0;
+      for (let i = 0; i < 10; i++) {
+        try {
+          await ask(client);
+          served++;
+        } catch (error) {
+          assert.ok(error instanceof OpenAI.RateLimitError, String(error));
+          return served;
+        }
+      }
+      return served;
+    };
+    // Start right after a 5 s boundary so both spends fit in one period.
+    await new Promise((r) => setTimeout(r, 5000 - (Date.now() % 5000) + 50));
+    const first = await spend();
+    assert.ok(first >= 1 && first < 10);
+    await new Promise((r) => setTimeout(r, 5000 - (Date.now() % 5000) + 50));
+    const second = await spend();
+    assert.ok(second >= 1, 'the next period has its budget again');
+    const resets = (await gateway.allEvents()).filter(
+      (e) => e.type === 'LimitReset' && e.data.limit === 'budget_usd' && e.data.scope === 'proxy-key',
+    );
+    const starts = resets.map((e) => (e.type === 'LimitReset' ? e.data.periodStart : ''));
+    assert.equal(new Set(starts).size, starts.length, 'one LimitReset per period');
+    assert.ok(starts.length >= 2);
+  });
+});
