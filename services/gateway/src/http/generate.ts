@@ -38,7 +38,7 @@ import { authenticate, type Caller } from './authenticate.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
-import { readJsonBody } from './read-body.js';
+import { readJsonBodyWithSize } from './read-body.js';
 import { type Route, routeModel } from './route-model.js';
 
 export interface GenerateDependencies {
@@ -99,6 +99,8 @@ interface Outcome {
   clientIp: string;
   /** The caller's conversation id (x-kordon-session-id), for sticky keys. */
   sessionId: string | undefined;
+  /** Size of the request body: every text token is at least one byte of it. */
+  bodyBytes: number;
   /** What admission holds for the request until its event is written. */
   ticket?: Ticket | undefined;
 }
@@ -139,6 +141,7 @@ export function generateHandler(
       startedAt,
       clientAddress: null,
       clientIp: '0.0.0.0',
+      bodyBytes: 0,
       sessionId: sessionHeader(req),
     };
     const address = resolveClientIp(
@@ -155,7 +158,8 @@ export function generateHandler(
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const body = await readJsonBody(req, deps.maxBodyBytes);
+      const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes);
+      outcome.bodyBytes = bytes;
       const hostField = findHostField(body);
       if (hostField) {
         throw new GatewayError(
@@ -383,7 +387,7 @@ function admit(
       clientAddress: outcome.clientAddress,
       model: route.model,
     },
-    () => estimateOf(deps, outcome, route, body, dialect),
+    (precision) => estimateOf(deps, outcome, route, body, dialect, precision),
     Date.now(),
   );
   if (!admission.ok) throw new LimitRefusalError(admission);
@@ -397,7 +401,30 @@ function estimateOf(
   route: Route,
   body: Record<string, unknown>,
   dialect: Dialect,
+  precision: 'bound' | 'exact',
 ): AdmissionEstimate {
+  const maxOutput = maxOutputTokens(body);
+  const outputTokens =
+    outcome.endpoint === 'embeddings' ? 0 : Math.min(maxOutput ?? DEFAULT_OUTPUT_ESTIMATE, 1_000_000);
+  // Text costs at least one byte per token, so the body's size bounds its prompt; images and
+  // token-id arrays do not, and are always counted.
+  const bound = precision === 'bound' && textOnly(body, outcome.endpoint);
+  const inputTokens = bound ? outcome.bodyBytes : exactInputTokens(outcome, route, body, dialect);
+  const priced = price(deps, outcome, { inputTokens, outputTokens, cachedInputTokens: 0 }, route);
+  return {
+    bound,
+    usd: priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null,
+    inputTokens,
+    outputTokens,
+  };
+}
+
+function exactInputTokens(
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  dialect: Dialect,
+): number {
   const estimateDialect =
     outcome.endpoint === 'embeddings'
       ? 'openai-embeddings'
@@ -406,27 +433,46 @@ function estimateOf(
         : dialect === 'openai'
           ? 'openai-chat'
           : 'anthropic-messages';
-  let inputTokens = 0;
-  let maxOutput: number | null = null;
   const estimate = estimateDialect
     ? estimateRequestTokens({ dialect: estimateDialect, body, model: route.model })
     : undefined;
-  if (estimate?.ok) {
-    inputTokens = estimate.estimate.inputTokens;
-    maxOutput = estimate.estimate.maxOutputTokens;
-  } else {
-    // The Responses API (or a body the estimator cannot read): count the whole input as text.
-    inputTokens = countTextTokens(JSON.stringify(body.input ?? body.messages ?? ''), route.model).tokens;
-    if (typeof body.max_output_tokens === 'number') maxOutput = body.max_output_tokens;
+  if (estimate?.ok) return estimate.estimate.inputTokens;
+  // The Responses API (or a body the estimator cannot read): the whole input counted as text.
+  return countTextTokens(JSON.stringify(body.input ?? body.messages ?? ''), route.model).tokens;
+}
+
+function maxOutputTokens(body: Record<string, unknown>): number | null {
+  for (const field of ['max_completion_tokens', 'max_tokens', 'max_output_tokens'] as const) {
+    const value = body[field];
+    if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
   }
-  const outputTokens =
-    outcome.endpoint === 'embeddings' ? 0 : Math.min(maxOutput ?? DEFAULT_OUTPUT_ESTIMATE, 1_000_000);
-  const priced = price(deps, outcome, { inputTokens, outputTokens, cachedInputTokens: 0 }, route);
-  return {
-    usd: priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null,
-    inputTokens,
-    outputTokens,
-  };
+  return null;
+}
+
+const TEXT_PARTS = new Set(['text', 'input_text', 'output_text', 'tool_use', 'tool_result']);
+
+/** Whether every part of the prompt is text (strings, text parts): then bytes bound tokens. */
+function textOnly(body: Record<string, unknown>, endpoint: Endpoint): boolean {
+  if (endpoint === 'embeddings') {
+    const input = body.input;
+    return (
+      typeof input === 'string' || (Array.isArray(input) && input.every((item) => typeof item === 'string'))
+    );
+  }
+  if (endpoint === 'responses') return typeof body.input === 'string';
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return false;
+  for (const message of messages) {
+    const content = (message as { content?: unknown } | null)?.content;
+    if (typeof content === 'string' || content === null || content === undefined) continue;
+    if (!Array.isArray(content)) return false;
+    for (const part of content) {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (typeof type !== 'string' || !TEXT_PARTS.has(type)) return false;
+      if (type === 'tool_result' && typeof (part as { content?: unknown }).content !== 'string') return false;
+    }
+  }
+  return true;
 }
 
 /** The caller's conversation id for sticky keys, when it gives one (bounded, printable). */

@@ -9,6 +9,14 @@ export async function readJsonBody(
   req: IncomingMessage,
   limitBytes: number,
 ): Promise<Record<string, unknown>> {
+  return (await readJsonBodyWithSize(req, limitBytes)).body;
+}
+
+/** The same, with the body's size in bytes. */
+export async function readJsonBodyWithSize(
+  req: IncomingMessage,
+  limitBytes: number,
+): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const chunks: Buffer[] = [];
@@ -27,7 +35,7 @@ export async function readJsonBody(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new GatewayError('invalid_request', 'the request body must be a JSON object');
   }
-  return parsed as Record<string, unknown>;
+  return { body: parsed as Record<string, unknown>, bytes: size };
 }
 
 function tooLarge(limit: number): GatewayError {

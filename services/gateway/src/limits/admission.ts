@@ -42,8 +42,14 @@ export interface AdmissionSubject {
   readonly model: string;
 }
 
-/** What a request is expected to cost, computed only when a budget needs it. */
+/**
+ * What a request is expected to cost, computed only when a budget needs it: first as a cheap
+ * upper bound (`bound`: true), then exactly (the prompt through the model's tokenizer) only
+ * when the bound does not fit; an estimator may answer exactly at once.
+ */
 export interface AdmissionEstimate {
+  /** True when this is an upper bound that may be well above the real count. */
+  readonly bound: boolean;
   /** USD in 10^-12 units; null when the model has no USD price (the budget cannot hold it). */
   readonly usd: bigint | null;
   readonly inputTokens: number;
@@ -101,6 +107,8 @@ interface ScopeRef {
   readonly scopeId: string;
   readonly policy: PolicyEntry;
 }
+
+const NO_ESTIMATE: AdmissionEstimate = { bound: false, usd: 0n, inputTokens: 0, outputTokens: 0 };
 
 const SCOPE_TAG: Record<Scope, string> = { 'proxy-key': 'k', user: 'u', team: 't', org: 'o' };
 
@@ -163,7 +171,11 @@ export class LimitsEnforcer {
    * Checks every limit; on success holds the request's reservations and concurrency slots
    * (give them back with `settle` or `release`). `estimate` is called only when a budget applies.
    */
-  admit(subject: AdmissionSubject, estimate: () => AdmissionEstimate, now: number): Admission {
+  admit(
+    subject: AdmissionSubject,
+    estimate: (precision: 'bound' | 'exact') => AdmissionEstimate,
+    now: number,
+  ): Admission {
     this.#sweep(now);
     const scopes = this.#scopes(subject);
     const headers: Record<string, string> = {};
@@ -197,7 +209,7 @@ export class LimitsEnforcer {
     // new address past the cap is refused before anything is held).
     for (const { ref, policy } of compiled) {
       if (!policy.ipCap) continue;
-      const key = scopeKey(ref, 'ip');
+      const key = policy.keys.ip;
       const period = this.#renew(subject.orgId, ref, 'ip_cap', key, policy.ipCap.period, now);
       const decision = this.#ips.admit(key, subject.clientAddress?.text ?? '', policy.ipCap.count, period);
       if (!decision.allowed)
@@ -210,37 +222,28 @@ export class LimitsEnforcer {
     }
 
     const rpmChecks = compiled.flatMap(({ ref, policy }) =>
-      policy.rpm ? [{ key: scopeKey(ref, 'rpm'), limit: policy.rpm, ref }] : [],
+      policy.rpm ? [{ key: policy.keys.rpm, limit: policy.rpm, ref }] : [],
     );
     const tpmChecks = compiled.flatMap(({ ref, policy }) =>
-      policy.tpm ? [{ key: scopeKey(ref, 'tpm'), limit: policy.tpm, ref }] : [],
+      policy.tpm ? [{ key: policy.keys.tpm, limit: policy.tpm, ref }] : [],
     );
     const concurrencyChecks = compiled.flatMap(({ ref, policy }) =>
-      policy.concurrency ? [{ key: scopeKey(ref, 'cc'), limit: policy.concurrency, ref }] : [],
+      policy.concurrency ? [{ key: policy.keys.cc, limit: policy.concurrency, ref }] : [],
     );
     const usdBudgets = compiled.filter(({ policy }) => policy.budget);
     const tokenBudgets = compiled.filter(({ policy }) => policy.tokens);
     const needsEstimate = usdBudgets.length > 0 || tokenBudgets.length > 0 || tpmChecks.length > 0;
-    const expected = needsEstimate ? estimate() : { usd: 0n, inputTokens: 0, outputTokens: 0 };
-    const expectedTokens = expected.inputTokens + expected.outputTokens;
+    // A cheap upper bound first; the exact count (a tokenizer pass) only when the bound does not fit.
+    let expected: AdmissionEstimate = needsEstimate ? estimate('bound') : NO_ESTIMATE;
+    const exactly = () => {
+      expected = estimate('exact');
+      return expected;
+    };
 
     // Tokens per minute: room for the estimate now; the real count is recorded at settle.
-    for (const check of tpmChecks) {
-      const decision = this.#tpm.peek(check.key, check.limit, now);
-      if (decision.remaining <= 0 || (expectedTokens <= check.limit && decision.remaining < expectedTokens)) {
-        return refusal(
-          'rate_limit_tpm',
-          check.ref,
-          429,
-          `tokens per minute of this ${label(check.ref)} are used up`,
-          {
-            retryAfterMs: Math.max(decision.resetMs, 1000),
-            headers: rateHeaders('tokens', decision),
-          },
-        );
-      }
-      Object.assign(headers, rateHeaders('tokens', decision));
-    }
+    let tpmRefusal = this.#checkTpm(tpmChecks, expected, headers, now);
+    if (tpmRefusal && expected.bound) tpmRefusal = this.#checkTpm(tpmChecks, exactly(), headers, now);
+    if (tpmRefusal) return tpmRefusal;
 
     if (rpmChecks.length > 0) {
       const decision = this.#rpm.checkAll(rpmChecks, now);
@@ -270,59 +273,102 @@ export class LimitsEnforcer {
     }
 
     const usdScopes: string[] = [];
-    if (usdBudgets.length > 0) {
-      for (const { ref, policy } of usdBudgets) {
-        const key = scopeKey(ref, 'usd');
-        this.#syncAllowance(this.#usd, key, policy.budget!.allowance);
-        this.#renew(subject.orgId, ref, 'budget_usd', key, policy.budget!.period, now);
-        usdScopes.push(key);
-      }
-      const reserved = this.#usd.reserve(usdScopes, subject.requestId, expected.usd ?? 0n, now);
-      if (!reserved.ok) {
-        release?.();
-        const ref = usdBudgets[usdScopes.indexOf(reserved.scopeKey)]!.ref;
-        return refusal(
-          'budget_usd',
-          ref,
-          429,
-          `the USD budget of this ${label(ref)} is spent (${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)})`,
-          {
-            retryAfterMs: this.#untilPeriodEnd(reserved.scopeKey, now),
-            quota: true,
-          },
-        );
-      }
+    for (const { ref, policy } of usdBudgets) {
+      const key = policy.keys.usd;
+      this.#syncAllowance(this.#usd, key, policy.budget!.allowance);
+      this.#renew(subject.orgId, ref, 'budget_usd', key, policy.budget!.period, now);
+      usdScopes.push(key);
     }
-
-    const tokenScopes: { key: string; kind: TokenKind }[] = [];
+    const tokenScopes: { key: string; kind: TokenKind; ref: ScopeRef; allowance: bigint }[] = [];
     for (const { ref, policy } of tokenBudgets) {
       const { kind, allowance, period } = policy.tokens!;
-      const key = scopeKey(ref, `tok-${kind}`);
+      const key = policy.keys.tok;
       this.#syncAllowance(this.#tokens, key, allowance);
       this.#renew(subject.orgId, ref, 'budget_tokens', key, period, now);
-      const amount = BigInt(tokenCount(kind, expected.inputTokens, expected.outputTokens));
-      const reserved = this.#tokens.reserve([key], `${subject.requestId}/${key}`, amount, now);
-      if (!reserved.ok) {
-        release?.();
-        this.#usd.release(subject.requestId);
-        for (const held of tokenScopes) this.#tokens.release(`${subject.requestId}/${held.key}`);
-        return refusal('budget_tokens', ref, 429, `the ${kind} token budget of this ${label(ref)} is spent`, {
-          retryAfterMs: this.#untilPeriodEnd(key, now),
-          quota: true,
-        });
-      }
-      tokenScopes.push({ key, kind });
+      tokenScopes.push({ key, kind, ref, allowance });
+    }
+    const budgets = { usdBudgets, usdScopes, tokenScopes };
+    let budgetRefusal = this.#reserveBudgets(subject, budgets, expected, now);
+    if (budgetRefusal && expected.bound)
+      budgetRefusal = this.#reserveBudgets(subject, budgets, exactly(), now);
+    if (budgetRefusal) {
+      release?.();
+      return budgetRefusal;
     }
 
     return this.#ticket(
       subject,
       headers,
       usdScopes,
-      tokenScopes,
+      tokenScopes.map(({ key, kind }) => ({ key, kind })),
       tpmChecks.map((c) => c.key),
-      expectedTokens,
+      expected.inputTokens + expected.outputTokens,
       release,
     );
+  }
+
+  #checkTpm(
+    checks: readonly { key: string; limit: number; ref: ScopeRef }[],
+    expected: AdmissionEstimate,
+    headers: Record<string, string>,
+    now: number,
+  ): Refusal | null {
+    const tokens = expected.inputTokens + expected.outputTokens;
+    for (const check of checks) {
+      const decision = this.#tpm.peek(check.key, check.limit, now);
+      if (decision.remaining <= 0 || (tokens <= check.limit && decision.remaining < tokens)) {
+        return refusal(
+          'rate_limit_tpm',
+          check.ref,
+          429,
+          `tokens per minute of this ${label(check.ref)} are used up`,
+          { retryAfterMs: Math.max(decision.resetMs, 1000), headers: rateHeaders('tokens', decision) },
+        );
+      }
+      Object.assign(headers, rateHeaders('tokens', decision));
+    }
+    return null;
+  }
+
+  /** Reserves the estimate in every money and token budget, or in none (and says which refused). */
+  #reserveBudgets(
+    subject: AdmissionSubject,
+    budgets: {
+      usdBudgets: readonly { ref: ScopeRef }[];
+      usdScopes: readonly string[];
+      tokenScopes: readonly { key: string; kind: TokenKind; ref: ScopeRef }[];
+    },
+    expected: AdmissionEstimate,
+    now: number,
+  ): Refusal | null {
+    const { requestId } = subject;
+    if (budgets.usdScopes.length > 0) {
+      const reserved = this.#usd.reserve(budgets.usdScopes, requestId, expected.usd ?? 0n, now);
+      if (!reserved.ok) {
+        const ref = budgets.usdBudgets[budgets.usdScopes.indexOf(reserved.scopeKey)]!.ref;
+        return refusal(
+          'budget_usd',
+          ref,
+          429,
+          `the USD budget of this ${label(ref)} is spent (${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)})`,
+          { retryAfterMs: this.#untilPeriodEnd(reserved.scopeKey, now), quota: true },
+        );
+      }
+    }
+    for (const [index, { key, kind, ref }] of budgets.tokenScopes.entries()) {
+      const amount = BigInt(tokenCount(kind, expected.inputTokens, expected.outputTokens));
+      const reserved = this.#tokens.reserve([key], `${requestId}/${key}`, amount, now);
+      if (!reserved.ok) {
+        this.#usd.release(requestId);
+        for (const held of budgets.tokenScopes.slice(0, index))
+          this.#tokens.release(`${requestId}/${held.key}`);
+        return refusal('budget_tokens', ref, 429, `the ${kind} token budget of this ${label(ref)} is spent`, {
+          retryAfterMs: this.#untilPeriodEnd(key, now),
+          quota: true,
+        });
+      }
+    }
+    return null;
   }
 
   #ticket(
@@ -401,21 +447,21 @@ export class LimitsEnforcer {
           const policy = this.#compile(ref.policy);
           // Allowances first: a budget set after usage was counted would hold none of it (see the ledger's baseline).
           if (policy.budget && d.cost !== null && d.currency === 'USD') {
-            const key = scopeKey(ref, 'usd');
+            const key = policy.keys.usd;
             this.#syncAllowance(this.#usd, key, policy.budget.allowance);
             this.#usd.applyRemoteUsage(key, parseUsd(d.cost), d.requestId, at);
           }
           if (policy.tokens) {
-            const key = scopeKey(ref, `tok-${policy.tokens.kind}`);
+            const key = policy.keys.tok;
             this.#syncAllowance(this.#tokens, key, policy.tokens.allowance);
             const amount = BigInt(tokenCount(policy.tokens.kind, input, output));
             this.#tokens.applyRemoteUsage(key, amount, `${d.requestId}/${key}`, at);
           }
-          if (policy.rpm) this.#rpm.record(scopeKey(ref, 'rpm'), at, 1);
-          if (policy.tpm && input + output > 0) this.#tpm.record(scopeKey(ref, 'tpm'), at, input + output);
+          if (policy.rpm) this.#rpm.record(policy.keys.rpm, at, 1);
+          if (policy.tpm && input + output > 0) this.#tpm.record(policy.keys.tpm, at, input + output);
           if (policy.ipCap) {
             const period = periodAt(policy.ipCap.period, policy.timeZone, at, policy.calendar);
-            this.#ips.observe(scopeKey(ref, 'ip'), d.clientIp, policy.ipCap.count, period.start);
+            this.#ips.observe(policy.keys.ip, d.clientIp, policy.ipCap.count, period.start);
           }
         }
         return;
@@ -542,6 +588,8 @@ export class LimitsEnforcer {
 }
 
 interface CompiledPolicy {
+  /** The counters' keys of this scope, made once per policy rather than per request. */
+  readonly keys: Readonly<Record<'ip' | 'rpm' | 'tpm' | 'cc' | 'usd' | 'tok', string>>;
   readonly timeZone: string;
   readonly calendar: { monthStartDay?: number };
   readonly rollover: boolean;
@@ -558,7 +606,16 @@ interface CompiledPolicy {
 
 function compilePolicy(entry: PolicyEntry): CompiledPolicy {
   const { limits, renewal } = entry;
+  const key = (limit: string) => scopeKey(entry, limit);
   const compiled: { -readonly [K in keyof CompiledPolicy]: CompiledPolicy[K] } = {
+    keys: {
+      ip: key('ip'),
+      rpm: key('rpm'),
+      tpm: key('tpm'),
+      cc: key('cc'),
+      usd: key('usd'),
+      tok: key(`tok-${limits.tokens?.kind ?? 'total'}`),
+    },
     timeZone: renewal.timeZone ?? 'UTC',
     calendar: renewal.monthStartDay === undefined ? {} : { monthStartDay: renewal.monthStartDay },
     rollover: renewal.rollover === true,
@@ -620,7 +677,7 @@ function rateHeaders(unit: 'requests' | 'tokens', decision: WindowDecision): Rec
   return {
     [`x-ratelimit-limit-${unit}`]: String(decision.limit),
     [`x-ratelimit-remaining-${unit}`]: String(Math.max(0, decision.remaining)),
-    [`x-ratelimit-reset-${unit}`]: `${(decision.resetMs / 1000).toFixed(3).replace(/\.?0+$/, '')}s`,
+    [`x-ratelimit-reset-${unit}`]: `${Math.round(decision.resetMs) / 1000}s`,
   };
 }
 

@@ -55,7 +55,7 @@ function subject(overrides: Partial<AdmissionSubject> = {}): AdmissionSubject {
 
 const estimate =
   (usd: string, inputTokens = 100, outputTokens = 100): (() => AdmissionEstimate) =>
-  () => ({ usd: parseUsd(usd), inputTokens, outputTokens });
+  () => ({ bound: false, usd: parseUsd(usd), inputTokens, outputTokens });
 
 function enforcer(state: RegistryState) {
   const emitted: NewEvent[] = [];
@@ -255,5 +255,31 @@ describe('LimitsEnforcer', () => {
     assert.ok(b.ok);
     if (!b.ok) return;
     assert.equal(b.tokenScopes[0]?.kind, 'output');
+  });
+
+  it('reserves a cheap upper bound first and counts exactly only when the bound does not fit', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '0.10', period: '1d' } } },
+      ]),
+    );
+    const asked: string[] = [];
+    const twoStage = (precision: 'bound' | 'exact') => {
+      asked.push(precision);
+      return precision === 'bound'
+        ? { bound: true, usd: parseUsd('0.08'), inputTokens: 800, outputTokens: 0 }
+        : { bound: false, usd: parseUsd('0.02'), inputTokens: 200, outputTokens: 0 };
+    };
+    const first = limits.admit(subject(), twoStage, T0);
+    assert.ok(first.ok);
+    assert.deepEqual(asked, ['bound'], 'the bound fitted: no tokenizer pass');
+    asked.length = 0;
+    const second = limits.admit(subject(), twoStage, T0);
+    assert.ok(second.ok, '$0.08 held + $0.02 exact fits in $0.10');
+    assert.deepEqual(asked, ['bound', 'exact']);
+    asked.length = 0;
+    const third = limits.admit(subject(), twoStage, T0);
+    assert.ok(!third.ok && third.reason === 'budget_usd', 'nothing left, exactly either');
+    assert.deepEqual(asked, ['bound', 'exact']);
   });
 });
