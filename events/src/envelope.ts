@@ -1,9 +1,13 @@
 import { z } from 'zod';
 
-/** Who or what caused an event. Never carries a secret: ids only. */
+/**
+ * Who or what caused an event. Never carries a secret: ids only, and for commands that came
+ * over HTTP (the admin API) the client IP they came from.
+ */
 export const ActorSchema = z.strictObject({
   kind: z.enum(['user', 'api-token', 'proxy-key', 'system', 'config']),
   id: z.string().min(1).max(200),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional(),
 });
 export type Actor = z.infer<typeof ActorSchema>;
 

@@ -39,6 +39,12 @@ export const streams = {
     `org:${part('orgId', orgId)}:provider:${part('provider', provider)}`,
   providerKey: (orgId: string, providerKeyId: string) =>
     `org:${part('orgId', orgId)}:provider-key:${part('providerKeyId', providerKeyId)}`,
+  /** A machine token of the admin API. */
+  apiToken: (orgId: string, apiTokenId: string) =>
+    `org:${part('orgId', orgId)}:api-token:${part('apiTokenId', apiTokenId)}`,
+  /** A signed-in session of the admin API (refresh token rotation, logout). */
+  session: (orgId: string, sessionId: string) =>
+    `org:${part('orgId', orgId)}:session:${part('sessionId', sessionId)}`,
   /** Category stream of request events (RequestCompleted...): appended in batches, no version check. */
   usage: (orgId: string) => `org:${part('orgId', orgId)}:usage`,
   /** LimitReset and LimitExceeded of the whole org. */
@@ -79,6 +85,8 @@ export type StreamCategory =
   | 'proxy-key'
   | 'provider'
   | 'provider-key'
+  | 'api-token'
+  | 'session'
   | 'usage'
   | 'limits'
   | 'fraud';
@@ -87,7 +95,15 @@ export type ParsedStreamId =
   | { kind: 'routing' }
   | { kind: 'tenant'; orgId: string; category: StreamCategory; id: string | null };
 
-const ENTITY_CATEGORIES = new Set<string>(['team', 'user', 'proxy-key', 'provider', 'provider-key']);
+const ENTITY_CATEGORIES = new Set<string>([
+  'team',
+  'user',
+  'proxy-key',
+  'provider',
+  'provider-key',
+  'api-token',
+  'session',
+]);
 const ORG_CATEGORIES = new Set<string>(['usage', 'limits', 'fraud']);
 
 /** The inverse of `streams`: null for an id no helper makes. */

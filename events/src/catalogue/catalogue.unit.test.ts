@@ -59,6 +59,32 @@ const examples = {
   RoleGranted: { userId: 'user-bob', role: 'developer', teamId: 'team-research' },
   RoleRevoked: { userId: 'user-bob', role: 'admin', teamId: null },
   UserDisabled: { userId: 'user-bob', note: 'left the company' },
+  UserPasswordSet: {
+    userId: 'user-bob',
+    passwordHash:
+      '$argon2id$v=19$m=19456,t=2,p=1$htb6gelKASdEeg/Dft8+xA$7AyFGX5gEn3A6HvgNbU6kybFGXg04c/0Mg/luSuh7Ew',
+  },
+  SessionStarted: {
+    sessionId: 'ses-1',
+    userId: 'user-bob',
+    method: 'password',
+    refreshTokenHash: { algorithm: 'hmac-sha256', keyId: 'pepper-1', value: hex64 },
+    expiresAt: '2025-03-31T12:00:00Z',
+  },
+  SessionRefreshed: {
+    sessionId: 'ses-1',
+    refreshTokenHash: { algorithm: 'hmac-sha256', keyId: 'pepper-1', value: hex64 },
+  },
+  SessionEnded: { sessionId: 'ses-1', reason: 'refresh_reuse' },
+  ApiTokenIssued: {
+    apiTokenId: 'tok-1',
+    name: 'CI deploys',
+    role: 'developer',
+    prefix: 'kat_7fQa9xPz',
+    hash: { algorithm: 'hmac-sha256', keyId: 'pepper-1', value: hex64 },
+    expiresAt: null,
+  },
+  ApiTokenRevoked: { apiTokenId: 'tok-1', note: null },
   ProviderKeyAdded: {
     providerKeyId: 'pk-openai-1',
     provider: 'openai',
@@ -276,7 +302,7 @@ describe('kordon catalogue', () => {
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 32);
+    assert.equal(TYPES.length, 38);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
   });
@@ -511,6 +537,23 @@ describe('kordon catalogue', () => {
             tokenHash: { ...issued.hash, value: 'invite-token-123' },
           }),
         /tokenHash\.value/,
+      );
+    });
+
+    test('a password is stored only as an argon2id hash', () => {
+      const set = examples.UserPasswordSet;
+      for (const passwordHash of [
+        'correct horse battery staple',
+        set.passwordHash.replace('argon2id', 'argon2i'),
+        '$2b$12$abcdefghijklmnopqrstuvCDEFGHIJKLMNOPQRSTUVWXYZ0123456',
+        hex64,
+      ]) {
+        assertInvalid(() => create('UserPasswordSet', { ...set, passwordHash }), /passwordHash/);
+      }
+      assertInvalid(() => create('UserPasswordSet', { ...set, password: 'hunter2' }), /Unrecognized key/i);
+      assertInvalid(
+        () => create('ApiTokenIssued', { ...examples.ApiTokenIssued, prefix: `kat_${'a'.repeat(40)}` }),
+        /prefix/,
       );
     });
 

@@ -1,2 +1,7 @@
+// For the admin API: the same ids, encryption and key issuing as the config file.
+export { type ConfigCrypto, planDependencies } from './config-file/apply-config.js';
+export { CONFIG_ACTOR } from './config-file/plan-config.js';
 export * from './gateway.js';
+export { generateProxyKey, type ProxyKeyHash, ProxyKeyHasher } from './proxy-keys/index.js';
 export * from './runtime-secrets.js';
+export { type EncryptedSecret, encryptSecret, InvalidSecretError, last4 } from './secrets/index.js';

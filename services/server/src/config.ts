@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { adminTokenWeakness } from '@kordon/admin';
 import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
 
@@ -37,6 +38,15 @@ const EnvSchema = z.object({
   KORDON_PROXY_KEY_SECRET: z.string().optional(),
   KORDON_PROXY_KEY_SECRETS_OLD: z.string().optional(),
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
+  KORDON_ADMIN_TOKEN: z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      const weakness = adminTokenWeakness(value);
+      if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
+    })
+    .optional(),
   /** Comma-separated CIDRs of the load balancers whose X-Forwarded-For is believed. */
   KORDON_TRUSTED_PROXIES: z
     .string()
@@ -58,6 +68,7 @@ const EnvSchema = z.object({
 });
 
 const SECRET_BEARING = new Set([
+  'KORDON_ADMIN_TOKEN',
   'KORDON_DATABASE_URL',
   'KORDON_MASTER_KEY',
   'KORDON_MASTER_KEYS_OLD',
@@ -88,6 +99,8 @@ export interface KordonConfig {
   maxBodyBytes: number;
   /** Ranges of trusted proxies (X-Forwarded-For is read through them); empty: the TCP peer is the client. */
   trustedProxies: string[];
+  /** KORDON_ADMIN_TOKEN: the admin API's bootstrap owner; undefined disables it. */
+  adminToken: string | undefined;
   /** NODE_ENV, so dev mode can refuse production. */
   nodeEnv: string | undefined;
 }
@@ -138,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     },
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
     trustedProxies: e.KORDON_TRUSTED_PROXIES,
+    adminToken: e.KORDON_ADMIN_TOKEN,
     nodeEnv: env.NODE_ENV,
   };
 }

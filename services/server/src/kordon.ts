@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { type AdminApi, startAdminApi } from '@kordon/admin';
 import { type Gateway, loadRuntimeSecrets, startGateway } from '@kordon/gateway';
 import type { Logger } from 'pino';
 import type { KordonConfig } from './config.js';
@@ -43,7 +44,13 @@ export async function startKordon(
     'GET /readyz': readyz(sources),
     'GET /metrics': metrics.handler,
   };
-  const http = createHttpServer(routes, (error) => logger.error({ err: error }, 'request handler failed'));
+  // The admin API (express) gets every path under /admin/; the data plane stays on exact routes.
+  const mounts: Record<string, Handler> = {};
+  const http = createHttpServer(
+    routes,
+    (error) => logger.error({ err: error }, 'request handler failed'),
+    mounts,
+  );
 
   // Listen first, so probes see "starting" rather than a refused connection.
   await new Promise<void>((resolve, reject) => {
@@ -54,7 +61,8 @@ export async function startKordon(
     });
   });
   const { port } = http.server.address() as AddressInfo;
-  let gateway: Gateway;
+  let gateway: Gateway | undefined;
+  let admin: AdminApi;
   try {
     const secrets = loadRuntimeSecrets({
       ...config.secrets,
@@ -74,12 +82,22 @@ export async function startKordon(
       dataDir: config.dataDir,
       logger: logger.child({ component: 'gateway' }),
     });
+    admin = await startAdminApi({
+      store: storage.store,
+      sql: storage.store.sql,
+      secrets,
+      adminToken: config.adminToken,
+      logger: logger.child({ component: 'admin' }),
+    });
   } catch (error) {
+    await gateway?.stop();
     await storage?.close();
     await http.drain(0);
     throw error;
   }
   Object.assign(routes, gateway.routes);
+  mounts['/admin/'] = admin.handle;
+  const running = gateway;
   lifecycle = 'ready';
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: storage.adapter, dataDir: config.dataDir }, 'kordon is ready');
@@ -95,7 +113,8 @@ export async function startKordon(
         lifecycle = 'stopping';
         logger.info({ inFlight: http.inFlight() }, 'draining');
         await http.drain(config.shutdownTimeoutMs);
-        await gateway.stop();
+        await admin.stop();
+        await running.stop();
         await openStorageHandle.close();
         logger.info(openStorageHandle.appender.status(), 'stopped: events flushed');
       })();

@@ -18,6 +18,8 @@ export interface HttpServer {
 export function createHttpServer(
   routes: Record<string, Handler>,
   onError: (error: unknown) => void,
+  /** Path prefix -> handler of everything under it (the admin API's express app under `/admin/`). */
+  mounts: Record<string, Handler> = {},
 ): HttpServer {
   let inFlight = 0;
   const server = createServer((req, res) => {
@@ -26,7 +28,7 @@ export function createHttpServer(
       inFlight--;
     });
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    const handler = routes[`${req.method} ${path}`];
+    const handler = routes[`${req.method} ${path}`] ?? mountFor(mounts, path);
     if (!handler) {
       const allowed = Object.keys(routes).some((route) => route.endsWith(` ${path}`));
       if (allowed) sendJson(res, 405, { error: { message: `method ${req.method} not allowed on ${path}` } });
@@ -56,4 +58,9 @@ export function createHttpServer(
       await closed;
     },
   };
+}
+
+function mountFor(mounts: Record<string, Handler>, path: string): Handler | undefined {
+  for (const prefix in mounts) if (path.startsWith(prefix)) return mounts[prefix];
+  return undefined;
 }

@@ -1,0 +1,127 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventStore, KordonEvent, SqlExecutor } from '@kordon/events';
+import { type ConfigCrypto, encryptSecret, generateProxyKey, last4, planDependencies } from '@kordon/gateway';
+import { InMemoryProjectionRunner, SqlProjectionRunner } from '@kordon/projections';
+import { auditProjection, decodeForAudit } from './audit/audit-projection.js';
+import { BootstrapToken } from './auth/principal.js';
+import { LoginThrottle } from './auth/throttle.js';
+import { AdminKeys } from './auth/tokens.js';
+import { createAdminApp } from './http/app.js';
+import type { AdminCrypto, AdminDeps, AdminLogger } from './http/deps.js';
+import { docsPage } from './http/docs-page.js';
+import { openApiDocument } from './http/openapi.js';
+import { newPassport } from './http/passport.js';
+import type { AnyRoute } from './http/route.js';
+import { usePasswordStrategy } from './http/routes/auth.js';
+import { adminRoutes } from './http/routes/index.js';
+import { type AdminViewState, adminViewProjection, decodeForView } from './view/admin-view.js';
+
+export const ADMIN_API_VERSION = '1.0.0';
+
+export interface AdminApiOptions {
+  store: EventStore;
+  /** Where the audit log's read model lives: the event store's own database. */
+  sql: SqlExecutor;
+  /** The gateway's runtime secrets: master keys (provider keys), proxy-key hasher, id secret. */
+  secrets: ConfigCrypto;
+  /** KORDON_ADMIN_TOKEN (already checked for strength), or undefined: no bootstrap owner. */
+  adminToken: string | undefined;
+  maxBodyBytes?: number;
+  logger: AdminLogger;
+  now?: () => Date;
+  loginThrottle?: { maxFailures: number; windowMs: number };
+}
+
+export interface AdminApi {
+  /** The express app as a node:http handler: give it every request under /admin/. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  routes: readonly AnyRoute[];
+  openApi(): object;
+  view(): AdminViewState;
+  stop(): Promise<void>;
+}
+
+/** The admin API's read side caught up, its audit log following the log, its app ready. */
+export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi> {
+  const { logger } = options;
+  const view = new InMemoryProjectionRunner<AdminViewState, KordonEvent>(adminViewProjection, decodeForView, {
+    onParked: (parked) => logger.error({ parked }, 'admin view parked an event'),
+    onError: (error) => logger.warn({ err: error }, 'admin view cannot read the log; retrying'),
+  });
+  await view.start(options.store);
+  const audit = new SqlProjectionRunner(auditProjection, decodeForAudit, options.store, options.sql, {
+    onParked: (parked) => logger.error({ parked }, 'audit log parked an event'),
+    onError: (error) => logger.warn({ err: error }, 'audit log cannot read the log; retrying'),
+  });
+  try {
+    await audit.start();
+  } catch (error) {
+    await view.stop();
+    throw error;
+  }
+
+  let lastAppended = 0;
+  const plan = planDependencies(options.secrets);
+  const crypto: AdminCrypto = {
+    entityId: (kind, naturalKey) => plan.entityId(kind, naturalKey),
+    encrypt: (secret, context) => encryptSecret(secret, context, options.secrets.masterKeys),
+    last4: (secret) => last4(secret),
+    issueProxyKey: () => {
+      const made = generateProxyKey(options.secrets.proxyKeyHasher);
+      return { secret: made.secret, prefix: made.prefix, hash: { ...made.hash } };
+    },
+  };
+  const throttle = options.loginThrottle;
+  const deps: AdminDeps = {
+    store: options.store,
+    sql: options.sql,
+    view: () => view.state,
+    bus: {
+      store: options.store,
+      caughtUp: async (position) => {
+        lastAppended = Math.max(lastAppended, position);
+        await view.waitFor(position, 10_000);
+      },
+    },
+    keys: new AdminKeys(options.secrets.idSecret),
+    crypto,
+    throttle: throttle ? new LoginThrottle(throttle.maxFailures, throttle.windowMs) : new LoginThrottle(),
+    bootstrap: options.adminToken ? new BootstrapToken(options.adminToken) : null,
+    now: options.now ?? (() => new Date()),
+    auditCaughtUp: async () => {
+      if (lastAppended > 0) await audit.waitFor(lastAppended, 10_000);
+    },
+    logger,
+  };
+  const passport = newPassport();
+  usePasswordStrategy(passport, deps);
+  const routes = adminRoutes(passport);
+  let document: object | undefined;
+  const openApi = () => {
+    document ??= openApiDocument(routes, ADMIN_API_VERSION);
+    return document;
+  };
+  const app = createAdminApp({
+    routes,
+    deps,
+    maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
+    openApi,
+    docsPage: docsPage(),
+    passport,
+  });
+  if (!options.adminToken)
+    logger.warn({}, 'KORDON_ADMIN_TOKEN is not set: no bootstrap owner, orgs cannot be created over the API');
+
+  return {
+    handle: (req, res) => {
+      app(req as never, res as never);
+    },
+    routes,
+    openApi,
+    view: () => view.state,
+    stop: async () => {
+      await audit.stop();
+      await view.stop();
+    },
+  };
+}

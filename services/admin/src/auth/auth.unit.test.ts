@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { adminTokenWeakness } from './admin-token.js';
+import { hashPassword, newPassword, verifyPassword } from './passwords.js';
+import { LoginThrottle } from './throttle.js';
+import {
+  AdminKeys,
+  API_TOKEN_PATTERN,
+  newApiToken,
+  newRefreshToken,
+  REFRESH_TOKEN_PATTERN,
+} from './tokens.js';
+
+describe('KORDON_ADMIN_TOKEN strength', () => {
+  it('accepts random tokens', () => {
+    for (let i = 0; i < 200; i++) {
+      assert.equal(adminTokenWeakness(randomBytes(32).toString('base64')), null);
+      assert.equal(adminTokenWeakness(randomBytes(32).toString('hex')), null);
+      assert.equal(adminTokenWeakness(randomBytes(24).toString('base64url')), null);
+    }
+  });
+  it('refuses short, sample, repetitive and sequential values', () => {
+    const weak = [
+      'short',
+      'changeme',
+      'changeme-changeme-changeme-changeme',
+      'please-replace-me-with-a-real-token-0001',
+      'your-token-here-xxxxxxxxxxxxxxxxxxxxxxxx',
+      'a'.repeat(40),
+      'abcabcabcabcabcabcabcabcabcabcabcabc',
+      'abcdefghijklmnopqrstuvwxyz0123456789',
+      'aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd',
+      `${randomBytes(16).toString('hex')} spaces`,
+    ];
+    for (const token of weak) assert.notEqual(adminTokenWeakness(token), null, token);
+  });
+  it('never quotes the token in its reason', () => {
+    const token = 'changeme-changeme-changeme-changeme';
+    assert.ok(!adminTokenWeakness(token)!.includes(token));
+  });
+});
+
+describe('passwords', () => {
+  it('hashes with argon2id and verifies', async () => {
+    const phc = await hashPassword('a long and Random passphrase');
+    assert.match(phc, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    assert.equal(await verifyPassword(phc, 'a long and Random passphrase'), true);
+    assert.equal(await verifyPassword(phc, 'a long and random passphrase'), false);
+    assert.equal(await verifyPassword('not a hash', 'x'), false);
+  });
+  it('refuses short and well-known passwords', () => {
+    assert.equal(newPassword.safeParse('short').success, false);
+    assert.equal(newPassword.safeParse('aaaaaaaaaaaaaaaa').success, false);
+    assert.equal(newPassword.safeParse('Password1234').success, false);
+    assert.equal(newPassword.safeParse('correct horse battery staple').success, false);
+    assert.equal(newPassword.safeParse('a long and Random passphrase').success, true);
+  });
+});
+
+describe('login throttle', () => {
+  it('refuses the 6th attempt within 15 minutes, with the seconds until the oldest expires', () => {
+    const throttle = new LoginThrottle(5, 15 * 60_000);
+    const t0 = 1_000_000;
+    for (let i = 0; i < 5; i++) {
+      assert.equal(throttle.retryAfter('ip:1.2.3.4', t0 + i * 1000), 0);
+      throttle.fail('ip:1.2.3.4', t0 + i * 1000);
+    }
+    assert.equal(throttle.retryAfter('ip:1.2.3.4', t0 + 5000), 15 * 60 - 5);
+    assert.equal(throttle.retryAfter('ip:1.2.3.4', t0 + 15 * 60_000 + 1), 0);
+    assert.equal(throttle.retryAfter('ip:5.6.7.8', t0 + 5000), 0, 'other keys are not affected');
+    throttle.clear('ip:1.2.3.4');
+    assert.equal(throttle.retryAfter('ip:1.2.3.4', t0 + 5000), 0);
+  });
+  it('stays bounded', () => {
+    const throttle = new LoginThrottle(5, 60_000, 100);
+    for (let i = 0; i < 1000; i++) throttle.fail(`k${i}`, 1);
+    assert.equal(throttle.retryAfter('k999', 2), 0);
+    assert.ok((throttle as unknown as { failures: Map<string, number[]> }).failures.size <= 100);
+  });
+});
+
+describe('tokens', () => {
+  const keys = new AdminKeys(randomBytes(32));
+  it('access tokens verify under their key only, and carry their claims', async () => {
+    const token = await keys.signAccessToken({ sub: 'usr_1', org: 'org_1', sid: 'ses_1' });
+    assert.deepEqual(
+      { ...(await keys.verifyAccessToken(token)) },
+      { ...(await keys.verifyAccessToken(token)), sub: 'usr_1', org: 'org_1', sid: 'ses_1' },
+    );
+    assert.equal(await new AdminKeys(randomBytes(32)).verifyAccessToken(token), null);
+    const [header, payload] = token.split('.');
+    assert.equal(await keys.verifyAccessToken(`${header}.${payload}.`), null, 'unsigned');
+    const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    assert.equal(await keys.verifyAccessToken(`${none}.${payload}.`), null, 'alg none');
+    assert.equal(await keys.verifyAccessToken("' OR 1=1 --"), null);
+  });
+  it('opaque tokens have their shape and are hashed, never kept', () => {
+    const api = newApiToken();
+    assert.match(api.secret, API_TOKEN_PATTERN);
+    assert.equal(api.prefix, api.secret.slice(0, 12));
+    assert.match(newRefreshToken(), REFRESH_TOKEN_PATTERN);
+    const hashed = keys.hash(api.secret);
+    assert.match(hashed.value, /^[0-9a-f]{64}$/);
+    assert.ok(!JSON.stringify(hashed).includes(api.secret));
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Failed sign-in attempts, per account and per client IP: after `max` failures within
+ * `windowMs` the key is refused until the oldest failure leaves the window (429 with
+ * Retry-After). In memory, per process; bounded by evicting the oldest keys.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly max = 5,
+    private readonly windowMs = 15 * 60_000,
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  /** Seconds until `key` may try again, or 0 when it may now. */
+  retryAfter(key: string, now: number): number {
+    const recent = this.recent(key, now);
+    if (recent.length < this.max) return 0;
+    return Math.max(1, Math.ceil((recent[recent.length - this.max]! + this.windowMs - now) / 1000));
+  }
+
+  fail(key: string, now: number): void {
+    const recent = this.recent(key, now);
+    recent.push(now);
+    this.failures.delete(key); // re-insert: Map order is then least recently failed first
+    this.failures.set(key, recent.slice(-this.max));
+    if (this.failures.size > this.maxKeys) {
+      const oldest = this.failures.keys().next().value;
+      if (oldest !== undefined) this.failures.delete(oldest);
+    }
+  }
+
+  clear(key: string): void {
+    this.failures.delete(key);
+  }
+
+  private recent(key: string, now: number): number[] {
+    return (this.failures.get(key) ?? []).filter((at) => at > now - this.windowMs);
+  }
+}

@@ -1,0 +1,121 @@
+import type { KordonEventData } from '@kordon/events';
+import { AdminError } from '../errors.js';
+import { type Decided, type Decider, event } from './decider.js';
+
+type Secret = KordonEventData<'ProviderKeyAdded'>['secret'];
+
+export interface ProviderKeyState {
+  exists: boolean;
+  removed: boolean;
+  providerKeyId: string;
+  disabled: boolean;
+  weight: number;
+}
+
+export type ProviderKeyCommand =
+  | {
+      type: 'AddProviderKey';
+      providerKeyId: string;
+      provider: string;
+      name: string;
+      secret: Secret;
+      last4: string;
+      weight: number;
+      models: string[] | null;
+    }
+  | { type: 'RotateProviderKey'; secret: Secret; last4: string }
+  | {
+      type: 'UpdateProviderKey';
+      weight?: number | undefined;
+      disabled?: boolean | undefined;
+      note: string | null;
+    }
+  | { type: 'RemoveProviderKey' };
+
+function live(state: ProviderKeyState): ProviderKeyState {
+  if (!state.exists || state.removed) throw new AdminError('not_found', 'provider key not found');
+  return state;
+}
+
+export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> = {
+  initialState: () => ({ exists: false, removed: false, providerKeyId: '', disabled: false, weight: 0 }),
+  evolve(state, e: Decided) {
+    switch (e.type) {
+      case 'ProviderKeyAdded':
+        return {
+          ...state,
+          exists: true,
+          providerKeyId: e.data.providerKeyId,
+          weight: e.data.weight,
+          disabled: false,
+        };
+      case 'ProviderKeyWeightChanged':
+        return { ...state, weight: e.data.weight };
+      case 'ProviderKeyDisabled':
+        return { ...state, disabled: true };
+      case 'ProviderKeyEnabled':
+        return { ...state, disabled: false };
+      case 'ProviderKeyRemoved':
+        return { ...state, removed: true };
+      default:
+        return state;
+    }
+  },
+  decide(command, state) {
+    switch (command.type) {
+      case 'AddProviderKey':
+        if (state.exists) throw new AdminError('conflict', 'a provider key with this id exists already');
+        return [
+          event('ProviderKeyAdded', {
+            providerKeyId: command.providerKeyId,
+            provider: command.provider,
+            name: command.name,
+            secret: command.secret,
+            last4: command.last4,
+            weight: command.weight,
+            models: command.models,
+            baseUrl: null,
+          }),
+        ];
+      case 'RotateProviderKey': {
+        const key = live(state);
+        return [
+          event('ProviderKeyRotated', {
+            providerKeyId: key.providerKeyId,
+            kind: 'replaced',
+            secret: command.secret,
+            last4: command.last4,
+          }),
+        ];
+      }
+      case 'UpdateProviderKey': {
+        const key = live(state);
+        const events: Decided[] = [];
+        if (command.weight !== undefined && command.weight !== key.weight)
+          events.push(
+            event('ProviderKeyWeightChanged', { providerKeyId: key.providerKeyId, weight: command.weight }),
+          );
+        if (command.disabled === true && !key.disabled)
+          events.push(
+            event('ProviderKeyDisabled', {
+              providerKeyId: key.providerKeyId,
+              reason: 'manual',
+              upstreamStatus: null,
+              note: command.note,
+            }),
+          );
+        if (command.disabled === false && key.disabled)
+          events.push(event('ProviderKeyEnabled', { providerKeyId: key.providerKeyId }));
+        return events;
+      }
+      case 'RemoveProviderKey': {
+        const key = live(state);
+        return [event('ProviderKeyRemoved', { providerKeyId: key.providerKeyId })];
+      }
+      default: {
+        const unknown: never = command;
+        throw new Error(`unknown command ${JSON.stringify(unknown)}`);
+      }
+    }
+  },
+};

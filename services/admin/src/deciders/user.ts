@@ -1,0 +1,128 @@
+import { AdminError } from '../errors.js';
+import { isSubset, mayGrant, type Role, rightsOfRoles } from '../rbac/permissions.js';
+import { type By, type Decided, type Decider, event } from './decider.js';
+
+export interface UserState {
+  exists: boolean;
+  userId: string;
+  email: string;
+  /** Org-level roles held. */
+  roles: Role[];
+  disabled: boolean;
+  hasPassword: boolean;
+}
+
+export type UserCommand =
+  | {
+      type: 'AddUser';
+      userId: string;
+      email: string;
+      displayName: string;
+      role: Role;
+      /** argon2id hash, made before deciding (hashing is not pure). */
+      passwordHash: string | null;
+      method: 'invitation' | 'bootstrap';
+      by: By;
+    }
+  | { type: 'ChangeRole'; role: Role; by: By }
+  | { type: 'DisableUser'; note: string | null; by: By }
+  | { type: 'SetPassword'; passwordHash: string; by: By };
+
+/** Whether `by` may act on a user holding `roles`: only on users whose rights are all its own. */
+function checkMayManage(by: By, state: UserState, what: string): void {
+  if (!by.rights.has('user.manage')) throw new AdminError('forbidden', 'managing users needs user.manage');
+  if (by.userId !== null && by.userId === state.userId) {
+    throw new AdminError('not_allowed_for_you', `you cannot ${what} yourself`);
+  }
+  if (!isSubset(rightsOfRoles(state.roles), by.rights)) {
+    throw new AdminError(
+      'not_allowed_for_you',
+      `this user holds rights you do not have; you cannot ${what} them`,
+    );
+  }
+}
+
+export const userDecider: Decider<UserState, UserCommand> = {
+  initialState: () => ({
+    exists: false,
+    userId: '',
+    email: '',
+    roles: [],
+    disabled: false,
+    hasPassword: false,
+  }),
+  evolve(state, e: Decided) {
+    switch (e.type) {
+      case 'UserJoined':
+        return { ...state, exists: true, userId: e.data.userId, email: e.data.email };
+      case 'RoleGranted':
+        if (e.data.teamId !== null || state.roles.includes(e.data.role)) return state;
+        return { ...state, roles: [...state.roles, e.data.role] };
+      case 'RoleRevoked':
+        if (e.data.teamId !== null) return state;
+        return { ...state, roles: state.roles.filter((role) => role !== e.data.role) };
+      case 'UserDisabled':
+        return { ...state, disabled: true };
+      case 'UserPasswordSet':
+        return { ...state, hasPassword: true };
+      default:
+        return state;
+    }
+  },
+  decide(command, state) {
+    switch (command.type) {
+      case 'AddUser': {
+        if (!command.by.rights.has('user.manage')) {
+          throw new AdminError('forbidden', 'adding users needs user.manage');
+        }
+        if (!mayGrant(command.by.rights, command.role)) {
+          throw new AdminError('not_allowed_for_you', `you cannot grant the role ${command.role}`);
+        }
+        if (state.exists) {
+          throw new AdminError('conflict', `a user with e-mail ${command.email} exists already in this org`);
+        }
+        const { userId } = command;
+        const events: Decided[] = [
+          event('UserJoined', {
+            userId,
+            email: command.email,
+            displayName: command.displayName,
+            method: command.method,
+          }),
+          event('RoleGranted', { userId, role: command.role, teamId: null }),
+        ];
+        if (command.passwordHash !== null)
+          events.push(event('UserPasswordSet', { userId, passwordHash: command.passwordHash }));
+        return events;
+      }
+      case 'ChangeRole': {
+        if (!state.exists) throw new AdminError('not_found', 'user not found');
+        if (state.disabled) throw new AdminError('invalid_state', 'the user is disabled');
+        checkMayManage(command.by, state, 'change the role of');
+        if (!mayGrant(command.by.rights, command.role)) {
+          throw new AdminError('not_allowed_for_you', `you cannot grant the role ${command.role}`);
+        }
+        const events: Decided[] = state.roles
+          .filter((role) => role !== command.role)
+          .map((role) => event('RoleRevoked', { userId: state.userId, role, teamId: null }));
+        if (!state.roles.includes(command.role))
+          events.push(event('RoleGranted', { userId: state.userId, role: command.role, teamId: null }));
+        return events;
+      }
+      case 'DisableUser':
+        if (!state.exists) throw new AdminError('not_found', 'user not found');
+        checkMayManage(command.by, state, 'disable');
+        if (state.disabled) return [];
+        return [event('UserDisabled', { userId: state.userId, note: command.note })];
+      case 'SetPassword':
+        if (!state.exists) throw new AdminError('not_found', 'user not found');
+        if (state.disabled) throw new AdminError('invalid_state', 'the user is disabled');
+        if (command.by.userId !== state.userId) checkMayManage(command.by, state, 'set the password of');
+        return [event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash })];
+      default: {
+        const unknown: never = command;
+        throw new Error(`unknown command ${JSON.stringify(unknown)}`);
+      }
+    }
+  },
+};

@@ -1,0 +1,40 @@
+import type { EventStore, KordonEventData, SqlQueryable } from '@kordon/events';
+import type { BootstrapToken } from '../auth/principal.js';
+import type { LoginThrottle } from '../auth/throttle.js';
+import type { AdminKeys } from '../auth/tokens.js';
+import type { CommandBus } from '../commands/execute.js';
+import type { AdminViewState } from '../view/admin-view.js';
+
+export interface AdminLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** The crypto the admin API shares with the config file (ids, envelope encryption, proxy keys). */
+export interface AdminCrypto {
+  /** Deterministic id of an org (by slug) or user (by org slug and e-mail): the config file's ids. */
+  entityId(kind: 'org' | 'user', naturalKey: string): string;
+  encrypt(
+    secret: string,
+    context: { orgId: string; providerKeyId: string },
+  ): KordonEventData<'ProviderKeyAdded'>['secret'];
+  last4(secret: string): string;
+  issueProxyKey(): { secret: string; prefix: string; hash: KordonEventData<'ProxyKeyIssued'>['hash'] };
+}
+
+/** What handlers may use. */
+export interface AdminDeps {
+  store: EventStore;
+  sql: SqlQueryable;
+  view(): AdminViewState;
+  bus: CommandBus;
+  keys: AdminKeys;
+  crypto: AdminCrypto;
+  throttle: LoginThrottle;
+  bootstrap: BootstrapToken | null;
+  now(): Date;
+  /** Resolves once the audit log has every event this process appended. */
+  auditCaughtUp(): Promise<void>;
+  logger: AdminLogger;
+}

@@ -1,0 +1,273 @@
+import { newEventId, streams } from '@kordon/events';
+import { Strategy as LocalStrategy } from 'passport-local';
+import { burnPasswordCheck, verifyPassword } from '../../auth/passwords.js';
+import { unauthenticated } from '../../auth/principal.js';
+import {
+  ACCESS_TOKEN_SECONDS,
+  newRefreshToken,
+  REFRESH_TOKEN_DAYS,
+  REFRESH_TOKEN_PATTERN,
+} from '../../auth/tokens.js';
+import { execute } from '../../commands/execute.js';
+import { sessionDecider } from '../../deciders/session.js';
+import { AdminError } from '../../errors.js';
+import { ACTIONS } from '../../rbac/permissions.js';
+import { displayRole, type UserView } from '../../view/admin-view.js';
+import type { AdminDeps } from '../deps.js';
+import { clientIp, principalOf, resolveOrg } from '../helpers.js';
+import type { PassportInstance as Passport } from '../passport.js';
+import { route } from '../route.js';
+import { LoginBody, Me, RefreshBody, Tokens } from '../schemas.js';
+
+const LOGIN_STRATEGY = 'kordon-password';
+
+/**
+ * Checks e-mail and password, throttled per account and per client IP: after 5 failures in
+ * 15 minutes either one is refused with 429 and Retry-After until the oldest failure is 15
+ * minutes old. An unknown e-mail costs a full argon2id check too (no account enumeration).
+ */
+async function checkPassword(
+  deps: AdminDeps,
+  ip: string,
+  input: { email: string; password: string; org?: string | undefined },
+): Promise<UserView> {
+  const now = deps.now().getTime();
+  const accountKey = `account:${input.email.toLowerCase()}`;
+  const ipKey = `ip:${ip}`;
+  const wait = Math.max(deps.throttle.retryAfter(accountKey, now), deps.throttle.retryAfter(ipKey, now));
+  if (wait > 0) {
+    throw new AdminError('too_many_attempts', `too many failed sign-ins; try again in ${wait} s`, {
+      headers: { 'Retry-After': String(wait) },
+    });
+  }
+  const view = deps.view();
+  const orgId = input.org === undefined ? undefined : resolveOrg(view, input.org)?.orgId;
+  const candidates = [...(view.userIdsByEmail.get(input.email.toLowerCase()) ?? [])]
+    .map((id) => view.users.get(id))
+    .filter(
+      (user): user is UserView =>
+        user !== undefined &&
+        !user.disabled &&
+        user.passwordHash !== null &&
+        (input.org === undefined || user.orgId === orgId),
+    );
+  const matched: UserView[] = [];
+  for (const user of candidates) {
+    if (await verifyPassword(user.passwordHash!, input.password)) matched.push(user);
+  }
+  if (candidates.length === 0) await burnPasswordCheck(input.password);
+  if (matched.length === 0) {
+    deps.throttle.fail(accountKey, now);
+    deps.throttle.fail(ipKey, now);
+    throw unauthenticated('wrong e-mail or password');
+  }
+  if (matched.length > 1) {
+    throw new AdminError('validation_failed', 'this e-mail signs in to several orgs: name one in `org`', {
+      errors: [{ path: 'body.org', message: 'required for this e-mail' }],
+    });
+  }
+  deps.throttle.clear(accountKey);
+  return matched[0]!;
+}
+
+/** passport-local, for the password check (sessions are our own: stateless JWT plus refresh token). */
+export function usePasswordStrategy(passport: Passport, deps: AdminDeps): void {
+  passport.use(
+    LOGIN_STRATEGY,
+    new LocalStrategy(
+      { usernameField: 'email', passwordField: 'password', session: false, passReqToCallback: true },
+      (req, email, password, done) => {
+        const org = typeof req.body?.org === 'string' ? req.body.org : undefined;
+        checkPassword(deps, clientIp(req.socket.remoteAddress), { email, password, org }).then(
+          (user) => done(null, user),
+          (error: unknown) => done(error),
+        );
+      },
+    ),
+  );
+}
+
+async function tokensFor(deps: AdminDeps, user: UserView, sessionId: string, refreshToken: string) {
+  return {
+    accessToken: await deps.keys.signAccessToken({ sub: user.userId, org: user.orgId, sid: sessionId }),
+    tokenType: 'Bearer' as const,
+    expiresIn: ACCESS_TOKEN_SECONDS,
+    refreshToken,
+    user: { id: user.userId, orgId: user.orgId, email: user.email, role: displayRole(user) },
+  };
+}
+
+export function authRoutes(passport: Passport) {
+  return [
+    route({
+      operationId: 'login',
+      method: 'post',
+      path: '/auth/login',
+      tag: 'auth',
+      summary: 'Sign in with e-mail and password',
+      description:
+        'Answers a 15-minute access token (JWT) and a single-use refresh token. Five failures in 15 minutes, per account or per IP, answer 429 with Retry-After.',
+      access: 'public',
+      body: LoginBody,
+      responses: { 200: { description: 'Signed in', schema: Tokens } },
+      handler: async (ctx) => {
+        const user = await new Promise<UserView>((resolve, reject) => {
+          passport.authenticate(
+            LOGIN_STRATEGY,
+            { session: false },
+            (error: unknown, found: UserView | false) => {
+              if (error) reject(error);
+              else if (!found) reject(unauthenticated('wrong e-mail or password'));
+              else resolve(found);
+            },
+          )(ctx.req, ctx.req.res, () => {});
+        });
+        const sessionId = newEventId();
+        const refreshToken = newRefreshToken();
+        const now = ctx.deps.now();
+        await execute(
+          ctx.deps.bus,
+          sessionDecider,
+          streams.session(user.orgId, sessionId),
+          {
+            type: 'StartSession',
+            sessionId,
+            userId: user.userId,
+            method: 'password',
+            refreshTokenHash: ctx.deps.keys.hash(refreshToken),
+            expiresAt: new Date(now.getTime() + REFRESH_TOKEN_DAYS * 86_400_000).toISOString(),
+          },
+          {
+            orgId: user.orgId,
+            actor: { kind: 'user', id: user.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
+            time: now,
+            correlationId: ctx.requestId,
+          },
+        );
+        return { status: 200, body: await tokensFor(ctx.deps, user, sessionId, refreshToken) };
+      },
+    }),
+    route({
+      operationId: 'refresh',
+      method: 'post',
+      path: '/auth/refresh',
+      tag: 'auth',
+      summary: 'Trade a refresh token for new tokens',
+      description:
+        'Each refresh token works once and is replaced by a new one. Presenting a used one again ends the whole session (it was copied).',
+      access: 'public',
+      body: RefreshBody,
+      responses: { 200: { description: 'New tokens', schema: Tokens } },
+      handler: async (ctx) => {
+        const invalid = () => unauthenticated('the refresh token is not valid');
+        if (!REFRESH_TOKEN_PATTERN.test(ctx.body.refreshToken)) throw invalid();
+        const presented = ctx.deps.keys.hash(ctx.body.refreshToken).value;
+        const view = ctx.deps.view();
+        const session = view.sessions.get(view.sessionIdByRefreshHash.get(presented) ?? '');
+        const user = session ? view.users.get(session.userId) : undefined;
+        if (!session || !user || user.disabled) throw invalid();
+        const next = newRefreshToken();
+        const stream = streams.session(session.orgId, session.sessionId);
+        const metadata = {
+          orgId: session.orgId,
+          actor: { kind: 'user' as const, id: user.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
+          time: ctx.deps.now(),
+          correlationId: ctx.requestId,
+        };
+        const command = {
+          type: 'RefreshSession' as const,
+          presented,
+          next: ctx.deps.keys.hash(next),
+          now: ctx.deps.now(),
+        };
+        let result: Awaited<ReturnType<typeof execute>>;
+        try {
+          result = await execute(ctx.deps.bus, sessionDecider, stream, command, metadata);
+        } catch (error) {
+          // Two refreshes with one token at once: the loser sees it spent, which is a reuse.
+          if (!(error instanceof AdminError && error.code === 'concurrent_change')) throw error;
+          result = await execute(ctx.deps.bus, sessionDecider, stream, command, metadata);
+        }
+        if (result.events.some((e) => e.type === 'SessionEnded')) {
+          throw unauthenticated('this refresh token was used before: the session is ended, sign in again');
+        }
+        return { status: 200, body: await tokensFor(ctx.deps, user, session.sessionId, next) };
+      },
+    }),
+    route({
+      operationId: 'logout',
+      method: 'post',
+      path: '/auth/logout',
+      tag: 'auth',
+      summary: 'End the session of this access token (its refresh token stops working too)',
+      access: 'signed-in',
+      responses: { 204: { description: 'Signed out' } },
+      handler: async (ctx) => {
+        const principal = principalOf(ctx);
+        if (principal.kind !== 'user') {
+          throw new AdminError(
+            'invalid_state',
+            'only a signed-in person has a session; revoke tokens instead',
+          );
+        }
+        await execute(
+          ctx.deps.bus,
+          sessionDecider,
+          streams.session(principal.orgId, principal.sessionId),
+          { type: 'EndSession', reason: 'logout' },
+          {
+            orgId: principal.orgId,
+            actor: { kind: 'user', id: principal.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
+            time: ctx.deps.now(),
+            correlationId: ctx.requestId,
+          },
+        );
+        return { status: 204 };
+      },
+    }),
+    route({
+      operationId: 'me',
+      method: 'get',
+      path: '/me',
+      tag: 'auth',
+      summary: 'Who you are and what you may do',
+      access: 'signed-in',
+      responses: { 200: { description: 'You', schema: Me } },
+      handler: async (ctx) => {
+        const principal = principalOf(ctx);
+        const actions = ACTIONS.filter((action) => principal.rights.has(action));
+        switch (principal.kind) {
+          case 'bootstrap':
+            return {
+              status: 200,
+              body: { kind: 'bootstrap', id: 'admin-token', orgId: null, email: null, roles: [], actions },
+            };
+          case 'user':
+            return {
+              status: 200,
+              body: {
+                kind: 'user',
+                id: principal.userId,
+                orgId: principal.orgId,
+                email: principal.email,
+                roles: principal.roles,
+                actions,
+              },
+            };
+          case 'api-token':
+            return {
+              status: 200,
+              body: {
+                kind: 'api-token',
+                id: principal.apiTokenId,
+                orgId: principal.orgId,
+                email: null,
+                roles: [principal.role],
+                actions,
+              },
+            };
+        }
+      },
+    }),
+  ];
+}

@@ -1,0 +1,22 @@
+import type { PassportInstance as Passport } from '../passport.js';
+import type { AnyRoute } from '../route.js';
+import { apiTokenRoutes } from './api-tokens.js';
+import { auditRoutes } from './audit.js';
+import { authRoutes } from './auth.js';
+import { orgRoutes } from './orgs.js';
+import { providerRoutes } from './providers.js';
+import { proxyKeyRoutes } from './proxy-keys.js';
+import { userRoutes } from './users.js';
+
+/** Every route of the admin API, in the order the reference lists them. */
+export function adminRoutes(passport: Passport): AnyRoute[] {
+  return [
+    ...authRoutes(passport),
+    ...orgRoutes,
+    ...userRoutes,
+    ...proxyKeyRoutes,
+    ...providerRoutes,
+    ...apiTokenRoutes,
+    ...auditRoutes,
+  ];
+}

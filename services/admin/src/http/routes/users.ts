@@ -1,0 +1,156 @@
+import { streams } from '@kordon/events';
+import { hashPassword } from '../../auth/passwords.js';
+import { byOf } from '../../auth/principal.js';
+import { etag, execute } from '../../commands/execute.js';
+import { userDecider } from '../../deciders/user.js';
+import { AdminError } from '../../errors.js';
+import { metadataOf, orgOf, paginate, principalOf, userBody, userByEmail, userOfOrg } from '../helpers.js';
+import { route } from '../route.js';
+import {
+  ChangeRoleBody,
+  CreateUserBody,
+  DisableUserBody,
+  entityParams,
+  orgParams,
+  page,
+  pageQuery,
+  User,
+} from '../schemas.js';
+
+const UserPage = page(User, 'User');
+const userParams = entityParams('user');
+
+export const userRoutes = [
+  route({
+    operationId: 'listUsers',
+    method: 'get',
+    path: '/orgs/{org}/users',
+    tag: 'users',
+    summary: "The org's users",
+    access: 'user.read',
+    params: orgParams,
+    query: pageQuery,
+    responses: { 200: { description: 'A page of users', schema: UserPage } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const users = [...ctx.deps.view().users.values()].filter((user) => user.orgId === org.orgId);
+      const result = paginate(users, (user) => user.userId, ctx.query);
+      return { status: 200, body: { items: result.items.map(userBody), nextCursor: result.nextCursor } };
+    },
+  }),
+  route({
+    operationId: 'createUser',
+    method: 'post',
+    path: '/orgs/{org}/users',
+    tag: 'users',
+    summary: 'Add a user with a role (never one with rights you lack)',
+    access: 'user.manage',
+    params: orgParams,
+    body: CreateUserBody,
+    responses: { 201: { description: 'The user', schema: User } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const principal = principalOf(ctx);
+      const email = ctx.body.email.toLowerCase();
+      if (userByEmail(ctx.deps.view(), org.orgId, email)) {
+        throw new AdminError('conflict', `a user with e-mail ${email} exists already in this org`);
+      }
+      // The config file's id for the same person: both doors name one user.
+      const userId = ctx.deps.crypto.entityId('user', `${org.slug}/${email}`);
+      const passwordHash = ctx.body.password === undefined ? null : await hashPassword(ctx.body.password);
+      const { version } = await execute(
+        ctx.deps.bus,
+        userDecider,
+        streams.user(org.orgId, userId),
+        {
+          type: 'AddUser',
+          userId,
+          email,
+          displayName: ctx.body.displayName ?? email.split('@')[0]!,
+          role: ctx.body.role,
+          passwordHash,
+          method: principal.kind === 'bootstrap' ? 'bootstrap' : 'invitation',
+          by: byOf(principal),
+        },
+        metadataOf(ctx, org.orgId),
+      );
+      const user = userOfOrg(ctx.deps.view(), org.orgId, userId);
+      return { status: 201, body: userBody(user), headers: { ETag: etag(version) } };
+    },
+  }),
+  route({
+    operationId: 'getUser',
+    method: 'get',
+    path: '/orgs/{org}/users/{user}',
+    tag: 'users',
+    summary: 'One user',
+    access: 'user.read',
+    params: userParams,
+    responses: { 200: { description: 'The user', schema: User } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const view = ctx.deps.view();
+      const user = userOfOrg(view, org.orgId, ctx.params.user as string);
+      const version = view.versions.get(streams.user(org.orgId, user.userId)) ?? 0;
+      return { status: 200, body: userBody(user), headers: { ETag: etag(version) } };
+    },
+  }),
+  route({
+    operationId: 'changeUserRole',
+    method: 'put',
+    path: '/orgs/{org}/users/{user}/role',
+    tag: 'users',
+    summary: "Change a user's role",
+    description:
+      'Nobody changes their own role, nobody grants a role with rights they lack, and nobody changes the role of a user who holds rights they lack.',
+    access: 'user.manage',
+    params: userParams,
+    body: ChangeRoleBody,
+    responses: { 200: { description: 'The user', schema: User } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const user = userOfOrg(ctx.deps.view(), org.orgId, ctx.params.user as string);
+      const { version } = await execute(
+        ctx.deps.bus,
+        userDecider,
+        streams.user(org.orgId, user.userId),
+        { type: 'ChangeRole', role: ctx.body.role, by: byOf(principalOf(ctx)) },
+        metadataOf(ctx, org.orgId),
+        { ifMatch: ctx.ifMatch },
+      );
+      return {
+        status: 200,
+        body: userBody(userOfOrg(ctx.deps.view(), org.orgId, user.userId)),
+        headers: { ETag: etag(version) },
+      };
+    },
+  }),
+  route({
+    operationId: 'disableUser',
+    method: 'post',
+    path: '/orgs/{org}/users/{user}/disable',
+    tag: 'users',
+    summary: 'Disable a user: they cannot sign in, and their sessions and keys stop working',
+    access: 'user.manage',
+    params: userParams,
+    body: DisableUserBody,
+    responses: { 200: { description: 'The user', schema: User } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const user = userOfOrg(ctx.deps.view(), org.orgId, ctx.params.user as string);
+      const { version } = await execute(
+        ctx.deps.bus,
+        userDecider,
+        streams.user(org.orgId, user.userId),
+        { type: 'DisableUser', note: ctx.body.note ?? null, by: byOf(principalOf(ctx)) },
+        metadataOf(ctx, org.orgId),
+        { ifMatch: ctx.ifMatch },
+      );
+      return {
+        status: 200,
+        body: userBody(userOfOrg(ctx.deps.view(), org.orgId, user.userId)),
+        headers: { ETag: etag(version) },
+      };
+    },
+  }),
+];

@@ -1,0 +1,285 @@
+import {
+  ApiTokenIssued,
+  OrgCreated,
+  PolicySet,
+  ProviderConfigured,
+  ProviderKeyAdded,
+  ProxyKeyIssued,
+  ProxyKeyRevoked,
+  RoleGranted,
+  UserJoined,
+} from '@kordon/events';
+import { z } from 'zod';
+import { newPassword } from '../auth/passwords.js';
+
+/*
+ * Request and response shapes. Request fields reuse the event schemas' field types, so the
+ * API accepts exactly what the log can hold (the config file goes through the same events).
+ * Requests are strict: an unknown field is refused (no mass assignment). Responses are
+ * parsed through these schemas before they are sent, which drops any field not listed here.
+ */
+
+export const slug = OrgCreated.schema.shape.slug;
+export const label = OrgCreated.schema.shape.name;
+export const email = UserJoined.schema.shape.email;
+export const role = RoleGranted.schema.shape.role.meta({ id: 'Role' });
+export const note = ProxyKeyRevoked.schema.shape.note.unwrap();
+export const limits = PolicySet.schema.shape.limits.meta({
+  id: 'Limits',
+  description:
+    'Limits of a scope; absent fields are no limit at this scope (the tightest of every scope applies).',
+});
+const isoTime = z.iso.datetime();
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/);
+
+// --- path and query ---
+
+/** `{org}`: the org's slug or id. */
+export const orgParams = z.strictObject({ org: z.string().min(1).max(128) });
+export const entityParams = (name: string) =>
+  z.strictObject({ org: z.string().min(1).max(128), [name]: z.string().min(1).max(128) });
+
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).optional().describe('Page size, 1-200 (default 50).'),
+  cursor: z.string().max(400).optional().describe('Opaque cursor from the previous page (`nextCursor`).'),
+});
+
+// --- shared ---
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    code: z.string(),
+    requestId: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export const page = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() }).meta({ id: `${name}Page` });
+
+// --- orgs ---
+
+export const CreateOrgBody = z.strictObject({ slug, name: label });
+
+export const Org = z
+  .object({ id: z.string(), slug: z.string(), name: z.string(), createdAt: isoTime })
+  .meta({ id: 'Org' });
+
+// --- users ---
+
+export const CreateUserBody = z.strictObject({
+  email,
+  role,
+  displayName: label.optional(),
+  password: newPassword.optional().describe('Set to let the user sign in with a password.'),
+});
+
+export const ChangeRoleBody = z.strictObject({ role });
+export const DisableUserBody = z.strictObject({ note: note.optional() });
+export const SetPasswordBody = z.strictObject({ password: newPassword });
+
+export const User = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    displayName: z.string(),
+    role: role.nullable(),
+    roles: z.array(role),
+    disabled: z.boolean(),
+    hasPassword: z.boolean(),
+    createdAt: isoTime,
+  })
+  .meta({ id: 'User' });
+
+// --- proxy keys ---
+
+export const IssueProxyKeyBody = z.strictObject({
+  userEmail: email.describe('Owner of the key; developers may only name themselves.'),
+  name: ProxyKeyIssued.schema.shape.name,
+  limits: limits.optional(),
+  expiresAt: isoTime.optional(),
+});
+
+export const ProxyKeyActionBody = z.strictObject({ note: note.optional() });
+export const RevokeProxyKeyBody = z.strictObject({
+  note: note.optional(),
+  reason: z.enum(['manual', 'compromised']).optional(),
+});
+
+export const ProxyKey = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    status: z.enum(['active', 'suspended', 'revoked']),
+    expiresAt: isoTime.nullable(),
+    limits: limits.nullable(),
+    createdAt: isoTime,
+  })
+  .meta({ id: 'ProxyKey' });
+
+export const IssuedProxyKey = z
+  .object({
+    id: z.string(),
+    secret: z.string().describe('The key itself: shown this once, never again.'),
+    prefix: z.string(),
+    expiresAt: isoTime.nullable(),
+    limits: limits.nullable(),
+  })
+  .meta({ id: 'IssuedProxyKey' });
+
+// --- providers and provider keys ---
+
+export const ConfigureProviderBody = z.strictObject({
+  type: ProviderConfigured.schema.shape.type,
+  baseUrl: ProviderConfigured.schema.shape.baseUrl,
+  models: ProviderConfigured.schema.shape.models,
+});
+
+export const Provider = z
+  .object({ name: z.string(), type: z.string(), baseUrl: z.string(), models: z.array(z.string()) })
+  .meta({ id: 'Provider' });
+
+const providerSecret = z
+  .string()
+  .min(8)
+  .max(12_288)
+  .describe('The provider API key; stored encrypted, never returned (only its last 4 characters).');
+
+export const AddProviderKeyBody = z.strictObject({
+  provider: ProviderKeyAdded.schema.shape.provider,
+  name: ProviderKeyAdded.schema.shape.name,
+  secret: providerSecret,
+  weight: ProviderKeyAdded.schema.shape.weight.optional(),
+  models: z.array(z.string().min(1).max(200)).min(1).max(500).optional(),
+});
+export const RotateProviderKeyBody = z.strictObject({ secret: providerSecret });
+export const UpdateProviderKeyBody = z.strictObject({
+  weight: ProviderKeyAdded.schema.shape.weight.optional(),
+  disabled: z.boolean().optional(),
+  note: note.optional(),
+});
+
+export const ProviderKey = z
+  .object({
+    id: z.string(),
+    provider: z.string(),
+    name: z.string(),
+    last4: z.string(),
+    weight: z.int(),
+    models: z.array(z.string()).nullable(),
+    disabled: z.boolean(),
+    createdAt: isoTime,
+    rotatedAt: isoTime.nullable(),
+  })
+  .meta({ id: 'ProviderKey' });
+
+// --- API tokens ---
+
+export const IssueApiTokenBody = z.strictObject({
+  name: ApiTokenIssued.schema.shape.name,
+  role,
+  expiresAt: isoTime.optional(),
+});
+
+export const ApiToken = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role,
+    prefix: z.string(),
+    revoked: z.boolean(),
+    expiresAt: isoTime.nullable(),
+    createdBy: z.object({ kind: z.string(), id: z.string() }),
+    createdAt: isoTime,
+  })
+  .meta({ id: 'ApiToken' });
+
+export const IssuedApiToken = z
+  .object({
+    id: z.string(),
+    token: z.string().describe('The token itself: shown this once, never again.'),
+    role,
+    expiresAt: isoTime.nullable(),
+  })
+  .meta({ id: 'IssuedApiToken' });
+
+// --- sign-in ---
+
+export const LoginBody = z.strictObject({
+  email,
+  password: z.string().min(1).max(256),
+  org: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('Slug or id; needed when the e-mail is in several orgs.'),
+});
+export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(200) });
+
+export const Tokens = z
+  .object({
+    accessToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    expiresIn: z.int().describe('Seconds the access token is valid.'),
+    refreshToken: z.string().describe('Single use: each refresh returns a new one.'),
+    user: z.object({ id: z.string(), orgId: z.string(), email: z.string(), role: role.nullable() }),
+  })
+  .meta({ id: 'Tokens' });
+
+export const Me = z
+  .object({
+    kind: z.enum(['bootstrap', 'user', 'api-token']),
+    id: z.string(),
+    orgId: z.string().nullable(),
+    email: z.string().nullable(),
+    roles: z.array(role),
+    actions: z.array(z.string()),
+  })
+  .meta({ id: 'Me' });
+
+// --- audit ---
+
+export const auditQuery = z.strictObject({
+  ...pageQuery.shape,
+  actor: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^\P{Cc}+$/u, 'must not contain control characters')
+    .optional()
+    .describe('Actor id (user, API token or `admin-token`).'),
+  action: z
+    .string()
+    .regex(/^[A-Z][A-Za-z]{1,99}$/, 'must be an event type like ProxyKeyIssued')
+    .optional(),
+  from: isoTime.optional().describe('Inclusive start (ISO instant).'),
+  to: isoTime.optional().describe('Exclusive end (ISO instant).'),
+  sort: z.enum(['time', '-time']).optional().describe('`time` (oldest first, default) or `-time`.'),
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+export const AuditEntry = z
+  .object({
+    id: z.string(),
+    time: isoTime,
+    actor: z.object({ kind: z.string(), id: z.string(), ip: z.string().nullable() }),
+    action: z.string(),
+    subject: z.object({ type: z.string(), id: z.string() }),
+    before: z.unknown(),
+    after: z.unknown(),
+  })
+  .meta({ id: 'AuditEntry' });
+
+export { id as idSchema };

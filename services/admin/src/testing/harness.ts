@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createPostgresExecutor, SqlEventStore, type SqlExecutor } from '@kordon/events';
+import { createTestDatabase, POSTGRES_SKIP_REASON } from '@kordon/events/testing';
+import { loadRuntimeSecrets } from '@kordon/gateway';
+import { type AdminApi, type AdminApiOptions, startAdminApi } from '../admin.js';
+import type { Role } from '../rbac/permissions.js';
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON when the answer is JSON, else the text. */
+  // biome-ignore lint/suspicious/noExplicitAny: test answers are inspected field by field
+  body: any;
+  text: string;
+}
+
+export interface RequestOptions {
+  token?: string | undefined;
+  body?: unknown;
+  /** Sent as is (malformed JSON, other media types). */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestAdmin {
+  url: string;
+  adminToken: string;
+  api: AdminApi;
+  store: SqlEventStore;
+  sql: SqlExecutor;
+  request(method: string, path: string, options?: RequestOptions): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+export const PASSWORD = 'a long and Random passphrase 42';
+
+const silent = { info() {}, warn() {}, error() {} };
+
+/**
+ * The admin API on a fresh database of the test PostgreSQL, behind a real HTTP server, with
+ * generated secrets; or the reason it cannot run.
+ */
+export async function startTestAdmin(
+  options: Partial<Pick<AdminApiOptions, 'loginThrottle' | 'maxBodyBytes' | 'now'>> = {},
+): Promise<TestAdmin | string> {
+  const database = await createTestDatabase();
+  if (!database) return POSTGRES_SKIP_REASON;
+  const sql = createPostgresExecutor({ connectionString: database.url });
+  const store = await SqlEventStore.open('postgres', sql);
+  const secrets = loadRuntimeSecrets({
+    masterKey: randomBytes(32).toString('base64'),
+    oldMasterKeys: undefined,
+    proxyKeySecret: randomBytes(32).toString('base64'),
+    oldProxyKeySecrets: undefined,
+    devMode: false,
+    dataDir: '/nonexistent',
+    nodeEnv: 'test',
+  });
+  const adminToken = randomBytes(32).toString('base64url');
+  const api = await startAdminApi({
+    store,
+    sql,
+    secrets,
+    adminToken,
+    logger: silent,
+    loginThrottle: options.loginThrottle ?? { maxFailures: 1000, windowMs: 60_000 },
+    ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const server = createServer((req, res) => api.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<Answer> => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    });
+    const text = await response.text();
+    const type = response.headers.get('content-type') ?? '';
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: /json/.test(type) && text !== '' ? JSON.parse(text) : text,
+      text,
+    };
+  };
+
+  return {
+    url,
+    adminToken,
+    api,
+    store,
+    sql,
+    request,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.stop();
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+/** An org with one signed-in user per role, for tests that act as each of them. */
+export interface TestOrg {
+  orgId: string;
+  slug: string;
+  users: Record<Role, { userId: string; email: string; token: string }>;
+}
+
+export async function expectStatus(answer: Promise<Answer> | Answer, status: number): Promise<Answer> {
+  const resolved = await answer;
+  if (resolved.status !== status) {
+    throw new Error(`expected ${status}, got ${resolved.status}: ${resolved.text.slice(0, 500)}`);
+  }
+  return resolved;
+}
+
+export async function createOrgWithRoles(admin: TestAdmin, slug: string): Promise<TestOrg> {
+  const created = await expectStatus(
+    admin.request('POST', '/admin/v1/orgs', { token: admin.adminToken, body: { slug, name: `Org ${slug}` } }),
+    201,
+  );
+  const orgId = created.body.id as string;
+  const users = {} as TestOrg['users'];
+  for (const role of ['owner', 'admin', 'finance', 'developer', 'auditor'] as const) {
+    const email = `${role}@${slug}.test`;
+    const user = await expectStatus(
+      admin.request('POST', `/admin/v1/orgs/${slug}/users`, {
+        token: admin.adminToken,
+        body: { email, role, password: PASSWORD },
+      }),
+      201,
+    );
+    const login = await expectStatus(
+      admin.request('POST', '/admin/v1/auth/login', { body: { email, password: PASSWORD } }),
+      200,
+    );
+    users[role] = { userId: user.body.id, email, token: login.body.accessToken };
+  }
+  return { orgId, slug, users };
+}

@@ -1,0 +1,365 @@
+import { type KordonEvent, type KordonEventData, kordonCatalogue, type RecordedEvent } from '@kordon/events';
+import type { InMemoryProjection } from '@kordon/projections';
+import type { Limits } from '../rbac/bounds.js';
+import type { Role } from '../rbac/permissions.js';
+
+/*
+ * The admin API's read side: what lists and look-ups need, and what authentication needs on
+ * every request (users, sessions, API tokens by hash). Kept in memory, built from the log.
+ * Commands are never decided on it: they read their own stream (see commands/execute.ts).
+ */
+
+export interface OrgView {
+  orgId: string;
+  slug: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface UserView {
+  orgId: string;
+  userId: string;
+  email: string;
+  displayName: string;
+  roles: Role[];
+  disabled: boolean;
+  /** argon2id hash, for sign-in; never leaves the process. */
+  passwordHash: string | null;
+  createdAt: string;
+}
+
+export interface ProxyKeyView {
+  orgId: string;
+  proxyKeyId: string;
+  userId: string;
+  name: string;
+  prefix: string;
+  status: 'active' | 'suspended' | 'revoked';
+  expiresAt: string | null;
+  limits: Limits | null;
+  createdAt: string;
+}
+
+export interface ProviderView {
+  orgId: string;
+  provider: string;
+  type: KordonEventData<'ProviderConfigured'>['type'];
+  baseUrl: string;
+  models: string[];
+}
+
+export interface ProviderKeyView {
+  orgId: string;
+  providerKeyId: string;
+  provider: string;
+  name: string;
+  last4: string;
+  weight: number;
+  models: string[] | null;
+  disabled: boolean;
+  removed: boolean;
+  createdAt: string;
+  rotatedAt: string | null;
+}
+
+export interface ApiTokenView {
+  orgId: string;
+  apiTokenId: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  hashValue: string;
+  revoked: boolean;
+  expiresAt: string | null;
+  createdBy: { kind: string; id: string };
+  createdAt: string;
+}
+
+export interface SessionView {
+  orgId: string;
+  sessionId: string;
+  userId: string;
+  ended: boolean;
+  expiresAt: string;
+}
+
+export interface AdminViewState {
+  orgs: Map<string, OrgView>;
+  orgIdBySlug: Map<string, string>;
+  users: Map<string, UserView>;
+  /** Lower-cased e-mail -> user ids (one per org). */
+  userIdsByEmail: Map<string, Set<string>>;
+  proxyKeys: Map<string, ProxyKeyView>;
+  providers: Map<string, ProviderView>;
+  providerKeys: Map<string, ProviderKeyView>;
+  apiTokens: Map<string, ApiTokenView>;
+  apiTokenIdByHash: Map<string, string>;
+  sessions: Map<string, SessionView>;
+  /** Every refresh token hash ever issued -> its session (spent ones too: reuse detection). */
+  sessionIdByRefreshHash: Map<string, string>;
+  /** `${orgId}/${scope}/${scopeId}` -> limits. */
+  policies: Map<string, Limits>;
+  /** Stream id -> version of its last event (ETags); not kept for the usage streams. */
+  versions: Map<string, number>;
+}
+
+export const policyKey = (orgId: string, scope: string, scopeId: string) => `${orgId}/${scope}/${scopeId}`;
+export const providerKey = (orgId: string, provider: string) => `${orgId}/${provider}`;
+
+const VIEW_EVENT_TYPES = [
+  'OrgCreated',
+  'UserJoined',
+  'RoleGranted',
+  'RoleRevoked',
+  'UserDisabled',
+  'UserPasswordSet',
+  'SessionStarted',
+  'SessionRefreshed',
+  'SessionEnded',
+  'ApiTokenIssued',
+  'ApiTokenRevoked',
+  'ProviderConfigured',
+  'ProviderRemoved',
+  'ProviderKeyAdded',
+  'ProviderKeyRotated',
+  'ProviderKeyWeightChanged',
+  'ProviderKeyDisabled',
+  'ProviderKeyEnabled',
+  'ProviderKeyRemoved',
+  'ProxyKeyIssued',
+  'ProxyKeySuspended',
+  'ProxyKeyReinstated',
+  'ProxyKeyRevoked',
+  'PolicySet',
+] as const satisfies readonly KordonEvent['type'][];
+type ViewEvent = Extract<KordonEvent, { type: (typeof VIEW_EVENT_TYPES)[number] }>;
+const HANDLED: ReadonlySet<string> = new Set(VIEW_EVENT_TYPES);
+
+/**
+ * Decodes (validates, upcasts) only the events the view acts on; the rest are passed through
+ * undecoded, since only their stream version is read.
+ */
+export function decodeForView(event: RecordedEvent): KordonEvent {
+  return HANDLED.has(event.type) ? kordonCatalogue.decode(event) : (event as KordonEvent);
+}
+
+/** Entities are only ever changed by events of their own org. */
+function own<T extends { orgId: string }>(map: Map<string, T>, id: string, orgId: string): T | undefined {
+  const entry = map.get(id);
+  return entry?.orgId === orgId ? entry : undefined;
+}
+
+export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent> = {
+  name: 'admin-view',
+  initialState: () => ({
+    orgs: new Map(),
+    orgIdBySlug: new Map(),
+    users: new Map(),
+    userIdsByEmail: new Map(),
+    proxyKeys: new Map(),
+    providers: new Map(),
+    providerKeys: new Map(),
+    apiTokens: new Map(),
+    apiTokenIdByHash: new Map(),
+    sessions: new Map(),
+    sessionIdByRefreshHash: new Map(),
+    policies: new Map(),
+    versions: new Map(),
+  }),
+  evolve(state, anyEvent) {
+    if (!anyEvent.streamId.endsWith(':usage')) state.versions.set(anyEvent.streamId, anyEvent.streamVersion);
+    if (!HANDLED.has(anyEvent.type)) return state;
+    const event = anyEvent as ViewEvent;
+    const orgId = event.orgId;
+    if (orgId === null) return state;
+    const at = event.time.toISOString();
+    switch (event.type) {
+      case 'OrgCreated':
+        if (state.orgs.has(orgId)) return state;
+        state.orgs.set(orgId, { orgId, slug: event.data.slug, name: event.data.name, createdAt: at });
+        state.orgIdBySlug.set(event.data.slug, orgId);
+        return state;
+      case 'UserJoined': {
+        const { userId, email, displayName } = event.data;
+        state.users.set(userId, {
+          orgId,
+          userId,
+          email,
+          displayName,
+          roles: [],
+          disabled: false,
+          passwordHash: null,
+          createdAt: at,
+        });
+        const key = email.toLowerCase();
+        const ids = state.userIdsByEmail.get(key) ?? new Set<string>();
+        ids.add(userId);
+        state.userIdsByEmail.set(key, ids);
+        return state;
+      }
+      case 'RoleGranted': {
+        const user = own(state.users, event.data.userId, orgId);
+        if (user && event.data.teamId === null && !user.roles.includes(event.data.role))
+          user.roles = [...user.roles, event.data.role];
+        return state;
+      }
+      case 'RoleRevoked': {
+        const user = own(state.users, event.data.userId, orgId);
+        if (user && event.data.teamId === null) user.roles = user.roles.filter((r) => r !== event.data.role);
+        return state;
+      }
+      case 'UserDisabled': {
+        const user = own(state.users, event.data.userId, orgId);
+        if (user) user.disabled = true;
+        return state;
+      }
+      case 'UserPasswordSet': {
+        const user = own(state.users, event.data.userId, orgId);
+        if (user) user.passwordHash = event.data.passwordHash;
+        return state;
+      }
+      case 'SessionStarted':
+        state.sessions.set(event.data.sessionId, {
+          orgId,
+          sessionId: event.data.sessionId,
+          userId: event.data.userId,
+          ended: false,
+          expiresAt: event.data.expiresAt,
+        });
+        state.sessionIdByRefreshHash.set(event.data.refreshTokenHash.value, event.data.sessionId);
+        return state;
+      case 'SessionRefreshed':
+        if (own(state.sessions, event.data.sessionId, orgId))
+          state.sessionIdByRefreshHash.set(event.data.refreshTokenHash.value, event.data.sessionId);
+        return state;
+      case 'SessionEnded': {
+        const session = own(state.sessions, event.data.sessionId, orgId);
+        if (session) session.ended = true;
+        return state;
+      }
+      case 'ApiTokenIssued':
+        state.apiTokens.set(event.data.apiTokenId, {
+          orgId,
+          apiTokenId: event.data.apiTokenId,
+          name: event.data.name,
+          role: event.data.role,
+          prefix: event.data.prefix,
+          hashValue: event.data.hash.value,
+          revoked: false,
+          expiresAt: event.data.expiresAt,
+          createdBy: { kind: event.actor.kind, id: event.actor.id },
+          createdAt: at,
+        });
+        state.apiTokenIdByHash.set(event.data.hash.value, event.data.apiTokenId);
+        return state;
+      case 'ApiTokenRevoked': {
+        const token = own(state.apiTokens, event.data.apiTokenId, orgId);
+        if (token) token.revoked = true;
+        return state;
+      }
+      case 'ProviderConfigured':
+        state.providers.set(providerKey(orgId, event.data.provider), {
+          orgId,
+          provider: event.data.provider,
+          type: event.data.type,
+          baseUrl: event.data.baseUrl,
+          models: event.data.models,
+        });
+        return state;
+      case 'ProviderRemoved':
+        state.providers.delete(providerKey(orgId, event.data.provider));
+        return state;
+      case 'ProviderKeyAdded': {
+        const d = event.data;
+        state.providerKeys.set(d.providerKeyId, {
+          orgId,
+          providerKeyId: d.providerKeyId,
+          provider: d.provider,
+          name: d.name,
+          last4: d.last4,
+          weight: d.weight,
+          models: d.models,
+          disabled: false,
+          removed: false,
+          createdAt: at,
+          rotatedAt: null,
+        });
+        return state;
+      }
+      case 'ProviderKeyRotated': {
+        const key = own(state.providerKeys, event.data.providerKeyId, orgId);
+        if (key) {
+          key.last4 = event.data.last4;
+          key.rotatedAt = at;
+        }
+        return state;
+      }
+      case 'ProviderKeyWeightChanged': {
+        const key = own(state.providerKeys, event.data.providerKeyId, orgId);
+        if (key) key.weight = event.data.weight;
+        return state;
+      }
+      case 'ProviderKeyDisabled':
+      case 'ProviderKeyEnabled': {
+        const key = own(state.providerKeys, event.data.providerKeyId, orgId);
+        if (key) key.disabled = event.type === 'ProviderKeyDisabled';
+        return state;
+      }
+      case 'ProviderKeyRemoved': {
+        const key = own(state.providerKeys, event.data.providerKeyId, orgId);
+        if (key) key.removed = true;
+        return state;
+      }
+      case 'ProxyKeyIssued': {
+        const d = event.data;
+        state.proxyKeys.set(d.proxyKeyId, {
+          orgId,
+          proxyKeyId: d.proxyKeyId,
+          userId: d.userId,
+          name: d.name,
+          prefix: d.prefix,
+          status: 'active',
+          expiresAt: d.expiresAt,
+          limits: null,
+          createdAt: at,
+        });
+        return state;
+      }
+      case 'ProxyKeySuspended':
+      case 'ProxyKeyReinstated':
+      case 'ProxyKeyRevoked': {
+        const key = own(state.proxyKeys, event.data.proxyKeyId, orgId);
+        if (key && key.status !== 'revoked')
+          key.status =
+            event.type === 'ProxyKeySuspended'
+              ? 'suspended'
+              : event.type === 'ProxyKeyRevoked'
+                ? 'revoked'
+                : 'active';
+        return state;
+      }
+      case 'PolicySet': {
+        const { scope, scopeId, limits } = event.data;
+        const key = policyKey(orgId, scope, scopeId);
+        if (Object.keys(limits).length === 0) state.policies.delete(key);
+        else state.policies.set(key, limits);
+        if (scope === 'proxy-key') {
+          const proxyKey = own(state.proxyKeys, scopeId, orgId);
+          if (proxyKey) proxyKey.limits = Object.keys(limits).length === 0 ? null : limits;
+        }
+        return state;
+      }
+      default: {
+        const unhandled: never = event;
+        void unhandled;
+        return state;
+      }
+    }
+  },
+};
+
+/** Org-level role of a user: the union of roles is used for rights; this picks one to show. */
+export function displayRole(user: UserView): Role | null {
+  const order: Role[] = ['owner', 'admin', 'finance', 'auditor', 'developer'];
+  return order.find((role) => user.roles.includes(role)) ?? null;
+}
