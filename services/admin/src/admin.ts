@@ -30,6 +30,8 @@ export interface AdminApiOptions {
   logger: AdminLogger;
   now?: () => Date;
   loginThrottle?: { maxFailures: number; windowMs: number };
+  /** The gateway's provider-key health, for `GET /orgs/{org}/provider-keys/health`. */
+  keyHealth?: AdminDeps['keyHealth'];
 }
 
 export interface AdminApi {
@@ -88,6 +90,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     throttle: throttle ? new LoginThrottle(throttle.maxFailures, throttle.windowMs) : new LoginThrottle(),
     bootstrap: options.adminToken ? new BootstrapToken(options.adminToken) : null,
     now: options.now ?? (() => new Date()),
+    keyHealth: options.keyHealth,
     auditCaughtUp: async () => {
       if (lastAppended > 0) await audit.waitFor(lastAppended, 10_000);
     },

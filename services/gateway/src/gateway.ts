@@ -17,7 +17,7 @@ import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
 import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler } from './http/generate.js';
-import { KeyChoice } from './http/key-choice.js';
+import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { listModels } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
 import { CidrSet, LimitsEnforcer } from './limits/index.js';
@@ -26,6 +26,7 @@ import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
 import { UpstreamClient } from './upstream/index.js';
 
+export type { KeyHealthView } from './http/key-choice.js';
 export { CidrSet } from './limits/index.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -56,6 +57,8 @@ export interface GatewayOptions {
 export interface Gateway {
   routes: Record<string, RouteHandler>;
   registry(): RegistryState;
+  /** Each provider key of the org as the balancer sees it (state, weights, errors, latency, quota). */
+  keyHealth(orgId: string): KeyHealthView[];
   stop(): Promise<void>;
 }
 
@@ -178,11 +181,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   await usage.start(options.store);
 
   const client = new UpstreamClient();
+  const keyChoice = new KeyChoice();
   const generate = {
     registry: () => registry.state,
     secrets: options.secrets,
     client,
-    keys: new KeyChoice(),
+    keys: keyChoice,
     limits,
     trustedProxies: CidrSet.parse(options.trustedProxies ?? []),
     appender: options.appender,
@@ -205,6 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ),
     },
     registry: () => registry.state,
+    keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
     stop: async () => {
       await usage.stop();
       await registry.stop();

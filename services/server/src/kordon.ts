@@ -88,6 +88,7 @@ export async function startKordon(
       secrets,
       adminToken: config.adminToken,
       logger: logger.child({ component: 'admin' }),
+      keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
     });
   } catch (error) {
     await gateway?.stop();

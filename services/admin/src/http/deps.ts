@@ -5,6 +5,24 @@ import type { AdminKeys } from '../auth/tokens.js';
 import type { CommandBus } from '../commands/execute.js';
 import type { AdminViewState } from '../view/admin-view.js';
 
+/** One provider key as the balancer sees it (the gateway's KeyHealthView). */
+export interface KeyHealth {
+  providerKeyId: string;
+  provider: string;
+  strategy: string;
+  tier: number;
+  weight: number;
+  effectiveWeight: number;
+  state: string;
+  usable: boolean;
+  usableAt: number | null;
+  errorRate: number;
+  latencyEwmaMs: number | null;
+  consecutiveFailures: number;
+  remaining: { requests: number | null; tokens: number | null };
+  usage: { requestsPerMinute: number; tokensPerMinute: number };
+}
+
 export interface AdminLogger {
   info(object: object, message: string): void;
   warn(object: object, message: string): void;
@@ -34,6 +52,8 @@ export interface AdminDeps {
   throttle: LoginThrottle;
   bootstrap: BootstrapToken | null;
   now(): Date;
+  /** The data plane's view of each provider key's health; absent when no gateway runs here. */
+  keyHealth?: ((orgId: string) => readonly KeyHealth[]) | undefined;
   /** Resolves once the audit log has every event this process appended. */
   auditCaughtUp(): Promise<void>;
   logger: AdminLogger;

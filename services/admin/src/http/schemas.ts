@@ -184,6 +184,28 @@ export const ProviderKey = z
   })
   .meta({ id: 'ProviderKey' });
 
+export const ProviderKeyHealth = z
+  .object({
+    id: z.string(),
+    provider: z.string(),
+    name: z.string(),
+    last4: z.string(),
+    strategy: z.string(),
+    tier: z.int(),
+    weight: z.int(),
+    /** The weight selection uses now. */
+    effectiveWeight: z.number(),
+    state: z.enum(['ok', 'cooling', 'half_open', 'circuit_open', 'disabled']),
+    usable: z.boolean(),
+    usableAt: isoTime.nullable(),
+    errorRate: z.number(),
+    latencyEwmaMs: z.number().nullable(),
+    consecutiveFailures: z.int(),
+    remaining: z.object({ requests: z.number().nullable(), tokens: z.number().nullable() }),
+    usage: z.object({ requestsPerMinute: z.number(), tokensPerMinute: z.number() }),
+  })
+  .meta({ id: 'ProviderKeyHealth' });
+
 // --- API tokens ---
 
 export const IssueApiTokenBody = z.strictObject({

@@ -136,6 +136,8 @@ export async function callFor(
       };
     case 'listProviderKeys':
       return { method: 'GET', path: `${o}/provider-keys` };
+    case 'providerKeyHealth':
+      return { method: 'GET', path: `${o}/provider-keys/health` };
     case 'addProviderKey':
       return {
         method: 'POST',

@@ -1,5 +1,16 @@
 import { type KordonEventData, kordonCatalogue, type NewEvent, streams } from '@kordon/events';
-import { Balancer, type Candidates, type FailureKind, type HealthDecision } from '../balancer/index.js';
+import {
+  Balancer,
+  type Candidates,
+  type FailureKind,
+  type HealthDecision,
+  type KeyDescription,
+  type Strategy,
+} from '../balancer/index.js';
+
+/** One key's health for the admin view. */
+export type KeyHealthView = KeyDescription & { provider: string; strategy: Strategy };
+
 import { type ProviderKeyEntry, providerGroup, type RegistryState } from '../registry/registry.js';
 import type { UpstreamError } from '../upstream/index.js';
 import { modelMatches, type Route } from './route-model.js';
@@ -27,6 +38,29 @@ export class KeyChoice {
   /** When the first key of the route may be used again (epoch ms), or null. */
   nextUsableAt(registry: RegistryState, route: Route, now: number): number | null {
     return this.balancer.nextUsableAt(this.groupOf(registry, route), now);
+  }
+
+  /**
+   * Every key of the org as the balancer sees it now: state, effective weight, error rate,
+   * latency, what the provider says is left, and its own rpm/tpm use (for the admin).
+   */
+  describeOrg(registry: RegistryState, orgId: string, now: number): KeyHealthView[] {
+    const views: KeyHealthView[] = [];
+    for (const provider of registry.providers.get(orgId)?.values() ?? []) {
+      const base = providerGroup(orgId, provider.name);
+      const keys = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])];
+      if (keys.length === 0) continue;
+      // A group of all the provider's keys (health is per key, shared by every group it is in).
+      const group = `${base}#all`;
+      this.balancer.setGroup(group, keys, { strategy: provider.options.balancer ?? 'adaptive' });
+      for (const description of this.balancer.describe(group, now))
+        views.push({
+          provider: provider.name,
+          strategy: provider.options.balancer ?? 'adaptive',
+          ...description,
+        });
+    }
+    return views;
   }
 
   groupOf(registry: RegistryState, route: Route): string {

@@ -14,6 +14,7 @@ import {
   orgParams,
   Provider,
   ProviderKey,
+  ProviderKeyHealth,
   page,
   pageQuery,
   RotateProviderKeyBody,
@@ -135,6 +136,52 @@ export const providerRoutes = [
       );
       const result = paginate(keys, (k) => k.providerKeyId, ctx.query);
       return { status: 200, body: { items: result.items.map(keyBody), nextCursor: result.nextCursor } };
+    },
+  }),
+  route({
+    operationId: 'providerKeyHealth',
+    method: 'get',
+    path: '/orgs/{org}/provider-keys/health',
+    tag: 'provider-keys',
+    summary:
+      'Each provider key as the balancer sees it now: state, effective weight, errors, latency, quota, use',
+    access: 'providerKey.read',
+    params: orgParams,
+    responses: {
+      200: {
+        description: 'The keys of the org',
+        schema: z.object({ items: z.array(ProviderKeyHealth) }).meta({ id: 'ProviderKeyHealthList' }),
+      },
+    },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const view = ctx.deps.view();
+      const health = ctx.deps.keyHealth?.(org.orgId) ?? [];
+      const items = health.flatMap((h) => {
+        const key = view.providerKeys.get(h.providerKeyId);
+        if (!key || key.orgId !== org.orgId || key.removed) return [];
+        return [
+          {
+            id: h.providerKeyId,
+            provider: h.provider,
+            name: key.name,
+            last4: key.last4,
+            strategy: h.strategy,
+            tier: h.tier,
+            weight: h.weight,
+            effectiveWeight: h.effectiveWeight,
+            state: h.state as 'ok',
+            usable: h.usable,
+            usableAt: h.usableAt === null ? null : new Date(h.usableAt).toISOString(),
+            errorRate: h.errorRate,
+            latencyEwmaMs: h.latencyEwmaMs,
+            consecutiveFailures: h.consecutiveFailures,
+            remaining: h.remaining,
+            usage: h.usage,
+          },
+        ];
+      });
+      return { status: 200, body: { items } };
     },
   }),
   route({
