@@ -81,7 +81,7 @@ orgs:
   it('spreads requests over the three keys', async () => {
     const { errors, counts } = await load(30);
     assert.equal(errors.length, 0);
-    for (const count of counts) assert.ok(count >= 6, `each key served a share: ${counts}`);
+    for (const count of counts) assert.ok(count >= 5, `each key served a share: ${counts}`);
   });
 
   it('a 429 storm on one key costs the caller nothing; traffic leaves it, then returns after Retry-After', async () => {

@@ -18,6 +18,9 @@ export interface UsabilityListener {
   invalidate(): void;
 }
 
+/** Latency differences well under this are noise, not a reason to move traffic. */
+const LATENCY_SLACK_MS = 100;
+
 /** One budget (requests or tokens) as the provider last reported it. */
 class QuotaDimension {
   /** -1: unknown. */
@@ -248,9 +251,14 @@ export class KeyHealth {
   }
 
   /** Relative to the group's fastest key: twice as slow, half the share. */
+  /**
+   * The group's best latency against this key's, each with LATENCY_SLACK_MS added: a key 2 s
+   * slower than a 1 s one weighs about half, while jitter of a few ms between equally fast
+   * keys (or a fast local server) changes almost nothing.
+   */
   latencyFactor(bestLatency: number): number {
     if (this.#latencyEwma <= 0 || bestLatency <= 0) return 1;
-    return Math.min(1, bestLatency / this.#latencyEwma);
+    return Math.min(1, (bestLatency + LATENCY_SLACK_MS) / (this.#latencyEwma + LATENCY_SLACK_MS));
   }
 
   state(now: number): KeyStateName {

@@ -221,7 +221,8 @@ describe('KeyHealth: factors for adaptive', () => {
     key.success({ now: T, latencyMs: 400 });
     key.success({ now: T, latencyMs: 900 });
     assert.equal(key.latencyEwma, 500);
-    assert.equal(key.latencyFactor(250), 0.5);
+    // With the 100 ms slack on both sides: (250 + 100) / (500 + 100).
+    assert.equal(key.latencyFactor(250), 350 / 600);
     key.success({ now: T, latencyMs: Number.NaN });
     assert.equal(key.latencyEwma, 500, 'a nonsense sample is ignored');
   });
