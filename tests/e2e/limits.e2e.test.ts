@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import type { KordonEvent } from '@kordon/events';
@@ -8,6 +9,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 const UPSTREAM_KEY = 'sk-proj-limits-abcdefghijklmnopqrstuvwxyz0123456';
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 
 /**
  * Limits through the real path with the official SDKs: each limit refuses at its point, in the
@@ -40,11 +42,12 @@ orgs:
           - { name: denied, limits: { ipDeny: ["127.0.0.0/8"] } }
           - { name: shared, limits: { maxDistinctIps: { count: 2, period: 1d } } }
           - { name: short, limits: { budget: { usd: 0.03, period: 5s } } }
+          - { name: api }
 `;
 
   before(async () => {
     mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
-    gateway = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY });
+    gateway = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY, KORDON_ADMIN_TOKEN: ADMIN_TOKEN });
   });
   after(async () => {
     await gateway?.stop();
@@ -181,5 +184,33 @@ orgs:
     const starts = resets.map((e) => (e.type === 'LimitReset' ? e.data.periodStart : ''));
     assert.equal(new Set(starts).size, starts.length, 'one LimitReset per period');
     assert.ok(starts.length >= 2);
+  });
+
+  it('limits set through the admin API apply to the next request', async () => {
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${gateway.url}/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const keys = (await (await admin('GET', '/orgs/acme/proxy-keys?limit=200')).json()) as {
+      items: Array<{ id: string; name: string }>;
+    };
+    const api = keys.items.find((k) => k.name === 'api')!;
+    const client = openai('api');
+    await ask(client);
+    const set = await admin('PUT', `/orgs/acme/policies/proxy-key/${api.id}`, {
+      limits: { models: ['gpt-4.1-mini'] },
+    });
+    assert.equal(set.status, 200, await set.text());
+    await new Promise((r) => setTimeout(r, 100)); // the data plane's registry follows the log
+    const refused = await ask(client).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
+    const cleared = await admin('PUT', `/orgs/acme/policies/proxy-key/${api.id}`, { limits: {} });
+    assert.equal(cleared.status, 200);
+    await new Promise((r) => setTimeout(r, 100));
+    await ask(client);
+    const other = await admin('PUT', '/orgs/acme/policies/proxy-key/not-a-key', { limits: { rpm: 1 } });
+    assert.equal(other.status, 404);
   });
 });

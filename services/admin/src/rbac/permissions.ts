@@ -30,6 +30,10 @@ export const ACTIONS = [
   'providerKey.manage',
   'apiToken.read',
   'apiToken.manage',
+  /** See the limits of the org, its users and proxy keys. */
+  'policy.read',
+  /** Set limits and their renewal on the org, a user or a proxy key. */
+  'policy.manage',
   'audit.read',
 ] as const;
 
@@ -47,6 +51,7 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'proxyKey.readAny',
     'provider.read',
     'providerKey.read',
+    'policy.read',
     'audit.read',
   ],
   developer: ['org.read', 'proxyKey.own', 'provider.read'],
@@ -58,6 +63,7 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'provider.read',
     'providerKey.read',
     'apiToken.read',
+    'policy.read',
     'audit.read',
   ],
 };

@@ -164,6 +164,16 @@ export async function callFor(
       return { method: 'POST', path: `${o}/api-tokens/${await apiToken()}/revoke`, body: {} };
     case 'listAudit':
       return { method: 'GET', path: `${o}/audit` };
+    case 'listPolicies':
+      return { method: 'GET', path: `${o}/policies` };
+    case 'getPolicy':
+      return { method: 'GET', path: `${o}/policies/user/${await user()}` };
+    case 'setPolicy':
+      return {
+        method: 'PUT',
+        path: `${o}/policies/proxy-key/${await proxyKey()}`,
+        body: { limits: { rpm: 5 + Math.floor(Math.random() * 1000) } },
+      };
     default:
       throw new Error(`no fixture for ${operationId}: add one (every route must be in the matrix)`);
   }

@@ -4,6 +4,7 @@ import { apiTokenRoutes } from './api-tokens.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { orgRoutes } from './orgs.js';
+import { policyRoutes } from './policies.js';
 import { providerRoutes } from './providers.js';
 import { proxyKeyRoutes } from './proxy-keys.js';
 import { userRoutes } from './users.js';
@@ -16,6 +17,7 @@ export function adminRoutes(passport: Passport): AnyRoute[] {
     ...userRoutes,
     ...proxyKeyRoutes,
     ...providerRoutes,
+    ...policyRoutes,
     ...apiTokenRoutes,
     ...auditRoutes,
   ];
