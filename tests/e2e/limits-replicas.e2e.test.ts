@@ -150,14 +150,19 @@ describe('a budget across two Kordon processes sharing one PostgreSQL', {
     throw new Error('replica did not become ready');
   };
 
+  const adminToken = randomBytes(32).toString('base64url');
+  let first: { url: string; dataDir: string };
+  let second: { url: string; dataDir: string };
+
   it('50 concurrent requests on two replicas overspend by at most the documented margin', async (t) => {
     const env = {
       KORDON_DATABASE_URL: database.url,
       KORDON_MASTER_KEY: randomBytes(32).toString('base64'),
       KORDON_PROXY_KEY_SECRET: randomBytes(32).toString('base64'),
+      KORDON_ADMIN_TOKEN: adminToken,
     };
-    const first = await startReplica(env);
-    const second = await startReplica(env);
+    first = await startReplica(env);
+    second = await startReplica(env);
     const issued = join(first.dataDir, 'issued-proxy-keys');
     const file = readdirSync(issued).find((name) => name.includes('--a.key'))!;
     const apiKey = readFileSync(join(issued, file), 'utf8').trim();
@@ -198,5 +203,38 @@ describe('a budget across two Kordon processes sharing one PostgreSQL', {
     } finally {
       await store.close();
     }
+  });
+
+  it('a key revoked on one replica is refused by the other within a second', async () => {
+    const issued = join(first.dataDir, 'issued-proxy-keys');
+    const file = readdirSync(issued).find((name) => name.includes('--b.key'))!;
+    const apiKey = readFileSync(join(issued, file), 'utf8').trim();
+    await ask(second.url, apiKey);
+    const list = (await (
+      await fetch(`${first.url}/admin/v1/orgs/acme/proxy-keys?limit=200`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      })
+    ).json()) as { items: Array<{ id: string; name: string }> };
+    const key = list.items.find((k) => k.name === 'b')!;
+    const revoked = await fetch(`${first.url}/admin/v1/orgs/acme/proxy-keys/${key.id}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(revoked.status, 200, await revoked.text());
+    const at = Date.now();
+    let refusedAfter: number | undefined;
+    while (Date.now() - at < 5_000) {
+      const status = await ask(second.url, apiKey).then(
+        () => 200,
+        (error: unknown) => (error instanceof OpenAI.APIError ? error.status : 0),
+      );
+      if (status === 401) {
+        refusedAfter = Date.now() - at;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(refusedAfter !== undefined && refusedAfter < 1_000, `refused after ${refusedAfter} ms`);
   });
 });
