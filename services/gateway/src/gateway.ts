@@ -8,6 +8,7 @@ import {
   kordonCatalogue,
   newEventId,
   type RecordedEvent,
+  type SqlQueryable,
 } from '@kordon/events';
 import { InMemoryProjectionRunner } from '@kordon/projections';
 import { applyConfigFile } from './config-file/apply-config.js';
@@ -20,6 +21,7 @@ import { generateHandler } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { listModels } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
+import { CountersStore } from './limits/counters-store.js';
 import { CidrSet, LimitsEnforcer } from './limits/index.js';
 import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
@@ -43,6 +45,10 @@ export interface GatewayOptions {
   appender: Pick<GroupCommitAppender, 'enqueue'>;
   /** Largest request body accepted (413 above). */
   maxBodyBytes: number;
+  /** The event store's database, for snapshots of the limit counters; none: rebuilt from the whole log. */
+  sql?: SqlQueryable;
+  /** How often the limit counters are snapshotted (ms); default 5 minutes. */
+  countersSnapshotIntervalMs?: number;
   /** CIDRs of proxies whose X-Forwarded-For is believed (KORDON_TRUSTED_PROXIES). */
   trustedProxies?: readonly string[];
   secrets: RuntimeSecrets;
@@ -178,7 +184,36 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onError: (error) => logger.warn({ err: error }, 'limits projection cannot read the log; retrying'),
     },
   );
-  await usage.start(options.store);
+  // From the latest snapshot of the counters when there is one, else from the start of the log.
+  const counters = options.sql ? new CountersStore(options.sql) : undefined;
+  let snapshotPosition = 0;
+  if (counters) {
+    await counters.migrate();
+    const saved = await counters.load();
+    if (saved) {
+      limits.restore(saved.snapshot, Date.now());
+      snapshotPosition = saved.position;
+    }
+  }
+  await usage.start(options.store, { position: snapshotPosition });
+  const saveCounters = async () => {
+    if (!counters) return;
+    // Read together, synchronously: the state is exactly the log up to `position`.
+    const position = usage.position;
+    if (position <= snapshotPosition) return;
+    const snapshot = limits.snapshot();
+    await counters.save(position, snapshot, new Date());
+    snapshotPosition = position;
+  };
+  const snapshotTimer = setInterval(
+    () => {
+      saveCounters().catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not snapshot the limit counters'),
+      );
+    },
+    options.countersSnapshotIntervalMs ?? 5 * 60_000,
+  );
+  snapshotTimer.unref();
 
   const client = new UpstreamClient();
   const keyChoice = new KeyChoice();
@@ -211,6 +246,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry: () => registry.state,
     keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
     stop: async () => {
+      clearInterval(snapshotTimer);
+      await saveCounters().catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not snapshot the limit counters'),
+      );
       await usage.stop();
       await registry.stop();
       await client.close();

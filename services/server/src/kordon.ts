@@ -76,6 +76,7 @@ export async function startKordon(
       appender: storage.appender,
       maxBodyBytes: config.maxBodyBytes,
       trustedProxies: config.trustedProxies,
+      sql: storage.store.sql,
       secrets,
       configFile: config.configFile,
       env,

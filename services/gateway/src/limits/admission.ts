@@ -9,7 +9,7 @@ import {
 import { modelMatches } from '../http/route-model.js';
 import type { PolicyEntry, RegistryState } from '../registry/registry.js';
 import { formatAmount, parseUsd, USD_SCALE } from './amount.js';
-import { BudgetLedger } from './budget-ledger.js';
+import { BudgetLedger, type LedgerSnapshot } from './budget-ledger.js';
 import { DistinctIps } from './distinct-ips.js';
 import type { IpAddress } from './ip-address.js';
 import { IpRules, type IpVerdict } from './ip-rules.js';
@@ -85,6 +85,16 @@ export interface Ticket {
 
 export type Admission = Ticket | Refusal;
 
+/** What `LimitsEnforcer.snapshot()` returns: JSON-safe. */
+export interface CountersSnapshot {
+  version: 1;
+  usd: LedgerSnapshot;
+  tokens: LedgerSnapshot;
+  ips: ReturnType<DistinctIps['snapshot']>;
+  ipPeriodStart: Array<[string, number]>;
+  pending: string[];
+}
+
 type TokenKind = 'input' | 'output' | 'total';
 
 export interface Usage {
@@ -120,12 +130,12 @@ export class LimitsEnforcer {
   readonly #registry: () => RegistryState;
   readonly #emit: (event: NewEvent) => void;
   readonly #reservationTtlMs: number;
-  readonly #usd = new BudgetLedger();
-  readonly #tokens = new BudgetLedger();
+  #usd = new BudgetLedger();
+  #tokens = new BudgetLedger();
   readonly #rpm = new SlidingWindowLimiter();
   readonly #tpm = new SlidingWindowLimiter();
   readonly #concurrency = new ConcurrencyLimiter();
-  readonly #ips = new DistinctIps();
+  #ips = new DistinctIps();
   /** Start of the current distinct-IP period per scope key (budgets keep theirs in the ledger). */
   readonly #ipPeriodStart = new Map<string, number>();
   /** Periods and IP rules compiled per policy object (a new PolicySet brings a new object). */
@@ -134,6 +144,8 @@ export class LimitsEnforcer {
   readonly #periodEnd = new Map<string, number>();
   /** Requests admitted here whose events have not come back yet: not to be counted twice. */
   readonly #local = new Set<string>();
+  /** Requests settled here whose events the log has not delivered yet (a snapshot lists them). */
+  readonly #settledAhead = new Set<string>();
   #lastSweep = 0;
 
   constructor(options: AdmissionOptions) {
@@ -404,6 +416,7 @@ export class LimitsEnforcer {
     ticket.settled = true;
     ticket.release?.();
     const { requestId } = ticket.subject;
+    this.#settledAhead.add(requestId);
     if (ticket.usdScopes.length > 0) {
       const actual = usage.usd === null ? 0n : parseUsd(usage.usd);
       this.#usd.settle(requestId, actual, ticket.usdScopes, now);
@@ -436,6 +449,7 @@ export class LimitsEnforcer {
       case 'RequestCompleted':
       case 'RequestFailed': {
         const d = event.data;
+        this.#settledAhead.delete(d.requestId);
         if (this.#local.delete(d.requestId)) return; // settled here already
         const orgId = event.orgId;
         if (!orgId) return;
@@ -479,6 +493,36 @@ export class LimitsEnforcer {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * The counters as of the log position they were built to, for a restart that does not read
+   * the whole log again. Requests settled here whose events the log has not delivered yet are
+   * listed, so that replaying from the position does not count them twice.
+   */
+  snapshot(): CountersSnapshot {
+    return {
+      version: 1,
+      usd: this.#usd.snapshot(),
+      tokens: this.#tokens.snapshot(),
+      ips: this.#ips.snapshot(),
+      ipPeriodStart: [...this.#ipPeriodStart],
+      pending: [...this.#settledAhead],
+    };
+  }
+
+  /** Restores `snapshot()` into a fresh enforcer, before the log after its position is replayed. */
+  restore(snapshot: CountersSnapshot, now: number): void {
+    if (snapshot.version !== 1) throw new Error(`unknown counters snapshot version ${snapshot.version}`);
+    this.#usd = BudgetLedger.restore(snapshot.usd);
+    this.#tokens = BudgetLedger.restore(snapshot.tokens);
+    this.#ips = DistinctIps.restore(snapshot.ips);
+    for (const [key, start] of snapshot.ipPeriodStart) this.#ipPeriodStart.set(key, start);
+    // Counted already: their events, when replayed, change nothing.
+    for (const requestId of snapshot.pending) {
+      this.#usd.applyRemoteUsage([], 0n, requestId, now);
+      this.#local.add(requestId);
     }
   }
 
@@ -583,7 +627,9 @@ export class LimitsEnforcer {
     this.#tpm.sweep(now);
     this.#usd.expire(now - this.#reservationTtlMs);
     this.#tokens.expire(now - this.#reservationTtlMs);
-    if (this.#local.size > 100_000) this.#local.clear(); // events lost in between: never grow forever
+    // Events lost in between (never written): never grow forever.
+    if (this.#local.size > 100_000) this.#local.clear();
+    if (this.#settledAhead.size > 100_000) this.#settledAhead.clear();
   }
 }
 

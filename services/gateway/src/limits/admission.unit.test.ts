@@ -282,4 +282,57 @@ describe('LimitsEnforcer', () => {
     assert.ok(!third.ok && third.reason === 'budget_usd', 'nothing left, exactly either');
     assert.deepEqual(asked, ['bound', 'exact']);
   });
+
+  it('snapshots and restores the counters; requests settled ahead of the log are not counted twice', () => {
+    const state = registryWith([
+      {
+        scope: 'proxy-key',
+        scopeId: 'pxk_1',
+        limits: { budget: { usd: '1', period: '1mo' }, maxDistinctIps: { count: 1, period: '1d' } },
+      },
+    ]);
+    const { limits } = enforcer(state);
+    const first = subject();
+    const ticket = limits.admit(first, estimate('0.1'), T0);
+    assert.ok(ticket.ok);
+    limits.settle(ticket, { usd: '0.4', inputTokens: 1, outputTokens: 1 }, T0);
+    const snapshot = JSON.parse(JSON.stringify(limits.snapshot()));
+    assert.deepEqual(snapshot.pending, [first.requestId]);
+
+    const restored = enforcer(state).limits;
+    restored.restore(snapshot, T0 + 10);
+    assert.equal(restored.usdView('proxy-key', 'pxk_1').usedUsd, '0.4');
+    // The request's event arrives after the snapshot's position: already counted.
+    const event = kordonCatalogue.create(
+      'RequestCompleted',
+      streams.usage(ORG),
+      {
+        requestId: first.requestId,
+        proxyKeyId: 'pxk_1',
+        userId: 'usr_1',
+        teamId: 'tm_1',
+        provider: 'openai',
+        providerKeyId: 'prk_1',
+        model: 'gpt-4o-mini',
+        endpoint: 'chat.completions',
+        stream: false,
+        usage: { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0 },
+        cost: '0.4',
+        currency: 'USD',
+        latencyMs: 1,
+        timeToFirstTokenMs: null,
+        status: 200,
+        clientIp: '10.1.2.3',
+        attempts: 1,
+        redactedPrompt: null,
+        redactedResponse: null,
+      },
+      { orgId: ORG, actor: { kind: 'proxy-key', id: 'pxk_1' }, time: new Date(T0 + 5) },
+    );
+    restored.observe({ ...event, position: 9, streamVersion: 1 } as unknown as KordonEvent);
+    assert.equal(restored.usdView('proxy-key', 'pxk_1').usedUsd, '0.4');
+    // The distinct-IP set came back too: another address is past the cap of 1.
+    const other = restored.admit(subject({ clientAddress: parseIp('10.9.9.9') }), estimate('0'), T0 + 20);
+    assert.ok(!other.ok && other.reason === 'ip_cap');
+  });
 });

@@ -77,6 +77,25 @@ export class DistinctIps {
     return removed;
   }
 
+  /** Every key's period and addresses, for a snapshot (JSON-safe; -Infinity as null). */
+  snapshot(): Array<{ key: string; periodStart: number | null; ips: string[] }> {
+    return [...this.byKey].map(([key, entry]) => ({
+      key,
+      periodStart: Number.isFinite(entry.periodStart) ? entry.periodStart : null,
+      ips: [...entry.ips],
+    }));
+  }
+
+  static restore(snapshot: ReturnType<DistinctIps['snapshot']>): DistinctIps {
+    const ips = new DistinctIps();
+    for (const entry of snapshot)
+      ips.byKey.set(entry.key, {
+        periodStart: entry.periodStart ?? Number.NEGATIVE_INFINITY,
+        ips: new Set(entry.ips),
+      });
+    return ips;
+  }
+
   private current(key: string, periodStart: number): KeyIps {
     let entry = this.byKey.get(key);
     if (!entry || periodStart > entry.periodStart) {

@@ -2,6 +2,7 @@ export {
   type Admission,
   type AdmissionEstimate,
   type AdmissionSubject,
+  type CountersSnapshot,
   LimitsEnforcer,
   type Refusal,
   type Ticket,
