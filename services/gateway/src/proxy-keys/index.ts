@@ -43,9 +43,3 @@ export {
   type ImportProxyKeyResult,
   importProxyKey,
 } from './issue.js';
-export {
-  type AddProxyKeyResult,
-  type AuthenticateResult,
-  ProxyKeyIndex,
-  type ProxyKeyMatch,
-} from './proxy-key-index.js';
