@@ -163,7 +163,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     };
 
-  // Limits learn every replica's usage and every renewal from the log; caught up before serving.
+  // Limits and keys' daily budgets learn every replica's usage and every renewal from the log;
+  // caught up before serving.
+  const keyChoice = new KeyChoice();
   const limits = new LimitsEnforcer({
     registry: () => registry.state,
     emit: (event) => options.appender.enqueue(event),
@@ -175,6 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       initialState: () => limits,
       evolve: (state, event) => {
         state.observe(event);
+        keyChoice.observe(event, registry.state);
         return state;
       },
     },
@@ -192,6 +195,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const saved = await counters.load();
     if (saved) {
       limits.restore(saved.snapshot, Date.now());
+      keyChoice.restoreSpend(saved.snapshot.keySpend ?? [], registry.state);
       snapshotPosition = saved.position;
     }
   }
@@ -201,7 +205,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Read together, synchronously: the state is exactly the log up to `position`.
     const position = usage.position;
     if (position <= snapshotPosition) return;
-    const snapshot = limits.snapshot();
+    const snapshot = { ...limits.snapshot(), keySpend: keyChoice.snapshotSpend() };
     await counters.save(position, snapshot, new Date());
     snapshotPosition = position;
   };
@@ -216,7 +220,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   snapshotTimer.unref();
 
   const client = new UpstreamClient();
-  const keyChoice = new KeyChoice();
   const generate = {
     registry: () => registry.state,
     secrets: options.secrets,

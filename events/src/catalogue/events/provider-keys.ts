@@ -29,6 +29,11 @@ export const providerKeyTier = z.int().min(0).max(9);
 export const providerKeyLimits = z.strictObject({
   rpm: z.int().min(1).optional(),
   tpm: z.int().min(1).optional(),
+  /** Spend per UTC day on this key, in USD: past it the key rests until midnight UTC. */
+  dailyUsd: z
+    .string()
+    .regex(/^\d{1,9}(\.\d{1,6})?$/, 'must be a USD amount like "50" or "12.5"')
+    .optional(),
 });
 
 export const ProviderKeyAdded = defineEvent({

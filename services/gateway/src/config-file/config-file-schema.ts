@@ -12,6 +12,12 @@ const slug = z
   .max(63);
 const name = z.string().trim().min(1).max(100);
 
+/** A USD amount as written in YAML: 25 or "25.50". */
+const usdValue = z
+  .union([z.number().min(0), z.string()])
+  .transform((value) => (typeof value === 'number' ? decimalText(value) : value.trim()))
+  .pipe(z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, 'must be a non-negative amount like 25 or 0.50'));
+
 const providerKeySchema = z.strictObject({
   name,
   secret: z.string().min(1, 'must not be empty'),
@@ -21,7 +27,14 @@ const providerKeySchema = z.strictObject({
   /** Priority tier (0 first): a higher tier serves only while every lower one is unusable. */
   tier: z.int().min(0).max(9).default(0),
   /** The key's own limits at the provider; the balancer keeps under them. */
-  limits: z.strictObject({ rpm: z.int().min(1).optional(), tpm: z.int().min(1).optional() }).optional(),
+  limits: z
+    .strictObject({
+      rpm: z.int().min(1).optional(),
+      tpm: z.int().min(1).optional(),
+      /** Spend per UTC day on this key; past it the key rests until midnight UTC. */
+      dailyUsd: usdValue.optional(),
+    })
+    .optional(),
 });
 
 const providerSchema = z.strictObject({
@@ -52,12 +65,6 @@ const providerSchema = z.strictObject({
     })
     .optional(),
 });
-
-/** A USD amount as written in YAML: 25 or "25.50". */
-const usdValue = z
-  .union([z.number().min(0), z.string()])
-  .transform((value) => (typeof value === 'number' ? decimalText(value) : value.trim()))
-  .pipe(z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, 'must be a non-negative amount like 25 or 0.50'));
 
 const count = z.int().min(1);
 

@@ -1,4 +1,10 @@
-import { type KordonEventData, kordonCatalogue, type NewEvent, streams } from '@kordon/events';
+import {
+  type KordonEvent,
+  type KordonEventData,
+  kordonCatalogue,
+  type NewEvent,
+  streams,
+} from '@kordon/events';
 import {
   Balancer,
   type Candidates,
@@ -11,6 +17,7 @@ import {
 /** One key's health for the admin view. */
 export type KeyHealthView = KeyDescription & { provider: string; strategy: Strategy };
 
+import { parseUsd } from '../limits/index.js';
 import { type ProviderKeyEntry, providerGroup, type RegistryState } from '../registry/registry.js';
 import type { UpstreamError } from '../upstream/index.js';
 import { modelMatches, type Route } from './route-model.js';
@@ -23,8 +30,38 @@ import { modelMatches, type Route } from './route-model.js';
  */
 export class KeyChoice {
   readonly balancer = new Balancer<ProviderKeyEntry>();
-  /** `${provider group}\n${model}` -> the balancer group and the registry version it was read at. */
-  readonly #groups = new Map<string, { group: string; version: number }>();
+  /** `${provider group}\n${model}` -> the balancer group and the versions it was read at. */
+  readonly #groups = new Map<string, { group: string; version: number; spend: number }>();
+  /** Spend of each key today (UTC), from the request events of every replica. */
+  readonly #spentToday = new Map<string, { day: number; usd: bigint }>();
+  /** Keys past their daily budget -> when they may serve again (next midnight UTC). */
+  readonly #overBudgetUntil = new Map<string, number>();
+  /** Bumped when a key goes over its daily budget: groups are re-read. */
+  #spendVersion = 0;
+
+  /**
+   * A request event (this replica's or another's): counts its cost against its provider key's
+   * daily budget (`limits.dailyUsd`). Past the budget the key rests until midnight UTC.
+   */
+  observe(event: KordonEvent, registry: RegistryState): void {
+    if (event.type !== 'RequestCompleted' && event.type !== 'RequestFailed') return;
+    const { providerKeyId, cost, currency } = event.data;
+    if (!providerKeyId || cost === null || currency !== 'USD') return;
+    const budget = registry.providerKeys.get(providerKeyId)?.limits?.dailyUsd;
+    if (budget === undefined) return;
+    const at = event.time.getTime();
+    const day = Math.floor(at / DAY_MS);
+    const spent = this.#spentToday.get(providerKeyId);
+    const usd = (spent && spent.day === day ? spent.usd : 0n) + parseUsd(cost);
+    this.#spentToday.set(providerKeyId, { day, usd });
+    if (usd >= parseUsd(budget)) {
+      const until = (day + 1) * DAY_MS;
+      if ((this.#overBudgetUntil.get(providerKeyId) ?? 0) < until) {
+        this.#overBudgetUntil.set(providerKeyId, until);
+        this.#spendVersion++;
+      }
+    }
+  }
 
   /** The keys a request tries, best first, computed as it fails over. */
   candidates(
@@ -48,7 +85,9 @@ export class KeyChoice {
     const views: KeyHealthView[] = [];
     for (const provider of registry.providers.get(orgId)?.values() ?? []) {
       const base = providerGroup(orgId, provider.name);
-      const keys = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])];
+      const keys = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])].map((key) =>
+        this.#withDailyBudget(key),
+      );
       if (keys.length === 0) continue;
       // A group of all the provider's keys (health is per key, shared by every group it is in).
       const group = `${base}#all`;
@@ -67,16 +106,44 @@ export class KeyChoice {
     const base = providerGroup(route.provider.orgId, route.provider.name);
     const cacheKey = `${base}\n${route.model}`;
     const known = this.#groups.get(cacheKey);
-    if (known && known.version === registry.keysVersion) return known.group;
-    const all = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])];
+    if (known && known.version === registry.keysVersion && known.spend === this.#spendVersion)
+      return known.group;
+    const all = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])].map((key) =>
+      this.#withDailyBudget(key),
+    );
     const restricted = all.some((key) => key.models !== null);
     const group = restricted ? `${base}#${route.model}` : base;
     const keys = restricted ? all.filter((key) => !key.models || modelMatches(key.models, route.model)) : all;
     this.balancer.setGroup(group, keys, { strategy: route.provider.options.balancer ?? 'adaptive' });
-    this.#groups.set(cacheKey, { group, version: registry.keysVersion });
+    this.#groups.set(cacheKey, { group, version: registry.keysVersion, spend: this.#spendVersion });
     return group;
   }
+
+  /** Today's spend per key, for the counters snapshot (JSON-safe). */
+  snapshotSpend(): Array<[string, number, string]> {
+    return [...this.#spentToday].map(([key, { day, usd }]) => [key, day, usd.toString()]);
+  }
+
+  restoreSpend(entries: Array<[string, number, string]>, registry: RegistryState): void {
+    for (const [key, day, usd] of entries) {
+      this.#spentToday.set(key, { day, usd: BigInt(usd) });
+      const budget = registry.providerKeys.get(key)?.limits?.dailyUsd;
+      if (budget !== undefined && BigInt(usd) >= parseUsd(budget)) {
+        this.#overBudgetUntil.set(key, (day + 1) * DAY_MS);
+        this.#spendVersion++;
+      }
+    }
+  }
+
+  /** A key past today's budget rests until midnight UTC (the entry itself is the registry's). */
+  #withDailyBudget(key: ProviderKeyEntry): ProviderKeyEntry {
+    const until = this.#overBudgetUntil.get(key.providerKeyId);
+    if (until === undefined || until <= Date.now() || key.cooledDownUntil >= until) return key;
+    return { ...key, cooledDownUntil: until };
+  }
 }
+
+const DAY_MS = 86_400_000;
 
 /** How an attempt's failure counts for the key (the caller leaving never counts). */
 export function failureKind(error: UpstreamError, callerLeft: boolean): FailureKind | 'not_the_key' {

@@ -93,6 +93,8 @@ export interface CountersSnapshot {
   ips: ReturnType<DistinctIps['snapshot']>;
   ipPeriodStart: Array<[string, number]>;
   pending: string[];
+  /** Provider keys' spend today (the gateway adds it: key id, UTC day, 10^-12 USD). */
+  keySpend?: Array<[string, number, string]>;
 }
 
 type TokenKind = 'input' | 'output' | 'total';

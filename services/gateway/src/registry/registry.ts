@@ -55,7 +55,7 @@ export interface ProviderKeyEntry {
   /** Priority tier, 0 first. */
   tier: number;
   /** The key's own limits at the provider (rpm, tpm); null: none given. */
-  limits: { rpm?: number; tpm?: number } | null;
+  limits: { rpm?: number; tpm?: number; dailyUsd?: string } | null;
   models: readonly string[] | null;
   baseUrl: string | null;
   disabled: boolean;

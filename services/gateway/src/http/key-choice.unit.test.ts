@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
+import { type RegistryState, registryProjection } from '../registry/registry.js';
+import { encryptSecret, MasterKey, MasterKeyRing } from '../secrets/index.js';
+import { KeyChoice } from './key-choice.js';
+import { routeModel } from './route-model.js';
+
+const ORG = 'org_1';
+const ring = new MasterKeyRing(MasterKey.generate('test'));
+
+function registry(): RegistryState {
+  const state = registryProjection.initialState();
+  let position = 0;
+  const apply = (type: string, streamId: string, data: unknown) => {
+    const event = kordonCatalogue.create(type as never, streamId, data as never, {
+      orgId: ORG,
+      actor: { kind: 'config', id: 'test' },
+    });
+    registryProjection.evolve(state, {
+      ...event,
+      position: ++position,
+      streamVersion: 1,
+    } as unknown as KordonEvent);
+  };
+  apply('ProviderConfigured', streams.provider(ORG, 'openai'), {
+    provider: 'openai',
+    type: 'openai',
+    baseUrl: 'https://api.openai.com/v1',
+    models: ['gpt-4o-mini'],
+    options: { balancer: 'round-robin' },
+  });
+  for (const [id, dailyUsd] of [
+    ['prk_a', '1'],
+    ['prk_b', undefined],
+  ] as const) {
+    apply('ProviderKeyAdded', streams.providerKey(ORG, id), {
+      providerKeyId: id,
+      provider: 'openai',
+      name: id,
+      secret: encryptSecret(
+        `sk-proj-${id}-abcdefghijklmnopqrstuvwxyz`,
+        { orgId: ORG, providerKeyId: id },
+        ring,
+      ),
+      last4: 'wxyz',
+      weight: 1,
+      models: null,
+      baseUrl: null,
+      ...(dailyUsd && { limits: { dailyUsd } }),
+    });
+  }
+  return state;
+}
+
+function spent(providerKeyId: string, cost: string, time: Date): KordonEvent {
+  const event = kordonCatalogue.create(
+    'RequestCompleted',
+    streams.usage(ORG),
+    {
+      requestId: `00000000-0000-7000-8000-${Math.floor(Math.random() * 1e12)
+        .toString()
+        .padStart(12, '0')}`,
+      proxyKeyId: 'pxk_1',
+      userId: 'usr_1',
+      teamId: null,
+      provider: 'openai',
+      providerKeyId,
+      model: 'gpt-4o-mini',
+      endpoint: 'chat.completions',
+      stream: false,
+      usage: { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0 },
+      cost,
+      currency: 'USD',
+      latencyMs: 1,
+      timeToFirstTokenMs: null,
+      status: 200,
+      clientIp: '10.0.0.1',
+      attempts: 1,
+      redactedPrompt: null,
+      redactedResponse: null,
+    },
+    { orgId: ORG, actor: { kind: 'proxy-key', id: 'pxk_1' }, time },
+  );
+  return { ...event, position: 1, streamVersion: 1 } as unknown as KordonEvent;
+}
+
+describe('KeyChoice: a provider key daily budget', () => {
+  it('rests a key past its daily USD budget until midnight UTC, and remembers it through a snapshot', () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const picks = () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 10; i++)
+        seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
+      return seen;
+    };
+    assert.deepEqual([...picks()].sort(), ['prk_a', 'prk_b']);
+    const now = new Date();
+    choice.observe(spent('prk_a', '0.6', now), state);
+    assert.deepEqual([...picks()].sort(), ['prk_a', 'prk_b'], '$0.60 of $1: still serving');
+    choice.observe(spent('prk_a', '0.4', now), state);
+    assert.deepEqual([...picks()], ['prk_b'], '$1.00 of $1: resting');
+    const health = choice.describeOrg(state, ORG, Date.now()).find((k) => k.providerKeyId === 'prk_a')!;
+    assert.equal(health.state, 'cooling');
+    assert.ok(health.usableAt !== null && health.usableAt % 86_400_000 === 0, 'back at midnight UTC');
+    // Yesterday's spend does not count today.
+    const other = new KeyChoice();
+    other.observe(spent('prk_a', '5', new Date(Date.now() - 86_400_000)), state);
+    other.observe(spent('prk_b', '5', now), state); // no budget on b
+    const otherRoute = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++)
+      seen.add(other.candidates(state, otherRoute, undefined).next(Date.now())!.providerKeyId);
+    assert.deepEqual([...seen].sort(), ['prk_a', 'prk_b']);
+    // A restart restores today's spend from the snapshot.
+    const restored = new KeyChoice();
+    restored.restoreSpend(JSON.parse(JSON.stringify(choice.snapshotSpend())), state);
+    assert.equal(restored.candidates(state, route, undefined).next(Date.now())!.providerKeyId, 'prk_b');
+  });
+});
