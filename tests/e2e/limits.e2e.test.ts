@@ -47,7 +47,12 @@ orgs:
 
   before(async () => {
     mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
-    gateway = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY, KORDON_ADMIN_TOKEN: ADMIN_TOKEN });
+    gateway = await startKordonUnderTest(config(mock.url), {
+      UPSTREAM_KEY,
+      KORDON_ADMIN_TOKEN: ADMIN_TOKEN,
+      // A load balancer on 127.0.0.5: only its X-Forwarded-For is believed.
+      KORDON_TRUSTED_PROXIES: '127.0.0.5/32',
+    });
   });
   after(async () => {
     await gateway?.stop();
@@ -138,6 +143,21 @@ orgs:
     const event = await lastRejected();
     assert.equal(event.data.reason, 'ip_denied');
     assert.equal(event.data.clientIp, '127.0.0.1');
+  });
+
+  it('behind a trusted proxy the client is the address it forwards, read right to left', async () => {
+    // The key denies 127.0.0.0/8; through the trusted proxy the client is 203.0.113.9.
+    await ask(openai('denied', '127.0.0.5'), 'gpt-4o-mini', {
+      'x-forwarded-for': '10.9.9.9, 203.0.113.9',
+    });
+    const event = (await gateway.requestEvents()).at(-1)!;
+    assert.equal(event.type, 'RequestCompleted');
+    assert.equal((event.data as { clientIp: string }).clientIp, '203.0.113.9');
+    // The same header from a peer that is not a trusted proxy changes nothing.
+    const refused = await ask(openai('denied', '127.0.0.6'), 'gpt-4o-mini', {
+      'x-forwarded-for': '203.0.113.9',
+    }).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
   });
 
   it('distinct client IPs are counted from real peers; a spoofed X-Forwarded-For changes nothing', async () => {
