@@ -63,9 +63,11 @@ export class InMemoryProjectionRunner<State, E> {
   async start(store: EventStore, from: { position: number; state?: State } = { position: 0 }): Promise<void> {
     if (from.state !== undefined) this.current = from.state;
     const head = await store.headPosition();
+    const types = this.projection.eventTypes;
     this.subscription = store.subscribe({
       after: from.position,
       batchSize: this.options.batchSize ?? 2000,
+      ...(types ? { types: [...types] } : {}),
       onEvents: (events) => this.apply(events),
       ...(this.options.onError ? { onError: this.options.onError } : {}),
     });

@@ -35,6 +35,11 @@ export interface SqlProjection<E> {
   readonly migrations: Migration[];
   /** Tables emptied by a rebuild. */
   readonly tables: string[];
+  /**
+   * The event types `project` acts on: the store hands over only these (the others are not
+   * read at all). Absent: every event.
+   */
+  readonly eventTypes?: ReadonlySet<string>;
   project(event: E): SqlStatement[];
 }
 

@@ -124,9 +124,11 @@ export class SqlProjectionRunner<E> {
   }
 
   private follow(after: number): void {
+    const types = this.projection.eventTypes;
     this.subscription = this.store.subscribe({
       after,
       batchSize: this.options.batchSize ?? 1000,
+      ...(types ? { types: [...types] } : {}),
       onEvents: (events) => this.applyBatch(events),
       ...(this.options.onError ? { onError: this.options.onError } : {}),
     });

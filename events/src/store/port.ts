@@ -20,6 +20,10 @@ export interface ReadAllOptions {
   /** Exclusive: read events with a position greater than this. 0 reads from the start. */
   after: number;
   maxCount: number;
+  /** Only events of these types (filtered by the store: the others are never transferred). */
+  types?: readonly string[];
+  /** Inclusive upper bound of the positions read. */
+  upTo?: number;
 }
 
 export interface ReadStreamOptions {
@@ -32,6 +36,11 @@ export interface SubscriptionOptions {
   /** Exclusive start position: catch up from here, then follow live. */
   after: number;
   batchSize?: number;
+  /**
+   * Only events of these types are handed over (the store filters them: a projection of the
+   * control plane never transfers request events). `position` still advances over the rest.
+   */
+  types?: readonly string[];
   /** Called with events in global order; the next batch waits until this settles. */
   onEvents: (events: RecordedEvent[]) => Promise<void> | void;
   /** Reading failed (store unreachable...): the subscription retries with backoff. */

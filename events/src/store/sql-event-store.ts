@@ -128,9 +128,17 @@ export class SqlEventStore implements EventStore {
   }
 
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const upTo = options.upTo ?? Number.MAX_SAFE_INTEGER;
+    if (options.types) {
+      return this.readEvents(
+        'WHERE position > $1 AND position <= $2 AND type = ANY($3) ORDER BY position LIMIT $4',
+        [options.after, upTo, [...options.types], options.maxCount],
+        'position',
+      );
+    }
     return this.readEvents(
-      'WHERE position > $1 ORDER BY position LIMIT $2',
-      [options.after, options.maxCount],
+      'WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3',
+      [options.after, upTo, options.maxCount],
       'position',
     );
   }

@@ -20,7 +20,7 @@ export class SqlSubscription implements Subscription {
   };
 
   constructor(
-    private readonly store: Pick<EventStore, 'readAll'>,
+    private readonly store: Pick<EventStore, 'readAll' | 'headPosition'>,
     private readonly options: SubscriptionOptions,
     private readonly appendedListeners: Set<() => void>,
     private readonly pollIntervalMs: number,
@@ -63,9 +63,21 @@ export class SqlSubscription implements Subscription {
     let backoffMs = 50;
     while (this.running) {
       let events: RecordedEvent[];
+      // With a type filter the events read may be few or none: the head read first says how
+      // far the read looked (appends are gapless in commit order, so nothing lands below it later).
+      let scannedTo: number | undefined;
       this.signalled = false;
       try {
-        events = await this.store.readAll({ after: this.current, maxCount: batchSize });
+        const types = this.options.types;
+        if (types) {
+          scannedTo = await this.store.headPosition();
+          events =
+            scannedTo > this.current
+              ? await this.store.readAll({ after: this.current, maxCount: batchSize, types, upTo: scannedTo })
+              : [];
+        } else {
+          events = await this.store.readAll({ after: this.current, maxCount: batchSize });
+        }
         backoffMs = 50;
       } catch (error) {
         this.options.onError?.(error);
@@ -85,8 +97,11 @@ export class SqlSubscription implements Subscription {
           continue;
         }
         this.current = events[events.length - 1]!.position;
-        this.releaseWaiters();
       }
+      // Fewer than a batch of the wanted types: everything up to the head was looked at.
+      if (scannedTo !== undefined && events.length < batchSize && scannedTo > this.current)
+        this.current = scannedTo;
+      if (events.length > 0 || scannedTo !== undefined) this.releaseWaiters();
       if (events.length < batchSize && !this.signalled) await this.sleep(this.pollIntervalMs);
     }
   }

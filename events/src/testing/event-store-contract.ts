@@ -217,6 +217,43 @@ export function eventStoreContract(
       await other.close();
     });
 
+    test('a typed subscription gets only its types, in order, and its position reaches the head', async () => {
+      const stream = uniqueStream();
+      const head = await store.headPosition();
+      // Mostly noise, a few wanted ones: more noise than a batch between two wanted events.
+      const batch = Array.from({ length: 900 }, (_, i) =>
+        i % 300 === 7 ? testEvent(stream, { i }, 'TestWanted') : testEvent(stream, { i }),
+      );
+      await store.appendMany(batch);
+      const received: RecordedEvent[] = [];
+      const subscription = store.subscribe({
+        after: head,
+        batchSize: 100,
+        types: ['TestWanted'],
+        onEvents: (events) => {
+          received.push(...events);
+        },
+      });
+      await subscription.waitFor(await store.headPosition(), 10_000);
+      assert.deepEqual(
+        received.map((e) => (e.data as { i: number }).i),
+        [7, 307, 607],
+      );
+      assert.ok(received.every((e) => e.type === 'TestWanted'));
+      // Live, and noise alone still moves the position on.
+      await store.append(stream, [testEvent(stream, { i: 900 })], 900);
+      await subscription.waitFor(await store.headPosition(), 5_000);
+      await store.append(stream, [testEvent(stream, { i: 901 }, 'TestWanted')], 901);
+      const last = await store.headPosition();
+      await subscription.waitFor(last, 5_000);
+      assert.equal(subscription.position, last);
+      await subscription.stop();
+      assert.deepEqual(
+        received.map((e) => (e.data as { i: number }).i),
+        [7, 307, 607, 901],
+      );
+    });
+
     test('a reader never passes over an event that commits after a later-numbered one', async () => {
       // Writer A holds its transaction open just before COMMIT while writer B appends.
       // A follower that reads in the meantime and then continues from the last position
