@@ -12,6 +12,7 @@
  *
  *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey]
  *   npm run bench:gateway -- --profile [--postgres] [--mode plain|stream]
+ *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--only kordon-pg] [--seconds 2]
  *
  * "Kordon" is the default deployment: the embedded PGlite store in the same process (so on
  * the gateway's core). "Kordon-pg" is the same with PostgreSQL as its store (a throwaway
@@ -19,6 +20,10 @@
  * KORDON_BENCH_DATABASE_URL); --no-postgres skips it.
  * --profile: Kordon alone under --cpu-prof (plain, then streamed, 16 connections); prints
  * where its CPU went during the measured runs instead of the table.
+ * --telemetry: each Kordon target twice, telemetry off (KORDON_METRICS=false, no tracing)
+ * then on (data-plane metrics, and every request traced: OTEL_TRACES_SAMPLER=always_on, or
+ * with --telemetry-ratio R that share of requests: parentbased_traceidratio; OTLP
+ * http/protobuf to a no-op receiver in this process), and a table of what it costs.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +35,7 @@ import { createPgliteEventStore, createPostgresEventStore, type SqlEventStore } 
 import { createTestDatabase } from '@kordon/events/testing';
 import { type PostgresCluster, postgresAvailable, startPostgresCluster } from '@kordon/infra';
 import autocannon from 'autocannon';
+import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
 import { BENCH_MODEL, BENCH_PROMPT, BENCH_UPSTREAM_KEY } from './fixed-openai-mock.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,6 +52,8 @@ type Mode = (typeof MODES)[number];
 const ONLY = argValue('only')?.split(',');
 const PROFILE = args.includes('--profile');
 const NO_POSTGRES = args.includes('--no-postgres');
+const TELEMETRY = args.includes('--telemetry');
+const TELEMETRY_RATIO = argValue('telemetry-ratio');
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -363,6 +371,7 @@ async function startKordonProcess(
   upstream: string,
   databaseUrl: string | undefined,
   nodeArgs: string[] = [],
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<KordonRun> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kordon-bench-gw-'));
   const configPath = join(dataDir, 'kordon.yaml');
@@ -396,6 +405,9 @@ async function startKordonProcess(
   };
   delete env.NODE_ENV;
   delete env.KORDON_DATABASE_URL;
+  // Tracing only when a run asks for it, whatever this shell has set.
+  for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
+  Object.assign(env, extraEnv);
   if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
   // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings.
   const extraArgs = process.env.BENCH_KORDON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -563,6 +575,49 @@ function printTargets(results: Measured[], failures: Map<string, string>, name: 
   console.log(`\nTargets of issue 3 for ${name}:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
 }
 
+/** --telemetry: Kordon with telemetry off, then on, and what it costs (target: under 15%). */
+const TELEMETRY_SUFFIX = '+telemetry';
+const TELEMETRY_OFF: NodeJS.ProcessEnv = { KORDON_METRICS: 'false', OTEL_SDK_DISABLED: 'true' };
+const telemetryOn = (otlpUrl: string): NodeJS.ProcessEnv => ({
+  KORDON_METRICS: 'true',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl,
+  OTEL_SERVICE_NAME: 'kordon-bench',
+  ...(TELEMETRY_RATIO === undefined
+    ? { OTEL_TRACES_SAMPLER: 'always_on' }
+    : { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: TELEMETRY_RATIO }),
+});
+
+function printTelemetryCost(results: Measured[], name: string) {
+  const find = (target: string, mode: Mode, connections: number) =>
+    results.find((r) => r.target === target && r.mode === mode && r.connections === connections);
+  console.log(
+    `\n${name}: telemetry off (KORDON_METRICS=false, no tracing) against on (metrics, ${
+      TELEMETRY_RATIO === undefined ? 'every request' : `a share of ${TELEMETRY_RATIO} of requests`
+    } traced, OTLP http/protobuf to a no-op receiver)`,
+  );
+  console.log(
+    '| mode | conns | off req/s | on req/s | throughput cost (target < 15%) | CPU/req off (ms) | CPU/req on (ms) |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const verdicts: string[] = [];
+  for (const mode of MODES) {
+    for (const connections of CONNECTIONS) {
+      const off = find(name, mode, connections);
+      const on = find(`${name}${TELEMETRY_SUFFIX}`, mode, connections);
+      if (!off || !on) continue;
+      const cost = (100 * (off.rps - on.rps)) / off.rps;
+      console.log(
+        `| ${mode} | ${connections} | ${fmt(off.rps)} | ${fmt(on.rps)} | ${fmt(cost, 1)}% | ${fmt(off.cpuPerRequestMs, 3)} | ${fmt(on.cpuPerRequestMs, 3)} |`,
+      );
+      if (connections >= 16)
+        verdicts.push(
+          `${cost < 15 ? 'MET' : 'MISSED'}: ${mode} c=${connections} telemetry costs ${fmt(cost, 1)}% (< 15%)`,
+        );
+    }
+  }
+  console.log(`\nTarget of issue 7 for ${name}:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
+}
+
 // --- profile -------------------------------------------------------------------------------
 
 interface ProfileNode {
@@ -710,8 +765,9 @@ async function measureKordon(
   results: Measured[],
   failures: Map<string, string>,
   cleanups: Array<() => Promise<void> | void>,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<KordonOutcome> {
-  const kordon = await startKordonProcess(upstream, databaseUrl);
+  const kordon = await startKordonProcess(upstream, databaseUrl, [], extraEnv);
   cleanups.push(async () => {
     await kordon.proc.stop();
     rmSync(kordon.dataDir, { recursive: true, force: true });
@@ -802,10 +858,15 @@ async function main() {
   if (PROFILE) {
     const profileDir = mkdtempSync(join(tmpdir(), 'kordon-bench-prof-'));
     const database = args.includes('--postgres') ? await postgresDatabase(cleanups) : undefined;
-    const kordon = await startKordonProcess(upstream, database?.url, [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profileDir}`,
-    ]);
+    // --profile --telemetry: the same with metrics and every request traced.
+    const otlp = TELEMETRY ? await startOtlpReceiver({ keep: false }) : undefined;
+    cleanups.push(() => otlp?.close());
+    const kordon = await startKordonProcess(
+      upstream,
+      database?.url,
+      ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+      otlp ? telemetryOn(otlp.url) : {},
+    );
     const target = {
       name: 'Kordon',
       url: kordon.url,
@@ -851,21 +912,36 @@ async function main() {
     await proxy.stop();
   }
 
-  // 3. Kordon, embedded store (the default) and PostgreSQL
+  // 3. Kordon, embedded store (the default) and PostgreSQL; with --telemetry each twice
   const notes: string[] = [];
+  const otlp = TELEMETRY ? await startOtlpReceiver({ keep: false }) : undefined;
+  cleanups.push(() => otlp?.close());
+  const variants: Array<{ suffix: string; env: NodeJS.ProcessEnv }> = otlp
+    ? [
+        { suffix: '', env: TELEMETRY_OFF },
+        { suffix: TELEMETRY_SUFFIX, env: telemetryOn(otlp.url) },
+      ]
+    : [{ suffix: '', env: {} }];
   if (want('kordon')) {
-    console.error('Kordon (embedded PGlite store) ...');
-    notes.push((await measureKordon('Kordon', upstream, undefined, results, failures, cleanups)).note);
+    for (const { suffix, env } of variants) {
+      console.error(`Kordon${suffix} (embedded PGlite store) ...`);
+      notes.push(
+        (await measureKordon(`Kordon${suffix}`, upstream, undefined, results, failures, cleanups, env)).note,
+      );
+    }
   }
   let postgresNote = '';
   if (want('kordon-pg') && !NO_POSTGRES) {
-    const database = await postgresDatabase(cleanups);
-    if (!database)
-      failures.set('Kordon-pg', 'no PostgreSQL (no KORDON_BENCH_DATABASE_URL, no server binaries)');
-    else {
-      console.error('Kordon (PostgreSQL store) ...');
+    for (const { suffix, env } of variants) {
+      const database = await postgresDatabase(cleanups);
+      if (!database) {
+        failures.set('Kordon-pg', 'no PostgreSQL (no KORDON_BENCH_DATABASE_URL, no server binaries)');
+        break;
+      }
+      console.error(`Kordon-pg${suffix} (PostgreSQL store) ...`);
       notes.push(
-        (await measureKordon('Kordon-pg', upstream, database.url, results, failures, cleanups)).note,
+        (await measureKordon(`Kordon-pg${suffix}`, upstream, database.url, results, failures, cleanups, env))
+          .note,
       );
       postgresNote = database.pinned
         ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
@@ -873,6 +949,7 @@ async function main() {
       await database.close();
     }
   }
+  await otlp?.close();
 
   // 4. Portkey
   if (want('portkey')) {
@@ -927,6 +1004,10 @@ async function main() {
   printTable(results, failures);
   printTargets(results, failures, 'Kordon');
   if (results.some((r) => r.target === 'Kordon-pg')) printTargets(results, failures, 'Kordon-pg');
+  if (TELEMETRY) {
+    for (const name of ['Kordon', 'Kordon-pg'])
+      if (results.some((r) => r.target === name)) printTelemetryCost(results, name);
+  }
   if (postgresNote) notes.push(postgresNote);
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
 }

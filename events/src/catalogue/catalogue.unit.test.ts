@@ -264,6 +264,27 @@ const examples = {
   PricesSet: {
     prices: [{ model: 'gpt-4o-mini', effectiveFrom: '2026-12-01T00:00:00Z', input: '0.15', output: '0.60' }],
   },
+  LoggingPolicySet: {
+    bodies: 'redacted',
+    retentionDays: 30,
+    rules: [
+      {
+        name: 'employee_id',
+        pattern: String.raw`\bEMP-\d{6}\b`,
+        action: 'hash',
+        caseInsensitive: false,
+        group: 0,
+        keepLast: 0,
+      },
+    ],
+  },
+  OidcConfigured: {
+    issuer: 'https://login.acme.example/realms/staff',
+    clientId: 'kordon-admin',
+    clientSecret: secret,
+    allowedDomains: ['acme.example', 'research.acme.example'],
+    autoProvision: true,
+  },
 } satisfies { [T in KordonEventType]: KordonEventData<T> };
 
 const TYPES = Object.keys(examples) as KordonEventType[];
@@ -302,7 +323,7 @@ describe('kordon catalogue', () => {
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 38);
+    assert.equal(TYPES.length, 40);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
   });
@@ -341,6 +362,32 @@ describe('kordon catalogue', () => {
         period,
       );
     }
+  });
+
+  test('LoggingPolicySet refuses a pasted key as a pattern, twice-used rule names and bad bounds', () => {
+    const rule = examples.LoggingPolicySet.rules[0]!;
+    const policy = (patch: object) => create('LoggingPolicySet', { ...examples.LoggingPolicySet, ...patch });
+    assertInvalid(
+      () => policy({ rules: [{ ...rule, pattern: `sk-proj-${'a'.repeat(40)}` }] }),
+      /rules\.0\.pattern: looks like a secret/,
+    );
+    assertInvalid(() => policy({ rules: [rule, rule] }), /rules: rule names must be unique/);
+    assertInvalid(() => policy({ rules: [{ ...rule, name: 'Bad-Name' }] }), /rules\.0\.name/);
+    assertInvalid(() => policy({ retentionDays: 0 }), /retentionDays/);
+    assertInvalid(() => policy({ bodies: 'everything' }), /bodies/);
+    assert.doesNotThrow(() => policy({ bodies: 'none', retentionDays: null, rules: [] }));
+  });
+
+  test('OidcConfigured refuses a plaintext client secret, odd domains and an issuer with a query', () => {
+    const sso = (patch: object) => create('OidcConfigured', { ...examples.OidcConfigured, ...patch });
+    assertInvalid(() => sso({ clientSecret: 'plaintext-client-secret' }), /clientSecret/);
+    assertInvalid(() => sso({ allowedDomains: [] }), /allowedDomains/);
+    assertInvalid(() => sso({ allowedDomains: ['ACME.example'] }), /allowedDomains/);
+    assertInvalid(() => sso({ allowedDomains: ['*.acme.example'] }), /allowedDomains/);
+    assertInvalid(() => sso({ allowedDomains: ['acme.example', 'acme.example'] }), /unique/);
+    assertInvalid(() => sso({ issuer: 'https://login.acme.example/?tenant=1' }), /issuer/);
+    assertInvalid(() => sso({ issuer: 'https://user:pw@login.acme.example' }), /issuer/);
+    assertInvalid(() => sso({ clientId: 'has space' }), /clientId/);
   });
 
   for (const [index, type] of TYPES.entries()) {

@@ -2,10 +2,12 @@ import { Catalogue, type EventOf } from './define.js';
 import { accessEvents } from './events/access.js';
 import { fraudEvents } from './events/fraud.js';
 import { limitEvents } from './events/limits.js';
+import { loggingEvents } from './events/logging.js';
 import { providerKeyEvents } from './events/provider-keys.js';
 import { providerEvents } from './events/providers.js';
 import { proxyKeyEvents } from './events/proxy-keys.js';
 import { routingEvents } from './events/routing.js';
+import { ssoEvents } from './events/sso.js';
 import { tenancyEvents } from './events/tenancy.js';
 import { usageEvents } from './events/usage.js';
 
@@ -14,10 +16,12 @@ export * from './events/access.js';
 export { looksLikeSecret, PERIOD_SPEC_PATTERN, periodSpec } from './events/fields.js';
 export * from './events/fraud.js';
 export * from './events/limits.js';
+export * from './events/logging.js';
 export * from './events/provider-keys.js';
 export * from './events/providers.js';
 export * from './events/proxy-keys.js';
 export * from './events/routing.js';
+export * from './events/sso.js';
 export * from './events/tenancy.js';
 export * from './events/usage.js';
 
@@ -32,6 +36,8 @@ export const kordonDefinitions = [
   ...limitEvents,
   ...fraudEvents,
   ...routingEvents,
+  ...loggingEvents,
+  ...ssoEvents,
 ] as const;
 
 export const kordonCatalogue = new Catalogue(kordonDefinitions);

@@ -89,12 +89,34 @@ export async function migrate(executor: SqlExecutor, migrations: Migration[]): P
   });
 }
 
-/** Migrations hold plain DDL without string literals containing ';', so a split is enough. */
-function splitStatements(sql: string): string[] {
-  return sql
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.length > 0);
+/**
+ * Splits a migration into statements at each `;` outside quotes: string literals (`'a;b'`),
+ * quoted identifiers and dollar-quoted bodies (`$$ ... $$`, `$fn$ ... $fn$`: PL/pgSQL
+ * functions) stay whole. Comments are not parsed: migrations keep `;` out of them.
+ */
+export function splitStatements(sql: string): string[] {
+  const statements: string[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < sql.length) {
+    const char = sql[i]!;
+    if (char === ';') {
+      statements.push(sql.slice(start, i));
+      start = ++i;
+    } else if (char === "'" || char === '"') {
+      const end = sql.indexOf(char, i + 1);
+      i = end < 0 ? sql.length : end + 1; // a doubled quote ('it''s') is two literals in a row: same result
+    } else if (char === '$') {
+      const tag = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 66))?.[0];
+      if (tag === undefined) i++;
+      else {
+        const end = sql.indexOf(tag, i + tag.length);
+        i = end < 0 ? sql.length : end + tag.length;
+      }
+    } else i++;
+  }
+  statements.push(sql.slice(start));
+  return statements.map((statement) => statement.trim()).filter((statement) => statement.length > 0);
 }
 
 const CONNECTION_ERROR_CODES = new Set([

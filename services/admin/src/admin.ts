@@ -1,8 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventStore, KordonEvent, SqlExecutor } from '@kordon/events';
-import { type ConfigCrypto, encryptSecret, generateProxyKey, last4, planDependencies } from '@kordon/gateway';
+import {
+  type ConfigCrypto,
+  decryptSecret,
+  encryptSecret,
+  generateProxyKey,
+  last4,
+  planDependencies,
+} from '@kordon/gateway';
 import { InMemoryProjectionRunner, SqlProjectionRunner } from '@kordon/projections';
 import { auditProjection, decodeForAudit } from './audit/audit-projection.js';
+import { OidcSignIn } from './auth/oidc.js';
 import { BootstrapToken } from './auth/principal.js';
 import { LoginThrottle } from './auth/throttle.js';
 import { AdminKeys } from './auth/tokens.js';
@@ -14,6 +22,7 @@ import { newPassport } from './http/passport.js';
 import type { AnyRoute } from './http/route.js';
 import { usePasswordStrategy } from './http/routes/auth.js';
 import { adminRoutes } from './http/routes/index.js';
+import type { RequestLog } from './request-log/index.js';
 import { type AdminViewState, adminViewProjection, decodeForView } from './view/admin-view.js';
 
 export const ADMIN_API_VERSION = '1.0.0';
@@ -32,6 +41,13 @@ export interface AdminApiOptions {
   loginThrottle?: { maxFailures: number; windowMs: number };
   /** The gateway's provider-key health, for `GET /orgs/{org}/provider-keys/health`. */
   keyHealth?: AdminDeps['keyHealth'];
+  /** The request log (started by the server); without it the request routes answer 503. */
+  requestLog?: RequestLog;
+  /**
+   * Where browsers reach this server (KORDON_PUBLIC_URL), for the OIDC redirect URI
+   * (`<publicUrl>/admin/v1/auth/oidc/<org>/callback`); without it single sign-on answers 503.
+   */
+  publicUrl?: string;
 }
 
 export interface AdminApi {
@@ -67,6 +83,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const crypto: AdminCrypto = {
     entityId: (kind, naturalKey) => plan.entityId(kind, naturalKey),
     encrypt: (secret, context) => encryptSecret(secret, context, options.secrets.masterKeys),
+    decrypt: (record, context) => decryptSecret(record, context, options.secrets.masterKeys).reveal(),
     last4: (secret) => last4(secret),
     issueProxyKey: () => {
       const made = generateProxyKey(options.secrets.proxyKeyHasher);
@@ -74,6 +91,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     },
   };
   const throttle = options.loginThrottle;
+  const now = options.now ?? (() => new Date());
   const deps: AdminDeps = {
     store: options.store,
     sql: options.sql,
@@ -88,9 +106,11 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     keys: new AdminKeys(options.secrets.idSecret),
     crypto,
     throttle: throttle ? new LoginThrottle(throttle.maxFailures, throttle.windowMs) : new LoginThrottle(),
+    oidc: new OidcSignIn(options.secrets.idSecret, { publicUrl: options.publicUrl, now }),
     bootstrap: options.adminToken ? new BootstrapToken(options.adminToken) : null,
-    now: options.now ?? (() => new Date()),
+    now,
     keyHealth: options.keyHealth,
+    requestLog: options.requestLog,
     auditCaughtUp: async () => {
       if (lastAppended > 0) await audit.waitFor(lastAppended, 10_000);
     },

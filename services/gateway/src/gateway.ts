@@ -11,6 +11,8 @@ import {
   type SqlQueryable,
 } from '@kordon/events';
 import { InMemoryProjectionRunner } from '@kordon/projections';
+import type { Tracer } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
 import { authenticate } from './http/authenticate.js';
@@ -26,6 +28,8 @@ import { CidrSet, LimitsEnforcer } from './limits/index.js';
 import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
+import { DataPlaneMetrics } from './telemetry/data-plane-metrics.js';
+import { RequestTracing } from './telemetry/request-trace.js';
 import { UpstreamClient } from './upstream/index.js';
 
 export type { KeyHealthView } from './http/key-choice.js';
@@ -58,6 +62,10 @@ export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
   dataDir: string;
   logger: GatewayLogger;
+  /** OpenTelemetry tracer of the server's SDK: one trace per request. Absent: tracing is off. */
+  tracer?: Tracer | undefined;
+  /** Prometheus registry (`/metrics`) the data plane's metrics join. Absent: none are counted. */
+  metricsRegistry?: Registry | undefined;
 }
 
 export interface Gateway {
@@ -231,6 +239,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,
     logger,
+    tracing: options.tracer ? new RequestTracing(options.tracer) : undefined,
+    metrics: options.metricsRegistry
+      ? new DataPlaneMetrics(options.metricsRegistry, {
+          registry: () => registry.state,
+          keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
+          headPosition: () => options.store.headPosition(),
+          projections: [
+            { name: 'registry', position: () => registry.position },
+            { name: 'gateway-limits', position: () => usage.position },
+          ],
+        })
+      : undefined,
   };
 
   return {

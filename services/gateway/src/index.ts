@@ -1,7 +1,15 @@
 // For the admin API: the same ids, encryption and key issuing as the config file.
 export { type ConfigCrypto, planDependencies } from './config-file/apply-config.js';
 export { CONFIG_ACTOR } from './config-file/plan-config.js';
+export { OIDC_SECRET_CONTEXT_ID, oidcSecretContext } from './config-file/plan-sso.js';
+export { secureIssuer } from './config-file/sso-config-schema.js';
 export * from './gateway.js';
 export { generateProxyKey, type ProxyKeyHash, ProxyKeyHasher } from './proxy-keys/index.js';
 export * from './runtime-secrets.js';
-export { type EncryptedSecret, encryptSecret, InvalidSecretError, last4 } from './secrets/index.js';
+export {
+  decryptSecret,
+  type EncryptedSecret,
+  encryptSecret,
+  InvalidSecretError,
+  last4,
+} from './secrets/index.js';

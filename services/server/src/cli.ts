@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from './config.js';
 import { startKordon } from './kordon.js';
-import { createLogger } from './logger.js';
+import { closeLogger, createLogger } from './logger.js';
 
 const USAGE = `usage: kordon <command>
 
@@ -10,7 +10,8 @@ commands:
 
 environment (see docs/operations.md):
   KORDON_PORT (8080)  KORDON_HOST (127.0.0.1)  KORDON_DATA_DIR (./.kordon)
-  KORDON_DATABASE_URL (PostgreSQL instead of the embedded store)  KORDON_LOG_LEVEL (info)`;
+  KORDON_DATABASE_URL (PostgreSQL instead of the embedded store)  KORDON_LOG_LEVEL (info)
+  KORDON_LOG_FILE (stdout)  KORDON_LOG_ROTATE_SIZE (100m)  KORDON_LOG_ROTATE_INTERVAL (daily)  KORDON_LOG_KEEP (14)`;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
@@ -46,13 +47,17 @@ async function main(argv: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     onSignal = () => {
       logger.info({ signal }, 'shutting down');
-      kordon.stop().then(
-        () => resolve(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      kordon
+        .stop()
+        .then(
+          () => 0,
+          (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed');
+            return 1;
+          },
+        )
+        // The log file's last lines are on disk before the process exits.
+        .then((code) => closeLogger(logger).then(() => resolve(code)));
     };
     if (signal) onSignal();
   });

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { adminTokenWeakness } from '@kordon/admin';
 import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
+import { OTEL_SECRET_BEARING, parseTracingConfig, type TracingConfig } from './telemetry.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -27,6 +28,24 @@ const EnvSchema = z.object({
     .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'expected a postgres:// or postgresql:// URL')
     .optional(),
   KORDON_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** JSON lines to this file (rotated) instead of stdout. */
+  KORDON_LOG_FILE: z.string().trim().min(1).optional(),
+  KORDON_LOG_ROTATE_SIZE: z
+    .string()
+    .trim()
+    .regex(/^\d{1,6}[kmg]$/i, 'expected a size like 500k, 100m or 1g')
+    .default('100m'),
+  KORDON_LOG_ROTATE_INTERVAL: z
+    .string()
+    .trim()
+    .regex(
+      /^(?:daily|hourly|[1-9]\d{3,9})$/,
+      'expected daily, hourly or a number of milliseconds (1000 or more)',
+    )
+    .default('daily'),
+  KORDON_LOG_KEEP: integer(1, 10_000).default(14),
+  /** How often expired requests are deleted from the request log (also once at start). */
+  KORDON_RETENTION_INTERVAL_MS: integer(1_000, 7 * 86_400_000).default(3_600_000),
   KORDON_SPOOL_MAX_BYTES: integer(1024 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
   KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
@@ -38,7 +57,20 @@ const EnvSchema = z.object({
   KORDON_PROXY_KEY_SECRET: z.string().optional(),
   KORDON_PROXY_KEY_SECRETS_OLD: z.string().optional(),
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** `false`: the data plane counts nothing on /metrics (the event pipeline and process metrics stay). */
+  KORDON_METRICS: z.enum(['true', 'false', '1', '0']).default('true'),
   /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
+  /**
+   * Where browsers reach this server (scheme, host, port, optional path prefix): the admin
+   * API's OIDC redirect URIs are built from it. Default: the address it listens on.
+   */
+  KORDON_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://kordon.example.com' })
+    .refine((value) => {
+      const url = new URL(value);
+      return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    }, 'expected no query, fragment or credentials')
+    .optional(),
   KORDON_ADMIN_TOKEN: z
     .string()
     .trim()
@@ -82,6 +114,10 @@ export interface KordonConfig {
   dataDir: string;
   databaseUrl: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** KORDON_LOG_FILE and its rotation; undefined: JSON lines on stdout. */
+  logFile: LogFileConfig | undefined;
+  /** KORDON_RETENTION_INTERVAL_MS: period of the request log's retention pass. */
+  retentionIntervalMs: number;
   spoolMaxBytes: number;
   eventBatchMax: number;
   eventBatchDelayMs: number;
@@ -101,8 +137,24 @@ export interface KordonConfig {
   trustedProxies: string[];
   /** KORDON_ADMIN_TOKEN: the admin API's bootstrap owner; undefined disables it. */
   adminToken: string | undefined;
+  /** KORDON_PUBLIC_URL: how browsers reach this server (OIDC redirect URIs); undefined: the listening address. */
+  publicUrl: string | undefined;
   /** NODE_ENV, so dev mode can refuse production. */
   nodeEnv: string | undefined;
+  /** Prometheus metrics of the data plane (KORDON_METRICS). */
+  metrics: boolean;
+  /** OpenTelemetry tracing, from the standard OTEL_* variables (off without an OTLP endpoint). */
+  tracing: TracingConfig;
+}
+
+export interface LogFileConfig {
+  path: string;
+  /** Rotate when the file reaches this size (`100m`, `500k`, `1g`). */
+  rotateSize: string;
+  /** Rotate daily, hourly, or every this many milliseconds. */
+  rotateInterval: 'daily' | 'hourly' | number;
+  /** Rotated log files kept besides the current one; older ones are deleted at rotation. */
+  keep: number;
 }
 
 export class ConfigError extends Error {
@@ -119,16 +171,21 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     Object.entries(env).filter(([key, value]) => key.startsWith('KORDON_') && value !== ''),
   );
   const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const tracing = parseTracingConfig(env);
+  if (!parsed.success || tracing.problems.length > 0) {
+    const shown = (name: string) => {
+      const value = present[name] ?? (name.startsWith('OTEL_') ? env[name] : undefined);
+      return value === undefined || SECRET_BEARING.has(name) || OTEL_SECRET_BEARING.has(name)
+        ? ''
+        : ` (got ${JSON.stringify(value)})`;
+    };
+    throw new ConfigError([
+      ...(parsed.error?.issues ?? []).map((issue) => {
         const name = String(issue.path[0] ?? '(environment)');
-        const value = present[name];
-        const shown =
-          value === undefined || SECRET_BEARING.has(name) ? '' : ` (got ${JSON.stringify(value)})`;
-        return `${name}: ${issue.message}${shown}`;
+        return `${name}: ${issue.message}${shown(name)}`;
       }),
-    );
+      ...tracing.problems.map(({ name, message }) => `${name}: ${message}${shown(name)}`),
+    ]);
   }
   const e = parsed.data;
   return {
@@ -137,6 +194,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     dataDir: resolve(cwd, e.KORDON_DATA_DIR),
     databaseUrl: e.KORDON_DATABASE_URL,
     logLevel: e.KORDON_LOG_LEVEL,
+    logFile: e.KORDON_LOG_FILE
+      ? {
+          path: resolve(cwd, e.KORDON_LOG_FILE),
+          rotateSize: e.KORDON_LOG_ROTATE_SIZE.toLowerCase(),
+          rotateInterval:
+            e.KORDON_LOG_ROTATE_INTERVAL === 'daily' || e.KORDON_LOG_ROTATE_INTERVAL === 'hourly'
+              ? e.KORDON_LOG_ROTATE_INTERVAL
+              : Number(e.KORDON_LOG_ROTATE_INTERVAL),
+          keep: e.KORDON_LOG_KEEP,
+        }
+      : undefined,
+    retentionIntervalMs: e.KORDON_RETENTION_INTERVAL_MS,
     spoolMaxBytes: e.KORDON_SPOOL_MAX_BYTES,
     eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,
@@ -152,6 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
     trustedProxies: e.KORDON_TRUSTED_PROXIES,
     adminToken: e.KORDON_ADMIN_TOKEN,
+    publicUrl: e.KORDON_PUBLIC_URL?.replace(/\/+$/, ''),
     nodeEnv: env.NODE_ENV,
+    metrics: e.KORDON_METRICS === 'true' || e.KORDON_METRICS === '1',
+    tracing: tracing.config,
   };
 }

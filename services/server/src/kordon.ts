@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
-import { type AdminApi, startAdminApi } from '@kordon/admin';
+import { type AdminApi, type RequestLog, startAdminApi, startRequestLog } from '@kordon/admin';
 import { type Gateway, loadRuntimeSecrets, startGateway } from '@kordon/gateway';
 import type { Logger } from 'pino';
 import type { KordonConfig } from './config.js';
 import { healthz, type Lifecycle, readyz } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer, type Handler } from './http/server.js';
+import { type RetentionJob, startRetentionJob } from './retention.js';
 import { openStorage, type Storage } from './storage.js';
+import { startTracing, type Tracing } from './telemetry.js';
 
 export interface RunningKordon {
   /** Base URL the server listens on. */
@@ -63,7 +65,11 @@ export async function startKordon(
   const { port } = http.server.address() as AddressInfo;
   let gateway: Gateway | undefined;
   let admin: AdminApi;
+  let tracing: Tracing | undefined;
+  let requestLog: RequestLog | undefined;
+  let retention: RetentionJob | undefined;
   try {
+    tracing = await startTracing(config.tracing, logger.child({ component: 'telemetry' }));
     const secrets = loadRuntimeSecrets({
       ...config.secrets,
       devMode: config.devMode,
@@ -82,6 +88,18 @@ export async function startKordon(
       env,
       dataDir: config.dataDir,
       logger: logger.child({ component: 'gateway' }),
+      tracer: tracing?.tracer,
+      metricsRegistry: config.metrics ? metrics.registry : undefined,
+    });
+    requestLog = await startRequestLog({
+      store: storage.store,
+      sql: storage.store.sql,
+      logger: logger.child({ component: 'request-log' }),
+    });
+    retention = startRetentionJob({
+      sql: storage.store.sql,
+      intervalMs: config.retentionIntervalMs,
+      logger: logger.child({ component: 'request-log' }),
     });
     admin = await startAdminApi({
       store: storage.store,
@@ -90,16 +108,23 @@ export async function startKordon(
       adminToken: config.adminToken,
       logger: logger.child({ component: 'admin' }),
       keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
+      requestLog,
+      publicUrl:
+        config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     });
   } catch (error) {
+    await retention?.stop();
+    await requestLog?.stop();
     await gateway?.stop();
     await storage?.close();
+    await tracing?.shutdown();
     await http.drain(0);
     throw error;
   }
   Object.assign(routes, gateway.routes);
   mounts['/admin/'] = admin.handle;
   const running = gateway;
+  const runningLog = { requestLog, retention };
   lifecycle = 'ready';
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: storage.adapter, dataDir: config.dataDir }, 'kordon is ready');
@@ -116,7 +141,11 @@ export async function startKordon(
         logger.info({ inFlight: http.inFlight() }, 'draining');
         await http.drain(config.shutdownTimeoutMs);
         await admin.stop();
+        await runningLog.retention?.stop();
+        await runningLog.requestLog?.stop();
         await running.stop();
+        // The spans of the drained requests are exported before the process goes.
+        await tracing?.shutdown();
         await openStorageHandle.close();
         logger.info(openStorageHandle.appender.status(), 'stopped: events flushed');
       })();

@@ -58,6 +58,12 @@ export const UserJoined = defineEvent({
   }),
 });
 
+/**
+ * The role a team membership is granted with (RoleGranted with a `teamId`): a member. A user
+ * is in at most one team (a proxy key carries one); roles within a team grant no rights.
+ */
+export const TEAM_MEMBER_ROLE = 'developer' as const satisfies z.infer<typeof role>;
+
 /** Stream: `org:<orgId>:user:<userId>`. */
 export const RoleGranted = defineEvent({
   type: 'RoleGranted',

@@ -77,6 +77,21 @@ const secretBearing: RecordedEvent[] = [
     refreshTokenHash: hash,
     expiresAt: '2026-02-01T00:00:00Z',
   }),
+  recorded('UserInvited', streams.user(ORG, 'usr_2'), {
+    userId: 'usr_2',
+    email: 'bob@acme.test',
+    role: 'admin',
+    teamId: null,
+    tokenHash: hash,
+    expiresAt: '2026-02-01T00:00:00Z',
+  }),
+  recorded('OidcConfigured', streams.org(ORG), {
+    issuer: 'https://login.acme.test',
+    clientId: 'kordon',
+    clientSecret: secret,
+    allowedDomains: ['acme.test'],
+    autoProvision: false,
+  }),
 ];
 
 describe('audit projection', () => {

@@ -33,6 +33,7 @@ function base62(length: number): string {
 
 export const API_TOKEN_PATTERN = /^kat_[A-Za-z0-9]{40}$/;
 export const REFRESH_TOKEN_PATTERN = /^krt_[A-Za-z0-9]{43}$/;
+export const INVITATION_TOKEN_PATTERN = /^kin_[A-Za-z0-9]{43}$/;
 
 export function newApiToken(): { secret: string; prefix: string } {
   const secret = `kat_${base62(40)}`; // 238 bits
@@ -41,6 +42,11 @@ export function newApiToken(): { secret: string; prefix: string } {
 
 export function newRefreshToken(): string {
   return `krt_${base62(43)}`; // 256 bits
+}
+
+/** The one-time token of an invitation link (kept as a keyed hash in UserInvited). */
+export function newInvitationToken(): string {
+  return `kin_${base62(43)}`; // 256 bits
 }
 
 const AccessClaims = z.object({

@@ -29,6 +29,8 @@ export type ProxyKeyCommand =
       name: string;
       prefix: string;
       hash: KordonEventData<'ProxyKeyIssued'>['hash'];
+      /** The owner's team: its limits apply to the key (null or absent: none). */
+      teamId?: string | null;
       expiresAt: string | null | undefined;
       limits: Limits | undefined;
       ceiling: Ceiling;
@@ -87,7 +89,7 @@ export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
           event('ProxyKeyIssued', {
             proxyKeyId: command.proxyKeyId,
             userId: command.userId,
-            teamId: null,
+            teamId: command.teamId ?? null,
             name: command.name,
             prefix: command.prefix,
             hash: command.hash,

@@ -1,8 +1,10 @@
 import type { EventStore, KordonEventData, SqlQueryable } from '@kordon/events';
+import type { OidcSignIn } from '../auth/oidc.js';
 import type { BootstrapToken } from '../auth/principal.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { AdminKeys } from '../auth/tokens.js';
 import type { CommandBus } from '../commands/execute.js';
+import type { RequestLog } from '../request-log/index.js';
 import type { AdminViewState } from '../view/admin-view.js';
 
 /** One provider key as the balancer sees it (the gateway's KeyHealthView). */
@@ -31,12 +33,20 @@ export interface AdminLogger {
 
 /** The crypto the admin API shares with the config file (ids, envelope encryption, proxy keys). */
 export interface AdminCrypto {
-  /** Deterministic id of an org (by slug) or user (by org slug and e-mail): the config file's ids. */
-  entityId(kind: 'org' | 'user', naturalKey: string): string;
+  /**
+   * Deterministic id of an org (by slug), user (by org slug and e-mail) or team (by org slug
+   * and name): the config file's ids.
+   */
+  entityId(kind: 'org' | 'user' | 'team', naturalKey: string): string;
   encrypt(
     secret: string,
     context: { orgId: string; providerKeyId: string },
   ): KordonEventData<'ProviderKeyAdded'>['secret'];
+  /** The plaintext of an envelope-encrypted secret (the OIDC client secret, for the token request). */
+  decrypt(
+    record: KordonEventData<'ProviderKeyAdded'>['secret'],
+    context: { orgId: string; providerKeyId: string },
+  ): string;
   last4(secret: string): string;
   issueProxyKey(): { secret: string; prefix: string; hash: KordonEventData<'ProxyKeyIssued'>['hash'] };
 }
@@ -50,10 +60,14 @@ export interface AdminDeps {
   keys: AdminKeys;
   crypto: AdminCrypto;
   throttle: LoginThrottle;
+  /** OpenID Connect sign-in flows (discovery cache, sealed flow cookies). */
+  oidc: OidcSignIn;
   bootstrap: BootstrapToken | null;
   now(): Date;
   /** The data plane's view of each provider key's health; absent when no gateway runs here. */
   keyHealth?: ((orgId: string) => readonly KeyHealth[]) | undefined;
+  /** The request log's projection; undefined when none runs in this process (503). */
+  requestLog?: RequestLog | undefined;
   /** Resolves once the audit log has every event this process appended. */
   auditCaughtUp(): Promise<void>;
   logger: AdminLogger;

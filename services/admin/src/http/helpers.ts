@@ -91,15 +91,17 @@ export function userByEmail(view: AdminViewState, orgId: string, email: string):
 }
 
 /**
- * What the principal holds: its own limits (org and, for a person, user policy at their
- * tightest) and its own expiry (an API token's).
+ * What the principal holds: its own limits (org and, for a person, their team's and their
+ * own policy at their tightest) and its own expiry (an API token's).
  */
 export function ceilingOf(view: AdminViewState, principal: Principal): Ceiling {
   if (principal.kind === 'bootstrap') return { limits: undefined, expiresAt: null };
   const org: Limits | undefined = view.policies.get(policyKey(principal.orgId, 'org', principal.orgId));
   if (principal.kind === 'api-token') return { limits: org, expiresAt: principal.expiresAt };
   const user = view.policies.get(policyKey(principal.orgId, 'user', principal.userId));
-  return { limits: tightest(org, user), expiresAt: null };
+  const teamId = view.users.get(principal.userId)?.teamId ?? null;
+  const team = teamId === null ? undefined : view.policies.get(policyKey(principal.orgId, 'team', teamId));
+  return { limits: tightest(tightest(org, team), user), expiresAt: null };
 }
 
 export function userBody(user: UserView) {
@@ -109,6 +111,7 @@ export function userBody(user: UserView) {
     displayName: user.displayName,
     role: displayRole(user),
     roles: user.roles,
+    teamId: user.teamId,
     disabled: user.disabled,
     hasPassword: user.passwordHash !== null,
     createdAt: user.createdAt,

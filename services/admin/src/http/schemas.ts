@@ -1,11 +1,14 @@
 import {
   ApiTokenIssued,
+  LoggingPolicySet,
+  loggingRule,
   OrgCreated,
   PolicySet,
   ProviderConfigured,
   ProviderKeyAdded,
   ProxyKeyIssued,
   ProxyKeyRevoked,
+  RequestCompleted,
   RoleGranted,
   UserJoined,
 } from '@kordon/events';
@@ -94,6 +97,7 @@ export const User = z
     displayName: z.string(),
     role: role.nullable(),
     roles: z.array(role),
+    teamId: z.string().nullable().describe('The team the user is in.'),
     disabled: z.boolean(),
     hasPassword: z.boolean(),
     createdAt: isoTime,
@@ -119,6 +123,7 @@ export const ProxyKey = z
   .object({
     id: z.string(),
     userId: z.string(),
+    teamId: z.string().nullable().describe("The team whose limits also apply (the owner's when issued)."),
     name: z.string(),
     prefix: z.string(),
     status: z.enum(['active', 'suspended', 'revoked']),
@@ -303,5 +308,106 @@ export const AuditEntry = z
     after: z.unknown(),
   })
   .meta({ id: 'AuditEntry' });
+
+// --- request log ---
+
+export const requestQuery = z.strictObject({
+  ...pageQuery.shape,
+  team: id.optional().describe('Team id.'),
+  user: id.optional().describe('User id. Without `request.readAny`, only your own.'),
+  proxyKey: id.optional().describe('Proxy key id.'),
+  provider: RequestCompleted.schema.shape.provider.optional().describe('Provider name.'),
+  providerKey: id.optional().describe('Provider key id.'),
+  model: RequestCompleted.schema.shape.model.optional().describe('Model, as the provider served it.'),
+  status: z
+    .string()
+    .regex(/^[1-5](?:\d\d|xx)$/, 'must be an HTTP status like 429 or a class like 4xx')
+    .optional()
+    .describe('HTTP status returned to the client (`429`) or a class (`4xx`).'),
+  outcome: z.enum(['completed', 'failed', 'rejected']).optional(),
+  from: isoTime.optional().describe('Inclusive start (ISO instant).'),
+  to: isoTime.optional().describe('Exclusive end (ISO instant).'),
+  sort: z.enum(['time', '-time']).optional().describe('`-time` (newest first, default) or `time`.'),
+});
+
+const tokenUsage = z.object({
+  inputTokens: z.int(),
+  outputTokens: z.int(),
+  cachedInputTokens: z.int(),
+  reasoningTokens: z.int().nullable(),
+});
+
+export const RequestLogEntry = z
+  .object({
+    id: z.string().describe('The request id (also in the answer to the client).'),
+    time: isoTime,
+    outcome: z.enum(['completed', 'failed', 'rejected']),
+    status: z.int().nullable().describe('HTTP status returned to the client; null when it was gone.'),
+    upstreamStatus: z.int().nullable(),
+    errorCode: z.string().nullable().describe('Why a failed request failed.'),
+    rejectionReason: z.string().nullable().describe('Why a rejected request was refused.'),
+    limitScope: z.object({ scope: z.string(), scopeId: z.string() }).nullable(),
+    teamId: z.string().nullable(),
+    userId: z.string().nullable(),
+    proxyKeyId: z.string().nullable(),
+    provider: z.string().nullable(),
+    providerKeyId: z.string().nullable(),
+    model: z.string().nullable(),
+    endpoint: z.string(),
+    stream: z.boolean().nullable(),
+    usage: tokenUsage.nullable(),
+    cost: z.string().nullable().describe('Exact decimal; null when the model has no price.'),
+    currency: z.string().nullable(),
+    latencyMs: z.int().nullable(),
+    timeToFirstTokenMs: z.int().nullable(),
+    clientIp: z.string().nullable(),
+    attempts: z.int(),
+    hasText: z.boolean().describe('Whether prompt or response text was logged (see the single request).'),
+  })
+  .meta({ id: 'RequestLogEntry' });
+
+export const RequestLogDetail = RequestLogEntry.extend({
+  prompt: z.string().nullable().describe('As logged: redacted, per the org logging policy.'),
+  response: z.string().nullable(),
+}).meta({ id: 'RequestLogDetail' });
+
+// --- logging policy ---
+
+const ruleShape = loggingRule.shape;
+export const LoggingRuleBody = z
+  .strictObject({
+    name: ruleShape.name,
+    pattern: ruleShape.pattern.describe('RE2 syntax (linear time): no backreferences or lookarounds.'),
+    action: ruleShape.action,
+    caseInsensitive: ruleShape.caseInsensitive.optional(),
+    group: ruleShape.group.optional(),
+    keepLast: ruleShape.keepLast.optional(),
+  })
+  .meta({ id: 'RedactionRule' });
+
+export const SetLoggingPolicyBody = z
+  .strictObject({
+    bodies: LoggingPolicySet.schema.shape.bodies,
+    retentionDays: LoggingPolicySet.schema.shape.retentionDays.optional(),
+    redact: z.array(LoggingRuleBody).max(100).optional(),
+  })
+  .meta({ id: 'SetLoggingPolicyBody', description: 'The whole policy; it replaces the previous one.' });
+
+export const LoggingPolicy = z
+  .object({
+    bodies: z.enum(['none', 'redacted', 'full']),
+    retentionDays: z.int().nullable(),
+    redact: z.array(
+      z.object({
+        name: z.string(),
+        pattern: z.string(),
+        action: z.enum(['mask', 'hash', 'drop']),
+        caseInsensitive: z.boolean(),
+        group: z.int(),
+        keepLast: z.int(),
+      }),
+    ),
+  })
+  .meta({ id: 'LoggingPolicy' });
 
 export { id as idSchema };

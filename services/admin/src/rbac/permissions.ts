@@ -16,8 +16,12 @@ export const ACTIONS = [
   /** Grant or revoke the owner role, and manage users who are owners. */
   'owner.manage',
   'user.read',
-  /** Add users, disable them, change their role (never to a role with rights the caller lacks). */
+  /** Add and invite users, disable them, change their role (never to a role with rights the caller lacks). */
   'user.manage',
+  /** See the org's teams and who is in them. */
+  'team.read',
+  /** Create teams and put users in them or take them out. */
+  'team.manage',
   /** See and manage one's own proxy keys. */
   'proxyKey.own',
   /** See every proxy key of the org. */
@@ -35,6 +39,18 @@ export const ACTIONS = [
   /** Set limits and their renewal on the org, a user or a proxy key. */
   'policy.manage',
   'audit.read',
+  /** See the org's single sign-on settings (never the client secret). */
+  'sso.read',
+  /** Set the org's single sign-on (OIDC): owners only. */
+  'sso.manage',
+  /** See one's own requests in the request log. */
+  'request.own',
+  /** See every request of the org in the request log, with its logged text. */
+  'request.readAny',
+  /** See the org's logging policy (bodies, retention, redaction rules). */
+  'logging.read',
+  /** Set the org's logging policy. */
+  'logging.manage',
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -43,21 +59,27 @@ const EVERYTHING_BUT_TENANTS: readonly Action[] = ACTIONS.filter((action) => act
 
 export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
   owner: EVERYTHING_BUT_TENANTS,
-  admin: EVERYTHING_BUT_TENANTS.filter((action) => action !== 'owner.manage'),
+  // Who may sign in, and as whom, is the owners' to decide: an admin cannot set single sign-on.
+  admin: EVERYTHING_BUT_TENANTS.filter((action) => action !== 'owner.manage' && action !== 'sso.manage'),
   finance: [
     'org.read',
     'user.read',
+    'team.read',
     'proxyKey.own',
     'proxyKey.readAny',
     'provider.read',
     'providerKey.read',
     'policy.read',
     'audit.read',
+    'request.own',
+    'request.readAny',
+    'logging.read',
   ],
-  developer: ['org.read', 'proxyKey.own', 'provider.read'],
+  developer: ['org.read', 'proxyKey.own', 'provider.read', 'request.own'],
   auditor: [
     'org.read',
     'user.read',
+    'team.read',
     'proxyKey.own',
     'proxyKey.readAny',
     'provider.read',
@@ -65,6 +87,10 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'apiToken.read',
     'policy.read',
     'audit.read',
+    'sso.read',
+    'request.own',
+    'request.readAny',
+    'logging.read',
   ],
 };
 

@@ -1,3 +1,4 @@
+import { type KordonEventData, kordonCatalogue, newEventId, streams } from '@kordon/events';
 import { expectStatus, type TestAdmin, type TestOrg } from './harness.js';
 
 /*
@@ -59,9 +60,67 @@ export async function freshProviderKey(admin: TestAdmin, org: TestOrg): Promise<
   ).id;
 }
 
+export async function freshTeam(admin: TestAdmin, org: TestOrg): Promise<string> {
+  return (await boot(admin, 'POST', `/orgs/${org.slug}/teams`, { name: unique('team') })).id;
+}
+
+/** OIDC settings for the org (nothing is fetched from the issuer until someone signs in). */
+export async function ensureOidc(admin: TestAdmin, org: TestOrg): Promise<void> {
+  await boot(admin, 'PUT', `/orgs/${org.slug}/sso/oidc`, oidcSettings(org));
+}
+
+const oidcSettings = (org: TestOrg) => ({
+  issuer: 'https://login.example.test/realms/staff',
+  clientId: 'kordon-admin',
+  clientSecret: 'fixture-client-secret-0123456789',
+  allowedDomains: [`${org.slug}.test`],
+  autoProvision: false,
+});
+
 export async function freshApiToken(admin: TestAdmin, org: TestOrg): Promise<string> {
   return (await boot(admin, 'POST', `/orgs/${org.slug}/api-tokens`, { name: unique('t'), role: 'developer' }))
     .id;
+}
+
+/** A request of `userId` in the org's request log (as the gateway would record it); its id. */
+export async function freshRequest(
+  admin: TestAdmin,
+  org: { orgId: string },
+  userId: string,
+  data: Partial<KordonEventData<'RequestCompleted'>> = {},
+  time?: Date,
+): Promise<string> {
+  const requestId = data.requestId ?? newEventId();
+  const event = kordonCatalogue.create(
+    'RequestCompleted',
+    streams.usage(org.orgId),
+    {
+      requestId,
+      proxyKeyId: 'pxk_fixture',
+      userId,
+      teamId: null,
+      provider: 'openai',
+      providerKeyId: 'prk_fixture',
+      model: 'gpt-4o-mini',
+      endpoint: 'chat.completions',
+      stream: false,
+      usage: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0 },
+      cost: '0.0000036',
+      currency: 'USD',
+      latencyMs: 420,
+      timeToFirstTokenMs: null,
+      status: 200,
+      clientIp: '203.0.113.7',
+      attempts: 1,
+      redactedPrompt: null,
+      redactedResponse: null,
+      ...data,
+    },
+    { orgId: org.orgId, actor: { kind: 'proxy-key', id: 'pxk_fixture' }, ...(time ? { time } : {}) },
+  );
+  const { lastPosition } = await admin.store.appendMany([event]);
+  await admin.requestLog.waitFor(lastPosition, 10_000);
+  return requestId;
 }
 
 /**
@@ -72,8 +131,8 @@ export async function callFor(
   admin: TestAdmin,
   operationId: string,
   org: TestOrg,
-  self: { email: string },
-  ids: Partial<Record<'user' | 'proxyKey' | 'providerKey' | 'apiToken', string>> = {},
+  self: { email: string; userId?: string },
+  ids: Partial<Record<'user' | 'proxyKey' | 'providerKey' | 'apiToken' | 'request' | 'team', string>> = {},
   orgRef: string = org.slug,
 ): Promise<Call> {
   const o = `/orgs/${orgRef}`;
@@ -81,6 +140,9 @@ export async function callFor(
   const proxyKey = async () => ids.proxyKey ?? (await freshProxyKey(admin, org, self.email));
   const providerKey = async () => ids.providerKey ?? (await freshProviderKey(admin, org));
   const apiToken = async () => ids.apiToken ?? (await freshApiToken(admin, org));
+  const team = async () => ids.team ?? (await freshTeam(admin, org));
+  const request = async () =>
+    ids.request ?? (await freshRequest(admin, org, self.userId ?? (await freshUser(admin, org))));
   switch (operationId) {
     case 'me':
       return { method: 'GET', path: '/me' };
@@ -174,6 +236,56 @@ export async function callFor(
         path: `${o}/policies/proxy-key/${await proxyKey()}`,
         body: { limits: { rpm: 5 + Math.floor(Math.random() * 1000) } },
       };
+    case 'listRequests':
+      return { method: 'GET', path: `${o}/requests` };
+    case 'getRequest':
+      return { method: 'GET', path: `${o}/requests/${await request()}` };
+    case 'getLoggingPolicy':
+      return { method: 'GET', path: `${o}/logging` };
+    case 'setLoggingPolicy':
+      return {
+        method: 'PUT',
+        path: `${o}/logging`,
+        body: { bodies: 'redacted', retentionDays: 1 + Math.floor(Math.random() * 3000) },
+      };
+    case 'listTeams':
+      return { method: 'GET', path: `${o}/teams` };
+    case 'createTeam':
+      return { method: 'POST', path: `${o}/teams`, body: { name: unique('team') } };
+    case 'getTeam':
+      return { method: 'GET', path: `${o}/teams/${await team()}` };
+    case 'addTeamMember':
+      return { method: 'PUT', path: `${o}/teams/${await team()}/members/${await user()}` };
+    case 'removeTeamMember': {
+      if (ids.team !== undefined || ids.user !== undefined)
+        return { method: 'DELETE', path: `${o}/teams/${await team()}/members/${await user()}` };
+      const [teamId, userId] = [await team(), await user()];
+      await boot(admin, 'PUT', `/orgs/${org.slug}/teams/${teamId}/members/${userId}`);
+      return { method: 'DELETE', path: `${o}/teams/${teamId}/members/${userId}` };
+    }
+    case 'listInvitations':
+      return { method: 'GET', path: `${o}/invitations` };
+    case 'inviteUser':
+      return {
+        method: 'POST',
+        path: `${o}/invitations`,
+        body: { email: `${unique('i')}@${org.slug}.test`, role: 'developer' },
+      };
+    case 'acceptInvitation':
+      return {
+        method: 'POST',
+        path: '/auth/accept-invitation',
+        body: { token: `kin_${'A'.repeat(43)}`, password: 'a long and Random passphrase 42' },
+      };
+    case 'getOidc':
+      await ensureOidc(admin, org);
+      return { method: 'GET', path: `${o}/sso/oidc` };
+    case 'setOidc':
+      return { method: 'PUT', path: `${o}/sso/oidc`, body: oidcSettings(org) };
+    case 'oidcLogin':
+      return { method: 'GET', path: `/auth/oidc/${orgRef}/login` };
+    case 'oidcCallback':
+      return { method: 'GET', path: `/auth/oidc/${orgRef}/callback?code=x&state=y` };
     default:
       throw new Error(`no fixture for ${operationId}: add one (every route must be in the matrix)`);
   }

@@ -6,6 +6,7 @@ import { createTestDatabase, POSTGRES_SKIP_REASON } from '@kordon/events/testing
 import { loadRuntimeSecrets } from '@kordon/gateway';
 import { type AdminApi, type AdminApiOptions, startAdminApi } from '../admin.js';
 import type { Role } from '../rbac/permissions.js';
+import { type RequestLog, startRequestLog } from '../request-log/index.js';
 
 export interface Answer {
   status: number;
@@ -28,6 +29,7 @@ export interface TestAdmin {
   url: string;
   adminToken: string;
   api: AdminApi;
+  requestLog: RequestLog;
   store: SqlEventStore;
   sql: SqlExecutor;
   request(method: string, path: string, options?: RequestOptions): Promise<Answer>;
@@ -43,7 +45,7 @@ const silent = { info() {}, warn() {}, error() {} };
  * generated secrets; or the reason it cannot run.
  */
 export async function startTestAdmin(
-  options: Partial<Pick<AdminApiOptions, 'loginThrottle' | 'maxBodyBytes' | 'now'>> = {},
+  options: Partial<Pick<AdminApiOptions, 'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger'>> = {},
 ): Promise<TestAdmin | string> {
   const database = await createTestDatabase();
   if (!database) return POSTGRES_SKIP_REASON;
@@ -59,19 +61,24 @@ export async function startTestAdmin(
     nodeEnv: 'test',
   });
   const adminToken = randomBytes(32).toString('base64url');
-  const api = await startAdminApi({
+  const requestLog = await startRequestLog({ store, sql, logger: silent });
+  // Listening first: the API's public URL (the OIDC redirect URI) is the server's own.
+  let api: AdminApi | undefined;
+  const server = createServer((req, res) => api!.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api = await startAdminApi({
     store,
     sql,
     secrets,
     adminToken,
-    logger: silent,
+    logger: options.logger ?? silent,
+    requestLog,
+    publicUrl: url,
     loginThrottle: options.loginThrottle ?? { maxFailures: 1000, windowMs: 60_000 },
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-  const server = createServer((req, res) => api.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -101,6 +108,7 @@ export async function startTestAdmin(
     url,
     adminToken,
     api,
+    requestLog,
     store,
     sql,
     request,
@@ -108,6 +116,7 @@ export async function startTestAdmin(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await api.stop();
+      await requestLog.stop();
       await store.close();
       await database.drop();
     },

@@ -22,16 +22,54 @@ export interface UserView {
   email: string;
   displayName: string;
   roles: Role[];
+  /** The team the user is in (RoleGranted with a teamId); their new proxy keys carry it. */
+  teamId: string | null;
   disabled: boolean;
   /** argon2id hash, for sign-in; never leaves the process. */
   passwordHash: string | null;
   createdAt: string;
 }
 
+export interface TeamView {
+  orgId: string;
+  teamId: string;
+  name: string;
+  createdAt: string;
+}
+
+/** A pending invitation (gone once the person joins, by the invitation or another door). */
+export interface InvitationView {
+  orgId: string;
+  userId: string;
+  email: string;
+  role: Role;
+  teamId: string | null;
+  /** Keyed hash of the invitation token; never leaves the process. */
+  tokenHash: string;
+  expiresAt: string;
+  invitedAt: string;
+  invitedBy: { kind: string; id: string };
+}
+
+/** An org's OIDC sign-in settings; the client secret stays encrypted and never leaves the process. */
+export interface SsoView {
+  orgId: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: KordonEventData<'OidcConfigured'>['clientSecret'];
+  allowedDomains: string[];
+  autoProvision: boolean;
+  configuredAt: string;
+  /** Log position of the settings: a change makes a new discovery. */
+  position: number;
+}
+
 export interface ProxyKeyView {
   orgId: string;
   proxyKeyId: string;
   userId: string;
+  /** The team whose limits also apply to the key (the owner's when it was issued). */
+  teamId: string | null;
   name: string;
   prefix: string;
   status: 'active' | 'suspended' | 'revoked';
@@ -101,6 +139,15 @@ export interface AdminViewState {
   policies: Map<string, Limits>;
   /** Stream id -> version of its last event (ETags); not kept for the usage streams. */
   versions: Map<string, number>;
+  /** orgId -> the org's logging policy (absent: no bodies logged, kept until deleted, no rules). */
+  loggingPolicies: Map<string, KordonEventData<'LoggingPolicySet'>>;
+  teams: Map<string, TeamView>;
+  /** userId -> the pending invitation of that (not yet joined) user. */
+  invitations: Map<string, InvitationView>;
+  /** Keyed hash of an invitation token -> the invited user id. */
+  invitationIdByTokenHash: Map<string, string>;
+  /** orgId -> the org's OIDC sign-in settings. */
+  sso: Map<string, SsoView>;
 }
 
 export const policyKey = (orgId: string, scope: string, scopeId: string) => `${orgId}/${scope}/${scopeId}`;
@@ -131,6 +178,10 @@ const VIEW_EVENT_TYPES = [
   'ProxyKeyReinstated',
   'ProxyKeyRevoked',
   'PolicySet',
+  'LoggingPolicySet',
+  'TeamCreated',
+  'UserInvited',
+  'OidcConfigured',
 ] as const satisfies readonly KordonEvent['type'][];
 type ViewEvent = Extract<KordonEvent, { type: (typeof VIEW_EVENT_TYPES)[number] }>;
 const HANDLED: ReadonlySet<string> = new Set(VIEW_EVENT_TYPES);
@@ -149,8 +200,16 @@ function own<T extends { orgId: string }>(map: Map<string, T>, id: string, orgId
   return entry?.orgId === orgId ? entry : undefined;
 }
 
+/** Every event but request traffic: the view keeps stream versions (ETags) of all the rest. */
+const NOT_TRAFFIC: ReadonlySet<string> = new Set(
+  kordonCatalogue
+    .types()
+    .filter((type) => !['RequestCompleted', 'RequestFailed', 'RequestRejected'].includes(type)),
+);
+
 export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent> = {
   name: 'admin-view',
+  eventTypes: NOT_TRAFFIC,
   initialState: () => ({
     orgs: new Map(),
     orgIdBySlug: new Map(),
@@ -165,6 +224,11 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
     sessionIdByRefreshHash: new Map(),
     policies: new Map(),
     versions: new Map(),
+    loggingPolicies: new Map(),
+    teams: new Map(),
+    invitations: new Map(),
+    invitationIdByTokenHash: new Map(),
+    sso: new Map(),
   }),
   evolve(state, anyEvent) {
     if (!anyEvent.streamId.endsWith(':usage')) state.versions.set(anyEvent.streamId, anyEvent.streamVersion);
@@ -187,10 +251,17 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           email,
           displayName,
           roles: [],
+          teamId: null,
           disabled: false,
           passwordHash: null,
           createdAt: at,
         });
+        // Joined (by the invitation or another door): the invitation is spent.
+        const invitation = own(state.invitations, userId, orgId);
+        if (invitation) {
+          state.invitations.delete(userId);
+          state.invitationIdByTokenHash.delete(invitation.tokenHash);
+        }
         const key = email.toLowerCase();
         const ids = state.userIdsByEmail.get(key) ?? new Set<string>();
         ids.add(userId);
@@ -199,13 +270,16 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
       }
       case 'RoleGranted': {
         const user = own(state.users, event.data.userId, orgId);
-        if (user && event.data.teamId === null && !user.roles.includes(event.data.role))
-          user.roles = [...user.roles, event.data.role];
+        // A role within a team is membership of that team; it grants no org-level rights.
+        if (user && event.data.teamId !== null) user.teamId = event.data.teamId;
+        else if (user && !user.roles.includes(event.data.role)) user.roles = [...user.roles, event.data.role];
         return state;
       }
       case 'RoleRevoked': {
         const user = own(state.users, event.data.userId, orgId);
-        if (user && event.data.teamId === null) user.roles = user.roles.filter((r) => r !== event.data.role);
+        if (user && event.data.teamId !== null) {
+          if (user.teamId === event.data.teamId) user.teamId = null;
+        } else if (user) user.roles = user.roles.filter((r) => r !== event.data.role);
         return state;
       }
       case 'UserDisabled': {
@@ -316,6 +390,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           orgId,
           proxyKeyId: d.proxyKeyId,
           userId: d.userId,
+          teamId: d.teamId,
           name: d.name,
           prefix: d.prefix,
           status: 'active',
@@ -349,6 +424,46 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
         }
         return state;
       }
+      case 'LoggingPolicySet':
+        state.loggingPolicies.set(orgId, event.data);
+        return state;
+      case 'TeamCreated':
+        if (!state.teams.has(event.data.teamId))
+          state.teams.set(event.data.teamId, {
+            orgId,
+            teamId: event.data.teamId,
+            name: event.data.name,
+            createdAt: at,
+          });
+        return state;
+      case 'UserInvited': {
+        const d = event.data;
+        if (own(state.users, d.userId, orgId)) return state; // joined already
+        const previous = own(state.invitations, d.userId, orgId);
+        if (previous) state.invitationIdByTokenHash.delete(previous.tokenHash); // a new invitation replaces it
+        state.invitations.set(d.userId, {
+          orgId,
+          userId: d.userId,
+          email: d.email,
+          role: d.role,
+          teamId: d.teamId,
+          tokenHash: d.tokenHash.value,
+          expiresAt: d.expiresAt,
+          invitedAt: at,
+          invitedBy: { kind: event.actor.kind, id: event.actor.id },
+        });
+        state.invitationIdByTokenHash.set(d.tokenHash.value, d.userId);
+        return state;
+      }
+      case 'OidcConfigured':
+        state.sso.set(orgId, {
+          orgId,
+          ...event.data,
+          allowedDomains: [...event.data.allowedDomains],
+          configuredAt: at,
+          position: event.position,
+        });
+        return state;
       default: {
         const unhandled: never = event;
         void unhandled;

@@ -226,6 +226,89 @@ ${userLimits}
     );
   });
 
+  it('an org logging block becomes LoggingPolicySet; unchanged nothing; removed resets it', async () => {
+    const logging = (block: string) =>
+      writeConfig(`
+orgs:
+  - slug: logco
+    name: Log Co
+${block}
+`);
+    const policies = async (after: number) =>
+      (await fixture.store.readAll({ after, maxCount: 100 }))
+        .filter((e) => e.type === 'LoggingPolicySet')
+        .map((e) => kordonCatalogue.decode(e))
+        .map((e) => (e.type === 'LoggingPolicySet' ? e.data : undefined));
+    let head = await fixture.store.headPosition();
+    const block = `    logging:
+      bodies: redacted
+      retentionDays: 30
+      redact:
+        - { name: employee_id, pattern: '\\bEMP-\\d{6}\\b', action: hash }
+        - { name: ticket, pattern: 'ticket #(\\d+)', action: mask, group: 1, caseInsensitive: true }`;
+    await apply(logging(block), {});
+    assert.deepEqual(await policies(head), [
+      {
+        bodies: 'redacted',
+        retentionDays: 30,
+        rules: [
+          {
+            name: 'employee_id',
+            pattern: String.raw`\bEMP-\d{6}\b`,
+            action: 'hash',
+            caseInsensitive: false,
+            group: 0,
+            keepLast: 0,
+          },
+          {
+            name: 'ticket',
+            pattern: String.raw`ticket #(\d+)`,
+            action: 'mask',
+            caseInsensitive: true,
+            group: 1,
+            keepLast: 0,
+          },
+        ],
+      },
+    ]);
+    const orgId = runner.state.orgIdBySlug.get('logco')!;
+    assert.equal(runner.state.loggingPolicies.get(orgId)?.bodies, 'redacted');
+
+    head = await fixture.store.headPosition();
+    await apply(logging(block), {});
+    assert.equal(await fixture.store.headPosition(), head, 'an unchanged logging block appends nothing');
+
+    await apply(logging('    logging: { bodies: full }'), {});
+    assert.deepEqual(await policies(head), [{ bodies: 'full', retentionDays: null, rules: [] }]);
+
+    head = await fixture.store.headPosition();
+    await apply(logging(''), {});
+    assert.deepEqual(await policies(head), [{ bodies: 'none', retentionDays: null, rules: [] }]);
+    head = await fixture.store.headPosition();
+    await apply(logging(''), {});
+    assert.equal(await fixture.store.headPosition(), head, 'the default stays the default');
+  });
+
+  it('refuses a logging rule the RE2 engine will not run, naming the rule', () => {
+    const path = writeConfig(`
+orgs:
+  - slug: logco
+    name: Log Co
+    logging:
+      bodies: everything
+      redact:
+        - { name: fine, pattern: "x+", action: mask }
+        - { name: backref, pattern: '(a)\\1', action: mask }
+`);
+    assert.throws(
+      () => loadConfigFile(path, {}),
+      (error: Error) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.logging\.bodies/.test(error.message) &&
+        /orgs\.0\.logging\.redact\.1\.pattern: redaction rule "backref"/.test(error.message),
+    );
+  });
+
   it('refuses a bad period or time zone, naming the field', () => {
     const path = writeConfig(`
 orgs:

@@ -1,5 +1,7 @@
-import { periodSpec, providerType } from '@kordon/events';
+import { LoggingPolicySet, loggedBodies, loggingRule, periodSpec, providerType } from '@kordon/events';
+import { compileRules, RedactionConfigError } from '@kordon/redaction';
 import { z } from 'zod';
+import { ssoConfigSchema } from './sso-config-schema.js';
 
 /**
  * The declarative configuration file (`KORDON_CONFIG=kordon.yaml`). Applied at start as
@@ -154,6 +156,39 @@ const modelPrice = z.strictObject({
   unitTokens: z.union([z.literal(1_000), z.literal(1_000_000)]).optional(),
 });
 
+/** A custom redaction rule of the org: RE2 syntax, checked by the redaction engine at load. */
+const redactionRuleSchema = z
+  .strictObject({
+    name: loggingRule.shape.name,
+    pattern: loggingRule.shape.pattern,
+    action: loggingRule.shape.action,
+    caseInsensitive: z.boolean().default(false),
+    group: loggingRule.shape.group.default(0),
+    keepLast: loggingRule.shape.keepLast.default(0),
+  })
+  .superRefine(({ name: id, ...rule }, ctx) => {
+    try {
+      compileRules([{ id, ...rule }]);
+    } catch (error) {
+      if (!(error instanceof RedactionConfigError)) throw error;
+      const path = /built-in/.test(error.message) ? ['name'] : ['pattern'];
+      ctx.addIssue({ code: 'custom', path, message: error.message });
+    }
+  });
+
+/** What the org's request log keeps: text (`bodies`), for how long, and the org's own rules. */
+const loggingSchema = z.strictObject({
+  bodies: loggedBodies.default('none'),
+  retentionDays: LoggingPolicySet.schema.shape.retentionDays.default(null),
+  redact: z
+    .array(redactionRuleSchema)
+    .max(100)
+    .default([])
+    .refine((rules) => new Set(rules.map((rule) => rule.name)).size === rules.length, {
+      message: 'rule names must be unique',
+    }),
+});
+
 const orgSchema = z.strictObject({
   slug,
   name,
@@ -164,9 +199,13 @@ const orgSchema = z.strictObject({
   /** Day of the month monthly periods start (1-28). */
   monthStartDay: z.int().min(1).max(28).optional(),
   limits: limitsSchema.optional(),
+  /** The org's request log; absent: what the admin API set, else no text and no expiry. */
+  logging: loggingSchema.optional(),
   teams: z.array(teamSchema).default([]),
   providers: z.array(providerSchema).default([]),
   users: z.array(userSchema).default([]),
+  /** Single sign-on of the org's people to the admin API. */
+  sso: ssoConfigSchema.optional(),
 });
 
 export const ConfigFileSchema = z.strictObject({
@@ -178,3 +217,4 @@ export type ConfigOrg = ConfigFile['orgs'][number];
 export type ConfigProvider = ConfigOrg['providers'][number];
 export type ConfigUser = ConfigOrg['users'][number];
 export type ConfigLimits = z.infer<typeof limitsSchema>;
+export type ConfigLogging = z.infer<typeof loggingSchema>;

@@ -1,5 +1,7 @@
 import { type Actor, type KordonEventData, kordonCatalogue, type NewEvent, streams } from '@kordon/events';
 import {
+  DEFAULT_LOGGING_POLICY,
+  loggingPolicyOf,
   type ProviderEntry,
   policyKey,
   providerKeysOf,
@@ -7,7 +9,15 @@ import {
   type RegistryState,
 } from '../registry/registry.js';
 import type { EncryptedSecret } from '../secrets/index.js';
-import type { ConfigFile, ConfigLimits, ConfigOrg, ConfigProvider } from './config-file-schema.js';
+import type {
+  ConfigFile,
+  ConfigLimits,
+  ConfigLogging,
+  ConfigOrg,
+  ConfigProvider,
+} from './config-file-schema.js';
+import { planSso } from './plan-sso.js';
+import { planMembership } from './plan-teams.js';
 
 /** What planning needs from outside: ids, crypto, the clock. Injected so the plan is testable. */
 export interface PlanDependencies {
@@ -99,6 +109,8 @@ function planOrg(
   }
 
   planPrices(state, orgId, org, meta, add);
+  planSso(state, orgId, org.sso, deps, meta, add);
+  planLogging(state, orgId, org.logging, meta, add);
   const policy = (scope: PolicyScope, scopeId: string, limits: ConfigLimits | undefined) =>
     planPolicy(state, org, orgId, scope, scopeId, limits, meta, add);
   policy('org', orgId, org.limits);
@@ -173,6 +185,8 @@ function planOrg(
       teamId = teamIds.get(user.team) ?? null;
       if (teamId === null) plan.ignored.push(`user ${email}: team ${user.team} is not declared under teams`);
     }
+    if (user.team === undefined || teamId !== null)
+      add(stream, 'any', planMembership(existing, userId, teamId, stream, meta));
     planProxyKeys(
       state,
       orgId,
@@ -232,6 +246,45 @@ function planPrices(
   if (!changed) return;
   const stream = streams.org(orgId);
   add(stream, 'any', [kordonCatalogue.create('PricesSet', stream, { prices: wanted }, meta)]);
+}
+
+type LoggingPolicy = KordonEventData<'LoggingPolicySet'>;
+
+/**
+ * The file's `logging` block as one LoggingPolicySet when it differs from the policy in force;
+ * a block removed from the file resets the policy to the default (only when the file set it).
+ */
+function planLogging(
+  state: RegistryState,
+  orgId: string,
+  logging: ConfigLogging | undefined,
+  meta: { orgId: string; actor: Actor; time: Date },
+  add: Add,
+) {
+  const current = state.loggingPolicies.get(orgId);
+  let wanted: LoggingPolicy;
+  if (logging === undefined) {
+    if (current?.managedBy !== 'config') return;
+    wanted = { ...DEFAULT_LOGGING_POLICY, rules: [] };
+  } else {
+    wanted = {
+      bodies: logging.bodies,
+      retentionDays: logging.retentionDays,
+      rules: logging.redact.map((rule) => ({
+        name: rule.name,
+        pattern: rule.pattern,
+        action: rule.action,
+        caseInsensitive: rule.caseInsensitive,
+        group: rule.group,
+        keepLast: rule.keepLast,
+      })),
+    };
+  }
+  const inForce = loggingPolicyOf(state, orgId);
+  const comparable = (p: LoggingPolicy) => canonical([p.bodies, p.retentionDays, p.rules]);
+  if (comparable(inForce) === comparable(wanted)) return;
+  const stream = streams.org(orgId);
+  add(stream, 'any', [kordonCatalogue.create('LoggingPolicySet', stream, wanted, meta)]);
 }
 
 function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfigured'> {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
 import { callProvider, providerAdapter } from '../providers/index.js';
+import { ATTR_GEN_AI_OPERATION_NAME, ATTR_KORDON_REQUEST_ID } from '../telemetry/attributes.js';
 import { estimateRequestTokens } from '../tokens/index.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { authenticate } from './authenticate.js';
@@ -18,8 +19,16 @@ import { routeModel } from './route-model.js';
 export function countTokensHandler(deps: GenerateDependencies) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newEventId();
+    const startedAt = performance.now();
+    const trace = deps.tracing?.start(req, '/v1/messages/count_tokens', startedAt, {
+      [ATTR_KORDON_REQUEST_ID]: requestId,
+      [ATTR_GEN_AI_OPERATION_NAME]: 'count_tokens',
+    });
+    let authenticated = false;
     try {
       const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+      authenticated = true;
+      trace?.authenticated(startedAt, caller);
       const body = await readJsonBody(req, deps.maxBodyBytes);
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
       const adapter = providerAdapter(route!.provider.type);
@@ -28,6 +37,8 @@ export function countTokensHandler(deps: GenerateDependencies) {
       let inputTokens: number;
       if (adapter.dialect === 'anthropic' && adapter.supports('count_tokens', config) && keyEntry) {
         const sentAt = performance.now();
+        trace?.chose(sentAt, route!, keyEntry, 1);
+        const span = trace?.attempt(route!, 'count_tokens', keyEntry, 1);
         const answer = await callProvider(
           {
             client: deps.client,
@@ -35,6 +46,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
             config,
             key: providerKeyOf(deps, keyEntry),
             timeouts: route!.provider.options.timeouts,
+            traceHeaders: span?.headers,
           },
           {
             operation: 'count_tokens',
@@ -46,6 +58,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
           // The key's health learns from every call it makes, counting included.
           if (isUpstreamError(error)) {
             const kind = failureKind(error, false);
+            span?.failed(error, kind, false);
             if (kind !== 'not_the_key')
               deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
                 now: Date.now(),
@@ -55,6 +68,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
           }
           throw error;
         });
+        span?.answered(answer, undefined);
         deps.keys.balancer.reportSuccess(keyEntry.providerKeyId, {
           now: Date.now(),
           latencyMs: performance.now() - sentAt,
@@ -77,9 +91,12 @@ export function countTokensHandler(deps: GenerateDependencies) {
       const text = JSON.stringify({ input_tokens: inputTokens });
       res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
       res.end(text);
+      trace?.end(200);
     } catch (error) {
       const answer =
         error instanceof GatewayError ? error : new GatewayError('upstream_error', 'the token count failed');
+      if (trace && !authenticated) trace.unauthenticated(startedAt, answer.status, answer.kind);
+      else trace?.end(answer.status, answer.kind);
       sendError(res, answer, 'anthropic', requestId);
     }
   };

@@ -29,6 +29,8 @@ import {
 import { type ProviderKeyEntry, providerKeysOf, type RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
+import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
+import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js';
 import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
 import { TranslationError } from '../translate/index.js';
 import type { NormalisedUsage } from '../translate/usage.js';
@@ -54,6 +56,10 @@ export interface GenerateDependencies {
   prices: (orgId: string) => PriceBook;
   maxBodyBytes: number;
   logger: { error(object: object, message: string): void };
+  /** OpenTelemetry spans of each request; absent when tracing is off. */
+  tracing?: RequestTracing | undefined;
+  /** Prometheus metrics of the data plane; absent when off. */
+  metrics?: DataPlaneMetrics | undefined;
 }
 
 /** Body fields that would name another host: refused, since only the admin picks where Kordon connects. */
@@ -103,6 +109,8 @@ interface Outcome {
   bodyBytes: number;
   /** What admission holds for the request until its event is written. */
   ticket?: Ticket | undefined;
+  /** The request's spans, when tracing is on. */
+  trace?: RequestTrace | undefined;
 }
 
 /**
@@ -123,14 +131,19 @@ export function generateHandler(
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newEventId();
     const startedAt = performance.now();
+    const trace = deps.tracing?.startGenerate(req, endpoint, requestId, startedAt);
     let caller: Caller;
     try {
       caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
     } catch (error) {
       // Unattributable (no org): answered, not recorded as an org's event.
-      sendError(res, asGatewayError(error), dialect, requestId);
+      const gatewayError = asGatewayError(error);
+      trace?.unauthenticated(startedAt, gatewayError.status, gatewayError.kind);
+      deps.metrics?.unauthenticated(endpoint, gatewayError.status);
+      sendError(res, gatewayError, dialect, requestId);
       return;
     }
+    trace?.authenticated(startedAt, caller);
     const outcome: Outcome = {
       requestId,
       caller,
@@ -143,6 +156,7 @@ export function generateHandler(
       clientIp: '0.0.0.0',
       bodyBytes: 0,
       sessionId: sessionHeader(req),
+      trace,
     };
     const address = resolveClientIp(
       req.socket.remoteAddress,
@@ -172,6 +186,7 @@ export function generateHandler(
       }
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
+      trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
       admit(deps, outcome, routes[0]!, body, dialect, res);
       await attempt(dialect, plan, body, routes, outcome, deps, res, abort.signal);
@@ -219,11 +234,21 @@ async function attempt(
     if (!exchange) continue; // this provider does not serve the endpoint: the next one may
     served = true;
     const registry = deps.registry();
+    let choosing = performance.now();
     const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body));
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       outcome.attempts++;
       outcome.route = route;
       outcome.key = keyEntry;
+      const trace = outcome.trace;
+      trace?.chose(choosing, route, keyEntry, outcome.attempts);
+      const span = trace?.attempt(
+        route,
+        exchange.operation.operation,
+        keyEntry,
+        outcome.attempts,
+        maxOutputTokens(body),
+      );
       const call = {
         client: deps.client,
         adapter,
@@ -231,6 +256,7 @@ async function attempt(
         key: providerKeyOf(deps, keyEntry),
         signal,
         timeouts: route.provider.options.timeouts,
+        traceHeaders: span?.headers,
       };
       const sentAt = performance.now();
       try {
@@ -238,6 +264,8 @@ async function attempt(
           const answer = await callProvider(call, exchange.operation);
           const { text, usage } = exchange.answer(answer);
           outcome.firstByteAt = performance.now();
+          span?.answered(answer, usage);
+          deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
           reportSuccess(deps, keyEntry, sentAt, answer.rateLimits, usage);
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': outcome.requestId });
           res.end(text);
@@ -245,8 +273,13 @@ async function attempt(
           return;
         }
         const events = await streamProvider(call, exchange.operation);
+        span?.streaming(events.status);
+        deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
+        trace?.streamStarted();
         await exchange.stream(events, res, outcome, (usage, end) => {
+          span?.streamEnded(usage, end);
+          trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete') {
             record(deps, outcome, completed(deps, outcome, usage, 200));
             return;
@@ -257,9 +290,15 @@ async function attempt(
         });
         return;
       } catch (error) {
-        if (!isUpstreamError(error) || res.headersSent) throw error;
+        if (!isUpstreamError(error) || res.headersSent) {
+          span?.failed(error, undefined, false);
+          if (!res.headersSent) deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'error');
+          throw error;
+        }
         lastError = error;
         const kind = failureKind(error, signal.aborted);
+        span?.failed(error, kind, kind !== 'not_the_key' && kind !== 'caller_cancelled');
+        deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, kind);
         const now = Date.now();
         if (kind === 'not_the_key') {
           // The provider refused the request itself: the key works; the caller sees why.
@@ -285,6 +324,7 @@ async function attempt(
             'provider refused a provider key',
           );
         // Nothing sent yet: the next key (or provider) gets the request.
+        choosing = performance.now();
       }
     }
   }
@@ -377,6 +417,7 @@ function admit(
   res: ServerResponse,
 ): void {
   const { key, user } = outcome.caller;
+  const admittedAt = performance.now();
   const admission = deps.limits.admit(
     {
       orgId: key.orgId,
@@ -390,6 +431,7 @@ function admit(
     (precision) => estimateOf(deps, outcome, route, body, dialect, precision),
     Date.now(),
   );
+  outcome.trace?.admission(admittedAt, admission.ok ? undefined : admission);
   if (!admission.ok) throw new LimitRefusalError(admission);
   outcome.ticket = admission;
   for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
@@ -573,6 +615,8 @@ function record(deps: GenerateDependencies, outcome: Outcome, event: NewEvent): 
     }
   }
   deps.appender.enqueue(event);
+  deps.metrics?.request(event);
+  outcome.trace?.finish(event);
 }
 
 const ZERO: NormalisedUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
@@ -582,6 +626,7 @@ function meta(outcome: Outcome) {
     orgId: outcome.caller.key.orgId,
     actor: { kind: 'proxy-key' as const, id: outcome.caller.key.proxyKeyId },
     correlationId: outcome.requestId,
+    traceId: outcome.trace?.traceId ?? null,
   };
 }
 

@@ -46,6 +46,8 @@ export interface ProviderCall {
   readonly signal?: AbortSignal | undefined;
   /** Per-call limits (first byte, idle, total). */
   readonly timeouts?: UpstreamRequest['timeouts'];
+  /** W3C trace context of the attempt (`traceparent`, `tracestate`), sent with the request. */
+  readonly traceHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface ProviderAnswer {
@@ -132,7 +134,9 @@ async function send<T>(
     const upstream: UpstreamRequest = {
       target: prepared.target,
       method: prepared.method,
-      headers: { ...prepared.headers, ...auth.headers },
+      headers: call.traceHeaders
+        ? { ...prepared.headers, ...call.traceHeaders, ...auth.headers }
+        : { ...prepared.headers, ...auth.headers },
       body: prepared.body,
       signal: call.signal,
       timeouts: call.timeouts,

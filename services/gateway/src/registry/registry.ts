@@ -16,6 +16,38 @@ export interface PolicyEntry {
   managedBy: ManagedBy;
 }
 
+type LoggingPolicyData = KordonEventData<'LoggingPolicySet'>;
+
+/** What an org's request log keeps: text (bodies), retention, and its own redaction rules. */
+export interface LoggingPolicyEntry {
+  orgId: string;
+  bodies: LoggingPolicyData['bodies'];
+  /** Days requests stay in the request log; null: kept. */
+  retentionDays: number | null;
+  rules: LoggingPolicyData['rules'];
+  managedBy: ManagedBy;
+}
+
+/** An org that never set a policy: no text logged, kept, built-in detectors only. */
+export const DEFAULT_LOGGING_POLICY: Omit<LoggingPolicyEntry, 'orgId' | 'managedBy'> = Object.freeze({
+  bodies: 'none',
+  retentionDays: null,
+  rules: [],
+});
+
+type OidcData = KordonEventData<'OidcConfigured'>;
+
+/** An org's OpenID Connect sign-in to the admin API (the client secret stays encrypted). */
+export interface SsoEntry {
+  orgId: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: OidcData['clientSecret'];
+  allowedDomains: readonly string[];
+  autoProvision: boolean;
+  managedBy: ManagedBy;
+}
+
 export interface TeamEntry {
   orgId: string;
   teamId: string;
@@ -69,6 +101,10 @@ export interface UserEntry {
   userId: string;
   email: string;
   roles: Set<Role>;
+  /** The team the user is in (a role granted within it); keys issued to them carry it. */
+  teamId: string | null;
+  /** Who put the user in that team (the config file changes only what it did). */
+  teamManagedBy: ManagedBy | null;
   disabled: boolean;
   managedBy: ManagedBy;
 }
@@ -118,6 +154,10 @@ export interface RegistryState {
   teams: Map<string, TeamEntry>;
   /** orgId -> the org's own prices (PricesSet replaces the whole list). */
   prices: Map<string, KordonEventData<'PricesSet'>['prices']>;
+  /** orgId -> the org's logging policy (absent: DEFAULT_LOGGING_POLICY; see `loggingPolicyOf`). */
+  loggingPolicies: Map<string, LoggingPolicyEntry>;
+  /** orgId -> the org's OIDC sign-in (read by the config file's plan; the admin API keeps its own). */
+  sso: Map<string, SsoEntry>;
 }
 
 export const providerGroup = (orgId: string, provider: string) => `${orgId}/${provider}`;
@@ -149,6 +189,8 @@ const REGISTRY_EVENT_TYPES = [
   'ProxyKeyReinstated',
   'ProxyKeyRevoked',
   'PolicySet',
+  'LoggingPolicySet',
+  'OidcConfigured',
 ] as const satisfies readonly KordonEvent['type'][];
 type RegistryEvent = Extract<KordonEvent, { type: (typeof REGISTRY_EVENT_TYPES)[number] }>;
 const HANDLED: ReadonlySet<string> = new Set(REGISTRY_EVENT_TYPES);
@@ -169,6 +211,8 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     policies: new Map(),
     teams: new Map(),
     prices: new Map(),
+    loggingPolicies: new Map(),
+    sso: new Map(),
   }),
   evolve(state, anyEvent) {
     if (!HANDLED.has(anyEvent.type)) return state; // the runner skips these already
@@ -270,17 +314,31 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           userId: event.data.userId,
           email: event.data.email,
           roles: new Set(),
+          teamId: null,
+          teamManagedBy: null,
           disabled: false,
           managedBy: managedBy(event.actor),
         });
         return state;
-      case 'RoleGranted':
-        if (event.data.teamId === null) ownUser(state, orgId, event.data.userId)?.roles.add(event.data.role);
+      case 'RoleGranted': {
+        const user = ownUser(state, orgId, event.data.userId);
+        // A role within a team is membership of the team; it grants no org-level role.
+        if (user && event.data.teamId !== null) {
+          user.teamId = event.data.teamId;
+          user.teamManagedBy = managedBy(event.actor);
+        } else user?.roles.add(event.data.role);
         return state;
-      case 'RoleRevoked':
-        if (event.data.teamId === null)
-          ownUser(state, orgId, event.data.userId)?.roles.delete(event.data.role);
+      }
+      case 'RoleRevoked': {
+        const user = ownUser(state, orgId, event.data.userId);
+        if (user && event.data.teamId !== null) {
+          if (user.teamId === event.data.teamId) {
+            user.teamId = null;
+            user.teamManagedBy = null;
+          }
+        } else user?.roles.delete(event.data.role);
         return state;
+      }
       case 'UserDisabled': {
         const user = ownUser(state, orgId, event.data.userId);
         if (user) user.disabled = true;
@@ -329,6 +387,18 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           });
         return state;
       }
+      case 'LoggingPolicySet':
+        state.loggingPolicies.set(orgId, {
+          orgId,
+          bodies: event.data.bodies,
+          retentionDays: event.data.retentionDays,
+          rules: event.data.rules,
+          managedBy: managedBy(event.actor),
+        });
+        return state;
+      case 'OidcConfigured':
+        state.sso.set(orgId, { orgId, ...event.data, managedBy: managedBy(event.actor) });
+        return state;
       case 'TeamCreated':
         state.teams.set(event.data.teamId, {
           orgId,
@@ -364,6 +434,14 @@ function updateProxyKey(state: RegistryState, orgId: string, id: string, status:
   // Revoked is final: no later event brings a revoked key back.
   if (key && key.orgId === orgId && key.status !== 'revoked') key.status = status;
   return state;
+}
+
+/** The org's logging policy, or the default (no text, kept, built-in detectors only). */
+export function loggingPolicyOf(
+  state: RegistryState,
+  orgId: string,
+): Omit<LoggingPolicyEntry, 'orgId' | 'managedBy'> {
+  return state.loggingPolicies.get(orgId) ?? DEFAULT_LOGGING_POLICY;
 }
 
 export function providersOf(state: RegistryState, orgId: string): ProviderEntry[] {

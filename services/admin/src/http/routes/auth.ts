@@ -16,7 +16,7 @@ import { displayRole, type UserView } from '../../view/admin-view.js';
 import type { AdminDeps } from '../deps.js';
 import { clientIp, principalOf, resolveOrg } from '../helpers.js';
 import type { PassportInstance as Passport } from '../passport.js';
-import { route } from '../route.js';
+import { type RouteContext, route } from '../route.js';
 import { LoginBody, Me, RefreshBody, Tokens } from '../schemas.js';
 
 const LOGIN_STRATEGY = 'kordon-password';
@@ -87,6 +87,40 @@ export function usePasswordStrategy(passport: Passport, deps: AdminDeps): void {
   );
 }
 
+/**
+ * Starts a session of `user` (SessionStarted with the refresh token's keyed hash) and answers
+ * the tokens: the same for every way of signing in (password, invitation, single sign-on).
+ */
+export async function startSession(
+  ctx: RouteContext<unknown, unknown, unknown>,
+  user: UserView,
+  method: 'password' | 'sso',
+) {
+  const sessionId = newEventId();
+  const refreshToken = newRefreshToken();
+  const now = ctx.deps.now();
+  await execute(
+    ctx.deps.bus,
+    sessionDecider,
+    streams.session(user.orgId, sessionId),
+    {
+      type: 'StartSession',
+      sessionId,
+      userId: user.userId,
+      method,
+      refreshTokenHash: ctx.deps.keys.hash(refreshToken),
+      expiresAt: new Date(now.getTime() + REFRESH_TOKEN_DAYS * 86_400_000).toISOString(),
+    },
+    {
+      orgId: user.orgId,
+      actor: { kind: 'user', id: user.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
+      time: now,
+      correlationId: ctx.requestId,
+    },
+  );
+  return tokensFor(ctx.deps, user, sessionId, refreshToken);
+}
+
 async function tokensFor(deps: AdminDeps, user: UserView, sessionId: string, refreshToken: string) {
   return {
     accessToken: await deps.keys.signAccessToken({ sub: user.userId, org: user.orgId, sid: sessionId }),
@@ -122,29 +156,7 @@ export function authRoutes(passport: Passport) {
             },
           )(ctx.req, ctx.req.res, () => {});
         });
-        const sessionId = newEventId();
-        const refreshToken = newRefreshToken();
-        const now = ctx.deps.now();
-        await execute(
-          ctx.deps.bus,
-          sessionDecider,
-          streams.session(user.orgId, sessionId),
-          {
-            type: 'StartSession',
-            sessionId,
-            userId: user.userId,
-            method: 'password',
-            refreshTokenHash: ctx.deps.keys.hash(refreshToken),
-            expiresAt: new Date(now.getTime() + REFRESH_TOKEN_DAYS * 86_400_000).toISOString(),
-          },
-          {
-            orgId: user.orgId,
-            actor: { kind: 'user', id: user.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
-            time: now,
-            correlationId: ctx.requestId,
-          },
-        );
-        return { status: 200, body: await tokensFor(ctx.deps, user, sessionId, refreshToken) };
+        return { status: 200, body: await startSession(ctx, user, 'password') };
       },
     }),
     route({

@@ -8,8 +8,8 @@ import { metadataOf, orgOf } from '../helpers.js';
 import { route } from '../route.js';
 import { limits, orgParams } from '../schemas.js';
 
-/** Scopes the API sets limits on (teams are declared in the config file for now). */
-const scope = z.enum(['org', 'user', 'proxy-key']).meta({ id: 'PolicyScope' });
+/** Scopes the API sets limits on. */
+const scope = z.enum(['org', 'team', 'user', 'proxy-key']).meta({ id: 'PolicyScope' });
 const policyParams = z.strictObject({
   org: orgParams.shape.org,
   scope,
@@ -28,9 +28,11 @@ function checkScope(view: AdminViewState, orgId: string, kind: z.infer<typeof sc
   const found =
     kind === 'org'
       ? id === orgId
-      : kind === 'user'
-        ? view.users.get(id)?.orgId === orgId
-        : view.proxyKeys.get(id)?.orgId === orgId;
+      : kind === 'team'
+        ? view.teams.get(id)?.orgId === orgId
+        : kind === 'user'
+          ? view.users.get(id)?.orgId === orgId
+          : view.proxyKeys.get(id)?.orgId === orgId;
   if (!found) throw notFound(kind === 'proxy-key' ? 'proxy key' : kind);
 }
 
@@ -40,7 +42,7 @@ export const policyRoutes = [
     method: 'get',
     path: '/orgs/{org}/policies',
     tag: 'limits',
-    summary: 'Every policy (limits and renewal) of the org, its users and its proxy keys',
+    summary: 'Every policy (limits and renewal) of the org, its teams, users and proxy keys',
     access: 'policy.read',
     params: orgParams,
     responses: {
@@ -67,7 +69,7 @@ export const policyRoutes = [
     method: 'put',
     path: '/orgs/{org}/policies/{scope}/{id}',
     tag: 'limits',
-    summary: 'Set the limits of the org, a user or a proxy key (an empty `limits` removes them)',
+    summary: 'Set the limits of the org, a team, a user or a proxy key (an empty `limits` removes them)',
     access: 'policy.manage',
     params: policyParams,
     body: SetPolicyBody,
@@ -98,7 +100,7 @@ export const policyRoutes = [
     method: 'get',
     path: '/orgs/{org}/policies/{scope}/{id}',
     tag: 'limits',
-    summary: 'The limits of the org, a user or a proxy key',
+    summary: 'The limits of the org, a team, a user or a proxy key',
     access: 'policy.read',
     params: policyParams,
     responses: { 200: { description: 'The policy (empty limits: none)', schema: Policy } },

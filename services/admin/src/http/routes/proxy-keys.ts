@@ -24,6 +24,7 @@ const keyParams = entityParams('key');
 const keyBody = (key: ProxyKeyView) => ({
   id: key.proxyKeyId,
   userId: key.userId,
+  teamId: key.teamId,
   name: key.name,
   prefix: key.prefix,
   status: key.status,
@@ -113,6 +114,7 @@ async function issue(
       type: 'IssueProxyKey',
       proxyKeyId,
       userId: owner.userId,
+      teamId: owner.teamId,
       name: ctx.body.name,
       prefix: made.prefix,
       hash: made.hash,

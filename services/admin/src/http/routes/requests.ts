@@ -1,0 +1,134 @@
+import type { Principal } from '../../auth/principal.js';
+import { AdminError, notFound } from '../../errors.js';
+import type { RequestLog } from '../../request-log/index.js';
+import { findRequest, queryRequestLog, type RequestLogKey } from '../../request-log/request-log-query.js';
+import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
+import { route } from '../route.js';
+import {
+  entityParams,
+  orgParams,
+  page,
+  RequestLogDetail,
+  RequestLogEntry,
+  requestQuery,
+} from '../schemas.js';
+
+const RequestLogPage = page(RequestLogEntry, 'RequestLogEntry');
+const requestParams = entityParams('requestId');
+
+/** The cursor: base64url of the last row's time (epoch ms) and log position. */
+const encodeKey = (key: RequestLogKey) =>
+  Buffer.from(`t${key.time}p${key.position}`, 'utf8').toString('base64url');
+
+function decodeKey(cursor: string): RequestLogKey {
+  const text = /^[A-Za-z0-9_-]{1,60}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const match = /^t(\d{1,15})p([1-9]\d{0,15})$/.exec(text);
+  if (!match) {
+    throw new AdminError('validation_failed', 'the cursor is not one this API gave', {
+      errors: [{ path: 'query.cursor', message: 'invalid cursor' }],
+    });
+  }
+  return { time: Number(match[1]), position: Number(match[2]) };
+}
+
+function statusRange(status: string | undefined): { min: number; max: number } | undefined {
+  if (status === undefined) return undefined;
+  if (status.endsWith('xx')) {
+    const min = Number(status[0]) * 100;
+    return { min, max: min + 99 };
+  }
+  return { min: Number(status), max: Number(status) };
+}
+
+/**
+ * Whose requests the principal may read: every one of the org with `request.readAny`, else
+ * only a person's own. A machine token has no requests of its own.
+ */
+function ownUserOnly(principal: Principal): string | null {
+  if (principal.rights.has('request.readAny')) return null;
+  if (principal.kind === 'user') return principal.userId;
+  throw new AdminError('forbidden', "reading the org's requests needs the permission request.readAny");
+}
+
+function requestLogOf(requestLog: RequestLog | undefined): RequestLog {
+  if (!requestLog) throw new AdminError('unavailable', 'the request log is not running in this process');
+  return requestLog;
+}
+
+export const requestRoutes = [
+  route({
+    operationId: 'listRequests',
+    method: 'get',
+    path: '/orgs/{org}/requests',
+    tag: 'requests',
+    summary: 'The request log: one entry per request, newest first, filtered and paged',
+    description:
+      'Filter by `team`, `user`, `proxyKey`, `provider`, `providerKey`, `model`, `status` (`429` or a class like `4xx`), `outcome` (`completed`, `failed`, `rejected`) and time range (`from` inclusive, `to` exclusive). Without `request.readAny` only your own requests are listed. Pages follow `nextCursor` (keyset: stable while requests keep coming in). Logged text is on the single request only.',
+    access: 'request.own',
+    params: orgParams,
+    query: requestQuery,
+    responses: { 200: { description: 'A page of requests', schema: RequestLogPage } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const q = ctx.query;
+      requestLogOf(ctx.deps.requestLog);
+      const own = ownUserOnly(principalOf(ctx));
+      if (own !== null && q.user !== undefined && q.user !== own) {
+        throw new AdminError('forbidden', "reading others' requests needs the permission request.readAny");
+      }
+      if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) {
+        throw new AdminError('validation_failed', '`from` must be before `to`', {
+          errors: [{ path: 'query.to', message: 'must be after from' }],
+        });
+      }
+      const limit = q.limit ?? DEFAULT_PAGE;
+      const rows = await queryRequestLog(ctx.deps.sql, {
+        orgId: org.orgId,
+        teamId: q.team,
+        userId: own ?? q.user,
+        proxyKeyId: q.proxyKey,
+        provider: q.provider,
+        providerKeyId: q.providerKey,
+        model: q.model,
+        status: statusRange(q.status),
+        outcome: q.outcome,
+        from: q.from,
+        to: q.to,
+        order: q.sort === 'time' ? 'asc' : 'desc',
+        after: q.cursor === undefined ? undefined : decodeKey(q.cursor),
+        limit: limit + 1,
+      });
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        status: 200,
+        body: {
+          items,
+          nextCursor:
+            rows.length > limit && last
+              ? encodeKey({ time: Date.parse(last.time), position: last.position })
+              : null,
+        },
+      };
+    },
+  }),
+  route({
+    operationId: 'getRequest',
+    method: 'get',
+    path: '/orgs/{org}/requests/{requestId}',
+    tag: 'requests',
+    summary: 'One request, with its logged (redacted) prompt and response when the org logs them',
+    access: 'request.own',
+    params: requestParams,
+    responses: { 200: { description: 'The request', schema: RequestLogDetail } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      requestLogOf(ctx.deps.requestLog);
+      const own = ownUserOnly(principalOf(ctx));
+      const found = await findRequest(ctx.deps.sql, org.orgId, ctx.params.requestId as string);
+      // Another person's request is as absent to a developer as one that does not exist.
+      if (!found || (own !== null && found.userId !== own)) throw notFound('request');
+      return { status: 200, body: found };
+    },
+  }),
+];

@@ -1,0 +1,269 @@
+import { type KordonEvent, type KordonEventType, kordonCatalogue, type RecordedEvent } from '@kordon/events';
+import type { SqlProjection, SqlStatement } from '@kordon/projections';
+
+/*
+ * The request log: one row per request event (RequestCompleted, RequestFailed,
+ * RequestRejected) in `kordon_request_log`, a table partitioned by month on the event's time
+ * (decision 0008). Rows go in through `kordon_request_log_add(jsonb)`, which applies the org's
+ * logging policy as it stood at that point of the log (`kordon_request_log_policies`, kept from
+ * LoggingPolicySet by this projection; an older policy never overwrites a newer one): no text
+ * for `bodies: none`, no row for a request older than the org's retention, and the month's
+ * partition created when it is missing. `project` stays pure: it only builds the statements.
+ */
+
+export const REQUEST_LOG_TABLE = 'kordon_request_log';
+export const REQUEST_LOG_POLICIES_TABLE = 'kordon_request_log_policies';
+/** Partitions are named after their month: `kordon_request_log_y2025m03` holds March 2025 (UTC). */
+export const PARTITION_PATTERN = /^kordon_request_log_y(\d{4})m(\d{2})$/;
+/** Serialises the creation of partitions between processes (advisory lock key, unique to Kordon). */
+export const PARTITION_LOCK_KEY = 7_041_212_008;
+
+const REQUEST_LOG_TYPES = [
+  'RequestCompleted',
+  'RequestFailed',
+  'RequestRejected',
+  'LoggingPolicySet',
+] as const satisfies readonly KordonEventType[];
+const HANDLED: ReadonlySet<string> = new Set(REQUEST_LOG_TYPES);
+
+/** Only request events and logging policies are decoded; everything else is skipped unread. */
+export function decodeForRequestLog(event: RecordedEvent): KordonEvent | null {
+  return HANDLED.has(event.type) ? kordonCatalogue.decode(event) : null;
+}
+
+/** jsonb cannot hold U+0000: it is written as U+FFFD, as the event store does. */
+const storable = (text: string | null) =>
+  text?.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+
+/** A row of `kordon_request_log` as `jsonb_populate_record` reads it (snake_case columns). */
+type Row = Record<string, string | number | boolean | null>;
+
+function rowOf(event: KordonEvent): Row | null {
+  if (event.orgId === null) return null;
+  const base = {
+    occurred_at: event.time.toISOString(),
+    position: event.position,
+    org_id: event.orgId,
+  };
+  switch (event.type) {
+    case 'RequestCompleted': {
+      const d = event.data;
+      return {
+        ...base,
+        request_id: d.requestId,
+        outcome: 'completed',
+        team_id: d.teamId,
+        user_id: d.userId,
+        proxy_key_id: d.proxyKeyId,
+        provider: d.provider,
+        provider_key_id: d.providerKeyId,
+        model: d.model,
+        endpoint: d.endpoint,
+        stream: d.stream,
+        status: d.status,
+        upstream_status: null,
+        reason: null,
+        limit_scope: null,
+        limit_scope_id: null,
+        input_tokens: d.usage.inputTokens,
+        output_tokens: d.usage.outputTokens,
+        cached_input_tokens: d.usage.cachedInputTokens,
+        reasoning_tokens: d.usage.reasoningTokens ?? null,
+        cost: d.cost,
+        currency: d.currency,
+        latency_ms: d.latencyMs,
+        ttfb_ms: d.timeToFirstTokenMs,
+        client_ip: d.clientIp,
+        attempts: d.attempts,
+        prompt: storable(d.redactedPrompt),
+        response: storable(d.redactedResponse),
+      };
+    }
+    case 'RequestFailed': {
+      const d = event.data;
+      return {
+        ...base,
+        request_id: d.requestId,
+        outcome: 'failed',
+        team_id: d.teamId,
+        user_id: d.userId,
+        proxy_key_id: d.proxyKeyId,
+        provider: d.provider,
+        provider_key_id: d.providerKeyId,
+        model: d.model,
+        endpoint: d.endpoint,
+        stream: d.stream,
+        status: d.status,
+        upstream_status: d.upstreamStatus,
+        reason: d.errorCode,
+        limit_scope: null,
+        limit_scope_id: null,
+        input_tokens: d.usage.inputTokens,
+        output_tokens: d.usage.outputTokens,
+        cached_input_tokens: d.usage.cachedInputTokens,
+        reasoning_tokens: d.usage.reasoningTokens ?? null,
+        cost: d.cost,
+        currency: d.currency,
+        latency_ms: d.latencyMs,
+        ttfb_ms: null,
+        client_ip: d.clientIp,
+        attempts: d.attempts,
+        prompt: null,
+        response: null,
+      };
+    }
+    case 'RequestRejected': {
+      const d = event.data;
+      return {
+        ...base,
+        request_id: d.requestId,
+        outcome: 'rejected',
+        team_id: d.teamId,
+        user_id: d.userId,
+        proxy_key_id: d.proxyKeyId,
+        provider: null,
+        provider_key_id: null,
+        model: d.model,
+        endpoint: d.endpoint,
+        stream: null,
+        status: d.status,
+        upstream_status: null,
+        reason: d.reason,
+        limit_scope: d.limitScope?.scope ?? null,
+        limit_scope_id: d.limitScope?.scopeId ?? null,
+        input_tokens: null,
+        output_tokens: null,
+        cached_input_tokens: null,
+        reasoning_tokens: null,
+        cost: null,
+        currency: null,
+        latency_ms: null,
+        ttfb_ms: null,
+        client_ip: d.clientIp,
+        attempts: 0,
+        prompt: null,
+        response: null,
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+export const requestLogProjection: SqlProjection<KordonEvent | null> = {
+  name: 'request-log',
+  version: 1,
+  // The policies are not emptied by a rebuild: replayed requests meet the latest policy, so a
+  // rebuild neither brings back rows retention deleted nor text the org no longer logs.
+  tables: [REQUEST_LOG_TABLE],
+  migrations: [
+    {
+      scope: 'request-log',
+      version: 1,
+      name: 'request log partitioned by month',
+      sql: `
+        CREATE TABLE kordon_request_log (
+          occurred_at         timestamptz NOT NULL,
+          position            bigint      NOT NULL,
+          org_id              text        NOT NULL,
+          request_id          text        NOT NULL,
+          outcome             text        NOT NULL,
+          team_id             text,
+          user_id             text,
+          proxy_key_id        text,
+          provider            text,
+          provider_key_id     text,
+          model               text,
+          endpoint            text        NOT NULL,
+          stream              boolean,
+          status              smallint,
+          upstream_status     smallint,
+          reason              text,
+          limit_scope         text,
+          limit_scope_id      text,
+          input_tokens        integer,
+          output_tokens       integer,
+          cached_input_tokens integer,
+          reasoning_tokens    integer,
+          cost                numeric,
+          currency            text,
+          latency_ms          integer,
+          ttfb_ms             integer,
+          client_ip           text,
+          attempts            smallint    NOT NULL,
+          prompt              text,
+          response            text,
+          PRIMARY KEY (position, occurred_at)
+        ) PARTITION BY RANGE (occurred_at);
+        CREATE INDEX kordon_request_log_org_time ON kordon_request_log (org_id, occurred_at, position);
+        CREATE INDEX kordon_request_log_org_user ON kordon_request_log (org_id, user_id, occurred_at, position);
+        CREATE INDEX kordon_request_log_org_key ON kordon_request_log (org_id, proxy_key_id, occurred_at, position);
+        CREATE INDEX kordon_request_log_org_model ON kordon_request_log (org_id, model, occurred_at, position);
+        CREATE INDEX kordon_request_log_org_status ON kordon_request_log (org_id, status, occurred_at, position);
+        CREATE INDEX kordon_request_log_org_request ON kordon_request_log (org_id, request_id);
+        CREATE TABLE kordon_request_log_policies (
+          org_id         text    PRIMARY KEY,
+          bodies         text    NOT NULL,
+          retention_days integer,
+          position       bigint  NOT NULL
+        );
+        CREATE FUNCTION kordon_request_log_partition(t timestamptz) RETURNS text
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+          month_start timestamp := date_trunc('month', t AT TIME ZONE 'UTC');
+          part_name text := 'kordon_request_log_y' || to_char(month_start, 'YYYY"m"MM');
+        BEGIN
+          IF to_regclass(part_name) IS NOT NULL THEN RETURN part_name; END IF;
+          PERFORM pg_advisory_xact_lock(${PARTITION_LOCK_KEY});
+          IF to_regclass(part_name) IS NOT NULL THEN RETURN part_name; END IF;
+          EXECUTE format(
+            'CREATE TABLE %I PARTITION OF kordon_request_log FOR VALUES FROM (%L) TO (%L)',
+            part_name,
+            month_start AT TIME ZONE 'UTC',
+            (month_start + interval '1 month') AT TIME ZONE 'UTC');
+          RETURN part_name;
+        END
+        $fn$;
+        CREATE FUNCTION kordon_request_log_add(r jsonb) RETURNS void
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+          t timestamptz := (r->>'occurred_at')::timestamptz;
+          keep_days integer;
+          logged text;
+        BEGIN
+          SELECT retention_days, bodies INTO keep_days, logged
+            FROM kordon_request_log_policies WHERE org_id = r->>'org_id';
+          IF keep_days IS NOT NULL AND t < now() - make_interval(days => keep_days) THEN RETURN; END IF;
+          IF coalesce(logged, 'none') = 'none' THEN r := r - 'prompt' - 'response'; END IF;
+          PERFORM kordon_request_log_partition(t);
+          INSERT INTO kordon_request_log
+            SELECT * FROM jsonb_populate_record(NULL::kordon_request_log, r)
+            ON CONFLICT DO NOTHING;
+        END
+        $fn$
+      `,
+    },
+  ],
+  project(event) {
+    if (event === null || event.orgId === null) return [];
+    if (event.type === 'LoggingPolicySet') {
+      return [
+        {
+          text: `INSERT INTO kordon_request_log_policies (org_id, bodies, retention_days, position)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (org_id) DO UPDATE SET bodies = EXCLUDED.bodies,
+                   retention_days = EXCLUDED.retention_days, position = EXCLUDED.position
+                 WHERE kordon_request_log_policies.position < EXCLUDED.position`,
+          params: [event.orgId, event.data.bodies, event.data.retentionDays, event.position],
+        },
+      ];
+    }
+    const row = rowOf(event);
+    if (row === null) return [];
+    const statement: SqlStatement = {
+      text: 'SELECT kordon_request_log_add($1::jsonb)',
+      params: [JSON.stringify(row)],
+    };
+    return [statement];
+  },
+};

@@ -1,0 +1,526 @@
+/**
+ * One trace per data-plane request, with manual spans around the steps the request path
+ * already has (no auto-instrumentation on the hot path):
+ *
+ *   POST /v1/chat/completions          SERVER, child of the caller's `traceparent`
+ *   ├─ gateway.auth                    proxy key checked; tenant ids
+ *   ├─ gateway.admission               limits; the refusal's reason and scope
+ *   ├─ gateway.route                   the balancer's choice: provider key, attempt number
+ *   ├─ provider.openai.chat            CLIENT, one per upstream attempt; its context is
+ *   │                                  the `traceparent` the provider receives
+ *   └─ gateway.stream                  the streamed body; event `kordon.first_token`
+ *
+ * The trace context is passed explicitly (no AsyncLocalStorage context manager: on Node 20
+ * it costs on every promise). Only W3C Trace Context (`traceparent`, `tracestate`) is read
+ * from the caller and written to the provider; a caller's `baggage` is never forwarded.
+ * Attributes are ids, names, counts and codes: never a secret, a prompt, an answer or an
+ * error message (which may quote the prompt).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { KordonEventData, NewEvent } from '@kordon/events';
+import {
+  type Attributes,
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Caller } from '../http/authenticate.js';
+import type { Route } from '../http/route-model.js';
+import type { ProviderAnswer } from '../providers/index.js';
+import type { Operation } from '../providers/provider-types.js';
+import type { ProviderKeyEntry } from '../registry/registry.js';
+import type { NormalisedUsage } from '../translate/usage.js';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_REQUEST_STREAM,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_ID,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_SYSTEM,
+  ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_KORDON_ATTEMPT,
+  ATTR_KORDON_ATTEMPTS,
+  ATTR_KORDON_BALANCER_STRATEGY,
+  ATTR_KORDON_COST,
+  ATTR_KORDON_CURRENCY,
+  ATTR_KORDON_FAILURE_KIND,
+  ATTR_KORDON_LIMIT_SCOPE,
+  ATTR_KORDON_ORG_ID,
+  ATTR_KORDON_OUTCOME,
+  ATTR_KORDON_PROVIDER,
+  ATTR_KORDON_PROVIDER_KEY_ID,
+  ATTR_KORDON_PROXY_KEY_ID,
+  ATTR_KORDON_REQUEST_ID,
+  ATTR_KORDON_RETRY,
+  ATTR_KORDON_STREAM_END,
+  ATTR_KORDON_TEAM_ID,
+  ATTR_KORDON_TIME_TO_FIRST_TOKEN_MS,
+  ATTR_KORDON_USER_ID,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  EVENT_FIRST_TOKEN,
+  GEN_AI_OPERATION,
+  GEN_AI_OPERATION_OF_ENDPOINT,
+  GEN_AI_PROVIDER_NAME,
+} from './attributes.js';
+
+type Endpoint = KordonEventData<'RequestCompleted'>['endpoint'];
+
+/** The path of each data-plane endpoint: the root span's `http.route` and name. */
+export const ROUTE_OF_ENDPOINT = {
+  'chat.completions': '/v1/chat/completions',
+  completions: '/v1/completions',
+  messages: '/v1/messages',
+  responses: '/v1/responses',
+  embeddings: '/v1/embeddings',
+} as const satisfies Record<Endpoint, string>;
+
+/** How a streamed answer ended (the exchange's `StreamEnd`). */
+type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
+
+const propagator = new W3CTraceContextPropagator();
+
+/** Same grammar as the events' model names: anything else is not written down. */
+const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;
+/** Provider-sent strings kept on spans (response model and id, finish reasons), bounded. */
+const MAX_PROVIDER_TEXT = 200;
+
+/** Starts request traces; one per process, from the tracer the server's SDK provides. */
+export class RequestTracing {
+  readonly #tracer: Tracer;
+
+  constructor(tracer: Tracer) {
+    this.#tracer = tracer;
+  }
+
+  /**
+   * The root span of one request (`POST /v1/chat/completions`), child of the caller's
+   * `traceparent` when it sent a valid one. `startedAt` is `performance.now()` at arrival.
+   */
+  start(req: IncomingMessage, route: string, startedAt: number, attributes: Attributes): RequestTrace {
+    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    attributes[ATTR_HTTP_REQUEST_METHOD] = 'POST';
+    attributes[ATTR_HTTP_ROUTE] = route;
+    attributes[ATTR_URL_PATH] = route;
+    // One wall-clock anchor per request: every time of its spans is this plus a monotonic
+    // reading, so children nest exactly inside their parent.
+    const clock = Date.now() - performance.now();
+    const root = this.#tracer.startSpan(
+      `POST ${route}`,
+      { kind: SpanKind.SERVER, startTime: clock + startedAt },
+      parent,
+    );
+    // Set after the start, not passed to it: the SDK copies start attributes twice (for samplers).
+    if (root.isRecording()) root.setAttributes(attributes);
+    return new RequestTrace(this.#tracer, root, trace.setSpan(parent, root), clock);
+  }
+
+  /** The root span of a generating endpoint, named after its path. */
+  startGenerate(
+    req: IncomingMessage,
+    endpoint: Endpoint,
+    requestId: string,
+    startedAt: number,
+  ): RequestTrace {
+    return this.start(req, ROUTE_OF_ENDPOINT[endpoint], startedAt, {
+      [ATTR_KORDON_REQUEST_ID]: requestId,
+      [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_OF_ENDPOINT[endpoint],
+    });
+  }
+}
+
+/** The spans of one request. Every method is cheap and does nothing more when the request is not sampled. */
+export class RequestTrace {
+  readonly #tracer: Tracer;
+  readonly #root: Span;
+  readonly #context: Context;
+  /** Epoch ms minus `performance.now()`, read once for the request. */
+  readonly #clock: number;
+  /** False when the sampler dropped the request: only the trace context is propagated. */
+  readonly recording: boolean;
+  #stream: Span | undefined;
+  #ended = false;
+  #rootHeaders: Record<string, string> | undefined;
+
+  constructor(tracer: Tracer, root: Span, context: Context, clock: number) {
+    this.#tracer = tracer;
+    this.#root = root;
+    this.#context = context;
+    this.#clock = clock;
+    this.recording = root.isRecording();
+  }
+
+  /** Now, in epoch ms with sub-millisecond digits, on the request's clock. */
+  #now(): number {
+    return this.#clock + performance.now();
+  }
+
+  /** The trace id (32 hex digits), for logs and answers. */
+  get traceId(): string {
+    return this.#root.spanContext().traceId;
+  }
+
+  /** `gateway.auth`, from `startedAt` to now, and the caller's tenant ids on the root. */
+  authenticated(startedAt: number, caller: Caller): void {
+    if (!this.recording) return;
+    const ids: Attributes = {
+      [ATTR_KORDON_ORG_ID]: caller.key.orgId,
+      [ATTR_KORDON_PROXY_KEY_ID]: caller.key.proxyKeyId,
+      [ATTR_KORDON_USER_ID]: caller.user.userId,
+    };
+    if (caller.key.teamId) ids[ATTR_KORDON_TEAM_ID] = caller.key.teamId;
+    this.#root.setAttributes(ids);
+    // The other ids are on the root; each attribute is paid for again at every export.
+    this.#step('gateway.auth', startedAt, { [ATTR_KORDON_ORG_ID]: caller.key.orgId });
+  }
+
+  /** The key was refused (401): `gateway.auth` fails and the request ends here. */
+  unauthenticated(startedAt: number, status: number, kind: string): void {
+    if (this.recording) {
+      this.#step('gateway.auth', startedAt, { [ATTR_ERROR_TYPE]: kind }, kind);
+      this.#root.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: kind });
+    }
+    this.#endRoot();
+  }
+
+  /** What the caller asked for, once the body is read. */
+  requested(model: string, stream: boolean, maxTokens: number | null): void {
+    if (!this.recording) return;
+    this.#root.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, stream);
+    if (MODEL_NAME.test(model)) this.#root.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, model);
+    if (maxTokens !== null) this.#root.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
+  }
+
+  /** `gateway.admission`, from `startedAt` to now; a refusal is an expected outcome, not an error. */
+  admission(
+    startedAt: number,
+    refusal: { reason: string; limitScope: { scope: string } | null } | undefined,
+  ): void {
+    if (!this.recording) return;
+    this.#step(
+      'gateway.admission',
+      startedAt,
+      refusal
+        ? { [ATTR_ERROR_TYPE]: refusal.reason, [ATTR_KORDON_LIMIT_SCOPE]: refusal.limitScope?.scope ?? '' }
+        : undefined,
+    );
+  }
+
+  /** `gateway.route`: the balancer's choice of a provider key for attempt `attempt` (1 first). */
+  chose(startedAt: number, route: Route, key: ProviderKeyEntry, attempt: number): void {
+    if (!this.recording) return;
+    this.#step('gateway.route', startedAt, {
+      [ATTR_KORDON_PROVIDER_KEY_ID]: key.providerKeyId,
+      [ATTR_KORDON_ATTEMPT]: attempt,
+      [ATTR_KORDON_BALANCER_STRATEGY]: route.provider.options.balancer ?? 'adaptive',
+    });
+  }
+
+  /**
+   * `provider.<type>.<operation>` (e.g. `provider.openai.chat`) for one upstream call. Its
+   * `headers` carry the attempt span's context to the provider; unsampled, the root's.
+   */
+  attempt(
+    route: Route,
+    operation: Operation,
+    key: ProviderKeyEntry,
+    attempt: number,
+    maxTokens: number | null = null,
+  ): AttemptTrace {
+    if (!this.recording) {
+      this.#rootHeaders ??= inject(this.#context);
+      return new AttemptTrace(undefined, this.#rootHeaders, this.#clock);
+    }
+    const type = route.provider.type;
+    const genAiProvider = GEN_AI_PROVIDER_NAME[type];
+    const attributes: Attributes = {
+      [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION[operation],
+      [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider,
+      [ATTR_GEN_AI_SYSTEM]: genAiProvider,
+      [ATTR_GEN_AI_REQUEST_MODEL]: route.model,
+      [ATTR_KORDON_PROVIDER]: route.provider.name,
+      [ATTR_KORDON_PROVIDER_KEY_ID]: key.providerKeyId,
+      [ATTR_KORDON_ATTEMPT]: attempt,
+    };
+    if (maxTokens !== null) attributes[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
+    const server = serverOf(route.provider.baseUrl);
+    if (server) {
+      attributes[ATTR_SERVER_ADDRESS] = server.address;
+      attributes[ATTR_SERVER_PORT] = server.port;
+    }
+    const span = this.#tracer.startSpan(
+      `provider.${type}.${GEN_AI_OPERATION[operation]}`,
+      { kind: SpanKind.CLIENT, startTime: this.#now() },
+      this.#context,
+    );
+    span.setAttributes(attributes);
+    return new AttemptTrace(span, inject(trace.setSpan(this.#context, span)), this.#clock);
+  }
+
+  /** `gateway.stream` begins: the answer's headers are about to go to the caller. */
+  streamStarted(): void {
+    if (!this.recording) return;
+    this.#stream = this.#tracer.startSpan(
+      'gateway.stream',
+      { kind: SpanKind.INTERNAL, startTime: this.#now() },
+      this.#context,
+    );
+  }
+
+  /** `gateway.stream` ends; `firstByteAt` (`performance.now()`) becomes its first-token event. */
+  streamEnded(end: StreamEnd, startedAt: number, firstByteAt: number | undefined): void {
+    const span = this.#stream;
+    if (!span) return;
+    this.#stream = undefined;
+    span.setAttribute(ATTR_KORDON_STREAM_END, end);
+    if (firstByteAt !== undefined) {
+      span.addEvent(
+        EVENT_FIRST_TOKEN,
+        { [ATTR_KORDON_TIME_TO_FIRST_TOKEN_MS]: Math.round(firstByteAt - startedAt) },
+        this.#clock + firstByteAt,
+      );
+    }
+    if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
+    span.end(this.#now());
+  }
+
+  /** Ends the root span with the request's one event: status, usage, cost, outcome. */
+  finish(event: NewEvent): void {
+    if (this.recording) {
+      const attributes: Attributes = {};
+      let error: string | undefined;
+      switch (event.type) {
+        case 'RequestCompleted': {
+          const data = event.data as KordonEventData<'RequestCompleted'>;
+          attributes[ATTR_KORDON_OUTCOME] = 'completed';
+          attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = data.status;
+          // Provider and key are on the serving attempt's span (every attribute is paid at export).
+          attributes[ATTR_KORDON_ATTEMPTS] = data.attempts;
+          usageAttributes(attributes, data.usage);
+          if (data.cost !== null && data.currency !== null) {
+            attributes[ATTR_KORDON_COST] = data.cost;
+            attributes[ATTR_KORDON_CURRENCY] = data.currency;
+          }
+          break;
+        }
+        case 'RequestFailed': {
+          const data = event.data as KordonEventData<'RequestFailed'>;
+          attributes[ATTR_KORDON_OUTCOME] = 'failed';
+          attributes[ATTR_ERROR_TYPE] = data.errorCode;
+          if (data.status !== null) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = data.status;
+          attributes[ATTR_KORDON_ATTEMPTS] = data.attempts;
+          usageAttributes(attributes, data.usage);
+          if (data.cost !== null && data.currency !== null) {
+            attributes[ATTR_KORDON_COST] = data.cost;
+            attributes[ATTR_KORDON_CURRENCY] = data.currency;
+          }
+          // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
+          const fault =
+            data.errorCode !== 'client_disconnected' &&
+            (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
+          if (fault) error = data.errorCode;
+          break;
+        }
+        case 'RequestRejected': {
+          const data = event.data as KordonEventData<'RequestRejected'>;
+          attributes[ATTR_KORDON_OUTCOME] = 'rejected';
+          attributes[ATTR_ERROR_TYPE] = data.reason;
+          attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = data.status;
+          if (data.limitScope) attributes[ATTR_KORDON_LIMIT_SCOPE] = data.limitScope.scope;
+          break;
+        }
+        default:
+          break;
+      }
+      this.#root.setAttributes(attributes);
+      if (error !== undefined) this.#root.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    }
+    this.#endRoot();
+  }
+
+  /** Ends the root span of an endpoint that writes no event (count_tokens). */
+  end(status: number, errorType?: string): void {
+    if (this.recording) {
+      this.#root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (errorType !== undefined) this.#root.setAttribute(ATTR_ERROR_TYPE, errorType);
+      if (status >= 500) this.#root.setStatus({ code: SpanStatusCode.ERROR, message: errorType ?? '' });
+    }
+    this.#endRoot();
+  }
+
+  #endRoot(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const now = this.#now();
+    this.#stream?.end(now);
+    this.#root.end(now);
+  }
+
+  /** A child span of a step that is over: from `startedAt` to now. */
+  #step(name: string, startedAt: number, attributes: Attributes | undefined, error?: string): void {
+    const span = this.#tracer.startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, startTime: this.#clock + startedAt },
+      this.#context,
+    );
+    if (attributes) span.setAttributes(attributes);
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    span.end(this.#now());
+  }
+}
+
+/** One upstream attempt's span (absent when not sampled) and the headers that carry its context. */
+export class AttemptTrace {
+  readonly #span: Span | undefined;
+  readonly #clock: number;
+  /** `traceparent` (and `tracestate`) for the provider request. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(span: Span | undefined, headers: Record<string, string>, clock: number) {
+    this.#span = span;
+    this.headers = headers;
+    this.#clock = clock;
+  }
+
+  #end(span: Span): void {
+    span.end(this.#clock + performance.now());
+  }
+
+  /** A finished answer: its status, what the provider says it served, the usage. */
+  answered(answer: ProviderAnswer, usage: NormalisedUsage | undefined): void {
+    const span = this.#span;
+    if (!span?.isRecording()) return;
+    const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: answer.status };
+    let json: unknown;
+    try {
+      json = answer.json();
+    } catch {
+      json = undefined;
+    }
+    answerFacts(attributes, json);
+    if (usage) usageAttributes(attributes, usage);
+    span.setAttributes(attributes);
+    this.#end(span);
+  }
+
+  /** A stream's headers arrived; the span stays open until the body ends. */
+  streaming(status: number): void {
+    this.#span?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  }
+
+  /** The streamed body ended (cleanly, broken, or the caller left). */
+  streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd): void {
+    const span = this.#span;
+    if (!span?.isRecording()) return;
+    if (usage) {
+      const attributes: Attributes = {};
+      usageAttributes(attributes, usage);
+      span.setAttributes(attributes);
+    }
+    if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
+    this.#end(span);
+  }
+
+  /**
+   * The attempt failed: the provider's status, the error's code (never its message), how it
+   * counts for the key, and whether Kordon goes on with another key or provider.
+   */
+  failed(error: unknown, kind: string | undefined, retry: boolean): void {
+    const span = this.#span;
+    if (!span?.isRecording()) return;
+    const { status, code } = error as { status?: unknown; code?: unknown };
+    const type = typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown';
+    const attributes: Attributes = { [ATTR_ERROR_TYPE]: type, [ATTR_KORDON_RETRY]: retry };
+    if (typeof status === 'number') attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+    if (kind !== undefined) attributes[ATTR_KORDON_FAILURE_KIND] = kind;
+    span.setAttributes(attributes);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+    this.#end(span);
+  }
+}
+
+function inject(context: Context): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagator.inject(context, headers, defaultTextMapSetter);
+  return headers;
+}
+
+function usageAttributes(attributes: Attributes, usage: NormalisedUsage): void {
+  attributes[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = usage.inputTokens;
+  attributes[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = usage.outputTokens;
+  if (usage.cachedInputTokens > 0)
+    attributes[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cachedInputTokens;
+}
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.length > 0 ? value.slice(0, MAX_PROVIDER_TEXT) : undefined;
+
+/**
+ * What a finished answer says about itself, in any of the three dialects: its id, the model
+ * that served it, why each choice stopped (OpenAI `choices[].finish_reason`, Anthropic
+ * `stop_reason`, Gemini `candidates[].finishReason`, Responses `status`).
+ */
+export function answerFacts(attributes: Attributes, json: unknown): void {
+  if (typeof json !== 'object' || json === null) return;
+  const answer = json as Record<string, unknown>;
+  const id = text(answer.id) ?? text(answer.responseId);
+  if (id) attributes[ATTR_GEN_AI_RESPONSE_ID] = id;
+  const model = text(answer.model) ?? text(answer.modelVersion);
+  if (model) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = model;
+  const reasons: string[] = [];
+  const stop = text(answer.stop_reason);
+  if (stop) reasons.push(stop);
+  const choices = Array.isArray(answer.choices)
+    ? answer.choices
+    : Array.isArray(answer.candidates)
+      ? answer.candidates
+      : [];
+  for (const choice of choices.slice(0, 16)) {
+    if (typeof choice !== 'object' || choice === null) continue;
+    const { finish_reason, finishReason } = choice as { finish_reason?: unknown; finishReason?: unknown };
+    const reason = text(finish_reason) ?? text(finishReason);
+    if (reason) reasons.push(reason);
+  }
+  if (answer.object === 'response') {
+    const status = text(answer.status);
+    if (status) reasons.push(status);
+  }
+  if (reasons.length > 0) attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
+}
+
+/** `server.address` and `server.port` of a provider's base URL, parsed once per URL. */
+const servers = new Map<string, { address: string; port: number } | null>();
+
+function serverOf(baseUrl: string): { address: string; port: number } | null {
+  let server = servers.get(baseUrl);
+  if (server === undefined) {
+    try {
+      const url = new URL(baseUrl);
+      const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+      server = { address: url.hostname.replace(/^\[|\]$/g, ''), port };
+    } catch {
+      server = null;
+    }
+    // Base URLs come from configuration; the bound only guards against a churning registry.
+    if (servers.size >= 1024) servers.clear();
+    servers.set(baseUrl, server);
+  }
+  return server;
+}

@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, it } from 'node:test';
+import { kordonCatalogue, streams } from '@kordon/events';
+import type { Attributes } from '@opentelemetry/api';
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import * as incubating from '@opentelemetry/semantic-conventions/incubating';
+import { Registry } from 'prom-client';
+import type { Caller } from '../http/authenticate.js';
+import type { Route } from '../http/route-model.js';
+import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import * as attributes from './attributes.js';
+import { DataPlaneMetrics } from './data-plane-metrics.js';
+import { answerFacts, RequestTracing } from './request-trace.js';
+
+describe('telemetry attributes', () => {
+  it('the GenAI names copied here are those of the semantic conventions', () => {
+    const pairs: Array<[string, string]> = [
+      [attributes.ATTR_GEN_AI_PROVIDER_NAME, incubating.ATTR_GEN_AI_PROVIDER_NAME],
+      [attributes.ATTR_GEN_AI_SYSTEM, incubating.ATTR_GEN_AI_SYSTEM],
+      [attributes.ATTR_GEN_AI_OPERATION_NAME, incubating.ATTR_GEN_AI_OPERATION_NAME],
+      [attributes.ATTR_GEN_AI_REQUEST_MODEL, incubating.ATTR_GEN_AI_REQUEST_MODEL],
+      [attributes.ATTR_GEN_AI_REQUEST_MAX_TOKENS, incubating.ATTR_GEN_AI_REQUEST_MAX_TOKENS],
+      [attributes.ATTR_GEN_AI_REQUEST_STREAM, incubating.ATTR_GEN_AI_REQUEST_STREAM],
+      [attributes.ATTR_GEN_AI_RESPONSE_MODEL, incubating.ATTR_GEN_AI_RESPONSE_MODEL],
+      [attributes.ATTR_GEN_AI_RESPONSE_ID, incubating.ATTR_GEN_AI_RESPONSE_ID],
+      [attributes.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, incubating.ATTR_GEN_AI_RESPONSE_FINISH_REASONS],
+      [attributes.ATTR_GEN_AI_USAGE_INPUT_TOKENS, incubating.ATTR_GEN_AI_USAGE_INPUT_TOKENS],
+      [attributes.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, incubating.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS],
+      [
+        attributes.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        incubating.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+      ],
+    ];
+    for (const [ours, theirs] of pairs) assert.equal(ours, theirs);
+    assert.equal(attributes.GEN_AI_PROVIDER_NAME.openai, incubating.GEN_AI_PROVIDER_NAME_VALUE_OPENAI);
+    assert.equal(attributes.GEN_AI_PROVIDER_NAME.anthropic, incubating.GEN_AI_PROVIDER_NAME_VALUE_ANTHROPIC);
+    assert.equal(attributes.GEN_AI_PROVIDER_NAME.gemini, incubating.GEN_AI_PROVIDER_NAME_VALUE_GCP_GEMINI);
+    assert.equal(
+      attributes.GEN_AI_PROVIDER_NAME['azure-openai'],
+      incubating.GEN_AI_PROVIDER_NAME_VALUE_AZURE_AI_OPENAI,
+    );
+    assert.equal(attributes.GEN_AI_OPERATION.chat, incubating.GEN_AI_OPERATION_NAME_VALUE_CHAT);
+    assert.equal(
+      attributes.GEN_AI_OPERATION.generate_content,
+      incubating.GEN_AI_OPERATION_NAME_VALUE_GENERATE_CONTENT,
+    );
+    assert.equal(attributes.GEN_AI_OPERATION.embeddings, incubating.GEN_AI_OPERATION_NAME_VALUE_EMBEDDINGS);
+  });
+
+  it('reads id, model and finish reasons from an answer in each dialect', () => {
+    const facts = (json: unknown) => {
+      const out: Attributes = {};
+      answerFacts(out, json);
+      return out;
+    };
+    assert.deepEqual(
+      facts({
+        id: 'chatcmpl-1',
+        model: 'gpt-4o-mini-2024',
+        choices: [{ finish_reason: 'stop' }, { finish_reason: 'length' }],
+      }),
+      {
+        'gen_ai.response.id': 'chatcmpl-1',
+        'gen_ai.response.model': 'gpt-4o-mini-2024',
+        'gen_ai.response.finish_reasons': ['stop', 'length'],
+      },
+    );
+    assert.deepEqual(facts({ id: 'msg_1', model: 'claude-x', stop_reason: 'end_turn', content: [] }), {
+      'gen_ai.response.id': 'msg_1',
+      'gen_ai.response.model': 'claude-x',
+      'gen_ai.response.finish_reasons': ['end_turn'],
+    });
+    assert.deepEqual(
+      facts({ responseId: 'r1', modelVersion: 'gemini-2.5-flash', candidates: [{ finishReason: 'STOP' }] }),
+      {
+        'gen_ai.response.id': 'r1',
+        'gen_ai.response.model': 'gemini-2.5-flash',
+        'gen_ai.response.finish_reasons': ['STOP'],
+      },
+    );
+    assert.deepEqual(facts({ object: 'response', id: 'resp_1', model: 'gpt-4.1', status: 'completed' }), {
+      'gen_ai.response.id': 'resp_1',
+      'gen_ai.response.model': 'gpt-4.1',
+      'gen_ai.response.finish_reasons': ['completed'],
+    });
+    assert.deepEqual(facts('not json'), {});
+    assert.equal(String(facts({ model: 'x'.repeat(5000) })['gen_ai.response.model']).length, 200);
+  });
+});
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const CALLER_SPAN = 'b7ad6b7169203331';
+
+function tracing() {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  return { exporter, tracing: new RequestTracing(provider.getTracer('test')) };
+}
+
+const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+const caller = {
+  key: { orgId: 'org_1', proxyKeyId: 'pk_1', teamId: null },
+  user: { userId: 'usr_1' },
+} as unknown as Caller;
+const route = {
+  provider: {
+    name: 'main',
+    type: 'openai',
+    baseUrl: 'https://api.example.test/v1',
+    options: {},
+    orgId: 'org_1',
+  },
+  model: 'gpt-4o-mini',
+} as unknown as Route;
+const key = { providerKeyId: 'prk_1' } as ProviderKeyEntry;
+
+describe('request traces', () => {
+  it("continues the caller's trace, and the provider gets the attempt span as parent", () => {
+    const { exporter, tracing: t } = tracing();
+    const trace = t.startGenerate(
+      request({ traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01` }),
+      'chat.completions',
+      'req_1',
+      performance.now(),
+    );
+    assert.equal(trace.traceId, TRACE_ID);
+    trace.authenticated(performance.now(), caller);
+    const attempt = trace.attempt(route, 'chat', key, 1, 100);
+    const [, , spanId] = attempt.headers.traceparent!.split('-');
+    attempt.failed(Object.assign(new Error('x'), { code: 'upstream_timeout' }), 'timeout', true);
+    attempt.failed(new Error('twice'), undefined, false); // ended: nothing more
+    trace.end(504, 'upstream_timeout');
+    trace.end(500); // once only
+    const spans = exporter.getFinishedSpans();
+    assert.deepEqual(spans.map((s) => s.name).sort(), [
+      'POST /v1/chat/completions',
+      'gateway.auth',
+      'provider.openai.chat',
+    ]);
+    const call = spans.find((s) => s.name === 'provider.openai.chat')!;
+    assert.equal(call.spanContext().spanId, spanId);
+    assert.equal(call.attributes['error.type'], 'upstream_timeout');
+    assert.equal(call.attributes['server.address'], 'api.example.test');
+    assert.equal(call.attributes['server.port'], 443);
+    const root = spans.find((s) => s.name === 'POST /v1/chat/completions')!;
+    assert.equal(root.parentSpanContext?.spanId, CALLER_SPAN);
+    assert.equal(root.attributes['http.response.status_code'], 504);
+  });
+
+  it('an unsampled request records nothing and still passes its trace id on, unsampled', () => {
+    const { exporter, tracing: t } = tracing();
+    const trace = t.startGenerate(
+      request({ traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-00` }),
+      'messages',
+      'req_2',
+      performance.now(),
+    );
+    assert.equal(trace.recording, false);
+    trace.authenticated(performance.now(), caller);
+    const attempt = trace.attempt(route, 'messages', key, 1);
+    assert.match(attempt.headers.traceparent!, new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-00$`));
+    trace.end(200);
+    assert.equal(exporter.getFinishedSpans().length, 0);
+  });
+
+  it('a malformed traceparent starts a new trace', () => {
+    const { exporter, tracing: t } = tracing();
+    const trace = t.startGenerate(request({ traceparent: 'garbage' }), 'embeddings', 'r', performance.now());
+    assert.notEqual(trace.traceId, TRACE_ID);
+    trace.end(200);
+    const [root] = exporter.getFinishedSpans();
+    assert.equal(root?.parentSpanContext, undefined);
+    assert.equal(root?.attributes['gen_ai.operation.name'], 'embeddings');
+  });
+});
+
+describe('data-plane metrics', () => {
+  const ORG = 'org_1';
+  const registry = { orgs: new Map([[ORG, { orgId: ORG, slug: 'acme' }]]), providerKeys: new Map() };
+  const metricsWith = (maxModels?: number) => {
+    const prom = new Registry();
+    const metrics = new DataPlaneMetrics(
+      prom,
+      {
+        registry: () => registry as unknown as RegistryState,
+        keyHealth: () => [],
+        headPosition: async () => 10,
+        projections: [{ name: 'registry', position: () => 7 }],
+      },
+      maxModels === undefined ? {} : { maxModels },
+    );
+    return { prom, metrics };
+  };
+  const completed = (model: string) =>
+    kordonCatalogue.create(
+      'RequestCompleted',
+      streams.usage(ORG),
+      {
+        requestId: 'req',
+        proxyKeyId: 'pk',
+        userId: 'usr',
+        teamId: null,
+        provider: 'main',
+        providerKeyId: 'prk',
+        model,
+        endpoint: 'chat.completions',
+        stream: false,
+        usage: { inputTokens: 3, outputTokens: 5, cachedInputTokens: 1, reasoningTokens: 2 },
+        cost: '0.25',
+        currency: 'USD',
+        latencyMs: 120,
+        timeToFirstTokenMs: null,
+        status: 200,
+        clientIp: '127.0.0.1',
+        attempts: 1,
+        redactedPrompt: null,
+        redactedResponse: null,
+      },
+      { orgId: ORG, actor: { kind: 'proxy-key', id: 'pk' } },
+    );
+
+  it('counts a completed request under the org slug, with its tokens and cost', async () => {
+    const { prom, metrics } = metricsWith();
+    metrics.request(completed('gpt-4o-mini'));
+    const text = await prom.metrics();
+    assert.match(
+      text,
+      /kordon_requests_total\{org="acme",provider="main",model="gpt-4o-mini",endpoint="chat.completions",status="200",outcome="completed"\} 1/,
+    );
+    assert.match(
+      text,
+      /kordon_tokens_total\{org="acme",provider="main",model="gpt-4o-mini",type="cached_input"\} 1/,
+    );
+    assert.match(
+      text,
+      /kordon_tokens_total\{org="acme",provider="main",model="gpt-4o-mini",type="reasoning"\} 2/,
+    );
+    assert.match(
+      text,
+      /kordon_cost_total\{org="acme",provider="main",model="gpt-4o-mini",currency="USD"\} 0.25/,
+    );
+    assert.match(
+      text,
+      /kordon_request_duration_seconds_sum\{provider="main",model="gpt-4o-mini",endpoint="chat.completions"\} 0.12/,
+    );
+    assert.match(text, /kordon_projection_lag_events\{projection="registry"\} 3/);
+  });
+
+  it('bounds the model label: past maxModels new names count as other', async () => {
+    const { prom, metrics } = metricsWith(2);
+    for (const model of ['a', 'b', 'c', 'd', 'a']) metrics.request(completed(model));
+    const text = await prom.metrics();
+    const models = [...text.matchAll(/^kordon_requests_total\{[^}]*model="([^"]*)"/gm)].map((m) => m[1]);
+    assert.deepEqual(models.sort(), ['a', 'b', 'other']);
+    assert.match(text, /kordon_requests_total\{[^}]*model="a"[^}]*\} 2/);
+    assert.match(text, /kordon_requests_total\{[^}]*model="other"[^}]*\} 2/);
+  });
+
+  it("a refusal before routing does not make the caller's model a label", async () => {
+    const { prom, metrics } = metricsWith();
+    metrics.request(
+      kordonCatalogue.create(
+        'RequestRejected',
+        streams.usage(ORG),
+        {
+          requestId: 'req',
+          reason: 'model_forbidden',
+          limitScope: null,
+          proxyKeyId: 'pk',
+          userId: 'usr',
+          teamId: null,
+          model: 'made-up-model-123',
+          endpoint: 'chat.completions',
+          status: 404,
+          clientIp: '127.0.0.1',
+        },
+        { orgId: ORG, actor: { kind: 'proxy-key', id: 'pk' } },
+      ),
+    );
+    const text = await prom.metrics();
+    assert.equal(text.includes('made-up-model-123'), false);
+    assert.match(text, /kordon_requests_total\{org="acme",provider="",model="",[^}]*outcome="rejected"\} 1/);
+    assert.equal(/^kordon_limit_rejections_total\{/m.test(text), false, 'not a limit');
+  });
+});

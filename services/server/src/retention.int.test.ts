@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kordonCatalogue, type NewEvent, newEventId, type SqlQueryable, streams } from '@kordon/events';
+import { loadConfig } from './config.js';
+import { startKordon } from './kordon.js';
+import { createLogger } from './logger.js';
+
+const DAY = 86_400_000;
+const ORG = 'org_retention';
+
+function request(requestId: string, time: Date): NewEvent {
+  return kordonCatalogue.create(
+    'RequestCompleted',
+    streams.usage(ORG),
+    {
+      requestId,
+      proxyKeyId: 'pxk_1',
+      userId: 'usr_1',
+      teamId: null,
+      provider: 'openai',
+      providerKeyId: 'prk_1',
+      model: 'gpt-4o-mini',
+      endpoint: 'chat.completions',
+      stream: false,
+      usage: { inputTokens: 10, outputTokens: 2, cachedInputTokens: 0 },
+      cost: '0.000003',
+      currency: 'USD',
+      latencyMs: 300,
+      timeToFirstTokenMs: null,
+      status: 200,
+      clientIp: '203.0.113.9',
+      attempts: 1,
+      redactedPrompt: null,
+      redactedResponse: null,
+    },
+    { orgId: ORG, actor: { kind: 'proxy-key', id: 'pxk_1' }, time, id: newEventId() },
+  );
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const rows = async (sql: SqlQueryable, requestIds: string[]) =>
+  (
+    await sql.query<{ request_id: string }>(
+      'SELECT request_id FROM kordon_request_log WHERE request_id = ANY($1::text[]) ORDER BY request_id',
+      [requestIds],
+    )
+  ).rows.map((row) => row.request_id);
+
+it('the server runs the request log and its retention: expired requests leave the database', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kordon-retention-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const config = loadConfig({
+    KORDON_PORT: '0',
+    KORDON_DATA_DIR: dataDir,
+    KORDON_LOG_LEVEL: 'silent',
+    KORDON_DEV_MODE: 'true',
+    KORDON_RETENTION_INTERVAL_MS: '1000',
+  });
+  const kordon = await startKordon(config, createLogger(config));
+  t.after(() => kordon.stop());
+  const { store } = kordon.storage;
+  const sql = store.sql;
+  const ancient = new Date(Date.now() - 500 * DAY);
+  const month = `kordon_request_log_y${ancient.getUTCFullYear()}m${String(ancient.getUTCMonth() + 1).padStart(2, '0')}`;
+
+  // Requests of every age, then (later in the log) a policy that keeps 30 days.
+  await store.appendMany([
+    request('r-ancient', ancient),
+    request('r-old', new Date(Date.now() - 45 * DAY)),
+    request('r-recent', new Date(Date.now() - 2 * DAY)),
+    kordonCatalogue.create(
+      'LoggingPolicySet',
+      streams.org(ORG),
+      { bodies: 'none', retentionDays: 30, rules: [] },
+      { orgId: ORG, actor: { kind: 'config', id: 'config-file' } },
+    ),
+  ]);
+  await until('the request log to follow the event log', async () =>
+    (await rows(sql, ['r-recent'])).length === 1 ? true : undefined,
+  );
+  await until('the retention pass to delete expired requests', async () =>
+    (await rows(sql, ['r-ancient', 'r-old'])).length === 0 ? true : undefined,
+  );
+  assert.deepEqual(await rows(sql, ['r-ancient', 'r-old', 'r-recent']), ['r-recent']);
+  const { rows: tables } = await sql.query<{ name: string | null }>('SELECT to_regclass($1)::text AS name', [
+    month,
+  ]);
+  assert.equal(tables[0]?.name, null, 'the expired month was dropped as a whole');
+  const { rows: parked } = await sql.query('SELECT * FROM kordon_projection_parked');
+  assert.deepEqual(parked, []);
+});

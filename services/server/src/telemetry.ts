@@ -1,0 +1,399 @@
+/**
+ * OpenTelemetry tracing of the one process: the standard `OTEL_*` variables read once at
+ * start (with the rest of the configuration, from the environment passed in), and a NodeSDK
+ * started only when tracing is on, with an OTLP exporter (http/protobuf, http/json or
+ * grpc), a batch span processor and the configured sampler.
+ *
+ * Tracing is off unless an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`), and off whatever else is set with `OTEL_SDK_DISABLED=true`
+ * or `OTEL_TRACES_EXPORTER=none`: an exporter that defaults to localhost would cost CPU and
+ * log errors on every machine where no collector listens.
+ *
+ * What the SDK is not asked to do: no auto-instrumentation (spans are made by hand on the
+ * request path), no AsyncLocalStorage context manager (the gateway passes the trace context
+ * explicitly: on Node 20 an enabled AsyncLocalStorage taxes every promise), no global
+ * propagator (the gateway reads and writes W3C trace context itself), and no OTLP metrics or
+ * logs (metrics are Prometheus, logs are pino).
+ */
+import {
+  type Context,
+  type ContextManager,
+  DiagLogLevel,
+  diag,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { envDetector, hostDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  type SpanExporter,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import { z } from 'zod';
+
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+export interface TracingConfig {
+  enabled: boolean;
+  /** Why tracing is off (for the start log line); undefined when on. */
+  offBecause: string | undefined;
+  /** Where spans go: the full traces URL (http), or the collector's URL (grpc). */
+  endpoint: string;
+  protocol: (typeof OTLP_PROTOCOLS)[number];
+  /** Exporter headers (a vendor's API key...): never logged. */
+  headers: Record<string, string>;
+  serviceName: string;
+  sampler: (typeof SAMPLERS)[number];
+  /** The ratio of the `*traceidratio` samplers, 0..1. */
+  samplerArg: number;
+  batch: {
+    scheduledDelayMillis: number;
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+    exportTimeoutMillis: number;
+  };
+}
+
+/** Variables whose values may hold credentials: never echoed in a configuration error. */
+export const OTEL_SECRET_BEARING = new Set([
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+]);
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+const url = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const parsed = new URL(value);
+      return parsed.protocol === 'http:' || parsed.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'expected an http:// or https:// URL');
+
+/** `key=value,key2=value2`, values URL-encoded (the OTLP exporter spec). */
+const headerList = z.string().transform((value, ctx) => {
+  const headers: Record<string, string> = {};
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const name = eq > 0 ? pair.slice(0, eq).trim() : '';
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+      ctx.addIssue({ code: 'custom', message: 'expected key=value pairs separated by commas' });
+      return z.NEVER;
+    }
+    try {
+      headers[name.toLowerCase()] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'a header value is not valid URL encoding' });
+      return z.NEVER;
+    }
+  }
+  return headers;
+});
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false'], 'expected true or false'));
+
+const OtelSchema = z.object({
+  OTEL_SDK_DISABLED: boolean.optional(),
+  OTEL_TRACES_EXPORTER: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .refine(
+      (items) => items.every((item) => item === 'otlp' || item === 'none'),
+      'Kordon exports traces with otlp (or none)',
+    )
+    .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(OTLP_PROTOCOLS).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(OTLP_PROTOCOLS).optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: headerList.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: headerList.optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).max(200).default('kordon'),
+  OTEL_TRACES_SAMPLER: z.enum(SAMPLERS).default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'expected a ratio from 0 to 1')
+    .transform(Number)
+    .optional(),
+  OTEL_BSP_SCHEDULE_DELAY: integer(0, 600_000).default(5000),
+  OTEL_BSP_MAX_QUEUE_SIZE: integer(1, 1_000_000).default(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: integer(1, 1_000_000).default(512),
+  OTEL_BSP_EXPORT_TIMEOUT: integer(1, 600_000).default(30_000),
+});
+
+/**
+ * The tracing configuration from `OTEL_*` variables (an empty value counts as unset, as the
+ * specification says); problems name the variable, like every other setting.
+ */
+export function parseTracingConfig(env: NodeJS.ProcessEnv): {
+  config: TracingConfig;
+  problems: Array<{ name: string; message: string }>;
+} {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key.startsWith('OTEL_') && value !== ''),
+  );
+  const parsed = OtelSchema.safeParse(present);
+  if (!parsed.success) {
+    return {
+      config: OFF,
+      problems: parsed.error.issues.map((issue) => ({
+        name: String(issue.path[0] ?? '(environment)'),
+        message: issue.message,
+      })),
+    };
+  }
+  const e = parsed.data;
+  const protocol = e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+  let endpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (endpoint === undefined && e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) {
+    // The generic endpoint is a base: HTTP exporters add the signal's path, gRPC takes it as is.
+    endpoint =
+      protocol === 'grpc'
+        ? e.OTEL_EXPORTER_OTLP_ENDPOINT
+        : `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+  }
+  const offBecause =
+    e.OTEL_SDK_DISABLED === 'true'
+      ? 'OTEL_SDK_DISABLED=true'
+      : e.OTEL_TRACES_EXPORTER?.includes('none')
+        ? 'OTEL_TRACES_EXPORTER=none'
+        : endpoint === undefined
+          ? 'no OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
+          : undefined;
+  return {
+    config: {
+      enabled: offBecause === undefined,
+      offBecause,
+      endpoint: endpoint ?? '',
+      protocol,
+      headers: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+      serviceName: e.OTEL_SERVICE_NAME,
+      sampler: e.OTEL_TRACES_SAMPLER,
+      samplerArg: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+      batch: {
+        scheduledDelayMillis: e.OTEL_BSP_SCHEDULE_DELAY,
+        maxQueueSize: e.OTEL_BSP_MAX_QUEUE_SIZE,
+        maxExportBatchSize: Math.min(e.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, e.OTEL_BSP_MAX_QUEUE_SIZE),
+        exportTimeoutMillis: e.OTEL_BSP_EXPORT_TIMEOUT,
+      },
+    },
+    problems: [],
+  };
+}
+
+const OFF: TracingConfig = {
+  enabled: false,
+  offBecause: 'invalid configuration',
+  endpoint: '',
+  protocol: 'http/protobuf',
+  headers: {},
+  serviceName: 'kordon',
+  sampler: 'parentbased_always_on',
+  samplerArg: 1,
+  batch: {
+    scheduledDelayMillis: 5000,
+    maxQueueSize: 2048,
+    maxExportBatchSize: 512,
+    exportTimeoutMillis: 30_000,
+  },
+};
+
+export function samplerOf(config: Pick<TracingConfig, 'sampler' | 'samplerArg'>): Sampler {
+  switch (config.sampler) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(config.samplerArg);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplerArg) });
+    default: {
+      const never: never = config.sampler;
+      throw new Error(`unknown sampler ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * A context manager that keeps no context across async calls: the gateway hands each span
+ * its parent explicitly, so nothing needs AsyncLocalStorage (and its per-promise cost).
+ */
+class ExplicitContextManager implements ContextManager {
+  active(): Context {
+    return ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    _context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return fn.call(thisArg, ...args);
+  }
+  bind<T>(_context: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    return this;
+  }
+}
+
+export interface Tracing {
+  tracer: Tracer;
+  /** Exports what is left (bounded by `timeoutMs`) and unregisters the SDK. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+interface TelemetryLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+async function exporterOf(config: TracingConfig): Promise<SpanExporter> {
+  const options = { url: config.endpoint, headers: config.headers };
+  switch (config.protocol) {
+    case 'http/json':
+      return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(options);
+    case 'http/protobuf':
+      return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(options);
+    case 'grpc': {
+      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
+      const { Metadata } = await import('@grpc/grpc-js');
+      const metadata = new Metadata();
+      for (const [name, value] of Object.entries(config.headers)) metadata.set(name, value);
+      return new OTLPTraceExporter({ url: config.endpoint, metadata });
+    }
+    default: {
+      const never: never = config.protocol;
+      throw new Error(`unknown OTLP protocol ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Starts the OpenTelemetry SDK when tracing is on; undefined when it is off (the data plane
+ * then makes no span and sends no `traceparent`). The SDK's own complaints (an unreachable
+ * collector) go to the log as warnings, at most one line a minute.
+ */
+export async function startTracing(
+  config: TracingConfig,
+  logger: TelemetryLogger,
+): Promise<Tracing | undefined> {
+  if (!config.enabled) {
+    logger.info({ tracing: 'off', because: config.offBecause }, 'tracing is off');
+    return undefined;
+  }
+  // Loaded only when on: the SDK and its exporters weigh megabytes a process that does not
+  // trace should not carry.
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const exporter = await exporterOf(config);
+  const sdk = new NodeSDK({
+    serviceName: config.serviceName,
+    resource: resourceFromAttributes({ 'service.version': KORDON_VERSION }),
+    resourceDetectors: [envDetector, hostDetector],
+    sampler: samplerOf(config),
+    spanProcessors: [new BatchSpanProcessor(exporter, config.batch)],
+    contextManager: new ExplicitContextManager(),
+    textMapPropagator: null,
+    instrumentations: [],
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  let lastLine = 0;
+  let suppressed = 0;
+  const line = (message: string, args: unknown[]) => {
+    const now = Date.now();
+    if (now - lastLine < 60_000) {
+      suppressed++;
+      return;
+    }
+    lastLine = now;
+    const detail = args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
+    logger.warn({ suppressed }, `opentelemetry: ${message}${detail ? ` ${detail}` : ''}`.slice(0, 500));
+    suppressed = 0;
+  };
+  diag.setLogger(
+    {
+      error: (message, ...args) => line(message, args),
+      warn: (message, ...args) => line(message, args),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+  sdk.start();
+  // The SDK's tracer itself, not the global proxy: no indirection per span, and a later
+  // start in the same process (tests) cannot be handed a stopped provider.
+  const global = trace.getTracerProvider();
+  const provider = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
+  const tracer = provider.getTracer('kordon', KORDON_VERSION);
+  logger.info(
+    { tracing: 'on', protocol: config.protocol, sampler: config.sampler, serviceName: config.serviceName },
+    'tracing is on: spans go to the OTLP endpoint',
+  );
+  return {
+    tracer,
+    shutdown: async (timeoutMs = 5000) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        sdk.shutdown().catch((error: unknown) => line('shutdown failed', [error])),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      trace.disable();
+      diag.disable();
+    },
+  };
+}
+
+/** The version spans report as `service.version`. */
+const KORDON_VERSION = '0.1.0';

@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KordonEvent } from '@kordon/events';
+import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const PRIMARY_KEY = 'sk-proj-metricsprimaryabcdefghijklmnopqrstuvwx';
+const SECONDARY_KEY = 'sk-proj-metricssecondaryabcdefghijklmnopqrstu';
+const ANTHROPIC_KEY = 'sk-ant-api03-metricsabcdefghijklmnopqrstuvwxyz';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples of a Prometheus text exposition. */
+function parseExposition(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(match, `an exposition line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, name, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[name!] = value!.replace(/\\(.)/g, '$1');
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** Kordon's /metrics after a few requests of every kind, with the official OpenAI SDK. */
+describe('metrics: the data plane on /metrics', () => {
+  let openaiMock: MockServer;
+  let anthropicMock: MockServer;
+  let kordon: KordonUnderTest;
+  let aliceKey: string;
+  let bobKey: string;
+
+  before(async () => {
+    openaiMock = await startOpenAIMock({ keys: [PRIMARY_KEY, SECONDARY_KEY] });
+    anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY] });
+    kordon = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      gpt-4o-mini: { input: 1, output: 2 }
+    providers:
+      - name: primary
+        type: openai
+        baseUrl: ${openaiMock.url}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: p1, secret: "\${PRIMARY_KEY}", weight: 3 }]
+      - name: secondary
+        type: openai
+        baseUrl: ${openaiMock.url}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: s1, secret: "\${SECONDARY_KEY}" }]
+      - name: claude
+        type: anthropic
+        baseUrl: ${anthropicMock.url}
+        models: [claude-sonnet-4-5]
+        keys: [{ name: c1, secret: "\${ANTHROPIC_KEY}" }]
+    users:
+      - email: alice@acme.test
+        proxyKeys: [{ name: laptop }]
+      - email: bob@acme.test
+        proxyKeys: [{ name: ci, limits: { models: [gpt-4o-mini] } }]
+`,
+      { PRIMARY_KEY, SECONDARY_KEY, ANTHROPIC_KEY },
+    );
+    aliceKey = kordon.proxyKeys.get('alice@acme.test--laptop')!;
+    bobKey = kordon.proxyKeys.get('bob@acme.test--ci')!;
+  });
+  after(async () => {
+    await kordon?.stop();
+    await openaiMock?.close();
+    await anthropicMock?.close();
+  });
+
+  const openai = (apiKey = aliceKey) => new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey, maxRetries: 0 });
+  const scrape = async () => {
+    const response = await fetch(`${kordon.url}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await response.text();
+    return { text, samples: parseExposition(text) };
+  };
+  const value = (samples: Sample[], name: string, labels: Record<string, string>) => {
+    const found = samples.filter(
+      (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    );
+    return found.length === 0 ? undefined : found.reduce((sum, s) => sum + s.value, 0);
+  };
+
+  it('counts requests, latency, time to first token, tokens, cost, rejections and attempts', async () => {
+    const plain = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'count me' }],
+    });
+    let streamedUsage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'stream me' }],
+    }))
+      if (chunk.usage) streamedUsage = chunk.usage;
+    assert.ok(streamedUsage);
+    await assert.rejects(
+      openai(bobKey).chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'not my model' }],
+      }),
+      (error: unknown) => error instanceof OpenAI.APIError && error.status === 403,
+    );
+    await assert.rejects(
+      openai('kdn_notakey').chat.completions.create({ model: 'gpt-4o-mini', messages: [] }),
+      (error: unknown) => error instanceof OpenAI.APIError && error.status === 401,
+    );
+    openaiMock.enqueueScenario('server-error', { key: PRIMARY_KEY });
+    await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'fail over' }],
+    });
+    const events = await kordon.requestEvents();
+    const { text, samples } = await scrape();
+
+    const completed = {
+      org: 'acme',
+      model: 'gpt-4o-mini',
+      endpoint: 'chat.completions',
+      status: '200',
+      outcome: 'completed',
+    };
+    assert.equal(value(samples, 'kordon_requests_total', { ...completed, provider: 'primary' }), 2);
+    assert.equal(value(samples, 'kordon_requests_total', { ...completed, provider: 'secondary' }), 1);
+    assert.equal(
+      value(samples, 'kordon_requests_total', {
+        org: 'acme',
+        provider: '',
+        model: 'claude-sonnet-4-5',
+        status: '403',
+        outcome: 'rejected',
+      }),
+      1,
+    );
+    assert.equal(
+      value(samples, 'kordon_requests_total', { org: '', status: '401', outcome: 'unauthenticated' }),
+      1,
+    );
+    assert.equal(
+      value(samples, 'kordon_limit_rejections_total', {
+        org: 'acme',
+        reason: 'model_forbidden',
+        scope: 'proxy-key',
+      }),
+      1,
+    );
+
+    const histogram = { provider: 'primary', model: 'gpt-4o-mini', endpoint: 'chat.completions' };
+    assert.equal(value(samples, 'kordon_request_duration_seconds_count', histogram), 2);
+    assert.ok((value(samples, 'kordon_request_duration_seconds_sum', histogram) ?? 0) > 0);
+    assert.equal(value(samples, 'kordon_request_duration_seconds_bucket', { ...histogram, le: '+Inf' }), 2);
+    assert.equal(value(samples, 'kordon_time_to_first_token_seconds_count', histogram), 1);
+    assert.equal(value(samples, 'kordon_request_duration_seconds_count', { provider: 'secondary' }), 1);
+
+    // Tokens and cost agree with the request events.
+    let input = 0;
+    let output = 0;
+    let cost = 0;
+    for (const event of events as KordonEvent[]) {
+      if (event.type !== 'RequestCompleted' || event.data.provider !== 'primary') continue;
+      input += event.data.usage.inputTokens;
+      output += event.data.usage.outputTokens;
+      cost += Number(event.data.cost);
+    }
+    assert.equal(input, plain.usage!.prompt_tokens + streamedUsage.prompt_tokens);
+    const spent = { org: 'acme', provider: 'primary', model: 'gpt-4o-mini' };
+    assert.equal(value(samples, 'kordon_tokens_total', { ...spent, type: 'input' }), input);
+    assert.equal(value(samples, 'kordon_tokens_total', { ...spent, type: 'output' }), output);
+    const counted = value(samples, 'kordon_cost_total', { ...spent, currency: 'USD' }) ?? 0;
+    assert.ok(Math.abs(counted - cost) < 1e-12, `cost ${counted} = ${cost}`);
+
+    assert.equal(
+      value(samples, 'kordon_upstream_attempts_total', { org: 'acme', provider: 'primary', result: 'ok' }),
+      2,
+    );
+    assert.equal(
+      value(samples, 'kordon_upstream_attempts_total', {
+        org: 'acme',
+        provider: 'primary',
+        result: 'server_error',
+      }),
+      1,
+    );
+    assert.equal(
+      value(samples, 'kordon_upstream_attempts_total', { org: 'acme', provider: 'secondary', result: 'ok' }),
+      1,
+    );
+
+    // No label carries a key, a proxy key or a user.
+    for (const secret of [PRIMARY_KEY, SECONDARY_KEY, ANTHROPIC_KEY, aliceKey, bobKey])
+      assert.equal(text.includes(secret), false);
+    assert.equal(text.includes('alice@acme.test'), false);
+  });
+
+  it('shows every provider key as the balancer sees it, and how far the projections are behind', async () => {
+    const { samples } = await scrape();
+    const keys = samples.filter((s) => s.name === 'kordon_provider_key_usable');
+    assert.deepEqual(keys.map((s) => `${s.labels.org}/${s.labels.provider}/${s.labels.key}`).sort(), [
+      'acme/claude/c1',
+      'acme/primary/p1',
+      'acme/secondary/s1',
+    ]);
+    for (const key of keys) assert.match(key.labels.provider_key_id!, /^prk_[0-9a-f]{32}$/);
+    assert.equal(value(samples, 'kordon_provider_key_weight', { provider: 'primary' }), 3);
+    assert.ok((value(samples, 'kordon_provider_key_effective_weight', { provider: 'secondary' }) ?? -1) >= 0);
+    assert.ok(
+      (value(samples, 'kordon_provider_key_error_rate', { provider: 'primary' }) ?? 0) > 0,
+      'the 500 counts',
+    );
+    assert.ok((value(samples, 'kordon_provider_key_latency_seconds', { provider: 'secondary' }) ?? 0) > 0);
+    const states = samples.filter(
+      (s) => s.name === 'kordon_provider_key_state' && s.labels.provider === 'claude',
+    );
+    assert.deepEqual(
+      states.filter((s) => s.value === 1).map((s) => s.labels.state),
+      ['ok'],
+      'one state at a time',
+    );
+    assert.equal(states.length, 5);
+
+    for (const projection of ['registry', 'gateway-limits']) {
+      const lag = value(samples, 'kordon_projection_lag_events', { projection });
+      assert.ok(lag !== undefined && lag >= 0, `${projection} lag`);
+      assert.ok((value(samples, 'kordon_projection_position', { projection }) ?? 0) > 0);
+    }
+    // The event pipeline's own series are still there.
+    assert.equal(value(samples, 'kordon_event_spool_events', {}), 0);
+    assert.ok((value(samples, 'kordon_events_written_total', { destination: 'store' }) ?? 0) > 0);
+  });
+});
+
+describe('metrics: KORDON_METRICS=false', () => {
+  it('counts nothing for the data plane; the event pipeline is still on /metrics', async () => {
+    const mock = await startOpenAIMock({ keys: [PRIMARY_KEY] });
+    const kordon = await startKordonUnderTest(
+      `
+orgs:
+  - slug: quiet
+    name: Quiet
+    providers:
+      - { name: openai, type: openai, baseUrl: "${mock.url}/v1", models: [gpt-4o-mini], keys: [{ name: k, secret: "\${PRIMARY_KEY}" }] }
+    users:
+      - email: q@quiet.test
+        proxyKeys: [{ name: q }]
+`,
+      { PRIMARY_KEY, KORDON_METRICS: 'false' },
+    );
+    try {
+      const key = kordon.proxyKeys.get('q@quiet.test--q')!;
+      await new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      const text = await (await fetch(`${kordon.url}/metrics`)).text();
+      assert.equal(/^kordon_requests_total/m.test(text), false);
+      assert.equal(/^kordon_provider_key_/m.test(text), false);
+      assert.match(text, /^kordon_event_spool_events /m);
+    } finally {
+      await kordon.stop();
+      await mock.close();
+    }
+  });
+});
