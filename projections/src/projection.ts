@@ -41,6 +41,12 @@ export interface SqlProjection<E> {
    */
   readonly eventTypes?: ReadonlySet<string>;
   project(event: E): SqlStatement[];
+  /**
+   * Optional: the statements of a whole batch at once (e.g. one multi-row insert instead of a
+   * statement per event), equivalent to `project` of each event in order. When the batch
+   * fails, the runner falls back to `project` per event to park the one that cannot apply.
+   */
+  projectBatch?(events: E[]): SqlStatement[];
 }
 
 /** An event a projection could not apply, kept with the reason instead of a crash loop. */

@@ -152,18 +152,23 @@ export class SqlProjectionRunner<E> {
   }
 
   private async applyBatch(events: RecordedEvent[]): Promise<void> {
-    const planned = events.map((event) => this.plan(event));
+    const batched = this.planBatch(events);
+    const planned = batched ? [] : events.map((event) => this.plan(event));
     try {
       await this.sql.transaction(async (tx) => {
-        for (const step of planned) {
-          if ('parked' in step) await this.park(tx, step.parked);
-          else for (const statement of step.statements) await tx.query(statement.text, statement.params);
+        if (batched) {
+          for (const statement of batched) await tx.query(statement.text, statement.params);
+        } else {
+          for (const step of planned) {
+            if ('parked' in step) await this.park(tx, step.parked);
+            else for (const statement of step.statements) await tx.query(statement.text, statement.params);
+          }
         }
         await this.saveCheckpoint(tx, events[events.length - 1]!.position);
       });
     } catch (error) {
       if (isOutage(error)) throw error; // the subscription offers the same batch again later
-      await this.applyOneByOne(events, planned);
+      await this.applyOneByOne(events, batched ? events.map((event) => this.plan(event)) : planned);
     }
   }
 
@@ -188,6 +193,16 @@ export class SqlProjectionRunner<E> {
       }
       await this.saveCheckpoint(tx, events[events.length - 1]!.position);
     });
+  }
+
+  /** The batch's statements from `projectBatch`, or undefined (none, or an event would not decode). */
+  private planBatch(events: RecordedEvent[]): SqlStatement[] | undefined {
+    if (!this.projection.projectBatch) return undefined;
+    try {
+      return this.projection.projectBatch(events.map((event) => this.decode(event)));
+    } catch {
+      return undefined; // one by one, so the event at fault is parked with its reason
+    }
   }
 
   private plan(event: RecordedEvent): Planned {
