@@ -21,6 +21,7 @@ import { planChatExchange } from './http/exchange.js';
 import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
+import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
 import { CountersStore } from './limits/counters-store.js';
@@ -233,6 +234,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     secrets: options.secrets,
     client,
     keys: keyChoice,
+    loggedBodies: new LoggedBodies(options.secrets.idSecret),
     limits,
     trustedProxies: CidrSet.parse(options.trustedProxies ?? []),
     appender: options.appender,

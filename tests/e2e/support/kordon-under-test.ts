@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
-import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
+import { closeLogger, createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
 
 /** A Kordon started in this process from a config file, with its issued proxy keys. */
 export interface KordonUnderTest {
@@ -26,7 +26,7 @@ export interface KordonUnderTest {
 export async function startKordonUnderTest(
   config: string,
   env: Record<string, string> = {},
-  options: { dataDir?: string; orgSlug?: string } = {},
+  options: { dataDir?: string; orgSlug?: string; logFileInDataDir?: string } = {},
 ): Promise<KordonUnderTest> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kordon-e2e-'));
   const configPath = join(dataDir, 'kordon.yaml');
@@ -39,9 +39,11 @@ export async function startKordonUnderTest(
     KORDON_DEV_MODE: 'true',
     KORDON_CONFIG: configPath,
     ...env,
+    ...(options.logFileInDataDir ? { KORDON_LOG_FILE: join(dataDir, options.logFileInDataDir) } : {}),
   };
   const loaded = loadConfig(fullEnv);
-  const kordon = await startKordon(loaded, createLogger(loaded), fullEnv);
+  const logger = createLogger(loaded);
+  const kordon = await startKordon(loaded, logger, fullEnv);
   const proxyKeys = new Map<string, string>();
   const issuedDir = join(dataDir, 'issued-proxy-keys');
   try {
@@ -76,6 +78,7 @@ export async function startKordonUnderTest(
     },
     stop: async ({ keepData = false } = {}) => {
       await kordon.stop();
+      await closeLogger(logger);
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };

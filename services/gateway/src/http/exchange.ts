@@ -55,7 +55,7 @@ export interface Exchange {
     events: ProviderEventStream,
     res: ServerResponse,
     timing: { firstByteAt?: number },
-    settle: (usage: NormalisedUsage | undefined, end: StreamEnd) => void,
+    settle: (usage: NormalisedUsage | undefined, end: StreamEnd, outputText?: () => string) => void,
   ): Promise<void>;
 }
 
@@ -270,18 +270,22 @@ export const planChatExchange: ExchangePlanner = (
     }
     if (res.destroyed) {
       events.cancel();
-      settle(translator.usage ?? fallbackUsage(translator.outputText()), 'client_disconnected');
+      settle(translator.usage ?? fallbackUsage(translator.outputText()), 'client_disconnected', () =>
+        translator.outputText(),
+      );
       return;
     }
     if (translator.finished && !broken) {
       res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
-      settle(translator.usage, 'complete');
+      settle(translator.usage, 'complete', () => translator.outputText());
       return;
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
     res.end(batch + errorFrame(caller, `upstream stream interrupted: ${message}`));
-    settle(translator.usage ?? fallbackUsage(translator.outputText()), 'interrupted');
+    settle(translator.usage ?? fallbackUsage(translator.outputText()), 'interrupted', () =>
+      translator.outputText(),
+    );
   };
 
   return { operation, answer, stream: streamAnswer };

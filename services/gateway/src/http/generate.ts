@@ -40,6 +40,7 @@ import { authenticate, type Caller } from './authenticate.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
+import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { type Route, routeModel } from './route-model.js';
 
@@ -48,6 +49,8 @@ export interface GenerateDependencies {
   secrets: RuntimeSecrets;
   client: UpstreamClient;
   keys: KeyChoice;
+  /** What of prompts and answers the org's logging policy puts into events, redacted. */
+  loggedBodies: LoggedBodies;
   limits: LimitsEnforcer;
   /** Proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client). */
   trustedProxies: CidrSet;
@@ -105,6 +108,8 @@ interface Outcome {
   clientIp: string;
   /** The caller's conversation id (x-kordon-session-id), for sticky keys. */
   sessionId: string | undefined;
+  /** The request's body, for the org's logging policy (read only when the org logs bodies). */
+  body?: Record<string, unknown>;
   /** Size of the request body: every text token is at least one byte of it. */
   bodyBytes: number;
   /** What admission holds for the request until its event is written. */
@@ -174,6 +179,7 @@ export function generateHandler(
     try {
       const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes);
       outcome.bodyBytes = bytes;
+      outcome.body = body;
       const hostField = findHostField(body);
       if (hostField) {
         throw new GatewayError(
@@ -269,7 +275,11 @@ async function attempt(
           reportSuccess(deps, keyEntry, sentAt, answer.rateLimits, usage);
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': outcome.requestId });
           res.end(text);
-          record(deps, outcome, completed(deps, outcome, usage, 200));
+          record(
+            deps,
+            outcome,
+            completed(deps, outcome, usage, 200, { full: text, text: () => answerText(text) }),
+          );
           return;
         }
         const events = await streamProvider(call, exchange.operation);
@@ -277,11 +287,13 @@ async function attempt(
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         trace?.streamStarted();
-        await exchange.stream(events, res, outcome, (usage, end) => {
+        await exchange.stream(events, res, outcome, (usage, end, outputText) => {
           span?.streamEnded(usage, end);
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete') {
-            record(deps, outcome, completed(deps, outcome, usage, 200));
+            // A stream is logged by its text (the SSE frames are not kept), in both policies.
+            const text = outputText ?? (() => '');
+            record(deps, outcome, completed(deps, outcome, usage, 200, { full: '', text, streamed: true }));
             return;
           }
           // Tokens already streamed are charged, whatever cut the stream.
@@ -665,9 +677,24 @@ function completed(
   outcome: Outcome,
   usage: NormalisedUsage | undefined,
   status: number,
+  answer: { full: string; text: () => string; streamed?: boolean },
 ): NewEvent {
   const u = usage ?? ZERO;
   const { key, user } = outcome.caller;
+  // The org's logging policy decides whether (redacted) text goes into the event at all.
+  const policy = outcome.body ? deps.loggedBodies.policy(deps.registry(), key.orgId) : null;
+  const logged =
+    policy && outcome.body
+      ? {
+          redactedPrompt: deps.loggedBodies.prompt(policy, key.orgId, outcome.body),
+          redactedResponse: deps.loggedBodies.response(
+            policy,
+            key.orgId,
+            answer.streamed ? answer.text() : answer.full,
+            answer.text,
+          ),
+        }
+      : { redactedPrompt: null, redactedResponse: null };
   return kordonCatalogue.create(
     'RequestCompleted',
     streams.usage(key.orgId),
@@ -687,8 +714,7 @@ function completed(
       status,
       clientIp: outcome.clientIp,
       attempts: Math.max(1, outcome.attempts),
-      redactedPrompt: null,
-      redactedResponse: null,
+      ...logged,
     },
     meta(outcome),
   );

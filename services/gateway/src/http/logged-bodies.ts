@@ -1,0 +1,102 @@
+import { createHmac } from 'node:crypto';
+import { createRedactor, type Redactor } from '@kordon/redaction';
+import { loggingPolicyOf, type RegistryState } from '../registry/registry.js';
+
+/** The longest text an event carries (RequestCompleted's redactedPrompt/redactedResponse). */
+const MAX_LOGGED_CHARS = 32_768;
+
+type Policy = ReturnType<typeof loggingPolicyOf>;
+
+/**
+ * What a request's event may carry of its prompt and answer, by the org's logging policy:
+ * nothing (`none`, the default), the texts (`redacted`: the messages' text, the answer's
+ * text), or the whole bodies (`full`: the request's JSON, the answer as returned). Either way
+ * it passes through the redaction engine (built-in detectors, then the org's rules) before
+ * it is put in an event: nothing reaches the log, the database or the spool unredacted.
+ */
+export class LoggedBodies {
+  /** One redactor per policy object (a new LoggingPolicySet brings a new one). */
+  readonly #redactors = new WeakMap<Policy, Redactor>();
+  readonly #hashKey: Buffer;
+
+  constructor(idSecret: Buffer) {
+    // Its own key: hashes in logged text correlate values without being the ids' key.
+    this.#hashKey = createHmac('sha256', idSecret).update('kordon logged-bodies hash key').digest();
+  }
+
+  /** Null when the org logs no bodies: nothing is extracted or redacted. */
+  policy(registry: RegistryState, orgId: string): Policy | null {
+    const policy = loggingPolicyOf(registry, orgId);
+    return policy.bodies === 'none' ? null : policy;
+  }
+
+  prompt(policy: Policy, orgId: string, body: Record<string, unknown>): string {
+    const text = policy.bodies === 'full' ? JSON.stringify(body) : promptText(body);
+    return this.#redact(policy, orgId, text);
+  }
+
+  response(policy: Policy, orgId: string, full: string, text: () => string): string {
+    return this.#redact(policy, orgId, policy.bodies === 'full' ? full : text());
+  }
+
+  #redact(policy: Policy, orgId: string, text: string): string {
+    let redactor = this.#redactors.get(policy);
+    if (!redactor) {
+      redactor = createRedactor({
+        hashKey: this.#hashKey,
+        hashScope: orgId,
+        rules: policy.rules.map((rule) => ({
+          id: rule.name,
+          pattern: rule.pattern,
+          action: rule.action,
+          caseInsensitive: rule.caseInsensitive,
+          group: rule.group,
+          keepLast: rule.keepLast,
+        })),
+      });
+      this.#redactors.set(policy, redactor);
+    }
+    // Redacted whole, then cut: a cut never splits a secret in a way the detectors miss.
+    return redactor.redactString(text).slice(0, MAX_LOGGED_CHARS);
+  }
+}
+
+/** The text of a prompt: system and messages (OpenAI, Anthropic), or the Responses `input`. */
+export function promptText(body: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const add = (value: unknown) => {
+    if (typeof value === 'string') parts.push(value);
+    else if (Array.isArray(value)) for (const item of value) add(item);
+    else if (value && typeof value === 'object') {
+      const part = value as { text?: unknown; content?: unknown; input?: unknown };
+      if (typeof part.text === 'string') parts.push(part.text);
+      if (part.content !== undefined) add(part.content);
+    }
+  };
+  add(body.system);
+  add(body.messages);
+  add(body.input);
+  return parts.join('\n');
+}
+
+/** The text of a finished answer in the caller's dialect (OpenAI choices, Anthropic content). */
+export function answerText(json: string): string {
+  try {
+    const answer = JSON.parse(json) as {
+      choices?: Array<{ message?: { content?: unknown } }>;
+      content?: Array<{ text?: unknown }>;
+      output_text?: unknown;
+      data?: unknown;
+    };
+    if (Array.isArray(answer.choices))
+      return answer.choices
+        .map((c) => (typeof c.message?.content === 'string' ? c.message.content : ''))
+        .join('\n');
+    if (Array.isArray(answer.content))
+      return answer.content.map((block) => (typeof block.text === 'string' ? block.text : '')).join('\n');
+    if (typeof answer.output_text === 'string') return answer.output_text;
+    return '';
+  } catch {
+    return '';
+  }
+}
