@@ -46,6 +46,7 @@ const EnvSchema = z.object({
   KORDON_LOG_KEEP: integer(1, 10_000).default(14),
   /** How often expired requests are deleted from the request log (also once at start). */
   KORDON_RETENTION_INTERVAL_MS: integer(1_000, 7 * 86_400_000).default(3_600_000),
+  KORDON_REQUEST_LOG: z.enum(['in-process', 'off']).default('in-process'),
   KORDON_SPOOL_MAX_BYTES: integer(1024 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
   KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
@@ -118,6 +119,12 @@ export interface KordonConfig {
   logFile: LogFileConfig | undefined;
   /** KORDON_RETENTION_INTERVAL_MS: period of the request log's retention pass. */
   retentionIntervalMs: number;
+  /**
+   * KORDON_REQUEST_LOG: `in-process` builds the request log (and runs its retention) here;
+   * `off` leaves it to another Kordon process on the same store, so a data-plane replica
+   * spends no CPU on it.
+   */
+  requestLog: 'in-process' | 'off';
   spoolMaxBytes: number;
   eventBatchMax: number;
   eventBatchDelayMs: number;
@@ -206,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
         }
       : undefined,
     retentionIntervalMs: e.KORDON_RETENTION_INTERVAL_MS,
+    requestLog: e.KORDON_REQUEST_LOG,
     spoolMaxBytes: e.KORDON_SPOOL_MAX_BYTES,
     eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,

@@ -91,16 +91,18 @@ export async function startKordon(
       tracer: tracing?.tracer,
       metricsRegistry: config.metrics ? metrics.registry : undefined,
     });
-    requestLog = await startRequestLog({
-      store: storage.store,
-      sql: storage.store.sql,
-      logger: logger.child({ component: 'request-log' }),
-    });
-    retention = startRetentionJob({
-      sql: storage.store.sql,
-      intervalMs: config.retentionIntervalMs,
-      logger: logger.child({ component: 'request-log' }),
-    });
+    if (config.requestLog === 'in-process') {
+      requestLog = await startRequestLog({
+        store: storage.store,
+        sql: storage.store.sql,
+        logger: logger.child({ component: 'request-log' }),
+      });
+      retention = startRetentionJob({
+        sql: storage.store.sql,
+        intervalMs: config.retentionIntervalMs,
+        logger: logger.child({ component: 'request-log' }),
+      });
+    }
     admin = await startAdminApi({
       store: storage.store,
       sql: storage.store.sql,

@@ -26,7 +26,7 @@ import {
   providerKey,
   streamProvider,
 } from '../providers/index.js';
-import { type ProviderKeyEntry, providerKeysOf, type RegistryState } from '../registry/registry.js';
+import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';

@@ -1,6 +1,5 @@
 import type { Principal } from '../../auth/principal.js';
 import { AdminError, notFound } from '../../errors.js';
-import type { RequestLog } from '../../request-log/index.js';
 import { findRequest, queryRequestLog, type RequestLogKey } from '../../request-log/request-log-query.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { route } from '../route.js';
@@ -50,9 +49,19 @@ function ownUserOnly(principal: Principal): string | null {
   throw new AdminError('forbidden', "reading the org's requests needs the permission request.readAny");
 }
 
-function requestLogOf(requestLog: RequestLog | undefined): RequestLog {
-  if (!requestLog) throw new AdminError('unavailable', 'the request log is not running in this process');
-  return requestLog;
+/**
+ * The request log is read from the shared database, whichever process builds it
+ * (KORDON_REQUEST_LOG): only when no process ever did is it missing.
+ */
+async function requestLogReady(ctx: {
+  deps: { sql: { query: (text: string) => Promise<{ rows: unknown[] }> } };
+}) {
+  const { rows } = await ctx.deps.sql.query("SELECT to_regclass('kordon_request_log') IS NOT NULL AS ready");
+  if (!(rows[0] as { ready?: boolean } | undefined)?.ready)
+    throw new AdminError(
+      'unavailable',
+      'no Kordon process builds the request log (KORDON_REQUEST_LOG=in-process)',
+    );
 }
 
 export const requestRoutes = [
@@ -71,7 +80,7 @@ export const requestRoutes = [
     handler: async (ctx) => {
       const org = orgOf(ctx);
       const q = ctx.query;
-      requestLogOf(ctx.deps.requestLog);
+      await requestLogReady(ctx);
       const own = ownUserOnly(principalOf(ctx));
       if (own !== null && q.user !== undefined && q.user !== own) {
         throw new AdminError('forbidden', "reading others' requests needs the permission request.readAny");
@@ -123,7 +132,7 @@ export const requestRoutes = [
     responses: { 200: { description: 'The request', schema: RequestLogDetail } },
     handler: async (ctx) => {
       const org = orgOf(ctx);
-      requestLogOf(ctx.deps.requestLog);
+      await requestLogReady(ctx);
       const own = ownUserOnly(principalOf(ctx));
       const found = await findRequest(ctx.deps.sql, org.orgId, ctx.params.requestId as string);
       // Another person's request is as absent to a developer as one that does not exist.
