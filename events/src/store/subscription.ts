@@ -20,7 +20,14 @@ export class SqlSubscription implements Subscription {
   };
 
   constructor(
-    private readonly store: Pick<EventStore, 'readAll' | 'headPosition'>,
+    private readonly store: Pick<EventStore, 'readAll' | 'headPosition'> & {
+      /** One round trip for a typed read (the SQL store has it). */
+      readTyped?(
+        after: number,
+        maxCount: number,
+        types: readonly string[],
+      ): Promise<{ events: RecordedEvent[]; scannedTo: number }>;
+    },
     private readonly options: SubscriptionOptions,
     private readonly appendedListeners: Set<() => void>,
     private readonly pollIntervalMs: number,
@@ -69,7 +76,11 @@ export class SqlSubscription implements Subscription {
       this.signalled = false;
       try {
         const types = this.options.types;
-        if (types) {
+        if (types && this.store.readTyped) {
+          const read = await this.store.readTyped(this.current, batchSize, types);
+          events = read.events;
+          scannedTo = read.scannedTo;
+        } else if (types) {
           scannedTo = await this.store.headPosition();
           events =
             scannedTo > this.current

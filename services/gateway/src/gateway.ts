@@ -179,18 +179,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry: () => registry.state,
     emit: (event) => options.appender.enqueue(event),
   });
-  const usage = new InMemoryProjectionRunner<LimitsEnforcer, KordonEvent>(
+  const usage = new InMemoryProjectionRunner<LimitsEnforcer, KordonEvent | OwnRequest>(
     {
       name: 'gateway-limits',
       eventTypes: new Set(['RequestCompleted', 'RequestFailed', 'LimitReset']),
       initialState: () => limits,
       evolve: (state, event) => {
+        if (event.type === 'OwnRequest') {
+          state.observeOwn(event.requestId);
+          keyChoice.observeSpend(event.providerKeyId, event.cost, event.currency, event.at, registry.state);
+          return state;
+        }
         state.observe(event);
         keyChoice.observe(event, registry.state);
         return state;
       },
     },
-    (event: RecordedEvent) => kordonCatalogue.decode(event),
+    (event: RecordedEvent) => ownRequest(event, limits) ?? kordonCatalogue.decode(event),
     {
       onParked: (parked) => logger.error({ parked }, 'limits projection parked an event'),
       onError: (error) => logger.warn({ err: error }, 'limits projection cannot read the log; retrying'),
@@ -279,5 +284,34 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await registry.stop();
       await client.close();
     },
+  };
+}
+
+/**
+ * A request event this replica wrote itself and has counted already: read without decoding
+ * (it was validated when it was made), since only a few fields close its books.
+ */
+interface OwnRequest {
+  type: 'OwnRequest';
+  requestId: string;
+  providerKeyId: string | null;
+  cost: string | null;
+  currency: string | null;
+  at: number;
+}
+
+function ownRequest(event: RecordedEvent, limits: LimitsEnforcer): OwnRequest | undefined {
+  if (event.type !== 'RequestCompleted' && event.type !== 'RequestFailed') return undefined;
+  const data = event.data as Record<string, unknown>;
+  const requestId = data.requestId;
+  if (typeof requestId !== 'string' || !limits.admittedHere(requestId)) return undefined;
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return {
+    type: 'OwnRequest',
+    requestId,
+    providerKeyId: text(data.providerKeyId),
+    cost: text(data.cost),
+    currency: text(data.currency),
+    at: event.time.getTime(),
   };
 }

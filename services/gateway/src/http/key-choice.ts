@@ -46,10 +46,20 @@ export class KeyChoice {
   observe(event: KordonEvent, registry: RegistryState): void {
     if (event.type !== 'RequestCompleted' && event.type !== 'RequestFailed') return;
     const { providerKeyId, cost, currency } = event.data;
+    this.observeSpend(providerKeyId, cost, currency, event.time.getTime(), registry);
+  }
+
+  /** The cost of one request on one key (from its event), against the key's daily budget. */
+  observeSpend(
+    providerKeyId: string | null,
+    cost: string | null,
+    currency: string | null,
+    at: number,
+    registry: RegistryState,
+  ): void {
     if (!providerKeyId || cost === null || currency !== 'USD') return;
     const budget = registry.providerKeys.get(providerKeyId)?.limits?.dailyUsd;
     if (budget === undefined) return;
-    const at = event.time.getTime();
     const day = Math.floor(at / DAY_MS);
     const spent = this.#spentToday.get(providerKeyId);
     const usd = (spent && spent.day === day ? spent.usd : 0n) + parseUsd(cost);

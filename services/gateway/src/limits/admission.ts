@@ -445,6 +445,20 @@ export class LimitsEnforcer {
     for (const { key } of ticket.tokenScopes) this.#tokens.release(`${requestId}/${key}`);
   }
 
+  /** Whether the request was admitted here and its event has not come back yet. */
+  admittedHere(requestId: string): boolean {
+    return this.#local.has(requestId);
+  }
+
+  /**
+   * This replica's own request event came back through the log: everything was counted at
+   * settle already, so it only closes the books (no decoding needed for that).
+   */
+  observeOwn(requestId: string): void {
+    this.#settledAhead.delete(requestId);
+    this.#local.delete(requestId);
+  }
+
   /** Usage and renewals from the log: other replicas' requests, and every stored LimitReset. */
   observe(event: KordonEvent): void {
     switch (event.type) {
