@@ -6,6 +6,8 @@ export interface InMemoryRunnerOptions {
   onParked?: (parked: ParkedEvent) => void;
   onError?: (error: unknown) => void;
   batchSize?: number;
+  /** Live, at most one read of the log per this many ms (see SubscriptionOptions.minIntervalMs). */
+  minIntervalMs?: number;
 }
 
 /**
@@ -68,6 +70,7 @@ export class InMemoryProjectionRunner<State, E> {
       after: from.position,
       batchSize: this.options.batchSize ?? 2000,
       ...(types ? { types: [...types] } : {}),
+      ...(this.options.minIntervalMs ? { minIntervalMs: this.options.minIntervalMs } : {}),
       onEvents: (events) => this.apply(events),
       ...(this.options.onError ? { onError: this.options.onError } : {}),
     });

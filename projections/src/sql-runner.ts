@@ -46,6 +46,8 @@ export interface SqlRunnerOptions {
   onParked?: (parked: ParkedEvent) => void;
   onError?: (error: unknown) => void;
   batchSize?: number;
+  /** Live, at most one read of the log per this many ms (see SubscriptionOptions.minIntervalMs). */
+  minIntervalMs?: number;
 }
 
 /**
@@ -129,6 +131,7 @@ export class SqlProjectionRunner<E> {
       after,
       batchSize: this.options.batchSize ?? 1000,
       ...(types ? { types: [...types] } : {}),
+      ...(this.options.minIntervalMs ? { minIntervalMs: this.options.minIntervalMs } : {}),
       onEvents: (events) => this.applyBatch(events),
       ...(this.options.onError ? { onError: this.options.onError } : {}),
     });

@@ -41,6 +41,12 @@ export interface SubscriptionOptions {
    * control plane never transfers request events). `position` still advances over the rest.
    */
   types?: readonly string[];
+  /**
+   * Live, at most one read per this many ms (default 0): appends in quick succession are read
+   * together. A projection that may lag a little (the control plane, counters) saves the store
+   * a query per append batch, which counts on an embedded store sharing the CPU.
+   */
+  minIntervalMs?: number;
   /** Called with events in global order; the next batch waits until this settles. */
   onEvents: (events: RecordedEvent[]) => Promise<void> | void;
   /** Reading failed (store unreachable...): the subscription retries with backoff. */

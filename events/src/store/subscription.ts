@@ -61,6 +61,7 @@ export class SqlSubscription implements Subscription {
   async stop(): Promise<void> {
     this.running = false;
     this.appendedListeners.delete(this.onAppended);
+    this.stopPause?.();
     this.wake?.();
     await this.loop;
   }
@@ -113,7 +114,12 @@ export class SqlSubscription implements Subscription {
       if (scannedTo !== undefined && events.length < batchSize && scannedTo > this.current)
         this.current = scannedTo;
       if (events.length > 0 || scannedTo !== undefined) this.releaseWaiters();
-      if (events.length < batchSize && !this.signalled) await this.sleep(this.pollIntervalMs);
+      if (events.length < batchSize) {
+        const pause = this.options.minIntervalMs ?? 0;
+        // Caught up: the next read waits for an append (or the poll), and at least `pause`.
+        if (pause > 0) await this.pause(pause);
+        if (!this.signalled) await this.sleep(this.pollIntervalMs);
+      }
     }
   }
 
@@ -126,6 +132,23 @@ export class SqlSubscription implements Subscription {
       }
     }
   }
+
+  /** Waits `ms` whatever appends arrive (they are read together after it); stop cuts it short. */
+  private pause(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.stopPause === done) self.stopPause = undefined;
+        resolve();
+      }
+      this.stopPause = done;
+    });
+  }
+
+  private stopPause: (() => void) | undefined;
 
   /** Sleeps until woken by an append or until `ms` pass. */
   private sleep(ms: number): Promise<void> {

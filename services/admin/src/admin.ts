@@ -39,6 +39,11 @@ export interface AdminApiOptions {
   logger: AdminLogger;
   now?: () => Date;
   loginThrottle?: { maxFailures: number; windowMs: number };
+  /**
+   * Waits until the data plane of this process has seen `position` (its registry): what a
+   * command changed (a key issued, revoked) applies to the next request once it answers.
+   */
+  dataPlaneCaughtUp?: (position: number) => Promise<void>;
   /** The gateway's provider-key health, for `GET /orgs/{org}/provider-keys/health`. */
   keyHealth?: AdminDeps['keyHealth'];
   /** The request log (started by the server); without it the request routes answer 503. */
@@ -65,11 +70,13 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const view = new InMemoryProjectionRunner<AdminViewState, KordonEvent>(adminViewProjection, decodeForView, {
     onParked: (parked) => logger.error({ parked }, 'admin view parked an event'),
     onError: (error) => logger.warn({ err: error }, 'admin view cannot read the log; retrying'),
+    minIntervalMs: 20,
   });
   await view.start(options.store);
   const audit = new SqlProjectionRunner(auditProjection, decodeForAudit, options.store, options.sql, {
     onParked: (parked) => logger.error({ parked }, 'audit log parked an event'),
     onError: (error) => logger.warn({ err: error }, 'audit log cannot read the log; retrying'),
+    minIntervalMs: 100,
   });
   try {
     await audit.start();
@@ -101,6 +108,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       caughtUp: async (position) => {
         lastAppended = Math.max(lastAppended, position);
         await view.waitFor(position, 10_000);
+        await options.dataPlaneCaughtUp?.(position);
       },
     },
     keys: new AdminKeys(options.secrets.idSecret),

@@ -72,6 +72,8 @@ export interface GatewayOptions {
 export interface Gateway {
   routes: Record<string, RouteHandler>;
   registry(): RegistryState;
+  /** Resolves once the registry (what the data plane serves from) has seen `position`. */
+  registryCaughtUp(position: number): Promise<void>;
   /** Each provider key of the org as the balancer sees it (state, weights, errors, latency, quota). */
   keyHealth(orgId: string): KeyHealthView[];
   stop(): Promise<void>;
@@ -114,6 +116,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onParked: (parked) => logger.error({ parked }, 'registry projection parked an event'),
       onError: (error) => logger.warn({ err: error }, 'registry projection cannot read the log; retrying'),
+      // Control-plane changes (a revoked key, a resting provider key) apply within this.
+      minIntervalMs: 20,
     },
   );
   await registry.start(options.store);
@@ -199,6 +203,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onParked: (parked) => logger.error({ parked }, 'limits projection parked an event'),
       onError: (error) => logger.warn({ err: error }, 'limits projection cannot read the log; retrying'),
+      // Other replicas' usage arrives within this (part of the lag L in docs/limits.md).
+      minIntervalMs: 50,
     },
   );
   // From the latest snapshot of the counters when there is one, else from the start of the log.
@@ -275,6 +281,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     registry: () => registry.state,
     keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
+    registryCaughtUp: (position) => registry.waitFor(position, 10_000),
     stop: async () => {
       clearInterval(snapshotTimer);
       await saveCounters().catch((error: unknown) =>

@@ -110,6 +110,7 @@ export async function startKordon(
       adminToken: config.adminToken,
       logger: logger.child({ component: 'admin' }),
       keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
+      dataPlaneCaughtUp: (position) => gateway?.registryCaughtUp(position) ?? Promise.resolve(),
       requestLog,
       publicUrl:
         config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,

@@ -40,6 +40,7 @@ export async function startRequestLog(options: {
     {
       onParked: (parked) => logger.error({ parked }, 'request log parked an event'),
       onError: (error) => logger.warn({ err: error }, 'request log cannot read the log; retrying'),
+      minIntervalMs: 100,
     },
   );
   await runner.start();
