@@ -109,6 +109,29 @@ export async function authenticate(
 
   const claims = await deps.keys.verifyAccessToken(token);
   if (!claims) throw unauthenticated('the access token is not valid (expired?): refresh it or sign in');
+  if (claims.kind === 'api-token') {
+    // A machine's short-lived access token: the machine token behind it must still be valid,
+    // so revoking it ends its access tokens at once.
+    const apiToken = view.apiTokens.get(claims.sub);
+    if (
+      !apiToken ||
+      apiToken.orgId !== claims.org ||
+      apiToken.revoked ||
+      (apiToken.expiresAt !== null && Date.parse(apiToken.expiresAt) <= now) ||
+      !view.orgs.has(apiToken.orgId)
+    ) {
+      throw unauthenticated('the API token behind this access token is not valid');
+    }
+    return {
+      kind: 'api-token',
+      orgId: apiToken.orgId,
+      apiTokenId: apiToken.apiTokenId,
+      role: apiToken.role,
+      expiresAt: apiToken.expiresAt,
+      rights: rightsOf(apiToken.role),
+      ip,
+    };
+  }
   const user = view.users.get(claims.sub);
   const session = view.sessions.get(claims.sid);
   if (

@@ -53,6 +53,8 @@ const AccessClaims = z.object({
   sub: z.string().min(1).max(128),
   org: z.string().min(1).max(128),
   sid: z.string().min(1).max(128),
+  /** `api-token`: `sub` is a machine token's id (its access token, from POST /auth/token). */
+  kind: z.literal('api-token').optional(),
 });
 export type AccessClaims = z.infer<typeof AccessClaims>;
 
@@ -75,7 +77,7 @@ export class AdminKeys {
   }
 
   signAccessToken(claims: AccessClaims): Promise<string> {
-    return new SignJWT({ org: claims.org, sid: claims.sid })
+    return new SignJWT({ org: claims.org, sid: claims.sid, ...(claims.kind ? { kind: claims.kind } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuer(ISSUER)

@@ -30,7 +30,7 @@ describe('admin API contract', { skip }, () => {
   });
   after(() => admin?.close());
 
-  const as = (token: string) => ({
+  const as = (token: string | undefined) => ({
     get: (path: string, headers?: Record<string, string>) =>
       admin.request('GET', `${V1}${path}`, { token, ...(headers ? { headers } : {}) }),
     post: (path: string, body?: unknown, headers?: Record<string, string>) =>
@@ -636,8 +636,30 @@ describe('admin API contract', { skip }, () => {
       );
       const list = await expectStatus(adminUser.get('/orgs/acme/api-tokens'), 200);
       assert.ok(!list.text.includes(issued.body.token));
+      // Traded for a short-lived JWT with the same role.
+      const traded = await expectStatus(
+        as(undefined).post('/auth/token', { apiToken: issued.body.token }),
+        200,
+      );
+      assert.equal(traded.body.expiresIn, 900);
+      assert.equal(traded.body.accessToken.split('.').length, 3, 'a JWT');
+      const jwt = as(traded.body.accessToken);
+      const jwtMe = await expectStatus(jwt.get('/me'), 200);
+      assert.deepEqual([jwtMe.body.kind, jwtMe.body.roles], ['api-token', ['auditor']]);
+      assertProblem(
+        await as(undefined).post('/auth/token', { apiToken: `kat_${'B'.repeat(40)}` }),
+        401,
+        'unauthenticated',
+      );
       await expectStatus(adminUser.post(`/orgs/acme/api-tokens/${issued.body.id}/revoke`), 200);
       assertProblem(await machine.get('/me'), 401, 'unauthenticated');
+      // Revoking the machine token ends its access tokens at once.
+      assertProblem(await jwt.get('/me'), 401, 'unauthenticated');
+      assertProblem(
+        await as(undefined).post('/auth/token', { apiToken: issued.body.token }),
+        401,
+        'unauthenticated',
+      );
     });
 
     it('a token made by a token never outlives it', async () => {

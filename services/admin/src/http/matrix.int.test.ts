@@ -77,8 +77,17 @@ describe('admin API access', { skip }, () => {
         .filter((r) => !ROUTES.some((covered) => covered.operationId === r.operationId))
         .map((r) => r.operationId)
         .sort();
-      // Public routes have no role to check: the sign-in ways and the invitation's acceptance.
-      assert.deepEqual(left, ['acceptInvitation', 'login', 'logout', 'oidcCallback', 'oidcLogin', 'refresh']);
+      // Public routes have no role to check: the sign-in ways, a machine token's trade and the
+      // invitation's acceptance.
+      assert.deepEqual(left, [
+        'acceptInvitation',
+        'login',
+        'logout',
+        'machineToken',
+        'oidcCallback',
+        'oidcLogin',
+        'refresh',
+      ]);
     });
 
     describe("others' proxy keys", () => {

@@ -255,6 +255,16 @@ export const LoginBody = z.strictObject({
 });
 export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(200) });
 
+export const MachineTokenBody = z.strictObject({ apiToken: z.string().min(1).max(200) });
+
+export const MachineTokens = z
+  .object({
+    accessToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    expiresIn: z.int().describe('Seconds the access token is valid: ask again before then.'),
+  })
+  .meta({ id: 'MachineTokens' });
+
 export const Tokens = z
   .object({
     accessToken: z.string(),

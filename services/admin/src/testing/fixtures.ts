@@ -152,6 +152,8 @@ export async function callFor(
         path: '/auth/login',
         body: { email: self.email, password: 'not the password' },
       };
+    case 'machineToken':
+      return { method: 'POST', path: '/auth/token', body: { apiToken: `kat_${'A'.repeat(43)}` } };
     case 'refresh':
       return { method: 'POST', path: '/auth/refresh', body: { refreshToken: `krt_${'A'.repeat(43)}` } };
     case 'logout':

@@ -1,7 +1,7 @@
 import { newEventId, streams } from '@kordon/events';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { burnPasswordCheck, verifyPassword } from '../../auth/passwords.js';
-import { unauthenticated } from '../../auth/principal.js';
+import { authenticate, unauthenticated } from '../../auth/principal.js';
 import {
   ACCESS_TOKEN_SECONDS,
   newRefreshToken,
@@ -17,7 +17,7 @@ import type { AdminDeps } from '../deps.js';
 import { clientIp, principalOf, resolveOrg } from '../helpers.js';
 import type { PassportInstance as Passport } from '../passport.js';
 import { type RouteContext, route } from '../route.js';
-import { LoginBody, Me, RefreshBody, Tokens } from '../schemas.js';
+import { LoginBody, MachineTokenBody, MachineTokens, Me, RefreshBody, Tokens } from '../schemas.js';
 
 const LOGIN_STRATEGY = 'kordon-password';
 
@@ -204,6 +204,39 @@ export function authRoutes(passport: Passport) {
           throw unauthenticated('this refresh token was used before: the session is ended, sign in again');
         }
         return { status: 200, body: await tokensFor(ctx.deps, user, session.sessionId, next) };
+      },
+    }),
+    route({
+      operationId: 'machineToken',
+      method: 'post',
+      path: '/auth/token',
+      tag: 'auth',
+      summary: 'Trade a machine token for a short-lived access token (JWT)',
+      description:
+        'For machines: the `kat_` token (long-lived, revocable) is the credential; the answer is a 15-minute access token (JWT) with the same role in the same org. Ask again before it expires. Revoking the machine token ends its access tokens at once.',
+      access: 'public',
+      body: MachineTokenBody,
+      responses: { 200: { description: 'An access token', schema: MachineTokens } },
+      handler: async (ctx) => {
+        const principal = await authenticate(`Bearer ${ctx.body.apiToken}`, ctx.ip ?? '', ctx.deps).catch(
+          () => {
+            throw unauthenticated('the API token is not valid');
+          },
+        );
+        if (principal.kind !== 'api-token') throw unauthenticated('the API token is not valid');
+        return {
+          status: 200,
+          body: {
+            accessToken: await ctx.deps.keys.signAccessToken({
+              sub: principal.apiTokenId,
+              org: principal.orgId,
+              sid: 'api-token',
+              kind: 'api-token',
+            }),
+            tokenType: 'Bearer' as const,
+            expiresIn: ACCESS_TOKEN_SECONDS,
+          },
+        };
       },
     }),
     route({
