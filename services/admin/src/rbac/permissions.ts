@@ -38,6 +38,10 @@ export const ACTIONS = [
   'policy.read',
   /** Set limits and their renewal on the org, a user or a proxy key. */
   'policy.manage',
+  /** See the org's own prices. */
+  'price.read',
+  /** Set the org's own prices. */
+  'price.manage',
   'audit.read',
   /** See the org's single sign-on settings (never the client secret). */
   'sso.read',
@@ -70,6 +74,7 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'provider.read',
     'providerKey.read',
     'policy.read',
+    'price.read',
     'audit.read',
     'request.own',
     'request.readAny',
@@ -86,6 +91,7 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'providerKey.read',
     'apiToken.read',
     'policy.read',
+    'price.read',
     'audit.read',
     'sso.read',
     'request.own',

@@ -228,6 +228,22 @@ export async function callFor(
       return { method: 'POST', path: `${o}/api-tokens/${await apiToken()}/revoke`, body: {} };
     case 'listAudit':
       return { method: 'GET', path: `${o}/audit` };
+    case 'getPrices':
+      return { method: 'GET', path: `${o}/prices` };
+    case 'setPrices':
+      return {
+        method: 'PUT',
+        path: `${o}/prices`,
+        body: {
+          prices: [
+            {
+              model: 'gpt-4o-mini',
+              effectiveFrom: '2026-01-01T00:00:00Z',
+              input: String(Math.random()).slice(0, 6),
+            },
+          ],
+        },
+      };
     case 'listPolicies':
       return { method: 'GET', path: `${o}/policies` };
     case 'getPolicy':

@@ -7,6 +7,7 @@ import { invitationRoutes } from './invitations.js';
 import { loggingRoutes } from './logging.js';
 import { orgRoutes } from './orgs.js';
 import { policyRoutes } from './policies.js';
+import { priceRoutes } from './prices.js';
 import { providerRoutes } from './providers.js';
 import { proxyKeyRoutes } from './proxy-keys.js';
 import { requestRoutes } from './requests.js';
@@ -25,6 +26,7 @@ export function adminRoutes(passport: Passport): AnyRoute[] {
     ...proxyKeyRoutes,
     ...providerRoutes,
     ...policyRoutes,
+    ...priceRoutes,
     ...apiTokenRoutes,
     ...auditRoutes,
     ...requestRoutes,

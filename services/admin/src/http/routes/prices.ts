@@ -1,0 +1,63 @@
+import { PricesSet, streams } from '@kordon/events';
+import { z } from 'zod';
+import { etag, execute } from '../../commands/execute.js';
+import { pricesDecider } from '../../deciders/prices.js';
+import { metadataOf, orgOf } from '../helpers.js';
+import { route } from '../route.js';
+import { orgParams } from '../schemas.js';
+
+const Price = PricesSet.schema.shape.prices.element.meta({ id: 'Price' });
+const Prices = z.object({ items: z.array(Price) }).meta({ id: 'Prices' });
+const SetPricesBody = z
+  .strictObject({ prices: PricesSet.schema.shape.prices })
+  .meta({ id: 'SetPricesBody', description: "The org's whole price list; it replaces the previous one." });
+
+/** The org's current prices, read from its stream (the last PricesSet). */
+async function currentPrices(ctx: Parameters<Parameters<typeof route>[0]['handler']>[0], orgId: string) {
+  const events = await ctx.deps.store.readStream(streams.org(orgId));
+  const last = events.filter((e) => e.type === 'PricesSet').at(-1);
+  return (last?.data as { prices?: unknown[] } | undefined)?.prices ?? [];
+}
+
+export const priceRoutes = [
+  route({
+    operationId: 'getPrices',
+    method: 'get',
+    path: '/orgs/{org}/prices',
+    tag: 'prices',
+    summary: "The org's own prices (over the shipped price table), per model, with when each applies",
+    access: 'price.read',
+    params: orgParams,
+    responses: { 200: { description: 'The price list', schema: Prices } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      return {
+        status: 200,
+        body: { items: (await currentPrices(ctx, org.orgId)) as z.infer<typeof Price>[] },
+      };
+    },
+  }),
+  route({
+    operationId: 'setPrices',
+    method: 'put',
+    path: '/orgs/{org}/prices',
+    tag: 'prices',
+    summary: "Replace the org's own prices (negotiated rates, models the shipped table lacks)",
+    access: 'price.manage',
+    params: orgParams,
+    body: SetPricesBody,
+    responses: { 200: { description: 'The price list as set', schema: Prices } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const { version } = await execute(
+        ctx.deps.bus,
+        pricesDecider,
+        streams.org(org.orgId),
+        { type: 'SetPrices', prices: ctx.body.prices },
+        metadataOf(ctx, org.orgId),
+        { ifMatch: ctx.ifMatch },
+      );
+      return { status: 200, body: { items: ctx.body.prices }, headers: { ETag: etag(version) } };
+    },
+  }),
+];
