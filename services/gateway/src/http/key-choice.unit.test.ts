@@ -119,4 +119,33 @@ describe('KeyChoice: a provider key daily budget', () => {
     restored.restoreSpend(JSON.parse(JSON.stringify(choice.snapshotSpend())), state);
     assert.equal(restored.candidates(state, route, undefined).next(Date.now())!.providerKeyId, 'prk_b');
   });
+
+  it('a key the balancer disabled (401) comes back when an admin enables it, even if it never saw it disabled', () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    assert.ok(choice.candidates(state, route, undefined).next(now));
+    choice.balancer.reportFailure('prk_a', { now, kind: 'auth_refused' });
+    choice.balancer.reportFailure('prk_b', { now, kind: 'auth_refused' });
+    assert.equal(choice.candidates(state, route, undefined).next(now), undefined, 'both disabled');
+    // ProviderKeyDisabled and ProviderKeyEnabled both applied before the next request looks.
+    let position = 100;
+    for (const type of ['ProviderKeyDisabled', 'ProviderKeyEnabled'] as const) {
+      const data =
+        type === 'ProviderKeyDisabled'
+          ? { providerKeyId: 'prk_a', reason: 'invalid_credentials', upstreamStatus: 401, note: null }
+          : { providerKeyId: 'prk_a' };
+      const event = kordonCatalogue.create(type, streams.providerKey(ORG, 'prk_a'), data as never, {
+        orgId: ORG,
+        actor: { kind: 'user', id: 'usr_admin' },
+      });
+      registryProjection.evolve(state, {
+        ...event,
+        position: ++position,
+        streamVersion: 2,
+      } as unknown as KordonEvent);
+    }
+    assert.equal(choice.candidates(state, route, undefined).next(Date.now())?.providerKeyId, 'prk_a');
+  });
 });

@@ -93,6 +93,11 @@ export interface ProviderKeyEntry {
   disabled: boolean;
   /** Epoch ms until which the key rests after a 429/5xx; 0 when it does not. */
   cooledDownUntil: number;
+  /**
+   * How many times an admin enabled the key (ProviderKeyEnabled): the balancer clears what it
+   * held against the key (a 401) when this moves, even if it never saw the key disabled.
+   */
+  enabledCount: number;
   managedBy: ManagedBy;
 }
 
@@ -263,6 +268,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           baseUrl: d.baseUrl,
           disabled: false,
           cooledDownUntil: 0,
+          enabledCount: 0,
           managedBy: managedBy(event.actor),
         };
         state.providerKeys.set(d.providerKeyId, entry);
@@ -293,6 +299,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.disabled = false;
           key.cooledDownUntil = 0;
+          key.enabledCount++;
         });
       case 'ProviderKeyCooledDown':
         state.keysVersion++;
