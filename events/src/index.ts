@@ -1,5 +1,6 @@
 export * from './appender/group-commit-appender.js';
 export * from './appender/spool.js';
+export * from './canonical-json.js';
 export * from './catalogue/define.js';
 export * from './catalogue/index.js';
 export * from './envelope.js';

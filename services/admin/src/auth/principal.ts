@@ -87,24 +87,9 @@ export async function authenticate(
   const now = deps.now().getTime();
   if (API_TOKEN_PATTERN.test(token)) {
     const id = view.apiTokenIdByHash.get(deps.keys.hash(token).value);
-    const apiToken = id === undefined ? undefined : view.apiTokens.get(id);
-    if (
-      !apiToken ||
-      apiToken.revoked ||
-      (apiToken.expiresAt !== null && Date.parse(apiToken.expiresAt) <= now) ||
-      !view.orgs.has(apiToken.orgId)
-    ) {
-      throw unauthenticated('the API token is not valid');
-    }
-    return {
-      kind: 'api-token',
-      orgId: apiToken.orgId,
-      apiTokenId: apiToken.apiTokenId,
-      role: apiToken.role,
-      expiresAt: apiToken.expiresAt,
-      rights: rightsOf(apiToken.role),
-      ip,
-    };
+    const principal = apiTokenPrincipal(view, id, null, now, ip);
+    if (!principal) throw unauthenticated('the API token is not valid');
+    return principal;
   }
 
   const claims = await deps.keys.verifyAccessToken(token);
@@ -112,25 +97,9 @@ export async function authenticate(
   if (claims.kind === 'api-token') {
     // A machine's short-lived access token: the machine token behind it must still be valid,
     // so revoking it ends its access tokens at once.
-    const apiToken = view.apiTokens.get(claims.sub);
-    if (
-      !apiToken ||
-      apiToken.orgId !== claims.org ||
-      apiToken.revoked ||
-      (apiToken.expiresAt !== null && Date.parse(apiToken.expiresAt) <= now) ||
-      !view.orgs.has(apiToken.orgId)
-    ) {
-      throw unauthenticated('the API token behind this access token is not valid');
-    }
-    return {
-      kind: 'api-token',
-      orgId: apiToken.orgId,
-      apiTokenId: apiToken.apiTokenId,
-      role: apiToken.role,
-      expiresAt: apiToken.expiresAt,
-      rights: rightsOf(apiToken.role),
-      ip,
-    };
+    const principal = apiTokenPrincipal(view, claims.sub, claims.org, now, ip);
+    if (!principal) throw unauthenticated('the API token behind this access token is not valid');
+    return principal;
   }
   const user = view.users.get(claims.sub);
   const session = view.sessions.get(claims.sid);
@@ -153,6 +122,37 @@ export async function authenticate(
     sessionId: session.sessionId,
     roles: user.roles,
     rights: rightsOfRoles(user.roles),
+    ip,
+  };
+}
+
+/**
+ * The principal of a machine token that is still valid (not revoked, not expired, its org
+ * there, and of `orgId` when one is required), or undefined.
+ */
+function apiTokenPrincipal(
+  view: AdminViewState,
+  apiTokenId: string | undefined,
+  orgId: string | null,
+  now: number,
+  ip: string,
+): Principal | undefined {
+  const apiToken = apiTokenId === undefined ? undefined : view.apiTokens.get(apiTokenId);
+  if (
+    !apiToken ||
+    (orgId !== null && apiToken.orgId !== orgId) ||
+    apiToken.revoked ||
+    (apiToken.expiresAt !== null && Date.parse(apiToken.expiresAt) <= now) ||
+    !view.orgs.has(apiToken.orgId)
+  )
+    return undefined;
+  return {
+    kind: 'api-token',
+    orgId: apiToken.orgId,
+    apiTokenId: apiToken.apiTokenId,
+    role: apiToken.role,
+    expiresAt: apiToken.expiresAt,
+    rights: rightsOf(apiToken.role),
     ip,
   };
 }

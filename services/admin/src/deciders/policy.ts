@@ -1,4 +1,4 @@
-import type { KordonEventData } from '@kordon/events';
+import { canonicalJson, type KordonEventData } from '@kordon/events';
 import { type Decided, type Decider, event } from './decider.js';
 
 type PolicySet = KordonEventData<'PolicySet'>;
@@ -23,16 +23,8 @@ export const policyDecider: Decider<PolicyState, PolicyCommand> = {
   decide(command, state) {
     const wanted = command.policy;
     const current = state.current;
-    if (current && canonical(current) === canonical(wanted)) return [];
+    if (current && canonicalJson(current) === canonicalJson(wanted)) return [];
     if (!current && Object.keys(wanted.limits).length === 0) return [];
     return [event('PolicySet', wanted)];
   },
 };
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item && typeof item === 'object' && !Array.isArray(item)
-      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : item,
-  );
-}

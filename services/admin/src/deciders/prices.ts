@@ -1,4 +1,4 @@
-import type { KordonEventData } from '@kordon/events';
+import { canonicalJson, type KordonEventData } from '@kordon/events';
 import { type Decided, type Decider, event } from './decider.js';
 
 type Prices = KordonEventData<'PricesSet'>['prices'];
@@ -17,7 +17,7 @@ export const pricesDecider: Decider<PricesState, PricesCommand> = {
     return state;
   },
   decide(command, state) {
-    if (state.current && JSON.stringify(state.current) === JSON.stringify(command.prices)) return [];
+    if (state.current && canonicalJson(state.current) === canonicalJson(command.prices)) return [];
     if (!state.current && command.prices.length === 0) return [];
     return [event('PricesSet', { prices: command.prices })];
   },

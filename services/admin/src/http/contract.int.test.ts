@@ -651,6 +651,12 @@ describe('admin API contract', { skip }, () => {
         401,
         'unauthenticated',
       );
+      // An access token is not a credential to trade: only the machine token is.
+      assertProblem(
+        await as(undefined).post('/auth/token', { apiToken: traded.body.accessToken }),
+        400,
+        'validation_failed',
+      );
       await expectStatus(adminUser.post(`/orgs/acme/api-tokens/${issued.body.id}/revoke`), 200);
       assertProblem(await machine.get('/me'), 401, 'unauthenticated');
       // Revoking the machine token ends its access tokens at once.

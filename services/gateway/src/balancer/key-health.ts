@@ -74,6 +74,7 @@ export class KeyHealth {
   readonly groups = new Set<UsabilityListener>();
 
   registryDisabled = false;
+  #enabledCount = 0;
   registryCooledDownUntil = 0;
   /** The provider refused the key (401/403): out until the registry or an admin re-enables it. */
   disabledByCredentials = false;
@@ -104,8 +105,14 @@ export class KeyHealth {
     const disabled = key.disabled === true;
     const cooledDownUntil = key.cooledDownUntil ?? 0;
     let changed = disabled !== this.registryDisabled || cooledDownUntil !== this.registryCooledDownUntil;
-    // Disabled -> enabled in the registry is an admin's act: forget what got it disabled.
-    if (this.registryDisabled && !disabled) this.enable();
+    // Disabled -> enabled in the registry, or an enable counted since the last look, is an
+    // admin's act: forget what got it disabled.
+    const enabledCount = key.enabledCount ?? 0;
+    if ((this.registryDisabled && !disabled) || enabledCount !== this.#enabledCount) {
+      this.enable();
+      changed = true;
+    }
+    this.#enabledCount = enabledCount;
     this.registryDisabled = disabled;
     this.registryCooledDownUntil = cooledDownUntil;
     const rpm = positive(key.limits?.rpm);

@@ -27,6 +27,11 @@ export interface BalancerKey {
   readonly disabled?: boolean | undefined;
   /** Epoch ms until which the registry says the key rests (every replica's cool-downs). */
   readonly cooledDownUntil?: number | undefined;
+  /**
+   * How many times an admin enabled the key: a change lifts what the balancer holds against
+   * it (a 401), even when the registry's disable and enable came between two looks.
+   */
+  readonly enabledCount?: number | undefined;
 }
 
 export interface GroupOptions {

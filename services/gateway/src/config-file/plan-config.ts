@@ -1,4 +1,11 @@
-import { type Actor, type KordonEventData, kordonCatalogue, type NewEvent, streams } from '@kordon/events';
+import {
+  type Actor,
+  canonicalJson,
+  type KordonEventData,
+  kordonCatalogue,
+  type NewEvent,
+  streams,
+} from '@kordon/events';
 import {
   DEFAULT_LOGGING_POLICY,
   loggingPolicyOf,
@@ -281,7 +288,7 @@ function planLogging(
     };
   }
   const inForce = loggingPolicyOf(state, orgId);
-  const comparable = (p: LoggingPolicy) => canonical([p.bodies, p.retentionDays, p.rules]);
+  const comparable = (p: LoggingPolicy) => canonicalJson([p.bodies, p.retentionDays, p.rules]);
   if (comparable(inForce) === comparable(wanted)) return;
   const stream = streams.org(orgId);
   add(stream, 'any', [kordonCatalogue.create('LoggingPolicySet', stream, wanted, meta)]);
@@ -513,20 +520,11 @@ function planPolicy(
   const wanted = { limits: policyLimits(limits), renewal: policyRenewal(org, limits) };
   if (
     current &&
-    canonical(current.limits) === canonical(wanted.limits) &&
-    canonical(current.renewal) === canonical(wanted.renewal)
+    canonicalJson(current.limits) === canonicalJson(wanted.limits) &&
+    canonicalJson(current.renewal) === canonicalJson(wanted.renewal)
   )
     return;
   add(stream, 'any', [kordonCatalogue.create('PolicySet', stream, { scope, scopeId, ...wanted }, meta)]);
-}
-
-/** JSON with object keys sorted: equal values compare equal whatever order their keys came in. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item && typeof item === 'object' && !Array.isArray(item)
-      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : item,
-  );
 }
 
 /** The file's limits block in the event's shape. */

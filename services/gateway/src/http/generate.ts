@@ -395,7 +395,9 @@ function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>
   if (mode !== 'prompt-prefix') return undefined;
   const prompt = body.messages ?? body.input ?? body.contents;
   if (prompt === undefined) return undefined;
-  const head = JSON.stringify([body.system ?? null, prompt]).slice(0, 2048);
+  // The beginning only: the system prompt and the first two turns, cut to 2 KB.
+  const first = Array.isArray(prompt) ? prompt.slice(0, 2) : prompt;
+  const head = JSON.stringify([body.system ?? null, first]).slice(0, 2048);
   return `prefix:${head}`;
 }
 

@@ -118,10 +118,9 @@ export class KeyChoice {
     const known = this.#groups.get(cacheKey);
     if (known && known.version === registry.keysVersion && known.spend === this.#spendVersion)
       return known.group;
-    const all = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])].map((key) => {
-      this.#noticeEnabled(key);
-      return this.#withDailyBudget(key);
-    });
+    const all = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])].map((key) =>
+      this.#withDailyBudget(key),
+    );
     const restricted = all.some((key) => key.models !== null);
     const group = restricted ? `${base}#${route.model}` : base;
     const keys = restricted ? all.filter((key) => !key.models || modelMatches(key.models, route.model)) : all;
@@ -145,18 +144,6 @@ export class KeyChoice {
       }
     }
   }
-
-  /** Enabled by an admin since we last looked: the balancer's own disabling (a 401) is lifted. */
-  #noticeEnabled(key: ProviderKeyEntry): void {
-    const seen = this.#enabledSeen.get(key.providerKeyId);
-    if (seen === undefined) this.#enabledSeen.set(key.providerKeyId, key.enabledCount);
-    else if (seen !== key.enabledCount) {
-      this.#enabledSeen.set(key.providerKeyId, key.enabledCount);
-      this.balancer.enable(key.providerKeyId);
-    }
-  }
-
-  readonly #enabledSeen = new Map<string, number>();
 
   /** A key past today's budget rests until midnight UTC (the entry itself is the registry's). */
   #withDailyBudget(key: ProviderKeyEntry): ProviderKeyEntry {

@@ -4,6 +4,7 @@ import { burnPasswordCheck, verifyPassword } from '../../auth/passwords.js';
 import { authenticate, unauthenticated } from '../../auth/principal.js';
 import {
   ACCESS_TOKEN_SECONDS,
+  API_TOKEN_PATTERN,
   newRefreshToken,
   REFRESH_TOKEN_DAYS,
   REFRESH_TOKEN_PATTERN,
@@ -218,6 +219,8 @@ export function authRoutes(passport: Passport) {
       body: MachineTokenBody,
       responses: { 200: { description: 'An access token', schema: MachineTokens } },
       handler: async (ctx) => {
+        // Only the machine token itself: an access token cannot be traded for a fresh one.
+        if (!API_TOKEN_PATTERN.test(ctx.body.apiToken)) throw unauthenticated('the API token is not valid');
         const principal = await authenticate(`Bearer ${ctx.body.apiToken}`, ctx.ip ?? '', ctx.deps).catch(
           () => {
             throw unauthenticated('the API token is not valid');
