@@ -21,8 +21,7 @@
  * details come from the provider's adapter (`mapError`); the error body is read bounded and
  * only an excerpt with the secrets cut out is kept.
  */
-import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { HeaderBag } from './headers.js';
 import { type RateLimitInfo, retryAfterFromRateLimits } from './rate-limit-headers.js';
 import { redactSecrets } from './redact.js';
@@ -129,8 +128,6 @@ export interface UpstreamStreamingResponse extends UpstreamResponse {
   bodyBuffered(): boolean;
 }
 
-type ResponseBody = Readable & AsyncIterable<Buffer>;
-
 const DEFAULT_CONNECTIONS = 256;
 const DEFAULT_KEEP_ALIVE_MS = 60_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -160,58 +157,21 @@ export class UpstreamClient {
   }
 
   /** A call whose answer is read whole (JSON). Resolves for 2xx and 3xx; rejects with an UpstreamError. */
-  async request(call: UpstreamRequest): Promise<UpstreamBufferedResponse> {
-    const exchange = this.#exchange(call);
+  request(call: UpstreamRequest): Promise<UpstreamBufferedResponse> {
     try {
-      const response = await exchange.send();
-      const body = response.body as ResponseBody;
-      const rateLimits = call.rateLimits?.(response.headers, this.#now());
-      if (response.statusCode >= 400)
-        throw await exchange.httpError(response.statusCode, response.headers, body, rateLimits);
-      const text = await exchange.readAll(body, response.headers);
-      return {
-        status: response.statusCode,
-        headers: response.headers,
-        rateLimits,
-        text,
-        json: () => parseJson(text, exchange.origin),
-      };
+      return this.#exchange(call).buffered();
     } catch (error) {
-      throw exchange.classify(error);
-    } finally {
-      exchange.finish();
+      return Promise.reject(error);
     }
   }
 
   /** A call whose body is streamed. Resolves once the headers are in; the total timer runs until the body ends. */
-  async stream(call: UpstreamRequest): Promise<UpstreamStreamingResponse> {
-    const exchange = this.#exchange(call);
-    let body: ResponseBody;
-    let status: number;
-    let headers: HeaderBag;
-    let rateLimits: RateLimitInfo | undefined;
+  stream(call: UpstreamRequest): Promise<UpstreamStreamingResponse> {
     try {
-      const response = await exchange.send();
-      body = response.body as ResponseBody;
-      status = response.statusCode;
-      headers = response.headers;
-      rateLimits = call.rateLimits?.(headers, this.#now());
-      if (status >= 400) throw await exchange.httpError(status, headers, body, rateLimits);
+      return this.#exchange(call).streamed();
     } catch (error) {
-      exchange.finish();
-      throw exchange.classify(error);
+      return Promise.reject(error);
     }
-    return {
-      status,
-      headers,
-      rateLimits,
-      body: exchange.iterate(body),
-      cancel: () => {
-        exchange.finish();
-        body.destroy();
-      },
-      bodyBuffered: () => body.readableLength > 0,
-    };
   }
 
   /** Closes every pool once their calls are done. */
@@ -281,16 +241,49 @@ interface ExchangeLimits {
 
 type AbortKind = 'caller' | 'total';
 
-/** One call: its abort controller, total timer, and the mapping of what goes wrong. */
-class Exchange {
+/** Body bytes held for a slow reader before undici stops reading the socket (as a Readable's). */
+const STREAM_HIGH_WATER_MARK = 64 * 1024;
+
+interface Pending<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One call, as an undici dispatch handler: no Readable for the body, no second
+ * AbortController; the chunks come straight from the parser. It owns the total timer, the
+ * caller's abort, and the mapping of what goes wrong to an `UpstreamError`.
+ *
+ * A buffered call settles once the body has ended; a streamed one once the headers are in,
+ * after which `next()` hands out the chunks as they came. Above 64 KiB not yet taken, undici
+ * is paused (it stops reading the socket, and its idle timer does not run while paused);
+ * taking the last held chunk resumes it.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
   readonly #call: UpstreamRequest;
   readonly #pool: Pool;
   readonly #limits: ExchangeLimits;
-  readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
+  #controller: Dispatcher.DispatchController | undefined;
   #abortKind: AbortKind | undefined;
   #phase: UpstreamPhase = 'headers';
   #finished = false;
+  #streamed = false;
+  /** The promise of `buffered()`/`streamed()`; cleared once settled. */
+  #response: Pending<never> | undefined;
+  #status = 0;
+  #headers: HeaderBag = {};
+  #rateLimits: RateLimitInfo | undefined;
+  /** Collecting the start of an error body (status >= 400). */
+  #errorBody = false;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  /** Streamed: the body ended cleanly / failed / was cancelled by the reader. */
+  #ended = false;
+  #error: UpstreamError | undefined;
+  #cancelled = false;
+  #waiting: Pending<IteratorResult<Buffer, undefined>> | undefined;
+  #paused = false;
 
   constructor(call: UpstreamRequest, pool: Pool, limits: ExchangeLimits) {
     this.#call = call;
@@ -300,7 +293,7 @@ class Exchange {
     // The timer must not keep a process alive: the exchange ends on its own or with it.
     this.#timer.unref();
     const signal = call.signal;
-    if (signal?.aborted) this.#abort('caller');
+    if (signal?.aborted) this.#abortKind = 'caller';
     else signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
   }
 
@@ -308,16 +301,34 @@ class Exchange {
     return this.#call.target.origin;
   }
 
-  send() {
-    const call = this.#call;
-    return this.#pool.request({
-      path: call.target.path,
-      method: call.method,
-      headers: call.headers,
-      body: call.body ?? null,
-      signal: this.#controller.signal,
-      headersTimeout: this.#limits.firstByteMs,
-      bodyTimeout: this.#limits.idleMs,
+  buffered(): Promise<UpstreamBufferedResponse> {
+    return this.#send(false);
+  }
+
+  streamed(): Promise<UpstreamStreamingResponse> {
+    return this.#send(true);
+  }
+
+  #send<T>(streamed: boolean): Promise<T> {
+    this.#streamed = streamed;
+    return new Promise<T>((resolve, reject) => {
+      this.#response = { resolve, reject } as Pending<never>;
+      const call = this.#call;
+      try {
+        this.#pool.dispatch(
+          {
+            path: call.target.path,
+            method: call.method,
+            headers: call.headers,
+            body: call.body ?? null,
+            headersTimeout: this.#limits.firstByteMs,
+            bodyTimeout: this.#limits.idleMs,
+          },
+          this,
+        );
+      } catch (error) {
+        this.#fail(error);
+      }
     });
   }
 
@@ -326,51 +337,195 @@ class Exchange {
   #abort(kind: AbortKind): void {
     if (this.#abortKind !== undefined || this.#finished) return;
     this.#abortKind = kind;
-    this.#controller.abort(new AbortedMarker(kind));
+    // Not yet on a connection: onRequestStart aborts it as soon as it is.
+    this.#controller?.abort(new AbortedMarker(kind));
   }
 
   /** Stops the timer and the abort listener; idempotent. */
-  finish(): void {
+  #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timer);
     this.#call.signal?.removeEventListener('abort', this.#onCallerAbort);
   }
 
-  async *iterate(body: ResponseBody): AsyncGenerator<Buffer, void, undefined> {
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortKind !== undefined) controller.abort(new AbortedMarker(this.#abortKind));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (statusCode < 200) return; // 1xx: the answer is still to come
+    this.#status = statusCode;
+    this.#headers = headers;
+    this.#rateLimits = this.#call.rateLimits?.(headers, this.#limits.now());
     this.#phase = 'body';
-    let complete = false;
-    try {
-      for await (const chunk of body) yield chunk;
-      complete = true;
-    } catch (error) {
-      throw this.classify(error);
-    } finally {
-      this.finish();
-      // Stopped early (the caller broke off): close the connection, the answer is not wanted.
-      if (!complete) body.destroy();
+    if (statusCode >= 400) {
+      this.#errorBody = true;
+      return;
+    }
+    if (!this.#streamed) {
+      const limit = this.#limits.maxResponseBytes;
+      if (Number(headers['content-length']) > limit) this.#failAndAbort(controller, this.#tooLarge(limit));
+      return;
+    }
+    const response = this.#response;
+    this.#response = undefined;
+    response?.resolve(this.#streamingResponse() as never);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#errorBody) {
+      if (this.#response === undefined) return;
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
+      // Enough to describe the error: the rest is not read.
+      if (this.#size >= this.#limits.maxErrorBodyBytes) {
+        this.#settleHttpError();
+        controller.abort(new AbortedMarker('caller'));
+      }
+      return;
+    }
+    if (!this.#streamed) {
+      if (this.#response === undefined) return;
+      this.#size += chunk.length;
+      const limit = this.#limits.maxResponseBytes;
+      if (this.#size > limit) this.#failAndAbort(controller, this.#tooLarge(limit));
+      else this.#chunks.push(chunk);
+      return;
+    }
+    if (this.#cancelled) return;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = undefined;
+      waiting.resolve({ value: chunk, done: false });
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size >= STREAM_HIGH_WATER_MARK && !this.#paused) {
+      this.#paused = true;
+      controller.pause();
     }
   }
 
-  async readAll(body: ResponseBody, headers: HeaderBag): Promise<string> {
-    this.#phase = 'body';
-    const limit = this.#limits.maxResponseBytes;
-    const declared = Number(headers['content-length']);
-    if (declared > limit) {
-      body.destroy();
-      throw this.#tooLarge(limit);
+  onResponseEnd(): void {
+    this.#finish();
+    if (this.#errorBody) {
+      this.#settleHttpError();
+      return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > limit) {
-        body.destroy();
-        throw this.#tooLarge(limit);
+    if (!this.#streamed) {
+      const response = this.#response;
+      if (!response) return;
+      this.#response = undefined;
+      const chunks = this.#chunks;
+      this.#chunks = [];
+      const text = (
+        chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, this.#size)
+      ).toString('utf8');
+      const origin = this.origin;
+      response.resolve({
+        status: this.#status,
+        headers: this.#headers,
+        rateLimits: this.#rateLimits,
+        text,
+        json: () => parseJson(text, origin),
+      } satisfies UpstreamBufferedResponse as never);
+      return;
+    }
+    this.#ended = true;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = undefined;
+      waiting.resolve({ value: undefined, done: true });
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#fail(error);
+  }
+
+  /** Settles whatever is pending with the error (the response promise, or the reader's next chunk). */
+  #fail(error: unknown): void {
+    this.#finish();
+    const classified = this.classify(error);
+    const response = this.#response;
+    if (response) {
+      this.#response = undefined;
+      if (this.#errorBody) {
+        // A broken error body still tells the status: keep what arrived.
+        this.#errorBody = false;
+        response.reject(this.#httpError());
+      } else response.reject(classified);
+      return;
+    }
+    if (!this.#streamed || this.#ended || this.#cancelled || this.#error) return;
+    this.#error = classified;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = undefined;
+      waiting.reject(classified);
+    }
+  }
+
+  #failAndAbort(controller: Dispatcher.DispatchController, error: UpstreamError): void {
+    this.#fail(error);
+    controller.abort(error);
+  }
+
+  #settleHttpError(): void {
+    this.#finish();
+    const response = this.#response;
+    if (!response) return;
+    this.#response = undefined;
+    response.reject(this.#httpError());
+  }
+
+  #streamingResponse(): UpstreamStreamingResponse {
+    const next = (): Promise<IteratorResult<Buffer, undefined>> => {
+      const chunk = this.#chunks.shift();
+      if (chunk) {
+        this.#size -= chunk.length;
+        if (this.#paused && this.#chunks.length === 0) {
+          this.#paused = false;
+          this.#controller?.resume();
+        }
+        return Promise.resolve({ value: chunk, done: false });
       }
-      chunks.push(chunk);
-    }
-    return (chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size)).toString('utf8');
+      if (this.#error) return Promise.reject(this.#error);
+      if (this.#ended || this.#cancelled) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => {
+        this.#waiting = { resolve, reject };
+      });
+    };
+    const cancel = (): void => {
+      if (this.#ended || this.#cancelled || this.#error) return;
+      // Stopped early (the caller broke off): close the connection, the answer is not wanted.
+      this.#cancelled = true;
+      this.#chunks = [];
+      this.#finish();
+      this.#controller?.abort(new AbortedMarker('caller'));
+    };
+    const iterator: AsyncIterator<Buffer, undefined> = {
+      next,
+      return: () => {
+        cancel();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+    return {
+      status: this.#status,
+      headers: this.#headers,
+      rateLimits: this.#rateLimits,
+      body: { [Symbol.asyncIterator]: () => iterator },
+      cancel,
+      bodyBuffered: () => this.#chunks.length > 0,
+    };
   }
 
   #tooLarge(limit: number): UpstreamError {
@@ -379,14 +534,14 @@ class Exchange {
     });
   }
 
-  /** Reads the start of an error body and builds the error the adapter describes. */
-  async httpError(
-    status: number,
-    headers: HeaderBag,
-    body: ResponseBody,
-    rateLimits: RateLimitInfo | undefined,
-  ): Promise<UpstreamError> {
-    const text = await this.#readErrorBody(body);
+  /** The error the adapter describes from the start of an error body. */
+  #httpError(): UpstreamError {
+    const status = this.#status;
+    const headers = this.#headers;
+    const rateLimits = this.#rateLimits;
+    const limit = this.#limits.maxErrorBodyBytes;
+    const text = Buffer.concat(this.#chunks, this.#size).subarray(0, limit).toString('utf8');
+    this.#chunks = [];
     const json = tryParseJson(text);
     const secrets = this.#call.secrets ?? [];
     const mapped =
@@ -406,25 +561,6 @@ class Exchange {
       provider,
       rateLimits,
     });
-  }
-
-  async #readErrorBody(body: ResponseBody): Promise<string> {
-    const limit = this.#limits.maxErrorBodyBytes;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of body) {
-        chunks.push(chunk);
-        size += chunk.length;
-        if (size >= limit) {
-          body.destroy();
-          break;
-        }
-      }
-    } catch {
-      // A broken error body still tells the status; keep what arrived.
-    }
-    return Buffer.concat(chunks, size).subarray(0, limit).toString('utf8');
   }
 
   /** Maps whatever undici or the body threw to an UpstreamError with its own code. */
