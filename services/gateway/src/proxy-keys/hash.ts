@@ -58,7 +58,17 @@ function keyIdOf(secret: Buffer): string {
 interface ServerKey {
   readonly keyId: string;
   readonly hmacKey: KeyObject;
+  /** Recent keys' hashes under this secret (see `hmac`). */
+  readonly recent: Map<string, string>;
 }
+
+/**
+ * How many keys' hashes each secret remembers. An HMAC costs ~2 µs on every request, and a
+ * gateway sees the same few thousand keys all day; the memo holds the key strings that
+ * arrive in request headers anyway (a heap dump shows those in flight too), never more
+ * than this many, the oldest dropped first.
+ */
+const RECENT_HASHES = 4096;
 
 function serverKey(secret: Buffer, label: string): ServerKey {
   checkServerSecret(secret, label);
@@ -67,6 +77,7 @@ function serverKey(secret: Buffer, label: string): ServerKey {
     // A derived key, not the secret itself: the same environment secret can then key other
     // HMACs (invitation tokens, ...) without one ever standing in for the other.
     hmacKey: createSecretKey(hkdf(secret, HASH_KEY_INFO, 32)),
+    recent: new Map(),
   };
 }
 
@@ -154,7 +165,16 @@ export class ProxyKeyHasher {
 
 function hmac(server: ServerKey, key: ProxyKey): ProxyKeyHash {
   if (!(key instanceof ProxyKey)) throw new TypeError('only a parsed ProxyKey can be hashed');
-  const value = createHmac('sha256', server.hmacKey).update(key.reveal(), 'latin1').digest('hex');
+  const secret = key.reveal();
+  let value = server.recent.get(secret);
+  if (value === undefined) {
+    value = createHmac('sha256', server.hmacKey).update(secret, 'latin1').digest('hex');
+    if (server.recent.size >= RECENT_HASHES) {
+      const oldest = server.recent.keys().next().value;
+      if (oldest !== undefined) server.recent.delete(oldest);
+    }
+    server.recent.set(secret, value);
+  }
   return { algorithm: 'hmac-sha256', keyId: server.keyId, value };
 }
 

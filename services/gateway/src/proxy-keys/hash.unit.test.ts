@@ -52,6 +52,25 @@ describe('ProxyKeyHasher', () => {
     assert.equal(deriveKeyId(SECRET_A), hash.keyId);
   });
 
+  test('remembered hashes stay right: the same value before, during and after the memo is full', () => {
+    const hasher = new ProxyKeyHasher({ current: SECRET_A, previous: [SECRET_B] });
+    const first = newProxyKey();
+    const expected = hasher.hashAll(first).map((hash) => hash.value);
+    const others = Array.from({ length: 5000 }, () => newProxyKey());
+    for (const key of others) hasher.hashAll(key);
+    // The first key was dropped from the memo (4,096 kept): computed again, the same.
+    assert.deepEqual(
+      hasher.hashAll(first).map((hash) => hash.value),
+      expected,
+    );
+    const fresh = new ProxyKeyHasher({ current: SECRET_A, previous: [SECRET_B] });
+    for (const key of [first, others[0]!, others[4999]!]) {
+      assert.deepEqual(hasher.hashAll(key), fresh.hashAll(key));
+      assert.deepEqual(hasher.hashAll(key), fresh.hashAll(key)); // and from the memo
+    }
+    assert.notEqual(hasher.hash(others[1]!).value, hasher.hash(others[2]!).value);
+  });
+
   test('stable for the same key and secret, different per secret and per key', () => {
     const key = newProxyKey();
     const a1 = new ProxyKeyHasher({ current: SECRET_A }).hash(key);
