@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { createPgliteEventStore, createPostgresEventStore, type SqlEventStore } from '@kordon/events';
 import { createTestDatabase } from '@kordon/events/testing';
 import { type PostgresCluster, postgresAvailable, startPostgresCluster } from '@kordon/infra';
+import { kordonNodeFlags } from '@kordon/server/node-flags';
 import autocannon from 'autocannon';
 import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
 import { BENCH_MODEL, BENCH_PROMPT, BENCH_UPSTREAM_KEY } from './fixed-openai-mock.js';
@@ -409,12 +410,19 @@ async function startKordonProcess(
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
   Object.assign(env, extraEnv);
   if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
-  // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings.
+  // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings;
+  // Kordon's own heap defaults (docs/operations.md) for those it does not set.
   const extraArgs = process.env.BENCH_KORDON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const proc = spawnPinned(
     1,
     process.execPath,
-    [...extraArgs, ...nodeArgs, 'services/server/dist/cli.js', 'start'],
+    [
+      ...kordonNodeFlags(env.NODE_OPTIONS, extraArgs),
+      ...extraArgs,
+      ...nodeArgs,
+      'services/server/dist/cli.js',
+      'start',
+    ],
     env,
   );
   const url = `http://127.0.0.1:${port}`;

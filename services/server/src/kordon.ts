@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import { type AdminApi, type RequestLog, startAdminApi, startRequestLog } from '@kordon/admin';
 import { type Gateway, loadRuntimeSecrets, startGateway } from '@kordon/gateway';
 import type { Logger } from 'pino';
@@ -130,7 +131,16 @@ export async function startKordon(
   const runningLog = { requestLog, retention };
   lifecycle = 'ready';
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  logger.info({ url, store: storage.adapter, dataDir: config.dataDir }, 'kordon is ready');
+  logger.info(
+    {
+      url,
+      store: storage.adapter,
+      dataDir: config.dataDir,
+      // The V8 heap limit (docs/operations.md: --max-old-space-size), for whoever reads RSS.
+      heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 1048576),
+    },
+    'kordon is ready',
+  );
 
   let stopping: Promise<void> | undefined;
   const openStorageHandle = storage;
