@@ -13,7 +13,7 @@ import { ensureInstalled, root } from './bootstrap.mjs';
 const args = process.argv.slice(2);
 const tierIndex = args.indexOf('--tier');
 const tier = tierIndex >= 0 ? args[tierIndex + 1] : undefined;
-const explicit = args.filter((a, i) => a.endsWith('.ts') && i !== tierIndex + 1);
+const explicit = args.filter((a, i) => a.endsWith('.ts') && (tierIndex < 0 || i !== tierIndex + 1));
 
 ensureInstalled();
 

@@ -40,6 +40,11 @@ export interface SqlProjection<E> {
    * read at all). Absent: every event.
    */
   readonly eventTypes?: ReadonlySet<string>;
+  /**
+   * Optional: loads what `project` needs beyond the events themselves (keys, lookups), before
+   * a batch is planned and outside its transaction; it gets the batch as read from the log.
+   */
+  prepare?(events: RecordedEvent[]): Promise<void>;
   project(event: E): SqlStatement[];
   /**
    * Optional: the statements of a whole batch at once (e.g. one multi-row insert instead of a

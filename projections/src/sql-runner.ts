@@ -155,6 +155,7 @@ export class SqlProjectionRunner<E> {
   }
 
   private async applyBatch(events: RecordedEvent[]): Promise<void> {
+    await this.projection.prepare?.(events);
     const batched = this.planBatch(events);
     const planned = batched ? [] : events.map((event) => this.plan(event));
     try {

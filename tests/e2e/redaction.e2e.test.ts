@@ -86,15 +86,41 @@ orgs:
       messages: [{ role: 'user', content: prompt }],
     });
 
-    // The events carry the redacted bodies (so the test would see them if redaction failed).
+    // The events carry the bodies sealed (ciphertext under the org's key of the day, so that
+    // retention can delete them); the request log holds them opened, redacted (so the test
+    // would see the secrets there if redaction failed).
     const completed = (await gateway.requestEvents()).filter((e) => e.type === 'RequestCompleted');
     assert.equal(completed.length, 3);
+    const requestIds: string[] = [];
     for (const event of completed) {
-      const data = event.data as { redactedPrompt: string | null; redactedResponse: string | null };
-      assert.ok(data.redactedPrompt && data.redactedPrompt.length > 500, 'the prompt is logged');
-      assert.ok(data.redactedResponse && data.redactedResponse.length > 100, 'the answer is logged');
-      assert.match(data.redactedPrompt, /\[REDACTED:openai_key/);
-      assert.match(data.redactedPrompt, /employee_id/);
+      const data = event.data as {
+        requestId: string;
+        redactedPrompt: string | null;
+        sealedBodies: { keyId: string; prompt: string | null; response: string | null } | null;
+      };
+      assert.equal(data.redactedPrompt, null, 'no text in the clear in the event');
+      assert.ok(data.sealedBodies?.prompt && data.sealedBodies.prompt.length > 500, 'the prompt is logged');
+      assert.ok(
+        data.sealedBodies.response && data.sealedBodies.response.length > 100,
+        'the answer is logged',
+      );
+      requestIds.push(data.requestId);
+    }
+    const readLog = () =>
+      gateway.kordon.storage.store.sql.query<{ prompt: string; response: string }>(
+        'SELECT prompt, response FROM kordon_request_log WHERE request_id = ANY($1::text[])',
+        [requestIds],
+      );
+    let logged = await readLog();
+    for (let i = 0; i < 100 && logged.rows.length < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      logged = await readLog();
+    }
+    assert.equal(logged.rows.length, 3);
+    for (const row of logged.rows) {
+      assert.ok(row.prompt.length > 500 && row.response.length > 50, 'the request log has both texts');
+      assert.match(row.prompt, /\[REDACTED:openai_key/);
+      assert.match(row.prompt, /employee_id/);
     }
 
     // The database, read through SQL (pages may be compressed on disk): events and request log.

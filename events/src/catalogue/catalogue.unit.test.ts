@@ -166,6 +166,7 @@ const examples = {
     attempts: 2,
     redactedPrompt: 'My email is [EMAIL]',
     redactedResponse: null,
+    sealedBodies: null,
   },
   RequestRejected: {
     requestId: 'req-2',
@@ -319,7 +320,7 @@ function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
 
 describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
-  const CURRENT_VERSION: Partial<Record<string, number>> = { PolicySet: 2 };
+  const CURRENT_VERSION: Partial<Record<string, number>> = { PolicySet: 2, RequestCompleted: 2 };
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
@@ -352,6 +353,32 @@ describe('kordon catalogue', () => {
         maxDistinctIps: { count: 3, period: 'lifetime' },
       },
     });
+  });
+
+  test('RequestCompleted v1 (logged text in the clear) is read as v2 with no sealed bodies', () => {
+    const { sealedBodies: _, ...v1 } = examples.RequestCompleted;
+    const stored = {
+      ...recorded(create('RequestCompleted', examples.RequestCompleted), 4),
+      schemaVersion: 1,
+      data: { ...v1, redactedPrompt: 'hello [EMAIL]' },
+    };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
+    assert.equal(decoded.data.redactedPrompt, 'hello [EMAIL]');
+    assert.equal(decoded.data.sealedBodies, null);
+    // A v2 event names its key and carries ciphertext only.
+    const sealed = { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6c', prompt: 'AAAA', response: null };
+    const v2 = create('RequestCompleted', { ...examples.RequestCompleted, sealedBodies: sealed });
+    assert.deepEqual((v2.data as { sealedBodies: unknown }).sealedBodies, sealed);
+    assertInvalid(
+      () =>
+        create('RequestCompleted', {
+          ...examples.RequestCompleted,
+          sealedBodies: { ...sealed, keyId: 'k1' },
+        }),
+      /sealedBodies/,
+    );
   });
 
   test('PolicySet refuses a period that is not a spec', () => {
@@ -545,13 +572,13 @@ describe('kordon catalogue', () => {
   test('a future version is refused, not guessed at', () => {
     const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, schemaVersion: 2 }),
-      /^event RequestCompleted v2 at position 9: unknown version \(this build knows up to v1\)/,
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 3 }),
+      /^event RequestCompleted v3 at position 9: unknown version \(this build knows up to v2\)/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
     assertInvalid(
-      () => kordonCatalogue.validate({ ...event, schemaVersion: 2 }),
-      /only version 1 may be written/,
+      () => kordonCatalogue.validate({ ...event, schemaVersion: 1 }),
+      /only version 2 may be written/,
     );
   });
 

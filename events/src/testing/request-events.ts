@@ -32,6 +32,7 @@ export function requestCompletedEvent(orgId: string, sequence: number): NewEvent
       attempts: 1,
       redactedPrompt: null,
       redactedResponse: null,
+      sealedBodies: null,
     },
     {
       orgId,

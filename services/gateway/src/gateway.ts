@@ -8,11 +8,12 @@ import {
   kordonCatalogue,
   newEventId,
   type RecordedEvent,
-  type SqlQueryable,
+  type SqlExecutor,
 } from '@kordon/events';
 import { InMemoryProjectionRunner } from '@kordon/projections';
 import type { Tracer } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
+import { BodyKeyStore, BodySealer } from './body-keys/body-keys.js';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
 import { authenticate } from './http/authenticate.js';
@@ -51,7 +52,7 @@ export interface GatewayOptions {
   /** Largest request body accepted (413 above). */
   maxBodyBytes: number;
   /** The event store's database, for snapshots of the limit counters; none: rebuilt from the whole log. */
-  sql?: SqlQueryable;
+  sql?: SqlExecutor;
   /** How often the limit counters are snapshotted (ms); default 5 minutes. */
   countersSnapshotIntervalMs?: number;
   /** CIDRs of proxies whose X-Forwarded-For is believed (KORDON_TRUSTED_PROXIES). */
@@ -239,13 +240,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   snapshotTimer.unref();
 
+  // Logged bodies are sealed under keys kept beside the log (crypto-shredding, body-keys/).
+  const bodyKeys = options.sql ? new BodyKeyStore(options.sql, options.secrets.masterKeys) : undefined;
+  await bodyKeys?.migrate();
+  const bodySealer = bodyKeys ? new BodySealer({ store: bodyKeys, logger }) : undefined;
+
   const client = new UpstreamClient();
   const generate = {
     registry: () => registry.state,
     secrets: options.secrets,
     client,
     keys: keyChoice,
-    loggedBodies: new LoggedBodies(options.secrets.idSecret),
+    loggedBodies: new LoggedBodies(options.secrets.idSecret, bodySealer),
     limits,
     trustedProxies: CidrSet.parse(options.trustedProxies ?? []),
     appender: options.appender,
@@ -290,6 +296,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await usage.stop();
       await registry.stop();
       await client.close();
+      await bodySealer?.stop();
     },
   };
 }

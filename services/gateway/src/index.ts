@@ -1,4 +1,6 @@
 // For the admin API: the same ids, encryption and key issuing as the config file.
+
+export * from './body-keys/body-keys.js';
 export { type ConfigCrypto, planDependencies } from './config-file/apply-config.js';
 export { CONFIG_ACTOR } from './config-file/plan-config.js';
 export { OIDC_SECRET_CONTEXT_ID, oidcSecretContext } from './config-file/plan-sso.js';

@@ -16,6 +16,8 @@ export interface RunningKordon {
   url: string;
   port: number;
   storage: Storage;
+  /** The request log's projection, when this process builds it (KORDON_REQUEST_LOG=in-process). */
+  requestLog: RequestLog | undefined;
   /** Drains requests, flushes events, closes the store. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export async function startKordon(
       requestLog = await startRequestLog({
         store: storage.store,
         sql: storage.store.sql,
+        masterKeys: secrets.masterKeys,
         logger: logger.child({ component: 'request-log' }),
       });
       retention = startRetentionJob({
@@ -148,6 +151,7 @@ export async function startKordon(
     url,
     port,
     storage: openStorageHandle,
+    requestLog,
     stop: () => {
       stopping ??= (async () => {
         lifecycle = 'stopping';

@@ -28,6 +28,7 @@ export function startRetentionJob(options: {
     ran: false,
     droppedPartitions: [],
     deletedRows: 0,
+    deletedBodyKeys: 0,
   });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -37,7 +38,7 @@ export function startRetentionJob(options: {
       .catch(() => undefined)
       .then(async () => {
         const result = await enforceRequestLogRetention(options.sql, now());
-        if (result.deletedRows > 0 || result.droppedPartitions.length > 0)
+        if (result.deletedRows > 0 || result.droppedPartitions.length > 0 || result.deletedBodyKeys > 0)
           options.logger.info(result, 'request log retention: expired requests deleted');
         return result;
       });

@@ -49,39 +49,66 @@ const usage = z
  */
 const redactedText = z.string().max(32_768).nullable();
 
+const requestCompletedV1Fields = {
+  requestId: id,
+  proxyKeyId: id,
+  userId: id,
+  teamId: id.nullable(),
+  provider: providerId,
+  providerKeyId: id,
+  /** The model the provider served (priced by this name). */
+  model: modelName,
+  endpoint,
+  stream: z.boolean(),
+  usage,
+  /**
+   * Exact cost from the price book (shipped table or the org's override); null, with
+   * currency null, when the model has no price: reported as unpriced, never as zero.
+   */
+  cost: decimal.nullable(),
+  currency: currency.nullable(),
+  /** From the request's arrival to the last byte sent. */
+  latencyMs: durationMs,
+  /** Streams only: arrival to the first content byte sent; null otherwise. */
+  timeToFirstTokenMs: durationMs.nullable(),
+  /** HTTP status returned to the client. */
+  status: httpStatus,
+  clientIp: ipAddress,
+  /** Provider calls made, including retries on other keys or providers (1 = first try). */
+  attempts: positiveCount,
+  redactedPrompt: redactedText,
+  redactedResponse: redactedText,
+};
+
+/**
+ * An org's logged texts, sealed (AES-256-GCM, base64 of iv | ciphertext | tag) under a data
+ * key of the org and day kept outside the log: retention deletes the key, and with it every
+ * copy of the texts (decision 0011). Null when the org logs no bodies.
+ */
+const sealedBodies = z
+  .strictObject({
+    keyId: z.uuid(),
+    prompt: z.string().max(65_536).nullable(),
+    response: z.string().max(65_536).nullable(),
+  })
+  .nullable()
+  .default(null);
+
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
-  version: 1,
+  version: 2,
   schema: z.strictObject({
-    requestId: id,
-    proxyKeyId: id,
-    userId: id,
-    teamId: id.nullable(),
-    provider: providerId,
-    providerKeyId: id,
-    /** The model the provider served (priced by this name). */
-    model: modelName,
-    endpoint,
-    stream: z.boolean(),
-    usage,
-    /**
-     * Exact cost from the price book (shipped table or the org's override); null, with
-     * currency null, when the model has no price: reported as unpriced, never as zero.
-     */
-    cost: decimal.nullable(),
-    currency: currency.nullable(),
-    /** From the request's arrival to the last byte sent. */
-    latencyMs: durationMs,
-    /** Streams only: arrival to the first content byte sent; null otherwise. */
-    timeToFirstTokenMs: durationMs.nullable(),
-    /** HTTP status returned to the client. */
-    status: httpStatus,
-    clientIp: ipAddress,
-    /** Provider calls made, including retries on other keys or providers (1 = first try). */
-    attempts: positiveCount,
-    redactedPrompt: redactedText,
-    redactedResponse: redactedText,
+    /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
+    ...requestCompletedV1Fields,
+    sealedBodies,
   }),
+  previous: [
+    {
+      version: 1,
+      schema: z.strictObject(requestCompletedV1Fields),
+      upcast: (data: object) => ({ ...data, sealedBodies: null }),
+    },
+  ],
 });
 
 /** Why a request was refused before (or instead of) reaching a provider. */

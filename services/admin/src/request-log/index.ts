@@ -1,9 +1,11 @@
 import type { EventStore, KordonEvent, SqlExecutor } from '@kordon/events';
+import { BodyKeyStore, BodyOpener, type RuntimeSecrets } from '@kordon/gateway';
 import { type ParkedEvent, SqlProjectionRunner } from '@kordon/projections';
 import type { AdminLogger } from '../http/deps.js';
-import { decodeForRequestLog, requestLogProjection } from './request-log-projection.js';
+import { createRequestLogProjection, decodeForRequestLog } from './request-log-projection.js';
 
 export {
+  createRequestLogProjection,
   decodeForRequestLog,
   REQUEST_LOG_POLICIES_TABLE,
   REQUEST_LOG_TABLE,
@@ -30,10 +32,18 @@ export async function startRequestLog(options: {
   store: EventStore;
   sql: SqlExecutor;
   logger: AdminLogger;
+  /** Opens the sealed texts of request events (without it, the log keeps no text). */
+  masterKeys?: RuntimeSecrets['masterKeys'];
 }): Promise<RequestLog> {
   const { logger } = options;
+  let opener: BodyOpener | undefined;
+  if (options.masterKeys) {
+    const keys = new BodyKeyStore(options.sql, options.masterKeys);
+    await keys.migrate();
+    opener = new BodyOpener({ store: keys });
+  }
   const runner = new SqlProjectionRunner<KordonEvent | null>(
-    requestLogProjection,
+    createRequestLogProjection(opener),
     decodeForRequestLog,
     options.store,
     options.sql,

@@ -1,4 +1,5 @@
 import { type KordonEvent, type KordonEventType, kordonCatalogue, type RecordedEvent } from '@kordon/events';
+import type { BodyOpener, SealedBodies } from '@kordon/gateway';
 import type { SqlProjection, SqlStatement } from '@kordon/projections';
 
 /*
@@ -38,7 +39,7 @@ const storable = (text: string | null) =>
 /** A row of `kordon_request_log` as `jsonb_populate_record` reads it (snake_case columns). */
 type Row = Record<string, string | number | boolean | null>;
 
-function rowOf(event: KordonEvent): Row | null {
+function rowOf(event: KordonEvent, opener: BodyOpener | undefined): Row | null {
   if (event.orgId === null) return null;
   const base = {
     occurred_at: event.time.toISOString(),
@@ -75,8 +76,14 @@ function rowOf(event: KordonEvent): Row | null {
         ttfb_ms: d.timeToFirstTokenMs,
         client_ip: d.clientIp,
         attempts: d.attempts,
-        prompt: storable(d.redactedPrompt),
-        response: storable(d.redactedResponse),
+        // Version 1 events hold the text in the clear; version 2 seal it (body-keys): it opens
+        // only while its key exists, that is within the org's retention.
+        prompt: storable(
+          d.redactedPrompt ?? opened(d.sealedBodies, event.orgId, d.requestId, 'prompt', opener),
+        ),
+        response: storable(
+          d.redactedResponse ?? opened(d.sealedBodies, event.orgId, d.requestId, 'response', opener),
+        ),
       };
     }
     case 'RequestFailed': {
@@ -150,19 +157,45 @@ function rowOf(event: KordonEvent): Row | null {
   }
 }
 
-export const requestLogProjection: SqlProjection<KordonEvent | null> = {
-  name: 'request-log',
-  version: 1,
-  eventTypes: HANDLED,
-  // The policies are not emptied by a rebuild: replayed requests meet the latest policy, so a
-  // rebuild neither brings back rows retention deleted nor text the org no longer logs.
-  tables: [REQUEST_LOG_TABLE],
-  migrations: [
-    {
-      scope: 'request-log',
-      version: 1,
-      name: 'request log partitioned by month',
-      sql: `
+function opened(
+  sealed: SealedBodies | null,
+  orgId: string,
+  requestId: string,
+  field: 'prompt' | 'response',
+  opener: BodyOpener | undefined,
+): string | null {
+  return sealed && opener ? opener.open(sealed, orgId, requestId, field) : null;
+}
+
+/** The key ids of a batch's sealed texts, for the opener to load before the batch is planned. */
+function sealedKeysOf(events: RecordedEvent[]): Array<{ keyId: string; time: Date }> {
+  const wanted: Array<{ keyId: string; time: Date }> = [];
+  for (const event of events) {
+    if (event.type !== 'RequestCompleted') continue;
+    const keyId = (event.data as { sealedBodies?: { keyId?: unknown } | null } | null)?.sealedBodies?.keyId;
+    if (typeof keyId === 'string') wanted.push({ keyId, time: event.time });
+  }
+  return wanted;
+}
+
+/**
+ * The request log's projection. With an opener it reads the texts of sealed bodies (the
+ * server passes one built on the master keys); without one those texts stay null.
+ */
+export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<KordonEvent | null> {
+  return {
+    name: 'request-log',
+    version: 1,
+    eventTypes: HANDLED,
+    // The policies are not emptied by a rebuild: replayed requests meet the latest policy, so a
+    // rebuild neither brings back rows retention deleted nor text the org no longer logs.
+    tables: [REQUEST_LOG_TABLE],
+    migrations: [
+      {
+        scope: 'request-log',
+        version: 1,
+        name: 'request log partitioned by month',
+        sql: `
         CREATE TABLE kordon_request_log (
           occurred_at         timestamptz NOT NULL,
           position            bigint      NOT NULL,
@@ -243,12 +276,12 @@ export const requestLogProjection: SqlProjection<KordonEvent | null> = {
         END
         $fn$
       `,
-    },
-    {
-      scope: 'request-log',
-      version: 2,
-      name: 'batched inserts',
-      sql: `
+      },
+      {
+        scope: 'request-log',
+        version: 2,
+        name: 'batched inserts',
+        sql: `
         CREATE FUNCTION kordon_request_log_add_many(rs jsonb) RETURNS void
         LANGUAGE plpgsql AS $fn$
         DECLARE
@@ -279,53 +312,61 @@ export const requestLogProjection: SqlProjection<KordonEvent | null> = {
         END
         $fn$
       `,
+      },
+    ],
+    async prepare(events) {
+      const wanted = sealedKeysOf(events);
+      if (opener && wanted.length > 0) await opener.prepare(wanted);
     },
-  ],
-  project(event) {
-    if (event === null || event.orgId === null) return [];
-    if (event.type === 'LoggingPolicySet') {
-      return [
-        {
-          text: `INSERT INTO kordon_request_log_policies (org_id, bodies, retention_days, position)
+    project(event) {
+      if (event === null || event.orgId === null) return [];
+      if (event.type === 'LoggingPolicySet') {
+        return [
+          {
+            text: `INSERT INTO kordon_request_log_policies (org_id, bodies, retention_days, position)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (org_id) DO UPDATE SET bodies = EXCLUDED.bodies,
                    retention_days = EXCLUDED.retention_days, position = EXCLUDED.position
                  WHERE kordon_request_log_policies.position < EXCLUDED.position`,
-          params: [event.orgId, event.data.bodies, event.data.retentionDays, event.position],
-        },
-      ];
-    }
-    const row = rowOf(event);
-    if (row === null) return [];
-    const statement: SqlStatement = {
-      text: 'SELECT kordon_request_log_add($1::jsonb)',
-      params: [JSON.stringify(row)],
-    };
-    return [statement];
-  },
-  /** Runs of request rows go in as one array (one statement instead of one per request). */
-  projectBatch(events) {
-    const statements: SqlStatement[] = [];
-    let rows: Row[] = [];
-    const flush = () => {
-      if (rows.length === 0) return;
-      statements.push({
-        text: 'SELECT kordon_request_log_add_many($1::jsonb)',
-        params: [JSON.stringify(rows)],
-      });
-      rows = [];
-    };
-    for (const event of events) {
-      if (event === null || event.orgId === null) continue;
-      if (event.type === 'LoggingPolicySet') {
-        flush(); // the policy applies to the requests after it in the log
-        statements.push(...this.project(event));
-        continue;
+            params: [event.orgId, event.data.bodies, event.data.retentionDays, event.position],
+          },
+        ];
       }
-      const row = rowOf(event);
-      if (row !== null) rows.push(row);
-    }
-    flush();
-    return statements;
-  },
-};
+      const row = rowOf(event, opener);
+      if (row === null) return [];
+      const statement: SqlStatement = {
+        text: 'SELECT kordon_request_log_add($1::jsonb)',
+        params: [JSON.stringify(row)],
+      };
+      return [statement];
+    },
+    /** Runs of request rows go in as one array (one statement instead of one per request). */
+    projectBatch(events) {
+      const statements: SqlStatement[] = [];
+      let rows: Row[] = [];
+      const flush = () => {
+        if (rows.length === 0) return;
+        statements.push({
+          text: 'SELECT kordon_request_log_add_many($1::jsonb)',
+          params: [JSON.stringify(rows)],
+        });
+        rows = [];
+      };
+      for (const event of events) {
+        if (event === null || event.orgId === null) continue;
+        if (event.type === 'LoggingPolicySet') {
+          flush(); // the policy applies to the requests after it in the log
+          statements.push(...this.project(event));
+          continue;
+        }
+        const row = rowOf(event, opener);
+        if (row !== null) rows.push(row);
+      }
+      flush();
+      return statements;
+    },
+  };
+}
+
+/** The projection without an opener: sealed texts stay null (tests, tools that hold no master key). */
+export const requestLogProjection = createRequestLogProjection();

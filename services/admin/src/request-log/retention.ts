@@ -25,6 +25,8 @@ export interface RetentionResult {
   ran: boolean;
   droppedPartitions: string[];
   deletedRows: number;
+  /** Keys of sealed logged texts deleted (their texts in the event log can no longer be read). */
+  deletedBodyKeys: number;
 }
 
 interface Partition {
@@ -66,7 +68,7 @@ export async function enforceRequestLogRetention(
 ): Promise<RetentionResult> {
   const batchSize = options.batchSize ?? 5000;
   const lockTimeoutMs = options.lockTimeoutMs ?? 5000;
-  const result: RetentionResult = { ran: true, droppedPartitions: [], deletedRows: 0 };
+  const result: RetentionResult = { ran: true, droppedPartitions: [], deletedRows: 0, deletedBodyKeys: 0 };
 
   /** A step in its own transaction, under the retention lock; false when another process holds it. */
   const step = <T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> =>
@@ -150,5 +152,25 @@ export async function enforceRequestLogRetention(
       }
     }
   }
+  // The keys of the sealed texts in the event log (crypto-shredding, decision 0011): a day's
+  // key goes once the whole day is past the org's retention, and with it every copy of its
+  // texts, in the log, its backups and the spool.
+  const keys = await step(async (tx) => {
+    const { rows } = await tx.query<{ present: boolean }>(
+      "SELECT to_regclass('kordon_body_keys') IS NOT NULL AS present",
+    );
+    if (!rows[0]?.present) return 0;
+    let deleted = 0;
+    for (const [org, before] of cutoff) {
+      const { rows: gone } = await tx.query<{ n: string | number }>(
+        `WITH gone AS (DELETE FROM kordon_body_keys WHERE org_id = $1 AND day < $2::date RETURNING 1)
+         SELECT count(*) AS n FROM gone`,
+        [org, new Date(before).toISOString().slice(0, 10)],
+      );
+      deleted += Number(gone[0]?.n ?? 0);
+    }
+    return deleted;
+  });
+  if (keys.ok) result.deletedBodyKeys = keys.value;
   return result;
 }

@@ -685,18 +685,20 @@ function completed(
   const { key, user } = outcome.caller;
   // The org's logging policy decides whether (redacted) text goes into the event at all.
   const policy = outcome.body ? deps.loggedBodies.policy(deps.registry(), key.orgId) : null;
-  const logged =
+  const sealedBodies =
     policy && outcome.body
-      ? {
-          redactedPrompt: deps.loggedBodies.prompt(policy, key.orgId, outcome.body),
-          redactedResponse: deps.loggedBodies.response(
+      ? deps.loggedBodies.seal(
+          key.orgId,
+          outcome.requestId,
+          deps.loggedBodies.prompt(policy, key.orgId, outcome.body),
+          deps.loggedBodies.response(
             policy,
             key.orgId,
             answer.streamed ? answer.text() : answer.full,
             answer.text,
           ),
-        }
-      : { redactedPrompt: null, redactedResponse: null };
+        )
+      : null;
   return kordonCatalogue.create(
     'RequestCompleted',
     streams.usage(key.orgId),
@@ -716,7 +718,9 @@ function completed(
       status,
       clientIp: outcome.clientIp,
       attempts: Math.max(1, outcome.attempts),
-      ...logged,
+      redactedPrompt: null,
+      redactedResponse: null,
+      sealedBodies,
     },
     meta(outcome),
   );

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { createRedactor, type Redactor } from '@kordon/redaction';
+import type { BodySealer, SealedBodies } from '../body-keys/body-keys.js';
 import { loggingPolicyOf, type RegistryState } from '../registry/registry.js';
 
 /** The longest text an event carries (RequestCompleted's redactedPrompt/redactedResponse). */
@@ -11,23 +12,39 @@ type Policy = ReturnType<typeof loggingPolicyOf>;
  * What a request's event may carry of its prompt and answer, by the org's logging policy:
  * nothing (`none`, the default), the texts (`redacted`: the messages' text, the answer's
  * text), or the whole bodies (`full`: the request's JSON, the answer as returned). Either way
- * it passes through the redaction engine (built-in detectors, then the org's rules) before
- * it is put in an event: nothing reaches the log, the database or the spool unredacted.
+ * it passes through the redaction engine (built-in detectors, then the org's rules), and is
+ * then sealed under the org's key of the day (body-keys/) before it is put in an event:
+ * nothing reaches the log, the database or the spool unredacted, and retention can delete it.
  */
 export class LoggedBodies {
   /** One redactor per policy object (a new LoggingPolicySet brings a new one). */
   readonly #redactors = new WeakMap<Policy, Redactor>();
   readonly #hashKey: Buffer;
 
-  constructor(idSecret: Buffer) {
+  readonly #sealer: BodySealer | undefined;
+
+  /** Without a sealer (no SQL store for the keys) no body is logged, whatever the policy. */
+  constructor(idSecret: Buffer, sealer: BodySealer | undefined) {
     // Its own key: hashes in logged text correlate values without being the ids' key.
     this.#hashKey = createHmac('sha256', idSecret).update('kordon logged-bodies hash key').digest();
+    this.#sealer = sealer;
   }
 
   /** Null when the org logs no bodies: nothing is extracted or redacted. */
   policy(registry: RegistryState, orgId: string): Policy | null {
+    if (!this.#sealer) return null;
     const policy = loggingPolicyOf(registry, orgId);
     return policy.bodies === 'none' ? null : policy;
+  }
+
+  /** The redacted texts sealed for the request's event. */
+  seal(
+    orgId: string,
+    requestId: string,
+    prompt: string | null,
+    response: string | null,
+  ): SealedBodies | null {
+    return this.#sealer ? this.#sealer.seal(orgId, requestId, prompt, response) : null;
   }
 
   prompt(policy: Policy, orgId: string, body: Record<string, unknown>): string {

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type TestStore, testStores } from '@kordon/events/testing';
+import { MasterKey, MasterKeyRing } from '../secrets/index.js';
+import { BodyKeyStore, BodyOpener, BodySealer, utcDay } from './body-keys.js';
+
+const DAY = 86_400_000;
+const quiet = { warn: () => {} };
+
+describe('logged bodies sealed under keys kept beside the log (crypto-shredding)', () => {
+  let fixture: TestStore;
+  let keys: BodyKeyStore;
+  const ring = new MasterKeyRing(MasterKey.generate('test'));
+
+  before(async () => {
+    fixture = (await testStores.pglite()) as TestStore;
+    keys = new BodyKeyStore(fixture.sql, ring);
+    await keys.migrate();
+    await keys.migrate(); // a second replica's start changes nothing
+  });
+  after(() => fixture?.close());
+
+  it('a sealed text opens with its key, for its own org, request and field only', async () => {
+    const sealer = new BodySealer({ store: keys, logger: quiet });
+    const sealed = sealer.seal('org_a', 'req-1', 'my prompt é ✓', 'the answer');
+    await sealer.stop();
+    assert.equal(sealer.pending, 0);
+    assert.ok(sealed.prompt && !sealed.prompt.includes('prompt'), 'ciphertext, not the text');
+    const opener = new BodyOpener({ store: keys });
+    await opener.prepare([{ keyId: sealed.keyId, time: new Date() }]);
+    assert.equal(opener.open(sealed, 'org_a', 'req-1', 'prompt'), 'my prompt é ✓');
+    assert.equal(opener.open(sealed, 'org_a', 'req-1', 'response'), 'the answer');
+    // Moved to another request, field or org: it does not open.
+    assert.equal(opener.open(sealed, 'org_a', 'req-2', 'prompt'), null);
+    assert.equal(opener.open({ ...sealed, response: sealed.prompt }, 'org_a', 'req-1', 'response'), null);
+    assert.equal(opener.open(sealed, 'org_b', 'req-1', 'prompt'), null);
+    // The stored key is wrapped by the master key: its material is not in the table.
+    const { rows } = await fixture.sql.query<{ wrapped: unknown }>(
+      'SELECT wrapped FROM kordon_body_keys WHERE key_id = $1',
+      [sealed.keyId],
+    );
+    assert.equal(rows.length, 1);
+    assert.match(JSON.stringify(rows[0]!.wrapped), /wrappedDataKey/);
+  });
+
+  it('one key per org and UTC day; a new day brings a new key', async () => {
+    let now = Date.UTC(2026, 10, 30, 23, 59, 0);
+    const sealer = new BodySealer({ store: keys, logger: quiet, now: () => now });
+    const a = sealer.seal('org_a', 'r1', 'x', null);
+    const b = sealer.seal('org_a', 'r2', 'y', null);
+    const other = sealer.seal('org_b', 'r3', 'z', null);
+    now += 2 * 60_000; // past midnight
+    const c = sealer.seal('org_a', 'r4', 'w', null);
+    await sealer.stop();
+    assert.equal(a.keyId, b.keyId);
+    assert.notEqual(a.keyId, other.keyId);
+    assert.notEqual(a.keyId, c.keyId);
+    assert.equal(a.response, null);
+    const { rows } = await fixture.sql.query<{ key_id: string; day: string | Date }>(
+      'SELECT key_id, day FROM kordon_body_keys WHERE key_id = ANY($1::uuid[])',
+      [[a.keyId, c.keyId]],
+    );
+    const days = rows.map((row) => (row.day instanceof Date ? utcDay(row.day.getTime()) : String(row.day)));
+    assert.deepEqual(days.sort(), ['2026-11-30', '2026-12-01']);
+  });
+
+  it('a key deleted by retention: its texts never open again', async () => {
+    const now = Date.now();
+    const oldSealer = new BodySealer({ store: keys, logger: quiet, now: () => now - 40 * DAY });
+    const newSealer = new BodySealer({ store: keys, logger: quiet, now: () => now });
+    const old = oldSealer.seal('org_r', 'req-old', 'old secret text', null);
+    const recent = newSealer.seal('org_r', 'req-new', 'new text', null);
+    await oldSealer.stop();
+    await newSealer.stop();
+    const deleted = await keys.deleteBefore('org_r', utcDay(now - 30 * DAY));
+    assert.equal(deleted, 1);
+    const opener = new BodyOpener({ store: keys, waitForKeyMs: 0 });
+    await opener.prepare([
+      { keyId: old.keyId, time: new Date(now - 40 * DAY) },
+      { keyId: recent.keyId, time: new Date(now) },
+    ]);
+    assert.equal(opener.open(old, 'org_r', 'req-old', 'prompt'), null);
+    assert.equal(opener.open(recent, 'org_r', 'req-new', 'prompt'), 'new text');
+  });
+
+  it('a key the store refuses is kept and stored once it answers; a reader waits for it', async () => {
+    let down = true;
+    const flaky = {
+      insert: async (key: Parameters<BodyKeyStore['insert']>[0]) => {
+        if (down) throw new Error('connection refused');
+        await keys.insert(key);
+      },
+    };
+    const warnings: string[] = [];
+    const sealer = new BodySealer({
+      store: flaky,
+      logger: { warn: (_o, message) => warnings.push(message) },
+      retryMs: 20,
+    });
+    const sealed = sealer.seal('org_f', 'req-f', 'kept', null);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(sealer.pending, 1);
+    assert.ok(warnings.length >= 1);
+    const opener = new BodyOpener({ store: keys, waitForKeyMs: 5000 });
+    const reading = opener.prepare([{ keyId: sealed.keyId, time: new Date() }]);
+    setTimeout(() => {
+      down = false;
+    }, 100);
+    await reading;
+    assert.equal(opener.open(sealed, 'org_f', 'req-f', 'prompt'), 'kept');
+    assert.equal(sealer.pending, 0);
+    await sealer.stop();
+  });
+});

@@ -1,0 +1,300 @@
+/**
+ * Crypto-shredding of logged bodies. An event log is append-only, yet an org's retention
+ * must really delete the prompts and answers it logged. So the (redacted) texts never go
+ * into an event in the clear: they are sealed with AES-256-GCM under a data key of the org
+ * and the UTC day, and the event carries only the key's id and the ciphertexts. The keys
+ * live outside the log, in `kordon_body_keys`, wrapped by the master key ring; retention
+ * deletes an org's keys of the days past its retention, and from then on no copy of those
+ * texts can be read: not in the event log, its backups, the spool, or a rebuild.
+ *
+ * Each replica makes its own key per org and day when it first needs one (no coordination
+ * on the request path), uses it at once, and stores it in the background, retrying until
+ * the store takes it; a reader that meets an event whose key is not stored yet waits a
+ * moment (`BodyOpener.prepare`).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { type KordonEventData, type Migration, migrate, newEventId, type SqlExecutor } from '@kordon/events';
+import { decryptSecret, type EncryptedSecret, encryptSecret, type MasterKeyRing } from '../secrets/index.js';
+
+export type SealedBodies = NonNullable<KordonEventData<'RequestCompleted'>['sealedBodies']>;
+
+export const BODY_KEYS_TABLE = 'kordon_body_keys';
+
+const migrations: Migration[] = [
+  {
+    scope: 'body-keys',
+    version: 1,
+    name: 'kordon_body_keys',
+    sql: `CREATE TABLE IF NOT EXISTS kordon_body_keys (
+            key_id     uuid PRIMARY KEY,
+            org_id     text NOT NULL,
+            day        date NOT NULL,
+            wrapped    json NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+          );
+          CREATE INDEX IF NOT EXISTS kordon_body_keys_org_day ON kordon_body_keys (org_id, day)`,
+  },
+];
+
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** The envelope's context of a body key: bound into its wrapping, so a row copied to another org fails. */
+function wrapContext(orgId: string, keyId: string) {
+  return { orgId, providerKeyId: `logged-bodies.${keyId}` };
+}
+
+/** Binds a ciphertext to its request and field: a sealed prompt moved to another event does not open. */
+function aad(orgId: string, requestId: string, field: 'prompt' | 'response'): Buffer {
+  return Buffer.from(`kordon/logged-body\0${orgId}\0${requestId}\0${field}`, 'utf8');
+}
+
+/** `YYYY-MM-DD` of a UTC day. */
+export function utcDay(at: number): string {
+  return new Date(at).toISOString().slice(0, 10);
+}
+
+interface BodyKey {
+  readonly keyId: string;
+  readonly orgId: string;
+  readonly day: string;
+  readonly material: Buffer;
+}
+
+/** The table of body keys: created by `migrate`, written by sealers, read by openers, emptied by retention. */
+export class BodyKeyStore {
+  constructor(
+    private readonly sql: SqlExecutor,
+    private readonly masterKeys: MasterKeyRing,
+  ) {}
+
+  migrate(): Promise<void> {
+    return migrate(this.sql, migrations);
+  }
+
+  async insert(key: BodyKey): Promise<void> {
+    const wrapped = encryptSecret(
+      key.material.toString('base64'),
+      wrapContext(key.orgId, key.keyId),
+      this.masterKeys,
+    );
+    await this.sql.query(
+      `INSERT INTO kordon_body_keys (key_id, org_id, day, wrapped) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (key_id) DO NOTHING`,
+      [key.keyId, key.orgId, key.day, JSON.stringify(wrapped)],
+    );
+  }
+
+  /** The keys of these ids that are stored (a deleted or not yet stored one is absent). */
+  async load(keyIds: readonly string[]): Promise<Map<string, BodyKey>> {
+    const found = new Map<string, BodyKey>();
+    if (keyIds.length === 0) return found;
+    const { rows } = await this.sql.query<{
+      key_id: string;
+      org_id: string;
+      day: string | Date;
+      wrapped: unknown;
+    }>('SELECT key_id, org_id, day, wrapped FROM kordon_body_keys WHERE key_id = ANY($1::uuid[])', [keyIds]);
+    for (const row of rows) {
+      const record = (
+        typeof row.wrapped === 'string' ? JSON.parse(row.wrapped) : row.wrapped
+      ) as EncryptedSecret;
+      const material = Buffer.from(
+        decryptSecret(record, wrapContext(row.org_id, row.key_id), this.masterKeys).reveal(),
+        'base64',
+      );
+      const day = row.day instanceof Date ? row.day.toISOString().slice(0, 10) : String(row.day).slice(0, 10);
+      found.set(row.key_id, { keyId: row.key_id, orgId: row.org_id, day, material });
+    }
+    return found;
+  }
+
+  /** Deletes the org's keys of days before `day` (YYYY-MM-DD): their texts can no longer be read. */
+  async deleteBefore(orgId: string, day: string): Promise<number> {
+    const { rows } = await this.sql.query<{ n: string }>(
+      `WITH gone AS (DELETE FROM kordon_body_keys WHERE org_id = $1 AND day < $2::date RETURNING 1)
+       SELECT count(*)::text AS n FROM gone`,
+      [orgId, day],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+export interface BodySealerOptions {
+  store: Pick<BodyKeyStore, 'insert'>;
+  logger: { warn(object: object, message: string): void };
+  now?: () => number;
+  /** Between two tries to store a key the store refused (it is down). Default 1 s. */
+  retryMs?: number;
+}
+
+/** The request path's side: seals an event's texts under today's key of the org. */
+export class BodySealer {
+  readonly #store: Pick<BodyKeyStore, 'insert'>;
+  readonly #logger: BodySealerOptions['logger'];
+  readonly #now: () => number;
+  readonly #retryMs: number;
+  /** orgId -> today's key (a key of an older day is replaced on first use). */
+  readonly #current = new Map<string, BodyKey>();
+  /** Keys handed out and not yet stored. */
+  readonly #unstored = new Set<BodyKey>();
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: BodySealerOptions) {
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#retryMs = options.retryMs ?? 1000;
+  }
+
+  seal(orgId: string, requestId: string, prompt: string | null, response: string | null): SealedBodies {
+    const key = this.#keyOf(orgId);
+    return {
+      keyId: key.keyId,
+      prompt: prompt === null ? null : sealText(key.material, aad(orgId, requestId, 'prompt'), prompt),
+      response:
+        response === null ? null : sealText(key.material, aad(orgId, requestId, 'response'), response),
+    };
+  }
+
+  /** Keys not yet stored (a store that is down): a stop waits for them a little. */
+  get pending(): number {
+    return this.#unstored.size;
+  }
+
+  /** Tries once more to store what is pending, then stops retrying. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    await this.#storeAll();
+  }
+
+  #keyOf(orgId: string): BodyKey {
+    const day = utcDay(this.#now());
+    const current = this.#current.get(orgId);
+    if (current && current.day === day) return current;
+    const key: BodyKey = { keyId: newEventId(), orgId, day, material: randomBytes(KEY_BYTES) };
+    this.#current.set(orgId, key);
+    this.#unstored.add(key);
+    void this.#storeOne(key);
+    return key;
+  }
+
+  async #storeOne(key: BodyKey): Promise<boolean> {
+    try {
+      await this.#store.insert(key);
+      this.#unstored.delete(key);
+      return true;
+    } catch (error) {
+      this.#logger.warn(
+        { err: error, keyId: key.keyId, orgId: key.orgId },
+        'cannot store a logged-bodies key yet; retrying',
+      );
+      this.#scheduleRetry();
+      return false;
+    }
+  }
+
+  async #storeAll(): Promise<void> {
+    for (const key of [...this.#unstored]) await this.#storeOne(key);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#stopped || this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.#storeAll();
+    }, this.#retryMs);
+    this.#retry.unref();
+  }
+}
+
+export interface BodyOpenerOptions {
+  store: Pick<BodyKeyStore, 'load'>;
+  now?: () => number;
+  /** How long a reader waits for the key of a recent event to be stored. Default 5 s. */
+  waitForKeyMs?: number;
+}
+
+/** A reader's side (the request log): opens sealed texts whose key is still stored. */
+export class BodyOpener {
+  readonly #store: Pick<BodyKeyStore, 'load'>;
+  readonly #now: () => number;
+  readonly #waitForKeyMs: number;
+  readonly #keys = new Map<string, BodyKey>();
+  /** Ids looked up and not found: deleted by retention (or never stored). */
+  readonly #missing = new Set<string>();
+  /** Keys are looked up again after this, so one retention deleted is not kept in memory. */
+  #cachedSince = 0;
+
+  constructor(options: BodyOpenerOptions) {
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.#waitForKeyMs = options.waitForKeyMs ?? 5000;
+  }
+
+  /**
+   * Loads the keys of these events' sealed texts. A key missing for an event younger than
+   * the wait is looked up again (its replica may still be storing it) until the wait is over.
+   */
+  async prepare(wanted: ReadonlyArray<{ keyId: string; time: Date }>): Promise<void> {
+    if (this.#now() - this.#cachedSince > KEY_CACHE_MS) {
+      this.#keys.clear();
+      this.#missing.clear();
+      this.#cachedSince = this.#now();
+    }
+    let ids = [...new Set(wanted.map((w) => w.keyId))].filter(
+      (id) => !this.#keys.has(id) && !this.#missing.has(id),
+    );
+    const youngest = new Map<string, number>();
+    for (const w of wanted) youngest.set(w.keyId, Math.max(youngest.get(w.keyId) ?? 0, w.time.getTime()));
+    for (let delay = 50; ids.length > 0; delay = Math.min(delay * 2, 1000)) {
+      const found = await this.#store.load(ids);
+      for (const [id, key] of found) this.#keys.set(id, key);
+      ids = ids.filter((id) => !found.has(id));
+      const waiting = ids.filter((id) => this.#now() - (youngest.get(id) ?? 0) < this.#waitForKeyMs);
+      for (const id of ids) if (!waiting.includes(id)) this.#missing.add(id);
+      ids = waiting;
+      if (ids.length > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** The text, or null when its key is gone (retention) or it does not authenticate. */
+  open(sealed: SealedBodies, orgId: string, requestId: string, field: 'prompt' | 'response'): string | null {
+    const text = sealed[field];
+    const key = this.#keys.get(sealed.keyId);
+    if (text === null || !key || key.orgId !== orgId) return null;
+    return openText(key.material, aad(orgId, requestId, field), text);
+  }
+}
+
+/** How long a reader keeps keys in memory before it asks the table again. */
+const KEY_CACHE_MS = 10 * 60_000;
+
+function sealText(key: Buffer, additional: Buffer, text: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(additional);
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+}
+
+function openText(key: Buffer, additional: Buffer, sealed: string): string | null {
+  const bytes = Buffer.from(sealed, 'base64');
+  if (bytes.length < IV_BYTES + TAG_BYTES) return null;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES), {
+      authTagLength: TAG_BYTES,
+    });
+    decipher.setAAD(additional);
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+    return Buffer.concat([
+      decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
