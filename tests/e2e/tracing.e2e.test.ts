@@ -224,8 +224,17 @@ orgs:
       { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } },
     );
     let usage: OpenAI.CompletionUsage | null | undefined;
-    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    let id: string | undefined;
+    let model: string | undefined;
+    const finishReasons: string[] = [];
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      id ??= chunk.id;
+      model ??= chunk.model;
+      for (const choice of chunk.choices) if (choice.finish_reason) finishReasons.push(choice.finish_reason);
+    }
     assert.ok(usage);
+    assert.deepEqual(finishReasons, ['stop']);
     const spans = await traceOf(traceId);
     const root = one(spans, 'POST /v1/chat/completions');
     assert.equal(root.attributes['gen_ai.request.stream'], true);
@@ -243,6 +252,10 @@ orgs:
 
     const call = one(spans, 'provider.openai.chat');
     assert.equal(call.attributes['gen_ai.usage.output_tokens'], usage.completion_tokens);
+    // What the stream said of its answer, as a plain answer's span has it.
+    assert.deepEqual(call.attributes['gen_ai.response.finish_reasons'], finishReasons);
+    assert.equal(call.attributes['gen_ai.response.id'], id);
+    assert.equal(call.attributes['gen_ai.response.model'], model);
     assert.ok(call.endTimeUnixNano >= streamSpan.startTimeUnixNano, 'the attempt lasts as long as its body');
   });
 

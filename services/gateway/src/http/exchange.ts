@@ -38,6 +38,7 @@ import {
   usageFromOpenAI,
 } from '../translate/index.js';
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
+import type { StreamFacts } from '../translate/stream-translator.js';
 import type { NormalisedUsage } from '../translate/usage.js';
 import type { Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
@@ -55,7 +56,12 @@ export interface Exchange {
     events: ProviderEventStream,
     res: ServerResponse,
     timing: { firstByteAt?: number },
-    settle: (usage: NormalisedUsage | undefined, end: StreamEnd, outputText?: () => string) => void,
+    settle: (
+      usage: NormalisedUsage | undefined,
+      end: StreamEnd,
+      outputText?: () => string,
+      facts?: StreamFacts,
+    ) => void,
   ): Promise<void>;
 }
 
@@ -270,21 +276,27 @@ export const planChatExchange: ExchangePlanner = (
     }
     if (res.destroyed) {
       events.cancel();
-      settle(translator.usage ?? fallbackUsage(translator.outputText()), 'client_disconnected', () =>
-        translator.outputText(),
+      settle(
+        translator.usage ?? fallbackUsage(translator.outputText()),
+        'client_disconnected',
+        () => translator.outputText(),
+        translator.facts,
       );
       return;
     }
     if (translator.finished && !broken) {
       res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
-      settle(translator.usage, 'complete', () => translator.outputText());
+      settle(translator.usage, 'complete', () => translator.outputText(), translator.facts);
       return;
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
     res.end(batch + errorFrame(caller, `upstream stream interrupted: ${message}`));
-    settle(translator.usage ?? fallbackUsage(translator.outputText()), 'interrupted', () =>
-      translator.outputText(),
+    settle(
+      translator.usage ?? fallbackUsage(translator.outputText()),
+      'interrupted',
+      () => translator.outputText(),
+      translator.facts,
     );
   };
 

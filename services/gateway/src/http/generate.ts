@@ -287,8 +287,8 @@ async function attempt(
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         trace?.streamStarted();
-        await exchange.stream(events, res, outcome, (usage, end, outputText) => {
-          span?.streamEnded(usage, end);
+        await exchange.stream(events, res, outcome, (usage, end, outputText, facts) => {
+          span?.streamEnded(usage, end, facts);
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete') {
             // A stream is logged by its text (the SSE frames are not kept), in both policies.

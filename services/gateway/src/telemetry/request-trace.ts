@@ -36,6 +36,7 @@ import type { Route } from '../http/route-model.js';
 import type { ProviderAnswer } from '../providers/index.js';
 import type { Operation } from '../providers/provider-types.js';
 import type { ProviderKeyEntry } from '../registry/registry.js';
+import type { StreamFacts } from '../translate/stream-translator.js';
 import type { NormalisedUsage } from '../translate/usage.js';
 import {
   ATTR_ERROR_TYPE,
@@ -425,15 +426,17 @@ export class AttemptTrace {
     this.#span?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   }
 
-  /** The streamed body ended (cleanly, broken, or the caller left). */
-  streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd): void {
+  /** The streamed body ended (cleanly, broken, or the caller left); what the stream said of its answer. */
+  streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd, facts?: StreamFacts): void {
     const span = this.#span;
     if (!span?.isRecording()) return;
-    if (usage) {
-      const attributes: Attributes = {};
-      usageAttributes(attributes, usage);
-      span.setAttributes(attributes);
-    }
+    const attributes: Attributes = {};
+    if (usage) usageAttributes(attributes, usage);
+    if (facts?.responseId) attributes[ATTR_GEN_AI_RESPONSE_ID] = facts.responseId;
+    if (facts?.responseModel) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = facts.responseModel;
+    if (facts && facts.finishReasons.length > 0)
+      attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons.slice(0, 16);
+    span.setAttributes(attributes);
     if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
     this.#end(span);
   }

@@ -49,7 +49,7 @@ export {
   openAIToAnthropicResponse,
 } from './responses.js';
 export type { StreamFailure } from './stream-parts.js';
-export { StreamTranslator, type StreamTranslatorOptions } from './stream-translator.js';
+export { type StreamFacts, StreamTranslator, type StreamTranslatorOptions } from './stream-translator.js';
 export {
   type AnthropicClientStreamOptions,
   anthropicToOpenAIStream,

@@ -17,6 +17,13 @@ export interface StreamTranslatorOptions {
   fallbackUsage?: (outputText: string) => NormalisedUsage | undefined;
 }
 
+/** What a stream said about its answer (for the span of the attempt). */
+export interface StreamFacts {
+  readonly finishReasons: readonly string[];
+  readonly responseId?: string;
+  readonly responseModel?: string;
+}
+
 export class StreamTranslator<Out> {
   readonly #parser: StreamParser;
   readonly #emitter: StreamEmitter<Out>;
@@ -25,6 +32,10 @@ export class StreamTranslator<Out> {
   #failure: StreamFailure | undefined;
   /** Text and tool-argument deltas, kept by reference; joined only if asked. */
   readonly #output: string[] = [];
+  /** What the stream said about itself, for the attempt's span. */
+  readonly #facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
+    finishReasons: [],
+  };
 
   constructor(parser: StreamParser, emitter: StreamEmitter<Out>, options: StreamTranslatorOptions = {}) {
     this.#parser = parser;
@@ -43,6 +54,11 @@ export class StreamTranslator<Out> {
     if (this.#finished) return [];
     const out: Out[] = [];
     for (const part of parts) {
+      if (part.type === 'finish') this.#facts.finishReasons.push(part.reason);
+      else if (part.type === 'start') {
+        this.#facts.responseId = part.id;
+        this.#facts.responseModel = part.model;
+      }
       switch (part.type) {
         case 'error':
           this.#failure = part.failure;
@@ -80,6 +96,11 @@ export class StreamTranslator<Out> {
   /** What the provider has reported so far; undefined while it has reported nothing. */
   get usage(): NormalisedUsage | undefined {
     return this.#parser.usage;
+  }
+
+  /** The answer's id and model and each choice's finish reason (neutral names), as streamed so far. */
+  get facts(): StreamFacts {
+    return this.#facts;
   }
 
   /** The answer's text and tool arguments so far, for counting tokens when no usage came. */
