@@ -409,6 +409,11 @@ async function startKordonProcess(
   // Tracing only when a run asks for it, whatever this shell has set.
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
   Object.assign(env, extraEnv);
+  // BENCH_KORDON_ENV="NAME=value ...": extra environment for Kordon, to try settings.
+  for (const pair of process.env.BENCH_KORDON_ENV?.split(' ').filter(Boolean) ?? []) {
+    const at = pair.indexOf('=');
+    if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
   if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
   // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings;
   // Kordon's own heap defaults (docs/operations.md) for those it does not set.
