@@ -55,6 +55,24 @@ describe('gateway edge', () => {
     );
   });
 
+  it('reads a body in many chunks; past the limit it stops reading; a request cut short rejects', async () => {
+    const chunked = (parts: string[]) => {
+      const req = Readable.from(parts.map((part) => Buffer.from(part))) as unknown as IncomingMessage;
+      req.headers = {};
+      return req;
+    };
+    assert.deepEqual(await readJsonBody(chunked(['{"mo', 'del":', '"é"}']), 100), { model: 'é' });
+    const big = chunked(Array.from({ length: 50 }, () => 'x'.repeat(10)));
+    await assert.rejects(readJsonBody(big, 100), (e: GatewayError) => e.kind === 'body_too_large');
+    assert.ok(big.destroyed, 'the rest is not read');
+    const cut = new Readable({ read() {} }) as unknown as IncomingMessage & Readable;
+    cut.headers = {};
+    const reading = readJsonBody(cut, 100);
+    cut.push(Buffer.from('{"model"'));
+    setImmediate(() => cut.destroy());
+    await assert.rejects(reading, (e: Error & { code?: string }) => e.code === 'ECONNRESET');
+  });
+
   const hasher = new ProxyKeyHasher({ current: randomBytes(32) });
   const build = () => {
     const state = registryProjection.initialState();

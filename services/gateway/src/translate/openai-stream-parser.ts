@@ -84,7 +84,7 @@ export class OpenAIStreamParser implements StreamParser {
  * schema accepts, read the same way. Anything else (tool calls, a refusal, a finish
  * reason, usage, a malformed chunk) goes to the schema.
  */
-function plainTextChunk(event: unknown): OpenAIChatChunk | undefined {
+export function plainTextChunk(event: unknown): OpenAIChatChunk | undefined {
   if (typeof event !== 'object' || event === null) return undefined;
   const chunk = event as Record<string, unknown>;
   if (typeof chunk.id !== 'string' || typeof chunk.model !== 'string' || chunk.usage != null)

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { openAIChatChunk, openAIUsage } from '../translate/openai-chat-types.js';
+import { plainTextChunk } from '../translate/openai-stream-parser.js';
+import { usageFromOpenAI } from '../translate/usage.js';
+import { plainOpenAIUsage } from './exchange.js';
+
+/** Values of every JSON type and some near misses, to mix into shapes. */
+const ODD = [undefined, null, 0, -1, 1.5, 2 ** 60, '7', true, [], {}, [1], { a: 1 }];
+
+function* variants(base: Record<string, unknown>, depth = 0): Generator<unknown> {
+  yield base;
+  for (const key of Object.keys(base)) {
+    for (const odd of ODD) yield { ...base, [key]: odd };
+    const value = base[key];
+    if (depth < 2 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const inner of variants(value as Record<string, unknown>, depth + 1))
+        yield { ...base, [key]: inner };
+    }
+    if (depth < 2 && Array.isArray(value) && typeof value[0] === 'object') {
+      for (const inner of variants(value[0] as Record<string, unknown>, depth + 1))
+        yield { ...base, [key]: [inner] };
+    }
+  }
+}
+
+describe('hand-checked fast paths accept only what the schema accepts', () => {
+  it('plain answers: the usage read by hand is the one the schema reads', () => {
+    const answerUsage = z.object({ choices: z.array(z.unknown()), usage: openAIUsage.nullish() });
+    const base = {
+      choices: [{ index: 0 }],
+      usage: {
+        prompt_tokens: 16,
+        completion_tokens: 13,
+        total_tokens: 29,
+        prompt_tokens_details: { cached_tokens: 4 },
+        completion_tokens_details: { reasoning_tokens: 2 },
+      },
+    };
+    let fast = 0;
+    let checked = 0;
+    for (const answer of variants(base)) {
+      checked++;
+      const quick = plainOpenAIUsage(answer);
+      if (quick === undefined) continue;
+      fast++;
+      const parsed = answerUsage.safeParse(answer);
+      assert.ok(parsed.success, `schema refuses what the fast path took: ${JSON.stringify(answer)}`);
+      // What Kordon takes from it (the schema also drops unknown keys: compare what is read).
+      assert.deepEqual(usageFromOpenAI(parsed.data.usage), usageFromOpenAI(quick));
+    }
+    assert.ok(fast > 10 && checked > 100, `${fast} of ${checked} took the fast path`);
+  });
+
+  it('stream chunks: a text delta read by hand is one the schema accepts', () => {
+    const base = {
+      id: 'chatcmpl-1',
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, finish_reason: null }],
+    };
+    let fast = 0;
+    for (const chunk of variants(base)) {
+      const quick = plainTextChunk(chunk);
+      if (quick === undefined) continue;
+      fast++;
+      const parsed = openAIChatChunk.safeParse(chunk);
+      assert.ok(parsed.success, `schema refuses what the fast path took: ${JSON.stringify(chunk)}`);
+      assert.deepEqual(
+        parsed.data.choices.map((c) => c.delta?.content ?? null),
+        quick.choices.map((c) => c.delta?.content ?? null),
+      );
+    }
+    assert.ok(fast > 10);
+  });
+});
