@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { it } from 'node:test';
+import { it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kordonCatalogue, type NewEvent, newEventId, type SqlQueryable, streams } from '@kordon/events';
 import { BodyKeyStore, BodyOpener, BodySealer, loadRuntimeSecrets, type SealedBodies } from '@kordon/gateway';
@@ -61,7 +61,8 @@ const rows = async (sql: SqlQueryable, requestIds: string[]) =>
     )
   ).rows.map((row) => row.request_id);
 
-it('the server runs the request log and its retention: expired requests leave the database', async (t) => {
+/** Kordon on the embedded store in a fresh data folder, retention every second. */
+async function startRetentionServer(t: TestContext) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kordon-retention-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const config = loadConfig({
@@ -73,8 +74,11 @@ it('the server runs the request log and its retention: expired requests leave th
   });
   const kordon = await startKordon(config, createLogger(config));
   t.after(() => kordon.stop());
-  const { store } = kordon.storage;
-  const sql = store.sql;
+  return { kordon, config, dataDir, store: kordon.storage.store, sql: kordon.storage.store.sql };
+}
+
+it('the server runs the request log and its retention: expired requests leave the database', async (t) => {
+  const { store, sql } = await startRetentionServer(t);
   const ancient = new Date(Date.now() - 500 * DAY);
   const month = `kordon_request_log_y${ancient.getUTCFullYear()}m${String(ancient.getUTCMonth() + 1).padStart(2, '0')}`;
 
@@ -106,19 +110,7 @@ it('the server runs the request log and its retention: expired requests leave th
 });
 
 it('logged texts are sealed in the event log: readable within retention, unreadable anywhere after it', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kordon-retention-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const config = loadConfig({
-    KORDON_PORT: '0',
-    KORDON_DATA_DIR: dataDir,
-    KORDON_LOG_LEVEL: 'silent',
-    KORDON_DEV_MODE: 'true',
-    KORDON_RETENTION_INTERVAL_MS: '1000',
-  });
-  const kordon = await startKordon(config, createLogger(config));
-  t.after(() => kordon.stop());
-  const { store } = kordon.storage;
-  const sql = store.sql;
+  const { kordon, config, dataDir, store, sql } = await startRetentionServer(t);
   // The server's own master key (dev mode keeps it in the data folder): what a replica seals with.
   const secrets = loadRuntimeSecrets({ ...config.secrets, devMode: true, dataDir, nodeEnv: config.nodeEnv });
   const keys = new BodyKeyStore(sql, secrets.masterKeys);
