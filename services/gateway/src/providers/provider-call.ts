@@ -20,7 +20,7 @@ import { OPENAI_DONE } from '../translate/index.js';
 import type { HeaderBag } from '../upstream/headers.js';
 import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
-import { type BodyEnd, SseFramingError, SseReader } from '../upstream/sse-reader.js';
+import { type BodyEnd, type SseEvent, SseFramingError, SseReader } from '../upstream/sse-reader.js';
 import type {
   UpstreamClient,
   UpstreamRequest,
@@ -193,24 +193,50 @@ class EventStream implements ProviderEventStream {
     this.#response.cancel();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<unknown, void, undefined> {
+  /**
+   * The events, frame by frame (a mapper may make several of one frame, or none). A
+   * hand-written iterator over the reader's: no async generator suspending on every event.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<unknown, undefined> {
     const mapper = this.#mapper;
-    try {
-      for await (const frame of this.#reader) {
-        const data = typeof frame === 'string' ? frame : frame.data;
-        const event = parseFrame(data);
-        if (mapper) yield* mapper.map(event);
-        else {
-          this.lastFrameData = data.includes('\n') ? undefined : data;
-          yield event;
+    const frames = (this.#reader as AsyncIterable<SseEvent | string>)[Symbol.asyncIterator]();
+    let mapped: unknown[] = [];
+    let next = 0;
+    const finished = { value: undefined, done: true } as const;
+    const read = async (): Promise<IteratorResult<unknown, undefined>> => {
+      for (;;) {
+        let frame: IteratorResult<SseEvent | string, unknown>;
+        try {
+          frame = await frames.next();
+        } catch (error) {
+          if (error instanceof SseFramingError || error instanceof NdjsonFramingError) {
+            throw new UpstreamError('upstream_invalid_response', error.message, {
+              phase: 'body',
+              cause: error,
+            });
+          }
+          throw error;
         }
+        if (frame.done) return finished;
+        const data = typeof frame.value === 'string' ? frame.value : frame.value.data;
+        const event = parseFrame(data);
+        if (!mapper) {
+          this.lastFrameData = data.includes('\n') ? undefined : data;
+          return { value: event, done: false };
+        }
+        mapped = [...mapper.map(event)];
+        next = 0;
+        if (mapped.length > 0) return { value: mapped[next++], done: false };
       }
-    } catch (error) {
-      if (error instanceof SseFramingError || error instanceof NdjsonFramingError) {
-        throw new UpstreamError('upstream_invalid_response', error.message, { phase: 'body', cause: error });
-      }
-      throw error;
-    }
+    };
+    return {
+      next: () => (next < mapped.length ? Promise.resolve({ value: mapped[next++], done: false }) : read()),
+      return: async () => {
+        mapped = [];
+        await frames.return?.();
+        return finished;
+      },
+    };
   }
 }
 

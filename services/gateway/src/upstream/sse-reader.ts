@@ -60,7 +60,12 @@ export class SseReader implements AsyncIterable<SseEvent> {
     return this.#end;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<SseEvent, void, undefined> {
+  /**
+   * Iterates the frames. A hand-written iterator rather than an async generator: the frames
+   * of one chunk (often several) are handed out without a suspension each, and only an
+   * empty queue waits for the body. Iterate it once.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<SseEvent, undefined> {
     const queue = this.#queue;
     let overflow: string | undefined;
     const parser = createParser({
@@ -76,25 +81,54 @@ export class SseReader implements AsyncIterable<SseEvent> {
       maxBufferSize: this.#maxFrameChars,
     });
     const decoder = new TextDecoder('utf-8');
+    const body = this.#body[Symbol.asyncIterator]();
     // The last characters fed, to tell whether the body stopped on a frame boundary.
     let tail = '';
-    for await (const chunk of this.#body) {
-      const text = decoder.decode(chunk, { stream: true });
-      if (text === '') continue;
-      tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
-      parser.feed(text);
-      if (overflow !== undefined) throw new SseFramingError(`SSE frame too large: ${overflow}`);
-      while (queue.length > 0) {
+    let done = false;
+    const finished = { value: undefined, done: true } as const;
+
+    const pull = async (): Promise<IteratorResult<SseEvent, undefined>> => {
+      for (;;) {
+        const read = await body.next();
+        if (read.done) {
+          done = true;
+          const rest = decoder.decode();
+          this.#end = rest === '' && endsOnFrameBoundary(tail) ? 'clean' : 'partial_frame';
+          return finished;
+        }
+        const text = decoder.decode(read.value, { stream: true });
+        if (text === '') continue;
+        tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
+        parser.feed(text);
+        if (overflow !== undefined) {
+          done = true;
+          await body.return?.();
+          throw new SseFramingError(`SSE frame too large: ${overflow}`);
+        }
         const event = queue.shift();
-        if (event) yield event;
+        if (event) return { value: event, done: false };
       }
-    }
-    const rest = decoder.decode();
-    this.#end = rest === '' && endsOnFrameBoundary(tail) ? 'clean' : 'partial_frame';
+    };
+
+    return {
+      next: () => {
+        const event = queue.shift();
+        if (event) return Promise.resolve({ value: event, done: false });
+        return done ? Promise.resolve(finished) : pull();
+      },
+      // A reader that stops early: the body is not wanted any more (the upstream call ends).
+      return: async () => {
+        if (!done) {
+          done = true;
+          queue.length = 0;
+          await body.return?.();
+        }
+        return finished;
+      },
+    };
   }
 }
 
-/** True when the text ends with a blank line (or is empty): the last frame was complete. */
 export function endsOnFrameBoundary(tail: string): boolean {
   if (tail === '') return true;
   const normalised = tail.replaceAll('\r\n', '\n').replaceAll('\r', '\n');
