@@ -243,6 +243,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Logged bodies are sealed under keys kept beside the log (crypto-shredding, body-keys/).
   const bodyKeys = options.sql ? new BodyKeyStore(options.sql, options.secrets.masterKeys) : undefined;
   await bodyKeys?.migrate();
+  // After a master key rotation: every body key under the new master key, at start.
+  const rewrapped = (await bodyKeys?.rewrapAll()) ?? 0;
+  if (rewrapped > 0) logger.info({ rewrapped }, 'logged-bodies keys re-wrapped under the current master key');
   const bodySealer = bodyKeys ? new BodySealer({ store: bodyKeys, logger }) : undefined;
 
   const client = new UpstreamClient();

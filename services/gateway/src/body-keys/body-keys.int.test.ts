@@ -83,6 +83,27 @@ describe('logged bodies sealed under keys kept beside the log (crypto-shredding)
     assert.equal(opener.open(recent, 'org_r', 'req-new', 'prompt'), 'new text');
   });
 
+  it('after a master key rotation the keys are re-wrapped, and open with the new master key alone', async () => {
+    const next = MasterKey.generate('next');
+    const sealer = new BodySealer({ store: keys, logger: quiet });
+    const sealed = sealer.seal('org_m', 'req-m', 'rotated', null);
+    await sealer.stop();
+    const rotating = new BodyKeyStore(fixture.sql, new MasterKeyRing(next, [ring.current]));
+    assert.ok((await rotating.rewrapAll()) >= 1);
+    assert.equal(await rotating.rewrapAll(), 0, 'nothing left under the old key');
+    const afterwards = new BodyOpener({ store: new BodyKeyStore(fixture.sql, new MasterKeyRing(next)) });
+    await afterwards.prepare([{ keyId: sealed.keyId, time: new Date() }]);
+    assert.equal(afterwards.open(sealed, 'org_m', 'req-m', 'prompt'), 'rotated');
+    // Every other test's key too: the table is wholly under the new master key.
+    const { rows } = await fixture.sql.query<{ wrapped: { keyId: string } | string }>(
+      'SELECT wrapped FROM kordon_body_keys',
+    );
+    for (const row of rows) {
+      const record = typeof row.wrapped === 'string' ? JSON.parse(row.wrapped) : row.wrapped;
+      assert.equal(record.keyId, next.id);
+    }
+  });
+
   it('a key the store refuses is kept and stored once it answers; a reader waits for it', async () => {
     let down = true;
     const flaky = {

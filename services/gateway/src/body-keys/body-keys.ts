@@ -14,7 +14,14 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { type KordonEventData, type Migration, migrate, newEventId, type SqlExecutor } from '@kordon/events';
-import { decryptSecret, type EncryptedSecret, encryptSecret, type MasterKeyRing } from '../secrets/index.js';
+import {
+  decryptSecret,
+  type EncryptedSecret,
+  encryptSecret,
+  type MasterKeyRing,
+  needsRewrap,
+  rewrap,
+} from '../secrets/index.js';
 
 export type SealedBodies = NonNullable<KordonEventData<'RequestCompleted'>['sealedBodies']>;
 
@@ -108,6 +115,31 @@ export class BodyKeyStore {
       found.set(row.key_id, { keyId: row.key_id, orgId: row.org_id, day, material });
     }
     return found;
+  }
+
+  /**
+   * Wraps again, under the ring's current master key, every key wrapped under an older one
+   * (a master key rotation: the old key can leave `KORDON_MASTER_KEYS_OLD` once no record
+   * names it). Runs at each start; the number of keys re-wrapped.
+   */
+  async rewrapAll(): Promise<number> {
+    const { rows } = await this.sql.query<{ key_id: string; org_id: string; wrapped: unknown }>(
+      'SELECT key_id, org_id, wrapped FROM kordon_body_keys',
+    );
+    let rewrapped = 0;
+    for (const row of rows) {
+      const record = (
+        typeof row.wrapped === 'string' ? JSON.parse(row.wrapped) : row.wrapped
+      ) as EncryptedSecret;
+      if (!needsRewrap(record, this.masterKeys)) continue;
+      const fresh = rewrap(record, this.masterKeys);
+      await this.sql.query('UPDATE kordon_body_keys SET wrapped = $2 WHERE key_id = $1', [
+        row.key_id,
+        JSON.stringify(fresh),
+      ]);
+      rewrapped++;
+    }
+    return rewrapped;
   }
 
   /** Deletes the org's keys of days before `day` (YYYY-MM-DD): their texts can no longer be read. */
