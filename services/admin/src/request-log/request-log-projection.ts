@@ -46,7 +46,7 @@ const storable = (text: string | null) =>
 /** A row of `kordon_request_log` as `jsonb_populate_record` reads it (snake_case columns). */
 type Row = Record<string, string | number | boolean | null>;
 
-function rowOf(event: KordonEvent, opener: BodyOpener | undefined): Row | null {
+export function requestLogRowOf(event: KordonEvent, opener: BodyOpener | undefined): Row | null {
   if (event.orgId === null) return null;
   const base = {
     occurred_at: event.time.toISOString(),
@@ -320,6 +320,55 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
         $fn$
       `,
       },
+      {
+        scope: 'request-log',
+        version: 3,
+        name: 'rows built from the event table',
+        sql: `
+        -- The rows of these request events, read from the event table itself: a batch sends
+        -- positions, not the data of the events back as JSON (decision 0009). The same columns
+        -- as requestLogRowOf in request-log-projection.ts, and a test holds the two equal. texts maps a
+        -- position to the prompt and response of its sealed bodies, opened by Node.
+        CREATE FUNCTION kordon_request_log_rows(positions bigint[], texts jsonb) RETURNS jsonb
+        LANGUAGE sql STABLE AS $fn$
+          SELECT coalesce(jsonb_agg(
+                   jsonb_build_object(
+                     'occurred_at', e.occurred_at, 'position', e.position, 'org_id', e.org_id,
+                     'request_id', d->'requestId',
+                     'outcome', CASE e.type WHEN 'RequestCompleted' THEN 'completed'
+                                            WHEN 'RequestFailed' THEN 'failed' ELSE 'rejected' END,
+                     'team_id', d->'teamId', 'user_id', d->'userId', 'proxy_key_id', d->'proxyKeyId',
+                     'provider', d->'provider', 'provider_key_id', d->'providerKeyId',
+                     'model', d->'model', 'endpoint', d->'endpoint', 'stream', d->'stream',
+                     'status', d->'status', 'upstream_status', d->'upstreamStatus',
+                     'reason', CASE e.type WHEN 'RequestFailed' THEN d->'errorCode'
+                                           WHEN 'RequestRejected' THEN d->'reason' END,
+                     'limit_scope', d->'limitScope'->'scope', 'limit_scope_id', d->'limitScope'->'scopeId'
+                   ) || jsonb_build_object(
+                     'input_tokens', d->'usage'->'inputTokens', 'output_tokens', d->'usage'->'outputTokens',
+                     'cached_input_tokens', d->'usage'->'cachedInputTokens',
+                     'reasoning_tokens', d->'usage'->'reasoningTokens',
+                     'cost', d->'cost', 'currency', d->'currency', 'latency_ms', d->'latencyMs',
+                     'ttfb_ms', CASE WHEN e.type = 'RequestCompleted' THEN d->'timeToFirstTokenMs' END,
+                     'client_ip', d->'clientIp',
+                     'attempts', CASE WHEN e.type = 'RequestRejected' THEN '0'::jsonb ELSE d->'attempts' END,
+                     'prompt', CASE WHEN e.type = 'RequestCompleted' THEN coalesce(
+                       nullif(d->'redactedPrompt', 'null'::jsonb), texts->(e.position::text)->'prompt') END,
+                     'response', CASE WHEN e.type = 'RequestCompleted' THEN coalesce(
+                       nullif(d->'redactedResponse', 'null'::jsonb), texts->(e.position::text)->'response') END
+                   )
+                   ORDER BY e.position), '[]'::jsonb)
+            FROM kordon_events e, LATERAL (SELECT e.data::jsonb AS d) data
+           WHERE e.position = ANY (positions)
+             AND e.org_id IS NOT NULL
+             AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+        $fn$;
+        CREATE FUNCTION kordon_request_log_add_events(positions bigint[], texts jsonb) RETURNS void
+        LANGUAGE sql AS $fn$
+          SELECT kordon_request_log_add_many(kordon_request_log_rows(positions, texts))
+        $fn$
+      `,
+      },
     ],
     async prepare(events) {
       const wanted = sealedKeysOf(events);
@@ -339,7 +388,7 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
           },
         ];
       }
-      const row = rowOf(event, opener);
+      const row = requestLogRowOf(event, opener);
       if (row === null) return [];
       const statement: SqlStatement = {
         text: 'SELECT kordon_request_log_add($1::jsonb)',
@@ -347,17 +396,23 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
       };
       return [statement];
     },
-    /** Runs of request rows go in as one array (one statement instead of one per request). */
+    /**
+     * Runs of request events go in as one statement naming their positions: the database builds
+     * their rows from the event table (`kordon_request_log_rows`), so the events' data does not
+     * travel back as JSON. Only texts opened here (sealed bodies) are sent.
+     */
     projectBatch(events) {
       const statements: SqlStatement[] = [];
-      let rows: Row[] = [];
+      let positions: number[] = [];
+      let texts: Record<string, { prompt: string | null; response: string | null }> = {};
       const flush = () => {
-        if (rows.length === 0) return;
+        if (positions.length === 0) return;
         statements.push({
-          text: 'SELECT kordon_request_log_add_many($1::jsonb)',
-          params: [JSON.stringify(rows)],
+          text: 'SELECT kordon_request_log_add_events($1::bigint[], $2::jsonb)',
+          params: [positions, JSON.stringify(texts)],
         });
-        rows = [];
+        positions = [];
+        texts = {};
       };
       for (const event of events) {
         if (event === null || event.orgId === null) continue;
@@ -366,8 +421,20 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
           statements.push(...this.project(event));
           continue;
         }
-        const row = rowOf(event, opener);
-        if (row !== null) rows.push(row);
+        if (
+          event.type !== 'RequestCompleted' &&
+          event.type !== 'RequestFailed' &&
+          event.type !== 'RequestRejected'
+        )
+          continue;
+        positions.push(event.position);
+        if (event.type === 'RequestCompleted' && event.data.sealedBodies && opener) {
+          const { requestId, sealedBodies } = event.data;
+          texts[String(event.position)] = {
+            prompt: storable(opener.open(sealedBodies, event.orgId, requestId, 'prompt')),
+            response: storable(opener.open(sealedBodies, event.orgId, requestId, 'response')),
+          };
+        }
       }
       flush();
       return statements;
