@@ -12,6 +12,11 @@ export interface InMemoryProjection<State, E> {
    * Absent: every event is decoded and evolved.
    */
   readonly eventTypes?: ReadonlySet<string>;
+  /**
+   * Of `eventTypes`, those whose data `project` reads; the others may arrive with
+   * `data: null` (the store does not move data nobody reads). Absent: all of them.
+   */
+  readonly dataOf?: ReadonlySet<string>;
   initialState(): State;
   /** Pure: the next state after `event`. May mutate and return `state` for speed. */
   evolve(state: State, event: E): State;
@@ -40,6 +45,11 @@ export interface SqlProjection<E> {
    * read at all). Absent: every event.
    */
   readonly eventTypes?: ReadonlySet<string>;
+  /**
+   * Of `eventTypes`, those whose data `project` reads; the others may arrive with
+   * `data: null` (the store does not move data nobody reads). Absent: all of them.
+   */
+  readonly dataOf?: ReadonlySet<string>;
   /**
    * Optional: loads what `project` needs beyond the events themselves (keys, lookups), before
    * a batch is planned and outside its transaction; it gets the batch as read from the log.

@@ -131,6 +131,7 @@ export class SqlProjectionRunner<E> {
       after,
       batchSize: this.options.batchSize ?? 1000,
       ...(types ? { types: [...types] } : {}),
+      ...(types && this.projection.dataOf ? { dataOf: [...this.projection.dataOf] } : {}),
       ...(this.options.minIntervalMs ? { minIntervalMs: this.options.minIntervalMs } : {}),
       onEvents: (events) => this.applyBatch(events),
       ...(this.options.onError ? { onError: this.options.onError } : {}),

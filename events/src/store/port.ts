@@ -42,6 +42,12 @@ export interface SubscriptionOptions {
    */
   types?: readonly string[];
   /**
+   * With `types`: the types whose data a reader needs. Events of the other types may come
+   * with `data: null` (position, type, org, time and the rest of the envelope only), which
+   * saves moving their data for a reader that does not use it (the SQL store honours it).
+   */
+  dataOf?: readonly string[];
+  /**
    * Live, at most one read per this many ms (default 0): appends in quick succession are read
    * together. A projection that may lag a little (the control plane, counters) saves the store
    * a query per append batch, which counts on an embedded store sharing the CPU.

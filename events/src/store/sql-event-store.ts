@@ -145,22 +145,27 @@ export class SqlEventStore implements EventStore {
 
   /**
    * Events of some types after `after`, and how far the read looked (the head when it began),
-   * in one round trip: what a typed subscription needs to move on over the other types.
+   * in one round trip: what a typed subscription needs to move on over the other types. With
+   * `dataOf`, only events of those types carry their data; the others come with `data: null`.
    */
   async readTyped(
     after: number,
     maxCount: number,
     types: readonly string[],
+    dataOf?: readonly string[],
   ): Promise<{ events: RecordedEvent[]; scannedTo: number }> {
+    const columns = dataOf
+      ? EVENT_COLUMNS.replace('data,', 'CASE WHEN type = ANY($4) THEN data END AS data,')
+      : EVENT_COLUMNS;
     const { rows } = await this.run((sql) =>
       sql.query<{ page: string; head: string | number | null }>(
         `WITH head AS (SELECT coalesce(max(position), 0) AS position FROM kordon_events)
          SELECT (SELECT position FROM head) AS head,
                 coalesce(json_agg(e ORDER BY e.position), '[]')::text AS page
-           FROM (SELECT ${EVENT_COLUMNS} FROM kordon_events
+           FROM (SELECT ${columns} FROM kordon_events
                   WHERE position > $1 AND position <= (SELECT position FROM head) AND type = ANY($2)
                   ORDER BY position LIMIT $3) e`,
-        [after, [...types], maxCount],
+        dataOf ? [after, [...types], maxCount, [...dataOf]] : [after, [...types], maxCount],
       ),
     );
     const row = rows[0];

@@ -26,6 +26,7 @@ export class SqlSubscription implements Subscription {
         after: number,
         maxCount: number,
         types: readonly string[],
+        dataOf?: readonly string[],
       ): Promise<{ events: RecordedEvent[]; scannedTo: number }>;
     },
     private readonly options: SubscriptionOptions,
@@ -78,7 +79,7 @@ export class SqlSubscription implements Subscription {
       try {
         const types = this.options.types;
         if (types && this.store.readTyped) {
-          const read = await this.store.readTyped(this.current, batchSize, types);
+          const read = await this.store.readTyped(this.current, batchSize, types, this.options.dataOf);
           events = read.events;
           scannedTo = read.scannedTo;
         } else if (types) {

@@ -14,4 +14,6 @@ export {
   encryptSecret,
   InvalidSecretError,
   last4,
+  MasterKey,
+  MasterKeyRing,
 } from './secrets/index.js';

@@ -1,8 +1,13 @@
-import type { EventStore, KordonEvent, SqlExecutor } from '@kordon/events';
+import type { EventStore, SqlExecutor } from '@kordon/events';
 import { BodyKeyStore, BodyOpener, type RuntimeSecrets } from '@kordon/gateway';
 import { type ParkedEvent, SqlProjectionRunner } from '@kordon/projections';
 import type { AdminLogger } from '../http/deps.js';
-import { createRequestLogProjection, decodeForRequestLog } from './request-log-projection.js';
+import {
+  createRequestLogProjection,
+  decodeForRequestLog,
+  type RequestLogInput,
+  type SealedTextReader,
+} from './request-log-projection.js';
 
 export {
   createRequestLogProjection,
@@ -36,14 +41,14 @@ export async function startRequestLog(options: {
   masterKeys?: RuntimeSecrets['masterKeys'];
 }): Promise<RequestLog> {
   const { logger } = options;
-  let opener: BodyOpener | undefined;
+  let reader: SealedTextReader | undefined;
   if (options.masterKeys) {
     const keys = new BodyKeyStore(options.sql, options.masterKeys);
     await keys.migrate();
-    opener = new BodyOpener({ store: keys });
+    reader = { opener: new BodyOpener({ store: keys }), sql: options.sql };
   }
-  const runner = new SqlProjectionRunner<KordonEvent | null>(
-    createRequestLogProjection(opener),
+  const runner = new SqlProjectionRunner<RequestLogInput>(
+    createRequestLogProjection(reader),
     decodeForRequestLog,
     options.store,
     options.sql,

@@ -1,3 +1,4 @@
+import type { SqlQueryable } from '@kordon/events';
 import { type KordonEvent, type KordonEventType, kordonCatalogue, type RecordedEvent } from '@kordon/events';
 import type { BodyOpener, SealedBodies } from '@kordon/gateway';
 import type { SqlProjection, SqlStatement } from '@kordon/projections';
@@ -28,15 +29,36 @@ const REQUEST_LOG_TYPES = [
 const HANDLED: ReadonlySet<string> = new Set(REQUEST_LOG_TYPES);
 
 /**
- * Only request events and logging policies are decoded; everything else is skipped unread.
- * Request events of today's version are read as stored (checked when they were made): the
- * log sees every request, and a schema check each would cost more than the row itself.
+ * A request event read without its data (the projection asks the store for the data of
+ * policies only): its position is all a batch sends, the database reads the rest.
  */
-export function decodeForRequestLog(event: RecordedEvent): KordonEvent | null {
+export interface RequestRef {
+  type: 'RequestRef';
+  eventType: 'RequestCompleted' | 'RequestFailed' | 'RequestRejected';
+  position: number;
+  orgId: string | null;
+}
+
+export type RequestLogInput = KordonEvent | RequestRef | null;
+
+/**
+ * Only request events and logging policies are decoded; everything else is skipped unread.
+ * A request event without its data becomes a `RequestRef`; one with it (a store that sends
+ * data anyway) is read as stored: checked when it was made, and a schema pass each would cost
+ * more than the row itself.
+ */
+export function decodeForRequestLog(event: RecordedEvent): RequestLogInput {
   if (!HANDLED.has(event.type)) return null;
-  return event.type === 'LoggingPolicySet'
-    ? kordonCatalogue.decode(event)
-    : kordonCatalogue.decodeStored(event);
+  if (event.type === 'LoggingPolicySet') return kordonCatalogue.decode(event);
+  if (event.data === null) {
+    return {
+      type: 'RequestRef',
+      eventType: event.type as RequestRef['eventType'],
+      position: event.position,
+      orgId: event.orgId,
+    };
+  }
+  return kordonCatalogue.decodeStored(event);
 }
 
 /** jsonb cannot hold U+0000: it is written as U+FFFD, as the event store does. */
@@ -174,26 +196,87 @@ function opened(
   return sealed && opener ? opener.open(sealed, orgId, requestId, field) : null;
 }
 
-/** The key ids of a batch's sealed texts, for the opener to load before the batch is planned. */
-function sealedKeysOf(events: RecordedEvent[]): Array<{ keyId: string; time: Date }> {
-  const wanted: Array<{ keyId: string; time: Date }> = [];
-  for (const event of events) {
-    if (event.type !== 'RequestCompleted') continue;
-    const keyId = (event.data as { sealedBodies?: { keyId?: unknown } | null } | null)?.sealedBodies?.keyId;
-    if (typeof keyId === 'string') wanted.push({ keyId, time: event.time });
-  }
-  return wanted;
+type Texts = Record<string, { prompt: string | null; response: string | null }>;
+
+/** What the request log needs to open sealed texts: the opener, and the store's SQL to find them. */
+export interface SealedTextReader {
+  opener: BodyOpener;
+  sql: SqlQueryable;
 }
 
 /**
- * The request log's projection. With an opener it reads the texts of sealed bodies (the
- * server passes one built on the master keys); without one those texts stay null.
+ * The sealed bodies of a batch's completed requests, by position: from the events when they
+ * came with their data, else read from the event table for those that have any (the orgs
+ * that log bodies), then their keys loaded.
  */
-export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<KordonEvent | null> {
+async function loadSealed(
+  events: RecordedEvent[],
+  reader: SealedTextReader,
+): Promise<Map<number, { orgId: string; requestId: string; sealed: SealedBodies }>> {
+  const found = new Map<number, { orgId: string; requestId: string; sealed: SealedBodies }>();
+  const times = new Map<number, Date>();
+  const unread: number[] = [];
+  for (const event of events) {
+    if (event.type !== 'RequestCompleted' || event.orgId === null) continue;
+    times.set(event.position, event.time);
+    const data = event.data as { requestId?: string; sealedBodies?: SealedBodies | null } | null;
+    if (data === null) unread.push(event.position);
+    else if (data.sealedBodies && typeof data.requestId === 'string')
+      found.set(event.position, { orgId: event.orgId, requestId: data.requestId, sealed: data.sealedBodies });
+  }
+  if (unread.length > 0) {
+    const { rows } = await reader.sql.query<{
+      position: string | number;
+      org_id: string;
+      request_id: string;
+      sealed: string;
+    }>(
+      `SELECT position, org_id, data->>'requestId' AS request_id, (data->'sealedBodies')::text AS sealed
+         FROM kordon_events
+        WHERE position = ANY($1::bigint[]) AND json_typeof(data->'sealedBodies') = 'object'`,
+      [unread],
+    );
+    for (const row of rows)
+      found.set(Number(row.position), {
+        orgId: row.org_id,
+        requestId: row.request_id,
+        sealed: JSON.parse(row.sealed) as SealedBodies,
+      });
+  }
+  const wanted = [...found].map(([position, { sealed }]) => ({
+    keyId: sealed.keyId,
+    time: times.get(position) ?? new Date(),
+  }));
+  if (wanted.length > 0) await reader.opener.prepare(wanted);
+  return found;
+}
+
+/**
+ * The request log's projection. With a sealed-text reader it opens the texts of sealed bodies
+ * (the server passes one built on the master keys); without one those texts stay null.
+ */
+export function createRequestLogProjection(reader?: SealedTextReader): SqlProjection<RequestLogInput> {
+  const opener = reader?.opener;
+  /** The batch being applied: its opened texts by position (set by `prepare`). */
+  let texts: Texts = {};
+  const textsOf = (positions: number[]): Texts => {
+    const of: Texts = {};
+    for (const position of positions) {
+      const entry = texts[String(position)];
+      if (entry) of[String(position)] = entry;
+    }
+    return of;
+  };
+  const addEvents = (positions: number[]): SqlStatement => ({
+    text: 'SELECT kordon_request_log_add_events($1::bigint[], $2::jsonb)',
+    params: [positions, JSON.stringify(textsOf(positions))],
+  });
   return {
     name: 'request-log',
     version: 1,
     eventTypes: HANDLED,
+    // Request events come as positions; only policies are read with their data.
+    dataOf: new Set(['LoggingPolicySet']),
     // The policies are not emptied by a rebuild: replayed requests meet the latest policy, so a
     // rebuild neither brings back rows retention deleted nor text the org no longer logs.
     tables: [REQUEST_LOG_TABLE],
@@ -371,8 +454,14 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
       },
     ],
     async prepare(events) {
-      const wanted = sealedKeysOf(events);
-      if (opener && wanted.length > 0) await opener.prepare(wanted);
+      texts = {};
+      if (!reader || !opener) return;
+      for (const [position, { orgId, requestId, sealed }] of await loadSealed(events, reader)) {
+        texts[String(position)] = {
+          prompt: storable(opener.open(sealed, orgId, requestId, 'prompt')),
+          response: storable(opener.open(sealed, orgId, requestId, 'response')),
+        };
+      }
     },
     project(event) {
       if (event === null || event.orgId === null) return [];
@@ -388,6 +477,7 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
           },
         ];
       }
+      if (event.type === 'RequestRef') return [addEvents([event.position])];
       const row = requestLogRowOf(event, opener);
       if (row === null) return [];
       const statement: SqlStatement = {
@@ -404,15 +494,10 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
     projectBatch(events) {
       const statements: SqlStatement[] = [];
       let positions: number[] = [];
-      let texts: Record<string, { prompt: string | null; response: string | null }> = {};
       const flush = () => {
         if (positions.length === 0) return;
-        statements.push({
-          text: 'SELECT kordon_request_log_add_events($1::bigint[], $2::jsonb)',
-          params: [positions, JSON.stringify(texts)],
-        });
+        statements.push(addEvents(positions));
         positions = [];
-        texts = {};
       };
       for (const event of events) {
         if (event === null || event.orgId === null) continue;
@@ -422,19 +507,12 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
           continue;
         }
         if (
-          event.type !== 'RequestCompleted' &&
-          event.type !== 'RequestFailed' &&
-          event.type !== 'RequestRejected'
+          event.type === 'RequestRef' ||
+          event.type === 'RequestCompleted' ||
+          event.type === 'RequestFailed' ||
+          event.type === 'RequestRejected'
         )
-          continue;
-        positions.push(event.position);
-        if (event.type === 'RequestCompleted' && event.data.sealedBodies && opener) {
-          const { requestId, sealedBodies } = event.data;
-          texts[String(event.position)] = {
-            prompt: storable(opener.open(sealedBodies, event.orgId, requestId, 'prompt')),
-            response: storable(opener.open(sealedBodies, event.orgId, requestId, 'response')),
-          };
-        }
+          positions.push(event.position);
       }
       flush();
       return statements;
@@ -442,5 +520,5 @@ export function createRequestLogProjection(opener?: BodyOpener): SqlProjection<K
   };
 }
 
-/** The projection without an opener: sealed texts stay null (tests, tools that hold no master key). */
+/** The projection without a sealed-text reader: sealed texts stay null (tests, tools that hold no master key). */
 export const requestLogProjection = createRequestLogProjection();

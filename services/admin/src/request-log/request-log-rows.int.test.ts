@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { kordonCatalogue, migrate, type NewEvent } from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
-import { completedEvent, failedEvent, rejectedEvent } from '../testing/request-events.js';
+import { BodyKeyStore, BodySealer, MasterKey, MasterKeyRing } from '@kordon/gateway';
+import { completedEvent, failedEvent, loggingPolicyEvent, rejectedEvent } from '../testing/request-events.js';
+import { startRequestLog } from './index.js';
 import { createRequestLogProjection, requestLogRowOf } from './request-log-projection.js';
 
 /*
@@ -13,6 +15,7 @@ import { createRequestLogProjection, requestLogRowOf } from './request-log-proje
  */
 
 const at = new Date('2026-11-30T12:34:56.789Z');
+const silent = { info() {}, warn() {}, error() {} };
 
 function events(): NewEvent[] {
   const v1 = completedEvent('org_rows', at, { requestId: 'req-v1', redactedPrompt: 'hi [EMAIL]' });
@@ -90,6 +93,40 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       for (const [i, row] of inDatabase.entries()) assert.deepEqual(normalise(row), inNode[i], `row ${i}`);
       assert.equal(inNode[2]!.prompt, 'hi [EMAIL]', 'the v1 text in the clear is kept');
       assert.equal(inNode[5]!.limit_scope, 'team');
+    });
+
+    it('the request log, following the store, opens sealed texts of events read without their data', async (t) => {
+      if (typeof fixture === 'string') return t.skip(fixture);
+      const { store, sql } = fixture;
+      const ring = new MasterKeyRing(MasterKey.generate('rows'));
+      const keys = new BodyKeyStore(sql, ring);
+      await keys.migrate();
+      const sealer = new BodySealer({ store: keys, logger: { warn() {} } });
+      const sealed = sealer.seal('org_sealed', 'req-sealed', 'a sealed prompt', 'a sealed answer');
+      await sealer.stop();
+      const appended = await store.appendMany([
+        loggingPolicyEvent('org_sealed', { bodies: 'redacted' }),
+        completedEvent('org_sealed', new Date(), { requestId: 'req-sealed', sealedBodies: sealed }),
+        completedEvent('org_sealed', new Date(), { requestId: 'req-plain' }),
+      ]);
+      const log = await startRequestLog({ store, sql, logger: silent, masterKeys: ring });
+      try {
+        await log.waitFor(appended.lastPosition, 10_000);
+        const { rows } = await sql.query<{
+          request_id: string;
+          prompt: string | null;
+          response: string | null;
+        }>(
+          "SELECT request_id, prompt, response FROM kordon_request_log WHERE org_id = 'org_sealed' ORDER BY request_id",
+        );
+        assert.deepEqual(rows, [
+          { request_id: 'req-plain', prompt: null, response: null },
+          { request_id: 'req-sealed', prompt: 'a sealed prompt', response: 'a sealed answer' },
+        ]);
+        assert.deepEqual(await log.parked(), []);
+      } finally {
+        await log.stop();
+      }
     });
   });
 }
