@@ -206,12 +206,13 @@ export interface SealedTextReader {
 
 /**
  * The sealed bodies of a batch's completed requests, by position: from the events when they
- * came with their data, else read from the event table for those that have any (the orgs
- * that log bodies), then their keys loaded.
+ * came with their data, else read from the event table for the requests of orgs that log
+ * bodies, then their keys loaded.
  */
 async function loadSealed(
   events: RecordedEvent[],
   reader: SealedTextReader,
+  logsBodies: (orgId: string) => boolean,
 ): Promise<Map<number, { orgId: string; requestId: string; sealed: SealedBodies }>> {
   const found = new Map<number, { orgId: string; requestId: string; sealed: SealedBodies }>();
   const times = new Map<number, Date>();
@@ -220,8 +221,10 @@ async function loadSealed(
     if (event.type !== 'RequestCompleted' || event.orgId === null) continue;
     times.set(event.position, event.time);
     const data = event.data as { requestId?: string; sealedBodies?: SealedBodies | null } | null;
-    if (data === null) unread.push(event.position);
-    else if (data.sealedBodies && typeof data.requestId === 'string')
+    // Only orgs whose policy keeps text can have sealed bodies worth reading.
+    if (data === null) {
+      if (logsBodies(event.orgId)) unread.push(event.position);
+    } else if (data.sealedBodies && typeof data.requestId === 'string')
       found.set(event.position, { orgId: event.orgId, requestId: data.requestId, sealed: data.sealedBodies });
   }
   if (unread.length > 0) {
@@ -259,6 +262,11 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
   const opener = reader?.opener;
   /** The batch being applied: its opened texts by position (set by `prepare`). */
   let texts: Texts = {};
+  /**
+   * Orgs whose policy keeps text, as of the log read so far: loaded from the policies table
+   * at the first batch, then followed from the policies in each batch (read with their data).
+   */
+  let loggingOrgs: Set<string> | undefined;
   const textsOf = (positions: number[]): Texts => {
     const of: Texts = {};
     for (const position of positions) {
@@ -456,7 +464,22 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
     async prepare(events) {
       texts = {};
       if (!reader || !opener) return;
-      for (const [position, { orgId, requestId, sealed }] of await loadSealed(events, reader)) {
+      if (!loggingOrgs) {
+        const { rows } = await reader.sql.query<{ org_id: string }>(
+          "SELECT org_id FROM kordon_request_log_policies WHERE bodies <> 'none'",
+        );
+        loggingOrgs = new Set(rows.map((row) => row.org_id));
+      }
+      const orgs = loggingOrgs;
+      // A policy in this batch counts for the requests after it, and for any in the batch: a
+      // text read needlessly is dropped by the database when the policy says none.
+      for (const event of events) {
+        if (event.type !== 'LoggingPolicySet' || event.orgId === null) continue;
+        if ((event.data as { bodies?: string } | null)?.bodies === 'none') continue;
+        orgs.add(event.orgId);
+      }
+      const logsBodies = (orgId: string) => orgs.has(orgId);
+      for (const [position, { orgId, requestId, sealed }] of await loadSealed(events, reader, logsBodies)) {
         texts[String(position)] = {
           prompt: storable(opener.open(sealed, orgId, requestId, 'prompt')),
           response: storable(opener.open(sealed, orgId, requestId, 'response')),
