@@ -381,21 +381,6 @@ describe('kordon catalogue', () => {
     );
   });
 
-  test("decodeStored takes today's version as stored, and still checks and upcasts older ones", () => {
-    const event = recorded(create('RequestCompleted', examples.RequestCompleted), 7);
-    assert.equal(kordonCatalogue.decodeStored(event), event, 'no copy, no schema pass');
-    const { sealedBodies: _, ...v1 } = examples.RequestCompleted;
-    const old = kordonCatalogue.decodeStored({ ...event, schemaVersion: 1, data: v1 });
-    assert.equal(old.schemaVersion, 2);
-    assert.equal((old.data as { sealedBodies: unknown }).sealedBodies, null);
-    assertDecodeError(
-      () => kordonCatalogue.decodeStored({ ...event, schemaVersion: 1, data: { ...v1, cost: 12 } }),
-      /malformed data/,
-    );
-    assertDecodeError(() => kordonCatalogue.decodeStored({ ...event, data: 'text' }), /not an object/);
-    assertDecodeError(() => kordonCatalogue.decodeStored({ ...event, schemaVersion: 3 }), /unknown version/);
-  });
-
   test('PolicySet refuses a period that is not a spec', () => {
     for (const period of ['month', '0d', '1x', '400d', '1 d', '']) {
       assert.throws(

@@ -151,20 +151,6 @@ export class Catalogue<const Definitions extends readonly EventDefinition[]> {
 
   /** Validates a stored event and upcasts it to today's version. */
   decode(event: RecordedEvent): EventOf<Definitions> {
-    return this.#decode(event, true);
-  }
-
-  /**
-   * `decode` for a hot read model of Kordon's own store: data of today's version is taken
-   * as stored, since `create` checked it on the way in (about 10 µs an event saved); older
-   * versions are still checked and upcast. A reader that uses it must tolerate a malformed
-   * field without harm (the SQL projections park the event when its statement fails).
-   */
-  decodeStored(event: RecordedEvent): EventOf<Definitions> {
-    return this.#decode(event, false);
-  }
-
-  #decode(event: RecordedEvent, checkCurrent: boolean): EventOf<Definitions> {
     const where = `event ${event.type} v${event.schemaVersion} at position ${event.position}`;
     const fail = (problem: string, cause?: unknown) =>
       new EventDecodeError(`${where}: ${problem}`, event.position, event.type, cause);
@@ -193,10 +179,6 @@ export class Catalogue<const Definitions extends readonly EventDefinition[]> {
         );
       }
       version++;
-    }
-    if (!checkCurrent && event.schemaVersion === definition.version) {
-      if (typeof data !== 'object' || data === null) throw fail('malformed data: not an object');
-      return event as EventOf<Definitions>;
     }
     return {
       ...event,

@@ -77,6 +77,8 @@ export interface Gateway {
   registryCaughtUp(position: number): Promise<void>;
   /** Each provider key of the org as the balancer sees it (state, weights, errors, latency, quota). */
   keyHealth(orgId: string): KeyHealthView[];
+  /** The keys of logged bodies (migrated, re-wrapped): for the request log to open them. */
+  bodyKeys: BodyKeyStore | undefined;
   stop(): Promise<void>;
 }
 
@@ -290,6 +292,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     registry: () => registry.state,
     keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
+    bodyKeys,
     registryCaughtUp: (position) => registry.waitFor(position, 10_000),
     stop: async () => {
       clearInterval(snapshotTimer);

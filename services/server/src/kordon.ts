@@ -98,7 +98,7 @@ export async function startKordon(
       requestLog = await startRequestLog({
         store: storage.store,
         sql: storage.store.sql,
-        masterKeys: secrets.masterKeys,
+        bodyKeys: gateway.bodyKeys,
         logger: logger.child({ component: 'request-log' }),
       });
       retention = startRetentionJob({

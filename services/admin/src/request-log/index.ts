@@ -1,5 +1,5 @@
 import type { EventStore, SqlExecutor } from '@kordon/events';
-import { BodyKeyStore, BodyOpener, type RuntimeSecrets } from '@kordon/gateway';
+import { type BodyKeyStore, BodyOpener } from '@kordon/gateway';
 import { type ParkedEvent, SqlProjectionRunner } from '@kordon/projections';
 import type { AdminLogger } from '../http/deps.js';
 import {
@@ -37,16 +37,13 @@ export async function startRequestLog(options: {
   store: EventStore;
   sql: SqlExecutor;
   logger: AdminLogger;
-  /** Opens the sealed texts of request events (without it, the log keeps no text). */
-  masterKeys?: RuntimeSecrets['masterKeys'];
+  /** The keys of sealed texts (the gateway's store): without them, the log keeps no text. */
+  bodyKeys?: Pick<BodyKeyStore, 'load'> | undefined;
 }): Promise<RequestLog> {
   const { logger } = options;
-  let reader: SealedTextReader | undefined;
-  if (options.masterKeys) {
-    const keys = new BodyKeyStore(options.sql, options.masterKeys);
-    await keys.migrate();
-    reader = { opener: new BodyOpener({ store: keys }), sql: options.sql };
-  }
+  const reader: SealedTextReader | undefined = options.bodyKeys
+    ? { opener: new BodyOpener({ store: options.bodyKeys }), sql: options.sql }
+    : undefined;
   const runner = new SqlProjectionRunner<RequestLogInput>(
     createRequestLogProjection(reader),
     decodeForRequestLog,

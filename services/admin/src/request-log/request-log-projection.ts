@@ -6,7 +6,8 @@ import type { SqlProjection, SqlStatement } from '@kordon/projections';
 /*
  * The request log: one row per request event (RequestCompleted, RequestFailed,
  * RequestRejected) in `kordon_request_log`, a table partitioned by month on the event's time
- * (decision 0008). Rows go in through `kordon_request_log_add(jsonb)`, which applies the org's
+ * (decision 0009). Rows go in through `kordon_request_log_add_events(positions, texts)`: the
+database builds them from the event table, then applies the org's
  * logging policy as it stood at that point of the log (`kordon_request_log_policies`, kept from
  * LoggingPolicySet by this projection; an older policy never overwrites a newer one): no text
  * for `bodies: none`, no row for a request older than the org's retention, and the month's
@@ -42,159 +43,23 @@ export interface RequestRef {
 export type RequestLogInput = KordonEvent | RequestRef | null;
 
 /**
- * Only request events and logging policies are decoded; everything else is skipped unread.
- * A request event without its data becomes a `RequestRef`; one with it (a store that sends
- * data anyway) is read as stored: checked when it was made, and a schema pass each would cost
- * more than the row itself.
+ * Only logging policies are decoded; a request event is its position (the database reads the
+ * rest), whether or not the store sent its data; everything else is skipped unread.
  */
 export function decodeForRequestLog(event: RecordedEvent): RequestLogInput {
   if (!HANDLED.has(event.type)) return null;
   if (event.type === 'LoggingPolicySet') return kordonCatalogue.decode(event);
-  if (event.data === null) {
-    return {
-      type: 'RequestRef',
-      eventType: event.type as RequestRef['eventType'],
-      position: event.position,
-      orgId: event.orgId,
-    };
-  }
-  return kordonCatalogue.decodeStored(event);
+  return {
+    type: 'RequestRef',
+    eventType: event.type as RequestRef['eventType'],
+    position: event.position,
+    orgId: event.orgId,
+  };
 }
 
 /** jsonb cannot hold U+0000: it is written as U+FFFD, as the event store does. */
 const storable = (text: string | null) =>
   text?.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-
-/** A row of `kordon_request_log` as `jsonb_populate_record` reads it (snake_case columns). */
-type Row = Record<string, string | number | boolean | null>;
-
-export function requestLogRowOf(event: KordonEvent, opener: BodyOpener | undefined): Row | null {
-  if (event.orgId === null) return null;
-  const base = {
-    occurred_at: event.time.toISOString(),
-    position: event.position,
-    org_id: event.orgId,
-  };
-  switch (event.type) {
-    case 'RequestCompleted': {
-      const d = event.data;
-      return {
-        ...base,
-        request_id: d.requestId,
-        outcome: 'completed',
-        team_id: d.teamId,
-        user_id: d.userId,
-        proxy_key_id: d.proxyKeyId,
-        provider: d.provider,
-        provider_key_id: d.providerKeyId,
-        model: d.model,
-        endpoint: d.endpoint,
-        stream: d.stream,
-        status: d.status,
-        upstream_status: null,
-        reason: null,
-        limit_scope: null,
-        limit_scope_id: null,
-        input_tokens: d.usage.inputTokens,
-        output_tokens: d.usage.outputTokens,
-        cached_input_tokens: d.usage.cachedInputTokens,
-        reasoning_tokens: d.usage.reasoningTokens ?? null,
-        cost: d.cost,
-        currency: d.currency,
-        latency_ms: d.latencyMs,
-        ttfb_ms: d.timeToFirstTokenMs,
-        client_ip: d.clientIp,
-        attempts: d.attempts,
-        // Version 1 events hold the text in the clear; version 2 seal it (body-keys): it opens
-        // only while its key exists, that is within the org's retention.
-        prompt: storable(
-          d.redactedPrompt ?? opened(d.sealedBodies, event.orgId, d.requestId, 'prompt', opener),
-        ),
-        response: storable(
-          d.redactedResponse ?? opened(d.sealedBodies, event.orgId, d.requestId, 'response', opener),
-        ),
-      };
-    }
-    case 'RequestFailed': {
-      const d = event.data;
-      return {
-        ...base,
-        request_id: d.requestId,
-        outcome: 'failed',
-        team_id: d.teamId,
-        user_id: d.userId,
-        proxy_key_id: d.proxyKeyId,
-        provider: d.provider,
-        provider_key_id: d.providerKeyId,
-        model: d.model,
-        endpoint: d.endpoint,
-        stream: d.stream,
-        status: d.status,
-        upstream_status: d.upstreamStatus,
-        reason: d.errorCode,
-        limit_scope: null,
-        limit_scope_id: null,
-        input_tokens: d.usage.inputTokens,
-        output_tokens: d.usage.outputTokens,
-        cached_input_tokens: d.usage.cachedInputTokens,
-        reasoning_tokens: d.usage.reasoningTokens ?? null,
-        cost: d.cost,
-        currency: d.currency,
-        latency_ms: d.latencyMs,
-        ttfb_ms: null,
-        client_ip: d.clientIp,
-        attempts: d.attempts,
-        prompt: null,
-        response: null,
-      };
-    }
-    case 'RequestRejected': {
-      const d = event.data;
-      return {
-        ...base,
-        request_id: d.requestId,
-        outcome: 'rejected',
-        team_id: d.teamId,
-        user_id: d.userId,
-        proxy_key_id: d.proxyKeyId,
-        provider: null,
-        provider_key_id: null,
-        model: d.model,
-        endpoint: d.endpoint,
-        stream: null,
-        status: d.status,
-        upstream_status: null,
-        reason: d.reason,
-        limit_scope: d.limitScope?.scope ?? null,
-        limit_scope_id: d.limitScope?.scopeId ?? null,
-        input_tokens: null,
-        output_tokens: null,
-        cached_input_tokens: null,
-        reasoning_tokens: null,
-        cost: null,
-        currency: null,
-        latency_ms: null,
-        ttfb_ms: null,
-        client_ip: d.clientIp,
-        attempts: 0,
-        prompt: null,
-        response: null,
-      };
-    }
-    default:
-      return null;
-  }
-}
-
-function opened(
-  sealed: SealedBodies | null,
-  orgId: string,
-  requestId: string,
-  field: 'prompt' | 'response',
-  opener: BodyOpener | undefined,
-): string | null {
-  return sealed && opener ? opener.open(sealed, orgId, requestId, field) : null;
-}
 
 type Texts = Record<string, { prompt: string | null; response: string | null }>;
 
@@ -205,9 +70,8 @@ export interface SealedTextReader {
 }
 
 /**
- * The sealed bodies of a batch's completed requests, by position: from the events when they
- * came with their data, else read from the event table for the requests of orgs that log
- * bodies, then their keys loaded.
+ * The sealed bodies of a batch's completed requests, by position, read from the event table
+ * for the requests of orgs that log bodies (only they can have any), then their keys loaded.
  */
 async function loadSealed(
   events: RecordedEvent[],
@@ -216,36 +80,28 @@ async function loadSealed(
 ): Promise<Map<number, { orgId: string; requestId: string; sealed: SealedBodies }>> {
   const found = new Map<number, { orgId: string; requestId: string; sealed: SealedBodies }>();
   const times = new Map<number, Date>();
-  const unread: number[] = [];
   for (const event of events) {
-    if (event.type !== 'RequestCompleted' || event.orgId === null) continue;
-    times.set(event.position, event.time);
-    const data = event.data as { requestId?: string; sealedBodies?: SealedBodies | null } | null;
-    // Only orgs whose policy keeps text can have sealed bodies worth reading.
-    if (data === null) {
-      if (logsBodies(event.orgId)) unread.push(event.position);
-    } else if (data.sealedBodies && typeof data.requestId === 'string')
-      found.set(event.position, { orgId: event.orgId, requestId: data.requestId, sealed: data.sealedBodies });
+    if (event.type === 'RequestCompleted' && event.orgId !== null && logsBodies(event.orgId))
+      times.set(event.position, event.time);
   }
-  if (unread.length > 0) {
-    const { rows } = await reader.sql.query<{
-      position: string | number;
-      org_id: string;
-      request_id: string;
-      sealed: string;
-    }>(
-      `SELECT position, org_id, data->>'requestId' AS request_id, (data->'sealedBodies')::text AS sealed
-         FROM kordon_events
-        WHERE position = ANY($1::bigint[]) AND json_typeof(data->'sealedBodies') = 'object'`,
-      [unread],
-    );
-    for (const row of rows)
-      found.set(Number(row.position), {
-        orgId: row.org_id,
-        requestId: row.request_id,
-        sealed: JSON.parse(row.sealed) as SealedBodies,
-      });
-  }
+  if (times.size === 0) return found;
+  const { rows } = await reader.sql.query<{
+    position: string | number;
+    org_id: string;
+    request_id: string;
+    sealed: string;
+  }>(
+    `SELECT position, org_id, data->>'requestId' AS request_id, (data->'sealedBodies')::text AS sealed
+       FROM kordon_events
+      WHERE position = ANY($1::bigint[]) AND json_typeof(data->'sealedBodies') = 'object'`,
+    [[...times.keys()]],
+  );
+  for (const row of rows)
+    found.set(Number(row.position), {
+      orgId: row.org_id,
+      requestId: row.request_id,
+      sealed: JSON.parse(row.sealed) as SealedBodies,
+    });
   const wanted = [...found].map(([position, { sealed }]) => ({
     keyId: sealed.keyId,
     time: times.get(position) ?? new Date(),
@@ -418,7 +274,7 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
         sql: `
         -- The rows of these request events, read from the event table itself: a batch sends
         -- positions, not the data of the events back as JSON (decision 0009). The same columns
-        -- as requestLogRowOf in request-log-projection.ts, and a test holds the two equal. texts maps a
+        -- as expectedRow in request-log-rows.int.test.ts, which holds the two equal. texts maps a
         -- position to the prompt and response of its sealed bodies, opened by Node.
         CREATE FUNCTION kordon_request_log_rows(positions bigint[], texts jsonb) RETURNS jsonb
         LANGUAGE sql STABLE AS $fn$
@@ -500,14 +356,7 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
           },
         ];
       }
-      if (event.type === 'RequestRef') return [addEvents([event.position])];
-      const row = requestLogRowOf(event, opener);
-      if (row === null) return [];
-      const statement: SqlStatement = {
-        text: 'SELECT kordon_request_log_add($1::jsonb)',
-        params: [JSON.stringify(row)],
-      };
-      return [statement];
+      return event.type === 'RequestRef' ? [addEvents([event.position])] : [];
     },
     /**
      * Runs of request events go in as one statement naming their positions: the database builds
@@ -529,13 +378,7 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
           statements.push(...this.project(event));
           continue;
         }
-        if (
-          event.type === 'RequestRef' ||
-          event.type === 'RequestCompleted' ||
-          event.type === 'RequestFailed' ||
-          event.type === 'RequestRejected'
-        )
-          positions.push(event.position);
+        if (event.type === 'RequestRef') positions.push(event.position);
       }
       flush();
       return statements;

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { createRedactor, type Redactor } from '@kordon/redaction';
+import { createRedactor, type RedactionRule, type Redactor } from '@kordon/redaction';
 import type { BodySealer, SealedBodies } from '../body-keys/body-keys.js';
 import { loggingPolicyOf, type RegistryState } from '../registry/registry.js';
 
@@ -62,20 +62,25 @@ export class LoggedBodies {
       redactor = createRedactor({
         hashKey: this.#hashKey,
         hashScope: orgId,
-        rules: policy.rules.map((rule) => ({
-          id: rule.name,
-          pattern: rule.pattern,
-          action: rule.action,
-          caseInsensitive: rule.caseInsensitive,
-          group: rule.group,
-          keepLast: rule.keepLast,
-        })),
+        rules: redactionRules(policy.rules),
       });
       this.#redactors.set(policy, redactor);
     }
     // Redacted whole, then cut: a cut never splits a secret in a way the detectors miss.
     return redactor.redactString(text).slice(0, MAX_LOGGED_CHARS);
   }
+}
+
+/** An org's logging rules (`LoggingPolicySet.rules`) as the redaction engine takes them. */
+export function redactionRules(rules: Policy['rules']): RedactionRule[] {
+  return rules.map((rule) => ({
+    id: rule.name,
+    pattern: rule.pattern,
+    action: rule.action,
+    caseInsensitive: rule.caseInsensitive,
+    group: rule.group,
+    keepLast: rule.keepLast,
+  }));
 }
 
 /** The text of a prompt: system and messages (OpenAI, Anthropic), or the Responses `input`. */

@@ -1,4 +1,5 @@
 import { streams } from '@kordon/events';
+import { redactionRules } from '@kordon/gateway';
 import { compileRules, RedactionConfigError } from '@kordon/redaction';
 import { etag, execute } from '../../commands/execute.js';
 import {
@@ -20,16 +21,7 @@ const policyBody = (policy: Policy) => ({
 /** The org's rules, refused (400 naming the rule) when the RE2 engine will not run them. */
 function checkRules(rules: Policy['rules']): void {
   try {
-    compileRules(
-      rules.map((rule) => ({
-        id: rule.name,
-        pattern: rule.pattern,
-        action: rule.action,
-        caseInsensitive: rule.caseInsensitive,
-        group: rule.group,
-        keepLast: rule.keepLast,
-      })),
-    );
+    compileRules(redactionRules(rules));
   } catch (error) {
     if (!(error instanceof RedactionConfigError)) throw error;
     const index = rules.findIndex((rule) => rule.name === error.ruleId);
