@@ -432,8 +432,11 @@ export class AttemptTrace {
     if (!span?.isRecording()) return;
     const attributes: Attributes = {};
     if (usage) usageAttributes(attributes, usage);
-    if (facts?.responseId) attributes[ATTR_GEN_AI_RESPONSE_ID] = facts.responseId;
-    if (facts?.responseModel) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = facts.responseModel;
+    // Provider-sent strings, bounded as a finished answer's are (`answerFacts`).
+    const id = text(facts?.responseId);
+    const model = text(facts?.responseModel);
+    if (id) attributes[ATTR_GEN_AI_RESPONSE_ID] = id;
+    if (model) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = model;
     if (facts && facts.finishReasons.length > 0)
       attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons.slice(0, 16);
     span.setAttributes(attributes);
