@@ -12,7 +12,7 @@
  *
  *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey]
  *   npm run bench:gateway -- --profile [--postgres] [--mode plain|stream]
- *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--only kordon-pg] [--seconds 2]
+ *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--rounds 3] [--only kordon-pg] [--seconds 2]
  *
  * "Kordon" is the default deployment: the embedded PGlite store in the same process (so on
  * the gateway's core). "Kordon-pg" is the same with PostgreSQL as its store (a throwaway
@@ -21,9 +21,11 @@
  * --profile: Kordon alone under --cpu-prof (plain, then streamed, 16 connections); prints
  * where its CPU went during the measured runs instead of the table.
  * --telemetry: each Kordon target twice, telemetry off (KORDON_METRICS=false, no tracing)
- * then on (data-plane metrics, and every request traced: OTEL_TRACES_SAMPLER=always_on, or
+ * and on (data-plane metrics, and every request traced: OTEL_TRACES_SAMPLER=always_on, or
  * with --telemetry-ratio R that share of requests: parentbased_traceidratio; OTLP
- * http/protobuf to a no-op receiver in this process), and a table of what it costs.
+ * http/protobuf to a no-op receiver in this process), and a table of what it costs. For
+ * Kordon-pg both run side by side and are measured in turns, --rounds N (3) rounds a cell,
+ * the median taken.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,6 +57,8 @@ const PROFILE = args.includes('--profile');
 const NO_POSTGRES = args.includes('--no-postgres');
 const TELEMETRY = args.includes('--telemetry');
 const TELEMETRY_RATIO = argValue('telemetry-ratio');
+/** --telemetry: rounds of off-then-on a cell (the median is the figure). */
+const ROUNDS = Number(argValue('rounds') ?? 3);
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -197,6 +201,8 @@ interface Measured {
   mismatches: number;
   /** Every response and every request cut at the end (each one an event for Kordon). */
   attempted: number;
+  /** --telemetry: req/s of each round, when this is the median of several. */
+  roundsRps?: number[];
 }
 
 const requestBody = (mode: Mode) =>
@@ -609,9 +615,9 @@ function printTelemetryCost(results: Measured[], name: string) {
     } traced, OTLP http/protobuf to a no-op receiver)`,
   );
   console.log(
-    '| mode | conns | off req/s | on req/s | throughput cost (target < 15%) | CPU/req off (ms) | CPU/req on (ms) |',
+    '| mode | conns | off req/s | on req/s | throughput cost (target < 15%) | CPU/req off (ms) | CPU/req on (ms) | cost of each round |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   const verdicts: string[] = [];
   for (const mode of MODES) {
     for (const connections of CONNECTIONS) {
@@ -619,8 +625,13 @@ function printTelemetryCost(results: Measured[], name: string) {
       const on = find(`${name}${TELEMETRY_SUFFIX}`, mode, connections);
       if (!off || !on) continue;
       const cost = (100 * (off.rps - on.rps)) / off.rps;
+      // Each round's on against the same round's off (run back to back).
+      const rounds = (off.roundsRps ?? [])
+        .map((offRps, i) => (100 * (offRps - (on.roundsRps?.[i] ?? Number.NaN))) / offRps)
+        .map((c) => `${fmt(c, 1)}%`)
+        .join(', ');
       console.log(
-        `| ${mode} | ${connections} | ${fmt(off.rps)} | ${fmt(on.rps)} | ${fmt(cost, 1)}% | ${fmt(off.cpuPerRequestMs, 3)} | ${fmt(on.cpuPerRequestMs, 3)} |`,
+        `| ${mode} | ${connections} | ${fmt(off.rps)} | ${fmt(on.rps)} | ${fmt(cost, 1)}% | ${fmt(off.cpuPerRequestMs, 3)} | ${fmt(on.cpuPerRequestMs, 3)} | ${rounds || '—'} |`,
       );
       if (connections >= 16)
         verdicts.push(
@@ -816,6 +827,90 @@ async function measureKordon(
   return { note };
 }
 
+/**
+ * --telemetry on Kordon-pg: telemetry off and on as two processes started side by side (each
+ * with its own database, both pinned to core 1, only one under load at a time), measured in
+ * turns: for each mode and connection count, ROUNDS rounds of off then on (the order swapped
+ * every other round, so a machine that slows down during the run weighs on both alike). The
+ * median round of each is the figure; the spread of the rounds is printed beside it. One
+ * run after the other (the older way) put minutes between off and on, and this machine's
+ * speed moves by ±20% over minutes: a 15% target cannot be judged that way.
+ */
+async function measureTelemetryInterleaved(
+  upstream: string,
+  otlpUrl: string,
+  results: Measured[],
+  failures: Map<string, string>,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ notes: string[]; postgresNote: string }> {
+  const variants = [
+    { name: 'Kordon-pg', env: TELEMETRY_OFF },
+    { name: `Kordon-pg${TELEMETRY_SUFFIX}`, env: telemetryOn(otlpUrl) },
+  ];
+  const started: Array<{ name: string; kordon: KordonRun; target: Target; close: () => Promise<void> }> = [];
+  let pinned = false;
+  for (const variant of variants) {
+    const database = await postgresDatabase(cleanups);
+    if (!database) {
+      failures.set('Kordon-pg', 'no PostgreSQL (no KORDON_BENCH_DATABASE_URL, no server binaries)');
+      return { notes: [], postgresNote: '' };
+    }
+    pinned = database.pinned;
+    const kordon = await startKordonProcess(upstream, database.url, [], variant.env);
+    const close = async () => {
+      await kordon.proc.stop();
+      rmSync(kordon.dataDir, { recursive: true, force: true });
+      await database.close();
+    };
+    cleanups.push(close);
+    const target = {
+      name: variant.name,
+      url: kordon.url,
+      headers: { authorization: `Bearer ${kordon.proxyKey}` },
+      pid: kordon.proc.pid,
+    };
+    const problem = await preflight(target);
+    if (problem) {
+      failures.set(variant.name, problem);
+      return { notes: [], postgresNote: '' };
+    }
+    started.push({ name: variant.name, kordon, target, close });
+  }
+  console.error(`Kordon-pg telemetry off and on, interleaved, ${ROUNDS} rounds a cell ...`);
+  for (const mode of MODES) for (const { target } of started) await load(target, mode, 16, WARMUP_SECONDS);
+  for (const mode of MODES) {
+    for (const connections of CONNECTIONS) {
+      const rounds = new Map<string, Measured[]>(started.map(({ name }) => [name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? started : [...started].reverse();
+        for (const { name, target } of order)
+          rounds.get(name)?.push(await load(target, mode, connections, SECONDS));
+      }
+      for (const { name } of started) {
+        const runs = rounds.get(name) ?? [];
+        const median = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
+        if (!median) continue;
+        results.push({ ...median, roundsRps: runs.map((r) => r.rps) });
+        console.error(
+          `  ${name} ${mode} c=${connections}: ${runs.map((r) => fmt(r.rps)).join(' / ')} req/s (median ${fmt(median.rps)})`,
+        );
+      }
+    }
+  }
+  const notes: string[] = [];
+  for (const { name, kordon, close } of started) {
+    const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
+    notes.push(`${name}: RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB.`);
+    await close();
+  }
+  return {
+    notes,
+    postgresNote: pinned
+      ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
+      : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)',
+  };
+}
+
 /** KORDON_BENCH_DATABASE_URL, else a throwaway cluster pinned to core 0; a fresh database each call. */
 async function postgresDatabase(cleanups: Array<() => Promise<void> | void>) {
   let base = process.env.KORDON_BENCH_DATABASE_URL;
@@ -944,7 +1039,12 @@ async function main() {
     }
   }
   let postgresNote = '';
-  if (want('kordon-pg') && !NO_POSTGRES) {
+  if (otlp && want('kordon-pg') && !NO_POSTGRES) {
+    // --telemetry: off and on side by side, interleaved (see measureTelemetryInterleaved).
+    const outcome = await measureTelemetryInterleaved(upstream, otlp.url, results, failures, cleanups);
+    notes.push(...outcome.notes);
+    postgresNote = outcome.postgresNote;
+  } else if (want('kordon-pg') && !NO_POSTGRES) {
     for (const { suffix, env } of variants) {
       const database = await postgresDatabase(cleanups);
       if (!database) {
