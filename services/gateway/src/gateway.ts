@@ -11,7 +11,6 @@ import {
   type SqlExecutor,
 } from '@kordon/events';
 import { InMemoryProjectionRunner } from '@kordon/projections';
-import type { Tracer } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import { BodyKeyStore, BodySealer } from './body-keys/body-keys.js';
 import { applyConfigFile } from './config-file/apply-config.js';
@@ -32,6 +31,7 @@ import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
 import { DataPlaneMetrics } from './telemetry/data-plane-metrics.js';
 import { RequestTracing } from './telemetry/request-trace.js';
+import type { SpanPipeline } from './telemetry/span-pipeline.js';
 import { UpstreamClient } from './upstream/index.js';
 
 export type { KeyHealthView } from './http/key-choice.js';
@@ -64,8 +64,8 @@ export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
   dataDir: string;
   logger: GatewayLogger;
-  /** OpenTelemetry tracer of the server's SDK: one trace per request. Absent: tracing is off. */
-  tracer?: Tracer | undefined;
+  /** Where the spans of sampled requests go (the server's OTLP export): one trace per request. Absent: tracing is off. */
+  spanPipeline?: SpanPipeline | undefined;
   /** Prometheus registry (`/metrics`) the data plane's metrics join. Absent: none are counted. */
   metricsRegistry?: Registry | undefined;
 }
@@ -263,7 +263,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,
     logger,
-    tracing: options.tracer ? new RequestTracing(options.tracer) : undefined,
+    tracing: options.spanPipeline ? new RequestTracing(options.spanPipeline) : undefined,
     metrics: options.metricsRegistry
       ? new DataPlaneMetrics(options.metricsRegistry, {
           registry: () => registry.state,

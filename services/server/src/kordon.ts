@@ -91,7 +91,7 @@ export async function startKordon(
       env,
       dataDir: config.dataDir,
       logger: logger.child({ component: 'gateway' }),
-      tracer: tracing?.tracer,
+      spanPipeline: tracing?.pipeline,
       metricsRegistry: config.metrics ? metrics.registry : undefined,
     });
     if (config.requestLog === 'in-process') {

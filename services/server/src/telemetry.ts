@@ -1,31 +1,38 @@
 /**
  * OpenTelemetry tracing of the one process: the standard `OTEL_*` variables read once at
- * start (with the rest of the configuration, from the environment passed in), and a NodeSDK
- * started only when tracing is on, with an OTLP exporter (http/protobuf, http/json or
- * grpc), a batch span processor and the configured sampler.
+ * start (with the rest of the configuration, from the environment passed in), and, only
+ * when tracing is on, the `SpanPipeline` the gateway's request spans go to: the configured
+ * sampler, the SDK's resource detectors, and an OTLP export (http/protobuf, http/json or
+ * grpc) in batches.
  *
  * Tracing is off unless an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
  * `OTEL_EXPORTER_OTLP_ENDPOINT`), and off whatever else is set with `OTEL_SDK_DISABLED=true`
  * or `OTEL_TRACES_EXPORTER=none`: an exporter that defaults to localhost would cost CPU and
  * log errors on every machine where no collector listens.
  *
- * What the SDK is not asked to do: no auto-instrumentation (spans are made by hand on the
- * request path), no AsyncLocalStorage context manager (the gateway passes the trace context
- * explicitly: on Node 20 an enabled AsyncLocalStorage taxes every promise), no global
- * propagator (the gateway reads and writes W3C trace context itself), and no OTLP metrics or
- * logs (metrics are Prometheus, logs are pino).
+ * No NodeSDK and no global tracer provider: the gateway makes its spans by hand on the
+ * request path (no auto-instrumentation) as plain `ReadableSpan`s (gateway
+ * telemetry/span-pipeline.ts says why), passes the trace context explicitly (on Node 20 an
+ * AsyncLocalStorage context manager taxes every promise), reads and writes W3C trace
+ * context itself, and exports no OTLP metrics or logs (metrics are Prometheus, logs pino).
  */
+import type { RecordedSpan, SpanPipeline } from '@kordon/gateway';
+import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { ExportResultCode, type InstrumentationScope } from '@opentelemetry/core';
+import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import {
-  type Context,
-  type ContextManager,
-  DiagLogLevel,
-  diag,
-  ProxyTracerProvider,
-  ROOT_CONTEXT,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import { envDetector, hostDetector, resourceFromAttributes } from '@opentelemetry/resources';
+  convertLegacyHttpOptions,
+  createOtlpHttpExportDelegate,
+} from '@opentelemetry/otlp-exporter-base/node-http';
+import { type ISerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  type Resource,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -258,36 +265,10 @@ export function samplerOf(config: Pick<TracingConfig, 'sampler' | 'samplerArg'>)
   }
 }
 
-/**
- * A context manager that keeps no context across async calls: the gateway hands each span
- * its parent explicitly, so nothing needs AsyncLocalStorage (and its per-promise cost).
- */
-class ExplicitContextManager implements ContextManager {
-  active(): Context {
-    return ROOT_CONTEXT;
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    _context: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return fn.call(thisArg, ...args);
-  }
-  bind<T>(_context: Context, target: T): T {
-    return target;
-  }
-  enable(): this {
-    return this;
-  }
-  disable(): this {
-    return this;
-  }
-}
-
 export interface Tracing {
-  tracer: Tracer;
-  /** Exports what is left (bounded by `timeoutMs`) and unregisters the SDK. */
+  /** Where the gateway's request spans go. */
+  pipeline: SpanPipeline;
+  /** Exports what is left (bounded by `timeoutMs`) and stops. */
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
@@ -296,31 +277,173 @@ interface TelemetryLogger {
   warn(object: object, message: string): void;
 }
 
-async function exporterOf(config: TracingConfig): Promise<SpanExporter> {
-  const options = { url: config.endpoint, headers: config.headers };
+/** What a pipeline says about exports that failed or spans it had to drop. */
+type Complain = (message: string, args: unknown[]) => void;
+
+/**
+ * OTLP http/protobuf (the default protocol): each request's spans are serialised by the
+ * SDK's protobuf serialiser as soon as the request ends, and only those bytes wait for the
+ * batch, so no span object outlives its request (objects that wait in a queue are promoted
+ * out of V8's young generation and cost a full collection each). Concatenated
+ * `ExportTraceServiceRequest` messages are one such message (protobuf merges repeated
+ * fields), so a batch is its requests' bytes back to back, posted by the SDK's OTLP HTTP
+ * export delegate (headers, timeout, retries with backoff, a bound on exports in flight).
+ * The batch settings are the `OTEL_BSP_*` ones, counted in spans.
+ */
+class ProtobufBatchPipeline implements SpanPipeline {
+  readonly sampler: Sampler;
+  readonly resource: Resource;
+  readonly scope: InstrumentationScope = { name: 'kordon', version: KORDON_VERSION };
+  readonly #delegate: IOtlpExportDelegate<SerializedBatch>;
+  readonly #batch: TracingConfig['batch'];
+  readonly #complain: Complain;
+  #chunks: Uint8Array[] = [];
+  #spans = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #dropped = 0;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(config: TracingConfig, resource: Resource, complain: Complain) {
+    this.sampler = samplerOf(config);
+    this.resource = resource;
+    this.#batch = config.batch;
+    this.#complain = complain;
+    const serializer: ISerializer<SerializedBatch, unknown> = {
+      serializeRequest: (batch) => Buffer.concat(batch.chunks),
+      deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+    };
+    this.#delegate = createOtlpHttpExportDelegate(
+      convertLegacyHttpOptions(
+        { url: config.endpoint, headers: config.headers, timeoutMillis: config.batch.exportTimeoutMillis },
+        'TRACES',
+        'v1/traces',
+        { 'Content-Type': 'application/x-protobuf' },
+      ),
+      serializer,
+      'otlp_http_span_exporter',
+      { name: 'span', countItems: (batch) => batch.spans },
+      undefined,
+    );
+  }
+
+  export(spans: readonly RecordedSpan[]): void {
+    if (spans.length === 0) return;
+    if (this.#spans + spans.length > this.#batch.maxQueueSize) {
+      // As the SDK's batch processor: a full queue drops, and says so (at most once a minute).
+      this.#dropped += spans.length;
+      this.#complain('span queue full, spans dropped:', [this.#dropped]);
+      return;
+    }
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = ProtobufTraceSerializer.serializeRequest(spans as RecordedSpan[]);
+    } catch (error) {
+      this.#complain('could not serialise spans:', [error]);
+      return;
+    }
+    if (!bytes) return;
+    this.#chunks.push(bytes);
+    this.#spans += spans.length;
+    if (this.#spans >= this.#batch.maxExportBatchSize) this.#flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#flush(), this.#batch.scheduledDelayMillis);
+      this.#timer.unref();
+    }
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#chunks.length === 0) return;
+    const batch = { chunks: this.#chunks, spans: this.#spans };
+    this.#chunks = [];
+    this.#spans = 0;
+    const done = new Promise<void>((resolve) => {
+      this.#delegate.export(batch, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS)
+          this.#complain(`export of ${batch.spans} spans failed:`, [result.error ?? 'unknown error']);
+        resolve();
+      });
+    });
+    this.#inFlight.add(done);
+    void done.then(() => this.#inFlight.delete(done));
+  }
+
+  async shutdown(): Promise<void> {
+    this.#flush();
+    await Promise.all(this.#inFlight);
+    await this.#delegate.shutdown();
+  }
+}
+
+interface SerializedBatch {
+  chunks: Uint8Array[];
+  spans: number;
+}
+
+/**
+ * OTLP http/json and gRPC: the request's spans go to the SDK's batch span processor and
+ * exporter as they are (these protocols serialise a whole batch at once).
+ */
+class SdkExporterPipeline implements SpanPipeline {
+  readonly sampler: Sampler;
+  readonly resource: Resource;
+  readonly scope: InstrumentationScope = { name: 'kordon', version: KORDON_VERSION };
+  readonly #processor: BatchSpanProcessor;
+
+  constructor(config: TracingConfig, resource: Resource, exporter: SpanExporter) {
+    this.sampler = samplerOf(config);
+    this.resource = resource;
+    this.#processor = new BatchSpanProcessor(exporter, config.batch);
+  }
+
+  export(spans: readonly RecordedSpan[]): void {
+    for (const span of spans) this.#processor.onEnd(span);
+  }
+
+  shutdown(): Promise<void> {
+    return this.#processor.shutdown();
+  }
+}
+
+async function sdkExporterOf(config: TracingConfig): Promise<SpanExporter> {
+  const options = {
+    url: config.endpoint,
+    headers: config.headers,
+    timeoutMillis: config.batch.exportTimeoutMillis,
+  };
   switch (config.protocol) {
     case 'http/json':
       return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(options);
-    case 'http/protobuf':
-      return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(options);
     case 'grpc': {
       const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
       const { Metadata } = await import('@grpc/grpc-js');
       const metadata = new Metadata();
       for (const [name, value] of Object.entries(config.headers)) metadata.set(name, value);
-      return new OTLPTraceExporter({ url: config.endpoint, metadata });
+      return new OTLPTraceExporter({ url: config.endpoint, metadata, timeoutMillis: options.timeoutMillis });
     }
-    default: {
-      const never: never = config.protocol;
-      throw new Error(`unknown OTLP protocol ${String(never)}`);
-    }
+    default:
+      throw new Error(`no SDK exporter for ${config.protocol}`);
   }
 }
 
 /**
- * Starts the OpenTelemetry SDK when tracing is on; undefined when it is off (the data plane
- * then makes no span and sends no `traceparent`). The SDK's own complaints (an unreachable
- * collector) go to the log as warnings, at most one line a minute.
+ * The resource every span reports: the SDK's defaults (`telemetry.sdk.*`), what the
+ * environment and host detectors find (`OTEL_RESOURCE_ATTRIBUTES`, `host.*`), then Kordon's
+ * service name and version, later ones winning (as the NodeSDK merges them).
+ */
+async function resourceOf(config: TracingConfig): Promise<Resource> {
+  const resource = defaultResource()
+    .merge(detectResources({ detectors: [envDetector, hostDetector] }))
+    .merge(resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': KORDON_VERSION }));
+  await resource.waitForAsyncAttributes?.();
+  return resource;
+}
+
+/**
+ * Starts tracing when it is on; undefined when it is off (the data plane then makes no span
+ * and sends no `traceparent`). Export problems (an unreachable collector, a full queue) go
+ * to the log as warnings, at most one line a minute.
  */
 export async function startTracing(
   config: TracingConfig,
@@ -330,25 +453,9 @@ export async function startTracing(
     logger.info({ tracing: 'off', because: config.offBecause }, 'tracing is off');
     return undefined;
   }
-  // Loaded only when on: the SDK and its exporters weigh megabytes a process that does not
-  // trace should not carry.
-  const { NodeSDK } = await import('@opentelemetry/sdk-node');
-  const exporter = await exporterOf(config);
-  const sdk = new NodeSDK({
-    serviceName: config.serviceName,
-    resource: resourceFromAttributes({ 'service.version': KORDON_VERSION }),
-    resourceDetectors: [envDetector, hostDetector],
-    sampler: samplerOf(config),
-    spanProcessors: [new BatchSpanProcessor(exporter, config.batch)],
-    contextManager: new ExplicitContextManager(),
-    textMapPropagator: null,
-    instrumentations: [],
-    metricReaders: [],
-    logRecordProcessors: [],
-  });
   let lastLine = 0;
   let suppressed = 0;
-  const line = (message: string, args: unknown[]) => {
+  const line: Complain = (message, args) => {
     const now = Date.now();
     if (now - lastLine < 60_000) {
       suppressed++;
@@ -369,29 +476,27 @@ export async function startTracing(
     },
     { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
   );
-  sdk.start();
-  // The SDK's tracer itself, not the global proxy: no indirection per span, and a later
-  // start in the same process (tests) cannot be handed a stopped provider.
-  const global = trace.getTracerProvider();
-  const provider = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
-  const tracer = provider.getTracer('kordon', KORDON_VERSION);
+  const resource = await resourceOf(config);
+  const pipeline =
+    config.protocol === 'http/protobuf'
+      ? new ProtobufBatchPipeline(config, resource, line)
+      : new SdkExporterPipeline(config, resource, await sdkExporterOf(config));
   logger.info(
     { tracing: 'on', protocol: config.protocol, sampler: config.sampler, serviceName: config.serviceName },
     'tracing is on: spans go to the OTLP endpoint',
   );
   return {
-    tracer,
+    pipeline,
     shutdown: async (timeoutMs = 5000) => {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        sdk.shutdown().catch((error: unknown) => line('shutdown failed', [error])),
+        pipeline.shutdown().catch((error: unknown) => line('shutdown failed', [error])),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, timeoutMs);
           timer.unref();
         }),
       ]);
       clearTimeout(timer);
-      trace.disable();
       diag.disable();
     },
   };

@@ -10,9 +10,11 @@
  *   │                                  the `traceparent` the provider receives
  *   └─ gateway.stream                  the streamed body; event `kordon.first_token`
  *
- * The trace context is passed explicitly (no AsyncLocalStorage context manager: on Node 20
- * it costs on every promise). Only W3C Trace Context (`traceparent`, `tracestate`) is read
- * from the caller and written to the provider; a caller's `baggage` is never forwarded.
+ * The spans are `RecordedSpan`s (span-pipeline.ts), not the SDK tracer's: a request's spans
+ * go to the server's `SpanPipeline` together when its root ends. The trace context is passed
+ * explicitly (no AsyncLocalStorage context manager: on Node 20 it costs on every promise).
+ * Only W3C Trace Context (`traceparent`, `tracestate`) is read from the caller and written
+ * to the provider; a caller's `baggage` is never forwarded.
  * Attributes are ids, names, counts and codes: never a secret, a prompt, an answer or an
  * error message (which may quote the prompt).
  */
@@ -20,17 +22,17 @@ import type { IncomingMessage } from 'node:http';
 import type { KordonEventData, NewEvent } from '@kordon/events';
 import {
   type Attributes,
-  type Context,
   defaultTextMapGetter,
   defaultTextMapSetter,
   ROOT_CONTEXT,
-  type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
-  type Tracer,
+  TraceFlags,
   trace,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { RandomIdGenerator, SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import type { Caller } from '../http/authenticate.js';
 import type { Route } from '../http/route-model.js';
 import type { ProviderAnswer } from '../providers/index.js';
@@ -81,6 +83,7 @@ import {
   GEN_AI_OPERATION_OF_ENDPOINT,
   GEN_AI_PROVIDER_NAME,
 } from './attributes.js';
+import { RecordedSpan, type SpanPipeline } from './span-pipeline.js';
 
 type Endpoint = KordonEventData<'RequestCompleted'>['endpoint'];
 
@@ -97,18 +100,19 @@ export const ROUTE_OF_ENDPOINT = {
 type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
 
 const propagator = new W3CTraceContextPropagator();
+const ids = new RandomIdGenerator();
 
 /** Same grammar as the events' model names: anything else is not written down. */
 const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;
 /** Provider-sent strings kept on spans (response model and id, finish reasons), bounded. */
 const MAX_PROVIDER_TEXT = 200;
 
-/** Starts request traces; one per process, from the tracer the server's SDK provides. */
+/** Starts request traces; one per process, on the pipeline the server's telemetry provides. */
 export class RequestTracing {
-  readonly #tracer: Tracer;
+  readonly #pipeline: SpanPipeline;
 
-  constructor(tracer: Tracer) {
-    this.#tracer = tracer;
+  constructor(pipeline: SpanPipeline) {
+    this.#pipeline = pipeline;
   }
 
   /**
@@ -116,21 +120,44 @@ export class RequestTracing {
    * `traceparent` when it sent a valid one. `startedAt` is `performance.now()` at arrival.
    */
   start(req: IncomingMessage, route: string, startedAt: number, attributes: Attributes): RequestTrace {
-    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    const callerContext = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    const parent = trace.getSpanContext(callerContext);
     attributes[ATTR_HTTP_REQUEST_METHOD] = 'POST';
     attributes[ATTR_HTTP_ROUTE] = route;
     attributes[ATTR_URL_PATH] = route;
+    const name = `POST ${route}`;
+    const traceId = parent?.traceId ?? ids.generateTraceId();
+    const sampling = this.#pipeline.sampler.shouldSample(
+      callerContext,
+      traceId,
+      name,
+      SpanKind.SERVER,
+      attributes,
+      [],
+    );
+    const sampled = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED;
+    const context: SpanContext = {
+      traceId,
+      spanId: ids.generateSpanId(),
+      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    };
+    const traceState = sampling.traceState ?? parent?.traceState;
+    if (traceState) context.traceState = traceState;
     // One wall-clock anchor per request: every time of its spans is this plus a monotonic
     // reading, so children nest exactly inside their parent.
     const clock = Date.now() - performance.now();
-    const root = this.#tracer.startSpan(
-      `POST ${route}`,
-      { kind: SpanKind.SERVER, startTime: clock + startedAt },
-      parent,
-    );
-    // Set after the start, not passed to it: the SDK copies start attributes twice (for samplers).
-    if (root.isRecording()) root.setAttributes(attributes);
-    return new RequestTrace(this.#tracer, root, trace.setSpan(parent, root), clock);
+    const root = sampled
+      ? new RecordedSpan(
+          this.#pipeline,
+          name,
+          SpanKind.SERVER,
+          context,
+          parent,
+          clock + startedAt,
+          attributes,
+        )
+      : undefined;
+    return new RequestTrace(this.#pipeline, context, root, clock);
   }
 
   /** The root span of a generating endpoint, named after its path. */
@@ -149,23 +176,27 @@ export class RequestTracing {
 
 /** The spans of one request. Every method is cheap and does nothing more when the request is not sampled. */
 export class RequestTrace {
-  readonly #tracer: Tracer;
-  readonly #root: Span;
-  readonly #context: Context;
+  readonly #pipeline: SpanPipeline;
+  /** The root span's context (also when not sampled: it is what the provider gets then). */
+  readonly #context: SpanContext;
+  /** Absent when the sampler dropped the request: only the trace context is propagated. */
+  readonly #root: RecordedSpan | undefined;
   /** Epoch ms minus `performance.now()`, read once for the request. */
   readonly #clock: number;
-  /** False when the sampler dropped the request: only the trace context is propagated. */
   readonly recording: boolean;
-  #stream: Span | undefined;
+  /** Every span of the request; they go to the pipeline when the root ends. */
+  readonly #spans: RecordedSpan[] = [];
+  #stream: RecordedSpan | undefined;
   #ended = false;
   #rootHeaders: Record<string, string> | undefined;
 
-  constructor(tracer: Tracer, root: Span, context: Context, clock: number) {
-    this.#tracer = tracer;
-    this.#root = root;
+  constructor(pipeline: SpanPipeline, context: SpanContext, root: RecordedSpan | undefined, clock: number) {
+    this.#pipeline = pipeline;
     this.#context = context;
+    this.#root = root;
     this.#clock = clock;
-    this.recording = root.isRecording();
+    this.recording = root !== undefined;
+    if (root) this.#spans.push(root);
   }
 
   /** Now, in epoch ms with sub-millisecond digits, on the request's clock. */
@@ -175,7 +206,25 @@ export class RequestTrace {
 
   /** The trace id (32 hex digits), for logs and answers. */
   get traceId(): string {
-    return this.#root.spanContext().traceId;
+    return this.#context.traceId;
+  }
+
+  /** A child span of the root, recorded with the others. */
+  #child(name: string, kind: SpanKind, startMs: number): RecordedSpan {
+    const context: SpanContext = {
+      traceId: this.#context.traceId,
+      spanId: ids.generateSpanId(),
+      traceFlags: TraceFlags.SAMPLED,
+    };
+    if (this.#context.traceState) context.traceState = this.#context.traceState;
+    const span = new RecordedSpan(this.#pipeline, name, kind, context, this.#context, startMs);
+    this.#spans.push(span);
+    return span;
+  }
+
+  /** Ends a span; one that ends after the root (the rest went already) goes on its own. */
+  #close(span: RecordedSpan, epochMs: number): void {
+    if (span.end(epochMs) && this.#ended) this.#pipeline.export([span]);
   }
 
   /** `gateway.auth`, from `startedAt` to now, and the caller's tenant ids on the root. */
@@ -187,7 +236,7 @@ export class RequestTrace {
       [ATTR_KORDON_USER_ID]: caller.user.userId,
     };
     if (caller.key.teamId) ids[ATTR_KORDON_TEAM_ID] = caller.key.teamId;
-    this.#root.setAttributes(ids);
+    this.#root?.setAttributes(ids);
     // The other ids are on the root; each attribute is paid for again at every export.
     this.#step('gateway.auth', startedAt, { [ATTR_KORDON_ORG_ID]: caller.key.orgId });
   }
@@ -196,7 +245,7 @@ export class RequestTrace {
   unauthenticated(startedAt: number, status: number, kind: string): void {
     if (this.recording) {
       this.#step('gateway.auth', startedAt, { [ATTR_ERROR_TYPE]: kind }, kind);
-      this.#root.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: kind });
+      this.#root?.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: kind });
     }
     this.#endRoot();
   }
@@ -204,9 +253,9 @@ export class RequestTrace {
   /** What the caller asked for, once the body is read. */
   requested(model: string, stream: boolean, maxTokens: number | null): void {
     if (!this.recording) return;
-    this.#root.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, stream);
-    if (MODEL_NAME.test(model)) this.#root.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, model);
-    if (maxTokens !== null) this.#root.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
+    this.#root?.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, stream);
+    if (MODEL_NAME.test(model)) this.#root?.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, model);
+    if (maxTokens !== null) this.#root?.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
   }
 
   /** `gateway.admission`, from `startedAt` to now; a refusal is an expected outcome, not an error. */
@@ -247,7 +296,7 @@ export class RequestTrace {
   ): AttemptTrace {
     if (!this.recording) {
       this.#rootHeaders ??= inject(this.#context);
-      return new AttemptTrace(undefined, this.#rootHeaders, this.#clock);
+      return new AttemptTrace(undefined, this.#rootHeaders, this);
     }
     const type = route.provider.type;
     const genAiProvider = GEN_AI_PROVIDER_NAME[type];
@@ -266,23 +315,20 @@ export class RequestTrace {
       attributes[ATTR_SERVER_ADDRESS] = server.address;
       attributes[ATTR_SERVER_PORT] = server.port;
     }
-    const span = this.#tracer.startSpan(
-      `provider.${type}.${GEN_AI_OPERATION[operation]}`,
-      { kind: SpanKind.CLIENT, startTime: this.#now() },
-      this.#context,
-    );
+    const span = this.#child(`provider.${type}.${GEN_AI_OPERATION[operation]}`, SpanKind.CLIENT, this.#now());
     span.setAttributes(attributes);
-    return new AttemptTrace(span, inject(trace.setSpan(this.#context, span)), this.#clock);
+    return new AttemptTrace(span, inject(span.spanContext()), this);
+  }
+
+  /** An attempt's span ends (AttemptTrace). */
+  endAttempt(span: RecordedSpan): void {
+    this.#close(span, this.#now());
   }
 
   /** `gateway.stream` begins: the answer's headers are about to go to the caller. */
   streamStarted(): void {
     if (!this.recording) return;
-    this.#stream = this.#tracer.startSpan(
-      'gateway.stream',
-      { kind: SpanKind.INTERNAL, startTime: this.#now() },
-      this.#context,
-    );
+    this.#stream = this.#child('gateway.stream', SpanKind.INTERNAL, this.#now());
   }
 
   /** `gateway.stream` ends; `firstByteAt` (`performance.now()`) becomes its first-token event. */
@@ -299,7 +345,7 @@ export class RequestTrace {
       );
     }
     if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
-    span.end(this.#now());
+    this.#close(span, this.#now());
   }
 
   /** Ends the root span with the request's one event: status, usage, cost, outcome. */
@@ -350,8 +396,8 @@ export class RequestTrace {
         default:
           break;
       }
-      this.#root.setAttributes(attributes);
-      if (error !== undefined) this.#root.setStatus({ code: SpanStatusCode.ERROR, message: error });
+      this.#root?.setAttributes(attributes);
+      if (error !== undefined) this.#root?.setStatus({ code: SpanStatusCode.ERROR, message: error });
     }
     this.#endRoot();
   }
@@ -359,55 +405,55 @@ export class RequestTrace {
   /** Ends the root span of an endpoint that writes no event (count_tokens). */
   end(status: number, errorType?: string): void {
     if (this.recording) {
-      this.#root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      if (errorType !== undefined) this.#root.setAttribute(ATTR_ERROR_TYPE, errorType);
-      if (status >= 500) this.#root.setStatus({ code: SpanStatusCode.ERROR, message: errorType ?? '' });
+      this.#root?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (errorType !== undefined) this.#root?.setAttribute(ATTR_ERROR_TYPE, errorType);
+      if (status >= 500) this.#root?.setStatus({ code: SpanStatusCode.ERROR, message: errorType ?? '' });
     }
     this.#endRoot();
   }
 
   #endRoot(): void {
     if (this.#ended) return;
-    this.#ended = true;
     const now = this.#now();
-    this.#stream?.end(now);
+    if (this.#stream) this.#close(this.#stream, now);
+    this.#ended = true;
+    if (!this.#root) return;
     this.#root.end(now);
+    // What has ended goes now; an attempt still open goes when it ends (#close).
+    const ended = this.#spans.filter((span) => span.ended);
+    this.#pipeline.export(ended);
   }
 
   /** A child span of a step that is over: from `startedAt` to now. */
   #step(name: string, startedAt: number, attributes: Attributes | undefined, error?: string): void {
-    const span = this.#tracer.startSpan(
-      name,
-      { kind: SpanKind.INTERNAL, startTime: this.#clock + startedAt },
-      this.#context,
-    );
+    const span = this.#child(name, SpanKind.INTERNAL, this.#clock + startedAt);
     if (attributes) span.setAttributes(attributes);
     if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-    span.end(this.#now());
+    this.#close(span, this.#now());
   }
 }
 
 /** One upstream attempt's span (absent when not sampled) and the headers that carry its context. */
 export class AttemptTrace {
-  readonly #span: Span | undefined;
-  readonly #clock: number;
+  readonly #span: RecordedSpan | undefined;
+  readonly #request: RequestTrace;
   /** `traceparent` (and `tracestate`) for the provider request. */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(span: Span | undefined, headers: Record<string, string>, clock: number) {
+  constructor(span: RecordedSpan | undefined, headers: Record<string, string>, request: RequestTrace) {
     this.#span = span;
     this.headers = headers;
-    this.#clock = clock;
+    this.#request = request;
   }
 
-  #end(span: Span): void {
-    span.end(this.#clock + performance.now());
+  #end(span: RecordedSpan): void {
+    this.#request.endAttempt(span);
   }
 
   /** A finished answer: its status, what the provider says it served, the usage. */
   answered(answer: ProviderAnswer, usage: NormalisedUsage | undefined): void {
     const span = this.#span;
-    if (!span?.isRecording()) return;
+    if (!span || span.ended) return;
     const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: answer.status };
     let json: unknown;
     try {
@@ -429,7 +475,7 @@ export class AttemptTrace {
   /** The streamed body ended (cleanly, broken, or the caller left); what the stream said of its answer. */
   streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd, facts?: StreamFacts): void {
     const span = this.#span;
-    if (!span?.isRecording()) return;
+    if (!span || span.ended) return;
     const attributes: Attributes = {};
     if (usage) usageAttributes(attributes, usage);
     // Provider-sent strings, bounded as a finished answer's are (`answerFacts`).
@@ -450,7 +496,7 @@ export class AttemptTrace {
    */
   failed(error: unknown, kind: string | undefined, retry: boolean): void {
     const span = this.#span;
-    if (!span?.isRecording()) return;
+    if (!span || span.ended) return;
     const { status, code } = error as { status?: unknown; code?: unknown };
     const type = typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown';
     const attributes: Attributes = { [ATTR_ERROR_TYPE]: type, [ATTR_KORDON_RETRY]: retry };
@@ -462,9 +508,10 @@ export class AttemptTrace {
   }
 }
 
-function inject(context: Context): Record<string, string> {
+/** `traceparent` (and `tracestate`) naming `span` as the parent, in W3C Trace Context. */
+function inject(span: SpanContext): Record<string, string> {
   const headers: Record<string, string> = {};
-  propagator.inject(context, headers, defaultTextMapSetter);
+  propagator.inject(trace.setSpanContext(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
   return headers;
 }
 

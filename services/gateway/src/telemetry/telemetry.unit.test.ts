@@ -3,13 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import { kordonCatalogue, streams } from '@kordon/events';
 import type { Attributes } from '@opentelemetry/api';
-import {
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import * as incubating from '@opentelemetry/semantic-conventions/incubating';
 import { Registry } from 'prom-client';
 import type { Caller } from '../http/authenticate.js';
@@ -18,6 +13,7 @@ import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
 import * as attributes from './attributes.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { answerFacts, RequestTracing } from './request-trace.js';
+import type { SpanPipeline } from './span-pipeline.js';
 
 describe('telemetry attributes', () => {
   it('the GenAI names copied here are those of the semantic conventions', () => {
@@ -100,11 +96,13 @@ const CALLER_SPAN = 'b7ad6b7169203331';
 
 function tracing() {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const pipeline: SpanPipeline = {
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  });
-  return { exporter, tracing: new RequestTracing(provider.getTracer('test')) };
+    resource: resourceFromAttributes({ 'service.name': 'test' }),
+    scope: { name: 'test' },
+    export: (spans) => exporter.export([...spans], () => {}),
+  };
+  return { exporter, tracing: new RequestTracing(pipeline) };
 }
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;

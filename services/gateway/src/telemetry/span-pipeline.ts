@@ -1,0 +1,122 @@
+/**
+ * The spans of data-plane requests, made without the SDK's `Tracer` and `Span` objects.
+ *
+ * Why not the SDK's tracer: tracing every request with it cost 25-35% of the gateway's
+ * throughput (docs/benchmarks.md): each SDK span validates and copies every attribute, and
+ * ended spans wait in the batch processor's queue long enough to be promoted out of V8's
+ * young generation, so the collector is paid twice. Here a request's spans are plain
+ * objects of the SDK's `ReadableSpan` shape; when the request's root span ends they go to a
+ * `SpanPipeline` together, which serialises them at once (the server's OTLP http/protobuf
+ * pipeline) or hands them to the SDK's own batch processor and exporter (OTLP http/json and
+ * gRPC). Sampling, ids, resource, serialisers and exporters are the SDK's.
+ */
+import {
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  type Link,
+  type SpanContext,
+  type SpanKind,
+  type SpanStatus,
+  SpanStatusCode,
+} from '@opentelemetry/api';
+import { type InstrumentationScope, millisToHrTime } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, Sampler, TimedEvent } from '@opentelemetry/sdk-trace-base';
+
+/** Where the spans of each sampled request go. */
+export interface SpanPipeline {
+  /** Decides for each request's root span (the configured `OTEL_TRACES_SAMPLER`). */
+  readonly sampler: Sampler;
+  readonly resource: Resource;
+  readonly scope: InstrumentationScope;
+  /**
+   * Takes ended spans: all of a request's at once when its root ends, or one span that ended
+   * after its root. Must not throw and must not block: it queues, and drops when full.
+   */
+  export(spans: readonly RecordedSpan[]): void;
+}
+
+/** Epoch milliseconds (with sub-millisecond digits) as OpenTelemetry's `[seconds, nanoseconds]`. */
+const toHrTime = (epochMs: number): HrTime => millisToHrTime(epochMs);
+
+/**
+ * One span of a request, readable by the SDK's serialisers and exporters as they are. It
+ * is only ever made for a sampled request; attributes are set by Kordon's own code (ids,
+ * names, counts), so they are not re-validated here.
+ */
+export class RecordedSpan implements ReadableSpan {
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly resource: Resource;
+  readonly instrumentationScope: InstrumentationScope;
+  readonly startTime: HrTime;
+  endTime: HrTime = [0, 0];
+  duration: HrTime = [0, 0];
+  ended = false;
+  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  readonly attributes: Attributes;
+  readonly links: Link[] = [];
+  readonly events: TimedEvent[] = [];
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly #context: SpanContext;
+  readonly #startMs: number;
+
+  constructor(
+    pipeline: SpanPipeline,
+    name: string,
+    kind: SpanKind,
+    context: SpanContext,
+    parent: SpanContext | undefined,
+    startMs: number,
+    attributes: Attributes = {},
+  ) {
+    this.name = name;
+    this.kind = kind;
+    this.#context = context;
+    this.parentSpanContext = parent;
+    this.resource = pipeline.resource;
+    this.instrumentationScope = pipeline.scope;
+    this.#startMs = startMs;
+    this.startTime = toHrTime(startMs);
+    this.attributes = attributes;
+  }
+
+  spanContext(): SpanContext {
+    return this.#context;
+  }
+
+  setAttribute(key: string, value: AttributeValue): void {
+    if (!this.ended) this.attributes[key] = value;
+  }
+
+  setAttributes(attributes: Attributes): void {
+    if (this.ended) return;
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined) this.attributes[key] = value;
+    }
+  }
+
+  addEvent(name: string, attributes: Attributes, epochMs: number): void {
+    if (!this.ended)
+      this.events.push({ name, attributes, time: toHrTime(epochMs), droppedAttributesCount: 0 });
+  }
+
+  setStatus(status: SpanStatus): void {
+    if (!this.ended) this.status = status;
+  }
+
+  /** Ends the span at `epochMs` (never before its start); false when it had already ended. */
+  end(epochMs: number): boolean {
+    if (this.ended) return false;
+    const endMs = Math.max(epochMs, this.#startMs);
+    this.ended = true;
+    this.endTime = toHrTime(endMs);
+    this.duration = toHrTime(endMs - this.#startMs);
+    return true;
+  }
+}

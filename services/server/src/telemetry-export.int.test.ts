@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { RecordedSpan, type SpanPipeline } from '@kordon/gateway';
+import { SpanKind, TraceFlags } from '@opentelemetry/api';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import { parseTracingConfig, startTracing, type Tracing } from './telemetry.js';
+
+/** A collector on 127.0.0.1 that keeps each export's body and answers with `status`. */
+class Collector {
+  readonly exports: Array<{ body: string; contentType: string; tenant: string | undefined }> = [];
+  status = 200;
+  readonly #server: Server;
+
+  constructor() {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        this.exports.push({
+          body: Buffer.concat(chunks).toString('utf8'),
+          contentType: String(req.headers['content-type']),
+          tenant: req.headers['x-tenant'] as string | undefined,
+        });
+        res.writeHead(this.status, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    this.#server.listen(0, '127.0.0.1');
+    await once(this.#server, 'listening');
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/v1/traces`;
+  }
+
+  /** Names of the test spans received, in the order their exports arrived. */
+  names(): string[] {
+    return this.exports.flatMap((e) => [...e.body.matchAll(/test-span-\d+-end/g)].map((m) => m[0]));
+  }
+
+  async waitFor(exports: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.exports.length < exports) {
+      if (Date.now() > deadline) throw new Error(`${this.exports.length} exports, waited for ${exports}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  close(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+const ids = new RandomIdGenerator();
+let counter = 0;
+
+/** One ended span of a new trace, named `test-span-<n>-end`. */
+function span(pipeline: SpanPipeline): RecordedSpan {
+  const context = {
+    traceId: ids.generateTraceId(),
+    spanId: ids.generateSpanId(),
+    traceFlags: TraceFlags.SAMPLED,
+  };
+  const recorded = new RecordedSpan(
+    pipeline,
+    `test-span-${++counter}-end`,
+    SpanKind.INTERNAL,
+    context,
+    undefined,
+    Date.now(),
+  );
+  recorded.setAttribute('kordon.org_id', 'org_1');
+  recorded.end(Date.now());
+  return recorded;
+}
+
+describe('OTLP http/protobuf export of request spans (batched as serialised bytes)', () => {
+  const collector = new Collector();
+  let url: string;
+  const warnings: string[] = [];
+  const started: Tracing[] = [];
+
+  const start = async (settings: Record<string, string>) => {
+    const { config, problems } = parseTracingConfig({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url,
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=acme',
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+      ...settings,
+    });
+    assert.deepEqual(problems, []);
+    const tracing = await startTracing(config, {
+      info: () => {},
+      warn: (_object, message) => warnings.push(message),
+    });
+    assert.ok(tracing);
+    started.push(tracing);
+    return tracing;
+  };
+
+  before(async () => {
+    url = await collector.listen();
+  });
+  after(async () => {
+    for (const tracing of started) await tracing.shutdown(1000);
+    await collector.close();
+  });
+
+  it('a batch goes as soon as it holds OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans, as one protobuf body', async () => {
+    collector.exports.length = 0;
+    const { pipeline } = await start({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4' });
+    const first = [span(pipeline), span(pipeline), span(pipeline)];
+    pipeline.export(first);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(collector.exports.length, 0, 'three spans of a batch of four wait');
+    const second = [span(pipeline), span(pipeline)];
+    pipeline.export(second);
+    await collector.waitFor(1);
+    assert.deepEqual(
+      collector.names(),
+      [...first, ...second].map((s) => s.name),
+    );
+    const [sent] = collector.exports;
+    assert.equal(sent?.contentType, 'application/x-protobuf');
+    assert.equal(sent?.tenant, 'acme', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS are sent');
+    // Each request's spans carry the resource (concatenated ExportTraceServiceRequests).
+    assert.equal(sent?.body.split('service.name').length, 1 + 2, 'one resource for each of the two exports');
+  });
+
+  it('what is left goes after OTEL_BSP_SCHEDULE_DELAY, and at shutdown', async () => {
+    collector.exports.length = 0;
+    const timed = await start({ OTEL_BSP_SCHEDULE_DELAY: '50' });
+    const early = span(timed.pipeline);
+    timed.pipeline.export([early]);
+    await collector.waitFor(1);
+    assert.deepEqual(collector.names(), [early.name]);
+
+    const held = await start({});
+    const last = span(held.pipeline);
+    held.pipeline.export([last]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(collector.exports.length, 1, 'held for the delay');
+    await held.shutdown(2000);
+    assert.deepEqual(collector.names(), [early.name, last.name], 'shutdown sends what was held');
+  });
+
+  it('a full queue drops spans and says so in the log', async () => {
+    warnings.length = 0;
+    const { pipeline } = await start({ OTEL_BSP_MAX_QUEUE_SIZE: '3', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3' });
+    pipeline.export([span(pipeline), span(pipeline)]);
+    pipeline.export([span(pipeline), span(pipeline)]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /span queue full, spans dropped: 2/);
+  });
+
+  it('a collector that refuses the export is a warning, not a failure of the request path', async () => {
+    warnings.length = 0;
+    collector.exports.length = 0;
+    collector.status = 400;
+    try {
+      const { pipeline } = await start({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1' });
+      pipeline.export([span(pipeline)]);
+      await collector.waitFor(1);
+      const deadline = Date.now() + 5000;
+      while (warnings.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0] ?? '', /export of 1 spans failed/);
+      assert.equal(warnings[0]?.includes('acme'), false, 'exporter headers are not logged');
+    } finally {
+      collector.status = 200;
+    }
+  });
+});
