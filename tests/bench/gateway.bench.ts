@@ -162,6 +162,22 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/** utime + stime of each thread of a process, in ms, by thread name and id. */
+function threadCpuMs(pid: number): Map<string, number> {
+  const threads = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(`${name}#${tid}`, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK);
+    }
+  } catch {
+    // the process is gone
+  }
+  return threads;
+}
+
 /** utime + stime of the whole process (all threads), in ms. */
 function procCpuMs(pid: number): number {
   try {
@@ -234,6 +250,8 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   };
   const sampler = setInterval(sample, 100);
   const cpuBefore = target.pid ? procCpuMs(target.pid) : 0;
+  // BENCH_THREADS=1: where the gateway's CPU went by thread (the main thread, V8's GC helpers, libuv's pool).
+  const threadsBefore = process.env.BENCH_THREADS && target.pid ? threadCpuMs(target.pid) : undefined;
   const started = performance.now();
   const startedUs = Number(process.hrtime.bigint() / 1000n);
   const result = await autocannon({
@@ -272,6 +290,15 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   clearInterval(sampler);
   sample();
   const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
+  if (threadsBefore && target.pid) {
+    const spent = [...threadCpuMs(target.pid)]
+      .map(([thread, ms]) => [thread, ms - (threadsBefore.get(thread) ?? 0)] as const)
+      .filter(([, ms]) => ms > 0)
+      .sort((a, b) => b[1] - a[1]);
+    console.error(
+      `  ${target.name} ${mode} c=${connections} CPU by thread (ms): ${spent.map(([t, ms]) => `${t} ${fmt(ms)}`).join(', ')}`,
+    );
+  }
   let ok = 0;
   let non2xx = 0;
   for (const [status, count] of statuses) {
@@ -995,6 +1022,7 @@ async function main() {
     console.log(`\nprofile: ${profileDir}`);
     rmSync(kordon.dataDir, { recursive: true, force: true });
     await database?.close();
+    await otlp?.close();
     await mock.stop();
     return;
   }

@@ -43,6 +43,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
+import { OtlpTraceBatch } from './otlp-protobuf.js';
 
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export const SAMPLERS = [
@@ -281,24 +282,21 @@ interface TelemetryLogger {
 type Complain = (message: string, args: unknown[]) => void;
 
 /**
- * OTLP http/protobuf (the default protocol): each request's spans are serialised by the
- * SDK's protobuf serialiser as soon as the request ends, and only those bytes wait for the
- * batch, so no span object outlives its request (objects that wait in a queue are promoted
- * out of V8's young generation and cost a full collection each). Concatenated
- * `ExportTraceServiceRequest` messages are one such message (protobuf merges repeated
- * fields), so a batch is its requests' bytes back to back, posted by the SDK's OTLP HTTP
- * export delegate (headers, timeout, retries with backoff, a bound on exports in flight).
- * The batch settings are the `OTEL_BSP_*` ones, counted in spans.
+ * OTLP http/protobuf (the default protocol): each request's spans are encoded into the
+ * batch's buffer as soon as the request ends (`OtlpTraceBatch`, otlp-protobuf.ts, says why
+ * not the SDK's serialiser), so no span object outlives its request and only bytes wait.
+ * A batch is posted by the SDK's OTLP HTTP export delegate (headers, timeout, retries with
+ * backoff, a bound on exports in flight). The batch settings are the `OTEL_BSP_*` ones,
+ * counted in spans.
  */
 class ProtobufBatchPipeline implements SpanPipeline {
   readonly sampler: Sampler;
   readonly resource: Resource;
   readonly scope: InstrumentationScope = { name: 'kordon', version: KORDON_VERSION };
-  readonly #delegate: IOtlpExportDelegate<SerializedBatch>;
-  readonly #batch: TracingConfig['batch'];
+  readonly #delegate: IOtlpExportDelegate<EncodedBatch>;
+  readonly #settings: TracingConfig['batch'];
   readonly #complain: Complain;
-  #chunks: Uint8Array[] = [];
-  #spans = 0;
+  readonly #batch: OtlpTraceBatch;
   #timer: NodeJS.Timeout | undefined;
   #dropped = 0;
   #inFlight = new Set<Promise<void>>();
@@ -306,10 +304,11 @@ class ProtobufBatchPipeline implements SpanPipeline {
   constructor(config: TracingConfig, resource: Resource, complain: Complain) {
     this.sampler = samplerOf(config);
     this.resource = resource;
-    this.#batch = config.batch;
+    this.#settings = config.batch;
     this.#complain = complain;
-    const serializer: ISerializer<SerializedBatch, unknown> = {
-      serializeRequest: (batch) => Buffer.concat(batch.chunks),
+    this.#batch = new OtlpTraceBatch(resource, this.scope);
+    const serializer: ISerializer<EncodedBatch, unknown> = {
+      serializeRequest: (batch) => batch.bytes,
       deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
     };
     this.#delegate = createOtlpHttpExportDelegate(
@@ -328,25 +327,21 @@ class ProtobufBatchPipeline implements SpanPipeline {
 
   export(spans: readonly RecordedSpan[]): void {
     if (spans.length === 0) return;
-    if (this.#spans + spans.length > this.#batch.maxQueueSize) {
+    if (this.#batch.size + spans.length > this.#settings.maxQueueSize) {
       // As the SDK's batch processor: a full queue drops, and says so (at most once a minute).
       this.#dropped += spans.length;
       this.#complain('span queue full, spans dropped:', [this.#dropped]);
       return;
     }
-    let bytes: Uint8Array | undefined;
     try {
-      bytes = ProtobufTraceSerializer.serializeRequest(spans as RecordedSpan[]);
+      this.#batch.add(spans);
     } catch (error) {
-      this.#complain('could not serialise spans:', [error]);
+      this.#complain('could not encode spans:', [error]);
       return;
     }
-    if (!bytes) return;
-    this.#chunks.push(bytes);
-    this.#spans += spans.length;
-    if (this.#spans >= this.#batch.maxExportBatchSize) this.#flush();
+    if (this.#batch.size >= this.#settings.maxExportBatchSize) this.#flush();
     else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.#flush(), this.#batch.scheduledDelayMillis);
+      this.#timer = setTimeout(() => this.#flush(), this.#settings.scheduledDelayMillis);
       this.#timer.unref();
     }
   }
@@ -354,10 +349,8 @@ class ProtobufBatchPipeline implements SpanPipeline {
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#chunks.length === 0) return;
-    const batch = { chunks: this.#chunks, spans: this.#spans };
-    this.#chunks = [];
-    this.#spans = 0;
+    if (this.#batch.size === 0) return;
+    const batch = { spans: this.#batch.size, bytes: this.#batch.take() };
     const done = new Promise<void>((resolve) => {
       this.#delegate.export(batch, (result) => {
         if (result.code !== ExportResultCode.SUCCESS)
@@ -376,9 +369,9 @@ class ProtobufBatchPipeline implements SpanPipeline {
   }
 }
 
-interface SerializedBatch {
-  chunks: Uint8Array[];
+interface EncodedBatch {
   spans: number;
+  bytes: Uint8Array;
 }
 
 /**

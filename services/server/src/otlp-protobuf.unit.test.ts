@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RecordedSpan, type SpanPipeline } from '@kordon/gateway';
+import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import { OtlpTraceBatch } from './otlp-protobuf.js';
+
+const ids = new RandomIdGenerator();
+const pipeline: SpanPipeline = {
+  sampler: new AlwaysOnSampler(),
+  resource: resourceFromAttributes({
+    'service.name': 'kordon',
+    'service.version': '0.1.0',
+    'host.name': 'gw-1',
+    'telemetry.sdk.language': 'nodejs',
+  }),
+  scope: { name: 'kordon', version: '0.1.0' },
+  export: () => {},
+};
+
+/** Spans with every kind of value the encoder must write as the SDK's serialiser does. */
+function spans(): RecordedSpan[] {
+  const traceId = ids.generateTraceId();
+  const remoteParent = {
+    traceId,
+    spanId: ids.generateSpanId(),
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+    traceState: new TraceState('vendor=a,other=b'),
+  };
+  const rootContext = { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED };
+  const start = Date.now() + 0.123456;
+  const root = new RecordedSpan(
+    pipeline,
+    'POST /v1/chat/completions',
+    SpanKind.SERVER,
+    rootContext,
+    remoteParent,
+    start,
+    {
+      'http.request.method': 'POST',
+    },
+  );
+  root.setAttributes({
+    'kordon.org_id': 'org_0123456789abcdef',
+    'gen_ai.request.stream': true,
+    'gen_ai.usage.input_tokens': 0,
+    'gen_ai.usage.output_tokens': 127,
+    'kordon.small': 128,
+    'kordon.big': 2 ** 31 + 5,
+    'kordon.bigger': 2 ** 40 + 3,
+    'kordon.negative': -5,
+    'kordon.ratio': 0.5,
+    'kordon.negative_ratio': -1.25,
+    'kordon.cost': '0.0000102',
+    'kordon.cyrillic': 'Привет, мир',
+    'kordon.long': 'x'.repeat(300),
+    'kordon.longer': 'y'.repeat(20_000),
+    'gen_ai.response.finish_reasons': ['stop', 'length'],
+    'kordon.empty_list': [],
+    'kordon.empty': '',
+  });
+  root.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream_timeout' });
+  const child = new RecordedSpan(
+    pipeline,
+    'gateway.stream',
+    SpanKind.INTERNAL,
+    { ...rootContext, spanId: ids.generateSpanId() },
+    rootContext,
+    start + 1.5,
+  );
+  child.addEvent('kordon.first_token', { 'kordon.time_to_first_token_ms': 12 }, start + 3.25);
+  child.addEvent('bare', {}, start + 4);
+  child.links.push({ context: { ...remoteParent }, attributes: { 'link.kind': 'caller' } });
+  child.end(start + 9.75);
+  const client = new RecordedSpan(
+    pipeline,
+    'provider.openai.chat',
+    SpanKind.CLIENT,
+    { ...rootContext, spanId: ids.generateSpanId() },
+    rootContext,
+    start + 2,
+  );
+  client.setAttribute('server.port', 443);
+  client.end(start + 8);
+  root.end(start + 10);
+  return [child, client, root];
+}
+
+describe('OTLP protobuf encoding of request spans', () => {
+  it('writes the same bytes as the SDK serialiser for the same spans, added in one go or request by request', () => {
+    const first = spans();
+    const second = spans();
+    const one = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    one.add([...first, ...second]);
+    const expected = Buffer.from(ProtobufTraceSerializer.serializeRequest([...first, ...second]) ?? []);
+    assert.ok(expected.length > 20_000);
+    assert.equal(one.size, 6);
+    assert.deepEqual(Buffer.from(one.take()), expected);
+    assert.equal(one.size, 0, 'a taken batch starts empty');
+
+    const byRequest = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    byRequest.add(first);
+    byRequest.add(second);
+    assert.deepEqual(Buffer.from(byRequest.take()), expected);
+  });
+
+  it('a batch taken again holds only what was added since, on a buffer that grew past its start size', () => {
+    const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    for (let i = 0; i < 10; i++) batch.add(spans());
+    batch.take();
+    const again = spans();
+    batch.add(again);
+    assert.deepEqual(
+      Buffer.from(batch.take()),
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(again) ?? []),
+    );
+  });
+});
