@@ -2,12 +2,12 @@
  * The spans of data-plane requests, made without the SDK's `Tracer` and `Span` objects.
  *
  * Why not the SDK's tracer: tracing every request with it cost 25-35% of the gateway's
- * throughput (docs/benchmarks.md): each SDK span validates and copies every attribute, and
- * ended spans wait in the batch processor's queue long enough to be promoted out of V8's
- * young generation, so the collector is paid twice. Here a request's spans are plain
- * objects of the SDK's `ReadableSpan` shape; when the request's root span ends they go to a
- * `SpanPipeline` together, which serialises them at once (the server's OTLP http/protobuf
- * pipeline) or hands them to the SDK's own batch processor and exporter (OTLP http/json and
+ * throughput (docs/benchmarks.md). Its spans validate and copy every attribute (~21 µs for a
+ * request's five spans measured alone, ~4 µs here), and its serialiser walks them twice
+ * more. Here a request's spans are plain objects of the SDK's `ReadableSpan` shape; when the
+ * request's root span ends they go to a `SpanPipeline` together, which encodes them at once
+ * (the server's OTLP http/protobuf pipeline) or hands them to the SDK's own batch processor
+ * and exporter (OTLP http/json and
  * gRPC). Sampling, ids, resource, serialisers and exporters are the SDK's.
  */
 import {
