@@ -393,15 +393,23 @@ export class OtlpTraceBatch {
     return this.#count;
   }
 
+  /** Adds spans; when one cannot be encoded (it throws), none of them is added. */
   add(spans: readonly ReadableSpan[]): void {
     const w = this.#spans;
-    for (const span of spans) {
-      w.tag(2, LENGTH_DELIMITED);
-      const start = w.begin();
-      writeSpan(w, span);
-      w.end(start);
-      this.#count++;
+    const mark = w.pos;
+    try {
+      for (const span of spans) {
+        w.tag(2, LENGTH_DELIMITED);
+        const start = w.begin();
+        writeSpan(w, span);
+        w.end(start);
+      }
+    } catch (error) {
+      // A half-written span would corrupt the whole batch: back to where this call began.
+      w.pos = mark;
+      throw error;
     }
+    this.#count += spans.length;
   }
 
   /** The request's bytes; the batch starts empty again. */

@@ -119,4 +119,24 @@ describe('OTLP protobuf encoding of request spans', () => {
       Buffer.from(ProtobufTraceSerializer.serializeRequest(again) ?? []),
     );
   });
+
+  it('spans that cannot be encoded are left out whole: the batch stays what the others make', () => {
+    const good = spans();
+    const bad = spans();
+    Object.defineProperty(bad[1]?.attributes, 'kordon.broken', {
+      enumerable: true,
+      get() {
+        throw new Error('unreadable attribute');
+      },
+    });
+    const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    batch.add(good.slice(0, 1));
+    assert.throws(() => batch.add(bad), /unreadable attribute/);
+    batch.add(good.slice(1));
+    assert.equal(batch.size, 3);
+    assert.deepEqual(
+      Buffer.from(batch.take()),
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(good) ?? []),
+    );
+  });
 });
