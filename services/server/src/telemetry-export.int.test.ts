@@ -12,6 +12,9 @@ import { parseTracingConfig, startTracing, type Tracing } from './telemetry.js';
 class Collector {
   readonly exports: Array<{ body: string; contentType: string; tenant: string | undefined }> = [];
   status = 200;
+  /** While true, answers wait until `release()`. */
+  hold = false;
+  readonly #held: Array<() => void> = [];
   readonly #server: Server;
 
   constructor() {
@@ -24,9 +27,16 @@ class Collector {
           contentType: String(req.headers['content-type']),
           tenant: req.headers['x-tenant'] as string | undefined,
         });
-        res.writeHead(this.status, { 'content-type': 'application/x-protobuf' }).end();
+        const answer = () => res.writeHead(this.status, { 'content-type': 'application/x-protobuf' }).end();
+        if (this.hold) this.#held.push(answer);
+        else answer();
       });
     });
+  }
+
+  release(): void {
+    this.hold = false;
+    for (const answer of this.#held.splice(0)) answer();
   }
 
   async listen(): Promise<string> {
@@ -169,6 +179,34 @@ describe('OTLP http/protobuf export of request spans (batched as serialised byte
       assert.equal(warnings[0]?.includes('acme'), false, 'exporter headers are not logged');
     } finally {
       collector.status = 200;
+    }
+  });
+
+  it('one export at a time: spans wait for the export in flight, up to the queue bound', async () => {
+    warnings.length = 0;
+    collector.exports.length = 0;
+    collector.hold = true;
+    try {
+      const { pipeline } = await start({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2', OTEL_BSP_MAX_QUEUE_SIZE: '4' });
+      const first = [span(pipeline), span(pipeline)];
+      pipeline.export(first);
+      await collector.waitFor(1);
+      const waiting = [span(pipeline), span(pipeline), span(pipeline), span(pipeline)];
+      pipeline.export(waiting.slice(0, 2));
+      pipeline.export(waiting.slice(2));
+      pipeline.export([span(pipeline)]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(collector.exports.length, 1, 'the second batch waits for the first export');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0] ?? '', /span queue full, spans dropped: 1/);
+      collector.release();
+      await collector.waitFor(2);
+      assert.deepEqual(
+        collector.names(),
+        [...first, ...waiting].map((s) => s.name),
+      );
+    } finally {
+      collector.release();
     }
   });
 });

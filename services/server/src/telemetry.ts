@@ -299,7 +299,8 @@ class ProtobufBatchPipeline implements SpanPipeline {
   readonly #batch: OtlpTraceBatch;
   #timer: NodeJS.Timeout | undefined;
   #dropped = 0;
-  #inFlight = new Set<Promise<void>>();
+  /** The export in flight, if any (one at a time). */
+  #exporting: Promise<void> | undefined;
 
   constructor(config: TracingConfig, resource: Resource, complain: Complain) {
     this.sampler = samplerOf(config);
@@ -346,25 +347,39 @@ class ProtobufBatchPipeline implements SpanPipeline {
     }
   }
 
+  /**
+   * Sends what the batch holds, unless an export is in flight: as the specification asks of
+   * a batch processor, one export at a time. Spans keep arriving meanwhile, up to
+   * `OTEL_BSP_MAX_QUEUE_SIZE`; the export that ends sends the next batch if one is full.
+   */
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#batch.size === 0) return;
+    if (this.#exporting || this.#batch.size === 0) return;
     const batch = { spans: this.#batch.size, bytes: this.#batch.take() };
-    const done = new Promise<void>((resolve) => {
+    this.#exporting = new Promise<void>((resolve) => {
       this.#delegate.export(batch, (result) => {
         if (result.code !== ExportResultCode.SUCCESS)
           this.#complain(`export of ${batch.spans} spans failed:`, [result.error ?? 'unknown error']);
         resolve();
       });
+    }).then(() => {
+      this.#exporting = undefined;
+      if (this.#batch.size >= this.#settings.maxExportBatchSize) this.#flush();
+      else if (this.#batch.size > 0 && !this.#timer) {
+        this.#timer = setTimeout(() => this.#flush(), this.#settings.scheduledDelayMillis);
+        this.#timer.unref();
+      }
     });
-    this.#inFlight.add(done);
-    void done.then(() => this.#inFlight.delete(done));
   }
 
   async shutdown(): Promise<void> {
-    this.#flush();
-    await Promise.all(this.#inFlight);
+    for (;;) {
+      if (this.#exporting) await this.#exporting;
+      else if (this.#batch.size > 0) this.#flush();
+      else break;
+    }
+    clearTimeout(this.#timer);
     await this.#delegate.shutdown();
   }
 }
