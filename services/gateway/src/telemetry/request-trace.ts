@@ -23,7 +23,6 @@ import type { KordonEventData, NewEvent } from '@kordon/events';
 import {
   type Attributes,
   defaultTextMapGetter,
-  defaultTextMapSetter,
   ROOT_CONTEXT,
   type SpanContext,
   SpanKind,
@@ -508,10 +507,16 @@ export class AttemptTrace {
   }
 }
 
-/** `traceparent` (and `tracestate`) naming `span` as the parent, in W3C Trace Context. */
+/**
+ * `traceparent` (and `tracestate`) naming `span` as the parent, in W3C Trace Context: the
+ * strings `W3CTraceContextPropagator.inject` writes, without the context object it needs
+ * (the ids are this module's own or were validated by `extract`).
+ */
 function inject(span: SpanContext): Record<string, string> {
-  const headers: Record<string, string> = {};
-  propagator.inject(trace.setSpanContext(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
+  const headers: Record<string, string> = {
+    traceparent: `00-${span.traceId}-${span.spanId}-0${Number(span.traceFlags || TraceFlags.NONE).toString(16)}`,
+  };
+  if (span.traceState) headers.tracestate = span.traceState.serialize();
   return headers;
 }
 

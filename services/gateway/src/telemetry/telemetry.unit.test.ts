@@ -123,6 +123,37 @@ const route = {
 const key = { providerKeyId: 'prk_1' } as ProviderKeyEntry;
 
 describe('request traces', () => {
+  it("passes the caller's tracestate on to the provider, sampled or not", () => {
+    const { exporter, tracing: t } = tracing();
+    const sampled = t.startGenerate(
+      request({ traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01`, tracestate: 'vendor=a,other=b' }),
+      'chat.completions',
+      'req_1',
+      performance.now(),
+    );
+    const attempt = sampled.attempt(route, 'chat', key, 1);
+    assert.match(attempt.headers.traceparent ?? '', new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
+    assert.equal(attempt.headers.tracestate, 'vendor=a,other=b');
+    attempt.failed(new Error('x'), undefined, false);
+    sampled.end(500);
+    assert.equal(exporter.getFinishedSpans()[0]?.spanContext().traceState?.serialize(), 'vendor=a,other=b');
+
+    const unsampled = t.startGenerate(
+      request({ traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-00`, tracestate: 'vendor=c' }),
+      'chat.completions',
+      'req_2',
+      performance.now(),
+    );
+    const headers = unsampled.attempt(route, 'chat', key, 1).headers;
+    assert.match(headers.traceparent ?? '', new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-00$`));
+    assert.equal(headers.tracestate, 'vendor=c');
+    assert.equal(
+      headers.traceparent?.split('-')[2] === CALLER_SPAN,
+      false,
+      "the root's own span id, not the caller's",
+    );
+  });
+
   it("continues the caller's trace, and the provider gets the attempt span as parent", () => {
     const { exporter, tracing: t } = tracing();
     const trace = t.startGenerate(
