@@ -335,17 +335,32 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
 const flagsOf = (traceFlags: number, remote: boolean | undefined) =>
   (traceFlags & 0xff) | HAS_IS_REMOTE | (remote ? IS_REMOTE : 0);
 
-/** `ResourceSpans.resource` and `ScopeSpans.scope`, each with its tag: the same for every batch. */
-function encodeFraming(resource: Resource, scope: InstrumentationScope): { resource: Buffer; scope: Buffer } {
+/** The parts of a batch around its spans, encoded once: the same for every batch. */
+interface Framing {
+  /** `ResourceSpans.resource` with its tag. */
+  resource: Buffer;
+  /** `ScopeSpans.scope` with its tag. */
+  scope: Buffer;
+  /** `ScopeSpans.schema_url` with its tag, or empty. */
+  scopeSchemaUrl: Buffer;
+  /** `ResourceSpans.schema_url` with its tag, or empty. */
+  resourceSchemaUrl: Buffer;
+}
+
+function encodeFraming(resource: Resource, scope: InstrumentationScope): Framing {
   const w = new Writer(1024);
+  const taken = () => {
+    const bytes = Buffer.from(w.buffer.subarray(0, w.pos));
+    w.pos = 0;
+    return bytes;
+  };
   w.tag(1, LENGTH_DELIMITED);
   const r = w.begin();
   writeAttributes(w, resource.attributes, 1);
   w.tag(2, VARINT);
   w.varint(0);
   w.end(r);
-  const resourceBytes = Buffer.from(w.buffer.subarray(0, w.pos));
-  w.pos = 0;
+  const resourceBytes = taken();
   w.tag(1, LENGTH_DELIMITED);
   const s = w.begin();
   w.tag(1, LENGTH_DELIMITED);
@@ -361,16 +376,20 @@ function encodeFraming(resource: Resource, scope: InstrumentationScope): { resou
     w.varint(scoped.droppedAttributesCount);
   }
   w.end(s);
-  return { resource: resourceBytes, scope: Buffer.from(w.buffer.subarray(0, w.pos)) };
-}
-
-/** Field 3 (`schema_url`) of ScopeSpans or ResourceSpans, or nothing. */
-function schemaUrlField(url: string | undefined): Buffer {
-  if (!url) return Buffer.alloc(0);
-  const w = new Writer(256);
-  w.tag(3, LENGTH_DELIMITED);
-  w.string(url);
-  return Buffer.from(w.buffer.subarray(0, w.pos));
+  const scopeBytes = taken();
+  const schemaUrl = (url: string | undefined) => {
+    if (url) {
+      w.tag(3, LENGTH_DELIMITED);
+      w.string(url);
+    }
+    return taken();
+  };
+  return {
+    resource: resourceBytes,
+    scope: scopeBytes,
+    scopeSchemaUrl: schemaUrl(scope.schemaUrl),
+    resourceSchemaUrl: schemaUrl(resource.schemaUrl),
+  };
 }
 
 /**
@@ -378,14 +397,12 @@ function schemaUrlField(url: string | undefined): Buffer {
  * `ExportTraceServiceRequest` that carries them.
  */
 export class OtlpTraceBatch {
-  readonly #framing: { resource: Buffer; scope: Buffer; schemaUrl?: string; resourceSchemaUrl?: string };
+  readonly #framing: Framing;
   #spans = new Writer();
   #count = 0;
 
   constructor(resource: Resource, scope: InstrumentationScope) {
-    this.#framing = { ...encodeFraming(resource, scope) };
-    if (scope.schemaUrl) this.#framing.schemaUrl = scope.schemaUrl;
-    if (resource.schemaUrl) this.#framing.resourceSchemaUrl = resource.schemaUrl;
+    this.#framing = encodeFraming(resource, scope);
   }
 
   /** Spans written so far. */
@@ -412,32 +429,34 @@ export class OtlpTraceBatch {
     this.#count += spans.length;
   }
 
-  /** The request's bytes; the batch starts empty again. */
+  /** The batch as one `ExportTraceServiceRequest` (a copy); the batch starts empty again. */
   take(): Uint8Array {
+    const framing = this.#framing;
     const spans = this.#spans.buffer.subarray(0, this.#spans.pos);
     // ExportTraceServiceRequest { 1: ResourceSpans { 1: resource, 2: ScopeSpans { 1: scope,
     // 2: spans..., 3: schema_url }, 3: schema_url } }
-    const scopeTail = schemaUrlField(this.#framing.schemaUrl);
-    const resourceTail = schemaUrlField(this.#framing.resourceSchemaUrl);
-    const scopeSpansLength = this.#framing.scope.length + spans.length + scopeTail.length;
-    const scopeSpansHead = new Writer(16);
-    scopeSpansHead.tag(2, LENGTH_DELIMITED);
-    scopeSpansHead.varint(scopeSpansLength);
-    const resourceSpansLength =
-      this.#framing.resource.length + scopeSpansHead.pos + scopeSpansLength + resourceTail.length;
-    const head = new Writer(16);
+    const scopeSpansLength = framing.scope.length + spans.length + framing.scopeSchemaUrl.length;
+    const head = new Writer(32);
+    head.tag(2, LENGTH_DELIMITED);
+    head.varint(scopeSpansLength);
+    const scopeSpansHead = Buffer.from(head.buffer.subarray(0, head.pos));
+    head.pos = 0;
     head.tag(1, LENGTH_DELIMITED);
-    head.varint(resourceSpansLength);
+    head.varint(
+      framing.resource.length + scopeSpansHead.length + scopeSpansLength + framing.resourceSchemaUrl.length,
+    );
     const out = Buffer.concat([
       head.buffer.subarray(0, head.pos),
-      this.#framing.resource,
-      scopeSpansHead.buffer.subarray(0, scopeSpansHead.pos),
-      this.#framing.scope,
+      framing.resource,
+      scopeSpansHead,
+      framing.scope,
       spans,
-      scopeTail,
-      resourceTail,
+      framing.scopeSchemaUrl,
+      framing.resourceSchemaUrl,
     ]);
-    this.#spans = new Writer(Math.max(64 * 1024, Math.min(this.#spans.buffer.length, 8 * 1024 * 1024)));
+    // The bytes were copied: the buffer is written over again, unless one huge batch grew it.
+    if (this.#spans.buffer.length > 8 * 1024 * 1024) this.#spans = new Writer();
+    else this.#spans.pos = 0;
     this.#count = 0;
     return out;
   }

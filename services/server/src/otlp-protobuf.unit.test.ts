@@ -22,7 +22,7 @@ const pipeline: SpanPipeline = {
 };
 
 /** Spans with every kind of value the encoder must write as the SDK's serialiser does. */
-function spans(): RecordedSpan[] {
+function spans(on: SpanPipeline = pipeline): RecordedSpan[] {
   const traceId = ids.generateTraceId();
   const remoteParent = {
     traceId,
@@ -34,7 +34,7 @@ function spans(): RecordedSpan[] {
   const rootContext = { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED };
   const start = Date.now() + 0.123456;
   const root = new RecordedSpan(
-    pipeline,
+    on,
     'POST /v1/chat/completions',
     SpanKind.SERVER,
     rootContext,
@@ -65,7 +65,7 @@ function spans(): RecordedSpan[] {
   });
   root.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream_timeout' });
   const child = new RecordedSpan(
-    pipeline,
+    on,
     'gateway.stream',
     SpanKind.INTERNAL,
     { ...rootContext, spanId: ids.generateSpanId() },
@@ -77,7 +77,7 @@ function spans(): RecordedSpan[] {
   child.links.push({ context: { ...remoteParent }, attributes: { 'link.kind': 'caller' } });
   child.end(start + 9.75);
   const client = new RecordedSpan(
-    pipeline,
+    on,
     'provider.openai.chat',
     SpanKind.CLIENT,
     { ...rootContext, spanId: ids.generateSpanId() },
@@ -137,6 +137,24 @@ describe('OTLP protobuf encoding of request spans', () => {
     assert.deepEqual(
       Buffer.from(batch.take()),
       Buffer.from(ProtobufTraceSerializer.serializeRequest(good) ?? []),
+    );
+  });
+
+  it('writes the schema URLs of the resource and the scope where the SDK serialiser does', () => {
+    const schemaPipeline: SpanPipeline = {
+      ...pipeline,
+      resource: resourceFromAttributes(
+        { 'service.name': 'kordon' },
+        { schemaUrl: 'https://opentelemetry.io/schemas/1.37.0' },
+      ),
+      scope: { name: 'kordon', version: '0.1.0', schemaUrl: 'https://opentelemetry.io/schemas/1.36.0' },
+    };
+    const made = spans(schemaPipeline);
+    const batch = new OtlpTraceBatch(schemaPipeline.resource, schemaPipeline.scope);
+    batch.add(made);
+    assert.deepEqual(
+      Buffer.from(batch.take()),
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(made) ?? []),
     );
   });
 });

@@ -278,6 +278,12 @@ interface TelemetryLogger {
   warn(object: object, message: string): void;
 }
 
+/** The version spans report as `service.version`. */
+const KORDON_VERSION = '0.1.0';
+
+/** The instrumentation scope of every span Kordon makes. */
+const KORDON_SCOPE: InstrumentationScope = { name: 'kordon', version: KORDON_VERSION };
+
 /** What a pipeline says about exports that failed or spans it had to drop. */
 type Complain = (message: string, args: unknown[]) => void;
 
@@ -286,13 +292,13 @@ type Complain = (message: string, args: unknown[]) => void;
  * batch's buffer as soon as the request ends (`OtlpTraceBatch`, otlp-protobuf.ts, says why
  * not the SDK's serialiser), so no span object outlives its request and only bytes wait.
  * A batch is posted by the SDK's OTLP HTTP export delegate (headers, timeout, retries with
- * backoff, a bound on exports in flight). The batch settings are the `OTEL_BSP_*` ones,
+ * backoff), one export at a time (`#flush`). The batch settings are the `OTEL_BSP_*` ones,
  * counted in spans.
  */
 class ProtobufBatchPipeline implements SpanPipeline {
   readonly sampler: Sampler;
   readonly resource: Resource;
-  readonly scope: InstrumentationScope = { name: 'kordon', version: KORDON_VERSION };
+  readonly scope = KORDON_SCOPE;
   readonly #delegate: IOtlpExportDelegate<EncodedBatch>;
   readonly #settings: TracingConfig['batch'];
   readonly #complain: Complain;
@@ -396,7 +402,7 @@ interface EncodedBatch {
 class SdkExporterPipeline implements SpanPipeline {
   readonly sampler: Sampler;
   readonly resource: Resource;
-  readonly scope: InstrumentationScope = { name: 'kordon', version: KORDON_VERSION };
+  readonly scope = KORDON_SCOPE;
   readonly #processor: BatchSpanProcessor;
 
   constructor(config: TracingConfig, resource: Resource, exporter: SpanExporter) {
@@ -509,6 +515,3 @@ export async function startTracing(
     },
   };
 }
-
-/** The version spans report as `service.version`. */
-const KORDON_VERSION = '0.1.0';

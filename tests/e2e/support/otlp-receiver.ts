@@ -86,7 +86,11 @@ interface ExportRequest {
 
 /** Decodes an OTLP/JSON trace export (`ExportTraceServiceRequest`; ids in hex, as the JSON mapping says). */
 export function decodeOtlpJson(body: string): ReceivedSpan[] {
-  const request = JSON.parse(body) as ExportRequest;
+  return spansOf(JSON.parse(body) as ExportRequest);
+}
+
+/** The spans of an export request in the JSON mapping's shape (what both decoders make). */
+function spansOf(request: ExportRequest): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
   for (const resourceSpans of request.resourceSpans ?? []) {
     const resource = attributesOf(resourceSpans.resource?.attributes);
@@ -235,7 +239,7 @@ export function decodeOtlpProtobuf(body: Uint8Array): ReceivedSpan[] {
       }),
     });
   }
-  return decodeOtlpJson(JSON.stringify(request));
+  return spansOf(request);
 }
 
 /**
