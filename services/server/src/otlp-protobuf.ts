@@ -6,12 +6,15 @@
  * attribute, the resource written again, a new buffer each call), a quarter of a request's
  * whole budget. Here the resource and scope are encoded once, each span is written once
  * into the batch's buffer, and the batch is framed as one `ExportTraceServiceRequest` when
- * it is sent. The bytes are those the SDK's serialiser writes for the same spans, field for
- * field (`otlp-protobuf.unit.test.ts` compares them), so the collector sees no difference.
+ * it is sent, in place. Attributes that repeat from request to request are copied as the
+ * bytes written the first time (`rememberedKeyValue`). The bytes are those the SDK's
+ * serialiser writes for the same spans, field for field (`otlp-protobuf.unit.test.ts`
+ * compares them), so the collector sees no difference.
  *
  * Field numbers: opentelemetry-proto, trace/v1/trace.proto and common/v1/common.proto.
  */
-import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
+import { RecordedSpan } from '@kordon/gateway';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -51,7 +54,13 @@ class Writer {
   }
 
   tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
+    const tag = (field << 3) | wire;
+    if (tag >= 0x80) {
+      this.varint(tag);
+      return;
+    }
+    this.ensure(1);
+    this.buffer[this.pos++] = tag;
   }
 
   /** A non-negative integer up to 2^53, or a negative one as int64 (ten bytes, two's complement). */
@@ -87,21 +96,35 @@ class Writer {
     this.pos += 8;
   }
 
-  /**
-   * `[seconds, nanoseconds]` as fixed64 nanoseconds since the epoch, without BigInt: the
-   * seconds split in 16-bit halves keep every product below 2^53 (as the SDK's serialiser).
-   */
+  /** `[seconds, nanoseconds]` as fixed64 nanoseconds since the epoch. */
   time(time: HrTime): void {
-    const [seconds, nanos] = time;
-    const lowNanos = (seconds & 0xffff) * 1_000_000_000;
-    const highNanos = Math.floor(seconds / 0x10000) * 1_000_000_000;
-    const low = (lowNanos % 0x100000000) + (highNanos % 0x10000) * 0x10000 + nanos;
-    const high =
-      Math.floor(lowNanos / 0x100000000) + Math.floor(highNanos / 0x10000) + Math.floor(low / 0x100000000);
+    this.secondsAndNanos(time[0], time[1]);
+  }
+
+  /** Epoch milliseconds, split into seconds and nanoseconds as the SDK's `millisToHrTime` does. */
+  timeMs(epochMs: number): void {
+    this.secondsAndNanos(Math.trunc(epochMs / 1000), Math.round((epochMs % 1000) * 1_000_000));
+  }
+
+  /**
+   * Nanoseconds since the epoch as fixed64, exactly, without BigInt: 10^9 = 512 × 1,953,125,
+   * and seconds × 1,953,125 stays below 2^53, so the product is split into 32-bit words
+   * by a division by 2^23 (then × 512).
+   */
+  secondsAndNanos(seconds: number, nanos: number): void {
+    const scaled = seconds * 1_953_125;
+    let high = Math.floor(scaled / 0x800000);
+    let low = (scaled - high * 0x800000) * 512 + nanos;
+    if (low >= 0x100000000) {
+      high += Math.floor(low / 0x100000000);
+      low %= 0x100000000;
+    }
     this.ensure(8);
-    this.buffer.writeUInt32LE(low >>> 0, this.pos);
-    this.buffer.writeUInt32LE(high >>> 0, this.pos + 4);
-    this.pos += 8;
+    const buffer = this.buffer;
+    let at = this.pos;
+    for (let word = low >>> 0, i = 0; i < 4; i++, word >>>= 8) buffer[at++] = word & 0xff;
+    for (let word = high >>> 0, i = 0; i < 4; i++, word >>>= 8) buffer[at++] = word & 0xff;
+    this.pos = at;
   }
 
   /** UTF-8, length first; ASCII (ids, names, codes: nearly everything here) copied in JS, no native call. */
@@ -128,6 +151,30 @@ class Writer {
     this.ensure(bytes);
     this.pos += this.buffer.write(value, this.pos, bytes, 'utf8');
   }
+
+  /**
+   * A trace id, written as bytes; the last one is remembered, since a request's spans
+   * follow each other with the same id (the same string).
+   */
+  traceId(value: string): void {
+    if (value !== this.#lastTraceId) {
+      const at = this.pos;
+      this.hex(value);
+      this.#lastTraceId = value;
+      this.#lastTraceIdBytes.set(this.buffer.subarray(at, this.pos));
+      return;
+    }
+    this.ensure(17);
+    const buffer = this.buffer;
+    const bytes = this.#lastTraceIdBytes;
+    const at = this.pos;
+    for (let i = 0; i < 17; i++) buffer[at + i] = bytes[i] as number;
+    this.pos = at + 17;
+  }
+
+  #lastTraceId = '';
+  /** Its length (16) and bytes. */
+  readonly #lastTraceIdBytes = new Uint8Array(17);
 
   /** Trace and span ids: hex strings on the API side, raw bytes on the wire. */
   hex(value: string): void {
@@ -223,40 +270,140 @@ function writeAnyValue(w: Writer, value: unknown): void {
   }
 }
 
-/** `KeyValue.key` (tag, length, bytes) of each attribute name seen: Kordon's names are a small fixed set. */
-const keyFields = new Map<string, Uint8Array>();
+/**
+ * What is known of one attribute name: its `KeyValue.key` field (tag, length, bytes), and
+ * whole `KeyValue`s (key and value) already written for it. Most of a request's attributes
+ * repeat from request to request (tenant and key ids, model, route, provider, status,
+ * outcome): those are copied as bytes. A name seen with many values (a request id, a
+ * response id) stops being remembered and is written each time.
+ */
+interface KeyEntry {
+  readonly field: Uint8Array;
+  /** `KeyValue` bytes by string value; undefined once the name had too many values. */
+  strings: Map<string, Uint8Array> | undefined;
+  /** `KeyValue` bytes by small integer value (and booleans at 0 and 1 of `booleans`). */
+  readonly integers: Array<Uint8Array | undefined>;
+  readonly booleans: Array<Uint8Array | undefined>;
+}
 
-function keyField(key: string): Uint8Array {
-  let field = keyFields.get(key);
-  if (!field) {
+/** Values remembered per attribute name before it counts as high-cardinality. */
+const MAX_VALUES_PER_KEY = 256;
+/** Strings longer than this are written each time (they are rarely repeated). */
+const MAX_REMEMBERED_STRING = 128;
+/** Integers below this are remembered (statuses, attempt numbers, small counts). */
+const MAX_REMEMBERED_INTEGER = 1024;
+/** Attribute names remembered: Kordon's are a small fixed set; others are written each time. */
+const MAX_KEYS = 4096;
+
+const keyEntries = new Map<string, KeyEntry>();
+
+function keyEntry(key: string): KeyEntry {
+  let entry = keyEntries.get(key);
+  if (!entry) {
     const w = new Writer(64 + key.length * 3);
     w.tag(1, LENGTH_DELIMITED);
     w.string(key);
-    field = Buffer.from(w.buffer.subarray(0, w.pos));
-    if (keyFields.size < 4096) keyFields.set(key, field);
+    entry = {
+      field: Buffer.from(w.buffer.subarray(0, w.pos)),
+      strings: new Map(),
+      integers: [],
+      booleans: [],
+    };
+    if (keyEntries.size < MAX_KEYS) keyEntries.set(key, entry);
   }
-  return field;
+  return entry;
+}
+
+/** The `KeyValue` message of one attribute (without its own tag and length). */
+function keyValue(entry: KeyEntry, value: unknown): Uint8Array {
+  const w = new Writer(64);
+  w.raw(entry.field);
+  w.tag(2, LENGTH_DELIMITED);
+  const anyValue = w.begin();
+  writeAnyValue(w, value);
+  w.end(anyValue);
+  return Buffer.from(w.buffer.subarray(0, w.pos));
+}
+
+/** A remembered `KeyValue` for this value, made now if it may be; undefined when it is written each time. */
+function rememberedKeyValue(entry: KeyEntry, value: unknown): Uint8Array | undefined {
+  switch (typeof value) {
+    case 'string': {
+      const strings = entry.strings;
+      if (!strings || value.length > MAX_REMEMBERED_STRING) return undefined;
+      let bytes = strings.get(value);
+      if (!bytes) {
+        if (strings.size >= MAX_VALUES_PER_KEY) {
+          entry.strings = undefined;
+          return undefined;
+        }
+        bytes = keyValue(entry, value);
+        strings.set(value, bytes);
+      }
+      return bytes;
+    }
+    case 'number': {
+      if (!(value >= 0 && value < MAX_REMEMBERED_INTEGER && Number.isInteger(value))) return undefined;
+      let bytes = entry.integers[value];
+      if (!bytes) {
+        bytes = keyValue(entry, value);
+        entry.integers[value] = bytes;
+      }
+      return bytes;
+    }
+    case 'boolean': {
+      const index = value ? 1 : 0;
+      let bytes = entry.booleans[index];
+      if (!bytes) {
+        bytes = keyValue(entry, value);
+        entry.booleans[index] = bytes;
+      }
+      return bytes;
+    }
+    default:
+      return undefined;
+  }
 }
 
 function writeAttributes(w: Writer, attributes: Attributes | Record<string, unknown>, field: number): void {
   for (const key in attributes) {
-    if (!Object.hasOwn(attributes, key)) continue;
-    const value: AttributeValue | unknown = attributes[key];
-    w.tag(field, LENGTH_DELIMITED);
-    const keyValue = w.begin();
-    w.raw(keyField(key));
-    w.tag(2, LENGTH_DELIMITED);
-    const anyValue = w.begin();
-    writeAnyValue(w, value);
-    w.end(anyValue);
-    w.end(keyValue);
+    if (Object.hasOwn(attributes, key)) writeAttribute(w, key, attributes[key], field);
   }
+}
+
+/** Attributes kept as names and values side by side (`RecordedSpan`). */
+function writeAttributeList(
+  w: Writer,
+  keys: readonly string[],
+  values: readonly unknown[],
+  field: number,
+): void {
+  for (let i = 0; i < keys.length; i++) writeAttribute(w, keys[i] as string, values[i], field);
+}
+
+function writeAttribute(w: Writer, key: string, value: unknown, field: number): void {
+  const entry = keyEntry(key);
+  w.tag(field, LENGTH_DELIMITED);
+  const remembered = rememberedKeyValue(entry, value);
+  if (remembered) {
+    w.varint(remembered.length);
+    w.raw(remembered);
+    return;
+  }
+  const keyValue = w.begin();
+  w.raw(entry.field);
+  w.tag(2, LENGTH_DELIMITED);
+  const anyValue = w.begin();
+  writeAnyValue(w, value);
+  w.end(anyValue);
+  w.end(keyValue);
 }
 
 function writeSpan(w: Writer, span: ReadableSpan): void {
   const context = span.spanContext();
   w.tag(1, LENGTH_DELIMITED);
-  w.hex(context.traceId);
+  if (context.traceId.length === 32) w.traceId(context.traceId);
+  else w.hex(context.traceId);
   w.tag(2, LENGTH_DELIMITED);
   w.hex(context.spanId);
   const traceState = context.traceState?.serialize();
@@ -278,10 +425,13 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.varint(kind);
   }
   w.tag(7, FIXED64);
-  w.time(span.startTime);
+  if (span instanceof RecordedSpan) w.timeMs(span.startMs);
+  else w.time(span.startTime);
   w.tag(8, FIXED64);
-  w.time(span.endTime);
-  writeAttributes(w, span.attributes, 9);
+  if (span instanceof RecordedSpan) w.timeMs(span.endMs);
+  else w.time(span.endTime);
+  if (span instanceof RecordedSpan) writeAttributeList(w, span.attributeKeys, span.attributeValues, 9);
+  else writeAttributes(w, span.attributes, 9);
   w.tag(10, VARINT);
   w.varint(span.droppedAttributesCount);
   for (const event of span.events) {
@@ -395,14 +545,31 @@ function encodeFraming(resource: Resource, scope: InstrumentationScope): Framing
 /**
  * The spans of one batch, all of one resource and instrumentation scope, as the
  * `ExportTraceServiceRequest` that carries them.
+ *
+ * Spans are written after room left for the batch's head (resource, scope and the two
+ * lengths around them), so a batch is framed where it lies: `take` copies nothing and
+ * allocates nothing. Two buffers take turns, so the bytes `take` returns stay as they are
+ * while the next batch is written, until the following `take`.
  */
 export class OtlpTraceBatch {
   readonly #framing: Framing;
-  #spans = new Writer();
+  /** Room before the spans: the head, and two length prefixes of at most 10 bytes each. */
+  readonly #headRoom: number;
+  #spans: Writer;
+  #spare: Writer;
   #count = 0;
 
   constructor(resource: Resource, scope: InstrumentationScope) {
     this.#framing = encodeFraming(resource, scope);
+    this.#headRoom = 2 * 11 + this.#framing.resource.length + this.#framing.scope.length;
+    this.#spans = this.#writer();
+    this.#spare = this.#writer();
+  }
+
+  #writer(): Writer {
+    const writer = new Writer();
+    writer.pos = this.#headRoom;
+    return writer;
   }
 
   /** Spans written so far. */
@@ -429,35 +596,44 @@ export class OtlpTraceBatch {
     this.#count += spans.length;
   }
 
-  /** The batch as one `ExportTraceServiceRequest` (a copy); the batch starts empty again. */
+  /**
+   * The batch as one `ExportTraceServiceRequest`; the batch starts empty again. The bytes
+   * are valid until the next `take` (the exporter sends one batch at a time).
+   */
   take(): Uint8Array {
     const framing = this.#framing;
-    const spans = this.#spans.buffer.subarray(0, this.#spans.pos);
+    const w = this.#spans;
+    const spansLength = w.pos - this.#headRoom;
     // ExportTraceServiceRequest { 1: ResourceSpans { 1: resource, 2: ScopeSpans { 1: scope,
     // 2: spans..., 3: schema_url }, 3: schema_url } }
-    const scopeSpansLength = framing.scope.length + spans.length + framing.scopeSchemaUrl.length;
-    const head = new Writer(32);
-    head.tag(2, LENGTH_DELIMITED);
-    head.varint(scopeSpansLength);
-    const scopeSpansHead = Buffer.from(head.buffer.subarray(0, head.pos));
-    head.pos = 0;
-    head.tag(1, LENGTH_DELIMITED);
-    head.varint(
-      framing.resource.length + scopeSpansHead.length + scopeSpansLength + framing.resourceSchemaUrl.length,
-    );
-    const out = Buffer.concat([
-      head.buffer.subarray(0, head.pos),
-      framing.resource,
-      scopeSpansHead,
-      framing.scope,
-      spans,
-      framing.scopeSchemaUrl,
-      framing.resourceSchemaUrl,
-    ]);
-    // The bytes were copied: the buffer is written over again, unless one huge batch grew it.
-    if (this.#spans.buffer.length > 8 * 1024 * 1024) this.#spans = new Writer();
-    else this.#spans.pos = 0;
+    w.raw(framing.scopeSchemaUrl);
+    w.raw(framing.resourceSchemaUrl);
+    const end = w.pos;
+    const scopeSpansLength = framing.scope.length + spansLength + framing.scopeSchemaUrl.length;
+    const scopeSpansHead = prefix(2, scopeSpansLength);
+    const resourceSpansLength =
+      framing.resource.length + scopeSpansHead.length + scopeSpansLength + framing.resourceSchemaUrl.length;
+    const resourceSpansHead = prefix(1, resourceSpansLength);
+    // The head, written backwards so that it ends where the spans begin.
+    let at = this.#headRoom;
+    for (const part of [framing.scope, scopeSpansHead, framing.resource, resourceSpansHead]) {
+      at -= part.length;
+      w.buffer.set(part, at);
+    }
+    const out = w.buffer.subarray(at, end);
+    // The other buffer is written next; one that a huge batch grew is not kept.
+    this.#spans = this.#spare.buffer.length > 8 * 1024 * 1024 ? this.#writer() : this.#spare;
+    this.#spans.pos = this.#headRoom;
+    this.#spare = w;
     this.#count = 0;
     return out;
   }
+}
+
+/** A length-delimited field's tag and length. */
+function prefix(field: number, length: number): Uint8Array {
+  const head = new Writer(16);
+  head.tag(field, LENGTH_DELIMITED);
+  head.varint(length);
+  return head.buffer.subarray(0, head.pos);
 }

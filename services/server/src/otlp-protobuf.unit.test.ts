@@ -123,12 +123,15 @@ describe('OTLP protobuf encoding of request spans', () => {
   it('spans that cannot be encoded are left out whole: the batch stays what the others make', () => {
     const good = spans();
     const bad = spans();
-    Object.defineProperty(bad[1]?.attributes, 'kordon.broken', {
+    const unreadable = Object.defineProperty({}, 'field', {
       enumerable: true,
       get() {
         throw new Error('unreadable attribute');
       },
     });
+    // The span has ended (setAttribute would ignore it): into its lists directly.
+    bad[1]?.attributeKeys.push('kordon.broken');
+    bad[1]?.attributeValues.push(unreadable as never);
     const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
     batch.add(good.slice(0, 1));
     assert.throws(() => batch.add(bad), /unreadable attribute/);
@@ -137,6 +140,31 @@ describe('OTLP protobuf encoding of request spans', () => {
     assert.deepEqual(
       Buffer.from(batch.take()),
       Buffer.from(ProtobufTraceSerializer.serializeRequest(good) ?? []),
+    );
+  });
+
+  it('writes start and end times to the nanosecond as the SDK does, across the range of epoch times', () => {
+    const context = { traceId: ids.generateTraceId(), spanId: ids.generateSpanId(), traceFlags: 1 };
+    const times = [
+      0,
+      0.000001,
+      999.9999996, // rounds up to a whole second's worth of nanoseconds
+      1_764_500_000_123.456,
+      1_764_500_000_999.9999,
+      4_102_444_800_000.987654, // 2100-01-01
+      2 ** 32 * 1000 - 0.5, // the last second fixed64 nanoseconds hold in this encoding's range
+    ];
+    for (let i = 0; i < 1000; i++) times.push(Math.random() * 4_000_000_000_000);
+    const made = times.map((start) => {
+      const span = new RecordedSpan(pipeline, 't', SpanKind.INTERNAL, context, undefined, start);
+      span.end(start + Math.random() * 5000);
+      return span;
+    });
+    const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    batch.add(made);
+    assert.deepEqual(
+      Buffer.from(batch.take()),
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(made) ?? []),
     );
   });
 

@@ -31,7 +31,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { RandomIdGenerator, SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import type { Caller } from '../http/authenticate.js';
 import type { Route } from '../http/route-model.js';
 import type { ProviderAnswer } from '../providers/index.js';
@@ -83,6 +83,7 @@ import {
   GEN_AI_PROVIDER_NAME,
 } from './attributes.js';
 import { RecordedSpan, type SpanPipeline } from './span-pipeline.js';
+import { PooledIdGenerator } from './trace-ids.js';
 
 type Endpoint = KordonEventData<'RequestCompleted'>['endpoint'];
 
@@ -99,7 +100,7 @@ export const ROUTE_OF_ENDPOINT = {
 type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
 
 const propagator = new W3CTraceContextPropagator();
-const ids = new RandomIdGenerator();
+const ids = new PooledIdGenerator();
 
 /** Same grammar as the events' model names: anything else is not written down. */
 const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;

@@ -51,19 +51,24 @@ export class RecordedSpan implements ReadableSpan {
   readonly parentSpanContext: SpanContext | undefined;
   readonly resource: Resource;
   readonly instrumentationScope: InstrumentationScope;
-  readonly startTime: HrTime;
-  endTime: HrTime = [0, 0];
-  duration: HrTime = [0, 0];
+  /** Start and end in epoch milliseconds (sub-millisecond digits): the OTLP encoder's input. */
+  readonly startMs: number;
+  endMs = 0;
   ended = false;
   status: SpanStatus = { code: SpanStatusCode.UNSET };
-  readonly attributes: Attributes;
+  /**
+   * Attribute names and values side by side, in the order they were first set (the order
+   * an object would enumerate them in). Arrays, because a span's attributes grow one by one
+   * and an object grown past a dozen names that way becomes a slow dictionary.
+   */
+  readonly attributeKeys: string[] = [];
+  readonly attributeValues: AttributeValue[] = [];
   readonly links: Link[] = [];
   readonly events: TimedEvent[] = [];
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
   readonly #context: SpanContext;
-  readonly #startMs: number;
 
   constructor(
     pipeline: SpanPipeline,
@@ -80,9 +85,29 @@ export class RecordedSpan implements ReadableSpan {
     this.parentSpanContext = parent;
     this.resource = pipeline.resource;
     this.instrumentationScope = pipeline.scope;
-    this.#startMs = startMs;
-    this.startTime = toHrTime(startMs);
-    this.attributes = attributes;
+    this.startMs = startMs;
+    this.setAttributes(attributes);
+  }
+
+  /** The attributes as an object, for the SDK's serialisers and exporters. */
+  get attributes(): Attributes {
+    const attributes: Attributes = {};
+    const keys = this.attributeKeys;
+    for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = this.attributeValues[i];
+    return attributes;
+  }
+
+  // `[seconds, nanoseconds]` for the SDK's serialisers and exporters, made when they ask.
+  get startTime(): HrTime {
+    return toHrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return toHrTime(this.endMs);
+  }
+
+  get duration(): HrTime {
+    return toHrTime(this.endMs - this.startMs);
   }
 
   spanContext(): SpanContext {
@@ -90,14 +115,20 @@ export class RecordedSpan implements ReadableSpan {
   }
 
   setAttribute(key: string, value: AttributeValue): void {
-    if (!this.ended) this.attributes[key] = value;
+    if (this.ended) return;
+    const at = this.attributeKeys.indexOf(key);
+    if (at >= 0) this.attributeValues[at] = value;
+    else {
+      this.attributeKeys.push(key);
+      this.attributeValues.push(value);
+    }
   }
 
   setAttributes(attributes: Attributes): void {
     if (this.ended) return;
     for (const key in attributes) {
       const value = attributes[key];
-      if (value !== undefined) this.attributes[key] = value;
+      if (value !== undefined) this.setAttribute(key, value);
     }
   }
 
@@ -113,10 +144,8 @@ export class RecordedSpan implements ReadableSpan {
   /** Ends the span at `epochMs` (never before its start); false when it had already ended. */
   end(epochMs: number): boolean {
     if (this.ended) return false;
-    const endMs = Math.max(epochMs, this.#startMs);
     this.ended = true;
-    this.endTime = toHrTime(endMs);
-    this.duration = toHrTime(endMs - this.#startMs);
+    this.endMs = Math.max(epochMs, this.startMs);
     return true;
   }
 }
