@@ -35,6 +35,13 @@ for (let i = 0; i < 6; i++) {
   HEX[97 + i] = 10 + i;
 }
 
+/** An id last written, as hex and as its length-prefixed bytes (ids of up to 16 bytes are remembered). */
+interface LastId {
+  hex: string;
+  length: number;
+  readonly bytes: Uint8Array;
+}
+
 /** A protobuf writer over one growing buffer; length prefixes are back-patched. */
 class Writer {
   buffer: Buffer;
@@ -153,28 +160,31 @@ class Writer {
   }
 
   /**
-   * A trace id, written as bytes; the last one is remembered, since a request's spans
-   * follow each other with the same id (the same string).
+   * A trace id, or a parent's span id, written as bytes: the last one of each is
+   * remembered, since a request's spans follow each other with the same trace id and
+   * (all but the root) the same parent.
    */
-  traceId(value: string): void {
-    if (value !== this.#lastTraceId) {
+  id(value: string, last: LastId): void {
+    if (value !== last.hex) {
       const at = this.pos;
       this.hex(value);
-      this.#lastTraceId = value;
-      this.#lastTraceIdBytes.set(this.buffer.subarray(at, this.pos));
+      if (value.length > 32) return; // not a valid id; written, not remembered
+      last.hex = value;
+      last.length = this.pos - at;
+      last.bytes.set(this.buffer.subarray(at, this.pos));
       return;
     }
-    this.ensure(17);
+    const bytes = last.bytes;
+    const length = last.length;
+    this.ensure(length);
     const buffer = this.buffer;
-    const bytes = this.#lastTraceIdBytes;
     const at = this.pos;
-    for (let i = 0; i < 17; i++) buffer[at + i] = bytes[i] as number;
-    this.pos = at + 17;
+    for (let i = 0; i < length; i++) buffer[at + i] = bytes[i] as number;
+    this.pos = at + length;
   }
 
-  #lastTraceId = '';
-  /** Its length (16) and bytes. */
-  readonly #lastTraceIdBytes = new Uint8Array(17);
+  readonly lastTraceId: LastId = { hex: '', length: 0, bytes: new Uint8Array(17) };
+  readonly lastParentId: LastId = { hex: '', length: 0, bytes: new Uint8Array(17) };
 
   /** Trace and span ids: hex strings on the API side, raw bytes on the wire. */
   hex(value: string): void {
@@ -282,6 +292,9 @@ interface KeyEntry {
   /** `KeyValue` bytes by string value; undefined once the name had too many values. */
   strings: Map<string, Uint8Array> | undefined;
   /** `KeyValue` bytes by small integer value (and booleans at 0 and 1 of `booleans`). */
+  /** The string value last written, and its `KeyValue`. */
+  lastString: string | undefined;
+  lastStringBytes: Uint8Array | undefined;
   readonly integers: Array<Uint8Array | undefined>;
   readonly booleans: Array<Uint8Array | undefined>;
 }
@@ -306,6 +319,8 @@ function keyEntry(key: string): KeyEntry {
     entry = {
       field: Buffer.from(w.buffer.subarray(0, w.pos)),
       strings: new Map(),
+      lastString: undefined,
+      lastStringBytes: undefined,
       integers: [],
       booleans: [],
     };
@@ -329,6 +344,8 @@ function keyValue(entry: KeyEntry, value: unknown): Uint8Array {
 function rememberedKeyValue(entry: KeyEntry, value: unknown): Uint8Array | undefined {
   switch (typeof value) {
     case 'string': {
+      // Most names carry the value they had last time (an org's id, a model): no lookup then.
+      if (value === entry.lastString) return entry.lastStringBytes;
       const strings = entry.strings;
       if (!strings || value.length > MAX_REMEMBERED_STRING) return undefined;
       let bytes = strings.get(value);
@@ -340,6 +357,8 @@ function rememberedKeyValue(entry: KeyEntry, value: unknown): Uint8Array | undef
         bytes = keyValue(entry, value);
         strings.set(value, bytes);
       }
+      entry.lastString = value;
+      entry.lastStringBytes = bytes;
       return bytes;
     }
     case 'number': {
@@ -402,8 +421,7 @@ function writeAttribute(w: Writer, key: string, value: unknown, field: number): 
 function writeSpan(w: Writer, span: ReadableSpan): void {
   const context = span.spanContext();
   w.tag(1, LENGTH_DELIMITED);
-  if (context.traceId.length === 32) w.traceId(context.traceId);
-  else w.hex(context.traceId);
+  w.id(context.traceId, w.lastTraceId);
   w.tag(2, LENGTH_DELIMITED);
   w.hex(context.spanId);
   const traceState = context.traceState?.serialize();
@@ -414,7 +432,7 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, LENGTH_DELIMITED);
-    w.hex(parent.spanId);
+    w.id(parent.spanId, w.lastParentId);
   }
   w.tag(5, LENGTH_DELIMITED);
   w.string(span.name);

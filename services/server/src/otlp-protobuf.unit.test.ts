@@ -74,7 +74,7 @@ function spans(on: SpanPipeline = pipeline): RecordedSpan[] {
   );
   child.addEvent('kordon.first_token', { 'kordon.time_to_first_token_ms': 12 }, start + 3.25);
   child.addEvent('bare', {}, start + 4);
-  child.links.push({ context: { ...remoteParent }, attributes: { 'link.kind': 'caller' } });
+  child.addLink({ context: { ...remoteParent }, attributes: { 'link.kind': 'caller' } });
   child.end(start + 9.75);
   const client = new RecordedSpan(
     on,

@@ -120,7 +120,11 @@ export class RequestTracing {
    * `traceparent` when it sent a valid one. `startedAt` is `performance.now()` at arrival.
    */
   start(req: IncomingMessage, route: string, startedAt: number, attributes: Attributes): RequestTrace {
-    const callerContext = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    // Most callers send no `traceparent`: then there is nothing to extract (and no context to make).
+    const callerContext =
+      req.headers.traceparent === undefined
+        ? ROOT_CONTEXT
+        : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const parent = trace.getSpanContext(callerContext);
     attributes[ATTR_HTTP_REQUEST_METHOD] = 'POST';
     attributes[ATTR_HTTP_ROUTE] = route;
@@ -229,23 +233,27 @@ export class RequestTrace {
 
   /** `gateway.auth`, from `startedAt` to now, and the caller's tenant ids on the root. */
   authenticated(startedAt: number, caller: Caller): void {
-    if (!this.recording) return;
-    const ids: Attributes = {
-      [ATTR_KORDON_ORG_ID]: caller.key.orgId,
-      [ATTR_KORDON_PROXY_KEY_ID]: caller.key.proxyKeyId,
-      [ATTR_KORDON_USER_ID]: caller.user.userId,
-    };
-    if (caller.key.teamId) ids[ATTR_KORDON_TEAM_ID] = caller.key.teamId;
-    this.#root?.setAttributes(ids);
+    const root = this.#root;
+    if (!root) return;
+    root.setAttribute(ATTR_KORDON_ORG_ID, caller.key.orgId);
+    root.setAttribute(ATTR_KORDON_PROXY_KEY_ID, caller.key.proxyKeyId);
+    root.setAttribute(ATTR_KORDON_USER_ID, caller.user.userId);
+    if (caller.key.teamId) root.setAttribute(ATTR_KORDON_TEAM_ID, caller.key.teamId);
     // The other ids are on the root; each attribute is paid for again at every export.
-    this.#step('gateway.auth', startedAt, { [ATTR_KORDON_ORG_ID]: caller.key.orgId });
+    const auth = this.#step('gateway.auth', startedAt);
+    auth.setAttribute(ATTR_KORDON_ORG_ID, caller.key.orgId);
+    this.#done(auth);
   }
 
   /** The key was refused (401): `gateway.auth` fails and the request ends here. */
   unauthenticated(startedAt: number, status: number, kind: string): void {
     if (this.recording) {
-      this.#step('gateway.auth', startedAt, { [ATTR_ERROR_TYPE]: kind }, kind);
-      this.#root?.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: kind });
+      const auth = this.#step('gateway.auth', startedAt);
+      auth.setAttribute(ATTR_ERROR_TYPE, kind);
+      auth.setStatus({ code: SpanStatusCode.ERROR, message: kind });
+      this.#done(auth);
+      this.#root?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      this.#root?.setAttribute(ATTR_ERROR_TYPE, kind);
     }
     this.#endRoot();
   }
@@ -264,23 +272,22 @@ export class RequestTrace {
     refusal: { reason: string; limitScope: { scope: string } | null } | undefined,
   ): void {
     if (!this.recording) return;
-    this.#step(
-      'gateway.admission',
-      startedAt,
-      refusal
-        ? { [ATTR_ERROR_TYPE]: refusal.reason, [ATTR_KORDON_LIMIT_SCOPE]: refusal.limitScope?.scope ?? '' }
-        : undefined,
-    );
+    const span = this.#step('gateway.admission', startedAt);
+    if (refusal) {
+      span.setAttribute(ATTR_ERROR_TYPE, refusal.reason);
+      span.setAttribute(ATTR_KORDON_LIMIT_SCOPE, refusal.limitScope?.scope ?? '');
+    }
+    this.#done(span);
   }
 
   /** `gateway.route`: the balancer's choice of a provider key for attempt `attempt` (1 first). */
   chose(startedAt: number, route: Route, key: ProviderKeyEntry, attempt: number): void {
     if (!this.recording) return;
-    this.#step('gateway.route', startedAt, {
-      [ATTR_KORDON_PROVIDER_KEY_ID]: key.providerKeyId,
-      [ATTR_KORDON_ATTEMPT]: attempt,
-      [ATTR_KORDON_BALANCER_STRATEGY]: route.provider.options.balancer ?? 'adaptive',
-    });
+    const span = this.#step('gateway.route', startedAt);
+    span.setAttribute(ATTR_KORDON_PROVIDER_KEY_ID, key.providerKeyId);
+    span.setAttribute(ATTR_KORDON_ATTEMPT, attempt);
+    span.setAttribute(ATTR_KORDON_BALANCER_STRATEGY, route.provider.options.balancer ?? 'adaptive');
+    this.#done(span);
   }
 
   /**
@@ -300,23 +307,20 @@ export class RequestTrace {
     }
     const type = route.provider.type;
     const genAiProvider = GEN_AI_PROVIDER_NAME[type];
-    const attributes: Attributes = {
-      [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION[operation],
-      [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider,
-      [ATTR_GEN_AI_SYSTEM]: genAiProvider,
-      [ATTR_GEN_AI_REQUEST_MODEL]: route.model,
-      [ATTR_KORDON_PROVIDER]: route.provider.name,
-      [ATTR_KORDON_PROVIDER_KEY_ID]: key.providerKeyId,
-      [ATTR_KORDON_ATTEMPT]: attempt,
-    };
-    if (maxTokens !== null) attributes[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
+    const span = this.#child(`provider.${type}.${GEN_AI_OPERATION[operation]}`, SpanKind.CLIENT, this.#now());
+    span.setAttribute(ATTR_GEN_AI_OPERATION_NAME, GEN_AI_OPERATION[operation]);
+    span.setAttribute(ATTR_GEN_AI_PROVIDER_NAME, genAiProvider);
+    span.setAttribute(ATTR_GEN_AI_SYSTEM, genAiProvider);
+    span.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, route.model);
+    span.setAttribute(ATTR_KORDON_PROVIDER, route.provider.name);
+    span.setAttribute(ATTR_KORDON_PROVIDER_KEY_ID, key.providerKeyId);
+    span.setAttribute(ATTR_KORDON_ATTEMPT, attempt);
+    if (maxTokens !== null) span.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
     const server = serverOf(route.provider.baseUrl);
     if (server) {
-      attributes[ATTR_SERVER_ADDRESS] = server.address;
-      attributes[ATTR_SERVER_PORT] = server.port;
+      span.setAttribute(ATTR_SERVER_ADDRESS, server.address);
+      span.setAttribute(ATTR_SERVER_PORT, server.port);
     }
-    const span = this.#child(`provider.${type}.${GEN_AI_OPERATION[operation]}`, SpanKind.CLIENT, this.#now());
-    span.setAttributes(attributes);
     return new AttemptTrace(span, inject(span.spanContext()), this);
   }
 
@@ -350,54 +354,51 @@ export class RequestTrace {
 
   /** Ends the root span with the request's one event: status, usage, cost, outcome. */
   finish(event: NewEvent): void {
-    if (this.recording) {
-      const attributes: Attributes = {};
-      let error: string | undefined;
+    const root = this.#root;
+    if (root) {
       switch (event.type) {
         case 'RequestCompleted': {
           const data = event.data as KordonEventData<'RequestCompleted'>;
-          attributes[ATTR_KORDON_OUTCOME] = 'completed';
-          attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = data.status;
+          root.setAttribute(ATTR_KORDON_OUTCOME, 'completed');
+          root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
           // Provider and key are on the serving attempt's span (every attribute is paid at export).
-          attributes[ATTR_KORDON_ATTEMPTS] = data.attempts;
-          usageAttributes(attributes, data.usage);
+          root.setAttribute(ATTR_KORDON_ATTEMPTS, data.attempts);
+          usageAttributes(root, data.usage);
           if (data.cost !== null && data.currency !== null) {
-            attributes[ATTR_KORDON_COST] = data.cost;
-            attributes[ATTR_KORDON_CURRENCY] = data.currency;
+            root.setAttribute(ATTR_KORDON_COST, data.cost);
+            root.setAttribute(ATTR_KORDON_CURRENCY, data.currency);
           }
           break;
         }
         case 'RequestFailed': {
           const data = event.data as KordonEventData<'RequestFailed'>;
-          attributes[ATTR_KORDON_OUTCOME] = 'failed';
-          attributes[ATTR_ERROR_TYPE] = data.errorCode;
-          if (data.status !== null) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = data.status;
-          attributes[ATTR_KORDON_ATTEMPTS] = data.attempts;
-          usageAttributes(attributes, data.usage);
+          root.setAttribute(ATTR_KORDON_OUTCOME, 'failed');
+          root.setAttribute(ATTR_ERROR_TYPE, data.errorCode);
+          if (data.status !== null) root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
+          root.setAttribute(ATTR_KORDON_ATTEMPTS, data.attempts);
+          usageAttributes(root, data.usage);
           if (data.cost !== null && data.currency !== null) {
-            attributes[ATTR_KORDON_COST] = data.cost;
-            attributes[ATTR_KORDON_CURRENCY] = data.currency;
+            root.setAttribute(ATTR_KORDON_COST, data.cost);
+            root.setAttribute(ATTR_KORDON_CURRENCY, data.currency);
           }
           // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
           const fault =
             data.errorCode !== 'client_disconnected' &&
             (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
-          if (fault) error = data.errorCode;
+          if (fault) root.setStatus({ code: SpanStatusCode.ERROR, message: data.errorCode });
           break;
         }
         case 'RequestRejected': {
           const data = event.data as KordonEventData<'RequestRejected'>;
-          attributes[ATTR_KORDON_OUTCOME] = 'rejected';
-          attributes[ATTR_ERROR_TYPE] = data.reason;
-          attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = data.status;
-          if (data.limitScope) attributes[ATTR_KORDON_LIMIT_SCOPE] = data.limitScope.scope;
+          root.setAttribute(ATTR_KORDON_OUTCOME, 'rejected');
+          root.setAttribute(ATTR_ERROR_TYPE, data.reason);
+          root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
+          if (data.limitScope) root.setAttribute(ATTR_KORDON_LIMIT_SCOPE, data.limitScope.scope);
           break;
         }
         default:
           break;
       }
-      this.#root?.setAttributes(attributes);
-      if (error !== undefined) this.#root?.setStatus({ code: SpanStatusCode.ERROR, message: error });
     }
     this.#endRoot();
   }
@@ -424,11 +425,12 @@ export class RequestTrace {
     this.#pipeline.export(ended);
   }
 
-  /** A child span of a step that is over: from `startedAt` to now. */
-  #step(name: string, startedAt: number, attributes: Attributes | undefined, error?: string): void {
-    const span = this.#child(name, SpanKind.INTERNAL, this.#clock + startedAt);
-    if (attributes) span.setAttributes(attributes);
-    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  /** A child span of a step that began at `startedAt`, for its attributes; `#done` ends it now. */
+  #step(name: string, startedAt: number): RecordedSpan {
+    return this.#child(name, SpanKind.INTERNAL, this.#clock + startedAt);
+  }
+
+  #done(span: RecordedSpan): void {
     this.#close(span, this.#now());
   }
 }
@@ -454,16 +456,15 @@ export class AttemptTrace {
   answered(answer: ProviderAnswer, usage: NormalisedUsage | undefined): void {
     const span = this.#span;
     if (!span || span.ended) return;
-    const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: answer.status };
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, answer.status);
     let json: unknown;
     try {
       json = answer.json();
     } catch {
       json = undefined;
     }
-    answerFacts(attributes, json);
-    if (usage) usageAttributes(attributes, usage);
-    span.setAttributes(attributes);
+    answerFacts(span, json);
+    if (usage) usageAttributes(span, usage);
     this.#end(span);
   }
 
@@ -476,16 +477,14 @@ export class AttemptTrace {
   streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd, facts?: StreamFacts): void {
     const span = this.#span;
     if (!span || span.ended) return;
-    const attributes: Attributes = {};
-    if (usage) usageAttributes(attributes, usage);
+    if (usage) usageAttributes(span, usage);
     // Provider-sent strings, bounded as a finished answer's are (`answerFacts`).
     const id = text(facts?.responseId);
     const model = text(facts?.responseModel);
-    if (id) attributes[ATTR_GEN_AI_RESPONSE_ID] = id;
-    if (model) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = model;
+    if (id) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, id);
+    if (model) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, model);
     if (facts && facts.finishReasons.length > 0)
-      attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = facts.finishReasons.slice(0, 16);
-    span.setAttributes(attributes);
+      span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, facts.finishReasons.slice(0, 16));
     if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
     this.#end(span);
   }
@@ -499,10 +498,10 @@ export class AttemptTrace {
     if (!span || span.ended) return;
     const { status, code } = error as { status?: unknown; code?: unknown };
     const type = typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown';
-    const attributes: Attributes = { [ATTR_ERROR_TYPE]: type, [ATTR_KORDON_RETRY]: retry };
-    if (typeof status === 'number') attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
-    if (kind !== undefined) attributes[ATTR_KORDON_FAILURE_KIND] = kind;
-    span.setAttributes(attributes);
+    span.setAttribute(ATTR_ERROR_TYPE, type);
+    span.setAttribute(ATTR_KORDON_RETRY, retry);
+    if (typeof status === 'number') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (kind !== undefined) span.setAttribute(ATTR_KORDON_FAILURE_KIND, kind);
     span.setStatus({ code: SpanStatusCode.ERROR, message: type });
     this.#end(span);
   }
@@ -521,11 +520,14 @@ function inject(span: SpanContext): Record<string, string> {
   return headers;
 }
 
-function usageAttributes(attributes: Attributes, usage: NormalisedUsage): void {
-  attributes[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = usage.inputTokens;
-  attributes[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = usage.outputTokens;
+/** Where attributes are set: a span, or (in tests) anything that collects them. */
+export type AttributeSink = Pick<RecordedSpan, 'setAttribute'>;
+
+function usageAttributes(span: AttributeSink, usage: NormalisedUsage): void {
+  span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
+  span.setAttribute(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
   if (usage.cachedInputTokens > 0)
-    attributes[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cachedInputTokens;
+    span.setAttribute(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cachedInputTokens);
 }
 
 const text = (value: unknown): string | undefined =>
@@ -536,13 +538,13 @@ const text = (value: unknown): string | undefined =>
  * that served it, why each choice stopped (OpenAI `choices[].finish_reason`, Anthropic
  * `stop_reason`, Gemini `candidates[].finishReason`, Responses `status`).
  */
-export function answerFacts(attributes: Attributes, json: unknown): void {
+export function answerFacts(span: AttributeSink, json: unknown): void {
   if (typeof json !== 'object' || json === null) return;
   const answer = json as Record<string, unknown>;
   const id = text(answer.id) ?? text(answer.responseId);
-  if (id) attributes[ATTR_GEN_AI_RESPONSE_ID] = id;
+  if (id) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, id);
   const model = text(answer.model) ?? text(answer.modelVersion);
-  if (model) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = model;
+  if (model) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, model);
   const reasons: string[] = [];
   const stop = text(answer.stop_reason);
   if (stop) reasons.push(stop);
@@ -561,7 +563,7 @@ export function answerFacts(attributes: Attributes, json: unknown): void {
     const status = text(answer.status);
     if (status) reasons.push(status);
   }
-  if (reasons.length > 0) attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
+  if (reasons.length > 0) span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, reasons);
 }
 
 /** `server.address` and `server.port` of a provider's base URL, parsed once per URL. */

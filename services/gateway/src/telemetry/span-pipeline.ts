@@ -37,6 +37,10 @@ export interface SpanPipeline {
   export(spans: readonly RecordedSpan[]): void;
 }
 
+/** The empty list every span without events or links shares (frozen: it is never written). */
+const NONE = Object.freeze([]) as never[];
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+
 /** Epoch milliseconds (with sub-millisecond digits) as OpenTelemetry's `[seconds, nanoseconds]`. */
 const toHrTime = (epochMs: number): HrTime => millisToHrTime(epochMs);
 
@@ -55,7 +59,7 @@ export class RecordedSpan implements ReadableSpan {
   readonly startMs: number;
   endMs = 0;
   ended = false;
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET;
   /**
    * Attribute names and values side by side, in the order they were first set (the order
    * an object would enumerate them in). Arrays, because a span's attributes grow one by one
@@ -63,8 +67,10 @@ export class RecordedSpan implements ReadableSpan {
    */
   readonly attributeKeys: string[] = [];
   readonly attributeValues: AttributeValue[] = [];
-  readonly links: Link[] = [];
-  readonly events: TimedEvent[] = [];
+  /** Kordon's spans have no links; the array is shared until one is added (`addLink`). */
+  links: Link[] = NONE;
+  /** Shared and empty until the first event (most spans have none). */
+  events: TimedEvent[] = NONE;
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
@@ -133,8 +139,15 @@ export class RecordedSpan implements ReadableSpan {
   }
 
   addEvent(name: string, attributes: Attributes, epochMs: number): void {
-    if (!this.ended)
-      this.events.push({ name, attributes, time: toHrTime(epochMs), droppedAttributesCount: 0 });
+    if (this.ended) return;
+    if (this.events === NONE) this.events = [];
+    this.events.push({ name, attributes, time: toHrTime(epochMs), droppedAttributesCount: 0 });
+  }
+
+  addLink(link: Link): void {
+    if (this.ended) return;
+    if (this.links === NONE) this.links = [];
+    this.links.push(link);
   }
 
   setStatus(status: SpanStatus): void {

@@ -53,7 +53,7 @@ describe('telemetry attributes', () => {
   it('reads id, model and finish reasons from an answer in each dialect', () => {
     const facts = (json: unknown) => {
       const out: Attributes = {};
-      answerFacts(out, json);
+      answerFacts({ setAttribute: (key, value) => (out[key] = value) }, json);
       return out;
     };
     assert.deepEqual(
