@@ -18,4 +18,4 @@ export {
   MasterKey,
   MasterKeyRing,
 } from './secrets/index.js';
-export { RecordedSpan, type SpanPipeline } from './telemetry/span-pipeline.js';
+export { AttributeBlock, RecordedSpan, type SpanPipeline } from './telemetry/span-pipeline.js';

@@ -13,7 +13,7 @@
  *
  * Field numbers: opentelemetry-proto, trace/v1/trace.proto and common/v1/common.proto.
  */
-import { RecordedSpan } from '@kordon/gateway';
+import { type AttributeBlock, RecordedSpan } from '@kordon/gateway';
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -400,6 +400,13 @@ function writeAttributeList(
   for (let i = 0; i < keys.length; i++) writeAttribute(w, keys[i] as string, values[i], field);
 }
 
+/** A block's attributes as `Span.attributes` fields, written once and kept on the block. */
+function encodedBlock(block: AttributeBlock): Uint8Array {
+  const w = new Writer(256);
+  writeAttributeList(w, block.keys, block.values, 9);
+  return Buffer.from(w.buffer.subarray(0, w.pos));
+}
+
 function writeAttribute(w: Writer, key: string, value: unknown, field: number): void {
   const entry = keyEntry(key);
   w.tag(field, LENGTH_DELIMITED);
@@ -448,8 +455,13 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   w.tag(8, FIXED64);
   if (span instanceof RecordedSpan) w.timeMs(span.endMs);
   else w.time(span.endTime);
-  if (span instanceof RecordedSpan) writeAttributeList(w, span.attributeKeys, span.attributeValues, 9);
-  else writeAttributes(w, span.attributes, 9);
+  if (span instanceof RecordedSpan) {
+    for (const block of span.attributeBlocks) {
+      block.encoded ??= encodedBlock(block);
+      w.raw(block.encoded);
+    }
+    writeAttributeList(w, span.attributeKeys, span.attributeValues, 9);
+  } else writeAttributes(w, span.attributes, 9);
   w.tag(10, VARINT);
   w.varint(span.droppedAttributesCount);
   for (const event of span.events) {

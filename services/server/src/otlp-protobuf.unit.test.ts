@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RecordedSpan, type SpanPipeline } from '@kordon/gateway';
+import { AttributeBlock, RecordedSpan, type SpanPipeline } from '@kordon/gateway';
 import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -20,6 +20,15 @@ const pipeline: SpanPipeline = {
   scope: { name: 'kordon', version: '0.1.0' },
   export: () => {},
 };
+
+/** Attributes shared by spans of every request (encoded once, at first use, then copied). */
+const shared = new AttributeBlock({
+  'gen_ai.provider.name': 'openai',
+  'server.address': 'api.example.test',
+  'server.port': 443,
+  'kordon.flag': false,
+});
+const sharedToo = new AttributeBlock({ 'kordon.team_id': 'team_1' });
 
 /** Spans with every kind of value the encoder must write as the SDK's serialiser does. */
 function spans(on: SpanPipeline = pipeline): RecordedSpan[] {
@@ -63,6 +72,8 @@ function spans(on: SpanPipeline = pipeline): RecordedSpan[] {
     'kordon.empty_list': [],
     'kordon.empty': '',
   });
+  root.addAttributeBlock(shared);
+  root.addAttributeBlock(sharedToo);
   root.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream_timeout' });
   const child = new RecordedSpan(
     on,
@@ -84,7 +95,8 @@ function spans(on: SpanPipeline = pipeline): RecordedSpan[] {
     rootContext,
     start + 2,
   );
-  client.setAttribute('server.port', 443);
+  client.addAttributeBlock(shared);
+  client.setAttribute('kordon.attempt', 1);
   client.end(start + 8);
   root.end(start + 10);
   return [child, client, root];
@@ -149,9 +161,9 @@ describe('OTLP protobuf encoding of request spans', () => {
       0,
       0.000001,
       999.9999996, // rounds up to a whole second's worth of nanoseconds
-      1_764_500_000_123.456,
-      1_764_500_000_999.9999,
-      4_102_444_800_000.987654, // 2100-01-01
+      1_764_500_000_123.5,
+      1_764_500_000_999.75,
+      4_102_444_800_000.875, // 2100-01-01
       2 ** 32 * 1000 - 0.5, // the last second fixed64 nanoseconds hold in this encoding's range
     ];
     for (let i = 0; i < 1000; i++) times.push(Math.random() * 4_000_000_000_000);

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
 import { callProvider, providerAdapter } from '../providers/index.js';
-import { ATTR_GEN_AI_OPERATION_NAME, ATTR_KORDON_REQUEST_ID } from '../telemetry/attributes.js';
 import { estimateRequestTokens } from '../tokens/index.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { authenticate } from './authenticate.js';
@@ -20,10 +19,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newEventId();
     const startedAt = performance.now();
-    const trace = deps.tracing?.start(req, '/v1/messages/count_tokens', startedAt, {
-      [ATTR_KORDON_REQUEST_ID]: requestId,
-      [ATTR_GEN_AI_OPERATION_NAME]: 'count_tokens',
-    });
+    const trace = deps.tracing?.start(req, '/v1/messages/count_tokens', 'count_tokens', requestId, startedAt);
     let authenticated = false;
     try {
       const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());

@@ -82,7 +82,7 @@ import {
   GEN_AI_OPERATION_OF_ENDPOINT,
   GEN_AI_PROVIDER_NAME,
 } from './attributes.js';
-import { RecordedSpan, type SpanPipeline } from './span-pipeline.js';
+import { AttributeBlock, RecordedSpan, type SpanPipeline } from './span-pipeline.js';
 import { PooledIdGenerator } from './trace-ids.js';
 
 type Endpoint = KordonEventData<'RequestCompleted'>['endpoint'];
@@ -119,24 +119,27 @@ export class RequestTracing {
    * The root span of one request (`POST /v1/chat/completions`), child of the caller's
    * `traceparent` when it sent a valid one. `startedAt` is `performance.now()` at arrival.
    */
-  start(req: IncomingMessage, route: string, startedAt: number, attributes: Attributes): RequestTrace {
+  start(
+    req: IncomingMessage,
+    route: string,
+    operationName: string,
+    requestId: string,
+    startedAt: number,
+  ): RequestTrace {
     // Most callers send no `traceparent`: then there is nothing to extract (and no context to make).
     const callerContext =
       req.headers.traceparent === undefined
         ? ROOT_CONTEXT
         : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const parent = trace.getSpanContext(callerContext);
-    attributes[ATTR_HTTP_REQUEST_METHOD] = 'POST';
-    attributes[ATTR_HTTP_ROUTE] = route;
-    attributes[ATTR_URL_PATH] = route;
-    const name = `POST ${route}`;
+    const endpoint = blocks.endpoint(route, operationName);
     const traceId = parent?.traceId ?? ids.generateTraceId();
     const sampling = this.#pipeline.sampler.shouldSample(
       callerContext,
       traceId,
-      name,
+      endpoint.spanName,
       SpanKind.SERVER,
-      attributes,
+      endpoint.samplerAttributes,
       [],
     );
     const sampled = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED;
@@ -150,17 +153,19 @@ export class RequestTracing {
     // One wall-clock anchor per request: every time of its spans is this plus a monotonic
     // reading, so children nest exactly inside their parent.
     const clock = Date.now() - performance.now();
-    const root = sampled
-      ? new RecordedSpan(
-          this.#pipeline,
-          name,
-          SpanKind.SERVER,
-          context,
-          parent,
-          clock + startedAt,
-          attributes,
-        )
-      : undefined;
+    let root: RecordedSpan | undefined;
+    if (sampled) {
+      root = new RecordedSpan(
+        this.#pipeline,
+        endpoint.spanName,
+        SpanKind.SERVER,
+        context,
+        parent,
+        clock + startedAt,
+      );
+      root.addAttributeBlock(endpoint.block);
+      root.setAttribute(ATTR_KORDON_REQUEST_ID, requestId);
+    }
     return new RequestTrace(this.#pipeline, context, root, clock);
   }
 
@@ -171,10 +176,13 @@ export class RequestTracing {
     requestId: string,
     startedAt: number,
   ): RequestTrace {
-    return this.start(req, ROUTE_OF_ENDPOINT[endpoint], startedAt, {
-      [ATTR_KORDON_REQUEST_ID]: requestId,
-      [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_OF_ENDPOINT[endpoint],
-    });
+    return this.start(
+      req,
+      ROUTE_OF_ENDPOINT[endpoint],
+      GEN_AI_OPERATION_OF_ENDPOINT[endpoint],
+      requestId,
+      startedAt,
+    );
   }
 }
 
@@ -235,13 +243,11 @@ export class RequestTrace {
   authenticated(startedAt: number, caller: Caller): void {
     const root = this.#root;
     if (!root) return;
-    root.setAttribute(ATTR_KORDON_ORG_ID, caller.key.orgId);
-    root.setAttribute(ATTR_KORDON_PROXY_KEY_ID, caller.key.proxyKeyId);
-    root.setAttribute(ATTR_KORDON_USER_ID, caller.user.userId);
-    if (caller.key.teamId) root.setAttribute(ATTR_KORDON_TEAM_ID, caller.key.teamId);
+    const callerBlocks = blocks.caller(caller);
+    root.addAttributeBlock(callerBlocks.root);
     // The other ids are on the root; each attribute is paid for again at every export.
     const auth = this.#step('gateway.auth', startedAt);
-    auth.setAttribute(ATTR_KORDON_ORG_ID, caller.key.orgId);
+    auth.addAttributeBlock(callerBlocks.auth);
     this.#done(auth);
   }
 
@@ -284,9 +290,8 @@ export class RequestTrace {
   chose(startedAt: number, route: Route, key: ProviderKeyEntry, attempt: number): void {
     if (!this.recording) return;
     const span = this.#step('gateway.route', startedAt);
-    span.setAttribute(ATTR_KORDON_PROVIDER_KEY_ID, key.providerKeyId);
+    span.addAttributeBlock(blocks.choice(key, route.provider.options.balancer ?? 'adaptive'));
     span.setAttribute(ATTR_KORDON_ATTEMPT, attempt);
-    span.setAttribute(ATTR_KORDON_BALANCER_STRATEGY, route.provider.options.balancer ?? 'adaptive');
     this.#done(span);
   }
 
@@ -305,22 +310,11 @@ export class RequestTrace {
       this.#rootHeaders ??= inject(this.#context);
       return new AttemptTrace(undefined, this.#rootHeaders, this);
     }
-    const type = route.provider.type;
-    const genAiProvider = GEN_AI_PROVIDER_NAME[type];
-    const span = this.#child(`provider.${type}.${GEN_AI_OPERATION[operation]}`, SpanKind.CLIENT, this.#now());
-    span.setAttribute(ATTR_GEN_AI_OPERATION_NAME, GEN_AI_OPERATION[operation]);
-    span.setAttribute(ATTR_GEN_AI_PROVIDER_NAME, genAiProvider);
-    span.setAttribute(ATTR_GEN_AI_SYSTEM, genAiProvider);
-    span.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, route.model);
-    span.setAttribute(ATTR_KORDON_PROVIDER, route.provider.name);
-    span.setAttribute(ATTR_KORDON_PROVIDER_KEY_ID, key.providerKeyId);
+    const upstream = blocks.upstream(route, operation, key);
+    const span = this.#child(upstream.spanName, SpanKind.CLIENT, this.#now());
+    span.addAttributeBlock(upstream.block);
     span.setAttribute(ATTR_KORDON_ATTEMPT, attempt);
     if (maxTokens !== null) span.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
-    const server = serverOf(route.provider.baseUrl);
-    if (server) {
-      span.setAttribute(ATTR_SERVER_ADDRESS, server.address);
-      span.setAttribute(ATTR_SERVER_PORT, server.port);
-    }
     return new AttemptTrace(span, inject(span.spanContext()), this);
   }
 
@@ -565,6 +559,129 @@ export function answerFacts(span: AttributeSink, json: unknown): void {
   }
   if (reasons.length > 0) span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, reasons);
 }
+
+/**
+ * The attribute blocks of what recurs from request to request, made once per endpoint,
+ * proxy key and provider key (registry entries: a registry change makes new ones, and
+ * their blocks go with the old entries), and checked against what they were made from.
+ */
+class AttributeBlocks {
+  readonly #endpoints = new Map<
+    string,
+    { operationName: string; spanName: string; block: AttributeBlock; samplerAttributes: Attributes }
+  >();
+  readonly #callers = new WeakMap<
+    Caller['key'],
+    { userId: string; root: AttributeBlock; auth: AttributeBlock }
+  >();
+  readonly #choices = new WeakMap<ProviderKeyEntry, { strategy: string; block: AttributeBlock }>();
+  readonly #upstreams = new WeakMap<
+    ProviderKeyEntry,
+    Map<
+      string,
+      { provider: Route['provider']; operationName: string; spanName: string; block: AttributeBlock }
+    >
+  >();
+
+  /** The root span's name and its endpoint's attributes (also what the sampler is shown). */
+  endpoint(route: string, operationName: string) {
+    let endpoint = this.#endpoints.get(route);
+    if (endpoint?.operationName !== operationName) {
+      const attributes: Attributes = {
+        [ATTR_GEN_AI_OPERATION_NAME]: operationName,
+        [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+        [ATTR_HTTP_ROUTE]: route,
+        [ATTR_URL_PATH]: route,
+      };
+      endpoint = {
+        operationName,
+        spanName: `POST ${route}`,
+        block: new AttributeBlock(attributes),
+        samplerAttributes: Object.freeze(attributes),
+      };
+      // Routes are the gateway's own few paths; the bound only guards a mistake.
+      if (this.#endpoints.size >= 64) this.#endpoints.clear();
+      this.#endpoints.set(route, endpoint);
+    }
+    return endpoint;
+  }
+
+  /** The caller's tenant ids (root span), and the org alone (`gateway.auth`). */
+  caller(caller: Caller) {
+    let blocks = this.#callers.get(caller.key);
+    if (blocks?.userId !== caller.user.userId) {
+      const ids: Attributes = {
+        [ATTR_KORDON_ORG_ID]: caller.key.orgId,
+        [ATTR_KORDON_PROXY_KEY_ID]: caller.key.proxyKeyId,
+        [ATTR_KORDON_USER_ID]: caller.user.userId,
+      };
+      if (caller.key.teamId) ids[ATTR_KORDON_TEAM_ID] = caller.key.teamId;
+      blocks = {
+        userId: caller.user.userId,
+        root: new AttributeBlock(ids),
+        auth: new AttributeBlock({ [ATTR_KORDON_ORG_ID]: caller.key.orgId }),
+      };
+      this.#callers.set(caller.key, blocks);
+    }
+    return blocks;
+  }
+
+  /** The balancer's choice (`gateway.route`): the provider key and the strategy that chose it. */
+  choice(key: ProviderKeyEntry, strategy: string): AttributeBlock {
+    let choice = this.#choices.get(key);
+    if (choice?.strategy !== strategy) {
+      choice = {
+        strategy,
+        block: new AttributeBlock({
+          [ATTR_KORDON_PROVIDER_KEY_ID]: key.providerKeyId,
+          [ATTR_KORDON_BALANCER_STRATEGY]: strategy,
+        }),
+      };
+      this.#choices.set(key, choice);
+    }
+    return choice.block;
+  }
+
+  /** An upstream call's span name and attributes: operation, provider, model, key and server. */
+  upstream(route: Route, operation: Operation, key: ProviderKeyEntry) {
+    let byModel = this.#upstreams.get(key);
+    if (!byModel) {
+      byModel = new Map();
+      this.#upstreams.set(key, byModel);
+    }
+    const operationName = GEN_AI_OPERATION[operation];
+    let upstream = byModel.get(route.model);
+    if (upstream?.provider !== route.provider || upstream.operationName !== operationName) {
+      const type = route.provider.type;
+      const genAiProvider = GEN_AI_PROVIDER_NAME[type];
+      const attributes: Attributes = {
+        [ATTR_GEN_AI_OPERATION_NAME]: operationName,
+        [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider,
+        [ATTR_GEN_AI_SYSTEM]: genAiProvider,
+        [ATTR_GEN_AI_REQUEST_MODEL]: route.model,
+        [ATTR_KORDON_PROVIDER]: route.provider.name,
+        [ATTR_KORDON_PROVIDER_KEY_ID]: key.providerKeyId,
+      };
+      const server = serverOf(route.provider.baseUrl);
+      if (server) {
+        attributes[ATTR_SERVER_ADDRESS] = server.address;
+        attributes[ATTR_SERVER_PORT] = server.port;
+      }
+      upstream = {
+        provider: route.provider,
+        operationName,
+        spanName: `provider.${type}.${operationName}`,
+        block: new AttributeBlock(attributes),
+      };
+      // A key serves a handful of models; the bound only guards a churning catalogue.
+      if (byModel.size >= 256) byModel.clear();
+      byModel.set(route.model, upstream);
+    }
+    return upstream;
+  }
+}
+
+const blocks = new AttributeBlocks();
 
 /** `server.address` and `server.port` of a provider's base URL, parsed once per URL. */
 const servers = new Map<string, { address: string; port: number } | null>();

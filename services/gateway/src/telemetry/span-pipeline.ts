@@ -45,6 +45,32 @@ const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const toHrTime = (epochMs: number): HrTime => millisToHrTime(epochMs);
 
 /**
+ * Attributes that recur together from request to request (a caller's ids, an upstream's
+ * names), made once and shared by the spans of many requests. A pipeline may keep its own
+ * encoding of them here: the OTLP/protobuf encoder then copies one run of bytes per block
+ * instead of writing each attribute of each span again.
+ */
+export class AttributeBlock {
+  readonly keys: readonly string[];
+  readonly values: readonly AttributeValue[];
+  /** These attributes as OTLP/protobuf span attributes (`Span.attributes`), made by the encoder at first use. */
+  encoded: Uint8Array | undefined;
+
+  constructor(attributes: Attributes) {
+    const keys: string[] = [];
+    const values: AttributeValue[] = [];
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value === undefined) continue;
+      keys.push(key);
+      values.push(value);
+    }
+    this.keys = keys;
+    this.values = values;
+  }
+}
+
+/**
  * One span of a request, readable by the SDK's serialisers and exporters as they are. It
  * is only ever made for a sampled request; attributes are set by Kordon's own code (ids,
  * names, counts), so they are not re-validated here.
@@ -67,6 +93,11 @@ export class RecordedSpan implements ReadableSpan {
    */
   readonly attributeKeys: string[] = [];
   readonly attributeValues: AttributeValue[] = [];
+  /**
+   * Shared blocks of attributes, which come before the others (in `attributes` and on the
+   * wire). A name in a block is not set again on the same span.
+   */
+  attributeBlocks: AttributeBlock[] = NONE;
   /** Kordon's spans have no links; the array is shared until one is added (`addLink`). */
   links: Link[] = NONE;
   /** Shared and empty until the first event (most spans have none). */
@@ -98,6 +129,8 @@ export class RecordedSpan implements ReadableSpan {
   /** The attributes as an object, for the SDK's serialisers and exporters. */
   get attributes(): Attributes {
     const attributes: Attributes = {};
+    for (const block of this.attributeBlocks)
+      for (let i = 0; i < block.keys.length; i++) attributes[block.keys[i] as string] = block.values[i];
     const keys = this.attributeKeys;
     for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = this.attributeValues[i];
     return attributes;
@@ -128,6 +161,13 @@ export class RecordedSpan implements ReadableSpan {
       this.attributeKeys.push(key);
       this.attributeValues.push(value);
     }
+  }
+
+  /** Adds a block of shared attributes (none of its names may be set on this span otherwise). */
+  addAttributeBlock(block: AttributeBlock): void {
+    if (this.ended) return;
+    if (this.attributeBlocks === NONE) this.attributeBlocks = [];
+    this.attributeBlocks.push(block);
   }
 
   setAttributes(attributes: Attributes): void {

@@ -14,6 +14,7 @@ import * as attributes from './attributes.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { answerFacts, RequestTracing } from './request-trace.js';
 import type { SpanPipeline } from './span-pipeline.js';
+import { PooledIdGenerator } from './trace-ids.js';
 
 describe('telemetry attributes', () => {
   it('the GenAI names copied here are those of the semantic conventions', () => {
@@ -320,5 +321,24 @@ describe('data-plane metrics', () => {
     assert.equal(text.includes('made-up-model-123'), false);
     assert.match(text, /kordon_requests_total\{org="acme",provider="",model="",[^}]*outcome="rejected"\} 1/);
     assert.equal(/^kordon_limit_rejections_total\{/m.test(text), false, 'not a limit');
+  });
+});
+
+describe('trace and span ids', () => {
+  it('are lowercase hex of the W3C lengths, never repeated across the random blocks they come from', () => {
+    const ids = new PooledIdGenerator();
+    const seen = new Set<string>();
+    // 10,000 of each: dozens of blocks of random bytes, ids taken across their ends.
+    for (let i = 0; i < 10_000; i++) {
+      const traceId = ids.generateTraceId();
+      const spanId = ids.generateSpanId();
+      assert.match(traceId, /^[0-9a-f]{32}$/);
+      assert.match(spanId, /^[0-9a-f]{16}$/);
+      assert.notEqual(traceId, '0'.repeat(32));
+      assert.notEqual(spanId, '0'.repeat(16));
+      seen.add(traceId);
+      seen.add(spanId);
+    }
+    assert.equal(seen.size, 20_000);
   });
 });
