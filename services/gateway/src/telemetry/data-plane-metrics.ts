@@ -61,6 +61,8 @@ interface Series {
   endpoint: string;
   /** `${status}\n${outcome}` -> its request count. */
   requests: Map<string, CounterCell>;
+  /** The count last added to, and its status and outcome (most requests repeat the last one's). */
+  lastRequests: { status: number | null; outcome: string; cell: CounterCell } | undefined;
   duration: HistogramCell | undefined;
   ttft: HistogramCell | undefined;
   tokens: Partial<Record<TokenType, CounterCell>>;
@@ -74,8 +76,12 @@ export class DataPlaneMetrics {
   readonly #maxModels: number;
   readonly #models = new Set<string>();
   readonly #series = new Map<string, Series>();
+  #lastSeries:
+    | { orgId: string; provider: string; model: string; endpoint: string; series: Series }
+    | undefined;
   /** `${orgId}\n${provider}\n${result}` and `${orgId}\n${reason}\n${scope}` -> their cells. */
   readonly #attemptCells = new Map<string, CounterCell>();
+  #lastAttempt: { orgId: string; provider: string; result: AttemptResult; cell: CounterCell } | undefined;
   readonly #rejectionCells = new Map<string, CounterCell>();
   readonly #requests: CellCounter<'org' | 'provider' | 'model' | 'endpoint' | 'status' | 'outcome'>;
   readonly #duration: CellHistogram<'provider' | 'model' | 'endpoint'>;
@@ -191,6 +197,11 @@ export class DataPlaneMetrics {
 
   /** One upstream attempt's result. */
   attempt(orgId: string, provider: string, result: AttemptResult): void {
+    const last = this.#lastAttempt;
+    if (last !== undefined && last.orgId === orgId && last.provider === provider && last.result === result) {
+      last.cell.value += 1;
+      return;
+    }
     const key = `${orgId}\n${provider}\n${result}`;
     let cell = this.#attemptCells.get(key);
     if (!cell) {
@@ -198,10 +209,16 @@ export class DataPlaneMetrics {
       // Bounded by configuration (orgs x providers x results); the guard is for a churning registry.
       if (this.#attemptCells.size < 100_000) this.#attemptCells.set(key, cell);
     }
+    this.#lastAttempt = { orgId, provider, result, cell };
     cell.value += 1;
   }
 
   #count(s: Series, status: number | null, outcome: string): void {
+    const last = s.lastRequests;
+    if (last !== undefined && last.status === status && last.outcome === outcome) {
+      last.cell.value += 1;
+      return;
+    }
     const key = `${status ?? ''}\n${outcome}`;
     let cell = s.requests.get(key);
     if (!cell) {
@@ -215,6 +232,7 @@ export class DataPlaneMetrics {
       });
       s.requests.set(key, cell);
     }
+    s.lastRequests = { status, outcome, cell };
     cell.value += 1;
   }
 
@@ -251,6 +269,16 @@ export class DataPlaneMetrics {
   }
 
   #seriesOf(orgId: string | null | undefined, provider: string, model: string, endpoint: string): Series {
+    // Requests come in runs of the same org, provider, model and endpoint: compared before a key is built.
+    const last = this.#lastSeries;
+    if (
+      last !== undefined &&
+      last.orgId === (orgId ?? '') &&
+      last.provider === provider &&
+      last.model === model &&
+      last.endpoint === endpoint
+    )
+      return last.series;
     const key = `${orgId ?? ''}\n${provider}\n${model}\n${endpoint}`;
     let series = this.#series.get(key);
     if (!series) {
@@ -264,10 +292,12 @@ export class DataPlaneMetrics {
         ttft: undefined,
         tokens: {},
         cost: new Map(),
+        lastRequests: undefined,
       };
       // Bounded like the labels: providers and orgs by configuration, models by maxModels.
       if (this.#series.size < 100_000) this.#series.set(key, series);
     }
+    this.#lastSeries = { orgId: orgId ?? '', provider, model, endpoint, series };
     return series;
   }
 
