@@ -14,10 +14,10 @@
  * Field numbers: opentelemetry-proto, trace/v1/trace.proto and common/v1/common.proto.
  */
 import { type AttributeBlock, RecordedSpan } from '@kordon/gateway';
-import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { Attributes, HrTime, Link } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
 const LENGTH_DELIMITED = 2;
 const VARINT = 0;
@@ -170,8 +170,10 @@ class Writer {
       this.hex(value);
       if (value.length > 32) return; // not a valid id; written, not remembered
       last.hex = value;
-      last.length = this.pos - at;
-      last.bytes.set(this.buffer.subarray(at, this.pos));
+      const length = this.pos - at;
+      last.length = length;
+      const buffer = this.buffer;
+      for (let i = 0; i < length; i++) last.bytes[i] = buffer[at + i] as number;
       return;
     }
     const bytes = last.bytes;
@@ -456,7 +458,10 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   if (span instanceof RecordedSpan) w.timeMs(span.endMs);
   else w.time(span.endTime);
   if (span instanceof RecordedSpan) {
-    for (const block of span.attributeBlocks) {
+    // Indexed loops here and below: `for...of` makes an iterator per loop on this path.
+    const blocks = span.attributeBlocks;
+    for (let i = 0; i < blocks.length; i++) {
+      const block = blocks[i] as AttributeBlock;
       block.encoded ??= encodedBlock(block);
       w.raw(block.encoded);
     }
@@ -464,7 +469,9 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   } else writeAttributes(w, span.attributes, 9);
   w.tag(10, VARINT);
   w.varint(span.droppedAttributesCount);
-  for (const event of span.events) {
+  const events = span.events;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as TimedEvent;
     w.tag(11, LENGTH_DELIMITED);
     const start = w.begin();
     w.tag(1, FIXED64);
@@ -478,7 +485,9 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   }
   w.tag(12, VARINT);
   w.varint(span.droppedEventsCount);
-  for (const link of span.links) {
+  const links = span.links;
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i] as Link;
     w.tag(13, LENGTH_DELIMITED);
     const start = w.begin();
     w.tag(1, LENGTH_DELIMITED);
@@ -612,10 +621,10 @@ export class OtlpTraceBatch {
     const w = this.#spans;
     const mark = w.pos;
     try {
-      for (const span of spans) {
+      for (let i = 0; i < spans.length; i++) {
         w.tag(2, LENGTH_DELIMITED);
         const start = w.begin();
-        writeSpan(w, span);
+        writeSpan(w, spans[i] as ReadableSpan);
         w.end(start);
       }
     } catch (error) {

@@ -415,8 +415,10 @@ export class RequestTrace {
     if (!this.#root) return;
     this.#root.end(now);
     // What has ended goes now; an attempt still open goes when it ends (#close).
-    const ended = this.#spans.filter((span) => span.ended);
-    this.#pipeline.export(ended);
+    const spans = this.#spans;
+    let open = 0;
+    for (let i = 0; i < spans.length; i++) if (!(spans[i] as RecordedSpan).ended) open++;
+    this.#pipeline.export(open === 0 ? spans : spans.filter((span) => span.ended));
   }
 
   /** A child span of a step that began at `startedAt`, for its attributes; `#done` ends it now. */
@@ -547,7 +549,8 @@ export function answerFacts(span: AttributeSink, json: unknown): void {
     : Array.isArray(answer.candidates)
       ? answer.candidates
       : [];
-  for (const choice of choices.slice(0, 16)) {
+  for (let i = 0; i < choices.length && i < 16; i++) {
+    const choice: unknown = choices[i];
     if (typeof choice !== 'object' || choice === null) continue;
     const { finish_reason, finishReason } = choice as { finish_reason?: unknown; finishReason?: unknown };
     const reason = text(finish_reason) ?? text(finishReason);

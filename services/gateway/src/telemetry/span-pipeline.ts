@@ -79,8 +79,7 @@ export class RecordedSpan implements ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
-  readonly resource: Resource;
-  readonly instrumentationScope: InstrumentationScope;
+  readonly #pipeline: SpanPipeline;
   /** Start and end in epoch milliseconds (sub-millisecond digits): the OTLP encoder's input. */
   readonly startMs: number;
   endMs = 0;
@@ -91,8 +90,8 @@ export class RecordedSpan implements ReadableSpan {
    * an object would enumerate them in). Arrays, because a span's attributes grow one by one
    * and an object grown past a dozen names that way becomes a slow dictionary.
    */
-  readonly attributeKeys: string[] = [];
-  readonly attributeValues: AttributeValue[] = [];
+  attributeKeys: string[] = NONE;
+  attributeValues: AttributeValue[] = NONE;
   /**
    * Shared blocks of attributes, which come before the others (in `attributes` and on the
    * wire). A name in a block is not set again on the same span.
@@ -102,9 +101,6 @@ export class RecordedSpan implements ReadableSpan {
   links: Link[] = NONE;
   /** Shared and empty until the first event (most spans have none). */
   events: TimedEvent[] = NONE;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   readonly #context: SpanContext;
 
   constructor(
@@ -114,16 +110,37 @@ export class RecordedSpan implements ReadableSpan {
     context: SpanContext,
     parent: SpanContext | undefined,
     startMs: number,
-    attributes: Attributes = {},
+    attributes?: Attributes,
   ) {
     this.name = name;
     this.kind = kind;
     this.#context = context;
     this.parentSpanContext = parent;
-    this.resource = pipeline.resource;
-    this.instrumentationScope = pipeline.scope;
+    this.#pipeline = pipeline;
     this.startMs = startMs;
-    this.setAttributes(attributes);
+    if (attributes) this.setAttributes(attributes);
+  }
+
+  // What is the same for every span is read from the prototype and the pipeline, not kept
+  // in each span: a span is made for every step of every traced request.
+  get resource(): Resource {
+    return this.#pipeline.resource;
+  }
+
+  get instrumentationScope(): InstrumentationScope {
+    return this.#pipeline.scope;
+  }
+
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+
+  get droppedEventsCount(): number {
+    return 0;
+  }
+
+  get droppedLinksCount(): number {
+    return 0;
   }
 
   /** The attributes as an object, for the SDK's serialisers and exporters. */
@@ -158,6 +175,12 @@ export class RecordedSpan implements ReadableSpan {
     const at = this.attributeKeys.indexOf(key);
     if (at >= 0) this.attributeValues[at] = value;
     else {
+      // Made at the first attribute, as long as that (many spans carry only shared blocks).
+      if (this.attributeKeys === NONE) {
+        this.attributeKeys = [key];
+        this.attributeValues = [value];
+        return;
+      }
       this.attributeKeys.push(key);
       this.attributeValues.push(value);
     }
@@ -166,8 +189,8 @@ export class RecordedSpan implements ReadableSpan {
   /** Adds a block of shared attributes (none of its names may be set on this span otherwise). */
   addAttributeBlock(block: AttributeBlock): void {
     if (this.ended) return;
-    if (this.attributeBlocks === NONE) this.attributeBlocks = [];
-    this.attributeBlocks.push(block);
+    if (this.attributeBlocks === NONE) this.attributeBlocks = [block];
+    else this.attributeBlocks.push(block);
   }
 
   setAttributes(attributes: Attributes): void {
