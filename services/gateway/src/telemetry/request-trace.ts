@@ -480,7 +480,13 @@ export class AttemptTrace {
     if (id) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, id);
     if (model) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, model);
     if (facts && facts.finishReasons.length > 0)
-      span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, facts.finishReasons.slice(0, 16));
+      span.setAttribute(
+        ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+        // The stream is over: its list is final, and copied only when it must be cut.
+        facts.finishReasons.length <= 16
+          ? (facts.finishReasons as string[])
+          : facts.finishReasons.slice(0, 16),
+      );
     if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
     this.#end(span);
   }
