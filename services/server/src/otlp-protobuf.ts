@@ -443,14 +443,9 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     w.tag(4, LENGTH_DELIMITED);
     w.id(parent.spanId, w.lastParentId);
   }
-  w.tag(5, LENGTH_DELIMITED);
-  w.string(span.name);
   // The API's kinds start at INTERNAL = 0; OTLP's at UNSPECIFIED = 0.
   const kind = span.kind == null ? 0 : span.kind + 1;
-  if (kind !== 0) {
-    w.tag(6, VARINT);
-    w.varint(kind);
-  }
+  w.raw(nameAndKind(span.name, kind));
   w.tag(7, FIXED64);
   if (span instanceof RecordedSpan) w.timeMs(span.startMs);
   else w.time(span.startTime);
@@ -467,9 +462,15 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
     }
     writeAttributeList(w, span.attributeKeys, span.attributeValues, 9);
   } else writeAttributes(w, span.attributes, 9);
+  const events = span.events;
+  const links = span.links;
+  if (events.length === 0 && links.length === 0 && !span.status.message && span instanceof RecordedSpan) {
+    // Nearly every request span: nothing dropped, no events or links, a status without a message.
+    w.raw(plainTail(span.status.code, flagsOf(context.traceFlags, parent?.isRemote)));
+    return;
+  }
   w.tag(10, VARINT);
   w.varint(span.droppedAttributesCount);
-  const events = span.events;
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as TimedEvent;
     w.tag(11, LENGTH_DELIMITED);
@@ -485,7 +486,6 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   }
   w.tag(12, VARINT);
   w.varint(span.droppedEventsCount);
-  const links = span.links;
   for (let i = 0; i < links.length; i++) {
     const link = links[i] as Link;
     w.tag(13, LENGTH_DELIMITED);
@@ -519,6 +519,55 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   w.end(status);
   w.tag(16, FIXED32);
   w.fixed32(flagsOf(context.traceFlags, parent?.isRemote));
+}
+
+/** `Span.name` and `Span.kind` fields, written once per name (Kordon's span names are a few). */
+const nameFields = new Map<string, { kind: number; bytes: Uint8Array }>();
+
+function nameAndKind(name: string, kind: number): Uint8Array {
+  const known = nameFields.get(name);
+  if (known?.kind === kind) return known.bytes;
+  const w = new Writer(64 + name.length * 3);
+  w.tag(5, LENGTH_DELIMITED);
+  w.string(name);
+  if (kind !== 0) {
+    w.tag(6, VARINT);
+    w.varint(kind);
+  }
+  const bytes = Buffer.from(w.buffer.subarray(0, w.pos));
+  if (nameFields.size < 1024) nameFields.set(name, { kind, bytes });
+  return bytes;
+}
+
+/**
+ * The fields after a span's attributes when nothing was dropped and there are no events or
+ * links: the three dropped counts (0), the status (its code, no message) and the flags,
+ * written once per status code and flags.
+ */
+const plainTails = new Map<number, Uint8Array>();
+
+function plainTail(code: number, flags: number): Uint8Array {
+  const key = code * 0x100000000 + flags;
+  let bytes = plainTails.get(key);
+  if (!bytes) {
+    const w = new Writer(32);
+    w.tag(10, VARINT);
+    w.varint(0);
+    w.tag(12, VARINT);
+    w.varint(0);
+    w.tag(14, VARINT);
+    w.varint(0);
+    w.tag(15, LENGTH_DELIMITED);
+    const status = w.begin();
+    w.tag(3, VARINT);
+    w.varint(code);
+    w.end(status);
+    w.tag(16, FIXED32);
+    w.fixed32(flags);
+    bytes = Buffer.from(w.buffer.subarray(0, w.pos));
+    if (plainTails.size < 64) plainTails.set(key, bytes);
+  }
+  return bytes;
 }
 
 const flagsOf = (traceFlags: number, remote: boolean | undefined) =>
