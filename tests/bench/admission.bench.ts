@@ -14,12 +14,8 @@ import {
 } from '../../services/gateway/src/limits/index.js';
 import { registryProjection } from '../../services/gateway/src/registry/registry.js';
 import { estimateRequestTokens } from '../../services/gateway/src/tokens/index.js';
+import { argNumber } from './bench-args.js';
 
-const args = process.argv.slice(2);
-const argNumber = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const REQUESTS = argNumber('requests', 200_000);
 const RUNS = argNumber('runs', 3);
 const ORG = 'org_bench';

@@ -11,12 +11,8 @@
  *   node --conditions=development --import tsx tests/bench/balancer.bench.ts [--selections 1000000]
  */
 import { Balancer, type BalancerKey, type Strategy } from '../../services/gateway/src/balancer/index.js';
+import { argNumber } from './bench-args.js';
 
-const args = process.argv.slice(2);
-const argNumber = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const SELECTIONS = argNumber('selections', 1_000_000);
 const RUNS = argNumber('runs', 3);
 const WARM_UP = Math.min(200_000, SELECTIONS);

@@ -21,12 +21,8 @@ import {
 } from '@kordon/events';
 import { createTestDatabase, requestCompletedEvent } from '@kordon/events/testing';
 import { postgresAvailable, startPostgresCluster } from '@kordon/infra';
+import { argNumber } from './bench-args.js';
 
-const args = process.argv.slice(2);
-const argNumber = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const EVENTS = argNumber('events', 100_000);
 const LATENCY_SECONDS = argNumber('seconds', 5);
 

@@ -32,12 +32,8 @@ import { RecordedSpan, type SpanPipeline } from '../../services/gateway/src/tele
 import type { StreamFacts } from '../../services/gateway/src/translate/stream-translator.js';
 import type { NormalisedUsage } from '../../services/gateway/src/translate/usage.js';
 import { OtlpTraceBatch } from '../../services/server/src/otlp-protobuf.js';
+import { argNumber } from './bench-args.js';
 
-const args = process.argv.slice(2);
-const argNumber = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const REQUESTS = argNumber('requests', 200_000);
 const RUNS = argNumber('runs', 3);
 const BATCH = 2048;

@@ -46,7 +46,7 @@ interface LastId {
 class Writer {
   buffer: Buffer;
   pos = 0;
-
+  /** The last trace id and parent span id written (`id`). */
   constructor(size = 64 * 1024) {
     this.buffer = Buffer.allocUnsafe(size);
   }
@@ -214,6 +214,11 @@ class Writer {
     this.pos += value.length;
   }
 
+  /** What was written so far, as a buffer of its own (for bytes encoded once and kept). */
+  copy(): Buffer {
+    return Buffer.from(this.buffer.subarray(0, this.pos));
+  }
+
   /** Reserves one byte for a length; returns where the content starts. */
   begin(): number {
     this.ensure(1);
@@ -293,10 +298,10 @@ interface KeyEntry {
   readonly field: Uint8Array;
   /** `KeyValue` bytes by string value; undefined once the name had too many values. */
   strings: Map<string, Uint8Array> | undefined;
-  /** `KeyValue` bytes by small integer value (and booleans at 0 and 1 of `booleans`). */
   /** The string value last written, and its `KeyValue`. */
   lastString: string | undefined;
   lastStringBytes: Uint8Array | undefined;
+  /** `KeyValue` bytes by small integer value (and booleans at 0 and 1 of `booleans`). */
   readonly integers: Array<Uint8Array | undefined>;
   readonly booleans: Array<Uint8Array | undefined>;
 }
@@ -319,7 +324,7 @@ function keyEntry(key: string): KeyEntry {
     w.tag(1, LENGTH_DELIMITED);
     w.string(key);
     entry = {
-      field: Buffer.from(w.buffer.subarray(0, w.pos)),
+      field: w.copy(),
       strings: new Map(),
       lastString: undefined,
       lastStringBytes: undefined,
@@ -339,7 +344,7 @@ function keyValue(entry: KeyEntry, value: unknown): Uint8Array {
   const anyValue = w.begin();
   writeAnyValue(w, value);
   w.end(anyValue);
-  return Buffer.from(w.buffer.subarray(0, w.pos));
+  return w.copy();
 }
 
 /** A remembered `KeyValue` for this value, made now if it may be; undefined when it is written each time. */
@@ -406,7 +411,7 @@ function writeAttributeList(
 function encodedBlock(block: AttributeBlock): Uint8Array {
   const w = new Writer(256);
   writeAttributeList(w, block.keys, block.values, 9);
-  return Buffer.from(w.buffer.subarray(0, w.pos));
+  return w.copy();
 }
 
 function writeAttribute(w: Writer, key: string, value: unknown, field: number): void {
@@ -446,13 +451,12 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   // The API's kinds start at INTERNAL = 0; OTLP's at UNSPECIFIED = 0.
   const kind = span.kind == null ? 0 : span.kind + 1;
   w.raw(nameAndKind(span.name, kind));
-  w.tag(7, FIXED64);
-  if (span instanceof RecordedSpan) w.timeMs(span.startMs);
-  else w.time(span.startTime);
-  w.tag(8, FIXED64);
-  if (span instanceof RecordedSpan) w.timeMs(span.endMs);
-  else w.time(span.endTime);
+  // Kordon's own spans keep times in ms and attributes in lists and blocks (span-pipeline.ts).
   if (span instanceof RecordedSpan) {
+    w.tag(7, FIXED64);
+    w.timeMs(span.startMs);
+    w.tag(8, FIXED64);
+    w.timeMs(span.endMs);
     // Indexed loops here and below: `for...of` makes an iterator per loop on this path.
     const blocks = span.attributeBlocks;
     for (let i = 0; i < blocks.length; i++) {
@@ -461,10 +465,23 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
       w.raw(block.encoded);
     }
     writeAttributeList(w, span.attributeKeys, span.attributeValues, 9);
-  } else writeAttributes(w, span.attributes, 9);
+  } else {
+    w.tag(7, FIXED64);
+    w.time(span.startTime);
+    w.tag(8, FIXED64);
+    w.time(span.endTime);
+    writeAttributes(w, span.attributes, 9);
+  }
   const events = span.events;
   const links = span.links;
-  if (events.length === 0 && links.length === 0 && !span.status.message && span instanceof RecordedSpan) {
+  if (
+    events.length === 0 &&
+    links.length === 0 &&
+    !span.status.message &&
+    span.droppedAttributesCount === 0 &&
+    span.droppedEventsCount === 0 &&
+    span.droppedLinksCount === 0
+  ) {
     // Nearly every request span: nothing dropped, no events or links, a status without a message.
     w.raw(plainTail(span.status.code, flagsOf(context.traceFlags, parent?.isRemote)));
     return;
@@ -534,7 +551,7 @@ function nameAndKind(name: string, kind: number): Uint8Array {
     w.tag(6, VARINT);
     w.varint(kind);
   }
-  const bytes = Buffer.from(w.buffer.subarray(0, w.pos));
+  const bytes = w.copy();
   if (nameFields.size < 1024) nameFields.set(name, { kind, bytes });
   return bytes;
 }
@@ -564,7 +581,7 @@ function plainTail(code: number, flags: number): Uint8Array {
     w.end(status);
     w.tag(16, FIXED32);
     w.fixed32(flags);
-    bytes = Buffer.from(w.buffer.subarray(0, w.pos));
+    bytes = w.copy();
     if (plainTails.size < 64) plainTails.set(key, bytes);
   }
   return bytes;
@@ -588,7 +605,7 @@ interface Framing {
 function encodeFraming(resource: Resource, scope: InstrumentationScope): Framing {
   const w = new Writer(1024);
   const taken = () => {
-    const bytes = Buffer.from(w.buffer.subarray(0, w.pos));
+    const bytes = w.copy();
     w.pos = 0;
     return bytes;
   };

@@ -346,8 +346,13 @@ class ProtobufBatchPipeline implements SpanPipeline {
       this.#complain('could not encode spans:', [error]);
       return;
     }
+    this.#sendOrWait();
+  }
+
+  /** A full batch goes now; one that is not waits for the delay (`OTEL_BSP_SCHEDULE_DELAY`). */
+  #sendOrWait(): void {
     if (this.#batch.size >= this.#settings.maxExportBatchSize) this.#flush();
-    else if (!this.#timer) {
+    else if (this.#batch.size > 0 && !this.#timer) {
       this.#timer = setTimeout(() => this.#flush(), this.#settings.scheduledDelayMillis);
       this.#timer.unref();
     }
@@ -371,11 +376,7 @@ class ProtobufBatchPipeline implements SpanPipeline {
       });
     }).then(() => {
       this.#exporting = undefined;
-      if (this.#batch.size >= this.#settings.maxExportBatchSize) this.#flush();
-      else if (this.#batch.size > 0 && !this.#timer) {
-        this.#timer = setTimeout(() => this.#flush(), this.#settings.scheduledDelayMillis);
-        this.#timer.unref();
-      }
+      this.#sendOrWait();
     });
   }
 

@@ -320,7 +320,7 @@ export class RequestTrace {
 
   /** An attempt's span ends (AttemptTrace). */
   endAttempt(span: RecordedSpan): void {
-    this.#close(span, this.#now());
+    this.#done(span);
   }
 
   /** `gateway.stream` begins: the answer's headers are about to go to the caller. */
@@ -343,7 +343,7 @@ export class RequestTrace {
       );
     }
     if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
-    this.#close(span, this.#now());
+    this.#done(span);
   }
 
   /** Ends the root span with the request's one event: status, usage, cost, outcome. */
@@ -356,12 +356,7 @@ export class RequestTrace {
           root.setAttribute(ATTR_KORDON_OUTCOME, 'completed');
           root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
           // Provider and key are on the serving attempt's span (every attribute is paid at export).
-          root.setAttribute(ATTR_KORDON_ATTEMPTS, data.attempts);
-          usageAttributes(root, data.usage);
-          if (data.cost !== null && data.currency !== null) {
-            root.setAttribute(ATTR_KORDON_COST, data.cost);
-            root.setAttribute(ATTR_KORDON_CURRENCY, data.currency);
-          }
+          chargeAttributes(root, data);
           break;
         }
         case 'RequestFailed': {
@@ -369,12 +364,7 @@ export class RequestTrace {
           root.setAttribute(ATTR_KORDON_OUTCOME, 'failed');
           root.setAttribute(ATTR_ERROR_TYPE, data.errorCode);
           if (data.status !== null) root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-          root.setAttribute(ATTR_KORDON_ATTEMPTS, data.attempts);
-          usageAttributes(root, data.usage);
-          if (data.cost !== null && data.currency !== null) {
-            root.setAttribute(ATTR_KORDON_COST, data.cost);
-            root.setAttribute(ATTR_KORDON_CURRENCY, data.currency);
-          }
+          chargeAttributes(root, data);
           // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
           const fault =
             data.errorCode !== 'client_disconnected' &&
@@ -416,9 +406,7 @@ export class RequestTrace {
     this.#root.end(now);
     // What has ended goes now; an attempt still open goes when it ends (#close).
     const spans = this.#spans;
-    let open = 0;
-    for (let i = 0; i < spans.length; i++) if (!(spans[i] as RecordedSpan).ended) open++;
-    this.#pipeline.export(open === 0 ? spans : spans.filter((span) => span.ended));
+    this.#pipeline.export(spans.every(hasEnded) ? spans : spans.filter(hasEnded));
   }
 
   /** A child span of a step that began at `startedAt`, for its attributes; `#done` ends it now. */
@@ -524,6 +512,21 @@ function inject(span: SpanContext): Record<string, string> {
 
 /** Where attributes are set: a span, or (in tests) anything that collects them. */
 export type AttributeSink = Pick<RecordedSpan, 'setAttribute'>;
+
+const hasEnded = (span: RecordedSpan) => span.ended;
+
+/** What a request was charged (its event's attempts, usage and cost), on its root span. */
+function chargeAttributes(
+  root: RecordedSpan,
+  data: Pick<KordonEventData<'RequestFailed'>, 'attempts' | 'usage' | 'cost' | 'currency'>,
+): void {
+  root.setAttribute(ATTR_KORDON_ATTEMPTS, data.attempts);
+  usageAttributes(root, data.usage);
+  if (data.cost !== null && data.currency !== null) {
+    root.setAttribute(ATTR_KORDON_COST, data.cost);
+    root.setAttribute(ATTR_KORDON_CURRENCY, data.currency);
+  }
+}
 
 function usageAttributes(span: AttributeSink, usage: NormalisedUsage): void {
   span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
@@ -692,22 +695,13 @@ class AttributeBlocks {
 
 const blocks = new AttributeBlocks();
 
-/** `server.address` and `server.port` of a provider's base URL, parsed once per URL. */
-const servers = new Map<string, { address: string; port: number } | null>();
-
+/** `server.address` and `server.port` of a provider's base URL (read once per upstream block). */
 function serverOf(baseUrl: string): { address: string; port: number } | null {
-  let server = servers.get(baseUrl);
-  if (server === undefined) {
-    try {
-      const url = new URL(baseUrl);
-      const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
-      server = { address: url.hostname.replace(/^\[|\]$/g, ''), port };
-    } catch {
-      server = null;
-    }
-    // Base URLs come from configuration; the bound only guards against a churning registry.
-    if (servers.size >= 1024) servers.clear();
-    servers.set(baseUrl, server);
+  try {
+    const url = new URL(baseUrl);
+    const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+    return { address: url.hostname.replace(/^\[|\]$/g, ''), port };
+  } catch {
+    return null;
   }
-  return server;
 }
