@@ -706,6 +706,32 @@ export class OtlpTraceBatch {
    * are valid until the next `take` (the exporter sends one batch at a time).
    */
   take(): Uint8Array {
+    const w = this.#spans;
+    const out = this.#frame();
+    // The other buffer is written next; one that a huge batch grew is not kept.
+    this.#spans = this.#spare.buffer.length > 8 * 1024 * 1024 ? this.#writer() : this.#spare;
+    this.#spans.pos = this.#headRoom;
+    this.#spare = w;
+    this.#count = 0;
+    return out;
+  }
+
+  /**
+   * The batch as `take` gives it, but a copy of its own, and the buffer written again from
+   * empty: for a full batch sealed while the bytes of the last `take` are still being sent.
+   */
+  takeCopy(): Uint8Array {
+    const framed = this.#frame();
+    // A copy (the buffer may be a Node Buffer, whose `slice` is a view).
+    const out = new Uint8Array(framed.length);
+    out.set(framed);
+    this.#spans.pos = this.#headRoom;
+    this.#count = 0;
+    return out;
+  }
+
+  /** Frames the spans written where they lie: the head before them, the tail after. */
+  #frame(): Uint8Array {
     const framing = this.#framing;
     const w = this.#spans;
     const spansLength = w.pos - this.#headRoom;
@@ -725,13 +751,7 @@ export class OtlpTraceBatch {
       at -= part.length;
       w.buffer.set(part, at);
     }
-    const out = w.buffer.subarray(at, end);
-    // The other buffer is written next; one that a huge batch grew is not kept.
-    this.#spans = this.#spare.buffer.length > 8 * 1024 * 1024 ? this.#writer() : this.#spare;
-    this.#spans.pos = this.#headRoom;
-    this.#spare = w;
-    this.#count = 0;
-    return out;
+    return w.buffer.subarray(at, end);
   }
 }
 

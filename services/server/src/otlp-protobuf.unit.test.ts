@@ -132,6 +132,25 @@ describe('OTLP protobuf encoding of request spans', () => {
     );
   });
 
+  it('a batch taken as a copy keeps its bytes while the next ones are written, and the one in flight is untouched', () => {
+    const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    const [a, b, c] = [spans(), spans(), spans()];
+    const expected = (s: ReturnType<typeof spans>) =>
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(s) ?? []);
+    batch.add(a);
+    const inFlight = batch.take(); // being sent: must stay as it is
+    batch.add(b);
+    const sealed = batch.takeCopy();
+    assert.equal(batch.size, 0, 'a batch taken as a copy starts empty');
+    batch.add(c);
+    batch.add(spans());
+    assert.deepEqual(Buffer.from(sealed), expected(b), 'sealed');
+    assert.deepEqual(Buffer.from(inFlight), expected(a), 'in flight');
+    batch.takeCopy();
+    batch.add(c);
+    assert.deepEqual(Buffer.from(batch.take()), expected(c), 'after');
+  });
+
   it('spans that cannot be encoded are left out whole: the batch stays what the others make', () => {
     const good = spans();
     const bad = spans();

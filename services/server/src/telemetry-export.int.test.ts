@@ -128,9 +128,11 @@ describe('OTLP http/protobuf export of request spans (batched as serialised byte
     const second = [span(pipeline), span(pipeline)];
     pipeline.export(second);
     await collector.waitFor(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(
       collector.names(),
-      [...first, ...second].map((s) => s.name),
+      [...first, ...second].slice(0, 4).map((s) => s.name),
+      'four spans go, the fifth waits for the next batch',
     );
     const [sent] = collector.exports;
     assert.equal(sent?.contentType, 'application/x-protobuf');
@@ -182,28 +184,42 @@ describe('OTLP http/protobuf export of request spans (batched as serialised byte
     }
   });
 
-  it('one export at a time: spans wait for the export in flight, up to the queue bound', async () => {
+  it('one export at a time: spans wait for the export in flight, up to the queue bound, in batches of at most the batch size', async () => {
     warnings.length = 0;
     collector.exports.length = 0;
     collector.hold = true;
     try {
-      const { pipeline } = await start({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2', OTEL_BSP_MAX_QUEUE_SIZE: '4' });
+      const { pipeline } = await start({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2', OTEL_BSP_MAX_QUEUE_SIZE: '6' });
       const first = [span(pipeline), span(pipeline)];
       pipeline.export(first);
       await collector.waitFor(1);
-      const waiting = [span(pipeline), span(pipeline), span(pipeline), span(pipeline)];
-      pipeline.export(waiting.slice(0, 2));
-      pipeline.export(waiting.slice(2));
+      // Two requests of three spans each, while the first export is held: 6 spans wait.
+      const waiting = [
+        span(pipeline),
+        span(pipeline),
+        span(pipeline),
+        span(pipeline),
+        span(pipeline),
+        span(pipeline),
+      ];
+      pipeline.export(waiting.slice(0, 3));
+      pipeline.export(waiting.slice(3));
       pipeline.export([span(pipeline)]);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.equal(collector.exports.length, 1, 'the second batch waits for the first export');
+      assert.equal(collector.exports.length, 1, 'the next batches wait for the first export');
       assert.equal(warnings.length, 1);
       assert.match(warnings[0] ?? '', /span queue full, spans dropped: 1/);
       collector.release();
-      await collector.waitFor(2);
+      await collector.waitFor(4);
       assert.deepEqual(
         collector.names(),
         [...first, ...waiting].map((s) => s.name),
+      );
+      const perExport = collector.exports.map((e) => [...e.body.matchAll(/test-span-\d+-end/g)].length);
+      assert.deepEqual(
+        perExport,
+        [2, 2, 2, 2],
+        'no export carries more than OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans',
       );
     } finally {
       collector.release();

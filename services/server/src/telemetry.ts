@@ -307,6 +307,8 @@ class ProtobufBatchPipeline implements SpanPipeline {
   #dropped = 0;
   /** The export in flight, if any (one at a time). */
   #exporting: Promise<void> | undefined;
+  /** Full batches that came while an export was in flight, oldest first. */
+  readonly #sealed: EncodedBatch[] = [];
 
   constructor(config: TracingConfig, resource: Resource, complain: Complain) {
     this.sampler = samplerOf(config);
@@ -334,14 +336,23 @@ class ProtobufBatchPipeline implements SpanPipeline {
 
   export(spans: readonly RecordedSpan[]): void {
     if (spans.length === 0) return;
-    if (this.#batch.size + spans.length > this.#settings.maxQueueSize) {
+    if (this.#queued + spans.length > this.#settings.maxQueueSize) {
       // As the SDK's batch processor: a full queue drops, and says so (at most once a minute).
       this.#dropped += spans.length;
       this.#complain('span queue full, spans dropped:', [this.#dropped]);
       return;
     }
+    const max = this.#settings.maxExportBatchSize;
     try {
-      this.#batch.add(spans);
+      // No batch holds more than OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans: a request's spans
+      // may be split between two.
+      for (let from = 0; from < spans.length; ) {
+        if (this.#batch.size >= max) this.#seal();
+        const room = max - this.#batch.size;
+        const part = from === 0 && spans.length <= room ? spans : spans.slice(from, from + room);
+        this.#batch.add(part);
+        from += part.length;
+      }
     } catch (error) {
       this.#complain('could not encode spans:', [error]);
       return;
@@ -349,9 +360,22 @@ class ProtobufBatchPipeline implements SpanPipeline {
     this.#sendOrWait();
   }
 
+  /** Spans waiting to be sent: the batch being written and the full ones sealed. */
+  get #queued(): number {
+    let queued = this.#batch.size;
+    for (const batch of this.#sealed) queued += batch.spans;
+    return queued;
+  }
+
+  /** The batch is full: it goes now, or waits as bytes of its own behind the export in flight. */
+  #seal(): void {
+    if (!this.#exporting) this.#flush();
+    else this.#sealed.push({ spans: this.#batch.size, bytes: this.#batch.takeCopy() });
+  }
+
   /** A full batch goes now; one that is not waits for the delay (`OTEL_BSP_SCHEDULE_DELAY`). */
   #sendOrWait(): void {
-    if (this.#batch.size >= this.#settings.maxExportBatchSize) this.#flush();
+    if (this.#sealed.length > 0 || this.#batch.size >= this.#settings.maxExportBatchSize) this.#flush();
     else if (this.#batch.size > 0 && !this.#timer) {
       this.#timer = setTimeout(() => this.#flush(), this.#settings.scheduledDelayMillis);
       this.#timer.unref();
@@ -359,15 +383,19 @@ class ProtobufBatchPipeline implements SpanPipeline {
   }
 
   /**
-   * Sends what the batch holds, unless an export is in flight: as the specification asks of
-   * a batch processor, one export at a time. Spans keep arriving meanwhile, up to
-   * `OTEL_BSP_MAX_QUEUE_SIZE`; the export that ends sends the next batch if one is full.
+   * Sends the oldest sealed batch, or what the batch being written holds, unless an export
+   * is in flight: as the specification asks of a batch processor, one export at a time.
+   * Spans keep arriving meanwhile, up to `OTEL_BSP_MAX_QUEUE_SIZE`; the export that ends
+   * sends the next batch if one is full.
    */
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#exporting || this.#batch.size === 0) return;
-    const batch = { spans: this.#batch.size, bytes: this.#batch.take() };
+    if (this.#exporting) return;
+    const batch =
+      this.#sealed.shift() ??
+      (this.#batch.size > 0 ? { spans: this.#batch.size, bytes: this.#batch.take() } : undefined);
+    if (!batch) return;
     this.#exporting = new Promise<void>((resolve) => {
       this.#delegate.export(batch, (result) => {
         if (result.code !== ExportResultCode.SUCCESS)
@@ -383,7 +411,7 @@ class ProtobufBatchPipeline implements SpanPipeline {
   async shutdown(): Promise<void> {
     for (;;) {
       if (this.#exporting) await this.#exporting;
-      else if (this.#batch.size > 0) this.#flush();
+      else if (this.#sealed.length > 0 || this.#batch.size > 0) this.#flush();
       else break;
     }
     clearTimeout(this.#timer);
