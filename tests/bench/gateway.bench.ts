@@ -7,10 +7,11 @@
  *                 event per request through group commit into the embedded store);
  *  - Portkey:     `@portkey-ai/gateway` (pinned in tests/package.json) as its own process.
  * Plain and streamed chat at 1, 16 and 64 connections (autocannon as a library, keep-alive,
- * no pipelining). Each gateway is pinned to core 1 (`taskset -c 1`); this process (the
- * load generator) and the mock upstream (fixed-openai-mock.ts) run on core 0.
+ * no pipelining; or `--load wrk`, one wrk thread, lighter on core 0 but recording no TTFB). Each gateway is pinned to core 1
+ * (`taskset -c 1`); the load generator and the mock upstream (fixed-openai-mock.ts) run on
+ * core 0, whose busy share each run prints.
  *
- *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey]
+ *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey] [-- --load wrk]
  *   npm run bench:gateway -- --profile [--postgres] [--mode plain|stream]
  *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--rounds 3] [--only kordon-pg] [--seconds 2]
  *
@@ -189,6 +190,32 @@ function procCpuMs(pid: number): number {
   }
 }
 
+/**
+ * Busy and total ticks of one core (`/proc/stat`): how loaded the load generator's core was.
+ * A run whose core 0 is near 100% busy measured the load generator (and the mock) as much as
+ * the gateway.
+ */
+function coreTicks(cpu: number): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
+    const ticks = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+/** Share (%) of `cpu` busy since `before` (from `coreTicks`). */
+function coreBusySince(cpu: number, before: { busy: number; total: number }): number | undefined {
+  const after = coreTicks(cpu);
+  const total = after.total - before.total;
+  return total > 0 ? (100 * (after.busy - before.busy)) / total : undefined;
+}
+
 // --- load ----------------------------------------------------------------------------------
 
 interface Target {
@@ -210,6 +237,8 @@ interface Measured {
   ttfbP99?: number;
   cpuPerRequestMs?: number;
   peakRssMb?: number;
+  /** How busy core 0 (the load generator, the mock, PostgreSQL) was during the run, %. */
+  loadCoreBusy?: number;
   ok: number;
   non2xx: number;
   errors: number;
@@ -239,7 +268,93 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
+/** The load generator: autocannon (default, records TTFB) or wrk (`--load wrk`, C, lighter on core 0). */
+const LOAD_GENERATOR = argValue('load') === 'wrk' ? 'wrk' : 'autocannon';
+if (LOAD_GENERATOR === 'wrk' && spawnSync('wrk', ['-v']).error) {
+  console.error('--load wrk: wrk is not installed (Debian: apt-get install wrk)');
+  process.exit(2);
+}
+
+/**
+ * wrk's Lua script for one target and mode: the request, and in `response` the same checks as
+ * `verifiers` (status counted, body verified); `done` prints one JSON line of the counts.
+ */
+function wrkScript(target: Target, mode: Mode): string {
+  const lua = (text: string) => JSON.stringify(text); // a JSON string is a valid Lua string here (ASCII)
+  const headers = { 'content-type': 'application/json', ...target.headers };
+  const check =
+    mode === 'plain'
+      ? `body:find('"choices"', 1, true) and body:find('Mock reply', 1, true)`
+      : `body:find('data: %[DONE%]%s*$') and body:find('Mock', 1, true) and not body:find('"error"', 1, true)`;
+  return `wrk.method = "POST"
+wrk.body = ${lua(requestBody(mode))}
+${Object.entries(headers)
+  .map(([name, value]) => `wrk.headers[${lua(name)}] = ${lua(value)}`)
+  .join('\n')}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; non2xx = 0; mismatches = 0 end
+function response(status, headers, body)
+  if status >= 200 and status < 300 then
+    ok = ok + 1
+    if not (${check}) then mismatches = mismatches + 1 end
+  else
+    non2xx = non2xx + 1
+  end
+end
+function done(summary, latency, requests)
+  local ok, non2xx, mismatches = 0, 0, 0
+  for _, t in ipairs(threads) do
+    ok = ok + t:get("ok"); non2xx = non2xx + t:get("non2xx"); mismatches = mismatches + t:get("mismatches")
+  end
+  local e = summary.errors
+  io.write(string.format('WRK {"ok":%d,"non2xx":%d,"mismatches":%d,"errors":%d,"timeouts":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d}\\n',
+    ok, non2xx, mismatches, e.connect + e.read + e.write, e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+}
+
+interface WrkCounts {
+  ok: number;
+  non2xx: number;
+  mismatches: number;
+  errors: number;
+  timeouts: number;
+  durationUs: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+/** One run of wrk (one thread, pinned to core 0 beside the mock): its counts and latencies. */
+async function runWrk(target: Target, mode: Mode, connections: number, seconds: number): Promise<WrkCounts> {
+  const dir = mkdtempSync(join(tmpdir(), 'kordon-wrk-'));
+  try {
+    const script = join(dir, 'load.lua');
+    writeFileSync(script, wrkScript(target, mode));
+    const argv = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script];
+    const [cmd, all] = TASKSET ? ['taskset', ['-c', '0', 'wrk', ...argv]] : ['wrk', argv];
+    const child = spawn(cmd, [...all, `${target.url}/v1/chat/completions`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const line = out.split('\n').find((l) => l.startsWith('WRK '));
+    if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${out.slice(-2000)}`);
+    return JSON.parse(line.slice(4)) as WrkCounts;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function load(target: Target, mode: Mode, connections: number, seconds: number): Promise<Measured> {
+  if (LOAD_GENERATOR === 'wrk') return loadWithWrk(target, mode, connections, seconds);
   const latencies: number[] = [];
   const ttfbs: number[] = [];
   const statuses = new Map<number, number>();
@@ -250,6 +365,7 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   };
   const sampler = setInterval(sample, 100);
   const cpuBefore = target.pid ? procCpuMs(target.pid) : 0;
+  const loadCoreBefore = coreTicks(0);
   // BENCH_THREADS=1: where the gateway's CPU went by thread (the main thread, V8's GC helpers, libuv's pool).
   const threadsBefore = process.env.BENCH_THREADS && target.pid ? threadCpuMs(target.pid) : undefined;
   const started = performance.now();
@@ -290,6 +406,7 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   clearInterval(sampler);
   sample();
   const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
+  const loadCoreBusy = coreBusySince(0, loadCoreBefore);
   if (threadsBefore && target.pid) {
     const spent = [...threadCpuMs(target.pid)]
       .map(([thread, ms]) => [thread, ms - (threadsBefore.get(thread) ?? 0)] as const)
@@ -321,12 +438,55 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
     ...(target.pid
       ? { cpuPerRequestMs: responses > 0 ? cpuMs / responses : Number.NaN, peakRssMb: rssPeakKb / 1024 }
       : {}),
+    loadCoreBusy,
     ok,
     non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     mismatches: result.mismatches,
     attempted: Math.max(requestsStarted, responses),
+  };
+}
+
+/** `load` with wrk: the same figures but the TTFB (wrk records whole answers only). */
+async function loadWithWrk(
+  target: Target,
+  mode: Mode,
+  connections: number,
+  seconds: number,
+): Promise<Measured> {
+  let rssPeakKb = 0;
+  const sample = () => {
+    if (target.pid) rssPeakKb = Math.max(rssPeakKb, procStatusKb(target.pid, 'VmRSS'));
+  };
+  const sampler = setInterval(sample, 100);
+  const cpuBefore = target.pid ? procCpuMs(target.pid) : 0;
+  const loadCoreBefore = coreTicks(0);
+  const startedUs = Number(process.hrtime.bigint() / 1000n);
+  const counts = await runWrk(target, mode, connections, seconds).finally(() => clearInterval(sampler));
+  measuredWindows.push([startedUs, Number(process.hrtime.bigint() / 1000n)]);
+  sample();
+  const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
+  const loadCoreBusy = coreBusySince(0, loadCoreBefore);
+  const responses = counts.ok + counts.non2xx;
+  return {
+    target: target.name,
+    mode,
+    connections,
+    rps: counts.ok / (counts.durationUs / 1e6),
+    p50: counts.p50Us / 1000,
+    p99: counts.p99Us / 1000,
+    ...(target.pid
+      ? { cpuPerRequestMs: responses > 0 ? cpuMs / responses : Number.NaN, peakRssMb: rssPeakKb / 1024 }
+      : {}),
+    loadCoreBusy,
+    ok: counts.ok,
+    non2xx: counts.non2xx,
+    errors: counts.errors,
+    timeouts: counts.timeouts,
+    mismatches: counts.mismatches,
+    // wrk does not count the requests its stop cut (at most one a connection): answered ones only.
+    attempted: responses,
   };
 }
 
@@ -545,9 +705,9 @@ function printTable(results: Measured[], failures: Map<string, string>) {
   const direct = (mode: Mode, connections: number) =>
     results.find((r) => r.target === 'direct' && r.mode === mode && r.connections === connections);
   console.log(
-    '| target | mode | conns | req/s | p50 (ms) | p99 (ms) | +p50 over direct (ms) | TTFB p50 (ms) | +TTFB over direct (ms) | CPU/req (ms) | peak RSS (MB) | non-2xx / errors / bad bodies |',
+    '| target | mode | conns | req/s | p50 (ms) | p99 (ms) | +p50 over direct (ms) | TTFB p50 (ms) | +TTFB over direct (ms) | CPU/req (ms) | peak RSS (MB) | core 0 busy (%) | non-2xx / errors / bad bodies |',
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const d = direct(r.mode, r.connections);
     const added = r.target === 'direct' || !d ? undefined : r.p50 - d.p50;
@@ -561,7 +721,7 @@ function printTable(results: Measured[], failures: Map<string, string>) {
       } | ${fmt(r.ttfbP50, 2)} | ${addedTtfb === undefined ? '—' : fmt(addedTtfb, 2)} | ${fmt(r.cpuPerRequestMs, 3)} | ${fmt(
         r.peakRssMb,
         0,
-      )} | ${r.non2xx} / ${r.errors + r.timeouts} / ${r.mismatches} |`,
+      )} | ${fmt(r.loadCoreBusy, 0)} | ${r.non2xx} / ${r.errors + r.timeouts} / ${r.mismatches} |`,
     );
   }
   for (const [target, why] of failures)
@@ -642,9 +802,9 @@ function printTelemetryCost(results: Measured[], name: string) {
     } traced, OTLP http/protobuf to a no-op receiver)`,
   );
   console.log(
-    '| mode | conns | off req/s | on req/s | throughput cost (target < 15%) | CPU/req off (ms) | CPU/req on (ms) | cost of each round |',
+    '| mode | conns | off req/s | on req/s | throughput cost (target < 15%) | CPU/req off (ms) | CPU/req on (ms) | core 0 busy off / on (%) | cost of each round |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   const verdicts: string[] = [];
   for (const mode of MODES) {
     for (const connections of CONNECTIONS) {
@@ -658,7 +818,7 @@ function printTelemetryCost(results: Measured[], name: string) {
         .map((c) => `${fmt(c, 1)}%`)
         .join(', ');
       console.log(
-        `| ${mode} | ${connections} | ${fmt(off.rps)} | ${fmt(on.rps)} | ${fmt(cost, 1)}% | ${fmt(off.cpuPerRequestMs, 3)} | ${fmt(on.cpuPerRequestMs, 3)} | ${rounds || '—'} |`,
+        `| ${mode} | ${connections} | ${fmt(off.rps)} | ${fmt(on.rps)} | ${fmt(cost, 1)}% | ${fmt(off.cpuPerRequestMs, 3)} | ${fmt(on.cpuPerRequestMs, 3)} | ${fmt(off.loadCoreBusy, 0)} / ${fmt(on.loadCoreBusy, 0)} | ${rounds || '—'} |`,
       );
       if (connections >= 16)
         verdicts.push(
@@ -1136,7 +1296,7 @@ async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(
     `\nbench:gateway — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GB, Node.js ${process.version}; ` +
-      `autocannon (keep-alive, no pipelining), ${SECONDS} s a run after ${WARMUP_SECONDS} s warm-up a mode; ` +
+      `${LOAD_GENERATOR === 'wrk' ? 'wrk -t1 (keep-alive, no pipelining; no TTFB)' : 'autocannon (keep-alive, no pipelining)'}, ${SECONDS} s a run after ${WARMUP_SECONDS} s warm-up a mode; ` +
       (TASKSET
         ? 'gateways on core 1, load generator and mock on core 0'
         : 'taskset missing: nothing pinned') +
