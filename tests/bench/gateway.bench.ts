@@ -353,12 +353,12 @@ async function runWrk(target: Target, mode: Mode, connections: number, seconds: 
   }
 }
 
-async function load(target: Target, mode: Mode, connections: number, seconds: number): Promise<Measured> {
-  if (LOAD_GENERATOR === 'wrk') return loadWithWrk(target, mode, connections, seconds);
-  const latencies: number[] = [];
-  const ttfbs: number[] = [];
-  const statuses = new Map<number, number>();
-  let requestsStarted = 0;
+/**
+ * What the gateway's process and core 0 do during one load run: the gateway's peak RSS
+ * (sampled every 100 ms) and CPU, core 0's load, and the run's window for `--profile`.
+ * `stop` ends the watch; its `figures` are per answered request.
+ */
+function watchRun(target: Target) {
   let rssPeakKb = 0;
   const sample = () => {
     if (target.pid) rssPeakKb = Math.max(rssPeakKb, procStatusKb(target.pid, 'VmRSS'));
@@ -366,10 +366,39 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   const sampler = setInterval(sample, 100);
   const cpuBefore = target.pid ? procCpuMs(target.pid) : 0;
   const loadCoreBefore = coreTicks(0);
+  const startedUs = Number(process.hrtime.bigint() / 1000n);
+  return {
+    stop() {
+      measuredWindows.push([startedUs, Number(process.hrtime.bigint() / 1000n)]);
+      clearInterval(sampler);
+      sample();
+      const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
+      const loadCoreBusy = coreBusySince(0, loadCoreBefore);
+      return {
+        figures: (responses: number): Partial<Measured> => ({
+          ...(target.pid
+            ? {
+                cpuPerRequestMs: responses > 0 ? cpuMs / responses : Number.NaN,
+                peakRssMb: rssPeakKb / 1024,
+              }
+            : {}),
+          loadCoreBusy,
+        }),
+      };
+    },
+  };
+}
+
+async function load(target: Target, mode: Mode, connections: number, seconds: number): Promise<Measured> {
+  if (LOAD_GENERATOR === 'wrk') return loadWithWrk(target, mode, connections, seconds);
+  const latencies: number[] = [];
+  const ttfbs: number[] = [];
+  const statuses = new Map<number, number>();
+  let requestsStarted = 0;
+  const watch = watchRun(target);
   // BENCH_THREADS=1: where the gateway's CPU went by thread (the main thread, V8's GC helpers, libuv's pool).
   const threadsBefore = process.env.BENCH_THREADS && target.pid ? threadCpuMs(target.pid) : undefined;
   const started = performance.now();
-  const startedUs = Number(process.hrtime.bigint() / 1000n);
   const result = await autocannon({
     url: `${target.url}/v1/chat/completions`,
     method: 'POST',
@@ -402,11 +431,7 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
     },
   });
   const elapsed = (performance.now() - started) / 1000;
-  measuredWindows.push([startedUs, Number(process.hrtime.bigint() / 1000n)]);
-  clearInterval(sampler);
-  sample();
-  const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
-  const loadCoreBusy = coreBusySince(0, loadCoreBefore);
+  const watched = watch.stop();
   if (threadsBefore && target.pid) {
     const spent = [...threadCpuMs(target.pid)]
       .map(([thread, ms]) => [thread, ms - (threadsBefore.get(thread) ?? 0)] as const)
@@ -435,10 +460,7 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
     ...(mode === 'stream'
       ? { ttfbP50: percentile(sortedTtfb, 50), ttfbP99: percentile(sortedTtfb, 99) }
       : {}),
-    ...(target.pid
-      ? { cpuPerRequestMs: responses > 0 ? cpuMs / responses : Number.NaN, peakRssMb: rssPeakKb / 1024 }
-      : {}),
-    loadCoreBusy,
+    ...watched.figures(responses),
     ok,
     non2xx,
     errors: result.errors,
@@ -455,19 +477,12 @@ async function loadWithWrk(
   connections: number,
   seconds: number,
 ): Promise<Measured> {
-  let rssPeakKb = 0;
-  const sample = () => {
-    if (target.pid) rssPeakKb = Math.max(rssPeakKb, procStatusKb(target.pid, 'VmRSS'));
-  };
-  const sampler = setInterval(sample, 100);
-  const cpuBefore = target.pid ? procCpuMs(target.pid) : 0;
-  const loadCoreBefore = coreTicks(0);
-  const startedUs = Number(process.hrtime.bigint() / 1000n);
-  const counts = await runWrk(target, mode, connections, seconds).finally(() => clearInterval(sampler));
-  measuredWindows.push([startedUs, Number(process.hrtime.bigint() / 1000n)]);
-  sample();
-  const cpuMs = target.pid ? procCpuMs(target.pid) - cpuBefore : 0;
-  const loadCoreBusy = coreBusySince(0, loadCoreBefore);
+  const watch = watchRun(target);
+  const counts = await runWrk(target, mode, connections, seconds).catch((error: unknown) => {
+    watch.stop();
+    throw error;
+  });
+  const watched = watch.stop();
   const responses = counts.ok + counts.non2xx;
   return {
     target: target.name,
@@ -476,10 +491,7 @@ async function loadWithWrk(
     rps: counts.ok / (counts.durationUs / 1e6),
     p50: counts.p50Us / 1000,
     p99: counts.p99Us / 1000,
-    ...(target.pid
-      ? { cpuPerRequestMs: responses > 0 ? cpuMs / responses : Number.NaN, peakRssMb: rssPeakKb / 1024 }
-      : {}),
-    loadCoreBusy,
+    ...watched.figures(responses),
     ok: counts.ok,
     non2xx: counts.non2xx,
     errors: counts.errors,
