@@ -269,7 +269,11 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** The load generator: autocannon (default, records TTFB) or wrk (`--load wrk`, C, lighter on core 0). */
-const LOAD_GENERATOR = argValue('load') === 'wrk' ? 'wrk' : 'autocannon';
+const LOAD_GENERATOR = argValue('load') ?? 'autocannon';
+if (LOAD_GENERATOR !== 'wrk' && LOAD_GENERATOR !== 'autocannon') {
+  console.error(`--load ${LOAD_GENERATOR}: the load generator is autocannon or wrk`);
+  process.exit(2);
+}
 if (LOAD_GENERATOR === 'wrk' && spawnSync('wrk', ['-v']).error) {
   console.error('--load wrk: wrk is not installed (Debian: apt-get install wrk)');
   process.exit(2);
