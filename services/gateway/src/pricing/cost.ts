@@ -75,6 +75,29 @@ export class InvalidUsageError extends RangeError {
 
 /** Returns why a usage is impossible, or null when it is consistent. */
 export function checkUsage(usage: TokenUsage): string | null {
+  const counts =
+    isCount(usage.inputTokens) &&
+    isCount(usage.outputTokens) &&
+    isCount(usage.cachedInputTokens) &&
+    (usage.cacheWriteTokens === undefined || isCount(usage.cacheWriteTokens)) &&
+    (usage.cacheWrite1hTokens === undefined || isCount(usage.cacheWrite1hTokens)) &&
+    (usage.reasoningTokens === undefined || isCount(usage.reasoningTokens));
+  if (!counts) return countProblem(usage);
+  const promptParts =
+    usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) + (usage.cacheWrite1hTokens ?? 0);
+  if (promptParts > usage.inputTokens) {
+    return `cache reads and writes (${promptParts}) are parts of inputTokens (${usage.inputTokens}) and cannot exceed it`;
+  }
+  if ((usage.reasoningTokens ?? 0) > usage.outputTokens) {
+    return `reasoningTokens (${usage.reasoningTokens}) are part of outputTokens (${usage.outputTokens})`;
+  }
+  return null;
+}
+
+const isCount = (value: number): boolean => Number.isSafeInteger(value) && value >= 0;
+
+/** Which count is not a non-negative integer (checkUsage found one). */
+function countProblem(usage: TokenUsage): string | null {
   const fields: Array<[string, number | undefined]> = [
     ['inputTokens', usage.inputTokens],
     ['outputTokens', usage.outputTokens],
@@ -88,14 +111,6 @@ export function checkUsage(usage: TokenUsage): string | null {
     if (!Number.isSafeInteger(value) || value < 0)
       return `${name} must be a non-negative integer, got ${value}`;
   }
-  const promptParts =
-    usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) + (usage.cacheWrite1hTokens ?? 0);
-  if (promptParts > usage.inputTokens) {
-    return `cache reads and writes (${promptParts}) are parts of inputTokens (${usage.inputTokens}) and cannot exceed it`;
-  }
-  if ((usage.reasoningTokens ?? 0) > usage.outputTokens) {
-    return `reasoningTokens (${usage.reasoningTokens}) are part of outputTokens (${usage.outputTokens})`;
-  }
   return null;
 }
 
@@ -106,6 +121,14 @@ interface CompiledRates {
   readonly cacheWrite: bigint;
   readonly cacheWrite1h: bigint;
   readonly output: bigint;
+  /** The same rates as numbers, when every one is a safe integer (the usual case); else null. */
+  readonly numbers: {
+    readonly input: number;
+    readonly cachedInput: number;
+    readonly cacheWrite: number;
+    readonly cacheWrite1h: number;
+    readonly output: number;
+  } | null;
 }
 
 interface CompiledPrice {
@@ -113,6 +136,7 @@ interface CompiledPrice {
   /** Descending by threshold, so the first one exceeded is the one that applies. */
   readonly tiers: ReadonlyArray<{ readonly above: number; readonly rates: CompiledRates }>;
   readonly unit: bigint;
+  readonly unitNumber: number;
 }
 
 /** Scaled integers per price object, so the hot path neither parses strings nor allocates decimals. */
@@ -135,12 +159,26 @@ function compileRates(
 ): CompiledRates {
   const input = scaled(r.input);
   const cacheWrite = r.cacheWrite === undefined ? input : scaled(r.cacheWrite);
-  return {
+  const rates = {
     input,
     cachedInput: r.cachedInput === undefined ? input : scaled(r.cachedInput),
     cacheWrite,
     cacheWrite1h: r.cacheWrite1h === undefined ? cacheWrite : scaled(r.cacheWrite1h),
     output: scaled(r.output),
+  };
+  const all = [rates.input, rates.cachedInput, rates.cacheWrite, rates.cacheWrite1h, rates.output];
+  const safe = all.every((rate) => rate <= BigInt(Number.MAX_SAFE_INTEGER));
+  return {
+    ...rates,
+    numbers: safe
+      ? {
+          input: Number(rates.input),
+          cachedInput: Number(rates.cachedInput),
+          cacheWrite: Number(rates.cacheWrite),
+          cacheWrite1h: Number(rates.cacheWrite1h),
+          output: Number(rates.output),
+        }
+      : null,
   };
 }
 
@@ -150,7 +188,7 @@ function compile(price: ModelPrice): CompiledPrice {
     const tiers = (price.tiers ?? [])
       .map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) }))
       .sort((a, b) => b.above - a.above);
-    c = { base: compileRates(price), tiers, unit: BigInt(price.unitTokens) };
+    c = { base: compileRates(price), tiers, unit: BigInt(price.unitTokens), unitNumber: price.unitTokens };
     compiled.set(price, c);
   }
   return c;
@@ -162,6 +200,39 @@ function part(tokens: number, rate: bigint, unit: bigint): bigint {
   const numerator = BigInt(tokens) * rate;
   const quotient = numerator / unit;
   return (numerator % unit) * 2n >= unit ? quotient + 1n : quotient;
+}
+
+/**
+ * The same as `part` in doubles, exact while every product stays a safe integer; NaN when
+ * one would not (the caller then takes the bigint path). Costs are priced on every request,
+ * and bigint arithmetic and formatting was most of what pricing cost there.
+ */
+function partNumber(tokens: number, rate: number, unit: number): number {
+  if (tokens === 0) return 0;
+  const numerator = tokens * rate;
+  // A double at or below MAX_SAFE_INTEGER is the exact product (a larger one would round up past it).
+  if (numerator > Number.MAX_SAFE_INTEGER) return Number.NaN;
+  let quotient = Math.floor(numerator / unit);
+  let remainder = numerator - quotient * unit;
+  // The division was rounded: bring quotient and remainder back to the exact ones.
+  if (remainder < 0) {
+    quotient -= 1;
+    remainder += unit;
+  } else if (remainder >= unit) {
+    quotient += 1;
+    remainder -= unit;
+  }
+  return remainder * 2 >= unit ? quotient + 1 : quotient;
+}
+
+const SCALE_NUMBER = 10 ** COST_SCALE;
+
+/** `formatScaled` of a safe integer. */
+function formatScaledNumber(value: number): string {
+  const whole = Math.floor(value / SCALE_NUMBER);
+  const fraction = value - whole * SCALE_NUMBER;
+  if (fraction === 0) return String(whole);
+  return `${whole}.${String(fraction).padStart(COST_SCALE, '0').replace(/0+$/, '')}`;
 }
 
 /** 4503000n -> "0.0004503": no exponent, no trailing zeros. */
@@ -176,12 +247,57 @@ function formatScaled(value: bigint): string {
  * The cost of `usage` at `price`. Throws InvalidUsageError for usage that cannot be real
  * (see checkUsage); adapters normalise provider usage before calling this.
  *
+ * Computed in doubles while every product is a safe integer (checked; the usual case), else
+ * in bigints: the same digits either way (tested against `computeCostWithBigints`).
+ *
  * Properties (tested): zero usage costs exactly "0"; the cost never decreases when
  * inputTokens or outputTokens grow, and never increases when part of the prompt moves from
  * uncached to cached (the shipped table keeps cachedInput <= input <= cacheWrite <= cacheWrite1h
  * and tier rates >= base rates).
  */
 export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
+  const { c, rates, tierAbove, parts } = prepare(price, usage);
+  const n = rates.numbers;
+  if (n !== null) {
+    const unit = c.unitNumber;
+    const input = partNumber(parts.uncached, n.input, unit);
+    const cachedInput = partNumber(usage.cachedInputTokens, n.cachedInput, unit);
+    const cacheWrite =
+      partNumber(parts.write5m, n.cacheWrite, unit) + partNumber(parts.write1h, n.cacheWrite1h, unit);
+    const output = partNumber(usage.outputTokens, n.output, unit);
+    const total = input + cachedInput + cacheWrite + output;
+    // NaN (a product too large for doubles) fails this too: then bigints.
+    if (total <= Number.MAX_SAFE_INTEGER) {
+      return {
+        amount: formatScaledNumber(total),
+        currency: price.currency,
+        breakdown: {
+          input: formatScaledNumber(input),
+          cachedInput: formatScaledNumber(cachedInput),
+          cacheWrite: formatScaledNumber(cacheWrite),
+          output: formatScaledNumber(output),
+        },
+        tierAboveInputTokens: tierAbove,
+      };
+    }
+  }
+  return costWithBigints(price, usage, c, rates, tierAbove, parts);
+}
+
+/** `computeCost` in bigints only: the reference its fast path is tested against. */
+export function computeCostWithBigints(price: ModelPrice, usage: TokenUsage): Cost {
+  const { c, rates, tierAbove, parts } = prepare(price, usage);
+  return costWithBigints(price, usage, c, rates, tierAbove, parts);
+}
+
+interface PromptParts {
+  readonly uncached: number;
+  readonly write5m: number;
+  readonly write1h: number;
+}
+
+/** Checks the usage, and picks the rates (the tier) and the prompt's parts. */
+function prepare(price: ModelPrice, usage: TokenUsage) {
   const problem = checkUsage(usage);
   if (problem !== null) throw new InvalidUsageError(problem);
 
@@ -195,16 +311,29 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
       break;
     }
   }
-
   const write5m = usage.cacheWriteTokens ?? 0;
   const write1h = usage.cacheWrite1hTokens ?? 0;
-  const uncached = usage.inputTokens - usage.cachedInputTokens - write5m - write1h;
+  const parts: PromptParts = {
+    uncached: usage.inputTokens - usage.cachedInputTokens - write5m - write1h,
+    write5m,
+    write1h,
+  };
+  return { c, rates, tierAbove, parts };
+}
 
-  const input = part(uncached, rates.input, c.unit);
+function costWithBigints(
+  price: ModelPrice,
+  usage: TokenUsage,
+  c: CompiledPrice,
+  rates: CompiledRates,
+  tierAbove: number | null,
+  parts: PromptParts,
+): Cost {
+  const input = part(parts.uncached, rates.input, c.unit);
   const cachedInput = part(usage.cachedInputTokens, rates.cachedInput, c.unit);
-  const cacheWrite = part(write5m, rates.cacheWrite, c.unit) + part(write1h, rates.cacheWrite1h, c.unit);
+  const cacheWrite =
+    part(parts.write5m, rates.cacheWrite, c.unit) + part(parts.write1h, rates.cacheWrite1h, c.unit);
   const output = part(usage.outputTokens, rates.output, c.unit);
-
   return {
     amount: formatScaled(input + cachedInput + cacheWrite + output),
     currency: price.currency,

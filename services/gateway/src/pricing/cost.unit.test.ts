@@ -6,6 +6,7 @@ import {
   COST_SCALE,
   compareAmounts,
   computeCost,
+  computeCostWithBigints,
   InvalidUsageError,
   type TokenUsage,
 } from './cost.js';
@@ -299,6 +300,61 @@ describe('computeCost: integer arithmetic against decimal.js as the reference', 
       assert.equal(cost.breakdown.output, output.toFixed());
       assert.equal(cost.amount, input.plus(output).toFixed());
     }
+  });
+
+  test('equals the decimal computation for request-sized usages too (the doubles path)', () => {
+    for (let i = 0; i < 5000; i++) {
+      const unitTokens = random() < 0.5 ? 1_000_000 : 1_000;
+      const price: ModelPrice = { input: randomPrice(), output: randomPrice(), currency: 'USD', unitTokens };
+      const inputTokens = Math.floor(random() * 200_000);
+      const outputTokens = Math.floor(random() * 20_000);
+      const cost = computeCost(price, { inputTokens, outputTokens, cachedInputTokens: 0 });
+      const input = reference(inputTokens, price.input, unitTokens);
+      const output = reference(outputTokens, price.output, unitTokens);
+      assert.equal(
+        cost.breakdown.input,
+        input.toFixed(),
+        `input ${inputTokens} x ${price.input}/${unitTokens}`,
+      );
+      assert.equal(cost.breakdown.output, output.toFixed());
+      assert.equal(cost.amount, input.plus(output).toFixed());
+    }
+  });
+
+  test('doubles and bigints give the same cost on both sides of 2^53 (every part, cache writes and tiers)', () => {
+    const tiered = priceOf('gemini-2.5-pro');
+    let nearTheEdge = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const unitTokens = random() < 0.5 ? 1_000_000 : 1_000;
+      const price: ModelPrice =
+        i % 10 === 0
+          ? tiered
+          : {
+              input: randomPrice(),
+              output: randomPrice(),
+              cachedInput: randomPrice(),
+              cacheWrite: randomPrice(),
+              cacheWrite1h: randomPrice(),
+              currency: 'USD',
+              unitTokens,
+            };
+      // Token counts from 0 to ~10^8 on a log scale: products from small to well past 2^53.
+      const count = () => Math.floor(10 ** (random() * 8));
+      const inputTokens = count() + 3;
+      const cachedInputTokens = Math.floor(random() * (inputTokens / 3));
+      const cacheWriteTokens = Math.floor(random() * (inputTokens / 3));
+      const cacheWrite1hTokens = Math.floor(random() * (inputTokens / 3));
+      const outputTokens = count();
+      const usage = { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens };
+      const rate = Number(price.input) * 10 ** COST_SCALE;
+      if (inputTokens * rate > 2 ** 52 && inputTokens * rate < 2 ** 54) nearTheEdge += 1;
+      assert.deepEqual(
+        computeCost(price, usage),
+        computeCostWithBigints(price, usage),
+        JSON.stringify({ price, usage }),
+      );
+    }
+    assert.ok(nearTheEdge > 50, `only ${nearTheEdge} cases near 2^53`);
   });
 
   test('rounds to 10 decimals, an exact half up', () => {

@@ -181,8 +181,20 @@ function shipped(): ShippedIndex {
   return shippedIndex;
 }
 
+/** A model name's candidate keys and its shipped match (`PriceBook.#resolved`). */
+interface ResolvedName {
+  readonly candidates: ReadonlyArray<{ readonly key: string; readonly matchedBy: MatchKind }>;
+  /** Index of the candidate the shipped table prices, or -1. */
+  readonly shippedAt: number;
+  shipped: Extract<PriceLookup, { status: 'priced' }> | undefined;
+}
+
+/** Model names whose resolution a price book keeps. */
+const MAX_REMEMBERED_NAMES = 4096;
+
 export class PriceBook {
   readonly #shipped: ShippedIndex;
+  readonly #names = new Map<string, ResolvedName>();
   /** orgId -> canonical model key -> overrides, latest effectiveFrom first. */
   readonly #overrides: ReadonlyMap<string, ReadonlyMap<string, readonly CompiledOverride[]>>;
 
@@ -218,34 +230,19 @@ export class PriceBook {
   lookup(model: string, options: LookupOptions = {}): PriceLookup {
     const orgOverrides = options.orgId === undefined ? undefined : this.#overrides.get(options.orgId);
     const atMs = orgOverrides === undefined ? 0 : (options.at ?? new Date()).getTime();
-
-    for (const candidate of nameCandidates(model)) {
-      const key = this.#canonical(candidate.key);
-      if (orgOverrides !== undefined) {
-        const override = effectiveOverride(orgOverrides.get(key), atMs);
-        if (override !== undefined) return this.#fromOverride(model, key, candidate.matchedBy, override);
-      }
-      const entry = this.#shipped.entries.get(key);
-      const price = this.#shipped.prices.get(key);
-      if (entry !== undefined && price !== undefined) {
-        const provider = this.#shipped.table.providers[entry.provider];
-        return {
-          status: 'priced',
-          model,
-          matchedKey: key,
-          matchedBy: candidate.matchedBy,
-          provider: entry.provider,
-          price,
-          source: {
-            kind: 'shipped',
-            asOf: this.#shipped.table.asOf,
-            provider: entry.provider,
-            checkedAt: provider?.checkedAt ?? this.#shipped.table.asOf,
-            source: provider?.source ?? '',
-          },
-        };
+    const resolved = this.#resolved(model);
+    // An org's override of a name tried before (or the same as) the shipped match wins, if in effect.
+    if (orgOverrides !== undefined) {
+      const { candidates, shippedAt } = resolved;
+      const last = shippedAt < 0 ? candidates.length - 1 : shippedAt;
+      for (let i = 0; i <= last; i++) {
+        const candidate = candidates[i] as { key: string; matchedBy: MatchKind };
+        const override = effectiveOverride(orgOverrides.get(candidate.key), atMs);
+        if (override !== undefined)
+          return this.#fromOverride(model, candidate.key, candidate.matchedBy, override);
       }
     }
+    if (resolved.shipped !== undefined) return resolved.shipped;
     return {
       status: 'unpriced',
       model,
@@ -259,6 +256,50 @@ export class PriceBook {
     const found = this.lookup(model, options);
     if (found.status === 'unpriced') return found;
     return { ...found, cost: computeCost(found.price, usage) };
+  }
+
+  /**
+   * What does not change between lookups of one model name: its candidate keys (canonical),
+   * and the shipped table's match, made once (every request is priced; the names, aliases
+   * and regular expressions of `nameCandidates` cost more than the rest of pricing).
+   */
+  #resolved(model: string): ResolvedName {
+    let resolved = this.#names.get(model);
+    if (resolved === undefined) {
+      const candidates = nameCandidates(model).map((c) => ({
+        key: this.#canonical(c.key),
+        matchedBy: c.matchedBy,
+      }));
+      const shippedAt = candidates.findIndex(
+        (c) => this.#shipped.entries.has(c.key) && this.#shipped.prices.has(c.key),
+      );
+      resolved = { candidates, shippedAt, shipped: undefined };
+      const match = candidates[shippedAt];
+      const entry = match && this.#shipped.entries.get(match.key);
+      const price = match && this.#shipped.prices.get(match.key);
+      if (match && entry !== undefined && price !== undefined) {
+        const provider = this.#shipped.table.providers[entry.provider];
+        resolved.shipped = Object.freeze({
+          status: 'priced',
+          model,
+          matchedKey: match.key,
+          matchedBy: match.matchedBy,
+          provider: entry.provider,
+          price,
+          source: Object.freeze({
+            kind: 'shipped',
+            asOf: this.#shipped.table.asOf,
+            provider: entry.provider,
+            checkedAt: provider?.checkedAt ?? this.#shipped.table.asOf,
+            source: provider?.source ?? '',
+          }),
+        } as const);
+      }
+      // Model names come from callers: the bound keeps a flood of made-up names from growing it.
+      if (this.#names.size >= MAX_REMEMBERED_NAMES) this.#names.clear();
+      this.#names.set(model, resolved);
+    }
+    return resolved;
   }
 
   #canonical(key: string): string {

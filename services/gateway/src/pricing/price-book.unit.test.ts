@@ -177,6 +177,17 @@ describe('PriceBook: org overrides', () => {
     assert.equal(jan.source.kind === 'org-override' && jan.source.overrideId, 'ovr-2');
   });
 
+  test('a name looked up again, even after thousands of made-up ones, resolves as the first time', () => {
+    const first = withOverrides.lookup('openai/gpt-4o-2024-08-06', { orgId: 'acme', at });
+    for (let i = 0; i < 5000; i++) withOverrides.lookup(`made-up-model-${i}`);
+    assert.equal(withOverrides.lookup('made-up-model-1').status, 'unpriced');
+    assert.deepEqual(withOverrides.lookup('openai/gpt-4o-2024-08-06', { orgId: 'acme', at }), first);
+    const shipped = priced(withOverrides.lookup('openai/gpt-4o-2024-08-06'));
+    assert.equal(shipped.source.kind, 'shipped');
+    assert.equal(shipped.matchedKey, 'gpt-4o');
+    assert.ok(Object.isFrozen(shipped), 'a shared answer cannot be changed by one caller');
+  });
+
   test('overrides are per org', () => {
     assert.equal(priced(withOverrides.lookup('gpt-4o', { at })).source.kind, 'shipped');
     assert.equal(priced(withOverrides.lookup('gpt-4o', { orgId: 'umbrella', at })).source.kind, 'shipped');
