@@ -34,6 +34,7 @@ import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js
 import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
 import { TranslationError } from '../translate/index.js';
 import type { NormalisedUsage } from '../translate/usage.js';
+import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { authenticate, type Caller } from './authenticate.js';
@@ -172,7 +173,7 @@ export function generateHandler(
       outcome.clientAddress = address;
       outcome.clientIp = address.text;
     }
-    const abort = new AbortController();
+    const abort = new ConnectionSignal();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
@@ -195,10 +196,10 @@ export function generateHandler(
       trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
       admit(deps, outcome, routes[0]!, body, dialect, res);
-      await attempt(dialect, plan, body, routes, outcome, deps, res, abort.signal);
+      await attempt(dialect, plan, body, routes, outcome, deps, res, abort);
     } catch (error) {
       const gatewayError = asGatewayError(error);
-      if (abort.signal.aborted) {
+      if (abort.aborted) {
         record(deps, outcome, failed(outcome, 'client_disconnected', undefined, null));
         return;
       }
@@ -221,7 +222,7 @@ async function attempt(
   outcome: Outcome,
   deps: GenerateDependencies,
   res: ServerResponse,
-  signal: AbortSignal,
+  signal: CallerSignal,
 ): Promise<void> {
   let lastError: UpstreamError | undefined;
   let served = false;

@@ -17,6 +17,7 @@
  * A 401 is retried once when the adapter can refresh its credentials (GigaChat tokens).
  */
 import { OPENAI_DONE } from '../translate/index.js';
+import type { CallerSignal } from '../upstream/caller-signal.js';
 import type { HeaderBag } from '../upstream/headers.js';
 import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
@@ -43,7 +44,7 @@ export interface ProviderCall {
   readonly config: ProviderConfig;
   readonly key: ProviderKey;
   /** Aborts the call: pass the client connection's signal, so a disconnect stops the provider. */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CallerSignal | undefined;
   /** Per-call limits (first byte, idle, total). */
   readonly timeouts?: UpstreamRequest['timeouts'];
   /** W3C trace context of the attempt (`traceparent`, `tracestate`), sent with the request. */

@@ -7,6 +7,7 @@
  * registry holds them by `ProviderId`.
  */
 import { providerType } from '@kordon/events';
+import type { CallerSignal } from '../upstream/caller-signal.js';
 import type { HeaderBag } from '../upstream/headers.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import type { UpstreamClient, UpstreamErrorResponse, UpstreamTls } from '../upstream/upstream-client.js';
@@ -152,7 +153,7 @@ export interface AuthContext {
   readonly key: ProviderKey;
   /** For adapters that exchange the key for a token (GigaChat). */
   readonly client: UpstreamClient;
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CallerSignal | undefined;
 }
 
 /** Auth headers, plus the secrets they hold (to be cut out of anything the answer echoes). */

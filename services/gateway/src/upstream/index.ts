@@ -3,6 +3,7 @@
  * streaming with backpressure, SSE and NDJSON framing, Retry-After and rate-limit headers,
  * secret redaction, and the guard that only configuration chooses the host.
  */
+export { type CallerSignal, ConnectionSignal } from './caller-signal.js';
 export { type HeaderBag, headerValue } from './headers.js';
 export { NdjsonFramingError, NdjsonReader } from './ndjson-reader.js';
 export {

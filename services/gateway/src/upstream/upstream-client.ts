@@ -22,6 +22,7 @@
  * only an excerpt with the secrets cut out is kept.
  */
 import { type Dispatcher, Pool } from 'undici';
+import type { CallerSignal } from './caller-signal.js';
 import type { HeaderBag } from './headers.js';
 import { type RateLimitInfo, retryAfterFromRateLimits } from './rate-limit-headers.js';
 import { redactSecrets } from './redact.js';
@@ -95,7 +96,7 @@ export interface UpstreamRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string | Uint8Array | undefined;
   /** Aborts the call (a client disconnect). */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CallerSignal | undefined;
   /** Per-call limits; a call with its own connect timeout gets its own pool for the origin. */
   readonly timeouts?: Partial<UpstreamTimeouts> | undefined;
   /** Values to cut out of anything kept from the answer (the key, an access token). */
