@@ -14,6 +14,7 @@ import {
   positiveCount,
   providerId,
 } from './fields.js';
+import { requestCompletedHolds, requestFailedHolds } from './request-fast-checks.js';
 
 /*
  * The outcome of each request, written by the gateway when it settles. Stream:
@@ -97,6 +98,7 @@ const sealedBodies = z
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
   version: 2,
+  fastCheck: requestCompletedHolds,
   schema: z.strictObject({
     /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
     ...requestCompletedV1Fields,
@@ -175,6 +177,7 @@ export const failureCode = z.enum([
 export const RequestFailed = defineEvent({
   type: 'RequestFailed',
   version: 1,
+  fastCheck: requestFailedHolds,
   schema: z.strictObject({
     requestId: id,
     errorCode: failureCode,

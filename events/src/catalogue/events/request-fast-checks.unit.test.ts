@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { requestCompletedHolds, requestFailedHolds } from './request-fast-checks.js';
+import { RequestCompleted, RequestFailed } from './usage.js';
+
+const completed = {
+  requestId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b',
+  proxyKeyId: 'key-1',
+  userId: 'user-bob',
+  teamId: 'team-research',
+  provider: 'openai',
+  providerKeyId: 'pk-openai-1',
+  model: 'gpt-4o-2024-08-06',
+  endpoint: 'chat.completions',
+  stream: true,
+  usage: { inputTokens: 1200, outputTokens: 300, cachedInputTokens: 1000, reasoningTokens: 100 },
+  cost: '0.0061',
+  currency: 'USD',
+  latencyMs: 2310,
+  timeToFirstTokenMs: 412,
+  status: 200,
+  clientIp: '203.0.113.7',
+  attempts: 2,
+  redactedPrompt: 'My email is [EMAIL]',
+  redactedResponse: null,
+  sealedBodies: {
+    keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6c',
+    prompt: 'c2VhbGVk',
+    response: null,
+  },
+};
+
+const failed = {
+  requestId: 'req-3',
+  errorCode: 'stream_interrupted',
+  proxyKeyId: 'key-1',
+  userId: 'user-bob',
+  teamId: null,
+  provider: 'anthropic',
+  providerKeyId: 'pk-anthropic-1',
+  model: 'claude-sonnet-4-5',
+  endpoint: 'messages',
+  stream: true,
+  usage: { inputTokens: 500, outputTokens: 73, cachedInputTokens: 0 },
+  cost: '0.002595',
+  currency: 'USD',
+  latencyMs: 8000,
+  status: null,
+  upstreamStatus: 200,
+  clientIp: '198.51.100.20',
+  attempts: 1,
+};
+
+/** Values every field is tried with: of the wrong type, at and past each bound, malformed. */
+const VALUES: unknown[] = [
+  undefined,
+  null,
+  true,
+  false,
+  -1,
+  -0,
+  0,
+  1,
+  1.5,
+  99,
+  100,
+  599,
+  600,
+  2 ** 53,
+  Number.MAX_SAFE_INTEGER,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  '',
+  ' ',
+  'a',
+  'a:b',
+  'a b',
+  '-a',
+  'A',
+  'Open-AI',
+  'x'.repeat(40),
+  'x'.repeat(41),
+  'x'.repeat(128),
+  'x'.repeat(129),
+  'x'.repeat(200),
+  'x'.repeat(201),
+  'x'.repeat(32_768),
+  'x'.repeat(32_769),
+  'x'.repeat(65_536),
+  'x'.repeat(65_537),
+  'gpt 4o',
+  'gpt-4o\n',
+  'USD',
+  'usd',
+  'US',
+  '0',
+  '0.5',
+  '00.5',
+  '1e3',
+  '-1',
+  '0.1234567890123',
+  'chat.completions',
+  'messages',
+  'embeddings ',
+  'client_disconnected',
+  'nope',
+  '127.0.0.1',
+  '256.1.1.1',
+  '1.2.3',
+  '::1',
+  '2001:db8::1',
+  '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b',
+  '0195514f-6d7a-0cc1-9a3e-3d1b2f4e5a6b',
+  {},
+  [],
+  ['x'],
+  { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0 },
+  { inputTokens: 1, outputTokens: 1, cachedInputTokens: 2 },
+  { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, reasoningTokens: 2 },
+  { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, reasoningTokens: undefined },
+  { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, extra: 1 },
+  { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null, response: null },
+  { keyId: 'not-a-uuid', prompt: null, response: null },
+  { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null },
+];
+
+/** Every variant of `base` with one field (top level or one level down) set to each value, removed, or one field added. */
+function* mutations(base: Record<string, unknown>): Generator<Record<string, unknown>> {
+  for (const key of Object.keys(base)) {
+    for (const value of VALUES) yield { ...base, [key]: value };
+    const { [key]: _, ...without } = base;
+    yield without;
+    const inner = base[key];
+    if (inner && typeof inner === 'object') {
+      for (const innerKey of Object.keys(inner)) {
+        for (const value of VALUES) yield { ...base, [key]: { ...inner, [innerKey]: value } };
+        const { [innerKey]: __, ...innerWithout } = inner as Record<string, unknown>;
+        yield { ...base, [key]: innerWithout };
+      }
+      yield { ...base, [key]: { ...inner, extra: 1 } };
+    }
+  }
+  yield { ...base, extra: 1 };
+}
+
+for (const [name, holds, definition, bases] of [
+  [
+    'RequestCompleted',
+    requestCompletedHolds,
+    RequestCompleted,
+    [
+      completed,
+      {
+        ...completed,
+        teamId: null,
+        cost: null,
+        currency: null,
+        timeToFirstTokenMs: null,
+        sealedBodies: null,
+      },
+    ],
+  ],
+  [
+    'RequestFailed',
+    requestFailedHolds,
+    RequestFailed,
+    [failed, { ...failed, provider: null, providerKeyId: null, status: 499 }],
+  ],
+] as const) {
+  test(`${name}: what the fast check accepts, the schema accepts and writes unchanged`, () => {
+    let tried = 0;
+    let fast = 0;
+    let valid = 0;
+    for (const base of bases) {
+      assert.equal(holds(base), true, 'a valid event takes the fast path');
+      for (const data of mutations(base)) {
+        tried += 1;
+        const parsed = definition.schema.safeParse(data);
+        if (parsed.success) valid += 1;
+        if (!holds(data)) continue;
+        fast += 1;
+        assert.ok(
+          parsed.success,
+          `the fast check accepted what the schema refuses: ${JSON.stringify(data).slice(0, 300)}`,
+        );
+        assert.deepEqual(parsed.data, data, 'the schema would have written something else');
+      }
+    }
+    // Most valid variants go the fast way (the rest, e.g. IPv6 addresses, the schema's).
+    assert.ok(fast > 0.8 * valid, `${fast} of ${valid} valid variants took the fast path (${tried} tried)`);
+  });
+}
