@@ -69,6 +69,8 @@ const argValue = (name: string) => {
 };
 const SECONDS = Number(argValue('seconds') ?? 5);
 const WARMUP_SECONDS = 2;
+/** --telemetry: load before each measured round of one side, not measured. */
+const ROUND_WARMUP_SECONDS = Number(argValue('round-warmup') ?? 1);
 const ALL_MODES = ['plain', 'stream'] as const;
 type Mode = (typeof ALL_MODES)[number];
 /** `--conns 16,64` and `--modes plain` measure some cells only (quick comparisons). */
@@ -1156,8 +1158,14 @@ async function measureTelemetryInterleaved(
       const rounds = new Map<string, Measured[]>(started.map(({ name }) => [name, []]));
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? started : [...started].reverse();
-        for (const { name, target } of order)
+        for (const { name, target } of order) {
+          // A process idle through the other's run comes back with part of its code
+          // dropped (V8 collects while idle, and flushes code not run lately) and spends
+          // the first second recompiling: more so the side with more code. A second of
+          // load first, not measured, so each round measures a warm gateway.
+          await load(target, mode, connections, ROUND_WARMUP_SECONDS);
           rounds.get(name)?.push(await load(target, mode, connections, SECONDS));
+        }
       }
       for (const { name } of started) {
         const runs = rounds.get(name) ?? [];
