@@ -36,6 +36,10 @@ import { argNumber } from './bench-args.js';
 
 const REQUESTS = argNumber('requests', 200_000);
 const RUNS = argNumber('runs', 3);
+/** `--case kordon`: only the cases whose label holds this text (case-insensitive). */
+const CASE = ((i) => (i >= 0 ? process.argv[i + 3] : undefined))(
+  process.argv.slice(2).indexOf('--case'),
+)?.toLowerCase();
 const BATCH = 2048;
 
 // The encoder's fast path recognises Kordon's spans by class: one module instance, or the
@@ -202,7 +206,7 @@ console.log(
 );
 console.log('| case | mode | µs / request | KB allocated / request |');
 console.log('| --- | --- | ---: | ---: |');
-for (const { label, sink, sampler } of cases) {
+for (const { label, sink, sampler } of cases.filter((c) => !CASE || c.label.toLowerCase().includes(CASE))) {
   for (const stream of [false, true]) {
     const tracing = new RequestTracing(pipeline(sink, sampler));
     const micros = timed(tracing, stream);

@@ -23,6 +23,8 @@ const LENGTH_DELIMITED = 2;
 const VARINT = 0;
 const FIXED64 = 1;
 const FIXED32 = 5;
+/** `Span.attributes`: the field most attributes are written to. */
+const SPAN_ATTRIBUTES = 9;
 /** Span.flags: the W3C trace flags, and "whether the parent is remote" is known (and if so, that it is). */
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
@@ -289,19 +291,19 @@ function writeAnyValue(w: Writer, value: unknown): void {
 
 /**
  * What is known of one attribute name: its `KeyValue.key` field (tag, length, bytes), and
- * whole `KeyValue`s (key and value) already written for it. Most of a request's attributes
+ * whole attribute fields (tag, length, key and value: `keyValue`) already written for it. Most of a request's attributes
  * repeat from request to request (tenant and key ids, model, route, provider, status,
  * outcome): those are copied as bytes. A name seen with many values (a request id, a
  * response id) stops being remembered and is written each time.
  */
 interface KeyEntry {
   readonly field: Uint8Array;
-  /** `KeyValue` bytes by string value; undefined once the name had too many values. */
+  /** The attribute field (`keyValue`) by string value; undefined once the name had too many values. */
   strings: Map<string, Uint8Array> | undefined;
-  /** The string value last written, and its `KeyValue`. */
+  /** The string value last written, and its attribute field. */
   lastString: string | undefined;
   lastStringBytes: Uint8Array | undefined;
-  /** `KeyValue` bytes by small integer value (and booleans at 0 and 1 of `booleans`). */
+  /** Attribute fields by small integer value (and booleans at 0 and 1 of `booleans`). */
   readonly integers: Array<Uint8Array | undefined>;
   readonly booleans: Array<Uint8Array | undefined>;
 }
@@ -336,14 +338,21 @@ function keyEntry(key: string): KeyEntry {
   return entry;
 }
 
-/** The `KeyValue` message of one attribute (without its own tag and length). */
+/**
+ * One attribute as a whole `Span.attributes` field: its tag (field 9, one byte), the
+ * `KeyValue`'s length, the `KeyValue`. Span attributes are copied in one piece; another field
+ * (an event's attributes) writes its own tag and copies from the second byte on.
+ */
 function keyValue(entry: KeyEntry, value: unknown): Uint8Array {
   const w = new Writer(64);
+  w.tag(SPAN_ATTRIBUTES, LENGTH_DELIMITED);
+  const whole = w.begin();
   w.raw(entry.field);
   w.tag(2, LENGTH_DELIMITED);
   const anyValue = w.begin();
   writeAnyValue(w, value);
   w.end(anyValue);
+  w.end(whole);
   return w.copy();
 }
 
@@ -416,13 +425,16 @@ function encodedBlock(block: AttributeBlock): Uint8Array {
 
 function writeAttribute(w: Writer, key: string, value: unknown, field: number): void {
   const entry = keyEntry(key);
-  w.tag(field, LENGTH_DELIMITED);
   const remembered = rememberedKeyValue(entry, value);
   if (remembered) {
-    w.varint(remembered.length);
-    w.raw(remembered);
+    if (field === SPAN_ATTRIBUTES) w.raw(remembered);
+    else {
+      w.tag(field, LENGTH_DELIMITED);
+      w.raw(remembered.subarray(1));
+    }
     return;
   }
+  w.tag(field, LENGTH_DELIMITED);
   const keyValue = w.begin();
   w.raw(entry.field);
   w.tag(2, LENGTH_DELIMITED);
