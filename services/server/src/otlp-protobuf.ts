@@ -228,6 +228,30 @@ class Writer {
     return this.pos;
   }
 
+  /**
+   * Reserves two bytes for a length, for a message that is usually 128 bytes to 16 KiB long (a
+   * span): `endWide` then writes the length in place, where `end` would move the message.
+   */
+  beginWide(): number {
+    this.ensure(2);
+    this.pos += 2;
+    return this.pos;
+  }
+
+  /** The length of what was written since `beginWide`, in the fewest bytes (as `end`). */
+  endWide(start: number): void {
+    const length = this.pos - start;
+    if (length >= 0x80 && length < 0x4000) {
+      this.buffer[start - 2] = (length & 0x7f) | 0x80;
+      this.buffer[start - 1] = length >>> 7;
+      return;
+    }
+    // Shorter or longer than two bytes of length: start from one byte and let `end` move it.
+    this.buffer.copyWithin(start - 1, start, this.pos);
+    this.pos -= 1;
+    this.end(start - 1);
+  }
+
   /** Writes the length of what was written since `begin`, moving it when the length needs more than a byte. */
   end(start: number): void {
     const length = this.pos - start;
@@ -701,9 +725,9 @@ export class OtlpTraceBatch {
     try {
       for (let i = 0; i < spans.length; i++) {
         w.tag(2, LENGTH_DELIMITED);
-        const start = w.begin();
+        const start = w.beginWide();
         writeSpan(w, spans[i] as ReadableSpan);
-        w.end(start);
+        w.endWide(start);
       }
     } catch (error) {
       // A half-written span would corrupt the whole batch: back to where this call began.

@@ -120,6 +120,26 @@ describe('OTLP protobuf encoding of request spans', () => {
     assert.deepEqual(Buffer.from(byRequest.take()), expected);
   });
 
+  it('frames spans of every length as the SDK does: under 128 bytes, up to 16 KiB, and past it', () => {
+    const context = () => ({ traceId: ids.generateTraceId(), spanId: ids.generateSpanId(), traceFlags: 1 });
+    const tiny = new RecordedSpan(pipeline, 'a', SpanKind.INTERNAL, context(), undefined, Date.now());
+    tiny.end(Date.now() + 1);
+    const sized = (chars: number) => {
+      const span = new RecordedSpan(pipeline, 'b', SpanKind.INTERNAL, context(), undefined, Date.now());
+      span.setAttribute('kordon.text', 'z'.repeat(chars));
+      span.end(Date.now() + 1);
+      return span;
+    };
+    // Around each boundary of a one-, two- and three-byte length.
+    const all = [tiny, sized(40), sized(60), sized(70), sized(16_300), sized(16_330), sized(16_400)];
+    const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
+    batch.add(all);
+    assert.deepEqual(
+      Buffer.from(batch.take()),
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(all) ?? []),
+    );
+  });
+
   it('a batch taken again holds only what was added since, on a buffer that grew past its start size', () => {
     const batch = new OtlpTraceBatch(pipeline.resource, pipeline.scope);
     for (let i = 0; i < 10; i++) batch.add(spans());
