@@ -29,7 +29,8 @@ export const decimal = z
  * The currency of a price and so of a cost: providers bill in their own (YandexGPT and
  * GigaChat in roubles); converting is finance's business, not the gateway's.
  */
-export const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code');
+export const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+export const currency = z.string().regex(CURRENCY_PATTERN, 'must be an ISO 4217 currency code');
 
 export const count = z.int().min(0);
 export const positiveCount = z.int().min(1);
@@ -37,18 +38,22 @@ export const durationMs = z.int().min(0);
 export const httpStatus = z.int().min(100).max(599);
 
 /** A provider id as the gateway's registry names it: a slug, so a new provider needs no new version. */
+export const PROVIDER_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+export const PROVIDER_ID_MAX_LENGTH = 40;
 export const providerId = z
   .string()
   .min(1)
-  .max(40)
-  .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a provider slug');
+  .max(PROVIDER_ID_MAX_LENGTH)
+  .regex(PROVIDER_ID_PATTERN, 'must be a provider slug');
 
 /** A model name as providers spell them (`gpt-4o`, `openai/gpt-4o`, `claude-3-5-sonnet@20240620`, `ft:...`). */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][\x21-\x7e]*$/;
+export const MODEL_NAME_MAX_LENGTH = 200;
 export const modelName = z
   .string()
   .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9][\x21-\x7e]*$/, 'must be a model name of printable characters without spaces');
+  .max(MODEL_NAME_MAX_LENGTH)
+  .regex(MODEL_NAME_PATTERN, 'must be a model name of printable characters without spaces');
 
 /** An allowlist entry: an exact model name, or a prefix ending in `*`. */
 export const modelPattern = z
@@ -81,6 +86,20 @@ export const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 export const cidr = z.union([z.cidrv4(), z.cidrv6()]);
 
 export const endpoint = z.enum(['chat.completions', 'completions', 'embeddings', 'responses', 'messages']);
+
+/** Why an admitted request ended without a complete answer (RequestFailed). */
+export const failureCode = z.enum([
+  'no_provider_key',
+  'upstream_rate_limited',
+  'upstream_unavailable',
+  'upstream_timeout',
+  'upstream_auth_failed',
+  'upstream_rejected',
+  'egress_unavailable',
+  'stream_interrupted',
+  'client_disconnected',
+  'internal_error',
+]);
 
 export const role = z.enum(['owner', 'admin', 'finance', 'developer', 'auditor']);
 

@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../../streams.js';
-import { DECIMAL_PATTERN } from './fields.js';
+import {
+  CURRENCY_PATTERN,
+  DECIMAL_PATTERN,
+  endpoint,
+  failureCode,
+  MODEL_NAME_MAX_LENGTH,
+  MODEL_NAME_PATTERN,
+  PROVIDER_ID_MAX_LENGTH,
+  PROVIDER_ID_PATTERN,
+} from './fields.js';
 
 /*
  * Fast checks of the events every data-plane request writes (RequestCompleted,
@@ -18,28 +27,8 @@ type Data = Record<string, unknown>;
 
 const IPV4 = z.regexes.ipv4;
 const UUID = z.regexes.uuid();
-const CURRENCY = /^[A-Z]{3}$/;
-const PROVIDER = /^[a-z0-9][a-z0-9-]*$/;
-const MODEL = /^[A-Za-z0-9][\x21-\x7e]*$/;
-const ENDPOINTS: ReadonlySet<unknown> = new Set([
-  'chat.completions',
-  'completions',
-  'embeddings',
-  'responses',
-  'messages',
-]);
-const FAILURE_CODES: ReadonlySet<unknown> = new Set([
-  'no_provider_key',
-  'upstream_rate_limited',
-  'upstream_unavailable',
-  'upstream_timeout',
-  'upstream_auth_failed',
-  'upstream_rejected',
-  'egress_unavailable',
-  'stream_interrupted',
-  'client_disconnected',
-  'internal_error',
-]);
+const ENDPOINTS: ReadonlySet<unknown> = new Set(endpoint.options);
+const FAILURE_CODES: ReadonlySet<unknown> = new Set(failureCode.options);
 
 const isObject = (value: unknown): value is Data =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -49,11 +38,17 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 const isStatus = (value: unknown): boolean =>
   Number.isSafeInteger(value) && (value as number) >= 100 && (value as number) <= 599;
 const isDecimal = (value: unknown): boolean => typeof value === 'string' && DECIMAL_PATTERN.test(value);
-const isCurrency = (value: unknown): boolean => typeof value === 'string' && CURRENCY.test(value);
+const isCurrency = (value: unknown): boolean => typeof value === 'string' && CURRENCY_PATTERN.test(value);
 const isProvider = (value: unknown): boolean =>
-  typeof value === 'string' && value.length >= 1 && value.length <= 40 && PROVIDER.test(value);
+  typeof value === 'string' &&
+  value.length >= 1 &&
+  value.length <= PROVIDER_ID_MAX_LENGTH &&
+  PROVIDER_ID_PATTERN.test(value);
 const isModel = (value: unknown): boolean =>
-  typeof value === 'string' && value.length >= 1 && value.length <= 200 && MODEL.test(value);
+  typeof value === 'string' &&
+  value.length >= 1 &&
+  value.length <= MODEL_NAME_MAX_LENGTH &&
+  MODEL_NAME_PATTERN.test(value);
 const isText = (value: unknown, max: number): boolean =>
   value === null || (typeof value === 'string' && value.length <= max);
 const isIpv4 = (value: unknown): boolean => typeof value === 'string' && IPV4.test(value);

@@ -6,6 +6,7 @@ import {
   decimal,
   durationMs,
   endpoint,
+  failureCode,
   httpStatus,
   id,
   ipAddress,
@@ -155,19 +156,7 @@ export const RequestRejected = defineEvent({
   }),
 });
 
-/** Why an admitted request ended without a complete answer. */
-export const failureCode = z.enum([
-  'no_provider_key',
-  'upstream_rate_limited',
-  'upstream_unavailable',
-  'upstream_timeout',
-  'upstream_auth_failed',
-  'upstream_rejected',
-  'egress_unavailable',
-  'stream_interrupted',
-  'client_disconnected',
-  'internal_error',
-]);
+export { failureCode };
 
 /**
  * Admitted but not completed. Tokens already produced (streamed before a break) are counted
