@@ -10,6 +10,7 @@
  * as the SSE spec says). A clean end of the transport is not a complete answer: only the
  * dialect's terminator says that (`[DONE]`, `message_stop`, Gemini's finishReason).
  */
+import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 export interface SseEvent {
@@ -80,7 +81,10 @@ export class SseReader implements AsyncIterable<SseEvent> {
       },
       maxBufferSize: this.#maxFrameChars,
     });
-    const decoder = new TextDecoder('utf-8');
+    // Node's StringDecoder rather than TextDecoder: the same handling of a character split
+    // between chunks, without an ICU converter made per stream (~2% of a streamed request's
+    // CPU in bench:gateway's profile). A leading BOM is left to the parser, which strips one.
+    const decoder = new StringDecoder('utf8');
     const body = this.#body[Symbol.asyncIterator]();
     // The last characters fed, to tell whether the body stopped on a frame boundary.
     let tail = '';
@@ -92,11 +96,11 @@ export class SseReader implements AsyncIterable<SseEvent> {
         const read = await body.next();
         if (read.done) {
           done = true;
-          const rest = decoder.decode();
+          const rest = decoder.end();
           this.#end = rest === '' && endsOnFrameBoundary(tail) ? 'clean' : 'partial_frame';
           return finished;
         }
-        const text = decoder.decode(read.value, { stream: true });
+        const text = decoder.write(read.value);
         if (text === '') continue;
         tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
         parser.feed(text);

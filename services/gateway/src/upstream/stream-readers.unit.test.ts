@@ -68,6 +68,33 @@ describe('SSE reader', () => {
     assert.equal(reader.end, 'clean');
   });
 
+  it('ignores one leading byte order mark, split or whole, and keeps a second as data', async () => {
+    for (const read of [byteByByte, (text: string) => pieces(text, [2])]) {
+      const reader = new SseReader(read('\uFEFFdata: {"a":1}\n\n'));
+      assert.deepEqual(
+        (await readAll(reader)).map((event) => event.data),
+        ['{"a":1}'],
+      );
+      assert.equal(reader.end, 'clean');
+    }
+    // Only one: a second mark starts the first line, which is then no `data:` field.
+    const twice = new SseReader(byteByByte('\uFEFF\uFEFFdata: {"a":1}\n\n'));
+    assert.deepEqual(await readAll(twice), []);
+  });
+
+  it('reports a body that stops inside a multi-byte character', async () => {
+    const whole = Buffer.from('data: {"a":1}\n\n👋', 'utf8');
+    async function* cut(): AsyncGenerator<Uint8Array> {
+      yield whole.subarray(0, whole.length - 2);
+    }
+    const reader = new SseReader(cut());
+    assert.deepEqual(
+      (await readAll(reader)).map((event) => event.data),
+      ['{"a":1}'],
+    );
+    assert.equal(reader.end, 'partial_frame');
+  });
+
   it('joins multi-line data and keeps ids', async () => {
     const reader = new SseReader(pieces('id: 7\ndata: line one\ndata: line two\n\n', [5]));
     assert.deepEqual(await readAll(reader), [{ event: undefined, data: 'line one\nline two', id: '7' }]);
