@@ -35,8 +35,9 @@
  * "on" side), BENCH_TELEMETRY_AB (JSON: the "off" side becomes telemetry on with these
  * variables, an A/B of two settings; an A/A control with '{}' and BENCH_TELEMETRY_ON_ENV
  * unset), BENCH_NODE_ARGS inside either JSON (Node flags for that side only), BENCH_OUTPUT_DIR
- * (each helper's whole output in <dir>/<pid>.log), BENCH_THREADS=1 (CPU by thread,
- * autocannon). --profile also writes measured.json beside the .cpuprofile: every function's
+ * (each helper's whole output in <dir>/<pid>.log), BENCH_START_ON_FIRST=1 (--telemetry:
+ * the "on" side's process starts first, to tell a start-order bias from a real cost),
+ * BENCH_THREADS=1 (CPU by thread, autocannon). --profile also writes measured.json beside the .cpuprofile: every function's
  * and category's µs in the measured runs, to compare two profiles.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -1122,6 +1123,7 @@ async function measureTelemetryInterleaved(
     { name: 'Kordon-pg', env: telemetryOffSide(otlpUrl) },
     { name: `Kordon-pg${TELEMETRY_SUFFIX}`, env: telemetryOn(otlpUrl) },
   ];
+  if (process.env.BENCH_START_ON_FIRST) variants.reverse();
   const started: Array<{ name: string; kordon: KordonRun; target: Target; close: () => Promise<void> }> = [];
   let pinned = false;
   for (const variant of variants) {
