@@ -5,7 +5,13 @@ export interface ProviderState {
   configured: KordonEventData<'ProviderConfigured'> | null;
 }
 
-export type ProviderCommand = { type: 'ConfigureProvider'; provider: KordonEventData<'ProviderConfigured'> };
+export type ProviderCommand = {
+  type: 'ConfigureProvider';
+  /** `options` absent: the provider's current options stay (none for a new provider). */
+  provider: Omit<KordonEventData<'ProviderConfigured'>, 'options'> & {
+    options?: KordonEventData<'ProviderConfigured'>['options'] | undefined;
+  };
+};
 
 export const providerDecider: Decider<ProviderState, ProviderCommand> = {
   initialState: () => ({ configured: null }),
@@ -15,8 +21,15 @@ export const providerDecider: Decider<ProviderState, ProviderCommand> = {
     return state;
   },
   decide(command, state) {
+    // A change of models or address must not drop what only some clients send (an Azure
+    // deployment map, a folder id, timeouts): options left out are kept.
+    const { options, ...rest } = command.provider;
+    const wanted: KordonEventData<'ProviderConfigured'> = {
+      ...rest,
+      options: options ?? state.configured?.options ?? {},
+    };
     // Unchanged settings decide nothing, as the config file plans nothing for an unchanged file.
-    if (state.configured && JSON.stringify(state.configured) === JSON.stringify(command.provider)) return [];
-    return [event('ProviderConfigured', command.provider)];
+    if (state.configured && JSON.stringify(state.configured) === JSON.stringify(wanted)) return [];
+    return [event('ProviderConfigured', wanted)];
   },
 };

@@ -556,6 +556,77 @@ describe('admin API contract', { skip }, () => {
     });
   });
 
+  describe('providers', () => {
+    it('takes options, shows them, keeps them when a change leaves them out, and refuses bad ones', async () => {
+      const owner = as(acme.users.owner.token);
+      const path = '/orgs/acme/providers/azure';
+      const options = {
+        deployments: { 'gpt-4o': 'prod-gpt4o' },
+        apiVersion: '2024-10-21',
+        balancer: 'round-robin',
+        timeouts: { firstByteMs: 20_000, idleMs: 5_000 },
+      };
+      const made = await expectStatus(
+        owner.put(path, {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com',
+          models: ['gpt-4o'],
+          options,
+        }),
+        200,
+      );
+      assert.deepEqual(made.body.options, options);
+      // A change of models alone keeps the deployment map and the rest.
+      const changed = await expectStatus(
+        owner.put(path, {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com',
+          models: ['gpt-4o', 'gpt-4o-mini'],
+        }),
+        200,
+      );
+      assert.deepEqual(changed.body.options, options);
+      const listed = await expectStatus(owner.get('/orgs/acme/providers?limit=100'), 200);
+      const azure = listed.body.items.find((p: { name: string }) => p.name === 'azure');
+      assert.deepEqual(azure.models, ['gpt-4o', 'gpt-4o-mini']);
+      assert.deepEqual(azure.options, options);
+      const stream = streams.provider(acme.orgId, 'azure');
+      const events = await admin.store.readStream(stream);
+      assert.deepEqual((events.at(-1)?.data as { options?: unknown } | undefined)?.options, options);
+      // The same again decides nothing; {} clears them.
+      await expectStatus(
+        owner.put(path, {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com',
+          models: ['gpt-4o', 'gpt-4o-mini'],
+          options,
+        }),
+        200,
+      );
+      assert.equal((await admin.store.readStream(stream)).length, events.length);
+      const cleared = await expectStatus(
+        owner.put(path, {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com',
+          models: ['gpt-4o'],
+          options: {},
+        }),
+        200,
+      );
+      assert.deepEqual(cleared.body.options, {});
+      for (const bad of [{ timeouts: { idleMs: 0 } }, { balancer: 'random' }, { apiBase: 'http://evil' }]) {
+        const answer = await owner.put(path, {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com',
+          models: ['gpt-4o'],
+          options: bad,
+        });
+        assertProblem(answer, 400, 'validation_failed');
+        assert.match(answer.text, /options/);
+      }
+    });
+  });
+
   describe('provider keys', () => {
     it('stores the secret encrypted and shows only its last 4; rotates, reweights, disables, removes', async () => {
       const owner = as(acme.users.owner.token);

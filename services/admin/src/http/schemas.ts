@@ -145,14 +145,27 @@ export const IssuedProxyKey = z
 
 // --- providers and provider keys ---
 
+const providerOptions = ProviderConfigured.schema.shape.options.describe(
+  'Settings some provider types take: deployments and apiVersion (azure-openai), folderId (yandexgpt), oauthUrl and scope (gigachat); balancer, stickiness and timeouts (any).',
+);
+
 export const ConfigureProviderBody = z.strictObject({
   type: ProviderConfigured.schema.shape.type,
   baseUrl: ProviderConfigured.schema.shape.baseUrl,
   models: ProviderConfigured.schema.shape.models,
+  options: providerOptions
+    .optional()
+    .describe('Replaces the options when given ({} clears them); left out, the current options stay.'),
 });
 
 export const Provider = z
-  .object({ name: z.string(), type: z.string(), baseUrl: z.string(), models: z.array(z.string()) })
+  .object({
+    name: z.string(),
+    type: z.string(),
+    baseUrl: z.string(),
+    models: z.array(z.string()),
+    options: providerOptions,
+  })
   .meta({ id: 'Provider' });
 
 const providerSecret = z

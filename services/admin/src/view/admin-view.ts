@@ -84,6 +84,7 @@ export interface ProviderView {
   type: KordonEventData<'ProviderConfigured'>['type'];
   baseUrl: string;
   models: string[];
+  options: KordonEventData<'ProviderConfigured'>['options'];
 }
 
 export interface ProviderKeyView {
@@ -338,6 +339,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           type: event.data.type,
           baseUrl: event.data.baseUrl,
           models: event.data.models,
+          options: event.data.options,
         });
         return state;
       case 'ProviderRemoved':

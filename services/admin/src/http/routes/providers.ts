@@ -78,6 +78,7 @@ export const providerRoutes = [
             type: p.type,
             baseUrl: p.baseUrl,
             models: p.models,
+            options: p.options,
           })),
           nextCursor: result.nextCursor,
         },
@@ -102,9 +103,9 @@ export const providerRoutes = [
         type: ctx.body.type,
         baseUrl: ctx.body.baseUrl,
         models: ctx.body.models,
-        options: {},
+        options: ctx.body.options,
       };
-      const { version } = await execute(
+      const { state, version } = await execute(
         ctx.deps.bus,
         providerDecider,
         streams.provider(org.orgId, name),
@@ -114,7 +115,13 @@ export const providerRoutes = [
       );
       return {
         status: 200,
-        body: { name, type: data.type, baseUrl: data.baseUrl, models: data.models },
+        body: {
+          name,
+          type: data.type,
+          baseUrl: data.baseUrl,
+          models: data.models,
+          options: state.configured?.options ?? {},
+        },
         headers: { ETag: etag(version) },
       };
     },
