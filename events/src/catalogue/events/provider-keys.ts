@@ -79,6 +79,21 @@ export const ProviderKeyWeightChanged = defineEvent({
 });
 
 /**
+ * The key's priority tier and its own limits at the provider, both replaced (limits null:
+ * none beyond what the provider's rate-limit headers say). The balancer uses them from the
+ * next request on; counts already made in the current minute or day are kept.
+ */
+export const ProviderKeyLimitsChanged = defineEvent({
+  type: 'ProviderKeyLimitsChanged',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    tier: providerKeyTier,
+    limits: providerKeyLimits.nullable(),
+  }),
+});
+
+/**
  * Out of rotation until enabled again: by a person (`manual`) or by the gateway when the
  * provider says the key itself is unusable (401/403, quota gone, persistent errors).
  */
@@ -129,6 +144,7 @@ export const providerKeyEvents = [
   ProviderKeyAdded,
   ProviderKeyRotated,
   ProviderKeyWeightChanged,
+  ProviderKeyLimitsChanged,
   ProviderKeyDisabled,
   ProviderKeyEnabled,
   ProviderKeyRemoved,

@@ -69,6 +69,8 @@ function changeOf(event: KordonEvent): Change | null {
       return { replace: false, patch: { last4: event.data.last4, rotation: event.data.kind } };
     case 'ProviderKeyWeightChanged':
       return { replace: false, patch: { weight: event.data.weight } };
+    case 'ProviderKeyLimitsChanged':
+      return { replace: false, patch: { tier: event.data.tier, limits: event.data.limits } };
     case 'ProviderKeyDisabled':
       return { replace: false, patch: { disabled: true, disabledReason: event.data.reason } };
     case 'ProviderKeyEnabled':
@@ -138,6 +140,7 @@ export const AUDITED_TYPES = [
   'ProviderKeyAdded',
   'ProviderKeyRotated',
   'ProviderKeyWeightChanged',
+  'ProviderKeyLimitsChanged',
   'ProviderKeyDisabled',
   'ProviderKeyEnabled',
   'ProviderKeyRemoved',

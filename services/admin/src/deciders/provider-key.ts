@@ -1,8 +1,9 @@
-import type { KordonEventData } from '@kordon/events';
+import { canonicalJson, type KordonEventData } from '@kordon/events';
 import { AdminError } from '../errors.js';
 import { type Decided, type Decider, event } from './decider.js';
 
 type Secret = KordonEventData<'ProviderKeyAdded'>['secret'];
+type Limits = KordonEventData<'ProviderKeyLimitsChanged'>['limits'];
 
 export interface ProviderKeyState {
   exists: boolean;
@@ -10,6 +11,8 @@ export interface ProviderKeyState {
   providerKeyId: string;
   disabled: boolean;
   weight: number;
+  tier: number;
+  limits: Limits;
 }
 
 export type ProviderKeyCommand =
@@ -22,11 +25,16 @@ export type ProviderKeyCommand =
       last4: string;
       weight: number;
       models: string[] | null;
+      tier: number;
+      limits: Limits;
     }
   | { type: 'RotateProviderKey'; secret: Secret; last4: string }
   | {
       type: 'UpdateProviderKey';
       weight?: number | undefined;
+      /** Each left out stays as it is; limits null removes them. */
+      tier?: number | undefined;
+      limits?: Limits | undefined;
       disabled?: boolean | undefined;
       note: string | null;
     }
@@ -38,7 +46,15 @@ function live(state: ProviderKeyState): ProviderKeyState {
 }
 
 export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> = {
-  initialState: () => ({ exists: false, removed: false, providerKeyId: '', disabled: false, weight: 0 }),
+  initialState: () => ({
+    exists: false,
+    removed: false,
+    providerKeyId: '',
+    disabled: false,
+    weight: 0,
+    tier: 0,
+    limits: null,
+  }),
   evolve(state, e: Decided) {
     switch (e.type) {
       case 'ProviderKeyAdded':
@@ -47,10 +63,14 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
           exists: true,
           providerKeyId: e.data.providerKeyId,
           weight: e.data.weight,
+          tier: e.data.tier ?? 0,
+          limits: e.data.limits ?? null,
           disabled: false,
         };
       case 'ProviderKeyWeightChanged':
         return { ...state, weight: e.data.weight };
+      case 'ProviderKeyLimitsChanged':
+        return { ...state, tier: e.data.tier, limits: e.data.limits };
       case 'ProviderKeyDisabled':
         return { ...state, disabled: true };
       case 'ProviderKeyEnabled':
@@ -75,6 +95,8 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
             weight: command.weight,
             models: command.models,
             baseUrl: null,
+            ...(command.tier !== 0 && { tier: command.tier }),
+            ...(command.limits && { limits: command.limits }),
           }),
         ];
       case 'RotateProviderKey': {
@@ -95,6 +117,10 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
           events.push(
             event('ProviderKeyWeightChanged', { providerKeyId: key.providerKeyId, weight: command.weight }),
           );
+        const tier = command.tier ?? key.tier;
+        const limits = command.limits === undefined ? key.limits : command.limits;
+        if (tier !== key.tier || canonicalJson(limits) !== canonicalJson(key.limits))
+          events.push(event('ProviderKeyLimitsChanged', { providerKeyId: key.providerKeyId, tier, limits }));
         if (command.disabled === true && !key.disabled)
           events.push(
             event('ProviderKeyDisabled', {

@@ -628,6 +628,62 @@ describe('admin API contract', { skip }, () => {
   });
 
   describe('provider keys', () => {
+    it("sets a key's tier and limits when added, and changes them in place", async () => {
+      const owner = as(acme.users.owner.token);
+      await expectStatus(
+        owner.put('/orgs/acme/providers/tiered', {
+          type: 'openai',
+          baseUrl: 'https://api.openai.com/v1',
+          models: ['gpt-4o-mini'],
+        }),
+        200,
+      );
+      const added = await expectStatus(
+        owner.post('/orgs/acme/provider-keys', {
+          provider: 'tiered',
+          name: 'backup',
+          secret: PROVIDER_SECRET,
+          tier: 1,
+          limits: { rpm: 60, dailyUsd: '10' },
+        }),
+        201,
+      );
+      assert.equal(added.body.tier, 1);
+      assert.deepEqual(added.body.limits, { rpm: 60, dailyUsd: '10' });
+      const path = `/orgs/acme/provider-keys/${added.body.id}`;
+      const stream = streams.providerKey(acme.orgId, added.body.id);
+
+      // The tier alone: the limits stay.
+      const retiered = await expectStatus(owner.patch(path, { tier: 0 }), 200);
+      assert.equal(retiered.body.tier, 0);
+      assert.deepEqual(retiered.body.limits, { rpm: 60, dailyUsd: '10' });
+      let events = await admin.store.readStream(stream);
+      assert.deepEqual(events.at(-1)?.type, 'ProviderKeyLimitsChanged');
+      assert.deepEqual(events.at(-1)?.data, {
+        providerKeyId: added.body.id,
+        tier: 0,
+        limits: { rpm: 60, dailyUsd: '10' },
+      });
+      // The same again changes nothing; limits null removes them.
+      await expectStatus(owner.patch(path, { tier: 0, limits: { dailyUsd: '10', rpm: 60 } }), 200);
+      assert.equal((await admin.store.readStream(stream)).length, events.length);
+      const unlimited = await expectStatus(owner.patch(path, { limits: null }), 200);
+      assert.equal(unlimited.body.limits, null);
+      events = await admin.store.readStream(stream);
+      assert.deepEqual(events.at(-1)?.data, { providerKeyId: added.body.id, tier: 0, limits: null });
+      const shown = await expectStatus(owner.get(path), 200);
+      assert.equal(shown.body.tier, 0);
+      assert.equal(shown.body.limits, null);
+
+      for (const bad of [
+        { tier: 10 },
+        { limits: { rpm: 0 } },
+        { limits: { dailyUsd: 'ten' } },
+        { limits: { rps: 5 } },
+      ])
+        assertProblem(await owner.patch(path, bad), 400, 'validation_failed');
+    });
+
     it('stores the secret encrypted and shows only its last 4; rotates, reweights, disables, removes', async () => {
       const owner = as(acme.users.owner.token);
       await expectStatus(

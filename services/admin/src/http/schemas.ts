@@ -6,6 +6,7 @@ import {
   PolicySet,
   ProviderConfigured,
   ProviderKeyAdded,
+  ProviderKeyLimitsChanged,
   ProxyKeyIssued,
   ProxyKeyRevoked,
   RequestCompleted,
@@ -174,16 +175,27 @@ const providerSecret = z
   .max(12_288)
   .describe('The provider API key; stored encrypted, never returned (only its last 4 characters).');
 
+const keyTier = ProviderKeyLimitsChanged.schema.shape.tier.describe(
+  'Priority tier: 0 first; a higher tier gets traffic only while every lower one is unusable.',
+);
+const keyLimits = ProviderKeyLimitsChanged.schema.shape.limits.describe(
+  "The key's own limits at the provider (rpm, tpm, dailyUsd), kept under by the balancer; null: none.",
+);
+
 export const AddProviderKeyBody = z.strictObject({
   provider: ProviderKeyAdded.schema.shape.provider,
   name: ProviderKeyAdded.schema.shape.name,
   secret: providerSecret,
   weight: ProviderKeyAdded.schema.shape.weight.optional(),
   models: z.array(z.string().min(1).max(200)).min(1).max(500).optional(),
+  tier: keyTier.optional(),
+  limits: keyLimits.optional(),
 });
 export const RotateProviderKeyBody = z.strictObject({ secret: providerSecret });
 export const UpdateProviderKeyBody = z.strictObject({
   weight: ProviderKeyAdded.schema.shape.weight.optional(),
+  tier: keyTier.optional(),
+  limits: keyLimits.optional(),
   disabled: z.boolean().optional(),
   note: note.optional(),
 });
@@ -195,6 +207,8 @@ export const ProviderKey = z
     name: z.string(),
     last4: z.string(),
     weight: z.int(),
+    tier: z.int(),
+    limits: keyLimits,
     models: z.array(z.string()).nullable(),
     disabled: z.boolean(),
     createdAt: isoTime,

@@ -94,6 +94,8 @@ export interface ProviderKeyView {
   name: string;
   last4: string;
   weight: number;
+  tier: number;
+  limits: KordonEventData<'ProviderKeyLimitsChanged'>['limits'];
   models: string[] | null;
   disabled: boolean;
   removed: boolean;
@@ -171,6 +173,7 @@ const VIEW_EVENT_TYPES = [
   'ProviderKeyAdded',
   'ProviderKeyRotated',
   'ProviderKeyWeightChanged',
+  'ProviderKeyLimitsChanged',
   'ProviderKeyDisabled',
   'ProviderKeyEnabled',
   'ProviderKeyRemoved',
@@ -354,6 +357,8 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           name: d.name,
           last4: d.last4,
           weight: d.weight,
+          tier: d.tier ?? 0,
+          limits: d.limits ?? null,
           models: d.models,
           disabled: false,
           removed: false,
@@ -373,6 +378,14 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
       case 'ProviderKeyWeightChanged': {
         const key = own(state.providerKeys, event.data.providerKeyId, orgId);
         if (key) key.weight = event.data.weight;
+        return state;
+      }
+      case 'ProviderKeyLimitsChanged': {
+        const key = own(state.providerKeys, event.data.providerKeyId, orgId);
+        if (key) {
+          key.tier = event.data.tier;
+          key.limits = event.data.limits;
+        }
         return state;
       }
       case 'ProviderKeyDisabled':

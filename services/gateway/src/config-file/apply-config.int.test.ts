@@ -326,6 +326,55 @@ orgs:
     );
   });
 
+  it("changes a provider key's tier and limits in place, as one event", async () => {
+    const file = (key: string) => `
+orgs:
+  - slug: tiers
+    name: Tiers
+    providers:
+      - name: openai-tiers
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini]
+        keys:
+          - ${key}
+`;
+    const env = { OPENAI_KEY_1: OPENAI_KEY };
+    const keyOf = () => {
+      const orgId = runner.state.orgIdBySlug.get('tiers')!;
+      return [...runner.state.providerKeys.values()].find((k) => k.orgId === orgId && k.name === 'k1')!;
+    };
+    await apply(writeConfig(file('{ name: k1, secret: "${OPENAI_KEY_1}" }')), env);
+    const added = keyOf();
+    assert.equal(added.tier, 0);
+    assert.equal(added.limits, null);
+
+    const changed = await apply(
+      writeConfig(
+        file('{ name: k1, secret: "${OPENAI_KEY_1}", tier: 1, limits: { rpm: 100, dailyUsd: "20" } }'),
+      ),
+      env,
+    );
+    assert.deepEqual(changed.ignored, []);
+    const types = changed.appends.flatMap((a) => a.events.map((e) => e.type));
+    assert.deepEqual(types, ['ProviderKeyLimitsChanged']);
+    assert.equal(keyOf().providerKeyId, added.providerKeyId, 'the same key, not a new one');
+    assert.equal(keyOf().tier, 1);
+    assert.deepEqual(keyOf().limits, { rpm: 100, dailyUsd: '20' });
+
+    const same = await apply(
+      writeConfig(
+        file('{ name: k1, secret: "${OPENAI_KEY_1}", tier: 1, limits: { dailyUsd: "20", rpm: 100 } }'),
+      ),
+      env,
+    );
+    assert.equal(same.appends.length, 0, 'the same limits in another order are no change');
+
+    await apply(writeConfig(file('{ name: k1, secret: "${OPENAI_KEY_1}" }')), env);
+    assert.equal(keyOf().tier, 0);
+    assert.equal(keyOf().limits, null);
+  });
+
   it('names a missing environment variable and never prints secrets', () => {
     const path = writeConfig(yaml(''));
     assert.throws(

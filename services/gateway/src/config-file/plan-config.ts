@@ -382,9 +382,14 @@ function planProviderKeys(
     if (current.weight !== key.weight) {
       events.push(create('ProviderKeyWeightChanged', stream, { providerKeyId, weight: key.weight }, meta));
     }
-    if (current.tier !== key.tier || JSON.stringify(current.limits) !== JSON.stringify(key.limits ?? null)) {
-      plan.ignored.push(
-        `provider key ${provider.name}/${key.name}: changing its tier or limits needs a new key (not applied)`,
+    if (current.tier !== key.tier || canonicalJson(current.limits) !== canonicalJson(key.limits ?? null)) {
+      events.push(
+        create(
+          'ProviderKeyLimitsChanged',
+          stream,
+          { providerKeyId, tier: key.tier, limits: key.limits ?? null },
+          meta,
+        ),
       );
     }
     if (JSON.stringify(current.models) !== JSON.stringify(key.models ?? null)) {

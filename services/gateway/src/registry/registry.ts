@@ -181,6 +181,7 @@ const REGISTRY_EVENT_TYPES = [
   'ProviderKeyAdded',
   'ProviderKeyRotated',
   'ProviderKeyWeightChanged',
+  'ProviderKeyLimitsChanged',
   'ProviderKeyDisabled',
   'ProviderKeyEnabled',
   'ProviderKeyCooledDown',
@@ -288,6 +289,12 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.weight = event.data.weight;
+        });
+      case 'ProviderKeyLimitsChanged':
+        state.keysVersion++;
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.tier = event.data.tier;
+          key.limits = event.data.limits;
         });
       case 'ProviderKeyDisabled':
         state.keysVersion++;
