@@ -120,6 +120,46 @@ describe('KeyChoice: a provider key daily budget', () => {
     assert.equal(restored.candidates(state, route, undefined).next(Date.now())!.providerKeyId, 'prk_b');
   });
 
+  it("a key's tier and limits changed in the registry apply from the next choice", () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    let position = 200;
+    const change = (tier: number, limits: { rpm?: number; dailyUsd?: string } | null) => {
+      const event = kordonCatalogue.create(
+        'ProviderKeyLimitsChanged',
+        streams.providerKey(ORG, 'prk_a'),
+        { providerKeyId: 'prk_a', tier, limits },
+        { orgId: ORG, actor: { kind: 'user', id: 'usr_admin' } },
+      );
+      registryProjection.evolve(state, {
+        ...event,
+        position: ++position,
+        streamVersion: 3,
+      } as unknown as KordonEvent);
+    };
+    const picks = () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 20; i++)
+        seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
+      return [...seen].sort();
+    };
+    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
+    // prk_a to tier 1: only prk_b serves while it is usable.
+    change(1, null);
+    assert.deepEqual(picks(), ['prk_b']);
+    // Back to tier 0 with one request a minute: it serves once, then rests; prk_b takes the rest.
+    change(0, { rpm: 1 });
+    const served: string[] = [];
+    for (let i = 0; i < 20; i++)
+      served.push(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
+    assert.equal(served.filter((id) => id === 'prk_a').length, 1, served.join());
+    assert.equal(
+      choice.describeOrg(state, ORG, Date.now()).find((k) => k.providerKeyId === 'prk_a')?.tier,
+      0,
+    );
+  });
+
   it('a key the balancer disabled (401) comes back when an admin enables it, even if it never saw it disabled', () => {
     const state = registry();
     const choice = new KeyChoice();
