@@ -98,6 +98,7 @@ const examples = {
   ProviderKeyRotated: { providerKeyId: 'pk-openai-1', kind: 'replaced', secret, last4: 'AbC1' },
   ProviderKeyWeightChanged: { providerKeyId: 'pk-openai-1', weight: 0 },
   ProviderKeyLimitsChanged: { providerKeyId: 'pk-openai-1', tier: 1, limits: { rpm: 500, dailyUsd: '25' } },
+  ProviderKeyModelsChanged: { providerKeyId: 'pk-openai-1', models: ['gpt-4o*'] },
   ProviderKeyDisabled: {
     providerKeyId: 'pk-openai-1',
     reason: 'invalid_credentials',
@@ -325,7 +326,7 @@ describe('kordon catalogue', () => {
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 41);
+    assert.equal(TYPES.length, 42);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
   });

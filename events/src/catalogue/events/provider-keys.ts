@@ -93,6 +93,16 @@ export const ProviderKeyLimitsChanged = defineEvent({
   }),
 });
 
+/** The models the key may serve, replaced (null: every model of its provider). */
+export const ProviderKeyModelsChanged = defineEvent({
+  type: 'ProviderKeyModelsChanged',
+  version: 1,
+  schema: z.strictObject({
+    providerKeyId: id,
+    models: z.array(modelPattern).min(1).max(500).nullable(),
+  }),
+});
+
 /**
  * Out of rotation until enabled again: by a person (`manual`) or by the gateway when the
  * provider says the key itself is unusable (401/403, quota gone, persistent errors).
@@ -145,6 +155,7 @@ export const providerKeyEvents = [
   ProviderKeyRotated,
   ProviderKeyWeightChanged,
   ProviderKeyLimitsChanged,
+  ProviderKeyModelsChanged,
   ProviderKeyDisabled,
   ProviderKeyEnabled,
   ProviderKeyRemoved,

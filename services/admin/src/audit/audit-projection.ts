@@ -71,6 +71,8 @@ function changeOf(event: KordonEvent): Change | null {
       return { replace: false, patch: { weight: event.data.weight } };
     case 'ProviderKeyLimitsChanged':
       return { replace: false, patch: { tier: event.data.tier, limits: event.data.limits } };
+    case 'ProviderKeyModelsChanged':
+      return { replace: false, patch: { models: event.data.models } };
     case 'ProviderKeyDisabled':
       return { replace: false, patch: { disabled: true, disabledReason: event.data.reason } };
     case 'ProviderKeyEnabled':
@@ -141,6 +143,7 @@ export const AUDITED_TYPES = [
   'ProviderKeyRotated',
   'ProviderKeyWeightChanged',
   'ProviderKeyLimitsChanged',
+  'ProviderKeyModelsChanged',
   'ProviderKeyDisabled',
   'ProviderKeyEnabled',
   'ProviderKeyRemoved',

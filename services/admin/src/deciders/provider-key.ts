@@ -13,6 +13,7 @@ export interface ProviderKeyState {
   weight: number;
   tier: number;
   limits: Limits;
+  models: string[] | null;
 }
 
 export type ProviderKeyCommand =
@@ -32,9 +33,10 @@ export type ProviderKeyCommand =
   | {
       type: 'UpdateProviderKey';
       weight?: number | undefined;
-      /** Each left out stays as it is; limits null removes them. */
+      /** Each left out stays as it is; limits null removes them, models null allows every model. */
       tier?: number | undefined;
       limits?: Limits | undefined;
+      models?: string[] | null | undefined;
       disabled?: boolean | undefined;
       note: string | null;
     }
@@ -54,6 +56,7 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
     weight: 0,
     tier: 0,
     limits: null,
+    models: null,
   }),
   evolve(state, e: Decided) {
     switch (e.type) {
@@ -65,12 +68,15 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
           weight: e.data.weight,
           tier: e.data.tier ?? 0,
           limits: e.data.limits ?? null,
+          models: e.data.models,
           disabled: false,
         };
       case 'ProviderKeyWeightChanged':
         return { ...state, weight: e.data.weight };
       case 'ProviderKeyLimitsChanged':
         return { ...state, tier: e.data.tier, limits: e.data.limits };
+      case 'ProviderKeyModelsChanged':
+        return { ...state, models: e.data.models };
       case 'ProviderKeyDisabled':
         return { ...state, disabled: true };
       case 'ProviderKeyEnabled':
@@ -121,6 +127,10 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
         const limits = command.limits === undefined ? key.limits : command.limits;
         if (tier !== key.tier || canonicalJson(limits) !== canonicalJson(key.limits))
           events.push(event('ProviderKeyLimitsChanged', { providerKeyId: key.providerKeyId, tier, limits }));
+        if (command.models !== undefined && canonicalJson(command.models) !== canonicalJson(key.models))
+          events.push(
+            event('ProviderKeyModelsChanged', { providerKeyId: key.providerKeyId, models: command.models }),
+          );
         if (command.disabled === true && !key.disabled)
           events.push(
             event('ProviderKeyDisabled', {

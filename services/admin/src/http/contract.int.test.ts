@@ -675,6 +675,17 @@ describe('admin API contract', { skip }, () => {
       assert.equal(shown.body.tier, 0);
       assert.equal(shown.body.limits, null);
 
+      // Models: replaced, then every model again with null.
+      const narrowed = await expectStatus(owner.patch(path, { models: ['gpt-4o-mini'] }), 200);
+      assert.deepEqual(narrowed.body.models, ['gpt-4o-mini']);
+      events = await admin.store.readStream(stream);
+      assert.deepEqual(events.at(-1)?.data, { providerKeyId: added.body.id, models: ['gpt-4o-mini'] });
+      await expectStatus(owner.patch(path, { models: ['gpt-4o-mini'] }), 200);
+      assert.equal((await admin.store.readStream(stream)).length, events.length, 'the same models: no event');
+      const widened = await expectStatus(owner.patch(path, { models: null }), 200);
+      assert.equal(widened.body.models, null);
+      assertProblem(await owner.patch(path, { models: [] }), 400, 'validation_failed');
+
       for (const bad of [
         { tier: 10 },
         { limits: { rpm: 0 } },

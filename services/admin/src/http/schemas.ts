@@ -7,6 +7,7 @@ import {
   ProviderConfigured,
   ProviderKeyAdded,
   ProviderKeyLimitsChanged,
+  ProviderKeyModelsChanged,
   ProxyKeyIssued,
   ProxyKeyRevoked,
   RequestCompleted,
@@ -196,6 +197,9 @@ export const UpdateProviderKeyBody = z.strictObject({
   weight: ProviderKeyAdded.schema.shape.weight.optional(),
   tier: keyTier.optional(),
   limits: keyLimits.optional(),
+  models: ProviderKeyModelsChanged.schema.shape.models
+    .optional()
+    .describe('Models the key may serve (exact or `prefix*`), replaced; null: every model of its provider.'),
   disabled: z.boolean().optional(),
   note: note.optional(),
 });

@@ -174,6 +174,7 @@ const VIEW_EVENT_TYPES = [
   'ProviderKeyRotated',
   'ProviderKeyWeightChanged',
   'ProviderKeyLimitsChanged',
+  'ProviderKeyModelsChanged',
   'ProviderKeyDisabled',
   'ProviderKeyEnabled',
   'ProviderKeyRemoved',
@@ -386,6 +387,11 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           key.tier = event.data.tier;
           key.limits = event.data.limits;
         }
+        return state;
+      }
+      case 'ProviderKeyModelsChanged': {
+        const key = own(state.providerKeys, event.data.providerKeyId, orgId);
+        if (key) key.models = event.data.models;
         return state;
       }
       case 'ProviderKeyDisabled':

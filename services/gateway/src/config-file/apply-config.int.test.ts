@@ -373,6 +373,20 @@ orgs:
     await apply(writeConfig(file('{ name: k1, secret: "${OPENAI_KEY_1}" }')), env);
     assert.equal(keyOf().tier, 0);
     assert.equal(keyOf().limits, null);
+
+    const narrowed = await apply(
+      writeConfig(file('{ name: k1, secret: "${OPENAI_KEY_1}", models: [gpt-4o-mini] }')),
+      env,
+    );
+    assert.deepEqual(narrowed.ignored, []);
+    assert.deepEqual(
+      narrowed.appends.flatMap((a) => a.events.map((e) => e.type)),
+      ['ProviderKeyModelsChanged'],
+    );
+    assert.deepEqual(keyOf().models, ['gpt-4o-mini']);
+    assert.equal(keyOf().providerKeyId, added.providerKeyId);
+    await apply(writeConfig(file('{ name: k1, secret: "${OPENAI_KEY_1}" }')), env);
+    assert.equal(keyOf().models, null);
   });
 
   it('names a missing environment variable and never prints secrets', () => {

@@ -393,8 +393,8 @@ function planProviderKeys(
       );
     }
     if (JSON.stringify(current.models) !== JSON.stringify(key.models ?? null)) {
-      plan.ignored.push(
-        `provider key ${provider.name}/${key.name}: changing its models needs a new key (not applied)`,
+      events.push(
+        create('ProviderKeyModelsChanged', stream, { providerKeyId, models: key.models ?? null }, meta),
       );
     }
     add(stream, 'any', events);

@@ -160,6 +160,36 @@ describe('KeyChoice: a provider key daily budget', () => {
     );
   });
 
+  it("a key's models changed in the registry decide which requests it serves from the next choice", () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const models = (list: string[] | null) => {
+      const event = kordonCatalogue.create(
+        'ProviderKeyModelsChanged',
+        streams.providerKey(ORG, 'prk_a'),
+        { providerKeyId: 'prk_a', models: list },
+        { orgId: ORG, actor: { kind: 'user', id: 'usr_admin' } },
+      );
+      registryProjection.evolve(state, {
+        ...event,
+        position: 300,
+        streamVersion: 3,
+      } as unknown as KordonEvent);
+    };
+    const picks = () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 20; i++)
+        seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
+      return [...seen].sort();
+    };
+    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
+    models(['text-embedding-3-small']);
+    assert.deepEqual(picks(), ['prk_b'], 'prk_a no longer serves gpt-4o-mini');
+    models(null);
+    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
+  });
+
   it('a key the balancer disabled (401) comes back when an admin enables it, even if it never saw it disabled', () => {
     const state = registry();
     const choice = new KeyChoice();

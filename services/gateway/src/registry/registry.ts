@@ -182,6 +182,7 @@ const REGISTRY_EVENT_TYPES = [
   'ProviderKeyRotated',
   'ProviderKeyWeightChanged',
   'ProviderKeyLimitsChanged',
+  'ProviderKeyModelsChanged',
   'ProviderKeyDisabled',
   'ProviderKeyEnabled',
   'ProviderKeyCooledDown',
@@ -295,6 +296,11 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.tier = event.data.tier;
           key.limits = event.data.limits;
+        });
+      case 'ProviderKeyModelsChanged':
+        state.keysVersion++;
+        return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          key.models = event.data.models;
         });
       case 'ProviderKeyDisabled':
         state.keysVersion++;
