@@ -4,6 +4,7 @@ import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { encryptSecret, MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { KeyChoice } from './key-choice.js';
+import type { Route } from './route-model.js';
 import { routeModel } from './route-model.js';
 
 const ORG = 'org_1';
@@ -85,23 +86,41 @@ function spent(providerKeyId: string, cost: string, time: Date): KordonEvent {
   return { ...event, position: 1, streamVersion: 1 } as unknown as KordonEvent;
 }
 
+let adminPosition = 100;
+
+/** An admin's event on `prk_a`, applied to the registry as its projection would. */
+function adminChange(state: RegistryState, type: KordonEvent['type'], data: unknown): void {
+  const event = kordonCatalogue.create(type, streams.providerKey(ORG, 'prk_a'), data as never, {
+    orgId: ORG,
+    actor: { kind: 'user', id: 'usr_admin' },
+  });
+  registryProjection.evolve(state, {
+    ...event,
+    position: ++adminPosition,
+    streamVersion: 2,
+  } as unknown as KordonEvent);
+}
+
+/** The keys that serve `times` choices in a row, sorted. */
+function serving(choice: KeyChoice, state: RegistryState, route: Route, times = 20): string[] {
+  const seen = new Set<string>();
+  for (let i = 0; i < times; i++)
+    seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
+  return [...seen].sort();
+}
+
 describe('KeyChoice: a provider key daily budget', () => {
   it('rests a key past its daily USD budget until midnight UTC, and remembers it through a snapshot', () => {
     const state = registry();
     const choice = new KeyChoice();
     const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
-    const picks = () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 10; i++)
-        seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
-      return seen;
-    };
-    assert.deepEqual([...picks()].sort(), ['prk_a', 'prk_b']);
+    const picks = () => serving(choice, state, route, 10);
+    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
     const now = new Date();
     choice.observe(spent('prk_a', '0.6', now), state);
-    assert.deepEqual([...picks()].sort(), ['prk_a', 'prk_b'], '$0.60 of $1: still serving');
+    assert.deepEqual(picks(), ['prk_a', 'prk_b'], '$0.60 of $1: still serving');
     choice.observe(spent('prk_a', '0.4', now), state);
-    assert.deepEqual([...picks()], ['prk_b'], '$1.00 of $1: resting');
+    assert.deepEqual(picks(), ['prk_b'], '$1.00 of $1: resting');
     const health = choice.describeOrg(state, ORG, Date.now()).find((k) => k.providerKeyId === 'prk_a')!;
     assert.equal(health.state, 'cooling');
     assert.ok(health.usableAt !== null && health.usableAt % 86_400_000 === 0, 'back at midnight UTC');
@@ -124,30 +143,12 @@ describe('KeyChoice: a provider key daily budget', () => {
     const state = registry();
     const choice = new KeyChoice();
     const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
-    let position = 200;
-    const change = (tier: number, limits: { rpm?: number; dailyUsd?: string } | null) => {
-      const event = kordonCatalogue.create(
-        'ProviderKeyLimitsChanged',
-        streams.providerKey(ORG, 'prk_a'),
-        { providerKeyId: 'prk_a', tier, limits },
-        { orgId: ORG, actor: { kind: 'user', id: 'usr_admin' } },
-      );
-      registryProjection.evolve(state, {
-        ...event,
-        position: ++position,
-        streamVersion: 3,
-      } as unknown as KordonEvent);
-    };
-    const picks = () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 20; i++)
-        seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
-      return [...seen].sort();
-    };
-    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
+    const change = (tier: number, limits: { rpm?: number; dailyUsd?: string } | null) =>
+      adminChange(state, 'ProviderKeyLimitsChanged', { providerKeyId: 'prk_a', tier, limits });
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b']);
     // prk_a to tier 1: only prk_b serves while it is usable.
     change(1, null);
-    assert.deepEqual(picks(), ['prk_b']);
+    assert.deepEqual(serving(choice, state, route), ['prk_b']);
     // Back to tier 0 with one request a minute: it serves once, then rests; prk_b takes the rest.
     change(0, { rpm: 1 });
     const served: string[] = [];
@@ -164,30 +165,13 @@ describe('KeyChoice: a provider key daily budget', () => {
     const state = registry();
     const choice = new KeyChoice();
     const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
-    const models = (list: string[] | null) => {
-      const event = kordonCatalogue.create(
-        'ProviderKeyModelsChanged',
-        streams.providerKey(ORG, 'prk_a'),
-        { providerKeyId: 'prk_a', models: list },
-        { orgId: ORG, actor: { kind: 'user', id: 'usr_admin' } },
-      );
-      registryProjection.evolve(state, {
-        ...event,
-        position: 300,
-        streamVersion: 3,
-      } as unknown as KordonEvent);
-    };
-    const picks = () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 20; i++)
-        seen.add(choice.candidates(state, route, undefined).next(Date.now())!.providerKeyId);
-      return [...seen].sort();
-    };
-    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
+    const models = (list: string[] | null) =>
+      adminChange(state, 'ProviderKeyModelsChanged', { providerKeyId: 'prk_a', models: list });
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b']);
     models(['text-embedding-3-small']);
-    assert.deepEqual(picks(), ['prk_b'], 'prk_a no longer serves gpt-4o-mini');
+    assert.deepEqual(serving(choice, state, route), ['prk_b'], 'prk_a no longer serves gpt-4o-mini');
     models(null);
-    assert.deepEqual(picks(), ['prk_a', 'prk_b']);
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b']);
   });
 
   it('a key the balancer disabled (401) comes back when an admin enables it, even if it never saw it disabled', () => {
@@ -200,22 +184,13 @@ describe('KeyChoice: a provider key daily budget', () => {
     choice.balancer.reportFailure('prk_b', { now, kind: 'auth_refused' });
     assert.equal(choice.candidates(state, route, undefined).next(now), undefined, 'both disabled');
     // ProviderKeyDisabled and ProviderKeyEnabled both applied before the next request looks.
-    let position = 100;
-    for (const type of ['ProviderKeyDisabled', 'ProviderKeyEnabled'] as const) {
-      const data =
-        type === 'ProviderKeyDisabled'
-          ? { providerKeyId: 'prk_a', reason: 'invalid_credentials', upstreamStatus: 401, note: null }
-          : { providerKeyId: 'prk_a' };
-      const event = kordonCatalogue.create(type, streams.providerKey(ORG, 'prk_a'), data as never, {
-        orgId: ORG,
-        actor: { kind: 'user', id: 'usr_admin' },
-      });
-      registryProjection.evolve(state, {
-        ...event,
-        position: ++position,
-        streamVersion: 2,
-      } as unknown as KordonEvent);
-    }
+    adminChange(state, 'ProviderKeyDisabled', {
+      providerKeyId: 'prk_a',
+      reason: 'invalid_credentials',
+      upstreamStatus: 401,
+      note: null,
+    });
+    adminChange(state, 'ProviderKeyEnabled', { providerKeyId: 'prk_a' });
     assert.equal(choice.candidates(state, route, undefined).next(Date.now())?.providerKeyId, 'prk_a');
   });
 });
