@@ -12,6 +12,7 @@
  */
 import { Balancer, type BalancerKey, type Strategy } from '../../services/gateway/src/balancer/index.js';
 import { argNumber } from './bench-args.js';
+import { seeded } from './stats.js';
 
 const SELECTIONS = argNumber('selections', 1_000_000);
 const RUNS = argNumber('runs', 3);
@@ -20,18 +21,6 @@ const SIZES = [10, 100, 1_000] as const;
 const GROUP = 'org_bench/openai';
 const START = 1_700_000_000_000;
 const STEP_MS = 0.01;
-
-/** Deterministic PRNG (mulberry32), so every run benches the same state. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   name: string;
@@ -52,7 +41,8 @@ const CASES: Case[] = [
 ];
 
 function setUp(c: Case, size: number): { balancer: Balancer; keys: BalancerKey[] } {
-  const random = prng(size);
+  // Seeded: every run benches the same state.
+  const random = seeded(size);
   const keys: BalancerKey[] = Array.from({ length: size }, (_, i) => ({
     providerKeyId: `pk_${i.toString().padStart(5, '0')}`,
     weight: 1 + (i % 5),

@@ -15,8 +15,8 @@ export function median(values: readonly number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-/** A small seeded generator (mulberry32): the same rounds give the same interval every time. */
-function seeded(seed: number): () => number {
+/** A small seeded generator (mulberry32): the same input gives the same figures every run. */
+export function seeded(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
