@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { EventMetadata, NewEvent, RecordedEvent } from '../envelope.js';
 import { isKordonError, KordonError } from '../errors.js';
 import { parseStreamId, streams } from '../streams.js';
+import { requestCompletedExample, requestFailedExample } from '../testing/request-events.js';
 import {
   Catalogue,
   defineEvent,
@@ -36,7 +37,7 @@ const secret = {
 const publicKeySpki = generateKeyPairSync('ed25519')
   .publicKey.export({ type: 'spki', format: 'der' })
   .toString('base64');
-const usage = { inputTokens: 1200, outputTokens: 340, cachedInputTokens: 1024, reasoningTokens: 128 };
+const usage = requestCompletedExample.usage;
 
 /** One valid example of every event type; `satisfies` makes a missing type a compile error. */
 const examples = {
@@ -148,28 +149,7 @@ const examples = {
     },
     renewal: { rollover: true, rolloverMaxPercent: 50, timeZone: 'Europe/Berlin', monthStartDay: 1 },
   },
-  RequestCompleted: {
-    requestId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b',
-    proxyKeyId: 'key-1',
-    userId: 'user-bob',
-    teamId: 'team-research',
-    provider: 'openai',
-    providerKeyId: 'pk-openai-1',
-    model: 'gpt-4o-2024-08-06',
-    endpoint: 'chat.completions',
-    stream: true,
-    usage,
-    cost: '0.0061',
-    currency: 'USD',
-    latencyMs: 2310,
-    timeToFirstTokenMs: 412,
-    status: 200,
-    clientIp: '203.0.113.7',
-    attempts: 2,
-    redactedPrompt: 'My email is [EMAIL]',
-    redactedResponse: null,
-    sealedBodies: null,
-  },
+  RequestCompleted: requestCompletedExample,
   RequestRejected: {
     requestId: 'req-2',
     reason: 'budget_usd',
@@ -182,26 +162,7 @@ const examples = {
     status: 429,
     clientIp: '2001:db8::1',
   },
-  RequestFailed: {
-    requestId: 'req-3',
-    errorCode: 'stream_interrupted',
-    proxyKeyId: 'key-1',
-    userId: 'user-bob',
-    teamId: null,
-    provider: 'anthropic',
-    providerKeyId: 'pk-anthropic-1',
-    model: 'claude-sonnet-4-5',
-    endpoint: 'messages',
-    stream: true,
-    usage: { inputTokens: 500, outputTokens: 73, cachedInputTokens: 0 },
-    cost: '0.002595',
-    currency: 'USD',
-    latencyMs: 8000,
-    status: null,
-    upstreamStatus: 200,
-    clientIp: '198.51.100.20',
-    attempts: 1,
-  },
+  RequestFailed: requestFailedExample,
   ContentFlagged: {
     requestId: 'req-4',
     proxyKeyId: 'key-1',

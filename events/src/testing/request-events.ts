@@ -1,4 +1,4 @@
-import { kordonCatalogue } from '../catalogue/index.js';
+import { type KordonEventData, kordonCatalogue } from '../catalogue/index.js';
 import type { NewEvent } from '../envelope.js';
 import { newEventId } from '../ids.js';
 import { streams } from '../streams.js';
@@ -42,3 +42,51 @@ export function requestCompletedEvent(orgId: string, sequence: number): NewEvent
     },
   );
 }
+
+/**
+ * Valid data of the two request events, for tests that start from one and change it (the
+ * catalogue's schema tests, the request events' hand checks).
+ */
+export const requestCompletedExample = {
+  requestId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b',
+  proxyKeyId: 'key-1',
+  userId: 'user-bob',
+  teamId: 'team-research',
+  provider: 'openai',
+  providerKeyId: 'pk-openai-1',
+  model: 'gpt-4o-2024-08-06',
+  endpoint: 'chat.completions',
+  stream: true,
+  usage: { inputTokens: 1200, outputTokens: 340, cachedInputTokens: 1024, reasoningTokens: 128 },
+  cost: '0.0061',
+  currency: 'USD',
+  latencyMs: 2310,
+  timeToFirstTokenMs: 412,
+  status: 200,
+  clientIp: '203.0.113.7',
+  attempts: 2,
+  redactedPrompt: 'My email is [EMAIL]',
+  redactedResponse: null,
+  sealedBodies: null,
+} satisfies KordonEventData<'RequestCompleted'>;
+
+export const requestFailedExample = {
+  requestId: 'req-3',
+  errorCode: 'stream_interrupted',
+  proxyKeyId: 'key-1',
+  userId: 'user-bob',
+  teamId: null,
+  provider: 'anthropic',
+  providerKeyId: 'pk-anthropic-1',
+  model: 'claude-sonnet-4-5',
+  endpoint: 'messages',
+  stream: true,
+  usage: { inputTokens: 500, outputTokens: 73, cachedInputTokens: 0 },
+  cost: '0.002595',
+  currency: 'USD',
+  latencyMs: 8000,
+  status: null,
+  upstreamStatus: 200,
+  clientIp: '198.51.100.20',
+  attempts: 1,
+} satisfies KordonEventData<'RequestFailed'>;

@@ -1,55 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { requestCompletedExample, requestFailedExample } from '../../testing/request-events.js';
 import { requestCompletedHolds, requestFailedHolds } from './request-fast-checks.js';
 import { RequestCompleted, RequestFailed } from './usage.js';
 
+// The catalogue's examples, with sealed bodies on the completed one (the check covers them too).
 const completed = {
-  requestId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b',
-  proxyKeyId: 'key-1',
-  userId: 'user-bob',
-  teamId: 'team-research',
-  provider: 'openai',
-  providerKeyId: 'pk-openai-1',
-  model: 'gpt-4o-2024-08-06',
-  endpoint: 'chat.completions',
-  stream: true,
-  usage: { inputTokens: 1200, outputTokens: 300, cachedInputTokens: 1000, reasoningTokens: 100 },
-  cost: '0.0061',
-  currency: 'USD',
-  latencyMs: 2310,
-  timeToFirstTokenMs: 412,
-  status: 200,
-  clientIp: '203.0.113.7',
-  attempts: 2,
-  redactedPrompt: 'My email is [EMAIL]',
-  redactedResponse: null,
+  ...requestCompletedExample,
   sealedBodies: {
     keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6c',
     prompt: 'c2VhbGVk',
     response: null,
   },
 };
-
-const failed = {
-  requestId: 'req-3',
-  errorCode: 'stream_interrupted',
-  proxyKeyId: 'key-1',
-  userId: 'user-bob',
-  teamId: null,
-  provider: 'anthropic',
-  providerKeyId: 'pk-anthropic-1',
-  model: 'claude-sonnet-4-5',
-  endpoint: 'messages',
-  stream: true,
-  usage: { inputTokens: 500, outputTokens: 73, cachedInputTokens: 0 },
-  cost: '0.002595',
-  currency: 'USD',
-  latencyMs: 8000,
-  status: null,
-  upstreamStatus: 200,
-  clientIp: '198.51.100.20',
-  attempts: 1,
-};
+const failed = requestFailedExample;
 
 /** Values every field is tried with: of the wrong type, at and past each bound, malformed. */
 const VALUES: unknown[] = [
