@@ -1,4 +1,4 @@
-import type { KordonEventData } from '@kordon/events';
+import { canonicalJson, type KordonEventData } from '@kordon/events';
 import { type Decided, type Decider, event } from './decider.js';
 
 export interface ProviderState {
@@ -28,8 +28,8 @@ export const providerDecider: Decider<ProviderState, ProviderCommand> = {
       ...rest,
       options: options ?? state.configured?.options ?? {},
     };
-    // Unchanged settings decide nothing, as the config file plans nothing for an unchanged file.
-    if (state.configured && JSON.stringify(state.configured) === JSON.stringify(wanted)) return [];
+    // Unchanged settings (in any key order) decide nothing, as the config file plans nothing for an unchanged file.
+    if (state.configured && canonicalJson(state.configured) === canonicalJson(wanted)) return [];
     return [event('ProviderConfigured', wanted)];
   },
 };

@@ -561,7 +561,7 @@ describe('admin API contract', { skip }, () => {
       const owner = as(acme.users.owner.token);
       const path = '/orgs/acme/providers/azure';
       const options = {
-        deployments: { 'gpt-4o': 'prod-gpt4o' },
+        deployments: { 'gpt-4o': 'prod-gpt4o', 'gpt-4o-mini': 'prod-gpt4o-mini' },
         apiVersion: '2024-10-21',
         balancer: 'round-robin',
         timeouts: { firstByteMs: 20_000, idleMs: 5_000 },
@@ -604,6 +604,19 @@ describe('admin API contract', { skip }, () => {
         200,
       );
       assert.equal((await admin.store.readStream(stream)).length, events.length);
+      await expectStatus(
+        owner.put(path, {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com',
+          models: ['gpt-4o', 'gpt-4o-mini'],
+          options: {
+            ...options,
+            deployments: Object.fromEntries(Object.entries(options.deployments).reverse()),
+          },
+        }),
+        200,
+      );
+      assert.equal((await admin.store.readStream(stream)).length, events.length, 'nor in another key order');
       const cleared = await expectStatus(
         owner.put(path, {
           type: 'azure-openai',

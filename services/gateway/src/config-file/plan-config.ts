@@ -318,7 +318,8 @@ function sameProvider(current: ProviderEntry, wanted: KordonEventData<'ProviderC
     current.type === wanted.type &&
     current.baseUrl === wanted.baseUrl &&
     JSON.stringify(current.models) === JSON.stringify(wanted.models) &&
-    JSON.stringify(current.options) === JSON.stringify(wanted.options)
+    // Options hold maps (Azure deployments) whose key order means nothing.
+    canonicalJson(current.options) === canonicalJson(wanted.options)
   );
 }
 
