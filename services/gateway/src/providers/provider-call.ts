@@ -8,8 +8,10 @@
  *   outside the three dialects, maps it to the adapter's dialect.
  * - `streamProvider`: an async iterable of dialect events, ready for a StreamTranslator:
  *   the JSON-parsed `data:` of each SSE frame (OpenAI's `[DONE]` as the string), or of each
- *   NDJSON line, mapped for YandexGPT and GigaChat. An event that is not JSON is passed as
- *   its text, which the translators report as malformed. Transport failures throw
+ *   NDJSON line, mapped for YandexGPT and GigaChat. An OpenAI chat stream's text deltas
+ *   come as what the stream parser reads of them (`skimOpenAIChunk`: id, model, the
+ *   choice's index and text), not parsed whole; the frame as sent is `lastFrameData`. An
+ *   event that is not JSON is passed as its text, which the translators report as malformed. Transport failures throw
  *   UpstreamErrors (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own
  *   sets `end` (`clean`, or `partial_frame` when cut inside a frame). Whether the answer is
  *   complete is the dialect's to say (the translator's `finished`), never the transport's.
@@ -17,6 +19,7 @@
  * A 401 is retried once when the adapter can refresh its credentials (GigaChat tokens).
  */
 import { OPENAI_DONE } from '../translate/index.js';
+import { skimOpenAIChunk } from '../translate/openai-chunk-skim.js';
 import type { CallerSignal } from '../upstream/caller-signal.js';
 import type { HeaderBag } from '../upstream/headers.js';
 import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
@@ -114,7 +117,11 @@ export async function streamProvider(
   const framing = prepared.framing;
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
   const response = await send(call, prepared, (upstream) => call.client.stream(upstream));
-  return new EventStream(response, framing, call.adapter.streamMapper?.(request));
+  const mapper = call.adapter.streamMapper?.(request);
+  // Frames as sent by an OpenAI-dialect chat stream: its text deltas can be skimmed.
+  const chatChunks =
+    mapper === undefined && call.adapter.dialect === 'openai' && request.operation === 'chat';
+  return new EventStream(response, framing, mapper, chatChunks);
 }
 
 /** Sends with auth headers; after a 401, once more with fresh credentials when the adapter has them. */
@@ -163,12 +170,14 @@ class EventStream implements ProviderEventStream {
   readonly #response: UpstreamStreamingResponse;
   readonly #reader: SseReader | NdjsonReader;
   readonly #mapper: StreamEventMapper | undefined;
+  readonly #chatChunks: boolean;
   lastFrameData: string | undefined;
 
   constructor(
     response: UpstreamStreamingResponse,
     framing: 'sse' | 'ndjson',
     mapper: StreamEventMapper | undefined,
+    chatChunks: boolean,
   ) {
     this.status = response.status;
     this.headers = response.headers;
@@ -176,6 +185,7 @@ class EventStream implements ProviderEventStream {
     this.#response = response;
     this.#reader = framing === 'sse' ? new SseReader(response.body) : new NdjsonReader(response.body);
     this.#mapper = mapper;
+    this.#chatChunks = chatChunks;
   }
 
   get end(): BodyEnd | undefined {
@@ -200,6 +210,7 @@ class EventStream implements ProviderEventStream {
    */
   [Symbol.asyncIterator](): AsyncIterator<unknown, undefined> {
     const mapper = this.#mapper;
+    const chatChunks = this.#chatChunks;
     const frames = (this.#reader as AsyncIterable<SseEvent | string>)[Symbol.asyncIterator]();
     let mapped: unknown[] = [];
     let next = 0;
@@ -220,7 +231,7 @@ class EventStream implements ProviderEventStream {
         }
         if (frame.done) return finished;
         const data = typeof frame.value === 'string' ? frame.value : frame.value.data;
-        const event = parseFrame(data);
+        const event = (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
         if (!mapper) {
           this.lastFrameData = data.includes('\n') ? undefined : data;
           return { value: event, done: false };
