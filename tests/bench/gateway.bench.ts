@@ -36,7 +36,9 @@
  * BENCH_KORDON_ENV ("NAME=value ..."), BENCH_TELEMETRY_ON_ENV (JSON: more variables for the
  * "on" side), BENCH_TELEMETRY_AB (JSON: the "off" side becomes telemetry on with these
  * variables, an A/B of two settings; an A/A control with '{}' and BENCH_TELEMETRY_ON_ENV
- * unset), BENCH_NODE_ARGS inside either JSON (Node flags for that side only), BENCH_OUTPUT_DIR
+ * unset), BENCH_NODE_ARGS inside either JSON (Node flags for that side only), BENCH_KORDON_ROOT
+ * inside either JSON (another checkout, built, whose Kordon that side runs: two commits in
+ * turns), BENCH_OUTPUT_DIR
  * (each helper's whole output in <dir>/<pid>.log), BENCH_START_ON_FIRST=1 (--telemetry:
  * the "on" side's process starts first, to tell a start-order bias from a real cost),
  * BENCH_THREADS=1 (CPU by thread, autocannon). --profile also writes measured.json beside the .cpuprofile: every function's
@@ -675,7 +677,10 @@ async function startKordonProcess(
       ...kordonNodeFlags(env.NODE_OPTIONS, extraArgs),
       ...extraArgs,
       ...nodeArgs,
-      'services/server/dist/cli.js',
+      // BENCH_KORDON_ROOT (in a side's JSON): that checkout's build, for an A/B of two commits in turns.
+      env.BENCH_KORDON_ROOT
+        ? join(env.BENCH_KORDON_ROOT, 'services/server/dist/cli.js')
+        : 'services/server/dist/cli.js',
       'start',
     ],
     env,
