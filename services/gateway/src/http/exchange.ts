@@ -39,7 +39,7 @@ import {
 } from '../translate/index.js';
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
-import type { NormalisedUsage } from '../translate/usage.js';
+import { handCheckedOpenAIUsage, type NormalisedUsage } from '../translate/usage.js';
 import type { Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
 
@@ -307,32 +307,14 @@ export const planChatExchange: ExchangePlanner = (
 const openAIAnswerUsage = z.object({ choices: z.array(z.unknown()), usage: openAIUsage.nullish() });
 const anthropicAnswerUsage = z.object({ content: z.array(z.unknown()), usage: anthropicUsage.nullish() });
 
-const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
-const isOptionalCount = (value: unknown): boolean => value === undefined || value === null || isCount(value);
-
 /**
- * The usage of a well-formed same-dialect answer, checked by hand: the schema's pass on
- * every answer costs more than the rest of reading it. Anything unusual (no usage, a field
- * of another type) is left to the schema (undefined), which accepts or explains it; what
- * passes here, the schema accepts too.
+ * The usage of a well-formed same-dialect answer, checked by hand (`handCheckedOpenAIUsage`);
+ * undefined leaves the answer to the schema, which accepts or explains it.
  */
 export function plainOpenAIUsage(json: unknown): z.infer<typeof openAIUsage> | undefined {
   if (typeof json !== 'object' || json === null || !Array.isArray((json as { choices?: unknown }).choices))
     return undefined;
-  const usage = (json as { usage?: unknown }).usage;
-  if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) return undefined;
-  const u = usage as Record<string, unknown>;
-  if (!isCount(u.prompt_tokens) || !isCount(u.completion_tokens)) return undefined;
-  if (u.total_tokens !== undefined && !isCount(u.total_tokens)) return undefined;
-  const details = (value: unknown, field: string) =>
-    value === undefined ||
-    value === null ||
-    (typeof value === 'object' &&
-      !Array.isArray(value) &&
-      isOptionalCount((value as Record<string, unknown>)[field]));
-  if (!details(u.prompt_tokens_details, 'cached_tokens')) return undefined;
-  if (!details(u.completion_tokens_details, 'reasoning_tokens')) return undefined;
-  return u as z.infer<typeof openAIUsage>;
+  return handCheckedOpenAIUsage((json as { usage?: unknown }).usage);
 }
 
 /** What a tokenizer counts when an answer carries no usage: the text and the tool-call arguments. */

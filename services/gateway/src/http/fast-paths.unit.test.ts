@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { openAIChatChunk, openAIUsage } from '../translate/openai-chat-types.js';
-import { plainTextChunk } from '../translate/openai-stream-parser.js';
+import { plainChunk } from '../translate/openai-stream-parser.js';
 import { usageFromOpenAI } from '../translate/usage.js';
 import { plainOpenAIUsage } from './exchange.js';
 
@@ -53,24 +53,52 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
     assert.ok(fast > 10 && checked > 100, `${fast} of ${checked} took the fast path`);
   });
 
-  it('stream chunks: a text delta read by hand is one the schema accepts', () => {
-    const base = {
+  const streamChunks = {
+    'a text delta': {
       id: 'chatcmpl-1',
       model: 'gpt-4o-mini',
       choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, finish_reason: null }],
-    };
-    let fast = 0;
-    for (const chunk of variants(base)) {
-      const quick = plainTextChunk(chunk);
-      if (quick === undefined) continue;
-      fast++;
-      const parsed = openAIChatChunk.safeParse(chunk);
-      assert.ok(parsed.success, `schema refuses what the fast path took: ${JSON.stringify(chunk)}`);
-      assert.deepEqual(
-        parsed.data.choices.map((c) => c.delta?.content ?? null),
-        quick.choices.map((c) => c.delta?.content ?? null),
-      );
-    }
-    assert.ok(fast > 10);
-  });
+    },
+    'a finish reason': {
+      id: 'chatcmpl-1',
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+    },
+    'the usage chunk': {
+      id: 'chatcmpl-1',
+      model: 'gpt-4o-mini',
+      choices: [],
+      usage: {
+        prompt_tokens: 16,
+        completion_tokens: 13,
+        total_tokens: 29,
+        prompt_tokens_details: { cached_tokens: 4 },
+        completion_tokens_details: { reasoning_tokens: 2 },
+      },
+    },
+  };
+  for (const [what, base] of Object.entries(streamChunks)) {
+    it(`stream chunks: ${what} read by hand is one the schema accepts, read alike`, () => {
+      let fast = 0;
+      for (const chunk of variants(base)) {
+        const quick = plainChunk(chunk);
+        if (quick === undefined) continue;
+        fast++;
+        const parsed = openAIChatChunk.safeParse(chunk);
+        assert.ok(parsed.success, `schema refuses what the fast path took: ${JSON.stringify(chunk)}`);
+        const read = (c: typeof quick) => ({
+          id: c.id,
+          model: c.model,
+          choices: c.choices.map((choice) => [
+            choice.index,
+            choice.delta?.content ?? null,
+            choice.finish_reason ?? null,
+          ]),
+          usage: usageFromOpenAI(c.usage),
+        });
+        assert.deepEqual(read(parsed.data), read(quick));
+      }
+      assert.ok(fast > 10, `${fast} took the fast path`);
+    });
+  }
 });

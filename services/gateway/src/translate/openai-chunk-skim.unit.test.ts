@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { skimOpenAIChunk } from './openai-chunk-skim.js';
-import { OpenAIStreamParser, plainTextChunk } from './openai-stream-parser.js';
+import { OpenAIStreamParser, plainChunk } from './openai-stream-parser.js';
 
 /** What the stream parser reads of a frame parsed whole: the skim must answer exactly this. */
 function readWhole(data: string) {
@@ -12,16 +12,22 @@ function readWhole(data: string) {
   } catch {
     return undefined;
   }
-  const chunk = plainTextChunk(parsed);
+  const chunk = plainChunk(parsed);
   if (!chunk) return undefined;
   return {
     id: chunk.id,
     model: chunk.model,
     choices: chunk.choices.map((choice) => ({
       index: choice.index,
-      delta: { content: choice.delta?.content },
-      finish_reason: null,
+      delta:
+        choice.delta == null
+          ? null
+          : choice.delta.content === undefined
+            ? {}
+            : { content: choice.delta.content },
+      finish_reason: choice.finish_reason ?? null,
     })),
+    ...(chunk.usage != null ? { usage: chunk.usage } : {}),
   };
 }
 
@@ -38,6 +44,10 @@ const VENDOR_TEXT_DELTAS = {
     '{"id":"chatcmpl-52","object":"chat.completion.chunk","created":1733000000,"model":"llama3.2","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":"The"},"finish_reason":null}]}',
   'DeepSeek (escapes)':
     '{"id":"5f6c","object":"chat.completion.chunk","created":1733000000,"model":"deepseek-chat","system_fingerprint":"fp_3a5770e1b4_prod0225","choices":[{"index":0,"delta":{"content":"line\\n\\"quoted\\" \\u00e9 \\ud83d\\udc4b"},"logprobs":null,"finish_reason":null}]}',
+  'the mock (finish reason)':
+    '{"id":"chatcmpl-mock000006","object":"chat.completion.chunk","created":1796120410,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_mock","usage":null,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
+  'OpenAI (a finish reason after a tool call)':
+    '{"id":"chatcmpl-C9x2","object":"chat.completion.chunk","created":1756000000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_560af6e559","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null,"obfuscation":"P"}',
   Mistral:
     '{"id":"cmpl-e5cc","object":"chat.completion.chunk","created":1702256327,"model":"mistral-small-latest","choices":[{"index":0,"delta":{"content":"Привет"},"finish_reason":null}]}',
 } as const;
@@ -46,8 +56,8 @@ const VENDOR_TEXT_DELTAS = {
 const PARSED_WHOLE = {
   'a tool call':
     '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]},"logprobs":null,"finish_reason":null}]}',
-  'a finish reason':
-    '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
+  'an unknown finish reason':
+    '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"eos"}]}',
   'the usage chunk':
     '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":16,"completion_tokens":13,"total_tokens":29}}',
   'a reasoning delta (content null)':
@@ -95,7 +105,7 @@ describe('skimOpenAIChunk', () => {
   }
 
   it('gives the stream parser the same parts as the frames parsed whole, over a stream', () => {
-    const frames = [...Object.values(VENDOR_TEXT_DELTAS), PARSED_WHOLE['a finish reason'], '[DONE]'];
+    const frames = [...Object.values(VENDOR_TEXT_DELTAS), PARSED_WHOLE['the usage chunk'], '[DONE]'];
     const whole = new OpenAIStreamParser();
     const skimming = new OpenAIStreamParser();
     for (const frame of frames) {
@@ -124,7 +134,8 @@ describe('skimOpenAIChunk', () => {
     before: extraMembers,
     index: fc.nat({ max: 999_999_999 }),
     role: fc.boolean(),
-    content: anyText,
+    content: fc.option(anyText, { nil: undefined }),
+    finish: fc.constantFrom(null, 'stop', 'length', 'tool_calls', 'content_filter', 'function_call'),
     refusal: fc.boolean(),
     logprobs: fc.boolean(),
     after: extraMembers,
@@ -139,19 +150,23 @@ describe('skimOpenAIChunk', () => {
       choices: [
         {
           index: d.index,
-          delta: {
-            ...(d.role ? { role: 'assistant' } : {}),
-            content: d.content,
-            ...(d.refusal ? { refusal: null } : {}),
-          },
+          // No text: an empty delta (a finish chunk's).
+          delta:
+            d.content === undefined
+              ? {}
+              : {
+                  ...(d.role ? { role: 'assistant' } : {}),
+                  content: d.content,
+                  ...(d.refusal ? { refusal: null } : {}),
+                },
           ...(d.logprobs ? { logprobs: null } : {}),
-          finish_reason: null,
+          finish_reason: d.finish,
         },
       ],
       ...d.after,
     });
 
-  it('reads every text delta of that shape, whatever its text and scalar fields, as JSON.parse would', () => {
+  it('reads every text delta or finish of that shape, whatever its text and scalar fields, as JSON.parse would', () => {
     fc.assert(
       fc.property(textDelta, (delta) => {
         const frame = frameOf(delta);

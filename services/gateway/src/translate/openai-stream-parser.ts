@@ -1,8 +1,13 @@
 /** Parses OpenAI chat.completion.chunk events (and the `[DONE]` terminator) into neutral stream parts. */
 import { finishReasonFromOpenAI } from './finish-reasons.js';
-import { type OpenAIChatChunk, openAIChatChunk, openAIStreamError } from './openai-chat-types.js';
+import {
+  type OpenAIChatChunk,
+  openAIChatChunk,
+  openAIFinishReason,
+  openAIStreamError,
+} from './openai-chat-types.js';
 import { malformed, type StreamParser, type StreamPart } from './stream-parts.js';
-import { type NormalisedUsage, usageFromOpenAI } from './usage.js';
+import { handCheckedOpenAIUsage, type NormalisedUsage, usageFromOpenAI } from './usage.js';
 
 /** The `data:` of OpenAI's last frame; pass it as is (it is not JSON). */
 export const OPENAI_DONE = '[DONE]';
@@ -22,7 +27,7 @@ export class OpenAIStreamParser implements StreamParser {
 
   parse(event: unknown): StreamPart[] {
     if (event === OPENAI_DONE) return [{ type: 'end', ...(this.#usage ? { usage: this.#usage } : {}) }];
-    const plain = plainTextChunk(event);
+    const plain = plainChunk(event);
     const chunk = plain ? { success: true as const, data: plain } : openAIChatChunk.safeParse(event);
     if (!chunk.success) {
       const error = openAIStreamError.safeParse(event);
@@ -79,22 +84,24 @@ export class OpenAIStreamParser implements StreamParser {
 }
 
 /**
- * Most chunks of a stream are text deltas. Those are checked here by hand (the schema's
- * work is ~2 µs a chunk, with many chunks an answer): an object that passes is one the
- * schema accepts, read the same way. Anything else (tool calls, a refusal, a finish
- * reason, usage, a malformed chunk) goes to the schema.
+ * Most chunks of a stream are text deltas, and each stream ends with a finish reason and a
+ * usage chunk. Those are checked here by hand (the schema's work is ~2 µs a chunk, with many
+ * chunks an answer): an object that passes is one the schema accepts, read the same way
+ * (fast-paths.unit.test.ts). Anything else (tool calls, a refusal, a malformed chunk) goes
+ * to the schema.
  */
-export function plainTextChunk(event: unknown): OpenAIChatChunk | undefined {
+export function plainChunk(event: unknown): OpenAIChatChunk | undefined {
   if (typeof event !== 'object' || event === null) return undefined;
   const chunk = event as Record<string, unknown>;
-  if (typeof chunk.id !== 'string' || typeof chunk.model !== 'string' || chunk.usage != null)
-    return undefined;
+  if (typeof chunk.id !== 'string' || typeof chunk.model !== 'string') return undefined;
+  if (chunk.usage != null && handCheckedOpenAIUsage(chunk.usage) === undefined) return undefined;
   const choices = chunk.choices;
   if (!Array.isArray(choices)) return undefined;
   for (const choice of choices as unknown[]) {
     if (typeof choice !== 'object' || choice === null || Array.isArray(choice)) return undefined;
     const { index, delta, finish_reason } = choice as Record<string, unknown>;
-    if (!Number.isSafeInteger(index) || finish_reason != null) return undefined;
+    if (!Number.isSafeInteger(index)) return undefined;
+    if (finish_reason != null && !FINISH_REASONS.has(finish_reason)) return undefined;
     if (delta == null) continue;
     if (typeof delta !== 'object' || Array.isArray(delta)) return undefined;
     const { content, refusal, tool_calls } = delta as Record<string, unknown>;
@@ -103,3 +110,5 @@ export function plainTextChunk(event: unknown): OpenAIChatChunk | undefined {
   }
   return chunk as unknown as OpenAIChatChunk;
 }
+
+const FINISH_REASONS: ReadonlySet<unknown> = new Set(openAIFinishReason.options);

@@ -32,6 +32,31 @@ export interface NormalisedUsage {
   reasoningTokens?: number;
 }
 
+const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+const isOptionalCount = (value: unknown): boolean => value === undefined || value === null || isCount(value);
+const hasOptionalCount = (value: unknown, field: string): boolean =>
+  value === undefined ||
+  value === null ||
+  (typeof value === 'object' &&
+    !Array.isArray(value) &&
+    isOptionalCount((value as Record<string, unknown>)[field]));
+
+/**
+ * An OpenAI `usage` object checked by hand: the schema's pass costs more than reading the
+ * rest of an answer or a stream's last chunk. What passes here, `openAIUsage` accepts and
+ * reads alike (fast-paths.unit.test.ts); anything unusual (a field of another type, a count
+ * past 2^53) is undefined, left to the schema, which accepts or explains it.
+ */
+export function handCheckedOpenAIUsage(value: unknown): OpenAIUsage | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const u = value as Record<string, unknown>;
+  if (!isCount(u.prompt_tokens) || !isCount(u.completion_tokens)) return undefined;
+  if (u.total_tokens !== undefined && !isCount(u.total_tokens)) return undefined;
+  if (!hasOptionalCount(u.prompt_tokens_details, 'cached_tokens')) return undefined;
+  if (!hasOptionalCount(u.completion_tokens_details, 'reasoning_tokens')) return undefined;
+  return u as OpenAIUsage;
+}
+
 export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): NormalisedUsage | undefined {
   if (!usage) return undefined;
   const reasoning = usage.completion_tokens_details?.reasoning_tokens;
