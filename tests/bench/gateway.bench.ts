@@ -30,6 +30,7 @@
  * (rounds are back to back, so that one cancels drift between rounds), with a 90% bootstrap
  * interval of the median round (tests/bench/stats.ts): MET when both estimates and the whole
  * interval are under 15%, MISSED when the whole interval is at or above it, NOT SETTLED else.
+ * --concurrent: both sides loaded at the same time each round, sharing core 1 (see CONCURRENT).
  * --conns 16,64 and --modes plain: some cells only.
  *
  * Experiments (environment): BENCH_KORDON_NODE_ARGS (Node flags for every Kordon),
@@ -86,6 +87,13 @@ const ONLY = argValue('only')?.split(',');
 const PROFILE = args.includes('--profile');
 const NO_POSTGRES = args.includes('--no-postgres');
 const TELEMETRY = args.includes('--telemetry');
+/**
+ * --telemetry --concurrent: each round loads both sides at once (their own load generators),
+ * so the two gateways share core 1 at the same moments and the scheduler splits it between
+ * them: their requests a second, and their CPU a request, compare under the same machine
+ * state. In turns (the default), seconds apart, this machine's drift moves rounds by ±30%.
+ */
+const CONCURRENT = args.includes('--concurrent');
 const TELEMETRY_RATIO = argValue('telemetry-ratio');
 /** --telemetry: rounds of off-then-on a cell (the median is the figure). */
 const ROUNDS = Number(argValue('rounds') ?? 3);
@@ -1154,12 +1162,24 @@ async function measureTelemetryInterleaved(
     }
     started.push({ name: variant.name, kordon, target, close });
   }
-  console.error(`Kordon-pg telemetry off and on, interleaved, ${ROUNDS} rounds a cell ...`);
+  console.error(
+    `Kordon-pg telemetry off and on, ${CONCURRENT ? 'loaded at once' : 'interleaved'}, ${ROUNDS} rounds a cell ...`,
+  );
   for (const mode of MODES) for (const { target } of started) await load(target, mode, 16, WARMUP_SECONDS);
   for (const mode of MODES) {
     for (const connections of CONNECTIONS) {
       const rounds = new Map<string, Measured[]>(started.map(({ name }) => [name, []]));
       for (let round = 0; round < ROUNDS; round++) {
+        if (CONCURRENT) {
+          await Promise.all(
+            started.map(({ target }) => load(target, mode, connections, ROUND_WARMUP_SECONDS)),
+          );
+          const measured = await Promise.all(
+            started.map(({ target }) => load(target, mode, connections, SECONDS)),
+          );
+          for (const [i, { name }] of started.entries()) rounds.get(name)?.push(measured[i] as Measured);
+          continue;
+        }
         const order = round % 2 === 0 ? started : [...started].reverse();
         for (const { name, target } of order) {
           // A process idle through the other's run comes back with part of its code
