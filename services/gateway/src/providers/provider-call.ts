@@ -8,11 +8,11 @@
  *   outside the three dialects, maps it to the adapter's dialect.
  * - `streamProvider`: an async iterable of dialect events, ready for a StreamTranslator:
  *   the JSON-parsed `data:` of each SSE frame (OpenAI's `[DONE]` as the string), or of each
- *   NDJSON line, mapped for YandexGPT and GigaChat. An OpenAI chat stream's text deltas
- *   come as what the stream parser reads of them (`skimOpenAIChunk`: id, model, the
- *   choice's index and text), not parsed whole; the frame as sent is `lastFrameData`. An
- *   event that is not JSON is passed as its text, which the translators report as malformed. Transport failures throw
- *   UpstreamErrors (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own
+ *   NDJSON line, mapped for YandexGPT and GigaChat. An OpenAI chat stream's text-delta and
+ *   finish chunks come as what the stream parser reads of them (`skimOpenAIChunk`: id,
+ *   model, the choice's index, text and finish reason), not parsed whole; the frame as sent
+ *   is `lastFrameData`. An event that is not JSON is passed as its text, which the
+ *   translators report as malformed. Transport failures throw UpstreamErrors (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own
  *   sets `end` (`clean`, or `partial_frame` when cut inside a frame). Whether the answer is
  *   complete is the dialect's to say (the translator's `finished`), never the transport's.
  *
@@ -118,7 +118,7 @@ export async function streamProvider(
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
   const response = await send(call, prepared, (upstream) => call.client.stream(upstream));
   const mapper = call.adapter.streamMapper?.(request);
-  // Frames as sent by an OpenAI-dialect chat stream: its text deltas can be skimmed.
+  // Frames as sent by an OpenAI-dialect chat stream: its text deltas and finish chunks can be skimmed.
   const chatChunks =
     mapper === undefined && call.adapter.dialect === 'openai' && request.operation === 'chat';
   return new EventStream(response, framing, mapper, chatChunks);
