@@ -12,9 +12,10 @@
  *   finish chunks come as what the stream parser reads of them (`skimOpenAIChunk`: id,
  *   model, the choice's index, text and finish reason), not parsed whole; the frame as sent
  *   is `lastFrameData`. An event that is not JSON is passed as its text, which the
- *   translators report as malformed. Transport failures throw UpstreamErrors (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own
- *   sets `end` (`clean`, or `partial_frame` when cut inside a frame). Whether the answer is
- *   complete is the dialect's to say (the translator's `finished`), never the transport's.
+ *   translators report as malformed. Transport failures throw UpstreamErrors
+ *   (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own sets `end`
+ *   (`clean`, or `partial_frame` when cut inside a frame). Whether the answer is complete is
+ *   the dialect's to say (the translator's `finished`), never the transport's.
  *
  * A 401 is retried once when the adapter can refresh its credentials (GigaChat tokens).
  */
