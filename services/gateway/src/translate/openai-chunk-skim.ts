@@ -11,16 +11,16 @@
  * reads the same frame in ~0.3–0.5 µs. The frame itself still goes to a same-dialect caller
  * byte for byte (`lastFrameData`).
  *
- * The expression is the shape OpenAI, Azure's middle chunks, vLLM, Ollama, DeepSeek, Groq
- * and Mistral send, in their key order: `id`, `object`, `created`, `model`, any scalar
- * fields, `choices` with one choice (`index`, `delta` empty or with an optional `role`,
- * `content` and an optional null `refusal`, an optional null `logprobs`, a `finish_reason`
- * null or one of OpenAI's), any
- * scalar fields after. It accepts only JSON that `JSON.parse` accepts (each token is JSON's
- * grammar, no whitespace) and only what `plainChunk` accepts, read the same way; every
- * other frame (another order, spaces, a nested value, tool calls, usage, an escaped key that
- * could spell one of these) is `undefined` and parsed whole by the caller. Property tests
- * hold it to that against `JSON.parse` (openai-chunk-skim.unit.test.ts).
+ * The expression is the shape OpenAI, vLLM, Ollama, DeepSeek, Groq (its middle chunks) and
+ * Mistral send, in their key order: `id`, `object`, `created`, `model`, any scalar fields,
+ * `choices` with one choice (`index`, `delta` empty or with an optional `role`, `content` and
+ * an optional null `refusal`, an optional null `logprobs`, a `finish_reason` null or one of
+ * OpenAI's), any scalar fields after. It accepts only JSON that `JSON.parse` accepts (each
+ * token is JSON's grammar, no whitespace) and only what `plainChunk` accepts, read the same
+ * way; every other frame (another order, such as Azure's sorted keys, spaces, a nested value,
+ * tool calls, usage, an escaped key that could spell one of these) is `undefined` and parsed
+ * whole by the caller. Property tests hold it to that against `JSON.parse`
+ * (openai-chunk-skim.unit.test.ts).
  */
 import type { OpenAIChatChunk, OpenAIFinishReason } from './openai-chat-types.js';
 
