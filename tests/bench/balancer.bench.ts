@@ -10,9 +10,10 @@
  * classes, not one.
  *   node --conditions=development --import tsx tests/bench/balancer.bench.ts [--selections 1000000]
  */
+
+import { seededRandom } from '@kordon/mock-providers';
 import { Balancer, type BalancerKey, type Strategy } from '../../services/gateway/src/balancer/index.js';
 import { argNumber } from './bench-args.js';
-import { seeded } from './stats.js';
 
 const SELECTIONS = argNumber('selections', 1_000_000);
 const RUNS = argNumber('runs', 3);
@@ -42,7 +43,7 @@ const CASES: Case[] = [
 
 function setUp(c: Case, size: number): { balancer: Balancer; keys: BalancerKey[] } {
   // Seeded: every run benches the same state.
-  const random = seeded(size);
+  const random = seededRandom(size);
   const keys: BalancerKey[] = Array.from({ length: size }, (_, i) => ({
     providerKeyId: `pk_${i.toString().padStart(5, '0')}`,
     weight: 1 + (i % 5),

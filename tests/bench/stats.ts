@@ -4,6 +4,7 @@
  * drifts by ±10-20% within minutes (docs/benchmarks.md), so a figure a few points from a
  * target says nothing either way: the interval tells a verdict from a coin toss.
  */
+import { seededRandom } from '@kordon/mock-providers';
 
 /** The middle value (the mean of the two middle ones for an even count); NaN for none. */
 export function median(values: readonly number[]): number {
@@ -13,18 +14,6 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-/** A small seeded generator (mulberry32): the same input gives the same figures every run. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -39,7 +28,7 @@ export function medianInterval(
 ): { low: number; high: number } | undefined {
   const rounds = values.filter((v) => !Number.isNaN(v));
   if (rounds.length < 3) return undefined;
-  const random = seeded(0x5eed);
+  const random = seededRandom(0x5eed);
   const medians = new Float64Array(resamples);
   const draw = new Array<number>(rounds.length);
   for (let r = 0; r < resamples; r++) {

@@ -2,6 +2,7 @@
  * Deterministic answers shared by the three mocks: the same conversation always gets the
  * same text, tool call and token counts, so tests can predict them with these helpers.
  */
+import { seededRandom } from './seeded-random.js';
 
 export const DEFAULT_REPLY_PREFIX = 'Mock reply: ';
 
@@ -156,7 +157,7 @@ export function splitIntoParts(text: string, parts: number): string[] {
 
 /** A unit-length vector derived from the text: same text, same embedding. */
 export function embeddingFor(text: string, dimensions: number): number[] {
-  const next = mulberry32(fnv1a(text));
+  const next = seededRandom(fnv1a(text));
   const raw = Array.from({ length: dimensions }, () => next() * 2 - 1);
   const norm = Math.sqrt(raw.reduce((sum, value) => sum + value * value, 0)) || 1;
   return raw.map((value) => Math.fround(value / norm));
@@ -169,17 +170,6 @@ function fnv1a(text: string): number {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash;
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

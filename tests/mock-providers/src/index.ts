@@ -35,4 +35,5 @@ export {
   toScenario,
   UnknownScenarioError,
 } from './scenarios.js';
+export { seededRandom } from './seeded-random.js';
 export { awkwardPieces, type WireTiming, writeReply } from './wire.js';

@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { seededRandom } from '@kordon/mock-providers';
 import { Balancer } from './balancer.js';
 import type { BalancerKey, FailureKind, Strategy } from './types.js';
-
-/** Deterministic PRNG (mulberry32): a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS: FailureKind[] = [
   'rate_limited',
@@ -38,7 +27,7 @@ class Model {
 }
 
 function run(seed: number, strategy: Strategy): void {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const G = 'org/provider';
   const keys: BalancerKey[] = Array.from({ length: 8 }, (_, i) => ({
     providerKeyId: `k${i}`,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { seededRandom } from '@kordon/mock-providers';
 import { SmoothWeighted } from './smooth-weighted.js';
 
 /** nginx's algorithm as written in ngx_http_upstream_get_peer: the reference. */
@@ -15,18 +16,6 @@ function nginxStep(weights: number[], current: number[], skip: (j: number) => bo
   }
   if (best >= 0) current[best]! -= total;
   return best;
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function scheduler(weights: number[], currents = weights.map(() => 0)): SmoothWeighted {
@@ -53,7 +42,7 @@ describe('SmoothWeighted', () => {
   });
 
   test('step for step the same as nginx, for random integer weights and carried-over currents', () => {
-    const random = prng(7);
+    const random = seededRandom(7);
     for (let round = 0; round < 200; round++) {
       const n = 1 + Math.floor(random() * 40);
       // Few distinct weights (many keys share one) and many: both shapes of class.
@@ -71,7 +60,7 @@ describe('SmoothWeighted', () => {
   });
 
   test('stepExcept is nginx with the winner restricted to entries not skipped', () => {
-    const random = prng(11);
+    const random = seededRandom(11);
     for (let round = 0; round < 100; round++) {
       const n = 2 + Math.floor(random() * 30);
       const weights = Array.from({ length: n }, () => 1 + Math.floor(random() * 4));

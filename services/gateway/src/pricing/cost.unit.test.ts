@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { seededRandom } from '@kordon/mock-providers';
 import { Decimal } from 'decimal.js';
 import {
   addAmounts,
@@ -185,20 +186,8 @@ describe('computeCost: impossible usage is refused, not guessed', () => {
   }
 });
 
-/** Small seeded PRNG (mulberry32) so the property loop is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('computeCost: monotonicity (property loop over every shipped model)', () => {
-  const random = rng(20261130);
+  const random = seededRandom(20261130);
   const int = (max: number) => Math.floor(random() * (max + 1));
   // Large enough to cross every tier threshold (200K, 272K).
   const randomUsage = (): Required<TokenUsage> => {
@@ -267,7 +256,7 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
 });
 
 describe('computeCost: integer arithmetic against decimal.js as the reference', () => {
-  const random = rng(7);
+  const random = seededRandom(7);
   const RefD = Decimal.clone({
     precision: 80,
     rounding: Decimal.ROUND_HALF_UP,
