@@ -25,18 +25,21 @@ function* variants(base: Record<string, unknown>, depth = 0): Generator<unknown>
   }
 }
 
+/** A full OpenAI usage object, the base of the usage variants below. */
+const USAGE = {
+  prompt_tokens: 16,
+  completion_tokens: 13,
+  total_tokens: 29,
+  prompt_tokens_details: { cached_tokens: 4 },
+  completion_tokens_details: { reasoning_tokens: 2 },
+};
+
 describe('hand-checked fast paths accept only what the schema accepts', () => {
   it('plain answers: the usage read by hand is the one the schema reads', () => {
     const answerUsage = z.object({ choices: z.array(z.unknown()), usage: openAIUsage.nullish() });
     const base = {
       choices: [{ index: 0 }],
-      usage: {
-        prompt_tokens: 16,
-        completion_tokens: 13,
-        total_tokens: 29,
-        prompt_tokens_details: { cached_tokens: 4 },
-        completion_tokens_details: { reasoning_tokens: 2 },
-      },
+      usage: USAGE,
     };
     let fast = 0;
     let checked = 0;
@@ -68,13 +71,7 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
       id: 'chatcmpl-1',
       model: 'gpt-4o-mini',
       choices: [],
-      usage: {
-        prompt_tokens: 16,
-        completion_tokens: 13,
-        total_tokens: 29,
-        prompt_tokens_details: { cached_tokens: 4 },
-        completion_tokens_details: { reasoning_tokens: 2 },
-      },
+      usage: USAGE,
     },
   };
   for (const [what, base] of Object.entries(streamChunks)) {

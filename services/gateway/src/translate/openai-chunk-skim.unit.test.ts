@@ -31,7 +31,8 @@ function readWhole(data: string) {
   };
 }
 
-// Text deltas as each vendor sends them (their API references and captured streams).
+// Text deltas in the shapes these vendors stream, key order as sent (Ollama's checked against a
+// captured stream in public code; the others written after the vendors' published examples).
 const VENDOR_TEXT_DELTAS = {
   'the mock (first chunk)':
     '{"id":"chatcmpl-mock000006","object":"chat.completion.chunk","created":1796120410,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_mock","usage":null,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}',
