@@ -861,17 +861,22 @@ const TELEMETRY_OFF: NodeJS.ProcessEnv = { KORDON_METRICS: 'false', OTEL_SDK_DIS
  */
 const telemetryOffSide = (otlpUrl: string): NodeJS.ProcessEnv =>
   process.env.BENCH_TELEMETRY_AB
-    ? { ...telemetryOn(otlpUrl), ...(JSON.parse(process.env.BENCH_TELEMETRY_AB) as NodeJS.ProcessEnv) }
+    ? { ...telemetrySettings(otlpUrl), ...(JSON.parse(process.env.BENCH_TELEMETRY_AB) as NodeJS.ProcessEnv) }
     : TELEMETRY_OFF;
+/** The "on" side: telemetry on, with BENCH_TELEMETRY_ON_ENV's variables (that side's only). */
 const telemetryOn = (otlpUrl: string): NodeJS.ProcessEnv => ({
+  ...telemetrySettings(otlpUrl),
+  // Experiments: more variables for the "on" side only, as a JSON object (e.g. one part turned off).
+  ...(JSON.parse(process.env.BENCH_TELEMETRY_ON_ENV ?? '{}') as NodeJS.ProcessEnv),
+});
+/** Metrics on, and every request (or --telemetry-ratio of them) traced to the bench's receiver. */
+const telemetrySettings = (otlpUrl: string): NodeJS.ProcessEnv => ({
   KORDON_METRICS: 'true',
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl,
   OTEL_SERVICE_NAME: 'kordon-bench',
   ...(TELEMETRY_RATIO === undefined
     ? { OTEL_TRACES_SAMPLER: 'always_on' }
     : { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: TELEMETRY_RATIO }),
-  // Experiments: more variables for the "on" side only, as a JSON object (e.g. one part turned off).
-  ...(JSON.parse(process.env.BENCH_TELEMETRY_ON_ENV ?? '{}') as NodeJS.ProcessEnv),
 });
 
 function printTelemetryCost(results: Measured[], name: string) {
