@@ -203,6 +203,94 @@ describe('request traces', () => {
     assert.equal(exporter.getFinishedSpans().length, 0);
   });
 
+  it('steps kept as times become spans when the root ends, each with its own times, nested in the root', async () => {
+    const { exporter, tracing: t } = tracing();
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 2));
+    const arrived = performance.now();
+    const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', arrived);
+    await pause();
+    trace.authenticated(arrived, caller);
+    trace.requested('gpt-4o-mini', true, 64);
+    await pause();
+    const admitting = performance.now();
+    trace.admission(admitting, undefined);
+    const choosing = performance.now();
+    trace.chose(choosing, route, key, 1);
+    const attempt = trace.attempt(route, 'chat', key, 1, 64);
+    attempt.streaming(200);
+    trace.streamStarted();
+    assert.equal(exporter.getFinishedSpans().length, 0, 'nothing goes before the root ends');
+    await pause();
+    attempt.streamEnded({ inputTokens: 3, outputTokens: 2, cachedInputTokens: 0 }, 'complete', {
+      finishReasons: ['stop'],
+      responseId: 'chatcmpl-1',
+      responseModel: 'gpt-4o-mini-2024-07-18',
+    });
+    trace.streamEnded('complete', arrived, arrived + 1);
+    trace.end(200);
+    const spans = exporter.getFinishedSpans();
+    const byName = Object.fromEntries(spans.map((s) => [s.name, s]));
+    assert.deepEqual(Object.keys(byName).sort(), [
+      'POST /v1/chat/completions',
+      'gateway.admission',
+      'gateway.auth',
+      'gateway.route',
+      'gateway.stream',
+      'provider.openai.chat',
+    ]);
+    const ms = (time: [number, number]) => time[0] * 1000 + time[1] / 1e6;
+    const root = byName['POST /v1/chat/completions']!;
+    for (const span of spans) {
+      assert.ok(ms(span.startTime) >= ms(root.startTime) - 0.001, `${span.name} starts within the root`);
+      assert.ok(ms(span.endTime) <= ms(root.endTime) + 0.001, `${span.name} ends within the root`);
+      if (span !== root) assert.equal(span.parentSpanContext?.spanId, root.spanContext().spanId);
+    }
+    const auth = byName['gateway.auth']!;
+    assert.ok(ms(auth.endTime) - ms(auth.startTime) >= 1.5, 'auth ran from arrival past the first pause');
+    assert.ok(
+      ms(byName['gateway.admission']!.startTime) >= ms(auth.endTime) + 1.5,
+      'admission began after the second pause',
+    );
+    assert.ok(ms(byName['provider.openai.chat']!.endTime) - ms(byName['gateway.route']!.endTime) >= 1.5);
+    assert.equal(auth.attributes['kordon.org_id'], 'org_1');
+    assert.equal(root.attributes['kordon.user_id'], 'usr_1');
+    assert.equal(root.attributes['gen_ai.request.max_tokens'], 64);
+    assert.equal(root.attributes['gen_ai.request.stream'], true);
+    assert.equal(byName['gateway.route']!.attributes['kordon.attempt'], 1);
+    const call = byName['provider.openai.chat']!;
+    assert.equal(call.attributes['http.response.status_code'], 200);
+    assert.equal(call.attributes['gen_ai.usage.output_tokens'], 2);
+    assert.deepEqual(call.attributes['gen_ai.response.finish_reasons'], ['stop']);
+    assert.equal(byName['gateway.stream']!.events[0]?.name, 'kordon.first_token');
+    assert.equal(new Set(spans.map((s) => s.spanContext().spanId)).size, 6, 'six span ids');
+  });
+
+  it('an attempt still open when the root ends goes alone when it ends; an open stream ends with the root', () => {
+    const { exporter, tracing: t } = tracing();
+    const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
+    trace.authenticated(performance.now(), caller);
+    const attempt = trace.attempt(route, 'chat', key, 1);
+    trace.streamStarted();
+    trace.end(499, 'client_disconnected');
+    assert.deepEqual(
+      exporter
+        .getFinishedSpans()
+        .map((s) => s.name)
+        .sort(),
+      ['POST /v1/chat/completions', 'gateway.auth', 'gateway.stream'],
+    );
+    trace.streamEnded('client_disconnected', 0, undefined); // ended with the root: nothing more
+    attempt.streamEnded(undefined, 'client_disconnected');
+    attempt.failed(new Error('late'), undefined, false); // ended: nothing more
+    const spans = exporter.getFinishedSpans();
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      ['POST /v1/chat/completions', 'gateway.auth', 'gateway.stream', 'provider.openai.chat'],
+    );
+    assert.equal(spans[3]?.parentSpanContext?.spanId, spans[0]?.spanContext().spanId);
+    assert.equal(spans[2]?.attributes['kordon.stream.end'], undefined, 'cut short: no end recorded');
+  });
+
   it('a malformed traceparent starts a new trace', () => {
     const { exporter, tracing: t } = tracing();
     const trace = t.startGenerate(request({ traceparent: 'garbage' }), 'embeddings', 'r', performance.now());
