@@ -28,7 +28,11 @@ import type { Route } from '../../services/gateway/src/http/route-model.js';
 import type { ProviderAnswer } from '../../services/gateway/src/providers/index.js';
 import type { ProviderKeyEntry } from '../../services/gateway/src/registry/registry.js';
 import { RequestTracing } from '../../services/gateway/src/telemetry/request-trace.js';
-import { RecordedSpan, type SpanPipeline } from '../../services/gateway/src/telemetry/span-pipeline.js';
+import {
+  RecordedSpan,
+  type SpanPipeline,
+  spansOf,
+} from '../../services/gateway/src/telemetry/span-pipeline.js';
 import type { StreamFacts } from '../../services/gateway/src/translate/stream-translator.js';
 import type { NormalisedUsage } from '../../services/gateway/src/translate/usage.js';
 import { OtlpTraceBatch } from '../../services/server/src/otlp-protobuf.js';
@@ -63,7 +67,9 @@ function pipeline(sink: Sink, sampler: Sampler): SpanPipeline {
     sampler,
     resource,
     scope,
-    export: (spans) => {
+    export: (ended) => {
+      // The spans are made here, request by request: their cost alone.
+      const spans = spansOf(ended);
       if (sink === 'kordon') {
         batch.add(spans);
         if (batch.size >= BATCH) bytes += batch.take().length;

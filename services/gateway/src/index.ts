@@ -18,4 +18,10 @@ export {
   MasterKey,
   MasterKeyRing,
 } from './secrets/index.js';
-export { AttributeBlock, RecordedSpan, type SpanPipeline } from './telemetry/span-pipeline.js';
+export {
+  AttributeBlock,
+  type EndedSpans,
+  RecordedSpan,
+  type SpanPipeline,
+  spansOf,
+} from './telemetry/span-pipeline.js';

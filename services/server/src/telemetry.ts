@@ -16,7 +16,7 @@
  * AsyncLocalStorage context manager taxes every promise), reads and writes W3C trace
  * context itself, and exports no OTLP metrics or logs (metrics are Prometheus, logs pino).
  */
-import type { RecordedSpan, SpanPipeline } from '@kordon/gateway';
+import { type EndedSpans, type RecordedSpan, type SpanPipeline, spansOf } from '@kordon/gateway';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { ExportResultCode, type InstrumentationScope } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
@@ -345,21 +345,22 @@ class ProtobufBatchPipeline implements SpanPipeline {
     );
   }
 
-  /** Ended requests' spans not encoded yet (`ENCODE_EVERY_REQUESTS`), and how many spans they hold. */
-  #ended: (readonly RecordedSpan[])[] = [];
+  /** Ended requests' spans not made or encoded yet (`ENCODE_EVERY_REQUESTS`), and how many spans they hold. */
+  #ended: (readonly RecordedSpan[] | EndedSpans)[] = [];
   #endedSpans = 0;
   #encodeTimer: NodeJS.Timeout | undefined;
 
-  export(spans: readonly RecordedSpan[]): void {
-    if (spans.length === 0) return;
-    if (this.#queued + spans.length > this.#settings.maxQueueSize) {
+  export(spans: readonly RecordedSpan[] | EndedSpans): void {
+    const count = Array.isArray(spans) ? spans.length : (spans as EndedSpans).count;
+    if (count === 0) return;
+    if (this.#queued + count > this.#settings.maxQueueSize) {
       // As the SDK's batch processor: a full queue drops, and says so (at most once a minute).
-      this.#dropped += spans.length;
+      this.#dropped += count;
       this.#complain('span queue full, spans dropped:', [this.#dropped]);
       return;
     }
     this.#ended.push(spans);
-    this.#endedSpans += spans.length;
+    this.#endedSpans += count;
     if (this.#ended.length >= ENCODE_EVERY_REQUESTS) this.#encodeEnded();
     else if (!this.#encodeTimer) {
       this.#encodeTimer = setTimeout(() => this.#encodeEnded(), ENCODE_DELAY_MS);
@@ -375,14 +376,15 @@ class ProtobufBatchPipeline implements SpanPipeline {
     if (ended.length === 0) return;
     this.#ended = [];
     this.#endedSpans = 0;
-    for (let i = 0; i < ended.length; i++) this.#encode(ended[i] as readonly RecordedSpan[]);
+    for (let i = 0; i < ended.length; i++) this.#encode(ended[i] as readonly RecordedSpan[] | EndedSpans);
     this.#sendOrWait();
   }
 
-  /** One request's spans into the batch; a request whose spans cannot be encoded is left out, and said so. */
-  #encode(spans: readonly RecordedSpan[]): void {
+  /** One request's spans into the batch; a request whose spans cannot be made or encoded is left out, and said so. */
+  #encode(ended: readonly RecordedSpan[] | EndedSpans): void {
     const max = this.#settings.maxExportBatchSize;
     try {
+      const spans = spansOf(ended);
       // No batch holds more than OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans: a request's spans
       // may be split between two.
       for (let from = 0; from < spans.length; ) {
@@ -478,8 +480,8 @@ class SdkExporterPipeline implements SpanPipeline {
     this.#processor = new BatchSpanProcessor(exporter, config.batch);
   }
 
-  export(spans: readonly RecordedSpan[]): void {
-    for (const span of spans) this.#processor.onEnd(span);
+  export(spans: readonly RecordedSpan[] | EndedSpans): void {
+    for (const span of spansOf(spans)) this.#processor.onEnd(span);
   }
 
   shutdown(): Promise<void> {

@@ -10,8 +10,9 @@
  *   │                                  the `traceparent` the provider receives
  *   └─ gateway.stream                  the streamed body; event `kordon.first_token`
  *
- * The spans are `RecordedSpan`s (span-pipeline.ts), not the SDK tracer's: a request's spans
- * go to the server's `SpanPipeline` together when its root ends. The trace context is passed
+ * The spans are `RecordedSpan`s (span-pipeline.ts), not the SDK tracer's, made from what the
+ * request recorded when the pipeline asks (`RequestTrace` says why): a request's spans go
+ * to the server's `SpanPipeline` together when its root ends. The trace context is passed
  * explicitly (no AsyncLocalStorage context manager: on Node 20 it costs on every promise).
  * Only W3C Trace Context (`traceparent`, `tracestate`) is read from the caller and written
  * to the provider; a caller's `baggage` is never forwarded.
@@ -82,7 +83,7 @@ import {
   GEN_AI_OPERATION_OF_ENDPOINT,
   GEN_AI_PROVIDER_NAME,
 } from './attributes.js';
-import { AttributeBlock, RecordedSpan, type SpanPipeline } from './span-pipeline.js';
+import { AttributeBlock, type EndedSpans, RecordedSpan, type SpanPipeline } from './span-pipeline.js';
 import { PooledIdGenerator } from './trace-ids.js';
 
 type Endpoint = KordonEventData<'RequestCompleted'>['endpoint'];
@@ -106,6 +107,9 @@ const ids = new PooledIdGenerator();
 const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;
 /** Provider-sent strings kept on spans (response model and id, finish reasons), bounded. */
 const MAX_PROVIDER_TEXT = 200;
+
+/** No links: the sampler is shown the same empty list every time (it only reads it). */
+const NO_LINKS = Object.freeze([]) as never[];
 
 /** Starts request traces; one per process, on the pipeline the server's telemetry provides. */
 export class RequestTracing {
@@ -140,7 +144,7 @@ export class RequestTracing {
       endpoint.spanName,
       SpanKind.SERVER,
       endpoint.samplerAttributes,
-      [],
+      NO_LINKS,
     );
     const sampled = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED;
     const context: SpanContext = {
@@ -150,23 +154,7 @@ export class RequestTracing {
     };
     const traceState = sampling.traceState ?? parent?.traceState;
     if (traceState) context.traceState = traceState;
-    // One wall-clock anchor per request: every time of its spans is this plus a monotonic
-    // reading, so children nest exactly inside their parent.
-    const clock = Date.now() - performance.now();
-    let root: RecordedSpan | undefined;
-    if (sampled) {
-      root = new RecordedSpan(
-        this.#pipeline,
-        endpoint.spanName,
-        SpanKind.SERVER,
-        context,
-        parent,
-        clock + startedAt,
-      );
-      root.addAttributeBlock(endpoint.block);
-      root.setAttribute(ATTR_KORDON_REQUEST_ID, requestId);
-    }
-    return new RequestTrace(this.#pipeline, context, root, clock);
+    return new RequestTrace(this.#pipeline, context, parent, sampled, endpoint, requestId, startedAt);
   }
 
   /** The root span of a generating endpoint, named after its path. */
@@ -186,34 +174,84 @@ export class RequestTracing {
   }
 }
 
-/** The spans of one request. Every method is cheap and does nothing more when the request is not sampled. */
-export class RequestTrace {
+/** The balancer's choice for one attempt (`gateway.route`), kept as times until the spans are made. */
+interface Choice {
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly block: AttributeBlock;
+  readonly attempt: number;
+}
+
+/**
+ * The spans of one request. Every method is cheap and does nothing more when the request is
+ * not sampled.
+ *
+ * The request's steps are recorded as times and references, and its spans are made only
+ * when the pipeline asks (`EndedSpans.make`): the server's pipeline makes and encodes the
+ * spans of many ended requests in one run, where the code that does it is warm; made
+ * request by request, between requests, it ran cold each time and cost several times what
+ * it costs alone (docs/benchmarks.md, "Where the traced cost is"). An attempt that ends
+ * after the root (the caller left first) is made then and goes alone.
+ */
+export class RequestTrace implements EndedSpans {
   readonly #pipeline: SpanPipeline;
   /** The root span's context (also when not sampled: it is what the provider gets then). */
   readonly #context: SpanContext;
-  /** Absent when the sampler dropped the request: only the trace context is propagated. */
-  readonly #root: RecordedSpan | undefined;
+  /** The caller's span context, when it sent a valid `traceparent`: the root's parent. */
+  readonly #parent: SpanContext | undefined;
+  readonly #endpoint: EndpointBlocks;
+  readonly #requestId: string;
+  /** `performance.now()` at arrival: the root's start. */
+  readonly #startedAt: number;
   /** Epoch ms minus `performance.now()`, read once for the request. */
   readonly #clock: number;
+  /** False when the sampler dropped the request: only the trace context is propagated. */
   readonly recording: boolean;
-  /** Every span of the request; they go to the pipeline when the root ends. */
-  readonly #spans: RecordedSpan[] = [];
-  #stream: RecordedSpan | undefined;
   #ended = false;
   #rootHeaders: Record<string, string> | undefined;
+  // What the request records (sampled requests only); -1: did not happen.
+  #caller: CallerBlocks | undefined;
+  #authStartedAt = -1;
+  #authEndedAt = -1;
+  #authError: string | undefined;
+  #stream: boolean | undefined;
+  #model: string | undefined;
+  #maxTokens: number | null = null;
+  #admissionStartedAt = -1;
+  #admissionEndedAt = -1;
+  #refusal: { reason: string; scope: string } | undefined;
+  #choices: Choice[] | undefined;
+  /** Attempts that ended before the root. */
+  #attempts: AttemptTrace[] | undefined;
+  #streamStartedAt = -1;
+  #streamEndedAt = -1;
+  #streamEnd: StreamEnd | undefined;
+  #firstByteAt: number | undefined;
+  #endedAt = -1;
+  /** How the root ended: the request's event, or a status (and error type) without one. */
+  #event: NewEvent | undefined;
+  #endStatus = 0;
+  #endError: string | undefined;
 
-  constructor(pipeline: SpanPipeline, context: SpanContext, root: RecordedSpan | undefined, clock: number) {
+  constructor(
+    pipeline: SpanPipeline,
+    context: SpanContext,
+    parent: SpanContext | undefined,
+    sampled: boolean,
+    endpoint: EndpointBlocks,
+    requestId: string,
+    startedAt: number,
+  ) {
     this.#pipeline = pipeline;
     this.#context = context;
-    this.#root = root;
-    this.#clock = clock;
-    this.recording = root !== undefined;
-    if (root) this.#spans.push(root);
-  }
-
-  /** Now, in epoch ms with sub-millisecond digits, on the request's clock. */
-  #now(): number {
-    return this.#clock + performance.now();
+    this.#parent = parent;
+    this.recording = sampled;
+    this.#endpoint = endpoint;
+    this.#requestId = requestId;
+    this.#startedAt = startedAt;
+    // One wall-clock anchor per request: every time of its spans is this plus a monotonic
+    // reading, so children nest exactly inside their parent.
+    this.#clock = Date.now() - performance.now();
   }
 
   /** The trace id (32 hex digits), for logs and answers. */
@@ -221,45 +259,50 @@ export class RequestTrace {
     return this.#context.traceId;
   }
 
-  /** A child span of the root, recorded with the others. */
-  #child(name: string, kind: SpanKind, startMs: number): RecordedSpan {
+  /** A span of this request from `startedAt` (`performance.now()`), child of the root unless `context` is the root's own. */
+  span(name: string, kind: SpanKind, context: SpanContext, startedAt: number): RecordedSpan {
+    const parent = context === this.#context ? this.#parent : this.#context;
+    return new RecordedSpan(this.#pipeline, name, kind, context, parent, this.#clock + startedAt);
+  }
+
+  /** Ends a span at `endedAt` (`performance.now()`). */
+  endSpan(span: RecordedSpan, endedAt: number): void {
+    span.end(this.#clock + endedAt);
+  }
+
+  /** A new child span's context: the root's trace, a span id of its own. */
+  childContext(): SpanContext {
     const context: SpanContext = {
       traceId: this.#context.traceId,
       spanId: ids.generateSpanId(),
       traceFlags: TraceFlags.SAMPLED,
     };
     if (this.#context.traceState) context.traceState = this.#context.traceState;
-    const span = new RecordedSpan(this.#pipeline, name, kind, context, this.#context, startMs);
-    this.#spans.push(span);
-    return span;
+    return context;
   }
 
-  /** Ends a span; one that ends after the root (the rest went already) goes on its own. */
-  #close(span: RecordedSpan, epochMs: number): void {
-    if (span.end(epochMs) && this.#ended) this.#pipeline.export([span]);
+  /** An attempt ended: its span is made with the root's, or now and alone when the root has ended. */
+  attemptEnded(attempt: AttemptTrace): void {
+    if (this.#ended) this.#pipeline.export([attempt.make()]);
+    else (this.#attempts ??= []).push(attempt);
   }
 
   /** `gateway.auth`, from `startedAt` to now, and the caller's tenant ids on the root. */
   authenticated(startedAt: number, caller: Caller): void {
-    const root = this.#root;
-    if (!root) return;
-    const callerBlocks = blocks.caller(caller);
-    root.addAttributeBlock(callerBlocks.root);
-    // The other ids are on the root; each attribute is paid for again at every export.
-    const auth = this.#step('gateway.auth', startedAt);
-    auth.addAttributeBlock(callerBlocks.auth);
-    this.#done(auth);
+    if (!this.recording) return;
+    this.#caller = blocks.caller(caller);
+    this.#authStartedAt = startedAt;
+    this.#authEndedAt = performance.now();
   }
 
   /** The key was refused (401): `gateway.auth` fails and the request ends here. */
   unauthenticated(startedAt: number, status: number, kind: string): void {
-    if (this.recording) {
-      const auth = this.#step('gateway.auth', startedAt);
-      auth.setAttribute(ATTR_ERROR_TYPE, kind);
-      auth.setStatus({ code: SpanStatusCode.ERROR, message: kind });
-      this.#done(auth);
-      this.#root?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      this.#root?.setAttribute(ATTR_ERROR_TYPE, kind);
+    if (this.recording && !this.#ended) {
+      this.#authStartedAt = startedAt;
+      this.#authEndedAt = performance.now();
+      this.#authError = kind;
+      this.#endStatus = status;
+      this.#endError = kind;
     }
     this.#endRoot();
   }
@@ -267,9 +310,9 @@ export class RequestTrace {
   /** What the caller asked for, once the body is read. */
   requested(model: string, stream: boolean, maxTokens: number | null): void {
     if (!this.recording) return;
-    this.#root?.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, stream);
-    if (MODEL_NAME.test(model)) this.#root?.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, model);
-    if (maxTokens !== null) this.#root?.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
+    this.#stream = stream;
+    if (MODEL_NAME.test(model)) this.#model = model;
+    this.#maxTokens = maxTokens;
   }
 
   /** `gateway.admission`, from `startedAt` to now; a refusal is an expected outcome, not an error. */
@@ -278,21 +321,20 @@ export class RequestTrace {
     refusal: { reason: string; limitScope: { scope: string } | null } | undefined,
   ): void {
     if (!this.recording) return;
-    const span = this.#step('gateway.admission', startedAt);
-    if (refusal) {
-      span.setAttribute(ATTR_ERROR_TYPE, refusal.reason);
-      span.setAttribute(ATTR_KORDON_LIMIT_SCOPE, refusal.limitScope?.scope ?? '');
-    }
-    this.#done(span);
+    this.#admissionStartedAt = startedAt;
+    this.#admissionEndedAt = performance.now();
+    if (refusal) this.#refusal = { reason: refusal.reason, scope: refusal.limitScope?.scope ?? '' };
   }
 
   /** `gateway.route`: the balancer's choice of a provider key for attempt `attempt` (1 first). */
   chose(startedAt: number, route: Route, key: ProviderKeyEntry, attempt: number): void {
     if (!this.recording) return;
-    const span = this.#step('gateway.route', startedAt);
-    span.addAttributeBlock(blocks.choice(key, route.provider.options.balancer ?? 'adaptive'));
-    span.setAttribute(ATTR_KORDON_ATTEMPT, attempt);
-    this.#done(span);
+    (this.#choices ??= []).push({
+      startedAt,
+      endedAt: performance.now(),
+      block: blocks.choice(key, route.provider.options.balancer ?? 'adaptive'),
+      attempt,
+    });
   }
 
   /**
@@ -308,175 +350,271 @@ export class RequestTrace {
   ): AttemptTrace {
     if (!this.recording) {
       this.#rootHeaders ??= inject(this.#context);
-      return new AttemptTrace(undefined, this.#rootHeaders, this);
+      return new AttemptTrace(this, this.#rootHeaders, undefined, undefined, attempt, null);
     }
-    const upstream = blocks.upstream(route, operation, key);
-    const span = this.#child(upstream.spanName, SpanKind.CLIENT, this.#now());
-    span.addAttributeBlock(upstream.block);
-    span.setAttribute(ATTR_KORDON_ATTEMPT, attempt);
-    if (maxTokens !== null) span.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, maxTokens);
-    return new AttemptTrace(span, inject(span.spanContext()), this);
-  }
-
-  /** An attempt's span ends (AttemptTrace). */
-  endAttempt(span: RecordedSpan): void {
-    this.#done(span);
+    const context = this.childContext();
+    return new AttemptTrace(
+      this,
+      inject(context),
+      context,
+      blocks.upstream(route, operation, key),
+      attempt,
+      maxTokens,
+    );
   }
 
   /** `gateway.stream` begins: the answer's headers are about to go to the caller. */
   streamStarted(): void {
-    if (!this.recording) return;
-    this.#stream = this.#child('gateway.stream', SpanKind.INTERNAL, this.#now());
+    if (this.recording && !this.#ended) this.#streamStartedAt = performance.now();
   }
 
   /** `gateway.stream` ends; `firstByteAt` (`performance.now()`) becomes its first-token event. */
-  streamEnded(end: StreamEnd, startedAt: number, firstByteAt: number | undefined): void {
-    const span = this.#stream;
-    if (!span) return;
-    this.#stream = undefined;
-    span.setAttribute(ATTR_KORDON_STREAM_END, end);
-    if (firstByteAt !== undefined) {
-      span.addEvent(
-        EVENT_FIRST_TOKEN,
-        { [ATTR_KORDON_TIME_TO_FIRST_TOKEN_MS]: Math.round(firstByteAt - startedAt) },
-        this.#clock + firstByteAt,
-      );
-    }
-    if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
-    this.#done(span);
+  streamEnded(end: StreamEnd, _startedAt: number, firstByteAt: number | undefined): void {
+    if (this.#streamStartedAt < 0 || this.#streamEnd !== undefined || this.#ended) return;
+    this.#streamEnd = end;
+    this.#streamEndedAt = performance.now();
+    this.#firstByteAt = firstByteAt;
   }
 
   /** Ends the root span with the request's one event: status, usage, cost, outcome. */
   finish(event: NewEvent): void {
-    const root = this.#root;
-    if (root) {
-      switch (event.type) {
-        case 'RequestCompleted': {
-          const data = event.data as KordonEventData<'RequestCompleted'>;
-          root.setAttribute(ATTR_KORDON_OUTCOME, 'completed');
-          root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-          // Provider and key are on the serving attempt's span (every attribute is paid at export).
-          chargeAttributes(root, data);
-          break;
-        }
-        case 'RequestFailed': {
-          const data = event.data as KordonEventData<'RequestFailed'>;
-          root.setAttribute(ATTR_KORDON_OUTCOME, 'failed');
-          root.setAttribute(ATTR_ERROR_TYPE, data.errorCode);
-          if (data.status !== null) root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-          chargeAttributes(root, data);
-          // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
-          const fault =
-            data.errorCode !== 'client_disconnected' &&
-            (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
-          if (fault) root.setStatus({ code: SpanStatusCode.ERROR, message: data.errorCode });
-          break;
-        }
-        case 'RequestRejected': {
-          const data = event.data as KordonEventData<'RequestRejected'>;
-          root.setAttribute(ATTR_KORDON_OUTCOME, 'rejected');
-          root.setAttribute(ATTR_ERROR_TYPE, data.reason);
-          root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-          if (data.limitScope) root.setAttribute(ATTR_KORDON_LIMIT_SCOPE, data.limitScope.scope);
-          break;
-        }
-        default:
-          break;
-      }
-    }
+    if (this.recording && !this.#ended) this.#event = event;
     this.#endRoot();
   }
 
   /** Ends the root span of an endpoint that writes no event (count_tokens). */
   end(status: number, errorType?: string): void {
-    if (this.recording) {
-      this.#root?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      if (errorType !== undefined) this.#root?.setAttribute(ATTR_ERROR_TYPE, errorType);
-      if (status >= 500) this.#root?.setStatus({ code: SpanStatusCode.ERROR, message: errorType ?? '' });
+    if (this.recording && !this.#ended) {
+      this.#endStatus = status;
+      this.#endError = errorType;
     }
     this.#endRoot();
   }
 
   #endRoot(): void {
     if (this.#ended) return;
-    const now = this.#now();
-    if (this.#stream) this.#close(this.#stream, now);
     this.#ended = true;
-    if (!this.#root) return;
-    this.#root.end(now);
-    // What has ended goes now; an attempt still open goes when it ends (#close).
-    const spans = this.#spans;
-    this.#pipeline.export(spans.every(hasEnded) ? spans : spans.filter(hasEnded));
+    if (!this.recording) return;
+    this.#endedAt = performance.now();
+    // The spans are made when the pipeline asks (`make`).
+    this.#pipeline.export(this);
   }
 
-  /** A child span of a step that began at `startedAt`, for its attributes; `#done` ends it now. */
-  #step(name: string, startedAt: number): RecordedSpan {
-    return this.#child(name, SpanKind.INTERNAL, this.#clock + startedAt);
+  /** How many spans `make` returns. */
+  get count(): number {
+    return (
+      1 +
+      (this.#authStartedAt >= 0 ? 1 : 0) +
+      (this.#admissionStartedAt >= 0 ? 1 : 0) +
+      (this.#choices?.length ?? 0) +
+      (this.#attempts?.length ?? 0) +
+      (this.#streamStartedAt >= 0 ? 1 : 0)
+    );
   }
 
-  #done(span: RecordedSpan): void {
-    this.#close(span, this.#now());
+  /** The ended request's spans: the root, its steps, the attempts that ended before it, the stream. */
+  make(): readonly RecordedSpan[] {
+    const spans: RecordedSpan[] = [this.#root()];
+    if (this.#authStartedAt >= 0) {
+      const auth = this.#child('gateway.auth', this.#authStartedAt);
+      // The other ids are on the root; each attribute is paid for again at every export.
+      if (this.#caller) auth.addAttributeBlock(this.#caller.auth);
+      if (this.#authError !== undefined) {
+        auth.setAttribute(ATTR_ERROR_TYPE, this.#authError);
+        auth.setStatus({ code: SpanStatusCode.ERROR, message: this.#authError });
+      }
+      this.endSpan(auth, this.#authEndedAt);
+      spans.push(auth);
+    }
+    if (this.#admissionStartedAt >= 0) {
+      const admission = this.#child('gateway.admission', this.#admissionStartedAt);
+      if (this.#refusal) {
+        admission.setAttribute(ATTR_ERROR_TYPE, this.#refusal.reason);
+        admission.setAttribute(ATTR_KORDON_LIMIT_SCOPE, this.#refusal.scope);
+      }
+      this.endSpan(admission, this.#admissionEndedAt);
+      spans.push(admission);
+    }
+    const choices = this.#choices;
+    if (choices) {
+      for (let i = 0; i < choices.length; i++) {
+        const choice = choices[i] as Choice;
+        const route = this.#child('gateway.route', choice.startedAt);
+        route.addAttributeBlock(choice.block);
+        route.setAttribute(ATTR_KORDON_ATTEMPT, choice.attempt);
+        this.endSpan(route, choice.endedAt);
+        spans.push(route);
+      }
+    }
+    const attempts = this.#attempts;
+    if (attempts) for (let i = 0; i < attempts.length; i++) spans.push((attempts[i] as AttemptTrace).make());
+    if (this.#streamStartedAt >= 0) spans.push(this.#streamSpan());
+    return spans;
+  }
+
+  /** The root span, with what the request recorded and how it ended. */
+  #root(): RecordedSpan {
+    const root = this.span(this.#endpoint.spanName, SpanKind.SERVER, this.#context, this.#startedAt);
+    root.addAttributeBlock(this.#endpoint.block);
+    root.setAttribute(ATTR_KORDON_REQUEST_ID, this.#requestId);
+    if (this.#caller) root.addAttributeBlock(this.#caller.root);
+    if (this.#stream !== undefined) root.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, this.#stream);
+    if (this.#model !== undefined) root.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, this.#model);
+    if (this.#maxTokens !== null) root.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, this.#maxTokens);
+    const event = this.#event;
+    if (event) outcomeAttributes(root, event);
+    else {
+      root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#endStatus);
+      if (this.#endError !== undefined) root.setAttribute(ATTR_ERROR_TYPE, this.#endError);
+      // A refused key (401) is the caller's fault; a count_tokens 5xx is the server's.
+      if (this.#endStatus >= 500)
+        root.setStatus({ code: SpanStatusCode.ERROR, message: this.#endError ?? '' });
+    }
+    this.endSpan(root, this.#endedAt);
+    return root;
+  }
+
+  /** `gateway.stream`; one the caller's end overtook ends with the root, with no end recorded. */
+  #streamSpan(): RecordedSpan {
+    const span = this.#child('gateway.stream', this.#streamStartedAt);
+    const end = this.#streamEnd;
+    if (end === undefined) {
+      this.endSpan(span, this.#endedAt);
+      return span;
+    }
+    span.setAttribute(ATTR_KORDON_STREAM_END, end);
+    const firstByteAt = this.#firstByteAt;
+    if (firstByteAt !== undefined) {
+      span.addEvent(
+        EVENT_FIRST_TOKEN,
+        { [ATTR_KORDON_TIME_TO_FIRST_TOKEN_MS]: Math.round(firstByteAt - this.#startedAt) },
+        this.#clock + firstByteAt,
+      );
+    }
+    if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
+    this.endSpan(span, this.#streamEndedAt);
+    return span;
+  }
+
+  /** A child span of a step that began at `startedAt` (`performance.now()`); ended once its attributes are set. */
+  #child(name: string, startedAt: number): RecordedSpan {
+    return this.span(name, SpanKind.INTERNAL, this.childContext(), startedAt);
   }
 }
 
-/** One upstream attempt's span (absent when not sampled) and the headers that carry its context. */
+/** The root's attributes from the request's one event: outcome, status, usage, cost. */
+function outcomeAttributes(root: RecordedSpan, event: NewEvent): void {
+  switch (event.type) {
+    case 'RequestCompleted': {
+      const data = event.data as KordonEventData<'RequestCompleted'>;
+      root.setAttribute(ATTR_KORDON_OUTCOME, 'completed');
+      root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
+      // Provider and key are on the serving attempt's span (every attribute is paid at export).
+      chargeAttributes(root, data);
+      break;
+    }
+    case 'RequestFailed': {
+      const data = event.data as KordonEventData<'RequestFailed'>;
+      root.setAttribute(ATTR_KORDON_OUTCOME, 'failed');
+      root.setAttribute(ATTR_ERROR_TYPE, data.errorCode);
+      if (data.status !== null) root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
+      chargeAttributes(root, data);
+      // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
+      const fault =
+        data.errorCode !== 'client_disconnected' &&
+        (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
+      if (fault) root.setStatus({ code: SpanStatusCode.ERROR, message: data.errorCode });
+      break;
+    }
+    case 'RequestRejected': {
+      const data = event.data as KordonEventData<'RequestRejected'>;
+      root.setAttribute(ATTR_KORDON_OUTCOME, 'rejected');
+      root.setAttribute(ATTR_ERROR_TYPE, data.reason);
+      root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
+      if (data.limitScope) root.setAttribute(ATTR_KORDON_LIMIT_SCOPE, data.limitScope.scope);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/**
+ * One upstream attempt: the headers that carry its context to the provider, and (sampled)
+ * what its span is made of, recorded as it happens and made into a span with its request's.
+ */
 export class AttemptTrace {
-  readonly #span: RecordedSpan | undefined;
   readonly #request: RequestTrace;
   /** `traceparent` (and `tracestate`) for the provider request. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The attempt span's context; absent when the request is not sampled. */
+  readonly #context: SpanContext | undefined;
+  readonly #upstream: UpstreamBlocks | undefined;
+  readonly #attempt: number;
+  readonly #maxTokens: number | null;
+  readonly #startedAt = performance.now();
+  #endedAt = -1;
+  #status: number | undefined;
+  #usage: NormalisedUsage | undefined;
+  /** A finished answer as parsed (read for its id, model and finish reasons when the span is made). */
+  #answer: unknown;
+  #facts: StreamFacts | undefined;
+  #streamEnd: StreamEnd | undefined;
+  #errorType: string | undefined;
+  #retry = false;
+  #failureKind: string | undefined;
 
-  constructor(span: RecordedSpan | undefined, headers: Record<string, string>, request: RequestTrace) {
-    this.#span = span;
-    this.headers = headers;
+  constructor(
+    request: RequestTrace,
+    headers: Record<string, string>,
+    context: SpanContext | undefined,
+    upstream: UpstreamBlocks | undefined,
+    attempt: number,
+    maxTokens: number | null,
+  ) {
     this.#request = request;
+    this.headers = headers;
+    this.#context = context;
+    this.#upstream = upstream;
+    this.#attempt = attempt;
+    this.#maxTokens = maxTokens;
   }
 
-  #end(span: RecordedSpan): void {
-    this.#request.endAttempt(span);
+  /** Whether this attempt records, and has not ended yet. */
+  get #open(): boolean {
+    return this.#context !== undefined && this.#endedAt < 0;
+  }
+
+  #ended(): void {
+    this.#endedAt = performance.now();
+    this.#request.attemptEnded(this);
   }
 
   /** A finished answer: its status, what the provider says it served, the usage. */
   answered(answer: ProviderAnswer, usage: NormalisedUsage | undefined): void {
-    const span = this.#span;
-    if (!span || span.ended) return;
-    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, answer.status);
-    let json: unknown;
+    if (!this.#open) return;
+    this.#status = answer.status;
     try {
-      json = answer.json();
+      this.#answer = answer.json();
     } catch {
-      json = undefined;
+      this.#answer = undefined;
     }
-    answerFacts(span, json);
-    if (usage) usageAttributes(span, usage);
-    this.#end(span);
+    this.#usage = usage;
+    this.#ended();
   }
 
   /** A stream's headers arrived; the span stays open until the body ends. */
   streaming(status: number): void {
-    this.#span?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (this.#open) this.#status = status;
   }
 
   /** The streamed body ended (cleanly, broken, or the caller left); what the stream said of its answer. */
   streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd, facts?: StreamFacts): void {
-    const span = this.#span;
-    if (!span || span.ended) return;
-    if (usage) usageAttributes(span, usage);
-    // Provider-sent strings, bounded as a finished answer's are (`answerFacts`).
-    const id = text(facts?.responseId);
-    const model = text(facts?.responseModel);
-    if (id) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, id);
-    if (model) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, model);
-    if (facts && facts.finishReasons.length > 0)
-      span.setAttribute(
-        ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
-        // The stream is over: its list is final, and copied only when it must be cut.
-        facts.finishReasons.length <= 16
-          ? (facts.finishReasons as string[])
-          : facts.finishReasons.slice(0, 16),
-      );
-    if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
-    this.#end(span);
+    if (!this.#open) return;
+    this.#usage = usage;
+    this.#streamEnd = end;
+    this.#facts = facts;
+    this.#ended();
   }
 
   /**
@@ -484,17 +622,65 @@ export class AttemptTrace {
    * counts for the key, and whether Kordon goes on with another key or provider.
    */
   failed(error: unknown, kind: string | undefined, retry: boolean): void {
-    const span = this.#span;
-    if (!span || span.ended) return;
+    if (!this.#open) return;
     const { status, code } = error as { status?: unknown; code?: unknown };
-    const type = typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown';
-    span.setAttribute(ATTR_ERROR_TYPE, type);
-    span.setAttribute(ATTR_KORDON_RETRY, retry);
-    if (typeof status === 'number') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-    if (kind !== undefined) span.setAttribute(ATTR_KORDON_FAILURE_KIND, kind);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-    this.#end(span);
+    this.#errorType = typeof code === 'string' ? code : error instanceof Error ? error.name : 'unknown';
+    this.#retry = retry;
+    if (typeof status === 'number') this.#status = status;
+    this.#failureKind = kind;
+    this.#ended();
   }
+
+  /** The attempt's span, from what was recorded (only for a sampled attempt that ended). */
+  make(): RecordedSpan {
+    const upstream = this.#upstream as UpstreamBlocks;
+    const span = this.#request.span(
+      upstream.spanName,
+      SpanKind.CLIENT,
+      this.#context as SpanContext,
+      this.#startedAt,
+    );
+    span.addAttributeBlock(upstream.block);
+    span.setAttribute(ATTR_KORDON_ATTEMPT, this.#attempt);
+    if (this.#maxTokens !== null) span.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, this.#maxTokens);
+    const errorType = this.#errorType;
+    if (errorType !== undefined) {
+      span.setAttribute(ATTR_ERROR_TYPE, errorType);
+      span.setAttribute(ATTR_KORDON_RETRY, this.#retry);
+      if (this.#status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#status);
+      if (this.#failureKind !== undefined) span.setAttribute(ATTR_KORDON_FAILURE_KIND, this.#failureKind);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+      this.#request.endSpan(span, this.#endedAt);
+      return span;
+    }
+    if (this.#status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#status);
+    if (this.#streamEnd === undefined) {
+      answerFacts(span, this.#answer);
+      if (this.#usage) usageAttributes(span, this.#usage);
+    } else {
+      if (this.#usage) usageAttributes(span, this.#usage);
+      streamFacts(span, this.#facts);
+      if (this.#streamEnd === 'interrupted')
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
+    }
+    this.#request.endSpan(span, this.#endedAt);
+    return span;
+  }
+}
+
+/** What a stream said of its answer: provider-sent strings, bounded as a finished answer's are (`answerFacts`). */
+function streamFacts(span: AttributeSink, facts: StreamFacts | undefined): void {
+  if (!facts) return;
+  const id = text(facts.responseId);
+  const model = text(facts.responseModel);
+  if (id) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, id);
+  if (model) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, model);
+  if (facts.finishReasons.length > 0)
+    span.setAttribute(
+      ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+      // The stream is over: its list is final, and copied only when it must be cut.
+      facts.finishReasons.length <= 16 ? (facts.finishReasons as string[]) : facts.finishReasons.slice(0, 16),
+    );
 }
 
 /**
@@ -512,8 +698,6 @@ function inject(span: SpanContext): Record<string, string> {
 
 /** Where attributes are set: a span, or (in tests) anything that collects them. */
 export type AttributeSink = Pick<RecordedSpan, 'setAttribute'>;
-
-const hasEnded = (span: RecordedSpan) => span.ended;
 
 /** What a request was charged (its event's attempts, usage and cost), on its root span. */
 function chargeAttributes(
@@ -577,26 +761,37 @@ export function answerFacts(span: AttributeSink, json: unknown): void {
  * proxy key and provider key (registry entries: a registry change makes new ones, and
  * their blocks go with the old entries), and checked against what they were made from.
  */
+/** An endpoint's root span name and attributes (also what the sampler is shown). */
+interface EndpointBlocks {
+  readonly operationName: string;
+  readonly spanName: string;
+  readonly block: AttributeBlock;
+  readonly samplerAttributes: Attributes;
+}
+
+/** A caller's tenant ids (root span), and the org alone (`gateway.auth`). */
+interface CallerBlocks {
+  readonly userId: string;
+  readonly root: AttributeBlock;
+  readonly auth: AttributeBlock;
+}
+
+/** An upstream call's span name and attributes. */
+interface UpstreamBlocks {
+  readonly provider: Route['provider'];
+  readonly operationName: string;
+  readonly spanName: string;
+  readonly block: AttributeBlock;
+}
+
 class AttributeBlocks {
-  readonly #endpoints = new Map<
-    string,
-    { operationName: string; spanName: string; block: AttributeBlock; samplerAttributes: Attributes }
-  >();
-  readonly #callers = new WeakMap<
-    Caller['key'],
-    { userId: string; root: AttributeBlock; auth: AttributeBlock }
-  >();
+  readonly #endpoints = new Map<string, EndpointBlocks>();
+  readonly #callers = new WeakMap<Caller['key'], CallerBlocks>();
   readonly #choices = new WeakMap<ProviderKeyEntry, { strategy: string; block: AttributeBlock }>();
-  readonly #upstreams = new WeakMap<
-    ProviderKeyEntry,
-    Map<
-      string,
-      { provider: Route['provider']; operationName: string; spanName: string; block: AttributeBlock }
-    >
-  >();
+  readonly #upstreams = new WeakMap<ProviderKeyEntry, Map<string, UpstreamBlocks>>();
 
   /** The root span's name and its endpoint's attributes (also what the sampler is shown). */
-  endpoint(route: string, operationName: string) {
+  endpoint(route: string, operationName: string): EndpointBlocks {
     let endpoint = this.#endpoints.get(route);
     if (endpoint?.operationName !== operationName) {
       const attributes: Attributes = {
@@ -619,7 +814,7 @@ class AttributeBlocks {
   }
 
   /** The caller's tenant ids (root span), and the org alone (`gateway.auth`). */
-  caller(caller: Caller) {
+  caller(caller: Caller): CallerBlocks {
     let blocks = this.#callers.get(caller.key);
     if (blocks?.userId !== caller.user.userId) {
       const ids: Attributes = {
@@ -655,7 +850,7 @@ class AttributeBlocks {
   }
 
   /** An upstream call's span name and attributes: operation, provider, model, key and server. */
-  upstream(route: Route, operation: Operation, key: ProviderKeyEntry) {
+  upstream(route: Route, operation: Operation, key: ProviderKeyEntry): UpstreamBlocks {
     let byModel = this.#upstreams.get(key);
     if (!byModel) {
       byModel = new Map();

@@ -33,10 +33,27 @@ export interface SpanPipeline {
   readonly resource: Resource;
   readonly scope: InstrumentationScope;
   /**
-   * Takes ended spans: all of a request's at once when its root ends, or one span that ended
-   * after its root. Must not throw and must not block: it queues, and drops when full.
+   * Takes ended spans: a request's when its root ends (`EndedSpans`, made when the pipeline
+   * asks), or one span that ended after its root. Must not throw and must not block: it
+   * queues, and drops when full.
    */
-  export(spans: readonly RecordedSpan[]): void;
+  export(spans: readonly RecordedSpan[] | EndedSpans): void;
+}
+
+/**
+ * The spans of an ended request, made when `make` is called (once): a pipeline that encodes
+ * requests in runs makes their spans in the same run, where the code that makes them is
+ * warm (docs/benchmarks.md, "Where the traced cost is").
+ */
+export interface EndedSpans {
+  /** How many spans `make` returns. */
+  readonly count: number;
+  make(): readonly RecordedSpan[];
+}
+
+/** The spans `export` was given, made now if they were not yet. */
+export function spansOf(spans: readonly RecordedSpan[] | EndedSpans): readonly RecordedSpan[] {
+  return Array.isArray(spans) ? (spans as readonly RecordedSpan[]) : (spans as EndedSpans).make();
 }
 
 /** The empty list every span without events or links shares (frozen: it is never written). */

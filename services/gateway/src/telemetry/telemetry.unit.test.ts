@@ -13,7 +13,7 @@ import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
 import * as attributes from './attributes.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { answerFacts, RequestTracing } from './request-trace.js';
-import type { SpanPipeline } from './span-pipeline.js';
+import { type SpanPipeline, spansOf } from './span-pipeline.js';
 import { PooledIdGenerator } from './trace-ids.js';
 
 describe('telemetry attributes', () => {
@@ -101,7 +101,7 @@ function tracing() {
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     resource: resourceFromAttributes({ 'service.name': 'test' }),
     scope: { name: 'test' },
-    export: (spans) => exporter.export([...spans], () => {}),
+    export: (spans) => exporter.export([...spansOf(spans)], () => {}),
   };
   return { exporter, tracing: new RequestTracing(pipeline) };
 }
