@@ -284,7 +284,8 @@ export class RequestTrace implements EndedSpans {
   /** An attempt ended: its span is made with the root's, or now and alone when the root has ended. */
   attemptEnded(attempt: AttemptTrace): void {
     if (this.#ended) this.#pipeline.export([attempt.make()]);
-    else (this.#attempts ??= []).push(attempt);
+    else if (this.#attempts) this.#attempts.push(attempt);
+    else this.#attempts = [attempt];
   }
 
   /** `gateway.auth`, from `startedAt` to now, and the caller's tenant ids on the root. */
@@ -329,12 +330,14 @@ export class RequestTrace implements EndedSpans {
   /** `gateway.route`: the balancer's choice of a provider key for attempt `attempt` (1 first). */
   chose(startedAt: number, route: Route, key: ProviderKeyEntry, attempt: number): void {
     if (!this.recording) return;
-    (this.#choices ??= []).push({
+    const choice: Choice = {
       startedAt,
       endedAt: performance.now(),
       block: blocks.choice(key, route.provider.options.balancer ?? 'adaptive'),
       attempt,
-    });
+    };
+    if (this.#choices) this.#choices.push(choice);
+    else this.#choices = [choice];
   }
 
   /**
