@@ -7,9 +7,10 @@
  * serialiser walks them twice more. Here a request's spans are plain objects of the SDK's
  * `ReadableSpan` shape, kept in the form the OTLP/protobuf encoder reads fastest (times in
  * ms, attributes in lists and shared blocks; the SDK's forms are made by getters). When the
- * request's root span ends they go to a `SpanPipeline` together, which encodes them at once
- * (the server's OTLP http/protobuf pipeline) or hands them to the SDK's own batch processor
- * and exporter (OTLP http/json and gRPC). Sampling, resource, serialisers and exporters are
+ * request's root span ends the request goes to a `SpanPipeline` as `EndedSpans`, whose spans
+ * are made when the pipeline asks: the server's OTLP http/protobuf pipeline makes and
+ * encodes many requests' spans in one run; for OTLP http/json and gRPC they are made at once
+ * and handed to the SDK's own batch processor and exporter. Sampling, resource, serialisers and exporters are
  * the SDK's; ids are Kordon's (trace-ids.ts).
  */
 import {
