@@ -227,6 +227,8 @@ export class RequestTrace implements EndedSpans {
   #streamEndedAt = -1;
   #streamEnd: StreamEnd | undefined;
   #firstByteAt: number | undefined;
+  /** What the time to first token is counted from (the request's arrival, as the event counts it). */
+  #firstTokenFrom = 0;
   #endedAt = -1;
   /** How the root ended: the request's event, or a status (and error type) without one. */
   #event: NewEvent | undefined;
@@ -372,11 +374,12 @@ export class RequestTrace implements EndedSpans {
   }
 
   /** `gateway.stream` ends; `firstByteAt` (`performance.now()`) becomes its first-token event. */
-  streamEnded(end: StreamEnd, _startedAt: number, firstByteAt: number | undefined): void {
+  streamEnded(end: StreamEnd, startedAt: number, firstByteAt: number | undefined): void {
     if (this.#streamStartedAt < 0 || this.#streamEnd !== undefined || this.#ended) return;
     this.#streamEnd = end;
     this.#streamEndedAt = performance.now();
     this.#firstByteAt = firstByteAt;
+    this.#firstTokenFrom = startedAt;
   }
 
   /** Ends the root span with the request's one event: status, usage, cost, outcome. */
@@ -490,7 +493,7 @@ export class RequestTrace implements EndedSpans {
     if (firstByteAt !== undefined) {
       span.addEvent(
         EVENT_FIRST_TOKEN,
-        { [ATTR_KORDON_TIME_TO_FIRST_TOKEN_MS]: Math.round(firstByteAt - this.#startedAt) },
+        { [ATTR_KORDON_TIME_TO_FIRST_TOKEN_MS]: Math.round(firstByteAt - this.#firstTokenFrom) },
         this.#clock + firstByteAt,
       );
     }
@@ -559,8 +562,7 @@ export class AttemptTrace {
   #endedAt = -1;
   #status: number | undefined;
   #usage: NormalisedUsage | undefined;
-  /** A finished answer as parsed (read for its id, model and finish reasons when the span is made). */
-  #answer: unknown;
+  /** What the answer said of itself (id, model, finish reasons): a finished answer's, or the stream's. */
   #facts: StreamFacts | undefined;
   #streamEnd: StreamEnd | undefined;
   #errorType: string | undefined;
@@ -598,9 +600,10 @@ export class AttemptTrace {
     if (!this.#open) return;
     this.#status = answer.status;
     try {
-      this.#answer = answer.json();
+      // Read now: the answer itself is not kept until the span is made.
+      this.#facts = factsOfAnswer(answer.json());
     } catch {
-      this.#answer = undefined;
+      this.#facts = undefined;
     }
     this.#usage = usage;
     this.#ended();
@@ -657,15 +660,10 @@ export class AttemptTrace {
       return span;
     }
     if (this.#status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#status);
-    if (this.#streamEnd === undefined) {
-      answerFacts(span, this.#answer);
-      if (this.#usage) usageAttributes(span, this.#usage);
-    } else {
-      if (this.#usage) usageAttributes(span, this.#usage);
-      streamFacts(span, this.#facts);
-      if (this.#streamEnd === 'interrupted')
-        span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
-    }
+    streamFacts(span, this.#facts);
+    if (this.#usage) usageAttributes(span, this.#usage);
+    if (this.#streamEnd === 'interrupted')
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
     this.#request.endSpan(span, this.#endedAt);
     return span;
   }
@@ -731,12 +729,13 @@ const text = (value: unknown): string | undefined =>
  * `stop_reason`, Gemini `candidates[].finishReason`, Responses `status`).
  */
 export function answerFacts(span: AttributeSink, json: unknown): void {
-  if (typeof json !== 'object' || json === null) return;
+  streamFacts(span, factsOfAnswer(json));
+}
+
+/** What `answerFacts` reads from a finished answer, as a stream's facts (kept instead of the answer). */
+function factsOfAnswer(json: unknown): StreamFacts | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
   const answer = json as Record<string, unknown>;
-  const id = text(answer.id) ?? text(answer.responseId);
-  if (id) span.setAttribute(ATTR_GEN_AI_RESPONSE_ID, id);
-  const model = text(answer.model) ?? text(answer.modelVersion);
-  if (model) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, model);
   const reasons: string[] = [];
   const stop = text(answer.stop_reason);
   if (stop) reasons.push(stop);
@@ -756,7 +755,14 @@ export function answerFacts(span: AttributeSink, json: unknown): void {
     const status = text(answer.status);
     if (status) reasons.push(status);
   }
-  if (reasons.length > 0) span.setAttribute(ATTR_GEN_AI_RESPONSE_FINISH_REASONS, reasons);
+  const facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
+    finishReasons: reasons,
+  };
+  const id = text(answer.id) ?? text(answer.responseId);
+  if (id) facts.responseId = id;
+  const model = text(answer.model) ?? text(answer.modelVersion);
+  if (model) facts.responseModel = model;
+  return facts;
 }
 
 /**
