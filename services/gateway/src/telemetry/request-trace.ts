@@ -230,10 +230,17 @@ export class RequestTrace implements EndedSpans {
   /** What the time to first token is counted from (the request's arrival, as the event counts it). */
   #firstTokenFrom = 0;
   #endedAt = -1;
-  /** How the root ended: the request's event, or a status (and error type) without one. */
-  #event: NewEvent | undefined;
-  #endStatus = 0;
+  /**
+   * How the root ended, read from the request's event when it has one (the event itself is
+   * not kept: with body logging on it carries the bodies).
+   */
+  #outcome: RequestOutcome | undefined;
+  #endStatus: number | null = 0;
   #endError: string | undefined;
+  /** The end is a fault of the server's (the root's status is an error). */
+  #fault = false;
+  #limitScope: string | undefined;
+  #charge: Charge | undefined;
 
   constructor(
     pipeline: SpanPipeline,
@@ -384,7 +391,7 @@ export class RequestTrace implements EndedSpans {
 
   /** Ends the root span with the request's one event: status, usage, cost, outcome. */
   finish(event: NewEvent): void {
-    if (this.recording && !this.#ended) this.#event = event;
+    if (this.recording && !this.#ended) this.#readOutcome(event);
     this.#endRoot();
   }
 
@@ -393,6 +400,7 @@ export class RequestTrace implements EndedSpans {
     if (this.recording && !this.#ended) {
       this.#endStatus = status;
       this.#endError = errorType;
+      this.#fault = status >= 500;
     }
     this.#endRoot();
   }
@@ -458,6 +466,42 @@ export class RequestTrace implements EndedSpans {
     return spans;
   }
 
+  /** What the root says of the request's one event: outcome, status, error, usage and cost. */
+  #readOutcome(event: NewEvent): void {
+    switch (event.type) {
+      case 'RequestCompleted': {
+        const data = event.data as KordonEventData<'RequestCompleted'>;
+        this.#outcome = 'completed';
+        this.#endStatus = data.status;
+        // Provider and key are on the serving attempt's span (every attribute is paid at export).
+        this.#charge = chargeOf(data);
+        break;
+      }
+      case 'RequestFailed': {
+        const data = event.data as KordonEventData<'RequestFailed'>;
+        this.#outcome = 'failed';
+        this.#endError = data.errorCode;
+        this.#endStatus = data.status;
+        this.#charge = chargeOf(data);
+        // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
+        this.#fault =
+          data.errorCode !== 'client_disconnected' &&
+          (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
+        break;
+      }
+      case 'RequestRejected': {
+        const data = event.data as KordonEventData<'RequestRejected'>;
+        this.#outcome = 'rejected';
+        this.#endError = data.reason;
+        this.#endStatus = data.status;
+        if (data.limitScope) this.#limitScope = data.limitScope.scope;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
   /** The root span, with what the request recorded and how it ended. */
   #root(): RecordedSpan {
     const root = this.span(this.#endpoint.spanName, SpanKind.SERVER, this.#context, this.#startedAt);
@@ -467,15 +511,20 @@ export class RequestTrace implements EndedSpans {
     if (this.#stream !== undefined) root.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, this.#stream);
     if (this.#model !== undefined) root.setAttribute(ATTR_GEN_AI_REQUEST_MODEL, this.#model);
     if (this.#maxTokens !== null) root.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, this.#maxTokens);
-    const event = this.#event;
-    if (event) outcomeAttributes(root, event);
-    else {
-      root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#endStatus);
-      if (this.#endError !== undefined) root.setAttribute(ATTR_ERROR_TYPE, this.#endError);
-      // A refused key (401) is the caller's fault; a count_tokens 5xx is the server's.
-      if (this.#endStatus >= 500)
-        root.setStatus({ code: SpanStatusCode.ERROR, message: this.#endError ?? '' });
+    if (this.#outcome !== undefined) root.setAttribute(ATTR_KORDON_OUTCOME, this.#outcome);
+    if (this.#endError !== undefined) root.setAttribute(ATTR_ERROR_TYPE, this.#endError);
+    if (this.#endStatus !== null) root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#endStatus);
+    if (this.#limitScope !== undefined) root.setAttribute(ATTR_KORDON_LIMIT_SCOPE, this.#limitScope);
+    const charge = this.#charge;
+    if (charge) {
+      root.setAttribute(ATTR_KORDON_ATTEMPTS, charge.attempts);
+      usageAttributes(root, charge.usage);
+      if (charge.cost !== null && charge.currency !== null) {
+        root.setAttribute(ATTR_KORDON_COST, charge.cost);
+        root.setAttribute(ATTR_KORDON_CURRENCY, charge.currency);
+      }
     }
+    if (this.#fault) root.setStatus({ code: SpanStatusCode.ERROR, message: this.#endError ?? '' });
     this.endSpan(root, this.#endedAt);
     return root;
   }
@@ -508,42 +557,17 @@ export class RequestTrace implements EndedSpans {
   }
 }
 
-/** The root's attributes from the request's one event: outcome, status, usage, cost. */
-function outcomeAttributes(root: RecordedSpan, event: NewEvent): void {
-  switch (event.type) {
-    case 'RequestCompleted': {
-      const data = event.data as KordonEventData<'RequestCompleted'>;
-      root.setAttribute(ATTR_KORDON_OUTCOME, 'completed');
-      root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-      // Provider and key are on the serving attempt's span (every attribute is paid at export).
-      chargeAttributes(root, data);
-      break;
-    }
-    case 'RequestFailed': {
-      const data = event.data as KordonEventData<'RequestFailed'>;
-      root.setAttribute(ATTR_KORDON_OUTCOME, 'failed');
-      root.setAttribute(ATTR_ERROR_TYPE, data.errorCode);
-      if (data.status !== null) root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-      chargeAttributes(root, data);
-      // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
-      const fault =
-        data.errorCode !== 'client_disconnected' &&
-        (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
-      if (fault) root.setStatus({ code: SpanStatusCode.ERROR, message: data.errorCode });
-      break;
-    }
-    case 'RequestRejected': {
-      const data = event.data as KordonEventData<'RequestRejected'>;
-      root.setAttribute(ATTR_KORDON_OUTCOME, 'rejected');
-      root.setAttribute(ATTR_ERROR_TYPE, data.reason);
-      root.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, data.status);
-      if (data.limitScope) root.setAttribute(ATTR_KORDON_LIMIT_SCOPE, data.limitScope.scope);
-      break;
-    }
-    default:
-      break;
-  }
-}
+type RequestOutcome = 'completed' | 'failed' | 'rejected';
+
+/** What a request was charged (its event's attempts, usage and cost), for its root span. */
+type Charge = Pick<KordonEventData<'RequestFailed'>, 'attempts' | 'usage' | 'cost' | 'currency'>;
+
+const chargeOf = (data: Charge): Charge => ({
+  attempts: data.attempts,
+  usage: data.usage,
+  cost: data.cost,
+  currency: data.currency,
+});
 
 /**
  * One upstream attempt: the headers that carry its context to the provider, and (sampled)
@@ -699,19 +723,6 @@ function inject(span: SpanContext): Record<string, string> {
 
 /** Where attributes are set: a span, or (in tests) anything that collects them. */
 export type AttributeSink = Pick<RecordedSpan, 'setAttribute'>;
-
-/** What a request was charged (its event's attempts, usage and cost), on its root span. */
-function chargeAttributes(
-  root: RecordedSpan,
-  data: Pick<KordonEventData<'RequestFailed'>, 'attempts' | 'usage' | 'cost' | 'currency'>,
-): void {
-  root.setAttribute(ATTR_KORDON_ATTEMPTS, data.attempts);
-  usageAttributes(root, data.usage);
-  if (data.cost !== null && data.currency !== null) {
-    root.setAttribute(ATTR_KORDON_COST, data.cost);
-    root.setAttribute(ATTR_KORDON_CURRENCY, data.currency);
-  }
-}
 
 function usageAttributes(span: AttributeSink, usage: NormalisedUsage): void {
   span.setAttribute(ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);

@@ -291,6 +291,54 @@ describe('request traces', () => {
     assert.equal(spans[2]?.attributes['kordon.stream.end'], undefined, 'cut short: no end recorded');
   });
 
+  it("the root tells the request's event: a server fault is an error, a caller who left or a refusal is not", () => {
+    const { exporter, tracing: t } = tracing();
+    const usage = { inputTokens: 7, outputTokens: 3, cachedInputTokens: 2, reasoningTokens: 0 };
+    const root = (event: object) => {
+      exporter.reset();
+      const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
+      trace.authenticated(performance.now(), caller);
+      trace.finish(event as never);
+      return exporter.getFinishedSpans().find((s) => s.name === 'POST /v1/chat/completions')!;
+    };
+    const failed = root({
+      type: 'RequestFailed',
+      data: { errorCode: 'upstream_timeout', status: 504, attempts: 2, usage, cost: null, currency: null },
+    });
+    assert.equal(failed.attributes['kordon.outcome'], 'failed');
+    assert.equal(failed.attributes['error.type'], 'upstream_timeout');
+    assert.equal(failed.attributes['http.response.status_code'], 504);
+    assert.equal(failed.attributes['kordon.attempts'], 2);
+    assert.equal(failed.attributes['gen_ai.usage.cache_read.input_tokens'], 2);
+    assert.equal(failed.attributes['kordon.cost'], undefined, 'no cost when none was charged');
+    assert.deepEqual(failed.status, { code: 2, message: 'upstream_timeout' });
+
+    const left = root({
+      type: 'RequestFailed',
+      data: {
+        errorCode: 'client_disconnected',
+        status: null,
+        attempts: 1,
+        usage,
+        cost: '0.01',
+        currency: 'USD',
+      },
+    });
+    assert.equal(left.attributes['http.response.status_code'], undefined);
+    assert.equal(left.attributes['kordon.cost'], '0.01');
+    assert.equal(left.status.code, 0, 'the caller leaving is no fault of the server');
+
+    const refused = root({
+      type: 'RequestRejected',
+      data: { reason: 'limit_exceeded', status: 429, limitScope: { scope: 'team' } },
+    });
+    assert.equal(refused.attributes['kordon.outcome'], 'rejected');
+    assert.equal(refused.attributes['kordon.limit.scope'], 'team');
+    assert.equal(refused.attributes['http.response.status_code'], 429);
+    assert.equal(refused.attributes['kordon.attempts'], undefined);
+    assert.equal(refused.status.code, 0);
+  });
+
   it('a malformed traceparent starts a new trace', () => {
     const { exporter, tracing: t } = tracing();
     const trace = t.startGenerate(request({ traceparent: 'garbage' }), 'embeddings', 'r', performance.now());
