@@ -127,7 +127,11 @@ describe('file logs', () => {
     });
     const logger = createLogger(config);
     logger.info('before');
-    await sleep(1300);
+    // The roll happens on a timer at the interval's end: wait for the new file rather than a
+    // fixed time (a loaded machine runs the timer late).
+    const deadline = Date.now() + 15_000;
+    const logFiles = () => readdirSync(dir).filter((name) => name.startsWith('kordon.')).length;
+    while (logFiles() < 2 && Date.now() < deadline) await sleep(50);
     logger.info('after');
     await closeLogger(logger);
     const { files, lines } = readLogs(dir);
