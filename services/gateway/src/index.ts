@@ -23,5 +23,6 @@ export {
   type EndedSpans,
   RecordedSpan,
   type SpanPipeline,
+  spanCountOf,
   spansOf,
 } from './telemetry/span-pipeline.js';

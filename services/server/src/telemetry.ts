@@ -16,7 +16,7 @@
  * AsyncLocalStorage context manager taxes every promise), reads and writes W3C trace
  * context itself, and exports no OTLP metrics or logs (metrics are Prometheus, logs pino).
  */
-import { type EndedSpans, type RecordedSpan, type SpanPipeline, spansOf } from '@kordon/gateway';
+import { type EndedSpans, type RecordedSpan, type SpanPipeline, spanCountOf, spansOf } from '@kordon/gateway';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { ExportResultCode, type InstrumentationScope } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
@@ -351,7 +351,7 @@ class ProtobufBatchPipeline implements SpanPipeline {
   #encodeTimer: NodeJS.Timeout | undefined;
 
   export(spans: readonly RecordedSpan[] | EndedSpans): void {
-    const count = Array.isArray(spans) ? spans.length : (spans as EndedSpans).count;
+    const count = spanCountOf(spans);
     if (count === 0) return;
     if (this.#queued + count > this.#settings.maxQueueSize) {
       // As the SDK's batch processor: a full queue drops, and says so (at most once a minute).

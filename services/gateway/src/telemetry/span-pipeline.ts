@@ -57,6 +57,11 @@ export function spansOf(spans: readonly RecordedSpan[] | EndedSpans): readonly R
   return Array.isArray(spans) ? (spans as readonly RecordedSpan[]) : (spans as EndedSpans).make();
 }
 
+/** How many spans `export` was given, without making them. */
+export function spanCountOf(spans: readonly RecordedSpan[] | EndedSpans): number {
+  return Array.isArray(spans) ? spans.length : (spans as EndedSpans).count;
+}
+
 /** The empty list every span without events or links shares (frozen: it is never written). */
 const NONE = Object.freeze([]) as never[];
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
