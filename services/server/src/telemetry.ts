@@ -290,9 +290,9 @@ type Complain = (message: string, args: unknown[]) => void;
 /**
  * Ended requests whose spans wait to be encoded together: at most this many, or for at most
  * ENCODE_DELAY_MS. Why not each request's as it ends: encoding one request's spans between
- * requests ran its code cold every time, and cost about 8% of a traced gateway's throughput
- * where encoding them a second time at once cost 0.5%; encoded in runs, the same spans cost
- * 4-5% less throughput (docs/benchmarks.md, "Where the traced cost is").
+ * requests ran its code cold every time, and cost 7-9% of a traced gateway's throughput
+ * where encoding them a second time at once cost nothing measurable; encoded in runs, the
+ * same spans cost 3-6% less throughput (docs/benchmarks.md, "Where the traced cost is").
  */
 const ENCODE_EVERY_REQUESTS = 64;
 const ENCODE_DELAY_MS = 20;
