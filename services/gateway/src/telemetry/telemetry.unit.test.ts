@@ -205,7 +205,12 @@ describe('request traces', () => {
 
   it('steps kept as times become spans when the root ends, each with its own times, nested in the root', async () => {
     const { exporter, tracing: t } = tracing();
-    const pause = () => new Promise((resolve) => setTimeout(resolve, 2));
+    // A timer may fire early against performance.now() (libuv caches the loop's time), so each
+    // pause waits until at least 2 ms have passed on the clock the spans use.
+    const pause = async () => {
+      const until = performance.now() + 2;
+      while (performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 1));
+    };
     const arrived = performance.now();
     const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', arrived);
     await pause();
