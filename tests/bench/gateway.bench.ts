@@ -14,6 +14,7 @@
  *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey] [-- --load wrk]
  *   npm run bench:gateway -- --profile [--postgres] [--mode plain|stream]
  *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--rounds 3] [--only kordon-pg] [--seconds 2]
+ *   npm run bench:gateway -- --peer [--rounds 5] [--conns 16,64] [--load wrk]
  *
  * "Kordon" is the default deployment: the embedded PGlite store in the same process (so on
  * the gateway's core). "Kordon-pg" is the same with PostgreSQL as its store (a throwaway
@@ -31,6 +32,9 @@
  * interval of the median round (tests/bench/stats.ts): MET when both estimates and the whole
  * interval are under 15%, MISSED when the whole interval is at or above it, NOT SETTLED else.
  * --concurrent: both sides loaded at the same time each round, sharing core 1 (see CONCURRENT).
+ * --peer: Kordon-pg and Portkey side by side, measured in turns, --rounds N a cell, and the
+ * ratio judged like the telemetry cost (median round, 90% interval; MET, MISSED or NOT SETTLED
+ * against 5×): a full run's Portkey cells come minutes after Kordon's.
  * --conns 16,64 and --modes plain: some cells only.
  *
  * Experiments (environment): BENCH_KORDON_NODE_ARGS (Node flags for every Kordon),
@@ -66,7 +70,7 @@ import { kordonNodeFlags } from '@kordon/server/node-flags';
 import autocannon from 'autocannon';
 import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
 import { BENCH_MODEL, BENCH_PROMPT, BENCH_UPSTREAM_KEY } from './fixed-openai-mock.js';
-import { median, medianInterval, verdictUnder } from './stats.js';
+import { median, medianInterval, verdictAtLeast, verdictUnder } from './stats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -76,7 +80,7 @@ const argValue = (name: string) => {
 };
 const SECONDS = Number(argValue('seconds') ?? 5);
 const WARMUP_SECONDS = 2;
-/** --telemetry: load before each measured round of one side, not measured. */
+/** --telemetry and --peer: load before each measured round of one side, not measured. */
 const ROUND_WARMUP_SECONDS = Number(argValue('round-warmup') ?? 1);
 const ALL_MODES = ['plain', 'stream'] as const;
 type Mode = (typeof ALL_MODES)[number];
@@ -94,8 +98,10 @@ const TELEMETRY = args.includes('--telemetry');
  * state. In turns (the default), seconds apart, this machine's drift moves rounds by ±30%.
  */
 const CONCURRENT = args.includes('--concurrent');
+/** --peer: Kordon-pg against Portkey side by side, in turns (see measurePeerInTurns). */
+const PEER = args.includes('--peer');
 const TELEMETRY_RATIO = argValue('telemetry-ratio');
-/** --telemetry: rounds of off-then-on a cell (the median is the figure). */
+/** --telemetry and --peer: rounds of one side then the other a cell (the median is the figure). */
 const ROUNDS = Number(argValue('rounds') ?? 3);
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -771,6 +777,57 @@ const fmt = (n: number | undefined, digits = 0) =>
     ? '—'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** Portkey's gateway pinned to core 1, calling the mock; undefined (and a failure noted) when it cannot run. */
+async function startPortkey(
+  upstream: string,
+  failures: Map<string, string>,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ target: Target; note: string; stop: () => Promise<void> } | undefined> {
+  const entry = portkeyEntry();
+  if (!entry) {
+    failures.set('Portkey', '@portkey-ai/gateway is not installed (tests/package.json devDependencies)');
+    return undefined;
+  }
+  const port = await freePort();
+  const portkey = spawnPinned(1, process.execPath, [entry, `--port=${port}`, '--headless'], process.env);
+  cleanups.push(() => portkey.stop());
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/`, portkey, (status) => status > 0, 30_000);
+  } catch (error) {
+    failures.set(
+      'Portkey',
+      `did not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+    );
+    await portkey.stop();
+    return undefined;
+  }
+  return {
+    target: {
+      name: 'Portkey',
+      url,
+      headers: {
+        authorization: `Bearer ${BENCH_UPSTREAM_KEY}`,
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': `${upstream}/v1`,
+      },
+      pid: portkey.pid,
+    },
+    note: `Portkey: ${portkeyVersions()}, node ${entry.replace(`${root}/`, '')} --port=${port} --headless`,
+    stop: () => portkey.stop(),
+  };
+}
+
+/** The machine and the load, for a table's heading. */
+function runDescription(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return (
+    `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GB, Node.js ${process.version}; ` +
+    `${LOAD_GENERATOR === 'wrk' ? 'wrk -t1 (keep-alive, no pipelining; no TTFB)' : 'autocannon (keep-alive, no pipelining)'}, ${SECONDS} s a run after ${WARMUP_SECONDS} s warm-up a mode; ` +
+    (TASKSET ? 'gateways on core 1, load generator and mock on core 0' : 'taskset missing: nothing pinned')
+  );
+}
+
 function printTable(results: Measured[], failures: Map<string, string>) {
   const direct = (mode: Mode, connections: number) =>
     results.find((r) => r.target === 'direct' && r.mode === mode && r.connections === connections);
@@ -1170,12 +1227,39 @@ async function measureTelemetryInterleaved(
   console.error(
     `Kordon-pg telemetry off and on, ${CONCURRENT ? 'loaded at once' : 'interleaved'}, ${ROUNDS} rounds a cell ...`,
   );
+  await measureInTurns(started, results, CONCURRENT);
+  const notes: string[] = [];
+  for (const { name, kordon, close } of started) {
+    const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
+    notes.push(`${name}: RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB.`);
+    await close();
+  }
+  return {
+    notes,
+    postgresNote: pinned
+      ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
+      : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)',
+  };
+}
+
+/**
+ * Two (or more) gateways started side by side, each pinned to core 1, measured in turns: for
+ * each mode and connection count, ROUNDS rounds, each side loaded after one second of
+ * unmeasured load, the order swapped every other round so a machine that slows down during
+ * the run weighs on every side alike; or, `atOnce`, every side loaded at the same time.
+ * Pushes each side's median round, with every round's requests a second (`roundsRps`).
+ */
+async function measureInTurns(
+  started: ReadonlyArray<{ name: string; target: Target }>,
+  results: Measured[],
+  atOnce = false,
+) {
   for (const mode of MODES) for (const { target } of started) await load(target, mode, 16, WARMUP_SECONDS);
   for (const mode of MODES) {
     for (const connections of CONNECTIONS) {
       const rounds = new Map<string, Measured[]>(started.map(({ name }) => [name, []]));
       for (let round = 0; round < ROUNDS; round++) {
-        if (CONCURRENT) {
+        if (atOnce) {
           await Promise.all(
             started.map(({ target }) => load(target, mode, connections, ROUND_WARMUP_SECONDS)),
           );
@@ -1206,18 +1290,93 @@ async function measureTelemetryInterleaved(
       }
     }
   }
-  const notes: string[] = [];
-  for (const { name, kordon, close } of started) {
-    const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
-    notes.push(`${name}: RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB.`);
-    await close();
-  }
-  return {
-    notes,
-    postgresNote: pinned
-      ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
-      : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)',
+}
+
+/**
+ * --peer: issue 3's "at least 5x Portkey" judged the way --telemetry judges its cost. Kordon-pg
+ * and Portkey run side by side (both pinned to core 1, only one loaded at a time) and are
+ * measured in turns, ROUNDS rounds a cell; each round's ratio compares two runs seconds apart
+ * instead of two targets minutes apart (a full run measures Portkey last, after Kordon's six
+ * cells, and this machine's speed moves by 2-5x between spells). Loading both at once would
+ * lean Kordon's way: Portkey sleeps 25 ms before a stream's first event and gives its share
+ * of the core away meanwhile.
+ */
+async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promise<void> | void>) {
+  const results: Measured[] = [];
+  const failures = new Map<string, string>();
+  const database = await postgresDatabase(cleanups);
+  if (!database)
+    throw new Error('--peer needs PostgreSQL (KORDON_BENCH_DATABASE_URL or the server binaries)');
+  const kordon = await startKordonProcess(upstream, database.url);
+  cleanups.push(async () => {
+    await kordon.proc.stop();
+    rmSync(kordon.dataDir, { recursive: true, force: true });
+  });
+  const kordonTarget = {
+    name: 'Kordon-pg',
+    url: kordon.url,
+    headers: { authorization: `Bearer ${kordon.proxyKey}` },
+    pid: kordon.proc.pid,
   };
+  const portkey = await startPortkey(upstream, failures, cleanups);
+  if (!portkey) throw new Error(`Portkey: ${failures.get('Portkey')}`);
+  for (const target of [kordonTarget, portkey.target]) {
+    const problem = await preflight(target);
+    if (problem) throw new Error(`${target.name}: ${problem}`);
+  }
+  console.error(`Kordon-pg and Portkey side by side, in turns, ${ROUNDS} rounds a cell ...`);
+  await measureInTurns(
+    [
+      { name: 'Kordon-pg', target: kordonTarget },
+      { name: 'Portkey', target: portkey.target },
+    ],
+    results,
+  );
+  const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
+  await kordon.proc.stop();
+  await portkey.stop();
+  await database.close();
+  rmSync(kordon.dataDir, { recursive: true, force: true });
+
+  console.log(`\nbench:gateway --peer — ${runDescription()}\n`);
+  printTable(results, failures);
+  console.log(
+    "\nKordon-pg against Portkey, in turns: requests a second (median round of each), their ratio, the median round's ratio and its 90% bootstrap interval, and CPU a request",
+  );
+  console.log(
+    "| mode | conns | Kordon-pg req/s | Portkey req/s | × Portkey (target ≥ 5×) | median round's ratio | 90% interval of the median round | CPU/req Kordon-pg (ms) | CPU/req Portkey (ms) | CPU ratio | ratio of each round |",
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  const verdicts: string[] = [];
+  for (const mode of MODES) {
+    for (const connections of CONNECTIONS) {
+      const find = (target: string) =>
+        results.find((r) => r.target === target && r.mode === mode && r.connections === connections);
+      const ours = find('Kordon-pg');
+      const peer = find('Portkey');
+      if (!ours || !peer) continue;
+      const ratio = ours.rps / peer.rps;
+      const roundRatios = (ours.roundsRps ?? []).map((rps, i) => rps / (peer.roundsRps?.[i] ?? Number.NaN));
+      const paired = median(roundRatios);
+      const interval = medianInterval(roundRatios);
+      const shownInterval = interval ? `${fmt(interval.low, 2)}× … ${fmt(interval.high, 2)}×` : '—';
+      console.log(
+        `| ${mode} | ${connections} | ${fmt(ours.rps)} | ${fmt(peer.rps)} | ${fmt(ratio, 2)}× | ${fmt(paired, 2)}× | ${shownInterval} | ${fmt(ours.cpuPerRequestMs, 3)} | ${fmt(peer.cpuPerRequestMs, 3)} | ${fmt((peer.cpuPerRequestMs ?? Number.NaN) / (ours.cpuPerRequestMs ?? Number.NaN), 2)}× | ${roundRatios.map((r) => `${fmt(r, 2)}×`).join(', ')} |`,
+      );
+      if (connections >= 16)
+        verdicts.push(
+          `${verdictAtLeast([ratio, paired], interval, 5)}: ${mode} c=${connections} ${fmt(ratio, 2)}× Portkey (medians), ${fmt(paired, 2)}× (median round, 90% interval ${shownInterval}) (≥ 5×)`,
+        );
+    }
+  }
+  console.log(`\nTarget of issue 3 (× Portkey) for Kordon-pg:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
+  console.log(
+    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (both gateways idle in turn).\n${portkey.note}\n${
+      database.pinned
+        ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
+        : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)'
+    }`,
+  );
 }
 
 /** KORDON_BENCH_DATABASE_URL, else a throwaway cluster pinned to core 0; a fresh database each call. */
@@ -1309,6 +1468,12 @@ async function main() {
     return;
   }
 
+  if (PEER) {
+    await measurePeerInTurns(upstream, cleanups);
+    await mock.stop();
+    return;
+  }
+
   // 1. direct
   if (want('direct')) {
     console.error('direct ...');
@@ -1377,53 +1542,16 @@ async function main() {
   // 4. Portkey
   if (want('portkey')) {
     console.error('Portkey ...');
-    const entry = portkeyEntry();
-    if (!entry)
-      failures.set('Portkey', '@portkey-ai/gateway is not installed (tests/package.json devDependencies)');
-    else {
-      const port = await freePort();
-      const portkey = spawnPinned(1, process.execPath, [entry, `--port=${port}`, '--headless'], process.env);
-      cleanups.push(() => portkey.stop());
-      const url = `http://127.0.0.1:${port}`;
-      try {
-        await waitForHttp(`${url}/`, portkey, (status) => status > 0, 30_000);
-        notes.push(
-          `Portkey: ${portkeyVersions()}, node ${entry.replace(`${root}/`, '')} --port=${port} --headless`,
-        );
-        await measureTarget(
-          {
-            name: 'Portkey',
-            url,
-            headers: {
-              ...upstreamAuth,
-              'x-portkey-provider': 'openai',
-              'x-portkey-custom-host': `${upstream}/v1`,
-            },
-            pid: portkey.pid,
-          },
-          results,
-          failures,
-        );
-      } catch (error) {
-        failures.set(
-          'Portkey',
-          `did not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
-        );
-      }
+    const portkey = await startPortkey(upstream, failures, cleanups);
+    if (portkey) {
+      notes.push(portkey.note);
+      await measureTarget(portkey.target, results, failures);
       await portkey.stop();
     }
   }
   await mock.stop();
 
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(
-    `\nbench:gateway — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GB, Node.js ${process.version}; ` +
-      `${LOAD_GENERATOR === 'wrk' ? 'wrk -t1 (keep-alive, no pipelining; no TTFB)' : 'autocannon (keep-alive, no pipelining)'}, ${SECONDS} s a run after ${WARMUP_SECONDS} s warm-up a mode; ` +
-      (TASKSET
-        ? 'gateways on core 1, load generator and mock on core 0'
-        : 'taskset missing: nothing pinned') +
-      '\n',
-  );
+  console.log(`\nbench:gateway — ${runDescription()}\n`);
   printTable(results, failures);
   printTargets(results, failures, 'Kordon');
   if (results.some((r) => r.target === 'Kordon-pg')) printTargets(results, failures, 'Kordon-pg');

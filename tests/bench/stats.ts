@@ -57,3 +57,20 @@ export function verdictUnder(
   if (interval.high < target && worst < target) return 'MET';
   return 'NOT SETTLED';
 }
+
+/**
+ * The same for "at least `target`" (a ratio that must reach it): met when the point estimates
+ * and the whole interval are at or above it, missed when the whole interval is below it, and
+ * otherwise not settled.
+ */
+export function verdictAtLeast(
+  estimates: readonly number[],
+  interval: { low: number; high: number } | undefined,
+  target: number,
+): 'MET' | 'MISSED' | 'NOT SETTLED' {
+  const worst = Math.min(...estimates.filter((e) => !Number.isNaN(e)));
+  if (!interval) return worst >= target ? 'MET' : 'MISSED';
+  if (interval.high < target) return 'MISSED';
+  if (interval.low >= target && worst >= target) return 'MET';
+  return 'NOT SETTLED';
+}

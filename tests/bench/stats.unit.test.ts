@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { median, medianInterval, verdictUnder } from './stats.js';
+import { median, medianInterval, verdictAtLeast, verdictUnder } from './stats.js';
 
 test('median of odd and even counts, NaN left out', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -35,4 +35,13 @@ test('verdicts: met only when the whole interval is under the target', () => {
   assert.equal(verdictUnder([20, 22], { low: 15, high: 25 }, 15), 'MISSED');
   assert.equal(verdictUnder([14], undefined, 15), 'MET');
   assert.equal(verdictUnder([15], undefined, 15), 'MISSED');
+});
+
+test('verdicts: at least a target only when the whole interval reaches it', () => {
+  assert.equal(verdictAtLeast([5.4, 5.6], { low: 5.1, high: 6 }, 5), 'MET');
+  assert.equal(verdictAtLeast([4.9, 5.6], { low: 5.1, high: 6 }, 5), 'NOT SETTLED');
+  assert.equal(verdictAtLeast([5.2, 5.3], { low: 4.6, high: 5.8 }, 5), 'NOT SETTLED');
+  assert.equal(verdictAtLeast([4.1, 4.3], { low: 3.9, high: 4.8 }, 5), 'MISSED');
+  assert.equal(verdictAtLeast([5], undefined, 5), 'MET');
+  assert.equal(verdictAtLeast([4.99], undefined, 5), 'MISSED');
 });
