@@ -12,7 +12,7 @@
  * core 0, whose busy share each run prints.
  *
  *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey] [-- --load wrk]
- *   npm run bench:gateway -- --profile [--postgres] [--mode plain|stream]
+ *   npm run bench:gateway -- --profile [--postgres | --floor] [--mode plain|stream]
  *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--rounds 3] [--only kordon-pg] [--seconds 2]
  *   npm run bench:gateway -- --peer [--rounds 5] [--conns 16,64] [--load wrk]
  *
@@ -1402,6 +1402,19 @@ async function postgresDatabase(cleanups: Array<() => Promise<void> | void>) {
   };
 }
 
+/** --profile: a warm-up, then the measured runs (16 connections) whose windows the summary keeps. */
+async function profileUnderLoad(target: Target, label: string) {
+  const modes = MODES.filter((mode) => (argValue('mode') ?? mode) === mode);
+  for (const mode of modes) await load(target, mode, 16, WARMUP_SECONDS);
+  measuredWindows.length = 0;
+  for (const mode of modes) {
+    const m = await load(target, mode, 16, SECONDS);
+    console.log(
+      `${label} ${mode} c=16 under --cpu-prof: ${fmt(m.rps)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU/req ${fmt(m.cpuPerRequestMs, 3)} ms, non-2xx ${m.non2xx}`,
+    );
+  }
+}
+
 async function main() {
   const cleanups: Array<() => Promise<void> | void> = [];
   const onSignal = () => {
@@ -1431,6 +1444,30 @@ async function main() {
   const want = (name: string) => !ONLY || ONLY.some((o) => name.toLowerCase() === o.toLowerCase());
   const upstreamAuth = { authorization: `Bearer ${BENCH_UPSTREAM_KEY}` };
 
+  if (PROFILE && args.includes('--floor')) {
+    // --profile --floor: the same for the floor, to tell what any Node data plane pays.
+    const profileDir = mkdtempSync(join(tmpdir(), 'kordon-bench-prof-'));
+    const proxy = spawnPinned(
+      1,
+      tsNode[0],
+      [
+        `--cpu-prof`,
+        `--cpu-prof-dir=${profileDir}`,
+        ...tsNode[1],
+        'tests/bench/passthrough-proxy.ts',
+        upstream,
+      ],
+      process.env,
+    );
+    cleanups.push(() => proxy.stop());
+    const target = { name: 'floor', url: await announcedUrl(proxy), headers: upstreamAuth, pid: proxy.pid };
+    await profileUnderLoad(target, 'floor');
+    await proxy.stop();
+    summariseProfile(profileDir, measuredWindows);
+    console.log(`\nprofile: ${profileDir}`);
+    await mock.stop();
+    return;
+  }
   if (PROFILE) {
     const profileDir = mkdtempSync(join(tmpdir(), 'kordon-bench-prof-'));
     const database = args.includes('--postgres') ? await postgresDatabase(cleanups) : undefined;
@@ -1449,15 +1486,7 @@ async function main() {
       headers: { authorization: `Bearer ${kordon.proxyKey}` },
       pid: kordon.proc.pid,
     };
-    const modes = MODES.filter((mode) => (argValue('mode') ?? mode) === mode);
-    for (const mode of modes) await load(target, mode, 16, WARMUP_SECONDS);
-    measuredWindows.length = 0;
-    for (const mode of modes) {
-      const m = await load(target, mode, 16, SECONDS);
-      console.log(
-        `Kordon (${database ? 'PostgreSQL' : 'PGlite'}) ${mode} c=16 under --cpu-prof: ${fmt(m.rps)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU/req ${fmt(m.cpuPerRequestMs, 3)} ms, non-2xx ${m.non2xx}`,
-      );
-    }
+    await profileUnderLoad(target, `Kordon (${database ? 'PostgreSQL' : 'PGlite'})`);
     await kordon.proc.stop();
     summariseProfile(profileDir, measuredWindows);
     console.log(`\nprofile: ${profileDir}`);

@@ -529,6 +529,17 @@ orgs:
     });
     assert.equal(hostile.status, 400);
     assert.match(((await hostile.json()) as { error: { message: string } }).error.message, /api_base/);
+    // In an array, and in any letter case.
+    const hidden = await fetch(`${kordon.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x', extra: [{ Azure_Endpoint: 'http://evil.example' }] }],
+      }),
+    });
+    assert.equal(hidden.status, 400);
+    assert.match(((await hidden.json()) as { error: { message: string } }).error.message, /Azure_Endpoint/);
     const malformed = await fetch(`${kordon.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': aliceKey, 'content-type': 'application/json' },
@@ -547,7 +558,7 @@ orgs:
     assert.equal(huge.status, 413);
     assert.equal(openaiMock.requests.length, before, 'no upstream call for any of these');
     const rejected = (await requestEvents()).filter((e) => e.type === 'RequestRejected');
-    assert.ok(rejected.length >= 4, 'each refusal is an event');
+    assert.ok(rejected.length >= 5, 'each refusal is an event');
   });
 
   it('no secret reaches the event log or the data folder in plaintext', async () => {

@@ -75,6 +75,7 @@ const HOST_FIELDS = new Set([
   'endpoint_url',
   'azure_endpoint',
 ]);
+const HOST_FIELD_LENGTHS = new Set([...HOST_FIELDS].map((field) => field.length));
 
 /**
  * Objects whose keys are the caller's own data, not request fields: a tool's JSON schema
@@ -84,9 +85,13 @@ const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema',
 
 function findHostField(value: unknown, depth = 0): string | undefined {
   if (depth > 32 || value === null || typeof value !== 'object') return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    if (HOST_FIELDS.has(key.toLowerCase())) return key;
+  // for-in and a length test before lower-casing: this walks every request body's keys.
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    if (HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
     if (FREE_FORM.has(key)) continue;
+    const item = object[key];
+    if (item === null || typeof item !== 'object') continue;
     const nested = findHostField(item, depth + 1);
     if (nested) return nested;
   }

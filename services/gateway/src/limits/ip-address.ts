@@ -17,8 +17,25 @@ const IPV4 = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/;
 /** Hex groups of at most 4 digits, optionally ending in a dotted IPv4 address. */
 const IPV6 = /^(?:[0-9A-Fa-f]{0,4}:){2,8}(?:[0-9A-Fa-f]{0,4}|(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3})$/;
 
+/**
+ * Addresses parsed lately, by text: every request parses its peer's address (and forwarded
+ * ones), mostly the same few. Bounded: emptied when full. The results are frozen, so sharing
+ * them is safe.
+ */
+const parsedIps = new Map<string, IpAddress | null>();
+const MAX_PARSED_IPS = 4096;
+
 /** The address, or null when the text is not one (never throws). */
 export function parseIp(text: string): IpAddress | null {
+  const known = parsedIps.get(text);
+  if (known !== undefined) return known;
+  const parsed = parseIpUncached(text);
+  if (parsedIps.size >= MAX_PARSED_IPS) parsedIps.clear();
+  parsedIps.set(text, parsed === null ? null : Object.freeze(parsed));
+  return parsed;
+}
+
+function parseIpUncached(text: string): IpAddress | null {
   if (text.length > 64) return null;
   if (IPV4.test(text)) {
     const octets = text.split('.').map(Number);

@@ -34,6 +34,8 @@ function refused(message: string): UpstreamError {
 }
 
 const parsedBaseUrls = new Map<string, BaseUrl>();
+/** Paths `upstreamTarget` checked already (every request builds one of a few): checked once each. */
+const checkedPaths = new Set<string>();
 const MAX_CACHED_BASE_URLS = 1024;
 
 /**
@@ -82,7 +84,10 @@ export function upstreamTarget(
   query?: Readonly<Record<string, string | undefined>>,
 ): UpstreamTarget {
   const fullPath = `${base.basePath}${path.startsWith('/') ? path : `/${path}`}`;
-  checkPath(fullPath);
+  if (!checkedPaths.has(fullPath)) {
+    checkPath(fullPath);
+    if (checkedPaths.size < MAX_CACHED_BASE_URLS) checkedPaths.add(fullPath);
+  }
   let search = '';
   if (query) {
     for (const [name, value] of Object.entries(query)) {
