@@ -64,8 +64,11 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
       }
     },
     listen: async (channel, onNotify) => {
-      const stop = listenWithReconnect(options, channel, onNotify);
+      const { stop, firstAttempt } = listenWithReconnect(options, channel, onNotify);
       listeners.push(stop);
+      // Listening (or retrying in the background) before the store is handed out: its readers
+      // hear of other processes' appends from their first read on.
+      await firstAttempt;
       return stop;
     },
     close: async () => {
@@ -75,12 +78,15 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
   };
 }
 
-/** Keeps one LISTEN connection alive across server restarts; pollers cover the gaps. */
+/**
+ * Keeps one LISTEN connection alive across server restarts; pollers cover the gaps.
+ * `firstAttempt` settles (never rejects) when the first connection listens or has failed.
+ */
 function listenWithReconnect(
   options: PostgresOptions,
   channel: string,
   onNotify: (payload: string) => void,
-): () => Promise<void> {
+): { stop: () => Promise<void>; firstAttempt: Promise<void> } {
   let stopped = false;
   let client: pg.Client | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -117,15 +123,16 @@ function listenWithReconnect(
       retry(error);
     }
   };
-  void connect();
+  const firstAttempt = connect();
 
-  return async () => {
+  const stop = async () => {
     stopped = true;
     if (retryTimer) clearTimeout(retryTimer);
     const c = client;
     client = undefined;
     await c?.end().catch(() => {});
   };
+  return { stop, firstAttempt };
 }
 
 export async function createPostgresEventStore(

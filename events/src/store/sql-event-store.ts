@@ -18,7 +18,7 @@ import {
   type SqlExecutor,
   type SqlQueryable,
 } from './sql.js';
-import { SqlSubscription } from './subscription.js';
+import { type AppendedSignal, type CommittedBatch, SqlSubscription } from './subscription.js';
 
 const EVENT_COLUMNS = `position, event_id, stream_id, stream_version, type, schema_version, org_id, actor,
   causation_id, correlation_id, trace_id, data, occurred_at`;
@@ -57,6 +57,40 @@ function toRecorded(row: EventRow): RecordedEvent {
   };
 }
 
+/** A row as `insertEvents` sends it (JSON), with the position the store gave it. */
+interface SentRow {
+  id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  schema_version: number;
+  org_id: string | null;
+  actor: Actor;
+  causation_id: string | null;
+  correlation_id: string | null;
+  trace_id: string | null;
+  data: unknown;
+  occurred_at: string;
+}
+
+function sentToRecorded(row: SentRow, position: number): RecordedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    position,
+    time: new Date(row.occurred_at),
+    orgId: row.org_id,
+    actor: row.actor,
+    causationId: row.causation_id,
+    correlationId: row.correlation_id,
+    traceId: row.trace_id,
+    data: row.data,
+  };
+}
+
 export interface SqlEventStoreOptions {
   /** Test hook: awaited inside the append transaction just before COMMIT. */
   beforeCommit?: () => Promise<void>;
@@ -73,7 +107,14 @@ export interface SqlEventStoreOptions {
  * sequence-gap problem). Group commit keeps the lock's cost per event small.
  */
 export class SqlEventStore implements EventStore {
-  private readonly appendedListeners = new Set<() => void>();
+  private readonly appendedListeners = new Set<(signal: AppendedSignal) => void>();
+  /**
+   * Last positions of this instance's appends (from just before their commit): the
+   * notification each sends comes back here too, before or after the append returns (an
+   * embedded database calls back during the commit), and must not wake readers into reading
+   * back a batch they are handed anyway.
+   */
+  private readonly ownHeads = new Set<number>();
   private unlisten: (() => Promise<void>) | undefined;
   private closed = false;
 
@@ -90,8 +131,13 @@ export class SqlEventStore implements EventStore {
   ): Promise<SqlEventStore> {
     await migrate(executor, eventStoreMigrations);
     const store = new SqlEventStore(name, executor, options);
-    // Other processes' appends arrive as notifications; our own wake readers directly.
-    store.unlisten = await executor.listen(EVENTS_CHANNEL, () => store.notifyAppended());
+    // Other processes' appends arrive as notifications (the payload is their last position);
+    // our own are handed to our readers directly, events included.
+    store.unlisten = await executor.listen(EVENTS_CHANNEL, (payload) => {
+      const head = payload === '' ? Number.NaN : Number(payload);
+      if (store.ownHeads.delete(head)) return;
+      store.notifyAppended({ head: Number.isSafeInteger(head) ? head : undefined });
+    });
     return store;
   }
 
@@ -217,8 +263,14 @@ export class SqlEventStore implements EventStore {
     if (this.options.ownsExecutor !== false) await this.executor.close();
   }
 
-  private notifyAppended(): void {
-    for (const listener of this.appendedListeners) listener();
+  private rememberOwnHead(position: number): void {
+    // Bounded: without a listening connection no echo comes to remove them.
+    if (this.ownHeads.size >= 1_024) this.ownHeads.delete(this.ownHeads.values().next().value as number);
+    this.ownHeads.add(position);
+  }
+
+  private notifyAppended(signal: AppendedSignal): void {
+    for (const listener of this.appendedListeners) listener(signal);
   }
 
   /** Runs a query, turning connection failures into a retryable `event_store_unavailable`. */
@@ -238,22 +290,24 @@ export class SqlEventStore implements EventStore {
     if (this.closed) throw new KordonError('closed', `event store ${this.name} is closed`);
     if (events.length === 0)
       return { nextExpectedVersion: 0, lastPosition: await this.headPosition(), written: 0 };
-    let result: AppendResult;
+    let outcome: { result: AppendResult; batch?: CommittedBatch };
     try {
-      result = await this.executor.transaction(async (tx) => {
+      outcome = await this.executor.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
         const { fresh, existing } = await splitDuplicates(tx, events);
         await check(tx, fresh);
-        if (fresh.length === 0) return existing;
+        if (fresh.length === 0) return { result: existing };
         const written = await insertEvents(tx, fresh);
-        await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(written.lastPosition)]);
+        if (written.batch) this.rememberOwnHead(written.result.lastPosition);
+        await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(written.result.lastPosition)]);
         await this.options.beforeCommit?.();
         return written;
       });
     } catch (error) {
       throw translateError(this.name, error);
     }
-    if (result.written > 0) this.notifyAppended();
+    const { result, batch } = outcome;
+    if (result.written > 0) this.notifyAppended(batch ? { batch } : { head: result.lastPosition });
     return result;
   }
 }
@@ -306,7 +360,14 @@ async function splitDuplicates(
   return { fresh, existing: { lastPosition, nextExpectedVersion, written: 0 } };
 }
 
-async function insertEvents(tx: SqlQueryable, events: NewEvent[]): Promise<AppendResult> {
+/**
+ * Writes fresh events; with them, the batch as committed for this store's subscriptions (when
+ * its positions are consecutive, as they are under the append lock).
+ */
+async function insertEvents(
+  tx: SqlQueryable,
+  events: NewEvent[],
+): Promise<{ result: AppendResult; batch?: CommittedBatch }> {
   // Reserve stream versions for the whole batch with one upsert per distinct stream.
   const counts = new Map<string, number>();
   for (const event of events) counts.set(event.streamId, (counts.get(event.streamId) ?? 0) + 1);
@@ -343,7 +404,14 @@ async function insertEvents(tx: SqlQueryable, events: NewEvent[]): Promise<Appen
     };
   });
   // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
-  const { rows: inserted } = await tx.query<{ last: string | number }>(
+  // `before`: the head when the batch went in (the statement's snapshot does not see its own
+  // insert), so a reader that has passed it may take the batch without reading it back.
+  const sent = storableJson(JSON.stringify(rows));
+  const { rows: inserted } = await tx.query<{
+    first: string | number | null;
+    last: string | number | null;
+    before: string | number;
+  }>(
     `WITH ins AS (
        INSERT INTO kordon_events (event_id, stream_id, stream_version, type, schema_version, org_id, actor,
                                   causation_id, correlation_id, trace_id, data, occurred_at)
@@ -354,13 +422,26 @@ async function insertEvents(tx: SqlQueryable, events: NewEvent[]): Promise<Appen
               data json, occurred_at timestamptz)
         ORDER BY r.seq
        RETURNING position)
-     SELECT max(position) AS last FROM ins`,
-    [storableJson(JSON.stringify(rows))],
+     SELECT min(position) AS first, max(position) AS last,
+            (SELECT coalesce(max(position), 0) FROM kordon_events) AS before
+       FROM ins`,
+    [sent],
   );
+  const first = Number(inserted[0]?.first ?? 0);
+  const last = Number(inserted[0]?.last ?? 0);
+  const result = { lastPosition: last, nextExpectedVersion: lastVersion, written: events.length };
+  if (last - first + 1 !== events.length) return { result };
+  const types = new Set(events.map((event) => event.type));
   return {
-    lastPosition: Number(inserted[0]?.last ?? 0),
-    nextExpectedVersion: lastVersion,
-    written: events.length,
+    result,
+    batch: {
+      after: Number(inserted[0]?.before ?? 0),
+      last,
+      types,
+      // Parsed from the JSON the store was sent (U+0000 already replaced): the events as a
+      // read would return them. Each call parses anew, so no two readers share objects.
+      events: () => (JSON.parse(sent) as SentRow[]).map((row, seq) => sentToRecorded(row, first + seq)),
+    },
   };
 }
 

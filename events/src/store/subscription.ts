@@ -2,19 +2,54 @@ import type { RecordedEvent } from '../envelope.js';
 import type { EventStore, Subscription, SubscriptionOptions } from './port.js';
 
 /**
+ * An append this process committed, as its store hands it to its own subscriptions. Under
+ * the append lock every event at or below `after` committed before it, so a reader that has
+ * passed `after` may take the batch as it is instead of reading back what it just wrote.
+ */
+export interface CommittedBatch {
+  /** The head of the log when the batch went in. */
+  readonly after: number;
+  /** The batch's last position (its events hold `after`+1... in order, holes aside). */
+  readonly last: number;
+  /** The types in it: a reader that wants none only moves on. */
+  readonly types: ReadonlySet<string>;
+  /** The events as a read would return them (made on each call). */
+  events(): RecordedEvent[];
+}
+
+/** An append: this process's (with its events), or another's (its last position, when said). */
+export type AppendedSignal = { readonly batch: CommittedBatch } | { readonly head: number | undefined };
+
+/** Batches kept for a reader that has fallen behind; past this it reads instead. */
+const MAX_FED_BATCHES = 1_000;
+
+/**
  * Catch-up subscription that turns live: reads batches in global order until it is
- * caught up, then sleeps until an append notification (or a poll tick, in case a
- * notification was lost) and reads again. Read failures are retried with backoff.
+ * caught up, then sleeps until an append signal (or a poll tick, in case a notification
+ * was lost). Batches this process appended are taken as they come when nothing came between
+ * (no read); anything else is read. Read failures are retried with backoff.
  */
 export class SqlSubscription implements Subscription {
   private current: number;
   private running = true;
   private wake: (() => void) | undefined;
-  /** Set by an append notification that arrives while a read is under way. */
+  /** Set by an append signal that arrives while a read is under way. */
   private signalled = false;
+  /** The highest position appends have announced; Infinity when one did not say. */
+  private announced = 0;
+  /** This process's committed batches not taken yet, in commit order. */
+  private readonly fed: CommittedBatch[] = [];
+  private readonly types: ReadonlySet<string> | undefined;
   private readonly waiters: Array<{ position: number; resolve: () => void }> = [];
   private readonly loop: Promise<void>;
-  private readonly onAppended = () => {
+  private readonly onAppended = (signal: AppendedSignal) => {
+    if ('batch' in signal) {
+      if (this.fed.length < MAX_FED_BATCHES) this.fed.push(signal.batch);
+      this.announced = Math.max(this.announced, signal.batch.last);
+    } else {
+      this.announced =
+        signal.head === undefined ? Number.POSITIVE_INFINITY : Math.max(this.announced, signal.head);
+    }
     this.signalled = true;
     this.wake?.();
   };
@@ -30,10 +65,11 @@ export class SqlSubscription implements Subscription {
       ): Promise<{ events: RecordedEvent[]; scannedTo: number }>;
     },
     private readonly options: SubscriptionOptions,
-    private readonly appendedListeners: Set<() => void>,
+    private readonly appendedListeners: Set<(signal: AppendedSignal) => void>,
     private readonly pollIntervalMs: number,
   ) {
     this.current = options.after;
+    this.types = options.types ? new Set(options.types) : undefined;
     appendedListeners.add(this.onAppended);
     this.loop = this.run();
   }
@@ -70,58 +106,115 @@ export class SqlSubscription implements Subscription {
   private async run(): Promise<void> {
     const batchSize = this.options.batchSize ?? 1000;
     let backoffMs = 50;
+    // The first pass catches up; later ones read only when something may be unread, and at
+    // least once a poll interval (a notification lost while this process's own appends keep
+    // the reader awake would otherwise go unseen).
+    let mustRead = true;
+    let readAt = 0;
     while (this.running) {
-      let events: RecordedEvent[];
-      // With a type filter the events read may be few or none: the head read first says how
-      // far the read looked (appends are gapless in commit order, so nothing lands below it later).
-      let scannedTo: number | undefined;
       this.signalled = false;
-      try {
-        const types = this.options.types;
-        if (types && this.store.readTyped) {
-          const read = await this.store.readTyped(this.current, batchSize, types, this.options.dataOf);
-          events = read.events;
-          scannedTo = read.scannedTo;
-        } else if (types) {
-          scannedTo = await this.store.headPosition();
-          events =
-            scannedTo > this.current
-              ? await this.store.readAll({ after: this.current, maxCount: batchSize, types, upTo: scannedTo })
-              : [];
-        } else {
-          events = await this.store.readAll({ after: this.current, maxCount: batchSize });
+      if (!(await this.takeFed())) mustRead = true;
+      if (mustRead || this.announced > this.current || performance.now() - readAt >= this.pollIntervalMs) {
+        // What is announced from here on is read next time if this read does not reach it.
+        this.announced = 0;
+        readAt = performance.now();
+        const read = await this.read(batchSize);
+        if (read === 'failed') {
+          this.announced = Number.POSITIVE_INFINITY;
+          await this.sleep(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 5_000);
+          continue;
         }
         backoffMs = 50;
-      } catch (error) {
-        this.options.onError?.(error);
-        await this.sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5_000);
+        // A full batch: more may wait behind it.
+        mustRead = read === 'full';
+        if (mustRead) continue;
+      }
+      mustRead = false;
+      // Caught up: the next read waits for an append (or the poll), and at least `pause`.
+      const pause = this.options.minIntervalMs ?? 0;
+      if (pause > 0) await this.pause(pause);
+      if (!this.signalled && !(await this.sleep(this.pollIntervalMs))) mustRead = true;
+    }
+  }
+
+  /**
+   * Takes this process's batches in order while each starts where this reader is (nothing
+   * between); stops at one that does not (a read brings it). False when the handler failed
+   * (the read path takes the batch again, with its backoff).
+   */
+  private async takeFed(): Promise<boolean> {
+    while (this.fed.length > 0) {
+      const batch = this.fed[0]!;
+      if (batch.last <= this.current) {
+        this.fed.shift();
         continue;
+      }
+      if (batch.after > this.current) return true;
+      const types = this.types;
+      let events: RecordedEvent[] = [];
+      if (!types || [...batch.types].some((type) => types.has(type))) {
+        events = batch
+          .events()
+          .filter((event) => event.position > this.current && (!types || types.has(event.type)));
       }
       if (events.length > 0) {
         try {
           await this.options.onEvents(events);
         } catch (error) {
-          // The handler owns its failures (projections park poison events); a throw here
-          // means it wants the same batch again after a pause.
           this.options.onError?.(error);
-          await this.sleep(backoffMs);
-          backoffMs = Math.min(backoffMs * 2, 5_000);
-          continue;
+          this.fed.length = 0;
+          return false;
         }
-        this.current = events[events.length - 1]!.position;
       }
-      // Fewer than a batch of the wanted types: everything up to the head was looked at.
-      if (scannedTo !== undefined && events.length < batchSize && scannedTo > this.current)
-        this.current = scannedTo;
-      if (events.length > 0 || scannedTo !== undefined) this.releaseWaiters();
-      if (events.length < batchSize) {
-        const pause = this.options.minIntervalMs ?? 0;
-        // Caught up: the next read waits for an append (or the poll), and at least `pause`.
-        if (pause > 0) await this.pause(pause);
-        if (!this.signalled) await this.sleep(this.pollIntervalMs);
-      }
+      this.current = batch.last;
+      this.fed.shift();
+      this.releaseWaiters();
     }
+    return true;
+  }
+
+  /** One read from `current`, handed over; 'full' when it filled a batch. */
+  private async read(batchSize: number): Promise<'failed' | 'full' | 'partial'> {
+    let events: RecordedEvent[];
+    // With a type filter the events read may be few or none: the head read first says how
+    // far the read looked (appends are gapless in commit order, so nothing lands below it later).
+    let scannedTo: number | undefined;
+    try {
+      const types = this.options.types;
+      if (types && this.store.readTyped) {
+        const read = await this.store.readTyped(this.current, batchSize, types, this.options.dataOf);
+        events = read.events;
+        scannedTo = read.scannedTo;
+      } else if (types) {
+        scannedTo = await this.store.headPosition();
+        events =
+          scannedTo > this.current
+            ? await this.store.readAll({ after: this.current, maxCount: batchSize, types, upTo: scannedTo })
+            : [];
+      } else {
+        events = await this.store.readAll({ after: this.current, maxCount: batchSize });
+      }
+    } catch (error) {
+      this.options.onError?.(error);
+      return 'failed';
+    }
+    if (events.length > 0) {
+      try {
+        await this.options.onEvents(events);
+      } catch (error) {
+        // The handler owns its failures (projections park poison events); a throw here
+        // means it wants the same batch again after a pause.
+        this.options.onError?.(error);
+        return 'failed';
+      }
+      this.current = events[events.length - 1]!.position;
+    }
+    // Fewer than a batch of the wanted types: everything up to the head was looked at.
+    if (scannedTo !== undefined && events.length < batchSize && scannedTo > this.current)
+      this.current = scannedTo;
+    if (events.length > 0 || scannedTo !== undefined) this.releaseWaiters();
+    return events.length < batchSize ? 'partial' : 'full';
   }
 
   private releaseWaiters(): void {
@@ -151,16 +244,16 @@ export class SqlSubscription implements Subscription {
 
   private stopPause: (() => void) | undefined;
 
-  /** Sleeps until woken by an append or until `ms` pass. */
-  private sleep(ms: number): Promise<void> {
-    if (!this.running) return Promise.resolve();
+  /** Sleeps until woken by an append (true) or until `ms` pass (false). */
+  private sleep(ms: number): Promise<boolean> {
+    if (!this.running) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(() => done(false), ms);
       const self = this;
-      function done() {
+      function done(woken = true) {
         clearTimeout(timer);
         self.wake = undefined;
-        resolve();
+        resolve(woken);
       }
       this.wake = done;
     });

@@ -300,6 +300,123 @@ export function eventStoreContract(
       for (const s of [writerA, writerB, reader]) await s.close();
     });
 
+    /** Counts the reads a subscription makes of a store instance. */
+    const countReads = (instance: EventStore) => {
+      const counted = { reads: 0 };
+      const target = instance as unknown as Record<string, unknown>;
+      for (const method of ['readAll', 'readTyped'] as const) {
+        const original = target[method];
+        if (typeof original !== 'function') continue;
+        target[method] = (...args: unknown[]) => {
+          counted.reads++;
+          return (original as (...a: unknown[]) => unknown).apply(instance, args);
+        };
+      }
+      return counted;
+    };
+
+    test("an instance's own appends reach its subscriptions as a read returns them, without a read", async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const other = await harness.open();
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const received: RecordedEvent[] = [];
+      const subscription = own.subscribe({
+        after: head,
+        types: ['TestHappened', 'TestWanted'],
+        onEvents: (events) => {
+          received.push(...events.filter((e) => e.streamId === stream));
+        },
+      });
+      // Caught up, another instance's append included: reads from here on would be read-backs.
+      await other.appendMany([testEvent(`${stream}-other`, { n: 0 })]);
+      await subscription.waitFor(await own.headPosition(), 5_000);
+      const counted = countReads(own);
+      const before = subscription.position;
+      // What a read changes: U+0000 (not storable), an undefined field (dropped), key order.
+      await own.appendMany([
+        testEvent(stream, { n: 1, text: 'a\u0000b', gone: undefined, z: { b: 2, a: 1 } }),
+        testEvent(stream, { n: 2 }, 'TestNoise'),
+      ]);
+      await own.append(stream, [testEvent(stream, { n: 3 }, 'TestWanted')], 2);
+      const last = await own.headPosition();
+      await subscription.waitFor(last, 5_000);
+      assert.equal(counted.reads, 0, 'nothing read back');
+      assert.equal(subscription.position, last);
+      const stored = (await own.readAll({ after: before, maxCount: 100 })).filter(
+        (e) => e.type !== 'TestNoise',
+      );
+      assert.deepEqual(received, stored, 'the same events as a read gives');
+      assert.equal((received[0]?.data as { text?: string } | undefined)?.text, 'a\uFFFDb');
+      await subscription.stop();
+      await other.close();
+      await own.close();
+    });
+
+    test("another instance's append between two of this one's is read, and each event comes once, in order", async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const other = await harness.open();
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const received: RecordedEvent[] = [];
+      const subscription = own.subscribe({
+        after: head,
+        onEvents: (events) => {
+          received.push(...events.filter((e) => e.streamId.startsWith(stream)));
+        },
+      });
+      await subscription.waitFor(head, 5_000);
+      for (let i = 0; i < 5; i++) {
+        await own.appendMany([testEvent(`${stream}-own`, { i, by: 'own' })]);
+        await other.appendMany([testEvent(`${stream}-other`, { i, by: 'other' })]);
+      }
+      await own.appendMany([testEvent(`${stream}-own`, { i: 5, by: 'own' })]);
+      await subscription.waitFor(await own.headPosition(), 5_000);
+      await subscription.stop();
+      const stored = (await own.readAll({ after: head, maxCount: 100 })).filter((e) =>
+        e.streamId.startsWith(stream),
+      );
+      assert.equal(stored.length, 11);
+      assert.deepEqual(
+        received.map((e) => e.id),
+        stored.map((e) => e.id),
+      );
+      await other.close();
+      await own.close();
+    });
+
+    test('an append rolled back leaves a hole that the next one of the same instance passes over', async () => {
+      let failNext = true;
+      const own = await harness.open({
+        pollIntervalMs: 60_000,
+        beforeCommit: async () => {
+          if (!failNext) return;
+          failNext = false;
+          throw new Error('rolled back on purpose');
+        },
+      });
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const received: RecordedEvent[] = [];
+      const subscription = own.subscribe({
+        after: head,
+        onEvents: (events) => {
+          received.push(...events.filter((e) => e.streamId === stream));
+        },
+      });
+      await subscription.waitFor(head, 5_000);
+      await assert.rejects(own.appendMany([testEvent(stream, { n: 0 }), testEvent(stream, { n: 1 })]));
+      const kept = testEvent(stream, { n: 2 });
+      await own.appendMany([kept]);
+      await subscription.waitFor(await own.headPosition(), 5_000);
+      await subscription.stop();
+      assert.deepEqual(
+        received.map((e) => e.id),
+        [kept.id],
+      );
+      await own.close();
+    });
+
     test('concurrent writers and a live follower: every event exactly once, in position order', async () => {
       const writers = await Promise.all(
         [0, 1, 2, 3].map(() =>
