@@ -213,9 +213,15 @@ class EventStream implements ProviderEventStream {
     const mapper = this.#mapper;
     const chatChunks = this.#chatChunks;
     const frames = (this.#reader as AsyncIterable<SseEvent | string>)[Symbol.asyncIterator]();
+    // Unmapped SSE: a frame already read is handed out at once (no async step per frame).
+    const sse = mapper === undefined && this.#reader instanceof SseReader ? this.#reader : undefined;
     let mapped: unknown[] = [];
     let next = 0;
     const finished = { value: undefined, done: true } as const;
+    const unmapped = (data: string): unknown => {
+      this.lastFrameData = data.includes('\n') ? undefined : data;
+      return (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
+    };
     const read = async (): Promise<IteratorResult<unknown, undefined>> => {
       for (;;) {
         let frame: IteratorResult<SseEvent | string, unknown>;
@@ -232,18 +238,19 @@ class EventStream implements ProviderEventStream {
         }
         if (frame.done) return finished;
         const data = typeof frame.value === 'string' ? frame.value : frame.value.data;
+        if (!mapper) return { value: unmapped(data), done: false };
         const event = (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
-        if (!mapper) {
-          this.lastFrameData = data.includes('\n') ? undefined : data;
-          return { value: event, done: false };
-        }
         mapped = [...mapper.map(event)];
         next = 0;
         if (mapped.length > 0) return { value: mapped[next++], done: false };
       }
     };
     return {
-      next: () => (next < mapped.length ? Promise.resolve({ value: mapped[next++], done: false }) : read()),
+      next: () => {
+        if (next < mapped.length) return Promise.resolve({ value: mapped[next++], done: false });
+        const ready = sse?.takeReady();
+        return ready ? Promise.resolve({ value: unmapped(ready.data), done: false }) : read();
+      },
       return: async () => {
         mapped = [];
         await frames.return?.();

@@ -56,6 +56,15 @@ export class SseReader implements AsyncIterable<SseEvent> {
     return this.#queue.length > 0;
   }
 
+  /**
+   * The next frame when it is already read (`ready`), without a promise: the rest of a chunk's
+   * frames, for a caller that iterates and wants no microtask per frame. Shares the iterator's
+   * queue, so the two may be mixed; undefined when the next frame needs a read.
+   */
+  takeReady(): SseEvent | undefined {
+    return this.#queue.shift();
+  }
+
   /** Set once the body has ended without an error; undefined while reading or after an error. */
   get end(): BodyEnd | undefined {
     return this.#end;
