@@ -39,49 +39,18 @@ interface EventRow {
   occurred_at: Date | string;
 }
 
-function toRecorded(row: EventRow): RecordedEvent {
+/** A row as `insertEvents` sends it (JSON), before the store gives it a position. */
+type SentRow = Omit<EventRow, 'position'>;
+
+function toRecorded(row: SentRow, position: number): RecordedEvent {
   return {
     id: row.event_id,
     type: row.type,
     schemaVersion: Number(row.schema_version),
     streamId: row.stream_id,
     streamVersion: Number(row.stream_version),
-    position: Number(row.position),
-    time: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
-    orgId: row.org_id,
-    actor: row.actor,
-    causationId: row.causation_id,
-    correlationId: row.correlation_id,
-    traceId: row.trace_id,
-    data: row.data,
-  };
-}
-
-/** A row as `insertEvents` sends it (JSON), with the position the store gave it. */
-interface SentRow {
-  id: string;
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  schema_version: number;
-  org_id: string | null;
-  actor: Actor;
-  causation_id: string | null;
-  correlation_id: string | null;
-  trace_id: string | null;
-  data: unknown;
-  occurred_at: string;
-}
-
-function sentToRecorded(row: SentRow, position: number): RecordedEvent {
-  return {
-    id: row.id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
     position,
-    time: new Date(row.occurred_at),
+    time: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
     orgId: row.org_id,
     actor: row.actor,
     causationId: row.causation_id,
@@ -216,7 +185,9 @@ export class SqlEventStore implements EventStore {
     );
     const row = rows[0];
     return {
-      events: (JSON.parse(row?.page ?? '[]') as EventRow[]).map(toRecorded),
+      events: (JSON.parse(row?.page ?? '[]') as EventRow[]).map((row) =>
+        toRecorded(row, Number(row.position)),
+      ),
       scannedTo: Number(row?.head ?? 0),
     };
   }
@@ -238,7 +209,9 @@ export class SqlEventStore implements EventStore {
         params,
       ),
     );
-    return (JSON.parse(rows[0]?.page ?? '[]') as EventRow[]).map(toRecorded);
+    return (JSON.parse(rows[0]?.page ?? '[]') as EventRow[]).map((row) =>
+      toRecorded(row, Number(row.position)),
+    );
   }
 
   async headPosition(): Promise<number> {
@@ -389,7 +362,7 @@ async function insertEvents(
     lastVersion = version;
     return {
       seq,
-      id: event.id,
+      event_id: event.id,
       stream_id: event.streamId,
       stream_version: version,
       type: event.type,
@@ -415,9 +388,9 @@ async function insertEvents(
     `WITH ins AS (
        INSERT INTO kordon_events (event_id, stream_id, stream_version, type, schema_version, org_id, actor,
                                   causation_id, correlation_id, trace_id, data, occurred_at)
-       SELECT r.id, r.stream_id, r.stream_version, r.type, r.schema_version, r.org_id, r.actor,
+       SELECT r.event_id, r.stream_id, r.stream_version, r.type, r.schema_version, r.org_id, r.actor,
               r.causation_id, r.correlation_id, r.trace_id, r.data, r.occurred_at
-         FROM json_to_recordset($1::json) AS r(seq int, id uuid, stream_id text, stream_version bigint, type text,
+         FROM json_to_recordset($1::json) AS r(seq int, event_id uuid, stream_id text, stream_version bigint, type text,
               schema_version int, org_id text, actor json, causation_id text, correlation_id text, trace_id text,
               data json, occurred_at timestamptz)
         ORDER BY r.seq
@@ -440,7 +413,7 @@ async function insertEvents(
       types,
       // Parsed from the JSON the store was sent (U+0000 already replaced): the events as a
       // read would return them. Each call parses anew, so no two readers share objects.
-      events: () => (JSON.parse(sent) as SentRow[]).map((row, seq) => sentToRecorded(row, first + seq)),
+      events: () => (JSON.parse(sent) as SentRow[]).map((row, seq) => toRecorded(row, first + seq)),
     },
   };
 }
