@@ -27,6 +27,8 @@ const MAX_PARSED_IPS = 4096;
 
 /** The address, or null when the text is not one (never throws). */
 export function parseIp(text: string): IpAddress | null {
+  // Before the memo: a forwarded header's text is the caller's, and a long one is no address.
+  if (text.length > 64) return null;
   const known = parsedIps.get(text);
   if (known !== undefined) return known;
   const parsed = parseIpUncached(text);
@@ -36,7 +38,6 @@ export function parseIp(text: string): IpAddress | null {
 }
 
 function parseIpUncached(text: string): IpAddress | null {
-  if (text.length > 64) return null;
   if (IPV4.test(text)) {
     const octets = text.split('.').map(Number);
     // The strict pattern admits only the canonical spelling, so the text is kept as it is.
