@@ -906,6 +906,10 @@ function printTargets(results: Measured[], failures: Map<string, string>, name: 
     verdicts.push(`${peak < 150 ? 'MET' : 'MISSED'}: peak RSS at 64 connections ${fmt(peak)} MB (< 150 MB)`);
   }
   console.log(`\nTargets of issue 3 for ${name}:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
+  if (results.some((r) => r.target === 'Portkey'))
+    console.log(
+      '  (× Portkey here compares runs minutes apart; `--peer` measures the two in turns and judges the 5× line)',
+    );
 }
 
 /** --telemetry: Kordon with telemetry off, then on, and what it costs (target: under 15%). */
