@@ -315,19 +315,33 @@ export function eventStoreContract(
       return counted;
     };
 
+    /** A live subscription of `instance` from `after`, keeping the events `keep` accepts. */
+    const follow = (
+      instance: EventStore,
+      after: number,
+      keep: (event: RecordedEvent) => boolean,
+      types?: string[],
+    ) => {
+      const received: RecordedEvent[] = [];
+      const subscription = instance.subscribe({
+        after,
+        ...(types ? { types } : {}),
+        onEvents: (events) => {
+          received.push(...events.filter(keep));
+        },
+      });
+      return { received, subscription };
+    };
+
     test("an instance's own appends reach its subscriptions as a read returns them, without a read", async () => {
       const own = await harness.open({ pollIntervalMs: 60_000 });
       const other = await harness.open();
       const stream = uniqueStream();
       const head = await own.headPosition();
-      const received: RecordedEvent[] = [];
-      const subscription = own.subscribe({
-        after: head,
-        types: ['TestHappened', 'TestWanted'],
-        onEvents: (events) => {
-          received.push(...events.filter((e) => e.streamId === stream));
-        },
-      });
+      const { received, subscription } = follow(own, head, (e) => e.streamId === stream, [
+        'TestHappened',
+        'TestWanted',
+      ]);
       // Caught up, another instance's append included: reads from here on would be read-backs.
       await other.appendMany([testEvent(`${stream}-other`, { n: 0 })]);
       await subscription.waitFor(await own.headPosition(), 5_000);
@@ -358,13 +372,7 @@ export function eventStoreContract(
       const other = await harness.open();
       const stream = uniqueStream();
       const head = await own.headPosition();
-      const received: RecordedEvent[] = [];
-      const subscription = own.subscribe({
-        after: head,
-        onEvents: (events) => {
-          received.push(...events.filter((e) => e.streamId.startsWith(stream)));
-        },
-      });
+      const { received, subscription } = follow(own, head, (e) => e.streamId.startsWith(stream));
       await subscription.waitFor(head, 5_000);
       for (let i = 0; i < 5; i++) {
         await own.appendMany([testEvent(`${stream}-own`, { i, by: 'own' })]);
@@ -397,13 +405,7 @@ export function eventStoreContract(
       });
       const stream = uniqueStream();
       const head = await own.headPosition();
-      const received: RecordedEvent[] = [];
-      const subscription = own.subscribe({
-        after: head,
-        onEvents: (events) => {
-          received.push(...events.filter((e) => e.streamId === stream));
-        },
-      });
+      const { received, subscription } = follow(own, head, (e) => e.streamId === stream);
       await subscription.waitFor(head, 5_000);
       await assert.rejects(own.appendMany([testEvent(stream, { n: 0 }), testEvent(stream, { n: 1 })]));
       const kept = testEvent(stream, { n: 2 });

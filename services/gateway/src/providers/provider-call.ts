@@ -218,9 +218,11 @@ class EventStream implements ProviderEventStream {
     let mapped: unknown[] = [];
     let next = 0;
     const finished = { value: undefined, done: true } as const;
+    const eventOf = (data: string): unknown =>
+      (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
     const unmapped = (data: string): unknown => {
       this.lastFrameData = data.includes('\n') ? undefined : data;
-      return (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
+      return eventOf(data);
     };
     const read = async (): Promise<IteratorResult<unknown, undefined>> => {
       for (;;) {
@@ -239,8 +241,7 @@ class EventStream implements ProviderEventStream {
         if (frame.done) return finished;
         const data = typeof frame.value === 'string' ? frame.value : frame.value.data;
         if (!mapper) return { value: unmapped(data), done: false };
-        const event = (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
-        mapped = [...mapper.map(event)];
+        mapped = [...mapper.map(eventOf(data))];
         next = 0;
         if (mapped.length > 0) return { value: mapped[next++], done: false };
       }

@@ -34,9 +34,10 @@ function refused(message: string): UpstreamError {
 }
 
 const parsedBaseUrls = new Map<string, BaseUrl>();
+const MAX_CACHED_BASE_URLS = 1024;
 /** Paths `upstreamTarget` checked already (every request builds one of a few): checked once each. */
 const checkedPaths = new Set<string>();
-const MAX_CACHED_BASE_URLS = 1024;
+const MAX_CHECKED_PATHS = 1024;
 
 /**
  * Parses a configured base URL: http(s) only, no credentials, query or fragment (they would
@@ -86,7 +87,7 @@ export function upstreamTarget(
   const fullPath = `${base.basePath}${path.startsWith('/') ? path : `/${path}`}`;
   if (!checkedPaths.has(fullPath)) {
     checkPath(fullPath);
-    if (checkedPaths.size < MAX_CACHED_BASE_URLS) checkedPaths.add(fullPath);
+    if (checkedPaths.size < MAX_CHECKED_PATHS) checkedPaths.add(fullPath);
   }
   let search = '';
   if (query) {
