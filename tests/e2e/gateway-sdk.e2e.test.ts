@@ -498,6 +498,7 @@ orgs:
 
   it('refuses bad input in the caller dialect without calling a provider', async () => {
     const before = openaiMock.requests.length;
+    const anthropicBefore = anthropicMock.requests.length;
     await assert.rejects(
       openai().chat.completions.create({
         model: 'gpt-9-unknown',
@@ -540,6 +541,29 @@ orgs:
     });
     assert.equal(hidden.status, 400);
     assert.match(((await hidden.json()) as { error: { message: string } }).error.message, /Azure_Endpoint/);
+    // Counting tokens forwards the body to Claude: the same refusal there.
+    const counted = await fetch(`${kordon.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'x-api-key': aliceKey, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'x', base_url: 'http://evil.example' }] }],
+      }),
+    });
+    assert.equal(counted.status, 400);
+    const countedError = (await counted.json()) as { type: string; error: { message: string } };
+    assert.equal(countedError.type, 'error');
+    assert.match(countedError.error.message, /base_url/);
+    // At any depth: a body nested too deep to check whole is refused, not forwarded.
+    let deep: unknown = { api_base: 'http://evil.example' };
+    for (let level = 0; level < 100; level++) deep = { wrap: deep };
+    const buried = await fetch(`${kordon.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x', extra: deep }] }),
+    });
+    assert.equal(buried.status, 400);
+    assert.match(((await buried.json()) as { error: { message: string } }).error.message, /nested deeper/);
     const malformed = await fetch(`${kordon.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': aliceKey, 'content-type': 'application/json' },
@@ -557,6 +581,7 @@ orgs:
     });
     assert.equal(huge.status, 413);
     assert.equal(openaiMock.requests.length, before, 'no upstream call for any of these');
+    assert.equal(anthropicMock.requests.length, anthropicBefore, 'nor to Claude');
     const rejected = (await requestEvents()).filter((e) => e.type === 'RequestRejected');
     assert.ok(rejected.length >= 5, 'each refusal is an event');
   });

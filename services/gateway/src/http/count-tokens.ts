@@ -7,7 +7,7 @@ import { authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
 import { type GenerateDependencies, providerConfig, providerKeyOf } from './generate.js';
 import { failureKind } from './key-choice.js';
-import { readJsonBody } from './read-body.js';
+import { readJsonBody, refuseHostFields } from './read-body.js';
 import { routeModel } from './route-model.js';
 
 /**
@@ -26,6 +26,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
       authenticated = true;
       trace?.authenticated(startedAt, caller);
       const body = await readJsonBody(req, deps.maxBodyBytes);
+      refuseHostFields(body);
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
       const adapter = providerAdapter(route!.provider.type);
       const config = providerConfig(route!);

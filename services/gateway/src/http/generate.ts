@@ -42,7 +42,7 @@ import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
-import { readJsonBodyWithSize } from './read-body.js';
+import { readJsonBodyWithSize, refuseHostFields } from './read-body.js';
 import { type Route, routeModel } from './route-model.js';
 
 export interface GenerateDependencies {
@@ -64,38 +64,6 @@ export interface GenerateDependencies {
   tracing?: RequestTracing | undefined;
   /** Prometheus metrics of the data plane; absent when off. */
   metrics?: DataPlaneMetrics | undefined;
-}
-
-/** Body fields that would name another host: refused, since only the admin picks where Kordon connects. */
-const HOST_FIELDS = new Set([
-  'api_base',
-  'base_url',
-  'baseurl',
-  'api_host',
-  'endpoint_url',
-  'azure_endpoint',
-]);
-const HOST_FIELD_LENGTHS = new Set([...HOST_FIELDS].map((field) => field.length));
-
-/**
- * Objects whose keys are the caller's own data, not request fields: a tool's JSON schema
- * may well have a `base_url` property, and metadata any key. Kordon never reads them.
- */
-const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema', 'json_schema', 'metadata']);
-
-function findHostField(value: unknown, depth = 0): string | undefined {
-  if (depth > 32 || value === null || typeof value !== 'object') return undefined;
-  // for-in and a length test before lower-casing: this walks every request body's keys.
-  const object = value as Record<string, unknown>;
-  for (const key in object) {
-    if (HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
-    if (FREE_FORM.has(key)) continue;
-    const item = object[key];
-    if (item === null || typeof item !== 'object') continue;
-    const nested = findHostField(item, depth + 1);
-    if (nested) return nested;
-  }
-  return undefined;
 }
 
 interface Outcome {
@@ -186,16 +154,7 @@ export function generateHandler(
       const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes);
       outcome.bodyBytes = bytes;
       outcome.body = body;
-      const hostField = findHostField(body);
-      if (hostField) {
-        throw new GatewayError(
-          'invalid_request',
-          `the field ${hostField} is not allowed: Kordon chooses the provider`,
-          {
-            param: hostField,
-          },
-        );
-      }
+      refuseHostFields(body);
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
       trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));

@@ -81,3 +81,68 @@ function readAll(req: IncomingMessage, limitBytes: number): Promise<{ chunks: Bu
 function tooLarge(limit: number): GatewayError {
   return new GatewayError('body_too_large', `the request body is larger than ${limit} bytes`);
 }
+
+/** Body fields that would name another host: refused, since only the admin picks where Kordon connects. */
+const HOST_FIELDS = new Set([
+  'api_base',
+  'base_url',
+  'baseurl',
+  'api_host',
+  'endpoint_url',
+  'azure_endpoint',
+]);
+const HOST_FIELD_LENGTHS = new Set([...HOST_FIELDS].map((field) => field.length));
+
+/**
+ * Objects whose keys are the caller's own data, not request fields: a tool's JSON schema
+ * may well have a `base_url` property, and metadata any key. Kordon never reads them.
+ */
+const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema', 'json_schema', 'metadata']);
+
+/**
+ * How deep a request body may nest. Deeper bodies are refused: the host-field check must
+ * see every level, and a body thousands of levels deep would overflow the stack of the
+ * JSON.stringify that sends it upstream. Real requests, tool schemas included, nest far less.
+ */
+export const MAX_BODY_DEPTH = 64;
+const TOO_DEEP = Symbol('too deep');
+
+/**
+ * A 400 for a body that names a host anywhere (any depth, any letter case, inside arrays)
+ * or nests deeper than MAX_BODY_DEPTH; before routing, so no upstream call is made.
+ */
+export function refuseHostFields(body: Record<string, unknown>): void {
+  const found = findHostField(body, 1, false);
+  if (found === TOO_DEEP)
+    throw new GatewayError(
+      'invalid_request',
+      `the request body is nested deeper than ${MAX_BODY_DEPTH} levels`,
+    );
+  if (found !== undefined)
+    throw new GatewayError(
+      'invalid_request',
+      `the field ${found} is not allowed: Kordon chooses the provider`,
+      {
+        param: found,
+      },
+    );
+}
+
+/** The first host field in `object`, or TOO_DEEP. Free-form objects are walked for their depth only. */
+function findHostField(
+  object: object,
+  depth: number,
+  freeForm: boolean,
+): string | typeof TOO_DEEP | undefined {
+  if (depth > MAX_BODY_DEPTH) return TOO_DEEP;
+  // for-in and a length test before lower-casing: this walks every request body's keys.
+  const fields = object as Record<string, unknown>;
+  for (const key in fields) {
+    if (!freeForm && HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
+    const item = fields[key];
+    if (item === null || typeof item !== 'object') continue;
+    const found = findHostField(item, depth + 1, freeForm || FREE_FORM.has(key));
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
