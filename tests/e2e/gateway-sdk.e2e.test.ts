@@ -346,13 +346,22 @@ orgs:
     );
   });
 
-  it('Anthropic SDK: count_tokens, by Claude itself or by Kordon for other models', async () => {
+  it('Anthropic SDK: count_tokens, by Claude itself or by Kordon for other models', {
+    timeout: 60_000,
+  }, async () => {
     const messages = [{ role: 'user' as const, content: 'how many tokens is this?' }];
     const claude = await anthropic().messages.countTokens({ model: 'claude-sonnet-4-5', messages });
     assert.ok(claude.input_tokens > 0);
     assert.equal(anthropicMock.requests.at(-1)!.path, '/v1/messages/count_tokens');
     const gpt = await anthropic().messages.countTokens({ model: 'gpt-4o-mini', messages });
     assert.ok(gpt.input_tokens > 0);
+    // A megabyte of one letter: one piece to the tokenizer, whose merge is quadratic in its
+    // length. Counted whole it held the event loop for minutes (the test's timeout fails it).
+    const long = await anthropic().messages.countTokens({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'a'.repeat(1_000_000) }],
+    });
+    assert.ok(long.input_tokens > 120_000 && long.input_tokens < 130_000, String(long.input_tokens));
   });
 
   it("a tool whose schema has a base_url property is the caller's data, not a host override", async () => {

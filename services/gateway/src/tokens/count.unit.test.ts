@@ -5,7 +5,9 @@ import {
   ANTHROPIC_TOOL_PROMPT_FORCED,
   countAnthropicMessages,
   countOpenAiChat,
+  countTextTokens,
   DOCUMENT_TOKENS,
+  EXACT_TEXT_CHARS,
 } from './count.js';
 import { getEncoder } from './tokenizer.js';
 
@@ -297,5 +299,59 @@ describe('countAnthropicMessages', () => {
       3;
     assert.equal(count.tokens, expected);
     assert.deepEqual(count.approximations, ['tokenizer', 'chat-format', 'tool-calls', 'images', 'documents']);
+  });
+});
+
+describe('one count reads at most EXACT_TEXT_CHARS through the tokenizer', () => {
+  const o200k = getEncoder('o200k_base');
+  // Prose whose rate of tokens a character is even throughout, and code-like text whose rate differs.
+  const prose = (length: number) => {
+    let text = '';
+    for (let i = 0; text.length < length; i++)
+      text += `The ledger of request ${i} was settled in full, twice checked. `;
+    return text.slice(0, length);
+  };
+
+  test('text within the budget is exact; past it, estimated from samples and flagged', () => {
+    const small = countTextTokens(prose(EXACT_TEXT_CHARS), 'gpt-4o');
+    assert.deepEqual([small.tokens, small.exact], [o200k.count(prose(EXACT_TEXT_CHARS)), true]);
+
+    const text = prose(EXACT_TEXT_CHARS * 4);
+    const large = countTextTokens(text, 'gpt-4o');
+    const exact = o200k.count(text);
+    assert.equal(large.exact, false);
+    assert.deepEqual(large.approximations, ['long-text']);
+    assert.ok(Math.abs(large.tokens - exact) / exact < 0.02, `${large.tokens} vs ${exact}`);
+  });
+
+  test('samples are spread over the text, not its start', () => {
+    // Dense base64-like text first, then prose: a prefix would take the dense rate for all of it.
+    const dense = Buffer.from(Array.from({ length: EXACT_TEXT_CHARS }, (_, i) => (i * 7919) % 251)).toString(
+      'base64',
+    );
+    const text = dense + prose(dense.length * 3);
+    const exact = o200k.count(text);
+    const counted = countTextTokens(text, 'gpt-4o');
+    assert.ok(Math.abs(counted.tokens - exact) / exact < 0.1, `${counted.tokens} vs ${exact}`);
+  });
+
+  test('once the budget is spent, the texts after it are taken at the rate counted so far', () => {
+    const messages = Array.from({ length: 40 }, (_, i) => ({ role: 'user', content: prose(8_000 + i) }));
+    const counted = countOpenAiChat({ messages }, 'gpt-4o');
+    const exact = countOpenAiChat({ messages: messages.slice(0, 1) }, 'gpt-4o');
+    assert.ok(counted.approximations.includes('long-text'));
+    // Every message is the same prose: 40 of them cost ~40 times one.
+    const ratio = counted.tokens / exact.tokens;
+    assert.ok(ratio > 39 && ratio < 41.5, `ratio ${ratio}`);
+  });
+
+  test('a body of megabytes of dense text is counted without reading it all', { timeout: 30_000 }, () => {
+    const dense = Buffer.from(Array.from({ length: 3_000_000 }, (_, i) => (i * 7919) % 251)).toString(
+      'base64',
+    );
+    const counted = countTextTokens(dense, 'gpt-4o');
+    const sample = o200k.count(dense.slice(0, 100_000));
+    const expected = (sample / 100_000) * dense.length;
+    assert.ok(Math.abs(counted.tokens - expected) / expected < 0.05, `${counted.tokens} vs ~${expected}`);
   });
 });

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import { countAnthropicMessages, countOpenAiChat, type TokenCount } from './count.js';
+import { countAnthropicMessages, countOpenAiChat, Tally, type TokenCount } from './count.js';
 import { anthropicMessagesRequest, embeddingsRequest, openAiChatRequest } from './request-shapes.js';
-import { getEncoder, tokenizerForModel } from './tokenizer.js';
+import { tokenizerForModel } from './tokenizer.js';
 
 /*
  * A request's token estimate for admission: what the prompt will cost before the provider
@@ -76,30 +76,15 @@ export function estimateRequestTokens(request: EstimateRequest): EstimateResult 
       if (!parsed.success) return { ok: false, error: describe(parsed.error) };
       const body = parsed.data;
       const model = request.model ?? body.model;
-      const tokenizer = tokenizerForModel(model);
-      const encoder = getEncoder(tokenizer.encoding);
-      let tokens = 0;
-      let counted = false;
+      // Token ids are exact whatever the tokenizer; text is exact only with the model's own.
+      const tally = new Tally(tokenizerForModel(model));
       const inputs = typeof body.input === 'string' ? [body.input] : body.input;
       for (const item of inputs) {
-        if (typeof item === 'string') {
-          tokens += encoder.count(item);
-          counted = true;
-        } else if (typeof item === 'number') tokens += 1;
-        else tokens += item.length;
+        if (typeof item === 'string') tally.text(item);
+        else if (typeof item === 'number') tally.tokens += 1;
+        else tally.tokens += item.length;
       }
-      // Token ids are exact whatever the tokenizer; text is exact only with the model's own.
-      const exact = tokenizer.exact || !counted;
-      return done(
-        {
-          tokens,
-          encoding: tokenizer.encoding,
-          exact,
-          approximations: exact ? Object.freeze([]) : Object.freeze(['tokenizer'] as const),
-        },
-        model,
-        0,
-      );
+      return done(tally.result(), model, 0);
     }
     default: {
       const unknown: never = request.dialect;

@@ -68,14 +68,63 @@ export function getEncoder(name: EncodingName): Encoder {
     const mod: unknown = requireCjs(`gpt-tokenizer/encoding/${name}`);
     if (!isGptTokenizerModule(mod))
       throw new Error(`gpt-tokenizer/encoding/${name} does not export countTokens/encode`);
+    const countSegment = (segment: string) => mod.countTokens(segment, PLAIN_TEXT);
     encoder = {
       name,
-      count: (text: string) => (text.length === 0 ? 0 : mod.countTokens(text, PLAIN_TEXT)),
+      count: (text: string) =>
+        text.length === 0
+          ? 0
+          : text.length <= MAX_SEGMENT_CHARS
+            ? countSegment(text)
+            : countInSegments(text, countSegment),
       encode: (text: string) => mod.encode(text, PLAIN_TEXT),
     };
     loaded.set(name, encoder);
   }
   return encoder;
+}
+
+/**
+ * The longest text handed to the tokenizer at once. gpt-tokenizer's merge is quadratic in the
+ * length of one pre-token, and a pre-token has no length limit (a run of one letter, of spaces,
+ * of symbols): 32,000 × "a" took 0.8 s here, and a megabyte of it would hold the event loop
+ * for minutes. Longer text is counted in segments (`segmentEnd`).
+ */
+export const MAX_SEGMENT_CHARS = 256;
+
+/** Tokens of a long text, segment by segment: a sum of pieces no longer than MAX_SEGMENT_CHARS. */
+function countInSegments(text: string, countSegment: (segment: string) => number): number {
+  let tokens = 0;
+  let start = 0;
+  while (text.length - start > MAX_SEGMENT_CHARS) {
+    const end = segmentEnd(text, start);
+    tokens += countSegment(text.slice(start, end));
+    start = end;
+  }
+  return tokens + countSegment(text.slice(start));
+}
+
+const WHITESPACE = /\s/;
+
+/**
+ * Where the segment that begins at `start` ends: just before a space that follows a
+ * non-space and precedes a non-space, in the segment's second half, where the encodings'
+ * pre-tokenizer always starts a new piece (" word", " 42", " (") and no piece crosses, so
+ * ordinary text counts exactly as if whole. A run with no such place (base64, one repeated
+ * letter) is cut at the limit, outside a surrogate pair; such a cut may add a token.
+ */
+export function segmentEnd(text: string, start: number): number {
+  const limit = start + MAX_SEGMENT_CHARS;
+  for (let at = limit - 1; at > start + MAX_SEGMENT_CHARS / 2; at--) {
+    if (
+      text.charCodeAt(at) === 0x20 &&
+      !WHITESPACE.test(text.charAt(at - 1)) &&
+      !WHITESPACE.test(text.charAt(at + 1))
+    )
+      return at;
+  }
+  const high = text.charCodeAt(limit - 1);
+  return high >= 0xd800 && high <= 0xdbff ? limit - 1 : limit;
 }
 
 /** Loads the rank tables now (boot), so that no request pays for it. */

@@ -1,7 +1,23 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import { countTextTokens } from './count.js';
-import { baseModelName, getEncoder, preloadEncodings, tokenizerForModel } from './tokenizer.js';
+import {
+  baseModelName,
+  getEncoder,
+  MAX_SEGMENT_CHARS,
+  preloadEncodings,
+  segmentEnd,
+  tokenizerForModel,
+} from './tokenizer.js';
+
+/** The library itself, counting a text whole: what a segmented count must equal. */
+const wholeCount = (encoding: 'o200k_base' | 'cl100k_base', text: string): number =>
+  (
+    createRequire(import.meta.url)(`gpt-tokenizer/encoding/${encoding}`) as {
+      countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
+    }
+  ).countTokens(text, { disallowedSpecial: new Set() });
 
 describe('encodings', () => {
   test('"hello world" in o200k_base and cl100k_base (tiktoken reference ids)', () => {
@@ -27,6 +43,65 @@ describe('encodings', () => {
     // tiktoken's own example: "お誕生日おめでとう" is 8 tokens in o200k_base, 9 in cl100k_base.
     assert.equal(getEncoder('o200k_base').count('お誕生日おめでとう'), 8);
     assert.equal(getEncoder('cl100k_base').count('お誕生日おめでとう'), 9);
+  });
+});
+
+describe('long text, counted in segments', () => {
+  // Prose of many scripts and spacings: every kind of piece the pre-tokenizers make.
+  const corpus = (length: number): string => {
+    const lines = [
+      'The quick brown fox, jumps over the lazy dog (again) and 42 times: it’s fine!',
+      '  Indented   text\there;\r\n\n«Привет, мир» — 你好世界 お誕生日おめでとう 😀x 1234567 ',
+      "const f = (a, b) => a + b; // don't    stop //// ----- ***** \n\n\n   ",
+      'URL: https://example.test/path?q=1&r=2 e-mail: someone@example.test ',
+    ];
+    let text = '';
+    for (let i = 0; text.length < length; i++) text += `${lines[i % lines.length]}${i} `;
+    return text;
+  };
+
+  test('prose counts exactly as the library counts it whole, in both encodings', () => {
+    const text = corpus(60_000);
+    for (const encoding of ['o200k_base', 'cl100k_base'] as const) {
+      assert.equal(getEncoder(encoding).count(text), wholeCount(encoding, text), encoding);
+    }
+  });
+
+  test('segments stay within the limit and never split a surrogate pair', () => {
+    for (const text of [corpus(5_000), 'a'.repeat(5_000), '😀'.repeat(2_000), `x${'😀'.repeat(2_000)}`]) {
+      for (let start = 0; text.length - start > MAX_SEGMENT_CHARS; ) {
+        const end = segmentEnd(text, start);
+        assert.ok(end > start && end - start <= MAX_SEGMENT_CHARS, `${start}..${end}`);
+        const high = text.charCodeAt(end - 1);
+        assert.ok(high < 0xd800 || high > 0xdbff, `cut after a high surrogate at ${end}`);
+        start = end;
+      }
+    }
+  });
+
+  test('runs with no place to cut (one letter, spaces, symbols, base64) count close to whole', () => {
+    // Whole, a megabyte of one letter took minutes (the merge is quadratic in a piece's length);
+    // these are short enough to count whole for the comparison.
+    const encoder = getEncoder('o200k_base');
+    for (const text of [
+      'a'.repeat(12_000),
+      ' '.repeat(12_000),
+      '/\n'.repeat(6_000),
+      '!'.repeat(12_000),
+      Buffer.from(Array.from({ length: 9_000 }, (_, i) => (i * 7919) % 251)).toString('base64'),
+    ]) {
+      const whole = wholeCount('o200k_base', text);
+      const segmented = encoder.count(text);
+      // A cut inside a piece can add a token: at most one a segment.
+      assert.ok(
+        segmented >= whole && segmented <= whole + text.length / (MAX_SEGMENT_CHARS / 2),
+        `${segmented} vs ${whole}`,
+      );
+    }
+  });
+
+  test('a megabyte of one letter is counted (not minutes on the event loop)', { timeout: 30_000 }, () => {
+    assert.equal(getEncoder('o200k_base').count('a'.repeat(1_000_000)), 125_000);
   });
 });
 
