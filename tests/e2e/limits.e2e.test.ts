@@ -42,6 +42,7 @@ orgs:
           - { name: denied, limits: { ipDeny: ["127.0.0.0/8"] } }
           - { name: shared, limits: { maxDistinctIps: { count: 2, period: 1d } } }
           - { name: short, limits: { budget: { usd: 0.03, period: 5s } } }
+          - { name: counting, limits: { rpm: 1 } }
           - { name: api }
 `;
 
@@ -143,6 +144,24 @@ orgs:
     const event = await lastRejected();
     assert.equal(event.data.reason, 'ip_denied');
     assert.equal(event.data.clientIp, '127.0.0.1');
+  });
+
+  it("counting tokens obeys the key's address and model rules, and spends no rate or budget", async () => {
+    const count = (name: string, model = 'gpt-4o-mini') =>
+      new Anthropic({ baseURL: gateway.url, apiKey: key(name), maxRetries: 0 }).messages
+        .countTokens({ model, messages: [{ role: 'user', content: 'hi' }] })
+        .catch((error: unknown) => error);
+    const denied = await count('denied');
+    assert.ok(denied instanceof Anthropic.PermissionDeniedError, String(denied));
+    assert.match(denied.message, /127\.0\.0\.1/);
+    const forbidden = await count('models', 'gpt-4.1-mini');
+    assert.ok(forbidden instanceof Anthropic.PermissionDeniedError, String(forbidden));
+    assert.match(forbidden.message, /gpt-4\.1-mini/);
+    const allowed = await count('models');
+    assert.ok(!(allowed instanceof Error) && (allowed as { input_tokens: number }).input_tokens > 0);
+    // An rpm of 1 is not spent by three counts: the request after them is served.
+    for (let i = 0; i < 3; i++) assert.ok(!((await count('counting')) instanceof Error));
+    await ask(openai('counting'));
   });
 
   it('behind a trusted proxy the client is the address it forwards, read right to left', async () => {

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
+import { resolveClientIp } from '../limits/index.js';
 import { callProvider, providerAdapter } from '../providers/index.js';
 import { estimateRequestTokens } from '../tokens/index.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
-import { type GenerateDependencies, providerConfig, providerKeyOf } from './generate.js';
+import { type GenerateDependencies, LimitRefusalError, providerConfig, providerKeyOf } from './generate.js';
 import { failureKind } from './key-choice.js';
 import { readJsonBody, refuseHostFields } from './read-body.js';
 import { routeModel } from './route-model.js';
@@ -28,6 +29,24 @@ export function countTokensHandler(deps: GenerateDependencies) {
       const body = await readJsonBody(req, deps.maxBodyBytes);
       refuseHostFields(body);
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
+      // Counting is free and not usage, so no rate or budget applies; who may use the key from
+      // where, for which model, does.
+      const denied = deps.limits.checkAccess(
+        {
+          orgId: caller.key.orgId,
+          proxyKeyId: caller.key.proxyKeyId,
+          userId: caller.user.userId,
+          teamId: caller.key.teamId,
+          clientAddress: resolveClientIp(
+            req.socket.remoteAddress,
+            req.headers['x-forwarded-for'],
+            deps.trustedProxies,
+          ),
+          model: route!.model,
+        },
+        Date.now(),
+      );
+      if (denied) throw new LimitRefusalError(denied);
       const adapter = providerAdapter(route!.provider.type);
       const config = providerConfig(route!);
       const keyEntry = deps.keys.candidates(deps.registry(), route!, undefined).next(Date.now());

@@ -370,7 +370,7 @@ function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>
 const DEFAULT_OUTPUT_ESTIMATE = 4096;
 
 /** A request refused by a limit: answered 403 or 429, recorded as RequestRejected with the limit. */
-class LimitRefusalError extends GatewayError {
+export class LimitRefusalError extends GatewayError {
   constructor(readonly refusal: Refusal) {
     const options: ConstructorParameters<typeof GatewayError>[2] = { headers: refusal.headers };
     if (refusal.retryAfterSeconds !== undefined) options.retryAfterSeconds = refusal.retryAfterSeconds;

@@ -182,21 +182,27 @@ export class LimitsEnforcer {
   }
 
   /**
-   * Checks every limit; on success holds the request's reservations and concurrency slots
-   * (give them back with `settle` or `release`). `estimate` is called only when a budget applies.
+   * The rules of who may use the key from where, for which model (IP rules, model lists, the
+   * cap on distinct addresses), without rates or money: for calls that cost nothing and are
+   * not usage, such as counting tokens. The refusal is the one `admit` would give.
    */
-  admit(
-    subject: AdmissionSubject,
-    estimate: (precision: 'bound' | 'exact') => AdmissionEstimate,
-    now: number,
-  ): Admission {
+  checkAccess(subject: Omit<AdmissionSubject, 'requestId'>, now: number): Refusal | undefined {
     this.#sweep(now);
     const scopes = this.#scopes(subject);
-    const headers: Record<string, string> = {};
-    if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null);
-    const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
+    if (scopes.length === 0) return undefined;
+    return this.#accessRefusal(
+      scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) })),
+      subject,
+      now,
+    );
+  }
 
-    // 403s first: rules that no waiting changes.
+  /** 403s: rules that no waiting changes, then the distinct addresses (recording this one). */
+  #accessRefusal(
+    compiled: readonly { ref: ScopeRef; policy: CompiledPolicy }[],
+    subject: Omit<AdmissionSubject, 'requestId'>,
+    now: number,
+  ): Refusal | undefined {
     for (const { ref, policy } of compiled) {
       if (policy.ipRules) {
         const verdict: IpVerdict = subject.clientAddress
@@ -234,6 +240,26 @@ export class LimitsEnforcer {
           `this ${label(ref)} was used from ${decision.count} addresses this period, its cap; ${subject.clientAddress?.text} is one more`,
         );
     }
+    return undefined;
+  }
+
+  /**
+   * Checks every limit; on success holds the request's reservations and concurrency slots
+   * (give them back with `settle` or `release`). `estimate` is called only when a budget applies.
+   */
+  admit(
+    subject: AdmissionSubject,
+    estimate: (precision: 'bound' | 'exact') => AdmissionEstimate,
+    now: number,
+  ): Admission {
+    this.#sweep(now);
+    const scopes = this.#scopes(subject);
+    const headers: Record<string, string> = {};
+    if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null);
+    const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
+
+    const denied = this.#accessRefusal(compiled, subject, now);
+    if (denied) return denied;
 
     const rpmChecks = compiled.flatMap(({ ref, policy }) =>
       policy.rpm ? [{ key: policy.keys.rpm, limit: policy.rpm, ref }] : [],
