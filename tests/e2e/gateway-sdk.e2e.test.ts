@@ -595,6 +595,26 @@ orgs:
     assert.ok(rejected.length >= 5, 'each refusal is an event');
   });
 
+  it("an unknown path or method is answered in the SDK's own error shape", async () => {
+    const viaOpenAI = await openai()
+      .post('/assistants-nope', { body: {} })
+      .catch((error: unknown) => error);
+    assert.ok(viaOpenAI instanceof OpenAI.NotFoundError, String(viaOpenAI));
+    assert.equal(viaOpenAI.type, 'invalid_request_error');
+    assert.equal(viaOpenAI.code, 'unknown_url');
+    assert.match(viaOpenAI.message, /no route for POST \/v1\/assistants-nope/);
+    const viaAnthropic = await anthropic()
+      .post('/v1/messages/batches-nope', { body: {} })
+      .catch((error: unknown) => error);
+    assert.ok(viaAnthropic instanceof Anthropic.NotFoundError, String(viaAnthropic));
+    assert.equal((viaAnthropic.error as { error: { type: string } }).error.type, 'not_found_error');
+    const wrongMethod = await openai()
+      .get('/chat/completions')
+      .catch((error: unknown) => error);
+    assert.ok(wrongMethod instanceof OpenAI.APIError && wrongMethod.status === 405, String(wrongMethod));
+    assert.equal(wrongMethod.type, 'invalid_request_error');
+  });
+
   it('no secret reaches the event log or the data folder in plaintext', async () => {
     await kordon.storage.appender.flush();
     const log = JSON.stringify(await kordon.storage.store.readAll({ after: 0, maxCount: 100_000 }));

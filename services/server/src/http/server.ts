@@ -31,15 +31,15 @@ export function createHttpServer(
     const handler = routes[`${req.method} ${path}`] ?? mountFor(mounts, path);
     if (!handler) {
       const allowed = Object.keys(routes).some((route) => route.endsWith(` ${path}`));
-      if (allowed) sendJson(res, 405, { error: { message: `method ${req.method} not allowed on ${path}` } });
-      else sendJson(res, 404, { error: { message: `no route for ${path}` } });
+      if (allowed) sendJson(res, 405, errorBody(req, 405, `method ${req.method} not allowed on ${path}`));
+      else sendJson(res, 404, errorBody(req, 404, `no route for ${req.method} ${path}`));
       return;
     }
     Promise.resolve()
       .then(() => handler(req, res))
       .catch((error: unknown) => {
         onError(error);
-        if (!res.headersSent) sendJson(res, 500, { error: { message: 'internal error' } });
+        if (!res.headersSent) sendJson(res, 500, errorBody(req, 500, 'internal error'));
         else res.destroy();
       });
   });
@@ -58,6 +58,20 @@ export function createHttpServer(
       await closed;
     },
   };
+}
+
+/**
+ * An error from the front itself (no such route or method, a handler that threw), in the
+ * shape the caller's SDK reads: Anthropic's when the request carries its headers, else
+ * OpenAI's (the admin API and probes read `error.message` of either).
+ */
+function errorBody(req: IncomingMessage, status: 404 | 405 | 500, message: string): unknown {
+  if (req.headers['anthropic-version'] !== undefined || req.headers['x-api-key'] !== undefined) {
+    const type = status === 500 ? 'api_error' : status === 404 ? 'not_found_error' : 'invalid_request_error';
+    return { type: 'error', error: { type, message } };
+  }
+  const type = status === 500 ? 'server_error' : 'invalid_request_error';
+  return { error: { message, type, param: null, code: status === 404 ? 'unknown_url' : null } };
 }
 
 function mountFor(mounts: Record<string, Handler>, path: string): Handler | undefined {
