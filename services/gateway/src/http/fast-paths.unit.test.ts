@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
+import { anthropicStreamEvents } from '../translate/anthropic-messages-types.js';
+import { plainContentBlockDelta } from '../translate/anthropic-stream-parser.js';
 import { openAIChatChunk, openAIUsage } from '../translate/openai-chat-types.js';
 import { plainChunk } from '../translate/openai-stream-parser.js';
 import { usageFromOpenAI } from '../translate/usage.js';
@@ -96,6 +98,33 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
         assert.deepEqual(read(parsed.data), read(quick));
       }
       assert.ok(fast > 10, `${fast} took the fast path`);
+    });
+  }
+
+  for (const [what, base] of Object.entries({
+    'an Anthropic text delta': {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: 'Hi' },
+    },
+    'an Anthropic tool-input delta': {
+      type: 'content_block_delta',
+      index: 1,
+      delta: { type: 'input_json_delta', partial_json: '{"a":' },
+    },
+  })) {
+    it(`stream events: ${what} read by hand is one the schema accepts, read alike`, () => {
+      let fast = 0;
+      for (const event of variants(base)) {
+        const quick = plainContentBlockDelta(event);
+        if (quick === undefined) continue;
+        fast++;
+        const parsed = anthropicStreamEvents.content_block_delta.safeParse(event);
+        assert.ok(parsed.success, `schema refuses what the fast path took: ${JSON.stringify(event)}`);
+        const read = (e: typeof quick) => [e.index, e.delta.type, e.delta.text, e.delta.partial_json];
+        assert.deepEqual(read(parsed.data), read(quick));
+      }
+      assert.ok(fast > 5, `${fast} took the fast path`);
     });
   }
 });
