@@ -4,7 +4,13 @@ import type { BodySealer, SealedBodies } from '../body-keys/body-keys.js';
 import { loggingPolicyOf, type RegistryState } from '../registry/registry.js';
 
 /** The longest text an event carries (RequestCompleted's redactedPrompt/redactedResponse). */
-const MAX_LOGGED_CHARS = 32_768;
+export const MAX_LOGGED_CHARS = 32_768;
+/**
+ * Text read past the cut: a secret that starts before the cut is redacted whole if it ends
+ * within this (a PEM private key is ~3 KiB; a JWT a few). Redacting a 10 MB body whole only
+ * to keep its first 32 KiB held the event loop for ~0.5 s (35–120 ms a MB).
+ */
+export const REDACTION_MARGIN_CHARS = 65_536;
 
 type Policy = ReturnType<typeof loggingPolicyOf>;
 
@@ -66,8 +72,10 @@ export class LoggedBodies {
       });
       this.#redactors.set(policy, redactor);
     }
-    // Redacted whole, then cut: a cut never splits a secret in a way the detectors miss.
-    return redactor.redactString(text).slice(0, MAX_LOGGED_CHARS);
+    // Redacted with a margin past the cut, then cut: a secret the cut splits was read whole.
+    return redactor
+      .redactString(text.slice(0, MAX_LOGGED_CHARS + REDACTION_MARGIN_CHARS))
+      .slice(0, MAX_LOGGED_CHARS);
   }
 }
 

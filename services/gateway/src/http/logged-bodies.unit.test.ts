@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { DEFAULT_LOGGING_POLICY } from '../registry/registry.js';
+import { LoggedBodies, MAX_LOGGED_CHARS, REDACTION_MARGIN_CHARS } from './logged-bodies.js';
+
+const full = { ...DEFAULT_LOGGING_POLICY, bodies: 'full' as const };
+const redactedText = { ...DEFAULT_LOGGING_POLICY, bodies: 'redacted' as const };
+// An Anthropic key's shape: one of the built-in detectors.
+const SECRET = `sk-ant-api03-${'Q7x'.repeat(30)}`;
+
+describe('LoggedBodies: redacted, then cut to MAX_LOGGED_CHARS', () => {
+  const bodies = new LoggedBodies(randomBytes(32), undefined);
+
+  it('a secret the cut splits is redacted whole: no part of it is kept', () => {
+    const filler = 'x '.repeat(MAX_LOGGED_CHARS / 2 - 20);
+    const text = `${filler}${SECRET} and more ${'y '.repeat(500_000)}`;
+    const logged = bodies.prompt(redactedText, 'org-1', { messages: [{ role: 'user', content: text }] });
+    assert.equal(logged.length, MAX_LOGGED_CHARS);
+    assert.ok(logged.startsWith(filler));
+    assert.ok(!logged.includes(SECRET.slice(0, 12)), 'the start of the secret is not in the logged text');
+  });
+
+  it('a whole body (full) is redacted the same way, however long the rest', () => {
+    const body = { model: 'm', note: SECRET, messages: [{ role: 'user', content: 'z'.repeat(2_000_000) }] };
+    const logged = bodies.prompt(full, 'org-1', body);
+    assert.equal(logged.length, MAX_LOGGED_CHARS);
+    assert.ok(!logged.includes(SECRET.slice(8)));
+    assert.ok(logged.startsWith('{"model":"m","note":"'));
+  });
+
+  it('the margin is what a secret may run past the cut and still be found', () => {
+    // A PEM private key of ~3 KiB starting just before the cut ends well within the margin.
+    const pem = `-----BEGIN PRIVATE KEY-----\n${'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n'.repeat(100)}-----END PRIVATE KEY-----`;
+    assert.ok(pem.length < REDACTION_MARGIN_CHARS);
+    const text = `${'w '.repeat(MAX_LOGGED_CHARS / 2 - 10)}${pem}${'v '.repeat(100_000)}`;
+    const logged = bodies.response(redactedText, 'org-1', text, () => text);
+    assert.ok(!logged.includes('-----BEGIN PRIVATE KEY-----'));
+    assert.ok(!logged.includes('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'));
+  });
+});
