@@ -283,7 +283,11 @@ function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
 
 describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
-  const CURRENT_VERSION: Partial<Record<string, number>> = { PolicySet: 2, RequestCompleted: 2 };
+  const CURRENT_VERSION: Partial<Record<string, number>> = {
+    PolicySet: 2,
+    RequestCompleted: 2,
+    RequestRejected: 2,
+  };
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
@@ -316,6 +320,27 @@ describe('kordon catalogue', () => {
         maxDistinctIps: { count: 3, period: 'lifetime' },
       },
     });
+  });
+
+  test('RequestRejected v1 is read as v2 unchanged; only v2 may say overloaded', () => {
+    const stored = { ...recorded(create('RequestRejected', examples.RequestRejected), 5), schemaVersion: 1 };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    assert.deepEqual(decoded.data, examples.RequestRejected);
+    const overloaded = create('RequestRejected', {
+      ...examples.RequestRejected,
+      reason: 'overloaded',
+      status: 503,
+    });
+    assert.equal((overloaded.data as { reason: string }).reason, 'overloaded');
+    assert.throws(
+      () =>
+        kordonCatalogue.decode({
+          ...recorded(overloaded, 6),
+          schemaVersion: 1,
+        }),
+      /reason/,
+    );
   });
 
   test('RequestCompleted v1 (logged text in the clear) is read as v2 with no sealed bodies', () => {

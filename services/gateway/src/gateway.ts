@@ -16,6 +16,7 @@ import { BodyKeyStore, BodySealer } from './body-keys/body-keys.js';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
 import { authenticate } from './http/authenticate.js';
+import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
 import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   appender: Pick<GroupCommitAppender, 'enqueue'>;
   /** Largest request body accepted (413 above). */
   maxBodyBytes: number;
+  /** Request bytes held in memory at once (503 above); default: a share of V8's heap limit. */
+  maxBodyBytesInFlight?: number | undefined;
   /** The event store's database, for snapshots of the limit counters; none: rebuilt from the whole log. */
   sql?: SqlExecutor;
   /** How often the limit counters are snapshotted (ms); default 5 minutes. */
@@ -251,6 +254,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const bodySealer = bodyKeys ? new BodySealer({ store: bodyKeys, logger }) : undefined;
 
   const client = new UpstreamClient();
+  const bodyBudget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultBodyBudget(options.maxBodyBytes));
   const generate = {
     registry: () => registry.state,
     secrets: options.secrets,
@@ -262,6 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     appender: options.appender,
     prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,
+    bodyBudget,
     logger,
     tracing: options.spanPipeline ? new RequestTracing(options.spanPipeline) : undefined,
     metrics: options.metricsRegistry
@@ -273,6 +278,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             { name: 'registry', position: () => registry.position },
             { name: 'gateway-limits', position: () => usage.position },
           ],
+          bodyBytes: { held: () => bodyBudget.held, max: bodyBudget.maxBytes },
         })
       : undefined,
   };

@@ -58,6 +58,8 @@ const EnvSchema = z.object({
   KORDON_PROXY_KEY_SECRET: z.string().optional(),
   KORDON_PROXY_KEY_SECRETS_OLD: z.string().optional(),
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** Request bytes held in memory at once (503 past it); unset: an eighth of V8's heap limit. */
+  KORDON_MAX_BODY_BYTES_IN_FLIGHT: integer(1024, 64 * 1024 * 1024 * 1024).optional(),
   /** `false`: the data plane counts nothing on /metrics (the event pipeline and process metrics stay). */
   KORDON_METRICS: z.enum(['true', 'false', '1', '0']).default('true'),
   /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
@@ -140,6 +142,8 @@ export interface KordonConfig {
     oldProxyKeySecrets: string | undefined;
   };
   maxBodyBytes: number;
+  /** KORDON_MAX_BODY_BYTES_IN_FLIGHT; undefined: the gateway's default (a share of the heap). */
+  maxBodyBytesInFlight: number | undefined;
   /** Ranges of trusted proxies (X-Forwarded-For is read through them); empty: the TCP peer is the client. */
   trustedProxies: string[];
   /** KORDON_ADMIN_TOKEN: the admin API's bootstrap owner; undefined disables it. */
@@ -195,6 +199,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     ]);
   }
   const e = parsed.data;
+  if (
+    e.KORDON_MAX_BODY_BYTES_IN_FLIGHT !== undefined &&
+    e.KORDON_MAX_BODY_BYTES_IN_FLIGHT < e.KORDON_MAX_BODY_BYTES
+  )
+    throw new ConfigError([
+      `KORDON_MAX_BODY_BYTES_IN_FLIGHT: expected at least KORDON_MAX_BODY_BYTES (${e.KORDON_MAX_BODY_BYTES}), or no body that size could be served (got ${e.KORDON_MAX_BODY_BYTES_IN_FLIGHT})`,
+    ]);
   return {
     port: e.KORDON_PORT,
     host: e.KORDON_HOST,
@@ -227,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
       oldProxyKeySecrets: e.KORDON_PROXY_KEY_SECRETS_OLD,
     },
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
+    maxBodyBytesInFlight: e.KORDON_MAX_BODY_BYTES_IN_FLIGHT,
     trustedProxies: e.KORDON_TRUSTED_PROXIES,
     adminToken: e.KORDON_ADMIN_TOKEN,
     publicUrl: e.KORDON_PUBLIC_URL?.replace(/\/+$/, ''),

@@ -84,6 +84,7 @@ export async function startKordon(
       store: storage.store,
       appender: storage.appender,
       maxBodyBytes: config.maxBodyBytes,
+      maxBodyBytesInFlight: config.maxBodyBytesInFlight,
       trustedProxies: config.trustedProxies,
       sql: storage.store.sql,
       secrets,

@@ -114,8 +114,8 @@ export const RequestCompleted = defineEvent({
   ],
 });
 
-/** Why a request was refused before (or instead of) reaching a provider. */
-export const rejectionReason = z.enum([
+/** Why a request was refused before (or instead of) reaching a provider (version 1's list). */
+const rejectionReasonV1 = z.enum([
   'auth_failed',
   'invalid_request',
   'key_suspended',
@@ -134,26 +134,40 @@ export const rejectionReason = z.enum([
 ]);
 
 /**
+ * Why a request was refused. Version 2 adds `overloaded`: the gateway held as many request
+ * bodies in memory as it may (KORDON_MAX_BODY_BYTES_IN_FLIGHT), so it answered 503 unread.
+ */
+export const rejectionReason = z.enum([...rejectionReasonV1.options, 'overloaded']);
+
+/** RequestRejected's fields after `requestId` and `reason` (the same in every version). */
+const requestRejectedFields = {
+  /** For limit reasons: whose limit was reached (a team's budget, the key's RPM...). */
+  limitScope: z.strictObject({ scope: policyScope, scopeId: id }).nullable(),
+  proxyKeyId: id.nullable(),
+  userId: id.nullable(),
+  teamId: id.nullable(),
+  model: modelName.nullable(),
+  endpoint,
+  /** HTTP status returned to the client (401, 403, 429...). */
+  status: z.int().min(400).max(599),
+  clientIp: ipAddress,
+};
+
+/**
  * Refused by the gateway itself; nothing was charged. Who made it is null when unknown
  * (for `auth_failed` there is no valid key); `model` is null when none was readable.
  */
 export const RequestRejected = defineEvent({
   type: 'RequestRejected',
-  version: 1,
-  schema: z.strictObject({
-    requestId: id,
-    reason: rejectionReason,
-    /** For limit reasons: whose limit was reached (a team's budget, the key's RPM...). */
-    limitScope: z.strictObject({ scope: policyScope, scopeId: id }).nullable(),
-    proxyKeyId: id.nullable(),
-    userId: id.nullable(),
-    teamId: id.nullable(),
-    model: modelName.nullable(),
-    endpoint,
-    /** HTTP status returned to the client (401, 403, 429...). */
-    status: z.int().min(400).max(599),
-    clientIp: ipAddress,
-  }),
+  version: 2,
+  schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedFields }),
+  previous: [
+    {
+      version: 1,
+      schema: z.strictObject({ requestId: id, reason: rejectionReasonV1, ...requestRejectedFields }),
+      upcast: (data: object) => data,
+    },
+  ],
 });
 
 export { failureCode };

@@ -1,16 +1,23 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { kordonCatalogue, streams } from '@kordon/events';
 import { generateProxyKey, ProxyKeyHasher } from '../proxy-keys/index.js';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { authenticate } from './authenticate.js';
+import { BodyBudget } from './body-budget.js';
 import { errorBody, GatewayError } from './gateway-error.js';
 import { KeyChoice } from './key-choice.js';
 import { readJsonBody } from './read-body.js';
 import { routeModel } from './route-model.js';
+
+/** A response stand-in: the budget only listens for its close. */
+const response = () => new EventEmitter() as unknown as ServerResponse;
+/** A hold from a budget with room for anything here. */
+const roomy = () => new BodyBudget(1 << 30).holdFor(response());
 
 const request = (body: string | Buffer, headers: Record<string, string> = {}) => {
   const req = Readable.from([Buffer.from(body)]) as unknown as IncomingMessage;
@@ -39,18 +46,21 @@ describe('gateway edge', () => {
   });
 
   it('reads JSON bodies within the limit, refusing oversized and malformed ones', async () => {
-    assert.deepEqual(await readJsonBody(request('{"model":"m"}'), 100), { model: 'm' });
-    await assert.rejects(readJsonBody(request('x'.repeat(200)), 100), (e: GatewayError) => e.status === 413);
+    assert.deepEqual(await readJsonBody(request('{"model":"m"}'), 100, roomy()), { model: 'm' });
     await assert.rejects(
-      readJsonBody(request('{}', { 'content-length': '5000' }), 100),
+      readJsonBody(request('x'.repeat(200)), 100, roomy()),
+      (e: GatewayError) => e.status === 413,
+    );
+    await assert.rejects(
+      readJsonBody(request('{}', { 'content-length': '5000' }), 100, roomy()),
       (e: GatewayError) => e.kind === 'body_too_large',
     );
     await assert.rejects(
-      readJsonBody(request('{"model":'), 100),
+      readJsonBody(request('{"model":'), 100, roomy()),
       (e: GatewayError) => e.kind === 'invalid_json',
     );
     await assert.rejects(
-      readJsonBody(request('[1]'), 100),
+      readJsonBody(request('[1]'), 100, roomy()),
       (e: GatewayError) => e.kind === 'invalid_request',
     );
   });
@@ -61,16 +71,56 @@ describe('gateway edge', () => {
       req.headers = {};
       return req;
     };
-    assert.deepEqual(await readJsonBody(chunked(['{"mo', 'del":', '"é"}']), 100), { model: 'é' });
+    assert.deepEqual(await readJsonBody(chunked(['{"mo', 'del":', '"é"}']), 100, roomy()), { model: 'é' });
     const big = chunked(Array.from({ length: 50 }, () => 'x'.repeat(10)));
-    await assert.rejects(readJsonBody(big, 100), (e: GatewayError) => e.kind === 'body_too_large');
+    await assert.rejects(readJsonBody(big, 100, roomy()), (e: GatewayError) => e.kind === 'body_too_large');
     assert.ok(big.destroyed, 'the rest is not read');
     const cut = new Readable({ read() {} }) as unknown as IncomingMessage & Readable;
     cut.headers = {};
-    const reading = readJsonBody(cut, 100);
+    const reading = readJsonBody(cut, 100, roomy());
     cut.push(Buffer.from('{"model"'));
     setImmediate(() => cut.destroy());
     await assert.rejects(reading, (e: Error & { code?: string }) => e.code === 'ECONNRESET');
+  });
+
+  it('takes each body from the process budget, refuses past it with a 503, and gives it back on close', async () => {
+    const budget = new BodyBudget(100);
+    const first = response();
+    const declared = (text: string) => request(text, { 'content-length': String(Buffer.byteLength(text)) });
+    assert.deepEqual(await readJsonBody(declared(`{"a":"${'x'.repeat(60)}"}`), 1000, budget.holdFor(first)), {
+      a: 'x'.repeat(60),
+    });
+    assert.equal(budget.held, 68);
+    // A declared length that does not fit is refused before a byte is read.
+    const refused = declared(`{"b":"${'y'.repeat(40)}"}`);
+    await assert.rejects(readJsonBody(refused, 1000, budget.holdFor(response())), (e: GatewayError) => {
+      assert.equal(e.kind, 'overloaded');
+      assert.equal(e.status, 503);
+      assert.equal(e.options.retryAfterSeconds, 1);
+      return true;
+    });
+    assert.equal(budget.held, 68, 'a refused body takes nothing');
+    // Chunked (no length): taken chunk by chunk, refused at the chunk that does not fit.
+    const chunked = Readable.from(
+      ['{"c":"', 'z'.repeat(20), 'z'.repeat(20), '"}'].map((p) => Buffer.from(p)),
+    ) as unknown as IncomingMessage;
+    chunked.headers = {};
+    const chunkedRes = response();
+    await assert.rejects(
+      readJsonBody(chunked, 1000, budget.holdFor(chunkedRes)),
+      (e: GatewayError) => e.kind === 'overloaded',
+    );
+    assert.ok(chunked.destroyed, 'the rest is not read');
+    chunkedRes.emit('close');
+    first.emit('close');
+    first.emit('close');
+    assert.equal(budget.held, 0, 'every hold given back once, when its response closed');
+    assert.deepEqual(
+      await readJsonBody(declared(`{"d":"${'w'.repeat(80)}"}`), 1000, budget.holdFor(response())),
+      {
+        d: 'w'.repeat(80),
+      },
+    );
   });
 
   const hasher = new ProxyKeyHasher({ current: randomBytes(32) });

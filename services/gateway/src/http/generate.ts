@@ -38,6 +38,7 @@ import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.j
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { authenticate, type Caller } from './authenticate.js';
+import type { BodyBudget } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
@@ -59,6 +60,8 @@ export interface GenerateDependencies {
   /** The price book of an org: the shipped table under the org's own prices. */
   prices: (orgId: string) => PriceBook;
   maxBodyBytes: number;
+  /** Request bytes the process may hold at once (KORDON_MAX_BODY_BYTES_IN_FLIGHT). */
+  bodyBudget: BodyBudget;
   logger: { error(object: object, message: string): void };
   /** OpenTelemetry spans of each request; absent when tracing is off. */
   tracing?: RequestTracing | undefined;
@@ -151,7 +154,11 @@ export function generateHandler(
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes);
+      const { body, bytes } = await readJsonBodyWithSize(
+        req,
+        deps.maxBodyBytes,
+        deps.bodyBudget.holdFor(res),
+      );
       outcome.bodyBytes = bytes;
       outcome.body = body;
       refuseHostFields(body);
@@ -755,7 +762,13 @@ function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
     streams.usage(key.orgId),
     {
       requestId: outcome.requestId,
-      reason: limit?.reason ?? (error.kind === 'model_not_found' ? 'model_forbidden' : 'invalid_request'),
+      reason:
+        limit?.reason ??
+        (error.kind === 'model_not_found'
+          ? 'model_forbidden'
+          : error.kind === 'overloaded'
+            ? 'overloaded'
+            : 'invalid_request'),
       limitScope: limit?.limitScope ?? null,
       proxyKeyId: key.proxyKeyId,
       userId: user.userId,

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
 
 /**
@@ -8,18 +9,26 @@ import { GatewayError } from './gateway-error.js';
 export async function readJsonBody(
   req: IncomingMessage,
   limitBytes: number,
+  hold: BodyHold,
 ): Promise<Record<string, unknown>> {
-  return (await readJsonBodyWithSize(req, limitBytes)).body;
+  return (await readJsonBodyWithSize(req, limitBytes, hold)).body;
 }
 
-/** The same, with the body's size in bytes. */
+/**
+ * The same, with the body's size in bytes. The body's bytes are taken from the process's
+ * budget (`hold`) before they are read: all at once when the length is declared, chunk by
+ * chunk otherwise; past it, a 503 (`BodyBudget`).
+ */
 export async function readJsonBodyWithSize(
   req: IncomingMessage,
   limitBytes: number,
+  hold: BodyHold,
 ): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
-  const { chunks, size } = await readAll(req, limitBytes);
+  const counted = Number.isFinite(declared);
+  if (counted) hold.take(declared);
+  const { chunks, size } = await readAll(req, limitBytes, counted ? undefined : hold);
   let parsed: unknown;
   try {
     // Most bodies come in one chunk: decode it in place rather than copying it first.
@@ -39,7 +48,11 @@ export async function readJsonBodyWithSize(
  * chunk on every request). Past the limit the request is destroyed, as breaking out of an
  * iteration would; a request closed before its end rejects.
  */
-function readAll(req: IncomingMessage, limitBytes: number): Promise<{ chunks: Buffer[]; size: number }> {
+function readAll(
+  req: IncomingMessage,
+  limitBytes: number,
+  hold: BodyHold | undefined,
+): Promise<{ chunks: Buffer[]; size: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -51,10 +64,19 @@ function readAll(req: IncomingMessage, limitBytes: number): Promise<{ chunks: Bu
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limitBytes) {
+      let refusal: unknown;
+      if (size > limitBytes) refusal = tooLarge(limitBytes);
+      else {
+        try {
+          hold?.take(chunk.length);
+        } catch (error) {
+          refusal = error;
+        }
+      }
+      if (refusal !== undefined) {
         cleanup();
         req.destroy();
-        reject(tooLarge(limitBytes));
+        reject(refusal);
         return;
       }
       chunks.push(chunk);

@@ -42,6 +42,8 @@ export interface DataPlaneMetricsSources {
   headPosition: () => Promise<number>;
   /** The in-memory projections the hot path reads, by name, with their position in the log. */
   projections: ReadonlyArray<{ name: string; position: () => number }>;
+  /** Request bytes held now, and the most that may be (KORDON_MAX_BODY_BYTES_IN_FLIGHT). */
+  bodyBytes?: { held: () => number; max: number };
 }
 
 export interface DataPlaneMetricsOptions {
@@ -395,6 +397,25 @@ export class DataPlaneMetrics {
   /** How far the hot path's in-memory views are behind the log. */
   #projectionGauges(registers: Registry[]): void {
     const sources = this.#sources;
+    const bodyBytes = sources.bodyBytes;
+    if (bodyBytes) {
+      new Gauge({
+        name: 'kordon_request_body_bytes_in_flight',
+        help: 'Request body bytes held by requests now; past the max, requests are refused with 503 (overloaded)',
+        registers,
+        collect() {
+          this.set(bodyBytes.held());
+        },
+      });
+      new Gauge({
+        name: 'kordon_request_body_bytes_in_flight_max',
+        help: 'Request body bytes the process may hold at once (KORDON_MAX_BODY_BYTES_IN_FLIGHT)',
+        registers,
+        collect() {
+          this.set(bodyBytes.max);
+        },
+      });
+    }
     new Gauge({
       name: 'kordon_projection_position',
       help: 'Last log position applied by each of the gateway in-memory projections',
