@@ -3,7 +3,8 @@ import { getHeapStatistics } from 'node:v8';
 import { GatewayError } from './gateway-error.js';
 
 /**
- * The request bytes held in memory at once, across the process. A body costs the heap several
+ * The request bytes held in memory at once, across the process (and the finished answers
+ * being read for them, counted without refusal). A body costs the heap several
  * times its size while its request runs (the text, the parsed object, the text sent upstream),
  * and the heap is bounded (a 256 MB old generation by default): forty concurrent 9 MB bodies
  * crashed Kordon with "heap out of memory" inside JSON.parse, ending every request in flight.
@@ -35,6 +36,11 @@ export class BodyBudget {
   }
 
   /** @internal for BodyHold */
+  add(bytes: number): void {
+    this.#held += bytes;
+  }
+
+  /** @internal for BodyHold */
   giveBack(bytes: number): void {
     this.#held -= bytes;
   }
@@ -52,6 +58,17 @@ export class BodyHold {
     if (this.#released || !this.budget.tryTake(bytes)) throw overloaded();
     this.#bytes += bytes;
   }
+
+  /**
+   * Counts `bytes` more without refusing them: a provider's finished answer as it is read
+   * (up to the upstream client's own bound). It was paid for, so it is never cut; it only
+   * leaves less room for the bodies of the requests that come after it.
+   */
+  readonly count = (bytes: number): void => {
+    if (this.#released) return;
+    this.budget.add(bytes);
+    this.#bytes += bytes;
+  };
 
   releaseAll(): void {
     if (this.#released) return;

@@ -123,6 +123,21 @@ describe('gateway edge', () => {
     );
   });
 
+  it("counts a finished answer's bytes without refusing them, leaving less room for the next body", async () => {
+    const budget = new BodyBudget(100);
+    const answered = response();
+    const hold = budget.holdFor(answered);
+    hold.count(150); // past the budget: an answer already paid for is never cut
+    assert.equal(budget.held, 150);
+    await assert.rejects(
+      readJsonBody(request('{}', { 'content-length': '2' }), 1000, budget.holdFor(response())),
+      (e: GatewayError) => e.kind === 'overloaded',
+    );
+    answered.emit('close');
+    hold.count(10); // after its response closed: nothing more is held for it
+    assert.equal(budget.held, 0);
+  });
+
   const hasher = new ProxyKeyHasher({ current: randomBytes(32) });
   const build = () => {
     const state = registryProjection.initialState();

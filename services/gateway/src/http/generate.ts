@@ -38,7 +38,7 @@ import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.j
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { authenticate, type Caller } from './authenticate.js';
-import type { BodyBudget } from './body-budget.js';
+import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
@@ -89,6 +89,8 @@ interface Outcome {
   body?: Record<string, unknown>;
   /** Size of the request body: every text token is at least one byte of it. */
   bodyBytes: number;
+  /** The request's share of the process's memory budget (its body, its finished answer). */
+  hold: BodyHold;
   /** What admission holds for the request until its event is written. */
   ticket?: Ticket | undefined;
   /** The request's spans, when tracing is on. */
@@ -139,6 +141,7 @@ export function generateHandler(
       bodyBytes: 0,
       sessionId: sessionHeader(req),
       trace,
+      hold: deps.bodyBudget.holdFor(res),
     };
     const address = resolveClientIp(
       req.socket.remoteAddress,
@@ -154,11 +157,7 @@ export function generateHandler(
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const { body, bytes } = await readJsonBodyWithSize(
-        req,
-        deps.maxBodyBytes,
-        deps.bodyBudget.holdFor(res),
-      );
+      const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes, outcome.hold);
       outcome.bodyBytes = bytes;
       outcome.body = body;
       refuseHostFields(body);
@@ -235,6 +234,7 @@ async function attempt(
         signal,
         timeouts: route.provider.options.timeouts,
         traceHeaders: span?.headers,
+        onBodyBytes: outcome.hold.count,
       };
       const sentAt = performance.now();
       try {

@@ -53,6 +53,8 @@ export interface ProviderCall {
   readonly timeouts?: UpstreamRequest['timeouts'];
   /** W3C trace context of the attempt (`traceparent`, `tracestate`), sent with the request. */
   readonly traceHeaders?: Readonly<Record<string, string>> | undefined;
+  /** A finished answer's bytes as they are held (the gateway's memory budget). */
+  readonly onBodyBytes?: ((bytes: number) => void) | undefined;
 }
 
 export interface ProviderAnswer {
@@ -153,6 +155,7 @@ async function send<T>(
       tls: prepared.tls,
       mapError: adapter.mapError,
       rateLimits: adapter.rateLimits,
+      onBodyBytes: call.onBodyBytes,
     };
     try {
       return await run(upstream);

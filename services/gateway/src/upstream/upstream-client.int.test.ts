@@ -114,6 +114,29 @@ describe('UpstreamClient', () => {
     assert.equal(server.connections - before, 1, 'three calls on one keep-alive connection');
   });
 
+  it("counts a finished answer's bytes as they are held; a stream's are not held, so not counted", async () => {
+    const answer = JSON.stringify({ text: 'y'.repeat(200_000) });
+    server.handler = async (req, res) => {
+      for await (const _ of req);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // In pieces, as a large answer comes.
+      for (let at = 0; at < answer.length; at += 50_000) res.write(answer.slice(at, at + 50_000));
+      res.end();
+    };
+    const counted: number[] = [];
+    const response = await client.request(call('/v1/big', { onBodyBytes: (bytes) => counted.push(bytes) }));
+    assert.equal(response.text, answer);
+    assert.equal(
+      counted.reduce((sum, bytes) => sum + bytes, 0),
+      Buffer.byteLength(answer),
+    );
+    assert.ok(counted.length > 1, 'counted chunk by chunk');
+    const streamed: number[] = [];
+    const stream = await client.stream(call('/v1/big', { onBodyBytes: (bytes) => streamed.push(bytes) }));
+    for await (const _ of stream.body);
+    assert.deepEqual(streamed, []);
+  });
+
   it('turns an error status into an UpstreamError with Retry-After, the mapper verdict and a clean excerpt', async () => {
     server.handler = (_req, res) => {
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });

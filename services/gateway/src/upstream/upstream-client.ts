@@ -106,6 +106,8 @@ export interface UpstreamRequest {
   readonly mapError?: ((response: UpstreamErrorResponse) => ProviderErrorInfo) | undefined;
   /** Reads the provider's rate-limit headers (`now` for reset instants). */
   readonly rateLimits?: ((headers: HeaderBag, now: number) => RateLimitInfo | undefined) | undefined;
+  /** A finished (not streamed) answer: called with each chunk's size as it is held. */
+  readonly onBodyBytes?: ((bytes: number) => void) | undefined;
 }
 
 export interface UpstreamResponse {
@@ -396,7 +398,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#size += chunk.length;
       const limit = this.#limits.maxResponseBytes;
       if (this.#size > limit) this.#failAndAbort(controller, this.#tooLarge(limit));
-      else this.#chunks.push(chunk);
+      else {
+        this.#chunks.push(chunk);
+        this.#call.onBodyBytes?.(chunk.length);
+      }
       return;
     }
     if (this.#cancelled) return;
