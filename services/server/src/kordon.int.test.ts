@@ -40,4 +40,10 @@ it('parses configuration with defaults and names each bad variable', () => {
       /KORDON_PORT: expected at most 65535 \(got "70000"\)/.test(error.message) &&
       /KORDON_SPOOL_MAX_BYTES: expected a whole number/.test(error.message),
   );
+  assert.equal(config.maxBodyBytesInFlight, undefined, 'unset: the gateway takes a share of the heap');
+  assert.equal(loadConfig({ KORDON_MAX_BODY_BYTES_IN_FLIGHT: '20971520' }).maxBodyBytesInFlight, 20_971_520);
+  assert.throws(
+    () => loadConfig({ KORDON_MAX_BODY_BYTES: '2000000', KORDON_MAX_BODY_BYTES_IN_FLIGHT: '1000000' }),
+    /KORDON_MAX_BODY_BYTES_IN_FLIGHT: expected at least KORDON_MAX_BODY_BYTES \(2000000\)/,
+  );
 });
