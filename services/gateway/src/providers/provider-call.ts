@@ -10,8 +10,9 @@
  *   the JSON-parsed `data:` of each SSE frame (OpenAI's `[DONE]` as the string), or of each
  *   NDJSON line, mapped for YandexGPT and GigaChat. An OpenAI chat stream's text-delta and
  *   finish chunks come as what the stream parser reads of them (`skimOpenAIChunk`: id,
- *   model, the choice's index, text and finish reason), not parsed whole; the frame as sent
- *   is `lastFrameData`. An event that is not JSON is passed as its text, which the
+ *   model, the choice's index, text and finish reason), not parsed whole, and so do an
+ *   Anthropic stream's text deltas (`skimAnthropicEvent`, equal to their parse); the frame as
+ *   sent is `lastFrameData`. An event that is not JSON is passed as its text, which the
  *   translators report as malformed. Transport failures throw UpstreamErrors
  *   (`upstream_reset`, `upstream_idle_timeout`...); a body that ends on its own sets `end`
  *   (`clean`, or `partial_frame` when cut inside a frame). Whether the answer is complete is
@@ -19,6 +20,8 @@
  *
  * A 401 is retried once when the adapter can refresh its credentials (GigaChat tokens).
  */
+
+import { skimAnthropicEvent } from '../translate/anthropic-event-skim.js';
 import { OPENAI_DONE } from '../translate/index.js';
 import { skimOpenAIChunk } from '../translate/openai-chunk-skim.js';
 import type { CallerSignal } from '../upstream/caller-signal.js';
@@ -32,14 +35,15 @@ import type {
   UpstreamStreamingResponse,
 } from '../upstream/upstream-client.js';
 import { isUpstreamError, UpstreamError } from '../upstream/upstream-error.js';
-import type {
-  AuthContext,
-  OperationRequest,
-  PreparedRequest,
-  ProviderAdapter,
-  ProviderConfig,
-  ProviderKey,
-  StreamEventMapper,
+import {
+  type AuthContext,
+  GENERATE_OPERATION,
+  type OperationRequest,
+  type PreparedRequest,
+  type ProviderAdapter,
+  type ProviderConfig,
+  type ProviderKey,
+  type StreamEventMapper,
 } from './provider-types.js';
 
 export interface ProviderCall {
@@ -121,10 +125,27 @@ export async function streamProvider(
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
   const response = await send(call, prepared, (upstream) => call.client.stream(upstream));
   const mapper = call.adapter.streamMapper?.(request);
-  // Frames as sent by an OpenAI-dialect chat stream: its text deltas and finish chunks can be skimmed.
-  const chatChunks =
-    mapper === undefined && call.adapter.dialect === 'openai' && request.operation === 'chat';
-  return new EventStream(response, framing, mapper, chatChunks);
+  return new EventStream(
+    response,
+    framing,
+    mapper,
+    mapper === undefined ? skimOf(call.adapter, request) : undefined,
+  );
+}
+
+/**
+ * For frames as a provider sent them (no mapper): a reader of its most common frames that
+ * answers what `JSON.parse` would, without it (OpenAI text deltas and finish chunks,
+ * Anthropic text deltas); undefined leaves a frame to `JSON.parse`.
+ */
+function skimOf(
+  adapter: ProviderAdapter,
+  request: OperationRequest,
+): ((data: string) => unknown) | undefined {
+  if (request.operation !== GENERATE_OPERATION[adapter.dialect]) return undefined;
+  if (adapter.dialect === 'openai') return skimOpenAIChunk;
+  if (adapter.dialect === 'anthropic') return skimAnthropicEvent;
+  return undefined;
 }
 
 /** Sends with auth headers; after a 401, once more with fresh credentials when the adapter has them. */
@@ -174,14 +195,14 @@ class EventStream implements ProviderEventStream {
   readonly #response: UpstreamStreamingResponse;
   readonly #reader: SseReader | NdjsonReader;
   readonly #mapper: StreamEventMapper | undefined;
-  readonly #chatChunks: boolean;
+  readonly #skim: ((data: string) => unknown) | undefined;
   lastFrameData: string | undefined;
 
   constructor(
     response: UpstreamStreamingResponse,
     framing: 'sse' | 'ndjson',
     mapper: StreamEventMapper | undefined,
-    chatChunks: boolean,
+    skim: ((data: string) => unknown) | undefined,
   ) {
     this.status = response.status;
     this.headers = response.headers;
@@ -189,7 +210,7 @@ class EventStream implements ProviderEventStream {
     this.#response = response;
     this.#reader = framing === 'sse' ? new SseReader(response.body) : new NdjsonReader(response.body);
     this.#mapper = mapper;
-    this.#chatChunks = chatChunks;
+    this.#skim = skim;
   }
 
   get end(): BodyEnd | undefined {
@@ -214,15 +235,14 @@ class EventStream implements ProviderEventStream {
    */
   [Symbol.asyncIterator](): AsyncIterator<unknown, undefined> {
     const mapper = this.#mapper;
-    const chatChunks = this.#chatChunks;
+    const skim = this.#skim;
     const frames = (this.#reader as AsyncIterable<SseEvent | string>)[Symbol.asyncIterator]();
     // Unmapped SSE: a frame already read is handed out at once (no async step per frame).
     const sse = mapper === undefined && this.#reader instanceof SseReader ? this.#reader : undefined;
     let mapped: unknown[] = [];
     let next = 0;
     const finished = { value: undefined, done: true } as const;
-    const eventOf = (data: string): unknown =>
-      (chatChunks ? skimOpenAIChunk(data) : undefined) ?? parseFrame(data);
+    const eventOf = (data: string): unknown => skim?.(data) ?? parseFrame(data);
     const unmapped = (data: string): unknown => {
       this.lastFrameData = data.includes('\n') ? undefined : data;
       return eventOf(data);
