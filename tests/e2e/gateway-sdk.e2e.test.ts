@@ -270,6 +270,60 @@ orgs:
     assert.ok(event.type === 'RequestCompleted' && event.data.endpoint === 'messages' && event.data.stream);
   });
 
+  it("Anthropic SDK: the caller's beta features reach Claude, and no other provider", async () => {
+    const betas = ['interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14'];
+    await anthropic().beta.messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'beta plain' }],
+      betas,
+    });
+    assert.equal(anthropicMock.requests.at(-1)!.headers['anthropic-beta'], betas.join(','));
+    await anthropic()
+      .beta.messages.stream({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 20,
+        messages: [{ role: 'user', content: 'beta stream' }],
+        betas,
+      })
+      .finalMessage();
+    assert.equal(anthropicMock.requests.at(-1)!.headers['anthropic-beta'], betas.join(','));
+    await anthropic().beta.messages.countTokens({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'beta count' }],
+      betas,
+    });
+    assert.equal(anthropicMock.requests.at(-1)!.path, '/v1/messages/count_tokens');
+    // The SDK adds its own counting beta to the caller's.
+    assert.ok(String(anthropicMock.requests.at(-1)!.headers['anthropic-beta']).startsWith(betas.join(',')));
+    // Without betas, none is sent; to GPT, never.
+    await anthropic().messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'no beta' }],
+    });
+    assert.equal(anthropicMock.requests.at(-1)!.headers['anthropic-beta'], undefined);
+    await anthropic().beta.messages.create({
+      model: 'gpt-4o-mini',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'beta to gpt' }],
+      betas,
+    });
+    assert.equal(openaiMock.requests.at(-1)!.headers['anthropic-beta'], undefined);
+    // A header that is not a list of feature names is refused, not sent on.
+    const bad = await fetch(`${kordon.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': aliceKey, 'content-type': 'application/json', 'anthropic-beta': 'x;y=1' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /anthropic-beta/);
+  });
+
   it('cross-dialect: the OpenAI SDK calls Claude, the Anthropic SDK calls GPT, plain and streamed', async () => {
     const viaOpenAI = await openai().chat.completions.create({
       model: 'claude-sonnet-4-5',

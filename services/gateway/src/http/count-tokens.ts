@@ -4,6 +4,7 @@ import { resolveClientIp } from '../limits/index.js';
 import { callProvider, providerAdapter } from '../providers/index.js';
 import { estimateRequestTokens } from '../tokens/index.js';
 import { isUpstreamError } from '../upstream/index.js';
+import { anthropicBetaOf } from './anthropic-beta.js';
 import { authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
 import { type GenerateDependencies, LimitRefusalError, providerConfig, providerKeyOf } from './generate.js';
@@ -69,6 +70,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
             model: route!.model,
             stream: false,
             body: { ...body, model: route!.model },
+            anthropicBeta: anthropicBetaOf(req),
           },
         ).catch((error: unknown) => {
           // The key's health learns from every call it makes, counting included.

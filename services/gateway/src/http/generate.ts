@@ -37,6 +37,7 @@ import type { NormalisedUsage } from '../translate/usage.js';
 import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
+import { anthropicBetaOf } from './anthropic-beta.js';
 import { authenticate, type Caller } from './authenticate.js';
 import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
@@ -91,6 +92,8 @@ interface Outcome {
   bodyBytes: number;
   /** The request's share of the process's memory budget (its body, its finished answer). */
   hold: BodyHold;
+  /** An Anthropic caller's `anthropic-beta` features, passed on to Claude. */
+  anthropicBeta?: string | undefined;
   /** What admission holds for the request until its event is written. */
   ticket?: Ticket | undefined;
   /** The request's spans, when tracing is on. */
@@ -161,6 +164,7 @@ export function generateHandler(
       outcome.bodyBytes = bytes;
       outcome.body = body;
       refuseHostFields(body);
+      if (dialect === 'anthropic') outcome.anthropicBeta = anthropicBetaOf(req);
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
       trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
@@ -236,10 +240,15 @@ async function attempt(
         traceHeaders: span?.headers,
         onBodyBytes: outcome.hold.count,
       };
+      // Claude gets the features an Anthropic caller asked for; no other provider knows them.
+      const operation =
+        outcome.anthropicBeta !== undefined && adapter.dialect === 'anthropic'
+          ? { ...exchange.operation, anthropicBeta: outcome.anthropicBeta }
+          : exchange.operation;
       const sentAt = performance.now();
       try {
         if (!outcome.stream) {
-          const answer = await callProvider(call, exchange.operation);
+          const answer = await callProvider(call, operation);
           const { text, usage } = exchange.answer(answer);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
@@ -254,7 +263,7 @@ async function attempt(
           );
           return;
         }
-        const events = await streamProvider(call, exchange.operation);
+        const events = await streamProvider(call, operation);
         span?.streaming(events.status);
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);

@@ -135,6 +135,11 @@ export interface OperationRequest {
   readonly stream: boolean;
   /** The body in the adapter's dialect, validated and translated by the gateway; none for GETs. */
   readonly body?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The `anthropic-beta` features an Anthropic caller asked for (its header, checked), passed
+   * on by the Anthropic adapter: Claude Code and the SDK's `betas` turn features on with it.
+   */
+  readonly anthropicBeta?: string | undefined;
 }
 
 /** A request ready for the upstream client, without its auth headers. */

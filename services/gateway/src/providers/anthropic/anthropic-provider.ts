@@ -1,7 +1,8 @@
 /**
  * Anthropic: Messages (plain and streamed), count_tokens and Models, under
  * `https://api.anthropic.com` (a base URL that already ends in `/v1` is accepted too).
- * Auth with `x-api-key` and the `anthropic-version` header; `anthropic-ratelimit-*` headers.
+ * Auth with `x-api-key` and the `anthropic-version` header; the caller's `anthropic-beta`
+ * features passed on; `anthropic-ratelimit-*` headers.
  * Streams always carry usage (message_start, message_delta).
  */
 import { parseAnthropicRateLimits } from '../../upstream/rate-limit-headers.js';
@@ -57,7 +58,9 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
       target: upstreamTarget(base, versionedPath(base, ANTHROPIC_PATHS[operation])),
       get: isGet,
       streamed,
-      headers: { 'anthropic-version': version },
+      headers: request.anthropicBeta
+        ? { 'anthropic-version': version, 'anthropic-beta': request.anthropicBeta }
+        : { 'anthropic-version': version },
       body: isGet
         ? undefined
         : JSON.stringify(operation === 'messages' ? withStream(body, stream) : (body ?? {})),
