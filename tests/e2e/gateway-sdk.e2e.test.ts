@@ -485,6 +485,30 @@ orgs:
     assert.ok(geminiMock.requests.some((r) => r.path.includes(':streamGenerateContent')));
   });
 
+  it('a counting 429 does not cool a key for messages (Anthropic limits counting apart)', async () => {
+    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY, times: 1 });
+    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY_2, times: 1 });
+    let limited = 0;
+    for (let i = 0; i < 10 && limited < 2; i++) {
+      const counted = await anthropic()
+        .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
+        .catch((error: unknown) => error);
+      if (counted instanceof Anthropic.RateLimitError) {
+        limited++;
+        // The provider's 429 reaches the caller as one, with its Retry-After.
+        assert.equal(counted.headers?.get('retry-after'), '30');
+      }
+    }
+    assert.equal(limited, 2, "both keys' counting was limited once");
+    // Both keys answered 429 to counting; messages still go through at once.
+    const reply = await anthropic().messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'after counting' }],
+    });
+    assert.match((reply.content[0] as { text: string }).text, /after counting/);
+  });
+
   it('a key answering 429 is passed over for the next one and rests for its Retry-After', async () => {
     const ask = (content: string) =>
       anthropic().messages.create({

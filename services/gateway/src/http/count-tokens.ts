@@ -7,8 +7,14 @@ import { isUpstreamError } from '../upstream/index.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
 import { authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
-import { type GenerateDependencies, LimitRefusalError, providerConfig, providerKeyOf } from './generate.js';
-import { failureKind } from './key-choice.js';
+import {
+  asGatewayError,
+  type GenerateDependencies,
+  LimitRefusalError,
+  providerConfig,
+  providerKeyOf,
+} from './generate.js';
+import { decisionEvent, failureKind } from './key-choice.js';
 import { readJsonBody, refuseHostFields } from './read-body.js';
 import { routeModel } from './route-model.js';
 
@@ -73,25 +79,27 @@ export function countTokensHandler(deps: GenerateDependencies) {
             anthropicBeta: anthropicBetaOf(req),
           },
         ).catch((error: unknown) => {
-          // The key's health learns from every call it makes, counting included.
           if (isUpstreamError(error)) {
             const kind = failureKind(error, false);
             span?.failed(error, kind, false);
-            if (kind !== 'not_the_key')
-              deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+            // Only what is true of the key for every call: refused, or its provider unreachable.
+            // Anthropic limits counting apart from messages, so a counting 429 (or its quota
+            // headers, its latency, its success) says nothing of the key's messages: fed to the
+            // balancer, heavy counting (Claude Code counts often) cooled keys that had room.
+            if (kind === 'auth_refused' || kind === 'connection_failed') {
+              const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
                 now: Date.now(),
                 kind,
                 retryAfterMs: error.retryAfterMs,
               });
+              // As for messages: every replica learns of a disabled or resting key.
+              const event = decisionEvent(decision, keyEntry, error);
+              if (event) deps.appender.enqueue(event);
+            }
           }
           throw error;
         });
         span?.answered(answer, undefined);
-        deps.keys.balancer.reportSuccess(keyEntry.providerKeyId, {
-          now: Date.now(),
-          latencyMs: performance.now() - sentAt,
-          rateLimits: answer.rateLimits,
-        });
         const counted = (answer.json() as { input_tokens?: unknown }).input_tokens;
         if (typeof counted !== 'number')
           throw new GatewayError('upstream_error', 'the provider gave no token count');
@@ -111,8 +119,9 @@ export function countTokensHandler(deps: GenerateDependencies) {
       res.end(text);
       trace?.end(200);
     } catch (error) {
-      const answer =
-        error instanceof GatewayError ? error : new GatewayError('upstream_error', 'the token count failed');
+      // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for messages.
+      const answer = asGatewayError(error);
+      if (answer.kind === 'internal') deps.logger.error({ err: error, requestId }, 'count_tokens failed');
       if (trace && !authenticated) trace.unauthenticated(startedAt, answer.status, answer.kind);
       else trace?.end(answer.status, answer.kind);
       sendError(res, answer, 'anthropic', requestId);

@@ -553,7 +553,8 @@ export function providerConfig(route: Route): ProviderConfig {
   };
 }
 
-function asGatewayError(error: unknown): GatewayError {
+/** What the caller is answered for an error: a provider's refusal in the caller's terms. */
+export function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   if (error instanceof TranslationError) {
     return new GatewayError('invalid_request', error.message, { param: error.param ?? null });
