@@ -509,6 +509,34 @@ orgs:
     assert.match((reply.content[0] as { text: string }).text, /after counting/);
   });
 
+  it('a key Claude refuses while counting is taken out for every replica, as when messaging', async () => {
+    anthropicMock.enqueueScenario('unauthorized');
+    const refused = await anthropic()
+      .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.APIError && refused.status === 502, String(refused));
+    assert.ok(!/sk-ant/.test(refused.message), 'the key is not echoed');
+    await kordon.storage.appender.flush();
+    const all = await kordon.storage.store.readAll({ after: 0, maxCount: 10_000 });
+    const disabled = all.filter((e) => e.type === 'ProviderKeyDisabled').at(-1);
+    const data = disabled?.data as { providerKeyId: string; upstreamStatus: number } | undefined;
+    assert.equal(data?.upstreamStatus, 401);
+    // Enabled again by an admin (the event the admin API writes), for the tests after this one.
+    await kordon.storage.store.append(
+      streams.providerKey(orgId, data!.providerKeyId),
+      [
+        kordonCatalogue.create(
+          'ProviderKeyEnabled',
+          streams.providerKey(orgId, data!.providerKeyId),
+          { providerKeyId: data!.providerKeyId },
+          { orgId, actor: { kind: 'user', id: 'usr_admin' } },
+        ),
+      ],
+      'any',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
   it('a key answering 429 is passed over for the next one and rests for its Retry-After', async () => {
     const ask = (content: string) =>
       anthropic().messages.create({
