@@ -707,7 +707,7 @@ orgs:
       .catch((error: unknown) => error);
     assert.ok(viaOpenAI instanceof OpenAI.NotFoundError, String(viaOpenAI));
     assert.equal(viaOpenAI.type, 'invalid_request_error');
-    assert.equal(viaOpenAI.code, 'unknown_url');
+    assert.equal(viaOpenAI.code, 'not_found');
     assert.match(viaOpenAI.message, /no route for POST \/v1\/assistants-nope/);
     const viaAnthropic = await anthropic()
       .post('/v1/messages/batches-nope', { body: {} })

@@ -19,7 +19,7 @@ import { authenticate } from './http/authenticate.js';
 import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
-import { type Dialect, GatewayError, sendError } from './http/gateway-error.js';
+import { type Dialect, dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LoggedBodies } from './http/logged-bodies.js';
@@ -291,8 +291,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'POST /v1/responses': generateHandler('openai', 'responses', planResponsesExchange, generate),
       'POST /v1/messages/count_tokens': countTokensHandler(generate),
       'GET /v1/models': withCaller(
-        // Both SDKs call this path; the Anthropic one always sends anthropic-version.
-        (req) => (req.headers['anthropic-version'] ? 'anthropic' : 'openai'),
+        // Both SDKs call this path.
+        dialectOfHeaders,
         (req, res, orgId) => listModels(req, res, registry.state, orgId),
       ),
     },

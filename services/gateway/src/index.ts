@@ -6,6 +6,7 @@ export { CONFIG_ACTOR } from './config-file/plan-config.js';
 export { OIDC_SECRET_CONTEXT_ID, oidcSecretContext } from './config-file/plan-sso.js';
 export { secureIssuer } from './config-file/sso-config-schema.js';
 export * from './gateway.js';
+export { dialectOfHeaders, errorBody, GatewayError } from './http/gateway-error.js';
 export { redactionRules } from './http/logged-bodies.js';
 export { generateProxyKey, type ProxyKeyHash, ProxyKeyHasher } from './proxy-keys/index.js';
 export * from './runtime-secrets.js';

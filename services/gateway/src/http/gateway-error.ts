@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The API dialect a caller speaks, chosen by the endpoint it called. */
 export type Dialect = 'openai' | 'anthropic';
@@ -93,6 +93,14 @@ export class GatewayError extends Error {
   get status(): number {
     return this.options.status ?? STATUS[this.kind];
   }
+}
+
+/**
+ * The dialect of a request whose path does not say (`/v1/models`, an unknown route): the
+ * Anthropic SDK always sends `anthropic-version`, the OpenAI SDK never does.
+ */
+export function dialectOfHeaders(req: IncomingMessage): Dialect {
+  return req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
 }
 
 /** The error body in the caller's dialect. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { providersOf, type RegistryState } from '../registry/registry.js';
+import { dialectOfHeaders } from './gateway-error.js';
 
 /**
  * `GET /v1/models`: the models the caller's org serves (wildcard patterns are not
@@ -18,22 +19,23 @@ export function listModels(
       if (!model.endsWith('*') && !seen.has(model)) seen.set(model, provider.name);
   }
   const created = 0;
-  const body = req.headers['anthropic-version']
-    ? {
-        data: [...seen.keys()].map((id) => ({
-          type: 'model',
-          id,
-          display_name: id,
-          created_at: new Date(created).toISOString(),
-        })),
-        has_more: false,
-        first_id: [...seen.keys()][0] ?? null,
-        last_id: [...seen.keys()].at(-1) ?? null,
-      }
-    : {
-        object: 'list',
-        data: [...seen].map(([id, provider]) => ({ id, object: 'model', created, owned_by: provider })),
-      };
+  const body =
+    dialectOfHeaders(req) === 'anthropic'
+      ? {
+          data: [...seen.keys()].map((id) => ({
+            type: 'model',
+            id,
+            display_name: id,
+            created_at: new Date(created).toISOString(),
+          })),
+          has_more: false,
+          first_id: [...seen.keys()][0] ?? null,
+          last_id: [...seen.keys()].at(-1) ?? null,
+        }
+      : {
+          object: 'list',
+          data: [...seen].map(([id, provider]) => ({ id, object: 'model', created, owned_by: provider })),
+        };
   const text = JSON.stringify(body);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { dialectOfHeaders, GatewayError, errorBody as gatewayErrorBody } from '@kordon/gateway';
 import { sendJson } from './respond.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -62,16 +63,17 @@ export function createHttpServer(
 
 /**
  * An error from the front itself (no such route or method, a handler that threw), in the
- * shape the caller's SDK reads: Anthropic's when the request carries its headers, else
- * OpenAI's (the admin API and probes read `error.message` of either).
+ * shape the caller's SDK reads (the gateway's own error shapes; the admin API and probes read
+ * `error.message` of either).
  */
 function errorBody(req: IncomingMessage, status: 404 | 405 | 500, message: string): unknown {
-  if (req.headers['anthropic-version'] !== undefined || req.headers['x-api-key'] !== undefined) {
-    const type = status === 500 ? 'api_error' : status === 404 ? 'not_found_error' : 'invalid_request_error';
-    return { type: 'error', error: { type, message } };
-  }
-  const type = status === 500 ? 'server_error' : 'invalid_request_error';
-  return { error: { message, type, param: null, code: status === 404 ? 'unknown_url' : null } };
+  const error =
+    status === 404
+      ? new GatewayError('not_found', message)
+      : status === 405
+        ? new GatewayError('invalid_request', message, { status })
+        : new GatewayError('internal', message);
+  return gatewayErrorBody(error, dialectOfHeaders(req));
 }
 
 function mountFor(mounts: Record<string, Handler>, path: string): Handler | undefined {
