@@ -12,12 +12,10 @@
  * what it returns is what `JSON.parse` returns for the frame (property tests hold it to that,
  * anthropic-event-skim.unit.test.ts); every other frame is `undefined` and parsed whole.
  */
-
-/** A JSON string (RFC 8259 §7): no raw control character, only JSON's escapes. */
-const STRING = String.raw`"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"`;
+import { JSON_STRING, jsonStringValue } from './json-text.js';
 
 const TEXT_DELTA = new RegExp(
-  String.raw`^\{"type":"content_block_delta","index":(0|[1-9][0-9]{0,8}),"delta":\{"type":"text_delta","text":(${STRING})\}\}$`,
+  String.raw`^\{"type":"content_block_delta","index":(0|[1-9][0-9]{0,8}),"delta":\{"type":"text_delta","text":(${JSON_STRING})\}\}$`,
 );
 
 export interface AnthropicTextDelta {
@@ -30,14 +28,9 @@ export interface AnthropicTextDelta {
 export function skimAnthropicEvent(data: string): AnthropicTextDelta | undefined {
   const match = TEXT_DELTA.exec(data);
   if (match === null) return undefined;
-  const literal = match[2]!;
   return {
     type: 'content_block_delta',
     index: Number(match[1]),
-    delta: {
-      type: 'text_delta',
-      // Escapes (a newline, a quote) are decoded by JSON.parse itself.
-      text: literal.includes('\\') ? (JSON.parse(literal) as string) : literal.slice(1, -1),
-    },
+    delta: { type: 'text_delta', text: jsonStringValue(match[2]!) },
   };
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { skimAnthropicEvent } from './anthropic-event-skim.js';
 import { AnthropicStreamParser } from './anthropic-stream-parser.js';
+import { applyChanges, frameChanges } from './testing/frame-changes.js';
 
 // Text deltas as Anthropic streams them (its Messages streaming reference) and as the mock does.
 const TEXT_DELTAS = {
@@ -98,33 +99,23 @@ describe('skimAnthropicEvent', () => {
   });
 
   it('never reads a changed frame otherwise than JSON.parse (a character dropped, added or replaced)', () => {
-    const change = fc.record({
-      at: fc.nat(),
-      kind: fc.constantFrom('drop', 'add', 'replace'),
-      char: fc.constantFrom('"', '\\', ',', ':', '{', '}', ' ', '\n', '0', '1', 'a', 'u', 'x', '\u0001'),
-    });
     fc.assert(
-      fc.property(delta, fc.array(change, { minLength: 1, maxLength: 3 }), (d, changes) => {
-        let frame = frameOf(d);
-        for (const { at, kind, char } of changes) {
-          const i = at % (frame.length + 1);
-          frame =
-            kind === 'drop'
-              ? frame.slice(0, i) + frame.slice(i + 1)
-              : kind === 'add'
-                ? frame.slice(0, i) + char + frame.slice(i)
-                : frame.slice(0, i) + char + frame.slice(i + 1);
-        }
-        const skimmed = skimAnthropicEvent(frame);
-        if (skimmed === undefined) return;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(frame);
-        } catch {
-          assert.fail(`skimmed a frame JSON.parse refuses: ${frame}`);
-        }
-        assert.deepEqual(skimmed, parsed, frame);
-      }),
+      fc.property(
+        delta,
+        frameChanges(['"', '\\', ',', ':', '{', '}', ' ', '\n', '0', '1', 'a', 'u', 'x', '\u0001']),
+        (d, changes) => {
+          const frame = applyChanges(frameOf(d), changes);
+          const skimmed = skimAnthropicEvent(frame);
+          if (skimmed === undefined) return;
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(frame);
+          } catch {
+            assert.fail(`skimmed a frame JSON.parse refuses: ${frame}`);
+          }
+          assert.deepEqual(skimmed, parsed, frame);
+        },
+      ),
       { numRuns: 20_000 },
     );
   });

@@ -22,13 +22,12 @@
  * whole by the caller. Property tests hold it to that against `JSON.parse`
  * (openai-chunk-skim.unit.test.ts).
  */
+import { JSON_STRING, jsonStringValue } from './json-text.js';
 import type { OpenAIChatChunk, OpenAIFinishReason } from './openai-chat-types.js';
 
-/** A JSON string (RFC 8259 §7): no raw control character, only JSON's escapes. */
-const STRING = String.raw`"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"`;
 /** A JSON number (RFC 8259 §6). */
 const NUMBER = String.raw`-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?`;
-const SCALAR = `(?:${STRING}|${NUMBER}|null|true|false)`;
+const SCALAR = `(?:${JSON_STRING}|${NUMBER}|null|true|false)`;
 /**
  * Another member of the chunk: a null `usage`, or a plain-named key other than the ones read
  * (so none of those can come twice, where `JSON.parse` would keep the last) with a scalar.
@@ -36,9 +35,9 @@ const SCALAR = `(?:${STRING}|${NUMBER}|null|true|false)`;
 const OTHER_MEMBER = `,(?:"usage":null|"(?!usage"|choices"|id"|model")[a-z_]+":${SCALAR})`;
 
 const TEXT_DELTA_CHUNK = new RegExp(
-  String.raw`^\{"id":(${STRING}),"object":"chat\.completion\.chunk","created":(?:0|[1-9][0-9]*),"model":(${STRING})` +
+  String.raw`^\{"id":(${JSON_STRING}),"object":"chat\.completion\.chunk","created":(?:0|[1-9][0-9]*),"model":(${JSON_STRING})` +
     `(?:${OTHER_MEMBER})*` +
-    String.raw`,"choices":\[\{"index":(0|[1-9][0-9]{0,8}),"delta":\{(?:(?:"role":"assistant",)?"content":(${STRING})(?:,"refusal":null)?)?\}(?:,"logprobs":null)?,"finish_reason":(null|"(?:stop|length|tool_calls|content_filter|function_call)")\}\]` +
+    String.raw`,"choices":\[\{"index":(0|[1-9][0-9]{0,8}),"delta":\{(?:(?:"role":"assistant",)?"content":(${JSON_STRING})(?:,"refusal":null)?)?\}(?:,"logprobs":null)?,"finish_reason":(null|"(?:stop|length|tool_calls|content_filter|function_call)")\}\]` +
     `(?:${OTHER_MEMBER})*\\}$`,
 );
 
@@ -55,19 +54,14 @@ export function skimOpenAIChunk(data: string): OpenAIChatChunk | undefined {
     string,
   ];
   return {
-    id: jsonString(id),
-    model: jsonString(model),
+    id: jsonStringValue(id),
+    model: jsonStringValue(model),
     choices: [
       {
         index: Number(index),
-        delta: content === undefined ? {} : { content: jsonString(content) },
+        delta: content === undefined ? {} : { content: jsonStringValue(content) },
         finish_reason: finish === 'null' ? null : (finish.slice(1, -1) as OpenAIFinishReason),
       },
     ],
   };
-}
-
-/** A matched JSON string's value: escapes (rare in these fields) are decoded by JSON.parse itself. */
-function jsonString(literal: string): string {
-  return literal.includes('\\') ? (JSON.parse(literal) as string) : literal.slice(1, -1);
 }
