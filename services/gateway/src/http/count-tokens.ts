@@ -15,7 +15,7 @@ import {
   providerKeyOf,
 } from './generate.js';
 import { decisionEvent, failureKind } from './key-choice.js';
-import { readJsonBody, refuseHostFields } from './read-body.js';
+import { readJsonBody } from './read-body.js';
 import { routeModel } from './route-model.js';
 
 /**
@@ -34,7 +34,6 @@ export function countTokensHandler(deps: GenerateDependencies) {
       authenticated = true;
       trace?.authenticated(startedAt, caller);
       const body = await readJsonBody(req, deps.maxBodyBytes, deps.bodyBudget.holdFor(res));
-      refuseHostFields(body);
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
       // Counting is free and not usage, so no rate or budget applies; who may use the key from
       // where, for which model, does.

@@ -44,7 +44,7 @@ import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
-import { readJsonBodyWithSize, refuseHostFields } from './read-body.js';
+import { readJsonBodyWithSize } from './read-body.js';
 import { type Route, routeModel } from './route-model.js';
 
 export interface GenerateDependencies {
@@ -163,7 +163,6 @@ export function generateHandler(
       const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes, outcome.hold);
       outcome.bodyBytes = bytes;
       outcome.body = body;
-      refuseHostFields(body);
       if (dialect === 'anthropic') outcome.anthropicBeta = anthropicBetaOf(req);
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;

@@ -3,8 +3,9 @@ import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
 
 /**
- * Reads a JSON body up to `limitBytes`: past it, 413 without reading the rest (the
- * connection is closed after the answer). Malformed JSON or a non-object is a 400.
+ * Reads a `/v1` JSON body up to `limitBytes`: past it, 413 without reading the rest (the
+ * connection is closed after the answer). Malformed JSON, a non-object, a field naming a
+ * host or too deep a nesting (`refuseHostFields`) is a 400.
  */
 export async function readJsonBody(
   req: IncomingMessage,
@@ -40,7 +41,9 @@ export async function readJsonBodyWithSize(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new GatewayError('invalid_request', 'the request body must be a JSON object');
   }
-  return { body: parsed as Record<string, unknown>, bytes: size };
+  const body = parsed as Record<string, unknown>;
+  refuseHostFields(body);
+  return { body, bytes: size };
 }
 
 /**
