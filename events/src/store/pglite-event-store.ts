@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlQueryable } from './sql.js';
 import { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
 
 /** Embedded PostgreSQL (PGlite, WASM, in-process) on a data folder, or in memory. */
 export async function createPgliteExecutor(dataDir?: string): Promise<SqlExecutor> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  // Loaded only when used: a process on PostgreSQL (every data-plane replica) would hold
+  // PGlite's code (~1 MB of heap) for nothing.
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(dataDir ? { dataDir } : {});
   return {
     dialect: 'pglite',

@@ -21,7 +21,8 @@
  * details come from the provider's adapter (`mapError`); the error body is read bounded and
  * only an excerpt with the secrets cut out is kept.
  */
-import { type Dispatcher, Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { CallerSignal } from './caller-signal.js';
 import type { HeaderBag } from './headers.js';
 import { type RateLimitInfo, retryAfterFromRateLimits } from './rate-limit-headers.js';
@@ -36,6 +37,12 @@ import {
   type UpstreamPhase,
 } from './upstream-error.js';
 import type { UpstreamTarget } from './upstream-target.js';
+
+// The pool alone, not undici's index: the index also loads fetch, WebSocket, EventSource,
+// caches and mock agents, ~3 MB of heap a process for nothing Kordon uses. undici is pinned
+// in the lockfile, and every provider test goes through this pool.
+type Pool = UndiciPool;
+const Pool: typeof UndiciPool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js');
 
 export interface UpstreamTimeouts {
   /** TCP and TLS connect. */
