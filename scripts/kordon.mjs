@@ -20,9 +20,11 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 // `kordon start` (services/server/dist/cli.js) with real secrets; see docs/operations.md.
 const env = { ...process.env, KORDON_DEV_MODE: process.env.KORDON_DEV_MODE ?? 'true' };
 const cli = join(root, 'services/server/dist/cli.js');
-// The heap settings of docs/operations.md, unless NODE_OPTIONS sets its own.
+// The V8 settings of docs/operations.md, unless NODE_OPTIONS sets its own.
 const { kordonNodeFlags } = await import(join(root, 'services/server/dist/node-flags.js'));
-const nodeFlags = kordonNodeFlags(process.env.NODE_OPTIONS);
+const nodeFlags = kordonNodeFlags(process.env.NODE_OPTIONS, [], {
+  postgres: Boolean(process.env.KORDON_DATABASE_URL),
+});
 const child = spawn(process.execPath, [...nodeFlags, '--enable-source-maps', cli, ...process.argv.slice(2)], {
   cwd: process.cwd(),
   stdio: 'inherit',

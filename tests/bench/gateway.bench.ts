@@ -688,7 +688,7 @@ async function startKordonProcess(
     1,
     process.execPath,
     [
-      ...kordonNodeFlags(env.NODE_OPTIONS, extraArgs),
+      ...kordonNodeFlags(env.NODE_OPTIONS, extraArgs, { postgres: Boolean(databaseUrl) }),
       ...extraArgs,
       ...nodeArgs,
       // BENCH_KORDON_ROOT (in a side's JSON): that checkout's build, for an A/B of two commits in turns.

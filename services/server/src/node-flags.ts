@@ -26,17 +26,40 @@ export const DEFAULT_SEMI_SPACE_MB = 8;
 export const DEFAULT_INLINING_BUDGET_BYTES = 3000;
 
 /**
+ * WebAssembly stays on V8's baseline compiler (Liftoff) when Kordon runs on PostgreSQL, where
+ * the only WebAssembly in the process is undici's HTTP parser (llhttp). Left to tier up, V8
+ * recompiles the parser's one large function with TurboFan shortly after the first provider
+ * call: 0.2-0.4 s of CPU on the gateway's core and ~40 MB of compiler memory at once (V8's
+ * `--trace-wasm-compilation-times`: "took 218 ms and 29445592 / 42596464 max/total bytes"),
+ * which set the process's peak RSS (+10 MB) and left ~5 MB more resident under load, for no
+ * measurable gain in requests a second (docs/benchmarks.md). Not with the embedded store:
+ * PGlite is PostgreSQL compiled to WebAssembly, and needs the optimising tier.
+ */
+export const LIFTOFF_ONLY = '--liftoff-only';
+
+export interface KordonNodeFlagOptions {
+  /** Kordon runs on PostgreSQL (KORDON_DATABASE_URL), not on the embedded PGlite store. */
+  postgres?: boolean;
+}
+
+/**
  * The flags to start Kordon's Node.js with: the defaults above, except those that
  * NODE_OPTIONS (or the command line) already sets, which win.
  */
-export function kordonNodeFlags(nodeOptions: string | undefined, execArgv: readonly string[] = []): string[] {
-  const given = `${nodeOptions ?? ''} ${execArgv.join(' ')}`;
-  // V8 reads a flag's dashes and underscores alike.
-  const sets = (name: string) => new RegExp(`--${name.replaceAll('-', '[-_]')}[=\\s]`).test(given);
+export function kordonNodeFlags(
+  nodeOptions: string | undefined,
+  execArgv: readonly string[] = [],
+  options: KordonNodeFlagOptions = {},
+): string[] {
+  const given = ` ${nodeOptions ?? ''} ${execArgv.join(' ')} `;
+  // V8 reads a flag's dashes and underscores alike, and `--no-x` sets x too.
+  const sets = (name: string) =>
+    new RegExp(`\\s--(?:no[-_])?${name.replaceAll('-', '[-_]')}[=\\s]`).test(given);
   const flags: string[] = [];
   if (!sets('max-old-space-size')) flags.push(`--max-old-space-size=${DEFAULT_OLD_SPACE_MB}`);
   if (!sets('max-semi-space-size')) flags.push(`--max-semi-space-size=${DEFAULT_SEMI_SPACE_MB}`);
   if (!sets('max-inlined-bytecode-size-cumulative'))
     flags.push(`--max-inlined-bytecode-size-cumulative=${DEFAULT_INLINING_BUDGET_BYTES}`);
+  if (options.postgres && !sets('liftoff-only')) flags.push(LIFTOFF_ONLY);
   return flags;
 }

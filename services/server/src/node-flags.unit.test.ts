@@ -48,3 +48,38 @@ test('node starts with the defaults', async () => {
   assert.equal(run.stderr.toString(), '');
   assert.equal(run.stdout.toString(), 'ok');
 });
+
+test('on PostgreSQL WebAssembly stays on the baseline compiler, unless the command line says otherwise', () => {
+  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', INLINING];
+  assert.deepEqual(kordonNodeFlags(undefined, [], { postgres: true }), [...defaults, '--liftoff-only']);
+  // The embedded store is PostgreSQL compiled to WebAssembly: it keeps the optimising tier.
+  assert.deepEqual(kordonNodeFlags(undefined, [], { postgres: false }), defaults);
+  assert.deepEqual(kordonNodeFlags(undefined, ['--no-liftoff-only'], { postgres: true }), defaults);
+  assert.deepEqual(kordonNodeFlags('--liftoff_only', [], { postgres: true }), defaults);
+});
+
+test('node starts with the PostgreSQL defaults, and undici parses answers under them', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // A provider call's parser is WebAssembly: one HTTP exchange through undici's pool, in a
+  // process started with the flags, must work (and compile nothing with TurboFan).
+  const script = `
+    const { createServer } = require('node:http');
+    const { Pool } = require('undici');
+    const server = createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', async () => {
+      const pool = new Pool('http://127.0.0.1:' + server.address().port);
+      for (let i = 0; i < 200; i++) { const r = await pool.request({ path: '/', method: 'GET' }); await r.body.text(); }
+      process.stderr.write('ok');
+      await pool.close();
+      server.close();
+    });`;
+  const run = spawnSync(
+    process.execPath,
+    [...kordonNodeFlags(undefined, [], { postgres: true }), '--trace-wasm-compilation-times', '-e', script],
+    { cwd: new URL('../../gateway/', import.meta.url) },
+  );
+  // V8 traces to stdout; the script's own word goes to stderr.
+  const output = run.stdout.toString();
+  assert.equal(run.stderr.toString(), 'ok');
+  assert.match(output, /using Liftoff/);
+  assert.doesNotMatch(output, /using TurboFan/);
+});
