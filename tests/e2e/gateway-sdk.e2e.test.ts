@@ -719,6 +719,30 @@ orgs:
       .catch((error: unknown) => error);
     assert.ok(wrongMethod instanceof OpenAI.APIError && wrongMethod.status === 405, String(wrongMethod));
     assert.equal(wrongMethod.type, 'invalid_request_error');
+    // Under a prefix route (`GET /v1/models/{model}`): another method is a 405, the bare prefix a 404.
+    const deleteModel = await openai()
+      .models.delete('gpt-4o-mini')
+      .catch((error: unknown) => error);
+    assert.ok(deleteModel instanceof OpenAI.APIError && deleteModel.status === 405, String(deleteModel));
+    const bare = await openai()
+      .get('/models/')
+      .catch((error: unknown) => error);
+    assert.ok(bare instanceof OpenAI.NotFoundError, String(bare));
+  });
+
+  it('OpenAI SDK: models.retrieve answers a model the org serves, a wildcard match included, else 404', async () => {
+    const model = await openai().models.retrieve('gpt-4o-mini');
+    assert.deepEqual(model, { id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'openai-main' });
+    // Served through the provider's "gpt-4.1*" pattern, though not listable.
+    assert.equal((await openai().models.retrieve('gpt-4.1-nano')).id, 'gpt-4.1-nano');
+    // Another org's model is not this caller's.
+    const other = await openai()
+      .models.retrieve('gpt-4o')
+      .catch((error: unknown) => error);
+    assert.ok(other instanceof OpenAI.NotFoundError, String(other));
+    assert.equal(other.code, 'model_not_found');
+    // A model id with a slash reaches Kordon encoded and is read whole.
+    assert.equal((await openai().models.retrieve('claude/claude-sonnet-4-5')).owned_by, 'claude');
   });
 
   it('no secret reaches the event log or the data folder in plaintext', async () => {

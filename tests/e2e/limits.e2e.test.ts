@@ -138,6 +138,42 @@ orgs:
     await ask(openai('models'));
   });
 
+  it('listing and retrieving models shows a key only the models its policies allow, from where it may be used', async () => {
+    const listed = async (name: string) => {
+      const ids: string[] = [];
+      for await (const model of openai(name).models.list()) ids.push(model.id);
+      return ids;
+    };
+    assert.deepEqual(await listed('api'), ['gpt-4o-mini', 'gpt-4.1-mini']);
+    assert.deepEqual(await listed('models'), ['gpt-4o-mini']);
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('models'), maxRetries: 0 });
+    const anthropicIds: string[] = [];
+    for await (const model of anthropic.models.list()) anthropicIds.push(model.id);
+    assert.deepEqual(anthropicIds, ['gpt-4o-mini']);
+
+    // models.retrieve: what a request naming the model would be allowed; else the 404 of a model
+    // the caller cannot use, in each SDK's terms.
+    assert.equal((await openai('models').models.retrieve('gpt-4o-mini')).id, 'gpt-4o-mini');
+    assert.equal((await openai('api').models.retrieve('openai/gpt-4.1-mini')).owned_by, 'openai');
+    const hidden = await openai('models')
+      .models.retrieve('gpt-4.1-mini')
+      .catch((error: unknown) => error);
+    assert.ok(hidden instanceof OpenAI.NotFoundError, String(hidden));
+    assert.match(hidden.message, /gpt-4\.1-mini/);
+    const unknown = await anthropic.models.retrieve('claude-nope').catch((error: unknown) => error);
+    assert.ok(unknown instanceof Anthropic.NotFoundError, String(unknown));
+    assert.equal((await anthropic.models.retrieve('gpt-4o-mini')).type, 'model');
+
+    // A key kept away from this address cannot list either.
+    const denied = await listed('denied').catch((error: unknown) => error);
+    assert.ok(denied instanceof OpenAI.PermissionDeniedError, String(denied));
+    assert.equal(
+      mock.requests.filter((request) => request.path.includes('models')).length,
+      0,
+      'no provider call',
+    );
+  });
+
   it('a denied address range is a 403', async () => {
     const refused = await ask(openai('denied')).catch((error: unknown) => error);
     assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));

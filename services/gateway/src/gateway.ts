@@ -19,14 +19,14 @@ import { authenticate } from './http/authenticate.js';
 import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
-import { type Dialect, dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
-import { generateHandler } from './http/generate.js';
+import { dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
+import { generateHandler, LimitRefusalError } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LoggedBodies } from './http/logged-bodies.js';
-import { listModels } from './http/models.js';
+import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
 import { CountersStore } from './limits/counters-store.js';
-import { CidrSet, LimitsEnforcer } from './limits/index.js';
+import { CidrSet, LimitsEnforcer, resolveClientIp } from './limits/index.js';
 import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
@@ -74,6 +74,7 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
+  /** `METHOD /path` to its handler; a path ending in `/*` takes every path under it. */
   routes: Record<string, RouteHandler>;
   registry(): RegistryState;
   /** Resolves once the registry (what the data plane serves from) has seen `position`. */
@@ -156,31 +157,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     logger.info({ events: plan.appends.reduce((n, a) => n + a.events.length, 0) }, 'config file applied');
   }
-
-  const withCaller =
-    (
-      dialectOf: (req: IncomingMessage) => Dialect,
-      handle: (req: IncomingMessage, res: ServerResponse, orgId: string) => void | Promise<void>,
-    ) =>
-    async (req: IncomingMessage, res: ServerResponse) => {
-      const requestId = newEventId();
-      const dialect = dialectOf(req);
-      try {
-        const caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
-        await handle(req, res, caller.key.orgId);
-      } catch (error) {
-        if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
-        else {
-          logger.error({ err: error, requestId }, 'gateway request failed');
-          sendError(
-            res,
-            new GatewayError('internal', `internal error (request ${requestId})`),
-            dialect,
-            requestId,
-          );
-        }
-      }
-    };
 
   // Limits and keys' daily budgets learn every replica's usage and every renewal from the log;
   // caught up before serving.
@@ -283,6 +259,45 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       : undefined,
   };
 
+  // Listing models is not usage (no event), but it obeys who may use the key from where, and
+  // shows only the models the key's policies allow.
+  const withModelAccess =
+    (handle: (req: IncomingMessage, res: ServerResponse, orgId: string, allowed: ModelAllowed) => void) =>
+    async (req: IncomingMessage, res: ServerResponse) => {
+      const requestId = newEventId();
+      const dialect = dialectOfHeaders(req);
+      try {
+        const caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
+        const access = limits.modelAccess(
+          {
+            orgId: caller.key.orgId,
+            proxyKeyId: caller.key.proxyKeyId,
+            userId: caller.user.userId,
+            teamId: caller.key.teamId,
+            clientAddress: resolveClientIp(
+              req.socket.remoteAddress,
+              req.headers['x-forwarded-for'],
+              generate.trustedProxies,
+            ),
+          },
+          Date.now(),
+        );
+        if (typeof access !== 'function') throw new LimitRefusalError(access);
+        handle(req, res, caller.key.orgId, access);
+      } catch (error) {
+        if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
+        else {
+          logger.error({ err: error, requestId }, 'gateway request failed');
+          sendError(
+            res,
+            new GatewayError('internal', `internal error (request ${requestId})`),
+            dialect,
+            requestId,
+          );
+        }
+      }
+    };
+
   return {
     routes: {
       'POST /v1/chat/completions': generateHandler('openai', 'chat.completions', planChatExchange, generate),
@@ -290,10 +305,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'POST /v1/embeddings': generateHandler('openai', 'embeddings', planEmbeddingsExchange, generate),
       'POST /v1/responses': generateHandler('openai', 'responses', planResponsesExchange, generate),
       'POST /v1/messages/count_tokens': countTokensHandler(generate),
-      'GET /v1/models': withCaller(
-        // Both SDKs call this path.
-        dialectOfHeaders,
-        (req, res, orgId) => listModels(req, res, registry.state, orgId),
+      // Both SDKs call these paths (`models.list`, `models.retrieve`).
+      'GET /v1/models': withModelAccess((req, res, orgId, allowed) =>
+        listModels(req, res, registry.state, orgId, allowed),
+      ),
+      [`GET ${MODEL_PATH_PREFIX}*`]: withModelAccess((req, res, orgId, allowed) =>
+        retrieveModel(req, res, registry.state, orgId, allowed),
       ),
     },
     registry: () => registry.state,

@@ -197,10 +197,30 @@ export class LimitsEnforcer {
     );
   }
 
-  /** 403s: rules that no waiting changes, then the distinct addresses (recording this one). */
+  /**
+   * For listing models: who may use the key from where (IP rules and the cap on distinct
+   * addresses, refused as `admit` would), then a test of a model against every scope's model
+   * list, so that a caller is shown only the models its requests may name.
+   */
+  modelAccess(
+    subject: Omit<AdmissionSubject, 'requestId' | 'model'>,
+    now: number,
+  ): Refusal | ((model: string) => boolean) {
+    this.#sweep(now);
+    const compiled = this.#scopes(subject).map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
+    const denied = this.#accessRefusal(compiled, subject, now);
+    if (denied) return denied;
+    const lists = compiled.flatMap(({ policy }) => (policy.models ? [policy.models] : []));
+    return (model) => lists.every((models) => modelMatches(models, model));
+  }
+
+  /**
+   * 403s: rules that no waiting changes, then the distinct addresses (recording this one).
+   * Without a model (listing models), the model lists are left to the caller.
+   */
   #accessRefusal(
     compiled: readonly { ref: ScopeRef; policy: CompiledPolicy }[],
-    subject: Omit<AdmissionSubject, 'requestId'>,
+    subject: Omit<AdmissionSubject, 'requestId' | 'model'> & { readonly model?: string },
     now: number,
   ): Refusal | undefined {
     for (const { ref, policy } of compiled) {
@@ -216,7 +236,7 @@ export class LimitsEnforcer {
             `requests from ${subject.clientAddress?.text ?? 'an unknown address'} are not allowed for this ${label(ref)}`,
           );
       }
-      if (policy.models && !modelMatches(policy.models, subject.model))
+      if (policy.models && subject.model !== undefined && !modelMatches(policy.models, subject.model))
         return refusal(
           'model_forbidden',
           ref,

@@ -14,7 +14,9 @@ export interface HttpServer {
 
 /**
  * A lean node:http front: exact-path routes, no framework on the hot path (the data
- * plane's handlers mount here; express serves only the admin API, under its prefix).
+ * plane's handlers mount here; express serves only the admin API, under its prefix). A route
+ * `METHOD /prefix/*` takes every path under the prefix (`GET /v1/models/{model}`), looked up
+ * only when no exact route matches.
  */
 export function createHttpServer(
   routes: Record<string, Handler>,
@@ -29,9 +31,10 @@ export function createHttpServer(
       inFlight--;
     });
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    const handler = routes[`${req.method} ${path}`] ?? mountFor(mounts, path);
+    const handler =
+      routes[`${req.method} ${path}`] ?? prefixRouteFor(routes, req.method, path) ?? mountFor(mounts, path);
     if (!handler) {
-      const allowed = Object.keys(routes).some((route) => route.endsWith(` ${path}`));
+      const allowed = Object.keys(routes).some((route) => routePath(route, path));
       if (allowed) sendJson(res, 405, errorBody(req, 405, `method ${req.method} not allowed on ${path}`));
       else sendJson(res, 404, errorBody(req, 404, `no route for ${req.method} ${path}`));
       return;
@@ -74,6 +77,33 @@ function errorBody(req: IncomingMessage, status: 404 | 405 | 500, message: strin
         ? new GatewayError('invalid_request', message, { status })
         : new GatewayError('internal', message);
   return gatewayErrorBody(error, dialectOfHeaders(req));
+}
+
+/** Whether a route (`METHOD /path` or `METHOD /prefix/*`) is for this path, whatever the method. */
+function routePath(route: string, path: string): boolean {
+  const routed = route.slice(route.indexOf(' ') + 1);
+  return routed.endsWith('/*') ? isUnder(path, routed) : routed === path;
+}
+
+function isUnder(path: string, prefixRoute: string): boolean {
+  const prefix = prefixRoute.slice(0, -1);
+  return path.length > prefix.length && path.startsWith(prefix);
+}
+
+function prefixRouteFor(
+  routes: Record<string, Handler>,
+  method: string | undefined,
+  path: string,
+): Handler | undefined {
+  for (const route in routes) {
+    if (
+      route.endsWith('/*') &&
+      route.startsWith(`${method} `) &&
+      isUnder(path, route.slice(route.indexOf(' ') + 1))
+    )
+      return routes[route];
+  }
+  return undefined;
 }
 
 function mountFor(mounts: Record<string, Handler>, path: string): Handler | undefined {
