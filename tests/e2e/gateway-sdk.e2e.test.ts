@@ -215,6 +215,42 @@ orgs:
     assert.notEqual(event.data.cost, '0');
   });
 
+  it('a stream without usage is counted with the tokenizer, for the caller and for the books', async () => {
+    // OpenAI-compatible servers that ignore stream_options.include_usage send no usage chunk.
+    openaiMock.enqueueScenario('no-usage');
+    const stream = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'count this stream please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.equal(usage, undefined, 'the same dialect is forwarded as sent: no usage chunk invented');
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestCompleted');
+    if (event.type !== 'RequestCompleted') return;
+    assert.ok(event.data.usage.inputTokens > 0, 'prompt counted');
+    assert.ok(event.data.usage.outputTokens > 0, 'answer counted');
+    assert.notEqual(event.data.cost, '0');
+
+    // Translated for an Anthropic caller: the counted usage is what its stream reports too.
+    openaiMock.enqueueScenario('no-usage');
+    const message = await anthropic()
+      .messages.stream({
+        model: 'gpt-4o-mini',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'count me too' }],
+      })
+      .finalMessage();
+    const translated = await lastEvent();
+    assert.ok(translated.type === 'RequestCompleted');
+    if (translated.type !== 'RequestCompleted') return;
+    assert.ok(translated.data.usage.outputTokens > 0);
+    assert.equal(message.usage.output_tokens, translated.data.usage.outputTokens);
+    assert.equal(message.usage.input_tokens, translated.data.usage.inputTokens);
+  });
+
   it('OpenAI SDK: a streamed chat gets its usage chunk only when it asks', async () => {
     const stream = await openai().chat.completions.create({
       model: 'gpt-4o-mini',

@@ -11,8 +11,9 @@ import type { NormalisedUsage } from './usage.js';
 
 export interface StreamTranslatorOptions {
   /**
-   * Usage for the final events when the provider reported none (the gateway counts it with
-   * a tokenizer, from `outputText()` and the prompt). Called at most once, at the end.
+   * Usage when the provider reported none by its terminator (the gateway counts it with a
+   * tokenizer, from `outputText()` and the prompt): for the final events, and what `usage`
+   * then reports. Called at most once, at the end.
    */
   fallbackUsage?: (outputText: string) => NormalisedUsage | undefined;
 }
@@ -29,6 +30,8 @@ export class StreamTranslator<Out> {
   readonly #emitter: StreamEmitter<Out>;
   readonly #options: StreamTranslatorOptions;
   #finished = false;
+  /** The counted usage, when the stream ended without the provider's. */
+  #countedUsage: NormalisedUsage | undefined;
   #failure: StreamFailure | undefined;
   /** Text and tool-argument deltas, kept by reference; joined only if asked. */
   readonly #output: string[] = [];
@@ -71,7 +74,8 @@ export class StreamTranslator<Out> {
           break;
         case 'end': {
           this.#finished = true;
-          const usage = part.usage ?? this.#options.fallbackUsage?.(this.outputText());
+          if (!part.usage) this.#countedUsage = this.#options.fallbackUsage?.(this.outputText());
+          const usage = part.usage ?? this.#countedUsage;
           out.push(...this.#emitter.emit(usage ? { type: 'end', usage } : { type: 'end' }));
           return out;
         }
@@ -93,9 +97,12 @@ export class StreamTranslator<Out> {
     return this.#failure;
   }
 
-  /** What the provider has reported so far; undefined while it has reported nothing. */
+  /**
+   * What the provider has reported so far (a usage after the terminator included); once the
+   * stream ended without one, the counted usage; undefined while there is neither.
+   */
   get usage(): NormalisedUsage | undefined {
-    return this.#parser.usage;
+    return this.#parser.usage ?? this.#countedUsage;
   }
 
   /** The answer's id and model and each choice's finish reason (neutral names), as streamed so far. */
