@@ -33,6 +33,7 @@ describe('official SDKs against Kordon', () => {
   /** An OpenAI-format upstream that streams a chunk every 20 ms until its caller goes away. */
   let slow: Server;
   let slowClosed: Promise<void>;
+  let slowResponsesClosed: Promise<void>;
   let dataDir: string;
   let aliceKey: string;
   let orgId: string;
@@ -45,10 +46,43 @@ describe('official SDKs against Kordon', () => {
     slowClosed = new Promise((resolve) => {
       markClosed = resolve;
     });
+    let markResponsesClosed!: () => void;
+    slowResponsesClosed = new Promise((resolve) => {
+      markResponsesClosed = resolve;
+    });
     slow = createServer((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       let n = 0;
+      if (req.url?.endsWith('/responses')) {
+        // The Responses API's stream: text deltas, never response.completed (its usage).
+        const event = (data: { type: string; [field: string]: unknown }) =>
+          `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+        res.write(
+          event({
+            type: 'response.created',
+            sequence_number: n++,
+            response: { id: 'resp_slow', status: 'in_progress' },
+          }),
+        );
+        const timer = setInterval(() => {
+          res.write(
+            event({
+              type: 'response.output_text.delta',
+              sequence_number: n,
+              item_id: 'msg_slow',
+              output_index: 0,
+              content_index: 0,
+              delta: `word${n++} `,
+            }),
+          );
+        }, 20);
+        res.on('close', () => {
+          clearInterval(timer);
+          markResponsesClosed();
+        });
+        return;
+      }
       const timer = setInterval(() => {
         const chunk = {
           id: 'c',
@@ -645,6 +679,32 @@ orgs:
       assert.ok(event.data.usage.outputTokens >= 5, 'the words already streamed are counted');
       assert.ok(event.data.usage.inputTokens > 0);
     }
+  });
+
+  it('a Responses API stream the client leaves is recorded with the tokens streamed, counted', async () => {
+    const controller = new AbortController();
+    const stream = await openai().responses.create(
+      { model: 'slow-model', input: 'go on forever', stream: true },
+      { signal: controller.signal },
+    );
+    let deltas = 0;
+    try {
+      for await (const event of stream) {
+        if (event.type === 'response.output_text.delta' && ++deltas === 5) controller.abort();
+      }
+    } catch {
+      // the caller leaving, either way
+    }
+    assert.equal(deltas >= 5, true);
+    await slowResponsesClosed;
+    await new Promise((r) => setTimeout(r, 50));
+    const event = await lastEvent();
+    assert.equal(event.type, 'RequestFailed');
+    if (event.type !== 'RequestFailed') return;
+    assert.equal(event.data.endpoint, 'responses');
+    assert.equal(event.data.errorCode, 'client_disconnected');
+    assert.ok(event.data.usage.outputTokens >= 5, 'the words already streamed are counted');
+    assert.ok(event.data.usage.inputTokens > 0, 'the input is counted');
   });
 
   it('refuses bad input in the caller dialect without calling a provider', async () => {

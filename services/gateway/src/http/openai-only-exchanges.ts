@@ -72,10 +72,60 @@ function responsesUsageOf(value: unknown): NormalisedUsage | undefined {
   return usage;
 }
 
+/** Stream events whose `delta` is output the model produced (text, a refusal, tool arguments). */
+const RESPONSES_OUTPUT_DELTAS = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.function_call_arguments.delta',
+]);
+
+/**
+ * The text of a Responses request's prompt, for counting when the provider reported no usage:
+ * `instructions` and every text of `input` (messages' text parts, tool outputs and calls).
+ * Images and files are not counted.
+ */
+function responsesInputText(body: Record<string, unknown>): string {
+  const texts: string[] = [];
+  if (typeof body.instructions === 'string') texts.push(body.instructions);
+  const walk = (value: unknown, depth: number): void => {
+    if (depth > 8 || value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item, depth + 1);
+      return;
+    }
+    for (const field of ['text', 'content', 'output', 'arguments', 'name'] as const) {
+      const text = (value as Record<string, unknown>)[field];
+      if (typeof text === 'string') texts.push(text);
+      else walk(text, depth + 1);
+    }
+  };
+  if (typeof body.input === 'string') texts.push(body.input);
+  else walk(body.input, 0);
+  return texts.join('\n');
+}
+
+/** The text a finished Responses answer produced: output text, refusals, tool calls. */
+function responsesOutputText(json: unknown): string {
+  const output = (json as { output?: unknown } | null)?.output;
+  if (!Array.isArray(output)) return '';
+  let text = '';
+  for (const item of output as Array<Record<string, unknown> | null>) {
+    if (item?.type === 'function_call') text += `${item.name ?? ''}${item.arguments ?? ''}`;
+    if (!Array.isArray(item?.content)) continue;
+    for (const part of item.content as Array<Record<string, unknown> | null>) {
+      if (typeof part?.text === 'string') text += part.text;
+      else if (typeof part?.refusal === 'string') text += part.refusal;
+    }
+  }
+  return text;
+}
+
 /**
  * `POST /v1/responses` (OpenAI Responses API), plain and streamed. A stream is complete
  * only with `response.completed` (or `response.incomplete`, a clean end with a reason);
- * usage comes from that final event.
+ * usage comes from that final event. Without it (a stream cut or left before its end, a
+ * server that reports none) the prompt and the output so far are counted with a tokenizer:
+ * what was produced is charged.
  */
 export const planResponsesExchange: ExchangePlanner = (
   caller,
@@ -87,11 +137,19 @@ export const planResponsesExchange: ExchangePlanner = (
   stream,
 ) => {
   if (caller !== 'openai' || !adapter.supports('responses', config)) return undefined;
+  const counted = (outputText: string): NormalisedUsage => ({
+    inputTokens: countTextTokens(responsesInputText(body), route.model).tokens,
+    outputTokens: countTextTokens(outputText, route.model).tokens,
+    cachedInputTokens: 0,
+  });
   return {
     operation: { operation: 'responses', model: route.model, stream, body: { ...body, model: route.model } },
     answer: (reply) => {
       const json = reply.json() as { usage?: unknown };
-      return { text: JSON.stringify(json), usage: responsesUsageOf(json?.usage) };
+      return {
+        text: JSON.stringify(json),
+        usage: responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
+      };
     },
     stream: async (events, res, timing, settle) => {
       res.writeHead(200, {
@@ -101,6 +159,8 @@ export const planResponsesExchange: ExchangePlanner = (
         'x-request-id': requestId,
       });
       let usage: NormalisedUsage | undefined;
+      /** Output deltas, kept by reference; joined only if no usage comes. */
+      const output: string[] = [];
       let finished = false;
       let broken: string | undefined;
       try {
@@ -112,6 +172,9 @@ export const planResponsesExchange: ExchangePlanner = (
             usage = responsesUsageOf((event as { response?: { usage?: unknown } }).response?.usage);
           } else if (type === 'response.failed' || type === 'error') {
             broken = 'the provider reported a failure';
+          } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
+            const delta = (event as { delta?: unknown }).delta;
+            if (typeof delta === 'string') output.push(delta);
           }
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
           if (!write(res, frame)) await drained(res);
@@ -120,6 +183,7 @@ export const planResponsesExchange: ExchangePlanner = (
       } catch (error) {
         broken = error instanceof Error ? error.message : String(error);
       }
+      usage ??= counted(output.join(''));
       if (res.destroyed) {
         events.cancel();
         settle(usage, 'client_disconnected');
