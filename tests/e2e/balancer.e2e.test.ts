@@ -114,6 +114,14 @@ orgs:
       .catch((error: unknown) => error);
     assert.ok(resting instanceof OpenAI.APIError && resting.status === 503, String(resting));
     assert.ok(Number(resting.headers?.get('retry-after')) >= 3);
+    // Admitted, then no key to try: a failure of the gateway's keys, not a refusal of the caller.
+    const event = (await gateway.requestEvents()).at(-1)!;
+    assert.equal(event.type, 'RequestFailed');
+    if (event.type === 'RequestFailed') {
+      assert.equal(event.data.errorCode, 'no_provider_key');
+      assert.equal(event.data.status, 503);
+      assert.equal(event.data.providerKeyId, null);
+    }
     for (const key of KEYS) mock.setScenario(undefined, { key });
   });
 });

@@ -330,9 +330,22 @@ async function attempt(
       },
     );
   }
-  throw new GatewayError('overloaded', `no provider key can serve ${outcome.model} right now`, {
-    retryAfterSeconds: secondsUntilAKeyIsBack(deps, routes),
-  });
+  throw new NoProviderKeyError(outcome.model, secondsUntilAKeyIsBack(deps, routes));
+}
+
+/**
+ * Every key that could serve the model is resting (rate limited, circuit open, its daily
+ * budget spent) or disabled: 503 with the wait until one is back. The request was admitted,
+ * so it ends as RequestFailed `no_provider_key`, not as a refusal of the caller.
+ */
+class NoProviderKeyError extends GatewayError {
+  constructor(model: string, retryAfterSeconds: number | undefined) {
+    super(
+      'overloaded',
+      `no provider key can serve ${model} right now`,
+      retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
+    );
+  }
 }
 
 function reportSuccess(
@@ -763,7 +776,8 @@ function failed(
 
 /** Refused before any provider was asked: RequestRejected; after: RequestFailed. */
 function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
-  if (outcome.attempts > 0) return failed(outcome, failureCodeOf(error), undefined, error.status);
+  if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
+    return failed(outcome, failureCodeOf(error), undefined, error.status);
   const { key, user } = outcome.caller;
   const limit = error instanceof LimitRefusalError ? error.refusal : undefined;
   return kordonCatalogue.create(
