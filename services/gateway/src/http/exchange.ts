@@ -40,6 +40,8 @@ import {
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage } from '../translate/usage.js';
+import { redactSecrets } from '../upstream/redact.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
 
@@ -79,6 +81,33 @@ function parseOr<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     'invalid_value',
     param,
     `${what}: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid'}`,
+  );
+}
+
+/**
+ * A provider's answer (status 2xx, JSON) read by its schema. One that does not fit is the
+ * provider's fault, not the caller's: an `upstream_invalid_response` (502 to the caller, the
+ * next key tried, as for a body that is not JSON), saying the provider's own error message
+ * when the answer is an error object sent with a success status.
+ */
+function parseAnswer<T>(schema: z.ZodType<T>, json: unknown): T {
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const error = (json as { error?: unknown } | null)?.error;
+  const providerMessage =
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === 'string'
+      ? redactSecrets((error as { message: string }).message).slice(0, 300)
+      : undefined;
+  const issue = parsed.error.issues[0];
+  const param = issue?.path.map(String).join('.') ?? '';
+  throw new UpstreamError(
+    'upstream_invalid_response',
+    providerMessage !== undefined
+      ? `the provider answered with an error and a success status: ${providerMessage}`
+      : `the provider's answer could not be read: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid'}`,
+    { phase: 'body' },
   );
 }
 
@@ -167,10 +196,10 @@ export const planChatExchange: ExchangePlanner = (
     const forwardRaw = caller === provider && !adapter.mapResponse;
     if (provider === 'openai') {
       if (forwardRaw) {
-        const usage = plainOpenAIUsage(json) ?? parseOr(openAIAnswerUsage, json, 'provider answer').usage;
+        const usage = plainOpenAIUsage(json) ?? parseAnswer(openAIAnswerUsage, json).usage;
         if (usage) return { text: reply.rawText, usage: usageFromOpenAI(usage) };
       }
-      const completion = parseOr(openAIChatCompletion, json, 'provider answer');
+      const completion = parseAnswer(openAIChatCompletion, json);
       const usage = usageFromOpenAI(completion.usage) ?? fallbackUsage(openAICompletionText(completion));
       if (forwardRaw) return { text: reply.rawText, usage };
       const out = caller === 'openai' ? json : openAIToAnthropicResponse(completion, { model: shownModel });
@@ -178,17 +207,17 @@ export const planChatExchange: ExchangePlanner = (
     }
     if (provider === 'anthropic') {
       if (forwardRaw) {
-        const { usage } = parseOr(anthropicAnswerUsage, json, 'provider answer');
+        const { usage } = parseAnswer(anthropicAnswerUsage, json);
         if (usage) return { text: reply.rawText, usage: usageFromAnthropic(usage) };
       }
-      const message = parseOr(anthropicMessageResponse, json, 'provider answer');
+      const message = parseAnswer(anthropicMessageResponse, json);
       const usage = usageFromAnthropic(message.usage) ?? fallbackUsage(anthropicMessageText(message));
       if (forwardRaw) return { text: reply.rawText, usage };
       const out =
         caller === 'anthropic' ? json : anthropicToOpenAIResponse(message, { created, model: shownModel });
       return { text: JSON.stringify(out), usage };
     }
-    const response = parseOr(geminiGenerateContentResponse, json, 'provider answer');
+    const response = parseAnswer(geminiGenerateContentResponse, json);
     const usage = usageFromGemini(response.usageMetadata) ?? fallbackUsage(geminiResponseText(response));
     const context = { fallbackId: requestId, requestedModel: route.model, model: shownModel };
     const out =

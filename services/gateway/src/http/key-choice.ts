@@ -159,6 +159,8 @@ const DAY_MS = 86_400_000;
 export function failureKind(error: UpstreamError, callerLeft: boolean): FailureKind | 'not_the_key' {
   if (callerLeft) return 'caller_cancelled';
   const status = error.status;
+  // A 2xx that is not what was asked for (another shape, an error object, a page): the server's fault.
+  if (error.code === 'upstream_invalid_response') return 'server_error';
   if (status === 429) return 'rate_limited';
   if (status === 401 || status === 403) return 'auth_refused';
   if (status !== undefined && status >= 500) return 'server_error';

@@ -28,13 +28,14 @@ import type { CallerSignal } from '../upstream/caller-signal.js';
 import type { HeaderBag } from '../upstream/headers.js';
 import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
+import { redactSecrets } from '../upstream/redact.js';
 import { type BodyEnd, type SseEvent, SseFramingError, SseReader } from '../upstream/sse-reader.js';
 import type {
   UpstreamClient,
   UpstreamRequest,
   UpstreamStreamingResponse,
 } from '../upstream/upstream-client.js';
-import { isUpstreamError, UpstreamError } from '../upstream/upstream-error.js';
+import { bodyExcerpt, isUpstreamError, UpstreamError } from '../upstream/upstream-error.js';
 import {
   type AuthContext,
   GENERATE_OPERATION,
@@ -123,13 +124,65 @@ export async function streamProvider(
   const prepared = call.adapter.prepare(request, call.config);
   const framing = prepared.framing;
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
-  const response = await send(call, prepared, (upstream) => call.client.stream(upstream));
+  const response = await send(call, prepared, async (upstream) => {
+    const streamed = await call.client.stream(upstream);
+    if (framing === 'sse') await refuseWhatIsNotAStream(streamed, upstream.secrets ?? []);
+    return streamed;
+  });
   const mapper = call.adapter.streamMapper?.(request);
   return new EventStream(
     response,
     framing,
     mapper,
     mapper === undefined ? skimOf(call.adapter, request) : undefined,
+  );
+}
+
+/** Content types a server sends instead of a stream: a finished answer, an error, a web page. */
+const NOT_A_STREAM = /^\s*(?:application\/(?:[\w.+-]*\+)?json|text\/html)\b/i;
+/** How much of such a body is read to say what it was. */
+const NOT_A_STREAM_EXCERPT_BYTES = 4096;
+
+/**
+ * A 2xx answer to a stream request that says it is JSON or HTML is not a stream: a server
+ * that ignored `stream: true`, an error object sent with a success status, a proxy's page.
+ * Forwarded, it would reach the caller as a 200 whose stream breaks at once; refused here,
+ * before anything is written to the caller, the next key or provider is tried. (A missing or
+ * other content type is read as SSE: some servers send streams as text/plain.)
+ */
+async function refuseWhatIsNotAStream(
+  response: UpstreamStreamingResponse,
+  secrets: readonly string[],
+): Promise<void> {
+  const contentType = response.headers['content-type'];
+  const type = Array.isArray(contentType) ? contentType[0] : contentType;
+  if (type === undefined || !NOT_A_STREAM.test(type)) return;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= NOT_A_STREAM_EXCERPT_BYTES) break;
+    }
+  } catch {
+    // what arrived is enough to say what it was
+  } finally {
+    response.cancel();
+  }
+  const text = Buffer.concat(chunks).toString('utf8').slice(0, NOT_A_STREAM_EXCERPT_BYTES);
+  let said = '';
+  try {
+    const error = (JSON.parse(text) as { error?: { message?: unknown } | string } | null)?.error;
+    const message = typeof error === 'string' ? error : error?.message;
+    if (typeof message === 'string') said = `: ${redactSecrets(message, secrets).slice(0, 300)}`;
+  } catch {
+    // not JSON, or cut: the type says enough
+  }
+  throw new UpstreamError(
+    'upstream_invalid_response',
+    `the provider answered a stream request with ${type.split(';', 1)[0]!.trim()}, not a stream${said}`,
+    { phase: 'body', status: response.status, bodyExcerpt: bodyExcerpt(text, secrets) },
   );
 }
 

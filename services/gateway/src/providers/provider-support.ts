@@ -1,5 +1,6 @@
 /** Small pieces the adapters share: base URLs, JSON bodies, stream flags, refusals. */
 
+import { ACCEPT_IDENTITY } from '../upstream/content-encoding.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import { type BaseUrl, parseBaseUrl, type UpstreamTarget } from '../upstream/upstream-target.js';
 import type {
@@ -13,16 +14,24 @@ import type {
 export const JSON_CONTENT = 'application/json';
 export const SSE_ACCEPT = 'text/event-stream';
 
-/** Headers of a JSON POST; streamed answers accept SSE. Hoisted: no allocation per call. */
+/**
+ * Headers of a JSON POST; streamed answers accept SSE. Hoisted: no allocation per call.
+ * Every call asks for an uncompressed answer (upstream/content-encoding.ts says why).
+ */
 export const POST_JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': JSON_CONTENT,
   accept: JSON_CONTENT,
+  'accept-encoding': ACCEPT_IDENTITY,
 });
 export const POST_SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': JSON_CONTENT,
   accept: SSE_ACCEPT,
+  'accept-encoding': ACCEPT_IDENTITY,
 });
-export const GET_JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: JSON_CONTENT });
+export const GET_JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  accept: JSON_CONTENT,
+  'accept-encoding': ACCEPT_IDENTITY,
+});
 
 /** A JSON call to prepare: a GET has no body; a streamed answer comes as SSE. */
 export interface JsonCall {

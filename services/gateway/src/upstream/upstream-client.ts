@@ -24,6 +24,7 @@
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { CallerSignal } from './caller-signal.js';
+import { contentCodings, decodeContent } from './content-encoding.js';
 import type { HeaderBag } from './headers.js';
 import { type RateLimitInfo, retryAfterFromRateLimits } from './rate-limit-headers.js';
 import { redactSecrets } from './redact.js';
@@ -383,6 +384,19 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (Number(headers['content-length']) > limit) this.#failAndAbort(controller, this.#tooLarge(limit));
       return;
     }
+    const codings = contentCodings(headers);
+    if (codings.length > 0) {
+      // Frames cannot be read out of a compressed body: the next key, not a broken stream.
+      this.#failAndAbort(
+        controller,
+        new UpstreamError(
+          'upstream_invalid_response',
+          `${this.origin} sent its stream in ${codings.join(', ')}, though asked for identity`,
+          { phase: 'body', status: statusCode },
+        ),
+      );
+      return;
+    }
     const response = this.#response;
     this.#response = undefined;
     response?.resolve(this.#streamingResponse() as never);
@@ -438,10 +452,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#response = undefined;
       const chunks = this.#chunks;
       this.#chunks = [];
-      const text = (
-        chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, this.#size)
-      ).toString('utf8');
       const origin = this.origin;
+      let body = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, this.#size);
+      const codings = contentCodings(this.#headers);
+      if (codings.length > 0) {
+        try {
+          const encodedBytes = body.length;
+          body = decodeContent(body, codings, this.#limits.maxResponseBytes, origin);
+          this.#call.onBodyBytes?.(Math.max(0, body.length - encodedBytes));
+        } catch (error) {
+          response.reject(error);
+          return;
+        }
+      }
+      const text = body.toString('utf8');
       response.resolve({
         status: this.#status,
         headers: this.#headers,

@@ -11,6 +11,7 @@
  *   caller; it has its own short limits.
  */
 import { randomUUID } from 'node:crypto';
+import { ACCEPT_IDENTITY } from '../../upstream/content-encoding.js';
 import type { UpstreamClient, UpstreamErrorResponse } from '../../upstream/upstream-client.js';
 import {
   errorTypeForStatus,
@@ -104,6 +105,7 @@ export class GigaChatTokens {
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
+        'accept-encoding': ACCEPT_IDENTITY,
         rquid: this.#requestId(),
         authorization: `Basic ${secret}`,
       },

@@ -24,7 +24,7 @@ import {
   baseUrlOf,
   baseUrlProblems,
   configuredTls,
-  JSON_CONTENT,
+  POST_JSON_HEADERS,
   unsupportedOperation,
 } from '../provider-support.js';
 import type {
@@ -75,8 +75,7 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
     target: upstreamTarget(base, completionPath(base)),
     method: 'POST',
     headers: {
-      'content-type': JSON_CONTENT,
-      accept: JSON_CONTENT,
+      ...POST_JSON_HEADERS,
       'x-folder-id': config.folderId ?? '',
     },
     body: JSON.stringify(body),
