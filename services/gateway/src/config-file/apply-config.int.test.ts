@@ -326,6 +326,31 @@ orgs:
     );
   });
 
+  it('refuses a model list entry that is not a model name or prefix, naming where it is', () => {
+    const path = writeConfig(`
+orgs:
+  - slug: acme
+    name: Acme
+    limits: { models: ["gpt 4o"] }
+    providers:
+      - name: p
+        type: openai
+        baseUrl: https://api.example/v1
+        models: ["*"]
+        keys: [{ name: k, secret: sk-secret-value-123, models: ["gpt-*-mini"] }]
+`);
+    assert.throws(
+      () => loadConfigFile(path, {}),
+      (error: Error) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.limits\.models\.0/.test(error.message) &&
+        /orgs\.0\.providers\.0\.models\.0: must be a model name, optionally ending in "\*"/.test(
+          error.message,
+        ) &&
+        /orgs\.0\.providers\.0\.keys\.0\.models\.0/.test(error.message),
+    );
+  });
+
   it("changes a provider key's tier and limits in place, as one event", async () => {
     const file = (key: string) => `
 orgs:

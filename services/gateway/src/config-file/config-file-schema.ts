@@ -1,4 +1,11 @@
-import { LoggingPolicySet, loggedBodies, loggingRule, periodSpec, providerType } from '@kordon/events';
+import {
+  LoggingPolicySet,
+  loggedBodies,
+  loggingRule,
+  modelPattern,
+  periodSpec,
+  providerType,
+} from '@kordon/events';
 import { compileRules, RedactionConfigError } from '@kordon/redaction';
 import { z } from 'zod';
 import { ssoConfigSchema } from './sso-config-schema.js';
@@ -25,7 +32,7 @@ const providerKeySchema = z.strictObject({
   secret: z.string().min(1, 'must not be empty'),
   weight: z.int().min(0).max(1000).default(1),
   /** Models this key may serve; all of the provider's when absent. */
-  models: z.array(z.string().min(1)).min(1).optional(),
+  models: z.array(modelPattern).min(1).max(500).optional(),
   /** Priority tier (0 first): a higher tier serves only while every lower one is unusable. */
   tier: z.int().min(0).max(9).default(0),
   /** The key's own limits at the provider; the balancer keeps under them. */
@@ -43,7 +50,7 @@ const providerSchema = z.strictObject({
   name: slug,
   type: providerType,
   baseUrl: z.url({ protocol: /^https?$/ }),
-  models: z.array(z.string().min(1).max(200)).min(1),
+  models: z.array(modelPattern).min(1).max(500),
   keys: z.array(providerKeySchema).default([]),
   deployments: z.record(z.string(), z.string()).optional(),
   apiVersion: z.string().optional(),
@@ -96,7 +103,7 @@ const limitsSchema = z.strictObject({
   maxDistinctIps: z.union([count, z.strictObject({ count, period: periodSpec })]).optional(),
   ipAllow: z.array(z.string()).optional(),
   ipDeny: z.array(z.string()).optional(),
-  models: z.array(z.string().min(1).max(200)).optional(),
+  models: z.array(modelPattern).max(500).optional(),
   /** Unused budget carried into the next period, capped at `rolloverMaxPercent` of one period. */
   rollover: z.boolean().optional(),
   rolloverMaxPercent: z.int().min(0).max(1000).optional(),
