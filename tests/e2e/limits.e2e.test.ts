@@ -44,6 +44,7 @@ orgs:
           - { name: short, limits: { budget: { usd: 0.03, period: 5s } } }
           - { name: counting, limits: { rpm: 1 } }
           - { name: api }
+          - { name: expired, expiresAt: "2020-01-01T00:00:00Z" }
 `;
 
   before(async () => {
@@ -172,6 +173,30 @@ orgs:
       0,
       'no provider call',
     );
+  });
+
+  it("a genuine key that may not be used is a 401 recorded in its org's trail, a few times a minute", async () => {
+    const before = (await gateway.requestEvents()).length;
+    for (let i = 0; i < 15; i++) {
+      const refused = await ask(openai('expired')).catch((error: unknown) => error);
+      assert.ok(refused instanceof OpenAI.AuthenticationError, String(refused));
+      assert.match(refused.message, /has expired/);
+    }
+    const recorded = (await gateway.requestEvents()).slice(before);
+    assert.equal(recorded.length, 10, 'the first ten of the minute');
+    const event = recorded[0]!;
+    assert.equal(event.type, 'RequestRejected');
+    if (event.type !== 'RequestRejected') return;
+    assert.equal(event.data.reason, 'key_expired');
+    assert.equal(event.data.status, 401);
+    assert.equal(event.data.clientIp, '127.0.0.1');
+    assert.ok(event.data.proxyKeyId && event.data.userId);
+    // An unknown key belongs to no org: nothing is recorded.
+    const unknown = await ask(
+      new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'kdn_nope', maxRetries: 0 }),
+    ).catch((error: unknown) => error);
+    assert.ok(unknown instanceof OpenAI.AuthenticationError);
+    assert.equal((await gateway.requestEvents()).length, before + 10);
   });
 
   it('a denied address range is a 403', async () => {

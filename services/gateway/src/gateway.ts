@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import { BodyKeyStore, BodySealer } from './body-keys/body-keys.js';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
-import { authenticate } from './http/authenticate.js';
+import { authenticate, KeyRefusalRecorder } from './http/authenticate.js';
 import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
@@ -239,6 +239,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     loggedBodies: new LoggedBodies(options.secrets.idSecret, bodySealer),
     limits,
     trustedProxies: CidrSet.parse(options.trustedProxies ?? []),
+    keyRefusals: new KeyRefusalRecorder(),
     appender: options.appender,
     prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,

@@ -41,14 +41,64 @@ export function authenticate(
   }
   if (!key) throw new GatewayError('unauthenticated', `invalid API key ${parsed.key.prefix}...: unknown key`);
   if (key.status !== 'active') {
-    throw new GatewayError('unauthenticated', `API key ${key.prefix}... is ${key.status}`);
+    throw new KeyRefusedError(
+      key,
+      key.status === 'revoked' ? 'key_revoked' : 'key_suspended',
+      `API key ${key.prefix}... is ${key.status}`,
+    );
   }
   if (key.expiresAt !== null && key.expiresAt <= now) {
-    throw new GatewayError('unauthenticated', `API key ${key.prefix}... has expired`);
+    throw new KeyRefusedError(key, 'key_expired', `API key ${key.prefix}... has expired`);
   }
   const user = registry.users.get(key.userId);
   if (!user || user.orgId !== key.orgId || user.disabled) {
-    throw new GatewayError('unauthenticated', `API key ${key.prefix}... belongs to a disabled user`);
+    throw new KeyRefusedError(key, 'user_disabled', `API key ${key.prefix}... belongs to a disabled user`);
   }
   return { key, user };
+}
+
+/**
+ * A genuine proxy key that may not be used now: suspended, revoked, expired, or its owner
+ * disabled. Unlike an unknown key it belongs to an org, whose audit trail should show it
+ * being tried (a leaked key, a former employee's): a 401 all the same.
+ */
+export class KeyRefusedError extends GatewayError {
+  constructor(
+    readonly key: ProxyKeyEntry,
+    readonly reason: 'key_suspended' | 'key_revoked' | 'key_expired' | 'user_disabled',
+    message: string,
+  ) {
+    super('unauthenticated', message);
+  }
+}
+
+/**
+ * How many refusals of one key are recorded a minute: the trail shows a refused key being
+ * tried without letting whoever holds it fill the org's event log (the rest are answered and
+ * counted in metrics only).
+ */
+export const RECORDED_KEY_REFUSALS_PER_MINUTE = 10;
+const TRACKED_KEYS_MAX = 10_000;
+
+/** Which refusals of a key to record: the first few of each minute. */
+export class KeyRefusalRecorder {
+  readonly #windows = new Map<string, { start: number; count: number }>();
+
+  /** True when this refusal of `proxyKeyId` is to be recorded. */
+  take(proxyKeyId: string, now: number): boolean {
+    let window = this.#windows.get(proxyKeyId);
+    if (!window || now - window.start >= 60_000) {
+      if (!window && this.#windows.size >= TRACKED_KEYS_MAX) this.#prune(now);
+      window = { start: now, count: 0 };
+      this.#windows.set(proxyKeyId, window);
+    }
+    window.count++;
+    return window.count <= RECORDED_KEY_REFUSALS_PER_MINUTE;
+  }
+
+  #prune(now: number): void {
+    for (const [id, window] of this.#windows) if (now - window.start >= 60_000) this.#windows.delete(id);
+    // Still full (that many keys refused within a minute): start over rather than grow.
+    if (this.#windows.size >= TRACKED_KEYS_MAX) this.#windows.clear();
+  }
 }

@@ -38,7 +38,7 @@ import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.j
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
-import { authenticate, type Caller } from './authenticate.js';
+import { authenticate, type Caller, type KeyRefusalRecorder, KeyRefusedError } from './authenticate.js';
 import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
@@ -57,6 +57,8 @@ export interface GenerateDependencies {
   limits: LimitsEnforcer;
   /** Proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client). */
   trustedProxies: CidrSet;
+  /** Which requests with a refused (revoked, expired...) key are recorded. */
+  keyRefusals: KeyRefusalRecorder;
   appender: Pick<GroupCommitAppender, 'enqueue'>;
   /** The price book of an org: the shipped table under the org's own prices. */
   prices: (orgId: string) => PriceBook;
@@ -123,7 +125,12 @@ export function generateHandler(
     try {
       caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
     } catch (error) {
-      // Unattributable (no org): answered, not recorded as an org's event.
+      // An unknown key is unattributable (no org): answered, not recorded as an org's event. A
+      // genuine key that may not be used is recorded in its org, a few times a minute at most.
+      if (error instanceof KeyRefusedError && deps.keyRefusals.take(error.key.proxyKeyId, Date.now()))
+        deps.appender.enqueue(
+          keyRefusedEvent(error, requestId, endpoint, req, deps.trustedProxies, trace?.traceId),
+        );
       const gatewayError = asGatewayError(error);
       trace?.unauthenticated(startedAt, gatewayError.status, gatewayError.kind);
       deps.metrics?.unauthenticated(endpoint, gatewayError.status);
@@ -775,6 +782,41 @@ function failed(
 }
 
 /** Refused before any provider was asked: RequestRejected; after: RequestFailed. */
+function keyRefusedEvent(
+  error: KeyRefusedError,
+  requestId: string,
+  endpoint: Endpoint,
+  req: IncomingMessage,
+  trustedProxies: CidrSet,
+  traceId: string | undefined,
+): NewEvent {
+  const { key } = error;
+  const address = resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies);
+  return kordonCatalogue.create(
+    'RequestRejected',
+    streams.usage(key.orgId),
+    {
+      requestId,
+      reason: error.reason,
+      limitScope: null,
+      proxyKeyId: key.proxyKeyId,
+      userId: key.userId,
+      teamId: key.teamId,
+      // The body is not read for a refused key.
+      model: null,
+      endpoint,
+      status: error.status,
+      clientIp: address?.text ?? '0.0.0.0',
+    },
+    {
+      orgId: key.orgId,
+      actor: { kind: 'proxy-key' as const, id: key.proxyKeyId },
+      correlationId: requestId,
+      traceId: traceId ?? null,
+    },
+  );
+}
+
 function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
     return failed(outcome, failureCodeOf(error), undefined, error.status);
