@@ -338,6 +338,22 @@ orgs:
     assert.match((final.content[0] as { text: string }).text, /stream claude/);
     const event = await lastEvent();
     assert.ok(event.type === 'RequestCompleted' && event.data.endpoint === 'messages' && event.data.stream);
+    // The SDK's request id (`request-id`) is Kordon's, plain and streamed.
+    const plainId = (message as unknown as { _request_id?: string | null })._request_id;
+    assert.ok(plainId, 'request-id on a plain answer');
+    const { data: stream, response } = await anthropic()
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      })
+      .withResponse();
+    for await (const _ of stream) {
+      // read to its end, so that its event is written before the next test's
+    }
+    assert.ok(response.headers.get('request-id'));
+    assert.equal(response.headers.get('request-id'), response.headers.get('x-request-id'));
   });
 
   it("Anthropic SDK: the caller's beta features reach Claude, and no other provider", async () => {

@@ -268,6 +268,8 @@ export const planChatExchange: ExchangePlanner = (
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-request-id': requestId,
+      // The Anthropic SDK's `_request_id` (and Claude Code's logs) read `request-id`.
+      ...(caller === 'anthropic' && { 'request-id': requestId }),
     });
     let broken: string | undefined;
     // Frames of one upstream read go out in one write, and the last ones in the write that

@@ -260,7 +260,16 @@ async function attempt(
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
           reportSuccess(deps, keyEntry, sentAt, answer.rateLimits, usage);
-          res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': outcome.requestId });
+          res.writeHead(
+            200,
+            dialect === 'anthropic'
+              ? {
+                  'content-type': 'application/json',
+                  'x-request-id': outcome.requestId,
+                  'request-id': outcome.requestId,
+                }
+              : { 'content-type': 'application/json', 'x-request-id': outcome.requestId },
+          );
           res.end(text);
           record(
             deps,
