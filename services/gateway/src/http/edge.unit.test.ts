@@ -65,6 +65,22 @@ describe('gateway edge', () => {
     );
   });
 
+  it('skips a UTF-8 byte order mark; refuses a compressed body with a 415, unread', async () => {
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"model":"m"}')]);
+    assert.deepEqual(await readJsonBody(request(withBom), 100, roomy()), { model: 'm' });
+    const compressed = request('{"model":"m"}', { 'content-encoding': 'gzip' });
+    await assert.rejects(
+      readJsonBody(compressed, 100, roomy()),
+      (e: GatewayError) => e.status === 415 && /content-encoding: gzip/.test(e.message),
+    );
+    assert.deepEqual(
+      await readJsonBody(request('{"model":"m"}', { 'content-encoding': 'identity' }), 100, roomy()),
+      {
+        model: 'm',
+      },
+    );
+  });
+
   it('reads a body in many chunks; past the limit it stops reading; a request cut short rejects', async () => {
     const chunked = (parts: string[]) => {
       const req = Readable.from(parts.map((part) => Buffer.from(part))) as unknown as IncomingMessage;

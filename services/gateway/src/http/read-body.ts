@@ -5,7 +5,8 @@ import { GatewayError } from './gateway-error.js';
 /**
  * Reads a `/v1` JSON body up to `limitBytes`: past it, 413 without reading the rest (the
  * connection is closed after the answer). Malformed JSON, a non-object, a field naming a
- * host or too deep a nesting (`refuseHostFields`) is a 400.
+ * host or too deep a nesting (`refuseHostFields`) is a 400; a compressed body a 415. A
+ * leading UTF-8 byte order mark is skipped.
  */
 export async function readJsonBody(
   req: IncomingMessage,
@@ -25,6 +26,15 @@ export async function readJsonBodyWithSize(
   limitBytes: number,
   hold: BodyHold,
 ): Promise<{ body: Record<string, unknown>; bytes: number }> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    // No SDK compresses requests; decoding would let a small body expand past every bound.
+    throw new GatewayError(
+      'invalid_request',
+      `request bodies are read uncompressed; send it without content-encoding: ${encoding.slice(0, 40)}`,
+      { status: 415 },
+    );
+  }
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const counted = Number.isFinite(declared);
@@ -34,7 +44,9 @@ export async function readJsonBodyWithSize(
   try {
     // Most bodies come in one chunk: decode it in place rather than copying it first.
     const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    parsed = JSON.parse(whole.toString('utf8'));
+    // A UTF-8 byte order mark (some Windows tools write one) is not part of the JSON text.
+    const text = hasUtf8Bom(whole) ? whole.toString('utf8', 3) : whole.toString('utf8');
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new GatewayError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
   }
@@ -103,6 +115,10 @@ function readAll(
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+function hasUtf8Bom(bytes: Buffer): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }
 
 function tooLarge(limit: number): GatewayError {
