@@ -24,6 +24,13 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
       body: { ...body, model: route.model },
     },
     answer: (reply) => {
+      // Forwarded as sent, its usage read from its end: a batch of embeddings is megabytes of
+      // numbers (2,048 base64 vectors: 17 MB), which parsed and serialised again held the
+      // event loop for 130-300 ms. Anything else is parsed whole.
+      const tail = embeddingsUsageAtEnd(reply.rawText);
+      if (tail !== undefined) {
+        return { text: reply.rawText, usage: { inputTokens: tail, outputTokens: 0, cachedInputTokens: 0 } };
+      }
       const json = reply.json();
       const reported = embeddingsAnswer.safeParse(json);
       const input =
@@ -38,6 +45,33 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
     stream: () => Promise.reject(new Error('embeddings do not stream')),
   };
 };
+
+/** How far from its end an embeddings answer's usage may start to be read there. */
+const USAGE_TAIL_CHARS = 512;
+const USAGE_AT_END =
+  /"usage"\s*:\s*(\{\s*"prompt_tokens"\s*:\s*(0|[1-9]\d{0,11})\s*,\s*"total_tokens"\s*:\s*(?:0|[1-9]\d{0,11})\s*\})\s*\}\s*$/;
+
+/**
+ * The prompt tokens of an OpenAI embeddings answer whose last member is its usage (as OpenAI
+ * and the compatible servers write it), read from the end without parsing the vectors;
+ * undefined when the text does not end so or is not an object (it is then parsed whole, and
+ * an answer that is not JSON refused). Vectors hold no quotes: `"usage"` near the end is the key.
+ */
+export function embeddingsUsageAtEnd(text: string): number | undefined {
+  if (text.charCodeAt(firstNonSpace(text)) !== 0x7b /* { */) return undefined;
+  const match = USAGE_AT_END.exec(text.length > USAGE_TAIL_CHARS ? text.slice(-USAGE_TAIL_CHARS) : text);
+  return match ? Number(match[2]) : undefined;
+}
+
+function firstNonSpace(text: string): number {
+  let at = 0;
+  while (
+    at < text.length &&
+    (text[at] === ' ' || text[at] === '\n' || text[at] === '\r' || text[at] === '\t')
+  )
+    at++;
+  return at;
+}
 
 function countInput(input: unknown, model: string): number {
   const texts =
