@@ -58,12 +58,13 @@ export interface UpstreamTimeouts {
 
 /**
  * Defaults sized for LLM calls: a non-streamed answer's first byte comes only when the whole
- * answer is generated, so the first-byte limit is long; streams are better served by a
- * shorter one per call.
+ * answer is generated, so the first-byte limit is as long as the official SDKs wait for a
+ * whole answer (10 minutes: a long reasoning answer takes more than five, and cut short it is
+ * still generated and charged); streams are better served by a shorter one per call.
  */
 export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
   connectMs: 10_000,
-  firstByteMs: 300_000,
+  firstByteMs: 600_000,
   idleMs: 120_000,
   totalMs: 900_000,
 };
