@@ -129,6 +129,13 @@ orgs:
       .catch((error: unknown) => error);
     assert.ok(viaAnthropic instanceof Anthropic.RateLimitError, String(viaAnthropic));
     assert.equal((await lastRejected()).data.reason, 'budget_usd');
+    // A spent budget is not retried by the SDKs (x-should-retry: false): one request, one refusal.
+    const before = (await gateway.requestEvents()).length;
+    const retrying = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key('budget'), maxRetries: 2 });
+    const again = await ask(retrying).catch((error: unknown) => error);
+    assert.ok(again instanceof OpenAI.RateLimitError, String(again));
+    assert.equal(again.headers?.get('x-should-retry'), 'false');
+    assert.equal((await gateway.requestEvents()).length, before + 1);
   });
 
   it('a model outside the key list is a 403 naming it', async () => {

@@ -131,6 +131,9 @@ export function sendError(
     'x-request-id': requestId,
   };
   if (dialect === 'anthropic') headers['request-id'] = requestId;
+  // A spent budget stays spent until its period ends (hours, days): both SDKs would otherwise
+  // retry a 429 twice, each refused again. They obey this header.
+  if (error.kind === 'quota_exceeded') headers['x-should-retry'] = 'false';
   if (error.options.headers) Object.assign(headers, error.options.headers);
   if (error.options.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(error.options.retryAfterSeconds);
