@@ -102,6 +102,41 @@ orgs:
     assert.ok(after.counts[0]! >= 8, `the key is back in rotation: ${after.counts}`);
   });
 
+  it('a Responses API conversation stays on the key that stored its previous answer, plain and streamed', async () => {
+    // The provider finds a stored response only under the key (project) that made it.
+    let previous = (await client.responses.create({ model: 'gpt-4o-mini', input: 'first turn' })).id;
+    const keys = new Set<string | undefined>([bearerOf(mock.requests.at(-1)!.headers)]);
+    for (let turn = 0; turn < 8; turn++) {
+      if (turn % 2 === 0) {
+        previous = (
+          await client.responses.create({
+            model: 'gpt-4o-mini',
+            input: `turn ${turn}`,
+            previous_response_id: previous,
+          })
+        ).id;
+      } else {
+        const stream = await client.responses.create({
+          model: 'gpt-4o-mini',
+          input: `turn ${turn}`,
+          previous_response_id: previous,
+          stream: true,
+        });
+        for await (const event of stream)
+          if (event.type === 'response.completed') previous = event.response.id;
+      }
+      keys.add(bearerOf(mock.requests.at(-1)!.headers));
+    }
+    assert.equal(keys.size, 1, 'every turn went to the key that stored the conversation');
+    // Without a previous response, requests spread over the keys as before.
+    const spread = new Set<string | undefined>();
+    for (let i = 0; i < 9; i++) {
+      await client.responses.create({ model: 'gpt-4o-mini', input: `alone ${i}` });
+      spread.add(bearerOf(mock.requests.at(-1)!.headers));
+    }
+    assert.ok(spread.size > 1, 'new conversations are balanced');
+  });
+
   it('all keys limited: the caller gets 429 with the provider Retry-After, then 503 while they rest', async () => {
     for (const key of KEYS) mock.setScenario('rate-limit=5', { key });
     const refused = await client.chat.completions

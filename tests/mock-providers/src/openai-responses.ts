@@ -10,7 +10,7 @@ import {
 } from './answers.js';
 import type { Exchange } from './mock-server.js';
 import { contentText } from './openai-api-types.js';
-import { openAIError } from './openai-error.js';
+import { openAIError, openAIErrorReply } from './openai-error.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
 import type { Reply, StreamFrame } from './wire.js';
@@ -34,16 +34,45 @@ const responsesRequest = z.object({
     .array(z.object({ type: z.string(), name: z.string().optional(), parameters: z.unknown().optional() }))
     .optional(),
   max_output_tokens: z.number().int().nullish(),
+  previous_response_id: z.string().nullish(),
+  store: z.boolean().nullish(),
 });
 type ResponsesRequest = z.infer<typeof responsesRequest>;
+
+/**
+ * Stored responses by server and id, with the key that made them: as on the real API, a
+ * response is found only by a key of the project that stored it (another key's
+ * `previous_response_id` is "not found"). Bounded: the oldest are forgotten.
+ */
+const storedResponses = new Map<string, string | undefined>();
+const STORED_RESPONSES_MAX = 10_000;
 
 export function handleResponses(exchange: Exchange): Reply {
   const parsed = parseRequest(responsesRequest, exchange.body);
   if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
   const request = parsed.value;
+  const server = exchange.headers.host ?? '';
+  const key = exchange.headers.authorization;
+  const previous = request.previous_response_id;
+  if (previous && storedResponses.get(`${server} ${previous}`) !== key) {
+    return openAIErrorReply(
+      {
+        status: 400,
+        message: `Previous response with id '${previous}' not found.`,
+        type: 'invalid_request_error',
+        code: 'previous_response_not_found',
+      },
+      'previous_response_id',
+    );
+  }
   const answer = answerFor(responsesConversation(request), exchange.replyPrefix);
   const tokens = answer.inputTokens + answer.outputTokens;
   const ids = responseIds(exchange);
+  if (request.store !== false) {
+    if (storedResponses.size >= STORED_RESPONSES_MAX)
+      storedResponses.delete(storedResponses.keys().next().value!);
+    storedResponses.set(`${server} ${ids.response}`, key);
+  }
   if (!request.stream) {
     return {
       kind: 'json',
@@ -168,9 +197,9 @@ function responseObject(
     model: request.model,
     output: final ? [outputItem(ids, answer, 'completed')] : [],
     parallel_tool_calls: true,
-    previous_response_id: null,
+    previous_response_id: request.previous_response_id ?? null,
     reasoning: { effort: null, summary: null },
-    store: true,
+    store: request.store !== false,
     temperature: 1,
     text: { format: { type: 'text' } },
     tool_choice: 'auto',

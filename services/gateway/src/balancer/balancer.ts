@@ -87,6 +87,11 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     return this.#groups.get(group)?.pick(now, session)?.key;
   }
 
+  /** Sends a session to one key from now on (while it is usable); see `KeyGroup.pin`. */
+  pin(group: string, session: string, providerKeyId: string): void {
+    this.#groups.get(group)?.pin(session, providerKeyId);
+  }
+
   /** A request's keys, one at a time: `next(now)` gives the first, then each failover, computed when asked. */
   candidates(group: string, session?: string): Candidates<K> {
     return new Candidates(this.#groups.get(group), session);

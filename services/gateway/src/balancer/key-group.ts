@@ -271,6 +271,15 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     return slot;
   }
 
+  /**
+   * Sends `session` to `providerKeyId` from now on, while that key is usable (what the
+   * provider stored under it, such as a Responses API answer, is found only by it).
+   */
+  pin(session: string, providerKeyId: string): void {
+    const slot = this.slots.find((candidate) => candidate.key.providerKeyId === providerKeyId);
+    if (slot) this.#sticky.set(session, slot);
+  }
+
   /** A session's position in the active set: where it went before if that key is still there. */
   #sessionPosition(session: string): number {
     const known = this.#sticky.get(session);

@@ -48,8 +48,12 @@ import type { Route } from './route-model.js';
 /** The request in the provider's dialect, and how its answer comes back in the caller's. */
 export interface Exchange {
   operation: OperationRequest;
-  /** A finished answer: the caller's body and the usage (counted when the provider gave none). */
-  answer(answer: ProviderAnswer): { text: string; usage: NormalisedUsage | undefined };
+  /**
+   * A finished answer: the caller's body and the usage (counted when the provider gave none);
+   * `storedId` when the provider keeps the answer under the key that made it (a Responses API
+   * answer, which a later request names as `previous_response_id`).
+   */
+  answer(answer: ProviderAnswer): { text: string; usage: NormalisedUsage | undefined; storedId?: string };
   /**
    * Forwards a streamed answer event by event. `settle` is called once: `complete` only when
    * the provider's terminator arrived; a break ends the caller's stream with an error event.

@@ -255,7 +255,8 @@ async function attempt(
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, operation);
-          const { text, usage } = exchange.answer(answer);
+          const { text, usage, storedId } = exchange.answer(answer);
+          if (storedId) deps.keys.pin(registry, route, storedSession(storedId), keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
@@ -285,6 +286,8 @@ async function attempt(
         trace?.streamStarted();
         await exchange.stream(events, res, outcome, (usage, end, outputText, facts) => {
           span?.streamEnded(usage, end, facts);
+          if (outcome.endpoint === 'responses' && facts?.responseId)
+            deps.keys.pin(registry, route, storedSession(facts.responseId), keyEntry.providerKeyId);
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete') {
             // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -397,7 +400,19 @@ function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): nu
  * Which conversation a request belongs to, for sticky keys: the caller's
  * `x-kordon-session-id`, or (with `prompt-prefix`) a digest of the prompt's beginning.
  */
+/**
+ * The session of a request that names an answer the provider stored (the Responses API's
+ * `previous_response_id`): that answer is found only by the key that made it (the provider
+ * keeps it in that key's project), so the request goes to that key whatever the stickiness
+ * setting. Per replica: behind several replicas, keep a conversation on one (see balancer.md).
+ */
+function storedSession(id: string): string {
+  return `stored:${id}`;
+}
+
 function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
+  if (outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string')
+    return storedSession(body.previous_response_id);
   const mode = route.provider.options.stickiness ?? 'session';
   if (mode === 'off') return undefined;
   if (outcome.sessionId) return outcome.sessionId;

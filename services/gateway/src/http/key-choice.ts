@@ -82,6 +82,11 @@ export class KeyChoice {
     return this.balancer.candidates(this.groupOf(registry, route), session);
   }
 
+  /** Sends a session (see `generate.ts` sessionOf) to one key of the route from now on. */
+  pin(registry: RegistryState, route: Route, session: string, providerKeyId: string): void {
+    this.balancer.pin(this.groupOf(registry, route), session, providerKeyId);
+  }
+
   /** When the first key of the route may be used again (epoch ms), or null. */
   nextUsableAt(registry: RegistryState, route: Route, now: number): number | null {
     return this.balancer.nextUsableAt(this.groupOf(registry, route), now);

@@ -179,10 +179,11 @@ export const planResponsesExchange: ExchangePlanner = (
   return {
     operation: { operation: 'responses', model: route.model, stream, body: { ...body, model: route.model } },
     answer: (reply) => {
-      const json = reply.json() as { usage?: unknown };
+      const json = reply.json() as { id?: unknown; usage?: unknown };
       return {
         text: JSON.stringify(json),
         usage: responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
+        ...(typeof json?.id === 'string' && { storedId: json.id }),
       };
     },
     stream: async (events, res, timing, settle) => {
@@ -193,6 +194,8 @@ export const planResponsesExchange: ExchangePlanner = (
         'x-request-id': requestId,
       });
       let usage: NormalisedUsage | undefined;
+      /** The answer's id (stored by the provider under this key), for the next request's key. */
+      const facts: { finishReasons: string[]; responseId?: string } = { finishReasons: [] };
       /** Output deltas, kept by reference; joined only if no usage comes. */
       const output: string[] = [];
       let finished = false;
@@ -201,7 +204,10 @@ export const planResponsesExchange: ExchangePlanner = (
         for await (const event of events) {
           const type = (event as { type?: unknown })?.type;
           if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
-          if (type === 'response.completed' || type === 'response.incomplete') {
+          if (type === 'response.created') {
+            const id = (event as { response?: { id?: unknown } }).response?.id;
+            if (typeof id === 'string') facts.responseId = id;
+          } else if (type === 'response.completed' || type === 'response.incomplete') {
             finished = true;
             usage = responsesUsageOf((event as { response?: { usage?: unknown } }).response?.usage);
           } else if (type === 'response.failed' || type === 'error') {
@@ -220,16 +226,16 @@ export const planResponsesExchange: ExchangePlanner = (
       usage ??= counted(output.join(''));
       if (res.destroyed) {
         events.cancel();
-        settle(usage, 'client_disconnected');
+        settle(usage, 'client_disconnected', undefined, facts);
       } else if (finished && !broken) {
         res.end();
-        settle(usage, 'complete');
+        settle(usage, 'complete', undefined, facts);
       } else {
         const message = `upstream stream interrupted: ${broken ?? 'ended before response.completed'}`;
         const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
         const event = { type: 'error', code: error.code, message, param: null, error };
         res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
-        settle(usage, 'interrupted');
+        settle(usage, 'interrupted', undefined, facts);
       }
     },
   };
