@@ -316,3 +316,31 @@ describe('PriceBook: a custom table is validated', () => {
     );
   });
 });
+
+describe("Claude's cache writes through the usage the gateway records", () => {
+  test('cost their surcharge: 1.25x the input price for 5-minute writes, 2x for 1-hour ones', async () => {
+    const { usageFromAnthropic } = await import('../translate/usage.js');
+    // claude-sonnet-4-5: input 3, 5-minute writes 3.75, 1-hour writes 6, reads 0.30, output 15 (USD per million).
+    const usage = usageFromAnthropic({
+      input_tokens: 10_000,
+      cache_creation_input_tokens: 30_000,
+      cache_creation: { ephemeral_5m_input_tokens: 10_000, ephemeral_1h_input_tokens: 20_000 },
+      cache_read_input_tokens: 10_000,
+      output_tokens: 10_000,
+    });
+    const result = priced(book.lookup('claude-sonnet-4-5'));
+    const cost = book.priceRequest('claude-sonnet-4-5', usage!);
+    assert.equal(cost.status, 'priced');
+    if (cost.status !== 'priced') return;
+    assert.equal(result.price.currency, 'USD');
+    // (3 + 3.75 + 2 x 6 + 0.30 + 15) / 100, under the 200K long-context tier: every write at
+    // its own rate, none at the plain input price.
+    assert.equal(cost.cost.amount, '0.3405');
+    // Without the split (older answers), every write is a 5-minute one.
+    const unsplit = book.priceRequest(
+      'claude-sonnet-4-5',
+      usageFromAnthropic({ input_tokens: 0, cache_creation_input_tokens: 100_000, output_tokens: 0 })!,
+    );
+    assert.equal(unsplit.status === 'priced' && unsplit.cost.amount, '0.375');
+  });
+});

@@ -132,6 +132,13 @@ export const anthropicUsage = z.object({
   output_tokens: z.number().int().nonnegative().nullish(),
   cache_creation_input_tokens: z.number().int().nonnegative().nullish(),
   cache_read_input_tokens: z.number().int().nonnegative().nullish(),
+  /** The cache writes by lifetime (priced apart: 1.25x input for 5 minutes, 2x for 1 hour). */
+  cache_creation: z
+    .object({
+      ephemeral_5m_input_tokens: z.number().int().nonnegative().nullish(),
+      ephemeral_1h_input_tokens: z.number().int().nonnegative().nullish(),
+    })
+    .nullish(),
 });
 export type AnthropicUsage = z.infer<typeof anthropicUsage>;
 

@@ -105,6 +105,7 @@ export class AnthropicStreamParser implements StreamParser {
       const value = usage[key];
       if (value != null) merged[key] = value;
     }
+    if (usage.cache_creation) merged.cache_creation = usage.cache_creation;
     this.#usage = merged;
   }
 }

@@ -121,7 +121,12 @@ describe('Anthropic stream -> OpenAI chunks', () => {
       total_tokens: 2107,
       prompt_tokens_details: { cached_tokens: 1800 },
     });
-    assert.deepEqual(translator.usage, { inputTokens: 2012, outputTokens: 95, cachedInputTokens: 1800 });
+    assert.deepEqual(translator.usage, {
+      inputTokens: 2012,
+      outputTokens: 95,
+      cachedInputTokens: 1800,
+      cacheWriteTokens: 200,
+    });
   });
 
   describe('a stream that does not end cleanly is never reported as finished', () => {

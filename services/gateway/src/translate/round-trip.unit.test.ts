@@ -222,7 +222,17 @@ describe('streams round trip', () => {
       assert.deepEqual(rebuilt.content, content);
       assert.equal(rebuilt.stopReason, stopReason);
       assert.ok(rebuilt.complete && toAnthropic.finished);
-      assert.deepEqual(toAnthropic.usage, toOpenAI.usage);
+      // OpenAI's usage has no field for cache writes: they come back as ordinary input.
+      const {
+        cacheWriteTokens: _write,
+        cacheWrite1hTokens: _write1h,
+        ...usage
+      } = toOpenAI.usage ?? {
+        inputTokens: -1,
+        outputTokens: -1,
+        cachedInputTokens: -1,
+      };
+      assert.deepEqual(toAnthropic.usage, usage);
     });
   }
 

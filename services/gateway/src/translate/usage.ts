@@ -8,9 +8,11 @@
  *   `completion_tokens` includes `completion_tokens_details.reasoning_tokens`: taken as is.
  * - Anthropic: `input_tokens` EXCLUDES cache reads and cache writes, so
  *   inputTokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens and
- *   cachedInputTokens = cache_read_input_tokens. Cache writes stay in inputTokens as ordinary
- *   input (the usage type has no field for their surcharge). Claude reports no separate
- *   reasoning count, so reasoningTokens is left out.
+ *   cachedInputTokens = cache_read_input_tokens. Cache writes are parts of inputTokens too:
+ *   `cacheWrite1hTokens` the 1-hour ones (`cache_creation.ephemeral_1h_input_tokens`),
+ *   `cacheWriteTokens` the rest (5-minute writes), so that the price book charges their
+ *   surcharge (1.25x and 2x the input price). Claude reports no separate reasoning count, so
+ *   reasoningTokens is left out.
  * - Gemini: `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
  *   are billed as input and added; `thoughtsTokenCount` is NOT included in
  *   `candidatesTokenCount`, so outputTokens = candidates + thoughts, reasoningTokens = thoughts.
@@ -28,6 +30,10 @@ export interface NormalisedUsage {
   outputTokens: number;
   /** Part of inputTokens: read from the provider's prompt cache. */
   cachedInputTokens: number;
+  /** Part of inputTokens: written to the provider's 5-minute prompt cache (Anthropic); absent when none. */
+  cacheWriteTokens?: number;
+  /** Part of inputTokens: written to the 1-hour prompt cache (Anthropic); absent when none. */
+  cacheWrite1hTokens?: number;
   /** Part of outputTokens; left out when the provider does not report reasoning separately. */
   reasoningTokens?: number;
 }
@@ -73,7 +79,14 @@ export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): No
   const cacheRead = usage.cache_read_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
   const input = (usage.input_tokens ?? 0) + cacheRead + cacheWrite;
-  return normalised(input, usage.output_tokens ?? 0, cacheRead, undefined);
+  const normalisedUsage = normalised(input, usage.output_tokens ?? 0, cacheRead, undefined);
+  if (cacheWrite > 0) {
+    // The split by lifetime when Claude gives it; all of it at the 5-minute rate otherwise.
+    const oneHour = Math.min(usage.cache_creation?.ephemeral_1h_input_tokens ?? 0, cacheWrite);
+    if (cacheWrite - oneHour > 0) normalisedUsage.cacheWriteTokens = cacheWrite - oneHour;
+    if (oneHour > 0) normalisedUsage.cacheWrite1hTokens = oneHour;
+  }
+  return normalisedUsage;
 }
 
 export function usageFromGemini(usage: GeminiUsageMetadata | null | undefined): NormalisedUsage | undefined {

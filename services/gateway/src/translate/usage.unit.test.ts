@@ -59,7 +59,25 @@ describe('usage extractors', () => {
           cache_read_input_tokens: 1800,
           output_tokens: 95,
         }),
-      expected: { inputTokens: 2012, outputTokens: 95, cachedInputTokens: 1800 },
+      expected: { inputTokens: 2012, outputTokens: 95, cachedInputTokens: 1800, cacheWriteTokens: 200 },
+    },
+    {
+      name: 'Anthropic: cache writes split by lifetime when Claude gives the split',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 12,
+          cache_creation_input_tokens: 300,
+          cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+          cache_read_input_tokens: 1800,
+          output_tokens: 95,
+        }),
+      expected: {
+        inputTokens: 2112,
+        outputTokens: 95,
+        cachedInputTokens: 1800,
+        cacheWriteTokens: 100,
+        cacheWrite1hTokens: 200,
+      },
     },
     {
       name: 'Anthropic: explicit zeros stay zeros, no reasoning field',
