@@ -97,6 +97,26 @@ describe('azure-openai specifics', () => {
     assert.deepEqual(body?.stream_options, { include_usage: true });
   });
 
+  it('does not ask an api-version older than 2024-09-01 for stream usage (it refuses the field)', async () => {
+    for (const [apiVersion, asked] of [
+      ['2024-06-01', false],
+      ['2024-08-01-preview', false],
+      ['2024-09-01-preview', true],
+      ['2024-10-21', true],
+      ['2025-04-01-preview', true],
+    ] as const) {
+      const stream = await streamProvider(
+        { client, adapter: azureOpenAIProvider, config: { ...configFor(mocks.azure.url), apiVersion }, key },
+        chatRequest(azureOpenAIProvider, 'gpt-4o', 'hi', true),
+      );
+      for await (const _event of stream) {
+        // drain
+      }
+      const body = mocks.azure.requests.at(-1)?.body as { stream_options?: unknown } | undefined;
+      assert.equal(body?.stream_options !== undefined, asked, apiVersion);
+    }
+  });
+
   it('reads Azure 429s: retry-after-ms and the Azure wording', async () => {
     mocks.azure.setScenario('rate-limit=4');
     try {

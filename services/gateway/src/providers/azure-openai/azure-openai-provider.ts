@@ -26,6 +26,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
   ProviderConfig,
+  StreamUsage,
 } from '../provider-types.js';
 
 const AZURE = { name: 'Azure OpenAI', defaultBaseUrl: undefined };
@@ -47,6 +48,16 @@ export function azureDeployment(model: string, config: ProviderConfig): string {
 /** `/openai` is part of Azure's paths; a base URL that already ends with it is accepted. */
 function openAIRoot(base: BaseUrl): string {
   return base.basePath.endsWith('/openai') ? '' : '/openai';
+}
+
+/**
+ * Azure honours `stream_options.include_usage` since api-version 2024-09-01-preview (GA
+ * 2024-10-21); older versions refuse the field with a 400, which would fail every stream:
+ * they are not asked, and a stream's usage is then counted with the tokenizer.
+ */
+export function azureStreamUsage(config: ProviderConfig): StreamUsage {
+  const date = /^(\d{4}-\d{2}-\d{2})/.exec(config.apiVersion ?? '')?.[1];
+  return date !== undefined && date < '2024-09-01' ? 'never' : 'stream_options';
 }
 
 function prepare(request: OperationRequest, config: ProviderConfig): PreparedRequest {
@@ -73,7 +84,7 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
     {
       target: upstreamTarget(base, `${root}/deployments/${deployment}${path}`, query),
       streamed,
-      body: openAIStyleBody(request, 'stream_options'),
+      body: openAIStyleBody(request, azureStreamUsage(config)),
     },
     config,
   );
@@ -90,8 +101,7 @@ export const azureOpenAIProvider = {
     ...baseUrlProblems(AZURE, config),
     ...(config.apiVersion ? [] : ['Azure OpenAI needs an apiVersion (e.g. 2024-10-21)']),
   ],
-  // Since api-version 2024-09-01-preview (and GA 2024-10-21) Azure honours include_usage.
-  streamUsage: () => 'stream_options',
+  streamUsage: azureStreamUsage,
   prepare,
   authHeaders: async ({ key, config }) => {
     const secret = key.reveal();
