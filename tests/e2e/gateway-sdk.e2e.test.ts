@@ -996,5 +996,12 @@ orgs:
       assert.equal(event.data.errorCode, 'stream_interrupted');
       assert.ok(event.data.usage.outputTokens >= chunks, 'the words streamed are counted');
     }
+    // Not streamed, nothing reaches the caller before the limit: a 504 naming which limit ran out.
+    const plain = await openai()
+      .chat.completions.create({ model: 'slow-model', messages: [{ role: 'user', content: 'again' }] })
+      .catch((error: unknown) => error);
+    assert.ok(plain instanceof OpenAI.APIError && plain.status === 504, String(plain));
+    assert.equal(plain.code, 'upstream_total_timeout');
+    assert.match(plain.message, /within 1500 ms/);
   });
 });

@@ -84,6 +84,8 @@ export class GatewayError extends Error {
       status?: number;
       /** Extra response headers (x-ratelimit-* of the limit that refused). */
       headers?: Record<string, string>;
+      /** OpenAI `code` more precise than the kind's (which of the four timeouts ran out). */
+      code?: string;
     } = {},
   ) {
     super(message);
@@ -110,7 +112,12 @@ export function errorBody(error: GatewayError, dialect: Dialect): unknown {
   }
   const shape = OPENAI_SHAPE[error.kind];
   return {
-    error: { message: error.message, type: shape.type, param: error.options.param ?? null, code: shape.code },
+    error: {
+      message: error.message,
+      type: shape.type,
+      param: error.options.param ?? null,
+      code: error.options.code ?? shape.code,
+    },
   };
 }
 

@@ -625,7 +625,8 @@ export function asGatewayError(error: unknown): GatewayError {
         status: error.status,
       });
     }
-    if (error.code.includes('timeout')) return new GatewayError('upstream_timeout', error.message, options);
+    if (error.code.includes('timeout'))
+      return new GatewayError('upstream_timeout', error.message, { ...options, code: error.code });
     return new GatewayError('upstream_error', `the provider failed: ${error.message}`, options);
   }
   return new GatewayError('internal', 'internal error');
