@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import { BodyKeyStore, BodySealer } from './body-keys/body-keys.js';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
-import { authenticate, KeyRefusalRecorder } from './http/authenticate.js';
+import { accessSubjectOf, authenticate, KeyRefusalRecorder } from './http/authenticate.js';
 import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
@@ -26,7 +26,7 @@ import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
 import { CountersStore } from './limits/counters-store.js';
-import { CidrSet, LimitsEnforcer, resolveClientIp } from './limits/index.js';
+import { CidrSet, LimitsEnforcer } from './limits/index.js';
 import { PriceBook } from './pricing/index.js';
 import { type RegistryState, registryProjection } from './registry/registry.js';
 import type { RuntimeSecrets } from './runtime-secrets.js';
@@ -269,20 +269,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const dialect = dialectOfHeaders(req);
       try {
         const caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
-        const access = limits.modelAccess(
-          {
-            orgId: caller.key.orgId,
-            proxyKeyId: caller.key.proxyKeyId,
-            userId: caller.user.userId,
-            teamId: caller.key.teamId,
-            clientAddress: resolveClientIp(
-              req.socket.remoteAddress,
-              req.headers['x-forwarded-for'],
-              generate.trustedProxies,
-            ),
-          },
-          Date.now(),
-        );
+        const access = limits.modelAccess(accessSubjectOf(caller, req, generate.trustedProxies), Date.now());
         if (typeof access !== 'function') throw new LimitRefusalError(access);
         handle(req, res, caller.key.orgId, access);
       } catch (error) {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { type AdmissionSubject, type CidrSet, resolveClientIp } from '../limits/index.js';
 import { extractProxyKeyCandidate, type ProxyKeyHasher, parseProxyKey } from '../proxy-keys/index.js';
 import type { ProxyKeyEntry, RegistryState, UserEntry } from '../registry/registry.js';
 import { GatewayError } from './gateway-error.js';
@@ -55,6 +56,24 @@ export function authenticate(
     throw new KeyRefusedError(key, 'user_disabled', `API key ${key.prefix}... belongs to a disabled user`);
   }
   return { key, user };
+}
+
+/**
+ * Who is asking and from where, as the limits see it (the client address is the TCP peer
+ * unless it is a trusted proxy): for the access checks of calls that are not usage.
+ */
+export function accessSubjectOf(
+  caller: Caller,
+  req: IncomingMessage,
+  trustedProxies: CidrSet,
+): Omit<AdmissionSubject, 'requestId' | 'model'> {
+  return {
+    orgId: caller.key.orgId,
+    proxyKeyId: caller.key.proxyKeyId,
+    userId: caller.user.userId,
+    teamId: caller.key.teamId,
+    clientAddress: resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies),
+  };
 }
 
 /**

@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
-import { resolveClientIp } from '../limits/index.js';
 import { callProvider, providerAdapter } from '../providers/index.js';
 import { estimateRequestTokens } from '../tokens/index.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
-import { authenticate } from './authenticate.js';
+import { accessSubjectOf, authenticate } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
 import {
   asGatewayError,
@@ -38,18 +37,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
       // Counting is free and not usage, so no rate or budget applies; who may use the key from
       // where, for which model, does.
       const denied = deps.limits.checkAccess(
-        {
-          orgId: caller.key.orgId,
-          proxyKeyId: caller.key.proxyKeyId,
-          userId: caller.user.userId,
-          teamId: caller.key.teamId,
-          clientAddress: resolveClientIp(
-            req.socket.remoteAddress,
-            req.headers['x-forwarded-for'],
-            deps.trustedProxies,
-          ),
-          model: route!.model,
-        },
+        { ...accessSubjectOf(caller, req, deps.trustedProxies), model: route!.model },
         Date.now(),
       );
       if (denied) throw new LimitRefusalError(denied);
