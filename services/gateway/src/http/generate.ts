@@ -397,10 +397,6 @@ function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): nu
 }
 
 /**
- * Which conversation a request belongs to, for sticky keys: the caller's
- * `x-kordon-session-id`, or (with `prompt-prefix`) a digest of the prompt's beginning.
- */
-/**
  * The session of a request that names an answer the provider stored (the Responses API's
  * `previous_response_id`): that answer is found only by the key that made it (the provider
  * keeps it in that key's project), so the request goes to that key whatever the stickiness
@@ -410,6 +406,11 @@ function storedSession(id: string): string {
   return `stored:${id}`;
 }
 
+/**
+ * Which conversation a request belongs to, for sticky keys: the answer it continues
+ * (`storedSession`), else the caller's `x-kordon-session-id`, or (with `prompt-prefix`) a
+ * digest of the prompt's beginning.
+ */
 function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
   if (outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string')
     return storedSession(body.previous_response_id);
@@ -806,7 +807,7 @@ function failed(
   );
 }
 
-/** Refused before any provider was asked: RequestRejected; after: RequestFailed. */
+/** The RequestRejected of a genuine key that may not be used, in its org (the body unread). */
 function keyRefusedEvent(
   error: KeyRefusedError,
   requestId: string,
@@ -842,6 +843,10 @@ function keyRefusedEvent(
   );
 }
 
+/**
+ * Refused before any provider was asked: RequestRejected; after, or when no key was left to
+ * ask: RequestFailed.
+ */
 function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
     return failed(outcome, failureCodeOf(error), undefined, error.status);

@@ -40,7 +40,7 @@ import {
 import type { UpstreamTarget } from './upstream-target.js';
 
 // The pool alone, not undici's index: the index also loads fetch, WebSocket, EventSource,
-// caches and mock agents, ~3 MB of heap a process for nothing Kordon uses. undici is pinned
+// caches and mock agents, ~5 MB of heap a process for nothing Kordon uses. undici is pinned
 // in the lockfile, and every provider test goes through this pool.
 type Pool = UndiciPool;
 const Pool: typeof UndiciPool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js');
