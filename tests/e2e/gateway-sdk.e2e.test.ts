@@ -356,6 +356,49 @@ orgs:
     assert.equal(response.headers.get('request-id'), response.headers.get('x-request-id'));
   });
 
+  it("Claude's prompt cache: writes are charged at their surcharge and reads at theirs, as Claude bills them", async () => {
+    // claude-sonnet-4-5 in the shipped table: input 3, 1-hour cache writes 6, cache reads 0.30,
+    // output 15 USD per million tokens.
+    const system = [
+      {
+        type: 'text' as const,
+        text: 'You are the assistant of the Acme support desk. '.repeat(40),
+        cache_control: { type: 'ephemeral' as const, ttl: '1h' as const },
+      },
+    ];
+    const ask = () =>
+      anthropic().messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 50,
+        system,
+        messages: [{ role: 'user', content: 'where is my order?' }],
+      });
+    const costOf = (usage: Anthropic.Usage) =>
+      (usage.input_tokens * 300 +
+        (usage.cache_creation?.ephemeral_1h_input_tokens ?? 0) * 600 +
+        (usage.cache_creation?.ephemeral_5m_input_tokens ?? 0) * 375 +
+        (usage.cache_read_input_tokens ?? 0) * 30 +
+        usage.output_tokens * 1500) /
+      1e8;
+    const first = await ask();
+    assert.ok(
+      (first.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0) > 100,
+      'the system prompt is written',
+    );
+    const written = await lastEvent();
+    assert.ok(written.type === 'RequestCompleted');
+    if (written.type !== 'RequestCompleted') return;
+    assert.equal(Number(written.data.cost), costOf(first.usage));
+    const second = await ask();
+    assert.ok((second.usage.cache_read_input_tokens ?? 0) > 100, 'then read');
+    const read = await lastEvent();
+    assert.ok(read.type === 'RequestCompleted');
+    if (read.type !== 'RequestCompleted') return;
+    assert.equal(read.data.usage.cachedInputTokens, second.usage.cache_read_input_tokens);
+    assert.equal(Number(read.data.cost), costOf(second.usage));
+    assert.ok(Number(read.data.cost) < Number(written.data.cost));
+  });
+
   it("Anthropic SDK: the caller's beta features reach Claude, and no other provider", async () => {
     const betas = ['interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14'];
     await anthropic().beta.messages.create({

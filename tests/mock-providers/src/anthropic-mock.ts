@@ -46,13 +46,17 @@ export function startAnthropicMock(options: AnthropicMockOptions): Promise<MockS
 
 // --- request schemas: only the fields the mock uses -------------------------------------
 
-const textBlock = z.object({ type: z.string(), text: z.string().optional() });
+/** A prompt-cache breakpoint: the prompt up to and including its block is cached. */
+const cacheControl = z.object({ type: z.string(), ttl: z.string().optional() }).nullish();
+
+const textBlock = z.object({ type: z.string(), text: z.string().optional(), cache_control: cacheControl });
 
 const contentBlock = z.object({
   type: z.string(),
   text: z.string().optional(),
   /** A tool_result's content: a string or text blocks. */
   content: z.union([z.string(), z.array(textBlock)]).optional(),
+  cache_control: cacheControl,
 });
 type ContentBlock = z.infer<typeof contentBlock>;
 
@@ -188,15 +192,52 @@ function errorBody(status: number, type: string, message: string, requestId: str
 
 // --- messages ---------------------------------------------------------------------------
 
+/** Cached prompt prefixes by server, model and text, as Claude's prompt cache keeps them (bounded). */
+const promptCache = new Set<string>();
+const PROMPT_CACHE_MAX = 10_000;
+
+interface CacheUse {
+  readonly read: number;
+  readonly write5m: number;
+  readonly write1h: number;
+}
+
+/**
+ * Prompt caching as Claude does it: the prompt up to the last block marked `cache_control`
+ * (system blocks, then the messages' blocks) is written to the cache the first time, at its
+ * `ttl` (5 minutes unless `1h`), and read from it after. The mock has no minimum length.
+ */
+function cacheUse(exchange: Exchange, request: MessagesRequest, inputTokens: number): CacheUse {
+  const blocks = [
+    ...(Array.isArray(request.system) ? request.system : []),
+    ...request.messages.flatMap((message) => (Array.isArray(message.content) ? message.content : [])),
+  ];
+  const last = blocks.findLastIndex((block) => block.cache_control);
+  if (last < 0) return { read: 0, write5m: 0, write1h: 0 };
+  const prefix = blocks
+    .slice(0, last + 1)
+    .map((block) => blockText(block))
+    .join('');
+  const tokens = Math.min(countTokens(prefix), inputTokens);
+  const key = `${exchange.headers.host ?? ''}\n${request.model}\n${prefix}`;
+  if (promptCache.has(key)) return { read: tokens, write5m: 0, write1h: 0 };
+  if (promptCache.size >= PROMPT_CACHE_MAX) promptCache.clear();
+  promptCache.add(key);
+  return blocks[last]?.cache_control?.ttl === '1h'
+    ? { read: 0, write5m: 0, write1h: tokens }
+    : { read: 0, write5m: tokens, write1h: 0 };
+}
+
 function messages(exchange: Exchange): Reply {
   const parsed = parseRequest(messagesRequest, exchange.body);
   if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
   const request = parsed.value;
   const answer = answerFor(conversation(request), exchange.replyPrefix);
+  const cache = cacheUse(exchange, request, answer.inputTokens);
   const plan = contentPlan(exchange, answer);
   const tokens = answer.inputTokens + plan.outputTokens;
   if (request.stream) {
-    const frames = messageEvents(exchange, request, answer, plan);
+    const frames = messageEvents(exchange, request, answer, plan, cache);
     return {
       kind: 'stream',
       status: 200,
@@ -211,7 +252,7 @@ function messages(exchange: Exchange): Reply {
     content: plan.blocks.map(wireBlock),
     stop_reason: stopReason(answer),
     stop_sequence: null,
-    ...(exchange.scenario.omitUsage ? {} : { usage: usage(answer.inputTokens, plan.outputTokens) }),
+    ...(exchange.scenario.omitUsage ? {} : { usage: usage(answer.inputTokens, plan.outputTokens, cache) }),
   };
   return { kind: 'json', status: 200, body, tokens };
 }
@@ -294,11 +335,17 @@ function stopReason(answer: Answer): 'end_turn' | 'max_tokens' | 'tool_use' {
   return answer.truncated ? 'max_tokens' : 'end_turn';
 }
 
-function usage(inputTokens: number, outputTokens: number) {
+/** Claude's usage: `input_tokens` leaves out the cache reads and writes, each counted apart. */
+function usage(
+  inputTokens: number,
+  outputTokens: number,
+  cache: CacheUse = { read: 0, write5m: 0, write1h: 0 },
+) {
   return {
-    input_tokens: inputTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+    input_tokens: inputTokens - cache.read - cache.write5m - cache.write1h,
+    cache_creation_input_tokens: cache.write5m + cache.write1h,
+    cache_read_input_tokens: cache.read,
+    cache_creation: { ephemeral_5m_input_tokens: cache.write5m, ephemeral_1h_input_tokens: cache.write1h },
     output_tokens: outputTokens,
     service_tier: 'standard',
   };
@@ -318,6 +365,7 @@ function messageEvents(
   request: MessagesRequest,
   answer: Answer,
   plan: ContentPlan,
+  cache: CacheUse,
 ): StreamFrame[] {
   const omitUsage = exchange.scenario.omitUsage === true;
   const start = {
@@ -325,7 +373,7 @@ function messageEvents(
     content: [],
     stop_reason: null,
     stop_sequence: null,
-    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1) }),
+    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1, cache) }),
   };
   const events: StreamEvent[] = [
     { type: 'message_start', message: start },
