@@ -389,6 +389,12 @@ orgs:
     assert.ok(written.type === 'RequestCompleted');
     if (written.type !== 'RequestCompleted') return;
     assert.equal(Number(written.data.cost), costOf(first.usage));
+    // The event says which input tokens were cache writes, and of which lifetime.
+    assert.equal(
+      written.data.usage.cacheWrite1hInputTokens,
+      first.usage.cache_creation?.ephemeral_1h_input_tokens,
+    );
+    assert.equal(written.data.usage.cacheWriteInputTokens, undefined);
     const second = await ask();
     assert.ok((second.usage.cache_read_input_tokens ?? 0) > 100, 'then read');
     const read = await lastEvent();

@@ -285,8 +285,9 @@ describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
   const CURRENT_VERSION: Partial<Record<string, number>> = {
     PolicySet: 2,
-    RequestCompleted: 2,
+    RequestCompleted: 3,
     RequestRejected: 2,
+    RequestFailed: 2,
   };
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
@@ -322,6 +323,34 @@ describe('kordon catalogue', () => {
     });
   });
 
+  test('RequestCompleted v2 and RequestFailed v1 are read unchanged; only the new versions carry cache writes', () => {
+    for (const [type, version] of [
+      ['RequestCompleted', 2],
+      ['RequestFailed', 1],
+    ] as const) {
+      const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
+      const decoded = kordonCatalogue.decode(stored);
+      assert.equal(decoded.schemaVersion, version + 1);
+      assert.deepEqual(decoded.data, examples[type]);
+      const usage = { ...examples[type].usage, cacheWriteInputTokens: 50, cacheWrite1hInputTokens: 100 };
+      const withWrites = create(type, { ...examples[type], usage });
+      assert.deepEqual((withWrites.data as { usage: unknown }).usage, usage);
+      assertDecodeError(
+        () => kordonCatalogue.decode({ ...recorded(withWrites, 7), schemaVersion: version }),
+        /cacheWriteInputTokens/,
+      );
+      // Reads and writes together are parts of the prompt.
+      assertInvalid(
+        () =>
+          create(type, {
+            ...examples[type],
+            usage: { ...usage, cacheWrite1hInputTokens: usage.inputTokens },
+          }),
+        /cache reads and writes are parts of inputTokens/,
+      );
+    }
+  });
+
   test('RequestRejected v1 is read as v2 unchanged; only v2 may say overloaded', () => {
     const stored = { ...recorded(create('RequestRejected', examples.RequestRejected), 5), schemaVersion: 1 };
     const decoded = kordonCatalogue.decode(stored);
@@ -343,7 +372,7 @@ describe('kordon catalogue', () => {
     );
   });
 
-  test('RequestCompleted v1 (logged text in the clear) is read as v2 with no sealed bodies', () => {
+  test('RequestCompleted v1 (logged text in the clear) is read as v3 with no sealed bodies', () => {
     const { sealedBodies: _, ...v1 } = examples.RequestCompleted;
     const stored = {
       ...recorded(create('RequestCompleted', examples.RequestCompleted), 4),
@@ -351,7 +380,7 @@ describe('kordon catalogue', () => {
       data: { ...v1, redactedPrompt: 'hello [EMAIL]' },
     };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 2);
+    assert.equal(decoded.schemaVersion, 3);
     if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
     assert.equal(decoded.data.redactedPrompt, 'hello [EMAIL]');
     assert.equal(decoded.data.sealedBodies, null);
@@ -466,7 +495,7 @@ describe('kordon catalogue', () => {
           ...examples.RequestCompleted,
           usage: { ...usage, cachedInputTokens: 5000 },
         }),
-      /cachedInputTokens is part of inputTokens/,
+      /cache reads and writes are parts of inputTokens/,
     );
     assertInvalid(
       () => create('RequestCompleted', { ...examples.RequestCompleted, clientIp: 'localhost' }),
@@ -560,13 +589,13 @@ describe('kordon catalogue', () => {
   test('a future version is refused, not guessed at', () => {
     const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, schemaVersion: 3 }),
-      /^event RequestCompleted v3 at position 9: unknown version \(this build knows up to v2\)/,
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 4 }),
+      /^event RequestCompleted v4 at position 9: unknown version \(this build knows up to v3\)/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
     assertInvalid(
       () => kordonCatalogue.validate({ ...event, schemaVersion: 1 }),
-      /only version 2 may be written/,
+      /only version 3 may be written/,
     );
   });
 

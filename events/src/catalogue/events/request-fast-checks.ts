@@ -53,18 +53,35 @@ const isText = (value: unknown, max: number): boolean =>
   value === null || (typeof value === 'string' && value.length <= max);
 const isIpv4 = (value: unknown): boolean => typeof value === 'string' && IPV4.test(value);
 
-/** The `usage` object: three counts and an optional fourth, its parts within their wholes. */
+/** The optional counts of `usage`: absent, or a count (never present as undefined). */
+const OPTIONAL_USAGE_COUNTS = [
+  'reasoningTokens',
+  'cacheWriteInputTokens',
+  'cacheWrite1hInputTokens',
+] as const;
+
+/** The `usage` object: three counts and up to three optional ones, its parts within their wholes. */
 function isUsage(value: unknown): boolean {
   if (!isObject(value)) return false;
   const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens } = value;
-  const keys = Object.keys(value).length;
-  if (reasoningTokens === undefined ? keys !== 3 || 'reasoningTokens' in value : keys !== 4) return false;
+  let keys = 3;
+  for (const name of OPTIONAL_USAGE_COUNTS) {
+    const count = value[name];
+    if (count !== undefined) {
+      if (!isCount(count)) return false;
+      keys++;
+    } else if (name in value) return false;
+  }
+  if (Object.keys(value).length !== keys) return false;
+  const writes =
+    ((value.cacheWriteInputTokens as number | undefined) ?? 0) +
+    ((value.cacheWrite1hInputTokens as number | undefined) ?? 0);
   return (
     isCount(inputTokens) &&
     isCount(outputTokens) &&
     isCount(cachedInputTokens) &&
-    cachedInputTokens <= inputTokens &&
-    (reasoningTokens === undefined || (isCount(reasoningTokens) && reasoningTokens <= outputTokens))
+    cachedInputTokens + writes <= inputTokens &&
+    (reasoningTokens === undefined || (reasoningTokens as number) <= outputTokens)
   );
 }
 

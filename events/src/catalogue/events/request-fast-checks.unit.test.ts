@@ -83,6 +83,22 @@ const VALUES: unknown[] = [
   { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, reasoningTokens: 2 },
   { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, reasoningTokens: undefined },
   { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, extra: 1 },
+  {
+    inputTokens: 10,
+    outputTokens: 1,
+    cachedInputTokens: 2,
+    cacheWriteInputTokens: 3,
+    cacheWrite1hInputTokens: 5,
+  },
+  {
+    inputTokens: 10,
+    outputTokens: 1,
+    cachedInputTokens: 2,
+    cacheWriteInputTokens: 3,
+    cacheWrite1hInputTokens: 6,
+  },
+  { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, cacheWriteInputTokens: undefined },
+  { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, cacheWrite1hInputTokens: -1 },
   { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null, response: null },
   { keyId: 'not-a-uuid', prompt: null, response: null },
   { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null },
@@ -114,6 +130,11 @@ for (const [name, holds, definition, bases] of [
     RequestCompleted,
     [
       completed,
+      // With cache writes: their count, their sum with the reads, mutated like every field.
+      {
+        ...completed,
+        usage: { ...completed.usage, cacheWriteInputTokens: 60, cacheWrite1hInputTokens: 100 },
+      },
       {
         ...completed,
         teamId: null,
@@ -128,7 +149,11 @@ for (const [name, holds, definition, bases] of [
     'RequestFailed',
     requestFailedHolds,
     RequestFailed,
-    [failed, { ...failed, provider: null, providerKeyId: null, status: 499 }],
+    [
+      failed,
+      { ...failed, provider: null, providerKeyId: null, status: 499 },
+      { ...failed, usage: { ...failed.usage, cacheWrite1hInputTokens: 7 } },
+    ],
   ],
 ] as const) {
   test(`${name}: what the fast check accepts, the schema accepts and writes unchanged`, () => {

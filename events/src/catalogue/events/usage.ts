@@ -26,9 +26,10 @@ import { requestCompletedHolds, requestFailedHolds } from './request-fast-checks
 /**
  * Tokens as the provider reported them (or counted by a tokenizer when it reported none),
  * normalised across dialects: `cachedInputTokens` and `reasoningTokens` are parts of
- * `inputTokens` and `outputTokens`, not additions to them.
+ * `inputTokens` and `outputTokens`, not additions to them. (RequestCompleted v1-v2 and
+ * RequestFailed v1: without the cache writes.)
  */
-const usage = z
+const usageV1 = z
   .strictObject({
     inputTokens: count,
     outputTokens: count,
@@ -46,12 +47,39 @@ const usage = z
   });
 
 /**
+ * The same, with the prompt tokens written to the provider's cache (Claude bills them above
+ * the input price: 1.25x for 5-minute writes, 2x for 1-hour ones); like the cache reads they
+ * are parts of `inputTokens`, and each is left out when there were none.
+ */
+const usage = z
+  .strictObject({
+    inputTokens: count,
+    outputTokens: count,
+    cachedInputTokens: count,
+    reasoningTokens: count.optional(),
+    /** Written to a 5-minute prompt cache. */
+    cacheWriteInputTokens: count.optional(),
+    /** Written to a 1-hour prompt cache. */
+    cacheWrite1hInputTokens: count.optional(),
+  })
+  .refine(
+    (u) =>
+      u.cachedInputTokens + (u.cacheWriteInputTokens ?? 0) + (u.cacheWrite1hInputTokens ?? 0) <=
+      u.inputTokens,
+    { message: 'cache reads and writes are parts of inputTokens', path: ['cachedInputTokens'] },
+  )
+  .refine((u) => u.reasoningTokens === undefined || u.reasoningTokens <= u.outputTokens, {
+    message: 'reasoningTokens is part of outputTokens',
+    path: ['reasoningTokens'],
+  });
+
+/**
  * Prompt or answer text after the org's redaction rules ran, cut to a bounded size; null when
  * the org does not log text. Redaction runs before the event is built.
  */
 const redactedText = z.string().max(32_768).nullable();
 
-const requestCompletedV1Fields = {
+const requestCompletedFields = <U extends z.ZodType>(usage: U) => ({
   requestId: id,
   proxyKeyId: id,
   userId: id,
@@ -80,7 +108,8 @@ const requestCompletedV1Fields = {
   attempts: positiveCount,
   redactedPrompt: redactedText,
   redactedResponse: redactedText,
-};
+});
+const requestCompletedV1Fields = requestCompletedFields(usageV1);
 
 /**
  * An org's logged texts, sealed (AES-256-GCM, base64 of iv | ciphertext | tag) under a data
@@ -98,14 +127,20 @@ const sealedBodies = z
 
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
-  version: 2,
+  version: 3,
   fastCheck: requestCompletedHolds,
   schema: z.strictObject({
     /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
-    ...requestCompletedV1Fields,
+    ...requestCompletedFields(usage),
     sealedBodies,
   }),
   previous: [
+    {
+      // Version 3 adds the cache writes to `usage`.
+      version: 2,
+      schema: z.strictObject({ ...requestCompletedV1Fields, sealedBodies }),
+      upcast: (data: object) => data,
+    },
     {
       version: 1,
       schema: z.strictObject(requestCompletedV1Fields),
@@ -177,33 +212,39 @@ export { failureCode };
  * and charged: `usage` and `cost` are partial, and zero when nothing was produced. Provider
  * and key are those of the last attempt, null when no attempt was made.
  */
+const requestFailedFields = <U extends z.ZodType>(usage: U) => ({
+  requestId: id,
+  errorCode: failureCode,
+  proxyKeyId: id,
+  userId: id,
+  teamId: id.nullable(),
+  provider: providerId.nullable(),
+  providerKeyId: id.nullable(),
+  model: modelName,
+  endpoint,
+  stream: z.boolean(),
+  usage,
+  cost: decimal.nullable(),
+  currency: currency.nullable(),
+  latencyMs: durationMs,
+  /** HTTP status returned to the client; null when the client was already gone or the stream had begun. */
+  status: httpStatus.nullable(),
+  /** Status of the last provider response; null when none came back. */
+  upstreamStatus: httpStatus.nullable(),
+  clientIp: ipAddress,
+  /** Provider calls made; 0 when none could be (no key available). */
+  attempts: count,
+});
+
 export const RequestFailed = defineEvent({
   type: 'RequestFailed',
-  version: 1,
+  version: 2,
   fastCheck: requestFailedHolds,
-  schema: z.strictObject({
-    requestId: id,
-    errorCode: failureCode,
-    proxyKeyId: id,
-    userId: id,
-    teamId: id.nullable(),
-    provider: providerId.nullable(),
-    providerKeyId: id.nullable(),
-    model: modelName,
-    endpoint,
-    stream: z.boolean(),
-    usage,
-    cost: decimal.nullable(),
-    currency: currency.nullable(),
-    latencyMs: durationMs,
-    /** HTTP status returned to the client; null when the client was already gone or the stream had begun. */
-    status: httpStatus.nullable(),
-    /** Status of the last provider response; null when none came back. */
-    upstreamStatus: httpStatus.nullable(),
-    clientIp: ipAddress,
-    /** Provider calls made; 0 when none could be (no key available). */
-    attempts: count,
-  }),
+  schema: z.strictObject(requestFailedFields(usage)),
+  previous: [
+    // Version 2 adds the cache writes to `usage`.
+    { version: 1, schema: z.strictObject(requestFailedFields(usageV1)), upcast: (data: object) => data },
+  ],
 });
 
 /**

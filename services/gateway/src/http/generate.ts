@@ -698,6 +698,8 @@ function usageData(usage: NormalisedUsage) {
     cachedInputTokens: usage.cachedInputTokens,
   };
   if (usage.reasoningTokens !== undefined) data.reasoningTokens = usage.reasoningTokens;
+  if (usage.cacheWriteTokens) data.cacheWriteInputTokens = usage.cacheWriteTokens;
+  if (usage.cacheWrite1hTokens) data.cacheWrite1hInputTokens = usage.cacheWrite1hTokens;
   return data;
 }
 
