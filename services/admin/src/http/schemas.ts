@@ -376,6 +376,8 @@ const tokenUsage = z.object({
   outputTokens: z.int(),
   cachedInputTokens: z.int(),
   reasoningTokens: z.int().nullable(),
+  cacheWriteInputTokens: z.int().describe('Part of inputTokens written to a 5-minute prompt cache.'),
+  cacheWrite1hInputTokens: z.int().describe('Part of inputTokens written to a 1-hour prompt cache.'),
 });
 
 export const RequestLogEntry = z

@@ -55,6 +55,9 @@ export interface RequestLogEntry {
     outputTokens: number;
     cachedInputTokens: number;
     reasoningTokens: number | null;
+    /** Parts of inputTokens written to the provider's prompt cache (5-minute, 1-hour). */
+    cacheWriteInputTokens: number;
+    cacheWrite1hInputTokens: number;
   } | null;
   cost: string | null;
   currency: string | null;
@@ -93,6 +96,8 @@ interface Row {
   output_tokens: number | null;
   cached_input_tokens: number | null;
   reasoning_tokens: number | null;
+  cache_write_input_tokens: number | null;
+  cache_write_1h_input_tokens: number | null;
   cost: string | null;
   currency: string | null;
   latency_ms: number | null;
@@ -106,7 +111,8 @@ interface Row {
 
 const COLUMNS = `occurred_at, position, request_id, outcome, team_id, user_id, proxy_key_id, provider,
   provider_key_id, model, endpoint, stream, status, upstream_status, reason, limit_scope, limit_scope_id,
-  input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost::text AS cost, currency,
+  input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cache_write_input_tokens,
+  cache_write_1h_input_tokens, cost::text AS cost, currency,
   latency_ms, ttfb_ms, client_ip, attempts, (prompt IS NOT NULL OR response IS NOT NULL) AS has_text`;
 
 /*
@@ -206,6 +212,8 @@ function entryOf(row: Row): RequestLogEntry {
             outputTokens: Number(row.output_tokens ?? 0),
             cachedInputTokens: Number(row.cached_input_tokens ?? 0),
             reasoningTokens: int(row.reasoning_tokens),
+            cacheWriteInputTokens: Number(row.cache_write_input_tokens ?? 0),
+            cacheWrite1hInputTokens: Number(row.cache_write_1h_input_tokens ?? 0),
           },
     cost: row.cost,
     currency: row.currency,

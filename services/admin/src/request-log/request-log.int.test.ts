@@ -75,7 +75,13 @@ for (const adapter of ['pglite', 'postgres'] as const) {
           requestId: 'req-done',
           userId: 'usr_ada',
           teamId: 'tm_core',
-          usage: { inputTokens: 1200, outputTokens: 340, cachedInputTokens: 1024, reasoningTokens: 128 },
+          usage: {
+            inputTokens: 1200,
+            outputTokens: 340,
+            cachedInputTokens: 1024,
+            reasoningTokens: 128,
+            cacheWrite1hInputTokens: 100,
+          },
           cost: '0.0061',
           timeToFirstTokenMs: 412,
           stream: true,
@@ -104,6 +110,8 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         outputTokens: 340,
         cachedInputTokens: 1024,
         reasoningTokens: 128,
+        cacheWriteInputTokens: 0,
+        cacheWrite1hInputTokens: 100,
       });
       assert.equal(done!.cost, '0.0061');
       assert.equal(done!.timeToFirstTokenMs, 412);
