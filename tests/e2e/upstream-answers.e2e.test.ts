@@ -46,6 +46,16 @@ describe('provider answers that are not what was asked for', () => {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ id: 'x', object: 'chat.completion' }));
           return;
+        case 'bad-usage': {
+          // A sloppy server: the answer is right, its usage is not.
+          const body = {
+            ...completion('answered'),
+            usage: { prompt_tokens: null, completion_tokens: 2, total_tokens: null },
+          };
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+          return;
+        }
         case 'error-200':
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(
@@ -81,7 +91,7 @@ describe('provider answers that are not what was asked for', () => {
     for (const server of [odd, good])
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-    const models = ['wrong-shape', 'error-200', 'not-a-stream', 'gzip'];
+    const models = ['wrong-shape', 'error-200', 'not-a-stream', 'gzip', 'bad-usage'];
     // One odd provider a scenario, first in each chain: its failures rest only its own key.
     const oddProviders = models
       .map(
@@ -153,6 +163,23 @@ orgs:
       viaAnthropic instanceof Anthropic.InternalServerError && viaAnthropic.status === 502,
       String(viaAnthropic),
     );
+  });
+
+  it('an answer whose only fault is its usage is served and counted, not asked again elsewhere', async () => {
+    let goodCalls = 0;
+    const counting = () => goodCalls++;
+    good.on('request', counting);
+    try {
+      const answer = await ask('bad-usage');
+      assert.equal(answer.choices[0]?.message.content, 'answered');
+      assert.equal(goodCalls, 0, 'no second provider paid for the same answer');
+      const event = await lastEvent();
+      assert.equal(event.type, 'RequestCompleted');
+      if (event.type !== 'RequestCompleted') return;
+      assert.ok(event.data.usage.inputTokens > 0 && event.data.usage.outputTokens > 0, 'counted');
+    } finally {
+      good.off('request', counting);
+    }
   });
 
   it("an error sent with a success status says the provider's message, never a key it echoes", async () => {

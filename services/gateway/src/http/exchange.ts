@@ -92,11 +92,22 @@ function parseOr<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * A provider's answer (status 2xx, JSON) read by its schema. One that does not fit is the
  * provider's fault, not the caller's: an `upstream_invalid_response` (502 to the caller, the
  * next key tried, as for a body that is not JSON), saying the provider's own error message
- * when the answer is an error object sent with a success status.
+ * when the answer is an error object sent with a success status. An answer whose only fault
+ * is its usage object (`"prompt_tokens": null` from a sloppy server) is read without it: the
+ * answer was made and paid for, and the tokenizer counts it (asking another key would pay twice).
  */
-function parseAnswer<T>(schema: z.ZodType<T>, json: unknown): T {
+function parseAnswer<T>(schema: z.ZodType<T>, json: unknown, usageField: 'usage' | 'usageMetadata'): T {
   const parsed = schema.safeParse(json);
   if (parsed.success) return parsed.data;
+  if (
+    typeof json === 'object' &&
+    json !== null &&
+    parsed.error.issues.every((issue) => issue.path[0] === usageField)
+  ) {
+    const { [usageField]: _unreadable, ...rest } = json as Record<string, unknown>;
+    const withoutUsage = schema.safeParse(rest);
+    if (withoutUsage.success) return withoutUsage.data;
+  }
   const error = (json as { error?: unknown } | null)?.error;
   const providerMessage =
     typeof error === 'object' &&
@@ -200,10 +211,10 @@ export const planChatExchange: ExchangePlanner = (
     const forwardRaw = caller === provider && !adapter.mapResponse;
     if (provider === 'openai') {
       if (forwardRaw) {
-        const usage = plainOpenAIUsage(json) ?? parseAnswer(openAIAnswerUsage, json).usage;
+        const usage = plainOpenAIUsage(json) ?? parseAnswer(openAIAnswerUsage, json, 'usage').usage;
         if (usage) return { text: reply.rawText, usage: usageFromOpenAI(usage) };
       }
-      const completion = parseAnswer(openAIChatCompletion, json);
+      const completion = parseAnswer(openAIChatCompletion, json, 'usage');
       const usage = usageFromOpenAI(completion.usage) ?? fallbackUsage(openAICompletionText(completion));
       if (forwardRaw) return { text: reply.rawText, usage };
       const out = caller === 'openai' ? json : openAIToAnthropicResponse(completion, { model: shownModel });
@@ -211,17 +222,17 @@ export const planChatExchange: ExchangePlanner = (
     }
     if (provider === 'anthropic') {
       if (forwardRaw) {
-        const { usage } = parseAnswer(anthropicAnswerUsage, json);
+        const { usage } = parseAnswer(anthropicAnswerUsage, json, 'usage');
         if (usage) return { text: reply.rawText, usage: usageFromAnthropic(usage) };
       }
-      const message = parseAnswer(anthropicMessageResponse, json);
+      const message = parseAnswer(anthropicMessageResponse, json, 'usage');
       const usage = usageFromAnthropic(message.usage) ?? fallbackUsage(anthropicMessageText(message));
       if (forwardRaw) return { text: reply.rawText, usage };
       const out =
         caller === 'anthropic' ? json : anthropicToOpenAIResponse(message, { created, model: shownModel });
       return { text: JSON.stringify(out), usage };
     }
-    const response = parseAnswer(geminiGenerateContentResponse, json);
+    const response = parseAnswer(geminiGenerateContentResponse, json, 'usageMetadata');
     const usage = usageFromGemini(response.usageMetadata) ?? fallbackUsage(geminiResponseText(response));
     const context = { fallbackId: requestId, requestedModel: route.model, model: shownModel };
     const out =
