@@ -65,9 +65,20 @@ describe('gateway edge', () => {
     );
   });
 
-  it('skips a UTF-8 byte order mark; refuses a compressed body with a 415, unread', async () => {
+  it('skips a UTF-8 byte order mark, refuses bytes that are not UTF-8, and a compressed body with a 415', async () => {
     const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"model":"m"}')]);
     assert.deepEqual(await readJsonBody(request(withBom), 100, roomy()), { model: 'm' });
+    // Bytes that are not UTF-8 would reach the provider as U+FFFD: refused, not changed.
+    const latin1 = Buffer.concat([
+      Buffer.from('{"model":"m","x":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}'),
+    ]);
+    await assert.rejects(
+      readJsonBody(request(latin1), 100, roomy()),
+      (e: GatewayError) => e.kind === 'invalid_json' && /not valid UTF-8/.test(e.message),
+    );
+    assert.deepEqual(await readJsonBody(request('{"model":"café"}'), 100, roomy()), { model: 'café' });
     const compressed = request('{"model":"m"}', { 'content-encoding': 'gzip' });
     await assert.rejects(
       readJsonBody(compressed, 100, roomy()),
