@@ -517,6 +517,18 @@ orgs:
       assert.equal(event.data.usage.inputTokens, result.usage.prompt_tokens);
   });
 
+  it('embeddings asked to stream are a 400 naming the field, not a 500', async () => {
+    const before = openaiMock.requests.length;
+    const refused = await openai()
+      .post('/embeddings', { body: { model: 'text-embedding-3-small', input: 'x', stream: true } })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.param, 'stream');
+    assert.equal(openaiMock.requests.length, before, 'no provider call');
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestRejected' && event.data.reason === 'invalid_request');
+  });
+
   it('OpenAI SDK: the Responses API, plain and streamed', async () => {
     const response = await openai().responses.create({ model: 'gpt-4o-mini', input: 'respond please' });
     assert.match(response.output_text, /respond please/);

@@ -173,6 +173,15 @@ export function generateHandler(
       if (dialect === 'anthropic') outcome.anthropicBeta = anthropicBetaOf(req);
       outcome.model = typeof body.model === 'string' ? body.model.slice(0, 200) : '';
       outcome.stream = body.stream === true;
+      if (outcome.stream && endpoint === 'embeddings') {
+        throw new GatewayError(
+          'invalid_request',
+          'embeddings are not streamed: leave out `stream` or set it to false',
+          {
+            param: 'stream',
+          },
+        );
+      }
       trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
       admit(deps, outcome, routes[0]!, body, dialect, res);
