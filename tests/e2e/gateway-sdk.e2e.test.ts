@@ -947,7 +947,13 @@ orgs:
       assert.doesNotMatch(error.message, /sk-not-a-kordon-key/);
       return true;
     });
-    const wrong = new Anthropic({ baseURL: kordon.url, apiKey: `${aliceKey.slice(0, -1)}x`, maxRetries: 0 });
+    // Alice's key with its last character changed (to another one: an issued key may end in x).
+    const changed = aliceKey.endsWith('x') ? 'y' : 'x';
+    const wrong = new Anthropic({
+      baseURL: kordon.url,
+      apiKey: `${aliceKey.slice(0, -1)}${changed}`,
+      maxRetries: 0,
+    });
     await assert.rejects(
       wrong.messages.create({
         model: 'claude-sonnet-4-5',
