@@ -25,7 +25,7 @@ import { skimAnthropicEvent } from '../translate/anthropic-event-skim.js';
 import { OPENAI_DONE } from '../translate/index.js';
 import { skimOpenAIChunk } from '../translate/openai-chunk-skim.js';
 import type { CallerSignal } from '../upstream/caller-signal.js';
-import type { HeaderBag } from '../upstream/headers.js';
+import { type HeaderBag, headerValue } from '../upstream/headers.js';
 import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { redactSecrets } from '../upstream/redact.js';
@@ -126,7 +126,9 @@ export async function streamProvider(
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
   const response = await send(call, prepared, async (upstream) => {
     const streamed = await call.client.stream(upstream);
-    if (framing === 'sse') await refuseWhatIsNotAStream(streamed, upstream.secrets ?? []);
+    // Checked without an await: a real stream (nearly every answer) costs a header read.
+    const notAStream = framing === 'sse' ? notAStreamType(streamed.headers) : undefined;
+    if (notAStream !== undefined) await refuseWhatIsNotAStream(streamed, notAStream, upstream.secrets ?? []);
     return streamed;
   });
   const mapper = call.adapter.streamMapper?.(request);
@@ -143,6 +145,12 @@ const NOT_A_STREAM = /^\s*(?:application\/(?:[\w.+-]*\+)?json|text\/html)\b/i;
 /** How much of such a body is read to say what it was. */
 const NOT_A_STREAM_EXCERPT_BYTES = 4096;
 
+/** The content type of an answer that says it is not a stream; undefined for one that may be. */
+function notAStreamType(headers: HeaderBag): string | undefined {
+  const type = headerValue(headers, 'content-type');
+  return type !== undefined && NOT_A_STREAM.test(type) ? type : undefined;
+}
+
 /**
  * A 2xx answer to a stream request that says it is JSON or HTML is not a stream: a server
  * that ignored `stream: true`, an error object sent with a success status, a proxy's page.
@@ -152,11 +160,9 @@ const NOT_A_STREAM_EXCERPT_BYTES = 4096;
  */
 async function refuseWhatIsNotAStream(
   response: UpstreamStreamingResponse,
+  type: string,
   secrets: readonly string[],
-): Promise<void> {
-  const contentType = response.headers['content-type'];
-  const type = Array.isArray(contentType) ? contentType[0] : contentType;
-  if (type === undefined || !NOT_A_STREAM.test(type)) return;
+): Promise<never> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
