@@ -79,6 +79,17 @@ describe('provider answers that are not what was asked for', () => {
           });
           res.end(gzipSync(stream ? sse('compressed') : JSON.stringify(completion('compressed'))));
           return;
+        case 'text-embedding-3-small':
+        case 'gpt-4o-mini': {
+          // An answer past the gateway's limit (1 MiB here), sent in parts, as a batch of
+          // float embeddings is.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('{"object":"list","data":[');
+          const vector = `{"object":"embedding","index":0,"embedding":[${'0.0123456789,'.repeat(20_000)}0]}`;
+          for (let i = 0; i < 6 && !res.destroyed; i++) res.write(`${i ? ',' : ''}${vector}`);
+          res.end('],"usage":{"prompt_tokens":9,"total_tokens":9}}');
+          return;
+        }
         default:
           res.writeHead(500).end();
       }
@@ -103,11 +114,19 @@ describe('provider answers that are not what was asked for', () => {
         keys: [{ name: k1, secret: "sk-odd-provider-key-${i}-0123456789" }]`,
       )
       .join('');
-    gateway = await startKordonUnderTest(`
+    gateway = await startKordonUnderTest(
+      `
 orgs:
   - slug: acme
     name: Acme
     providers:${oddProviders}
+      - name: big
+        type: openai-compatible
+        baseUrl: ${url(odd)}
+        models: [text-embedding-3-small, gpt-4o-mini]
+        keys:
+          - { name: k1, secret: "sk-big-provider-key-1-0123456789" }
+          - { name: k2, secret: "sk-big-provider-key-2-0123456789" }
       - name: good
         type: openai-compatible
         baseUrl: ${url(good)}
@@ -116,7 +135,9 @@ orgs:
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: dev }]
-`);
+`,
+      { KORDON_MAX_RESPONSE_BYTES: String(1024 * 1024) },
+    );
   });
   after(async () => {
     await gateway?.stop();
@@ -208,5 +229,34 @@ orgs:
     const alone = await askStreamed('gzip-only').catch((error: unknown) => error);
     assert.ok(alone instanceof OpenAI.APIError && alone.status === 502, String(alone));
     assert.match(alone.message, /gzip/);
+  });
+
+  it('an answer too large to take is charged for its input and not bought again from another key', async () => {
+    let calls = 0;
+    const counting = () => calls++;
+    odd.on('request', counting);
+    try {
+      const tooLarge = await openai()
+        .embeddings.create({ model: 'text-embedding-3-small', input: ['one text', 'another text'] })
+        .catch((error: unknown) => error);
+      assert.ok(tooLarge instanceof OpenAI.APIError && tooLarge.status === 502, String(tooLarge));
+      assert.match(tooLarge.message, /larger than this gateway takes .*1048576 bytes.*ask for a smaller one/);
+      assert.equal(calls, 1, 'the second key was not asked to make the same answer again');
+      const event = await lastEvent();
+      assert.equal(event.type, 'RequestFailed');
+      if (event.type !== 'RequestFailed') return;
+      assert.equal(event.data.upstreamStatus, 200);
+      assert.ok(event.data.usage.inputTokens >= 4, `input counted: ${event.data.usage.inputTokens}`);
+      assert.ok(event.data.cost !== null && Number(event.data.cost) > 0, `input priced: ${event.data.cost}`);
+
+      const chat = await ask('gpt-4o-mini').catch((error: unknown) => error);
+      assert.ok(chat instanceof OpenAI.APIError && chat.status === 502, String(chat));
+      assert.equal(calls, 2);
+      // The keys answered: neither rests, nor is any recorded as failing.
+      const keyEvents = (await gateway.allEvents()).filter((e) => e.type === 'ProviderKeyCooledDown');
+      assert.deepEqual(keyEvents, []);
+    } finally {
+      odd.off('request', counting);
+    }
   });
 });

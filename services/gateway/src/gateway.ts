@@ -54,6 +54,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Request bytes held in memory at once (503 above); default: a share of V8's heap limit. */
   maxBodyBytesInFlight?: number | undefined;
+  /** Largest finished provider answer read (502 above); default 64 MiB. */
+  maxResponseBytes?: number | undefined;
   /** The event store's database, for snapshots of the limit counters; none: rebuilt from the whole log. */
   sql?: SqlExecutor;
   /** How often the limit counters are snapshotted (ms); default 5 minutes. */
@@ -229,7 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (rewrapped > 0) logger.info({ rewrapped }, 'logged-bodies keys re-wrapped under the current master key');
   const bodySealer = bodyKeys ? new BodySealer({ store: bodyKeys, logger }) : undefined;
 
-  const client = new UpstreamClient();
+  const client = new UpstreamClient({ maxResponseBytes: options.maxResponseBytes });
   const bodyBudget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultBodyBudget(options.maxBodyBytes));
   const generate = {
     registry: () => registry.state,

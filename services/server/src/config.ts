@@ -60,6 +60,8 @@ const EnvSchema = z.object({
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
   /** Request bytes held in memory at once (503 past it); unset: an eighth of V8's heap limit. */
   KORDON_MAX_BODY_BYTES_IN_FLIGHT: integer(1024, 64 * 1024 * 1024 * 1024).optional(),
+  /** Largest finished provider answer read (a 502 past it); V8 cannot hold a longer string than 512 MiB. */
+  KORDON_MAX_RESPONSE_BYTES: integer(1024 * 1024, 512 * 1024 * 1024).default(64 * 1024 * 1024),
   /** `false`: the data plane counts nothing on /metrics (the event pipeline and process metrics stay). */
   KORDON_METRICS: z.enum(['true', 'false', '1', '0']).default('true'),
   /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
@@ -144,6 +146,8 @@ export interface KordonConfig {
   maxBodyBytes: number;
   /** KORDON_MAX_BODY_BYTES_IN_FLIGHT; undefined: the gateway's default (a share of the heap). */
   maxBodyBytesInFlight: number | undefined;
+  /** KORDON_MAX_RESPONSE_BYTES: the largest finished answer taken from a provider. */
+  maxResponseBytes: number;
   /** Ranges of trusted proxies (X-Forwarded-For is read through them); empty: the TCP peer is the client. */
   trustedProxies: string[];
   /** KORDON_ADMIN_TOKEN: the admin API's bootstrap owner; undefined disables it. */
@@ -239,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     },
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
     maxBodyBytesInFlight: e.KORDON_MAX_BODY_BYTES_IN_FLIGHT,
+    maxResponseBytes: e.KORDON_MAX_RESPONSE_BYTES,
     trustedProxies: e.KORDON_TRUSTED_PROXIES,
     adminToken: e.KORDON_ADMIN_TOKEN,
     publicUrl: e.KORDON_PUBLIC_URL?.replace(/\/+$/, ''),

@@ -46,4 +46,9 @@ it('parses configuration with defaults and names each bad variable', () => {
     () => loadConfig({ KORDON_MAX_BODY_BYTES: '2000000', KORDON_MAX_BODY_BYTES_IN_FLIGHT: '1000000' }),
     /KORDON_MAX_BODY_BYTES_IN_FLIGHT: expected at least KORDON_MAX_BODY_BYTES \(2000000\)/,
   );
+  assert.equal(config.maxResponseBytes, 64 * 1024 * 1024);
+  assert.throws(
+    () => loadConfig({ KORDON_MAX_RESPONSE_BYTES: String(1024 * 1024 * 1024) }),
+    /KORDON_MAX_RESPONSE_BYTES: expected at most 536870912/,
+  );
 });

@@ -85,6 +85,7 @@ export async function startKordon(
       appender: storage.appender,
       maxBodyBytes: config.maxBodyBytes,
       maxBodyBytesInFlight: config.maxBodyBytesInFlight,
+      maxResponseBytes: config.maxResponseBytes,
       trustedProxies: config.trustedProxies,
       sql: storage.store.sql,
       secrets,

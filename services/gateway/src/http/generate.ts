@@ -98,6 +98,11 @@ interface Outcome {
   anthropicBeta?: string | undefined;
   /** What admission holds for the request until its event is written. */
   ticket?: Ticket | undefined;
+  /**
+   * An answer the provider made (and charged for) that Kordon could not take, too large to
+   * hold: the request's failure records its input, counted, and what that cost.
+   */
+  lostAnswer?: { usage: NormalisedUsage; upstreamStatus: number | null } | undefined;
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace | undefined;
 }
@@ -193,7 +198,7 @@ export function generateHandler(
         return;
       }
       if (!(gatewayError.kind === 'internal')) {
-        record(deps, outcome, rejectedOrFailed(gatewayError, outcome));
+        record(deps, outcome, rejectedOrFailed(deps, gatewayError, outcome));
       } else {
         deps.logger.error({ err: error, requestId }, 'generate request failed');
         record(deps, outcome, failed(outcome, 'internal_error', undefined, 500));
@@ -327,6 +332,10 @@ async function attempt(
             latencyMs: performance.now() - sentAt,
             rateLimits: error.rateLimits,
           });
+          if (error.code === 'upstream_response_too_large') {
+            const usage = { ...ZERO, inputTokens: exactInputTokens(outcome, route, body, dialect) };
+            outcome.lostAnswer = { usage, upstreamStatus: error.status ?? null };
+          }
           throw error;
         }
         const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
@@ -635,6 +644,11 @@ export function asGatewayError(error: unknown): GatewayError {
         status: error.status,
       });
     }
+    if (error.code === 'upstream_response_too_large')
+      return new GatewayError(
+        'upstream_error',
+        `the provider's answer is larger than this gateway takes (${error.message}); ask for a smaller one (fewer inputs or choices, or embeddings as base64)`,
+      );
     if (error.code.includes('timeout'))
       return new GatewayError('upstream_timeout', error.message, { ...options, code: error.code });
     return new GatewayError('upstream_error', `the provider failed: ${error.message}`, options);
@@ -858,7 +872,12 @@ function keyRefusedEvent(
  * Refused before any provider was asked: RequestRejected; after, or when no key was left to
  * ask: RequestFailed.
  */
-function rejectedOrFailed(error: GatewayError, outcome: Outcome): NewEvent {
+function rejectedOrFailed(deps: GenerateDependencies, error: GatewayError, outcome: Outcome): NewEvent {
+  const lost = outcome.lostAnswer;
+  if (lost) {
+    const cost = price(deps, outcome, lost.usage);
+    return failed(outcome, failureCodeOf(error), lost.usage, error.status, lost.upstreamStatus, cost);
+  }
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
     return failed(outcome, failureCodeOf(error), undefined, error.status);
   const { key, user } = outcome.caller;

@@ -163,6 +163,9 @@ const DAY_MS = 86_400_000;
 /** How an attempt's failure counts for the key (the caller leaving never counts). */
 export function failureKind(error: UpstreamError, callerLeft: boolean): FailureKind | 'not_the_key' {
   if (callerLeft) return 'caller_cancelled';
+  // The key works and the provider answered (and charged): the same request would make an
+  // answer as large again, paid once more by every other key it went to.
+  if (error.code === 'upstream_response_too_large') return 'not_the_key';
   const status = error.status;
   // A 2xx that is not what was asked for (another shape, an error object, a page): the server's fault.
   if (error.code === 'upstream_invalid_response') return 'server_error';

@@ -77,7 +77,7 @@ export interface UpstreamClientOptions {
   /** How long an idle keep-alive connection is kept (the server's hint may lower it). Default 60 s. */
   readonly keepAliveTimeoutMs?: number;
   /** Largest body `request()` reads. Default 64 MiB. */
-  readonly maxResponseBytes?: number;
+  readonly maxResponseBytes?: number | undefined;
   /** How much of an error body is read to describe the error. Default 64 KiB. */
   readonly maxErrorBodyBytes?: number;
   /** Clock for Retry-After dates and reset instants. */
@@ -569,6 +569,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #tooLarge(limit: number): UpstreamError {
     return new UpstreamError('upstream_response_too_large', `upstream answer larger than ${limit} bytes`, {
       phase: 'body',
+      status: this.#status,
     });
   }
 
