@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { adminTokenWeakness } from '@kordon/admin';
 import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
+import { type CorsPolicy, parseCorsOrigins } from './http/cors.js';
 import { OTEL_SECRET_BEARING, parseTracingConfig, type TracingConfig } from './telemetry.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -76,6 +77,21 @@ const EnvSchema = z.object({
       return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
     }, 'expected no query, fragment or credentials')
     .optional(),
+  /** Web pages allowed to call /v1 from a browser: `*`, or origins separated by commas; unset is none. */
+  KORDON_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const policy = parseCorsOrigins(value);
+      if (policy && 'invalid' in policy) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected \`*\` or origins like https://chat.acme.example, separated by commas; not an origin: ${policy.invalid}`,
+        });
+        return z.NEVER;
+      }
+      return policy;
+    }),
   KORDON_ADMIN_TOKEN: z
     .string()
     .trim()
@@ -154,6 +170,8 @@ export interface KordonConfig {
   adminToken: string | undefined;
   /** KORDON_PUBLIC_URL: how browsers reach this server (OIDC redirect URIs); undefined: the listening address. */
   publicUrl: string | undefined;
+  /** KORDON_CORS_ORIGINS: which web pages may call /v1 from a browser; undefined: none. */
+  cors: CorsPolicy | undefined;
   /** NODE_ENV, so dev mode can refuse production. */
   nodeEnv: string | undefined;
   /** Prometheus metrics of the data plane (KORDON_METRICS). */
@@ -247,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     trustedProxies: e.KORDON_TRUSTED_PROXIES,
     adminToken: e.KORDON_ADMIN_TOKEN,
     publicUrl: e.KORDON_PUBLIC_URL?.replace(/\/+$/, ''),
+    cors: e.KORDON_CORS_ORIGINS,
     nodeEnv: env.NODE_ENV,
     metrics: e.KORDON_METRICS === 'true' || e.KORDON_METRICS === '1',
     tracing: tracing.config,

@@ -46,6 +46,24 @@ it('parses configuration with defaults and names each bad variable', () => {
     () => loadConfig({ KORDON_MAX_BODY_BYTES: '2000000', KORDON_MAX_BODY_BYTES_IN_FLIGHT: '1000000' }),
     /KORDON_MAX_BODY_BYTES_IN_FLIGHT: expected at least KORDON_MAX_BODY_BYTES \(2000000\)/,
   );
+  assert.equal(config.cors, undefined, 'no web page may call /v1 unless allowed');
+  assert.equal(loadConfig({ KORDON_CORS_ORIGINS: ' * ' }).cors?.origins, '*');
+  assert.deepEqual(
+    loadConfig({ KORDON_CORS_ORIGINS: 'https://Chat.Acme.example:443/, http://localhost:5173' }).cors
+      ?.origins,
+    new Set(['https://chat.acme.example', 'http://localhost:5173']),
+  );
+  for (const notAnOrigin of [
+    'https://acme.example/app',
+    'chat.acme.example',
+    'ftp://acme.example',
+    '*, https://a.example',
+  ])
+    assert.throws(
+      () => loadConfig({ KORDON_CORS_ORIGINS: notAnOrigin }),
+      /KORDON_CORS_ORIGINS: expected `\*` or origins like https:\/\/chat\.acme\.example.*not an origin/,
+      notAnOrigin,
+    );
   assert.equal(config.maxResponseBytes, 64 * 1024 * 1024);
   assert.throws(
     () => loadConfig({ KORDON_MAX_RESPONSE_BYTES: String(1024 * 1024 * 1024) }),

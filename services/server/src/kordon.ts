@@ -55,6 +55,7 @@ export async function startKordon(
     routes,
     (error) => logger.error({ err: error }, 'request handler failed'),
     mounts,
+    config.cors,
   );
 
   // Listen first, so probes see "starting" rather than a refused connection.

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dialectOfHeaders, GatewayError, errorBody as gatewayErrorBody } from '@kordon/gateway';
+import { applyCors, type CorsPolicy } from './cors.js';
 import { sendJson } from './respond.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -23,6 +24,8 @@ export function createHttpServer(
   onError: (error: unknown) => void,
   /** Path prefix -> handler of everything under it (the admin API's express app under `/admin/`). */
   mounts: Record<string, Handler> = {},
+  /** Which web pages may call the data plane (`/v1/...`) from a browser; undefined: none. */
+  cors?: CorsPolicy | undefined,
 ): HttpServer {
   let inFlight = 0;
   const server = createServer((req, res) => {
@@ -31,6 +34,9 @@ export function createHttpServer(
       inFlight--;
     });
     const path = (req.url ?? '/').split('?', 1)[0]!;
+    // Only browsers send Origin: the SDKs' calls from servers cost nothing here.
+    const origin = req.headers.origin;
+    if (cors && origin !== undefined && path.startsWith('/v1/') && applyCors(cors, req, res, origin)) return;
     const handler =
       routes[`${req.method} ${path}`] ?? prefixRouteFor(routes, req.method, path) ?? mountFor(mounts, path);
     if (!handler) {
