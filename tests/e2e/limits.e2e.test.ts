@@ -43,6 +43,7 @@ orgs:
           - { name: shared, limits: { maxDistinctIps: { count: 2, period: 1d } } }
           - { name: short, limits: { budget: { usd: 0.03, period: 5s } } }
           - { name: counting, limits: { rpm: 1 } }
+          - { name: photo, limits: { budget: { usd: 5, period: 1d } } }
           - { name: api }
           - { name: expired, expiresAt: "2020-01-01T00:00:00Z" }
 `;
@@ -319,5 +320,26 @@ orgs:
     await ask(client);
     const other = await admin('PUT', '/orgs/acme/policies/proxy-key/not-a-key', { limits: { rpm: 1 } });
     assert.equal(other.status, 404);
+  });
+
+  it('a Responses prompt with a photo is held at its image tokens, not at the text of its base64', async () => {
+    // A PNG header for 1024 x 1024, then 300 KB of a photo's bytes: ~100k tokens read as text,
+    // 100 USD at this org's price; as an image (2,833 tokens at low detail) under 3 USD.
+    const header = Buffer.from('89504e470d0a1a0a0000000d4948445200000400000004000806000000', 'hex');
+    const photo = `data:image/png;base64,${Buffer.concat([header, randomBytes(225_000)]).toString('base64')}`;
+    const answer = await openai('photo').responses.create({
+      model: 'gpt-4o-mini',
+      max_output_tokens: 64,
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'what is in this photo?' },
+            { type: 'input_image', image_url: photo, detail: 'low' },
+          ],
+        },
+      ],
+    });
+    assert.equal(answer.status, 'completed');
   });
 });

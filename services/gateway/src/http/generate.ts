@@ -528,15 +528,13 @@ function exactInputTokens(
     outcome.endpoint === 'embeddings'
       ? 'openai-embeddings'
       : outcome.endpoint === 'responses'
-        ? undefined
+        ? 'openai-responses'
         : dialect === 'openai'
           ? 'openai-chat'
           : 'anthropic-messages';
-  const estimate = estimateDialect
-    ? estimateRequestTokens({ dialect: estimateDialect, body, model: route.model })
-    : undefined;
-  if (estimate?.ok) return estimate.estimate.inputTokens;
-  // The Responses API (or a body the estimator cannot read): the whole input counted as text.
+  const estimate = estimateRequestTokens({ dialect: estimateDialect, body, model: route.model });
+  if (estimate.ok) return estimate.estimate.inputTokens;
+  // A body the estimator cannot read: the whole input counted as text.
   return countTextTokens(JSON.stringify(body.input ?? body.messages ?? ''), route.model).tokens;
 }
 

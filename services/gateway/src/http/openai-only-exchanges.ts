@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { countTextTokens } from '../tokens/index.js';
+import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
 import type { NormalisedUsage } from '../translate/usage.js';
 import { drained, type ExchangePlanner, write } from './exchange.js';
 
@@ -113,31 +113,6 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.function_call_arguments.delta',
 ]);
 
-/**
- * The text of a Responses request's prompt, for counting when the provider reported no usage:
- * `instructions` and every text of `input` (messages' text parts, tool outputs and calls).
- * Images and files are not counted.
- */
-function responsesInputText(body: Record<string, unknown>): string {
-  const texts: string[] = [];
-  if (typeof body.instructions === 'string') texts.push(body.instructions);
-  const walk = (value: unknown, depth: number): void => {
-    if (depth > 8 || value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const item of value) walk(item, depth + 1);
-      return;
-    }
-    for (const field of ['text', 'content', 'output', 'arguments', 'name'] as const) {
-      const text = (value as Record<string, unknown>)[field];
-      if (typeof text === 'string') texts.push(text);
-      else walk(text, depth + 1);
-    }
-  };
-  if (typeof body.input === 'string') texts.push(body.input);
-  else walk(body.input, 0);
-  return texts.join('\n');
-}
-
 /** The text a finished Responses answer produced: output text, refusals, tool calls. */
 function responsesOutputText(json: unknown): string {
   const output = (json as { output?: unknown } | null)?.output;
@@ -172,7 +147,7 @@ export const planResponsesExchange: ExchangePlanner = (
 ) => {
   if (caller !== 'openai' || !adapter.supports('responses', config)) return undefined;
   const counted = (outputText: string): NormalisedUsage => ({
-    inputTokens: countTextTokens(responsesInputText(body), route.model).tokens,
+    inputTokens: countOpenAiResponses(body, route.model).tokens,
     outputTokens: countTextTokens(outputText, route.model).tokens,
     cachedInputTokens: 0,
   });

@@ -449,3 +449,113 @@ export function countAnthropicMessages(
   }
   return tally.result();
 }
+
+// ---- OpenAI Responses ----------------------------------------------------------------------
+
+/**
+ * Tokens of a Responses API prompt: instructions, input items, tools. The API publishes no
+ * framing formula, so items are framed as chat messages are (always `chat-format`); images
+ * count by the vendor's rule and files as documents, as in chat, never as the text of their
+ * base64 (which would make one photo hundreds of thousands of tokens).
+ */
+export function countOpenAiResponses(body: Readonly<Record<string, unknown>>, model: string): TokenCount {
+  const tally = new Tally(tokenizerForModel(model));
+  tally.flag('chat-format');
+  if (typeof body.instructions === 'string') {
+    tally.tokens += TOKENS_PER_MESSAGE;
+    tally.text(body.instructions);
+  }
+  if (typeof body.input === 'string') {
+    tally.tokens += TOKENS_PER_MESSAGE;
+    tally.text(body.input);
+  } else if (Array.isArray(body.input)) {
+    for (const item of body.input) responsesItem(tally, model, item, 0);
+  }
+  tally.tokens += REPLY_PRIMING_TOKENS;
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    tally.flag('tools');
+    for (const tool of body.tools) {
+      if (!isRecord(tool)) continue;
+      tally.text(stringOr(tool.name) ?? stringOr(tool.type));
+      tally.text(stringOr(tool.description));
+      if (tool.parameters !== undefined) tally.text(JSON.stringify(tool.parameters));
+    }
+  }
+  return tally.result();
+}
+
+/** Deeper than this, an input item's parts are not read (a hostile body, not a prompt). */
+const MAX_ITEM_DEPTH = 8;
+
+function responsesItem(tally: Tally, model: string, item: unknown, depth: number): void {
+  if (typeof item === 'string') {
+    tally.text(item);
+    return;
+  }
+  if (!isRecord(item) || depth > MAX_ITEM_DEPTH) return;
+  switch (item.type) {
+    case 'input_text':
+    case 'output_text':
+    case 'summary_text':
+    case 'reasoning_text':
+      tally.text(stringOr(item.text));
+      return;
+    case 'refusal':
+      tally.text(stringOr(item.refusal));
+      return;
+    case 'input_image': {
+      const url = stringOr(item.image_url);
+      addImage(tally, model, stringOr(item.detail), url === undefined ? null : imageSizeFromDataUrl(url));
+      return;
+    }
+    case 'input_file':
+      tally.tokens += DOCUMENT_TOKENS;
+      tally.flag('documents');
+      return;
+    case 'input_audio':
+      tally.flag('audio');
+      return;
+    case 'function_call':
+    case 'custom_tool_call':
+      tally.text(stringOr(item.name));
+      tally.text(stringOr(item.arguments) ?? stringOr(item.input));
+      tally.tokens += TOOL_CALL_TOKENS;
+      tally.flag('tool-calls');
+      return;
+    case 'function_call_output':
+    case 'custom_tool_call_output':
+      tally.tokens += TOOL_CALL_TOKENS;
+      tally.flag('tool-calls');
+      responsesContent(tally, model, item.output, depth);
+      return;
+    case 'reasoning':
+      // Its summary is text; `encrypted_content` is the provider's own and is not counted.
+      responsesContent(tally, model, item.summary, depth);
+      return;
+    default:
+      break;
+  }
+  if (item.type === 'message' || typeof item.role === 'string') {
+    tally.tokens += TOKENS_PER_MESSAGE;
+    tally.text(stringOr(item.role));
+    responsesContent(tally, model, item.content, depth);
+    return;
+  }
+  // Another item (a built-in tool's call, a reference): whatever text it carries.
+  for (const field of ['text', 'content', 'output', 'arguments', 'name'] as const)
+    responsesContent(tally, model, item[field], depth);
+}
+
+function responsesContent(tally: Tally, model: string, content: unknown, depth: number): void {
+  if (typeof content === 'string') tally.text(content);
+  else if (Array.isArray(content)) for (const part of content) responsesItem(tally, model, part, depth + 1);
+  else if (isRecord(content)) responsesItem(tally, model, content, depth + 1);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import { countAnthropicMessages, countOpenAiChat, Tally, type TokenCount } from './count.js';
+import {
+  countAnthropicMessages,
+  countOpenAiChat,
+  countOpenAiResponses,
+  Tally,
+  type TokenCount,
+} from './count.js';
 import { anthropicMessagesRequest, embeddingsRequest, openAiChatRequest } from './request-shapes.js';
 import { tokenizerForModel } from './tokenizer.js';
 
@@ -15,12 +21,14 @@ import { tokenizerForModel } from './tokenizer.js';
  *   openai-embeddings    every input string through the model's encoding (exact for
  *                        text-embedding-3-* and ada-002), token-id inputs by their length;
  *                        maxOutputTokens = 0
+ *   openai-responses     instructions, input items and tools (count.ts); maxOutputTokens =
+ *                        max_output_tokens, null when unbounded
  *
  * Bodies are read through small zod schemas that keep only the fields counted; a body they
  * cannot read yields `{ ok: false }` with the reason, never an exception.
  */
 
-export type EstimateDialect = 'openai-chat' | 'anthropic-messages' | 'openai-embeddings';
+export type EstimateDialect = 'openai-chat' | 'anthropic-messages' | 'openai-embeddings' | 'openai-responses';
 
 export interface RequestTokenEstimate extends TokenCount {
   /** The model the estimate was made for. */
@@ -85,6 +93,18 @@ export function estimateRequestTokens(request: EstimateRequest): EstimateResult 
         else tally.tokens += item.length;
       }
       return done(tally.result(), model, 0);
+    }
+    case 'openai-responses': {
+      // Read without a schema: its items are many and open-ended; what is not text is skipped.
+      const body = request.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return { ok: false, error: '(body): expected an object' };
+      const fields = body as Record<string, unknown>;
+      const model = request.model ?? (typeof fields.model === 'string' ? fields.model : undefined);
+      if (model === undefined) return { ok: false, error: 'model: expected a string' };
+      const limit = fields.max_output_tokens;
+      const maxOutput = typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? limit : null;
+      return done(countOpenAiResponses(fields, model), model, maxOutput);
     }
     default: {
       const unknown: never = request.dialect;

@@ -198,3 +198,122 @@ describe('estimateRequestTokens: embeddings', () => {
     assert.deepEqual(e.approximations, ['tokenizer']);
   });
 });
+
+describe('estimateRequestTokens: OpenAI Responses', () => {
+  const chatOf = (messages: unknown[]) =>
+    ok(estimateRequestTokens({ dialect: 'openai-chat', body: { model: 'gpt-4o', messages } })).inputTokens;
+
+  test('text input is framed as the same chat; output bound = max_output_tokens', () => {
+    const estimate = ok(
+      estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: { model: 'gpt-4o', instructions: 'be brief', input: 'hello world', max_output_tokens: 300 },
+      }),
+    );
+    assert.equal(
+      estimate.inputTokens,
+      chatOf([
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hello world' },
+      ]) -
+        o200k.count('system') -
+        o200k.count('user'),
+    );
+    assert.equal(estimate.maxOutputTokens, 300);
+    assert.ok(estimate.approximations.includes('chat-format'));
+    const items = ok(
+      estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: {
+          model: 'gpt-4o',
+          input: [{ role: 'user', content: [{ type: 'input_text', text: 'hello world' }] }],
+        },
+      }),
+    );
+    assert.equal(items.inputTokens, chatOf([{ role: 'user', content: 'hello world' }]));
+    assert.equal(items.maxOutputTokens, null);
+  });
+
+  test('an image counts by the vendor rule, not as the text of its base64', () => {
+    // A real photo's base64 is hundreds of kilobytes: padded here to 600 KB after a PNG header.
+    const photo = `data:image/png;base64,${png(1024, 1024)}${'A'.repeat(600_000)}`;
+    const estimate = ok(
+      estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: {
+          model: 'gpt-4o',
+          input: [
+            {
+              role: 'user',
+              content: [
+                { type: 'input_text', text: 'what is this?' },
+                { type: 'input_image', image_url: photo, detail: 'high' },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    const text = chatOf([{ role: 'user', content: 'what is this?' }]);
+    assert.equal(estimate.inputTokens, text + 765);
+    const file = ok(
+      estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: {
+          model: 'gpt-4o',
+          input: [{ role: 'user', content: [{ type: 'input_file', file_data: 'A'.repeat(100_000) }] }],
+        },
+      }),
+    );
+    assert.ok(file.inputTokens < 3_100 && file.approximations.includes('documents'));
+  });
+
+  test('tool calls, their outputs, reasoning summaries and tools are counted', () => {
+    const estimate = ok(
+      estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: {
+          model: 'gpt-4o',
+          input: [
+            { role: 'user', content: 'weather in Paris?' },
+            {
+              type: 'reasoning',
+              summary: [{ type: 'summary_text', text: 'look it up' }],
+              encrypted_content: 'x'.repeat(5000),
+            },
+            { type: 'function_call', call_id: 'c1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+            { type: 'function_call_output', call_id: 'c1', output: 'sunny, 21 degrees' },
+          ],
+          tools: [
+            {
+              type: 'function',
+              name: 'get_weather',
+              description: 'Weather of a city',
+              parameters: { type: 'object' },
+            },
+          ],
+        },
+      }),
+    );
+    const parts = ['look it up', 'get_weather', '{"city":"Paris"}', 'sunny, 21 degrees', 'Weather of a city'];
+    const least =
+      chatOf([{ role: 'user', content: 'weather in Paris?' }]) +
+      parts.reduce((n, p) => n + o200k.count(p), 0);
+    assert.ok(estimate.inputTokens >= least && estimate.inputTokens < least + 40, `${estimate.inputTokens}`);
+    assert.ok(estimate.approximations.includes('tool-calls') && estimate.approximations.includes('tools'));
+  });
+
+  test('hostile or odd bodies: a typed failure or a count, never an exception', () => {
+    assert.equal(estimateRequestTokens({ dialect: 'openai-responses', body: [] }).ok, false);
+    assert.equal(estimateRequestTokens({ dialect: 'openai-responses', body: { input: 'x' } }).ok, false);
+    let deep: unknown = { type: 'input_text', text: 'deep' };
+    for (let i = 0; i < 10_000; i++) deep = { role: 'user', content: [deep] };
+    const nested = ok(
+      estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: { model: 'gpt-4o', input: [deep, null, 7] },
+      }),
+    );
+    assert.ok(nested.inputTokens < 100);
+  });
+});

@@ -4,6 +4,7 @@ export {
   type Approximation,
   countAnthropicMessages,
   countOpenAiChat,
+  countOpenAiResponses,
   countTextTokens,
   DOCUMENT_TOKENS,
   REPLY_PRIMING_TOKENS,
