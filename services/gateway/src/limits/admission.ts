@@ -403,14 +403,19 @@ export class LimitsEnforcer {
   ): Refusal | null {
     const { requestId } = subject;
     if (budgets.usdScopes.length > 0) {
-      const reserved = this.#usd.reserve(budgets.usdScopes, requestId, expected.usd ?? 0n, now);
+      const estimate = expected.usd ?? 0n;
+      const reserved = this.#usd.reserve(budgets.usdScopes, requestId, estimate, now);
       if (!reserved.ok) {
         const ref = budgets.usdBudgets[budgets.usdScopes.indexOf(reserved.scopeKey)]!.ref;
+        const budget = `the USD budget of this ${label(ref)}`;
+        const spent = `${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)}`;
         return refusal(
           'budget_usd',
           ref,
           429,
-          `the USD budget of this ${label(ref)} is spent (${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)})`,
+          reserved.available > 0n
+            ? `this request may cost up to ${formatUsdShort(estimate)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(reserved.available)} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
+            : `${budget} is spent (${spent})`,
           { retryAfterMs: this.#untilPeriodEnd(reserved.scopeKey, now), quota: true },
         );
       }
@@ -422,10 +427,17 @@ export class LimitsEnforcer {
         this.#usd.release(requestId);
         for (const held of budgets.tokenScopes.slice(0, index))
           this.#tokens.release(`${requestId}/${held.key}`);
-        return refusal('budget_tokens', ref, 429, `the ${kind} token budget of this ${label(ref)} is spent`, {
-          retryAfterMs: this.#untilPeriodEnd(key, now),
-          quota: true,
-        });
+        const budget = `the ${kind} token budget of this ${label(ref)}`;
+        const tokens = (n: bigint) => `${n} tokens`;
+        return refusal(
+          'budget_tokens',
+          ref,
+          429,
+          reserved.available > 0n
+            ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(reserved.available)} left of ${budget}${heldInFlight(reserved.reserved, tokens)}; ${SMALLER_REQUEST}`
+            : `${budget} is spent`,
+          { retryAfterMs: this.#untilPeriodEnd(key, now), quota: true },
+        );
       }
     }
     return null;
@@ -787,6 +799,14 @@ function rateHeaders(unit: 'requests' | 'tokens', decision: WindowDecision): Rec
     [`x-ratelimit-remaining-${unit}`]: String(Math.max(0, decision.remaining)),
     [`x-ratelimit-reset-${unit}`]: `${Math.round(decision.resetMs) / 1000}s`,
   };
+}
+
+/** What a budget refusal's estimate is made of, and what the caller can change. */
+const ESTIMATE_BASIS = 'its prompt and the longest answer it allows';
+const SMALLER_REQUEST = 'set max_tokens (lower) or send a shorter prompt';
+
+function heldInFlight(reserved: bigint, format: (amount: bigint) => string): string {
+  return reserved > 0n ? `, ${format(reserved)} held for requests in flight` : '';
 }
 
 function formatUsdShort(amount: bigint): string {

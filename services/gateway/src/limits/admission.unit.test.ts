@@ -127,6 +127,36 @@ describe('LimitsEnforcer', () => {
     assert.equal(refused.retryAfterSeconds, 14 * 3600 - 1);
   });
 
+  it('a request whose estimate alone is more than is left says so, not that the budget is spent', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: {
+            budget: { usd: '5', period: '1d' },
+            tokens: { kind: 'total', count: 10_000, period: '1d' },
+          },
+        },
+      ]),
+    );
+    const held = limits.admit(subject(), estimate('1', 100, 100), T0);
+    assert.ok(held.ok);
+    limits.settle(held, { usd: '0.5', inputTokens: 100, outputTokens: 100 }, T0);
+    const costly = limits.admit(subject(), estimate('12.5', 100, 100), T0 + 1);
+    assert.ok(!costly.ok && costly.reason === 'budget_usd');
+    assert.equal(
+      costly.message,
+      'this request may cost up to $12.5 (its prompt and the longest answer it allows), more than the $4.5 left of the USD budget of this key ($0.5 of $5 spent); set max_tokens (lower) or send a shorter prompt',
+    );
+    const long = limits.admit(subject(), estimate('0.1', 5_000, 6_000), T0 + 2);
+    assert.ok(!long.ok && long.reason === 'budget_tokens');
+    assert.match(
+      long.message,
+      /^this request may take up to 11000 tokens .*more than the 9800 tokens left of the total token budget of this key;/,
+    );
+  });
+
   it('renews at the period boundary with one LimitReset of a deterministic id', () => {
     const { limits, emitted } = enforcer(
       registryWith([
