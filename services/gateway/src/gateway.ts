@@ -22,6 +22,7 @@ import { planChatExchange } from './http/exchange.js';
 import { dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler, LimitRefusalError } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
+import { LiveStreams } from './http/live-streams.js';
 import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
@@ -85,6 +86,11 @@ export interface Gateway {
   keyHealth(orgId: string): KeyHealthView[];
   /** The keys of logged bodies (migrated, re-wrapped): for the request log to open them. */
   bodyKeys: BodyKeyStore | undefined;
+  /**
+   * Ends every answer still streaming with an error event its SDK raises, each recorded with
+   * the tokens streamed (at shutdown, once the drain deadline has passed); returns how many.
+   */
+  interruptStreams(): number;
   stop(): Promise<void>;
 }
 
@@ -233,8 +239,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const client = new UpstreamClient({ maxResponseBytes: options.maxResponseBytes });
   const bodyBudget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultBodyBudget(options.maxBodyBytes));
+  const liveStreams = new LiveStreams();
   const generate = {
     registry: () => registry.state,
+    liveStreams,
     secrets: options.secrets,
     client,
     keys: keyChoice,
@@ -306,6 +314,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry: () => registry.state,
     keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
     bodyKeys,
+    interruptStreams: () => liveStreams.interruptAll(),
     registryCaughtUp: (position) => registry.waitFor(position, 10_000),
     stop: async () => {
       clearInterval(snapshotTimer);

@@ -159,7 +159,11 @@ export async function startKordon(
       stopping ??= (async () => {
         lifecycle = 'stopping';
         logger.info({ inFlight: http.inFlight() }, 'draining');
-        await http.drain(config.shutdownTimeoutMs);
+        await http.drain(config.shutdownTimeoutMs, () => {
+          const streams = gateway?.interruptStreams() ?? 0;
+          if (streams > 0)
+            logger.warn({ streams }, 'drain deadline passed: streams still open end with an error event');
+        });
         await admin.stop();
         await runningLog.retention?.stop();
         await runningLog.requestLog?.stop();

@@ -61,7 +61,8 @@ export interface Exchange {
   stream(
     events: ProviderEventStream,
     res: ServerResponse,
-    timing: { firstByteAt?: number },
+    /** `interruption`: set when Kordon ended the stream itself (shutdown), the caller's message. */
+    timing: { firstByteAt?: number; interruption?: string },
     settle: (
       usage: NormalisedUsage | undefined,
       end: StreamEnd,
@@ -337,7 +338,7 @@ export const planChatExchange: ExchangePlanner = (
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
-    res.end(batch + errorFrame(caller, `upstream stream interrupted: ${message}`));
+    res.end(batch + errorFrame(caller, timing.interruption ?? `upstream stream interrupted: ${message}`));
     settle(
       translator.usage ?? fallbackUsage(translator.outputText()),
       'interrupted',

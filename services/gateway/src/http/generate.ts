@@ -43,6 +43,7 @@ import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
+import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { type Route, routeModel } from './route-model.js';
@@ -55,6 +56,8 @@ export interface GenerateDependencies {
   /** What of prompts and answers the org's logging policy puts into events, redacted. */
   loggedBodies: LoggedBodies;
   limits: LimitsEnforcer;
+  /** The answers streaming now, ended with an error event when the replica shuts down. */
+  liveStreams: LiveStreams;
   /** Proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client). */
   trustedProxies: CidrSet;
   /** Which requests with a refused (revoked, expired...) key are recorded. */
@@ -103,6 +106,8 @@ interface Outcome {
    * hold: the request's failure records its input, counted, and what that cost.
    */
   lostAnswer?: { usage: NormalisedUsage; upstreamStatus: number | null } | undefined;
+  /** Set when Kordon ended the request's stream itself (shutdown): what the caller is told. */
+  interruption?: string | undefined;
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace | undefined;
 }
@@ -216,7 +221,7 @@ async function attempt(
   outcome: Outcome,
   deps: GenerateDependencies,
   res: ServerResponse,
-  signal: CallerSignal,
+  signal: ConnectionSignal,
 ): Promise<void> {
   let lastError: UpstreamError | undefined;
   let served = false;
@@ -298,21 +303,34 @@ async function attempt(
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         trace?.streamStarted();
-        await exchange.stream(events, res, outcome, (usage, end, outputText, facts) => {
-          span?.streamEnded(usage, end, facts);
-          if (outcome.endpoint === 'responses' && facts?.responseId)
-            deps.keys.pin(registry, route, storedSession(facts.responseId), keyEntry.providerKeyId);
-          trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
-          if (end === 'complete') {
-            // A stream is logged by its text (the SSE frames are not kept), in both policies.
-            const text = outputText ?? (() => '');
-            record(deps, outcome, completed(deps, outcome, usage, 200, { full: '', text, streamed: true }));
-            return;
-          }
-          // Tokens already streamed are charged, whatever cut the stream.
-          const code = end === 'client_disconnected' ? 'client_disconnected' : 'stream_interrupted';
-          record(deps, outcome, failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)));
+        // Ending the call ends the stream; `interruption` tells the caller why.
+        const endsLive = deps.liveStreams.add(() => {
+          outcome.interruption = SHUTDOWN_INTERRUPTION;
+          signal.abort();
         });
+        try {
+          await exchange.stream(events, res, outcome, (usage, end, outputText, facts) => {
+            span?.streamEnded(usage, end, facts);
+            if (outcome.endpoint === 'responses' && facts?.responseId)
+              deps.keys.pin(registry, route, storedSession(facts.responseId), keyEntry.providerKeyId);
+            trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
+            if (end === 'complete') {
+              // A stream is logged by its text (the SSE frames are not kept), in both policies.
+              const text = outputText ?? (() => '');
+              record(deps, outcome, completed(deps, outcome, usage, 200, { full: '', text, streamed: true }));
+              return;
+            }
+            // Tokens already streamed are charged, whatever cut the stream.
+            const code = end === 'client_disconnected' ? 'client_disconnected' : 'stream_interrupted';
+            record(
+              deps,
+              outcome,
+              failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)),
+            );
+          });
+        } finally {
+          endsLive();
+        }
         return;
       } catch (error) {
         if (!isUpstreamError(error) || res.headersSent) {

@@ -206,7 +206,9 @@ export const planResponsesExchange: ExchangePlanner = (
         res.end();
         settle(usage, 'complete', undefined, facts);
       } else {
-        const message = `upstream stream interrupted: ${broken ?? 'ended before response.completed'}`;
+        const message =
+          timing.interruption ??
+          `upstream stream interrupted: ${broken ?? 'ended before response.completed'}`;
         const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
         const event = { type: 'error', code: error.code, message, param: null, error };
         res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);

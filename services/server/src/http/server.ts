@@ -9,8 +9,12 @@ export interface HttpServer {
   server: Server;
   /** Requests being served right now. */
   inFlight(): number;
-  /** Stops accepting, lets in-flight requests finish until the deadline, then cuts the rest. */
-  drain(timeoutMs: number): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish until the deadline; then `atDeadline` may
+   * end what it can cleanly (streams, with an error event), given a moment to be written, and
+   * the rest is cut.
+   */
+  drain(timeoutMs: number, atDeadline?: () => void): Promise<void>;
 }
 
 /**
@@ -59,16 +63,25 @@ export function createHttpServer(
   return {
     server,
     inFlight: () => inFlight,
-    drain: async (timeoutMs) => {
+    drain: async (timeoutMs, atDeadline) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + timeoutMs;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const until = async (deadline: number) => {
+        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      };
+      await until(Date.now() + timeoutMs);
+      if (inFlight > 0 && atDeadline) {
+        atDeadline();
+        await until(Date.now() + LAST_WORDS_MS);
+      }
       server.closeAllConnections();
       await closed;
     },
   };
 }
+
+/** How long requests ended at the drain deadline have to write their last bytes. */
+const LAST_WORDS_MS = 1_000;
 
 /**
  * An error from the front itself (no such route or method, a handler that threw), in the
