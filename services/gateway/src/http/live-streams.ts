@@ -13,10 +13,6 @@ export class LiveStreams {
     return () => this.#interrupts.delete(interrupt);
   }
 
-  get size(): number {
-    return this.#interrupts.size;
-  }
-
   /** Interrupts every stream still open; returns how many there were. */
   interruptAll(): number {
     const interrupts = [...this.#interrupts];

@@ -38,9 +38,11 @@ export function createHttpServer(
       inFlight--;
     });
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    // Only browsers send Origin: the SDKs' calls from servers cost nothing here.
-    const origin = req.headers.origin;
-    if (cors && origin !== undefined && path.startsWith('/v1/') && applyCors(cors, req, res, origin)) return;
+    // Only browsers send Origin: the SDKs' calls from servers pass by with one header lookup.
+    if (cors && path.startsWith('/v1/')) {
+      const origin = req.headers.origin;
+      if (origin !== undefined && applyCors(cors, req, res, origin)) return;
+    }
     const handler =
       routes[`${req.method} ${path}`] ?? prefixRouteFor(routes, req.method, path) ?? mountFor(mounts, path);
     if (!handler) {
