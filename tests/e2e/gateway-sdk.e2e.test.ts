@@ -405,6 +405,36 @@ orgs:
     assert.ok(Number(read.data.cost) < Number(written.data.cost));
   });
 
+  it("Claude's web searches are charged apiece on top of the tokens, plain and streamed", async () => {
+    // claude-sonnet-4-5 in the shipped table: input 3, output 15 USD per million tokens, and
+    // 10 USD per 1,000 web searches.
+    const request = {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      tools: [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 3 }],
+      messages: [{ role: 'user' as const, content: 'what is new in the news today?' }],
+    };
+    const costOf = (usage: Anthropic.Usage) =>
+      (usage.input_tokens * 300 + usage.output_tokens * 1500) / 1e8 +
+      (usage.server_tool_use?.web_search_requests ?? 0) * 0.01;
+    const plain = await anthropic().messages.create(request);
+    assert.equal(plain.usage.server_tool_use?.web_search_requests, 1, 'Claude searched once');
+    assert.ok(plain.content.some((block) => block.type === 'web_search_tool_result'));
+    const event = await lastEvent();
+    assert.ok(event.type === 'RequestCompleted');
+    if (event.type !== 'RequestCompleted') return;
+    assert.equal(event.data.usage.webSearches, 1);
+    assert.equal(Number(event.data.cost), costOf(plain.usage));
+
+    const streamed = await anthropic().messages.stream(request).finalMessage();
+    assert.equal(streamed.usage.server_tool_use?.web_search_requests, 1);
+    const streamedEvent = await lastEvent();
+    assert.ok(streamedEvent.type === 'RequestCompleted' && streamedEvent.data.stream);
+    if (streamedEvent.type !== 'RequestCompleted') return;
+    assert.equal(streamedEvent.data.usage.webSearches, 1);
+    assert.equal(Number(streamedEvent.data.cost), costOf(streamed.usage));
+  });
+
   it("Anthropic SDK: the caller's beta features reach Claude, and no other provider", async () => {
     const betas = ['interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14'];
     await anthropic().beta.messages.create({

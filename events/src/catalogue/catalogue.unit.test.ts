@@ -285,9 +285,9 @@ describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
   const CURRENT_VERSION: Partial<Record<string, number>> = {
     PolicySet: 2,
-    RequestCompleted: 3,
+    RequestCompleted: 4,
     RequestRejected: 2,
-    RequestFailed: 2,
+    RequestFailed: 3,
   };
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
@@ -330,7 +330,7 @@ describe('kordon catalogue', () => {
     ] as const) {
       const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
       const decoded = kordonCatalogue.decode(stored);
-      assert.equal(decoded.schemaVersion, version + 1);
+      assert.equal(decoded.schemaVersion, version + 2);
       assert.deepEqual(decoded.data, examples[type]);
       const usage = { ...examples[type].usage, cacheWriteInputTokens: 50, cacheWrite1hInputTokens: 100 };
       const withWrites = create(type, { ...examples[type], usage });
@@ -347,6 +347,29 @@ describe('kordon catalogue', () => {
             usage: { ...usage, cacheWrite1hInputTokens: usage.inputTokens },
           }),
         /cache reads and writes are parts of inputTokens/,
+      );
+    }
+  });
+
+  test('RequestCompleted v3 and RequestFailed v2 are read unchanged; only the new versions carry web searches', () => {
+    for (const [type, version] of [
+      ['RequestCompleted', 3],
+      ['RequestFailed', 2],
+    ] as const) {
+      const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
+      const decoded = kordonCatalogue.decode(stored);
+      assert.equal(decoded.schemaVersion, version + 1);
+      assert.deepEqual(decoded.data, examples[type]);
+      const usage = { ...examples[type].usage, webSearches: 2 };
+      const withSearches = create(type, { ...examples[type], usage });
+      assert.deepEqual((withSearches.data as { usage: unknown }).usage, usage);
+      assertDecodeError(
+        () => kordonCatalogue.decode({ ...recorded(withSearches, 7), schemaVersion: version }),
+        /webSearches/,
+      );
+      assertInvalid(
+        () => create(type, { ...examples[type], usage: { ...usage, webSearches: -1 } }),
+        /webSearches/,
       );
     }
   });
@@ -372,7 +395,7 @@ describe('kordon catalogue', () => {
     );
   });
 
-  test('RequestCompleted v1 (logged text in the clear) is read as v3 with no sealed bodies', () => {
+  test('RequestCompleted v1 (logged text in the clear) is read as the current version with no sealed bodies', () => {
     const { sealedBodies: _, ...v1 } = examples.RequestCompleted;
     const stored = {
       ...recorded(create('RequestCompleted', examples.RequestCompleted), 4),
@@ -380,7 +403,7 @@ describe('kordon catalogue', () => {
       data: { ...v1, redactedPrompt: 'hello [EMAIL]' },
     };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 3);
+    assert.equal(decoded.schemaVersion, 4);
     if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
     assert.equal(decoded.data.redactedPrompt, 'hello [EMAIL]');
     assert.equal(decoded.data.sealedBodies, null);
@@ -589,13 +612,13 @@ describe('kordon catalogue', () => {
   test('a future version is refused, not guessed at', () => {
     const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, schemaVersion: 4 }),
-      /^event RequestCompleted v4 at position 9: unknown version \(this build knows up to v3\)/,
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 5 }),
+      /^event RequestCompleted v5 at position 9: unknown version \(this build knows up to v4\)/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
     assertInvalid(
       () => kordonCatalogue.validate({ ...event, schemaVersion: 1 }),
-      /only version 3 may be written/,
+      /only version 4 may be written/,
     );
   });
 

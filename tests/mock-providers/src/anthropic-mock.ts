@@ -66,8 +66,14 @@ const messagesBase = z.object({
     z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(contentBlock)]) }),
   ),
   system: z.union([z.string(), z.array(textBlock)]).optional(),
-  tools: z.array(z.object({ name: z.string(), input_schema: z.unknown().optional() })).optional(),
+  tools: z
+    .array(z.object({ name: z.string(), type: z.string().optional(), input_schema: z.unknown().optional() }))
+    .optional(),
 });
+
+/** Claude's own web search tool (`web_search_20250305`...): Claude runs it, the caller never sees a call. */
+const isWebSearchTool = (tool: { type?: string | undefined }) =>
+  tool.type?.startsWith('web_search_') === true;
 
 const messagesRequest = messagesBase.extend({
   max_tokens: z.number().int().positive(),
@@ -234,7 +240,7 @@ function messages(exchange: Exchange): Reply {
   const request = parsed.value;
   const answer = answerFor(conversation(request), exchange.replyPrefix);
   const cache = cacheUse(exchange, request, answer.inputTokens);
-  const plan = contentPlan(exchange, answer);
+  const plan = contentPlan(exchange, answer, (request.tools ?? []).some(isWebSearchTool));
   const tokens = answer.inputTokens + plan.outputTokens;
   if (request.stream) {
     const frames = messageEvents(exchange, request, answer, plan, cache);
@@ -249,10 +255,12 @@ function messages(exchange: Exchange): Reply {
   }
   const body = {
     ...messageEnvelope(request, plan.messageId),
-    content: plan.blocks.map(wireBlock),
+    content: plan.blocks.flatMap(wireBlock),
     stop_reason: stopReason(answer),
     stop_sequence: null,
-    ...(exchange.scenario.omitUsage ? {} : { usage: usage(answer.inputTokens, plan.outputTokens, cache) }),
+    ...(exchange.scenario.omitUsage
+      ? {}
+      : { usage: usage(answer.inputTokens, plan.outputTokens, cache, plan.webSearches) }),
   };
   return { kind: 'json', status: 200, body, tokens };
 }
@@ -292,7 +300,9 @@ function conversation(request: CountTokensRequest & { max_tokens?: number }): Co
       ...request.messages.map((message) => messageText(message.content)),
     ],
     messageCount: request.messages.length,
-    tools: (request.tools ?? []).map((tool) => ({ name: tool.name, parameters: tool.input_schema })),
+    tools: (request.tools ?? [])
+      .filter((tool) => !isWebSearchTool(tool))
+      .map((tool) => ({ name: tool.name, parameters: tool.input_schema })),
     maxOutputTokens: request.max_tokens,
   };
 }
@@ -302,13 +312,31 @@ interface ContentPlan {
   readonly messageId: string;
   readonly blocks: readonly PlannedBlock[];
   readonly outputTokens: number;
+  /** Web searches Claude ran (billed apiece, in `usage.server_tool_use`). */
+  readonly webSearches: number;
 }
 
 type PlannedBlock =
   | { readonly type: 'text'; readonly text: string }
-  | { readonly type: 'tool_use'; readonly id: string; readonly name: string; readonly inputJson: string };
+  | { readonly type: 'tool_use'; readonly id: string; readonly name: string; readonly inputJson: string }
+  | { readonly type: 'web_search'; readonly id: string; readonly query: string };
 
-function contentPlan(exchange: Exchange, answer: Answer): ContentPlan {
+/**
+ * With its web search tool offered, Claude searches once for the last user message before it
+ * answers: a `server_tool_use` block, its `web_search_tool_result`, then the answer.
+ */
+function contentPlan(exchange: Exchange, answer: Answer, searches: boolean): ContentPlan {
+  const planned = plannedAnswer(exchange, answer);
+  if (!searches) return { ...planned, webSearches: 0 };
+  const search: PlannedBlock = {
+    type: 'web_search',
+    id: exchange.ids.next('srvtoolu_mock'),
+    query: answer.kind === 'text' ? answer.text.slice(0, 60) : answer.toolName,
+  };
+  return { ...planned, blocks: [search, ...planned.blocks], webSearches: 1 };
+}
+
+function plannedAnswer(exchange: Exchange, answer: Answer): Omit<ContentPlan, 'webSearches'> {
   const messageId = exchange.ids.next('msg_mock');
   if (answer.kind === 'text') {
     return { messageId, blocks: [{ type: 'text', text: answer.text }], outputTokens: answer.outputTokens };
@@ -325,9 +353,33 @@ function contentPlan(exchange: Exchange, answer: Answer): ContentPlan {
 }
 
 /** A planned block as the API writes it in a finished message. */
-function wireBlock(block: PlannedBlock) {
-  if (block.type === 'text') return block;
-  return { type: 'tool_use', id: block.id, name: block.name, input: JSON.parse(block.inputJson) as unknown };
+function wireBlock(block: PlannedBlock): readonly unknown[] {
+  if (block.type === 'text') return [block];
+  if (block.type === 'web_search') return webSearchBlocks(block);
+  return [
+    { type: 'tool_use', id: block.id, name: block.name, input: JSON.parse(block.inputJson) as unknown },
+  ];
+}
+
+/** A search as Claude reports it: the call it made, and what came back (the page text encrypted). */
+function webSearchBlocks(block: { id: string; query: string }) {
+  return [
+    // A tuple: the call, then its result.
+    { type: 'server_tool_use', id: block.id, name: 'web_search', input: { query: block.query } },
+    {
+      type: 'web_search_tool_result',
+      tool_use_id: block.id,
+      content: [
+        {
+          type: 'web_search_result',
+          url: 'https://example.com/result',
+          title: 'A result',
+          encrypted_content: 'RW5jcnlwdGVkIHBhZ2UgdGV4dA==',
+          page_age: null,
+        },
+      ],
+    },
+  ] as const;
 }
 
 function stopReason(answer: Answer): 'end_turn' | 'max_tokens' | 'tool_use' {
@@ -340,8 +392,10 @@ function usage(
   inputTokens: number,
   outputTokens: number,
   cache: CacheUse = { read: 0, write5m: 0, write1h: 0 },
+  webSearches = 0,
 ) {
   return {
+    ...(webSearches > 0 && { server_tool_use: { web_search_requests: webSearches } }),
     input_tokens: inputTokens - cache.read - cache.write5m - cache.write1h,
     cache_creation_input_tokens: cache.write5m + cache.write1h,
     cache_read_input_tokens: cache.read,
@@ -378,11 +432,18 @@ function messageEvents(
   const events: StreamEvent[] = [
     { type: 'message_start', message: start },
     { type: 'ping' },
-    ...plan.blocks.flatMap(blockEvents),
+    ...streamedBlocks(plan.blocks),
     {
       type: 'message_delta',
       delta: { stop_reason: stopReason(answer), stop_sequence: null },
-      ...(omitUsage ? {} : { usage: { output_tokens: plan.outputTokens } }),
+      ...(omitUsage
+        ? {}
+        : {
+            usage: {
+              output_tokens: plan.outputTokens,
+              ...(plan.webSearches > 0 && { server_tool_use: { web_search_requests: plan.webSearches } }),
+            },
+          }),
     },
   ];
   const frames = events.map((event) => sseFrame(event, { event: event.type }));
@@ -390,7 +451,32 @@ function messageEvents(
   return frames;
 }
 
-function blockEvents(block: PlannedBlock, index: number): StreamEvent[] {
+/** The blocks' events, numbered in order (a search is two blocks: its call and its result). */
+function streamedBlocks(blocks: readonly PlannedBlock[]): StreamEvent[] {
+  const events: StreamEvent[] = [];
+  let index = 0;
+  for (const block of blocks) {
+    if (block.type !== 'web_search') {
+      events.push(...blockEvents(block, index++));
+      continue;
+    }
+    const [call, result] = webSearchBlocks(block);
+    events.push(
+      { type: 'content_block_start', index, content_block: { ...call, input: {} } },
+      {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'input_json_delta', partial_json: JSON.stringify(call.input) },
+      },
+      { type: 'content_block_stop', index: index++ },
+      { type: 'content_block_start', index, content_block: result },
+      { type: 'content_block_stop', index: index++ },
+    );
+  }
+  return events;
+}
+
+function blockEvents(block: Exclude<PlannedBlock, { type: 'web_search' }>, index: number): StreamEvent[] {
   if (block.type === 'text') {
     return [
       { type: 'content_block_start', index, content_block: { type: 'text', text: '' } },

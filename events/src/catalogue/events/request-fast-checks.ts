@@ -58,9 +58,10 @@ const OPTIONAL_USAGE_COUNTS = [
   'reasoningTokens',
   'cacheWriteInputTokens',
   'cacheWrite1hInputTokens',
+  'webSearches',
 ] as const;
 
-/** The `usage` object: three counts and up to three optional ones, its parts within their wholes. */
+/** The `usage` object: three counts and up to four optional ones, its parts within their wholes. */
 function isUsage(value: unknown): boolean {
   if (!isObject(value)) return false;
   const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens } = value;

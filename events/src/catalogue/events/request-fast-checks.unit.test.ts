@@ -99,6 +99,9 @@ const VALUES: unknown[] = [
   },
   { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, cacheWriteInputTokens: undefined },
   { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, cacheWrite1hInputTokens: -1 },
+  { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, webSearches: 2 },
+  { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, webSearches: 0.5 },
+  { inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, webSearches: undefined },
   { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null, response: null },
   { keyId: 'not-a-uuid', prompt: null, response: null },
   { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null },
@@ -135,6 +138,8 @@ for (const [name, holds, definition, bases] of [
         ...completed,
         usage: { ...completed.usage, cacheWriteInputTokens: 60, cacheWrite1hInputTokens: 100 },
       },
+      // With web searches.
+      { ...completed, usage: { ...completed.usage, webSearches: 3 } },
       {
         ...completed,
         teamId: null,
@@ -153,6 +158,7 @@ for (const [name, holds, definition, bases] of [
       failed,
       { ...failed, provider: null, providerKeyId: null, status: 499 },
       { ...failed, usage: { ...failed.usage, cacheWrite1hInputTokens: 7 } },
+      { ...failed, usage: { ...failed.usage, webSearches: 1 } },
     ],
   ],
 ] as const) {

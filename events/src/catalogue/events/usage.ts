@@ -49,29 +49,52 @@ const usageV1 = z
 /**
  * The same, with the prompt tokens written to the provider's cache (Claude bills them above
  * the input price: 1.25x for 5-minute writes, 2x for 1-hour ones); like the cache reads they
- * are parts of `inputTokens`, and each is left out when there were none.
+ * are parts of `inputTokens`, and each is left out when there were none. (RequestCompleted
+ * v3 and RequestFailed v2; the current versions add `webSearches`.)
+ */
+const cacheUsageFields = {
+  inputTokens: count,
+  outputTokens: count,
+  cachedInputTokens: count,
+  reasoningTokens: count.optional(),
+  /** Written to a 5-minute prompt cache. */
+  cacheWriteInputTokens: count.optional(),
+  /** Written to a 1-hour prompt cache. */
+  cacheWrite1hInputTokens: count.optional(),
+};
+interface UsageParts {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  reasoningTokens?: number | undefined;
+  cacheWriteInputTokens?: number | undefined;
+  cacheWrite1hInputTokens?: number | undefined;
+}
+/** Cache reads and writes are parts of the prompt. */
+const promptPartsFit = (u: UsageParts) =>
+  u.cachedInputTokens + (u.cacheWriteInputTokens ?? 0) + (u.cacheWrite1hInputTokens ?? 0) <= u.inputTokens;
+const promptPartsRule = {
+  message: 'cache reads and writes are parts of inputTokens',
+  path: ['cachedInputTokens'],
+};
+/** Reasoning is a part of the answer. */
+const reasoningFits = (u: UsageParts) =>
+  u.reasoningTokens === undefined || u.reasoningTokens <= u.outputTokens;
+const reasoningRule = { message: 'reasoningTokens is part of outputTokens', path: ['reasoningTokens'] };
+
+const usageV2 = z
+  .strictObject(cacheUsageFields)
+  .refine(promptPartsFit, promptPartsRule)
+  .refine(reasoningFits, reasoningRule);
+
+/**
+ * The current usage: also the web searches the provider ran for the request (Claude's web
+ * search tool), billed apiece on top of the tokens; left out when there were none.
  */
 const usage = z
-  .strictObject({
-    inputTokens: count,
-    outputTokens: count,
-    cachedInputTokens: count,
-    reasoningTokens: count.optional(),
-    /** Written to a 5-minute prompt cache. */
-    cacheWriteInputTokens: count.optional(),
-    /** Written to a 1-hour prompt cache. */
-    cacheWrite1hInputTokens: count.optional(),
-  })
-  .refine(
-    (u) =>
-      u.cachedInputTokens + (u.cacheWriteInputTokens ?? 0) + (u.cacheWrite1hInputTokens ?? 0) <=
-      u.inputTokens,
-    { message: 'cache reads and writes are parts of inputTokens', path: ['cachedInputTokens'] },
-  )
-  .refine((u) => u.reasoningTokens === undefined || u.reasoningTokens <= u.outputTokens, {
-    message: 'reasoningTokens is part of outputTokens',
-    path: ['reasoningTokens'],
-  });
+  .strictObject({ ...cacheUsageFields, webSearches: count.optional() })
+  .refine(promptPartsFit, promptPartsRule)
+  .refine(reasoningFits, reasoningRule);
 
 /**
  * Prompt or answer text after the org's redaction rules ran, cut to a bounded size; null when
@@ -127,7 +150,7 @@ const sealedBodies = z
 
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
-  version: 3,
+  version: 4,
   fastCheck: requestCompletedHolds,
   schema: z.strictObject({
     /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
@@ -135,6 +158,12 @@ export const RequestCompleted = defineEvent({
     sealedBodies,
   }),
   previous: [
+    {
+      // Version 4 adds the web searches to `usage`.
+      version: 3,
+      schema: z.strictObject({ ...requestCompletedFields(usageV2), sealedBodies }),
+      upcast: (data: object) => data,
+    },
     {
       // Version 3 adds the cache writes to `usage`.
       version: 2,
@@ -238,10 +267,12 @@ const requestFailedFields = <U extends z.ZodType>(usage: U) => ({
 
 export const RequestFailed = defineEvent({
   type: 'RequestFailed',
-  version: 2,
+  version: 3,
   fastCheck: requestFailedHolds,
   schema: z.strictObject(requestFailedFields(usage)),
   previous: [
+    // Version 3 adds the web searches to `usage`.
+    { version: 2, schema: z.strictObject(requestFailedFields(usageV2)), upcast: (data: object) => data },
     // Version 2 adds the cache writes to `usage`.
     { version: 1, schema: z.strictObject(requestFailedFields(usageV1)), upcast: (data: object) => data },
   ],

@@ -739,6 +739,7 @@ function usageData(usage: NormalisedUsage) {
   if (usage.reasoningTokens !== undefined) data.reasoningTokens = usage.reasoningTokens;
   if (usage.cacheWriteTokens) data.cacheWriteInputTokens = usage.cacheWriteTokens;
   if (usage.cacheWrite1hTokens) data.cacheWrite1hInputTokens = usage.cacheWrite1hTokens;
+  if (usage.webSearches) data.webSearches = usage.webSearches;
   return data;
 }
 

@@ -18,6 +18,8 @@ import type { ModelPrice, PriceTier } from './price-schema.js';
  *   cost(write)   = cacheWriteTokens   * (cacheWrite ?? input)               / unitTokens
  *                 + cacheWrite1hTokens * (cacheWrite1h ?? cacheWrite ?? input) / unitTokens
  *   cost(output)  = outputTokens       * output                              / unitTokens
+ *   cost(search)  = webSearches        * webSearch                           / 1000
+ *                   (server-side web searches, priced per thousand whatever unitTokens is)
  *
  * Each part is rounded half-up to COST_SCALE (10) decimal places, and the total is the sum
  * of the rounded parts, so a report's breakdown always adds up to its total. Amounts are
@@ -46,6 +48,8 @@ export interface TokenUsage {
   readonly cacheWrite1hTokens?: number;
   /** Part of outputTokens spent on reasoning; priced as output, kept for reports. */
   readonly reasoningTokens?: number;
+  /** Web searches the provider ran for the request (Claude's web search tool), billed apiece. */
+  readonly webSearches?: number;
 }
 
 export interface CostBreakdown {
@@ -53,6 +57,7 @@ export interface CostBreakdown {
   readonly cachedInput: string;
   readonly cacheWrite: string;
   readonly output: string;
+  readonly webSearch: string;
 }
 
 export interface Cost {
@@ -81,7 +86,8 @@ export function checkUsage(usage: TokenUsage): string | null {
     isCount(usage.cachedInputTokens) &&
     (usage.cacheWriteTokens === undefined || isCount(usage.cacheWriteTokens)) &&
     (usage.cacheWrite1hTokens === undefined || isCount(usage.cacheWrite1hTokens)) &&
-    (usage.reasoningTokens === undefined || isCount(usage.reasoningTokens));
+    (usage.reasoningTokens === undefined || isCount(usage.reasoningTokens)) &&
+    (usage.webSearches === undefined || isCount(usage.webSearches));
   if (!counts) return countProblem(usage);
   const promptParts =
     usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) + (usage.cacheWrite1hTokens ?? 0);
@@ -105,6 +111,7 @@ function countProblem(usage: TokenUsage): string | null {
     ['cacheWriteTokens', usage.cacheWriteTokens],
     ['cacheWrite1hTokens', usage.cacheWrite1hTokens],
     ['reasoningTokens', usage.reasoningTokens],
+    ['webSearches', usage.webSearches],
   ];
   for (const [name, value] of fields) {
     if (value === undefined) continue;
@@ -137,6 +144,8 @@ interface CompiledPrice {
   readonly tiers: ReadonlyArray<{ readonly above: number; readonly rates: CompiledRates }>;
   readonly unit: bigint;
   readonly unitNumber: number;
+  /** Per web search, scaled (the price is per 1,000); 0 when the model has no search price. */
+  readonly webSearchPer1000: bigint;
 }
 
 /** Scaled integers per price object, so the hot path neither parses strings nor allocates decimals. */
@@ -188,7 +197,13 @@ function compile(price: ModelPrice): CompiledPrice {
     const tiers = (price.tiers ?? [])
       .map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) }))
       .sort((a, b) => b.above - a.above);
-    c = { base: compileRates(price), tiers, unit: BigInt(price.unitTokens), unitNumber: price.unitTokens };
+    c = {
+      base: compileRates(price),
+      tiers,
+      unit: BigInt(price.unitTokens),
+      unitNumber: price.unitTokens,
+      webSearchPer1000: price.webSearch === undefined ? 0n : scaled(price.webSearch),
+    };
     compiled.set(price, c);
   }
   return c;
@@ -265,7 +280,8 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
     const cacheWrite =
       partNumber(parts.write5m, n.cacheWrite, unit) + partNumber(parts.write1h, n.cacheWrite1h, unit);
     const output = partNumber(usage.outputTokens, n.output, unit);
-    const total = input + cachedInput + cacheWrite + output;
+    const webSearch = partNumber(usage.webSearches ?? 0, Number(c.webSearchPer1000), 1000);
+    const total = input + cachedInput + cacheWrite + output + webSearch;
     // NaN (a product too large for doubles) fails this too: then bigints.
     if (total <= Number.MAX_SAFE_INTEGER) {
       return {
@@ -276,6 +292,7 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
           cachedInput: formatScaledNumber(cachedInput),
           cacheWrite: formatScaledNumber(cacheWrite),
           output: formatScaledNumber(output),
+          webSearch: formatScaledNumber(webSearch),
         },
         tierAboveInputTokens: tierAbove,
       };
@@ -334,14 +351,16 @@ function costWithBigints(
   const cacheWrite =
     part(parts.write5m, rates.cacheWrite, c.unit) + part(parts.write1h, rates.cacheWrite1h, c.unit);
   const output = part(usage.outputTokens, rates.output, c.unit);
+  const webSearch = part(usage.webSearches ?? 0, c.webSearchPer1000, 1000n);
   return {
-    amount: formatScaled(input + cachedInput + cacheWrite + output),
+    amount: formatScaled(input + cachedInput + cacheWrite + output + webSearch),
     currency: price.currency,
     breakdown: {
       input: formatScaled(input),
       cachedInput: formatScaled(cachedInput),
       cacheWrite: formatScaled(cacheWrite),
       output: formatScaled(output),
+      webSearch: formatScaled(webSearch),
     },
     tierAboveInputTokens: tierAbove,
   };

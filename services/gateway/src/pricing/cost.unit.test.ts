@@ -37,7 +37,13 @@ describe('computeCost: hand-computed examples', () => {
     assert.deepEqual(cost, {
       amount: '0.0004503',
       currency: 'USD',
-      breakdown: { input: '0.0000351', cachedInput: '0.000075', cacheWrite: '0', output: '0.0003402' },
+      breakdown: {
+        input: '0.0000351',
+        cachedInput: '0.000075',
+        cacheWrite: '0',
+        output: '0.0003402',
+        webSearch: '0',
+      },
       tierAboveInputTokens: null,
     });
   });
@@ -59,7 +65,39 @@ describe('computeCost: hand-computed examples', () => {
       cachedInput: '0.0015',
       cacheWrite: '0.0135',
       output: '0.0075',
+      webSearch: '0',
     });
+  });
+
+  test("Claude's web searches: 10 USD a thousand, on top of the tokens", () => {
+    const cost = computeCost(priceOf('claude-sonnet-4-5-20250929'), {
+      inputTokens: 1_000,
+      cachedInputTokens: 0,
+      outputTokens: 100,
+      webSearches: 3,
+    });
+    // 1000 x 3 = 0.003; 100 x 15 = 0.0015; 3 x 10 / 1000 = 0.03
+    assert.equal(cost.amount, '0.0345');
+    assert.equal(cost.breakdown.webSearch, '0.03');
+    assert.equal(
+      computeCostWithBigints(priceOf('claude-sonnet-4-5'), {
+        inputTokens: 1_000,
+        cachedInputTokens: 0,
+        outputTokens: 100,
+        webSearches: 3,
+      }).amount,
+      '0.0345',
+    );
+    // A model without a search price charges none for them (the provider would not run any).
+    assert.equal(
+      computeCost(priceOf('gpt-4o-mini'), {
+        inputTokens: 0,
+        cachedInputTokens: 0,
+        outputTokens: 0,
+        webSearches: 3,
+      }).amount,
+      '0',
+    );
   });
 
   test('reasoning tokens are part of output: they do not change the cost', () => {
@@ -134,6 +172,7 @@ describe('computeCost: hand-computed examples', () => {
       cachedInput: '0.00006',
       cacheWrite: '0',
       output: '0',
+      webSearch: '0',
     });
   });
 
@@ -163,7 +202,11 @@ describe('computeCost: hand-computed examples', () => {
     for (const model of book.shippedModels()) {
       const cost = computeCost(priceOf(model), zero);
       assert.equal(cost.amount, '0', model);
-      assert.deepEqual(cost.breakdown, { input: '0', cachedInput: '0', cacheWrite: '0', output: '0' }, model);
+      assert.deepEqual(
+        cost.breakdown,
+        { input: '0', cachedInput: '0', cacheWrite: '0', output: '0', webSearch: '0' },
+        model,
+      );
     }
   });
 });
@@ -172,6 +215,10 @@ describe('computeCost: impossible usage is refused, not guessed', () => {
   const price = { input: '1', output: '1', currency: 'USD', unitTokens: 1_000_000 } satisfies ModelPrice;
   const cases: Array<[string, TokenUsage]> = [
     ['cached above input', { inputTokens: 10, cachedInputTokens: 11, outputTokens: 0 }],
+    [
+      'a fraction of a web search',
+      { inputTokens: 10, cachedInputTokens: 0, outputTokens: 0, webSearches: 0.5 },
+    ],
     [
       'reads + writes above input',
       { inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5, outputTokens: 0 },
@@ -203,6 +250,7 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
       cacheWrite1hTokens,
       outputTokens,
       reasoningTokens: int(outputTokens),
+      webSearches: int(20),
     };
   };
   const ROUNDS = 150;

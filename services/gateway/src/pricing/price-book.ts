@@ -132,6 +132,7 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   if (entry.cachedInput !== undefined) price.cachedInput = entry.cachedInput;
   if (entry.cacheWrite !== undefined) price.cacheWrite = entry.cacheWrite;
   if (entry.cacheWrite1h !== undefined) price.cacheWrite1h = entry.cacheWrite1h;
+  if (entry.webSearch !== undefined) price.webSearch = entry.webSearch;
   if (entry.tiers !== undefined) price.tiers = entry.tiers.map((t) => ({ ...t }));
   return deepFreeze(price);
 }
@@ -350,6 +351,8 @@ export class PriceBook {
     if (cachedInput !== undefined) price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
     if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
+    // Overrides price tokens only: the table's price of a web search stays.
+    if (inherit?.webSearch !== undefined) price.webSearch = inherit.webSearch;
     if (tiers !== undefined && tiers.length > 0) price.tiers = tiers;
 
     const inherited =
@@ -359,7 +362,8 @@ export class PriceBook {
         (o.cachedInput === undefined && inherit.cachedInput !== undefined) ||
         (o.cacheWrite === undefined && inherit.cacheWrite !== undefined) ||
         (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
-        (o.tiers === undefined && inherit.tiers !== undefined));
+        (o.tiers === undefined && inherit.tiers !== undefined) ||
+        inherit.webSearch !== undefined);
     return {
       ok: true,
       provider: base?.provider ?? null,

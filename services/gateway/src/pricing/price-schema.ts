@@ -63,6 +63,8 @@ export type PriceTier = z.infer<typeof priceTier>;
 /** What one model costs. */
 export const modelPrice = z.strictObject({
   ...rateFields,
+  /** Per 1,000 web searches the provider runs for a request (Claude's web search tool). */
+  webSearch: priceString.optional(),
   currency: currencyCode,
   unitTokens,
   /** Ascending by `aboveInputTokens`; the highest one the prompt exceeds applies. */

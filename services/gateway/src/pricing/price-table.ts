@@ -32,7 +32,17 @@ const claude = (
   output: string,
   extra: Partial<Pick<PriceTableEntry, 'aliases' | 'note' | 'tiers'>> = {},
 ): PriceTableEntry =>
-  usd({ provider: 'anthropic', input, cacheWrite, cacheWrite1h, cachedInput, output, ...extra });
+  usd({
+    provider: 'anthropic',
+    input,
+    cacheWrite,
+    cacheWrite1h,
+    cachedInput,
+    output,
+    // The web search tool: 10 USD per 1,000 searches, the same for every Claude model.
+    webSearch: '10',
+    ...extra,
+  });
 
 /** Claude Sonnet 4 and 4.5 with the 1M-token context: above 200K prompt tokens, 2x input and 1.5x output for the whole request; the caching multipliers apply on top. */
 const sonnetLongContext = [
@@ -56,7 +66,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     },
     anthropic: {
       source:
-        'Anthropic pricing (platform.claude.com/docs/en/about-claude/pricing): base input, 5m and 1h cache writes, cache hits, output. Long-context premium for Sonnet 4/4.5 (1M beta, >200K prompt tokens) from the same page; Opus 4.6 and Sonnet 4.6 have flat pricing over the whole 1M window since the GA of 2026-03-13. Claude Sonnet 5 from its model overview page.',
+        'Anthropic pricing (platform.claude.com/docs/en/about-claude/pricing): base input, 5m and 1h cache writes, cache hits, output. Long-context premium for Sonnet 4/4.5 (1M beta, >200K prompt tokens) from the same page; the web search tool at 10 USD per 1,000 searches (same page, tool pricing); Opus 4.6 and Sonnet 4.6 have flat pricing over the whole 1M window since the GA of 2026-03-13. Claude Sonnet 5 from its model overview page.',
       checkedAt: '2026-11-30',
     },
     google: {

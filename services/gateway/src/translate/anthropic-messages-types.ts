@@ -139,6 +139,8 @@ export const anthropicUsage = z.object({
       ephemeral_1h_input_tokens: z.number().int().nonnegative().nullish(),
     })
     .nullish(),
+  /** Tools Claude ran itself, billed apiece: its web searches (10 USD per 1,000). */
+  server_tool_use: z.object({ web_search_requests: z.number().int().nonnegative().nullish() }).nullish(),
 });
 export type AnthropicUsage = z.infer<typeof anthropicUsage>;
 

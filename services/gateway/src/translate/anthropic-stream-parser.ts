@@ -106,6 +106,7 @@ export class AnthropicStreamParser implements StreamParser {
       if (value != null) merged[key] = value;
     }
     if (usage.cache_creation) merged.cache_creation = usage.cache_creation;
+    if (usage.server_tool_use) merged.server_tool_use = usage.server_tool_use;
     this.#usage = merged;
   }
 }

@@ -12,7 +12,8 @@
  *   `cacheWrite1hTokens` the 1-hour ones (`cache_creation.ephemeral_1h_input_tokens`),
  *   `cacheWriteTokens` the rest (5-minute writes), so that the price book charges their
  *   surcharge (1.25x and 2x the input price). Claude reports no separate reasoning count, so
- *   reasoningTokens is left out.
+ *   reasoningTokens is left out. Its web searches (`server_tool_use.web_search_requests`)
+ *   are `webSearches`, priced apiece.
  * - Gemini: `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
  *   are billed as input and added; `thoughtsTokenCount` is NOT included in
  *   `candidatesTokenCount`, so outputTokens = candidates + thoughts, reasoningTokens = thoughts.
@@ -36,6 +37,8 @@ export interface NormalisedUsage {
   cacheWrite1hTokens?: number;
   /** Part of outputTokens; left out when the provider does not report reasoning separately. */
   reasoningTokens?: number;
+  /** Web searches the provider ran for the request (Claude's web search tool), billed apiece; absent when none. */
+  webSearches?: number;
 }
 
 const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -86,6 +89,8 @@ export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): No
     if (cacheWrite - oneHour > 0) normalisedUsage.cacheWriteTokens = cacheWrite - oneHour;
     if (oneHour > 0) normalisedUsage.cacheWrite1hTokens = oneHour;
   }
+  const searches = usage.server_tool_use?.web_search_requests ?? 0;
+  if (searches > 0) normalisedUsage.webSearches = searches;
   return normalisedUsage;
 }
 

@@ -51,6 +51,26 @@ describe('usage extractors', () => {
     },
     { name: 'Anthropic: none given', actual: () => usageFromAnthropic(undefined), expected: undefined },
     {
+      name: 'Anthropic: web searches Claude ran are counted apart (priced apiece)',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 10,
+          output_tokens: 5,
+          server_tool_use: { web_search_requests: 2 },
+        }),
+      expected: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, webSearches: 2 },
+    },
+    {
+      name: 'Anthropic: no web search is left out',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 10,
+          output_tokens: 5,
+          server_tool_use: { web_search_requests: 0 },
+        }),
+      expected: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 },
+    },
+    {
       name: 'Anthropic: input_tokens excludes cache reads and writes; both are added back',
       actual: () =>
         usageFromAnthropic({
