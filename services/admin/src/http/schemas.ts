@@ -378,6 +378,7 @@ const tokenUsage = z.object({
   reasoningTokens: z.int().nullable(),
   cacheWriteInputTokens: z.int().describe('Part of inputTokens written to a 5-minute prompt cache.'),
   cacheWrite1hInputTokens: z.int().describe('Part of inputTokens written to a 1-hour prompt cache.'),
+  webSearches: z.int().describe("Web searches the provider ran (Claude's web search tool), priced apiece."),
 });
 
 export const RequestLogEntry = z

@@ -58,6 +58,8 @@ export interface RequestLogEntry {
     /** Parts of inputTokens written to the provider's prompt cache (5-minute, 1-hour). */
     cacheWriteInputTokens: number;
     cacheWrite1hInputTokens: number;
+    /** Web searches the provider ran for the request (priced apiece). */
+    webSearches: number;
   } | null;
   cost: string | null;
   currency: string | null;
@@ -98,6 +100,7 @@ interface Row {
   reasoning_tokens: number | null;
   cache_write_input_tokens: number | null;
   cache_write_1h_input_tokens: number | null;
+  web_searches: number | null;
   cost: string | null;
   currency: string | null;
   latency_ms: number | null;
@@ -112,7 +115,7 @@ interface Row {
 const COLUMNS = `occurred_at, position, request_id, outcome, team_id, user_id, proxy_key_id, provider,
   provider_key_id, model, endpoint, stream, status, upstream_status, reason, limit_scope, limit_scope_id,
   input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cache_write_input_tokens,
-  cache_write_1h_input_tokens, cost::text AS cost, currency,
+  cache_write_1h_input_tokens, web_searches, cost::text AS cost, currency,
   latency_ms, ttfb_ms, client_ip, attempts, (prompt IS NOT NULL OR response IS NOT NULL) AS has_text`;
 
 /*
@@ -214,6 +217,7 @@ function entryOf(row: Row): RequestLogEntry {
             reasoningTokens: int(row.reasoning_tokens),
             cacheWriteInputTokens: Number(row.cache_write_input_tokens ?? 0),
             cacheWrite1hInputTokens: Number(row.cache_write_1h_input_tokens ?? 0),
+            webSearches: Number(row.web_searches ?? 0),
           },
     cost: row.cost,
     currency: row.currency,

@@ -81,6 +81,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
             cachedInputTokens: 1024,
             reasoningTokens: 128,
             cacheWrite1hInputTokens: 100,
+            webSearches: 3,
           },
           cost: '0.0061',
           timeToFirstTokenMs: 412,
@@ -112,6 +113,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         reasoningTokens: 128,
         cacheWriteInputTokens: 0,
         cacheWrite1hInputTokens: 100,
+        webSearches: 3,
       });
       assert.equal(done!.cost, '0.0061');
       assert.equal(done!.timeToFirstTokenMs, 412);
