@@ -322,8 +322,9 @@ type PlannedBlock =
   | { readonly type: 'web_search'; readonly id: string; readonly query: string };
 
 /**
- * With its web search tool offered, Claude searches once for the last user message before it
- * answers: a `server_tool_use` block, its `web_search_tool_result`, then the answer.
+ * With its web search tool offered, Claude searches once before it answers: a `server_tool_use`
+ * block (its query is the start of the answer, text the tests need not predict), its
+ * `web_search_tool_result`, then the answer.
  */
 function contentPlan(exchange: Exchange, answer: Answer, searches: boolean): ContentPlan {
   const planned = plannedAnswer(exchange, answer);

@@ -280,7 +280,7 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
     const cacheWrite =
       partNumber(parts.write5m, n.cacheWrite, unit) + partNumber(parts.write1h, n.cacheWrite1h, unit);
     const output = partNumber(usage.outputTokens, n.output, unit);
-    const webSearch = partNumber(usage.webSearches ?? 0, Number(c.webSearchPer1000), 1000);
+    const webSearch = usage.webSearches ? partNumber(usage.webSearches, Number(c.webSearchPer1000), 1000) : 0;
     const total = input + cachedInput + cacheWrite + output + webSearch;
     // NaN (a product too large for doubles) fails this too: then bigints.
     if (total <= Number.MAX_SAFE_INTEGER) {
