@@ -354,6 +354,9 @@ orgs:
     }
     assert.ok(response.headers.get('request-id'));
     assert.equal(response.headers.get('request-id'), response.headers.get('x-request-id'));
+    // A proxy in front (nginx) passes each event on at once instead of buffering the answer.
+    assert.equal(response.headers.get('x-accel-buffering'), 'no');
+    assert.equal(response.headers.get('cache-control'), 'no-cache, no-transform');
   });
 
   it("Claude's prompt cache: writes are charged at their surcharge and reads at theirs, as Claude bills them", async () => {

@@ -279,14 +279,7 @@ export const planChatExchange: ExchangePlanner = (
   };
 
   const streamAnswer: Exchange['stream'] = async (events, res, timing, settle) => {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-request-id': requestId,
-      // The Anthropic SDK's `_request_id` (and Claude Code's logs) read `request-id`.
-      ...(caller === 'anthropic' && { 'request-id': requestId }),
-    });
+    res.writeHead(200, streamHeaders(caller, requestId));
     let broken: string | undefined;
     // Frames of one upstream read go out in one write, and the last ones in the write that
     // ends the answer: a socket write costs a system call, and a pass-through pays one per
@@ -397,6 +390,23 @@ function geminiResponseText(response: z.infer<typeof geminiGenerateContentRespon
 function isUsageOnlyChunk(event: unknown): boolean {
   const chunk = event as { choices?: unknown[]; usage?: unknown };
   return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
+}
+
+/**
+ * The headers of a streamed answer. Proxies in front of Kordon must pass each event on as it
+ * comes: nginx buffers a response unless told `X-Accel-Buffering: no`, and `no-transform`
+ * keeps a proxy from compressing (so holding back) the stream.
+ */
+export function streamHeaders(caller: Dialect, requestId: string): Record<string, string> {
+  return {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+    connection: 'keep-alive',
+    'x-request-id': requestId,
+    // The Anthropic SDK's `_request_id` (and Claude Code's logs) read `request-id`.
+    ...(caller === 'anthropic' && { 'request-id': requestId }),
+  };
 }
 
 export function write(res: ServerResponse, text: string): boolean {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
 import type { NormalisedUsage } from '../translate/usage.js';
-import { drained, type ExchangePlanner, write } from './exchange.js';
+import { drained, type ExchangePlanner, streamHeaders, write } from './exchange.js';
 
 /*
  * Endpoints with no equivalent in the other dialects: served only by providers that speak
@@ -162,12 +162,7 @@ export const planResponsesExchange: ExchangePlanner = (
       };
     },
     stream: async (events, res, timing, settle) => {
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-request-id': requestId,
-      });
+      res.writeHead(200, streamHeaders('openai', requestId));
       let usage: NormalisedUsage | undefined;
       /** The answer's id (stored by the provider under this key), for the next request's key. */
       const facts: { finishReasons: string[]; responseId?: string } = { finishReasons: [] };
