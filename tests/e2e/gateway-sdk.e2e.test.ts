@@ -120,6 +120,7 @@ orgs:
         type: anthropic
         baseUrl: ${anthropicMock.url}
         models: [claude-sonnet-4-5]
+        defaultMaxTokens: 16000
         keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }, { name: k2, secret: "\${ANTHROPIC_KEY_2}" }]
       - name: slow
         type: openai
@@ -508,6 +509,14 @@ orgs:
       true,
       'system prompt translated',
     );
+    // Claude requires max_tokens, OpenAI callers seldom send it: the provider's default is asked.
+    assert.equal((claudeRequest.body as { max_tokens?: unknown }).max_tokens, 16000);
+    await openai().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      max_completion_tokens: 77,
+      messages: [{ role: 'user', content: 'a bounded answer' }],
+    });
+    assert.equal((anthropicMock.requests.at(-1)!.body as { max_tokens?: unknown }).max_tokens, 77);
 
     let streamed = '';
     for await (const chunk of await openai().chat.completions.create({

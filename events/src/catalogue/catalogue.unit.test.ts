@@ -285,6 +285,7 @@ describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
   const CURRENT_VERSION: Partial<Record<string, number>> = {
     PolicySet: 2,
+    ProviderConfigured: 2,
     RequestCompleted: 4,
     RequestRejected: 2,
     RequestFailed: 3,
@@ -295,6 +296,29 @@ describe('kordon catalogue', () => {
     assert.equal(TYPES.length, 42);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
+  });
+
+  test('ProviderConfigured v1 is read as v2 unchanged; only v2 may set a default max_tokens', () => {
+    const stored = {
+      ...recorded(create('ProviderConfigured', examples.ProviderConfigured), 3),
+      schemaVersion: 1,
+    };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    assert.deepEqual(decoded.data, examples.ProviderConfigured);
+    const withDefault = create('ProviderConfigured', {
+      ...examples.ProviderConfigured,
+      options: { defaultMaxTokens: 16_000 },
+    });
+    assertDecodeError(
+      () => kordonCatalogue.decode({ ...recorded(withDefault, 4), schemaVersion: 1 }),
+      /defaultMaxTokens/,
+    );
+    assertInvalid(
+      () =>
+        create('ProviderConfigured', { ...examples.ProviderConfigured, options: { defaultMaxTokens: 0 } }),
+      /defaultMaxTokens/,
+    );
   });
 
   test('PolicySet v1 (named periods) is read as v2 (period specs)', () => {

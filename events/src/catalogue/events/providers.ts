@@ -21,8 +21,8 @@ export const providerType = z.enum([
 /** A call timeout: 1 ms to 1 hour. */
 const timeoutMs = z.int().min(1).max(3_600_000);
 
-/** Settings only some provider types take; validated again by the provider's adapter. */
-const providerOptions = z.strictObject({
+/** Settings only some provider types take; validated again by the provider's adapter. (ProviderConfigured v1.) */
+const providerOptionsV1 = z.strictObject({
   /** azure-openai: model name -> deployment name. */
   deployments: z.record(z.string().min(1).max(200), z.string().min(1).max(200)).optional(),
   /** azure-openai: the `api-version` query parameter. */
@@ -51,19 +51,37 @@ const providerOptions = z.strictObject({
     .optional(),
 });
 
+/** The current options: also the answer length a request translated for Claude gets. */
+const providerOptions = providerOptionsV1.extend({
+  /**
+   * anthropic: `max_tokens` of a request from an OpenAI-dialect caller that sets none (Claude
+   * requires one, OpenAI does not; the gateway's default is 4,096, which cuts longer answers).
+   */
+  defaultMaxTokens: z.int().min(1).max(1_000_000).optional(),
+});
+
+const providerConfiguredFields = {
+  provider: slug,
+  type: providerType,
+  /** Only ever set by an admin: a request can never choose where Kordon connects. */
+  baseUrl: endpointUrl,
+  /** Models served (exact names or `prefix*`), in the order clients should see them. */
+  models: z.array(modelPattern).min(1).max(500),
+};
+
 /** Added, or changed in place (the latest event wins). */
 export const ProviderConfigured = defineEvent({
   type: 'ProviderConfigured',
-  version: 1,
-  schema: z.strictObject({
-    provider: slug,
-    type: providerType,
-    /** Only ever set by an admin: a request can never choose where Kordon connects. */
-    baseUrl: endpointUrl,
-    /** Models served (exact names or `prefix*`), in the order clients should see them. */
-    models: z.array(modelPattern).min(1).max(500),
-    options: providerOptions,
-  }),
+  version: 2,
+  schema: z.strictObject({ ...providerConfiguredFields, options: providerOptions }),
+  previous: [
+    // Version 2 adds `defaultMaxTokens` to the options.
+    {
+      version: 1,
+      schema: z.strictObject({ ...providerConfiguredFields, options: providerOptionsV1 }),
+      upcast: (data: object) => data,
+    },
+  ],
 });
 
 export const ProviderRemoved = defineEvent({

@@ -148,7 +148,7 @@ export const IssuedProxyKey = z
 // --- providers and provider keys ---
 
 const providerOptions = ProviderConfigured.schema.shape.options.describe(
-  'Settings some provider types take: deployments and apiVersion (azure-openai), folderId (yandexgpt), oauthUrl and scope (gigachat); balancer, stickiness and timeouts (any).',
+  'Settings some provider types take: deployments and apiVersion (azure-openai), folderId (yandexgpt), oauthUrl and scope (gigachat), defaultMaxTokens (anthropic); balancer, stickiness and timeouts (any).',
 );
 
 export const ConfigureProviderBody = z.strictObject({

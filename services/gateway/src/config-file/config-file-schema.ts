@@ -61,6 +61,8 @@ const providerSchema = z.strictObject({
   balancer: z.enum(['round-robin', 'weighted', 'adaptive']).optional(),
   /** Keep a conversation on one key: `session` (default), `prompt-prefix` or `off`. */
   stickiness: z.enum(['off', 'session', 'prompt-prefix']).optional(),
+  /** anthropic: `max_tokens` of an OpenAI-dialect request that sets none (default 4,096). */
+  defaultMaxTokens: z.int().min(1).max(1_000_000).optional(),
   /**
    * Limits of each call to this provider, in ms (the gateway's defaults where absent): TCP/TLS
    * connect, first byte of the answer, idle time between two chunks, and the whole call.

@@ -303,6 +303,7 @@ function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfig
   if (provider.scope) options.scope = provider.scope;
   if (provider.balancer) options.balancer = provider.balancer;
   if (provider.stickiness) options.stickiness = provider.stickiness;
+  if (provider.defaultMaxTokens) options.defaultMaxTokens = provider.defaultMaxTokens;
   if (provider.timeouts && Object.keys(provider.timeouts).length > 0) options.timeouts = provider.timeouts;
   return {
     provider: provider.name,

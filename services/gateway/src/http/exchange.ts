@@ -187,8 +187,11 @@ export const planChatExchange: ExchangePlanner = (
     upstreamBody = { ...body, model: route.model };
   } else if (caller === 'openai') {
     const request = parseOr(openAIChatRequest, { ...body, model: route.model }, 'request');
+    const defaultMaxTokens = route.provider.options.defaultMaxTokens;
     upstreamBody = (
-      provider === 'anthropic' ? openAIToAnthropicRequest(request) : openAIToGeminiRequest(request)
+      provider === 'anthropic'
+        ? openAIToAnthropicRequest(request, defaultMaxTokens === undefined ? {} : { defaultMaxTokens })
+        : openAIToGeminiRequest(request)
     ) as Record<string, unknown>;
   } else {
     const request = parseOr(anthropicMessagesRequest, { ...body, model: route.model }, 'request');

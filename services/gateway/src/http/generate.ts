@@ -520,7 +520,10 @@ function estimateOf(
   dialect: Dialect,
   precision: 'bound' | 'exact',
 ): AdmissionEstimate {
-  const maxOutput = maxOutputTokens(body);
+  // Without a bound of its own, a request to Claude gets its provider's `defaultMaxTokens`.
+  const maxOutput =
+    maxOutputTokens(body) ??
+    (route.provider.type === 'anthropic' ? route.provider.options.defaultMaxTokens : undefined);
   const outputTokens =
     outcome.endpoint === 'embeddings' ? 0 : Math.min(maxOutput ?? DEFAULT_OUTPUT_ESTIMATE, 1_000_000);
   // Text costs at least one byte per token, so the body's size bounds its prompt; images and
