@@ -34,6 +34,7 @@ import type { RuntimeSecrets } from './runtime-secrets.js';
 import { DataPlaneMetrics } from './telemetry/data-plane-metrics.js';
 import { RequestTracing } from './telemetry/request-trace.js';
 import type { SpanPipeline } from './telemetry/span-pipeline.js';
+import { loadedEncodings, preloadEncodings } from './tokens/index.js';
 import { UpstreamClient } from './upstream/index.js';
 
 export type { KeyHealthView } from './http/key-choice.js';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   maxBodyBytesInFlight?: number | undefined;
   /** Largest finished provider answer read (502 above); default 64 MiB. */
   maxResponseBytes?: number | undefined;
+  /** Load the tokenizers at start rather than on the first count (which stalls the event loop). */
+  preloadTokenizers?: boolean | undefined;
   /** The event store's database, for snapshots of the limit counters; none: rebuilt from the whole log. */
   sql?: SqlExecutor;
   /** How often the limit counters are snapshotted (ms); default 5 minutes. */
@@ -238,6 +241,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const bodySealer = bodyKeys ? new BodySealer({ store: bodyKeys, logger }) : undefined;
 
   const client = new UpstreamClient({ maxResponseBytes: options.maxResponseBytes });
+  if (options.preloadTokenizers) {
+    // ~0.5 s of CPU and ~40 MB of heap, here rather than under the first request that counts.
+    const startedAt = performance.now();
+    preloadEncodings();
+    logger.info(
+      { encodings: loadedEncodings(), ms: Math.round(performance.now() - startedAt) },
+      'tokenizers loaded',
+    );
+  }
   const bodyBudget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultBodyBudget(options.maxBodyBytes));
   const liveStreams = new LiveStreams();
   const generate = {

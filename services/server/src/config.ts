@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
   /** Request bytes held in memory at once (503 past it); unset: an eighth of V8's heap limit. */
   KORDON_MAX_BODY_BYTES_IN_FLIGHT: integer(1024, 64 * 1024 * 1024 * 1024).optional(),
+  /** `true`: the tokenizers load at start (memory held, no stall on the first count). */
+  KORDON_PRELOAD_TOKENIZERS: z.enum(['true', 'false', '1', '0']).default('false'),
   /** Largest finished provider answer read (a 502 past it); V8 cannot hold a longer string than 512 MiB. */
   KORDON_MAX_RESPONSE_BYTES: integer(1024 * 1024, 512 * 1024 * 1024).default(64 * 1024 * 1024),
   /** `false`: the data plane counts nothing on /metrics (the event pipeline and process metrics stay). */
@@ -164,6 +166,8 @@ export interface KordonConfig {
   maxBodyBytesInFlight: number | undefined;
   /** KORDON_MAX_RESPONSE_BYTES: the largest finished answer taken from a provider. */
   maxResponseBytes: number;
+  /** KORDON_PRELOAD_TOKENIZERS: load the tokenizers before the server is ready. */
+  preloadTokenizers: boolean;
   /** Ranges of trusted proxies (X-Forwarded-For is read through them); empty: the TCP peer is the client. */
   trustedProxies: string[];
   /** KORDON_ADMIN_TOKEN: the admin API's bootstrap owner; undefined disables it. */
@@ -262,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
     maxBodyBytesInFlight: e.KORDON_MAX_BODY_BYTES_IN_FLIGHT,
     maxResponseBytes: e.KORDON_MAX_RESPONSE_BYTES,
+    preloadTokenizers: e.KORDON_PRELOAD_TOKENIZERS === 'true' || e.KORDON_PRELOAD_TOKENIZERS === '1',
     trustedProxies: e.KORDON_TRUSTED_PROXIES,
     adminToken: e.KORDON_ADMIN_TOKEN,
     publicUrl: e.KORDON_PUBLIC_URL?.replace(/\/+$/, ''),

@@ -65,6 +65,8 @@ it('parses configuration with defaults and names each bad variable', () => {
       notAnOrigin,
     );
   assert.equal(config.maxResponseBytes, 64 * 1024 * 1024);
+  assert.equal(config.preloadTokenizers, false);
+  assert.equal(loadConfig({ KORDON_PRELOAD_TOKENIZERS: 'true' }).preloadTokenizers, true);
   assert.throws(
     () => loadConfig({ KORDON_MAX_RESPONSE_BYTES: String(1024 * 1024 * 1024) }),
     /KORDON_MAX_RESPONSE_BYTES: expected at most 536870912/,

@@ -87,6 +87,7 @@ export async function startKordon(
       maxBodyBytes: config.maxBodyBytes,
       maxBodyBytesInFlight: config.maxBodyBytesInFlight,
       maxResponseBytes: config.maxResponseBytes,
+      preloadTokenizers: config.preloadTokenizers,
       trustedProxies: config.trustedProxies,
       sql: storage.store.sql,
       secrets,

@@ -41,6 +41,7 @@ export {
   type Encoder,
   type EncodingName,
   getEncoder,
+  loadedEncodings,
   type ModelTokenizer,
   preloadEncodings,
   tokenizerForModel,

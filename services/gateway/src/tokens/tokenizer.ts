@@ -132,6 +132,11 @@ export function preloadEncodings(names: readonly EncodingName[] = ['o200k_base',
   for (const name of names) getEncoder(name);
 }
 
+/** The encodings loaded so far (for the start's log and tests). */
+export function loadedEncodings(): EncodingName[] {
+  return [...loaded.keys()];
+}
+
 const O200K_MODELS = [
   /^gpt-4o(?:-|$)/,
   /^chatgpt-4o/,
