@@ -596,8 +596,13 @@ orgs:
     const claude = await anthropic().messages.countTokens({ model: 'claude-sonnet-4-5', messages });
     assert.ok(claude.input_tokens > 0);
     assert.equal(anthropicMock.requests.at(-1)!.path, '/v1/messages/count_tokens');
-    const gpt = await anthropic().messages.countTokens({ model: 'gpt-4o-mini', messages });
+    const { data: gpt, response } = await anthropic()
+      .messages.countTokens({ model: 'gpt-4o-mini', messages })
+      .withResponse();
     assert.ok(gpt.input_tokens > 0);
+    // Its request id under both names, as every other answer of Kordon's.
+    assert.ok(response.headers.get('request-id'));
+    assert.equal(response.headers.get('request-id'), response.headers.get('x-request-id'));
     // A megabyte of one letter: one piece to the tokenizer, whose merge is quadratic in its
     // length. Counted whole it held the event loop for minutes (the test's timeout fails it).
     const long = await anthropic().messages.countTokens({

@@ -5,7 +5,7 @@ import { estimateRequestTokens } from '../tokens/index.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
 import { accessSubjectOf, authenticate } from './authenticate.js';
-import { GatewayError, sendError } from './gateway-error.js';
+import { answerHeaders, GatewayError, sendError } from './gateway-error.js';
 import {
   asGatewayError,
   type GenerateDependencies,
@@ -102,7 +102,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
         inputTokens = estimate.estimate.inputTokens;
       }
       const text = JSON.stringify({ input_tokens: inputTokens });
-      res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
+      res.writeHead(200, answerHeaders('anthropic', requestId, 'application/json'));
       res.end(text);
       trace?.end(200);
     } catch (error) {

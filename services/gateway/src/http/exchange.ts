@@ -42,7 +42,7 @@ import type { StreamFacts } from '../translate/stream-translator.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage } from '../translate/usage.js';
 import { redactSecrets } from '../upstream/redact.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
-import type { Dialect } from './gateway-error.js';
+import { answerHeaders, type Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
 
 /** The request in the provider's dialect, and how its answer comes back in the caller's. */
@@ -396,20 +396,16 @@ function isUsageOnlyChunk(event: unknown): boolean {
 }
 
 /**
- * The headers of a streamed answer. Proxies in front of Kordon must pass each event on as it
- * comes: nginx buffers a response unless told `X-Accel-Buffering: no`, and `no-transform`
- * keeps a proxy from compressing (so holding back) the stream.
+ * The headers of a streamed answer. A proxy in front of Kordon must pass each event on as it
+ * comes: `X-Accel-Buffering: no` turns off nginx's response buffering for it, and
+ * `no-transform` keeps a proxy from compressing (so holding back) the stream.
  */
 export function streamHeaders(caller: Dialect, requestId: string): Record<string, string> {
-  return {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    'x-accel-buffering': 'no',
-    connection: 'keep-alive',
-    'x-request-id': requestId,
-    // The Anthropic SDK's `_request_id` (and Claude Code's logs) read `request-id`.
-    ...(caller === 'anthropic' && { 'request-id': requestId }),
-  };
+  const headers = answerHeaders(caller, requestId, 'text/event-stream; charset=utf-8');
+  headers['cache-control'] = 'no-cache, no-transform';
+  headers['x-accel-buffering'] = 'no';
+  headers.connection = 'keep-alive';
+  return headers;
 }
 
 export function write(res: ServerResponse, text: string): boolean {

@@ -105,6 +105,21 @@ export function dialectOfHeaders(req: IncomingMessage): Dialect {
   return req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
 }
 
+/**
+ * The headers every answer starts with: its type and the request's id, as `x-request-id` and,
+ * for the Anthropic dialect, as `request-id` (the Anthropic SDK's `_request_id`, Claude Code's
+ * logs).
+ */
+export function answerHeaders(
+  dialect: Dialect,
+  requestId: string,
+  contentType: string,
+): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': contentType, 'x-request-id': requestId };
+  if (dialect === 'anthropic') headers['request-id'] = requestId;
+  return headers;
+}
+
 /** The error body in the caller's dialect. */
 export function errorBody(error: GatewayError, dialect: Dialect): unknown {
   if (dialect === 'anthropic') {
@@ -132,12 +147,8 @@ export function sendError(
     return;
   }
   const text = JSON.stringify(errorBody(error, dialect));
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-request-id': requestId,
-  };
-  if (dialect === 'anthropic') headers['request-id'] = requestId;
+  const headers: Record<string, string | number> = answerHeaders(dialect, requestId, 'application/json');
+  headers['content-length'] = Buffer.byteLength(text);
   // A spent budget stays spent until its period ends (hours, days): both SDKs would otherwise
   // retry a 429 twice, each refused again. They obey this header.
   if (error.kind === 'quota_exceeded') headers['x-should-retry'] = 'false';

@@ -41,7 +41,7 @@ import { anthropicBetaOf } from './anthropic-beta.js';
 import { authenticate, type Caller, type KeyRefusalRecorder, KeyRefusedError } from './authenticate.js';
 import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
-import { type Dialect, GatewayError, sendError } from './gateway-error.js';
+import { answerHeaders, type Dialect, GatewayError, sendError } from './gateway-error.js';
 import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
 import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
@@ -280,16 +280,7 @@ async function attempt(
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
           reportSuccess(deps, keyEntry, sentAt, answer.rateLimits, usage);
-          res.writeHead(
-            200,
-            dialect === 'anthropic'
-              ? {
-                  'content-type': 'application/json',
-                  'x-request-id': outcome.requestId,
-                  'request-id': outcome.requestId,
-                }
-              : { 'content-type': 'application/json', 'x-request-id': outcome.requestId },
-          );
+          res.writeHead(200, answerHeaders(dialect, outcome.requestId, 'application/json'));
           res.end(text);
           record(
             deps,
