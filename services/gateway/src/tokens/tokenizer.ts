@@ -4,10 +4,11 @@ import { createRequire } from 'node:module';
  * Real BPE tokenizers (gpt-tokenizer, a port of OpenAI's tiktoken) for counting tokens when a
  * provider reports no usage, and for estimating a request before admission.
  *
- * Each encoding's rank table is large (o200k_base ~2.4 MB of JS, ~150 ms to load), so it is
- * loaded on first use, once per process, through the package's CommonJS build (a synchronous
- * require keeps counting synchronous on the hot path). Call `preloadEncodings()` at boot to
- * move that cost out of the first request.
+ * Each encoding's rank table is large (o200k_base ~2.4 MB of JS: 150-460 ms to load on the
+ * project's machine, ~40 MB of heap), so it is loaded on first use, once per process, through
+ * the package's CommonJS build (a synchronous require keeps counting synchronous on the hot
+ * path). `preloadEncodings()` at boot (KORDON_PRELOAD_TOKENIZERS) moves that cost out of the
+ * first request that counts.
  *
  * Which encoding a model uses (OpenAI's published mapping, as in tiktoken's model.py):
  *   o200k_base   gpt-4o*, chatgpt-4o*, gpt-4.1*, gpt-4.5*, gpt-5*, o1*, o3*, o4*, codex-mini*,
