@@ -587,6 +587,21 @@ orgs:
       (error: unknown) =>
         error instanceof OpenAI.BadRequestError && /not served on responses/.test(error.message),
     );
+    // A background response is billed when the provider finishes it, after the call: Kordon
+    // would count its prompt only. Refused before any provider is asked, streamed or not.
+    const calls = openaiMock.requests.length;
+    for (const stream of [false, true]) {
+      await assert.rejects(
+        openai().responses.create({ model: 'gpt-4o-mini', input: 'a long task', background: true, stream }),
+        (error: unknown) =>
+          error instanceof OpenAI.BadRequestError &&
+          error.param === 'background' &&
+          /background responses are not served/.test(error.message),
+      );
+      const refused = await lastEvent();
+      assert.ok(refused.type === 'RequestRejected' && refused.data.endpoint === 'responses');
+    }
+    assert.equal(openaiMock.requests.length, calls, 'no provider was asked');
   });
 
   it('Anthropic SDK: count_tokens, by Claude itself or by Kordon for other models', {

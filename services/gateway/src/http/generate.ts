@@ -192,6 +192,16 @@ export function generateHandler(
           },
         );
       }
+      if (endpoint === 'responses' && body.background === true) {
+        // A background response is made after this call has answered (status "queued", no
+        // usage) and billed when the provider finishes it: Kordon would record its prompt only,
+        // and a budget or token limit would not hold it. Refused until Kordon follows them.
+        throw new GatewayError(
+          'invalid_request',
+          'background responses are not served through this gateway: the provider finishes them after the call has answered, where their tokens cannot be counted against your limits; leave out `background` (stream the response to follow a long task)',
+          { param: 'background' },
+        );
+      }
       trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
       admit(deps, outcome, routes[0]!, body, dialect, res);
