@@ -8,6 +8,7 @@ export { secureIssuer } from './config-file/sso-config-schema.js';
 export * from './gateway.js';
 export { dialectOfHeaders, errorBody, GatewayError } from './http/gateway-error.js';
 export { redactionRules } from './http/logged-bodies.js';
+export { PriceBook } from './pricing/index.js';
 export { generateProxyKey, type ProxyKeyHash, ProxyKeyHasher } from './proxy-keys/index.js';
 export * from './runtime-secrets.js';
 export {

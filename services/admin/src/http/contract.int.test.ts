@@ -556,6 +556,33 @@ describe('admin API contract', { skip }, () => {
     });
   });
 
+  describe('prices', () => {
+    it('refuses a price that could not price its model, naming the entry; a usable list is set', async () => {
+      const owner = as(acme.users.owner.token);
+      const from = '2026-01-01T00:00:00Z';
+      const refused = await owner.put('/orgs/acme/prices', {
+        prices: [
+          { model: 'gpt-4o-mini', effectiveFrom: from, input: '0.1' },
+          { model: 'llama-3.3-70b', effectiveFrom: from, input: '0.5', output: '1' },
+        ],
+      });
+      assertProblem(refused, 400, 'validation_failed');
+      const errors = refused.body.errors as { path: string; message: string }[];
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ['body.prices.1'],
+      );
+      assert.match(errors[0]!.message, /no llama-3\.3-70b .*give currency/);
+      assert.deepEqual((await expectStatus(owner.get('/orgs/acme/prices'), 200)).body.items, []);
+      const prices = [
+        { model: 'gpt-4o-mini', effectiveFrom: from, input: '0.1' },
+        { model: 'llama-3.3-70b', effectiveFrom: from, input: '0.5', output: '1', currency: 'USD' },
+      ];
+      await expectStatus(owner.put('/orgs/acme/prices', { prices }), 200);
+      assert.deepEqual((await expectStatus(owner.get('/orgs/acme/prices'), 200)).body.items, prices);
+    });
+  });
+
   describe('providers', () => {
     it('takes options, shows them, keeps them when a change leaves them out, and refuses bad ones', async () => {
       const owner = as(acme.users.owner.token);

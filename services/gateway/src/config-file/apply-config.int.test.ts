@@ -326,6 +326,37 @@ orgs:
     );
   });
 
+  it('refuses a price that could not price its model, naming the model', () => {
+    // Models the shipped table lacks take nothing from it; in another currency neither.
+    const path = writeConfig(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      gpt-4o-mini: { input: 0.1 }
+      llama-3.3-70b: { input: 0.5, output: 1 }
+      claude-sonnet-4-5: { input: 300, currency: RUB }
+`);
+    assert.throws(
+      () => loadConfigFile(path, {}),
+      (error: Error) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.prices\.llama-3\.3-70b: the shipped price table has no llama-3\.3-70b.*give currency/.test(
+          error.message,
+        ) &&
+        /orgs\.0\.prices\.claude-sonnet-4-5: .*give output/.test(error.message) &&
+        !/gpt-4o-mini/.test(error.message),
+    );
+    const priced = writeConfig(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      llama-3.3-70b: { input: 0.5, output: 1, currency: USD }
+`);
+    assert.doesNotThrow(() => loadConfigFile(priced, {}));
+  });
+
   it('refuses a model list entry that is not a model name or prefix, naming where it is', () => {
     const path = writeConfig(`
 orgs:

@@ -8,6 +8,7 @@ import {
 } from '@kordon/events';
 import { compileRules, RedactionConfigError } from '@kordon/redaction';
 import { z } from 'zod';
+import { PriceBook } from '../pricing/index.js';
 import { ssoConfigSchema } from './sso-config-schema.js';
 
 /**
@@ -202,7 +203,20 @@ const orgSchema = z.strictObject({
   slug,
   name,
   /** The org's own prices per model, over the shipped table. */
-  prices: z.record(z.string().min(1).max(200), modelPrice).default({}),
+  prices: z
+    .record(z.string().min(1).max(200), modelPrice)
+    .default({})
+    .superRefine((prices, ctx) => {
+      // A price the book cannot use would leave its model unpriced, silently: refused here.
+      const models = Object.keys(prices);
+      const entries = Object.values(prices).map((price, i) => ({
+        ...price,
+        model: models[i]!,
+        effectiveFrom: '2000-01-01',
+      }));
+      for (const { index, message } of PriceBook.listProblems(entries))
+        ctx.addIssue({ code: 'custom', path: index === null ? [] : [models[index]!], message });
+    }),
   /** The zone calendar periods (`1d`, `1w`, `1mo`) of every limit of the org are counted in. */
   timeZone: timeZone.default('UTC'),
   /** Day of the month monthly periods start (1-28). */

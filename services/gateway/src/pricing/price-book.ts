@@ -103,7 +103,13 @@ type ResolvedOverride =
       readonly price: ModelPrice;
       readonly source: PriceSource;
     }
-  | { readonly ok: false; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly detail: string;
+      /** The fields it would need, and why they were not inherited. */
+      readonly missing: readonly string[];
+      readonly tableEntry: boolean;
+    };
 
 interface CompiledOverride {
   readonly override: OrgPriceOverride;
@@ -211,6 +217,45 @@ export class PriceBook {
   /** The shipped table with no overrides. */
   static shipped(): PriceBook {
     return new PriceBook();
+  }
+
+  /**
+   * What keeps an org's price list from pricing what it names, found before the list is
+   * stored (config file, admin API) rather than at request time: an entry the book refuses
+   * (the whole list would be ignored) or one it cannot complete (a model the shipped table
+   * lacks, given without input, output or currency, would stay unpriced: no cost recorded,
+   * and free to every USD budget). Empty when every entry prices its model.
+   */
+  static listProblems(
+    prices: readonly Omit<OrgPriceOverrideInput, 'orgId'>[],
+  ): Array<{ index: number | null; message: string }> {
+    const orgId = 'this list'; // named in the book's own messages ("this list already overrides...")
+    let book: PriceBook;
+    try {
+      book = PriceBook.shipped().withOverrides(prices.map((price) => ({ ...price, orgId })));
+    } catch (error) {
+      if (!(error instanceof PriceBookError)) throw error;
+      return error.issues.map((issue) => {
+        const at = /^overrides\[(\d+)\]\.?:?\s*(.*)$/.exec(issue);
+        return at ? { index: Number(at[1]), message: at[2]! } : { index: null, message: issue };
+      });
+    }
+    const problems: Array<{ index: number; message: string }> = [];
+    prices.forEach((price, index) => {
+      const override = orgPriceOverride.parse({ ...price, orgId });
+      const resolved = book.#resolve(book.#canonical(normalizeModelName(override.model)), override);
+      if (resolved.ok) return;
+      const needs = resolved.missing
+        .map((field) => (field === 'currency' ? 'currency (USD, EUR, RUB...)' : field))
+        .join(', ');
+      problems.push({
+        index,
+        message: resolved.tableEntry
+          ? `${override.model} in another currency or unit than the shipped table's takes nothing from it: give ${needs}`
+          : `the shipped price table has no ${override.model} to take the rest from: give ${needs}`,
+      });
+    });
+    return problems;
   }
 
   /** A new book with the same table and these overrides (e.g. after a projection update). */
@@ -335,12 +380,12 @@ export class PriceBook {
         currency === undefined && 'currency',
         input === undefined && 'input',
         output === undefined && 'output',
-      ]
-        .filter(Boolean)
-        .join(', ');
+      ].filter((field) => field !== false);
       return {
         ok: false,
-        detail: `override of ${o.model} for ${o.orgId} lacks ${missing}${base === undefined ? ' and the table has no entry to inherit from' : ' (not inherited: currency or unit differs from the table)'}`,
+        detail: `override of ${o.model} for ${o.orgId} lacks ${missing.join(', ')}${base === undefined ? ' and the table has no entry to inherit from' : ' (not inherited: currency or unit differs from the table)'}`,
+        missing,
+        tableEntry: base !== undefined,
       };
     }
     const price: ModelPrice = { input, output, currency, unitTokens };

@@ -298,6 +298,55 @@ describe('PriceBook: org overrides', () => {
   });
 });
 
+describe('PriceBook.listProblems: an org price list checked before it is stored', () => {
+  const from = '2026-01-01';
+  test('a list whose every entry prices its model has none', () => {
+    assert.deepEqual(
+      PriceBook.listProblems([
+        { model: 'gpt-4o-mini', effectiveFrom: from, input: '0.1' },
+        { model: 'my-vllm-model', effectiveFrom: from, input: '0.5', output: '1', currency: 'USD' },
+        {
+          model: 'yandexgpt-lite',
+          effectiveFrom: from,
+          input: '0.2',
+          output: '0.2',
+          currency: 'RUB',
+          unitTokens: 1000,
+        },
+      ]),
+      [],
+    );
+  });
+
+  test('a model the table lacks, or a new currency, needs every price; each problem names its entry', () => {
+    const problems = PriceBook.listProblems([
+      { model: 'gpt-4o-mini', effectiveFrom: from, output: '0.5' },
+      { model: 'my-vllm-model', effectiveFrom: from, input: '0.5', output: '1' },
+      { model: 'gpt-4o', effectiveFrom: from, input: '200', currency: 'RUB' },
+    ]);
+    assert.deepEqual(
+      problems.map((p) => p.index),
+      [1, 2],
+    );
+    assert.match(problems[0]!.message, /no my-vllm-model .*: give currency \(USD/);
+    assert.match(problems[1]!.message, /another currency .*: give output$/);
+  });
+
+  test('entries the book refuses outright are named by their index', () => {
+    const problems = PriceBook.listProblems([
+      { model: 'gpt-4o', effectiveFrom: from, input: '1' },
+      { model: 'gpt-4o', effectiveFrom: from, input: '2' },
+      { model: 'gpt-4o-mini', effectiveFrom: 'soon', input: '1' },
+    ]);
+    assert.deepEqual(
+      problems.map((p) => p.index),
+      [1, 2],
+      JSON.stringify(problems),
+    );
+    assert.match(problems[0]!.message, /already overrides gpt-4o from 2026-01-01/);
+  });
+});
+
 describe('PriceBook: a custom table is validated', () => {
   test('a table with a float price or an unknown provider is refused', () => {
     const table = {

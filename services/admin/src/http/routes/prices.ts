@@ -1,7 +1,9 @@
 import { PricesSet, streams } from '@kordon/events';
+import { PriceBook } from '@kordon/gateway';
 import { z } from 'zod';
 import { etag, execute } from '../../commands/execute.js';
 import { pricesDecider } from '../../deciders/prices.js';
+import { AdminError } from '../../errors.js';
 import { metadataOf, orgOf } from '../helpers.js';
 import { route } from '../route.js';
 import { orgParams } from '../schemas.js';
@@ -49,6 +51,16 @@ export const priceRoutes = [
     responses: { 200: { description: 'The price list as set', schema: Prices } },
     handler: async (ctx) => {
       const org = orgOf(ctx);
+      // Refused now rather than ignored at request time (its model unpriced, or every price).
+      const problems = PriceBook.listProblems(ctx.body.prices);
+      if (problems.length > 0) {
+        throw new AdminError('validation_failed', 'some prices cannot price their model', {
+          errors: problems.map(({ index, message }) => ({
+            path: index === null ? 'body.prices' : `body.prices.${index}`,
+            message,
+          })),
+        });
+      }
       const { version } = await execute(
         ctx.deps.bus,
         pricesDecider,
