@@ -110,6 +110,7 @@ orgs:
     name: Acme
     prices:
       gpt-4o-mini: { input: 1, output: 2 }
+      slow-model: { input: 1, output: 2, currency: USD }
     providers:
       - name: openai-main
         type: openai
@@ -818,6 +819,35 @@ orgs:
       assert.ok(event.data.usage.outputTokens >= 5, 'the words already streamed are counted');
       assert.ok(event.data.usage.inputTokens > 0);
     }
+  });
+
+  it('a plain request the client leaves while the provider works is charged its prompt', async () => {
+    const controller = new AbortController();
+    const prompt = 'a long question '.repeat(50);
+    setTimeout(() => controller.abort(), 200);
+    await assert.rejects(
+      openai().chat.completions.create(
+        { model: 'slow-model', messages: [{ role: 'user', content: prompt }] },
+        { signal: controller.signal, maxRetries: 0 },
+      ),
+      (error: unknown) => error instanceof OpenAI.APIUserAbortError,
+    );
+    // The provider has the prompt and bills it, answered or not: the books say so.
+    const isThisRequest = (e: Awaited<ReturnType<typeof lastEvent>>) =>
+      e?.type === 'RequestFailed' && !e.data.stream && e.data.model === 'slow-model';
+    let event = await lastEvent();
+    for (let waited = 0; !isThisRequest(event) && waited < 3000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      event = await lastEvent();
+    }
+    assert.ok(isThisRequest(event), `the request's event: ${JSON.stringify(event)}`);
+    if (event.type !== 'RequestFailed') return;
+    assert.equal(event.data.errorCode, 'client_disconnected');
+    assert.ok(event.data.usage.inputTokens >= 100, `the prompt is counted: ${event.data.usage.inputTokens}`);
+    assert.equal(event.data.usage.outputTokens, 0);
+    // At the org's 1 USD a million input tokens.
+    assert.equal(Number(event.data.cost), event.data.usage.inputTokens / 1_000_000);
+    assert.equal(event.data.currency, 'USD');
   });
 
   it('a Responses API stream the client leaves is recorded with the tokens streamed, counted', async () => {

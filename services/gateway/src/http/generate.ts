@@ -91,7 +91,7 @@ interface Outcome {
   clientIp: string;
   /** The caller's conversation id (x-kordon-session-id), for sticky keys. */
   sessionId: string | undefined;
-  /** The request's body, for the org's logging policy (read only when the org logs bodies). */
+  /** The request's body: for the org's logging policy, and the prompt of a call its caller left. */
   body?: Record<string, unknown>;
   /** Size of the request body: every text token is at least one byte of it. */
   bodyBytes: number;
@@ -209,7 +209,9 @@ export function generateHandler(
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (abort.aborted) {
-        record(deps, outcome, failed(outcome, 'client_disconnected', undefined, null));
+        const prompt = promptOfAbandonedCall(outcome, dialect);
+        const cost = prompt ? price(deps, outcome, prompt) : undefined;
+        record(deps, outcome, failed(outcome, 'client_disconnected', prompt, null, null, cost));
         return;
       }
       if (!(gatewayError.kind === 'internal')) {
@@ -887,6 +889,17 @@ function keyRefusedEvent(
       traceId: traceId ?? null,
     },
   );
+}
+
+/**
+ * The usage of a request its caller left while a provider had it: the provider received the
+ * prompt, and a provider makes (and bills) a non-streamed answer whether or not anyone waits
+ * for it, so the prompt is counted and charged; what it answered is not known. Undefined when
+ * no provider was asked yet.
+ */
+function promptOfAbandonedCall(outcome: Outcome, dialect: Dialect): NormalisedUsage | undefined {
+  if (outcome.attempts === 0 || !outcome.route || !outcome.body) return undefined;
+  return { ...ZERO, inputTokens: exactInputTokens(outcome, outcome.route, outcome.body, dialect) };
 }
 
 /**
