@@ -31,7 +31,7 @@ orgs:
       - name: openai
         type: openai
         baseUrl: ${mockUrl}/v1
-        models: [gpt-4o-mini, gpt-4.1-mini]
+        models: [gpt-4o-mini, gpt-4.1-mini, my-local-model]
         keys: [{ name: k1, secret: "\${UPSTREAM_KEY}" }]
     users:
       - email: dev@acme.test
@@ -139,6 +139,22 @@ orgs:
     assert.equal((await gateway.requestEvents()).length, before + 1);
   });
 
+  it('a USD budget refuses a model with no USD price (it would hold nothing) before any provider is asked', async () => {
+    const calls = mock.requests.length;
+    const refused = await ask(openai('photo'), 'my-local-model').catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
+    assert.match(
+      refused.message,
+      /my-local-model has no price in USD, so the USD budget of this key cannot hold/,
+    );
+    const rejected = await lastRejected();
+    assert.equal(rejected.data.reason, 'budget_usd');
+    assert.equal(rejected.data.model, 'my-local-model');
+    assert.equal(mock.requests.length, calls, 'no provider was asked');
+    // A key without a money budget may use it (the mock answers any model).
+    await ask(openai('api'), 'my-local-model');
+  });
+
   it('a model outside the key list is a 403 naming it', async () => {
     const refused = await ask(openai('models'), 'gpt-4.1-mini').catch((error: unknown) => error);
     assert.ok(refused instanceof OpenAI.PermissionDeniedError, String(refused));
@@ -153,7 +169,7 @@ orgs:
       for await (const model of openai(name).models.list()) ids.push(model.id);
       return ids;
     };
-    assert.deepEqual(await listed('api'), ['gpt-4o-mini', 'gpt-4.1-mini']);
+    assert.deepEqual(await listed('api'), ['gpt-4o-mini', 'gpt-4.1-mini', 'my-local-model']);
     assert.deepEqual(await listed('models'), ['gpt-4o-mini']);
     const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('models'), maxRetries: 0 });
     const anthropicIds: string[] = [];
@@ -289,8 +305,11 @@ orgs:
     const resets = (await gateway.allEvents()).filter(
       (e) => e.type === 'LimitReset' && e.data.limit === 'budget_usd' && e.data.scope === 'proxy-key',
     );
-    const starts = resets.map((e) => (e.type === 'LimitReset' ? e.data.periodStart : ''));
-    assert.equal(new Set(starts).size, starts.length, 'one LimitReset per period');
+    // Per key: the day's budgets of the other keys start their periods at the same instant.
+    const starts = resets.map((e) =>
+      e.type === 'LimitReset' ? `${e.data.scopeId} ${e.data.periodStart}` : '',
+    );
+    assert.equal(new Set(starts).size, starts.length, 'one LimitReset per key and period');
     assert.ok(starts.length >= 2);
   });
 

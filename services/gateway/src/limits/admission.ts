@@ -403,7 +403,18 @@ export class LimitsEnforcer {
   ): Refusal | null {
     const { requestId } = subject;
     if (budgets.usdScopes.length > 0) {
-      const estimate = expected.usd ?? 0n;
+      if (expected.usd === null) {
+        // Unpriced (or priced in another currency), a request would cost the budget nothing
+        // whatever the provider bills: a money limit that does not hold. Refused until priced.
+        const ref = budgets.usdBudgets[0]!.ref;
+        return refusal(
+          'budget_usd',
+          ref,
+          403,
+          `${subject.model} has no price in USD, so the USD budget of this ${label(ref)} cannot hold its requests; an admin can price it in the org's prices`,
+        );
+      }
+      const estimate = expected.usd;
       const reserved = this.#usd.reserve(budgets.usdScopes, requestId, estimate, now);
       if (!reserved.ok) {
         const ref = budgets.usdBudgets[budgets.usdScopes.indexOf(reserved.scopeKey)]!.ref;

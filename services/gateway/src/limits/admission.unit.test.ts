@@ -157,6 +157,30 @@ describe('LimitsEnforcer', () => {
     );
   });
 
+  it('a USD budget refuses a model without a USD price (it would cost the budget nothing), and nothing else', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'team', scopeId: 'tm_1', limits: { budget: { usd: '5', period: '1mo' } } },
+        { scope: 'user', scopeId: 'usr_2', limits: { rpm: 100 } },
+      ]),
+    );
+    const unpriced = () => ({ bound: false, usd: null, inputTokens: 100, outputTokens: 100 });
+    const refused = limits.admit(subject({ model: 'my-vllm-model' }), unpriced, T0);
+    assert.ok(!refused.ok);
+    assert.equal(refused.reason, 'budget_usd');
+    assert.equal(refused.status, 403);
+    assert.deepEqual(refused.limitScope, { scope: 'team', scopeId: 'tm_1' });
+    assert.equal(
+      refused.message,
+      "my-vllm-model has no price in USD, so the USD budget of this team cannot hold its requests; an admin can price it in the org's prices",
+    );
+    assert.equal(limits.usdView('team', 'tm_1').usedUsd, '0', 'nothing held');
+    // Where no USD budget applies, an unpriced model is admitted.
+    assert.ok(
+      limits.admit(subject({ model: 'my-vllm-model', userId: 'usr_2', teamId: null }), unpriced, T0).ok,
+    );
+  });
+
   it('renews at the period boundary with one LimitReset of a deterministic id', () => {
     const { limits, emitted } = enforcer(
       registryWith([
