@@ -228,6 +228,63 @@ orgs:
     assert.equal(event.data.stream, false);
   });
 
+  it("OpenAI's priority and flex processing are charged at their rates, plain, streamed and in the Responses API", async () => {
+    /** USD of a usage at per-million rates, in exact tenths of a millionth of a cent. */
+    const usd = (
+      usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number },
+      rates: [input: number, cached: number, output: number],
+    ) => {
+      const units =
+        (usage.inputTokens - usage.cachedInputTokens) * rates[0] +
+        usage.cachedInputTokens * rates[1] +
+        usage.outputTokens * rates[2];
+      return units / 1e10;
+    };
+    const recorded = async () => {
+      const event = await lastEvent();
+      assert.ok(event.type === 'RequestCompleted', event.type);
+      return event.data;
+    };
+    // gpt-4.1-mini from the shipped table: 0.40 / 0.10 / 1.60, priority 0.70 / 0.175 / 2.80.
+    const priority = await openai().chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages: [{ role: 'user', content: 'fast please' }],
+      service_tier: 'priority',
+    });
+    assert.equal(priority.service_tier, 'priority');
+    const plain = await recorded();
+    assert.equal(plain.usage.serviceTier, 'priority');
+    assert.equal(Number(plain.cost), usd(plain.usage, [7000, 1750, 28000]));
+    // Flex, streamed: half the standard rates.
+    const stream = await openai().chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages: [{ role: 'user', content: 'slow is fine' }],
+      service_tier: 'flex',
+      stream: true,
+    });
+    for await (const _ of stream);
+    const flex = await recorded();
+    assert.equal(flex.stream, true);
+    assert.equal(flex.usage.serviceTier, 'flex');
+    assert.equal(Number(flex.cost), usd(flex.usage, [2000, 500, 8000]));
+    // The Responses API names the tier in its response object.
+    await openai()
+      .responses.stream({ model: 'gpt-4.1-mini', input: 'priority response', service_tier: 'priority' })
+      .finalResponse();
+    const responses = await recorded();
+    assert.equal(responses.usage.serviceTier, 'priority');
+    assert.equal(Number(responses.cost), usd(responses.usage, [7000, 1750, 28000]));
+    // Standard processing ('auto' is served at 'default') records no tier.
+    await openai().chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages: [{ role: 'user', content: 'as usual' }],
+      service_tier: 'auto',
+    });
+    const standard = await recorded();
+    assert.equal(standard.usage.serviceTier, undefined);
+    assert.equal(Number(standard.cost), usd(standard.usage, [4000, 1000, 16000]));
+  });
+
   it('a plain answer without usage is counted with the tokenizer; the same dialect gets the bytes as sent', async () => {
     openaiMock.enqueueScenario('no-usage');
     const response = await fetch(`${kordon.url}/v1/chat/completions`, {

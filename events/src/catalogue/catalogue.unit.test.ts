@@ -286,9 +286,9 @@ describe('kordon catalogue', () => {
   const CURRENT_VERSION: Partial<Record<string, number>> = {
     PolicySet: 2,
     ProviderConfigured: 2,
-    RequestCompleted: 4,
+    RequestCompleted: 5,
     RequestRejected: 2,
-    RequestFailed: 3,
+    RequestFailed: 4,
   };
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
@@ -354,7 +354,7 @@ describe('kordon catalogue', () => {
     ] as const) {
       const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
       const decoded = kordonCatalogue.decode(stored);
-      assert.equal(decoded.schemaVersion, version + 2);
+      assert.equal(decoded.schemaVersion, version + 3);
       assert.deepEqual(decoded.data, examples[type]);
       const usage = { ...examples[type].usage, cacheWriteInputTokens: 50, cacheWrite1hInputTokens: 100 };
       const withWrites = create(type, { ...examples[type], usage });
@@ -376,13 +376,13 @@ describe('kordon catalogue', () => {
   });
 
   test('RequestCompleted v3 and RequestFailed v2 are read unchanged; only the new versions carry web searches', () => {
-    for (const [type, version] of [
-      ['RequestCompleted', 3],
-      ['RequestFailed', 2],
+    for (const [type, version, current] of [
+      ['RequestCompleted', 3, 5],
+      ['RequestFailed', 2, 4],
     ] as const) {
       const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
       const decoded = kordonCatalogue.decode(stored);
-      assert.equal(decoded.schemaVersion, version + 1);
+      assert.equal(decoded.schemaVersion, current);
       assert.deepEqual(decoded.data, examples[type]);
       const usage = { ...examples[type].usage, webSearches: 2 };
       const withSearches = create(type, { ...examples[type], usage });
@@ -394,6 +394,29 @@ describe('kordon catalogue', () => {
       assertInvalid(
         () => create(type, { ...examples[type], usage: { ...usage, webSearches: -1 } }),
         /webSearches/,
+      );
+    }
+  });
+
+  test('RequestCompleted v4 and RequestFailed v3 are read unchanged; only the new versions carry a service tier', () => {
+    for (const [type, version] of [
+      ['RequestCompleted', 4],
+      ['RequestFailed', 3],
+    ] as const) {
+      const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
+      const decoded = kordonCatalogue.decode(stored);
+      assert.equal(decoded.schemaVersion, version + 1);
+      assert.deepEqual(decoded.data, examples[type]);
+      const usage = { ...examples[type].usage, serviceTier: 'priority' as const };
+      const withTier = create(type, { ...examples[type], usage });
+      assert.deepEqual((withTier.data as { usage: unknown }).usage, usage);
+      assertDecodeError(
+        () => kordonCatalogue.decode({ ...recorded(withTier, 7), schemaVersion: version }),
+        /serviceTier/,
+      );
+      assertInvalid(
+        () => create(type, { ...examples[type], usage: { ...usage, serviceTier: 'default' as 'flex' } }),
+        /serviceTier/,
       );
     }
   });
@@ -427,7 +450,7 @@ describe('kordon catalogue', () => {
       data: { ...v1, redactedPrompt: 'hello [EMAIL]' },
     };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 4);
+    assert.equal(decoded.schemaVersion, 5);
     if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
     assert.equal(decoded.data.redactedPrompt, 'hello [EMAIL]');
     assert.equal(decoded.data.sealedBodies, null);
@@ -636,13 +659,13 @@ describe('kordon catalogue', () => {
   test('a future version is refused, not guessed at', () => {
     const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, schemaVersion: 5 }),
-      /^event RequestCompleted v5 at position 9: unknown version \(this build knows up to v4\)/,
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 6 }),
+      /^event RequestCompleted v6 at position 9: unknown version \(this build knows up to v5\)/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
     assertInvalid(
       () => kordonCatalogue.validate({ ...event, schemaVersion: 1 }),
-      /only version 4 may be written/,
+      /only version 5 may be written/,
     );
   });
 

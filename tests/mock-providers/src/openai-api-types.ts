@@ -11,3 +11,9 @@ export function contentText(value: ChatContent): string {
   if (typeof value === 'string') return value;
   return (value ?? []).map((part) => part.text ?? '').join('');
 }
+
+/** `service_tier` as asked, and the tier that serves it: `auto` and `default` are served at the standard one. */
+export const serviceTierRequest = z.enum(['auto', 'default', 'flex', 'scale', 'priority']).nullish();
+export function servedTier(asked: z.infer<typeof serviceTierRequest>): string {
+  return asked === 'flex' || asked === 'priority' || asked === 'scale' ? asked : 'default';
+}

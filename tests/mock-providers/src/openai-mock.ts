@@ -24,7 +24,7 @@ import {
   type MockServerOptions,
   startMockServer,
 } from './mock-server.js';
-import { chatContent, contentText } from './openai-api-types.js';
+import { chatContent, contentText, servedTier, serviceTierRequest } from './openai-api-types.js';
 import { missingKeyError, openAIError, openAIErrorReply, wrongKeyMessage } from './openai-error.js';
 import { handleResponses } from './openai-responses.js';
 import type { QuotaSnapshot } from './quota.js';
@@ -69,6 +69,7 @@ const chatRequest = z.object({
     .optional(),
   max_tokens: z.number().int().nullish(),
   max_completion_tokens: z.number().int().nullish(),
+  service_tier: serviceTierRequest,
 });
 type ChatRequest = z.infer<typeof chatRequest>;
 
@@ -228,7 +229,7 @@ function chatCompletion(exchange: Exchange, request: ChatRequest, answer: Answer
     model: request.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(answer) }],
     ...(exchange.scenario.omitUsage ? {} : { usage: chatUsage(answer) }),
-    service_tier: 'default',
+    service_tier: servedTier(request.service_tier),
     system_fingerprint: 'fp_mock',
   };
 }
@@ -241,7 +242,7 @@ function chatChunks(exchange: Exchange, request: ChatRequest, answer: Answer): S
     object: 'chat.completion.chunk',
     created: Math.floor(exchange.now() / 1000),
     model: request.model,
-    service_tier: 'default',
+    service_tier: servedTier(request.service_tier),
     system_fingerprint: 'fp_mock',
     // With include_usage every chunk carries `usage: null` until the last one.
     ...(includeUsage ? { usage: null } : {}),

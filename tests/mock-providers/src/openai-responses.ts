@@ -9,7 +9,7 @@ import {
   splitWords,
 } from './answers.js';
 import type { Exchange } from './mock-server.js';
-import { contentText } from './openai-api-types.js';
+import { contentText, servedTier, serviceTierRequest } from './openai-api-types.js';
 import { openAIError, openAIErrorReply } from './openai-error.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
@@ -36,6 +36,7 @@ const responsesRequest = z.object({
   max_output_tokens: z.number().int().nullish(),
   previous_response_id: z.string().nullish(),
   store: z.boolean().nullish(),
+  service_tier: serviceTierRequest,
 });
 type ResponsesRequest = z.infer<typeof responsesRequest>;
 
@@ -199,6 +200,7 @@ function responseObject(
     parallel_tool_calls: true,
     previous_response_id: request.previous_response_id ?? null,
     reasoning: { effort: null, summary: null },
+    service_tier: servedTier(request.service_tier),
     store: request.store !== false,
     temperature: 1,
     text: { format: { type: 'text' } },

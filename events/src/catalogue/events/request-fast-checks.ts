@@ -61,11 +61,18 @@ const OPTIONAL_USAGE_COUNTS = [
   'webSearches',
 ] as const;
 
-/** The `usage` object: three counts and up to four optional ones, its parts within their wholes. */
+/**
+ * The `usage` object: three counts, up to four optional ones and the optional service tier,
+ * its parts within their wholes.
+ */
 function isUsage(value: unknown): boolean {
   if (!isObject(value)) return false;
-  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens } = value;
+  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens, serviceTier } = value;
   let keys = 3;
+  if (serviceTier !== undefined) {
+    if (serviceTier !== 'priority' && serviceTier !== 'flex') return false;
+    keys++;
+  } else if ('serviceTier' in value) return false;
   for (const name of OPTIONAL_USAGE_COUNTS) {
     const count = value[name];
     if (count !== undefined) {

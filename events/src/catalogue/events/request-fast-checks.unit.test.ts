@@ -67,6 +67,10 @@ const VALUES: unknown[] = [
   'messages',
   'embeddings ',
   'client_disconnected',
+  'priority',
+  'flex',
+  'default',
+  'Priority',
   'nope',
   '127.0.0.1',
   '256.1.1.1',
@@ -140,6 +144,8 @@ for (const [name, holds, definition, bases] of [
       },
       // With web searches.
       { ...completed, usage: { ...completed.usage, webSearches: 3 } },
+      // Billed at another service tier's rates.
+      { ...completed, usage: { ...completed.usage, serviceTier: 'priority' } },
       {
         ...completed,
         teamId: null,
@@ -159,6 +165,7 @@ for (const [name, holds, definition, bases] of [
       { ...failed, provider: null, providerKeyId: null, status: 499 },
       { ...failed, usage: { ...failed.usage, cacheWrite1hInputTokens: 7 } },
       { ...failed, usage: { ...failed.usage, webSearches: 1 } },
+      { ...failed, usage: { ...failed.usage, serviceTier: 'flex' } },
     ],
   ],
 ] as const) {

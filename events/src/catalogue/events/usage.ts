@@ -88,11 +88,32 @@ const usageV2 = z
   .refine(reasoningFits, reasoningRule);
 
 /**
- * The current usage: also the web searches the provider ran for the request (Claude's web
- * search tool), billed apiece on top of the tokens; left out when there were none.
+ * Also the web searches the provider ran for the request (Claude's web search tool), billed
+ * apiece on top of the tokens; left out when there were none. (RequestCompleted v4 and
+ * RequestFailed v3.)
+ */
+const usageV3 = z
+  .strictObject({ ...cacheUsageFields, webSearches: count.optional() })
+  .refine(promptPartsFit, promptPartsRule)
+  .refine(reasoningFits, reasoningRule);
+
+/**
+ * The processing tiers that bill a request's tokens at other than the standard rates, as the
+ * provider's answer names them (OpenAI's `service_tier`): `priority` at its own higher rates,
+ * `flex` at half.
+ */
+export const billedServiceTier = z.enum(['priority', 'flex']);
+
+/**
+ * The current usage: also the service tier that billed the tokens, when it was not the
+ * standard one (left out then).
  */
 const usage = z
-  .strictObject({ ...cacheUsageFields, webSearches: count.optional() })
+  .strictObject({
+    ...cacheUsageFields,
+    webSearches: count.optional(),
+    serviceTier: billedServiceTier.optional(),
+  })
   .refine(promptPartsFit, promptPartsRule)
   .refine(reasoningFits, reasoningRule);
 
@@ -150,7 +171,7 @@ const sealedBodies = z
 
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
-  version: 4,
+  version: 5,
   fastCheck: requestCompletedHolds,
   schema: z.strictObject({
     /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
@@ -158,6 +179,12 @@ export const RequestCompleted = defineEvent({
     sealedBodies,
   }),
   previous: [
+    {
+      // Version 5 adds the service tier to `usage`.
+      version: 4,
+      schema: z.strictObject({ ...requestCompletedFields(usageV3), sealedBodies }),
+      upcast: (data: object) => data,
+    },
     {
       // Version 4 adds the web searches to `usage`.
       version: 3,
@@ -267,10 +294,12 @@ const requestFailedFields = <U extends z.ZodType>(usage: U) => ({
 
 export const RequestFailed = defineEvent({
   type: 'RequestFailed',
-  version: 3,
+  version: 4,
   fastCheck: requestFailedHolds,
   schema: z.strictObject(requestFailedFields(usage)),
   previous: [
+    // Version 4 adds the service tier to `usage`.
+    { version: 3, schema: z.strictObject(requestFailedFields(usageV3)), upcast: (data: object) => data },
     // Version 3 adds the web searches to `usage`.
     { version: 2, schema: z.strictObject(requestFailedFields(usageV2)), upcast: (data: object) => data },
     // Version 2 adds the cache writes to `usage`.

@@ -39,7 +39,7 @@ import {
 } from '../translate/index.js';
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
-import { handCheckedOpenAIUsage, type NormalisedUsage } from '../translate/usage.js';
+import { handCheckedOpenAIUsage, type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import { redactSecrets } from '../upstream/redact.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import { answerHeaders, type Dialect } from './gateway-error.js';
@@ -214,12 +214,17 @@ export const planChatExchange: ExchangePlanner = (
     // came, and only the usage (and the shape around it) is validated.
     const forwardRaw = caller === provider && !adapter.mapResponse;
     if (provider === 'openai') {
+      // The tier that served the answer prices its tokens (priority, flex).
+      const tier = (json as { service_tier?: unknown } | null)?.service_tier;
       if (forwardRaw) {
         const usage = plainOpenAIUsage(json) ?? parseAnswer(openAIAnswerUsage, json, 'usage').usage;
-        if (usage) return { text: reply.rawText, usage: usageFromOpenAI(usage) };
+        if (usage) return { text: reply.rawText, usage: withServiceTier(usageFromOpenAI(usage), tier) };
       }
       const completion = parseAnswer(openAIChatCompletion, json, 'usage');
-      const usage = usageFromOpenAI(completion.usage) ?? fallbackUsage(openAICompletionText(completion));
+      const usage = withServiceTier(
+        usageFromOpenAI(completion.usage) ?? fallbackUsage(openAICompletionText(completion)),
+        tier,
+      );
       if (forwardRaw) return { text: reply.rawText, usage };
       const out = caller === 'openai' ? json : openAIToAnthropicResponse(completion, { model: shownModel });
       return { text: JSON.stringify(out), usage };
@@ -320,7 +325,7 @@ export const planChatExchange: ExchangePlanner = (
     if (res.destroyed) {
       events.cancel();
       settle(
-        translator.usage ?? fallbackUsage(translator.outputText()),
+        translator.usage ?? withServiceTier(fallbackUsage(translator.outputText()), translator.serviceTier),
         'client_disconnected',
         () => translator.outputText(),
         translator.facts,
@@ -336,7 +341,7 @@ export const planChatExchange: ExchangePlanner = (
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
     res.end(batch + errorFrame(caller, timing.interruption ?? `upstream stream interrupted: ${message}`));
     settle(
-      translator.usage ?? fallbackUsage(translator.outputText()),
+      translator.usage ?? withServiceTier(fallbackUsage(translator.outputText()), translator.serviceTier),
       'interrupted',
       () => translator.outputText(),
       translator.facts,

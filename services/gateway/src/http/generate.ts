@@ -533,7 +533,16 @@ function estimateOf(
   // token-id arrays do not, and are always counted.
   const bound = precision === 'bound' && textOnly(body, outcome.endpoint);
   const inputTokens = bound ? outcome.bodyBytes : exactInputTokens(outcome, route, body, dialect);
-  const priced = price(deps, outcome, { inputTokens, outputTokens, cachedInputTokens: 0 }, route);
+  // A request that asks OpenAI for priority (or flex) processing is billed at that tier's rates.
+  const openAI = route.provider.type === 'openai' || route.provider.type === 'azure-openai';
+  const asked = body.service_tier;
+  const tier = openAI && (asked === 'priority' || asked === 'flex') ? asked : undefined;
+  const priced = price(
+    deps,
+    outcome,
+    { inputTokens, outputTokens, cachedInputTokens: 0, ...(tier && { serviceTier: tier }) },
+    route,
+  );
   return {
     bound,
     usd: priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null,
@@ -746,6 +755,7 @@ function usageData(usage: NormalisedUsage) {
   if (usage.cacheWriteTokens) data.cacheWriteInputTokens = usage.cacheWriteTokens;
   if (usage.cacheWrite1hTokens) data.cacheWrite1hInputTokens = usage.cacheWrite1hTokens;
   if (usage.webSearches) data.webSearches = usage.webSearches;
+  if (usage.serviceTier) data.serviceTier = usage.serviceTier;
   return data;
 }
 

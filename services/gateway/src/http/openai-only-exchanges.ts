@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
-import type { NormalisedUsage } from '../translate/usage.js';
+import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import { drained, type ExchangePlanner, streamHeaders, write } from './exchange.js';
 
 /*
@@ -154,16 +154,21 @@ export const planResponsesExchange: ExchangePlanner = (
   return {
     operation: { operation: 'responses', model: route.model, stream, body: { ...body, model: route.model } },
     answer: (reply) => {
-      const json = reply.json() as { id?: unknown; usage?: unknown };
+      const json = reply.json() as { id?: unknown; usage?: unknown; service_tier?: unknown };
       return {
         text: JSON.stringify(json),
-        usage: responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
+        usage: withServiceTier(
+          responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
+          json?.service_tier,
+        ),
         ...(typeof json?.id === 'string' && { storedId: json.id }),
       };
     },
     stream: async (events, res, timing, settle) => {
       res.writeHead(200, streamHeaders('openai', requestId));
       let usage: NormalisedUsage | undefined;
+      /** The tier serving the answer (each `response` names it; priority and flex bill at their rates). */
+      let serviceTier: unknown;
       /** The answer's id (stored by the provider under this key), for the next request's key. */
       const facts: { finishReasons: string[]; responseId?: string } = { finishReasons: [] };
       /** Output deltas, kept by reference; joined only if no usage comes. */
@@ -175,11 +180,14 @@ export const planResponsesExchange: ExchangePlanner = (
           const type = (event as { type?: unknown })?.type;
           if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
           if (type === 'response.created') {
-            const id = (event as { response?: { id?: unknown } }).response?.id;
-            if (typeof id === 'string') facts.responseId = id;
+            const response = (event as { response?: { id?: unknown; service_tier?: unknown } }).response;
+            if (typeof response?.id === 'string') facts.responseId = response.id;
+            serviceTier = response?.service_tier;
           } else if (type === 'response.completed' || type === 'response.incomplete') {
             finished = true;
-            usage = responsesUsageOf((event as { response?: { usage?: unknown } }).response?.usage);
+            const response = (event as { response?: { usage?: unknown; service_tier?: unknown } }).response;
+            usage = responsesUsageOf(response?.usage);
+            serviceTier = response?.service_tier ?? serviceTier;
           } else if (type === 'response.failed' || type === 'error') {
             broken = 'the provider reported a failure';
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
@@ -193,7 +201,7 @@ export const planResponsesExchange: ExchangePlanner = (
       } catch (error) {
         broken = error instanceof Error ? error.message : String(error);
       }
-      usage ??= counted(output.join(''));
+      usage = withServiceTier(usage ?? counted(output.join('')), serviceTier);
       if (res.destroyed) {
         events.cancel();
         settle(usage, 'client_disconnected', undefined, facts);

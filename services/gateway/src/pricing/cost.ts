@@ -50,6 +50,11 @@ export interface TokenUsage {
   readonly reasoningTokens?: number;
   /** Web searches the provider ran for the request (Claude's web search tool), billed apiece. */
   readonly webSearches?: number;
+  /**
+   * The service tier that billed the tokens when not the standard one. `computeCost` prices
+   * the rates it is given; the price book picks the tier's (`PriceBook.priceRequest`).
+   */
+  readonly serviceTier?: 'priority' | 'flex';
 }
 
 export interface CostBreakdown {

@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js';
 import { type Cost, computeCost, type TokenUsage } from './cost.js';
 import { type MatchKind, nameCandidates, normalizeModelName } from './model-match.js';
 import {
@@ -7,6 +8,7 @@ import {
   orgPriceOverride,
   type PriceTable,
   type PriceTableEntry,
+  type PriceTier,
   priceTable,
 } from './price-schema.js';
 import { SHIPPED_PRICE_TABLE } from './price-table.js';
@@ -53,7 +55,9 @@ export type UnpricedReason =
   /** Neither the shipped table nor the org knows the model. */
   | 'unknown-model'
   /** The org's override lacks input/output/currency and there is no shipped entry to fill them. */
-  | 'incomplete-override';
+  | 'incomplete-override'
+  /** The request was billed at a service tier (priority) the model has no price for. */
+  | 'service-tier';
 
 export type PriceLookup =
   | {
@@ -139,8 +143,63 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   if (entry.cacheWrite !== undefined) price.cacheWrite = entry.cacheWrite;
   if (entry.cacheWrite1h !== undefined) price.cacheWrite1h = entry.cacheWrite1h;
   if (entry.webSearch !== undefined) price.webSearch = entry.webSearch;
+  if (entry.priority !== undefined) price.priority = { ...entry.priority };
   if (entry.tiers !== undefined) price.tiers = entry.tiers.map((t) => ({ ...t }));
   return deepFreeze(price);
+}
+
+/** The prices of a model at the non-standard service tiers, made once per price object. */
+const servicePrices = new WeakMap<ModelPrice, { flex: ModelPrice; priority: ModelPrice | undefined }>();
+
+/**
+ * A model's price at a service tier: flex at half of every token rate (OpenAI's rule, the
+ * Batch API's discount), priority at its own published rates, which exclude long context (a
+ * prompt past the model's first long-context threshold has none). Undefined: no price.
+ */
+function serviceTierPrice(
+  price: ModelPrice,
+  tier: 'priority' | 'flex',
+  inputTokens: number,
+): ModelPrice | undefined {
+  let prices = servicePrices.get(price);
+  if (prices === undefined) {
+    prices = { flex: halved(price), priority: priorityPrice(price) };
+    servicePrices.set(price, prices);
+  }
+  if (tier === 'flex') return prices.flex;
+  if (price.tiers?.some((t) => inputTokens > t.aboveInputTokens)) return undefined;
+  return prices.priority;
+}
+
+function halved(price: ModelPrice): ModelPrice {
+  const half = (rate: string) =>
+    new Decimal(rate).div(2).toDecimalPlaces(10, Decimal.ROUND_HALF_UP).toFixed();
+  const rates = <
+    R extends Pick<PriceTier, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>,
+  >(
+    r: R,
+  ): R => {
+    const out = { ...r, input: half(r.input), output: half(r.output) };
+    if (r.cachedInput !== undefined) out.cachedInput = half(r.cachedInput);
+    if (r.cacheWrite !== undefined) out.cacheWrite = half(r.cacheWrite);
+    if (r.cacheWrite1h !== undefined) out.cacheWrite1h = half(r.cacheWrite1h);
+    return out;
+  };
+  const { priority: _, ...base } = price;
+  const flex: ModelPrice = rates(base);
+  if (price.tiers !== undefined) flex.tiers = price.tiers.map((tier) => rates(tier));
+  return deepFreeze(flex);
+}
+
+function priorityPrice(price: ModelPrice): ModelPrice | undefined {
+  if (price.priority === undefined) return undefined;
+  const priority: ModelPrice = {
+    ...price.priority,
+    currency: price.currency,
+    unitTokens: price.unitTokens,
+  };
+  if (price.webSearch !== undefined) priority.webSearch = price.webSearch;
+  return deepFreeze(priority);
 }
 
 /** Prices handed out are shared between requests: nobody may change them. */
@@ -297,11 +356,24 @@ export class PriceBook {
     };
   }
 
-  /** Looks the model up and, when priced, computes the cost of `usage`. */
+  /**
+   * Looks the model up and, when priced, computes the cost of `usage`, at the rates of the
+   * service tier that billed it (`usage.serviceTier`: priority's own, flex half the base ones).
+   */
   priceRequest(model: string, usage: TokenUsage, options: LookupOptions = {}): PricedRequest {
     const found = this.lookup(model, options);
     if (found.status === 'unpriced') return found;
-    return { ...found, cost: computeCost(found.price, usage) };
+    if (usage.serviceTier === undefined) return { ...found, cost: computeCost(found.price, usage) };
+    const price = serviceTierPrice(found.price, usage.serviceTier, usage.inputTokens);
+    if (price === undefined) {
+      return {
+        status: 'unpriced',
+        model,
+        reason: 'service-tier',
+        detail: `no ${usage.serviceTier} price for ${model}${found.price.tiers?.length ? ' at this prompt length' : ''}`,
+      };
+    }
+    return { ...found, price, cost: computeCost(price, usage) };
   }
 
   /**
@@ -396,6 +468,8 @@ export class PriceBook {
     if (cachedInput !== undefined) price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
     if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
+    // An override prices the standard tier: the table's priority rates stay, as its search price.
+    if (inherit?.priority !== undefined) price.priority = inherit.priority;
     // Overrides price tokens only: the table's price of a web search stays.
     if (inherit?.webSearch !== undefined) price.webSearch = inherit.webSearch;
     if (tiers !== undefined && tiers.length > 0) price.tiers = tiers;
@@ -408,7 +482,8 @@ export class PriceBook {
         (o.cacheWrite === undefined && inherit.cacheWrite !== undefined) ||
         (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
         (o.tiers === undefined && inherit.tiers !== undefined) ||
-        inherit.webSearch !== undefined);
+        inherit.webSearch !== undefined ||
+        inherit.priority !== undefined);
     return {
       ok: true,
       provider: base?.provider ?? null,

@@ -153,6 +153,8 @@ describe('PriceBook: org overrides', () => {
       cachedInput: '1.25',
       currency: 'USD',
       unitTokens: 1_000_000,
+      // The override prices the standard tier; priority processing keeps the table's rates.
+      priority: { input: '4.25', cachedInput: '2.125', output: '17.00' },
     });
     assert.deepEqual(found.source, {
       kind: 'org-override',
@@ -295,6 +297,32 @@ describe('PriceBook: org overrides', () => {
       reason: 'unknown-model',
       detail: 'no price for some-new-model in the table of 2026-11-30',
     });
+  });
+});
+
+describe('PriceBook.priceRequest: the service tier that billed the tokens', () => {
+  const usage = { inputTokens: 1_000_000, outputTokens: 1_000_000, cachedInputTokens: 200_000 };
+  const cost = (model: string, serviceTier?: 'priority' | 'flex', inputTokens = usage.inputTokens) => {
+    const found = book.priceRequest(model, { ...usage, inputTokens, ...(serviceTier && { serviceTier }) });
+    return found.status === 'priced' ? found.cost.amount : `unpriced: ${found.reason}`;
+  };
+
+  test('priority at its published rates, flex at half of every rate, standard unchanged', () => {
+    // gpt-4.1: 0.8M uncached at 2.00, 0.2M cached at 0.50, 1M out at 8.00 (priority 3.50 / 0.875 / 14.00).
+    assert.equal(cost('gpt-4.1'), '9.7');
+    assert.equal(cost('gpt-4.1', 'priority'), '16.975');
+    assert.equal(cost('gpt-4.1', 'flex'), '4.85');
+    // A snapshot name finds its model's priority rates too.
+    assert.equal(cost('gpt-4.1-2025-04-14', 'priority'), '16.975');
+  });
+
+  test('no priority rates, or a prompt past the long-context threshold: unpriced, never the standard price', () => {
+    assert.equal(cost('gpt-5-nano', 'priority'), 'unpriced: service-tier');
+    assert.equal(cost('claude-sonnet-4-5', 'priority'), 'unpriced: service-tier');
+    assert.equal(cost('gpt-5.4', 'priority', 200_000), '30.1');
+    assert.equal(cost('gpt-5.4', 'priority', 300_000), 'unpriced: service-tier');
+    // Flex halves the long-context rates as well: 0.1M at 5.00, 0.2M at 0.50, 1M at 22.50, halved.
+    assert.equal(cost('gpt-5.4', 'flex', 300_000), '11.55');
   });
 });
 

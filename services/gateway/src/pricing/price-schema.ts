@@ -60,11 +60,23 @@ export const priceTier = z.strictObject({
 });
 export type PriceTier = z.infer<typeof priceTier>;
 
+/**
+ * The rates of OpenAI's priority processing (`service_tier: "priority"`), for the whole
+ * request; published for prompts within the base rates only (no long-context tier).
+ */
+export const priorityRates = z.strictObject({
+  input: priceString,
+  cachedInput: priceString.optional(),
+  output: priceString,
+});
+
 /** What one model costs. */
 export const modelPrice = z.strictObject({
   ...rateFields,
   /** Per 1,000 web searches the provider runs for a request (Claude's web search tool). */
   webSearch: priceString.optional(),
+  /** Priority processing's rates, where the vendor offers it; flex is half the base rates. */
+  priority: priorityRates.optional(),
   currency: currencyCode,
   unitTokens,
   /** Ascending by `aboveInputTokens`; the highest one the prompt exceeds applies. */

@@ -1,8 +1,9 @@
 import type { PriceTable, PriceTableEntry } from './price-schema.js';
 
 /*
- * The shipped price table. Public list prices, standard (synchronous, non-batch,
- * non-priority) tier, paid plan. Every number here was read from the vendor's own pricing or
+ * The shipped price table. Public list prices, standard (synchronous, non-batch) tier, paid
+ * plan; OpenAI's priority processing rates beside them (`priority`), flex being half the
+ * standard rates. Every number here was read from the vendor's own pricing or
  * model page, or, where that page was not readable in full, from at least two independent
  * copies of it that agree; the `source` of each provider says which.
  *
@@ -10,7 +11,7 @@ import type { PriceTable, PriceTableEntry } from './price-schema.js';
  * reported as unpriced (see PriceBook), never silently charged as zero or at a guessed rate.
  * Orgs price what is missing with overrides.
  *
- * Not modelled here, on purpose: batch/flex/priority tiers, regional uplifts, audio/video
+ * Not modelled here, on purpose: batch, Anthropic's priority tier (capacity bought ahead), regional uplifts, audio/video
  * input rates (Gemini bills audio higher than text; audio tokens are charged at the text
  * rate here), Gemini's cache storage per hour, tool fees (web search, code interpreter).
  */
@@ -61,7 +62,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
   providers: {
     openai: {
       source:
-        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier. gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026).',
+        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026).',
       checkedAt: '2026-11-30',
     },
     anthropic: {
@@ -82,31 +83,93 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
   },
   models: {
     // ---- OpenAI -------------------------------------------------------------------------
-    'gpt-4o': usd({ provider: 'openai', input: '2.50', cachedInput: '1.25', output: '10.00' }),
+    'gpt-4o': usd({
+      provider: 'openai',
+      input: '2.50',
+      cachedInput: '1.25',
+      output: '10.00',
+      priority: { input: '4.25', cachedInput: '2.125', output: '17.00' },
+    }),
     'gpt-4o-2024-05-13': usd({
       provider: 'openai',
       input: '5.00',
       output: '15.00',
+      priority: { input: '8.75', output: '26.25' },
       note: 'The first gpt-4o snapshot keeps its launch price and has no cached-input discount.',
     }),
-    'gpt-4o-mini': usd({ provider: 'openai', input: '0.15', cachedInput: '0.075', output: '0.60' }),
-    'gpt-4.1': usd({ provider: 'openai', input: '2.00', cachedInput: '0.50', output: '8.00' }),
-    'gpt-4.1-mini': usd({ provider: 'openai', input: '0.40', cachedInput: '0.10', output: '1.60' }),
-    'gpt-4.1-nano': usd({ provider: 'openai', input: '0.10', cachedInput: '0.025', output: '0.40' }),
-    o3: usd({ provider: 'openai', input: '2.00', cachedInput: '0.50', output: '8.00' }),
+    'gpt-4o-mini': usd({
+      provider: 'openai',
+      input: '0.15',
+      cachedInput: '0.075',
+      output: '0.60',
+      priority: { input: '0.25', cachedInput: '0.125', output: '1.00' },
+    }),
+    'gpt-4.1': usd({
+      provider: 'openai',
+      input: '2.00',
+      cachedInput: '0.50',
+      output: '8.00',
+      priority: { input: '3.50', cachedInput: '0.875', output: '14.00' },
+    }),
+    'gpt-4.1-mini': usd({
+      provider: 'openai',
+      input: '0.40',
+      cachedInput: '0.10',
+      output: '1.60',
+      priority: { input: '0.70', cachedInput: '0.175', output: '2.80' },
+    }),
+    'gpt-4.1-nano': usd({
+      provider: 'openai',
+      input: '0.10',
+      cachedInput: '0.025',
+      output: '0.40',
+      priority: { input: '0.20', cachedInput: '0.05', output: '0.80' },
+    }),
+    o3: usd({
+      provider: 'openai',
+      input: '2.00',
+      cachedInput: '0.50',
+      output: '8.00',
+      priority: { input: '3.50', cachedInput: '0.875', output: '14.00' },
+    }),
     'o3-mini': usd({ provider: 'openai', input: '1.10', cachedInput: '0.55', output: '4.40' }),
-    'o4-mini': usd({ provider: 'openai', input: '1.10', cachedInput: '0.275', output: '4.40' }),
-    'gpt-5': usd({ provider: 'openai', input: '1.25', cachedInput: '0.125', output: '10.00' }),
-    'gpt-5-mini': usd({ provider: 'openai', input: '0.25', cachedInput: '0.025', output: '2.00' }),
+    'o4-mini': usd({
+      provider: 'openai',
+      input: '1.10',
+      cachedInput: '0.275',
+      output: '4.40',
+      priority: { input: '2.00', cachedInput: '0.50', output: '8.00' },
+    }),
+    'gpt-5': usd({
+      provider: 'openai',
+      input: '1.25',
+      cachedInput: '0.125',
+      output: '10.00',
+      priority: { input: '2.50', cachedInput: '0.25', output: '20.00' },
+    }),
+    'gpt-5-mini': usd({
+      provider: 'openai',
+      input: '0.25',
+      cachedInput: '0.025',
+      output: '2.00',
+      priority: { input: '0.45', cachedInput: '0.045', output: '3.60' },
+    }),
     'gpt-5-nano': usd({ provider: 'openai', input: '0.05', cachedInput: '0.005', output: '0.40' }),
-    'gpt-5.1': usd({ provider: 'openai', input: '1.25', cachedInput: '0.125', output: '10.00' }),
+    'gpt-5.1': usd({
+      provider: 'openai',
+      input: '1.25',
+      cachedInput: '0.125',
+      output: '10.00',
+      priority: { input: '2.50', cachedInput: '0.25', output: '20.00' },
+    }),
     'gpt-5.4': usd({
       provider: 'openai',
       input: '2.50',
       cachedInput: '0.25',
       output: '15.00',
       tiers: [{ aboveInputTokens: 272_000, input: '5.00', cachedInput: '0.50', output: '22.50' }],
-      note: 'Prompts over 272K input tokens: 2x input (cached input included) and 1.5x output for the whole request.',
+      priority: { input: '5.00', cachedInput: '0.50', output: '30.00' },
+      note: 'Prompts over 272K input tokens: 2x input (cached input included) and 1.5x output for the whole request. Priority processing is published for shorter prompts only.',
     }),
     'text-embedding-3-small': usd({ provider: 'openai', input: '0.02', output: '0' }),
     'text-embedding-3-large': usd({ provider: 'openai', input: '0.13', output: '0' }),

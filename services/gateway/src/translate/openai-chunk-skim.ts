@@ -53,6 +53,9 @@ export function skimOpenAIChunk(data: string): OpenAIChatChunk | undefined {
     string | undefined,
     string,
   ];
+  // The finish chunk names the tier that bills the answer (priority, flex): parsed whole, once
+  // a stream, so the tier is read as JSON.parse reads it.
+  if (finish !== 'null' && data.includes('"service_tier"')) return undefined;
   return {
     id: jsonStringValue(id),
     model: jsonStringValue(model),

@@ -46,16 +46,19 @@ const VENDOR_TEXT_DELTAS = {
     '{"id":"chatcmpl-52","object":"chat.completion.chunk","created":1733000000,"model":"llama3.2","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":"The"},"finish_reason":null}]}',
   'DeepSeek (escapes)':
     '{"id":"5f6c","object":"chat.completion.chunk","created":1733000000,"model":"deepseek-chat","system_fingerprint":"fp_3a5770e1b4_prod0225","choices":[{"index":0,"delta":{"content":"line\\n\\"quoted\\" \\u00e9 \\ud83d\\udc4b"},"logprobs":null,"finish_reason":null}]}',
-  'the mock (finish reason)':
-    '{"id":"chatcmpl-mock000006","object":"chat.completion.chunk","created":1796120410,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_mock","usage":null,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
-  'OpenAI (a finish reason after a tool call)':
-    '{"id":"chatcmpl-C9x2","object":"chat.completion.chunk","created":1756000000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_560af6e559","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null,"obfuscation":"P"}',
+  'vLLM (finish reason)':
+    '{"id":"chatcmpl-9f1","object":"chat.completion.chunk","created":1733000000,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
   Mistral:
     '{"id":"cmpl-e5cc","object":"chat.completion.chunk","created":1702256327,"model":"mistral-small-latest","choices":[{"index":0,"delta":{"content":"Привет"},"finish_reason":null}]}',
 } as const;
 
 // Frames the skim leaves to JSON.parse: what they say is more than a text delta, or not said its way.
 const PARSED_WHOLE = {
+  // The finish chunk's service tier prices the answer (priority, flex): read as JSON.parse reads it.
+  'the mock (finish reason, naming its service tier)':
+    '{"id":"chatcmpl-mock000006","object":"chat.completion.chunk","created":1796120410,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_mock","usage":null,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
+  'OpenAI (a finish reason after a tool call, naming its service tier)':
+    '{"id":"chatcmpl-C9x2","object":"chat.completion.chunk","created":1756000000,"model":"gpt-4o-mini-2024-07-18","service_tier":"priority","system_fingerprint":"fp_560af6e559","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null,"obfuscation":"P"}',
   'a tool call':
     '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]},"logprobs":null,"finish_reason":null}]}',
   'an unknown finish reason':
@@ -107,13 +110,20 @@ describe('skimOpenAIChunk', () => {
   }
 
   it('gives the stream parser the same parts as the frames parsed whole, over a stream', () => {
-    const frames = [...Object.values(VENDOR_TEXT_DELTAS), PARSED_WHOLE['the usage chunk'], '[DONE]'];
+    const frames = [
+      ...Object.values(VENDOR_TEXT_DELTAS),
+      PARSED_WHOLE['OpenAI (a finish reason after a tool call, naming its service tier)'],
+      PARSED_WHOLE['the usage chunk'],
+      '[DONE]',
+    ];
     const whole = new OpenAIStreamParser();
     const skimming = new OpenAIStreamParser();
     for (const frame of frames) {
       const parsed = frame === '[DONE]' ? frame : JSON.parse(frame);
       assert.deepEqual(skimming.parse(skimOpenAIChunk(frame) ?? parsed), whole.parse(parsed));
     }
+    assert.equal(skimming.usage?.serviceTier, 'priority');
+    assert.deepEqual(skimming.usage, whole.usage);
   });
 
   // Any text, including what needs escaping (quotes, backslashes, control characters, lone surrogates).

@@ -7,7 +7,7 @@ import {
   openAIStreamError,
 } from './openai-chat-types.js';
 import { malformed, type StreamParser, type StreamPart } from './stream-parts.js';
-import { handCheckedOpenAIUsage, type NormalisedUsage, usageFromOpenAI } from './usage.js';
+import { handCheckedOpenAIUsage, type NormalisedUsage, usageFromOpenAI, withServiceTier } from './usage.js';
 
 /** The `data:` of OpenAI's last frame; pass it as is (it is not JSON). */
 export const OPENAI_DONE = '[DONE]';
@@ -21,12 +21,21 @@ export class OpenAIStreamParser implements StreamParser {
   readonly #refused = new Set<number>();
   readonly #answered = new Set<number>();
 
+  #serviceTier: string | undefined;
+
   get usage(): NormalisedUsage | undefined {
-    return this.#usage;
+    return withServiceTier(this.#usage, this.#serviceTier);
+  }
+
+  get serviceTier(): string | undefined {
+    return this.#serviceTier;
   }
 
   parse(event: unknown): StreamPart[] {
     if (event === OPENAI_DONE) return [{ type: 'end', ...(this.#usage ? { usage: this.#usage } : {}) }];
+    // Every chunk names the tier that serves the answer (priority and flex bill at their rates).
+    const tier = (event as { service_tier?: unknown } | null)?.service_tier;
+    if (typeof tier === 'string') this.#serviceTier = tier;
     const plain = plainChunk(event);
     const chunk = plain ? { success: true as const, data: plain } : openAIChatChunk.safeParse(event);
     if (!chunk.success) {

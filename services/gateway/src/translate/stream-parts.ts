@@ -30,6 +30,8 @@ export interface StreamParser {
   parse(event: unknown): StreamPart[];
   /** What the provider has reported so far; undefined while it has reported nothing. */
   readonly usage: NormalisedUsage | undefined;
+  /** The service tier the provider named (OpenAI's `service_tier`), for a usage Kordon counts. */
+  readonly serviceTier?: string | undefined;
 }
 
 export interface StreamEmitter<Out> {

@@ -7,7 +7,7 @@
  * a tokenizer when the provider reported none).
  */
 import type { StreamEmitter, StreamFailure, StreamParser } from './stream-parts.js';
-import type { NormalisedUsage } from './usage.js';
+import { type NormalisedUsage, withServiceTier } from './usage.js';
 
 export interface StreamTranslatorOptions {
   /**
@@ -102,7 +102,12 @@ export class StreamTranslator<Out> {
    * stream ended without one, the counted usage; undefined while there is neither.
    */
   get usage(): NormalisedUsage | undefined {
-    return this.#parser.usage ?? this.#countedUsage;
+    return this.#parser.usage ?? withServiceTier(this.#countedUsage, this.#parser.serviceTier);
+  }
+
+  /** The service tier the provider named, if any (it prices a usage counted here). */
+  get serviceTier(): string | undefined {
+    return this.#parser.serviceTier;
   }
 
   /** The answer's id and model and each choice's finish reason (neutral names), as streamed so far. */

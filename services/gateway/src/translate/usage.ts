@@ -39,6 +39,20 @@ export interface NormalisedUsage {
   reasoningTokens?: number;
   /** Web searches the provider ran for the request (Claude's web search tool), billed apiece; absent when none. */
   webSearches?: number;
+  /** The service tier that billed the tokens (OpenAI's `service_tier`) when not the standard one. */
+  serviceTier?: 'priority' | 'flex';
+}
+
+/**
+ * The usage with the service tier an OpenAI answer names (its `service_tier`, beside the
+ * usage): `priority` and `flex` bill at other rates; `default`, `auto` or none at the standard.
+ */
+export function withServiceTier(
+  usage: NormalisedUsage | undefined,
+  tier: unknown,
+): NormalisedUsage | undefined {
+  if (usage === undefined || (tier !== 'priority' && tier !== 'flex')) return usage;
+  return { ...usage, serviceTier: tier };
 }
 
 const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;

@@ -7,6 +7,7 @@ import {
   usageFromAnthropic,
   usageFromGemini,
   usageFromOpenAI,
+  withServiceTier,
 } from './usage.js';
 
 describe('usage extractors', () => {
@@ -162,6 +163,17 @@ describe('usage extractors', () => {
     },
   ];
   for (const { name, actual, expected } of cases) it(name, () => assert.deepEqual(actual(), expected));
+});
+
+describe('withServiceTier', () => {
+  const usage: NormalisedUsage = { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 };
+  it('keeps the tiers that bill at other rates, and nothing for the standard one', () => {
+    assert.deepEqual(withServiceTier(usage, 'priority'), { ...usage, serviceTier: 'priority' });
+    assert.deepEqual(withServiceTier(usage, 'flex'), { ...usage, serviceTier: 'flex' });
+    for (const standard of ['default', 'auto', 'scale', undefined, null, 7])
+      assert.equal(withServiceTier(usage, standard), usage);
+    assert.equal(withServiceTier(undefined, 'priority'), undefined);
+  });
 });
 
 describe('usage writers', () => {
