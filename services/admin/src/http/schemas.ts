@@ -379,6 +379,12 @@ const tokenUsage = z.object({
   cacheWriteInputTokens: z.int().describe('Part of inputTokens written to a 5-minute prompt cache.'),
   cacheWrite1hInputTokens: z.int().describe('Part of inputTokens written to a 1-hour prompt cache.'),
   webSearches: z.int().describe("Web searches the provider ran (Claude's web search tool), priced apiece."),
+  serviceTier: z
+    .enum(['priority', 'flex'])
+    .nullable()
+    .describe(
+      "The service tier that billed the tokens, when not the standard one (OpenAI's priority or flex processing).",
+    ),
 });
 
 export const RequestLogEntry = z

@@ -409,6 +409,53 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
         $fn$;
       `,
       },
+      {
+        scope: 'request-log',
+        version: 6,
+        name: 'service tier',
+        sql: `
+        -- RequestCompleted v5 and RequestFailed v4 name the service tier that billed the tokens.
+        ALTER TABLE kordon_request_log ADD COLUMN service_tier text;
+        CREATE OR REPLACE FUNCTION kordon_request_log_rows(positions bigint[], texts jsonb) RETURNS jsonb
+        LANGUAGE sql STABLE AS $fn$
+          SELECT coalesce(jsonb_agg(
+                   jsonb_build_object(
+                     'occurred_at', e.occurred_at, 'position', e.position, 'org_id', e.org_id,
+                     'request_id', d->'requestId',
+                     'outcome', CASE e.type WHEN 'RequestCompleted' THEN 'completed'
+                                            WHEN 'RequestFailed' THEN 'failed' ELSE 'rejected' END,
+                     'team_id', d->'teamId', 'user_id', d->'userId', 'proxy_key_id', d->'proxyKeyId',
+                     'provider', d->'provider', 'provider_key_id', d->'providerKeyId',
+                     'model', d->'model', 'endpoint', d->'endpoint', 'stream', d->'stream',
+                     'status', d->'status', 'upstream_status', d->'upstreamStatus',
+                     'reason', CASE e.type WHEN 'RequestFailed' THEN d->'errorCode'
+                                           WHEN 'RequestRejected' THEN d->'reason' END,
+                     'limit_scope', d->'limitScope'->'scope', 'limit_scope_id', d->'limitScope'->'scopeId'
+                   ) || jsonb_build_object(
+                     'input_tokens', d->'usage'->'inputTokens', 'output_tokens', d->'usage'->'outputTokens',
+                     'cached_input_tokens', d->'usage'->'cachedInputTokens',
+                     'reasoning_tokens', d->'usage'->'reasoningTokens',
+                     'cache_write_input_tokens', d->'usage'->'cacheWriteInputTokens',
+                     'cache_write_1h_input_tokens', d->'usage'->'cacheWrite1hInputTokens',
+                     'web_searches', d->'usage'->'webSearches',
+                     'service_tier', d->'usage'->'serviceTier',
+                     'cost', d->'cost', 'currency', d->'currency', 'latency_ms', d->'latencyMs',
+                     'ttfb_ms', CASE WHEN e.type = 'RequestCompleted' THEN d->'timeToFirstTokenMs' END,
+                     'client_ip', d->'clientIp',
+                     'attempts', CASE WHEN e.type = 'RequestRejected' THEN '0'::jsonb ELSE d->'attempts' END,
+                     'prompt', CASE WHEN e.type = 'RequestCompleted' THEN coalesce(
+                       nullif(d->'redactedPrompt', 'null'::jsonb), texts->(e.position::text)->'prompt') END,
+                     'response', CASE WHEN e.type = 'RequestCompleted' THEN coalesce(
+                       nullif(d->'redactedResponse', 'null'::jsonb), texts->(e.position::text)->'response') END
+                   )
+                   ORDER BY e.position), '[]'::jsonb)
+            FROM kordon_events e, LATERAL (SELECT e.data::jsonb AS d) data
+           WHERE e.position = ANY (positions)
+             AND e.org_id IS NOT NULL
+             AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+        $fn$;
+      `,
+      },
     ],
     async prepare(events) {
       texts = {};

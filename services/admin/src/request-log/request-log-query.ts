@@ -60,6 +60,8 @@ export interface RequestLogEntry {
     cacheWrite1hInputTokens: number;
     /** Web searches the provider ran for the request (priced apiece). */
     webSearches: number;
+    /** The service tier that billed the tokens when not the standard one (OpenAI's priority, flex). */
+    serviceTier: 'priority' | 'flex' | null;
   } | null;
   cost: string | null;
   currency: string | null;
@@ -101,6 +103,7 @@ interface Row {
   cache_write_input_tokens: number | null;
   cache_write_1h_input_tokens: number | null;
   web_searches: number | null;
+  service_tier: 'priority' | 'flex' | null;
   cost: string | null;
   currency: string | null;
   latency_ms: number | null;
@@ -115,7 +118,7 @@ interface Row {
 const COLUMNS = `occurred_at, position, request_id, outcome, team_id, user_id, proxy_key_id, provider,
   provider_key_id, model, endpoint, stream, status, upstream_status, reason, limit_scope, limit_scope_id,
   input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cache_write_input_tokens,
-  cache_write_1h_input_tokens, web_searches, cost::text AS cost, currency,
+  cache_write_1h_input_tokens, web_searches, service_tier, cost::text AS cost, currency,
   latency_ms, ttfb_ms, client_ip, attempts, (prompt IS NOT NULL OR response IS NOT NULL) AS has_text`;
 
 /*
@@ -218,6 +221,7 @@ function entryOf(row: Row): RequestLogEntry {
             cacheWriteInputTokens: Number(row.cache_write_input_tokens ?? 0),
             cacheWrite1hInputTokens: Number(row.cache_write_1h_input_tokens ?? 0),
             webSearches: Number(row.web_searches ?? 0),
+            serviceTier: row.service_tier ?? null,
           },
     cost: row.cost,
     currency: row.currency,

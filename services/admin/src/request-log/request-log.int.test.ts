@@ -82,6 +82,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
             reasoningTokens: 128,
             cacheWrite1hInputTokens: 100,
             webSearches: 3,
+            serviceTier: 'flex',
           },
           cost: '0.0061',
           timeToFirstTokenMs: 412,
@@ -114,6 +115,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         cacheWriteInputTokens: 0,
         cacheWrite1hInputTokens: 100,
         webSearches: 3,
+        serviceTier: 'flex',
       });
       assert.equal(done!.cost, '0.0061');
       assert.equal(done!.timeToFirstTokenMs, 412);
