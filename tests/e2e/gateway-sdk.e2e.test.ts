@@ -36,6 +36,8 @@ describe('official SDKs against Kordon', () => {
   let slowResponsesClosed: Promise<void>;
   let dataDir: string;
   let aliceKey: string;
+  /** Alice's key with a USD budget. */
+  let aliceBudgetKey: string;
   let orgId: string;
 
   before(async () => {
@@ -136,7 +138,7 @@ orgs:
         keys: [{ name: k1, secret: "\${GEMINI_KEY_1}" }]
     users:
       - email: alice@acme.test
-        proxyKeys: [{ name: alice-laptop }]
+        proxyKeys: [{ name: alice-laptop }, { name: alice-budget, limits: { budget: { usd: 100, period: 1d } } }]
   - slug: globex
     name: Globex
     providers:
@@ -162,8 +164,13 @@ orgs:
     const config = loadConfig(env);
     kordon = await startKordon(config, createLogger(config), env);
     const issuedDir = join(dataDir, 'issued-proxy-keys');
-    const [file] = readdirSync(issuedDir);
-    aliceKey = readFileSync(join(issuedDir, file!), 'utf8').trim();
+    const issued = (name: string) =>
+      readFileSync(
+        join(issuedDir, readdirSync(issuedDir).find((file) => file.includes(`--${name}`))!),
+        'utf8',
+      ).trim();
+    aliceKey = issued('alice-laptop');
+    aliceBudgetKey = issued('alice-budget');
     const orgEvent = (await kordon.storage.store.readAll({ after: 0, maxCount: 100 })).find(
       (e) => e.type === 'OrgCreated' && (e.data as { slug: string }).slug === 'acme',
     );
@@ -878,33 +885,40 @@ orgs:
     }
   });
 
-  it('a plain request the client leaves while the provider works is charged its prompt', async () => {
-    const controller = new AbortController();
-    const prompt = 'a long question '.repeat(50);
-    setTimeout(() => controller.abort(), 200);
-    await assert.rejects(
-      openai().chat.completions.create(
-        { model: 'slow-model', messages: [{ role: 'user', content: prompt }] },
-        { signal: controller.signal, maxRetries: 0 },
-      ),
-      (error: unknown) => error instanceof OpenAI.APIUserAbortError,
-    );
-    // The provider has the prompt and bills it, answered or not: the books say so.
-    const isThisRequest = (e: Awaited<ReturnType<typeof lastEvent>>) =>
-      e?.type === 'RequestFailed' && !e.data.stream && e.data.model === 'slow-model';
-    let event = await lastEvent();
-    for (let waited = 0; !isThisRequest(event) && waited < 3000; waited += 50) {
-      await new Promise((r) => setTimeout(r, 50));
-      event = await lastEvent();
-    }
-    assert.ok(isThisRequest(event), `the request's event: ${JSON.stringify(event)}`);
-    if (event.type !== 'RequestFailed') return;
-    assert.equal(event.data.errorCode, 'client_disconnected');
-    assert.ok(event.data.usage.inputTokens >= 100, `the prompt is counted: ${event.data.usage.inputTokens}`);
-    assert.equal(event.data.usage.outputTokens, 0);
+  it('a plain request the client leaves while the provider works is charged its prompt where a budget holds it', async () => {
+    const leave = async (apiKey: string) => {
+      const before = (await requestEvents()).length;
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 200);
+      const client = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey, maxRetries: 0 });
+      await assert.rejects(
+        client.chat.completions.create(
+          { model: 'slow-model', messages: [{ role: 'user', content: 'a long question '.repeat(50) }] },
+          { signal: controller.signal },
+        ),
+        (error: unknown) => error instanceof OpenAI.APIUserAbortError,
+      );
+      for (let waited = 0; waited < 3000; waited += 50) {
+        const events = await requestEvents();
+        const event = events.at(-1);
+        if (events.length > before && event?.type === 'RequestFailed') return event;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.fail('no RequestFailed for the request left');
+    };
+    // The provider has the prompt and bills it, answered or not: under a budget, the books say
+    // so (and leaving is no way around the budget).
+    const held = await leave(aliceBudgetKey);
+    assert.equal(held.data.errorCode, 'client_disconnected');
+    assert.ok(held.data.usage.inputTokens >= 100, `the prompt is counted: ${held.data.usage.inputTokens}`);
+    assert.equal(held.data.usage.outputTokens, 0);
     // At the org's 1 USD a million input tokens.
-    assert.equal(Number(event.data.cost), event.data.usage.inputTokens / 1_000_000);
-    assert.equal(event.data.currency, 'USD');
+    assert.equal(Number(held.data.cost), held.data.usage.inputTokens / 1_000_000);
+    assert.equal(held.data.currency, 'USD');
+    // Without a limit that counts, nothing loads the tokenizers for it.
+    const free = await leave(aliceKey);
+    assert.equal(free.data.errorCode, 'client_disconnected');
+    assert.equal(free.data.usage.inputTokens, 0);
   });
 
   it('a Responses API stream the client leaves is recorded with the tokens streamed, counted', async () => {

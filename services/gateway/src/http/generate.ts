@@ -902,13 +902,20 @@ function keyRefusedEvent(
 }
 
 /**
- * The usage of a request its caller left while a provider had it: the provider received the
- * prompt, and a provider makes (and bills) a non-streamed answer whether or not anyone waits
- * for it, so the prompt is counted and charged; what it answered is not known. Undefined when
- * no provider was asked yet.
+ * The usage of a request its caller left while a provider had it, when a money budget, a token
+ * budget or a tokens-per-minute limit holds the request: the provider received the prompt, and
+ * makes (and bills) a non-streamed answer whether or not anyone waits for it, so the prompt is
+ * counted and charged there (what it answered is not known), and leaving cannot be a way around
+ * the limit. Elsewhere the request keeps no tokens: counting would load the tokenizers (~80 MB at
+ * their peak, docs/operations.md) for a figure no limit needs. Undefined: no tokens to record.
  */
 function promptOfAbandonedCall(outcome: Outcome, dialect: Dialect): NormalisedUsage | undefined {
   if (outcome.attempts === 0 || !outcome.route || !outcome.body) return undefined;
+  const ticket = outcome.ticket;
+  const counts =
+    ticket !== undefined &&
+    (ticket.usdScopes.length > 0 || ticket.tokenScopes.length > 0 || ticket.tpmKeys.length > 0);
+  if (!counts) return undefined;
   return { ...ZERO, inputTokens: exactInputTokens(outcome, outcome.route, outcome.body, dialect) };
 }
 
