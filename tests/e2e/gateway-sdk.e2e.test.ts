@@ -122,7 +122,7 @@ orgs:
       - name: claude
         type: anthropic
         baseUrl: ${anthropicMock.url}
-        models: [claude-sonnet-4-5]
+        models: [claude-sonnet-4-5, claude-opus-4-6]
         defaultMaxTokens: 16000
         keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }, { name: k2, secret: "\${ANTHROPIC_KEY_2}" }]
       - name: slow
@@ -202,6 +202,7 @@ orgs:
     const ids = [];
     for await (const model of openai().models.list()) ids.push(model.id);
     assert.deepEqual(ids.sort(), [
+      'claude-opus-4-6',
       'claude-sonnet-4-5',
       'gemini-2.5-flash',
       'gpt-4o-mini',
@@ -290,6 +291,39 @@ orgs:
     const standard = await recorded();
     assert.equal(standard.usage.serviceTier, undefined);
     assert.equal(Number(standard.cost), usd(standard.usage, [4000, 1000, 16000]));
+  });
+
+  it("Claude's US-only inference is charged at 1.1x, plain and streamed", async () => {
+    // claude-opus-4-6 from the shipped table: 5 / 25 USD a million tokens, 5.5 / 27.5 in the US.
+    const usd = (usage: { inputTokens: number; outputTokens: number }, rates: [number, number]) =>
+      (usage.inputTokens * rates[0] + usage.outputTokens * rates[1]) / 1e10;
+    const recorded = async () => {
+      const event = await lastEvent();
+      assert.ok(event.type === 'RequestCompleted', event.type);
+      return event.data;
+    };
+    const params = {
+      model: 'claude-opus-4-6',
+      max_tokens: 64,
+      messages: [{ role: 'user' as const, content: 'answer from the US' }],
+    };
+    const plain = await anthropic().messages.create({ ...params, inference_geo: 'us' });
+    assert.equal((plain.usage as { inference_geo?: string }).inference_geo, 'us');
+    const us = await recorded();
+    assert.equal(us.usage.inferenceGeo, 'us');
+    assert.equal(Number(us.cost), usd(us.usage, [55_000, 275_000]));
+    await anthropic()
+      .messages.stream({ ...params, inference_geo: 'us' })
+      .finalMessage();
+    const streamed = await recorded();
+    assert.equal(streamed.stream, true);
+    assert.equal(streamed.usage.inferenceGeo, 'us');
+    assert.equal(Number(streamed.cost), usd(streamed.usage, [55_000, 275_000]));
+    // Anywhere (global, the default): the listed prices.
+    await anthropic().messages.create({ ...params, inference_geo: 'global' });
+    const global = await recorded();
+    assert.equal(global.usage.inferenceGeo, undefined);
+    assert.equal(Number(global.cost), usd(global.usage, [50_000, 250_000]));
   });
 
   it('a plain answer without usage is counted with the tokenizer; the same dialect gets the bytes as sent', async () => {

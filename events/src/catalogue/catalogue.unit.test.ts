@@ -418,6 +418,15 @@ describe('kordon catalogue', () => {
         () => create(type, { ...examples[type], usage: { ...usage, serviceTier: 'default' as 'flex' } }),
         /serviceTier/,
       );
+      const inUs = { ...examples[type].usage, inferenceGeo: 'us' as const };
+      assert.deepEqual(
+        (create(type, { ...examples[type], usage: inUs }).data as { usage: unknown }).usage,
+        inUs,
+      );
+      assertInvalid(
+        () => create(type, { ...examples[type], usage: { ...inUs, inferenceGeo: 'global' as 'us' } }),
+        /inferenceGeo/,
+      );
     }
   });
 

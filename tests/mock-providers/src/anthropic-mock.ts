@@ -78,7 +78,12 @@ const isWebSearchTool = (tool: { type?: string | undefined }) =>
 const messagesRequest = messagesBase.extend({
   max_tokens: z.number().int().positive(),
   stream: z.boolean().optional(),
+  /** Where Claude may run the request; `us` is billed at 1.1x (Opus 4.6 and later only). */
+  inference_geo: z.enum(['global', 'us']).optional(),
 });
+
+/** The models that take `inference_geo`: Opus 4.6, Sonnet 4.6 and every later one. */
+const GEO_MODELS = /^claude-(opus|sonnet)-(4-[6-9]|[5-9])/;
 type MessagesRequest = z.infer<typeof messagesRequest>;
 type CountTokensRequest = z.infer<typeof messagesBase>;
 
@@ -238,6 +243,10 @@ function messages(exchange: Exchange): Reply {
   const parsed = parseRequest(messagesRequest, exchange.body);
   if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
   const request = parsed.value;
+  if (request.inference_geo !== undefined && !GEO_MODELS.test(request.model)) {
+    const message = `inference_geo: not supported for ${request.model}`;
+    return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
+  }
   const answer = answerFor(conversation(request), exchange.replyPrefix);
   const cache = cacheUse(exchange, request, answer.inputTokens);
   const plan = contentPlan(exchange, answer, (request.tools ?? []).some(isWebSearchTool));
@@ -260,7 +269,9 @@ function messages(exchange: Exchange): Reply {
     stop_sequence: null,
     ...(exchange.scenario.omitUsage
       ? {}
-      : { usage: usage(answer.inputTokens, plan.outputTokens, cache, plan.webSearches) }),
+      : {
+          usage: usage(answer.inputTokens, plan.outputTokens, cache, plan.webSearches, request.inference_geo),
+        }),
   };
   return { kind: 'json', status: 200, body, tokens };
 }
@@ -394,8 +405,10 @@ function usage(
   outputTokens: number,
   cache: CacheUse = { read: 0, write5m: 0, write1h: 0 },
   webSearches = 0,
+  inferenceGeo?: string,
 ) {
   return {
+    ...(inferenceGeo !== undefined && { inference_geo: inferenceGeo }),
     ...(webSearches > 0 && { server_tool_use: { web_search_requests: webSearches } }),
     input_tokens: inputTokens - cache.read - cache.write5m - cache.write1h,
     cache_creation_input_tokens: cache.write5m + cache.write1h,
@@ -428,7 +441,7 @@ function messageEvents(
     content: [],
     stop_reason: null,
     stop_sequence: null,
-    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1, cache) }),
+    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1, cache, 0, request.inference_geo) }),
   };
   const events: StreamEvent[] = [
     { type: 'message_start', message: start },

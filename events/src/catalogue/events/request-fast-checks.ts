@@ -62,17 +62,21 @@ const OPTIONAL_USAGE_COUNTS = [
 ] as const;
 
 /**
- * The `usage` object: three counts, up to four optional ones and the optional service tier,
- * its parts within their wholes.
+ * The `usage` object: three counts, up to four optional ones, the optional service tier and
+ * inference geography, its parts within their wholes.
  */
 function isUsage(value: unknown): boolean {
   if (!isObject(value)) return false;
-  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens, serviceTier } = value;
+  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens, serviceTier, inferenceGeo } = value;
   let keys = 3;
   if (serviceTier !== undefined) {
     if (serviceTier !== 'priority' && serviceTier !== 'flex') return false;
     keys++;
   } else if ('serviceTier' in value) return false;
+  if (inferenceGeo !== undefined) {
+    if (inferenceGeo !== 'us') return false;
+    keys++;
+  } else if ('inferenceGeo' in value) return false;
   for (const name of OPTIONAL_USAGE_COUNTS) {
     const count = value[name];
     if (count !== undefined) {

@@ -69,6 +69,8 @@ const VALUES: unknown[] = [
   'client_disconnected',
   'priority',
   'flex',
+  'us',
+  'global',
   'default',
   'Priority',
   'nope',
@@ -146,6 +148,8 @@ for (const [name, holds, definition, bases] of [
       { ...completed, usage: { ...completed.usage, webSearches: 3 } },
       // Billed at another service tier's rates.
       { ...completed, usage: { ...completed.usage, serviceTier: 'priority' } },
+      // Run on US-only infrastructure (Claude).
+      { ...completed, usage: { ...completed.usage, inferenceGeo: 'us' } },
       {
         ...completed,
         teamId: null,

@@ -106,13 +106,15 @@ export const billedServiceTier = z.enum(['priority', 'flex']);
 
 /**
  * The current usage: also the service tier that billed the tokens, when it was not the
- * standard one (left out then).
+ * standard one, and `inferenceGeo: "us"` when Claude ran the request on US-only
+ * infrastructure (billed at 1.1x); each left out otherwise.
  */
 const usage = z
   .strictObject({
     ...cacheUsageFields,
     webSearches: count.optional(),
     serviceTier: billedServiceTier.optional(),
+    inferenceGeo: z.literal('us').optional(),
   })
   .refine(promptPartsFit, promptPartsRule)
   .refine(reasoningFits, reasoningRule);
@@ -180,7 +182,7 @@ export const RequestCompleted = defineEvent({
   }),
   previous: [
     {
-      // Version 5 adds the service tier to `usage`.
+      // Version 5 adds the service tier and the inference geography to `usage`.
       version: 4,
       schema: z.strictObject({ ...requestCompletedFields(usageV3), sealedBodies }),
       upcast: (data: object) => data,
@@ -298,7 +300,7 @@ export const RequestFailed = defineEvent({
   fastCheck: requestFailedHolds,
   schema: z.strictObject(requestFailedFields(usage)),
   previous: [
-    // Version 4 adds the service tier to `usage`.
+    // Version 4 adds the service tier and the inference geography to `usage`.
     { version: 3, schema: z.strictObject(requestFailedFields(usageV3)), upcast: (data: object) => data },
     // Version 3 adds the web searches to `usage`.
     { version: 2, schema: z.strictObject(requestFailedFields(usageV2)), upcast: (data: object) => data },

@@ -385,6 +385,10 @@ const tokenUsage = z.object({
     .describe(
       "The service tier that billed the tokens, when not the standard one (OpenAI's priority or flex processing).",
     ),
+  inferenceGeo: z
+    .literal('us')
+    .nullable()
+    .describe('`us` when Claude ran the request on US-only infrastructure (billed at 1.1x).'),
 });
 
 export const RequestLogEntry = z

@@ -62,6 +62,8 @@ export interface RequestLogEntry {
     webSearches: number;
     /** The service tier that billed the tokens when not the standard one (OpenAI's priority, flex). */
     serviceTier: 'priority' | 'flex' | null;
+    /** `us` when Claude ran the request on US-only infrastructure (billed at 1.1x). */
+    inferenceGeo: 'us' | null;
   } | null;
   cost: string | null;
   currency: string | null;
@@ -104,6 +106,7 @@ interface Row {
   cache_write_1h_input_tokens: number | null;
   web_searches: number | null;
   service_tier: 'priority' | 'flex' | null;
+  inference_geo: 'us' | null;
   cost: string | null;
   currency: string | null;
   latency_ms: number | null;
@@ -118,7 +121,7 @@ interface Row {
 const COLUMNS = `occurred_at, position, request_id, outcome, team_id, user_id, proxy_key_id, provider,
   provider_key_id, model, endpoint, stream, status, upstream_status, reason, limit_scope, limit_scope_id,
   input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cache_write_input_tokens,
-  cache_write_1h_input_tokens, web_searches, service_tier, cost::text AS cost, currency,
+  cache_write_1h_input_tokens, web_searches, service_tier, inference_geo, cost::text AS cost, currency,
   latency_ms, ttfb_ms, client_ip, attempts, (prompt IS NOT NULL OR response IS NOT NULL) AS has_text`;
 
 /*
@@ -222,6 +225,7 @@ function entryOf(row: Row): RequestLogEntry {
             cacheWrite1hInputTokens: Number(row.cache_write_1h_input_tokens ?? 0),
             webSearches: Number(row.web_searches ?? 0),
             serviceTier: row.service_tier ?? null,
+            inferenceGeo: row.inference_geo ?? null,
           },
     cost: row.cost,
     currency: row.currency,

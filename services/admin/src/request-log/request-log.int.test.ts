@@ -116,6 +116,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         cacheWrite1hInputTokens: 100,
         webSearches: 3,
         serviceTier: 'flex',
+        inferenceGeo: null,
       });
       assert.equal(done!.cost, '0.0061');
       assert.equal(done!.timeToFirstTokenMs, 412);

@@ -756,6 +756,7 @@ function usageData(usage: NormalisedUsage) {
   if (usage.cacheWrite1hTokens) data.cacheWrite1hInputTokens = usage.cacheWrite1hTokens;
   if (usage.webSearches) data.webSearches = usage.webSearches;
   if (usage.serviceTier) data.serviceTier = usage.serviceTier;
+  if (usage.inferenceGeo) data.inferenceGeo = usage.inferenceGeo;
   return data;
 }
 

@@ -55,6 +55,8 @@ export interface TokenUsage {
    * the rates it is given; the price book picks the tier's (`PriceBook.priceRequest`).
    */
   readonly serviceTier?: 'priority' | 'flex';
+  /** `us`: Claude ran the request on US-only infrastructure, every token rate 1.1x (the price book applies it). */
+  readonly inferenceGeo?: 'us';
 }
 
 export interface CostBreakdown {

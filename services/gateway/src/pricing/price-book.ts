@@ -148,8 +148,28 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   return deepFreeze(price);
 }
 
-/** The prices of a model at the non-standard service tiers, made once per price object. */
-const servicePrices = new WeakMap<ModelPrice, { flex: ModelPrice; priority: ModelPrice | undefined }>();
+/** Prices derived from a price object (a service tier's, US-only inference's), made once each. */
+const variants = new WeakMap<ModelPrice, Map<string, ModelPrice | undefined>>();
+
+function variant(
+  price: ModelPrice,
+  name: string,
+  make: () => ModelPrice | undefined,
+): ModelPrice | undefined {
+  let made = variants.get(price);
+  if (made === undefined) {
+    made = new Map();
+    variants.set(price, made);
+  }
+  if (!made.has(name)) made.set(name, make());
+  return made.get(name);
+}
+
+/**
+ * Claude's US-only inference (`inference_geo: "us"`, Opus 4.6 and later): every token rate
+ * 1.1x (Anthropic's pricing; the models before it refuse the parameter).
+ */
+const US_ONLY_INFERENCE = '1.1';
 
 /**
  * A model's price at a service tier: flex at half of every token rate (OpenAI's rule, the
@@ -161,34 +181,30 @@ function serviceTierPrice(
   tier: 'priority' | 'flex',
   inputTokens: number,
 ): ModelPrice | undefined {
-  let prices = servicePrices.get(price);
-  if (prices === undefined) {
-    prices = { flex: halved(price), priority: priorityPrice(price) };
-    servicePrices.set(price, prices);
-  }
-  if (tier === 'flex') return prices.flex;
+  if (tier === 'flex') return variant(price, 'flex', () => scaledPrice(price, '0.5'));
   if (price.tiers?.some((t) => inputTokens > t.aboveInputTokens)) return undefined;
-  return prices.priority;
+  return variant(price, 'priority', () => priorityPrice(price));
 }
 
-function halved(price: ModelPrice): ModelPrice {
-  const half = (rate: string) =>
-    new Decimal(rate).div(2).toDecimalPlaces(10, Decimal.ROUND_HALF_UP).toFixed();
+/** Every token rate (long-context tiers' too) times `factor`, exactly, to 10 decimals; no priority rates. */
+function scaledPrice(price: ModelPrice, factor: string): ModelPrice {
+  const times = (rate: string) =>
+    new Decimal(rate).times(factor).toDecimalPlaces(10, Decimal.ROUND_HALF_UP).toFixed();
   const rates = <
     R extends Pick<PriceTier, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>,
   >(
     r: R,
   ): R => {
-    const out = { ...r, input: half(r.input), output: half(r.output) };
-    if (r.cachedInput !== undefined) out.cachedInput = half(r.cachedInput);
-    if (r.cacheWrite !== undefined) out.cacheWrite = half(r.cacheWrite);
-    if (r.cacheWrite1h !== undefined) out.cacheWrite1h = half(r.cacheWrite1h);
+    const out = { ...r, input: times(r.input), output: times(r.output) };
+    if (r.cachedInput !== undefined) out.cachedInput = times(r.cachedInput);
+    if (r.cacheWrite !== undefined) out.cacheWrite = times(r.cacheWrite);
+    if (r.cacheWrite1h !== undefined) out.cacheWrite1h = times(r.cacheWrite1h);
     return out;
   };
   const { priority: _, ...base } = price;
-  const flex: ModelPrice = rates(base);
-  if (price.tiers !== undefined) flex.tiers = price.tiers.map((tier) => rates(tier));
-  return deepFreeze(flex);
+  const scaled: ModelPrice = rates(base);
+  if (price.tiers !== undefined) scaled.tiers = price.tiers.map((tier) => rates(tier));
+  return deepFreeze(scaled);
 }
 
 function priorityPrice(price: ModelPrice): ModelPrice | undefined {
@@ -358,20 +374,30 @@ export class PriceBook {
 
   /**
    * Looks the model up and, when priced, computes the cost of `usage`, at the rates of the
-   * service tier that billed it (`usage.serviceTier`: priority's own, flex half the base ones).
+   * service tier that billed it (`usage.serviceTier`: priority's own, flex half the base ones)
+   * and of where it ran (`usage.inferenceGeo`: Claude's US-only inference at 1.1x).
    */
   priceRequest(model: string, usage: TokenUsage, options: LookupOptions = {}): PricedRequest {
     const found = this.lookup(model, options);
     if (found.status === 'unpriced') return found;
-    if (usage.serviceTier === undefined) return { ...found, cost: computeCost(found.price, usage) };
-    const price = serviceTierPrice(found.price, usage.serviceTier, usage.inputTokens);
-    if (price === undefined) {
-      return {
-        status: 'unpriced',
-        model,
-        reason: 'service-tier',
-        detail: `no ${usage.serviceTier} price for ${model}${found.price.tiers?.length ? ' at this prompt length' : ''}`,
-      };
+    if (usage.serviceTier === undefined && usage.inferenceGeo === undefined)
+      return { ...found, cost: computeCost(found.price, usage) };
+    let price = found.price;
+    if (usage.serviceTier !== undefined) {
+      const tierPrice = serviceTierPrice(found.price, usage.serviceTier, usage.inputTokens);
+      if (tierPrice === undefined) {
+        return {
+          status: 'unpriced',
+          model,
+          reason: 'service-tier',
+          detail: `no ${usage.serviceTier} price for ${model}${found.price.tiers?.length ? ' at this prompt length' : ''}`,
+        };
+      }
+      price = tierPrice;
+    }
+    if (usage.inferenceGeo === 'us') {
+      const base = price;
+      price = variant(base, 'us', () => scaledPrice(base, US_ONLY_INFERENCE)) ?? base;
     }
     return { ...found, price, cost: computeCost(price, usage) };
   }

@@ -316,6 +316,20 @@ describe('PriceBook.priceRequest: the service tier that billed the tokens', () =
     assert.equal(cost('gpt-4.1-2025-04-14', 'priority'), '16.975');
   });
 
+  test("Claude's US-only inference: every token rate 1.1x, long-context ones too; web searches as listed", () => {
+    const geo = (model: string, inputTokens: number, extra: object = {}) => {
+      const found = book.priceRequest(model, { ...usage, inputTokens, inferenceGeo: 'us', ...extra });
+      return found.status === 'priced' ? found.cost.amount : found.reason;
+    };
+    // claude-opus-4-6: 0.8M at 5, 0.2M cached at 0.50, 1M out at 25 = 29.1; in the US 32.01.
+    assert.equal(cost('claude-opus-4-6'), '29.1');
+    assert.equal(geo('claude-opus-4-6', 1_000_000), '32.01');
+    // Sonnet 4.5 past 200K: the long-context rates (6 / 0.60 / 22.50) make 23.22, 1.1x.
+    assert.equal(geo('claude-sonnet-4-5', 300_000), '25.542');
+    // Ten searches at 10 USD per 1,000 stay 0.1.
+    assert.equal(geo('claude-opus-4-6', 1_000_000, { webSearches: 10 }), '32.11');
+  });
+
   test('no priority rates, or a prompt past the long-context threshold: unpriced, never the standard price', () => {
     assert.equal(cost('gpt-5-nano', 'priority'), 'unpriced: service-tier');
     assert.equal(cost('claude-sonnet-4-5', 'priority'), 'unpriced: service-tier');

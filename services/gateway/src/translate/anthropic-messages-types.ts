@@ -141,6 +141,8 @@ export const anthropicUsage = z.object({
     .nullish(),
   /** Tools Claude ran itself, billed apiece: its web searches (10 USD per 1,000). */
   server_tool_use: z.object({ web_search_requests: z.number().int().nonnegative().nullish() }).nullish(),
+  /** Where Claude ran the request: `us` (US-only infrastructure) is billed at 1.1x, `global` as listed. */
+  inference_geo: z.string().nullish(),
 });
 export type AnthropicUsage = z.infer<typeof anthropicUsage>;
 

@@ -107,6 +107,7 @@ export class AnthropicStreamParser implements StreamParser {
     }
     if (usage.cache_creation) merged.cache_creation = usage.cache_creation;
     if (usage.server_tool_use) merged.server_tool_use = usage.server_tool_use;
+    if (usage.inference_geo) merged.inference_geo = usage.inference_geo;
     this.#usage = merged;
   }
 }

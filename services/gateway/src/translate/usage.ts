@@ -41,6 +41,8 @@ export interface NormalisedUsage {
   webSearches?: number;
   /** The service tier that billed the tokens (OpenAI's `service_tier`) when not the standard one. */
   serviceTier?: 'priority' | 'flex';
+  /** `us` when Claude ran the request on US-only infrastructure (`usage.inference_geo`), billed at 1.1x. */
+  inferenceGeo?: 'us';
 }
 
 /**
@@ -105,6 +107,7 @@ export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): No
   }
   const searches = usage.server_tool_use?.web_search_requests ?? 0;
   if (searches > 0) normalisedUsage.webSearches = searches;
+  if (usage.inference_geo === 'us') normalisedUsage.inferenceGeo = 'us';
   return normalisedUsage;
 }
 

@@ -165,6 +165,15 @@ describe('usage extractors', () => {
   for (const { name, actual, expected } of cases) it(name, () => assert.deepEqual(actual(), expected));
 });
 
+describe("Claude's inference geography", () => {
+  it('keeps `us` (billed at 1.1x) and nothing for anywhere else', () => {
+    const base = { input_tokens: 10, output_tokens: 5 };
+    assert.equal(usageFromAnthropic({ ...base, inference_geo: 'us' })?.inferenceGeo, 'us');
+    assert.equal(usageFromAnthropic({ ...base, inference_geo: 'global' })?.inferenceGeo, undefined);
+    assert.equal(usageFromAnthropic(base)?.inferenceGeo, undefined);
+  });
+});
+
 describe('withServiceTier', () => {
   const usage: NormalisedUsage = { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 };
   it('keeps the tiers that bill at other rates, and nothing for the standard one', () => {
