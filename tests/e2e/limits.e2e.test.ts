@@ -44,6 +44,7 @@ orgs:
           - { name: short, limits: { budget: { usd: 0.03, period: 5s } } }
           - { name: counting, limits: { rpm: 1 } }
           - { name: photo, limits: { budget: { usd: 5, period: 1d } } }
+          - { name: dollar, limits: { budget: { usd: 1, period: 1d } } }
           - { name: api }
           - { name: expired, expiresAt: "2020-01-01T00:00:00Z" }
 `;
@@ -153,6 +154,25 @@ orgs:
     assert.equal(mock.requests.length, calls, 'no provider was asked');
     // A key without a money budget may use it (the mock answers any model).
     await ask(openai('api'), 'my-local-model');
+  });
+
+  it('a request asking for priority processing is held at its rates', async () => {
+    // gpt-4.1-mini's longest answer (1M tokens) costs 1.60 USD at the standard rate, 2.80 at priority's.
+    const ask1M = (extra: object) =>
+      openai('dollar')
+        .chat.completions.create({
+          model: 'gpt-4.1-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_completion_tokens: 1_000_000,
+          ...extra,
+        })
+        .catch((error: unknown) => error);
+    const standard = await ask1M({});
+    assert.ok(standard instanceof OpenAI.RateLimitError, String(standard));
+    assert.match(standard.message, /may cost up to \$1\.6\d* /);
+    const priority = await ask1M({ service_tier: 'priority' });
+    assert.ok(priority instanceof OpenAI.RateLimitError, String(priority));
+    assert.match(priority.message, /may cost up to \$2\.8\d* /);
   });
 
   it('a model outside the key list is a 403 naming it', async () => {

@@ -537,10 +537,18 @@ function estimateOf(
   const openAI = route.provider.type === 'openai' || route.provider.type === 'azure-openai';
   const asked = body.service_tier;
   const tier = openAI && (asked === 'priority' || asked === 'flex') ? asked : undefined;
+  // And one that asks Claude for US-only inference at its 1.1x.
+  const usOnly = route.provider.type === 'anthropic' && body.inference_geo === 'us';
   const priced = price(
     deps,
     outcome,
-    { inputTokens, outputTokens, cachedInputTokens: 0, ...(tier && { serviceTier: tier }) },
+    {
+      inputTokens,
+      outputTokens,
+      cachedInputTokens: 0,
+      ...(tier && { serviceTier: tier }),
+      ...(usOnly && { inferenceGeo: 'us' as const }),
+    },
     route,
   );
   return {
