@@ -209,7 +209,16 @@ export function generateHandler(
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (abort.aborted) {
-        const prompt = promptOfAbandonedCall(outcome, dialect);
+        let prompt: NormalisedUsage | undefined;
+        try {
+          prompt = promptOfAbandonedCall(outcome, dialect);
+        } catch (countError) {
+          // The request's one event is written whatever the count does.
+          deps.logger.error(
+            { err: countError, requestId },
+            'counting the prompt of a call its caller left failed',
+          );
+        }
         const cost = prompt ? price(deps, outcome, prompt) : undefined;
         record(deps, outcome, failed(outcome, 'client_disconnected', prompt, null, null, cost));
         return;
