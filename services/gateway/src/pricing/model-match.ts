@@ -10,6 +10,8 @@
  *                                 `mistral-embed-2312` -> `mistral-embed`, `x-latest` -> `x`
  *   3. provider prefix stripped   `openai/gpt-4o` -> `gpt-4o` (then 1 and 2 again on the rest),
  *                                 `gpt://<folder>/yandexgpt/latest` -> `yandexgpt/latest`, `yandexgpt`
+ *   and for each of these, Claude's version spelled with a dot (OpenRouter's spelling) as
+ *   Anthropic spells it: `anthropic/claude-sonnet-4.5` -> `claude-sonnet-4-5`.
  *
  * Only these suffix shapes are stripped: there is no fuzzy or prefix matching, so
  * `gpt-4o-mini-tts` or `gpt-4o-audio-preview` do NOT pick up the price of `gpt-4o-mini` or
@@ -77,5 +79,13 @@ export function nameCandidates(model: string): NameCandidate[] {
       push(stripSnapshot(tail), 'prefix');
     }
   }
+  // Anthropic's ids have no dots: `claude-3.7-sonnet`, `claude-opus-4.6` are its models.
+  for (const { key, matchedBy } of [...out]) {
+    if (key.startsWith('claude-') && CLAUDE_DOTTED_VERSION.test(key))
+      push(key.replace(CLAUDE_DOTTED_VERSION_ALL, '$1-$2'), matchedBy);
+  }
   return out;
 }
+
+const CLAUDE_DOTTED_VERSION = /(\d)\.(\d)/;
+const CLAUDE_DOTTED_VERSION_ALL = /(\d)\.(\d)/g;

@@ -34,6 +34,11 @@ describe('PriceBook.lookup: name matching', () => {
     ['OpenAI/gpt-4o-2024-11-20', 'gpt-4o', 'prefix'],
     ['anthropic/claude-haiku-4-5-20251001', 'claude-haiku-4-5', 'prefix'],
     ['models/gemini-2.5-pro', 'gemini-2.5-pro', 'prefix'],
+    // OpenRouter spells Claude's versions with a dot.
+    ['anthropic/claude-sonnet-4.5', 'claude-sonnet-4-5', 'prefix'],
+    ['anthropic/claude-3.7-sonnet', 'claude-3-7-sonnet', 'prefix'],
+    ['anthropic/claude-opus-4.6', 'claude-opus-4-6', 'prefix'],
+    ['claude-haiku-4.5', 'claude-haiku-4-5', 'exact'],
   ];
   for (const [requested, key, by] of cases) {
     test(`${requested} -> ${key} (${by})`, () => {
