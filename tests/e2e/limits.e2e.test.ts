@@ -190,6 +190,12 @@ orgs:
       return ids;
     };
     assert.deepEqual(await listed('api'), ['gpt-4o-mini', 'gpt-4.1-mini', 'my-local-model']);
+    // A key with a USD budget is not offered a model without a USD price (its requests are refused).
+    assert.deepEqual(await listed('photo'), ['gpt-4o-mini', 'gpt-4.1-mini']);
+    const unpriced = await openai('photo')
+      .models.retrieve('my-local-model')
+      .catch((error: unknown) => error);
+    assert.ok(unpriced instanceof OpenAI.NotFoundError, String(unpriced));
     assert.deepEqual(await listed('models'), ['gpt-4o-mini']);
     const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('models'), maxRetries: 0 });
     const anthropicIds: string[] = [];

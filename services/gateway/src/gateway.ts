@@ -291,7 +291,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const dialect = dialectOfHeaders(req);
       try {
         const caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
-        const access = limits.modelAccess(accessSubjectOf(caller, req, generate.trustedProxies), Date.now());
+        const orgId = caller.key.orgId;
+        const usdPriced = (model: string) => {
+          const found = generate.prices(orgId).lookup(model, { orgId });
+          return found.status === 'priced' && found.price.currency === 'USD';
+        };
+        const access = limits.modelAccess(
+          accessSubjectOf(caller, req, generate.trustedProxies),
+          Date.now(),
+          usdPriced,
+        );
         if (typeof access !== 'function') throw new LimitRefusalError(access);
         handle(req, res, caller.key.orgId, access);
       } catch (error) {

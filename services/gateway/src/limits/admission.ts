@@ -205,13 +205,16 @@ export class LimitsEnforcer {
   modelAccess(
     subject: Omit<AdmissionSubject, 'requestId' | 'model'>,
     now: number,
+    usdPriced: (model: string) => boolean = () => true,
   ): Refusal | ((model: string) => boolean) {
     this.#sweep(now);
     const compiled = this.#scopes(subject).map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
     const denied = this.#accessRefusal(compiled, subject, now);
     if (denied) return denied;
     const lists = compiled.flatMap(({ policy }) => (policy.models ? [policy.models] : []));
-    return (model) => lists.every((models) => modelMatches(models, model));
+    // Under a USD budget a model without a USD price is refused (admit), so it is not offered.
+    const budgeted = compiled.some(({ policy }) => policy.budget);
+    return (model) => lists.every((models) => modelMatches(models, model)) && (!budgeted || usdPriced(model));
   }
 
   /**
