@@ -282,6 +282,15 @@ orgs:
     const responses = await recorded();
     assert.equal(responses.usage.serviceTier, 'priority');
     assert.equal(Number(responses.cost), usd(responses.usage, [7000, 1750, 28000]));
+    // `fast` is priority renamed (2026-07-30): the same rates.
+    await openai().chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages: [{ role: 'user', content: 'fast please' }],
+      service_tier: 'fast',
+    });
+    const renamed = await recorded();
+    assert.equal(renamed.usage.serviceTier, 'priority');
+    assert.equal(Number(renamed.cost), usd(renamed.usage, [7000, 1750, 28000]));
     // Standard processing ('auto' is served at 'default') records no tier.
     await openai().chat.completions.create({
       model: 'gpt-4.1-mini',
@@ -324,6 +333,18 @@ orgs:
     const global = await recorded();
     assert.equal(global.usage.inferenceGeo, undefined);
     assert.equal(Number(global.cost), usd(global.usage, [50_000, 250_000]));
+    // Fast mode: Opus 4.6 at 6x (30 / 150 USD a million tokens), plain and streamed.
+    const fast = await anthropic().messages.create({ ...params, speed: 'fast' });
+    assert.equal((fast.usage as { speed?: string }).speed, 'fast');
+    const fastPlain = await recorded();
+    assert.equal(fastPlain.usage.speed, 'fast');
+    assert.equal(Number(fastPlain.cost), usd(fastPlain.usage, [300_000, 1_500_000]));
+    await anthropic()
+      .messages.stream({ ...params, speed: 'fast' })
+      .finalMessage();
+    const fastStreamed = await recorded();
+    assert.equal(fastStreamed.usage.speed, 'fast');
+    assert.equal(Number(fastStreamed.cost), usd(fastStreamed.usage, [300_000, 1_500_000]));
   });
 
   it('a plain answer without usage is counted with the tokenizer; the same dialect gets the bytes as sent', async () => {

@@ -427,6 +427,15 @@ describe('kordon catalogue', () => {
         () => create(type, { ...examples[type], usage: { ...inUs, inferenceGeo: 'global' as 'us' } }),
         /inferenceGeo/,
       );
+      const fast = { ...examples[type].usage, speed: 'fast' as const };
+      assert.deepEqual(
+        (create(type, { ...examples[type], usage: fast }).data as { usage: unknown }).usage,
+        fast,
+      );
+      assertInvalid(
+        () => create(type, { ...examples[type], usage: { ...fast, speed: 'standard' as 'fast' } }),
+        /speed/,
+      );
     }
   });
 

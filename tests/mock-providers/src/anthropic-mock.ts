@@ -80,7 +80,12 @@ const messagesRequest = messagesBase.extend({
   stream: z.boolean().optional(),
   /** Where Claude may run the request; `us` is billed at 1.1x (Opus 4.6 and later only). */
   inference_geo: z.enum(['global', 'us']).optional(),
+  /** `fast`: fast mode, billed at a multiple (Opus 4.6 and later Opus models). */
+  speed: z.enum(['standard', 'fast']).optional(),
 });
+
+/** The models that run in fast mode. */
+const FAST_MODELS = /^claude-opus-(4-[6-9]|[5-9])/;
 
 /** The models that take `inference_geo`: Opus 4.6, Sonnet 4.6 and every later one. */
 const GEO_MODELS = /^claude-(opus|sonnet)-(4-[6-9]|[5-9])/;
@@ -243,6 +248,10 @@ function messages(exchange: Exchange): Reply {
   const parsed = parseRequest(messagesRequest, exchange.body);
   if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
   const request = parsed.value;
+  if (request.speed === 'fast' && !FAST_MODELS.test(request.model)) {
+    const message = `speed: fast mode is not supported for ${request.model}`;
+    return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
+  }
   if (request.inference_geo !== undefined && !GEO_MODELS.test(request.model)) {
     const message = `inference_geo: not supported for ${request.model}`;
     return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
@@ -270,7 +279,7 @@ function messages(exchange: Exchange): Reply {
     ...(exchange.scenario.omitUsage
       ? {}
       : {
-          usage: usage(answer.inputTokens, plan.outputTokens, cache, plan.webSearches, request.inference_geo),
+          usage: usage(answer.inputTokens, plan.outputTokens, cache, plan.webSearches, request),
         }),
   };
   return { kind: 'json', status: 200, body, tokens };
@@ -405,10 +414,11 @@ function usage(
   outputTokens: number,
   cache: CacheUse = { read: 0, write5m: 0, write1h: 0 },
   webSearches = 0,
-  inferenceGeo?: string,
+  asked: Pick<MessagesRequest, 'inference_geo' | 'speed'> = {},
 ) {
   return {
-    ...(inferenceGeo !== undefined && { inference_geo: inferenceGeo }),
+    ...(asked.inference_geo !== undefined && { inference_geo: asked.inference_geo }),
+    ...(asked.speed !== undefined && { speed: asked.speed }),
     ...(webSearches > 0 && { server_tool_use: { web_search_requests: webSearches } }),
     input_tokens: inputTokens - cache.read - cache.write5m - cache.write1h,
     cache_creation_input_tokens: cache.write5m + cache.write1h,
@@ -441,7 +451,7 @@ function messageEvents(
     content: [],
     stop_reason: null,
     stop_sequence: null,
-    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1, cache, 0, request.inference_geo) }),
+    ...(omitUsage ? {} : { usage: usage(answer.inputTokens, 1, cache, 0, request) }),
   };
   const events: StreamEvent[] = [
     { type: 'message_start', message: start },

@@ -12,8 +12,13 @@ export function contentText(value: ChatContent): string {
   return (value ?? []).map((part) => part.text ?? '').join('');
 }
 
-/** `service_tier` as asked, and the tier that serves it: `auto` and `default` are served at the standard one. */
-export const serviceTierRequest = z.enum(['auto', 'default', 'flex', 'scale', 'priority']).nullish();
+/**
+ * `service_tier` as asked, and the tier that serves it: `auto` and `default` are served at the
+ * standard one. `fast` is `priority` renamed (2026-07-30); both are accepted.
+ */
+export const serviceTierRequest = z.enum(['auto', 'default', 'flex', 'scale', 'priority', 'fast']).nullish();
 export function servedTier(asked: z.infer<typeof serviceTierRequest>): string {
-  return asked === 'flex' || asked === 'priority' || asked === 'scale' ? asked : 'default';
+  return asked === 'flex' || asked === 'priority' || asked === 'fast' || asked === 'scale'
+    ? asked
+    : 'default';
 }

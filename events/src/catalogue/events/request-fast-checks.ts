@@ -62,12 +62,13 @@ const OPTIONAL_USAGE_COUNTS = [
 ] as const;
 
 /**
- * The `usage` object: three counts, up to four optional ones, the optional service tier and
- * inference geography, its parts within their wholes.
+ * The `usage` object: three counts, up to four optional ones, the optional service tier,
+ * inference geography and speed, its parts within their wholes.
  */
 function isUsage(value: unknown): boolean {
   if (!isObject(value)) return false;
-  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens, serviceTier, inferenceGeo } = value;
+  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens, serviceTier, inferenceGeo, speed } =
+    value;
   let keys = 3;
   if (serviceTier !== undefined) {
     if (serviceTier !== 'priority' && serviceTier !== 'flex') return false;
@@ -77,6 +78,10 @@ function isUsage(value: unknown): boolean {
     if (inferenceGeo !== 'us') return false;
     keys++;
   } else if ('inferenceGeo' in value) return false;
+  if (speed !== undefined) {
+    if (speed !== 'fast') return false;
+    keys++;
+  } else if ('speed' in value) return false;
   for (const name of OPTIONAL_USAGE_COUNTS) {
     const count = value[name];
     if (count !== undefined) {

@@ -71,6 +71,8 @@ const VALUES: unknown[] = [
   'flex',
   'us',
   'global',
+  'fast',
+  'standard',
   'default',
   'Priority',
   'nope',
@@ -150,6 +152,8 @@ for (const [name, holds, definition, bases] of [
       { ...completed, usage: { ...completed.usage, serviceTier: 'priority' } },
       // Run on US-only infrastructure (Claude).
       { ...completed, usage: { ...completed.usage, inferenceGeo: 'us' } },
+      // Run in fast mode (Claude).
+      { ...completed, usage: { ...completed.usage, speed: 'fast', inferenceGeo: 'us' } },
       {
         ...completed,
         teamId: null,

@@ -106,8 +106,9 @@ export const billedServiceTier = z.enum(['priority', 'flex']);
 
 /**
  * The current usage: also the service tier that billed the tokens, when it was not the
- * standard one, and `inferenceGeo: "us"` when Claude ran the request on US-only
- * infrastructure (billed at 1.1x); each left out otherwise.
+ * standard one, `inferenceGeo: "us"` when Claude ran the request on US-only infrastructure
+ * (billed at 1.1x) and `speed: "fast"` when it ran it in fast mode (billed at a multiple);
+ * each left out otherwise.
  */
 const usage = z
   .strictObject({
@@ -115,6 +116,7 @@ const usage = z
     webSearches: count.optional(),
     serviceTier: billedServiceTier.optional(),
     inferenceGeo: z.literal('us').optional(),
+    speed: z.literal('fast').optional(),
   })
   .refine(promptPartsFit, promptPartsRule)
   .refine(reasoningFits, reasoningRule);
@@ -182,7 +184,7 @@ export const RequestCompleted = defineEvent({
   }),
   previous: [
     {
-      // Version 5 adds the service tier and the inference geography to `usage`.
+      // Version 5 adds the service tier, the inference geography and the speed to `usage`.
       version: 4,
       schema: z.strictObject({ ...requestCompletedFields(usageV3), sealedBodies }),
       upcast: (data: object) => data,
@@ -300,7 +302,7 @@ export const RequestFailed = defineEvent({
   fastCheck: requestFailedHolds,
   schema: z.strictObject(requestFailedFields(usage)),
   previous: [
-    // Version 4 adds the service tier and the inference geography to `usage`.
+    // Version 4 adds the service tier, the inference geography and the speed to `usage`.
     { version: 3, schema: z.strictObject(requestFailedFields(usageV3)), upcast: (data: object) => data },
     // Version 3 adds the web searches to `usage`.
     { version: 2, schema: z.strictObject(requestFailedFields(usageV2)), upcast: (data: object) => data },

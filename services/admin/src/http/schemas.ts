@@ -389,6 +389,10 @@ const tokenUsage = z.object({
     .literal('us')
     .nullable()
     .describe('`us` when Claude ran the request on US-only infrastructure (billed at 1.1x).'),
+  speed: z
+    .literal('fast')
+    .nullable()
+    .describe('`fast` when Claude ran the request in fast mode (billed at a multiple).'),
 });
 
 export const RequestLogEntry = z

@@ -412,11 +412,12 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
       {
         scope: 'request-log',
         version: 6,
-        name: 'service tier and inference geography',
+        name: 'service tier, inference geography and speed',
         sql: `
         -- RequestCompleted v5 and RequestFailed v4 name the service tier that billed the tokens
-        -- and whether Claude ran the request on US-only infrastructure.
-        ALTER TABLE kordon_request_log ADD COLUMN service_tier text, ADD COLUMN inference_geo text;
+        -- and whether Claude ran the request on US-only infrastructure, or in fast mode.
+        ALTER TABLE kordon_request_log ADD COLUMN service_tier text, ADD COLUMN inference_geo text,
+          ADD COLUMN speed text;
         CREATE OR REPLACE FUNCTION kordon_request_log_rows(positions bigint[], texts jsonb) RETURNS jsonb
         LANGUAGE sql STABLE AS $fn$
           SELECT coalesce(jsonb_agg(
@@ -440,7 +441,7 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
                      'cache_write_1h_input_tokens', d->'usage'->'cacheWrite1hInputTokens',
                      'web_searches', d->'usage'->'webSearches',
                      'service_tier', d->'usage'->'serviceTier',
-                     'inference_geo', d->'usage'->'inferenceGeo',
+                     'inference_geo', d->'usage'->'inferenceGeo', 'speed', d->'usage'->'speed',
                      'cost', d->'cost', 'currency', d->'currency', 'latency_ms', d->'latencyMs',
                      'ttfb_ms', CASE WHEN e.type = 'RequestCompleted' THEN d->'timeToFirstTokenMs' END,
                      'client_ip', d->'clientIp',

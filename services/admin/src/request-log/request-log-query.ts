@@ -64,6 +64,8 @@ export interface RequestLogEntry {
     serviceTier: 'priority' | 'flex' | null;
     /** `us` when Claude ran the request on US-only infrastructure (billed at 1.1x). */
     inferenceGeo: 'us' | null;
+    /** `fast` when Claude ran the request in fast mode (billed at a multiple). */
+    speed: 'fast' | null;
   } | null;
   cost: string | null;
   currency: string | null;
@@ -107,6 +109,7 @@ interface Row {
   web_searches: number | null;
   service_tier: 'priority' | 'flex' | null;
   inference_geo: 'us' | null;
+  speed: 'fast' | null;
   cost: string | null;
   currency: string | null;
   latency_ms: number | null;
@@ -121,7 +124,7 @@ interface Row {
 const COLUMNS = `occurred_at, position, request_id, outcome, team_id, user_id, proxy_key_id, provider,
   provider_key_id, model, endpoint, stream, status, upstream_status, reason, limit_scope, limit_scope_id,
   input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cache_write_input_tokens,
-  cache_write_1h_input_tokens, web_searches, service_tier, inference_geo, cost::text AS cost, currency,
+  cache_write_1h_input_tokens, web_searches, service_tier, inference_geo, speed, cost::text AS cost, currency,
   latency_ms, ttfb_ms, client_ip, attempts, (prompt IS NOT NULL OR response IS NOT NULL) AS has_text`;
 
 /*
@@ -226,6 +229,7 @@ function entryOf(row: Row): RequestLogEntry {
             webSearches: Number(row.web_searches ?? 0),
             serviceTier: row.service_tier ?? null,
             inferenceGeo: row.inference_geo ?? null,
+            speed: row.speed ?? null,
           },
     cost: row.cost,
     currency: row.currency,

@@ -117,6 +117,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         webSearches: 3,
         serviceTier: 'flex',
         inferenceGeo: null,
+        speed: null,
       });
       assert.equal(done!.cost, '0.0061');
       assert.equal(done!.timeToFirstTokenMs, 412);

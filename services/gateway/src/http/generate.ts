@@ -33,7 +33,7 @@ import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js';
 import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
 import { TranslationError } from '../translate/index.js';
-import type { NormalisedUsage } from '../translate/usage.js';
+import { billedServiceTier, type NormalisedUsage } from '../translate/usage.js';
 import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
@@ -544,10 +544,11 @@ function estimateOf(
   const inputTokens = bound ? outcome.bodyBytes : exactInputTokens(outcome, route, body, dialect);
   // A request that asks OpenAI for priority (or flex) processing is billed at that tier's rates.
   const openAI = route.provider.type === 'openai' || route.provider.type === 'azure-openai';
-  const asked = body.service_tier;
-  const tier = openAI && (asked === 'priority' || asked === 'flex') ? asked : undefined;
-  // And one that asks Claude for US-only inference at its 1.1x.
-  const usOnly = route.provider.type === 'anthropic' && body.inference_geo === 'us';
+  const tier = openAI ? billedServiceTier(body.service_tier) : undefined;
+  // And one that asks Claude for US-only inference (1.1x) or fast mode (a multiple).
+  const claude = route.provider.type === 'anthropic';
+  const usOnly = claude && body.inference_geo === 'us';
+  const fast = claude && body.speed === 'fast';
   const priced = price(
     deps,
     outcome,
@@ -557,6 +558,7 @@ function estimateOf(
       cachedInputTokens: 0,
       ...(tier && { serviceTier: tier }),
       ...(usOnly && { inferenceGeo: 'us' as const }),
+      ...(fast && { speed: 'fast' as const }),
     },
     route,
   );
@@ -774,6 +776,7 @@ function usageData(usage: NormalisedUsage) {
   if (usage.webSearches) data.webSearches = usage.webSearches;
   if (usage.serviceTier) data.serviceTier = usage.serviceTier;
   if (usage.inferenceGeo) data.inferenceGeo = usage.inferenceGeo;
+  if (usage.speed) data.speed = usage.speed;
   return data;
 }
 

@@ -57,6 +57,8 @@ export interface TokenUsage {
   readonly serviceTier?: 'priority' | 'flex';
   /** `us`: Claude ran the request on US-only infrastructure, every token rate 1.1x (the price book applies it). */
   readonly inferenceGeo?: 'us';
+  /** `fast`: Claude ran the request in fast mode, every rate times the model's `fastMultiplier` (the price book applies it). */
+  readonly speed?: 'fast';
 }
 
 export interface CostBreakdown {

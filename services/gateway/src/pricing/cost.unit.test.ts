@@ -237,7 +237,7 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
   const random = seededRandom(20261130);
   const int = (max: number) => Math.floor(random() * (max + 1));
   // Large enough to cross every tier threshold (200K, 272K).
-  const randomUsage = (): Required<Omit<TokenUsage, 'serviceTier' | 'inferenceGeo'>> => {
+  const randomUsage = (): Required<Omit<TokenUsage, 'serviceTier' | 'inferenceGeo' | 'speed'>> => {
     const inputTokens = int(600_000);
     const cachedInputTokens = int(inputTokens);
     const cacheWriteTokens = int(inputTokens - cachedInputTokens);

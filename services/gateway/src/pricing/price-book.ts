@@ -56,7 +56,7 @@ export type UnpricedReason =
   | 'unknown-model'
   /** The org's override lacks input/output/currency and there is no shipped entry to fill them. */
   | 'incomplete-override'
-  /** The request was billed at a service tier (priority) the model has no price for. */
+  /** The request was billed at a service tier (priority) or speed (fast) the model has no price for. */
   | 'service-tier';
 
 export type PriceLookup =
@@ -144,6 +144,7 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   if (entry.cacheWrite1h !== undefined) price.cacheWrite1h = entry.cacheWrite1h;
   if (entry.webSearch !== undefined) price.webSearch = entry.webSearch;
   if (entry.priority !== undefined) price.priority = { ...entry.priority };
+  if (entry.fastMultiplier !== undefined) price.fastMultiplier = entry.fastMultiplier;
   if (entry.tiers !== undefined) price.tiers = entry.tiers.map((t) => ({ ...t }));
   return deepFreeze(price);
 }
@@ -380,7 +381,7 @@ export class PriceBook {
   priceRequest(model: string, usage: TokenUsage, options: LookupOptions = {}): PricedRequest {
     const found = this.lookup(model, options);
     if (found.status === 'unpriced') return found;
-    if (usage.serviceTier === undefined && usage.inferenceGeo === undefined)
+    if (usage.serviceTier === undefined && usage.inferenceGeo === undefined && usage.speed === undefined)
       return { ...found, cost: computeCost(found.price, usage) };
     let price = found.price;
     if (usage.serviceTier !== undefined) {
@@ -394,6 +395,18 @@ export class PriceBook {
         };
       }
       price = tierPrice;
+    }
+    if (usage.speed === 'fast') {
+      const multiplier = found.price.fastMultiplier;
+      if (multiplier === undefined)
+        return {
+          status: 'unpriced',
+          model,
+          reason: 'service-tier',
+          detail: `no fast mode price for ${model}`,
+        };
+      const base = price;
+      price = variant(base, 'fast', () => scaledPrice(base, multiplier)) ?? base;
     }
     if (usage.inferenceGeo === 'us') {
       const base = price;
@@ -494,8 +507,10 @@ export class PriceBook {
     if (cachedInput !== undefined) price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
     if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
-    // An override prices the standard tier: the table's priority rates stay, as its search price.
+    // An override prices the standard tier: the table's priority rates and fast-mode multiple
+    // stay, as its search price.
     if (inherit?.priority !== undefined) price.priority = inherit.priority;
+    if (inherit?.fastMultiplier !== undefined) price.fastMultiplier = inherit.fastMultiplier;
     // Overrides price tokens only: the table's price of a web search stays.
     if (inherit?.webSearch !== undefined) price.webSearch = inherit.webSearch;
     if (tiers !== undefined && tiers.length > 0) price.tiers = tiers;
@@ -509,7 +524,8 @@ export class PriceBook {
         (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
         (o.tiers === undefined && inherit.tiers !== undefined) ||
         inherit.webSearch !== undefined ||
-        inherit.priority !== undefined);
+        inherit.priority !== undefined ||
+        inherit.fastMultiplier !== undefined);
     return {
       ok: true,
       provider: base?.provider ?? null,

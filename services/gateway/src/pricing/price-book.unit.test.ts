@@ -335,6 +335,19 @@ describe('PriceBook.priceRequest: the service tier that billed the tokens', () =
     assert.equal(geo('claude-opus-4-6', 1_000_000, { webSearches: 10 }), '32.11');
   });
 
+  test("Claude's fast mode: its model's multiple of every rate, US-only inference stacking on it", () => {
+    const at = (model: string, extra: object) => {
+      const found = book.priceRequest(model, { ...usage, ...extra });
+      return found.status === 'priced' ? found.cost.amount : found.reason;
+    };
+    // claude-opus-5 (the same rates as 4.6): 29.1 standard, 2x fast, and 1.1x of that in the US.
+    assert.equal(at('claude-opus-5', { speed: 'fast' }), '58.2');
+    assert.equal(at('claude-opus-5', { speed: 'fast', inferenceGeo: 'us' }), '64.02');
+    assert.equal(at('claude-opus-4-6', { speed: 'fast' }), '174.6');
+    // A model without a fast-mode price: unpriced, never the standard price.
+    assert.equal(at('claude-sonnet-4-5', { speed: 'fast' }), 'service-tier');
+  });
+
   test('no priority rates, or a prompt past the long-context threshold: unpriced, never the standard price', () => {
     assert.equal(cost('gpt-5-nano', 'priority'), 'unpriced: service-tier');
     assert.equal(cost('claude-sonnet-4-5', 'priority'), 'unpriced: service-tier');

@@ -77,6 +77,8 @@ export const modelPrice = z.strictObject({
   webSearch: priceString.optional(),
   /** Priority processing's rates, where the vendor offers it; flex is half the base rates. */
   priority: priorityRates.optional(),
+  /** Claude's fast mode: every rate (cache rates and long context included) this many times. */
+  fastMultiplier: priceString.optional(),
   currency: currencyCode,
   unitTokens,
   /** Ascending by `aboveInputTokens`; the highest one the prompt exceeds applies. */

@@ -31,7 +31,7 @@ const claude = (
   cacheWrite1h: string,
   cachedInput: string,
   output: string,
-  extra: Partial<Pick<PriceTableEntry, 'aliases' | 'note' | 'tiers'>> = {},
+  extra: Partial<Pick<PriceTableEntry, 'aliases' | 'note' | 'tiers' | 'fastMultiplier'>> = {},
 ): PriceTableEntry =>
   usd({
     provider: 'anthropic',
@@ -67,7 +67,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     },
     anthropic: {
       source:
-        'Anthropic pricing (platform.claude.com/docs/en/about-claude/pricing): base input, 5m and 1h cache writes, cache hits, output. Long-context premium for Sonnet 4/4.5 (1M beta, >200K prompt tokens) from the same page; the web search tool at 10 USD per 1,000 searches (same page, tool pricing); Opus 4.6 and Sonnet 4.6 have flat pricing over the whole 1M window since the GA of 2026-03-13. Claude Sonnet 5 from its model overview page.',
+        "Anthropic pricing (platform.claude.com/docs/en/about-claude/pricing): base input, 5m and 1h cache writes, cache hits, output. Long-context premium for Sonnet 4/4.5 (1M beta, >200K prompt tokens) from the same page; the web search tool at 10 USD per 1,000 searches (same page, tool pricing); Opus 4.6 and Sonnet 4.6 have flat pricing over the whole 1M window since the GA of 2026-03-13. Claude Sonnet 5 from its model overview page. Fast mode (a multiple of every rate, caching and data residency stacking on it): 2x on Opus 5 and 4.8, 6x on Opus 4.7 and 4.6, from the fast-mode page and Claude Code's fast-mode page ($10 / $50 and $30 / $150), Opus 5's confirmed by OpenRouter and Vercel AI Gateway listings.",
       checkedAt: '2026-11-30',
     },
     google: {
@@ -175,10 +175,11 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     'text-embedding-3-large': usd({ provider: 'openai', input: '0.13', output: '0' }),
 
     // ---- Anthropic ----------------------------------------------------------------------
-    'claude-opus-5': claude('5', '6.25', '10', '0.50', '25'),
-    'claude-opus-4-8': claude('5', '6.25', '10', '0.50', '25'),
-    'claude-opus-4-7': claude('5', '6.25', '10', '0.50', '25'),
-    'claude-opus-4-6': claude('5', '6.25', '10', '0.50', '25'),
+    // Fast mode (`speed: "fast"`): Opus 5 and 4.8 at 2x ($10 / $50), Opus 4.7 and 4.6 at 6x ($30 / $150).
+    'claude-opus-5': claude('5', '6.25', '10', '0.50', '25', { fastMultiplier: '2' }),
+    'claude-opus-4-8': claude('5', '6.25', '10', '0.50', '25', { fastMultiplier: '2' }),
+    'claude-opus-4-7': claude('5', '6.25', '10', '0.50', '25', { fastMultiplier: '6' }),
+    'claude-opus-4-6': claude('5', '6.25', '10', '0.50', '25', { fastMultiplier: '6' }),
     'claude-opus-4-5': claude('5', '6.25', '10', '0.50', '25'),
     'claude-opus-4-1': claude('15', '18.75', '30', '1.50', '75', {
       note: 'Retired on the Anthropic API; still sold on Bedrock and Google Cloud.',

@@ -143,6 +143,8 @@ export const anthropicUsage = z.object({
   server_tool_use: z.object({ web_search_requests: z.number().int().nonnegative().nullish() }).nullish(),
   /** Where Claude ran the request: `us` (US-only infrastructure) is billed at 1.1x, `global` as listed. */
   inference_geo: z.string().nullish(),
+  /** How fast: `fast` (fast mode) is billed at a multiple of every rate, `standard` as listed. */
+  speed: z.string().nullish(),
 });
 export type AnthropicUsage = z.infer<typeof anthropicUsage>;
 

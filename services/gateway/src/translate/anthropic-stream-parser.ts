@@ -108,6 +108,7 @@ export class AnthropicStreamParser implements StreamParser {
     if (usage.cache_creation) merged.cache_creation = usage.cache_creation;
     if (usage.server_tool_use) merged.server_tool_use = usage.server_tool_use;
     if (usage.inference_geo) merged.inference_geo = usage.inference_geo;
+    if (usage.speed) merged.speed = usage.speed;
     this.#usage = merged;
   }
 }

@@ -43,18 +43,27 @@ export interface NormalisedUsage {
   serviceTier?: 'priority' | 'flex';
   /** `us` when Claude ran the request on US-only infrastructure (`usage.inference_geo`), billed at 1.1x. */
   inferenceGeo?: 'us';
+  /** `fast` when Claude ran the request in fast mode (`usage.speed`), billed at a multiple. */
+  speed?: 'fast';
 }
 
 /**
  * The usage with the service tier an OpenAI answer names (its `service_tier`, beside the
- * usage): `priority` and `flex` bill at other rates; `default`, `auto` or none at the standard.
+ * usage): `priority` (named `fast` since 2026-07-30, the same tier and rates) and `flex` bill
+ * at other rates; `default`, `auto` or none at the standard.
  */
 export function withServiceTier(
   usage: NormalisedUsage | undefined,
   tier: unknown,
 ): NormalisedUsage | undefined {
-  if (usage === undefined || (tier !== 'priority' && tier !== 'flex')) return usage;
-  return { ...usage, serviceTier: tier };
+  const billed = billedServiceTier(tier);
+  return usage === undefined || billed === undefined ? usage : { ...usage, serviceTier: billed };
+}
+
+/** The service tier a `service_tier` value bills at, when not the standard one. */
+export function billedServiceTier(tier: unknown): 'priority' | 'flex' | undefined {
+  if (tier === 'priority' || tier === 'fast') return 'priority';
+  return tier === 'flex' ? 'flex' : undefined;
 }
 
 const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -108,6 +117,7 @@ export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): No
   const searches = usage.server_tool_use?.web_search_requests ?? 0;
   if (searches > 0) normalisedUsage.webSearches = searches;
   if (usage.inference_geo === 'us') normalisedUsage.inferenceGeo = 'us';
+  if (usage.speed === 'fast') normalisedUsage.speed = 'fast';
   return normalisedUsage;
 }
 

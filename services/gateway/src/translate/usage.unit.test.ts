@@ -172,6 +172,11 @@ describe("Claude's inference geography", () => {
     assert.equal(usageFromAnthropic({ ...base, inference_geo: 'global' })?.inferenceGeo, undefined);
     assert.equal(usageFromAnthropic(base)?.inferenceGeo, undefined);
   });
+  it('keeps fast mode (billed at a multiple) and nothing for the standard speed', () => {
+    const base = { input_tokens: 10, output_tokens: 5 };
+    assert.equal(usageFromAnthropic({ ...base, speed: 'fast' })?.speed, 'fast');
+    assert.equal(usageFromAnthropic({ ...base, speed: 'standard' })?.speed, undefined);
+  });
 });
 
 describe('withServiceTier', () => {
@@ -179,6 +184,8 @@ describe('withServiceTier', () => {
   it('keeps the tiers that bill at other rates, and nothing for the standard one', () => {
     assert.deepEqual(withServiceTier(usage, 'priority'), { ...usage, serviceTier: 'priority' });
     assert.deepEqual(withServiceTier(usage, 'flex'), { ...usage, serviceTier: 'flex' });
+    // `fast` is priority renamed (2026-07-30): the same tier, the same rates.
+    assert.deepEqual(withServiceTier(usage, 'fast'), { ...usage, serviceTier: 'priority' });
     for (const standard of ['default', 'auto', 'scale', undefined, null, 7])
       assert.equal(withServiceTier(usage, standard), usage);
     assert.equal(withServiceTier(undefined, 'priority'), undefined);
