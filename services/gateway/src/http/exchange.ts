@@ -324,12 +324,7 @@ export const planChatExchange: ExchangePlanner = (
     }
     if (res.destroyed) {
       events.cancel();
-      settle(
-        translator.usage ?? withServiceTier(fallbackUsage(translator.outputText()), translator.serviceTier),
-        'client_disconnected',
-        () => translator.outputText(),
-        translator.facts,
-      );
+      settle(translator.usageSoFar(), 'client_disconnected', () => translator.outputText(), translator.facts);
       return;
     }
     if (translator.finished && !broken) {
@@ -340,12 +335,7 @@ export const planChatExchange: ExchangePlanner = (
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
     res.end(batch + errorFrame(caller, timing.interruption ?? `upstream stream interrupted: ${message}`));
-    settle(
-      translator.usage ?? withServiceTier(fallbackUsage(translator.outputText()), translator.serviceTier),
-      'interrupted',
-      () => translator.outputText(),
-      translator.facts,
-    );
+    settle(translator.usageSoFar(), 'interrupted', () => translator.outputText(), translator.facts);
   };
 
   return { operation, answer, stream: streamAnswer };

@@ -74,7 +74,7 @@ export class StreamTranslator<Out> {
           break;
         case 'end': {
           this.#finished = true;
-          if (!part.usage) this.#countedUsage = this.#options.fallbackUsage?.(this.outputText());
+          if (!part.usage) this.#countedUsage = this.#counted();
           const usage = part.usage ?? this.#countedUsage;
           out.push(...this.#emitter.emit(usage ? { type: 'end', usage } : { type: 'end' }));
           return out;
@@ -102,12 +102,20 @@ export class StreamTranslator<Out> {
    * stream ended without one, the counted usage; undefined while there is neither.
    */
   get usage(): NormalisedUsage | undefined {
-    return this.#parser.usage ?? withServiceTier(this.#countedUsage, this.#parser.serviceTier);
+    return this.#parser.usage ?? this.#countedUsage;
   }
 
-  /** The service tier the provider named, if any (it prices a usage counted here). */
-  get serviceTier(): string | undefined {
-    return this.#parser.serviceTier;
+  /**
+   * What the request is charged if the stream ends here, cleanly or not: the provider's usage,
+   * else the tokens counted now from the prompt and the output so far.
+   */
+  usageSoFar(): NormalisedUsage | undefined {
+    return this.usage ?? this.#counted();
+  }
+
+  /** Counted with the tokenizer, at the rates of the service tier the provider named. */
+  #counted(): NormalisedUsage | undefined {
+    return withServiceTier(this.#options.fallbackUsage?.(this.outputText()), this.#parser.serviceTier);
   }
 
   /** The answer's id and model and each choice's finish reason (neutral names), as streamed so far. */
