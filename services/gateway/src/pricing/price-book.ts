@@ -117,6 +117,8 @@ type ResolvedOverride =
 
 interface CompiledOverride {
   readonly override: OrgPriceOverride;
+  /** Its place in the list the book was given (to name it in `listProblems`). */
+  readonly index: number;
   readonly effectiveFromMs: number;
   /** The price it yields, merged with the shipped entry when it was indexed. */
   readonly resolved: ResolvedOverride;
@@ -317,21 +319,21 @@ export class PriceBook {
       });
     }
     const problems: Array<{ index: number; message: string }> = [];
-    prices.forEach((price, index) => {
-      const override = orgPriceOverride.parse({ ...price, orgId });
-      const resolved = book.#resolve(book.#canonical(normalizeModelName(override.model)), override);
-      if (resolved.ok) return;
-      const needs = resolved.missing
-        .map((field) => (field === 'currency' ? 'currency (USD, EUR, RUB...)' : field))
-        .join(', ');
-      problems.push({
-        index,
-        message: resolved.tableEntry
-          ? `${override.model} in another currency or unit than the shipped table's takes nothing from it: give ${needs}`
-          : `the shipped price table has no ${override.model} to take the rest from: give ${needs}`,
-      });
-    });
-    return problems;
+    for (const compiled of book.#overrides.get(orgId)?.values() ?? []) {
+      for (const { override, index, resolved } of compiled) {
+        if (resolved.ok) continue;
+        const needs = resolved.missing
+          .map((field) => (field === 'currency' ? 'currency (USD, EUR, RUB...)' : field))
+          .join(', ');
+        problems.push({
+          index,
+          message: resolved.tableEntry
+            ? `${override.model} in another currency or unit than the shipped table's takes nothing from it: give ${needs}`
+            : `the shipped price table has no ${override.model} to take the rest from: give ${needs}`,
+        });
+      }
+    }
+    return problems.sort((a, b) => a.index - b.index);
   }
 
   /** A new book with the same table and these overrides (e.g. after a projection update). */
@@ -569,7 +571,7 @@ export class PriceBook {
         );
         return;
       }
-      list.push({ override, effectiveFromMs, resolved: this.#resolve(key, override) });
+      list.push({ override, index: i, effectiveFromMs, resolved: this.#resolve(key, override) });
       list.sort((a, b) => b.effectiveFromMs - a.effectiveFromMs);
       models.set(key, list);
     });
