@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
 import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import {
+  type KordonUnderTest,
+  openAIAndClaudeConfig,
+  startKordonUnderTest,
+} from './support/kordon-under-test.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OPENAI_KEY = 'sk-proj-browserabcdefghijklmnopqrstuvwxyz0123';
@@ -69,25 +73,7 @@ describe('browsers: the official SDKs in a web page', {
     app = await startWebApp(sdks);
     other = await startWebApp(sdks);
     kordon = await startKordonUnderTest(
-      `
-orgs:
-  - slug: acme
-    name: Acme
-    providers:
-      - name: openai
-        type: openai
-        baseUrl: ${openaiMock.url}/v1
-        models: [gpt-4o-mini]
-        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
-      - name: claude
-        type: anthropic
-        baseUrl: ${anthropicMock.url}
-        models: [claude-sonnet-4-5]
-        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
-    users:
-      - email: dev@acme.test
-        proxyKeys: [{ name: web }]
-`,
+      openAIAndClaudeConfig({ openai: openaiMock.url, anthropic: anthropicMock.url }, 'web'),
       { OPENAI_KEY, ANTHROPIC_KEY, KORDON_CORS_ORIGINS: `${app.origin}, https://chat.acme.example` },
     );
     key = kordon.proxyKeys.get('dev@acme.test--web')!;

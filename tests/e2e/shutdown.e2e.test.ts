@@ -3,7 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
 import OpenAI from 'openai';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import {
+  type KordonUnderTest,
+  openAIAndClaudeConfig,
+  startKordonUnderTest,
+} from './support/kordon-under-test.js';
 
 const OPENAI_KEY = 'sk-proj-shutdownabcdefghijklmnopqrstuvwxyz01';
 const ANTHROPIC_KEY = 'sk-ant-api03-shutdownabcdefghijklmnopqrstuvwx';
@@ -18,25 +22,7 @@ describe('shutdown with streams in flight', () => {
   let anthropicMock: MockServer;
   let gateway: KordonUnderTest;
 
-  const config = () => `
-orgs:
-  - slug: acme
-    name: Acme
-    providers:
-      - name: openai
-        type: openai
-        baseUrl: ${openaiMock.url}/v1
-        models: [gpt-4o-mini]
-        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
-      - name: claude
-        type: anthropic
-        baseUrl: ${anthropicMock.url}
-        models: [claude-sonnet-4-5]
-        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
-    users:
-      - email: dev@acme.test
-        proxyKeys: [{ name: dev }]
-`;
+  const config = () => openAIAndClaudeConfig({ openai: openaiMock.url, anthropic: anthropicMock.url }, 'dev');
 
   before(async () => {
     // A frame every 150 ms: a long answer still streaming when the deadline passes.

@@ -89,3 +89,29 @@ export function bearerOf(headers: Record<string, unknown>): string | undefined {
   const value = headers.authorization;
   return typeof value === 'string' ? value.replace(/^Bearer /, '') : undefined;
 }
+
+/**
+ * The config of one org with an OpenAI and a Claude provider (a model each, one key each, from
+ * `${OPENAI_KEY}` and `${ANTHROPIC_KEY}`) and a user `dev@acme.test` holding one proxy key.
+ */
+export function openAIAndClaudeConfig(urls: { openai: string; anthropic: string }, proxyKey: string): string {
+  return `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${urls.openai}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
+      - name: claude
+        type: anthropic
+        baseUrl: ${urls.anthropic}
+        models: [claude-sonnet-4-5]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: ${proxyKey} }]
+`;
+}
