@@ -345,6 +345,23 @@ orgs:
     const fastStreamed = await recorded();
     assert.equal(fastStreamed.usage.speed, 'fast');
     assert.equal(Number(fastStreamed.cost), usd(fastStreamed.usage, [300_000, 1_500_000]));
+    // A budget holds what a request asks for at those rates: the longest answer of 700,000 tokens
+    // is $17.5 at the standard rate (within the key's $100), $105 in fast mode, $115.5 fast in the US.
+    const budgeted = new Anthropic({ baseURL: kordon.url, apiKey: aliceBudgetKey, maxRetries: 0 });
+    const long = { ...params, max_tokens: 700_000 };
+    // (A timeout of its own: the SDK asks to stream a request that may take this long.)
+    const patient = { timeout: 60_000 };
+    await budgeted.messages.create(long, patient);
+    const fastRefused = await budgeted.messages
+      .create({ ...long, speed: 'fast' }, patient)
+      .catch((e: unknown) => e);
+    assert.ok(fastRefused instanceof Anthropic.RateLimitError, String(fastRefused));
+    assert.match(fastRefused.message, /may cost up to \$105\.\d* /);
+    const usRefused = await budgeted.messages
+      .create({ ...long, speed: 'fast', inference_geo: 'us' }, patient)
+      .catch((e: unknown) => e);
+    assert.ok(usRefused instanceof Anthropic.RateLimitError, String(usRefused));
+    assert.match(usRefused.message, /may cost up to \$115\.5\d* /);
   });
 
   it('a plain answer without usage is counted with the tokenizer; the same dialect gets the bytes as sent', async () => {
