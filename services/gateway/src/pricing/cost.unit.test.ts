@@ -153,6 +153,19 @@ describe('computeCost: hand-computed examples', () => {
     );
   });
 
+  test('gpt-5.5 long-context rule above 272K input tokens, cached input included', () => {
+    const price = priceOf('gpt-5.5');
+    const usage = (inputTokens: number) => ({
+      inputTokens,
+      cachedInputTokens: 100_000,
+      outputTokens: 10_000,
+    });
+    // 172,000 x 5 + 100,000 x 0.50 + 10,000 x 30, per million
+    assert.equal(computeCost(price, usage(272_000)).amount, '1.21');
+    // 172,001 x 10 + 100,000 x 1 + 10,000 x 45, per million
+    assert.equal(computeCost(price, usage(272_001)).amount, '2.27001');
+  });
+
   test('a price in RUB per 1000 tokens keeps its currency', () => {
     const rub: ModelPrice = { input: '0.40', output: '0.80', currency: 'RUB', unitTokens: 1_000 };
     const cost = computeCost(rub, { inputTokens: 1_500, cachedInputTokens: 0, outputTokens: 500 });

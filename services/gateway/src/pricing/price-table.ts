@@ -62,7 +62,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
   providers: {
     openai: {
       source:
-        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026).',
+        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026); gpt-5.2 and gpt-5.5 (its >272K rule that of gpt-5.4: $10 / $1 / $45) added 2026-12-02 from such copies (two or more agreeing).',
       checkedAt: '2026-11-30',
     },
     anthropic: {
@@ -162,6 +162,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
       output: '10.00',
       priority: { input: '2.50', cachedInput: '0.25', output: '20.00' },
     }),
+    'gpt-5.2': usd({ provider: 'openai', input: '1.75', cachedInput: '0.175', output: '14.00' }),
     'gpt-5.4': usd({
       provider: 'openai',
       input: '2.50',
@@ -170,6 +171,14 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
       tiers: [{ aboveInputTokens: 272_000, input: '5.00', cachedInput: '0.50', output: '22.50' }],
       priority: { input: '5.00', cachedInput: '0.50', output: '30.00' },
       note: 'Prompts over 272K input tokens: 2x input (cached input included) and 1.5x output for the whole request. Priority processing is published for shorter prompts only.',
+    }),
+    'gpt-5.5': usd({
+      provider: 'openai',
+      input: '5.00',
+      cachedInput: '0.50',
+      output: '30.00',
+      tiers: [{ aboveInputTokens: 272_000, input: '10.00', cachedInput: '1.00', output: '45.00' }],
+      note: 'Prompts over 272K input tokens: 2x input (cached input included) and 1.5x output for the whole request. No priority rates confirmed: a priority request is unpriced.',
     }),
     'text-embedding-3-small': usd({ provider: 'openai', input: '0.02', output: '0' }),
     'text-embedding-3-large': usd({ provider: 'openai', input: '0.13', output: '0' }),
