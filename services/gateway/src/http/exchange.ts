@@ -40,7 +40,6 @@ import {
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage, withServiceTier } from '../translate/usage.js';
-import { redactSecrets } from '../upstream/redact.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import { answerHeaders, type Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
@@ -97,7 +96,12 @@ function parseOr<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * is its usage object (`"prompt_tokens": null` from a sloppy server) is read without it: the
  * answer was made and paid for, and the tokenizer counts it (asking another key would pay twice).
  */
-function parseAnswer<T>(schema: z.ZodType<T>, json: unknown, usageField: 'usage' | 'usageMetadata'): T {
+function parseAnswer<T>(
+  schema: z.ZodType<T>,
+  json: unknown,
+  usageField: 'usage' | 'usageMetadata',
+  redact: (text: string) => string,
+): T {
   const parsed = schema.safeParse(json);
   if (parsed.success) return parsed.data;
   if (
@@ -109,20 +113,32 @@ function parseAnswer<T>(schema: z.ZodType<T>, json: unknown, usageField: 'usage'
     const withoutUsage = schema.safeParse(rest);
     if (withoutUsage.success) return withoutUsage.data;
   }
+  const issue = parsed.error.issues[0];
+  const param = issue?.path.map(String).join('.') ?? '';
+  throw unreadableAnswer(json, redact, `${param ? `${param}: ` : ''}${issue?.message ?? 'invalid'}`);
+}
+
+/**
+ * The error for a 2xx answer that is not the answer asked for: it says the provider's own
+ * message (without the call's secrets) when the answer is an error object, else `detail`.
+ */
+export function unreadableAnswer(
+  json: unknown,
+  redact: (text: string) => string,
+  detail: string,
+): UpstreamError {
   const error = (json as { error?: unknown } | null)?.error;
   const providerMessage =
     typeof error === 'object' &&
     error !== null &&
     typeof (error as { message?: unknown }).message === 'string'
-      ? redactSecrets((error as { message: string }).message).slice(0, 300)
+      ? redact((error as { message: string }).message).slice(0, 300)
       : undefined;
-  const issue = parsed.error.issues[0];
-  const param = issue?.path.map(String).join('.') ?? '';
-  throw new UpstreamError(
+  return new UpstreamError(
     'upstream_invalid_response',
     providerMessage !== undefined
       ? `the provider answered with an error and a success status: ${providerMessage}`
-      : `the provider's answer could not be read: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid'}`,
+      : `the provider's answer could not be read: ${detail}`,
     { phase: 'body' },
   );
 }
@@ -210,6 +226,9 @@ export const planChatExchange: ExchangePlanner = (
 
   const answer = (reply: ProviderAnswer) => {
     const json = reply.json();
+    // The provider's words in an error reach the caller: without the call's key (some servers echo it).
+    const read = <T>(schema: z.ZodType<T>, usageField: 'usage' | 'usageMetadata') =>
+      parseAnswer(schema, json, usageField, reply.redact);
     // Same dialect, body not remapped by the adapter: the provider's bytes go out as they
     // came, and only the usage (and the shape around it) is validated.
     const forwardRaw = caller === provider && !adapter.mapResponse;
@@ -217,10 +236,10 @@ export const planChatExchange: ExchangePlanner = (
       // The tier that served the answer prices its tokens (priority, flex).
       const tier = (json as { service_tier?: unknown } | null)?.service_tier;
       if (forwardRaw) {
-        const usage = plainOpenAIUsage(json) ?? parseAnswer(openAIAnswerUsage, json, 'usage').usage;
+        const usage = plainOpenAIUsage(json) ?? read(openAIAnswerUsage, 'usage').usage;
         if (usage) return { text: reply.rawText, usage: withServiceTier(usageFromOpenAI(usage), tier) };
       }
-      const completion = parseAnswer(openAIChatCompletion, json, 'usage');
+      const completion = read(openAIChatCompletion, 'usage');
       const usage = withServiceTier(
         usageFromOpenAI(completion.usage) ?? fallbackUsage(openAICompletionText(completion)),
         tier,
@@ -231,17 +250,17 @@ export const planChatExchange: ExchangePlanner = (
     }
     if (provider === 'anthropic') {
       if (forwardRaw) {
-        const { usage } = parseAnswer(anthropicAnswerUsage, json, 'usage');
+        const { usage } = read(anthropicAnswerUsage, 'usage');
         if (usage) return { text: reply.rawText, usage: usageFromAnthropic(usage) };
       }
-      const message = parseAnswer(anthropicMessageResponse, json, 'usage');
+      const message = read(anthropicMessageResponse, 'usage');
       const usage = usageFromAnthropic(message.usage) ?? fallbackUsage(anthropicMessageText(message));
       if (forwardRaw) return { text: reply.rawText, usage };
       const out =
         caller === 'anthropic' ? json : anthropicToOpenAIResponse(message, { created, model: shownModel });
       return { text: JSON.stringify(out), usage };
     }
-    const response = parseAnswer(geminiGenerateContentResponse, json, 'usageMetadata');
+    const response = read(geminiGenerateContentResponse, 'usageMetadata');
     const usage = usageFromGemini(response.usageMetadata) ?? fallbackUsage(geminiResponseText(response));
     const context = { fallbackId: requestId, requestedModel: route.model, model: shownModel };
     const out =
@@ -302,13 +321,16 @@ export const planChatExchange: ExchangePlanner = (
           const skip =
             event === OPENAI_DONE || (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event));
           const raw = events.lastFrameData;
-          if (!skip)
-            batch +=
+          if (!skip) {
+            const text =
               raw === undefined
                 ? frame(event)
                 : caller === 'openai'
                   ? `data: ${raw}\n\n`
                   : rawAnthropicFrame(event, raw);
+            // The provider's error event is forwarded, but not a key it may quote.
+            batch += translator.failure === undefined ? text : events.redact(text);
+          }
         } else {
           for (const item of out) batch += frame(item);
         }
@@ -334,7 +356,10 @@ export const planChatExchange: ExchangePlanner = (
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
-    res.end(batch + errorFrame(caller, timing.interruption ?? `upstream stream interrupted: ${message}`));
+    res.end(
+      batch +
+        errorFrame(caller, timing.interruption ?? `upstream stream interrupted: ${events.redact(message)}`),
+    );
     settle(translator.usageSoFar(), 'interrupted', () => translator.outputText(), translator.facts);
   };
 

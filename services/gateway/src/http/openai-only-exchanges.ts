@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
 import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
-import { drained, type ExchangePlanner, streamHeaders, write } from './exchange.js';
+import { drained, type ExchangePlanner, streamHeaders, unreadableAnswer, write } from './exchange.js';
 
 /*
  * Endpoints with no equivalent in the other dialects: served only by providers that speak
@@ -32,6 +32,9 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
         return { text: reply.rawText, usage: { inputTokens: tail, outputTokens: 0, cachedInputTokens: 0 } };
       }
       const json = reply.json();
+      // An error object sent with a success status is not forwarded as an answer.
+      if (!Array.isArray((json as { data?: unknown } | null)?.data))
+        throw unreadableAnswer(json, reply.redact, 'data: not a list of embeddings');
       const reported = embeddingsAnswer.safeParse(json);
       const input =
         reported.success && reported.data.usage
@@ -154,7 +157,14 @@ export const planResponsesExchange: ExchangePlanner = (
   return {
     operation: { operation: 'responses', model: route.model, stream, body: { ...body, model: route.model } },
     answer: (reply) => {
-      const json = reply.json() as { id?: unknown; usage?: unknown; service_tier?: unknown };
+      const json = reply.json() as {
+        object?: unknown;
+        id?: unknown;
+        usage?: unknown;
+        service_tier?: unknown;
+      };
+      // An error object sent with a success status is not forwarded as an answer.
+      if (json?.object !== 'response') throw unreadableAnswer(json, reply.redact, 'object: not a response');
       return {
         text: JSON.stringify(json),
         usage: withServiceTier(
@@ -195,7 +205,8 @@ export const planResponsesExchange: ExchangePlanner = (
             if (typeof delta === 'string') output.push(delta);
           }
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
-          if (!write(res, frame)) await drained(res);
+          // The provider's failure is forwarded, but not a key it may quote.
+          if (!write(res, broken === undefined ? frame : events.redact(frame))) await drained(res);
           if (res.destroyed) break;
         }
       } catch (error) {
@@ -211,7 +222,7 @@ export const planResponsesExchange: ExchangePlanner = (
       } else {
         const message =
           timing.interruption ??
-          `upstream stream interrupted: ${broken ?? 'ended before response.completed'}`;
+          `upstream stream interrupted: ${events.redact(broken ?? 'ended before response.completed')}`;
         const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
         const event = { type: 'error', code: error.code, message, param: null, error };
         res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);

@@ -70,6 +70,11 @@ export interface ProviderAnswer {
   readonly rawText: string;
   /** The body parsed and, where the adapter maps, in its dialect; unknown: validate before use. */
   json(): unknown;
+  /**
+   * The provider's text without this call's secrets (the key as sent, an OAuth token) or
+   * credentials of known shapes: for any of its words bound for the caller, a log or an event.
+   */
+  redact(text: string): string;
 }
 
 export interface ProviderEventStream extends AsyncIterable<unknown> {
@@ -93,12 +98,18 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
   readonly ready: boolean;
   /** Stops reading and closes the connection, when the events will not be iterated (to the end). */
   cancel(): void;
+  /** As {@link ProviderAnswer.redact}: the stream's text without this call's secrets. */
+  redact(text: string): string;
 }
 
 export async function callProvider(call: ProviderCall, request: OperationRequest): Promise<ProviderAnswer> {
   if (request.stream) throw new TypeError('callProvider is for finished answers; use streamProvider');
   const prepared = call.adapter.prepare(request, call.config);
-  const response = await send(call, prepared, (upstream) => call.client.request(upstream));
+  let secrets: readonly string[] = [];
+  const response = await send(call, prepared, (upstream) => {
+    secrets = upstream.secrets ?? [];
+    return call.client.request(upstream);
+  });
   const { adapter } = call;
   let parsed: { value: unknown } | undefined;
   return {
@@ -113,6 +124,7 @@ export async function callProvider(call: ProviderCall, request: OperationRequest
       }
       return parsed.value;
     },
+    redact: (text) => redactSecrets(text, secrets),
   };
 }
 
@@ -124,7 +136,9 @@ export async function streamProvider(
   const prepared = call.adapter.prepare(request, call.config);
   const framing = prepared.framing;
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
+  let secrets: readonly string[] = [];
   const response = await send(call, prepared, async (upstream) => {
+    secrets = upstream.secrets ?? [];
     const streamed = await call.client.stream(upstream);
     // Checked without an await: a real stream (nearly every answer) costs a header read.
     const notAStream = framing === 'sse' ? notAStreamType(streamed.headers) : undefined;
@@ -137,6 +151,7 @@ export async function streamProvider(
     framing,
     mapper,
     mapper === undefined ? skimOf(call.adapter, request) : undefined,
+    secrets,
   );
 }
 
@@ -255,6 +270,7 @@ class EventStream implements ProviderEventStream {
   readonly #reader: SseReader | NdjsonReader;
   readonly #mapper: StreamEventMapper | undefined;
   readonly #skim: ((data: string) => unknown) | undefined;
+  readonly #secrets: readonly string[];
   lastFrameData: string | undefined;
 
   constructor(
@@ -262,6 +278,7 @@ class EventStream implements ProviderEventStream {
     framing: 'sse' | 'ndjson',
     mapper: StreamEventMapper | undefined,
     skim: ((data: string) => unknown) | undefined,
+    secrets: readonly string[],
   ) {
     this.status = response.status;
     this.headers = response.headers;
@@ -270,6 +287,7 @@ class EventStream implements ProviderEventStream {
     this.#reader = framing === 'sse' ? new SseReader(response.body) : new NdjsonReader(response.body);
     this.#mapper = mapper;
     this.#skim = skim;
+    this.#secrets = secrets;
   }
 
   get end(): BodyEnd | undefined {
@@ -286,6 +304,10 @@ class EventStream implements ProviderEventStream {
 
   cancel(): void {
     this.#response.cancel();
+  }
+
+  redact(text: string): string {
+    return redactSecrets(text, this.#secrets);
   }
 
   /**
