@@ -285,7 +285,7 @@ describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
   const CURRENT_VERSION: Partial<Record<string, number>> = {
     PolicySet: 2,
-    ProviderConfigured: 2,
+    ProviderConfigured: 3,
     RequestCompleted: 5,
     RequestRejected: 2,
     RequestFailed: 4,
@@ -298,15 +298,21 @@ describe('kordon catalogue', () => {
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
   });
 
-  test('ProviderConfigured v1 is read as v2 unchanged; only v2 may set a default max_tokens', () => {
-    const stored = {
-      ...recorded(create('ProviderConfigured', examples.ProviderConfigured), 3),
-      schemaVersion: 1,
-    };
-    const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 2);
-    assert.deepEqual(decoded.data, examples.ProviderConfigured);
+  test('ProviderConfigured v1 and v2 are read as v3 unchanged; only v2 on may set a default max_tokens', () => {
+    for (const schemaVersion of [1, 2]) {
+      const stored = {
+        ...recorded(create('ProviderConfigured', examples.ProviderConfigured), 3),
+        schemaVersion,
+      };
+      const decoded = kordonCatalogue.decode(stored);
+      assert.equal(decoded.schemaVersion, 3);
+      assert.deepEqual(decoded.data, examples.ProviderConfigured);
+    }
     const withDefault = create('ProviderConfigured', {
+      ...examples.ProviderConfigured,
+      options: { defaultMaxTokens: 16_000 },
+    });
+    assert.deepEqual(kordonCatalogue.decode({ ...recorded(withDefault, 4), schemaVersion: 2 }).data, {
       ...examples.ProviderConfigured,
       options: { defaultMaxTokens: 16_000 },
     });
@@ -319,6 +325,41 @@ describe('kordon catalogue', () => {
         create('ProviderConfigured', { ...examples.ProviderConfigured, options: { defaultMaxTokens: 0 } }),
       /defaultMaxTokens/,
     );
+  });
+
+  test('ProviderConfigured v3 carries vendor, authScheme, organization, project and a CA; v2 could not', () => {
+    const options = {
+      vendor: 'mistral',
+      authScheme: 'bearer',
+      organization: 'org-acme',
+      project: 'proj_1',
+      caCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    } as const;
+    const event = create('ProviderConfigured', { ...examples.ProviderConfigured, options });
+    assert.deepEqual(kordonCatalogue.decode(recorded(event, 5)).data, {
+      ...examples.ProviderConfigured,
+      options,
+    });
+    for (const field of Object.keys(options)) {
+      const only = { [field]: options[field as keyof typeof options] };
+      const stored = create('ProviderConfigured', { ...examples.ProviderConfigured, options: only });
+      assertDecodeError(
+        () => kordonCatalogue.decode({ ...recorded(stored, 6), schemaVersion: 2 }),
+        new RegExp(field),
+      );
+    }
+    for (const bad of [
+      { vendor: 'mistralai' },
+      { authScheme: 'basic' },
+      { organization: '' },
+      { caCertificate: 'not a certificate' },
+      { caCertificate: `-----BEGIN CERTIFICATE-----${'A'.repeat(100_000)}` },
+    ]) {
+      assertInvalid(
+        () => create('ProviderConfigured', { ...examples.ProviderConfigured, options: bad }),
+        new RegExp(Object.keys(bad)[0]!),
+      );
+    }
   });
 
   test('PolicySet v1 (named periods) is read as v2 (period specs)', () => {

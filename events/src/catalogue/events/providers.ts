@@ -51,13 +51,41 @@ const providerOptionsV1 = z.strictObject({
     .optional(),
 });
 
-/** The current options: also the answer length a request translated for Claude gets. */
-const providerOptions = providerOptionsV1.extend({
+/** ProviderConfigured v2: also the answer length a request translated for Claude gets. */
+const providerOptionsV2 = providerOptionsV1.extend({
   /**
    * anthropic: `max_tokens` of a request from an OpenAI-dialect caller that sets none (Claude
    * requires one, OpenAI does not; the gateway's default is 4,096, which cuts longer answers).
    */
   defaultMaxTokens: z.int().min(1).max(1_000_000).optional(),
+});
+
+/** The OpenAI-compatible servers the gateway knows the quirks of; `generic` for any other. */
+export const openAICompatibleVendor = z.enum([
+  'mistral',
+  'deepseek',
+  'groq',
+  'openrouter',
+  'together',
+  'vllm',
+  'ollama',
+  'generic',
+]);
+
+/** The current options: what the adapters read beyond the address (v3). */
+const providerOptions = providerOptionsV2.extend({
+  /** openai-compatible: whose server it is, for its defaults (stream usage, operations). */
+  vendor: openAICompatibleVendor.optional(),
+  /** azure-openai, yandexgpt: the key as `api-key` (default) or a bearer token (Entra ID, IAM). */
+  authScheme: z.enum(['api-key', 'bearer']).optional(),
+  /** openai: the `OpenAI-Organization` and `OpenAI-Project` headers. */
+  organization: z.string().min(1).max(200).optional(),
+  project: z.string().min(1).max(200).optional(),
+  /**
+   * Any type: extra CA certificates (PEM) trusted for the provider's hosts, e.g. the Russian
+   * NUC root GigaChat's certificates chain to. Public data, not a secret.
+   */
+  caCertificate: z.string().includes('-----BEGIN CERTIFICATE-----').max(100_000).optional(),
 });
 
 const providerConfiguredFields = {
@@ -72,9 +100,15 @@ const providerConfiguredFields = {
 /** Added, or changed in place (the latest event wins). */
 export const ProviderConfigured = defineEvent({
   type: 'ProviderConfigured',
-  version: 2,
+  version: 3,
   schema: z.strictObject({ ...providerConfiguredFields, options: providerOptions }),
   previous: [
+    // Version 3 adds `vendor`, `authScheme`, `organization`, `project` and `caCertificate`.
+    {
+      version: 2,
+      schema: z.strictObject({ ...providerConfiguredFields, options: providerOptionsV2 }),
+      upcast: (data: object) => data,
+    },
     // Version 2 adds `defaultMaxTokens` to the options.
     {
       version: 1,
