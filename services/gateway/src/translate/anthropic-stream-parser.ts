@@ -9,6 +9,11 @@ export class AnthropicStreamParser implements StreamParser {
   #usage: AnthropicUsage | undefined;
   /** Content block index -> tool call index, for client tool_use blocks only. */
   readonly #toolIndexByBlock = new Map<number, number>();
+  /**
+   * Tool blocks that have had no argument JSON yet. A tool without arguments streams only
+   * `partial_json: ""`; OpenAI (and the plain answer) says `"{}"`, which callers parse.
+   */
+  readonly #toolBlocksWithoutArguments = new Set<number>();
 
   get usage(): NormalisedUsage | undefined {
     return usageFromAnthropic(this.#usage);
@@ -33,6 +38,7 @@ export class AnthropicStreamParser implements StreamParser {
             if (block.type === 'tool_use') {
               const toolIndex = this.#toolIndexByBlock.size;
               this.#toolIndexByBlock.set(index, toolIndex);
+              this.#toolBlocksWithoutArguments.add(index);
               return [
                 { type: 'tool-call-start', choice: 0, toolIndex, id: block.id ?? '', name: block.name ?? '' },
               ];
@@ -48,10 +54,24 @@ export class AnthropicStreamParser implements StreamParser {
           this.#blockDelta(parsed),
         );
       }
+      case 'content_block_stop':
+        return this.#toolBlocksWithoutArguments.size === 0
+          ? []
+          : this.#emptyArguments((event as { index?: unknown }).index);
       case 'message_delta':
         return this.#withEvent(anthropicStreamEvents[type], type, event, ({ delta, usage }) => {
           this.#mergeUsage(usage);
-          return [{ type: 'finish', choice: 0, reason: finishReasonFromAnthropic(delta.stop_reason) }];
+          const finish: StreamPart = {
+            type: 'finish',
+            choice: 0,
+            reason: finishReasonFromAnthropic(delta.stop_reason),
+          };
+          // A block left open (no content_block_stop) still gets its arguments before the finish.
+          if (this.#toolBlocksWithoutArguments.size === 0) return [finish];
+          return [
+            ...[...this.#toolBlocksWithoutArguments].flatMap((index) => this.#emptyArguments(index)),
+            finish,
+          ];
         });
       case 'message_stop': {
         const usage = this.usage;
@@ -67,7 +87,7 @@ export class AnthropicStreamParser implements StreamParser {
       case undefined:
         return [malformed('an Anthropic stream event without a type')];
       default:
-        // content_block_stop, ping, and event types added later carry nothing to translate.
+        // ping and event types added later carry nothing to translate.
         return [];
     }
   }
@@ -86,10 +106,20 @@ export class AnthropicStreamParser implements StreamParser {
   #blockDelta({ index, delta }: ContentBlockDelta): StreamPart[] {
     if (delta.type === 'text_delta' && delta.text) return [{ type: 'text', choice: 0, text: delta.text }];
     const toolIndex = this.#toolIndexByBlock.get(index);
-    if (delta.type === 'input_json_delta' && delta.partial_json && toolIndex !== undefined)
+    if (delta.type === 'input_json_delta' && delta.partial_json && toolIndex !== undefined) {
+      this.#toolBlocksWithoutArguments.delete(index);
       return [{ type: 'tool-call-delta', choice: 0, toolIndex, argumentsDelta: delta.partial_json }];
+    }
     // thinking_delta, signature_delta, citations_delta: nothing the other dialects can show.
     return [];
+  }
+
+  /** `{}` as the arguments of a tool block that closes without any: the JSON of no arguments. */
+  #emptyArguments(index: unknown): StreamPart[] {
+    if (typeof index !== 'number' || !this.#toolBlocksWithoutArguments.delete(index)) return [];
+    const toolIndex = this.#toolIndexByBlock.get(index);
+    if (toolIndex === undefined) return [];
+    return [{ type: 'tool-call-delta', choice: 0, toolIndex, argumentsDelta: '{}' }];
   }
 
   /** message_delta counts are cumulative: a value given there replaces the one from message_start. */

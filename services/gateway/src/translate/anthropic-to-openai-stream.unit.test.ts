@@ -99,6 +99,69 @@ describe('Anthropic stream -> OpenAI chunks', () => {
     );
   });
 
+  describe('a tool without arguments gets "{}" (Anthropic streams only `partial_json: ""` for it)', () => {
+    const start = {
+      type: 'message_start',
+      message: {
+        id: 'msg_noargs',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 20, output_tokens: 1 },
+      },
+    };
+    const toolBlock = (index: number, id: string, name: string, json: string[]) => [
+      { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name, input: {} } },
+      ...json.map((partial_json) => ({
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'input_json_delta', partial_json },
+      })),
+      { type: 'content_block_stop', index },
+    ];
+    const end = [
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'tool_use', stop_sequence: null },
+        usage: { output_tokens: 12 },
+      },
+      { type: 'message_stop' },
+    ];
+
+    it('as the docs stream it: the arguments are "{}", as OpenAI and the plain answer give them', () => {
+      const { chunks } = replay([start, ...toolBlock(0, 'toolu_1', 'get_time', ['']), ...end]);
+      const completion = accumulateOpenAI(chunks);
+      assert.deepEqual(completion.choices[0]?.toolCalls, [
+        { id: 'toolu_1', name: 'get_time', arguments: '{}' },
+      ]);
+      assert.equal(completion.choices[0]?.finishReason, 'tool_calls');
+    });
+
+    it('beside a call with arguments: only the empty one gets "{}"', () => {
+      const events = [
+        start,
+        ...toolBlock(0, 'toolu_1', 'get_time', []),
+        ...toolBlock(1, 'toolu_2', 'get_weather', ['', '{"city":', ' "Paris"}']),
+        ...end,
+      ];
+      assert.deepEqual(accumulateOpenAI(replay(events).chunks).choices[0]?.toolCalls, [
+        { id: 'toolu_1', name: 'get_time', arguments: '{}' },
+        { id: 'toolu_2', name: 'get_weather', arguments: '{"city": "Paris"}' },
+      ]);
+    });
+
+    it('a block never stopped still gets "{}" before the finish reason', () => {
+      const events = [start, ...toolBlock(0, 'toolu_1', 'get_time', ['']).slice(0, -1), ...end];
+      const completion = accumulateOpenAI(replay(events).chunks);
+      assert.deepEqual(completion.choices[0]?.toolCalls, [
+        { id: 'toolu_1', name: 'get_time', arguments: '{}' },
+      ]);
+    });
+  });
+
   it('max_tokens (recorded) finishes with length', () => {
     const { chunks } = replay(sseEvents('anthropic-text-max-tokens.sse'));
     assert.equal(accumulateOpenAI(chunks).choices[0]?.finishReason, 'length');
