@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { type EventStore, isKordonError } from '@kordon/events';
+import { type EventStore, type ExpectedVersion, WrongExpectedVersionError } from '@kordon/events';
 import { generateProxyKey, importProxyKey, type ProxyKeyHasher, parseProxyKey } from '../proxy-keys/index.js';
 import type { RegistryState } from '../registry/registry.js';
 import { decryptSecret, encryptSecret, last4, type MasterKeyRing } from '../secrets/index.js';
@@ -50,10 +50,19 @@ export function planDependencies(crypto: ConfigCrypto): PlanDependencies {
   };
 }
 
+/** How many times a creation is tried again after the store found its stream changed meanwhile. */
+const CREATION_ATTEMPTS = 4;
+
 /**
  * Applies the file: plans against the registry, appends each stream's events with its
- * concurrency expectation, and waits until the registry has them. A creation another
- * replica made first (same deterministic id) is not an error.
+ * concurrency expectation, and waits until the registry has them.
+ *
+ * A creation expects no stream, and finds one in two cases: another replica created the
+ * entity first (same deterministic id), or the file declares again a provider or key it
+ * removed earlier (its stream keeps the history). Which one is decided by re-planning against
+ * the registry caught up with the store: the entity there, it was the other replica (nothing to
+ * do); still absent, the creation is appended after the stream's last event. Never skipped
+ * without that check, so the plan never claims events the store did not take.
  */
 export async function applyConfigFile(options: {
   file: ConfigFile;
@@ -63,20 +72,36 @@ export async function applyConfigFile(options: {
   crypto: ConfigCrypto;
   now?: Date;
 }): Promise<ConfigPlan> {
-  const plan = planConfig(
-    options.registry(),
-    options.file,
-    planDependencies(options.crypto),
-    options.now ?? new Date(),
-  );
+  const deps = planDependencies(options.crypto);
+  const now = options.now ?? new Date();
+  const plan = planConfig(options.registry(), options.file, deps, now);
+  const stillCreates = async (streamId: string): Promise<boolean> => {
+    await options.waitForRegistry(await options.store.headPosition());
+    return planConfig(options.registry(), options.file, deps, now).appends.some(
+      (append) => append.streamId === streamId && append.expected === 'no-stream',
+    );
+  };
   let last = 0;
   for (const append of plan.appends) {
-    try {
-      const result = await options.store.append(append.streamId, append.events, append.expected);
-      last = Math.max(last, result.lastPosition);
-    } catch (error) {
-      if (append.expected === 'no-stream' && isKordonError(error, 'wrong_expected_version')) continue;
-      throw error;
+    let expected: ExpectedVersion = append.expected;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await options.store.append(append.streamId, append.events, expected);
+        last = Math.max(last, result.lastPosition);
+        break;
+      } catch (error) {
+        if (
+          append.expected !== 'no-stream' ||
+          !(error instanceof WrongExpectedVersionError) ||
+          error.actual === null ||
+          attempt >= CREATION_ATTEMPTS
+        )
+          throw error;
+        if (!(await stillCreates(append.streamId))) break; // another replica created it
+        // Absent though its stream exists: removed earlier. Expecting the version seen keeps a
+        // replica doing the same from adding it twice (the loser re-checks and finds it).
+        expected = error.actual;
+      }
     }
   }
   if (last > 0) await options.waitForRegistry(last);

@@ -50,7 +50,11 @@ export interface PlanDependencies {
 
 export interface PlannedAppend {
   streamId: string;
-  /** Creations must find no stream: a concurrent replica doing the same loses cleanly. */
+  /**
+   * Creations must find no stream: a concurrent replica doing the same loses cleanly. The
+   * stream of a provider or key removed earlier exists, though: applying re-checks and then
+   * expects its last version (apply-config).
+   */
   expected: 'no-stream' | 'any';
   events: NewEvent[];
 }
