@@ -51,8 +51,10 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
   if (request.temperature !== undefined) neutral.temperature = request.temperature;
   if (request.top_p !== undefined) neutral.topP = request.top_p;
   if (request.top_k !== undefined) neutral.topK = request.top_k;
-  if (request.stop_sequences !== undefined && request.stop_sequences.length > 0)
+  if (request.stop_sequences !== undefined && request.stop_sequences.length > 0) {
     neutral.stop = request.stop_sequences;
+    neutral.stopParam = 'stop_sequences';
+  }
   if (request.tool_choice !== undefined) {
     neutral.toolChoice = toolChoice(request.tool_choice);
     if (

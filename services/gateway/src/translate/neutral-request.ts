@@ -96,6 +96,8 @@ export interface NeutralChatRequest {
   topP?: number;
   topK?: number;
   stop?: string[];
+  /** The caller's field for `stop` (`stop` or `stop_sequences`), named when a writer refuses it. */
+  stopParam?: string;
   tools: NeutralTool[];
   toolChoice?: NeutralToolChoice;
   /** False when the caller forbade parallel tool calls; undefined leaves the provider's default. */

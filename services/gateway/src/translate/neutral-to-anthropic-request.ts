@@ -46,7 +46,7 @@ export function anthropicRequestFromNeutral(
     out.temperature = Math.min(request.temperature, ANTHROPIC_MAX_TEMPERATURE);
   if (request.topP !== undefined) out.top_p = request.topP;
   if (request.topK !== undefined) out.top_k = request.topK;
-  if (request.stop !== undefined && request.stop.length > 0) out.stop_sequences = request.stop;
+  if (request.stop !== undefined && request.stop.length > 0) out.stop_sequences = stopSequences(request);
   Object.assign(out, toolFields(request));
   if (request.user !== undefined) out.metadata = { user_id: request.user };
   if (request.responseFormat?.type === 'json_schema' && request.responseFormat.schema)
@@ -69,6 +69,25 @@ function refuseOpenAIOnlyOptions(request: NeutralChatRequest): void {
     );
   if (request.audioOutput === true)
     throw new TranslationError('unsupported_value', 'modalities', 'Claude models do not produce audio.');
+}
+
+/**
+ * Claude refuses a stop sequence made only of whitespace (`"\n"`, which OpenAI accepts). It is
+ * refused here, naming the field, rather than dropped: dropping it would let the answer run
+ * past where the caller asked it to stop (one line becoming many, up to max_tokens) without a
+ * word, and code reading one line would break quietly instead of at the request.
+ */
+function stopSequences(request: NeutralChatRequest): string[] {
+  const stop = request.stop ?? [];
+  const blank = stop.find((sequence) => sequence.trim() === '');
+  if (blank !== undefined)
+    throw new TranslationError(
+      'unsupported_value',
+      request.stopParam ?? 'stop',
+      `Claude models refuse a stop sequence made only of whitespace (${JSON.stringify(blank)}); ` +
+        'leave it out, or stop on text that has a visible character.',
+    );
+  return stop;
 }
 
 function message(neutral: NeutralMessage): AnthropicMessageParam {

@@ -41,7 +41,10 @@ export function neutralFromOpenAIRequest(request: OpenAIChatRequest): NeutralCha
   if (maxTokens != null) neutral.maxTokens = maxTokens;
   if (request.temperature != null) neutral.temperature = request.temperature;
   if (request.top_p != null) neutral.topP = request.top_p;
-  if (request.stop != null) neutral.stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
+  if (request.stop != null) {
+    neutral.stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
+    neutral.stopParam = 'stop';
+  }
   if (request.tool_choice != null) neutral.toolChoice = toolChoice(request.tool_choice);
   if (request.parallel_tool_calls != null) neutral.parallelToolCalls = request.parallel_tool_calls;
   const format = responseFormat(request.response_format);

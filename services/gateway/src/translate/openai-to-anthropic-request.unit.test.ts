@@ -207,6 +207,11 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
       expected: { temperature: 1, top_p: 0.9, stop_sequences: ['END'] },
     },
     {
+      name: 'a stop sequence with whitespace around a visible character is kept as is',
+      body: { messages: [user('Hi')], stop: ['\nObservation:', ' END '] },
+      expected: { stop_sequences: ['\nObservation:', ' END '] },
+    },
+    {
       name: 'stop array and user id',
       body: { messages: [user('Hi')], stop: ['a', 'b'], user: 'u-42', temperature: 0.2 },
       expected: { stop_sequences: ['a', 'b'], metadata: { user_id: 'u-42' }, temperature: 0.2 },
@@ -419,6 +424,13 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         code: 'unsupported_value',
         param: 'tools[0].type',
       },
+      // Claude refuses whitespace-only stop sequences; OpenAI takes them.
+      ...(['\n', ['\n\n', 'END'], [' ', '\t'], ''] as const).map((stop) => ({
+        name: `a stop sequence of whitespace only: ${JSON.stringify(stop)}`,
+        body: { messages: [user('One line please')], stop },
+        code: 'unsupported_value',
+        param: 'stop',
+      })),
     ];
     for (const { name, body, code, param } of refusals) {
       it(name, () => {
