@@ -35,7 +35,7 @@ export function planSso(
     current.issuer === oidc.issuer &&
     current.clientId === oidc.clientId &&
     current.autoProvision === oidc.autoProvision &&
-    JSON.stringify(current.allowedDomains) === JSON.stringify(oidc.allowedDomains) &&
+    sameDomains(current.allowedDomains, oidc.allowedDomains) &&
     deps.secretMatches(current.clientSecret, context, oidc.clientSecret)
   ) {
     return;
@@ -55,4 +55,14 @@ export function planSso(
       meta,
     ),
   ]);
+}
+
+/**
+ * Allowed domains are a set: the stored list is de-duplicated, so a file repeating a domain
+ * (or writing it in another case or order) declares the same settings.
+ */
+function sameDomains(stored: readonly string[], declared: readonly string[]): boolean {
+  const normalised = (domains: readonly string[]) =>
+    JSON.stringify([...new Set(domains.map((domain) => domain.toLowerCase()))].sort());
+  return normalised(stored) === normalised(declared);
 }

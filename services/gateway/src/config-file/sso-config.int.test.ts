@@ -104,6 +104,20 @@ describe('configuration file: org single sign-on (sso.oidc)', () => {
     assert.equal(await fixture.store.headPosition(), head);
   });
 
+  it('domains repeated in another case, or in another order, are the same settings: nothing appended', async () => {
+    const base = 'https://login.acme.example/realms/staff';
+    await apply(write(oidc(base, 'acme.example, research.acme.example')), { OIDC_SECRET: CLIENT_SECRET });
+    const head = await fixture.store.headPosition();
+    for (const domains of [
+      'acme.example, Acme.Example, research.acme.example',
+      'research.acme.example, ACME.example, acme.example',
+    ]) {
+      const again = await apply(write(oidc(base, domains)), { OIDC_SECRET: CLIENT_SECRET });
+      assert.equal(again.appends.length, 0, domains);
+    }
+    assert.equal(await fixture.store.headPosition(), head);
+  });
+
   it('refuses a plain-http issuer off this machine, wildcard domains and a missing secret variable', () => {
     const problems = (text: string, env: Record<string, string>) => {
       try {
