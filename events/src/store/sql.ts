@@ -129,9 +129,27 @@ const CONNECTION_ERROR_CODES = new Set([
 ]);
 
 /**
+ * SQLSTATEs that say the database cannot do the work now, whatever the events: retried
+ * (the appender spools, a projection offers the same batch again) rather than blamed on an
+ * event, which would dead-letter or park it. Anything else (data exceptions, constraints,
+ * a bad statement) is about what was sent.
+ */
+const OUTAGE_SQLSTATE = new RegExp(
+  [
+    '^08', // connection exception
+    '^25006$', // read-only transaction: a failover to a standby, or a database put read-only
+    '^25P0[34]$', // idle-in-transaction and transaction timeout ended the session
+    '^40', // serialization failure, deadlock: the transaction may simply be run again
+    '^53', // insufficient resources: disk full, out of memory, too many connections
+    '^55P03$', // lock not available (lock_timeout)
+    '^57', // operator intervention: query cancelled (statement_timeout), shutdown, cannot connect now
+    '^58', // system error outside PostgreSQL (I/O error)
+  ].join('|'),
+);
+
+/**
  * Whether a database error is an outage worth retrying rather than a fault of the
- * statement: connection errors, and SQLSTATE classes 08 (connection), 57P (shutdown),
- * 53 (insufficient resources) and 40 (serialization failure, deadlock).
+ * statement: connection errors, and the SQLSTATEs of `OUTAGE_SQLSTATE`.
  */
 export function isTransientSqlError(error: unknown): boolean {
   const err = error as { code?: unknown; message?: unknown } | undefined;
@@ -139,7 +157,7 @@ export function isTransientSqlError(error: unknown): boolean {
   const message = typeof err?.message === 'string' ? err.message : '';
   return (
     CONNECTION_ERROR_CODES.has(code) ||
-    /^(08|57P|53|40)/.test(code) ||
+    OUTAGE_SQLSTATE.test(code) ||
     /Connection terminated|connection error|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(
       message,
     )

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isTransientSqlError } from './sql.js';
+
+const sqlError = (code: string, message = 'refused') => Object.assign(new Error(message), { code });
+
+test('the database being unable to write now is an outage, retried: not a fault of the events', () => {
+  for (const code of [
+    '08006', // connection failure
+    '25006', // read-only transaction: failover to a standby, database put read-only
+    '25P03', // idle-in-transaction session timeout
+    '25P04', // transaction timeout
+    '40001', // serialization failure
+    '40P01', // deadlock
+    '53100', // disk full
+    '53300', // too many connections
+    '55P03', // lock not available
+    '57014', // query cancelled: statement_timeout
+    '57P01', // admin shutdown
+    '57P03', // cannot connect now: starting up, in recovery
+    '58030', // I/O error
+    'ECONNREFUSED',
+    'ECONNRESET',
+  ]) {
+    assert.equal(isTransientSqlError(sqlError(code)), true, code);
+  }
+  assert.equal(isTransientSqlError(new Error('Connection terminated unexpectedly')), true);
+  assert.equal(isTransientSqlError(new Error('timeout exceeded when trying to connect')), true);
+});
+
+test('a refusal of what was sent is not an outage: the event is set aside', () => {
+  for (const code of [
+    '22P02', // invalid text representation
+    '22021', // character not in repertoire
+    '23505', // unique violation
+    '23514', // check violation
+    '42601', // syntax error
+    '54000', // program limit exceeded: a row too big
+    '25P02', // in failed transaction: the error before it is the one that counts
+    'XX000', // internal error
+  ]) {
+    assert.equal(isTransientSqlError(sqlError(code)), false, code);
+  }
+  assert.equal(isTransientSqlError(new Error('boom')), false);
+  assert.equal(isTransientSqlError(undefined), false);
+  assert.equal(isTransientSqlError('25006'), false);
+});
