@@ -247,6 +247,22 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     );
   });
 
+  it("refuses more than 5 stop sequences (Gemini's limit), naming stop; 5 are sent", () => {
+    const five = ['a', 'b', 'c', 'd', 'e'];
+    assert.deepEqual(
+      fromOpenAI({ messages: [user('Hi')], stop: five }).generationConfig?.stopSequences,
+      five,
+    );
+    assert.throws(
+      () => fromOpenAI({ messages: [user('Hi')], stop: [...five, 'f'] }),
+      (error: unknown) =>
+        error instanceof TranslationError &&
+        error.code === 'unsupported_value' &&
+        error.param === 'stop' &&
+        /up to 5 stop sequences/.test(error.message),
+    );
+  });
+
   it('refuses logprobs', () => {
     assert.throws(
       () => fromOpenAI({ messages: [user('Hi')], logprobs: true }),
@@ -330,6 +346,13 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
         { inlineData: { mimeType: 'image/png', data: PNG } },
       ],
     });
+  });
+
+  it('names stop_sequences when there are more than Gemini takes', () => {
+    assert.throws(
+      () => fromAnthropic({ messages: [user('Hi')], stop_sequences: ['1', '2', '3', '4', '5', '6'] }),
+      (error: unknown) => error instanceof TranslationError && error.param === 'stop_sequences',
+    );
   });
 
   it('names the Anthropic field when a tool result answers no call', () => {

@@ -48,7 +48,16 @@ export function geminiRequestFromNeutral(
   return out;
 }
 
+/** Gemini's documented limit; more is its own 400, which would not name the caller's field. */
+const GEMINI_MAX_STOP_SEQUENCES = 5;
+
 function refuseUnsupported(request: NeutralChatRequest): void {
+  if (request.stop !== undefined && request.stop.length > GEMINI_MAX_STOP_SEQUENCES)
+    throw new TranslationError(
+      'unsupported_value',
+      request.stopParam ?? 'stop',
+      `Gemini models take up to ${GEMINI_MAX_STOP_SEQUENCES} stop sequences, not ${request.stop.length}.`,
+    );
   if (request.logprobs === true)
     throw new TranslationError(
       'unsupported_parameter',
