@@ -9,6 +9,7 @@ export * from './gateway.js';
 export { dialectOfHeaders, errorBody, GatewayError } from './http/gateway-error.js';
 export { redactionRules } from './http/logged-bodies.js';
 export { PriceBook } from './pricing/index.js';
+export { providerConfigProblems } from './providers/provider-options.js';
 export { generateProxyKey, type ProxyKeyHash, ProxyKeyHasher } from './proxy-keys/index.js';
 export * from './runtime-secrets.js';
 export {

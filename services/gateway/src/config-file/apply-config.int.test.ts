@@ -7,6 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { type KordonEvent, kordonCatalogue, type RecordedEvent } from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
 import { InMemoryProjectionRunner } from '@kordon/projections';
+import { providerConfig } from '../http/generate.js';
+import { routeModel } from '../http/route-model.js';
+import { providerAdapter } from '../providers/index.js';
 import { generateProxyKey, ProxyKeyHasher } from '../proxy-keys/index.js';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { MasterKey, MasterKeyRing } from '../secrets/index.js';
@@ -443,6 +446,107 @@ orgs:
     assert.equal(keyOf().providerKeyId, added.providerKeyId);
     await apply(writeConfig(file('{ name: k1, secret: "${OPENAI_KEY_1}" }')), env);
     assert.equal(keyOf().models, null);
+  });
+
+  it("carries the adapters' options (vendor, authScheme, organization, project, CA) to the route; unchanged appends nothing", async () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIBnuc\n-----END CERTIFICATE-----\n';
+    const file = (vendor: string) => `
+orgs:
+  - slug: vendors
+    name: Vendors
+    providers:
+      - name: mistral
+        type: openai-compatible
+        baseUrl: https://api.mistral.ai/v1
+        models: [mistral-small-latest]
+        ${vendor}
+        keys: [{ name: k1, secret: "\${OPENAI_KEY_1}" }]
+      - name: openai-org
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini]
+        organization: org-acme
+        project: proj_research
+      - name: azure-entra
+        type: azure-openai
+        baseUrl: https://acme.openai.azure.com
+        models: [gpt-4o]
+        apiVersion: "2024-10-21"
+        authScheme: bearer
+      - name: giga
+        type: gigachat
+        baseUrl: https://gigachat.devices.sberbank.ru/api/v1
+        models: [GigaChat]
+        scope: GIGACHAT_API_CORP
+        caCertificate: "\${GIGACHAT_CA}"
+`;
+    const env = { OPENAI_KEY_1: OPENAI_KEY, GIGACHAT_CA: ca };
+    await apply(writeConfig(file('vendor: mistral')), env);
+    const orgId = runner.state.orgIdBySlug.get('vendors')!;
+    const configOf = (model: string) => {
+      const [route] = routeModel(runner.state, orgId, model);
+      assert.ok(route, model);
+      return { type: route.provider.type, config: providerConfig(route) };
+    };
+    const mistral = configOf('mistral-small-latest');
+    assert.equal(mistral.config.vendor, 'mistral');
+    // The preset is what the adapter acts on: Mistral reports usage unasked.
+    assert.equal(providerAdapter(mistral.type).streamUsage(mistral.config), 'always');
+    assert.deepEqual(
+      [configOf('gpt-4o-mini').config.organization, configOf('gpt-4o-mini').config.project],
+      ['org-acme', 'proj_research'],
+    );
+    assert.equal(configOf('gpt-4o').config.authScheme, 'bearer');
+    assert.equal(configOf('GigaChat').config.caCertificate, ca);
+    assert.equal(configOf('GigaChat').config.scope, 'GIGACHAT_API_CORP');
+
+    const head = await fixture.store.headPosition();
+    assert.equal((await apply(writeConfig(file('vendor: mistral')), env)).appends.length, 0);
+    assert.equal(await fixture.store.headPosition(), head, 'an unchanged file appends nothing');
+
+    // Taking the vendor out is a change: the provider is generic again, asked for usage.
+    await apply(writeConfig(file('')), env);
+    const added = await fixture.store.readAll({ after: head, maxCount: 100 });
+    assert.deepEqual(
+      added.map((e) => e.type),
+      ['ProviderConfigured'],
+    );
+    const generic = configOf('mistral-small-latest');
+    assert.equal(generic.config.vendor, undefined);
+    assert.equal(providerAdapter(generic.type).streamUsage(generic.config), 'stream_options');
+  });
+
+  it("refuses an option its provider's type does not read, or one the adapter would refuse, naming the provider", () => {
+    const provider = (type: string, options: string) => `
+orgs:
+  - slug: wrong
+    name: Wrong
+    providers:
+      - { name: p, type: ${type}, baseUrl: "https://example.test/v1", models: [m], ${options} }
+`;
+    for (const [type, options, message] of [
+      ['anthropic', 'vendor: mistral', /orgs\.0\.providers\.0: vendor does not apply to Anthropic providers/],
+      [
+        'openai',
+        'authScheme: bearer',
+        /orgs\.0\.providers\.0: authScheme does not apply to OpenAI providers/,
+      ],
+      [
+        'openai-compatible',
+        'organization: org-1',
+        /orgs\.0\.providers\.0: organization does not apply to OpenAI-compatible providers/,
+      ],
+      ['openai-compatible', 'vendor: mistralai', /orgs\.0\.providers\.0\.vendor/],
+      ['gigachat', 'caCertificate: "not a PEM"', /orgs\.0\.providers\.0\.caCertificate/],
+      ['azure-openai', 'authScheme: bearer', /orgs\.0\.providers\.0: Azure OpenAI needs an apiVersion/],
+      ['gigachat', 'scope: GIGACHAT_API_ANY', /orgs\.0\.providers\.0: scope: /],
+    ] as const) {
+      assert.throws(
+        () => loadConfigFile(writeConfig(provider(type, options)), {}),
+        (error: unknown) => error instanceof ConfigFileError && message.test(error.message),
+        `${type} with ${options}`,
+      );
+    }
   });
 
   it('names a missing environment variable and never prints secrets', () => {

@@ -3,12 +3,14 @@ import {
   loggedBodies,
   loggingRule,
   modelPattern,
+  ProviderConfigured,
   periodSpec,
   providerType,
 } from '@kordon/events';
 import { compileRules, RedactionConfigError } from '@kordon/redaction';
 import { z } from 'zod';
 import { PriceBook } from '../pricing/index.js';
+import { providerConfigProblems } from '../providers/provider-options.js';
 import { ssoConfigSchema } from './sso-config-schema.js';
 
 /**
@@ -47,7 +49,10 @@ const providerKeySchema = z.strictObject({
     .optional(),
 });
 
-const providerSchema = z.strictObject({
+/** The stored options' own fields, so the file accepts exactly what the log can hold. */
+const storedOption = ProviderConfigured.schema.shape.options.shape;
+
+const providerFields = z.strictObject({
   name: slug,
   type: providerType,
   baseUrl: z.url({ protocol: /^https?$/ }),
@@ -58,6 +63,15 @@ const providerSchema = z.strictObject({
   folderId: z.string().optional(),
   oauthUrl: z.url({ protocol: /^https$/ }).optional(),
   scope: z.string().optional(),
+  /** openai-compatible: whose server it is (`generic` when absent): how stream usage is asked for, which operations exist. */
+  vendor: storedOption.vendor,
+  /** azure-openai, yandexgpt: `bearer` sends the key as a bearer token (an Entra ID or IAM token). */
+  authScheme: storedOption.authScheme,
+  /** openai: the `OpenAI-Organization` and `OpenAI-Project` headers. */
+  organization: storedOption.organization,
+  project: storedOption.project,
+  /** Any type: extra CA certificates (PEM) to trust for the provider, e.g. the NUC root for GigaChat. */
+  caCertificate: storedOption.caCertificate,
   /** How requests spread over the keys: `adaptive` (default), `weighted` or `round-robin`. */
   balancer: z.enum(['round-robin', 'weighted', 'adaptive']).optional(),
   /** Keep a conversation on one key: `session` (default), `prompt-prefix` or `off`. */
@@ -76,6 +90,12 @@ const providerSchema = z.strictObject({
       totalMs: z.int().min(1).max(3_600_000).optional(),
     })
     .optional(),
+});
+
+const providerSchema = providerFields.superRefine(({ type, baseUrl, ...options }, ctx) => {
+  // What the adapter would refuse at the first call (or silently ignore) stops the start.
+  for (const message of providerConfigProblems({ type, baseUrl, options }))
+    ctx.addIssue({ code: 'custom', message });
 });
 
 const count = z.int().min(1);

@@ -308,6 +308,11 @@ function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfig
   if (provider.balancer) options.balancer = provider.balancer;
   if (provider.stickiness) options.stickiness = provider.stickiness;
   if (provider.defaultMaxTokens) options.defaultMaxTokens = provider.defaultMaxTokens;
+  if (provider.vendor) options.vendor = provider.vendor;
+  if (provider.authScheme) options.authScheme = provider.authScheme;
+  if (provider.organization) options.organization = provider.organization;
+  if (provider.project) options.project = provider.project;
+  if (provider.caCertificate) options.caCertificate = provider.caCertificate;
   if (provider.timeouts && Object.keys(provider.timeouts).length > 0) options.timeouts = provider.timeouts;
   return {
     provider: provider.name,

@@ -660,8 +660,13 @@ export function providerConfig(route: Route): ProviderConfig {
     apiVersion: options.apiVersion,
     deployments: options.deployments,
     folderId: options.folderId,
+    authScheme: options.authScheme,
     oauthUrl: options.oauthUrl,
     scope: options.scope as ProviderConfig['scope'],
+    vendor: options.vendor,
+    organization: options.organization,
+    project: options.project,
+    caCertificate: options.caCertificate,
   };
 }
 

@@ -26,6 +26,7 @@ export {
   streamProvider,
 } from './provider-call.js';
 export { providerConfigSchema, providerIdSchema } from './provider-config.js';
+export { providerConfigProblems, storedProviderConfig } from './provider-options.js';
 export { providerAdapter, providers } from './provider-registry.js';
 export {
   type AuthContext,

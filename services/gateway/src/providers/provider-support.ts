@@ -121,6 +121,35 @@ export function baseUrlProblems(
   }
 }
 
+/** The settings only some provider types read; `baseUrl` and `caCertificate` apply to every type. */
+const TYPE_OPTIONS = [
+  'apiVersion',
+  'deployments',
+  'folderId',
+  'authScheme',
+  'oauthUrl',
+  'scope',
+  'vendor',
+  'organization',
+  'project',
+] as const satisfies readonly (keyof ProviderConfig)[];
+export type TypeOption = (typeof TYPE_OPTIONS)[number];
+
+/**
+ * Settings given that this adapter never reads, for `configProblems`: refused rather than
+ * ignored, since a `vendor` on a Claude provider or an `authScheme` on OpenAI is a mistake
+ * whose effect the admin expects and would not get.
+ */
+export function foreignOptionProblems(
+  adapterName: string,
+  config: ProviderConfig,
+  reads: readonly TypeOption[],
+): string[] {
+  return TYPE_OPTIONS.filter((option) => config[option] !== undefined && !reads.includes(option)).map(
+    (option) => `${option} does not apply to ${adapterName} providers`,
+  );
+}
+
 /** Reads `{ [field]: string }` from an unknown JSON value without trusting its shape. */
 export function stringField(value: unknown, field: string): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;

@@ -10,6 +10,7 @@ import { type BaseUrl, upstreamTarget } from '../../upstream/upstream-target.js'
 import {
   baseUrlOf,
   baseUrlProblems,
+  foreignOptionProblems,
   keyHeaderAuth,
   prepareJsonCall,
   unsupportedOperation,
@@ -76,7 +77,10 @@ export const anthropicProvider = {
   operations: ['messages', 'count_tokens', 'models'],
   defaultBaseUrl: ANTHROPIC.defaultBaseUrl,
   supports: (operation) => isAnthropicOperation(operation),
-  configProblems: (config) => baseUrlProblems(ANTHROPIC, config),
+  configProblems: (config) => [
+    ...baseUrlProblems(ANTHROPIC, config),
+    ...foreignOptionProblems(ANTHROPIC.name, config, ['apiVersion']),
+  ],
   streamUsage: () => 'always',
   prepare,
   authHeaders: async ({ key }) => keyHeaderAuth('x-api-key', key.reveal()),

@@ -16,6 +16,7 @@ import { bearerAuth, openAIStyleBody } from '../openai/openai-provider.js';
 import {
   baseUrlOf,
   baseUrlProblems,
+  foreignOptionProblems,
   keyHeaderAuth,
   prepareJsonCall,
   unsupportedOperation,
@@ -100,6 +101,7 @@ export const azureOpenAIProvider = {
   configProblems: (config) => [
     ...baseUrlProblems(AZURE, config),
     ...(config.apiVersion ? [] : ['Azure OpenAI needs an apiVersion (e.g. 2024-10-21)']),
+    ...foreignOptionProblems(AZURE.name, config, ['apiVersion', 'deployments', 'authScheme']),
   ],
   streamUsage: azureStreamUsage,
   prepare,

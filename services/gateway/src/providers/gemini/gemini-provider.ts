@@ -10,6 +10,7 @@ import { pathSegment, upstreamTarget } from '../../upstream/upstream-target.js';
 import {
   baseUrlOf,
   baseUrlProblems,
+  foreignOptionProblems,
   keyHeaderAuth,
   prepareJsonCall,
   unsupportedOperation,
@@ -81,7 +82,10 @@ export const geminiProvider = {
   operations: GEMINI_OPERATIONS,
   defaultBaseUrl: GEMINI.defaultBaseUrl,
   supports: (operation) => isGeminiOperation(operation),
-  configProblems: (config) => baseUrlProblems(GEMINI, config),
+  configProblems: (config) => [
+    ...baseUrlProblems(GEMINI, config),
+    ...foreignOptionProblems(GEMINI.name, config, ['apiVersion']),
+  ],
   streamUsage: () => 'always',
   prepare,
   authHeaders: async ({ key }) => keyHeaderAuth('x-goog-api-key', key.reveal()),

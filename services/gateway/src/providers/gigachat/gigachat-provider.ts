@@ -7,7 +7,13 @@
  * root: configure it as `caCertificate`. Usage always comes in the last streamed chunk.
  */
 import { upstreamTarget } from '../../upstream/upstream-target.js';
-import { baseUrlOf, baseUrlProblems, prepareJsonCall, unsupportedOperation } from '../provider-support.js';
+import {
+  baseUrlOf,
+  baseUrlProblems,
+  foreignOptionProblems,
+  prepareJsonCall,
+  unsupportedOperation,
+} from '../provider-support.js';
 import type {
   OperationRequest,
   PreparedRequest,
@@ -50,7 +56,10 @@ export function createGigaChatProvider(options: GigaChatTokenOptions = {}) {
     operations: ['chat', 'models'],
     defaultBaseUrl: GIGACHAT.defaultBaseUrl,
     supports: (operation) => operation === 'chat' || operation === 'models',
-    configProblems: (config) => baseUrlProblems(GIGACHAT, config),
+    configProblems: (config) => [
+      ...baseUrlProblems(GIGACHAT, config),
+      ...foreignOptionProblems(GIGACHAT.name, config, ['oauthUrl', 'scope']),
+    ],
     streamUsage: () => 'always',
     prepare,
     authHeaders: async ({ client, config, key }) => {

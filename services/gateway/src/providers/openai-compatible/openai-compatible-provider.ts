@@ -16,7 +16,7 @@ import {
   type OpenAIStyleOptions,
   prepareOpenAIStyle,
 } from '../openai/openai-provider.js';
-import { baseUrlProblems } from '../provider-support.js';
+import { baseUrlProblems, foreignOptionProblems } from '../provider-support.js';
 import type {
   OpenAICompatibleVendor,
   Operation,
@@ -117,7 +117,10 @@ export const openAICompatibleProvider = {
   defaultBaseUrl: undefined,
   supports: (operation: Operation, config: ProviderConfig) =>
     (vendorPreset(config).operations as readonly Operation[]).includes(operation),
-  configProblems: (config) => baseUrlProblems(vendorPreset(config), config),
+  configProblems: (config) => [
+    ...baseUrlProblems(vendorPreset(config), config),
+    ...foreignOptionProblems('OpenAI-compatible', config, ['vendor']),
+  ],
   streamUsage: (config) => vendorPreset(config).streamUsage,
   prepare: (request, config) =>
     prepareOpenAIStyle(request, config, STYLE_OPTIONS[config.vendor ?? 'generic']),

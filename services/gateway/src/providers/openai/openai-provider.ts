@@ -11,6 +11,7 @@ import { upstreamTarget } from '../../upstream/upstream-target.js';
 import {
   baseUrlOf,
   baseUrlProblems,
+  foreignOptionProblems,
   prepareJsonCall,
   unsupportedOperation,
   withStream,
@@ -107,7 +108,10 @@ export const openAIProvider = {
   operations: OPENAI_OPERATIONS,
   defaultBaseUrl: OPENAI_OPTIONS.defaultBaseUrl,
   supports: (operation) => isOpenAIOperation(operation),
-  configProblems: (config) => baseUrlProblems(OPENAI_OPTIONS, config),
+  configProblems: (config) => [
+    ...baseUrlProblems(OPENAI_OPTIONS, config),
+    ...foreignOptionProblems(OPENAI_OPTIONS.name, config, ['organization', 'project']),
+  ],
   streamUsage: () => 'stream_options',
   prepare: (request, config) => prepareOpenAIStyle(request, config, OPENAI_OPTIONS),
   authHeaders: async ({ key, config }) => {

@@ -24,6 +24,7 @@ import {
   baseUrlOf,
   baseUrlProblems,
   configuredTls,
+  foreignOptionProblems,
   POST_JSON_HEADERS,
   unsupportedOperation,
 } from '../provider-support.js';
@@ -123,6 +124,7 @@ export function createYandexGPTProvider(options: { now?: () => number } = {}) {
     configProblems: (config) => [
       ...baseUrlProblems(YANDEX, config),
       ...(config.folderId ? [] : ['YandexGPT needs a folderId']),
+      ...foreignOptionProblems(YANDEX.name, config, ['folderId', 'authScheme']),
     ],
     streamUsage: () => 'always',
     prepare,
