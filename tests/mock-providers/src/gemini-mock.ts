@@ -91,6 +91,14 @@ function route(exchange: Exchange): Reply {
   if (model === undefined || method === undefined) {
     return geminiError({ kind: 'not-found', message: 'Requested entity was not found.' });
   }
+  const unknown = unknownField(exchange.body, method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS);
+  if (unknown !== undefined) {
+    return errorBody(
+      400,
+      'INVALID_ARGUMENT',
+      `Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.`,
+    );
+  }
   const parsed = parseRequest(generateRequest, exchange.body);
   if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
   const conversation = toConversation(parsed.value);
@@ -103,6 +111,28 @@ function route(exchange: Exchange): Reply {
     return { kind: 'json', status: 200, body: wholeResponse(exchange, model, answer), tokens };
   }
   return streamReply(exchange, model, answer, tokens);
+}
+
+/**
+ * Google's JSON parsing refuses a field its request message does not have (an OpenAI-style
+ * `stream` or `max_tokens` is a 400), where most JSON APIs ignore it: the top-level fields of
+ * GenerateContentRequest and CountTokensRequest.
+ */
+const GENERATE_FIELDS = new Set([
+  'model',
+  'contents',
+  'tools',
+  'toolConfig',
+  'safetySettings',
+  'systemInstruction',
+  'generationConfig',
+  'cachedContent',
+]);
+const COUNT_FIELDS = new Set(['model', 'contents', 'generateContentRequest']);
+
+function unknownField(body: unknown, known: ReadonlySet<string>): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  return Object.keys(body).find((name) => !known.has(name));
 }
 
 /** A key in the `x-goog-api-key` header or the `key` query parameter. */

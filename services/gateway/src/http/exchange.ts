@@ -168,7 +168,7 @@ const FOLLOW_ONLY = { emit: () => [] as never[] };
 export const planChatExchange: ExchangePlanner = (
   caller,
   adapter,
-  _config,
+  config,
   body,
   route,
   requestId,
@@ -212,11 +212,16 @@ export const planChatExchange: ExchangePlanner = (
   } else {
     const request = parseOr(anthropicMessagesRequest, { ...body, model: route.model }, 'request');
     upstreamBody = (
-      provider === 'openai' ? anthropicToOpenAIRequest(request) : anthropicToGeminiRequest(request)
+      provider === 'openai'
+        ? anthropicToOpenAIRequest(request, { maxTokensField: adapter.outputLimitField?.(config) })
+        : anthropicToGeminiRequest(request)
     ) as Record<string, unknown>;
   }
-  if (provider !== 'gemini') upstreamBody.model = route.model;
-  upstreamBody.stream = stream;
+  // Gemini takes the model and streaming in the URL, and refuses a body field it does not know.
+  if (provider !== 'gemini') {
+    upstreamBody.model = route.model;
+    upstreamBody.stream = stream;
+  }
   const operation: OperationRequest = {
     operation: GENERATE_OPERATION[provider],
     model: route.model,
@@ -245,7 +250,11 @@ export const planChatExchange: ExchangePlanner = (
         tier,
       );
       if (forwardRaw) return { text: reply.rawText, usage };
-      const out = caller === 'openai' ? json : openAIToAnthropicResponse(completion, { model: shownModel });
+      // What the caller is shown is what is charged: the count when the provider gave no usage.
+      const out =
+        caller === 'openai'
+          ? json
+          : openAIToAnthropicResponse(completion, { model: shownModel, fallbackUsage: usage });
       return { text: JSON.stringify(out), usage };
     }
     if (provider === 'anthropic') {
@@ -257,12 +266,19 @@ export const planChatExchange: ExchangePlanner = (
       const usage = usageFromAnthropic(message.usage) ?? fallbackUsage(anthropicMessageText(message));
       if (forwardRaw) return { text: reply.rawText, usage };
       const out =
-        caller === 'anthropic' ? json : anthropicToOpenAIResponse(message, { created, model: shownModel });
+        caller === 'anthropic'
+          ? json
+          : anthropicToOpenAIResponse(message, { created, model: shownModel, fallbackUsage: usage });
       return { text: JSON.stringify(out), usage };
     }
     const response = read(geminiGenerateContentResponse, 'usageMetadata');
     const usage = usageFromGemini(response.usageMetadata) ?? fallbackUsage(geminiResponseText(response));
-    const context = { fallbackId: requestId, requestedModel: route.model, model: shownModel };
+    const context = {
+      fallbackId: requestId,
+      requestedModel: route.model,
+      model: shownModel,
+      fallbackUsage: usage,
+    };
     const out =
       caller === 'openai'
         ? geminiToOpenAIResponse(response, { ...context, created })
@@ -271,7 +287,9 @@ export const planChatExchange: ExchangePlanner = (
   };
 
   const translatorOptions = { fallbackUsage };
-  const geminiOptions = { fallbackId: requestId, requestedModel: route.model };
+  // A Gemini stream is complete when each of the `n` candidates asked for has finished.
+  const choices = caller === 'openai' && typeof body.n === 'number' && body.n > 1 ? body.n : 1;
+  const geminiOptions = { fallbackId: requestId, requestedModel: route.model, choices };
   // Same dialect: follow the stream to know its usage and terminator, forward it as is.
   const translator: StreamTranslator<unknown> =
     caller === provider

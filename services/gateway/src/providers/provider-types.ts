@@ -115,6 +115,9 @@ export interface ProviderConfig {
   readonly caCertificate?: string | undefined;
 }
 
+/** Where an OpenAI-dialect request gives its output limit. */
+export type OutputLimitField = 'max_completion_tokens' | 'max_tokens';
+
 /** How a provider reports usage in a streamed answer. */
 export type StreamUsage =
   /** Only when asked with `stream_options.include_usage` (OpenAI and most compatible servers). */
@@ -191,6 +194,13 @@ export interface ProviderAdapter {
   configProblems(config: ProviderConfig): readonly string[];
   /** How this provider reports usage in streams; `prepare` already asks for it when needed. */
   streamUsage(config: ProviderConfig): StreamUsage;
+  /**
+   * OpenAI dialect: the field a request translated from another dialect gives its output
+   * limit in. OpenAI's reasoning models refuse `max_tokens` (the default is
+   * `max_completion_tokens`); many compatible servers know only `max_tokens`, and some
+   * (Mistral) refuse a field they do not know.
+   */
+  outputLimitField?(config: ProviderConfig): OutputLimitField;
   /**
    * The request for an operation: URL from the configuration (request data only through
    * the path guard), headers, and the body in the provider's wire format (`stream` set, usage

@@ -30,11 +30,8 @@ export function openAIRequestFromNeutral(
   if (request.temperature !== undefined) out.temperature = request.temperature;
   if (request.topP !== undefined) out.top_p = request.topP;
   if (request.stop !== undefined) out.stop = request.stop;
-  if (request.stream) {
-    out.stream = true;
-    // Always asked for, so that usage is known even when the caller's dialect has no such switch.
-    out.stream_options = { include_usage: true };
-  }
+  // Usage in a stream is asked for by the provider's adapter, where the provider takes the field.
+  if (request.stream) out.stream = true;
   if (request.tools.length > 0) {
     out.tools = request.tools.map((tool) => ({
       type: 'function',

@@ -104,6 +104,9 @@ export const azureOpenAIProvider = {
     ...foreignOptionProblems(AZURE.name, config, ['apiVersion', 'deployments', 'authScheme']),
   ],
   streamUsage: azureStreamUsage,
+  // `max_completion_tokens` came with the same api-versions as stream usage.
+  outputLimitField: (config) =>
+    azureStreamUsage(config) === 'never' ? 'max_tokens' : 'max_completion_tokens',
   prepare,
   authHeaders: async ({ key, config }) => {
     const secret = key.reveal();

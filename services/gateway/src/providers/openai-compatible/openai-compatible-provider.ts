@@ -20,6 +20,7 @@ import { baseUrlProblems, foreignOptionProblems } from '../provider-support.js';
 import type {
   OpenAICompatibleVendor,
   Operation,
+  OutputLimitField,
   ProviderAdapter,
   ProviderConfig,
   StreamUsage,
@@ -30,6 +31,8 @@ export interface VendorPreset {
   /** The vendor's public endpoint; none for self-hosted servers (a baseUrl is then required). */
   readonly defaultBaseUrl: string | undefined;
   readonly streamUsage: StreamUsage;
+  /** Where a translated request's output limit goes (`max_tokens` where the vendor does not document the newer field). */
+  readonly outputLimitField: OutputLimitField;
   readonly operations: readonly OpenAIOperation[];
 }
 
@@ -38,48 +41,56 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     name: 'Mistral',
     defaultBaseUrl: 'https://api.mistral.ai/v1',
     streamUsage: 'always',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'embeddings', 'models'],
   },
   deepseek: {
     name: 'DeepSeek',
     defaultBaseUrl: 'https://api.deepseek.com/v1',
     streamUsage: 'stream_options',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'models'],
   },
   groq: {
     name: 'Groq',
     defaultBaseUrl: 'https://api.groq.com/openai/v1',
     streamUsage: 'stream_options',
+    outputLimitField: 'max_completion_tokens',
     operations: ['chat', 'models'],
   },
   openrouter: {
     name: 'OpenRouter',
     defaultBaseUrl: 'https://openrouter.ai/api/v1',
     streamUsage: 'always',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'models'],
   },
   together: {
     name: 'Together AI',
     defaultBaseUrl: 'https://api.together.xyz/v1',
     streamUsage: 'stream_options',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'embeddings', 'models'],
   },
   vllm: {
     name: 'vLLM',
     defaultBaseUrl: undefined,
     streamUsage: 'stream_options',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'embeddings', 'models', 'responses'],
   },
   ollama: {
     name: 'Ollama',
     defaultBaseUrl: 'http://localhost:11434/v1',
     streamUsage: 'stream_options',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'embeddings', 'models'],
   },
   generic: {
     name: 'OpenAI-compatible',
     defaultBaseUrl: undefined,
     streamUsage: 'stream_options',
+    outputLimitField: 'max_tokens',
     operations: ['chat', 'embeddings', 'models'],
   },
 } as const satisfies Record<OpenAICompatibleVendor, VendorPreset>;
@@ -122,6 +133,7 @@ export const openAICompatibleProvider = {
     ...foreignOptionProblems('OpenAI-compatible', config, ['vendor']),
   ],
   streamUsage: (config) => vendorPreset(config).streamUsage,
+  outputLimitField: (config) => vendorPreset(config).outputLimitField,
   prepare: (request, config) =>
     prepareOpenAIStyle(request, config, STYLE_OPTIONS[config.vendor ?? 'generic']),
   // Self-hosted servers often run without a key; an empty secret sends no header.
