@@ -11,7 +11,14 @@ export interface AnthropicStreamOptions {
 
 const NO_USAGE: NormalisedUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
-type OpenBlock = { index: number; kind: 'text' } | { index: number; kind: 'tool_use' };
+type OpenBlock = { index: number; kind: 'text' } | { index: number; kind: 'tool_use'; toolIndex: number };
+
+/** A tool call that started while another call's block was open: sent whole once that one closes. */
+interface HeldCall {
+  id: string;
+  name: string;
+  argumentsDeltas: string[];
+}
 
 /**
  * Anthropic's event sequence: message_start, then for each content block a start, its
@@ -20,6 +27,12 @@ type OpenBlock = { index: number; kind: 'text' } | { index: number; kind: 'tool_
  * only at the end, so message_start carries what is known then (often zero input tokens)
  * and message_delta the final counts, all four fields, as Anthropic's own message_delta
  * does; the Anthropic SDK takes those over the message_start values.
+ *
+ * OpenAI may interleave the argument deltas of parallel calls (index 0, 1, 0...), while an
+ * Anthropic block takes no delta once the next one started. So the first call of a run streams
+ * live, and calls that start while its block is open are held and sent whole after it closes
+ * (at the finish, usually). OpenAI streams calls one after the other in practice: what the
+ * later ones cost is arriving at once instead of fragment by fragment, not time to the end.
  */
 export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEventOut> {
   readonly #options: AnthropicStreamOptions;
@@ -27,6 +40,8 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
   #open: OpenBlock | undefined;
   #nextBlockIndex = 0;
   readonly #blockByToolIndex = new Map<number, number>();
+  /** By tool index, in the order the calls started. */
+  readonly #held = new Map<number, HeldCall>();
   #stopReason: AnthropicStopReason = 'end_turn';
 
   constructor(options: AnthropicStreamOptions = {}) {
@@ -45,12 +60,23 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
         return events;
       }
       case 'tool-call-start': {
-        const events = this.#openBlock({ type: 'tool_use', id: part.id, name: part.name, input: {} });
-        this.#blockByToolIndex.set(part.toolIndex, this.#open?.index ?? 0);
-        return events;
+        if (this.#open?.kind === 'tool_use') {
+          this.#held.set(part.toolIndex, { id: part.id, name: part.name, argumentsDeltas: [] });
+          return [];
+        }
+        return this.#openToolBlock(part.toolIndex, part.id, part.name);
       }
       case 'tool-call-delta': {
-        // A delta for a call whose block was closed still names that block: the SDK appends by index.
+        const open = this.#open;
+        if (open?.kind !== 'tool_use' || open.toolIndex !== part.toolIndex) {
+          const held = this.#held.get(part.toolIndex);
+          if (held) {
+            held.argumentsDeltas.push(part.argumentsDelta);
+            return [];
+          }
+        }
+        // A delta for a call whose block was closed (text came between) still names that block:
+        // out of Anthropic's order, but the SDK appends by index, and dropping it would lose arguments.
         const index = this.#blockByToolIndex.get(part.toolIndex);
         if (index === undefined) return [];
         return [
@@ -102,20 +128,51 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
     ];
   }
 
-  #openBlock(
-    block: Extract<AnthropicStreamEventOut, { type: 'content_block_start' }>['content_block'],
-  ): AnthropicStreamEventOut[] {
+  #openBlock(block: { type: 'text'; text: '' }): AnthropicStreamEventOut[] {
     const events = this.#closeBlock();
     const index = this.#nextBlockIndex++;
-    this.#open = { index, kind: block.type };
+    this.#open = { index, kind: 'text' };
     events.push({ type: 'content_block_start', index, content_block: block });
     return events;
   }
 
+  #openToolBlock(toolIndex: number, id: string, name: string): AnthropicStreamEventOut[] {
+    const events = this.#closeBlock();
+    const index = this.#nextBlockIndex++;
+    this.#open = { index, kind: 'tool_use', toolIndex };
+    this.#blockByToolIndex.set(toolIndex, index);
+    events.push({
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'tool_use', id, name, input: {} },
+    });
+    return events;
+  }
+
+  /** Closes the open block, then sends the calls held while it was open, each whole. */
   #closeBlock(): AnthropicStreamEventOut[] {
     if (!this.#open) return [];
-    const { index } = this.#open;
+    const events: AnthropicStreamEventOut[] = [{ type: 'content_block_stop', index: this.#open.index }];
     this.#open = undefined;
-    return [{ type: 'content_block_stop', index }];
+    if (this.#held.size === 0) return events;
+    for (const [toolIndex, call] of this.#held) {
+      const index = this.#nextBlockIndex++;
+      this.#blockByToolIndex.set(toolIndex, index);
+      events.push({
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
+      });
+      const json = call.argumentsDeltas.join('');
+      if (json)
+        events.push({
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'input_json_delta', partial_json: json },
+        });
+      events.push({ type: 'content_block_stop', index });
+    }
+    this.#held.clear();
+    return events;
   }
 }

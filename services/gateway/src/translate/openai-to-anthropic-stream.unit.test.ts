@@ -147,6 +147,48 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     );
   });
 
+  it('interleaved argument deltas of parallel calls: each block starts, gets its deltas and stops before the next', () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const call = (index: number, fields: object) => ({
+      ...base,
+      choices: [{ index: 0, delta: { tool_calls: [{ index, ...fields }] }, finish_reason: null }],
+    });
+    const args = (index: number, text: string) => call(index, { function: { arguments: text } });
+    const { events } = replay([
+      call(0, { id: 'call_Paris', type: 'function', function: { name: 'get_weather', arguments: '' } }),
+      args(0, '{"city":'),
+      call(1, { id: 'call_Rome', type: 'function', function: { name: 'get_weather', arguments: '{"ci' } }),
+      args(0, ' "Paris"}'),
+      args(1, 'ty": "Rome"}'),
+      call(2, { id: 'call_now', type: 'function', function: { name: 'get_time', arguments: '' } }),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+      OPENAI_DONE,
+    ]);
+    assert.deepEqual(
+      events.map((event) => `${event.type}${'index' in event ? event.index : ''}`),
+      [
+        'message_start',
+        'content_block_start0',
+        'content_block_delta0',
+        'content_block_delta0',
+        'content_block_stop0',
+        'content_block_start1',
+        'content_block_delta1',
+        'content_block_stop1',
+        'content_block_start2',
+        'content_block_stop2',
+        'message_delta',
+        'message_stop',
+      ],
+    );
+    // accumulateAnthropic also checks that every delta names the open block.
+    assert.deepEqual(accumulateAnthropic(events).content, [
+      { type: 'tool_use', id: 'call_Paris', name: 'get_weather', input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'call_Rome', name: 'get_weather', input: { city: 'Rome' } },
+      { type: 'tool_use', id: 'call_now', name: 'get_time', input: {} },
+    ]);
+  });
+
   it('a refusal streams as text and stops with refusal', () => {
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
     const { events } = replay([

@@ -98,6 +98,7 @@ export function accumulateAnthropic(events: readonly AnthropicStreamEventOut[]):
       case 'content_block_delta': {
         const block = message.content[event.index];
         assert.ok(block, 'a delta names an existing block');
+        assert.ok(open.has(event.index), 'a delta names the open block');
         if (event.delta.type === 'text_delta') {
           assert.equal(block.type, 'text');
           if (block.type === 'text') block.text += event.delta.text;
