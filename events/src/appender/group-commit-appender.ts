@@ -279,7 +279,11 @@ export class GroupCommitAppender {
       try {
         segment = spool.readOldest();
       } catch (error) {
-        this.logger.error({ err: error }, 'corrupt event spool segment moved aside');
+        // The disk failed the read: try again later rather than spin.
+        this.logger.error({ err: error }, 'event spool segment could not be read; retrying');
+        if (this.closed) return;
+        await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+        pauseMs = Math.min(pauseMs * 2, 30_000);
         continue;
       }
       if (!segment) return;
@@ -288,6 +292,12 @@ export class GroupCommitAppender {
           await this.writeToStore(segment.events.slice(i, i + this.maxBatch));
         }
         spool.remove(segment);
+        if (segment.corrupt.length > 0) {
+          this.logger.error(
+            { segment: segment.name, corruptLines: segment.corrupt, keptIn: segment.corruptFile },
+            'event spool lines that hold no event were left out of the replay (copied to corrupt/)',
+          );
+        }
         this.markStoreReachable();
         pauseMs = this.retryIntervalMs;
       } catch (error) {

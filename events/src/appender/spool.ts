@@ -1,11 +1,11 @@
 import {
   closeSync,
   fdatasyncSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -26,6 +26,9 @@ export interface SpoolSegment {
   name: string;
   events: NewEvent[];
   bytes: number;
+  /** Lines that hold no event (damaged on disk): left out, and copied to `corruptFile`. */
+  corrupt: Array<{ line: number; reason: string }>;
+  corruptFile?: string;
 }
 
 export class SpoolFullError extends KordonError {
@@ -91,11 +94,15 @@ export class Spool {
     return this.totalEvents === 0;
   }
 
-  /** Appends a batch durably, or throws `SpoolFullError` and writes nothing. */
+  /**
+   * Appends a batch durably, or throws and leaves the segment as it was: `SpoolFullError`
+   * past `maxBytes`, or the error of the disk (ENOSPC, EIO), after which the caller must not
+   * acknowledge the batch.
+   */
   write(events: NewEvent[]): void {
     if (events.length === 0) return;
-    const text = `${events.map((event) => JSON.stringify(event)).join('\n')}\n`;
-    const size = Buffer.byteLength(text);
+    const bytes = Buffer.from(`${events.map((event) => JSON.stringify(event)).join('\n')}\n`);
+    const size = bytes.length;
     if (this.totalBytes + size > this.options.maxBytes)
       throw new SpoolFullError(this.totalBytes, this.options.maxBytes);
     let active = this.segments[this.segments.length - 1];
@@ -105,53 +112,72 @@ export class Spool {
       this.activeFd = openSync(this.path(active.seq), 'a');
       this.segments.push(active);
     }
-    writeSync(this.activeFd, text);
-    fdatasyncSync(this.activeFd);
+    const fd = this.activeFd;
+    try {
+      writeAll(fd, bytes);
+      fdatasyncSync(fd);
+    } catch (error) {
+      // Cut the partial batch off, so the next batch does not start on a broken line. If even
+      // that fails, the segment is sealed with the partial batch as its (ignored) last line.
+      try {
+        ftruncateSync(fd, active.bytes);
+      } catch {
+        this.seal();
+      }
+      throw error;
+    }
     active.bytes += size;
     active.events += events.length;
     this.totalBytes += size;
     this.totalEvents += events.length;
   }
 
-  /** The oldest segment's events; seals the active segment when it is the only one left. */
+  /**
+   * The oldest segment's events; seals the active segment when it is the only one left.
+   * A line that holds no event costs that line only: it is left out, reported in `corrupt`
+   * and copied to `corrupt/`. Each line is a whole event (JSON never holds a raw newline)
+   * and batches are only appended after whole ones, so the lines around it are intact.
+   */
   readOldest(): SpoolSegment | undefined {
     const oldest = this.segments[0];
     if (!oldest) return undefined;
     if (this.segments.length === 1) this.seal();
     const file = this.path(oldest.seq);
     const events: NewEvent[] = [];
+    const corrupt: SpoolSegment['corrupt'] = [];
+    const corruptLines: string[] = [];
     const lines = readFileSync(file, 'utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       if (line.length === 0) continue;
-      let parsed: unknown;
+      let reason: string;
       try {
-        parsed = JSON.parse(line);
+        const result = NewEventSchema.safeParse(JSON.parse(line));
+        if (result.success) {
+          events.push(result.data);
+          continue;
+        }
+        reason = `not an event: ${result.error.message}`;
       } catch (error) {
         if (i === lines.length - 1) continue; // torn tail of a crash: never acknowledged
-        this.quarantine(oldest.seq);
-        throw new KordonError(
-          'spool_corrupt',
-          `spool segment ${file} line ${i + 1} is not JSON; moved aside`,
-          {
-            cause: error,
-          },
-        );
+        reason = `not JSON: ${error instanceof Error ? error.message : String(error)}`;
       }
-      const result = NewEventSchema.safeParse(parsed);
-      if (!result.success) {
-        this.quarantine(oldest.seq);
-        throw new KordonError(
-          'spool_corrupt',
-          `spool segment ${file} line ${i + 1} is not an event; moved aside`,
-          {
-            cause: result.error,
-          },
-        );
-      }
-      events.push(result.data);
+      corrupt.push({ line: i + 1, reason: reason.slice(0, 500) });
+      corruptLines.push(line);
     }
-    return { name: String(oldest.seq), events, bytes: oldest.bytes };
+    const segment: SpoolSegment = { name: String(oldest.seq), events, bytes: oldest.bytes, corrupt };
+    if (corrupt.length > 0) {
+      // Kept for an operator before the segment is deleted; rewritten whole, so reading the
+      // segment again (a replay that failed) writes nothing twice.
+      mkdirSync(join(this.options.dir, 'corrupt'), { recursive: true });
+      segment.corruptFile = join(
+        this.options.dir,
+        'corrupt',
+        `${String(oldest.seq).padStart(12, '0')}.jsonl`,
+      );
+      writeWhole(segment.corruptFile, Buffer.from(`${corruptLines.join('\n')}\n`));
+    }
+    return segment;
   }
 
   /** Deletes a replayed segment. */
@@ -174,18 +200,32 @@ export class Spool {
     this.activeFd = undefined;
   }
 
-  private quarantine(seq: number): void {
-    const index = this.segments.findIndex((s) => s.seq === seq);
-    const [segment] = this.segments.splice(index, 1);
-    if (this.segments.length === 0) this.seal();
-    mkdirSync(join(this.options.dir, 'corrupt'), { recursive: true });
-    renameSync(this.path(seq), join(this.options.dir, 'corrupt', `${String(seq).padStart(12, '0')}.jsonl`));
-    this.totalBytes -= segment?.bytes ?? 0;
-    this.totalEvents -= segment?.events ?? 0;
-  }
-
   private path(seq: number): string {
     return join(this.options.dir, `${String(seq).padStart(12, '0')}.jsonl`);
+  }
+}
+
+/**
+ * A write may stop part-way without an error (a disk filling up): write the rest; the
+ * error, if there is one, comes from the next call.
+ */
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length; ) {
+    const count = writeSync(fd, bytes, written, bytes.length - written);
+    if (count <= 0)
+      throw new Error(`write to the event spool made no progress (${written} of ${bytes.length} bytes)`);
+    written += count;
+  }
+}
+
+/** Creates or replaces a file, fsynced: the segment it comes from is deleted after. */
+function writeWhole(file: string, bytes: Buffer): void {
+  const fd = openSync(file, 'w');
+  try {
+    writeAll(fd, bytes);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
