@@ -167,6 +167,13 @@ function planOrg(
     const existing = [...state.users.values()].find(
       (u) => u.orgId === orgId && u.email.toLowerCase() === email,
     );
+    if (existing?.disabled) {
+      // Disabling is final for now (the admin API refuses changes to a disabled user too).
+      plan.ignored.push(
+        `user ${email}: disabled, and no event enables a user again yet (role, team, limits and keys not applied)`,
+      );
+      continue;
+    }
     const userId = existing?.userId ?? deps.entityId('user', `${org.slug}/${email}`);
     const stream = streams.user(orgId, userId);
     const events: NewEvent[] = [];
@@ -450,6 +457,33 @@ function planProxyKeys(
       policy('proxy-key', current.proxyKeyId, key.limits);
       continue;
     }
+    const label = `proxy key ${orgSlug}/${email}/${key.name}`;
+    // Checked before the current key is revoked: a secret that cannot replace it leaves it working.
+    const made = deps.proxyKey(key.secret);
+    if (!made.ok) {
+      plan.ignored.push(`${label}: ${made.reason} (not imported${current ? '; the current key stays' : ''})`);
+      if (current) policy('proxy-key', current.proxyKeyId, key.limits);
+      continue;
+    }
+    const holder = state.proxyKeys.get(state.proxyKeyIdByHash.get(made.hash.value) ?? '');
+    // The same secret under a new name: the old name is revoked below, the secret moves over.
+    const renamed =
+      holder?.status !== 'revoked' &&
+      holder?.orgId === orgId &&
+      holder.userId === userId &&
+      holder.managedBy === 'config' &&
+      !keys.some((k) => k.name === holder.name);
+    if (holder && !renamed) {
+      // A revoked key never works again, and one secret is one key: issuing it would revive it
+      // (or take it from its holder) under the same hash.
+      plan.ignored.push(
+        holder.status === 'revoked'
+          ? `${label}: this secret was revoked, and a revoked key never works again; give another secret, or none to have one issued (not imported)`
+          : `${label}: this secret is another key's (not imported)`,
+      );
+      if (current) policy('proxy-key', current.proxyKeyId, key.limits);
+      continue;
+    }
     const events: NewEvent[] = [];
     if (current) {
       // The file holds another secret for this key: the old one stops working.
@@ -462,11 +496,6 @@ function planProxyKeys(
           meta,
         ),
       ]);
-    }
-    const made = deps.proxyKey(key.secret);
-    if (!made.ok) {
-      plan.ignored.push(`proxy key ${orgSlug}/${email}/${key.name}: ${made.reason} (not imported)`);
-      continue;
     }
     // A replaced key gets a new id: a revoked id is never used again.
     const proxyKeyId = deps.entityId('proxy-key', `${orgId}/${userId}/${key.name}/${made.hash.value}`);

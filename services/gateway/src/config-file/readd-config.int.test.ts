@@ -14,7 +14,7 @@ import {
 } from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
 import { InMemoryProjectionRunner } from '@kordon/projections';
-import { ProxyKeyHasher } from '../proxy-keys/index.js';
+import { generateProxyKey, ProxyKeyHasher } from '../proxy-keys/index.js';
 import { providerKeysOf, type RegistryState, registryProjection } from '../registry/registry.js';
 import { MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { applyConfigFile, type ConfigCrypto } from './apply-config.js';
@@ -22,7 +22,6 @@ import { loadConfigFile } from './load-config-file.js';
 
 const OPENAI_KEY = 'sk-proj-TESTabcdefghijklmnopqrstuvwxyz0123456789';
 const OPENAI_KEY_2 = 'sk-proj-SECONDabcdefghijklmnopqrstuvwxyz01234';
-const env = { K1: OPENAI_KEY, K2: OPENAI_KEY_2 };
 
 /*
  * A provider or provider key removed from the file keeps its stream (ids derive from names):
@@ -33,10 +32,21 @@ describe('configuration file: removed, then declared again', () => {
   let fixture: TestStore;
   let runner: InMemoryProjectionRunner<RegistryState, KordonEvent>;
   let dir: string;
+  const hasher = new ProxyKeyHasher({ current: randomBytes(32) });
   const crypto: ConfigCrypto = {
     masterKeys: new MasterKeyRing(MasterKey.generate('test')),
-    proxyKeyHasher: new ProxyKeyHasher({ current: randomBytes(32) }),
+    proxyKeyHasher: hasher,
     idSecret: randomBytes(32),
+  };
+  // One proxy-key secret per test: one secret is one key, across orgs too.
+  const env = {
+    K1: OPENAI_KEY,
+    K2: OPENAI_KEY_2,
+    KEY_A: generateProxyKey(hasher).secret,
+    KEY_B: generateProxyKey(hasher).secret,
+    KEY_C: generateProxyKey(hasher).secret,
+    KEY_D: generateProxyKey(hasher).secret,
+    BAD_KEY: 'kdn_not-a-key',
   };
 
   before(async () => {
@@ -150,5 +160,87 @@ describe('configuration file: removed, then declared again', () => {
     };
     await assert.rejects(apply(org('again-refused', [K1]), refusing), WrongExpectedVersionError);
     assert.equal(runner.state.providers.get(orgId)?.get('openai-main'), undefined);
+  });
+
+  const people = (slug: string, users: string) => `orgs:
+  - slug: ${slug}
+    name: ${slug}
+    users:${users === '' ? ' []' : `\n${users}`}
+`;
+  const user = (email: string, role: string, keys = '[]') =>
+    `      - email: ${email}\n        role: ${role}\n        proxyKeys: ${keys}`;
+  const keyNamed = (secret: string, name = 'alice-laptop') => `[{ name: ${name}, secret: "\${${secret}}" }]`;
+  const alice = (slug: string) =>
+    [...runner.state.users.values()].find(
+      (u) => u.orgId === runner.state.orgIdBySlug.get(slug) && u.email === 'alice@acme.test',
+    )!;
+  const aliceKeys = (slug: string) =>
+    [...runner.state.proxyKeys.values()].filter((k) => k.userId === alice(slug).userId);
+
+  it('reports a user declared again after the file disabled them, and plans nothing for them', async () => {
+    await apply(people('again-user', user('alice@acme.test', 'developer')));
+    await apply(people('again-user', ''));
+    assert.equal(alice('again-user').disabled, true);
+
+    const head = await fixture.store.headPosition();
+    const plan = await apply(people('again-user', user('alice@acme.test', 'admin', keyNamed('KEY_A'))));
+    assert.equal(plan.appends.length, 0, 'no role or key for a disabled user');
+    assert.equal(await fixture.store.headPosition(), head);
+    assert.equal(plan.ignored.length, 1);
+    assert.match(plan.ignored[0]!, /user alice@acme\.test: disabled.*not applied/);
+    assert.equal(alice('again-user').disabled, true);
+  });
+
+  it('reports a proxy key declared again with the secret it had: a revoked key never works again', async () => {
+    const withKey = people('again-proxy', user('alice@acme.test', 'developer', keyNamed('KEY_B')));
+    await apply(withKey);
+    await apply(people('again-proxy', user('alice@acme.test', 'developer')));
+    assert.deepEqual(
+      aliceKeys('again-proxy').map((k) => k.status),
+      ['revoked'],
+    );
+
+    const head = await fixture.store.headPosition();
+    const plan = await apply(withKey);
+    assert.equal(await fixture.store.headPosition(), head, 'nothing issued, nothing revived');
+    assert.equal(plan.ignored.length, 1);
+    assert.match(plan.ignored[0]!, /proxy key again-proxy\/alice@acme\.test\/alice-laptop: .*revoked/);
+    assert.deepEqual(
+      aliceKeys('again-proxy').map((k) => k.status),
+      ['revoked'],
+    );
+  });
+
+  it('keeps the current proxy key when the file gives another secret it cannot import', async () => {
+    await apply(people('bad-secret', user('alice@acme.test', 'developer', keyNamed('KEY_C'))));
+    const head = await fixture.store.headPosition();
+    const plan = await apply(people('bad-secret', user('alice@acme.test', 'developer', keyNamed('BAD_KEY'))));
+    assert.equal(await fixture.store.headPosition(), head, 'the working key is not revoked');
+    assert.equal(plan.ignored.length, 1);
+    assert.match(
+      plan.ignored[0]!,
+      /proxy key bad-secret\/alice@acme\.test\/alice-laptop: .*the current key stays/,
+    );
+    assert.deepEqual(
+      aliceKeys('bad-secret').map((k) => k.status),
+      ['active'],
+    );
+  });
+
+  it('moves a secret to the new name when the file renames a proxy key', async () => {
+    await apply(people('renamed', user('alice@acme.test', 'developer', keyNamed('KEY_D'))));
+    const plan = await apply(
+      people('renamed', user('alice@acme.test', 'developer', keyNamed('KEY_D', 'alice-desk'))),
+    );
+    assert.deepEqual(plan.ignored, []);
+    const byName = new Map(aliceKeys('renamed').map((k) => [k.name, k]));
+    assert.equal(byName.get('alice-laptop')?.status, 'revoked');
+    assert.equal(byName.get('alice-desk')?.status, 'active');
+    const [hash] = [byName.get('alice-desk')!.hashValue];
+    assert.equal(
+      runner.state.proxyKeyIdByHash.get(hash),
+      byName.get('alice-desk')!.proxyKeyId,
+      'the secret is hers',
+    );
   });
 });
