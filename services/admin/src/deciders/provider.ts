@@ -1,4 +1,6 @@
 import { canonicalJson, type KordonEventData } from '@kordon/events';
+import { providerConfigProblems } from '@kordon/gateway';
+import { AdminError } from '../errors.js';
 import { type Decided, type Decider, event } from './decider.js';
 
 export interface ProviderState {
@@ -30,6 +32,17 @@ export const providerDecider: Decider<ProviderState, ProviderCommand> = {
     };
     // Unchanged settings (in any key order) decide nothing, as the config file plans nothing for an unchanged file.
     if (state.configured && canonicalJson(state.configured) === canonicalJson(wanted)) return [];
+    // The rules the config file applies at start: what the adapter would refuse at the first
+    // call, or silently ignore (a vendor on Claude), is refused now. Kept options count too.
+    const problems = providerConfigProblems(wanted);
+    if (problems.length > 0) {
+      throw new AdminError('validation_failed', `invalid provider settings: ${problems.join('; ')}`, {
+        errors: problems.map((message) => ({
+          path: message.startsWith('baseUrl') ? 'body.baseUrl' : 'body.options',
+          message,
+        })),
+      });
+    }
     return [event('ProviderConfigured', wanted)];
   },
 };

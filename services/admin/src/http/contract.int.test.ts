@@ -620,7 +620,7 @@ describe('admin API contract', { skip }, () => {
       const stream = streams.provider(acme.orgId, 'azure');
       const events = await admin.store.readStream(stream);
       assert.deepEqual((events.at(-1)?.data as { options?: unknown } | undefined)?.options, options);
-      // The same again decides nothing; {} clears them.
+      // The same again decides nothing; new options replace them.
       await expectStatus(
         owner.put(path, {
           type: 'azure-openai',
@@ -649,11 +649,12 @@ describe('admin API contract', { skip }, () => {
           type: 'azure-openai',
           baseUrl: 'https://acme.openai.azure.com',
           models: ['gpt-4o'],
-          options: {},
+          // Given options replace the old ones (Azure keeps only the apiVersion it cannot go without).
+          options: { apiVersion: '2024-10-21' },
         }),
         200,
       );
-      assert.deepEqual(cleared.body.options, {});
+      assert.deepEqual(cleared.body.options, { apiVersion: '2024-10-21' });
       for (const bad of [{ timeouts: { idleMs: 0 } }, { balancer: 'random' }, { apiBase: 'http://evil' }]) {
         const answer = await owner.put(path, {
           type: 'azure-openai',
@@ -664,6 +665,89 @@ describe('admin API contract', { skip }, () => {
         assertProblem(answer, 400, 'validation_failed');
         assert.match(answer.text, /options/);
       }
+    });
+  });
+
+  describe('provider options of one type', () => {
+    const CA = '-----BEGIN CERTIFICATE-----\nMIIBnucroot\n-----END CERTIFICATE-----\n';
+
+    it('takes vendor, authScheme, organization, project and a CA; the CA is left out of lists', async () => {
+      const owner = as(acme.users.owner.token);
+      const path = '/orgs/acme/providers/mistral';
+      const options = { vendor: 'mistral', caCertificate: CA };
+      const body = { type: 'openai-compatible', baseUrl: 'https://api.mistral.ai/v1', models: ['mistral-*'] };
+      const made = await expectStatus(owner.put(path, { ...body, options }), 200);
+      assert.deepEqual(made.body.options, options);
+      assert.equal(made.body.hasCaCertificate, true);
+      const events = await admin.store.readStream(streams.provider(acme.orgId, 'mistral'));
+      assert.deepEqual(events.at(-1)?.data, { provider: 'mistral', ...body, options });
+      assert.equal(events.at(-1)?.schemaVersion, 3);
+
+      const one = await expectStatus(owner.get(path), 200);
+      assert.deepEqual(one.body, { name: 'mistral', ...body, options, hasCaCertificate: true });
+      assert.equal(one.headers.get('etag'), made.headers.get('etag'));
+      const listed = (await expectStatus(owner.get('/orgs/acme/providers?limit=200'), 200)).body.items.find(
+        (p: { name: string }) => p.name === 'mistral',
+      );
+      assert.deepEqual(listed.options, { vendor: 'mistral' });
+      assert.equal(listed.hasCaCertificate, true);
+      assertProblem(await owner.get('/orgs/acme/providers/nope'), 404, 'not_found');
+
+      for (const [name, type, extra] of [
+        ['azure-entra', 'azure-openai', { apiVersion: '2024-10-21', authScheme: 'bearer' }],
+        ['yandex-iam', 'yandexgpt', { folderId: 'b1gfolder', authScheme: 'bearer' }],
+        ['openai-org', 'openai', { organization: 'org-acme', project: 'proj_1' }],
+      ] as const) {
+        const answer = await expectStatus(
+          owner.put(`/orgs/acme/providers/${name}`, {
+            type,
+            baseUrl: 'https://provider.example.test/v1',
+            models: ['m'],
+            options: extra,
+          }),
+          200,
+        );
+        assert.deepEqual(answer.body.options, extra);
+        assert.equal(answer.body.hasCaCertificate, false);
+      }
+    });
+
+    it('refuses an option the type does not read, or one its adapter refuses, and writes nothing', async () => {
+      const owner = as(acme.users.owner.token);
+      const path = '/orgs/acme/providers/strict';
+      await expectStatus(
+        owner.put(path, {
+          type: 'openai-compatible',
+          baseUrl: 'https://api.mistral.ai/v1',
+          models: ['m'],
+          options: { vendor: 'mistral' },
+        }),
+        200,
+      );
+      const stream = streams.provider(acme.orgId, 'strict');
+      const before = (await admin.store.readStream(stream)).length;
+      for (const [type, options, message] of [
+        ['anthropic', { vendor: 'mistral' }, /vendor does not apply to Anthropic providers/],
+        // Options left out are kept: the kept vendor does not fit a Claude provider either.
+        ['anthropic', undefined, /vendor does not apply to Anthropic providers/],
+        ['openai', { authScheme: 'bearer' }, /authScheme does not apply to OpenAI providers/],
+        ['azure-openai', { authScheme: 'bearer' }, /Azure OpenAI needs an apiVersion/],
+        ['gigachat', { scope: 'GIGACHAT_API_ANY' }, /scope/],
+        ['openai-compatible', { vendor: 'mistralai' }, /vendor/],
+        ['gigachat', { caCertificate: 'not a certificate' }, /caCertificate/],
+        // providerConfigSchema's rules, stricter than the log's.
+        ['azure-openai', { apiVersion: '2024 10 21' }, /apiVersion: must be a version/],
+      ] as const) {
+        const answer = await owner.put(path, {
+          type,
+          baseUrl: 'https://provider.example.test/v1',
+          models: ['m'],
+          ...(options ? { options } : {}),
+        });
+        assertProblem(answer, 400, 'validation_failed');
+        assert.match(answer.text, message, `${type} ${JSON.stringify(options)}`);
+      }
+      assert.equal((await admin.store.readStream(stream)).length, before, 'nothing was written');
     });
   });
 

@@ -148,7 +148,7 @@ export const IssuedProxyKey = z
 // --- providers and provider keys ---
 
 const providerOptions = ProviderConfigured.schema.shape.options.describe(
-  'Settings some provider types take: deployments and apiVersion (azure-openai), folderId (yandexgpt), oauthUrl and scope (gigachat), defaultMaxTokens (anthropic); balancer, stickiness and timeouts (any).',
+  'Settings some provider types take, each refused on a type that does not read it: deployments (azure-openai), apiVersion (azure-openai, anthropic, gemini), authScheme (azure-openai, yandexgpt: bearer for an Entra ID or IAM token), folderId (yandexgpt), oauthUrl and scope (gigachat), organization and project (openai), vendor (openai-compatible: mistral, deepseek, groq, openrouter, together, vllm, ollama, generic), defaultMaxTokens (anthropic); caCertificate (PEM roots to trust), balancer, stickiness and timeouts (any).',
 );
 
 export const ConfigureProviderBody = z.strictObject({
@@ -166,7 +166,10 @@ export const Provider = z
     type: z.string(),
     baseUrl: z.string(),
     models: z.array(z.string()),
-    options: providerOptions,
+    options: providerOptions.describe(
+      'The settings; lists leave `caCertificate` out (it can be large): read the provider itself for it.',
+    ),
+    hasCaCertificate: z.boolean().describe('Whether a CA certificate is set (in lists too).'),
   })
   .meta({ id: 'Provider' });
 

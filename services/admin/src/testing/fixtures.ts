@@ -192,6 +192,9 @@ export async function callFor(
       return { method: 'POST', path: `${o}/proxy-keys/${await proxyKey()}/revoke`, body: {} };
     case 'listProviders':
       return { method: 'GET', path: `${o}/providers` };
+    case 'getProvider':
+      // ensureProvider gives each org an `openai` provider.
+      return { method: 'GET', path: `${o}/providers/openai` };
     case 'configureProvider':
       return {
         method: 'PUT',

@@ -4,7 +4,12 @@ import { etag, execute } from '../../commands/execute.js';
 import { providerDecider } from '../../deciders/provider.js';
 import { providerKeyDecider } from '../../deciders/provider-key.js';
 import { AdminError, notFound } from '../../errors.js';
-import { type AdminViewState, type ProviderKeyView, providerKey } from '../../view/admin-view.js';
+import {
+  type AdminViewState,
+  type ProviderKeyView,
+  type ProviderView,
+  providerKey,
+} from '../../view/admin-view.js';
 import { metadataOf, orgOf, paginate } from '../helpers.js';
 import { route } from '../route.js';
 import {
@@ -26,6 +31,22 @@ const ProviderPage = page(Provider, 'Provider');
 const ProviderKeyPage = page(ProviderKey, 'ProviderKey');
 const keyParams = entityParams('key');
 const providerParams = z.strictObject({ org: orgParams.shape.org, provider: slug });
+
+/** A provider as answered; lists leave out the CA certificate, up to 100,000 characters each. */
+function providerBody(
+  provider: Pick<ProviderView, 'provider' | 'type' | 'baseUrl' | 'models' | 'options'>,
+  { withCa }: { withCa: boolean },
+) {
+  const { caCertificate, ...options } = provider.options;
+  return {
+    name: provider.provider,
+    type: provider.type,
+    baseUrl: provider.baseUrl,
+    models: provider.models,
+    options: withCa ? provider.options : options,
+    hasCaCertificate: caCertificate !== undefined,
+  };
+}
 
 const keyBody = (key: ProviderKeyView) => ({
   id: key.providerKeyId,
@@ -75,13 +96,7 @@ export const providerRoutes = [
       return {
         status: 200,
         body: {
-          items: result.items.map((p) => ({
-            name: p.provider,
-            type: p.type,
-            baseUrl: p.baseUrl,
-            models: p.models,
-            options: p.options,
-          })),
+          items: result.items.map((p) => providerBody(p, { withCa: false })),
           nextCursor: result.nextCursor,
         },
       };
@@ -117,13 +132,30 @@ export const providerRoutes = [
       );
       return {
         status: 200,
-        body: {
-          name,
-          type: data.type,
-          baseUrl: data.baseUrl,
-          models: data.models,
-          options: state.configured?.options ?? {},
-        },
+        body: providerBody({ ...data, options: state.configured?.options ?? {} }, { withCa: true }),
+        headers: { ETag: etag(version) },
+      };
+    },
+  }),
+  route({
+    operationId: 'getProvider',
+    method: 'get',
+    path: '/orgs/{org}/providers/{provider}',
+    tag: 'providers',
+    summary: 'A provider connection, with its CA certificate',
+    access: 'provider.read',
+    params: providerParams,
+    responses: { 200: { description: 'The provider', schema: Provider } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const view = ctx.deps.view();
+      const name = ctx.params.provider as string;
+      const provider = view.providers.get(providerKey(org.orgId, name));
+      if (!provider) throw notFound('provider');
+      const version = view.versions.get(streams.provider(org.orgId, name)) ?? 0;
+      return {
+        status: 200,
+        body: providerBody(provider, { withCa: true }),
         headers: { ETag: etag(version) },
       };
     },
