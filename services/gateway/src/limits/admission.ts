@@ -545,13 +545,18 @@ export class LimitsEnforcer {
         const scopes = this.#scopes({ orgId, proxyKeyId: d.proxyKeyId, userId: d.userId, teamId: d.teamId });
         const input = d.usage.inputTokens;
         const output = d.usage.outputTokens;
+        const cost = d.currency === 'USD' ? d.cost : null;
+        // One request id charges every USD scope at once, as `settle` does: applied scope by scope,
+        // the id would be counted after the first and the wider scopes never charged.
+        let usdKeys: string[] | null = null;
         for (const ref of scopes) {
           const policy = this.#compile(ref.policy);
           // Allowances first: a budget set after usage was counted would hold none of it (see the ledger's baseline).
-          if (policy.budget && d.cost !== null && d.currency === 'USD') {
+          if (policy.budget && cost !== null) {
             const key = policy.keys.usd;
             this.#syncAllowance(this.#usd, key, policy.budget.allowance);
-            this.#usd.applyRemoteUsage(key, parseUsd(d.cost), d.requestId, at);
+            if (usdKeys === null) usdKeys = [key];
+            else usdKeys.push(key);
           }
           if (policy.tokens) {
             const key = policy.keys.tok;
@@ -566,6 +571,7 @@ export class LimitsEnforcer {
             this.#ips.observe(policy.keys.ip, d.clientIp, policy.ipCap.count, period.start);
           }
         }
+        if (usdKeys && cost !== null) this.#usd.applyRemoteUsage(usdKeys, parseUsd(cost), d.requestId, at);
         return;
       }
       case 'LimitReset': {

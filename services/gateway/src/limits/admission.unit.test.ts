@@ -65,6 +65,43 @@ function enforcer(state: RegistryState) {
 
 const T0 = Date.parse('2026-11-30T10:00:00Z');
 
+/** A stored RequestCompleted of pxk_1 (user usr_1, team tm_1), as the log delivers it. */
+function completed(requestId: string, cost: string, at: number, position = 1): KordonEvent {
+  const event = kordonCatalogue.create(
+    'RequestCompleted',
+    streams.usage(ORG),
+    {
+      requestId,
+      proxyKeyId: 'pxk_1',
+      userId: 'usr_1',
+      teamId: 'tm_1',
+      provider: 'openai',
+      providerKeyId: 'prk_1',
+      model: 'gpt-4o-mini',
+      endpoint: 'chat.completions',
+      stream: false,
+      usage: { inputTokens: 10, outputTokens: 10, cachedInputTokens: 0 },
+      cost,
+      currency: 'USD',
+      latencyMs: 10,
+      timeToFirstTokenMs: null,
+      status: 200,
+      clientIp: '10.1.2.3',
+      attempts: 1,
+      redactedPrompt: null,
+      redactedResponse: null,
+    },
+    { orgId: ORG, actor: { kind: 'proxy-key', id: 'pxk_1' }, time: new Date(at) },
+  );
+  return { ...event, position, streamVersion: position } as unknown as KordonEvent;
+}
+
+const KEY_TEAM_AND_ORG_BUDGETS = [
+  { scope: 'proxy-key' as const, scopeId: 'pxk_1', limits: { budget: { usd: '10', period: '1mo' } } },
+  { scope: 'team' as const, scopeId: 'tm_1', limits: { budget: { usd: '10', period: '1mo' } } },
+  { scope: 'org' as const, scopeId: ORG, limits: { budget: { usd: '1', period: '1mo' } } },
+];
+
 describe('LimitsEnforcer', () => {
   it('admits everything when no scope has a policy, without estimating', () => {
     const { limits } = enforcer(registryWith([]));
@@ -244,6 +281,44 @@ describe('LimitsEnforcer', () => {
     assert.equal(limits.usdView('org', ORG).usedUsd, '0.75');
     assert.equal(limits.admit(subject(), estimate('0.30'), T0 + 10).ok, false, '$0.25 left');
     assert.equal(limits.admit(subject(), estimate('0.20'), T0 + 10).ok, true);
+  });
+
+  it('charges another replica`s request to every scope with a USD budget, not only the narrowest', () => {
+    const { limits } = enforcer(registryWith(KEY_TEAM_AND_ORG_BUDGETS));
+    assert.ok(limits.admit(subject(), estimate('0'), T0).ok); // starts the periods
+    limits.observe(completed('00000000-0000-7000-8000-999999999999', '0.75', T0 + 5));
+    assert.equal(limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.75');
+    assert.equal(limits.usdView('team', 'tm_1').usedUsd, '0.75');
+    assert.equal(limits.usdView('org', ORG).usedUsd, '0.75');
+    const refused = limits.admit(subject(), estimate('0.5'), T0 + 10);
+    assert.ok(!refused.ok && refused.limitScope.scope === 'org', '$0.25 left of the org`s $1');
+  });
+
+  it('a rebuild from the log reaches the counters of the replica that settled the requests', () => {
+    const state = registryWith(KEY_TEAM_AND_ORG_BUDGETS);
+    const live = enforcer(state);
+    const requests: KordonEvent[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = subject();
+      const ticket = live.limits.admit(s, estimate('0.3'), T0 + i);
+      assert.ok(ticket.ok);
+      live.limits.settle(ticket, { usd: '0.3', inputTokens: 10, outputTokens: 10 }, T0 + i);
+      requests.push(completed(s.requestId, '0.3', T0 + i));
+    }
+    // The LimitResets were written at the first admission, before any request event.
+    const log = [...live.emitted.map((e) => ({ ...e }) as unknown as KordonEvent), ...requests];
+    const rebuilt = enforcer(state).limits;
+    for (const event of log) rebuilt.observe(event);
+    for (const [scope, scopeId] of [
+      ['proxy-key', 'pxk_1'],
+      ['team', 'tm_1'],
+      ['org', ORG],
+    ] as const) {
+      assert.equal(rebuilt.usdView(scope, scopeId).usedUsd, '0.9', scope);
+      assert.equal(live.limits.usdView(scope, scopeId).usedUsd, '0.9', scope);
+    }
+    assert.equal(live.limits.admit(subject(), estimate('0.5'), T0 + 100).ok, false);
+    assert.equal(rebuilt.admit(subject(), estimate('0.5'), T0 + 100).ok, false);
   });
 
   it('refuses by IP rules and model lists with 403, and caps distinct client IPs', () => {
