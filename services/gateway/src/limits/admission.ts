@@ -142,8 +142,12 @@ export class LimitsEnforcer {
   readonly #ipPeriodStart = new Map<string, number>();
   /** Periods and IP rules compiled per policy object (a new PolicySet brings a new object). */
   readonly #compiled = new WeakMap<PolicyEntry, CompiledPolicy>();
-  /** End of the period each periodic scope key is in: renewal is checked only once it passes. */
-  readonly #periodEnd = new Map<string, number>();
+  /**
+   * End of the period each periodic scope key is in, and the policy it was computed under:
+   * renewal is checked only once it passes, or once a PolicySet changes the period (or the
+   * time zone, or monthStartDay), which then counts from the new period's start.
+   */
+  readonly #periodEnd = new Map<string, { end: number; policy: CompiledPolicy }>();
   /** Requests admitted here whose events have not come back yet: not to be counted twice. */
   readonly #local = new Set<string>();
   /** Requests settled here whose events the log has not delivered yet (a snapshot lists them). */
@@ -645,8 +649,9 @@ export class LimitsEnforcer {
   ): number {
     const policy = this.#compile(ref.policy);
     if (period.kind === 'lifetime') return Number.NEGATIVE_INFINITY;
-    const end = this.#periodEnd.get(key);
-    if (end !== undefined && now < end) return this.#currentStart(key, limit);
+    const cached = this.#periodEnd.get(key);
+    if (cached !== undefined && cached.policy === policy && now < cached.end)
+      return this.#currentStart(key, limit);
     const ledger = limit === 'budget_usd' ? this.#usd : limit === 'budget_tokens' ? this.#tokens : null;
     const view = ledger?.view(key);
     const lastStart = ledger ? view!.periodStart : (this.#ipPeriodStart.get(key) ?? Number.NEGATIVE_INFINITY);
@@ -697,7 +702,7 @@ export class LimitsEnforcer {
       );
     }
     const current = periodAt(period, policy.timeZone, now, policy.calendar);
-    this.#periodEnd.set(key, current.end);
+    this.#periodEnd.set(key, { end: current.end, policy });
     if (!ledger) this.#ipPeriodStart.set(key, current.start);
     return current.start;
   }
@@ -709,7 +714,7 @@ export class LimitsEnforcer {
   }
 
   #untilPeriodEnd(key: string, now: number): number {
-    const end = this.#periodEnd.get(key);
+    const end = this.#periodEnd.get(key)?.end;
     return end === undefined || !Number.isFinite(end) ? 3_600_000 : Math.max(1000, end - now);
   }
 

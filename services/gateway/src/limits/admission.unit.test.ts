@@ -321,6 +321,31 @@ describe('LimitsEnforcer', () => {
     assert.equal(rebuilt.admit(subject(), estimate('0.5'), T0 + 100).ok, false);
   });
 
+  it('a budget whose period is changed mid-period renews on the new period, as after a restart', () => {
+    const monthly = {
+      scope: 'proxy-key' as const,
+      scopeId: 'pxk_1',
+      limits: { budget: { usd: '1', period: '1mo' } },
+    };
+    const state = registryWith([monthly]);
+    const live = enforcer(state).limits;
+    const day1 = Date.parse('2026-11-10T10:00:00Z');
+    const first = live.admit(subject(), estimate('1'), day1);
+    assert.ok(first.ok);
+    live.settle(first, { usd: '1', inputTokens: 100, outputTokens: 100 }, day1);
+    assert.equal(live.admit(subject(), estimate('0.1'), day1 + 1000).ok, false, 'the month is spent');
+    const snapshot = JSON.parse(JSON.stringify(live.snapshot()));
+
+    // An admin makes it $1 a day (a PolicySet brings a new policy object).
+    const daily = registryWith([{ ...monthly, limits: { budget: { usd: '1', period: '1d' } } }]);
+    state.policies.set(`${ORG}/proxy-key/pxk_1`, daily.policies.get(`${ORG}/proxy-key/pxk_1`)!);
+    const restarted = enforcer(state).limits;
+    restarted.restore(snapshot, day1 + 2000);
+    const day2 = Date.parse('2026-11-11T09:00:00Z');
+    assert.equal(live.admit(subject(), estimate('0.1'), day2).ok, true, 'renewed on 11 November');
+    assert.equal(restarted.admit(subject(), estimate('0.1'), day2).ok, true);
+  });
+
   it('refuses by IP rules and model lists with 403, and caps distinct client IPs', () => {
     const { limits } = enforcer(
       registryWith([
