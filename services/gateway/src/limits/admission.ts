@@ -78,7 +78,9 @@ export interface Ticket {
   readonly usdScopes: readonly string[];
   readonly tokenScopes: readonly { key: string; kind: TokenKind }[];
   readonly tpmKeys: readonly string[];
+  /** Tokens held per minute under every tpm key since `admittedAt`, until the request ends. */
   readonly estimatedTokens: number;
+  readonly admittedAt: number;
   release: (() => boolean) | null;
   settled: boolean;
 }
@@ -282,7 +284,7 @@ export class LimitsEnforcer {
     this.#sweep(now);
     const scopes = this.#scopes(subject);
     const headers: Record<string, string> = {};
-    if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null);
+    if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null, now);
     const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
 
     const denied = this.#accessRefusal(compiled, subject, now);
@@ -307,7 +309,7 @@ export class LimitsEnforcer {
       return expected;
     };
 
-    // Tokens per minute: room for the estimate now; the real count is recorded at settle.
+    // Tokens per minute: room for the estimate now; it is held once every check passed.
     let tpmRefusal = this.#checkTpm(tpmChecks, expected, headers, now);
     if (tpmRefusal && expected.bound) tpmRefusal = this.#checkTpm(tpmChecks, exactly(), headers, now);
     if (tpmRefusal) return tpmRefusal;
@@ -363,14 +365,20 @@ export class LimitsEnforcer {
       return budgetRefusal;
     }
 
+    // Held like a budget's reservation, so requests in flight count (settle swaps in the real
+    // count). `expected` is what the budgets settled on: exact when a bound did not fit.
+    const held = expected.inputTokens + expected.outputTokens;
+    const tpmKeys = tpmChecks.map((c) => c.key);
+    if (held > 0) for (const key of tpmKeys) this.#tpm.record(key, now, held);
     return this.#ticket(
       subject,
       headers,
       usdScopes,
       tokenScopes.map(({ key, kind }) => ({ key, kind })),
-      tpmChecks.map((c) => c.key),
-      expected.inputTokens + expected.outputTokens,
+      tpmKeys,
+      held,
       release,
+      now,
     );
   }
 
@@ -469,6 +477,7 @@ export class LimitsEnforcer {
     tpmKeys: string[],
     estimatedTokens: number,
     release: (() => boolean) | null,
+    now: number,
   ): Ticket {
     this.#local.add(subject.requestId);
     return {
@@ -479,6 +488,7 @@ export class LimitsEnforcer {
       tokenScopes,
       tpmKeys,
       estimatedTokens,
+      admittedAt: now,
       release,
       settled: false,
     };
@@ -503,8 +513,13 @@ export class LimitsEnforcer {
       const actual = BigInt(tokenCount(kind, usage.inputTokens, usage.outputTokens));
       this.#tokens.settle(`${requestId}/${key}`, actual, [key], now);
     }
+    // The hold leaves the window it was counted in; the real count goes where other replicas
+    // put it from the request's event (at its time), so every replica's windows agree.
     const tokens = usage.inputTokens + usage.outputTokens;
-    for (const key of ticket.tpmKeys) if (tokens > 0) this.#tpm.record(key, now, tokens);
+    for (const key of ticket.tpmKeys) {
+      if (ticket.estimatedTokens > 0) this.#tpm.record(key, ticket.admittedAt, -ticket.estimatedTokens);
+      if (tokens > 0) this.#tpm.record(key, now, tokens);
+    }
   }
 
   /**
@@ -519,6 +534,8 @@ export class LimitsEnforcer {
     this.#local.delete(requestId);
     this.#usd.release(requestId);
     for (const { key } of ticket.tokenScopes) this.#tokens.release(`${requestId}/${key}`);
+    if (ticket.estimatedTokens > 0)
+      for (const key of ticket.tpmKeys) this.#tpm.record(key, ticket.admittedAt, -ticket.estimatedTokens);
   }
 
   /** Whether the request was admitted here and its event has not come back yet. */

@@ -87,13 +87,27 @@ export class SlidingWindowLimiter {
   }
 
   /**
-   * Counts units without a check, for corrections after the fact (tokens per minute: admit on
-   * the estimate, then record `actual - estimate`). A negative amount never takes the current
-   * window below zero.
+   * Counts units at `at` without a check: usage learned after the fact, or a hold given back
+   * (tokens per minute hold the estimate at admission; at the end `record(key, admittedAt,
+   * -estimate)` and `record(key, now, actual)`). Units of the previous window go to it, so a
+   * hold given back after the window turned leaves the window it was counted in; older windows
+   * weigh on no check any more and take nothing. A count never goes below zero.
    */
-  record(key: string, now: number, amount: number): void {
+  record(key: string, at: number, amount: number): void {
     if (!Number.isInteger(amount)) throw new RangeError('amount must be a whole number');
-    this.add(key, Math.floor(now), amount);
+    const t = Math.floor(at);
+    const state = this.windows.get(key);
+    if (state === undefined) {
+      if (amount <= 0) return; // nothing counted (or swept as idle): nothing to give back
+    } else {
+      const start = this.windowStartOf(t);
+      if (start < state.windowStart) {
+        if (start === state.windowStart - this.windowMs)
+          state.previous = Math.max(0, state.previous + amount);
+        return;
+      }
+    }
+    this.add(key, t, amount);
   }
 
   /** Forgets keys with nothing counted in the last two windows; returns how many. */

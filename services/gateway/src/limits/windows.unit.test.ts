@@ -104,6 +104,24 @@ describe('SlidingWindowLimiter: tokens per minute', () => {
     assert.equal(tpm.peek('k', 1000, T0 + 5).remaining, 1000);
   });
 
+  test('a hold given back after the window turned leaves the window it was counted in', () => {
+    const tpm = new SlidingWindowLimiter();
+    tpm.record('k', T0 + 50_000, 600);
+    tpm.record('k', T0 + 70_000, 100); // the next window
+    // 10 s into it, the previous window weighs 50/60: 600 * 5/6 + 100.
+    assert.equal(tpm.peek('k', 1000, T0 + 70_000).remaining, 400);
+    tpm.record('k', T0 + 50_000, -600);
+    assert.equal(tpm.peek('k', 1000, T0 + 70_000).remaining, 900);
+    // Two windows on, the first weighs nothing and takes nothing.
+    tpm.record('k', T0 + 130_000, 50);
+    tpm.record('k', T0 + 70_000 - 60_000, 5000);
+    // 1000 - (100 * 5/6 + 50), rounded down.
+    assert.equal(tpm.peek('k', 1000, T0 + 130_000).remaining, 866);
+    // Giving back what a swept (idle) key counted creates nothing.
+    tpm.record('gone', T0, -10);
+    assert.equal(tpm.size, 1);
+  });
+
   test('refuses bad numbers', () => {
     const tpm = new SlidingWindowLimiter();
     assert.throws(() => tpm.check('k', 10, T0, -1), RangeError);
