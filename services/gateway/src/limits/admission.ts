@@ -112,7 +112,12 @@ export interface AdmissionOptions {
   readonly registry: () => RegistryState;
   /** Writes an event (LimitReset) through the appender. */
   readonly emit: (event: NewEvent) => void;
-  /** A reservation never settled (a crash in between) is released after this long. Default 15 min. */
+  /**
+   * A reservation whose request never ended is released after this long. Default 24 h: holds
+   * die with the process, so this only catches a request the code failed to close, and must
+   * outlast any call that is still running (each attempt may take its provider's `totalMs`, up
+   * to 1 h, and a request fails over through every key of its chain).
+   */
   readonly reservationTtlMs?: number;
 }
 
@@ -159,7 +164,7 @@ export class LimitsEnforcer {
   constructor(options: AdmissionOptions) {
     this.#registry = options.registry;
     this.#emit = options.emit;
-    this.#reservationTtlMs = options.reservationTtlMs ?? 15 * 60_000;
+    this.#reservationTtlMs = options.reservationTtlMs ?? 24 * 3_600_000;
   }
 
   /** The scopes of a request with a policy, narrowest first. */

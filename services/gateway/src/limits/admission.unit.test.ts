@@ -346,6 +346,21 @@ describe('LimitsEnforcer', () => {
     assert.equal(restarted.admit(subject(), estimate('0.1'), day2).ok, true);
   });
 
+  it('holds a reservation for as long as a call may run: hours, with every attempt at its longest', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '1', period: '1mo' } } },
+      ]),
+    );
+    const long = limits.admit(subject(), estimate('0.6'), T0);
+    assert.ok(long.ok);
+    // Two attempts that each hit a one-hour timeout: the first request still holds its $0.60.
+    const later = limits.admit(subject(), estimate('0.6'), T0 + 2 * 3_600_000 + 1);
+    assert.ok(!later.ok && later.reason === 'budget_usd');
+    limits.settle(long, { usd: '0.5', inputTokens: 100, outputTokens: 100 }, T0 + 2 * 3_600_000 + 2);
+    assert.equal(limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.5');
+  });
+
   it('refuses by IP rules and model lists with 403, and caps distinct client IPs', () => {
     const { limits } = enforcer(
       registryWith([
