@@ -34,7 +34,7 @@ import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js
 import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
 import { TranslationError } from '../translate/index.js';
 import { billedServiceTier, type NormalisedUsage } from '../translate/usage.js';
-import { type CallerSignal, ConnectionSignal } from '../upstream/caller-signal.js';
+import { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
@@ -224,7 +224,7 @@ export function generateHandler(
         return;
       }
       if (!(gatewayError.kind === 'internal')) {
-        record(deps, outcome, rejectedOrFailed(deps, gatewayError, outcome));
+        record(deps, outcome, rejectedOrFailed(deps, gatewayError, outcome, dialect));
       } else {
         deps.logger.error({ err: error, requestId }, 'generate request failed');
         record(deps, outcome, failed(outcome, 'internal_error', undefined, 500));
@@ -946,14 +946,36 @@ function promptOfAbandonedCall(outcome: Outcome, dialect: Dialect): NormalisedUs
 }
 
 /**
+ * Timeouts of a call whose request was written: the provider has the prompt and goes on with
+ * it (a connect timeout sent nothing; a stream's idle timeout is settled by the stream itself).
+ */
+const PROVIDER_HAD_THE_PROMPT: ReadonlySet<string> = new Set([
+  'upstream_first_byte_timeout',
+  'upstream_total_timeout',
+  'upstream_idle_timeout',
+]);
+
+/**
  * Refused before any provider was asked: RequestRejected; after, or when no key was left to
  * ask: RequestFailed.
  */
-function rejectedOrFailed(deps: GenerateDependencies, error: GatewayError, outcome: Outcome): NewEvent {
+function rejectedOrFailed(
+  deps: GenerateDependencies,
+  error: GatewayError,
+  outcome: Outcome,
+  dialect: Dialect,
+): NewEvent {
   const lost = outcome.lostAnswer;
   if (lost) {
     const cost = price(deps, outcome, lost.usage);
     return failed(outcome, failureCodeOf(error), lost.usage, error.status, lost.upstreamStatus, cost);
+  }
+  if (outcome.attempts > 0 && PROVIDER_HAD_THE_PROMPT.has(error.options.code ?? '')) {
+    // Kordon gave up waiting, the provider did not: it answers (and bills) the call anyway. As
+    // for a caller who left, its prompt is charged where a limit holds the request.
+    const prompt = promptOfAbandonedCall(outcome, dialect);
+    const cost = prompt ? price(deps, outcome, prompt) : undefined;
+    return failed(outcome, failureCodeOf(error), prompt, error.status, null, cost);
   }
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
     return failed(outcome, failureCodeOf(error), undefined, error.status);
