@@ -282,6 +282,12 @@ describe('provider key decider', () => {
     given([added, removed]).when({ type: 'RotateProviderKey', secret, last4: 'abcd' }).thenFails('not_found');
     given([added, removed]).when({ type: 'RemoveProviderKey' }).thenFails('not_found');
   });
+  it('a key removed and added again on its stream is live again', () => {
+    const removed: Decided = { type: 'ProviderKeyRemoved', data: { providerKeyId: 'prk_1' } };
+    given([added, removed, added])
+      .when({ type: 'RemoveProviderKey' })
+      .thenExpect([{ type: 'ProviderKeyRemoved', data: { providerKeyId: 'prk_1' } }]);
+  });
 });
 
 describe('API token decider', () => {

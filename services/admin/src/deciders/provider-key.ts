@@ -70,6 +70,8 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
           limits: e.data.limits ?? null,
           models: e.data.models,
           disabled: false,
+          // Added again on its old stream (the config file re-declares a removed key by name).
+          removed: false,
         };
       case 'ProviderKeyWeightChanged':
         return { ...state, weight: e.data.weight };
@@ -90,7 +92,8 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
   decide(command, state) {
     switch (command.type) {
       case 'AddProviderKey':
-        if (state.exists) throw new AdminError('conflict', 'a provider key with this id exists already');
+        if (state.exists && !state.removed)
+          throw new AdminError('conflict', 'a provider key with this id exists already');
         return [
           event('ProviderKeyAdded', {
             providerKeyId: command.providerKeyId,
