@@ -17,7 +17,7 @@ import {
   type Ticket,
 } from '../limits/index.js';
 import type { IpAddress } from '../limits/ip-address.js';
-import type { PriceBook } from '../pricing/index.js';
+import { amountOfNumber, type PriceBook } from '../pricing/index.js';
 import {
   callProvider,
   type ProviderConfig,
@@ -762,7 +762,14 @@ function timing(outcome: Outcome) {
 
 function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage, route?: Route) {
   const orgId = outcome.caller.key.orgId;
-  const model = route?.model ?? outcome.route?.model ?? outcome.model;
+  const served = route ?? outcome.route;
+  // OpenRouter bills what its answer says (the routed provider's price and its own fee), in
+  // credits of 1 USD: that is the cost, not the table's price for the model.
+  if (usage.reportedCost !== undefined && served?.provider.options.vendor === 'openrouter') {
+    const reported = amountOfNumber(usage.reportedCost);
+    if (reported !== undefined) return { cost: reported, currency: 'USD' };
+  }
+  const model = served?.model ?? outcome.model;
   const priced = deps.prices(orgId).priceRequest(model, usage, { orgId });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }

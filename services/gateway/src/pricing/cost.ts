@@ -386,3 +386,13 @@ export function addAmounts(amounts: readonly string[]): string {
   for (const a of amounts) sum = sum.plus(new D(a));
   return sum.toFixed();
 }
+
+/**
+ * A non-negative amount as the events' decimal (12 places at most, no exponent, no trailing
+ * zeros); undefined past what an event holds.
+ */
+export function amountOfNumber(amount: number): string | undefined {
+  if (!(amount >= 0 && amount < 1e15)) return undefined;
+  const fixed = amount.toFixed(12);
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}

@@ -4,6 +4,7 @@ import { seededRandom } from '@kordon/mock-providers';
 import { Decimal } from 'decimal.js';
 import {
   addAmounts,
+  amountOfNumber,
   COST_SCALE,
   compareAmounts,
   computeCost,
@@ -406,5 +407,19 @@ describe('computeCost: integer arithmetic against decimal.js as the reference', 
       computeCost(price, { inputTokens: 100, outputTokens: 0, cachedInputTokens: 0 }).amount,
       '0.0000000001',
     );
+  });
+});
+
+describe('a provider-reported amount as an event decimal', () => {
+  test('fixed notation, at most 12 places, no trailing zeros', () => {
+    assert.equal(amountOfNumber(0.0001234), '0.0001234');
+    assert.equal(amountOfNumber(1.5e-7), '0.00000015');
+    assert.equal(amountOfNumber(10), '10');
+    assert.equal(amountOfNumber(0), '0');
+    assert.equal(amountOfNumber(2.5), '2.5');
+  });
+  test('what an event cannot hold is no amount', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 1e15])
+      assert.equal(amountOfNumber(bad), undefined);
   });
 });

@@ -1,5 +1,6 @@
 export {
   addAmounts,
+  amountOfNumber,
   COST_SCALE,
   type Cost,
   type CostBreakdown,

@@ -143,6 +143,8 @@ export const openAIUsage = z.object({
   completion_tokens_details: z
     .object({ reasoning_tokens: z.number().int().nonnegative().nullish() })
     .nullish(),
+  /** OpenRouter: what the request cost, in credits (USD); kept unchecked, read by usageFromOpenAI. */
+  cost: z.unknown().optional(),
 });
 export type OpenAIUsage = z.infer<typeof openAIUsage>;
 

@@ -45,6 +45,12 @@ export interface NormalisedUsage {
   inferenceGeo?: 'us';
   /** `fast` when Claude ran the request in fast mode (`usage.speed`), billed at a multiple. */
   speed?: 'fast';
+  /**
+   * What the provider says it charged for the request, in its billing unit (OpenRouter's
+   * `usage.cost`, in credits of 1 USD); absent when it says nothing. Whether to believe it is
+   * the provider's configuration's call (its vendor), not the answer's.
+   */
+  reportedCost?: number;
 }
 
 /**
@@ -94,12 +100,15 @@ export function handCheckedOpenAIUsage(value: unknown): OpenAIUsage | undefined 
 export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): NormalisedUsage | undefined {
   if (!usage) return undefined;
   const reasoning = usage.completion_tokens_details?.reasoning_tokens;
-  return normalised(
+  const normalisedUsage = normalised(
     usage.prompt_tokens,
     usage.completion_tokens,
     usage.prompt_tokens_details?.cached_tokens ?? 0,
     reasoning ?? undefined,
   );
+  const cost = (usage as { cost?: unknown }).cost;
+  if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) normalisedUsage.reportedCost = cost;
+  return normalisedUsage;
 }
 
 export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): NormalisedUsage | undefined {

@@ -35,6 +35,16 @@ describe('usage extractors', () => {
       expected: { inputTokens: 2100, outputTokens: 140, cachedInputTokens: 1920, reasoningTokens: 64 },
     },
     {
+      name: "OpenRouter: the answer's cost is kept beside the tokens (its provider's vendor decides whether it is believed)",
+      actual: () => usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 3, cost: 0.0001234 }),
+      expected: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0, reportedCost: 0.0001234 },
+    },
+    {
+      name: 'a cost that is not a non-negative number is no reported cost',
+      actual: () => usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 3, cost: '0.01' }),
+      expected: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0 },
+    },
+    {
       name: 'OpenAI: explicit zeros stay zeros (reasoning 0 is reported, not left out)',
       actual: () =>
         usageFromOpenAI({
