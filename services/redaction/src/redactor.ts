@@ -176,12 +176,13 @@ export function createRedactor(options: RedactorOptions): Redactor {
   const hash = (value: string) =>
     createHmac('sha256', hmacKey).update(value, 'utf8').digest('hex').slice(0, HASH_HEX_LENGTH);
 
-  function render(ref: RuleRef, action: RedactionAction, value: string): string {
+  /** `keepable`: the end of the value that a mask may show the last `keepLast` characters of. */
+  function render(ref: RuleRef, action: RedactionAction, value: string, keepable = ''): string {
     switch (action) {
       case 'mask': {
-        if (ref.keepLast > 0 && value.length >= 16) {
-          const normal = ref.normalize ? ref.normalize(value) : value;
-          return `[REDACTED:${ref.id} …${normal.slice(-ref.keepLast)}]`;
+        if (ref.keepLast > 0 && keepable !== '') {
+          const tail = (ref.normalize ? ref.normalize(keepable) : keepable).slice(-ref.keepLast);
+          if (tail !== '') return `[REDACTED:${ref.id} …${tail}]`;
         }
         return `[REDACTED:${ref.id}]`;
       }
@@ -200,7 +201,9 @@ export function createRedactor(options: RedactorOptions): Redactor {
     let out = '';
     let last = 0;
     for (const f of findings) {
-      out += text.slice(last, f.start) + render(f.ref, f.action, text.slice(f.start, f.end));
+      out +=
+        text.slice(last, f.start) +
+        render(f.ref, f.action, text.slice(f.start, f.end), text.slice(f.keepFrom, f.end));
       last = f.end;
     }
     return out + text.slice(last);

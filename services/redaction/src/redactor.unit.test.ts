@@ -266,6 +266,56 @@ describe('redactor', () => {
     });
   });
 
+  describe('a merged finding keeps only characters that each of its matches would keep', () => {
+    test("a cookie header keeps nothing, not the end of the header's last cookie", () => {
+      const text = `Cookie: sid=sk-proj-${'A'.repeat(28)}; csrftoken=9f8e7d6c5b4a`;
+      assert.equal(redactor.redactString(text), 'Cookie: [REDACTED:openai_key]');
+    });
+
+    test("a password that begins like a key keeps nothing: the key's match ends before it", () => {
+      assert.equal(
+        redactor.redactString('password=sk-abcdefghijklmnopqrst!Pw9#'),
+        'password=[REDACTED:openai_key]',
+      );
+    });
+
+    test('a key that is also the value of a secret field keeps nothing: secret_field keeps none', () => {
+      assert.equal(redactor.redactString(`api_key=${openaiKey}`), 'api_key=[REDACTED:openai_key]');
+      assert.equal(
+        redactor.redactString(`Authorization: Bearer ${openaiKey}`),
+        'Authorization: Bearer [REDACTED:openai_key]',
+      );
+    });
+
+    test('matches that all keep the same end keep it', () => {
+      // jwt and bearer_token both keep 4 and end together.
+      const jwt = SAMPLES.find((s) => s.detector === 'jwt')!.secret;
+      assert.equal(redactor.redactString(`Bearer ${jwt}`), `Bearer [REDACTED:jwt …${jwt.slice(-4)}]`);
+    });
+
+    test("a match that ends inside the kept characters shortens them to the named rule's own", () => {
+      // The custom rule keeps nothing of its match, which ends two characters before the key.
+      const r = createRedactor({
+        hashKey,
+        rules: [{ id: 'project_ref', pattern: 'proj-[A-Za-z0-9]+WX', action: 'mask' }],
+      });
+      const key = `sk-proj-${'A'.repeat(28)}WXYZ`;
+      assert.equal(r.redactString(`key ${key} end`), 'key [REDACTED:openai_key …YZ] end');
+    });
+
+    test('a named rule whose match is under 16 characters keeps nothing, whatever the merge spans', () => {
+      const r = createRedactor({
+        hashKey,
+        rules: [
+          { id: 'short_key', pattern: 'K-[0-9]{8}', action: 'mask', keepLast: 4 },
+          { id: 'long_ref', pattern: 'ref [0-9A-Z-]{30}', action: 'hash' },
+        ],
+      });
+      // short_key names the finding (mask beats hash) and ends it, but has 10 characters.
+      assert.equal(r.redactString(`ref ABCDEFGHIJKLMNOPQRSTUVWX-K-12345678`), '[REDACTED:short_key]');
+    });
+  });
+
   describe('configuration', () => {
     test('a detector can be turned off or given another action', () => {
       const r = createRedactor({ hashKey, detectors: { email: false, ru_inn: { action: 'hash' } } });

@@ -32,7 +32,16 @@ export interface ScanPlan {
 
 export interface ResolvedFinding extends Finding {
   readonly ref: RuleRef;
+  /**
+   * Where the characters a `mask` marker may keep begin: in the named rule's own match,
+   * which ends the finding, and after every other merged match's hidden part. `end` when
+   * the marker keeps nothing.
+   */
+  readonly keepFrom: number;
 }
+
+/** A mask keeps characters of a match only when the match is at least this long. */
+const MIN_KEEP_LENGTH = 16;
 
 // ---------------------------------------------------------------------------------------
 // Precheck: the hints of all built-ins, joined into one regex per case mode. A string where
@@ -191,10 +200,19 @@ function scanCustom(text: string, rule: CompiledRule, ref: RuleRef, out: Span[])
 
 const STRICTNESS: Readonly<Record<RedactionAction, number>> = { hash: 1, mask: 2, drop: 3 };
 
+/** Where the characters a marker of this match alone would keep begin (`end`: none). */
+function keptFrom(span: Span): number {
+  const { ref, start, end } = span;
+  return ref.action === 'mask' && ref.keepLast > 0 && end - start >= MIN_KEEP_LENGTH
+    ? end - ref.keepLast
+    : end;
+}
+
 /**
  * Every finding of the plan in `text`, overlaps merged: a run of overlapping matches becomes
  * one finding covering all of them, with the strictest action among them (drop, then mask,
  * then hash) and, among the rules with that action, the name of the highest-priority one.
+ * Its `keepFrom` says which of its last characters a mask may keep.
  */
 export function scan(text: string, plan: ScanPlan): ResolvedFinding[] {
   const spans: Span[] = [];
@@ -211,26 +229,41 @@ export function scan(text: string, plan: ScanPlan): ResolvedFinding[] {
 
   spans.sort((a, b) => a.start - b.start || b.end - a.end);
   const findings: ResolvedFinding[] = [];
-  let current = spans[0]!;
-  let start = current.start;
-  let end = current.end;
-  let best = current.ref;
-  const flush = () =>
-    findings.push({ rule: best.id, kind: best.kind, action: best.action, start, end, ref: best });
+  let first = 0;
+  let start = spans[0]!.start;
+  let end = spans[0]!.end;
+  let best = spans[0]!.ref;
+  // The marker is named after `best` but covers every merged match: it may keep only the end
+  // of best's own match, and only what each other match would keep of itself (a password
+  // or a second cookie merged after a key must not lend the key its last characters).
+  // Each span is read once more here, so a run costs twice its length.
+  const flush = (next: number) => {
+    let own: Span | undefined;
+    let hiddenUntil = start;
+    for (let j = first; j < next; j++) {
+      const span = spans[j]!;
+      if (own === undefined && span.ref === best && span.end === end) own = span;
+      else hiddenUntil = Math.max(hiddenUntil, keptFrom(span));
+    }
+    // Best's own share is counted by the redactor: its last keepLast characters once normalised.
+    const keepFrom = own !== undefined && keptFrom(own) < end ? Math.max(hiddenUntil, own.start) : end;
+    findings.push({ rule: best.id, kind: best.kind, action: best.action, start, end, ref: best, keepFrom });
+  };
   for (let i = 1; i < spans.length; i++) {
-    current = spans[i]!;
+    const current = spans[i]!;
     if (current.start < end) {
       if (current.end > end) end = current.end;
       const ref = current.ref;
       const diff = STRICTNESS[ref.action] - STRICTNESS[best.action];
       if (diff > 0 || (diff === 0 && ref.priority < best.priority)) best = ref;
     } else {
-      flush();
+      flush(i);
+      first = i;
       start = current.start;
       end = current.end;
       best = current.ref;
     }
   }
-  flush();
+  flush(spans.length);
   return findings;
 }
