@@ -109,14 +109,16 @@ export function promptText(body: Record<string, unknown>): string {
   return parts.join('\n');
 }
 
-/** The text of a finished answer in the caller's dialect (OpenAI choices, Anthropic content). */
+/**
+ * The text of a finished answer in the caller's dialect (OpenAI choices, Anthropic content,
+ * Responses output).
+ */
 export function answerText(json: string): string {
   try {
     const answer = JSON.parse(json) as {
       choices?: Array<{ message?: { content?: unknown } }>;
       content?: Array<{ text?: unknown }>;
-      output_text?: unknown;
-      data?: unknown;
+      output?: unknown[];
     };
     if (Array.isArray(answer.choices))
       return answer.choices
@@ -124,9 +126,32 @@ export function answerText(json: string): string {
         .join('\n');
     if (Array.isArray(answer.content))
       return answer.content.map((block) => (typeof block.text === 'string' ? block.text : '')).join('\n');
-    if (typeof answer.output_text === 'string') return answer.output_text;
+    if (Array.isArray(answer.output)) return responsesOutputText(answer.output);
     return '';
   } catch {
     return '';
   }
+}
+
+/**
+ * A Responses answer's output items: messages' text and refusals, tool calls' arguments.
+ * The JSON has no `output_text` (the SDKs compute it), and reasoning items are not the answer.
+ */
+function responsesOutputText(output: unknown[]): string {
+  const parts: string[] = [];
+  for (const item of output) {
+    if (!item || typeof item !== 'object') continue;
+    const { type, name, content, arguments: args, input } = item as Record<string, unknown>;
+    if (type === 'message' && Array.isArray(content)) {
+      for (const part of content as Array<{ text?: unknown; refusal?: unknown } | null>) {
+        if (typeof part?.text === 'string') parts.push(part.text);
+        else if (typeof part?.refusal === 'string') parts.push(part.refusal);
+      }
+    } else if (type === 'function_call' || type === 'custom_tool_call') {
+      // A function call carries `arguments`, a custom tool call its free-form `input`.
+      const text = type === 'function_call' ? args : input;
+      if (typeof text === 'string') parts.push(typeof name === 'string' ? `${name} ${text}` : text);
+    }
+  }
+  return parts.join('\n');
 }

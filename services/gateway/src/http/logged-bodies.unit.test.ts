@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DEFAULT_LOGGING_POLICY } from '../registry/registry.js';
-import { LoggedBodies, MAX_LOGGED_CHARS, REDACTION_MARGIN_CHARS } from './logged-bodies.js';
+import { answerText, LoggedBodies, MAX_LOGGED_CHARS, REDACTION_MARGIN_CHARS } from './logged-bodies.js';
 
 const full = { ...DEFAULT_LOGGING_POLICY, bodies: 'full' as const };
 const redactedText = { ...DEFAULT_LOGGING_POLICY, bodies: 'redacted' as const };
@@ -37,5 +37,63 @@ describe('LoggedBodies: redacted, then cut to MAX_LOGGED_CHARS', () => {
     const logged = bodies.response(redactedText, 'org-1', text, () => text);
     assert.ok(!logged.includes('-----BEGIN PRIVATE KEY-----'));
     assert.ok(!logged.includes('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'));
+  });
+});
+
+describe('answerText: the text of a finished answer', () => {
+  it('a Responses answer: its messages, refusals and tool calls, not its reasoning', () => {
+    // The Responses API's JSON as sent: no `output_text` (the SDKs compute that).
+    const answer = {
+      id: 'resp_1',
+      object: 'response',
+      status: 'completed',
+      output: [
+        { id: 'rs_1', type: 'reasoning', summary: [{ type: 'summary_text', text: 'thinking it over' }] },
+        {
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          status: 'completed',
+          content: [
+            { type: 'output_text', text: 'Paris is sunny.', annotations: [] },
+            { type: 'refusal', refusal: 'I will not share the address.' },
+          ],
+        },
+        {
+          id: 'fc_1',
+          type: 'function_call',
+          call_id: 'call_1',
+          name: 'get_weather',
+          arguments: '{"city":"Paris"}',
+          status: 'completed',
+        },
+        { id: 'ctc_1', type: 'custom_tool_call', call_id: 'call_2', name: 'run_sql', input: 'select 1' },
+      ],
+      usage: { input_tokens: 10, output_tokens: 20, total_tokens: 30 },
+    };
+    assert.equal(
+      answerText(JSON.stringify(answer)),
+      'Paris is sunny.\nI will not share the address.\nget_weather {"city":"Paris"}\nrun_sql select 1',
+    );
+  });
+
+  it('a Responses answer is logged by its text, redacted, under the redacted policy', () => {
+    const bodies = new LoggedBodies(randomBytes(32), undefined);
+    const json = JSON.stringify({
+      object: 'response',
+      output: [
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: `use ${SECRET}` }] },
+      ],
+    });
+    const logged = bodies.response(redactedText, 'org-1', json, () => answerText(json));
+    assert.equal(logged, `use [REDACTED:anthropic_key …${SECRET.slice(-4)}]`);
+  });
+
+  it('chat choices and Anthropic content blocks', () => {
+    const chat = { choices: [{ message: { content: 'one' } }, { message: { content: 'two' } }] };
+    assert.equal(answerText(JSON.stringify(chat)), 'one\ntwo');
+    const anthropic = { content: [{ type: 'text', text: 'hello' }] };
+    assert.equal(answerText(JSON.stringify(anthropic)), 'hello');
+    assert.equal(answerText('not json'), '');
   });
 });
