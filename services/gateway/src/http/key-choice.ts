@@ -33,10 +33,8 @@ export class KeyChoice {
   /** `${provider group}\n${model}` -> the balancer group and the versions it was read at. */
   readonly #groups = new Map<string, { group: string; version: number; spend: number }>();
   /** Spend of each key today (UTC), from the request events of every replica. */
-  readonly #spentToday = new Map<string, { day: number; usd: bigint }>();
-  /** Keys past their daily budget -> when they may serve again (next midnight UTC). */
-  readonly #overBudgetUntil = new Map<string, number>();
-  /** Bumped when a key goes over its daily budget: groups are re-read. */
+  readonly #spentToday = new Map<string, KeySpend>();
+  /** Bumped when a key starts or stops resting on its daily budget: groups are re-read. */
   #spendVersion = 0;
 
   /**
@@ -62,15 +60,10 @@ export class KeyChoice {
     if (budget === undefined) return;
     const day = Math.floor(at / DAY_MS);
     const spent = this.#spentToday.get(providerKeyId);
+    // A late event of an earlier day (another replica's, near midnight) is not today's spend.
+    if (spent && day < spent.day) return;
     const usd = (spent && spent.day === day ? spent.usd : 0n) + parseUsd(cost);
-    this.#spentToday.set(providerKeyId, { day, usd });
-    if (usd >= parseUsd(budget)) {
-      const until = (day + 1) * DAY_MS;
-      if ((this.#overBudgetUntil.get(providerKeyId) ?? 0) < until) {
-        this.#overBudgetUntil.set(providerKeyId, until);
-        this.#spendVersion++;
-      }
-    }
+    this.#decide(providerKeyId, day, usd, budget);
   }
 
   /** The keys a request tries, best first, computed as it fails over. */
@@ -140,22 +133,43 @@ export class KeyChoice {
   }
 
   restoreSpend(entries: Array<[string, number, string]>, registry: RegistryState): void {
-    for (const [key, day, usd] of entries) {
-      this.#spentToday.set(key, { day, usd: BigInt(usd) });
-      const budget = registry.providerKeys.get(key)?.limits?.dailyUsd;
-      if (budget !== undefined && BigInt(usd) >= parseUsd(budget)) {
-        this.#overBudgetUntil.set(key, (day + 1) * DAY_MS);
-        this.#spendVersion++;
-      }
-    }
+    for (const [key, day, usd] of entries)
+      this.#decide(key, day, BigInt(usd), registry.providerKeys.get(key)?.limits?.dailyUsd);
   }
 
-  /** A key past today's budget rests until midnight UTC (the entry itself is the registry's). */
+  /** Records a key's spend on `day` and whether it rests under `budget` (its limit now). */
+  #decide(providerKeyId: string, day: number, usd: bigint, budget: string | undefined): void {
+    const restUntil = budget !== undefined && usd >= parseUsd(budget) ? (day + 1) * DAY_MS : 0;
+    const before = this.#spentToday.get(providerKeyId)?.restUntil ?? 0;
+    this.#spentToday.set(providerKeyId, { day, usd, budget, restUntil });
+    if (restUntil !== before) this.#spendVersion++;
+  }
+
+  /**
+   * A key past today's budget rests until midnight UTC (the entry itself is the registry's).
+   * The rest was decided under the budget of its time: an admin's change (raised, lowered,
+   * removed) is weighed against the day's spend as soon as the registry has it.
+   */
   #withDailyBudget(key: ProviderKeyEntry): ProviderKeyEntry {
-    const until = this.#overBudgetUntil.get(key.providerKeyId);
-    if (until === undefined || until <= Date.now() || key.cooledDownUntil >= until) return key;
+    let spent = this.#spentToday.get(key.providerKeyId);
+    if (spent === undefined) return key;
+    const budget = key.limits?.dailyUsd;
+    if (spent.budget !== budget) {
+      this.#decide(key.providerKeyId, spent.day, spent.usd, budget);
+      spent = this.#spentToday.get(key.providerKeyId)!;
+    }
+    const until = spent.restUntil;
+    if (until <= Date.now() || key.cooledDownUntil >= until) return key;
     return { ...key, cooledDownUntil: until };
   }
+}
+
+/** A key's spend on `day`, the budget it was last weighed against, and its rest (0: none). */
+interface KeySpend {
+  day: number;
+  usd: bigint;
+  budget: string | undefined;
+  restUntil: number;
 }
 
 const DAY_MS = 86_400_000;

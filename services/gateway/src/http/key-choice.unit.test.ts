@@ -161,6 +161,51 @@ describe('KeyChoice: a provider key daily budget', () => {
     );
   });
 
+  for (const [label, limits] of [
+    ["raised above the day's spend", { dailyUsd: '100' }],
+    ['removed', null],
+  ] as const) {
+    it(`a key resting on its daily budget serves again at once when the budget is ${label}`, () => {
+      const state = registry();
+      const choice = new KeyChoice();
+      const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+      choice.observe(spent('prk_a', '1.5', new Date()), state);
+      assert.deepEqual(serving(choice, state, route), ['prk_b'], '$1.50 of $1: resting');
+      adminChange(state, 'ProviderKeyLimitsChanged', { providerKeyId: 'prk_a', tier: 0, limits });
+      assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b']);
+    });
+  }
+
+  it("a daily budget lowered under the day's spend rests the key from the next choice, on the day's count", () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const budget = (dailyUsd: string | null) =>
+      adminChange(state, 'ProviderKeyLimitsChanged', {
+        providerKeyId: 'prk_a',
+        tier: 0,
+        limits: dailyUsd === null ? null : { dailyUsd },
+      });
+    choice.observe(spent('prk_a', '0.6', new Date()), state);
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b'], '$0.60 of $1');
+    budget('0.5');
+    assert.deepEqual(serving(choice, state, route), ['prk_b'], '$0.60 of $0.50: resting');
+    budget(null);
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b'], 'no budget');
+    budget('0.5');
+    assert.deepEqual(serving(choice, state, route), ['prk_b'], 'the $0.60 is still counted');
+  });
+
+  it("a late request event of yesterday does not replace today's spend", () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    choice.observe(spent('prk_a', '0.6', new Date()), state);
+    choice.observe(spent('prk_a', '0.1', new Date(Date.now() - 86_400_000)), state);
+    choice.observe(spent('prk_a', '0.4', new Date()), state);
+    assert.deepEqual(serving(choice, state, route), ['prk_b'], '$1.00 of $1 today: resting');
+  });
+
   it("a key's models changed in the registry decide which requests it serves from the next choice", () => {
     const state = registry();
     const choice = new KeyChoice();
