@@ -49,7 +49,8 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
    * A group's keys, all of them (disabled and resting ones too: the balancer skips them and
    * learns when they return). Call again whenever a key's weight, tier, limits, `disabled` or
    * `cooledDownUntil` changes; an unchanged list costs one pass of comparisons and keeps all
-   * state. A key may be in several groups (per provider, per model); its health is shared.
+   * state. A key may be in several groups (all a provider's keys, those serving some
+   * models); its health is shared.
    */
   setGroup(group: string, keys: readonly K[], options: GroupOptions = {}): void {
     let state = this.#groups.get(group);
@@ -71,6 +72,11 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   forgetKey(providerKeyId: string): void {
     const health = this.#health.get(providerKeyId);
     if (health !== undefined && health.groups.size === 0) this.#health.delete(providerKeyId);
+  }
+
+  /** How many groups it holds (each listens to its keys' health). */
+  get groupCount(): number {
+    return this.#groups.size;
   }
 
   strategyOf(group: string): Strategy | undefined {

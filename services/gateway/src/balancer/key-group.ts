@@ -27,12 +27,13 @@ export interface GroupSettings {
 }
 
 /**
- * The keys that can serve the same requests (one provider of one org, or that narrowed to
- * one model), and the precomputed state that makes a selection cheap: the "active set" (the
- * usable keys of the best tier that has any) as typed arrays and a `SmoothWeighted`
- * scheduler over them. A selection touches only those; they are rebuilt when membership
- * changes, when a report changes a key's usability, when a resting key's time is up, and
- * (adaptive) every `recomputeIntervalMs`. Between rebuilds a selection costs one time compare.
+ * The keys that can serve the same requests (one provider of one org, or those of them
+ * that serve some models), and the precomputed state that makes a selection cheap: the
+ * "active set" (the usable keys of the best tier that has any) as typed arrays and a
+ * `SmoothWeighted` scheduler over them. A selection touches only those; they are rebuilt
+ * when membership changes, when a report changes a key's usability, when a resting key's
+ * time is up, and (adaptive) every `recomputeIntervalMs`. Between rebuilds a selection costs
+ * one time compare.
  */
 export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
   strategy: Strategy;

@@ -24,14 +24,20 @@ import { modelMatches, type Route } from './route-model.js';
 
 /**
  * The data plane's side of the balancer: keeps its groups in step with the registry (an
- * org's keys of one provider; per model too when some keys serve only some models), and
+ * org's keys of one provider; per set of keys serving a model when some serve only some), and
  * turns what the balancer decides about a key into events, so every replica's registry, and
  * through it its balancer, learns of cool-downs and disabled keys.
  */
 export class KeyChoice {
   readonly balancer = new Balancer<ProviderKeyEntry>();
-  /** `${provider group}\n${model}` -> the balancer group and the versions it was read at. */
-  readonly #groups = new Map<string, { group: string; version: number; spend: number }>();
+  /**
+   * `${provider group}\n${model}` -> the balancer group and the versions it was read at. The
+   * model is the caller's: at most MAX_ROUTES entries, the oldest dropped first (a dropped
+   * entry costs one pass over the provider's keys; its group lives on, see groupOf).
+   */
+  readonly #routes = new Map<string, { group: string; version: number; spend: number }>();
+  /** Per provider group: its keys limited to some models, and the groups made from them. */
+  readonly #restricted = new Map<string, { version: number; models: string; groups: Set<string> }>();
   /** Spend of each key today (UTC), from the request events of every replica. */
   readonly #spentToday = new Map<string, KeySpend>();
   /** Bumped when a key starts or stops resting on its daily budget: groups are re-read. */
@@ -110,21 +116,68 @@ export class KeyChoice {
     return views;
   }
 
+  /**
+   * The balancer group of a route: the provider's keys that may serve its model. Groups are
+   * named by that set of keys, not by the model: the caller picks the model name (any name
+   * under a `gpt-4.1*` pattern), and models served by the same keys share their turns,
+   * sessions and weights, as all models do when no key is limited to some.
+   */
   groupOf(registry: RegistryState, route: Route): string {
     const base = providerGroup(route.provider.orgId, route.provider.name);
     const cacheKey = `${base}\n${route.model}`;
-    const known = this.#groups.get(cacheKey);
+    const known = this.#routes.get(cacheKey);
     if (known && known.version === registry.keysVersion && known.spend === this.#spendVersion)
       return known.group;
     const all = [...(registry.providerKeysByProvider.get(base)?.values() ?? [])].map((key) =>
       this.#withDailyBudget(key),
     );
-    const restricted = all.some((key) => key.models !== null);
-    const group = restricted ? `${base}#${route.model}` : base;
-    const keys = restricted ? all.filter((key) => !key.models || modelMatches(key.models, route.model)) : all;
+    const keys: ProviderKeyEntry[] = [];
+    // The base group holds the keys serving every model; a key limited to some joins the name.
+    let group = base;
+    for (const key of all) {
+      if (key.models === null) keys.push(key);
+      else if (modelMatches(key.models, route.model)) {
+        keys.push(key);
+        group += `\n${key.providerKeyId}`;
+      }
+    }
+    this.#noteRestricted(base, group, all, registry.keysVersion);
     this.balancer.setGroup(group, keys, { strategy: route.provider.options.balancer ?? 'adaptive' });
-    this.#groups.set(cacheKey, { group, version: registry.keysVersion, spend: this.#spendVersion });
+    if (known) {
+      known.group = group;
+      known.version = registry.keysVersion;
+      known.spend = this.#spendVersion;
+    } else {
+      if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value!);
+      this.#routes.set(cacheKey, { group, version: registry.keysVersion, spend: this.#spendVersion });
+    }
     return group;
+  }
+
+  /**
+   * Keeps the groups of a provider's model-limited keys bounded: their number is bounded by
+   * the configured `models` lists, and when those change (a key limited, widened, added or
+   * removed) the groups made under the old lists are dropped, not left listening to every key.
+   */
+  #noteRestricted(base: string, group: string, all: readonly ProviderKeyEntry[], version: number): void {
+    let restricted = this.#restricted.get(base);
+    if (restricted === undefined || restricted.version !== version) {
+      let models = '';
+      for (const key of all)
+        if (key.models !== null) models += `${key.providerKeyId}=${JSON.stringify(key.models)}\n`;
+      if (restricted === undefined) {
+        restricted = { version, models, groups: new Set() };
+        this.#restricted.set(base, restricted);
+      } else {
+        restricted.version = version;
+        if (restricted.models !== models) {
+          for (const stale of restricted.groups) if (stale !== group) this.balancer.removeGroup(stale);
+          restricted.groups.clear();
+          restricted.models = models;
+        }
+      }
+    }
+    if (group !== base) restricted.groups.add(group);
   }
 
   /** Today's spend per key, for the counters snapshot (JSON-safe). */
@@ -173,6 +226,8 @@ interface KeySpend {
 }
 
 const DAY_MS = 86_400_000;
+/** Routes (provider, model name) whose group is remembered: far more than any configuration serves. */
+const MAX_ROUTES = 4096;
 
 /** How an attempt's failure counts for the key (the caller leaving never counts). */
 export function failureKind(error: UpstreamError, callerLeft: boolean): FailureKind | 'not_the_key' {
