@@ -86,6 +86,8 @@ export class GatewayError extends Error {
       headers?: Record<string, string>;
       /** OpenAI `code` more precise than the kind's (which of the four timeouts ran out). */
       code?: string;
+      /** Asking again would fail the same way and be billed again: the SDKs are told not to retry. */
+      noRetry?: boolean;
     } = {},
   ) {
     super(message);
@@ -151,7 +153,7 @@ export function sendError(
   headers['content-length'] = Buffer.byteLength(text);
   // A spent budget stays spent until its period ends (hours, days): both SDKs would otherwise
   // retry a 429 twice, each refused again. They obey this header.
-  if (error.kind === 'quota_exceeded') headers['x-should-retry'] = 'false';
+  if (error.kind === 'quota_exceeded' || error.options.noRetry) headers['x-should-retry'] = 'false';
   if (error.options.headers) Object.assign(headers, error.options.headers);
   if (error.options.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(error.options.retryAfterSeconds);

@@ -536,8 +536,18 @@ function estimateOf(
   const maxOutput =
     maxOutputTokens(body) ??
     (route.provider.type === 'anthropic' ? route.provider.options.defaultMaxTokens : undefined);
+  // Each of `n` choices may run to the bound, and each is billed (OpenAI; Gemini's candidates).
+  const choices =
+    outcome.endpoint === 'chat.completions' &&
+    typeof body.n === 'number' &&
+    Number.isInteger(body.n) &&
+    body.n > 1
+      ? Math.min(body.n, 128)
+      : 1;
   const outputTokens =
-    outcome.endpoint === 'embeddings' ? 0 : Math.min(maxOutput ?? DEFAULT_OUTPUT_ESTIMATE, 1_000_000);
+    outcome.endpoint === 'embeddings'
+      ? 0
+      : Math.min(maxOutput ?? DEFAULT_OUTPUT_ESTIMATE, 1_000_000) * choices;
   // Text costs at least one byte per token, so the body's size bounds its prompt; images and
   // token-id arrays do not, and are always counted.
   const bound = precision === 'bound' && textOnly(body, outcome.endpoint);
@@ -703,6 +713,8 @@ export function asGatewayError(error: unknown): GatewayError {
       return new GatewayError(
         'upstream_error',
         `the provider's answer is larger than this gateway takes (${error.message}); ask for a smaller one (fewer inputs or choices, or embeddings as base64)`,
+        // The provider makes and bills the same answer again each time (both SDKs retry a 502).
+        { noRetry: true },
       );
     if (error.code.includes('timeout'))
       return new GatewayError('upstream_timeout', error.message, { ...options, code: error.code });
