@@ -76,14 +76,20 @@ function firstNonSpace(text: string): number {
   return at;
 }
 
+/**
+ * The tokens of an embeddings input no usage was given for: texts counted with the tokenizer,
+ * token ids (`[1, 2]`, or a batch `[[1, 2], [3]]`, as LangChain sends) one apiece.
+ */
 function countInput(input: unknown, model: string): number {
-  const texts =
-    typeof input === 'string'
-      ? [input]
-      : Array.isArray(input)
-        ? input.filter((t) => typeof t === 'string')
-        : [];
-  return texts.reduce((sum, text) => sum + countTextTokens(text, model).tokens, 0);
+  if (typeof input === 'string') return countTextTokens(input, model).tokens;
+  if (!Array.isArray(input)) return 0;
+  let tokens = 0;
+  for (const item of input) {
+    if (typeof item === 'string') tokens += countTextTokens(item, model).tokens;
+    else if (typeof item === 'number') tokens += 1;
+    else if (Array.isArray(item)) tokens += item.length;
+  }
+  return tokens;
 }
 
 const responsesUsage = z
@@ -213,12 +219,14 @@ export const planResponsesExchange: ExchangePlanner = (
         broken = error instanceof Error ? error.message : String(error);
       }
       usage = withServiceTier(usage ?? counted(output.join('')), serviceTier);
+      // What was produced, for the request log (joined only if the org logs text).
+      const outputText = () => output.join('');
       if (res.destroyed) {
         events.cancel();
-        settle(usage, 'client_disconnected', undefined, facts);
+        settle(usage, 'client_disconnected', outputText, facts);
       } else if (finished && !broken) {
         res.end();
-        settle(usage, 'complete', undefined, facts);
+        settle(usage, 'complete', outputText, facts);
       } else {
         const message =
           timing.interruption ??
@@ -226,7 +234,7 @@ export const planResponsesExchange: ExchangePlanner = (
         const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
         const event = { type: 'error', code: error.code, message, param: null, error };
         res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
-        settle(usage, 'interrupted', undefined, facts);
+        settle(usage, 'interrupted', outputText, facts);
       }
     },
   };

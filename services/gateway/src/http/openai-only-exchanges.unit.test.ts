@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
-import { embeddingsUsageAtEnd } from './openai-only-exchanges.js';
+import { openAIProvider } from '../providers/openai/openai-provider.js';
+import type { ProviderEventStream } from '../providers/provider-call.js';
+import { embeddingsUsageAtEnd, planResponsesExchange } from './openai-only-exchanges.js';
+import type { Route } from './route-model.js';
 
 const answer = (usage: object, vectors = 3) => ({
   object: 'list',
@@ -38,4 +42,55 @@ test('anything else is left to the whole parse: another usage, usage elsewhere, 
     '',
   ])
     assert.equal(embeddingsUsageAtEnd(text), undefined, text.slice(0, 80));
+});
+
+test("a streamed Responses answer hands the text it produced to the request's settlement (the request log)", async () => {
+  const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
+  const exchange = planResponsesExchange(
+    'openai',
+    openAIProvider,
+    {},
+    { model: 'gpt-4o-mini', input: 'hi', stream: true },
+    route,
+    'req_1',
+    true,
+  );
+  assert.ok(exchange);
+  const events = [
+    { type: 'response.created', response: { id: 'resp_1' } },
+    { type: 'response.output_text.delta', delta: 'Hello, ' },
+    { type: 'response.output_text.delta', delta: 'world' },
+    {
+      type: 'response.completed',
+      response: { id: 'resp_1', usage: { input_tokens: 5, output_tokens: 3 } },
+    },
+  ];
+  const stream = {
+    status: 200,
+    headers: {},
+    rateLimits: undefined,
+    end: undefined,
+    keepAlives: 0,
+    lastFrameData: undefined,
+    ready: false,
+    cancel: () => {},
+    redact: (text: string) => text,
+    async *[Symbol.asyncIterator]() {
+      yield* events;
+    },
+  } as unknown as ProviderEventStream;
+  const written: string[] = [];
+  const res = {
+    destroyed: false,
+    writeHead: () => res,
+    write: (text: string) => written.push(text) > 0,
+    end: (text?: string) => void (text && written.push(text)),
+  } as unknown as ServerResponse;
+  let logged: string | undefined;
+  await exchange.stream(stream, res, {}, (_usage, end, outputText) => {
+    assert.equal(end, 'complete');
+    logged = outputText?.();
+  });
+  assert.equal(logged, 'Hello, world');
+  assert.equal(written.length, events.length);
 });
