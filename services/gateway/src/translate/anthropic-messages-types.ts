@@ -111,6 +111,9 @@ export const anthropicMessagesRequest = z.object({
   tools: z.array(tool).optional(),
   tool_choice: toolChoice.optional(),
   metadata: z.object({ user_id: z.string().nullish() }).optional(),
+  /** Run at Anthropic (the MCP connector, a code-execution container): read only to refuse them elsewhere. */
+  mcp_servers: z.unknown().optional(),
+  container: z.unknown().optional(),
   output_config: z
     .object({
       format: z

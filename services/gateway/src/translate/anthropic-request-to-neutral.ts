@@ -24,6 +24,16 @@ import {
 import { TranslationError } from './translation-error.js';
 
 export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): NeutralChatRequest {
+  // Features Anthropic runs for the request: dropped, the model would answer without them and
+  // the caller could not tell (an agent's MCP tools silently missing).
+  for (const field of ['mcp_servers', 'container'] as const) {
+    if (request[field] != null)
+      throw new TranslationError(
+        'unsupported_value',
+        field,
+        `\`${field}\` is run by Anthropic for Claude models only; this model is served by another provider.`,
+      );
+  }
   const messages: NeutralMessage[] = [];
   request.messages.forEach((message, index) => {
     const path = `messages[${index}].content`;
