@@ -24,6 +24,7 @@ import {
   type ProviderKey,
   providerAdapter,
   providerKey,
+  storedProviderConfig,
   streamProvider,
 } from '../providers/index.js';
 import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
@@ -664,20 +665,7 @@ export function providerKeyOf(
 }
 
 export function providerConfig(route: Route): ProviderConfig {
-  const { options, baseUrl } = route.provider;
-  return {
-    baseUrl,
-    apiVersion: options.apiVersion,
-    deployments: options.deployments,
-    folderId: options.folderId,
-    authScheme: options.authScheme,
-    oauthUrl: options.oauthUrl,
-    scope: options.scope as ProviderConfig['scope'],
-    vendor: options.vendor,
-    organization: options.organization,
-    project: options.project,
-    caCertificate: options.caCertificate,
-  };
+  return storedProviderConfig(route.provider.baseUrl, route.provider.options);
 }
 
 /** What the caller is answered for an error: a provider's refusal in the caller's terms. */
