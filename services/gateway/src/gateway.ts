@@ -344,7 +344,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       );
       await usage.stop();
       await registry.stop();
-      await client.close();
+      // The drain is over: a call still in flight serves no caller (a token exchange, a call
+      // whose connection was cut), and closing would wait for it, up to its timeouts.
+      await client.destroy();
       await bodySealer?.stop();
     },
   };

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
 import { callProvider, providerAdapter } from '../providers/index.js';
 import { estimateRequestTokens } from '../tokens/index.js';
+import { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
 import { accessSubjectOf, authenticate } from './authenticate.js';
@@ -28,6 +29,12 @@ export function countTokensHandler(deps: GenerateDependencies) {
     const startedAt = performance.now();
     const trace = deps.tracing?.start(req, '/v1/messages/count_tokens', 'count_tokens', requestId, startedAt);
     let authenticated = false;
+    // A caller who leaves (or a stop cutting connections at its drain deadline) ends the call:
+    // otherwise a stuck provider holds the request, and the stop, for its first-byte timeout.
+    const abort = new ConnectionSignal();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     try {
       const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       authenticated = true;
@@ -55,6 +62,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
             adapter,
             config,
             key: providerKeyOf(deps, keyEntry),
+            signal: abort,
             timeouts: route!.provider.options.timeouts,
             traceHeaders: span?.headers,
           },
