@@ -16,6 +16,7 @@ export function neutralFromGeminiResponse(
 ): NeutralResponse {
   const usage = usageFromGemini(response.usageMetadata);
   const candidates = response.candidates ?? [];
+  const id = response.responseId ?? fallback.id;
   let callPosition = 0;
   const choices: NeutralChoice[] = candidates.map((candidate, position) => {
     const texts: string[] = [];
@@ -24,9 +25,9 @@ export function neutralFromGeminiResponse(
       if (part.thought) continue;
       if (part.text !== undefined) texts.push(part.text);
       if (part.functionCall) {
-        const { id, name, args } = part.functionCall;
+        const { id: givenId, name, args } = part.functionCall;
         toolCalls.push({
-          id: geminiToolCallId(response.responseId, callPosition++, id),
+          id: geminiToolCallId(id, callPosition++, givenId),
           name,
           input: args ?? {},
         });
@@ -47,7 +48,7 @@ export function neutralFromGeminiResponse(
       finishReason: response.promptFeedback?.blockReason ? 'content_filter' : 'stop',
     });
   return {
-    id: response.responseId ?? fallback.id,
+    id,
     model: response.modelVersion ?? fallback.model,
     choices,
     ...(usage ? { usage } : {}),

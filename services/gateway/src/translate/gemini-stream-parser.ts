@@ -25,6 +25,8 @@ export class GeminiStreamParser implements StreamParser {
   readonly #options: GeminiStreamOptions;
   #started = false;
   #ended = false;
+  /** The answer's id as `start` gave it: the base of the call ids it makes. */
+  #id = '';
   #usage: NormalisedUsage | undefined;
   #callPosition = 0;
   readonly #toolCallsByChoice = new Map<number, number>();
@@ -54,9 +56,10 @@ export class GeminiStreamParser implements StreamParser {
     const parts: StreamPart[] = [];
     if (!this.#started) {
       this.#started = true;
+      this.#id = responseId ?? this.#options.fallbackId;
       parts.push({
         type: 'start',
-        id: responseId ?? this.#options.fallbackId,
+        id: this.#id,
         model: modelVersion ?? this.#options.requestedModel,
         ...(usage ? { usage } : {}),
       });
@@ -70,7 +73,7 @@ export class GeminiStreamParser implements StreamParser {
           const toolIndex = this.#toolCallsByChoice.get(choice) ?? 0;
           this.#toolCallsByChoice.set(choice, toolIndex + 1);
           const { id, name, args } = part.functionCall;
-          const callId = geminiToolCallId(responseId, this.#callPosition++, id);
+          const callId = geminiToolCallId(this.#id, this.#callPosition++, id);
           parts.push({ type: 'tool-call-start', choice, toolIndex, id: callId, name });
           parts.push({
             type: 'tool-call-delta',

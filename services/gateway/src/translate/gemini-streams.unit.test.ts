@@ -73,6 +73,22 @@ describe('Gemini stream -> OpenAI chunks', () => {
     });
   });
 
+  it('without a responseId, call ids are made from the fallback (request) id: they differ between streams', () => {
+    const chunk = {
+      candidates: [
+        {
+          content: { parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] },
+          finishReason: 'STOP',
+        },
+      ],
+    };
+    const ids = ['req_first', 'req_second'].map((fallbackId) => {
+      const translator = geminiToOpenAIStream({ includeUsage: false, created, ...context, fallbackId });
+      return accumulateOpenAI(translator.push(chunk)).choices[0]?.toolCalls[0]?.id;
+    });
+    assert.deepEqual(ids, ['call_req_first_0', 'call_req_second_0']);
+  });
+
   it('thought parts are skipped; thoughts and cache are in the usage (docs)', () => {
     const { chunks, translator } = toOpenAI(sseEvents('docs-gemini-thinking-cache.sse'));
     const completion = accumulateOpenAI(chunks);

@@ -307,6 +307,28 @@ describe('Gemini response -> OpenAI chat.completion and Anthropic message', () =
     ]);
   });
 
+  it('without a responseId, call ids are made from the fallback (request) id: they differ between answers', () => {
+    const response = gemini({
+      candidates: [
+        {
+          content: { parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] },
+          finishReason: 'STOP',
+        },
+      ],
+    });
+    const openAIIds = ['req_first', 'req_second'].map(
+      (fallbackId) =>
+        geminiToOpenAIResponse(response, { ...geminiContext, fallbackId }).choices[0]?.message.tool_calls?.[0]
+          ?.id,
+    );
+    assert.deepEqual(openAIIds, ['call_req_first_0', 'call_req_second_0']);
+    const anthropicIds = ['req_first', 'req_second'].map((fallbackId) => {
+      const block = geminiToAnthropicResponse(response, { ...geminiContext, fallbackId }).content[0];
+      return block?.type === 'tool_use' ? block.id : undefined;
+    });
+    assert.deepEqual(anthropicIds, ['call_req_first_0', 'call_req_second_0']);
+  });
+
   it('thoughts are left out of the text and counted as output and reasoning; cached tokens reported', () => {
     const response = gemini({
       candidates: [
