@@ -107,7 +107,7 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
       },
     },
     {
-      name: 'tool calls become functionCall parts (the first signed), results functionResponse parts named by call id',
+      name: 'tool calls become functionCall parts (the first signed), results functionResponse parts named by call id, in the order of the calls',
       body: { messages: toolConversation },
       expected: {
         contents: [
@@ -125,8 +125,8 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
           {
             role: 'user',
             parts: [
-              { functionResponse: { name: 'get_time', response: { output: '10:00' } } },
               { functionResponse: { name: 'get_weather', response: { output: 'sunny' } } },
+              { functionResponse: { name: 'get_time', response: { output: '10:00' } } },
             ],
           },
         ],
@@ -237,6 +237,40 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     );
   });
 
+  it('results of parallel calls of one function, sent in another order, answer their own calls', () => {
+    const translated = fromOpenAI({
+      messages: [
+        user('Weather in Paris and London?'),
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_paris',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+            },
+            {
+              id: 'call_london',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"London"}' },
+            },
+          ],
+        },
+        // London finished first; OpenAI pairs by tool_call_id, so this order is valid.
+        { role: 'tool', tool_call_id: 'call_london', content: 'London: rain' },
+        { role: 'tool', tool_call_id: 'call_paris', content: 'Paris: sunny' },
+      ],
+    });
+    assert.deepEqual(translated.contents[2], {
+      role: 'user',
+      parts: [
+        { functionResponse: { name: 'get_weather', response: { output: 'Paris: sunny' } } },
+        { functionResponse: { name: 'get_weather', response: { output: 'London: rain' } } },
+      ],
+    });
+  });
+
   it('refuses a tool result that answers no earlier call, naming the field', () => {
     assert.throws(
       () => fromOpenAI({ messages: [user('Hi'), { role: 'tool', tool_call_id: 'call_x', content: 'x' }] }),
@@ -344,6 +378,34 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       parts: [
         { functionResponse: { name: 'screenshot', response: { output: 'done' } } },
         { inlineData: { mimeType: 'image/png', data: PNG } },
+      ],
+    });
+  });
+
+  it('results of parallel calls of one function follow the order of the calls; text after them', () => {
+    const translated = fromAnthropic({
+      messages: [
+        user('Weather in Paris and London?'),
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: 'toolu_paris', name: 'get_weather', input: { city: 'Paris' } },
+            { type: 'tool_use', id: 'toolu_london', name: 'get_weather', input: { city: 'London' } },
+          ],
+        },
+        user([
+          { type: 'tool_result', tool_use_id: 'toolu_london', content: 'London: rain' },
+          { type: 'tool_result', tool_use_id: 'toolu_paris', content: 'Paris: sunny' },
+          { type: 'text', text: 'Compare them.' },
+        ]),
+      ],
+    });
+    assert.deepEqual(translated.contents[2], {
+      role: 'user',
+      parts: [
+        { functionResponse: { name: 'get_weather', response: { output: 'Paris: sunny' } } },
+        { functionResponse: { name: 'get_weather', response: { output: 'London: rain' } } },
+        { text: 'Compare them.' },
       ],
     });
   });

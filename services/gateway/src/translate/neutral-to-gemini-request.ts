@@ -75,12 +75,16 @@ function refuseUnsupported(request: NeutralChatRequest): void {
 function contents(messages: readonly NeutralMessage[], signature: string | null): GeminiContent[] {
   // Gemini answers a call by function name, OpenAI and Anthropic by call id: ids seen so far give the names.
   const namesById = new Map<string, string>();
+  // Position of each call in the latest model turn: the order its results are sent in.
+  let callOrder = new Map<string, number>();
   return messages.map((message): GeminiContent => {
     if (message.role === 'assistant') {
       let signed = signature === null;
+      callOrder = new Map();
       const parts = message.parts.map((part): GeminiPart => {
         if (part.type === 'text') return { text: part.text };
         namesById.set(part.id, part.name);
+        callOrder.set(part.id, callOrder.size);
         const call: GeminiPart = { functionCall: { name: part.name, args: part.input } };
         if (!signed && signature !== null) {
           call.thoughtSignature = signature;
@@ -90,23 +94,38 @@ function contents(messages: readonly NeutralMessage[], signature: string | null)
       });
       return { role: 'model', parts };
     }
-    return { role: 'user', parts: userParts(message.parts, namesById) };
+    return { role: 'user', parts: userParts(message.parts, namesById, callOrder) };
   });
 }
 
-/** Function responses first, then the other parts, then images that came inside tool results. */
-function userParts(parts: readonly UserPart[], namesById: ReadonlyMap<string, string>): GeminiPart[] {
+/**
+ * Function responses first, in the order of the calls they answer, then the other parts, then
+ * images that came inside tool results. Gemini pairs the responses to calls of one function by
+ * position, while OpenAI and Anthropic callers pair them by id and may send them in any order.
+ * A result for a call of an earlier turn keeps its place after those.
+ */
+function userParts(
+  parts: readonly UserPart[],
+  namesById: ReadonlyMap<string, string>,
+  callOrder: ReadonlyMap<string, number>,
+): GeminiPart[] {
+  const results: ToolResultPart[] = [];
+  const others: GeminiPart[] = [];
+  for (const part of parts) {
+    if (part.type === 'tool-result') results.push(part);
+    else others.push(userPart(part));
+  }
+  if (results.length > 1) {
+    const rank = (part: ToolResultPart) => callOrder.get(part.toolCallId) ?? callOrder.size;
+    results.sort((a, b) => rank(a) - rank(b)); // stable: unknown ids keep the caller's order
+  }
   const out: GeminiPart[] = [];
   const toolImages: GeminiPart[] = [];
-  for (const part of parts) {
-    if (part.type === 'tool-result') {
-      out.push(functionResponse(part, namesById));
-      for (const item of part.content) if (item.type === 'image') toolImages.push(mediaPart(item.source));
-      continue;
-    }
-    out.push(userPart(part));
+  for (const part of results) {
+    out.push(functionResponse(part, namesById));
+    for (const item of part.content) if (item.type === 'image') toolImages.push(mediaPart(item.source));
   }
-  out.push(...toolImages);
+  out.push(...others, ...toolImages);
   return out;
 }
 
