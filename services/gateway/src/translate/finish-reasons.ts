@@ -2,7 +2,8 @@
  * Why a model stopped, in each dialect, through one neutral set:
  * - `stop`: the model ended its answer (Anthropic end_turn, pause_turn; Gemini STOP).
  * - `stop_sequence`: a stop sequence matched (only Anthropic says so; OpenAI folds it into stop).
- * - `length`: the output limit or the context window was reached.
+ * - `length`: the output limit or the context window was reached; also a Gemini answer left
+ *   without content by a failed function call (see `geminiFailedCall`).
  * - `tool_calls`: the model wants tool results before it continues.
  * - `content_filter`: a safety system or the model itself refused or cut the answer.
  */
@@ -54,10 +55,31 @@ const GEMINI_FILTERED = new Set([
   'IMAGE_RECITATION',
 ]);
 
+/** Gemini finish reasons that mean the model's function call failed (the docs' "invalid" call). */
+const GEMINI_FAILED_CALL = new Set([
+  'MALFORMED_FUNCTION_CALL',
+  'UNEXPECTED_TOOL_CALL',
+  'TOO_MANY_TOOL_CALLS',
+]);
+
+/**
+ * The caller's message for a Gemini candidate that ended with a failed function call and no
+ * content (Gemini says why in `finishMessage`); undefined for any other end. Read as a plain
+ * stop, such an answer would look complete and empty, and an agent loop would end on it.
+ */
+export function geminiFailedCall(
+  reason: string | undefined,
+  finishMessage: string | undefined,
+): string | undefined {
+  if (reason === undefined || !GEMINI_FAILED_CALL.has(reason)) return undefined;
+  return `Gemini ended the answer with ${reason}${finishMessage ? `: ${finishMessage}` : '.'}`;
+}
+
 /**
  * Gemini says STOP also when the answer is a function call, so whether calls were made
- * decides between stop and tool_calls. MALFORMED_FUNCTION_CALL, OTHER and unknown reasons
- * read as a normal end with whatever content came.
+ * decides between stop and tool_calls. OTHER, unknown reasons, and a failed call after some
+ * content, read as a normal end with whatever content came (a failed call with no content is
+ * the translators' case, `geminiFailedCall`).
  */
 export function finishReasonFromGemini(
   reason: string | undefined,

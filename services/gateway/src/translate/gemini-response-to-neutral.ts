@@ -1,5 +1,5 @@
 /** Reads a Gemini generateContent answer into the neutral form. */
-import { finishReasonFromGemini } from './finish-reasons.js';
+import { finishReasonFromGemini, geminiFailedCall } from './finish-reasons.js';
 import { geminiToolCallId } from './gemini-tool-call-id.js';
 import type { GeminiGenerateContentResponse } from './gemini-types.js';
 import type { NeutralChoice, NeutralResponse, NeutralToolCall } from './neutral-response.js';
@@ -8,7 +8,9 @@ import { usageFromGemini } from './usage.js';
 /**
  * Thought parts (`thought: true`, summaries of the model's reasoning) are left out: the
  * caller's dialects have no field for them. A prompt blocked before any candidate was made
- * (`promptFeedback.blockReason`) is one empty choice that finished with content_filter.
+ * (`promptFeedback.blockReason`) is one empty choice that finished with content_filter. A
+ * candidate left without content by a failed function call says so in its text and finishes
+ * with length: not the clean, empty end an agent loop would stop on.
  */
 export function neutralFromGeminiResponse(
   response: GeminiGenerateContentResponse,
@@ -33,8 +35,14 @@ export function neutralFromGeminiResponse(
         });
       }
     }
+    const index = candidate.index ?? position;
+    if (texts.length === 0 && toolCalls.length === 0) {
+      // Not an error: a thrown answer would lose the usage Gemini billed. Its message as the text, cut short.
+      const failed = geminiFailedCall(candidate.finishReason, candidate.finishMessage);
+      if (failed !== undefined) return { index, text: failed, toolCalls, finishReason: 'length' };
+    }
     return {
-      index: candidate.index ?? position,
+      index,
       text: texts.length > 0 ? texts.join('') : null,
       toolCalls,
       finishReason: finishReasonFromGemini(candidate.finishReason, toolCalls.length > 0),

@@ -1,5 +1,5 @@
 /** Parses Gemini streamGenerateContent chunks into neutral stream parts. */
-import { finishReasonFromGemini } from './finish-reasons.js';
+import { finishReasonFromGemini, geminiFailedCall } from './finish-reasons.js';
 import { geminiToolCallId } from './gemini-tool-call-id.js';
 import { geminiGenerateContentResponse, geminiStreamError } from './gemini-types.js';
 import { isRecord } from './json-object.js';
@@ -19,7 +19,9 @@ export interface GeminiStreamOptions {
  * Gemini has no end-of-stream event: the chunk that carries a candidate's finishReason is
  * its last, so the stream is complete once every candidate asked for has one. Usage comes
  * as a running total on every chunk; the last one seen counts. Function calls arrive whole,
- * so each becomes a call start and one delta with all of its arguments.
+ * so each becomes a call start and one delta with all of its arguments. A candidate that ends
+ * with a failed function call (MALFORMED_FUNCTION_CALL...) before any content is a failure:
+ * the caller's stream ends with an error event rather than a clean, empty answer.
  */
 export class GeminiStreamParser implements StreamParser {
   readonly #options: GeminiStreamOptions;
@@ -30,6 +32,7 @@ export class GeminiStreamParser implements StreamParser {
   #usage: NormalisedUsage | undefined;
   #callPosition = 0;
   readonly #toolCallsByChoice = new Map<number, number>();
+  readonly #choicesWithText = new Set<number>();
   readonly #finishedChoices = new Set<number>();
 
   constructor(options: GeminiStreamOptions) {
@@ -68,7 +71,10 @@ export class GeminiStreamParser implements StreamParser {
       const choice = candidate.index ?? position;
       for (const part of candidate.content?.parts ?? []) {
         if (part.thought) continue;
-        if (part.text) parts.push({ type: 'text', choice, text: part.text });
+        if (part.text) {
+          parts.push({ type: 'text', choice, text: part.text });
+          this.#choicesWithText.add(choice);
+        }
         if (part.functionCall) {
           const toolIndex = this.#toolCallsByChoice.get(choice) ?? 0;
           this.#toolCallsByChoice.set(choice, toolIndex + 1);
@@ -86,6 +92,17 @@ export class GeminiStreamParser implements StreamParser {
       if (candidate.finishReason && !this.#finishedChoices.has(choice)) {
         this.#finishedChoices.add(choice);
         const madeToolCalls = (this.#toolCallsByChoice.get(choice) ?? 0) > 0;
+        if (!madeToolCalls && !this.#choicesWithText.has(choice)) {
+          const failed = geminiFailedCall(candidate.finishReason, candidate.finishMessage);
+          if (failed !== undefined) {
+            // The usage so far is settled, as for any broken stream; the caller gets an error event.
+            parts.push({
+              type: 'error',
+              failure: { kind: 'upstream_error', errorType: candidate.finishReason, message: failed },
+            });
+            return;
+          }
+        }
         parts.push({
           type: 'finish',
           choice,

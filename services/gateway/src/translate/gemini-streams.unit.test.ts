@@ -153,6 +153,44 @@ describe('Gemini stream -> OpenAI chunks', () => {
       assert.deepEqual(translator.usage, { inputTokens: 17, outputTokens: 5, cachedInputTokens: 0 });
     });
 
+    it('a failed function call (MALFORMED_FUNCTION_CALL) before any content is a failure; its usage is kept', () => {
+      const { chunks, translator } = toOpenAI([
+        {
+          candidates: [
+            {
+              content: { role: 'model' },
+              finishReason: 'MALFORMED_FUNCTION_CALL',
+              finishMessage: 'Malformed function call: print(default_api.get_weather(',
+            },
+          ],
+          usageMetadata: { promptTokenCount: 40, totalTokenCount: 40 },
+          responseId: 'resp_failed',
+        },
+      ]);
+      assert.deepEqual(translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'MALFORMED_FUNCTION_CALL',
+        message:
+          'Gemini ended the answer with MALFORMED_FUNCTION_CALL: Malformed function call: print(default_api.get_weather(',
+      });
+      assert.equal(translator.finished, false);
+      assert.ok(chunks.every((chunk) => chunk.choices[0]?.finish_reason == null));
+      assert.deepEqual(translator.usageSoFar(), { inputTokens: 40, outputTokens: 0, cachedInputTokens: 0 });
+    });
+
+    it('a failed function call after some text ends normally with that text', () => {
+      const { chunks, translator } = toOpenAI([
+        { candidates: [{ content: { parts: [{ text: 'Let me check.' }] } }] },
+        { candidates: [{ content: { role: 'model' }, finishReason: 'TOO_MANY_TOOL_CALLS' }] },
+      ]);
+      assert.ok(translator.finished);
+      assert.deepEqual(accumulateOpenAI(chunks).choices[0], {
+        content: 'Let me check.',
+        toolCalls: [],
+        finishReason: 'stop',
+      });
+    });
+
     it('an error object in the stream is a failure', () => {
       const { translator } = toOpenAI([
         ...sseEvents('gemini-text.sse').slice(0, 2),
@@ -213,6 +251,16 @@ describe('Gemini stream -> Anthropic events', () => {
       },
     ]);
     assert.equal(message.stopReason, 'tool_use');
+  });
+
+  it('a failed function call before any content: no message_stop, a failure', () => {
+    const { events, translator } = toAnthropic([
+      { candidates: [{ finishReason: 'UNEXPECTED_TOOL_CALL' }], usageMetadata: { promptTokenCount: 12 } },
+    ]);
+    assert.equal(translator.failure?.message, 'Gemini ended the answer with UNEXPECTED_TOOL_CALL.');
+    assert.equal(translator.finished, false);
+    assert.ok(events.every((event) => event.type !== 'message_stop' && event.type !== 'message_delta'));
+    assert.equal(translator.usage?.inputTokens, 12);
   });
 
   it('no finishReason (no-terminator): no message_stop, not finished', () => {

@@ -114,6 +114,8 @@ export const geminiGenerateContentResponse = z.object({
         content: z.object({ parts: z.array(responsePart).optional() }).optional(),
         // Kept as a string: Google adds finish reasons over time, and an unknown one must not fail a stream.
         finishReason: z.string().optional(),
+        /** Gemini's explanation of a finishReason other than STOP (a malformed call, say). */
+        finishMessage: z.string().optional(),
         index: z.number().int().optional(),
       }),
     )

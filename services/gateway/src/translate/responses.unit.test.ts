@@ -393,6 +393,50 @@ describe('Gemini response -> OpenAI chat.completion and Anthropic message', () =
     assert.equal(message.stop_reason, 'refusal');
   });
 
+  for (const reason of ['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL', 'TOO_MANY_TOOL_CALLS']) {
+    it(`${reason} with no content: Gemini's message as the text, finish length / max_tokens, usage kept`, () => {
+      const response = gemini({
+        candidates: [
+          {
+            content: { role: 'model' },
+            finishReason: reason,
+            finishMessage: 'Malformed function call: print(default_api.get_weather(city="Paris"',
+          },
+        ],
+        usageMetadata: { promptTokenCount: 40, totalTokenCount: 40 },
+        responseId: 'resp_failed',
+      });
+      const said = `Gemini ended the answer with ${reason}: Malformed function call: print(default_api.get_weather(city="Paris"`;
+      const completion = geminiToOpenAIResponse(response, geminiContext);
+      assert.deepEqual(completion.choices[0], {
+        index: 0,
+        message: { role: 'assistant', content: said, refusal: null },
+        finish_reason: 'length',
+        logprobs: null,
+      });
+      assert.equal(completion.usage?.prompt_tokens, 40);
+      const message = geminiToAnthropicResponse(response, geminiContext);
+      assert.deepEqual(message.content, [{ type: 'text', text: said }]);
+      assert.equal(message.stop_reason, 'max_tokens');
+      assert.equal(message.usage.input_tokens, 40);
+    });
+  }
+
+  it('a failed call without finishMessage names the reason; after some content it is a normal end', () => {
+    const bare = gemini({ candidates: [{ finishReason: 'UNEXPECTED_TOOL_CALL' }] });
+    assert.equal(
+      geminiToOpenAIResponse(bare, geminiContext).choices[0]?.message.content,
+      'Gemini ended the answer with UNEXPECTED_TOOL_CALL.',
+    );
+    const afterText = gemini({
+      candidates: [
+        { content: { parts: [{ text: 'Let me check.' }] }, finishReason: 'MALFORMED_FUNCTION_CALL' },
+      ],
+    });
+    const choice = geminiToOpenAIResponse(afterText, geminiContext).choices[0];
+    assert.deepEqual([choice?.message.content, choice?.finish_reason], ['Let me check.', 'stop']);
+  });
+
   const finishReasons: [string, string, string][] = [
     ['STOP', 'stop', 'end_turn'],
     ['MAX_TOKENS', 'length', 'max_tokens'],
