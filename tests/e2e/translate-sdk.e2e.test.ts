@@ -81,6 +81,21 @@ const GEMINI_TWO_CANDIDATES = [
   },
 ];
 
+/** A Gemini candidate whose function call failed: no content, only the reason and Gemini's message. */
+const GEMINI_MALFORMED_CALL = {
+  candidates: [
+    {
+      content: { role: 'model' },
+      finishReason: 'MALFORMED_FUNCTION_CALL',
+      finishMessage: 'Malformed function call: print(default_api.get_weather(',
+      index: 0,
+    },
+  ],
+  usageMetadata: { promptTokenCount: 40, totalTokenCount: 40 },
+  responseId: 'r-malformed',
+  modelVersion: 'gemini-2.5-flash',
+};
+
 describe('OpenAI SDK stream helpers on translated streams', () => {
   let kordon: RunningKordon;
   let upstream: Server;
@@ -89,9 +104,17 @@ describe('OpenAI SDK stream helpers on translated streams', () => {
 
   before(async () => {
     upstream = createServer((req: IncomingMessage, res: ServerResponse) => {
-      req.resume();
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
       req.on('end', () => {
         if (req.url?.startsWith('/v1/messages')) return sse(res, CLAUDE_NO_ARGUMENT_TOOL, true);
+        if (body.includes('malformed')) {
+          if (req.url?.includes(':streamGenerateContent')) return sse(res, [GEMINI_MALFORMED_CALL], false);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify(GEMINI_MALFORMED_CALL));
+        }
         if (req.url?.includes(':streamGenerateContent')) return sse(res, GEMINI_TWO_CANDIDATES, false);
         res.writeHead(404).end();
       });
@@ -196,5 +219,21 @@ orgs:
         ['B?', 'stop'],
       ],
     );
+  });
+
+  it('Gemini failing its function call: the stream ends in an error, the plain answer says why and ends length', async () => {
+    const request = {
+      model: 'gemini-2.5-flash',
+      messages: [{ role: 'user' as const, content: 'a malformed call please' }],
+    };
+    const stream = openai().chat.completions.stream(request);
+    await assert.rejects(stream.finalChatCompletion(), /MALFORMED_FUNCTION_CALL/);
+    const completion = await openai().chat.completions.create(request);
+    assert.equal(completion.choices[0]?.finish_reason, 'length');
+    assert.match(
+      completion.choices[0]?.message.content ?? '',
+      /^Gemini ended the answer with MALFORMED_FUNCTION_CALL: /,
+    );
+    assert.equal(completion.usage?.prompt_tokens, 40);
   });
 });
