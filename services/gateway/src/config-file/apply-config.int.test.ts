@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type KordonEvent, kordonCatalogue, type RecordedEvent } from '@kordon/events';
+import { isKordonError, type KordonEvent, kordonCatalogue, type RecordedEvent } from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
 import { InMemoryProjectionRunner } from '@kordon/projections';
 import { providerConfig } from '../http/generate.js';
@@ -136,6 +136,32 @@ ${users}
     assert.deepEqual(added.sort(), ['ProviderKeyRotated', 'RoleGranted', 'RoleRevoked', 'UserDisabled']);
     const bob = [...runner.state.users.values()].find((u) => u.email === 'bob@acme.test')!;
     assert.equal(bob.disabled, true);
+  });
+
+  it('never replaces a stored secret it cannot decrypt (a replica with the wrong master key)', async () => {
+    const path = writeConfig(
+      yaml(`      - email: alice@acme.test
+        role: admin
+        proxyKeys:
+          - { name: alice-laptop, secret: "\${ALICE_KEY}" }`),
+    );
+    const before = await fixture.store.headPosition();
+    const wrong = { ...crypto, masterKeys: new MasterKeyRing(MasterKey.generate('wrong')) };
+    await assert.rejects(
+      applyConfigFile({
+        file: loadConfigFile(path, { OPENAI_KEY_1: OPENAI_KEY, ALICE_KEY: aliceKey }),
+        store: fixture.store,
+        registry: () => runner.state,
+        waitForRegistry: (p) => runner.waitFor(p, 5_000),
+        crypto: wrong,
+      }),
+      (error: unknown) =>
+        isKordonError(error, 'config_invalid') &&
+        error.message.includes(`(unknown_master_key, master key ${crypto.masterKeys.currentId})`) &&
+        !error.message.includes(OPENAI_KEY) &&
+        !error.message.includes(OPENAI_KEY_2),
+    );
+    assert.equal(await fixture.store.headPosition(), before, 'nothing appended');
   });
 
   it('limits at org, team, user and key level become PolicySet events; removing one clears it', async () => {

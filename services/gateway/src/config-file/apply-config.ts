@@ -1,8 +1,19 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { type EventStore, type ExpectedVersion, WrongExpectedVersionError } from '@kordon/events';
+import {
+  type EventStore,
+  type ExpectedVersion,
+  KordonError,
+  WrongExpectedVersionError,
+} from '@kordon/events';
 import { generateProxyKey, importProxyKey, type ProxyKeyHasher, parseProxyKey } from '../proxy-keys/index.js';
 import type { RegistryState } from '../registry/registry.js';
-import { decryptSecret, encryptSecret, last4, type MasterKeyRing } from '../secrets/index.js';
+import {
+  decryptSecret,
+  encryptSecret,
+  isSecretDecryptionError,
+  last4,
+  type MasterKeyRing,
+} from '../secrets/index.js';
 import type { ConfigFile } from './config-file-schema.js';
 import { type ConfigPlan, type PlanDependencies, planConfig } from './plan-config.js';
 
@@ -23,13 +34,23 @@ export function planDependencies(crypto: ConfigCrypto): PlanDependencies {
     },
     encrypt: (secret, context) => encryptSecret(secret, context, crypto.masterKeys),
     secretMatches: (record, context, secret) => {
+      let stored: Buffer;
       try {
-        const stored = Buffer.from(decryptSecret(record, context, crypto.masterKeys).reveal());
-        const given = Buffer.from(secret);
-        return stored.length === given.length && timingSafeEqual(stored, given);
-      } catch {
-        return false; // undecryptable with today's keys: the file's secret replaces it
+        stored = Buffer.from(decryptSecret(record, context, crypto.masterKeys).reveal());
+      } catch (error) {
+        // Cannot decrypt is not "changed": replacing it would write the secret under a master
+        // key the other replicas may not hold (a replica started with the wrong key).
+        if (!isSecretDecryptionError(error)) throw error;
+        throw new KordonError(
+          'config_invalid',
+          `config file: the stored secret ${context.providerKeyId} of org ${context.orgId} cannot be ` +
+            `decrypted with this process's master keys (${error.reason}${error.keyId ? `, master key ${error.keyId}` : ''}); ` +
+            'it is not replaced. Check KORDON_MASTER_KEY and KORDON_MASTER_KEYS_OLD (docs/operations.md)',
+          { cause: error },
+        );
       }
+      const given = Buffer.from(secret);
+      return stored.length === given.length && timingSafeEqual(stored, given);
     },
     last4: (secret) => last4(secret),
     proxyKey: (secret) => {

@@ -31,7 +31,7 @@ export interface PlanDependencies {
   /** Deterministic, unguessable id of a config-declared entity (same on every replica). */
   entityId(kind: 'org' | 'team' | 'provider-key' | 'user' | 'proxy-key', naturalKey: string): string;
   encrypt(secret: string, context: { orgId: string; providerKeyId: string }): EncryptedSecret;
-  /** Whether the stored record holds this secret (decrypts; false when it cannot). */
+  /** Whether the stored record holds this secret (decrypts; throws when it cannot: never replaced blind). */
   secretMatches(
     record: EncryptedSecret,
     context: { orgId: string; providerKeyId: string },
