@@ -21,6 +21,7 @@ export {
   MasterKey,
   MasterKeyRing,
 } from './secrets/index.js';
+export { checkStoredMasterKeys, rewrapStoredSecrets } from './stored-secrets.js';
 export {
   AttributeBlock,
   type EndedSpans,

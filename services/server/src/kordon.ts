@@ -1,7 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { type AdminApi, type RequestLog, startAdminApi, startRequestLog } from '@kordon/admin';
-import { type Gateway, loadRuntimeSecrets, startGateway } from '@kordon/gateway';
+import {
+  checkStoredMasterKeys,
+  type Gateway,
+  loadRuntimeSecrets,
+  rewrapStoredSecrets,
+  startGateway,
+} from '@kordon/gateway';
 import type { Logger } from 'pino';
 import type { KordonConfig } from './config.js';
 import { healthz, type Lifecycle, readyz } from './http/health.js';
@@ -81,6 +87,17 @@ export async function startKordon(
       nodeEnv: config.nodeEnv,
     });
     storage = await openStorage(config, logger.child({ component: 'events' }));
+    // Before anything reads or writes a secret: a ring that cannot open the stored records (a
+    // wrong KORDON_MASTER_KEY, an old key dropped too early) refuses the start, writing nothing.
+    await checkStoredMasterKeys({
+      store: storage.store,
+      sql: storage.store.sql,
+      masterKeys: secrets.masterKeys,
+    });
+    // After a master key rotation: provider keys and OIDC client secrets under the current key,
+    // so the old key can leave KORDON_MASTER_KEYS_OLD (the gateway re-wraps the body keys).
+    const { rewrapped } = await rewrapStoredSecrets({ store: storage.store, masterKeys: secrets.masterKeys });
+    if (rewrapped > 0) logger.info({ rewrapped }, 'stored secrets re-wrapped under the current master key');
     gateway = await startGateway({
       store: storage.store,
       appender: storage.appender,

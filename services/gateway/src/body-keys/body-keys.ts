@@ -142,6 +142,14 @@ export class BodyKeyStore {
     return rewrapped;
   }
 
+  /** How many keys each master key id wraps: the start refuses ids its ring lacks. */
+  async countByMasterKey(): Promise<Map<string, number>> {
+    const { rows } = await this.sql.query<{ master_key_id: string | null; n: string }>(
+      `SELECT wrapped->>'keyId' AS master_key_id, count(*)::text AS n FROM kordon_body_keys GROUP BY 1`,
+    );
+    return new Map(rows.map((row) => [row.master_key_id ?? '(none)', Number(row.n)]));
+  }
+
   /** Deletes the org's keys of days before `day` (YYYY-MM-DD): their texts can no longer be read. */
   async deleteBefore(orgId: string, day: string): Promise<number> {
     const { rows } = await this.sql.query<{ n: string }>(

@@ -195,8 +195,8 @@ export function masterKeyObject(key: MasterKey): KeyObject {
  * ring. Rotation without downtime:
  *   1. deploy with the new key as current and the old one in KORDON_MASTER_KEYS_OLD
  *      (every replica can still read everything, new records use the new key);
- *   2. re-wrap every record whose keyId is not the current id (`needsRewrap` / `rewrap`),
- *      recording ProviderKeyRotated { kind: 'rewrapped' };
+ *   2. each start re-wraps every record whose keyId is not the current id (`needsRewrap` /
+ *      `rewrap`; stored-secrets.ts and BodyKeyStore.rewrapAll);
  *   3. once no record names the old id, drop it from KORDON_MASTER_KEYS_OLD.
  */
 export class MasterKeyRing {
