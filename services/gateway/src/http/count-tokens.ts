@@ -12,7 +12,7 @@ import {
   type GenerateDependencies,
   LimitRefusalError,
   providerConfig,
-  providerKeyOf,
+  usableProviderKey,
 } from './generate.js';
 import { decisionEvent, failureKind } from './key-choice.js';
 import { readJsonBody } from './read-body.js';
@@ -51,8 +51,15 @@ export function countTokensHandler(deps: GenerateDependencies) {
       const adapter = providerAdapter(route!.provider.type);
       const config = providerConfig(route!);
       const keyEntry = deps.keys.candidates(deps.registry(), route!, undefined).next(Date.now());
+      // A key this process cannot decrypt: counted with the tokenizer, as without a key.
+      const providerKey = keyEntry && usableProviderKey(deps, keyEntry);
       let inputTokens: number;
-      if (adapter.dialect === 'anthropic' && adapter.supports('count_tokens', config) && keyEntry) {
+      if (
+        adapter.dialect === 'anthropic' &&
+        adapter.supports('count_tokens', config) &&
+        keyEntry &&
+        providerKey
+      ) {
         const sentAt = performance.now();
         trace?.chose(sentAt, route!, keyEntry, 1);
         const span = trace?.attempt(route!, 'count_tokens', keyEntry, 1);
@@ -61,7 +68,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
             client: deps.client,
             adapter,
             config,
-            key: providerKeyOf(deps, keyEntry),
+            key: providerKey,
             signal: abort,
             timeouts: route!.provider.options.timeouts,
             traceHeaders: span?.headers,

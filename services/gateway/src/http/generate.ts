@@ -265,6 +265,8 @@ async function attempt(
     let choosing = performance.now();
     const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body));
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
+      const providerKeyForCall = usableProviderKey(deps, keyEntry);
+      if (!providerKeyForCall) continue; // a record this process cannot decrypt: the next key serves
       outcome.attempts++;
       outcome.route = route;
       outcome.key = keyEntry;
@@ -281,7 +283,7 @@ async function attempt(
         client: deps.client,
         adapter,
         config,
-        key: providerKeyOf(deps, keyEntry),
+        key: providerKeyForCall,
         signal,
         timeouts: route.provider.options.timeouts,
         traceHeaders: span?.headers,
@@ -648,7 +650,32 @@ function sessionHeader(req: IncomingMessage): string | undefined {
  */
 const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey>();
 
-export function providerKeyOf(
+/** Records already reported as undecryptable here, so that the log says it once a record. */
+const undecryptable = new WeakSet<ProviderKeyEntry['secret']>();
+
+/**
+ * The key's secret for a call, or undefined when this process cannot decrypt its record (a
+ * master key it lacks: a replica not yet given a rotation's new key). Logged once a record;
+ * the key is not disabled, since other replicas may read it.
+ */
+export function usableProviderKey(
+  deps: Pick<GenerateDependencies, 'secrets' | 'logger'>,
+  key: ProviderKeyEntry,
+): ProviderKey | undefined {
+  if (undecryptable.has(key.secret)) return undefined;
+  try {
+    return providerKeyOf(deps, key);
+  } catch (error) {
+    undecryptable.add(key.secret);
+    deps.logger.error(
+      { err: error, providerKeyId: key.providerKeyId },
+      'a provider key cannot be decrypted with this process master keys: it is skipped',
+    );
+    return undefined;
+  }
+}
+
+function providerKeyOf(
   deps: Pick<GenerateDependencies, 'secrets'>,
   key: ProviderKeyEntry,
 ): ProviderKey {
