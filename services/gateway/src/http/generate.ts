@@ -675,10 +675,7 @@ export function usableProviderKey(
   }
 }
 
-function providerKeyOf(
-  deps: Pick<GenerateDependencies, 'secrets'>,
-  key: ProviderKeyEntry,
-): ProviderKey {
+function providerKeyOf(deps: Pick<GenerateDependencies, 'secrets'>, key: ProviderKeyEntry): ProviderKey {
   let cached = decrypted.get(key.secret);
   if (!cached) {
     const context = { orgId: key.orgId, providerKeyId: key.providerKeyId };
