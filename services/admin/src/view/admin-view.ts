@@ -140,6 +140,8 @@ export interface AdminViewState {
   sessionIdByRefreshHash: Map<string, string>;
   /** `${orgId}/${scope}/${scopeId}` -> limits. */
   policies: Map<string, Limits>;
+  /** The same key -> how those limits renew (as set: `{}` when the defaults apply). */
+  policyRenewals: Map<string, KordonEventData<'PolicySet'>['renewal']>;
   /** Stream id -> version of its last event (ETags); not kept for the usage streams. */
   versions: Map<string, number>;
   /** orgId -> the org's logging policy (absent: no bodies logged, kept until deleted, no rules). */
@@ -228,6 +230,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
     sessions: new Map(),
     sessionIdByRefreshHash: new Map(),
     policies: new Map(),
+    policyRenewals: new Map(),
     versions: new Map(),
     loggingPolicies: new Map(),
     teams: new Map(),
@@ -435,10 +438,15 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
         return state;
       }
       case 'PolicySet': {
-        const { scope, scopeId, limits } = event.data;
+        const { scope, scopeId, limits, renewal } = event.data;
         const key = policyKey(orgId, scope, scopeId);
-        if (Object.keys(limits).length === 0) state.policies.delete(key);
-        else state.policies.set(key, limits);
+        if (Object.keys(limits).length === 0) {
+          state.policies.delete(key);
+          state.policyRenewals.delete(key);
+        } else {
+          state.policies.set(key, limits);
+          state.policyRenewals.set(key, renewal);
+        }
         if (scope === 'proxy-key') {
           const proxyKey = own(state.proxyKeys, scopeId, orgId);
           if (proxyKey) proxyKey.limits = Object.keys(limits).length === 0 ? null : limits;

@@ -15,9 +15,24 @@ const policyParams = z.strictObject({
   scope,
   id: z.string().min(1).max(128),
 });
+/** As stored, and a time zone the gateway can compute periods in (as the config file checks). */
 const renewal = PolicySet.schema.shape.renewal.unwrap();
+const renewalBody = renewal.refine((value) => value.timeZone === undefined || knownTimeZone(value.timeZone), {
+  message: 'an unknown time zone (an IANA name such as Europe/Moscow)',
+  path: ['timeZone'],
+});
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const SetPolicyBody = z
-  .strictObject({ limits, renewal: renewal.optional() })
+  .strictObject({ limits, renewal: renewalBody.optional() })
   .meta({ id: 'SetPolicyBody', description: 'The whole policy of the scope; it replaces the previous one.' });
 const Policy = z
   .object({ scope, id: z.string(), limits, renewal: renewal.nullable() })
@@ -54,12 +69,14 @@ export const policyRoutes = [
     handler: async (ctx) => {
       const org = orgOf(ctx);
       const prefix = `${org.orgId}/`;
-      const items = [...ctx.deps.view().policies.entries()]
+      const view = ctx.deps.view();
+      const items = [...view.policies.entries()]
         .filter(([key, value]) => key.startsWith(prefix) && Object.keys(value).length > 0)
         .flatMap(([key, value]) => {
           const [, kind, id] = key.split('/') as [string, string, string];
           const parsed = scope.safeParse(kind);
-          return parsed.success ? [{ scope: parsed.data, id, limits: value, renewal: null }] : [];
+          const renewalSet = view.policyRenewals.get(key) ?? null;
+          return parsed.success ? [{ scope: parsed.data, id, limits: value, renewal: renewalSet }] : [];
         });
       return { status: 200, body: { items } };
     },
@@ -110,8 +127,14 @@ export const policyRoutes = [
       const id = ctx.params.id as string;
       const view = ctx.deps.view();
       checkScope(view, org.orgId, kind, id);
-      const current = view.policies.get(policyKey(org.orgId, kind, id)) ?? {};
-      return { status: 200, body: { scope: kind, id, limits: current, renewal: null } };
+      const key = policyKey(org.orgId, kind, id);
+      const current = view.policies.get(key) ?? {};
+      // The ETag a PUT's If-Match takes, so that a read-edit-write loses no one else's change.
+      return {
+        status: 200,
+        body: { scope: kind, id, limits: current, renewal: view.policyRenewals.get(key) ?? null },
+        headers: { ETag: etag(view.versions.get(streams.policy(org.orgId, kind, id)) ?? 0) },
+      };
     },
   }),
 ];
