@@ -107,10 +107,18 @@ export class StreamTranslator<Out> {
 
   /**
    * What the request is charged if the stream ends here, cleanly or not: the provider's usage,
-   * else the tokens counted now from the prompt and the output so far.
+   * else the tokens counted now from the prompt and the output so far. A stream cut before its
+   * end is charged at least the output counted so far: Claude reports its usage at the start
+   * (`output_tokens: 1`) and the output's count only at the end.
    */
   usageSoFar(): NormalisedUsage | undefined {
-    return this.usage ?? this.#counted();
+    const reported = this.usage;
+    if (reported === undefined) return this.#counted();
+    if (this.finished) return reported;
+    const counted = this.#counted();
+    return counted !== undefined && counted.outputTokens > reported.outputTokens
+      ? { ...reported, outputTokens: counted.outputTokens }
+      : reported;
   }
 
   /** Counted with the tokenizer, at the rates of the service tier the provider named. */

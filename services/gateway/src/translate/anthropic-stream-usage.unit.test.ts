@@ -1,0 +1,90 @@
+/**
+ * An Anthropic stream cut after message_start (an `error` event such as overloaded_error, a
+ * client that leaves, a reset) is settled with the output already streamed, counted, not with
+ * message_start's placeholder usage (`output_tokens: 1`): a caller who read a long answer and
+ * left before message_delta was charged one output token.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { countTextTokens } from '../tokens/index.js';
+import { AnthropicStreamParser } from './anthropic-stream-parser.js';
+import { StreamTranslator } from './stream-translator.js';
+import { anthropicToOpenAIStream } from './streams.js';
+
+const MODEL = 'claude-haiku-4-5';
+const WORDS = Array.from({ length: 400 }, (_, i) => ` word${i}`);
+const STREAMED = WORDS.join('');
+
+const events: unknown[] = [
+  {
+    type: 'message_start',
+    message: {
+      id: 'msg_01',
+      type: 'message',
+      role: 'assistant',
+      model: MODEL,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 25, output_tokens: 1 },
+    },
+  },
+  { type: 'ping' },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+  ...WORDS.map((text) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
+];
+
+// What exchange.ts passes as fallbackUsage: the prompt estimate plus the streamed text counted.
+const fallbackUsage = (outputText: string) => ({
+  inputTokens: 25,
+  outputTokens: countTextTokens(outputText, MODEL).tokens,
+  cachedInputTokens: 0,
+});
+
+const streamedTokens = countTextTokens(STREAMED, MODEL).tokens;
+
+describe('Anthropic stream cut mid-answer is charged the tokens streamed', () => {
+  it('same dialect (follow-only), overloaded_error mid-stream: usageSoFar counts the streamed text', () => {
+    const translator = new StreamTranslator<never>(
+      new AnthropicStreamParser(),
+      { emit: () => [] as never[] },
+      { fallbackUsage },
+    );
+    for (const event of [
+      ...events,
+      { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+    ])
+      translator.push(event);
+    assert.equal(translator.failure?.kind, 'upstream_error');
+    assert.equal(translator.outputText(), STREAMED);
+    const usage = translator.usageSoFar();
+    assert.ok(
+      (usage?.outputTokens ?? 0) >= streamedTokens,
+      `streamed ${streamedTokens} tokens, settled with outputTokens=${usage?.outputTokens}`,
+    );
+  });
+
+  it('same dialect (follow-only), client leaves before message_delta: usageSoFar counts the streamed text', () => {
+    const translator = new StreamTranslator<never>(
+      new AnthropicStreamParser(),
+      { emit: () => [] as never[] },
+      { fallbackUsage },
+    );
+    for (const event of events) translator.push(event);
+    const usage = translator.usageSoFar();
+    assert.ok(
+      (usage?.outputTokens ?? 0) >= streamedTokens,
+      `streamed ${streamedTokens} tokens, settled with outputTokens=${usage?.outputTokens}`,
+    );
+  });
+
+  it('translated to OpenAI chunks, client leaves: same undercount', () => {
+    const translator = anthropicToOpenAIStream({ includeUsage: false, created: 1, fallbackUsage });
+    for (const event of events) translator.push(event);
+    const usage = translator.usageSoFar();
+    assert.ok(
+      (usage?.outputTokens ?? 0) >= streamedTokens,
+      `streamed ${streamedTokens} tokens, settled with outputTokens=${usage?.outputTokens}`,
+    );
+  });
+});
