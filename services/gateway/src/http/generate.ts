@@ -599,8 +599,9 @@ function exactInputTokens(
           : 'anthropic-messages';
   const estimate = estimateRequestTokens({ dialect: estimateDialect, body, model: route.model });
   if (estimate.ok) return estimate.estimate.inputTokens;
-  // A body the estimator cannot read: the whole input counted as text.
-  return countTextTokens(JSON.stringify(body.input ?? body.messages ?? ''), route.model).tokens;
+  // A body the estimator cannot read: the whole prompt counted as text (system, tools and all).
+  const prompt = [body.system, body.instructions, body.tools, body.input ?? body.messages];
+  return countTextTokens(JSON.stringify(prompt), route.model).tokens;
 }
 
 function maxOutputTokens(body: Record<string, unknown>): number | null {

@@ -1,5 +1,6 @@
 import {
   anthropicImageTokens,
+  geminiImageTokens,
   type ImageSize,
   imageSizeFromBase64,
   imageSizeFromDataUrl,
@@ -207,10 +208,11 @@ function addImage(tally: Tally, model: string, detail: string | undefined, size:
     if (!r.exact) tally.flag('images');
     return;
   }
-  const r = anthropicImageTokens(size);
+  // Gemini's tiles where Gemini bills; Claude's published rule elsewhere (other vendors: an estimate).
+  const gemini = tally.tokenizer.baseModel.startsWith('gemini');
+  const r = gemini ? geminiImageTokens(size) : anthropicImageTokens(size);
   tally.tokens += r.tokens;
-  // Claude's published rule; for other vendors its ceiling is a flat estimate.
-  if (!r.exact || !tally.tokenizer.baseModel.startsWith('claude')) tally.flag('images');
+  if (!r.exact || !(gemini || tally.tokenizer.baseModel.startsWith('claude'))) tally.flag('images');
 }
 
 // ---- OpenAI chat ---------------------------------------------------------------------------
@@ -352,7 +354,7 @@ export function countOpenAiChat(request: Omit<OpenAiChatRequest, 'model'>, model
 // ---- Anthropic messages --------------------------------------------------------------------
 
 function anthropicImage(tally: Tally, model: string, block: AnthropicBlock | AnthropicInnerBlock): void {
-  const source = block.source;
+  const source = typeof block.source === 'object' ? block.source : undefined;
   const size =
     source?.type === 'base64' && source.data !== undefined ? imageSizeFromBase64(source.data) : null;
   addImage(tally, model, undefined, size);
@@ -364,8 +366,12 @@ function anthropicInner(tally: Tally, model: string, block: AnthropicInnerBlock)
   else if (block.type === 'document') {
     tally.tokens += DOCUMENT_TOKENS;
     tally.flag('documents');
-  } else {
+  } else if (block.text !== undefined) {
     tally.text(block.text);
+    tally.flag('chat-format');
+  } else {
+    // A search result and the like: its text as JSON, roughly.
+    tally.text(JSON.stringify(block));
     tally.flag('chat-format');
   }
 }
@@ -379,7 +385,7 @@ function anthropicBlock(tally: Tally, model: string, block: AnthropicBlock): voi
       anthropicImage(tally, model, block);
       return;
     case 'document':
-      if (block.source?.type === 'text') tally.text(block.source.data);
+      if (typeof block.source === 'object' && block.source.type === 'text') tally.text(block.source.data);
       else tally.tokens += DOCUMENT_TOKENS;
       tally.flag('documents');
       return;
@@ -391,7 +397,9 @@ function anthropicBlock(tally: Tally, model: string, block: AnthropicBlock): voi
       return;
     case 'tool_result':
       if (typeof block.content === 'string') tally.text(block.content);
-      else for (const inner of block.content ?? []) anthropicInner(tally, model, inner);
+      else if (Array.isArray(block.content))
+        for (const inner of block.content) anthropicInner(tally, model, inner);
+      else if (block.content !== undefined) tally.text(JSON.stringify(block.content));
       tally.tokens += TOOL_CALL_TOKENS;
       tally.flag('tool-calls');
       return;

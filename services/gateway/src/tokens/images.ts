@@ -130,6 +130,25 @@ export function openAiImageTokens(
   return { tokens: rule.base + rule.tile * tiles, exact: published && known };
 }
 
+/**
+ * Gemini (ai.google.dev/gemini-api/docs/tokens): an image with both sides at most 384px is 258
+ * tokens; a larger one is cropped and scaled into 768x768 tiles, 258 tokens each. Gemini 3 bills
+ * by `media_resolution` instead (up to 1120 an image), so an image of unknown size is that.
+ */
+const GEMINI_TILE_TOKENS = 258;
+const GEMINI_SMALL_EDGE = 384;
+const GEMINI_TILE_EDGE = 768;
+const GEMINI_MAX_TOKENS = 1120;
+
+export function geminiImageTokens(size: ImageSize | null): ImageTokens {
+  if (!validSize(size)) return { tokens: GEMINI_MAX_TOKENS, exact: false };
+  if (size.width <= GEMINI_SMALL_EDGE && size.height <= GEMINI_SMALL_EDGE)
+    return { tokens: GEMINI_TILE_TOKENS, exact: true };
+  const tiles = Math.ceil(size.width / GEMINI_TILE_EDGE) * Math.ceil(size.height / GEMINI_TILE_EDGE);
+  // At least what a Gemini 3 model bills at its default resolution.
+  return { tokens: Math.max(tiles * GEMINI_TILE_TOKENS, GEMINI_TILE_TOKENS), exact: false };
+}
+
 const ANTHROPIC_LONG_EDGE = 1568;
 const ANTHROPIC_MAX_TOKENS = 1600;
 

@@ -90,23 +90,25 @@ const anthropicSource = z.object({
   data: text.optional(),
   url: text.optional(),
 });
+/** An image's or document's source; a `search_result` block's source is its URL. */
+const blockSource = z.union([anthropicSource, text]);
 
 /** A content block that can appear inside a tool_result. */
 const anthropicInnerBlock = z.object({
   type: z.string(),
   text: text.optional(),
-  source: anthropicSource.optional(),
+  source: blockSource.optional(),
 });
 
 export const anthropicBlock = z.object({
   type: z.string(),
   text: text.optional(),
-  source: anthropicSource.optional(),
+  source: blockSource.optional(),
   /** tool_use */
   name: text.optional(),
   input: z.unknown().optional(),
-  /** tool_result */
-  content: z.union([text, z.array(anthropicInnerBlock)]).optional(),
+  /** tool_result (and search_result); server tools' results carry an object */
+  content: z.union([text, z.array(anthropicInnerBlock), z.record(z.string(), z.unknown())]).optional(),
   /** thinking / redacted_thinking */
   thinking: text.optional(),
   data: text.optional(),
