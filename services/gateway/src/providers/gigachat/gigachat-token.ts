@@ -10,7 +10,7 @@
  * - The exchange runs without the caller's abort signal, since its result serves every
  *   caller; it has its own short limits.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ACCEPT_IDENTITY } from '../../upstream/content-encoding.js';
 import type { UpstreamClient, UpstreamErrorResponse } from '../../upstream/upstream-client.js';
 import {
@@ -53,6 +53,18 @@ export function gigaChatErrorInfo(response: UpstreamErrorResponse): ProviderErro
   };
 }
 
+/** A digest of a key's secret, once per key object (the gateway keeps one a stored record). */
+const fingerprints = new WeakMap<ProviderKey, string>();
+
+function secretFingerprint(key: ProviderKey): string {
+  let fingerprint = fingerprints.get(key);
+  if (fingerprint === undefined) {
+    fingerprint = createHash('sha256').update(key.reveal()).digest('base64url');
+    fingerprints.set(key, fingerprint);
+  }
+  return fingerprint;
+}
+
 export class GigaChatTokens {
   readonly #now: () => number;
   readonly #refreshMarginMs: number;
@@ -82,6 +94,9 @@ export class GigaChatTokens {
       this.#inFlight.set(cacheKey, pending);
     }
     const fresh = await pending;
+    // A rotated key's old token is not kept beside the new one.
+    const ofThisKey = cacheKey.slice(0, cacheKey.lastIndexOf('\n') + 1);
+    for (const other of this.#cache.keys()) if (other.startsWith(ofThisKey)) this.#cache.delete(other);
     this.#cache.set(cacheKey, fresh);
     return fresh.token;
   }
@@ -91,8 +106,12 @@ export class GigaChatTokens {
     return this.#cache.delete(this.#cacheKey(config, key));
   }
 
+  /**
+   * Per endpoint, scope, key and secret: a rotation keeps the key's id and changes its secret,
+   * and the token of the secret it replaced must not serve (it did until it expired, ~30 min).
+   */
   #cacheKey(config: ProviderConfig, key: ProviderKey): string {
-    return `${config.oauthUrl ?? DEFAULT_GIGACHAT_OAUTH_URL}\n${config.scope ?? DEFAULT_GIGACHAT_SCOPE}\n${key.id}`;
+    return `${config.oauthUrl ?? DEFAULT_GIGACHAT_OAUTH_URL}\n${config.scope ?? DEFAULT_GIGACHAT_SCOPE}\n${key.id}\n${secretFingerprint(key)}`;
   }
 
   async #exchange(client: UpstreamClient, config: ProviderConfig, key: ProviderKey): Promise<CachedToken> {
