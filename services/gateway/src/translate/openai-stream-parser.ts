@@ -50,7 +50,9 @@ export class OpenAIStreamParser implements StreamParser {
     }
     const { id, model, choices, usage } = chunk.data;
     const parts: StreamPart[] = [];
-    if (!this.#started) {
+    // Azure opens a stream with a chunk of the prompt's content-filter results only (no id, no
+    // choices): the answer starts with the first chunk that names it.
+    if (!this.#started && (id !== '' || choices.length > 0)) {
       this.#started = true;
       parts.push({ type: 'start', id, model });
     }
