@@ -374,7 +374,8 @@ async function attempt(
         const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
           now,
           kind,
-          retryAfterMs: error.retryAfterMs,
+          // An account out of credit is not back in a second: it rests minutes, tried again then.
+          retryAfterMs: error.retryAfterMs ?? (error.status === 402 ? OUT_OF_CREDIT_REST_MS : undefined),
           rateLimits: error.rateLimits,
         });
         const event = decisionEvent(decision, keyEntry, error);
@@ -651,6 +652,9 @@ function sessionHeader(req: IncomingMessage): string | undefined {
  */
 const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey>();
 
+/** How long a key whose provider account is out of credit (402) rests before it is tried again. */
+const OUT_OF_CREDIT_REST_MS = 5 * 60_000;
+
 /** Records already reported as undecryptable here, so that the log says it once a record. */
 const undecryptable = new WeakSet<ProviderKeyEntry['secret']>();
 
@@ -709,6 +713,21 @@ export function asGatewayError(error: unknown): GatewayError {
         `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
         options,
       );
+    if (error.status === 402)
+      return new GatewayError(
+        'upstream_error',
+        "the provider's account behind this gateway is out of credit; an admin has been told",
+        { status: 503, noRetry: true },
+      );
+    if (error.status === 498)
+      return new GatewayError(
+        'upstream_error',
+        `the provider is over capacity: ${error.provider?.message || error.message}`,
+        {
+          status: 503,
+          retryAfterSeconds: retryAfterSeconds ?? 1,
+        },
+      );
     if (error.status === 401 || error.status === 403) {
       // Kordon's provider key was refused: not the caller's fault, and not theirs to see.
       return new GatewayError(
@@ -718,7 +737,7 @@ export function asGatewayError(error: unknown): GatewayError {
     }
     if (error.status !== undefined && error.status >= 400 && error.status < 500) {
       // The provider refused the request itself (bad parameter): the caller should see why.
-      return new GatewayError('invalid_request', error.provider?.message ?? error.message, {
+      return new GatewayError('invalid_request', error.provider?.message || error.message, {
         status: error.status,
       });
     }

@@ -238,9 +238,11 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   const status = error.status;
   // A 2xx that is not what was asked for (another shape, an error object, a page): the server's fault.
   if (error.code === 'upstream_invalid_response') return 'server_error';
-  if (status === 429) return 'rate_limited';
+  // 402: the key's account is out of credit (DeepSeek, OpenRouter): it rests, the next key serves.
+  if (status === 429 || status === 402) return 'rate_limited';
   if (status === 401 || status === 403) return 'auth_refused';
-  if (status !== undefined && status >= 500) return 'server_error';
+  // 498: Groq's flex capacity is gone for now, as a 503 says.
+  if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';
   if (status !== undefined) return 'not_the_key'; // the provider refused the request itself
   if (error.code.includes('timeout')) return 'timeout';
   return 'connection_failed';

@@ -24,9 +24,17 @@ const nestedError = z.object({
 });
 const stringError = z.object({ error: z.string() });
 const flatError = z.object({ message: z.string(), type: z.string().nullish(), code });
-const detailError = z.object({
-  detail: z.union([z.string(), z.array(z.object({ msg: z.string() })).min(1)]),
+/** Mistral's validation errors: `{"object":"error","message":{"detail":[{"msg": ...}]}}`. */
+const detailItems = z.union([z.string(), z.array(z.object({ msg: z.string() })).min(1)]);
+const mistralError = z.object({
+  message: z.object({ detail: detailItems }),
+  type: z.string().nullish(),
+  code,
 });
+const detailError = z.object({ detail: detailItems });
+
+const detailText = (value: z.infer<typeof detailItems>) =>
+  typeof value === 'string' ? value : value.map((item) => item.msg).join('; ');
 
 interface ParsedError {
   readonly message: string;
@@ -51,11 +59,17 @@ export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
     const { message, type, code: errorCode } = flat.data;
     return { message, type: type ?? undefined, code: errorCode == null ? undefined : String(errorCode) };
   }
-  const detail = detailError.safeParse(json);
-  if (detail.success) {
-    const { detail: value } = detail.data;
-    return { message: typeof value === 'string' ? value : value.map((item) => item.msg).join('; ') };
+  const mistral = mistralError.safeParse(json);
+  if (mistral.success) {
+    const { message, type, code: errorCode } = mistral.data;
+    return {
+      message: detailText(message.detail),
+      type: type ?? undefined,
+      code: errorCode == null ? undefined : String(errorCode),
+    };
   }
+  const detail = detailError.safeParse(json);
+  if (detail.success) return { message: detailText(detail.data.detail) };
   return undefined;
 }
 
