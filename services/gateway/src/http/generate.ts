@@ -247,7 +247,18 @@ async function attempt(
 ): Promise<void> {
   let lastError: UpstreamError | undefined;
   let served = false;
-  for (const route of routes) {
+  // A follow-up of a stored answer goes first to the provider that stored it (only it has it),
+  // wherever that provider is in the model's chain.
+  const storedAt =
+    outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
+      ? deps.keys.storedAt(storedSession(body.previous_response_id))
+      : undefined;
+  let chain = routes;
+  if (storedAt !== undefined && routes.length > 1 && routes[0]!.provider.name !== storedAt) {
+    const first = routes.find((route) => route.provider.name === storedAt);
+    if (first) chain = [first, ...routes.filter((route) => route !== first)];
+  }
+  for (const route of chain) {
     const adapter = providerAdapter(route.provider.type);
     const config = providerConfig(route);
     const exchange: Exchange | undefined = plan(

@@ -40,6 +40,8 @@ export class KeyChoice {
   readonly #restricted = new Map<string, { version: number; models: string; groups: Set<string> }>();
   /** Spend of each key today (UTC), from the request events of every replica. */
   readonly #spentToday = new Map<string, KeySpend>();
+  /** A pinned session (a stored Responses answer) -> the provider that stored it; oldest forgotten first. */
+  readonly #storedAt = new Map<string, string>();
   /** Bumped when a key starts or stops resting on its daily budget: groups are re-read. */
   #spendVersion = 0;
 
@@ -84,6 +86,17 @@ export class KeyChoice {
   /** Sends a session (see `generate.ts` sessionOf) to one key of the route from now on. */
   pin(registry: RegistryState, route: Route, session: string, providerKeyId: string): void {
     this.balancer.pin(this.groupOf(registry, route), session, providerKeyId);
+    this.#storedAt.delete(session);
+    this.#storedAt.set(session, route.provider.name);
+    if (this.#storedAt.size > MAX_PINNED_SESSIONS) {
+      const oldest = this.#storedAt.keys().next().value;
+      if (oldest !== undefined) this.#storedAt.delete(oldest);
+    }
+  }
+
+  /** The provider a pinned session's answer is stored at (this process saw it), if any. */
+  storedAt(session: string): string | undefined {
+    return this.#storedAt.get(session);
   }
 
   /** When the first key of the route may be used again (epoch ms), or null. */
@@ -226,6 +239,8 @@ interface KeySpend {
 }
 
 const DAY_MS = 86_400_000;
+/** Stored answers whose provider is remembered for a follow-up (`previous_response_id`). */
+const MAX_PINNED_SESSIONS = 65_536;
 /** Routes (provider, model name) whose group is remembered: far more than any configuration serves. */
 const MAX_ROUTES = 4096;
 
