@@ -663,6 +663,9 @@ function sessionHeader(req: IncomingMessage): string | undefined {
  */
 const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey>();
 
+/** A provider's error code passed on to the caller: a plain identifier, nothing else. */
+const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
 /** How long a key whose provider account is out of credit (402) rests before it is tried again. */
 const OUT_OF_CREDIT_REST_MS = 5 * 60_000;
 
@@ -748,8 +751,12 @@ export function asGatewayError(error: unknown): GatewayError {
     }
     if (error.status !== undefined && error.status >= 400 && error.status < 500) {
       // The provider refused the request itself (bad parameter): the caller should see why.
+      // With the provider's code (`content_filter`, `context_length_exceeded`...): what an SDK's
+      // error exposes as `code`, for the caller to tell a filtered prompt from a bad parameter.
+      const code = error.provider?.code;
       return new GatewayError('invalid_request', error.provider?.message || error.message, {
         status: error.status,
+        ...(code !== undefined && PROVIDER_CODE.test(code) && { code }),
       });
     }
     if (error.code === 'upstream_response_too_large')
