@@ -152,10 +152,12 @@ export function gigaChatFinishReason(reason: GigaChatFinishReason): OpenAIFinish
       return 'tool_calls';
     case 'blacklist':
       return 'content_filter';
+    // GigaChat's `error`: the generation failed part way. Not a clean stop (an agent loop would
+    // take what came as the whole answer): cut short, as `length` says.
     case 'length':
+    case 'error':
       return 'length';
     case 'stop':
-    case 'error':
       return 'stop';
     default: {
       const unknown: never = reason;

@@ -113,6 +113,22 @@ describe('GigaChat answers -> OpenAI', () => {
     });
   });
 
+  it('an answer GigaChat ended with `error` is cut short (length), not a clean stop', () => {
+    const completion = gigaChatResponseToOpenAI(
+      {
+        choices: [
+          { message: { content: 'Начало отв', role: 'assistant' }, index: 0, finish_reason: 'error' },
+        ],
+        created: 1791396000,
+        model: 'GigaChat:2.0.28.2',
+        object: 'chat.completion',
+        usage: { prompt_tokens: 18, completion_tokens: 4, total_tokens: 22 },
+      },
+      { model: 'GigaChat', created: 0 },
+    );
+    assert.equal(completion.choices[0]?.finish_reason, 'length');
+  });
+
   it('maps chunks and passes [DONE] through', () => {
     const mapper = new GigaChatStreamMapper({ model: 'GigaChat', created: 1 });
     const translator = streamObserver('openai', 'GigaChat');
