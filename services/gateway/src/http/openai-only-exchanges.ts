@@ -206,6 +206,9 @@ export const planResponsesExchange: ExchangePlanner = (
             serviceTier = response?.service_tier ?? serviceTier;
           } else if (type === 'response.failed' || type === 'error') {
             broken = 'the provider reported a failure';
+            // A failed response still says what it used (and was billed): that, not a count.
+            const failed = (event as { response?: { usage?: unknown } }).response;
+            usage = responsesUsageOf(failed?.usage) ?? usage;
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
             const delta = (event as { delta?: unknown }).delta;
             if (typeof delta === 'string') output.push(delta);

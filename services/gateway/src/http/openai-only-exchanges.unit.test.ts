@@ -94,3 +94,52 @@ test("a streamed Responses answer hands the text it produced to the request's se
   assert.equal(logged, 'Hello, world');
   assert.equal(written.length, events.length);
 });
+
+test('a failed Responses stream is settled with the usage its response.failed reports', async () => {
+  const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
+  const exchange = planResponsesExchange(
+    'openai',
+    openAIProvider,
+    {},
+    { model: 'gpt-4o-mini', input: 'hi', stream: true },
+    route,
+    'req_2',
+    true,
+  );
+  assert.ok(exchange);
+  const events = [
+    { type: 'response.created', response: { id: 'resp_2' } },
+    { type: 'response.output_text.delta', delta: 'Part' },
+    {
+      type: 'response.failed',
+      response: { id: 'resp_2', status: 'failed', usage: { input_tokens: 1200, output_tokens: 345 } },
+    },
+  ];
+  const stream = {
+    status: 200,
+    headers: {},
+    rateLimits: undefined,
+    end: undefined,
+    keepAlives: 0,
+    lastFrameData: undefined,
+    ready: false,
+    cancel: () => {},
+    redact: (text: string) => text,
+    async *[Symbol.asyncIterator]() {
+      yield* events;
+    },
+  } as unknown as ProviderEventStream;
+  const res = {
+    destroyed: false,
+    writeHead: () => res,
+    write: () => true,
+    end: () => {},
+  } as unknown as ServerResponse;
+  let settled: { inputTokens: number; outputTokens: number } | undefined;
+  await exchange.stream(stream, res, {}, (usage, end) => {
+    assert.equal(end, 'interrupted');
+    settled = usage;
+  });
+  assert.equal(settled?.inputTokens, 1200);
+  assert.equal(settled?.outputTokens, 345);
+});
