@@ -9,6 +9,7 @@ import {
 } from '@kordon/events';
 import { compileRules, RedactionConfigError } from '@kordon/redaction';
 import { z } from 'zod';
+import { isKnownTimeZone } from '../limits/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { providerConfigProblems } from '../providers/provider-options.js';
 import { ssoConfigSchema } from './sso-config-schema.js';
@@ -155,14 +156,7 @@ const teamSchema = z.strictObject({
 });
 
 /** An IANA zone name the runtime knows (periods like `1d` and `1mo` are counted in it). */
-const timeZone = z.string().refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone such as Europe/Moscow or UTC');
+const timeZone = z.string().refine(isKnownTimeZone, 'must be an IANA time zone such as Europe/Moscow or UTC');
 
 /** A price as written in YAML: 0.15 or "0.15" (per million tokens unless unitTokens says 1000). */
 const priceValue = z

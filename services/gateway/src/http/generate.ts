@@ -659,18 +659,15 @@ function sessionHeader(req: IncomingMessage): string | undefined {
 /**
  * Decrypted provider keys, kept in this process's memory per encrypted record (a rotation
  * brings a new record object, so a stale secret is never used): one AES-GCM unwrap and
- * decrypt per key, not per request.
+ * decrypt per key, not per request; null for a record this process cannot decrypt.
  */
-const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey>();
+const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey | null>();
 
 /** A provider's error code passed on to the caller: a plain identifier, nothing else. */
 const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** How long a key whose provider account is out of credit (402) rests before it is tried again. */
 const OUT_OF_CREDIT_REST_MS = 5 * 60_000;
-
-/** Records already reported as undecryptable here, so that the log says it once a record. */
-const undecryptable = new WeakSet<ProviderKeyEntry['secret']>();
 
 /**
  * The key's secret for a call, or undefined when this process cannot decrypt its record (a
@@ -681,30 +678,22 @@ export function usableProviderKey(
   deps: Pick<GenerateDependencies, 'secrets' | 'logger'>,
   key: ProviderKeyEntry,
 ): ProviderKey | undefined {
-  if (undecryptable.has(key.secret)) return undefined;
+  const cached = decrypted.get(key.secret);
+  if (cached !== undefined) return cached ?? undefined;
   try {
-    return providerKeyOf(deps, key);
+    const context = { orgId: key.orgId, providerKeyId: key.providerKeyId };
+    const secret = decryptSecret(key.secret, context, deps.secrets.masterKeys).reveal();
+    const usable = providerKey(key.providerKeyId, secret);
+    decrypted.set(key.secret, usable);
+    return usable;
   } catch (error) {
-    undecryptable.add(key.secret);
+    decrypted.set(key.secret, null);
     deps.logger.error(
       { err: error, providerKeyId: key.providerKeyId },
       'a provider key cannot be decrypted with this process master keys: it is skipped',
     );
     return undefined;
   }
-}
-
-function providerKeyOf(deps: Pick<GenerateDependencies, 'secrets'>, key: ProviderKeyEntry): ProviderKey {
-  let cached = decrypted.get(key.secret);
-  if (!cached) {
-    const context = { orgId: key.orgId, providerKeyId: key.providerKeyId };
-    cached = providerKey(
-      key.providerKeyId,
-      decryptSecret(key.secret, context, deps.secrets.masterKeys).reveal(),
-    );
-    decrypted.set(key.secret, cached);
-  }
-  return cached;
 }
 
 export function providerConfig(route: Route): ProviderConfig {

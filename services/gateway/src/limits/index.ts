@@ -26,6 +26,7 @@ export {
   type CalendarOptions,
   type CalendarUnit,
   checkTimeZone,
+  isKnownTimeZone,
   LIFETIME,
   PERIOD_PATTERN,
   type Period,

@@ -99,6 +99,16 @@ export function checkTimeZone(timeZone: string): void {
   formatterFor(timeZone);
 }
 
+/** Whether periods can be counted in the zone (the config file's and the admin API's check). */
+export function isKnownTimeZone(timeZone: string): boolean {
+  try {
+    checkTimeZone(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The period containing `now`: start ≤ now < end. `lifetime` gives LIFETIME (infinite bounds). */
 export function periodAt(
   spec: PeriodSpec | string,

@@ -1,4 +1,5 @@
 import { PolicySet, streams } from '@kordon/events';
+import { isKnownTimeZone } from '@kordon/gateway';
 import { z } from 'zod';
 import { etag, execute } from '../../commands/execute.js';
 import { policyDecider } from '../../deciders/policy.js';
@@ -17,19 +18,13 @@ const policyParams = z.strictObject({
 });
 /** As stored, and a time zone the gateway can compute periods in (as the config file checks). */
 const renewal = PolicySet.schema.shape.renewal.unwrap();
-const renewalBody = renewal.refine((value) => value.timeZone === undefined || knownTimeZone(value.timeZone), {
-  message: 'an unknown time zone (an IANA name such as Europe/Moscow)',
-  path: ['timeZone'],
-});
-
-function knownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const renewalBody = renewal.refine(
+  (value) => value.timeZone === undefined || isKnownTimeZone(value.timeZone),
+  {
+    message: 'an unknown time zone (an IANA name such as Europe/Moscow)',
+    path: ['timeZone'],
+  },
+);
 
 const SetPolicyBody = z
   .strictObject({ limits, renewal: renewalBody.optional() })
