@@ -148,6 +148,23 @@ const HOST_FIELD_LENGTHS = new Set([...HOST_FIELDS].map((field) => field.length)
 const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema', 'json_schema', 'metadata']);
 
 /**
+ * Anthropic content blocks whose `input` is a tool call's arguments: what the model chose to
+ * pass a tool (a `base_url` argument of the caller's own tool, say), sent back on the next
+ * turn. `input` elsewhere (the Responses API's list of items) is still checked. OpenAI's tool
+ * calls (`function.arguments`, a Responses `function_call`'s `arguments`) are JSON strings,
+ * whose keys are never walked.
+ */
+const TOOL_CALL_BLOCKS = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use']);
+
+/** True for a key whose value is the caller's data in `object`: walked for its depth only. */
+function isFreeForm(key: string, object: Record<string, unknown>): boolean {
+  if (FREE_FORM.has(key)) return true;
+  if (key !== 'input') return false;
+  const type = object.type;
+  return typeof type === 'string' && TOOL_CALL_BLOCKS.has(type);
+}
+
+/**
  * How deep a request body may nest. Deeper bodies are refused: the host-field check must
  * see every level, and a body thousands of levels deep would overflow the stack of the
  * JSON.stringify that sends it upstream. Real requests, tool schemas included, nest far less.
@@ -189,7 +206,7 @@ function findHostField(
     if (!freeForm && HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
     const item = fields[key];
     if (item === null || typeof item !== 'object') continue;
-    const found = findHostField(item, depth + 1, freeForm || FREE_FORM.has(key));
+    const found = findHostField(item, depth + 1, freeForm || isFreeForm(key, fields));
     if (found !== undefined) return found;
   }
   return undefined;

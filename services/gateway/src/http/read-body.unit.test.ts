@@ -66,4 +66,29 @@ describe('refuseHostFields', () => {
     const deepSchema = refusal({ model: 'm', metadata: nested(MAX_BODY_DEPTH, { x: 1 }) });
     assert.match(deepSchema?.message ?? '', /nested deeper/);
   });
+
+  it("leaves a tool call's arguments alone (what the model passed the caller's tool), and nothing else", () => {
+    const args = { base_url: 'https://api.github.com', API_HOST: 'x', nested: { endpoint_url: 'y' } };
+    for (const type of ['tool_use', 'server_tool_use', 'mcp_tool_use']) {
+      const body = {
+        model: 'm',
+        messages: [{ role: 'assistant', content: [{ type, id: 'toolu_1', name: 'http_get', input: args }] }],
+      };
+      assert.equal(refusal(body), undefined, type);
+    }
+    // Beside the arguments, in another block type, or as the Responses API's items: still refused.
+    for (const [body, field] of [
+      [{ messages: [{ content: [{ type: 'tool_use', input: {}, base_url: 'x' }] }] }, 'base_url'],
+      [{ messages: [{ content: [{ type: 'text', input: { api_base: 'x' } }] }] }, 'api_base'],
+      [{ model: 'm', input: [{ role: 'user', content: 'hi', api_host: 'x' }] }, 'api_host'],
+      [{ model: 'm', input: { base_url: 'x' } }, 'base_url'],
+    ] as const) {
+      assert.equal(refusal(body)?.options.param, field);
+    }
+    // Their depth is still bounded.
+    const deep = refusal({
+      messages: [{ content: [{ type: 'tool_use', input: nested(MAX_BODY_DEPTH, {}) }] }],
+    });
+    assert.match(deep?.message ?? '', /nested deeper/);
+  });
 });

@@ -1,0 +1,120 @@
+/**
+ * The Anthropic dialect through Kordon with the official `@anthropic-ai/sdk`, same dialect to
+ * a scripted Claude upstream (its real wire format over real HTTP).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const ANTHROPIC_KEY = 'sk-ant-api03-dialecttestsabcdefghijklmnopq';
+
+describe('Anthropic dialect, same dialect to Claude', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const received: Array<Record<string, unknown>> = [];
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      let text = '';
+      req.on('data', (part) => (text += part));
+      req.on('end', () => {
+        const body = JSON.parse(text) as Record<string, unknown>;
+        received.push(body);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'msg_dialect',
+            type: 'message',
+            role: 'assistant',
+            model: 'claude-sonnet-4-5',
+            content: [{ type: 'text', text: 'done' }],
+            stop_reason: 'end_turn',
+            stop_sequence: null,
+            usage: { input_tokens: 40, output_tokens: 1 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: claude
+        type: anthropic
+        baseUrl: ${url}
+        models: [claude-sonnet-4-5]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { ANTHROPIC_KEY },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  const client = () =>
+    new Anthropic({
+      baseURL: gateway.url,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+
+  it('an agent turn that sends back a tool_use whose input has a `base_url` argument is served, the input as sent', async () => {
+    // A client tool whose schema has a base_url property: Claude called it, the SDK sends the
+    // call back with its result. The arguments are the caller's data, not a host override.
+    const before = received.length;
+    const answer = await client()
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 64,
+        tools: [
+          {
+            name: 'http_get',
+            description: 'GET a path of an API',
+            input_schema: {
+              type: 'object',
+              properties: { base_url: { type: 'string' }, path: { type: 'string' } },
+              required: ['base_url', 'path'],
+            },
+          },
+        ],
+        messages: [
+          { role: 'user', content: 'List the repos of octocat' },
+          {
+            role: 'assistant',
+            content: [
+              {
+                type: 'tool_use',
+                id: 'toolu_01',
+                name: 'http_get',
+                input: { base_url: 'https://api.github.com', path: '/users/octocat/repos' },
+              },
+            ],
+          },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '[]' }] },
+        ],
+      })
+      .catch((error: unknown) => error);
+    assert.ok(
+      !(answer instanceof Error),
+      `refused: ${answer instanceof Anthropic.APIError ? `${answer.status} ${answer.message}` : String(answer)}`,
+    );
+    assert.equal(received.length, before + 1);
+    const sent = received.at(-1)!.messages as Array<{ content: unknown }>;
+    assert.deepEqual((sent[1]!.content as Array<{ input: unknown }>)[0]!.input, {
+      base_url: 'https://api.github.com',
+      path: '/users/octocat/repos',
+    });
+  });
+});
