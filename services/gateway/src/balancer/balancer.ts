@@ -93,6 +93,15 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     return this.#groups.get(group)?.pick(now, session)?.key;
   }
 
+  /**
+   * A usable key for a call that does not count as one of its requests (token counting):
+   * `pick` without the hand-out. Its own RPM is not spent, no half-open probe is claimed
+   * (half-open keys are left out), the rotation does not move. Undefined when no key fits.
+   */
+  peek(group: string, now: number): K | undefined {
+    return this.#groups.get(group)?.peek(now)?.key;
+  }
+
   /** Sends a session to one key from now on (while it is usable); see `KeyGroup.pin`. */
   pin(group: string, session: string, providerKeyId: string): void {
     this.#groups.get(group)?.pin(session, providerKeyId);

@@ -384,6 +384,39 @@ describe('failover lists', () => {
   });
 });
 
+describe('peek (a key for a call that is not one of its requests)', () => {
+  test('spends no rpm and moves no rotation: the next pick is the one it would have been', () => {
+    const balancer = balancerWith(
+      [key('a', 1, { limits: { rpm: 1 } }), key('b', 1, { limits: { rpm: 1 } })],
+      'round-robin',
+    );
+    for (let i = 0; i < 10; i++) assert.equal(balancer.peek(G, T)?.providerKeyId, 'a');
+    assert.equal(balancer.describe(G, T)[0]?.usage.requestsPerMinute, 0);
+    // Each key still has its one request of the minute, and the rotation starts where it was.
+    assert.deepEqual(picks(balancer, 3), ['a', 'b', 'none']);
+  });
+
+  test('the heaviest usable key of the best tier; none when no key is usable', () => {
+    const balancer = balancerWith([key('a', 1), key('b', 3), key('backup', 9, { tier: 1 })], 'weighted');
+    assert.equal(balancer.peek(G, T)?.providerKeyId, 'b');
+    balancer.reportFailure('b', { now: T, kind: 'rate_limited', retryAfterMs: 1_000 });
+    assert.equal(balancer.peek(G, T)?.providerKeyId, 'a');
+    balancer.reportFailure('a', { now: T, kind: 'auth_refused' });
+    assert.equal(balancer.peek(G, T)?.providerKeyId, 'backup');
+    balancer.reportFailure('backup', { now: T, kind: 'auth_refused' });
+    assert.equal(balancer.peek(G, T), undefined);
+    assert.equal(new Balancer().peek('nope', T), undefined);
+  });
+
+  test('leaves a half-open key out and its one probe to a request', () => {
+    const balancer = balancerWith([key('a', 5), key('b', 1)], 'weighted');
+    for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T, kind: 'server_error' });
+    assert.equal(balancer.describe(G, T + 5_000)[0]?.state, 'half_open');
+    for (let i = 0; i < 10; i++) assert.equal(balancer.peek(G, T + 5_000)?.providerKeyId, 'b');
+    assert.equal(tally(balancer, 10, T + 5_000).get('a'), 1, 'the probe is still there to take');
+  });
+});
+
 describe('describe', () => {
   test('per key: effective weight, tier, state, error rate, latency, remaining quota, usage', () => {
     const balancer = balancerWith([key('a', 2), key('b', 1, { tier: 1, limits: { rpm: 100 } })]);

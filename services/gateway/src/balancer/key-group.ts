@@ -207,6 +207,24 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
   }
 
   /**
+   * A usable key for a call that is not one of the key's requests (Anthropic's token
+   * counting: free, and limited apart from messages): the best tier's heaviest key whose
+   * circuit is closed, given order on a tie. Nothing is handed out: the key's own RPM is not
+   * spent, no half-open probe is taken (such keys are left out), and the rotation and the
+   * sessions do not move.
+   */
+  peek(now: number): Slot<K> | undefined {
+    if (now >= this.#refreshAt) this.#refresh(now);
+    let best: Slot<K> | undefined;
+    for (const slot of this.slots) {
+      if (!slot.usable || slot.health.circuit.openUntil !== 0) continue;
+      if (best === undefined || slot.tier < best.tier) best = slot;
+      else if (slot.tier === best.tier && slot.effectiveWeight > best.effectiveWeight) best = slot;
+    }
+    return best;
+  }
+
+  /**
    * Usable keys other than `first`, for a failover list: by tier, then the round-robin
    * rotation or the heaviest first. Keys in half-open are left out: each may take one probe,
    * and a list is not a promise to send.

@@ -50,7 +50,10 @@ export function countTokensHandler(deps: GenerateDependencies) {
       if (denied) throw new LimitRefusalError(denied);
       const adapter = providerAdapter(route!.provider.type);
       const config = providerConfig(route!);
-      const keyEntry = deps.keys.candidates(deps.registry(), route!, undefined).next(Date.now());
+      // A peek, not a pick: Anthropic limits counting apart from messages, so a count must
+      // not spend the key's own rpm (nor take a half-open key's one probe) that its messages
+      // need; nothing about the count is reported back but a refused or unreachable key.
+      const keyEntry = deps.keys.balancer.peek(deps.keys.groupOf(deps.registry(), route!), Date.now());
       // A key this process cannot decrypt: counted with the tokenizer, as without a key.
       const providerKey = keyEntry && usableProviderKey(deps, keyEntry);
       let inputTokens: number;
