@@ -8,6 +8,7 @@ import {
   type ProviderConfig,
   type ProviderEventStream,
 } from '../providers/index.js';
+import { pricesByServiceTier } from '../providers/provider-support.js';
 import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
 import { AnthropicStreamParser } from '../translate/anthropic-stream-parser.js';
 import {
@@ -175,6 +176,8 @@ export const planChatExchange: ExchangePlanner = (
   stream,
 ) => {
   const provider: ProviderDialect = adapter.dialect;
+  // The tier an OpenAI-dialect answer names prices it only at OpenAI (and Azure): Groq's flex is not OpenAI's.
+  const serviceTierPriced = pricesByServiceTier(adapter);
   const created = Math.floor(Date.now() / 1000);
   const shownModel = route.model;
   const includeUsage =
@@ -238,8 +241,8 @@ export const planChatExchange: ExchangePlanner = (
     // came, and only the usage (and the shape around it) is validated.
     const forwardRaw = caller === provider && !adapter.mapResponse;
     if (provider === 'openai') {
-      // The tier that served the answer prices its tokens (priority, flex).
-      const tier = (json as { service_tier?: unknown } | null)?.service_tier;
+      // The tier that served the answer prices its tokens (OpenAI's priority, flex).
+      const tier = serviceTierPriced ? (json as { service_tier?: unknown } | null)?.service_tier : undefined;
       if (forwardRaw) {
         const usage = plainOpenAIUsage(json) ?? read(openAIAnswerUsage, 'usage').usage;
         if (usage) return { text: reply.rawText, usage: withServiceTier(usageFromOpenAI(usage), tier) };
@@ -294,7 +297,7 @@ export const planChatExchange: ExchangePlanner = (
   const translator: StreamTranslator<unknown> =
     caller === provider
       ? new StreamTranslator<unknown>(
-          caller === 'openai' ? new OpenAIStreamParser() : new AnthropicStreamParser(),
+          caller === 'openai' ? new OpenAIStreamParser({ serviceTierPriced }) : new AnthropicStreamParser(),
           FOLLOW_ONLY,
           translatorOptions,
         )
@@ -309,7 +312,7 @@ export const planChatExchange: ExchangePlanner = (
               ...translatorOptions,
             })
         : provider === 'openai'
-          ? openAIToAnthropicStream({ model: shownModel, ...translatorOptions })
+          ? openAIToAnthropicStream({ model: shownModel, serviceTierPriced, ...translatorOptions })
           : geminiToAnthropicStream({ model: shownModel, ...geminiOptions, ...translatorOptions });
 
   const frame = (event: unknown): string => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pricesByServiceTier } from '../providers/provider-support.js';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
 import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import { drained, type ExchangePlanner, streamHeaders, unreadableAnswer, write } from './exchange.js';
@@ -155,6 +156,8 @@ export const planResponsesExchange: ExchangePlanner = (
   stream,
 ) => {
   if (caller !== 'openai' || !adapter.supports('responses', config)) return undefined;
+  // The tier the answer names prices it only at OpenAI (and Azure); another server's tiers are its own.
+  const pricedTier = (tier: unknown) => (pricesByServiceTier(adapter) ? tier : undefined);
   const counted = (outputText: string): NormalisedUsage => ({
     inputTokens: countOpenAiResponses(body, route.model).tokens,
     outputTokens: countTextTokens(outputText, route.model).tokens,
@@ -175,7 +178,7 @@ export const planResponsesExchange: ExchangePlanner = (
         text: JSON.stringify(json),
         usage: withServiceTier(
           responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
-          json?.service_tier,
+          pricedTier(json?.service_tier),
         ),
         ...(typeof json?.id === 'string' && { storedId: json.id }),
       };
@@ -221,7 +224,7 @@ export const planResponsesExchange: ExchangePlanner = (
       } catch (error) {
         broken = error instanceof Error ? error.message : String(error);
       }
-      usage = withServiceTier(usage ?? counted(output.join('')), serviceTier);
+      usage = withServiceTier(usage ?? counted(output.join('')), pricedTier(serviceTier));
       // What was produced, for the request log (joined only if the org logs text).
       const outputText = () => output.join('');
       if (res.destroyed) {

@@ -108,6 +108,16 @@ export function withStreamUsage(body: Readonly<Record<string, unknown>>): Record
   return { ...body, stream: true, stream_options: { ...current, include_usage: true } };
 }
 
+/**
+ * Whether the `service_tier` an answer names prices it: OpenAI's priority and flex tiers bill
+ * at their own rates, and so does Azure OpenAI's priority processing. Other servers name tiers
+ * of their own, priced their own way (Groq's `flex` bills at its on-demand rates), so their
+ * answers are priced at the model's standard rates whatever tier they name.
+ */
+export function pricesByServiceTier(adapter: Pick<ProviderAdapter, 'id'>): boolean {
+  return adapter.id === 'openai' || adapter.id === 'azure-openai';
+}
+
 /** Problems of the configured base URL, for `configProblems`. */
 export function baseUrlProblems(
   adapter: Pick<ProviderAdapter, 'name' | 'defaultBaseUrl'>,

@@ -12,7 +12,17 @@ import { handCheckedOpenAIUsage, type NormalisedUsage, usageFromOpenAI, withServ
 /** The `data:` of OpenAI's last frame; pass it as is (it is not JSON). */
 export const OPENAI_DONE = '[DONE]';
 
+export interface OpenAIStreamParserOptions {
+  /**
+   * Whether the `service_tier` the chunks name prices the answer: true for OpenAI's own tiers
+   * (the default: OpenAI and Azure OpenAI); false for a server whose tiers are priced its own
+   * way (Groq's `flex` bills at its on-demand rates), whose answer is priced at standard rates.
+   */
+  serviceTierPriced?: boolean;
+}
+
 export class OpenAIStreamParser implements StreamParser {
+  readonly #serviceTierPriced: boolean;
   #started = false;
   #usage: NormalisedUsage | undefined;
   /** `${choice}:${index}` of the tool calls already opened. */
@@ -22,6 +32,10 @@ export class OpenAIStreamParser implements StreamParser {
   readonly #answered = new Set<number>();
 
   #serviceTier: string | undefined;
+
+  constructor(options: OpenAIStreamParserOptions = {}) {
+    this.#serviceTierPriced = options.serviceTierPriced ?? true;
+  }
 
   get usage(): NormalisedUsage | undefined {
     return withServiceTier(this.#usage, this.#serviceTier);
@@ -35,7 +49,7 @@ export class OpenAIStreamParser implements StreamParser {
     if (event === OPENAI_DONE) return [{ type: 'end', ...(this.#usage ? { usage: this.#usage } : {}) }];
     // Every chunk names the tier that serves the answer (priority and flex bill at their rates).
     const tier = (event as { service_tier?: unknown } | null)?.service_tier;
-    if (typeof tier === 'string') this.#serviceTier = tier;
+    if (typeof tier === 'string' && this.#serviceTierPriced) this.#serviceTier = tier;
     const plain = plainChunk(event);
     const chunk = plain ? { success: true as const, data: plain } : openAIChatChunk.safeParse(event);
     if (!chunk.success) {

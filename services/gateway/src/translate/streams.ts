@@ -10,7 +10,7 @@ import { AnthropicStreamParser } from './anthropic-stream-parser.js';
 import { type GeminiStreamOptions, GeminiStreamParser } from './gemini-stream-parser.js';
 import type { OpenAIChatChunkOut } from './openai-chat-types.js';
 import { OpenAIStreamEmitter, type OpenAIStreamOptions } from './openai-stream-emitter.js';
-import { OpenAIStreamParser } from './openai-stream-parser.js';
+import { OpenAIStreamParser, type OpenAIStreamParserOptions } from './openai-stream-parser.js';
 import { StreamTranslator, type StreamTranslatorOptions } from './stream-translator.js';
 
 export type OpenAIClientStreamOptions = OpenAIStreamOptions & StreamTranslatorOptions;
@@ -25,9 +25,9 @@ export function anthropicToOpenAIStream(
 
 /** A GPT (or OpenAI-compatible) model answering an Anthropic-SDK caller. Ask upstream for include_usage. */
 export function openAIToAnthropicStream(
-  options: AnthropicClientStreamOptions = {},
+  options: AnthropicClientStreamOptions & OpenAIStreamParserOptions = {},
 ): StreamTranslator<AnthropicStreamEventOut> {
-  return new StreamTranslator(new OpenAIStreamParser(), new AnthropicStreamEmitter(options), options);
+  return new StreamTranslator(new OpenAIStreamParser(options), new AnthropicStreamEmitter(options), options);
 }
 
 /** Gemini answering an OpenAI-SDK caller. */

@@ -56,7 +56,9 @@ export interface NormalisedUsage {
 /**
  * The usage with the service tier an OpenAI answer names (its `service_tier`, beside the
  * usage): `priority` (named `fast` since 2026-07-30, the same tier and rates) and `flex` bill
- * at other rates; `default`, `auto` or none at the standard.
+ * at other rates; `default`, `auto` or none at the standard. Only OpenAI's (and Azure's) tiers
+ * are these: the caller passes no tier for another server's answer (Groq's `flex` bills at its
+ * on-demand rates; `pricesByServiceTier`).
  */
 export function withServiceTier(
   usage: NormalisedUsage | undefined,

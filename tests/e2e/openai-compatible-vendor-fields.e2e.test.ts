@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+/** The chat fields Mistral's API takes; anything else is a 422 `extra_forbidden`, as Mistral answers it. */
+const MISTRAL_CHAT_FIELDS = new Set([
+  'model',
+  'messages',
+  'stream',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'stop',
+  'random_seed',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'presence_penalty',
+  'frequency_penalty',
+  'n',
+  'safe_prompt',
+]);
+
+/** The fields of Mistral's embeddings endpoint (docs.mistral.ai/api/endpoint/embeddings). */
+const MISTRAL_EMBEDDINGS_FIELDS = new Set([
+  'model',
+  'input',
+  'output_dimension',
+  'output_dtype',
+  'encoding_format',
+  'metadata',
+]);
+
+const USAGE = { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 };
+
+/** Mistral's pydantic validation: a 422 naming each field it does not know. */
+function mistralRefusal(fields: string[]): string {
+  return JSON.stringify({
+    object: 'error',
+    message: {
+      detail: fields.map((field) => ({
+        type: 'extra_forbidden',
+        loc: ['body', field],
+        msg: 'Extra inputs are not permitted',
+      })),
+    },
+    type: 'invalid_request_error',
+    param: null,
+    code: null,
+  });
+}
+
+/**
+ * What differs between the servers of the OpenAI dialect, as their answers and refusals show
+ * it: the tier a Groq answer names is Groq's (its flex bills at on-demand rates), OpenAI's tier
+ * is on every chunk of a stream (a stream cut short is still priced at it), and Mistral refuses
+ * the fields it does not know (`stream_options`, `max_completion_tokens`, `dimensions`).
+ */
+describe('OpenAI-dialect fields per vendor', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const bodies: Array<{ path: string; body: Record<string, unknown> }> = [];
+
+  before(async () => {
+    upstream = createServer(async (req, res) => {
+      let text = '';
+      for await (const part of req) text += part;
+      const body = JSON.parse(text) as Record<string, unknown>;
+      const path = req.url ?? '';
+      bodies.push({ path, body });
+      if (path.startsWith('/openai-cut/')) {
+        // OpenAI's own chunks, in its key order, served at priority; the connection breaks mid-answer.
+        const cut = (delta: object) =>
+          `data: ${JSON.stringify({ id: 'chatcmpl-p', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini-2024-07-18', service_tier: 'priority', system_fingerprint: 'fp_1', choices: [{ index: 0, delta, logprobs: null, finish_reason: null }], usage: null })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(cut({ role: 'assistant', content: '', refusal: null }));
+        for (let i = 0; i < 20; i++) res.write(cut({ content: 'lorem ipsum dolor sit amet ' }));
+        setTimeout(() => res.destroy(), 200);
+        return;
+      }
+      if (path.startsWith('/mistral/v1/embeddings')) {
+        const unknown = Object.keys(body).filter((field) => !MISTRAL_EMBEDDINGS_FIELDS.has(field));
+        if (unknown.length > 0) {
+          res.writeHead(422, { 'content-type': 'application/json' });
+          res.end(mistralRefusal(unknown));
+          return;
+        }
+        const size = typeof body.output_dimension === 'number' ? body.output_dimension : 4;
+        const embedding = Array.from({ length: size }, (_, i) => i / 10);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            data: [{ object: 'embedding', index: 0, embedding }],
+            model: body.model,
+            usage: { prompt_tokens: 1000, total_tokens: 1000 },
+          }),
+        );
+        return;
+      }
+      if (path.startsWith('/mistral/')) {
+        const unknown = Object.keys(body).filter((field) => !MISTRAL_CHAT_FIELDS.has(field));
+        if (unknown.length > 0) {
+          res.writeHead(422, { 'content-type': 'application/json' });
+          res.end(mistralRefusal(unknown));
+          return;
+        }
+      }
+      // Groq (and OpenAI) name the tier that served the request on the answer and every chunk.
+      const tier =
+        path.startsWith('/groq/') && typeof body.service_tier === 'string' && body.service_tier !== 'auto'
+          ? body.service_tier
+          : path.startsWith('/groq/')
+            ? 'on_demand'
+            : undefined;
+      const base = {
+        id: 'chatcmpl-1',
+        created: 1,
+        model: body.model,
+        ...(tier !== undefined ? { service_tier: tier } : {}),
+      };
+      if (body.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            ...base,
+            object: 'chat.completion',
+            choices: [
+              { index: 0, message: { role: 'assistant', content: 'Hi there' }, finish_reason: 'stop' },
+            ],
+            usage: USAGE,
+          }),
+        );
+        return;
+      }
+      const chunk = (choices: object[], extra: object = {}) =>
+        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+      const mistral = path.startsWith('/mistral/');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        chunk([{ index: 0, delta: { role: 'assistant', content: 'Hi there' }, finish_reason: null }]) +
+          // Mistral puts the usage in the finish chunk, unasked; the others in a chunk of its own.
+          chunk([{ index: 0, delta: {}, finish_reason: 'stop' }], mistral ? { usage: USAGE } : {}) +
+          (mistral ? '' : chunk([], { usage: USAGE })) +
+          'data: [DONE]\n\n',
+      );
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      "openai/gpt-oss-120b": { input: "0.15", output: "0.60", currency: USD }
+      "mistral-small-2506": { input: "0.10", output: "0.30" }
+    providers:
+      - name: groq
+        type: openai-compatible
+        vendor: groq
+        baseUrl: ${url}/groq/openai/v1
+        models: ["openai/gpt-oss-120b"]
+        keys: [{ name: k1, secret: "gsk_0123456789abcdef0123456789abcdef" }]
+      - name: mistral
+        type: openai-compatible
+        vendor: mistral
+        baseUrl: ${url}/mistral/v1
+        models: [mistral-small-2506, codestral-embed-2505]
+        keys: [{ name: k1, secret: "mistral-key-0123456789abcdef" }]
+      - name: openai
+        type: openai
+        baseUrl: ${url}/openai-cut/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "sk-proj-0123456789abcdef0123456789abcdef" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`);
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.closeAllConnections();
+    upstream?.close();
+  });
+
+  const openai = () =>
+    new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+  const lastCompleted = async () => {
+    const event = (await gateway.requestEvents()).at(-1);
+    if (event?.type !== 'RequestCompleted') throw new Error(`no RequestCompleted: ${JSON.stringify(event)}`);
+    return event.data;
+  };
+
+  // 1000 * 0.15 / 1M + 500 * 0.60 / 1M: Groq bills flex at its on-demand rates.
+  const GROQ_FULL_PRICE = '0.00045';
+
+  it("a Groq answer served at Groq's flex tier is priced at the model's standard rates (plain)", async () => {
+    const answer = await openai().chat.completions.create({
+      model: 'openai/gpt-oss-120b',
+      messages: [{ role: 'user', content: 'Hi' }],
+      service_tier: 'flex',
+    });
+    assert.equal(answer.service_tier, 'flex');
+    const data = await lastCompleted();
+    assert.equal(data.cost, GROQ_FULL_PRICE, `recorded ${data.cost}, serviceTier ${data.usage.serviceTier}`);
+    assert.equal(data.usage.serviceTier, undefined);
+  });
+
+  it("a Groq answer served at Groq's flex tier is priced at the model's standard rates (streamed)", async () => {
+    const stream = await openai().chat.completions.create({
+      model: 'openai/gpt-oss-120b',
+      messages: [{ role: 'user', content: 'Hi' }],
+      service_tier: 'flex',
+      stream: true,
+    });
+    for await (const _ of stream) {
+      // read to the end
+    }
+    const data = await lastCompleted();
+    assert.equal(data.cost, GROQ_FULL_PRICE, `recorded ${data.cost}, serviceTier ${data.usage.serviceTier}`);
+    assert.equal(data.usage.serviceTier, undefined);
+  });
+});
