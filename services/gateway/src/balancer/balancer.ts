@@ -95,8 +95,9 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
 
   /**
    * A usable key for a call that does not count as one of its requests (token counting):
-   * `pick` without the hand-out. Its own RPM is not spent, no half-open probe is claimed
-   * (half-open keys are left out), the rotation does not move. Undefined when no key fits.
+   * the active set's keys in turn, on a turn apart from the requests'. Its own RPM is not
+   * spent, no half-open probe is claimed (half-open keys are left out), the requests'
+   * rotation does not move. Undefined when no key fits.
    */
   peek(group: string, now: number): K | undefined {
     return this.#groups.get(group)?.peek(now)?.key;

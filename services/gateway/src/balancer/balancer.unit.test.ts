@@ -385,26 +385,31 @@ describe('failover lists', () => {
 });
 
 describe('peek (a key for a call that is not one of its requests)', () => {
-  test('spends no rpm and moves no rotation: the next pick is the one it would have been', () => {
+  test('spends no rpm and moves no rotation: the next picks are the ones they would have been', () => {
     const balancer = balancerWith(
       [key('a', 1, { limits: { rpm: 1 } }), key('b', 1, { limits: { rpm: 1 } })],
       'round-robin',
     );
-    for (let i = 0; i < 10; i++) assert.equal(balancer.peek(G, T)?.providerKeyId, 'a');
-    assert.equal(balancer.describe(G, T)[0]?.usage.requestsPerMinute, 0);
+    for (let i = 0; i < 10; i++) assert.ok(balancer.peek(G, T));
+    assert.deepEqual(
+      balancer.describe(G, T).map((k) => k.usage.requestsPerMinute),
+      [0, 0],
+    );
     // Each key still has its one request of the minute, and the rotation starts where it was.
     assert.deepEqual(picks(balancer, 3), ['a', 'b', 'none']);
   });
 
-  test('the heaviest usable key of the best tier; none when no key is usable', () => {
+  test('the usable keys of the best tier in turn; lower tiers only when none is; none at all', () => {
     const balancer = balancerWith([key('a', 1), key('b', 3), key('backup', 9, { tier: 1 })], 'weighted');
-    assert.equal(balancer.peek(G, T)?.providerKeyId, 'b');
+    const peeks = (count: number) =>
+      Array.from({ length: count }, () => balancer.peek(G, T)?.providerKeyId ?? 'none');
+    assert.deepEqual(peeks(4), ['a', 'b', 'a', 'b']);
     balancer.reportFailure('b', { now: T, kind: 'rate_limited', retryAfterMs: 1_000 });
-    assert.equal(balancer.peek(G, T)?.providerKeyId, 'a');
+    assert.deepEqual(peeks(2), ['a', 'a']);
     balancer.reportFailure('a', { now: T, kind: 'auth_refused' });
-    assert.equal(balancer.peek(G, T)?.providerKeyId, 'backup');
+    assert.deepEqual(peeks(1), ['backup']);
     balancer.reportFailure('backup', { now: T, kind: 'auth_refused' });
-    assert.equal(balancer.peek(G, T), undefined);
+    assert.deepEqual(peeks(1), ['none']);
     assert.equal(new Balancer().peek('nope', T), undefined);
   });
 

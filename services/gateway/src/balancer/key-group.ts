@@ -52,6 +52,8 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
   /** Round-robin: the next position in the active set, and the key served last. */
   #rr = 0;
   #lastServed: Slot<K> | null = null;
+  /** `peek`'s own turn in the active set (taken modulo its size). */
+  #peekAt = 0;
 
   /** When the active set must be rebuilt; -Infinity: at the next selection. */
   #refreshAt = Number.NEGATIVE_INFINITY;
@@ -208,16 +210,25 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
 
   /**
    * A usable key for a call that is not one of the key's requests (Anthropic's token
-   * counting: free, and limited apart from messages): the best tier's heaviest key whose
-   * circuit is closed, given order on a tie. Nothing is handed out: the key's own RPM is not
-   * spent, no half-open probe is taken (such keys are left out), and the rotation and the
-   * sessions do not move.
+   * counting: free, and limited apart from messages): the keys of the active set in turn, on
+   * a turn of their own, then the best of the lower tiers. Nothing is handed out: the key's
+   * own RPM is not spent, no half-open probe is taken (such keys are left out), and the
+   * requests' rotation and sessions do not move. Spreading the calls keeps one key's limit
+   * for them from being the whole group's.
    */
   peek(now: number): Slot<K> | undefined {
     if (now >= this.#refreshAt) this.#refresh(now);
+    const n = this.#n;
+    for (let step = 0; step < n; step++) {
+      const j = (this.#peekAt + step) % n;
+      const slot = this.slots[this.#slotOf[j]!]!;
+      if (slot.health.circuit.openUntil !== 0) continue;
+      this.#peekAt = j + 1;
+      return slot;
+    }
     let best: Slot<K> | undefined;
     for (const slot of this.slots) {
-      if (!slot.usable || slot.health.circuit.openUntil !== 0) continue;
+      if (!slot.usable || slot.pos >= 0 || slot.health.circuit.openUntil !== 0) continue;
       if (best === undefined || slot.tier < best.tier) best = slot;
       else if (slot.tier === best.tier && slot.effectiveWeight > best.effectiveWeight) best = slot;
     }
