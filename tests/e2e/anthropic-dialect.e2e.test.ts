@@ -11,6 +11,10 @@ import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-und
 
 const ANTHROPIC_KEY = 'sk-ant-api03-dialecttestsabcdefghijklmnopq';
 
+/** ~10 tokens of reasoning per delta. */
+const THOUGHT = 'Let me weigh the next possibility carefully before I answer. ';
+const THINKING_DELTAS = 400;
+
 describe('Anthropic dialect, same dialect to Claude', () => {
   let upstream: Server;
   let gateway: KordonUnderTest;
@@ -23,6 +27,38 @@ describe('Anthropic dialect, same dialect to Claude', () => {
       req.on('end', () => {
         const body = JSON.parse(text) as Record<string, unknown>;
         received.push(body);
+        const sse = (type: string, data: unknown) =>
+          res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+        if (body.stream === true) {
+          // Extended thinking streamed, then the connection ends before message_stop.
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          sse('message_start', {
+            type: 'message_start',
+            message: {
+              id: 'msg_dialect_think',
+              type: 'message',
+              role: 'assistant',
+              model: 'claude-sonnet-4-5',
+              content: [],
+              stop_reason: null,
+              stop_sequence: null,
+              usage: { input_tokens: 30, output_tokens: 1 },
+            },
+          });
+          sse('content_block_start', {
+            type: 'content_block_start',
+            index: 0,
+            content_block: { type: 'thinking', thinking: '', signature: '' },
+          });
+          for (let i = 0; i < THINKING_DELTAS; i++)
+            sse('content_block_delta', {
+              type: 'content_block_delta',
+              index: 0,
+              delta: { type: 'thinking_delta', thinking: THOUGHT },
+            });
+          res.end();
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
@@ -116,5 +152,29 @@ orgs:
       base_url: 'https://api.github.com',
       path: '/users/octocat/repos',
     });
+  });
+
+  it('a Claude stream cut during extended thinking is charged the thinking tokens it streamed', async () => {
+    const stream = client().messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 16_000,
+      thinking: { type: 'enabled', budget_tokens: 10_000 },
+      messages: [{ role: 'user', content: 'Think hard about this.' }],
+    });
+    let thinking = '';
+    stream.on('thinking', (delta) => {
+      thinking += delta;
+    });
+    await stream.finalMessage().catch(() => undefined);
+    assert.equal(thinking.length, THOUGHT.length * THINKING_DELTAS, 'the caller got every thinking delta');
+    const events = await gateway.requestEvents();
+    const failed = events.filter((e) => e.type === 'RequestFailed').at(-1);
+    assert.ok(failed && failed.type === 'RequestFailed', 'a RequestFailed event');
+    const usage = failed.data.usage;
+    // ~4,000 tokens of reasoning reached the caller; Claude bills thinking as output tokens.
+    assert.ok(
+      (usage?.outputTokens ?? 0) >= 2000,
+      `outputTokens recorded: ${usage?.outputTokens} for ${thinking.length} characters of streamed thinking; cost ${failed.data.cost}`,
+    );
   });
 });

@@ -112,6 +112,11 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
       index: 1,
       delta: { type: 'input_json_delta', partial_json: '{"a":' },
     },
+    'an Anthropic thinking delta': {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'thinking_delta', thinking: 'Hmm' },
+    },
   })) {
     it(`stream events: ${what} read by hand is one the schema accepts, read alike`, () => {
       let fast = 0;
@@ -121,7 +126,13 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
         fast++;
         const parsed = anthropicStreamEvents.content_block_delta.safeParse(event);
         assert.ok(parsed.success, `schema refuses what the fast path took: ${JSON.stringify(event)}`);
-        const read = (e: typeof quick) => [e.index, e.delta.type, e.delta.text, e.delta.partial_json];
+        const read = (e: typeof quick) => [
+          e.index,
+          e.delta.type,
+          e.delta.text,
+          e.delta.partial_json,
+          e.delta.thinking,
+        ];
         assert.deepEqual(read(parsed.data), read(quick));
       }
       assert.ok(fast > 5, `${fast} took the fast path`);

@@ -198,11 +198,17 @@ export const anthropicStreamEvents = {
       id: z.string().optional(),
       name: z.string().optional(),
       text: z.string().optional(),
+      thinking: z.string().optional(),
     }),
   }),
   content_block_delta: z.object({
     index: z.number().int(),
-    delta: z.object({ type: z.string(), text: z.string().optional(), partial_json: z.string().optional() }),
+    delta: z.object({
+      type: z.string(),
+      text: z.string().optional(),
+      partial_json: z.string().optional(),
+      thinking: z.string().optional(),
+    }),
   }),
   message_delta: z.object({
     delta: z.object({ stop_reason: z.string().nullish(), stop_sequence: z.string().nullish() }),

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import { type AnthropicUsage, anthropicStreamEvents } from './anthropic-messages-types.js';
 import { finishReasonFromAnthropic } from './finish-reasons.js';
-import { eventType, malformed, type StreamParser, type StreamPart } from './stream-parts.js';
+import { eventType, malformed, type ParsedPart, type StreamParser, type StreamPart } from './stream-parts.js';
 import { type NormalisedUsage, usageFromAnthropic } from './usage.js';
 
 export class AnthropicStreamParser implements StreamParser {
@@ -19,7 +19,7 @@ export class AnthropicStreamParser implements StreamParser {
     return usageFromAnthropic(this.#usage);
   }
 
-  parse(event: unknown): StreamPart[] {
+  parse(event: unknown): ParsedPart[] {
     const type = eventType(event);
     switch (type) {
       case 'message_start':
@@ -43,7 +43,10 @@ export class AnthropicStreamParser implements StreamParser {
                 { type: 'tool-call-start', choice: 0, toolIndex, id: block.id ?? '', name: block.name ?? '' },
               ];
             }
-            return block.type === 'text' && block.text ? [{ type: 'text', choice: 0, text: block.text }] : [];
+            if (block.type === 'text' && block.text) return [{ type: 'text', choice: 0, text: block.text }];
+            if (block.type === 'thinking' && block.thinking)
+              return [{ type: 'reasoning', choice: 0, text: block.thinking }];
+            return [];
           },
         );
       case 'content_block_delta': {
@@ -96,21 +99,25 @@ export class AnthropicStreamParser implements StreamParser {
     schema: z.ZodType<T>,
     type: string,
     event: unknown,
-    translate: (parsed: T) => StreamPart[],
-  ): StreamPart[] {
+    translate: (parsed: T) => ParsedPart[],
+  ): ParsedPart[] {
     const parsed = schema.safeParse(event);
     if (!parsed.success) return [malformed(`malformed Anthropic ${type} event: ${parsed.error.message}`)];
     return translate(parsed.data);
   }
 
-  #blockDelta({ index, delta }: ContentBlockDelta): StreamPart[] {
+  #blockDelta({ index, delta }: ContentBlockDelta): ParsedPart[] {
     if (delta.type === 'text_delta' && delta.text) return [{ type: 'text', choice: 0, text: delta.text }];
+    // Thinking is billed as output tokens: counted, though no other dialect shows it.
+    if (delta.type === 'thinking_delta' && delta.thinking)
+      return [{ type: 'reasoning', choice: 0, text: delta.thinking }];
     const toolIndex = this.#toolIndexByBlock.get(index);
     if (delta.type === 'input_json_delta' && delta.partial_json && toolIndex !== undefined) {
       this.#toolBlocksWithoutArguments.delete(index);
       return [{ type: 'tool-call-delta', choice: 0, toolIndex, argumentsDelta: delta.partial_json }];
     }
-    // thinking_delta, signature_delta, citations_delta: nothing the other dialects can show.
+    // signature_delta (an opaque check of the thinking, not text the model wrote) and
+    // citations_delta: nothing the other dialects can show, nor tokens to count.
     return [];
   }
 
@@ -155,9 +162,10 @@ export function plainContentBlockDelta(event: unknown): ContentBlockDelta | unde
   const { index, delta } = event as Record<string, unknown>;
   if (!Number.isSafeInteger(index)) return undefined;
   if (typeof delta !== 'object' || delta === null || Array.isArray(delta)) return undefined;
-  const { type, text, partial_json } = delta as Record<string, unknown>;
+  const { type, text, partial_json, thinking } = delta as Record<string, unknown>;
   if (typeof type !== 'string') return undefined;
   if (text !== undefined && typeof text !== 'string') return undefined;
   if (partial_json !== undefined && typeof partial_json !== 'string') return undefined;
+  if (thinking !== undefined && typeof thinking !== 'string') return undefined;
   return event as ContentBlockDelta;
 }

@@ -2,7 +2,8 @@
  * An Anthropic stream cut after message_start (an `error` event such as overloaded_error, a
  * client that leaves, a reset) is settled with the output already streamed, counted, not with
  * message_start's placeholder usage (`output_tokens: 1`): a caller who read a long answer and
- * left before message_delta was charged one output token.
+ * left before message_delta was charged one output token. Extended thinking is output Claude
+ * bills, so a stream cut while Claude thinks is charged the thinking streamed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -86,5 +87,67 @@ describe('Anthropic stream cut mid-answer is charged the tokens streamed', () =>
       (usage?.outputTokens ?? 0) >= streamedTokens,
       `streamed ${streamedTokens} tokens, settled with outputTokens=${usage?.outputTokens}`,
     );
+  });
+
+  /** A stream that thinks at length, then is cut before any text: extended thinking. */
+  const THOUGHTS = Array.from({ length: 400 }, (_, i) => `Let me weigh possibility ${i} carefully. `);
+  const THOUGHT = THOUGHTS.join('');
+  const thinkingEvents: unknown[] = [
+    events[0],
+    {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'thinking', thinking: '', signature: '' },
+    },
+    ...THOUGHTS.map((thinking) => ({
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'thinking_delta', thinking },
+    })),
+    // The signature closes the block: an opaque check of the thinking, not counted.
+    {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM'.repeat(50) },
+    },
+  ];
+  const thoughtTokens = countTextTokens(THOUGHT, MODEL).tokens;
+
+  it('same dialect (follow-only), cut during extended thinking: usageSoFar counts the thinking, not the signature', () => {
+    const translator = new StreamTranslator<never>(
+      new AnthropicStreamParser(),
+      { emit: () => [] as never[] },
+      { fallbackUsage },
+    );
+    for (const event of thinkingEvents) translator.push(event);
+    const usage = translator.usageSoFar();
+    assert.equal(usage?.outputTokens, thoughtTokens);
+    assert.ok(thoughtTokens > 2000, `${thoughtTokens} tokens of thinking`);
+    // The log keeps the answer's text, which has none yet.
+    assert.equal(translator.outputText(), '');
+  });
+
+  it('translated to OpenAI chunks, cut during thinking: no thinking reaches the caller, yet it is charged', () => {
+    const translator = anthropicToOpenAIStream({ includeUsage: false, created: 1, fallbackUsage });
+    const chunks = thinkingEvents.flatMap((event) => translator.push(event));
+    assert.ok(!JSON.stringify(chunks).includes('possibility'), JSON.stringify(chunks).slice(0, 300));
+    assert.equal(translator.usageSoFar()?.outputTokens, thoughtTokens);
+  });
+
+  it('a stream that reports no usage is counted with its thinking and its text', () => {
+    const translator = anthropicToOpenAIStream({ includeUsage: true, created: 1, fallbackUsage });
+    const start = { type: 'message_start', message: { id: 'msg_02', model: MODEL } };
+    for (const event of [
+      start,
+      ...thinkingEvents.slice(1),
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: STREAMED } },
+      { type: 'message_stop' },
+    ])
+      translator.push(event);
+    assert.ok(translator.finished);
+    assert.equal(translator.usage?.outputTokens, countTextTokens(THOUGHT + STREAMED, MODEL).tokens);
+    assert.equal(translator.outputText(), STREAMED);
   });
 });

@@ -25,9 +25,23 @@ export type StreamPart =
   | { type: 'end'; usage?: NormalisedUsage }
   | { type: 'error'; failure: StreamFailure };
 
+/**
+ * The model's reasoning as it streams (Claude's thinking text). Providers bill it as output, so
+ * the translator counts it in what a stream cut short is charged; no emitter shows it (the
+ * other dialects have no place for it, and a same-dialect caller gets the provider's frames).
+ */
+export interface ReasoningPart {
+  type: 'reasoning';
+  choice: number;
+  text: string;
+}
+
+/** What a parser reads of an event: parts to emit, and reasoning to count. */
+export type ParsedPart = StreamPart | ReasoningPart;
+
 export interface StreamParser {
   /** Parts for one upstream event: the parsed JSON of an SSE `data:` (or OpenAI's `[DONE]` string). */
-  parse(event: unknown): StreamPart[];
+  parse(event: unknown): ParsedPart[];
   /** What the provider has reported so far; undefined while it has reported nothing. */
   readonly usage: NormalisedUsage | undefined;
   /** The service tier the provider named (OpenAI's `service_tier`), for a usage Kordon counts. */

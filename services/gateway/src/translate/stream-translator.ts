@@ -4,7 +4,8 @@
  * ends, cleanly or not: the usage reported so far (a caller that disconnects is still
  * charged), whether the provider's terminator arrived (a broken upstream is never reported
  * as complete), the failure that broke it, and the text produced (for counting tokens with
- * a tokenizer when the provider reported none).
+ * a tokenizer when the provider reported none; the model's reasoning is counted too, billed
+ * as output though no emitter shows it).
  */
 import type { StreamEmitter, StreamFailure, StreamParser } from './stream-parts.js';
 import { type NormalisedUsage, withServiceTier } from './usage.js';
@@ -12,8 +13,8 @@ import { type NormalisedUsage, withServiceTier } from './usage.js';
 export interface StreamTranslatorOptions {
   /**
    * Usage when the provider reported none by its terminator (the gateway counts it with a
-   * tokenizer, from `outputText()` and the prompt): for the final events, and what `usage`
-   * then reports. Called at most once, at the end.
+   * tokenizer, from the output's text, reasoning included, and the prompt): for the final
+   * events, and what `usage` then reports; also what a stream cut short is charged at least.
    */
   fallbackUsage?: (outputText: string) => NormalisedUsage | undefined;
 }
@@ -35,6 +36,8 @@ export class StreamTranslator<Out> {
   #failure: StreamFailure | undefined;
   /** Text and tool-argument deltas, kept by reference; joined only if asked. */
   readonly #output: string[] = [];
+  /** Reasoning deltas (Claude's thinking): counted as output, never emitted nor in `outputText()`. */
+  readonly #reasoning: string[] = [];
   /** What the stream said about itself, for the attempt's span. */
   readonly #facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
     finishReasons: [],
@@ -72,6 +75,9 @@ export class StreamTranslator<Out> {
         case 'tool-call-delta':
           this.#output.push(part.argumentsDelta);
           break;
+        case 'reasoning':
+          this.#reasoning.push(part.text);
+          continue;
         case 'end': {
           this.#finished = true;
           if (!part.usage) this.#countedUsage = this.#counted();
@@ -108,8 +114,8 @@ export class StreamTranslator<Out> {
   /**
    * What the request is charged if the stream ends here, cleanly or not: the provider's usage,
    * else the tokens counted now from the prompt and the output so far. A stream cut before its
-   * end is charged at least the output counted so far: Claude reports its usage at the start
-   * (`output_tokens: 1`) and the output's count only at the end.
+   * end is charged at least the output counted so far, reasoning included: Claude reports its
+   * usage at the start (`output_tokens: 1`) and the output's count only at the end.
    */
   usageSoFar(): NormalisedUsage | undefined {
     const reported = this.usage;
@@ -123,7 +129,11 @@ export class StreamTranslator<Out> {
 
   /** Counted with the tokenizer, at the rates of the service tier the provider named. */
   #counted(): NormalisedUsage | undefined {
-    return withServiceTier(this.#options.fallbackUsage?.(this.outputText()), this.#parser.serviceTier);
+    const fallbackUsage = this.#options.fallbackUsage;
+    if (fallbackUsage === undefined) return undefined;
+    const text =
+      this.#reasoning.length === 0 ? this.outputText() : this.#reasoning.join('') + this.outputText();
+    return withServiceTier(fallbackUsage(text), this.#parser.serviceTier);
   }
 
   /** The answer's id and model and each choice's finish reason (neutral names), as streamed so far. */
@@ -131,7 +141,7 @@ export class StreamTranslator<Out> {
     return this.#facts;
   }
 
-  /** The answer's text and tool arguments so far, for counting tokens when no usage came. */
+  /** The answer's text and tool arguments so far (not the reasoning), as the request log keeps it. */
   outputText(): string {
     return this.#output.join('');
   }
