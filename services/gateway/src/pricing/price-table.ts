@@ -62,7 +62,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
   providers: {
     openai: {
       source:
-        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026); gpt-5.2 and gpt-5.5 (its >272K rule that of gpt-5.4: $10 / $1 / $45) added 2026-12-02 from such copies (two or more agreeing).',
+        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026); gpt-5.2 and gpt-5.5 (its >272K rule that of gpt-5.4: $10 / $1 / $45) added 2026-12-02 from such copies (two or more agreeing); text-embedding-ada-002 ($0.10 per 1M input tokens, legacy) added 2026-12-02 from such copies (two or more agreeing).',
       checkedAt: '2026-11-30',
     },
     anthropic: {
@@ -182,6 +182,8 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'text-embedding-3-small': usd({ provider: 'openai', input: '0.02', output: '0' }),
     'text-embedding-3-large': usd({ provider: 'openai', input: '0.13', output: '0' }),
+    // Legacy, still served (and the default of many embedding libraries).
+    'text-embedding-ada-002': usd({ provider: 'openai', input: '0.10', output: '0' }),
 
     // ---- Anthropic ----------------------------------------------------------------------
     // Fast mode (`speed: "fast"`): Opus 5 and 4.8 at 2x ($10 / $50), Opus 4.7 and 4.6 at 6x ($30 / $150).

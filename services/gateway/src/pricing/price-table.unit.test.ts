@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareAmounts } from './cost.js';
+import { compareAmounts, computeCost } from './cost.js';
 import { nameCandidates } from './model-match.js';
-import { indexPriceTable } from './price-book.js';
+import { indexPriceTable, PriceBook } from './price-book.js';
 import type { PriceTier } from './price-schema.js';
 import { SHIPPED_PRICE_TABLE } from './price-table.js';
 
@@ -43,6 +43,7 @@ describe('the shipped price table', () => {
       'gpt-5-nano',
       'text-embedding-3-small',
       'text-embedding-3-large',
+      'text-embedding-ada-002',
       'claude-opus-4-1',
       'claude-sonnet-4-5',
       'claude-haiku-4-5',
@@ -56,6 +57,14 @@ describe('the shipped price table', () => {
       'mistral-small-2506',
     ];
     for (const model of expected) assert.ok(SHIPPED_PRICE_TABLE.models[model], model);
+  });
+
+  test('text-embedding-ada-002: $0.10 per 1M input tokens, so 1,000 tokens cost $0.0001', () => {
+    const found = PriceBook.shipped().lookup('text-embedding-ada-002');
+    assert.equal(found.status, 'priced');
+    if (found.status !== 'priced') return;
+    const cost = computeCost(found.price, { inputTokens: 1000, outputTokens: 0, cachedInputTokens: 0 });
+    assert.deepEqual([cost.amount, cost.currency], ['0.0001', 'USD']);
   });
 
   test('every Anthropic model prices cache writes (5m and 1h); nobody else does', () => {
