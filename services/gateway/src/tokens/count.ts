@@ -210,7 +210,7 @@ function addImage(tally: Tally, model: string, detail: string | undefined, size:
   }
   // Gemini's tiles where Gemini bills; Claude's published rule elsewhere (other vendors: an estimate).
   const gemini = tally.tokenizer.baseModel.startsWith('gemini');
-  const r = gemini ? geminiImageTokens(size) : anthropicImageTokens(size);
+  const r = gemini ? geminiImageTokens(size) : anthropicImageTokens(model, size);
   tally.tokens += r.tokens;
   if (!r.exact || !(gemini || tally.tokenizer.baseModel.startsWith('claude'))) tally.flag('images');
 }

@@ -18,14 +18,16 @@ import { baseModelName } from './tokenizer.js';
  *   Other OpenAI-compatible models: the gpt-4o tile rule, marked as an approximation.
  *
  * Anthropic (platform.claude.com/docs/en/build-with-claude/vision): tokens = width x height / 750,
- *   after shrinking the long edge to 1568px; images beyond ~1600 tokens are scaled down, so
- *   1600 is the ceiling.
+ *   after shrinking the image to the model's maximal native resolution:
+ *     claude-opus-4-7                          long edge 2576px, 4784 tokens
+ *     other models                             long edge 1568px, ~1600 tokens
+ *   Images beyond it are scaled down, so that is the model's ceiling.
  *
  * When the size is unknown (an http URL, a format we do not sniff) the estimate is the rule's
  * ceiling, so admission reserves too much rather than too little:
  *   tile models  base + 8 tiles (a 768x2048 image: 2 x 4 tiles; gpt-4o: 1445)
  *   patch models 1536 patches x multiplier
- *   Anthropic    1600
+ *   Anthropic    the model's ceiling (4784 on claude-opus-4-7, 1600 on the others)
  * Sizes of inline (base64) PNG, GIF, WebP and JPEG images are read from their headers.
  */
 
@@ -149,15 +151,33 @@ export function geminiImageTokens(size: ImageSize | null): ImageTokens {
   return { tokens: Math.max(tiles * GEMINI_TILE_TOKENS, GEMINI_TILE_TOKENS), exact: false };
 }
 
-const ANTHROPIC_LONG_EDGE = 1568;
-const ANTHROPIC_MAX_TOKENS = 1600;
+/** The largest image a Claude model reads as is: larger ones are scaled down to fit. */
+interface ClaudeImageResolution {
+  readonly longEdge: number;
+  readonly maxTokens: number;
+}
 
-/** Tokens of one image in an Anthropic prompt (width x height / 750, capped as Anthropic resizes). */
-export function anthropicImageTokens(size: ImageSize | null): ImageTokens {
-  if (!validSize(size)) return { tokens: ANTHROPIC_MAX_TOKENS, exact: false };
-  const s = Math.min(1, ANTHROPIC_LONG_EDGE / Math.max(size.width, size.height));
+/** Opus 4.7 reads images at up to ~3.75 MP (2576 x 1456): about three times the others. */
+const CLAUDE_HIGH_RESOLUTION: ClaudeImageResolution = { longEdge: 2576, maxTokens: 4784 };
+const CLAUDE_RESOLUTION: ClaudeImageResolution = { longEdge: 1568, maxTokens: 1600 };
+/** The models with the high resolution, by their Anthropic, Bedrock or Vertex name. */
+const CLAUDE_HIGH_RESOLUTION_MODEL = /(?:^|\.)claude-opus-4-7(?:[-@:]|$)/;
+
+/** The maximal native image resolution of a Claude model (the vision guide's per-model limits). */
+function claudeImageResolution(model: string): ClaudeImageResolution {
+  return CLAUDE_HIGH_RESOLUTION_MODEL.test(baseModelName(model)) ? CLAUDE_HIGH_RESOLUTION : CLAUDE_RESOLUTION;
+}
+
+/**
+ * Tokens of one image in an Anthropic prompt for `model` (width x height / 750, capped as
+ * Claude resizes it). An image of unknown size (a URL) is the model's ceiling.
+ */
+export function anthropicImageTokens(model: string, size: ImageSize | null): ImageTokens {
+  const { longEdge, maxTokens } = claudeImageResolution(model);
+  if (!validSize(size)) return { tokens: maxTokens, exact: false };
+  const s = Math.min(1, longEdge / Math.max(size.width, size.height));
   const tokens = Math.ceil((size.width * s * (size.height * s)) / 750);
-  return { tokens: Math.min(tokens, ANTHROPIC_MAX_TOKENS), exact: true };
+  return { tokens: Math.min(tokens, maxTokens), exact: true };
 }
 
 // ---- reading sizes from inline images --------------------------------------------------

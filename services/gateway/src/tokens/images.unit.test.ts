@@ -7,6 +7,9 @@ import {
   openAiImageTokens,
   sniffImageSize,
 } from './images.js';
+import { estimateRequestTokens } from './index.js';
+
+const CLAUDE = 'claude-sonnet-4-5';
 
 describe('OpenAI image tokens', () => {
   test("the images guide's own examples (gpt-4o): 1024x1024 high 765, 2048x4096 high 1105, 4096x8192 low 85", () => {
@@ -75,17 +78,58 @@ describe('OpenAI image tokens', () => {
 
 describe('Anthropic image tokens', () => {
   test('width x height / 750: 1000x1000 is 1334, 1092x1092 is 1590 (the table in the vision guide)', () => {
-    assert.deepEqual(anthropicImageTokens({ width: 1000, height: 1000 }), { tokens: 1334, exact: true });
-    assert.equal(anthropicImageTokens({ width: 1092, height: 1092 }).tokens, 1590);
-    assert.equal(anthropicImageTokens({ width: 200, height: 200 }).tokens, 54);
+    assert.deepEqual(anthropicImageTokens(CLAUDE, { width: 1000, height: 1000 }), {
+      tokens: 1334,
+      exact: true,
+    });
+    assert.equal(anthropicImageTokens(CLAUDE, { width: 1092, height: 1092 }).tokens, 1590);
+    assert.equal(anthropicImageTokens(CLAUDE, { width: 200, height: 200 }).tokens, 54);
   });
 
   test('large images are resized: never more than 1600 tokens', () => {
-    assert.equal(anthropicImageTokens({ width: 4000, height: 3000 }).tokens, 1600);
+    assert.equal(anthropicImageTokens(CLAUDE, { width: 4000, height: 3000 }).tokens, 1600);
   });
 
   test('unknown size: 1600, flagged', () => {
-    assert.deepEqual(anthropicImageTokens(null), { tokens: 1600, exact: false });
+    assert.deepEqual(anthropicImageTokens(CLAUDE, null), { tokens: 1600, exact: false });
+  });
+
+  test('claude-opus-4-7 reads up to 2576px on the long edge, 4784 tokens; its ceiling for an unknown size', () => {
+    // 2576x1456 is Opus 4.7's largest image: 92 x 52 patches of 28px, 4784 tokens.
+    assert.equal(anthropicImageTokens('claude-opus-4-7', { width: 2576, height: 1456 }).tokens, 4784);
+    assert.equal(anthropicImageTokens('claude-opus-4-7', { width: 1568, height: 1568 }).tokens, 3279);
+    assert.equal(anthropicImageTokens('claude-opus-4-7', { width: 8000, height: 6000 }).tokens, 4784);
+    assert.deepEqual(anthropicImageTokens('claude-opus-4-7', null), { tokens: 4784, exact: false });
+    // The same model by its dated, Bedrock and Vertex names; the older models keep their rule.
+    for (const model of [
+      'claude-opus-4-7-20260416',
+      'anthropic/claude-opus-4-7',
+      'us.anthropic.claude-opus-4-7-v1:0',
+      'claude-opus-4-7@20260416',
+    ])
+      assert.equal(anthropicImageTokens(model, null).tokens, 4784, model);
+    for (const model of ['claude-opus-4-6', 'claude-sonnet-4-5', 'claude-opus-4-1', 'claude-opus-4-70'])
+      assert.equal(anthropicImageTokens(model, { width: 2576, height: 1456 }).tokens, 1600, model);
+  });
+
+  test('a request to claude-opus-4-7 reserves what its images cost, inline or by URL', () => {
+    const inputTokens = (source: Record<string, unknown>): number => {
+      const body = {
+        model: 'claude-opus-4-7',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: [{ type: 'image', source }] }],
+      };
+      const estimate = estimateRequestTokens({
+        dialect: 'anthropic-messages',
+        body,
+        model: 'claude-opus-4-7',
+      });
+      assert.ok(estimate.ok, JSON.stringify(estimate));
+      return estimate.estimate.inputTokens;
+    };
+    const data = pngHeader(2576, 1456).toString('base64');
+    assert.ok(inputTokens({ type: 'base64', media_type: 'image/png', data }) >= 4784);
+    assert.ok(inputTokens({ type: 'url', url: 'https://example.com/screenshot.png' }) >= 4784);
   });
 });
 
