@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
@@ -68,5 +69,92 @@ orgs:
     if (event.type !== 'RequestCompleted') return;
     assert.equal(event.data.usage.inputTokens, 1000);
     assert.equal(event.data.cost, '0.0001', `recorded cost ${event.data.cost} for 1,000 ada-002 tokens`);
+  });
+
+  const anthropic = () => new Anthropic({ baseURL: gateway.url, apiKey: key(), maxRetries: 0 });
+  /** The org's models in list order; the `gpt-4.1*` pattern is not one. */
+  const MODELS = ['text-embedding-3-small', 'text-embedding-ada-002', 'gpt-4o-mini'];
+  const anthropicGet = (path: string) =>
+    fetch(`${gateway.url}${path}`, { headers: { 'x-api-key': key(), 'anthropic-version': '2023-06-01' } });
+
+  it('Anthropic SDK: models.list pages by limit, after_id and before_id, with has_more', async () => {
+    const first = await anthropic().models.list({ limit: 1 });
+    assert.deepEqual(
+      first.data.map((m) => m.id),
+      MODELS.slice(0, 1),
+    );
+    assert.equal(first.has_more, true);
+    assert.equal(first.first_id, MODELS[0]);
+    assert.equal(first.last_id, MODELS[0]);
+    // The SDK pages on with last_id as after_id, until has_more is false.
+    const all: string[] = [];
+    for await (const model of anthropic().models.list({ limit: 2 })) all.push(model.id);
+    assert.deepEqual(all, MODELS);
+    const last = await anthropic().models.list({ limit: 2, after_id: MODELS[0] });
+    assert.deepEqual(
+      last.data.map((m) => m.id),
+      MODELS.slice(1),
+    );
+    assert.equal(last.has_more, false);
+    // before_id: the page just before it; has_more says whether more lie before that.
+    const before = await anthropic().models.list({ limit: 1, before_id: MODELS[2] });
+    assert.deepEqual(
+      before.data.map((m) => m.id),
+      [MODELS[1]],
+    );
+    assert.equal(before.has_more, true);
+    const start = await anthropic().models.list({ limit: 5, before_id: MODELS[1] });
+    assert.deepEqual([start.data.map((m) => m.id), start.has_more], [[MODELS[0]], false]);
+    // No limit: Anthropic's 20, so all three.
+    const whole = await anthropic().models.list();
+    assert.deepEqual([whole.data.length, whole.has_more], [3, false]);
+  });
+
+  it('Anthropic models.list: a limit out of 1-1000 or an unknown cursor is a 400 in its dialect', async () => {
+    for (const query of [
+      'limit=0',
+      'limit=1001',
+      'limit=abc',
+      'limit=1.5',
+      'after_id=gpt-9',
+      'after_id=a&before_id=b',
+    ]) {
+      const answer = await anthropicGet(`/v1/models?${query}`);
+      assert.equal(answer.status, 400, query);
+      const body = (await answer.json()) as { type: string; error: { type: string; message: string } };
+      assert.equal(body.type, 'error', query);
+      assert.equal(body.error.type, 'invalid_request_error', query);
+    }
+    assert.equal((await anthropicGet('/v1/models?limit=1000')).status, 200);
+  });
+
+  it('models.retrieve of a wildcard pattern is a 404, as an unknown model, in both dialects', async () => {
+    assert.equal((await openai().models.retrieve('gpt-4.1-mini')).id, 'gpt-4.1-mini');
+    for (const id of ['gpt-4.1*', 'openai/gpt-4.1*']) {
+      const openaiAnswer = await openai()
+        .models.retrieve(id)
+        .catch((error: unknown) => error);
+      assert.ok(openaiAnswer instanceof OpenAI.NotFoundError, `${id}: ${String(openaiAnswer)}`);
+      assert.equal(openaiAnswer.code, 'model_not_found');
+      const anthropicAnswer = await anthropic()
+        .models.retrieve(id)
+        .catch((error: unknown) => error);
+      assert.ok(anthropicAnswer instanceof Anthropic.NotFoundError, `${id}: ${String(anthropicAnswer)}`);
+    }
+  });
+
+  it('the model answers carry the request id, as every other answer', async () => {
+    for (const path of ['/v1/models', '/v1/models/gpt-4o-mini']) {
+      const openaiAnswer = await fetch(`${gateway.url}${path}`, {
+        headers: { authorization: `Bearer ${key()}` },
+      });
+      assert.equal(openaiAnswer.status, 200);
+      assert.match(openaiAnswer.headers.get('x-request-id') ?? '', /\S/, path);
+      const anthropicAnswer = await anthropicGet(path);
+      assert.equal(anthropicAnswer.status, 200);
+      const id = anthropicAnswer.headers.get('request-id');
+      assert.ok(id, path);
+      assert.equal(anthropicAnswer.headers.get('x-request-id'), id, path);
+    }
   });
 });

@@ -285,7 +285,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Listing models is not usage (no event), but it obeys who may use the key from where, and
   // shows only the models the key's policies allow.
   const withModelAccess =
-    (handle: (req: IncomingMessage, res: ServerResponse, orgId: string, allowed: ModelAllowed) => void) =>
+    (
+      handle: (
+        req: IncomingMessage,
+        res: ServerResponse,
+        orgId: string,
+        allowed: ModelAllowed,
+        requestId: string,
+      ) => void,
+    ) =>
     async (req: IncomingMessage, res: ServerResponse) => {
       const requestId = newEventId();
       const dialect = dialectOfHeaders(req);
@@ -302,7 +310,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           usdPriced,
         );
         if (typeof access !== 'function') throw new LimitRefusalError(access);
-        handle(req, res, caller.key.orgId, access);
+        handle(req, res, caller.key.orgId, access, requestId);
       } catch (error) {
         if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
         else {
@@ -325,11 +333,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'POST /v1/responses': generateHandler('openai', 'responses', planResponsesExchange, generate),
       'POST /v1/messages/count_tokens': countTokensHandler(generate),
       // Both SDKs call these paths (`models.list`, `models.retrieve`).
-      'GET /v1/models': withModelAccess((req, res, orgId, allowed) =>
-        listModels(req, res, registry.state, orgId, allowed),
+      'GET /v1/models': withModelAccess((req, res, orgId, allowed, requestId) =>
+        listModels(req, res, registry.state, orgId, allowed, requestId),
       ),
-      [`GET ${MODEL_PATH_PREFIX}*`]: withModelAccess((req, res, orgId, allowed) =>
-        retrieveModel(req, res, registry.state, orgId, allowed),
+      [`GET ${MODEL_PATH_PREFIX}*`]: withModelAccess((req, res, orgId, allowed, requestId) =>
+        retrieveModel(req, res, registry.state, orgId, allowed, requestId),
       ),
     },
     registry: () => registry.state,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { providersOf, type RegistryState } from '../registry/registry.js';
-import { dialectOfHeaders, GatewayError } from './gateway-error.js';
+import { answerHeaders, type Dialect, dialectOfHeaders, GatewayError } from './gateway-error.js';
 import { routeModel } from './route-model.js';
 
 /** Whether the caller's policies (every scope's model list) let its requests name a model. */
@@ -12,10 +12,16 @@ export const MODEL_PATH_PREFIX = '/v1/models/';
 /** When a model "was created": Kordon does not know, and the SDKs need a value. */
 const CREATED = 0;
 
+/** Anthropic's `GET /v1/models` page size: 20 unless asked, 1 to 1000. */
+const ANTHROPIC_DEFAULT_LIMIT = 20;
+const ANTHROPIC_MAX_LIMIT = 1000;
+
 /**
  * `GET /v1/models`: the models the caller may use (the org's, wildcard patterns left out as
- * not listable, minus those its policies' model lists forbid), in the OpenAI list shape, or
- * Anthropic's when the caller sends `anthropic-version` (the Anthropic SDK always does).
+ * not listable, minus those its policies' model lists forbid), in the OpenAI list shape (all
+ * of them: OpenAI's list has no pages), or Anthropic's when the caller sends
+ * `anthropic-version` (the Anthropic SDK always does): one page of `limit` models after
+ * `after_id` or before `before_id`, with `has_more` in that direction.
  */
 export function listModels(
   req: IncomingMessage,
@@ -23,23 +29,65 @@ export function listModels(
   registry: RegistryState,
   orgId: string,
   allowed: ModelAllowed,
+  requestId: string,
 ): void {
   const seen = new Map<string, string>();
   for (const provider of providersOf(registry, orgId)) {
     for (const model of provider.models)
       if (!model.endsWith('*') && !seen.has(model) && allowed(model)) seen.set(model, provider.name);
   }
-  const ids = [...seen.keys()];
-  const body =
-    dialectOfHeaders(req) === 'anthropic'
-      ? {
-          data: ids.map(anthropicModel),
-          has_more: false,
-          first_id: ids[0] ?? null,
-          last_id: ids.at(-1) ?? null,
-        }
-      : { object: 'list', data: [...seen].map(([id, provider]) => openAIModel(id, provider)) };
-  sendModelJson(res, body);
+  if (dialectOfHeaders(req) === 'anthropic') {
+    const page = anthropicPage([...seen.keys()], new URL(req.url ?? '/', 'http://kordon').searchParams);
+    sendModelJson(res, 'anthropic', requestId, {
+      data: page.ids.map(anthropicModel),
+      has_more: page.hasMore,
+      first_id: page.ids[0] ?? null,
+      last_id: page.ids.at(-1) ?? null,
+    });
+    return;
+  }
+  sendModelJson(res, 'openai', requestId, {
+    object: 'list',
+    data: [...seen].map(([id, provider]) => openAIModel(id, provider)),
+  });
+}
+
+/**
+ * One page of `ids` as Anthropic pages lists: `limit` of them after `after_id`, or the
+ * `limit` just before `before_id`, else the first `limit`; `hasMore` says whether more lie
+ * beyond the page in the direction asked (the SDK pages on with `last_id`, or `first_id`).
+ */
+function anthropicPage(ids: readonly string[], query: URLSearchParams): { ids: string[]; hasMore: boolean } {
+  const limitText = query.get('limit');
+  const limit = limitText === null ? ANTHROPIC_DEFAULT_LIMIT : Number(limitText);
+  if (limitText !== null && (!/^\d+$/.test(limitText) || limit < 1 || limit > ANTHROPIC_MAX_LIMIT)) {
+    throw new GatewayError(
+      'invalid_request',
+      `limit: must be an integer from 1 to ${ANTHROPIC_MAX_LIMIT}, got ${JSON.stringify(limitText.slice(0, 40))}`,
+      { param: 'limit' },
+    );
+  }
+  const afterId = query.get('after_id');
+  const beforeId = query.get('before_id');
+  if (afterId !== null && beforeId !== null) {
+    throw new GatewayError('invalid_request', 'give after_id or before_id, not both');
+  }
+  const cursor = afterId ?? beforeId;
+  if (cursor === null) return { ids: ids.slice(0, limit), hasMore: ids.length > limit };
+  const at = ids.indexOf(cursor);
+  if (at < 0) {
+    // A model this caller does not see is no place in its list.
+    const param = afterId !== null ? 'after_id' : 'before_id';
+    throw new GatewayError(
+      'invalid_request',
+      `${param}: ${JSON.stringify(cursor.slice(0, 200))} is not a model of this list`,
+      { param },
+    );
+  }
+  if (afterId !== null)
+    return { ids: ids.slice(at + 1, at + 1 + limit), hasMore: at + 1 + limit < ids.length };
+  const from = Math.max(0, at - limit);
+  return { ids: ids.slice(from, at), hasMore: from > 0 };
 }
 
 /**
@@ -53,6 +101,7 @@ export function retrieveModel(
   registry: RegistryState,
   orgId: string,
   allowed: ModelAllowed,
+  requestId: string,
 ): void {
   const path = (req.url ?? '').split('?', 1)[0]!;
   let id: string;
@@ -65,7 +114,9 @@ export function retrieveModel(
     );
   }
   const [route] = routeModel(registry, orgId, id);
-  if (!allowed(route!.model)) {
+  // A configured pattern (`gpt-4.1*`) routes the names under it; it is not itself a model,
+  // and the list leaves it out.
+  if (route!.model.endsWith('*') || !allowed(route!.model)) {
     throw new GatewayError(
       'model_not_found',
       `The model \`${id}\` does not exist or you do not have access to it.`,
@@ -74,9 +125,12 @@ export function retrieveModel(
       },
     );
   }
+  const dialect = dialectOfHeaders(req);
   sendModelJson(
     res,
-    dialectOfHeaders(req) === 'anthropic' ? anthropicModel(id) : openAIModel(id, route!.provider.name),
+    dialect,
+    requestId,
+    dialect === 'anthropic' ? anthropicModel(id) : openAIModel(id, route!.provider.name),
   );
 }
 
@@ -88,8 +142,12 @@ function anthropicModel(id: string) {
   return { type: 'model', id, display_name: id, created_at: new Date(CREATED).toISOString() };
 }
 
-function sendModelJson(res: ServerResponse, body: unknown): void {
+/** With the request's id, as every other answer carries it. */
+function sendModelJson(res: ServerResponse, dialect: Dialect, requestId: string, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(200, {
+    ...answerHeaders(dialect, requestId, 'application/json'),
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
