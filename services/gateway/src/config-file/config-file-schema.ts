@@ -245,9 +245,61 @@ const orgSchema = z.strictObject({
   sso: ssoConfigSchema.optional(),
 });
 
-export const ConfigFileSchema = z.strictObject({
-  orgs: z.array(orgSchema).default([]),
-});
+export const ConfigFileSchema = z
+  .strictObject({
+    orgs: z.array(orgSchema).default([]),
+  })
+  .superRefine((file, ctx) => {
+    for (const { path, message } of declarationProblems(file))
+      ctx.addIssue({ code: 'custom', path, message });
+  });
+
+type Path = (string | number)[];
+
+/**
+ * What the file declares twice. Each declaration would be planned against the same starting
+ * state, so two of one name undo each other on alternate starts (a provider there one start and
+ * gone the next).
+ */
+function declarationProblems(file: { orgs: z.infer<typeof orgSchema>[] }): { path: Path; message: string }[] {
+  const problems: { path: Path; message: string }[] = [];
+  /** Refuses a second item whose `field` (normalised by `key`) an earlier one has. */
+  const unique = <T, F extends keyof T & string>(
+    at: Path,
+    items: readonly T[],
+    field: F,
+    what: string,
+    key: (value: T[F]) => string = String,
+  ) => {
+    const first = new Map<string, number>();
+    items.forEach((item, index) => {
+      const value = key(item[field]);
+      const earlier = first.get(value);
+      if (earlier === undefined) first.set(value, index);
+      else
+        problems.push({
+          path: [...at, index, field],
+          message: `${what} ${value} is declared twice (first at ${[...at, earlier].join('.')}); each must be unique`,
+        });
+    });
+  };
+  unique(['orgs'], file.orgs, 'slug', 'org');
+  file.orgs.forEach((org, o) => {
+    const at: Path = ['orgs', o];
+    unique([...at, 'teams'], org.teams, 'name', 'team');
+    unique([...at, 'providers'], org.providers, 'name', 'provider');
+    org.providers.forEach((provider, p) => {
+      unique([...at, 'providers', p, 'keys'], provider.keys, 'name', `provider ${provider.name}'s key`);
+    });
+    // Users are matched by e-mail without regard to case.
+    unique([...at, 'users'], org.users, 'email', 'user', (email) => email.toLowerCase());
+    org.users.forEach((user, u) => {
+      const keysAt = [...at, 'users', u, 'proxyKeys'];
+      unique(keysAt, user.proxyKeys, 'name', `${user.email}'s proxy key`);
+    });
+  });
+  return problems;
+}
 
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 export type ConfigOrg = ConfigFile['orgs'][number];

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigFileError, loadConfigFile } from './load-config-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kordon-config-load-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+const load = (text: string, env: Record<string, string> = {}) => {
+  const path = join(dir, `kordon-${++files}.yaml`);
+  writeFileSync(path, text);
+  return loadConfigFile(path, env);
+};
+/** The problems a refused file lists, one a line. */
+const problems = (text: string, env: Record<string, string> = {}): string[] => {
+  try {
+    load(text, env);
+  } catch (error) {
+    if (error instanceof ConfigFileError) return error.problems;
+    throw error;
+  }
+  assert.fail('the file was accepted');
+};
+
+const PROVIDER = 'type: openai, baseUrl: https://api.openai.com/v1, models: [gpt-4o-mini]';
+
+describe('configuration file: each name declared once', () => {
+  // Two declarations of one name are each planned against the same state: they undo each other
+  // on alternate starts (a provider there one start, gone the next), so the file is refused.
+  it('refuses an org slug declared twice, naming both places', () => {
+    assert.deepEqual(
+      problems(`
+orgs:
+  - { slug: acme, name: Acme, providers: [{ name: openai-main, ${PROVIDER} }] }
+  - { slug: acme, name: Acme, providers: [{ name: claude, ${PROVIDER} }] }
+`),
+      ['orgs.1.slug: org acme is declared twice (first at orgs.0); each must be unique'],
+    );
+  });
+
+  it('refuses a provider, a provider key or a team declared twice in an org', () => {
+    assert.deepEqual(
+      problems(`
+orgs:
+  - slug: acme
+    name: Acme
+    teams: [{ name: research }, { name: research }]
+    providers:
+      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: sk-a }, { name: k1, secret: sk-b }] }
+      - { name: openai-main, ${PROVIDER} }
+`),
+      [
+        'orgs.0.teams.1.name: team research is declared twice (first at orgs.0.teams.0); each must be unique',
+        'orgs.0.providers.1.name: provider openai-main is declared twice (first at orgs.0.providers.0); each must be unique',
+        "orgs.0.providers.0.keys.1.name: provider openai-main's key k1 is declared twice (first at orgs.0.providers.0.keys.0); each must be unique",
+      ],
+    );
+  });
+
+  it('refuses a user declared twice (e-mails in any case) and a proxy key name twice for one user', () => {
+    assert.deepEqual(
+      problems(`
+orgs:
+  - slug: acme
+    name: Acme
+    users:
+      - { email: alice@acme.test, role: developer, proxyKeys: [{ name: laptop }, { name: laptop }] }
+      - { email: Alice@acme.test, role: owner }
+`),
+      [
+        'orgs.0.users.1.email: user alice@acme.test is declared twice (first at orgs.0.users.0); each must be unique',
+        "orgs.0.users.0.proxyKeys.1.name: alice@acme.test's proxy key laptop is declared twice (first at orgs.0.users.0.proxyKeys.0); each must be unique",
+      ],
+    );
+  });
+
+  it('accepts one name in different scopes: the same key name under two providers, a key name under two users', () => {
+    const file = load(`
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: sk-a }] }
+      - { name: openai-backup, ${PROVIDER}, keys: [{ name: k1, secret: sk-b }] }
+    users:
+      - { email: alice@acme.test, proxyKeys: [{ name: laptop }] }
+      - { email: bob@acme.test, proxyKeys: [{ name: laptop }] }
+  - { slug: other, name: Other, providers: [{ name: openai-main, ${PROVIDER} }] }
+`);
+    assert.equal(file.orgs.length, 2);
+  });
+});
