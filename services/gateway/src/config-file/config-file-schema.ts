@@ -259,7 +259,7 @@ type Path = (string | number)[];
 /**
  * What the file declares twice. Each declaration would be planned against the same starting
  * state, so two of one name undo each other on alternate starts (a provider there one start and
- * gone the next).
+ * gone the next), and one proxy-key secret under two names would become two working keys.
  */
 function declarationProblems(file: { orgs: z.infer<typeof orgSchema>[] }): { path: Path; message: string }[] {
   const problems: { path: Path; message: string }[] = [];
@@ -283,6 +283,9 @@ function declarationProblems(file: { orgs: z.infer<typeof orgSchema>[] }): { pat
         });
     });
   };
+  // One secret is one key (a key is found by its hash): across names, users and orgs.
+  const secretHolders = new Map<string, string>();
+
   unique(['orgs'], file.orgs, 'slug', 'org');
   file.orgs.forEach((org, o) => {
     const at: Path = ['orgs', o];
@@ -296,6 +299,16 @@ function declarationProblems(file: { orgs: z.infer<typeof orgSchema>[] }): { pat
     org.users.forEach((user, u) => {
       const keysAt = [...at, 'users', u, 'proxyKeys'];
       unique(keysAt, user.proxyKeys, 'name', `${user.email}'s proxy key`);
+      user.proxyKeys.forEach((proxyKey, k) => {
+        if (proxyKey.secret === undefined) return;
+        const holder = secretHolders.get(proxyKey.secret);
+        if (holder === undefined) secretHolders.set(proxyKey.secret, [...keysAt, k].join('.'));
+        else
+          problems.push({
+            path: [...keysAt, k, 'secret'],
+            message: `the same secret as ${holder}: one secret is one key, so give each key its own (or none to have one issued)`,
+          });
+      });
     });
   });
   return problems;

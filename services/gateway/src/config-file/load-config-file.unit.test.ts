@@ -93,3 +93,29 @@ orgs:
     assert.equal(file.orgs.length, 2);
   });
 });
+
+describe('configuration file: one proxy-key secret is one key', () => {
+  it('refuses a secret given to two keys, naming both and never the secret', () => {
+    const secret = 'kdn_shared-secret-text';
+    const found = problems(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    users:
+      - { email: alice@acme.test, proxyKeys: [{ name: alice-laptop, secret: "\${SHARED}" }] }
+  - slug: other
+    name: Other
+    users:
+      - { email: bob@other.test, proxyKeys: [{ name: bob-ci, secret: "\${SHARED}" }] }
+`,
+      { SHARED: secret },
+    );
+    assert.equal(found.length, 1);
+    assert.match(
+      found[0]!,
+      /^orgs\.1\.users\.0\.proxyKeys\.0\.secret: the same secret as orgs\.0\.users\.0\.proxyKeys\.0: one secret is one key/,
+    );
+    assert.ok(!found.join('\n').includes(secret));
+  });
+});

@@ -91,7 +91,9 @@ export function planConfig(
   const add = (streamId: string, expected: PlannedAppend['expected'], events: NewEvent[]) => {
     if (events.length > 0) plan.appends.push({ streamId, expected, events });
   };
-  for (const org of file.orgs) planOrg(state, org, deps, now, plan, add);
+  // Proxy-key secrets planned so far in this run, with the key each went to: one secret is one key.
+  const claimedSecrets = new Map<string, string>();
+  for (const org of file.orgs) planOrg(state, org, deps, now, plan, add, claimedSecrets);
   return plan;
 }
 
@@ -104,6 +106,7 @@ function planOrg(
   now: Date,
   plan: ConfigPlan,
   add: Add,
+  claimedSecrets: Map<string, string>,
 ) {
   const existingId = state.orgIdBySlug.get(org.slug);
   const orgId = existingId ?? deps.entityId('org', org.slug);
@@ -146,7 +149,7 @@ function planOrg(
     if (!current || !sameProvider(current, wanted)) {
       add(stream, current ? 'any' : 'no-stream', [create('ProviderConfigured', stream, wanted, meta)]);
     }
-    planProviderKeys(state, orgId, provider, deps, meta, plan, add);
+    planProviderKeys(state, orgId, provider, deps, meta, add);
   }
   for (const provider of providersOf(state, orgId)) {
     if (provider.managedBy !== 'config' || declaredProviders.has(provider.name)) continue;
@@ -218,6 +221,7 @@ function planOrg(
       plan,
       add,
       policy,
+      claimedSecrets,
     );
   }
   for (const user of state.users.values()) {
@@ -346,7 +350,6 @@ function planProviderKeys(
   provider: ConfigProvider,
   deps: PlanDependencies,
   meta: { orgId: string; actor: Actor; time: Date },
-  plan: ConfigPlan,
   add: Add,
 ) {
   const create = kordonCatalogue.create.bind(kordonCatalogue);
@@ -437,6 +440,7 @@ function planProxyKeys(
   plan: ConfigPlan,
   add: Add,
   policy: (scope: PolicyScope, scopeId: string, limits: ConfigLimits | undefined) => void,
+  claimedSecrets: Map<string, string>,
 ) {
   const create = kordonCatalogue.create.bind(kordonCatalogue);
   const owned = [...state.proxyKeys.values()].filter(
@@ -446,18 +450,29 @@ function planProxyKeys(
   for (const key of keys) {
     declared.add(key.name);
     const current = owned.find((k) => k.name === key.name);
+    const label = `proxy key ${orgSlug}/${email}/${key.name}`;
+    if (key.secret !== undefined) {
+      // A secret an earlier declaration of this run took is held by another key already, as one
+      // in the registry is (the file's schema refuses this; planning never trusts it).
+      const first = claimedSecrets.get(key.secret);
+      if (first !== undefined) {
+        plan.ignored.push(
+          `${label}: this secret is given to ${first} too, and one secret is one key (not imported)`,
+        );
+        if (current) policy('proxy-key', current.proxyKeyId, key.limits);
+        continue;
+      }
+      claimedSecrets.set(key.secret, label);
+    }
     if (
       current &&
       (key.secret === undefined || deps.proxyKeyMatches(key.secret, current.hashValue, current.hashKeyId))
     ) {
       if (current.teamId !== teamId)
-        plan.ignored.push(
-          `proxy key ${orgSlug}/${email}/${key.name}: moving a key to another team needs a new key (not applied)`,
-        );
+        plan.ignored.push(`${label}: moving a key to another team needs a new key (not applied)`);
       policy('proxy-key', current.proxyKeyId, key.limits);
       continue;
     }
-    const label = `proxy key ${orgSlug}/${email}/${key.name}`;
     // Checked before the current key is revoked: a secret that cannot replace it leaves it working.
     const made = deps.proxyKey(key.secret);
     if (!made.ok) {
