@@ -9,6 +9,7 @@ import {
 import {
   DEFAULT_LOGGING_POLICY,
   loggingPolicyOf,
+  type OrgEntry,
   type ProviderEntry,
   policyKey,
   providerKeysOf,
@@ -94,6 +95,10 @@ export function planConfig(
   // Proxy-key secrets planned so far in this run, with the key each went to: one secret is one key.
   const claimedSecrets = new Map<string, string>();
   for (const org of file.orgs) planOrg(state, org, deps, now, plan, add, claimedSecrets);
+  const declaredOrgs = new Set(file.orgs.map((org) => org.slug));
+  for (const org of state.orgs.values()) {
+    if (!declaredOrgs.has(org.slug)) planOrgGone(state, org, now, plan, add);
+  }
   return plan;
 }
 
@@ -224,19 +229,45 @@ function planOrg(
       claimedSecrets,
     );
   }
+  disableUsersNotIn(state, orgId, declaredUsers, 'removed from the configuration file', meta, add);
+}
+
+/**
+ * An org the file no longer declares: no event removes an org, but each user the file created
+ * in it is removed as a user gone from the file is (disabled: their keys stop working), so
+ * deleting an org's block never leaves its people's keys working. The rest stays, reported.
+ */
+function planOrgGone(state: RegistryState, org: OrgEntry, now: Date, plan: ConfigPlan, add: Add) {
+  const meta = { orgId: org.orgId, actor: CONFIG_ACTOR, time: now };
+  const note = 'removed from the configuration file with its org';
+  const disabled = disableUsersNotIn(state, org.orgId, new Set(), note, meta, add);
+  if (disabled === 0) return;
+  plan.ignored.push(
+    `org ${org.slug}: not in the file any more, so ` +
+      (disabled === 1 ? 'the user the file made in it is' : `the ${disabled} users the file made in it are`) +
+      ' disabled (their keys stop working); ' +
+      'the org, its providers, teams, limits and users made through the admin API stay (no event removes an org)',
+  );
+}
+
+/** UserDisabled for each active user the file created in the org and no longer declares; returns how many. */
+function disableUsersNotIn(
+  state: RegistryState,
+  orgId: string,
+  declaredEmails: ReadonlySet<string>,
+  note: string,
+  meta: { orgId: string; actor: Actor; time: Date },
+  add: Add,
+): number {
+  let disabled = 0;
   for (const user of state.users.values()) {
     if (user.orgId !== orgId || user.managedBy !== 'config' || user.disabled) continue;
-    if (declaredUsers.has(user.email.toLowerCase())) continue;
+    if (declaredEmails.has(user.email.toLowerCase())) continue;
     const stream = streams.user(orgId, user.userId);
-    add(stream, 'any', [
-      create(
-        'UserDisabled',
-        stream,
-        { userId: user.userId, note: 'removed from the configuration file' },
-        meta,
-      ),
-    ]);
+    add(stream, 'any', [kordonCatalogue.create('UserDisabled', stream, { userId: user.userId, note }, meta)]);
+    disabled++;
   }
+  return disabled;
 }
 
 /** The file's prices as one PricesSet when they differ; unchanged entries keep their start date. */

@@ -26,7 +26,8 @@ const OPENAI_KEY_2 = 'sk-proj-SECONDabcdefghijklmnopqrstuvwxyz01234';
 /*
  * A provider or provider key removed from the file keeps its stream (ids derive from names):
  * declaring it again must configure it again, not meet "no stream expected" and stop there.
- * One store for the suite; each test has its own org.
+ * One store for the suite; each test has its own org. A file declares only that org, so the
+ * users earlier tests' files made in theirs are disabled (an org gone from the file).
  */
 describe('configuration file: removed, then declared again', () => {
   let fixture: TestStore;
@@ -46,6 +47,7 @@ describe('configuration file: removed, then declared again', () => {
     KEY_B: generateProxyKey(hasher).secret,
     KEY_C: generateProxyKey(hasher).secret,
     KEY_D: generateProxyKey(hasher).secret,
+    KEY_F: generateProxyKey(hasher).secret,
     BAD_KEY: 'kdn_not-a-key',
   };
 
@@ -241,6 +243,38 @@ describe('configuration file: removed, then declared again', () => {
       runner.state.proxyKeyIdByHash.get(hash),
       byName.get('alice-desk')!.proxyKeyId,
       'the secret is hers',
+    );
+  });
+
+  it('disables the users the file created in an org it no longer declares, and reports it', async () => {
+    const carol = `      - email: carol@contractor.test\n        proxyKeys: [{ name: carol-laptop, secret: "\${KEY_F}" }]`;
+    await apply(`${people('gone-keep', '')}${people('gone-org', carol).replace('orgs:\n', '')}`);
+    const orgId = runner.state.orgIdBySlug.get('gone-org')!;
+    const carolNow = () => [...runner.state.users.values()].find((u) => u.orgId === orgId)!;
+    assert.equal(carolNow().disabled, false);
+
+    const head = await fixture.store.headPosition();
+    const plan = await apply(people('gone-keep', ''));
+    const ofGoneOrg = (await fixture.store.readAll({ after: head, maxCount: 1_000 })).filter(
+      (e) => e.orgId === orgId,
+    );
+    assert.deepEqual(
+      ofGoneOrg.map((e) => e.type),
+      ['UserDisabled'],
+    );
+    assert.equal(carolNow().disabled, true, "her keys stop working with her, as a removed user's do");
+    assert.deepEqual(
+      plan.ignored.filter((line) => line.startsWith('org gone-org:')),
+      [
+        'org gone-org: not in the file any more, so the user the file made in it is disabled (their keys stop working); the org, its providers, teams, limits and users made through the admin API stay (no event removes an org)',
+      ],
+    );
+
+    const again = await apply(people('gone-keep', ''));
+    assert.deepEqual(
+      again.ignored.filter((line) => line.startsWith('org gone-org:')),
+      [],
+      'reported once, when it happens',
     );
   });
 });
