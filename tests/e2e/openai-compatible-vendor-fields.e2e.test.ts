@@ -227,4 +227,28 @@ orgs:
     assert.equal(data.cost, GROQ_FULL_PRICE, `recorded ${data.cost}, serviceTier ${data.usage.serviceTier}`);
     assert.equal(data.usage.serviceTier, undefined);
   });
+
+  it('an OpenAI priority stream that breaks before its finish chunk is charged at priority rates', async () => {
+    const stream = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Write a long text' }],
+      service_tier: 'priority',
+      stream: true,
+    });
+    let text = '';
+    const broken = await (async () => {
+      for await (const part of stream) text += part.choices[0]?.delta.content ?? '';
+    })().catch((error: unknown) => error);
+    assert.ok(text.length > 0 && broken !== undefined, 'the caller saw part of the answer, then an error');
+    const event = (await gateway.requestEvents()).at(-1) as {
+      type: string;
+      data: { usage?: { serviceTier?: string; outputTokens: number }; cost?: string | null };
+    };
+    assert.ok(event.data.usage && event.data.usage.outputTokens > 0, JSON.stringify(event));
+    assert.equal(
+      event.data.usage.serviceTier,
+      'priority',
+      `${event.type} ${JSON.stringify(event.data.usage)}`,
+    );
+  });
 });

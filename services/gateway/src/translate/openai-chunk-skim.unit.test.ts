@@ -29,6 +29,10 @@ function readWhole(data: string) {
       finish_reason: choice.finish_reason ?? null,
     })),
     ...(chunk.usage != null ? { usage: chunk.usage } : {}),
+    // The parser reads the tier off the event, a string only.
+    ...(typeof (parsed as { service_tier?: unknown }).service_tier === 'string'
+      ? { service_tier: (parsed as { service_tier: string }).service_tier }
+      : {}),
   };
 }
 
@@ -50,15 +54,24 @@ const VENDOR_TEXT_DELTAS = {
     '{"id":"chatcmpl-9f1","object":"chat.completion.chunk","created":1733000000,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
   Mistral:
     '{"id":"cmpl-e5cc","object":"chat.completion.chunk","created":1702256327,"model":"mistral-small-latest","choices":[{"index":0,"delta":{"content":"Привет"},"finish_reason":null}]}',
-} as const;
-
-// Frames the skim leaves to JSON.parse: what they say is more than a text delta, or not said its way.
-const PARSED_WHOLE = {
-  // The finish chunk's service tier prices the answer (priority, flex): read as JSON.parse reads it.
   'the mock (finish reason, naming its service tier)':
     '{"id":"chatcmpl-mock000006","object":"chat.completion.chunk","created":1796120410,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_mock","usage":null,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
   'OpenAI (a finish reason after a tool call, naming its service tier)':
     '{"id":"chatcmpl-C9x2","object":"chat.completion.chunk","created":1756000000,"model":"gpt-4o-mini-2024-07-18","service_tier":"priority","system_fingerprint":"fp_560af6e559","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null,"obfuscation":"P"}',
+  'OpenAI (priority)':
+    '{"id":"chatcmpl-C9x3","object":"chat.completion.chunk","created":1756000000,"model":"gpt-4o-mini-2024-07-18","service_tier":"priority","system_fingerprint":"fp_560af6e559","choices":[{"index":0,"delta":{"content":"lorem"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"Q2"}',
+  'Groq (its tier after the choices)':
+    '{"id":"chatcmpl-g1","object":"chat.completion.chunk","created":1756000000,"model":"openai/gpt-oss-120b","system_fingerprint":"fp_g","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}],"service_tier":"flex"}',
+  'the service tier twice (JSON.parse keeps the last)':
+    '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"priority","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}],"service_tier":"flex"}',
+  'a service tier that is not a string':
+    '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","service_tier":null,"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}',
+  'a text that spells the service tier key':
+    '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"\\"service_tier\\":\\"priority\\""},"finish_reason":null}]}',
+} as const;
+
+// Frames the skim leaves to JSON.parse: what they say is more than a text delta, or not said its way.
+const PARSED_WHOLE = {
   'a tool call':
     '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]},"logprobs":null,"finish_reason":null}]}',
   'an unknown finish reason':
@@ -79,6 +92,8 @@ const PARSED_WHOLE = {
     '{"object":"chat.completion.chunk","id":"c1","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}',
   'an escaped key spelling "content"':
     '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a","con\\u0074ent":"b"},"finish_reason":null}]}',
+  'the service tier twice on one side of the choices':
+    '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"flex","service_tier":"priority","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}',
   'the id twice (JSON.parse keeps the last)':
     '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","id":"c2","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}',
   'a trailing comma':
@@ -112,7 +127,7 @@ describe('skimOpenAIChunk', () => {
   it('gives the stream parser the same parts as the frames parsed whole, over a stream', () => {
     const frames = [
       ...Object.values(VENDOR_TEXT_DELTAS),
-      PARSED_WHOLE['OpenAI (a finish reason after a tool call, naming its service tier)'],
+      VENDOR_TEXT_DELTAS['OpenAI (a finish reason after a tool call, naming its service tier)'],
       PARSED_WHOLE['the usage chunk'],
       '[DONE]',
     ];
@@ -124,6 +139,12 @@ describe('skimOpenAIChunk', () => {
     }
     assert.equal(skimming.usage?.serviceTier, 'priority');
     assert.deepEqual(skimming.usage, whole.usage);
+  });
+
+  it('gives the stream parser the tier of text deltas, for a stream cut before its finish chunk', () => {
+    const parser = new OpenAIStreamParser();
+    parser.parse(skimOpenAIChunk(VENDOR_TEXT_DELTAS['OpenAI (priority)']));
+    assert.equal(parser.serviceTier, 'priority');
   });
 
   // Any text, including what needs escaping (quotes, backslashes, control characters, lone surrogates).
@@ -138,7 +159,13 @@ describe('skimOpenAIChunk', () => {
   const plainKey = fc
     .stringMatching(/^[a-z_]{1,12}$/)
     .filter((key) => !['id', 'model', 'choices', 'usage'].includes(key));
-  const extraMembers = fc.dictionary(plainKey, scalar, { maxKeys: 4 });
+  const extraMembers = fc.oneof(
+    fc.dictionary(plainKey, scalar, { maxKeys: 4 }),
+    // The tier OpenAI names on every chunk, a string (a tier's name or any text) or another scalar.
+    fc.record({
+      service_tier: fc.oneof(fc.constantFrom('default', 'priority', 'flex', 'fast'), scalar),
+    }),
+  );
   const textDelta = fc.record({
     id: anyText,
     created: fc.nat(),
