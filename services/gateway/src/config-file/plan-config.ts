@@ -501,6 +501,15 @@ function planProxyKeys(
     ) {
       if (current.teamId !== teamId)
         plan.ignored.push(`${label}: moving a key to another team needs a new key (not applied)`);
+      const expiresAt = key.expiresAt === undefined ? null : Date.parse(key.expiresAt);
+      if (current.expiresAt !== expiresAt) {
+        // A key's expiry is fixed when it is issued: no event changes it.
+        const now = current.expiresAt === null ? 'never' : new Date(current.expiresAt).toISOString();
+        plan.ignored.push(
+          `${label}: a key's expiresAt cannot change (it stays ${now}; not applied): remove the key ` +
+            'to revoke it now, or give it a new name or another secret for a new key with this expiry',
+        );
+      }
       policy('proxy-key', current.proxyKeyId, key.limits);
       continue;
     }

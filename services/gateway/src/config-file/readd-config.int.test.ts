@@ -47,6 +47,7 @@ describe('configuration file: removed, then declared again', () => {
     KEY_B: generateProxyKey(hasher).secret,
     KEY_C: generateProxyKey(hasher).secret,
     KEY_D: generateProxyKey(hasher).secret,
+    KEY_E: generateProxyKey(hasher).secret,
     KEY_F: generateProxyKey(hasher).secret,
     BAD_KEY: 'kdn_not-a-key',
   };
@@ -244,6 +245,29 @@ describe('configuration file: removed, then declared again', () => {
       byName.get('alice-desk')!.proxyKeyId,
       'the secret is hers',
     );
+  });
+
+  it("reports a proxy key's changed expiresAt: a key keeps the expiry it was issued with", async () => {
+    const expiring = (expiresAt: string) =>
+      people(
+        'expiry',
+        user(
+          'alice@acme.test',
+          'developer',
+          `[{ name: alice-laptop, secret: "\${KEY_E}", expiresAt: "${expiresAt}" }]`,
+        ),
+      );
+    await apply(expiring('2030-01-01T00:00:00Z'));
+    const head = await fixture.store.headPosition();
+    const plan = await apply(expiring('2020-01-01T00:00:00Z'));
+    assert.equal(await fixture.store.headPosition(), head, 'no event changes an expiry');
+    assert.equal(plan.ignored.length, 1);
+    assert.match(
+      plan.ignored[0]!,
+      /proxy key expiry\/alice@acme\.test\/alice-laptop: a key's expiresAt cannot change \(it stays 2030-01-01T00:00:00\.000Z; not applied\): remove the key/,
+    );
+    const [key] = aliceKeys('expiry');
+    assert.equal(key?.expiresAt, Date.parse('2030-01-01T00:00:00Z'));
   });
 
   it('disables the users the file created in an org it no longer declares, and reports it', async () => {
