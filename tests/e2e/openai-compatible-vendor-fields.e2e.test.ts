@@ -228,6 +228,36 @@ orgs:
     assert.equal(data.usage.serviceTier, undefined);
   });
 
+  it('a streamed request to a mistral provider that asks for usage is not sent stream_options, and gets its usage', async () => {
+    bodies.length = 0;
+    let text = '';
+    let usage: unknown;
+    const stream = await openai().chat.completions.create({
+      model: 'mistral-small-2506',
+      messages: [{ role: 'user', content: 'Salut' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    for await (const part of stream) {
+      text += part.choices[0]?.delta.content ?? '';
+      usage ??= part.usage ?? undefined;
+    }
+    assert.equal(text, 'Hi there');
+    assert.equal('stream_options' in bodies[0]!.body, false, JSON.stringify(bodies[0]!.body));
+    assert.ok(usage, 'the caller asked for the usage and gets it');
+  });
+
+  it('max_completion_tokens to a mistral provider goes as max_tokens (Mistral refuses the newer field)', async () => {
+    bodies.length = 0;
+    const answer = await openai().chat.completions.create({
+      model: 'mistral-small-2506',
+      messages: [{ role: 'user', content: 'Salut' }],
+      max_completion_tokens: 64,
+    });
+    assert.equal(answer.choices[0]?.message.content, 'Hi there');
+    assert.equal(bodies[0]!.body.max_tokens, 64);
+  });
+
   it('an OpenAI priority stream that breaks before its finish chunk is charged at priority rates', async () => {
     const stream = await openai().chat.completions.create({
       model: 'gpt-4o-mini',

@@ -4,9 +4,11 @@
  * configuration's `vendor` (`generic` when absent); the base URL may always be overridden.
  *
  * Stream usage per vendor: Mistral and OpenRouter always send it in the last chunk (Mistral
- * refuses unknown fields, so it is not asked); the others are asked with
- * `stream_options.include_usage` (vLLM, Ollama, DeepSeek document it; Groq and Together
- * accept it). Error bodies come in OpenAI's shape or its variants (see openai-error.ts).
+ * refuses unknown fields, so it is not asked, and a caller's `stream_options` is not passed
+ * on); the others are asked with `stream_options.include_usage` (vLLM, Ollama, DeepSeek
+ * document it; Groq and Together accept it). A same-dialect body otherwise goes as sent, but
+ * for the fields a vendor names its own way (`vendorRequest`). Error bodies come in OpenAI's
+ * shape or its variants (see openai-error.ts).
  */
 import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
 import { openAIErrorInfo } from '../openai/openai-error.js';
@@ -20,6 +22,7 @@ import { baseUrlProblems, foreignOptionProblems } from '../provider-support.js';
 import type {
   OpenAICompatibleVendor,
   Operation,
+  OperationRequest,
   OutputLimitField,
   ProviderAdapter,
   ProviderConfig,
@@ -31,7 +34,10 @@ export interface VendorPreset {
   /** The vendor's public endpoint; none for self-hosted servers (a baseUrl is then required). */
   readonly defaultBaseUrl: string | undefined;
   readonly streamUsage: StreamUsage;
-  /** Where a translated request's output limit goes (`max_tokens` where the vendor does not document the newer field). */
+  /**
+   * Where a request's output limit goes (`max_tokens` where the vendor does not document the
+   * newer field): a translated request's, and a caller's `max_completion_tokens`.
+   */
   readonly outputLimitField: OutputLimitField;
   readonly operations: readonly OpenAIOperation[];
 }
@@ -99,6 +105,33 @@ export function vendorPreset(config: ProviderConfig): VendorPreset {
   return OPENAI_COMPATIBLE_PRESETS[config.vendor ?? 'generic'];
 }
 
+/**
+ * The request with the OpenAI fields the vendor names or takes otherwise (the same request
+ * when there are none): a caller's body is forwarded as sent, and a vendor that refuses
+ * unknown fields (Mistral: 422 `extra_forbidden`) would refuse these.
+ * - chat: `stream_options` is dropped where usage comes unasked (the gateway still shows the
+ *   usage chunk only to callers that asked); `max_completion_tokens` goes as `max_tokens`
+ *   where that is the vendor's output-limit field (the newer field wins when both are sent).
+ */
+export function vendorRequest(request: OperationRequest, preset: VendorPreset): OperationRequest {
+  const body = request.body;
+  if (body === undefined) return request;
+  if (request.operation === 'chat') {
+    const dropStreamOptions = preset.streamUsage === 'always' && 'stream_options' in body;
+    const renameLimit = preset.outputLimitField === 'max_tokens' && 'max_completion_tokens' in body;
+    if (!dropStreamOptions && !renameLimit) return request;
+    const shaped: Record<string, unknown> = { ...body };
+    if (dropStreamOptions) delete shaped.stream_options;
+    if (renameLimit) {
+      // A null limit is no limit: the caller's `max_tokens`, if any, stands.
+      if (shaped.max_completion_tokens != null) shaped.max_tokens = shaped.max_completion_tokens;
+      delete shaped.max_completion_tokens;
+    }
+    return { ...request, body: shaped };
+  }
+  return request;
+}
+
 function styleOptions(preset: VendorPreset): OpenAIStyleOptions {
   return {
     name: preset.name,
@@ -135,7 +168,11 @@ export const openAICompatibleProvider = {
   streamUsage: (config) => vendorPreset(config).streamUsage,
   outputLimitField: (config) => vendorPreset(config).outputLimitField,
   prepare: (request, config) =>
-    prepareOpenAIStyle(request, config, STYLE_OPTIONS[config.vendor ?? 'generic']),
+    prepareOpenAIStyle(
+      vendorRequest(request, vendorPreset(config)),
+      config,
+      STYLE_OPTIONS[config.vendor ?? 'generic'],
+    ),
   // Self-hosted servers often run without a key; an empty secret sends no header.
   authHeaders: async ({ key }) => {
     const secret = key.reveal();

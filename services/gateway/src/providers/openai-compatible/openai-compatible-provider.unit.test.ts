@@ -41,6 +41,49 @@ describe('OpenAI-compatible presets', () => {
     ]);
   });
 
+  const preparedBody = (
+    vendor: (typeof OPENAI_COMPATIBLE_VENDORS)[number],
+    operation: 'chat' | 'embeddings',
+    body: Record<string, unknown>,
+    stream = false,
+  ) =>
+    JSON.parse(
+      openAICompatibleProvider.prepare(
+        { operation, model: 'm', stream, body: { model: 'm', ...body } },
+        { baseUrl: 'http://127.0.0.1:9/v1', vendor },
+      ).body ?? '{}',
+    ) as Record<string, unknown>;
+
+  it("does not pass a caller's stream_options to a vendor that sends usage unasked (Mistral refuses the field)", () => {
+    const caller = { messages: [], stream_options: { include_usage: true } };
+    for (const vendor of ['mistral', 'openrouter'] as const) {
+      for (const stream of [true, false]) {
+        const body = preparedBody(vendor, 'chat', caller, stream);
+        assert.equal('stream_options' in body, false, `${vendor} ${JSON.stringify(body)}`);
+      }
+    }
+    assert.deepEqual(preparedBody('groq', 'chat', caller, true).stream_options, { include_usage: true });
+  });
+
+  it('sends max_completion_tokens as the output-limit field of the vendor', () => {
+    assert.deepEqual(preparedBody('mistral', 'chat', { messages: [], max_completion_tokens: 64 }), {
+      model: 'm',
+      messages: [],
+      max_tokens: 64,
+      stream: false,
+    });
+    // The newer field wins when both are sent (as in a translation); a null one is no limit.
+    assert.equal(
+      preparedBody('mistral', 'chat', { max_tokens: 10, max_completion_tokens: 64 }).max_tokens,
+      64,
+    );
+    const nullLimit = preparedBody('deepseek', 'chat', { max_tokens: 10, max_completion_tokens: null });
+    assert.equal(nullLimit.max_tokens, 10);
+    assert.equal('max_completion_tokens' in nullLimit, false);
+    // Groq takes OpenAI's field.
+    assert.equal(preparedBody('groq', 'chat', { max_completion_tokens: 64 }).max_completion_tokens, 64);
+  });
+
   it('keeps the caller stream_options while asking for usage', () => {
     const prepared = providers.openai.prepare(
       {
