@@ -14,19 +14,32 @@ export class ConfigFileError extends Error {
 }
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const WHOLE_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+type Path = (string | number)[];
+
+/** A value written as exactly one `${NAME}`: where the file wants a number or a boolean, its text may be one. */
+export interface WholeReference {
+  path: Path;
+  variable: string;
+}
 
 /**
  * Replaces `${NAME}` in every string value with the environment's value. A missing
  * variable is an error naming it and where it is used; the values themselves (secrets)
- * never appear in messages.
+ * never appear in messages. Values that are exactly one reference are listed in `references`.
  */
 export function interpolate(
   value: unknown,
   env: NodeJS.ProcessEnv,
   path: string,
   problems: string[],
+  references: WholeReference[] = [],
+  at: Path = [],
 ): unknown {
   if (typeof value === 'string') {
+    const whole = WHOLE_REFERENCE.exec(value);
+    if (whole) references.push({ path: at, variable: whole[1]! });
     return value.replace(REFERENCE, (_, variable: string) => {
       const resolved = env[variable];
       if (resolved === undefined || resolved === '') {
@@ -36,20 +49,95 @@ export function interpolate(
       return resolved;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, `${path}[${i}]`, problems));
+  if (Array.isArray(value))
+    return value.map((item, i) => interpolate(item, env, `${path}[${i}]`, problems, references, [...at, i]));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => [
         key,
-        interpolate(item, env, path ? `${path}.${key}` : key, problems),
+        interpolate(item, env, path ? `${path}.${key}` : key, problems, references, [...at, key]),
       ]),
     );
   }
   return value;
 }
 
-function describe(issues: z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`);
+type Scalar = 'number' | 'boolean';
+
+/** The kinds of scalar an issue says its value should have been (unions and literals included). */
+function wantedScalars(issue: z.core.$ZodIssue): Scalar[] {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'number' || issue.expected === 'int'
+        ? ['number']
+        : issue.expected === 'boolean'
+          ? ['boolean']
+          : [];
+    case 'invalid_value':
+      return issue.values.flatMap((v): Scalar[] =>
+        typeof v === 'number' ? ['number'] : typeof v === 'boolean' ? ['boolean'] : [],
+      );
+    case 'invalid_union':
+      // Each branch's issues about this very value (not about fields inside an object branch).
+      return issue.errors.flat().flatMap((inner) => (inner.path.length === 0 ? wantedScalars(inner) : []));
+    default:
+      return [];
+  }
+}
+
+/** The text as the decimal number or the true/false it spells, when the schema wants that; else undefined. */
+function scalarOf(text: string, wanted: Scalar[]): number | boolean | undefined {
+  if (wanted.includes('number') && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text))
+    return Number(text);
+  if (wanted.includes('boolean') && (text === 'true' || text === 'false')) return text === 'true';
+  return undefined;
+}
+
+const isContainer = (node: unknown): node is Record<string, unknown> =>
+  node !== null && typeof node === 'object';
+
+const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>((node, key) => (isContainer(node) ? node[key as string] : undefined), root);
+
+const samePath = (a: readonly PropertyKey[], b: readonly PropertyKey[]) =>
+  a.length === b.length && a.every((key, i) => key === b[i]);
+
+/**
+ * Environment variables hold text, so `rpm: ${ORG_RPM}` arrives as "600". Where the schema
+ * refused such a value for not being a number or a boolean, and the text is one, the value
+ * becomes it; nowhere else (a secret or name of digits stays text). Returns whether any did.
+ */
+function coerceWholeReferences(
+  resolved: unknown,
+  issues: z.core.$ZodIssue[],
+  references: WholeReference[],
+): boolean {
+  let coerced = false;
+  for (const issue of issues) {
+    if (!references.some((ref) => samePath(ref.path, issue.path))) continue;
+    const parent = valueAt(resolved, issue.path.slice(0, -1));
+    const key = issue.path.at(-1) as string;
+    if (!isContainer(parent) || typeof parent[key] !== 'string') continue;
+    const value = scalarOf(parent[key], wantedScalars(issue));
+    if (value === undefined) continue;
+    parent[key] = value;
+    coerced = true;
+  }
+  return coerced;
+}
+
+function describe(issues: z.core.$ZodIssue[], resolved: unknown, references: WholeReference[]): string[] {
+  return issues.map((issue) => {
+    const where = issue.path.map(String).join('.') || '(root)';
+    // Name the variable (never its value) so a bad value in the environment is found there.
+    const reference = references.find((ref) => samePath(ref.path, issue.path));
+    if (!reference) return `${where}: ${issue.message}`;
+    const wanted = [...new Set(wantedScalars(issue))];
+    // Still text where a number or boolean goes: the variable's text is not one.
+    if (wanted.length > 0 && typeof valueAt(resolved, issue.path) === 'string')
+      return `${where}: must be a ${wanted.join(' or ')}, and environment variable ${reference.variable} does not hold one`;
+    return `${where}: ${issue.message} (the value of environment variable ${reference.variable})`;
+  });
 }
 
 /** Reads, interpolates and validates the file; throws ConfigFileError listing every problem. */
@@ -61,9 +149,12 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile
     throw new ConfigFileError(path, [error instanceof Error ? error.message.split('\n')[0]! : String(error)]);
   }
   const problems: string[] = [];
-  const resolved = interpolate(raw ?? {}, env, '', problems);
+  const references: WholeReference[] = [];
+  const resolved = interpolate(raw ?? {}, env, '', problems, references);
   if (problems.length > 0) throw new ConfigFileError(path, problems);
-  const parsed = ConfigFileSchema.safeParse(resolved);
-  if (!parsed.success) throw new ConfigFileError(path, describe(parsed.error.issues));
+  let parsed = ConfigFileSchema.safeParse(resolved);
+  if (!parsed.success && coerceWholeReferences(resolved, parsed.error.issues, references))
+    parsed = ConfigFileSchema.safeParse(resolved);
+  if (!parsed.success) throw new ConfigFileError(path, describe(parsed.error.issues, resolved, references));
   return parsed.data;
 }

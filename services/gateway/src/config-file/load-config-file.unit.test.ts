@@ -119,3 +119,76 @@ orgs:
     assert.ok(!found.join('\n').includes(secret));
   });
 });
+
+describe('configuration file: numbers and booleans from environment variables', () => {
+  it('reads a value that is exactly one reference as the number or boolean its field wants', () => {
+    const file = load(
+      `
+orgs:
+  - slug: acme
+    name: "\${ORG_NAME}"
+    monthStartDay: \${DAY}
+    limits:
+      rpm: \${ORG_RPM}
+      maxDistinctIps: "\${IPS}"
+      rollover: \${ROLLOVER}
+      budget: { usd: "\${USD}", period: 1mo }
+    prices:
+      my-model: { input: 1, output: 1, currency: USD, unitTokens: "\${UNIT}" }
+    providers:
+      - name: openai-main
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "\${SECRET}", weight: "\${WEIGHT}" }]
+`,
+      {
+        ORG_NAME: '2024',
+        DAY: '3',
+        ORG_RPM: '600',
+        IPS: '4',
+        ROLLOVER: 'true',
+        USD: '12.50',
+        UNIT: '1000',
+        SECRET: '123456',
+        WEIGHT: '5',
+      },
+    );
+    const org = file.orgs[0]!;
+    assert.equal(org.limits?.rpm, 600);
+    assert.equal(org.limits?.maxDistinctIps, 4);
+    assert.equal(org.limits?.rollover, true);
+    assert.equal(org.monthStartDay, 3);
+    assert.equal(org.prices['my-model']?.unitTokens, 1000);
+    assert.equal(org.providers[0]!.keys[0]!.weight, 5);
+    // Text fields keep the text, digits or not.
+    assert.equal(org.name, '2024');
+    assert.equal(org.providers[0]!.keys[0]!.secret, '123456');
+    assert.equal(org.limits?.budget?.usd, '12.50');
+  });
+
+  it('refuses text that is not a number or boolean where one goes, naming the field and the variable', () => {
+    const yaml = `
+orgs:
+  - slug: acme
+    name: Acme
+    limits:
+      rpm: \${ORG_RPM}
+      rollover: \${ROLLOVER}
+`;
+    assert.deepEqual(problems(yaml, { ORG_RPM: 'lots', ROLLOVER: 'yes' }), [
+      'orgs.0.limits.rpm: must be a number, and environment variable ORG_RPM does not hold one',
+      'orgs.0.limits.rollover: must be a boolean, and environment variable ROLLOVER does not hold one',
+    ]);
+    assert.deepEqual(problems(yaml, { ORG_RPM: '0', ROLLOVER: 'true' }), [
+      'orgs.0.limits.rpm: Too small: expected number to be >=1 (the value of environment variable ORG_RPM)',
+    ]);
+  });
+
+  it('keeps text a reference is only part of', () => {
+    assert.deepEqual(
+      problems(`orgs:\n  - { slug: acme, name: Acme, limits: { rpm: "\${A}0" } }\n`, { A: '6' }),
+      ['orgs.0.limits.rpm: Invalid input: expected number, received string'],
+    );
+  });
+});
