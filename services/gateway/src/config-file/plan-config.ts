@@ -504,9 +504,9 @@ function planProxyKeys(
       const expiresAt = key.expiresAt === undefined ? null : Date.parse(key.expiresAt);
       if (current.expiresAt !== expiresAt) {
         // A key's expiry is fixed when it is issued: no event changes it.
-        const now = current.expiresAt === null ? 'never' : new Date(current.expiresAt).toISOString();
+        const kept = current.expiresAt === null ? 'never' : new Date(current.expiresAt).toISOString();
         plan.ignored.push(
-          `${label}: a key's expiresAt cannot change (it stays ${now}; not applied): remove the key ` +
+          `${label}: a key's expiresAt cannot change (it stays ${kept}; not applied): remove the key ` +
             'to revoke it now, or give it a new name or another secret for a new key with this expiry',
         );
       }
