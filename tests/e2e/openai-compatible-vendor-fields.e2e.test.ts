@@ -89,7 +89,12 @@ describe('OpenAI-dialect fields per vendor', () => {
           return;
         }
         const size = typeof body.output_dimension === 'number' ? body.output_dimension : 4;
-        const embedding = Array.from({ length: size }, (_, i) => i / 10);
+        const vector = Array.from({ length: size }, (_, i) => i / 10);
+        // The OpenAI SDK asks for base64 and decodes it.
+        const embedding =
+          body.encoding_format === 'base64'
+            ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+            : vector;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
@@ -256,6 +261,18 @@ orgs:
     });
     assert.equal(answer.choices[0]?.message.content, 'Hi there');
     assert.equal(bodies[0]!.body.max_tokens, 64);
+  });
+
+  it("embeddings' dimensions reach a mistral provider as its output_dimension, not as a field it refuses", async () => {
+    bodies.length = 0;
+    const answer = await openai().embeddings.create({
+      model: 'codestral-embed-2505',
+      input: 'def f(): pass',
+      dimensions: 256,
+    });
+    assert.equal(bodies[0]!.body.output_dimension, 256);
+    assert.equal('dimensions' in bodies[0]!.body, false, JSON.stringify(bodies[0]!.body));
+    assert.equal(answer.data[0]!.embedding.length, 256);
   });
 
   it('an OpenAI priority stream that breaks before its finish chunk is charged at priority rates', async () => {

@@ -40,6 +40,8 @@ export interface VendorPreset {
    */
   readonly outputLimitField: OutputLimitField;
   readonly operations: readonly OpenAIOperation[];
+  /** The vendor's name for OpenAI's embeddings `dimensions`, where it has another. */
+  readonly embeddingDimensionsField?: string;
 }
 
 export const OPENAI_COMPATIBLE_PRESETS = {
@@ -49,6 +51,8 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     streamUsage: 'always',
     outputLimitField: 'max_tokens',
     operations: ['chat', 'embeddings', 'models'],
+    // docs.mistral.ai/api/endpoint/embeddings: `output_dimension`; `dimensions` is a 422.
+    embeddingDimensionsField: 'output_dimension',
   },
   deepseek: {
     name: 'DeepSeek',
@@ -112,6 +116,7 @@ export function vendorPreset(config: ProviderConfig): VendorPreset {
  * - chat: `stream_options` is dropped where usage comes unasked (the gateway still shows the
  *   usage chunk only to callers that asked); `max_completion_tokens` goes as `max_tokens`
  *   where that is the vendor's output-limit field (the newer field wins when both are sent).
+ * - embeddings: `dimensions` goes as the vendor's field (Mistral's `output_dimension`).
  */
 export function vendorRequest(request: OperationRequest, preset: VendorPreset): OperationRequest {
   const body = request.body;
@@ -128,6 +133,11 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
       delete shaped.max_completion_tokens;
     }
     return { ...request, body: shaped };
+  }
+  const dimensionsField = preset.embeddingDimensionsField;
+  if (request.operation === 'embeddings' && dimensionsField !== undefined && 'dimensions' in body) {
+    const { dimensions, ...rest } = body;
+    return { ...request, body: { ...rest, [dimensionsField]: dimensions } };
   }
   return request;
 }

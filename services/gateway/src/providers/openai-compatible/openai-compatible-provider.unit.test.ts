@@ -84,6 +84,15 @@ describe('OpenAI-compatible presets', () => {
     assert.equal(preparedBody('groq', 'chat', { max_completion_tokens: 64 }).max_completion_tokens, 64);
   });
 
+  it("sends embeddings' dimensions as Mistral's output_dimension", () => {
+    assert.deepEqual(preparedBody('mistral', 'embeddings', { input: 'x', dimensions: 256 }), {
+      model: 'm',
+      input: 'x',
+      output_dimension: 256,
+    });
+    assert.equal(preparedBody('together', 'embeddings', { input: 'x', dimensions: 256 }).dimensions, 256);
+  });
+
   it('keeps the caller stream_options while asking for usage', () => {
     const prepared = providers.openai.prepare(
       {
