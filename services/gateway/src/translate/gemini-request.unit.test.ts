@@ -303,6 +303,50 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
       (error: unknown) => error instanceof TranslationError && error.param === 'logprobs',
     );
   });
+
+  // Google's own OpenAI compatibility (ai.google.dev/gemini-api/docs/openai#thinking). Gemini
+  // 2.5 thinks by default and bills its thoughts as output: the caller's effort must reach it.
+  const thinking = (model: string, effort: string) =>
+    fromOpenAI({ model, messages: [user('What is 2 + 2?')], reasoning_effort: effort }).generationConfig
+      ?.thinkingConfig;
+
+  it('reasoning_effort sets the thinking budget of a Gemini 2.5 model, none turning thinking off', () => {
+    const budgets = { none: 0, minimal: 1024, low: 1024, medium: 8192, high: 24576 };
+    for (const [effort, thinkingBudget] of Object.entries(budgets)) {
+      assert.deepEqual(thinking('gemini-2.5-flash', effort), { thinkingBudget }, effort);
+    }
+    assert.deepEqual(thinking('gemini-2.5-pro', 'low'), { thinkingBudget: 1024 });
+    // An alias that names no version gets the budget, which Gemini 3 accepts too.
+    assert.deepEqual(thinking('gemini-flash-latest', 'high'), { thinkingBudget: 24576 });
+    assert.equal(fromOpenAI({ messages: [user('Hi')] }).generationConfig, undefined, 'none asked, none sent');
+  });
+
+  it('reasoning_effort sets the thinking level of a Gemini 3 model (minimal is low on Pro)', () => {
+    for (const effort of ['minimal', 'low', 'medium', 'high']) {
+      assert.deepEqual(thinking('gemini-3-flash-preview', effort), { thinkingLevel: effort }, effort);
+      assert.deepEqual(thinking('gemini-3.1-flash-lite-preview', effort), { thinkingLevel: effort }, effort);
+    }
+    assert.deepEqual(thinking('gemini-3.1-pro-preview', 'minimal'), { thinkingLevel: 'low' });
+    assert.deepEqual(thinking('gemini-3.1-pro-preview', 'high'), { thinkingLevel: 'high' });
+  });
+
+  it('refuses, naming reasoning_effort, none where thinking cannot be turned off and efforts Google does not map', () => {
+    const refused = (model: string, effort: string, message: RegExp) =>
+      assert.throws(
+        () => thinking(model, effort),
+        (error: unknown) =>
+          error instanceof TranslationError &&
+          error.code === 'unsupported_value' &&
+          error.param === 'reasoning_effort' &&
+          message.test(error.message),
+        `${model} ${effort}`,
+      );
+    refused('gemini-3-flash-preview', 'none', /cannot turn thinking off/);
+    refused('gemini-3.1-pro-preview', 'none', /cannot turn thinking off/);
+    refused('gemini-2.5-pro', 'none', /cannot turn thinking off/);
+    refused('gemini-2.5-flash', 'xhigh', /`xhigh` has no counterpart/);
+    refused('gemini-3-flash-preview', 'xhigh', /`xhigh` has no counterpart/);
+  });
 });
 
 describe('Anthropic messages request -> Gemini generateContent', () => {

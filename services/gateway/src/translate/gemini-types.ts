@@ -70,6 +70,13 @@ export const geminiGenerateContentRequest = z.object({
       seed: z.number().int().optional(),
       responseMimeType: z.string().optional(),
       responseJsonSchema: z.record(z.string(), z.unknown()).optional(),
+      /** How much the model thinks: a token budget (Gemini 2.5) or a level (Gemini 3), never both. */
+      thinkingConfig: z
+        .object({
+          thinkingBudget: z.number().int().optional(),
+          thinkingLevel: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+        })
+        .optional(),
     })
     .optional(),
 });

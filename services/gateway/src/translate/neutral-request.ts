@@ -111,6 +111,8 @@ export interface NeutralChatRequest {
   presencePenalty?: number;
   frequencyPenalty?: number;
   seed?: number;
+  /** OpenAI's `reasoning_effort` as the caller sent it (`none`, `minimal`, `low`...). */
+  reasoningEffort?: string;
 }
 
 /**

@@ -216,10 +216,74 @@ function generationConfig(
   if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
   if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
   if (request.seed !== undefined) config.seed = request.seed;
+  if (request.reasoningEffort !== undefined)
+    config.thinkingConfig = thinkingConfig(request.reasoningEffort, request.model);
   const format = request.responseFormat;
   if (format) {
     config.responseMimeType = 'application/json';
     if (format.type === 'json_schema' && format.schema) config.responseJsonSchema = format.schema;
   }
   return config;
+}
+
+type ThinkingConfig = NonNullable<
+  NonNullable<GeminiGenerateContentRequest['generationConfig']>['thinkingConfig']
+>;
+
+/**
+ * The thinking budgets of Gemini 2.5 (and earlier) models for OpenAI's efforts, as Google's own
+ * OpenAI compatibility maps them (ai.google.dev/gemini-api/docs/openai#thinking); `none` turns
+ * thinking off.
+ */
+const THINKING_BUDGETS: Readonly<Record<string, number>> = {
+  none: 0,
+  minimal: 1024,
+  low: 1024,
+  medium: 8192,
+  high: 24576,
+};
+const THINKING_LEVELS: ReadonlySet<string> = new Set(['minimal', 'low', 'medium', 'high']);
+
+/** `gemini-<major>[.<minor>]-<variant>`, as Google names its models (`models/` optional). */
+const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
+
+/**
+ * OpenAI's `reasoning_effort` as Gemini's thinking config, after Google's own OpenAI
+ * compatibility: Gemini 3 models take a level (`minimal` is `low` on the Pro models, which have
+ * no minimal level), earlier ones a budget (1,024, 8,192, 24,576 tokens; `none` is 0). Thoughts
+ * are billed as output, so the caller's choice is kept, and a value the model cannot take is
+ * refused naming the field rather than dropped: `none` where thinking cannot be turned off
+ * (Gemini 3, Gemini 2.5 Pro), and an effort Google does not map (`xhigh`). A model whose name
+ * gives no version (an alias such as `gemini-flash-latest`) gets the budget, which Gemini 3
+ * models accept too.
+ */
+function thinkingConfig(effort: string, model: string): ThinkingConfig {
+  const named = GEMINI_MODEL.exec(model);
+  const major = named ? Number(named[1]) : undefined;
+  const minor = named ? Number(named[2] ?? 0) : undefined;
+  const variant = named?.[3] ?? '';
+  const pro = variant === 'pro' || variant.startsWith('pro-');
+  const levels = major !== undefined && major >= 3;
+  if (effort === 'none' && (levels || (pro && major === 2 && minor === 5)))
+    throw new TranslationError(
+      'unsupported_value',
+      'reasoning_effort',
+      `${model} cannot turn thinking off (reasoning_effort \`none\`); \`minimal\` asks for the least thinking.`,
+    );
+  if (levels) {
+    if (!THINKING_LEVELS.has(effort)) throw unmappedEffort(effort);
+    const level = effort === 'minimal' && pro ? 'low' : effort;
+    return { thinkingLevel: level as NonNullable<ThinkingConfig['thinkingLevel']> };
+  }
+  const budget = THINKING_BUDGETS[effort];
+  if (budget === undefined) throw unmappedEffort(effort);
+  return { thinkingBudget: budget };
+}
+
+function unmappedEffort(effort: string): TranslationError {
+  return new TranslationError(
+    'unsupported_value',
+    'reasoning_effort',
+    `reasoning_effort \`${effort}\` has no counterpart on Gemini models; use none, minimal, low, medium or high.`,
+  );
 }

@@ -124,6 +124,8 @@ export const openAIChatRequest = z.object({
   presence_penalty: z.number().nullish(),
   frequency_penalty: z.number().nullish(),
   seed: z.number().int().nullish(),
+  /** How much a reasoning model thinks (`none`, `minimal`, `low`, `medium`, `high`...); checked by the writer that maps it. */
+  reasoning_effort: z.string().nullish(),
   user: z.string().nullish(),
   logprobs: z.boolean().nullish(),
   modalities: z.array(z.string()).nullish(),

@@ -56,6 +56,7 @@ export function neutralFromOpenAIRequest(request: OpenAIChatRequest): NeutralCha
   if (request.presence_penalty != null) neutral.presencePenalty = request.presence_penalty;
   if (request.frequency_penalty != null) neutral.frequencyPenalty = request.frequency_penalty;
   if (request.seed != null) neutral.seed = request.seed;
+  if (request.reasoning_effort != null) neutral.reasoningEffort = request.reasoning_effort;
   return neutral;
 }
 
