@@ -8,8 +8,13 @@ export interface Route {
   model: string;
 }
 
-/** `gpt-4o` matches `gpt-4o`; `gpt-4o*` matches every name starting with `gpt-4o`. */
+/**
+ * `gpt-4o` matches `gpt-4o`; `gpt-4o*` matches every name starting with `gpt-4o`. A name
+ * holding `*` is a pattern, not a model: it matches nothing (a caller asking for `gpt-4o*`
+ * would otherwise be routed, and a provider asked for a model that cannot exist).
+ */
 export function modelMatches(patterns: readonly string[], model: string): boolean {
+  if (model.includes('*')) return false;
   for (const pattern of patterns) {
     if (pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model) return true;
   }
