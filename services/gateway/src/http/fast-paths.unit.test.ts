@@ -75,6 +75,16 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
       choices: [],
       usage: USAGE,
     },
+    'a reasoning delta (DeepSeek, vLLM)': {
+      id: 'chatcmpl-1',
+      model: 'deepseek-reasoner',
+      choices: [{ index: 0, delta: { content: null, reasoning_content: 'Hmm' }, finish_reason: null }],
+    },
+    'a reasoning delta (OpenRouter)': {
+      id: 'gen-1',
+      model: 'deepseek/deepseek-r1',
+      choices: [{ index: 0, delta: { content: '', reasoning: 'Hmm' }, finish_reason: null }],
+    },
   };
   for (const [what, base] of Object.entries(streamChunks)) {
     it(`stream chunks: ${what} read by hand is one the schema accepts, read alike`, () => {
@@ -91,6 +101,8 @@ describe('hand-checked fast paths accept only what the schema accepts', () => {
           choices: c.choices.map((choice) => [
             choice.index,
             choice.delta?.content ?? null,
+            choice.delta?.reasoning_content ?? null,
+            choice.delta?.reasoning ?? null,
             choice.finish_reason ?? null,
           ]),
           usage: usageFromOpenAI(c.usage),

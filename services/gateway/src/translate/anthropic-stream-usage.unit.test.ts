@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countTextTokens } from '../tokens/index.js';
 import { AnthropicStreamParser } from './anthropic-stream-parser.js';
+import { OpenAIStreamParser } from './openai-stream-parser.js';
 import { StreamTranslator } from './stream-translator.js';
-import { anthropicToOpenAIStream } from './streams.js';
+import { anthropicToOpenAIStream, openAIToAnthropicStream } from './streams.js';
 
 const MODEL = 'claude-haiku-4-5';
 const WORDS = Array.from({ length: 400 }, (_, i) => ` word${i}`);
@@ -149,5 +150,33 @@ describe('Anthropic stream cut mid-answer is charged the tokens streamed', () =>
     assert.ok(translator.finished);
     assert.equal(translator.usage?.outputTokens, countTextTokens(THOUGHT + STREAMED, MODEL).tokens);
     assert.equal(translator.outputText(), STREAMED);
+  });
+
+  /** DeepSeek's and vLLM's reasoning (`reasoning_content`), OpenRouter's (`reasoning`): output they bill. */
+  const reasoningChunks = (field: 'reasoning_content' | 'reasoning') =>
+    THOUGHTS.map((text) => ({
+      id: 'chatcmpl-r1',
+      model: 'deepseek-reasoner',
+      choices: [{ index: 0, delta: { content: null, [field]: text }, finish_reason: null }],
+    }));
+
+  for (const field of ['reasoning_content', 'reasoning'] as const) {
+    it(`an OpenAI-dialect stream cut while the model reasons (${field}): usageSoFar counts the reasoning`, () => {
+      const translator = new StreamTranslator<never>(
+        new OpenAIStreamParser(),
+        { emit: () => [] as never[] },
+        { fallbackUsage },
+      );
+      for (const chunk of reasoningChunks(field)) translator.push(chunk);
+      assert.equal(translator.usageSoFar()?.outputTokens, thoughtTokens);
+      assert.equal(translator.outputText(), '');
+    });
+  }
+
+  it('translated to Anthropic events, cut while the model reasons: no reasoning reaches the caller, yet it is charged', () => {
+    const translator = openAIToAnthropicStream({ fallbackUsage });
+    const events = reasoningChunks('reasoning_content').flatMap((chunk) => translator.push(chunk));
+    assert.ok(!JSON.stringify(events).includes('possibility'), JSON.stringify(events).slice(0, 300));
+    assert.equal(translator.usageSoFar()?.outputTokens, thoughtTokens);
   });
 });

@@ -193,6 +193,10 @@ export const openAIChatChunk = z.object({
           content: z.string().nullish(),
           refusal: z.string().nullish(),
           tool_calls: z.array(toolCallDelta).nullish(),
+          // The model's reasoning, billed as output: DeepSeek and vLLM name it `reasoning_content`,
+          // OpenRouter `reasoning`.
+          reasoning_content: z.string().nullish(),
+          reasoning: z.string().nullish(),
         })
         .nullish(),
       finish_reason: openAIFinishReason.nullish(),

@@ -6,7 +6,7 @@ import {
   openAIFinishReason,
   openAIStreamError,
 } from './openai-chat-types.js';
-import { malformed, type StreamParser, type StreamPart } from './stream-parts.js';
+import { malformed, type ParsedPart, type StreamParser } from './stream-parts.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage, usageFromOpenAI, withServiceTier } from './usage.js';
 
 /** The `data:` of OpenAI's last frame; pass it as is (it is not JSON). */
@@ -45,7 +45,7 @@ export class OpenAIStreamParser implements StreamParser {
     return this.#serviceTier;
   }
 
-  parse(event: unknown): StreamPart[] {
+  parse(event: unknown): ParsedPart[] {
     if (event === OPENAI_DONE) return [{ type: 'end', ...(this.#usage ? { usage: this.#usage } : {}) }];
     // Every chunk names the tier that serves the answer (priority and flex bill at their rates).
     const tier = (event as { service_tier?: unknown } | null)?.service_tier;
@@ -63,7 +63,7 @@ export class OpenAIStreamParser implements StreamParser {
       return [malformed(`malformed OpenAI chunk: ${chunk.error.message}`)];
     }
     const { id, model, choices, usage } = chunk.data;
-    const parts: StreamPart[] = [];
+    const parts: ParsedPart[] = [];
     // Azure opens a stream with a chunk of the prompt's content-filter results only (no id, no
     // choices): the answer starts with the first chunk that names it.
     if (!this.#started && (id !== '' || choices.length > 0)) {
@@ -72,6 +72,9 @@ export class OpenAIStreamParser implements StreamParser {
     }
     for (const choice of choices) {
       const { delta, index } = choice;
+      // Reasoning is counted (a stream cut before its usage is charged it), never shown across dialects.
+      const reasoning = delta?.reasoning_content || delta?.reasoning;
+      if (reasoning) parts.push({ type: 'reasoning', choice: index, text: reasoning });
       if (delta?.content) {
         this.#answered.add(index);
         parts.push({ type: 'text', choice: index, text: delta.content });
@@ -129,8 +132,13 @@ export function plainChunk(event: unknown): OpenAIChatChunk | undefined {
     if (finish_reason != null && !FINISH_REASONS.has(finish_reason)) return undefined;
     if (delta == null) continue;
     if (typeof delta !== 'object' || Array.isArray(delta)) return undefined;
-    const { content, refusal, tool_calls } = delta as Record<string, unknown>;
+    const { content, refusal, tool_calls, reasoning_content, reasoning } = delta as Record<string, unknown>;
     if ((content != null && typeof content !== 'string') || refusal != null || tool_calls != null)
+      return undefined;
+    if (
+      (reasoning_content != null && typeof reasoning_content !== 'string') ||
+      (reasoning != null && typeof reasoning !== 'string')
+    )
       return undefined;
   }
   return chunk as unknown as OpenAIChatChunk;
