@@ -1,6 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { type AdmissionSubject, type CidrSet, resolveClientIp } from '../limits/index.js';
-import { extractProxyKeyCandidate, type ProxyKeyHasher, parseProxyKey } from '../proxy-keys/index.js';
+import {
+  extractProxyKeyCandidate,
+  type ProxyKeyHasher,
+  type ProxyKeySource,
+  parseProxyKey,
+} from '../proxy-keys/index.js';
 import type { ProxyKeyEntry, RegistryState, UserEntry } from '../registry/registry.js';
 import { GatewayError } from './gateway-error.js';
 
@@ -14,6 +19,13 @@ export interface Caller {
  * lookup), then the keyed hash under each configured server secret, then the key's and
  * its owner's state. Messages never repeat the presented key.
  */
+/** Where two different keys were presented: send one (a proxy in between may add its own header). */
+const CONFLICTING_KEYS: Record<ProxyKeySource, string> = {
+  both: 'two different API keys given (Authorization and x-api-key): send one key',
+  authorization: 'two different API keys given (the Authorization header is repeated): send one key',
+  'x-api-key': 'two different API keys given (the x-api-key header is repeated): send one key',
+};
+
 export function authenticate(
   req: IncomingMessage,
   registry: RegistryState,
@@ -26,7 +38,7 @@ export function authenticate(
       extracted.reason === 'missing'
         ? 'no API key given: send your Kordon key as "Authorization: Bearer <key>" or "x-api-key: <key>"'
         : extracted.reason === 'conflicting'
-          ? 'two different API keys given (Authorization and x-api-key)'
+          ? CONFLICTING_KEYS[extracted.header]
           : 'the API key header is malformed';
     throw new GatewayError('unauthenticated', message);
   }

@@ -24,7 +24,9 @@ export type ProxyKeyHeaderProblem =
 
 export type ExtractProxyKeyResult =
   | { readonly ok: true; readonly candidate: string; readonly source: ProxyKeySource }
-  | { readonly ok: false; readonly reason: ProxyKeyHeaderProblem };
+  | { readonly ok: false; readonly reason: Exclude<ProxyKeyHeaderProblem, 'conflicting'> }
+  /** `header`: where the keys differ, a repeated header or one in each (`both`); for the message. */
+  | { readonly ok: false; readonly reason: 'conflicting'; readonly header: ProxyKeySource };
 
 /** A header value longer than this is refused without being looked at (a key has 42 characters). */
 export const MAX_CREDENTIAL_HEADER_LENGTH = 1024;
@@ -58,7 +60,10 @@ function valuesOf(headers: RequestHeaders, name: string): string[] {
   return found;
 }
 
-type One = { ok: true; candidate: string | null } | { ok: false; reason: ProxyKeyHeaderProblem };
+type One =
+  | { ok: true; candidate: string | null }
+  | { ok: false; reason: Exclude<ProxyKeyHeaderProblem, 'conflicting'> }
+  | { ok: false; reason: 'conflicting' };
 
 /** The one credential of a header, null when absent or empty; several different ones conflict. */
 function single(values: string[], read: (value: string) => One): One {
@@ -108,14 +113,14 @@ function sameCredential(a: string, b: string): boolean {
 export function extractProxyKeyCandidate(headers: RequestHeaders): ExtractProxyKeyResult {
   if (typeof headers !== 'object' || headers === null) return { ok: false, reason: 'missing' };
   const bearer = single(valuesOf(headers, AUTHORIZATION), readBearer);
-  if (!bearer.ok) return bearer;
+  if (!bearer.ok) return bearer.reason === 'conflicting' ? { ...bearer, header: AUTHORIZATION } : bearer;
   const apiKey = single(valuesOf(headers, X_API_KEY), readToken);
-  if (!apiKey.ok) return apiKey;
+  if (!apiKey.ok) return apiKey.reason === 'conflicting' ? { ...apiKey, header: X_API_KEY } : apiKey;
 
   if (bearer.candidate !== null && apiKey.candidate !== null) {
     return sameCredential(bearer.candidate, apiKey.candidate)
       ? { ok: true, candidate: bearer.candidate, source: 'both' }
-      : { ok: false, reason: 'conflicting' };
+      : { ok: false, reason: 'conflicting', header: 'both' };
   }
   if (bearer.candidate !== null) return { ok: true, candidate: bearer.candidate, source: 'authorization' };
   if (apiKey.candidate !== null) return { ok: true, candidate: apiKey.candidate, source: 'x-api-key' };

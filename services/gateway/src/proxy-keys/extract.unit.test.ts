@@ -8,8 +8,8 @@ const OTHER = 'kdn_0123456789abcdefghijABCDEFGHIJ000000xx';
 function ok(candidate: string, source: 'authorization' | 'x-api-key' | 'both'): ExtractProxyKeyResult {
   return { ok: true, candidate, source };
 }
-function no(reason: string): ExtractProxyKeyResult {
-  return { ok: false, reason } as ExtractProxyKeyResult;
+function no(reason: string, header?: 'authorization' | 'x-api-key' | 'both'): ExtractProxyKeyResult {
+  return (header ? { ok: false, reason, header } : { ok: false, reason }) as ExtractProxyKeyResult;
 }
 
 describe('extractProxyKeyCandidate', () => {
@@ -24,7 +24,11 @@ describe('extractProxyKeyCandidate', () => {
       ok(KEY, 'both'),
     ],
     ['both with the same key', { authorization: `Bearer ${KEY}`, 'x-api-key': KEY }, ok(KEY, 'both')],
-    ['both with different keys', { authorization: `Bearer ${KEY}`, 'x-api-key': OTHER }, no('conflicting')],
+    [
+      'both with different keys',
+      { authorization: `Bearer ${KEY}`, 'x-api-key': OTHER },
+      no('conflicting', 'both'),
+    ],
     ['neither', { 'content-type': 'application/json' }, no('missing')],
     ['empty headers count as absent', { authorization: '  ', 'x-api-key': '' }, no('missing')],
     [
@@ -56,17 +60,17 @@ describe('extractProxyKeyCandidate', () => {
       ok(KEY, 'both'),
     ],
     ['array values, all the same', { 'x-api-key': [KEY, ` ${KEY}`] }, ok(KEY, 'x-api-key')],
-    ['array values that differ', { 'x-api-key': [KEY, OTHER] }, no('conflicting')],
+    ['array values that differ', { 'x-api-key': [KEY, OTHER] }, no('conflicting', 'x-api-key')],
     [
       'the same header twice in a plain object, differing',
       { authorization: `Bearer ${KEY}`, Authorization: `Bearer ${OTHER}` },
-      no('conflicting'),
+      no('conflicting', 'authorization'),
     ],
     ['rawHeaders: one', ['Host', 'x', 'Authorization', `Bearer ${KEY}`], ok(KEY, 'authorization')],
     [
       'rawHeaders: repeated, differing',
       ['authorization', `Bearer ${KEY}`, 'AUTHORIZATION', `Bearer ${OTHER}`],
-      no('conflicting'),
+      no('conflicting', 'authorization'),
     ],
     ['rawHeaders: both headers', ['x-api-key', KEY, 'authorization', `bearer ${KEY}`], ok(KEY, 'both')],
     ['rawHeaders: odd length', ['x-api-key'], no('missing')],
@@ -74,7 +78,7 @@ describe('extractProxyKeyCandidate', () => {
     [
       'Fetch Headers, both, differing',
       new Headers({ 'X-API-Key': OTHER, authorization: `Bearer ${KEY}` }),
-      no('conflicting'),
+      no('conflicting', 'both'),
     ],
     [
       'a header named "get" is just a header',
