@@ -43,7 +43,13 @@ import { authenticate, type Caller, type KeyRefusalRecorder, KeyRefusedError } f
 import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
 import { answerHeaders, type Dialect, GatewayError, sendError } from './gateway-error.js';
-import { decisionEvent, failureKind, type KeyChoice } from './key-choice.js';
+import {
+  decisionEvent,
+  failureKind,
+  type KeyChoice,
+  OUT_OF_CREDIT_REST_MS,
+  outOfCredit,
+} from './key-choice.js';
 import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { readJsonBodyWithSize } from './read-body.js';
@@ -386,7 +392,7 @@ async function attempt(
           now,
           kind,
           // An account out of credit is not back in a second: it rests minutes, tried again then.
-          retryAfterMs: error.retryAfterMs ?? (error.status === 402 ? OUT_OF_CREDIT_REST_MS : undefined),
+          retryAfterMs: error.retryAfterMs ?? (outOfCredit(error) ? OUT_OF_CREDIT_REST_MS : undefined),
           rateLimits: error.rateLimits,
         });
         const event = decisionEvent(decision, keyEntry, error);
@@ -666,9 +672,6 @@ const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey | null>();
 /** A provider's error code passed on to the caller: a plain identifier, nothing else. */
 const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
-/** How long a key whose provider account is out of credit (402) rests before it is tried again. */
-const OUT_OF_CREDIT_REST_MS = 5 * 60_000;
-
 /**
  * The key's secret for a call, or undefined when this process cannot decrypt its record (a
  * master key it lacks: a replica not yet given a rotation's new key). Logged once a record;
@@ -710,17 +713,18 @@ export function asGatewayError(error: unknown): GatewayError {
     const retryAfterSeconds =
       error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000);
     const options = retryAfterSeconds === undefined ? {} : { retryAfterSeconds };
+    // Before the 429s and 400s: OpenAI says it with a 429, Claude with a 400, neither is the caller's.
+    if (outOfCredit(error))
+      return new GatewayError(
+        'upstream_error',
+        "the provider's account behind this gateway is out of credit; an admin has been told",
+        { status: 503, noRetry: true },
+      );
     if (error.status === 429)
       return new GatewayError(
         'rate_limited',
         `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
         options,
-      );
-    if (error.status === 402)
-      return new GatewayError(
-        'upstream_error',
-        "the provider's account behind this gateway is out of credit; an admin has been told",
-        { status: 503, noRetry: true },
       );
     if (error.status === 498)
       return new GatewayError(

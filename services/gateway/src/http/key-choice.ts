@@ -244,6 +244,18 @@ const MAX_PINNED_SESSIONS = 65_536;
 /** Routes (provider, model name) whose group is remembered: far more than any configuration serves. */
 const MAX_ROUTES = 4096;
 
+/**
+ * The key's provider account cannot pay, whatever is asked: a 402 (DeepSeek, OpenRouter),
+ * OpenAI's 429 `insufficient_quota`, Claude's 400 "credit balance is too low" (its adapter
+ * tells them apart). Waiting seconds does not help; another key (another account) may serve.
+ */
+export function outOfCredit(error: UpstreamError): boolean {
+  return error.status === 402 || error.provider?.type === 'quota_exceeded';
+}
+
+/** How long a key whose account is out of credit rests (without a Retry-After) before it is tried again. */
+export const OUT_OF_CREDIT_REST_MS = 5 * 60_000;
+
 /** How an attempt's failure counts for the key (the caller leaving never counts). */
 export function failureKind(error: UpstreamError, callerLeft: boolean): FailureKind | 'not_the_key' {
   if (callerLeft) return 'caller_cancelled';
@@ -253,8 +265,8 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   const status = error.status;
   // A 2xx that is not what was asked for (another shape, an error object, a page): the server's fault.
   if (error.code === 'upstream_invalid_response') return 'server_error';
-  // 402: the key's account is out of credit (DeepSeek, OpenRouter): it rests, the next key serves.
-  if (status === 429 || status === 402) return 'rate_limited';
+  // The key's account is out of credit: it rests (see OUT_OF_CREDIT_REST_MS), the next key serves.
+  if (status === 429 || outOfCredit(error)) return 'rate_limited';
   if (status === 401 || status === 403) return 'auth_refused';
   // 498: Groq's flex capacity is gone for now, as a 503 says.
   if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';

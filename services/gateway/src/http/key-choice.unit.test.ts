@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
+import { anthropicErrorInfo } from '../providers/anthropic/anthropic-error.js';
+import { openAIErrorInfo } from '../providers/openai/openai-error.js';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { encryptSecret, MasterKey, MasterKeyRing } from '../secrets/index.js';
-import { KeyChoice } from './key-choice.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
+import { failureKind, KeyChoice, outOfCredit } from './key-choice.js';
 import type { Route } from './route-model.js';
 import { routeModel } from './route-model.js';
 
@@ -237,5 +240,67 @@ describe('KeyChoice: a provider key daily budget', () => {
     });
     adminChange(state, 'ProviderKeyEnabled', { providerKeyId: 'prk_a' });
     assert.equal(choice.candidates(state, route, undefined).next(Date.now())?.providerKeyId, 'prk_a');
+  });
+});
+
+describe('failureKind: how a failed attempt counts for its key', () => {
+  /** A provider's error answer as its adapter reads it. */
+  const answered = (status: number, info: ReturnType<typeof anthropicErrorInfo>) =>
+    new UpstreamError('upstream_http_error', `provider answered ${status}`, {
+      phase: 'headers',
+      status,
+      provider: info,
+    });
+  const claude = (status: number, type: string, message: string) =>
+    answered(
+      status,
+      anthropicErrorInfo({
+        status,
+        headers: {},
+        json: { type: 'error', error: { type, message } },
+        text: '',
+      }),
+    );
+  const openai = (status: number, error: { type: string; code: string; message: string }) =>
+    answered(status, openAIErrorInfo({ status, headers: {}, json: { error }, text: '' }));
+
+  it("an account out of credit rests its key (the next key serves), whatever the provider's status", () => {
+    const spent = [
+      claude(400, 'invalid_request_error', 'Your credit balance is too low to access the Anthropic API.'),
+      claude(400, 'invalid_request_error', 'You have reached your specified API usage limits.'),
+      openai(429, {
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+        message: 'You exceeded your current quota, please check your plan and billing details.',
+      }),
+      answered(402, {
+        status: 402,
+        type: 'quota_exceeded',
+        message: 'Insufficient Balance',
+        retryable: false,
+      }),
+    ];
+    for (const error of spent) {
+      assert.equal(outOfCredit(error), true, error.provider?.message);
+      assert.equal(failureKind(error, false), 'rate_limited', error.provider?.message);
+    }
+  });
+
+  it("a refusal of the request itself is not the key's: a 400, a 404, a 413", () => {
+    for (const error of [
+      claude(400, 'invalid_request_error', 'max_tokens: Field required'),
+      claude(404, 'not_found_error', 'model: claude-nope'),
+      claude(413, 'request_too_large', 'Request exceeds the maximum allowed number of bytes.'),
+    ]) {
+      assert.equal(outOfCredit(error), false);
+      assert.equal(failureKind(error, false), 'not_the_key', error.provider?.message);
+    }
+    const rateLimited = openai(429, {
+      type: 'requests',
+      code: 'rate_limit_exceeded',
+      message: 'Rate limit reached',
+    });
+    assert.equal(outOfCredit(rateLimited), false);
+    assert.equal(failureKind(rateLimited, false), 'rate_limited');
   });
 });

@@ -29,4 +29,28 @@ describe('Anthropic error bodies', () => {
       'request_too_large',
     );
   });
+
+  it("Anthropic: an account out of credit (a 400 by its message) is quota_exceeded, not the request's fault", () => {
+    for (const message of [
+      'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+      'You have reached your specified API usage limits. You will regain access on 2025-06-01 at 00:00 UTC.',
+      'You have reached your specified workspace API usage limits. You will regain access on 2025-06-01 at 00:00 UTC.',
+    ]) {
+      const info = anthropicErrorInfo(
+        response(400, { type: 'error', error: { type: 'invalid_request_error', message } }),
+      );
+      assert.equal(info.type, 'quota_exceeded', message);
+      assert.equal(info.retryable, false);
+      assert.equal(info.code, 'invalid_request_error');
+    }
+    assert.equal(
+      anthropicErrorInfo(
+        response(400, {
+          type: 'error',
+          error: { type: 'invalid_request_error', message: 'max_tokens: Field required' },
+        }),
+      ).type,
+      'invalid_request',
+    );
+  });
 });

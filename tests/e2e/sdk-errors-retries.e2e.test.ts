@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+/**
+ * Provider failures and Kordon's own answers as the official SDKs (default settings: two
+ * retries, Retry-After honoured) see them. The upstream is a plain HTTP server answering each
+ * provider's real wire format; which failure is chosen by the path (one provider per case, so
+ * one case's cool-downs do not leak into another).
+ */
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Call {
+  path: string;
+  key: string | undefined;
+}
+
+function keyOf(req: IncomingMessage): string | undefined {
+  const bearer = req.headers.authorization;
+  if (typeof bearer === 'string') return bearer.replace(/^Bearer /, '');
+  const apiKey = req.headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey : undefined;
+}
+
+const openAICompletion = (model: string) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model,
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hi there' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
+});
+
+const anthropicMessage = (model: string) => ({
+  id: 'msg_1',
+  type: 'message',
+  role: 'assistant',
+  model,
+  content: [{ type: 'text', text: 'Hi there' }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 5, output_tokens: 2 },
+});
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+const anthropicError = (res: ServerResponse, status: number, type: string, message: string) =>
+  json(
+    res,
+    status,
+    { type: 'error', error: { type, message }, request_id: 'req_011upstream' },
+    { 'request-id': 'req_011upstream' },
+  );
+
+describe('SDK errors and retries through Kordon', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const calls: Call[] = [];
+
+  before(async () => {
+    upstream = createServer(async (req, res) => {
+      let text = '';
+      for await (const part of req) text += part;
+      const body = JSON.parse(text) as { model: string };
+      const path = req.url ?? '';
+      const key = keyOf(req);
+      calls.push({ path, key });
+      const spent = key?.includes('spent') === true;
+      // Claude: an account whose prepaid credit is used up. Anthropic answers it as a 400
+      // invalid_request_error (what Claude Code users see: "Your credit balance is too low").
+      if (path.startsWith('/claude-credit/')) {
+        if (spent)
+          return anthropicError(
+            res,
+            400,
+            'invalid_request_error',
+            'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+          );
+        return json(res, 200, anthropicMessage(body.model));
+      }
+      // OpenAI: a project out of quota (no credit left): 429 insufficient_quota, no Retry-After.
+      if (path.startsWith('/openai-quota/')) {
+        if (spent)
+          return json(res, 429, {
+            error: {
+              message:
+                'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+              type: 'insufficient_quota',
+              param: null,
+              code: 'insufficient_quota',
+            },
+          });
+        return json(res, 200, openAICompletion(body.model));
+      }
+      // OpenAI: a revoked key.
+      if (path.startsWith('/openai-revoked/'))
+        return json(res, 401, {
+          error: {
+            message: 'Incorrect API key provided: sk-proj-****abcd.',
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_api_key',
+          },
+        });
+      // Claude out of capacity: 529 overloaded_error, here with a Retry-After.
+      if (path.startsWith('/claude-overloaded/')) {
+        res.setHeader('retry-after', '7');
+        return anthropicError(res, 529, 'overloaded_error', 'Overloaded');
+      }
+      // One key's requests land on an overloaded Claude, the other's are served.
+      if (path.startsWith('/claude-busy/')) {
+        if (key?.includes('busy') === true) return anthropicError(res, 529, 'overloaded_error', 'Overloaded');
+        return json(res, 200, anthropicMessage(body.model));
+      }
+      if (path.startsWith('/claude-notfound/'))
+        return anthropicError(res, 404, 'not_found_error', 'model: claude-nope');
+      if (path.startsWith('/claude-toolarge/'))
+        return anthropicError(
+          res,
+          413,
+          'request_too_large',
+          'Request exceeds the maximum allowed number of bytes.',
+        );
+      if (path.startsWith('/openai-budget/')) return json(res, 200, openAICompletion(body.model));
+      if (path.startsWith('/claude-budget/')) return json(res, 200, anthropicMessage(body.model));
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      claude-budget-1: { input: 1000, output: 1000, currency: USD }
+    providers:
+      - name: claude-credit
+        type: anthropic
+        baseUrl: ${url}/claude-credit
+        models: [claude-credit-1]
+        balancer: round-robin
+        keys:
+          - { name: spent, secret: "sk-ant-api03-spent-0123456789abcdef0123456789" }
+          - { name: funded, secret: "sk-ant-api03-funded-0123456789abcdef012345678" }
+      - name: openai-quota
+        type: openai
+        baseUrl: ${url}/openai-quota/v1
+        models: [gpt-quota-two-keys]
+        balancer: round-robin
+        keys:
+          - { name: spent, secret: "sk-proj-spent-0123456789abcdef0123456789" }
+          - { name: funded, secret: "sk-proj-funded-0123456789abcdef012345678" }
+      - name: openai-quota-only
+        type: openai
+        baseUrl: ${url}/openai-quota/v1
+        models: [gpt-quota-one-key]
+        keys:
+          - { name: spent, secret: "sk-proj-spent-only-0123456789abcdef01234567" }
+      - name: openai-revoked
+        type: openai
+        baseUrl: ${url}/openai-revoked/v1
+        models: [gpt-revoked]
+        keys: [{ name: k1, secret: "sk-proj-revoked-0123456789abcdef0123456789" }]
+      - name: claude-overloaded
+        type: anthropic
+        baseUrl: ${url}/claude-overloaded
+        models: [claude-overloaded-1]
+        keys: [{ name: k1, secret: "sk-ant-api03-over-0123456789abcdef0123456789" }]
+      - name: claude-overloaded-for-openai
+        type: anthropic
+        baseUrl: ${url}/claude-overloaded
+        models: [claude-overloaded-2]
+        keys: [{ name: k1, secret: "sk-ant-api03-over2-0123456789abcdef012345678" }]
+      - name: claude-busy
+        type: anthropic
+        baseUrl: ${url}/claude-busy
+        models: [claude-busy-1]
+        balancer: round-robin
+        keys:
+          - { name: busy, secret: "sk-ant-api03-busy-0123456789abcdef0123456789" }
+          - { name: free, secret: "sk-ant-api03-free-0123456789abcdef0123456789" }
+      - name: claude-notfound
+        type: anthropic
+        baseUrl: ${url}/claude-notfound
+        models: [claude-notfound-1]
+        keys: [{ name: k1, secret: "sk-ant-api03-nf-0123456789abcdef0123456789" }]
+      - name: claude-toolarge
+        type: anthropic
+        baseUrl: ${url}/claude-toolarge
+        models: [claude-toolarge-1]
+        keys: [{ name: k1, secret: "sk-ant-api03-big-0123456789abcdef0123456789" }]
+      - name: claude-budget
+        type: anthropic
+        baseUrl: ${url}/claude-budget
+        models: [claude-budget-1]
+        keys:
+          - { name: k1, secret: "sk-ant-api03-day-0123456789abcdef0123456789", limits: { dailyUsd: 0.000001 } }
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`);
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  const proxyKey = () => gateway.proxyKeys.get('dev@acme.test--dev')!;
+  const upstreamCalls = (prefix: string, keyPart?: string) =>
+    calls.filter((c) => c.path.startsWith(prefix) && (keyPart === undefined || c.key?.includes(keyPart)))
+      .length;
+
+  it("Claude key out of credit (400 'credit balance is too low'): it rests and the funded key serves", async () => {
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: proxyKey(), maxRetries: 0 });
+    const failures: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      try {
+        const message = await anthropic.messages.create({
+          model: 'claude-credit-1',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: 'Hi' }],
+        });
+        assert.equal(message.content[0]?.type, 'text');
+      } catch (error) {
+        failures.push(`${(error as { status?: number }).status}: ${(error as Error).message}`);
+      }
+    }
+    const spentAsked = upstreamCalls('/claude-credit/', 'spent');
+    assert.deepEqual(failures, [], 'every request is served while a funded key is left');
+    assert.ok(spentAsked <= 1, `the key without credit was asked ${spentAsked} times, not rested`);
+  });
+
+  it('OpenAI key out of quota (429 insufficient_quota): it rests longer than a second and the funded key serves', async () => {
+    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: proxyKey(), maxRetries: 0 });
+    for (let i = 0; i < 4; i++) {
+      const answer = await openai.chat.completions.create({
+        model: 'gpt-quota-two-keys',
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      assert.equal(answer.choices[0]?.message.content, 'Hi there');
+      // A user's pace: a turn every second and a bit.
+      await sleep(1200);
+    }
+    const spentAsked = calls.filter((c) => c.key === 'sk-proj-spent-0123456789abcdef0123456789').length;
+    assert.ok(spentAsked <= 1, `the key out of quota was asked ${spentAsked} times in 4 turns, not rested`);
+  });
+});
