@@ -214,6 +214,16 @@ orgs:
   });
 
   const proxyKey = () => gateway.proxyKeys.get('dev@acme.test--dev')!;
+  /** A fetch that counts the SDK's attempts (each one a request to Kordon). */
+  const counted = () => {
+    const attempts: Array<{ status: number; headers: Headers }> = [];
+    const fetcher = (async (input: string, init: RequestInit) => {
+      const response = await fetch(input, init);
+      attempts.push({ status: response.status, headers: response.headers });
+      return response;
+    }) as unknown as typeof fetch;
+    return { attempts, fetcher };
+  };
   const upstreamCalls = (prefix: string, keyPart?: string) =>
     calls.filter((c) => c.path.startsWith(prefix) && (keyPart === undefined || c.key?.includes(keyPart)))
       .length;
@@ -251,5 +261,21 @@ orgs:
     }
     const spentAsked = calls.filter((c) => c.key === 'sk-proj-spent-0123456789abcdef0123456789').length;
     assert.ok(spentAsked <= 1, `the key out of quota was asked ${spentAsked} times in 4 turns, not rested`);
+  });
+
+  it('OpenAI key out of quota, no other key: the SDK is told insufficient_quota and not to retry', async () => {
+    const { attempts, fetcher } = counted();
+    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: proxyKey(), fetch: fetcher });
+    const before = upstreamCalls('/openai-quota/', 'spent-only');
+    const error = await openai.chat.completions
+      .create({ model: 'gpt-quota-one-key', messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
+    assert.ok(error instanceof OpenAI.APIError);
+    const seen = `${attempts.map((a) => a.status).join(',')}; code ${error.code}; upstream asked ${upstreamCalls('/openai-quota/', 'spent-only') - before}x`;
+    assert.equal(attempts.length, 1, `the SDK made ${attempts.length} attempts (${seen})`);
+    assert.equal(error.code, 'insufficient_quota', seen);
   });
 });

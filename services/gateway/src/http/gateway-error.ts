@@ -15,6 +15,8 @@ export type GatewayErrorKind =
   | 'quota_exceeded'
   | 'upstream_error'
   | 'upstream_auth'
+  /** The provider account behind the gateway is out of credit or quota (every key tried). */
+  | 'upstream_out_of_credit'
   | 'upstream_timeout'
   | 'overloaded'
   | 'internal';
@@ -31,6 +33,8 @@ const STATUS: Record<GatewayErrorKind, number> = {
   quota_exceeded: 429,
   upstream_error: 502,
   upstream_auth: 502,
+  // Not the caller's doing, and not back until someone pays.
+  upstream_out_of_credit: 503,
   upstream_timeout: 504,
   overloaded: 503,
   internal: 500,
@@ -49,6 +53,7 @@ const ANTHROPIC_TYPE: Record<GatewayErrorKind, string> = {
   quota_exceeded: 'rate_limit_error',
   upstream_error: 'api_error',
   upstream_auth: 'api_error',
+  upstream_out_of_credit: 'billing_error',
   upstream_timeout: 'api_error',
   overloaded: 'overloaded_error',
   internal: 'api_error',
@@ -68,6 +73,7 @@ const OPENAI_SHAPE: Record<GatewayErrorKind, { type: string; code: string | null
   quota_exceeded: { type: 'insufficient_quota', code: 'insufficient_quota' },
   upstream_error: { type: 'api_error', code: 'upstream_error' },
   upstream_auth: { type: 'api_error', code: 'upstream_auth_failed' },
+  upstream_out_of_credit: { type: 'insufficient_quota', code: 'insufficient_quota' },
   upstream_timeout: { type: 'api_error', code: 'upstream_timeout' },
   overloaded: { type: 'server_error', code: 'overloaded' },
   internal: { type: 'server_error', code: null },

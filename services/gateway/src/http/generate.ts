@@ -716,9 +716,10 @@ export function asGatewayError(error: unknown): GatewayError {
     // Before the 429s and 400s: OpenAI says it with a 429, Claude with a 400, neither is the caller's.
     if (outOfCredit(error))
       return new GatewayError(
-        'upstream_error',
-        "the provider's account behind this gateway is out of credit; an admin has been told",
-        { status: 503, noRetry: true },
+        'upstream_out_of_credit',
+        'the provider account behind this gateway is out of credit or quota; ask an admin to top it up',
+        // Not back until someone pays: both SDKs would retry a 503 twice, each refused again.
+        { noRetry: true },
       );
     if (error.status === 429)
       return new GatewayError(
@@ -910,6 +911,7 @@ function failureCodeOf(error: GatewayError): KordonEventData<'RequestFailed'>['e
     case 'overloaded':
       return 'no_provider_key';
     case 'upstream_error':
+    case 'upstream_out_of_credit':
       return 'upstream_unavailable';
     case 'upstream_auth':
       return 'upstream_auth_failed';

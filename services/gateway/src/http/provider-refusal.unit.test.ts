@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UpstreamError } from '../upstream/upstream-error.js';
+import { type ProviderErrorInfo, UpstreamError } from '../upstream/upstream-error.js';
 import { errorBody } from './gateway-error.js';
 import { asGatewayError } from './generate.js';
 
@@ -31,5 +31,42 @@ test('a code that is not a plain identifier is not passed on', () => {
   for (const code of ['has space', 'a'.repeat(80), 'x"; drop', undefined]) {
     const body = errorBody(asGatewayError(refusal(code)), 'openai') as { error: { code: unknown } };
     assert.notEqual(body.error.code, code, String(code));
+  }
+});
+
+/** A provider's error answer, as its adapter read it. */
+const answered = (status: number, provider: Omit<ProviderErrorInfo, 'status'>, retryAfterMs?: number) =>
+  new UpstreamError('upstream_http_error', `provider answered ${status}`, {
+    phase: 'headers',
+    status,
+    retryAfterMs,
+    provider: { status, ...provider },
+  });
+
+test('an account out of credit (the last key tried): 503, not to be retried; OpenAI callers read insufficient_quota', () => {
+  for (const error of [
+    answered(429, {
+      type: 'quota_exceeded',
+      message: 'You exceeded your current quota',
+      code: 'insufficient_quota',
+      retryable: false,
+    }),
+    answered(400, {
+      type: 'quota_exceeded',
+      message: 'Your credit balance is too low',
+      code: 'invalid_request_error',
+      retryable: false,
+    }),
+    answered(402, { type: 'quota_exceeded', message: 'Insufficient Balance', retryable: false }),
+  ]) {
+    const answer = asGatewayError(error);
+    assert.equal(answer.kind, 'upstream_out_of_credit');
+    assert.equal(answer.options.noRetry, true);
+    assert.equal(answer.status, 503);
+    const openai = errorBody(answer, 'openai') as { error: { code: string; type: string } };
+    assert.equal(openai.error.code, 'insufficient_quota');
+    assert.equal(openai.error.type, 'insufficient_quota');
+    const anthropic = errorBody(answer, 'anthropic') as { error: { type: string } };
+    assert.equal(anthropic.error.type, 'billing_error');
   }
 });
