@@ -278,4 +278,69 @@ orgs:
     assert.equal(attempts.length, 1, `the SDK made ${attempts.length} attempts (${seen})`);
     assert.equal(error.code, 'insufficient_quota', seen);
   });
+
+  it('every provider key refused by its provider (401): the SDK is not sent back for 503s that cannot succeed', async () => {
+    const { attempts, fetcher } = counted();
+    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: proxyKey(), fetch: fetcher });
+    const error = await openai.chat.completions
+      .create({ model: 'gpt-revoked', messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
+    assert.ok(error instanceof OpenAI.APIError);
+    const seen = attempts
+      .map(
+        (a) =>
+          `${a.status} retry-after=${a.headers.get('retry-after')} x-should-retry=${a.headers.get('x-should-retry')}`,
+      )
+      .join('; ');
+    // The key is disabled until an admin acts: a retry a second later meets no key at all.
+    assert.equal(upstreamCalls('/openai-revoked/'), 1);
+    assert.equal(attempts.length, 1, `the SDK made ${attempts.length} attempts: ${seen}`);
+  });
+
+  it('a provider key resting on its daily budget: the Anthropic SDK is not told to sleep until midnight UTC', async () => {
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: proxyKey(), maxRetries: 0 });
+    await anthropic.messages.create({
+      model: 'claude-budget-1',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    // The key's spend is learnt from the request's event: wait until the key rests.
+    let resting: InstanceType<typeof Anthropic.APIError> | undefined;
+    for (let i = 0; i < 50 && !resting; i++) {
+      await anthropic.messages
+        .create({ model: 'claude-budget-1', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] })
+        .catch((e: unknown) => {
+          if (e instanceof Anthropic.APIError && e.status === 503) resting = e;
+        });
+      if (!resting) await sleep(100);
+    }
+    assert.ok(resting, 'the key rests once its daily budget is spent');
+    const retryAfter = Number(resting.headers?.get('retry-after'));
+    const shouldRetry = resting.headers?.get('x-should-retry');
+    // The SDK with its defaults (two retries): how long until the caller hears anything?
+    const controller = new AbortController();
+    const patient = new Anthropic({ baseURL: gateway.url, apiKey: proxyKey() });
+    const startedAt = Date.now();
+    const outcome = await Promise.race([
+      patient.messages
+        .create(
+          { model: 'claude-budget-1', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] },
+          { signal: controller.signal },
+        )
+        .then(
+          () => 'answered',
+          (e: unknown) => `failed ${(e as { status?: number }).status}`,
+        ),
+      sleep(5000).then(() => 'still waiting'),
+    ]);
+    controller.abort();
+    assert.notEqual(
+      outcome,
+      'still waiting',
+      `after ${Date.now() - startedAt} ms the SDK is still sleeping: Kordon answered 503 with retry-after ${retryAfter} s (${(retryAfter / 3600).toFixed(1)} h) and x-should-retry ${shouldRetry}`,
+    );
+  });
 });

@@ -408,7 +408,7 @@ async function attempt(
       }
     }
   }
-  if (lastError) throw lastError;
+  if (lastError) throw withRetryAdvice(asGatewayError(lastError), secondsUntilAKeyIsBack(deps, chain));
   if (!served) {
     throw new GatewayError(
       'invalid_request',
@@ -422,18 +422,36 @@ async function attempt(
 }
 
 /**
+ * The longest wait (s) a caller is sent back to retry after: the SDKs sleep what Retry-After
+ * says (the Anthropic SDK however long), then ask again. A key back later than this (a daily
+ * budget rests until midnight UTC, an account out of credit minutes) is stated, not waited for.
+ */
+const LONGEST_RETRY_WAIT_SECONDS = 60;
+
+/**
  * Every key that could serve the model is resting (rate limited, circuit open, its daily
- * budget spent) or disabled: 503 with the wait until one is back. The request was admitted,
- * so it ends as RequestFailed `no_provider_key`, not as a refusal of the caller.
+ * budget spent) or disabled: 503 with the wait until one is back, and no retry when none is
+ * back within a minute (a disabled key never is by itself). The request was admitted, so it
+ * ends as RequestFailed `no_provider_key`, not as a refusal of the caller.
  */
 class NoProviderKeyError extends GatewayError {
-  constructor(model: string, retryAfterSeconds: number | undefined) {
-    super(
-      'overloaded',
-      `no provider key can serve ${model} right now`,
-      retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
-    );
+  constructor(model: string, secondsUntilBack: number | undefined) {
+    super('overloaded', `no provider key can serve ${model} right now`, {
+      ...(secondsUntilBack !== undefined && { retryAfterSeconds: secondsUntilBack }),
+      noRetry: secondsUntilBack === undefined || secondsUntilBack > LONGEST_RETRY_WAIT_SECONDS,
+    });
   }
+}
+
+/**
+ * The answer to the last key's failure once no key is left to try: the SDKs retry it (a 5xx,
+ * a 429) unless told not to, and they are when no key of the model can be back within a minute
+ * (disabled, out of credit, resting for hours): the retry would meet no key at all.
+ */
+function withRetryAdvice(error: GatewayError, secondsUntilBack: number | undefined): GatewayError {
+  if (error.options.noRetry) return error;
+  if (secondsUntilBack !== undefined && secondsUntilBack <= LONGEST_RETRY_WAIT_SECONDS) return error;
+  return new GatewayError(error.kind, error.message, { ...error.options, noRetry: true });
 }
 
 function reportSuccess(
@@ -453,8 +471,11 @@ function reportSuccess(
   if (event) deps.appender.enqueue(event);
 }
 
-/** When every key rests, the caller may retry once the first of them is back (at least 1 s). */
-function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number {
+/**
+ * When the first key of the model's providers is usable again, in seconds (at least 1), or
+ * undefined when none will be by itself (every key disabled: an admin must act).
+ */
+function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number | undefined {
   const now = Date.now();
   const registry = deps.registry();
   let soonest = Number.POSITIVE_INFINITY;
@@ -462,7 +483,7 @@ function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): nu
     const at = deps.keys.nextUsableAt(registry, route, now);
     if (at !== null) soonest = Math.min(soonest, at);
   }
-  return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
+  return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : undefined;
 }
 
 /**
