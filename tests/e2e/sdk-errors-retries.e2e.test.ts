@@ -343,4 +343,50 @@ orgs:
       `after ${Date.now() - startedAt} ms the SDK is still sleeping: Kordon answered 503 with retry-after ${retryAfter} s (${(retryAfter / 3600).toFixed(1)} h) and x-should-retry ${shouldRetry}`,
     );
   });
+
+  for (const [model, status, type] of [['claude-overloaded-1', 529, 'overloaded_error']] as const) {
+    it(`Claude answers ${status} ${type}: an Anthropic caller gets that status and type`, async () => {
+      const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: proxyKey(), maxRetries: 0 });
+      const error = await anthropic.messages
+        .create({ model, max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] })
+        .then(
+          () => assert.fail('expected an error'),
+          (e: unknown) => e as InstanceType<typeof Anthropic.APIError>,
+        );
+      assert.ok(error instanceof Anthropic.APIError);
+      const body = error.error as { error?: { type?: string } } | undefined;
+      const seen = `status ${error.status}, type ${body?.error?.type}: ${error.message}`;
+      assert.equal(body?.error?.type, type, seen);
+      assert.equal(error.status, status, seen);
+      // An overloaded Claude's Retry-After reaches the caller, whose SDK waits that long.
+      if (status === 529) assert.equal(error.headers?.get('retry-after'), '7');
+    });
+  }
+
+  it('Claude overloaded (529), an OpenAI caller: 503, retried by the SDK as a server error', async () => {
+    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: proxyKey(), maxRetries: 0 });
+    const error = await openai.chat.completions
+      .create({ model: 'claude-overloaded-2', messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
+    assert.ok(error instanceof OpenAI.APIError);
+    assert.equal(error.status, 503, error.message);
+    assert.equal(error.code, 'overloaded');
+    assert.equal(error.headers?.get('retry-after'), '7');
+  });
+
+  it('Claude overloaded (529) on one key: the next key serves before the caller hears of it', async () => {
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: proxyKey(), maxRetries: 0 });
+    for (let i = 0; i < 2; i++) {
+      const message = await anthropic.messages.create({
+        model: 'claude-busy-1',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      assert.equal(message.content[0]?.type, 'text');
+    }
+    assert.ok(upstreamCalls('/claude-busy/', 'busy') >= 1, 'the overloaded key was tried');
+  });
 });

@@ -94,6 +94,8 @@ export class GatewayError extends Error {
       code?: string;
       /** Asking again would fail the same way and be billed again: the SDKs are told not to retry. */
       noRetry?: boolean;
+      /** The status an Anthropic caller gets instead (529: the provider is overloaded, as Claude says it). */
+      anthropicStatus?: number;
     } = {},
   ) {
     super(message);
@@ -102,6 +104,11 @@ export class GatewayError extends Error {
 
   get status(): number {
     return this.options.status ?? STATUS[this.kind];
+  }
+
+  /** The status a caller of `dialect` is answered (and its request recorded) with. */
+  statusIn(dialect: Dialect): number {
+    return (dialect === 'anthropic' ? this.options.anthropicStatus : undefined) ?? this.status;
   }
 }
 
@@ -163,6 +170,6 @@ export function sendError(
   if (error.options.headers) Object.assign(headers, error.options.headers);
   if (error.options.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(error.options.retryAfterSeconds);
-  res.writeHead(error.status, headers);
+  res.writeHead(error.statusIn(dialect), headers);
   res.end(text);
 }

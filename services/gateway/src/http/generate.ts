@@ -749,12 +749,24 @@ export function asGatewayError(error: unknown): GatewayError {
         options,
       );
     if (error.status === 498)
+      // Groq's flex capacity is gone for now: worth asking again a second later.
       return new GatewayError(
-        'upstream_error',
+        'overloaded',
         `the provider is over capacity: ${error.provider?.message || error.message}`,
         {
-          status: 503,
           retryAfterSeconds: retryAfterSeconds ?? 1,
+          anthropicStatus: 529,
+        },
+      );
+    if (error.status === 503 || error.status === 529)
+      // The provider is overloaded (Claude's 529, a 503): said as the caller's API says it,
+      // with the provider's Retry-After; Claude's callers (Claude Code) wait and retry a 529.
+      return new GatewayError(
+        'overloaded',
+        `the provider is overloaded: ${error.provider?.message || error.message}`,
+        {
+          ...options,
+          anthropicStatus: 529,
         },
       );
     if (error.status === 401 || error.status === 403) {
@@ -930,7 +942,8 @@ function failureCodeOf(error: GatewayError): KordonEventData<'RequestFailed'>['e
     case 'upstream_timeout':
       return 'upstream_timeout';
     case 'overloaded':
-      return 'no_provider_key';
+      // Kordon had no key to ask, or the provider said it was overloaded.
+      return error instanceof NoProviderKeyError ? 'no_provider_key' : 'upstream_unavailable';
     case 'upstream_error':
     case 'upstream_out_of_credit':
       return 'upstream_unavailable';
@@ -1050,20 +1063,22 @@ function rejectedOrFailed(
   outcome: Outcome,
   dialect: Dialect,
 ): NewEvent {
+  // The status the caller is answered with (an overloaded Claude is 529 to its callers).
+  const status = error.statusIn(dialect);
   const lost = outcome.lostAnswer;
   if (lost) {
     const cost = price(deps, outcome, lost.usage);
-    return failed(outcome, failureCodeOf(error), lost.usage, error.status, lost.upstreamStatus, cost);
+    return failed(outcome, failureCodeOf(error), lost.usage, status, lost.upstreamStatus, cost);
   }
   if (outcome.attempts > 0 && PROVIDER_HAD_THE_PROMPT.has(error.options.code ?? '')) {
     // Kordon gave up waiting, the provider did not: it answers (and bills) the call anyway. As
     // for a caller who left, its prompt is charged where a limit holds the request.
     const prompt = promptOfAbandonedCall(outcome, dialect);
     const cost = prompt ? price(deps, outcome, prompt) : undefined;
-    return failed(outcome, failureCodeOf(error), prompt, error.status, null, cost);
+    return failed(outcome, failureCodeOf(error), prompt, status, null, cost);
   }
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
-    return failed(outcome, failureCodeOf(error), undefined, error.status);
+    return failed(outcome, failureCodeOf(error), undefined, status);
   const { key, user } = outcome.caller;
   const limit = error instanceof LimitRefusalError ? error.refusal : undefined;
   return kordonCatalogue.create(
@@ -1084,7 +1099,7 @@ function rejectedOrFailed(
       teamId: key.teamId,
       model: MODEL_NAME.test(outcome.model) ? outcome.model : null,
       endpoint: outcome.endpoint,
-      status: error.status,
+      status,
       clientIp: outcome.clientIp,
     },
     meta(outcome),

@@ -62,11 +62,34 @@ test('an account out of credit (the last key tried): 503, not to be retried; Ope
     const answer = asGatewayError(error);
     assert.equal(answer.kind, 'upstream_out_of_credit');
     assert.equal(answer.options.noRetry, true);
-    assert.equal(answer.status, 503);
+    assert.equal(answer.statusIn('openai'), 503);
+    assert.equal(answer.statusIn('anthropic'), 503);
     const openai = errorBody(answer, 'openai') as { error: { code: string; type: string } };
     assert.equal(openai.error.code, 'insufficient_quota');
     assert.equal(openai.error.type, 'insufficient_quota');
     const anthropic = errorBody(answer, 'anthropic') as { error: { type: string } };
     assert.equal(anthropic.error.type, 'billing_error');
+  }
+});
+
+test("an overloaded provider (Claude's 529, a 503): 529 overloaded_error to Anthropic callers, 503 to OpenAI's, with its Retry-After", () => {
+  for (const status of [529, 503]) {
+    const answer = asGatewayError(
+      answered(
+        status,
+        { type: 'overloaded', message: 'Overloaded', code: 'overloaded_error', retryable: true },
+        7000,
+      ),
+    );
+    assert.equal(answer.kind, 'overloaded');
+    assert.equal(answer.statusIn('anthropic'), 529);
+    assert.equal(answer.statusIn('openai'), 503);
+    assert.equal(answer.options.retryAfterSeconds, 7);
+    assert.equal(answer.options.noRetry, undefined, 'an overload passes: the SDKs retry it');
+    assert.deepEqual(errorBody(answer, 'anthropic'), {
+      type: 'error',
+      error: { type: 'overloaded_error', message: answer.message },
+    });
+    assert.equal((errorBody(answer, 'openai') as { error: { code: string } }).error.code, 'overloaded');
   }
 });
