@@ -344,7 +344,11 @@ orgs:
     );
   });
 
-  for (const [model, status, type] of [['claude-overloaded-1', 529, 'overloaded_error']] as const) {
+  for (const [model, status, type] of [
+    ['claude-overloaded-1', 529, 'overloaded_error'],
+    ['claude-notfound-1', 404, 'not_found_error'],
+    ['claude-toolarge-1', 413, 'request_too_large'],
+  ] as const) {
     it(`Claude answers ${status} ${type}: an Anthropic caller gets that status and type`, async () => {
       const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: proxyKey(), maxRetries: 0 });
       const error = await anthropic.messages

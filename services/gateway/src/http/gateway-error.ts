@@ -59,6 +59,20 @@ const ANTHROPIC_TYPE: Record<GatewayErrorKind, string> = {
   internal: 'api_error',
 };
 
+/**
+ * Anthropic's `error.type` for a status a provider chose (its refusal passed on with its
+ * status): the type follows the status, as Claude's own answers do. Others keep the kind's.
+ */
+const ANTHROPIC_TYPE_OF_STATUS: Readonly<Record<number, string>> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+};
+
 /** OpenAI's `error.type` and `error.code` for each kind (as its API answers them). */
 const OPENAI_SHAPE: Record<GatewayErrorKind, { type: string; code: string | null }> = {
   invalid_request: { type: 'invalid_request_error', code: null },
@@ -138,7 +152,10 @@ export function answerHeaders(
 /** The error body in the caller's dialect. */
 export function errorBody(error: GatewayError, dialect: Dialect): unknown {
   if (dialect === 'anthropic') {
-    return { type: 'error', error: { type: ANTHROPIC_TYPE[error.kind], message: error.message } };
+    const status = error.statusIn(dialect);
+    const type =
+      (status !== STATUS[error.kind] && ANTHROPIC_TYPE_OF_STATUS[status]) || ANTHROPIC_TYPE[error.kind];
+    return { type: 'error', error: { type, message: error.message } };
   }
   const shape = OPENAI_SHAPE[error.kind];
   return {

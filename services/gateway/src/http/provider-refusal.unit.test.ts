@@ -93,3 +93,27 @@ test("an overloaded provider (Claude's 529, a 503): 529 overloaded_error to Anth
     assert.equal((errorBody(answer, 'openai') as { error: { code: string } }).error.code, 'overloaded');
   }
 });
+
+test("a provider's refusal of the request reaches an Anthropic caller with the type of its status", () => {
+  for (const [status, type] of [
+    [400, 'invalid_request_error'],
+    [404, 'not_found_error'],
+    [413, 'request_too_large'],
+    [422, 'invalid_request_error'],
+  ] as const) {
+    const answer = asGatewayError(
+      answered(status, { type: 'unknown', message: 'refused', retryable: false }),
+    );
+    assert.equal(answer.statusIn('anthropic'), status);
+    assert.equal(
+      (errorBody(answer, 'anthropic') as { error: { type: string } }).error.type,
+      type,
+      String(status),
+    );
+    // OpenAI's callers keep OpenAI's type for a refusal (its 404 model_not_found is one).
+    assert.equal(
+      (errorBody(answer, 'openai') as { error: { type: string } }).error.type,
+      'invalid_request_error',
+    );
+  }
+});
