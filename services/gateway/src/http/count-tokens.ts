@@ -127,8 +127,9 @@ export function countTokensHandler(deps: GenerateDependencies) {
       // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for messages.
       const answer = asGatewayError(error);
       if (answer.kind === 'internal') deps.logger.error({ err: error, requestId }, 'count_tokens failed');
-      if (trace && !authenticated) trace.unauthenticated(startedAt, answer.status, answer.kind);
-      else trace?.end(answer.status, answer.kind);
+      if (trace && !authenticated)
+        trace.unauthenticated(startedAt, answer.statusIn('anthropic'), answer.kind);
+      else trace?.end(answer.statusIn('anthropic'), answer.kind);
       sendError(res, answer, 'anthropic', requestId);
     }
   };
