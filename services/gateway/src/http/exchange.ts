@@ -41,6 +41,7 @@ import {
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage, withServiceTier } from '../translate/usage.js';
+import { DEFAULT_UPSTREAM_TIMEOUTS } from '../upstream/upstream-client.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import { answerHeaders, type Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
@@ -326,6 +327,7 @@ export const planChatExchange: ExchangePlanner = (
     return `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${raw}\n\n`;
   };
 
+  const stallMs = callerStallMs(route);
   const streamAnswer: Exchange['stream'] = async (events, res, timing, settle) => {
     res.writeHead(200, streamHeaders(caller, requestId));
     let broken: string | undefined;
@@ -358,7 +360,7 @@ export const planChatExchange: ExchangePlanner = (
         if (batch !== '' && !events.ready && !translator.finished) {
           const text = batch;
           batch = '';
-          if (!write(res, text)) await drained(res);
+          if (!write(res, text)) await drained(res, stallMs);
         }
         if (res.destroyed) break;
       }
@@ -453,13 +455,33 @@ export function write(res: ServerResponse, text: string): boolean {
   return res.destroyed ? true : res.write(text);
 }
 
-export function drained(res: ServerResponse): Promise<void> {
+/**
+ * How long a streamed answer waits on a caller who takes nothing of what is written: as long
+ * as a whole provider call may last (its total timeout). A caller stalled longer (a laptop
+ * asleep, a NAT that dropped the connection without a reset) is gone; otherwise the request
+ * would stay unsettled, its event unwritten and its budget held, for as long as the TCP
+ * connection lives. A caller that reads, however slowly, is never cut by this.
+ */
+export function callerStallMs(route: Route): number {
+  return route.provider.options.timeouts?.totalMs ?? DEFAULT_UPSTREAM_TIMEOUTS.totalMs;
+}
+
+/**
+ * Resolves when the caller has taken what was written (`drain`) or is gone (`close`); after
+ * `stallMs` without either, the answer is destroyed: the caller is then gone too.
+ */
+export function drained(res: ServerResponse, stallMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
+      clearTimeout(stalled);
       res.off('drain', done);
       res.off('close', done);
       resolve();
     };
+    const stalled = setTimeout(() => {
+      res.destroy();
+      done();
+    }, stallMs);
     res.once('drain', done);
     res.once('close', done);
   });

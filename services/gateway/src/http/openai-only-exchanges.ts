@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { pricesByServiceTier } from '../providers/provider-support.js';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
 import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
-import { drained, type ExchangePlanner, streamHeaders, unreadableAnswer, write } from './exchange.js';
+import {
+  callerStallMs,
+  drained,
+  type ExchangePlanner,
+  streamHeaders,
+  unreadableAnswer,
+  write,
+} from './exchange.js';
 
 /*
  * Endpoints with no equivalent in the other dialects: served only by providers that speak
@@ -158,6 +165,7 @@ export const planResponsesExchange: ExchangePlanner = (
   if (caller !== 'openai' || !adapter.supports('responses', config)) return undefined;
   // The tier the answer names prices it only at OpenAI (and Azure); another server's tiers are its own.
   const pricedTier = (tier: unknown) => (pricesByServiceTier(adapter) ? tier : undefined);
+  const stallMs = callerStallMs(route);
   const counted = (outputText: string): NormalisedUsage => ({
     inputTokens: countOpenAiResponses(body, route.model).tokens,
     outputTokens: countTextTokens(outputText, route.model).tokens,
@@ -218,7 +226,7 @@ export const planResponsesExchange: ExchangePlanner = (
           }
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
           // The provider's failure is forwarded, but not a key it may quote.
-          if (!write(res, broken === undefined ? frame : events.redact(frame))) await drained(res);
+          if (!write(res, broken === undefined ? frame : events.redact(frame))) await drained(res, stallMs);
           if (res.destroyed) break;
         }
       } catch (error) {
