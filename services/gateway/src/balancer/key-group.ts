@@ -99,7 +99,9 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
       for (let i = 0; i < keys.length; i++) {
         const slot = this.#given[i]!;
         slot.key = keys[i]!;
-        if (slot.health.sync(slot.key)) this.invalidate();
+        // The key's health is shared by every group holding it, and says "changed" only once:
+        // each of those groups must refresh, not only the one that looked first.
+        if (slot.health.sync(slot.key)) for (const group of slot.health.groups) group.invalidate();
       }
       return;
     }
@@ -128,7 +130,7 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
       slot.key = key;
       slot.tier = tierOf(key);
       slot.weight = key.weight;
-      health.sync(key);
+      if (health.sync(key)) for (const group of health.groups) group.invalidate();
       health.groups.add(this);
       given.push(slot);
     }
