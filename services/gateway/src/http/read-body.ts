@@ -156,10 +156,14 @@ const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema',
  */
 const TOOL_CALL_BLOCKS = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use']);
 
-/** True for a key whose value is the caller's data in `object`: walked for its depth only. */
-function isFreeForm(key: string, object: Record<string, unknown>): boolean {
+/**
+ * True for a key whose value is the caller's data in `object` (at `depth`, the body being 1):
+ * walked for its depth only. A tool call's block is inside the body, never the body itself,
+ * whose `type` the caller could set to anything.
+ */
+function isFreeForm(key: string, object: Record<string, unknown>, depth: number): boolean {
   if (FREE_FORM.has(key)) return true;
-  if (key !== 'input') return false;
+  if (key !== 'input' || depth === 1) return false;
   const type = object.type;
   return typeof type === 'string' && TOOL_CALL_BLOCKS.has(type);
 }
@@ -206,7 +210,7 @@ function findHostField(
     if (!freeForm && HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
     const item = fields[key];
     if (item === null || typeof item !== 'object') continue;
-    const found = findHostField(item, depth + 1, freeForm || isFreeForm(key, fields));
+    const found = findHostField(item, depth + 1, freeForm || isFreeForm(key, fields, depth));
     if (found !== undefined) return found;
   }
   return undefined;

@@ -82,6 +82,8 @@ describe('refuseHostFields', () => {
       [{ messages: [{ content: [{ type: 'text', input: { api_base: 'x' } }] }] }, 'api_base'],
       [{ model: 'm', input: [{ role: 'user', content: 'hi', api_host: 'x' }] }, 'api_host'],
       [{ model: 'm', input: { base_url: 'x' } }, 'base_url'],
+      // The body itself is no tool call's block, whatever `type` it says.
+      [{ model: 'm', type: 'tool_use', input: [{ role: 'user', content: 'hi', base_url: 'x' }] }, 'base_url'],
     ] as const) {
       assert.equal(refusal(body)?.options.param, field);
     }
