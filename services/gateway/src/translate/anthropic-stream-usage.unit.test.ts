@@ -179,4 +179,19 @@ describe('Anthropic stream cut mid-answer is charged the tokens streamed', () =>
     assert.ok(!JSON.stringify(events).includes('possibility'), JSON.stringify(events).slice(0, 300));
     assert.equal(translator.usageSoFar()?.outputTokens, thoughtTokens);
   });
+
+  it('reasoning of another shape (an object) is no reason to refuse the chunk; only text is counted', () => {
+    const translator = new StreamTranslator<never>(
+      new OpenAIStreamParser(),
+      { emit: () => [] as never[] },
+      { fallbackUsage },
+    );
+    translator.push({
+      id: 'gen-1',
+      model: 'm',
+      choices: [{ index: 0, delta: { content: 'Hello', reasoning: { summary: 'x' } }, finish_reason: null }],
+    });
+    assert.equal(translator.failure, undefined);
+    assert.equal(translator.outputText(), 'Hello');
+  });
 });

@@ -194,9 +194,9 @@ export const openAIChatChunk = z.object({
           refusal: z.string().nullish(),
           tool_calls: z.array(toolCallDelta).nullish(),
           // The model's reasoning, billed as output: DeepSeek and vLLM name it `reasoning_content`,
-          // OpenRouter `reasoning`.
-          reasoning_content: z.string().nullish(),
-          reasoning: z.string().nullish(),
+          // OpenRouter `reasoning`. Counted when text; another shape is no reason to refuse a chunk.
+          reasoning_content: z.unknown().optional(),
+          reasoning: z.unknown().optional(),
         })
         .nullish(),
       finish_reason: openAIFinishReason.nullish(),

@@ -73,7 +73,7 @@ export class OpenAIStreamParser implements StreamParser {
     for (const choice of choices) {
       const { delta, index } = choice;
       // Reasoning is counted (a stream cut before its usage is charged it), never shown across dialects.
-      const reasoning = delta?.reasoning_content || delta?.reasoning;
+      const reasoning = textOr(delta?.reasoning_content) || textOr(delta?.reasoning);
       if (reasoning) parts.push({ type: 'reasoning', choice: index, text: reasoning });
       if (delta?.content) {
         this.#answered.add(index);
@@ -132,16 +132,15 @@ export function plainChunk(event: unknown): OpenAIChatChunk | undefined {
     if (finish_reason != null && !FINISH_REASONS.has(finish_reason)) return undefined;
     if (delta == null) continue;
     if (typeof delta !== 'object' || Array.isArray(delta)) return undefined;
-    const { content, refusal, tool_calls, reasoning_content, reasoning } = delta as Record<string, unknown>;
+    const { content, refusal, tool_calls } = delta as Record<string, unknown>;
     if ((content != null && typeof content !== 'string') || refusal != null || tool_calls != null)
-      return undefined;
-    if (
-      (reasoning_content != null && typeof reasoning_content !== 'string') ||
-      (reasoning != null && typeof reasoning !== 'string')
-    )
       return undefined;
   }
   return chunk as unknown as OpenAIChatChunk;
 }
 
 const FINISH_REASONS: ReadonlySet<unknown> = new Set(openAIFinishReason.options);
+
+function textOr(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
