@@ -264,18 +264,20 @@ async function attempt(
     const first = routes.find((route) => route.provider.name === storedAt);
     if (first) chain = [first, ...routes.filter((route) => route !== first)];
   }
+  // Why the first provider that could not take the request as sent refused it (a field its
+  // dialect has no counterpart for): the answer only when no provider of the chain could.
+  let untranslatable: TranslationError | undefined;
   for (const route of chain) {
     const adapter = providerAdapter(route.provider.type);
     const config = providerConfig(route);
-    const exchange: Exchange | undefined = plan(
-      dialect,
-      adapter,
-      config,
-      body,
-      route,
-      outcome.requestId,
-      outcome.stream,
-    );
+    let exchange: Exchange | undefined;
+    try {
+      exchange = plan(dialect, adapter, config, body, route, outcome.requestId, outcome.stream);
+    } catch (error) {
+      if (!(error instanceof TranslationError)) throw error;
+      untranslatable ??= error;
+      continue; // the next provider of the chain may take it
+    }
     if (!exchange) continue; // this provider does not serve the endpoint: the next one may
     served = true;
     const registry = deps.registry();
@@ -409,6 +411,7 @@ async function attempt(
     }
   }
   if (lastError) throw withRetryAdvice(asGatewayError(lastError), secondsUntilAKeyIsBack(deps, chain));
+  if (!served && untranslatable) throw untranslatable;
   if (!served) {
     throw new GatewayError(
       'invalid_request',
