@@ -321,6 +321,11 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     assert.equal(fromOpenAI({ messages: [user('Hi')] }).generationConfig, undefined, 'none asked, none sent');
   });
 
+  it('reasoning_effort sends no thinking config to a model before 2.5, which does not think', () => {
+    for (const model of ['gemini-2.0-flash', 'gemini-2.0-flash-lite', 'gemini-1.5-pro'])
+      assert.equal(thinking(model, 'high'), undefined, model);
+  });
+
   it('reasoning_effort sets the thinking level of a Gemini 3 model (minimal is low on Pro)', () => {
     for (const effort of ['minimal', 'low', 'medium', 'high']) {
       assert.deepEqual(thinking('gemini-3-flash-preview', effort), { thinkingLevel: effort }, effort);

@@ -216,8 +216,10 @@ function generationConfig(
   if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
   if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
   if (request.seed !== undefined) config.seed = request.seed;
-  if (request.reasoningEffort !== undefined)
-    config.thinkingConfig = thinkingConfig(request.reasoningEffort, request.model);
+  if (request.reasoningEffort !== undefined) {
+    const thinking = thinkingConfig(request.reasoningEffort, request.model);
+    if (thinking) config.thinkingConfig = thinking;
+  }
   const format = request.responseFormat;
   if (format) {
     config.responseMimeType = 'application/json';
@@ -255,12 +257,15 @@ const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
  * refused naming the field rather than dropped: `none` where thinking cannot be turned off
  * (Gemini 3, Gemini 2.5 Pro), and an effort Google does not map (`xhigh`). A model whose name
  * gives no version (an alias such as `gemini-flash-latest`) gets the budget, which Gemini 3
- * models accept too.
+ * models accept too. Models before 2.5 (1.5, 2.0), which do not think, are sent none.
  */
-function thinkingConfig(effort: string, model: string): ThinkingConfig {
+function thinkingConfig(effort: string, model: string): ThinkingConfig | undefined {
   const named = GEMINI_MODEL.exec(model);
   const major = named ? Number(named[1]) : undefined;
   const minor = named ? Number(named[2] ?? 0) : undefined;
+  // Models before 2.5 do not think (and may refuse a thinking config): nothing to control or bill.
+  if (major !== undefined && minor !== undefined && (major < 2 || (major === 2 && minor < 5)))
+    return undefined;
   const variant = named?.[3] ?? '';
   const pro = variant === 'pro' || variant.startsWith('pro-');
   const levels = major !== undefined && major >= 3;
