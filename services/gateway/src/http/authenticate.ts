@@ -14,11 +14,6 @@ export interface Caller {
   user: UserEntry;
 }
 
-/**
- * Finds the caller's proxy key: format and checksum first (a mistyped key costs no
- * lookup), then the keyed hash under each configured server secret, then the key's and
- * its owner's state. Messages never repeat the presented key.
- */
 /** Where two different keys were presented: send one (a proxy in between may add its own header). */
 const CONFLICTING_KEYS: Record<ProxyKeySource, string> = {
   both: 'two different API keys given (Authorization and x-api-key): send one key',
@@ -26,6 +21,11 @@ const CONFLICTING_KEYS: Record<ProxyKeySource, string> = {
   'x-api-key': 'two different API keys given (the x-api-key header is repeated): send one key',
 };
 
+/**
+ * Finds the caller's proxy key: format and checksum first (a mistyped key costs no
+ * lookup), then the keyed hash under each configured server secret, then the key's and
+ * its owner's state. Messages never repeat the presented key.
+ */
 export function authenticate(
   req: IncomingMessage,
   registry: RegistryState,
