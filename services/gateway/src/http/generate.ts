@@ -113,6 +113,8 @@ interface Outcome {
    * hold: the request's failure records its input, counted, and what that cost.
    */
   lostAnswer?: { usage: NormalisedUsage; upstreamStatus: number | null } | undefined;
+  /** The status of the last provider answer to an attempt that failed (none: null). */
+  upstreamStatus?: number | null;
   /** Set when Kordon ended the request's stream itself (shutdown): what the caller is told. */
   interruption?: string | undefined;
   /** The request's spans, when tracing is on. */
@@ -373,6 +375,7 @@ async function attempt(
           throw error;
         }
         lastError = error;
+        outcome.upstreamStatus = error.status ?? null;
         const kind = failureKind(error, signal.aborted);
         span?.failed(error, kind, kind !== 'not_the_key' && kind !== 'caller_cancelled');
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, kind);
@@ -1078,10 +1081,11 @@ function rejectedOrFailed(
     // for a caller who left, its prompt is charged where a limit holds the request.
     const prompt = promptOfAbandonedCall(outcome, dialect);
     const cost = prompt ? price(deps, outcome, prompt) : undefined;
-    return failed(outcome, failureCodeOf(error), prompt, status, null, cost);
+    return failed(outcome, failureCodeOf(error), prompt, status, outcome.upstreamStatus ?? null, cost);
   }
+  // What the provider answered last (a 529, a 429...), not only what the caller was told.
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
-    return failed(outcome, failureCodeOf(error), undefined, status);
+    return failed(outcome, failureCodeOf(error), undefined, status, outcome.upstreamStatus ?? null);
   const { key, user } = outcome.caller;
   const limit = error instanceof LimitRefusalError ? error.refusal : undefined;
   return kordonCatalogue.create(
