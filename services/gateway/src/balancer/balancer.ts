@@ -108,9 +108,13 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     this.#groups.get(group)?.pin(session, providerKeyId);
   }
 
-  /** A request's keys, one at a time: `next(now)` gives the first, then each failover, computed when asked. */
-  candidates(group: string, session?: string): Candidates<K> {
-    return new Candidates(this.#groups.get(group), session);
+  /**
+   * A request's keys, one at a time: `next(now)` gives the first, then each failover, computed
+   * when asked. `pinnedKeyId`: the key that holds what the provider stored for the session,
+   * tried first while it is usable.
+   */
+  candidates(group: string, session?: string, pinnedKeyId?: string): Candidates<K> {
+    return new Candidates(this.#groups.get(group), session, pinnedKeyId);
   }
 
   /**
@@ -191,6 +195,7 @@ export class Candidates<K extends BalancerKey> {
   constructor(
     private readonly group: KeyGroup<K> | undefined,
     private readonly session: string | undefined,
+    private readonly pinnedKeyId?: string,
   ) {}
 
   next(now: number): K | undefined {
@@ -198,7 +203,8 @@ export class Candidates<K extends BalancerKey> {
     if (group === undefined) return undefined;
     if (!this.#started) {
       this.#started = true;
-      this.#first = group.pick(now, this.session);
+      const pinned = this.pinnedKeyId === undefined ? undefined : group.pinned(now, this.pinnedKeyId);
+      this.#first = pinned ?? group.pick(now, this.session);
       return this.#first?.key;
     }
     if (this.#first === undefined) return undefined;

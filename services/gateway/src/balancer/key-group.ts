@@ -179,6 +179,17 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     return this.#handOut(this.slots[this.#slotOf[j]!]!, now);
   }
 
+  /**
+   * The key a session is pinned to (it holds what the provider stored for the session), when
+   * it is a usable member of the group: whatever its tier or turn, since no other key can
+   * serve the session. Undefined otherwise: the session goes where `pick` sends it.
+   */
+  pinned(now: number, providerKeyId: string): Slot<K> | undefined {
+    const slot = this.slots.find((candidate) => candidate.key.providerKeyId === providerKeyId);
+    if (slot === undefined || slot.weight <= 0 || slot.health.usableAt(now) !== 0) return undefined;
+    return this.#handOut(slot, now);
+  }
+
   /** The next key for a request that already tried `tried`: the active set first, then lower tiers. */
   next(now: number, tried: readonly Slot<K>[]): Slot<K> | undefined {
     if (now >= this.#refreshAt) this.#refresh(now);

@@ -40,8 +40,12 @@ export class KeyChoice {
   readonly #restricted = new Map<string, { version: number; models: string; groups: Set<string> }>();
   /** Spend of each key today (UTC), from the request events of every replica. */
   readonly #spentToday = new Map<string, KeySpend>();
-  /** A pinned session (a stored Responses answer) -> the provider that stored it; oldest forgotten first. */
-  readonly #storedAt = new Map<string, string>();
+  /**
+   * A pinned session (a stored Responses answer) -> the provider and key that stored it; oldest
+   * forgotten first. Kept here, not in a balancer group: a group is renamed or dropped when
+   * the keys serving a model change, and a follow-up may name another model the key serves.
+   */
+  readonly #storedAt = new Map<string, { provider: string; providerKeyId: string }>();
   /** Bumped when a key starts or stops resting on its daily budget: groups are re-read. */
   #spendVersion = 0;
 
@@ -80,14 +84,16 @@ export class KeyChoice {
     route: Route,
     session: string | undefined,
   ): Candidates<ProviderKeyEntry> {
-    return this.balancer.candidates(this.groupOf(registry, route), session);
+    const stored = session === undefined ? undefined : this.#storedAt.get(session);
+    const pinned = stored?.provider === route.provider.name ? stored.providerKeyId : undefined;
+    return this.balancer.candidates(this.groupOf(registry, route), session, pinned);
   }
 
   /** Sends a session (see `generate.ts` sessionOf) to one key of the route from now on. */
   pin(registry: RegistryState, route: Route, session: string, providerKeyId: string): void {
     this.balancer.pin(this.groupOf(registry, route), session, providerKeyId);
     this.#storedAt.delete(session);
-    this.#storedAt.set(session, route.provider.name);
+    this.#storedAt.set(session, { provider: route.provider.name, providerKeyId });
     if (this.#storedAt.size > MAX_PINNED_SESSIONS) {
       const oldest = this.#storedAt.keys().next().value;
       if (oldest !== undefined) this.#storedAt.delete(oldest);
@@ -96,7 +102,7 @@ export class KeyChoice {
 
   /** The provider a pinned session's answer is stored at (this process saw it), if any. */
   storedAt(session: string): string | undefined {
-    return this.#storedAt.get(session);
+    return this.#storedAt.get(session)?.provider;
   }
 
   /** When the first key of the route may be used again (epoch ms), or null. */
