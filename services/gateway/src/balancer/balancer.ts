@@ -103,11 +103,6 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     return this.#groups.get(group)?.peek(now)?.key;
   }
 
-  /** Sends a session to one key from now on (while it is usable); see `KeyGroup.pin`. */
-  pin(group: string, session: string, providerKeyId: string): void {
-    this.#groups.get(group)?.pin(session, providerKeyId);
-  }
-
   /**
    * A request's keys, one at a time: `next(now)` gives the first, then each failover, computed
    * when asked. `pinnedKeyId`: the key that holds what the provider stored for the session,

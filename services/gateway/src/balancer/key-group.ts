@@ -212,13 +212,19 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
       }
     }
     // The active set is spent for this request: the best usable key of the next tiers.
+    const best = this.#bestBelowActiveSet((slot) => tried.includes(slot));
+    return best === undefined ? undefined : this.#handOut(best, now);
+  }
+
+  /** The best usable key outside the active set (lowest tier, then heaviest), `skip`ped ones aside. */
+  #bestBelowActiveSet(skip: (slot: Slot<K>) => boolean): Slot<K> | undefined {
     let best: Slot<K> | undefined;
     for (const slot of this.slots) {
-      if (!slot.usable || slot.pos >= 0 || tried.includes(slot)) continue;
+      if (!slot.usable || slot.pos >= 0 || skip(slot)) continue;
       if (best === undefined || slot.tier < best.tier) best = slot;
       else if (slot.tier === best.tier && slot.effectiveWeight > best.effectiveWeight) best = slot;
     }
-    return best === undefined ? undefined : this.#handOut(best, now);
+    return best;
   }
 
   /**
@@ -239,13 +245,7 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
       this.#peekAt = j + 1;
       return slot;
     }
-    let best: Slot<K> | undefined;
-    for (const slot of this.slots) {
-      if (!slot.usable || slot.pos >= 0 || slot.health.circuit.openUntil !== 0) continue;
-      if (best === undefined || slot.tier < best.tier) best = slot;
-      else if (slot.tier === best.tier && slot.effectiveWeight > best.effectiveWeight) best = slot;
-    }
-    return best;
+    return this.#bestBelowActiveSet((slot) => slot.health.circuit.openUntil !== 0);
   }
 
   /**
@@ -312,15 +312,6 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     // Counting against an own limit or claiming the probe may take the key out of use.
     if (slot.health.picked(now)) for (const group of slot.health.groups) group.invalidate();
     return slot;
-  }
-
-  /**
-   * Sends `session` to `providerKeyId` from now on, while that key is usable (what the
-   * provider stored under it, such as a Responses API answer, is found only by it).
-   */
-  pin(session: string, providerKeyId: string): void {
-    const slot = this.slots.find((candidate) => candidate.key.providerKeyId === providerKeyId);
-    if (slot) this.#sticky.set(session, slot);
   }
 
   /** A session's position in the active set: where it went before if that key is still there. */

@@ -320,7 +320,7 @@ async function attempt(
         if (!outcome.stream) {
           const answer = await callProvider(call, operation);
           const { text, usage, storedId } = exchange.answer(answer);
-          if (storedId) deps.keys.pin(registry, route, storedSession(storedId), keyEntry.providerKeyId);
+          if (storedId) deps.keys.pin(route, storedSession(storedId), keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
@@ -348,7 +348,7 @@ async function attempt(
           await exchange.stream(events, res, outcome, (usage, end, outputText, facts) => {
             span?.streamEnded(usage, end, facts);
             if (outcome.endpoint === 'responses' && facts?.responseId)
-              deps.keys.pin(registry, route, storedSession(facts.responseId), keyEntry.providerKeyId);
+              deps.keys.pin(route, storedSession(facts.responseId), keyEntry.providerKeyId);
             trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
             if (end === 'complete') {
               // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -754,24 +754,15 @@ export function asGatewayError(error: unknown): GatewayError {
         `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
         options,
       );
-    if (error.status === 498)
-      // Groq's flex capacity is gone for now: worth asking again a second later.
-      return new GatewayError(
-        'overloaded',
-        `the provider is over capacity: ${error.provider?.message || error.message}`,
-        {
-          retryAfterSeconds: retryAfterSeconds ?? 1,
-          anthropicStatus: 529,
-        },
-      );
-    if (error.status === 503 || error.status === 529)
-      // The provider is overloaded (Claude's 529, a 503): said as the caller's API says it,
-      // with the provider's Retry-After; Claude's callers (Claude Code) wait and retry a 529.
+    if (error.status === 503 || error.status === 529 || error.status === 498)
+      // The provider is overloaded (Claude's 529, a 503; Groq's 498: its flex capacity is gone
+      // for now, worth asking a second later): said as the caller's API says it, with the
+      // provider's Retry-After; Claude's callers (Claude Code) wait and retry a 529.
       return new GatewayError(
         'overloaded',
         `the provider is overloaded: ${error.provider?.message || error.message}`,
         {
-          ...options,
+          ...(error.status === 498 ? { retryAfterSeconds: retryAfterSeconds ?? 1 } : options),
           anthropicStatus: 529,
         },
       );

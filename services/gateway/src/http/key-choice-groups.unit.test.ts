@@ -96,7 +96,7 @@ describe('KeyChoice: groups of keys limited to some models', () => {
     const session = 'stored:resp_1';
     const first = pick(choice, state, 'gpt-4.1', session);
     const other = first === 'prk_c' ? 'prk_b' : 'prk_c';
-    choice.pin(state, route(state, 'gpt-4.1'), session, other);
+    choice.pin(route(state, 'gpt-4.1'), session, other);
     for (let i = 0; i < 10_000; i++) pick(choice, state, `gpt-4.1-made-up-${i}`);
     assert.equal(pick(choice, state, 'gpt-4.1', session), other);
     // Another model name served by the same keys finds it too.

@@ -68,7 +68,7 @@ function pinAll(choice: KeyChoice, state: RegistryState, model: string, keys: st
     const session = `stored:resp_${i}`;
     pick(choice, state, model, session);
     const key = keys[i % keys.length]!;
-    choice.pin(state, route(state, model), session, key);
+    choice.pin(route(state, model), session, key);
     pins.set(session, key);
   }
   return pins;

@@ -89,9 +89,11 @@ export class KeyChoice {
     return this.balancer.candidates(this.groupOf(registry, route), session, pinned);
   }
 
-  /** Sends a session (see `generate.ts` sessionOf) to one key of the route from now on. */
-  pin(registry: RegistryState, route: Route, session: string, providerKeyId: string): void {
-    this.balancer.pin(this.groupOf(registry, route), session, providerKeyId);
+  /**
+   * Sends a session (a stored answer, see `generate.ts` sessionOf) to the key that stored it
+   * from now on: `candidates` tries that key first while it is usable.
+   */
+  pin(route: Route, session: string, providerKeyId: string): void {
     this.#storedAt.delete(session);
     this.#storedAt.set(session, { provider: route.provider.name, providerKeyId });
     if (this.#storedAt.size > MAX_PINNED_SESSIONS) {

@@ -113,10 +113,9 @@ export function retrieveModel(
       `the model in ${path.slice(0, 300)} is not a valid URL path segment`,
     );
   }
+  // A configured pattern (`gpt-4.1*`) is no model: routeModel finds no route for it (404).
   const [route] = routeModel(registry, orgId, id);
-  // A configured pattern (`gpt-4.1*`) routes the names under it; it is not itself a model,
-  // and the list leaves it out.
-  if (route!.model.endsWith('*') || !allowed(route!.model)) {
+  if (!allowed(route!.model)) {
     throw new GatewayError(
       'model_not_found',
       `The model \`${id}\` does not exist or you do not have access to it.`,
