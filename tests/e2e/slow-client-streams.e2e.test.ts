@@ -56,8 +56,8 @@ class RawClient {
   received = 0;
   text = '';
   ended = false;
-  constructor(port: number, key: string, keep = 4096) {
-    const body = JSON.stringify({ model: 'slow', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+  constructor(port: number, key: string, model = 'slow', keep = 4096) {
+    const body = JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] });
     this.socket = connect(port, '127.0.0.1');
     this.socket.write(
       `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -123,6 +123,14 @@ orgs:
         timeouts: { idleMs: 500, totalMs: 4000, firstByteMs: 500 }
         keys:
           - { name: k1, secret: "sk-proj-slow1-abcdefghijklmnopqrstuvwxyz" }
+      # A long total: a paused client's answer may take its time on a loaded machine.
+      - name: roomy
+        type: openai-compatible
+        baseUrl: http://127.0.0.1:\${(upstream.address() as AddressInfo).port}/v1
+        models: [paused]
+        timeouts: { idleMs: 500, totalMs: 60000, firstByteMs: 500 }
+        keys:
+          - { name: k1, secret: "sk-proj-slow2-abcdefghijklmnopqrstuvwxyz" }
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: dev }]
@@ -153,31 +161,38 @@ orgs:
     // More than the loopback's socket buffers hold (up to 32 MiB a receive buffer here).
     scenario = fast(40 * 1024 * 1024);
     const before = (await requestEvents()).length;
-    const client = new RawClient(port, key);
-    await client.until(() => client.received > 0, 2000);
-    client.pause();
-    await sleep(2000); // four idle timeouts
-    const writtenWhilePaused = state.written;
-    await sleep(500);
-    assert.ok(
-      state.written - writtenWhilePaused < 256 * 1024,
-      'the upstream is paused while the client reads nothing',
-    );
-    assert.ok(
-      writtenWhilePaused <= 40 * 1024 * 1024 + 4096,
-      `the upstream was paused: ${writtenWhilePaused} bytes written`,
-    );
-    client.resume();
-    await client.until(() => client.ended || client.text.includes('[DONE]'), 20_000);
-    assert.ok(
-      client.text.includes('data: [DONE]'),
-      `the answer ended cleanly: ...${client.text.slice(-300)}`,
-    );
-    assert.ok(
-      !client.text.includes('stream_interrupted'),
-      'no idle timeout while Kordon paused the upstream',
-    );
-    client.socket.destroy();
+    const client = new RawClient(port, key, 'paused');
+    try {
+      await client.until(() => client.received > 0, 5000);
+      client.pause();
+      await sleep(2000); // four idle timeouts
+      // Until the socket buffers are full the upstream still writes; then it must stop (bounded
+      // wait: a loaded machine moves the bytes slowly).
+      let writtenWhilePaused = state.written;
+      let paused = false;
+      for (let waited = 0; waited < 15_000 && !paused; waited += 500) {
+        await sleep(500);
+        paused = state.written - writtenWhilePaused < 256 * 1024;
+        writtenWhilePaused = state.written;
+      }
+      assert.ok(paused, 'the upstream is paused while the client reads nothing');
+      assert.ok(
+        writtenWhilePaused <= 40 * 1024 * 1024 + 4096,
+        `the upstream was paused: ${writtenWhilePaused} bytes written`,
+      );
+      client.resume();
+      await client.until(() => client.ended || client.text.includes('[DONE]'), 20_000);
+      assert.ok(
+        client.text.includes('data: [DONE]'),
+        `the answer ended cleanly: ...${client.text.slice(-300)}`,
+      );
+      assert.ok(
+        !client.text.includes('stream_interrupted'),
+        'no idle timeout while Kordon paused the upstream',
+      );
+    } finally {
+      client.socket.destroy();
+    }
     const events = (await waitForEvents(before + 1, 3000)).slice(before);
     assert.equal(events.length, 1);
     assert.equal(events[0]?.type, 'RequestCompleted');
@@ -193,8 +208,10 @@ orgs:
     // totalMs is 4 s: the provider call ends there, and a caller that takes nothing for as long
     // is given up: the request is settled (its event, its budget hold, its concurrency slot),
     // not held for as long as the client's connection lives.
-    const events = (await waitForEvents(before + 1, 9000)).slice(before);
+    const events = (await waitForEvents(before + 1, 20_000)).slice(before);
     const after = Date.now() - started;
+    await client.until(() => state.closed, 5000);
+    client.socket.destroy();
     assert.ok(state.closed, 'the upstream call was aborted at the total timeout');
     assert.equal(
       events.length,
