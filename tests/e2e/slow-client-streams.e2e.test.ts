@@ -126,7 +126,7 @@ orgs:
       # A long total: a paused client's answer may take its time on a loaded machine.
       - name: roomy
         type: openai-compatible
-        baseUrl: http://127.0.0.1:\${(upstream.address() as AddressInfo).port}/v1
+        baseUrl: http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1
         models: [paused]
         timeouts: { idleMs: 500, totalMs: 60000, firstByteMs: 500 }
         keys:
