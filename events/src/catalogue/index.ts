@@ -13,7 +13,14 @@ import { usageEvents } from './events/usage.js';
 
 export { Catalogue, defineEvent, EventDecodeError, type EventDefinition, type EventOf } from './define.js';
 export * from './events/access.js';
-export { looksLikeSecret, modelPattern, PERIOD_SPEC_PATTERN, periodSpec } from './events/fields.js';
+export {
+  looksLikeSecret,
+  MODEL_NAME_MAX_LENGTH,
+  MODEL_NAME_PATTERN,
+  modelPattern,
+  PERIOD_SPEC_PATTERN,
+  periodSpec,
+} from './events/fields.js';
 export * from './events/fraud.js';
 export * from './events/limits.js';
 export * from './events/logging.js';

@@ -1,3 +1,4 @@
+import { MODEL_NAME_MAX_LENGTH, MODEL_NAME_PATTERN } from '@kordon/events';
 import type { ProviderEntry, RegistryState } from '../registry/registry.js';
 import { providersOf } from '../registry/registry.js';
 import { GatewayError } from './gateway-error.js';
@@ -22,13 +23,31 @@ export function modelMatches(patterns: readonly string[], model: string): boolea
 }
 
 /**
+ * Whether the request events can hold `name` as their model (the catalogue's `modelName`).
+ * Only such a name is routed: a wildcard (`local*`) matches any text, and a call to a name
+ * the events refuse would be answered, then fail to be recorded, its tokens outside every
+ * limit and budget. (The part after a `provider/` prefix is then one too: it matches a
+ * configured name, which starts with a letter or a digit.)
+ */
+export function isRecordableModelName(name: string): boolean {
+  return name.length <= MODEL_NAME_MAX_LENGTH && MODEL_NAME_PATTERN.test(name);
+}
+
+/**
  * The providers of the caller's org that serve `model`, in configuration order (the
  * fallback chain). `provider-name/model` picks one provider. Nothing here comes from the
  * request but the model name: where Kordon connects is the admin's configuration.
  */
 export function routeModel(registry: RegistryState, orgId: string, requested: unknown): Route[] {
-  if (typeof requested !== 'string' || requested.length === 0 || requested.length > 256) {
+  if (typeof requested !== 'string' || requested.length === 0) {
     throw new GatewayError('invalid_request', 'you must provide a model parameter', { param: 'model' });
+  }
+  if (!isRecordableModelName(requested)) {
+    throw new GatewayError(
+      'invalid_request',
+      `a model name is 1 to ${MODEL_NAME_MAX_LENGTH} printable ASCII characters, without spaces, starting with a letter or a digit`,
+      { param: 'model' },
+    );
   }
   const slash = requested.indexOf('/');
   if (slash > 0) {
