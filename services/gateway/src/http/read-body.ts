@@ -1,11 +1,12 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
 
 /**
- * Reads a `/v1` JSON body up to `limitBytes`: past it, 413 without reading the rest (the
- * connection is closed after the answer). Malformed JSON, a non-object, a field naming a
+ * Reads a `/v1` JSON body up to `limitBytes`: past it, 413 without keeping the rest (the
+ * answer says `Connection: close`, and the connection is closed once it is written). Malformed JSON, a non-object, a field naming a
  * host or too deep a nesting (`refuseHostFields`) is a 400, and so are bytes that are not
  * UTF-8; a compressed body a 415. A leading UTF-8 byte order mark is skipped.
  */
@@ -37,7 +38,10 @@ export async function readJsonBodyWithSize(
     );
   }
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > limitBytes) throw tooLarge(limitBytes);
+  if (declared > limitBytes) {
+    closeAfterAnswer(req);
+    throw tooLarge(limitBytes);
+  }
   const counted = Number.isFinite(declared);
   if (counted) hold.take(declared);
   const { chunks, size } = await readAll(req, limitBytes, counted ? undefined : hold);
@@ -65,8 +69,9 @@ export async function readJsonBodyWithSize(
 
 /**
  * The body's chunks, by listeners rather than `for await` (no async iterator and promise per
- * chunk on every request). Past the limit the request is destroyed, as breaking out of an
- * iteration would; a request closed before its end rejects.
+ * chunk on every request). Past the limit (or the budget) the body is refused mid-way: the
+ * refusal closes the connection after its answer (closeAfterAnswer). A request closed before
+ * its end rejects.
  */
 function readAll(
   req: IncomingMessage,
@@ -95,8 +100,8 @@ function readAll(
       }
       if (refusal !== undefined) {
         cleanup();
-        req.destroy();
-        reject(refusal);
+        closeAfterAnswer(req);
+        reject(closingConnection(refusal));
         return;
       }
       chunks.push(chunk);
@@ -127,7 +132,50 @@ function hasUtf8Bom(bytes: Buffer): boolean {
 }
 
 function tooLarge(limit: number): GatewayError {
-  return new GatewayError('body_too_large', `the request body is larger than ${limit} bytes`);
+  return new GatewayError('body_too_large', `the request body is larger than ${limit} bytes`, {
+    headers: CONNECTION_CLOSE,
+  });
+}
+
+/**
+ * A body refused before its end leaves the rest of it on the connection, which cannot carry
+ * another request: the answer says `Connection: close`, and Node ends the socket once the
+ * answer is written (its 'finish'). Destroying the request instead cut the connection before
+ * the answer: the caller saw a reset, not the 413, and its SDK retried the same body.
+ */
+const CONNECTION_CLOSE: Readonly<Record<string, string>> = Object.freeze({ connection: 'close' });
+
+/** `refusal` (a 503 from the budget, a 413...) answered with `Connection: close`. */
+function closingConnection(refusal: unknown): unknown {
+  if (!(refusal instanceof GatewayError) || refusal.options.headers?.connection === 'close') return refusal;
+  return new GatewayError(refusal.kind, refusal.message, {
+    ...refusal.options,
+    headers: { ...refusal.options.headers, ...CONNECTION_CLOSE },
+  });
+}
+
+/** How long the connection of a refused body stays open for its client to read the answer. */
+const LINGER_MS = 10_000;
+
+/**
+ * Closes the connection of a body refused before its end, in stages (RFC 9112 section 9.6):
+ * the rest of the body is read and dropped, the answer (`Connection: close`) is written and
+ * followed by a FIN, and the socket is destroyed when the client closes its side, or after
+ * LINGER_MS. Node destroys it as soon as the answer is written (destroySoon): a client still
+ * sending then gets a reset, which can erase the answer before it is read (Node's and
+ * undici's clients, writing a whole body before reading, saw EPIPE instead of the 413).
+ */
+function closeAfterAnswer(req: IncomingMessage): void {
+  req.resume();
+  const socket = req.socket as Socket | undefined; // absent in stand-ins
+  if (!socket || socket.destroyed) return;
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+  // What Node calls once a `Connection: close` answer is written: only the half-close here.
+  socket.destroySoon = () => {
+    socket.end();
+  };
 }
 
 /** Body fields that would name another host: refused, since only the admin picks where Kordon connects. */

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { GatewayError } from './gateway-error.js';
-import { MAX_BODY_DEPTH, refuseHostFields } from './read-body.js';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { BodyBudget } from './body-budget.js';
+import { GatewayError, sendError } from './gateway-error.js';
+import { MAX_BODY_DEPTH, readJsonBody, refuseHostFields } from './read-body.js';
 
 /** An object `levels` deep (the body itself is level 1), with `leaf` at the bottom. */
 const nested = (levels: number, leaf: Record<string, unknown>): Record<string, unknown> => {
@@ -92,5 +95,80 @@ describe('refuseHostFields', () => {
       messages: [{ content: [{ type: 'tool_use', input: nested(MAX_BODY_DEPTH, {}) }] }],
     });
     assert.match(deep?.message ?? '', /nested deeper/);
+  });
+});
+
+describe('readJsonBody over a socket', () => {
+  const LIMIT = 100_000;
+  let server: Server;
+  let url: string;
+
+  before(async () => {
+    // As the data plane answers: the body read, or the refusal in the caller's dialect.
+    const budget = new BodyBudget(1 << 30);
+    server = createServer((req, res) => {
+      readJsonBody(req, LIMIT, budget.holdFor(res)).then(
+        (body) => res.end(JSON.stringify(body)),
+        (error: unknown) => sendError(res, error as GatewayError, 'openai', 'req_1'),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  /** A request of `size` bytes by node:http, written whole before the answer is read. */
+  const post = (size: number, chunked: boolean) =>
+    new Promise<{ status: number; connection: string | undefined; body: string } | { error: string }>(
+      (resolve) => {
+        const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+        if (!chunked) headers['content-length'] = size;
+        const req = request(url, { method: 'POST', headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (part: string) => {
+            body += part;
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+          );
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+        const part = Buffer.alloc(64 * 1024, 0x20);
+        for (let sent = 0; sent < size; sent += part.length)
+          req.write(part.subarray(0, Math.min(part.length, size - sent)));
+        req.end();
+      },
+    );
+
+  it('answers a body past the limit with a 413 the client reads, then closes the connection', async () => {
+    for (const chunked of [true, false]) {
+      for (let round = 0; round < 5; round++) {
+        const answer = await post(LIMIT * 30, chunked);
+        assert.ok('status' in answer, `chunked: ${chunked}: ${JSON.stringify(answer)}`);
+        assert.equal(answer.status, 413);
+        assert.equal(answer.connection, 'close');
+        assert.equal(JSON.parse(answer.body).error.code, 'request_too_large');
+      }
+    }
+    // A streamed body (fetch's ReadableStream, sent chunked) as well.
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= LIMIT * 30) return controller.close();
+        sent += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const res = await fetch(url, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'request_too_large');
+  });
+
+  it('keeps the connection of a body within the limit', async () => {
+    const answer = await post(1000, true);
+    assert.ok('status' in answer);
+    assert.equal(answer.status, 400); // spaces are no JSON object
+    assert.notEqual(answer.connection, 'close');
   });
 });

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+/**
+ * The data plane's HTTP edge as real clients drive it over a socket: bodies sent chunked
+ * (fetch with a stream body, Go's http.Client with an io.Reader, httpx with a generator),
+ * uploads that stall, methods a route does not serve.
+ */
+
+const MAX_BODY = 800_000;
+const BUDGET = 1_000_000;
+
+describe('HTTP edge', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        if ((req.url ?? '').includes('/messages'))
+          res.end(
+            JSON.stringify({
+              id: 'msg_1',
+              type: 'message',
+              role: 'assistant',
+              model: 'claude-sonnet-4-5',
+              content: [{ type: 'text', text: 'Hi' }],
+              stop_reason: 'end_turn',
+              stop_sequence: null,
+              usage: { input_tokens: 5, output_tokens: 2 },
+            }),
+          );
+        else
+          res.end(
+            JSON.stringify({
+              id: 'chatcmpl-1',
+              object: 'chat.completion',
+              created: 1,
+              model: 'gpt-4o-mini',
+              choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+              usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
+            }),
+          );
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - { name: openai, type: openai, baseUrl: ${url}/v1, models: [gpt-4o-mini], keys: [{ name: k1, secret: "sk-proj-edgetestsabcdefghijklmnopqrstuvwxyz01" }] }
+      - { name: claude, type: anthropic, baseUrl: ${url}, models: [claude-sonnet-4-5], keys: [{ name: k1, secret: "sk-ant-api03-edgetestsabcdefghijklmnopqrstuvwxyz" }] }
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { KORDON_MAX_BODY_BYTES: String(MAX_BODY), KORDON_MAX_BODY_BYTES_IN_FLIGHT: String(BUDGET) },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    await new Promise((resolve) => upstream?.close(resolve));
+  });
+
+  const key = () => gateway.proxyKeys.get('dev@acme.test--dev')!;
+  /** A body of `size` bytes as a stream: fetch sends it `Transfer-Encoding: chunked`. */
+  const streamed = (size: number) => {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= size) return controller.close();
+        const part = Math.min(64 * 1024, size - sent);
+        sent += part;
+        controller.enqueue(new Uint8Array(part).fill(0x20));
+      },
+    });
+  };
+
+  it('answers a chunked body past the size limit with a 413 in the caller dialect, not a reset connection', async () => {
+    const before = (await gateway.requestEvents()).length;
+    const send = (path: string, headers: Record<string, string>) =>
+      fetch(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: streamed(MAX_BODY * 2),
+        duplex: 'half',
+      } as RequestInit).then(
+        async (res) => ({
+          status: res.status,
+          body: (await res.json()) as { error?: { code?: string; type?: string } },
+        }),
+        (error: Error) => ({
+          status: 0,
+          body: { fetchError: `${error.message}: ${String(error.cause)}` } as {
+            error?: { code?: string; type?: string };
+            fetchError?: string;
+          },
+        }),
+      );
+    const openai = await send('/v1/chat/completions', { authorization: `Bearer ${key()}` });
+    assert.deepEqual(
+      { status: openai.status, code: openai.body.error?.code },
+      { status: 413, code: 'request_too_large' },
+      JSON.stringify(openai.body),
+    );
+    const anthropic = await send('/v1/messages', { 'x-api-key': key(), 'anthropic-version': '2023-06-01' });
+    assert.deepEqual(
+      { status: anthropic.status, type: anthropic.body.error?.type },
+      { status: 413, type: 'request_too_large' },
+      JSON.stringify(anthropic.body),
+    );
+    const events = (await gateway.requestEvents()).slice(before);
+    assert.deepEqual(
+      events.map((e) => [e.type, (e.data as { status?: number }).status]),
+      [
+        ['RequestRejected', 413],
+        ['RequestRejected', 413],
+      ],
+    );
+  });
+});
