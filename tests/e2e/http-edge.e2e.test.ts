@@ -126,4 +126,46 @@ orgs:
       ],
     );
   });
+
+  it('refuses tool-call arguments nested thousands deep with a 400, as it refuses such a body, not a 500', async () => {
+    // The body's own nesting is bounded (64 levels, read-body.ts); an OpenAI tool call's
+    // arguments are a JSON string, parsed (and bounded) only when the call is translated for Claude.
+    const depth = 10_000;
+    const args = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const before = (await gateway.requestEvents()).length;
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        messages: [
+          { role: 'user', content: 'hi' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: args } }],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'ok' },
+        ],
+        tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      }),
+    });
+    const body = (await res.json()) as { error: { type: string; message: string; param: string | null } };
+    const events = (await gateway.requestEvents()).slice(before);
+    assert.deepEqual(
+      {
+        status: res.status,
+        type: body.error.type,
+        param: body.error.param,
+        events: events.map((e) => e.type),
+      },
+      {
+        status: 400,
+        type: 'invalid_request_error',
+        param: 'messages[1].tool_calls[0].function.arguments',
+        events: ['RequestRejected'],
+      },
+      `${body.error.message}; events: ${JSON.stringify(events.map((e) => e.data))}`.slice(0, 600),
+    );
+  });
 });

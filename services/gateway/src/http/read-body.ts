@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { MAX_JSON_DEPTH } from '../translate/json-object.js';
 import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
 
@@ -219,9 +220,10 @@ function isFreeForm(key: string, object: Record<string, unknown>, depth: number)
 /**
  * How deep a request body may nest. Deeper bodies are refused: the host-field check must
  * see every level, and a body thousands of levels deep would overflow the stack of the
- * JSON.stringify that sends it upstream. Real requests, tool schemas included, nest far less.
+ * JSON.stringify that sends it upstream. The same bound as the JSON text inside a body (an
+ * OpenAI tool call's arguments), which is checked when it is parsed for translation.
  */
-export const MAX_BODY_DEPTH = 64;
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH;
 const TOO_DEEP = Symbol('too deep');
 
 /**

@@ -11,7 +11,7 @@ import {
   openAIChatRequest,
   TranslationError,
 } from '../translate/index.js';
-import { parseJsonObject } from '../translate/json-object.js';
+import { parseToolCallArguments } from '../translate/json-object.js';
 import type { OpenAIMessage } from '../translate/openai-chat-types.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 
@@ -88,14 +88,10 @@ export function functionTools(
 
 /** A tool call's arguments as the object these providers want; `path` names the call. */
 export function toolCallArguments(text: string, path: string): Record<string, unknown> {
-  const args = parseJsonObject(text);
-  if (!args) {
-    throw new TranslationError(
-      'invalid_value',
-      `${path}.function.arguments`,
-      'tool arguments must be a JSON object',
-    );
-  }
+  const argumentsPath = `${path}.function.arguments`;
+  const args = parseToolCallArguments(text, argumentsPath);
+  if (!args)
+    throw new TranslationError('invalid_value', argumentsPath, 'tool arguments must be a JSON object');
   return args;
 }
 

@@ -281,6 +281,19 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     );
   });
 
+  it('refuses tool-call arguments nested thousands of levels deep, naming them', () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: `{"a":${deep}}` } };
+    assert.throws(
+      () => fromOpenAI({ messages: [user('Hi'), { role: 'assistant', content: null, tool_calls: [call] }] }),
+      (error: unknown) =>
+        error instanceof TranslationError &&
+        error.code === 'invalid_value' &&
+        error.param === 'messages[1].tool_calls[0].function.arguments' &&
+        /nested deeper than 64 levels/.test(error.message),
+    );
+  });
+
   it("refuses more than 5 stop sequences (Gemini's limit), naming stop; 5 are sent", () => {
     const five = ['a', 'b', 'c', 'd', 'e'];
     assert.deepEqual(

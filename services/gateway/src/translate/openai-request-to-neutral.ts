@@ -1,6 +1,6 @@
 /** Parses an OpenAI Chat Completions request into the neutral form. */
 import { isHttpUrl, parseBase64DataUrl } from './data-url.js';
-import { parseJsonObject } from './json-object.js';
+import { parseToolCallArguments } from './json-object.js';
 import {
   type AssistantPart,
   appendAssistantParts,
@@ -196,7 +196,7 @@ function assistantParts(
   const parts: AssistantPart[] = textParts(texts);
   (message.tool_calls ?? []).forEach((call, index) => {
     const argumentsPath = `${path}.tool_calls[${index}].function.arguments`;
-    const input = parseJsonObject(call.function.arguments);
+    const input = parseToolCallArguments(call.function.arguments, argumentsPath);
     if (!input)
       throw new TranslationError(
         'invalid_value',

@@ -387,6 +387,27 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         param: 'messages[0].tool_calls[0].function.arguments',
       },
       {
+        // A string to the edge's depth check: JSON.stringify of the parsed object would overflow.
+        name: 'tool arguments nested thousands of levels deep',
+        body: {
+          messages: [
+            user('Hi'),
+            {
+              role: 'assistant',
+              tool_calls: [
+                {
+                  id: 'c',
+                  type: 'function',
+                  function: { name: 'f', arguments: `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}` },
+                },
+              ],
+            },
+          ],
+        },
+        code: 'invalid_value',
+        param: 'messages[1].tool_calls[0].function.arguments',
+      },
+      {
         name: 'an image type Claude does not read',
         body: {
           messages: [user([{ type: 'image_url', image_url: { url: 'data:image/tiff;base64,AAAA' } }])],
