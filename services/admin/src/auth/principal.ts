@@ -107,8 +107,7 @@ export async function authenticate(
     !user ||
     user.orgId !== claims.org ||
     user.disabled ||
-    !session ||
-    session.ended ||
+    !session || // ended (the view keeps only live sessions)
     session.userId !== user.userId ||
     Date.parse(session.expiresAt) <= now
   ) {

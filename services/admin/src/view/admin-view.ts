@@ -116,12 +116,17 @@ export interface ApiTokenView {
   createdAt: string;
 }
 
+/**
+ * A live session: in the view from SessionStarted until it ends or expires (then it is
+ * refused anyway, so it is dropped with its refresh token hashes).
+ */
 export interface SessionView {
   orgId: string;
   sessionId: string;
   userId: string;
-  ended: boolean;
   expiresAt: string;
+  /** Every refresh token hash the session was issued (its keys in `sessionIdByRefreshHash`). */
+  refreshTokenHashes: string[];
 }
 
 export interface AdminViewState {
@@ -135,14 +140,15 @@ export interface AdminViewState {
   providerKeys: Map<string, ProviderKeyView>;
   apiTokens: Map<string, ApiTokenView>;
   apiTokenIdByHash: Map<string, string>;
+  /** Live sessions, in the order they started (about the order they expire). */
   sessions: Map<string, SessionView>;
-  /** Every refresh token hash ever issued -> its session (spent ones too: reuse detection). */
+  /** Every refresh token hash of a live session -> it (spent ones too: reuse detection). */
   sessionIdByRefreshHash: Map<string, string>;
   /** `${orgId}/${scope}/${scopeId}` -> limits. */
   policies: Map<string, Limits>;
   /** The same key -> how those limits renew (as set: `{}` when the defaults apply). */
   policyRenewals: Map<string, KordonEventData<'PolicySet'>['renewal']>;
-  /** Stream id -> version of its last event (ETags); not kept for the usage streams. */
+  /** Stream id -> version of its last event (ETags); not kept for the usage and session streams. */
   versions: Map<string, number>;
   /** orgId -> the org's logging policy (absent: no bodies logged, kept until deleted, no rules). */
   loggingPolicies: Map<string, KordonEventData<'LoggingPolicySet'>>;
@@ -207,6 +213,34 @@ function own<T extends { orgId: string }>(map: Map<string, T>, id: string, orgId
   return entry?.orgId === orgId ? entry : undefined;
 }
 
+/**
+ * The streams whose version the view keeps, for ETags. Not the usage streams (traffic), nor
+ * the sessions' (one per sign-in, no ETag): a command on a session reads the stream itself
+ * for its expected version (commands/execute.ts), so a dropped session needs nothing here.
+ */
+const SESSION_STREAM = /^org:[^:]+:session:/;
+function keepsVersion(streamId: string): boolean {
+  return !streamId.endsWith(':usage') && !SESSION_STREAM.test(streamId);
+}
+
+/** Drops a session and the hashes of its refresh tokens (ended or expired: refused anyway). */
+function dropSession(state: AdminViewState, session: SessionView): void {
+  state.sessions.delete(session.sessionId);
+  for (const hash of session.refreshTokenHashes) state.sessionIdByRefreshHash.delete(hash);
+}
+
+/**
+ * Drops the sessions expired at `time` (the time of the event being applied, so a rebuild
+ * from the log drops the same ones). Every session lasts REFRESH_TOKEN_DAYS from its start,
+ * so the oldest expire first: only the front of `sessions` is looked at.
+ */
+function dropExpiredSessions(state: AdminViewState, time: number): void {
+  for (const session of state.sessions.values()) {
+    if (Date.parse(session.expiresAt) > time) return;
+    dropSession(state, session);
+  }
+}
+
 /** Every event but request traffic: the view keeps stream versions (ETags) of all the rest. */
 const NOT_TRAFFIC: ReadonlySet<string> = new Set(
   kordonCatalogue
@@ -239,7 +273,8 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
     sso: new Map(),
   }),
   evolve(state, anyEvent) {
-    if (!anyEvent.streamId.endsWith(':usage')) state.versions.set(anyEvent.streamId, anyEvent.streamVersion);
+    if (keepsVersion(anyEvent.streamId)) state.versions.set(anyEvent.streamId, anyEvent.streamVersion);
+    dropExpiredSessions(state, anyEvent.time.getTime());
     if (!HANDLED.has(anyEvent.type)) return state;
     const event = anyEvent as ViewEvent;
     const orgId = event.orgId;
@@ -300,23 +335,31 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
         if (user) user.passwordHash = event.data.passwordHash;
         return state;
       }
-      case 'SessionStarted':
-        state.sessions.set(event.data.sessionId, {
+      case 'SessionStarted': {
+        const { sessionId, refreshTokenHash } = event.data;
+        state.sessions.set(sessionId, {
           orgId,
-          sessionId: event.data.sessionId,
+          sessionId,
           userId: event.data.userId,
-          ended: false,
           expiresAt: event.data.expiresAt,
+          refreshTokenHashes: [refreshTokenHash.value],
         });
-        state.sessionIdByRefreshHash.set(event.data.refreshTokenHash.value, event.data.sessionId);
+        state.sessionIdByRefreshHash.set(refreshTokenHash.value, sessionId);
         return state;
-      case 'SessionRefreshed':
-        if (own(state.sessions, event.data.sessionId, orgId))
-          state.sessionIdByRefreshHash.set(event.data.refreshTokenHash.value, event.data.sessionId);
-        return state;
-      case 'SessionEnded': {
+      }
+      case 'SessionRefreshed': {
+        // The spent hashes stay while the session lives: presenting one again ends it.
         const session = own(state.sessions, event.data.sessionId, orgId);
-        if (session) session.ended = true;
+        if (session) {
+          session.refreshTokenHashes.push(event.data.refreshTokenHash.value);
+          state.sessionIdByRefreshHash.set(event.data.refreshTokenHash.value, session.sessionId);
+        }
+        return state;
+      }
+      case 'SessionEnded': {
+        // Ended for good (logout, reuse, revocation): its tokens are refused without it.
+        const session = own(state.sessions, event.data.sessionId, orgId);
+        if (session) dropSession(state, session);
         return state;
       }
       case 'ApiTokenIssued':
