@@ -53,7 +53,7 @@ import {
 import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { readJsonBodyWithSize } from './read-body.js';
-import { type Route, routeModel } from './route-model.js';
+import { type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
 
 export interface GenerateDependencies {
   registry: () => RegistryState;
@@ -213,6 +213,7 @@ export function generateHandler(
       }
       trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
+      refuseUpstreamModelChoice(routes, body, dialect);
       admit(deps, outcome, routes[0]!, body, dialect, res);
       await attempt(dialect, plan, body, routes, outcome, deps, res, abort);
     } catch (error) {

@@ -1,7 +1,11 @@
 import { MODEL_NAME_MAX_LENGTH, MODEL_NAME_PATTERN } from '@kordon/events';
+import {
+  modelChoiceRefusal,
+  vendorPreset,
+} from '../providers/openai-compatible/openai-compatible-provider.js';
 import type { ProviderEntry, RegistryState } from '../registry/registry.js';
 import { providersOf } from '../registry/registry.js';
-import { GatewayError } from './gateway-error.js';
+import { type Dialect, GatewayError } from './gateway-error.js';
 
 export interface Route {
   provider: ProviderEntry;
@@ -66,4 +70,26 @@ export function routeModel(registry: RegistryState, orgId: string, requested: un
     );
   }
   return routes;
+}
+
+/**
+ * Refuses (400 naming the field) a request field by which a provider of the chain would serve
+ * other models than the routed one, with the org's key: OpenRouter tries a request's `models`
+ * when the primary model fails and bills the one that answered. Those models were never held
+ * to the provider's list, the caller's model lists, the estimate a budget reserves, nor named
+ * in the request's event; so the field is refused before admission, as routing refuses a model.
+ * Only an OpenAI-dialect body reaches an OpenAI-compatible server as sent: a translated one is
+ * rebuilt from the fields the translation knows.
+ */
+export function refuseUpstreamModelChoice(
+  routes: readonly Route[],
+  body: Readonly<Record<string, unknown>>,
+  dialect: Dialect,
+): void {
+  if (dialect !== 'openai') return;
+  for (const { provider } of routes) {
+    if (provider.type !== 'openai-compatible') continue;
+    const refusal = modelChoiceRefusal(vendorPreset({ vendor: provider.options.vendor }), body);
+    if (refusal) throw new GatewayError('invalid_request', refusal.message, { param: refusal.param });
+  }
 }

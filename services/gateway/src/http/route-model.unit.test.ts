@@ -3,15 +3,16 @@ import { describe, it } from 'node:test';
 import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { GatewayError } from './gateway-error.js';
-import { isRecordableModelName, modelMatches, routeModel } from './route-model.js';
+import { isRecordableModelName, modelMatches, refuseUpstreamModelChoice, routeModel } from './route-model.js';
 
 const ORG = 'org_1';
 
-/** An org whose providers serve `models` each, in this order. */
+/** An org whose providers serve `models` each, in this order; `openrouter` is OpenRouter. */
 function registry(providers: Record<string, readonly string[]>): RegistryState {
   const state = registryProjection.initialState();
   let position = 0;
   for (const [provider, models] of Object.entries(providers)) {
+    const options = provider === 'openrouter' ? { vendor: 'openrouter' as const } : {};
     const event = kordonCatalogue.create(
       'ProviderConfigured',
       streams.provider(ORG, provider),
@@ -20,7 +21,7 @@ function registry(providers: Record<string, readonly string[]>): RegistryState {
         type: 'openai-compatible',
         baseUrl: 'http://127.0.0.1:1/v1',
         models: [...models],
-        options: {},
+        options,
       },
       { orgId: ORG, actor: { kind: 'config', id: 'test' } },
     );
@@ -111,5 +112,37 @@ describe('isRecordableModelName', () => {
   it('refuses spaces, control characters, non-ASCII, a leading symbol and more than 200 characters', () => {
     for (const name of ['', 'a b', 'a\nb', 'a\u0000b', 'é', '/gpt', 'x'.repeat(201)])
       assert.equal(isRecordableModelName(name), false, JSON.stringify(name));
+  });
+});
+
+describe('refuseUpstreamModelChoice', () => {
+  const state = registry({ local: ['meta-llama/*'], openrouter: ['meta-llama/*'] });
+  const body = { model: 'meta-llama/llama-3.1-8b-instruct', messages: [], models: ['openai/o1-pro'] };
+
+  it("refuses OpenRouter's `models` when OpenRouter is anywhere in the chain, naming the field", () => {
+    for (const model of ['meta-llama/llama-3.1-8b-instruct', 'openrouter/meta-llama/llama-3.1-8b-instruct']) {
+      const routes = routeModel(state, ORG, model);
+      assert.throws(
+        () => refuseUpstreamModelChoice(routes, body, 'openai'),
+        (error: unknown) =>
+          error instanceof GatewayError &&
+          error.kind === 'invalid_request' &&
+          error.options.param === 'models',
+      );
+    }
+  });
+
+  it('lets the field be where no provider of the chain reads it, or where the body is translated', () => {
+    refuseUpstreamModelChoice(
+      routeModel(state, ORG, 'local/meta-llama/llama-3.1-8b-instruct'),
+      body,
+      'openai',
+    );
+    refuseUpstreamModelChoice(routeModel(state, ORG, 'meta-llama/llama-3.1-8b-instruct'), body, 'anthropic');
+    refuseUpstreamModelChoice(
+      routeModel(state, ORG, 'meta-llama/llama-3.1-8b-instruct'),
+      { messages: [] },
+      'openai',
+    );
   });
 });

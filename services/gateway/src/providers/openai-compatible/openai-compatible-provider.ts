@@ -7,9 +7,11 @@
  * refuses unknown fields, so it is not asked, and a caller's `stream_options` is not passed
  * on); the others are asked with `stream_options.include_usage` (vLLM, Ollama, DeepSeek
  * document it; Groq and Together accept it). A same-dialect body otherwise goes as sent, but
- * for the fields a vendor names its own way (`vendorRequest`). Error bodies come in OpenAI's
- * shape or its variants (see openai-error.ts).
+ * for the fields a vendor names its own way (`vendorRequest`) and those by which it would serve
+ * other models than the routed one (`modelChoiceRefusal`: OpenRouter's `models`), refused.
+ * Error bodies come in OpenAI's shape or its variants (see openai-error.ts).
  */
+import { TranslationError } from '../../translate/translation-error.js';
 import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
 import { openAIErrorInfo } from '../openai/openai-error.js';
 import {
@@ -42,6 +44,11 @@ export interface VendorPreset {
   readonly operations: readonly OpenAIOperation[];
   /** The vendor's name for OpenAI's embeddings `dimensions`, where it has another. */
   readonly embeddingDimensionsField?: string;
+  /**
+   * Request fields by which the vendor serves other models than `model` (a fallback list, a
+   * saved configuration naming models): refused, see `modelChoiceRefusal`.
+   */
+  readonly modelChoiceFields?: readonly string[];
 }
 
 export const OPENAI_COMPATIBLE_PRESETS = {
@@ -74,6 +81,10 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     streamUsage: 'always',
     outputLimitField: 'max_tokens',
     operations: ['chat', 'models'],
+    // openrouter.ai/docs/guides/routing/model-fallbacks: `models` is tried in order when the
+    // primary model errors (a context too long will do), billed at the model that answered;
+    // `route: "fallback"` has OpenRouter pick the fallback; a preset (`preset`) may name models.
+    modelChoiceFields: ['models', 'route', 'preset'],
   },
   together: {
     name: 'Together AI',
@@ -110,6 +121,26 @@ export function vendorPreset(config: ProviderConfig): VendorPreset {
 }
 
 /**
+ * The refusal of a request field by which the vendor would serve other models than the one
+ * routed (OpenRouter's `models`), undefined when the request has none. Which model a caller
+ * reaches with the org's key is for routing and the model lists to say: the vendor would
+ * answer with a model they never allowed, priced at its own rates, while the request's event
+ * names the routed one. A null field asks for nothing and goes as sent.
+ */
+export function modelChoiceRefusal(
+  preset: VendorPreset,
+  body: Readonly<Record<string, unknown>>,
+): TranslationError | undefined {
+  const field = preset.modelChoiceFields?.find((name) => body[name] !== undefined && body[name] !== null);
+  if (field === undefined) return undefined;
+  return new TranslationError(
+    'unsupported_parameter',
+    field,
+    `\`${field}\` is not passed on to ${preset.name}: ${preset.name} would answer with another model than \`model\`, which your key's model lists may not allow. Name one model in \`model\`; for failover, Kordon's fallback chain tries each provider configured for that model in turn`,
+  );
+}
+
+/**
  * The request with the OpenAI fields the vendor names or takes otherwise (the same request
  * when there are none): a caller's body is forwarded as sent, and a vendor that refuses
  * unknown fields (Mistral: 422 `extra_forbidden`) would refuse these.
@@ -117,10 +148,14 @@ export function vendorPreset(config: ProviderConfig): VendorPreset {
  *   usage chunk only to callers that asked); `max_completion_tokens` goes as `max_tokens`
  *   where that is the vendor's output-limit field (the newer field wins when both are sent).
  * - embeddings: `dimensions` goes as the vendor's field (Mistral's `output_dimension`).
+ * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
  */
 export function vendorRequest(request: OperationRequest, preset: VendorPreset): OperationRequest {
   const body = request.body;
   if (body === undefined) return request;
+  // Refused before admission already (route-model.ts); here too, so that no path sends them.
+  const modelChoice = modelChoiceRefusal(preset, body);
+  if (modelChoice) throw modelChoice;
   if (request.operation === 'chat') {
     const dropStreamOptions = preset.streamUsage === 'always' && 'stream_options' in body;
     const renameLimit = preset.outputLimitField === 'max_tokens' && 'max_completion_tokens' in body;

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TranslationError } from '../../translate/translation-error.js';
 import { chatRequest } from '../provider-contract.js';
 import { providers } from '../provider-registry.js';
 import { OPENAI_COMPATIBLE_VENDORS } from '../provider-types.js';
-import { OPENAI_COMPATIBLE_PRESETS, openAICompatibleProvider } from './openai-compatible-provider.js';
+import {
+  modelChoiceRefusal,
+  OPENAI_COMPATIBLE_PRESETS,
+  openAICompatibleProvider,
+} from './openai-compatible-provider.js';
 
 describe('OpenAI-compatible presets', () => {
   it('has a preset per vendor', () => {
@@ -91,6 +96,38 @@ describe('OpenAI-compatible presets', () => {
       output_dimension: 256,
     });
     assert.equal(preparedBody('together', 'embeddings', { input: 'x', dimensions: 256 }).dimensions, 256);
+  });
+
+  it("refuses OpenRouter's fields that choose other models (models, route, preset); other vendors take them as sent", () => {
+    for (const [field, value] of [
+      ['models', ['openai/o1-pro']],
+      ['models', []],
+      ['route', 'fallback'],
+      ['preset', 'team-b'],
+    ] as const) {
+      const refusal = modelChoiceRefusal(OPENAI_COMPATIBLE_PRESETS.openrouter, {
+        messages: [],
+        [field]: value,
+      });
+      assert.ok(refusal instanceof TranslationError, field);
+      assert.equal(refusal.param, field);
+      assert.match(refusal.message, /is not passed on to OpenRouter/);
+      // The adapter never sends one, whatever path the request took.
+      assert.throws(
+        () => preparedBody('openrouter', 'chat', { messages: [], [field]: value }),
+        (error: unknown) => error instanceof TranslationError && error.param === field,
+      );
+    }
+    // Null asks for nothing; a field OpenRouter does not read this way goes as sent.
+    assert.equal(
+      modelChoiceRefusal(OPENAI_COMPATIBLE_PRESETS.openrouter, { models: null, route: null }),
+      undefined,
+    );
+    assert.deepEqual(preparedBody('openrouter', 'chat', { provider: { order: ['Groq'] } }).provider, {
+      order: ['Groq'],
+    });
+    for (const vendor of OPENAI_COMPATIBLE_VENDORS.filter((vendor) => vendor !== 'openrouter'))
+      assert.deepEqual(preparedBody(vendor, 'chat', { messages: [], models: ['x'] }).models, ['x'], vendor);
   });
 
   it('keeps the caller stream_options while asking for usage', () => {
