@@ -281,13 +281,17 @@ export class DataPlaneMetrics {
       last.endpoint === endpoint
     )
       return last.series;
-    const key = `${orgId ?? ''}\n${provider}\n${model}\n${endpoint}`;
+    // Keyed by the model's label, not the caller's name: every name past maxModels shares the
+    // one `other` series, so the memo is bounded like the labels (orgs and providers by
+    // configuration, models by maxModels); the size check is only a backstop.
+    const modelLabel = this.#modelLabel(model);
+    const key = `${orgId ?? ''}\n${provider}\n${modelLabel}\n${endpoint}`;
     let series = this.#series.get(key);
     if (!series) {
       series = {
         org: this.#orgLabel(orgId ?? ''),
         provider,
-        model: this.#modelLabel(model),
+        model: modelLabel,
         endpoint,
         requests: new Map(),
         duration: undefined,
@@ -296,7 +300,6 @@ export class DataPlaneMetrics {
         cost: new Map(),
         lastRequests: undefined,
       };
-      // Bounded like the labels: providers and orgs by configuration, models by maxModels.
       if (this.#series.size < 100_000) this.#series.set(key, series);
     }
     this.#lastSeries = { orgId: orgId ?? '', provider, model, endpoint, series };

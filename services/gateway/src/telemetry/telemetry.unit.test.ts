@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { kordonCatalogue, streams } from '@kordon/events';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -435,6 +437,29 @@ describe('data-plane metrics', () => {
     assert.deepEqual(models.sort(), ['a', 'b', 'other']);
     assert.match(text, /kordon_requests_total\{[^}]*model="a"[^}]*\} 2/);
     assert.match(text, /kordon_requests_total\{[^}]*model="other"[^}]*\} 2/);
+  });
+
+  it('holds no memory per model name past maxModels: they share the one other series', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { prom, metrics } = metricsWith(2);
+    for (const model of ['a', 'b']) metrics.request(completed(model));
+    await prom.metrics();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // Any name under a pattern route reaches the provider: the caller can send new ones at will.
+    const NAMES = 20_000;
+    for (let i = 0; i < NAMES; i++)
+      metrics.request(completed(`gpt-4.1-${String(i).padStart(6, '0')}-${'x'.repeat(170)}`));
+    gc();
+    const retained = process.memoryUsage().heapUsed - before;
+    const text = await prom.metrics();
+    assert.match(text, new RegExp(`kordon_requests_total\\{[^}]*model="other"[^}]*\\} ${NAMES}\n`));
+    assert.ok(metrics, 'kept alive until measured');
+    assert.ok(
+      retained < 4_000_000,
+      `${NAMES} names counted as other retain ${(retained / 1e6).toFixed(1)} MB (${Math.round(retained / NAMES)} bytes a name)`,
+    );
   });
 
   it("a refusal before routing does not make the caller's model a label", async () => {
