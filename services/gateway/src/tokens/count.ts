@@ -6,15 +6,16 @@ import {
   imageSizeFromDataUrl,
   openAiImageTokens,
 } from './images.js';
-import type {
-  AnthropicBlock,
-  AnthropicInnerBlock,
-  AnthropicMessagesRequest,
-  AnthropicTool,
-  OpenAiChatRequest,
-  OpenAiContentPart,
-  OpenAiFunctionDefinition,
-  OpenAiMessage,
+import {
+  type AnthropicBlock,
+  type AnthropicInnerBlock,
+  type AnthropicMessagesRequest,
+  type AnthropicTool,
+  type OpenAiChatRequest,
+  type OpenAiContentPart,
+  type OpenAiFunctionDefinition,
+  type OpenAiMessage,
+  openAiFunctionDefinition,
 } from './request-shapes.js';
 import {
   type Encoder,
@@ -90,7 +91,7 @@ export const DOCUMENT_TOKENS = 3000;
 /**
  * Tokens of the system prompt Anthropic adds when `tools` are present, from the tool-use
  * pricing table of Anthropic's docs (Claude 4.x models): 346 with tool_choice auto or none,
- * 313 with any or tool.
+ * 313 with any or tool. Claude models only: another vendor's model never receives it.
  */
 export const ANTHROPIC_TOOL_PROMPT_AUTO = 346;
 export const ANTHROPIC_TOOL_PROMPT_FORCED = 313;
@@ -198,6 +199,15 @@ export function countTextTokens(text: string, model: string): TokenCount {
   return tally.result();
 }
 
+/**
+ * Whether Claude serves the model (its Anthropic or Vertex name, `claude-...`, or its Bedrock name,
+ * `anthropic.claude-...`): then Claude's own rules apply (images, the tool-use system prompt),
+ * whichever dialect the caller spoke.
+ */
+function isClaudeModel(t: ModelTokenizer): boolean {
+  return /(?:^|\.)claude-/.test(t.baseModel);
+}
+
 // ---- images, whichever dialect carried them -------------------------------------------------
 
 /** Image tokens by the rule of the vendor that will bill them, not of the client's dialect. */
@@ -212,7 +222,7 @@ function addImage(tally: Tally, model: string, detail: string | undefined, size:
   const gemini = tally.tokenizer.baseModel.startsWith('gemini');
   const r = gemini ? geminiImageTokens(size) : anthropicImageTokens(model, size);
   tally.tokens += r.tokens;
-  if (!r.exact || !(gemini || tally.tokenizer.baseModel.startsWith('claude'))) tally.flag('images');
+  if (!r.exact || !(gemini || isClaudeModel(tally.tokenizer))) tally.flag('images');
 }
 
 // ---- OpenAI chat ---------------------------------------------------------------------------
@@ -321,6 +331,14 @@ function openAiFunctions(
   return faithful;
 }
 
+/** Function tools by the cookbook formula for the tally's model, flagged beyond the verified case. */
+function openAiFunctionTools(tally: Tally, functions: readonly OpenAiFunctionDefinition[]): void {
+  if (functions.length === 0) return;
+  const family = cookbookFamily(tally.tokenizer);
+  const faithful = openAiFunctions(tally, functions, family === 'gpt-4' ? 10 : 7);
+  if (!faithful || family === null) tally.flag('tools');
+}
+
 /** Tokens of an OpenAI chat prompt (messages, tools, response format) for `model`. */
 export function countOpenAiChat(request: Omit<OpenAiChatRequest, 'model'>, model: string): TokenCount {
   const tally = new Tally(tokenizerForModel(model));
@@ -335,10 +353,7 @@ export function countOpenAiChat(request: Omit<OpenAiChatRequest, 'model'>, model
     if (tool.function !== undefined) functions.push(tool.function);
     else tally.flag('tools'); // built-in tool types: their cost is the vendor's secret
   }
-  if (functions.length > 0) {
-    const faithful = openAiFunctions(tally, functions, family === 'gpt-4' ? 10 : 7);
-    if (!faithful || family === null) tally.flag('tools');
-  }
+  openAiFunctionTools(tally, functions);
   if (request.functions !== undefined && request.functions.length > 0) {
     openAiFunctions(tally, request.functions, family === 'gpt-4' ? 10 : 7);
     tally.flag('tools');
@@ -422,10 +437,27 @@ function anthropicToolText(tool: AnthropicTool): string {
 }
 
 /**
+ * A client tool as the OpenAI function the translate layer makes of it (name, description,
+ * input_schema as parameters), or null for a server tool or a schema the cookbook formula
+ * cannot read (a property that is not an object schema).
+ */
+function anthropicToolAsFunction(tool: AnthropicTool): OpenAiFunctionDefinition | null {
+  if (tool.type !== undefined && tool.type !== 'custom') return null;
+  const fn = openAiFunctionDefinition.safeParse({
+    name: tool.name,
+    description: tool.description,
+    parameters: tool.input_schema,
+  });
+  return fn.success ? fn.data : null;
+}
+
+/**
  * Tokens of an Anthropic Messages prompt for `model`. Anthropic publishes neither its
  * tokenizer nor its framing, so this is always an estimate: the OpenAI framing above, text
- * through o200k_base (or the model's own encoding when an OpenAI model serves the request),
- * tools as their JSON plus Anthropic's tool system prompt.
+ * through o200k_base (or the model's own encoding when an OpenAI model serves the request).
+ * Tools, for a Claude model: their JSON plus Anthropic's tool system prompt; for any other
+ * model (served through the translate layer): the functions they become, as countOpenAiChat
+ * counts them, so one prompt is charged alike from either SDK.
  */
 export function countAnthropicMessages(
   request: Omit<AnthropicMessagesRequest, 'model' | 'max_tokens'>,
@@ -450,10 +482,22 @@ export function countAnthropicMessages(
 
   const tools = request.tools ?? [];
   if (tools.length > 0) {
-    const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
-    tally.tokens += forced ? ANTHROPIC_TOOL_PROMPT_FORCED : ANTHROPIC_TOOL_PROMPT_AUTO;
-    for (const tool of tools) tally.text(anthropicToolText(tool));
     tally.flag('tools');
+    if (isClaudeModel(tally.tokenizer)) {
+      // Anthropic adds its tool-use system prompt itself, and bills it as input.
+      const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
+      tally.tokens += forced ? ANTHROPIC_TOOL_PROMPT_FORCED : ANTHROPIC_TOOL_PROMPT_AUTO;
+      for (const tool of tools) tally.text(anthropicToolText(tool));
+    } else {
+      // GPT, Gemini...: they get the tools as functions, and no Claude prompt.
+      const functions: OpenAiFunctionDefinition[] = [];
+      for (const tool of tools) {
+        const fn = anthropicToolAsFunction(tool);
+        if (fn === null) tally.text(anthropicToolText(tool));
+        else functions.push(fn);
+      }
+      openAiFunctionTools(tally, functions);
+    }
   }
   return tally.result();
 }

@@ -256,6 +256,61 @@ describe('countAnthropicMessages', () => {
     );
   });
 
+  test('Claude by its Vertex, Bedrock and OpenRouter names gets the tool system prompt too', () => {
+    const base = { messages: [{ role: 'user', content: 'hi' }] };
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object', properties: {} } }];
+    const toolJson = o200k.count(
+      JSON.stringify({ name: 'get_weather', input_schema: tools[0]?.input_schema }),
+    );
+    for (const model of [
+      'claude-sonnet-4-5@20250929',
+      'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'anthropic/claude-sonnet-4.5',
+    ]) {
+      const without = countAnthropicMessages(base, model).tokens;
+      assert.equal(
+        countAnthropicMessages({ ...base, tools }, model).tokens,
+        without + ANTHROPIC_TOOL_PROMPT_AUTO + toolJson,
+        model,
+      );
+    }
+  });
+
+  // Anthropic adds its tool-use prompt itself: a GPT or Gemini model never receives it, and gets
+  // the tools as functions. This count serves count_tokens, the usage of an answer without one
+  // and the prompt of a call its caller left: the same prompt counts the same from either SDK.
+  for (const [model, expected] of [
+    ['gpt-4o', 101], // the cookbook's API count, through the Anthropic dialect
+    ['gpt-4', 105],
+    ['gemini-2.5-flash', undefined],
+  ] as const) {
+    test(`tools for ${model}: the functions it gets, without Claude's tool system prompt`, () => {
+      const fn = weatherTool.function;
+      const anthropic = countAnthropicMessages(
+        {
+          system: weatherMessages[0]?.content,
+          messages: [weatherMessages[1]!],
+          tools: [{ name: fn.name, description: fn.description, input_schema: fn.parameters }],
+          tool_choice: { type: 'any' },
+        },
+        model,
+      );
+      const openAi = countOpenAiChat({ messages: weatherMessages, tools: [weatherTool] }, model);
+      assert.equal(anthropic.tokens, openAi.tokens);
+      if (expected !== undefined) assert.equal(anthropic.tokens, expected);
+      assert.ok(anthropic.approximations.includes('tools'));
+    });
+  }
+
+  test('a server tool offered to a GPT model counts as its JSON, without the tool system prompt', () => {
+    const base = { messages: [{ role: 'user', content: 'hi' }] };
+    const tool = { type: 'web_search_20250305', name: 'web_search' };
+    assert.equal(
+      countAnthropicMessages({ ...base, tools: [tool] }, 'gpt-4o').tokens,
+      countAnthropicMessages(base, 'gpt-4o').tokens + o200k.count(JSON.stringify({ name: 'web_search' })),
+    );
+  });
+
   test('blocks: text, tool_use, tool_result, thinking, documents, images of unknown size', () => {
     const count = countAnthropicMessages(
       {
