@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 /**
@@ -12,6 +13,8 @@ import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-und
 
 const MAX_BODY = 800_000;
 const BUDGET = 1_000_000;
+/** Short, for the stalled upload not to take a minute (KORDON_BODY_IDLE_TIMEOUT_MS). */
+const BODY_IDLE_MS = 2_000;
 
 describe('HTTP edge', () => {
   let upstream: Server;
@@ -62,7 +65,11 @@ orgs:
       - email: dev@acme.test
         proxyKeys: [{ name: dev }]
 `,
-      { KORDON_MAX_BODY_BYTES: String(MAX_BODY), KORDON_MAX_BODY_BYTES_IN_FLIGHT: String(BUDGET) },
+      {
+        KORDON_MAX_BODY_BYTES: String(MAX_BODY),
+        KORDON_MAX_BODY_BYTES_IN_FLIGHT: String(BUDGET),
+        KORDON_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_MS),
+      },
     );
   });
   after(async () => {
@@ -71,6 +78,11 @@ orgs:
   });
 
   const key = () => gateway.proxyKeys.get('dev@acme.test--dev')!;
+  const port = () => Number(new URL(gateway.url).port);
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
+  };
   /** A body of `size` bytes as a stream: fetch sends it `Transfer-Encoding: chunked`. */
   const streamed = (size: number) => {
     let sent = 0;
@@ -167,5 +179,66 @@ orgs:
       },
       `${body.error.message}; events: ${JSON.stringify(events.map((e) => e.data))}`.slice(0, 600),
     );
+  });
+
+  it('answers an upload that stalls mid-body with a 408 after the idle timeout, giving its body budget back', {
+    timeout: 30_000,
+  }, async () => {
+    // A client declares its body's length and stops sending (a proxy buffering, a laptop lid
+    // closed, a caller on purpose): its declared bytes are taken from the process budget at once.
+    const before = (await gateway.requestEvents()).length;
+    const stalled = connect(port(), '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    stalled.on('data', (data) => {
+      answer += data.toString('latin1');
+    });
+    stalled.on('error', () => {});
+    stalled.on('close', () => {
+      closed = true;
+    });
+    stalled.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: kordon\r\nAuthorization: Bearer ${key()}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${MAX_BODY}\r\n\r\n{"model":"gpt-4o-mini","messages":[`,
+    );
+    const stalledAt = Date.now();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key(), maxRetries: 0 });
+      const ask = () =>
+        openai.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'x'.repeat(300_000) }],
+        });
+      const meanwhile = await ask().then(
+        () => 200,
+        (error: unknown) => (error as { status?: number }).status,
+      );
+      // While the upload stalls, everyone else's 300 KB request is refused: the budget is its.
+      assert.equal(meanwhile, 503);
+      while (!closed && Date.now() - stalledAt < BODY_IDLE_MS + 10_000)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      const waited = Date.now() - stalledAt;
+      assert.ok(closed, `the stalled upload was not closed after ${waited} ms`);
+      assert.ok(waited >= BODY_IDLE_MS, `closed after ${waited} ms, before the idle timeout`);
+      assert.match(answer, /^HTTP\/1\.1 408 /);
+      assert.match(answer, /\r\nconnection: close\r\n/i);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string } };
+      assert.equal(body.error.code, 'request_timeout');
+      assert.equal(await metric('kordon_request_body_bytes_in_flight'), 0);
+      const served = await ask();
+      assert.equal(served.choices[0]?.message.content, 'Hi');
+      const events = (await gateway.requestEvents()).slice(before);
+      assert.deepEqual(
+        events.map((e) => [e.type, (e.data as { status?: number }).status]),
+        [
+          ['RequestRejected', 503],
+          ['RequestRejected', 408],
+          ['RequestCompleted', 200],
+        ],
+      );
+    } finally {
+      stalled.destroy();
+    }
   });
 });

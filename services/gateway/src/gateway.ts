@@ -56,6 +56,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Request bytes held in memory at once (503 above); default: a share of V8's heap limit. */
   maxBodyBytesInFlight?: number | undefined;
+  /** How long a request body may send no byte (408 after); default 60 s. */
+  bodyIdleTimeoutMs?: number | undefined;
   /** Largest finished provider answer read (502 above); default 64 MiB. */
   maxResponseBytes?: number | undefined;
   /** Load the tokenizers at start rather than on the first count (which stalls the event loop). */
@@ -265,6 +267,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     appender: options.appender,
     prices: priceBooks(() => registry.state, logger),
     maxBodyBytes: options.maxBodyBytes,
+    bodyIdleTimeoutMs: options.bodyIdleTimeoutMs,
     bodyBudget,
     logger,
     tracing: options.spanPipeline ? new RequestTracing(options.spanPipeline) : undefined,

@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   KORDON_MAX_BODY_BYTES: integer(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
   /** Request bytes held in memory at once (503 past it); unset: an eighth of V8's heap limit. */
   KORDON_MAX_BODY_BYTES_IN_FLIGHT: integer(1024, 64 * 1024 * 1024 * 1024).optional(),
+  /** How long a request body may send no byte before it is answered 408. */
+  KORDON_BODY_IDLE_TIMEOUT_MS: integer(1_000, 600_000).default(60_000),
   /** `true`: the tokenizers load at start (memory held, no stall on the first count). */
   KORDON_PRELOAD_TOKENIZERS: z.enum(['true', 'false', '1', '0']).default('false'),
   /** Largest finished provider answer read (a 502 past it); V8 cannot hold a longer string than 512 MiB. */
@@ -164,6 +166,8 @@ export interface KordonConfig {
   maxBodyBytes: number;
   /** KORDON_MAX_BODY_BYTES_IN_FLIGHT; undefined: the gateway's default (a share of the heap). */
   maxBodyBytesInFlight: number | undefined;
+  /** KORDON_BODY_IDLE_TIMEOUT_MS: how long a request body may send no byte (408 after). */
+  bodyIdleTimeoutMs: number;
   /** KORDON_MAX_RESPONSE_BYTES: the largest finished answer taken from a provider. */
   maxResponseBytes: number;
   /** KORDON_PRELOAD_TOKENIZERS: load the tokenizers before the server is ready. */
@@ -265,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     },
     maxBodyBytes: e.KORDON_MAX_BODY_BYTES,
     maxBodyBytesInFlight: e.KORDON_MAX_BODY_BYTES_IN_FLIGHT,
+    bodyIdleTimeoutMs: e.KORDON_BODY_IDLE_TIMEOUT_MS,
     maxResponseBytes: e.KORDON_MAX_RESPONSE_BYTES,
     preloadTokenizers: e.KORDON_PRELOAD_TOKENIZERS === 'true' || e.KORDON_PRELOAD_TOKENIZERS === '1',
     trustedProxies: e.KORDON_TRUSTED_PROXIES,

@@ -62,6 +62,7 @@ export async function startKordon(
     (error) => logger.error({ err: error }, 'request handler failed'),
     mounts,
     config.cors,
+    { bodyIdleTimeoutMs: config.bodyIdleTimeoutMs },
   );
 
   // Listen first, so probes see "starting" rather than a refused connection.
@@ -103,6 +104,7 @@ export async function startKordon(
       appender: storage.appender,
       maxBodyBytes: config.maxBodyBytes,
       maxBodyBytesInFlight: config.maxBodyBytesInFlight,
+      bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
       maxResponseBytes: config.maxResponseBytes,
       preloadTokenizers: config.preloadTokenizers,
       trustedProxies: config.trustedProxies,

@@ -39,7 +39,8 @@ export function countTokensHandler(deps: GenerateDependencies) {
       const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       authenticated = true;
       trace?.authenticated(startedAt, caller);
-      const body = await readJsonBody(req, deps.maxBodyBytes, deps.bodyBudget.holdFor(res));
+      const hold = deps.bodyBudget.holdFor(res);
+      const body = await readJsonBody(req, deps.maxBodyBytes, hold, deps.bodyIdleTimeoutMs);
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
       // Counting is free and not usage, so no rate or budget applies; who may use the key from
       // where, for which model, does.

@@ -73,6 +73,8 @@ export interface GenerateDependencies {
   /** The price book of an org: the shipped table under the org's own prices. */
   prices: (orgId: string) => PriceBook;
   maxBodyBytes: number;
+  /** How long a request body may send no byte (KORDON_BODY_IDLE_TIMEOUT_MS); default 60 s. */
+  bodyIdleTimeoutMs?: number | undefined;
   /** Request bytes the process may hold at once (KORDON_MAX_BODY_BYTES_IN_FLIGHT). */
   bodyBudget: BodyBudget;
   logger: { error(object: object, message: string): void };
@@ -186,7 +188,12 @@ export function generateHandler(
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const { body, bytes } = await readJsonBodyWithSize(req, deps.maxBodyBytes, outcome.hold);
+      const { body, bytes } = await readJsonBodyWithSize(
+        req,
+        deps.maxBodyBytes,
+        outcome.hold,
+        deps.bodyIdleTimeoutMs,
+      );
       outcome.bodyBytes = bytes;
       outcome.body = body;
       if (dialect === 'anthropic') outcome.anthropicBeta = anthropicBetaOf(req);

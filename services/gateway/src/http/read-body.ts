@@ -6,17 +6,26 @@ import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
 
 /**
+ * How long a body may go without a byte before it is refused (KORDON_BODY_IDLE_TIMEOUT_MS):
+ * nginx's `client_body_timeout`. A stalled upload holds its share of the body budget.
+ */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 60_000;
+
+/**
  * Reads a `/v1` JSON body up to `limitBytes`: past it, 413 without keeping the rest (the
- * answer says `Connection: close`, and the connection is closed once it is written). Malformed JSON, a non-object, a field naming a
- * host or too deep a nesting (`refuseHostFields`) is a 400, and so are bytes that are not
- * UTF-8; a compressed body a 415. A leading UTF-8 byte order mark is skipped.
+ * answer says `Connection: close`, and the connection is closed once it is written). A body
+ * that sends no byte for `idleTimeoutMs` is a 408, answered the same way. Malformed JSON, a
+ * non-object, a field naming a host or too deep a nesting (`refuseHostFields`) is a 400, and
+ * so are bytes that are not UTF-8; a compressed body a 415. A leading UTF-8 byte order mark
+ * is skipped.
  */
 export async function readJsonBody(
   req: IncomingMessage,
   limitBytes: number,
   hold: BodyHold,
+  idleTimeoutMs = DEFAULT_BODY_IDLE_TIMEOUT_MS,
 ): Promise<Record<string, unknown>> {
-  return (await readJsonBodyWithSize(req, limitBytes, hold)).body;
+  return (await readJsonBodyWithSize(req, limitBytes, hold, idleTimeoutMs)).body;
 }
 
 /**
@@ -28,6 +37,7 @@ export async function readJsonBodyWithSize(
   req: IncomingMessage,
   limitBytes: number,
   hold: BodyHold,
+  idleTimeoutMs = DEFAULT_BODY_IDLE_TIMEOUT_MS,
 ): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
@@ -45,7 +55,7 @@ export async function readJsonBodyWithSize(
   }
   const counted = Number.isFinite(declared);
   if (counted) hold.take(declared);
-  const { chunks, size } = await readAll(req, limitBytes, counted ? undefined : hold);
+  const { chunks, size } = await readAll(req, limitBytes, counted ? undefined : hold, idleTimeoutMs);
   let parsed: unknown;
   try {
     // Most bodies come in one chunk: decode it in place rather than copying it first.
@@ -70,25 +80,37 @@ export async function readJsonBodyWithSize(
 
 /**
  * The body's chunks, by listeners rather than `for await` (no async iterator and promise per
- * chunk on every request). Past the limit (or the budget) the body is refused mid-way: the
- * refusal closes the connection after its answer (closeAfterAnswer). A request closed before
- * its end rejects.
+ * chunk on every request). Past the limit (or the budget), or after `idleTimeoutMs` without a
+ * byte, the body is refused mid-way: the refusal closes the connection after its answer
+ * (closeAfterAnswer). A request closed before its end rejects.
  */
 function readAll(
   req: IncomingMessage,
   limitBytes: number,
   hold: BodyHold | undefined,
+  idleTimeoutMs: number,
 ): Promise<{ chunks: Buffer[]; size: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const refuse = (refusal: unknown) => {
+      cleanup();
+      closeAfterAnswer(req);
+      reject(closingConnection(refusal));
+    };
+    // Without it, a client that stops sending holds its request, and the body budget its
+    // declared length took, until Node's requestTimeout: a few such uploads and every other
+    // caller's request is refused `overloaded`.
+    const idle = setTimeout(() => refuse(timedOut(idleTimeoutMs)), idleTimeoutMs);
     const cleanup = () => {
+      clearTimeout(idle);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
+      idle.refresh();
       size += chunk.length;
       let refusal: unknown;
       if (size > limitBytes) refusal = tooLarge(limitBytes);
@@ -100,9 +122,7 @@ function readAll(
         }
       }
       if (refusal !== undefined) {
-        cleanup();
-        closeAfterAnswer(req);
-        reject(closingConnection(refusal));
+        refuse(refusal);
         return;
       }
       chunks.push(chunk);
@@ -136,6 +156,15 @@ function tooLarge(limit: number): GatewayError {
   return new GatewayError('body_too_large', `the request body is larger than ${limit} bytes`, {
     headers: CONNECTION_CLOSE,
   });
+}
+
+/** A 408 (as nginx's `client_body_timeout`), recorded as the caller's invalid request. */
+function timedOut(idleTimeoutMs: number): GatewayError {
+  return new GatewayError(
+    'invalid_request',
+    `no byte of the request body arrived for ${idleTimeoutMs / 1000} seconds`,
+    { status: 408, code: 'request_timeout', headers: CONNECTION_CLOSE },
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BodyBudget } from './body-budget.js';
 import { GatewayError, sendError } from './gateway-error.js';
@@ -100,14 +100,15 @@ describe('refuseHostFields', () => {
 
 describe('readJsonBody over a socket', () => {
   const LIMIT = 100_000;
+  const IDLE_MS = 300;
+  const budget = new BodyBudget(1 << 30);
   let server: Server;
   let url: string;
 
   before(async () => {
     // As the data plane answers: the body read, or the refusal in the caller's dialect.
-    const budget = new BodyBudget(1 << 30);
     server = createServer((req, res) => {
-      readJsonBody(req, LIMIT, budget.holdFor(res)).then(
+      readJsonBody(req, LIMIT, budget.holdFor(res), IDLE_MS).then(
         (body) => res.end(JSON.stringify(body)),
         (error: unknown) => sendError(res, error as GatewayError, 'openai', 'req_1'),
       );
@@ -115,7 +116,10 @@ describe('readJsonBody over a socket', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   });
-  after(() => new Promise((resolve) => server.close(resolve)));
+  after(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
 
   /** A request of `size` bytes by node:http, written whole before the answer is read. */
   const post = (size: number, chunked: boolean) =>
@@ -170,5 +174,47 @@ describe('readJsonBody over a socket', () => {
     assert.ok('status' in answer);
     assert.equal(answer.status, 400); // spaces are no JSON object
     assert.notEqual(answer.connection, 'close');
+  });
+
+  /** A raw connection that sends `parts` (`wait` ms apart), then nothing; what came back when it closed. */
+  const rawRequest = (parts: string[], wait = 0) =>
+    new Promise<{ answer: string; closedAfterMs: number }>((resolve) => {
+      const startedAt = Date.now();
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (data) => {
+        answer += data.toString('latin1');
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve({ answer, closedAfterMs: Date.now() - startedAt }));
+      parts.forEach((part, index) => {
+        setTimeout(() => socket.write(part), index * wait);
+      });
+    });
+
+  it('answers a body that stops arriving with a 408, closing the connection and giving its budget back', {
+    timeout: 5_000,
+  }, async () => {
+    const head =
+      'POST / HTTP/1.1\r\nHost: k\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n';
+    const taken = new Promise<number>((resolve) => setTimeout(() => resolve(budget.held), IDLE_MS / 2));
+    const { answer, closedAfterMs } = await rawRequest([`${head}{"model":"m","messages":[`]);
+    assert.equal(await taken, 5000, 'the declared length is held while the body is awaited');
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.error.code, 'request_timeout');
+    assert.ok(closedAfterMs >= IDLE_MS && closedAfterMs < IDLE_MS + 2000, `closed after ${closedAfterMs} ms`);
+    assert.equal(budget.held, 0);
+  });
+
+  it('reads a body that arrives slowly, each part within the idle timeout', async () => {
+    const head =
+      'POST / HTTP/1.1\r\nHost: k\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+    const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    const parts = ['{"model":', '"m",', '"n":', '1}'].map(chunk);
+    const { answer } = await rawRequest([head, ...parts, '0\r\n\r\n'], IDLE_MS / 2);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /\{"model":"m","n":1\}$/);
   });
 });

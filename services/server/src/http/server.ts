@@ -29,7 +29,9 @@ export function createHttpServer(
   /** Path prefix -> handler of everything under it (the admin API's express app under `/admin/`). */
   mounts: Record<string, Handler> = {},
   /** Which web pages may call the data plane (`/v1/...`) from a browser; undefined: none. */
-  cors?: CorsPolicy | undefined,
+  cors: CorsPolicy | undefined,
+  /** How long the data plane lets a request body send no byte (KORDON_BODY_IDLE_TIMEOUT_MS). */
+  timeouts: { bodyIdleTimeoutMs: number },
 ): HttpServer {
   let inFlight = 0;
   const server = createServer((req, res) => {
@@ -61,6 +63,7 @@ export function createHttpServer(
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
   server.headersTimeout = 66_000;
+  server.requestTimeout = requestTimeoutFor(timeouts.bodyIdleTimeoutMs);
 
   return {
     server,
@@ -84,6 +87,18 @@ export function createHttpServer(
 
 /** How long requests ended at the drain deadline have to write their last bytes. */
 const LAST_WORDS_MS = 1_000;
+
+/**
+ * Node's requestTimeout: the most a whole request (headers and body) may take to arrive; Node
+ * answers a bare 408 and closes after it. The readers' idle timeout answers a stalled body
+ * first, in the caller's dialect; this bounds a body that trickles a byte now and then, which
+ * would hold its share of the body budget for Node's default of 5 minutes. Twice the idle
+ * timeout, and 2 minutes at least (as Node's docs advise without a reverse proxy in front).
+ * It ends when the request has arrived: an answer streamed for an hour is not cut by it.
+ */
+export function requestTimeoutFor(bodyIdleTimeoutMs: number): number {
+  return Math.max(120_000, 2 * bodyIdleTimeoutMs);
+}
 
 /**
  * An error from the front itself (no such route or method, a handler that threw), in the

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { describe, it } from 'node:test';
+import { createHttpServer, type Handler, type HttpServer, requestTimeoutFor } from './server.js';
+
+/** A front on a free port with `routes`; ended by the returned function. */
+async function start(
+  routes: Record<string, Handler>,
+  bodyIdleTimeoutMs = 60_000,
+): Promise<{ url: string; http: HttpServer; stop: () => Promise<void> }> {
+  const http = createHttpServer(routes, () => {}, {}, undefined, { bodyIdleTimeoutMs });
+  await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
+  const { port } = http.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, http, stop: () => http.drain(0) };
+}
+
+describe('createHttpServer timeouts', () => {
+  it('bounds how long a whole request may take to arrive, above the body idle timeout', async () => {
+    assert.equal(requestTimeoutFor(60_000), 120_000);
+    assert.equal(requestTimeoutFor(1_000), 120_000);
+    assert.equal(requestTimeoutFor(300_000), 600_000);
+    const front = await start({}, 90_000);
+    try {
+      assert.equal(front.http.server.requestTimeout, 180_000, "not Node's default of 5 minutes");
+      assert.ok(front.http.server.requestTimeout > front.http.server.headersTimeout);
+    } finally {
+      await front.stop();
+    }
+  });
+
+  it("Node's requestTimeout cuts a request still arriving, not an answer streamed longer than it", async () => {
+    // What requestTimeoutFor relies on, with Node's documented options (checked every 50 ms).
+    const server = createServer(
+      { requestTimeout: 300, headersTimeout: 300, connectionsCheckingInterval: 50 },
+      (req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          let sent = 0;
+          const tick = setInterval(() => {
+            res.write(`data: ${sent}\n\n`);
+            if (++sent === 8) {
+              clearInterval(tick);
+              res.end();
+            }
+          }, 100);
+        });
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' });
+      const text = await res.text();
+      assert.equal(
+        text.match(/data: /g)?.length,
+        8,
+        'the whole stream, 800 ms against a 300 ms requestTimeout',
+      );
+      // A body that stops arriving is cut by the same timeout: the check ran meanwhile.
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        let received = '';
+        socket.on('data', (data) => {
+          received += data.toString('latin1');
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(received));
+        socket.write('POST / HTTP/1.1\r\nHost: k\r\nContent-Length: 100\r\n\r\n{"a"');
+      });
+      assert.match(answer, /^HTTP\/1\.1 408/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
