@@ -181,6 +181,29 @@ orgs:
     );
   });
 
+  it('names the methods a route serves in the Allow header of its 405', async () => {
+    for (const method of ['GET', 'OPTIONS']) {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method,
+        headers: { authorization: `Bearer ${key()}` },
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, 405);
+      assert.equal(
+        res.headers.get('allow'),
+        'POST',
+        `${method}: RFC 9110 section 15.5.6 asks for Allow on a 405`,
+      );
+    }
+    const onModels = await fetch(`${gateway.url}/v1/models`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${key()}` },
+    });
+    await onModels.arrayBuffer();
+    assert.equal(onModels.status, 405);
+    assert.match(onModels.headers.get('allow') ?? '', /GET/);
+  });
+
   it('answers an upload that stalls mid-body with a 408 after the idle timeout, giving its body budget back', {
     timeout: 30_000,
   }, async () => {

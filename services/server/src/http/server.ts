@@ -48,8 +48,12 @@ export function createHttpServer(
     const handler =
       routes[`${req.method} ${path}`] ?? prefixRouteFor(routes, req.method, path) ?? mountFor(mounts, path);
     if (!handler) {
-      const allowed = Object.keys(routes).some((route) => routePath(route, path));
-      if (allowed) sendJson(res, 405, errorBody(req, 405, `method ${req.method} not allowed on ${path}`));
+      const allowed = methodsServed(routes, path);
+      // RFC 9110 section 15.5.6: a 405 lists the methods the resource does serve.
+      if (allowed.length > 0)
+        sendJson(res, 405, errorBody(req, 405, `method ${req.method} not allowed on ${path}`), {
+          allow: allowed.join(', '),
+        });
       else sendJson(res, 404, errorBody(req, 404, `no route for ${req.method} ${path}`));
       return;
     }
@@ -113,6 +117,13 @@ function errorBody(req: IncomingMessage, status: 404 | 405 | 500, message: strin
         ? new GatewayError('invalid_request', message, { status })
         : new GatewayError('internal', message);
   return gatewayErrorBody(error, dialectOfHeaders(req));
+}
+
+/** The methods of the routes for this path, each once, in the order the routes are listed. */
+function methodsServed(routes: Record<string, Handler>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route in routes) if (routePath(route, path)) methods.add(route.slice(0, route.indexOf(' ')));
+  return [...methods];
 }
 
 /** Whether a route (`METHOD /path` or `METHOD /prefix/*`) is for this path, whatever the method. */

@@ -76,3 +76,37 @@ describe('createHttpServer timeouts', () => {
     }
   });
 });
+
+describe('createHttpServer routes', () => {
+  it('answers a method a path does not serve with a 405 naming the methods it does (Allow)', async () => {
+    const ok: Handler = (_req, res) => {
+      res.end('ok');
+    };
+    const front = await start({
+      'POST /v1/chat/completions': ok,
+      'GET /v1/models': ok,
+      'GET /v1/models/*': ok,
+      'DELETE /v1/models/*': ok,
+    });
+    try {
+      for (const [method, path, allow] of [
+        ['GET', '/v1/chat/completions', 'POST'],
+        ['OPTIONS', '/v1/chat/completions', 'POST'],
+        ['POST', '/v1/models', 'GET'],
+        ['PUT', '/v1/models/gpt-4o', 'GET, DELETE'],
+      ] as const) {
+        const res = await fetch(`${front.url}${path}`, { method });
+        const body = (await res.json()) as { error: { message: string } };
+        assert.equal(res.status, 405, `${method} ${path}`);
+        assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+        assert.match(body.error.message, /not allowed/);
+      }
+      const unknown = await fetch(`${front.url}/v1/nothing`);
+      await unknown.arrayBuffer();
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.headers.get('allow'), null);
+    } finally {
+      await front.stop();
+    }
+  });
+});
