@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { countTextTokens } from '../tokens/index.js';
 import { accumulateAnthropic, accumulateOpenAI } from './__fixtures__/accumulate.js';
 import { jsonFixture, sseEvents } from './__fixtures__/sse-fixtures.js';
 import { geminiGenerateContentResponse } from './gemini-types.js';
@@ -202,6 +203,59 @@ describe('Gemini stream -> OpenAI chunks', () => {
         message: 'The model is overloaded.',
       });
       assert.equal(translator.finished, false);
+    });
+  });
+
+  describe('a thinking stream cut mid-answer is charged the thoughts and the text streamed', () => {
+    const THOUGHTS = 2000;
+    const WORDS = Array.from({ length: 6 }, (_, i) => ` lighthouse${i} keeper`.repeat(20));
+    // What exchange.ts passes as fallbackUsage: the prompt estimate plus the streamed text counted.
+    const fallbackUsage = (outputText: string) => ({
+      inputTokens: 50,
+      outputTokens: countTextTokens(outputText, 'gemini-2.5-pro').tokens,
+      cachedInputTokens: 0,
+    });
+    const textTokens = countTextTokens(WORDS.join(''), 'gemini-2.5-pro').tokens;
+    const cut = (usageMetadata: (i: number) => Record<string, number>) => {
+      const translator = geminiToOpenAIStream({ includeUsage: true, created, ...context, fallbackUsage });
+      WORDS.forEach((text, i) => {
+        translator.push({
+          candidates: [{ content: { parts: [{ text }], role: 'model' }, index: 0 }],
+          usageMetadata: usageMetadata(i),
+        });
+      });
+      return translator;
+    };
+
+    it('the middle chunks report the thoughts only (Gemini 2.5): the text counted is added to them', () => {
+      const translator = cut(() => ({
+        promptTokenCount: 50,
+        thoughtsTokenCount: THOUGHTS,
+        totalTokenCount: 50 + THOUGHTS,
+      }));
+      assert.equal(translator.finished, false);
+      assert.deepEqual(translator.usageSoFar(), {
+        inputTokens: 50,
+        outputTokens: THOUGHTS + textTokens,
+        cachedInputTokens: 0,
+        reasoningTokens: THOUGHTS,
+      });
+    });
+
+    it('the middle chunks report a running total of the text too: it is not charged twice', () => {
+      const perChunk = Math.ceil(textTokens / WORDS.length) + 5;
+      const translator = cut((i) => ({
+        promptTokenCount: 50,
+        candidatesTokenCount: perChunk * (i + 1),
+        thoughtsTokenCount: THOUGHTS,
+        totalTokenCount: 50 + THOUGHTS + perChunk * (i + 1),
+      }));
+      assert.deepEqual(translator.usageSoFar(), {
+        inputTokens: 50,
+        outputTokens: THOUGHTS + perChunk * WORDS.length,
+        cachedInputTokens: 0,
+        reasoningTokens: THOUGHTS,
+      });
     });
   });
 });

@@ -116,15 +116,21 @@ export class StreamTranslator<Out> {
    * else the tokens counted now from the prompt and the output so far. A stream cut before its
    * end is charged at least the output counted so far, reasoning included: Claude reports its
    * usage at the start (`output_tokens: 1`) and the output's count only at the end.
+   *
+   * Reasoning that was never streamed is taken as reported: Gemini 2.5's middle chunks report
+   * the thoughts (never sent as text) and not yet the answer's tokens, so the output so far is
+   * those thoughts plus the text counted. The larger of that and the reported output is charged,
+   * so a provider whose reported output already runs with the text is not charged it twice.
    */
   usageSoFar(): NormalisedUsage | undefined {
     const reported = this.usage;
     if (reported === undefined) return this.#counted();
     if (this.finished) return reported;
     const counted = this.#counted();
-    return counted !== undefined && counted.outputTokens > reported.outputTokens
-      ? { ...reported, outputTokens: counted.outputTokens }
-      : reported;
+    if (counted === undefined) return reported;
+    const unstreamedReasoning = this.#reasoning.length === 0 ? (reported.reasoningTokens ?? 0) : 0;
+    const outputSoFar = unstreamedReasoning + counted.outputTokens;
+    return outputSoFar > reported.outputTokens ? { ...reported, outputTokens: outputSoFar } : reported;
   }
 
   /** Counted with the tokenizer, at the rates of the service tier the provider named. */
