@@ -57,7 +57,8 @@ export interface Exchange {
   answer(answer: ProviderAnswer): { text: string; usage: NormalisedUsage | undefined; storedId?: string };
   /**
    * Forwards a streamed answer event by event. `settle` is called once: `complete` only when
-   * the provider's terminator arrived; a break ends the caller's stream with an error event.
+   * the provider's terminator arrived (whatever the transport does after it); a break before
+   * it ends the caller's stream with an error event.
    */
   stream(
     events: ProviderEventStream,
@@ -365,14 +366,16 @@ export const planChatExchange: ExchangePlanner = (
         if (res.destroyed) break;
       }
     } catch (error) {
-      broken = error instanceof Error ? error.message : String(error);
+      // After the provider's terminator the answer is whole (the dialect says so, never the
+      // transport): a reset or a timeout before the upstream closes changes nothing.
+      if (!translator.finished) broken = error instanceof Error ? error.message : String(error);
     }
     if (res.destroyed) {
       events.cancel();
       settle(translator.usageSoFar(), 'client_disconnected', () => translator.outputText(), translator.facts);
       return;
     }
-    if (translator.finished && !broken) {
+    if (translator.finished) {
       res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
       settle(translator.usage, 'complete', () => translator.outputText(), translator.facts);
       return;

@@ -230,7 +230,9 @@ export const planResponsesExchange: ExchangePlanner = (
           if (res.destroyed) break;
         }
       } catch (error) {
-        broken = error instanceof Error ? error.message : String(error);
+        // After response.completed (or .incomplete) the answer is whole: a reset or a timeout
+        // before the upstream closes changes nothing.
+        if (!finished) broken = error instanceof Error ? error.message : String(error);
       }
       usage = withServiceTier(usage ?? counted(output.join('')), pricedTier(serviceTier));
       // What was produced, for the request log (joined only if the org logs text).
