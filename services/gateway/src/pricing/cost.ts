@@ -10,11 +10,17 @@ import type { ModelPrice, PriceTier } from './price-schema.js';
  * `cacheWrite1hTokens`) are parts of it, not additions; `reasoningTokens` is part of
  * `outputTokens`. (An Anthropic adapter therefore reports
  * inputTokens = input_tokens + cache_read_input_tokens + cache_creation_input_tokens.)
+ * The audio of the prompt (`audioInputTokens`, Gemini's AUDIO prompt tokens) is a part of it
+ * too, and the cached audio (`cachedAudioInputTokens`) a part of both the audio and the cache
+ * reads: a model with audio rates bills that part at them, the rest at the text rates.
  *
  *   tier          = the highest tier whose aboveInputTokens < inputTokens, else the base rates
  *   uncached      = inputTokens - cachedInputTokens - cacheWriteTokens - cacheWrite1hTokens
- *   cost(input)   = uncached           * input                               / unitTokens
- *   cost(cached)  = cachedInputTokens  * (cachedInput ?? input)              / unitTokens
+ *   audio         = audioInputTokens - cachedAudioInputTokens  (the uncached audio)
+ *   cost(input)   = (uncached - audio)  * input                              / unitTokens
+ *                 + audio              * (audioInput ?? input)               / unitTokens
+ *   cost(cached)  = (cachedInputTokens - cachedAudioInputTokens) * (cachedInput ?? input) / unitTokens
+ *                 + cachedAudioInputTokens * (cachedAudioInput ?? audioInput ?? cachedInput ?? input) / unitTokens
  *   cost(write)   = cacheWriteTokens   * (cacheWrite ?? input)               / unitTokens
  *                 + cacheWrite1hTokens * (cacheWrite1h ?? cacheWrite ?? input) / unitTokens
  *   cost(output)  = outputTokens       * output                              / unitTokens
@@ -46,6 +52,10 @@ export interface TokenUsage {
   readonly cacheWriteTokens?: number;
   /** Part of inputTokens written to the 1-hour cache (Anthropic). */
   readonly cacheWrite1hTokens?: number;
+  /** Part of inputTokens that was audio, cache reads included (Gemini bills it above text). */
+  readonly audioInputTokens?: number;
+  /** Part of cachedInputTokens, and of audioInputTokens, that was audio. */
+  readonly cachedAudioInputTokens?: number;
   /** Part of outputTokens spent on reasoning; priced as output, kept for reports. */
   readonly reasoningTokens?: number;
   /** Web searches the provider ran for the request (Claude's web search tool), billed apiece. */
@@ -62,7 +72,9 @@ export interface TokenUsage {
 }
 
 export interface CostBreakdown {
+  /** The uncached prompt, its audio at the audio rate included. */
   readonly input: string;
+  /** The cache reads, their audio at the cached audio rate included. */
   readonly cachedInput: string;
   readonly cacheWrite: string;
   readonly output: string;
@@ -95,6 +107,8 @@ export function checkUsage(usage: TokenUsage): string | null {
     isCount(usage.cachedInputTokens) &&
     (usage.cacheWriteTokens === undefined || isCount(usage.cacheWriteTokens)) &&
     (usage.cacheWrite1hTokens === undefined || isCount(usage.cacheWrite1hTokens)) &&
+    (usage.audioInputTokens === undefined || isCount(usage.audioInputTokens)) &&
+    (usage.cachedAudioInputTokens === undefined || isCount(usage.cachedAudioInputTokens)) &&
     (usage.reasoningTokens === undefined || isCount(usage.reasoningTokens)) &&
     (usage.webSearches === undefined || isCount(usage.webSearches));
   if (!counts) return countProblem(usage);
@@ -102,6 +116,14 @@ export function checkUsage(usage: TokenUsage): string | null {
     usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) + (usage.cacheWrite1hTokens ?? 0);
   if (promptParts > usage.inputTokens) {
     return `cache reads and writes (${promptParts}) are parts of inputTokens (${usage.inputTokens}) and cannot exceed it`;
+  }
+  const audio = usage.audioInputTokens ?? 0;
+  const cachedAudio = usage.cachedAudioInputTokens ?? 0;
+  if (cachedAudio > usage.cachedInputTokens || cachedAudio > audio) {
+    return `cachedAudioInputTokens (${cachedAudio}) are part of cachedInputTokens (${usage.cachedInputTokens}) and of audioInputTokens (${audio})`;
+  }
+  if (audio - cachedAudio > usage.inputTokens - promptParts) {
+    return `uncached audio (${audio - cachedAudio}) is part of the uncached prompt (${usage.inputTokens - promptParts})`;
   }
   if ((usage.reasoningTokens ?? 0) > usage.outputTokens) {
     return `reasoningTokens (${usage.reasoningTokens}) are part of outputTokens (${usage.outputTokens})`;
@@ -119,6 +141,8 @@ function countProblem(usage: TokenUsage): string | null {
     ['cachedInputTokens', usage.cachedInputTokens],
     ['cacheWriteTokens', usage.cacheWriteTokens],
     ['cacheWrite1hTokens', usage.cacheWrite1hTokens],
+    ['audioInputTokens', usage.audioInputTokens],
+    ['cachedAudioInputTokens', usage.cachedAudioInputTokens],
     ['reasoningTokens', usage.reasoningTokens],
     ['webSearches', usage.webSearches],
   ];
@@ -136,6 +160,8 @@ interface CompiledRates {
   readonly cachedInput: bigint;
   readonly cacheWrite: bigint;
   readonly cacheWrite1h: bigint;
+  readonly audioInput: bigint;
+  readonly cachedAudioInput: bigint;
   readonly output: bigint;
   /** The same rates as numbers, when every one is a safe integer (the usual case); else null. */
   readonly numbers: {
@@ -143,6 +169,8 @@ interface CompiledRates {
     readonly cachedInput: number;
     readonly cacheWrite: number;
     readonly cacheWrite1h: number;
+    readonly audioInput: number;
+    readonly cachedAudioInput: number;
     readonly output: number;
   } | null;
 }
@@ -173,18 +201,41 @@ function scaled(price: string): bigint {
 }
 
 function compileRates(
-  r: Pick<PriceTier, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>,
+  r: Pick<
+    PriceTier,
+    'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'audioInput' | 'cachedAudioInput' | 'output'
+  >,
 ): CompiledRates {
   const input = scaled(r.input);
+  const cachedInput = r.cachedInput === undefined ? input : scaled(r.cachedInput);
   const cacheWrite = r.cacheWrite === undefined ? input : scaled(r.cacheWrite);
+  // Without audio rates audio is text; with an audio rate but no cached one, a cached audio
+  // token is charged the audio rate (no discount assumed, as cachedInput falls back to input).
+  const audioInput = r.audioInput === undefined ? input : scaled(r.audioInput);
+  const cachedAudioInput =
+    r.cachedAudioInput !== undefined
+      ? scaled(r.cachedAudioInput)
+      : r.audioInput !== undefined
+        ? audioInput
+        : cachedInput;
   const rates = {
     input,
-    cachedInput: r.cachedInput === undefined ? input : scaled(r.cachedInput),
+    cachedInput,
     cacheWrite,
     cacheWrite1h: r.cacheWrite1h === undefined ? cacheWrite : scaled(r.cacheWrite1h),
+    audioInput,
+    cachedAudioInput,
     output: scaled(r.output),
   };
-  const all = [rates.input, rates.cachedInput, rates.cacheWrite, rates.cacheWrite1h, rates.output];
+  const all = [
+    rates.input,
+    rates.cachedInput,
+    rates.cacheWrite,
+    rates.cacheWrite1h,
+    rates.audioInput,
+    rates.cachedAudioInput,
+    rates.output,
+  ];
   const safe = all.every((rate) => rate <= BigInt(Number.MAX_SAFE_INTEGER));
   return {
     ...rates,
@@ -194,6 +245,8 @@ function compileRates(
           cachedInput: Number(rates.cachedInput),
           cacheWrite: Number(rates.cacheWrite),
           cacheWrite1h: Number(rates.cacheWrite1h),
+          audioInput: Number(rates.audioInput),
+          cachedAudioInput: Number(rates.cachedAudioInput),
           output: Number(rates.output),
         }
       : null,
@@ -284,8 +337,11 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
   const n = rates.numbers;
   if (n !== null) {
     const unit = c.unitNumber;
-    const input = partNumber(parts.uncached, n.input, unit);
-    const cachedInput = partNumber(usage.cachedInputTokens, n.cachedInput, unit);
+    const input =
+      partNumber(parts.uncachedText, n.input, unit) + partNumber(parts.uncachedAudio, n.audioInput, unit);
+    const cachedInput =
+      partNumber(parts.cachedText, n.cachedInput, unit) +
+      partNumber(parts.cachedAudio, n.cachedAudioInput, unit);
     const cacheWrite =
       partNumber(parts.write5m, n.cacheWrite, unit) + partNumber(parts.write1h, n.cacheWrite1h, unit);
     const output = partNumber(usage.outputTokens, n.output, unit);
@@ -316,8 +372,12 @@ export function computeCostWithBigints(price: ModelPrice, usage: TokenUsage): Co
   return costWithBigints(price, usage, c, rates, tierAbove, parts);
 }
 
+/** The prompt cut into the parts each priced at one rate. */
 interface PromptParts {
-  readonly uncached: number;
+  readonly uncachedText: number;
+  readonly uncachedAudio: number;
+  readonly cachedText: number;
+  readonly cachedAudio: number;
   readonly write5m: number;
   readonly write1h: number;
 }
@@ -339,8 +399,13 @@ function prepare(price: ModelPrice, usage: TokenUsage) {
   }
   const write5m = usage.cacheWriteTokens ?? 0;
   const write1h = usage.cacheWrite1hTokens ?? 0;
+  const cachedAudio = usage.cachedAudioInputTokens ?? 0;
+  const uncachedAudio = (usage.audioInputTokens ?? 0) - cachedAudio;
   const parts: PromptParts = {
-    uncached: usage.inputTokens - usage.cachedInputTokens - write5m - write1h,
+    uncachedText: usage.inputTokens - usage.cachedInputTokens - write5m - write1h - uncachedAudio,
+    uncachedAudio,
+    cachedText: usage.cachedInputTokens - cachedAudio,
+    cachedAudio,
     write5m,
     write1h,
   };
@@ -355,8 +420,11 @@ function costWithBigints(
   tierAbove: number | null,
   parts: PromptParts,
 ): Cost {
-  const input = part(parts.uncached, rates.input, c.unit);
-  const cachedInput = part(usage.cachedInputTokens, rates.cachedInput, c.unit);
+  const input =
+    part(parts.uncachedText, rates.input, c.unit) + part(parts.uncachedAudio, rates.audioInput, c.unit);
+  const cachedInput =
+    part(parts.cachedText, rates.cachedInput, c.unit) +
+    part(parts.cachedAudio, rates.cachedAudioInput, c.unit);
   const cacheWrite =
     part(parts.write5m, rates.cacheWrite, c.unit) + part(parts.write1h, rates.cacheWrite1h, c.unit);
   const output = part(usage.outputTokens, rates.output, c.unit);

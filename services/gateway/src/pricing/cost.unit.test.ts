@@ -101,6 +101,51 @@ describe('computeCost: hand-computed examples', () => {
     );
   });
 
+  test('gemini-2.5-flash: audio at the audio rates, the rest of the prompt at the text rates', () => {
+    // prompt 10,000 = 2,000 text + 4,000 audio uncached, 1,000 text + 3,000 audio cached
+    // 2000 x 0.30 + 4000 x 1.00 = 0.0046; 1000 x 0.03 + 3000 x 0.10 = 0.00033; 500 x 2.50 = 0.00125
+    const usage: TokenUsage = {
+      inputTokens: 10_000,
+      cachedInputTokens: 4_000,
+      audioInputTokens: 7_000,
+      cachedAudioInputTokens: 3_000,
+      outputTokens: 500,
+    };
+    const cost = computeCost(priceOf('gemini-2.5-flash'), usage);
+    assert.equal(cost.amount, '0.00618');
+    assert.deepEqual(cost.breakdown, {
+      input: '0.0046',
+      cachedInput: '0.00033',
+      cacheWrite: '0',
+      output: '0.00125',
+      webSearch: '0',
+    });
+    assert.deepEqual(computeCostWithBigints(priceOf('gemini-2.5-flash'), usage), cost);
+  });
+
+  test('a model without audio rates bills audio as text; an audio rate without a cached one, cached audio at it', () => {
+    const usage: TokenUsage = {
+      inputTokens: 1_000,
+      cachedInputTokens: 400,
+      audioInputTokens: 600,
+      cachedAudioInputTokens: 200,
+      outputTokens: 0,
+    };
+    const text = { inputTokens: 1_000, cachedInputTokens: 400, outputTokens: 0 };
+    const pro = priceOf('gemini-2.5-pro');
+    assert.equal(computeCost(pro, usage).amount, computeCost(pro, text).amount);
+    const audioOnly: ModelPrice = {
+      input: '1',
+      cachedInput: '0.1',
+      audioInput: '3',
+      output: '0',
+      currency: 'USD',
+      unitTokens: 1_000_000,
+    };
+    // 200 text x 1 + 400 audio x 3 = 0.0014; 200 cached text x 0.1 + 200 cached audio x 3 = 0.00062
+    assert.equal(computeCost(audioOnly, usage).amount, '0.00202');
+  });
+
   test('reasoning tokens are part of output: they do not change the cost', () => {
     const price = priceOf('o4-mini');
     const a = computeCost(price, { inputTokens: 100, cachedInputTokens: 0, outputTokens: 1000 });
@@ -238,6 +283,31 @@ describe('computeCost: impossible usage is refused, not guessed', () => {
       { inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5, outputTokens: 0 },
     ],
     ['reasoning above output', { inputTokens: 0, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 2 }],
+    [
+      'cached audio above the cache reads',
+      {
+        inputTokens: 10,
+        cachedInputTokens: 2,
+        audioInputTokens: 5,
+        cachedAudioInputTokens: 3,
+        outputTokens: 0,
+      },
+    ],
+    [
+      'cached audio above the audio',
+      {
+        inputTokens: 10,
+        cachedInputTokens: 5,
+        audioInputTokens: 2,
+        cachedAudioInputTokens: 3,
+        outputTokens: 0,
+      },
+    ],
+    [
+      'uncached audio above the uncached prompt',
+      { inputTokens: 10, cachedInputTokens: 6, audioInputTokens: 5, outputTokens: 0 },
+    ],
+    ['fractional audio', { inputTokens: 10, cachedInputTokens: 0, audioInputTokens: 0.5, outputTokens: 0 }],
     ['negative', { inputTokens: -1, cachedInputTokens: 0, outputTokens: 0 }],
     ['fractional', { inputTokens: 1.5, cachedInputTokens: 0, outputTokens: 0 }],
     ['NaN', { inputTokens: Number.NaN, cachedInputTokens: 0, outputTokens: 0 }],
@@ -256,12 +326,17 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
     const cachedInputTokens = int(inputTokens);
     const cacheWriteTokens = int(inputTokens - cachedInputTokens);
     const cacheWrite1hTokens = int(inputTokens - cachedInputTokens - cacheWriteTokens);
+    const cachedAudioInputTokens = int(cachedInputTokens);
+    const uncached = inputTokens - cachedInputTokens - cacheWriteTokens - cacheWrite1hTokens;
+    const audioInputTokens = cachedAudioInputTokens + int(uncached);
     const outputTokens = int(100_000);
     return {
       inputTokens,
       cachedInputTokens,
       cacheWriteTokens,
       cacheWrite1hTokens,
+      audioInputTokens,
+      cachedAudioInputTokens,
       outputTokens,
       reasoningTokens: int(outputTokens),
       webSearches: int(20),
@@ -299,7 +374,13 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
       for (let i = 0; i < ROUNDS; i++) {
         const u = randomUsage();
         const base = computeCost(price, u).amount;
-        const free = u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens - u.cacheWrite1hTokens;
+        // Uncached text tokens (the uncached audio stays where it is).
+        const free =
+          u.inputTokens -
+          u.cachedInputTokens -
+          u.cacheWriteTokens -
+          u.cacheWrite1hTokens -
+          (u.audioInputTokens - u.cachedAudioInputTokens);
         if (free === 0) continue;
         const d = 1 + int(free - 1);
         const moreCached = computeCost(price, { ...u, cachedInputTokens: u.cachedInputTokens + d }).amount;
@@ -308,6 +389,36 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
         assert.ok(compareAmounts(moreCached, base) <= 0, `${model} cached +${d}: ${moreCached} > ${base}`);
         assert.ok(compareAmounts(moreWrites, base) >= 0, `${model} writes +${d}: ${moreWrites} < ${base}`);
         assert.ok(compareAmounts(more1h, base) >= 0, `${model} 1h writes +${d}: ${more1h} < ${base}`);
+      }
+    }
+  });
+
+  test('audio never costs less than text, and cached audio never more than uncached audio', () => {
+    for (const model of book.shippedModels()) {
+      const price = priceOf(model);
+      for (let i = 0; i < ROUNDS; i++) {
+        const u = randomUsage();
+        const base = computeCost(price, u).amount;
+        const uncachedAudio = u.audioInputTokens - u.cachedAudioInputTokens;
+        const uncachedText =
+          u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens - u.cacheWrite1hTokens - uncachedAudio;
+        if (uncachedText > 0) {
+          const d = 1 + int(uncachedText - 1);
+          const moreAudio = computeCost(price, { ...u, audioInputTokens: u.audioInputTokens + d }).amount;
+          assert.ok(compareAmounts(moreAudio, base) >= 0, `${model} audio +${d}: ${moreAudio} < ${base}`);
+        }
+        if (uncachedAudio > 0) {
+          const d = 1 + int(uncachedAudio - 1);
+          const cachedAudio = computeCost(price, {
+            ...u,
+            cachedInputTokens: u.cachedInputTokens + d,
+            cachedAudioInputTokens: u.cachedAudioInputTokens + d,
+          }).amount;
+          assert.ok(
+            compareAmounts(cachedAudio, base) <= 0,
+            `${model} cached audio +${d}: ${cachedAudio} > ${base}`,
+          );
+        }
       }
     }
   });
@@ -362,7 +473,7 @@ describe('computeCost: integer arithmetic against decimal.js as the reference', 
     againstDecimal(200_000, 20_000);
   });
 
-  test('doubles and bigints give the same cost on both sides of 2^53 (every part, cache writes and tiers)', () => {
+  test('doubles and bigints give the same cost on both sides of 2^53 (every part, cache writes, audio and tiers)', () => {
     const tiered = priceOf('gemini-2.5-pro');
     let nearTheEdge = 0;
     for (let i = 0; i < 20_000; i++) {
@@ -376,6 +487,8 @@ describe('computeCost: integer arithmetic against decimal.js as the reference', 
               cachedInput: randomPrice(),
               cacheWrite: randomPrice(),
               cacheWrite1h: randomPrice(),
+              audioInput: randomPrice(),
+              cachedAudioInput: randomPrice(),
               currency: 'USD',
               unitTokens,
             };
@@ -385,8 +498,19 @@ describe('computeCost: integer arithmetic against decimal.js as the reference', 
       const cachedInputTokens = Math.floor(random() * (inputTokens / 3));
       const cacheWriteTokens = Math.floor(random() * (inputTokens / 3));
       const cacheWrite1hTokens = Math.floor(random() * (inputTokens / 3));
+      const cachedAudioInputTokens = Math.floor(random() * cachedInputTokens);
+      const uncached = inputTokens - cachedInputTokens - cacheWriteTokens - cacheWrite1hTokens;
+      const audioInputTokens = cachedAudioInputTokens + Math.floor(random() * uncached);
       const outputTokens = count();
-      const usage = { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens };
+      const usage = {
+        inputTokens,
+        outputTokens,
+        cachedInputTokens,
+        cacheWriteTokens,
+        cacheWrite1hTokens,
+        audioInputTokens,
+        cachedAudioInputTokens,
+      };
       const rate = Number(price.input) * 10 ** COST_SCALE;
       if (inputTokens * rate > 2 ** 52 && inputTokens * rate < 2 ** 54) nearTheEdge += 1;
       assert.deepEqual(

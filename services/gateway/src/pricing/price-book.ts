@@ -144,6 +144,8 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   if (entry.cachedInput !== undefined) price.cachedInput = entry.cachedInput;
   if (entry.cacheWrite !== undefined) price.cacheWrite = entry.cacheWrite;
   if (entry.cacheWrite1h !== undefined) price.cacheWrite1h = entry.cacheWrite1h;
+  if (entry.audioInput !== undefined) price.audioInput = entry.audioInput;
+  if (entry.cachedAudioInput !== undefined) price.cachedAudioInput = entry.cachedAudioInput;
   if (entry.webSearch !== undefined) price.webSearch = entry.webSearch;
   if (entry.priority !== undefined) price.priority = { ...entry.priority };
   if (entry.fastMultiplier !== undefined) price.fastMultiplier = entry.fastMultiplier;
@@ -193,15 +195,13 @@ function serviceTierPrice(
 function scaledPrice(price: ModelPrice, factor: string): ModelPrice {
   const times = (rate: string) =>
     new Decimal(rate).times(factor).toDecimalPlaces(10, Decimal.ROUND_HALF_UP).toFixed();
-  const rates = <
-    R extends Pick<PriceTier, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>,
-  >(
-    r: R,
-  ): R => {
+  const rates = <R extends Omit<PriceTier, 'aboveInputTokens'>>(r: R): R => {
     const out = { ...r, input: times(r.input), output: times(r.output) };
     if (r.cachedInput !== undefined) out.cachedInput = times(r.cachedInput);
     if (r.cacheWrite !== undefined) out.cacheWrite = times(r.cacheWrite);
     if (r.cacheWrite1h !== undefined) out.cacheWrite1h = times(r.cacheWrite1h);
+    if (r.audioInput !== undefined) out.audioInput = times(r.audioInput);
+    if (r.cachedAudioInput !== undefined) out.cachedAudioInput = times(r.cachedAudioInput);
     return out;
   };
   const { priority: _, ...base } = price;
@@ -509,6 +509,10 @@ export class PriceBook {
     if (cachedInput !== undefined) price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
     if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
+    // Org prices have no audio rates: the table's stay, as its cache-read rate does when the
+    // override leaves it out (audio billed at a text rate would under-bill it several times).
+    if (inherit?.audioInput !== undefined) price.audioInput = inherit.audioInput;
+    if (inherit?.cachedAudioInput !== undefined) price.cachedAudioInput = inherit.cachedAudioInput;
     // An override prices the standard tier: the table's priority rates and fast-mode multiple
     // stay, as its search price.
     if (inherit?.priority !== undefined) price.priority = inherit.priority;
@@ -525,6 +529,8 @@ export class PriceBook {
         (o.cacheWrite === undefined && inherit.cacheWrite !== undefined) ||
         (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
         (o.tiers === undefined && inherit.tiers !== undefined) ||
+        inherit.audioInput !== undefined ||
+        inherit.cachedAudioInput !== undefined ||
         inherit.webSearch !== undefined ||
         inherit.priority !== undefined ||
         inherit.fastMultiplier !== undefined);

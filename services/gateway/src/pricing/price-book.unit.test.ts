@@ -59,7 +59,11 @@ describe('PriceBook.lookup: name matching', () => {
   test('no fuzzy matching: variants with other prices stay unpriced', () => {
     for (const model of [
       'gpt-4o-mini-tts',
+      // OpenAI's audio models bill audio tokens at many times their text rates: unpriced, never text-priced.
       'gpt-4o-audio-preview',
+      'gpt-4o-mini-audio-preview-2024-12-17',
+      'gpt-audio',
+      'gpt-realtime',
       'gpt-4o-realtime-preview-2024-12-17',
       'ft:gpt-4o-mini-2024-07-18:acme::abc123',
       'mistral-large-latest',
@@ -451,5 +455,71 @@ describe("Claude's cache writes through the usage the gateway records", () => {
       usageFromAnthropic({ input_tokens: 0, cache_creation_input_tokens: 100_000, output_tokens: 0 })!,
     );
     assert.equal(unsplit.status === 'priced' && unsplit.cost.amount, '0.375');
+  });
+});
+
+describe("Gemini's audio input through the usage the gateway records", () => {
+  /*
+   * Google's Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing, paid tier,
+   * standard) bills AUDIO input above text, image and video, per 1M tokens:
+   *   gemini-2.5-flash       text $0.30, audio $1.00 (cached $0.03 / $0.10)
+   *   gemini-2.5-flash-lite  text $0.10, audio $0.30 (cached $0.01 / $0.03)
+   *   gemini-2.0-flash       text $0.10, audio $0.70 (cached $0.025 / $0.175)
+   * and its usageMetadata splits the prompt by modality (promptTokensDetails). An OpenAI
+   * caller's input_audio part reaches Gemini as inlineData, so such prompts are real.
+   */
+  const priceGemini = async (model: string, usageMetadata: unknown, options = {}) => {
+    const { geminiUsageMetadata } = await import('../translate/gemini-types.js');
+    const { usageFromGemini } = await import('../translate/usage.js');
+    const usage = usageFromGemini(geminiUsageMetadata.parse(usageMetadata));
+    assert.ok(usage);
+    const found = book.priceRequest(model, usage, options);
+    assert.equal(found.status, 'priced');
+    return found.status === 'priced' ? found.cost.amount : '';
+  };
+  const audioPrompt = (audio: number, text = 0) => ({
+    promptTokenCount: audio + text,
+    candidatesTokenCount: 0,
+    totalTokenCount: audio + text,
+    promptTokensDetails: [
+      ...(text > 0 ? [{ modality: 'TEXT', tokenCount: text }] : []),
+      { modality: 'AUDIO', tokenCount: audio },
+    ],
+  });
+
+  test('gemini-2.5-flash: 1,000,000 audio prompt tokens cost $1.00, not the text rate $0.30', async () => {
+    assert.equal(await priceGemini('gemini-2.5-flash', audioPrompt(1_000_000)), '1');
+  });
+
+  test('gemini-2.0-flash (a snapshot name): 1,000,000 audio prompt tokens cost $0.70, not $0.10', async () => {
+    assert.equal(await priceGemini('gemini-2.0-flash-001', audioPrompt(1_000_000)), '0.7');
+  });
+
+  test('gemini-2.5-flash-lite: 200,000 audio + 800,000 text tokens cost 0.2 x 0.30 + 0.8 x 0.10 = $0.14', async () => {
+    assert.equal(await priceGemini('gemini-2.5-flash-lite', audioPrompt(200_000, 800_000)), '0.14');
+  });
+
+  test('cached audio at the cached audio rate: 2.5 Flash, 400,000 of 1,000,000 audio tokens from the cache', async () => {
+    const usageMetadata = {
+      ...audioPrompt(1_000_000),
+      cachedContentTokenCount: 400_000,
+      cacheTokensDetails: [{ modality: 'AUDIO', tokenCount: 400_000 }],
+    };
+    // 0.6 x 1.00 + 0.4 x 0.10
+    assert.equal(await priceGemini('gemini-2.5-flash', usageMetadata), '0.64');
+  });
+
+  test("scaled rates (flex, say) scale the audio rates too; an org's override keeps the table's audio rates", async () => {
+    const { usageFromGemini } = await import('../translate/usage.js');
+    const usage = usageFromGemini(audioPrompt(1_000_000))!;
+    const flex = book.priceRequest('gemini-2.5-flash', { ...usage, serviceTier: 'flex' });
+    assert.equal(flex.status === 'priced' && flex.cost.amount, '0.5');
+    const overridden = book
+      .withOverrides([
+        { orgId: 'acme', model: 'gemini-2.5-flash', effectiveFrom: '2026-01-01', input: '0.25' },
+      ])
+      .priceRequest('gemini-2.5-flash', usageFromGemini(audioPrompt(500_000, 500_000))!, { orgId: 'acme' });
+    // 0.5 x 0.25 (the org's text rate) + 0.5 x 1.00 (the table's audio rate)
+    assert.equal(overridden.status === 'priced' && overridden.cost.amount, '0.625');
   });
 });

@@ -40,6 +40,13 @@ const rateFields = {
   cacheWrite: priceString.optional(),
   /** Anthropic's 1-hour cache writes; absent: charged at `cacheWrite`, then `input`. */
   cacheWrite1h: priceString.optional(),
+  /**
+   * Audio input tokens (`usage.audioInputTokens`), where the vendor bills them above text
+   * (Gemini 2.x Flash); absent: charged at `input`.
+   */
+  audioInput: priceString.optional(),
+  /** Cache reads of audio; absent: charged at `audioInput` when set, else at `cachedInput`. */
+  cachedAudioInput: priceString.optional(),
   /** Output tokens, reasoning included. */
   output: priceString,
 };
@@ -52,11 +59,7 @@ const rateFields = {
  */
 export const priceTier = z.strictObject({
   aboveInputTokens: z.int().min(1),
-  input: priceString,
-  cachedInput: priceString.optional(),
-  cacheWrite: priceString.optional(),
-  cacheWrite1h: priceString.optional(),
-  output: priceString,
+  ...rateFields,
 });
 export type PriceTier = z.infer<typeof priceTier>;
 

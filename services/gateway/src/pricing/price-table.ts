@@ -11,9 +11,16 @@ import type { PriceTable, PriceTableEntry } from './price-schema.js';
  * reported as unpriced (see PriceBook), never silently charged as zero or at a guessed rate.
  * Orgs price what is missing with overrides.
  *
- * Not modelled here, on purpose: batch, Anthropic's priority tier (capacity bought ahead), regional uplifts, audio/video
- * input rates (Gemini bills audio higher than text; audio tokens are charged at the text
- * rate here), Gemini's cache storage per hour, tool fees (web search, code interpreter).
+ * Audio input: Gemini 2.x Flash bills the AUDIO part of a prompt (usageMetadata
+ * promptTokensDetails) above text, image and video, cache reads too: `audioInput` and
+ * `cachedAudioInput`. A model without them has one input rate for every modality.
+ *
+ * Not modelled here, on purpose: batch, Anthropic's priority tier (capacity bought ahead), regional uplifts,
+ * Gemini's cache storage per hour, tool fees (web search, code interpreter). OpenAI's audio models
+ * (gpt-4o-audio-preview, gpt-4o-mini-audio-preview, gpt-audio, gpt-realtime) are left out: they
+ * bill audio tokens at many times their text rates (gpt-4o-audio-preview: $40 / $80 per million
+ * audio tokens in / out, $2.50 / $10 text; developers.openai.com/api/docs/models/<model>), and
+ * their answers' audio token counts are not read, so a price here would bill audio as text.
  */
 
 const M = 1_000_000;
@@ -72,7 +79,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     },
     google: {
       source:
-        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard, text/image/video input. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cache storage are not modelled.',
+        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cached audio rates of 2.5 Flash ($1.00 / $0.10), 2.5 Flash-Lite ($0.30 / $0.03) and 2.0 Flash ($0.70 / $0.175) added 2026-12-02 from copies of the page that agree (its "Input price" and "Context caching price" rows: "$0.30 (text / image / video) $1.00 (audio)"); the other models have one input rate for every modality. Cache storage is not modelled.',
       checkedAt: '2026-11-30',
     },
     mistral: {
@@ -230,22 +237,28 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
       provider: 'google',
       input: '0.30',
       cachedInput: '0.03',
+      audioInput: '1.00',
+      cachedAudioInput: '0.10',
       output: '2.50',
-      note: 'Text/image/video input rate; audio input ($1.00) is not modelled.',
+      note: 'input and cachedInput are the text/image/video rates; audio input at its own.',
     }),
     'gemini-2.5-flash-lite': usd({
       provider: 'google',
       input: '0.10',
       cachedInput: '0.01',
+      audioInput: '0.30',
+      cachedAudioInput: '0.03',
       output: '0.40',
-      note: 'Text/image/video input rate; audio input ($0.30) is not modelled.',
+      note: 'input and cachedInput are the text/image/video rates; audio input at its own.',
     }),
     'gemini-2.0-flash': usd({
       provider: 'google',
       input: '0.10',
       cachedInput: '0.025',
+      audioInput: '0.70',
+      cachedAudioInput: '0.175',
       output: '0.40',
-      note: 'Deprecated by Google (shutdown announced for 2026-06-01); price as last published. Audio input ($0.70) is not modelled.',
+      note: 'Deprecated by Google (shutdown announced for 2026-06-01); price as last published. input and cachedInput are the text/image/video rates; audio input at its own.',
     }),
     'gemini-2.0-flash-lite': usd({
       provider: 'google',

@@ -8,17 +8,20 @@ import { SHIPPED_PRICE_TABLE } from './price-table.js';
 
 const entries = Object.entries(SHIPPED_PRICE_TABLE.models);
 
-type Rates = Pick<PriceTier, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>;
+type Rates = Omit<PriceTier, 'aboveInputTokens'>;
 const le = (a: string, b: string) => compareAmounts(a, b) <= 0;
 
 /** The effective rate of each kind, with the fallbacks computeCost applies. */
 function effective(r: Rates) {
   const cacheWrite = r.cacheWrite ?? r.input;
+  const cachedInput = r.cachedInput ?? r.input;
   return {
     input: r.input,
-    cachedInput: r.cachedInput ?? r.input,
+    cachedInput,
     cacheWrite,
     cacheWrite1h: r.cacheWrite1h ?? cacheWrite,
+    audioInput: r.audioInput ?? r.input,
+    cachedAudioInput: r.cachedAudioInput ?? (r.audioInput === undefined ? cachedInput : r.audioInput),
     output: r.output,
   };
 }
@@ -81,7 +84,22 @@ describe('the shipped price table', () => {
         assert.ok(le(x.cachedInput, x.input), `${key}: cachedInput > input`);
         assert.ok(le(x.input, x.cacheWrite), `${key}: cacheWrite < input`);
         assert.ok(le(x.cacheWrite, x.cacheWrite1h), `${key}: cacheWrite1h < cacheWrite`);
+        assert.ok(le(x.cachedAudioInput, x.audioInput), `${key}: cachedAudioInput > audioInput`);
+        assert.ok(le(x.input, x.audioInput), `${key}: audioInput < input`);
+        assert.ok(le(x.cachedInput, x.cachedAudioInput), `${key}: cachedAudioInput < cachedInput`);
       }
+    }
+  });
+
+  test('audio rates: on Gemini 2.x Flash only, on every tier of their model, never with priority rates (which have none)', () => {
+    const withAudio = entries.filter(([, e]) => e.audioInput !== undefined).map(([key]) => key);
+    assert.deepEqual(withAudio.sort(), ['gemini-2.0-flash', 'gemini-2.5-flash', 'gemini-2.5-flash-lite']);
+    for (const [key, e] of entries) {
+      if (e.audioInput === undefined && e.cachedAudioInput === undefined) continue;
+      assert.ok(e.audioInput !== undefined && e.cachedAudioInput !== undefined, `${key}: both audio rates`);
+      for (const tier of e.tiers ?? [])
+        assert.ok(tier.audioInput !== undefined, `${key}: tier without audio`);
+      assert.equal(e.priority, undefined, `${key}: priority rates would bill audio as text`);
     }
   });
 
@@ -93,7 +111,15 @@ describe('the shipped price table', () => {
         assert.ok(tier.aboveInputTokens > threshold, `${key}: tiers out of order`);
         threshold = tier.aboveInputTokens;
         const x = effective(tier);
-        for (const field of ['input', 'cachedInput', 'cacheWrite', 'cacheWrite1h', 'output'] as const) {
+        for (const field of [
+          'input',
+          'cachedInput',
+          'cacheWrite',
+          'cacheWrite1h',
+          'audioInput',
+          'cachedAudioInput',
+          'output',
+        ] as const) {
           assert.ok(le(below[field], x[field]), `${key}: tier ${threshold} ${field} below base`);
         }
         below = x;

@@ -85,8 +85,21 @@ export type GeminiGenerateContentRequest = z.infer<typeof geminiGenerateContentR
 // --- usage ------------------------------------------------------------------------------
 
 /**
+ * One modality's share of a count (`{ modality: "AUDIO", tokenCount: 1200 }`). The modality is
+ * kept as a string (Google adds modalities: TEXT, IMAGE, VIDEO, AUDIO, DOCUMENT), and a zero
+ * count may be left out (proto3 JSON omits zeros).
+ */
+const modalityTokenCount = z.object({
+  modality: z.string().optional(),
+  tokenCount: z.number().int().nonnegative().optional(),
+});
+export type GeminiModalityTokenCount = z.infer<typeof modalityTokenCount>;
+
+/**
  * `promptTokenCount` includes `cachedContentTokenCount`; `thoughtsTokenCount` is NOT part of
  * `candidatesTokenCount` (totalTokenCount = prompt + toolUsePrompt + candidates + thoughts).
+ * `promptTokensDetails` splits the whole prompt (cached content included) by modality and
+ * `cacheTokensDetails` the cached part: Gemini bills AUDIO input above text, image and video.
  */
 export const geminiUsageMetadata = z.object({
   promptTokenCount: z.number().int().nonnegative().optional(),
@@ -95,6 +108,8 @@ export const geminiUsageMetadata = z.object({
   thoughtsTokenCount: z.number().int().nonnegative().optional(),
   toolUsePromptTokenCount: z.number().int().nonnegative().optional(),
   totalTokenCount: z.number().int().nonnegative().optional(),
+  promptTokensDetails: z.array(modalityTokenCount).optional(),
+  cacheTokensDetails: z.array(modalityTokenCount).optional(),
 });
 export type GeminiUsageMetadata = z.infer<typeof geminiUsageMetadata>;
 

@@ -17,13 +17,16 @@
  * - Gemini: `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
  *   are billed as input and added; `thoughtsTokenCount` is NOT included in
  *   `candidatesTokenCount`, so outputTokens = candidates + thoughts, reasoningTokens = thoughts.
+ *   The AUDIO entries of `promptTokensDetails` (the whole prompt by modality) and of
+ *   `cacheTokensDetails` (the cached part) are `audioInputTokens` and `cachedAudioInputTokens`:
+ *   Gemini bills audio input at its own, higher rate.
  *
  * An explicit zero stays zero; a usage object that is absent gives undefined (the caller
  * then counts with a tokenizer). A cached or reasoning count larger than its whole (a
  * provider bug) is capped at the whole, so the result always satisfies the event schema.
  */
 import type { AnthropicUsage, AnthropicUsageOut } from './anthropic-messages-types.js';
-import type { GeminiUsageMetadata } from './gemini-types.js';
+import type { GeminiModalityTokenCount, GeminiUsageMetadata } from './gemini-types.js';
 import type { OpenAIUsage, OpenAIUsageOut } from './openai-chat-types.js';
 
 export interface NormalisedUsage {
@@ -35,6 +38,13 @@ export interface NormalisedUsage {
   cacheWriteTokens?: number;
   /** Part of inputTokens: written to the 1-hour prompt cache (Anthropic); absent when none. */
   cacheWrite1hTokens?: number;
+  /**
+   * Part of inputTokens that was audio, cache reads included (Gemini's AUDIO prompt tokens),
+   * priced at the model's audio input rate; absent when none.
+   */
+  audioInputTokens?: number;
+  /** Part of cachedInputTokens (and of audioInputTokens) that was audio; absent when none. */
+  cachedAudioInputTokens?: number;
   /** Part of outputTokens; left out when the provider does not report reasoning separately. */
   reasoningTokens?: number;
   /** Web searches the provider ran for the request (Claude's web search tool), billed apiece; absent when none. */
@@ -142,7 +152,26 @@ export function usageFromGemini(usage: GeminiUsageMetadata | null | undefined): 
   const thoughts = usage.thoughtsTokenCount;
   const input = (usage.promptTokenCount ?? 0) + (usage.toolUsePromptTokenCount ?? 0);
   const output = (usage.candidatesTokenCount ?? 0) + (thoughts ?? 0);
-  return normalised(input, output, usage.cachedContentTokenCount ?? 0, thoughts);
+  const normalisedUsage = normalised(input, output, usage.cachedContentTokenCount ?? 0, thoughts);
+  // Audio is billed above text: its share of the prompt and of the cached part, kept
+  // consistent with the totals (a cached audio token is an audio token and a cached one; an
+  // uncached audio token is one of the uncached prompt's).
+  const cached = normalisedUsage.cachedInputTokens;
+  const cachedAudio = Math.min(audioTokens(usage.cacheTokensDetails), cached);
+  const audio = Math.min(
+    Math.max(audioTokens(usage.promptTokensDetails), cachedAudio),
+    input - cached + cachedAudio,
+  );
+  if (audio > 0) normalisedUsage.audioInputTokens = audio;
+  if (cachedAudio > 0) normalisedUsage.cachedAudioInputTokens = cachedAudio;
+  return normalisedUsage;
+}
+
+/** The AUDIO tokens of a Gemini count split by modality; 0 when it names none. */
+function audioTokens(details: readonly GeminiModalityTokenCount[] | undefined): number {
+  let audio = 0;
+  for (const detail of details ?? []) if (detail.modality === 'AUDIO') audio += detail.tokenCount ?? 0;
+  return audio;
 }
 
 function normalised(

@@ -162,6 +162,62 @@ describe('usage extractors', () => {
       expected: { inputTokens: 3, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
     },
     {
+      name: 'Gemini: the AUDIO part of the prompt and of its cached part (billed above text) are kept',
+      actual: () =>
+        usageFromGemini({
+          promptTokenCount: 1000,
+          candidatesTokenCount: 5,
+          cachedContentTokenCount: 600,
+          promptTokensDetails: [
+            { modality: 'TEXT', tokenCount: 300 },
+            { modality: 'AUDIO', tokenCount: 700 },
+          ],
+          cacheTokensDetails: [
+            { modality: 'TEXT', tokenCount: 200 },
+            { modality: 'AUDIO', tokenCount: 400 },
+          ],
+        }),
+      expected: {
+        inputTokens: 1000,
+        outputTokens: 5,
+        cachedInputTokens: 600,
+        audioInputTokens: 700,
+        cachedAudioInputTokens: 400,
+      },
+    },
+    {
+      name: 'Gemini: a prompt without audio (or a zero count left out) has no audio fields',
+      actual: () =>
+        usageFromGemini({
+          promptTokenCount: 40,
+          candidatesTokenCount: 2,
+          promptTokensDetails: [
+            { modality: 'TEXT', tokenCount: 40 },
+            { modality: 'AUDIO' },
+            { modality: 'IMAGE' },
+          ],
+        }),
+      expected: { inputTokens: 40, outputTokens: 2, cachedInputTokens: 0 },
+    },
+    {
+      name: 'Gemini: audio counts that do not fit the totals (a provider bug) are capped to fit them',
+      actual: () =>
+        usageFromGemini({
+          promptTokenCount: 100,
+          cachedContentTokenCount: 60,
+          promptTokensDetails: [{ modality: 'AUDIO', tokenCount: 500 }],
+          cacheTokensDetails: [{ modality: 'AUDIO', tokenCount: 90 }],
+        }),
+      // cached audio at most the cache reads; uncached audio at most the uncached prompt
+      expected: {
+        inputTokens: 100,
+        outputTokens: 0,
+        cachedInputTokens: 60,
+        audioInputTokens: 100,
+        cachedAudioInputTokens: 60,
+      },
+    },
+    {
       name: 'a cached count above the whole (a provider bug) is capped, to satisfy the event schema',
       actual: () =>
         usageFromOpenAI({
