@@ -114,6 +114,12 @@ export const anthropicMessagesRequest = z.object({
   /** Run at Anthropic (the MCP connector, a code-execution container): read only to refuse them elsewhere. */
   mcp_servers: z.unknown().optional(),
   container: z.unknown().optional(),
+  /**
+   * Claude's thinking: `disabled`, `enabled` with a `budget_tokens`, `adaptive` (the model
+   * decides). The type is kept as sent so that a writer refuses one it cannot express instead
+   * of the parse dropping it; `display` only shapes Claude's own answer and is not read.
+   */
+  thinking: z.object({ type: z.string(), budget_tokens: z.number().int().optional() }).nullish(),
   output_config: z
     .object({
       format: z

@@ -75,6 +75,10 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
   }
   const userId = request.metadata?.user_id;
   if (userId != null) neutral.user = userId;
+  if (request.thinking != null) {
+    const { type, budget_tokens } = request.thinking;
+    neutral.thinking = { type, ...(budget_tokens !== undefined ? { budgetTokens: budget_tokens } : {}) };
+  }
   const format = request.output_config?.format;
   if (format) neutral.responseFormat = { type: 'json_schema', name: 'response', schema: format.schema };
   return neutral;

@@ -230,6 +230,21 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
     });
   }
 
+  it('thinking has no OpenAI chat counterpart and is dropped, whatever its type', () => {
+    for (const thinking of [
+      { type: 'enabled', budget_tokens: 2048 },
+      { type: 'disabled' },
+      { type: 'adaptive' },
+    ]) {
+      const translated = translate({ messages: [user('Hi')], thinking });
+      assert.deepEqual(
+        Object.keys(translated).sort(),
+        ['max_completion_tokens', 'messages', 'model'],
+        thinking.type,
+      );
+    }
+  });
+
   it('max_tokens goes to max_tokens for servers that only know it', () => {
     const translated = translate({ messages: [user('Hi')] }, { maxTokensField: 'max_tokens' });
     assert.equal(translated.max_tokens, 1024);

@@ -486,4 +486,66 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
         error instanceof TranslationError && error.param === 'messages[0].content[0].tool_use_id',
     );
   });
+
+  // Gemini 2.5 thinks by default (a dynamic budget) and bills its thoughts as output: the
+  // caller's `thinking` must reach it, with the model knowledge `reasoning_effort` uses.
+  const thinkingOf = (model: string, thinking: Record<string, unknown>) =>
+    fromAnthropic({ model, max_tokens: 32000, messages: [user('What is 2 + 2?')], thinking }).generationConfig
+      ?.thinkingConfig;
+
+  it('thinking disabled turns Gemini 2.5 Flash and Flash-Lite thinking off (thinkingBudget 0)', () => {
+    assert.deepEqual(thinkingOf('gemini-2.5-flash', { type: 'disabled' }), { thinkingBudget: 0 });
+    assert.deepEqual(thinkingOf('gemini-2.5-flash-lite', { type: 'disabled' }), { thinkingBudget: 0 });
+    assert.equal(fromAnthropic({ messages: [user('Hi')] }).generationConfig?.thinkingConfig, undefined);
+  });
+
+  it('thinking enabled gives budget_tokens as the thinking budget, clamped into the model range', () => {
+    const enabled = (budget_tokens: number) => ({ type: 'enabled', budget_tokens });
+    assert.deepEqual(thinkingOf('gemini-2.5-flash', enabled(2048)), { thinkingBudget: 2048 });
+    // Google's ranges: Flash and Flash-Lite up to 24,576, Pro up to 32,768.
+    assert.deepEqual(thinkingOf('gemini-2.5-flash', enabled(30000)), { thinkingBudget: 24576 });
+    assert.deepEqual(thinkingOf('gemini-2.5-flash-lite', enabled(30000)), { thinkingBudget: 24576 });
+    assert.deepEqual(thinkingOf('gemini-2.5-pro', enabled(30000)), { thinkingBudget: 30000 });
+    assert.deepEqual(thinkingOf('gemini-2.5-pro', enabled(31999)), { thinkingBudget: 31999 });
+    assert.deepEqual(thinkingOf('gemini-flash-latest', enabled(4096)), { thinkingBudget: 4096 });
+  });
+
+  it('thinking enabled on Gemini 3 is the highest level its budget reaches', () => {
+    const level = (budget_tokens: number) =>
+      thinkingOf('gemini-3-flash-preview', { type: 'enabled', budget_tokens })?.thinkingLevel;
+    assert.equal(level(1024), 'low');
+    assert.equal(level(8191), 'low');
+    assert.equal(level(8192), 'medium');
+    assert.equal(level(24576), 'high');
+    assert.equal(
+      thinkingOf('gemini-3.1-pro-preview', { type: 'enabled', budget_tokens: 2048 })?.thinkingLevel,
+      'low',
+    );
+  });
+
+  it('thinking adaptive is Gemini dynamic thinking (-1 on 2.5, the default on Gemini 3)', () => {
+    assert.deepEqual(thinkingOf('gemini-2.5-flash-lite', { type: 'adaptive' }), { thinkingBudget: -1 });
+    assert.equal(thinkingOf('gemini-3-flash-preview', { type: 'adaptive' }), undefined);
+  });
+
+  it('thinking sends no thinking config to a model before 2.5, which does not think', () => {
+    for (const model of ['gemini-2.0-flash', 'gemini-1.5-pro'])
+      for (const type of ['disabled', 'enabled', 'adaptive'])
+        assert.equal(thinkingOf(model, { type, budget_tokens: 2048 }), undefined, `${model} ${type}`);
+  });
+
+  it('refuses, naming thinking, disabled where thinking cannot be turned off and types Gemini has not', () => {
+    const refused = (model: string, thinking: Record<string, unknown>, param: string, message: RegExp) =>
+      assert.throws(
+        () => thinkingOf(model, thinking),
+        (error: unknown) =>
+          error instanceof TranslationError && error.param === param && message.test(error.message),
+        `${model} ${JSON.stringify(thinking)}`,
+      );
+    refused('gemini-2.5-pro', { type: 'disabled' }, 'thinking', /cannot turn thinking off/);
+    refused('gemini-3-flash-preview', { type: 'disabled' }, 'thinking', /cannot turn thinking off/);
+    refused('gemini-3.1-pro-preview', { type: 'disabled' }, 'thinking', /cannot turn thinking off/);
+    refused('gemini-2.5-flash', { type: 'enabled' }, 'thinking.budget_tokens', /needs a `budget_tokens`/);
+    refused('gemini-2.5-flash', { type: 'between_tools' }, 'thinking.type', /no counterpart on Gemini/);
+  });
 });

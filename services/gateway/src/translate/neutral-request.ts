@@ -85,6 +85,11 @@ export type NeutralResponseFormat =
       strict?: boolean;
     };
 
+export interface NeutralThinking {
+  type: string;
+  budgetTokens?: number;
+}
+
 export interface NeutralChatRequest {
   model: string;
   /** System (and OpenAI developer) instructions, in order. */
@@ -113,6 +118,11 @@ export interface NeutralChatRequest {
   seed?: number;
   /** OpenAI's `reasoning_effort` as the caller sent it (`none`, `minimal`, `low`...). */
   reasoningEffort?: string;
+  /**
+   * Anthropic's `thinking` as the caller sent it (`disabled`, `enabled` with a budget,
+   * `adaptive`). Only the Gemini writer reads it; OpenAI has no counterpart.
+   */
+  thinking?: NeutralThinking;
 }
 
 /**

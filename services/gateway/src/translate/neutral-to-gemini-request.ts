@@ -4,6 +4,7 @@ import type {
   MediaSource,
   NeutralChatRequest,
   NeutralMessage,
+  NeutralThinking,
   ToolResultPart,
   UserPart,
 } from './neutral-request.js';
@@ -216,10 +217,13 @@ function generationConfig(
   if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
   if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
   if (request.seed !== undefined) config.seed = request.seed;
-  if (request.reasoningEffort !== undefined) {
-    const thinking = thinkingConfig(request.reasoningEffort, request.model);
-    if (thinking) config.thinkingConfig = thinking;
-  }
+  const thinking =
+    request.reasoningEffort !== undefined
+      ? thinkingConfigForEffort(request.reasoningEffort, request.model)
+      : request.thinking !== undefined
+        ? thinkingConfigForAnthropic(request.thinking, request.model)
+        : undefined;
+  if (thinking) config.thinkingConfig = thinking;
   const format = request.responseFormat;
   if (format) {
     config.responseMimeType = 'application/json';
@@ -237,17 +241,47 @@ type ThinkingConfig = NonNullable<
  * OpenAI compatibility maps them (ai.google.dev/gemini-api/docs/openai#thinking); `none` turns
  * thinking off.
  */
-const THINKING_BUDGETS: Readonly<Record<string, number>> = {
-  none: 0,
-  minimal: 1024,
-  low: 1024,
-  medium: 8192,
-  high: 24576,
-};
+const EFFORT_BUDGETS = { minimal: 1024, low: 1024, medium: 8192, high: 24576 } as const;
+const THINKING_BUDGETS: Readonly<Record<string, number>> = { none: 0, ...EFFORT_BUDGETS };
 const THINKING_LEVELS: ReadonlySet<string> = new Set(['minimal', 'low', 'medium', 'high']);
 
 /** `gemini-<major>[.<minor>]-<variant>`, as Google names its models (`models/` optional). */
 const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
+
+/** What a Gemini model's name tells about its thinking (ai.google.dev/gemini-api/docs/thinking). */
+interface ThinkingModel {
+  /** Models before 2.5 (1.5, 2.0) do not think (and may refuse a thinking config). */
+  thinks: boolean;
+  /** Gemini 3 takes a `thinkingLevel`; earlier models, and aliases with no version, a `thinkingBudget`. */
+  levels: boolean;
+  pro: boolean;
+  /** Gemini 3 and Gemini 2.5 Pro cannot turn thinking off. */
+  alwaysThinks: boolean;
+  /** The `thinkingBudget` range Google documents: 2.5 Pro 128-32,768, Flash-Lite 512-24,576, Flash 0-24,576. */
+  budgetRange: readonly [number, number];
+}
+
+/**
+ * A model whose name gives no version (an alias such as `gemini-flash-latest`) is taken as a
+ * budget model with Flash's range, which Gemini 3 models accept too.
+ */
+function thinkingModel(model: string): ThinkingModel {
+  const named = GEMINI_MODEL.exec(model);
+  const major = named ? Number(named[1]) : undefined;
+  const minor = named ? Number(named[2] ?? 0) : undefined;
+  const variant = named?.[3] ?? '';
+  const pro = variant === 'pro' || variant.startsWith('pro-');
+  const before25 = major !== undefined && minor !== undefined && (major < 2 || (major === 2 && minor < 5));
+  const levels = major !== undefined && major >= 3;
+  const pro25 = pro && major === 2 && minor === 5;
+  return {
+    thinks: !before25,
+    levels,
+    pro,
+    alwaysThinks: levels || pro25,
+    budgetRange: pro25 ? [128, 32768] : variant.startsWith('flash-lite') ? [512, 24576] : [0, 24576],
+  };
+}
 
 /**
  * OpenAI's `reasoning_effort` as Gemini's thinking config, after Google's own OpenAI
@@ -259,25 +293,18 @@ const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
  * gives no version (an alias such as `gemini-flash-latest`) gets the budget, which Gemini 3
  * models accept too. Models before 2.5 (1.5, 2.0), which do not think, are sent none.
  */
-function thinkingConfig(effort: string, model: string): ThinkingConfig | undefined {
-  const named = GEMINI_MODEL.exec(model);
-  const major = named ? Number(named[1]) : undefined;
-  const minor = named ? Number(named[2] ?? 0) : undefined;
-  // Models before 2.5 do not think (and may refuse a thinking config): nothing to control or bill.
-  if (major !== undefined && minor !== undefined && (major < 2 || (major === 2 && minor < 5)))
-    return undefined;
-  const variant = named?.[3] ?? '';
-  const pro = variant === 'pro' || variant.startsWith('pro-');
-  const levels = major !== undefined && major >= 3;
-  if (effort === 'none' && (levels || (pro && major === 2 && minor === 5)))
+function thinkingConfigForEffort(effort: string, model: string): ThinkingConfig | undefined {
+  const target = thinkingModel(model);
+  if (!target.thinks) return undefined;
+  if (effort === 'none' && target.alwaysThinks)
     throw new TranslationError(
       'unsupported_value',
       'reasoning_effort',
       `${model} cannot turn thinking off (reasoning_effort \`none\`); \`minimal\` asks for the least thinking.`,
     );
-  if (levels) {
+  if (target.levels) {
     if (!THINKING_LEVELS.has(effort)) throw unmappedEffort(effort);
-    const level = effort === 'minimal' && pro ? 'low' : effort;
+    const level = effort === 'minimal' && target.pro ? 'low' : effort;
     return { thinkingLevel: level as NonNullable<ThinkingConfig['thinkingLevel']> };
   }
   const budget = THINKING_BUDGETS[effort];
@@ -291,4 +318,59 @@ function unmappedEffort(effort: string): TranslationError {
     'reasoning_effort',
     `reasoning_effort \`${effort}\` has no counterpart on Gemini models; use none, minimal, low, medium or high.`,
   );
+}
+
+/**
+ * Anthropic's `thinking` as Gemini's thinking config, with the same model knowledge as
+ * `reasoning_effort` (thoughts are billed as output: the caller's choice is kept, or refused
+ * naming the field, never dropped). `disabled` is a budget of 0, refused where thinking cannot
+ * be turned off (Gemini 3, Gemini 2.5 Pro). `enabled` gives its `budget_tokens` as the budget,
+ * clamped into the model's range, or on Gemini 3 the highest level whose effort budget it
+ * reaches (below 8,192 low, below 24,576 medium, else high), so the caller's budget stays the
+ * ceiling. `adaptive` (the model decides) is Gemini's dynamic thinking: a budget of -1, or
+ * Gemini 3's default. Models before 2.5 are sent none; another type is refused.
+ */
+function thinkingConfigForAnthropic(thinking: NeutralThinking, model: string): ThinkingConfig | undefined {
+  const target = thinkingModel(model);
+  if (!target.thinks) return undefined;
+  switch (thinking.type) {
+    case 'disabled':
+      if (target.alwaysThinks)
+        throw new TranslationError(
+          'unsupported_value',
+          'thinking',
+          `${model} cannot turn thinking off (thinking \`disabled\`); \`enabled\` with a small budget_tokens asks for the least thinking.`,
+        );
+      return { thinkingBudget: 0 };
+    case 'enabled': {
+      const budget = thinking.budgetTokens;
+      if (budget === undefined)
+        throw new TranslationError(
+          'invalid_value',
+          'thinking.budget_tokens',
+          'Thinking of type `enabled` needs a `budget_tokens`.',
+        );
+      if (target.levels) return { thinkingLevel: levelForBudget(budget) };
+      const [min, max] = target.budgetRange;
+      return { thinkingBudget: Math.min(Math.max(budget, min), max) };
+    }
+    case 'adaptive':
+      return target.levels ? undefined : { thinkingBudget: DYNAMIC_THINKING_BUDGET };
+    default:
+      throw new TranslationError(
+        'unsupported_value',
+        'thinking.type',
+        `Thinking of type \`${thinking.type}\` has no counterpart on Gemini models; use enabled, disabled or adaptive.`,
+      );
+  }
+}
+
+/** Gemini's budget for "the model decides how much to think". */
+const DYNAMIC_THINKING_BUDGET = -1;
+
+/** The highest level whose effort budget `budget_tokens` reaches: the caller's budget stays the ceiling. */
+function levelForBudget(budget: number): NonNullable<ThinkingConfig['thinkingLevel']> {
+  if (budget >= EFFORT_BUDGETS.high) return 'high';
+  if (budget >= EFFORT_BUDGETS.medium) return 'medium';
+  return 'low';
 }
