@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import {
   GENERATE_OPERATION,
+  NOT_READY,
   type OperationRequest,
   type ProviderAdapter,
   type ProviderAnswer,
@@ -337,26 +338,30 @@ export const planChatExchange: ExchangePlanner = (
     // read, not one per frame.
     let batch = '';
     try {
-      for await (const event of events) {
-        const out = translator.push(event);
-        if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
-        if (caller === provider) {
-          // [DONE] is written below, only after a clean end; a usage chunk only when the caller asked.
-          const skip =
-            event === OPENAI_DONE || (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event));
-          const raw = events.lastFrameData;
-          if (!skip) {
-            const text =
-              raw === undefined
-                ? frame(event)
-                : caller === 'openai'
-                  ? `data: ${raw}\n\n`
-                  : rawAnthropicFrame(event, raw);
-            // The provider's error event is forwarded, but not a key it may quote.
-            batch += translator.failure === undefined ? text : events.redact(text);
+      // The events of one network read are taken in one synchronous loop (no await each).
+      network: for await (const first of events) {
+        for (let event: unknown = first; event !== NOT_READY; event = events.takeReady()) {
+          const out = translator.push(event);
+          if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
+          if (caller === provider) {
+            // [DONE] is written below, only after a clean end; a usage chunk only when the caller asked.
+            const skip =
+              event === OPENAI_DONE || (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event));
+            const raw = events.lastFrameData;
+            if (!skip) {
+              const text =
+                raw === undefined
+                  ? frame(event)
+                  : caller === 'openai'
+                    ? `data: ${raw}\n\n`
+                    : rawAnthropicFrame(event, raw);
+              // The provider's error event is forwarded, but not a key it may quote.
+              batch += translator.failure === undefined ? text : events.redact(text);
+            }
+          } else {
+            for (const item of out) batch += frame(item);
           }
-        } else {
-          for (const item of out) batch += frame(item);
+          if (res.destroyed) break network;
         }
         if (batch !== '' && !events.ready && !translator.finished) {
           const text = batch;

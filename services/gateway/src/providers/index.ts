@@ -20,6 +20,7 @@ export {
 } from './openai-compatible/openai-compatible-provider.js';
 export {
   callProvider,
+  NOT_READY,
   type ProviderAnswer,
   type ProviderCall,
   type ProviderEventStream,

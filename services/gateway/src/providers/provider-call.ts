@@ -96,11 +96,20 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
    * writer batches until this is false, so one upstream read makes one write to the client.
    */
   readonly ready: boolean;
+  /**
+   * The next event when it needs no I/O (the rest of frames already read), without a promise;
+   * {@link NOT_READY} when it needs a read: a writer takes a network read's events in one
+   * synchronous loop, with no await each. Shares the iterator's position: the two may be mixed.
+   */
+  takeReady(): unknown;
   /** Stops reading and closes the connection, when the events will not be iterated (to the end). */
   cancel(): void;
   /** As {@link ProviderAnswer.redact}: the stream's text without this call's secrets. */
   redact(text: string): string;
 }
+
+/** What {@link ProviderEventStream.takeReady} answers when the next event needs a read. */
+export const NOT_READY: unique symbol = Symbol('not ready');
 
 export async function callProvider(call: ProviderCall, request: OperationRequest): Promise<ProviderAnswer> {
   if (request.stream) throw new TypeError('callProvider is for finished answers; use streamProvider');
@@ -310,24 +319,37 @@ class EventStream implements ProviderEventStream {
     return redactSecrets(text, this.#secrets);
   }
 
+  /** Events a mapper made of the last frame, and the next of them to hand out. */
+  #mapped: unknown[] = [];
+  #nextMapped = 0;
+
+  takeReady(): unknown {
+    if (this.#nextMapped < this.#mapped.length) return this.#mapped[this.#nextMapped++];
+    // Unmapped SSE: a frame already read is handed out at once.
+    if (this.#mapper === undefined && this.#reader instanceof SseReader) {
+      const ready = this.#reader.takeReady();
+      if (ready) return this.#unmapped(ready.data);
+    }
+    return NOT_READY;
+  }
+
+  #eventOf(data: string): unknown {
+    return this.#skim?.(data) ?? parseFrame(data);
+  }
+
+  #unmapped(data: string): unknown {
+    this.lastFrameData = data.includes('\n') ? undefined : data;
+    return this.#eventOf(data);
+  }
+
   /**
    * The events, frame by frame (a mapper may make several of one frame, or none). A
    * hand-written iterator over the reader's: no async generator suspending on every event.
    */
   [Symbol.asyncIterator](): AsyncIterator<unknown, undefined> {
     const mapper = this.#mapper;
-    const skim = this.#skim;
     const frames = (this.#reader as AsyncIterable<SseEvent | string>)[Symbol.asyncIterator]();
-    // Unmapped SSE: a frame already read is handed out at once (no async step per frame).
-    const sse = mapper === undefined && this.#reader instanceof SseReader ? this.#reader : undefined;
-    let mapped: unknown[] = [];
-    let next = 0;
     const finished = { value: undefined, done: true } as const;
-    const eventOf = (data: string): unknown => skim?.(data) ?? parseFrame(data);
-    const unmapped = (data: string): unknown => {
-      this.lastFrameData = data.includes('\n') ? undefined : data;
-      return eventOf(data);
-    };
     const read = async (): Promise<IteratorResult<unknown, undefined>> => {
       for (;;) {
         let frame: IteratorResult<SseEvent | string, unknown>;
@@ -344,20 +366,19 @@ class EventStream implements ProviderEventStream {
         }
         if (frame.done) return finished;
         const data = typeof frame.value === 'string' ? frame.value : frame.value.data;
-        if (!mapper) return { value: unmapped(data), done: false };
-        mapped = [...mapper.map(eventOf(data))];
-        next = 0;
-        if (mapped.length > 0) return { value: mapped[next++], done: false };
+        if (!mapper) return { value: this.#unmapped(data), done: false };
+        this.#mapped = [...mapper.map(this.#eventOf(data))];
+        this.#nextMapped = 0;
+        if (this.#mapped.length > 0) return { value: this.#mapped[this.#nextMapped++], done: false };
       }
     };
     return {
       next: () => {
-        if (next < mapped.length) return Promise.resolve({ value: mapped[next++], done: false });
-        const ready = sse?.takeReady();
-        return ready ? Promise.resolve({ value: unmapped(ready.data), done: false }) : read();
+        const ready = this.takeReady();
+        return ready === NOT_READY ? read() : Promise.resolve({ value: ready, done: false });
       },
       return: async () => {
-        mapped = [];
+        this.#mapped = [];
         await frames.return?.();
         return finished;
       },
