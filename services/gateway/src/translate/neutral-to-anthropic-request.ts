@@ -7,6 +7,7 @@ import type {
   AnthropicTool,
   AnthropicToolChoice,
 } from './anthropic-messages-types.js';
+import { claudeTakesNoSampling } from './claude-models.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
@@ -42,15 +43,30 @@ export function anthropicRequestFromNeutral(
   };
   if (request.system.length > 0) out.system = request.system.map((text) => ({ type: 'text', text }));
   if (request.stream) out.stream = true;
-  if (request.temperature !== undefined)
-    out.temperature = Math.min(request.temperature, ANTHROPIC_MAX_TEMPERATURE);
-  if (request.topP !== undefined) out.top_p = request.topP;
-  if (request.topK !== undefined) out.top_k = request.topK;
+  Object.assign(out, samplingFields(request));
   if (request.stop !== undefined && request.stop.length > 0) out.stop_sequences = stopSequences(request);
   Object.assign(out, toolFields(request));
   if (request.user !== undefined) out.metadata = { user_id: request.user };
   if (request.responseFormat?.type === 'json_schema' && request.responseFormat.schema)
     out.output_config = { format: { type: 'json_schema', schema: request.responseFormat.schema } };
+  return out;
+}
+
+/**
+ * `temperature` (capped into Anthropic's range), `top_p` and `top_k`, as the model takes them.
+ * Opus 4.7 and later refuse all three (a 400 naming no field): they are dropped there, as
+ * OpenRouter does, since frameworks send a temperature by default and the model samples as it
+ * was tuned to whatever the caller asks.
+ */
+function samplingFields(
+  request: NeutralChatRequest,
+): Pick<AnthropicMessagesRequest, 'temperature' | 'top_p' | 'top_k'> {
+  if (claudeTakesNoSampling(request.model)) return {};
+  const out: Pick<AnthropicMessagesRequest, 'temperature' | 'top_p' | 'top_k'> = {};
+  if (request.temperature !== undefined)
+    out.temperature = Math.min(request.temperature, ANTHROPIC_MAX_TEMPERATURE);
+  if (request.topP !== undefined) out.top_p = request.topP;
+  if (request.topK !== undefined) out.top_k = request.topK;
   return out;
 }
 

@@ -252,6 +252,40 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     assert.equal(translate({ messages: [user('Hi')] }, { defaultMaxTokens: 64000 }).max_tokens, 64000);
   });
 
+  describe('sampling parameters the model takes', () => {
+    it('Opus 4.7 and later get no temperature, top_p or top_k (they refuse any), by any of their names', () => {
+      for (const model of [
+        'claude-opus-4-7',
+        'claude-opus-4-7-20260416',
+        'claude-opus-4-7@20260416',
+        'us.anthropic.claude-opus-4-7-v1:0',
+        'anthropic/claude-opus-4.7',
+        'anthropic/claude-4.7-opus',
+        'claude-opus-4-8',
+        'claude-opus-5',
+        'claude-sonnet-5',
+      ]) {
+        const translated = translate({
+          model,
+          messages: [user('Hi')],
+          temperature: 0.7,
+          top_p: 0.9,
+          top_k: 40,
+        });
+        assert.deepEqual(
+          [translated.temperature, translated.top_p, translated.top_k],
+          [undefined, undefined, undefined],
+          model,
+        );
+      }
+    });
+
+    it('Opus 4.6 and Sonnet 4.6 keep a temperature', () => {
+      for (const model of ['claude-opus-4-6', 'claude-sonnet-4-6'])
+        assert.equal(translate({ model, messages: [user('Hi')], temperature: 0.7 }).temperature, 0.7, model);
+    });
+  });
+
   it('rebuilds the request from known fields only: a caller-chosen base URL is not carried', () => {
     const translated = translate({
       messages: [user('Hi')],

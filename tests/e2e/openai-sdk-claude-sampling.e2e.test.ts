@@ -1,0 +1,129 @@
+/**
+ * The official `openai` SDK calling Claude models through Kordon with sampling parameters
+ * OpenAI accepts and current Claude models refuse. The upstream here answers as Claude's
+ * Messages API does: Opus 4.7 refuses any `temperature` ("`temperature` is deprecated for this
+ * model."), the 4.5 models refuse `temperature` and `top_p` together.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
+import OpenAI from 'openai';
+
+const ANTHROPIC_KEY = 'sk-ant-api03-samplingabcdefghijklmnopqrstuvwxy0';
+
+const claudeError = (res: ServerResponse, message: string) => {
+  res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_sampling' });
+  res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } }));
+};
+
+const claudeMessage = (model: string) => ({
+  id: 'msg_01Sampling',
+  type: 'message',
+  role: 'assistant',
+  model,
+  content: [{ type: 'text', text: 'Hello!' }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 10, output_tokens: 3 },
+});
+
+describe('OpenAI SDK sampling parameters on current Claude models', () => {
+  let kordon: RunningKordon;
+  let upstream: Server;
+  let dataDir: string;
+  let proxyKey: string;
+  const received: Record<string, unknown>[] = [];
+
+  before(async () => {
+    upstream = createServer((req: IncomingMessage, res: ServerResponse) => {
+      let raw = '';
+      req.on('data', (chunk: Buffer) => {
+        raw += chunk.toString();
+      });
+      req.on('end', () => {
+        const body = JSON.parse(raw) as Record<string, unknown>;
+        received.push(body);
+        const model = String(body.model);
+        if (model.startsWith('claude-opus-4-7') && body.temperature !== undefined)
+          return claudeError(res, '`temperature` is deprecated for this model.');
+        if (body.temperature !== undefined && body.top_p !== undefined)
+          return claudeError(
+            res,
+            'temperature and top_p cannot both be specified for this model. Please use only one.',
+          );
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(claudeMessage(model)));
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    dataDir = mkdtempSync(join(tmpdir(), 'kordon-sampling-'));
+    const configPath = join(dataDir, 'kordon.yaml');
+    writeFileSync(
+      configPath,
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: claude
+        type: anthropic
+        baseUrl: ${url}
+        models: [claude-sonnet-4-5, claude-opus-4-7]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY_1}" }]
+    users:
+      - email: alice@acme.test
+        proxyKeys: [{ name: alice-laptop }]
+`,
+    );
+    const env = {
+      KORDON_PORT: '0',
+      KORDON_DATA_DIR: dataDir,
+      KORDON_LOG_LEVEL: 'silent',
+      KORDON_DEV_MODE: 'true',
+      KORDON_CONFIG: configPath,
+      ANTHROPIC_KEY_1: ANTHROPIC_KEY,
+    };
+    const config = loadConfig(env);
+    kordon = await startKordon(config, createLogger(config), env);
+    const issuedDir = join(dataDir, 'issued-proxy-keys');
+    const file = readdirSync(issuedDir).find((name) => name.includes('--alice-laptop'));
+    assert.ok(file);
+    proxyKey = readFileSync(join(issuedDir, file), 'utf8').trim();
+  });
+
+  after(async () => {
+    await kordon?.stop();
+    upstream?.closeAllConnections();
+    upstream?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const openai = () => new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: proxyKey, maxRetries: 0 });
+
+  /** Answered by Claude; returns the body Claude received. */
+  async function answered(
+    params: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+  ): Promise<Record<string, unknown>> {
+    const completion = await openai().chat.completions.create(params);
+    assert.equal(completion.choices[0]?.message.content, 'Hello!');
+    const body = received.at(-1);
+    assert.ok(body);
+    return body;
+  }
+
+  it('temperature, top_p and top_k to claude-opus-4-7 are dropped, and Claude answers', async () => {
+    const body = await answered({
+      model: 'claude-opus-4-7',
+      temperature: 0.7,
+      top_p: 0.9,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.deepEqual([body.temperature, body.top_p, body.top_k], [undefined, undefined, undefined]);
+  });
+});
