@@ -126,4 +126,14 @@ orgs:
     });
     assert.deepEqual([body.temperature, body.top_p, body.top_k], [undefined, undefined, undefined]);
   });
+
+  it('temperature with top_p to claude-sonnet-4-5: top_p is dropped, and Claude answers', async () => {
+    const body = await answered({
+      model: 'claude-sonnet-4-5',
+      temperature: 0.7,
+      top_p: 0.9,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.deepEqual([body.temperature, body.top_p], [0.7, undefined]);
+  });
 });

@@ -7,7 +7,7 @@ import type {
   AnthropicTool,
   AnthropicToolChoice,
 } from './anthropic-messages-types.js';
-import { claudeTakesNoSampling } from './claude-models.js';
+import { claudeTakesNoSampling, claudeTakesOneOfTemperatureAndTopP } from './claude-models.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
@@ -56,7 +56,8 @@ export function anthropicRequestFromNeutral(
  * `temperature` (capped into Anthropic's range), `top_p` and `top_k`, as the model takes them.
  * Opus 4.7 and later refuse all three (a 400 naming no field): they are dropped there, as
  * OpenRouter does, since frameworks send a temperature by default and the model samples as it
- * was tuned to whatever the caller asks.
+ * was tuned to whatever the caller asks. Opus 4.1 and the 4.5 and 4.6 models refuse
+ * `temperature` with `top_p` ("cannot both be specified"): given both, `top_p` is dropped.
  */
 function samplingFields(
   request: NeutralChatRequest,
@@ -65,7 +66,9 @@ function samplingFields(
   const out: Pick<AnthropicMessagesRequest, 'temperature' | 'top_p' | 'top_k'> = {};
   if (request.temperature !== undefined)
     out.temperature = Math.min(request.temperature, ANTHROPIC_MAX_TEMPERATURE);
-  if (request.topP !== undefined) out.top_p = request.topP;
+  // Opus 4.1 and later take one of the two: with both, temperature (the one callers mean) is kept.
+  const oneOfTwo = out.temperature !== undefined && claudeTakesOneOfTemperatureAndTopP(request.model);
+  if (request.topP !== undefined && !oneOfTwo) out.top_p = request.topP;
   if (request.topK !== undefined) out.top_k = request.topK;
   return out;
 }

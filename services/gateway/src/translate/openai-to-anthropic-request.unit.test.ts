@@ -202,9 +202,14 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
       expected: { max_tokens: 100 },
     },
     {
-      name: 'temperature above Anthropic range is capped at 1; top_p kept; stop string becomes stop_sequences',
-      body: { messages: [user('Hi')], temperature: 1.6, top_p: 0.9, stop: 'END' },
-      expected: { temperature: 1, top_p: 0.9, stop_sequences: ['END'] },
+      name: 'temperature above Anthropic range is capped at 1; top_p kept alone; stop string becomes stop_sequences',
+      body: { messages: [user('Hi')], temperature: 1.6, stop: 'END' },
+      expected: { temperature: 1, stop_sequences: ['END'] },
+    },
+    {
+      name: 'top_p alone is kept',
+      body: { messages: [user('Hi')], top_p: 0.9 },
+      expected: { top_p: 0.9, temperature: undefined },
     },
     {
       name: 'a stop sequence with whitespace around a visible character is kept as is',
@@ -253,7 +258,7 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
   });
 
   describe('sampling parameters the model takes', () => {
-    it('Opus 4.7 and later get no temperature, top_p or top_k (they refuse any), by any of their names', () => {
+    it('Opus 4.7 and later get no temperature or top_p (they refuse any sampling parameter), by any of their names', () => {
       for (const model of [
         'claude-opus-4-7',
         'claude-opus-4-7-20260416',
@@ -278,6 +283,37 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
           model,
         );
       }
+    });
+
+    it('temperature with top_p: the 4.5 models and Opus 4.1+ get temperature only (they refuse both)', () => {
+      for (const model of [
+        'claude-sonnet-4-5',
+        'claude-sonnet-4-5-20250929',
+        'claude-haiku-4-5@20251001',
+        'anthropic.claude-opus-4-1-20250805-v1:0',
+        'claude-opus-4-5',
+        'claude-opus-4-6',
+        'anthropic/claude-sonnet-4.6',
+      ]) {
+        const translated = translate({ model, messages: [user('Hi')], temperature: 0.7, top_p: 0.9 });
+        assert.deepEqual([translated.temperature, translated.top_p], [0.7, undefined], model);
+      }
+    });
+
+    it('temperature with top_p: older models get both', () => {
+      for (const model of [
+        'claude-sonnet-4-20250514',
+        'claude-opus-4-0',
+        'claude-3-7-sonnet-latest',
+        'my-model',
+      ])
+        assert.deepEqual(
+          (({ temperature, top_p }) => [temperature, top_p])(
+            translate({ model, messages: [user('Hi')], temperature: 0.7, top_p: 0.9 }),
+          ),
+          [0.7, 0.9],
+          model,
+        );
     });
 
     it('Opus 4.6 and Sonnet 4.6 keep a temperature', () => {

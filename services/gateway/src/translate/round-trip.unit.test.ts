@@ -33,7 +33,7 @@ function meaning(request: NeutralChatRequest): unknown {
 
 describe('OpenAI -> Anthropic -> OpenAI requests', () => {
   const original = openAIChatRequest.parse({
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-4-0', // takes temperature with top_p (Opus 4.1 and later take one)
     messages: [
       { role: 'system', content: 'Be brief.' },
       { role: 'developer', content: 'Use metric units.' },
