@@ -7,16 +7,20 @@ import type {
   AnthropicTool,
   AnthropicToolChoice,
 } from './anthropic-messages-types.js';
-import { claudeTakesNoSampling, claudeTakesOneOfTemperatureAndTopP } from './claude-models.js';
+import {
+  claudeMaxOutputTokens,
+  claudeTakesNoSampling,
+  claudeTakesOneOfTemperatureAndTopP,
+} from './claude-models.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
 /**
  * Anthropic requires `max_tokens`; OpenAI callers usually leave it out (OpenAI then allows
- * the model's maximum). 4096 is an output every Claude model accepts, the oldest included,
- * and long enough for a typical chat answer; a gateway that knows the model's real ceiling
- * passes its own `defaultMaxTokens`.
+ * the model's maximum). A Claude model the table in `claude-models.ts` knows gets its own
+ * ceiling; any other gets 4096, an output every Claude model accepts, the oldest included. A
+ * provider's configured `defaultMaxTokens` wins over both.
  */
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
@@ -27,7 +31,7 @@ const ANTHROPIC_MAX_TEMPERATURE = 1;
 const ANTHROPIC_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
 export interface AnthropicRequestOptions {
-  /** `max_tokens` when the caller gave none; default DEFAULT_ANTHROPIC_MAX_TOKENS. */
+  /** `max_tokens` when the caller gave none; default the model's ceiling, else DEFAULT_ANTHROPIC_MAX_TOKENS. */
   defaultMaxTokens?: number;
 }
 
@@ -39,7 +43,11 @@ export function anthropicRequestFromNeutral(
   const out: AnthropicMessagesRequest = {
     model: request.model,
     messages: request.messages.map(message),
-    max_tokens: request.maxTokens ?? options.defaultMaxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
+    max_tokens:
+      request.maxTokens ??
+      options.defaultMaxTokens ??
+      claudeMaxOutputTokens(request.model) ??
+      DEFAULT_ANTHROPIC_MAX_TOKENS,
   };
   if (request.system.length > 0) out.system = request.system.map((text) => ({ type: 'text', text }));
   if (request.stream) out.stream = true;

@@ -187,8 +187,13 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
       },
     },
     {
-      name: `max_tokens defaults to ${DEFAULT_ANTHROPIC_MAX_TOKENS}`,
+      name: "max_tokens defaults to the model's ceiling (Sonnet 4.5: 64,000)",
       body: { messages: [user('Hi')] },
+      expected: { max_tokens: 64_000 },
+    },
+    {
+      name: `max_tokens defaults to ${DEFAULT_ANTHROPIC_MAX_TOKENS} for a model the table does not know`,
+      body: { model: 'my-claude', messages: [user('Hi')] },
       expected: { max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS },
     },
     {
@@ -253,8 +258,30 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     }
   });
 
-  it('passes the gateway default for max_tokens', () => {
-    assert.equal(translate({ messages: [user('Hi')] }, { defaultMaxTokens: 64000 }).max_tokens, 64000);
+  it("passes the gateway default for max_tokens, which wins over the model's ceiling", () => {
+    assert.equal(translate({ messages: [user('Hi')] }, { defaultMaxTokens: 8000 }).max_tokens, 8000);
+  });
+
+  it("max_tokens defaults to each model's ceiling, by any of its names", () => {
+    const ceilings: [string, number][] = [
+      ['claude-3-haiku-20240307', 4_096],
+      ['claude-3-5-sonnet-20241022', 8_192],
+      ['claude-3-5-haiku-latest', 8_192],
+      ['claude-3-7-sonnet-20250219', 64_000],
+      ['claude-sonnet-4-20250514', 64_000],
+      ['claude-opus-4-0', 32_000],
+      ['anthropic.claude-opus-4-1-20250805-v1:0', 32_000],
+      ['claude-opus-4-5', 64_000],
+      ['claude-haiku-4-5@20251001', 64_000],
+      ['anthropic/claude-sonnet-4.5', 64_000],
+      ['claude-sonnet-4-6', 128_000],
+      ['claude-opus-4-6', 128_000],
+      ['claude-opus-4-7', 128_000],
+      ['claude-opus-5', 128_000],
+      ['claude-sonnet-5', 128_000],
+    ];
+    for (const [model, ceiling] of ceilings)
+      assert.equal(translate({ model, messages: [user('Hi')] }).max_tokens, ceiling, model);
   });
 
   describe('sampling parameters the model takes', () => {
