@@ -265,7 +265,7 @@ async function send<T>(
       return await run(upstream);
     } catch (error) {
       const expired = attempt === 0 && isUpstreamError(error, 'upstream_http_error') && error.status === 401;
-      if (expired && adapter.invalidateAuth?.(context)) continue;
+      if (expired && adapter.invalidateAuth?.(context, auth)) continue;
       throw error;
     }
   }

@@ -210,10 +210,12 @@ export interface ProviderAdapter {
   /** Auth headers for a call; async because some exchange the key for a token first. */
   authHeaders(context: AuthContext): Promise<AuthHeaders>;
   /**
-   * After a 401: forget cached credentials. True when a fresh attempt may succeed (a token
-   * that expired early); the caller then retries once.
+   * After a 401: forget the credentials the call was refused with (`refused`: the auth headers
+   * it sent), and only those, since concurrent calls may already hold their replacement. True
+   * when a fresh attempt may succeed with other credentials (a token that expired early, or
+   * one already refreshed by another call); the caller then retries once.
    */
-  invalidateAuth?(context: AuthContext): boolean;
+  invalidateAuth?(context: AuthContext, refused: AuthHeaders): boolean;
   /** The provider's rate-limit headers, normalised; undefined when it sends none. */
   rateLimits(headers: HeaderBag, now: number): RateLimitInfo | undefined;
   /** An error answer, normalised: type, message, whether a retry may help, a delay from the body. */

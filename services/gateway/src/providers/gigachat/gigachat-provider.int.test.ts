@@ -104,6 +104,17 @@ describe('gigachat token exchange', () => {
     assert.equal(after - before, 2, 'one retry, not a loop');
   });
 
+  it('retries every call in flight refused with a lapsed token, after one exchange', async () => {
+    const adapter = createGigaChatProvider({ now });
+    await chat(adapter, 'warm up');
+    // The token lapses server-side (revoked, clock skew): every call in flight gets a 401.
+    mock.revokeTokens();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => chat(adapter, `q${i}`)));
+    const failed = results.flatMap((result) => (result.status === 'rejected' ? [String(result.reason)] : []));
+    assert.deepEqual(failed, [], 'no call fails with the 401 of the token that lapsed');
+    assert.equal(adapter.tokens.exchanges, 2, 'one exchange for the token, one for its replacement');
+  });
+
   it('shares one exchange between concurrent calls', async () => {
     const adapter = createGigaChatProvider({ now });
     await Promise.all([chat(adapter), chat(adapter), chat(adapter)]);

@@ -66,7 +66,10 @@ export function createGigaChatProvider(options: GigaChatTokenOptions = {}) {
       const token = await tokens.token(client, config, key);
       return { headers: { authorization: `Bearer ${token}` }, secrets: [token, key.reveal()] };
     },
-    invalidateAuth: ({ config, key }) => tokens.invalidate(config, key),
+    invalidateAuth: ({ config, key }, refused) => {
+      const token = /^Bearer (.+)$/.exec(refused.headers.authorization ?? '')?.[1];
+      return token !== undefined && tokens.invalidate(config, key, token);
+    },
     rateLimits: () => undefined,
     mapError: gigaChatErrorInfo,
     mapResponse: (request, body) =>

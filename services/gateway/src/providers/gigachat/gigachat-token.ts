@@ -6,7 +6,9 @@
  *   `expires_at`, so no call starts with a token about to lapse.
  * - Concurrent calls share one exchange in flight; a failed exchange is not cached.
  * - `invalidate` drops a token the API refused (a 401 before its expiry), so the next call
- *   exchanges again; the call layer retries such a 401 once.
+ *   exchanges again; the call layer retries such a 401 once. Only that token is dropped:
+ *   when a token lapses, every call in flight meets a 401, and the first to retry may already
+ *   have its replacement cached (or its exchange in flight) that the others must use, not drop.
  * - The exchange runs without the caller's abort signal, since its result serves every
  *   caller; it has its own short limits.
  */
@@ -90,20 +92,32 @@ export class GigaChatTokens {
     if (cached && this.#now() < cached.refreshAt) return cached.token;
     let pending = this.#inFlight.get(cacheKey);
     if (!pending) {
-      pending = this.#exchange(client, config, key).finally(() => this.#inFlight.delete(cacheKey));
+      pending = this.#exchange(client, config, key)
+        .then((fresh) => {
+          // Cached once, when the exchange ends (not by each caller waiting on it), and a
+          // rotated key's old token is not kept beside the new one.
+          const ofThisKey = cacheKey.slice(0, cacheKey.lastIndexOf('\n') + 1);
+          for (const other of this.#cache.keys()) if (other.startsWith(ofThisKey)) this.#cache.delete(other);
+          this.#cache.set(cacheKey, fresh);
+          return fresh;
+        })
+        .finally(() => this.#inFlight.delete(cacheKey));
       this.#inFlight.set(cacheKey, pending);
     }
-    const fresh = await pending;
-    // A rotated key's old token is not kept beside the new one.
-    const ofThisKey = cacheKey.slice(0, cacheKey.lastIndexOf('\n') + 1);
-    for (const other of this.#cache.keys()) if (other.startsWith(ofThisKey)) this.#cache.delete(other);
-    this.#cache.set(cacheKey, fresh);
-    return fresh.token;
+    return (await pending).token;
   }
 
-  /** Forgets the key's token; true when there was one (a retry will exchange again). */
-  invalidate(config: ProviderConfig, key: ProviderKey): boolean {
-    return this.#cache.delete(this.#cacheKey(config, key));
+  /**
+   * After the API refused `refused` (a 401): forgets it if it is still the key's cached token.
+   * A newer token (cached or being exchanged) stays: calls refused with the old one retry with
+   * it instead of each dropping the others' and exchanging again. True: the retry gets another
+   * token (that newer one, or a new exchange); the call layer retries once, so a second 401
+   * with a fresh token is final.
+   */
+  invalidate(config: ProviderConfig, key: ProviderKey, refused: string): boolean {
+    const cacheKey = this.#cacheKey(config, key);
+    if (this.#cache.get(cacheKey)?.token === refused) this.#cache.delete(cacheKey);
+    return true;
   }
 
   /**
