@@ -129,6 +129,8 @@ export const openAIChatRequest = z.object({
   user: z.string().nullish(),
   logprobs: z.boolean().nullish(),
   modalities: z.array(z.string()).nullish(),
+  /** OpenAI's built-in web search: no translated provider is given one, so it is refused, not dropped. */
+  web_search_options: z.unknown().optional(),
   /** Deprecated predecessors of tools and tool_choice: refused with a pointer to the new fields. */
   functions: z.array(z.unknown()).nullish(),
   function_call: z.unknown().optional(),

@@ -61,6 +61,13 @@ export function neutralFromOpenAIRequest(request: OpenAIChatRequest): NeutralCha
 }
 
 function refuseLegacyFunctions(request: OpenAIChatRequest): void {
+  // Dropped, the answer would be written without the search the caller asked for.
+  if (request.web_search_options != null)
+    throw new TranslationError(
+      'unsupported_parameter',
+      'web_search_options',
+      '`web_search_options` (OpenAI web search) cannot be translated for this model; search before the request and send the results as text.',
+    );
   if (request.functions != null)
     throw new TranslationError(
       'unsupported_parameter',

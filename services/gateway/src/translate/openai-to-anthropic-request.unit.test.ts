@@ -349,6 +349,13 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     });
   });
 
+  it('web_search_options is refused naming it (no web search would be made)', () => {
+    assert.throws(
+      () => translate({ messages: [user('Hi')], web_search_options: { search_context_size: 'medium' } }),
+      (error: unknown) => error instanceof TranslationError && error.param === 'web_search_options',
+    );
+  });
+
   it('rebuilds the request from known fields only: a caller-chosen base URL is not carried', () => {
     const translated = translate({
       messages: [user('Hi')],
