@@ -18,6 +18,7 @@ import type { UpstreamClient, UpstreamErrorResponse } from '../../upstream/upstr
 import {
   errorTypeForStatus,
   isRetryableStatus,
+  isUpstreamError,
   type ProviderErrorInfo,
   UpstreamError,
 } from '../../upstream/upstream-error.js';
@@ -53,6 +54,42 @@ export function gigaChatErrorInfo(response: UpstreamErrorResponse): ProviderErro
     code: parsed.success && parsed.data.code !== undefined ? String(parsed.data.code) : undefined,
     retryable: isRetryableStatus(status),
   };
+}
+
+/**
+ * An OAuth 4xx is never the caller's bad request: it refuses what the gateway sent with the key.
+ * GigaChat answers 400 to a key whose API version is not the configured scope (code 7), to an
+ * empty scope (code 5) or a missing RqUID: nothing that clears by itself, and another key (of
+ * the right version) may serve. So it is reported as the key being refused (403: the key is
+ * flagged for an admin, the next key tried, the caller told 502 upstream_auth), with the
+ * OAuth answer kept in `provider`. A 401 (wrong key) and a 429 are already what they say; a
+ * 4xx that asks for a retry (408, 409, 425) fails over as the server's error, no status.
+ */
+export function refusedExchange(error: unknown): unknown {
+  if (!isUpstreamError(error, 'upstream_http_error')) return error;
+  const { status, provider } = error;
+  if (status === undefined || status < 400 || status >= 500 || status === 401 || status === 429) return error;
+  const said = `GigaChat OAuth answered ${status}${provider?.code === undefined ? '' : ` (code ${provider.code})`}${provider?.message ? `: ${provider.message}` : ''}`;
+  if (isRetryableStatus(status)) {
+    return new UpstreamError('upstream_invalid_response', `${said}; no token for this call`, {
+      phase: error.phase,
+      bodyExcerpt: error.bodyExcerpt,
+      provider,
+      cause: error,
+    });
+  }
+  return new UpstreamError(
+    'upstream_http_error',
+    `${said}; the token exchange refused the key: check it and the configured scope`,
+    {
+      phase: error.phase,
+      status: 403,
+      isRetryable: false,
+      bodyExcerpt: error.bodyExcerpt,
+      provider,
+      cause: error,
+    },
+  );
 }
 
 /** A digest of a key's secret, once per key object (the gateway keeps one a stored record). */
@@ -132,22 +169,26 @@ export class GigaChatTokens {
     this.#exchanges += 1;
     const base = parseBaseUrl(config.oauthUrl ?? DEFAULT_GIGACHAT_OAUTH_URL);
     const secret = key.reveal();
-    const response = await client.request({
-      target: upstreamTarget({ origin: base.origin, basePath: '' }, base.basePath),
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        'accept-encoding': ACCEPT_IDENTITY,
-        rquid: this.#requestId(),
-        authorization: `Basic ${secret}`,
-      },
-      body: `scope=${encodeURIComponent(config.scope ?? DEFAULT_GIGACHAT_SCOPE)}`,
-      timeouts: EXCHANGE_TIMEOUTS,
-      secrets: [secret],
-      tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
-      mapError: gigaChatErrorInfo,
-    });
+    const response = await client
+      .request({
+        target: upstreamTarget({ origin: base.origin, basePath: '' }, base.basePath),
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          'accept-encoding': ACCEPT_IDENTITY,
+          rquid: this.#requestId(),
+          authorization: `Basic ${secret}`,
+        },
+        body: `scope=${encodeURIComponent(config.scope ?? DEFAULT_GIGACHAT_SCOPE)}`,
+        timeouts: EXCHANGE_TIMEOUTS,
+        secrets: [secret],
+        tls: config.caCertificate ? { ca: config.caCertificate } : undefined,
+        mapError: gigaChatErrorInfo,
+      })
+      .catch((error: unknown) => {
+        throw refusedExchange(error);
+      });
     const parsed = gigaChatToken.safeParse(response.json());
     if (!parsed.success) {
       throw new UpstreamError(
