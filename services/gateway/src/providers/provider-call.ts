@@ -243,6 +243,7 @@ async function send<T>(
     key: call.key,
     client: call.client,
     signal: call.signal,
+    timeouts: call.timeouts,
   };
   for (let attempt = 0; ; attempt += 1) {
     const auth = await adapter.authHeaders(context);

@@ -10,7 +10,12 @@ import { providerType } from '@kordon/events';
 import type { CallerSignal } from '../upstream/caller-signal.js';
 import type { HeaderBag } from '../upstream/headers.js';
 import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
-import type { UpstreamClient, UpstreamErrorResponse, UpstreamTls } from '../upstream/upstream-client.js';
+import type {
+  UpstreamClient,
+  UpstreamErrorResponse,
+  UpstreamRequest,
+  UpstreamTls,
+} from '../upstream/upstream-client.js';
 import type { ProviderErrorInfo } from '../upstream/upstream-error.js';
 import type { UpstreamTarget } from '../upstream/upstream-target.js';
 
@@ -162,6 +167,8 @@ export interface AuthContext {
   /** For adapters that exchange the key for a token (GigaChat). */
   readonly client: UpstreamClient;
   readonly signal?: CallerSignal | undefined;
+  /** The call's limits: a token exchange it waits on counts against them (first byte, total). */
+  readonly timeouts?: UpstreamRequest['timeouts'];
 }
 
 /** Auth headers, plus the secrets they hold (to be cut out of anything the answer echoes). */

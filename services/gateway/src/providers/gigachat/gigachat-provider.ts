@@ -62,8 +62,8 @@ export function createGigaChatProvider(options: GigaChatTokenOptions = {}) {
     ],
     streamUsage: () => 'always',
     prepare,
-    authHeaders: async ({ client, config, key }) => {
-      const token = await tokens.token(client, config, key);
+    authHeaders: async ({ client, config, key, signal, timeouts }) => {
+      const token = await tokens.token(client, config, key, { signal, timeouts });
       return { headers: { authorization: `Bearer ${token}` }, secrets: [token, key.reveal()] };
     },
     invalidateAuth: ({ config, key }, refused) => {

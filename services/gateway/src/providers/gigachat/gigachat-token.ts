@@ -10,11 +10,18 @@
  *   when a token lapses, every call in flight meets a 401, and the first to retry may already
  *   have its replacement cached (or its exchange in flight) that the others must use, not drop.
  * - The exchange runs without the caller's abort signal, since its result serves every
- *   caller; it has its own short limits.
+ *   caller; it has its own limits (30 s). Each caller waits on it only within its own
+ *   first-byte and total limits and abort signal (`upstream_first_byte_timeout`,
+ *   `upstream_aborted`), and the exchange goes on for the others.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { CallerSignal } from '../../upstream/caller-signal.js';
 import { ACCEPT_IDENTITY } from '../../upstream/content-encoding.js';
-import type { UpstreamClient, UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import type {
+  UpstreamClient,
+  UpstreamErrorResponse,
+  UpstreamRequest,
+} from '../../upstream/upstream-client.js';
 import {
   errorTypeForStatus,
   isRetryableStatus,
@@ -35,6 +42,12 @@ export interface GigaChatTokenOptions {
   readonly refreshMarginMs?: number;
   /** The `RqUID` of each exchange (default: a random UUID v4). */
   readonly requestId?: () => string;
+}
+
+/** What bounds one caller's wait for a token: its abort signal and its call's limits. */
+export interface TokenWait {
+  readonly signal?: CallerSignal | undefined;
+  readonly timeouts?: UpstreamRequest['timeouts'];
 }
 
 interface CachedToken {
@@ -123,7 +136,12 @@ export class GigaChatTokens {
     return this.#exchanges;
   }
 
-  async token(client: UpstreamClient, config: ProviderConfig, key: ProviderKey): Promise<string> {
+  async token(
+    client: UpstreamClient,
+    config: ProviderConfig,
+    key: ProviderKey,
+    wait: TokenWait = {},
+  ): Promise<string> {
     const cacheKey = this.#cacheKey(config, key);
     const cached = this.#cache.get(cacheKey);
     if (cached && this.#now() < cached.refreshAt) return cached.token;
@@ -141,7 +159,55 @@ export class GigaChatTokens {
         .finally(() => this.#inFlight.delete(cacheKey));
       this.#inFlight.set(cacheKey, pending);
     }
-    return (await pending).token;
+    return (await this.#within(pending, client, wait)).token;
+  }
+
+  /** The exchange, or the caller's own limit or abort, whichever comes first. */
+  #within(pending: Promise<CachedToken>, client: UpstreamClient, { signal, timeouts }: TokenWait) {
+    const limitMs = Math.min(
+      timeouts?.firstByteMs ?? client.timeouts.firstByteMs,
+      timeouts?.totalMs ?? client.timeouts.totalMs,
+    );
+    if (limitMs >= EXCHANGE_TIMEOUTS.totalMs && signal === undefined) return pending;
+    return new Promise<CachedToken>((resolve, reject) => {
+      const stop = (error: UpstreamError) => {
+        settle();
+        reject(error);
+      };
+      const onAbort = () =>
+        stop(
+          new UpstreamError('upstream_aborted', 'the caller left while a GigaChat token was exchanged', {
+            phase: 'connect',
+          }),
+        );
+      const timer = setTimeout(
+        () =>
+          stop(
+            new UpstreamError(
+              'upstream_first_byte_timeout',
+              `no GigaChat access token within the call's ${limitMs} ms (the OAuth exchange did not answer)`,
+              { phase: 'connect' },
+            ),
+          ),
+        limitMs,
+      );
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pending.then(
+        (fresh) => {
+          settle();
+          resolve(fresh);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
   }
 
   /**

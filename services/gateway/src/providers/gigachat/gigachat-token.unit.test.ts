@@ -1,8 +1,11 @@
 /**
  * GigaChat token exchange failures: an OAuth refusal is the gateway's key or configuration
- * failing (the key flagged, the next one tried, the caller told 502), never the caller's 400.
+ * failing (the key flagged, the next one tried, the caller told 502), never the caller's 400;
+ * an OAuth endpoint that does not answer holds a call no longer than the call's own limits.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { asGatewayError } from '../../http/generate.js';
 import { failureKind } from '../../http/key-choice.js';
@@ -78,5 +81,50 @@ describe('gigachat OAuth refusals', () => {
       });
       assert.equal(refusedExchange(answered), answered);
     }
+  });
+});
+
+describe('gigachat OAuth endpoint that does not answer', () => {
+  let server: Server;
+  let origin = '';
+  let client: UpstreamClient;
+  const held: ServerResponse[] = [];
+
+  before(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      held.push(res); // never answered
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    client = new UpstreamClient();
+  });
+  after(async () => {
+    for (const res of held) res.destroy();
+    server.closeAllConnections();
+    await client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('gives up at the call’s first-byte limit, not the exchange’s 30 s', async () => {
+    const adapter = createGigaChatProvider();
+    const started = Date.now();
+    const error = await callProvider(
+      {
+        client,
+        adapter,
+        config: { baseUrl: `${origin}/api/v1`, oauthUrl: `${origin}/api/v2/oauth` },
+        key: providerKey('pk-gc-silent', Buffer.from('a:b').toString('base64')),
+        timeouts: { firstByteMs: 500, idleMs: 500, totalMs: 1000 },
+      },
+      chatRequest(adapter, 'GigaChat', 'hi', false),
+    ).then(
+      () => assert.fail('expected a timeout'),
+      (e: unknown) => e,
+    );
+    const waited = Date.now() - started;
+    assert.ok(isUpstreamError(error, 'upstream_first_byte_timeout'), String(error));
+    assert.ok(waited < 2000, `waited ${waited} ms for a call limited to 500 ms to the first byte`);
+    assert.equal(failureKind(error, false), 'timeout');
   });
 });
