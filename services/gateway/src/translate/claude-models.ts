@@ -88,3 +88,17 @@ export function claudeMaxOutputTokens(model: string): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * The `max_tokens` a request that names none gets: the model's ceiling, only for models from
+ * the 4.5 generation on, which end an answer that reaches the context window with the stop
+ * reason `model_context_window_exceeded`. Claude 3.7 Sonnet and the 4.0 / 4.1 models refuse a
+ * request whose prompt plus `max_tokens` exceeds the window (a 400), so a ceiling of 32K-64K
+ * there would turn every prompt above ~136K-168K tokens into an error: they, and the older
+ * models, keep the caller's usual default (undefined here).
+ */
+export function claudeDefaultMaxTokens(model: string): number | undefined {
+  const claude = claudeModel(model);
+  if (claude === null || !atLeast(claude, 4, 5)) return undefined;
+  return claudeMaxOutputTokens(model);
+}

@@ -8,7 +8,7 @@ import type {
   AnthropicToolChoice,
 } from './anthropic-messages-types.js';
 import {
-  claudeMaxOutputTokens,
+  claudeDefaultMaxTokens,
   claudeTakesNoSampling,
   claudeTakesOneOfTemperatureAndTopP,
 } from './claude-models.js';
@@ -18,9 +18,10 @@ import { TranslationError } from './translation-error.js';
 
 /**
  * Anthropic requires `max_tokens`; OpenAI callers usually leave it out (OpenAI then allows
- * the model's maximum). A Claude model the table in `claude-models.ts` knows gets its own
- * ceiling; any other gets 4096, an output every Claude model accepts, the oldest included. A
- * provider's configured `defaultMaxTokens` wins over both.
+ * the model's maximum). A Claude model from the 4.5 generation on gets its own ceiling
+ * (`claudeDefaultMaxTokens`: those end an answer at the context window instead of refusing
+ * prompt + max_tokens beyond it); any other gets 4096, an output every Claude model accepts,
+ * the oldest included. A provider's configured `defaultMaxTokens` wins over both.
  */
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
@@ -31,7 +32,7 @@ const ANTHROPIC_MAX_TEMPERATURE = 1;
 const ANTHROPIC_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
 export interface AnthropicRequestOptions {
-  /** `max_tokens` when the caller gave none; default the model's ceiling, else DEFAULT_ANTHROPIC_MAX_TOKENS. */
+  /** `max_tokens` when the caller gave none; default `claudeDefaultMaxTokens`, else DEFAULT_ANTHROPIC_MAX_TOKENS. */
   defaultMaxTokens?: number;
 }
 
@@ -46,7 +47,7 @@ export function anthropicRequestFromNeutral(
     max_tokens:
       request.maxTokens ??
       options.defaultMaxTokens ??
-      claudeMaxOutputTokens(request.model) ??
+      claudeDefaultMaxTokens(request.model) ??
       DEFAULT_ANTHROPIC_MAX_TOKENS,
   };
   if (request.system.length > 0) out.system = request.system.map((text) => ({ type: 'text', text }));

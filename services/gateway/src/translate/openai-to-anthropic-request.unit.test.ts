@@ -262,15 +262,8 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     assert.equal(translate({ messages: [user('Hi')] }, { defaultMaxTokens: 8000 }).max_tokens, 8000);
   });
 
-  it("max_tokens defaults to each model's ceiling, by any of its names", () => {
+  it("max_tokens defaults to the model's ceiling from the 4.5 generation on, by any of its names", () => {
     const ceilings: [string, number][] = [
-      ['claude-3-haiku-20240307', 4_096],
-      ['claude-3-5-sonnet-20241022', 8_192],
-      ['claude-3-5-haiku-latest', 8_192],
-      ['claude-3-7-sonnet-20250219', 64_000],
-      ['claude-sonnet-4-20250514', 64_000],
-      ['claude-opus-4-0', 32_000],
-      ['anthropic.claude-opus-4-1-20250805-v1:0', 32_000],
       ['claude-opus-4-5', 64_000],
       ['claude-haiku-4-5@20251001', 64_000],
       ['anthropic/claude-sonnet-4.5', 64_000],
@@ -282,6 +275,19 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     ];
     for (const [model, ceiling] of ceilings)
       assert.equal(translate({ model, messages: [user('Hi')] }).max_tokens, ceiling, model);
+  });
+
+  it('max_tokens stays 4096 for models that refuse prompt + max_tokens beyond their window (3.7, 4.0, 4.1) and older ones', () => {
+    for (const model of [
+      'claude-3-haiku-20240307',
+      'claude-3-5-sonnet-20241022',
+      'claude-3-7-sonnet-20250219',
+      'claude-sonnet-4-20250514',
+      'claude-opus-4-0',
+      'anthropic.claude-opus-4-1-20250805-v1:0',
+      'some-other-model',
+    ])
+      assert.equal(translate({ model, messages: [user('Hi')] }).max_tokens, 4096, model);
   });
 
   describe('sampling parameters the model takes', () => {
