@@ -125,6 +125,8 @@ export const anthropicMessagesRequest = z.object({
       format: z
         .object({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) })
         .optional(),
+      /** How many tokens Claude spends (`low` ... `max`): written for an OpenAI caller's `reasoning_effort`. */
+      effort: z.string().optional(),
     })
     .optional(),
 });

@@ -12,6 +12,17 @@
  *   Opus 4.5, Sonnet 4.5, Haiku 4.5         64,000       temperature or top_p, not both
  *   Opus 4.6, Sonnet 4.6                    128,000      temperature or top_p, not both
  *   Opus 4.7, 4.8; every Claude 5.x         128,000      none: temperature, top_p and top_k are refused
+ *
+ * How each thinks (platform.claude.com/docs/en/build-with-claude/effort, .../extended-thinking,
+ * .../adaptive-thinking):
+ *
+ *   Claude 3, 3.5                                  no thinking
+ *   3.7 Sonnet, Sonnet 4, Opus 4, 4.1,             manual thinking only: `thinking: {type: 'enabled', budget_tokens}`
+ *     Sonnet 4.5, Haiku 4.5
+ *   Opus 4.5                                       manual thinking, and `output_config.effort` (low, medium, high)
+ *   Opus 4.6, Sonnet 4.6, Opus 4.7, 4.8            adaptive thinking (`thinking: {type: 'adaptive'}`, off unless
+ *                                                  asked) and effort; xhigh from Opus 4.7; Opus 4.7 on refuses manual
+ *   every Claude 5.x (Fable, Mythos, Opus, ...)    think by default (adaptively); effort, xhigh included; manual refused
  */
 
 export interface ClaudeModel {
@@ -101,4 +112,43 @@ export function claudeDefaultMaxTokens(model: string): number | undefined {
   const claude = claudeModel(model);
   if (claude === null || !atLeast(claude, 4, 5)) return undefined;
   return claudeMaxOutputTokens(model);
+}
+
+/**
+ * How a Claude model is told how much to think (the table above), or undefined for a name this
+ * table does not know:
+ * - `none`: it does not think (Claude 3, 3.5);
+ * - `budget`: manual extended thinking only (`thinking.budget_tokens`);
+ * - `budget-and-effort`: manual extended thinking, and `output_config.effort` (Opus 4.5);
+ * - `adaptive`: `thinking: {type: 'adaptive'}`, off unless asked, with `output_config.effort`;
+ * - `effort`: thinks by default; `output_config.effort` only (Claude 5).
+ */
+export type ClaudeThinking = 'none' | 'budget' | 'budget-and-effort' | 'adaptive' | 'effort';
+
+export function claudeThinking(model: string): ClaudeThinking | undefined {
+  const claude = claudeModel(model);
+  if (claude === null) return undefined;
+  const { family, major, minor } = claude;
+  if (major === 5) return 'effort';
+  if (major === 4) {
+    if (family === 'opus' || family === 'sonnet') {
+      if (minor >= 6) return 'adaptive';
+      if (family === 'opus' && minor === 5) return 'budget-and-effort';
+      return 'budget';
+    }
+    if (family === 'haiku' && minor === 5) return 'budget';
+    return undefined;
+  }
+  if (major === 3) {
+    if (minor === 7 && family === 'sonnet') return 'budget';
+    if (minor === 0 || minor === 5) return 'none';
+  }
+  return undefined;
+}
+
+/** Effort `xhigh` is taken by Opus 4.7 and later and by Claude 5 models; others refuse it. */
+export function claudeTakesXHighEffort(model: string): boolean {
+  const claude = claudeModel(model);
+  if (claude === null) return false;
+  return claude.major === 5 || (claude.family === 'opus' && atLeast(claude, 4, 7));
 }

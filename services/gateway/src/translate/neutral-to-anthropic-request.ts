@@ -9,8 +9,11 @@ import type {
 } from './anthropic-messages-types.js';
 import {
   claudeDefaultMaxTokens,
+  claudeMaxOutputTokens,
   claudeTakesNoSampling,
   claudeTakesOneOfTemperatureAndTopP,
+  claudeTakesXHighEffort,
+  claudeThinking,
 } from './claude-models.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { toolNamesUsed } from './neutral-request.js';
@@ -41,24 +44,130 @@ export function anthropicRequestFromNeutral(
   options: AnthropicRequestOptions = {},
 ): AnthropicMessagesRequest {
   refuseOpenAIOnlyOptions(request);
+  const defaultMaxTokens =
+    options.defaultMaxTokens ?? claudeDefaultMaxTokens(request.model) ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
+  const reasoning = reasoningFields(request, defaultMaxTokens);
   const out: AnthropicMessagesRequest = {
     model: request.model,
     messages: request.messages.map(message),
-    max_tokens:
-      request.maxTokens ??
-      options.defaultMaxTokens ??
-      claudeDefaultMaxTokens(request.model) ??
-      DEFAULT_ANTHROPIC_MAX_TOKENS,
+    max_tokens: reasoning.maxTokens ?? request.maxTokens ?? defaultMaxTokens,
   };
   if (request.system.length > 0) out.system = request.system.map((text) => ({ type: 'text', text }));
   if (request.stream) out.stream = true;
-  Object.assign(out, samplingFields(request));
+  // Claude refuses temperature and top_k with thinking on (top_p outside 0.95-1 too): they are
+  // dropped there, as for the models that take none, the model thinking as it was tuned to.
+  if (reasoning.thinking === undefined) Object.assign(out, samplingFields(request));
   if (request.stop !== undefined && request.stop.length > 0) out.stop_sequences = stopSequences(request);
   Object.assign(out, toolFields(request));
+  if (reasoning.thinking !== undefined) {
+    refuseForcedToolWithThinking(out.tool_choice);
+    out.thinking = reasoning.thinking;
+  }
   if (request.user !== undefined) out.metadata = { user_id: request.user };
   if (request.responseFormat?.type === 'json_schema' && request.responseFormat.schema)
     out.output_config = { format: { type: 'json_schema', schema: request.responseFormat.schema } };
+  if (reasoning.effort !== undefined) out.output_config = { ...out.output_config, effort: reasoning.effort };
   return out;
+}
+
+/**
+ * Thinking budgets for OpenAI's efforts on the models with manual extended thinking, the same
+ * as the Gemini writer's (after Google's own OpenAI compatibility). 1,024 is Claude's minimum.
+ */
+const EFFORT_BUDGETS: Readonly<Record<string, number>> = {
+  minimal: 1024,
+  low: 1024,
+  medium: 8192,
+  high: 24576,
+};
+const MIN_THINKING_BUDGET = 1024;
+/** OpenAI's efforts as Claude's `output_config.effort` (Claude has no minimal: its lowest is low). */
+const EFFORT_LEVELS: Readonly<Record<string, string>> = {
+  minimal: 'low',
+  low: 'low',
+  medium: 'medium',
+  high: 'high',
+  xhigh: 'xhigh',
+};
+
+interface ReasoningFields {
+  thinking?: NonNullable<AnthropicMessagesRequest['thinking']>;
+  effort?: string;
+  /** Set when thinking needs a larger `max_tokens` than the caller's default. */
+  maxTokens?: number;
+}
+
+/**
+ * OpenAI's `reasoning_effort` as the model takes it (`claude-models.ts`). Thinking is billed as
+ * output, so the caller's choice is kept, or refused naming the field, never dropped:
+ * - effort models get `output_config.effort` (minimal is low; xhigh only where the model has it);
+ *   Opus 4.6 and later 4.x models, which think only when asked, also `thinking: adaptive`;
+ * - manual-thinking models get `thinking.budget_tokens` (1,024, 8,192, 24,576; Opus 4.5 both).
+ *   Claude counts thinking in `max_tokens`, as OpenAI counts reasoning in
+ *   `max_completion_tokens`: the caller's maximum stays the ceiling and the budget is lowered to
+ *   fit under it (refused below Claude's 1,024 minimum); with no maximum, the budget is added to
+ *   the default (within the model's ceiling), so the answer keeps its usual room.
+ * `none` sends nothing (these models think only when asked), refused on Claude 5 (it always
+ * thinks). Models that do not think (Claude 3, 3.5) get nothing; unknown models are refused.
+ */
+function reasoningFields(request: NeutralChatRequest, defaultMaxTokens: number): ReasoningFields {
+  const effort = request.reasoningEffort;
+  if (effort === undefined) return {};
+  const kind = claudeThinking(request.model);
+  if (kind === 'none') return {};
+  if (kind === undefined)
+    throw new TranslationError(
+      'unsupported_parameter',
+      'reasoning_effort',
+      `reasoning_effort cannot be translated for \`${request.model}\`, a model this gateway does not know as a thinking Claude model.`,
+    );
+  if (effort === 'none') {
+    if (kind === 'effort')
+      throw new TranslationError(
+        'unsupported_value',
+        'reasoning_effort',
+        `${request.model} cannot turn thinking off (reasoning_effort \`none\`); \`low\` asks for the least thinking.`,
+      );
+    return {};
+  }
+  const level = EFFORT_LEVELS[effort];
+  if (level === undefined || (level === 'xhigh' && !claudeTakesXHighEffort(request.model)))
+    throw new TranslationError(
+      'unsupported_value',
+      'reasoning_effort',
+      `reasoning_effort \`${effort}\` has no counterpart on ${request.model}; use none, minimal, low, medium or high.`,
+    );
+  if (kind === 'effort') return { effort: level };
+  if (kind === 'adaptive') return { thinking: { type: 'adaptive' }, effort: level };
+  const wanted = EFFORT_BUDGETS[effort];
+  if (wanted === undefined) throw new Error(`no thinking budget for effort ${effort}`); // xhigh is refused above
+  const ceiling = claudeMaxOutputTokens(request.model);
+  const maxTokens =
+    request.maxTokens ?? Math.min(defaultMaxTokens + wanted, ceiling ?? defaultMaxTokens + wanted);
+  const budget = Math.min(wanted, maxTokens - 1); // Claude: budget_tokens below max_tokens
+  if (budget < MIN_THINKING_BUDGET)
+    throw new TranslationError(
+      'unsupported_value',
+      'reasoning_effort',
+      `Claude thinks in at least ${MIN_THINKING_BUDGET} tokens, counted in max_tokens: with reasoning_effort, ` +
+        `max_completion_tokens (or max_tokens) must be above ${MIN_THINKING_BUDGET}, not ${maxTokens}.`,
+    );
+  return {
+    thinking: { type: 'enabled', budget_tokens: budget },
+    ...(kind === 'budget-and-effort' ? { effort: level } : {}),
+    maxTokens,
+  };
+}
+
+/** Claude refuses thinking with a forced tool choice (`any`, `tool`): only auto and none. */
+function refuseForcedToolWithThinking(choice: AnthropicToolChoice | undefined): void {
+  if (choice?.type === 'any' || choice?.type === 'tool')
+    throw new TranslationError(
+      'unsupported_value',
+      'tool_choice',
+      'Claude models cannot be forced to call a tool while thinking (reasoning_effort): ' +
+        'use tool_choice auto or none, or leave reasoning_effort out.',
+    );
 }
 
 /**

@@ -355,6 +355,171 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     });
   });
 
+  describe('reasoning_effort', () => {
+    const refusedNaming = (param: string) => (error: unknown) =>
+      error instanceof TranslationError && error.param === param;
+
+    it('"low" on a model with the effort parameter is sent as output_config.effort (Claude defaults to high)', () => {
+      const translated = translate({
+        model: 'claude-opus-4-5',
+        messages: [user('Hi')],
+        reasoning_effort: 'low',
+      });
+      assert.equal(translated.output_config?.effort, 'low');
+    });
+
+    it('"high" on a manual-thinking model turns thinking on, within the caller\'s max_completion_tokens', () => {
+      const translated = translate({
+        model: 'claude-sonnet-4-5',
+        messages: [user('Hi')],
+        reasoning_effort: 'high',
+        max_completion_tokens: 20000,
+      });
+      assert.deepEqual(translated.thinking, { type: 'enabled', budget_tokens: 19999 });
+      assert.equal(translated.max_tokens, 20000, "the caller's maximum stays the ceiling");
+      assert.equal(translated.output_config, undefined);
+    });
+
+    it('manual-thinking models get the budgets of the Gemini mapping, added to the default max_tokens', () => {
+      for (const [model, effort, budget, maxTokens] of [
+        ['claude-3-7-sonnet-20250219', 'minimal', 1024, 4096 + 1024],
+        ['claude-sonnet-4-20250514', 'low', 1024, 4096 + 1024],
+        ['anthropic.claude-opus-4-1-20250805-v1:0', 'medium', 8192, 4096 + 8192],
+        ['claude-opus-4-0', 'high', 24576, 4096 + 24576],
+        ['claude-haiku-4-5@20251001', 'high', 24576, 64000],
+      ] as const) {
+        const translated = translate({ model, messages: [user('Hi')], reasoning_effort: effort });
+        assert.deepEqual(
+          [translated.thinking, translated.max_tokens],
+          [{ type: 'enabled', budget_tokens: budget }, maxTokens],
+          model,
+        );
+      }
+    });
+
+    it('Opus 4.5 gets both the effort and a thinking budget; minimal is low', () => {
+      const translated = translate({
+        model: 'claude-opus-4-5',
+        messages: [user('Hi')],
+        reasoning_effort: 'minimal',
+      });
+      assert.deepEqual(
+        [translated.output_config, translated.thinking, translated.max_tokens],
+        [{ effort: 'low' }, { type: 'enabled', budget_tokens: 1024 }, 64000],
+      );
+    });
+
+    it('Opus and Sonnet 4.6 and later 4.x models get adaptive thinking with the effort', () => {
+      for (const model of [
+        'claude-opus-4-6',
+        'anthropic/claude-sonnet-4.6',
+        'claude-opus-4-7',
+        'claude-opus-4-8',
+      ]) {
+        const translated = translate({ model, messages: [user('Hi')], reasoning_effort: 'medium' });
+        assert.deepEqual(
+          [translated.thinking, translated.output_config, translated.max_tokens],
+          [{ type: 'adaptive' }, { effort: 'medium' }, 128000],
+          model,
+        );
+      }
+    });
+
+    it('Claude 5 models, which think by default, get the effort only; xhigh where the model has it', () => {
+      for (const model of ['claude-opus-5', 'claude-sonnet-5', 'claude-fable-5-1']) {
+        const translated = translate({ model, messages: [user('Hi')], reasoning_effort: 'xhigh' });
+        assert.deepEqual(
+          [translated.thinking, translated.output_config],
+          [undefined, { effort: 'xhigh' }],
+          model,
+        );
+      }
+      assert.equal(
+        translate({ model: 'claude-opus-4-7', messages: [user('Hi')], reasoning_effort: 'xhigh' })
+          .output_config?.effort,
+        'xhigh',
+      );
+    });
+
+    it('the effort is merged with a json_schema output format, not written over it', () => {
+      const translated = translate({
+        model: 'claude-sonnet-4-6',
+        messages: [user('Hi')],
+        reasoning_effort: 'low',
+        response_format: { type: 'json_schema', json_schema: { name: 'w', schema: weather } },
+      });
+      assert.deepEqual(translated.output_config, {
+        format: { type: 'json_schema', schema: weather },
+        effort: 'low',
+      });
+    });
+
+    it('with thinking on, temperature, top_p and top_k are dropped (Claude refuses them with thinking)', () => {
+      for (const model of ['claude-sonnet-4-5', 'claude-sonnet-4-6']) {
+        const translated = translate({
+          model,
+          messages: [user('Hi')],
+          reasoning_effort: 'high',
+          temperature: 0.2,
+          top_p: 0.5,
+        });
+        assert.deepEqual([translated.temperature, translated.top_p], [undefined, undefined], model);
+      }
+      assert.equal(
+        translate({
+          model: 'claude-sonnet-4-5',
+          messages: [user('Hi')],
+          reasoning_effort: 'none',
+          temperature: 0.2,
+        }).temperature,
+        0.2,
+      );
+    });
+
+    it('"none" sends nothing to models that think only when asked, and models that do not think get nothing', () => {
+      for (const [model, effort] of [
+        ['claude-sonnet-4-5', 'none'],
+        ['claude-opus-4-6', 'none'],
+        ['claude-3-5-sonnet-20241022', 'high'],
+        ['claude-3-opus-20240229', 'low'],
+      ]) {
+        const translated = translate({ model, messages: [user('Hi')], reasoning_effort: effort });
+        assert.deepEqual([translated.thinking, translated.output_config], [undefined, undefined], model);
+      }
+    });
+
+    it('refused naming reasoning_effort: none on Claude 5, an effort the model lacks, an unknown model, max_tokens too small for thinking', () => {
+      for (const body of [
+        { model: 'claude-opus-5', reasoning_effort: 'none' },
+        { model: 'claude-sonnet-4-5', reasoning_effort: 'xhigh' },
+        { model: 'claude-opus-4-6', reasoning_effort: 'xhigh' },
+        { model: 'claude-sonnet-4-5', reasoning_effort: 'max' },
+        { model: 'my-model', reasoning_effort: 'low' },
+        { model: 'claude-mythos-preview', reasoning_effort: 'low' },
+        { model: 'claude-sonnet-4-5', reasoning_effort: 'low', max_tokens: 1024 },
+      ])
+        assert.throws(
+          () => translate({ messages: [user('Hi')], ...body }),
+          refusedNaming('reasoning_effort'),
+          JSON.stringify(body),
+        );
+    });
+
+    it('thinking with a forced tool choice is refused naming tool_choice (Claude refuses it)', () => {
+      assert.throws(
+        () =>
+          translate({
+            model: 'claude-sonnet-4-5',
+            messages: [user('Hi')],
+            reasoning_effort: 'low',
+            tools: [{ type: 'function', function: { name: 'get_weather', parameters: weather } }],
+            tool_choice: 'required',
+          }),
+        refusedNaming('tool_choice'),
+      );
+    });
+  });
+
   it('web_search_options is refused naming it (no web search would be made)', () => {
     assert.throws(
       () => translate({ messages: [user('Hi')], web_search_options: { search_context_size: 'medium' } }),
