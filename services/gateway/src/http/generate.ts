@@ -53,7 +53,7 @@ import {
 import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { readJsonBodyWithSize } from './read-body.js';
-import { type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
+import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
 
 export interface GenerateDependencies {
   registry: () => RegistryState;
@@ -938,8 +938,6 @@ function completed(
   );
 }
 
-const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;
-
 function failureCodeOf(error: GatewayError): KordonEventData<'RequestFailed'>['errorCode'] {
   switch (error.kind) {
     case 'rate_limited':
@@ -979,7 +977,7 @@ function failed(
       teamId: key.teamId,
       provider: outcome.route?.provider.name ?? null,
       providerKeyId: outcome.key?.providerKeyId ?? null,
-      model: MODEL_NAME.test(outcome.model) ? outcome.model : 'unknown',
+      model: isRecordableModelName(outcome.model) ? outcome.model : 'unknown',
       endpoint: outcome.endpoint,
       stream: outcome.stream,
       usage: usageData(usage ?? ZERO),
@@ -1103,7 +1101,7 @@ function rejectedOrFailed(
       proxyKeyId: key.proxyKeyId,
       userId: user.userId,
       teamId: key.teamId,
-      model: MODEL_NAME.test(outcome.model) ? outcome.model : null,
+      model: isRecordableModelName(outcome.model) ? outcome.model : null,
       endpoint: outcome.endpoint,
       status,
       clientIp: outcome.clientIp,
