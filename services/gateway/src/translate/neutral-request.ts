@@ -166,3 +166,10 @@ export function toolNamesUsed(messages: readonly NeutralMessage[]): string[] {
   }
   return [...names];
 }
+
+/**
+ * Thinking budgets (tokens) for OpenAI's `reasoning_effort` values, as Google's own OpenAI
+ * compatibility maps them (ai.google.dev/gemini-api/docs/openai#thinking); the Gemini and the
+ * Claude writers both use them (1,024 is also Claude's minimum budget).
+ */
+export const EFFORT_BUDGETS = { minimal: 1024, low: 1024, medium: 8192, high: 24576 } as const;

@@ -16,7 +16,7 @@ import {
   claudeThinking,
 } from './claude-models.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
-import { toolNamesUsed } from './neutral-request.js';
+import { EFFORT_BUDGETS, toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -70,16 +70,7 @@ export function anthropicRequestFromNeutral(
   return out;
 }
 
-/**
- * Thinking budgets for OpenAI's efforts on the models with manual extended thinking, the same
- * as the Gemini writer's (after Google's own OpenAI compatibility). 1,024 is Claude's minimum.
- */
-const EFFORT_BUDGETS: Readonly<Record<string, number>> = {
-  minimal: 1024,
-  low: 1024,
-  medium: 8192,
-  high: 24576,
-};
+/** Claude's smallest thinking budget. */
 const MIN_THINKING_BUDGET = 1024;
 /** OpenAI's efforts as Claude's `output_config.effort` (Claude has no minimal: its lowest is low). */
 const EFFORT_LEVELS: Readonly<Record<string, string>> = {
@@ -139,7 +130,7 @@ function reasoningFields(request: NeutralChatRequest, defaultMaxTokens: number):
     );
   if (kind === 'effort') return { effort: level };
   if (kind === 'adaptive') return { thinking: { type: 'adaptive' }, effort: level };
-  const wanted = EFFORT_BUDGETS[effort];
+  const wanted = (EFFORT_BUDGETS as Readonly<Record<string, number>>)[effort];
   if (wanted === undefined) throw new Error(`no thinking budget for effort ${effort}`); // xhigh is refused above
   const ceiling = claudeMaxOutputTokens(request.model);
   const maxTokens =

@@ -8,6 +8,7 @@ import type {
   ToolResultPart,
   UserPart,
 } from './neutral-request.js';
+import { EFFORT_BUDGETS } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -236,12 +237,7 @@ type ThinkingConfig = NonNullable<
   NonNullable<GeminiGenerateContentRequest['generationConfig']>['thinkingConfig']
 >;
 
-/**
- * The thinking budgets of Gemini 2.5 (and earlier) models for OpenAI's efforts, as Google's own
- * OpenAI compatibility maps them (ai.google.dev/gemini-api/docs/openai#thinking); `none` turns
- * thinking off.
- */
-const EFFORT_BUDGETS = { minimal: 1024, low: 1024, medium: 8192, high: 24576 } as const;
+/** The thinking budgets of Gemini 2.5 (and earlier) models for OpenAI's efforts; `none` turns thinking off. */
 const THINKING_BUDGETS: Readonly<Record<string, number>> = { none: 0, ...EFFORT_BUDGETS };
 const THINKING_LEVELS: ReadonlySet<string> = new Set(['minimal', 'low', 'medium', 'high']);
 
