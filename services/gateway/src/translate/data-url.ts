@@ -21,6 +21,23 @@ export function parseBase64DataUrl(url: string): Base64Data | undefined {
   return { mediaType, data: url.slice(comma + 1) };
 }
 
+/**
+ * Other names callers give image types, as OpenAI accepts them (`data:image/jpg;base64,...`):
+ * Claude takes only image/jpeg, png, gif and webp (platform.claude.com/docs/en/build-with-claude/vision),
+ * and Gemini documents image/jpeg too (ai.google.dev/gemini-api/docs/image-understanding).
+ */
+const MEDIA_TYPE_ALIASES: Readonly<Record<string, string>> = {
+  'image/jpg': 'image/jpeg',
+  'image/pjpeg': 'image/jpeg',
+  'image/x-png': 'image/png',
+};
+
+/** The registered name of a media type (`image/jpg` is `image/jpeg`), lower case. */
+export function canonicalMediaType(mediaType: string): string {
+  const lower = mediaType.toLowerCase();
+  return MEDIA_TYPE_ALIASES[lower] ?? lower;
+}
+
 export function base64DataUrl(mediaType: string, data: string): string {
   return `data:${mediaType};base64,${data}`;
 }

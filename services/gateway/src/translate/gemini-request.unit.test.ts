@@ -367,6 +367,17 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
   });
 });
 
+describe('inline images to Gemini', () => {
+  it('an image named image/jpg (which OpenAI accepts) is sent as image/jpeg, the name Gemini documents', () => {
+    const translated = fromOpenAI({
+      messages: [user([{ type: 'image_url', image_url: { url: 'data:image/jpg;base64,AAAA' } }])],
+    });
+    assert.deepEqual(translated.contents[0]?.parts, [
+      { inlineData: { mimeType: 'image/jpeg', data: 'AAAA' } },
+    ]);
+  });
+});
+
 describe('Anthropic messages request -> Gemini generateContent', () => {
   it('keeps top_k, system, tool use and results (errors under `error`), and max_tokens', () => {
     const translated = fromAnthropic({

@@ -15,6 +15,7 @@ import {
   claudeTakesXHighEffort,
   claudeThinking,
 } from './claude-models.js';
+import { canonicalMediaType } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { EFFORT_BUDGETS, toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
@@ -275,13 +276,14 @@ function userBlock(part: UserPart): AnthropicContentBlock {
 function imageBlock(part: ImagePart): AnthropicImageBlock {
   const { source } = part;
   if (source.kind === 'url') return { type: 'image', source: { type: 'url', url: source.url } };
-  if (!ANTHROPIC_IMAGE_TYPES.has(source.mediaType))
+  const mediaType = canonicalMediaType(source.mediaType);
+  if (!ANTHROPIC_IMAGE_TYPES.has(mediaType))
     throw new TranslationError(
       'unsupported_value',
       part.path,
       `Claude models accept JPEG, PNG, GIF and WebP images, not \`${source.mediaType}\`.`,
     );
-  return { type: 'image', source: { type: 'base64', media_type: source.mediaType, data: source.data } };
+  return { type: 'image', source: { type: 'base64', media_type: mediaType, data: source.data } };
 }
 
 /** A lone text stays a string, the form most callers send; anything richer becomes blocks. */

@@ -1,4 +1,5 @@
 /** Writes a Gemini generateContent request body from the neutral form (the model goes in the URL). */
+import { canonicalMediaType } from './data-url.js';
 import type { GeminiContent, GeminiGenerateContentRequest, GeminiPart } from './gemini-types.js';
 import type {
   MediaSource,
@@ -160,9 +161,14 @@ function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {
   }
 }
 
-/** Inline data as is; a URL as fileData, with the media type read from its extension when it has a known one. */
+/**
+ * Inline data under its media type's registered name (Gemini documents image/jpeg, not the
+ * image/jpg OpenAI accepts); a URL as fileData, with the media type read from its extension
+ * when it has a known one.
+ */
 function mediaPart(source: MediaSource): GeminiPart {
-  if (source.kind === 'base64') return { inlineData: { mimeType: source.mediaType, data: source.data } };
+  if (source.kind === 'base64')
+    return { inlineData: { mimeType: canonicalMediaType(source.mediaType), data: source.data } };
   const mimeType = mediaTypeOfUrl(source.url);
   return { fileData: { fileUri: source.url, ...(mimeType ? { mimeType } : {}) } };
 }

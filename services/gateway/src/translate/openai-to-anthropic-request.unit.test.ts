@@ -290,6 +290,20 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
       assert.equal(translate({ model, messages: [user('Hi')] }).max_tokens, 4096, model);
   });
 
+  describe('inline images', () => {
+    const imageOf = (url: string) =>
+      translate({ messages: [user([{ type: 'image_url', image_url: { url } }])] }).messages[0]?.content;
+
+    it('an image named image/jpg or image/pjpeg (which OpenAI accepts) is sent as image/jpeg, which Claude takes', () => {
+      for (const label of ['image/jpg', 'image/pjpeg', 'IMAGE/JPG'])
+        assert.deepEqual(
+          imageOf(`data:${label};base64,AAAA`),
+          [{ type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: 'AAAA' } }],
+          label,
+        );
+    });
+  });
+
   describe('sampling parameters the model takes', () => {
     it('Opus 4.7 and later get no temperature or top_p (they refuse any sampling parameter), by any of their names', () => {
       for (const model of [

@@ -1,0 +1,108 @@
+/**
+ * Images and documents in OpenAI-SDK requests translated for Claude and Gemini, and in
+ * Anthropic-SDK requests translated for GPT. The mock providers record the bodies Kordon sends.
+ *
+ * OpenAI accepts `data:image/jpg;base64,...` and does not care which image type a data URL
+ * names; Claude accepts only image/jpeg, png, gif and webp.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  type MockServer,
+  startAnthropicMock,
+  startGeminiMock,
+  startOpenAIMock,
+} from '@kordon/mock-providers';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const OPENAI_KEY = 'sk-proj-imagestrans0123456789abcdefghijklmnop';
+const ANTHROPIC_KEY = 'sk-ant-api03-imagestransbcdefghijklmnopqrstuvwxyz0';
+const GEMINI_KEY = 'AIzaSyDimagestransabcdefghijklmnopqrstuv';
+
+/** The first bytes of a real JPEG (SOI, APP0/JFIF, then a 1x1 baseline SOF0), base64. */
+const JPEG_BASE64 = Buffer.from([
+  0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
+  0x00, 0x00, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00, 0xff, 0xd9,
+]).toString('base64');
+
+function lastBody(mock: MockServer): Record<string, unknown> {
+  const request = mock.requests.at(-1);
+  assert.ok(request, 'the provider received no request');
+  return request.body as Record<string, unknown>;
+}
+
+describe('images across dialects', () => {
+  let openaiMock: MockServer;
+  let anthropicMock: MockServer;
+  let geminiMock: MockServer;
+  let gateway: KordonUnderTest;
+  let proxyKey: string;
+
+  before(async () => {
+    openaiMock = await startOpenAIMock({ keys: [OPENAI_KEY] });
+    anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY] });
+    geminiMock = await startGeminiMock({ keys: [GEMINI_KEY] });
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${openaiMock.url}/v1
+        models: [gpt-4o]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
+      - name: claude
+        type: anthropic
+        baseUrl: ${anthropicMock.url}
+        models: [claude-sonnet-4-5]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
+      - name: google
+        type: gemini
+        baseUrl: ${geminiMock.url}
+        models: [gemini-2.5-flash]
+        keys: [{ name: k1, secret: "\${GEMINI_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+`,
+      { OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY },
+    );
+    const key = gateway.proxyKeys.get('dev@acme.test--laptop');
+    assert.ok(key);
+    proxyKey = key;
+  });
+
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all([openaiMock?.close(), anthropicMock?.close(), geminiMock?.close()]);
+  });
+
+  const openai = () => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: proxyKey, maxRetries: 0 });
+
+  const imageMessage = (url: string) => [
+    {
+      role: 'user' as const,
+      content: [
+        { type: 'text' as const, text: 'what is this?' },
+        { type: 'image_url' as const, image_url: { url } },
+      ],
+    },
+  ];
+
+  it('OpenAI SDK -> Claude: a `data:image/jpg` JPEG (which OpenAI accepts) reaches Claude as image/jpeg instead of a 400', async () => {
+    anthropicMock.clearRequests();
+    const completion = await openai().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      messages: imageMessage(`data:image/jpg;base64,${JPEG_BASE64}`),
+    });
+    assert.ok(completion.choices[0]?.message);
+    const content = (
+      lastBody(anthropicMock).messages as { content: { type: string; source?: unknown }[] }[]
+    )[0]?.content;
+    const image = content?.find((block) => block.type === 'image');
+    assert.deepEqual((image?.source as { media_type?: string } | undefined)?.media_type, 'image/jpeg');
+  });
+});
