@@ -3,7 +3,8 @@
  * Anthropic-SDK requests translated for GPT. The mock providers record the bodies Kordon sends.
  *
  * OpenAI accepts `data:image/jpg;base64,...` and does not care which image type a data URL
- * names; Claude accepts only image/jpeg, png, gif and webp.
+ * names; Claude accepts only image/jpeg, png, gif and webp, and refuses an image whose bytes
+ * do not match the media type given ("Image does not match the provided media type image/png").
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -104,5 +105,22 @@ orgs:
     )[0]?.content;
     const image = content?.find((block) => block.type === 'image');
     assert.deepEqual((image?.source as { media_type?: string } | undefined)?.media_type, 'image/jpeg');
+  });
+
+  it('OpenAI SDK -> Claude: JPEG bytes labelled image/png are sent with the media type of their bytes (Claude refuses a mismatch)', async () => {
+    anthropicMock.clearRequests();
+    await openai().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      messages: imageMessage(`data:image/png;base64,${JPEG_BASE64}`),
+    });
+    const content = (
+      lastBody(anthropicMock).messages as { content: { type: string; source?: unknown }[] }[]
+    )[0]?.content;
+    const image = content?.find((block) => block.type === 'image');
+    assert.equal(
+      (image?.source as { media_type?: string } | undefined)?.media_type,
+      'image/jpeg',
+      'Claude answers 400 "Image does not match the provided media type image/png" for this body',
+    );
   });
 });

@@ -38,6 +38,30 @@ export function canonicalMediaType(mediaType: string): string {
   return MEDIA_TYPE_ALIASES[lower] ?? lower;
 }
 
+/**
+ * The media type to send for an inline image: the type its bytes show when they are JPEG, PNG,
+ * GIF or WebP, else the caller's label by its registered name. OpenAI reads the bytes whatever
+ * the label says, so OpenAI callers' labels can be wrong; Claude refuses an image whose bytes do
+ * not match its media type ("Image does not match the provided media type").
+ */
+export function imageMediaType(mediaType: string, data: string): string {
+  return imageTypeOfBase64(data) ?? canonicalMediaType(mediaType);
+}
+
+/**
+ * The image type a base64 payload's first bytes (magic numbers) show, compared as base64 so
+ * that nothing is decoded: JPEG FF D8 FF is `/9j/` (`_9j_` in the URL-safe alphabet), PNG's
+ * signature `iVBORw0KGg`, `GIF8` `R0lGOD`, and WebP `RIFF` `UklGR` with `WEBP` (bytes 8-11)
+ * ending in `RUJQ` at characters 12-15.
+ */
+export function imageTypeOfBase64(data: string): string | undefined {
+  if (data.startsWith('/9j/') || data.startsWith('_9j_')) return 'image/jpeg';
+  if (data.startsWith('iVBORw0KGg')) return 'image/png';
+  if (data.startsWith('R0lGOD')) return 'image/gif';
+  if (data.startsWith('UklGR') && data.startsWith('RUJQ', 12)) return 'image/webp';
+  return undefined;
+}
+
 export function base64DataUrl(mediaType: string, data: string): string {
   return `data:${mediaType};base64,${data}`;
 }

@@ -376,6 +376,13 @@ describe('inline images to Gemini', () => {
       { inlineData: { mimeType: 'image/jpeg', data: 'AAAA' } },
     ]);
   });
+  it('an image whose bytes are JPEG is sent as image/jpeg whatever its label', () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xdb, 0x00, 0x43]).toString('base64');
+    const translated = fromOpenAI({
+      messages: [user([{ type: 'image_url', image_url: { url: `data:image/png;base64,${jpeg}` } }])],
+    });
+    assert.deepEqual(translated.contents[0]?.parts, [{ inlineData: { mimeType: 'image/jpeg', data: jpeg } }]);
+  });
 });
 
 describe('Anthropic messages request -> Gemini generateContent', () => {

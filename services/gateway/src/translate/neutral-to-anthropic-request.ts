@@ -15,7 +15,7 @@ import {
   claudeTakesXHighEffort,
   claudeThinking,
 } from './claude-models.js';
-import { canonicalMediaType } from './data-url.js';
+import { imageMediaType } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { EFFORT_BUDGETS, toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
@@ -276,7 +276,7 @@ function userBlock(part: UserPart): AnthropicContentBlock {
 function imageBlock(part: ImagePart): AnthropicImageBlock {
   const { source } = part;
   if (source.kind === 'url') return { type: 'image', source: { type: 'url', url: source.url } };
-  const mediaType = canonicalMediaType(source.mediaType);
+  const mediaType = imageMediaType(source.mediaType, source.data);
   if (!ANTHROPIC_IMAGE_TYPES.has(mediaType))
     throw new TranslationError(
       'unsupported_value',

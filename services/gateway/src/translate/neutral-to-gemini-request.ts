@@ -1,5 +1,5 @@
 /** Writes a Gemini generateContent request body from the neutral form (the model goes in the URL). */
-import { canonicalMediaType } from './data-url.js';
+import { canonicalMediaType, imageMediaType } from './data-url.js';
 import type { GeminiContent, GeminiGenerateContentRequest, GeminiPart } from './gemini-types.js';
 import type {
   MediaSource,
@@ -126,7 +126,8 @@ function userParts(
   const toolImages: GeminiPart[] = [];
   for (const part of results) {
     out.push(functionResponse(part, namesById));
-    for (const item of part.content) if (item.type === 'image') toolImages.push(mediaPart(item.source));
+    for (const item of part.content)
+      if (item.type === 'image') toolImages.push(mediaPart(item.source, 'image'));
   }
   out.push(...others, ...toolImages);
   return out;
@@ -151,7 +152,7 @@ function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {
       return { text: part.text };
     case 'image':
     case 'file':
-      return mediaPart(part.source);
+      return mediaPart(part.source, part.type);
     case 'audio':
       return { inlineData: { mimeType: `audio/${part.format}`, data: part.data } };
     default: {
@@ -163,12 +164,15 @@ function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {
 
 /**
  * Inline data under its media type's registered name (Gemini documents image/jpeg, not the
- * image/jpg OpenAI accepts); a URL as fileData, with the media type read from its extension
- * when it has a known one.
+ * image/jpg OpenAI accepts), an image under the type its bytes show; a URL as fileData, with
+ * the media type read from its extension when it has a known one.
  */
-function mediaPart(source: MediaSource): GeminiPart {
-  if (source.kind === 'base64')
-    return { inlineData: { mimeType: canonicalMediaType(source.mediaType), data: source.data } };
+function mediaPart(source: MediaSource, kind: 'image' | 'file'): GeminiPart {
+  if (source.kind === 'base64') {
+    const mimeType =
+      kind === 'image' ? imageMediaType(source.mediaType, source.data) : canonicalMediaType(source.mediaType);
+    return { inlineData: { mimeType, data: source.data } };
+  }
   const mimeType = mediaTypeOfUrl(source.url);
   return { fileData: { fileUri: source.url, ...(mimeType ? { mimeType } : {}) } };
 }

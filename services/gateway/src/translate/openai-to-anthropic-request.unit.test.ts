@@ -302,6 +302,24 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
           label,
         );
     });
+
+    it('an image whose bytes are another type than its label is sent with the type of its bytes (Claude refuses a mismatch)', () => {
+      const bytes = {
+        'image/jpeg': [0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46],
+        'image/png': [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d],
+        'image/gif': [...Buffer.from('GIF89a'), 0x01, 0x00, 0x01, 0x00],
+        'image/webp': [...Buffer.from('RIFF'), 0x24, 0x00, 0x00, 0x00, ...Buffer.from('WEBPVP8 ')],
+      };
+      for (const [type, header] of Object.entries(bytes)) {
+        const data = Buffer.from(header).toString('base64');
+        for (const label of ['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'])
+          assert.deepEqual(
+            imageOf(`data:${label};base64,${data}`),
+            [{ type: 'image', source: { type: 'base64', media_type: type, data } }],
+            `${type} bytes labelled ${label}`,
+          );
+      }
+    });
   });
 
   describe('sampling parameters the model takes', () => {
