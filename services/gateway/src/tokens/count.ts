@@ -218,9 +218,9 @@ function addImage(tally: Tally, model: string, detail: string | undefined, size:
     if (!r.exact) tally.flag('images');
     return;
   }
-  // Gemini's tiles where Gemini bills; Claude's published rule elsewhere (other vendors: an estimate).
+  // Gemini's rule where Gemini bills; Claude's published rule elsewhere (other vendors: an estimate).
   const gemini = tally.tokenizer.baseModel.startsWith('gemini');
-  const r = gemini ? geminiImageTokens(size) : anthropicImageTokens(model, size);
+  const r = gemini ? geminiImageTokens(model, size) : anthropicImageTokens(model, size);
   tally.tokens += r.tokens;
   if (!r.exact || !(gemini || isClaudeModel(tally.tokenizer))) tally.flag('images');
 }

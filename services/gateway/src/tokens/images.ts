@@ -133,22 +133,54 @@ export function openAiImageTokens(
 }
 
 /**
- * Gemini (ai.google.dev/gemini-api/docs/tokens): an image with both sides at most 384px is 258
- * tokens; a larger one is cropped and scaled into 768x768 tiles, 258 tokens each. Gemini 3 bills
- * by `media_resolution` instead (up to 1120 an image), so an image of unknown size is that.
+ * Gemini 2.x and earlier (ai.google.dev/gemini-api/docs/tokens): an image with both sides at
+ * most 384px is 258 tokens; a larger one is cropped and scaled into 768x768 tiles, 258 tokens
+ * each. An image of unknown size is taken as 1120 (more than 4 tiles).
+ *
+ * Gemini 3 and later bill an image at its media resolution, whatever its pixel size
+ * (ai.google.dev/gemini-api/docs/media-resolution, "Token counts": LOW 280, MEDIUM 560,
+ * HIGH 1120; with none set, images are HIGH and PDF pages MEDIUM). Kordon's callers speak the
+ * OpenAI or Anthropic dialect, which cannot name a media resolution, and the translate layer
+ * sends none: Gemini bills the default.
  */
 const GEMINI_TILE_TOKENS = 258;
 const GEMINI_SMALL_EDGE = 384;
 const GEMINI_TILE_EDGE = 768;
-const GEMINI_MAX_TOKENS = 1120;
+const GEMINI_UNKNOWN_SIZE_TOKENS = 1120;
+/** Gemini 3's default media resolution for images, HIGH. */
+const GEMINI_3_IMAGE_TOKENS = 1120;
 
-export function geminiImageTokens(size: ImageSize | null): ImageTokens {
-  if (!validSize(size)) return { tokens: GEMINI_MAX_TOKENS, exact: false };
+/** `gemini-<major>[.<minor>]-...`, as Google names its models (`models/` or a vendor prefix dropped). */
+const GEMINI_VERSIONED = /^gemini-(\d+)(?:[.-]|$)/;
+
+/**
+ * How a Gemini model bills media: by `media-resolution` (Gemini 3 and later), by `tiles`
+ * (Gemini 2.x and earlier), or `unknown` for a name without a version (`gemini-flash-latest`,
+ * an alias that may point to either).
+ */
+export function geminiMediaRule(model: string): 'media-resolution' | 'tiles' | 'unknown' {
+  const major = GEMINI_VERSIONED.exec(baseModelName(model))?.[1];
+  if (major === undefined) return 'unknown';
+  return Number(major) >= 3 ? 'media-resolution' : 'tiles';
+}
+
+function geminiTileTokens(size: ImageSize | null): ImageTokens {
+  if (!validSize(size)) return { tokens: GEMINI_UNKNOWN_SIZE_TOKENS, exact: false };
   if (size.width <= GEMINI_SMALL_EDGE && size.height <= GEMINI_SMALL_EDGE)
     return { tokens: GEMINI_TILE_TOKENS, exact: true };
   const tiles = Math.ceil(size.width / GEMINI_TILE_EDGE) * Math.ceil(size.height / GEMINI_TILE_EDGE);
-  // At least what a Gemini 3 model bills at its default resolution.
-  return { tokens: Math.max(tiles * GEMINI_TILE_TOKENS, GEMINI_TILE_TOKENS), exact: false };
+  // Google crops as well as scales, so the tile count is an estimate.
+  return { tokens: tiles * GEMINI_TILE_TOKENS, exact: false };
+}
+
+/** Tokens of one image in a prompt for the Gemini `model`. */
+export function geminiImageTokens(model: string, size: ImageSize | null): ImageTokens {
+  const rule = geminiMediaRule(model);
+  if (rule === 'tiles') return geminiTileTokens(size);
+  // Not exact: Google gives the resolutions' token budgets, and may yet bill a small image less.
+  if (rule === 'media-resolution') return { tokens: GEMINI_3_IMAGE_TOKENS, exact: false };
+  // An alias: whichever rule bills more.
+  return { tokens: Math.max(geminiTileTokens(size).tokens, GEMINI_3_IMAGE_TOKENS), exact: false };
 }
 
 /** The largest image a Claude model reads as is: larger ones are scaled down to fit. */
