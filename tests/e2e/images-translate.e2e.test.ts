@@ -5,9 +5,12 @@
  * OpenAI accepts `data:image/jpg;base64,...` and does not care which image type a data URL
  * names; Claude accepts only image/jpeg, png, gif and webp, and refuses an image whose bytes
  * do not match the media type given ("Image does not match the provided media type image/png").
+ * Inline data that is not base64 is refused by Kordon naming the caller's field, not sent on for
+ * the provider to refuse with a path of the translated body.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
 import {
   type MockServer,
   startAnthropicMock,
@@ -82,6 +85,7 @@ orgs:
   });
 
   const openai = () => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: proxyKey, maxRetries: 0 });
+  const anthropic = () => new Anthropic({ baseURL: gateway.url, apiKey: proxyKey, maxRetries: 0 });
 
   const imageMessage = (url: string) => [
     {
@@ -122,5 +126,51 @@ orgs:
       'image/jpeg',
       'Claude answers 400 "Image does not match the provided media type image/png" for this body',
     );
+  });
+
+  for (const model of ['claude-sonnet-4-5', 'gemini-2.5-flash']) {
+    it(`OpenAI SDK -> ${model}: a data URL whose payload is not base64 is a 400 naming the caller's field, not sent to the provider`, async () => {
+      anthropicMock.clearRequests();
+      geminiMock.clearRequests();
+      const error = await openai()
+        .chat.completions.create({
+          model,
+          messages: imageMessage('data:image/png;base64,this is not base64 at all!'),
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(error instanceof OpenAI.BadRequestError, `expected a 400, got ${String(error)}`);
+      assert.equal(
+        (error.error as { param?: string } | undefined)?.param,
+        'messages[0].content[1].image_url.url',
+      );
+      assert.equal(anthropicMock.requests.length + geminiMock.requests.length, 0);
+    });
+  }
+
+  it("Anthropic SDK -> GPT: an image whose base64 data is empty is a 400 naming the caller's block, not sent to OpenAI", async () => {
+    openaiMock.clearRequests();
+    const error = await anthropic()
+      .messages.create({
+        model: 'gpt-4o',
+        max_tokens: 50,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: '' } },
+            ],
+          },
+        ],
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof Anthropic.BadRequestError, `expected a 400, got ${String(error)}`);
+    assert.equal(openaiMock.requests.length, 0);
   });
 });

@@ -308,6 +308,39 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         },
         param: 'messages[0].content[0].source',
       },
+      // Sent on, OpenAI would refuse these naming its own path ("got empty base64-encoded bytes").
+      ...['', 'not base64!', '\n'].map((data) => ({
+        name: `an image whose base64 data is not base64: ${JSON.stringify(data)}`,
+        body: {
+          messages: [user([{ type: 'image', source: { type: 'base64', media_type: 'image/png', data } }])],
+        },
+        param: 'messages[0].content[0].source',
+      })),
+      {
+        name: 'a PDF document whose base64 data is empty',
+        body: {
+          messages: [
+            user([{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: '' } }]),
+          ],
+        },
+        param: 'messages[0].content[0].source',
+      },
+      {
+        name: 'an image in a tool result whose base64 data is empty',
+        body: {
+          messages: [
+            { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'shot', input: {} }] },
+            user([
+              {
+                type: 'tool_result',
+                tool_use_id: 't1',
+                content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: '' } }],
+              },
+            ]),
+          ],
+        },
+        param: 'messages[1].content[0].content[0].source',
+      },
       {
         name: 'a tool_use block in a user turn',
         body: { messages: [user([{ type: 'tool_use', id: 't', name: 'f', input: {} }])] },

@@ -1,4 +1,5 @@
-/** `data:` URLs, the form in which OpenAI clients inline images and files. */
+/** `data:` URLs, the form in which OpenAI clients inline images and files, and the base64 they carry. */
+import { TranslationError } from './translation-error.js';
 
 export interface Base64Data {
   mediaType: string;
@@ -60,6 +61,29 @@ export function imageTypeOfBase64(data: string): string | undefined {
   if (data.startsWith('R0lGOD')) return 'image/gif';
   if (data.startsWith('UklGR') && data.startsWith('RUJQ', 12)) return 'image/webp';
   return undefined;
+}
+
+/** What some base64 decoder takes: both alphabets, padding, whitespace (line-wrapped base64). */
+const BASE64_TEXT = /^[A-Za-z0-9+/=_\s-]*$/;
+const BASE64_DATA_CHARACTER = /[A-Za-z0-9+/_-]/;
+
+/**
+ * Refuses, naming the caller's field, inline data no provider decodes: empty, or with a
+ * character outside base64. Sent on, the provider refuses it naming its own path (Claude
+ * "messages.0.content.1.image.source.base64: invalid base64 data" or "image cannot be empty",
+ * OpenAI "got empty base64-encoded bytes"). Lenient on what a decoder may take: the URL-safe
+ * alphabet (Gemini's JSON bytes accept it: protobuf.dev/programming-guides/json), padding
+ * anywhere, whitespace. One regex pass, ~2 ms a megabyte: the data is not decoded.
+ */
+export function refuseMalformedBase64(data: string, path: string): void {
+  if (BASE64_TEXT.test(data) && BASE64_DATA_CHARACTER.test(data)) return;
+  throw new TranslationError(
+    'invalid_value',
+    path,
+    data.trim() === ''
+      ? 'The inline data is empty: an image or file needs its bytes, base64-encoded.'
+      : 'The inline data is not base64: it holds characters outside the base64 alphabet (A-Z, a-z, 0-9, +, /, =).',
+  );
 }
 
 export function base64DataUrl(mediaType: string, data: string): string {

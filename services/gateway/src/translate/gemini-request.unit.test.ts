@@ -383,6 +383,39 @@ describe('inline images to Gemini', () => {
     });
     assert.deepEqual(translated.contents[0]?.parts, [{ inlineData: { mimeType: 'image/jpeg', data: jpeg } }]);
   });
+
+  it("refuses inline data that is not base64, naming the caller's field, instead of sending it to Gemini", () => {
+    const refused = (translate: () => unknown, param: string) =>
+      assert.throws(
+        translate,
+        (error: unknown) =>
+          error instanceof TranslationError && error.code === 'invalid_value' && error.param === param,
+        param,
+      );
+    refused(
+      () =>
+        fromOpenAI({
+          messages: [user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,not base64!' } }])],
+        }),
+      'messages[0].content[0].image_url.url',
+    );
+    refused(
+      () =>
+        fromOpenAI({ messages: [user([{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }])] }),
+      'messages[0].content[0]',
+    );
+    refused(
+      () =>
+        fromAnthropic({
+          messages: [
+            user([
+              { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: '%PDF' } },
+            ]),
+          ],
+        }),
+      'messages[0].content[0].source',
+    );
+  });
 });
 
 describe('Anthropic messages request -> Gemini generateContent', () => {

@@ -15,7 +15,7 @@ import {
   claudeTakesXHighEffort,
   claudeThinking,
 } from './claude-models.js';
-import { imageMediaType } from './data-url.js';
+import { imageMediaType, refuseMalformedBase64 } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
 import { EFFORT_BUDGETS, toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
@@ -248,6 +248,7 @@ function userBlock(part: UserPart): AnthropicContentBlock {
           part.path,
           `Claude models read PDF documents; \`${source.mediaType}\` files cannot be sent.`,
         );
+      if (source.kind === 'base64') refuseMalformedBase64(source.data, part.path);
       return {
         type: 'document',
         source:
@@ -276,6 +277,7 @@ function userBlock(part: UserPart): AnthropicContentBlock {
 function imageBlock(part: ImagePart): AnthropicImageBlock {
   const { source } = part;
   if (source.kind === 'url') return { type: 'image', source: { type: 'url', url: source.url } };
+  refuseMalformedBase64(source.data, part.path);
   const mediaType = imageMediaType(source.mediaType, source.data);
   if (!ANTHROPIC_IMAGE_TYPES.has(mediaType))
     throw new TranslationError(

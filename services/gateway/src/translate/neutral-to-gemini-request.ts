@@ -1,8 +1,9 @@
 /** Writes a Gemini generateContent request body from the neutral form (the model goes in the URL). */
-import { canonicalMediaType, imageMediaType } from './data-url.js';
+import { canonicalMediaType, imageMediaType, refuseMalformedBase64 } from './data-url.js';
 import type { GeminiContent, GeminiGenerateContentRequest, GeminiPart } from './gemini-types.js';
 import type {
-  MediaSource,
+  FilePart,
+  ImagePart,
   NeutralChatRequest,
   NeutralMessage,
   NeutralThinking,
@@ -126,8 +127,7 @@ function userParts(
   const toolImages: GeminiPart[] = [];
   for (const part of results) {
     out.push(functionResponse(part, namesById));
-    for (const item of part.content)
-      if (item.type === 'image') toolImages.push(mediaPart(item.source, 'image'));
+    for (const item of part.content) if (item.type === 'image') toolImages.push(mediaPart(item));
   }
   out.push(...others, ...toolImages);
   return out;
@@ -152,8 +152,9 @@ function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {
       return { text: part.text };
     case 'image':
     case 'file':
-      return mediaPart(part.source, part.type);
+      return mediaPart(part);
     case 'audio':
+      refuseMalformedBase64(part.data, part.path);
       return { inlineData: { mimeType: `audio/${part.format}`, data: part.data } };
     default: {
       const unknown: never = part;
@@ -167,10 +168,14 @@ function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {
  * image/jpg OpenAI accepts), an image under the type its bytes show; a URL as fileData, with
  * the media type read from its extension when it has a known one.
  */
-function mediaPart(source: MediaSource, kind: 'image' | 'file'): GeminiPart {
+function mediaPart(part: ImagePart | FilePart): GeminiPart {
+  const { source } = part;
   if (source.kind === 'base64') {
+    refuseMalformedBase64(source.data, part.path);
     const mimeType =
-      kind === 'image' ? imageMediaType(source.mediaType, source.data) : canonicalMediaType(source.mediaType);
+      part.type === 'image'
+        ? imageMediaType(source.mediaType, source.data)
+        : canonicalMediaType(source.mediaType);
     return { inlineData: { mimeType, data: source.data } };
   }
   const mimeType = mediaTypeOfUrl(source.url);

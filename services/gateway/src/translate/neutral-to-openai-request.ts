@@ -1,5 +1,5 @@
 /** Writes an OpenAI Chat Completions request from the neutral form. */
-import { base64DataUrl } from './data-url.js';
+import { base64DataUrl, refuseMalformedBase64 } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
 import { TranslationError } from './translation-error.js';
@@ -137,6 +137,7 @@ function contentPart(part: Exclude<UserPart, { type: 'tool-result' }>): OpenAIUs
           part.path,
           'OpenAI models take documents inline only; send the document as base64 data instead of a URL.',
         );
+      refuseMalformedBase64(part.source.data, part.path);
       return {
         type: 'file',
         file: {
@@ -154,7 +155,8 @@ function contentPart(part: Exclude<UserPart, { type: 'tool-result' }>): OpenAIUs
 }
 
 function imagePart(part: ImagePart): OpenAIUserContentPart {
-  const url =
-    part.source.kind === 'url' ? part.source.url : base64DataUrl(part.source.mediaType, part.source.data);
-  return { type: 'image_url', image_url: { url } };
+  const { source } = part;
+  if (source.kind === 'url') return { type: 'image_url', image_url: { url: source.url } };
+  refuseMalformedBase64(source.data, part.path);
+  return { type: 'image_url', image_url: { url: base64DataUrl(source.mediaType, source.data) } };
 }

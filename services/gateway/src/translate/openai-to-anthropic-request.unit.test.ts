@@ -303,6 +303,18 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         );
     });
 
+    it('base64 that decoders take is sent as it came: wrapped lines, the URL-safe alphabet, no padding', () => {
+      const accepted: [string, string][] = [
+        [`${PNG.slice(0, 20)}\r\n${PNG.slice(20)}`, 'image/png'],
+        ['_9j_4AAQSk-Z', 'image/jpeg'],
+        ['iVBORw0KGgo', 'image/png'],
+      ];
+      for (const [data, type] of accepted)
+        assert.deepEqual(imageOf(`data:image/png;base64,${data}`), [
+          { type: 'image', source: { type: 'base64', media_type: type, data } },
+        ]);
+    });
+
     it('an image whose bytes are another type than its label is sent with the type of its bytes (Claude refuses a mismatch)', () => {
       const bytes = {
         'image/jpeg': [0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46],
@@ -727,6 +739,25 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         body: { messages: [user([{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }])] },
         code: 'invalid_value',
         param: 'messages[0].content[0].image_url.url',
+      },
+      // Sent on, Claude would refuse these naming its own path (`messages.0.content.0.image.source.base64`).
+      ...[
+        'data:image/png;base64,this is not base64 at all!',
+        'data:image/png;base64,',
+        'data:image/png;base64,  ==',
+      ].map((url) => ({
+        name: `an image data: URL whose payload is not base64: ${JSON.stringify(url)}`,
+        body: { messages: [user([{ type: 'image_url', image_url: { url } }])] },
+        code: 'invalid_value',
+        param: 'messages[0].content[0].image_url.url',
+      })),
+      {
+        name: 'a PDF data: URL whose payload is not base64',
+        body: {
+          messages: [user([{ type: 'file', file: { file_data: 'data:application/pdf;base64,%PDF-1.4' } }])],
+        },
+        code: 'invalid_value',
+        param: 'messages[0].content[0].file.file_data',
       },
       {
         name: 'an audio part',
