@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { KordonEventData } from '@kordon/events';
 import { z } from 'zod';
 import {
   GENERATE_OPERATION,
@@ -59,7 +60,8 @@ export interface Exchange {
   /**
    * Forwards a streamed answer event by event. `settle` is called once: `complete` only when
    * the provider's terminator arrived (whatever the transport does after it); a break before
-   * it ends the caller's stream with an error event.
+   * it ends the caller's stream with an error event. `failure`: the terminator said the
+   * answer failed (a Responses `response.failed`): the request is recorded failed with it.
    */
   stream(
     events: ProviderEventStream,
@@ -71,6 +73,7 @@ export interface Exchange {
       end: StreamEnd,
       outputText?: () => string,
       facts?: StreamFacts,
+      failure?: AnswerFailure,
     ) => void,
   ): Promise<void>;
 }
@@ -79,6 +82,12 @@ type ProviderDialect = ProviderAdapter['dialect'];
 
 /** How a streamed answer ended for the caller. */
 export type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
+
+/** Why a provider said its streamed answer failed, as the request's RequestFailed records it. */
+export type AnswerFailure = Extract<
+  KordonEventData<'RequestFailed'>['errorCode'],
+  'upstream_rejected' | 'upstream_rate_limited' | 'upstream_timeout' | 'upstream_unavailable'
+>;
 
 function parseOr<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);

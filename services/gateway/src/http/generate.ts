@@ -353,19 +353,20 @@ async function attempt(
           signal.abort();
         });
         try {
-          await exchange.stream(events, res, outcome, (usage, end, outputText, facts) => {
+          await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure) => {
             span?.streamEnded(usage, end, facts);
             if (outcome.endpoint === 'responses' && facts?.responseId)
               deps.keys.pin(route, storedSession(facts.responseId), keyEntry.providerKeyId);
             trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
-            if (end === 'complete') {
+            if (end === 'complete' && failure === undefined) {
               // A stream is logged by its text (the SSE frames are not kept), in both policies.
               const text = outputText ?? (() => '');
               record(deps, outcome, completed(deps, outcome, usage, 200, { full: '', text, streamed: true }));
               return;
             }
-            // Tokens already streamed are charged, whatever cut the stream.
-            const code = end === 'client_disconnected' ? 'client_disconnected' : 'stream_interrupted';
+            // Tokens already streamed are charged, whatever cut the stream (or failed the answer).
+            const code =
+              end === 'client_disconnected' ? 'client_disconnected' : (failure ?? 'stream_interrupted');
             record(
               deps,
               outcome,

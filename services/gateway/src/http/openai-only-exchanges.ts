@@ -3,6 +3,7 @@ import { pricesByServiceTier } from '../providers/provider-support.js';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
 import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import {
+  type AnswerFailure,
   callerStallMs,
   drained,
   type ExchangePlanner,
@@ -147,9 +148,29 @@ function responsesOutputText(json: unknown): string {
 }
 
 /**
- * `POST /v1/responses` (OpenAI Responses API), plain and streamed. A stream is complete
- * only with `response.completed` (or `response.incomplete`, a clean end with a reason);
- * usage comes from that final event. Without it (a stream cut or left before its end, a
+ * How a `response.failed` is recorded, by its `response.error.code` (API reference, the
+ * Response object's `error.code`: `server_error`, `rate_limit_exceeded`, `vector_store_timeout`,
+ * and the prompt's faults `invalid_prompt`, `invalid_image`, `image_too_large`...): the
+ * provider failing, limiting or timing out, else refusing what it was sent.
+ */
+export function responseFailureCode(code: unknown): AnswerFailure {
+  switch (code) {
+    case 'rate_limit_exceeded':
+      return 'upstream_rate_limited';
+    case 'vector_store_timeout':
+      return 'upstream_timeout';
+    case 'server_error':
+      return 'upstream_unavailable';
+    default:
+      return typeof code === 'string' && code !== '' ? 'upstream_rejected' : 'upstream_unavailable';
+  }
+}
+
+/**
+ * `POST /v1/responses` (OpenAI Responses API), plain and streamed. A stream ends with
+ * `response.completed` (or `response.incomplete`, a clean end with a reason, or
+ * `response.failed`, a clean end recorded as the failure it names); usage comes from that
+ * final event. Without it (a stream cut or left before its end, a
  * server that reports none) the prompt and the output so far are counted with a tokenizer:
  * what was produced is charged.
  */
@@ -201,6 +222,8 @@ export const planResponsesExchange: ExchangePlanner = (
       /** Output deltas, kept by reference; joined only if no usage comes. */
       const output: string[] = [];
       let finished = false;
+      /** Why the provider failed the response (`response.failed`), as the request is recorded. */
+      let failure: AnswerFailure | undefined;
       let broken: string | undefined;
       try {
         for await (const event of events) {
@@ -215,18 +238,28 @@ export const planResponsesExchange: ExchangePlanner = (
             const response = (event as { response?: { usage?: unknown; service_tier?: unknown } }).response;
             usage = responsesUsageOf(response?.usage);
             serviceTier = response?.service_tier ?? serviceTier;
-          } else if (type === 'response.failed' || type === 'error') {
-            broken = 'the provider reported a failure';
+          } else if (type === 'response.failed') {
+            // The stream's terminator for a failed response: the caller's SDK reads the reason
+            // from it (`finalResponse()` resolves with status "failed" and `error`), so it ends
+            // the stream as it is, and the request is recorded failed for that reason.
+            finished = true;
+            const response = (
+              event as { response?: { usage?: unknown; service_tier?: unknown; error?: { code?: unknown } } }
+            ).response;
+            failure = responseFailureCode(response?.error?.code);
             // A failed response still says what it used (and was billed): that, not a count.
-            const failed = (event as { response?: { usage?: unknown } }).response;
-            usage = responsesUsageOf(failed?.usage) ?? usage;
+            usage = responsesUsageOf(response?.usage) ?? usage;
+            serviceTier = response?.service_tier ?? serviceTier;
+          } else if (type === 'error') {
+            broken = 'the provider reported a failure';
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
             const delta = (event as { delta?: unknown }).delta;
             if (typeof delta === 'string') output.push(delta);
           }
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
           // The provider's failure is forwarded, but not a key it may quote.
-          if (!write(res, broken === undefined ? frame : events.redact(frame))) await drained(res, stallMs);
+          const quotesProvider = broken !== undefined || failure !== undefined;
+          if (!write(res, quotesProvider ? events.redact(frame) : frame)) await drained(res, stallMs);
           if (res.destroyed) break;
         }
       } catch (error) {
@@ -242,7 +275,7 @@ export const planResponsesExchange: ExchangePlanner = (
         settle(usage, 'client_disconnected', outputText, facts);
       } else if (finished && !broken) {
         res.end();
-        settle(usage, 'complete', outputText, facts);
+        settle(usage, 'complete', outputText, facts, failure);
       } else {
         const message =
           timing.interruption ??

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { openAIProvider } from '../providers/openai/openai-provider.js';
 import type { ProviderEventStream } from '../providers/provider-call.js';
-import { embeddingsUsageAtEnd, planResponsesExchange } from './openai-only-exchanges.js';
+import { embeddingsUsageAtEnd, planResponsesExchange, responseFailureCode } from './openai-only-exchanges.js';
 import type { Route } from './route-model.js';
 
 const answer = (usage: object, vectors = 3) => ({
@@ -95,7 +95,7 @@ test("a streamed Responses answer hands the text it produced to the request's se
   assert.equal(written.length, events.length);
 });
 
-test('a failed Responses stream is settled with the usage its response.failed reports', async () => {
+test('a failed Responses stream ends as the provider ended it, settled failed with the usage its response.failed reports', async () => {
   const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
   const exchange = planResponsesExchange(
     'openai',
@@ -112,7 +112,12 @@ test('a failed Responses stream is settled with the usage its response.failed re
     { type: 'response.output_text.delta', delta: 'Part' },
     {
       type: 'response.failed',
-      response: { id: 'resp_2', status: 'failed', usage: { input_tokens: 1200, output_tokens: 345 } },
+      response: {
+        id: 'resp_2',
+        status: 'failed',
+        error: { code: 'invalid_prompt', message: 'Invalid prompt: flagged' },
+        usage: { input_tokens: 1200, output_tokens: 345 },
+      },
     },
   ];
   const stream = {
@@ -129,17 +134,33 @@ test('a failed Responses stream is settled with the usage its response.failed re
       yield* events;
     },
   } as unknown as ProviderEventStream;
+  const written: string[] = [];
   const res = {
     destroyed: false,
     writeHead: () => res,
-    write: () => true,
-    end: () => {},
+    write: (text: string) => written.push(text) > 0,
+    end: (text?: string) => void (text && written.push(text)),
   } as unknown as ServerResponse;
   let settled: { inputTokens: number; outputTokens: number } | undefined;
-  await exchange.stream(stream, res, {}, (usage, end) => {
-    assert.equal(end, 'interrupted');
+  await exchange.stream(stream, res, {}, (usage, end, _text, _facts, failure) => {
+    // A clean end at the provider's terminator, recorded as the failure it names.
+    assert.equal(end, 'complete');
+    assert.equal(failure, 'upstream_rejected');
     settled = usage;
   });
   assert.equal(settled?.inputTokens, 1200);
   assert.equal(settled?.outputTokens, 345);
+  // The provider's events and nothing of Kordon's: no error event after response.failed.
+  assert.equal(written.length, events.length);
+  assert.match(written.at(-1)!, /^event: response\.failed\n/);
+});
+
+test('a response.failed is recorded by its error code: the provider failing, limiting, timing out or refusing the prompt', () => {
+  assert.equal(responseFailureCode('server_error'), 'upstream_unavailable');
+  assert.equal(responseFailureCode('rate_limit_exceeded'), 'upstream_rate_limited');
+  assert.equal(responseFailureCode('vector_store_timeout'), 'upstream_timeout');
+  assert.equal(responseFailureCode('invalid_prompt'), 'upstream_rejected');
+  assert.equal(responseFailureCode('image_too_large'), 'upstream_rejected');
+  assert.equal(responseFailureCode(undefined), 'upstream_unavailable');
+  assert.equal(responseFailureCode(42), 'upstream_unavailable');
 });
