@@ -1,3 +1,4 @@
+import { type DocumentBiller, pdfTokens } from './documents.js';
 import {
   anthropicImageTokens,
   geminiImageTokens,
@@ -55,8 +56,9 @@ import {
  *   tool-calls      tool calls and results inside the conversation: name + arguments + 3 each
  *   images          an image whose size or model rule is unknown (see images.ts)
  *   audio           audio input (counted as 0: its tokens depend on duration and model)
- *   documents       files and PDFs: DOCUMENT_TOKENS each (our flat assumption: a page or two of
- *                   text plus a page image); Anthropic text documents are counted as text
+ *   documents       inline PDFs by their pages, at the vendor's rate a page (documents.ts);
+ *                   a document by URL or file id, or an inline file that is not a PDF:
+ *                   DOCUMENT_TOKENS; Anthropic text documents are counted as text
  *   response-format a json_schema response format, counted as its JSON text
  *   long-text       more text than one count reads exactly (EXACT_TEXT_CHARS): the rest is
  *                   estimated from samples of it, or at the rate counted so far
@@ -86,7 +88,10 @@ export const TOKENS_PER_NAME = 1;
 export const REPLY_PRIMING_TOKENS = 3;
 /** Framing of one tool call or result in the conversation (approximate). */
 export const TOOL_CALL_TOKENS = 3;
-/** Flat estimate per attached document or file. */
+/**
+ * A document whose content Kordon does not see (a URL, a file id) or cannot page (not a PDF):
+ * about a page of text and its image on Claude, 11 pages on Gemini 2.x.
+ */
 export const DOCUMENT_TOKENS = 3000;
 /**
  * Tokens of the system prompt Anthropic adds when `tools` are present, from the tool-use
@@ -208,21 +213,37 @@ function isClaudeModel(t: ModelTokenizer): boolean {
   return /(?:^|\.)claude-/.test(t.baseModel);
 }
 
-// ---- images, whichever dialect carried them -------------------------------------------------
+// ---- images and documents, whichever dialect carried them -----------------------------------
+
+/** Whose rules bill the model's images and documents: OpenAI's, Gemini's, or Claude's (others: an estimate). */
+function billerOf(t: ModelTokenizer): DocumentBiller {
+  if (t.exact) return 'openai';
+  return t.baseModel.startsWith('gemini') ? 'gemini' : 'other';
+}
 
 /** Image tokens by the rule of the vendor that will bill them, not of the client's dialect. */
 function addImage(tally: Tally, model: string, detail: string | undefined, size: ImageSize | null): void {
-  if (tally.tokenizer.exact) {
+  const biller = billerOf(tally.tokenizer);
+  if (biller === 'openai') {
     const r = openAiImageTokens(model, detail, size);
     tally.tokens += r.tokens;
     if (!r.exact) tally.flag('images');
     return;
   }
   // Gemini's rule where Gemini bills; Claude's published rule elsewhere (other vendors: an estimate).
-  const gemini = tally.tokenizer.baseModel.startsWith('gemini');
-  const r = gemini ? geminiImageTokens(model, size) : anthropicImageTokens(model, size);
+  const r = biller === 'gemini' ? geminiImageTokens(model, size) : anthropicImageTokens(model, size);
   tally.tokens += r.tokens;
-  if (!r.exact || !(gemini || isClaudeModel(tally.tokenizer))) tally.flag('images');
+  if (!r.exact || !(biller === 'gemini' || isClaudeModel(tally.tokenizer))) tally.flag('images');
+}
+
+/**
+ * A document or file: an inline PDF by its pages at the billing vendor's rate a page, anything
+ * else (a URL, a file id, another file type) at DOCUMENT_TOKENS. Always an estimate.
+ */
+function addDocument(tally: Tally, model: string, data: string | undefined): void {
+  const tokens = data === undefined ? null : pdfTokens(billerOf(tally.tokenizer), model, data);
+  tally.tokens += tokens ?? DOCUMENT_TOKENS;
+  tally.flag('documents');
 }
 
 // ---- OpenAI chat ---------------------------------------------------------------------------
@@ -251,8 +272,7 @@ function openAiPart(tally: Tally, model: string, part: OpenAiContentPart): void 
       tally.flag('audio');
       return;
     case 'file':
-      tally.tokens += DOCUMENT_TOKENS;
-      tally.flag('documents');
+      addDocument(tally, model, part.file?.file_data);
       return;
     case 'refusal':
       tally.text(part.refusal);
@@ -375,13 +395,20 @@ function anthropicImage(tally: Tally, model: string, block: AnthropicBlock | Ant
   addImage(tally, model, undefined, size);
 }
 
+/** A document block: a text source as its text, base64 data (a PDF) by its pages. */
+function anthropicDocument(tally: Tally, model: string, block: AnthropicBlock | AnthropicInnerBlock): void {
+  const source = typeof block.source === 'object' ? block.source : undefined;
+  if (source?.type === 'text') {
+    tally.text(source.data);
+    tally.flag('documents');
+  } else addDocument(tally, model, source?.type === 'base64' ? source.data : undefined);
+}
+
 function anthropicInner(tally: Tally, model: string, block: AnthropicInnerBlock): void {
   if (block.type === 'text') tally.text(block.text);
   else if (block.type === 'image') anthropicImage(tally, model, block);
-  else if (block.type === 'document') {
-    tally.tokens += DOCUMENT_TOKENS;
-    tally.flag('documents');
-  } else if (block.text !== undefined) {
+  else if (block.type === 'document') anthropicDocument(tally, model, block);
+  else if (block.text !== undefined) {
     tally.text(block.text);
     tally.flag('chat-format');
   } else {
@@ -400,9 +427,7 @@ function anthropicBlock(tally: Tally, model: string, block: AnthropicBlock): voi
       anthropicImage(tally, model, block);
       return;
     case 'document':
-      if (typeof block.source === 'object' && block.source.type === 'text') tally.text(block.source.data);
-      else tally.tokens += DOCUMENT_TOKENS;
-      tally.flag('documents');
+      anthropicDocument(tally, model, block);
       return;
     case 'tool_use':
       tally.text(block.name);
@@ -561,8 +586,7 @@ function responsesItem(tally: Tally, model: string, item: unknown, depth: number
       return;
     }
     case 'input_file':
-      tally.tokens += DOCUMENT_TOKENS;
-      tally.flag('documents');
+      addDocument(tally, model, stringOr(item.file_data));
       return;
     case 'input_audio':
       tally.flag('audio');

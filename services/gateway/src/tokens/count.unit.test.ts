@@ -9,6 +9,7 @@ import {
   DOCUMENT_TOKENS,
   EXACT_TEXT_CHARS,
 } from './count.js';
+import { PDF_PAGE_TEXT_TOKENS } from './documents.js';
 import { getEncoder } from './tokenizer.js';
 
 /** OpenAI cookbook, "How to count tokens with tiktoken", section 6: the API counted 129 / 124. */
@@ -179,7 +180,7 @@ describe('countOpenAiChat: the formula', () => {
       },
       'gpt-4o',
     );
-    // low detail is 85 whatever the size; the file is a flat estimate
+    // low detail is 85 whatever the size; a file by id is the fallback estimate
     assert.equal(count.tokens, 3 + o200k.count('user') + 2 + 85 + DOCUMENT_TOKENS + 3);
     assert.deepEqual(count.approximations, ['chat-format', 'audio', 'documents']);
   });
@@ -345,7 +346,9 @@ describe('countAnthropicMessages', () => {
       o200k.count('assistant') +
       2 +
       1600 +
-      DOCUMENT_TOKENS +
+      // a 5-byte PDF with no page tree: one page by its size, its image (1600) and text
+      1600 +
+      PDF_PAGE_TEXT_TOKENS +
       o200k.count('let me see') +
       o200k.count('lookup') +
       o200k.count('{"q":"x"}') +
