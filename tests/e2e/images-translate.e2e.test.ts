@@ -6,7 +6,8 @@
  * names; Claude accepts only image/jpeg, png, gif and webp, and refuses an image whose bytes
  * do not match the media type given ("Image does not match the provided media type image/png").
  * Inline data that is not base64 is refused by Kordon naming the caller's field, not sent on for
- * the provider to refuse with a path of the translated body.
+ * the provider to refuse with a path of the translated body. A document's title and context,
+ * text the model reads, reach a provider that has no such fields as text.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -172,5 +173,33 @@ orgs:
       );
     assert.ok(error instanceof Anthropic.BadRequestError, `expected a 400, got ${String(error)}`);
     assert.equal(openaiMock.requests.length, 0);
+  });
+
+  it("Anthropic SDK -> Gemini: a PDF document's title and context reach Gemini as text before it", async () => {
+    geminiMock.clearRequests();
+    await anthropic().messages.create({
+      model: 'gemini-2.5-flash',
+      max_tokens: 50,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' },
+              title: 'Q3 board minutes',
+              context: 'The unreviewed draft, not the published version.',
+            },
+            { type: 'text', text: 'Is this the draft?' },
+          ],
+        },
+      ],
+    });
+    const contents = lastBody(geminiMock).contents as { parts: unknown[] }[];
+    assert.deepEqual(contents[0]?.parts, [
+      { text: 'Q3 board minutes\n\nThe unreviewed draft, not the published version.' },
+      { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0xLjQK' } },
+      { text: 'Is this the draft?' },
+    ]);
   });
 });

@@ -31,7 +31,9 @@ const documentSource = z.discriminatedUnion('type', [
 const documentBlock = z.object({
   type: z.literal('document'),
   source: documentSource,
+  /** Text the model reads about the document: `context` it can use but not cite. */
   title: z.string().nullish(),
+  context: z.string().nullish(),
   cache_control: cacheControl,
 });
 export type AnthropicDocumentBlock = z.infer<typeof documentBlock>;

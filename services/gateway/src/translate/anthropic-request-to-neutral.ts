@@ -147,7 +147,7 @@ function imagePart(block: AnthropicImageBlock, path: string): ImagePart {
 function documentPart(block: AnthropicDocumentBlock, path: string): UserPart {
   const { source } = block;
   if (source.type === 'text')
-    return { type: 'text', text: block.title ? `${block.title}\n\n${source.data}` : source.data };
+    return { type: 'text', text: [block.title, block.context, source.data].filter(Boolean).join('\n\n') };
   if (source.type === 'content')
     throw new TranslationError(
       'unsupported_value',
@@ -157,7 +157,8 @@ function documentPart(block: AnthropicDocumentBlock, path: string): UserPart {
   return {
     type: 'file',
     source: mediaSource(source, `${path}.source`),
-    ...(block.title ? { filename: block.title } : {}),
+    ...(block.title ? { title: block.title } : {}),
+    ...(block.context ? { context: block.context } : {}),
     path: `${path}.source`,
   };
 }

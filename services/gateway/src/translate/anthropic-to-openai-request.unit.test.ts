@@ -49,7 +49,7 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       },
     },
     {
-      name: 'image blocks become image_url parts (base64 as a data: URL); a PDF document becomes a file part',
+      name: 'image blocks become image_url parts (base64 as a data: URL); a PDF document becomes a file part after its title',
       body: {
         messages: [
           user([
@@ -72,6 +72,7 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
               { type: 'text', text: 'Compare' },
               { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
               { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+              { type: 'text', text: 'r.pdf' },
               {
                 type: 'file',
                 file: { filename: 'r.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' },
@@ -95,6 +96,42 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         ],
       },
       expected: { messages: [{ role: 'user', content: 'Notes\n\nBody' }] },
+    },
+    {
+      // Anthropic: `context` is "metadata about the document that the model can use but not cite".
+      name: "a document's title and context reach the model as text: a text document's, and before a PDF",
+      body: {
+        messages: [
+          user([
+            {
+              type: 'document',
+              source: { type: 'text', media_type: 'text/plain', data: 'Revenue grew 4%.' },
+              title: 'Q3 report',
+              context: 'The unreviewed draft.',
+            },
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              context: 'The published version.',
+            },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Q3 report\n\nThe unreviewed draft.\n\nRevenue grew 4%.' },
+              { type: 'text', text: 'The published version.' },
+              {
+                type: 'file',
+                file: { filename: 'document.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' },
+              },
+            ],
+          },
+        ],
+      },
     },
     {
       name: 'tool_use blocks become tool_calls with JSON arguments; thinking blocks are dropped',

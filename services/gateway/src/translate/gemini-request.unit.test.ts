@@ -495,6 +495,32 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     });
   });
 
+  it("a PDF's title and context (text the model reads) go as a text part before it: inlineData has no such field", () => {
+    const pdf = { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' };
+    const translated = fromAnthropic({
+      messages: [
+        user([
+          { type: 'document', source: pdf, title: 'Q3 board minutes (DRAFT)' },
+          { type: 'document', source: pdf, title: 'Q3 report', context: 'The unreviewed draft.' },
+          { type: 'document', source: pdf, context: 'The published version.' },
+          { type: 'document', source: pdf },
+          { type: 'text', text: 'Which one is the draft?' },
+        ]),
+      ],
+    });
+    const inline = { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } };
+    assert.deepEqual(translated.contents[0]?.parts, [
+      { text: 'Q3 board minutes (DRAFT)' },
+      inline,
+      { text: 'Q3 report\n\nThe unreviewed draft.' },
+      inline,
+      { text: 'The published version.' },
+      inline,
+      inline,
+      { text: 'Which one is the draft?' },
+    ]);
+  });
+
   it('results of parallel calls of one function follow the order of the calls; text after them', () => {
     const translated = fromAnthropic({
       messages: [

@@ -27,7 +27,14 @@ export interface ImagePart {
 export interface FilePart {
   type: 'file';
   source: MediaSource;
+  /** OpenAI's file name. */
   filename?: string;
+  /**
+   * Anthropic's `title` and `context`: text the model reads about the document. Targets without
+   * such fields get them as a text part next to it.
+   */
+  title?: string;
+  context?: string;
   path: string;
 }
 
@@ -155,6 +162,16 @@ function toolResultsFirst(parts: UserPart[]): UserPart[] {
     ...parts.filter((part) => part.type === 'tool-result'),
     ...parts.filter((part) => part.type !== 'tool-result'),
   ];
+}
+
+/**
+ * A document's title and context (Anthropic's fields, text the model reads about it) as the
+ * text that goes right before it where the target has no such fields (OpenAI, whose documented
+ * PDF input gives the model the pages only; Gemini): as text documents carry their title.
+ */
+export function documentNote(part: FilePart): string | undefined {
+  const note = [part.title, part.context].filter(Boolean).join('\n\n');
+  return note === '' ? undefined : note;
 }
 
 /** Tool names used in the conversation, for providers that require every used tool to be declared. */

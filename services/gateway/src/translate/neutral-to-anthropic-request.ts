@@ -255,7 +255,8 @@ function userBlock(part: UserPart): AnthropicContentBlock {
           source.kind === 'base64'
             ? { type: 'base64', media_type: source.mediaType, data: source.data }
             : { type: 'url', url: source.url },
-        ...(part.filename ? { title: part.filename } : {}),
+        ...((part.title ?? part.filename) ? { title: part.title ?? part.filename } : {}),
+        ...(part.context ? { context: part.context } : {}),
       };
     }
     case 'audio':

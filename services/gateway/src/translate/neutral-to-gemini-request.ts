@@ -10,7 +10,7 @@ import type {
   ToolResultPart,
   UserPart,
 } from './neutral-request.js';
-import { EFFORT_BUDGETS } from './neutral-request.js';
+import { documentNote, EFFORT_BUDGETS } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -103,8 +103,8 @@ function contents(messages: readonly NeutralMessage[], signature: string | null)
 }
 
 /**
- * Function responses first, in the order of the calls they answer, then the other parts, then
- * images that came inside tool results. Gemini pairs the responses to calls of one function by
+ * Function responses first, in the order of the calls they answer, then the other parts (a
+ * document after the text of its title and context), then images that came inside tool results. Gemini pairs the responses to calls of one function by
  * position, while OpenAI and Anthropic callers pair them by id and may send them in any order.
  * A result for a call of an earlier turn keeps its place after those.
  */
@@ -117,7 +117,11 @@ function userParts(
   const others: GeminiPart[] = [];
   for (const part of parts) {
     if (part.type === 'tool-result') results.push(part);
-    else others.push(userPart(part));
+    else {
+      const note = part.type === 'file' ? documentNote(part) : undefined;
+      if (note !== undefined) others.push({ text: note });
+      others.push(userPart(part));
+    }
   }
   if (results.length > 1) {
     const rank = (part: ToolResultPart) => callOrder.get(part.toolCallId) ?? callOrder.size;

@@ -1,6 +1,7 @@
 /** Writes an OpenAI Chat Completions request from the neutral form. */
 import { base64DataUrl, refuseMalformedBase64 } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
+import { documentNote } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
 import { TranslationError } from './translation-error.js';
 
@@ -114,7 +115,11 @@ function userMessages(parts: readonly UserPart[]): OpenAIMessage[] {
         content: part.isError ? `${TOOL_ERROR_PREFIX}${text}` : text,
       });
       for (const item of part.content) if (item.type === 'image') toolImages.push(imagePart(item));
-    } else content.push(contentPart(part));
+    } else {
+      const note = part.type === 'file' ? documentNote(part) : undefined;
+      if (note !== undefined) content.push({ type: 'text', text: note });
+      content.push(contentPart(part));
+    }
   }
   content.push(...toolImages);
   if (content.length === 0) return messages;
@@ -141,7 +146,7 @@ function contentPart(part: Exclude<UserPart, { type: 'tool-result' }>): OpenAIUs
       return {
         type: 'file',
         file: {
-          filename: part.filename ?? 'document.pdf',
+          filename: part.filename ?? part.title ?? 'document.pdf',
           file_data: base64DataUrl(part.source.mediaType, part.source.data),
         },
       };
