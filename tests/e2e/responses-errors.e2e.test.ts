@@ -126,4 +126,49 @@ orgs:
     assert.equal(data.usage.inputTokens, 12);
     assert.ok(data.cost !== null && Number(data.cost) > 0, `cost ${data.cost}`);
   });
+
+  /**
+   * OpenAI's errors name the offending field in `param` (`{ error: { message, type, param,
+   * code } }`, API reference "Error codes"; the SDK exposes it as `error.param`). A provider's
+   * refusal passed through Kordon keeps it, with its status, type and code, so a caller can
+   * tell which field of a large Responses body (a schema in `text.format`, one of many
+   * `tools`) was refused; on Chat Completions as well.
+   */
+  it("a provider's 400 keeps its param", async () => {
+    handler = (_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            message:
+              "Invalid schema for response_format 'answer': 'additionalProperties' is required to be false.",
+            type: 'invalid_request_error',
+            param: 'text.format.schema',
+            code: 'invalid_json_schema',
+          },
+        }),
+      );
+    };
+    const request = {
+      model: 'gpt-4o-mini',
+      input: 'Hi',
+      text: { format: { type: 'json_schema' as const, name: 'answer', schema: { type: 'object' } } },
+    };
+    const fromProvider = await direct.responses
+      .create(request)
+      .catch((e: InstanceType<typeof OpenAI.APIError>) => e);
+    assert.ok(fromProvider instanceof OpenAI.BadRequestError);
+    assert.equal(fromProvider.param, 'text.format.schema');
+    const viaKordon = await openai.responses
+      .create(request)
+      .catch((e: InstanceType<typeof OpenAI.APIError>) => e);
+    assert.ok(viaKordon instanceof OpenAI.BadRequestError);
+    assert.equal(viaKordon.code, 'invalid_json_schema');
+    assert.equal(viaKordon.param, 'text.format.schema');
+    const chat = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((e: InstanceType<typeof OpenAI.APIError>) => e);
+    assert.ok(chat instanceof OpenAI.BadRequestError);
+    assert.equal(chat.param, 'text.format.schema');
+  });
 });

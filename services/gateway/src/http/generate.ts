@@ -786,10 +786,14 @@ export function asGatewayError(error: unknown): GatewayError {
       // The provider refused the request itself (bad parameter): the caller should see why.
       // With the provider's code (`content_filter`, `context_length_exceeded`...): what an SDK's
       // error exposes as `code`, for the caller to tell a filtered prompt from a bad parameter.
+      // And the field it names (`param`, OpenAI's errors: `text.format.schema`), for the caller to
+      // tell which of a large body's fields was refused; an Anthropic caller's errors have none.
       const code = error.provider?.code;
+      const param = error.provider?.param;
       return new GatewayError('invalid_request', error.provider?.message || error.message, {
         status: error.status,
         ...(code !== undefined && PROVIDER_CODE.test(code) && { code }),
+        ...(param !== undefined && { param }),
       });
     }
     if (error.code === 'upstream_response_too_large')

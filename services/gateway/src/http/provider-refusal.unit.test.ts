@@ -27,6 +27,31 @@ test("a provider's refusal reaches an OpenAI caller with the provider's code (Az
   assert.match(body.error.message, /content management policy/);
 });
 
+test("a provider's refusal names the field at fault (param) to an OpenAI caller; an Anthropic caller's errors have no such field", () => {
+  const refused = new UpstreamError('upstream_http_error', 'provider answered 400', {
+    phase: 'headers',
+    status: 400,
+    provider: {
+      status: 400,
+      type: 'invalid_request',
+      message: "Invalid schema for response_format 'answer'",
+      code: 'invalid_json_schema',
+      param: 'text.format.schema',
+      retryable: false,
+    },
+  });
+  const openai = errorBody(asGatewayError(refused), 'openai') as { error: { param: unknown; code: unknown } };
+  assert.equal(openai.error.param, 'text.format.schema');
+  assert.equal(openai.error.code, 'invalid_json_schema');
+  const anthropic = errorBody(asGatewayError(refused), 'anthropic') as { error: Record<string, unknown> };
+  assert.deepEqual(Object.keys(anthropic.error).sort(), ['message', 'type']);
+  // Without one, null as before.
+  const body = errorBody(asGatewayError(refusal('content_filter')), 'openai') as {
+    error: { param: unknown };
+  };
+  assert.equal(body.error.param, null);
+});
+
 test('a code that is not a plain identifier is not passed on', () => {
   for (const code of ['has space', 'a'.repeat(80), 'x"; drop', undefined]) {
     const body = errorBody(asGatewayError(refusal(code)), 'openai') as { error: { code: unknown } };

@@ -27,12 +27,12 @@ import type { CallerSignal } from './caller-signal.js';
 import { contentCodings, decodeContent } from './content-encoding.js';
 import type { HeaderBag } from './headers.js';
 import { type RateLimitInfo, retryAfterFromRateLimits } from './rate-limit-headers.js';
-import { redactSecrets } from './redact.js';
 import { parseRetryAfterMs } from './retry-after.js';
 import {
   bodyExcerpt,
   type ProviderErrorInfo,
   providerErrorFromStatus,
+  redactProviderError,
   UpstreamError,
   type UpstreamErrorCode,
   type UpstreamPhase,
@@ -585,7 +585,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const secrets = this.#call.secrets ?? [];
     const mapped =
       this.#call.mapError?.({ status, headers, text, json }) ?? providerErrorFromStatus(status, '');
-    const provider: ProviderErrorInfo = { ...mapped, message: redactSecrets(mapped.message, secrets) };
+    const provider = redactProviderError(mapped, secrets);
     const retryAfterMs =
       parseRetryAfterMs(headers, this.#limits.now()) ??
       provider.retryAfterMs ??

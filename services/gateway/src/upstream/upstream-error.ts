@@ -68,6 +68,11 @@ export interface ProviderErrorInfo {
   readonly message: string;
   /** The provider's own code or type (`rate_limit_exceeded`, `RESOURCE_EXHAUSTED`, `overloaded_error`). */
   readonly code?: string | undefined;
+  /**
+   * The request field the provider names as the cause (OpenAI's `param`: `text.format.schema`,
+   * `tools[3].parameters`), at most MAX_PROVIDER_PARAM_LENGTH characters, secrets cut out.
+   */
+  readonly param?: string | undefined;
   readonly retryable: boolean;
   /** A retry delay the provider put in the body (Gemini's RetryInfo); headers are read separately. */
   readonly retryAfterMs?: number | undefined;
@@ -191,6 +196,28 @@ export function errorTypeForStatus(status: number): ProviderErrorType {
     default:
       return status >= 500 ? 'server_error' : 'unknown';
   }
+}
+
+/** Longest `param` kept: a field path; a longer one is dropped, as a cut one would name another field. */
+export const MAX_PROVIDER_PARAM_LENGTH = 256;
+
+/** A provider's `param` as ProviderErrorInfo keeps it: a bounded string without control characters. */
+export function providerParam(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '' || value.length > MAX_PROVIDER_PARAM_LENGTH) return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  return /[\u0000-\u001f\u007f]/.test(value) ? undefined : value;
+}
+
+/**
+ * The provider's error with the call's secrets, and anything key-shaped, cut out of the text
+ * that may reach the caller: its message, and its `param`, dropped when it quoted one (a
+ * credential names no field).
+ */
+export function redactProviderError(info: ProviderErrorInfo, secrets: readonly string[]): ProviderErrorInfo {
+  const redacted: ProviderErrorInfo = { ...info, message: redactSecrets(info.message, secrets) };
+  if (info.param === undefined) return redacted;
+  const { param: _quoted, ...withoutParam } = redacted;
+  return redactSecrets(info.param, secrets) === info.param ? redacted : withoutParam;
 }
 
 /** Longest body excerpt kept on an error. */

@@ -11,6 +11,7 @@ import {
   isRetryableStatus,
   type ProviderErrorInfo,
   type ProviderErrorType,
+  providerParam,
 } from '../../upstream/upstream-error.js';
 
 const code = z.union([z.string(), z.number()]).nullish();
@@ -19,11 +20,18 @@ const nestedError = z.object({
   error: z.object({
     message: z.string().nullish(),
     type: z.string().nullish(),
+    /** The field at fault (`text.format.schema`); read by `providerParam`, never a reason to refuse the body. */
+    param: z.unknown().optional(),
     code,
   }),
 });
 const stringError = z.object({ error: z.string() });
-const flatError = z.object({ message: z.string(), type: z.string().nullish(), code });
+const flatError = z.object({
+  message: z.string(),
+  type: z.string().nullish(),
+  param: z.unknown().optional(),
+  code,
+});
 /** Mistral's validation errors: `{"object":"error","message":{"detail":[{"msg": ...}]}}`. */
 const detailItems = z.union([z.string(), z.array(z.object({ msg: z.string() })).min(1)]);
 const mistralError = z.object({
@@ -40,24 +48,38 @@ interface ParsedError {
   readonly message: string;
   readonly type?: string | undefined;
   readonly code?: string | undefined;
+  /** The request field the provider names as the cause. */
+  readonly param?: string | undefined;
 }
+
+/** `param` when the provider gave a usable one (left out otherwise). */
+const withParam = (value: unknown): { param?: string } => {
+  const param = providerParam(value);
+  return param === undefined ? {} : { param };
+};
 
 export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
   const nested = nestedError.safeParse(json);
   if (nested.success) {
-    const { message, type, code: errorCode } = nested.data.error;
+    const { message, type, param, code: errorCode } = nested.data.error;
     return {
       message: message ?? '',
       type: type ?? undefined,
       code: errorCode == null ? undefined : String(errorCode),
+      ...withParam(param),
     };
   }
   const text = stringError.safeParse(json);
   if (text.success) return { message: text.data.error };
   const flat = flatError.safeParse(json);
   if (flat.success) {
-    const { message, type, code: errorCode } = flat.data;
-    return { message, type: type ?? undefined, code: errorCode == null ? undefined : String(errorCode) };
+    const { message, type, param, code: errorCode } = flat.data;
+    return {
+      message,
+      type: type ?? undefined,
+      code: errorCode == null ? undefined : String(errorCode),
+      ...withParam(param),
+    };
   }
   const mistral = mistralError.safeParse(json);
   if (mistral.success) {
@@ -107,6 +129,7 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     type,
     message: parsed?.message ?? '',
     code: parsed?.code ?? parsed?.type,
+    ...(parsed?.param !== undefined && { param: parsed.param }),
     // A spent quota does not come back by waiting: it needs money or a new key.
     retryable: isRetryableStatus(status) && type !== 'quota_exceeded',
   };
