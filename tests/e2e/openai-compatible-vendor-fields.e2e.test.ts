@@ -275,6 +275,25 @@ orgs:
     assert.equal(answer.data[0]!.embedding.length, 256);
   });
 
+  it("OpenAI's user is not sent to a mistral provider (no such field: a 422), and seed goes as its random_seed", async () => {
+    bodies.length = 0;
+    const answer = await openai().chat.completions.create({
+      model: 'mistral-small-2506',
+      messages: [{ role: 'user', content: 'Salut' }],
+      user: 'end-user-42',
+      seed: 7,
+    });
+    assert.equal(answer.choices[0]?.message.content, 'Hi there');
+    assert.equal(bodies[0]!.body.random_seed, 7);
+    const embedded = await openai().embeddings.create({
+      model: 'codestral-embed-2505',
+      input: 'def f(): pass',
+      user: 'end-user-42',
+    });
+    assert.equal(embedded.data.length, 1);
+    for (const { body } of bodies) assert.equal('user' in body, false, JSON.stringify(body));
+  });
+
   it('an OpenAI priority stream that breaks before its finish chunk is charged at priority rates', async () => {
     const stream = await openai().chat.completions.create({
       model: 'gpt-4o-mini',

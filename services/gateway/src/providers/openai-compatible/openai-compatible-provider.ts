@@ -49,6 +49,13 @@ export interface VendorPreset {
    * saved configuration naming models): refused, see `modelChoiceRefusal`.
    */
   readonly modelChoiceFields?: readonly string[];
+  /** OpenAI's chat fields the vendor names otherwise (OpenAI's name to the vendor's). */
+  readonly chatFieldNames?: Readonly<Record<string, string>>;
+  /**
+   * OpenAI fields the vendor lacks and refuses, whose absence changes no answer (`user`, an
+   * end-user id for OpenAI's abuse monitoring): dropped on every operation.
+   */
+  readonly droppedFields?: readonly string[];
 }
 
 export const OPENAI_COMPATIBLE_PRESETS = {
@@ -60,6 +67,10 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     operations: ['chat', 'embeddings', 'models'],
     // docs.mistral.ai/api/endpoint/embeddings: `output_dimension`; `dimensions` is a 422.
     embeddingDimensionsField: 'output_dimension',
+    // docs.mistral.ai/api/endpoint/chat: the sampling seed is `random_seed`, and neither
+    // endpoint has `user`; each unknown field is a 422 `extra_forbidden`.
+    chatFieldNames: { seed: 'random_seed' },
+    droppedFields: ['user'],
   },
   deepseek: {
     name: 'DeepSeek',
@@ -147,7 +158,10 @@ export function modelChoiceRefusal(
  * - chat: `stream_options` is dropped where usage comes unasked (the gateway still shows the
  *   usage chunk only to callers that asked); `max_completion_tokens` goes as `max_tokens`
  *   where that is the vendor's output-limit field (the newer field wins when both are sent).
+ * - chat: fields the vendor names otherwise go under its name (Mistral's `random_seed`).
  * - embeddings: `dimensions` goes as the vendor's field (Mistral's `output_dimension`).
+ * - any: fields the vendor lacks and refuses, whose absence changes no answer, are dropped
+ *   (`user` for Mistral).
  * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
  */
 export function vendorRequest(request: OperationRequest, preset: VendorPreset): OperationRequest {
@@ -156,25 +170,35 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
   // Refused before admission already (route-model.ts); here too, so that no path sends them.
   const modelChoice = modelChoiceRefusal(preset, body);
   if (modelChoice) throw modelChoice;
+  let shaped: Record<string, unknown> | undefined;
+  const edit = (): Record<string, unknown> => {
+    shaped ??= { ...body };
+    return shaped;
+  };
+  for (const field of preset.droppedFields ?? []) if (field in body) delete edit()[field];
   if (request.operation === 'chat') {
-    const dropStreamOptions = preset.streamUsage === 'always' && 'stream_options' in body;
-    const renameLimit = preset.outputLimitField === 'max_tokens' && 'max_completion_tokens' in body;
-    if (!dropStreamOptions && !renameLimit) return request;
-    const shaped: Record<string, unknown> = { ...body };
-    if (dropStreamOptions) delete shaped.stream_options;
-    if (renameLimit) {
+    if (preset.streamUsage === 'always' && 'stream_options' in body) delete edit().stream_options;
+    if (preset.outputLimitField === 'max_tokens' && 'max_completion_tokens' in body) {
+      const out = edit();
       // A null limit is no limit: the caller's `max_tokens`, if any, stands.
-      if (shaped.max_completion_tokens != null) shaped.max_tokens = shaped.max_completion_tokens;
-      delete shaped.max_completion_tokens;
+      if (out.max_completion_tokens != null) out.max_tokens = out.max_completion_tokens;
+      delete out.max_completion_tokens;
     }
-    return { ...request, body: shaped };
+    for (const [openAIName, vendorName] of Object.entries(preset.chatFieldNames ?? {}))
+      if (openAIName in body) {
+        const out = edit();
+        // The vendor's own field, when the caller sent it too, wins.
+        if (out[vendorName] === undefined) out[vendorName] = out[openAIName];
+        delete out[openAIName];
+      }
   }
   const dimensionsField = preset.embeddingDimensionsField;
   if (request.operation === 'embeddings' && dimensionsField !== undefined && 'dimensions' in body) {
-    const { dimensions, ...rest } = body;
-    return { ...request, body: { ...rest, [dimensionsField]: dimensions } };
+    const out = edit();
+    out[dimensionsField] = out.dimensions;
+    delete out.dimensions;
   }
-  return request;
+  return shaped === undefined ? request : { ...request, body: shaped };
 }
 
 function styleOptions(preset: VendorPreset): OpenAIStyleOptions {

@@ -98,6 +98,21 @@ describe('OpenAI-compatible presets', () => {
     assert.equal(preparedBody('together', 'embeddings', { input: 'x', dimensions: 256 }).dimensions, 256);
   });
 
+  it("drops OpenAI's user for Mistral (no such field: a 422) and sends seed as its random_seed", () => {
+    const chat = preparedBody('mistral', 'chat', { messages: [], user: 'end-user-42', seed: 7 });
+    assert.deepEqual(chat, { model: 'm', messages: [], random_seed: 7, stream: false });
+    // The vendor's own field, when sent too, wins.
+    assert.equal(preparedBody('mistral', 'chat', { seed: 7, random_seed: 9 }).random_seed, 9);
+    assert.deepEqual(preparedBody('mistral', 'embeddings', { input: 'x', user: 'end-user-42' }), {
+      model: 'm',
+      input: 'x',
+    });
+    // Others take both as OpenAI names them.
+    const groq = preparedBody('groq', 'chat', { messages: [], user: 'u', seed: 7 });
+    assert.equal(groq.user, 'u');
+    assert.equal(groq.seed, 7);
+  });
+
   it("refuses OpenRouter's fields that choose other models (models, route, preset); other vendors take them as sent", () => {
     for (const [field, value] of [
       ['models', ['openai/o1-pro']],
