@@ -710,6 +710,17 @@ describe('admin API contract', { skip }, () => {
         assert.deepEqual(answer.body.options, extra);
         assert.equal(answer.body.hasCaCertificate, false);
       }
+      // Azure's v1 API (a base URL ending in /openai/v1) takes no monthly apiVersion.
+      const v1 = await expectStatus(
+        owner.put('/orgs/acme/providers/azure-v1', {
+          type: 'azure-openai',
+          baseUrl: 'https://acme.openai.azure.com/openai/v1/',
+          models: ['m'],
+          options: { deployments: { m: 'm-prod' } },
+        }),
+        200,
+      );
+      assert.deepEqual(v1.body.options, { deployments: { m: 'm-prod' } });
     });
 
     it('refuses an option the type does not read, or one its adapter refuses, and writes nothing', async () => {
@@ -747,6 +758,15 @@ describe('admin API contract', { skip }, () => {
         assertProblem(answer, 400, 'validation_failed');
         assert.match(answer.text, message, `${type} ${JSON.stringify(options)}`);
       }
+      // A base URL that is neither an Azure resource nor its v1 API: every call would 404.
+      const neither = await owner.put(path, {
+        type: 'azure-openai',
+        baseUrl: 'https://acme.openai.azure.com/openai/v2',
+        models: ['m'],
+        options: { apiVersion: '2024-10-21' },
+      });
+      assertProblem(neither, 400, 'validation_failed');
+      assert.match(neither.text, /baseUrl path \/openai\/v2 is neither/);
       assert.equal((await admin.store.readStream(stream)).length, before, 'nothing was written');
     });
   });

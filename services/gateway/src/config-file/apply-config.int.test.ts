@@ -575,6 +575,25 @@ orgs:
     }
   });
 
+  it("takes an Azure provider at its v1 API without apiVersion, and refuses a base URL that is neither of Azure's APIs", () => {
+    const azure = (baseUrl: string) => `
+orgs:
+  - slug: azure
+    name: Azure
+    providers:
+      - { name: p, type: azure-openai, baseUrl: "${baseUrl}", models: [m] }
+`;
+    assert.doesNotThrow(() =>
+      loadConfigFile(writeConfig(azure('https://acme.openai.azure.com/openai/v1/')), {}),
+    );
+    assert.throws(
+      () => loadConfigFile(writeConfig(azure('https://acme.openai.azure.com/openai/v2')), {}),
+      (error: unknown) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.providers\.0: Azure OpenAI's baseUrl path \/openai\/v2 is neither/.test(error.message),
+    );
+  });
+
   it('names a missing environment variable and never prints secrets', () => {
     const path = writeConfig(yaml(''));
     assert.throws(

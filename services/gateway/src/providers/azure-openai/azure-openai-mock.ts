@@ -3,10 +3,15 @@
  * @kordon/mock-providers, which keeps the answer logic and plays the scenarios.
  *
  * - `POST /openai/deployments/{deployment}/chat/completions?api-version=...` and
- *   `/embeddings`: the deployment must be known (else 404 `DeploymentNotFound`), `api-version`
- *   present (else 404 "Resource not found"), `api-key` (or an Entra `Authorization: Bearer`)
- *   present (else 401). The call goes to the OpenAI mock with the deployment's model and the
- *   key as a bearer token; the scenario travels in `x-mock-scenario`.
+ *   `/embeddings`, and `POST /openai/responses?api-version=...` with the deployment in the
+ *   body's `model`: `api-version` must be present (else 404 "Resource not found").
+ * - The v1 API: `POST /openai/v1/chat/completions`, `/embeddings` and `/responses`, the
+ *   deployment in the body's `model`; `api-version` is optional, `v1` or `preview` when given
+ *   (else 400).
+ * - Either way the deployment must be known (else 404 `DeploymentNotFound`) and `api-key` (or
+ *   an Entra `Authorization: Bearer`) present (else 401). The call goes to the OpenAI mock with
+ *   the deployment's model and the key as a bearer token; the scenario travels in
+ *   `x-mock-scenario`.
  * - The answer is piped back as it arrives, chunk by chunk (split frames stay split), and a
  *   reset of the OpenAI mock's connection becomes a reset of ours.
  * - Headers become Azure's: only `x-ratelimit-remaining-*` of the rate-limit set,
@@ -33,6 +38,35 @@ export interface AzureOpenAIMockOptions extends MockHttpOptions {
 }
 
 const DEPLOYMENT_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+const V1_PATH = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
+const V1_API_VERSIONS = ['v1', 'preview'];
+
+/** Where a call is for: the deployment, the OpenAI operation, the api-version it came with. */
+interface AzureCall {
+  readonly deployment: string | undefined;
+  readonly operation: string;
+  readonly apiVersion: string;
+}
+
+/** The call a request makes, or Azure's refusal of its path or api-version. */
+function azureCall(request: MockRequest): AzureCall | MockReply {
+  const notFound = azureError(404, '404', 'Resource not found');
+  if (request.method !== 'POST') return notFound;
+  const apiVersion = request.query.get('api-version');
+  const bodyModel = (request.body as { model?: unknown } | undefined)?.model;
+  const named = typeof bodyModel === 'string' ? bodyModel : undefined;
+  const v1 = V1_PATH.exec(request.path);
+  if (v1?.[1] !== undefined) {
+    if (apiVersion !== null && !V1_API_VERSIONS.includes(apiVersion))
+      return azureError(400, 'BadRequest', 'API version not supported');
+    return { deployment: named, operation: v1[1], apiVersion: apiVersion ?? 'v1' };
+  }
+  if (!apiVersion) return notFound;
+  if (request.path === '/openai/responses') return { deployment: named, operation: 'responses', apiVersion };
+  const match = DEPLOYMENT_PATH.exec(request.path);
+  if (match?.[1] === undefined || match[2] === undefined) return notFound;
+  return { deployment: match[1], operation: match[2], apiVersion };
+}
 
 function azureError(status: number, code: string, message: string): MockReply {
   return { kind: 'json', status, body: { error: { code, message } } };
@@ -45,14 +79,13 @@ const ACCESS_DENIED =
 export function startAzureOpenAIMock(options: AzureOpenAIMockOptions): Promise<MockHttpServer> {
   const openAI = new URL(options.openAIUrl);
   return startMockHttpServer((request) => {
-    const match = request.method === 'POST' ? DEPLOYMENT_PATH.exec(request.path) : null;
-    const deployment = match?.[1];
-    const operation = match?.[2];
-    if (deployment === undefined || operation === undefined)
-      return azureError(404, '404', 'Resource not found');
-    const apiVersion = request.query.get('api-version');
-    if (!apiVersion) return azureError(404, '404', 'Resource not found');
-    const model = options.deployments[deployment];
+    const call = azureCall(request);
+    if ('kind' in call) return call;
+    const { deployment, operation, apiVersion } = call;
+    const model =
+      deployment !== undefined && Object.hasOwn(options.deployments, deployment)
+        ? options.deployments[deployment]
+        : undefined;
     if (model === undefined) {
       return azureError(
         404,

@@ -1,7 +1,8 @@
 /**
  * The contract for Azure OpenAI, against Azure's URLs and headers in front of the OpenAI mock
- * (azure-openai-mock.ts): deployment paths with api-version, the api-key header, Azure's
- * rate-limit headers and error wording.
+ * (azure-openai-mock.ts): deployment paths with api-version, the v1 API (OpenAI's paths under
+ * `/openai/v1`, the deployment in the body), the api-key header, Azure's rate-limit headers
+ * and error wording.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +23,11 @@ async function startMocks(): Promise<{ openai: MockServer; azure: MockHttpServer
   const openai = await startOpenAIMock({ keys: [KEY], frameDelayMs: 3 });
   const azure = await startAzureOpenAIMock({
     openAIUrl: openai.url,
-    deployments: { 'chat-prod': 'gpt-4o-mini', 'gpt-4o': 'gpt-4o' },
+    deployments: {
+      'chat-prod': 'gpt-4o-mini',
+      'gpt-4o': 'gpt-4o',
+      'embed-prod': 'text-embedding-3-small',
+    },
   });
   return { openai, azure };
 }
@@ -33,24 +38,41 @@ const configFor = (origin: string): ProviderConfig => ({
   deployments: { 'gpt-4o-mini': 'chat-prod' },
 });
 
-providerContract('azure-openai (Azure front on the OpenAI mock)', async () => {
-  const { openai, azure } = await startMocks();
-  return {
-    adapter: azureOpenAIProvider,
-    model: 'gpt-4o-mini',
-    key: providerKey('pk-azure-1', KEY),
-    origin: azure.url,
-    config: configFor,
-    setScenario: (scenario) => azure.setScenario(scenario),
-    expectedText: (prompt) => `${REPLY_PREFIX}${prompt}`,
-    rateLimitHeaders: true,
-    keepAliveComments: true,
-    close: async () => {
-      await azure.close();
-      await openai.close();
-    },
-  };
+/** The v1 API: no api-version, the base URL as Azure gives it (with its trailing slash). */
+const v1ConfigFor = (origin: string): ProviderConfig => ({
+  baseUrl: `${origin}/openai/v1/`,
+  deployments: { 'gpt-4o-mini': 'chat-prod', 'text-embedding-3-small': 'embed-prod' },
 });
+
+async function drain(stream: AsyncIterable<unknown>): Promise<unknown[]> {
+  const events: unknown[] = [];
+  for await (const event of stream) events.push(event);
+  return events;
+}
+
+for (const [name, config] of [
+  ['azure-openai (Azure front on the OpenAI mock)', configFor],
+  ['azure-openai v1 API (Azure front on the OpenAI mock)', v1ConfigFor],
+] as const) {
+  providerContract(name, async () => {
+    const { openai, azure } = await startMocks();
+    return {
+      adapter: azureOpenAIProvider,
+      model: 'gpt-4o-mini',
+      key: providerKey('pk-azure-1', KEY),
+      origin: azure.url,
+      config,
+      setScenario: (scenario) => azure.setScenario(scenario),
+      expectedText: (prompt) => `${REPLY_PREFIX}${prompt}`,
+      rateLimitHeaders: true,
+      keepAliveComments: true,
+      close: async () => {
+        await azure.close();
+        await openai.close();
+      },
+    };
+  });
+}
 
 describe('azure-openai specifics', () => {
   let mocks: { openai: MockServer; azure: MockHttpServer };
@@ -95,6 +117,23 @@ describe('azure-openai specifics', () => {
     assert.equal(seen?.path, '/openai/deployments/gpt-4o/chat/completions');
     const body = seen?.body as { stream_options?: unknown } | undefined;
     assert.deepEqual(body?.stream_options, { include_usage: true });
+  });
+
+  it('calls the Responses API at /openai/responses with api-version, the deployment in the body', async () => {
+    const answer = await callProvider(
+      { client, adapter: azureOpenAIProvider, config: configFor(mocks.azure.url), key },
+      {
+        operation: 'responses',
+        model: 'gpt-4o-mini',
+        stream: false,
+        body: { model: 'gpt-4o-mini', input: 'hi' },
+      },
+    );
+    const seen = mocks.azure.requests.at(-1);
+    assert.equal(seen?.path, '/openai/responses');
+    assert.equal(seen?.query.get('api-version'), API_VERSION);
+    assert.equal((seen?.body as { model?: unknown } | undefined)?.model, 'chat-prod');
+    assert.equal((answer.json() as { object?: unknown }).object, 'response');
   });
 
   it('does not ask an api-version older than 2024-09-01 for stream usage (it refuses the field)', async () => {
@@ -152,7 +191,7 @@ describe('azure-openai specifics', () => {
 
   it('refuses to build a call without an api-version', () => {
     assert.deepEqual(azureOpenAIProvider.configProblems({ baseUrl: 'https://x.openai.azure.com' }), [
-      'Azure OpenAI needs an apiVersion (e.g. 2024-10-21)',
+      'Azure OpenAI needs an apiVersion (e.g. 2024-10-21), or a baseUrl ending in /openai/v1 (its v1 API)',
     ]);
     assert.throws(() =>
       azureOpenAIProvider.prepare(chatRequest(azureOpenAIProvider, 'gpt-4o', 'hi', false), {
@@ -168,5 +207,138 @@ describe('azure-openai specifics', () => {
       config: { ...configFor(mocks.azure.url), authScheme: 'bearer' },
     });
     assert.deepEqual(auth.headers, { authorization: `Bearer ${KEY}` });
+  });
+});
+
+describe('azure-openai v1 API (a base URL ending in /openai/v1)', () => {
+  let mocks: { openai: MockServer; azure: MockHttpServer };
+  let client: UpstreamClient;
+  const key = providerKey('pk-azure-1', KEY);
+  const call = (config: ProviderConfig = v1ConfigFor(mocks.azure.url)) => ({
+    client,
+    adapter: azureOpenAIProvider,
+    config,
+    key,
+  });
+  const lastSeen = () => {
+    const seen = mocks.azure.requests.at(-1);
+    assert.ok(seen, 'the mock saw the call');
+    return { ...seen, body: seen.body as Record<string, unknown> };
+  };
+
+  before(async () => {
+    mocks = await startMocks();
+    client = new UpstreamClient();
+  });
+  after(async () => {
+    await client.destroy();
+    await mocks.azure.close();
+    await mocks.openai.close();
+  });
+
+  it('calls /openai/v1/chat/completions, the deployment in the body, no api-version', async () => {
+    const answer = await callProvider(
+      call(),
+      chatRequest(azureOpenAIProvider, 'gpt-4o-mini', 'hi v1', false),
+    );
+    const seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/chat/completions');
+    assert.equal(seen.query.get('api-version'), null);
+    assert.equal(seen.body.model, 'chat-prod');
+    assert.equal(seen.headers['api-key'], KEY);
+    const json = answer.json() as { model?: unknown };
+    assert.equal(answerOf('openai', json).text, `${REPLY_PREFIX}hi v1`);
+    // The answer is Azure's as sent: its model names what the deployment runs, not the deployment.
+    assert.equal(json.model, 'gpt-4o-mini');
+  });
+
+  it('uses the model name as the deployment when none is mapped, and sends a configured api-version', async () => {
+    await callProvider(
+      call({ ...v1ConfigFor(mocks.azure.url), apiVersion: 'preview' }),
+      chatRequest(azureOpenAIProvider, 'gpt-4o', 'hi', false),
+    );
+    const seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/chat/completions');
+    assert.equal(seen.query.get('api-version'), 'preview');
+    assert.equal(seen.body.model, 'gpt-4o');
+  });
+
+  it('streams a chat answer with its usage asked as on OpenAI', async () => {
+    const events = await drain(
+      await streamProvider(call(), chatRequest(azureOpenAIProvider, 'gpt-4o-mini', 'hi', true)),
+    );
+    const seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/chat/completions');
+    assert.equal(seen.body.model, 'chat-prod');
+    assert.deepEqual(seen.body.stream_options, { include_usage: true });
+    assert.ok(events.some((event) => (event as { usage?: unknown }).usage));
+    assert.equal(azureOpenAIProvider.streamUsage(v1ConfigFor(mocks.azure.url)), 'stream_options');
+    assert.equal(azureOpenAIProvider.outputLimitField(v1ConfigFor(mocks.azure.url)), 'max_completion_tokens');
+  });
+
+  it('calls /openai/v1/embeddings with the deployment in the body', async () => {
+    const answer = await callProvider(call(), {
+      operation: 'embeddings',
+      model: 'text-embedding-3-small',
+      stream: false,
+      body: { model: 'text-embedding-3-small', input: ['one', 'two'] },
+    });
+    const seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/embeddings');
+    assert.equal(seen.body.model, 'embed-prod');
+    const json = answer.json() as { data: unknown[]; usage: { prompt_tokens: number } };
+    assert.equal(json.data.length, 2);
+    assert.ok(json.usage.prompt_tokens > 0);
+  });
+
+  it('calls /openai/v1/responses with the deployment in the body, plain and streamed', async () => {
+    const request = (stream: boolean) => ({
+      operation: 'responses' as const,
+      model: 'gpt-4o-mini',
+      stream,
+      body: { model: 'gpt-4o-mini', input: 'hi responses' },
+    });
+    const answer = await callProvider(call(), request(false));
+    let seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/responses');
+    assert.equal(seen.query.get('api-version'), null);
+    assert.equal(seen.body.model, 'chat-prod');
+    assert.equal((answer.json() as { object?: unknown }).object, 'response');
+    const events = await drain(await streamProvider(call(), request(true)));
+    seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/responses');
+    assert.equal(seen.body.model, 'chat-prod');
+    assert.equal(seen.body.stream, true);
+    assert.equal((events.at(-1) as { type?: unknown }).type, 'response.completed');
+  });
+
+  it('takes a v1 base URL without apiVersion, and refuses one that is neither API', () => {
+    const problems = (baseUrl: string, apiVersion?: string) =>
+      azureOpenAIProvider.configProblems({ baseUrl, ...(apiVersion && { apiVersion }) });
+    assert.deepEqual(problems('https://x.openai.azure.com/openai/v1'), []);
+    assert.deepEqual(problems('https://x.openai.azure.com/openai/v1/'), []);
+    assert.deepEqual(problems('https://x.openai.azure.com/openai/v1/', 'preview'), []);
+    assert.deepEqual(problems('https://proxy.example.test/azure/openai/v1'), []);
+    assert.deepEqual(problems('https://x.openai.azure.com/openai/v1', '2024-10-21'), [
+      "Azure OpenAI's v1 API takes apiVersion v1 or preview (or none), not 2024-10-21",
+    ]);
+    for (const path of ['/openai/v2', '/openai/v1/chat/completions', '/openai/deployments/gpt4o']) {
+      assert.deepEqual(
+        problems(`https://x.openai.azure.com${path}/`, '2024-10-21'),
+        [
+          `Azure OpenAI's baseUrl path ${path} is neither the resource (https://{resource}.openai.azure.com) ` +
+            'nor its v1 API (https://{resource}.openai.azure.com/openai/v1)',
+        ],
+        path,
+      );
+    }
+    assert.throws(
+      () =>
+        azureOpenAIProvider.prepare(chatRequest(azureOpenAIProvider, 'gpt-4o', 'hi', false), {
+          baseUrl: 'https://x.openai.azure.com/openai/v2',
+          apiVersion: '2024-10-21',
+        }),
+      (error: unknown) => isUpstreamError(error, 'upstream_target_refused'),
+    );
   });
 });

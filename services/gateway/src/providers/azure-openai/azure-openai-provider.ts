@@ -1,18 +1,27 @@
 /**
- * Azure OpenAI: the OpenAI dialect at deployment URLs,
- * `{resource}/openai/deployments/{deployment}/chat/completions?api-version=...` (and
- * `/embeddings`), plus the Responses API at `/openai/responses?api-version=...` where the
- * body's `model` is the deployment. The deployment comes from the configuration's map
- * (model -> deployment) or is the model name itself, and enters the path only through the
- * path guard. Auth with the `api-key` header, or a bearer Entra ID token
- * (`authScheme: bearer`). `api-version` is required. Azure lists base models, not
+ * Azure OpenAI: the OpenAI dialect in two APIs, told apart by the base URL.
+ *
+ * - Deployment URLs (a base URL of the resource, or a proxy in front of it):
+ *   `{resource}/openai/deployments/{deployment}/chat/completions?api-version=...` (and
+ *   `/embeddings`), plus the Responses API at `/openai/responses?api-version=...` where the
+ *   body's `model` is the deployment. `api-version` is required.
+ * - The v1 API (GA since August 2025), a base URL ending in `/openai/v1`: OpenAI's own paths
+ *   under it (`/chat/completions`, `/embeddings`, `/responses`), the deployment in the body's
+ *   `model`, and no monthly `api-version` (Azure "API version lifecycle"; the v1 reference
+ *   takes an optional `api-version` of `v1` or `preview`, sent only when configured).
+ *
+ * The deployment comes from the configuration's map (model -> deployment) or is the model name
+ * itself, and enters a path only through the path guard. Answers are forwarded as Azure sends
+ * them, its `model` naming the version the deployment runs. Auth with the `api-key` header,
+ * or a bearer Entra ID token (`authScheme: bearer`). Azure lists base models, not
  * deployments, so `models` is not served (the gateway lists the configured models).
  * Rate-limit headers: `x-ratelimit-remaining-*` only; 429s carry `retry-after-ms`.
  */
 import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
-import { type BaseUrl, pathSegment, upstreamTarget } from '../../upstream/upstream-target.js';
+import { UpstreamError } from '../../upstream/upstream-error.js';
+import { type BaseUrl, parseBaseUrl, pathSegment, upstreamTarget } from '../../upstream/upstream-target.js';
 import { openAIErrorInfo } from '../openai/openai-error.js';
-import { bearerAuth, openAIStyleBody } from '../openai/openai-provider.js';
+import { bearerAuth, OPENAI_PATHS, openAIStyleBody } from '../openai/openai-provider.js';
 import {
   baseUrlOf,
   baseUrlProblems,
@@ -46,17 +55,73 @@ export function azureDeployment(model: string, config: ProviderConfig): string {
   return pathSegment(mapped ?? model, 'deployment');
 }
 
-/** `/openai` is part of Azure's paths; a base URL that already ends with it is accepted. */
+/** `/openai` is part of Azure's deployment paths; a base URL that already ends with it is accepted. */
 function openAIRoot(base: BaseUrl): string {
   return base.basePath.endsWith('/openai') ? '' : '/openai';
 }
 
+/** Which of Azure's APIs a base URL is for. */
+type AzureApi = 'v1' | 'deployments';
+
+const V1_API_PATH = /\/openai\/v1$/;
+/**
+ * A base path already past `/openai` into a version or an operation (`/openai/v2`,
+ * `/openai/v1/chat/completions`, a deployment's own URL): the paths built on it would not exist.
+ */
+const BUILT_ON_PATH = /\/openai\/(?:v\d[^/]*|deployments|responses|chat|embeddings)(?:\/|$)/;
+
+/** The API a base path (without its trailing slash) is for; undefined when it is for neither. */
+function azureApiOf(basePath: string): AzureApi | undefined {
+  if (V1_API_PATH.test(basePath)) return 'v1';
+  return BUILT_ON_PATH.test(basePath) ? undefined : 'deployments';
+}
+
+function apiProblem(basePath: string): string {
+  return (
+    `Azure OpenAI's baseUrl path ${basePath} is neither the resource (https://{resource}.openai.azure.com) ` +
+    'nor its v1 API (https://{resource}.openai.azure.com/openai/v1)'
+  );
+}
+
+/** The `api-version` values the v1 API takes (its REST reference: `v1` or `preview`, optional). */
+const V1_API_VERSIONS: readonly string[] = ['v1', 'preview'];
+
+/** The configured base URL's path; undefined without one that parses (baseUrlProblems says why). */
+function configuredBasePath(config: ProviderConfig): string | undefined {
+  if (config.baseUrl === undefined) return undefined;
+  try {
+    return parseBaseUrl(config.baseUrl).basePath;
+  } catch {
+    return undefined;
+  }
+}
+
+function apiProblems(config: ProviderConfig): string[] {
+  const basePath = configuredBasePath(config);
+  if (basePath === undefined) return [];
+  const api = azureApiOf(basePath);
+  if (api === undefined) return [apiProblem(basePath)];
+  if (api === 'deployments') {
+    return config.apiVersion
+      ? []
+      : [
+          'Azure OpenAI needs an apiVersion (e.g. 2024-10-21), or a baseUrl ending in /openai/v1 (its v1 API)',
+        ];
+  }
+  return config.apiVersion === undefined || V1_API_VERSIONS.includes(config.apiVersion)
+    ? []
+    : [`Azure OpenAI's v1 API takes apiVersion v1 or preview (or none), not ${config.apiVersion}`];
+}
+
 /**
  * Azure honours `stream_options.include_usage` since api-version 2024-09-01-preview (GA
- * 2024-10-21); older versions refuse the field with a 400, which would fail every stream:
- * they are not asked, and a stream's usage is then counted with the tokenizer.
+ * 2024-10-21), and on the v1 API as OpenAI does; older versions refuse the field with a 400,
+ * which would fail every stream: they are not asked, and a stream's usage is then counted
+ * with the tokenizer.
  */
 export function azureStreamUsage(config: ProviderConfig): StreamUsage {
+  const basePath = configuredBasePath(config);
+  if (basePath !== undefined && azureApiOf(basePath) === 'v1') return 'stream_options';
   const date = /^(\d{4}-\d{2}-\d{2})/.exec(config.apiVersion ?? '')?.[1];
   return date !== undefined && date < '2024-09-01' ? 'never' : 'stream_options';
 }
@@ -64,28 +129,33 @@ export function azureStreamUsage(config: ProviderConfig): StreamUsage {
 function prepare(request: OperationRequest, config: ProviderConfig): PreparedRequest {
   const { operation, stream } = request;
   if (!isAzureOperation(operation)) throw unsupportedOperation(AZURE.name, operation);
-  if (!config.apiVersion) throw unsupportedOperation(`${AZURE.name} without an apiVersion`, operation);
   const base = baseUrlOf(AZURE, config);
-  const deployment = azureDeployment(request.model, config);
-  const root = openAIRoot(base);
-  const query = { 'api-version': config.apiVersion };
-  const streamed = stream && operation !== 'embeddings';
-  if (operation === 'responses') {
-    return prepareJsonCall(
-      {
-        target: upstreamTarget(base, `${root}/responses`, query),
-        streamed,
-        body: JSON.stringify({ ...request.body, model: deployment, stream }),
-      },
-      config,
-    );
+  const api = azureApiOf(base.basePath);
+  if (api === undefined) {
+    throw new UpstreamError('upstream_target_refused', apiProblem(base.basePath), { phase: 'connect' });
   }
-  const path = operation === 'chat' ? '/chat/completions' : '/embeddings';
+  if (api === 'deployments' && !config.apiVersion) {
+    throw unsupportedOperation(`${AZURE.name} without an apiVersion`, operation);
+  }
+  const deployment = azureDeployment(request.model, config);
+  const query = { 'api-version': config.apiVersion };
+  // The v1 API, and the Responses API on either, name the deployment in the body's model.
+  const named = api === 'v1' || operation === 'responses';
+  const body = openAIStyleBody(
+    named ? { ...request, body: { ...request.body, model: deployment } } : request,
+    azureStreamUsage(config),
+  );
+  const path =
+    api === 'v1'
+      ? OPENAI_PATHS[operation]
+      : operation === 'responses'
+        ? `${openAIRoot(base)}/responses`
+        : `${openAIRoot(base)}/deployments/${deployment}${OPENAI_PATHS[operation]}`;
   return prepareJsonCall(
     {
-      target: upstreamTarget(base, `${root}/deployments/${deployment}${path}`, query),
-      streamed,
-      body: openAIStyleBody(request, azureStreamUsage(config)),
+      target: upstreamTarget(base, path, query),
+      streamed: stream && operation !== 'embeddings',
+      body,
     },
     config,
   );
@@ -100,11 +170,11 @@ export const azureOpenAIProvider = {
   supports: (operation) => isAzureOperation(operation),
   configProblems: (config) => [
     ...baseUrlProblems(AZURE, config),
-    ...(config.apiVersion ? [] : ['Azure OpenAI needs an apiVersion (e.g. 2024-10-21)']),
+    ...apiProblems(config),
     ...foreignOptionProblems(AZURE.name, config, ['apiVersion', 'deployments', 'authScheme']),
   ],
   streamUsage: azureStreamUsage,
-  // `max_completion_tokens` came with the same api-versions as stream usage.
+  // `max_completion_tokens` came with the same api-versions as stream usage (and is on v1).
   outputLimitField: (config) =>
     azureStreamUsage(config) === 'never' ? 'max_tokens' : 'max_completion_tokens',
   prepare,
