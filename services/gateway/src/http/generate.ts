@@ -52,6 +52,7 @@ import {
 } from './key-choice.js';
 import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
+import { offeredToolFees } from './openai-only-exchanges.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
 
@@ -616,25 +617,27 @@ function estimateOf(
   const claude = route.provider.type === 'anthropic';
   const usOnly = claude && body.inference_geo === 'us';
   const fast = claude && body.speed === 'fast';
-  const priced = price(
-    deps,
-    outcome,
-    {
-      inputTokens,
-      outputTokens,
-      cachedInputTokens: 0,
-      ...(tier && { serviceTier: tier }),
-      ...(usOnly && { inferenceGeo: 'us' as const }),
-      ...(fast && { speed: 'fast' as const }),
-    },
-    route,
-  );
-  return {
-    bound,
-    usd: priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null,
+  // OpenAI's built-in tools billed apiece: one call of each search tool offered; a tool billed
+  // in a way Kordon cannot price is a cost no USD budget can hold (decision 0014).
+  const tools = offeredToolFees(outcome.endpoint, body, route.model);
+  if (tools.unpriced !== undefined)
+    return { bound, usd: null, unpriced: tools.unpriced, inputTokens, outputTokens };
+  const usage: NormalisedUsage = {
     inputTokens,
     outputTokens,
+    cachedInputTokens: 0,
+    ...(tier && { serviceTier: tier }),
+    ...(usOnly && { inferenceGeo: 'us' as const }),
+    ...(fast && { speed: 'fast' as const }),
   };
+  const priced = price(deps, outcome, { ...usage, ...tools.usage }, route);
+  const usd = priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null;
+  // A model priced for its tokens but not for the searches it is offered (an org's own model).
+  const unpriced =
+    usd === null && tools.offered !== undefined && price(deps, outcome, usage, route).currency === 'USD'
+      ? `${route.model} has no price for ${tools.offered} calls; send the request without them`
+      : undefined;
+  return { bound, usd, ...(unpriced && { unpriced }), inputTokens, outputTokens };
 }
 
 function exactInputTokens(

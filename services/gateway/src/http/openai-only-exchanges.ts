@@ -124,6 +124,162 @@ function responsesUsageOf(value: unknown): NormalisedUsage | undefined {
   return usage;
 }
 
+/**
+ * The calls of OpenAI's built-in tools an answer is billed apiece for (pricing page, "Built-in
+ * tools"): its completed `web_search_call` items whose action is a `search` (opening a page
+ * or finding in it is no billed call, the web search guide; a `web_search_preview` item may
+ * name no action), and its completed `file_search_call` items.
+ */
+interface ToolCalls {
+  webSearches: number;
+  fileSearches: number;
+}
+
+function countToolCall(calls: ToolCalls, item: unknown): void {
+  const call = item as { type?: unknown; status?: unknown; action?: { type?: unknown } | null } | null;
+  if (call?.status !== 'completed') return;
+  if (call.type === 'web_search_call') {
+    const action = call.action?.type;
+    if (action === undefined || action === 'search') calls.webSearches++;
+  } else if (call.type === 'file_search_call') calls.fileSearches++;
+}
+
+/** The billed tool calls of a response's `output`; undefined when it has none to read. */
+function toolCallsOf(output: unknown): ToolCalls | undefined {
+  if (!Array.isArray(output)) return undefined;
+  const calls = { webSearches: 0, fileSearches: 0 };
+  for (const item of output) countToolCall(calls, item);
+  return calls;
+}
+
+const PREVIEW_SEARCH = /^web_search_preview/;
+
+/** Whether a Responses request offers the older `web_search_preview` tool (`_2025_03_11` too). */
+function offersPreviewSearch(tools: unknown): boolean {
+  return Array.isArray(tools) && tools.some((tool) => PREVIEW_SEARCH.test(String(tool?.type)));
+}
+
+/**
+ * The usage with the tool calls the answer was billed for. A search item does not say which
+ * web search tool ran it: with `web_search_preview` offered, every search is taken as its
+ * (priced at the preview's rate, the higher one where the two differ).
+ */
+function withToolCalls(
+  usage: NormalisedUsage,
+  calls: ToolCalls | undefined,
+  preview: boolean,
+): NormalisedUsage {
+  if (calls === undefined || (calls.webSearches === 0 && calls.fileSearches === 0)) return usage;
+  const billed = { ...usage };
+  if (calls.webSearches > 0) billed.webSearches = calls.webSearches;
+  if (calls.webSearches > 0 && preview) billed.webSearchPreviews = calls.webSearches;
+  if (calls.fileSearches > 0) billed.fileSearches = calls.fileSearches;
+  return billed;
+}
+
+/**
+ * Responses tools that cost tokens only (run by the caller, or by the model without a fee of
+ * their own); the searches are priced apiece; any other is billed in a way the gateway cannot
+ * price (code_interpreter and a hosted shell per container, image_generation at the image
+ * model's rates, tools it does not know).
+ */
+const TOKEN_ONLY_TOOLS = new Set([
+  'function',
+  'custom',
+  'namespace',
+  'mcp',
+  'local_shell',
+  'apply_patch',
+  'computer',
+  'computer_use_preview',
+  'tool_search',
+]);
+
+const UNPRICED_TOOL_BILLING = new Map([
+  ['code_interpreter', 'is billed per container'],
+  ['image_generation', "is billed at the image model's rates"],
+  ['shell', 'in a hosted container is billed per container'],
+]);
+
+/** The Chat Completions models that search the web for every request (`gpt-4o-search-preview`, `gpt-5-search-api`). */
+const SEARCH_MODEL = /-search-(?:preview|api)(?:$|-)/i;
+
+/** What a request's tools may be billed apiece, for admission's estimate (`estimateOf`). */
+export interface OfferedToolFees {
+  /** One call of each search tool offered: a request that offers one is estimated to search once. */
+  readonly usage: Pick<NormalisedUsage, 'webSearches' | 'webSearchPreviews' | 'fileSearches'>;
+  /** The priced tools offered (`web_search, file_search`), to name them when the model has no price for them. */
+  readonly offered?: string;
+  /**
+   * Why the request's fees cannot be priced (a tool billed in a way the gateway cannot price):
+   * a USD budget cannot hold it (decision 0014).
+   */
+  readonly unpriced?: string;
+}
+
+const NO_TOOL_FEES: OfferedToolFees = { usage: {} };
+
+/**
+ * The fees of the built-in tools a request offers: OpenAI's Responses tools (searches priced
+ * apiece, others unpriced) and Chat Completions' web search (`web_search_options`, the search
+ * models), whose answer does not say how many searches it ran, so it cannot be priced.
+ */
+export function offeredToolFees(
+  endpoint: string,
+  body: Record<string, unknown>,
+  model: string,
+): OfferedToolFees {
+  if (endpoint === 'chat.completions') {
+    if (body.web_search_options != null)
+      return {
+        usage: {},
+        unpriced:
+          'web search (`web_search_options`) is billed per search, which a Chat Completions answer does not count; search with the Responses API (its `web_search` tool)',
+      };
+    return SEARCH_MODEL.test(model)
+      ? {
+          usage: {},
+          unpriced: `${model} searches the web for every request, billed per search, which a Chat Completions answer does not count; search with the Responses API (its \`web_search\` tool)`,
+        }
+      : NO_TOOL_FEES;
+  }
+  if (endpoint !== 'responses' || !Array.isArray(body.tools)) return NO_TOOL_FEES;
+  let web = false;
+  let preview = false;
+  let file = false;
+  for (const tool of body.tools as Array<Record<string, unknown> | null>) {
+    const type = tool?.type;
+    if (typeof type !== 'string' || TOKEN_ONLY_TOOLS.has(type)) continue;
+    if (type.startsWith('web_search')) {
+      web = true;
+      preview ||= PREVIEW_SEARCH.test(type);
+    } else if (type === 'file_search') file = true;
+    else if (type === 'shell' && hostedShell(tool?.environment) === false) continue;
+    else
+      return {
+        usage: {},
+        unpriced: `the ${type.slice(0, 64)} tool ${UNPRICED_TOOL_BILLING.get(type) ?? 'may be billed apart'}, which the gateway cannot price; send the request without it`,
+      };
+  }
+  if (!web && !file) return NO_TOOL_FEES;
+  return {
+    usage: {
+      ...(web && { webSearches: 1 }),
+      ...(preview && { webSearchPreviews: 1 }),
+      ...(file && { fileSearches: 1 }),
+    },
+    offered: [web && (preview ? 'web_search_preview' : 'web_search'), file && 'file_search']
+      .filter(Boolean)
+      .join(', '),
+  };
+}
+
+/** Whether a `shell` tool runs in a container OpenAI hosts (and bills): any environment but the caller's own. */
+function hostedShell(environment: unknown): boolean {
+  if (environment === undefined || environment === null) return false;
+  return (environment as { type?: unknown }).type !== 'local';
+}
+
 /** Stream events whose `delta` is output the model produced (text, a refusal, tool arguments). */
 const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.output_text.delta',
@@ -187,6 +343,7 @@ export const planResponsesExchange: ExchangePlanner = (
   // The tier the answer names prices it only at OpenAI (and Azure); another server's tiers are its own.
   const pricedTier = (tier: unknown) => (pricesByServiceTier(adapter) ? tier : undefined);
   const stallMs = callerStallMs(route);
+  const previewSearch = offersPreviewSearch(body.tools);
   const counted = (outputText: string): NormalisedUsage => ({
     inputTokens: countOpenAiResponses(body, route.model).tokens,
     outputTokens: countTextTokens(outputText, route.model).tokens,
@@ -206,7 +363,11 @@ export const planResponsesExchange: ExchangePlanner = (
       return {
         text: JSON.stringify(json),
         usage: withServiceTier(
-          responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
+          withToolCalls(
+            responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
+            toolCallsOf((json as { output?: unknown }).output),
+            previewSearch,
+          ),
           pricedTier(json?.service_tier),
         ),
         ...(typeof json?.id === 'string' && { storedId: json.id }),
@@ -221,6 +382,8 @@ export const planResponsesExchange: ExchangePlanner = (
       const facts: { finishReasons: string[]; responseId?: string } = { finishReasons: [] };
       /** Output deltas, kept by reference; joined only if no usage comes. */
       const output: string[] = [];
+      /** Billed tool calls of the items done so far; the terminator's whole output replaces them. */
+      let toolCalls: ToolCalls = { webSearches: 0, fileSearches: 0 };
       let finished = false;
       /** Why the provider failed the response (`response.failed`), as the request is recorded. */
       let failure: AnswerFailure | undefined;
@@ -235,21 +398,34 @@ export const planResponsesExchange: ExchangePlanner = (
             serviceTier = response?.service_tier;
           } else if (type === 'response.completed' || type === 'response.incomplete') {
             finished = true;
-            const response = (event as { response?: { usage?: unknown; service_tier?: unknown } }).response;
+            const response = (
+              event as { response?: { usage?: unknown; service_tier?: unknown; output?: unknown } }
+            ).response;
             usage = responsesUsageOf(response?.usage);
             serviceTier = response?.service_tier ?? serviceTier;
+            toolCalls = toolCallsOf(response?.output) ?? toolCalls;
+          } else if (type === 'response.output_item.done') {
+            countToolCall(toolCalls, (event as { item?: unknown }).item);
           } else if (type === 'response.failed') {
             // The stream's terminator for a failed response: the caller's SDK reads the reason
             // from it (`finalResponse()` resolves with status "failed" and `error`), so it ends
             // the stream as it is, and the request is recorded failed for that reason.
             finished = true;
             const response = (
-              event as { response?: { usage?: unknown; service_tier?: unknown; error?: { code?: unknown } } }
+              event as {
+                response?: {
+                  usage?: unknown;
+                  service_tier?: unknown;
+                  output?: unknown;
+                  error?: { code?: unknown };
+                };
+              }
             ).response;
             failure = responseFailureCode(response?.error?.code);
             // A failed response still says what it used (and was billed): that, not a count.
             usage = responsesUsageOf(response?.usage) ?? usage;
             serviceTier = response?.service_tier ?? serviceTier;
+            toolCalls = toolCallsOf(response?.output) ?? toolCalls;
           } else if (type === 'error') {
             broken = 'the provider reported a failure';
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
@@ -267,7 +443,11 @@ export const planResponsesExchange: ExchangePlanner = (
         // before the upstream closes changes nothing.
         if (!finished) broken = error instanceof Error ? error.message : String(error);
       }
-      usage = withServiceTier(usage ?? counted(output.join('')), pricedTier(serviceTier));
+      // The searches it ran are billed however the stream ended.
+      usage = withServiceTier(
+        withToolCalls(usage ?? counted(output.join('')), toolCalls, previewSearch),
+        pricedTier(serviceTier),
+      );
       // What was produced, for the request log (joined only if the org logs text).
       const outputText = () => output.join('');
       if (res.destroyed) {

@@ -3,7 +3,12 @@ import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { openAIProvider } from '../providers/openai/openai-provider.js';
 import type { ProviderEventStream } from '../providers/provider-call.js';
-import { embeddingsUsageAtEnd, planResponsesExchange, responseFailureCode } from './openai-only-exchanges.js';
+import {
+  embeddingsUsageAtEnd,
+  offeredToolFees,
+  planResponsesExchange,
+  responseFailureCode,
+} from './openai-only-exchanges.js';
 import type { Route } from './route-model.js';
 
 const answer = (usage: object, vectors = 3) => ({
@@ -163,4 +168,160 @@ test('a response.failed is recorded by its error code: the provider failing, lim
   assert.equal(responseFailureCode('image_too_large'), 'upstream_rejected');
   assert.equal(responseFailureCode(undefined), 'upstream_unavailable');
   assert.equal(responseFailureCode(42), 'upstream_unavailable');
+});
+
+const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
+const responsesExchange = (body: Record<string, unknown>) => {
+  const exchange = planResponsesExchange(
+    'openai',
+    openAIProvider,
+    {},
+    { model: 'gpt-4o-mini', ...body },
+    route,
+    'req_t',
+    body.stream === true,
+  );
+  assert.ok(exchange);
+  return exchange;
+};
+const searched = (status: string, action?: object) => ({
+  type: 'web_search_call',
+  id: 'ws',
+  status,
+  ...(action && { action }),
+});
+const toolOutput = [
+  searched('completed', { type: 'search', query: 'a' }),
+  searched('completed'), // web_search_preview's items may name no action
+  searched('completed', { type: 'open_page', url: 'https://a.test' }),
+  searched('completed', { type: 'find', pattern: 'x' }),
+  searched('failed', { type: 'search', query: 'b' }),
+  { type: 'file_search_call', id: 'fs', status: 'completed', queries: ['a'] },
+  { type: 'file_search_call', id: 'fs2', status: 'searching', queries: ['b'] },
+  { type: 'code_interpreter_call', id: 'ci', status: 'completed', code: '1+1' },
+];
+const answered = (output: unknown[]) =>
+  ({
+    json: () => ({ object: 'response', id: 'resp_t', output, usage: { input_tokens: 10, output_tokens: 5 } }),
+    redact: (text: string) => text,
+  }) as unknown as Parameters<ReturnType<typeof responsesExchange>['answer']>[0];
+
+test("a Responses answer's billed tool calls: completed searches (a page opened or searched is none), completed file searches", () => {
+  const usage = responsesExchange({ tools: [{ type: 'web_search' }] }).answer(answered(toolOutput)).usage;
+  assert.equal(usage?.webSearches, 2);
+  assert.equal(usage?.webSearchPreviews, undefined);
+  assert.equal(usage?.fileSearches, 1);
+  // Offered web_search_preview: its searches are priced at its rate.
+  const preview = responsesExchange({ tools: [{ type: 'web_search_preview_2025_03_11' }] }).answer(
+    answered(toolOutput),
+  );
+  assert.equal(preview.usage?.webSearchPreviews, 2);
+  // No calls: nothing added.
+  const plain = responsesExchange({}).answer(answered([])).usage;
+  assert.deepEqual(plain, { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 });
+});
+
+test('a Responses stream cut before its terminator is charged the searches of the items it finished', async () => {
+  const events = [
+    { type: 'response.created', response: { id: 'resp_c' } },
+    ...toolOutput.map((item) => ({ type: 'response.output_item.done', item })),
+  ];
+  const stream = {
+    status: 200,
+    headers: {},
+    cancel: () => {},
+    redact: (text: string) => text,
+    async *[Symbol.asyncIterator]() {
+      yield* events;
+      throw new Error('reset');
+    },
+  } as unknown as ProviderEventStream;
+  const res = {
+    destroyed: false,
+    writeHead: () => res,
+    write: () => true,
+    end: () => {},
+  } as unknown as ServerResponse;
+  let settled: { webSearches?: number; fileSearches?: number } | undefined;
+  await responsesExchange({ stream: true, tools: [{ type: 'web_search' }] }).stream(
+    stream,
+    res,
+    {},
+    (usage, end) => {
+      assert.equal(end, 'interrupted');
+      settled = usage;
+    },
+  );
+  assert.equal(settled?.webSearches, 2);
+  assert.equal(settled?.fileSearches, 1);
+});
+
+test('the tools a request offers: searches estimated at one call each, a tool the gateway cannot price named', () => {
+  assert.deepEqual(
+    offeredToolFees('responses', { tools: [{ type: 'function', name: 'f' }, { type: 'mcp' }] }, 'gpt-4o'),
+    {
+      usage: {},
+    },
+  );
+  assert.deepEqual(
+    offeredToolFees(
+      'responses',
+      { tools: [{ type: 'web_search' }, { type: 'file_search', vector_store_ids: [] }] },
+      'gpt-4o',
+    ),
+    { usage: { webSearches: 1, fileSearches: 1 }, offered: 'web_search, file_search' },
+  );
+  assert.deepEqual(offeredToolFees('responses', { tools: [{ type: 'web_search_preview' }] }, 'gpt-4o'), {
+    usage: { webSearches: 1, webSearchPreviews: 1 },
+    offered: 'web_search_preview',
+  });
+  assert.match(
+    offeredToolFees(
+      'responses',
+      { tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] },
+      'gpt-4o',
+    ).unpriced ?? '',
+    /^the code_interpreter tool is billed per container/,
+  );
+  assert.match(
+    offeredToolFees('responses', { tools: [{ type: 'image_generation' }] }, 'gpt-4o').unpriced ?? '',
+    /image model/,
+  );
+  assert.match(
+    offeredToolFees('responses', { tools: [{ type: 'brand_new_tool' }] }, 'gpt-4o').unpriced ?? '',
+    /may be billed apart/,
+  );
+  // A shell is the caller's own unless it runs in a container OpenAI hosts.
+  assert.equal(offeredToolFees('responses', { tools: [{ type: 'shell' }] }, 'gpt-5').unpriced, undefined);
+  assert.equal(
+    offeredToolFees('responses', { tools: [{ type: 'shell', environment: { type: 'local' } }] }, 'gpt-5')
+      .unpriced,
+    undefined,
+  );
+  assert.match(
+    offeredToolFees(
+      'responses',
+      { tools: [{ type: 'shell', environment: { type: 'container_auto' } }] },
+      'gpt-5',
+    ).unpriced ?? '',
+    /hosted container/,
+  );
+  // Chat Completions' web search: its answer says nothing of the searches it ran.
+  assert.match(
+    offeredToolFees('chat.completions', { web_search_options: {} }, 'gpt-4o').unpriced ?? '',
+    /web_search_options/,
+  );
+  assert.match(
+    offeredToolFees('chat.completions', {}, 'gpt-4o-mini-search-preview').unpriced ?? '',
+    /searches the web/,
+  );
+  assert.match(
+    offeredToolFees('chat.completions', {}, 'gpt-5-search-api-2025-10-14').unpriced ?? '',
+    /searches the web/,
+  );
+  assert.deepEqual(offeredToolFees('chat.completions', {}, 'gpt-4o'), { usage: {} });
+  assert.deepEqual(
+    offeredToolFees('messages', { tools: [{ type: 'code_interpreter' }] }, 'claude-sonnet-4-5'),
+    { usage: {} },
+  );
 });

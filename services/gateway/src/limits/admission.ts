@@ -52,6 +52,11 @@ export interface AdmissionEstimate {
   readonly bound: boolean;
   /** USD in 10^-12 units; null when the model has no USD price (the budget cannot hold it). */
   readonly usd: bigint | null;
+  /**
+   * Why `usd` is null when the model is not the reason: a fee the gateway cannot price (a
+   * provider tool billed per container), said in the refusal.
+   */
+  readonly unpriced?: string | undefined;
   readonly inputTokens: number;
   /** max_tokens of the request, or a capped default. */
   readonly outputTokens: number;
@@ -431,7 +436,9 @@ export class LimitsEnforcer {
           'budget_usd',
           ref,
           403,
-          `${subject.model} has no price in USD, so the USD budget of this ${label(ref)} cannot hold its requests; an admin can price it in the org's prices`,
+          expected.unpriced !== undefined
+            ? `the USD budget of this ${label(ref)} cannot hold this request: ${expected.unpriced}`
+            : `${subject.model} has no price in USD, so the USD budget of this ${label(ref)} cannot hold its requests; an admin can price it in the org's prices`,
         );
       }
       const estimate = expected.usd;

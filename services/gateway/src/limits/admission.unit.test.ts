@@ -218,6 +218,28 @@ describe('LimitsEnforcer', () => {
     );
   });
 
+  it('a USD budget refuses a request whose tool fee cannot be priced, saying so', () => {
+    const { limits } = enforcer(
+      registryWith([{ scope: 'team', scopeId: 'tm_1', limits: { budget: { usd: '5', period: '1mo' } } }]),
+    );
+    const unpricedTool = () => ({
+      bound: false,
+      usd: null,
+      unpriced:
+        'the code_interpreter tool is billed per container, which the gateway cannot price; send the request without it',
+      inputTokens: 100,
+      outputTokens: 100,
+    });
+    const refused = limits.admit(subject({ model: 'gpt-4o-mini' }), unpricedTool, T0);
+    assert.ok(!refused.ok);
+    assert.equal(refused.reason, 'budget_usd');
+    assert.equal(refused.status, 403);
+    assert.equal(
+      refused.message,
+      'the USD budget of this team cannot hold this request: the code_interpreter tool is billed per container, which the gateway cannot price; send the request without it',
+    );
+  });
+
   it('renews at the period boundary with one LimitReset of a deterministic id', () => {
     const { limits, emitted } = enforcer(
       registryWith([

@@ -24,8 +24,10 @@ import type { ModelPrice, PriceTier } from './price-schema.js';
  *   cost(write)   = cacheWriteTokens   * (cacheWrite ?? input)               / unitTokens
  *                 + cacheWrite1hTokens * (cacheWrite1h ?? cacheWrite ?? input) / unitTokens
  *   cost(output)  = outputTokens       * output                              / unitTokens
- *   cost(search)  = webSearches        * webSearch                           / 1000
- *                   (server-side web searches, priced per thousand whatever unitTokens is)
+ *   cost(search)  = (webSearches - webSearchPreviews) * webSearch           / 1000
+ *                 + webSearchPreviews  * (webSearchPreview ?? webSearch)     / 1000
+ *   cost(files)   = fileSearches       * fileSearch                          / 1000
+ *                   (server-side tool calls, priced per thousand whatever unitTokens is)
  *
  * Each part is rounded half-up to COST_SCALE (10) decimal places, and the total is the sum
  * of the rounded parts, so a report's breakdown always adds up to its total. Amounts are
@@ -58,8 +60,12 @@ export interface TokenUsage {
   readonly cachedAudioInputTokens?: number;
   /** Part of outputTokens spent on reasoning; priced as output, kept for reports. */
   readonly reasoningTokens?: number;
-  /** Web searches the provider ran for the request (Claude's web search tool), billed apiece. */
+  /** Web searches the provider ran for the request (Claude's and OpenAI's web search tools), billed apiece. */
   readonly webSearches?: number;
+  /** Part of webSearches run by OpenAI's `web_search_preview` tool (its own price on some models). */
+  readonly webSearchPreviews?: number;
+  /** Calls of OpenAI's `file_search` tool, billed apiece. */
+  readonly fileSearches?: number;
   /**
    * The service tier that billed the tokens when not the standard one. `computeCost` prices
    * the rates it is given; the price book picks the tier's (`PriceBook.priceRequest`).
@@ -78,7 +84,9 @@ export interface CostBreakdown {
   readonly cachedInput: string;
   readonly cacheWrite: string;
   readonly output: string;
+  /** Web searches, `web_search_preview`'s at their own price included. */
   readonly webSearch: string;
+  readonly fileSearch: string;
 }
 
 export interface Cost {
@@ -110,7 +118,9 @@ export function checkUsage(usage: TokenUsage): string | null {
     (usage.audioInputTokens === undefined || isCount(usage.audioInputTokens)) &&
     (usage.cachedAudioInputTokens === undefined || isCount(usage.cachedAudioInputTokens)) &&
     (usage.reasoningTokens === undefined || isCount(usage.reasoningTokens)) &&
-    (usage.webSearches === undefined || isCount(usage.webSearches));
+    (usage.webSearches === undefined || isCount(usage.webSearches)) &&
+    (usage.webSearchPreviews === undefined || isCount(usage.webSearchPreviews)) &&
+    (usage.fileSearches === undefined || isCount(usage.fileSearches));
   if (!counts) return countProblem(usage);
   const promptParts =
     usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) + (usage.cacheWrite1hTokens ?? 0);
@@ -127,6 +137,9 @@ export function checkUsage(usage: TokenUsage): string | null {
   }
   if ((usage.reasoningTokens ?? 0) > usage.outputTokens) {
     return `reasoningTokens (${usage.reasoningTokens}) are part of outputTokens (${usage.outputTokens})`;
+  }
+  if ((usage.webSearchPreviews ?? 0) > (usage.webSearches ?? 0)) {
+    return `webSearchPreviews (${usage.webSearchPreviews}) are part of webSearches (${usage.webSearches ?? 0})`;
   }
   return null;
 }
@@ -145,6 +158,8 @@ function countProblem(usage: TokenUsage): string | null {
     ['cachedAudioInputTokens', usage.cachedAudioInputTokens],
     ['reasoningTokens', usage.reasoningTokens],
     ['webSearches', usage.webSearches],
+    ['webSearchPreviews', usage.webSearchPreviews],
+    ['fileSearches', usage.fileSearches],
   ];
   for (const [name, value] of fields) {
     if (value === undefined) continue;
@@ -183,6 +198,10 @@ interface CompiledPrice {
   readonly unitNumber: number;
   /** Per web search, scaled (the price is per 1,000); 0 when the model has no search price. */
   readonly webSearchPer1000: bigint;
+  /** Per `web_search_preview` search, scaled; the web search price when it has none of its own. */
+  readonly webSearchPreviewPer1000: bigint;
+  /** Per file search, scaled; 0 when the model has no file search price. */
+  readonly fileSearchPer1000: bigint;
 }
 
 /** Scaled integers per price object, so the hot path neither parses strings nor allocates decimals. */
@@ -256,6 +275,7 @@ function compileRates(
 function compile(price: ModelPrice): CompiledPrice {
   let c = compiled.get(price);
   if (c === undefined) {
+    const webSearch = price.webSearch === undefined ? 0n : scaled(price.webSearch);
     const tiers = (price.tiers ?? [])
       .map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) }))
       .sort((a, b) => b.above - a.above);
@@ -264,7 +284,10 @@ function compile(price: ModelPrice): CompiledPrice {
       tiers,
       unit: BigInt(price.unitTokens),
       unitNumber: price.unitTokens,
-      webSearchPer1000: price.webSearch === undefined ? 0n : scaled(price.webSearch),
+      webSearchPer1000: webSearch,
+      webSearchPreviewPer1000:
+        price.webSearchPreview === undefined ? webSearch : scaled(price.webSearchPreview),
+      fileSearchPer1000: price.fileSearch === undefined ? 0n : scaled(price.fileSearch),
     };
     compiled.set(price, c);
   }
@@ -345,8 +368,15 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
     const cacheWrite =
       partNumber(parts.write5m, n.cacheWrite, unit) + partNumber(parts.write1h, n.cacheWrite1h, unit);
     const output = partNumber(usage.outputTokens, n.output, unit);
-    const webSearch = usage.webSearches ? partNumber(usage.webSearches, Number(c.webSearchPer1000), 1000) : 0;
-    const total = input + cachedInput + cacheWrite + output + webSearch;
+    const previews = usage.webSearchPreviews ?? 0;
+    const webSearch = usage.webSearches
+      ? partNumber(usage.webSearches - previews, Number(c.webSearchPer1000), 1000) +
+        partNumber(previews, Number(c.webSearchPreviewPer1000), 1000)
+      : 0;
+    const fileSearch = usage.fileSearches
+      ? partNumber(usage.fileSearches, Number(c.fileSearchPer1000), 1000)
+      : 0;
+    const total = input + cachedInput + cacheWrite + output + webSearch + fileSearch;
     // NaN (a product too large for doubles) fails this too: then bigints.
     if (total <= Number.MAX_SAFE_INTEGER) {
       return {
@@ -358,6 +388,7 @@ export function computeCost(price: ModelPrice, usage: TokenUsage): Cost {
           cacheWrite: formatScaledNumber(cacheWrite),
           output: formatScaledNumber(output),
           webSearch: formatScaledNumber(webSearch),
+          fileSearch: formatScaledNumber(fileSearch),
         },
         tierAboveInputTokens: tierAbove,
       };
@@ -428,9 +459,13 @@ function costWithBigints(
   const cacheWrite =
     part(parts.write5m, rates.cacheWrite, c.unit) + part(parts.write1h, rates.cacheWrite1h, c.unit);
   const output = part(usage.outputTokens, rates.output, c.unit);
-  const webSearch = part(usage.webSearches ?? 0, c.webSearchPer1000, 1000n);
+  const previews = usage.webSearchPreviews ?? 0;
+  const webSearch =
+    part((usage.webSearches ?? 0) - previews, c.webSearchPer1000, 1000n) +
+    part(previews, c.webSearchPreviewPer1000, 1000n);
+  const fileSearch = part(usage.fileSearches ?? 0, c.fileSearchPer1000, 1000n);
   return {
-    amount: formatScaled(input + cachedInput + cacheWrite + output + webSearch),
+    amount: formatScaled(input + cachedInput + cacheWrite + output + webSearch + fileSearch),
     currency: price.currency,
     breakdown: {
       input: formatScaled(input),
@@ -438,6 +473,7 @@ function costWithBigints(
       cacheWrite: formatScaled(cacheWrite),
       output: formatScaled(output),
       webSearch: formatScaled(webSearch),
+      fileSearch: formatScaled(fileSearch),
     },
     tierAboveInputTokens: tierAbove,
   };

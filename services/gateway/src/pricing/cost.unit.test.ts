@@ -44,6 +44,7 @@ describe('computeCost: hand-computed examples', () => {
         cacheWrite: '0',
         output: '0.0003402',
         webSearch: '0',
+        fileSearch: '0',
       },
       tierAboveInputTokens: null,
     });
@@ -67,6 +68,7 @@ describe('computeCost: hand-computed examples', () => {
       cacheWrite: '0.0135',
       output: '0.0075',
       webSearch: '0',
+      fileSearch: '0',
     });
   });
 
@@ -89,15 +91,41 @@ describe('computeCost: hand-computed examples', () => {
       }).amount,
       '0.0345',
     );
-    // A model without a search price charges none for them (the provider would not run any).
+    // A price without a search rate charges none for them (the price book calls that unpriced).
     assert.equal(
-      computeCost(priceOf('gpt-4o-mini'), {
+      computeCost(priceOf('gemini-2.5-flash'), {
         inputTokens: 0,
         cachedInputTokens: 0,
         outputTokens: 0,
         webSearches: 3,
       }).amount,
       '0',
+    );
+  });
+
+  test("OpenAI's built-in tools: web_search 10 USD a thousand calls, web_search_preview 25 on non-reasoning models, file_search 2.50", () => {
+    // 1000 x 0.15 = 0.00015; 100 x 0.60 = 0.00006; searches 2 x 10 + 1 x 25 = 0.045; files 4 x 2.50 = 0.01
+    const usage: TokenUsage = {
+      inputTokens: 1_000,
+      cachedInputTokens: 0,
+      outputTokens: 100,
+      webSearches: 3,
+      webSearchPreviews: 1,
+      fileSearches: 4,
+    };
+    const cost = computeCost(priceOf('gpt-4o-mini'), usage);
+    assert.equal(cost.amount, '0.05521');
+    assert.equal(cost.breakdown.webSearch, '0.045');
+    assert.equal(cost.breakdown.fileSearch, '0.01');
+    assert.deepEqual(computeCostWithBigints(priceOf('gpt-4o-mini'), usage), cost);
+    // A reasoning model's preview searches cost what its web searches do: 3 x 10 = 0.03.
+    assert.equal(
+      computeCost(priceOf('o4-mini'), { ...usage, inputTokens: 0, outputTokens: 0 }).breakdown.webSearch,
+      '0.03',
+    );
+    assert.throws(
+      () => computeCost(priceOf('gpt-4o-mini'), { ...usage, webSearchPreviews: 4 }),
+      /webSearchPreviews \(4\) are part of webSearches \(3\)/,
     );
   });
 
@@ -119,6 +147,7 @@ describe('computeCost: hand-computed examples', () => {
       cacheWrite: '0',
       output: '0.00125',
       webSearch: '0',
+      fileSearch: '0',
     });
     assert.deepEqual(computeCostWithBigints(priceOf('gemini-2.5-flash'), usage), cost);
   });
@@ -232,6 +261,7 @@ describe('computeCost: hand-computed examples', () => {
       cacheWrite: '0',
       output: '0',
       webSearch: '0',
+      fileSearch: '0',
     });
   });
 
@@ -263,7 +293,7 @@ describe('computeCost: hand-computed examples', () => {
       assert.equal(cost.amount, '0', model);
       assert.deepEqual(
         cost.breakdown,
-        { input: '0', cachedInput: '0', cacheWrite: '0', output: '0', webSearch: '0' },
+        { input: '0', cachedInput: '0', cacheWrite: '0', output: '0', webSearch: '0', fileSearch: '0' },
         model,
       );
     }
@@ -330,6 +360,7 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
     const uncached = inputTokens - cachedInputTokens - cacheWriteTokens - cacheWrite1hTokens;
     const audioInputTokens = cachedAudioInputTokens + int(uncached);
     const outputTokens = int(100_000);
+    const webSearches = int(20);
     return {
       inputTokens,
       cachedInputTokens,
@@ -339,7 +370,9 @@ describe('computeCost: monotonicity (property loop over every shipped model)', (
       cachedAudioInputTokens,
       outputTokens,
       reasoningTokens: int(outputTokens),
-      webSearches: int(20),
+      webSearches,
+      webSearchPreviews: int(webSearches),
+      fileSearches: int(20),
     };
   };
   const ROUNDS = 150;

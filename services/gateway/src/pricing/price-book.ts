@@ -57,7 +57,9 @@ export type UnpricedReason =
   /** The org's override lacks input/output/currency and there is no shipped entry to fill them. */
   | 'incomplete-override'
   /** The request was billed at a service tier (priority) or speed (fast) the model has no price for. */
-  | 'service-tier';
+  | 'service-tier'
+  /** The provider ran tool calls billed apiece (web or file searches) the model has no price for. */
+  | 'tool-fee';
 
 export type PriceLookup =
   | {
@@ -147,6 +149,8 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   if (entry.audioInput !== undefined) price.audioInput = entry.audioInput;
   if (entry.cachedAudioInput !== undefined) price.cachedAudioInput = entry.cachedAudioInput;
   if (entry.webSearch !== undefined) price.webSearch = entry.webSearch;
+  if (entry.webSearchPreview !== undefined) price.webSearchPreview = entry.webSearchPreview;
+  if (entry.fileSearch !== undefined) price.fileSearch = entry.fileSearch;
   if (entry.priority !== undefined) price.priority = { ...entry.priority };
   if (entry.fastMultiplier !== undefined) price.fastMultiplier = entry.fastMultiplier;
   if (entry.tiers !== undefined) price.tiers = entry.tiers.map((t) => ({ ...t }));
@@ -218,6 +222,8 @@ function priorityPrice(price: ModelPrice): ModelPrice | undefined {
     unitTokens: price.unitTokens,
   };
   if (price.webSearch !== undefined) priority.webSearch = price.webSearch;
+  if (price.webSearchPreview !== undefined) priority.webSearchPreview = price.webSearchPreview;
+  if (price.fileSearch !== undefined) priority.fileSearch = price.fileSearch;
   return deepFreeze(priority);
 }
 
@@ -383,6 +389,21 @@ export class PriceBook {
   priceRequest(model: string, usage: TokenUsage, options: LookupOptions = {}): PricedRequest {
     const found = this.lookup(model, options);
     if (found.status === 'unpriced') return found;
+    // Searches billed apiece at no price are unpriced, not free (a model the table does not
+    // know as a searcher; an org's own model, whose prices are for tokens only).
+    const unpricedTool =
+      usage.webSearches && found.price.webSearch === undefined
+        ? 'web searches'
+        : usage.fileSearches && found.price.fileSearch === undefined
+          ? 'file searches'
+          : undefined;
+    if (unpricedTool !== undefined)
+      return {
+        status: 'unpriced',
+        model,
+        reason: 'tool-fee',
+        detail: `no price for ${unpricedTool} with ${model}`,
+      };
     if (usage.serviceTier === undefined && usage.inferenceGeo === undefined && usage.speed === undefined)
       return { ...found, cost: computeCost(found.price, usage) };
     let price = found.price;
@@ -517,8 +538,10 @@ export class PriceBook {
     // stay, as its search price.
     if (inherit?.priority !== undefined) price.priority = inherit.priority;
     if (inherit?.fastMultiplier !== undefined) price.fastMultiplier = inherit.fastMultiplier;
-    // Overrides price tokens only: the table's price of a web search stays.
+    // Overrides price tokens only: the table's prices of tool calls (searches) stay.
     if (inherit?.webSearch !== undefined) price.webSearch = inherit.webSearch;
+    if (inherit?.webSearchPreview !== undefined) price.webSearchPreview = inherit.webSearchPreview;
+    if (inherit?.fileSearch !== undefined) price.fileSearch = inherit.fileSearch;
     if (tiers !== undefined && tiers.length > 0) price.tiers = tiers;
 
     const inherited =
@@ -532,6 +555,8 @@ export class PriceBook {
         inherit.audioInput !== undefined ||
         inherit.cachedAudioInput !== undefined ||
         inherit.webSearch !== undefined ||
+        inherit.webSearchPreview !== undefined ||
+        inherit.fileSearch !== undefined ||
         inherit.priority !== undefined ||
         inherit.fastMultiplier !== undefined);
     return {

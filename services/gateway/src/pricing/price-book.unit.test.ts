@@ -162,8 +162,12 @@ describe('PriceBook: org overrides', () => {
       cachedInput: '1.25',
       currency: 'USD',
       unitTokens: 1_000_000,
-      // The override prices the standard tier; priority processing keeps the table's rates.
+      // The override prices the standard tier; priority processing keeps the table's rates,
+      // and tool calls their prices.
       priority: { input: '4.25', cachedInput: '2.125', output: '17.00' },
+      webSearch: '10',
+      webSearchPreview: '25',
+      fileSearch: '2.50',
     });
     assert.deepEqual(found.source, {
       kind: 'org-override',
@@ -359,6 +363,48 @@ describe('PriceBook.priceRequest: the service tier that billed the tokens', () =
     assert.equal(cost('gpt-5.4', 'priority', 300_000), 'unpriced: service-tier');
     // Flex halves the long-context rates as well: 0.1M at 5.00, 0.2M at 0.50, 1M at 22.50, halved.
     assert.equal(cost('gpt-5.4', 'flex', 300_000), '11.55');
+  });
+});
+
+describe('PriceBook.priceRequest: tool calls billed apiece', () => {
+  const usage = { inputTokens: 1_000, outputTokens: 100, cachedInputTokens: 0 };
+  const at = (model: string, extra: object, options = {}) => {
+    const found = book.priceRequest(model, { ...usage, ...extra }, options);
+    return found.status === 'priced' ? found.cost.amount : `unpriced: ${found.reason}`;
+  };
+
+  test("OpenAI's searches at the table's prices, at any tier and under an org's token prices", () => {
+    // gpt-4.1: 1000 x 2.00 + 100 x 8.00 = 0.0028; 2 web searches 0.02, 1 file search 0.0025.
+    assert.equal(at('gpt-4.1', {}), '0.0028');
+    assert.equal(at('gpt-4.1', { webSearches: 2, fileSearches: 1 }), '0.0253');
+    // web_search_preview on a non-reasoning model: 25 a thousand.
+    assert.equal(at('gpt-4.1', { webSearches: 2, webSearchPreviews: 2 }), '0.0528');
+    // Priority processing bills tokens at its rates (0.0049), the calls as listed.
+    assert.equal(at('gpt-4.1', { webSearches: 2, serviceTier: 'priority' }), '0.0249');
+    const overridden = book.withOverrides([
+      { orgId: 'acme', model: 'gpt-4.1', effectiveFrom: '2026-01-01', input: '1.00' },
+    ]);
+    const found = overridden.priceRequest('gpt-4.1', { ...usage, fileSearches: 2 }, { orgId: 'acme' });
+    assert.equal(found.status === 'priced' && found.cost.amount, '0.0068');
+  });
+
+  test('searches a model has no price for are unpriced, never free', () => {
+    assert.equal(at('gemini-2.5-flash', { webSearches: 1 }), 'unpriced: tool-fee');
+    assert.equal(at('claude-sonnet-4-5', { fileSearches: 1 }), 'unpriced: tool-fee');
+    // An org's own model: its prices are for tokens.
+    const own = book.withOverrides([
+      {
+        orgId: 'acme',
+        model: 'gpt-oss-120b',
+        effectiveFrom: '2026-01-01',
+        input: '0',
+        output: '0',
+        currency: 'USD',
+      },
+    ]);
+    const found = own.priceRequest('gpt-oss-120b', { ...usage, webSearches: 1 }, { orgId: 'acme' });
+    assert.equal(found.status === 'unpriced' && found.reason, 'tool-fee');
+    assert.equal(own.priceRequest('gpt-oss-120b', usage, { orgId: 'acme' }).status, 'priced');
   });
 });
 

@@ -76,8 +76,15 @@ export const priorityRates = z.strictObject({
 /** What one model costs. */
 export const modelPrice = z.strictObject({
   ...rateFields,
-  /** Per 1,000 web searches the provider runs for a request (Claude's web search tool). */
+  /**
+   * Per 1,000 web searches the provider runs for a request (Claude's web search tool, the
+   * `search` calls of OpenAI's `web_search`).
+   */
   webSearch: priceString.optional(),
+  /** Per 1,000 searches of OpenAI's older `web_search_preview` tool; absent: at `webSearch`. */
+  webSearchPreview: priceString.optional(),
+  /** Per 1,000 calls of OpenAI's `file_search` tool (vector-store searches). */
+  fileSearch: priceString.optional(),
   /** Priority processing's rates, where the vendor offers it; flex is half the base rates. */
   priority: priorityRates.optional(),
   /** Claude's fast mode: every rate (cache rates and long context included) this many times. */

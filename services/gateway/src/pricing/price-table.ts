@@ -16,7 +16,8 @@ import type { PriceTable, PriceTableEntry } from './price-schema.js';
  * `cachedAudioInput`. A model without them has one input rate for every modality.
  *
  * Not modelled here, on purpose: batch, Anthropic's priority tier (capacity bought ahead), regional uplifts,
- * Gemini's cache storage per hour, tool fees (web search, code interpreter). OpenAI's audio models
+ * Gemini's cache storage per hour, file search storage, tool fees not billed per call (OpenAI's code
+ * interpreter containers, image generation: a request offering them is refused under a USD budget). OpenAI's audio models
  * (gpt-4o-audio-preview, gpt-4o-mini-audio-preview, gpt-audio, gpt-realtime) are left out: they
  * bill audio tokens at many times their text rates (gpt-4o-audio-preview: $40 / $80 per million
  * audio tokens in / out, $2.50 / $10 text; developers.openai.com/api/docs/models/<model>), and
@@ -64,12 +65,26 @@ const sonnetLongContext = [
   },
 ];
 
+/**
+ * OpenAI's built-in tools billed per call, on top of the tokens (developers.openai.com/api/docs/pricing,
+ * "Built-in tools", as quoted on OpenAI's developer forum, confirmed there by OpenAI staff, and by
+ * price trackers that agree, e.g. modelcostwatch.com checked 2026-03-12): `web_search` $10 per
+ * 1,000 calls on every model; the older `web_search_preview` $25 per 1,000 on non-reasoning
+ * models (GPT-4o, GPT-4.1; their search content tokens free) and $10 on reasoning models
+ * (o-series, GPT-5); `file_search` $2.50 per 1,000 calls. Only a web search call's `search`
+ * action is a billed call (the web search guide). Code Interpreter is billed per container (a
+ * container serves several requests for 20 minutes) and image generation at the image
+ * model's rates: not priced here.
+ */
+const openAITools = { webSearch: '10', fileSearch: '2.50' } as const;
+const nonReasoningTools = { ...openAITools, webSearchPreview: '25' } as const;
+
 export const SHIPPED_PRICE_TABLE: PriceTable = {
   asOf: '2026-11-30',
   providers: {
     openai: {
       source:
-        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026); gpt-5.2 and gpt-5.5 (its >272K rule that of gpt-5.4: $10 / $1 / $45) added 2026-12-02 from such copies (two or more agreeing); text-embedding-ada-002 ($0.10 per 1M input tokens, legacy) added 2026-12-02 from such copies (two or more agreeing).',
+        'OpenAI API pricing (developers.openai.com/api/docs/pricing) and per-model pages (developers.openai.com/api/docs/models/<model>), standard tier; priority processing rates from openai.com/api-priority-processing (prompts within the base rates); flex at half the standard rates (its launch announcement, as the Batch API). gpt-5-nano, gpt-5.1 and gpt-5.4 (with its >272K long-context rule) read from the model pages; the others from copies of the pricing page that agree (models.dev, Helicone, Vercel AI Gateway, vendor-quoting guides of 2026); gpt-5.2 and gpt-5.5 (its >272K rule that of gpt-5.4: $10 / $1 / $45) added 2026-12-02 from such copies (two or more agreeing); text-embedding-ada-002 ($0.10 per 1M input tokens, legacy) added 2026-12-02 from such copies (two or more agreeing). Tool calls (web search $10 / 1,000, preview $25 on non-reasoning models, file search $2.50) added 2026-12-02: see openAITools.',
       checkedAt: '2026-11-30',
     },
     anthropic: {
@@ -92,6 +107,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     // ---- OpenAI -------------------------------------------------------------------------
     'gpt-4o': usd({
       provider: 'openai',
+      ...nonReasoningTools,
       input: '2.50',
       cachedInput: '1.25',
       output: '10.00',
@@ -99,6 +115,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-4o-2024-05-13': usd({
       provider: 'openai',
+      ...nonReasoningTools,
       input: '5.00',
       output: '15.00',
       priority: { input: '8.75', output: '26.25' },
@@ -106,6 +123,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-4o-mini': usd({
       provider: 'openai',
+      ...nonReasoningTools,
       input: '0.15',
       cachedInput: '0.075',
       output: '0.60',
@@ -113,6 +131,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-4.1': usd({
       provider: 'openai',
+      ...nonReasoningTools,
       input: '2.00',
       cachedInput: '0.50',
       output: '8.00',
@@ -120,6 +139,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-4.1-mini': usd({
       provider: 'openai',
+      ...nonReasoningTools,
       input: '0.40',
       cachedInput: '0.10',
       output: '1.60',
@@ -127,6 +147,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-4.1-nano': usd({
       provider: 'openai',
+      ...nonReasoningTools,
       input: '0.10',
       cachedInput: '0.025',
       output: '0.40',
@@ -134,14 +155,22 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     o3: usd({
       provider: 'openai',
+      ...openAITools,
       input: '2.00',
       cachedInput: '0.50',
       output: '8.00',
       priority: { input: '3.50', cachedInput: '0.875', output: '14.00' },
     }),
-    'o3-mini': usd({ provider: 'openai', input: '1.10', cachedInput: '0.55', output: '4.40' }),
+    'o3-mini': usd({
+      provider: 'openai',
+      ...openAITools,
+      input: '1.10',
+      cachedInput: '0.55',
+      output: '4.40',
+    }),
     'o4-mini': usd({
       provider: 'openai',
+      ...openAITools,
       input: '1.10',
       cachedInput: '0.275',
       output: '4.40',
@@ -149,6 +178,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-5': usd({
       provider: 'openai',
+      ...openAITools,
       input: '1.25',
       cachedInput: '0.125',
       output: '10.00',
@@ -156,22 +186,37 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-5-mini': usd({
       provider: 'openai',
+      ...openAITools,
       input: '0.25',
       cachedInput: '0.025',
       output: '2.00',
       priority: { input: '0.45', cachedInput: '0.045', output: '3.60' },
     }),
-    'gpt-5-nano': usd({ provider: 'openai', input: '0.05', cachedInput: '0.005', output: '0.40' }),
+    'gpt-5-nano': usd({
+      provider: 'openai',
+      ...openAITools,
+      input: '0.05',
+      cachedInput: '0.005',
+      output: '0.40',
+    }),
     'gpt-5.1': usd({
       provider: 'openai',
+      ...openAITools,
       input: '1.25',
       cachedInput: '0.125',
       output: '10.00',
       priority: { input: '2.50', cachedInput: '0.25', output: '20.00' },
     }),
-    'gpt-5.2': usd({ provider: 'openai', input: '1.75', cachedInput: '0.175', output: '14.00' }),
+    'gpt-5.2': usd({
+      provider: 'openai',
+      ...openAITools,
+      input: '1.75',
+      cachedInput: '0.175',
+      output: '14.00',
+    }),
     'gpt-5.4': usd({
       provider: 'openai',
+      ...openAITools,
       input: '2.50',
       cachedInput: '0.25',
       output: '15.00',
@@ -181,6 +226,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     }),
     'gpt-5.5': usd({
       provider: 'openai',
+      ...openAITools,
       input: '5.00',
       cachedInput: '0.50',
       output: '30.00',

@@ -47,8 +47,15 @@ export interface NormalisedUsage {
   cachedAudioInputTokens?: number;
   /** Part of outputTokens; left out when the provider does not report reasoning separately. */
   reasoningTokens?: number;
-  /** Web searches the provider ran for the request (Claude's web search tool), billed apiece; absent when none. */
+  /**
+   * Web searches the provider ran for the request (Claude's web search tool, OpenAI's
+   * `web_search_call` searches), billed apiece; absent when none.
+   */
   webSearches?: number;
+  /** Part of webSearches run by OpenAI's `web_search_preview` tool, billed at its own price; absent when none. */
+  webSearchPreviews?: number;
+  /** Calls of OpenAI's `file_search` tool, billed apiece (priced, not recorded); absent when none. */
+  fileSearches?: number;
   /** The service tier that billed the tokens (OpenAI's `service_tier`) when not the standard one. */
   serviceTier?: 'priority' | 'flex';
   /** `us` when Claude ran the request on US-only infrastructure (`usage.inference_geo`), billed at 1.1x. */
