@@ -54,9 +54,16 @@ export interface Exchange {
   /**
    * A finished answer: the caller's body and the usage (counted when the provider gave none);
    * `storedId` when the provider keeps the answer under the key that made it (a Responses API
-   * answer, which a later request names as `previous_response_id`).
+   * answer, which a later request names as `previous_response_id`). `loggedText`: the answer's
+   * text for a request log that keeps bodies, when it is not read from `text` (embeddings have
+   * none, and their megabytes of vectors are not parsed to find that out).
    */
-  answer(answer: ProviderAnswer): { text: string; usage: NormalisedUsage | undefined; storedId?: string };
+  answer(answer: ProviderAnswer): {
+    text: string;
+    usage: NormalisedUsage | undefined;
+    storedId?: string;
+    loggedText?: () => string;
+  };
   /**
    * Forwards a streamed answer event by event. `settle` is called once: `complete` only when
    * the provider's terminator arrived (whatever the transport does after it); a break before

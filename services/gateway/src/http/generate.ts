@@ -328,7 +328,7 @@ async function attempt(
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, operation);
-          const { text, usage, storedId } = exchange.answer(answer);
+          const { text, usage, storedId, loggedText } = exchange.answer(answer);
           if (storedId) deps.keys.pin(route, storedSession(storedId), keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
@@ -339,7 +339,10 @@ async function attempt(
           record(
             deps,
             outcome,
-            completed(deps, outcome, usage, 200, { full: text, text: () => answerText(text) }),
+            completed(deps, outcome, usage, 200, {
+              full: text,
+              text: loggedText ?? (() => answerText(text)),
+            }),
           );
           return;
         }

@@ -17,9 +17,28 @@ import {
  * them natively, body and answer forwarded as they are (model replaced by the routed name).
  */
 
+/**
+ * An embeddings answer's usage: `prompt_tokens`, or `total_tokens` alone (an embedding has no
+ * output, so they are equal; Voyage AI's OpenAI-shaped answers report only the total).
+ */
 const embeddingsAnswer = z.object({
-  usage: z.object({ prompt_tokens: z.number().int().min(0) }).optional(),
+  usage: z
+    .object({
+      prompt_tokens: z.number().int().min(0).nullish(),
+      total_tokens: z.number().int().min(0).nullish(),
+    })
+    .nullish(),
 });
+
+/** The tokens an embeddings answer reports, or undefined when it reports none. */
+function reportedEmbeddingsTokens(json: unknown): number | undefined {
+  const reported = embeddingsAnswer.safeParse(json);
+  if (!reported.success) return undefined;
+  return reported.data.usage?.prompt_tokens ?? reported.data.usage?.total_tokens ?? undefined;
+}
+
+/** A request log's text of an embeddings answer: none (vectors are not text). */
+const NO_ANSWER_TEXT = (): string => '';
 
 /** `POST /v1/embeddings`. Usage counted with a tokenizer when the provider reports none. */
 export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config, body, route) => {
@@ -38,20 +57,22 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
       // event loop for 130-300 ms. Anything else is parsed whole.
       const tail = embeddingsUsageAtEnd(reply.rawText);
       if (tail !== undefined) {
-        return { text: reply.rawText, usage: { inputTokens: tail, outputTokens: 0, cachedInputTokens: 0 } };
+        return {
+          text: reply.rawText,
+          usage: { inputTokens: tail, outputTokens: 0, cachedInputTokens: 0 },
+          loggedText: NO_ANSWER_TEXT,
+        };
       }
       const json = reply.json();
       // An error object sent with a success status is not forwarded as an answer.
       if (!Array.isArray((json as { data?: unknown } | null)?.data))
         throw unreadableAnswer(json, reply.redact, 'data: not a list of embeddings');
-      const reported = embeddingsAnswer.safeParse(json);
-      const input =
-        reported.success && reported.data.usage
-          ? reported.data.usage.prompt_tokens
-          : countInput(body.input, route.model);
+      const input = reportedEmbeddingsTokens(json) ?? countInput(body.input, route.model);
       return {
-        text: JSON.stringify(json),
+        // As sent, as the answers read at their end: only what an error object is, is checked.
+        text: reply.rawText,
         usage: { inputTokens: input, outputTokens: 0, cachedInputTokens: 0 },
+        loggedText: NO_ANSWER_TEXT,
       };
     },
     stream: () => Promise.reject(new Error('embeddings do not stream')),
@@ -60,19 +81,27 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
 
 /** How far from its end an embeddings answer's usage may start to be read there. */
 const USAGE_TAIL_CHARS = 512;
-const USAGE_AT_END =
-  /"usage"\s*:\s*(\{\s*"prompt_tokens"\s*:\s*(0|[1-9]\d{0,11})\s*,\s*"total_tokens"\s*:\s*(?:0|[1-9]\d{0,11})\s*\})\s*\}\s*$/;
+/** A last member `"usage": {...}` of flat numeric (or null) members, then the answer's closing brace. */
+const USAGE_AT_END = /"usage"\s*:\s*(\{(?:\s*"[a-z_]{1,64}"\s*:\s*(?:\d{1,12}|null)\s*,?)*\s*\})\s*\}\s*$/;
 
 /**
- * The prompt tokens of an OpenAI embeddings answer whose last member is its usage (as OpenAI
- * and the compatible servers write it), read from the end without parsing the vectors;
- * undefined when the text does not end so or is not an object (it is then parsed whole, and
- * an answer that is not JSON refused). Vectors hold no quotes: `"usage"` near the end is the key.
+ * The tokens of an OpenAI embeddings answer whose last member is its usage (as OpenAI and the
+ * compatible servers write it: Mistral adds `completion_tokens`, Voyage gives `total_tokens`
+ * alone), read from the end without parsing the vectors; undefined when the text does not end
+ * so or is not an object (it is then parsed whole, and an answer that is not JSON refused).
+ * Vectors hold no quotes: `"usage"` near the end is the key.
  */
 export function embeddingsUsageAtEnd(text: string): number | undefined {
   if (text.charCodeAt(firstNonSpace(text)) !== 0x7b /* { */) return undefined;
   const match = USAGE_AT_END.exec(text.length > USAGE_TAIL_CHARS ? text.slice(-USAGE_TAIL_CHARS) : text);
-  return match ? Number(match[2]) : undefined;
+  if (!match) return undefined;
+  let usage: unknown;
+  try {
+    usage = JSON.parse(match[1] as string);
+  } catch {
+    return undefined; // a stray comma: the answer is parsed whole
+  }
+  return reportedEmbeddingsTokens({ usage });
 }
 
 function firstNonSpace(text: string): number {

@@ -33,12 +33,20 @@ test("an embeddings answer's usage is read from its end, compact or pretty-print
     embeddingsUsageAtEnd(JSON.stringify(answer({ prompt_tokens: 20480, total_tokens: 20480 }, 20_000))),
     20480,
   );
+  // Mistral adds completion_tokens; Voyage reports total_tokens alone; a null member is no figure.
+  assert.equal(
+    embeddingsUsageAtEnd(JSON.stringify(answer({ prompt_tokens: 8, total_tokens: 8, completion_tokens: 0 }))),
+    8,
+  );
+  assert.equal(embeddingsUsageAtEnd(JSON.stringify(answer({ total_tokens: 40 }))), 40);
+  assert.equal(embeddingsUsageAtEnd(JSON.stringify(answer({ prompt_tokens: null, total_tokens: 40 }))), 40);
 });
 
 test('anything else is left to the whole parse: another usage, usage elsewhere, not an object', () => {
   // Left to the schema (and the tokenizer when no usage): undefined, never a wrong number.
   for (const text of [
-    JSON.stringify(answer({ prompt_tokens: 8, total_tokens: 8, completion_tokens: 0 })),
+    JSON.stringify(answer({})),
+    JSON.stringify(answer({ prompt_tokens: 8, details: { cached: 1 } })),
     '{"usage":{"prompt_tokens":8,"total_tokens":8},"object":"list","data":[]}',
     JSON.stringify({ ...answer({}), meta: { usage: { prompt_tokens: 8, total_tokens: 8 } } }),
     JSON.stringify(answer({ prompt_tokens: -1, total_tokens: 8 })),

@@ -623,11 +623,15 @@ export class AttemptTrace {
   answered(answer: ProviderAnswer, usage: NormalisedUsage | undefined): void {
     if (!this.#open) return;
     this.#status = answer.status;
-    try {
-      // Read now: the answer itself is not kept until the span is made.
-      this.#facts = factsOfAnswer(answer.json());
-    } catch {
-      this.#facts = undefined;
+    // An embeddings answer has no finish reasons, and it is megabytes of vectors that the
+    // exchange forwards without parsing: not parsed here for a response id and model either.
+    if (this.#upstream?.operationName !== GEN_AI_OPERATION.embeddings) {
+      try {
+        // Read now: the answer itself is not kept until the span is made.
+        this.#facts = factsOfAnswer(answer.json());
+      } catch {
+        this.#facts = undefined;
+      }
     }
     this.#usage = usage;
     this.#ended();
