@@ -26,6 +26,7 @@ import { LiveStreams } from './http/live-streams.js';
 import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
+import { storedResponsesHandler } from './http/stored-responses.js';
 import { CountersStore } from './limits/counters-store.js';
 import { CidrSet, LimitsEnforcer } from './limits/index.js';
 import { PriceBook } from './pricing/index.js';
@@ -334,6 +335,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'POST /v1/messages': generateHandler('anthropic', 'messages', planChatExchange, generate),
       'POST /v1/embeddings': generateHandler('openai', 'embeddings', planEmbeddingsExchange, generate),
       'POST /v1/responses': generateHandler('openai', 'responses', planResponsesExchange, generate),
+      // The SDK's responses.retrieve, .delete, .inputItems.list (and .cancel, refused): not usage, no event.
+      'GET /v1/responses/*': storedResponsesHandler(generate),
+      'DELETE /v1/responses/*': storedResponsesHandler(generate),
+      'POST /v1/responses/*': storedResponsesHandler(generate),
       'POST /v1/messages/count_tokens': countTokensHandler(generate),
       // Both SDKs call these paths (`models.list`, `models.retrieve`).
       'GET /v1/models': withModelAccess((req, res, orgId, allowed, requestId) =>

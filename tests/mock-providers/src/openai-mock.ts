@@ -1,6 +1,6 @@
 /**
  * OpenAI mock: Chat Completions (plain and streamed, tool calls, include_usage),
- * Embeddings, Models, and the Responses API (in openai-responses.ts).
+ * Embeddings, Models, and the Responses API with its stored responses (in openai-responses.ts).
  * Point the SDK at it with `baseURL: `${mock.url}/v1``.
  */
 import { z } from 'zod';
@@ -26,7 +26,7 @@ import {
 } from './mock-server.js';
 import { chatContent, contentText, servedTier, serviceTierRequest } from './openai-api-types.js';
 import { missingKeyError, openAIError, openAIErrorReply, wrongKeyMessage } from './openai-error.js';
-import { handleResponses } from './openai-responses.js';
+import { handleResponses, handleStoredResponse, isStoredResponsePath } from './openai-responses.js';
 import type { QuotaSnapshot } from './quota.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
@@ -100,6 +100,7 @@ function route(exchange: Exchange, models: readonly string[]): Reply {
   if (method === 'POST' && path === '/v1/chat/completions') return chatCompletions(exchange);
   if (method === 'POST' && path === '/v1/embeddings') return embeddings(exchange);
   if (method === 'POST' && path === '/v1/responses') return handleResponses(exchange);
+  if (isStoredResponsePath(path)) return handleStoredResponse(exchange);
   if (method === 'GET' && path === '/v1/models') return listModels(models);
   const modelId = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1];
   if (method === 'GET' && modelId !== undefined) return retrieveModel(models, decodeURIComponent(modelId));

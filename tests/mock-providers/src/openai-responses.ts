@@ -1,4 +1,8 @@
-/** OpenAI Responses API (`POST /v1/responses`), plain and streamed as semantic events. */
+/**
+ * OpenAI Responses API: `POST /v1/responses`, plain and streamed as semantic events, and the
+ * stored answers it keeps (`GET` / `DELETE /v1/responses/{id}`, `GET .../input_items`,
+ * `POST .../cancel`).
+ */
 import { z } from 'zod';
 import {
   type Answer,
@@ -40,12 +44,19 @@ const responsesRequest = z.object({
 });
 type ResponsesRequest = z.infer<typeof responsesRequest>;
 
+/** A stored response: the key that made it, the finished response and its input items. */
+interface StoredResponse {
+  readonly key: string | undefined;
+  readonly response: object;
+  readonly inputItems: readonly object[];
+}
+
 /**
- * Stored responses by server and id, with the key that made them: as on the real API, a
- * response is found only by a key of the project that stored it (another key's
- * `previous_response_id` is "not found"). Bounded: the oldest are forgotten.
+ * Stored responses by server and id: as on the real API, a response is found only by a key
+ * of the project that stored it (another key's `previous_response_id`, retrieve or delete is
+ * "not found"). Bounded: the oldest are forgotten.
  */
-const storedResponses = new Map<string, string | undefined>();
+const storedResponses = new Map<string, StoredResponse>();
 const STORED_RESPONSES_MAX = 10_000;
 
 export function handleResponses(exchange: Exchange): Reply {
@@ -55,7 +66,7 @@ export function handleResponses(exchange: Exchange): Reply {
   const server = exchange.headers.host ?? '';
   const key = exchange.headers.authorization;
   const previous = request.previous_response_id;
-  if (previous && storedResponses.get(`${server} ${previous}`) !== key) {
+  if (previous && storedResponses.get(`${server} ${previous}`)?.key !== key) {
     return openAIErrorReply(
       {
         status: 400,
@@ -72,7 +83,11 @@ export function handleResponses(exchange: Exchange): Reply {
   if (request.store !== false) {
     if (storedResponses.size >= STORED_RESPONSES_MAX)
       storedResponses.delete(storedResponses.keys().next().value!);
-    storedResponses.set(`${server} ${ids.response}`, key);
+    storedResponses.set(`${server} ${ids.response}`, {
+      key,
+      response: responseObject(exchange, request, ids, answer, 'final'),
+      inputItems: inputItemsOf(request, ids),
+    });
   }
   if (!request.stream) {
     return {
@@ -91,6 +106,99 @@ export function handleResponses(exchange: Exchange): Reply {
     keepAliveFrame: sseComment('ping'),
     tokens,
   };
+}
+
+// --- stored responses -------------------------------------------------------------------
+
+const STORED_PATH = /^\/v1\/responses\/([^/]+)(\/input_items|\/cancel)?$/;
+
+/** Whether the path is one of a stored response's (`/v1/responses/{id}[/input_items|/cancel]`). */
+export function isStoredResponsePath(path: string): boolean {
+  return STORED_PATH.test(path);
+}
+
+/**
+ * `GET /v1/responses/{id}` (`stream=true` refused: the mock makes no background responses),
+ * `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` (`after`, `limit`,
+ * `order`), `POST /v1/responses/{id}/cancel` (refused likewise).
+ */
+export function handleStoredResponse(exchange: Exchange): Reply {
+  const [, id = '', sub] = STORED_PATH.exec(exchange.path) ?? [];
+  const method = exchange.method;
+  const allowed =
+    sub === undefined
+      ? method === 'GET' || method === 'DELETE'
+      : method === (sub === '/cancel' ? 'POST' : 'GET');
+  if (!allowed)
+    return openAIError({ kind: 'not-found', message: `Invalid URL (${method} ${exchange.path})` });
+  const storedAt = `${exchange.headers.host ?? ''} ${id}`;
+  const stored = storedResponses.get(storedAt);
+  if (!stored || stored.key !== exchange.headers.authorization)
+    return openAIError({ kind: 'not-found', message: `Response with id '${id}' not found.` });
+  if (sub === '/cancel')
+    return openAIErrorReply(
+      {
+        status: 400,
+        message: 'Only responses created with background=true can be cancelled.',
+        type: 'invalid_request_error',
+        code: null,
+      },
+      null,
+    );
+  if (sub === '/input_items') return inputItemsPage(exchange, stored.inputItems);
+  if (method === 'DELETE') {
+    storedResponses.delete(storedAt);
+    return { kind: 'json', status: 200, body: { id, object: 'response', deleted: true } };
+  }
+  // The text OpenAI answers (openai-ruby issue #214).
+  if (exchange.query.get('stream') === 'true')
+    return openAIErrorReply(
+      {
+        status: 400,
+        message: 'This response cannot be streamed because it was not created with background=true.',
+        type: 'invalid_request_error',
+        code: 'invalid_request_error',
+      },
+      'stream',
+    );
+  return { kind: 'json', status: 200, body: stored.response };
+}
+
+/** A page of input items: `order` desc by default, `limit` 1-100 (20), `after` an item id. */
+function inputItemsPage(exchange: Exchange, items: readonly object[]): Reply {
+  const order = exchange.query.get('order') ?? 'desc';
+  const limit = Number(exchange.query.get('limit') ?? 20);
+  if ((order !== 'asc' && order !== 'desc') || !Number.isInteger(limit) || limit < 1 || limit > 100)
+    return openAIError({ kind: 'bad-request', message: 'Invalid order or limit.' });
+  const ordered = order === 'asc' ? [...items] : [...items].reverse();
+  const after = exchange.query.get('after');
+  const from = after === null ? 0 : ordered.findIndex((item) => (item as { id: string }).id === after) + 1;
+  const data = ordered.slice(from, from + limit);
+  const idOf = (item: object | undefined) => (item as { id?: string } | undefined)?.id ?? null;
+  return {
+    kind: 'json',
+    status: 200,
+    body: {
+      object: 'list',
+      data,
+      first_id: idOf(data[0]),
+      last_id: idOf(data.at(-1)),
+      has_more: from + limit < ordered.length,
+    },
+  };
+}
+
+/** The request's input as the items OpenAI lists: each with an id, text parts as `input_text`. */
+function inputItemsOf(request: ResponsesRequest, ids: ResponseIds): object[] {
+  const items: InputItem[] =
+    typeof request.input === 'string' ? [{ role: 'user', content: request.input }] : request.input;
+  return items.map((item, index) => {
+    const id = `msg_${ids.response}_in${index}`;
+    if (item.type !== undefined && item.type !== 'message') return { id, ...item };
+    const content =
+      typeof item.content === 'string' ? [{ type: 'input_text', text: item.content }] : (item.content ?? []);
+    return { id, type: 'message', role: item.role ?? 'user', status: 'completed', content };
+  });
 }
 
 // --- request ----------------------------------------------------------------------------

@@ -93,7 +93,7 @@ export class KeyChoice {
    * Sends a session (a stored answer, see `generate.ts` sessionOf) to the key that stored it
    * from now on: `candidates` tries that key first while it is usable.
    */
-  pin(route: Route, session: string, providerKeyId: string): void {
+  pin(route: Pick<Route, 'provider'>, session: string, providerKeyId: string): void {
     this.#storedAt.delete(session);
     this.#storedAt.set(session, { provider: route.provider.name, providerKeyId });
     if (this.#storedAt.size > MAX_PINNED_SESSIONS) {
@@ -105,6 +105,16 @@ export class KeyChoice {
   /** The provider a pinned session's answer is stored at (this process saw it), if any. */
   storedAt(session: string): string | undefined {
     return this.#storedAt.get(session)?.provider;
+  }
+
+  /** The provider and key that stored a pinned session's answer (this process saw it), if any. */
+  storedKey(session: string): { provider: string; providerKeyId: string } | undefined {
+    return this.#storedAt.get(session);
+  }
+
+  /** Forgets where a session's answer is stored: the provider deleted it. */
+  unpin(session: string): void {
+    this.#storedAt.delete(session);
   }
 
   /** When the first key of the route may be used again (epoch ms), or null. */
@@ -251,6 +261,14 @@ const DAY_MS = 86_400_000;
 const MAX_PINNED_SESSIONS = 65_536;
 /** Routes (provider, model name) whose group is remembered: far more than any configuration serves. */
 const MAX_ROUTES = 4096;
+
+/**
+ * The session of a stored Responses answer, under which its key is pinned: `generate.ts`
+ * (storedSession) pins a created answer under it, and the stored-response routes look it up.
+ */
+export function storedResponseSession(responseId: string): string {
+  return `stored:${responseId}`;
+}
 
 /**
  * The key's provider account cannot pay, whatever is asked: a 402 (DeepSeek, OpenRouter),

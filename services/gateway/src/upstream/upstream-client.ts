@@ -101,7 +101,8 @@ export interface UpstreamErrorResponse {
 
 export interface UpstreamRequest {
   readonly target: UpstreamTarget;
-  readonly method: 'GET' | 'POST';
+  /** DELETE: a stored answer removed at the provider (`DELETE /v1/responses/{id}`). */
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string | Uint8Array | undefined;
   /** Aborts the call (a client disconnect). */

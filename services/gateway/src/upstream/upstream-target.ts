@@ -77,12 +77,13 @@ export function pathSegment(value: string, what: string): string {
 
 /**
  * The target for a path under a configured base URL. `path` is relative to the base path
- * (`/chat/completions`); query values are percent-encoded here.
+ * (`/chat/completions`); query values are percent-encoded here, a list as the name repeated
+ * (`include[]=a&include[]=b`, as the OpenAI SDK writes arrays).
  */
 export function upstreamTarget(
   base: BaseUrl,
   path: string,
-  query?: Readonly<Record<string, string | undefined>>,
+  query?: Readonly<Record<string, string | readonly string[] | undefined>>,
 ): UpstreamTarget {
   const fullPath = `${base.basePath}${path.startsWith('/') ? path : `/${path}`}`;
   if (!checkedPaths.has(fullPath)) {
@@ -93,7 +94,8 @@ export function upstreamTarget(
   if (query) {
     for (const [name, value] of Object.entries(query)) {
       if (value === undefined) continue;
-      search += `${search === '' ? '?' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(value)}`;
+      for (const one of typeof value === 'string' ? [value] : value)
+        search += `${search === '' ? '?' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(one)}`;
     }
   }
   return { origin: base.origin, path: `${fullPath}${search}` } as UpstreamTarget;
