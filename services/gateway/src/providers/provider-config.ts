@@ -1,7 +1,8 @@
 /**
  * The zod schema of a provider's configuration (`orgs[].providers[]` beyond name, type, models
  * and keys), for the config loader to parse at start. Each adapter's `configProblems` then
- * says what its provider in particular still needs (Azure an apiVersion, YandexGPT a folder).
+ * says what its provider in particular still needs (Azure an apiVersion on deployment URLs,
+ * YandexGPT a folder).
  */
 import { z } from 'zod';
 import {

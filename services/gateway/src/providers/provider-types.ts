@@ -96,7 +96,10 @@ export type OpenAICompatibleVendor = (typeof OPENAI_COMPATIBLE_VENDORS)[number];
 export interface ProviderConfig {
   /** Where the provider is; the adapter's public default when absent. */
   readonly baseUrl?: string | undefined;
-  /** Azure `api-version` (required there), Anthropic `anthropic-version`, Gemini `v1beta`/`v1`. */
+  /**
+   * Azure `api-version` (required on deployment URLs, optional on the v1 API), Anthropic
+   * `anthropic-version`, Gemini `v1beta`/`v1`.
+   */
   readonly apiVersion?: string | undefined;
   /** Azure: model name -> deployment name; a model not listed is used as the deployment name. */
   readonly deployments?: Readonly<Record<string, string>> | undefined;
