@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { anthropicMessagesRequest } from './anthropic-messages-types.js';
 import { type OpenAIRequestOptions, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
@@ -266,6 +267,16 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         assert.deepEqual(translated[key as keyof OpenAIChatRequest], value, key);
     });
   }
+
+  it("metadata.user_id over OpenAI's 64 characters goes as its sha256 hex (Claude Code sends ~150)", () => {
+    const long = 'u'.repeat(65);
+    assert.equal(
+      translate({ messages: [user('Hi')], metadata: { user_id: long } }).user,
+      createHash('sha256').update(long).digest('hex'),
+    );
+    const fits = 'u'.repeat(64);
+    assert.equal(translate({ messages: [user('Hi')], metadata: { user_id: fits } }).user, fits);
+  });
 
   it('thinking has no OpenAI chat counterpart and is dropped, whatever its type', () => {
     for (const thinking of [

@@ -1,4 +1,5 @@
 /** Writes an OpenAI Chat Completions request from the neutral form. */
+import { createHash } from 'node:crypto';
 import { base64DataUrl, refuseMalformedBase64 } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
 import { documentNote } from './neutral-request.js';
@@ -63,13 +64,25 @@ export function openAIRequestFromNeutral(
       },
     };
   }
-  if (request.user !== undefined) out.user = request.user;
+  if (request.user !== undefined) out.user = openAIUser(request.user);
   if (request.n !== undefined) out.n = request.n;
   if (request.logprobs !== undefined) out.logprobs = request.logprobs;
   if (request.presencePenalty !== undefined) out.presence_penalty = request.presencePenalty;
   if (request.frequencyPenalty !== undefined) out.frequency_penalty = request.frequencyPenalty;
   if (request.seed !== undefined) out.seed = request.seed;
   return out;
+}
+
+/** OpenAI's longest `user` ("string too long. Expected a string with maximum length 64"). */
+const OPENAI_USER_MAX = 64;
+
+/**
+ * Anthropic's `metadata.user_id` takes 256 characters and Claude Code sends ~150 (a JSON of
+ * device, account and session ids), which OpenAI refuses: a longer id goes as its sha256 hex,
+ * 64 characters, the same for the same user (OpenAI reads it to tell users apart, not to read it).
+ */
+function openAIUser(user: string): string {
+  return user.length <= OPENAI_USER_MAX ? user : createHash('sha256').update(user).digest('hex');
 }
 
 function openAIMessages(neutral: NeutralMessage): OpenAIMessage[] {

@@ -1,0 +1,154 @@
+/**
+ * The official @anthropic-ai/sdk calling GPT models served by an `openai` provider.
+ * The upstream here answers as OpenAI's Chat Completions API does, including the request
+ * checks OpenAI applies (the 64-character limits on `user` and on function names, the
+ * temperature refusal of reasoning models), and records each body it gets.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const OPENAI_KEY = 'sk-proj-auditgptfieldsabcdefghijklmnopqrstuv01';
+
+const openAIError = (message: string, param: string, code: string) => ({
+  error: { message, type: 'invalid_request_error', param, code },
+});
+
+/** What OpenAI refuses before running the model (messages as its API words them). */
+function openAIRefusal(body: Record<string, unknown>): object | undefined {
+  const user = body.user;
+  if (typeof user === 'string' && user.length > 64)
+    return openAIError(
+      `Invalid 'user': string too long. Expected a string with maximum length 64, but got a string with length ${user.length} instead.`,
+      'user',
+      'string_above_max_length',
+    );
+  const tools = (body.tools ?? []) as { function: { name: string } }[];
+  for (const [i, tool] of tools.entries()) {
+    if (tool.function.name.length > 64)
+      return openAIError(
+        `Invalid 'tools[${i}].function.name': string too long. Expected a string with maximum length 64, but got a string with length ${tool.function.name.length} instead.`,
+        `tools[${i}].function.name`,
+        'string_above_max_length',
+      );
+  }
+  const model = String(body.model);
+  const reasoning = /^(o\d|gpt-5)/.test(model);
+  if (reasoning && body.temperature !== undefined && body.temperature !== 1)
+    return openAIError(
+      `Unsupported value: 'temperature' does not support ${String(body.temperature)} with this model. Only the default (1) value is supported.`,
+      'temperature',
+      'unsupported_value',
+    );
+  return undefined;
+}
+
+function completion(body: Record<string, unknown>): object {
+  const tools = (body.tools ?? []) as { function: { name: string } }[];
+  const call = tools[0];
+  return {
+    id: 'chatcmpl-audit',
+    object: 'chat.completion',
+    created: 1_700_000_000,
+    model: body.model,
+    choices: [
+      {
+        index: 0,
+        message: call
+          ? {
+              role: 'assistant',
+              content: null,
+              refusal: null,
+              tool_calls: [
+                {
+                  id: 'call_audit1',
+                  type: 'function',
+                  function: { name: call.function.name, arguments: '{}' },
+                },
+              ],
+            }
+          : { role: 'assistant', content: 'Hello', refusal: null },
+        finish_reason: call ? 'tool_calls' : 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
+  };
+}
+
+describe('Anthropic SDK -> GPT (openai provider): request fields OpenAI checks', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const bodies: Record<string, unknown>[] = [];
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      let text = '';
+      req.on('data', (part) => (text += part));
+      req.on('end', () => {
+        const body = JSON.parse(text) as Record<string, unknown>;
+        bodies.push(body);
+        const refusal = openAIRefusal(body);
+        if (refusal) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(refusal));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(completion(body)));
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${url}/v1
+        models: [gpt-4o-mini, gpt-5, gpt-5.1]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { OPENAI_KEY },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  const client = () =>
+    new Anthropic({
+      baseURL: gateway.url,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+  const lastBody = () => bodies.at(-1)!;
+
+  it("metadata.user_id as Claude Code sends it (~150 chars, Anthropic allows 256) goes as its sha256 hex, within OpenAI's 64 characters", async () => {
+    // Claude Code's metadata.user_id: a JSON object of device, account and session ids.
+    const userId = JSON.stringify({
+      device_id: 'a3f1c9e2b7d84f0a9c6e5b1d2f3a4c5e6b7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f',
+      account_uuid: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+      session_id: '16fd2706-8baf-433b-82eb-8c7fada847da',
+    });
+    assert.ok(userId.length > 64 && userId.length <= 256);
+    const message = await client().messages.create({
+      model: 'gpt-4o-mini',
+      max_tokens: 100,
+      metadata: { user_id: userId },
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.equal(message.content[0]?.type, 'text');
+    assert.equal(lastBody().user, createHash('sha256').update(userId).digest('hex'));
+  });
+});
