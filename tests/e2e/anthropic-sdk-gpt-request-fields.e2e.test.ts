@@ -151,4 +151,15 @@ orgs:
     assert.equal(message.content[0]?.type, 'text');
     assert.equal(lastBody().user, createHash('sha256').update(userId).digest('hex'));
   });
+
+  it('temperature 0 (valid for Claude) is dropped for gpt-5, which refuses any temperature but 1', async () => {
+    const message = await client().messages.create({
+      model: 'gpt-5',
+      max_tokens: 1024,
+      ...({ temperature: 0 } as object),
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.equal(message.content[0]?.type, 'text');
+    assert.equal(lastBody().temperature, undefined);
+  });
 });

@@ -293,6 +293,42 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
     }
   });
 
+  describe('sampling parameters on OpenAI reasoning models, which refuse any but 1', () => {
+    const sampled = { messages: [user('Hi')], temperature: 0, top_p: 0.5 };
+    for (const model of [
+      'o1',
+      'o3-mini',
+      'o4-mini-2025-04-16',
+      'gpt-5',
+      'gpt-5-mini',
+      'gpt-5-codex',
+      'gpt-5.1-codex',
+    ])
+      it(`${model}: temperature and top_p are dropped`, () => {
+        const translated = translate({ ...sampled, model });
+        assert.equal(translated.temperature, undefined);
+        assert.equal(translated.top_p, undefined);
+      });
+    it('a temperature or top_p of 1 (the only value they take) is kept', () => {
+      const translated = translate({ messages: [user('Hi')], model: 'gpt-5', temperature: 1, top_p: 1 });
+      assert.equal(translated.temperature, 1);
+      assert.equal(translated.top_p, 1);
+    });
+    for (const model of [
+      'gpt-4o',
+      'gpt-4.1',
+      'gpt-5-chat-latest',
+      'gpt-5.1-chat-latest',
+      'deepseek-chat',
+      'gpt-5.1',
+    ])
+      it(`${model} (not reasoning${model === 'gpt-5.1' ? ' by default: effort none' : ''}) keeps them`, () => {
+        const translated = translate({ ...sampled, model });
+        assert.equal(translated.temperature, 0);
+        assert.equal(translated.top_p, 0.5);
+      });
+  });
+
   it('max_tokens goes to max_tokens for servers that only know it', () => {
     const translated = translate({ messages: [user('Hi')] }, { maxTokensField: 'max_tokens' });
     assert.equal(translated.max_tokens, 1024);

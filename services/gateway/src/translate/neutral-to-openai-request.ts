@@ -4,6 +4,7 @@ import { base64DataUrl, refuseMalformedBase64 } from './data-url.js';
 import type { ImagePart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
 import { documentNote } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
+import { openAITakesSampling } from './openai-models.js';
 import { TranslationError } from './translation-error.js';
 
 export interface OpenAIRequestOptions {
@@ -29,8 +30,12 @@ export function openAIRequestFromNeutral(
   const out: OpenAIChatRequest = { model: request.model, messages };
   if (request.maxTokens !== undefined)
     out[options.maxTokensField ?? 'max_completion_tokens'] = request.maxTokens;
-  if (request.temperature !== undefined) out.temperature = request.temperature;
-  if (request.topP !== undefined) out.top_p = request.topP;
+  // Reasoning models refuse any temperature or top_p but 1 (a 400): dropped, as for Claude models
+  // that take none (claude-models.ts), where the model reasons (openai-models.ts).
+  const sampling = openAITakesSampling(request.model, out.reasoning_effort ?? undefined);
+  if (request.temperature !== undefined && (sampling || request.temperature === 1))
+    out.temperature = request.temperature;
+  if (request.topP !== undefined && (sampling || request.topP === 1)) out.top_p = request.topP;
   if (request.stop !== undefined) out.stop = request.stop;
   // Usage in a stream is asked for by the provider's adapter, where the provider takes the field.
   if (request.stream) out.stream = true;

@@ -1,0 +1,84 @@
+/**
+ * What an OpenAI model's name tells the request writer of a translated (Anthropic -> OpenAI)
+ * request: whether the model reasons, how it is told how much, and so whether it takes
+ * sampling parameters. One place, read by `neutral-to-openai-request.ts`, as
+ * `claude-models.ts` is for Claude. A same-dialect OpenAI body goes as sent, whatever it says.
+ *
+ * Facts from OpenAI's reasoning and latest-model guides (platform.openai.com/docs/guides/reasoning,
+ * .../guides/latest-model) and the `reasoning_effort` reference ("gpt-5.1 defaults to none,
+ * which does not perform reasoning ... All models before gpt-5.1 default to medium reasoning
+ * effort, and do not support none. The gpt-5-pro model defaults to (and only supports) high"):
+ *
+ *   model                                   default effort   least effort   reasoning_effort
+ *   o1-mini, o1-preview                     (reasons)        -              refused
+ *   o1, o1-pro, o3, o3-mini, o3-pro, o4-mini medium          low            low, medium, high
+ *   gpt-5, gpt-5-mini, gpt-5-nano            medium          minimal        minimal ... high
+ *   gpt-5-codex, gpt-5.x-codex(-mini/-max)   medium          low            low ... high (xhigh)
+ *   gpt-5-pro, gpt-5.x-pro                   high            -              high only (sent none)
+ *   gpt-5.1, gpt-5.2, ...                    none            none           none, low ... high (xhigh)
+ *   gpt-5.x-mini, -nano                      (reasons)       (undocumented) low ... high
+ *   gpt-5-chat-latest, gpt-5.x-chat-latest,  no reasoning to set: take sampling parameters
+ *     gpt-4o, gpt-4.1, ...
+ *
+ * Reasoning models refuse `temperature` and `top_p` other than 1 ("Unsupported value:
+ * 'temperature' does not support 0 with this model. Only the default (1) value is supported."),
+ * except gpt-5.1 and later when they do not reason (effort `none`), which take them (the
+ * latest-model guide's parameter compatibility).
+ */
+
+export interface OpenAIReasoningModel {
+  /** False where the model does not reason unless asked (gpt-5.1 and later: default effort `none`). */
+  readonly reasonsByDefault: boolean;
+  /** The effort that asks for the least reasoning; undefined where the model cannot stop reasoning. */
+  readonly leastEffort?: 'none' | 'minimal';
+  /** False where `reasoning_effort` is refused, or takes only the default (o1-mini, the pro models). */
+  readonly takesEffort: boolean;
+}
+
+/** An OpenAI name, dated (`-2025-08-07`) or not, as OpenAI serves it (no vendor prefix: OpenRouter's are its own). */
+const O_SERIES = /^o(\d+)(?:-(mini|pro|preview|deep-research|mini-deep-research))?(?:-\d{4}-\d{2}-\d{2})?$/;
+const GPT_5 = /^gpt-5(?:\.(\d+))?(?:-([a-z-]+?))?(?:-\d{4}-\d{2}-\d{2})?$/;
+
+/**
+ * The reasoning of an OpenAI reasoning model by its name, or undefined for a model that does
+ * not reason (gpt-4o, gpt-4.1, the `-chat` models) or a name this table does not know (an
+ * OpenAI-compatible server's model): nothing reasoning-specific is sent to either.
+ */
+export function openAIReasoningModel(model: string): OpenAIReasoningModel | undefined {
+  const name = model.trim().toLowerCase();
+  const o = O_SERIES.exec(name);
+  if (o !== null) {
+    const takesEffort = !(o[1] === '1' && (o[2] === 'mini' || o[2] === 'preview'));
+    return { reasonsByDefault: true, takesEffort };
+  }
+  const gpt = GPT_5.exec(name);
+  if (gpt === null) return undefined;
+  const minor = Number(gpt[1] ?? 0);
+  const variant = gpt[2];
+  if (variant === undefined)
+    return minor === 0
+      ? { reasonsByDefault: true, leastEffort: 'minimal', takesEffort: true }
+      : { reasonsByDefault: false, leastEffort: 'none', takesEffort: true };
+  if (variant.startsWith('chat')) return undefined;
+  if (variant.startsWith('pro')) return { reasonsByDefault: true, takesEffort: false };
+  if (variant.startsWith('codex')) return { reasonsByDefault: true, takesEffort: true };
+  if (variant === 'mini' || variant === 'nano')
+    // gpt-5-mini and -nano take minimal; what the later minis take least is not documented.
+    return minor === 0
+      ? { reasonsByDefault: true, leastEffort: 'minimal', takesEffort: true }
+      : { reasonsByDefault: true, takesEffort: true };
+  return undefined;
+}
+
+/**
+ * Whether a request with this `reasoning_effort` (undefined: the model's default) may carry
+ * `temperature` and `top_p` other than 1: not on a reasoning model, unless it does not reason.
+ */
+export function openAITakesSampling(model: string, effort: string | undefined): boolean {
+  const reasoning = openAIReasoningModel(model);
+  if (reasoning === undefined) return true;
+  return (
+    reasoning.leastEffort === 'none' &&
+    (effort ?? (reasoning.reasonsByDefault ? 'medium' : 'none')) === 'none'
+  );
+}
