@@ -1,6 +1,7 @@
 /**
  * Gemini mock (Generative Language API): generateContent, streamGenerateContent
- * (`?alt=sse`, or a streamed JSON array without it) and countTokens.
+ * (`?alt=sse`, or a streamed JSON array without it), countTokens, and embedContent and
+ * batchEmbedContents (ai.google.dev/api/embeddings).
  * Point @google/genai at it with `httpOptions: { baseUrl: mock.url }`.
  */
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import {
   type Conversation,
   countInputTokens,
   countTokens,
+  embeddingFor,
   type LastTurn,
   splitWordGroups,
 } from './answers.js';
@@ -66,6 +68,17 @@ const generateRequest = z.object({
 });
 type GenerateRequest = z.infer<typeof generateRequest>;
 
+/** EmbedContentRequest: alone (embedContent) or one of a batch's `requests`. */
+const embedRequest = z.object({
+  model: z.string().optional(),
+  content: z.object({ role: z.string().optional(), parts: z.array(part).min(1) }),
+  taskType: z.string().optional(),
+  title: z.string().optional(),
+  outputDimensionality: z.number().int().optional(),
+});
+type EmbedRequest = z.infer<typeof embedRequest>;
+const batchEmbedRequest = z.object({ requests: z.array(z.unknown()) });
+
 // --- dialect ----------------------------------------------------------------------------
 
 const geminiDialect: Dialect = {
@@ -82,23 +95,22 @@ const geminiDialect: Dialect = {
 };
 
 const METHOD_PATH =
-  /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+  /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents)$/;
 
 function route(exchange: Exchange): Reply {
   const match = exchange.method === 'POST' ? METHOD_PATH.exec(exchange.path) : null;
+  const version = match?.[1];
   const model = match?.[2];
   const method = match?.[3];
-  if (model === undefined || method === undefined) {
+  if (version === undefined || model === undefined || method === undefined) {
     return geminiError({ kind: 'not-found', message: 'Requested entity was not found.' });
   }
-  const unknown = unknownField(exchange.body, method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS);
-  if (unknown !== undefined) {
-    return errorBody(
-      400,
-      'INVALID_ARGUMENT',
-      `Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.`,
-    );
+  if (method === 'embedContent' || method === 'batchEmbedContents') {
+    return embeddings(exchange, { version, model, method });
   }
+  if (isEmbeddingModel(model)) return notSupported(version, model, method);
+  const unknown = unknownField(exchange.body, method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS);
+  if (unknown !== undefined) return unknownNameError(unknown);
   const parsed = parseRequest(generateRequest, exchange.body);
   if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
   const conversation = toConversation(parsed.value);
@@ -228,6 +240,112 @@ function rateLimitDetails(retryAfterSeconds: number): unknown[] {
 function errorBody(code: number, status: string, message: string, details?: unknown[]): JsonReply {
   const error = { code, message, status, ...(details ? { details } : {}) };
   return { kind: 'json', status: code, body: { error } };
+}
+
+// --- embeddings -------------------------------------------------------------------------
+
+/** The embedding models' names: `gemini-embedding-001`, `text-embedding-004`, `embedding-001`. */
+function isEmbeddingModel(model: string): boolean {
+  return model.includes('embedding');
+}
+
+/** Full-size vectors: 768 for the older models, 3,072 for the Gemini embedding models. */
+function nativeDimensions(model: string): number {
+  return model === 'text-embedding-004' || model === 'embedding-001' ? 768 : 3072;
+}
+
+/** What Gemini answers a method the model does not serve (a chat model asked for embeddings). */
+function notSupported(version: string, model: string, method: string): JsonReply {
+  return geminiError({
+    kind: 'not-found',
+    message: `models/${model} is not found for API version ${version}, or is not supported for ${method}. Call ListModels to see the list of available models and their supported methods.`,
+  });
+}
+
+/** Gemini's batch limit (the real 400's wording; the reference does not state the limit). */
+const MAX_BATCH_REQUESTS = 100;
+const EMBED_FIELDS = new Set(['model', 'content', 'taskType', 'title', 'outputDimensionality']);
+
+/**
+ * embedContent (`{ embedding: { values } }`) and batchEmbedContents (`{ embeddings: [{ values }] }`,
+ * in the order of the requests), each with `usageMetadata.promptTokenCount` (the reference's
+ * EmbeddingUsageMetadata; the `no-usage` scenario leaves it out, as older answers do). A vector
+ * is the model's full-size `embeddingFor` the text, cut to `outputDimensionality` (Gemini
+ * truncates, it does not scale the rest back to unit length). Refused as Gemini refuses them:
+ * more than 100 requests, a request naming another model than the batch's, an unknown field.
+ */
+function embeddings(
+  exchange: Exchange,
+  call: { version: string; model: string; method: 'embedContent' | 'batchEmbedContents' },
+): Reply {
+  const { version, model, method } = call;
+  if (!isEmbeddingModel(model)) return notSupported(version, model, method);
+  let items: unknown[];
+  let prefix: string;
+  if (method === 'batchEmbedContents') {
+    const unknown = unknownField(exchange.body, new Set(['requests']));
+    if (unknown !== undefined) return unknownNameError(unknown);
+    const parsed = parseRequest(batchEmbedRequest, exchange.body);
+    if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
+    if (parsed.value.requests.length > MAX_BATCH_REQUESTS)
+      return geminiError({
+        kind: 'bad-request',
+        message: `* BatchEmbedContentsRequest.requests: at most ${MAX_BATCH_REQUESTS} requests can be in one batch\n`,
+      });
+    items = parsed.value.requests;
+    prefix = 'requests';
+  } else {
+    items = [exchange.body];
+    prefix = '';
+  }
+  const requests: EmbedRequest[] = [];
+  for (const [index, item] of items.entries()) {
+    const at = prefix === '' ? undefined : `${prefix}[${index}]`;
+    const unknown = unknownField(item, EMBED_FIELDS);
+    if (unknown !== undefined) return unknownNameError(unknown, at);
+    const parsed = parseRequest(embedRequest, item);
+    if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
+    const named = parsed.value.model;
+    if (at !== undefined && named !== `models/${model}`)
+      return geminiError({
+        kind: 'bad-request',
+        message: `* BatchEmbedContentsRequest.${at}.model: the model of each request must be the batch's, models/${model}; got ${JSON.stringify(named ?? '')}\n`,
+      });
+    const size = parsed.value.outputDimensionality;
+    if (size !== undefined && (size < 1 || size > nativeDimensions(model)))
+      return geminiError({
+        kind: 'bad-request',
+        message: `* ${at === undefined ? 'EmbedContentRequest' : `BatchEmbedContentsRequest.${at}`}.output_dimensionality: must be between 1 and ${nativeDimensions(model)}\n`,
+      });
+    requests.push(parsed.value);
+  }
+  let promptTokens = 0;
+  const vectors = requests.map((request) => {
+    const text = partsText(request.content.parts);
+    promptTokens += countTokens(text);
+    const full = embeddingFor(text, nativeDimensions(model));
+    return { values: request.outputDimensionality ? full.slice(0, request.outputDimensionality) : full };
+  });
+  const usage = exchange.scenario.omitUsage
+    ? {}
+    : {
+        usageMetadata: {
+          promptTokenCount: promptTokens,
+          promptTokenDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+        },
+      };
+  const body =
+    method === 'batchEmbedContents' ? { embeddings: vectors, ...usage } : { embedding: vectors[0], ...usage };
+  return { kind: 'json', status: 200, body, tokens: promptTokens };
+}
+
+/** Google's JSON parsing refuses a field its message does not have, naming where it was. */
+function unknownNameError(name: string, at?: string): JsonReply {
+  return errorBody(
+    400,
+    'INVALID_ARGUMENT',
+    `Invalid JSON payload received. Unknown name "${name}"${at === undefined ? '' : ` at '${at}'`}: Cannot find field.`,
+  );
 }
 
 // --- conversation -----------------------------------------------------------------------

@@ -506,6 +506,45 @@ describe('Gemini mock with @google/genai', () => {
     assert.match(error.message, /"retryDelay":"3s"/);
   });
 
+  test('embedContent: batchEmbedContents, one vector per text in order, usageMetadata', async () => {
+    const response = await ai.models.embedContent({
+      model: 'gemini-embedding-001',
+      contents: ['alpha', 'beta'],
+      config: { outputDimensionality: 8 },
+    });
+    // Gemini truncates to outputDimensionality: the full-size vector's first values.
+    assert.deepEqual(
+      response.embeddings?.map((embedding) => embedding.values),
+      [embeddingFor('alpha', 3072).slice(0, 8), embeddingFor('beta', 3072).slice(0, 8)],
+    );
+    assert.deepEqual(response.usageMetadata, {
+      promptTokenCount: countTokens('alpha') + countTokens('beta'),
+      promptTokenDetails: [{ modality: 'TEXT', tokenCount: countTokens('alpha') + countTokens('beta') }],
+    });
+    const sent = mock.requests.at(-1)!;
+    assert.match(sent.path, /^\/v1(beta)?\/models\/gemini-embedding-001:batchEmbedContents$/);
+    assert.equal((sent.body as { requests: unknown[] }).requests.length, 2);
+  });
+
+  test('embeddings are refused as Gemini refuses them: a chat model, over 100 requests', async () => {
+    const chatModel = await ai.models.embedContent({ model: 'gemini-2.5-flash', contents: 'hi' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    assert.ok(chatModel instanceof ApiError);
+    assert.equal(chatModel.status, 404);
+    assert.match(chatModel.message, /is not supported for batchEmbedContents/);
+    const tooMany = await ai.models
+      .embedContent({ model: 'gemini-embedding-001', contents: Array.from({ length: 101 }, () => 'x') })
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    assert.ok(tooMany instanceof ApiError);
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.message, /at most 100 requests can be in one batch/);
+  });
+
   test('a wrong key is a 400 API_KEY_INVALID, as Google answers it', async () => {
     const stranger = new GoogleGenAI({ apiKey: 'AIza-wrong', httpOptions: { baseUrl: mock.url } });
     const error = await stranger.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }).then(

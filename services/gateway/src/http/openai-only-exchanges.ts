@@ -1,20 +1,28 @@
 import { z } from 'zod';
 import { pricesByServiceTier } from '../providers/provider-support.js';
 import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
+import {
+  openAIEmbeddingsAnswer,
+  openAIToGeminiEmbeddingsRequest,
+  readGeminiEmbeddings,
+} from '../translate/gemini-embeddings.js';
 import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import {
   type AnswerFailure,
   callerStallMs,
   drained,
+  type Exchange,
   type ExchangePlanner,
   streamHeaders,
   unreadableAnswer,
   write,
 } from './exchange.js';
+import type { Route } from './route-model.js';
 
 /*
- * Endpoints with no equivalent in the other dialects: served only by providers that speak
- * them natively, body and answer forwarded as they are (model replaced by the routed name).
+ * Endpoints with no equivalent in the other dialects: served by providers that speak them
+ * natively, body and answer forwarded as they are (model replaced by the routed name); and
+ * embeddings by Gemini too, through its own embeddings API (translate/gemini-embeddings.ts).
  */
 
 /**
@@ -40,10 +48,14 @@ function reportedEmbeddingsTokens(json: unknown): number | undefined {
 /** A request log's text of an embeddings answer: none (vectors are not text). */
 const NO_ANSWER_TEXT = (): string => '';
 
-/** `POST /v1/embeddings`. Usage counted with a tokenizer when the provider reports none. */
+/**
+ * `POST /v1/embeddings`: forwarded to OpenAI-dialect providers, translated for Gemini. Usage
+ * counted with a tokenizer when the provider reports none.
+ */
 export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config, body, route) => {
-  if (caller !== 'openai' || adapter.dialect !== 'openai' || !adapter.supports('embeddings', config))
-    return undefined;
+  if (caller !== 'openai' || !adapter.supports('embeddings', config)) return undefined;
+  if (adapter.dialect === 'gemini') return planGeminiEmbeddings(body, route);
+  if (adapter.dialect !== 'openai') return undefined;
   return {
     operation: {
       operation: 'embeddings',
@@ -78,6 +90,39 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
     stream: () => Promise.reject(new Error('embeddings do not stream')),
   };
 };
+
+/**
+ * Embeddings from Gemini's batchEmbedContents, answered in OpenAI's shape: the vectors in the
+ * encoding the caller asked for (the openai SDK asks for base64 when its caller names none),
+ * `model` the routed name, usage as Gemini reports it (`usageMetadata`), else counted as for
+ * OpenAI. A request Gemini cannot take is refused naming the caller's field (a
+ * TranslationError: the next provider of the chain may take it); more than one batch (100
+ * inputs) is refused too, not split: one request is one provider call, so a later batch
+ * failing would leave the earlier ones billed and unrecorded, or billed again on the next key.
+ */
+function planGeminiEmbeddings(body: Record<string, unknown>, route: Route): Exchange {
+  const request = openAIToGeminiEmbeddingsRequest(body, route.model);
+  return {
+    operation: { operation: 'embeddings', model: route.model, stream: false, body: request.body },
+    answer: (reply) => {
+      const json = reply.json();
+      const read = readGeminiEmbeddings(json, request.texts.length);
+      // An error object sent with a success status, or not one vector per input: not forwarded.
+      if (typeof read === 'string') throw unreadableAnswer(json, reply.redact, read);
+      const inputTokens = read.promptTokens ?? countInput(request.texts, route.model);
+      return {
+        text: openAIEmbeddingsAnswer(read.vectors, {
+          model: route.model,
+          encoding: request.encoding,
+          promptTokens: inputTokens,
+        }),
+        usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0 },
+        loggedText: NO_ANSWER_TEXT,
+      };
+    },
+    stream: () => Promise.reject(new Error('embeddings do not stream')),
+  };
+}
 
 /** How far from its end an embeddings answer's usage may start to be read there. */
 const USAGE_TAIL_CHARS = 512;

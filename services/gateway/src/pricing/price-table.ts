@@ -94,7 +94,7 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     },
     google: {
       source:
-        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cached audio rates of 2.5 Flash ($1.00 / $0.10), 2.5 Flash-Lite ($0.30 / $0.03) and 2.0 Flash ($0.70 / $0.175) added 2026-12-02 from copies of the page that agree (its "Input price" and "Context caching price" rows: "$0.30 (text / image / video) $1.00 (audio)"); the other models have one input rate for every modality. Cache storage is not modelled.',
+        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cached audio rates of 2.5 Flash ($1.00 / $0.10), 2.5 Flash-Lite ($0.30 / $0.03) and 2.0 Flash ($0.70 / $0.175) added 2026-12-02 from copies of the page that agree (its "Input price" and "Context caching price" rows: "$0.30 (text / image / video) $1.00 (audio)"); the other models have one input rate for every modality. gemini-embedding-001 ($0.15 per 1M input tokens, standard) added 2026-12-02 from copies of the page that agree (embeddingcost.com, tokenmix.ai, zilliz.com, 2026). Cache storage is not modelled.',
       checkedAt: '2026-11-30',
     },
     mistral: {
@@ -312,6 +312,9 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
       output: '0.30',
       note: 'Deprecated by Google (shutdown announced for 2026-06-01); price as last published.',
     }),
+    // Embeddings bill their input only. text-embedding-004 is left out: retired on the Gemini
+    // API on 2026-01-14 (calls to it fail), and free of charge while it was served.
+    'gemini-embedding-001': usd({ provider: 'google', input: '0.15', output: '0' }),
 
     // ---- Mistral ------------------------------------------------------------------------
     'mistral-large-2512': usd({

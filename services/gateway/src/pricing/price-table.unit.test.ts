@@ -56,6 +56,7 @@ describe('the shipped price table', () => {
       'gemini-2.5-flash',
       'gemini-2.5-flash-lite',
       'gemini-2.0-flash',
+      'gemini-embedding-001',
       'mistral-large-2512',
       'mistral-small-2506',
     ];
@@ -68,6 +69,14 @@ describe('the shipped price table', () => {
     if (found.status !== 'priced') return;
     const cost = computeCost(found.price, { inputTokens: 1000, outputTokens: 0, cachedInputTokens: 0 });
     assert.deepEqual([cost.amount, cost.currency], ['0.0001', 'USD']);
+  });
+
+  test('gemini-embedding-001: $0.15 per 1M input tokens, so 1,000 tokens cost $0.00015', () => {
+    const found = PriceBook.shipped().lookup('gemini-embedding-001');
+    assert.equal(found.status, 'priced');
+    if (found.status !== 'priced') return;
+    const cost = computeCost(found.price, { inputTokens: 1000, outputTokens: 0, cachedInputTokens: 0 });
+    assert.deepEqual([cost.amount, cost.currency], ['0.00015', 'USD']);
   });
 
   test('every Anthropic model prices cache writes (5m and 1h); nobody else does', () => {

@@ -35,7 +35,8 @@ export type Dialect = 'openai' | 'anthropic' | 'gemini';
  * operation and the adapter's dialect:
  * - `chat`: OpenAI Chat Completions; `messages`: Anthropic Messages; `generate_content`:
  *   Gemini generateContent (streamGenerateContent when streamed);
- * - `embeddings`: OpenAI embeddings; `responses`: OpenAI Responses API;
+ * - `embeddings`: OpenAI embeddings, or Gemini `batchEmbedContents`; `responses`: OpenAI
+ *   Responses API;
  * - `count_tokens`: Anthropic `messages/count_tokens` or Gemini `countTokens`;
  * - `models`: the provider's model list (GET).
  */

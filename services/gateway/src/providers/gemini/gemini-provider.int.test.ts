@@ -1,6 +1,12 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { type MockServer, startGeminiMock } from '@kordon/mock-providers';
+import { openAIToGeminiEmbeddingsRequest, readGeminiEmbeddings } from '../../translate/gemini-embeddings.js';
+import { UpstreamClient } from '../../upstream/upstream-client.js';
+import { isUpstreamError } from '../../upstream/upstream-error.js';
+import { callProvider, type ProviderCall } from '../provider-call.js';
 import { providerContract, REPLY_PREFIX } from '../provider-contract.js';
-import { providerKey } from '../provider-types.js';
+import { type OperationRequest, providerKey } from '../provider-types.js';
 import { geminiProvider } from './gemini-provider.js';
 
 const KEY = 'AIzaContractKey0123456789abcdef';
@@ -21,4 +27,82 @@ providerContract('gemini (mock-providers)', async () => {
     keepAliveComments: true,
     close: () => mock.close(),
   };
+});
+
+/**
+ * Embeddings, which the contract does not cover: an OpenAI caller's request as the gateway
+ * translates it, sent to the mock's batchEmbedContents, and Gemini's failures through mapError.
+ */
+describe('gemini embeddings (mock-providers)', () => {
+  let mock: MockServer;
+  let client: UpstreamClient;
+  const model = 'gemini-embedding-001';
+
+  before(async () => {
+    mock = await startGeminiMock({ keys: [KEY] });
+  });
+  beforeEach(() => {
+    client = new UpstreamClient();
+    mock.setScenario(undefined);
+    mock.clearRequests();
+  });
+  afterEach(() => client.destroy());
+  after(() => mock.close());
+
+  const call = (): ProviderCall => ({
+    client,
+    adapter: geminiProvider,
+    config: { baseUrl: mock.url },
+    key: providerKey('pk-gemini-1', KEY),
+  });
+  const embeddings = (input: string[], extra: Record<string, unknown> = {}): OperationRequest => ({
+    operation: 'embeddings',
+    model,
+    stream: false,
+    body: openAIToGeminiEmbeddingsRequest({ input, ...extra }, model).body,
+  });
+  const rejection = (promise: Promise<unknown>) =>
+    promise.then(
+      () => assert.fail('the call succeeded'),
+      (error: unknown) => {
+        assert.ok(isUpstreamError(error), String(error));
+        return error;
+      },
+    );
+
+  it('calls v1beta/models/{model}:batchEmbedContents with the key in x-goog-api-key', async () => {
+    assert.equal(geminiProvider.supports('embeddings'), true);
+    const answer = await callProvider(call(), embeddings(['one', 'two'], { dimensions: 8 }));
+    const sent = mock.requests.at(-1)!;
+    assert.equal(sent.path, '/v1beta/models/gemini-embedding-001:batchEmbedContents');
+    assert.equal(sent.headers['x-goog-api-key'], KEY);
+    assert.equal(sent.query.key, undefined, 'the key never goes in the URL');
+    const read = readGeminiEmbeddings(answer.json(), 2);
+    assert.ok(typeof read !== 'string', read as string);
+    assert.deepEqual(
+      read.vectors.map((vector) => vector.length),
+      [8, 8],
+    );
+    assert.ok((read.promptTokens ?? 0) > 0);
+  });
+
+  it('a 429 is retryable after its RetryInfo delay; a 5xx is retryable; a refusal is not', async () => {
+    mock.setScenario('rate-limit=4');
+    const limited = await rejection(callProvider(call(), embeddings(['x'])));
+    assert.equal(limited.status, 429);
+    assert.equal(limited.isRetryable, true);
+    assert.equal(limited.retryAfterMs, 4000);
+    assert.equal(limited.provider?.type, 'rate_limit');
+    mock.setScenario('server-error');
+    const failed = await rejection(callProvider(call(), embeddings(['x'])));
+    assert.equal(failed.status, 500);
+    assert.equal(failed.isRetryable, true);
+    mock.setScenario(undefined);
+    // More dimensions than the model has: Gemini's 400, the caller's to see.
+    const refused = await rejection(callProvider(call(), embeddings(['x'], { dimensions: 4096 })));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.isRetryable, false);
+    assert.equal(refused.provider?.type, 'invalid_request');
+    assert.match(refused.provider?.message ?? '', /output_dimensionality/);
+  });
 });

@@ -1,10 +1,11 @@
 /**
  * Gemini (Google Generative Language API): generateContent, streamGenerateContent (always
- * `?alt=sse`: SSE frames, not the streamed JSON array), countTokens and the model list,
- * under `https://generativelanguage.googleapis.com` and an API version (`v1beta` unless the
- * configuration or the base URL names one). The model goes in the path, through the path
- * guard; the key in `x-goog-api-key` (never in the query, where it would land in logs).
- * Gemini sends no rate-limit headers; usage comes in every streamed chunk.
+ * `?alt=sse`: SSE frames, not the streamed JSON array), countTokens, batchEmbedContents (the
+ * `embeddings` operation; its body is Gemini's own, written by translate/gemini-embeddings.ts)
+ * and the model list, under `https://generativelanguage.googleapis.com` and an API version
+ * (`v1beta` unless the configuration or the base URL names one). The model goes in the path,
+ * through the path guard; the key in `x-goog-api-key` (never in the query, where it would land
+ * in logs). Gemini sends no rate-limit headers; usage comes in every streamed chunk.
  */
 import { pathSegment, upstreamTarget } from '../../upstream/upstream-target.js';
 import {
@@ -31,6 +32,7 @@ const GEMINI = { name: 'Gemini', defaultBaseUrl: 'https://generativelanguage.goo
 const GEMINI_OPERATIONS = [
   'generate_content',
   'count_tokens',
+  'embeddings',
   'models',
 ] as const satisfies readonly Operation[];
 type GeminiOperation = (typeof GEMINI_OPERATIONS)[number];
@@ -51,6 +53,7 @@ function methodPath(request: OperationRequest): string {
   if (operation === 'models') return '/models';
   const model = geminiModelSegment(request.model);
   if (operation === 'count_tokens') return `/models/${model}:countTokens`;
+  if (operation === 'embeddings') return `/models/${model}:batchEmbedContents`;
   return `/models/${model}:${stream ? 'streamGenerateContent' : 'generateContent'}`;
 }
 
