@@ -162,4 +162,24 @@ orgs:
     assert.equal(message.content[0]?.type, 'text');
     assert.equal(lastBody().temperature, undefined);
   });
+
+  it('thinking disabled on gpt-5 (which reasons at medium unless told, billed) is reasoning_effort minimal', async () => {
+    await client().messages.create({
+      model: 'gpt-5',
+      max_tokens: 1024,
+      thinking: { type: 'disabled' },
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.equal(lastBody().reasoning_effort, 'minimal', `upstream body: ${JSON.stringify(lastBody())}`);
+  });
+
+  it('thinking enabled (budget 8000) on gpt-5.1 (whose default effort is none: no reasoning) is reasoning_effort low', async () => {
+    await client().messages.create({
+      model: 'gpt-5.1',
+      max_tokens: 16000,
+      thinking: { type: 'enabled', budget_tokens: 8000 },
+      messages: [{ role: 'user', content: 'Prove it' }],
+    });
+    assert.equal(lastBody().reasoning_effort, 'low', `upstream body: ${JSON.stringify(lastBody())}`);
+  });
 });

@@ -278,19 +278,62 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
     assert.equal(translate({ messages: [user('Hi')], metadata: { user_id: fits } }).user, fits);
   });
 
-  it('thinking has no OpenAI chat counterpart and is dropped, whatever its type', () => {
-    for (const thinking of [
-      { type: 'enabled', budget_tokens: 2048 },
-      { type: 'disabled' },
-      { type: 'adaptive' },
-    ]) {
-      const translated = translate({ messages: [user('Hi')], thinking });
-      assert.deepEqual(
-        Object.keys(translated).sort(),
-        ['max_completion_tokens', 'messages', 'model'],
-        thinking.type,
-      );
-    }
+  describe('thinking -> reasoning_effort, by what the model takes (openai-models.ts)', () => {
+    const disabled = { type: 'disabled' };
+    const enabled = (budget_tokens: number) => ({ type: 'enabled', budget_tokens });
+    const cases: { model: string; thinking: object; effort: string | undefined }[] = [
+      // gpt-5 reasons at medium unless told: disabled asks for its least.
+      { model: 'gpt-5', thinking: disabled, effort: 'minimal' },
+      { model: 'gpt-5-mini-2025-08-07', thinking: disabled, effort: 'minimal' },
+      { model: 'gpt-5-nano', thinking: disabled, effort: 'minimal' },
+      { model: 'gpt-5.1', thinking: disabled, effort: 'none' },
+      { model: 'gpt-5.2-2025-12-11', thinking: disabled, effort: 'none' },
+      // gpt-5.1 does not reason unless told: enabled must say how much.
+      { model: 'gpt-5.1', thinking: enabled(1024), effort: 'low' },
+      { model: 'gpt-5.1', thinking: enabled(8191), effort: 'low' },
+      { model: 'gpt-5.1', thinking: enabled(8192), effort: 'medium' },
+      { model: 'gpt-5', thinking: enabled(24575), effort: 'medium' },
+      { model: 'o3', thinking: enabled(24576), effort: 'high' },
+      { model: 'gpt-5.1-codex', thinking: enabled(30000), effort: 'high' },
+      // The model's default.
+      { model: 'gpt-5', thinking: { type: 'adaptive' }, effort: undefined },
+      { model: 'gpt-5.1', thinking: { type: 'adaptive' }, effort: undefined },
+      // Only the default effort (o1-mini takes no reasoning_effort, the pro models only high).
+      { model: 'o1-mini', thinking: enabled(2048), effort: undefined },
+      { model: 'gpt-5-pro', thinking: enabled(2048), effort: undefined },
+      // Models that do not reason, and names the table does not know, get nothing.
+      ...['gpt-4o', 'gpt-4.1', 'gpt-5-chat-latest', 'deepseek-reasoner', 'openai/gpt-5'].flatMap((model) => [
+        { model, thinking: disabled, effort: undefined },
+        { model, thinking: enabled(8000), effort: undefined },
+      ]),
+    ];
+    for (const { model, thinking, effort } of cases)
+      it(`${model}: ${JSON.stringify(thinking)} -> ${String(effort)}`, () => {
+        assert.equal(translate({ messages: [user('Hi')], model, thinking }).reasoning_effort, effort);
+      });
+
+    it('a reasoning effort drops the sampling parameters gpt-5.1 takes only without reasoning', () => {
+      const sampled = { messages: [user('Hi')], model: 'gpt-5.1', temperature: 0.2 };
+      assert.equal(translate({ ...sampled, thinking: enabled(4096) }).temperature, undefined);
+      assert.equal(translate({ ...sampled, thinking: disabled }).temperature, 0.2);
+    });
+
+    const refusals: { model: string; thinking: object; param: string }[] = [
+      ...['o3', 'o1-mini', 'o4-mini', 'gpt-5-codex', 'gpt-5-pro', 'gpt-5.1-codex-max'].map((model) => ({
+        model,
+        thinking: disabled,
+        param: 'thinking',
+      })),
+      { model: 'gpt-5', thinking: { type: 'enabled' }, param: 'thinking.budget_tokens' },
+      { model: 'gpt-5', thinking: { type: 'between_tools' }, param: 'thinking.type' },
+    ];
+    for (const { model, thinking, param } of refusals)
+      it(`${model}: ${JSON.stringify(thinking)} is refused naming ${param}`, () => {
+        assert.throws(
+          () => translate({ messages: [user('Hi')], model, thinking }),
+          (error: unknown) => error instanceof TranslationError && error.param === param,
+        );
+      });
   });
 
   describe('sampling parameters on OpenAI reasoning models, which refuse any but 1', () => {

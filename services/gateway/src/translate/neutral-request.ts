@@ -127,7 +127,8 @@ export interface NeutralChatRequest {
   reasoningEffort?: string;
   /**
    * Anthropic's `thinking` as the caller sent it (`disabled`, `enabled` with a budget,
-   * `adaptive`). Only the Gemini writer reads it; OpenAI has no counterpart.
+   * `adaptive`). Read by the Gemini writer (a thinking config) and the OpenAI writer
+   * (`reasoning_effort`, for OpenAI's reasoning models).
    */
   thinking?: NeutralThinking;
 }
@@ -190,3 +191,13 @@ export function toolNamesUsed(messages: readonly NeutralMessage[]): string[] {
  * Claude writers both use them (1,024 is also Claude's minimum budget).
  */
 export const EFFORT_BUDGETS = { minimal: 1024, low: 1024, medium: 8192, high: 24576 } as const;
+
+/**
+ * The highest effort whose budget `budget_tokens` reaches (below medium's low, below high's
+ * medium, else high), so that the caller's budget stays the ceiling.
+ */
+export function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
+  if (budget >= EFFORT_BUDGETS.high) return 'high';
+  if (budget >= EFFORT_BUDGETS.medium) return 'medium';
+  return 'low';
+}

@@ -1,10 +1,16 @@
 /** Writes an OpenAI Chat Completions request from the neutral form. */
 import { createHash } from 'node:crypto';
 import { base64DataUrl, refuseMalformedBase64 } from './data-url.js';
-import type { ImagePart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
-import { documentNote } from './neutral-request.js';
+import type {
+  ImagePart,
+  NeutralChatRequest,
+  NeutralMessage,
+  NeutralThinking,
+  UserPart,
+} from './neutral-request.js';
+import { documentNote, effortForBudget } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
-import { openAITakesSampling } from './openai-models.js';
+import { openAIReasoningModel, openAITakesSampling } from './openai-models.js';
 import { TranslationError } from './translation-error.js';
 
 export interface OpenAIRequestOptions {
@@ -30,9 +36,11 @@ export function openAIRequestFromNeutral(
   const out: OpenAIChatRequest = { model: request.model, messages };
   if (request.maxTokens !== undefined)
     out[options.maxTokensField ?? 'max_completion_tokens'] = request.maxTokens;
+  const effort = request.thinking && reasoningEffort(request.thinking, request.model);
+  if (effort) out.reasoning_effort = effort;
   // Reasoning models refuse any temperature or top_p but 1 (a 400): dropped, as for Claude models
   // that take none (claude-models.ts), where the model reasons (openai-models.ts).
-  const sampling = openAITakesSampling(request.model, out.reasoning_effort ?? undefined);
+  const sampling = openAITakesSampling(request.model, effort);
   if (request.temperature !== undefined && (sampling || request.temperature === 1))
     out.temperature = request.temperature;
   if (request.topP !== undefined && (sampling || request.topP === 1)) out.top_p = request.topP;
@@ -76,6 +84,48 @@ export function openAIRequestFromNeutral(
   if (request.frequencyPenalty !== undefined) out.frequency_penalty = request.frequencyPenalty;
   if (request.seed !== undefined) out.seed = request.seed;
   return out;
+}
+
+/**
+ * Anthropic's `thinking` as the `reasoning_effort` of an OpenAI reasoning model (reasoning is
+ * billed as output: the caller's choice is kept, or refused naming the field, never dropped).
+ * `disabled` is the least effort (`minimal` on gpt-5 / -mini / -nano, `none` from gpt-5.1),
+ * refused where the model cannot stop reasoning (o-series, codex, pro); `enabled` is the
+ * effort whose budget `budget_tokens` reaches (EFFORT_BUDGETS, as for Gemini 3's levels);
+ * `adaptive` is the model's default. Models that do not reason and names the table does not
+ * know (a compatible server's) are sent nothing.
+ */
+function reasoningEffort(thinking: NeutralThinking, model: string): string | undefined {
+  const reasoning = openAIReasoningModel(model);
+  if (reasoning === undefined) return undefined;
+  switch (thinking.type) {
+    case 'disabled':
+      if (reasoning.leastEffort === undefined)
+        throw new TranslationError(
+          'unsupported_value',
+          'thinking',
+          `${model} cannot stop reasoning (thinking \`disabled\`); \`enabled\` with a small budget_tokens asks for the least reasoning.`,
+        );
+      return reasoning.leastEffort;
+    case 'enabled': {
+      const budget = thinking.budgetTokens;
+      if (budget === undefined)
+        throw new TranslationError(
+          'invalid_value',
+          'thinking.budget_tokens',
+          'Thinking of type `enabled` needs a `budget_tokens`.',
+        );
+      return reasoning.takesEffort ? effortForBudget(budget) : undefined;
+    }
+    case 'adaptive':
+      return undefined;
+    default:
+      throw new TranslationError(
+        'unsupported_value',
+        'thinking.type',
+        `Thinking of type \`${thinking.type}\` has no counterpart on OpenAI models; use enabled, disabled or adaptive.`,
+      );
+  }
 }
 
 /** OpenAI's longest `user` ("string too long. Expected a string with maximum length 64"). */
