@@ -5,8 +5,9 @@
  * tool call -> `function_call` with its arguments as an object (GigaChat makes one call per
  * turn, so a turn with several is refused); tool results -> `function` messages named by the
  * call they answer, their content JSON (text that is not JSON is wrapped as `{"result": ...}`);
- * tools -> `functions`; tool_choice auto/none/named -> `function_call` (`required` has no
- * counterpart and is refused). GigaChat takes temperatures in (0, 2]: 0 becomes 0.01, the
+ * tools -> `functions`; tool_choice auto/none/named -> `function_call`, none given -> `auto`
+ * (GigaChat's own default is none: tools would never be called; `required` has no counterpart
+ * and is refused). GigaChat takes temperatures in (0, 2]: 0 becomes 0.01, the
  * nearest it accepts. `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
  * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs` refused; `stop`,
  * penalties, `seed`, `response_format`, `user` dropped.
@@ -86,6 +87,10 @@ export function gigaChatRequestFromOpenAI(
     }
     if (choice === 'auto' || choice === 'none') out.function_call = choice;
     else if (choice) out.function_call = { name: choice.function.name };
+    // No tool_choice is auto for OpenAI and Anthropic, but GigaChat's default is none ("Если запрос
+    // не содержит function_call … GigaChat не вызовет функции", REST reference, post-chat):
+    // without it the tools would never be called.
+    else out.function_call = 'auto';
   }
   return out;
 }

@@ -57,6 +57,26 @@ describe('OpenAI request -> GigaChat', () => {
     });
   });
 
+  it('tools without tool_choice get function_call auto (GigaChat defaults to none); none and a name are kept', () => {
+    const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
+    const sent = (extra: Record<string, unknown>) =>
+      gigaChatRequestFromOpenAI(
+        { model: 'GigaChat', messages: [{ role: 'user', content: 'Weather?' }], tools, ...extra },
+        { model: 'GigaChat', stream: false },
+      ).function_call;
+    assert.equal(sent({}), 'auto');
+    assert.equal(sent({ tool_choice: null }), 'auto');
+    assert.equal(sent({ tool_choice: 'none' }), 'none');
+    assert.deepEqual(sent({ tool_choice: { type: 'function', function: { name: 'weather' } } }), {
+      name: 'weather',
+    });
+    const withoutTools = gigaChatRequestFromOpenAI(
+      { model: 'GigaChat', messages: [{ role: 'user', content: 'hi' }] },
+      { model: 'GigaChat', stream: false },
+    );
+    assert.equal(withoutTools.function_call, undefined);
+  });
+
   it('refuses what GigaChat cannot do, naming the field', () => {
     const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } };
     const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { startKordonUnderTest } from './support/kordon-under-test.js';
+
+/*
+ * The GigaChat adapter through Kordon, driven by the official SDKs, against a scripted upstream
+ * that records the translated bodies and answers as GigaChat's REST API does
+ * (https://developers.sber.ru/docs/ru/gigachat/api/reference/rest/post-chat).
+ */
+
+interface Recorded {
+  path: string;
+  body: Record<string, unknown>;
+}
+type Reply = { status: number; body?: unknown; sse?: unknown[]; headers?: Record<string, string> };
+
+const recorded: Recorded[] = [];
+const replies: Reply[] = [];
+
+const usage = (prompt: number, completion: number, precached = 0) => ({
+  prompt_tokens: prompt,
+  completion_tokens: completion,
+  total_tokens: prompt + completion,
+  precached_prompt_tokens: precached,
+});
+const answer = (message: Record<string, unknown>, finish = 'stop', u = usage(10, 3)) => ({
+  choices: [{ message: { role: 'assistant', ...message }, index: 0, finish_reason: finish }],
+  created: 1700000000,
+  model: 'GigaChat:2.0.28.2',
+  object: 'chat.completion',
+  usage: u,
+});
+
+async function serve(req: IncomingMessage, res: ServerResponse) {
+  let raw = '';
+  for await (const chunk of req) raw += chunk;
+  if ((req.url ?? '').startsWith('/oauth')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ access_token: 'giga-token-abcdefghijklmnop', expires_at: Date.now() + 30 * 60_000 }),
+    );
+    return;
+  }
+  recorded.push({ path: req.url ?? '', body: raw ? JSON.parse(raw) : undefined });
+  const reply = replies.shift() ?? { status: 200, body: answer({ content: 'ok' }) };
+  if (reply.sse) {
+    res.writeHead(reply.status, { 'content-type': 'text/event-stream', ...reply.headers });
+    for (const event of reply.sse)
+      res.write(`data: ${typeof event === 'string' ? event : JSON.stringify(event)}\n\n`);
+    res.end();
+    return;
+  }
+  res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+  res.end(JSON.stringify(reply.body));
+}
+
+async function startGigaChat() {
+  const dir = mkdtempSync(join(tmpdir(), 'giga-e2e-tls-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const tlsKey = readFileSync(join(dir, 'key.pem'), 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  const oauth: HttpsServer = createHttpsServer({ cert, key: tlsKey }, (req, res) => {
+    serve(req, res).catch(() => {});
+  });
+  await new Promise<void>((r) => oauth.listen(0, '127.0.0.1', r));
+  const oauthUrl = `https://127.0.0.1:${(oauth.address() as AddressInfo).port}/oauth`;
+  const caLines = cert
+    .trim()
+    .split('\n')
+    .map((line) => `          ${line}`)
+    .join('\n');
+  const upstream: Server = createServer((req, res) => {
+    serve(req, res).catch(() => {});
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const k = await startKordonUnderTest(`
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: giga
+        type: gigachat
+        baseUrl: ${base}/api/v1
+        oauthUrl: ${oauthUrl}
+        caCertificate: |
+${caLines}
+        scope: GIGACHAT_API_PERS
+        models: [GigaChat]
+        keys: [{ name: k1, secret: "Z2lnYWNoYXQta2V5LWFiY2RlZmdoaWprbG1ub3A=" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+`);
+  const key = k.proxyKeys.get('dev@acme.test--laptop')!;
+  return {
+    k,
+    openai: new OpenAI({ baseURL: `${k.url}/v1`, apiKey: key, maxRetries: 0 }),
+    anthropic: new Anthropic({ baseURL: k.url, apiKey: key, maxRetries: 0 }),
+    stop: async () => {
+      await k.stop();
+      await new Promise((r) => upstream.close(r));
+      await new Promise((r) => oauth.close(r));
+    },
+  };
+}
+
+const TOOLS = [
+  {
+    type: 'function' as const,
+    function: {
+      name: 'weather',
+      description: 'Current weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  },
+];
+
+describe('gigachat adapter', () => {
+  let g: Awaited<ReturnType<typeof startGigaChat>>;
+  before(async () => {
+    g = await startGigaChat();
+  });
+  after(async () => {
+    await g?.stop();
+  });
+  const last = () => recorded.at(-1)!;
+
+  // GigaChat REST reference, function_call: "none — режим работы по умолчанию. Если запрос не
+  // содержит function_call или значение поля — none, GigaChat не вызовет функции" (the official
+  // ai-forever/gigachat-java SDK therefore defaults function_call to AUTO). OpenAI and Anthropic
+  // default to auto when tools are given and tool_choice is not.
+  it('OpenAI tools without tool_choice reach GigaChat with function_call auto (its own default, none, never calls them)', async () => {
+    replies.push({ status: 200, body: answer({ content: 'I cannot check the weather.' }) });
+    await g.openai.chat.completions.create({
+      model: 'GigaChat',
+      messages: [{ role: 'user', content: 'Weather in Moscow?' }],
+      tools: TOOLS,
+    });
+    assert.ok(Array.isArray(last().body.functions), 'the tools went as functions');
+    assert.equal(
+      last().body.function_call,
+      'auto',
+      'OpenAI default tool_choice (auto) must be sent: GigaChat defaults to none',
+    );
+  });
+
+  it('Anthropic streamed tools without tool_choice reach GigaChat with function_call auto', async () => {
+    replies.push({
+      status: 200,
+      sse: [
+        {
+          choices: [{ delta: { content: 'No tool', role: 'assistant' }, index: 0, finish_reason: 'stop' }],
+          created: 1,
+          model: 'GigaChat:2',
+          object: 'chat.completion',
+          usage: usage(20, 2),
+        },
+        '[DONE]',
+      ],
+    });
+    const stream = g.anthropic.messages.stream({
+      model: 'GigaChat',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Weather in Moscow?' }],
+      tools: [
+        {
+          name: 'weather',
+          description: 'Current weather',
+          input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+        },
+      ],
+    });
+    await stream.finalMessage();
+    assert.ok(Array.isArray(last().body.functions));
+    assert.equal(
+      last().body.function_call,
+      'auto',
+      'Anthropic default tool_choice (auto) must be sent: GigaChat defaults to none',
+    );
+  });
+});
