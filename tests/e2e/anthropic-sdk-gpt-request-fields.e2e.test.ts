@@ -182,4 +182,20 @@ orgs:
     });
     assert.equal(lastBody().reasoning_effort, 'low', `upstream body: ${JSON.stringify(lastBody())}`);
   });
+
+  it('a tool name of 65-128 characters (valid for Anthropic, refused by OpenAI over 64) goes shortened and is answered under its own name', async () => {
+    // MCP tools as Claude Code names them: mcp__<server>__<tool>.
+    const name = 'mcp__github_enterprise_server__list_pull_request_review_comments_for_repository';
+    assert.ok(name.length > 64 && name.length <= 128);
+    const message = await client().messages.create({
+      model: 'gpt-4o-mini',
+      max_tokens: 100,
+      tools: [{ name, input_schema: { type: 'object', properties: {} } }],
+      messages: [{ role: 'user', content: 'List the review comments' }],
+    });
+    const block = message.content.find((b) => b.type === 'tool_use');
+    assert.equal(block?.type === 'tool_use' ? block.name : undefined, name);
+    const sent = (lastBody().tools as { function: { name: string } }[])[0]?.function.name ?? '';
+    assert.ok(sent.length === 64 && sent.startsWith(name.slice(0, 55)), sent);
+  });
 });

@@ -20,6 +20,7 @@ import {
   anthropicToOpenAIRequest,
   anthropicToOpenAIResponse,
   anthropicToOpenAIStream,
+  anthropicToOpenAIToolNames,
   anthropicUsage,
   geminiGenerateContentResponse,
   geminiToAnthropicResponse,
@@ -221,6 +222,8 @@ export const planChatExchange: ExchangePlanner = (
   };
 
   let upstreamBody: Record<string, unknown>;
+  // Tool names too long for OpenAI go shortened: the answer's calls are named back by this.
+  let toolNames: ReadonlyMap<string, string> | undefined;
   if (caller === provider) {
     upstreamBody = { ...body, model: route.model };
   } else if (caller === 'openai') {
@@ -233,6 +236,7 @@ export const planChatExchange: ExchangePlanner = (
     ) as Record<string, unknown>;
   } else {
     const request = parseOr(anthropicMessagesRequest, { ...body, model: route.model }, 'request');
+    if (provider === 'openai') toolNames = anthropicToOpenAIToolNames(request);
     upstreamBody = (
       provider === 'openai'
         ? anthropicToOpenAIRequest(request, { maxTokensField: adapter.outputLimitField?.(config) })
@@ -276,7 +280,7 @@ export const planChatExchange: ExchangePlanner = (
       const out =
         caller === 'openai'
           ? json
-          : openAIToAnthropicResponse(completion, { model: shownModel, fallbackUsage: usage });
+          : openAIToAnthropicResponse(completion, { model: shownModel, fallbackUsage: usage, toolNames });
       return { text: JSON.stringify(out), usage };
     }
     if (provider === 'anthropic') {
@@ -331,7 +335,7 @@ export const planChatExchange: ExchangePlanner = (
               ...translatorOptions,
             })
         : provider === 'openai'
-          ? openAIToAnthropicStream({ model: shownModel, serviceTierPriced, ...translatorOptions })
+          ? openAIToAnthropicStream({ model: shownModel, serviceTierPriced, toolNames, ...translatorOptions })
           : geminiToAnthropicStream({ model: shownModel, ...geminiOptions, ...translatorOptions });
 
   const frame = (event: unknown): string => {

@@ -7,6 +7,8 @@ import { anthropicUsageOf, type NormalisedUsage } from './usage.js';
 export interface AnthropicStreamOptions {
   /** The model name to show the caller; default: the one the provider reported. */
   model?: string;
+  /** Tool names the provider was sent in place of the caller's (too long for it), to the caller's. */
+  toolNames?: ReadonlyMap<string, string>;
 }
 
 const NO_USAGE: NormalisedUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
@@ -60,11 +62,12 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
         return events;
       }
       case 'tool-call-start': {
+        const name = this.#options.toolNames?.get(part.name) ?? part.name;
         if (this.#open?.kind === 'tool_use') {
-          this.#held.set(part.toolIndex, { id: part.id, name: part.name, argumentsDeltas: [] });
+          this.#held.set(part.toolIndex, { id: part.id, name, argumentsDeltas: [] });
           return [];
         }
-        return this.#openToolBlock(part.toolIndex, part.id, part.name);
+        return this.#openToolBlock(part.toolIndex, part.id, name);
       }
       case 'tool-call-delta': {
         const open = this.#open;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { anthropicMessagesRequest } from './anthropic-messages-types.js';
-import { type OpenAIRequestOptions, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
+import { type OpenAIRequestOptions, openAIToolName, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
 import { type OpenAIChatRequest, openAIChatRequest } from './openai-chat-types.js';
-import { anthropicToOpenAIRequest } from './requests.js';
+import { anthropicToOpenAIRequest, anthropicToOpenAIToolNames } from './requests.js';
 import { TranslationError } from './translation-error.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
@@ -414,6 +414,44 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
           assert.deepEqual(translated[key as keyof OpenAIChatRequest], value, key);
       });
     }
+  });
+
+  describe("tool names over OpenAI's 64 characters (Anthropic takes 128)", () => {
+    const long = 'mcp__github_enterprise_server__list_pull_request_review_comments_for_repository';
+    const short = openAIToolName(long);
+    it('go as 55 characters, _ and 8 hex of their sha256, in the tools, tool_choice and the history', () => {
+      assert.equal(
+        short,
+        `${long.slice(0, 55)}_${createHash('sha256').update(long).digest('hex').slice(0, 8)}`,
+      );
+      assert.equal(short.length, 64);
+      const translated = translate({
+        tools: [{ name: long, input_schema: weather }],
+        tool_choice: { type: 'tool', name: long },
+        messages: [
+          user('List them'),
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: long, input: {} }] },
+          user([{ type: 'tool_result', tool_use_id: 't1', content: 'none' }]),
+        ],
+      });
+      const [tool] = translated.tools ?? [];
+      assert.equal(tool?.type === 'function' ? tool.function.name : undefined, short);
+      assert.deepEqual(translated.tool_choice, { type: 'function', function: { name: short } });
+      const call = translated.messages[1];
+      assert.equal(call?.role === 'assistant' ? call.tool_calls?.[0]?.function.name : undefined, short);
+    });
+    it('the request names what it sent in place of which name (only those shortened)', () => {
+      const request = anthropicMessagesRequest.parse({
+        model: 'gpt-4.1',
+        max_tokens: 10,
+        tools: [
+          { name: long, input_schema: weather },
+          { name: 'x'.repeat(64), input_schema: weather },
+        ],
+        messages: [user('Hi')],
+      });
+      assert.deepEqual([...anthropicToOpenAIToolNames(request)], [[short, long]]);
+    });
   });
 
   describe('refusals name the offending field', () => {

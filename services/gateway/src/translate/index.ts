@@ -38,6 +38,7 @@ export { OPENAI_DONE } from './openai-stream-parser.js';
 export {
   anthropicToGeminiRequest,
   anthropicToOpenAIRequest,
+  anthropicToOpenAIToolNames,
   openAIToAnthropicRequest,
   openAIToGeminiRequest,
 } from './requests.js';

@@ -32,4 +32,6 @@ export interface ResponseContext {
   model?: string;
   /** Usage to report when the provider gave none (counted by the gateway with a tokenizer). */
   fallbackUsage?: NormalisedUsage;
+  /** Tool names the provider was sent in place of the caller's (too long for it), to the caller's. */
+  toolNames?: ReadonlyMap<string, string>;
 }

@@ -19,7 +19,12 @@ export function anthropicResponseFromNeutral(
   const content: AnthropicResponseBlockOut[] = [];
   if (choice?.text) content.push({ type: 'text', text: choice.text });
   for (const call of choice?.toolCalls ?? [])
-    content.push({ type: 'tool_use', id: call.id, name: call.name, input: call.input });
+    content.push({
+      type: 'tool_use',
+      id: call.id,
+      name: context.toolNames?.get(call.name) ?? call.name,
+      input: call.input,
+    });
   return {
     id: response.id,
     type: 'message',

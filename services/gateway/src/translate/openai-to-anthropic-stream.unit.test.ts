@@ -88,6 +88,22 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     assert.equal(streamed.stopReason, 'tool_use');
   });
 
+  it("a tool name shortened for OpenAI's limit starts its block under the caller's name (live and held calls)", () => {
+    const toolNames = new Map([['get_weather', 'get_weather_for_a_city_named_at_length']]);
+    const live = accumulateAnthropic(replay(sseEvents('openai-tool.sse'), { toolNames }).events);
+    assert.equal(
+      live.content[0]?.type === 'tool_use' ? live.content[0].name : undefined,
+      toolNames.get('get_weather'),
+    );
+    const parallel = accumulateAnthropic(
+      replay(sseEvents('docs-openai-parallel-tools.sse'), { toolNames }).events,
+    );
+    assert.deepEqual(
+      parallel.content.map((block) => (block.type === 'tool_use' ? block.name : block.type)),
+      [toolNames.get('get_weather'), toolNames.get('get_weather')],
+    );
+  });
+
   it('length (recorded) -> max_tokens', () => {
     assert.equal(
       accumulateAnthropic(replay(sseEvents('openai-text-length.sse')).events).stopReason,

@@ -8,7 +8,11 @@ import { neutralFromAnthropicRequest } from './anthropic-request-to-neutral.js';
 import type { GeminiGenerateContentRequest } from './gemini-types.js';
 import { type AnthropicRequestOptions, anthropicRequestFromNeutral } from './neutral-to-anthropic-request.js';
 import { type GeminiRequestOptions, geminiRequestFromNeutral } from './neutral-to-gemini-request.js';
-import { type OpenAIRequestOptions, openAIRequestFromNeutral } from './neutral-to-openai-request.js';
+import {
+  type OpenAIRequestOptions,
+  openAIRequestFromNeutral,
+  toolNamesSent,
+} from './neutral-to-openai-request.js';
 import type { OpenAIChatRequest } from './openai-chat-types.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
 
@@ -26,6 +30,15 @@ export function anthropicToOpenAIRequest(
   options?: OpenAIRequestOptions,
 ): OpenAIChatRequest {
   return openAIRequestFromNeutral(neutralFromAnthropicRequest(request), options);
+}
+
+/**
+ * The tool names an Anthropic-SDK caller's request goes to a GPT model with in place of its own
+ * (longer than OpenAI's 64 characters), to the caller's: the answer's calls are named back by it
+ * (`toolNames` of the response context and the stream options).
+ */
+export function anthropicToOpenAIToolNames(request: AnthropicMessagesRequest): ReadonlyMap<string, string> {
+  return toolNamesSent(neutralFromAnthropicRequest(request));
 }
 
 /** An OpenAI-SDK caller asking a Gemini model. */

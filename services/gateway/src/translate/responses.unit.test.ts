@@ -153,6 +153,15 @@ describe('OpenAI chat.completion -> Anthropic message', () => {
     assert.equal(message.stop_reason, 'tool_use');
   });
 
+  it("a tool name shortened for OpenAI's limit is answered under the caller's name", () => {
+    const toolNames = new Map([['get_weather', 'get_weather_for_a_city_named_at_length']]);
+    const message = openAIToAnthropicResponse(openai(jsonFixture('openai-tool.json')), { toolNames });
+    assert.equal(
+      message.content[0]?.type === 'tool_use' ? message.content[0].name : undefined,
+      toolNames.get('get_weather'),
+    );
+  });
+
   it('cached prompt tokens move out of input_tokens into cache_read_input_tokens', () => {
     const message = openAIToAnthropicResponse(
       openai({
