@@ -209,4 +209,18 @@ describe('gigachat adapter', () => {
       'Anthropic default tool_choice (auto) must be sent: GigaChat defaults to none',
     );
   });
+
+  // GigaChat REST reference, temperature: "Значение температуры должно быть не меньше ноля";
+  // "Если значение температуры находится в диапазоне от 0 до 0.001, параметры temperature и
+  // top_p будут сброшены в режим, обеспечивающий максимально детерминированный ответ".
+  it('temperature 0 reaches GigaChat within its deterministic range [0, 0.001]', async () => {
+    replies.push({ status: 200, body: answer({ content: 'ok' }) });
+    await g.openai.chat.completions.create({
+      model: 'GigaChat',
+      messages: [{ role: 'user', content: 'hi' }],
+      temperature: 0,
+    });
+    const sent = Number(last().body.temperature);
+    assert.ok(sent >= 0 && sent <= 0.001, `sent temperature ${sent}; 0 asks for the deterministic answer`);
+  });
 });

@@ -7,8 +7,8 @@
  * call they answer, their content JSON (text that is not JSON is wrapped as `{"result": ...}`);
  * tools -> `functions`; tool_choice auto/none/named -> `function_call`, none given -> `auto`
  * (GigaChat's own default is none: tools would never be called; `required` has no counterpart
- * and is refused). GigaChat takes temperatures in (0, 2]: 0 becomes 0.01, the
- * nearest it accepts. `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
+ * and is refused). Temperatures are kept within GigaChat's 0 to 2 (0 to 0.001 is its most
+ * deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
  * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs` refused; `stop`,
  * penalties, `seed`, `response_format`, `user` dropped.
  *
@@ -55,7 +55,7 @@ import {
 const PROVIDER = 'GigaChat';
 const STATE_ID_PREFIX = 'call_gc_';
 const STATE_ID = /^[0-9a-fA-F-]{8,64}$/;
-const MIN_TEMPERATURE = 0.01;
+const MAX_TEMPERATURE = 2;
 
 export function gigaChatRequestFromOpenAI(
   body: unknown,
@@ -69,7 +69,10 @@ export function gigaChatRequestFromOpenAI(
     stream: context.stream,
   };
   if (request.temperature !== undefined && request.temperature !== null) {
-    out.temperature = Math.min(2, Math.max(MIN_TEMPERATURE, request.temperature));
+    // GigaChat takes 0 to 2, and 0 to 0.001 as its most deterministic answer ("Значение
+    // температуры должно быть не меньше ноля"; "от 0 до 0.001 … максимально детерминированный
+    // ответ", REST reference, post-chat): 0 goes as 0, as the caller asked.
+    out.temperature = Math.min(MAX_TEMPERATURE, Math.max(0, request.temperature));
   }
   if (request.top_p !== undefined && request.top_p !== null) out.top_p = request.top_p;
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;

@@ -43,7 +43,7 @@ describe('OpenAI request -> GigaChat', () => {
     assert.deepEqual(request, {
       model: 'GigaChat-Pro',
       stream: false,
-      temperature: 0.01,
+      temperature: 0,
       top_p: 0.5,
       max_tokens: 100,
       messages: [
@@ -75,6 +75,17 @@ describe('OpenAI request -> GigaChat', () => {
       { model: 'GigaChat', stream: false },
     );
     assert.equal(withoutTools.function_call, undefined);
+  });
+
+  it("temperature 0 goes as 0 (GigaChat's most deterministic answer is 0 to 0.001), above 2 as 2", () => {
+    const sent = (temperature: number) =>
+      gigaChatRequestFromOpenAI(
+        { model: 'GigaChat', messages: [{ role: 'user', content: 'hi' }], temperature },
+        { model: 'GigaChat', stream: false },
+      ).temperature;
+    assert.equal(sent(0), 0);
+    assert.equal(sent(0.7), 0.7);
+    assert.equal(sent(2.5), 2);
   });
 
   it('refuses what GigaChat cannot do, naming the field', () => {

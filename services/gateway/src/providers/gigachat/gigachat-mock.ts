@@ -61,7 +61,7 @@ const chatSchema = z.object({
     .min(1),
   stream: z.boolean().optional(),
   max_tokens: z.number().int().optional(),
-  temperature: z.number().gt(0).max(2).optional(),
+  temperature: z.number().min(0).max(2).optional(),
   functions: z.array(z.object({ name: z.string(), parameters: z.unknown().optional() })).optional(),
 });
 type ChatRequest = z.infer<typeof chatSchema>;
