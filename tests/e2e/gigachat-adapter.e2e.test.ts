@@ -223,4 +223,32 @@ describe('gigachat adapter', () => {
     const sent = Number(last().body.temperature);
     assert.ok(sent >= 0 && sent <= 0.001, `sent temperature ${sent}; 0 asks for the deterministic answer`);
   });
+
+  // GigaChat takes response_format {type: json_schema, schema, strict} (ai-forever/gigachat
+  // models/response_format.py: JsonSchemaResponseFormat); a caller asking for a schema must not
+  // get free text with no error.
+  it('response_format json_schema reaches GigaChat as its { type: json_schema, schema }', async () => {
+    replies.push({ status: 200, body: answer({ content: '{"t":21}' }) });
+    const schema = { type: 'object', properties: { t: { type: 'number' } }, required: ['t'] };
+    await g.openai.chat.completions.create({
+      model: 'GigaChat',
+      messages: [{ role: 'user', content: 'Weather as JSON' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'w', schema } },
+    });
+    assert.deepEqual(last().body.response_format, { type: 'json_schema', schema });
+  });
+
+  it('response_format json_object is refused with a 400 naming response_format (GigaChat has no JSON mode)', async () => {
+    const before = recorded.length;
+    await assert.rejects(
+      g.openai.chat.completions.create({
+        model: 'GigaChat',
+        messages: [{ role: 'user', content: 'Weather as JSON' }],
+        response_format: { type: 'json_object' },
+      }),
+      (error: { status?: number; param?: string }) =>
+        error.status === 400 && error.param === 'response_format',
+    );
+    assert.equal(recorded.length, before, 'nothing was sent');
+  });
 });

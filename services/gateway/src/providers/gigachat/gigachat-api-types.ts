@@ -39,6 +39,8 @@ export interface GigaChatChatRequest {
   max_tokens?: number;
   functions?: { name: string; description?: string; parameters?: Record<string, unknown> }[];
   function_call?: 'auto' | 'none' | { name: string };
+  /** Structured output (ai-forever/gigachat, models/response_format.py: JsonSchemaResponseFormat). */
+  response_format?: { type: 'json_schema'; schema: Record<string, unknown>; strict?: boolean };
 }
 
 // --- answers ------------------------------------------------------------------------------

@@ -9,8 +9,9 @@
  * (GigaChat's own default is none: tools would never be called; `required` has no counterpart
  * and is refused). Temperatures are kept within GigaChat's 0 to 2 (0 to 0.001 is its most
  * deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
- * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs` refused; `stop`,
- * penalties, `seed`, `response_format`, `user` dropped.
+ * `response_format` json_schema -> GigaChat's `{ type: "json_schema", schema, strict }`;
+ * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs`, `response_format`
+ * json_object (no JSON mode without a schema) refused; `stop`, penalties, `seed`, `user` dropped.
  *
  * The tool call ids given to the caller are `call_gc_<functions_state_id>` when GigaChat
  * sends one, so the id the caller sends back restores `functions_state_id`.
@@ -95,7 +96,36 @@ export function gigaChatRequestFromOpenAI(
     // without it the tools would never be called.
     else out.function_call = 'auto';
   }
+  const responseFormat = gigaChatResponseFormat(request.response_format);
+  if (responseFormat) out.response_format = responseFormat;
   return out;
+}
+
+/**
+ * A JSON schema goes as GigaChat's `response_format: { type: "json_schema", schema, strict }`
+ * (the official SDK's JsonSchemaResponseFormat, ai-forever/gigachat models/response_format.py);
+ * GigaChat documents no JSON mode without a schema, so json_object is refused, not dropped.
+ */
+function gigaChatResponseFormat(
+  format: OpenAIChatRequest['response_format'],
+): GigaChatChatRequest['response_format'] {
+  if (!format || format.type === 'text') return undefined;
+  if (format.type === 'json_object') {
+    throw new TranslationError(
+      'unsupported_value',
+      'response_format',
+      `${PROVIDER} has no JSON mode without a schema; use json_schema`,
+    );
+  }
+  const { schema, strict } = format.json_schema;
+  if (!schema) {
+    throw new TranslationError(
+      'invalid_value',
+      'response_format.json_schema.schema',
+      `${PROVIDER} needs a schema`,
+    );
+  }
+  return { type: 'json_schema', schema, ...(typeof strict === 'boolean' ? { strict } : {}) };
 }
 
 function gigaChatMessages(request: OpenAIChatRequest): GigaChatMessage[] {

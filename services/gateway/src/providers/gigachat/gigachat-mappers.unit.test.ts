@@ -88,6 +88,25 @@ describe('OpenAI request -> GigaChat', () => {
     assert.equal(sent(2.5), 2);
   });
 
+  it("response_format json_schema goes as GigaChat's { type, schema, strict }; text sends none", () => {
+    const schema = { type: 'object', properties: { t: { type: 'number' } }, required: ['t'] };
+    const sent = (response_format: unknown) =>
+      gigaChatRequestFromOpenAI(
+        { model: 'GigaChat', messages: [{ role: 'user', content: 'hi' }], response_format },
+        { model: 'GigaChat', stream: false },
+      ).response_format;
+    assert.deepEqual(sent({ type: 'json_schema', json_schema: { name: 'w', schema, strict: true } }), {
+      type: 'json_schema',
+      schema,
+      strict: true,
+    });
+    assert.deepEqual(sent({ type: 'json_schema', json_schema: { name: 'w', schema } }), {
+      type: 'json_schema',
+      schema,
+    });
+    assert.equal(sent({ type: 'text' }), undefined);
+  });
+
   it('refuses what GigaChat cannot do, naming the field', () => {
     const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } };
     const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
@@ -108,6 +127,18 @@ describe('OpenAI request -> GigaChat', () => {
           ],
         },
         'messages[0].content[0]',
+      ],
+      [
+        { model: 'm', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'x' }] },
+        'response_format',
+      ],
+      [
+        {
+          model: 'm',
+          response_format: { type: 'json_schema', json_schema: { name: 'w' } },
+          messages: [{ role: 'user', content: 'x' }],
+        },
+        'response_format.json_schema.schema',
       ],
     ];
     for (const [body, param] of cases) {
