@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProviderInnerError } from '../upstream/upstream-error.js';
 
 /** The API dialect a caller speaks, chosen by the endpoint it called. */
 export type Dialect = 'openai' | 'anthropic';
@@ -110,6 +111,8 @@ export class GatewayError extends Error {
       noRetry?: boolean;
       /** The status an Anthropic caller gets instead (529: the provider is overloaded, as Claude says it). */
       anthropicStatus?: number;
+      /** Azure's `innererror` of a refusal (which content filter refused the prompt), to OpenAI callers. */
+      innerError?: ProviderInnerError;
     } = {},
   ) {
     super(message);
@@ -164,6 +167,8 @@ export function errorBody(error: GatewayError, dialect: Dialect): unknown {
       type: shape.type,
       param: error.options.param ?? null,
       code: error.options.code ?? shape.code,
+      // Where Azure puts it, for the apps that read which filter refused (Anthropic's errors have none).
+      ...(error.options.innerError !== undefined && { innererror: error.options.innerError }),
     },
   };
 }

@@ -794,12 +794,15 @@ export function asGatewayError(error: unknown): GatewayError {
       // error exposes as `code`, for the caller to tell a filtered prompt from a bad parameter.
       // And the field it names (`param`, OpenAI's errors: `text.format.schema`), for the caller to
       // tell which of a large body's fields was refused; an Anthropic caller's errors have none.
+      // And Azure's `innererror`: which content filter refused the prompt, as apps read it.
       const code = error.provider?.code;
       const param = error.provider?.param;
+      const innerError = error.provider?.innerError;
       return new GatewayError('invalid_request', error.provider?.message || error.message, {
         status: error.status,
         ...(code !== undefined && PROVIDER_CODE.test(code) && { code }),
         ...(param !== undefined && { param }),
+        ...(innerError !== undefined && { innerError }),
       });
     }
     if (error.code === 'upstream_response_too_large')

@@ -52,6 +52,38 @@ test("a provider's refusal names the field at fault (param) to an OpenAI caller;
   assert.equal(body.error.param, null);
 });
 
+test("Azure's innererror of a content-filter refusal reaches an OpenAI caller where Azure puts it; an Anthropic caller's errors have no such field", () => {
+  const innerError = {
+    code: 'ResponsibleAIPolicyViolation',
+    content_filter_result: {
+      hate: { filtered: true, severity: 'high' },
+      jailbreak: { filtered: false, detected: false },
+    },
+  };
+  const refused = new UpstreamError('upstream_http_error', 'provider answered 400', {
+    phase: 'headers',
+    status: 400,
+    provider: {
+      status: 400,
+      type: 'content_filter',
+      message:
+        "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+      code: 'content_filter',
+      param: 'prompt',
+      innerError,
+      retryable: false,
+    },
+  });
+  const openai = errorBody(asGatewayError(refused), 'openai') as { error: Record<string, unknown> };
+  assert.deepEqual(openai.error.innererror, innerError);
+  assert.equal(openai.error.param, 'prompt');
+  const anthropic = errorBody(asGatewayError(refused), 'anthropic') as { error: Record<string, unknown> };
+  assert.deepEqual(Object.keys(anthropic.error).sort(), ['message', 'type']);
+  // Without one, none: OpenAI's errors have no such field.
+  const plain = errorBody(asGatewayError(refusal('content_filter')), 'openai') as { error: object };
+  assert.equal('innererror' in plain.error, false);
+});
+
 test('a code that is not a plain identifier is not passed on', () => {
   for (const code of ['has space', 'a'.repeat(80), 'x"; drop', undefined]) {
     const body = errorBody(asGatewayError(refusal(code)), 'openai') as { error: { code: unknown } };

@@ -73,9 +73,24 @@ export interface ProviderErrorInfo {
    * `tools[3].parameters`), at most MAX_PROVIDER_PARAM_LENGTH characters, secrets cut out.
    */
   readonly param?: string | undefined;
+  /**
+   * Azure OpenAI's `innererror` of a content-filter refusal (which filter refused the prompt),
+   * in its known shape only, bounded: `ProviderInnerError`.
+   */
+  readonly innerError?: ProviderInnerError | undefined;
   readonly retryable: boolean;
   /** A retry delay the provider put in the body (Gemini's RetryInfo); headers are read separately. */
   readonly retryAfterMs?: number | undefined;
+}
+
+/**
+ * Azure's `innererror` (`{ code: "ResponsibleAIPolicyViolation", content_filter_result: { hate:
+ * { filtered: true, severity: "high" }, jailbreak: { filtered: false, detected: false } } }`):
+ * the code, and per filter category its flags and short labels. Built by `providerInnerError`.
+ */
+export interface ProviderInnerError {
+  readonly code?: string;
+  readonly content_filter_result?: Readonly<Record<string, Readonly<Record<string, boolean | string>>>>;
 }
 
 export interface UpstreamErrorOptions {
@@ -208,16 +223,75 @@ export function providerParam(value: unknown): string | undefined {
   return /[\u0000-\u001f\u007f]/.test(value) ? undefined : value;
 }
 
+/** Filter categories of an `innererror` kept (Azure names about ten). */
+const MAX_FILTER_CATEGORIES = 16;
+/** Fields of one category kept (`filtered`, `severity`, `detected`). */
+const MAX_FILTER_FIELDS = 8;
+/** A code, a category or a field name: an identifier. */
+const INNER_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** A category's label (`high`, `safe`): a short word; anything longer is no label (a message, a URL). */
+const INNER_LABEL = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * Azure's `innererror` as ProviderErrorInfo keeps it: its `code` and `content_filter_result`,
+ * each category's booleans and short labels only (a blocklist's details, a citation's URL, an
+ * error's message are left out), bounded; undefined when nothing of that shape is in it. Azure
+ * "Content filtering" (learn.microsoft.com/azure/ai-services/openai/concepts/content-filter):
+ * a prompt refused by a filter is a 400 `content_filter` whose innererror names the category.
+ */
+export function providerInnerError(value: unknown): ProviderInnerError | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { code, content_filter_result: result } = value as Record<string, unknown>;
+  const categories: Record<string, Record<string, boolean | string>> = {};
+  let kept = 0;
+  if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
+    for (const [category, flags] of Object.entries(result)) {
+      if (kept === MAX_FILTER_CATEGORIES) break;
+      if (!INNER_NAME.test(category) || typeof flags !== 'object' || flags === null) continue;
+      const fields: Record<string, boolean | string> = {};
+      let count = 0;
+      for (const [name, flag] of Object.entries(flags)) {
+        if (count === MAX_FILTER_FIELDS) break;
+        if (!INNER_NAME.test(name)) continue;
+        if (typeof flag !== 'boolean' && !(typeof flag === 'string' && INNER_LABEL.test(flag))) continue;
+        fields[name] = flag;
+        count++;
+      }
+      if (count === 0) continue;
+      categories[category] = fields;
+      kept++;
+    }
+  }
+  const inner: { code?: string; content_filter_result?: typeof categories } = {};
+  if (typeof code === 'string' && INNER_NAME.test(code)) inner.code = code;
+  if (kept > 0) inner.content_filter_result = categories;
+  return inner.code === undefined && kept === 0 ? undefined : inner;
+}
+
+/** Every string of an innererror, for the secret check. */
+function innerStrings(inner: ProviderInnerError): string[] {
+  const strings = inner.code === undefined ? [] : [inner.code];
+  for (const [category, fields] of Object.entries(inner.content_filter_result ?? {})) {
+    strings.push(category);
+    for (const [name, flag] of Object.entries(fields)) strings.push(name, String(flag));
+  }
+  return strings;
+}
+
 /**
  * The provider's error with the call's secrets, and anything key-shaped, cut out of the text
- * that may reach the caller: its message, and its `param`, dropped when it quoted one (a
- * credential names no field).
+ * that may reach the caller: its message, and its `param` and `innerError`, dropped when they
+ * quote one (a credential names no field and no filter).
  */
 export function redactProviderError(info: ProviderErrorInfo, secrets: readonly string[]): ProviderErrorInfo {
-  const redacted: ProviderErrorInfo = { ...info, message: redactSecrets(info.message, secrets) };
-  if (info.param === undefined) return redacted;
-  const { param: _quoted, ...withoutParam } = redacted;
-  return redactSecrets(info.param, secrets) === info.param ? redacted : withoutParam;
+  const { param, innerError, ...rest } = info;
+  const quotesNone = (text: string) => redactSecrets(text, secrets) === text;
+  return {
+    ...rest,
+    message: redactSecrets(info.message, secrets),
+    ...(param !== undefined && quotesNone(param) && { param }),
+    ...(innerError !== undefined && innerStrings(innerError).every(quotesNone) && { innerError }),
+  };
 }
 
 /** Longest body excerpt kept on an error. */

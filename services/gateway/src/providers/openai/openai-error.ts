@@ -1,6 +1,7 @@
 /**
  * OpenAI error bodies, `{ error: { message, type, param, code } }`, normalised. The same
- * mapper serves Azure and the OpenAI-compatible vendors, which answer in variants of it:
+ * mapper serves Azure (whose refusals add `innererror`: which content filter refused the
+ * prompt) and the OpenAI-compatible vendors, which answer in variants of it:
  * `{ error: "text" }` (Ollama), `{ object: "error", message, type, code }` (vLLM, Mistral),
  * `{ detail: ... }` (FastAPI-based servers).
  */
@@ -11,6 +12,8 @@ import {
   isRetryableStatus,
   type ProviderErrorInfo,
   type ProviderErrorType,
+  type ProviderInnerError,
+  providerInnerError,
   providerParam,
 } from '../../upstream/upstream-error.js';
 
@@ -23,6 +26,8 @@ const nestedError = z.object({
     /** The field at fault (`text.format.schema`); read by `providerParam`, never a reason to refuse the body. */
     param: z.unknown().optional(),
     code,
+    /** Azure's details of a refusal; read by `providerInnerError`, never a reason to refuse the body. */
+    innererror: z.unknown().optional(),
   }),
 });
 const stringError = z.object({ error: z.string() });
@@ -50,7 +55,15 @@ interface ParsedError {
   readonly code?: string | undefined;
   /** The request field the provider names as the cause. */
   readonly param?: string | undefined;
+  /** Azure's `innererror` (a content-filter refusal's categories), in its known shape. */
+  readonly innerError?: ProviderInnerError | undefined;
 }
+
+/** `innerError` when the provider gave one of the known shape (left out otherwise). */
+const withInnerError = (value: unknown): { innerError?: ProviderInnerError } => {
+  const innerError = providerInnerError(value);
+  return innerError === undefined ? {} : { innerError };
+};
 
 /** `param` when the provider gave a usable one (left out otherwise). */
 const withParam = (value: unknown): { param?: string } => {
@@ -61,12 +74,13 @@ const withParam = (value: unknown): { param?: string } => {
 export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
   const nested = nestedError.safeParse(json);
   if (nested.success) {
-    const { message, type, param, code: errorCode } = nested.data.error;
+    const { message, type, param, code: errorCode, innererror } = nested.data.error;
     return {
       message: message ?? '',
       type: type ?? undefined,
       code: errorCode == null ? undefined : String(errorCode),
       ...withParam(param),
+      ...withInnerError(innererror),
     };
   }
   const text = stringError.safeParse(json);
@@ -130,6 +144,7 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     message: parsed?.message ?? '',
     code: parsed?.code ?? parsed?.type,
     ...(parsed?.param !== undefined && { param: parsed.param }),
+    ...(parsed?.innerError !== undefined && { innerError: parsed.innerError }),
     // A spent quota does not come back by waiting: it needs money or a new key.
     retryable: isRetryableStatus(status) && type !== 'quota_exceeded',
   };

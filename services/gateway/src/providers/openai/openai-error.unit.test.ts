@@ -106,4 +106,109 @@ describe('OpenAI error bodies', () => {
       'input[0].content',
     );
   });
+
+  /** Azure's 400 for a prompt its content filter refused (Azure "Content filtering"). */
+  const filtered = (innererror: unknown) =>
+    response(400, {
+      error: {
+        message:
+          "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+        type: null,
+        param: 'prompt',
+        code: 'content_filter',
+        status: 400,
+        innererror,
+      },
+    });
+
+  it("Azure's innererror of a content-filter refusal is kept: its code and each category's flags and labels", () => {
+    const innererror = {
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_result: {
+        hate: { filtered: true, severity: 'high' },
+        jailbreak: { filtered: false, detected: false },
+        self_harm: { filtered: false, severity: 'safe' },
+      },
+    };
+    const info = openAIErrorInfo(filtered(innererror));
+    assert.deepEqual(info.innerError, innererror);
+    assert.equal(info.param, 'prompt');
+    assert.equal(info.type, 'content_filter');
+  });
+
+  it('only the known shape of an innererror is kept, bounded: no lists, objects, long text or odd names', () => {
+    const info = openAIErrorInfo(
+      filtered({
+        code: 'ResponsibleAIPolicyViolation',
+        revised_prompt: 'a prompt the caller did not write',
+        content_filter_result: {
+          custom_blocklists: { filtered: true, details: [{ filtered: true, id: 'words' }] },
+          protected_material_code: {
+            filtered: false,
+            detected: true,
+            citation: { URL: 'https://github.com/x/y', license: 'MIT' },
+          },
+          error: { code: 'Timeout', message: 'The content filter did not run in time. Please retry later.' },
+          'not a name': { filtered: true },
+          hate: 'high',
+          violence: { filtered: true, severity: 'x'.repeat(33), score: 4 },
+        },
+      }),
+    );
+    assert.deepEqual(info.innerError, {
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_result: {
+        custom_blocklists: { filtered: true },
+        protected_material_code: { filtered: false, detected: true },
+        error: { code: 'Timeout' },
+        violence: { filtered: true },
+      },
+    });
+    const many = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [
+        `category_${i}`,
+        Object.fromEntries(Array.from({ length: 20 }, (_, j) => [`flag_${j}`, true])),
+      ]),
+    );
+    const bounded = openAIErrorInfo(filtered({ content_filter_result: many })).innerError;
+    assert.equal(Object.keys(bounded?.content_filter_result ?? {}).length, 16);
+    assert.equal(Object.keys(bounded?.content_filter_result?.category_0 ?? {}).length, 8);
+    assert.equal(bounded?.code, undefined);
+    // Nothing of the shape: no innererror at all.
+    for (const junk of [
+      undefined,
+      null,
+      'ResponsibleAIPolicyViolation',
+      [],
+      { code: 7 },
+      { content_filter_result: [] },
+    ])
+      assert.equal(openAIErrorInfo(filtered(junk)).innerError, undefined, JSON.stringify(junk));
+  });
+
+  it('an innererror that quotes a secret is dropped', () => {
+    const secret = '0123456789abcdef0123456789abcdef'; // an Azure key, a valid label by its shape
+    const info = openAIErrorInfo(
+      filtered({
+        code: 'ResponsibleAIPolicyViolation',
+        content_filter_result: { hate: { severity: secret } },
+      }),
+    );
+    assert.equal(info.innerError?.content_filter_result?.hate?.severity, secret);
+    assert.equal(redactProviderError(info, [secret]).innerError, undefined);
+    const keyShaped = openAIErrorInfo(
+      filtered({
+        code: 'ResponsibleAIPolicyViolation',
+        content_filter_result: { hate: { severity: 'sk-abcdefghijkl' } },
+      }),
+    );
+    assert.equal(redactProviderError(keyShaped, []).innerError, undefined);
+    assert.deepEqual(
+      redactProviderError(openAIErrorInfo(filtered({ code: 'ResponsibleAIPolicyViolation' })), [secret])
+        .innerError,
+      {
+        code: 'ResponsibleAIPolicyViolation',
+      },
+    );
+  });
 });

@@ -1,0 +1,286 @@
+/**
+ * The azure-openai provider at deployment URLs, end to end through the official SDKs, against
+ * a raw upstream that answers as Azure OpenAI does: deployment paths with `api-version`, the
+ * key in `api-key`, its error bodies (a content-filter refusal's `innererror`, a missing
+ * deployment's 404 `DeploymentNotFound`) and the model version a deployment runs named in
+ * every answer's `model`.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { KordonEvent } from '@kordon/events';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const KEY = 'azurekey0123456789abcdef01234567';
+const API_VERSION = '2024-10-21';
+
+/** Deployment -> the model version it runs (Azure names it in every answer's `model`). */
+const DEPLOYMENTS: Record<string, string> = {
+  'gpt4o-prod': 'gpt-4o-2024-05-13',
+  'mini-prod': 'gpt-4o-mini-2024-07-18',
+};
+
+interface Seen {
+  path: string;
+  body: Record<string, unknown>;
+}
+
+const CF_SAFE = {
+  hate: { filtered: false, severity: 'safe' },
+  self_harm: { filtered: false, severity: 'safe' },
+  sexual: { filtered: false, severity: 'safe' },
+  violence: { filtered: false, severity: 'safe' },
+};
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+/** Azure's innererror of a prompt its content filter refuses (Azure "Content filtering"). */
+const INNER_ERROR = {
+  code: 'ResponsibleAIPolicyViolation',
+  content_filter_result: {
+    ...CF_SAFE,
+    hate: { filtered: true, severity: 'high' },
+    jailbreak: { filtered: false, detected: false },
+  },
+};
+
+/** Azure's answer to a prompt its content filter refuses. */
+const CONTENT_FILTER_ERROR = {
+  error: {
+    message:
+      "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+    type: null,
+    param: 'prompt',
+    code: 'content_filter',
+    status: 400,
+    innererror: INNER_ERROR,
+  },
+};
+
+const USAGE = { completion_tokens: 1000, prompt_tokens: 1000, total_tokens: 2000 };
+
+function chunk(model: string, delta: Record<string, unknown>, finish: string | null, extra = {}) {
+  return {
+    choices: [{ delta, finish_reason: finish, index: 0, logprobs: null, ...extra }],
+    created: 1727000000,
+    id: 'chatcmpl-azure-1',
+    model,
+    object: 'chat.completion.chunk',
+    system_fingerprint: 'fp_1',
+  };
+}
+
+/** A streamed answer as Azure sends it: the prompt's filter results first (no id, no choices). */
+function stream(res: ServerResponse, model: string, prompt: string) {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+  send({
+    choices: [],
+    created: 0,
+    id: '',
+    model: '',
+    object: '',
+    prompt_filter_results: [{ prompt_index: 0, content_filter_results: CF_SAFE }],
+  });
+  send(chunk(model, { content: 'Hello', role: 'assistant' }, null, { content_filter_results: CF_SAFE }));
+  if (prompt.includes('filtered-output')) {
+    // Azure's output filter on a stream: the last chunk of the choice says so, with the category.
+    send(
+      chunk(model, {}, 'content_filter', {
+        content_filter_results: { ...CF_SAFE, violence: { filtered: true, severity: 'medium' } },
+      }),
+    );
+  } else if (prompt.includes('error-midway')) {
+    send(CONTENT_FILTER_ERROR);
+    res.end();
+    return;
+  } else {
+    send(chunk(model, { content: ' from Azure' }, 'stop', { content_filter_results: CF_SAFE }));
+  }
+  send({ ...chunk(model, {}, null), choices: [], usage: USAGE });
+  res.end('data: [DONE]\n\n');
+}
+
+async function serveAzure(req: IncomingMessage, res: ServerResponse, seen: Seen[]) {
+  let text = '';
+  for await (const part of req) text += part;
+  const url = new URL(req.url ?? '/', 'http://x');
+  const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  seen.push({ path: url.pathname, body });
+  if (req.headers['api-key'] !== KEY) {
+    json(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
+    return;
+  }
+  const match = /^\/[a-z]+\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(url.pathname);
+  if (url.searchParams.get('api-version') !== API_VERSION || match === null) {
+    json(res, 404, { error: { code: '404', message: 'Resource not found' } });
+    return;
+  }
+  const model = DEPLOYMENTS[match[1]!];
+  if (model === undefined) {
+    json(res, 404, {
+      error: {
+        code: 'DeploymentNotFound',
+        message:
+          'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.',
+      },
+    });
+    return;
+  }
+  const prompt = JSON.stringify(body.messages ?? '');
+  // The prompt filter runs before any answer, streamed or not: a 400.
+  if (prompt.includes('forbidden-words')) {
+    json(res, 400, CONTENT_FILTER_ERROR);
+    return;
+  }
+  if (body.stream === true) {
+    stream(res, model, prompt);
+    return;
+  }
+  json(res, 200, {
+    choices: [
+      {
+        content_filter_results: CF_SAFE,
+        finish_reason: 'stop',
+        index: 0,
+        logprobs: null,
+        message: { content: 'Hello from Azure', refusal: null, role: 'assistant' },
+      },
+    ],
+    created: 1727000000,
+    id: 'chatcmpl-azure-1',
+    model,
+    object: 'chat.completion',
+    prompt_filter_results: [{ prompt_index: 0, content_filter_results: CF_SAFE }],
+    system_fingerprint: 'fp_1',
+    usage: USAGE,
+  });
+}
+
+describe('azure-openai at deployment URLs, end to end', () => {
+  let upstream: Server;
+  let k: KordonUnderTest;
+  const seen: Seen[] = [];
+  let openai: OpenAI;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      serveAzure(req, res, seen).catch(() => res.destroy());
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    k = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: azure-west
+        type: azure-openai
+        baseUrl: ${base}/west
+        apiVersion: "${API_VERSION}"
+        deployments: { gpt-4o: gpt4o-prod }
+        models: [gpt-4o]
+        keys: [{ name: k1, secret: "${KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+`,
+    );
+    const key = k.proxyKeys.get('dev@acme.test--laptop');
+    assert.ok(key);
+    openai = new OpenAI({ baseURL: `${k.url}/v1`, apiKey: key, maxRetries: 0 });
+  });
+  after(async () => {
+    await k?.stop();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  async function eventOf(requestId: string | null | undefined): Promise<KordonEvent> {
+    for (let i = 0; i < 60; i++) {
+      const found = (await k.requestEvents()).find(
+        (e) => (e.data as { requestId?: string }).requestId === requestId,
+      );
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`no event for ${requestId}`);
+  }
+
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => assert.fail('expected the provider refusal'),
+      (e: unknown) => {
+        assert.ok(e instanceof OpenAI.APIError, String(e));
+        return e;
+      },
+    );
+
+  describe('content-filter refusals', () => {
+    it('a prompt refused by the filter reaches the OpenAI SDK with param and innererror (which category refused it)', async () => {
+      const error = await refusal(
+        openai.chat.completions.create({
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'forbidden-words' }],
+        }),
+      );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'content_filter');
+      const body = error.error as { param?: unknown; innererror?: unknown };
+      assert.deepEqual(
+        { param: body.param, innererror: body.innererror },
+        { param: 'prompt', innererror: INNER_ERROR },
+      );
+      const event = await eventOf(error.requestID);
+      assert.equal(event.type, 'RequestFailed');
+      assert.equal((event.data as { upstreamStatus: unknown }).upstreamStatus, 400);
+    });
+
+    it('streamed: the prompt filter refuses before any chunk, and the SDK gets the same innererror', async () => {
+      const error = await refusal(
+        openai.chat.completions.create({
+          model: 'gpt-4o',
+          stream: true,
+          messages: [{ role: 'user', content: 'forbidden-words' }],
+        }),
+      );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'content_filter');
+      assert.deepEqual((error.error as { innererror?: unknown }).innererror, INNER_ERROR);
+    });
+
+    it('streamed: an answer the output filter stops, and an error mid-stream, reach the SDK as Azure sent them', async () => {
+      const filtered = await openai.chat.completions.create({
+        model: 'gpt-4o',
+        stream: true,
+        messages: [{ role: 'user', content: 'filtered-output' }],
+      });
+      const chunks: unknown[] = [];
+      for await (const part of filtered) chunks.push(part);
+      const last = chunks.findLast((c) => (c as { choices: unknown[] }).choices.length > 0) as {
+        choices: Array<{ finish_reason: string; content_filter_results: unknown }>;
+      };
+      assert.equal(last.choices[0]?.finish_reason, 'content_filter');
+      assert.deepEqual(last.choices[0]?.content_filter_results, {
+        ...CF_SAFE,
+        violence: { filtered: true, severity: 'medium' },
+      });
+
+      const cut = await openai.chat.completions.create({
+        model: 'gpt-4o',
+        stream: true,
+        messages: [{ role: 'user', content: 'error-midway' }],
+      });
+      const error = await refusal(
+        (async () => {
+          for await (const _ of cut);
+        })(),
+      );
+      assert.deepEqual((error.error as { innererror?: unknown }).innererror, INNER_ERROR);
+    });
+  });
+});
