@@ -6,6 +6,7 @@
  * every answer's `model`.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -166,6 +167,7 @@ describe('azure-openai at deployment URLs, end to end', () => {
   let k: KordonUnderTest;
   const seen: Seen[] = [];
   let openai: OpenAI;
+  const adminToken = randomBytes(32).toString('base64url');
 
   before(async () => {
     upstream = createServer((req, res) => {
@@ -186,10 +188,25 @@ orgs:
         deployments: { gpt-4o: gpt4o-prod }
         models: [gpt-4o]
         keys: [{ name: k1, secret: "${KEY}" }]
+      - name: azure-east-a
+        type: azure-openai
+        baseUrl: ${base}/easta
+        apiVersion: "${API_VERSION}"
+        deployments: { gpt-4.1-mini: not-deployed-here, gpt-4.1: nor-this-one }
+        models: [gpt-4.1-mini, gpt-4.1]
+        keys: [{ name: k1, secret: "${KEY}" }]
+      - name: azure-east-b
+        type: azure-openai
+        baseUrl: ${base}/eastb
+        apiVersion: "${API_VERSION}"
+        deployments: { gpt-4.1-mini: mini-prod }
+        models: [gpt-4.1-mini]
+        keys: [{ name: k1, secret: "${KEY}" }]
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: laptop }]
 `,
+      { KORDON_ADMIN_TOKEN: adminToken },
     );
     const key = k.proxyKeys.get('dev@acme.test--laptop');
     assert.ok(key);
@@ -209,6 +226,17 @@ orgs:
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.fail(`no event for ${requestId}`);
+  }
+
+  async function health(provider: string): Promise<Record<string, unknown>> {
+    const answer = await fetch(`${k.url}/admin/v1/orgs/acme/provider-keys/health`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    assert.equal(answer.status, 200);
+    const { items } = (await answer.json()) as { items: Array<Record<string, unknown>> };
+    const item = items.find((i) => i.provider === provider);
+    assert.ok(item, provider);
+    return item;
   }
 
   const refusal = (promise: Promise<unknown>) =>
@@ -281,6 +309,65 @@ orgs:
         })(),
       );
       assert.deepEqual((error.error as { innererror?: unknown }).innererror, INNER_ERROR);
+    });
+  });
+
+  describe('a provider without the deployment', () => {
+    it('is skipped for the next provider of the chain, which serves the model (404 DeploymentNotFound)', async () => {
+      const from = seen.length;
+      const { data, response } = await openai.chat.completions
+        .create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      assert.equal(data.choices[0]?.message.content, 'Hello from Azure');
+      assert.equal(data.model, 'gpt-4o-mini-2024-07-18');
+      const event = await eventOf(response.headers.get('x-request-id'));
+      assert.equal(event.type, 'RequestCompleted');
+      const { provider, attempts } = event.data as { provider: string; attempts: number };
+      assert.deepEqual({ provider, attempts }, { provider: 'azure-east-b', attempts: 2 });
+      assert.deepEqual(
+        seen.slice(from).map((s) => s.path.split('/')[1]),
+        ['easta', 'eastb'],
+      );
+    });
+
+    it('is asked after the others for a while: the next request does not pay its 404', async () => {
+      const from = seen.length;
+      const { response } = await openai.chat.completions
+        .create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      const event = await eventOf(response.headers.get('x-request-id'));
+      const { provider, attempts } = event.data as { provider: string; attempts: number };
+      assert.deepEqual({ provider, attempts }, { provider: 'azure-east-b', attempts: 1 });
+      assert.deepEqual(
+        seen.slice(from).map((s) => s.path.split('/')[1]),
+        ['eastb'],
+      );
+    });
+
+    it('its key is neither faulted nor credited with a success: usable, never measured', async () => {
+      const key = await health('azure-east-a');
+      assert.equal(key.state, 'ok');
+      assert.equal(key.usable, true);
+      assert.equal(key.consecutiveFailures, 0);
+      assert.equal(key.latencyEwmaMs, null, 'no success reported for a 404');
+      assert.notEqual((await health('azure-east-b')).latencyEwmaMs, null);
+    });
+
+    it('when no provider of the chain has it, its 404 is the answer', async () => {
+      const error = await refusal(
+        openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }),
+      );
+      assert.equal(error.status, 404);
+      assert.equal(error.code, 'DeploymentNotFound');
+      const event = await eventOf(error.requestID);
+      assert.equal(event.type, 'RequestFailed');
+      const { provider, upstreamStatus } = event.data as { provider: string; upstreamStatus: number };
+      assert.deepEqual({ provider, upstreamStatus }, { provider: 'azure-east-a', upstreamStatus: 404 });
+      // Asked again (the only provider of the model), not given up on.
+      const again = await refusal(
+        openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }),
+      );
+      assert.equal(again.status, 404);
     });
   });
 });

@@ -27,7 +27,7 @@ import {
   storedProviderConfig,
   streamProvider,
 } from '../providers/index.js';
-import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import type { ProviderEntry, ProviderKeyEntry, RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
@@ -270,15 +270,21 @@ async function attempt(
     outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
       ? deps.keys.storedAt(storedSession(body.previous_response_id))
       : undefined;
-  let chain = routes;
-  if (storedAt !== undefined && routes.length > 1 && routes[0]!.provider.name !== storedAt) {
-    const first = routes.find((route) => route.provider.name === storedAt);
-    if (first) chain = [first, ...routes.filter((route) => route !== first)];
+  // A provider that lately said it lacks the model is asked after the others (absentModels).
+  let chain = presentFirst(routes, Date.now());
+  if (storedAt !== undefined && chain.length > 1 && chain[0]!.provider.name !== storedAt) {
+    const first = chain.find((route) => route.provider.name === storedAt);
+    if (first) chain = [first, ...chain.filter((route) => route !== first)];
   }
   // Why the first provider that could not take the request as sent refused it (a field its
   // dialect has no counterpart for): the answer only when no provider of the chain could.
   let untranslatable: TranslationError | undefined;
-  for (const route of chain) {
+  // The first provider's word that it has no such model or deployment (Azure's 404
+  // DeploymentNotFound): the answer only when no other provider of the chain was there to ask.
+  let absent: UpstreamError | undefined;
+  /** Whether a provider that did not say it lacks the model could take the request. */
+  let present = false;
+  providers: for (const route of chain) {
     const adapter = providerAdapter(route.provider.type);
     const config = providerConfig(route);
     let exchange: Exchange | undefined;
@@ -393,6 +399,16 @@ async function attempt(
         span?.failed(error, kind, kind !== 'not_the_key' && kind !== 'caller_cancelled');
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, kind);
         const now = Date.now();
+        if (kind === 'not_the_key' && error.provider?.modelNotServed) {
+          // This provider has no such model or deployment: it does not serve the model, as one
+          // that cannot take the request, and the next provider of the chain may. The key is
+          // not at fault, and did not succeed either: the balancer learns nothing (as of a
+          // cancelled call: a probe it was is freed). Its other keys reach the same deployments.
+          absent ??= error;
+          markAbsent(route, now);
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+          continue providers;
+        }
         if (kind === 'not_the_key') {
           // The provider refused the request itself: the key works; the caller sees why.
           deps.keys.balancer.reportSuccess(keyEntry.providerKeyId, {
@@ -425,8 +441,10 @@ async function attempt(
         choosing = performance.now();
       }
     }
+    present = true; // its keys were tried, or none could be: not a provider without the model
   }
   if (lastError) throw withRetryAdvice(asGatewayError(lastError), secondsUntilAKeyIsBack(deps, chain));
+  if (absent && !present) throw asGatewayError(absent);
   if (!served && untranslatable) throw untranslatable;
   if (!served) {
     throw new GatewayError(
@@ -438,6 +456,46 @@ async function attempt(
     );
   }
   throw new NoProviderKeyError(outcome.model, secondsUntilAKeyIsBack(deps, routes));
+}
+
+/** How long a provider's word that it lacks a model moves its route to the end of the chain. */
+const ABSENT_MODEL_MS = 60_000;
+/** Models remembered per provider (a `gpt-4.1*` pattern lets callers name any number). */
+const MAX_ABSENT_MODELS = 256;
+
+/**
+ * The models a provider said lately it does not have (Azure's 404 DeploymentNotFound, OpenAI's
+ * model_not_found), until when; per provider entry, so a provider configured anew starts
+ * afresh. Its route is then tried after the rest of the chain, so that a chain whose first
+ * provider lacks the model does not pay that 404 on every request; still tried when no other
+ * provider answers, and in its place again after ABSENT_MODEL_MS (a deployment made since).
+ * Per process, as the balancer's view of the keys.
+ */
+const absentModels = new WeakMap<ProviderEntry, Map<string, number>>();
+
+function markAbsent(route: Route, now: number): void {
+  let models = absentModels.get(route.provider);
+  if (models === undefined) {
+    models = new Map();
+    absentModels.set(route.provider, models);
+  }
+  models.delete(route.model);
+  models.set(route.model, now + ABSENT_MODEL_MS);
+  if (models.size > MAX_ABSENT_MODELS) models.delete(models.keys().next().value as string);
+}
+
+function absentNow(route: Route, now: number): boolean {
+  const until = absentModels.get(route.provider)?.get(route.model);
+  return until !== undefined && until > now;
+}
+
+/** The chain with the routes whose provider lately lacked the model moved to its end. */
+function presentFirst(routes: Route[], now: number): Route[] {
+  if (routes.length < 2 || !routes.some((route) => absentNow(route, now))) return routes;
+  return [
+    ...routes.filter((route) => !absentNow(route, now)),
+    ...routes.filter((route) => absentNow(route, now)),
+  ];
 }
 
 /**

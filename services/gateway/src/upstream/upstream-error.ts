@@ -78,6 +78,12 @@ export interface ProviderErrorInfo {
    * in its known shape only, bounded: `ProviderInnerError`.
    */
   readonly innerError?: ProviderInnerError | undefined;
+  /**
+   * The provider says it has no such model or deployment (Azure's 404 `DeploymentNotFound`,
+   * OpenAI's `model_not_found`): not the caller's fault nor the key's, but this provider's
+   * not serving the model, which the next provider of the chain may.
+   */
+  readonly modelNotServed?: boolean | undefined;
   readonly retryable: boolean;
   /** A retry delay the provider put in the body (Gemini's RetryInfo); headers are read separately. */
   readonly retryAfterMs?: number | undefined;

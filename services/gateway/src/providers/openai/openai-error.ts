@@ -109,6 +109,14 @@ export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
   return undefined;
 }
 
+/**
+ * OpenAI's 404 for a model the key's project does not have (or that does not exist); Azure says
+ * it too of a deployment named in the body (its v1 and Responses APIs), with a 400 at times.
+ */
+const MODEL_NOT_FOUND = 'model_not_found';
+/** Azure's 404 for a deployment URL whose deployment the resource does not have. */
+const DEPLOYMENT_NOT_FOUND = 'DeploymentNotFound';
+
 /** Codes that say more than the status does. */
 function typeFromCode(
   errorCode: string | undefined,
@@ -126,8 +134,8 @@ function typeFromCode(
       return 'content_filter';
     case 'invalid_api_key':
       return 'authentication';
-    case 'model_not_found':
-    case 'DeploymentNotFound':
+    case MODEL_NOT_FOUND:
+    case DEPLOYMENT_NOT_FOUND:
       return 'not_found';
     default:
       return undefined;
@@ -145,6 +153,10 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     code: parsed?.code ?? parsed?.type,
     ...(parsed?.param !== undefined && { param: parsed.param }),
     ...(parsed?.innerError !== undefined && { innerError: parsed.innerError }),
+    // The model is not here: the next provider of the chain may have it.
+    ...((parsed?.code === MODEL_NOT_FOUND || parsed?.code === DEPLOYMENT_NOT_FOUND) && {
+      modelNotServed: true,
+    }),
     // A spent quota does not come back by waiting: it needs money or a new key.
     retryable: isRetryableStatus(status) && type !== 'quota_exceeded',
   };

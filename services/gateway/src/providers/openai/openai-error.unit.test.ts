@@ -107,6 +107,43 @@ describe('OpenAI error bodies', () => {
     );
   });
 
+  it("a model or deployment the provider does not have (OpenAI's model_not_found, Azure's DeploymentNotFound) is the provider's not serving it", () => {
+    const openai = openAIErrorInfo(
+      response(404, {
+        error: {
+          message: 'The model `gpt-9` does not exist or you do not have access to it.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'model_not_found',
+        },
+      }),
+    );
+    const azure = openAIErrorInfo(
+      response(404, {
+        error: {
+          code: 'DeploymentNotFound',
+          message: 'The API deployment for this resource does not exist.',
+        },
+      }),
+    );
+    for (const info of [openai, azure]) {
+      assert.equal(info.modelNotServed, true);
+      assert.equal(info.type, 'not_found');
+      assert.equal(info.retryable, false);
+    }
+    // Another 404 (a wrong path, an unknown stored response) says nothing of the model.
+    for (const json of [
+      { error: { code: '404', message: 'Resource not found' } },
+      {
+        error: {
+          message: "Previous response with id 'resp_1' not found.",
+          code: 'previous_response_not_found',
+        },
+      },
+    ])
+      assert.equal(openAIErrorInfo(response(404, json)).modelNotServed, undefined, JSON.stringify(json));
+  });
+
   /** Azure's 400 for a prompt its content filter refused (Azure "Content filtering"). */
   const filtered = (innererror: unknown) =>
     response(400, {
