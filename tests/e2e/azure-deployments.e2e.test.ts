@@ -202,8 +202,29 @@ orgs:
         deployments: { gpt-4.1-mini: mini-prod }
         models: [gpt-4.1-mini]
         keys: [{ name: k1, secret: "${KEY}" }]
+      - name: azure-named
+        type: azure-openai
+        baseUrl: ${base}/west
+        apiVersion: "${API_VERSION}"
+        models: [gpt4o-prod]
+        keys: [{ name: k1, secret: "${KEY}" }]
     users:
       - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+  - slug: globex
+    name: Globex
+    prices:
+      gpt-4o: { input: 2, output: 8 }
+    providers:
+      - name: azure-west
+        type: azure-openai
+        baseUrl: ${base}/west
+        apiVersion: "${API_VERSION}"
+        deployments: { gpt-4o: gpt4o-prod }
+        models: [gpt-4o]
+        keys: [{ name: k1, secret: "${KEY}" }]
+    users:
+      - email: dev@globex.test
         proxyKeys: [{ name: laptop }]
 `,
       { KORDON_ADMIN_TOKEN: adminToken },
@@ -219,7 +240,7 @@ orgs:
 
   async function eventOf(requestId: string | null | undefined): Promise<KordonEvent> {
     for (let i = 0; i < 60; i++) {
-      const found = (await k.requestEvents()).find(
+      const found = (await k.allEvents()).find(
         (e) => (e.data as { requestId?: string }).requestId === requestId,
       );
       if (found) return found;
@@ -368,6 +389,64 @@ orgs:
         openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }),
       );
       assert.equal(again.status, 404);
+    });
+  });
+
+  describe('the price of a deployment', () => {
+    const priced = (event: KordonEvent) => {
+      const { model, usage, cost } = event.data as { model: string; usage: unknown; cost: unknown };
+      return { model, usage, cost };
+    };
+    // 1,000 tokens in and out; gpt-4o-2024-05-13 is $5 / $15 per million (the shipped table and
+    // Azure's price of that version), gpt-4o $2.50 / $10.
+    const usage = { inputTokens: 1000, outputTokens: 1000, cachedInputTokens: 0 };
+
+    it('is that of the model version its answer names (gpt-4o-2024-05-13 behind gpt-4o), the event naming the routed model', async () => {
+      const { data, response } = await openai.chat.completions
+        .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      assert.equal(data.model, 'gpt-4o-2024-05-13', 'Azure names the model version the deployment runs');
+      const event = await eventOf(response.headers.get('x-request-id'));
+      assert.equal(event.type, 'RequestCompleted');
+      assert.deepEqual(priced(event), { model: 'gpt-4o', usage, cost: '0.02' });
+    });
+
+    it('streamed: by the model the stream names', async () => {
+      const { data: stream, response } = await openai.chat.completions
+        .create({
+          model: 'gpt-4o',
+          stream: true,
+          stream_options: { include_usage: true },
+          messages: [{ role: 'user', content: 'hi' }],
+        })
+        .withResponse();
+      const models = new Set<string>();
+      for await (const part of stream) if (part.model) models.add(part.model);
+      assert.deepEqual([...models], ['gpt-4o-2024-05-13']);
+      const event = await eventOf(response.headers.get('x-request-id'));
+      assert.equal(event.type, 'RequestCompleted');
+      assert.deepEqual(priced(event), { model: 'gpt-4o', usage, cost: '0.02' });
+    });
+
+    it('a deployment configured under its own name, which no price lists, is priced by the model it runs', async () => {
+      const { response } = await openai.chat.completions
+        .create({ model: 'gpt4o-prod', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      const event = await eventOf(response.headers.get('x-request-id'));
+      assert.deepEqual(priced(event), { model: 'gpt4o-prod', usage, cost: '0.02' });
+    });
+
+    it("an org's own price of the routed model wins over the version's shipped price", async () => {
+      const key = k.proxyKeys.get('dev@globex.test--laptop');
+      assert.ok(key);
+      const globex = new OpenAI({ baseURL: `${k.url}/v1`, apiKey: key, maxRetries: 0 });
+      const { data, response } = await globex.chat.completions
+        .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      assert.equal(data.model, 'gpt-4o-2024-05-13');
+      const event = await eventOf(response.headers.get('x-request-id'));
+      // Its $2 / $8 for gpt-4o, not the shipped $5 / $15 of the version.
+      assert.deepEqual(priced(event), { model: 'gpt-4o', usage, cost: '0.01' });
     });
   });
 });

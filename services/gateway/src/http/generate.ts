@@ -20,6 +20,7 @@ import type { IpAddress } from '../limits/ip-address.js';
 import { amountOfNumber, type PriceBook } from '../pricing/index.js';
 import {
   callProvider,
+  type ProviderAnswer,
   type ProviderConfig,
   type ProviderKey,
   providerAdapter,
@@ -116,6 +117,11 @@ interface Outcome {
    * hold: the request's failure records its input, counted, and what that cost.
    */
   lostAnswer?: { usage: NormalisedUsage; upstreamStatus: number | null } | undefined;
+  /**
+   * The model its answer names, where that prices it (an Azure deployment's model version:
+   * `priceModelOf`); unset elsewhere, and when the answer named none.
+   */
+  answerModel?: string | undefined;
   /** The status of the last provider answer to an attempt that failed (none: null). */
   upstreamStatus?: number | null;
   /** Set when Kordon ended the request's stream itself (shutdown): what the caller is told. */
@@ -335,6 +341,7 @@ async function attempt(
         if (!outcome.stream) {
           const answer = await callProvider(call, operation);
           const { text, usage, storedId, loggedText } = exchange.answer(answer);
+          outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
           if (storedId) deps.keys.pin(route, storedSession(storedId), keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
@@ -365,6 +372,7 @@ async function attempt(
         try {
           await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure) => {
             span?.streamEnded(usage, end, facts);
+            if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
             if (outcome.endpoint === 'responses' && facts?.responseId)
               deps.keys.pin(route, storedSession(facts.responseId), keyEntry.providerKeyId);
             trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
@@ -926,6 +934,11 @@ function timing(outcome: Outcome) {
   };
 }
 
+/**
+ * What a request costs: at the price of the model its provider served (`route`: the estimate
+ * admission holds before any call), by the answer's model where it names what is billed
+ * (`priceModelOf`).
+ */
 function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage, route?: Route) {
   const orgId = outcome.caller.key.orgId;
   const served = route ?? outcome.route;
@@ -935,11 +948,50 @@ function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUs
     const reported = amountOfNumber(usage.reportedCost);
     if (reported !== undefined) return { cost: reported, currency: 'USD' };
   }
-  const model = served?.model ?? outcome.model;
-  const priced = deps.prices(orgId).priceRequest(model, usage, { orgId });
+  const book = deps.prices(orgId);
+  const routed = served?.model ?? outcome.model;
+  const model = route === undefined ? priceModelOf(book, orgId, routed, outcome.answerModel) : routed;
+  const priced = book.priceRequest(model, usage, { orgId });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }
     : { cost: null, currency: null };
+}
+
+/**
+ * The model an Azure OpenAI answer names (plain: the finished JSON's `model`), which is the
+ * model version its deployment runs (`gpt-4o-2024-05-13` behind a route `gpt-4o`), what Azure
+ * bills. Not read for embeddings, whose answers are not parsed (megabytes of vectors), nor for
+ * any other provider: elsewhere the routed model is the one billed.
+ */
+function answerModelOf(route: Route, endpoint: Endpoint, answer: ProviderAnswer): string | undefined {
+  if (route.provider.type !== 'azure-openai' || endpoint === 'embeddings') return undefined;
+  try {
+    const model = (answer.json() as { model?: unknown } | null)?.model;
+    return typeof model === 'string' ? model : undefined;
+  } catch {
+    return undefined; // the exchange has read it; an answer that is no JSON names no model
+  }
+}
+
+/**
+ * The name a request is priced by: the routed model, or the answer's where it names another
+ * (`answerModel`: an Azure deployment's model version). The org's own price of the routed name
+ * wins (a price it negotiated for `gpt-4o` is what its deployment of `gpt-4o` costs it, whatever
+ * version runs there); else the answer's model, when the price book knows it (the org's price
+ * of that version, or the shipped table's: `gpt-4o-2024-05-13` at its $5 / $15, a deployment
+ * configured under its own name priced at all); else the routed name. pricing/README.md.
+ */
+export function priceModelOf(
+  book: PriceBook,
+  orgId: string,
+  routed: string,
+  answerModel: string | undefined,
+): string {
+  if (answerModel === undefined || answerModel === routed || !isRecordableModelName(answerModel))
+    return routed;
+  const own = book.lookup(routed, { orgId });
+  if (own.status === 'priced' && own.source.kind === 'org-override') return routed;
+  return book.lookup(answerModel, { orgId }).status === 'priced' ? answerModel : routed;
 }
 
 function usageData(usage: NormalisedUsage) {
