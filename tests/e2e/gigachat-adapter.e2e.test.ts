@@ -251,4 +251,31 @@ describe('gigachat adapter', () => {
     );
     assert.equal(recorded.length, before, 'nothing was sent');
   });
+
+  // GigaChat has no stop field: a dropped stop sequence would let the answer run past it.
+  it('Anthropic stop_sequences are refused with a 400 naming stop_sequences, nothing sent', async () => {
+    const before = recorded.length;
+    await assert.rejects(
+      g.anthropic.messages.create({
+        model: 'GigaChat',
+        max_tokens: 50,
+        stop_sequences: ['END'],
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+      (error: { status?: number; message?: string }) =>
+        error.status === 400 && /stop_sequences/.test(error.message ?? ''),
+    );
+    assert.equal(recorded.length, before, 'nothing was sent');
+  });
+
+  it('OpenAI stop is refused with a 400 naming stop', async () => {
+    await assert.rejects(
+      g.openai.chat.completions.create({
+        model: 'GigaChat',
+        messages: [{ role: 'user', content: 'hi' }],
+        stop: ['END'],
+      }),
+      (error: { status?: number; param?: string }) => error.status === 400 && error.param === 'stop',
+    );
+  });
 });

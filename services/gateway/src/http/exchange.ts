@@ -253,6 +253,7 @@ export const planChatExchange: ExchangePlanner = (
     model: route.model,
     stream,
     body: upstreamBody,
+    callerDialect: caller,
   };
 
   const answer = (reply: ProviderAnswer) => {

@@ -24,8 +24,15 @@ export function parseOpenAIChat(body: unknown, provider: string): OpenAIChatRequ
   throw new TranslationError('invalid_value', param, `${provider}: ${issue?.message ?? 'invalid request'}`);
 }
 
-/** Fields these providers have no counterpart for that would change the answer: refused, not dropped. */
-export function refuseUnsupported(request: OpenAIChatRequest, provider: string): void {
+/**
+ * Fields these providers have no counterpart for that would change the answer: refused, not
+ * dropped, naming the caller's field (`callerDialect`: the dialect the body was translated from).
+ */
+export function refuseUnsupported(
+  request: OpenAIChatRequest,
+  provider: string,
+  callerDialect: 'openai' | 'anthropic' = 'openai',
+): void {
   if (request.n !== undefined && request.n !== null && request.n > 1) {
     throw new TranslationError(
       'unsupported_value',
@@ -35,6 +42,16 @@ export function refuseUnsupported(request: OpenAIChatRequest, provider: string):
   }
   if (request.logprobs)
     throw new TranslationError('unsupported_parameter', 'logprobs', `${provider} has no logprobs`);
+  // Neither API has a stop field: dropped, the answer would run past the caller's stop sequence.
+  const stops = typeof request.stop === 'string' ? [request.stop] : (request.stop ?? []);
+  if (stops.length > 0) {
+    const param = callerDialect === 'anthropic' ? 'stop_sequences' : 'stop';
+    throw new TranslationError(
+      'unsupported_parameter',
+      param,
+      `${provider} has no stop sequences; ${param} cannot be honoured`,
+    );
+  }
   if (request.modalities?.includes('audio')) {
     throw new TranslationError('unsupported_value', 'modalities', `${provider} does not produce audio`);
   }

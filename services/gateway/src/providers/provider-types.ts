@@ -152,6 +152,11 @@ export interface OperationRequest {
    * on by the Anthropic adapter: Claude Code and the SDK's `betas` turn features on with it.
    */
   readonly anthropicBeta?: string | undefined;
+  /**
+   * The dialect the caller spoke, when the body was translated from it: an adapter that refuses
+   * a field names the caller's (`stop_sequences`, not the `stop` it was translated to).
+   */
+  readonly callerDialect?: Exclude<Dialect, 'gemini'> | undefined;
 }
 
 /** A request ready for the upstream client, without its auth headers. */

@@ -11,7 +11,8 @@
  * deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
  * `response_format` json_schema -> GigaChat's `{ type: "json_schema", schema, strict }`;
  * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs`, `response_format`
- * json_object (no JSON mode without a schema) refused; `stop`, penalties, `seed`, `user` dropped.
+ * json_object (no JSON mode without a schema) and stop sequences (GigaChat has none: refused
+ * naming the caller's `stop` or `stop_sequences`) refused; penalties, `seed`, `user` dropped.
  *
  * The tool call ids given to the caller are `call_gc_<functions_state_id>` when GigaChat
  * sends one, so the id the caller sends back restores `functions_state_id`.
@@ -60,10 +61,10 @@ const MAX_TEMPERATURE = 2;
 
 export function gigaChatRequestFromOpenAI(
   body: unknown,
-  context: { model: string; stream: boolean },
+  context: { model: string; stream: boolean; callerDialect?: 'openai' | 'anthropic' | undefined },
 ): GigaChatChatRequest {
   const request = parseOpenAIChat(body, PROVIDER);
-  refuseUnsupported(request, PROVIDER);
+  refuseUnsupported(request, PROVIDER, context.callerDialect);
   const out: GigaChatChatRequest = {
     model: context.model,
     messages: gigaChatMessages(request),

@@ -39,7 +39,11 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
     );
   }
   if (operation !== 'chat') throw unsupportedOperation(GIGACHAT.name, operation);
-  const body = gigaChatRequestFromOpenAI(request.body ?? {}, { model: request.model, stream });
+  const body = gigaChatRequestFromOpenAI(request.body ?? {}, {
+    model: request.model,
+    stream,
+    callerDialect: request.callerDialect,
+  });
   return prepareJsonCall(
     { target: upstreamTarget(base, '/chat/completions'), streamed: stream, body: JSON.stringify(body) },
     config,

@@ -8,8 +8,9 @@
  * or `max_tokens` -> `maxTokens` (an int64 string), tools -> `tools[].function`, `tool_choice`
  * -> `toolChoice` (`none`/`auto`/`required` modes or a function name), `parallel_tool_calls`,
  * `response_format` -> `jsonObject` / `jsonSchema`. Images, audio and files, `n > 1`,
- * `logprobs` and audio output are refused; `top_p`, `stop`, penalties, `seed` and `user` have
- * no counterpart and are dropped.
+ * `logprobs`, audio output and stop sequences (no counterpart: refused naming the caller's
+ * `stop` or `stop_sequences`) are refused; `top_p`, penalties, `seed` and `user` have no
+ * counterpart and are dropped.
  *
  * Answers: each alternative is a choice; `toolCallList` -> `tool_calls` with made-up ids;
  * status FINAL -> stop, TRUNCATED_FINAL -> length, CONTENT_FILTER -> content_filter,
@@ -59,6 +60,8 @@ export interface YandexRequestContext {
   /** The full model URI (`gpt://<folder>/yandexgpt/latest`), built from configuration. */
   readonly modelUri: string;
   readonly stream: boolean;
+  /** The dialect the body was translated from, for a refusal to name the caller's field. */
+  readonly callerDialect?: 'openai' | 'anthropic' | undefined;
 }
 
 export function yandexRequestFromOpenAI(
@@ -66,7 +69,7 @@ export function yandexRequestFromOpenAI(
   context: YandexRequestContext,
 ): YandexCompletionRequest {
   const request = parseOpenAIChat(body, PROVIDER);
-  refuseUnsupported(request, PROVIDER);
+  refuseUnsupported(request, PROVIDER, context.callerDialect);
   const out: YandexCompletionRequest = {
     modelUri: context.modelUri,
     completionOptions: { stream: context.stream },

@@ -49,7 +49,6 @@ describe('OpenAI request -> YandexGPT', () => {
         parallel_tool_calls: false,
         response_format: { type: 'json_object' },
         top_p: 0.3,
-        stop: ['END'],
       },
       { modelUri: MODEL_URI, stream: true },
     );

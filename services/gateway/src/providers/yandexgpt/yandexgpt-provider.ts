@@ -71,7 +71,11 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
   if (request.operation !== 'chat') throw unsupportedOperation(YANDEX.name, request.operation);
   const base = baseUrlOf(YANDEX, config);
   const modelUri = yandexModelUri(request.model, config);
-  const body = yandexRequestFromOpenAI(request.body ?? {}, { modelUri, stream: request.stream });
+  const body = yandexRequestFromOpenAI(request.body ?? {}, {
+    modelUri,
+    stream: request.stream,
+    callerDialect: request.callerDialect,
+  });
   return {
     target: upstreamTarget(base, completionPath(base)),
     method: 'POST',

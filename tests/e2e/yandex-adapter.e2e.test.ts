@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+/*
+ * The YandexGPT adapter through Kordon, driven by the official SDKs, against a scripted
+ * upstream that records the translated bodies and answers as Yandex Foundation Models does
+ * (https://yandex.cloud/en/docs/foundation-models/text-generation/api-ref/TextGeneration/completion).
+ */
+
+interface Recorded {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+type Reply = { status: number; body?: unknown; lines?: string[]; headers?: Record<string, string> };
+
+const recorded: Recorded[] = [];
+const replies: Reply[] = [];
+
+const usage = (input: number, output: number) => ({
+  inputTextTokens: String(input),
+  completionTokens: String(output),
+  totalTokens: String(input + output),
+});
+const final = (text: string, status = 'ALTERNATIVE_STATUS_FINAL', u = usage(10, 3)) => ({
+  result: {
+    alternatives: [{ message: { role: 'assistant', text }, status }],
+    usage: u,
+    modelVersion: '23.10.2024',
+  },
+});
+
+async function serve(req: IncomingMessage, res: ServerResponse) {
+  let raw = '';
+  for await (const chunk of req) raw += chunk;
+  recorded.push({ path: req.url ?? '', headers: req.headers, body: raw ? JSON.parse(raw) : undefined });
+  const reply = replies.shift() ?? { status: 200, body: final('ok') };
+  if (reply.lines) {
+    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+    for (const line of reply.lines) res.write(`${line}\n`);
+    res.end();
+    return;
+  }
+  res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+  res.end(JSON.stringify(reply.body));
+}
+
+describe('yandexgpt adapter', () => {
+  let upstream: Server;
+  let k: KordonUnderTest;
+  let key: string;
+  let openai: OpenAI;
+  let anthropic: Anthropic;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      serve(req, res).catch(() => {});
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    k = await startKordonUnderTest(`
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: yandex
+        type: yandexgpt
+        baseUrl: ${base}
+        folderId: b1gfolder
+        models: [yandexgpt/latest]
+        keys: [{ name: k1, secret: "AQVNyandexkeyabcdefghijklmnop" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+`);
+    key = k.proxyKeys.get('dev@acme.test--laptop')!;
+    openai = new OpenAI({ baseURL: `${k.url}/v1`, apiKey: key, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: k.url, apiKey: key, maxRetries: 0 });
+  });
+  after(async () => {
+    await k?.stop();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  // Yandex's completion API has no stop field: a dropped stop sequence would let the answer run past it.
+  it('Anthropic stop_sequences are refused with a 400 naming stop_sequences, nothing sent', async () => {
+    const before = recorded.length;
+    await assert.rejects(
+      anthropic.messages.create({
+        model: 'yandexgpt/latest',
+        max_tokens: 50,
+        stop_sequences: ['END'],
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+      (error: { status?: number; message?: string }) =>
+        error.status === 400 && /stop_sequences/.test(error.message ?? ''),
+    );
+    assert.equal(recorded.length, before, 'nothing was sent');
+  });
+
+  it('OpenAI stop is refused with a 400 naming stop', async () => {
+    await assert.rejects(
+      openai.chat.completions.create({
+        model: 'yandexgpt/latest',
+        messages: [{ role: 'user', content: 'hi' }],
+        stop: 'END',
+      }),
+      (error: { status?: number; param?: string }) => error.status === 400 && error.param === 'stop',
+    );
+  });
+});
