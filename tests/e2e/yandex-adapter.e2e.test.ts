@@ -113,4 +113,28 @@ orgs:
       (error: { status?: number; param?: string }) => error.status === 400 && error.param === 'stop',
     );
   });
+
+  // Yandex AI Studio TextGeneration.Completion: completionOptions.reasoningOptions.mode
+  // (DISABLED | ENABLED_HIDDEN), YandexGPT Pro only; a caller asking for reasoning must get it.
+  it('OpenAI reasoning_effort high reaches YandexGPT Pro as reasoningOptions ENABLED_HIDDEN, none as DISABLED', async () => {
+    const last = () => recorded.at(-1)!;
+    replies.push({ status: 200, body: final('42') });
+    await openai.chat.completions.create({
+      model: 'yandexgpt/latest',
+      messages: [{ role: 'user', content: 'Solve step by step: 6*7' }],
+      reasoning_effort: 'high',
+    });
+    assert.deepEqual((last().body.completionOptions as Record<string, unknown>).reasoningOptions, {
+      mode: 'ENABLED_HIDDEN',
+    });
+    replies.push({ status: 200, body: final('42') });
+    await openai.chat.completions.create({
+      model: 'yandexgpt/latest',
+      messages: [{ role: 'user', content: '6*7' }],
+      reasoning_effort: 'none',
+    });
+    assert.deepEqual((last().body.completionOptions as Record<string, unknown>).reasoningOptions, {
+      mode: 'DISABLED',
+    });
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Yandex Foundation Models text generation (`POST /foundationModels/v1/completion`), the
  * REST shapes the adapter writes and reads, from Yandex Cloud's API reference:
- * request `{ modelUri, completionOptions: { stream, temperature, maxTokens }, messages: [{
+ * request `{ modelUri, completionOptions: { stream, temperature, maxTokens, reasoningOptions },
+ * messages: [{
  * role, text | toolCallList | toolResultList }], tools, jsonObject | jsonSchema, toolChoice,
  * parallelToolCalls }`; answer `{ result: { alternatives: [{ message, status }], usage,
  * modelVersion } }`. int64 counters come as decimal strings (protobuf JSON). A streamed answer
@@ -28,7 +29,13 @@ export type YandexMessage =
 
 export interface YandexCompletionRequest {
   modelUri: string;
-  completionOptions: { stream: boolean; temperature?: number; maxTokens?: string };
+  completionOptions: {
+    stream: boolean;
+    temperature?: number;
+    maxTokens?: string;
+    /** Reasoning mode, YandexGPT Pro only; DISABLED when absent. */
+    reasoningOptions?: { mode: 'DISABLED' | 'ENABLED_HIDDEN' };
+  };
   messages: YandexMessage[];
   tools?: { function: { name: string; description?: string; parameters?: Record<string, unknown> } }[];
   toolChoice?: { mode: 'NONE' | 'AUTO' | 'REQUIRED' } | { functionName: string };

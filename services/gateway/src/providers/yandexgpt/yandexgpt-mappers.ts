@@ -10,7 +10,9 @@
  * `response_format` -> `jsonObject` / `jsonSchema`. Images, audio and files, `n > 1`,
  * `logprobs`, audio output and stop sequences (no counterpart: refused naming the caller's
  * `stop` or `stop_sequences`) are refused; `top_p`, penalties, `seed` and `user` have no
- * counterpart and are dropped.
+ * counterpart and are dropped. `reasoning_effort` -> `completionOptions.reasoningOptions.mode`:
+ * none/minimal -> DISABLED, low to xhigh -> ENABLED_HIDDEN, on YandexGPT Pro only (another
+ * model asked to reason is refused).
  *
  * Answers: each alternative is a choice; `toolCallList` -> `tool_calls` with made-up ids;
  * status FINAL -> stop, TRUNCATED_FINAL -> length, CONTENT_FILTER -> content_filter,
@@ -80,6 +82,8 @@ export function yandexRequestFromOpenAI(
   }
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) out.completionOptions.maxTokens = String(maxTokens);
+  const reasoning = reasoningOptions(request.reasoning_effort, context);
+  if (reasoning) out.completionOptions.reasoningOptions = reasoning;
   const tools = functionTools(request, PROVIDER).map((fn) => ({ function: fn }));
   if (tools.length > 0) {
     out.tools = tools;
@@ -105,6 +109,48 @@ export function yandexRequestFromOpenAI(
     out.jsonSchema = { schema: format.json_schema.schema };
   }
   return out;
+}
+
+/** Efforts that ask a model to reason, and those that ask it not to (OpenAI's values). */
+const REASONING_ON = new Set(['low', 'medium', 'high', 'xhigh']);
+const REASONING_OFF = new Set(['none', 'minimal']);
+
+/**
+ * `reasoning_effort` as Yandex's `completionOptions.reasoningOptions.mode`: DISABLED (the
+ * default) or ENABLED_HIDDEN, one level for every effort. The reference gives the reasoning
+ * mode to YandexGPT Pro (`yandexgpt/...`) only ("The reasoning mode is available in the
+ * YandexGPT Pro model", yandex.cloud/en/docs/ai-studio/concepts/generation/chain-of-thought):
+ * asking another model to reason is refused, asking it not to needs nothing sent.
+ */
+function reasoningOptions(
+  effort: string | null | undefined,
+  context: YandexRequestContext,
+): YandexCompletionRequest['completionOptions']['reasoningOptions'] {
+  if (effort === undefined || effort === null) return undefined;
+  // An Anthropic caller's thinking is what the translate layer turned into reasoning_effort.
+  const param = context.callerDialect === 'anthropic' ? 'thinking' : 'reasoning_effort';
+  const reasons = yandexModelName(context.modelUri) === 'yandexgpt';
+  if (REASONING_OFF.has(effort)) return reasons ? { mode: 'DISABLED' } : undefined;
+  if (!REASONING_ON.has(effort)) {
+    throw new TranslationError(
+      'invalid_value',
+      param,
+      `${PROVIDER} does not know reasoning effort ${effort}`,
+    );
+  }
+  if (!reasons) {
+    throw new TranslationError(
+      'unsupported_value',
+      param,
+      `${PROVIDER}: only YandexGPT Pro (yandexgpt) has a reasoning mode`,
+    );
+  }
+  return { mode: 'ENABLED_HIDDEN' };
+}
+
+/** The model of a `gpt://<folder>/<model>[/<version>]` URI (`yandexgpt`, `yandexgpt-lite`). */
+function yandexModelName(modelUri: string): string {
+  return modelUri.replace(/^gpt:\/\/[^/]*\//, '').split('/')[0] ?? '';
 }
 
 function yandexMessages(request: OpenAIChatRequest): YandexMessage[] {

@@ -84,6 +84,27 @@ describe('OpenAI request -> YandexGPT', () => {
     });
   });
 
+  it('reasoning_effort -> reasoningOptions.mode on YandexGPT Pro: none/minimal DISABLED, low to xhigh ENABLED_HIDDEN', () => {
+    const sent = (reasoning_effort: unknown, modelUri = MODEL_URI) =>
+      yandexRequestFromOpenAI(
+        { model: 'm', messages: [{ role: 'user', content: 'x' }], reasoning_effort },
+        { modelUri, stream: false },
+      ).completionOptions.reasoningOptions;
+    assert.deepEqual(sent('none'), { mode: 'DISABLED' });
+    assert.deepEqual(sent('minimal'), { mode: 'DISABLED' });
+    for (const effort of ['low', 'medium', 'high', 'xhigh']) {
+      assert.deepEqual(sent(effort), { mode: 'ENABLED_HIDDEN' }, effort);
+    }
+    assert.deepEqual(sent('high', 'gpt://b1gfolder/yandexgpt'), { mode: 'ENABLED_HIDDEN' });
+    assert.equal(sent(undefined), undefined);
+    assert.equal(sent(null), undefined);
+    // Other models have no reasoning mode: not reasoning is their default, reasoning is refused.
+    const lite = 'gpt://b1gfolder/yandexgpt-lite/latest';
+    assert.equal(sent('none', lite), undefined);
+    assert.throws(() => sent('high', lite), refusedAt('reasoning_effort'));
+    assert.throws(() => sent('extreme'), refusedAt('reasoning_effort'));
+  });
+
   it('refuses what it cannot express, naming the field', () => {
     const user = { role: 'user', content: 'x' };
     const cases: [unknown, string][] = [

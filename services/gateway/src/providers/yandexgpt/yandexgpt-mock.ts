@@ -44,6 +44,7 @@ const requestSchema = z.object({
       stream: z.boolean().optional(),
       temperature: z.number().min(0).max(1).optional(),
       maxTokens: z.union([z.string().regex(/^\d+$/), z.number().int()]).optional(),
+      reasoningOptions: z.object({ mode: z.enum(['DISABLED', 'ENABLED_HIDDEN']) }).optional(),
     })
     .optional(),
   messages: z
