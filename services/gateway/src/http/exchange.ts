@@ -239,7 +239,10 @@ export const planChatExchange: ExchangePlanner = (
     if (provider === 'openai') toolNames = anthropicToOpenAIToolNames(request);
     upstreamBody = (
       provider === 'openai'
-        ? anthropicToOpenAIRequest(request, { maxTokensField: adapter.outputLimitField?.(config) })
+        ? anthropicToOpenAIRequest(request, {
+            maxTokensField: adapter.outputLimitField?.(config),
+            reasoningContent: writesReasoningBack(adapter, config),
+          })
         : anthropicToGeminiRequest(request)
     ) as Record<string, unknown>;
   }
@@ -417,6 +420,17 @@ export const planChatExchange: ExchangePlanner = (
 
   return { operation, answer, stream: streamAnswer };
 };
+
+/**
+ * Whether an assistant turn's reasoning goes back as `reasoning_content` (only reasoning that
+ * server's model wrote is: see translate/README.md): DeepSeek's thinking mode refuses a tool-call
+ * turn without it, and the other OpenAI-compatible servers that return the field are sent it,
+ * but Groq and Mistral, whose schemas refuse unknown message fields ("property
+ * 'reasoning_content' is unsupported"), and OpenAI, which documents no such field.
+ */
+function writesReasoningBack(adapter: ProviderAdapter, config: ProviderConfig): boolean {
+  return adapter.id === 'openai-compatible' && config.vendor !== 'groq' && config.vendor !== 'mistral';
+}
 
 /** The part of a same-dialect answer Kordon needs: its usage (the rest is forwarded as is). */
 const openAIAnswerUsage = z.object({ choices: z.array(z.unknown()), usage: openAIUsage.nullish() });

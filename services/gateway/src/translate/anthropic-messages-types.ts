@@ -236,7 +236,16 @@ export interface AnthropicUsageOut {
   cache_read_input_tokens: number;
 }
 
+/**
+ * The signature of a thinking block Kordon writes from another model's reasoning (an OpenAI-dialect
+ * answer's `reasoning_content`): Anthropic's SDKs keep it as an opaque string, and a history
+ * block carrying it is text that model wrote, sent back to it (DeepSeek requires it with tool
+ * calls). Claude would refuse it: it is no signature of Claude's.
+ */
+export const FOREIGN_REASONING_SIGNATURE = 'kordon-foreign-reasoning';
+
 export type AnthropicResponseBlockOut =
+  | { type: 'thinking'; thinking: string; signature: string }
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
@@ -260,13 +269,18 @@ export type AnthropicStreamEventOut =
       type: 'content_block_start';
       index: number;
       content_block:
+        | { type: 'thinking'; thinking: ''; signature: '' }
         | { type: 'text'; text: '' }
         | { type: 'tool_use'; id: string; name: string; input: Record<string, never> };
     }
   | {
       type: 'content_block_delta';
       index: number;
-      delta: { type: 'text_delta'; text: string } | { type: 'input_json_delta'; partial_json: string };
+      delta:
+        | { type: 'thinking_delta'; thinking: string }
+        | { type: 'signature_delta'; signature: string }
+        | { type: 'text_delta'; text: string }
+        | { type: 'input_json_delta'; partial_json: string };
     }
   | { type: 'content_block_stop'; index: number }
   | {

@@ -8,6 +8,7 @@ import type {
   AnthropicToolChoice,
   AnthropicToolResultBlock,
 } from './anthropic-messages-types.js';
+import { FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
 import {
   type AssistantPart,
   appendAssistantParts,
@@ -44,11 +45,15 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
         messages,
         blocks.flatMap((block, i) => userPart(block, `${path}[${i}]`)),
       );
-    else
+    else {
       appendAssistantParts(
         messages,
         blocks.flatMap((block, i) => assistantPart(block, `${path}[${i}]`)),
       );
+      const reasoning = foreignReasoning(blocks);
+      const last = messages.at(-1);
+      if (reasoning !== '' && last?.role === 'assistant') last.reasoning = (last.reasoning ?? '') + reasoning;
+    }
   });
   const neutral: NeutralChatRequest = {
     model: request.model,
@@ -115,7 +120,21 @@ function userPart(block: AnthropicContentBlock, path: string): UserPart[] {
   }
 }
 
-/** Thinking blocks are Claude's own reasoning, signed for Claude: no other model can take them back. */
+/**
+ * The text of the thinking blocks Kordon made from another model's reasoning (signed
+ * FOREIGN_REASONING_SIGNATURE): what that model wrote, which it may take back (DeepSeek requires
+ * it with tool calls). Blocks signed by Claude are Claude's reasoning, not the target model's,
+ * and stay dropped: another model would read Claude's thoughts as its own.
+ */
+function foreignReasoning(blocks: readonly AnthropicContentBlock[]): string {
+  return blocks
+    .flatMap((block) =>
+      block.type === 'thinking' && block.signature === FOREIGN_REASONING_SIGNATURE ? [block.thinking] : [],
+    )
+    .join('');
+}
+
+/** Thinking blocks are not parts: Claude's are signed for Claude, another model's go as `reasoning`. */
 function assistantPart(block: AnthropicContentBlock, path: string): AssistantPart[] {
   switch (block.type) {
     case 'text':

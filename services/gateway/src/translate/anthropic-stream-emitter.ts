@@ -1,7 +1,11 @@
 /** Emits Anthropic Messages stream events from neutral stream parts. */
-import type { AnthropicStopReason, AnthropicStreamEventOut } from './anthropic-messages-types.js';
+import {
+  type AnthropicStopReason,
+  type AnthropicStreamEventOut,
+  FOREIGN_REASONING_SIGNATURE,
+} from './anthropic-messages-types.js';
 import { anthropicStopReason } from './finish-reasons.js';
-import type { StreamEmitter, StreamPart } from './stream-parts.js';
+import type { ReasoningPart, StreamEmitter, StreamPart } from './stream-parts.js';
 import { anthropicUsageOf, type NormalisedUsage } from './usage.js';
 
 export interface AnthropicStreamOptions {
@@ -9,11 +13,18 @@ export interface AnthropicStreamOptions {
   model?: string;
   /** Tool names the provider was sent in place of the caller's (too long for it), to the caller's. */
   toolNames?: ReadonlyMap<string, string>;
+  /**
+   * Show the model's reasoning as thinking blocks, signed FOREIGN_REASONING_SIGNATURE (an
+   * OpenAI-dialect answer's `reasoning_content`, which the caller sends back with its history).
+   */
+  thinkingBlocks?: boolean;
 }
 
 const NO_USAGE: NormalisedUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
-type OpenBlock = { index: number; kind: 'text' } | { index: number; kind: 'tool_use'; toolIndex: number };
+type OpenBlock =
+  | { index: number; kind: 'text' | 'thinking' }
+  | { index: number; kind: 'tool_use'; toolIndex: number };
 
 /** A tool call that started while another call's block was open: sent whole once that one closes. */
 interface HeldCall {
@@ -48,6 +59,20 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
 
   constructor(options: AnthropicStreamOptions = {}) {
     this.#options = options;
+  }
+
+  emitReasoning(part: ReasoningPart): AnthropicStreamEventOut[] {
+    if (!this.#options.thinkingBlocks || part.choice !== 0) return [];
+    const events = this.#started ? [] : this.#start('', '', undefined);
+    if (this.#open?.kind !== 'thinking')
+      events.push(...this.#openBlock({ type: 'thinking', thinking: '', signature: '' }));
+    const index = this.#open?.index ?? 0;
+    events.push({
+      type: 'content_block_delta',
+      index,
+      delta: { type: 'thinking_delta', thinking: part.text },
+    });
+    return events;
   }
 
   emit(part: Exclude<StreamPart, { type: 'error' }>): AnthropicStreamEventOut[] {
@@ -131,10 +156,12 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
     ];
   }
 
-  #openBlock(block: { type: 'text'; text: '' }): AnthropicStreamEventOut[] {
+  #openBlock(
+    block: { type: 'text'; text: '' } | { type: 'thinking'; thinking: ''; signature: '' },
+  ): AnthropicStreamEventOut[] {
     const events = this.#closeBlock();
     const index = this.#nextBlockIndex++;
-    this.#open = { index, kind: 'text' };
+    this.#open = { index, kind: block.type };
     events.push({ type: 'content_block_start', index, content_block: block });
     return events;
   }
@@ -155,7 +182,19 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
   /** Closes the open block, then sends the calls held while it was open, each whole. */
   #closeBlock(): AnthropicStreamEventOut[] {
     if (!this.#open) return [];
-    const events: AnthropicStreamEventOut[] = [{ type: 'content_block_stop', index: this.#open.index }];
+    const { index: closed, kind } = this.#open;
+    // A thinking block ends with its signature, as Claude's do (the SDK keeps it with the block).
+    const events: AnthropicStreamEventOut[] =
+      kind === 'thinking'
+        ? [
+            {
+              type: 'content_block_delta',
+              index: closed,
+              delta: { type: 'signature_delta', signature: FOREIGN_REASONING_SIGNATURE },
+            },
+          ]
+        : [];
+    events.push({ type: 'content_block_stop', index: closed });
     this.#open = undefined;
     if (this.#held.size === 0) return events;
     for (const [toolIndex, call] of this.#held) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { anthropicMessagesRequest } from './anthropic-messages-types.js';
+import { anthropicMessagesRequest, FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
 import { type OpenAIRequestOptions, openAIToolName, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
 import { type OpenAIChatRequest, openAIChatRequest } from './openai-chat-types.js';
 import { anthropicToOpenAIRequest, anthropicToOpenAIToolNames } from './requests.js';
@@ -451,6 +451,39 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         messages: [user('Hi')],
       });
       assert.deepEqual([...anthropicToOpenAIToolNames(request)], [[short, long]]);
+    });
+  });
+
+  describe("another model's reasoning in the history (thinking blocks signed as Kordon's)", () => {
+    const history = (signature: string) => [
+      user('Weather in Paris?'),
+      {
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking: 'Call get_weather.', signature },
+          { type: 'tool_use', id: 't1', name: 'get_weather', input: { city: 'Paris' } },
+        ],
+      },
+      user([{ type: 'tool_result', tool_use_id: 't1', content: 'sunny' }]),
+    ];
+    const assistantTurn = (translated: OpenAIChatRequest) =>
+      translated.messages.find((m) => m.role === 'assistant');
+    it('goes back as reasoning_content where the server takes it (DeepSeek requires it with tool calls)', () => {
+      const translated = translate(
+        { messages: history(FOREIGN_REASONING_SIGNATURE) },
+        { reasoningContent: true },
+      );
+      assert.equal(assistantTurn(translated)?.reasoning_content, 'Call get_weather.');
+    });
+    it('is dropped for other servers (OpenAI, Groq, Mistral)', () => {
+      assert.equal(
+        assistantTurn(translate({ messages: history(FOREIGN_REASONING_SIGNATURE) }))?.reasoning_content,
+        undefined,
+      );
+    });
+    it("Claude's thinking (a signature of Claude's) is never sent: it is not what the target model wrote", () => {
+      const translated = translate({ messages: history('EqQBCkgIARABGAIiQL') }, { reasoningContent: true });
+      assert.equal(assistantTurn(translated)?.reasoning_content, undefined);
     });
   });
 

@@ -11,6 +11,7 @@ export {
   anthropicMessageResponse,
   anthropicMessagesRequest,
   anthropicUsage,
+  FOREIGN_REASONING_SIGNATURE,
 } from './anthropic-messages-types.js';
 export type { GeminiStreamOptions } from './gemini-stream-parser.js';
 export {

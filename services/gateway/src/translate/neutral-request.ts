@@ -66,7 +66,16 @@ export type AssistantPart = TextPart | ToolCallPart;
 
 export type NeutralMessage =
   | { role: 'user'; parts: UserPart[] }
-  | { role: 'assistant'; parts: AssistantPart[] };
+  | {
+      role: 'assistant';
+      parts: AssistantPart[];
+      /**
+       * What the model that wrote the turn reasoned, as text (an Anthropic caller's thinking
+       * blocks Kordon made from an OpenAI-dialect answer's `reasoning_content`): written back only
+       * where the server reads it (DeepSeek requires it with tool calls).
+       */
+      reasoning?: string;
+    };
 
 export interface NeutralTool {
   name: string;

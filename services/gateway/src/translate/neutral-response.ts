@@ -14,6 +14,8 @@ export interface NeutralChoice {
   text: string | null;
   toolCalls: NeutralToolCall[];
   finishReason: NeutralFinishReason;
+  /** The model's reasoning as text, where the provider returns it (DeepSeek's `reasoning_content`). */
+  reasoning?: string;
 }
 
 export interface NeutralResponse {

@@ -1,5 +1,9 @@
 /** Writes an Anthropic message from a neutral answer. */
-import type { AnthropicMessageOut, AnthropicResponseBlockOut } from './anthropic-messages-types.js';
+import {
+  type AnthropicMessageOut,
+  type AnthropicResponseBlockOut,
+  FOREIGN_REASONING_SIGNATURE,
+} from './anthropic-messages-types.js';
 import { anthropicStopReason } from './finish-reasons.js';
 import type { NeutralResponse, ResponseContext } from './neutral-response.js';
 import { anthropicUsageOf, type NormalisedUsage } from './usage.js';
@@ -17,6 +21,9 @@ export function anthropicResponseFromNeutral(
 ): AnthropicMessageOut {
   const choice = response.choices[0];
   const content: AnthropicResponseBlockOut[] = [];
+  // Another model's reasoning comes first, as Claude's thinking does; the caller sends it back.
+  if (choice?.reasoning)
+    content.push({ type: 'thinking', thinking: choice.reasoning, signature: FOREIGN_REASONING_SIGNATURE });
   if (choice?.text) content.push({ type: 'text', text: choice.text });
   for (const call of choice?.toolCalls ?? [])
     content.push({

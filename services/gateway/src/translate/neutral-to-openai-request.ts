@@ -20,6 +20,13 @@ export interface OpenAIRequestOptions {
    * know `max_tokens`.
    */
   maxTokensField?: 'max_completion_tokens' | 'max_tokens';
+  /**
+   * Write an assistant turn's reasoning back as `reasoning_content`: DeepSeek's thinking mode
+   * refuses a tool-call turn without it (400 "Missing `reasoning_content` field",
+   * api-docs.deepseek.com/guides/thinking_mode#tool-calls). Only for servers that take the field:
+   * OpenAI documents no such message field, and Groq and Mistral refuse unknown ones.
+   */
+  reasoningContent?: boolean;
 }
 
 /** Prefix of a tool result the caller flagged as an error: OpenAI tool messages have no error flag. */
@@ -32,7 +39,7 @@ export function openAIRequestFromNeutral(
   const messages: OpenAIMessage[] = [];
   // One system message: several are allowed by OpenAI but refused by some compatible servers' chat templates.
   if (request.system.length > 0) messages.push({ role: 'system', content: request.system.join('\n\n') });
-  for (const neutral of request.messages) messages.push(...openAIMessages(neutral));
+  for (const neutral of request.messages) messages.push(...openAIMessages(neutral, options));
   const out: OpenAIChatRequest = { model: request.model, messages };
   if (request.maxTokens !== undefined)
     out[options.maxTokensField ?? 'max_completion_tokens'] = request.maxTokens;
@@ -168,7 +175,7 @@ function openAIUser(user: string): string {
   return user.length <= OPENAI_USER_MAX ? user : createHash('sha256').update(user).digest('hex');
 }
 
-function openAIMessages(neutral: NeutralMessage): OpenAIMessage[] {
+function openAIMessages(neutral: NeutralMessage, options: OpenAIRequestOptions): OpenAIMessage[] {
   if (neutral.role === 'assistant') {
     const text = neutral.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
     const toolCalls = neutral.parts.flatMap((part) =>
@@ -187,6 +194,7 @@ function openAIMessages(neutral: NeutralMessage): OpenAIMessage[] {
         role: 'assistant',
         content: text === '' && toolCalls.length > 0 ? null : text,
         ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        ...(options.reasoningContent && neutral.reasoning ? { reasoning_content: neutral.reasoning } : {}),
       },
     ];
   }

@@ -50,6 +50,8 @@ const assistantMessage = z.object({
   content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart]))]).nullish(),
   refusal: z.string().nullish(),
   tool_calls: z.array(toolCall).nullish(),
+  /** The model's reasoning, written back for the OpenAI-compatible servers that need it (DeepSeek). */
+  reasoning_content: z.unknown().optional(),
 });
 const toolMessage = z.object({
   role: z.literal('tool'),
@@ -168,6 +170,9 @@ export const openAIChatCompletion = z.object({
         content: z.string().nullish(),
         refusal: z.string().nullish(),
         tool_calls: z.array(toolCall).nullish(),
+        // The model's reasoning: DeepSeek and vLLM name it `reasoning_content`, OpenRouter `reasoning`.
+        reasoning_content: z.unknown().optional(),
+        reasoning: z.unknown().optional(),
       }),
       finish_reason: openAIFinishReason.nullish(),
     }),

@@ -16,9 +16,13 @@ export function neutralFromOpenAIResponse(completion: OpenAIChatCompletion): Neu
     id: completion.id,
     model: completion.model,
     choices: completion.choices.map((choice) => {
-      const { content, refusal, tool_calls } = choice.message;
+      const { content, refusal, tool_calls, reasoning_content, reasoning } = choice.message;
       const text = content ?? refusal ?? null;
+      const thought = [reasoning_content, reasoning].find(
+        (value) => typeof value === 'string' && value !== '',
+      );
       return {
+        ...(typeof thought === 'string' ? { reasoning: thought } : {}),
         index: choice.index,
         text,
         toolCalls: (tool_calls ?? []).map((call) => ({

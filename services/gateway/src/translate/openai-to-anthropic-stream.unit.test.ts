@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { accumulateAnthropic } from './__fixtures__/accumulate.js';
 import { jsonFixture, sseEvents } from './__fixtures__/sse-fixtures.js';
+import { FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
 import { openAIChatCompletion } from './openai-chat-types.js';
 import { OPENAI_DONE } from './openai-stream-parser.js';
 import { openAIToAnthropicResponse } from './responses.js';
@@ -102,6 +103,31 @@ describe('OpenAI chunks -> Anthropic stream', () => {
       parallel.content.map((block) => (block.type === 'tool_use' ? block.name : block.type)),
       [toolNames.get('get_weather'), toolNames.get('get_weather')],
     );
+  });
+
+  it("reasoning_content (DeepSeek) streams as a thinking block ended by Kordon's signature, before the tool call", () => {
+    const chunk = (delta: object, finish_reason: string | null = null) => ({
+      id: 'ds-1',
+      model: 'deepseek-reasoner',
+      choices: [{ index: 0, delta, finish_reason }],
+    });
+    const { events } = replay([
+      chunk({ role: 'assistant', content: null, reasoning_content: 'The user wants ' }),
+      chunk({ content: null, reasoning_content: 'the weather.' }),
+      chunk({
+        tool_calls: [
+          { index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+        ],
+      }),
+      chunk({}, 'tool_calls'),
+      OPENAI_DONE,
+    ]);
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [
+      { type: 'thinking', thinking: 'The user wants the weather.', signature: FOREIGN_REASONING_SIGNATURE },
+      { type: 'tool_use', id: 'call_1', name: 'get_weather', input: {} },
+    ]);
+    assert.ok(message.complete);
   });
 
   it('length (recorded) -> max_tokens', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jsonFixture } from './__fixtures__/sse-fixtures.js';
-import { anthropicMessageResponse } from './anthropic-messages-types.js';
+import { anthropicMessageResponse, FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
 import { geminiGenerateContentResponse } from './gemini-types.js';
 import { openAIChatCompletion } from './openai-chat-types.js';
 import {
@@ -161,6 +161,23 @@ describe('OpenAI chat.completion -> Anthropic message', () => {
       toolNames.get('get_weather'),
     );
   });
+
+  for (const field of ['reasoning_content', 'reasoning'] as const)
+    it(`an OpenAI-dialect answer's ${field} (DeepSeek, vLLM; OpenRouter) comes first as a thinking block, signed as Kordon's`, () => {
+      const message = openAIToAnthropicResponse(
+        openai({
+          id: 'c',
+          model: 'deepseek-reasoner',
+          choices: [
+            { index: 0, message: { content: 'Paris.', [field]: 'The capital...' }, finish_reason: 'stop' },
+          ],
+        }),
+      );
+      assert.deepEqual(message.content, [
+        { type: 'thinking', thinking: 'The capital...', signature: FOREIGN_REASONING_SIGNATURE },
+        { type: 'text', text: 'Paris.' },
+      ]);
+    });
 
   it('cached prompt tokens move out of input_tokens into cache_read_input_tokens', () => {
     const message = openAIToAnthropicResponse(

@@ -26,9 +26,11 @@ export type StreamPart =
   | { type: 'error'; failure: StreamFailure };
 
 /**
- * The model's reasoning as it streams (Claude's thinking text). Providers bill it as output, so
- * the translator counts it in what a stream cut short is charged; no emitter shows it (the
- * other dialects have no place for it, and a same-dialect caller gets the provider's frames).
+ * The model's reasoning as it streams (Claude's thinking text, an OpenAI-dialect server's
+ * `reasoning_content`). Providers bill it as output, so the translator counts it in what a
+ * stream cut short is charged. Only the Anthropic emitter shows it, and only an OpenAI-dialect
+ * answer's (as thinking blocks: the caller sends them back, DeepSeek needs them); OpenAI chunks
+ * have no place for Claude's, and a same-dialect caller gets the provider's frames.
  */
 export interface ReasoningPart {
   type: 'reasoning';
@@ -50,6 +52,8 @@ export interface StreamParser {
 
 export interface StreamEmitter<Out> {
   emit(part: Exclude<StreamPart, { type: 'error' }>): Out[];
+  /** The model's reasoning, for an emitter that shows it (Anthropic thinking blocks); else only counted. */
+  emitReasoning?(part: ReasoningPart): Out[];
 }
 
 /** The event's `type`, or undefined when the event is not an object with a string type. */

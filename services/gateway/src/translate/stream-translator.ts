@@ -5,7 +5,7 @@
  * charged), whether the provider's terminator arrived (a broken upstream is never reported
  * as complete), the failure that broke it, and the text produced (for counting tokens with
  * a tokenizer when the provider reported none; the model's reasoning is counted too, billed
- * as output though no emitter shows it).
+ * as output whether the emitter shows it or not).
  */
 import type { StreamEmitter, StreamFailure, StreamParser } from './stream-parts.js';
 import { type NormalisedUsage, withServiceTier } from './usage.js';
@@ -36,7 +36,7 @@ export class StreamTranslator<Out> {
   #failure: StreamFailure | undefined;
   /** Text and tool-argument deltas, kept by reference; joined only if asked. */
   readonly #output: string[] = [];
-  /** Reasoning deltas (Claude's thinking): counted as output, never emitted nor in `outputText()`. */
+  /** Reasoning deltas: counted as output, never in `outputText()`; shown only by an emitter that shows it. */
   readonly #reasoning: string[] = [];
   /** What the stream said about itself, for the attempt's span. */
   readonly #facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
@@ -77,6 +77,7 @@ export class StreamTranslator<Out> {
           break;
         case 'reasoning':
           this.#reasoning.push(part.text);
+          if (this.#emitter.emitReasoning) out.push(...this.#emitter.emitReasoning(part));
           continue;
         case 'end': {
           this.#finished = true;

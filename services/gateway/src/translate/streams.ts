@@ -27,7 +27,11 @@ export function anthropicToOpenAIStream(
 export function openAIToAnthropicStream(
   options: AnthropicClientStreamOptions & OpenAIStreamParserOptions = {},
 ): StreamTranslator<AnthropicStreamEventOut> {
-  return new StreamTranslator(new OpenAIStreamParser(options), new AnthropicStreamEmitter(options), options);
+  return new StreamTranslator(
+    new OpenAIStreamParser(options),
+    new AnthropicStreamEmitter({ ...options, thinkingBlocks: true }),
+    options,
+  );
 }
 
 /** Gemini answering an OpenAI-SDK caller. */

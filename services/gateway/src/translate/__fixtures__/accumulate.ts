@@ -57,6 +57,7 @@ export interface AccumulatedMessage {
   id: string;
   model: string;
   content: (
+    | { type: 'thinking'; thinking: string; signature: string }
     | { type: 'text'; text: string }
     | { type: 'tool_use'; id: string; name: string; input: unknown }
   )[];
@@ -91,7 +92,9 @@ export function accumulateAnthropic(events: readonly AnthropicStreamEventOut[]):
         message.content.push(
           event.content_block.type === 'text'
             ? { type: 'text', text: '' }
-            : { type: 'tool_use', id: event.content_block.id, name: event.content_block.name, input: {} },
+            : event.content_block.type === 'thinking'
+              ? { type: 'thinking', thinking: '', signature: '' }
+              : { type: 'tool_use', id: event.content_block.id, name: event.content_block.name, input: {} },
         );
         json[event.index] = '';
         break;
@@ -102,6 +105,12 @@ export function accumulateAnthropic(events: readonly AnthropicStreamEventOut[]):
         if (event.delta.type === 'text_delta') {
           assert.equal(block.type, 'text');
           if (block.type === 'text') block.text += event.delta.text;
+        } else if (event.delta.type === 'thinking_delta') {
+          assert.equal(block.type, 'thinking');
+          if (block.type === 'thinking') block.thinking += event.delta.thinking;
+        } else if (event.delta.type === 'signature_delta') {
+          assert.equal(block.type, 'thinking');
+          if (block.type === 'thinking') block.signature += event.delta.signature;
         } else {
           assert.equal(block.type, 'tool_use');
           json[event.index] = (json[event.index] ?? '') + event.delta.partial_json;
