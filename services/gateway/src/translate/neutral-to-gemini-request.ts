@@ -10,7 +10,7 @@ import type {
   ToolResultPart,
   UserPart,
 } from './neutral-request.js';
-import { documentNote, EFFORT_BUDGETS } from './neutral-request.js';
+import { documentNote, EFFORT_BUDGETS, effortForBudget } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -365,7 +365,7 @@ function thinkingConfigForAnthropic(thinking: NeutralThinking, model: string): T
           'thinking.budget_tokens',
           'Thinking of type `enabled` needs a `budget_tokens`.',
         );
-      if (target.levels) return { thinkingLevel: levelForBudget(budget) };
+      if (target.levels) return { thinkingLevel: effortForBudget(budget) };
       const [min, max] = target.budgetRange;
       return { thinkingBudget: Math.min(Math.max(budget, min), max) };
     }
@@ -382,10 +382,3 @@ function thinkingConfigForAnthropic(thinking: NeutralThinking, model: string): T
 
 /** Gemini's budget for "the model decides how much to think". */
 const DYNAMIC_THINKING_BUDGET = -1;
-
-/** The highest level whose effort budget `budget_tokens` reaches: the caller's budget stays the ceiling. */
-function levelForBudget(budget: number): NonNullable<ThinkingConfig['thinkingLevel']> {
-  if (budget >= EFFORT_BUDGETS.high) return 'high';
-  if (budget >= EFFORT_BUDGETS.medium) return 'medium';
-  return 'low';
-}
