@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -829,6 +830,44 @@ orgs:
       .finalMessage();
     assert.match((final.content[0] as { text: string }).text, /claude sdk to gemini/);
     assert.ok(geminiMock.requests.some((r) => r.path.includes(':streamGenerateContent')));
+  });
+
+  it('Anthropic SDK to Gemini: a tool name of 65-128 characters (Gemini takes 64) goes shortened and is answered under its own name, plain and streamed', async () => {
+    // MCP tools as Claude Code names them: mcp__<server>__<tool>.
+    const name = 'mcp__github_enterprise_server__list_pull_request_review_comments_for_repository';
+    const sent = `${name.slice(0, 55)}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+    const request = {
+      model: 'gemini-2.5-flash',
+      max_tokens: 64,
+      tools: [{ name, input_schema: { type: 'object' as const, properties: { repo: { type: 'string' } } } }],
+      // The model sees the name it was sent, and the mock calls a tool by it.
+      messages: [{ role: 'user' as const, content: `call ${sent} kordon` }],
+    };
+    const plain = await anthropic().messages.create(request);
+    const call = plain.content.find((block) => block.type === 'tool_use');
+    assert.equal(call?.type === 'tool_use' ? call.name : undefined, name, JSON.stringify(plain.content));
+    const upstream = geminiMock.requests.at(-1)?.body as {
+      tools?: { functionDeclarations?: { name: string }[] }[];
+    };
+    assert.equal(upstream.tools?.[0]?.functionDeclarations?.[0]?.name, sent);
+    const streamed = await anthropic().messages.stream(request).finalMessage();
+    const streamedCall = streamed.content.find((block) => block.type === 'tool_use');
+    assert.equal(streamedCall?.type === 'tool_use' ? streamedCall.name : undefined, name);
+    // The next turn sends the call and its result back under the caller's name.
+    const next = await anthropic().messages.create({
+      ...request,
+      messages: [
+        ...request.messages,
+        { role: 'assistant', content: plain.content },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: call?.type === 'tool_use' ? call.id : '', content: 'none' },
+          ],
+        },
+      ],
+    });
+    assert.match((next.content[0] as { text: string }).text, /tool result/);
   });
 
   it('a counting 429 does not cool a key for messages (Anthropic limits counting apart)', async () => {

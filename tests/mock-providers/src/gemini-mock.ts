@@ -113,6 +113,8 @@ function route(exchange: Exchange): Reply {
   if (unknown !== undefined) return unknownNameError(unknown);
   const parsed = parseRequest(generateRequest, exchange.body);
   if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
+  const badName = invalidFunctionNameError(parsed.value);
+  if (badName) return badName;
   const conversation = toConversation(parsed.value);
   if (method === 'countTokens') {
     return { kind: 'json', status: 200, body: { totalTokens: countInputTokens(conversation) } };
@@ -337,6 +339,32 @@ function embeddings(
   const body =
     method === 'batchEmbedContents' ? { embeddings: vectors, ...usage } : { embedding: vectors[0], ...usage };
   return { kind: 'json', status: 200, body, tokens: promptTokens };
+}
+
+/**
+ * A function declaration's name: "a-z, A-Z, 0-9, or contain underscores, colons, dots, and
+ * dashes, with a maximum length of 64" (ai.google.dev/api/caching#FunctionDeclaration), starting
+ * with a letter or an underscore, as Gemini's 400 words it.
+ */
+const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+
+/** Gemini refuses the request naming each declaration whose name breaks the rule (its 400's wording). */
+function invalidFunctionNameError(request: GenerateRequest): JsonReply | undefined {
+  const problems = (request.tools ?? []).flatMap((tool, t) =>
+    (tool.functionDeclarations ?? []).flatMap((declaration, d) =>
+      FUNCTION_NAME.test(declaration.name)
+        ? []
+        : [
+            `  * tools[${t}].function_declarations[${d}].name: [FIELD_INVALID] Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores (_), dots (.), colons (:), or dashes (-), with a maximum length of 64.`,
+          ],
+    ),
+  );
+  if (problems.length === 0) return undefined;
+  return errorBody(
+    400,
+    'INVALID_ARGUMENT',
+    `The GenerateContentRequest proto is invalid:\n${problems.join('\n')}`,
+  );
 }
 
 /** Google's JSON parsing refuses a field its message does not have, naming where it was. */

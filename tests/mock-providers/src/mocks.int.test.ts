@@ -494,6 +494,25 @@ describe('Gemini mock with @google/genai', () => {
     assert.deepEqual(response.functionCalls?.[0], { name: 'get_weather', args: { city: 'Lima', days: 42 } });
   });
 
+  test('a function name over 64 characters, or not starting with a letter or _, is a 400 naming the declaration', async () => {
+    const names = ['x'.repeat(65), '1password', 'a'.repeat(64), 'mcp:server.tool-name'];
+    const error = await ai.models
+      .generateContent({
+        model: 'gemini-2.5-flash',
+        contents: 'hi',
+        config: { tools: [{ functionDeclarations: names.map((name) => ({ name })) }] },
+      })
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 400);
+    assert.match(error.message, /function_declarations\[0\]\.name: \[FIELD_INVALID\] Invalid function name/);
+    assert.match(error.message, /function_declarations\[1\]\.name/);
+    assert.doesNotMatch(error.message, /function_declarations\[[23]\]/);
+  });
+
   test('429 is RESOURCE_EXHAUSTED with a RetryInfo detail', async () => {
     mock.enqueueScenario('rate-limit=3');
     const error = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }).then(

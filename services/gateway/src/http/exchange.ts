@@ -20,7 +20,7 @@ import {
   anthropicToOpenAIRequest,
   anthropicToOpenAIResponse,
   anthropicToOpenAIStream,
-  anthropicToOpenAIToolNames,
+  anthropicToolNamesSent,
   anthropicUsage,
   geminiGenerateContentResponse,
   geminiToAnthropicResponse,
@@ -222,7 +222,7 @@ export const planChatExchange: ExchangePlanner = (
   };
 
   let upstreamBody: Record<string, unknown>;
-  // Tool names too long for OpenAI go shortened: the answer's calls are named back by this.
+  // Tool names too long for OpenAI and Gemini go shortened: the answer's calls are named back by this.
   let toolNames: ReadonlyMap<string, string> | undefined;
   if (caller === provider) {
     upstreamBody = { ...body, model: route.model };
@@ -236,7 +236,7 @@ export const planChatExchange: ExchangePlanner = (
     ) as Record<string, unknown>;
   } else {
     const request = parseOr(anthropicMessagesRequest, { ...body, model: route.model }, 'request');
-    if (provider === 'openai') toolNames = anthropicToOpenAIToolNames(request);
+    toolNames = anthropicToolNamesSent(request);
     upstreamBody = (
       provider === 'openai'
         ? anthropicToOpenAIRequest(request, {
@@ -312,7 +312,7 @@ export const planChatExchange: ExchangePlanner = (
     const out =
       caller === 'openai'
         ? geminiToOpenAIResponse(response, { ...context, created })
-        : geminiToAnthropicResponse(response, context);
+        : geminiToAnthropicResponse(response, { ...context, toolNames });
     return { text: JSON.stringify(out), usage };
   };
 
@@ -340,7 +340,7 @@ export const planChatExchange: ExchangePlanner = (
             })
         : provider === 'openai'
           ? openAIToAnthropicStream({ model: shownModel, serviceTierPriced, toolNames, ...translatorOptions })
-          : geminiToAnthropicStream({ model: shownModel, ...geminiOptions, ...translatorOptions });
+          : geminiToAnthropicStream({ model: shownModel, toolNames, ...geminiOptions, ...translatorOptions });
 
   const frame = (event: unknown): string => {
     if (caller === 'openai') return `data: ${JSON.stringify(event)}\n\n`;

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { anthropicMessagesRequest, FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
-import { type OpenAIRequestOptions, openAIToolName, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
+import { type OpenAIRequestOptions, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
 import { type OpenAIChatRequest, openAIChatRequest } from './openai-chat-types.js';
-import { anthropicToOpenAIRequest, anthropicToOpenAIToolNames } from './requests.js';
+import { anthropicToOpenAIRequest, anthropicToolNamesSent } from './requests.js';
+import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
@@ -418,7 +419,7 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
 
   describe("tool names over OpenAI's 64 characters (Anthropic takes 128)", () => {
     const long = 'mcp__github_enterprise_server__list_pull_request_review_comments_for_repository';
-    const short = openAIToolName(long);
+    const short = shortToolName(long);
     it('go as 55 characters, _ and 8 hex of their sha256, in the tools, tool_choice and the history', () => {
       assert.equal(
         short,
@@ -450,7 +451,7 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         ],
         messages: [user('Hi')],
       });
-      assert.deepEqual([...anthropicToOpenAIToolNames(request)], [[short, long]]);
+      assert.deepEqual([...anthropicToolNamesSent(request)], [[short, long]]);
     });
   });
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { anthropicMessagesRequest } from './anthropic-messages-types.js';
 import { type GeminiGenerateContentRequest, geminiGenerateContentRequest } from './gemini-types.js';
 import { FOREIGN_THOUGHT_SIGNATURE, type GeminiRequestOptions } from './neutral-to-gemini-request.js';
 import { openAIChatRequest } from './openai-chat-types.js';
-import { anthropicToGeminiRequest, openAIToGeminiRequest } from './requests.js';
+import { anthropicToGeminiRequest, anthropicToolNamesSent, openAIToGeminiRequest } from './requests.js';
 import { TranslationError } from './translation-error.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
@@ -310,6 +311,27 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     );
   });
 
+  it("a tool name of OpenAI's 64 characters goes as sent, in the declarations and the history", () => {
+    const name = 'x'.repeat(64);
+    const translated = fromOpenAI({
+      tools: [{ type: 'function', function: { name, parameters: weather } }],
+      tool_choice: { type: 'function', function: { name } },
+      messages: [
+        user('Go'),
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name, arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+      ],
+    });
+    assert.equal(translated.tools?.[0]?.functionDeclarations?.[0]?.name, name);
+    assert.deepEqual(translated.toolConfig?.functionCallingConfig?.allowedFunctionNames, [name]);
+    assert.equal(translated.contents[1]?.parts[0]?.functionCall?.name, name);
+    assert.equal(translated.contents[2]?.parts[0]?.functionResponse?.name, name);
+  });
+
   it('refuses logprobs', () => {
     assert.throws(
       () => fromOpenAI({ messages: [user('Hi')], logprobs: true }),
@@ -467,6 +489,45 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       tools: [{ functionDeclarations: [{ name: 'get_weather', parametersJsonSchema: weather }] }],
       toolConfig: { functionCallingConfig: { mode: 'ANY' } },
       generationConfig: { maxOutputTokens: 512, temperature: 0.5, topK: 40, stopSequences: ['END'] },
+    });
+  });
+
+  describe("tool names over Gemini's 64 characters (Anthropic takes 128)", () => {
+    // MCP tools as Claude Code names them: mcp__<server>__<tool>.
+    const long = 'mcp__github_enterprise_server__list_pull_request_review_comments_for_repository';
+    const short = `${long.slice(0, 55)}_${createHash('sha256').update(long).digest('hex').slice(0, 8)}`;
+    it('go as 55 characters, _ and 8 hex of their sha256 in the declarations, allowedFunctionNames and the history', () => {
+      const translated = fromAnthropic({
+        tools: [
+          { name: long, input_schema: weather },
+          { name: 'x'.repeat(64), input_schema: weather },
+        ],
+        tool_choice: { type: 'tool', name: long },
+        messages: [
+          user('List them'),
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: long, input: {} }] },
+          user([{ type: 'tool_result', tool_use_id: 't1', content: 'none' }]),
+        ],
+      });
+      assert.deepEqual(
+        translated.tools?.[0]?.functionDeclarations?.map((declaration) => declaration.name),
+        [short, 'x'.repeat(64)],
+      );
+      assert.deepEqual(translated.toolConfig?.functionCallingConfig?.allowedFunctionNames, [short]);
+      assert.equal(translated.contents[1]?.parts[0]?.functionCall?.name, short);
+      assert.equal(translated.contents[2]?.parts[0]?.functionResponse?.name, short);
+    });
+    it('the request names what it sent in place of which name (only those shortened)', () => {
+      const request = anthropicMessagesRequest.parse({
+        model: 'gemini-2.5-flash',
+        max_tokens: 10,
+        tools: [
+          { name: long, input_schema: weather },
+          { name: 'x'.repeat(64), input_schema: weather },
+        ],
+        messages: [user('Hi')],
+      });
+      assert.deepEqual([...anthropicToolNamesSent(request)], [[short, long]]);
     });
   });
 

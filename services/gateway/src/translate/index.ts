@@ -39,7 +39,7 @@ export { OPENAI_DONE } from './openai-stream-parser.js';
 export {
   anthropicToGeminiRequest,
   anthropicToOpenAIRequest,
-  anthropicToOpenAIToolNames,
+  anthropicToolNamesSent,
   openAIToAnthropicRequest,
   openAIToGeminiRequest,
 } from './requests.js';

@@ -11,6 +11,7 @@ import type {
   UserPart,
 } from './neutral-request.js';
 import { documentNote, EFFORT_BUDGETS, effortForBudget } from './neutral-request.js';
+import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -38,7 +39,7 @@ export function geminiRequestFromNeutral(
     out.tools = [
       {
         functionDeclarations: request.tools.map((tool) => ({
-          name: tool.name,
+          name: shortToolName(tool.name),
           ...(tool.description !== undefined ? { description: tool.description } : {}),
           ...(tool.parameters !== undefined ? { parametersJsonSchema: tool.parameters } : {}),
         })),
@@ -87,9 +88,10 @@ function contents(messages: readonly NeutralMessage[], signature: string | null)
       callOrder = new Map();
       const parts = message.parts.map((part): GeminiPart => {
         if (part.type === 'text') return { text: part.text };
-        namesById.set(part.id, part.name);
+        const name = shortToolName(part.name);
+        namesById.set(part.id, name);
         callOrder.set(part.id, callOrder.size);
-        const call: GeminiPart = { functionCall: { name: part.name, args: part.input } };
+        const call: GeminiPart = { functionCall: { name, args: part.input } };
         if (!signed && signature !== null) {
           call.thoughtSignature = signature;
           signed = true;
@@ -216,7 +218,7 @@ function functionCallingConfig(
     case 'required':
       return { mode: 'ANY' };
     case 'tool':
-      return { mode: 'ANY', allowedFunctionNames: [choice.name] };
+      return { mode: 'ANY', allowedFunctionNames: [shortToolName(choice.name)] };
     default: {
       const unknown: never = choice;
       throw new Error(`unhandled tool choice ${JSON.stringify(unknown)}`);

@@ -8,9 +8,10 @@ import type {
   NeutralThinking,
   UserPart,
 } from './neutral-request.js';
-import { documentNote, effortForBudget, toolNamesUsed } from './neutral-request.js';
+import { documentNote, effortForBudget } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
 import { openAIReasoningModel, openAITakesSampling } from './openai-models.js';
+import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
 export interface OpenAIRequestOptions {
@@ -58,7 +59,7 @@ export function openAIRequestFromNeutral(
     out.tools = request.tools.map((tool) => ({
       type: 'function',
       function: {
-        name: openAIToolName(tool.name),
+        name: shortToolName(tool.name),
         ...(tool.description !== undefined ? { description: tool.description } : {}),
         ...(tool.parameters !== undefined ? { parameters: tool.parameters } : {}),
         ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
@@ -67,7 +68,7 @@ export function openAIRequestFromNeutral(
     if (request.toolChoice)
       out.tool_choice =
         request.toolChoice.type === 'tool'
-          ? { type: 'function', function: { name: openAIToolName(request.toolChoice.name) } }
+          ? { type: 'function', function: { name: shortToolName(request.toolChoice.name) } }
           : request.toolChoice.type;
     if (request.parallelToolCalls !== undefined) out.parallel_tool_calls = request.parallelToolCalls;
   }
@@ -135,34 +136,6 @@ function reasoningEffort(thinking: NeutralThinking, model: string): string | und
   }
 }
 
-/** OpenAI's longest function name ("string too long. Expected a string with maximum length 64"). */
-const OPENAI_TOOL_NAME_MAX = 64;
-
-/**
- * A tool name as OpenAI takes it: Anthropic allows 128 characters and Claude Code's MCP tools
- * (`mcp__<server>__<tool>`) often pass 64, so a longer name goes as its first 55 characters,
- * `_` and 8 hex characters of its sha256 (as LiteLLM shortens them): the same for the same name,
- * in the tools, tool_choice and the history alike. The answer's calls get the caller's names
- * back by `toolNamesSent`.
- */
-export function openAIToolName(name: string): string {
-  if (name.length <= OPENAI_TOOL_NAME_MAX) return name;
-  return `${name.slice(0, 55)}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
-}
-
-/**
- * The names sent in place of the caller's (shortened to OpenAI's limit) to the caller's names,
- * for the request's tools and the calls in its history; empty when none was shortened.
- */
-export function toolNamesSent(request: NeutralChatRequest): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const name of [...request.tools.map((tool) => tool.name), ...toolNamesUsed(request.messages)]) {
-    const sent = openAIToolName(name);
-    if (sent !== name) names.set(sent, name);
-  }
-  return names;
-}
-
 /** OpenAI's longest `user` ("string too long. Expected a string with maximum length 64"). */
 const OPENAI_USER_MAX = 64;
 
@@ -184,7 +157,7 @@ function openAIMessages(neutral: NeutralMessage, options: OpenAIRequestOptions):
             {
               id: part.id,
               type: 'function' as const,
-              function: { name: openAIToolName(part.name), arguments: JSON.stringify(part.input) },
+              function: { name: shortToolName(part.name), arguments: JSON.stringify(part.input) },
             },
           ]
         : [],

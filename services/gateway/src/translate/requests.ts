@@ -8,13 +8,10 @@ import { neutralFromAnthropicRequest } from './anthropic-request-to-neutral.js';
 import type { GeminiGenerateContentRequest } from './gemini-types.js';
 import { type AnthropicRequestOptions, anthropicRequestFromNeutral } from './neutral-to-anthropic-request.js';
 import { type GeminiRequestOptions, geminiRequestFromNeutral } from './neutral-to-gemini-request.js';
-import {
-  type OpenAIRequestOptions,
-  openAIRequestFromNeutral,
-  toolNamesSent,
-} from './neutral-to-openai-request.js';
+import { type OpenAIRequestOptions, openAIRequestFromNeutral } from './neutral-to-openai-request.js';
 import type { OpenAIChatRequest } from './openai-chat-types.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
+import { toolNamesSent } from './tool-names.js';
 
 /** An OpenAI-SDK caller asking a Claude model. */
 export function openAIToAnthropicRequest(
@@ -33,11 +30,11 @@ export function anthropicToOpenAIRequest(
 }
 
 /**
- * The tool names an Anthropic-SDK caller's request goes to a GPT model with in place of its own
- * (longer than OpenAI's 64 characters), to the caller's: the answer's calls are named back by it
- * (`toolNames` of the response context and the stream options).
+ * The tool names an Anthropic-SDK caller's request goes to a GPT or Gemini model with in place of
+ * its own (longer than the 64 characters both take), to the caller's: the answer's calls are
+ * named back by it (`toolNames` of the response context and the stream options).
  */
-export function anthropicToOpenAIToolNames(request: AnthropicMessagesRequest): ReadonlyMap<string, string> {
+export function anthropicToolNamesSent(request: AnthropicMessagesRequest): ReadonlyMap<string, string> {
   return toolNamesSent(neutralFromAnthropicRequest(request));
 }
 
