@@ -332,6 +332,24 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     assert.equal(translated.contents[2]?.parts[0]?.functionResponse?.name, name);
   });
 
+  it("refuses an OpenAI caller's function name over 64 characters as OpenAI does (its calls could not be named back)", () => {
+    const name = 'x'.repeat(65);
+    assert.throws(
+      () =>
+        fromOpenAI({
+          tools: [
+            { type: 'function', function: { name: 'short', parameters: weather } },
+            { type: 'function', function: { name, parameters: weather } },
+          ],
+          messages: [user('Go')],
+        }),
+      (error: unknown) =>
+        error instanceof TranslationError &&
+        error.param === 'tools[1].function.name' &&
+        /maximum length 64/.test(error.message),
+    );
+  });
+
   it('refuses logprobs', () => {
     assert.throws(
       () => fromOpenAI({ messages: [user('Hi')], logprobs: true }),

@@ -11,7 +11,8 @@ import { type GeminiRequestOptions, geminiRequestFromNeutral } from './neutral-t
 import { type OpenAIRequestOptions, openAIRequestFromNeutral } from './neutral-to-openai-request.js';
 import type { OpenAIChatRequest } from './openai-chat-types.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
-import { toolNamesSent } from './tool-names.js';
+import { shortToolName } from './tool-names.js';
+import { TranslationError } from './translation-error.js';
 
 /** An OpenAI-SDK caller asking a Claude model. */
 export function openAIToAnthropicRequest(
@@ -32,10 +33,21 @@ export function anthropicToOpenAIRequest(
 /**
  * The tool names an Anthropic-SDK caller's request goes to a GPT or Gemini model with in place of
  * its own (longer than the 64 characters both take), to the caller's: the answer's calls are
- * named back by it (`toolNames` of the response context and the stream options).
+ * named back by it (`toolNames` of the response context and the stream options). Read from the
+ * request as sent (its tools and the tool calls of its history), without a second translation.
  */
 export function anthropicToolNamesSent(request: AnthropicMessagesRequest): ReadonlyMap<string, string> {
-  return toolNamesSent(neutralFromAnthropicRequest(request));
+  const names = new Map<string, string>();
+  const add = (name: string) => {
+    const sent = shortToolName(name);
+    if (sent !== name) names.set(sent, name);
+  };
+  for (const tool of request.tools ?? []) add(tool.name);
+  for (const message of request.messages) {
+    if (message.role !== 'assistant' || typeof message.content === 'string') continue;
+    for (const block of message.content) if (block.type === 'tool_use') add(block.name);
+  }
+  return names;
 }
 
 /** An OpenAI-SDK caller asking a Gemini model. */
@@ -43,7 +55,23 @@ export function openAIToGeminiRequest(
   request: OpenAIChatRequest,
   options?: GeminiRequestOptions,
 ): GeminiGenerateContentRequest {
+  refuseLongFunctionNames(request);
   return geminiRequestFromNeutral(neutralFromOpenAIRequest(request), options);
+}
+
+/**
+ * A function name over 64 characters is refused as OpenAI refuses it: the Gemini writer would
+ * send it shortened (as for Anthropic callers, who may use 128), and the OpenAI answer writers
+ * do not name the calls back.
+ */
+function refuseLongFunctionNames(request: OpenAIChatRequest): void {
+  for (const [index, tool] of (request.tools ?? []).entries())
+    if (tool.type === 'function' && shortToolName(tool.function.name) !== tool.function.name)
+      throw new TranslationError(
+        'invalid_value',
+        `tools[${index}].function.name`,
+        `Invalid 'tools[${index}].function.name': string too long. Expected a string with maximum length 64.`,
+      );
 }
 
 /** An Anthropic-SDK caller asking a Gemini model (top_k is kept: Gemini has topK). */
