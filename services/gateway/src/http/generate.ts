@@ -691,10 +691,15 @@ function estimateOf(
   const tools = offeredToolFees(outcome.endpoint, body, route.model);
   if (tools.unpriced !== undefined)
     return { bound, usd: null, unpriced: tools.unpriced, inputTokens, outputTokens };
+  // A prompt Claude is asked to write to its cache bills at the write rate (1.25x input, 2x
+  // for the 1-hour cache): held whole at it, an upper bound whatever part is written.
+  const cacheWrite = claude && dialect === 'anthropic' ? cacheWriteAsked(body) : undefined;
   const usage: NormalisedUsage = {
     inputTokens,
     outputTokens,
     cachedInputTokens: 0,
+    ...(cacheWrite === '1h' && { cacheWrite1hTokens: inputTokens }),
+    ...(cacheWrite === '5m' && { cacheWriteTokens: inputTokens }),
     ...(tier && { serviceTier: tier }),
     ...(usOnly && { inferenceGeo: 'us' as const }),
     ...(fast && { speed: 'fast' as const }),
@@ -707,6 +712,34 @@ function estimateOf(
       ? `${route.model} has no price for ${tools.offered} calls; send the request without them`
       : undefined;
   return { bound, usd, ...(unpriced && { unpriced }), inputTokens, outputTokens };
+}
+
+/**
+ * The prompt cache a Messages request asks Claude to write: `1h` when any breakpoint
+ * (`cache_control` on the request, a system block, a tool, a message's block or a tool
+ * result's block) has `ttl: "1h"`, `5m` when there are only others, undefined without any.
+ */
+function cacheWriteAsked(body: Record<string, unknown>): '1h' | '5m' | undefined {
+  let asked: '1h' | '5m' | undefined;
+  const mark = (holder: unknown): boolean => {
+    const control = (holder as { cache_control?: unknown } | null)?.cache_control;
+    if (typeof control !== 'object' || control === null) return false;
+    asked = (control as { ttl?: unknown }).ttl === '1h' ? '1h' : '5m';
+    return asked === '1h';
+  };
+  const marksIn = (blocks: unknown): boolean => {
+    if (!Array.isArray(blocks)) return false;
+    for (const block of blocks) {
+      if (typeof block !== 'object' || block === null) continue;
+      if (mark(block) || marksIn((block as { content?: unknown }).content)) return true;
+    }
+    return false;
+  };
+  if (mark(body) || marksIn(body.system) || marksIn(body.tools)) return '1h';
+  if (Array.isArray(body.messages))
+    for (const message of body.messages)
+      if (marksIn((message as { content?: unknown } | null)?.content)) return '1h';
+  return asked;
 }
 
 function exactInputTokens(
