@@ -156,4 +156,23 @@ orgs:
       `admitted under a $${BUDGET_USD} budget and recorded $${cost.toFixed(6)}: the hold priced the prompt at $3/M, Claude bills its 1-hour cache write at $6/M`,
     );
   });
+
+  it('a Claude request offering its web_search tool is held at its max_uses searches', async () => {
+    // Claude's web search costs $10 per 1,000 searches (platform.claude.com pricing, "Web
+    // search tool"), more than this budget holds: held, the request does not fit.
+    const before = await spent('search');
+    const answer = await client('search')
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 16,
+        tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 1 }],
+        messages: [{ role: 'user', content: 'What changed in the news today?' }],
+      })
+      .catch((error: unknown) => error);
+    const cost = (await spent('search')) - before;
+    assert.ok(
+      answer instanceof Anthropic.APIError || cost <= SEARCH_BUDGET_USD,
+      `admitted under a $${SEARCH_BUDGET_USD} budget and recorded $${cost.toFixed(6)}: the hold priced no web search`,
+    );
+  });
 });

@@ -686,8 +686,9 @@ function estimateOf(
   const claude = route.provider.type === 'anthropic';
   const usOnly = claude && body.inference_geo === 'us';
   const fast = claude && body.speed === 'fast';
-  // OpenAI's built-in tools billed apiece: one call of each search tool offered; a tool billed
-  // in a way Kordon cannot price is a cost no USD budget can hold (decision 0014).
+  // OpenAI's and Claude's built-in tools billed apiece: one call of each search tool offered
+  // (Claude's: its `max_uses`); a tool billed in a way Kordon cannot price is a cost no USD
+  // budget can hold (decision 0014).
   const tools = offeredToolFees(outcome.endpoint, body, route.model);
   if (tools.unpriced !== undefined)
     return { bound, usd: null, unpriced: tools.unpriced, inputTokens, outputTokens };

@@ -280,7 +280,7 @@ const SEARCH_MODEL = /-search-(?:preview|api)(?:$|-)/i;
 
 /** What a request's tools may be billed apiece, for admission's estimate (`estimateOf`). */
 export interface OfferedToolFees {
-  /** One call of each search tool offered: a request that offers one is estimated to search once. */
+  /** One call of each search tool offered (Claude's web search: its `max_uses`): a request that offers one is estimated to search once. */
   readonly usage: Pick<NormalisedUsage, 'webSearches' | 'webSearchPreviews' | 'fileSearches'>;
   /** The priced tools offered (`web_search, file_search`), to name them when the model has no price for them. */
   readonly offered?: string;
@@ -295,7 +295,7 @@ const NO_TOOL_FEES: OfferedToolFees = { usage: {} };
 
 /**
  * The fees of the built-in tools a request offers: OpenAI's Responses tools (searches priced
- * apiece, others unpriced) and Chat Completions' web search (`web_search_options`, the search
+ * apiece, others unpriced), Claude's server tools on Messages, and Chat Completions' web search (`web_search_options`, the search
  * models), whose answer does not say how many searches it ran, so it cannot be priced.
  */
 export function offeredToolFees(
@@ -317,6 +317,7 @@ export function offeredToolFees(
         }
       : NO_TOOL_FEES;
   }
+  if (endpoint === 'messages') return claudeToolFees(body.tools);
   if (endpoint !== 'responses' || !Array.isArray(body.tools)) return NO_TOOL_FEES;
   let web = false;
   let preview = false;
@@ -346,6 +347,23 @@ export function offeredToolFees(
       .filter(Boolean)
       .join(', '),
   };
+}
+
+/**
+ * The fees of Claude's server tools a Messages request offers: its web search tool
+ * (`web_search_*`, $10 per 1,000 searches) held at `max_uses` searches when the caller bounds
+ * it, else at one, as a Responses search is.
+ */
+function claudeToolFees(tools: unknown): OfferedToolFees {
+  if (!Array.isArray(tools)) return NO_TOOL_FEES;
+  let searches = 0;
+  for (const tool of tools as Array<Record<string, unknown> | null>) {
+    const type = tool?.type;
+    if (typeof type !== 'string' || !type.startsWith('web_search_')) continue;
+    const maxUses = tool?.max_uses;
+    searches += typeof maxUses === 'number' && Number.isSafeInteger(maxUses) && maxUses > 0 ? maxUses : 1;
+  }
+  return searches === 0 ? NO_TOOL_FEES : { usage: { webSearches: searches }, offered: 'web_search' };
 }
 
 /** Whether a `shell` tool runs in a container OpenAI hosts (and bills): any environment but the caller's own. */

@@ -333,3 +333,18 @@ test('the tools a request offers: searches estimated at one call each, a tool th
     { usage: {} },
   );
 });
+
+test("Claude's web search on Messages is held at its max_uses searches, else at one", () => {
+  const claude = (tools: unknown[]) => offeredToolFees('messages', { tools }, 'claude-sonnet-4-5');
+  assert.deepEqual(claude([{ type: 'web_search_20250305', name: 'web_search' }]), {
+    usage: { webSearches: 1 },
+    offered: 'web_search',
+  });
+  assert.deepEqual(claude([{ type: 'web_search_20260209', name: 'web_search', max_uses: 5 }]), {
+    usage: { webSearches: 5 },
+    offered: 'web_search',
+  });
+  // A client tool, or Claude's web fetch (billed as tokens only), has no fee.
+  assert.deepEqual(claude([{ name: 'get_weather', input_schema: { type: 'object' } }]), { usage: {} });
+  assert.deepEqual(claude([{ type: 'web_fetch_20250910', name: 'web_fetch' }]), { usage: {} });
+});
