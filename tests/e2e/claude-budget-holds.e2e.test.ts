@@ -175,4 +175,35 @@ orgs:
       `admitted under a $${SEARCH_BUDGET_USD} budget and recorded $${cost.toFixed(6)}: the hold priced no web search`,
     );
   });
+
+  it("a Claude request offering its code_execution tool (billed per container hour) is refused under a USD budget, as OpenAI's code_interpreter is", async () => {
+    // Decision 0014: a request offering a tool whose fee Kordon cannot price is refused where a
+    // USD budget applies. Claude's code execution tool is billed per container hour when no web
+    // search / web fetch tool of 2026-02-09 or later comes with it (the code execution tool page).
+    const answer = await client('code')
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 16,
+        tools: [{ type: 'code_execution_20250825', name: 'code_execution' }],
+        messages: [{ role: 'user', content: 'Compute the standard deviation of 1..10.' }],
+      })
+      .catch((error: unknown) => error);
+    assert.ok(
+      answer instanceof Anthropic.PermissionDeniedError,
+      `served under a USD budget: ${answer instanceof Error ? answer.message : 'a Message'}; the container hours it may bill cannot be held`,
+    );
+  });
+
+  it('a Claude request offering code_execution with web_search_20260209 (code execution then free) is served', async () => {
+    const answer = await client('code').messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 16,
+      tools: [
+        { type: 'web_search_20260209', name: 'web_search' },
+        { type: 'code_execution_20250825', name: 'code_execution' },
+      ],
+      messages: [{ role: 'user', content: 'Find and average the latest figures.' }],
+    } as Anthropic.MessageCreateParamsNonStreaming);
+    assert.equal(answer.type, 'message');
+  });
 });

@@ -352,18 +352,42 @@ export function offeredToolFees(
 /**
  * The fees of Claude's server tools a Messages request offers: its web search tool
  * (`web_search_*`, $10 per 1,000 searches) held at `max_uses` searches when the caller bounds
- * it, else at one, as a Responses search is.
+ * it, else at one, as a Responses search is; its code execution tool, billed per container
+ * hour as OpenAI's Code Interpreter is per container, unpriced but where Claude runs it free.
  */
 function claudeToolFees(tools: unknown): OfferedToolFees {
   if (!Array.isArray(tools)) return NO_TOOL_FEES;
   let searches = 0;
+  let container: string | undefined;
+  let freeCode = false;
   for (const tool of tools as Array<Record<string, unknown> | null>) {
     const type = tool?.type;
-    if (typeof type !== 'string' || !type.startsWith('web_search_')) continue;
+    if (typeof type !== 'string') continue;
+    if (CLAUDE_CONTAINER_TOOL.test(type)) container ??= type;
+    freeCode ||= freesCodeExecution(type);
+    if (!type.startsWith('web_search_')) continue;
     const maxUses = tool?.max_uses;
     searches += typeof maxUses === 'number' && Number.isSafeInteger(maxUses) && maxUses > 0 ? maxUses : 1;
   }
+  if (container !== undefined && !freeCode)
+    return {
+      usage: {},
+      unpriced: `the ${container.slice(0, 64)} tool is billed per container hour, which the gateway cannot price; send the request without it`,
+    };
   return searches === 0 ? NO_TOOL_FEES : { usage: { webSearches: searches }, offered: 'web_search' };
+}
+
+/** Claude's server tools that run in a container Anthropic bills by the hour (code execution). */
+const CLAUDE_CONTAINER_TOOL = /^(?:code_execution|bash_code_execution|text_editor_code_execution)_/;
+
+/**
+ * Whether a tool makes Claude's code execution free in its request: "Code execution is free
+ * when used with web search or web fetch (web_search_20260209, web_fetch_20260209, or later)"
+ * (platform.claude.com/docs/en/agents-and-tools/tool-use/code-execution-tool).
+ */
+function freesCodeExecution(type: string): boolean {
+  const version = /^web_(?:search|fetch)_(\d{8})$/.exec(type)?.[1];
+  return version !== undefined && version >= '20260209';
 }
 
 /** Whether a `shell` tool runs in a container OpenAI hosts (and bills): any environment but the caller's own. */

@@ -348,3 +348,33 @@ test("Claude's web search on Messages is held at its max_uses searches, else at 
   assert.deepEqual(claude([{ name: 'get_weather', input_schema: { type: 'object' } }]), { usage: {} });
   assert.deepEqual(claude([{ type: 'web_fetch_20250910', name: 'web_fetch' }]), { usage: {} });
 });
+
+test("Claude's code execution on Messages is unpriced (billed per container hour), but with a web search or fetch of 2026-02-09 or later", () => {
+  const claude = (tools: unknown[]) => offeredToolFees('messages', { tools }, 'claude-sonnet-4-5');
+  assert.match(
+    claude([{ type: 'code_execution_20250825', name: 'code_execution' }]).unpriced ?? '',
+    /^the code_execution_20250825 tool is billed per container hour/,
+  );
+  assert.match(
+    claude([
+      { type: 'web_search_20250305', name: 'web_search' },
+      { type: 'code_execution_20260120', name: 'code_execution' },
+    ]).unpriced ?? '',
+    /per container hour/,
+  );
+  // Free with web_search_20260209, web_fetch_20260209 or later in the same request.
+  assert.deepEqual(
+    claude([
+      { type: 'web_search_20260209', name: 'web_search' },
+      { type: 'code_execution_20260120', name: 'code_execution' },
+    ]),
+    { usage: { webSearches: 1 }, offered: 'web_search' },
+  );
+  assert.deepEqual(
+    claude([
+      { type: 'code_execution_20250825', name: 'code_execution' },
+      { type: 'web_fetch_20260318', name: 'web_fetch' },
+    ]),
+    { usage: {} },
+  );
+});
