@@ -881,7 +881,8 @@ export function asGatewayError(error: unknown): GatewayError {
           anthropicStatus: 529,
         },
       );
-    if (error.status === 401 || error.status === 403) {
+    // A 403 model_not_found (a project without the model) is about the model, said as sent.
+    if ((error.status === 401 || error.status === 403) && !error.provider?.modelNotServed) {
       // Kordon's provider key was refused: not the caller's fault, and not theirs to see.
       return new GatewayError(
         'upstream_auth',

@@ -293,6 +293,9 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   if (error.code === 'upstream_invalid_response') return 'server_error';
   // The key's account is out of credit: it rests (see OUT_OF_CREDIT_REST_MS), the next key serves.
   if (status === 429 || outOfCredit(error)) return 'rate_limited';
+  // The key's project may not use this model (OpenAI's 403 model_not_found, "Project `proj_…`
+  // does not have access to model `…`"): the key serves its other models, so it is not refused.
+  if (error.provider?.modelNotServed) return 'not_the_key';
   if (status === 401 || status === 403) return 'auth_refused';
   // 498: Groq's flex capacity is gone for now, as a 503 says.
   if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';

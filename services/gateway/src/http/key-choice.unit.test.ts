@@ -303,4 +303,20 @@ describe('failureKind: how a failed attempt counts for its key', () => {
     assert.equal(outOfCredit(rateLimited), false);
     assert.equal(failureKind(rateLimited, false), 'rate_limited');
   });
+
+  it("a project without access to the model (OpenAI's 403 model_not_found) is not the key's: it serves its other models", () => {
+    const noAccess = openai(403, {
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      message: 'Project `proj_QRf115YMnQwMUdTI9cu2sWQ8` does not have access to model `gpt-4.1`',
+    });
+    assert.equal(failureKind(noAccess, false), 'not_the_key');
+    // A 403 that says nothing of the model is still the key refused.
+    const refused = openai(403, {
+      type: 'invalid_request_error',
+      code: 'unsupported_country_region_territory',
+      message: 'Country, region, or territory not supported',
+    });
+    assert.equal(failureKind(refused, false), 'auth_refused');
+  });
 });

@@ -110,7 +110,9 @@ export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
 }
 
 /**
- * OpenAI's 404 for a model the key's project does not have (or that does not exist); Azure says
+ * OpenAI's 404 for a model the key's project does not have (or that does not exist), and its
+ * 403 for a model the project may not use ("Project `proj_…` does not have access to model
+ * `gpt-4o-mini`", type invalid_request_error: github.com/cursor/cursor/issues/2953); Azure says
  * it too of a deployment named in the body (its v1 and Responses APIs), with a 400 at times.
  */
 const MODEL_NOT_FOUND = 'model_not_found';

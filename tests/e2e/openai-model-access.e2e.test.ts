@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+/**
+ * OpenAI's per-project model access through Kordon: a key's project may not use a model (its
+ * model allowlist, or a model its tier does not reach), which OpenAI answers 403 or 404
+ * `model_not_found`; the same key serves every other model. The upstream is a plain HTTP
+ * server answering OpenAI's wire format; the path picks the case (one provider per case).
+ */
+
+const completion = (model: string) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model,
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hi there' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
+});
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+describe("OpenAI's model_not_found (a project without the model) through Kordon", () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  let origin: string;
+  const calls: Array<{ path: string; key: string }> = [];
+
+  before(async () => {
+    upstream = createServer(async (req, res) => {
+      let text = '';
+      for await (const part of req) text += part;
+      const body = JSON.parse(text) as { model: string };
+      const path = req.url ?? '';
+      const key = String(req.headers.authorization).replace(/^Bearer /, '');
+      calls.push({ path, key });
+      if (path.startsWith('/project-403/')) {
+        // OpenAI's answer to a project that may not use a model: 403 model_not_found.
+        if (body.model === 'gpt-4.1')
+          return json(res, 403, {
+            error: {
+              message: 'Project `proj_QRf115YMnQwMUdTI9cu2sWQ8` does not have access to model `gpt-4.1`',
+              type: 'invalid_request_error',
+              param: null,
+              code: 'model_not_found',
+            },
+          });
+        return json(res, 200, completion(body.model));
+      }
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(`
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: project-403
+        type: openai
+        baseUrl: ${origin}/project-403/v1
+        models: ["gpt-4.1", o3]
+        keys: [{ name: only, secret: "sk-proj-p403-0123456789abcdef0123456789" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`);
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  const client = () =>
+    new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+
+  it("a 403 model_not_found is answered as OpenAI sent it and leaves the key serving the project's other models", async () => {
+    const refused = await client()
+      .chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
+    const seen = `status ${refused.status}, code ${refused.code}: ${refused.message}`;
+    assert.equal(refused.status, 403, seen);
+    assert.equal(refused.code, 'model_not_found', seen);
+    assert.match(refused.message, /does not have access to model/, seen);
+    // The same key, another model its project may use.
+    const other = await client()
+      .chat.completions.create({ model: 'o3', messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        (answer) => `answered: ${answer.choices[0]?.message.content}`,
+        (e: unknown) => `failed ${(e as { status?: number }).status}: ${(e as Error).message}`,
+      );
+    assert.equal(other, 'answered: Hi there', `after ${seen}`);
+    const events = await gateway.allEvents();
+    assert.deepEqual(
+      events.filter((e) => e.type === 'ProviderKeyDisabled' || e.type === 'ProviderKeyCooledDown'),
+      [],
+    );
+  });
+});
