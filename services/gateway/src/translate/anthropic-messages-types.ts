@@ -209,6 +209,8 @@ export const anthropicStreamEvents = {
       name: z.string().optional(),
       text: z.string().optional(),
       thinking: z.string().optional(),
+      /** A server tool's result: a web search's results (an array) or its error (an object). */
+      content: z.unknown().optional(),
     }),
   }),
   content_block_delta: z.object({

@@ -14,9 +14,19 @@ export class AnthropicStreamParser implements StreamParser {
    * `partial_json: ""`; OpenAI (and the plain answer) says `"{}"`, which callers parse.
    */
   readonly #toolBlocksWithoutArguments = new Set<number>();
+  /**
+   * Web searches whose results came: Claude counts them (`server_tool_use`) only in the final
+   * message_delta, and bills each search that returned results, not one that failed ("If an
+   * error occurs during web search, the web search will not be billed": the web search tool page).
+   */
+  #webSearchesSeen = 0;
 
   get usage(): NormalisedUsage | undefined {
     return usageFromAnthropic(this.#usage);
+  }
+
+  get webSearchesSeen(): number {
+    return this.#webSearchesSeen;
   }
 
   parse(event: unknown): ParsedPart[] {
@@ -43,6 +53,9 @@ export class AnthropicStreamParser implements StreamParser {
                 { type: 'tool-call-start', choice: 0, toolIndex, id: block.id ?? '', name: block.name ?? '' },
               ];
             }
+            // Its results are an array; a failed search's content is an error object.
+            if (block.type === 'web_search_tool_result' && Array.isArray(block.content))
+              this.#webSearchesSeen++;
             if (block.type === 'text' && block.text) return [{ type: 'text', choice: 0, text: block.text }];
             if (block.type === 'thinking' && block.thinking)
               return [{ type: 'reasoning', choice: 0, text: block.thinking }];

@@ -202,3 +202,48 @@ describe('Anthropic stream cut mid-answer is charged the tokens streamed', () =>
     assert.equal(translator.outputText(), 'Hello');
   });
 });
+
+describe("Claude's web searches in a stream cut before its message_delta are charged", () => {
+  const result = (index: number, content: unknown) => ({
+    type: 'content_block_start',
+    index,
+    content_block: { type: 'web_search_tool_result', tool_use_id: `srvtoolu_${index}`, content },
+  });
+  const results = [
+    { type: 'web_search_result', title: 'Notes', url: 'https://example.com', encrypted_content: 'Eq' },
+  ];
+
+  it('each web_search_tool_result with results counts; a failed search (an error object) does not', () => {
+    const translator = new StreamTranslator<never>(
+      new AnthropicStreamParser(),
+      { emit: () => [] as never[] },
+      { fallbackUsage },
+    );
+    for (const event of [
+      ...events,
+      result(1, results),
+      result(2, { type: 'web_search_tool_result_error', error_code: 'max_uses_exceeded' }),
+      result(3, results),
+    ])
+      translator.push(event);
+    assert.equal(translator.usageSoFar()?.webSearches, 2);
+  });
+
+  it("at the end, Claude's own count when it is the larger", () => {
+    const translator = new StreamTranslator<never>(new AnthropicStreamParser(), {
+      emit: () => [] as never[],
+    });
+    for (const event of [
+      ...events,
+      result(1, results),
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: 500, server_tool_use: { web_search_requests: 3 } },
+      },
+      { type: 'message_stop' },
+    ])
+      translator.push(event);
+    assert.equal(translator.usageSoFar()?.webSearches, 3);
+  });
+});

@@ -48,6 +48,8 @@ export interface StreamParser {
   readonly usage: NormalisedUsage | undefined;
   /** The service tier the provider named (OpenAI's `service_tier`), for a usage Kordon counts. */
   readonly serviceTier?: string | undefined;
+  /** Web searches seen run so far (Claude's results), for a stream cut before its usage counts them. */
+  readonly webSearchesSeen?: number;
 }
 
 export interface StreamEmitter<Out> {

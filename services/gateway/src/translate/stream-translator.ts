@@ -122,8 +122,17 @@ export class StreamTranslator<Out> {
    * the thoughts (never sent as text) and not yet the answer's tokens, so the output so far is
    * those thoughts plus the text counted. The larger of that and the reported output is charged,
    * so a provider whose reported output already runs with the text is not charged it twice.
+   *
+   * Web searches are the more of those reported and those seen run (Claude reports its count
+   * only at the end, in its last message_delta).
    */
   usageSoFar(): NormalisedUsage | undefined {
+    const usage = this.#tokensSoFar();
+    const seen = this.#parser.webSearchesSeen ?? 0;
+    return usage === undefined || seen <= (usage.webSearches ?? 0) ? usage : { ...usage, webSearches: seen };
+  }
+
+  #tokensSoFar(): NormalisedUsage | undefined {
     const reported = this.usage;
     if (reported === undefined) return this.#counted();
     if (this.finished) return reported;
