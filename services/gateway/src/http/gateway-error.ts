@@ -102,6 +102,11 @@ export class GatewayError extends Error {
     readonly options: {
       param?: string | null;
       retryAfterSeconds?: number;
+      /**
+       * The provider's own wait, to the millisecond (OpenAI's `retry-after-ms`): sent beside
+       * Retry-After, which both SDKs read after it, so a 120 ms wait is not made a second.
+       */
+      retryAfterMs?: number;
       status?: number;
       /** Extra response headers (x-ratelimit-* of the limit that refused). */
       headers?: Record<string, string>;
@@ -192,6 +197,8 @@ export function sendError(
   if (error.options.headers) Object.assign(headers, error.options.headers);
   if (error.options.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(error.options.retryAfterSeconds);
+  if (error.options.retryAfterMs !== undefined && error.options.retryAfterSeconds !== undefined)
+    headers['retry-after-ms'] = String(Math.ceil(error.options.retryAfterMs));
   res.writeHead(error.statusIn(dialect), headers);
   res.end(text);
 }

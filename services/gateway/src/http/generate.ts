@@ -854,7 +854,8 @@ export function asGatewayError(error: unknown): GatewayError {
   if (isUpstreamError(error)) {
     const retryAfterSeconds =
       error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000);
-    const options = retryAfterSeconds === undefined ? {} : { retryAfterSeconds };
+    const options =
+      retryAfterSeconds === undefined ? {} : { retryAfterSeconds, retryAfterMs: error.retryAfterMs };
     // Before the 429s and 400s: OpenAI says it with a 429, Claude with a 400, neither is the caller's.
     if (outOfCredit(error))
       return new GatewayError(

@@ -41,29 +41,21 @@ export function decodeContent(
       else
         throw new UpstreamError(
           'upstream_invalid_response',
-          `${origin} sent its answer in ${coding}, which Kordon cannot read`,
-          {
-            phase: 'body',
-          },
+          `the provider sent its answer in ${coding}, which Kordon cannot read`,
+          { phase: 'body', origin },
         );
     } catch (error) {
       if (error instanceof UpstreamError) throw error;
       if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
         throw new UpstreamError(
           'upstream_response_too_large',
-          `answer from ${origin} too large once decoded`,
-          {
-            phase: 'body',
-            cause: error,
-          },
+          'the answer from the provider is too large once decoded',
+          { phase: 'body', origin, cause: error },
         );
       throw new UpstreamError(
         'upstream_invalid_response',
-        `${origin} sent a ${coding} answer that does not decode`,
-        {
-          phase: 'body',
-          cause: error,
-        },
+        `the provider sent a ${coding} answer that does not decode`,
+        { phase: 'body', origin, cause: error },
       );
     }
   }

@@ -393,8 +393,8 @@ class Exchange implements Dispatcher.DispatchHandler {
         controller,
         new UpstreamError(
           'upstream_invalid_response',
-          `${this.origin} sent its stream in ${codings.join(', ')}, though asked for identity`,
-          { phase: 'body', status: statusCode },
+          `the provider sent its stream in ${codings.join(', ')}, though asked for identity`,
+          { phase: 'body', status: statusCode, origin: this.origin },
         ),
       );
       return;
@@ -591,7 +591,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       parseRetryAfterMs(headers, this.#limits.now()) ??
       provider.retryAfterMs ??
       (status === 429 ? retryAfterFromRateLimits(rateLimits) : undefined);
-    const message = `upstream ${this.origin} answered ${status}${provider.message ? `: ${provider.message}` : ''}`;
+    const message = `the provider answered ${status}${provider.message ? `: ${provider.message}` : ''}`;
     return new UpstreamError('upstream_http_error', message, {
       phase: 'headers',
       status,
@@ -600,6 +600,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       bodyExcerpt: bodyExcerpt(text, secrets),
       provider,
       rateLimits,
+      origin: this.origin,
     });
   }
 
@@ -609,55 +610,56 @@ class Exchange implements Dispatcher.DispatchHandler {
     const phase = this.#phase;
     const origin = this.origin;
     if (this.#abortKind === 'caller') {
-      return new UpstreamError('upstream_aborted', `call to ${origin} aborted by the caller`, {
+      return new UpstreamError('upstream_aborted', 'call to the provider aborted by the caller', {
         phase,
+        origin,
         cause: error,
       });
     }
     if (this.#abortKind === 'total') {
       return new UpstreamError(
         'upstream_total_timeout',
-        `no complete answer from ${origin} within ${this.#limits.totalMs} ms`,
-        { phase, cause: error },
+        `no complete answer from the provider within ${this.#limits.totalMs} ms`,
+        { phase, origin, cause: error },
       );
     }
     const code = errorCode(error);
     const fail = (upstreamCode: UpstreamErrorCode, message: string, at: UpstreamPhase = phase) =>
-      new UpstreamError(upstreamCode, message, { phase: at, cause: error });
+      new UpstreamError(upstreamCode, message, { phase: at, origin, cause: error });
     switch (code) {
       case 'UND_ERR_CONNECT_TIMEOUT':
         return fail(
           'upstream_connect_timeout',
-          `no connection to ${origin} within ${this.#limits.connectMs} ms`,
+          `no connection to the provider within ${this.#limits.connectMs} ms`,
           'connect',
         );
       case 'UND_ERR_HEADERS_TIMEOUT':
         return fail(
           'upstream_first_byte_timeout',
-          `no answer from ${origin} within ${this.#limits.firstByteMs} ms`,
+          `no answer from the provider within ${this.#limits.firstByteMs} ms`,
         );
       case 'UND_ERR_BODY_TIMEOUT':
-        return fail('upstream_idle_timeout', `${origin} sent nothing for ${this.#limits.idleMs} ms`);
+        return fail('upstream_idle_timeout', `the provider sent nothing for ${this.#limits.idleMs} ms`);
       case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-        return fail('upstream_response_too_large', `answer from ${origin} too large`);
+        return fail('upstream_response_too_large', 'the answer from the provider is too large');
       case 'UND_ERR_SOCKET':
       case 'UND_ERR_CLOSED':
       case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
       case 'ECONNRESET':
       case 'EPIPE':
       case 'ERR_STREAM_PREMATURE_CLOSE':
-        return fail('upstream_reset', `connection to ${origin} broke (${code})`);
+        return fail('upstream_reset', `connection to the provider broke (${code})`);
       default:
         break;
     }
     if (code !== undefined && CONNECT_FAILURES.test(code)) {
-      return fail('upstream_connection_failed', `cannot connect to ${origin} (${code})`, 'connect');
+      return fail('upstream_connection_failed', `cannot connect to the provider (${code})`, 'connect');
     }
     if (code?.startsWith('HPE_'))
-      return fail('upstream_invalid_response', `${origin} sent malformed HTTP (${code})`);
+      return fail('upstream_invalid_response', `the provider sent malformed HTTP (${code})`);
     if (phase === 'body')
-      return fail('upstream_reset', `connection to ${origin} broke (${code ?? 'unknown'})`);
-    return fail('upstream_connection_failed', `call to ${origin} failed (${code ?? describe(error)})`);
+      return fail('upstream_reset', `connection to the provider broke (${code ?? 'unknown'})`);
+    return fail('upstream_connection_failed', `call to the provider failed (${code ?? describe(error)})`);
   }
 }
 
@@ -699,8 +701,9 @@ function parseJson(text: string, origin: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new UpstreamError('upstream_invalid_response', `${origin} sent a body that is not JSON`, {
+    throw new UpstreamError('upstream_invalid_response', 'the provider sent a body that is not JSON', {
       phase: 'body',
+      origin,
       cause: error,
     });
   }

@@ -107,6 +107,8 @@ export interface UpstreamErrorOptions {
   readonly bodyExcerpt?: string | undefined;
   readonly provider?: ProviderErrorInfo | undefined;
   readonly rateLimits?: RateLimitInfo | undefined;
+  /** Where the call went (the provider's origin): for logs and traces, never in a message. */
+  readonly origin?: string | undefined;
   readonly cause?: unknown;
 }
 
@@ -123,6 +125,12 @@ export class UpstreamError extends Error {
   /** The provider's error, normalised; set for `upstream_http_error`. */
   readonly provider: ProviderErrorInfo | undefined;
   readonly rateLimits: RateLimitInfo | undefined;
+  /**
+   * Where the call went (the provider's origin): for logs and traces. Messages say "the
+   * provider" instead, as they reach callers, to whom an admin's base URLs (an internal host, an
+   * egress gateway, an Azure resource name) are not shown.
+   */
+  readonly origin: string | undefined;
   override readonly cause?: unknown;
 
   constructor(code: UpstreamErrorCode, message: string, options: UpstreamErrorOptions) {
@@ -136,6 +144,7 @@ export class UpstreamError extends Error {
     this.bodyExcerpt = options.bodyExcerpt;
     this.provider = options.provider;
     this.rateLimits = options.rateLimits;
+    this.origin = options.origin;
     if (options.cause !== undefined) this.cause = options.cause;
   }
 
