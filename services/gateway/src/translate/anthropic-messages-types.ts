@@ -152,6 +152,11 @@ export const anthropicUsage = z.object({
       ephemeral_1h_input_tokens: z.number().int().nonnegative().nullish(),
     })
     .nullish(),
+  /**
+   * Of output_tokens, those Claude spent reasoning (`thinking_tokens`, its raw thinking, not
+   * the summary shown; @anthropic-ai/sdk 1.14 `OutputTokensDetails`).
+   */
+  output_tokens_details: z.object({ thinking_tokens: z.number().int().nonnegative().nullish() }).nullish(),
   /** Tools Claude ran itself, billed apiece: its web searches (10 USD per 1,000). */
   server_tool_use: z.object({ web_search_requests: z.number().int().nonnegative().nullish() }).nullish(),
   /** Where Claude ran the request: `us` (US-only infrastructure) is billed at 1.1x, `global` as listed. */

@@ -156,6 +156,7 @@ export class AnthropicStreamParser implements StreamParser {
       if (value != null) merged[key] = value;
     }
     if (usage.cache_creation) merged.cache_creation = usage.cache_creation;
+    if (usage.output_tokens_details) merged.output_tokens_details = usage.output_tokens_details;
     if (usage.server_tool_use) merged.server_tool_use = usage.server_tool_use;
     if (usage.inference_geo) merged.inference_geo = usage.inference_geo;
     if (usage.speed) merged.speed = usage.speed;

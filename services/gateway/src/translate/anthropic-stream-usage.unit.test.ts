@@ -247,3 +247,26 @@ describe("Claude's web searches in a stream cut before its message_delta are cha
     assert.equal(translator.usageSoFar()?.webSearches, 3);
   });
 });
+
+describe("Claude's reasoning count in a stream", () => {
+  it("message_delta's output_tokens_details.thinking_tokens is the usage's reasoningTokens, and an OpenAI caller's reasoning_tokens", () => {
+    const chunks = anthropicToOpenAIStream({ includeUsage: true, created: 1 });
+    const out = [
+      {
+        type: 'message_start',
+        message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 40, output_tokens: 1 } },
+      },
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: 1_200, output_tokens_details: { thinking_tokens: 1_000 } },
+      },
+      { type: 'message_stop' },
+    ].flatMap((event) => chunks.push(event));
+    assert.equal(chunks.usage?.reasoningTokens, 1_000);
+    const usage = out.map((chunk) => (chunk as { usage?: unknown }).usage).find((u) => u != null);
+    assert.deepEqual((usage as { completion_tokens_details?: unknown }).completion_tokens_details, {
+      reasoning_tokens: 1_000,
+    });
+  });
+});

@@ -11,8 +11,9 @@
  *   cachedInputTokens = cache_read_input_tokens. Cache writes are parts of inputTokens too:
  *   `cacheWrite1hTokens` the 1-hour ones (`cache_creation.ephemeral_1h_input_tokens`),
  *   `cacheWriteTokens` the rest (5-minute writes), so that the price book charges their
- *   surcharge (1.25x and 2x the input price). Claude reports no separate reasoning count, so
- *   reasoningTokens is left out. Its web searches (`server_tool_use.web_search_requests`)
+ *   surcharge (1.25x and 2x the input price). reasoningTokens is
+ *   `output_tokens_details.thinking_tokens`, a part of `output_tokens` (left out when Claude
+ *   does not report it). Its web searches (`server_tool_use.web_search_requests`)
  *   are `webSearches`, priced apiece.
  * - Gemini: `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
  *   are billed as input and added; `thoughtsTokenCount` is NOT included in
@@ -135,7 +136,12 @@ export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): No
   const cacheRead = usage.cache_read_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
   const input = (usage.input_tokens ?? 0) + cacheRead + cacheWrite;
-  const normalisedUsage = normalised(input, usage.output_tokens ?? 0, cacheRead, undefined);
+  const normalisedUsage = normalised(
+    input,
+    usage.output_tokens ?? 0,
+    cacheRead,
+    usage.output_tokens_details?.thinking_tokens ?? undefined,
+  );
   if (cacheWrite > 0) {
     // The split by lifetime when Claude gives it; all of it at the 5-minute rate otherwise.
     const oneHour = Math.min(usage.cache_creation?.ephemeral_1h_input_tokens ?? 0, cacheWrite);

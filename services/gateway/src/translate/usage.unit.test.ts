@@ -72,6 +72,26 @@ describe('usage extractors', () => {
       expected: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, webSearches: 2 },
     },
     {
+      name: 'Anthropic: output_tokens_details.thinking_tokens is the reasoning, part of the output',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 40,
+          output_tokens: 1_200,
+          output_tokens_details: { thinking_tokens: 1_000 },
+        }),
+      expected: { inputTokens: 40, outputTokens: 1_200, cachedInputTokens: 0, reasoningTokens: 1_000 },
+    },
+    {
+      name: 'Anthropic: a thinking count above the output is capped at it',
+      actual: () =>
+        usageFromAnthropic({
+          input_tokens: 40,
+          output_tokens: 10,
+          output_tokens_details: { thinking_tokens: 12 },
+        }),
+      expected: { inputTokens: 40, outputTokens: 10, cachedInputTokens: 0, reasoningTokens: 10 },
+    },
+    {
       name: 'Anthropic: no web search is left out',
       actual: () =>
         usageFromAnthropic({
