@@ -8,7 +8,8 @@ import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-und
 /**
  * OpenAI's per-project model access through Kordon: a key's project may not use a model (its
  * model allowlist, or a model its tier does not reach), which OpenAI answers 403 or 404
- * `model_not_found`; the same key serves every other model. The upstream is a plain HTTP
+ * `model_not_found`; the same key serves every other model, and a key of another project may
+ * serve that one. The upstream is a plain HTTP
  * server answering OpenAI's wire format; the path picks the case (one provider per case).
  */
 
@@ -40,6 +41,20 @@ describe("OpenAI's model_not_found (a project without the model) through Kordon"
       const path = req.url ?? '';
       const key = String(req.headers.authorization).replace(/^Bearer /, '');
       calls.push({ path, key });
+      if (path.startsWith('/projects/')) {
+        // Two keys of two OpenAI projects: the first project may not use the model (OpenAI's
+        // per-project model allowlist answers model_not_found), the second may.
+        if (key.includes('restricted'))
+          return json(res, 404, {
+            error: {
+              message: `The model \`${body.model}\` does not exist or you do not have access to it.`,
+              type: 'invalid_request_error',
+              param: null,
+              code: 'model_not_found',
+            },
+          });
+        return json(res, 200, completion(body.model));
+      }
       if (path.startsWith('/project-403/')) {
         // OpenAI's answer to a project that may not use a model: 403 model_not_found.
         if (body.model === 'gpt-4.1')
@@ -62,6 +77,14 @@ orgs:
   - slug: acme
     name: Acme
     providers:
+      - name: projects
+        type: openai
+        baseUrl: ${origin}/projects/v1
+        models: [gpt-4o]
+        balancer: round-robin
+        keys:
+          - { name: a, secret: "sk-proj-restricted-0123456789abcdef012345" }
+          - { name: b, secret: "sk-proj-allowed-0123456789abcdef0123456789" }
       - name: project-403
         type: openai
         baseUrl: ${origin}/project-403/v1
@@ -83,6 +106,31 @@ orgs:
       apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
       maxRetries: 0,
     });
+
+  it("one key's project lacks the model: the provider's other key (another project's) serves, and the first is not asked again for the minute", async () => {
+    const failures: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      try {
+        const answer = await client().chat.completions.create({
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'Hi' }],
+        });
+        assert.equal(answer.choices[0]?.message.content, 'Hi there');
+      } catch (error) {
+        failures.push(`${(error as { status?: number }).status}: ${(error as Error).message}`);
+      }
+    }
+    const asked = calls
+      .filter((c) => c.path.startsWith('/projects/'))
+      .map((c) => (c.key.includes('restricted') ? 'restricted' : 'allowed'));
+    assert.deepEqual(failures, [], `keys asked: ${asked.join(', ')}`);
+    assert.equal(asked.filter((k) => k === 'restricted').length, 1, `keys asked: ${asked.join(', ')}`);
+    const events = await gateway.allEvents();
+    assert.deepEqual(
+      events.filter((e) => e.type === 'ProviderKeyDisabled' || e.type === 'ProviderKeyCooledDown'),
+      [],
+    );
+  });
 
   it("a 403 model_not_found is answered as OpenAI sent it and leaves the key serving the project's other models", async () => {
     const refused = await client()

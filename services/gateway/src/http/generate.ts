@@ -306,7 +306,21 @@ async function attempt(
     const registry = deps.registry();
     let choosing = performance.now();
     const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body));
+    // This provider's keys, and those that said (or lately said) they lack the model: when
+    // all did, the provider does not serve it (absentModels).
+    let keysGiven = 0;
+    let keysLacking = 0;
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
+      keysGiven++;
+      const lacking = deps.keys.lacking(keyEntry.providerKeyId, route.model, Date.now());
+      if (lacking) {
+        // Its project said lately it has no such model: the provider's next key is asked.
+        absent ??= lacking;
+        keysLacking++;
+        const now = Date.now();
+        deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+        continue;
+      }
       const providerKeyForCall = usableProviderKey(deps, keyEntry);
       if (!providerKeyForCall) continue; // a record this process cannot decrypt: the next key serves
       outcome.attempts++;
@@ -408,14 +422,21 @@ async function attempt(
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, kind);
         const now = Date.now();
         if (kind === 'not_the_key' && error.provider?.modelNotServed) {
-          // This provider has no such model or deployment: it does not serve the model, as one
-          // that cannot take the request, and the next provider of the chain may. The key is
-          // not at fault, and did not succeed either: the balancer learns nothing (as of a
-          // cancelled call: a probe it was is freed). Its other keys reach the same deployments.
+          // No such model or deployment here: not the caller's fault, and the key is not at
+          // fault nor did it succeed: the balancer learns nothing (as of a cancelled call: a
+          // probe it was is freed).
           absent ??= error;
-          markAbsent(route, now);
           deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
-          continue providers;
+          if (route.provider.type === 'azure-openai') {
+            // Azure's keys all reach the resource's deployments: the next provider of the chain may.
+            markAbsent(route, now);
+            continue providers;
+          }
+          // OpenAI's keys of different projects reach different models: the next key may.
+          deps.keys.markLacking(keyEntry.providerKeyId, route.model, error, now);
+          keysLacking++;
+          choosing = performance.now();
+          continue;
         }
         if (kind === 'not_the_key') {
           // The provider refused the request itself: the key works; the caller sees why.
@@ -449,7 +470,9 @@ async function attempt(
         choosing = performance.now();
       }
     }
-    present = true; // its keys were tried, or none could be: not a provider without the model
+    // None of its keys has the model: asked last for it; else not a provider without the model.
+    if (keysLacking > 0 && keysLacking === keysGiven) markAbsent(route, Date.now());
+    else present = true; // its keys were tried, or none could be
   }
   if (lastError) throw withRetryAdvice(asGatewayError(lastError), secondsUntilAKeyIsBack(deps, chain));
   if (absent && !present) throw asGatewayError(absent);

@@ -48,6 +48,12 @@ export class KeyChoice {
   readonly #storedAt = new Map<string, { provider: string; providerKeyId: string }>();
   /** Bumped when a key starts or stops resting on its daily budget: groups are re-read. */
   #spendVersion = 0;
+  /**
+   * `${providerKeyId}\n${model}` -> until when the key is not asked for the model, and what its
+   * provider said: its project lately answered that it has no such model (OpenAI's
+   * model_not_found; keys of different projects reach different models). Oldest forgotten first.
+   */
+  readonly #lacking = new Map<string, { until: number; error: UpstreamError }>();
 
   /**
    * A request event (this replica's or another's): counts its cost against its provider key's
@@ -115,6 +121,29 @@ export class KeyChoice {
   /** Forgets where a session's answer is stored: the provider deleted it. */
   unpin(session: string): void {
     this.#storedAt.delete(session);
+  }
+
+  /**
+   * The key's provider said it has no such model (OpenAI's model_not_found): for
+   * LACKING_MODEL_MS the key is not asked for it, its other keys are (another project's key
+   * may have the model). Per process, as the balancer's view of the keys.
+   */
+  markLacking(providerKeyId: string, model: string, error: UpstreamError, now: number): void {
+    const entry = `${providerKeyId}\n${model}`;
+    this.#lacking.delete(entry);
+    this.#lacking.set(entry, { until: now + LACKING_MODEL_MS, error });
+    if (this.#lacking.size > MAX_LACKING) this.#lacking.delete(this.#lacking.keys().next().value!);
+  }
+
+  /** What the key's provider said lately of not having the model, while it is remembered. */
+  lacking(providerKeyId: string, model: string, now: number): UpstreamError | undefined {
+    if (this.#lacking.size === 0) return undefined;
+    const entry = `${providerKeyId}\n${model}`;
+    const known = this.#lacking.get(entry);
+    if (known === undefined) return undefined;
+    if (known.until > now) return known.error;
+    this.#lacking.delete(entry);
+    return undefined;
   }
 
   /** When the first key of the route may be used again (epoch ms), or null. */
@@ -261,6 +290,10 @@ const DAY_MS = 86_400_000;
 const MAX_PINNED_SESSIONS = 65_536;
 /** Routes (provider, model name) whose group is remembered: far more than any configuration serves. */
 const MAX_ROUTES = 4096;
+/** How long a key that said it lacks a model is not asked for it (a model allowed since is seen then). */
+const LACKING_MODEL_MS = 60_000;
+/** Keys and models remembered as lacking (a `gpt-4.1*` pattern lets callers name any number). */
+const MAX_LACKING = 4096;
 
 /**
  * The session of a stored Responses answer, under which its key is pinned: `generate.ts`

@@ -243,6 +243,33 @@ describe('KeyChoice: a provider key daily budget', () => {
   });
 });
 
+describe('KeyChoice: a key whose project lacks a model', () => {
+  const notFound = new UpstreamError('upstream_http_error', 'provider answered 404', {
+    phase: 'headers',
+    status: 404,
+  });
+
+  it('is remembered per key and model for a minute, then asked again', () => {
+    const choice = new KeyChoice();
+    const now = 1_000_000;
+    choice.markLacking('pk_a', 'gpt-4.1', notFound, now);
+    assert.equal(choice.lacking('pk_a', 'gpt-4.1', now + 59_000), notFound);
+    // The key's other models, and the model on another key (another project), are not.
+    assert.equal(choice.lacking('pk_a', 'o3', now), undefined);
+    assert.equal(choice.lacking('pk_b', 'gpt-4.1', now), undefined);
+    assert.equal(choice.lacking('pk_a', 'gpt-4.1', now + 60_000), undefined);
+  });
+
+  it('remembers a bounded number of keys and models, the oldest forgotten first', () => {
+    const choice = new KeyChoice();
+    const now = 1_000_000;
+    for (let i = 0; i <= 4096; i++) choice.markLacking('pk_a', `model-${i}`, notFound, now);
+    assert.equal(choice.lacking('pk_a', 'model-0', now), undefined);
+    assert.equal(choice.lacking('pk_a', 'model-1', now), notFound);
+    assert.equal(choice.lacking('pk_a', 'model-4096', now), notFound);
+  });
+});
+
 describe('failureKind: how a failed attempt counts for its key', () => {
   /** A provider's error answer as its adapter reads it. */
   const answered = (status: number, info: ReturnType<typeof anthropicErrorInfo>) =>
