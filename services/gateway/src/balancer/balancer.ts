@@ -144,6 +144,18 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     return decision;
   }
 
+  /**
+   * Tokens a key used, known only after its success was reported (a stream's usage comes at its
+   * end): counted against the key's own TPM limit, nothing else learnt.
+   */
+  reportTokens(providerKeyId: string, tokens: number, now: number): void {
+    const health = this.#health.get(providerKeyId);
+    if (health === undefined) return;
+    const before = health.usableAt(now);
+    health.countTokens(tokens, now);
+    this.#afterReport(health, before, now);
+  }
+
   /** An admin re-enabled the key (the registry's disabled -> enabled does the same). */
   enable(providerKeyId: string): void {
     const health = this.#health.get(providerKeyId);

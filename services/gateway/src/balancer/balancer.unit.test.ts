@@ -266,6 +266,23 @@ describe('adaptive', () => {
     assert.equal(balancer.describe(G, T + 1_000)[0]?.state, 'cooling');
   });
 
+  test("a key's own TPM limit counts a stream's tokens reported at its end, and nothing else of it", () => {
+    const balancer = balancerWith([key('a', 1, { limits: { tpm: 1_000 } }), key('b', 1, { tier: 1 })]);
+    assert.equal(balancer.pick(G, T)?.providerKeyId, 'a');
+    // The stream started (its first byte): a success of unknown tokens.
+    balancer.reportSuccess('a', { now: T, latencyMs: 50 });
+    assert.equal(balancer.pick(G, T + 1)?.providerKeyId, 'a');
+    balancer.reportTokens('a', 5_000, T + 2);
+    const [a] = balancer.describe(G, T + 3);
+    assert.equal(a?.usage.tokensPerMinute, 5_000);
+    assert.equal(a?.state, 'cooling');
+    assert.equal(balancer.pick(G, T + 3)?.providerKeyId, 'b');
+    // A key the balancer never saw, or one without a tpm, is left as it is.
+    balancer.reportTokens('unknown', 5_000, T + 4);
+    balancer.reportTokens('b', 5_000, T + 4);
+    assert.equal(balancer.describe(G, T + 4)[1]?.usage.tokensPerMinute, 0);
+  });
+
   test('weights are recomputed on a timer, not per request', () => {
     const balancer = new Balancer({ recomputeIntervalMs: 1_000 });
     balancer.setGroup(G, [key('a'), key('b')]);

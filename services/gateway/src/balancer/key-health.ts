@@ -168,11 +168,16 @@ export class KeyHealth {
         this.#latencyEwma < 0 ? sample : this.#latencyEwma + alpha * (sample - this.#latencyEwma);
     }
     if (report.rateLimits) this.#updateQuota(report.rateLimits, now);
-    const tokens = finite(report.tokens);
-    if (tokens !== undefined && tokens > 0 && this.#tpmWindow !== null) this.#tpmWindow.add(tokens, now);
+    if (report.tokens !== undefined) this.countTokens(report.tokens, now);
     return this.circuit.success(now) === 'closed'
       ? { type: 'circuit_closed', providerKeyId: this.providerKeyId }
       : UNCHANGED;
+  }
+
+  /** Tokens the key used, against its own TPM limit. */
+  countTokens(count: number, now: number): void {
+    const tokens = finite(count);
+    if (tokens !== undefined && tokens > 0 && this.#tpmWindow !== null) this.#tpmWindow.add(tokens, now);
   }
 
   failure(report: FailureReport): HealthDecision {

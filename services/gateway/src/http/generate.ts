@@ -376,6 +376,7 @@ async function attempt(
         const events = await streamProvider(call, operation);
         span?.streaming(events.status);
         deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
+        // Its tokens are known at its end: the settle below counts them against the key's tpm.
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         trace?.streamStarted();
         // Ending the call ends the stream; `interruption` tells the caller why.
@@ -386,6 +387,12 @@ async function attempt(
         try {
           await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure) => {
             span?.streamEnded(usage, end, facts);
+            if (usage)
+              deps.keys.balancer.reportTokens(
+                keyEntry.providerKeyId,
+                usage.inputTokens + usage.outputTokens,
+                Date.now(),
+              );
             if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
             if (outcome.endpoint === 'responses' && facts?.responseId)
               deps.keys.pin(route, storedSession(facts.responseId), keyEntry.providerKeyId);
