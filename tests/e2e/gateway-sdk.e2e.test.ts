@@ -1162,7 +1162,7 @@ orgs:
     assert.ok(viaAnthropic instanceof Anthropic.NotFoundError, String(viaAnthropic));
     assert.equal((viaAnthropic.error as { error: { type: string } }).error.type, 'not_found_error');
     const wrongMethod = await openai()
-      .get('/chat/completions')
+      .put('/chat/completions')
       .catch((error: unknown) => error);
     assert.ok(wrongMethod instanceof OpenAI.APIError && wrongMethod.status === 405, String(wrongMethod));
     assert.equal(wrongMethod.type, 'invalid_request_error');

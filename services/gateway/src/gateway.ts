@@ -26,6 +26,7 @@ import { LiveStreams } from './http/live-streams.js';
 import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
+import { storedChatCompletionsHandler } from './http/stored-chat-completions.js';
 import { storedResponsesHandler } from './http/stored-responses.js';
 import { CountersStore } from './limits/counters-store.js';
 import { CidrSet, LimitsEnforcer } from './limits/index.js';
@@ -339,6 +340,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'GET /v1/responses/*': storedResponsesHandler(generate),
       'DELETE /v1/responses/*': storedResponsesHandler(generate),
       'POST /v1/responses/*': storedResponsesHandler(generate),
+      // The SDK's chat.completions.list, .retrieve, .update, .delete, .messages.list on completions
+      // made with store: true: not usage, no event.
+      'GET /v1/chat/completions': storedChatCompletionsHandler(generate),
+      'GET /v1/chat/completions/*': storedChatCompletionsHandler(generate),
+      'POST /v1/chat/completions/*': storedChatCompletionsHandler(generate),
+      'DELETE /v1/chat/completions/*': storedChatCompletionsHandler(generate),
       'POST /v1/messages/count_tokens': countTokensHandler(generate),
       // Both SDKs call these paths (`models.list`, `models.retrieve`).
       'GET /v1/models': withModelAccess((req, res, orgId, allowed, requestId) =>

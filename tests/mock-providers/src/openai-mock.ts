@@ -1,6 +1,7 @@
 /**
  * OpenAI mock: Chat Completions (plain and streamed, tool calls, include_usage),
- * Embeddings, Models, and the Responses API with its stored responses (in openai-responses.ts).
+ * Embeddings, Models, and the Responses API with its stored responses (in openai-responses.ts);
+ * chat completions made with `store: true` are kept and served (in openai-chat-stored.ts).
  * Point the SDK at it with `baseURL: `${mock.url}/v1``.
  */
 import { z } from 'zod';
@@ -25,6 +26,11 @@ import {
   startMockServer,
 } from './mock-server.js';
 import { chatContent, contentText, servedTier, serviceTierRequest } from './openai-api-types.js';
+import {
+  handleStoredChatCompletion,
+  isStoredChatCompletionCall,
+  storeChatCompletion,
+} from './openai-chat-stored.js';
 import { missingKeyError, openAIError, openAIErrorReply, wrongKeyMessage } from './openai-error.js';
 import { handleResponses, handleStoredResponse, isStoredResponsePath } from './openai-responses.js';
 import type { QuotaSnapshot } from './quota.js';
@@ -70,6 +76,8 @@ const chatRequest = z.object({
   max_tokens: z.number().int().nullish(),
   max_completion_tokens: z.number().int().nullish(),
   service_tier: serviceTierRequest,
+  store: z.boolean().nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
 });
 type ChatRequest = z.infer<typeof chatRequest>;
 
@@ -98,6 +106,7 @@ function openAIDialect(models: readonly string[]): Dialect {
 function route(exchange: Exchange, models: readonly string[]): Reply {
   const { method, path } = exchange;
   if (method === 'POST' && path === '/v1/chat/completions') return chatCompletions(exchange);
+  if (isStoredChatCompletionCall(method, path)) return handleStoredChatCompletion(exchange);
   if (method === 'POST' && path === '/v1/embeddings') return embeddings(exchange);
   if (method === 'POST' && path === '/v1/responses') return handleResponses(exchange);
   if (isStoredResponsePath(path)) return handleStoredResponse(exchange);
@@ -157,7 +166,9 @@ function chatCompletions(exchange: Exchange): Reply {
       keepAliveFrame: sseComment('ping'),
       tokens,
     };
-  return { kind: 'json', status: 200, body: chatCompletion(exchange, request, answer), tokens };
+  const completion = chatCompletion(exchange, request, answer);
+  if (request.store) storeChatCompletion(exchange, completion, request.messages, request.metadata);
+  return { kind: 'json', status: 200, body: completion, tokens };
 }
 
 function chatConversation(request: ChatRequest): Conversation {
