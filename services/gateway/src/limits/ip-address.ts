@@ -2,8 +2,9 @@ import ipaddr from 'ipaddr.js';
 
 /*
  * IP addresses as the limits compare them: IPv4 as a 32-bit number, IPv6 as a 128-bit bigint,
- * IPv4-mapped IPv6 (`::ffff:1.2.3.4`) always turned into the IPv4 address, and one canonical
- * text (dotted decimal; RFC 5952 for IPv6) so that a set of addresses counts each one once.
+ * IPv4-mapped IPv6 (`::ffff:1.2.3.4`) always turned into the IPv4 address (only that block:
+ * `::1.2.3.4` is the IPv6 address `::102:304`), and one canonical text (dotted decimal; RFC 5952
+ * for IPv6) so that a set of addresses counts each one once.
  *
  * Parsing is strict: IPv4 only as four decimal parts without leading zeros (`127.1`, `0x7f.0.0.1`
  * and `010.0.0.1` are refused, since parsers disagree on them); an IPv6 zone (`%eth0`) is dropped.
@@ -45,8 +46,25 @@ function parseIpUncached(text: string): IpAddress | null {
   }
   const zone = text.indexOf('%');
   const bare = zone < 0 ? text : text.slice(0, zone);
-  if (!IPV6.test(bare) || !ipaddr.IPv6.isValid(bare)) return null;
-  return fromIpv6(ipaddr.IPv6.parse(bare));
+  if (!IPV6.test(bare)) return null;
+  const hex = withHexTail(bare);
+  if (hex === null || !ipaddr.IPv6.isValid(hex)) return null;
+  return fromIpv6(ipaddr.IPv6.parse(hex));
+}
+
+/**
+ * The address with its dotted IPv4 tail (RFC 4291 §2.2, form 3) written as two hex groups.
+ * ipaddr.js reads `::a.b.c.d` as the IPv4-mapped `::ffff:a.b.c.d`, but it is the IPv6 address
+ * `::` + a.b.c.d (the deprecated IPv4-compatible block ::/96, §2.5.5.1, which Node and glibc
+ * print that way): only `::ffff:0:0/96` is IPv4. Null when a part is over 255.
+ */
+function withHexTail(text: string): string | null {
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (!tail) return text;
+  const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+  if (a > 255 || b > 255 || c > 255 || d > 255) return null;
+  const group = (high: number, low: number) => ((high << 8) | low).toString(16);
+  return `${text.slice(0, tail.index)}${group(a, b)}:${group(c, d)}`;
 }
 
 /** For configuration: like parseIp, but throws with the offending text. */
