@@ -126,6 +126,18 @@ export interface AdmissionOptions {
   readonly reservationTtlMs?: number;
 }
 
+/** The access rules passed; the address is to count in these distinct-address sets. */
+interface AccessGranted {
+  readonly ok: true;
+  readonly address: string;
+  readonly ipSlots: readonly IpSlot[];
+}
+
+interface IpSlot {
+  readonly key: string;
+  readonly periodStart: number;
+}
+
 interface ScopeRef {
   readonly scope: Scope;
   readonly scopeId: string;
@@ -206,11 +218,14 @@ export class LimitsEnforcer {
     this.#sweep(now);
     const scopes = this.#scopes(subject);
     if (scopes.length === 0) return undefined;
-    return this.#accessRefusal(
+    const access = this.#access(
       scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) })),
       subject,
       now,
     );
+    if (!access.ok) return access;
+    this.#recordAddress(access);
+    return undefined;
   }
 
   /**
@@ -225,8 +240,9 @@ export class LimitsEnforcer {
   ): Refusal | ((model: string) => boolean) {
     this.#sweep(now);
     const compiled = this.#scopes(subject).map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
-    const denied = this.#accessRefusal(compiled, subject, now);
-    if (denied) return denied;
+    const access = this.#access(compiled, subject, now);
+    if (!access.ok) return access;
+    this.#recordAddress(access);
     const lists = compiled.flatMap(({ policy }) => (policy.models ? [policy.models] : []));
     // Under a USD budget a model without a USD price is refused (admit), so it is not offered.
     const budgeted = compiled.some(({ policy }) => policy.budget);
@@ -234,14 +250,16 @@ export class LimitsEnforcer {
   }
 
   /**
-   * 403s: rules that no waiting changes, then the distinct addresses (recording this one).
+   * 403s: rules that no waiting changes, then every scope's cap on distinct addresses, checked
+   * without counting the address: the caller records it (`#recordAddress`) once the request is
+   * admitted, in the same synchronous step, so that concurrent new addresses cannot all pass.
    * Without a model (listing models), the model lists are left to the caller.
    */
-  #accessRefusal(
+  #access(
     compiled: readonly { ref: ScopeRef; policy: CompiledPolicy }[],
     subject: Omit<AdmissionSubject, 'requestId' | 'model'> & { readonly model?: string },
     now: number,
-  ): Refusal | undefined {
+  ): Refusal | AccessGranted {
     for (const { ref, policy } of compiled) {
       if (policy.ipRules) {
         const verdict: IpVerdict = subject.clientAddress
@@ -264,13 +282,16 @@ export class LimitsEnforcer {
         );
     }
 
-    // Distinct client IPs (counted only once every other check passed would be better, but a
-    // new address past the cap is refused before anything is held).
+    // Distinct client IPs: every scope's cap is checked before the address counts in any (an
+    // address a wider scope refuses is not a narrower one's), and a request refused later (a
+    // rate, a budget) is not counted either: other replicas learn addresses from usage events.
+    const address = subject.clientAddress?.text ?? '';
+    const ipSlots: IpSlot[] = [];
     for (const { ref, policy } of compiled) {
       if (!policy.ipCap) continue;
       const key = policy.keys.ip;
-      const period = this.#renew(subject.orgId, ref, 'ip_cap', key, policy.ipCap.period, now);
-      const decision = this.#ips.admit(key, subject.clientAddress?.text ?? '', policy.ipCap.count, period);
+      const periodStart = this.#renew(subject.orgId, ref, 'ip_cap', key, policy.ipCap.period, now);
+      const decision = this.#ips.check(key, address, policy.ipCap.count, periodStart);
       if (!decision.allowed)
         return refusal(
           'ip_cap',
@@ -278,8 +299,14 @@ export class LimitsEnforcer {
           403,
           `this ${label(ref)} was used from ${decision.count} addresses this period, its cap; ${subject.clientAddress?.text} is one more`,
         );
+      if (decision.isNew) ipSlots.push({ key, periodStart });
     }
-    return undefined;
+    return { ok: true, address, ipSlots };
+  }
+
+  /** The request is admitted: its address counts in every scope's distinct-address set. */
+  #recordAddress(access: AccessGranted): void {
+    for (const { key, periodStart } of access.ipSlots) this.#ips.record(key, access.address, periodStart);
   }
 
   /**
@@ -297,8 +324,8 @@ export class LimitsEnforcer {
     if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null, now);
     const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
 
-    const denied = this.#accessRefusal(compiled, subject, now);
-    if (denied) return denied;
+    const access = this.#access(compiled, subject, now);
+    if (!access.ok) return access;
 
     const rpmChecks = compiled.flatMap(({ ref, policy }) =>
       policy.rpm ? [{ key: policy.keys.rpm, limit: policy.rpm, ref }] : [],
@@ -380,6 +407,8 @@ export class LimitsEnforcer {
     const held = expected.inputTokens + expected.outputTokens;
     const tpmKeys = tpmChecks.map((c) => c.key);
     if (held > 0) for (const key of tpmKeys) this.#tpm.record(key, now, held);
+    // Counted only now, every check passed: no await since the check, so none raced it.
+    this.#recordAddress(access);
     return this.#ticket(
       subject,
       headers,

@@ -418,6 +418,89 @@ describe('LimitsEnforcer', () => {
     );
   });
 
+  it('an address refused by a wider scope (the org cap) is not counted against the key cap', () => {
+    const { limits } = enforcer(
+      registryWith([
+        // The key may be shared by 2 addresses a day; the org admits 1 new address an hour.
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 2, period: '1d' } } },
+        { scope: 'org', scopeId: ORG, limits: { maxDistinctIps: { count: 1, period: '1h' } } },
+      ]),
+    );
+    const from = (ip: string) => subject({ clientAddress: parseIp(ip) });
+    assert.ok(limits.admit(from('203.0.113.1'), estimate('0'), T0).ok);
+    const refused = limits.admit(from('203.0.113.2'), estimate('0'), T0 + 1000);
+    assert.ok(!refused.ok && refused.reason === 'ip_cap' && refused.limitScope.scope === 'org');
+    assert.ok(limits.checkAccess(from('203.0.113.2'), T0 + 2000)?.reason === 'ip_cap');
+    // An hour later the org's set is new; the key was served from one address only (cap 2).
+    const third = limits.admit(from('203.0.113.3'), estimate('0'), T0 + 3_600_000);
+    assert.ok(third.ok, third.ok ? '' : `${third.reason} (${third.limitScope.scope}): ${third.message}`);
+  });
+
+  it('a request refused after the address cap (a rate, a budget, their retries) takes no place under it', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: { maxDistinctIps: { count: 2, period: '1d' }, budget: { usd: '0.10', period: '1d' } },
+        },
+        { scope: 'user', scopeId: 'usr_1', limits: { concurrency: 1 } },
+        { scope: 'org', scopeId: ORG, limits: { rpm: 4 } },
+      ]),
+    );
+    const from = (ip: string) => subject({ clientAddress: parseIp(ip) });
+    const reasonOf = (admission: ReturnType<typeof limits.admit>) =>
+      admission.ok ? 'admitted' : admission.reason;
+    // A request over the budget, and the SDK's retry of its 429.
+    assert.equal(reasonOf(limits.admit(from('203.0.113.1'), estimate('1'), T0)), 'budget_usd');
+    assert.equal(reasonOf(limits.admit(from('203.0.113.1'), estimate('1'), T0 + 1)), 'budget_usd');
+    const first = limits.admit(from('203.0.113.2'), estimate('0.01'), T0 + 2);
+    assert.equal(reasonOf(first), 'admitted');
+    assert.equal(reasonOf(limits.admit(from('203.0.113.3'), estimate('0.01'), T0 + 3)), 'concurrency');
+    assert.equal(reasonOf(limits.admit(from('203.0.113.4'), estimate('0.01'), T0 + 4)), 'rate_limit_rpm');
+    // Only 203.0.113.2 was counted: one more address fits under the cap of 2, and no other.
+    assert.equal(limits.checkAccess(from('203.0.113.5'), T0 + 5), undefined);
+    assert.equal(limits.checkAccess(from('203.0.113.6'), T0 + 6)?.reason, 'ip_cap');
+  });
+
+  it('counting tokens and listing models count their address only when access is granted', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 2, period: '1d' } } },
+        { scope: 'user', scopeId: 'usr_1', limits: { models: ['gpt-4o*'] } },
+        { scope: 'org', scopeId: ORG, limits: { maxDistinctIps: { count: 1, period: '1h' } } },
+      ]),
+    );
+    const from = (ip: string, model = 'gpt-4o-mini') => subject({ clientAddress: parseIp(ip), model });
+    assert.equal(limits.checkAccess(from('203.0.113.9', 'o3'), T0)?.reason, 'model_forbidden');
+    assert.equal(typeof limits.modelAccess(from('203.0.113.1'), T0), 'function', 'counted');
+    assert.equal(limits.checkAccess(from('203.0.113.1'), T0), undefined, 'known');
+    assert.equal(limits.checkAccess(from('203.0.113.2'), T0)?.reason, 'ip_cap');
+    // The next hour: the org's set is new, the key holds 203.0.113.1 only, so one more fits.
+    assert.equal(limits.checkAccess(from('203.0.113.3'), T0 + 3_600_000), undefined);
+    const past = limits.modelAccess(from('203.0.113.4'), T0 + 7_200_000);
+    assert.ok(
+      typeof past !== 'function' && past.reason === 'ip_cap' && past.limitScope.scope === 'proxy-key',
+    );
+  });
+
+  it('concurrent requests from new addresses: a cap of 3 admits exactly 3', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 3, period: '1d' } } },
+        { scope: 'org', scopeId: ORG, limits: { maxDistinctIps: { count: 5, period: '1d' } } },
+      ]),
+    );
+    // All in flight at once: none settled, so only the admission itself records the address.
+    const results = Array.from({ length: 8 }, (_, i) =>
+      limits.admit(subject({ clientAddress: parseIp(`203.0.113.${i + 1}`) }), estimate('0'), T0),
+    );
+    assert.equal(results.filter((r) => r.ok).length, 3);
+    assert.ok(
+      results.slice(3).every((r) => !r.ok && r.reason === 'ip_cap' && r.limitScope.scope === 'proxy-key'),
+    );
+  });
+
   it('caps concurrency and gives the slot back when the request ends', () => {
     const { limits } = enforcer(
       registryWith([{ scope: 'user', scopeId: 'usr_1', limits: { concurrency: 2 } }]),

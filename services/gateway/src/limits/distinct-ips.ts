@@ -30,15 +30,35 @@ export class DistinctIps {
 
   /**
    * Admits an address known in the period, or a new one while fewer than `cap` are known; a new
-   * one past the cap is refused and not counted.
+   * one past the cap is refused and not counted. `check` then `record`, for a single scope.
    */
   admit(key: string, ip: string, cap: number, periodStart: number): DistinctIpDecision {
+    const decision = this.check(key, ip, cap, periodStart);
+    if (decision.allowed && decision.isNew) {
+      this.record(key, ip, periodStart);
+      return { ...decision, count: decision.count + 1 };
+    }
+    return decision;
+  }
+
+  /**
+   * Whether `admit` would admit the address, counting nothing: a request under several caps is
+   * checked against all of them first, and recorded (`record`) only once it is admitted, in the
+   * same synchronous step (so that concurrent requests cannot all pass the check).
+   */
+  check(key: string, ip: string, cap: number, periodStart: number): DistinctIpDecision {
     if (!Number.isInteger(cap) || cap < 0) throw new RangeError('cap must be a whole number >= 0');
-    const entry = this.current(key, periodStart);
-    if (entry.ips.has(ip)) return { allowed: true, count: entry.ips.size, cap, isNew: false };
-    if (entry.ips.size >= cap) return { allowed: false, count: entry.ips.size, cap, isNew: true };
-    entry.ips.add(ip);
-    return { allowed: true, count: entry.ips.size, cap, isNew: true };
+    const entry = this.byKey.get(key);
+    // A newer period starts empty (as `current` would make it); an older one is the current set.
+    const ips = entry && periodStart <= entry.periodStart ? entry.ips : null;
+    if (ips?.has(ip)) return { allowed: true, count: ips.size, cap, isNew: false };
+    const count = ips?.size ?? 0;
+    return { allowed: count < cap, count, cap, isNew: true };
+  }
+
+  /** Counts an address `check` allowed in the period (nothing when already known). */
+  record(key: string, ip: string, periodStart: number): void {
+    this.current(key, periodStart).ips.add(ip);
   }
 
   /**

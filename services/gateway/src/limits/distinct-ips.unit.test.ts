@@ -32,6 +32,21 @@ describe('DistinctIps', () => {
     assert.equal(ips.admit('k2', '127.0.0.5', 3, DAY1).allowed, true);
   });
 
+  test('check counts nothing; record counts what check allowed', () => {
+    const ips = new DistinctIps();
+    ips.admit('k1', '10.0.0.1', 2, DAY1);
+    assert.deepEqual(ips.check('k1', '10.0.0.2', 2, DAY1), { allowed: true, count: 1, cap: 2, isNew: true });
+    assert.deepEqual(ips.check('k1', '10.0.0.3', 2, DAY1), { allowed: true, count: 1, cap: 2, isNew: true });
+    ips.record('k1', '10.0.0.3', DAY1);
+    assert.deepEqual(ips.check('k1', '10.0.0.2', 2, DAY1), { allowed: false, count: 2, cap: 2, isNew: true });
+    assert.equal(ips.check('k1', '10.0.0.3', 2, DAY1).isNew, false);
+    // The next period starts empty, for the check as for the record.
+    assert.deepEqual(ips.check('k1', '10.0.0.2', 2, DAY2), { allowed: true, count: 0, cap: 2, isNew: true });
+    assert.equal(ips.count('k1'), 2);
+    ips.record('k1', '10.0.0.2', DAY2);
+    assert.equal(ips.count('k1'), 1);
+  });
+
   test('one address in two spellings counts once when given canonical text', () => {
     const ips = new DistinctIps();
     ips.admit('k1', parseIpOrThrow('::ffff:127.0.0.2').text, 1, DAY1);

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KordonEvent } from '@kordon/events';
+import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
+import OpenAI from 'openai';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const UPSTREAM_KEY = 'sk-proj-ipcap-abcdefghijklmnopqrstuvwxyz01234567';
+
+/**
+ * maxDistinctIps through HTTP: an address counts once its request is admitted, never for a
+ * request refused (so that every replica, learning addresses from usage events, agrees).
+ */
+describe('the cap on distinct client addresses through HTTP', () => {
+  let mock: MockServer;
+  let gateway: KordonUnderTest;
+
+  const config = (mockUrl: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      # 1,000 USD per million tokens: max_tokens 1000 is held at $1.
+      gpt-4o-mini: { input: 1000, output: 1000 }
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${mockUrl}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "\${UPSTREAM_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys:
+          - { name: crowd, limits: { maxDistinctIps: { count: 3, period: 1d } } }
+          - { name: refused, limits: { maxDistinctIps: { count: 1, period: 1d }, budget: { usd: 0.05, period: 1d } } }
+`;
+
+  before(async () => {
+    mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
+    gateway = await startKordonUnderTest(config(mock.url), { UPSTREAM_KEY });
+  });
+  after(async () => {
+    await gateway?.stop();
+    await mock?.close();
+  });
+
+  const openai = (name: string, localAddress: string) =>
+    new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get(`dev@acme.test--${name}`)!,
+      maxRetries: 0,
+      // A client on another loopback address: the gateway sees it as the TCP peer.
+      fetch: ((url: string, init: Record<string, unknown>) =>
+        undiciFetch(url, {
+          ...init,
+          dispatcher: new Agent({ localAddress }),
+        } as Parameters<typeof undiciFetch>[1])) as unknown as typeof fetch,
+    });
+  const ask = (client: OpenAI, maxTokens = 16) =>
+    client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: maxTokens,
+    });
+
+  it('8 new addresses at once against a cap of 3: exactly 3 are served', async () => {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => ask(openai('crowd', `127.0.0.${20 + i}`))),
+    );
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 3);
+    for (const outcome of outcomes)
+      if (outcome.status === 'rejected')
+        assert.ok(outcome.reason instanceof OpenAI.PermissionDeniedError, String(outcome.reason));
+  });
+
+  it('an address whose request a budget refused (429) takes no place under the cap', async () => {
+    const refused = await ask(openai('refused', '127.0.0.40'), 1000).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    const events = await gateway.requestEvents();
+    const rejected = events.filter(
+      (e): e is Extract<KordonEvent, { type: 'RequestRejected' }> => e.type === 'RequestRejected',
+    );
+    assert.equal(rejected.at(-1)?.data.reason, 'budget_usd');
+    // The cap of 1 is still free: another address is served.
+    const served = await ask(openai('refused', '127.0.0.41'));
+    assert.ok(served.choices.length > 0);
+  });
+});
