@@ -405,6 +405,8 @@ export const planChatExchange: ExchangePlanner = (
       return;
     }
     if (translator.finished) {
+      // Gemini's usage may come after its finish chunk: the caller's usage is written only now.
+      for (const item of translator.close()) batch += frame(item);
       res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
       settle(translator.usage, 'complete', () => translator.outputText(), translator.facts);
       return;

@@ -18,7 +18,7 @@ export interface GeminiStreamOptions {
 /**
  * Gemini has no end-of-stream event: the chunk that carries a candidate's finishReason is
  * its last, so the stream is complete once every candidate asked for has one. Usage comes
- * as a running total on every chunk; the last one seen counts. Function calls arrive whole,
+ * as a running total on every chunk; the last one seen counts, and may come after the end. Function calls arrive whole,
  * so each becomes a call start and one delta with all of its arguments. A candidate that ends
  * with a failed function call (MALFORMED_FUNCTION_CALL...) before any content is a failure:
  * the caller's stream ends with an error event rather than a clean, empty answer.
@@ -34,6 +34,11 @@ export class GeminiStreamParser implements StreamParser {
   readonly #toolCallsByChoice = new Map<number, number>();
   readonly #choicesWithText = new Set<number>();
   readonly #finishedChoices = new Set<number>();
+  /**
+   * Gemini 3 sends the final usageMetadata on a chunk of its own after the finishReason chunk
+   * (docker/docker-agent#2848, googleapis/go-genai#15): the caller's usage waits for the body's end.
+   */
+  readonly usageAfterEnd = true;
 
   constructor(options: GeminiStreamOptions) {
     this.#options = options;

@@ -17,12 +17,19 @@ function toOpenAI(events: readonly unknown[], options: { includeUsage?: boolean;
     ...context,
     ...options,
   });
-  return { translator, chunks: events.flatMap((event) => translator.push(event)) };
+  // close(): the upstream body ended, as the edge calls it.
+  return {
+    translator,
+    chunks: [...events.flatMap((event) => translator.push(event)), ...translator.close()],
+  };
 }
 
 function toAnthropic(events: readonly unknown[]) {
   const translator = geminiToAnthropicStream(context);
-  return { translator, events: events.flatMap((event) => translator.push(event)) };
+  return {
+    translator,
+    events: [...events.flatMap((event) => translator.push(event)), ...translator.close()],
+  };
 }
 
 /** The recorded stream without its last chunk's finishReason: what the no-terminator scenario sends. */
@@ -31,6 +38,24 @@ function withoutFinishReason(events: readonly unknown[]): unknown[] {
   for (const candidate of last.candidates) delete candidate.finishReason;
   return [...events.slice(0, -1), last];
 }
+
+/** Gemini 3: the finishReason chunk, then the final usage on a chunk of its own (docker/docker-agent#2848). */
+const FINISH_THEN_USAGE = [
+  {
+    candidates: [{ content: { role: 'model', parts: [{ text: 'Hello' }] }, finishReason: 'STOP', index: 0 }],
+    usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 1, totalTokenCount: 11 },
+    responseId: 'r1',
+  },
+  {
+    usageMetadata: {
+      promptTokenCount: 10,
+      candidatesTokenCount: 2,
+      thoughtsTokenCount: 40,
+      totalTokenCount: 52,
+    },
+    responseId: 'r1',
+  },
+];
 
 describe('Gemini stream -> OpenAI chunks', () => {
   it('a text stream (recorded): role, word groups, finish, usage; means what the whole answer means', () => {
@@ -138,6 +163,52 @@ describe('Gemini stream -> OpenAI chunks', () => {
     assert.equal(accumulateOpenAI(chunks).choices[0]?.finishReason, 'content_filter');
     assert.ok(translator.finished);
     assert.deepEqual(translator.usage, { inputTokens: 8, outputTokens: 0, cachedInputTokens: 0 });
+  });
+
+  describe('usage that comes after the finishReason chunk (Gemini 3)', () => {
+    it('the usage chunk, written when the body ends, carries the last usage reported (what is charged)', () => {
+      const { chunks, translator } = toOpenAI(FINISH_THEN_USAGE);
+      assert.equal(chunks.at(-2)?.choices[0]?.finish_reason, 'stop');
+      assert.equal(chunks.at(-1)?.usage?.completion_tokens, 42);
+      assert.equal(translator.usage?.outputTokens, 42);
+    });
+
+    it('the finish chunk goes out at once, the usage chunk only at close()', () => {
+      const translator = geminiToOpenAIStream({ includeUsage: true, created, ...context });
+      const atFinish = translator.push(FINISH_THEN_USAGE[0]);
+      assert.equal(atFinish.at(-1)?.choices[0]?.finish_reason, 'stop');
+      assert.ok(atFinish.every((chunk) => !chunk.usage));
+      assert.deepEqual(translator.push(FINISH_THEN_USAGE[1]), []);
+      assert.ok(translator.finished);
+      const atClose = translator.close();
+      assert.deepEqual(
+        atClose.map((chunk) => [
+          chunk.choices.length,
+          chunk.usage?.prompt_tokens,
+          chunk.usage?.completion_tokens,
+        ]),
+        [[0, 10, 42]],
+      );
+      assert.deepEqual(translator.close(), [], 'only once');
+    });
+
+    it("a finish chunk without usage, then a usage-only chunk: the usage chunk says Gemini's, not a count", () => {
+      const { chunks } = toOpenAI([
+        {
+          candidates: [{ content: { role: 'model', parts: [{ text: 'Hello' }] }, index: 0 }],
+          responseId: 'r2',
+        },
+        {
+          candidates: [{ content: { role: 'model', parts: [{ text: '' }] }, finishReason: 'STOP', index: 0 }],
+        },
+        {
+          usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 2, totalTokenCount: 12 },
+          responseId: 'r2',
+        },
+      ]);
+      const usage = chunks.at(-1)?.usage;
+      assert.deepEqual([usage?.prompt_tokens, usage?.completion_tokens], [10, 2]);
+    });
   });
 
   describe('a stream that does not end cleanly is never reported as finished', () => {
@@ -315,6 +386,16 @@ describe('Gemini stream -> Anthropic events', () => {
     assert.equal(translator.finished, false);
     assert.ok(events.every((event) => event.type !== 'message_stop' && event.type !== 'message_delta'));
     assert.equal(translator.usage?.inputTokens, 12);
+  });
+
+  it('usage after the finishReason chunk (Gemini 3): message_delta carries the last usage reported', () => {
+    const translator = geminiToAnthropicStream(context);
+    const atFinish = FINISH_THEN_USAGE.flatMap((event) => translator.push(event));
+    assert.ok(atFinish.every((event) => event.type !== 'message_delta' && event.type !== 'message_stop'));
+    const events = [...atFinish, ...translator.close()];
+    const delta = events.find((event) => event.type === 'message_delta');
+    assert.equal(delta?.type === 'message_delta' ? delta.usage.output_tokens : undefined, 42);
+    assert.ok(accumulateAnthropic(events).complete);
   });
 
   it('no finishReason (no-terminator): no message_stop, not finished', () => {

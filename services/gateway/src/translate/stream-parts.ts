@@ -50,6 +50,11 @@ export interface StreamParser {
   readonly serviceTier?: string | undefined;
   /** Web searches seen run so far (Claude's results), for a stream cut before its usage counts them. */
   readonly webSearchesSeen?: number;
+  /**
+   * The provider may report usage after its terminator (Gemini 3 sends it on a chunk of its
+   * own after the finishReason chunk): the caller's usage waits for the upstream body's end.
+   */
+  readonly usageAfterEnd?: boolean;
 }
 
 export interface StreamEmitter<Out> {

@@ -31,6 +31,8 @@ export class StreamTranslator<Out> {
   readonly #emitter: StreamEmitter<Out>;
   readonly #options: StreamTranslatorOptions;
   #finished = false;
+  /** The terminator arrived, its events wait for `close()` (`usageAfterEnd`). */
+  #endPending = false;
   /** The counted usage, when the stream ended without the provider's. */
   #countedUsage: NormalisedUsage | undefined;
   #failure: StreamFailure | undefined;
@@ -79,19 +81,34 @@ export class StreamTranslator<Out> {
           this.#reasoning.push(part.text);
           if (this.#emitter.emitReasoning) out.push(...this.#emitter.emitReasoning(part));
           continue;
-        case 'end': {
+        case 'end':
           this.#finished = true;
-          if (!part.usage) this.#countedUsage = this.#counted();
-          const usage = part.usage ?? this.#countedUsage;
-          out.push(...this.#emitter.emit(usage ? { type: 'end', usage } : { type: 'end' }));
+          if (this.#parser.usageAfterEnd) this.#endPending = true;
+          else out.push(...this.#end(part.usage));
           return out;
-        }
         default:
           break;
       }
       out.push(...this.#emitter.emit(part));
     }
     return out;
+  }
+
+  /**
+   * The caller's last events, for when the upstream body has ended: with a provider whose usage
+   * may follow its terminator, the end (the usage chunk, message_delta) waits until now and
+   * carries the usage last reported, as the request is charged.
+   */
+  close(): Out[] {
+    if (!this.#endPending || this.#failure) return [];
+    this.#endPending = false;
+    return this.#end(this.#parser.usage);
+  }
+
+  #end(reported: NormalisedUsage | undefined): Out[] {
+    if (!reported) this.#countedUsage = this.#counted();
+    const usage = reported ?? this.#countedUsage;
+    return this.#emitter.emit(usage ? { type: 'end', usage } : { type: 'end' });
   }
 
   /** True once the provider's terminator arrived and nothing failed before it. */
