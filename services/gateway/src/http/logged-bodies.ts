@@ -54,15 +54,23 @@ export class LoggedBodies {
   }
 
   prompt(policy: Policy, orgId: string, body: Record<string, unknown>): string {
-    const text = policy.bodies === 'full' ? JSON.stringify(body) : promptText(body);
-    return this.#redact(policy, orgId, text);
+    const redactor = this.#redactor(policy, orgId);
+    return policy.bodies === 'full' ? redactJson(redactor, body) : redactText(redactor, promptText(body));
   }
 
   response(policy: Policy, orgId: string, full: string, text: () => string): string {
-    return this.#redact(policy, orgId, policy.bodies === 'full' ? full : text());
+    const redactor = this.#redactor(policy, orgId);
+    if (policy.bodies !== 'full') return redactText(redactor, text());
+    let answer: unknown;
+    try {
+      answer = JSON.parse(full);
+    } catch {
+      return redactText(redactor, full);
+    }
+    return redactJson(redactor, answer);
   }
 
-  #redact(policy: Policy, orgId: string, text: string): string {
+  #redactor(policy: Policy, orgId: string): Redactor {
     let redactor = this.#redactors.get(policy);
     if (!redactor) {
       redactor = createRedactor({
@@ -72,11 +80,68 @@ export class LoggedBodies {
       });
       this.#redactors.set(policy, redactor);
     }
-    // Redacted with a margin past the cut, then cut: a secret the cut splits was read whole.
-    return redactor
-      .redactString(text.slice(0, MAX_LOGGED_CHARS + REDACTION_MARGIN_CHARS))
-      .slice(0, MAX_LOGGED_CHARS);
+    return redactor;
   }
+}
+
+/** Characters of a body read before the cut (the margin lets redaction shrink it and still fill the cut). */
+const READ_CHARS = MAX_LOGGED_CHARS + REDACTION_MARGIN_CHARS;
+
+/** A text redacted and cut: a secret the cut splits was read whole. */
+function redactText(redactor: Redactor, text: string): string {
+  return redactor.redactString(text.slice(0, READ_CHARS)).slice(0, MAX_LOGGED_CHARS);
+}
+
+/**
+ * A JSON body redacted value by value, then serialised and cut: redacting the serialised text
+ * missed a secret after a newline or tab (escaped as `\n`, the `n` a letter before it), and
+ * the walk also replaces the values of fields named like secrets (`api_key`, `password`).
+ */
+function redactJson(redactor: Redactor, value: unknown): string {
+  const text = JSON.stringify(redactor.redactValue(boundedCopy(value)));
+  return (text ?? '').slice(0, MAX_LOGGED_CHARS);
+}
+
+/**
+ * The start of a JSON value: about READ_CHARS of it (redacting a 10 MB body whole held the
+ * event loop), the string where that runs out cut there, nothing after it.
+ */
+function boundedCopy(value: unknown): unknown {
+  let room = READ_CHARS;
+  const copy = (item: unknown): unknown => {
+    if (typeof item === 'string') {
+      if (item.length + 2 <= room) {
+        room -= item.length + 2;
+        return item;
+      }
+      const cut = item.slice(0, Math.max(room - 2, 0));
+      room = 0;
+      return cut;
+    }
+    if (Array.isArray(item)) {
+      const out: unknown[] = [];
+      room -= 2;
+      for (const element of item) {
+        if (room <= 0) break;
+        out.push(copy(element));
+        room -= 1;
+      }
+      return out;
+    }
+    if (item && typeof item === 'object') {
+      const out: Record<string, unknown> = {};
+      room -= 2;
+      for (const [key, field] of Object.entries(item)) {
+        if (room <= 0) break;
+        room -= key.length + 4;
+        out[key] = copy(field);
+      }
+      return out;
+    }
+    room -= String(item).length;
+    return item;
+  };
+  return copy(value);
 }
 
 /** An org's logging rules (`LoggingPolicySet.rules`) as the redaction engine takes them. */

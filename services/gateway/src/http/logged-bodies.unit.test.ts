@@ -40,6 +40,46 @@ describe('LoggedBodies: redacted, then cut to MAX_LOGGED_CHARS', () => {
   });
 });
 
+const OPENAI_KEY = `sk-proj-${'Ab3dE'.repeat(20)}`;
+const JWT = `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEyMyJ9.${'s1gN'.repeat(10)}`;
+
+describe('LoggedBodies: whole bodies (full) redacted value by value', () => {
+  const bodies = new LoggedBodies(randomBytes(32), undefined);
+
+  // Serialised, a newline is `\n`: its `n` stood before the secret, so no detector matched.
+  it('an OpenAI key on its own line of the prompt is redacted', () => {
+    const body = {
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: `Is this key valid?\n${OPENAI_KEY}` }],
+    };
+    const logged = bodies.prompt(full, 'org-1', body);
+    assert.ok(!logged.includes(OPENAI_KEY.slice(8)), `stored: ${logged}`);
+    assert.deepEqual(JSON.parse(logged).messages[0].content.split('\n')[0], 'Is this key valid?');
+  });
+
+  it('an Anthropic key the model echoes on its own line of the answer is redacted', () => {
+    const answer = JSON.stringify({
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: `Your key:\n${SECRET}` } }],
+    });
+    const logged = bodies.response(full, 'org-1', answer, () => '');
+    assert.ok(!logged.includes(SECRET.slice(7)), `stored: ${logged}`);
+    assert.equal(JSON.parse(logged).object, 'chat.completion');
+  });
+
+  it('a JWT after a tab in a system prompt is redacted', () => {
+    const body = { model: 'claude', system: `token\t${JWT}`, messages: [{ role: 'user', content: 'hi' }] };
+    const logged = bodies.prompt(full, 'org-1', body);
+    assert.ok(!logged.includes(JWT), `stored: ${logged}`);
+  });
+
+  it('a field named like a secret is replaced whole', () => {
+    const logged = bodies.prompt(full, 'org-1', { model: 'm', metadata: { api_key: 'hunter2-plain' } });
+    assert.ok(!logged.includes('hunter2-plain'), `stored: ${logged}`);
+  });
+});
+
 describe('answerText: the text of a finished answer', () => {
   it('a Responses answer: its messages, refusals and tool calls, not its reasoning', () => {
     // The Responses API's JSON as sent: no `output_text` (the SDKs compute that).
