@@ -87,9 +87,28 @@ export class LoggedBodies {
 /** Characters of a body read before the cut (the margin lets redaction shrink it and still fill the cut). */
 const READ_CHARS = MAX_LOGGED_CHARS + REDACTION_MARGIN_CHARS;
 
-/** A text redacted and cut: a secret the cut splits was read whole. */
+/**
+ * Where `text` may be cut at `at` with every secret it keeps redacted whole: at `at`, or past
+ * a secret the cut would split (found in a margin read past it), or before one the margin
+ * itself splits. Nothing past it is ever stored, however much redaction shrinks what precedes.
+ */
+function safeCut(redactor: Redactor, text: string, at: number): number {
+  if (text.length <= at) return text.length;
+  const readTo = at + REDACTION_MARGIN_CHARS;
+  for (const finding of redactor.findings(text.slice(0, readTo))) {
+    if (finding.start >= at) break;
+    if (finding.end <= at) continue;
+    return finding.end < readTo || text.length <= readTo ? finding.end : finding.start;
+  }
+  return at;
+}
+
+/**
+ * A text redacted and cut: a secret the cut splits was read whole. Read only to a safe cut
+ * of READ_CHARS: when redaction shrank the text, that read limit fell inside the stored 32 KiB.
+ */
 function redactText(redactor: Redactor, text: string): string {
-  return redactor.redactString(text.slice(0, READ_CHARS)).slice(0, MAX_LOGGED_CHARS);
+  return redactor.redactString(text.slice(0, safeCut(redactor, text, READ_CHARS))).slice(0, MAX_LOGGED_CHARS);
 }
 
 /**
@@ -98,15 +117,15 @@ function redactText(redactor: Redactor, text: string): string {
  * the walk also replaces the values of fields named like secrets (`api_key`, `password`).
  */
 function redactJson(redactor: Redactor, value: unknown): string {
-  const text = JSON.stringify(redactor.redactValue(boundedCopy(value)));
+  const text = JSON.stringify(redactor.redactValue(boundedCopy(redactor, value)));
   return (text ?? '').slice(0, MAX_LOGGED_CHARS);
 }
 
 /**
  * The start of a JSON value: about READ_CHARS of it (redacting a 10 MB body whole held the
- * event loop), the string where that runs out cut there, nothing after it.
+ * event loop), the string where that runs out cut where `safeCut` says, nothing after it.
  */
-function boundedCopy(value: unknown): unknown {
+function boundedCopy(redactor: Redactor, value: unknown): unknown {
   let room = READ_CHARS;
   const copy = (item: unknown): unknown => {
     if (typeof item === 'string') {
@@ -114,7 +133,7 @@ function boundedCopy(value: unknown): unknown {
         room -= item.length + 2;
         return item;
       }
-      const cut = item.slice(0, Math.max(room - 2, 0));
+      const cut = item.slice(0, safeCut(redactor, item, Math.max(room - 2, 0)));
       room = 0;
       return cut;
     }

@@ -80,6 +80,51 @@ describe('LoggedBodies: whole bodies (full) redacted value by value', () => {
   });
 });
 
+describe('LoggedBodies: the cut after redaction', () => {
+  const bodies = new LoggedBodies(randomBytes(32), undefined);
+  // An org that drops base64 blobs from its logged bodies: the blob shrinks to `[DROPPED]`.
+  const dropBlobs = {
+    ...redactedText,
+    rules: [
+      {
+        name: 'blob',
+        pattern: '[A-Za-z0-9+/]{500,}={0,2}',
+        action: 'drop' as const,
+        caseInsensitive: false,
+        group: 0,
+        keepLast: 0,
+      },
+    ],
+  };
+  const readTo = MAX_LOGGED_CHARS + REDACTION_MARGIN_CHARS;
+  const blob = 'QUJD'.repeat(20_000); // 80,000 characters, dropped by the rule
+
+  it('when the rules shrink the text, no part of a secret split by the read limit is stored', () => {
+    // The key starts 12 characters before the read limit: only `sk-proj-Ab3d` fell within it.
+    const prompt = `${blob} note ${' '.repeat(readTo - blob.length - 6 - 12)}${OPENAI_KEY} end`;
+    assert.equal(prompt.indexOf(OPENAI_KEY), readTo - 12);
+    const logged = bodies.prompt(dropBlobs, 'org-1', { messages: [{ role: 'user', content: prompt }] });
+    assert.ok(logged.length < MAX_LOGGED_CHARS, 'the rule shrank the text below the cut');
+    assert.ok(!logged.includes('sk-proj-'), `stored tail: ${JSON.stringify(logged.slice(-40))}`);
+  });
+
+  it('the same within a whole body (full)', () => {
+    // Masked, not dropped: a field with a `drop` finding is left out of a body whole.
+    const maskBlobs = {
+      ...dropBlobs,
+      bodies: 'full' as const,
+      rules: [{ ...dropBlobs.rules[0]!, action: 'mask' as const }],
+    };
+    const content = `${blob} ${' '.repeat(readTo - blob.length - 1 - 60)}${OPENAI_KEY} ${'e'.repeat(200_000)}`;
+    // The body's keys and punctuation take ~45 characters: the read ends 15 into the key.
+    const logged = bodies.prompt(maskBlobs, 'org-1', {
+      messages: [{ role: 'user', content }],
+    });
+    assert.ok(logged.length < MAX_LOGGED_CHARS, 'the rule shrank the text below the cut');
+    assert.ok(!logged.includes('sk-proj-'), `stored tail: ${JSON.stringify(logged.slice(-40))}`);
+  });
+});
+
 describe('answerText: the text of a finished answer', () => {
   it('a Responses answer: its messages, refusals and tool calls, not its reasoning', () => {
     // The Responses API's JSON as sent: no `output_text` (the SDKs compute that).
