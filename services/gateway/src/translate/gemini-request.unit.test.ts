@@ -350,9 +350,24 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     );
   });
 
-  it('refuses logprobs', () => {
+  // ai.google.dev/api/generate-content#GenerationConfig: responseLogprobs, logprobs (top candidates).
+  it('sends logprobs as responseLogprobs and top_logprobs as logprobs, not a 400', () => {
+    assert.deepEqual(
+      fromOpenAI({ messages: [user('Hi')], logprobs: true, top_logprobs: 3 }).generationConfig,
+      {
+        responseLogprobs: true,
+        logprobs: 3,
+      },
+    );
+    assert.deepEqual(fromOpenAI({ messages: [user('Hi')], logprobs: true }).generationConfig, {
+      responseLogprobs: true,
+    });
+    assert.equal(fromOpenAI({ messages: [user('Hi')], logprobs: false }).generationConfig, undefined);
+  });
+
+  it('refuses logprobs with stream: true, naming logprobs (the chunks do not carry them yet)', () => {
     assert.throws(
-      () => fromOpenAI({ messages: [user('Hi')], logprobs: true }),
+      () => fromOpenAI({ messages: [user('Hi')], logprobs: true, stream: true }),
       (error: unknown) => error instanceof TranslationError && error.param === 'logprobs',
     );
   });

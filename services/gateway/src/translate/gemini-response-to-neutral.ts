@@ -1,8 +1,13 @@
 /** Reads a Gemini generateContent answer into the neutral form. */
 import { finishReasonFromGemini, geminiFailedCall } from './finish-reasons.js';
 import { geminiToolCallId } from './gemini-tool-call-id.js';
-import type { GeminiGenerateContentResponse } from './gemini-types.js';
-import type { NeutralChoice, NeutralResponse, NeutralToolCall } from './neutral-response.js';
+import type { GeminiGenerateContentResponse, GeminiLogprobsResult } from './gemini-types.js';
+import type {
+  NeutralChoice,
+  NeutralResponse,
+  NeutralTokenLogprob,
+  NeutralToolCall,
+} from './neutral-response.js';
 import { usageFromGemini } from './usage.js';
 
 /**
@@ -46,6 +51,7 @@ export function neutralFromGeminiResponse(
       text: texts.length > 0 ? texts.join('') : null,
       toolCalls,
       finishReason: finishReasonFromGemini(candidate.finishReason, toolCalls.length > 0),
+      ...(candidate.logprobsResult ? { logprobs: tokenLogprobs(candidate.logprobsResult) } : {}),
     };
   });
   if (choices.length === 0)
@@ -61,4 +67,17 @@ export function neutralFromGeminiResponse(
     choices,
     ...(usage ? { usage } : {}),
   };
+}
+
+/** Gemini's chosen token of each decoding step, with that step's top candidates beside it. */
+function tokenLogprobs(result: GeminiLogprobsResult): NeutralTokenLogprob[] {
+  const top = result.topCandidates ?? [];
+  return (result.chosenCandidates ?? []).map((chosen, step) => ({
+    token: chosen.token ?? '',
+    logprob: chosen.logProbability ?? 0,
+    top: (top[step]?.candidates ?? []).map((candidate) => ({
+      token: candidate.token ?? '',
+      logprob: candidate.logProbability ?? 0,
+    })),
+  }));
 }

@@ -69,6 +69,9 @@ export const geminiGenerateContentRequest = z.object({
       frequencyPenalty: z.number().optional(),
       seed: z.number().int().optional(),
       responseMimeType: z.string().optional(),
+      /** Log probabilities of the chosen tokens, and with `logprobs` of that many top candidates (0-20). */
+      responseLogprobs: z.boolean().optional(),
+      logprobs: z.number().int().optional(),
       responseJsonSchema: z.record(z.string(), z.unknown()).optional(),
       /** How much the model thinks: a token budget (Gemini 2.5) or a level (Gemini 3), never both. */
       thinkingConfig: z
@@ -115,6 +118,19 @@ export type GeminiUsageMetadata = z.infer<typeof geminiUsageMetadata>;
 
 // --- response and stream chunk (upstream, parsed) ---------------------------------------
 
+/** One token and its log probability (`LogprobsResult.Candidate`; proto3 JSON may omit a zero). */
+const logprobsCandidate = z.object({ token: z.string().optional(), logProbability: z.number().optional() });
+
+/**
+ * A candidate's log probabilities (ai.google.dev/api/generate-content#LogprobsResult): one
+ * chosen token per decoding step, and per step the top candidates asked for (`logprobs`).
+ */
+const logprobsResult = z.object({
+  chosenCandidates: z.array(logprobsCandidate).optional(),
+  topCandidates: z.array(z.object({ candidates: z.array(logprobsCandidate).optional() })).optional(),
+});
+export type GeminiLogprobsResult = z.infer<typeof logprobsResult>;
+
 const responsePart = z.object({
   text: z.string().optional(),
   thought: z.boolean().optional(),
@@ -139,6 +155,7 @@ export const geminiGenerateContentResponse = z.object({
         /** Gemini's explanation of a finishReason other than STOP (a malformed call, say). */
         finishMessage: z.string().optional(),
         index: z.number().int().optional(),
+        logprobsResult: logprobsResult.optional(),
       }),
     )
     .optional(),

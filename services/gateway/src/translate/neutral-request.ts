@@ -128,6 +128,8 @@ export interface NeutralChatRequest {
   /** Options only the OpenAI dialect has; writers for other dialects refuse or drop them. */
   n?: number;
   logprobs?: boolean;
+  /** OpenAI's `top_logprobs`: the most likely tokens to return at each position. */
+  topLogprobs?: number;
   audioOutput?: boolean;
   presencePenalty?: number;
   frequencyPenalty?: number;

@@ -16,6 +16,15 @@ export interface NeutralChoice {
   finishReason: NeutralFinishReason;
   /** The model's reasoning as text, where the provider returns it (DeepSeek's `reasoning_content`). */
   reasoning?: string;
+  /** Each token of the answer with its log probability, when the caller asked (OpenAI's `logprobs`). */
+  logprobs?: NeutralTokenLogprob[];
+}
+
+export interface NeutralTokenLogprob {
+  token: string;
+  logprob: number;
+  /** The most likely tokens at this position, most likely first. */
+  top: { token: string; logprob: number }[];
 }
 
 export interface NeutralResponse {

@@ -63,11 +63,13 @@ function refuseUnsupported(request: NeutralChatRequest): void {
       request.stopParam ?? 'stop',
       `Gemini models take up to ${GEMINI_MAX_STOP_SEQUENCES} stop sequences, not ${request.stop.length}.`,
     );
-  if (request.logprobs === true)
+  // Each of Gemini's stream chunks carries its own tokens' logprobsResult, which Kordon's
+  // chunks do not yet pass on: refused rather than silently dropped.
+  if (request.logprobs === true && request.stream)
     throw new TranslationError(
       'unsupported_parameter',
       'logprobs',
-      'Log probabilities cannot be translated from Gemini models.',
+      'Log probabilities from Gemini models are available only without stream: true.',
     );
   if (request.audioOutput === true)
     throw new TranslationError(
@@ -239,6 +241,11 @@ function generationConfig(
   if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
   if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
   if (request.seed !== undefined) config.seed = request.seed;
+  // ai.google.dev/api/generate-content#GenerationConfig: `logprobs` is valid only with responseLogprobs.
+  if (request.logprobs === true) {
+    config.responseLogprobs = true;
+    if (request.topLogprobs !== undefined) config.logprobs = request.topLogprobs;
+  }
   const thinking =
     request.reasoningEffort !== undefined
       ? thinkingConfigForEffort(request.reasoningEffort, request.model)

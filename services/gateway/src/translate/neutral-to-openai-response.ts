@@ -30,7 +30,17 @@ export function openAIResponseFromNeutral(
             }
           : {}),
       },
-      logprobs: null,
+      logprobs: choice.logprobs
+        ? {
+            content: choice.logprobs.map((token) => ({
+              token: token.token,
+              logprob: token.logprob,
+              bytes: null,
+              top_logprobs: token.top.map((top) => ({ token: top.token, logprob: top.logprob, bytes: null })),
+            })),
+            refusal: null,
+          }
+        : null,
       finish_reason: openAIFinishReason(choice.finishReason),
     })),
     ...(usage ? { usage: openAIUsageOf(usage) } : {}),

@@ -130,6 +130,8 @@ export const openAIChatRequest = z.object({
   reasoning_effort: z.string().nullish(),
   user: z.string().nullish(),
   logprobs: z.boolean().nullish(),
+  /** Most likely tokens to return at each position (0-20), with `logprobs: true`. */
+  top_logprobs: z.number().int().nullish(),
   modalities: z.array(z.string()).nullish(),
   /** OpenAI's built-in web search: no translated provider is given one, so it is refused, not dropped. */
   web_search_options: z.unknown().optional(),
@@ -248,10 +250,24 @@ export interface OpenAIChatCompletionOut {
       refusal: null;
       tool_calls?: OpenAIToolCallOut[];
     };
-    logprobs: null;
+    logprobs: OpenAIChoiceLogprobsOut | null;
     finish_reason: OpenAIFinishReason;
   }[];
   usage?: OpenAIUsageOut;
+}
+
+/** A choice's `logprobs`: each token of the answer, with the most likely alternatives asked for. */
+export interface OpenAIChoiceLogprobsOut {
+  content: OpenAITokenLogprobOut[];
+  refusal: null;
+}
+
+export interface OpenAITokenLogprobOut {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes; null where the provider gives only its text (Gemini). */
+  bytes: null;
+  top_logprobs: { token: string; logprob: number; bytes: null }[];
 }
 
 export interface OpenAIToolCallDeltaOut {

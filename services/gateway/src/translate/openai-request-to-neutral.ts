@@ -52,6 +52,7 @@ export function neutralFromOpenAIRequest(request: OpenAIChatRequest): NeutralCha
   if (request.user != null) neutral.user = request.user;
   if (request.n != null) neutral.n = request.n;
   if (request.logprobs != null) neutral.logprobs = request.logprobs;
+  if (request.top_logprobs != null) neutral.topLogprobs = request.top_logprobs;
   if (request.modalities?.includes('audio')) neutral.audioOutput = true;
   if (request.presence_penalty != null) neutral.presencePenalty = request.presence_penalty;
   if (request.frequency_penalty != null) neutral.frequencyPenalty = request.frequency_penalty;

@@ -405,6 +405,53 @@ describe('Gemini response -> OpenAI chat.completion and Anthropic message', () =
     );
   });
 
+  it("a candidate's logprobsResult is the choice's logprobs.content, each token with its top candidates", () => {
+    const response = gemini({
+      candidates: [
+        {
+          content: { parts: [{ text: 'Hi!' }] },
+          finishReason: 'STOP',
+          logprobsResult: {
+            chosenCandidates: [
+              { token: 'Hi', logProbability: -0.1 },
+              { token: '!', logProbability: -0.5 },
+            ],
+            topCandidates: [
+              {
+                candidates: [
+                  { token: 'Hi', logProbability: -0.1 },
+                  { token: 'Hello', logProbability: -2.4 },
+                ],
+              },
+              { candidates: [{ token: '!', logProbability: -0.5 }] },
+            ],
+          },
+        },
+      ],
+    });
+    const [choice] = geminiToOpenAIResponse(response, geminiContext).choices;
+    assert.deepEqual(choice?.logprobs, {
+      content: [
+        {
+          token: 'Hi',
+          logprob: -0.1,
+          bytes: null,
+          top_logprobs: [
+            { token: 'Hi', logprob: -0.1, bytes: null },
+            { token: 'Hello', logprob: -2.4, bytes: null },
+          ],
+        },
+        {
+          token: '!',
+          logprob: -0.5,
+          bytes: null,
+          top_logprobs: [{ token: '!', logprob: -0.5, bytes: null }],
+        },
+      ],
+      refusal: null,
+    });
+  });
+
   it('a blocked prompt has no candidates: one empty choice, content_filter / refusal', () => {
     const response = gemini({
       promptFeedback: { blockReason: 'SAFETY' },
