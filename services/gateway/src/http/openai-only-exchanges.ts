@@ -496,8 +496,11 @@ export const planResponsesExchange: ExchangePlanner = (
       let serviceTier: unknown;
       /** The answer's id (stored by the provider under this key), for the next request's key. */
       const facts: { finishReasons: string[]; responseId?: string } = { finishReasons: [] };
-      /** Output deltas, kept by reference; joined only if no usage comes. */
-      const output: string[] = [];
+      /**
+       * Output deltas by output item and content part, kept by reference; joined only if no
+       * usage comes or the org logs text. In one text, a key split across parts escaped redaction.
+       */
+      const output = new Map<string, { item: number; part: number; deltas: string[] }>();
       /** Billed tool calls of the items done so far; the terminator's whole output replaces them. */
       let toolCalls: ToolCalls = { webSearches: 0, fileSearches: 0 };
       let finished = false;
@@ -545,8 +548,20 @@ export const planResponsesExchange: ExchangePlanner = (
           } else if (type === 'error') {
             broken = 'the provider reported a failure';
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
-            const delta = (event as { delta?: unknown }).delta;
-            if (typeof delta === 'string') output.push(delta);
+            const { delta, output_index, content_index } = event as {
+              delta?: unknown;
+              output_index?: unknown;
+              content_index?: unknown;
+            };
+            if (typeof delta === 'string') {
+              // function_call_arguments.delta has no content_index, one part per item (openai-node
+              // ResponseFunctionCallArgumentsDeltaEvent: item_id, output_index, delta).
+              const item = typeof output_index === 'number' ? output_index : 0;
+              const part = typeof content_index === 'number' ? content_index : 0;
+              const block = output.get(`${item}:${part}`);
+              if (block) block.deltas.push(delta);
+              else output.set(`${item}:${part}`, { item, part, deltas: [delta] });
+            }
           }
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
           // The provider's failure is forwarded, but not a key it may quote.
@@ -559,13 +574,18 @@ export const planResponsesExchange: ExchangePlanner = (
         // before the upstream closes changes nothing.
         if (!finished) broken = error instanceof Error ? error.message : String(error);
       }
+      // What was produced, for the request log (joined only if the org logs text): a line
+      // between parts, in output order, as a finished answer's text is read.
+      const outputText = () =>
+        [...output.values()]
+          .sort((a, b) => a.item - b.item || a.part - b.part)
+          .map((block) => block.deltas.join(''))
+          .join('\n');
       // The searches it ran are billed however the stream ended.
       usage = withServiceTier(
-        withToolCalls(usage ?? counted(output.join('')), toolCalls, previewSearch),
+        withToolCalls(usage ?? counted(outputText()), toolCalls, previewSearch),
         pricedTier(serviceTier),
       );
-      // What was produced, for the request log (joined only if the org logs text).
-      const outputText = () => output.join('');
       if (res.destroyed) {
         events.cancel();
         settle(usage, 'client_disconnected', outputText, facts);

@@ -108,6 +108,75 @@ test("a streamed Responses answer hands the text it produced to the request's se
   assert.equal(written.length, events.length);
 });
 
+test('a streamed Responses answer is logged part by part, a line between, in output order', async () => {
+  const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
+  const exchange = planResponsesExchange(
+    'openai',
+    openAIProvider,
+    {},
+    { model: 'gpt-4o-mini', input: 'hi', stream: true },
+    route,
+    'req_1',
+    true,
+  );
+  assert.ok(exchange);
+  const KEY = `sk-proj-${'Ab3dE'.repeat(8)}`;
+  const text = (output_index: number, content_index: number, delta: string) => ({
+    type: 'response.output_text.delta',
+    item_id: `msg_${output_index}`,
+    output_index,
+    content_index,
+    delta,
+  });
+  const args = (output_index: number, delta: string) => ({
+    type: 'response.function_call_arguments.delta',
+    item_id: `fc_${output_index}`,
+    output_index,
+    delta,
+  });
+  // Two tool calls streamed at once, then a message of two parts: in one text, the key the
+  // model echoes in the second call would be split by the first's arguments.
+  const events = [
+    { type: 'response.created', response: { id: 'resp_1' } },
+    args(1, '{"key":"'),
+    args(0, '{"city":'),
+    args(1, KEY.slice(0, 12)),
+    args(0, '"Paris"}'),
+    args(1, `${KEY.slice(12)}"}`),
+    text(2, 0, 'Hello'),
+    text(2, 1, 'world'),
+    {
+      type: 'response.completed',
+      response: { id: 'resp_1', usage: { input_tokens: 5, output_tokens: 3 } },
+    },
+  ];
+  const stream = {
+    status: 200,
+    headers: {},
+    rateLimits: undefined,
+    end: undefined,
+    keepAlives: 0,
+    lastFrameData: undefined,
+    ready: false,
+    cancel: () => {},
+    redact: (frame: string) => frame,
+    async *[Symbol.asyncIterator]() {
+      yield* events;
+    },
+  } as unknown as ProviderEventStream;
+  const res = {
+    destroyed: false,
+    writeHead: () => res,
+    write: () => true,
+    end: () => {},
+  } as unknown as ServerResponse;
+  let logged: string | undefined;
+  await exchange.stream(stream, res, {}, (_usage, _end, outputText) => {
+    logged = outputText?.();
+  });
+  assert.equal(logged, `{"city":"Paris"}\n{"key":"${KEY}"}\nHello\nworld`);
+});
+
 test('a failed Responses stream ends as the provider ended it, settled failed with the usage its response.failed reports', async () => {
   const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
   const exchange = planResponsesExchange(

@@ -36,8 +36,12 @@ export class StreamTranslator<Out> {
   /** The counted usage, when the stream ended without the provider's. */
   #countedUsage: NormalisedUsage | undefined;
   #failure: StreamFailure | undefined;
-  /** Text and tool-argument deltas, kept by reference; joined only if asked. */
-  readonly #output: string[] = [];
+  /**
+   * Text and tool-argument deltas by choice, then by block (the text, each tool call), kept by
+   * reference and joined only if asked: choices interleaved in one text split what each says,
+   * so redaction missed a key the model echoed with n > 1.
+   */
+  readonly #output = new Map<number, Map<string, string[]>>();
   /** Reasoning deltas: counted as output, never in `outputText()`; shown only by an emitter that shows it. */
   readonly #reasoning: string[] = [];
   /** What the stream said about itself, for the attempt's span. */
@@ -72,10 +76,10 @@ export class StreamTranslator<Out> {
           this.#failure = part.failure;
           return out;
         case 'text':
-          this.#output.push(part.text);
+          this.#keep(part.choice, 'text', part.text);
           break;
         case 'tool-call-delta':
-          this.#output.push(part.argumentsDelta);
+          this.#keep(part.choice, `tool ${part.toolIndex}`, part.argumentsDelta);
           break;
         case 'reasoning':
           this.#reasoning.push(part.text);
@@ -176,6 +180,21 @@ export class StreamTranslator<Out> {
 
   /** The answer's text and tool arguments so far (not the reasoning), as the request log keeps it. */
   outputText(): string {
-    return this.#output.join('');
+    // Choice by choice, a line between blocks, as `answerText` reads a finished answer.
+    return [...this.#output.entries()]
+      .sort(([a], [b]) => a - b)
+      .flatMap(([, blocks]) => [...blocks.values()].map((deltas) => deltas.join('')))
+      .join('\n');
+  }
+
+  #keep(choice: number, block: string, delta: string): void {
+    let blocks = this.#output.get(choice);
+    if (!blocks) {
+      blocks = new Map();
+      this.#output.set(choice, blocks);
+    }
+    const deltas = blocks.get(block);
+    if (deltas) deltas.push(delta);
+    else blocks.set(block, [delta]);
   }
 }

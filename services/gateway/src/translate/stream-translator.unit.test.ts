@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { LoggedBodies } from '../http/logged-bodies.js';
+import { DEFAULT_LOGGING_POLICY } from '../registry/registry.js';
+import { OpenAIStreamParser } from './openai-stream-parser.js';
+import { StreamTranslator } from './stream-translator.js';
+
+const redactedText = { ...DEFAULT_LOGGING_POLICY, bodies: 'redacted' as const };
+const KEY_A = `sk-proj-${'Ab3dE'.repeat(8)}`;
+const KEY_B = `sk-proj-${'Zy9xW'.repeat(8)}`;
+
+const chunk = (index: number, delta: object) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'gpt-4o',
+  choices: [{ index, delta, finish_reason: null }],
+});
+
+/** Same dialect: the gateway follows the stream with the OpenAI parser and a follow-only emitter. */
+const following = () => new StreamTranslator<never>(new OpenAIStreamParser(), { emit: () => [] });
+
+describe('StreamTranslator.outputText: the text the request log keeps', () => {
+  it('with n > 1, each choice is kept whole, so a key each echoes is redacted', () => {
+    const translator = following();
+    // Two choices streamed token by token, as OpenAI interleaves them for n=2.
+    const pieces = (key: string) => key.match(/.{1,5}/g) ?? [];
+    const a = pieces(KEY_A);
+    const b = pieces(KEY_B);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]) translator.push(chunk(0, { content: a[i] }));
+      if (b[i]) translator.push(chunk(1, { content: b[i] }));
+    }
+    translator.push('[DONE]');
+    assert.equal(translator.outputText(), `${KEY_A}\n${KEY_B}`);
+    const logged = new LoggedBodies(randomBytes(32), undefined).response(redactedText, 'org-1', '', () =>
+      translator.outputText(),
+    );
+    assert.ok(
+      !logged.includes(KEY_A.slice(8, 20)) && !logged.includes(KEY_B.slice(8, 20)),
+      `stored: ${logged}`,
+    );
+  });
+
+  it('a line between choices and between a choice’s text and each tool call, in choice order', () => {
+    const translator = following();
+    const call = (toolIndex: number, extra: object) => ({ tool_calls: [{ index: toolIndex, ...extra }] });
+    translator.push(chunk(1, { content: 'second ' }));
+    translator.push(chunk(0, { content: 'first ' }));
+    translator.push(
+      chunk(0, call(0, { id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"a":' } })),
+    );
+    translator.push(
+      chunk(0, call(1, { id: 'call_2', type: 'function', function: { name: 'get', arguments: '{"b":' } })),
+    );
+    translator.push(chunk(0, call(0, { function: { arguments: '1}' } })));
+    translator.push(chunk(0, call(1, { function: { arguments: '2}' } })));
+    translator.push(chunk(1, { content: 'choice' }));
+    translator.push(chunk(0, { content: 'choice' }));
+    translator.push('[DONE]');
+    assert.equal(translator.outputText(), 'first choice\n{"a":1}\n{"b":2}\nsecond choice');
+  });
+});
