@@ -28,7 +28,7 @@ import {
   storedProviderConfig,
   streamProvider,
 } from '../providers/index.js';
-import type { ProviderEntry, ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
@@ -50,6 +50,7 @@ import {
   type KeyChoice,
   OUT_OF_CREDIT_REST_MS,
   outOfCredit,
+  storedResponseSession,
 } from './key-choice.js';
 import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
@@ -274,10 +275,10 @@ async function attempt(
   // wherever that provider is in the model's chain.
   const storedAt =
     outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
-      ? deps.keys.storedAt(storedSession(body.previous_response_id))
+      ? deps.keys.storedAt(storedResponseSession(body.previous_response_id))
       : undefined;
-  // A provider that lately said it lacks the model is asked after the others (absentModels).
-  let chain = presentFirst(routes, Date.now());
+  // A provider that lately said it lacks the model is asked after the others (KeyChoice.markAbsent).
+  let chain = deps.keys.presentFirst(routes, Date.now());
   if (storedAt !== undefined && chain.length > 1 && chain[0]!.provider.name !== storedAt) {
     const first = chain.find((route) => route.provider.name === storedAt);
     if (first) chain = [first, ...chain.filter((route) => route !== first)];
@@ -307,7 +308,7 @@ async function attempt(
     let choosing = performance.now();
     const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body));
     // This provider's keys, and those that said (or lately said) they lack the model: when
-    // all did, the provider does not serve it (absentModels).
+    // all did, the provider does not serve it (KeyChoice.markAbsent).
     let keysGiven = 0;
     let keysLacking = 0;
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
@@ -356,7 +357,7 @@ async function attempt(
           const answer = await callProvider(call, operation);
           const { text, usage, storedId, loggedText } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
-          if (storedId) deps.keys.pin(route, storedSession(storedId), keyEntry.providerKeyId);
+          if (storedId) deps.keys.pin(route, storedResponseSession(storedId), keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
@@ -395,7 +396,7 @@ async function attempt(
               );
             if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
             if (outcome.endpoint === 'responses' && facts?.responseId)
-              deps.keys.pin(route, storedSession(facts.responseId), keyEntry.providerKeyId);
+              deps.keys.pin(route, storedResponseSession(facts.responseId), keyEntry.providerKeyId);
             trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
             if (end === 'complete' && failure === undefined) {
               // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -436,7 +437,7 @@ async function attempt(
           deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
           if (route.provider.type === 'azure-openai') {
             // Azure's keys all reach the resource's deployments: the next provider of the chain may.
-            markAbsent(route, now);
+            deps.keys.markAbsent(route, now);
             continue providers;
           }
           // OpenAI's keys of different projects reach different models: the next key may.
@@ -478,7 +479,7 @@ async function attempt(
       }
     }
     // None of its keys has the model: asked last for it; else not a provider without the model.
-    if (keysLacking > 0 && keysLacking === keysGiven) markAbsent(route, Date.now());
+    if (keysLacking > 0 && keysLacking === keysGiven) deps.keys.markAbsent(route, Date.now());
     else present = true; // its keys were tried, or none could be
   }
   if (lastError) throw withRetryAdvice(asGatewayError(lastError), secondsUntilAKeyIsBack(deps, chain));
@@ -494,46 +495,6 @@ async function attempt(
     );
   }
   throw new NoProviderKeyError(outcome.model, secondsUntilAKeyIsBack(deps, routes));
-}
-
-/** How long a provider's word that it lacks a model moves its route to the end of the chain. */
-const ABSENT_MODEL_MS = 60_000;
-/** Models remembered per provider (a `gpt-4.1*` pattern lets callers name any number). */
-const MAX_ABSENT_MODELS = 256;
-
-/**
- * The models a provider said lately it does not have (Azure's 404 DeploymentNotFound, OpenAI's
- * model_not_found), until when; per provider entry, so a provider configured anew starts
- * afresh. Its route is then tried after the rest of the chain, so that a chain whose first
- * provider lacks the model does not pay that 404 on every request; still tried when no other
- * provider answers, and in its place again after ABSENT_MODEL_MS (a deployment made since).
- * Per process, as the balancer's view of the keys.
- */
-const absentModels = new WeakMap<ProviderEntry, Map<string, number>>();
-
-function markAbsent(route: Route, now: number): void {
-  let models = absentModels.get(route.provider);
-  if (models === undefined) {
-    models = new Map();
-    absentModels.set(route.provider, models);
-  }
-  models.delete(route.model);
-  models.set(route.model, now + ABSENT_MODEL_MS);
-  if (models.size > MAX_ABSENT_MODELS) models.delete(models.keys().next().value as string);
-}
-
-function absentNow(route: Route, now: number): boolean {
-  const until = absentModels.get(route.provider)?.get(route.model);
-  return until !== undefined && until > now;
-}
-
-/** The chain with the routes whose provider lately lacked the model moved to its end. */
-function presentFirst(routes: Route[], now: number): Route[] {
-  if (routes.length < 2 || !routes.some((route) => absentNow(route, now))) return routes;
-  return [
-    ...routes.filter((route) => !absentNow(route, now)),
-    ...routes.filter((route) => absentNow(route, now)),
-  ];
 }
 
 /**
@@ -602,23 +563,14 @@ function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): nu
 }
 
 /**
- * The session of a request that names an answer the provider stored (the Responses API's
- * `previous_response_id`): that answer is found only by the key that made it (the provider
- * keeps it in that key's project), so the request goes to that key whatever the stickiness
- * setting. Per replica: behind several replicas, keep a conversation on one (see balancer.md).
- */
-function storedSession(id: string): string {
-  return `stored:${id}`;
-}
-
-/**
  * Which conversation a request belongs to, for sticky keys: the answer it continues
- * (`storedSession`), else the caller's `x-kordon-session-id`, or (with `prompt-prefix`) a
+ * (`storedResponseSession`: that answer is found only by the key that made it, whatever the
+ * stickiness setting; per replica, see balancer.md), else the caller's `x-kordon-session-id`, or (with `prompt-prefix`) a
  * digest of the prompt's beginning.
  */
 function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
   if (outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string')
-    return storedSession(body.previous_response_id);
+    return storedResponseSession(body.previous_response_id);
   const mode = route.provider.options.stickiness ?? 'session';
   if (mode === 'off') return undefined;
   if (outcome.sessionId) return outcome.sessionId;

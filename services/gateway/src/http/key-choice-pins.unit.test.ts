@@ -8,7 +8,7 @@ import { type Route, routeModel } from './route-model.js';
 
 // A session pinned to a key (a stored Responses answer, `previous_response_id`) must keep
 // going to that key while it serves the model: "that answer is found only by the key that
-// made it (the provider keeps it in that key's project)" (generate.ts, storedSession).
+// made it (the provider keeps it in that key's project)" (key-choice.ts, storedResponseSession).
 // These tests change something about ANOTHER key of the provider and check the pin holds.
 
 const ORG = 'org_1';

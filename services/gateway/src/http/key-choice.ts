@@ -18,7 +18,12 @@ import {
 export type KeyHealthView = KeyDescription & { provider: string; strategy: Strategy };
 
 import { parseUsd } from '../limits/index.js';
-import { type ProviderKeyEntry, providerGroup, type RegistryState } from '../registry/registry.js';
+import {
+  type ProviderEntry,
+  type ProviderKeyEntry,
+  providerGroup,
+  type RegistryState,
+} from '../registry/registry.js';
 import type { UpstreamError } from '../upstream/index.js';
 import { modelMatches, type Route } from './route-model.js';
 
@@ -54,6 +59,13 @@ export class KeyChoice {
    * model_not_found; keys of different projects reach different models). Oldest forgotten first.
    */
   readonly #lacking = new Map<string, { until: number; error: UpstreamError }>();
+  /**
+   * Provider -> model -> until when its route goes last in a chain: none of its keys has the
+   * model (Azure's DeploymentNotFound: all reach the same deployments), so a chain whose first
+   * provider lacks it does not pay that 404 on every request. Per provider entry: one
+   * configured anew starts afresh.
+   */
+  readonly #absent = new WeakMap<ProviderEntry, Map<string, number>>();
 
   /**
    * A request event (this replica's or another's): counts its cost against its provider key's
@@ -100,12 +112,7 @@ export class KeyChoice {
    * from now on: `candidates` tries that key first while it is usable.
    */
   pin(route: Pick<Route, 'provider'>, session: string, providerKeyId: string): void {
-    this.#storedAt.delete(session);
-    this.#storedAt.set(session, { provider: route.provider.name, providerKeyId });
-    if (this.#storedAt.size > MAX_PINNED_SESSIONS) {
-      const oldest = this.#storedAt.keys().next().value;
-      if (oldest !== undefined) this.#storedAt.delete(oldest);
-    }
+    setNewest(this.#storedAt, session, { provider: route.provider.name, providerKeyId }, MAX_PINNED_SESSIONS);
   }
 
   /** The provider a pinned session's answer is stored at (this process saw it), if any. */
@@ -129,10 +136,12 @@ export class KeyChoice {
    * may have the model). Per process, as the balancer's view of the keys.
    */
   markLacking(providerKeyId: string, model: string, error: UpstreamError, now: number): void {
-    const entry = `${providerKeyId}\n${model}`;
-    this.#lacking.delete(entry);
-    this.#lacking.set(entry, { until: now + LACKING_MODEL_MS, error });
-    if (this.#lacking.size > MAX_LACKING) this.#lacking.delete(this.#lacking.keys().next().value!);
+    setNewest(
+      this.#lacking,
+      `${providerKeyId}\n${model}`,
+      { until: now + LACKING_MODEL_MS, error },
+      MAX_LACKING,
+    );
   }
 
   /** What the key's provider said lately of not having the model, while it is remembered. */
@@ -144,6 +153,27 @@ export class KeyChoice {
     if (known.until > now) return known.error;
     this.#lacking.delete(entry);
     return undefined;
+  }
+
+  /**
+   * None of the route's provider keys has its model: for LACKING_MODEL_MS the route is tried
+   * after the rest of its chain (still tried when no other provider answers).
+   */
+  markAbsent(route: Route, now: number): void {
+    let models = this.#absent.get(route.provider);
+    if (models === undefined) {
+      models = new Map();
+      this.#absent.set(route.provider, models);
+    }
+    setNewest(models, route.model, now + LACKING_MODEL_MS, MAX_ABSENT_MODELS);
+  }
+
+  /** The chain with the routes whose provider lately lacked the model moved to its end. */
+  presentFirst(routes: Route[], now: number): Route[] {
+    if (routes.length < 2) return routes;
+    const absent = (route: Route) => (this.#absent.get(route.provider)?.get(route.model) ?? 0) > now;
+    if (!routes.some(absent)) return routes;
+    return [...routes.filter((route) => !absent(route)), ...routes.filter(absent)];
   }
 
   /** When the first key of the route may be used again (epoch ms), or null. */
@@ -294,10 +324,20 @@ const MAX_ROUTES = 4096;
 const LACKING_MODEL_MS = 60_000;
 /** Keys and models remembered as lacking (a `gpt-4.1*` pattern lets callers name any number). */
 const MAX_LACKING = 4096;
+/** Models remembered as absent per provider. */
+const MAX_ABSENT_MODELS = 256;
+
+/** Sets `key` as the newest entry of an insertion-ordered map, forgetting the oldest past `max`. */
+function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as K);
+}
 
 /**
- * The session of a stored Responses answer, under which its key is pinned: `generate.ts`
- * (storedSession) pins a created answer under it, and the stored-response routes look it up.
+ * The session of a stored Responses answer, under which its key is pinned: `generate.ts` pins a
+ * created answer under it (and sends a `previous_response_id` follow-up by it), and the
+ * stored-response routes look it up.
  */
 export function storedResponseSession(responseId: string): string {
   return `stored:${responseId}`;
