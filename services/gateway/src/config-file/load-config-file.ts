@@ -26,8 +26,8 @@ export interface WholeReference {
 
 /**
  * Replaces `${NAME}` in every string value with the environment's value. A missing
- * variable is an error naming it and where it is used; the values themselves (secrets)
- * never appear in messages. Values that are exactly one reference are listed in `references`.
+ * variable, or a `${` that is no such reference, is an error naming where it is; the values
+ * themselves (secrets) never appear in messages. Values that are exactly one reference are listed in `references`.
  */
 export function interpolate(
   value: unknown,
@@ -40,6 +40,13 @@ export function interpolate(
   if (typeof value === 'string') {
     const whole = WHOLE_REFERENCE.exec(value);
     if (whole) references.push({ path: at, variable: whole[1]! });
+    // A `${` that is no reference (`${ NAME }`, `${NAME`) is a typo: kept, it would become the
+    // value (a secret) as written. Checked in the file's text, not in the variables' values.
+    if (value.replace(REFERENCE, '').includes('${'))
+      problems.push(
+        `${path}: holds "\${" outside a reference \${NAME} (letters, digits and _ right inside the braces, no spaces); ` +
+          'a value that must contain "${" is given through an environment variable',
+      );
     return value.replace(REFERENCE, (_, variable: string) => {
       const resolved = env[variable];
       if (resolved === undefined || resolved === '') {

@@ -192,3 +192,28 @@ orgs:
     );
   });
 });
+
+describe('configuration file: variable references', () => {
+  it('refuses a malformed reference (a space inside the braces) instead of taking it as the secret, naming the field', () => {
+    const secret = 'sk-proj-AUDITabcdefghijklmnopqrstuvwxyz0123456789';
+    const yaml = (reference: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: "${reference}" }] }
+`;
+    const refused = problems(yaml(`\${ OPENAI_KEY_1 }`), { OPENAI_KEY_1: secret });
+    assert.equal(refused.length, 1);
+    assert.match(
+      refused[0]!,
+      /^orgs\[0\]\.providers\[0\]\.keys\[0\]\.secret: holds "\$\{" outside a reference/,
+    );
+    assert.ok(!refused[0]!.includes('OPENAI_KEY_1'), 'the text written there is not echoed');
+    for (const typo of [`\${OPENAI_KEY_1`, `x-\${}`, `\${1KEY}`])
+      assert.equal(problems(yaml(typo)).length, 1, typo);
+    // A value of a variable may hold "${": it is not read again.
+    const file = load(yaml(`\${OPENAI_KEY_1}`), { OPENAI_KEY_1: `sk-\${weird}` });
+    assert.equal(file.orgs[0]!.providers[0]!.keys[0]!.secret, `sk-\${weird}`);
+  });
+});
