@@ -617,3 +617,80 @@ orgs:
     );
   });
 });
+
+describe('declarative configuration file: later starts', () => {
+  let fixture: TestStore;
+  let runner: InMemoryProjectionRunner<RegistryState, KordonEvent>;
+  let dir: string;
+  const hasherSecret = randomBytes(32);
+  const hasher = new ProxyKeyHasher({ current: hasherSecret });
+  const crypto: ConfigCrypto = {
+    masterKeys: new MasterKeyRing(MasterKey.generate('test')),
+    proxyKeyHasher: hasher,
+    idSecret: randomBytes(32),
+  };
+  const env = { OPENAI_KEY_1: OPENAI_KEY };
+
+  before(async () => {
+    fixture = (await testStores.pglite()) as TestStore;
+    runner = new InMemoryProjectionRunner(registryProjection, (e: RecordedEvent) =>
+      kordonCatalogue.decode(e),
+    );
+    await runner.start(fixture.store);
+    dir = mkdtempSync(join(tmpdir(), 'kordon-config-later-'));
+  });
+  after(async () => {
+    await runner.stop();
+    await fixture.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const writeConfig = (text: string) => {
+    const path = join(dir, 'kordon.yaml');
+    writeFileSync(path, text);
+    return path;
+  };
+  /** An org of its own with one provider and one user's imported key, with `extra` lines under the org. */
+  const example = (slug: string, extra = '') => `
+orgs:
+  - slug: ${slug}
+    name: Acme
+${extra}
+    providers:
+      - name: openai-main
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini, text-embedding-3-small]
+        keys:
+          - { name: k1, secret: "\${OPENAI_KEY_1}" }
+    users:
+      - email: alice@${slug}.test
+        role: developer
+        proxyKeys:
+          - { name: alice-laptop, secret: "\${ALICE_KEY_${slug.toUpperCase()}}" }
+`;
+  const apply = (text: string, vars: Record<string, string>, proxyKeyHasher = hasher) =>
+    applyConfigFile({
+      file: loadConfigFile(writeConfig(text), vars),
+      store: fixture.store,
+      registry: () => runner.state,
+      waitForRegistry: (p) => runner.waitFor(p, 5_000),
+      crypto: { ...crypto, proxyKeyHasher },
+    });
+  const typesAfter = async (position: number) =>
+    (await fixture.store.readAll({ after: position, maxCount: 1000 })).map((e) => e.type);
+
+  it('an empty limits block appends nothing on the next start', async () => {
+    const vars = { ...env, ALICE_KEY_EMPTYLIMITS: generateProxyKey(hasher).secret };
+    const text = example(
+      'emptylimits',
+      '    teams:\n      - { name: research, limits: {} }\n      - { name: ops, limits: { rollover: true } }',
+    );
+    const first = await fixture.store.headPosition();
+    await apply(text, vars);
+    assert.ok(!(await typesAfter(first)).includes('PolicySet'), 'no limits is no policy');
+    const head = await fixture.store.headPosition();
+    await apply(text, vars);
+    assert.deepEqual(await typesAfter(head), [], 'an unchanged file appends nothing');
+  });
+});

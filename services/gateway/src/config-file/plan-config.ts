@@ -618,6 +618,9 @@ function planPolicy(
     return;
   }
   const wanted = { limits: policyLimits(limits), renewal: policyRenewal(org, limits) };
+  // No limits (`limits: {}`, or only rollover settings) is what an absent policy already means:
+  // an empty PolicySet deletes the entry, so appending one would repeat on every start.
+  if (!current && Object.keys(wanted.limits).length === 0) return;
   if (
     current &&
     canonicalJson(current.limits) === canonicalJson(wanted.limits) &&
