@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isKordonError, type KordonEvent, kordonCatalogue, type RecordedEvent } from '@kordon/events';
+import {
+  isKordonError,
+  type KordonEvent,
+  kordonCatalogue,
+  type RecordedEvent,
+  streams,
+} from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
 import { InMemoryProjectionRunner } from '@kordon/projections';
 import { providerConfig } from '../http/generate.js';
@@ -692,5 +698,41 @@ ${extra}
     const head = await fixture.store.headPosition();
     await apply(text, vars);
     assert.deepEqual(await typesAfter(head), [], 'an unchanged file appends nothing');
+  });
+
+  it('a revoked proxy-key secret is not imported again after KORDON_PROXY_KEY_SECRET is rotated', async () => {
+    const leaked = generateProxyKey(hasher).secret;
+    const text = example('rotated');
+    const vars = { ...env, ALICE_KEY_ROTATED: leaked };
+    await apply(text, vars);
+    const orgId = runner.state.orgIdBySlug.get('rotated')!;
+    const key = [...runner.state.proxyKeys.values()].find(
+      (k) => k.orgId === orgId && k.name === 'alice-laptop',
+    )!;
+    // The key leaks; an admin revokes it through the admin API.
+    const stream = streams.proxyKey(orgId, key.proxyKeyId);
+    const revoked = await fixture.store.append(
+      stream,
+      [
+        kordonCatalogue.create(
+          'ProxyKeyRevoked',
+          stream,
+          { proxyKeyId: key.proxyKeyId, reason: 'manual', note: 'leaked' },
+          { orgId, actor: { kind: 'user', id: 'usr_admin' }, time: new Date() },
+        ),
+      ],
+      'any',
+    );
+    await runner.waitFor(revoked.lastPosition, 5_000);
+    // Later the proxy-key secret is rotated (the old one kept in KORDON_PROXY_KEY_SECRETS_OLD)
+    // and the gateway restarts with the same file.
+    const rotatedHasher = new ProxyKeyHasher({ current: randomBytes(32), previous: [hasherSecret] });
+    const head = await fixture.store.headPosition();
+    const plan = await apply(text, vars, rotatedHasher);
+    assert.ok(
+      !(await typesAfter(head)).includes('ProxyKeyIssued'),
+      'a revoked key never works again: its secret is not issued anew',
+    );
+    assert.match(plan.ignored.join('\n'), /alice-laptop: this secret was revoked/);
   });
 });

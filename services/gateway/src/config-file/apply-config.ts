@@ -68,6 +68,12 @@ export function planDependencies(crypto: ConfigCrypto): PlanDependencies {
       if (!parsed.ok) return false;
       return crypto.proxyKeyHasher.hashUnder(parsed.key, hashKeyId)?.value === hashValue;
     },
+    proxyKeyHashValues: (secret) => {
+      const parsed = parseProxyKey(secret);
+      if (!parsed.ok) return [];
+      const hasher = crypto.proxyKeyHasher;
+      return hasher.keyIds.flatMap((keyId) => hasher.hashUnder(parsed.key, keyId)?.value ?? []);
+    },
   };
 }
 

@@ -47,6 +47,11 @@ export interface PlanDependencies {
     | { ok: false; reason: string };
   /** Whether `secret` hashes to the stored hash value. */
   proxyKeyMatches(secret: string, hashValue: string, hashKeyId: string): boolean;
+  /**
+   * The secret's hash values under every proxy-key secret the process holds, current and old
+   * (none when it is not a key): a key stored before a rotation is found under the old one.
+   */
+  proxyKeyHashValues(secret: string): string[];
 }
 
 export interface PlannedAppend {
@@ -520,7 +525,11 @@ function planProxyKeys(
       if (current) policy('proxy-key', current.proxyKeyId, key.limits);
       continue;
     }
-    const holder = state.proxyKeys.get(state.proxyKeyIdByHash.get(made.hash.value) ?? '');
+    // Looked up under every hasher key, as authentication does: after KORDON_PROXY_KEY_SECRET is
+    // rotated the secret's hash under the new key is unknown, yet a key holds it (maybe revoked).
+    const hashValues = key.secret === undefined ? [made.hash.value] : deps.proxyKeyHashValues(key.secret);
+    const holderId = hashValues.map((value) => state.proxyKeyIdByHash.get(value)).find((id) => id);
+    const holder = state.proxyKeys.get(holderId ?? '');
     // The same secret under a new name: the old name is revoked below, the secret moves over.
     const renamed =
       holder?.status !== 'revoked' &&
