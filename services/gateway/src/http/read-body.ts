@@ -235,15 +235,33 @@ const FREE_FORM = new Set(['parameters', 'input_schema', 'properties', 'schema',
 const TOOL_CALL_BLOCKS = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use']);
 
 /**
- * True for a key whose value is the caller's data in `object` (at `depth`, the body being 1):
- * walked for its depth only. A tool call's block is inside the body, never the body itself,
- * whose `type` the caller could set to anything.
+ * True for a key whose value is the caller's data in `object` (at `depth`, the body being 1;
+ * `parent` the key `object` is under, an array's key for its items): walked for its depth
+ * only. Each is exempt only where the APIs put it, so the same key elsewhere is still checked:
+ * - `input` of a tool call's block (TOOL_CALL_BLOCKS), inside the body, never the body itself,
+ *   whose `type` the caller could set to anything;
+ * - `input_examples` of a tool in the body's `tools` (Claude: example inputs of the tool);
+ * - `env` of a Responses `local_shell_call`'s `action` (`type: "exec"`): the environment
+ *   variables the caller's own shell ran the command with, replayed in `input`;
+ * - `variables` of the body's `prompt` (a Responses prompt template): named by the template.
  */
-function isFreeForm(key: string, object: Record<string, unknown>, depth: number): boolean {
+function isFreeForm(key: string, object: Record<string, unknown>, depth: number, parent: string): boolean {
   if (FREE_FORM.has(key)) return true;
-  if (key !== 'input' || depth === 1) return false;
-  const type = object.type;
-  return typeof type === 'string' && TOOL_CALL_BLOCKS.has(type);
+  switch (key) {
+    case 'input': {
+      if (depth === 1) return false;
+      const type = object.type;
+      return typeof type === 'string' && TOOL_CALL_BLOCKS.has(type);
+    }
+    case 'input_examples':
+      return depth === 3 && parent === 'tools';
+    case 'env':
+      return parent === 'action' && object.type === 'exec';
+    case 'variables':
+      return depth === 2 && parent === 'prompt';
+    default:
+      return false;
+  }
 }
 
 /**
@@ -260,7 +278,7 @@ const TOO_DEEP = Symbol('too deep');
  * or nests deeper than MAX_BODY_DEPTH; before routing, so no upstream call is made.
  */
 export function refuseHostFields(body: Record<string, unknown>): void {
-  const found = findHostField(body, 1, false);
+  const found = findHostField(body, 1, false, '');
   if (found === TOO_DEEP)
     throw new GatewayError(
       'invalid_request',
@@ -276,20 +294,28 @@ export function refuseHostFields(body: Record<string, unknown>): void {
     );
 }
 
-/** The first host field in `object`, or TOO_DEEP. Free-form objects are walked for their depth only. */
+/**
+ * The first host field in `object` (under the key `parent`), or TOO_DEEP. Free-form objects
+ * are walked for their depth only.
+ */
 function findHostField(
   object: object,
   depth: number,
   freeForm: boolean,
+  parent: string,
 ): string | typeof TOO_DEEP | undefined {
   if (depth > MAX_BODY_DEPTH) return TOO_DEEP;
   // for-in and a length test before lower-casing: this walks every request body's keys.
   const fields = object as Record<string, unknown>;
+  const array = Array.isArray(object);
   for (const key in fields) {
     if (!freeForm && HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
     const item = fields[key];
     if (item === null || typeof item !== 'object') continue;
-    const found = findHostField(item, depth + 1, freeForm || isFreeForm(key, fields, depth));
+    // An array's items are under its key (a tool in `tools`), not under their index.
+    const found = array
+      ? findHostField(item, depth + 1, freeForm, parent)
+      : findHostField(item, depth + 1, freeForm || isFreeForm(key, fields, depth, parent), key);
     if (found !== undefined) return found;
   }
   return undefined;

@@ -98,6 +98,86 @@ describe('refuseHostFields', () => {
   });
 });
 
+describe('refuseHostFields and caller data named like a host field', () => {
+  it("leaves Claude tool `input_examples` alone (example inputs of the caller's own tool), as tool_use.input is", () => {
+    const tool = {
+      name: 'http_get',
+      description: 'GET a path of a service',
+      input_schema: {
+        type: 'object',
+        properties: { base_url: { type: 'string' }, path: { type: 'string' } },
+      },
+      input_examples: [{ base_url: 'https://status.example.com', path: '/health' }],
+    };
+    const body = {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      tools: [tool],
+      messages: [{ role: 'user', content: 'is the status page up?' }],
+    };
+    assert.equal(refusal(body), undefined);
+    // Beside them in the tool, or as a field of anything but a tool of the body: still refused.
+    for (const [other, field] of [
+      [{ model: 'm', tools: [{ ...tool, base_url: 'x' }] }, 'base_url'],
+      [{ model: 'm', input_examples: [{ api_base: 'x' }] }, 'api_base'],
+      [{ model: 'm', messages: [{ role: 'user', input_examples: [{ api_host: 'x' }] }] }, 'api_host'],
+      [{ model: 'm', extra: { tools: [{ input_examples: [{ base_url: 'x' }] }] } }, 'base_url'],
+    ] as const) {
+      assert.equal(refusal(other)?.options.param, field);
+    }
+    const deep = refusal({
+      model: 'm',
+      tools: [{ name: 't', input_examples: [nested(MAX_BODY_DEPTH, {})] }],
+    });
+    assert.match(deep?.message ?? '', /nested deeper/);
+  });
+
+  it('leaves the environment of a Responses local_shell_call replayed in `input` alone (API_BASE, say)', () => {
+    const call = {
+      type: 'local_shell_call',
+      id: 'lsh_1',
+      call_id: 'call_1',
+      status: 'completed',
+      action: {
+        type: 'exec',
+        command: ['npm', 'test'],
+        env: { API_BASE: 'https://staging.example.com' },
+      },
+    };
+    const body = {
+      model: 'codex-mini-latest',
+      tools: [{ type: 'local_shell' }],
+      input: [
+        { role: 'user', content: 'run the tests against staging' },
+        call,
+        { type: 'local_shell_call_output', call_id: 'call_1', output: 'ok' },
+      ],
+    };
+    assert.equal(refusal(body), undefined);
+    // An `env` elsewhere, or a host field beside it in the action: still refused.
+    for (const [other, field] of [
+      [{ model: 'm', input: [{ ...call, action: { ...call.action, base_url: 'x' } }] }, 'base_url'],
+      [{ model: 'm', env: { API_BASE: 'x' } }, 'API_BASE'],
+      [{ model: 'm', input: [{ ...call, env: { API_BASE: 'x' } }] }, 'API_BASE'],
+      [{ model: 'm', action: { type: 'search', env: { api_host: 'x' } } }, 'api_host'],
+    ] as const) {
+      assert.equal(refusal(other)?.options.param, field);
+    }
+  });
+
+  it("leaves the variables of a Responses `prompt` template alone (named by the template's author)", () => {
+    const prompt = { id: 'pmpt_abc123', version: '2', variables: { base_url: 'https://docs.example.com' } };
+    assert.equal(refusal({ model: 'gpt-4o-mini', prompt }), undefined);
+    for (const [other, field] of [
+      [{ model: 'm', prompt: { ...prompt, base_url: 'x' } }, 'base_url'],
+      [{ model: 'm', variables: { base_url: 'x' } }, 'base_url'],
+      [{ model: 'm', extra: { prompt: { variables: { api_base: 'x' } } } }, 'api_base'],
+    ] as const) {
+      assert.equal(refusal(other)?.options.param, field);
+    }
+  });
+});
+
 describe('readJsonBody over a socket', () => {
   const LIMIT = 100_000;
   const IDLE_MS = 300;
