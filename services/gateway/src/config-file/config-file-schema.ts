@@ -3,8 +3,10 @@ import {
   loggedBodies,
   loggingRule,
   modelPattern,
+  PolicySet,
   ProviderConfigured,
   periodSpec,
+  providerKeyLimits,
   providerType,
 } from '@kordon/events';
 import { compileRules, RedactionConfigError } from '@kordon/redaction';
@@ -25,11 +27,18 @@ const slug = z
   .max(63);
 const name = z.string().trim().min(1).max(100);
 
-/** A USD amount as written in YAML: 25 or "25.50". */
-const usdValue = z
-  .union([z.number().min(0), z.string()])
-  .transform((value) => (typeof value === 'number' ? decimalText(value) : value.trim()))
-  .pipe(z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, 'must be a non-negative amount like 25 or 0.50'));
+/**
+ * The stored limits' own fields: the file accepts exactly what the event holds, so a value the
+ * log would refuse stops the start naming the file's field, not the event's.
+ */
+const policyLimit = PolicySet.schema.shape.limits.shape;
+
+/** A USD amount as written in YAML, 25 or "25.50", held to the rule of the event field it fills. */
+const usdValue = (stored: z.ZodType<string, string>) =>
+  z
+    .union([z.number().min(0), z.string()])
+    .transform((value) => (typeof value === 'number' ? decimalText(value) : value.trim()))
+    .pipe(stored);
 
 const providerKeySchema = z.strictObject({
   name,
@@ -45,7 +54,7 @@ const providerKeySchema = z.strictObject({
       rpm: z.int().min(1).optional(),
       tpm: z.int().min(1).optional(),
       /** Spend per UTC day on this key; past it the key rests until midnight UTC. */
-      dailyUsd: usdValue.optional(),
+      dailyUsd: usdValue(providerKeyLimits.shape.dailyUsd.unwrap()).optional(),
     })
     .optional(),
 });
@@ -100,6 +109,20 @@ const providerSchema = providerFields.superRefine(({ type, baseUrl, ...options }
 });
 
 const count = z.int().min(1);
+const ipCount = policyLimit.maxDistinctIps.unwrap().shape.count;
+
+/** IP ranges as the event holds them: CIDR only, so one address is written 10.0.0.1/32 (as in the admin API). */
+const ipRanges = (stored: typeof policyLimit.ipAllow) =>
+  z
+    .array(
+      z
+        .string()
+        .refine(
+          (range) => stored.unwrap().element.safeParse(range).success,
+          'must be an IP range in CIDR form like 10.0.0.0/8 or 2001:db8::/32; one address is 10.0.0.1/32',
+        ),
+    )
+    .pipe(stored.unwrap());
 
 /**
  * Limits of one scope (org, team, user, proxy key); every scope a request belongs to
@@ -110,7 +133,9 @@ const limitsSchema = z.strictObject({
   rpm: count.optional(),
   tpm: count.optional(),
   concurrency: count.optional(),
-  budget: z.strictObject({ usd: usdValue, period: periodSpec }).optional(),
+  budget: z
+    .strictObject({ usd: usdValue(policyLimit.budget.unwrap().shape.usd), period: periodSpec })
+    .optional(),
   /** Exactly one of total, input or output: which tokens count. */
   tokens: z
     .strictObject({
@@ -124,9 +149,9 @@ const limitsSchema = z.strictObject({
     })
     .optional(),
   /** Distinct client IPs per period (the budget's period, else a day), or `{ count, period }`. */
-  maxDistinctIps: z.union([count, z.strictObject({ count, period: periodSpec })]).optional(),
-  ipAllow: z.array(z.string()).optional(),
-  ipDeny: z.array(z.string()).optional(),
+  maxDistinctIps: z.union([ipCount, z.strictObject({ count: ipCount, period: periodSpec })]).optional(),
+  ipAllow: ipRanges(policyLimit.ipAllow).optional(),
+  ipDeny: ipRanges(policyLimit.ipDeny).optional(),
   models: z.array(modelPattern).max(500).optional(),
   /** Unused budget carried into the next period, capped at `rolloverMaxPercent` of one period. */
   rollover: z.boolean().optional(),

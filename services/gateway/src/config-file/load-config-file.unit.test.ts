@@ -217,3 +217,42 @@ orgs:
     assert.equal(file.orgs[0]!.providers[0]!.keys[0]!.secret, `sk-\${weird}`);
   });
 });
+
+describe('configuration file: limits the log can hold', () => {
+  // Each value is checked by the event field it fills, so the start stops naming the file's
+  // field rather than failing later at "PolicySet: limits.ipAllow.0" with no file or scope.
+  const org = (lines: string) => `orgs:\n  - slug: acme\n    name: Acme\n${lines}\n`;
+
+  it('refuses an ipAllow or ipDeny entry that is not a CIDR range (one address is /32, as in the admin API)', () => {
+    const message =
+      'must be an IP range in CIDR form like 10.0.0.0/8 or 2001:db8::/32; one address is 10.0.0.1/32';
+    assert.deepEqual(
+      problems(org('    limits: { ipAllow: ["10.0.0.1"], ipDeny: ["10.0.0.0/8", "office"] }')),
+      [`orgs.0.limits.ipAllow.0: ${message}`, `orgs.0.limits.ipDeny.1: ${message}`],
+    );
+    const file = load(org('    limits: { ipAllow: ["10.0.0.1/32", "2001:db8::/32"], ipDeny: [] }'));
+    assert.deepEqual(file.orgs[0]!.limits?.ipAllow, ['10.0.0.1/32', '2001:db8::/32']);
+  });
+
+  it("refuses amounts and counts the events refuse: a key's dailyUsd, a budget, maxDistinctIps", () => {
+    assert.deepEqual(
+      problems(
+        org(`    limits: { budget: { usd: "007", period: 1d }, maxDistinctIps: { count: 200000, period: 1d } }
+    providers:
+      - { name: p, ${PROVIDER}, keys: [{ name: k, secret: sk-a, limits: { dailyUsd: "12.1234567" } }] }`),
+      ),
+      [
+        'orgs.0.limits.budget.usd: must be a non-negative decimal string like "0.0125"',
+        'orgs.0.limits.maxDistinctIps.count: Too big: expected number to be <=100000',
+        'orgs.0.providers.0.keys.0.limits.dailyUsd: must be a USD amount like "50" or "12.5"',
+      ],
+    );
+    const file = load(
+      org(`    limits: { budget: { usd: 25.5, period: 1d } }
+    providers:
+      - { name: p, ${PROVIDER}, keys: [{ name: k, secret: sk-a, limits: { dailyUsd: 12.5 } }] }`),
+    );
+    assert.equal(file.orgs[0]!.limits?.budget?.usd, '25.5');
+    assert.equal(file.orgs[0]!.providers[0]!.keys[0]!.limits?.dailyUsd, '12.5');
+  });
+});
