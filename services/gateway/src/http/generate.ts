@@ -57,6 +57,7 @@ import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { offeredToolFees } from './openai-only-exchanges.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
+import { toolModelsOf } from './tool-models.js';
 
 export interface GenerateDependencies {
   registry: () => RegistryState;
@@ -623,6 +624,8 @@ function admit(
       requestId: outcome.requestId,
       clientAddress: outcome.clientAddress,
       model: route.model,
+      // A model named in a tool (an image model, an advisor) is held to the same lists.
+      toolModels: toolModelsOf(body),
     },
     (precision) => estimateOf(deps, outcome, route, body, dialect, precision),
     Date.now(),

@@ -40,6 +40,18 @@ export interface AdmissionSubject {
   /** The client address (canonical text in `.text`); null when unreadable. */
   readonly clientAddress: IpAddress | null;
   readonly model: string;
+  /**
+   * Models named inside the request's tools (an image model, an advisor), run with the org's
+   * key beside `model`: held to the same model lists.
+   */
+  readonly toolModels?: readonly ToolModel[] | undefined;
+}
+
+/** A model a request names inside a tool, and where (`tools[0].model`). */
+export interface ToolModel {
+  /** Null when the request leaves the choice to the model at call time: no list can hold it. */
+  readonly model: string | null;
+  readonly param: string;
 }
 
 /**
@@ -280,6 +292,18 @@ export class LimitsEnforcer {
           403,
           `the model ${subject.model} is not allowed for this ${label(ref)}`,
         );
+      if (policy.models && subject.toolModels) {
+        const denied = toolModelDenied(policy.models, subject.toolModels);
+        if (denied !== undefined)
+          return refusal(
+            'model_forbidden',
+            ref,
+            403,
+            denied.model === null
+              ? `${denied.param} is left out, so the model would choose which model the tool runs, which the model list of this ${label(ref)} cannot check: name the model there`
+              : `the model ${denied.model} (${denied.param}) is not allowed for this ${label(ref)}`,
+          );
+      }
     }
 
     // Distinct client IPs: every scope's cap is checked before the address counts in any (an
@@ -894,4 +918,10 @@ function heldInFlight(reserved: bigint, format: (amount: bigint) => string): str
 
 function formatUsdShort(amount: bigint): string {
   return `$${formatAmount(amount, USD_SCALE)}`;
+}
+
+/** The first model named in a tool that `models` does not allow. */
+function toolModelDenied(models: readonly string[], named: readonly ToolModel[]): ToolModel | undefined {
+  for (const tool of named) if (tool.model === null || !modelMatches(models, tool.model)) return tool;
+  return undefined;
 }

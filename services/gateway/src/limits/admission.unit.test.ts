@@ -463,6 +463,35 @@ describe('LimitsEnforcer', () => {
     assert.equal(limits.checkAccess(from('203.0.113.6'), T0 + 6)?.reason, 'ip_cap');
   });
 
+  it("holds the models named in a request's tools to every scope's model list, naming the first refused", () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { models: ['gpt-4o-mini', 'gpt-image-1'] } },
+        { scope: 'org', scopeId: ORG, limits: { models: ['gpt-*'] } },
+      ]),
+    );
+    const withTools = (...toolModels: { model: string | null; param: string }[]) =>
+      limits.admit(subject({ model: 'gpt-4o-mini', toolModels }), estimate('0'), T0);
+    assert.ok(withTools({ model: 'gpt-image-1', param: 'tools[0].model' }).ok);
+    const denied = withTools(
+      { model: 'gpt-image-1', param: 'tools[0].model' },
+      { model: 'gpt-image-2', param: 'tools[1].model' },
+    );
+    assert.ok(!denied.ok && denied.reason === 'model_forbidden' && denied.status === 403);
+    assert.equal(denied.limitScope.scope, 'proxy-key');
+    assert.match(denied.message, /the model gpt-image-2 \(tools\[1\]\.model\) is not allowed for this key/);
+    // A model left to the model's choice at call time: no list can hold it.
+    const unnamed = withTools({ model: null, param: 'tools[0].parameters.model' });
+    assert.ok(!unnamed.ok && unnamed.reason === 'model_forbidden');
+    assert.match(unnamed.message, /tools\[0\]\.parameters\.model is left out/);
+    // Without model lists, tools name what they like.
+    const { limits: open } = enforcer(
+      registryWith([{ scope: 'proxy-key', scopeId: 'pxk_1', limits: { rpm: 100 } }]),
+    );
+    const toolModels = [{ model: null, param: 'tools[0].parameters.model' }];
+    assert.ok(open.admit(subject({ toolModels }), estimate('0'), T0).ok);
+  });
+
   it('counting tokens and listing models count their address only when access is granted', () => {
     const { limits } = enforcer(
       registryWith([
