@@ -21,6 +21,13 @@ import { requestCompletedHolds, requestFailedHolds } from './request-fast-checks
  * The outcome of each request, written by the gateway when it settles. Stream:
  * `org:<orgId>:usage`, appended in batches without version checks. One request ends in
  * exactly one of RequestCompleted, RequestRejected, RequestFailed (same `requestId`).
+ *
+ * `usage` and `cost` are all the request was billed, across its attempts: they include the
+ * prompt of each earlier attempt that timed out after its request was written (its provider
+ * bills it anyway; counted and priced where a budget or tpm limit holds the request), while
+ * `provider` and `providerKeyId` name the last attempt's, so a key's daily budget counts the
+ * whole cost against that key. `cost` is null when one of those parts has no price (or they
+ * differ in currency).
  */
 
 /**

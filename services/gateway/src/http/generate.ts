@@ -17,7 +17,7 @@ import {
   type Ticket,
 } from '../limits/index.js';
 import type { IpAddress } from '../limits/ip-address.js';
-import { amountOfNumber, type PriceBook } from '../pricing/index.js';
+import { addAmounts, amountOfNumber, type PriceBook } from '../pricing/index.js';
 import {
   callProvider,
   type ProviderAnswer,
@@ -124,6 +124,14 @@ interface Outcome {
    * `priceModelOf`); unset elsewhere, and when the answer named none.
    */
   answerModel?: string | undefined;
+  /**
+   * The prompts of attempts that timed out after their request was written, counted and priced
+   * (each at its attempt's model) where a limit holds the request: their providers bill them
+   * whether or not Kordon waited, so the request's one event charges them on top of its own
+   * usage (`withPromptsTimedOut`). A cost of null: one of them has no price, or they differ in
+   * currency.
+   */
+  promptsTimedOut?: { inputTokens: number; cost: string | null; currency: string | null } | undefined;
   /** The status of the last provider answer to an attempt that failed (none: null). */
   upstreamStatus?: number | null;
   /** Set when Kordon ended the request's stream itself (shutdown): what the caller is told. */
@@ -475,7 +483,11 @@ async function attempt(
             { providerKeyId: keyEntry.providerKeyId, status: error.status },
             'provider refused a provider key',
           );
-        // Nothing sent yet: the next key (or provider) gets the request.
+        // A timeout after the request was written: the provider goes on with it and bills the
+        // prompt, whichever key serves next (or none does).
+        if (PROVIDER_HAD_THE_PROMPT.has(error.code))
+          chargePromptTimedOut(deps, outcome, route, body, dialect, keyEntry, now);
+        // Nothing reached the caller yet: the next key (or provider) gets the request.
         choosing = performance.now();
       }
     }
@@ -1039,6 +1051,7 @@ function completed(
   answer: { full: string; text: () => string; streamed?: boolean },
 ): NewEvent {
   const u = usage ?? ZERO;
+  const charged = withPromptsTimedOut(outcome, u, price(deps, outcome, u));
   const { key, user } = outcome.caller;
   // The org's logging policy decides whether (redacted) text goes into the event at all.
   const policy = outcome.body ? deps.loggedBodies.policy(deps.registry(), key.orgId) : null;
@@ -1069,8 +1082,8 @@ function completed(
       model: outcome.route!.model,
       endpoint: outcome.endpoint,
       stream: outcome.stream,
-      usage: usageData(u),
-      ...price(deps, outcome, u),
+      usage: usageData(charged.usage),
+      ...charged.cost,
       ...timing(outcome),
       status,
       clientIp: outcome.clientIp,
@@ -1110,6 +1123,7 @@ function failed(
   upstreamStatus: number | null = null,
   cost: { cost: string | null; currency: string | null } = { cost: null, currency: null },
 ): NewEvent {
+  const charged = withPromptsTimedOut(outcome, usage ?? ZERO, cost);
   const { key, user } = outcome.caller;
   return kordonCatalogue.create(
     'RequestFailed',
@@ -1125,8 +1139,8 @@ function failed(
       model: isRecordableModelName(outcome.model) ? outcome.model : 'unknown',
       endpoint: outcome.endpoint,
       stream: outcome.stream,
-      usage: usageData(usage ?? ZERO),
-      ...cost,
+      usage: usageData(charged.usage),
+      ...charged.cost,
       latencyMs: timing(outcome).latencyMs,
       status,
       upstreamStatus,
@@ -1182,13 +1196,18 @@ function keyRefusedEvent(
  * their peak, docs/operations.md) for a figure no limit needs. Undefined: no tokens to record.
  */
 function promptOfAbandonedCall(outcome: Outcome, dialect: Dialect): NormalisedUsage | undefined {
-  if (outcome.attempts === 0 || !outcome.route || !outcome.body) return undefined;
-  const ticket = outcome.ticket;
-  const counts =
-    ticket !== undefined &&
-    (ticket.usdScopes.length > 0 || ticket.tokenScopes.length > 0 || ticket.tpmKeys.length > 0);
-  if (!counts) return undefined;
+  if (outcome.attempts === 0 || !outcome.route || !outcome.body || !limitHoldsTokens(outcome))
+    return undefined;
   return { ...ZERO, inputTokens: exactInputTokens(outcome, outcome.route, outcome.body, dialect) };
+}
+
+/** Whether a money budget, a token budget or a tokens-per-minute limit holds the request. */
+function limitHoldsTokens(outcome: Outcome): boolean {
+  const ticket = outcome.ticket;
+  return (
+    ticket !== undefined &&
+    (ticket.usdScopes.length > 0 || ticket.tokenScopes.length > 0 || ticket.tpmKeys.length > 0)
+  );
 }
 
 /**
@@ -1200,6 +1219,66 @@ const PROVIDER_HAD_THE_PROMPT: ReadonlySet<string> = new Set([
   'upstream_total_timeout',
   'upstream_idle_timeout',
 ]);
+
+/**
+ * An attempt Kordon gave up on after writing its request (PROVIDER_HAD_THE_PROMPT): its
+ * provider answers (and bills) the call anyway. As for a caller who left, its prompt is counted
+ * where a limit holds the request, and only there (the tokenizers' memory, above): the key's tpm
+ * counts it, and the request's one event charges it, whether a later key serves or none does.
+ */
+function chargePromptTimedOut(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  dialect: Dialect,
+  key: ProviderKeyEntry,
+  now: number,
+): void {
+  if (!limitHoldsTokens(outcome)) return;
+  let inputTokens: number;
+  try {
+    inputTokens = exactInputTokens(outcome, route, body, dialect);
+  } catch (error) {
+    // The request goes on to its next key whatever the count does.
+    deps.logger.error(
+      { err: error, requestId: outcome.requestId },
+      'counting the prompt of a call that timed out failed',
+    );
+    return;
+  }
+  deps.keys.balancer.reportTokens(key.providerKeyId, inputTokens, now);
+  const cost = price(deps, outcome, { ...ZERO, inputTokens }, route);
+  const before = outcome.promptsTimedOut;
+  outcome.promptsTimedOut = before
+    ? { inputTokens: before.inputTokens + inputTokens, ...sumOfCosts(before, cost) }
+    : { inputTokens, ...cost };
+}
+
+type Charge = { cost: string | null; currency: string | null };
+
+/** Two costs of one request: null when either has no price, or their currencies differ. */
+function sumOfCosts(a: Charge, b: Charge): Charge {
+  if (a.cost === null || b.cost === null || a.currency !== b.currency) return { cost: null, currency: null };
+  return { cost: addAmounts([a.cost, b.cost]), currency: a.currency };
+}
+
+/**
+ * What the request's event charges: its own usage and cost, plus the prompts of its attempts
+ * that timed out (`promptsTimedOut`). A request that produced nothing else costs those alone.
+ */
+function withPromptsTimedOut(
+  outcome: Outcome,
+  usage: NormalisedUsage,
+  cost: Charge,
+): { usage: NormalisedUsage; cost: Charge } {
+  const lost = outcome.promptsTimedOut;
+  if (!lost) return { usage, cost };
+  const total = { ...usage, inputTokens: usage.inputTokens + lost.inputTokens };
+  const none = usage.inputTokens === 0 && usage.outputTokens === 0 && !usage.webSearches;
+  const lostCost = { cost: lost.cost, currency: lost.currency };
+  return { usage: total, cost: none ? lostCost : sumOfCosts(cost, lostCost) };
+}
 
 /**
  * Refused before any provider was asked: RequestRejected; after, or when no key was left to
@@ -1218,14 +1297,8 @@ function rejectedOrFailed(
     const cost = price(deps, outcome, lost.usage);
     return failed(outcome, failureCodeOf(error), lost.usage, status, lost.upstreamStatus, cost);
   }
-  if (outcome.attempts > 0 && PROVIDER_HAD_THE_PROMPT.has(error.options.code ?? '')) {
-    // Kordon gave up waiting, the provider did not: it answers (and bills) the call anyway. As
-    // for a caller who left, its prompt is charged where a limit holds the request.
-    const prompt = promptOfAbandonedCall(outcome, dialect);
-    const cost = prompt ? price(deps, outcome, prompt) : undefined;
-    return failed(outcome, failureCodeOf(error), prompt, status, outcome.upstreamStatus ?? null, cost);
-  }
-  // What the provider answered last (a 529, a 429...), not only what the caller was told.
+  // What the provider answered last (a 529, a 429...), not only what the caller was told; the
+  // prompts of attempts that timed out are charged with it (`withPromptsTimedOut`).
   if (outcome.attempts > 0 || error instanceof NoProviderKeyError)
     return failed(outcome, failureCodeOf(error), undefined, status, outcome.upstreamStatus ?? null);
   const { key, user } = outcome.caller;
