@@ -735,4 +735,48 @@ ${extra}
     );
     assert.match(plan.ignored.join('\n'), /alice-laptop: this secret was revoked/);
   });
+
+  it('an org without a prices block leaves the prices finance set through the admin API', async () => {
+    const vars = { ...env, ALICE_KEY_PRICES: generateProxyKey(hasher).secret };
+    await apply(example('prices'), vars);
+    const orgId = runner.state.orgIdBySlug.get('prices')!;
+    // Finance sets a negotiated price through the admin API (PUT /orgs/{org}/prices).
+    const stream = streams.org(orgId);
+    const appended = await fixture.store.append(
+      stream,
+      [
+        kordonCatalogue.create(
+          'PricesSet',
+          stream,
+          {
+            prices: [{ model: 'gpt-4o-mini', effectiveFrom: '2026-01-01T00:00:00.000Z', input: '0.1' }],
+          },
+          { orgId, actor: { kind: 'user', id: 'usr_finance' }, time: new Date() },
+        ),
+      ],
+      'any',
+    );
+    await runner.waitFor(appended.lastPosition, 5_000);
+    const head = await fixture.store.headPosition();
+    // The next start, with the unchanged file.
+    await apply(example('prices'), vars);
+    assert.deepEqual(await typesAfter(head), [], 'an unchanged file appends nothing');
+    assert.equal(runner.state.prices.get(orgId)?.length, 1, 'the admin-set price is still in force');
+
+    // Prices the file sets replace them; the block removed again resets them, as the file set them.
+    const priced = example('prices', '    prices:\n      gpt-4o-mini: { input: 0.15, output: "0.60" }');
+    await apply(priced, vars);
+    assert.deepEqual(
+      runner.state.prices.get(orgId)?.map((p) => [p.model, p.input, p.output]),
+      [['gpt-4o-mini', '0.15', '0.60']],
+    );
+    const again = await fixture.store.headPosition();
+    await apply(priced, vars);
+    assert.deepEqual(await typesAfter(again), [], 'unchanged prices append nothing');
+    await apply(example('prices'), vars);
+    assert.deepEqual(runner.state.prices.get(orgId), [], 'the prices the file set are gone with its block');
+    const reset = await fixture.store.headPosition();
+    await apply(example('prices'), vars);
+    assert.deepEqual(await typesAfter(reset), [], 'and a later start appends nothing');
+  });
 });

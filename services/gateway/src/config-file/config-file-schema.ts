@@ -241,11 +241,12 @@ const loggingSchema = z.strictObject({
 const orgSchema = z.strictObject({
   slug,
   name,
-  /** The org's own prices per model, over the shipped table. */
+  /** The org's own prices per model, over the shipped table; absent: what the admin API set, else none. */
   prices: z
     .record(z.string().min(1).max(200), modelPrice)
-    .default({})
+    .optional()
     .superRefine((prices, ctx) => {
+      if (prices === undefined) return;
       // A price the book cannot use would leave its model unpriced, silently: refused here.
       const models = Object.keys(prices);
       const entries = Object.values(prices).map((price, i) => ({

@@ -159,7 +159,7 @@ orgs:
     assert.equal(org.limits?.maxDistinctIps, 4);
     assert.equal(org.limits?.rollover, true);
     assert.equal(org.monthStartDay, 3);
-    assert.equal(org.prices['my-model']?.unitTokens, 1000);
+    assert.equal(org.prices?.['my-model']?.unitTokens, 1000);
     assert.equal(org.providers[0]!.keys[0]!.weight, 5);
     // Text fields keep the text, digits or not.
     assert.equal(org.name, '2024');

@@ -275,7 +275,11 @@ function disableUsersNotIn(
   return disabled;
 }
 
-/** The file's prices as one PricesSet when they differ; unchanged entries keep their start date. */
+/**
+ * The file's prices as one PricesSet when they differ; unchanged entries keep their start date.
+ * Without a `prices` block the org's prices are the admin API's: reset (to none) only when the
+ * file set them last, as a removed `logging` block is.
+ */
 function planPrices(
   state: RegistryState,
   orgId: string,
@@ -283,10 +287,11 @@ function planPrices(
   meta: { orgId: string; actor: Actor; time: Date },
   add: Add,
 ) {
+  if (org.prices === undefined && state.pricesManagedBy.get(orgId) !== 'config') return;
   const current = state.prices.get(orgId) ?? [];
   const strip = ({ effectiveFrom: _, ...rest }: KordonEventData<'PricesSet'>['prices'][number]) =>
     JSON.stringify(rest);
-  const wanted = Object.entries(org.prices).map(([model, price]) => {
+  const wanted = Object.entries(org.prices ?? {}).map(([model, price]) => {
     const entry: KordonEventData<'PricesSet'>['prices'][number] = {
       model,
       effectiveFrom: meta.time.toISOString(),

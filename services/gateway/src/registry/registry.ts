@@ -159,6 +159,8 @@ export interface RegistryState {
   teams: Map<string, TeamEntry>;
   /** orgId -> the org's own prices (PricesSet replaces the whole list). */
   prices: Map<string, KordonEventData<'PricesSet'>['prices']>;
+  /** orgId -> who set the org's prices last: the config file resets only prices it set. */
+  pricesManagedBy: Map<string, ManagedBy>;
   /** orgId -> the org's logging policy (absent: DEFAULT_LOGGING_POLICY; see `loggingPolicyOf`). */
   loggingPolicies: Map<string, LoggingPolicyEntry>;
   /** orgId -> the org's OIDC sign-in (read by the config file's plan; the admin API keeps its own). */
@@ -218,6 +220,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     policies: new Map(),
     teams: new Map(),
     prices: new Map(),
+    pricesManagedBy: new Map(),
     loggingPolicies: new Map(),
     sso: new Map(),
   }),
@@ -390,6 +393,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return updateProxyKey(state, orgId, event.data.proxyKeyId, 'revoked');
       case 'PricesSet':
         state.prices.set(orgId, event.data.prices);
+        state.pricesManagedBy.set(orgId, managedBy(event.actor));
         return state;
       case 'PolicySet': {
         const { scope, scopeId, limits, renewal } = event.data;
