@@ -197,4 +197,39 @@ orgs:
     );
     assert.equal(Number(twoEvent.data.cost), 2 * Number(oneEvent.data.cost));
   });
+
+  it('a RequestFailed of a provider-prefixed model names the model the provider was asked for, as RequestCompleted does', async () => {
+    const error = await openai()
+      .chat.completions.create({ model: 'bad/bad-gpt', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof OpenAI.APIError && error.status === 400, String(error));
+    const event = await eventOf(error.headers?.get('x-request-id'));
+    assert.ok(event.type === 'RequestFailed');
+    assert.equal(event.data.provider, 'bad');
+    assert.equal(event.data.attempts, 1);
+    // As RequestCompleted names it: a `model=bad-gpt` filter of the request log, and spend by
+    // model, find this request.
+    assert.equal(event.data.model, 'bad-gpt');
+  });
+
+  it('a priced stream the provider cut mid-way is recorded under the model its cost was priced by', async () => {
+    const { data: stream, response } = await openai()
+      .chat.completions.create({
+        model: 'cut/cut-gpt',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .withResponse();
+    await assert.rejects(async () => {
+      for await (const _ of stream) {
+        // read until the cut
+      }
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const event = await eventOf(response.headers.get('x-request-id'));
+    assert.ok(event.type === 'RequestFailed');
+    assert.equal(event.data.errorCode, 'stream_interrupted');
+    assert.ok(event.data.cost !== null, 'priced at cut-gpt');
+    assert.equal(event.data.model, 'cut-gpt', 'its cost was priced as cut-gpt');
+  });
 });

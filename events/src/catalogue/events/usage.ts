@@ -287,6 +287,11 @@ const requestFailedFields = <U extends z.ZodType>(usage: U) => ({
   teamId: id.nullable(),
   provider: providerId.nullable(),
   providerKeyId: id.nullable(),
+  /**
+   * The model the last attempt asked its provider for, as RequestCompleted names it (a
+   * `provider/` prefix left out); with no attempt, the name the caller sent (`unknown` when
+   * there was none to record).
+   */
   model: modelName,
   endpoint,
   stream: z.boolean(),

@@ -1136,7 +1136,9 @@ function failed(
       teamId: key.teamId,
       provider: outcome.route?.provider.name ?? null,
       providerKeyId: outcome.key?.providerKeyId ?? null,
-      model: isRecordableModelName(outcome.model) ? outcome.model : 'unknown',
+      // The model its provider was asked for, as RequestCompleted names it (and its cost is
+      // priced by), not the caller's `provider/model`; the caller's text before any attempt.
+      model: outcome.route?.model ?? (isRecordableModelName(outcome.model) ? outcome.model : 'unknown'),
       endpoint: outcome.endpoint,
       stream: outcome.stream,
       usage: usageData(charged.usage),
