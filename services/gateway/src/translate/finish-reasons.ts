@@ -29,7 +29,16 @@ export function finishReasonFromAnthropic(reason: string | null | undefined): Ne
   }
 }
 
-export function finishReasonFromOpenAI(reason: OpenAIFinishReason | null | undefined): NeutralFinishReason {
+/**
+ * OpenAI says `stop` for an answer that made tool calls when the call was forced (a named
+ * `tool_choice`), so, as for Gemini, whether calls were made decides between stop and
+ * tool_calls: Claude says tool_use there, and an Anthropic caller's agent loop reads it. A
+ * same-dialect OpenAI answer is forwarded as OpenAI sent it; this is read only to translate.
+ */
+export function finishReasonFromOpenAI(
+  reason: OpenAIFinishReason | null | undefined,
+  madeToolCalls = false,
+): NeutralFinishReason {
   switch (reason) {
     case 'length':
       return 'length';
@@ -38,6 +47,8 @@ export function finishReasonFromOpenAI(reason: OpenAIFinishReason | null | undef
       return 'tool_calls';
     case 'content_filter':
       return 'content_filter';
+    case 'stop':
+      return madeToolCalls ? 'tool_calls' : 'stop';
     default:
       return 'stop';
   }

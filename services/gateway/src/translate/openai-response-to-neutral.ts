@@ -30,7 +30,10 @@ export function neutralFromOpenAIResponse(completion: OpenAIChatCompletion): Neu
           name: call.function.name,
           input: parseJsonObject(call.function.arguments) ?? {},
         })),
-        finishReason: refusal && !content ? 'content_filter' : finishReasonFromOpenAI(choice.finish_reason),
+        finishReason:
+          refusal && !content
+            ? 'content_filter'
+            : finishReasonFromOpenAI(choice.finish_reason, (tool_calls ?? []).length > 0),
       };
     }),
     ...(usage ? { usage } : {}),

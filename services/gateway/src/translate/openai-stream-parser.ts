@@ -30,6 +30,8 @@ export class OpenAIStreamParser implements StreamParser {
   /** Choices that streamed a refusal, and choices that streamed content. */
   readonly #refused = new Set<number>();
   readonly #answered = new Set<number>();
+  /** Choices that streamed a tool call: their `stop` (a forced call) reads as tool_calls. */
+  readonly #calledTools = new Set<number>();
 
   #serviceTier: string | undefined;
 
@@ -88,6 +90,7 @@ export class OpenAIStreamParser implements StreamParser {
         const key = `${index}:${call.index}`;
         if (!this.#openedToolCalls.has(key)) {
           this.#openedToolCalls.add(key);
+          this.#calledTools.add(index);
           parts.push({
             type: 'tool-call-start',
             choice: index,
@@ -102,7 +105,9 @@ export class OpenAIStreamParser implements StreamParser {
       }
       if (choice.finish_reason) {
         const refusedOnly = this.#refused.has(index) && !this.#answered.has(index);
-        const reason = refusedOnly ? 'content_filter' : finishReasonFromOpenAI(choice.finish_reason);
+        const reason = refusedOnly
+          ? 'content_filter'
+          : finishReasonFromOpenAI(choice.finish_reason, this.#calledTools.has(index));
         parts.push({ type: 'finish', choice: index, reason });
       }
     }

@@ -231,6 +231,27 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     ]);
   });
 
+  it('a forced call (named tool_choice) that OpenAI ends with stop stops with tool_use; text alone with stop is end_turn', () => {
+    const chunk = (index: number, delta: object, finish: string | null = null) => ({
+      id: 'c',
+      model: 'gpt-4o-mini',
+      choices: [{ index, delta, finish_reason: finish }],
+    });
+    const { events } = replay([
+      chunk(0, { role: 'assistant', content: null }),
+      chunk(0, {
+        tool_calls: [{ index: 0, id: 'k', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
+      }),
+      chunk(0, {}, 'stop'),
+      OPENAI_DONE,
+    ]);
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [{ type: 'tool_use', id: 'k', name: 'f', input: { a: 1 } }]);
+    assert.equal(message.stopReason, 'tool_use');
+    const text = replay([chunk(0, { content: 'hi' }), chunk(0, {}, 'stop'), OPENAI_DONE]);
+    assert.equal(accumulateAnthropic(text.events).stopReason, 'end_turn');
+  });
+
   it('a refusal streams as text and stops with refusal', () => {
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
     const { events } = replay([

@@ -234,6 +234,27 @@ describe('OpenAI chat.completion -> Anthropic message', () => {
     assert.deepEqual(message.content, [{ type: 'tool_use', id: 'k', name: 'f', input: {} }]);
   });
 
+  it('a forced call (named tool_choice) that OpenAI ends with stop is stop_reason tool_use', () => {
+    const message = openAIToAnthropicResponse(
+      openai({
+        id: 'c',
+        model: 'gpt-4o-mini',
+        choices: [
+          {
+            index: 0,
+            message: {
+              content: null,
+              tool_calls: [{ id: 'k', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
+            },
+            finish_reason: 'stop',
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(message.content, [{ type: 'tool_use', id: 'k', name: 'f', input: { a: 1 } }]);
+    assert.equal(message.stop_reason, 'tool_use');
+  });
+
   const finishReasons: [string | null, string][] = [
     ['stop', 'end_turn'],
     ['length', 'max_tokens'],

@@ -1,0 +1,166 @@
+/**
+ * The official @anthropic-ai/sdk against Kordon, translated to GPT (openai provider) and
+ * Gemini: documented request fields and answer events. The upstream answers in each
+ * provider's real wire format.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const OPENAI_KEY = 'sk-proj-auditsurfaceabcdefghijklmnopqrstuv01';
+const GEMINI_KEY = 'AIzaSyDsurfacetestabcdefghijklmnopqrstu';
+
+type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;
+
+const chunk = (delta: object, finish: string | null = null) => ({
+  id: 'chatcmpl-forced',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, delta, finish_reason: finish }],
+});
+
+describe('Anthropic SDK -> GPT / Gemini: documented fields and events', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const bodies: Record<string, unknown>[] = [];
+  let handle: Handler = (_req, _body, res) => {
+    res.writeHead(500);
+    res.end();
+  };
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      let text = '';
+      req.on('data', (part) => (text += part));
+      req.on('end', () => {
+        const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        bodies.push(body);
+        handle(req, body, res);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${url}/v1
+        models: [gpt-4o-mini, gpt-5]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
+      - name: google
+        type: gemini
+        baseUrl: ${url}
+        models: [gemini-2.5-flash]
+        keys: [{ name: k1, secret: "\${GEMINI_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { OPENAI_KEY, GEMINI_KEY },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  const client = () =>
+    new Anthropic({
+      baseURL: gateway.url,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+
+  const forcedTool = {
+    model: 'gpt-4o-mini',
+    max_tokens: 200,
+    tools: [
+      {
+        name: 'record_summary',
+        input_schema: { type: 'object' as const, properties: { title: { type: 'string' } } },
+      },
+    ],
+    tool_choice: { type: 'tool' as const, name: 'record_summary' },
+    messages: [{ role: 'user' as const, content: 'Summarise: the cat sat on the mat.' }],
+  };
+
+  // OpenAI answers a named (forced) tool_choice with the call and finish_reason "stop", not
+  // "tool_calls" (its recorded answers in vllm-project/vllm#25054: named, stream or not: stop).
+  // Claude answers tool_choice {type: tool} with stop_reason "tool_use", which agent loops test.
+  it('a forced tool_choice {type: tool} answered by GPT (finish_reason stop with the call) has stop_reason tool_use', async () => {
+    handle = (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'chatcmpl-forced',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-4o-mini',
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: null,
+                refusal: null,
+                tool_calls: [
+                  {
+                    id: 'call_forced1',
+                    type: 'function',
+                    function: { name: 'record_summary', arguments: '{"title":"Cat on mat"}' },
+                  },
+                ],
+              },
+              finish_reason: 'stop',
+            },
+          ],
+          usage: { prompt_tokens: 40, completion_tokens: 9, total_tokens: 49 },
+        }),
+      );
+    };
+    const message = await client().messages.create(forcedTool);
+    assert.equal(message.content[0]?.type, 'tool_use');
+    assert.equal(message.stop_reason, 'tool_use');
+  });
+
+  it('the same forced tool call streamed (OpenAI ends it with finish_reason stop): finalMessage() has stop_reason tool_use', async () => {
+    handle = (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const c of [
+        chunk({ role: 'assistant', content: null }),
+        chunk({
+          tool_calls: [
+            {
+              index: 0,
+              id: 'call_forced2',
+              type: 'function',
+              function: { name: 'record_summary', arguments: '' },
+            },
+          ],
+        }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '{"title":"Cat on mat"}' } }] }),
+        chunk({}, 'stop'),
+        {
+          ...chunk({}),
+          choices: [],
+          usage: { prompt_tokens: 40, completion_tokens: 9, total_tokens: 49 },
+        },
+      ])
+        res.write(`data: ${JSON.stringify(c)}\n\n`);
+      res.end('data: [DONE]\n\n');
+    };
+    const message = await client().messages.stream(forcedTool).finalMessage();
+    assert.deepEqual(message.content[0]?.type === 'tool_use' ? message.content[0].input : undefined, {
+      title: 'Cat on mat',
+    });
+    assert.equal(message.stop_reason, 'tool_use');
+  });
+});
