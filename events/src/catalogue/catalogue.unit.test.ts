@@ -225,6 +225,7 @@ const examples = {
     options: {},
   },
   ProviderRemoved: { provider: 'openai-main' },
+  ProvidersOrdered: { providers: ['azure-eu', 'openai-main'] },
   PricesSet: {
     prices: [{ model: 'gpt-4o-mini', effectiveFrom: '2026-12-01T00:00:00Z', input: '0.15', output: '0.60' }],
   },
@@ -293,7 +294,7 @@ describe('kordon catalogue', () => {
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 42);
+    assert.equal(TYPES.length, 43);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
   });
@@ -535,6 +536,14 @@ describe('kordon catalogue', () => {
         period,
       );
     }
+  });
+
+  test('ProvidersOrdered names each provider once, by its slug', () => {
+    assertInvalid(
+      () => create('ProvidersOrdered', { providers: ['a', 'b', 'a'] }),
+      /each provider is named once/,
+    );
+    assertInvalid(() => create('ProvidersOrdered', { providers: ['Not A Slug'] }));
   });
 
   test('LoggingPolicySet refuses a pasted key as a pattern, twice-used rule names and bad bounds', () => {

@@ -124,6 +124,22 @@ export const ProviderRemoved = defineEvent({
   schema: z.strictObject({ provider: slug }),
 });
 
+/**
+ * The org's fallback chain: a model's providers are tried in this order, those it does not name
+ * after them in the order they were first configured. Replaces the previous order; a name with
+ * no provider (yet, or any more) takes its place when one is configured. Stream: `org:<orgId>`.
+ */
+export const ProvidersOrdered = defineEvent({
+  type: 'ProvidersOrdered',
+  version: 1,
+  schema: z.strictObject({
+    providers: z
+      .array(slug)
+      .max(1000)
+      .refine((names) => new Set(names).size === names.length, { message: 'each provider is named once' }),
+  }),
+});
+
 /** USD (or the price's currency) per `unitTokens` tokens, as an exact decimal string. */
 const price = z.string().regex(/^\d{1,9}(\.\d{1,12})?$/, 'must be a non-negative decimal string like "0.15"');
 
@@ -157,4 +173,4 @@ export const PricesSet = defineEvent({
   }),
 });
 
-export const providerEvents = [ProviderConfigured, ProviderRemoved, PricesSet] as const;
+export const providerEvents = [ProviderConfigured, ProviderRemoved, ProvidersOrdered, PricesSet] as const;

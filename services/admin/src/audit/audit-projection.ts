@@ -61,6 +61,8 @@ function changeOf(event: KordonEvent): Change | null {
       return { replace: false, patch: { removed: true } };
     case 'PricesSet':
       return { replace: false, patch: { prices: event.data.prices } };
+    case 'ProvidersOrdered':
+      return { replace: false, patch: { providerOrder: event.data.providers } };
     case 'ProviderKeyAdded': {
       const { secret: _secret, ...rest } = event.data;
       return { replace: true, patch: { ...rest, disabled: false } };
@@ -138,6 +140,7 @@ export const AUDITED_TYPES = [
   'ApiTokenRevoked',
   'ProviderConfigured',
   'ProviderRemoved',
+  'ProvidersOrdered',
   'PricesSet',
   'ProviderKeyAdded',
   'ProviderKeyRotated',

@@ -779,4 +779,77 @@ ${extra}
     await apply(example('prices'), vars);
     assert.deepEqual(await typesAfter(reset), [], 'and a later start appends nothing');
   });
+
+  it('providers reordered in the file reorder the fallback chain (configuration order)', async () => {
+    const chain = (first: string, second: string) => `
+orgs:
+  - slug: chain
+    name: Chain
+    providers:
+${[first, second]
+  .map(
+    (name) => `      - name: ${name}
+        type: openai
+        baseUrl: https://${name}.example/v1
+        models: [gpt-4o-mini]
+        keys:
+          - { name: k1, secret: "\${OPENAI_KEY_1}" }`,
+  )
+  .join('\n')}
+`;
+    await apply(chain('primary', 'backup'), env);
+    const orgId = runner.state.orgIdBySlug.get('chain')!;
+    assert.deepEqual(
+      routeModel(runner.state, orgId, 'gpt-4o-mini').map((r) => r.provider.name),
+      ['primary', 'backup'],
+    );
+    // The admin makes backup the first choice by listing it first, and restarts.
+    await apply(chain('backup', 'primary'), env);
+    assert.deepEqual(
+      routeModel(runner.state, orgId, 'gpt-4o-mini').map((r) => r.provider.name),
+      ['backup', 'primary'],
+      'the chain follows the order of the file',
+    );
+    const head = await fixture.store.headPosition();
+    await apply(chain('backup', 'primary'), env);
+    assert.deepEqual(await typesAfter(head), [], 'an unchanged file appends nothing');
+
+    // A provider made through the admin API keeps its place; the file's move among theirs.
+    const adminStream = streams.provider(orgId, 'admin-made');
+    const configured = await fixture.store.append(
+      adminStream,
+      [
+        kordonCatalogue.create(
+          'ProviderConfigured',
+          adminStream,
+          {
+            provider: 'admin-made',
+            type: 'openai',
+            baseUrl: 'https://admin-made.example/v1',
+            models: ['gpt-4o-mini'],
+            options: {},
+          },
+          { orgId, actor: { kind: 'user', id: 'usr_admin' }, time: new Date() },
+        ),
+      ],
+      'no-stream',
+    );
+    await runner.waitFor(configured.lastPosition, 5_000);
+    await apply(chain('primary', 'backup'), env);
+    const chainOf = (state: RegistryState) =>
+      routeModel(state, orgId, 'gpt-4o-mini').map((r) => r.provider.name);
+    assert.deepEqual(chainOf(runner.state), ['primary', 'backup', 'admin-made']);
+
+    // A fresh replay of the log gives the same chain.
+    const replayed = new InMemoryProjectionRunner(registryProjection, (e: RecordedEvent) =>
+      kordonCatalogue.decode(e),
+    );
+    await replayed.start(fixture.store);
+    try {
+      await replayed.waitFor(await fixture.store.headPosition(), 5_000);
+      assert.deepEqual(chainOf(replayed.state), chainOf(runner.state));
+    } finally {
+      await replayed.stop();
+    }
+  });
 });

@@ -8,6 +8,7 @@ import {
 } from '@kordon/events';
 import {
   DEFAULT_LOGGING_POLICY,
+  fallbackOrder,
   loggingPolicyOf,
   type OrgEntry,
   type ProviderEntry,
@@ -172,6 +173,7 @@ function planOrg(
     const stream = streams.provider(orgId, provider.name);
     add(stream, 'any', [create('ProviderRemoved', stream, { provider: provider.name }, meta)]);
   }
+  planProviderOrder(state, orgId, org, meta, add);
 
   const declaredUsers = new Set<string>();
   for (const user of org.users) {
@@ -348,6 +350,32 @@ function planLogging(
   if (comparable(inForce) === comparable(wanted)) return;
   const stream = streams.org(orgId);
   add(stream, 'any', [kordonCatalogue.create('LoggingPolicySet', stream, wanted, meta)]);
+}
+
+/**
+ * The file's order of its providers is their fallback order: one ProvidersOrdered when the
+ * registry, with this run's new providers added, would try them in another order. Providers
+ * made through the admin API keep their places; the file's are permuted among the places they
+ * hold.
+ */
+function planProviderOrder(
+  state: RegistryState,
+  orgId: string,
+  org: ConfigOrg,
+  meta: { orgId: string; actor: Actor; time: Date },
+  add: Add,
+) {
+  const declared = org.providers.map((p) => p.name);
+  const present = providersOf(state, orgId).map((p) => p.name);
+  const added = declared.filter((name) => !state.providers.get(orgId)?.has(name));
+  // Where the registry will have them once this run's ProviderConfigured events are in.
+  const after = fallbackOrder([...present, ...added], state.providerOrder.get(orgId));
+  const isDeclared = new Set(declared);
+  if (canonicalJson(after.filter((name) => isDeclared.has(name))) === canonicalJson(declared)) return;
+  let next = 0;
+  const providers = after.map((name) => (isDeclared.has(name) ? declared[next++]! : name));
+  const stream = streams.org(orgId);
+  add(stream, 'any', [kordonCatalogue.create('ProvidersOrdered', stream, { providers }, meta)]);
 }
 
 function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfigured'> {

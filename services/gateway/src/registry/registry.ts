@@ -141,8 +141,10 @@ export interface ProxyKeyEntry {
 export interface RegistryState {
   orgs: Map<string, OrgEntry>;
   orgIdBySlug: Map<string, string>;
-  /** orgId -> provider name -> entry. */
+  /** orgId -> provider name -> entry, in fallback order (see `fallbackOrder`). */
   providers: Map<string, Map<string, ProviderEntry>>;
+  /** orgId -> the provider order of its last ProvidersOrdered (absent: first-configured order). */
+  providerOrder: Map<string, readonly string[]>;
   providerKeys: Map<string, ProviderKeyEntry>;
   /** `${orgId}/${provider}` -> its keys: the per-request candidate list without a scan. */
   providerKeysByProvider: Map<string, Map<string, ProviderKeyEntry>>;
@@ -179,6 +181,7 @@ const REGISTRY_EVENT_TYPES = [
   'TeamCreated',
   'ProviderConfigured',
   'ProviderRemoved',
+  'ProvidersOrdered',
   'PricesSet',
   'ProviderKeyAdded',
   'ProviderKeyRotated',
@@ -211,6 +214,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     orgs: new Map(),
     orgIdBySlug: new Map(),
     providers: new Map(),
+    providerOrder: new Map(),
     providerKeys: new Map(),
     providerKeysByProvider: new Map(),
     users: new Map(),
@@ -249,13 +253,24 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           options: event.data.options,
           managedBy: previous?.managedBy ?? managedBy(event.actor),
         });
-        state.providers.set(orgId, byName);
+        // A new provider the order names takes its place there; an unnamed one goes last.
+        const order = state.providerOrder.get(orgId);
+        state.providers.set(
+          orgId,
+          !previous && order?.includes(event.data.provider) ? reordered(byName, order) : byName,
+        );
         return state;
       }
       case 'ProviderRemoved':
         state.keysVersion++;
         state.providers.get(orgId)?.delete(event.data.provider);
         return state;
+      case 'ProvidersOrdered': {
+        state.providerOrder.set(orgId, event.data.providers);
+        const byName = state.providers.get(orgId);
+        if (byName) state.providers.set(orgId, reordered(byName, event.data.providers));
+        return state;
+      }
       case 'ProviderKeyAdded': {
         state.keysVersion++;
         const d = event.data;
@@ -468,6 +483,22 @@ export function loggingPolicyOf(
   return state.loggingPolicies.get(orgId) ?? DEFAULT_LOGGING_POLICY;
 }
 
+/**
+ * Names in fallback order: those `order` names first, in its order; the others after them, in
+ * the order given (the order they were configured). The same on every replica and every replay.
+ */
+export function fallbackOrder(names: readonly string[], order: readonly string[] | undefined): string[] {
+  if (!order || order.length === 0) return [...names];
+  const rank = new Map(order.map((name, i) => [name, i]));
+  // Array.prototype.sort is stable: unnamed providers keep their relative order.
+  return [...names].sort((a, b) => (rank.get(a) ?? order.length) - (rank.get(b) ?? order.length));
+}
+
+function reordered(byName: Map<string, ProviderEntry>, order: readonly string[]): Map<string, ProviderEntry> {
+  return new Map(fallbackOrder([...byName.keys()], order).map((name) => [name, byName.get(name)!]));
+}
+
+/** The org's providers in fallback order: the order a model's providers are tried in. */
 export function providersOf(state: RegistryState, orgId: string): ProviderEntry[] {
   return [...(state.providers.get(orgId)?.values() ?? [])];
 }
