@@ -163,4 +163,40 @@ orgs:
     });
     assert.equal(message.stop_reason, 'tool_use');
   });
+
+  // Gemini may fail a stream after it began with an error frame: 503 UNAVAILABLE "The model
+  // is overloaded". Claude says the same mid-stream as an `overloaded_error` event, which
+  // Claude Code retries (it tests the message for "type":"overloaded_error": the SDK's error
+  // for a stream event has no status); an `api_error` it does not.
+  it('a Gemini stream failing with 503 UNAVAILABLE (overloaded) after its first chunk ends in an overloaded_error event', async () => {
+    handle = (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const first = {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'Hel' }] }, index: 0 }],
+        usageMetadata: { promptTokenCount: 7, candidatesTokenCount: 1, totalTokenCount: 8 },
+        responseId: 'r-overloaded',
+        modelVersion: 'gemini-2.5-flash',
+      };
+      res.write(`data: ${JSON.stringify(first)}\r\n\r\n`);
+      res.end(
+        `data: ${JSON.stringify({ error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } })}\r\n\r\n`,
+      );
+    };
+    const failure = await client()
+      .messages.stream({
+        model: 'gemini-2.5-flash',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'Hello' }],
+      })
+      .finalMessage()
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    assert.ok(failure instanceof Anthropic.APIError, String(failure));
+    assert.ok(
+      failure.message.includes('"type":"overloaded_error"'),
+      `the caller's error event: ${failure.message}`,
+    );
+  });
 });

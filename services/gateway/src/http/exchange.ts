@@ -42,6 +42,7 @@ import {
   usageFromOpenAI,
 } from '../translate/index.js';
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
+import type { StreamFailure } from '../translate/stream-parts.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import { DEFAULT_UPSTREAM_TIMEOUTS } from '../upstream/upstream-client.js';
@@ -415,7 +416,9 @@ export const planChatExchange: ExchangePlanner = (
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
     res.end(
       batch +
-        errorFrame(caller, timing.interruption ?? `upstream stream interrupted: ${events.redact(message)}`),
+        (timing.interruption !== undefined
+          ? errorFrame(caller, timing.interruption)
+          : errorFrame(caller, `upstream stream interrupted: ${events.redact(message)}`, translator.failure)),
     );
     settle(translator.usageSoFar(), 'interrupted', () => translator.outputText(), translator.facts);
   };
@@ -532,10 +535,34 @@ export function drained(res: ServerResponse, stallMs: number): Promise<void> {
   });
 }
 
-/** The error event each SDK understands mid-stream (it raises instead of seeing a clean end). */
-export function errorFrame(caller: Dialect, message: string): string {
+/**
+ * The error event each SDK understands mid-stream (it raises instead of seeing a clean end).
+ * `failure`: what the provider's stream said, when it broke on an error event: an overload
+ * (Claude's overloaded_error, Gemini's UNAVAILABLE, OpenAI's server_is_overloaded, a 503 or
+ * 529) is said as one, Anthropic's `overloaded_error` (which Claude Code retries; an
+ * `api_error` it does not) or OpenAI's `service_unavailable_error` / `server_is_overloaded`.
+ */
+export function errorFrame(caller: Dialect, message: string, failure?: StreamFailure): string {
+  const overloaded = failure !== undefined && isOverload(failure);
   if (caller === 'openai') {
-    return `data: ${JSON.stringify({ error: { message, type: 'api_error', param: null, code: 'stream_interrupted' } })}\n\n`;
+    const [type, code] = overloaded
+      ? ['service_unavailable_error', 'server_is_overloaded']
+      : ['api_error', 'stream_interrupted'];
+    return `data: ${JSON.stringify({ error: { message, type, param: null, code } })}\n\n`;
   }
-  return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
+  const type = overloaded ? 'overloaded_error' : 'api_error';
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;
+}
+
+/** Error types that say the provider is overloaded, in each dialect. */
+const OVERLOAD_TYPES: ReadonlySet<string> = new Set([
+  'overloaded_error',
+  'UNAVAILABLE',
+  'server_is_overloaded',
+  'service_unavailable_error',
+]);
+
+function isOverload(failure: StreamFailure): boolean {
+  if (failure.kind !== 'upstream_error') return false;
+  return OVERLOAD_TYPES.has(failure.errorType) || failure.status === 503 || failure.status === 529;
 }

@@ -53,8 +53,10 @@ export class GeminiStreamParser implements StreamParser {
     if (isRecord(event) && 'error' in event) {
       const error = geminiStreamError.safeParse(event);
       if (!error.success) return [malformed(`malformed Gemini error: ${error.error.message}`)];
-      const { status, message } = error.data.error;
-      return [{ type: 'error', failure: { kind: 'upstream_error', errorType: status ?? 'error', message } }];
+      const { code, status, message } = error.data.error;
+      // The code is the HTTP status (503 with UNAVAILABLE: overloaded), which the caller's error event names.
+      const failure = { kind: 'upstream_error' as const, errorType: status ?? 'error', message };
+      return [{ type: 'error', failure: code === undefined ? failure : { ...failure, status: code } }];
     }
     const chunk = geminiGenerateContentResponse.safeParse(event);
     if (!chunk.success) return [malformed(`malformed Gemini chunk: ${chunk.error.message}`)];

@@ -263,7 +263,7 @@ describe('Gemini stream -> OpenAI chunks', () => {
       });
     });
 
-    it('an error object in the stream is a failure', () => {
+    it('an error object in the stream is a failure, with the status its code names', () => {
       const { translator } = toOpenAI([
         ...sseEvents('gemini-text.sse').slice(0, 2),
         { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } },
@@ -272,6 +272,7 @@ describe('Gemini stream -> OpenAI chunks', () => {
         kind: 'upstream_error',
         errorType: 'UNAVAILABLE',
         message: 'The model is overloaded.',
+        status: 503,
       });
       assert.equal(translator.finished, false);
     });

@@ -8,8 +8,11 @@ import type { NormalisedUsage } from './usage.js';
 
 /** Why an upstream stream cannot be trusted to be complete. */
 export type StreamFailure =
-  /** The provider sent an error event (Anthropic `error`, an OpenAI or Gemini `{error}` frame). */
-  | { kind: 'upstream_error'; errorType: string; message: string }
+  /**
+   * The provider sent an error event (Anthropic `error`, an OpenAI or Gemini `{error}` frame).
+   * `status`: the HTTP status the event names (Gemini's `code`), when it names one.
+   */
+  | { kind: 'upstream_error'; errorType: string; message: string; status?: number }
   /** An event that does not have its dialect's shape: translating on would produce nonsense. */
   | { kind: 'malformed_event'; message: string };
 
