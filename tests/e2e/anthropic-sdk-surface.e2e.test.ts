@@ -199,4 +199,54 @@ orgs:
       `the caller's error event: ${failure.message}`,
     );
   });
+
+  const answerJson = (res: ServerResponse, content: string) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: 'chatcmpl-plain',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-5',
+        choices: [
+          { index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop' },
+        ],
+        usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
+      }),
+    );
+  };
+  const postMessages = (body: object) =>
+    fetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': gateway.proxyKeys.get('dev@acme.test--dev')!,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    });
+
+  // `output_format` (structured outputs as first released, and as @anthropic-ai/sdk before its
+  // output_config move sends it) is still accepted by Anthropic, deprecated for
+  // output_config.format. Translated, it is dropped: the model answers free text, the caller's
+  // JSON parse of it fails.
+  it('the deprecated output_format json_schema reaches GPT as response_format json_schema', async () => {
+    handle = (_req, _body, res) => answerJson(res, '{"answer":4}');
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'number' } },
+      required: ['answer'],
+      additionalProperties: false,
+    };
+    const answer = await postMessages({
+      model: 'gpt-4o-mini',
+      max_tokens: 200,
+      output_format: { type: 'json_schema', schema },
+      messages: [{ role: 'user', content: 'What is 2 + 2?' }],
+    });
+    assert.equal(answer.status, 200);
+    const format = bodies.at(-1)?.response_format as { type?: string; json_schema?: { schema?: unknown } };
+    assert.equal(format?.type, 'json_schema', `upstream body: ${JSON.stringify(bodies.at(-1))}`);
+    assert.deepEqual(format.json_schema?.schema, schema);
+  });
 });

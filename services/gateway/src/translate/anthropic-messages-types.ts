@@ -100,6 +100,11 @@ const toolChoice = z.discriminatedUnion('type', [
 ]);
 export type AnthropicToolChoice = z.infer<typeof toolChoice>;
 
+const jsonOutputFormat = z.object({
+  type: z.literal('json_schema'),
+  schema: z.record(z.string(), z.unknown()),
+});
+
 export const anthropicMessagesRequest = z.object({
   model: z.string(),
   messages: z.array(anthropicMessage),
@@ -124,13 +129,13 @@ export const anthropicMessagesRequest = z.object({
   thinking: z.object({ type: z.string(), budget_tokens: z.number().int().optional() }).nullish(),
   output_config: z
     .object({
-      format: z
-        .object({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) })
-        .optional(),
+      format: jsonOutputFormat.optional(),
       /** How many tokens Claude spends (`low` ... `max`): written for an OpenAI caller's `reasoning_effort`. */
       effort: z.string().optional(),
     })
     .optional(),
+  /** Structured outputs as first released, deprecated for `output_config.format` (still taken by Anthropic). */
+  output_format: jsonOutputFormat.optional(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequest>;
 

@@ -1,4 +1,5 @@
 /** Parses an Anthropic Messages request into the neutral form. */
+import { isDeepStrictEqual } from 'node:util';
 import type {
   AnthropicContentBlock,
   AnthropicDocumentBlock,
@@ -84,9 +85,26 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
     const { type, budget_tokens } = request.thinking;
     neutral.thinking = { type, ...(budget_tokens !== undefined ? { budgetTokens: budget_tokens } : {}) };
   }
-  const format = request.output_config?.format;
+  const format = outputFormat(request);
   if (format) neutral.responseFormat = { type: 'json_schema', name: 'response', schema: format.schema };
   return neutral;
+}
+
+/**
+ * `output_config.format`, or the deprecated `output_format` it replaced (which Anthropic still
+ * takes, and SDKs before the move send). Both, saying different things: refused, naming the old
+ * field, rather than one silently winning.
+ */
+function outputFormat(request: AnthropicMessagesRequest) {
+  const format = request.output_config?.format;
+  const deprecated = request.output_format;
+  if (format && deprecated && !isDeepStrictEqual(format, deprecated))
+    throw new TranslationError(
+      'invalid_value',
+      'output_format',
+      '`output_format` and `output_config.format` differ; send only `output_config.format` (output_format is deprecated).',
+    );
+  return format ?? deprecated;
 }
 
 function systemTexts(system: AnthropicMessagesRequest['system']): string[] {

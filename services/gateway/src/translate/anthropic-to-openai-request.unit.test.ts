@@ -260,6 +260,24 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         response_format: { type: 'json_schema', json_schema: { name: 'response', schema: weather } },
       },
     },
+    {
+      name: 'the deprecated output_format is output_config.format',
+      body: { messages: [user('Hi')], output_format: { type: 'json_schema', schema: weather } },
+      expected: {
+        response_format: { type: 'json_schema', json_schema: { name: 'response', schema: weather } },
+      },
+    },
+    {
+      name: 'output_format beside the same output_config.format',
+      body: {
+        messages: [user('Hi')],
+        output_format: { type: 'json_schema', schema: weather },
+        output_config: { format: { type: 'json_schema', schema: { ...weather } } },
+      },
+      expected: {
+        response_format: { type: 'json_schema', json_schema: { name: 'response', schema: weather } },
+      },
+    },
   ];
   for (const { name, body, expected } of cases) {
     it(name, () => {
@@ -539,6 +557,15 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
           ],
         },
         param: 'messages[1].content[0].content[0].source',
+      },
+      {
+        name: 'output_format and output_config.format that differ',
+        body: {
+          messages: [user('Hi')],
+          output_format: { type: 'json_schema', schema: weather },
+          output_config: { format: { type: 'json_schema', schema: { type: 'object' } } },
+        },
+        param: 'output_format',
       },
       {
         name: 'a tool_use block in a user turn',
