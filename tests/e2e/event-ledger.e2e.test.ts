@@ -232,4 +232,26 @@ orgs:
     assert.ok(event.data.cost !== null, 'priced at cut-gpt');
     assert.equal(event.data.model, 'cut-gpt', 'its cost was priced as cut-gpt');
   });
+
+  it('a stream the provider cut after it began records status null, as RequestFailed defines it', async () => {
+    const { data: stream, response } = await openai()
+      .chat.completions.create({
+        model: 'cut-gpt',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .withResponse();
+    await assert.rejects(async () => {
+      for await (const _ of stream) {
+        // read until the cut
+      }
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const event = await eventOf(response.headers.get('x-request-id'));
+    assert.ok(event.type === 'RequestFailed');
+    assert.equal(event.data.errorCode, 'stream_interrupted');
+    // events/src/catalogue/events/usage.ts: "HTTP status returned to the client; null when the
+    // client was already gone or the stream had begun."
+    assert.equal(event.data.status, null);
+  });
 });

@@ -118,11 +118,14 @@ orgs:
       errorCode: string;
       usage: { inputTokens: number };
       cost: string | null;
-      status: number;
+      status: number | null;
+      upstreamStatus: number | null;
     };
     // The provider refused the prompt: not a transport break a caller would retry.
     assert.equal(data.errorCode, 'upstream_rejected');
-    assert.equal(data.status, 200);
+    // The stream had begun: no status of the request's own (the catalogue's), the provider's 200.
+    assert.equal(data.status, null);
+    assert.equal(data.upstreamStatus, 200);
     assert.equal(data.usage.inputTokens, 12);
     assert.ok(data.cost !== null && Number(data.cost) > 0, `cost ${data.cost}`);
   });

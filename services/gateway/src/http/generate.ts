@@ -416,10 +416,12 @@ async function attempt(
             // Tokens already streamed are charged, whatever cut the stream (or failed the answer).
             const code =
               end === 'client_disconnected' ? 'client_disconnected' : (failure ?? 'stream_interrupted');
+            // No status: the 200 that began the stream is not how it ended (the catalogue's
+            // RequestFailed.status); the provider's is.
             record(
               deps,
               outcome,
-              failed(outcome, code, usage, 200, 200, price(deps, outcome, usage ?? ZERO)),
+              failed(outcome, code, usage, null, events.status, price(deps, outcome, usage ?? ZERO)),
             );
           });
         } finally {

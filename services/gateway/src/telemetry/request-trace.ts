@@ -481,12 +481,14 @@ export class RequestTrace implements EndedSpans {
         const data = event.data as KordonEventData<'RequestFailed'>;
         this.#outcome = 'failed';
         this.#endError = data.errorCode;
-        this.#endStatus = data.status;
+        // A stream that began was answered 200, though the event's status is null (not how it ended).
+        const status = data.status ?? (this.#streamStartedAt >= 0 ? 200 : null);
+        this.#endStatus = status;
         this.#charge = chargeOf(data);
         // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
         this.#fault =
           data.errorCode !== 'client_disconnected' &&
-          (data.status === null || data.status >= 500 || data.errorCode === 'stream_interrupted');
+          (status === null || status >= 500 || data.errorCode === 'stream_interrupted');
         break;
       }
       case 'RequestRejected': {

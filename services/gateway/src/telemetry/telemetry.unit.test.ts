@@ -301,10 +301,11 @@ describe('request traces', () => {
   it("the root tells the request's event: a server fault is an error, a caller who left or a refusal is not", () => {
     const { exporter, tracing: t } = tracing();
     const usage = { inputTokens: 7, outputTokens: 3, cachedInputTokens: 2, reasoningTokens: 0 };
-    const root = (event: object) => {
+    const root = (event: object, streamed = false) => {
       exporter.reset();
       const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
       trace.authenticated(performance.now(), caller);
+      if (streamed) trace.streamStarted();
       trace.finish(event as never);
       return exporter.getFinishedSpans().find((s) => s.name === 'POST /v1/chat/completions')!;
     };
@@ -334,6 +335,40 @@ describe('request traces', () => {
     assert.equal(left.attributes['http.response.status_code'], undefined);
     assert.equal(left.attributes['kordon.cost'], '0.01');
     assert.equal(left.status.code, 0, 'the caller leaving is no fault of the server');
+
+    // A stream that began is answered 200, though its event (cut, or failed by the provider) has no status.
+    const cut = root(
+      {
+        type: 'RequestFailed',
+        data: {
+          errorCode: 'stream_interrupted',
+          status: null,
+          attempts: 1,
+          usage,
+          cost: null,
+          currency: null,
+        },
+      },
+      true,
+    );
+    assert.equal(cut.attributes['http.response.status_code'], 200);
+    assert.deepEqual(cut.status, { code: 2, message: 'stream_interrupted' });
+    const refusedMidStream = root(
+      {
+        type: 'RequestFailed',
+        data: {
+          errorCode: 'upstream_rejected',
+          status: null,
+          attempts: 1,
+          usage,
+          cost: null,
+          currency: null,
+        },
+      },
+      true,
+    );
+    assert.equal(refusedMidStream.attributes['http.response.status_code'], 200);
+    assert.equal(refusedMidStream.status.code, 0, 'a refused prompt is no fault of the server');
 
     const refused = root({
       type: 'RequestRejected',
