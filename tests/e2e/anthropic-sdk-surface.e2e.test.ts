@@ -249,4 +249,31 @@ orgs:
     assert.equal(format?.type, 'json_schema', `upstream body: ${JSON.stringify(bodies.at(-1))}`);
     assert.deepEqual(format.json_schema?.schema, schema);
   });
+
+  // search_result blocks are client content (RAG results with a source and title, Anthropic's
+  // "Search results" feature), top level or in tool results: text, as a text document is, which
+  // Kordon translates. Today the whole request is a 400 "messages.0.content: Invalid input".
+  it('a search_result block (client-side search results) is served to GPT as text', async () => {
+    handle = (_req, _body, res) => answerJson(res, 'The policy allows 30 days.');
+    const answer = await postMessages({
+      model: 'gpt-4o-mini',
+      max_tokens: 200,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'search_result',
+              source: 'https://docs.example.com/returns',
+              title: 'Return policy',
+              content: [{ type: 'text', text: 'Items may be returned within 30 days of purchase.' }],
+            },
+            { type: 'text', text: 'How long do I have to return an item?' },
+          ],
+        },
+      ],
+    });
+    assert.equal(answer.status, 200, await answer.clone().text());
+    assert.ok(JSON.stringify(bodies.at(-1)?.messages).includes('within 30 days'));
+  });
 });

@@ -38,6 +38,19 @@ const documentBlock = z.object({
 });
 export type AnthropicDocumentBlock = z.infer<typeof documentBlock>;
 
+/**
+ * Search results the caller's own search found (RAG), which Claude can cite: a source (a URL
+ * or any id), a title and text blocks. `citations` only shapes Claude's answer and is not read.
+ */
+const searchResultBlock = z.object({
+  type: z.literal('search_result'),
+  source: z.string(),
+  title: z.string(),
+  content: z.array(textBlock),
+  cache_control: cacheControl,
+});
+export type AnthropicSearchResultBlock = z.infer<typeof searchResultBlock>;
+
 const toolUseBlock = z.object({
   type: z.literal('tool_use'),
   id: z.string(),
@@ -50,7 +63,10 @@ const toolResultBlock = z.object({
   type: z.literal('tool_result'),
   tool_use_id: z.string(),
   content: z
-    .union([z.string(), z.array(z.discriminatedUnion('type', [textBlock, imageBlock, documentBlock]))])
+    .union([
+      z.string(),
+      z.array(z.discriminatedUnion('type', [textBlock, imageBlock, documentBlock, searchResultBlock])),
+    ])
     .optional(),
   is_error: z.boolean().optional(),
   cache_control: cacheControl,
@@ -65,6 +81,7 @@ export const anthropicContentBlock = z.discriminatedUnion('type', [
   textBlock,
   imageBlock,
   documentBlock,
+  searchResultBlock,
   toolUseBlock,
   toolResultBlock,
   thinkingBlock,

@@ -5,6 +5,7 @@ import type {
   AnthropicDocumentBlock,
   AnthropicImageBlock,
   AnthropicMessagesRequest,
+  AnthropicSearchResultBlock,
   AnthropicTool,
   AnthropicToolChoice,
   AnthropicToolResultBlock,
@@ -121,6 +122,8 @@ function userPart(block: AnthropicContentBlock, path: string): UserPart[] {
       return [imagePart(block, path)];
     case 'document':
       return [documentPart(block, path)];
+    case 'search_result':
+      return [searchResultText(block)];
     case 'tool_result':
       return [toolResult(block, path)];
     case 'tool_use':
@@ -164,6 +167,7 @@ function assistantPart(block: AnthropicContentBlock, path: string): AssistantPar
       return [];
     case 'image':
     case 'document':
+    case 'search_result':
     case 'tool_result':
       throw new TranslationError(
         'invalid_value',
@@ -198,6 +202,15 @@ function documentPart(block: AnthropicDocumentBlock, path: string): UserPart {
     ...(block.context ? { context: block.context } : {}),
     path: `${path}.source`,
   };
+}
+
+/**
+ * A search result as the text a text document is: its title, its source and its text blocks,
+ * each apart. Other models have no such block and cannot cite it (`citations` is Claude's).
+ */
+function searchResultText(block: AnthropicSearchResultBlock): TextPart {
+  const texts = block.content.map((item) => item.text);
+  return { type: 'text', text: [block.title, block.source, ...texts].filter(Boolean).join('\n\n') };
 }
 
 function mediaSource(
@@ -235,6 +248,7 @@ function toolResult(block: AnthropicToolResultBlock, path: string): UserPart {
       if (item.type === 'text') {
         if (item.text !== '') content.push({ type: 'text', text: item.text });
       } else if (item.type === 'image') content.push(imagePart(item, itemPath));
+      else if (item.type === 'search_result') content.push(searchResultText(item));
       else
         throw new TranslationError(
           'unsupported_value',

@@ -136,6 +136,64 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       },
     },
     {
+      // Anthropic's search results (client-side RAG): text, as a text document is.
+      name: 'search_result blocks become text (title, source, text blocks), in a turn and in a tool result',
+      body: {
+        messages: [
+          user([
+            {
+              type: 'search_result',
+              source: 'https://docs.example.com/returns',
+              title: 'Return policy',
+              content: [
+                { type: 'text', text: 'Items may be returned within 30 days.' },
+                { type: 'text', text: 'Refunds take 5 days.' },
+              ],
+              citations: { enabled: true },
+            },
+            { type: 'text', text: 'How long?' },
+          ]),
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'search', input: { q: 'x' } }] },
+          user([
+            {
+              type: 'tool_result',
+              tool_use_id: 't1',
+              content: [
+                {
+                  type: 'search_result',
+                  source: 'kb:7',
+                  title: 'Shipping',
+                  content: [{ type: 'text', text: 'Free.' }],
+                },
+              ],
+            },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'text',
+                text: 'Return policy\n\nhttps://docs.example.com/returns\n\nItems may be returned within 30 days.\n\nRefunds take 5 days.',
+              },
+              { type: 'text', text: 'How long?' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 't1', type: 'function', function: { name: 'search', arguments: '{"q":"x"}' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 't1', content: 'Shipping\n\nkb:7\n\nFree.' },
+        ],
+      },
+    },
+    {
       name: 'tool_use blocks become tool_calls with JSON arguments; thinking blocks are dropped',
       body: {
         messages: [
@@ -566,6 +624,21 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
           output_config: { format: { type: 'json_schema', schema: { type: 'object' } } },
         },
         param: 'output_format',
+      },
+      {
+        name: 'a search_result block in an assistant turn',
+        body: {
+          messages: [
+            user('Hi'),
+            {
+              role: 'assistant',
+              content: [
+                { type: 'search_result', source: 's', title: 't', content: [{ type: 'text', text: 'x' }] },
+              ],
+            },
+          ],
+        },
+        param: 'messages[1].content[0].type',
       },
       {
         name: 'a tool_use block in a user turn',

@@ -615,6 +615,34 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     ]);
   });
 
+  it('a search_result block is text (title, source, text blocks), in a turn and in a function response', () => {
+    const result = (source: string) => ({
+      type: 'search_result',
+      source,
+      title: 'Return policy',
+      content: [{ type: 'text', text: 'Within 30 days.' }],
+    });
+    const translated = fromAnthropic({
+      messages: [
+        user([result('https://docs.example.com/returns'), { type: 'text', text: 'How long?' }]),
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'search', input: {} }] },
+        user([{ type: 'tool_result', tool_use_id: 't1', content: [result('kb:7')] }]),
+      ],
+    });
+    assert.deepEqual(translated.contents[0]?.parts, [
+      { text: 'Return policy\n\nhttps://docs.example.com/returns\n\nWithin 30 days.' },
+      { text: 'How long?' },
+    ]);
+    assert.deepEqual(translated.contents[2]?.parts, [
+      {
+        functionResponse: {
+          name: 'search',
+          response: { output: 'Return policy\n\nkb:7\n\nWithin 30 days.' },
+        },
+      },
+    ]);
+  });
+
   it('results of parallel calls of one function follow the order of the calls; text after them', () => {
     const translated = fromAnthropic({
       messages: [
