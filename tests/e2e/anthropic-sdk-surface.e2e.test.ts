@@ -228,8 +228,8 @@ orgs:
 
   // `output_format` (structured outputs as first released, and as @anthropic-ai/sdk before its
   // output_config move sends it) is still accepted by Anthropic, deprecated for
-  // output_config.format. Translated, it is dropped: the model answers free text, the caller's
-  // JSON parse of it fails.
+  // output_config.format. Dropped when translated, the model would answer free text, and the
+  // caller's JSON parse of it fail.
   it('the deprecated output_format json_schema reaches GPT as response_format json_schema', async () => {
     handle = (_req, _body, res) => answerJson(res, '{"answer":4}');
     const schema = {
@@ -251,8 +251,8 @@ orgs:
   });
 
   // search_result blocks are client content (RAG results with a source and title, Anthropic's
-  // "Search results" feature), top level or in tool results: text, as a text document is, which
-  // Kordon translates. Today the whole request is a 400 "messages.0.content: Invalid input".
+  // "Search results" feature), top level or in tool results: text, as a text document is (the
+  // whole request was once a 400 "messages.0.content: Invalid input").
   it('a search_result block (client-side search results) is served to GPT as text', async () => {
     handle = (_req, _body, res) => answerJson(res, 'The policy allows 30 days.');
     const answer = await postMessages({
@@ -275,5 +275,21 @@ orgs:
     });
     assert.equal(answer.status, 200, await answer.clone().text());
     assert.ok(JSON.stringify(bodies.at(-1)?.messages).includes('within 30 days'));
+  });
+
+  // `output_config.effort` is Claude's effort parameter (SDK 1.14 OutputConfig: low...max), the
+  // counterpart of OpenAI's reasoning_effort; with adaptive thinking it is how Claude 4.6 is
+  // told to think less. Reasoning is billed as output: dropped, gpt-5 would reason at its
+  // default (medium).
+  it('output_config.effort low with adaptive thinking reaches gpt-5 as reasoning_effort low', async () => {
+    handle = (_req, _body, res) => answerJson(res, 'ok');
+    await client().messages.create({
+      model: 'gpt-5',
+      max_tokens: 2000,
+      thinking: { type: 'adaptive' },
+      output_config: { effort: 'low' },
+      messages: [{ role: 'user', content: 'What is 2 + 2?' }],
+    });
+    assert.equal(bodies.at(-1)?.reasoning_effort, 'low', `upstream body: ${JSON.stringify(bodies.at(-1))}`);
   });
 });

@@ -147,8 +147,11 @@ export const anthropicMessagesRequest = z.object({
   output_config: z
     .object({
       format: jsonOutputFormat.optional(),
-      /** How many tokens Claude spends (`low` ... `max`): written for an OpenAI caller's `reasoning_effort`. */
-      effort: z.string().optional(),
+      /**
+       * How many tokens Claude spends (`low` ... `max`): written for an OpenAI caller's
+       * `reasoning_effort`, read as another model's reasoning effort.
+       */
+      effort: z.string().nullish(),
     })
     .optional(),
   /** Structured outputs as first released, deprecated for `output_config.format` (still taken by Anthropic). */

@@ -86,6 +86,17 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
     const { type, budget_tokens } = request.thinking;
     neutral.thinking = { type, ...(budget_tokens !== undefined ? { budgetTokens: budget_tokens } : {}) };
   }
+  const effort = request.output_config?.effort;
+  if (effort != null) {
+    if (!ANTHROPIC_EFFORTS.has(effort))
+      throw new TranslationError(
+        'invalid_value',
+        'output_config.effort',
+        `\`${effort}\` is not an effort; use low, medium, high, xhigh or max.`,
+      );
+    neutral.reasoningEffort = effort;
+    neutral.reasoningEffortParam = 'output_config.effort';
+  }
   const format = outputFormat(request);
   if (format) neutral.responseFormat = { type: 'json_schema', name: 'response', schema: format.schema };
   return neutral;
@@ -107,6 +118,13 @@ function outputFormat(request: AnthropicMessagesRequest) {
     );
   return format ?? deprecated;
 }
+
+/**
+ * Claude's effort levels (`output_config.effort`; @anthropic-ai/sdk 1.14 OutputConfig): how
+ * much the model spends, its reasoning included, which the writers give as the target's
+ * reasoning effort (reasoning is billed as output: kept, or refused naming the field).
+ */
+const ANTHROPIC_EFFORTS: ReadonlySet<string> = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
 
 function systemTexts(system: AnthropicMessagesRequest['system']): string[] {
   if (system === undefined) return [];

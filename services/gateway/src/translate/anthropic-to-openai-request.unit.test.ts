@@ -389,6 +389,51 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         assert.equal(translate({ messages: [user('Hi')], model, thinking }).reasoning_effort, effort);
       });
 
+    // Claude's effort parameter (low ... max): how much the model spends, its reasoning included.
+    const effortCases: { model: string; effort: string; thinking?: object; expected: string | undefined }[] =
+      [
+        { model: 'gpt-5', effort: 'low', thinking: { type: 'adaptive' }, expected: 'low' },
+        { model: 'gpt-5', effort: 'medium', expected: 'medium' },
+        { model: 'gpt-5.1', effort: 'high', expected: 'high' },
+        { model: 'o3', effort: 'low', expected: 'low' },
+        // max: the most the model takes.
+        { model: 'gpt-5', effort: 'max', expected: 'high' },
+        { model: 'gpt-5.1', effort: 'max', expected: 'high' },
+        { model: 'gpt-5.2', effort: 'max', expected: 'xhigh' },
+        { model: 'gpt-5.1-codex-max', effort: 'max', expected: 'xhigh' },
+        { model: 'gpt-5.1-codex-max', effort: 'xhigh', expected: 'xhigh' },
+        // With thinking enabled, budget_tokens stays the ceiling; disabled asks for the least.
+        { model: 'gpt-5', effort: 'high', thinking: enabled(2048), expected: 'low' },
+        { model: 'gpt-5', effort: 'low', thinking: enabled(30000), expected: 'low' },
+        { model: 'gpt-5', effort: 'high', thinking: disabled, expected: 'minimal' },
+        // As for thinking: nothing for a model that takes only its default, or does not reason.
+        { model: 'gpt-5-pro', effort: 'max', expected: undefined },
+        { model: 'gpt-4o', effort: 'high', expected: undefined },
+        { model: 'deepseek-reasoner', effort: 'low', expected: undefined },
+      ];
+    for (const { model, effort, thinking, expected } of effortCases)
+      it(`${model}: output_config.effort ${effort}${thinking ? ` with ${JSON.stringify(thinking)}` : ''} -> ${String(expected)}`, () => {
+        const body = {
+          messages: [user('Hi')],
+          model,
+          output_config: { effort },
+          ...(thinking ? { thinking } : {}),
+        };
+        assert.equal(translate(body).reasoning_effort, expected);
+      });
+
+    for (const { model, effort } of [
+      { model: 'gpt-5', effort: 'xhigh' },
+      { model: 'gpt-5.1', effort: 'xhigh' },
+      { model: 'gpt-4o', effort: 'none' },
+    ])
+      it(`${model}: output_config.effort ${effort} is refused naming output_config.effort`, () => {
+        assert.throws(
+          () => translate({ messages: [user('Hi')], model, output_config: { effort } }),
+          (error: unknown) => error instanceof TranslationError && error.param === 'output_config.effort',
+        );
+      });
+
     it('a reasoning effort drops the sampling parameters gpt-5.1 takes only without reasoning', () => {
       const sampled = { messages: [user('Hi')], model: 'gpt-5.1', temperature: 0.2 };
       assert.equal(translate({ ...sampled, thinking: enabled(4096) }).temperature, undefined);

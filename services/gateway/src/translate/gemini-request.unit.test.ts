@@ -747,4 +747,52 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     refused('gemini-2.5-flash', { type: 'enabled' }, 'thinking.budget_tokens', /needs a `budget_tokens`/);
     refused('gemini-2.5-flash', { type: 'between_tools' }, 'thinking.type', /no counterpart on Gemini/);
   });
+
+  // Claude's effort parameter: how much the model spends, its thinking included.
+  describe('output_config.effort -> the thinking config, as reasoning_effort is', () => {
+    const effortOf = (model: string, effort: string, thinking?: Record<string, unknown>) =>
+      fromAnthropic({
+        model,
+        messages: [user('What is 2 + 2?')],
+        output_config: { effort },
+        ...(thinking ? { thinking } : {}),
+      }).generationConfig?.thinkingConfig;
+    const enabled = (budget_tokens: number) => ({ type: 'enabled', budget_tokens });
+
+    it('low, medium and high are the budgets or levels of reasoning_effort; max the most the model takes', () => {
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'low'), { thinkingBudget: 1024 });
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'medium', { type: 'adaptive' }), {
+        thinkingBudget: 8192,
+      });
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'high'), { thinkingBudget: 24576 });
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'max'), { thinkingBudget: 24576 });
+      assert.deepEqual(effortOf('gemini-2.5-pro', 'max'), { thinkingBudget: 32768 });
+      assert.deepEqual(effortOf('gemini-3-flash-preview', 'low'), { thinkingLevel: 'low' });
+      assert.deepEqual(effortOf('gemini-3.1-pro-preview', 'max'), { thinkingLevel: 'high' });
+    });
+
+    it('with thinking enabled, the lesser of the two (budget_tokens stays the ceiling); disabled wins', () => {
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'high', enabled(2048)), { thinkingBudget: 2048 });
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'low', enabled(20000)), { thinkingBudget: 1024 });
+      assert.deepEqual(effortOf('gemini-3-flash-preview', 'max', enabled(8192)), { thinkingLevel: 'medium' });
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'high', { type: 'disabled' }), { thinkingBudget: 0 });
+    });
+
+    it('a model before 2.5, which does not think, gets no thinking config', () => {
+      assert.equal(effortOf('gemini-2.0-flash', 'max'), undefined);
+    });
+
+    it('refuses, naming output_config.effort, xhigh (Google maps no such effort) and a value Claude has not', () => {
+      for (const [model, effort] of [
+        ['gemini-2.5-flash', 'xhigh'],
+        ['gemini-3-flash-preview', 'xhigh'],
+        ['gemini-2.5-flash', 'minimal'],
+      ] as const)
+        assert.throws(
+          () => effortOf(model, effort),
+          (error: unknown) => error instanceof TranslationError && error.param === 'output_config.effort',
+          `${model} ${effort}`,
+        );
+    });
+  });
 });

@@ -134,8 +134,14 @@ export interface NeutralChatRequest {
   presencePenalty?: number;
   frequencyPenalty?: number;
   seed?: number;
-  /** OpenAI's `reasoning_effort` as the caller sent it (`none`, `minimal`, `low`...). */
+  /**
+   * How much the model reasons: OpenAI's `reasoning_effort` as the caller sent it (`none`,
+   * `minimal`, `low`...), or Anthropic's `output_config.effort` (`low`, `medium`, `high`,
+   * `xhigh`, `max`: the highest the model takes).
+   */
   reasoningEffort?: string;
+  /** The caller's field for `reasoningEffort`, named when a writer refuses it; `reasoning_effort` when unset. */
+  reasoningEffortParam?: 'reasoning_effort' | 'output_config.effort';
   /**
    * Anthropic's `thinking` as the caller sent it (`disabled`, `enabled` with a budget,
    * `adaptive`). Read by the Gemini writer (a thinking config) and the OpenAI writer
@@ -202,6 +208,14 @@ export function toolNamesUsed(messages: readonly NeutralMessage[]): string[] {
  * Claude writers both use them (1,024 is also Claude's minimum budget).
  */
 export const EFFORT_BUDGETS = { minimal: 1024, low: 1024, medium: 8192, high: 24576 } as const;
+
+/** Efforts from least to most, to tell which of two asks for less. */
+const EFFORT_ORDER: readonly string[] = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'];
+
+/** The effort that asks for less reasoning: a `budget_tokens` stays the ceiling of an effort. */
+export function lesserEffort<E extends string>(a: E, b: E): E {
+  return EFFORT_ORDER.indexOf(b) < EFFORT_ORDER.indexOf(a) ? b : a;
+}
 
 /**
  * The highest effort whose budget `budget_tokens` reaches (below medium's low, below high's

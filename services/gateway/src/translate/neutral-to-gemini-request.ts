@@ -10,7 +10,7 @@ import type {
   ToolResultPart,
   UserPart,
 } from './neutral-request.js';
-import { documentNote, EFFORT_BUDGETS, effortForBudget } from './neutral-request.js';
+import { documentNote, EFFORT_BUDGETS, effortForBudget, lesserEffort } from './neutral-request.js';
 import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
@@ -246,12 +246,7 @@ function generationConfig(
     config.responseLogprobs = true;
     if (request.topLogprobs !== undefined) config.logprobs = request.topLogprobs;
   }
-  const thinking =
-    request.reasoningEffort !== undefined
-      ? thinkingConfigForEffort(request.reasoningEffort, request.model)
-      : request.thinking !== undefined
-        ? thinkingConfigForAnthropic(request.thinking, request.model)
-        : undefined;
+  const thinking = thinkingConfig(request);
   if (thinking) config.thinkingConfig = thinking;
   const format = request.responseFormat;
   if (format) {
@@ -264,6 +259,27 @@ function generationConfig(
 type ThinkingConfig = NonNullable<
   NonNullable<GeminiGenerateContentRequest['generationConfig']>['thinkingConfig']
 >;
+
+/**
+ * The thinking config for an OpenAI caller's `reasoning_effort`, or an Anthropic caller's
+ * `thinking` and `output_config.effort`: the effort says how much unless thinking is
+ * `disabled` (a budget of 0, or refused where thinking cannot stop); with `enabled`, the lesser
+ * of the two (the caller's `budget_tokens` stays the ceiling).
+ */
+function thinkingConfig(request: NeutralChatRequest): ThinkingConfig | undefined {
+  const fromThinking =
+    request.thinking !== undefined ? thinkingConfigForAnthropic(request.thinking, request.model) : undefined;
+  const effort = request.reasoningEffort;
+  if (effort === undefined || request.thinking?.type === 'disabled') return fromThinking;
+  const fromEffort = thinkingConfigForEffort(effort, request.model, request.reasoningEffortParam);
+  if (request.thinking?.type !== 'enabled' || fromThinking === undefined || fromEffort === undefined)
+    return fromEffort;
+  if (fromEffort.thinkingLevel !== undefined && fromThinking.thinkingLevel !== undefined)
+    return { thinkingLevel: lesserEffort(fromEffort.thinkingLevel, fromThinking.thinkingLevel) };
+  if (fromEffort.thinkingBudget !== undefined && fromThinking.thinkingBudget !== undefined)
+    return { thinkingBudget: Math.min(fromEffort.thinkingBudget, fromThinking.thinkingBudget) };
+  return fromEffort;
+}
 
 /** The thinking budgets of Gemini 2.5 (and earlier) models for OpenAI's efforts; `none` turns thinking off. */
 const THINKING_BUDGETS: Readonly<Record<string, number>> = { none: 0, ...EFFORT_BUDGETS };
@@ -317,7 +333,11 @@ function thinkingModel(model: string): ThinkingModel {
  * gives no version (an alias such as `gemini-flash-latest`) gets the budget, which Gemini 3
  * models accept too. Models before 2.5 (1.5, 2.0), which do not think, are sent none.
  */
-function thinkingConfigForEffort(effort: string, model: string): ThinkingConfig | undefined {
+function thinkingConfigForEffort(
+  effort: string,
+  model: string,
+  param: NeutralChatRequest['reasoningEffortParam'] = 'reasoning_effort',
+): ThinkingConfig | undefined {
   const target = thinkingModel(model);
   if (!target.thinks) return undefined;
   if (effort === 'none' && target.alwaysThinks)
@@ -326,21 +346,29 @@ function thinkingConfigForEffort(effort: string, model: string): ThinkingConfig 
       'reasoning_effort',
       `${model} cannot turn thinking off (reasoning_effort \`none\`); \`minimal\` asks for the least thinking.`,
     );
+  // Anthropic's `max` (output_config.effort): the most the model takes.
+  if (effort === 'max' && param === 'output_config.effort')
+    return target.levels ? { thinkingLevel: 'high' } : { thinkingBudget: target.budgetRange[1] };
   if (target.levels) {
-    if (!THINKING_LEVELS.has(effort)) throw unmappedEffort(effort);
+    if (!THINKING_LEVELS.has(effort)) throw unmappedEffort(effort, param);
     const level = effort === 'minimal' && target.pro ? 'low' : effort;
     return { thinkingLevel: level as NonNullable<ThinkingConfig['thinkingLevel']> };
   }
   const budget = THINKING_BUDGETS[effort];
-  if (budget === undefined) throw unmappedEffort(effort);
+  if (budget === undefined) throw unmappedEffort(effort, param);
   return { thinkingBudget: budget };
 }
 
-function unmappedEffort(effort: string): TranslationError {
+function unmappedEffort(
+  effort: string,
+  param: NonNullable<NeutralChatRequest['reasoningEffortParam']>,
+): TranslationError {
   return new TranslationError(
     'unsupported_value',
-    'reasoning_effort',
-    `reasoning_effort \`${effort}\` has no counterpart on Gemini models; use none, minimal, low, medium or high.`,
+    param,
+    param === 'output_config.effort'
+      ? `output_config.effort \`${effort}\` has no counterpart on Gemini models; use low, medium, high or max.`
+      : `reasoning_effort \`${effort}\` has no counterpart on Gemini models; use none, minimal, low, medium or high.`,
   );
 }
 

@@ -8,7 +8,7 @@ import type {
   NeutralThinking,
   UserPart,
 } from './neutral-request.js';
-import { documentNote, effortForBudget } from './neutral-request.js';
+import { documentNote, effortForBudget, lesserEffort } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
 import { openAIReasoningModel, openAITakesSampling } from './openai-models.js';
 import { shortToolName } from './tool-names.js';
@@ -44,7 +44,7 @@ export function openAIRequestFromNeutral(
   const out: OpenAIChatRequest = { model: request.model, messages };
   if (request.maxTokens !== undefined)
     out[options.maxTokensField ?? 'max_completion_tokens'] = request.maxTokens;
-  const effort = request.thinking && reasoningEffort(request.thinking, request.model);
+  const effort = openAIEffort(request);
   if (effort) out.reasoning_effort = effort;
   // Reasoning models refuse any temperature or top_p but 1 (a 400): dropped, as for Claude models
   // that take none (claude-models.ts), where the model reasons (openai-models.ts).
@@ -92,6 +92,51 @@ export function openAIRequestFromNeutral(
   if (request.frequencyPenalty !== undefined) out.frequency_penalty = request.frequencyPenalty;
   if (request.seed !== undefined) out.seed = request.seed;
   return out;
+}
+
+/**
+ * The `reasoning_effort` for an Anthropic caller's `thinking` and `output_config.effort`. The
+ * effort says how much (low, medium, high as such; `xhigh` where the model takes it, else
+ * refused; `max` the most it takes), unless thinking is `disabled`, which asks for the least;
+ * with `enabled`, the lesser of the effort and the one its `budget_tokens` reaches (the budget
+ * stays the ceiling). Like `thinking`, it is sent nothing for a model that does not reason, a
+ * name the table does not know, or a model that takes only its default effort.
+ */
+function openAIEffort(request: NeutralChatRequest): string | undefined {
+  const fromThinking = request.thinking && reasoningEffort(request.thinking, request.model);
+  const asked = request.reasoningEffort;
+  if (asked === undefined || request.thinking?.type === 'disabled') return fromThinking;
+  const reasoning = openAIReasoningModel(request.model);
+  if (reasoning === undefined || !reasoning.takesEffort) return undefined;
+  const param = request.reasoningEffortParam ?? 'reasoning_effort';
+  let effort: string;
+  switch (asked) {
+    case 'low':
+    case 'medium':
+    case 'high':
+      effort = asked;
+      break;
+    case 'max':
+      effort = reasoning.takesXhigh ? 'xhigh' : 'high';
+      break;
+    case 'xhigh':
+      if (reasoning.takesXhigh) {
+        effort = asked;
+        break;
+      }
+      throw new TranslationError(
+        'unsupported_value',
+        param,
+        `${request.model} takes no \`xhigh\` effort; \`max\` asks for the most it takes (high).`,
+      );
+    default:
+      throw new TranslationError(
+        'unsupported_value',
+        param,
+        `The effort \`${asked}\` has no counterpart on OpenAI models; use low, medium, high or max.`,
+      );
+  }
+  return fromThinking === undefined ? effort : lesserEffort(effort, fromThinking);
 }
 
 /**

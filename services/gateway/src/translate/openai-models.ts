@@ -13,9 +13,9 @@
  *   o1-mini, o1-preview                     (reasons)        -              refused
  *   o1, o1-pro, o3, o3-mini, o3-pro, o4-mini medium          low            low, medium, high
  *   gpt-5, gpt-5-mini, gpt-5-nano            medium          minimal        minimal ... high
- *   gpt-5-codex, gpt-5.x-codex(-mini/-max)   medium          low            low ... high (xhigh)
+ *   gpt-5-codex, gpt-5.x-codex(-mini/-max)   medium          low            low ... high (xhigh: 5.1-codex-max, 5.2 on)
  *   gpt-5-pro, gpt-5.x-pro                   high            -              high only (sent none)
- *   gpt-5.1, gpt-5.2, ...                    none            none           none, low ... high (xhigh)
+ *   gpt-5.1, gpt-5.2, ...                    none            none           none, low ... high (xhigh: 5.2 on)
  *   gpt-5.x-mini, -nano                      (reasons)       (undocumented) low ... high
  *   gpt-5-chat-latest, gpt-5.x-chat-latest,  no reasoning to set: take sampling parameters
  *     gpt-4o, gpt-4.1, ...
@@ -33,6 +33,8 @@ export interface OpenAIReasoningModel {
   readonly leastEffort?: 'none' | 'minimal';
   /** False where `reasoning_effort` is refused, or takes only the default (o1-mini, the pro models). */
   readonly takesEffort: boolean;
+  /** True where `xhigh` is taken (gpt-5.1-codex-max, gpt-5.2 and later, their codex models); else `high` is the most. */
+  readonly takesXhigh?: boolean;
 }
 
 /** An OpenAI name, dated (`-2025-08-07`) or not, as OpenAI serves it (no vendor prefix: OpenRouter's are its own). */
@@ -58,10 +60,11 @@ export function openAIReasoningModel(model: string): OpenAIReasoningModel | unde
   if (variant === undefined)
     return minor === 0
       ? { reasonsByDefault: true, leastEffort: 'minimal', takesEffort: true }
-      : { reasonsByDefault: false, leastEffort: 'none', takesEffort: true };
+      : { reasonsByDefault: false, leastEffort: 'none', takesEffort: true, takesXhigh: minor >= 2 };
   if (variant.startsWith('chat')) return undefined;
   if (variant.startsWith('pro')) return { reasonsByDefault: true, takesEffort: false };
-  if (variant.startsWith('codex')) return { reasonsByDefault: true, takesEffort: true };
+  if (variant.startsWith('codex'))
+    return { reasonsByDefault: true, takesEffort: true, takesXhigh: minor >= 2 || variant === 'codex-max' };
   if (variant === 'mini' || variant === 'nano')
     // gpt-5-mini and -nano take minimal; what the later minis take least is not documented.
     return minor === 0
