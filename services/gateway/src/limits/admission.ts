@@ -506,8 +506,8 @@ export class LimitsEnforcer {
           429,
           reserved.available > 0n
             ? `this request may cost up to ${formatUsdShort(estimate)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(reserved.available)} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
-            : `${budget} is spent (${spent})`,
-          { retryAfterMs: this.#untilPeriodEnd(reserved.scopeKey, now), quota: true },
+            : `${budget} is spent (${spent})${this.#renewsNever(reserved.scopeKey) ? NEVER_RENEWS : ''}`,
+          { ...this.#retryAfter(reserved.scopeKey, now), quota: true },
         );
       }
     }
@@ -526,8 +526,8 @@ export class LimitsEnforcer {
           429,
           reserved.available > 0n
             ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(reserved.available)} left of ${budget}${heldInFlight(reserved.reserved, tokens)}; ${SMALLER_REQUEST}`
-            : `${budget} is spent`,
-          { retryAfterMs: this.#untilPeriodEnd(key, now), quota: true },
+            : `${budget} is spent${this.#renewsNever(key) ? NEVER_RENEWS : ''}`,
+          { ...this.#retryAfter(key, now), quota: true },
         );
       }
     }
@@ -730,7 +730,10 @@ export class LimitsEnforcer {
     now: number,
   ): number {
     const policy = this.#compile(ref.policy);
-    if (period.kind === 'lifetime') return Number.NEGATIVE_INFINITY;
+    if (period.kind === 'lifetime') {
+      this.#periodEnd.set(key, { end: Number.POSITIVE_INFINITY, policy });
+      return Number.NEGATIVE_INFINITY;
+    }
     const cached = this.#periodEnd.get(key);
     if (cached !== undefined && cached.policy === policy && now < cached.end)
       return this.#currentStart(key, limit);
@@ -795,9 +798,18 @@ export class LimitsEnforcer {
     return this.#ipPeriodStart.get(key) ?? Number.NEGATIVE_INFINITY;
   }
 
-  #untilPeriodEnd(key: string, now: number): number {
+  /** A lifetime budget never renews: no Retry-After, which would promise an allowance that never comes. */
+  #renewsNever(key: string): boolean {
+    return this.#periodEnd.get(key)?.end === Number.POSITIVE_INFINITY;
+  }
+
+  /** Retry-After of a spent budget: its period's end; none when it never ends. */
+  #retryAfter(key: string, now: number): { retryAfterMs?: number } {
     const end = this.#periodEnd.get(key)?.end;
-    return end === undefined || !Number.isFinite(end) ? 3_600_000 : Math.max(1000, end - now);
+    if (end === Number.POSITIVE_INFINITY) return {};
+    return {
+      retryAfterMs: end === undefined || !Number.isFinite(end) ? 3_600_000 : Math.max(1000, end - now),
+    };
   }
 
   /** Once a minute: forget idle rate windows and release reservations never settled. */
@@ -911,6 +923,7 @@ function rateHeaders(unit: 'requests' | 'tokens', decision: WindowDecision): Rec
 /** What a budget refusal's estimate is made of, and what the caller can change. */
 const ESTIMATE_BASIS = 'its prompt and the longest answer it allows';
 const SMALLER_REQUEST = 'set max_tokens (lower) or send a shorter prompt';
+const NEVER_RENEWS = '; it is a lifetime budget, which does not renew: an admin can raise it';
 
 function heldInFlight(reserved: bigint, format: (amount: bigint) => string): string {
   return reserved > 0n ? `, ${format(reserved)} held for requests in flight` : '';

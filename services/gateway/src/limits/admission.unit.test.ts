@@ -164,6 +164,23 @@ describe('LimitsEnforcer', () => {
     assert.equal(refused.retryAfterSeconds, 14 * 3600 - 1);
   });
 
+  it('a spent lifetime budget, which never renews, does not tell the caller to retry in an hour', () => {
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '0.01', period: 'lifetime' } } },
+      ]),
+    );
+    const first = limits.admit(subject(), estimate('0.01'), T0);
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '0.01', inputTokens: 1, outputTokens: 1 }, T0);
+    const refused = limits.admit(subject(), estimate('0.001'), T0 + 1000);
+    assert.ok(!refused.ok);
+    assert.equal(refused.reason, 'budget_usd');
+    assert.equal(refused.quota, true, 'x-should-retry: false');
+    assert.equal(refused.retryAfterSeconds, undefined, 'Retry-After promises a renewal that never comes');
+    assert.match(refused.message, /lifetime budget, which does not renew/);
+  });
+
   it('a request whose estimate alone is more than is left says so, not that the budget is spent', () => {
     const { limits } = enforcer(
       registryWith([
