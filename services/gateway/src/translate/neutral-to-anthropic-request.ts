@@ -47,7 +47,7 @@ export function anthropicRequestFromNeutral(
   refuseOpenAIOnlyOptions(request);
   const defaultMaxTokens =
     options.defaultMaxTokens ?? claudeDefaultMaxTokens(request.model) ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
-  const reasoning = reasoningFields(request, defaultMaxTokens);
+  const reasoning = withoutThinkingInOpenToolLoop(request, reasoningFields(request, defaultMaxTokens));
   const out: AnthropicMessagesRequest = {
     model: request.model,
     messages: request.messages.map(message),
@@ -91,7 +91,8 @@ interface ReasoningFields {
 
 /**
  * OpenAI's `reasoning_effort` as the model takes it (`claude-models.ts`). Thinking is billed as
- * output, so the caller's choice is kept, or refused naming the field, never dropped:
+ * output, so the caller's choice is kept, or refused naming the field, never dropped (but within
+ * an open tool loop, `withoutThinkingInOpenToolLoop`, which lowers the bill):
  * - effort models get `output_config.effort` (minimal is low; xhigh only where the model has it);
  *   Opus 4.6 and later 4.x models, which think only when asked, also `thinking: adaptive`;
  * - manual-thinking models get `thinking.budget_tokens` (1,024, 8,192, 24,576; Opus 4.5 both).
@@ -149,6 +150,36 @@ function reasoningFields(request: NeutralChatRequest, defaultMaxTokens: number):
     ...(kind === 'budget-and-effort' ? { effort: level } : {}),
     maxTokens,
   };
+}
+
+/**
+ * With thinking on, Claude requires the last assistant turn of an open tool loop (its tool_use
+ * answered by the tool_result of the last user turn) to start with the thinking block it wrote
+ * (extended thinking, "Preserving thinking blocks"; otherwise a 400 "Expected `thinking` or
+ * `redacted_thinking`, but found `tool_use`"). An OpenAI caller cannot send one back (Claude's
+ * reasoning reaches it only as a count), so such a request goes without `thinking`, as LiteLLM
+ * does: Claude's own advice ("To avoid this requirement, disable `thinking`"). Its `max_tokens` is
+ * the one without reasoning, since the thinking budget added to it is not spent. The effort stays:
+ * it does not need thinking. Thinking is back on for the next turn of the conversation.
+ */
+function withoutThinkingInOpenToolLoop(
+  request: NeutralChatRequest,
+  reasoning: ReasoningFields,
+): ReasoningFields {
+  if (reasoning.thinking === undefined || !inOpenToolLoop(request.messages)) return reasoning;
+  return reasoning.effort !== undefined ? { effort: reasoning.effort } : {};
+}
+
+/** The last turn answers tool calls of the assistant turn before it. */
+function inOpenToolLoop(messages: readonly NeutralMessage[]): boolean {
+  const last = messages.at(-1);
+  const before = messages.at(-2);
+  return (
+    last?.role === 'user' &&
+    last.parts.some((part) => part.type === 'tool-result') &&
+    before?.role === 'assistant' &&
+    before.parts.some((part) => part.type === 'tool-call')
+  );
 }
 
 /** Claude refuses thinking with a forced tool choice (`any`, `tool`): only auto and none. */

@@ -549,6 +549,40 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         );
     });
 
+    it('a request continuing an open tool loop goes without thinking (Claude requires its thinking block there, which an OpenAI caller cannot send back); the effort stays', () => {
+      const tools = [{ type: 'function', function: { name: 'get_weather', parameters: weather } }];
+      const call = {
+        id: 'call_1',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+      };
+      const loop = [
+        user('Weather in Paris?'),
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'Sunny' },
+      ];
+      for (const [model, effort, maxTokens] of [
+        ['claude-sonnet-4-5', undefined, 64000],
+        ['claude-sonnet-4-20250514', undefined, 4096],
+        ['claude-opus-4-5', 'medium', 64000],
+        ['claude-opus-4-6', 'medium', 128000],
+      ] as const) {
+        const translated = translate({ model, messages: loop, tools, reasoning_effort: 'medium' });
+        assert.deepEqual(
+          [translated.thinking, translated.output_config?.effort, translated.max_tokens],
+          [undefined, effort, maxTokens],
+          model,
+        );
+      }
+      // The next turn (the loop closed by an answer, a new question) thinks again.
+      const next = translate({
+        messages: [...loop, { role: 'assistant', content: 'Sunny.' }, user('And Rome?')],
+        tools,
+        reasoning_effort: 'medium',
+      });
+      assert.deepEqual(next.thinking, { type: 'enabled', budget_tokens: 8192 });
+    });
+
     it('thinking with a forced tool choice is refused naming tool_choice (Claude refuses it)', () => {
       assert.throws(
         () =>

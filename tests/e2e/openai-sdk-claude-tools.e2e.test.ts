@@ -1,0 +1,239 @@
+/**
+ * The official `openai` SDK (.parse(), runTools) calling Claude models through Kordon. The upstream
+ * answers as Claude's Messages API does, including the 400s Claude gives for what it refuses:
+ * - with `thinking` on, the last assistant turn of an open tool loop must start with a thinking
+ *   block ("messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found
+ *   `tool_use`. ... To avoid this requirement, disable `thinking`.", anomalyco/opencode#3077,
+ *   Kilo-Org/kilocode#5219 on claude-sonnet-4-5 and claude-opus-4-5);
+ * - structured outputs (`output_config.format`, and strict tools) refuse numeric and string
+ *   constraints ("output_format.schema: For 'integer' type, property 'minimum' is not
+ *   supported", agentjido/req_llm#302; @anthropic-ai/sdk's transformJSONSchema moves them into
+ *   the description for that reason), which OpenAI's structured outputs accept.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const ANTHROPIC_KEY = 'sk-ant-api03-auditclaudegeminiabcdefghijklmn0';
+
+type Body = Record<string, unknown>;
+type Block = { type: string; [key: string]: unknown };
+type Message = { role: string; content: string | Block[] };
+
+const claudeError = (res: ServerResponse, message: string) => {
+  res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_audit' });
+  res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } }));
+};
+
+const UNSUPPORTED_CONSTRAINTS = [
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+];
+
+/** The first constraint Claude's structured outputs refuse, as Claude names it; undefined when none. */
+function refusedConstraint(schema: unknown): string | undefined {
+  if (Array.isArray(schema)) {
+    for (const item of schema) {
+      const found = refusedConstraint(item);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof schema !== 'object' || schema === null) return undefined;
+  const record = schema as Record<string, unknown>;
+  for (const key of UNSUPPORTED_CONSTRAINTS)
+    if (key in record) return `For '${String(record.type)}' type, property '${key}' is not supported`;
+  for (const value of Object.values(record)) {
+    const found = refusedConstraint(value);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Claude's check of a thinking request whose last assistant turn holds tool_use. */
+function thinkingHistoryError(body: Body): string | undefined {
+  if (body.thinking === undefined || (body.thinking as { type?: string }).type === 'disabled')
+    return undefined;
+  const messages = body.messages as Message[];
+  const lastAssistant = messages
+    .map((m, i) => [m, i] as const)
+    .filter(([m]) => m.role === 'assistant')
+    .at(-1);
+  if (!lastAssistant) return undefined;
+  const [message, index] = lastAssistant;
+  if (typeof message.content === 'string') return undefined;
+  const hasToolUse = message.content.some((b) => b.type === 'tool_use');
+  const first = message.content[0]?.type;
+  if (hasToolUse && first !== 'thinking' && first !== 'redacted_thinking')
+    return (
+      `messages.${index}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first}\`. ` +
+      'When `thinking` is enabled, a final `assistant` message must start with a thinking block ' +
+      '(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include ' +
+      'thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult ' +
+      'our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking'
+    );
+  return undefined;
+}
+
+const message = (model: string, content: Block[], stop_reason: string) => ({
+  id: `msg_audit_${Math.random().toString(36).slice(2)}`,
+  type: 'message',
+  role: 'assistant',
+  model,
+  content,
+  stop_reason,
+  stop_sequence: null,
+  usage: { input_tokens: 20, output_tokens: 10 },
+});
+
+function answerAsClaude(body: Body, res: ServerResponse): void {
+  const format = (body.output_config as { format?: { schema?: unknown } } | undefined)?.format;
+  if (format?.schema !== undefined) {
+    const refused = refusedConstraint(format.schema);
+    if (refused) {
+      claudeError(res, `output_config.format.schema: ${refused}`);
+      return;
+    }
+  }
+  for (const [index, tool] of (
+    (body.tools ?? []) as { strict?: boolean; input_schema?: unknown }[]
+  ).entries()) {
+    const refused = tool.strict ? refusedConstraint(tool.input_schema) : undefined;
+    if (refused) {
+      claudeError(res, `tools.${index}.custom.input_schema: ${refused}`);
+      return;
+    }
+  }
+  const thinkingError = thinkingHistoryError(body);
+  if (thinkingError) {
+    claudeError(res, thinkingError);
+    return;
+  }
+
+  const model = String(body.model);
+  const messages = body.messages as Message[];
+  const last = messages.at(-1);
+  const answeredTool =
+    last !== undefined &&
+    typeof last.content !== 'string' &&
+    last.content.some((b) => b.type === 'tool_result');
+  const thinking: Block[] =
+    body.thinking !== undefined
+      ? [{ type: 'thinking', thinking: 'Let me check the weather.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA' }]
+      : [];
+  res.writeHead(200, { 'content-type': 'application/json' });
+  if (format?.schema !== undefined) {
+    res.end(JSON.stringify(message(model, [...thinking, { type: 'text', text: '{"age":42}' }], 'end_turn')));
+    return;
+  }
+  if (Array.isArray(body.tools) && body.tools.length > 0 && !answeredTool) {
+    res.end(
+      JSON.stringify(
+        message(
+          model,
+          [
+            ...thinking,
+            { type: 'tool_use', id: 'toolu_01Audit', name: 'get_weather', input: { city: 'Paris' } },
+          ],
+          'tool_use',
+        ),
+      ),
+    );
+    return;
+  }
+  res.end(
+    JSON.stringify(
+      message(model, [...thinking, { type: 'text', text: 'It is sunny in Paris.' }], 'end_turn'),
+    ),
+  );
+}
+
+describe('openai SDK -> Kordon -> Claude: .parse() and runTools', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const bodies: Body[] = [];
+
+  before(async () => {
+    upstream = createServer((req: IncomingMessage, res: ServerResponse) => {
+      let text = '';
+      req.on('data', (part) => (text += part));
+      req.on('end', () => {
+        const body = text ? (JSON.parse(text) as Body) : {};
+        bodies.push(body);
+        answerAsClaude(body, res);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: claude
+        type: anthropic
+        baseUrl: ${url}
+        models: [claude-sonnet-4-5, claude-haiku-4-5]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { ANTHROPIC_KEY },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.closeAllConnections();
+    upstream?.close();
+  });
+
+  const client = () =>
+    new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+
+  it('runTools with reasoning_effort on claude-sonnet-4-5 gets past the first tool call: the call answering the tool goes without thinking (the history has no thinking block to start the tool-use turn)', async () => {
+    bodies.length = 0;
+    const runner = client().chat.completions.runTools({
+      model: 'claude-sonnet-4-5',
+      reasoning_effort: 'low',
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'Weather for a city',
+            parameters: {
+              type: 'object',
+              properties: { city: { type: 'string' } },
+              required: ['city'],
+              additionalProperties: false,
+            },
+            function: (args: { city: string }) => `Sunny in ${args.city}`,
+            parse: JSON.parse,
+          },
+        },
+      ],
+    });
+    const content = await runner.finalContent();
+    assert.equal(content, 'It is sunny in Paris.');
+    assert.deepEqual(
+      bodies.map((body) => body.thinking),
+      [{ type: 'enabled', budget_tokens: 1024 }, undefined],
+      'the first call thinks; the one continuing the tool loop does not',
+    );
+  });
+});
