@@ -938,7 +938,8 @@ function record(deps: GenerateDependencies, outcome: Outcome, event: NewEvent): 
           inputTokens: data.usage.inputTokens,
           outputTokens: data.usage.outputTokens,
         },
-        Date.now(),
+        // The event's time: the period the usage counts in is the one its event says.
+        event.time.getTime(),
       );
     }
   }

@@ -112,6 +112,8 @@ export interface CountersSnapshot {
   ips: ReturnType<DistinctIps['snapshot']>;
   ipPeriodStart: Array<[string, number]>;
   pending: string[];
+  /** End of each budget's current period (absent in snapshots of older versions). */
+  periodEnds?: Array<[string, number]>;
   /** Provider keys' spend today (the gateway adds it: key id, UTC day, 10^-12 USD). */
   keySpend?: Array<[string, number, string]>;
 }
@@ -184,6 +186,12 @@ export class LimitsEnforcer {
    * time zone, or monthStartDay), which then counts from the new period's start.
    */
   readonly #periodEnd = new Map<string, { end: number; policy: CompiledPolicy }>();
+  /**
+   * End of the period each budget's counter is in, as its last applied reset said (a planned
+   * one, or a stored LimitReset): when usage from the log falls after it, and, should the
+   * period's spec change, which period the counter is really in.
+   */
+  readonly #storedEnd = new Map<string, number>();
   /** Requests admitted here whose events have not come back yet: not to be counted twice. */
   readonly #local = new Set<string>();
   /** Requests settled here whose events the log has not delivered yet (a snapshot lists them). */
@@ -570,6 +578,10 @@ export class LimitsEnforcer {
     ticket.release?.();
     const { requestId } = ticket.subject;
     this.#settledAhead.add(requestId);
+    // Usage counts in the period in which it is settled: a request admitted before a boundary
+    // and ending after it renews its budgets first (its hold stays, and settles into the new
+    // period), or the next admission's renewal would wipe the cost.
+    this.#renewForUsage(ticket.subject, ticket.usdScopes, new Set(ticket.tokenScopes.map((t) => t.key)), now);
     if (ticket.usdScopes.length > 0) {
       const actual = usage.usd === null ? 0n : parseUsd(usage.usd);
       this.#usd.settle(requestId, actual, ticket.usdScopes, now);
@@ -632,6 +644,15 @@ export class LimitsEnforcer {
         const input = d.usage.inputTokens;
         const output = d.usage.outputTokens;
         const cost = d.currency === 'USD' ? d.cost : null;
+        // Usage of a period this replica has not renewed yet (its writer renews at settle, and
+        // logs the LimitReset first; this catches a writer that did not): renewed, as settle does.
+        this.#renewForUsage(
+          { orgId, proxyKeyId: d.proxyKeyId, userId: d.userId, teamId: d.teamId },
+          null,
+          null,
+          at,
+          true,
+        );
         // One request id charges every USD scope at once, as `settle` does: applied scope by scope,
         // the id would be counted after the first and the wider scopes never charged.
         let usdKeys: string[] | null = null;
@@ -664,10 +685,15 @@ export class LimitsEnforcer {
         const d = event.data;
         const ref = { scope: d.scope, scopeId: d.scopeId } as const;
         const start = Date.parse(d.periodStart);
-        if (d.limit === 'budget_usd') this.#usd.reset(scopeKey(ref, 'usd'), start, parseUsd(d.rolledOver));
-        else if (d.limit === 'budget_tokens') {
-          for (const kind of ['input', 'output', 'total'] as const)
-            this.#tokens.reset(scopeKey(ref, `tok-${kind}`), start, BigInt(d.rolledOver));
+        const end = Date.parse(d.periodEnd);
+        if (d.limit === 'budget_usd') {
+          const key = scopeKey(ref, 'usd');
+          if (this.#usd.reset(key, start, parseUsd(d.rolledOver))) this.#storedEnd.set(key, end);
+        } else if (d.limit === 'budget_tokens') {
+          for (const kind of ['input', 'output', 'total'] as const) {
+            const key = scopeKey(ref, `tok-${kind}`);
+            if (this.#tokens.reset(key, start, BigInt(d.rolledOver))) this.#storedEnd.set(key, end);
+          }
         } else this.#ips.reset(scopeKey(ref, 'ip'), start);
         return;
       }
@@ -689,6 +715,7 @@ export class LimitsEnforcer {
       ips: this.#ips.snapshot(),
       ipPeriodStart: [...this.#ipPeriodStart],
       pending: [...this.#settledAhead],
+      periodEnds: [...this.#storedEnd],
     };
   }
 
@@ -699,6 +726,7 @@ export class LimitsEnforcer {
     this.#tokens = BudgetLedger.restore(snapshot.tokens);
     this.#ips = DistinctIps.restore(snapshot.ips);
     for (const [key, start] of snapshot.ipPeriodStart) this.#ipPeriodStart.set(key, start);
+    for (const [key, end] of snapshot.periodEnds ?? []) this.#storedEnd.set(key, end);
     // Counted already: their events, when replayed, change nothing.
     for (const requestId of snapshot.pending) {
       this.#usd.applyRemoteUsage([], 0n, requestId, now);
@@ -710,6 +738,48 @@ export class LimitsEnforcer {
   usdView(scope: Scope, scopeId: string) {
     const view = this.#usd.view(scopeKey({ scope, scopeId }, 'usd'));
     return { ...view, usedUsd: formatAmount(view.used - view.baseline, USD_SCALE) };
+  }
+
+  /**
+   * Renews the money and token budgets that usage at `at` is charged to (all of the subject's
+   * when the key lists are null), as admission does, LimitReset events included. From the log
+   * (`ended`) only a scope whose known current period ended before `at` is renewed: replaying
+   * history with today's policies must not write resets the original replicas did not.
+   */
+  #renewForUsage(
+    subject: Pick<AdmissionSubject, 'orgId' | 'proxyKeyId' | 'userId' | 'teamId'>,
+    usdKeys: readonly string[] | null,
+    tokenKeys: ReadonlySet<string> | null,
+    at: number,
+    ended = false,
+  ): void {
+    if (usdKeys?.length === 0 && tokenKeys?.size === 0) return;
+    for (const ref of this.#scopes(subject)) {
+      const policy = this.#compile(ref.policy);
+      const budgets = [
+        { limit: 'budget_usd' as const, ledger: this.#usd, key: policy.keys.usd, budget: policy.budget },
+        {
+          limit: 'budget_tokens' as const,
+          ledger: this.#tokens,
+          key: policy.keys.tok,
+          budget: policy.tokens,
+        },
+      ];
+      for (const { limit, ledger, key, budget } of budgets) {
+        if (!budget) continue;
+        const listed =
+          limit === 'budget_usd'
+            ? usdKeys === null || usdKeys.includes(key)
+            : tokenKeys === null || tokenKeys.has(key);
+        if (!listed) continue;
+        if (ended) {
+          const end = this.#storedEnd.get(key);
+          if (end === undefined || at < end) continue;
+        }
+        this.#syncAllowance(ledger, key, budget.allowance);
+        this.#renew(subject.orgId, ref, limit, key, budget.period, at);
+      }
+    }
   }
 
   #syncAllowance(ledger: BudgetLedger, key: string, allowance: bigint): void {
@@ -762,8 +832,9 @@ export class LimitsEnforcer {
       now,
     );
     for (const reset of plan.resets) {
-      if (ledger) ledger.reset(key, reset.start, reset.rolledOver);
-      else this.#ips.reset(key, reset.start);
+      if (ledger) {
+        if (ledger.reset(key, reset.start, reset.rolledOver)) this.#storedEnd.set(key, reset.end);
+      } else this.#ips.reset(key, reset.start);
       const data = {
         scope: ref.scope,
         scopeId: ref.scopeId,

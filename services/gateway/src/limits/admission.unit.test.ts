@@ -360,6 +360,57 @@ describe('LimitsEnforcer', () => {
     assert.equal(rebuilt.admit(subject(), estimate('0.5'), T0 + 100).ok, false);
   });
 
+  it('a request admitted before a day boundary and settled after it is charged to the new day (docs: usage counts in the period in which it is settled)', () => {
+    const { limits, emitted } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '1', period: '1d' } } },
+      ]),
+    );
+    const beforeMidnight = Date.parse('2026-11-30T23:59:00Z');
+    const afterMidnight = Date.parse('2026-12-01T00:01:00Z');
+    const long = limits.admit(subject(), estimate('1'), beforeMidnight);
+    assert.ok(long.ok);
+    // The answer (a long generation) ends two minutes later, in the new day: $0.90.
+    limits.settle(long, { usd: '0.9', inputTokens: 100, outputTokens: 100 }, afterMidnight);
+    // The next request of 1 December: $0.90 of the day's $1 is spent, so $0.50 does not fit.
+    const next = limits.admit(subject(), estimate('0.5'), afterMidnight + 60_000);
+    assert.equal(
+      limits.usdView('proxy-key', 'pxk_1').usedUsd,
+      '0.9',
+      'the $0.90 settled on 1 December counts in 1 December',
+    );
+    assert.equal(next.ok, false, 'a $0.50 request fits in the $0.10 left of the day');
+    // Renewed at settle, with the same LimitReset admission writes (once).
+    const resets = emitted
+      .filter((e) => e.type === 'LimitReset')
+      .map((e) => (e.data as KordonEventData<'LimitReset'>).periodStart);
+    assert.deepEqual(resets, ['2026-11-30T00:00:00.000Z', '2026-12-01T00:00:00.000Z']);
+  });
+
+  it('usage from the log settled after a boundary this replica has not renewed counts in the new period', () => {
+    const state = registryWith([
+      { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '1', period: '1d' } } },
+    ]);
+    const here = enforcer(state);
+    const beforeMidnight = Date.parse('2026-11-30T23:59:00Z');
+    const afterMidnight = Date.parse('2026-12-01T00:01:00Z');
+    assert.ok(here.limits.admit(subject(), estimate('0'), beforeMidnight).ok); // in 30 November
+    // Another replica's request, settled on 1 December, whose LimitReset is not in the log.
+    here.limits.observe(completed('00000000-0000-7000-8000-999999999998', '0.9', afterMidnight));
+    assert.equal(here.limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.9');
+    assert.equal(here.limits.admit(subject(), estimate('0.5'), afterMidnight + 60_000).ok, false);
+    const resets = here.emitted
+      .filter((e) => e.type === 'LimitReset')
+      .map((e) => (e.data as KordonEventData<'LimitReset'>).periodStart);
+    assert.deepEqual(resets, ['2026-11-30T00:00:00.000Z', '2026-12-01T00:00:00.000Z']);
+    // Replayed from the log (resets first, as written), a rebuild reaches the same counter and writes nothing.
+    const rebuilt = enforcer(state);
+    for (const e of here.emitted) rebuilt.limits.observe({ ...e } as unknown as KordonEvent);
+    rebuilt.limits.observe(completed('00000000-0000-7000-8000-999999999998', '0.9', afterMidnight));
+    assert.equal(rebuilt.limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.9');
+    assert.equal(rebuilt.emitted.length, 0);
+  });
+
   it('a budget whose period is changed mid-period renews on the new period, as after a restart', () => {
     const monthly = {
       scope: 'proxy-key' as const,
