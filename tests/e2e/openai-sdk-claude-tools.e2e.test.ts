@@ -236,4 +236,48 @@ orgs:
       'the first call thinks; the one continuing the tool loop does not',
     );
   });
+
+  it('.parse() with a strict json_schema holding `minimum` (valid for OpenAI structured outputs) is answered by Claude, not refused', async () => {
+    const completion = await client().chat.completions.parse({
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: 'How old is Ada? Answer as JSON.' }],
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'person',
+          strict: true,
+          schema: {
+            type: 'object',
+            properties: { age: { type: 'integer', minimum: 0, maximum: 150 } },
+            required: ['age'],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    assert.deepEqual(completion.choices[0]?.message.parsed, { age: 42 });
+  });
+
+  it('a strict function tool whose parameters hold `maxLength` (valid for OpenAI strict tools) is sent to Claude in a form it accepts', async () => {
+    const completion = await client().chat.completions.create({
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            strict: true,
+            parameters: {
+              type: 'object',
+              properties: { city: { type: 'string', minLength: 1, maxLength: 100 } },
+              required: ['city'],
+              additionalProperties: false,
+            },
+          },
+        },
+      ],
+    });
+    assert.equal(completion.choices[0]?.finish_reason, 'tool_calls');
+  });
 });

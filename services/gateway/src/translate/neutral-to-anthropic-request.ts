@@ -7,6 +7,7 @@ import type {
   AnthropicTool,
   AnthropicToolChoice,
 } from './anthropic-messages-types.js';
+import { claudeJsonSchema } from './claude-json-schema.js';
 import {
   claudeDefaultMaxTokens,
   claudeMaxOutputTokens,
@@ -66,7 +67,9 @@ export function anthropicRequestFromNeutral(
   }
   if (request.user !== undefined) out.metadata = { user_id: request.user };
   if (request.responseFormat?.type === 'json_schema' && request.responseFormat.schema)
-    out.output_config = { format: { type: 'json_schema', schema: request.responseFormat.schema } };
+    out.output_config = {
+      format: { type: 'json_schema', schema: claudeJsonSchema(request.responseFormat.schema) },
+    };
   if (reasoning.effort !== undefined) out.output_config = { ...out.output_config, effort: reasoning.effort };
   return out;
 }
@@ -354,7 +357,11 @@ function toolFields(request: NeutralChatRequest): Pick<AnthropicMessagesRequest,
     (tool): AnthropicTool => ({
       name: tool.name,
       ...(tool.description !== undefined ? { description: tool.description } : {}),
-      input_schema: tool.parameters ?? { type: 'object', properties: {} },
+      // A strict tool's schema is held to structured outputs' subset; others go as written.
+      input_schema:
+        tool.strict === true
+          ? claudeJsonSchema(tool.parameters ?? { type: 'object', properties: {} })
+          : (tool.parameters ?? { type: 'object', properties: {} }),
       ...(tool.strict === true ? { strict: true } : {}),
     }),
   );

@@ -232,7 +232,7 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
       expected: { stream: true },
     },
     {
-      name: 'json_schema response_format becomes output_config.format',
+      name: 'json_schema response_format becomes output_config.format, every object closed (Claude requires it)',
       body: {
         messages: [user('Hi')],
         response_format: {
@@ -240,7 +240,11 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
           json_schema: { name: 'answer', schema: weather, strict: true },
         },
       },
-      expected: { output_config: { format: { type: 'json_schema', schema: weather } } },
+      expected: {
+        output_config: {
+          format: { type: 'json_schema', schema: { ...weather, additionalProperties: false } },
+        },
+      },
     },
   ];
   for (const { name, body, expected } of cases) {
@@ -493,7 +497,7 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         response_format: { type: 'json_schema', json_schema: { name: 'w', schema: weather } },
       });
       assert.deepEqual(translated.output_config, {
-        format: { type: 'json_schema', schema: weather },
+        format: { type: 'json_schema', schema: { ...weather, additionalProperties: false } },
         effort: 'low',
       });
     });
@@ -648,8 +652,40 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         tools: [{ type: 'function', function: { name: 'now', strict: true } }],
       });
       assert.deepEqual(translated.tools, [
-        { name: 'now', input_schema: { type: 'object', properties: {} }, strict: true },
+        {
+          name: 'now',
+          input_schema: { type: 'object', properties: {}, additionalProperties: false },
+          strict: true,
+        },
       ]);
+    });
+
+    it("a strict function's parameters are held to Claude's structured-output subset (refused keywords described); other functions' go as written", () => {
+      const parameters = {
+        type: 'object',
+        properties: { city: { type: 'string', minLength: 1, maxLength: 100 } },
+        required: ['city'],
+        additionalProperties: false,
+      };
+      const translated = translate({
+        messages: [user('Hi')],
+        tools: [
+          { type: 'function', function: { name: 'strict_weather', strict: true, parameters } },
+          { type: 'function', function: { name: 'loose_weather', parameters } },
+        ],
+      });
+      assert.deepEqual(
+        translated.tools?.map((tool) => tool.input_schema),
+        [
+          {
+            type: 'object',
+            properties: { city: { type: 'string', description: '{minLength: 1, maxLength: 100}' } },
+            additionalProperties: false,
+            required: ['city'],
+          },
+          parameters,
+        ],
+      );
     });
 
     it('a history with tool calls but no tools declares them, with tool_choice none (Anthropic requires it)', () => {
