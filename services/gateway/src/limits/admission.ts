@@ -192,6 +192,8 @@ export class LimitsEnforcer {
    * period's spec change, which period the counter is really in.
    */
   readonly #storedEnd = new Map<string, number>();
+  /** When a changed period spec was first seen, per budget not yet renewed under it. */
+  readonly #changedAt = new Map<string, number>();
   /** Requests admitted here whose events have not come back yet: not to be counted twice. */
   readonly #local = new Set<string>();
   /** Requests settled here whose events the log has not delivered yet (a snapshot lists them). */
@@ -688,11 +690,11 @@ export class LimitsEnforcer {
         const end = Date.parse(d.periodEnd);
         if (d.limit === 'budget_usd') {
           const key = scopeKey(ref, 'usd');
-          if (this.#usd.reset(key, start, parseUsd(d.rolledOver))) this.#storedEnd.set(key, end);
+          if (this.#usd.reset(key, start, parseUsd(d.rolledOver))) this.#setPeriodEnd(key, end);
         } else if (d.limit === 'budget_tokens') {
           for (const kind of ['input', 'output', 'total'] as const) {
             const key = scopeKey(ref, `tok-${kind}`);
-            if (this.#tokens.reset(key, start, BigInt(d.rolledOver))) this.#storedEnd.set(key, end);
+            if (this.#tokens.reset(key, start, BigInt(d.rolledOver))) this.#setPeriodEnd(key, end);
           }
         } else this.#ips.reset(scopeKey(ref, 'ip'), start);
         return;
@@ -826,14 +828,18 @@ export class LimitsEnforcer {
       },
       {
         lastPeriodStart: Number.isFinite(lastStart) ? lastStart : null,
+        lastPeriodEnd: ledger ? this.#storedEnd.get(key) : undefined,
+        changedAt: earliest(this.#changedAt.get(key), ref.policy.setAt),
         allowance,
         unused: ledger ? ledger.rollover(key, null) : 0n,
       },
       now,
     );
+    // A changed period counts from when the change was first seen here, until it renews.
+    if (plan.changed && plan.resets.length === 0 && !this.#changedAt.has(key)) this.#changedAt.set(key, now);
     for (const reset of plan.resets) {
       if (ledger) {
-        if (ledger.reset(key, reset.start, reset.rolledOver)) this.#storedEnd.set(key, reset.end);
+        if (ledger.reset(key, reset.start, reset.rolledOver)) this.#setPeriodEnd(key, reset.end);
       } else this.#ips.reset(key, reset.start);
       const data = {
         scope: ref.scope,
@@ -861,6 +867,12 @@ export class LimitsEnforcer {
     this.#periodEnd.set(key, { end: current.end, policy });
     if (!ledger) this.#ipPeriodStart.set(key, current.start);
     return current.start;
+  }
+
+  /** A budget's counter entered a new period: it ends at `end`, and any change is behind it. */
+  #setPeriodEnd(key: string, end: number): void {
+    this.#storedEnd.set(key, end);
+    this.#changedAt.delete(key);
   }
 
   #currentStart(key: string, limit: PeriodicLimit): number {
@@ -951,6 +963,10 @@ function compilePolicy(entry: PolicyEntry): CompiledPolicy {
     compiled.ipRules = IpRules.parse({ allow: limits.ipAllow ?? [], deny: limits.ipDeny ?? [] });
   if (limits.models) compiled.models = limits.models;
   return compiled;
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 function scopeKey(ref: { scope: Scope; scopeId: string }, limit: string): string {

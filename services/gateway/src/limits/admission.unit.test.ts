@@ -426,16 +426,70 @@ describe('LimitsEnforcer', () => {
     assert.equal(live.admit(subject(), estimate('0.1'), day1 + 1000).ok, false, 'the month is spent');
     const snapshot = JSON.parse(JSON.stringify(live.snapshot()));
 
-    // An admin makes it $1 a day (a PolicySet brings a new policy object).
+    // An admin makes it $1 a day (a PolicySet brings a new policy object, stamped with its time).
     const daily = registryWith([{ ...monthly, limits: { budget: { usd: '1', period: '1d' } } }]);
-    state.policies.set(`${ORG}/proxy-key/pxk_1`, daily.policies.get(`${ORG}/proxy-key/pxk_1`)!);
+    state.policies.set(`${ORG}/proxy-key/pxk_1`, {
+      ...daily.policies.get(`${ORG}/proxy-key/pxk_1`)!,
+      setAt: day1 + 1500,
+    });
     const restarted = enforcer(state).limits;
     restarted.restore(snapshot, day1 + 2000);
     const day2 = Date.parse('2026-11-11T09:00:00Z');
     assert.equal(live.admit(subject(), estimate('0.1'), day2).ok, true, 'renewed on 11 November');
     assert.equal(restarted.admit(subject(), estimate('0.1'), day2).ok, true);
+    // Both renewed once, on the first day boundary after the change: no day before it invented.
+    assert.equal(live.usdView('proxy-key', 'pxk_1').periodStart, Date.parse('2026-11-11T00:00:00Z'));
+    assert.equal(restarted.usdView('proxy-key', 'pxk_1').periodStart, Date.parse('2026-11-11T00:00:00Z'));
   });
 
+  it('a 1mo budget changed to 1d on the 10th keeps what was spent until the 11th (docs: fresh allowance on the 11th)', () => {
+    const monthly = {
+      scope: 'proxy-key' as const,
+      scopeId: 'pxk_1',
+      limits: { budget: { usd: '1', period: '1mo' } },
+    };
+    const state = registryWith([monthly]);
+    const { limits, emitted } = enforcer(state);
+    const tenth = Date.parse('2026-11-10T10:00:00Z');
+    const first = limits.admit(subject(), estimate('1'), tenth);
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '1', inputTokens: 100, outputTokens: 100 }, tenth);
+    // An admin makes it $1 a day (a PolicySet brings a new policy object), at 10:05 on the 10th.
+    const daily = registryWith([{ ...monthly, limits: { budget: { usd: '1', period: '1d' } } }]);
+    state.policies.set(`${ORG}/proxy-key/pxk_1`, daily.policies.get(`${ORG}/proxy-key/pxk_1`)!);
+    const resetsBefore = emitted.filter((e) => e.type === 'LimitReset').length;
+    const sameDay = limits.admit(subject(), estimate('0.5'), tenth + 5 * 60_000);
+    const resets = emitted
+      .filter((e) => e.type === 'LimitReset')
+      .slice(resetsBefore)
+      .map((e) => (e.data as KordonEventData<'LimitReset'>).periodStart);
+    assert.deepEqual(resets, [], 'no renewal on the 10th: the new daily period renews on the 11th');
+    assert.equal(sameDay.ok, false, 'the $1 spent on the 10th still counts on the 10th');
+  });
+
+  it('with rollover, a 1mo budget changed to 1d on the 10th does not credit nine days never lived under it', () => {
+    const monthly = {
+      scope: 'proxy-key' as const,
+      scopeId: 'pxk_1',
+      limits: { budget: { usd: '1', period: '1mo' } },
+      renewal: { rollover: true },
+    };
+    const state = registryWith([monthly]);
+    const { limits } = enforcer(state);
+    const tenth = Date.parse('2026-11-10T10:00:00Z');
+    const first = limits.admit(subject(), estimate('0.01'), tenth);
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '0.01', inputTokens: 1, outputTokens: 1 }, tenth);
+    const daily = registryWith([{ ...monthly, limits: { budget: { usd: '1', period: '1d' } } }]);
+    state.policies.set(`${ORG}/proxy-key/pxk_1`, daily.policies.get(`${ORG}/proxy-key/pxk_1`)!);
+    // $1 a day, with what the month left carried: at most about $2 can be available on the 10th.
+    const big = limits.admit(subject(), estimate('5'), tenth + 5 * 60_000);
+    assert.equal(
+      big.ok,
+      false,
+      `a $5 request admitted under a $1/day budget: ${JSON.stringify(limits.usdView('proxy-key', 'pxk_1'), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
+    );
+  });
   it('holds a reservation for as long as a call may run: hours, with every attempt at its longest', () => {
     const { limits } = enforcer(
       registryWith([

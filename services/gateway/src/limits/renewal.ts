@@ -33,6 +33,13 @@ export interface RenewalPolicy {
 export interface RenewalState {
   /** periodStart of the last reset applied to the scope; null: never (a budget just added). */
   readonly lastPeriodStart: number | null;
+  /**
+   * periodEnd of that reset, when known. A period that is not one of `policy.period`'s means
+   * the period was changed (or the time zone, or monthStartDay) since: see `changedAt`.
+   */
+  readonly lastPeriodEnd?: number | undefined;
+  /** When the change was first seen; default `now`. */
+  readonly changedAt?: number | undefined;
   /** Allowance of one period, without rollover (0 for limits that do not roll over). */
   readonly allowance: bigint;
   /** What the last period left unused, uncapped: `BudgetLedger.rollover(scopeKey, null)`. */
@@ -47,11 +54,18 @@ export interface RenewalPlan {
   readonly resets: PlannedReset[];
   /** Missed periods left out before the first planned one (see `max`). */
   readonly omitted: number;
+  /** The last period is not one of this spec's (it was changed): planned from `changedAt` on. */
+  readonly changed?: true;
 }
 
 /**
  * The resets due at `now`, oldest first; none when the current period was already reset. A scope
  * never reset starts with the current period and nothing carried.
+ *
+ * When the last period is not one of the spec's (`1mo` changed to `1d` on the 10th), the spend
+ * of that period stays in force until the spec's first boundary after the change, and renewal
+ * counts from there: the new spec's periods before the change were never lived under it, so
+ * none is planned and none carries an allowance.
  */
 export function planResets(policy: RenewalPolicy, state: RenewalState, now: number, max = 100): RenewalPlan {
   const spec = typeof policy.period === 'string' ? parsePeriod(policy.period) : policy.period;
@@ -60,14 +74,25 @@ export function planResets(policy: RenewalPolicy, state: RenewalState, now: numb
     policy.monthStartDay === undefined ? {} : { monthStartDay: policy.monthStartDay };
   if (state.lastPeriodStart === null) {
     const current = periodAt(spec, policy.timeZone, now, calendar);
-    return { resets: [{ start: current.start, end: current.end, rolledOver: 0n }], omitted: 0 };
+    return {
+      resets: [{ start: current.start, end: current.end, rolledOver: 0n }],
+      omitted: 0,
+    };
   }
-  const { periods, omitted } = periodsBetween(spec, policy.timeZone, state.lastPeriodStart, now, {
-    ...calendar,
-    max,
-  });
+  let from = state.lastPeriodStart;
+  let changed: true | undefined;
+  if (state.lastPeriodEnd !== undefined) {
+    const last = periodAt(spec, policy.timeZone, from, calendar);
+    if (last.start !== from || last.end !== state.lastPeriodEnd) {
+      changed = true;
+      const atChange = periodAt(spec, policy.timeZone, Math.max(from, state.changedAt ?? now), calendar);
+      from = Math.max(from, atChange.start);
+    }
+  }
+  const { periods, omitted } = periodsBetween(spec, policy.timeZone, from, now, { ...calendar, max });
   if (!policy.rollover) {
-    return { resets: periods.map((p) => ({ start: p.start, end: p.end, rolledOver: 0n })), omitted };
+    const resets = periods.map((p) => ({ start: p.start, end: p.end, rolledOver: 0n }));
+    return changed ? { resets, omitted, changed } : { resets, omitted };
   }
   const { allowance } = state;
   const cap =
@@ -92,5 +117,5 @@ export function planResets(policy: RenewalPolicy, state: RenewalState, now: numb
     if (index > 0) carried = capped(allowance + carried);
     resets.push({ start: p.start, end: p.end, rolledOver: carried });
   }
-  return { resets, omitted };
+  return changed ? { resets, omitted, changed } : { resets, omitted };
 }

@@ -115,4 +115,46 @@ describe('planResets', () => {
       ['7', '10'],
     );
   });
+  test('a changed period counts from the change: the spend stays until the new spec`s next boundary, nothing invented', () => {
+    const utc = { timeZone: 'UTC', rolloverMaxPercent: null } as const;
+    const nov1 = Date.parse('2026-11-01T00:00:00Z');
+    const state = {
+      lastPeriodStart: nov1,
+      lastPeriodEnd: Date.parse('2026-12-01T00:00:00Z'),
+      changedAt: Date.parse('2026-11-10T10:00:00Z'),
+      allowance: usd('1'),
+      unused: usd('0.99'),
+    };
+    const daily: RenewalPolicy = { ...utc, period: '1d', rollover: true };
+    assert.deepEqual(planResets(daily, state, Date.parse('2026-11-10T23:00:00Z')), {
+      resets: [],
+      omitted: 0,
+      changed: true,
+    });
+    const { resets } = planResets(daily, state, Date.parse('2026-11-11T01:00:00Z'));
+    assert.deepEqual(
+      resets.map((r) => [iso(r.start), r.rolledOver]),
+      [['2026-11-11T00:00:00.000Z', usd('0.99')]],
+      'one reset, carrying what the month left, not nine days of allowance',
+    );
+    // A daily budget made monthly on the 10th: that day's spend stays until 1 December.
+    const dayState = {
+      ...state,
+      lastPeriodStart: Date.parse('2026-11-10T00:00:00Z'),
+      lastPeriodEnd: Date.parse('2026-11-11T00:00:00Z'),
+    };
+    const monthly: RenewalPolicy = { ...utc, period: '1mo', rollover: false };
+    assert.equal(planResets(monthly, dayState, Date.parse('2026-11-20T00:00:00Z')).resets.length, 0);
+    assert.deepEqual(
+      planResets(monthly, dayState, Date.parse('2026-12-01T00:00:00Z')).resets.map((r) => iso(r.start)),
+      ['2026-12-01T00:00:00.000Z'],
+    );
+    // The same spec (an allowance raised): missed periods are all planned, as after downtime.
+    const same = { ...dayState, lastPeriodEnd: Date.parse('2026-11-11T00:00:00Z') };
+    assert.equal(
+      planResets({ ...utc, period: '1d', rollover: false }, same, Date.parse('2026-11-13T01:00:00Z')).resets
+        .length,
+      3,
+    );
+  });
 });

@@ -14,6 +14,8 @@ export interface PolicyEntry {
   limits: Limits;
   renewal: Renewal;
   managedBy: ManagedBy;
+  /** When its PolicySet was written (epoch ms): a period changed by it counts from then. */
+  setAt?: number;
 }
 
 type LoggingPolicyData = KordonEventData<'LoggingPolicySet'>;
@@ -423,6 +425,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
             limits,
             renewal: renewal ?? {},
             managedBy: managedBy(event.actor),
+            setAt: event.time.getTime(),
           });
         return state;
       }
