@@ -33,8 +33,8 @@ import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js';
-import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
-import { TranslationError } from '../translate/index.js';
+import { ANTHROPIC_TOOL_PROMPT_AUTO, countTextTokens, estimateRequestTokens } from '../tokens/index.js';
+import { openAIChatRequest, openAIToAnthropicRequest, TranslationError } from '../translate/index.js';
 import { billedServiceTier, type NormalisedUsage } from '../translate/usage.js';
 import { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
@@ -677,7 +677,9 @@ function estimateOf(
   // Text costs at least one byte per token, so the body's size bounds its prompt; images and
   // token-id arrays do not, and are always counted.
   const bound = precision === 'bound' && textOnly(body, outcome.endpoint);
-  const inputTokens = bound ? outcome.bodyBytes : exactInputTokens(outcome, route, body, dialect);
+  const inputTokens = bound
+    ? outcome.bodyBytes + providerToolPrompt(route, body)
+    : exactInputTokens(outcome, route, body, dialect);
   // A request that asks OpenAI for priority (or flex) processing is billed at that tier's rates.
   const openAI = route.provider.type === 'openai' || route.provider.type === 'azure-openai';
   const tier = openAI ? billedServiceTier(body.service_tier) : undefined;
@@ -742,12 +744,32 @@ function cacheWriteAsked(body: Record<string, unknown>): '1h' | '5m' | undefined
   return asked;
 }
 
+/**
+ * Tokens the provider adds to the prompt itself, which the body's bytes do not bound: Claude's
+ * tool-use system prompt when tools are offered (the larger of its sizes, whatever tool_choice).
+ */
+function providerToolPrompt(route: Route, body: Record<string, unknown>): number {
+  return route.provider.type === 'anthropic' && Array.isArray(body.tools) && body.tools.length > 0
+    ? ANTHROPIC_TOOL_PROMPT_AUTO
+    : 0;
+}
+
 function exactInputTokens(
   outcome: Outcome,
   route: Route,
   body: Record<string, unknown>,
   dialect: Dialect,
 ): number {
+  // Counted as the provider will bill it: an OpenAI chat request sent to Claude becomes a
+  // Messages request, with Claude's tool-use prompt and Claude's rules for its parts.
+  if (
+    outcome.endpoint === 'chat.completions' &&
+    dialect === 'openai' &&
+    route.provider.type === 'anthropic'
+  ) {
+    const asClaude = claudeInputTokens(route, body);
+    if (asClaude !== undefined) return asClaude;
+  }
   const estimateDialect =
     outcome.endpoint === 'embeddings'
       ? 'openai-embeddings'
@@ -761,6 +783,29 @@ function exactInputTokens(
   // A body the estimator cannot read: the whole prompt counted as text (system, tools and all).
   const prompt = [body.system, body.instructions, body.tools, body.input ?? body.messages];
   return countTextTokens(JSON.stringify(prompt), route.model).tokens;
+}
+
+/** An OpenAI chat body counted as the Messages request it is translated to; undefined when it cannot be. */
+function claudeInputTokens(route: Route, body: Record<string, unknown>): number | undefined {
+  const parsed = openAIChatRequest.safeParse({ ...body, model: route.model });
+  if (!parsed.success) return undefined;
+  const { defaultMaxTokens } = route.provider.options;
+  let translated: unknown;
+  try {
+    translated = openAIToAnthropicRequest(
+      parsed.data,
+      defaultMaxTokens === undefined ? {} : { defaultMaxTokens },
+    );
+  } catch (error) {
+    if (error instanceof TranslationError) return undefined; // refused later, with its message
+    throw error;
+  }
+  const estimate = estimateRequestTokens({
+    dialect: 'anthropic-messages',
+    body: translated,
+    model: route.model,
+  });
+  return estimate.ok ? estimate.estimate.inputTokens : undefined;
 }
 
 function maxOutputTokens(body: Record<string, unknown>): number | null {
