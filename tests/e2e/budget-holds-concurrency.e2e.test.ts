@@ -4,7 +4,8 @@
  * upper bound of its cost, so the sum of what the admitted requests cost stays within the
  * budget. A Claude request offering a tool is billed Anthropic's tool-use system prompt (346
  * tokens with tool_choice auto, Claude 4.x; the gateway's own tokens/count.ts adds it), which
- * the "cheap upper bound" (one token per byte of the body) does not contain.
+ * the "cheap upper bound" (one token per byte of the body) does not contain. A Responses
+ * follow-up is billed the whole stored conversation it continues, which its body does not carry.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -109,6 +110,7 @@ orgs:
           - { name: tools, limits: { budget: { usd: ${BUDGET_USD}, period: 1d } } }
           - { name: translated, limits: { budget: { usd: ${BUDGET_USD}, period: 1d } } }
           - { name: followups, limits: { budget: { usd: ${FOLLOW_UP_BUDGET_USD}, period: 1d } } }
+          - { name: recorded, limits: { budget: { usd: ${FOLLOW_UP_BUDGET_USD}, period: 1d } } }
 `,
       { ANTHROPIC_KEY, OPENAI_KEY },
     );
@@ -199,5 +201,60 @@ orgs:
       total <= BUDGET_USD + 1e-12,
       `${admitted} requests admitted under a $${BUDGET_USD} budget recorded $${total.toFixed(6)}: each was held without the tool-use prompt Claude bills`,
     );
+  });
+
+  it('10 concurrent Responses follow-ups (previous_response_id) do not spend more than the budget', async () => {
+    const before = await spent();
+    const client = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--followups')!,
+      maxRetries: 0,
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        client.responses
+          .create({
+            model: 'gpt-4o-mini',
+            previous_response_id: 'resp_0123456789abcdef',
+            input: 'Continue.',
+            max_output_tokens: 100,
+          })
+          .catch((error: unknown) => error),
+      ),
+    );
+    const after = await spent();
+    const total = after.total - before.total;
+    const admitted = after.admitted - before.admitted;
+    assert.ok(
+      total <= FOLLOW_UP_BUDGET_USD + 1e-12,
+      `${admitted} follow-ups admitted under a $${FOLLOW_UP_BUDGET_USD} budget recorded $${total.toFixed(6)}: each was held at its own few bytes, not at the stored conversation OpenAI bills as its input`,
+    );
+  });
+
+  it('a follow-up of an answer made through Kordon is held at that answer`s recorded tokens, so a small budget serves it', async () => {
+    const client = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--recorded')!,
+      maxRetries: 0,
+    });
+    const first = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'Hello.',
+      max_output_tokens: 100,
+    });
+    // 21 recorded tokens, its own few and 100 out: far below the window (128,000 tokens, $0.128).
+    const followUp = await client.responses.create({
+      model: 'gpt-4o-mini',
+      previous_response_id: first.id,
+      input: 'Continue.',
+      max_output_tokens: 100,
+    });
+    assert.equal(followUp.status, 'completed');
+    // One not made here is held at the model's context window: more than the budget, refused.
+    const unknown = await client.responses
+      .create({ model: 'gpt-4o-mini', previous_response_id: 'resp_elsewhere', input: 'Continue.' })
+      .catch((error: unknown) => error);
+    assert.ok(unknown instanceof OpenAI.APIError && unknown.status === 429, String(unknown));
+    assert.match(unknown.message, /may cost up to \$0\.13/);
   });
 });
