@@ -57,6 +57,7 @@ import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { offeredToolFees } from './openai-only-exchanges.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
+import { storedInputBound } from './stored-input-bound.js';
 import { toolModelsOf } from './tool-models.js';
 
 export interface GenerateDependencies {
@@ -366,10 +367,13 @@ async function attempt(
           const answer = await callProvider(call, operation);
           const { text, usage, storedId, loggedText } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
-          if (storedId) {
-            deps.keys.pin(route, storedResponseSession(storedId), keyEntry.providerKeyId);
-            if (usage) rememberConversation(storedId, usage);
-          }
+          if (storedId)
+            deps.keys.pin(
+              route,
+              storedResponseSession(storedId),
+              keyEntry.providerKeyId,
+              conversationOf(usage),
+            );
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
@@ -407,10 +411,13 @@ async function attempt(
                 Date.now(),
               );
             if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
-            if (outcome.endpoint === 'responses' && facts?.responseId) {
-              deps.keys.pin(route, storedResponseSession(facts.responseId), keyEntry.providerKeyId);
-              if (usage) rememberConversation(facts.responseId, usage);
-            }
+            if (outcome.endpoint === 'responses' && facts?.responseId)
+              deps.keys.pin(
+                route,
+                storedResponseSession(facts.responseId),
+                keyEntry.providerKeyId,
+                conversationOf(usage),
+              );
             trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
             if (end === 'complete' && failure === undefined) {
               // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -686,7 +693,10 @@ function estimateOf(
     ? outcome.bodyBytes + providerToolPrompt(route, body)
     : exactInputTokens(outcome, route, body, dialect);
   // A Responses follow-up is billed the stored conversation it continues, which its body does not carry.
-  const stored = outcome.endpoint === 'responses' ? storedInputBound(route, body) : undefined;
+  const stored =
+    outcome.endpoint === 'responses'
+      ? storedInputBound(route, body, (id) => deps.keys.conversationTokens(storedResponseSession(id)))
+      : undefined;
   const inputTokens =
     stored === undefined ? own : stored.whole ? Math.max(own, stored.tokens) : own + stored.tokens;
   // A request that asks OpenAI for priority (or flex) processing is billed at that tier's rates.
@@ -753,62 +763,9 @@ function cacheWriteAsked(body: Record<string, unknown>): '1h' | '5m' | undefined
   return asked;
 }
 
-/**
- * Input and output tokens of Responses answers made here, by response id: the conversation a
- * `previous_response_id` follow-up continues is at most that answer's input plus its output,
- * all of which OpenAI bills again as the follow-up's input. This replica's answers only (another
- * replica's fall back to the context window); the oldest forgotten past the cap.
- */
-const storedConversations = new Map<string, number>();
-const MAX_STORED_CONVERSATIONS = 65_536;
-
-function rememberConversation(responseId: string, usage: NormalisedUsage): void {
-  storedConversations.delete(responseId);
-  storedConversations.set(responseId, usage.inputTokens + usage.outputTokens);
-  if (storedConversations.size > MAX_STORED_CONVERSATIONS)
-    storedConversations.delete(storedConversations.keys().next().value as string);
-}
-
-/**
- * Context windows (input and output together, tokens) of OpenAI's Responses models, by name
- * prefix, most specific first: the most input a stored conversation can bill.
- */
-const CONTEXT_WINDOWS: readonly (readonly [prefix: string, tokens: number])[] = [
-  ['gpt-5.5', 1_050_000],
-  ['gpt-5.4', 1_050_000],
-  ['gpt-5', 400_000],
-  ['gpt-4.1', 1_047_576],
-  ['gpt-4o', 128_000],
-  ['o1', 200_000],
-  ['o3', 200_000],
-  ['o4', 200_000],
-];
-/** A model not in the table: the largest window of an OpenAI model, a bound whatever it is. */
-const LARGEST_CONTEXT_WINDOW = 1_050_000;
-
-/**
- * What a Responses request continuing stored state (`previous_response_id`, `conversation`, a
- * stored `prompt`) may be billed as input beyond its own body: the recorded size of the answer it
- * continues (added to its own input), else the model's whole context window (`whole`: the bound
- * of all its input). Undefined for a request that carries its whole prompt.
- */
-function storedInputBound(
-  route: Route,
-  body: Record<string, unknown>,
-): { tokens: number; whole: boolean } | undefined {
-  const previous = body.previous_response_id;
-  const continues =
-    typeof previous === 'string' ||
-    (body.conversation !== undefined && body.conversation !== null) ||
-    (typeof body.prompt === 'object' && body.prompt !== null);
-  if (!continues) return undefined;
-  const recorded = typeof previous === 'string' ? storedConversations.get(previous) : undefined;
-  // A conversation or a stored prompt adds what no answer recorded here says: the window bounds it.
-  if (recorded !== undefined && body.conversation == null && body.prompt == null)
-    return { tokens: recorded, whole: false };
-  const model = route.model.toLowerCase();
-  const window = CONTEXT_WINDOWS.find(([prefix]) => model.startsWith(prefix))?.[1];
-  return { tokens: window ?? LARGEST_CONTEXT_WINDOW, whole: true };
+/** The tokens of the conversation an answer ends: what a follow-up to it is billed as input. */
+function conversationOf(usage: NormalisedUsage | undefined): number | undefined {
+  return usage ? usage.inputTokens + usage.outputTokens : undefined;
 }
 
 /**

@@ -49,8 +49,10 @@ export class KeyChoice {
    * A pinned session (a stored Responses answer) -> the provider and key that stored it; oldest
    * forgotten first. Kept here, not in a balancer group: a group is renamed or dropped when
    * the keys serving a model change, and a follow-up may name another model the key serves.
+   * With it, when known, the tokens of the conversation the answer ends (its input and output),
+   * which a follow-up is billed again as input.
    */
-  readonly #storedAt = new Map<string, { provider: string; providerKeyId: string }>();
+  readonly #storedAt = new Map<string, StoredAnswer>();
   /** Bumped when a key starts or stops resting on its daily budget: groups are re-read. */
   #spendVersion = 0;
   /**
@@ -111,8 +113,26 @@ export class KeyChoice {
    * Sends a session (a stored answer, see `generate.ts` sessionOf) to the key that stored it
    * from now on: `candidates` tries that key first while it is usable.
    */
-  pin(route: Pick<Route, 'provider'>, session: string, providerKeyId: string): void {
-    setNewest(this.#storedAt, session, { provider: route.provider.name, providerKeyId }, MAX_PINNED_SESSIONS);
+  pin(
+    route: Pick<Route, 'provider'>,
+    session: string,
+    providerKeyId: string,
+    conversationTokens?: number | undefined,
+  ): void {
+    setNewest(
+      this.#storedAt,
+      session,
+      { provider: route.provider.name, providerKeyId, conversationTokens },
+      MAX_PINNED_SESSIONS,
+    );
+  }
+
+  /**
+   * The tokens of the conversation a pinned session's answer ends, when this process made it
+   * and its usage was known: what a follow-up to it is billed on top of its own input.
+   */
+  conversationTokens(session: string): number | undefined {
+    return this.#storedAt.get(session)?.conversationTokens;
   }
 
   /** The provider a pinned session's answer is stored at (this process saw it), if any. */
@@ -328,6 +348,12 @@ const MAX_LACKING = 4096;
 const MAX_ABSENT_MODELS = 256;
 
 /** Sets `key` as the newest entry of an insertion-ordered map, forgetting the oldest past `max`. */
+interface StoredAnswer {
+  provider: string;
+  providerKeyId: string;
+  conversationTokens?: number | undefined;
+}
+
 function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   map.delete(key);
   map.set(key, value);

@@ -1,0 +1,51 @@
+/**
+ * How much input a Responses request continuing stored state may be billed beyond its own body.
+ * OpenAI bills a follow-up (`previous_response_id`, `conversation`, a stored `prompt`) the whole
+ * stored conversation as input, which the request's bytes do not bound: admission holds budgets
+ * for it by this bound (docs/limits.md, "Responses follow-ups").
+ */
+import type { Route } from './route-model.js';
+
+/**
+ * Context windows (input and output together, tokens) of OpenAI's Responses models, by name
+ * prefix, most specific first: the most input a stored conversation can bill.
+ */
+const CONTEXT_WINDOWS: readonly (readonly [prefix: string, tokens: number])[] = [
+  ['gpt-5.5', 1_050_000],
+  ['gpt-5.4', 1_050_000],
+  ['gpt-5', 400_000],
+  ['gpt-4.1', 1_047_576],
+  ['gpt-4o', 128_000],
+  ['o1', 200_000],
+  ['o3', 200_000],
+  ['o4', 200_000],
+];
+/** A model not in the table: the largest window of an OpenAI model, a bound whatever it is. */
+const LARGEST_CONTEXT_WINDOW = 1_050_000;
+
+/**
+ * The stored input a request may be billed beyond its body: the recorded size of the
+ * conversation its `previous_response_id` ends (`recorded`, when this process made that answer),
+ * added to its own input; else the model's whole context window (`whole`: the bound of all its
+ * input). Undefined for a request that carries its whole prompt.
+ */
+export function storedInputBound(
+  route: Route,
+  body: Record<string, unknown>,
+  recorded: (responseId: string) => number | undefined,
+): { tokens: number; whole: boolean } | undefined {
+  const previous = body.previous_response_id;
+  const continues =
+    typeof previous === 'string' ||
+    (body.conversation !== undefined && body.conversation !== null) ||
+    (typeof body.prompt === 'object' && body.prompt !== null);
+  if (!continues) return undefined;
+  // A conversation or a stored prompt adds what no answer recorded here says: the window bounds it.
+  if (typeof previous === 'string' && body.conversation == null && body.prompt == null) {
+    const tokens = recorded(previous);
+    if (tokens !== undefined) return { tokens, whole: false };
+  }
+  const model = route.model.toLowerCase();
+  const window = CONTEXT_WINDOWS.find(([prefix]) => model.startsWith(prefix))?.[1];
+  return { tokens: window ?? LARGEST_CONTEXT_WINDOW, whole: true };
+}
