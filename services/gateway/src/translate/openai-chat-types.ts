@@ -148,6 +148,11 @@ export const openAIUsage = z.object({
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative().optional(),
   prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
+  /**
+   * DeepSeek: the prompt tokens read from its context cache (part of prompt_tokens, billed at
+   * the cache-hit rate), in place of prompt_tokens_details.cached_tokens.
+   */
+  prompt_cache_hit_tokens: z.number().int().nonnegative().nullish(),
   completion_tokens_details: z
     .object({ reasoning_tokens: z.number().int().nonnegative().nullish() })
     .nullish(),

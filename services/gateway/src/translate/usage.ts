@@ -6,6 +6,8 @@
  * How each provider's numbers are brought to that meaning:
  * - OpenAI: `prompt_tokens` already includes `prompt_tokens_details.cached_tokens`, and
  *   `completion_tokens` includes `completion_tokens_details.reasoning_tokens`: taken as is.
+ *   DeepSeek reports its cache hits as `prompt_cache_hit_tokens` instead (also part of
+ *   `prompt_tokens`), read when `cached_tokens` is absent.
  * - Anthropic: `input_tokens` EXCLUDES cache reads and cache writes, so
  *   inputTokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens and
  *   cachedInputTokens = cache_read_input_tokens. Cache writes are parts of inputTokens too:
@@ -113,6 +115,7 @@ export function handCheckedOpenAIUsage(value: unknown): OpenAIUsage | undefined 
   if (!isCount(u.prompt_tokens) || !isCount(u.completion_tokens)) return undefined;
   if (u.total_tokens !== undefined && !isCount(u.total_tokens)) return undefined;
   if (!hasOptionalCount(u.prompt_tokens_details, 'cached_tokens')) return undefined;
+  if (!isOptionalCount(u.prompt_cache_hit_tokens)) return undefined;
   if (!hasOptionalCount(u.completion_tokens_details, 'reasoning_tokens')) return undefined;
   return u as OpenAIUsage;
 }
@@ -123,7 +126,7 @@ export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): Normalis
   const normalisedUsage = normalised(
     usage.prompt_tokens,
     usage.completion_tokens,
-    usage.prompt_tokens_details?.cached_tokens ?? 0,
+    usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens ?? 0,
     reasoning ?? undefined,
   );
   const cost = (usage as { cost?: unknown }).cost;

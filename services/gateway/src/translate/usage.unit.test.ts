@@ -60,6 +60,28 @@ describe('usage extractors', () => {
       actual: () => usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 5 }),
       expected: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 },
     },
+    {
+      name: 'DeepSeek: cache hits (prompt_cache_hit_tokens, part of prompt_tokens) are cached input',
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 1000,
+          completion_tokens: 100,
+          prompt_cache_hit_tokens: 800,
+          prompt_cache_miss_tokens: 200,
+        } as Parameters<typeof usageFromOpenAI>[0]),
+      expected: { inputTokens: 1000, outputTokens: 100, cachedInputTokens: 800 },
+    },
+    {
+      name: 'DeepSeek: prompt_tokens_details.cached_tokens, when given, is taken over prompt_cache_hit_tokens',
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 1000,
+          completion_tokens: 100,
+          prompt_tokens_details: { cached_tokens: 700 },
+          prompt_cache_hit_tokens: 800,
+        }),
+      expected: { inputTokens: 1000, outputTokens: 100, cachedInputTokens: 700 },
+    },
     { name: 'Anthropic: none given', actual: () => usageFromAnthropic(undefined), expected: undefined },
     {
       name: 'Anthropic: web searches Claude ran are counted apart (priced apiece)',
