@@ -69,6 +69,15 @@ const EnvSchema = z.object({
   KORDON_MAX_RESPONSE_BYTES: integer(1024 * 1024, 512 * 1024 * 1024).default(64 * 1024 * 1024),
   /** `false`: the data plane counts nothing on /metrics (the event pipeline and process metrics stay). */
   KORDON_METRICS: z.enum(['true', 'false', '1', '0']).default('true'),
+  /** A bearer token /metrics asks for (Prometheus's `authorization` scrape setting); unset: open. */
+  KORDON_METRICS_TOKEN: z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      const weakness = adminTokenWeakness(value);
+      if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
+    })
+    .optional(),
   /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
   /**
    * Where browsers reach this server (scheme, host, port, optional path prefix): the admin
@@ -129,6 +138,7 @@ const SECRET_BEARING = new Set([
   'KORDON_DATABASE_URL',
   'KORDON_MASTER_KEY',
   'KORDON_MASTER_KEYS_OLD',
+  'KORDON_METRICS_TOKEN',
   'KORDON_PROXY_KEY_SECRET',
   'KORDON_PROXY_KEY_SECRETS_OLD',
 ]);
@@ -184,6 +194,8 @@ export interface KordonConfig {
   nodeEnv: string | undefined;
   /** Prometheus metrics of the data plane (KORDON_METRICS). */
   metrics: boolean;
+  /** KORDON_METRICS_TOKEN: the bearer token /metrics asks for; undefined: /metrics is open. */
+  metricsToken: string | undefined;
   /** OpenTelemetry tracing, from the standard OTEL_* variables (off without an OTLP endpoint). */
   tracing: TracingConfig;
 }
@@ -278,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     cors: e.KORDON_CORS_ORIGINS,
     nodeEnv: env.NODE_ENV,
     metrics: e.KORDON_METRICS === 'true' || e.KORDON_METRICS === '1',
+    metricsToken: e.KORDON_METRICS_TOKEN,
     tracing: tracing.config,
   };
 }

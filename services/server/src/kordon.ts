@@ -48,7 +48,7 @@ export async function startKordon(
     storeAdapter: config.databaseUrl ? 'postgres' : 'pglite',
     appender: () => storage?.appender.status(),
   };
-  const metrics = createMetrics(sources.appender);
+  const metrics = createMetrics(sources.appender, config.metricsToken);
   // Filled in once storage and the gateway are up; until then only the probes answer.
   const routes: Record<string, Handler> = {
     'GET /healthz': healthz(sources),

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppenderStatus } from '@kordon/events';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -6,7 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
  * Prometheus metrics of the event pipeline, read from the appender's status at scrape
  * time (nothing is counted on the hot path), plus the process's own metrics.
  */
-export function createMetrics(appenderStatus: () => AppenderStatus | undefined) {
+export function createMetrics(appenderStatus: () => AppenderStatus | undefined, token?: string | undefined) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kordon_' });
 
@@ -66,10 +67,28 @@ export function createMetrics(appenderStatus: () => AppenderStatus | undefined) 
 
   return {
     registry,
-    handler: async (_req: IncomingMessage, res: ServerResponse) => {
+    handler: async (req: IncomingMessage, res: ServerResponse) => {
+      // The figures name orgs, provider keys and spend: with a token set, only its holder reads them.
+      if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+        res.writeHead(401, {
+          'content-type': 'text/plain; charset=utf-8',
+          'www-authenticate': 'Bearer realm="kordon-metrics"',
+          'cache-control': 'no-store',
+        });
+        res.end('/metrics needs the bearer token of KORDON_METRICS_TOKEN\n');
+        return;
+      }
       const text = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
     },
   };
+}
+
+/** Whether an Authorization header carries the token, compared in constant time (by digest). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+  if (!match) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(match[1]!), digest(token));
 }
