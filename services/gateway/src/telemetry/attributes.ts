@@ -7,7 +7,7 @@
  */
 import type { KordonEventData } from '@kordon/events';
 import type { ProviderId } from '../providers/index.js';
-import type { Operation } from '../providers/provider-types.js';
+import type { OpenAICompatibleVendor, Operation } from '../providers/provider-types.js';
 
 export {
   ATTR_ERROR_TYPE,
@@ -68,6 +68,25 @@ export const GEN_AI_PROVIDER_NAME = {
   yandexgpt: 'yandexgpt',
   gigachat: 'gigachat',
 } as const satisfies Record<ProviderId, string>;
+
+/**
+ * `gen_ai.provider.name` of the OpenAI-compatible vendors the conventions name (semconv
+ * 1.37+): a DeepSeek call is `deepseek` whichever dialect or client made it. Vendors the
+ * conventions do not name (OpenRouter, Together, vLLM, Ollama, generic) keep the type.
+ */
+export const GEN_AI_PROVIDER_NAME_OF_VENDOR: Partial<Record<OpenAICompatibleVendor, string>> = {
+  deepseek: 'deepseek',
+  groq: 'groq',
+  mistral: 'mistral_ai',
+};
+
+/** `gen_ai.provider.name` of a configured provider: its vendor's well-known value, else its type's. */
+export function genAiProviderName(type: ProviderId, vendor: string | undefined): string {
+  return (
+    (vendor !== undefined && GEN_AI_PROVIDER_NAME_OF_VENDOR[vendor as OpenAICompatibleVendor]) ||
+    GEN_AI_PROVIDER_NAME[type]
+  );
+}
 
 /**
  * `gen_ai.operation.name` of each upstream operation. Chat-like APIs of every dialect are

@@ -81,7 +81,7 @@ import {
   EVENT_FIRST_TOKEN,
   GEN_AI_OPERATION,
   GEN_AI_OPERATION_OF_ENDPOINT,
-  GEN_AI_PROVIDER_NAME,
+  genAiProviderName,
 } from './attributes.js';
 import { AttributeBlock, type EndedSpans, RecordedSpan, type SpanPipeline } from './span-pipeline.js';
 import { PooledIdGenerator } from './trace-ids.js';
@@ -886,7 +886,7 @@ class AttributeBlocks {
     let upstream = byModel.get(route.model);
     if (upstream?.provider !== route.provider || upstream.operationName !== operationName) {
       const type = route.provider.type;
-      const genAiProvider = GEN_AI_PROVIDER_NAME[type];
+      const genAiProvider = genAiProviderName(type, route.provider.options.vendor);
       const attributes: Attributes = {
         [ATTR_GEN_AI_OPERATION_NAME]: operationName,
         [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider,

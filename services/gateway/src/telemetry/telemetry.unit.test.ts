@@ -390,6 +390,30 @@ describe('request traces', () => {
     assert.equal(root?.parentSpanContext, undefined);
     assert.equal(root?.attributes['gen_ai.operation.name'], 'embeddings');
   });
+
+  // The conventions' well-known values (semconv 1.37+): a DeepSeek, Groq or Mistral call is
+  // `deepseek`, `groq`, `mistral_ai`, whichever dialect made it; other vendors keep the type.
+  for (const [vendor, expected] of [
+    ['deepseek', incubating.GEN_AI_PROVIDER_NAME_VALUE_DEEPSEEK],
+    ['groq', incubating.GEN_AI_PROVIDER_NAME_VALUE_GROQ],
+    ['mistral', incubating.GEN_AI_PROVIDER_NAME_VALUE_MISTRAL_AI],
+    ['openrouter', 'openai-compatible'],
+    [undefined, 'openai-compatible'],
+  ] as const) {
+    it(`an OpenAI-compatible provider of vendor ${vendor} is gen_ai.provider.name "${expected}"`, () => {
+      const { exporter, tracing: t } = tracing();
+      const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
+      const compatible = {
+        provider: { ...route.provider, type: 'openai-compatible', options: vendor ? { vendor } : {} },
+        model: 'some-model',
+      } as unknown as Route;
+      trace.attempt(compatible, 'chat', key, 1).failed(new Error('x'), undefined, false);
+      trace.end(200);
+      const span = exporter.getFinishedSpans().find((s) => s.name.startsWith('provider.'));
+      assert.equal(span?.attributes['gen_ai.provider.name'], expected);
+      assert.equal(span?.attributes['gen_ai.system'], expected);
+    });
+  }
 });
 
 describe('data-plane metrics', () => {
