@@ -253,4 +253,69 @@ orgs:
       { input: 200, cacheRead: 800 },
     );
   });
+
+  it("a Mistral reasoning model's streamed answer (content as a list of thinking and text chunks) reaches the OpenAI SDK whole", async () => {
+    const stream = await openai().chat.completions.create({
+      model: 'magistral-medium-2509',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+    });
+    let finish: string | null | undefined;
+    const contents: unknown[] = [];
+    const failure = await (async () => {
+      for await (const part of stream) {
+        finish = part.choices[0]?.finish_reason ?? finish;
+        contents.push(part.choices[0]?.delta.content);
+      }
+    })().catch((error: unknown) => error);
+    assert.equal(failure, undefined, `the stream failed: ${String(failure)}`);
+    assert.equal(finish, 'stop');
+    // Same dialect: Mistral's chunks go to the caller as they came.
+    assert.deepEqual(contents.slice(1, 3), [
+      [{ type: 'thinking', thinking: [{ type: 'text', text: 'The user greets me.' }] }],
+      [{ type: 'text', text: 'Hello!' }],
+    ]);
+    const event = await lastRequestEvent();
+    assert.equal(event.type, 'RequestCompleted', JSON.stringify(event));
+  });
+
+  it("a Mistral reasoning model's plain answer reaches an OpenAI SDK caller as Mistral sent it, and is recorded", async () => {
+    const answer = await openai().chat.completions.create({
+      model: 'magistral-medium-2509',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.deepEqual(answer.choices[0]?.message.content, [
+      { type: 'thinking', thinking: [{ type: 'text', text: 'The user greets me.' }] },
+      { type: 'text', text: 'Hello!' },
+    ]);
+    const event = await lastRequestEvent();
+    assert.equal(event.type, 'RequestCompleted', JSON.stringify(event));
+  });
+
+  it("a Mistral reasoning model's plain answer (content as a list of chunks) reaches an Anthropic SDK caller as text", async () => {
+    const message = await anthropic().messages.create({
+      model: 'magistral-medium-2509',
+      max_tokens: 1024,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    const text = message.content
+      .filter((block) => block.type === 'text')
+      .map((block) => (block as { text: string }).text)
+      .join('');
+    assert.equal(text, 'Hello!');
+  });
+
+  it("a Mistral reasoning model's streamed answer reaches an Anthropic SDK caller as text", async () => {
+    const stream = anthropic().messages.stream({
+      model: 'magistral-medium-2509',
+      max_tokens: 1024,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    const message = await stream.finalMessage();
+    const text = message.content
+      .filter((block) => block.type === 'text')
+      .map((block) => (block as { text: string }).text)
+      .join('');
+    assert.equal(text, 'Hello!');
+  });
 });

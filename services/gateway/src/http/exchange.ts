@@ -451,10 +451,21 @@ export function plainOpenAIUsage(json: unknown): z.infer<typeof openAIUsage> | u
   return handCheckedOpenAIUsage((json as { usage?: unknown }).usage);
 }
 
-/** What a tokenizer counts when an answer carries no usage: the text and the tool-call arguments. */
+/**
+ * What a tokenizer counts when an answer carries no usage: the text, the reasoning (billed as
+ * output: DeepSeek's `reasoning_content`, Mistral's thinking chunks, OpenRouter's `reasoning`)
+ * and the tool-call arguments.
+ */
 function openAICompletionText(completion: z.infer<typeof openAIChatCompletion>): string {
   let text = '';
   for (const choice of completion.choices) {
+    const { reasoning_content, reasoning } = choice.message;
+    text +=
+      typeof reasoning_content === 'string'
+        ? reasoning_content
+        : typeof reasoning === 'string'
+          ? reasoning
+          : '';
     text += choice.message.content ?? '';
     for (const call of choice.message.tool_calls ?? []) text += call.function.name + call.function.arguments;
   }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createRedactor, type RedactionRule, type Redactor } from '@kordon/redaction';
 import type { BodySealer, SealedBodies } from '../body-keys/body-keys.js';
 import { loggingPolicyOf, type RegistryState } from '../registry/registry.js';
+import { answerContentText } from '../translate/index.js';
 
 /** The longest text an event carries (RequestCompleted's redactedPrompt/redactedResponse). */
 export const MAX_LOGGED_CHARS = 32_768;
@@ -205,9 +206,7 @@ export function answerText(json: string): string {
       output?: unknown[];
     };
     if (Array.isArray(answer.choices))
-      return answer.choices
-        .map((c) => (typeof c.message?.content === 'string' ? c.message.content : ''))
-        .join('\n');
+      return answer.choices.map((c) => answerContentText(c.message?.content)).join('\n');
     if (Array.isArray(answer.content))
       return answer.content.map((block) => (typeof block.text === 'string' ? block.text : '')).join('\n');
     if (Array.isArray(answer.output)) return responsesOutputText(answer.output);

@@ -177,6 +177,20 @@ describe('answerText: the text of a finished answer', () => {
   it('chat choices and Anthropic content blocks', () => {
     const chat = { choices: [{ message: { content: 'one' } }, { message: { content: 'two' } }] };
     assert.equal(answerText(JSON.stringify(chat)), 'one\ntwo');
+    // Mistral's reasoning models: content as chunks, whose text ones are the answer.
+    const mistral = {
+      choices: [
+        {
+          message: {
+            content: [
+              { type: 'thinking', thinking: [{ type: 'text', text: 'hmm' }] },
+              { type: 'text', text: 'three' },
+            ],
+          },
+        },
+      ],
+    };
+    assert.equal(answerText(JSON.stringify(mistral)), 'three');
     const anthropic = { content: [{ type: 'text', text: 'hello' }] };
     assert.equal(answerText(JSON.stringify(anthropic)), 'hello');
     assert.equal(answerText('not json'), '');

@@ -201,6 +201,29 @@ describe('Anthropic stream cut mid-answer is charged the tokens streamed', () =>
     assert.equal(translator.failure, undefined);
     assert.equal(translator.outputText(), 'Hello');
   });
+
+  it("Mistral's content chunks (magistral-*): thinking chunks are counted as reasoning, text chunks are the answer", () => {
+    const translator = new StreamTranslator<never>(
+      new OpenAIStreamParser(),
+      { emit: () => [] as never[] },
+      { fallbackUsage },
+    );
+    const chunk = (content: unknown) => ({
+      id: 'mistral-1',
+      model: 'magistral-medium-2509',
+      choices: [{ index: 0, delta: { content }, finish_reason: null }],
+    });
+    for (const text of THOUGHTS)
+      translator.push(chunk([{ type: 'thinking', thinking: [{ type: 'text', text }] }]));
+    translator.push(chunk([{ type: 'text', text: 'Hello' }]));
+    translator.push(chunk(' there'));
+    assert.equal(translator.failure, undefined);
+    assert.equal(translator.outputText(), 'Hello there');
+    assert.equal(
+      translator.usageSoFar()?.outputTokens,
+      countTextTokens(`${THOUGHT}Hello there`, MODEL).tokens,
+    );
+  });
 });
 
 describe("Claude's web searches in a stream cut before its message_delta are charged", () => {

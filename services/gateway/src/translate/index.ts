@@ -27,6 +27,7 @@ export {
 export { FOREIGN_THOUGHT_SIGNATURE, type GeminiRequestOptions } from './neutral-to-gemini-request.js';
 export { type OpenAIRequestOptions, TOOL_ERROR_PREFIX } from './neutral-to-openai-request.js';
 export {
+  answerContentText,
   type OpenAIChatChunkOut,
   type OpenAIChatCompletion,
   type OpenAIChatCompletionOut,

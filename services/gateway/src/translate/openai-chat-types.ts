@@ -166,6 +166,71 @@ export type OpenAIUsage = z.infer<typeof openAIUsage>;
 export const openAIFinishReason = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
 export type OpenAIFinishReason = z.infer<typeof openAIFinishReason>;
 
+/**
+ * An answer's content: text, or (Mistral's reasoning models: magistral-*, and others given
+ * `reasoning_effort`) a list of chunks, `{type: "thinking", thinking: [{type: "text", text}]}`
+ * and `{type: "text", text}` (docs.mistral.ai, ThinkChunk and TextChunk). Other chunk types
+ * (Mistral's `reference`) are not text of the answer and are passed over.
+ */
+const answerContent = z.union([
+  z.string(),
+  z.array(
+    z.object({
+      type: z.string().optional(),
+      text: z.unknown().optional(),
+      thinking: z.unknown().optional(),
+    }),
+  ),
+]);
+type AnswerContent = z.infer<typeof answerContent>;
+
+/** The text of chunks (a thinking chunk's own `thinking` list, or `text` chunks); type defaults to text. */
+function chunkText(chunks: readonly unknown[], type: 'text' | 'thinking'): string | undefined {
+  let text: string | undefined;
+  for (const chunk of chunks) {
+    if (typeof chunk !== 'object' || chunk === null) continue;
+    const { type: kind = 'text', text: value, thinking } = chunk as Record<string, unknown>;
+    if (kind !== type) continue;
+    const part =
+      type === 'text'
+        ? typeof value === 'string'
+          ? value
+          : undefined
+        : typeof thinking === 'string'
+          ? thinking
+          : Array.isArray(thinking)
+            ? chunkText(thinking, 'text')
+            : undefined;
+    if (part !== undefined) text = (text ?? '') + part;
+  }
+  return text;
+}
+
+/** The answer text of a message's raw `content` (a string, or Mistral's chunks: their text ones). */
+export function answerContentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  return Array.isArray(content) ? (chunkText(content, 'text') ?? '') : '';
+}
+
+/**
+ * A message or delta whose content is a list of chunks read as the other vendors' fields: its
+ * text chunks as `content`, its thinking as `reasoning_content` (DeepSeek's name for the
+ * reasoning), unless that field already holds text. Text content passes untouched.
+ */
+function withChunkedContent<T extends { content?: AnswerContent | null; reasoning_content?: unknown }>(
+  message: T,
+): Omit<T, 'content'> & { content?: string | null } {
+  const { content } = message;
+  if (!Array.isArray(content)) return message as Omit<T, 'content'> & { content?: string | null };
+  const thinking = chunkText(content, 'thinking');
+  const keepsReasoning = typeof message.reasoning_content === 'string' && message.reasoning_content !== '';
+  return {
+    ...message,
+    content: chunkText(content, 'text') ?? null,
+    ...(thinking !== undefined && !keepsReasoning ? { reasoning_content: thinking } : {}),
+  };
+}
+
 export const openAIChatCompletion = z.object({
   id: z.string(),
   created: z.number().int().optional(),
@@ -173,14 +238,16 @@ export const openAIChatCompletion = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      message: z.object({
-        content: z.string().nullish(),
-        refusal: z.string().nullish(),
-        tool_calls: z.array(toolCall).nullish(),
-        // The model's reasoning: DeepSeek and vLLM name it `reasoning_content`, OpenRouter `reasoning`.
-        reasoning_content: z.unknown().optional(),
-        reasoning: z.unknown().optional(),
-      }),
+      message: z
+        .object({
+          content: answerContent.nullish(),
+          refusal: z.string().nullish(),
+          tool_calls: z.array(toolCall).nullish(),
+          // The model's reasoning: DeepSeek and vLLM name it `reasoning_content`, OpenRouter `reasoning`.
+          reasoning_content: z.unknown().optional(),
+          reasoning: z.unknown().optional(),
+        })
+        .transform(withChunkedContent),
       finish_reason: openAIFinishReason.nullish(),
     }),
   ),
@@ -204,7 +271,7 @@ export const openAIChatChunk = z.object({
       index: z.number().int(),
       delta: z
         .object({
-          content: z.string().nullish(),
+          content: answerContent.nullish(),
           refusal: z.string().nullish(),
           tool_calls: z.array(toolCallDelta).nullish(),
           // The model's reasoning, billed as output: DeepSeek and vLLM name it `reasoning_content`,
@@ -212,6 +279,7 @@ export const openAIChatChunk = z.object({
           reasoning_content: z.unknown().optional(),
           reasoning: z.unknown().optional(),
         })
+        .transform(withChunkedContent)
         .nullish(),
       finish_reason: openAIFinishReason.nullish(),
     }),

@@ -130,6 +130,29 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     assert.ok(message.complete);
   });
 
+  it("Mistral's content chunks (magistral-*) stream as a thinking block, then the text", () => {
+    const chunk = (delta: object, finish_reason: string | null = null) => ({
+      id: 'mistral-1',
+      model: 'magistral-medium-2509',
+      choices: [{ index: 0, delta, finish_reason }],
+    });
+    const { events } = replay([
+      chunk({ role: 'assistant', content: '' }),
+      chunk({ content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'The user ' }] }] }),
+      chunk({ content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'greets me.' }] }] }),
+      chunk({ content: [{ type: 'text', text: 'Hello' }] }),
+      chunk({ content: '!' }),
+      chunk({ content: '' }, 'stop'),
+      OPENAI_DONE,
+    ]);
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [
+      { type: 'thinking', thinking: 'The user greets me.', signature: FOREIGN_REASONING_SIGNATURE },
+      { type: 'text', text: 'Hello!' },
+    ]);
+    assert.ok(message.complete);
+  });
+
   it('length (recorded) -> max_tokens', () => {
     assert.equal(
       accumulateAnthropic(replay(sseEvents('openai-text-length.sse')).events).stopReason,

@@ -179,6 +179,39 @@ describe('OpenAI chat.completion -> Anthropic message', () => {
       ]);
     });
 
+  it("a Mistral reasoning model's content chunks: thinking chunks come first as a thinking block, text chunks are the text", () => {
+    const message = openAIToAnthropicResponse(
+      openai({
+        id: 'c',
+        model: 'magistral-medium-2509',
+        choices: [
+          {
+            index: 0,
+            message: {
+              content: [
+                {
+                  type: 'thinking',
+                  thinking: [
+                    { type: 'text', text: 'The user ' },
+                    { type: 'text', text: 'greets me.' },
+                  ],
+                },
+                { type: 'reference', reference_ids: [1] },
+                { type: 'text', text: 'Hello' },
+                { type: 'text', text: '!' },
+              ],
+            },
+            finish_reason: 'stop',
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(message.content, [
+      { type: 'thinking', thinking: 'The user greets me.', signature: FOREIGN_REASONING_SIGNATURE },
+      { type: 'text', text: 'Hello!' },
+    ]);
+  });
+
   it('cached prompt tokens move out of input_tokens into cache_read_input_tokens', () => {
     const message = openAIToAnthropicResponse(
       openai({
