@@ -408,6 +408,34 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       assert.equal(root.status.code, 0);
     });
 
+    it("a streamed Responses answer's attempt span has its response model and finish reason, as a plain one's has", async () => {
+      const plainTrace = newTraceId();
+      const plain = await openai().responses.create(
+        { model: 'gpt-4o-mini', input: 'hi' },
+        { headers: { traceparent: `00-${plainTrace}-${newSpanId()}-01` } },
+      );
+      const plainSpan = one(await traceOf(plainTrace, 'POST /v1/responses'), 'provider.openai.chat');
+      assert.equal(plainSpan.attributes['gen_ai.response.model'], plain.model);
+      assert.deepEqual(plainSpan.attributes['gen_ai.response.finish_reasons'], [plain.status]);
+
+      const streamTrace = newTraceId();
+      const stream = await openai().responses.create(
+        { model: 'gpt-4o-mini', input: 'hi', stream: true },
+        { headers: { traceparent: `00-${streamTrace}-${newSpanId()}-01` } },
+      );
+      let completed: OpenAI.Responses.Response | undefined;
+      for await (const event of stream) if (event.type === 'response.completed') completed = event.response;
+      assert.ok(completed);
+      const streamSpan = one(await traceOf(streamTrace, 'POST /v1/responses'), 'provider.openai.chat');
+      assert.deepEqual(
+        {
+          model: streamSpan.attributes['gen_ai.response.model'],
+          finish: streamSpan.attributes['gen_ai.response.finish_reasons'],
+        },
+        { model: completed.model, finish: [completed.status] },
+      );
+    });
+
     it('nothing secret reaches the exporter: no provider key, no proxy key, no prompt or answer text', () => {
       const exported = receiver.bodies.join('\n');
       assert.ok(exported.length > 0);

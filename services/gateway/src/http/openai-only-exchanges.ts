@@ -494,8 +494,18 @@ export const planResponsesExchange: ExchangePlanner = (
       let usage: NormalisedUsage | undefined;
       /** The tier serving the answer (each `response` names it; priority and flex bill at their rates). */
       let serviceTier: unknown;
-      /** The answer's id (stored by the provider under this key), for the next request's key. */
-      const facts: { finishReasons: string[]; responseId?: string } = { finishReasons: [] };
+      /**
+       * The answer's id (stored by the provider under this key), for the next request's key;
+       * the model and status of the terminator, as a plain answer's span has them.
+       */
+      const facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
+        finishReasons: [],
+      };
+      /** The attempt's response model and finish reason (its status) from a terminator's response. */
+      const terminated = (response: { model?: unknown; status?: unknown } | undefined) => {
+        if (typeof response?.model === 'string') facts.responseModel = response.model;
+        if (typeof response?.status === 'string') facts.finishReasons = [response.status];
+      };
       /**
        * Output deltas by output item and content part, kept by reference; joined only if no
        * usage comes or the org logs text. In one text, a key split across parts escaped redaction.
@@ -518,8 +528,17 @@ export const planResponsesExchange: ExchangePlanner = (
           } else if (type === 'response.completed' || type === 'response.incomplete') {
             finished = true;
             const response = (
-              event as { response?: { usage?: unknown; service_tier?: unknown; output?: unknown } }
+              event as {
+                response?: {
+                  usage?: unknown;
+                  service_tier?: unknown;
+                  output?: unknown;
+                  model?: unknown;
+                  status?: unknown;
+                };
+              }
             ).response;
+            terminated(response);
             usage = responsesUsageOf(response?.usage);
             serviceTier = response?.service_tier ?? serviceTier;
             toolCalls = toolCallsOf(response?.output) ?? toolCalls;
@@ -536,10 +555,13 @@ export const planResponsesExchange: ExchangePlanner = (
                   usage?: unknown;
                   service_tier?: unknown;
                   output?: unknown;
+                  model?: unknown;
+                  status?: unknown;
                   error?: { code?: unknown };
                 };
               }
             ).response;
+            terminated(response);
             failure = responseFailureCode(response?.error?.code);
             // A failed response still says what it used (and was billed): that, not a count.
             usage = responsesUsageOf(response?.usage) ?? usage;
