@@ -35,6 +35,31 @@ const final = (text: string, status = 'ALTERNATIVE_STATUS_FINAL', u = usage(10, 
   },
 });
 
+const streamLine = (text: string, status: string, u = usage(12, 3)) =>
+  JSON.stringify({
+    result: {
+      alternatives: [{ message: { role: 'assistant', text }, status }],
+      usage: u,
+      modelVersion: '23.10.2024',
+    },
+  });
+
+/*
+ * ALTERNATIVE_STATUS_CONTENT_FILTER ("Generation was stopped due to the discovery of potentially
+ * sensitive content in the prompt or generated response", TextGeneration.Completion reference)
+ * comes with Yandex's canned replacement text, not the text generated so far
+ * (black-roland/homeassistant-yandexgpt#9). When the filter trips on the generated response,
+ * the stream has already carried PARTIAL lines of the model's own text, so the final line does
+ * not extend them.
+ */
+const FILTERED =
+  'В интернете есть много сайтов с информацией на эту тему. [Посмотрите, что нашлось в поиске](https://ya.ru)';
+const FILTERED_STREAM = [
+  streamLine('Чтобы вскрыть', 'ALTERNATIVE_STATUS_PARTIAL', usage(12, 2)),
+  streamLine('Чтобы вскрыть замок, нужно', 'ALTERNATIVE_STATUS_PARTIAL', usage(12, 5)),
+  streamLine(FILTERED, 'ALTERNATIVE_STATUS_CONTENT_FILTER', usage(12, 7)),
+];
+
 async function serve(req: IncomingMessage, res: ServerResponse) {
   let raw = '';
   for await (const chunk of req) raw += chunk;
@@ -136,5 +161,44 @@ orgs:
     assert.deepEqual((last().body.completionOptions as Record<string, unknown>).reasoningOptions, {
       mode: 'DISABLED',
     });
+  });
+
+  it('an OpenAI stream that Yandex ends with CONTENT_FILTER after partial text finishes with content_filter, not a broken-stream error', async () => {
+    replies.push({ status: 200, lines: FILTERED_STREAM });
+    const stream = await openai.chat.completions.create({
+      model: 'yandexgpt/latest',
+      messages: [{ role: 'user', content: 'Как вскрыть замок?' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let finish: string | null | undefined;
+    let text = '';
+    let completionTokens: number | undefined;
+    for await (const chunk of stream) {
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      text += chunk.choices[0]?.delta.content ?? '';
+      completionTokens = chunk.usage?.completion_tokens ?? completionTokens;
+    }
+    assert.equal(finish, 'content_filter');
+    // The canned notice replaces the whole answer: not run on from the cut sentence.
+    assert.equal(text, 'Чтобы вскрыть замок, нужно');
+    assert.equal(completionTokens, 7);
+  });
+
+  it('an Anthropic stream that Yandex ends with CONTENT_FILTER after partial text ends with stop_reason refusal', async () => {
+    replies.push({ status: 200, lines: FILTERED_STREAM });
+    const message = await anthropic.messages
+      .stream({
+        model: 'yandexgpt/latest',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'Как вскрыть замок?' }],
+      })
+      .finalMessage();
+    assert.equal(message.stop_reason, 'refusal');
+    assert.deepEqual(
+      message.content.map((block) => (block.type === 'text' ? block.text : block.type)),
+      ['Чтобы вскрыть замок, нужно'],
+    );
+    assert.equal(message.usage.output_tokens, 7);
   });
 });

@@ -19,8 +19,9 @@
  * TOOL_CALLS -> tool_calls; usage counters (int64 strings) -> numbers, reasoning tokens kept.
  *
  * Streams: every line holds the whole text so far, so the deltas are what each line adds to
- * the previous one (a line that does not extend it is a broken stream). A final status gives
- * the finish chunk; once every alternative is final come the usage chunk and `[DONE]`, the
+ * the previous one (a PARTIAL line that does not extend it is a broken stream; a final line
+ * that does not, such as the content filter's canned notice, adds no text). A final status
+ * gives the finish chunk; once every alternative is final come the usage chunk and `[DONE]`, the
  * terminator the OpenAI stream parser needs. A stream that stops before a final status never
  * gets `[DONE]`, so it is never taken for complete.
  */
@@ -301,11 +302,22 @@ export class YandexStreamMapper {
       if (this.#finished.has(index)) continue;
       const text = alternative.message.text ?? '';
       const previous = this.#sent[index] ?? '';
-      if (!text.startsWith(previous))
+      const finish = yandexFinishReason(alternative.status);
+      // A final line whose text does not extend what was sent adds no text, only its tool calls
+      // and finish. CONTENT_FILTER comes so when the filter trips on the output: its text is
+      // Yandex's canned notice ("В интернете есть много сайтов...") meant to replace the whole
+      // answer, and a stream cannot take back the model's text already delivered. Appended, it
+      // would run on from a cut sentence as if the model had said it; left out, the caller has
+      // what was generated and content_filter (an Anthropic caller: refusal), as OpenAI ends a
+      // stream its filter cut. Before any text (the filter tripped on the prompt) the notice
+      // extends nothing and goes as sent, as in a plain answer.
+      if (text.startsWith(previous)) {
+        this.#sent[index] = text;
+        const delta = text.slice(previous.length);
+        if (delta !== '' || !this.#roleSent) out.push(this.#chunk(index, { content: delta }));
+      } else if (!finish) {
         return this.#fail('YandexGPT stream text does not extend the text before', 'invalid_stream');
-      this.#sent[index] = text;
-      const delta = text.slice(previous.length);
-      if (delta !== '' || !this.#roleSent) out.push(this.#chunk(index, { content: delta }));
+      }
       const calls = toolCallsOf(alternative, this.#base.id);
       if (calls.length > 0) {
         out.push(
@@ -319,7 +331,6 @@ export class YandexStreamMapper {
           }),
         );
       }
-      const finish = yandexFinishReason(alternative.status);
       if (finish) {
         this.#finished.add(index);
         out.push({ ...chunkOf(this.#base, [{ index, delta: {}, logprobs: null, finish_reason: finish }]) });

@@ -221,17 +221,76 @@ describe('YandexGPT stream -> OpenAI chunks', () => {
     assert.deepEqual(translator.usage, undefined);
   });
 
-  it('fails a stream whose text does not extend the text before', () => {
+  it('fails a stream whose PARTIAL text does not extend the text before', () => {
     const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
     const translator = streamObserver('openai', 'm');
     for (const event of [
       ...mapper.map(line('Hello there', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
-      ...mapper.map(line('Goodbye', 'ALTERNATIVE_STATUS_FINAL', 2)),
+      ...mapper.map(line('Goodbye', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
     ]) {
       translator.push(event);
     }
     assert.equal(translator.finished, false);
     assert.equal(translator.failure?.kind, 'upstream_error');
+  });
+
+  // The filter tripping on the output ends the stream with Yandex's canned notice in place of
+  // the text so far (black-roland/homeassistant-yandexgpt#9).
+  it('ends with content_filter and the text so far when CONTENT_FILTER brings a canned notice', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    const events = [
+      ...mapper.map(line('Чтобы вскрыть', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
+      ...mapper.map(line('Чтобы вскрыть замок, нужно', 'ALTERNATIVE_STATUS_PARTIAL', 5)),
+      ...mapper.map(
+        line(
+          'В интернете есть много сайтов с информацией на эту тему.',
+          'ALTERNATIVE_STATUS_CONTENT_FILTER',
+          7,
+        ),
+      ),
+    ];
+    for (const event of events) translator.push(event);
+    assert.equal(events.at(-1), OPENAI_DONE);
+    assert.equal(translator.failure, undefined);
+    assert.equal(translator.finished, true);
+    assert.equal(translator.outputText(), 'Чтобы вскрыть замок, нужно');
+    const finishes = events.flatMap(
+      (event) =>
+        (event as { choices?: { finish_reason: string | null }[] }).choices?.map((c) => c.finish_reason) ??
+        [],
+    );
+    assert.deepEqual(
+      finishes.filter((reason) => reason !== null),
+      ['content_filter'],
+    );
+    assert.deepEqual(translator.usage, { inputTokens: 18, outputTokens: 7, cachedInputTokens: 0 });
+  });
+
+  it('sends the notice of a CONTENT_FILTER line that comes before any text', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    for (const event of mapper.map(
+      line('Не могу обсуждать эту тему.', 'ALTERNATIVE_STATUS_CONTENT_FILTER', 0),
+    )) {
+      translator.push(event);
+    }
+    assert.equal(translator.finished, true);
+    assert.equal(translator.outputText(), 'Не могу обсуждать эту тему.');
+  });
+
+  it('keeps the text so far when a final line brings other text', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    for (const event of [
+      ...mapper.map(line('Hello there', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
+      ...mapper.map(line('Goodbye', 'ALTERNATIVE_STATUS_TRUNCATED_FINAL', 3)),
+    ]) {
+      translator.push(event);
+    }
+    assert.equal(translator.failure, undefined);
+    assert.equal(translator.finished, true);
+    assert.equal(translator.outputText(), 'Hello there');
   });
 
   it('turns an error line into an error event', () => {

@@ -7,6 +7,11 @@
  *   `Bearer <IAM token>`; the folder of `modelUri` must be the mock's.
  * - A streamed answer is NDJSON: one line per word, each with the whole text so far, status
  *   PARTIAL and the running usage; the last line has status FINAL (its terminator).
+ * - `contentFilter` scripts Yandex's content filter: an answer to a last user text containing
+ *   its `trigger` streams `afterWords` words (default 2) as PARTIAL lines, then a line with
+ *   status CONTENT_FILTER and Yandex's canned notice (`CONTENT_FILTER_NOTICE`) in place of the
+ *   text so far, as Yandex does when the filter trips on the output; a plain answer (or
+ *   `afterWords: 0`, the filter tripping on the prompt) is the notice alone.
  * - Errors as Yandex writes them: `{ error: { grpcCode, httpCode, message, httpStatus, details } }`.
  *   An unknown key is quoted in the message, as Yandex does, so redaction can be tested.
  * - A 429 carries `retry-after` (whether Yandex sends one is not documented; the adapter
@@ -33,9 +38,15 @@ export interface YandexGPTMockOptions extends MockHttpOptions {
   readonly apiKeys: readonly string[];
   readonly iamTokens?: readonly string[];
   readonly folderId: string;
+  /** Answers to a last user text containing `trigger` are stopped by the content filter. */
+  readonly contentFilter?: { readonly trigger: string; readonly afterWords?: number };
 }
 
 const MODEL_VERSION = '23.10.2024';
+
+/** The replacement text Yandex sends with CONTENT_FILTER (black-roland/homeassistant-yandexgpt#9). */
+export const CONTENT_FILTER_NOTICE =
+  'В интернете есть много сайтов с информацией на эту тему. [Посмотрите, что нашлось в поиске](https://ya.ru)';
 
 const requestSchema = z.object({
   modelUri: z.string(),
@@ -186,23 +197,56 @@ function result(alternative: unknown, usageValue: unknown, omitUsage: boolean) {
   };
 }
 
-function streamLines(answer: Answer, omitUsage: boolean): string[] {
-  const lines: string[] = [];
-  if (answer.kind === 'text') {
-    let sent = '';
-    for (const word of answer.text.match(/\s*\S+/gu) ?? []) {
-      sent += word;
-      if (sent === answer.text) break;
-      const partial = { message: { role: 'assistant', text: sent }, status: 'ALTERNATIVE_STATUS_PARTIAL' };
-      lines.push(JSON.stringify(result(partial, usage(answer.inputTokens, countTokens(sent)), omitUsage)));
-    }
-  }
-  lines.push(
-    JSON.stringify(
-      result(finalAlternative(answer), usage(answer.inputTokens, answer.outputTokens), omitUsage),
+const filteredAlternative = {
+  message: { role: 'assistant', text: CONTENT_FILTER_NOTICE },
+  status: 'ALTERNATIVE_STATUS_CONTENT_FILTER',
+};
+
+/** The cumulative texts of a text answer, one a word with its leading spaces. */
+function cumulativeTexts(answer: Answer): string[] {
+  if (answer.kind !== 'text') return [];
+  let sent = '';
+  return (answer.text.match(/\s*\S+/gu) ?? []).map((word) => {
+    sent += word;
+    return sent;
+  });
+}
+
+/**
+ * The NDJSON lines of a streamed answer: PARTIAL lines, then the final one. With
+ * `filterAfterWords` the filter stops the answer after that many words with the notice,
+ * billed for the words generated.
+ */
+function streamLines(answer: Answer, omitUsage: boolean, filterAfterWords?: number): string[] {
+  const texts = cumulativeTexts(answer);
+  // Unfiltered, the whole text comes with the final status, not in a PARTIAL line of its own.
+  const partials =
+    filterAfterWords === undefined
+      ? texts.filter((text) => answer.kind !== 'text' || text !== answer.text)
+      : texts.slice(0, filterAfterWords);
+  const lines = partials.map((text) =>
+    result(
+      { message: { role: 'assistant', text }, status: 'ALTERNATIVE_STATUS_PARTIAL' },
+      usage(answer.inputTokens, countTokens(text)),
+      omitUsage,
     ),
   );
-  return lines.map((line) => `${line}\n`);
+  lines.push(
+    filterAfterWords === undefined
+      ? result(finalAlternative(answer), usage(answer.inputTokens, answer.outputTokens), omitUsage)
+      : result(filteredAlternative, usage(answer.inputTokens, countTokens(partials.at(-1) ?? '')), omitUsage),
+  );
+  return lines.map((line) => `${JSON.stringify(line)}\n`);
+}
+
+/** How many words the content filter lets through for this request; undefined: not filtered. */
+function wordsBeforeFilter(request: YandexRequest, options: YandexGPTMockOptions): number | undefined {
+  const filter = options.contentFilter;
+  if (!filter) return undefined;
+  const lastUser = request.messages.findLast(
+    (message) => message.role === 'user' && message.text !== undefined,
+  );
+  return lastUser?.text?.includes(filter.trigger) ? (filter.afterWords ?? 2) : undefined;
 }
 
 export function startYandexGPTMock(options: YandexGPTMockOptions): Promise<MockHttpServer> {
@@ -233,14 +277,23 @@ export function startYandexGPTMock(options: YandexGPTMockOptions): Promise<MockH
     }
     const answer = answerFor(conversation(body), DEFAULT_REPLY_PREFIX);
     const omitUsage = scenario.omitUsage === true;
+    const filterAfter = wordsBeforeFilter(body, options);
     if (body.completionOptions?.stream) {
-      const frames = streamLines(answer, omitUsage);
+      const frames = streamLines(answer, omitUsage, filterAfter);
       return {
         kind: 'stream',
         status: 200,
         contentType: 'application/json',
         frames,
         terminatorIndex: frames.length - 1,
+      };
+    }
+    if (filterAfter !== undefined) {
+      const generated = cumulativeTexts(answer).slice(0, filterAfter).at(-1) ?? '';
+      return {
+        kind: 'json',
+        status: 200,
+        body: result(filteredAlternative, usage(answer.inputTokens, countTokens(generated)), omitUsage),
       };
     }
     return {

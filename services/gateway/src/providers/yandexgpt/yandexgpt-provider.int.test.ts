@@ -16,7 +16,7 @@ import {
 } from '../provider-contract.js';
 import type { MockHttpServer } from '../provider-mock-server.js';
 import { type ProviderAdapter, providerKey } from '../provider-types.js';
-import { startYandexGPTMock } from './yandexgpt-mock.js';
+import { CONTENT_FILTER_NOTICE, startYandexGPTMock } from './yandexgpt-mock.js';
 import { yandexGPTProvider } from './yandexgpt-provider.js';
 
 const API_KEY = 'AQVNcontract0123456789abcdefghij';
@@ -49,7 +49,12 @@ describe('yandexgpt specifics', () => {
   let client: UpstreamClient;
 
   before(async () => {
-    mock = await startYandexGPTMock({ apiKeys: [API_KEY], iamTokens: [IAM_TOKEN], folderId: FOLDER });
+    mock = await startYandexGPTMock({
+      apiKeys: [API_KEY],
+      iamTokens: [IAM_TOKEN],
+      folderId: FOLDER,
+      contentFilter: { trigger: 'lockpick', afterWords: 2 },
+    });
     client = new UpstreamClient();
   });
   after(async () => {
@@ -148,6 +153,31 @@ describe('yandexgpt specifics', () => {
     for await (const event of stream) translator.push(event);
     assert.equal(translator.finished, true);
     assert.equal(translator.outputText(), '{"city":"Moscow"}');
+  });
+
+  // The filter tripping on the output replaces the text so far with a canned notice, which
+  // does not extend it: the stream ends with the text generated and content_filter.
+  it('ends a stream the content filter stopped with content_filter, the text so far and usage', async () => {
+    const call = { client, adapter: yandexGPTProvider, config: config(), key: providerKey('k', API_KEY) };
+    const stream = await streamProvider(
+      call,
+      chatRequest(yandexGPTProvider, 'yandexgpt/latest', 'how to lockpick a door', true),
+    );
+    const translator = streamObserver('openai', 'yandexgpt/latest');
+    for await (const event of stream) translator.push(event);
+    assert.equal(translator.failure, undefined);
+    assert.equal(translator.finished, true);
+    assert.deepEqual(translator.facts.finishReasons, ['content_filter']);
+    assert.equal(translator.outputText(), REPLY_PREFIX.trim());
+    assert.equal(translator.usage?.outputTokens, Math.ceil(Buffer.byteLength(REPLY_PREFIX.trim()) / 4));
+
+    const plain = await callProvider(
+      call,
+      chatRequest(yandexGPTProvider, 'yandexgpt/latest', 'how to lockpick a door', false),
+    );
+    const completion = plain.json() as { choices: { finish_reason: string; message: { content: string } }[] };
+    assert.equal(completion.choices[0]?.finish_reason, 'content_filter');
+    assert.equal(completion.choices[0]?.message.content, CONTENT_FILTER_NOTICE);
   });
 
   it('does not serve operations the completion API lacks', () => {
