@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { KordonEvent } from '@kordon/events';
 import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
@@ -242,6 +244,90 @@ orgs:
     // The event pipeline's own series are still there.
     assert.equal(value(samples, 'kordon_event_spool_events', {}), 0);
     assert.ok((value(samples, 'kordon_events_written_total', { destination: 'store' }) ?? 0) > 0);
+  });
+});
+
+/** An OpenAI-shaped server that knows no model: every chat call is OpenAI's 404 `model_not_found`. */
+async function startNoSuchModelServer(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const model = (() => {
+        try {
+          return String(JSON.parse(body).model);
+        } catch {
+          return '';
+        }
+      })();
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            message: `The model \`${model}\` does not exist or you do not have access to it.`,
+            type: 'invalid_request_error',
+            param: null,
+            code: 'model_not_found',
+          },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('metrics: model names a caller makes up on a wildcard route', () => {
+  const STRICT_KEY = 'sk-proj-metricsstrictabcdefghijklmnopqrstuvwx';
+  let strict: { url: string; server: Server };
+  let kordon: KordonUnderTest;
+
+  before(async () => {
+    strict = await startNoSuchModelServer();
+    kordon = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: strict
+        type: openai
+        baseUrl: ${strict.url}/v1
+        models: ["gpt-5*"]
+        keys: [{ name: x1, secret: "\${STRICT_KEY}" }]
+    users:
+      - email: alice@acme.test
+        proxyKeys: [{ name: laptop }]
+`,
+      { STRICT_KEY },
+    );
+  });
+  after(async () => {
+    await kordon?.stop();
+    await new Promise((resolve) => strict?.server.close(resolve));
+  });
+
+  it('which the provider says do not exist, make no new model series on /metrics', async () => {
+    const key = kordon.proxyKeys.get('alice@acme.test--laptop')!;
+    const openai = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: key, maxRetries: 0 });
+    const madeUp = ['gpt-5-nope-a81f', 'gpt-5-nope-b92e', 'gpt-5-nope-c03d'];
+    for (const model of madeUp) {
+      await assert.rejects(
+        openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }),
+        (error: unknown) => error instanceof OpenAI.APIError && error.status === 404,
+      );
+    }
+    const text = await (await fetch(`${kordon.url}/metrics`)).text();
+    // A caller could otherwise fill the model values with junk, after which every real model
+    // new to the process is "other".
+    assert.deepEqual(
+      madeUp.filter((model) => text.includes(`model="${model}"`)),
+      [],
+    );
+    assert.match(
+      text,
+      /kordon_requests_total\{org="acme",provider="strict",model="",[^}]*outcome="failed"\} 3/,
+    );
   });
 });
 

@@ -163,7 +163,9 @@ export class DataPlaneMetrics {
       }
       case 'RequestFailed': {
         const data = event.data as KordonEventData<'RequestFailed'>;
-        const s = this.#seriesOf(event.orgId, data.provider ?? '', data.model, data.endpoint);
+        const provider = data.provider ?? '';
+        const model = this.#verifiedModel(event.orgId, provider, data.model, data.upstreamStatus);
+        const s = this.#seriesOf(event.orgId, provider, model, data.endpoint);
         this.#count(s, data.status, 'failed');
         this.#charge(s, data.usage, data.cost, data.currency);
         return;
@@ -304,6 +306,27 @@ export class DataPlaneMetrics {
     }
     this.#lastSeries = { orgId: orgId ?? '', provider, model, endpoint, series };
     return series;
+  }
+
+  /**
+   * A failed request's model as a label, or '' (as a refusal before routing) when nothing
+   * vouches for the name: on a wildcard route it is the caller's free text, and a caller
+   * making up names would fill the `model` values with junk. A name vouches for itself when a
+   * provider answered for it with anything but 404 (no such model or deployment), when it is
+   * a label already (an earlier request of it), or when its provider lists it by name.
+   */
+  #verifiedModel(
+    orgId: string | null | undefined,
+    provider: string,
+    model: string,
+    upstreamStatus: number | null,
+  ) {
+    if ((upstreamStatus !== null && upstreamStatus !== 404) || this.#models.has(model)) return model;
+    const listed = this.#sources
+      .registry()
+      .providers.get(orgId ?? '')
+      ?.get(provider)?.models;
+    return listed?.includes(model) ? model : '';
   }
 
   #orgLabel(orgId: string): string {

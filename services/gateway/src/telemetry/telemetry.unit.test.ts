@@ -418,7 +418,11 @@ describe('request traces', () => {
 
 describe('data-plane metrics', () => {
   const ORG = 'org_1';
-  const registry = { orgs: new Map([[ORG, { orgId: ORG, slug: 'acme' }]]), providerKeys: new Map() };
+  const registry = {
+    orgs: new Map([[ORG, { orgId: ORG, slug: 'acme' }]]),
+    providers: new Map([[ORG, new Map([['main', { name: 'main', models: ['gpt-4o-mini', 'gpt-5*'] }]])]]),
+    providerKeys: new Map(),
+  };
   const metricsWith = (maxModels?: number) => {
     const prom = new Registry();
     const metrics = new DataPlaneMetrics(
@@ -546,6 +550,55 @@ describe('data-plane metrics', () => {
     assert.equal(text.includes('made-up-model-123'), false);
     assert.match(text, /kordon_requests_total\{org="acme",provider="",model="",[^}]*outcome="rejected"\} 1/);
     assert.equal(/^kordon_limit_rejections_total\{/m.test(text), false, 'not a limit');
+  });
+
+  it('a model no provider answered for, or said does not exist, is not a label unless known', async () => {
+    const { prom, metrics } = metricsWith();
+    const failedOf = (model: string, upstreamStatus: number | null, errorCode: string) =>
+      kordonCatalogue.create(
+        'RequestFailed',
+        streams.usage(ORG),
+        {
+          requestId: 'req',
+          errorCode: errorCode as 'upstream_rejected',
+          proxyKeyId: 'pk',
+          userId: 'usr',
+          teamId: null,
+          provider: 'main',
+          providerKeyId: 'prk',
+          model,
+          endpoint: 'chat.completions',
+          stream: false,
+          usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+          cost: null,
+          currency: null,
+          latencyMs: 20,
+          status: 404,
+          upstreamStatus,
+          clientIp: '127.0.0.1',
+          attempts: 1,
+        },
+        { orgId: ORG, actor: { kind: 'proxy-key', id: 'pk' } },
+      );
+    // Made-up names on the gpt-5* route: the provider's 404, or no answer at all.
+    metrics.request(failedOf('gpt-5-nope-a81f', 404, 'upstream_rejected'));
+    metrics.request(failedOf('gpt-5-nope-b92e', null, 'upstream_unavailable'));
+    // Real ones: answered (a 400 about the request), listed by name, or known from a completion.
+    metrics.request(failedOf('gpt-5-mini', 400, 'upstream_rejected'));
+    metrics.request(failedOf('gpt-4o-mini', null, 'upstream_timeout'));
+    metrics.request(completed('gpt-5-nano'));
+    metrics.request(failedOf('gpt-5-nano', 404, 'upstream_rejected'));
+    const text = await prom.metrics();
+    assert.equal(text.includes('nope'), false);
+    const failed = [
+      ...text.matchAll(/^kordon_requests_total\{[^}]*model="([^"]*)"[^}]*outcome="failed"\} (\d+)/gm),
+    ];
+    assert.deepEqual(Object.fromEntries(failed.map((m) => [m[1], Number(m[2])])), {
+      '': 2,
+      'gpt-5-mini': 1,
+      'gpt-4o-mini': 1,
+      'gpt-5-nano': 1,
+    });
   });
 });
 
