@@ -318,4 +318,58 @@ orgs:
       .join('');
     assert.equal(text, 'Hello!');
   });
+
+  it("a caller whose input OpenRouter's moderation flags is told so, not that the gateway's credentials were refused", async () => {
+    const refused = await openai()
+      .chat.completions.create({
+        model: 'openai/gpt-4o',
+        messages: [{ role: 'user', content: 'you are an idiot, again' }],
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.APIError, String(refused));
+    assert.match(refused.message, /flagged/, refused.message);
+    // A bad request (a content filter's code, as Azure's), asked of the provider once.
+    assert.deepEqual({ status: refused.status, code: refused.code }, { status: 400, code: 'content_filter' });
+    assert.equal(seen.filter((call) => JSON.stringify(call.body).includes('idiot, again')).length, 1);
+    const event = (await gateway.requestEvents()).at(-1) as
+      | { type: string; data: { errorCode?: string; upstreamStatus?: number | null } }
+      | undefined;
+    assert.deepEqual(
+      { type: event?.type, errorCode: event?.data.errorCode, upstreamStatus: event?.data.upstreamStatus },
+      { type: 'RequestFailed', errorCode: 'upstream_rejected', upstreamStatus: 403 },
+    );
+  });
+
+  it("an Anthropic SDK caller whose input OpenRouter's moderation flags gets a 400 saying so", async () => {
+    const refused = await anthropic()
+      .messages.create({
+        model: 'openai/gpt-4o',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'you are an idiot, once more' }],
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.BadRequestError, String(refused));
+    assert.match(refused.message, /flagged/, refused.message);
+  });
+
+  it("an input OpenRouter's moderation flags (403 with metadata.reasons) does not disable the org's OpenRouter key", async () => {
+    const refused = await openai()
+      .chat.completions.create({
+        model: 'openai/gpt-4o',
+        messages: [{ role: 'user', content: 'you are an idiot' }],
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.APIError, String(refused));
+    const disabled = (await gateway.allEvents()).filter((event) => event.type === 'ProviderKeyDisabled');
+    assert.deepEqual(
+      disabled.map((event) => event.type),
+      [],
+      "one user's flagged prompt disabled the key for everyone",
+    );
+    const answer = await openai().chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'Write a haiku' }],
+    });
+    assert.equal(answer.choices[0]?.message.content, 'Sure.');
+  });
 });

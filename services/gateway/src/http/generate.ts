@@ -950,8 +950,14 @@ export function asGatewayError(error: unknown): GatewayError {
           anthropicStatus: 529,
         },
       );
-    // A 403 model_not_found (a project without the model) is about the model, said as sent.
-    if ((error.status === 401 || error.status === 403) && !error.provider?.modelNotServed) {
+    // A 403 model_not_found (a project without the model) is about the model, said as sent;
+    // OpenRouter's 403 for a flagged input (content_filter) is about the caller's content.
+    const contentRefused = error.provider?.type === 'content_filter';
+    if (
+      (error.status === 401 || error.status === 403) &&
+      !error.provider?.modelNotServed &&
+      !contentRefused
+    ) {
       // Kordon's provider key was refused: not the caller's fault, and not theirs to see.
       return new GatewayError(
         'upstream_auth',
@@ -969,7 +975,8 @@ export function asGatewayError(error: unknown): GatewayError {
       const param = error.provider?.param;
       const innerError = error.provider?.innerError;
       return new GatewayError('invalid_request', error.provider?.message || error.message, {
-        status: error.status,
+        // A refused content is a bad request whatever status said it (OpenRouter's 403, Azure's 400).
+        status: contentRefused ? 400 : error.status,
         ...(code !== undefined && PROVIDER_CODE.test(code) && { code }),
         ...(param !== undefined && { param }),
         ...(innerError !== undefined && { innerError }),

@@ -395,6 +395,9 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   // The key's project may not use this model (OpenAI's 403 model_not_found, "Project `proj_…`
   // does not have access to model `…`"): the key serves its other models, so it is not refused.
   if (error.provider?.modelNotServed) return 'not_the_key';
+  // The provider's filter refused the caller's content (OpenRouter's moderation says so with a
+  // 403): the key works, and any other key would be refused the same input.
+  if (error.provider?.type === 'content_filter') return 'not_the_key';
   if (status === 401 || status === 403) return 'auth_refused';
   // 498: Groq's flex capacity is gone for now, as a 503 says.
   if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';

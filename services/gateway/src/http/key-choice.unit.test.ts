@@ -346,4 +346,34 @@ describe('failureKind: how a failed attempt counts for its key', () => {
     });
     assert.equal(failureKind(refused, false), 'auth_refused');
   });
+
+  it("an input OpenRouter's moderation flagged (its 403 with metadata.reasons) is not the key's", () => {
+    const flagged = answered(
+      403,
+      openAIErrorInfo({
+        status: 403,
+        headers: {},
+        json: {
+          error: {
+            code: 403,
+            message: 'openai/gpt-4o requires moderation on OpenAI. Your input was flagged for "harassment".',
+            metadata: { reasons: ['harassment'], flagged_input: 'you are...', provider_name: 'OpenAI' },
+          },
+        },
+        text: '',
+      }),
+    );
+    assert.equal(failureKind(flagged, false), 'not_the_key');
+    // OpenRouter's 403 without them is still the key refused.
+    const refused = answered(
+      403,
+      openAIErrorInfo({
+        status: 403,
+        headers: {},
+        json: { error: { code: 403, message: 'Key disabled' } },
+        text: '',
+      }),
+    );
+    assert.equal(failureKind(refused, false), 'auth_refused');
+  });
 });

@@ -174,3 +174,33 @@ test("a provider's refusal of the request reaches an Anthropic caller with the t
     );
   }
 });
+
+test("an input a provider's moderation flagged (OpenRouter's 403) is a 400 to either caller with the provider's words, not a refused credential", () => {
+  const flagged = new UpstreamError('upstream_http_error', 'provider answered 403', {
+    phase: 'headers',
+    status: 403,
+    provider: {
+      status: 403,
+      type: 'content_filter',
+      message: 'Your input was flagged for "harassment".',
+      code: 'content_filter',
+      retryable: false,
+    },
+  });
+  const answer = asGatewayError(flagged);
+  assert.equal(answer.kind, 'invalid_request');
+  assert.equal(answer.statusIn('openai'), 400);
+  assert.equal(answer.statusIn('anthropic'), 400);
+  assert.deepEqual(errorBody(answer, 'openai'), {
+    error: {
+      message: 'Your input was flagged for "harassment".',
+      type: 'invalid_request_error',
+      param: null,
+      code: 'content_filter',
+    },
+  });
+  assert.equal(
+    (errorBody(answer, 'anthropic') as { error: { type: string } }).error.type,
+    'invalid_request_error',
+  );
+});

@@ -3,7 +3,8 @@
  * mapper serves Azure (whose refusals add `innererror`: which content filter refused the
  * prompt) and the OpenAI-compatible vendors, which answer in variants of it:
  * `{ error: "text" }` (Ollama), `{ object: "error", message, type, code }` (vLLM, Mistral),
- * `{ detail: ... }` (FastAPI-based servers).
+ * `{ detail: ... }` (FastAPI-based servers). OpenRouter's 403 for an input its moderation flagged
+ * (`error.metadata.reasons`, `flagged_input`) is a content-filter refusal, not a refused key.
  */
 import { z } from 'zod';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
@@ -28,6 +29,8 @@ const nestedError = z.object({
     code,
     /** Azure's details of a refusal; read by `providerInnerError`, never a reason to refuse the body. */
     innererror: z.unknown().optional(),
+    /** OpenRouter's details (a moderation refusal's reasons); read by `moderationReasons`. */
+    metadata: z.unknown().optional(),
   }),
 });
 const stringError = z.object({ error: z.string() });
@@ -57,6 +60,8 @@ interface ParsedError {
   readonly param?: string | undefined;
   /** Azure's `innererror` (a content-filter refusal's categories), in its known shape. */
   readonly innerError?: ProviderInnerError | undefined;
+  /** The categories a moderation flagged the input for (OpenRouter's `metadata.reasons`; maybe none named). */
+  readonly flaggedFor?: readonly string[] | undefined;
 }
 
 /** `innerError` when the provider gave one of the known shape (left out otherwise). */
@@ -71,16 +76,37 @@ const withParam = (value: unknown): { param?: string } => {
   return param === undefined ? {} : { param };
 };
 
+/** Reasons at most this many, each at most this long: they reach the caller's message. */
+const MAX_REASONS = 8;
+const MAX_REASON_LENGTH = 64;
+
+/**
+ * The categories of OpenRouter's moderation refusal (openrouter.ai/docs/api/reference/errors:
+ * `metadata: { reasons: string[], flagged_input: string, provider_name, model_slug }`);
+ * undefined when the metadata is not one. `flagged_input` (the caller's own text) is not kept.
+ */
+function moderationReasons(metadata: unknown): string[] | undefined {
+  if (typeof metadata !== 'object' || metadata === null) return undefined;
+  const { reasons, flagged_input } = metadata as Record<string, unknown>;
+  if (!Array.isArray(reasons) && typeof flagged_input !== 'string') return undefined;
+  return (Array.isArray(reasons) ? reasons : [])
+    .filter((reason): reason is string => typeof reason === 'string' && reason !== '')
+    .slice(0, MAX_REASONS)
+    .map((reason) => reason.slice(0, MAX_REASON_LENGTH));
+}
+
 export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
   const nested = nestedError.safeParse(json);
   if (nested.success) {
-    const { message, type, param, code: errorCode, innererror } = nested.data.error;
+    const { message, type, param, code: errorCode, innererror, metadata } = nested.data.error;
+    const flaggedFor = moderationReasons(metadata);
     return {
       message: message ?? '',
       type: type ?? undefined,
       code: errorCode == null ? undefined : String(errorCode),
       ...withParam(param),
       ...withInnerError(innererror),
+      ...(flaggedFor !== undefined && { flaggedFor }),
     };
   }
   const text = stringError.safeParse(json);
@@ -147,6 +173,19 @@ function typeFromCode(
 export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
   const { status } = response;
   const parsed = parseOpenAIErrorBody(response.json);
+  const flaggedFor = parsed?.flaggedFor;
+  if (status === 403 && flaggedFor !== undefined) {
+    // OpenRouter's moderation flagged the caller's input: the key works, and the same input
+    // would be flagged on any other key. A content-filter refusal, as Azure's 400 is.
+    const reasons = flaggedFor.length > 0 ? ` (${flaggedFor.join(', ')})` : '';
+    return {
+      status,
+      type: 'content_filter',
+      message: parsed?.message || `the provider's moderation flagged the input${reasons}`,
+      code: 'content_filter',
+      retryable: false,
+    };
+  }
   const type = typeFromCode(parsed?.code, parsed?.type) ?? errorTypeForStatus(status);
   return {
     status,

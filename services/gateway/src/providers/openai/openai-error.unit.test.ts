@@ -63,6 +63,32 @@ describe('OpenAI error bodies', () => {
     assert.equal(info.retryable, false);
   });
 
+  it("OpenRouter's 403 for an input its moderation flagged is a content-filter refusal, not a refused key", () => {
+    const flagged = (metadata: unknown, message = 'Your input was flagged for "harassment".') =>
+      openAIErrorInfo(response(403, { error: { code: 403, message, metadata } }));
+    const info = flagged({
+      reasons: ['harassment'],
+      flagged_input: 'you are an idiot...',
+      provider_name: 'OpenAI',
+      model_slug: 'openai/gpt-4o',
+    });
+    assert.deepEqual(info, {
+      status: 403,
+      type: 'content_filter',
+      message: 'Your input was flagged for "harassment".',
+      code: 'content_filter',
+      retryable: false,
+    });
+    // The reasons say it when the message does not; the caller's flagged text is never repeated.
+    assert.equal(
+      flagged({ reasons: ['violence', 'hate'], flagged_input: 'secret words' }, '').message,
+      "the provider's moderation flagged the input (violence, hate)",
+    );
+    assert.equal(flagged({ flagged_input: 'x' }, '').message, "the provider's moderation flagged the input");
+    // Other metadata (OpenRouter's provider errors) on a 403 is still a refused key.
+    assert.equal(flagged({ provider_name: 'OpenAI', raw: 'denied' }).type, 'permission');
+  });
+
   it('the field at fault (`param`) is kept, bounded, as OpenAI and the compatible servers name it', () => {
     const schema = openAIErrorInfo(
       response(400, {
