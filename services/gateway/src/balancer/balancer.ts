@@ -113,8 +113,7 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   }
 
   /**
-   * The drop-in for `KeyRotation.candidates`: given a group's keys (usable ones, or all),
-   * the order to try them in. The first is `pick`'s choice; the rest follow by tier, then
+   * Given a group's keys (usable ones, or all), the order to try them in. The first is `pick`'s choice; the rest follow by tier, then
    * by rotation (round-robin) or weight. O(n) and allocates: prefer `pick` or `candidates`.
    */
   order(group: string, keys: readonly K[], now: number, session?: string): K[] {
