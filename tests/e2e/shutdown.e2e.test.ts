@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
@@ -8,8 +9,11 @@ import {
   openAIAndClaudeConfig,
   startKordonUnderTest,
 } from './support/kordon-under-test.js';
+import { startOtlpReceiver } from './support/otlp-receiver.js';
 
 const OPENAI_KEY = 'sk-proj-shutdownabcdefghijklmnopqrstuvwxyz01';
+const newTraceId = () => randomBytes(16).toString('hex');
+const newSpanId = () => randomBytes(8).toString('hex');
 const ANTHROPIC_KEY = 'sk-ant-api03-shutdownabcdefghijklmnopqrstuvwx';
 
 /**
@@ -94,6 +98,79 @@ describe('shutdown with streams in flight', () => {
       }
     } finally {
       await again.stop();
+    }
+  });
+});
+
+/**
+ * A plain request still waiting on its provider at the drain deadline: its connection is cut,
+ * and that is the replica's doing, not the provider's.
+ */
+describe('shutdown with a plain request in flight', () => {
+  it('is not blamed on the provider: one attempt, not a connection failure that fails over to the next provider', async () => {
+    const FIRST = 'sk-proj-auditshutfirstabcdefghijklmnopqrstuvw';
+    const SECOND = 'sk-proj-auditshutsecondabcdefghijklmnopqrstuv';
+    const receiver = await startOtlpReceiver();
+    const mock = await startOpenAIMock({ keys: [FIRST, SECOND] });
+    const kordon = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: first
+        type: openai
+        baseUrl: ${mock.url}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: f1, secret: "\${FIRST}" }]
+      - name: second
+        type: openai
+        baseUrl: ${mock.url}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: s1, secret: "\${SECOND}" }]
+    users:
+      - email: alice@acme.test
+        proxyKeys: [{ name: laptop }]
+`,
+      {
+        FIRST,
+        SECOND,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+        KORDON_SHUTDOWN_TIMEOUT_MS: '200',
+      },
+    );
+    try {
+      const key = kordon.proxyKeys.get('alice@acme.test--laptop')!;
+      const traceId = newTraceId();
+      mock.enqueueScenario('slow-first-byte=4000', { key: FIRST });
+      mock.enqueueScenario('slow-first-byte=4000', { key: SECOND });
+      const call = new OpenAI({ baseURL: `${kordon.url}/v1`, apiKey: key, maxRetries: 0 }).chat.completions
+        .create(
+          { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+          { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } },
+        )
+        .catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await kordon.stop();
+      await call;
+      const spans = await receiver.waitFor((all) =>
+        all.some((s) => s.traceId === traceId && s.name === 'POST /v1/chat/completions'),
+      );
+      const attempts = spans
+        .filter((s) => s.traceId === traceId && s.name === 'provider.openai.chat')
+        .map((s) => ({
+          provider: s.attributes['kordon.provider'],
+          kind: s.attributes['kordon.failure_kind'],
+        }));
+      // Not [{first, connection_failed}, {second, connection_failed}]: the stop destroyed the
+      // upstream client before the call heard its caller leave, the provider was blamed
+      // (kordon_upstream_attempts_total{result="connection_failed"}, the balancer) and it failed over.
+      assert.deepEqual(attempts, [{ provider: 'first', kind: 'caller_cancelled' }]);
+    } finally {
+      await mock.close();
+      await receiver.close();
     }
   });
 });

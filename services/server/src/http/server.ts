@@ -12,7 +12,7 @@ export interface HttpServer {
   /**
    * Stops accepting, lets in-flight requests finish until the deadline; then `atDeadline` may
    * end what it can cleanly (streams, with an error event), given a moment to be written, and
-   * the rest is cut.
+   * the rest is cut. Resolves once every cut request has heard its connection close.
    */
   drain(timeoutMs: number, atDeadline?: () => void): Promise<void>;
 }
@@ -85,6 +85,11 @@ export function createHttpServer(
       }
       server.closeAllConnections();
       await closed;
+      // The server counts as closed once its sockets are destroyed, a moment before their
+      // requests hear of it: a handler still waiting on a provider must see its caller leave
+      // (a cancellation, not failed over) before the owner destroys the upstream client under
+      // it, which would look like the provider's connection failing.
+      await until(Date.now() + LAST_WORDS_MS);
     },
   };
 }

@@ -110,3 +110,26 @@ describe('createHttpServer routes', () => {
     }
   });
 });
+
+describe('createHttpServer drain', () => {
+  it('resolves only once a request cut at the deadline has heard its connection close', async () => {
+    // The owner destroys its upstream client once the drain resolves: a handler still waiting
+    // on a provider must have seen its caller leave first, or the cut looks like the provider's.
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    let callerLeft = false;
+    const front = await start({
+      'POST /slow': (_req, res) => {
+        res.once('close', () => (callerLeft = true));
+        arrived();
+        return new Promise<void>(() => {}); // a provider that never answers
+      },
+    });
+    const call = fetch(`${front.url}/slow`, { method: 'POST', body: '{}' }).catch(() => undefined);
+    await inHandler;
+    await front.http.drain(0);
+    assert.equal(callerLeft, true);
+    assert.equal(front.http.inFlight(), 0);
+    await call;
+  });
+});
