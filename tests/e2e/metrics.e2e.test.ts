@@ -363,3 +363,107 @@ orgs:
     }
   });
 });
+
+/**
+ * A Claude-shaped server whose stream begins at once (message_start, ping: as Claude does
+ * while a model thinks) and sends its first text `pauseMs` later.
+ */
+async function startThinkingClaude(pauseMs: number): Promise<{ url: string; server: Server }> {
+  const frame = (event: { type: string }) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(
+        frame({
+          type: 'message_start',
+          message: {
+            id: 'msg_thinking01',
+            type: 'message',
+            role: 'assistant',
+            model: 'claude-sonnet-4-5',
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 9, output_tokens: 1 },
+          },
+        } as { type: string }),
+      );
+      res.write(frame({ type: 'ping' }));
+      setTimeout(() => {
+        res.write(
+          frame({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } } as {
+            type: string;
+          }),
+        );
+        res.write(
+          frame({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello' } } as {
+            type: string;
+          }),
+        );
+        res.write(frame({ type: 'content_block_stop', index: 0 } as { type: string }));
+        res.write(
+          frame({
+            type: 'message_delta',
+            delta: { stop_reason: 'end_turn', stop_sequence: null },
+            usage: { output_tokens: 2 },
+          } as { type: string }),
+        );
+        res.end(frame({ type: 'message_stop' }));
+      }, pauseMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('metrics: time to first token', () => {
+  it('is counted to the first content the caller gets, not to the stream opening before it', async () => {
+    const PAUSE_MS = 1500;
+    const claude = await startThinkingClaude(PAUSE_MS);
+    const kordon = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: claude
+        type: anthropic
+        baseUrl: ${claude.url}
+        models: [claude-sonnet-4-5]
+        keys: [{ name: c1, secret: "\${ANTHROPIC_KEY}" }]
+    users:
+      - email: alice@acme.test
+        proxyKeys: [{ name: laptop }]
+`,
+      { ANTHROPIC_KEY },
+    );
+    try {
+      const key = kordon.proxyKeys.get('alice@acme.test--laptop')!;
+      const startedAt = performance.now();
+      let firstTextAt: number | undefined;
+      const stream = await new OpenAI({
+        baseURL: `${kordon.url}/v1`,
+        apiKey: key,
+        maxRetries: 0,
+      }).chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      for await (const chunk of stream)
+        if (firstTextAt === undefined && chunk.choices[0]?.delta?.content) firstTextAt = performance.now();
+      assert.ok(firstTextAt !== undefined && firstTextAt - startedAt >= PAUSE_MS);
+      const event = (await kordon.requestEvents()).find((e) => e.type === 'RequestCompleted');
+      assert.ok(event && event.type === 'RequestCompleted');
+      // Not the arrival of message_start (~0 s here): the histogram is counted from this field.
+      assert.ok(
+        (event.data.timeToFirstTokenMs ?? 0) >= PAUSE_MS,
+        `time to first token ${event.data.timeToFirstTokenMs} ms, the first text came after ${Math.round(firstTextAt - startedAt)} ms`,
+      );
+    } finally {
+      await kordon.stop();
+      await new Promise((resolve) => claude.server.close(resolve));
+    }
+  });
+});

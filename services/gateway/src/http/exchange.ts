@@ -362,12 +362,19 @@ export const planChatExchange: ExchangePlanner = (
     // ends the answer: a socket write costs a system call, and a pass-through pays one per
     // read, not one per frame.
     let batch = '';
+    /** The first upstream event: the time to first token of a stream that carries no content. */
+    let firstEventAt: number | undefined;
     try {
       // The events of one network read are taken in one synchronous loop (no await each).
       network: for await (const first of events) {
         for (let event: unknown = first; event !== NOT_READY; event = events.takeReady()) {
           const out = translator.push(event);
-          if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
+          // Time to first token ends at the first content (text, reasoning, a tool call), not
+          // at the stream's opening (Claude's message_start comes before a model's long think).
+          if (timing.firstByteAt === undefined) {
+            firstEventAt ??= performance.now();
+            if (translator.content) timing.firstByteAt = performance.now();
+          }
           if (caller === provider) {
             // [DONE] is written below, only after a clean end; a usage chunk only when the caller asked.
             const skip =
@@ -400,6 +407,7 @@ export const planChatExchange: ExchangePlanner = (
       // transport): a reset or a timeout before the upstream closes changes nothing.
       if (!translator.finished) broken = error instanceof Error ? error.message : String(error);
     }
+    timing.firstByteAt ??= firstEventAt;
     if (res.destroyed) {
       events.cancel();
       settle(translator.usageSoFar(), 'client_disconnected', () => translator.outputText(), translator.facts);

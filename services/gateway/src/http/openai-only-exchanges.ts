@@ -403,6 +403,13 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.function_call_arguments.delta',
 ]);
 
+/** The deltas that carry content, where a stream's time to first token ends: output, and reasoning. */
+const RESPONSES_CONTENT_DELTAS = new Set([
+  ...RESPONSES_OUTPUT_DELTAS,
+  'response.reasoning_text.delta',
+  'response.reasoning_summary_text.delta',
+]);
+
 /** The text a finished Responses answer produced: output text, refusals, tool calls. */
 function responsesOutputText(json: unknown): string {
   const output = (json as { output?: unknown } | null)?.output;
@@ -517,10 +524,17 @@ export const planResponsesExchange: ExchangePlanner = (
       /** Why the provider failed the response (`response.failed`), as the request is recorded. */
       let failure: AnswerFailure | undefined;
       let broken: string | undefined;
+      /** The first event: the time to first token of a stream that carries no content. */
+      let firstEventAt: number | undefined;
       try {
         for await (const event of events) {
           const type = (event as { type?: unknown })?.type;
-          if (timing.firstByteAt === undefined) timing.firstByteAt = performance.now();
+          // Time to first token ends at the first content delta, not at response.created.
+          if (timing.firstByteAt === undefined) {
+            firstEventAt ??= performance.now();
+            if (typeof type === 'string' && RESPONSES_CONTENT_DELTAS.has(type))
+              timing.firstByteAt = performance.now();
+          }
           if (type === 'response.created') {
             const response = (event as { response?: { id?: unknown; service_tier?: unknown } }).response;
             if (typeof response?.id === 'string') facts.responseId = response.id;
@@ -596,6 +610,7 @@ export const planResponsesExchange: ExchangePlanner = (
         // before the upstream closes changes nothing.
         if (!finished) broken = error instanceof Error ? error.message : String(error);
       }
+      timing.firstByteAt ??= firstEventAt;
       // What was produced, for the request log (joined only if the org logs text): a line
       // between parts, in output order, as a finished answer's text is read.
       const outputText = () =>

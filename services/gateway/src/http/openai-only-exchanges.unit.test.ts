@@ -447,3 +447,50 @@ test("Claude's code execution on Messages is unpriced (billed per container hour
     { usage: {} },
   );
 });
+
+test("a streamed Responses answer's time to first token ends at its first content delta; with none, at its first event", async () => {
+  const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
+  const run = async (events: object[], pauseMs: number) => {
+    const exchange = planResponsesExchange(
+      'openai',
+      openAIProvider,
+      {},
+      { model: 'gpt-4o-mini', input: 'hi', stream: true },
+      route,
+      'req_1',
+      true,
+    );
+    assert.ok(exchange);
+    const stream = {
+      status: 200,
+      headers: {},
+      redact: (text: string) => text,
+      cancel: () => {},
+      async *[Symbol.asyncIterator]() {
+        const [opening, ...rest] = events;
+        yield opening;
+        // The model thinks before its first token (response.created and in_progress come at once).
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        yield* rest;
+      },
+    } as unknown as ProviderEventStream;
+    const res = {
+      destroyed: false,
+      writeHead: () => res,
+      write: () => true,
+      end: () => {},
+    } as unknown as ServerResponse;
+    const startedAt = performance.now();
+    const timing: { firstByteAt?: number } = {};
+    await exchange.stream(stream, res, timing, () => {});
+    assert.ok(timing.firstByteAt !== undefined);
+    return timing.firstByteAt - startedAt;
+  };
+  const completed = { type: 'response.completed', response: { id: 'resp_1', status: 'completed' } };
+  const created = { type: 'response.created', response: { id: 'resp_1' } };
+  const reasoning = { type: 'response.reasoning_summary_text.delta', delta: 'hmm' };
+  const text = { type: 'response.output_text.delta', delta: 'Hi' };
+  assert.ok((await run([created, text, completed], 60)) >= 50, 'to the first text');
+  assert.ok((await run([created, reasoning, text, completed], 60)) >= 50, 'to the first reasoning');
+  assert.ok((await run([created, completed], 60)) < 50, 'no content: its first event');
+});

@@ -44,6 +44,8 @@ export class StreamTranslator<Out> {
   readonly #output = new Map<number, Map<string, string[]>>();
   /** Reasoning deltas: counted as output, never in `outputText()`; shown only by an emitter that shows it. */
   readonly #reasoning: string[] = [];
+  /** A text, reasoning or tool-call part has come: the caller's time to first token ends here. */
+  #content = false;
   /** What the stream said about itself, for the attempt's span. */
   readonly #facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
     finishReasons: [],
@@ -76,12 +78,18 @@ export class StreamTranslator<Out> {
           this.#failure = part.failure;
           return out;
         case 'text':
+          if (part.text !== '') this.#content = true;
           this.#keep(part.choice, 'text', part.text);
           break;
+        case 'tool-call-start':
+          this.#content = true;
+          break;
         case 'tool-call-delta':
+          this.#content = true;
           this.#keep(part.choice, `tool ${part.toolIndex}`, part.argumentsDelta);
           break;
         case 'reasoning':
+          if (part.text !== '') this.#content = true;
           this.#reasoning.push(part.text);
           if (this.#emitter.emitReasoning) out.push(...this.#emitter.emitReasoning(part));
           continue;
@@ -113,6 +121,11 @@ export class StreamTranslator<Out> {
     if (!reported) this.#countedUsage = this.#counted();
     const usage = reported ?? this.#countedUsage;
     return this.#emitter.emit(usage ? { type: 'end', usage } : { type: 'end' });
+  }
+
+  /** True once the stream has carried content: text, reasoning or a tool call (not only its opening). */
+  get content(): boolean {
+    return this.#content;
   }
 
   /** True once the provider's terminator arrived and nothing failed before it. */

@@ -62,3 +62,25 @@ describe('StreamTranslator.outputText: the text the request log keeps', () => {
     assert.equal(translator.outputText(), 'first choice\n{"a":1}\n{"b":2}\nsecond choice');
   });
 });
+
+describe('StreamTranslator.content: where time to first token ends', () => {
+  it('is set by the first text, reasoning or tool call, not by the opening or an empty delta', () => {
+    const cases: Array<[string, object, boolean]> = [
+      ['role and empty content', { role: 'assistant', content: '' }, false],
+      ['text', { content: 'Hi' }, true],
+      ['reasoning', { reasoning_content: 'hmm' }, true],
+      [
+        'tool call',
+        { tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'f', arguments: '' } }] },
+        true,
+      ],
+    ];
+    for (const [name, delta, expected] of cases) {
+      const translator = following();
+      translator.push(chunk(0, { role: 'assistant', content: '' }));
+      assert.equal(translator.content, false, 'the opening chunk');
+      translator.push(chunk(0, delta));
+      assert.equal(translator.content, expected, name);
+    }
+  });
+});
