@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
 import type { KordonEvent } from '@kordon/events';
 import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
 import OpenAI from 'openai';
@@ -406,6 +407,35 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       const root = one(spans, 'POST /v1/chat/completions');
       assert.equal(root.attributes['kordon.attempts'], 2);
       assert.equal(root.status.code, 0);
+    });
+
+    it("a streamed Claude answer's attempt span has Claude's finish reason, as the plain answer's span and the caller have it", async () => {
+      const anthropic = new Anthropic({ baseURL: kordon.url, apiKey: aliceKey, maxRetries: 0 });
+      const plainTrace = newTraceId();
+      const plain = await anthropic.messages.create(
+        { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { traceparent: `00-${plainTrace}-${newSpanId()}-01` } },
+      );
+      const plainSpan = one(await traceOf(plainTrace, 'POST /v1/messages'), 'provider.anthropic.chat');
+      assert.deepEqual(plainSpan.attributes['gen_ai.response.finish_reasons'], [plain.stop_reason]);
+
+      const streamTrace = newTraceId();
+      const stream = await anthropic.messages.create(
+        {
+          model: 'claude-sonnet-4-5',
+          max_tokens: 64,
+          stream: true,
+          messages: [{ role: 'user', content: 'hi' }],
+        },
+        { headers: { traceparent: `00-${streamTrace}-${newSpanId()}-01` } },
+      );
+      let stopReason: string | null | undefined;
+      for await (const event of stream)
+        if (event.type === 'message_delta') stopReason = event.delta.stop_reason;
+      assert.equal(stopReason, 'end_turn');
+      const streamSpan = one(await traceOf(streamTrace, 'POST /v1/messages'), 'provider.anthropic.chat');
+      // Not ['stop'], Kordon's neutral (OpenAI-worded) reason.
+      assert.deepEqual(streamSpan.attributes['gen_ai.response.finish_reasons'], [stopReason]);
     });
 
     it("a streamed Responses answer's attempt span has its response model and finish reason, as a plain one's has", async () => {

@@ -81,6 +81,7 @@ export class AnthropicStreamParser implements StreamParser {
             type: 'finish',
             choice: 0,
             reason: finishReasonFromAnthropic(delta.stop_reason),
+            ...(typeof delta.stop_reason === 'string' && { raw: delta.stop_reason }),
           };
           // A block left open (no content_block_stop) still gets its arguments before the finish.
           if (this.#toolBlocksWithoutArguments.size === 0) return [finish];

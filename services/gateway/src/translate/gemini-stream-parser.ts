@@ -114,6 +114,7 @@ export class GeminiStreamParser implements StreamParser {
           type: 'finish',
           choice,
           reason: finishReasonFromGemini(candidate.finishReason, madeToolCalls),
+          ...(typeof candidate.finishReason === 'string' && { raw: candidate.finishReason }),
         });
       }
     });

@@ -108,7 +108,7 @@ export class OpenAIStreamParser implements StreamParser {
         const reason = refusedOnly
           ? 'content_filter'
           : finishReasonFromOpenAI(choice.finish_reason, this.#calledTools.has(index));
-        parts.push({ type: 'finish', choice: index, reason });
+        parts.push({ type: 'finish', choice: index, reason, raw: choice.finish_reason });
       }
     }
     if (usage) this.#usage = usageFromOpenAI(usage);

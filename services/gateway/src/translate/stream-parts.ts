@@ -23,7 +23,8 @@ export type StreamPart =
   /** `toolIndex` counts the calls of one choice from 0, as OpenAI's tool_calls[].index does. */
   | { type: 'tool-call-start'; choice: number; toolIndex: number; id: string; name: string }
   | { type: 'tool-call-delta'; choice: number; toolIndex: number; argumentsDelta: string }
-  | { type: 'finish'; choice: number; reason: NeutralFinishReason }
+  /** `raw`: the provider's own word for it (Claude's `end_turn`), as a plain answer's span records it. */
+  | { type: 'finish'; choice: number; reason: NeutralFinishReason; raw?: string }
   /** The provider's terminator arrived: the answer is complete. `usage` is the final count. */
   | { type: 'end'; usage?: NormalisedUsage }
   | { type: 'error'; failure: StreamFailure };

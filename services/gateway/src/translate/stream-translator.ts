@@ -68,7 +68,8 @@ export class StreamTranslator<Out> {
     if (this.#finished) return [];
     const out: Out[] = [];
     for (const part of parts) {
-      if (part.type === 'finish') this.#facts.finishReasons.push(part.reason);
+      // The provider's own word, as a plain answer's span has it (the neutral one is the emitter's).
+      if (part.type === 'finish') this.#facts.finishReasons.push(part.raw ?? part.reason);
       else if (part.type === 'start') {
         this.#facts.responseId = part.id;
         this.#facts.responseModel = part.model;
@@ -186,7 +187,7 @@ export class StreamTranslator<Out> {
     return withServiceTier(fallbackUsage(text), this.#parser.serviceTier);
   }
 
-  /** The answer's id and model and each choice's finish reason (neutral names), as streamed so far. */
+  /** The answer's id and model and each choice's finish reason (the provider's words), as streamed so far. */
   get facts(): StreamFacts {
     return this.#facts;
   }

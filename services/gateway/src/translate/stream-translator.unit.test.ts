@@ -5,6 +5,7 @@ import { LoggedBodies } from '../http/logged-bodies.js';
 import { DEFAULT_LOGGING_POLICY } from '../registry/registry.js';
 import { OpenAIStreamParser } from './openai-stream-parser.js';
 import { StreamTranslator } from './stream-translator.js';
+import { anthropicToOpenAIStream, geminiToOpenAIStream } from './streams.js';
 
 const redactedText = { ...DEFAULT_LOGGING_POLICY, bodies: 'redacted' as const };
 const KEY_A = `sk-proj-${'Ab3dE'.repeat(8)}`;
@@ -82,5 +83,50 @@ describe('StreamTranslator.content: where time to first token ends', () => {
       translator.push(chunk(0, delta));
       assert.equal(translator.content, expected, name);
     }
+  });
+});
+
+describe("StreamTranslator.facts: the provider's own finish reason, as a plain answer's span has it", () => {
+  it("keeps Claude's, Gemini's and OpenAI's words, while the caller gets its dialect's", () => {
+    const claude = anthropicToOpenAIStream({ includeUsage: false, created: 1 });
+    claude.push({
+      type: 'message_start',
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [],
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
+    });
+    const out = claude.push({
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn' },
+      usage: { output_tokens: 2 },
+    });
+    assert.deepEqual(claude.facts.finishReasons, ['end_turn']);
+    assert.equal(out.map((c) => c.choices[0]?.finish_reason).find(Boolean), 'stop');
+
+    const gemini = geminiToOpenAIStream({
+      includeUsage: false,
+      created: 1,
+      model: 'gemini-2.5-flash',
+      fallbackId: 'req_1',
+      requestedModel: 'gemini-2.5-flash',
+    });
+    gemini.push({
+      candidates: [
+        { index: 0, content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'MAX_TOKENS' },
+      ],
+    });
+    assert.deepEqual(gemini.facts.finishReasons, ['MAX_TOKENS']);
+
+    const openai = following();
+    openai.push({
+      ...chunk(0, { content: 'Hi' }),
+      choices: [{ index: 0, delta: {}, finish_reason: 'length' }],
+    });
+    assert.deepEqual(openai.facts.finishReasons, ['length']);
   });
 });
