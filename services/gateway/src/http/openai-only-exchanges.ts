@@ -396,19 +396,30 @@ function hostedShell(environment: unknown): boolean {
   return (environment as { type?: unknown }).type !== 'local';
 }
 
-/** Stream events whose `delta` is output the model produced (text, a refusal, tool arguments). */
+/**
+ * Stream events whose `delta` is output the model produced: text, a refusal, the input of a
+ * function, custom tool, MCP call or code interpreter run (billed as output tokens).
+ */
 const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.output_text.delta',
   'response.refusal.delta',
   'response.function_call_arguments.delta',
+  'response.custom_tool_call_input.delta',
+  'response.mcp_call_arguments.delta',
+  'response.code_interpreter_call_code.delta',
 ]);
 
-/** The deltas that carry content, where a stream's time to first token ends: output, and reasoning. */
-const RESPONSES_CONTENT_DELTAS = new Set([
-  ...RESPONSES_OUTPUT_DELTAS,
+/**
+ * Stream events whose `delta` is reasoning (its text, or its summary): billed as output
+ * (reasoning) tokens, so counted when a stream ends without usage, but not logged as the answer.
+ */
+const RESPONSES_REASONING_DELTAS = new Set([
   'response.reasoning_text.delta',
   'response.reasoning_summary_text.delta',
 ]);
+
+/** The deltas that carry content, where a stream's time to first token ends: output, and reasoning. */
+const RESPONSES_CONTENT_DELTAS = new Set([...RESPONSES_OUTPUT_DELTAS, ...RESPONSES_REASONING_DELTAS]);
 
 /** The text a finished Responses answer produced: output text, refusals, tool calls. */
 function responsesOutputText(json: unknown): string {
@@ -472,6 +483,12 @@ export const planResponsesExchange: ExchangePlanner = (
     outputTokens: countTextTokens(outputText, route.model).tokens,
     cachedInputTokens: 0,
   });
+  /** A count of a stream cut short, with the reasoning it streamed: output tokens, of which reasoning. */
+  const countedWithReasoning = (usage: NormalisedUsage, reasoning: readonly string[]): NormalisedUsage => {
+    if (reasoning.length === 0) return usage;
+    const reasoningTokens = countTextTokens(reasoning.join(''), route.model).tokens;
+    return { ...usage, outputTokens: usage.outputTokens + reasoningTokens, reasoningTokens };
+  };
   return {
     operation: { operation: 'responses', model: route.model, stream, body: { ...body, model: route.model } },
     answer: (reply) => {
@@ -526,6 +543,8 @@ export const planResponsesExchange: ExchangePlanner = (
       let broken: string | undefined;
       /** The first event: the time to first token of a stream that carries no content. */
       let firstEventAt: number | undefined;
+      /** Reasoning deltas: counted as output (reasoning) when no usage comes, never logged. */
+      const reasoning: string[] = [];
       try {
         for await (const event of events) {
           const type = (event as { type?: unknown })?.type;
@@ -535,10 +554,14 @@ export const planResponsesExchange: ExchangePlanner = (
             if (typeof type === 'string' && RESPONSES_CONTENT_DELTAS.has(type))
               timing.firstByteAt = performance.now();
           }
-          if (type === 'response.created') {
-            const response = (event as { response?: { id?: unknown; service_tier?: unknown } }).response;
+          if (type === 'response.created' || type === 'response.in_progress') {
+            const response = (
+              event as { response?: { id?: unknown; service_tier?: unknown; model?: unknown } }
+            ).response;
             if (typeof response?.id === 'string') facts.responseId = response.id;
-            serviceTier = response?.service_tier;
+            // The model version serving the answer (Azure's), to price a stream that never finishes.
+            if (typeof response?.model === 'string') facts.responseModel = response.model;
+            serviceTier = response?.service_tier ?? serviceTier;
           } else if (type === 'response.completed' || type === 'response.incomplete') {
             finished = true;
             const response = (
@@ -598,6 +621,9 @@ export const planResponsesExchange: ExchangePlanner = (
               if (block) block.deltas.push(delta);
               else output.set(`${item}:${part}`, { item, part, deltas: [delta] });
             }
+          } else if (typeof type === 'string' && RESPONSES_REASONING_DELTAS.has(type)) {
+            const { delta } = event as { delta?: unknown };
+            if (typeof delta === 'string') reasoning.push(delta);
           }
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
           // The provider's failure is forwarded, but not a key it may quote.
@@ -620,7 +646,11 @@ export const planResponsesExchange: ExchangePlanner = (
           .join('\n');
       // The searches it ran are billed however the stream ended.
       usage = withServiceTier(
-        withToolCalls(usage ?? counted(outputText()), toolCalls, previewSearch),
+        withToolCalls(
+          usage ?? countedWithReasoning(counted(outputText()), reasoning),
+          toolCalls,
+          previewSearch,
+        ),
         pricedTier(serviceTier),
       );
       if (res.destroyed) {
