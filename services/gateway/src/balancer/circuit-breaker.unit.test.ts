@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Balancer } from './balancer.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 
 const options = { failureThreshold: 5, openMs: 5_000, maxOpenMs: 30_000, probeTimeoutMs: 10_000 };
@@ -86,5 +87,28 @@ describe('CircuitBreaker', () => {
     circuit.reset();
     assert.equal(circuit.phase(T), 'closed');
     assert.equal(circuit.usableAt(T), 0);
+  });
+});
+
+describe('circuit breaker half-open under the gateway defaults', () => {
+  test('a probe still in flight (a provider call may last minutes) keeps a second probe out', () => {
+    // The gateway's balancer: `new Balancer()` in KeyChoice, with the default circuit.
+    const balancer = new Balancer();
+    balancer.setGroup('g', [{ providerKeyId: 'k', weight: 1 }]);
+    for (let i = 0; i < 5; i++) balancer.reportFailure('k', { now: T, kind: 'timeout' });
+    assert.equal(balancer.pick('g', T + 1), undefined, 'the circuit is open');
+    const halfOpen = T + 5_000;
+    assert.ok(balancer.pick('g', halfOpen), 'the one probe goes out');
+    // The probe has not answered yet: a call may last its provider's total timeout (15 min by
+    // default, up to 1 h), and it always reports when it ends.
+    for (const inFlight of [31_000, 15 * 60_000, 3_600_000]) {
+      assert.equal(
+        balancer.pick('g', halfOpen + inFlight),
+        undefined,
+        'a second probe went to a half-open key while its first probe was still in flight',
+      );
+    }
+    // A report lost to a bug does not keep the key out for good.
+    assert.ok(balancer.pick('g', halfOpen + 3_660_000), 'the slot frees itself after the longest call');
   });
 });

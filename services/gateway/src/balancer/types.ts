@@ -130,7 +130,11 @@ export interface CircuitOptions {
   /** First open period; doubled on every failed probe. */
   readonly openMs: number;
   readonly maxOpenMs: number;
-  /** A probe that never reports frees its slot after this long. */
+  /**
+   * A probe that never reports frees its slot after this long. Every call reports when it
+   * ends, so this only bounds a lost report: it must outlast the longest call a probe may be,
+   * or a second probe goes out while the first is still running.
+   */
   readonly probeTimeoutMs: number;
 }
 
@@ -156,11 +160,19 @@ export interface BalancerOptions {
   readonly stickyCapacity?: number;
 }
 
+/**
+ * The longest call the gateway lets a provider take: the upper bound of a provider's
+ * `timeouts.totalMs` (the config refuses more; the default is 15 min).
+ */
+export const LONGEST_PROVIDER_CALL_MS = 3_600_000;
+
 export const DEFAULT_CIRCUIT: CircuitOptions = {
   failureThreshold: 5,
   openMs: 5_000,
   maxOpenMs: 300_000,
-  probeTimeoutMs: 30_000,
+  // A probe is a whole provider call: its slot lasts the longest one, plus a minute for its
+  // report to arrive. Still bounded, so a report lost to a bug frees the key within the hour.
+  probeTimeoutMs: LONGEST_PROVIDER_CALL_MS + 60_000,
 };
 
 export const DEFAULT_HEALTH: HealthOptions = {
