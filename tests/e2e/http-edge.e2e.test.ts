@@ -191,7 +191,7 @@ orgs:
       assert.equal(res.status, 405);
       assert.equal(
         res.headers.get('allow'),
-        'POST, GET',
+        'POST, GET, HEAD',
         `${method}: RFC 9110 section 15.5.6 asks for Allow on a 405`,
       );
     }

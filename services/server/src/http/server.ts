@@ -39,14 +39,18 @@ export function createHttpServer(
     res.once('close', () => {
       inFlight--;
     });
-    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const path = pathOf(req.url);
     // Only browsers send Origin: the SDKs' calls from servers pass by with one header lookup.
     if (cors && path.startsWith('/v1/')) {
       const origin = req.headers.origin;
       if (origin !== undefined && applyCors(cors, req, res, origin)) return;
     }
     const handler =
-      routes[`${req.method} ${path}`] ?? prefixRouteFor(routes, req.method, path) ?? mountFor(mounts, path);
+      routes[`${req.method} ${path}`] ??
+      prefixRouteFor(routes, req.method, path) ??
+      mountFor(mounts, path) ??
+      // RFC 9110 section 9.3.2: HEAD is GET without the body (Node drops the body it writes).
+      (req.method === 'HEAD' ? (routes[`GET ${path}`] ?? prefixRouteFor(routes, 'GET', path)) : undefined);
     if (!handler) {
       const allowed = methodsServed(routes, path);
       // RFC 9110 section 15.5.6: a 405 lists the methods the resource does serve.
@@ -128,6 +132,7 @@ function errorBody(req: IncomingMessage, status: 404 | 405 | 500, message: strin
 function methodsServed(routes: Record<string, Handler>, path: string): string[] {
   const methods = new Set<string>();
   for (const route in routes) if (routePath(route, path)) methods.add(route.slice(0, route.indexOf(' ')));
+  if (methods.has('GET')) methods.add('HEAD');
   return [...methods];
 }
 
@@ -161,4 +166,20 @@ function prefixRouteFor(
 function mountFor(mounts: Record<string, Handler>, path: string): Handler | undefined {
   for (const prefix in mounts) if (path.startsWith(prefix)) return mounts[prefix];
   return undefined;
+}
+
+/**
+ * The path of a request target: origin form (`/v1/models?x=1`), or absolute form
+ * (`http://host/v1/models`), which a server must accept (RFC 9112 section 3.2.2).
+ */
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  if (url.charCodeAt(0) !== 0x2f /* / */ && /^https?:\/\//i.test(url)) {
+    try {
+      return new URL(url).pathname;
+    } catch {
+      return url.split('?', 1)[0]!;
+    }
+  }
+  return url.split('?', 1)[0]!;
 }

@@ -92,8 +92,8 @@ describe('createHttpServer routes', () => {
       for (const [method, path, allow] of [
         ['GET', '/v1/chat/completions', 'POST'],
         ['OPTIONS', '/v1/chat/completions', 'POST'],
-        ['POST', '/v1/models', 'GET'],
-        ['PUT', '/v1/models/gpt-4o', 'GET, DELETE'],
+        ['POST', '/v1/models', 'GET, HEAD'],
+        ['PUT', '/v1/models/gpt-4o', 'GET, DELETE, HEAD'],
       ] as const) {
         const res = await fetch(`${front.url}${path}`, { method });
         const body = (await res.json()) as { error: { message: string } };
