@@ -48,6 +48,17 @@ export async function readJsonBodyWithSize(
       { status: 415 },
     );
   }
+  const transfer = req.headers['transfer-encoding'];
+  if (transfer !== undefined && transfer.trim().toLowerCase() !== 'chunked') {
+    // Node takes off only the chunking: a gzip under it would reach the reader as bytes that
+    // are not JSON. RFC 9112 section 6.1: a transfer coding the server does not know is a 501.
+    closeAfterAnswer(req);
+    throw new GatewayError(
+      'invalid_request',
+      `transfer-encoding ${transfer.slice(0, 40)} is not understood: send the body with chunked alone, uncompressed`,
+      { status: 501 },
+    );
+  }
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > limitBytes) {
     closeAfterAnswer(req);
@@ -272,6 +283,10 @@ function isFreeForm(key: string, object: Record<string, unknown>, depth: number,
  */
 export const MAX_BODY_DEPTH = MAX_JSON_DEPTH;
 const TOO_DEEP = Symbol('too deep');
+/** A number JSON.parse made Infinity (`1e400`): sent on, it would be `null`, the caller's bound gone. */
+class NotFinite {
+  constructor(readonly field: string) {}
+}
 
 /**
  * A 400 for a body that names a host anywhere (any depth, any letter case, inside arrays)
@@ -284,6 +299,12 @@ export function refuseHostFields(body: Record<string, unknown>): void {
       'invalid_request',
       `the request body is nested deeper than ${MAX_BODY_DEPTH} levels`,
     );
+  if (found instanceof NotFinite)
+    throw new GatewayError(
+      'invalid_request',
+      `the field ${found.field} is a number out of range (beyond ±1.8e308): give a finite number`,
+      { param: found.field },
+    );
   if (found !== undefined)
     throw new GatewayError(
       'invalid_request',
@@ -295,15 +316,16 @@ export function refuseHostFields(body: Record<string, unknown>): void {
 }
 
 /**
- * The first host field in `object` (under the key `parent`), or TOO_DEEP. Free-form objects
- * are walked for their depth only.
+ * The first host field in `object` (under the key `parent`), TOO_DEEP, or the first number out
+ * of range (NotFinite, in free-form objects too). Free-form objects are walked for their depth
+ * and numbers only.
  */
 function findHostField(
   object: object,
   depth: number,
   freeForm: boolean,
   parent: string,
-): string | typeof TOO_DEEP | undefined {
+): string | typeof TOO_DEEP | NotFinite | undefined {
   if (depth > MAX_BODY_DEPTH) return TOO_DEEP;
   // for-in and a length test before lower-casing: this walks every request body's keys.
   const fields = object as Record<string, unknown>;
@@ -311,7 +333,11 @@ function findHostField(
   for (const key in fields) {
     if (!freeForm && HOST_FIELD_LENGTHS.has(key.length) && HOST_FIELDS.has(key.toLowerCase())) return key;
     const item = fields[key];
-    if (item === null || typeof item !== 'object') continue;
+    if (item === null || typeof item !== 'object') {
+      // Infinity - Infinity is NaN: one subtraction tells a number out of range.
+      if (typeof item === 'number' && item - item !== 0) return new NotFinite(array ? parent : key);
+      continue;
+    }
     // An array's items are under its key (a tool in `tools`), not under their index.
     const found = array
       ? findHostField(item, depth + 1, freeForm, parent)
