@@ -509,7 +509,10 @@ async function attempt(
     if (keysLacking > 0 && keysLacking === keysGiven) deps.keys.markAbsent(route, Date.now());
     else present = true; // its keys were tried, or none could be
   }
-  if (lastError) throw withRetryAdvice(asGatewayError(lastError), secondsUntilAKeyIsBack(deps, chain));
+  if (lastError) {
+    const backInMs = msUntilAKeyIsBack(deps, chain);
+    throw withRetryAdvice(soonestRetry(asGatewayError(lastError), backInMs), secondsOf(backInMs));
+  }
   if (absent && !present) throw asGatewayError(absent);
   if (!served && untranslatable) throw untranslatable;
   if (!served) {
@@ -521,7 +524,7 @@ async function attempt(
       },
     );
   }
-  throw new NoProviderKeyError(outcome.model, secondsUntilAKeyIsBack(deps, routes));
+  throw new NoProviderKeyError(outcome.model, secondsOf(msUntilAKeyIsBack(deps, routes)));
 }
 
 /**
@@ -575,10 +578,11 @@ function reportSuccess(
 }
 
 /**
- * When the first key of the model's providers is usable again, in seconds (at least 1), or
- * undefined when none will be by itself (every key disabled: an admin must act).
+ * In how many ms the first key of the model's providers is usable again (at least 1: every
+ * key was just tried or is resting), or undefined when none will be by itself (every key
+ * disabled: an admin must act).
  */
-function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number | undefined {
+function msUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number | undefined {
   const now = Date.now();
   const registry = deps.registry();
   let soonest = Number.POSITIVE_INFINITY;
@@ -586,7 +590,29 @@ function secondsUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): nu
     const at = deps.keys.nextUsableAt(registry, route, now);
     if (at !== null) soonest = Math.min(soonest, at);
   }
-  return Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : undefined;
+  return Number.isFinite(soonest) ? Math.max(1, soonest - now) : undefined;
+}
+
+/** A wait in whole seconds for Retry-After: never 0 while a key still rests. */
+function secondsOf(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : Math.max(1, Math.ceil(ms / 1000));
+}
+
+/**
+ * The last key's refusal carries that key's Retry-After, but the caller may retry as soon as
+ * any key is back: the soonest of the two (the keys rest on what their providers said, so
+ * this is never later than the upstream's own), in Retry-After and retry-after-ms alike.
+ */
+function soonestRetry(error: GatewayError, backInMs: number | undefined): GatewayError {
+  const { retryAfterSeconds, retryAfterMs } = error.options;
+  if (retryAfterSeconds === undefined || backInMs === undefined) return error;
+  const upstreamMs = retryAfterMs ?? retryAfterSeconds * 1000;
+  if (backInMs >= upstreamMs) return error;
+  return new GatewayError(error.kind, error.message, {
+    ...error.options,
+    retryAfterSeconds: Math.min(retryAfterSeconds, secondsOf(backInMs)!),
+    retryAfterMs: backInMs,
+  });
 }
 
 /**
