@@ -61,6 +61,16 @@ orgs:
     return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
   };
 
+  const keyIdOf = async (name: string): Promise<string> => {
+    const listed = await admin('GET', '/orgs/acme/provider-keys');
+    const items = (listed.body.data ?? listed.body.items ?? listed.body.keys ?? []) as Array<
+      Record<string, unknown>
+    >;
+    const found = items.find((k) => k.name === name);
+    assert.ok(found, `key ${name} listed: ${JSON.stringify(listed.body).slice(0, 300)}`);
+    return String(found.id ?? found.providerKeyId);
+  };
+
   it('every key answered 429: Retry-After is when the first key is back, not the last key tried', async () => {
     mock.setScenario('rate-limit=1', { key: ONE });
     mock.setScenario('rate-limit=30', { key: TWO });
@@ -73,5 +83,51 @@ orgs:
     // Key one is usable again after 1 s: a caller told to wait 30 s waits 29 s for nothing.
     const retryAfter = Number(refused.headers?.get('retry-after'));
     assert.ok(retryAfter <= 1, `retry-after ${retryAfter}, though key one is back in 1 s`);
+  });
+
+  it('a key disabled by the admin during a request is not the failover of that request', async () => {
+    const two = await keyIdOf('two');
+    // Key one (picked first) takes 1.5 s, then fails with a 500: the request fails over.
+    mock.setScenario('slow-first-byte=1500,server-error', { key: ONE });
+    const pending = client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .catch((error: unknown) => error);
+    await new Promise((r) => setTimeout(r, 300));
+    const disabled = await admin('PATCH', `/orgs/acme/provider-keys/${two}`, { disabled: true });
+    assert.ok(disabled.status < 300, `disabled: ${disabled.status} ${JSON.stringify(disabled.body)}`);
+    const from = mock.requests.length;
+    await pending;
+    const used = mock.requests.slice(from).map((r) => bearerOf(r.headers as Record<string, unknown>));
+    // The registry knows: the next request does not reach key two.
+    const next = mock.requests.length;
+    await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'y' }] })
+      .catch((error: unknown) => error);
+    const later = mock.requests.slice(next).map((r) => bearerOf(r.headers as Record<string, unknown>));
+    assert.ok(!later.includes(TWO), 'a new request does not use the disabled key');
+    assert.equal(
+      used.filter((k) => k === TWO).length,
+      0,
+      'the disabled key was sent the request after the admin disabled it',
+    );
+  });
+
+  it('a key removed by the admin during a request is not the failover of that request', async () => {
+    const two = await keyIdOf('two');
+    mock.setScenario('slow-first-byte=1500,server-error', { key: ONE });
+    const pending = client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .catch((error: unknown) => error);
+    await new Promise((r) => setTimeout(r, 300));
+    const removed = await admin('DELETE', `/orgs/acme/provider-keys/${two}`);
+    assert.ok(removed.status < 300, `removed: ${removed.status} ${JSON.stringify(removed.body)}`);
+    const from = mock.requests.length;
+    await pending;
+    const used = mock.requests.slice(from).map((r) => bearerOf(r.headers as Record<string, unknown>));
+    assert.equal(
+      used.filter((k) => k === TWO).length,
+      0,
+      'the removed key was sent the request after the admin removed it',
+    );
   });
 });

@@ -316,7 +316,7 @@ async function attempt(
     served = true;
     const registry = deps.registry();
     let choosing = performance.now();
-    const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body));
+    const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body), deps.registry);
     // This provider's keys, and those that said (or lately said) they lack the model: when
     // all did, the provider does not serve it (KeyChoice.markAbsent).
     let keysGiven = 0;

@@ -28,6 +28,45 @@ import type { UpstreamError } from '../upstream/index.js';
 import { modelMatches, type Route } from './route-model.js';
 
 /**
+ * A request's keys, one per attempt, as the balancer's group was when the request began:
+ * an admin may disable or remove a key (or it may leave the provider) while the request
+ * waits on another, so once the registry's keys changed each key is checked against them
+ * before it is used, and skipped when it no longer serves the route. While nothing changed
+ * (nearly always) the check is one version compare.
+ */
+export class RequestCandidates {
+  constructor(
+    private readonly balancer: Balancer<ProviderKeyEntry>,
+    private readonly keys: Candidates<ProviderKeyEntry>,
+    private readonly route: Route,
+    private readonly keysVersion: number,
+    private readonly current: () => RegistryState,
+  ) {}
+
+  next(now: number): ProviderKeyEntry | undefined {
+    for (let key = this.keys.next(now); key; key = this.keys.next(now)) {
+      const registry = this.current();
+      if (registry.keysVersion === this.keysVersion || servesRoute(registry, key, this.route)) return key;
+      // Handed out but never used: a probe it claimed must not keep the key from others.
+      this.balancer.reportFailure(key.providerKeyId, { now, kind: 'caller_cancelled' });
+    }
+    return undefined;
+  }
+}
+
+/** The key is still in the registry, enabled, and one of the route's provider's keys. */
+function servesRoute(registry: RegistryState, key: ProviderKeyEntry, route: Route): boolean {
+  const entry = registry.providerKeys.get(key.providerKeyId);
+  return (
+    entry !== undefined &&
+    !entry.disabled &&
+    entry.orgId === route.provider.orgId &&
+    entry.provider === route.provider.name &&
+    registry.providers.get(route.provider.orgId)?.get(route.provider.name) !== undefined
+  );
+}
+
+/**
  * The data plane's side of the balancer: keeps its groups in step with the registry (an
  * org's keys of one provider; per set of keys serving a model when some serve only some), and
  * turns what the balancer decides about a key into events, so every replica's registry, and
@@ -98,15 +137,26 @@ export class KeyChoice {
     this.#decide(providerKeyId, day, usd, budget);
   }
 
-  /** The keys a request tries, best first, computed as it fails over. */
+  /**
+   * The keys a request tries, best first, computed as it fails over. `current` gives the
+   * registry as it is when the next key is asked for (it moves on while the request runs).
+   */
   candidates(
     registry: RegistryState,
     route: Route,
     session: string | undefined,
-  ): Candidates<ProviderKeyEntry> {
+    current: () => RegistryState = () => registry,
+  ): RequestCandidates {
     const stored = session === undefined ? undefined : this.#storedAt.get(session);
     const pinned = stored?.provider === route.provider.name ? stored.providerKeyId : undefined;
-    return this.balancer.candidates(this.groupOf(registry, route), session, pinned);
+    const group = this.groupOf(registry, route);
+    return new RequestCandidates(
+      this.balancer,
+      this.balancer.candidates(group, session, pinned),
+      route,
+      registry.keysVersion,
+      current,
+    );
   }
 
   /**

@@ -377,3 +377,29 @@ describe('failureKind: how a failed attempt counts for its key', () => {
     assert.equal(failureKind(refused, false), 'auth_refused');
   });
 });
+
+describe('KeyChoice: keys an admin changes during a request', () => {
+  it("a key disabled or removed while a request fails over is not that request's next key", () => {
+    for (const change of ['disabled', 'removed'] as const) {
+      const state = registry();
+      const choice = new KeyChoice();
+      const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+      const now = Date.now();
+      // Round-robin: find a request whose first key is prk_b, so prk_a is its failover.
+      let keys = choice.candidates(state, route, undefined, () => state);
+      if (keys.next(now)?.providerKeyId !== 'prk_b') {
+        keys = choice.candidates(state, route, undefined, () => state);
+        assert.equal(keys.next(now)?.providerKeyId, 'prk_b');
+      }
+      if (change === 'disabled')
+        adminChange(state, 'ProviderKeyDisabled', {
+          providerKeyId: 'prk_a',
+          reason: 'manual',
+          upstreamStatus: null,
+          note: null,
+        });
+      else adminChange(state, 'ProviderKeyRemoved', { providerKeyId: 'prk_a' });
+      assert.equal(keys.next(now), undefined, `prk_a was ${change} during the request`);
+    }
+  });
+});
