@@ -281,6 +281,8 @@ async function attempt(
 ): Promise<void> {
   let lastError: UpstreamError | undefined;
   let served = false;
+  /** The routes whose keys this request asked: when one of theirs is back, it may ask again. */
+  const asked: Route[] = [];
   // A follow-up of a stored answer goes first to the provider that stored it (only it has it),
   // wherever that provider is in the model's chain.
   const storedAt =
@@ -314,6 +316,7 @@ async function attempt(
     }
     if (!exchange) continue; // this provider does not serve the endpoint: the next one may
     served = true;
+    asked.push(route);
     const registry = deps.registry();
     let choosing = performance.now();
     const keys = deps.keys.candidates(registry, route, sessionOf(outcome, route, body), deps.registry);
@@ -510,8 +513,10 @@ async function attempt(
     else present = true; // its keys were tried, or none could be
   }
   if (lastError) {
-    const backInMs = msUntilAKeyIsBack(deps, chain);
-    throw withRetryAdvice(soonestRetry(asGatewayError(lastError), backInMs), secondsOf(backInMs));
+    // Retry-After: when a key that could take this request is back (a provider that cannot
+    // translate it, though idle, is no reason to come back sooner); the retry advice: any key.
+    const refused = soonestRetry(asGatewayError(lastError), msUntilAKeyIsBack(deps, asked));
+    throw withRetryAdvice(refused, secondsOf(msUntilAKeyIsBack(deps, chain)));
   }
   if (absent && !present) throw asGatewayError(absent);
   if (!served && untranslatable) throw untranslatable;
@@ -593,6 +598,9 @@ function msUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number 
   return Number.isFinite(soonest) ? Math.max(1, soonest - now) : undefined;
 }
 
+/** How much sooner than the last refusal's Retry-After another key must be back to be named. */
+const SOONER_BY_MS = 1_000;
+
 /** A wait in whole seconds for Retry-After: never 0 while a key still rests. */
 function secondsOf(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.max(1, Math.ceil(ms / 1000));
@@ -607,7 +615,10 @@ function soonestRetry(error: GatewayError, backInMs: number | undefined): Gatewa
   const { retryAfterSeconds, retryAfterMs } = error.options;
   if (retryAfterSeconds === undefined || backInMs === undefined) return error;
   const upstreamMs = retryAfterMs ?? retryAfterSeconds * 1000;
-  if (backInMs >= upstreamMs) return error;
+  // The key that refused last rests from its answer on, so it comes back a few ms before its own
+  // Retry-After says: only another key back at least a second sooner changes the advice (the
+  // provider's own figure, to the ms, is passed on as it came otherwise).
+  if (backInMs > upstreamMs - SOONER_BY_MS) return error;
   return new GatewayError(error.kind, error.message, {
     ...error.options,
     retryAfterSeconds: Math.min(retryAfterSeconds, secondsOf(backInMs)!),
