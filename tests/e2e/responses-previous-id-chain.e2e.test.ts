@@ -16,6 +16,8 @@ describe('previous_response_id across a fallback chain', () => {
   let gateway: KordonUnderTest;
   let primaryFails = true;
   const stored = { primary: new Set<string>(), secondary: new Set<string>() };
+  /** The providers of a second org, with the same names: the paths they were asked at, in order. */
+  const globexAsked: string[] = [];
   let next = 0;
 
   before(async () => {
@@ -23,6 +25,20 @@ describe('previous_response_id across a fallback chain', () => {
       let text = '';
       for await (const part of req) text += part;
       const body = JSON.parse(text) as { model: string; previous_response_id?: string };
+      if (req.url?.startsWith('/globex-')) {
+        globexAsked.push(req.url.split('/')[1]!);
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end(
+          JSON.stringify({
+            error: {
+              message: `Previous response with id '${body.previous_response_id}' not found.`,
+              type: 'invalid_request_error',
+              param: 'previous_response_id',
+              code: 'previous_response_not_found',
+            },
+          }),
+        );
+      }
       const who = req.url?.startsWith('/primary/') ? 'primary' : 'secondary';
       const json = (status: number, value: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
@@ -87,6 +103,22 @@ orgs:
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: dev }]
+  - slug: globex
+    name: Globex
+    providers:
+      - name: primary
+        type: openai
+        baseUrl: ${url}/globex-primary/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "sk-proj-gprimary-0123456789abcdef01234567" }]
+      - name: secondary
+        type: openai
+        baseUrl: ${url}/globex-secondary/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "sk-proj-gsecondary-0123456789abcdef0123456" }]
+    users:
+      - email: dev@globex.test
+        proxyKeys: [{ name: dev }]
 `);
   });
   after(async () => {
@@ -109,5 +141,29 @@ orgs:
       previous_response_id: first.id,
     });
     assert.equal(second.output_text, 'answer from secondary');
+  });
+
+  it("another org naming the id is routed by its own chain, not by where the first org's answer is stored", async () => {
+    const acme = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+    primaryFails = true;
+    const first = await acme.responses.create({ model: 'gpt-4o-mini', input: 'Hi' });
+    assert.equal(first.output_text, 'answer from secondary');
+    primaryFails = false;
+    const globex = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@globex.test--dev')!,
+      maxRetries: 0,
+    });
+    globexAsked.length = 0;
+    await assert.rejects(
+      globex.responses.create({ model: 'gpt-4o-mini', input: 'And then?', previous_response_id: first.id }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404,
+    );
+    // Acme's pin (its answer is at `secondary`) says nothing about Globex's providers.
+    assert.equal(globexAsked[0], 'globex-primary');
   });
 });

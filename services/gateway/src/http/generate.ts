@@ -287,7 +287,7 @@ async function attempt(
   // wherever that provider is in the model's chain.
   const storedAt =
     outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
-      ? deps.keys.storedAt(storedResponseSession(body.previous_response_id))
+      ? deps.keys.storedAt(storedResponseSession(outcome.caller.key.orgId, body.previous_response_id))
       : undefined;
   // A provider that lately said it lacks the model is asked after the others (KeyChoice.markAbsent).
   let chain = deps.keys.presentFirst(routes, Date.now());
@@ -373,7 +373,7 @@ async function attempt(
           if (storedId)
             deps.keys.pin(
               route,
-              storedResponseSession(storedId),
+              storedResponseSession(outcome.caller.key.orgId, storedId),
               keyEntry.providerKeyId,
               conversationOf(usage),
             );
@@ -417,7 +417,7 @@ async function attempt(
             if (outcome.endpoint === 'responses' && facts?.responseId)
               deps.keys.pin(
                 route,
-                storedResponseSession(facts.responseId),
+                storedResponseSession(outcome.caller.key.orgId, facts.responseId),
                 keyEntry.providerKeyId,
                 conversationOf(usage),
               );
@@ -634,7 +634,7 @@ function soonestRetry(error: GatewayError, backInMs: number | undefined): Gatewa
  */
 function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
   if (outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string')
-    return storedResponseSession(body.previous_response_id);
+    return storedResponseSession(outcome.caller.key.orgId, body.previous_response_id);
   const mode = route.provider.options.stickiness ?? 'session';
   if (mode === 'off') return undefined;
   if (outcome.sessionId) return outcome.sessionId;
@@ -732,7 +732,9 @@ function estimateOf(
   // A Responses follow-up is billed the stored conversation it continues, which its body does not carry.
   const stored =
     outcome.endpoint === 'responses'
-      ? storedInputBound(route, body, (id) => deps.keys.conversationTokens(storedResponseSession(id)))
+      ? storedInputBound(route, body, (id) =>
+          deps.keys.conversationTokens(storedResponseSession(outcome.caller.key.orgId, id)),
+        )
       : undefined;
   const inputTokens =
     stored === undefined ? own : stored.whole ? Math.max(own, stored.tokens) : own + stored.tokens;

@@ -413,10 +413,11 @@ function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
 /**
  * The session of a stored Responses answer, under which its key is pinned: `generate.ts` pins a
  * created answer under it (and sends a `previous_response_id` follow-up by it), and the
- * stored-response routes look it up.
+ * stored-response routes look it up. Keyed by org too: another org naming the id (ids are not
+ * secret) finds neither the pin nor the remembered conversation size.
  */
-export function storedResponseSession(responseId: string): string {
-  return `stored:${responseId}`;
+export function storedResponseSession(orgId: string, responseId: string): string {
+  return `stored:${orgId}:${responseId}`;
 }
 
 /**

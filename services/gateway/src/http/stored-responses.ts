@@ -102,7 +102,9 @@ export function storedResponsesHandler(deps: GenerateDependencies) {
       const access = deps.limits.modelAccess(accessSubjectOf(caller, req, deps.trustedProxies), Date.now());
       if (typeof access !== 'function') throw new LimitRefusalError(access);
       // The pin is looked up among this org's keys only: another org's key never matches.
-      const pinnedKeyId = deps.keys.storedKey(storedResponseSession(request.id))?.providerKeyId;
+      const pinnedKeyId = deps.keys.storedKey(
+        storedResponseSession(caller.key.orgId, request.id),
+      )?.providerKeyId;
       const { keys } = keysToAsk(deps, caller, access, STORED_RESPONSES, request.id, pinnedKeyId);
       const answered = await askInTurn(
         deps,
@@ -127,7 +129,7 @@ export function storedResponsesHandler(deps: GenerateDependencies) {
           else await relayAnswer(deps, call, res, hold, requestId);
         },
       );
-      remember(deps, answered, request);
+      remember(deps, answered, request, caller.key.orgId);
     } catch (error) {
       if (abort.aborted) return; // the caller left: no one to answer
       const answer = asGatewayError(error);
@@ -178,8 +180,13 @@ function storedRequest(operation: StoredOperation, id: string, url: string): Sto
  * A deleted response's pin is forgotten; one found by asking in turn (after a restart, on
  * another replica) is pinned, so that its follow-ups and later reads go straight to its key.
  */
-function remember(deps: GenerateDependencies, candidate: KeyToAsk, request: StoredRequest): void {
-  const session = storedResponseSession(request.id);
+function remember(
+  deps: GenerateDependencies,
+  candidate: KeyToAsk,
+  request: StoredRequest,
+  orgId: string,
+): void {
+  const session = storedResponseSession(orgId, request.id);
   if (request.operation === 'delete') deps.keys.unpin(session);
   else if (!candidate.pinned && deps.keys.storedKey(session) === undefined)
     deps.keys.pin(candidate, session, candidate.key.providerKeyId);
