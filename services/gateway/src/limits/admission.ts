@@ -583,7 +583,16 @@ export class LimitsEnforcer {
     // Usage counts in the period in which it is settled: a request admitted before a boundary
     // and ending after it renews its budgets first (its hold stays, and settles into the new
     // period), or the next admission's renewal would wipe the cost.
-    this.#renewForUsage(ticket.subject, ticket.usdScopes, new Set(ticket.tokenScopes.map((t) => t.key)), now);
+    if (ticket.usdScopes.length > 0 || ticket.tokenScopes.length > 0) {
+      const tokenKeys = new Set(ticket.tokenScopes.map((t) => t.key));
+      this.#renewForUsage(
+        this.#scopes(ticket.subject),
+        ticket.subject.orgId,
+        ticket.usdScopes,
+        tokenKeys,
+        now,
+      );
+    }
     if (ticket.usdScopes.length > 0) {
       const actual = usage.usd === null ? 0n : parseUsd(usage.usd);
       this.#usd.settle(requestId, actual, ticket.usdScopes, now);
@@ -648,13 +657,7 @@ export class LimitsEnforcer {
         const cost = d.currency === 'USD' ? d.cost : null;
         // Usage of a period this replica has not renewed yet (its writer renews at settle, and
         // logs the LimitReset first; this catches a writer that did not): renewed, as settle does.
-        this.#renewForUsage(
-          { orgId, proxyKeyId: d.proxyKeyId, userId: d.userId, teamId: d.teamId },
-          null,
-          null,
-          at,
-          true,
-        );
+        this.#renewForUsage(scopes, orgId, null, null, at, true);
         // One request id charges every USD scope at once, as `settle` does: applied scope by scope,
         // the id would be counted after the first and the wider scopes never charged.
         let usdKeys: string[] | null = null;
@@ -743,20 +746,20 @@ export class LimitsEnforcer {
   }
 
   /**
-   * Renews the money and token budgets that usage at `at` is charged to (all of the subject's
+   * Renews the money and token budgets of `scopes` that usage at `at` is charged to (all of them
    * when the key lists are null), as admission does, LimitReset events included. From the log
    * (`ended`) only a scope whose known current period ended before `at` is renewed: replaying
    * history with today's policies must not write resets the original replicas did not.
    */
   #renewForUsage(
-    subject: Pick<AdmissionSubject, 'orgId' | 'proxyKeyId' | 'userId' | 'teamId'>,
+    scopes: readonly ScopeRef[],
+    orgId: string,
     usdKeys: readonly string[] | null,
     tokenKeys: ReadonlySet<string> | null,
     at: number,
     ended = false,
   ): void {
-    if (usdKeys?.length === 0 && tokenKeys?.size === 0) return;
-    for (const ref of this.#scopes(subject)) {
+    for (const ref of scopes) {
       const policy = this.#compile(ref.policy);
       const budgets = [
         { limit: 'budget_usd' as const, ledger: this.#usd, key: policy.keys.usd, budget: policy.budget },
@@ -779,7 +782,7 @@ export class LimitsEnforcer {
           if (end === undefined || at < end) continue;
         }
         this.#syncAllowance(ledger, key, budget.allowance);
-        this.#renew(subject.orgId, ref, limit, key, budget.period, at);
+        this.#renew(orgId, ref, limit, key, budget.period, at);
       }
     }
   }
