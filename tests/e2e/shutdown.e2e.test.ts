@@ -93,7 +93,7 @@ describe('shutdown with streams in flight', () => {
       for (const event of events) {
         assert.equal(event.type, 'RequestFailed');
         if (event.type !== 'RequestFailed') continue;
-        assert.equal(event.data.errorCode, 'stream_interrupted');
+        assert.equal(event.data.errorCode, 'gateway_shutdown');
         assert.ok(event.data.usage.outputTokens > 0, `${event.data.model}: the tokens streamed are recorded`);
       }
     } finally {
@@ -103,17 +103,17 @@ describe('shutdown with streams in flight', () => {
 });
 
 /**
- * A plain request still waiting on its provider at the drain deadline: its connection is cut,
- * and that is the replica's doing, not the provider's.
+ * A plain request still waiting on its provider at the drain deadline is ended by the replica,
+ * not the provider: it is answered a 503 its SDK retries (the connection was cut, a bare
+ * network error) and recorded `gateway_shutdown` (it was recorded as its caller's leaving).
  */
 describe('shutdown with a plain request in flight', () => {
-  it('is not blamed on the provider: one attempt, not a connection failure that fails over to the next provider', async () => {
+  it('is not blamed on the provider: one attempt, not a connection failure that fails over to the next provider; answered 503 and recorded gateway_shutdown', async () => {
     const FIRST = 'sk-proj-auditshutfirstabcdefghijklmnopqrstuvw';
     const SECOND = 'sk-proj-auditshutsecondabcdefghijklmnopqrstuv';
     const receiver = await startOtlpReceiver();
     const mock = await startOpenAIMock({ keys: [FIRST, SECOND] });
-    const kordon = await startKordonUnderTest(
-      `
+    const config = `
 orgs:
   - slug: acme
     name: Acme
@@ -131,16 +131,15 @@ orgs:
     users:
       - email: alice@acme.test
         proxyKeys: [{ name: laptop }]
-`,
-      {
-        FIRST,
-        SECOND,
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
-        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
-        OTEL_BSP_SCHEDULE_DELAY: '20',
-        KORDON_SHUTDOWN_TIMEOUT_MS: '200',
-      },
-    );
+`;
+    const kordon = await startKordonUnderTest(config, {
+      FIRST,
+      SECOND,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '20',
+      KORDON_SHUTDOWN_TIMEOUT_MS: '200',
+    });
     try {
       const key = kordon.proxyKeys.get('alice@acme.test--laptop')!;
       const traceId = newTraceId();
@@ -151,10 +150,16 @@ orgs:
           { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
           { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } },
         )
-        .catch(() => undefined);
+        .catch((error: unknown) => error);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await kordon.stop();
-      await call;
+      await kordon.stop({ keepData: true });
+      const error = await call;
+      assert.ok(error instanceof OpenAI.APIError, String(error));
+      assert.equal(error.status, 503);
+      assert.match(
+        error.message,
+        /Kordon is shutting down and ended this request before its answer came; retry/,
+      );
       const spans = await receiver.waitFor((all) =>
         all.some((s) => s.traceId === traceId && s.name === 'POST /v1/chat/completions'),
       );
@@ -168,6 +173,18 @@ orgs:
       // upstream client before the call heard its caller leave, the provider was blamed
       // (kordon_upstream_attempts_total{result="connection_failed"}, the balancer) and it failed over.
       assert.deepEqual(attempts, [{ provider: 'first', kind: 'caller_cancelled' }]);
+      const again = await startKordonUnderTest(config, { FIRST, SECOND }, { dataDir: kordon.dataDir });
+      try {
+        const events = await again.requestEvents();
+        assert.equal(events.length, 1, 'one event for the request, none lost in the shutdown');
+        assert.equal(events[0]!.type, 'RequestFailed');
+        if (events[0]!.type === 'RequestFailed') {
+          assert.equal(events[0]!.data.errorCode, 'gateway_shutdown');
+          assert.equal(events[0]!.data.status, 503);
+        }
+      } finally {
+        await again.stop();
+      }
     } finally {
       await mock.close();
       await receiver.close();

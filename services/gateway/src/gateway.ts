@@ -22,7 +22,7 @@ import { planChatExchange } from './http/exchange.js';
 import { dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler, LimitRefusalError } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
-import { LiveStreams } from './http/live-streams.js';
+import { LiveRequests } from './http/live-requests.js';
 import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
 import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
@@ -94,10 +94,11 @@ export interface Gateway {
   /** The keys of logged bodies (migrated, re-wrapped): for the request log to open them. */
   bodyKeys: BodyKeyStore | undefined;
   /**
-   * Ends every answer still streaming with an error event its SDK raises, each recorded with
-   * the tokens streamed (at shutdown, once the drain deadline has passed); returns how many.
+   * Ends every request still open (at shutdown, once the drain deadline has passed): a stream
+   * with an error event its SDK raises, recorded with the tokens streamed; a request waiting on
+   * its provider with a 503 its SDK retries. Returns how many.
    */
-  interruptStreams(): number;
+  interruptRequests(): number;
   stop(): Promise<void>;
 }
 
@@ -255,10 +256,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   }
   const bodyBudget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultBodyBudget(options.maxBodyBytes));
-  const liveStreams = new LiveStreams();
+  const liveRequests = new LiveRequests();
   const generate = {
     registry: () => registry.state,
-    liveStreams,
+    liveRequests,
     secrets: options.secrets,
     client,
     keys: keyChoice,
@@ -358,7 +359,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry: () => registry.state,
     keyHealth: (orgId) => keyChoice.describeOrg(registry.state, orgId, Date.now()),
     bodyKeys,
-    interruptStreams: () => liveStreams.interruptAll(),
+    interruptRequests: () => liveRequests.interruptAll(),
     registryCaughtUp: (position) => registry.waitFor(position, 10_000),
     stop: async () => {
       clearInterval(snapshotTimer);

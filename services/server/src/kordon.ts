@@ -180,9 +180,12 @@ export async function startKordon(
         lifecycle = 'stopping';
         logger.info({ inFlight: http.inFlight() }, 'draining');
         await http.drain(config.shutdownTimeoutMs, () => {
-          const streams = gateway?.interruptStreams() ?? 0;
-          if (streams > 0)
-            logger.warn({ streams }, 'drain deadline passed: streams still open end with an error event');
+          const requests = gateway?.interruptRequests() ?? 0;
+          if (requests > 0)
+            logger.warn(
+              { requests },
+              'drain deadline passed: requests still open end with a 503 or, streaming, an error event',
+            );
         });
         await admin.stop();
         await runningLog.retention?.stop();

@@ -98,6 +98,8 @@ export const failureCode = z.enum([
   'egress_unavailable',
   'stream_interrupted',
   'client_disconnected',
+  /** The replica shut down and its drain deadline passed: Kordon ended the request itself. */
+  'gateway_shutdown',
   'internal_error',
 ]);
 

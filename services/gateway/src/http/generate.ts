@@ -52,7 +52,7 @@ import {
   outOfCredit,
   storedResponseSession,
 } from './key-choice.js';
-import { type LiveStreams, SHUTDOWN_INTERRUPTION } from './live-streams.js';
+import { type LiveRequests, SHUTDOWN_INTERRUPTION, SHUTDOWN_REFUSAL } from './live-requests.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { offeredToolFees } from './openai-only-exchanges.js';
 import { readJsonBodyWithSize } from './read-body.js';
@@ -69,7 +69,7 @@ export interface GenerateDependencies {
   loggedBodies: LoggedBodies;
   limits: LimitsEnforcer;
   /** The answers streaming now, ended with an error event when the replica shuts down. */
-  liveStreams: LiveStreams;
+  liveRequests: LiveRequests;
   /** Proxies whose X-Forwarded-For is believed (empty: the TCP peer is the client). */
   trustedProxies: CidrSet;
   /** Which requests with a refused (revoked, expired...) key are recorded. */
@@ -205,6 +205,12 @@ export function generateHandler(
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    // At shutdown past the drain deadline Kordon ends the request itself (LiveRequests):
+    // `interruption` tells the caller why, and the record says it was the replica's doing.
+    const endsLive = deps.liveRequests.add(() => {
+      outcome.interruption = SHUTDOWN_INTERRUPTION;
+      abort.abort();
+    });
     try {
       const { body, bytes } = await readJsonBodyWithSize(
         req,
@@ -255,6 +261,13 @@ export function generateHandler(
           );
         }
         const cost = prompt ? price(deps, outcome, prompt) : undefined;
+        if (outcome.interruption !== undefined && !res.headersSent) {
+          // Shut down while waiting on its provider: a 503 the SDKs retry (on another replica).
+          const refusal = new GatewayError('overloaded', SHUTDOWN_REFUSAL);
+          record(deps, outcome, failed(outcome, 'gateway_shutdown', prompt, refusal.status, null, cost));
+          sendError(res, refusal, dialect, requestId);
+          return;
+        }
         record(deps, outcome, failed(outcome, 'client_disconnected', prompt, null, null, cost));
         return;
       }
@@ -265,6 +278,8 @@ export function generateHandler(
         record(deps, outcome, failed(outcome, 'internal_error', undefined, 500));
       }
       sendError(res, gatewayError, dialect, requestId);
+    } finally {
+      endsLive();
     }
   };
 }
@@ -399,49 +414,44 @@ async function attempt(
         // Its tokens are known at its end: the settle below counts them against the key's tpm.
         reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         trace?.streamStarted();
-        // Ending the call ends the stream; `interruption` tells the caller why.
-        const endsLive = deps.liveStreams.add(() => {
-          outcome.interruption = SHUTDOWN_INTERRUPTION;
-          signal.abort();
-        });
-        try {
-          await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure) => {
-            span?.streamEnded(usage, end, facts);
-            if (usage)
-              deps.keys.balancer.reportTokens(
-                keyEntry.providerKeyId,
-                usage.inputTokens + usage.outputTokens,
-                Date.now(),
-              );
-            if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
-            if (outcome.endpoint === 'responses' && facts?.responseId)
-              deps.keys.pin(
-                route,
-                storedResponseSession(outcome.caller.key.orgId, facts.responseId),
-                keyEntry.providerKeyId,
-                conversationOf(usage),
-              );
-            trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
-            if (end === 'complete' && failure === undefined) {
-              // A stream is logged by its text (the SSE frames are not kept), in both policies.
-              const text = outputText ?? (() => '');
-              record(deps, outcome, completed(deps, outcome, usage, 200, { full: '', text, streamed: true }));
-              return;
-            }
-            // Tokens already streamed are charged, whatever cut the stream (or failed the answer).
-            const code =
-              end === 'client_disconnected' ? 'client_disconnected' : (failure ?? 'stream_interrupted');
-            // No status: the 200 that began the stream is not how it ended (the catalogue's
-            // RequestFailed.status); the provider's is.
-            record(
-              deps,
-              outcome,
-              failed(outcome, code, usage, null, events.status, price(deps, outcome, usage ?? ZERO)),
+        await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure) => {
+          span?.streamEnded(usage, end, facts);
+          if (usage)
+            deps.keys.balancer.reportTokens(
+              keyEntry.providerKeyId,
+              usage.inputTokens + usage.outputTokens,
+              Date.now(),
             );
-          });
-        } finally {
-          endsLive();
-        }
+          if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
+          if (outcome.endpoint === 'responses' && facts?.responseId)
+            deps.keys.pin(
+              route,
+              storedResponseSession(outcome.caller.key.orgId, facts.responseId),
+              keyEntry.providerKeyId,
+              conversationOf(usage),
+            );
+          trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
+          if (end === 'complete' && failure === undefined) {
+            // A stream is logged by its text (the SSE frames are not kept), in both policies.
+            const text = outputText ?? (() => '');
+            record(deps, outcome, completed(deps, outcome, usage, 200, { full: '', text, streamed: true }));
+            return;
+          }
+          // Tokens already streamed are charged, whatever cut the stream (or failed the answer).
+          const code =
+            end === 'client_disconnected'
+              ? 'client_disconnected'
+              : outcome.interruption !== undefined
+                ? 'gateway_shutdown'
+                : (failure ?? 'stream_interrupted');
+          // No status: the 200 that began the stream is not how it ended (the catalogue's
+          // RequestFailed.status); the provider's is.
+          record(
+            deps,
+            outcome,
+            failed(outcome, code, usage, null, events.status, price(deps, outcome, usage ?? ZERO)),
+          );
+        });
         return;
       } catch (error) {
         if (!isUpstreamError(error) || res.headersSent) {

@@ -488,7 +488,10 @@ export class RequestTrace implements EndedSpans {
         // The caller leaving, or the provider refusing the request itself (4xx), is no fault of the server.
         this.#fault =
           data.errorCode !== 'client_disconnected' &&
-          (status === null || status >= 500 || data.errorCode === 'stream_interrupted');
+          (status === null ||
+            status >= 500 ||
+            data.errorCode === 'stream_interrupted' ||
+            data.errorCode === 'gateway_shutdown');
         break;
       }
       case 'RequestRejected': {
