@@ -288,9 +288,16 @@ export const openAIChatChunk = z.object({
 });
 export type OpenAIChatChunk = z.infer<typeof openAIChatChunk>;
 
-/** What OpenAI (and OpenAI-compatible vendors) send as `data:` when a stream fails midway. */
+/**
+ * What OpenAI (and OpenAI-compatible vendors) send as `data:` when a stream fails midway.
+ * OpenAI's `code` is a string; vLLM and OpenRouter put the HTTP status there as a number.
+ */
 export const openAIStreamError = z.object({
-  error: z.object({ message: z.string(), type: z.string().nullish(), code: z.string().nullish() }),
+  error: z.object({
+    message: z.string(),
+    type: z.string().nullish(),
+    code: z.union([z.string(), z.number()]).nullish(),
+  }),
 });
 
 // --- what the translators emit ----------------------------------------------------------

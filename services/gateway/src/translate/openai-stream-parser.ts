@@ -58,6 +58,12 @@ export class OpenAIStreamParser implements StreamParser {
       const error = openAIStreamError.safeParse(event);
       if (error.success) {
         const { type, code, message } = error.data.error;
+        // A numeric code is the HTTP status the error stands for (vLLM, OpenRouter): a 503 or
+        // 529 tells the caller's error event it was an overload.
+        if (typeof code === 'number') {
+          const failure = { kind: 'upstream_error' as const, errorType: type ?? 'error', message };
+          return [{ type: 'error', failure: isHttpStatus(code) ? { ...failure, status: code } : failure }];
+        }
         return [
           { type: 'error', failure: { kind: 'upstream_error', errorType: type ?? code ?? 'error', message } },
         ];
@@ -145,6 +151,10 @@ export function plainChunk(event: unknown): OpenAIChatChunk | undefined {
 }
 
 const FINISH_REASONS: ReadonlySet<unknown> = new Set(openAIFinishReason.options);
+
+function isHttpStatus(code: number): boolean {
+  return Number.isInteger(code) && code >= 100 && code <= 599;
+}
 
 function textOr(value: unknown): string {
   return typeof value === 'string' ? value : '';

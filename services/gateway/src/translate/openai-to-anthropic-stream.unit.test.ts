@@ -330,5 +330,26 @@ describe('OpenAI chunks -> Anthropic stream', () => {
       assert.equal(translator.finished, false);
       assert.ok(!out.some((event) => event.type === 'message_stop'));
     });
+
+    it("vLLM's and OpenRouter's error frame (the HTTP status as an integer code): read as the status it names", () => {
+      const events = sseEvents('openai-text.sse');
+      const { translator } = replay([
+        ...events.slice(0, 3),
+        { error: { message: 'Overloaded', type: 'ServiceUnavailableError', param: null, code: 503 } },
+      ]);
+      assert.deepEqual(translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'ServiceUnavailableError',
+        message: 'Overloaded',
+        status: 503,
+      });
+      const { translator: untyped } = replay([{ error: { message: 'Bad gateway', code: 502 } }]);
+      assert.deepEqual(untyped.failure, {
+        kind: 'upstream_error',
+        errorType: 'error',
+        message: 'Bad gateway',
+        status: 502,
+      });
+    });
   });
 });
