@@ -2,7 +2,8 @@
  * The official @anthropic-ai/sdk calling GPT models served by an `openai` provider.
  * The upstream here answers as OpenAI's Chat Completions API does, including the request
  * checks OpenAI applies (the 64-character limits on `user` and on function names, the
- * temperature refusal of reasoning models), and records each body it gets.
+ * temperature refusal of reasoning models, the o-series' refusal of `parallel_tool_calls`), and
+ * records each body it gets.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -43,6 +44,13 @@ function openAIRefusal(body: Record<string, unknown>): object | undefined {
       `Unsupported value: 'temperature' does not support ${String(body.temperature)} with this model. Only the default (1) value is supported.`,
       'temperature',
       'unsupported_value',
+    );
+  // o-series: evalstate/fast-agent#279 (o4-mini), langchain-ai/langchain#29416 (o1), #29704 (o3-mini).
+  if (/^o\d/.test(model) && 'parallel_tool_calls' in body)
+    return openAIError(
+      "Unsupported parameter: 'parallel_tool_calls' is not supported with this model.",
+      'parallel_tool_calls',
+      'unsupported_parameter',
     );
   return undefined;
 }
@@ -112,7 +120,7 @@ orgs:
       - name: openai
         type: openai
         baseUrl: ${url}/v1
-        models: [gpt-4o-mini, gpt-5, gpt-5.1]
+        models: [gpt-4o-mini, gpt-5, gpt-5.1, o4-mini]
         keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
     users:
       - email: dev@acme.test
@@ -161,6 +169,20 @@ orgs:
     });
     assert.equal(message.content[0]?.type, 'text');
     assert.equal(lastBody().temperature, undefined);
+  });
+
+  it('disable_parallel_tool_use on o4-mini (which refuses parallel_tool_calls, even false) is answered, parallel_tool_calls not sent', async () => {
+    const message = await client().messages.create({
+      model: 'o4-mini',
+      max_tokens: 1000,
+      tools: [
+        { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+      ],
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    });
+    assert.equal(message.stop_reason, 'tool_use');
+    assert.equal(lastBody().parallel_tool_calls, undefined);
   });
 
   it('thinking disabled on gpt-5 (which reasons at medium unless told, billed) is reasoning_effort minimal', async () => {

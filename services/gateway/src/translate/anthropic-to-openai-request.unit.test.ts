@@ -536,6 +536,18 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
           assert.deepEqual(translated[key as keyof OpenAIChatRequest], value, key);
       });
     }
+    for (const model of ['o1', 'o3-mini', 'o3', 'o4-mini-2025-04-16'])
+      it(`disable_parallel_tool_use on ${model} (which refuses parallel_tool_calls, even false) sends none`, () => {
+        const choice = { type: 'auto', disable_parallel_tool_use: true };
+        const translated = translate({ messages: [user('Hi')], model, tools, tool_choice: choice });
+        assert.equal(translated.tool_choice, 'auto');
+        assert.equal('parallel_tool_calls' in translated, false);
+      });
+    it('disable_parallel_tool_use on gpt-5 (which takes the field) is parallel_tool_calls false', () => {
+      const choice = { type: 'auto', disable_parallel_tool_use: true };
+      const translated = translate({ messages: [user('Hi')], model: 'gpt-5', tools, tool_choice: choice });
+      assert.equal(translated.parallel_tool_calls, false);
+    });
   });
 
   describe("tool names over OpenAI's 64 characters (Anthropic takes 128)", () => {

@@ -10,7 +10,7 @@ import type {
 } from './neutral-request.js';
 import { documentNote, effortForBudget, lesserEffort } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
-import { openAIReasoningModel, openAITakesSampling } from './openai-models.js';
+import { openAIReasoningModel, openAITakesParallelToolCalls, openAITakesSampling } from './openai-models.js';
 import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
@@ -70,7 +70,10 @@ export function openAIRequestFromNeutral(
         request.toolChoice.type === 'tool'
           ? { type: 'function', function: { name: shortToolName(request.toolChoice.name) } }
           : request.toolChoice.type;
-    if (request.parallelToolCalls !== undefined) out.parallel_tool_calls = request.parallelToolCalls;
+    // The o-series refuse the field (a 400, even for false): dropped, as temperature is; they
+    // may then call several tools at once, which an Anthropic caller's answer can hold.
+    if (request.parallelToolCalls !== undefined && openAITakesParallelToolCalls(request.model))
+      out.parallel_tool_calls = request.parallelToolCalls;
   }
   if (request.responseFormat?.type === 'json_object') out.response_format = { type: 'json_object' };
   if (request.responseFormat?.type === 'json_schema') {

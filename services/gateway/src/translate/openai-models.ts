@@ -24,6 +24,10 @@
  * 'temperature' does not support 0 with this model. Only the default (1) value is supported."),
  * except gpt-5.1 and later when they do not reason (effort `none`), which take them (the
  * latest-model guide's parameter compatibility).
+ *
+ * The o-series refuse `parallel_tool_calls`, even `false` ("Unsupported parameter:
+ * 'parallel_tool_calls' is not supported with this model.": o1, o3-mini, o3, o4-mini as
+ * reported against OpenAI's API); gpt-5 and later take it.
  */
 
 export interface OpenAIReasoningModel {
@@ -71,6 +75,11 @@ export function openAIReasoningModel(model: string): OpenAIReasoningModel | unde
       ? { reasonsByDefault: true, leastEffort: 'minimal', takesEffort: true }
       : { reasonsByDefault: true, takesEffort: true };
   return undefined;
+}
+
+/** Whether the model takes `parallel_tool_calls`: not the o-series (see above). */
+export function openAITakesParallelToolCalls(model: string): boolean {
+  return !O_SERIES.test(model.trim().toLowerCase());
 }
 
 /**
