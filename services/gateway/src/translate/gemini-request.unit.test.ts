@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { anthropicMessagesRequest } from './anthropic-messages-types.js';
+import { geminiToolCallId } from './gemini-tool-call-id.js';
 import { type GeminiGenerateContentRequest, geminiGenerateContentRequest } from './gemini-types.js';
 import { FOREIGN_THOUGHT_SIGNATURE, type GeminiRequestOptions } from './neutral-to-gemini-request.js';
 import { openAIChatRequest } from './openai-chat-types.js';
@@ -117,17 +118,17 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
             role: 'model',
             parts: [
               {
-                functionCall: { name: 'get_weather', args: { city: 'Paris' } },
+                functionCall: { id: 'call_1', name: 'get_weather', args: { city: 'Paris' } },
                 thoughtSignature: FOREIGN_THOUGHT_SIGNATURE,
               },
-              { functionCall: { name: 'get_time', args: { city: 'Rome' } } },
+              { functionCall: { id: 'call_2', name: 'get_time', args: { city: 'Rome' } } },
             ],
           },
           {
             role: 'user',
             parts: [
-              { functionResponse: { name: 'get_weather', response: { output: 'sunny' } } },
-              { functionResponse: { name: 'get_time', response: { output: '10:00' } } },
+              { functionResponse: { id: 'call_1', name: 'get_weather', response: { output: 'sunny' } } },
+              { functionResponse: { id: 'call_2', name: 'get_time', response: { output: '10:00' } } },
             ],
           },
         ],
@@ -266,10 +267,35 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     assert.deepEqual(translated.contents[2], {
       role: 'user',
       parts: [
-        { functionResponse: { name: 'get_weather', response: { output: 'Paris: sunny' } } },
-        { functionResponse: { name: 'get_weather', response: { output: 'London: rain' } } },
+        { functionResponse: { id: 'call_paris', name: 'get_weather', response: { output: 'Paris: sunny' } } },
+        {
+          functionResponse: { id: 'call_london', name: 'get_weather', response: { output: 'London: rain' } },
+        },
       ],
     });
+  });
+
+  it('a call goes back with its id and its response names it, but not an id Kordon made up for a call Gemini sent without one', () => {
+    const madeUp = geminiToolCallId('resp-1', 0);
+    const translated = fromOpenAI({
+      messages: [
+        user('Weather in Paris and London?'),
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'fc-aaa', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+            { id: madeUp, type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: madeUp, content: 'London: rain' },
+        { role: 'tool', tool_call_id: 'fc-aaa', content: 'Paris: sunny' },
+      ],
+    });
+    const ids = (content: GeminiGenerateContentRequest['contents'][number] | undefined) =>
+      content?.parts.map((part) => (part.functionCall ?? part.functionResponse)?.id);
+    assert.deepEqual(ids(translated.contents[1]), ['fc-aaa', undefined]);
+    assert.deepEqual(ids(translated.contents[2]), ['fc-aaa', undefined]);
   });
 
   it('refuses a tool result that answers no earlier call, naming the field', () => {
@@ -506,7 +532,7 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
           parts: [
             { text: 'Checking.' },
             {
-              functionCall: { name: 'get_weather', args: { city: 'Paris' } },
+              functionCall: { id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } },
               thoughtSignature: FOREIGN_THOUGHT_SIGNATURE,
             },
           ],
@@ -514,7 +540,7 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
         {
           role: 'user',
           parts: [
-            { functionResponse: { name: 'get_weather', response: { error: 'no data' } } },
+            { functionResponse: { id: 'toolu_1', name: 'get_weather', response: { error: 'no data' } } },
             { text: 'Try again?' },
           ],
         },
@@ -583,7 +609,7 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     assert.deepEqual(translated.contents[1], {
       role: 'user',
       parts: [
-        { functionResponse: { name: 'screenshot', response: { output: 'done' } } },
+        { functionResponse: { id: 't1', name: 'screenshot', response: { output: 'done' } } },
         { inlineData: { mimeType: 'image/png', data: PNG } },
       ],
     });
@@ -636,6 +662,7 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     assert.deepEqual(translated.contents[2]?.parts, [
       {
         functionResponse: {
+          id: 't1',
           name: 'search',
           response: { output: 'Return policy\n\nkb:7\n\nWithin 30 days.' },
         },
@@ -664,8 +691,12 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     assert.deepEqual(translated.contents[2], {
       role: 'user',
       parts: [
-        { functionResponse: { name: 'get_weather', response: { output: 'Paris: sunny' } } },
-        { functionResponse: { name: 'get_weather', response: { output: 'London: rain' } } },
+        {
+          functionResponse: { id: 'toolu_paris', name: 'get_weather', response: { output: 'Paris: sunny' } },
+        },
+        {
+          functionResponse: { id: 'toolu_london', name: 'get_weather', response: { output: 'London: rain' } },
+        },
         { text: 'Compare them.' },
       ],
     });

@@ -1,5 +1,6 @@
 /** Writes a Gemini generateContent request body from the neutral form (the model goes in the URL). */
 import { canonicalMediaType, imageMediaType, refuseMalformedBase64 } from './data-url.js';
+import { geminiCallIdToSend } from './gemini-tool-call-id.js';
 import type { GeminiContent, GeminiGenerateContentRequest, GeminiPart } from './gemini-types.js';
 import type {
   FilePart,
@@ -80,7 +81,8 @@ function refuseUnsupported(request: NeutralChatRequest): void {
 }
 
 function contents(messages: readonly NeutralMessage[], signature: string | null): GeminiContent[] {
-  // Gemini answers a call by function name, OpenAI and Anthropic by call id: ids seen so far give the names.
+  // Gemini pairs a response with its call by function name (and by id when the call has one),
+  // OpenAI and Anthropic by call id: ids seen so far give the names.
   const namesById = new Map<string, string>();
   // Position of each call in the latest model turn: the order its results are sent in.
   let callOrder = new Map<string, number>();
@@ -93,7 +95,10 @@ function contents(messages: readonly NeutralMessage[], signature: string | null)
         const name = shortToolName(part.name);
         namesById.set(part.id, name);
         callOrder.set(part.id, callOrder.size);
-        const call: GeminiPart = { functionCall: { name, args: part.input } };
+        const id = geminiCallIdToSend(part.id);
+        const call: GeminiPart = {
+          functionCall: { ...(id !== undefined && { id }), name, args: part.input },
+        };
         if (!signed && signature !== null) {
           call.thoughtSignature = signature;
           signed = true;
@@ -151,7 +156,15 @@ function functionResponse(part: ToolResultPart, namesById: ReadonlyMap<string, s
       `No earlier assistant tool call has the id \`${part.toolCallId}\`; Gemini needs the name of the function a result answers.`,
     );
   const text = part.content.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n');
-  return { functionResponse: { name, response: part.isError ? { error: text } : { output: text } } };
+  // The id of the call it answers, as that call was sent (FunctionResponse.id).
+  const id = geminiCallIdToSend(part.toolCallId);
+  return {
+    functionResponse: {
+      ...(id !== undefined && { id }),
+      name,
+      response: part.isError ? { error: text } : { output: text },
+    },
+  };
 }
 
 function userPart(part: Exclude<UserPart, ToolResultPart>): GeminiPart {

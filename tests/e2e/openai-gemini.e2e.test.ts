@@ -1,0 +1,160 @@
+/**
+ * openai SDK -> Kordon -> Gemini: a programmable Gemini upstream speaks the Generative Language
+ * API wire format (generateContent, streamGenerateContent?alt=sse) and records each request body:
+ * function call ids across a tool loop, the usage of a stream that ends in a failed call, and how
+ * a key is rested on Gemini's per-model quotas and on a project without billing.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const GEMINI_KEY = 'AIzaSyDopenaigeminitranslationabcdefghij';
+
+type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;
+
+const json = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+const textAnswer = (text: string) => ({
+  candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP', index: 0 }],
+  usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 3, totalTokenCount: 13 },
+  responseId: 'resp-text',
+  modelVersion: 'gemini-2.5-flash',
+});
+
+/** A capturing Gemini upstream and a Kordon in front of it (one provider, one key, two models). */
+function setup() {
+  const state = {
+    handler: ((_req, _body, res) => json(res, 200, textAnswer('ok'))) as Handler,
+    bodies: [] as Record<string, unknown>[],
+    urls: [] as string[],
+    gateway: undefined as unknown as KordonUnderTest,
+  };
+  let upstream: Server;
+  before(async () => {
+    upstream = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (part) => (raw += part));
+      req.on('end', () => {
+        const body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
+        state.bodies.push(body);
+        state.urls.push(req.url ?? '');
+        state.handler(req, body, res);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    state.gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: google
+        type: gemini
+        baseUrl: ${url}
+        models: [gemini-2.5-flash, gemini-3-flash-preview]
+        keys: [{ name: k1, secret: "\${GEMINI_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { GEMINI_KEY },
+    );
+  });
+  after(async () => {
+    await state.gateway?.stop();
+    upstream?.close();
+  });
+  beforeEach(() => {
+    state.bodies.length = 0;
+    state.urls.length = 0;
+    state.handler = (_req, _body, res) => json(res, 200, textAnswer('ok'));
+  });
+  const proxyKey = () => state.gateway.proxyKeys.get('dev@acme.test--dev')!;
+  const openai = () => new OpenAI({ baseURL: `${state.gateway.url}/v1`, apiKey: proxyKey(), maxRetries: 0 });
+  const lastUsage = async () =>
+    (
+      (await state.gateway.requestEvents()).at(-1)?.data as
+        | { usage?: { inputTokens?: number; outputTokens?: number; reasoningTokens?: number } }
+        | undefined
+    )?.usage;
+  return { state, proxyKey, openai, lastUsage };
+}
+
+describe('Gemini function call ids in a multi-turn tool loop (openai SDK)', () => {
+  const { state, openai } = setup();
+  const tools: OpenAI.ChatCompletionTool[] = [
+    { type: 'function', function: { name: 'get', parameters: { type: 'object', properties: {} } } },
+  ];
+
+  it('the ids Gemini gave its functionCalls go back on those calls and on the functionResponses that answer them', async () => {
+    // ai.google.dev/api/caching#FunctionCall: "id: Optional. The unique id of the function call.
+    // If populated, the client to execute the function_call and return the response with the
+    // matching id." FunctionResponse.id: "The id of the function call this response is for."
+    state.handler = (_req, _body, res) =>
+      json(res, 200, {
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { functionCall: { id: 'fc-aaa', name: 'get', args: { a: 1 } } },
+                { functionCall: { id: 'fc-bbb', name: 'get', args: { a: 2 } } },
+              ],
+            },
+            finishReason: 'STOP',
+            index: 0,
+          },
+        ],
+        usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 3, totalTokenCount: 13 },
+        responseId: 'r-ids',
+      });
+    const first = await openai().chat.completions.create({
+      model: 'gemini-2.5-flash',
+      tools,
+      messages: [{ role: 'user', content: 'call get twice' }],
+    });
+    const message = first.choices[0]!.message;
+    const calls = message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[];
+    assert.deepEqual(
+      calls.map((c) => c.id),
+      ['fc-aaa', 'fc-bbb'],
+      'the caller is given Gemini’s own ids',
+    );
+
+    state.handler = (_req, _body, res) => json(res, 200, textAnswer('done'));
+    await openai().chat.completions.create({
+      model: 'gemini-2.5-flash',
+      tools,
+      messages: [
+        { role: 'user', content: 'call get twice' },
+        message,
+        { role: 'tool', tool_call_id: 'fc-bbb', content: 'two' },
+        { role: 'tool', tool_call_id: 'fc-aaa', content: 'one' },
+      ],
+    });
+    type Part = {
+      functionCall?: { id?: string; name: string };
+      functionResponse?: { id?: string; name: string; response: { output?: string } };
+    };
+    const contents = state.bodies.at(-1)!.contents as { role: string; parts: Part[] }[];
+    const modelCalls = contents[1]!.parts.flatMap((p) => (p.functionCall ? [p.functionCall.id] : []));
+    const responses = contents[2]!.parts.flatMap((p) =>
+      p.functionResponse ? [{ id: p.functionResponse.id, output: p.functionResponse.response.output }] : [],
+    );
+    assert.deepEqual(modelCalls, ['fc-aaa', 'fc-bbb'], 'the functionCalls in the history keep their ids');
+    assert.deepEqual(
+      responses,
+      [
+        { id: 'fc-aaa', output: 'one' },
+        { id: 'fc-bbb', output: 'two' },
+      ],
+      'each functionResponse names the id of the call it answers',
+    );
+  });
+});
