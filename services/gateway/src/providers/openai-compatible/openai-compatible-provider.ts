@@ -56,6 +56,14 @@ export interface VendorPreset {
    * end-user id for OpenAI's abuse monitoring): dropped on every operation.
    */
   readonly droppedFields?: readonly string[];
+  /**
+   * The vendor's rules for the messages of a request translated from Anthropic's Messages,
+   * which OpenAI does not have (see `anthropicTurns`).
+   */
+  readonly anthropicTurns?: {
+    /** A last assistant message (Anthropic's prefill, which the answer continues) goes with `prefix: true`. */
+    readonly prefillAsPrefix: boolean;
+  };
 }
 
 export const OPENAI_COMPATIBLE_PRESETS = {
@@ -71,6 +79,9 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     // endpoint has `user`; each unknown field is a 422 `extra_forbidden`.
     chatFieldNames: { seed: 'random_seed' },
     droppedFields: ['user'],
+    // Mistral checks the order of roles: 400 "Expected last role User or Tool (or Assistant
+    // with prefix True)" (code 3230).
+    anthropicTurns: { prefillAsPrefix: true },
   },
   deepseek: {
     name: 'DeepSeek',
@@ -163,6 +174,7 @@ export function modelChoiceRefusal(
  * - any: fields the vendor lacks and refuses, whose absence changes no answer, are dropped
  *   (`user` for Mistral).
  * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
+ * - chat translated from Anthropic: messages in the order the vendor takes (`anthropicTurns`: Mistral).
  */
 export function vendorRequest(request: OperationRequest, preset: VendorPreset): OperationRequest {
   const body = request.body;
@@ -192,6 +204,11 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
         delete out[openAIName];
       }
   }
+  const turns = preset.anthropicTurns;
+  if (request.operation === 'chat' && request.callerDialect === 'anthropic' && turns !== undefined) {
+    const messages = anthropicTurns(body.messages, turns);
+    if (messages !== body.messages) edit().messages = messages;
+  }
   const dimensionsField = preset.embeddingDimensionsField;
   if (request.operation === 'embeddings' && dimensionsField !== undefined && 'dimensions' in body) {
     const out = edit();
@@ -199,6 +216,26 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
     delete out.dimensions;
   }
   return shaped === undefined ? request : { ...request, body: shaped };
+}
+
+type ChatMessage = Readonly<Record<string, unknown>> & {
+  readonly role?: unknown;
+  readonly content?: unknown;
+};
+
+/**
+ * The messages of a request translated from Anthropic's Messages as the vendor takes them (the
+ * same array when nothing changes). A same-dialect body is the caller's to shape, and goes as sent.
+ * - A last assistant message is Anthropic's prefill: Mistral takes it only marked `prefix: true`
+ *   (docs.mistral.ai, AssistantMessage.prefix: "force the model to start its answer by the
+ *   content of the message"). Mistral's answer is reported to start with the prefix again
+ *   (SillyTavern#2557; vercel/ai#3256 cuts it off the answer), which is not done here.
+ */
+function anthropicTurns(messages: unknown, turns: NonNullable<VendorPreset['anthropicTurns']>): unknown {
+  if (!Array.isArray(messages)) return messages;
+  const last = messages.at(-1) as ChatMessage | undefined;
+  if (!turns.prefillAsPrefix || last?.role !== 'assistant' || last.prefix === true) return messages;
+  return [...messages.slice(0, -1), { ...last, prefix: true }];
 }
 
 function styleOptions(preset: VendorPreset): OpenAIStyleOptions {

@@ -51,10 +51,11 @@ describe('OpenAI-compatible presets', () => {
     operation: 'chat' | 'embeddings',
     body: Record<string, unknown>,
     stream = false,
+    callerDialect?: 'openai' | 'anthropic',
   ) =>
     JSON.parse(
       openAICompatibleProvider.prepare(
-        { operation, model: 'm', stream, body: { model: 'm', ...body } },
+        { operation, model: 'm', stream, body: { model: 'm', ...body }, callerDialect },
         { baseUrl: 'http://127.0.0.1:9/v1', vendor },
       ).body ?? '{}',
     ) as Record<string, unknown>;
@@ -143,6 +144,34 @@ describe('OpenAI-compatible presets', () => {
     });
     for (const vendor of OPENAI_COMPATIBLE_VENDORS.filter((vendor) => vendor !== 'openrouter'))
       assert.deepEqual(preparedBody(vendor, 'chat', { messages: [], models: ['x'] }).models, ['x'], vendor);
+  });
+
+  describe("Mistral's order of roles, for a request translated from Anthropic's Messages", () => {
+    const fromAnthropic = (vendor: (typeof OPENAI_COMPATIBLE_VENDORS)[number], messages: unknown[]) =>
+      preparedBody(vendor, 'chat', { messages }, false, 'anthropic').messages as Record<string, unknown>[];
+    const prefill = [
+      { role: 'user', content: 'Give me JSON' },
+      { role: 'assistant', content: '{' },
+    ];
+
+    it('a last assistant message (a prefill) goes with prefix: true (Mistral refuses it otherwise)', () => {
+      assert.deepEqual(fromAnthropic('mistral', prefill).at(-1), {
+        role: 'assistant',
+        content: '{',
+        prefix: true,
+      });
+      // Not an earlier assistant message, nor to other vendors or from an OpenAI caller.
+      assert.deepEqual(
+        fromAnthropic('mistral', [...prefill, { role: 'user', content: 'Go on' }])[1],
+        prefill[1],
+      );
+      for (const vendor of ['deepseek', 'groq', 'openrouter', 'generic'] as const)
+        assert.deepEqual(fromAnthropic(vendor, prefill), prefill, vendor);
+      assert.deepEqual(
+        preparedBody('mistral', 'chat', { messages: prefill }, false, 'openai').messages,
+        prefill,
+      );
+    });
   });
 
   it('keeps the caller stream_options while asking for usage', () => {

@@ -1,0 +1,120 @@
+/**
+ * Anthropic SDK callers served by OpenAI-compatible vendors (the request translated to Chat
+ * Completions): what each vendor takes that OpenAI does not ask for. The upstream answers as
+ * the vendor's API does, refusals included, and records each body it gets.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const VENDOR_KEY = 'vendor-key-anthrocompat-abcdefghijklmnop';
+type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;
+
+describe('Anthropic Messages -> OpenAI-compatible vendors', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const bodies: Record<string, unknown>[] = [];
+  let handle: Handler = (_q, _b, res) => {
+    res.writeHead(500);
+    res.end();
+  };
+  before(async () => {
+    upstream = createServer((req, res) => {
+      let text = '';
+      req.on('data', (p) => (text += p));
+      req.on('end', () => {
+        const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        bodies.push(body);
+        handle(req, body, res);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: mistral
+        type: openai-compatible
+        vendor: mistral
+        baseUrl: ${url}/mistral/v1
+        models: [mistral-large-latest]
+        keys: [{ name: k1, secret: "\${VENDOR_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { VENDOR_KEY },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+  const raw = (body: object, path = '/v1/messages') =>
+    fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': gateway.proxyKeys.get('dev@acme.test--dev')!,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    });
+  /** The messages of the last request the upstream got. */
+  const sentMessages = () => (bodies.at(-1)?.messages ?? []) as { role: string; prefix?: boolean }[];
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const completion = (
+    model: string,
+    message: object,
+    finish: string,
+    usage: object = { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
+  ) => ({
+    id: 'chatcmpl-x',
+    object: 'chat.completion',
+    created: 1,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', refusal: null, ...message }, finish_reason: finish }],
+    usage,
+  });
+
+  // Anthropic: "If the final message uses the assistant role, the response content will continue
+  // immediately from the content in that message" (prefill). Mistral takes a last assistant
+  // message only with `prefix: true` (docs.mistral.ai AssistantMessage.prefix); without it, 400
+  // "Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant".
+  it('a prefilled last assistant turn reaches Mistral with prefix: true (Mistral refuses it otherwise)', async () => {
+    handle = (_q, b, res) => {
+      const last = (b.messages as { role: string; prefix?: boolean }[]).at(-1);
+      if (last?.role === 'assistant' && last.prefix !== true)
+        return json(res, 400, {
+          object: 'error',
+          message:
+            'Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant',
+          type: 'invalid_request_message_order',
+          param: null,
+          code: '3230',
+        });
+      json(res, 200, completion(String(b.model), { content: '{"colour": "blue"}' }, 'stop'));
+    };
+    const answer = await raw({
+      model: 'mistral-large-latest',
+      max_tokens: 100,
+      messages: [
+        { role: 'user', content: 'Give me a JSON object with a colour.' },
+        { role: 'assistant', content: '{' },
+      ],
+    });
+    const text = await answer.text();
+    assert.equal(answer.status, 200, text);
+    const last = sentMessages().at(-1);
+    assert.equal(last?.role, 'assistant');
+    assert.equal(last?.prefix, true);
+  });
+});
