@@ -117,4 +117,53 @@ orgs:
     assert.equal(last?.role, 'assistant');
     assert.equal(last?.prefix, true);
   });
+
+  // Mistral refuses a user message right after tool messages: 400 {"message":"Unexpected role
+  // 'user' after role 'tool'","type":"invalid_request_message_order","code":"3230"} (reported
+  // against api.mistral.ai in avante-corp/avante.nvim#2562, zed-industries/zed#37021,
+  // NousResearch/hermes-agent#20154). An Anthropic user turn holding tool_result blocks and then
+  // text (Claude Code adds its <system-reminder> text to most tool_result turns) is one turn for
+  // Anthropic; Kordon writes it as tool messages followed by a user message.
+  it('a user turn with a tool_result and text is served by Mistral (which refuses user right after tool)', async () => {
+    handle = (_q, b, res) => {
+      const roles = (b.messages as { role: string }[]).map((m) => m.role);
+      const bad = roles.findIndex((role, i) => role === 'user' && roles[i - 1] === 'tool');
+      if (bad > 0)
+        return json(res, 400, {
+          object: 'error',
+          message: "Unexpected role 'user' after role 'tool'",
+          type: 'invalid_request_message_order',
+          param: null,
+          code: '3230',
+        });
+      json(res, 200, completion(String(b.model), { content: 'It is sunny in Paris.' }, 'stop'));
+    };
+    const answer = await raw({
+      model: 'mistral-large-latest',
+      max_tokens: 200,
+      tools: [
+        { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+      ],
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'AbCdEf123', name: 'get_weather', input: { city: 'Paris' } }],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'AbCdEf123', content: 'sunny, 21 C' },
+            { type: 'text', text: '<system-reminder>Answer briefly.</system-reminder>' },
+          ],
+        },
+      ],
+    });
+    const text = await answer.text();
+    assert.equal(
+      answer.status,
+      200,
+      `${text}\nsent roles: ${JSON.stringify(sentMessages().map((m) => m.role))}`,
+    );
+  });
 });

@@ -63,6 +63,8 @@ export interface VendorPreset {
   readonly anthropicTurns?: {
     /** A last assistant message (Anthropic's prefill, which the answer continues) goes with `prefix: true`. */
     readonly prefillAsPrefix: boolean;
+    /** No user message may follow a tool message: the turn's text and images go into its last tool message. */
+    readonly noUserAfterTool: boolean;
   };
 }
 
@@ -80,8 +82,8 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     chatFieldNames: { seed: 'random_seed' },
     droppedFields: ['user'],
     // Mistral checks the order of roles: 400 "Expected last role User or Tool (or Assistant
-    // with prefix True)" (code 3230).
-    anthropicTurns: { prefillAsPrefix: true },
+    // with prefix True)" and "Unexpected role 'user' after role 'tool'" (code 3230).
+    anthropicTurns: { prefillAsPrefix: true, noUserAfterTool: true },
   },
   deepseek: {
     name: 'DeepSeek',
@@ -222,6 +224,7 @@ type ChatMessage = Readonly<Record<string, unknown>> & {
   readonly role?: unknown;
   readonly content?: unknown;
 };
+type ContentPart = Readonly<Record<string, unknown>>;
 
 /**
  * The messages of a request translated from Anthropic's Messages as the vendor takes them (the
@@ -230,12 +233,42 @@ type ChatMessage = Readonly<Record<string, unknown>> & {
  *   (docs.mistral.ai, AssistantMessage.prefix: "force the model to start its answer by the
  *   content of the message"). Mistral's answer is reported to start with the prefix again
  *   (SillyTavern#2557; vercel/ai#3256 cuts it off the answer), which is not done here.
+ * - An Anthropic user turn holding tool results and then text (Claude Code adds a
+ *   `<system-reminder>` to most) or images is written as tool messages and a user message after
+ *   them, which Mistral refuses. That user message's content goes into the last tool message
+ *   instead, whose content Mistral takes as text or chunks (text, image_url) alike: the results
+ *   and the text stay one turn. Bridging with an assistant message instead would put words the
+ *   model never said into the history, which it would read as having answered the results.
  */
 function anthropicTurns(messages: unknown, turns: NonNullable<VendorPreset['anthropicTurns']>): unknown {
   if (!Array.isArray(messages)) return messages;
-  const last = messages.at(-1) as ChatMessage | undefined;
-  if (!turns.prefillAsPrefix || last?.role !== 'assistant' || last.prefix === true) return messages;
-  return [...messages.slice(0, -1), { ...last, prefix: true }];
+  const out: ChatMessage[] = [];
+  let changed = false;
+  for (const message of messages as ChatMessage[]) {
+    const previous = out.at(-1);
+    if (turns.noUserAfterTool && message.role === 'user' && previous?.role === 'tool') {
+      out[out.length - 1] = { ...previous, content: joinedContent(previous.content, message.content) };
+      changed = true;
+    } else out.push(message);
+  }
+  const last = out.at(-1);
+  if (turns.prefillAsPrefix && last?.role === 'assistant' && last.prefix !== true) {
+    out[out.length - 1] = { ...last, prefix: true };
+    changed = true;
+  }
+  return changed ? out : messages;
+}
+
+/** Two message contents (text, or a list of parts) as one: text joined by a blank line, else parts. */
+function joinedContent(first: unknown, second: unknown): unknown {
+  if (typeof first === 'string' && typeof second === 'string')
+    return first === '' ? second : `${first}\n\n${second}`;
+  return [...contentParts(first), ...contentParts(second)];
+}
+
+function contentParts(content: unknown): ContentPart[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  return Array.isArray(content) ? (content as ContentPart[]) : [];
 }
 
 function styleOptions(preset: VendorPreset): OpenAIStyleOptions {

@@ -149,6 +149,11 @@ describe('OpenAI-compatible presets', () => {
   describe("Mistral's order of roles, for a request translated from Anthropic's Messages", () => {
     const fromAnthropic = (vendor: (typeof OPENAI_COMPATIBLE_VENDORS)[number], messages: unknown[]) =>
       preparedBody(vendor, 'chat', { messages }, false, 'anthropic').messages as Record<string, unknown>[];
+    const call = {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    };
     const prefill = [
       { role: 'user', content: 'Give me JSON' },
       { role: 'assistant', content: '{' },
@@ -171,6 +176,35 @@ describe('OpenAI-compatible presets', () => {
         preparedBody('mistral', 'chat', { messages: prefill }, false, 'openai').messages,
         prefill,
       );
+    });
+
+    it("a user message after tool messages (Mistral: \"Unexpected role 'user' after role 'tool'\") goes into the last tool message", () => {
+      const tool = (id: string, content: string) => ({ role: 'tool', tool_call_id: id, content });
+      const reminder = '<system-reminder>Answer briefly.</system-reminder>';
+      assert.deepEqual(
+        fromAnthropic('mistral', [
+          { role: 'user', content: 'Weather?' },
+          call,
+          tool('c0', 'rainy'),
+          tool('c1', 'sunny'),
+          { role: 'user', content: reminder },
+        ]),
+        [
+          { role: 'user', content: 'Weather?' },
+          call,
+          tool('c0', 'rainy'),
+          tool('c1', `sunny\n\n${reminder}`),
+        ],
+      );
+      // Parts (an image from a tool result) go as Mistral's content chunks, after the result's text.
+      const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } };
+      assert.deepEqual(
+        fromAnthropic('mistral', [call, tool('c1', 'the chart'), { role: 'user', content: [image] }]).at(-1),
+        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'the chart' }, image] },
+      );
+      // Other vendors take the order OpenAI does.
+      const messages = [call, tool('c1', 'sunny'), { role: 'user', content: reminder }];
+      assert.deepEqual(fromAnthropic('groq', messages), messages);
     });
   });
 
