@@ -19,6 +19,11 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 };
+const sse = (res: ServerResponse, chunks: unknown[]) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const c of chunks) res.write(`data: ${JSON.stringify(c)}\r\n\r\n`);
+  res.end();
+};
 const textAnswer = (text: string) => ({
   candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP', index: 0 }],
   usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 3, totalTokenCount: 13 },
@@ -155,6 +160,58 @@ describe('Gemini function call ids in a multi-turn tool loop (openai SDK)', () =
         { id: 'fc-bbb', output: 'two' },
       ],
       'each functionResponse names the id of the call it answers',
+    );
+  });
+});
+
+describe('usage of a Gemini stream that ends with MALFORMED_FUNCTION_CALL (openai SDK)', () => {
+  const { state, proxyKey, lastUsage } = setup();
+
+  it('the usage-only chunk Gemini 3 sends after the finish chunk is still what the request is charged', async () => {
+    // Gemini 3 sends the final usageMetadata on a chunk of its own after the finishReason chunk
+    // (Kordon's own GeminiStreamParser.usageAfterEnd). Here the model thought 900 tokens and then
+    // produced a malformed call: Google bills the 900 thought tokens as output.
+    state.handler = (_req, _body, res) =>
+      sse(res, [
+        {
+          candidates: [
+            {
+              content: { role: 'model', parts: [] },
+              finishReason: 'MALFORMED_FUNCTION_CALL',
+              finishMessage: 'Malformed function call: get(a=',
+              index: 0,
+            },
+          ],
+          responseId: 'r-mal',
+          modelVersion: 'gemini-3-flash-preview',
+        },
+        {
+          usageMetadata: {
+            promptTokenCount: 10,
+            thoughtsTokenCount: 900,
+            totalTokenCount: 910,
+          },
+          responseId: 'r-mal',
+          modelVersion: 'gemini-3-flash-preview',
+        },
+      ]);
+    const res = await fetch(`${state.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${proxyKey()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gemini-3-flash-preview',
+        stream: true,
+        tools: [{ type: 'function', function: { name: 'get', parameters: { type: 'object' } } }],
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    const text = await res.text();
+    assert.match(text, /MALFORMED_FUNCTION_CALL/, 'the caller gets an error event');
+    const usage = await lastUsage();
+    assert.deepEqual(
+      { input: usage?.inputTokens, output: usage?.outputTokens },
+      { input: 10, output: 900 },
+      'the request is charged the usage Gemini billed, not Kordon’s own estimate',
     );
   });
 });

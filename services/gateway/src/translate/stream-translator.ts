@@ -59,13 +59,13 @@ export class StreamTranslator<Out> {
 
   /**
    * Translates one upstream event: the parsed JSON of an SSE `data:` line (for OpenAI, the
-   * string `[DONE]` as is). After a failure nothing more is emitted; after the end, late
-   * events only update the usage.
+   * string `[DONE]` as is). After a failure or the end nothing more is emitted, but late
+   * events still update the usage: Gemini 3 reports its final usage on a chunk after the one
+   * that finished (or failed) the answer, and that is what the request is charged.
    */
   push(event: unknown): Out[] {
-    if (this.#failure) return [];
     const parts = this.#parser.parse(event);
-    if (this.#finished) return [];
+    if (this.#failure || this.#finished) return [];
     const out: Out[] = [];
     for (const part of parts) {
       // The provider's own word, as a plain answer's span has it (the neutral one is the emitter's).

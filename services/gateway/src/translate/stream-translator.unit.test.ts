@@ -130,3 +130,25 @@ describe("StreamTranslator.facts: the provider's own finish reason, as a plain a
     assert.deepEqual(openai.facts.finishReasons, ['length']);
   });
 });
+
+describe('StreamTranslator.usageSoFar: what a failed stream is charged', () => {
+  it('a Gemini stream failed by a malformed call is charged the usage reported on the chunk after it', () => {
+    const gemini = geminiToOpenAIStream({
+      includeUsage: true,
+      created: 1,
+      model: 'gemini-3-flash-preview',
+      fallbackId: 'req_1',
+      requestedModel: 'gemini-3-flash-preview',
+    });
+    gemini.push({
+      candidates: [
+        { index: 0, content: { role: 'model', parts: [] }, finishReason: 'MALFORMED_FUNCTION_CALL' },
+      ],
+    });
+    assert.equal(gemini.failure?.kind, 'upstream_error');
+    const late = gemini.push({ usageMetadata: { promptTokenCount: 10, thoughtsTokenCount: 900 } });
+    assert.deepEqual(late, [], 'nothing more reaches the caller');
+    const usage = gemini.usageSoFar();
+    assert.deepEqual({ input: usage?.inputTokens, output: usage?.outputTokens }, { input: 10, output: 900 });
+  });
+});
