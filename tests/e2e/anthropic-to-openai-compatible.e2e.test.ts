@@ -1,6 +1,6 @@
 /**
  * Anthropic SDK callers served by OpenAI-compatible vendors (the request translated to Chat
- * Completions): what each vendor takes that OpenAI does not ask for. The upstream answers as
+ * Completions): what each vendor takes or answers that OpenAI does not. The upstream answers as
  * the vendor's API does, refusals included, and records each body it gets.
  */
 import assert from 'node:assert/strict';
@@ -44,6 +44,12 @@ orgs:
         baseUrl: ${url}/mistral/v1
         models: [mistral-large-latest]
         keys: [{ name: k1, secret: "\${VENDOR_KEY}" }]
+      - name: deepseek
+        type: openai-compatible
+        vendor: deepseek
+        baseUrl: ${url}/deepseek/v1
+        models: [deepseek-chat]
+        keys: [{ name: k1, secret: "\${VENDOR_KEY}" }]
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: dev }]
@@ -84,6 +90,25 @@ orgs:
     choices: [{ index: 0, message: { role: 'assistant', refusal: null, ...message }, finish_reason: finish }],
     usage,
   });
+  const sse = (res: ServerResponse, chunks: unknown[]) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const c of chunks) res.write(`data: ${JSON.stringify(c)}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
+  const chunk = (model: string, delta: object, finish: string | null = null) => ({
+    id: 'chatcmpl-s',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+  /** The usage recorded for the last request to the model. */
+  const eventOf = async (model: string) => {
+    const events = await gateway.requestEvents();
+    const event = events.filter((e) => (e.data as { model?: string }).model === model).at(-1);
+    assert.ok(event, `no request event for ${model}`);
+    return event.data as unknown as { usage: { inputTokens: number; outputTokens: number } };
+  };
 
   // Anthropic: "If the final message uses the assistant role, the response content will continue
   // immediately from the content in that message" (prefill). Mistral takes a last assistant
@@ -164,6 +189,72 @@ orgs:
       answer.status,
       200,
       `${text}\nsent roles: ${JSON.stringify(sentMessages().map((m) => m.role))}`,
+    );
+  });
+
+  // DeepSeek's finish_reason may be `insufficient_system_resource` ("the request is interrupted
+  // due to insufficient resource of the inference system"; api-docs.deepseek.com, Create Chat
+  // Completion; the ds-api crate's FinishReason). DeepSeek bills the tokens of such an answer.
+  it('a DeepSeek answer ending insufficient_system_resource is answered, cut short (max_tokens), its usage (billed by DeepSeek) recorded', async () => {
+    handle = (_q, b, res) =>
+      json(
+        res,
+        200,
+        completion(
+          String(b.model),
+          { content: 'The first half of the answer' },
+          'insufficient_system_resource',
+          {
+            prompt_tokens: 12,
+            completion_tokens: 300,
+            total_tokens: 312,
+          },
+        ),
+      );
+    const answer = await raw({
+      model: 'deepseek-chat',
+      max_tokens: 1000,
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+    });
+    const text = await answer.text();
+    assert.equal(answer.status, 200, text);
+    const message = JSON.parse(text) as { stop_reason: string; content: { text?: string }[] };
+    assert.equal(message.stop_reason, 'max_tokens');
+    assert.equal(message.content[0]?.text, 'The first half of the answer');
+    const event = await eventOf('deepseek-chat');
+    assert.deepEqual(
+      [event.usage.inputTokens, event.usage.outputTokens],
+      [12, 300],
+      `recorded: ${JSON.stringify(event)}`,
+    );
+  });
+
+  it('the same streamed (finish chunk, then the usage chunk): the usage DeepSeek reported is recorded', async () => {
+    const D = 'deepseek-chat';
+    handle = (_q, _b, res) =>
+      sse(res, [
+        chunk(D, { role: 'assistant', content: 'The first half' }),
+        chunk(D, { content: '' }, 'insufficient_system_resource'),
+        {
+          ...chunk(D, {}),
+          choices: [],
+          usage: { prompt_tokens: 12, completion_tokens: 300, total_tokens: 312 },
+        },
+      ]);
+    const answer = await raw({
+      model: D,
+      max_tokens: 1000,
+      stream: true,
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+    });
+    const text = await answer.text();
+    assert.match(text, /"stop_reason":"max_tokens"/);
+    assert.match(text, /event: message_stop/);
+    const event = await eventOf(D);
+    assert.deepEqual(
+      [event.usage.inputTokens, event.usage.outputTokens],
+      [12, 300],
+      `recorded: ${JSON.stringify(event)}`,
     );
   });
 });

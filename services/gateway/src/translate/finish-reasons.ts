@@ -8,7 +8,7 @@
  * - `content_filter`: a safety system or the model itself refused or cut the answer.
  */
 import type { AnthropicStopReason } from './anthropic-messages-types.js';
-import type { OpenAIFinishReason } from './openai-chat-types.js';
+import type { OpenAIFinishReason, UpstreamFinishReason } from './openai-chat-types.js';
 
 export type NeutralFinishReason = 'stop' | 'stop_sequence' | 'length' | 'tool_calls' | 'content_filter';
 
@@ -34,13 +34,18 @@ export function finishReasonFromAnthropic(reason: string | null | undefined): Ne
  * `tool_choice`), so, as for Gemini, whether calls were made decides between stop and
  * tool_calls: Claude says tool_use there, and an Anthropic caller's agent loop reads it. A
  * same-dialect OpenAI answer is forwarded as OpenAI sent it; this is read only to translate.
+ * A vendor's answer cut short on its side (DeepSeek's `insufficient_system_resource`,
+ * OpenRouter's `error`) is `length`, as a Gemini failed call is: the one standard reason that
+ * claims neither a clean end nor a refusal; its text and usage (billed) stand.
  */
 export function finishReasonFromOpenAI(
-  reason: OpenAIFinishReason | null | undefined,
+  reason: UpstreamFinishReason | null | undefined,
   madeToolCalls = false,
 ): NeutralFinishReason {
   switch (reason) {
     case 'length':
+    case 'insufficient_system_resource':
+    case 'error':
       return 'length';
     case 'tool_calls':
     case 'function_call':

@@ -167,6 +167,20 @@ export const openAIFinishReason = z.enum(['stop', 'length', 'tool_calls', 'conte
 export type OpenAIFinishReason = z.infer<typeof openAIFinishReason>;
 
 /**
+ * The finish reasons an upstream answer may give: OpenAI's, and those compatible vendors
+ * document besides: DeepSeek's `insufficient_system_resource` ("the request is interrupted due
+ * to insufficient resource of the inference system", api-docs.deepseek.com, Create Chat
+ * Completion) and OpenRouter's `error` (the model failed midway; openrouter.ai/docs/api-reference
+ * /overview, Finish Reason). Read by `finishReasonFromOpenAI`; Kordon's own answers say OpenAI's.
+ */
+export const upstreamFinishReason = z.enum([
+  ...openAIFinishReason.options,
+  'insufficient_system_resource',
+  'error',
+]);
+export type UpstreamFinishReason = z.infer<typeof upstreamFinishReason>;
+
+/**
  * An answer's content: text, or (Mistral's reasoning models: magistral-*, and others given
  * `reasoning_effort`) a list of chunks, `{type: "thinking", thinking: [{type: "text", text}]}`
  * and `{type: "text", text}` (docs.mistral.ai, ThinkChunk and TextChunk). Other chunk types
@@ -248,7 +262,7 @@ export const openAIChatCompletion = z.object({
           reasoning: z.unknown().optional(),
         })
         .transform(withChunkedContent),
-      finish_reason: openAIFinishReason.nullish(),
+      finish_reason: upstreamFinishReason.nullish(),
     }),
   ),
   usage: openAIUsage.nullish(),
@@ -281,7 +295,7 @@ export const openAIChatChunk = z.object({
         })
         .transform(withChunkedContent)
         .nullish(),
-      finish_reason: openAIFinishReason.nullish(),
+      finish_reason: upstreamFinishReason.nullish(),
     }),
   ),
   usage: openAIUsage.nullish(),

@@ -53,8 +53,10 @@ export class OpenAIStreamParser implements StreamParser {
     const tier = (event as { service_tier?: unknown } | null)?.service_tier;
     if (typeof tier === 'string' && this.#serviceTierPriced) this.#serviceTier = tier;
     const plain = plainChunk(event);
+    // OpenRouter's mid-stream error is a chunk too (finish_reason `error`), with the error beside it.
+    const failed = plain === undefined && (event as { error?: unknown } | null)?.error != null;
     const chunk = plain ? { success: true as const, data: plain } : openAIChatChunk.safeParse(event);
-    if (!chunk.success) {
+    if (failed || !chunk.success) {
       const error = openAIStreamError.safeParse(event);
       if (error.success) {
         const { type, code, message } = error.data.error;
@@ -68,7 +70,7 @@ export class OpenAIStreamParser implements StreamParser {
           { type: 'error', failure: { kind: 'upstream_error', errorType: type ?? code ?? 'error', message } },
         ];
       }
-      return [malformed(`malformed OpenAI chunk: ${chunk.error.message}`)];
+      if (!chunk.success) return [malformed(`malformed OpenAI chunk: ${chunk.error.message}`)];
     }
     const { id, model, choices, usage } = chunk.data;
     const parts: ParsedPart[] = [];

@@ -160,6 +160,60 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     );
   });
 
+  describe("a vendor's answer cut short on its side (DeepSeek's insufficient_system_resource, OpenRouter's error): max_tokens, usage as reported", () => {
+    const usage = { prompt_tokens: 12, completion_tokens: 300, total_tokens: 312 };
+    const chunk = (delta: object, finish: string | null = null) => ({
+      id: 'chatcmpl-s',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'deepseek-chat',
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    for (const reason of ['insufficient_system_resource', 'error']) {
+      it(`${reason}, plain`, () => {
+        const completion = openAIChatCompletion.parse({
+          id: 'chatcmpl-x',
+          object: 'chat.completion',
+          created: 1,
+          model: 'deepseek-chat',
+          choices: [
+            { index: 0, message: { role: 'assistant', content: 'The first half' }, finish_reason: reason },
+          ],
+          usage,
+        });
+        const message = openAIToAnthropicResponse(completion);
+        assert.equal(message.stop_reason, 'max_tokens');
+        assert.deepEqual([message.usage.input_tokens, message.usage.output_tokens], [12, 300]);
+      });
+      it(`${reason}, streamed (finish chunk, then the usage chunk)`, () => {
+        const { translator, events } = replay([
+          chunk({ role: 'assistant', content: 'The first half' }),
+          chunk({ content: '' }, reason),
+          { ...chunk({}), choices: [], usage },
+          OPENAI_DONE,
+        ]);
+        assert.equal(translator.failure, undefined);
+        assert.ok(translator.finished);
+        assert.equal(accumulateAnthropic(events).stopReason, 'max_tokens');
+        assert.deepEqual(translator.usage, { inputTokens: 12, outputTokens: 300, cachedInputTokens: 0 });
+      });
+    }
+    it("OpenRouter's mid-stream error chunk (finish_reason error beside an error object) is still a failure", () => {
+      const { translator } = replay([
+        chunk({ role: 'assistant', content: 'The first half' }),
+        {
+          ...chunk({ content: '' }, 'error'),
+          error: { code: 'server_error', message: 'Provider disconnected' },
+        },
+      ]);
+      assert.deepEqual(translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'server_error',
+        message: 'Provider disconnected',
+      });
+    });
+  });
+
   it('parallel tool calls become consecutive blocks; cached and reasoning usage normalised (docs)', () => {
     const { events, translator } = replay(sseEvents('docs-openai-parallel-tools.sse'), { model: 'gpt-4.1' });
     const message = accumulateAnthropic(events);
