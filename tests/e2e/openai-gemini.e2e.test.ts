@@ -215,3 +215,86 @@ describe('usage of a Gemini stream that ends with MALFORMED_FUNCTION_CALL (opena
     );
   });
 });
+
+describe('Gemini 400 FAILED_PRECONDITION (the project has no billing for its region) (openai SDK)', () => {
+  const KEY_NO_BILLING = 'AIzaSyDnobillingprojectabcdefghijklmnop';
+  const KEY_PAID = 'AIzaSyDpaidprojectabcdefghijklmnopqrstu';
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const keysSeen: string[] = [];
+  before(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const key = String(req.headers['x-goog-api-key']);
+        keysSeen.push(key);
+        // ai.google.dev/gemini-api/docs/troubleshooting: "400 FAILED_PRECONDITION: Gemini API free
+        // tier is not available in your country. Please enable billing on your project in Google
+        // AI Studio." (or "User location is not supported for the API use without a billing
+        // account linked."): the project behind the key, not the request.
+        if (key === KEY_NO_BILLING)
+          return json(res, 400, {
+            error: {
+              code: 400,
+              message:
+                'Gemini API free tier is not available in your country. Please enable billing on your project in Google AI Studio.',
+              status: 'FAILED_PRECONDITION',
+            },
+          });
+        json(res, 200, textAnswer('ok'));
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: google
+        type: gemini
+        baseUrl: ${url}
+        models: [gemini-2.5-flash]
+        keys:
+          - { name: k1, secret: "\${K1}" }
+          - { name: k2, secret: "\${K2}" }
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { K1: KEY_NO_BILLING, K2: KEY_PAID },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  it('is not told to the caller as its own invalid request: the key rests and the other key serves', async () => {
+    const client = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+    const answers: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      try {
+        const completion = await client.chat.completions.create({
+          model: 'gemini-2.5-flash',
+          messages: [{ role: 'user', content: `hi ${i}` }],
+        });
+        answers.push(`200 ${completion.choices[0]?.message.content}`);
+      } catch (error) {
+        const e = error as InstanceType<typeof OpenAI.APIError>;
+        answers.push(`${e.status} ${e.type} ${e.message}`);
+      }
+    }
+    assert.ok(keysSeen.includes(KEY_NO_BILLING), 'the billing-less key was tried');
+    assert.deepEqual(
+      answers,
+      ['200 ok', '200 ok', '200 ok', '200 ok'],
+      'a request that reached the billing-less key was answered as the caller’s bad request',
+    );
+  });
+});

@@ -422,8 +422,8 @@ export function storedResponseSession(orgId: string, responseId: string): string
 
 /**
  * The key's provider account cannot pay, whatever is asked: a 402 (DeepSeek, OpenRouter),
- * OpenAI's 429 `insufficient_quota`, Claude's 400 "credit balance is too low" (its adapter
- * tells them apart). Waiting seconds does not help; another key (another account) may serve.
+ * OpenAI's 429 `insufficient_quota`, Claude's 400 "credit balance is too low", Gemini's 400
+ * FAILED_PRECONDITION of a project without billing (their adapters tell them apart). Waiting seconds does not help; another key (another account) may serve.
  */
 export function outOfCredit(error: UpstreamError): boolean {
   return error.status === 402 || error.provider?.type === 'quota_exceeded';

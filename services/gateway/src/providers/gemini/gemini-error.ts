@@ -44,6 +44,15 @@ const STATUS_TYPES: Readonly<Record<string, ProviderErrorType>> = {
 
 const KEY_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_SERVICE_BLOCKED', 'API_KEY_HTTP_REFERRER_BLOCKED']);
 
+/**
+ * A FAILED_PRECONDITION about the key's project having no billing where the free tier is not
+ * offered ("Gemini API free tier is not available in your country. Please enable billing on your
+ * project in Google AI Studio.", "User location is not supported for the API use without a
+ * billing account linked."): the project cannot pay, as an account out of credit; a key of a
+ * project with billing serves. Other FAILED_PRECONDITIONs are about the request.
+ */
+const NO_BILLING = /enable billing|without a billing account|free tier is not available/i;
+
 /** A protobuf Duration in JSON (`"7s"`, `"0.5s"`, `"1.250s"`) in milliseconds. */
 export function parseProtoDuration(text: string | undefined): number | undefined {
   const match = text === undefined ? null : /^(\d+(?:\.\d+)?)s$/.exec(text);
@@ -62,14 +71,17 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     return read.success ? [read.data] : [];
   });
   const keyProblem = details.some((item) => item.reason !== undefined && KEY_REASONS.has(item.reason));
+  const message = error.message ?? '';
   const type: ProviderErrorType = keyProblem
     ? 'authentication'
-    : ((error.status ? STATUS_TYPES[error.status] : undefined) ?? errorTypeForStatus(status));
+    : error.status === 'FAILED_PRECONDITION' && NO_BILLING.test(message)
+      ? 'quota_exceeded'
+      : ((error.status ? STATUS_TYPES[error.status] : undefined) ?? errorTypeForStatus(status));
   const retryDelay = details.find((item) => item['@type'].endsWith('google.rpc.RetryInfo'))?.retryDelay;
   return {
     status,
     type,
-    message: error.message ?? '',
+    message,
     code: error.status ?? undefined,
     retryable: !keyProblem && (isRetryableStatus(status) || type === 'rate_limit' || type === 'overloaded'),
     retryAfterMs: parseProtoDuration(retryDelay),

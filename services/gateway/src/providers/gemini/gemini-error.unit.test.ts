@@ -38,4 +38,18 @@ describe('Gemini error bodies', () => {
     assert.equal(limited.retryAfterMs, 1500);
     assert.equal(limited.retryable, true);
   });
+
+  it('a project without billing where the free tier is not offered cannot pay (quota_exceeded), other FAILED_PRECONDITIONs are the request’s', () => {
+    const refusal = (message: string) =>
+      geminiErrorInfo(response(400, { error: { code: 400, message, status: 'FAILED_PRECONDITION' } }));
+    for (const message of [
+      'Gemini API free tier is not available in your country. Please enable billing on your project in Google AI Studio.',
+      'User location is not supported for the API use without a billing account linked.',
+    ]) {
+      const noBilling = refusal(message);
+      assert.equal(noBilling.type, 'quota_exceeded', message);
+      assert.equal(noBilling.retryable, false);
+    }
+    assert.equal(refusal('Precondition check failed.').type, 'invalid_request');
+  });
 });
