@@ -16,6 +16,29 @@ let wire: Wire = async (_req, res) => {
 
 const oaChunk = (content: string, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+const an = (type: string, data: Record<string, unknown>) =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+const anStart = an('message_start', {
+  message: {
+    id: 'msg_1',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-sonnet-4-5',
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { input_tokens: 10, output_tokens: 1 },
+  },
+});
+const anBlockStart = an('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+const anText = (text: string) => an('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+const anEnd =
+  an('content_block_stop', { index: 0 }) +
+  an('message_delta', {
+    delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { output_tokens: 20 },
+  }) +
+  an('message_stop', {});
 /*
  * Streaming robustness: a raw upstream plays each provider's stream wire; the callers are the
  * official SDKs or a raw TCP client (to see what reaches the wire, and when).
@@ -139,5 +162,58 @@ orgs:
       `the caller is told what the provider said, got: ${message.slice(0, 400)}`,
     );
     assert.doesNotMatch(message, /malformed|invalid_type|expected/, 'not a schema dump');
+  });
+
+  it('a key whose streams fail with an overloaded error event before any content: not chosen again and again (at most one of six requests fails)', async () => {
+    // Anthropic's errors reference: an error may come as an SSE `error` event after a 200
+    // (overloaded_error is the common one). Nothing reached the caller yet: the next key could
+    // serve, and the balancer must learn that the key failed, as it does for a 529 status.
+    const used: string[] = [];
+    wire = async (req, res) => {
+      const flaky = String(req.headers['x-api-key'] ?? req.headers.authorization).includes('flaky');
+      used.push(flaky ? 'k1' : 'k2');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (flaky) {
+        res.end(
+          `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
+        );
+        return;
+      }
+      res.end(anStart + anBlockStart + anText('hello') + anEnd);
+    };
+    const failures: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const run = await anthropicRun('claude-opus-4-1');
+      if (run.error || !run.stopped) failures.push(String(run.error).slice(0, 120));
+    }
+    assert.ok(
+      failures.length <= 1,
+      `${failures.length} of 6 requests failed; keys asked in turn: ${used.join(',')} (the overloaded key is asked again every other request): ${failures[0]}`,
+    );
+  });
+
+  it('a key whose streams reset right after the 200 (before any event): not chosen again and again', async () => {
+    const used: string[] = [];
+    wire = async (req, res) => {
+      const flaky = String(req.headers['x-api-key'] ?? req.headers.authorization).includes('flaky');
+      used.push(flaky ? 'k1' : 'k2');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (flaky) {
+        res.flushHeaders();
+        await sleep(20);
+        res.socket?.resetAndDestroy();
+        return;
+      }
+      res.end(anStart + anBlockStart + anText('hello') + anEnd);
+    };
+    const failures: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const run = await anthropicRun('claude-opus-4-1');
+      if (run.error || !run.stopped) failures.push(String(run.error).slice(0, 120));
+    }
+    assert.ok(
+      failures.length <= 1,
+      `${failures.length} of 6 requests failed; keys asked in turn: ${used.join(',')}: ${failures[0]}`,
+    );
   });
 });

@@ -46,7 +46,12 @@ import type { StreamFailure } from '../translate/stream-parts.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
 import { handCheckedOpenAIUsage, type NormalisedUsage, withServiceTier } from '../translate/usage.js';
 import { DEFAULT_UPSTREAM_TIMEOUTS } from '../upstream/upstream-client.js';
-import { UpstreamError } from '../upstream/upstream-error.js';
+import {
+  isRetryableStatus,
+  isUpstreamError,
+  providerErrorFromStatus,
+  UpstreamError,
+} from '../upstream/upstream-error.js';
 import { answerHeaders, type Dialect } from './gateway-error.js';
 import type { Route } from './route-model.js';
 
@@ -71,6 +76,10 @@ export interface Exchange {
    * the provider's terminator arrived (whatever the transport does after it); a break before
    * it ends the caller's stream with an error event. `failure`: the terminator said the
    * answer failed (a Responses `response.failed`): the request is recorded failed with it.
+   * `brokenBy`: what broke an interrupted stream on the provider's side (its error event read
+   * as the status it stands for, a reset, a timeout), which the key is held to. A stream that
+   * fails before anything was written to the caller rejects with that error instead, without
+   * settling: the attempt failed as an error status would, and the next key may serve.
    */
   stream(
     events: ProviderEventStream,
@@ -83,6 +92,7 @@ export interface Exchange {
       outputText?: () => string,
       facts?: StreamFacts,
       failure?: AnswerFailure,
+      brokenBy?: UpstreamError,
     ) => void,
   ): Promise<void>;
 }
@@ -321,8 +331,9 @@ export const planChatExchange: ExchangePlanner = (
   // A Gemini stream is complete when each of the `n` candidates asked for has finished.
   const choices = caller === 'openai' && typeof body.n === 'number' && body.n > 1 ? body.n : 1;
   const geminiOptions = { fallbackId: requestId, requestedModel: route.model, choices };
-  // Same dialect: follow the stream to know its usage and terminator, forward it as is.
-  const translator: StreamTranslator<unknown> =
+  // Same dialect: follow the stream to know its usage and terminator, forward it as is. One
+  // for each attempt: a stream that failed before reaching the caller is followed by another's.
+  const newTranslator = (): StreamTranslator<unknown> =>
     caller === provider
       ? new StreamTranslator<unknown>(
           caller === 'openai' ? new OpenAIStreamParser({ serviceTierPriced }) : new AnthropicStreamParser(),
@@ -356,8 +367,18 @@ export const planChatExchange: ExchangePlanner = (
 
   const stallMs = callerStallMs(route);
   const streamAnswer: Exchange['stream'] = async (events, res, timing, settle) => {
-    res.writeHead(200, streamHeaders(caller, requestId));
+    const translator = newTranslator();
+    // The 200 waits for the first write to the caller (Node sends a response's head with its
+    // first write anyway): until then a stream that fails (an error event, a reset, an end
+    // before any event) is a failed attempt, and the next key or provider is asked.
+    let committed = false;
+    const commit = () => {
+      if (committed) return;
+      committed = true;
+      res.writeHead(200, streamHeaders(caller, requestId));
+    };
     let broken: string | undefined;
+    let brokenBy: unknown;
     // Frames of one upstream read go out in one write, and the last ones in the write that
     // ends the answer: a socket write costs a system call, and a pass-through pays one per
     // read, not one per frame.
@@ -395,7 +416,10 @@ export const planChatExchange: ExchangePlanner = (
           }
           if (res.destroyed) break network;
         }
+        // An error event before anything was written: the attempt failed (below).
+        if (!committed && translator.failure !== undefined) break;
         if (batch !== '' && !events.ready && !translator.finished) {
+          commit();
           const text = batch;
           batch = '';
           if (!write(res, text)) await drained(res, stallMs);
@@ -405,7 +429,18 @@ export const planChatExchange: ExchangePlanner = (
     } catch (error) {
       // After the provider's terminator the answer is whole (the dialect says so, never the
       // transport): a reset or a timeout before the upstream closes changes nothing.
-      if (!translator.finished) broken = error instanceof Error ? error.message : String(error);
+      if (!translator.finished) {
+        broken = error instanceof Error ? error.message : String(error);
+        brokenBy = error;
+      }
+    }
+    if (!committed && !translator.finished && !res.destroyed && timing.interruption === undefined) {
+      // Nothing reached the caller: failed as an error status would have (an error of
+      // Kordon's own, not the provider's, is no failed attempt and goes up as it is).
+      events.cancel();
+      timing.firstByteAt = undefined;
+      if (brokenBy !== undefined && !isUpstreamError(brokenBy)) throw brokenBy;
+      throw streamFailureError(brokenBy, translator.failure, events.redact.bind(events));
     }
     timing.firstByteAt ??= firstEventAt;
     if (res.destroyed) {
@@ -416,19 +451,33 @@ export const planChatExchange: ExchangePlanner = (
     if (translator.finished) {
       // Gemini's usage may come after its finish chunk: the caller's usage is written only now.
       for (const item of translator.close()) batch += frame(item);
+      commit();
       res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
       settle(translator.usage, 'complete', () => translator.outputText(), translator.facts);
       return;
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
+    commit();
     res.end(
       batch +
         (timing.interruption !== undefined
           ? errorFrame(caller, timing.interruption)
           : errorFrame(caller, `upstream stream interrupted: ${events.redact(message)}`, translator.failure)),
     );
-    settle(translator.usageSoFar(), 'interrupted', () => translator.outputText(), translator.facts);
+    // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
+    const keyFailure =
+      timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))
+        ? undefined
+        : streamFailureError(brokenBy, translator.failure, events.redact.bind(events));
+    settle(
+      translator.usageSoFar(),
+      'interrupted',
+      () => translator.outputText(),
+      translator.facts,
+      undefined,
+      keyFailure,
+    );
   };
 
   return { operation, answer, stream: streamAnswer };
@@ -572,6 +621,65 @@ export function errorFrame(caller: Dialect, message: string, failure?: StreamFai
   const type = overloaded ? 'overloaded_error' : 'api_error';
   return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;
 }
+
+/**
+ * What broke a provider's stream, as the error of its attempt: the transport's own (a reset,
+ * an idle timeout), the provider's error event read as the status it stands for (an overload
+ * as 529 or 503, a rate limit as 429: the balancer learns of it as of that status), an event
+ * that is not its dialect's, or an end before the answer was complete.
+ */
+export function streamFailureError(
+  error: unknown,
+  failure: StreamFailure | undefined,
+  redact: (text: string) => string,
+): UpstreamError {
+  if (isUpstreamError(error)) return error;
+  if (failure?.kind === 'upstream_error') {
+    const status = failure.status ?? STATUS_OF_ERROR_TYPE.get(failure.errorType) ?? 500;
+    const message = redact(failure.message).slice(0, 300);
+    return new UpstreamError('upstream_http_error', `the provider's stream failed: ${message}`, {
+      phase: 'body',
+      status,
+      provider: providerErrorFromStatus(status, message, failure.errorType),
+      isRetryable: isRetryableStatus(status),
+    });
+  }
+  if (failure?.kind === 'malformed_event')
+    return new UpstreamError('upstream_invalid_response', redact(failure.message).slice(0, 300), {
+      phase: 'body',
+    });
+  return new UpstreamError('upstream_reset', 'the provider ended the stream before it was complete', {
+    phase: 'body',
+  });
+}
+
+/** The status an error event's type stands for, in each dialect (an unknown one: 500). */
+const STATUS_OF_ERROR_TYPE: ReadonlyMap<string, number> = new Map([
+  // Anthropic
+  ['overloaded_error', 529],
+  ['rate_limit_error', 429],
+  ['api_error', 500],
+  ['authentication_error', 401],
+  ['permission_error', 403],
+  ['invalid_request_error', 400],
+  ['not_found_error', 404],
+  ['request_too_large', 413],
+  ['timeout_error', 504],
+  // OpenAI and OpenAI-compatible servers
+  ['server_is_overloaded', 503],
+  ['service_unavailable_error', 503],
+  ['rate_limit_exceeded', 429],
+  ['server_error', 500],
+  // Gemini (its `code` usually says the status itself)
+  ['UNAVAILABLE', 503],
+  ['RESOURCE_EXHAUSTED', 429],
+  ['INTERNAL', 500],
+  ['DEADLINE_EXCEEDED', 504],
+  ['INVALID_ARGUMENT', 400],
+  ['UNAUTHENTICATED', 401],
+  ['PERMISSION_DENIED', 403],
+  ['NOT_FOUND', 404],
+]);
 
 /** Error types that say the provider is overloaded, in each dialect. */
 const OVERLOAD_TYPES: ReadonlySet<string> = new Set([

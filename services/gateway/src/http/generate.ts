@@ -7,6 +7,7 @@ import {
   newEventId,
   streams,
 } from '@kordon/events';
+import type { FailureKind } from '../balancer/index.js';
 import {
   type AdmissionEstimate,
   type CidrSet,
@@ -395,7 +396,7 @@ async function attempt(
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
-          reportSuccess(deps, keyEntry, sentAt, answer.rateLimits, usage);
+          reportSuccess(deps, keyEntry, performance.now() - sentAt, answer.rateLimits, usage);
           res.writeHead(200, answerHeaders(dialect, outcome.requestId, 'application/json'));
           res.end(text);
           record(
@@ -409,19 +410,21 @@ async function attempt(
           return;
         }
         const events = await streamProvider(call, operation);
+        const latencyMs = performance.now() - sentAt;
         span?.streaming(events.status);
-        deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
-        // Its tokens are known at its end: the settle below counts them against the key's tpm.
-        reportSuccess(deps, keyEntry, sentAt, events.rateLimits, undefined);
         trace?.streamStarted();
-        await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure) => {
+        // The key is reported when its stream ends (a stream that fails before anything reached
+        // the caller throws, as an error status does): a success, with its tokens, or what broke it.
+        await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure, brokenBy) => {
           span?.streamEnded(usage, end, facts);
-          if (usage)
-            deps.keys.balancer.reportTokens(
-              keyEntry.providerKeyId,
-              usage.inputTokens + usage.outputTokens,
-              Date.now(),
-            );
+          const kind = brokenBy === undefined ? 'not_the_key' : failureKind(brokenBy, signal.aborted);
+          deps.metrics?.attempt(
+            outcome.caller.key.orgId,
+            route.provider.name,
+            kind === 'not_the_key' ? 'ok' : kind,
+          );
+          if (kind === 'not_the_key') reportSuccess(deps, keyEntry, latencyMs, events.rateLimits, usage);
+          else reportStreamFailure(deps, keyEntry, kind, brokenBy!, usage);
           if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
           if (outcome.endpoint === 'responses' && facts?.responseId)
             deps.keys.pin(
@@ -578,18 +581,42 @@ function withRetryAdvice(error: GatewayError, secondsUntilBack: number | undefin
 function reportSuccess(
   deps: GenerateDependencies,
   key: ProviderKeyEntry,
-  sentAt: number,
+  latencyMs: number,
   rateLimits: RateLimitInfo | undefined,
   usage: NormalisedUsage | undefined,
 ): void {
   const decision = deps.keys.balancer.reportSuccess(key.providerKeyId, {
     now: Date.now(),
-    latencyMs: performance.now() - sentAt,
+    latencyMs,
     rateLimits,
     tokens: usage ? usage.inputTokens + usage.outputTokens : undefined,
   });
   const event = decisionEvent(decision, key, { status: undefined, retryAfterMs: undefined });
   if (event) deps.appender.enqueue(event);
+}
+
+/**
+ * A stream that broke on the provider's side after reaching the caller: the key failed as
+ * the error status its stream said would have (a mid-stream overload rests it as a 529 does);
+ * the tokens it streamed still count against its tpm.
+ */
+function reportStreamFailure(
+  deps: GenerateDependencies,
+  key: ProviderKeyEntry,
+  kind: FailureKind,
+  error: UpstreamError,
+  usage: NormalisedUsage | undefined,
+): void {
+  const now = Date.now();
+  const decision = deps.keys.balancer.reportFailure(key.providerKeyId, {
+    now,
+    kind,
+    retryAfterMs: error.retryAfterMs,
+    rateLimits: error.rateLimits,
+  });
+  const event = decisionEvent(decision, key, error);
+  if (event) deps.appender.enqueue(event);
+  if (usage) deps.keys.balancer.reportTokens(key.providerKeyId, usage.inputTokens + usage.outputTokens, now);
 }
 
 /**
