@@ -216,6 +216,66 @@ describe('usage of a Gemini stream that ends with MALFORMED_FUNCTION_CALL (opena
   });
 });
 
+describe('a Gemini per-model quota 429 (openai SDK)', () => {
+  const { state, proxyKey } = setup();
+
+  it('a RESOURCE_EXHAUSTED whose QuotaFailure names one model leaves the key serving the provider’s other models', async () => {
+    // ai.google.dev/gemini-api/docs/rate-limits: "Limits vary depending on the specific model
+    // being used"; the 429 says which (QuotaFailure quotaId
+    // GenerateRequestsPerDayPerProjectPerModel..., quotaDimensions.model).
+    state.handler = (req, _body, res) => {
+      if (!req.url?.includes('gemini-3-flash-preview')) return json(res, 200, textAnswer('ok'));
+      json(res, 429, {
+        error: {
+          code: 429,
+          message:
+            'You exceeded your current quota, please check your plan and billing details. Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 20, model: gemini-3-flash-preview',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [
+            {
+              '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+              violations: [
+                {
+                  quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+                  quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
+                  quotaDimensions: { location: 'global', model: 'gemini-3-flash-preview' },
+                  quotaValue: '20',
+                },
+              ],
+            },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '50s' },
+          ],
+        },
+      });
+    };
+    const call = (model: string) =>
+      fetch(`${state.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${proxyKey()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const limited = await call('gemini-3-flash-preview');
+    assert.equal(limited.status, 429, 'the limited model’s caller is told to wait');
+    assert.equal(limited.headers.get('retry-after'), '50', 'for as long as Gemini said');
+    await limited.text();
+    const other = await call('gemini-2.5-flash');
+    const text = await other.text();
+    assert.equal(
+      other.status,
+      200,
+      `gemini-2.5-flash has its own quota, but Kordon answered ${other.status} ${text} without asking Gemini`,
+    );
+    assert.ok(state.urls.at(-1)?.includes('gemini-2.5-flash'));
+
+    const asked = state.urls.length;
+    const again = await call('gemini-3-flash-preview');
+    await again.text();
+    assert.equal(state.urls.length, asked, 'the key is not asked for the limited model while it rests');
+    const wait = Number(again.headers.get('retry-after'));
+    assert.ok(wait > 40 && wait <= 50, `the caller waits for the model’s quota, not ${wait} s`);
+  });
+});
+
 describe('Gemini 400 FAILED_PRECONDITION (the project has no billing for its region) (openai SDK)', () => {
   const KEY_NO_BILLING = 'AIzaSyDnobillingprojectabcdefghijklmnop';
   const KEY_PAID = 'AIzaSyDpaidprojectabcdefghijklmnopqrstu';

@@ -168,9 +168,12 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     return this.#groups.get(group)?.describe(now) ?? [];
   }
 
-  /** When no key is usable: when the first one may be again (for Retry-After). Null: none will by itself. */
-  nextUsableAt(group: string, now: number): number | null {
-    return this.#groups.get(group)?.nextUsableAt(now) ?? null;
+  /**
+   * When no key is usable: when the first one may be again (for Retry-After). Null: none will by
+   * itself. `notBefore`: a rest of a key the balancer does not keep (epoch ms, 0 for none).
+   */
+  nextUsableAt(group: string, now: number, notBefore?: (providerKeyId: string) => number): number | null {
+    return this.#groups.get(group)?.nextUsableAt(now, notBefore) ?? null;
   }
 
   #healthOf(providerKeyId: string): KeyHealth {

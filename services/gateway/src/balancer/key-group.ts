@@ -268,13 +268,20 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     return others.map((slot) => slot.key);
   }
 
-  /** When the first unusable key may be used again: for a Retry-After when none is usable. */
-  nextUsableAt(now: number): number | null {
+  /**
+   * When the first unusable key may be used again: for a Retry-After when none is usable.
+   * `notBefore` gives a key's rest the group does not know of (epoch ms, 0: none).
+   */
+  nextUsableAt(now: number, notBefore?: (providerKeyId: string) => number): number | null {
     let soonest = Number.POSITIVE_INFINITY;
     for (const slot of this.slots) {
       if (slot.weight <= 0) continue;
       const at = slot.health.usableAt(now);
-      soonest = Math.min(soonest, at === 0 ? now : at);
+      const usableAt = at === 0 ? now : at;
+      soonest = Math.min(
+        soonest,
+        notBefore === undefined ? usableAt : Math.max(usableAt, notBefore(slot.key.providerKeyId)),
+      );
     }
     return Number.isFinite(soonest) ? soonest : null;
   }

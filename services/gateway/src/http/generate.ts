@@ -498,6 +498,13 @@ async function attempt(
           }
           throw error;
         }
+        if (kind === 'rate_limited' && error.provider?.quotaModel !== undefined) {
+          // Only the model's own quota is spent (Gemini's are per model): the key rests for it
+          // alone, serving the others; the next key is asked (another project has its own).
+          deps.keys.restForModel(keyEntry.providerKeyId, route.model, error.retryAfterMs, now);
+          choosing = performance.now();
+          continue;
+        }
         const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
           now,
           kind,

@@ -8,6 +8,7 @@ import {
 import {
   Balancer,
   type Candidates,
+  DEFAULT_HEALTH,
   type FailureKind,
   type HealthDecision,
   type KeyDescription,
@@ -36,7 +37,7 @@ import { modelMatches, type Route } from './route-model.js';
  */
 export class RequestCandidates {
   constructor(
-    private readonly balancer: Balancer<ProviderKeyEntry>,
+    private readonly choice: KeyChoice,
     private readonly keys: Candidates<ProviderKeyEntry>,
     private readonly route: Route,
     private readonly keysVersion: number,
@@ -46,9 +47,13 @@ export class RequestCandidates {
   next(now: number): ProviderKeyEntry | undefined {
     for (let key = this.keys.next(now); key; key = this.keys.next(now)) {
       const registry = this.current();
-      if (registry.keysVersion === this.keysVersion || servesRoute(registry, key, this.route)) return key;
+      if (
+        (registry.keysVersion === this.keysVersion || servesRoute(registry, key, this.route)) &&
+        this.choice.modelRestUntil(key.providerKeyId, this.route.model, now) === 0
+      )
+        return key;
       // Handed out but never used: a probe it claimed must not keep the key from others.
-      this.balancer.reportFailure(key.providerKeyId, { now, kind: 'caller_cancelled' });
+      this.choice.balancer.reportFailure(key.providerKeyId, { now, kind: 'caller_cancelled' });
     }
     return undefined;
   }
@@ -101,6 +106,12 @@ export class KeyChoice {
    */
   readonly #lacking = new Map<string, { until: number; error: UpstreamError }>();
   /**
+   * `${providerKeyId}\n${model}` -> until when the key is not asked for the model: its provider
+   * said the model's own quota is spent (Gemini's per-model limits), while the key's other
+   * models keep theirs. Per process, as `#lacking`; oldest forgotten first.
+   */
+  readonly #modelRests = new Map<string, number>();
+  /**
    * Provider -> model -> until when its route goes last in a chain: none of its keys has the
    * model (Azure's DeploymentNotFound: all reach the same deployments), so a chain whose first
    * provider lacks it does not pay that 404 on every request. Per provider entry: one
@@ -151,7 +162,7 @@ export class KeyChoice {
     const pinned = stored?.provider === route.provider.name ? stored.providerKeyId : undefined;
     const group = this.groupOf(registry, route);
     return new RequestCandidates(
-      this.balancer,
+      this,
       this.balancer.candidates(group, session, pinned),
       route,
       registry.keysVersion,
@@ -226,6 +237,28 @@ export class KeyChoice {
   }
 
   /**
+   * The key's provider refused the model for its own quota (`ProviderErrorInfo.quotaModel`): the
+   * key rests for that model alone, for the provider's retry delay (else the balancer's default
+   * cool-down), and serves the others; the probe it may have claimed is freed.
+   */
+  restForModel(providerKeyId: string, model: string, retryAfterMs: number | undefined, now: number): void {
+    const restMs = retryAfterMs ?? DEFAULT_HEALTH.defaultCooldownMs;
+    setNewest(this.#modelRests, `${providerKeyId}\n${model}`, now + restMs, MAX_LACKING);
+    this.balancer.reportFailure(providerKeyId, { now, kind: 'caller_cancelled' });
+  }
+
+  /** Until when the key rests for the model alone (epoch ms), 0 when it does not. */
+  modelRestUntil(providerKeyId: string, model: string, now: number): number {
+    if (this.#modelRests.size === 0) return 0;
+    const entry = `${providerKeyId}\n${model}`;
+    const until = this.#modelRests.get(entry);
+    if (until === undefined) return 0;
+    if (until > now) return until;
+    this.#modelRests.delete(entry);
+    return 0;
+  }
+
+  /**
    * None of the route's provider keys has its model: for LACKING_MODEL_MS the route is tried
    * after the rest of its chain (still tried when no other provider answers).
    */
@@ -246,9 +279,13 @@ export class KeyChoice {
     return [...routes.filter((route) => !absent(route)), ...routes.filter(absent)];
   }
 
-  /** When the first key of the route may be used again (epoch ms), or null. */
+  /** When the first key of the route may be used again (epoch ms), or null; a rest for its model counts. */
   nextUsableAt(registry: RegistryState, route: Route, now: number): number | null {
-    return this.balancer.nextUsableAt(this.groupOf(registry, route), now);
+    const group = this.groupOf(registry, route);
+    if (this.#modelRests.size === 0) return this.balancer.nextUsableAt(group, now);
+    return this.balancer.nextUsableAt(group, now, (providerKeyId) =>
+      this.modelRestUntil(providerKeyId, route.model, now),
+    );
   }
 
   /**

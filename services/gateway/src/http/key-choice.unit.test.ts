@@ -403,3 +403,22 @@ describe('KeyChoice: keys an admin changes during a request', () => {
     }
   });
 });
+
+describe('KeyChoice: a key whose quota of one model is spent', () => {
+  it('is not handed out for that model until its rest ends, serves the others, and the wait counts it', () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const other = { ...route, model: 'gpt-4.1' };
+    const now = Date.now();
+    choice.restForModel('prk_a', route.model, 50_000, now);
+    choice.restForModel('prk_b', route.model, 30_000, now);
+    assert.equal(choice.candidates(state, route, undefined).next(now), undefined);
+    assert.ok(choice.candidates(state, other, undefined).next(now), 'the key serves its other models');
+    // The caller's wait: the first key back for the model, as its rest says.
+    assert.equal(choice.nextUsableAt(state, route, now), now + 30_000);
+    assert.equal(choice.nextUsableAt(state, other, now), now);
+    assert.equal(choice.candidates(state, route, undefined).next(now + 30_000)?.providerKeyId, 'prk_b');
+    assert.equal(choice.modelRestUntil('prk_a', route.model, now + 50_000), 0);
+  });
+});

@@ -84,6 +84,11 @@ export interface ProviderErrorInfo {
    * not serving the model, which the next provider of the chain may.
    */
   readonly modelNotServed?: boolean | undefined;
+  /**
+   * A rate limit of one model, not of the key (Gemini's 429 whose QuotaFailure names the model
+   * in each violation: its quotas are per project and model): the model the provider named.
+   */
+  readonly quotaModel?: string | undefined;
   readonly retryable: boolean;
   /** A retry delay the provider put in the body (Gemini's RetryInfo); headers are read separately. */
   readonly retryAfterMs?: number | undefined;

@@ -2,7 +2,8 @@
  * Google API errors, `{ error: { code, message, status, details } }`. The canonical status
  * and the details say more than the HTTP status: a wrong key is a 400 INVALID_ARGUMENT with
  * an ErrorInfo reason `API_KEY_INVALID`, and a 429 carries its delay as a RetryInfo detail
- * (`retryDelay: "7s"`), not as a Retry-After header.
+ * (`retryDelay: "7s"`), not as a Retry-After header, and the quotas exceeded as a QuotaFailure
+ * (one model's, or the project's).
  */
 import { z } from 'zod';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
@@ -17,6 +18,10 @@ const detail = z.object({
   '@type': z.string(),
   reason: z.string().optional(),
   retryDelay: z.string().optional(),
+  // QuotaFailure: which quotas were exceeded (`quotaDimensions: { model, location }`).
+  violations: z
+    .array(z.object({ quotaDimensions: z.object({ model: z.string().optional() }).optional() }))
+    .optional(),
 });
 
 const googleErrorBody = z.object({
@@ -78,6 +83,7 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
       ? 'quota_exceeded'
       : ((error.status ? STATUS_TYPES[error.status] : undefined) ?? errorTypeForStatus(status));
   const retryDelay = details.find((item) => item['@type'].endsWith('google.rpc.RetryInfo'))?.retryDelay;
+  const quotaModel = type === 'rate_limit' ? limitedModel(details) : undefined;
   return {
     status,
     type,
@@ -85,5 +91,25 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     code: error.status ?? undefined,
     retryable: !keyProblem && (isRetryableStatus(status) || type === 'rate_limit' || type === 'overloaded'),
     retryAfterMs: parseProtoDuration(retryDelay),
+    ...(quotaModel !== undefined && { quotaModel }),
   };
+}
+
+/**
+ * The model whose own quota a 429 names, when every quota it says was exceeded is one of that
+ * model (`GenerateRequestsPerDayPerProjectPerModel`: `quotaDimensions.model`): the key still
+ * serves the other models, which have quotas of their own. Undefined when a violation has no
+ * model (a quota of the whole project) or the 429 gives no QuotaFailure.
+ */
+function limitedModel(details: readonly z.infer<typeof detail>[]): string | undefined {
+  let model: string | undefined;
+  for (const item of details) {
+    if (!item['@type'].endsWith('google.rpc.QuotaFailure')) continue;
+    for (const violation of item.violations ?? []) {
+      const named = violation.quotaDimensions?.model;
+      if (named === undefined || (model !== undefined && named !== model)) return undefined;
+      model = named;
+    }
+  }
+  return model;
 }

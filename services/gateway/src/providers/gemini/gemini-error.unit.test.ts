@@ -52,4 +52,38 @@ describe('Gemini error bodies', () => {
     }
     assert.equal(refusal('Precondition check failed.').type, 'invalid_request');
   });
+
+  it('a 429 whose QuotaFailure names one model in every violation names it (quotaModel); a project quota does not', () => {
+    const exhausted = (...dimensions: Record<string, string>[]) =>
+      geminiErrorInfo(
+        response(429, {
+          error: {
+            code: 429,
+            message: 'You exceeded your current quota',
+            status: 'RESOURCE_EXHAUSTED',
+            details: [
+              {
+                '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+                violations: dimensions.map((quotaDimensions) => ({
+                  quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
+                  quotaDimensions,
+                })),
+              },
+              { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '50s' },
+            ],
+          },
+        }),
+      );
+    const perModel = exhausted(
+      { location: 'global', model: 'gemini-3-flash-preview' },
+      { location: 'global', model: 'gemini-3-flash-preview' },
+    );
+    assert.equal(perModel.quotaModel, 'gemini-3-flash-preview');
+    assert.equal(perModel.retryAfterMs, 50_000);
+    assert.equal(
+      exhausted({ model: 'gemini-3-flash-preview' }, { location: 'global' }).quotaModel,
+      undefined,
+    );
+    assert.equal(exhausted().quotaModel, undefined);
+  });
 });
