@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import type { KordonEvent } from '@kordon/events';
@@ -16,6 +16,7 @@ let wire: Wire = async (_req, res) => {
 
 const oaChunk = (content: string, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+const oaUsage = `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 } })}\n\n`;
 const an = (type: string, data: Record<string, unknown>) =>
   `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 const anStart = an('message_start', {
@@ -139,6 +140,27 @@ orgs:
     return { requestId, text, error, stopped };
   }
 
+  /** A raw client: when the first bytes of the answer reach the wire, and everything it got. */
+  function rawRun(path: string, body: Record<string, unknown>) {
+    const port = Number(new URL(k.url).port);
+    const started = Date.now();
+    const out = { firstBytesAfter: -1, text: '', ended: false };
+    const payload = JSON.stringify(body);
+    const socket = connect(port, '127.0.0.1');
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
+    );
+    socket.on('data', (c: Buffer) => {
+      if (out.firstBytesAfter < 0) out.firstBytesAfter = Date.now() - started;
+      out.text += c.toString('utf8');
+    });
+    socket.on('close', () => {
+      out.ended = true;
+    });
+    socket.on('error', () => {});
+    return { out, socket };
+  }
+
   it("vLLM's mid-stream error frame (integer code) reaches an Anthropic SDK caller with the provider's message", async () => {
     // vLLM's OpenAI server (OpenAIServing.create_streaming_error_response) writes
     // {"error":{"message","type","param","code":<HTTP status as an integer>}} into the stream;
@@ -162,6 +184,33 @@ orgs:
       `the caller is told what the provider said, got: ${message.slice(0, 400)}`,
     );
     assert.doesNotMatch(message, /malformed|invalid_type|expected/, 'not a schema dump');
+  });
+
+  it("keep-alive comments the provider sends while the model thinks reach the caller's connection (it is not left silent)", async () => {
+    // OpenRouter's streaming reference: ": OPENROUTER PROCESSING" comments are sent "to prevent
+    // connection timeouts" while a model has not started answering. The 200 and the comments
+    // reach a direct caller at once; through Kordon the caller's connection must not go silent
+    // for the whole wait (a proxy's or load balancer's idle timeout in front of Kordon cuts it).
+    wire = async (_req, res, s) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < 16 && !s.closed; i++) {
+        res.write(': OPENROUTER PROCESSING\n\n');
+        await sleep(250);
+      }
+      res.end(`${oaChunk('hello')}${oaChunk('', 'stop')}${oaUsage}data: [DONE]\n\n`);
+    };
+    const { out, socket } = rawRun('/v1/chat/completions', {
+      model: 'openai/gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    for (let i = 0; i < 200 && !out.text.includes('[DONE]'); i++) await sleep(50);
+    socket.destroy();
+    assert.ok(out.text.includes('hello'), `the answer came: ${out.text.slice(-200)}`);
+    assert.ok(
+      out.firstBytesAfter >= 0 && out.firstBytesAfter < 1500,
+      `the provider answered 200 and sent a keep-alive every 250 ms for 4 s, but the caller got its first byte (even the status line) only after ${out.firstBytesAfter} ms`,
+    );
   });
 
   it('a key whose streams fail with an overloaded error event before any content: not chosen again and again (at most one of six requests fails)', async () => {

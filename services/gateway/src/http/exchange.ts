@@ -383,6 +383,15 @@ export const planChatExchange: ExchangePlanner = (
     // ends the answer: a socket write costs a system call, and a pass-through pays one per
     // read, not one per frame.
     let batch = '';
+    // A keep-alive the provider sends while its model thinks (OpenRouter's `: OPENROUTER
+    // PROCESSING`) is passed on when nothing else is waiting to go, so that an idle timeout in
+    // front of Kordon (nginx's 60 s) does not cut a long wait; the SDKs skip comments. It
+    // commits the stream: a failure after it ends the caller's stream, no other key is asked.
+    events.onKeepAlive = () => {
+      if (res.destroyed || batch !== '' || translator.finished) return;
+      commit();
+      write(res, KEEP_ALIVE);
+    };
     /** The first upstream event: the time to first token of a stream that carries no content. */
     let firstEventAt: number | undefined;
     try {
@@ -621,6 +630,9 @@ export function errorFrame(caller: Dialect, message: string, failure?: StreamFai
   const type = overloaded ? 'overloaded_error' : 'api_error';
   return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;
 }
+
+/** An SSE comment: the caller's connection is alive while the provider's model thinks. */
+const KEEP_ALIVE = ': keep-alive\n\n';
 
 /**
  * What broke a provider's stream, as the error of its attempt: the transport's own (a reset,

@@ -86,6 +86,11 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
   /** SSE comments (keep-alives) skipped so far. */
   readonly keepAlives: number;
   /**
+   * Called when a network read brought comments (keep-alives) and no event: a writer may pass
+   * a keep-alive on to its caller. Called from inside the read, before it resolves.
+   */
+  onKeepAlive?: (() => void) | undefined;
+  /**
    * The `data:` text of the frame the last event came from, when the event is that frame
    * as sent (no mapping) and fits on one line: a same-dialect stream forwards it as is
    * instead of serialising the event again.
@@ -310,6 +315,14 @@ class EventStream implements ProviderEventStream {
 
   get keepAlives(): number {
     return this.#reader instanceof SseReader ? this.#reader.comments : 0;
+  }
+
+  set onKeepAlive(listener: (() => void) | undefined) {
+    if (this.#reader instanceof SseReader) this.#reader.onKeepAlive = listener;
+  }
+
+  get onKeepAlive(): (() => void) | undefined {
+    return this.#reader instanceof SseReader ? this.#reader.onKeepAlive : undefined;
   }
 
   cancel(): void {

@@ -46,6 +46,12 @@ export class SseReader implements AsyncIterable<SseEvent> {
     this.#maxFrameChars = options.maxFrameChars ?? DEFAULT_MAX_FRAME_CHARS;
   }
 
+  /**
+   * Called when a body chunk held comments (keep-alives) and no frame: the stream is alive
+   * though nothing is to be handed out yet.
+   */
+  onKeepAlive: (() => void) | undefined;
+
   /** Comment lines seen so far (keep-alives). */
   get comments(): number {
     return this.#comments;
@@ -112,6 +118,7 @@ export class SseReader implements AsyncIterable<SseEvent> {
         const text = decoder.write(read.value);
         if (text === '') continue;
         tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
+        const comments = this.#comments;
         parser.feed(text);
         if (overflow !== undefined) {
           done = true;
@@ -120,6 +127,7 @@ export class SseReader implements AsyncIterable<SseEvent> {
         }
         const event = queue.shift();
         if (event) return { value: event, done: false };
+        if (this.#comments !== comments) this.onKeepAlive?.();
       }
     };
 

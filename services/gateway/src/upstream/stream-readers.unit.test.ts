@@ -95,6 +95,16 @@ describe('SSE reader', () => {
     assert.equal(reader.end, 'partial_frame');
   });
 
+  it('tells of a read that brought keep-alive comments and no frame, not of one with a frame', async () => {
+    const text = ': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n: ping\ndata: {"a":1}\n\n';
+    const reader = new SseReader(pieces(text, [25, 25]));
+    const seen: string[] = [];
+    reader.onKeepAlive = () => seen.push('keep-alive');
+    for await (const event of reader) seen.push(event.data);
+    assert.deepEqual(seen, ['keep-alive', 'keep-alive', '{"a":1}']);
+    assert.equal(reader.comments, 3);
+  });
+
   it('joins multi-line data and keeps ids', async () => {
     const reader = new SseReader(pieces('id: 7\ndata: line one\ndata: line two\n\n', [5]));
     assert.deepEqual(await readAll(reader), [{ event: undefined, data: 'line one\nline two', id: '7' }]);
