@@ -425,8 +425,11 @@ export const planChatExchange: ExchangePlanner = (
           }
           if (res.destroyed) break network;
         }
-        // An error event before anything was written: the attempt failed (below).
-        if (!committed && translator.failure !== undefined) break;
+        // An error event before anything was written and before any content: the attempt
+        // failed (below). After content (in the same read) the answer had begun: it goes out
+        // with its error, as a break mid-stream does; so does an answer the model gave and
+        // that failed (billed, and its usage may follow).
+        if (!committed && failedBeforeAnswer(translator)) break;
         if (batch !== '' && !events.ready && !translator.finished) {
           commit();
           const text = batch;
@@ -443,7 +446,14 @@ export const planChatExchange: ExchangePlanner = (
         brokenBy = error;
       }
     }
-    if (!committed && !translator.finished && !res.destroyed && timing.interruption === undefined) {
+    if (
+      !committed &&
+      !translator.finished &&
+      !res.destroyed &&
+      timing.interruption === undefined &&
+      !translator.content &&
+      (translator.failure === undefined || failedBeforeAnswer(translator))
+    ) {
       // Nothing reached the caller: failed as an error status would have (an error of
       // Kordon's own, not the provider's, is no failed attempt and goes up as it is).
       events.cancel();
@@ -633,6 +643,13 @@ export function errorFrame(caller: Dialect, message: string, failure?: StreamFai
 
 /** An SSE comment: the caller's connection is alive while the provider's model thinks. */
 const KEEP_ALIVE = ': keep-alive\n\n';
+
+/** An error event before any content, and not an answer the model gave that failed. */
+function failedBeforeAnswer(translator: StreamTranslator<unknown>): boolean {
+  const failure = translator.failure;
+  if (failure === undefined || translator.content) return false;
+  return !(failure.kind === 'upstream_error' && failure.answered === true);
+}
 
 /**
  * What broke a provider's stream, as the error of its attempt: the transport's own (a reset,

@@ -105,7 +105,12 @@ export class GeminiStreamParser implements StreamParser {
             // The usage so far is settled, as for any broken stream; the caller gets an error event.
             parts.push({
               type: 'error',
-              failure: { kind: 'upstream_error', errorType: candidate.finishReason, message: failed },
+              failure: {
+                kind: 'upstream_error',
+                errorType: candidate.finishReason,
+                message: failed,
+                answered: true,
+              },
             });
             return;
           }

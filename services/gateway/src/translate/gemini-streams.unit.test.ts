@@ -244,6 +244,7 @@ describe('Gemini stream -> OpenAI chunks', () => {
         errorType: 'MALFORMED_FUNCTION_CALL',
         message:
           'Gemini ended the answer with MALFORMED_FUNCTION_CALL: Malformed function call: print(default_api.get_weather(',
+        answered: true,
       });
       assert.equal(translator.finished, false);
       assert.ok(chunks.every((chunk) => chunk.choices[0]?.finish_reason == null));

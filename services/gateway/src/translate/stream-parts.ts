@@ -11,8 +11,10 @@ export type StreamFailure =
   /**
    * The provider sent an error event (Anthropic `error`, an OpenAI or Gemini `{error}` frame).
    * `status`: the HTTP status the event names (Gemini's `code`), when it names one.
+   * `answered`: the model did answer, and the answer failed (Gemini's MALFORMED_FUNCTION_CALL):
+   * billed, and no failure of the key's, so no other key is asked for it.
    */
-  | { kind: 'upstream_error'; errorType: string; message: string; status?: number }
+  | { kind: 'upstream_error'; errorType: string; message: string; status?: number; answered?: true }
   /** An event that does not have its dialect's shape: translating on would produce nonsense. */
   | { kind: 'malformed_event'; message: string };
 
