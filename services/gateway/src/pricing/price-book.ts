@@ -523,15 +523,19 @@ export class PriceBook {
       };
     }
     const price: ModelPrice = { input, output, currency, unitTokens };
+    // An org's rate is the whole price of its tokens: the table's long-context tiers, set
+    // relative to its input and output rates, do not come along with the org's own (a long
+    // prompt would be billed at the table's tier instead of the org's rates).
+    const tiersFromTable = o.input === undefined && o.output === undefined ? inherit : undefined;
     const cachedInput = o.cachedInput ?? inherit?.cachedInput;
     const cacheWrite = o.cacheWrite ?? inherit?.cacheWrite;
     const cacheWrite1h = o.cacheWrite1h ?? inherit?.cacheWrite1h;
-    const tiers = o.tiers ?? inherit?.tiers;
+    const tiers = o.tiers ?? tiersFromTable?.tiers;
     if (cachedInput !== undefined) price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
     if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
-    // Org prices have no audio rates: the table's stay, as its cache-read rate does when the
-    // override leaves it out (audio billed at a text rate would under-bill it several times).
+    // Org prices have no audio rates: the table's stay (audio billed at a text rate would
+    // under-bill it several times).
     if (inherit?.audioInput !== undefined) price.audioInput = inherit.audioInput;
     if (inherit?.cachedAudioInput !== undefined) price.cachedAudioInput = inherit.cachedAudioInput;
     // An override prices the standard tier: the table's priority rates and fast-mode multiple
@@ -551,7 +555,7 @@ export class PriceBook {
         (o.cachedInput === undefined && inherit.cachedInput !== undefined) ||
         (o.cacheWrite === undefined && inherit.cacheWrite !== undefined) ||
         (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
-        (o.tiers === undefined && inherit.tiers !== undefined) ||
+        (o.tiers === undefined && tiersFromTable?.tiers !== undefined) ||
         inherit.audioInput !== undefined ||
         inherit.cachedAudioInput !== undefined ||
         inherit.webSearch !== undefined ||

@@ -243,7 +243,22 @@ describe('PriceBook: org overrides', () => {
     const found = priced(withOverrides.lookup('claude-sonnet-4-20250514', { orgId: 'acme', at }));
     assert.equal(found.price.output, '12.00');
     assert.equal(found.price.input, '3');
-    assert.deepEqual(found.price.tiers, SHIPPED_PRICE_TABLE.models['claude-sonnet-4']?.tiers);
+    // The org's output rate is the price of every prompt length: no table tier replaces it.
+    assert.equal(found.price.tiers, undefined);
+  });
+
+  test("an org's own rates are not replaced by the table's long-context tier on a long prompt", () => {
+    const b = book.withOverrides([
+      { orgId: 'a', model: 'gpt-5.4', effectiveFrom: '2026-01-01', input: '10', output: '60' },
+      // An override of the cache-read rate alone keeps the table's input, output and tiers.
+      { orgId: 'b', model: 'gpt-5.4', effectiveFrom: '2026-01-01', cachedInput: '0.1' },
+    ]);
+    const usage = { inputTokens: 300_000, cachedInputTokens: 0, outputTokens: 1_000 };
+    const a = b.priceRequest('gpt-5.4', usage, { orgId: 'a', at });
+    // 300,000 x $10/1M + 1,000 x $60/1M, not the table's >272K $5 / $22.50.
+    assert.equal(a.status === 'priced' && a.cost.amount, '3.06');
+    const bb = b.priceRequest('gpt-5.4', usage, { orgId: 'b', at });
+    assert.equal(bb.status === 'priced' && bb.cost.amount, '1.5225');
   });
 
   test('changing the currency inherits nothing from the table', () => {
