@@ -13,6 +13,13 @@ import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-und
 const USAGE: Record<string, OpenAI.CompletionUsage> = {
   // A long prompt (> 272K: the shipped gpt-5.4 long-context tier).
   'gpt-5.4': { prompt_tokens: 300_000, completion_tokens: 1_000, total_tokens: 301_000 },
+  // Every prompt token read from the cache.
+  'gpt-4o-mini': {
+    prompt_tokens: 1_000_000,
+    completion_tokens: 0,
+    total_tokens: 1_000_000,
+    prompt_tokens_details: { cached_tokens: 1_000_000 },
+  },
 };
 
 async function startUpstream(): Promise<{ server: Server; url: string }> {
@@ -58,6 +65,8 @@ orgs:
     prices:
       # The org's own (internal charge-back) prices, above the list prices.
       gpt-5.4: { input: 10, output: 60 }
+      # Served free to this org (e.g. a committed-spend deal): every token costs 0.
+      gpt-4o-mini: { input: 0, output: 0 }
     providers:
       - name: openai
         type: openai
@@ -95,5 +104,17 @@ orgs:
     const event = await lastCompleted();
     assert.equal(event.usage.inputTokens, 300_000);
     assert.equal(event.cost, '3.06');
+  });
+
+  it("an org's zero price is not billed for cache reads at the shipped cached-input rate", async () => {
+    // The org prices gpt-4o-mini at 0 / 0: 1M prompt tokens all read from the cache cost 0, not
+    // the table's $0.075 (a cache read dearer than an uncached token of the same model).
+    await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    const event = await lastCompleted();
+    assert.equal(event.usage.cachedInputTokens, 1_000_000);
+    assert.equal(event.cost, '0');
   });
 });

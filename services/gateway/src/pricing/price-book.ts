@@ -523,13 +523,15 @@ export class PriceBook {
       };
     }
     const price: ModelPrice = { input, output, currency, unitTokens };
-    // An org's rate is the whole price of its tokens: the table's long-context tiers, set
-    // relative to its input and output rates, do not come along with the org's own (a long
-    // prompt would be billed at the table's tier instead of the org's rates).
-    const tiersFromTable = o.input === undefined && o.output === undefined ? inherit : undefined;
-    const cachedInput = o.cachedInput ?? inherit?.cachedInput;
-    const cacheWrite = o.cacheWrite ?? inherit?.cacheWrite;
-    const cacheWrite1h = o.cacheWrite1h ?? inherit?.cacheWrite1h;
+    // An org's rate is the whole price of its tokens: the table's rates set relative to the
+    // one it replaces (cache reads and writes to input; long-context tiers to both) do not
+    // come along, or a price of 0 would still bill cache reads and a long prompt would be
+    // billed at the table's tier instead of the org's rates.
+    const derivesFromTable = o.input === undefined ? inherit : undefined;
+    const tiersFromTable = o.output === undefined ? derivesFromTable : undefined;
+    const cachedInput = o.cachedInput ?? derivesFromTable?.cachedInput;
+    const cacheWrite = o.cacheWrite ?? derivesFromTable?.cacheWrite;
+    const cacheWrite1h = o.cacheWrite1h ?? derivesFromTable?.cacheWrite1h;
     const tiers = o.tiers ?? tiersFromTable?.tiers;
     if (cachedInput !== undefined) price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
@@ -552,9 +554,9 @@ export class PriceBook {
       inherit !== undefined &&
       (o.input === undefined ||
         o.output === undefined ||
-        (o.cachedInput === undefined && inherit.cachedInput !== undefined) ||
-        (o.cacheWrite === undefined && inherit.cacheWrite !== undefined) ||
-        (o.cacheWrite1h === undefined && inherit.cacheWrite1h !== undefined) ||
+        (o.cachedInput === undefined && derivesFromTable?.cachedInput !== undefined) ||
+        (o.cacheWrite === undefined && derivesFromTable?.cacheWrite !== undefined) ||
+        (o.cacheWrite1h === undefined && derivesFromTable?.cacheWrite1h !== undefined) ||
         (o.tiers === undefined && tiersFromTable?.tiers !== undefined) ||
         inherit.audioInput !== undefined ||
         inherit.cachedAudioInput !== undefined ||

@@ -119,8 +119,15 @@ describe('PriceBook.lookup: name matching', () => {
 describe('PriceBook: org overrides', () => {
   const at = new Date('2026-12-15T12:00:00Z');
   const overrides: OrgPriceOverrideInput[] = [
-    // a negotiated discount on input only: the rest is inherited
-    { id: 'ovr-1', orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2026-12-01', input: '2.00' },
+    // a negotiated discount on input (and cache reads): the rest is inherited
+    {
+      id: 'ovr-1',
+      orgId: 'acme',
+      model: 'gpt-4o',
+      effectiveFrom: '2026-12-01',
+      input: '2.00',
+      cachedInput: '1.00',
+    },
     // a later one replaces it from its date on
     { id: 'ovr-2', orgId: 'acme', model: 'gpt-4o', effectiveFrom: '2027-01-01', input: '1.50' },
     // a model the table does not know, priced in RUB per 1000 tokens (test figures)
@@ -159,7 +166,7 @@ describe('PriceBook: org overrides', () => {
     assert.deepEqual(found.price, {
       input: '2.00',
       output: '10.00',
-      cachedInput: '1.25',
+      cachedInput: '1.00',
       currency: 'USD',
       unitTokens: 1_000_000,
       // The override prices the standard tier; priority processing keeps the table's rates,
@@ -245,6 +252,27 @@ describe('PriceBook: org overrides', () => {
     assert.equal(found.price.input, '3');
     // The org's output rate is the price of every prompt length: no table tier replaces it.
     assert.equal(found.price.tiers, undefined);
+  });
+
+  test("an org's input rate is the price of cache reads and writes it does not price apart", () => {
+    const b = book.withOverrides([
+      { orgId: 'a', model: 'gpt-4o-mini', effectiveFrom: '2026-01-01', input: '0', output: '0' },
+      { orgId: 'b', model: 'claude-sonnet-4-5', effectiveFrom: '2026-01-01', input: '2' },
+      // An override of the output rate alone keeps the table's input and cache rates.
+      { orgId: 'c', model: 'gpt-4o-mini', effectiveFrom: '2026-01-01', output: '1' },
+    ]);
+    const zero = b.priceRequest(
+      'gpt-4o-mini',
+      { inputTokens: 1_000_000, cachedInputTokens: 1_000_000, outputTokens: 0 },
+      { orgId: 'a', at },
+    );
+    assert.equal(zero.status === 'priced' && zero.cost.amount, '0');
+    const claude = priced(b.lookup('claude-sonnet-4-5', { orgId: 'b', at }));
+    assert.equal(claude.price.cachedInput, undefined);
+    assert.equal(claude.price.cacheWrite, undefined);
+    assert.equal(claude.price.cacheWrite1h, undefined);
+    const outputOnly = priced(b.lookup('gpt-4o-mini', { orgId: 'c', at }));
+    assert.equal(outputOnly.price.cachedInput, SHIPPED_PRICE_TABLE.models['gpt-4o-mini']?.cachedInput);
   });
 
   test("an org's own rates are not replaced by the table's long-context tier on a long prompt", () => {
