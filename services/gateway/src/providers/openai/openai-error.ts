@@ -191,7 +191,8 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     status,
     type,
     message: parsed?.message ?? '',
-    code: parsed?.code ?? parsed?.type,
+    // The code alone: OpenAI says `code: null` when it has none, and callers read it as sent.
+    code: parsed?.code,
     ...(parsed?.param !== undefined && { param: parsed.param }),
     ...(parsed?.innerError !== undefined && { innerError: parsed.innerError }),
     // The model is not here: the next provider of the chain may have it.

@@ -1,0 +1,134 @@
+/**
+ * The official `openai` SDK against Kordon with OpenAI providers in the same dialect
+ * (pass-through): how OpenAI's error answers reach the SDK and what they do to the provider key.
+ * The upstream is a scripted server answering OpenAI's wire format; each test sets what it
+ * answers, and each test has a provider (and key) of its own, so that one test's key state does
+ * not reach another.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const KEY = 'sk-proj-providererrorsabcdefghijklmnopqrstuvwxyz0123';
+
+interface Seen {
+  path: string;
+  query: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+type Handler = (seen: Seen, res: ServerResponse) => void;
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+};
+
+describe('OpenAI provider errors through Kordon, as the openai SDK sees them', () => {
+  let upstream: Server;
+  let k: KordonUnderTest;
+  let openai: OpenAI;
+  const seen: Seen[] = [];
+  let handler: Handler = (_s, res) => json(res, 500, { error: { message: 'no handler' } });
+
+  before(async () => {
+    upstream = createServer(async (req, res) => {
+      let text = '';
+      for await (const part of req) text += part;
+      const url = new URL(req.url ?? '/', 'http://x');
+      const s: Seen = {
+        path: url.pathname,
+        query: url.search,
+        headers: req.headers,
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      };
+      seen.push(s);
+      handler(s, res);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    k = await startKordonUnderTest(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      gpt-4o-mini: { input: 1, output: 2 }
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${base}/oa/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "${KEY}" }]
+      - name: openai-b
+        type: openai
+        baseUrl: ${base}/oa/v1
+        models: [gpt-4.1]
+        keys: [{ name: k1, secret: "${KEY}" }]
+      - name: openai-c
+        type: openai
+        baseUrl: ${base}/oa/v1
+        models: [gpt-4o]
+        keys: [{ name: k1, secret: "${KEY}" }]
+      - name: openai-d
+        type: openai
+        baseUrl: ${base}/oa/v1
+        models: [gpt-4.1-mini]
+        keys: [{ name: k1, secret: "${KEY}" }]
+      - name: openai-e
+        type: openai
+        baseUrl: ${base}/oa/v1
+        models: [gpt-4.1-nano]
+        keys: [{ name: k1, secret: "${KEY}" }]
+      - name: openai-f
+        type: openai
+        baseUrl: ${base}/oa/v1
+        models: [o3, gpt-4o-2024-08-06]
+        keys: [{ name: k1, secret: "${KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+`);
+    const key = k.proxyKeys.get('dev@acme.test--laptop');
+    assert.ok(key);
+    openai = new OpenAI({ baseURL: `${k.url}/v1`, apiKey: key, maxRetries: 0 });
+  });
+  after(async () => {
+    await k?.stop();
+    upstream?.closeAllConnections();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  /**
+   * OpenAI's errors carry `code: null` when there is no code (API reference, "Error codes";
+   * e.g. 404 "This is not a chat model and thus not supported in the v1/chat/completions
+   * endpoint", type invalid_request_error, param model, code null). The SDK exposes it as
+   * `error.code`; Kordon passes the provider's code on, so it must pass its absence too, not
+   * put the error's `type` in its place.
+   */
+  it("a provider 4xx whose code is null reaches the SDK with code null, not the error's type", async () => {
+    handler = (_s, res) =>
+      json(res, 404, {
+        error: {
+          message:
+            'This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?',
+          type: 'invalid_request_error',
+          param: 'model',
+          code: null,
+        },
+      });
+    await assert.rejects(
+      openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.NotFoundError);
+        assert.equal(error.param, 'model');
+        assert.equal(error.type, 'invalid_request_error');
+        assert.equal(error.code, null);
+        return true;
+      },
+    );
+  });
+});
