@@ -3,11 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { type KordonEvent, kordonCatalogue, type RecordedEvent, streams } from '@kordon/events';
-import { requestCompletedEvent } from '@kordon/events/testing';
+import {
+  createPostgresExecutor,
+  type KordonEvent,
+  kordonCatalogue,
+  type RecordedEvent,
+  streams,
+} from '@kordon/events';
+import { createTestDatabase, requestCompletedEvent } from '@kordon/events/testing';
 import { postgresAvailable, startPostgresCluster } from '@kordon/infra';
+import { startOpenAIMock } from '@kordon/mock-providers';
 import { type SqlProjection, SqlProjectionRunner } from '@kordon/projections';
 import { createLogger, loadConfig, startKordon } from '@kordon/server';
+import OpenAI from 'openai';
+import { startKordonUnderTest } from './support/kordon-under-test.js';
 
 /** Requests and input tokens per proxy key: a read model kept live through the outage. */
 const usagePerKey: SqlProjection<KordonEvent> = {
@@ -128,4 +137,73 @@ it('killing PostgreSQL mid-load loses no event and writes none twice', async (t)
   await projection.waitFor(await store.headPosition(), 30_000);
   const rebuilt = await store.sql.query('SELECT * FROM test_usage_per_key ORDER BY proxy_key_id');
   assert.deepEqual(rebuilt.rows, liveModel.rows, 'a rebuild equals the live read model');
+});
+
+const OPENAI_KEY = 'sk-store-outage-1';
+const gatewayConfig = (openaiUrl: string) => `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${openaiUrl}/v1
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: laptop }]
+`;
+
+it('a database that refuses connections for maintenance (55000) spools events instead of dead-lettering every one', async (t) => {
+  const database = await createTestDatabase();
+  if (!database) return t.skip('KORDON_TEST_DATABASE_URL is not set');
+  const dbName = new URL(database.url).pathname.slice(1);
+  const mock = await startOpenAIMock({ keys: [OPENAI_KEY] });
+  const k = await startKordonUnderTest(gatewayConfig(mock.url), {
+    OPENAI_KEY,
+    KORDON_DATABASE_URL: database.url,
+  });
+  const admin = createPostgresExecutor({
+    connectionString: process.env.KORDON_TEST_DATABASE_URL!,
+    maxConnections: 1,
+  });
+  t.after(async () => {
+    await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`).catch(() => {});
+    await admin.close();
+    await k.stop();
+    await mock.close();
+    await database.drop();
+  });
+  const proxyKey = k.proxyKeys.get('dev@acme.test--laptop')!;
+  const client = new OpenAI({ apiKey: proxyKey, baseURL: `${k.url}/v1`, maxRetries: 0 });
+  const before = (await k.requestEvents()).length;
+
+  // Maintenance (a restore, a rename): the database stops taking connections and its
+  // sessions are ended; every new connection gets FATAL 55000.
+  await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`);
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName]);
+
+  const served = 4;
+  for (let i = 0; i < served; i++) {
+    const answer = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `hello ${i}` }],
+    });
+    assert.ok(answer.choices[0]?.message.content, 'the gateway keeps serving');
+  }
+  await k.kordon.storage.appender.flush();
+
+  await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
+  await until('the appender to reach the store', () => {
+    const s = k.kordon.storage.appender.status();
+    return s.spooledEvents === 0 && s.buffered === 0 && s.storeReachable;
+  });
+  assert.equal(
+    k.kordon.storage.appender.status().deadLettered,
+    0,
+    'an unreachable database is an outage, not a fault of the events',
+  );
+  const events = await k.requestEvents();
+  assert.equal(events.length - before, served, 'every served request has its event in the log');
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isTransientSqlError } from './sql.js';
 
-const sqlError = (code: string, message = 'refused') => Object.assign(new Error(message), { code });
+const sqlError = (code: string, message = 'refused', severity = 'ERROR') =>
+  Object.assign(new Error(message), { code, severity });
 
 test('the database being unable to write now is an outage, retried: not a fault of the events', () => {
   for (const code of [
@@ -10,6 +11,8 @@ test('the database being unable to write now is an outage, retried: not a fault 
     '25006', // read-only transaction: failover to a standby, database put read-only
     '25P03', // idle-in-transaction session timeout
     '25P04', // transaction timeout
+    '28000', // invalid authorization: a role dropped, a pg_hba.conf change
+    '28P01', // invalid password: a rotation not yet everywhere
     '40001', // serialization failure
     '40P01', // deadlock
     '53100', // disk full
@@ -21,9 +24,13 @@ test('the database being unable to write now is an outage, retried: not a fault 
     '58030', // I/O error
     'ECONNREFUSED',
     'ECONNRESET',
+    'EAI_AGAIN', // DNS did not answer
+    'ENETUNREACH',
   ]) {
     assert.equal(isTransientSqlError(sqlError(code)), true, code);
   }
+  const notAccepting = sqlError('55000', 'database "kordon" is not currently accepting connections', 'FATAL');
+  assert.equal(isTransientSqlError(notAccepting), true, 'ALLOW_CONNECTIONS false: the session is refused');
   assert.equal(isTransientSqlError(new Error('Connection terminated unexpectedly')), true);
   assert.equal(isTransientSqlError(new Error('timeout exceeded when trying to connect')), true);
 });
@@ -37,6 +44,7 @@ test('a refusal of what was sent is not an outage: the event is set aside', () =
     '42601', // syntax error
     '54000', // program limit exceeded: a row too big
     '25P02', // in failed transaction: the error before it is the one that counts
+    '55000', // object not in prerequisite state, raised by a statement (currval before nextval)
     'XX000', // internal error
   ]) {
     assert.equal(isTransientSqlError(sqlError(code)), false, code);

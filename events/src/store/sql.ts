@@ -119,13 +119,21 @@ export function splitStatements(sql: string): string[] {
   return statements.map((statement) => statement.trim()).filter((statement) => statement.length > 0);
 }
 
+/** Socket and name-resolution errors: the database could not be reached at all. */
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  'ECONNABORTED',
   'EPIPE',
   'ETIMEDOUT',
   'ENOTFOUND',
+  'EAI_AGAIN', // DNS server did not answer (a resolver restarting, a cluster DNS hiccup)
+  'EAI_FAIL',
   'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH', // no route: a network being reconfigured, a VPN down
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
 ]);
 
 /**
@@ -139,6 +147,7 @@ const OUTAGE_SQLSTATE = new RegExp(
     '^08', // connection exception
     '^25006$', // read-only transaction: a failover to a standby, or a database put read-only
     '^25P0[34]$', // idle-in-transaction and transaction timeout ended the session
+    '^28', // invalid authorization: a rotated password, a pg_hba.conf change, a role not (yet) there
     '^40', // serialization failure, deadlock: the transaction may simply be run again
     '^53', // insufficient resources: disk full, out of memory, too many connections
     '^55P03$', // lock not available (lock_timeout)
@@ -149,15 +158,22 @@ const OUTAGE_SQLSTATE = new RegExp(
 
 /**
  * Whether a database error is an outage worth retrying rather than a fault of the
- * statement: connection errors, and the SQLSTATEs of `OUTAGE_SQLSTATE`.
+ * statement: connection errors, the SQLSTATEs of `OUTAGE_SQLSTATE`, and any error of
+ * severity FATAL or PANIC. Those end or refuse the session itself, so they say nothing
+ * about what was sent: 55000 (object not in prerequisite state) is how PostgreSQL refuses
+ * a connection to a database with ALLOW_CONNECTIONS false (a restore, a rename), while
+ * the same code raised by a statement (an ERROR: currval before nextval) is about that
+ * statement and is not retried.
  */
 export function isTransientSqlError(error: unknown): boolean {
-  const err = error as { code?: unknown; message?: unknown } | undefined;
+  const err = error as { code?: unknown; message?: unknown; severity?: unknown } | undefined;
   const code = typeof err?.code === 'string' ? err.code : '';
   const message = typeof err?.message === 'string' ? err.message : '';
   return (
     CONNECTION_ERROR_CODES.has(code) ||
     OUTAGE_SQLSTATE.test(code) ||
+    err?.severity === 'FATAL' ||
+    err?.severity === 'PANIC' ||
     /Connection terminated|connection error|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(
       message,
     )
