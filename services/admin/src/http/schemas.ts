@@ -345,9 +345,16 @@ export const AuditEntry = z
   .object({
     id: z.string(),
     time: isoTime,
-    actor: z.object({ kind: z.string(), id: z.string(), ip: z.string().nullable() }),
+    actor: z.object({
+      kind: z.string(),
+      id: z.string().nullable().describe('null: a machine token, and you may not see machine tokens'),
+      ip: z.string().nullable(),
+    }),
     action: z.string(),
-    subject: z.object({ type: z.string(), id: z.string() }),
+    subject: z.object({
+      type: z.string(),
+      id: z.string().nullable().describe('null: a machine token, and you may not see machine tokens'),
+    }),
     before: z.unknown(),
     after: z.unknown(),
   })

@@ -1,7 +1,8 @@
 import { stringify } from 'csv-stringify/sync';
 import { queryAudit } from '../../audit/audit-query.js';
+import { auditEntryFor } from '../../audit/audit-redaction.js';
 import { AdminError } from '../../errors.js';
-import { DEFAULT_PAGE, orgOf } from '../helpers.js';
+import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { route } from '../route.js';
 import { AuditEntry, auditQuery, orgParams, page } from '../schemas.js';
 
@@ -28,7 +29,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'The audit log: who changed what, when, from which IP, with before and after',
     description:
-      'Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry (up to 100,000) as CSV instead of a page. Secrets, hashes and ciphertexts never appear.',
+      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry (up to 100,000) as CSV instead of a page. Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
     access: 'audit.read',
     params: orgParams,
     query: auditQuery,
@@ -46,7 +47,8 @@ export const auditRoutes = [
       await ctx.deps.auditCaughtUp();
       const csv = q.format === 'csv';
       const limit = csv ? CSV_MAX_ROWS : (q.limit ?? DEFAULT_PAGE);
-      const rows = await queryAudit(ctx.deps.sql, {
+      const { rights } = principalOf(ctx);
+      const found = await queryAudit(ctx.deps.sql, {
         orgId: org.orgId,
         actor: q.actor,
         action: q.action,
@@ -56,18 +58,19 @@ export const auditRoutes = [
         after: q.cursor === undefined ? undefined : decodePosition(q.cursor),
         limit: csv ? limit : limit + 1,
       });
+      const rows = found.map((entry) => auditEntryFor(rights, entry));
       if (csv) {
         const text = stringify(
           rows.map((row) => [
             row.time,
             row.actor.kind,
-            row.actor.id,
+            row.actor.id ?? '',
             row.actor.ip ?? '',
             row.action,
             row.subject.type,
-            row.subject.id,
+            row.subject.id ?? '',
             row.before === null ? '' : JSON.stringify(row.before),
-            JSON.stringify(row.after),
+            row.after === null ? '' : JSON.stringify(row.after),
             row.id,
           ]),
           {

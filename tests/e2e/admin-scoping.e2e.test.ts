@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase } from '@kordon/events/testing';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const PASSWORD = 'a long and Random passphrase 42';
+const ROLES = ['owner', 'admin', 'finance', 'developer', 'auditor'] as const;
+type Role = (typeof ROLES)[number];
+
+/**
+ * What each role reaches through the admin API (/admin/v1), over real HTTP against a Kordon
+ * started like the other e2e tests: a right a role lacks stays out of reach by every route.
+ */
+describe('admin API: what each role reaches', {
+  skip: process.env.KORDON_TEST_DATABASE_URL ? false : 'needs KORDON_TEST_DATABASE_URL (PostgreSQL)',
+}, () => {
+  let k: KordonUnderTest;
+  let drop: () => Promise<void>;
+  const adminToken = randomBytes(32).toString('base64url');
+  const tokens = {} as Record<Role, string>;
+  let apiTokenId: string;
+
+  const call = async (method: string, path: string, token: string, body?: unknown) => {
+    const response = await fetch(`${k.url}/admin/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    const json: unknown = response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null;
+    return { status: response.status, text, json };
+  };
+
+  before(async () => {
+    const database = await createTestDatabase();
+    if (!database) throw new Error('KORDON_TEST_DATABASE_URL is not set');
+    drop = database.drop;
+    k = await startKordonUnderTest(
+      `orgs:
+  - slug: seed
+    name: Seed
+    providers: []
+`,
+      { KORDON_DATABASE_URL: database.url, KORDON_ADMIN_TOKEN: adminToken },
+      { orgSlug: 'seed' },
+    );
+    const created = await call('POST', '/orgs', adminToken, { slug: 'acme', name: 'Acme' });
+    assert.equal(created.status, 201, created.text);
+    for (const role of ROLES) {
+      const user = await call('POST', '/orgs/acme/users', adminToken, {
+        email: `${role}@acme.test`,
+        role,
+        password: PASSWORD,
+      });
+      assert.equal(user.status, 201, user.text);
+      const login = await fetch(`${k.url}/admin/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `${role}@acme.test`, password: PASSWORD, org: 'acme' }),
+      });
+      assert.equal(login.status, 200);
+      tokens[role] = ((await login.json()) as { accessToken: string }).accessToken;
+    }
+    const api = await call('POST', '/orgs/acme/api-tokens', tokens.owner, { name: 'ci', role: 'auditor' });
+    assert.equal(api.status, 201, api.text);
+    apiTokenId = (api.json as { id: string }).id;
+  });
+  after(async () => {
+    await k?.stop();
+    await drop?.();
+  });
+
+  it('finance, without sso.read or apiToken.read, reads neither SSO settings nor machine tokens in the audit log', async () => {
+    const sso = await call('PUT', '/orgs/acme/sso/oidc', tokens.owner, {
+      issuer: 'https://login.acme-idp.test',
+      clientId: 'acme-kordon-client-7f3a',
+      clientSecret: 'oidc-client-secret-value-0123456789',
+      allowedDomains: ['acme.test'],
+      autoProvision: false,
+    });
+    assert.equal(sso.status, 200, sso.text);
+    // The routes refuse finance, as the permission table says.
+    assert.equal((await call('GET', '/orgs/acme/sso/oidc', tokens.finance)).status, 403);
+    assert.equal((await call('GET', '/orgs/acme/api-tokens', tokens.finance)).status, 403);
+
+    // The audit log (audit.read, which finance holds) keeps the entries but not those details.
+    const json = await call('GET', '/orgs/acme/audit?limit=200', tokens.finance);
+    assert.equal(json.status, 200, json.text);
+    const csv = await call('GET', '/orgs/acme/audit?format=csv', tokens.finance);
+    assert.equal(csv.status, 200, csv.text);
+    for (const [label, text] of [
+      ['json', json.text],
+      ['csv', csv.text],
+    ] as const) {
+      assert.ok(!text.includes('acme-kordon-client-7f3a'), `${label}: finance sees the SSO client id`);
+      assert.ok(!text.includes('login.acme-idp.test'), `${label}: finance sees the SSO issuer`);
+      assert.ok(!text.includes(apiTokenId), `${label}: finance sees the machine token's id`);
+      assert.ok(!text.includes('oidc-client-secret-value'), `${label}: the client secret`);
+    }
+    type Entry = { action: string; subject: { type: string; id: string | null }; after: unknown };
+    const items = (json.json as { items: Entry[] }).items;
+    const configured = items.find((entry) => entry.action === 'OidcConfigured');
+    assert.ok(configured, 'the OidcConfigured entry stays');
+    assert.equal((configured.after as { slug?: string }).slug, 'acme', 'the rest of the org snapshot stays');
+    const issued = items.find((entry) => entry.action === 'ApiTokenIssued');
+    assert.deepEqual(issued && [issued.subject, issued.after], [{ type: 'api-token', id: null }, null]);
+
+    // Those who may read them elsewhere still read them in the audit log.
+    for (const role of ['owner', 'admin', 'auditor'] as const) {
+      const full = await call('GET', '/orgs/acme/audit?limit=200', tokens[role]);
+      assert.ok(full.text.includes('acme-kordon-client-7f3a'), `${role} reads the SSO settings`);
+      assert.ok(full.text.includes(apiTokenId), `${role} reads the machine tokens`);
+      assert.ok(!full.text.includes('oidc-client-secret-value'), `${role}: the client secret`);
+    }
+  });
+});
