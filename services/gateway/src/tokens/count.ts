@@ -252,7 +252,7 @@ function addDocument(tally: Tally, model: string, data: string | undefined): voi
 function cookbookFamily(t: ModelTokenizer): 'gpt-4o' | 'gpt-4' | null {
   if (!t.exact) return null;
   if (/^gpt-4o(?:-|$)/.test(t.baseModel)) return 'gpt-4o';
-  if (/^gpt-4(?:-|$)|^gpt-3\.5-turbo/.test(t.baseModel)) return 'gpt-4';
+  if (/^gpt-4(?:-|$)|^gpt-3\.?5-turbo/.test(t.baseModel)) return 'gpt-4';
   return null;
 }
 

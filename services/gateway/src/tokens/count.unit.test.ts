@@ -70,6 +70,7 @@ const weatherMessages = [
 describe('countOpenAiChat: the cookbook examples, as counted by the OpenAI API', () => {
   for (const [model, expected] of [
     ['gpt-3.5-turbo', 129],
+    ['gpt-35-turbo', 129],
     ['gpt-4-0613', 129],
     ['gpt-4', 129],
     ['gpt-4o', 124],

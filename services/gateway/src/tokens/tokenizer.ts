@@ -151,6 +151,8 @@ const O200K_MODELS = [
 const CL100K_MODELS = [
   /^gpt-4(?:-|$)/,
   /^gpt-3\.5-turbo/,
+  // Azure's name of gpt-3.5-turbo (tiktoken's model.py maps it so: "Azure deployment name").
+  /^gpt-35-turbo/,
   /^text-embedding-3-(?:small|large)$/,
   /^text-embedding-ada-002$/,
 ];

@@ -123,6 +123,8 @@ describe('tokenizerForModel', () => {
     ['gpt-4-0613', 'cl100k_base', true],
     ['gpt-4-turbo', 'cl100k_base', true],
     ['gpt-3.5-turbo-0125', 'cl100k_base', true],
+    ['gpt-35-turbo', 'cl100k_base', true],
+    ['gpt-35-turbo-16k', 'cl100k_base', true],
     ['text-embedding-3-small', 'cl100k_base', true],
     ['text-embedding-ada-002', 'cl100k_base', true],
     ['claude-sonnet-4-5-20250929', 'o200k_base', false],
