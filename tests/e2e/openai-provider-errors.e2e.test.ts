@@ -131,4 +131,36 @@ orgs:
       },
     );
   });
+
+  /**
+   * A 429 passed on keeps OpenAI's `type`: `tokens` for a tokens-per-minute limit, `requests` for
+   * a requests-per-minute one (what the SDK exposes as `error.type`, and what tells a caller
+   * which budget to spread).
+   */
+  it("a provider 429 on tokens per minute keeps OpenAI's type `tokens`", async () => {
+    handler = (_s, res) =>
+      json(
+        res,
+        429,
+        {
+          error: {
+            message:
+              'Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29500, Requested 1500. Please try again in 2s.',
+            type: 'tokens',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+        { 'retry-after': '2' },
+      );
+    await assert.rejects(
+      openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.RateLimitError);
+        assert.equal(error.code, 'rate_limit_exceeded');
+        assert.equal(error.type, 'tokens');
+        return true;
+      },
+    );
+  });
 });

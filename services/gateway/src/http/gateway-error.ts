@@ -112,6 +112,8 @@ export class GatewayError extends Error {
       headers?: Record<string, string>;
       /** OpenAI `code` more precise than the kind's (which of the four timeouts ran out). */
       code?: string;
+      /** OpenAI `type` more precise than the kind's (a provider's 429 on `tokens`, not `requests`). */
+      type?: string;
       /** Asking again would fail the same way and be billed again: the SDKs are told not to retry. */
       noRetry?: boolean;
       /** The status an Anthropic caller gets instead (529: the provider is overloaded, as Claude says it). */
@@ -169,7 +171,7 @@ export function errorBody(error: GatewayError, dialect: Dialect): unknown {
   return {
     error: {
       message: error.message,
-      type: shape.type,
+      type: error.options.type ?? shape.type,
       param: error.options.param ?? null,
       code: error.options.code ?? shape.code,
       // Where Azure puts it, for the apps that read which filter refused (Anthropic's errors have none).

@@ -1015,12 +1015,15 @@ export function asGatewayError(error: unknown): GatewayError {
         // Not back until someone pays: both SDKs would retry a 503 twice, each refused again.
         { noRetry: true },
       );
-    if (error.status === 429)
+    if (error.status === 429) {
+      // OpenAI's type says which budget ran out (`tokens`, `requests`): what the caller spreads.
+      const type = error.provider?.openAIType;
       return new GatewayError(
         'rate_limited',
         `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
-        options,
+        { ...options, ...(type !== undefined && PROVIDER_CODE.test(type) && { type }) },
       );
+    }
     if (error.status === 503 || error.status === 529 || error.status === 498)
       // The provider is overloaded (Claude's 529, a 503; Groq's 498: its flex capacity is gone
       // for now, worth asking a second later): said as the caller's API says it, with the

@@ -69,6 +69,11 @@ export interface ProviderErrorInfo {
   /** The provider's own code or type (`rate_limit_exceeded`, `RESOURCE_EXHAUSTED`, `overloaded_error`). */
   readonly code?: string | undefined;
   /**
+   * The `error.type` of an OpenAI-shaped answer as the provider sent it (a 429's `tokens` or
+   * `requests`: which budget ran out), for OpenAI callers, whose SDK exposes it as `type`.
+   */
+  readonly openAIType?: string | undefined;
+  /**
    * The request field the provider names as the cause (OpenAI's `param`: `text.format.schema`,
    * `tools[3].parameters`), at most MAX_PROVIDER_PARAM_LENGTH characters, secrets cut out.
    */

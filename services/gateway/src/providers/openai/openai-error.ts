@@ -193,6 +193,7 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     message: parsed?.message ?? '',
     // The code alone: OpenAI says `code: null` when it has none, and callers read it as sent.
     code: parsed?.code,
+    ...(parsed?.type !== undefined && { openAIType: parsed.type }),
     ...(parsed?.param !== undefined && { param: parsed.param }),
     ...(parsed?.innerError !== undefined && { innerError: parsed.innerError }),
     // The model is not here: the next provider of the chain may have it.
