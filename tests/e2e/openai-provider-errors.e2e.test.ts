@@ -163,4 +163,47 @@ orgs:
       },
     );
   });
+
+  /**
+   * OpenAI's help center ("Troubleshooting API rate limits and 429 errors"): a 429 may be a
+   * billing stop, told by `error.code` (`credit_balance_exhausted`,
+   * `organization_usage_limit_exceeded`, `organization_spend_limit_exceeded`,
+   * `project_spend_limit_exceeded`), "Billing-related errors can still use the broader error.type
+   * value insufficient_quota"; "Retrying a billing, spending, or quota error does not restore
+   * access". Kordon handles `code: insufficient_quota` so (503, `code: insufficient_quota`,
+   * `x-should-retry: false`, the key resting minutes: sdk-errors-retries.e2e.test.ts); a spend
+   * limit named by its own code must be the same, not a rate limit the SDK retries.
+   */
+  it("a project's spend limit (429, type insufficient_quota, code project_spend_limit_exceeded) is out of quota: the SDK is told not to retry", async () => {
+    handler = (_s, res) =>
+      json(res, 429, {
+        error: {
+          message:
+            'You have exceeded the spend limit set for this project. Increase or remove the limit to continue.',
+          type: 'insufficient_quota',
+          param: null,
+          code: 'project_spend_limit_exceeded',
+        },
+      });
+    const attempts: number[] = [];
+    const client = new OpenAI({
+      baseURL: `${k.url}/v1`,
+      apiKey: k.proxyKeys.get('dev@acme.test--laptop')!,
+      maxRetries: 2,
+      fetch: async (input, init) => {
+        const answer = await fetch(input, init);
+        attempts.push(answer.status);
+        return answer;
+      },
+    });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError);
+        assert.equal(error.headers?.get('x-should-retry'), 'false', `attempts: ${attempts.join(',')}`);
+        assert.equal(attempts.length, 1, `the SDK asked ${attempts.length} times: ${attempts.join(',')}`);
+        return true;
+      },
+    );
+  });
 });

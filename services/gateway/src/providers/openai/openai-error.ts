@@ -145,14 +145,27 @@ const MODEL_NOT_FOUND = 'model_not_found';
 /** Azure's 404 for a deployment URL whose deployment the resource does not have. */
 const DEPLOYMENT_NOT_FOUND = 'DeploymentNotFound';
 
+/**
+ * OpenAI's billing stops, each a 429 of its own code under the type `insufficient_quota`
+ * (help.openai.com, "Troubleshooting API usage and spend limits"): retrying does not restore
+ * access, only credit or a raised limit does.
+ */
+const BILLING_CODES: ReadonlySet<string> = new Set([
+  'insufficient_quota',
+  'credit_balance_exhausted',
+  'organization_usage_limit_exceeded',
+  'organization_spend_limit_exceeded',
+  'project_spend_limit_exceeded',
+]);
+
 /** Codes that say more than the status does. */
 function typeFromCode(
   errorCode: string | undefined,
   errorType: string | undefined,
 ): ProviderErrorType | undefined {
+  // "Billing-related errors can still use the broader error.type insufficient_quota", whatever their code.
+  if (errorType === 'insufficient_quota' || BILLING_CODES.has(errorCode ?? '')) return 'quota_exceeded';
   switch (errorCode ?? errorType) {
-    case 'insufficient_quota':
-      return 'quota_exceeded';
     case 'context_length_exceeded':
     case 'string_above_max_length':
       return 'context_length_exceeded';

@@ -24,6 +24,20 @@ describe('OpenAI error bodies', () => {
     );
     assert.equal(quota.type, 'quota_exceeded');
     assert.equal(quota.retryable, false);
+    // A billing stop named by its own code, under the type insufficient_quota or not.
+    for (const [type, code] of [
+      ['insufficient_quota', 'project_spend_limit_exceeded'],
+      ['insufficient_quota', 'some_billing_code_to_come'],
+      [undefined, 'credit_balance_exhausted'],
+      ['requests', 'organization_spend_limit_exceeded'],
+      [undefined, 'organization_usage_limit_exceeded'],
+    ])
+      assert.equal(
+        openAIErrorInfo(response(429, { error: { message: 'You exceeded your current quota', type, code } }))
+          .type,
+        'quota_exceeded',
+        `${type} ${code}`,
+      );
     const rate = openAIErrorInfo(
       response(429, {
         error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' },
