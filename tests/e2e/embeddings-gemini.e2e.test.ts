@@ -128,6 +128,34 @@ orgs:
     );
   });
 
+  it('embeddings with `dimensions` come back unit-length, as OpenAI returns them', async () => {
+    // Gemini normalizes only gemini-embedding-001's full 3072-dimension vectors; a shorter
+    // `outputDimensionality` is a cut that is not ("For other dimensions, including 768 and
+    // 1536, you need to normalize the embeddings", ai.google.dev/gemini-api/docs/embeddings).
+    // OpenAI's are of length 1 at any `dimensions`, and callers rank them by dot product.
+    const answer = await openai().embeddings.create({
+      model: MODEL,
+      input: ['hello', 'world'],
+      dimensions: 768,
+      encoding_format: 'float',
+    });
+    const cut = embeddingFor('hello', DIMENSIONS).slice(0, 768);
+    const cutLength = Math.hypot(...cut);
+    assert.ok(
+      Math.abs(cutLength - 1) > 0.01,
+      'the mock answers a cut that is not normalized, as Gemini does',
+    );
+    for (const { embedding } of answer.data) {
+      assert.equal(embedding.length, 768);
+      assert.ok(
+        Math.abs(Math.hypot(...embedding) - 1) < 1e-6,
+        `a vector of length ${Math.hypot(...embedding)}`,
+      );
+    }
+    // The same direction as Gemini's vector.
+    assert.ok(Math.abs(answer.data[0]!.embedding[0]! - cut[0]! / cutLength) < 1e-9);
+  });
+
   it('one RequestCompleted per call, with the tokens Gemini reports and their cost ($0.15 per 1M)', async () => {
     const before = (await gateway.requestEvents()).length;
     const text = 'a sentence of some length to embed, '.repeat(20);

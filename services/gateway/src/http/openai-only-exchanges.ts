@@ -94,6 +94,7 @@ export const planEmbeddingsExchange: ExchangePlanner = (caller, adapter, config,
 /**
  * Embeddings from Gemini's batchEmbedContents, answered in OpenAI's shape: the vectors in the
  * encoding the caller asked for (the openai SDK asks for base64 when its caller names none),
+ * of length 1 as OpenAI's (Gemini's shortened ones, `dimensions`, are not normalized),
  * `model` the routed name, usage as Gemini reports it (`usageMetadata`), else counted as for
  * OpenAI. A request Gemini cannot take is refused naming the caller's field (a
  * TranslationError: the next provider of the chain may take it); more than one batch (100
@@ -106,7 +107,7 @@ function planGeminiEmbeddings(body: Record<string, unknown>, route: Route): Exch
     operation: { operation: 'embeddings', model: route.model, stream: false, body: request.body },
     answer: (reply) => {
       const json = reply.json();
-      const read = readGeminiEmbeddings(json, request.texts.length);
+      const read = readGeminiEmbeddings(json, request.texts.length, request.unitLength);
       // An error object sent with a success status, or not one vector per input: not forwarded.
       if (typeof read === 'string') throw unreadableAnswer(json, reply.redact, read);
       const inputTokens = read.promptTokens ?? countInput(request.texts, route.model);

@@ -25,6 +25,13 @@ export interface GeminiEmbeddingsRequest {
   readonly texts: readonly string[];
   /** How the caller wants the vectors (OpenAI's default: float). */
   readonly encoding: EmbeddingsEncoding;
+  /**
+   * Whether the vectors must be scaled to length 1: Gemini normalizes only a model's full-size
+   * vectors ("For other dimensions, including 768 and 1536, you need to normalize the
+   * embeddings", ai.google.dev/gemini-api/docs/embeddings), OpenAI's are unit vectors at any
+   * `dimensions`, and its callers rank them by dot product.
+   */
+  readonly unitLength: boolean;
 }
 
 /**
@@ -59,7 +66,7 @@ export function openAIToGeminiEmbeddingsRequest(
     content: { parts: [{ text }] },
     ...(dimensions != null && { outputDimensionality: dimensions }),
   }));
-  return { body: { requests }, texts, encoding };
+  return { body: { requests }, texts, encoding, unitLength: dimensions != null };
 }
 
 function inputTexts(input: unknown, model: string): string[] {
@@ -96,9 +103,13 @@ export interface GeminiEmbeddings {
 /**
  * Gemini's batchEmbedContents answer read by hand (a batch is up to 100 vectors of up to
  * 3,072 numbers: a schema would walk each number through its checks), or why it cannot be:
- * not one vector of numbers per input.
+ * not one vector of numbers per input. `unitLength`: each vector scaled to length 1.
  */
-export function readGeminiEmbeddings(json: unknown, inputs: number): GeminiEmbeddings | string {
+export function readGeminiEmbeddings(
+  json: unknown,
+  inputs: number,
+  unitLength = false,
+): GeminiEmbeddings | string {
   const embeddings = (json as { embeddings?: unknown } | null)?.embeddings;
   if (!Array.isArray(embeddings)) return 'embeddings: not a list';
   if (embeddings.length !== inputs) return `embeddings: ${embeddings.length} vectors for ${inputs} inputs`;
@@ -108,13 +119,21 @@ export function readGeminiEmbeddings(json: unknown, inputs: number): GeminiEmbed
     if (!Array.isArray(values)) return `embeddings[${index}].values: not a list`;
     for (const value of values)
       if (typeof value !== 'number') return `embeddings[${index}].values: not a list of numbers`;
-    vectors.push(values as number[]);
+    vectors.push(unitLength ? scaledToUnitLength(values as number[]) : (values as number[]));
   }
   const reported = (json as { usageMetadata?: { promptTokenCount?: unknown } | null }).usageMetadata
     ?.promptTokenCount;
   const promptTokens =
     typeof reported === 'number' && Number.isInteger(reported) && reported >= 0 ? reported : undefined;
   return { vectors, promptTokens };
+}
+
+/** The vector divided by its length; a zero vector, which has no direction, as it is. */
+export function scaledToUnitLength(vector: readonly number[]): number[] {
+  let squares = 0;
+  for (const value of vector) squares += value * value;
+  const length = Math.sqrt(squares);
+  return length === 0 ? [...vector] : vector.map((value) => value / length);
 }
 
 /**

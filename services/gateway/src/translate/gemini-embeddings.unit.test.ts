@@ -44,6 +44,9 @@ describe('an OpenAI embeddings request for Gemini batchEmbedContents', () => {
     });
     assert.deepEqual(request.texts, ['one', 'two']);
     assert.equal(request.encoding, 'base64');
+    // Gemini's shortened vectors are not normalized: Kordon scales them as OpenAI's are.
+    assert.equal(request.unitLength, true);
+    assert.equal(openAIToGeminiEmbeddingsRequest({ input: 'one' }, MODEL).unitLength, false);
   });
 
   test('a string is one request; no encoding is float, as OpenAI answers it', () => {
@@ -123,6 +126,17 @@ describe("Gemini's answer in OpenAI's shape", () => {
       usageMetadata: { promptTokenCount: 9 },
     };
     assert.deepEqual(readGeminiEmbeddings(answer, 2), { vectors: [[0.5], [0.25]], promptTokens: 9 });
+    // Scaled to length 1 when asked; a zero vector has no direction and stays as it is.
+    assert.deepEqual(
+      readGeminiEmbeddings({ embeddings: [{ values: [3, 4] }, { values: [0, 0] }] }, 2, true),
+      {
+        vectors: [
+          [0.6, 0.8],
+          [0, 0],
+        ],
+        promptTokens: undefined,
+      },
+    );
     // Older answers carry no usageMetadata: the gateway counts the texts.
     assert.deepEqual(readGeminiEmbeddings({ embeddings: [{ values: [1] }] }, 1), {
       vectors: [[1]],
