@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase } from '@kordon/events/testing';
+import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 const PASSWORD = 'a long and Random passphrase 42';
+const OPENAI_KEY = 'sk-proj-scopingAAAA1abcdefghijklmnopqrstuvwxyz01';
+const MODEL = 'gpt-4o-mini';
 const ROLES = ['owner', 'admin', 'finance', 'developer', 'auditor'] as const;
 type Role = (typeof ROLES)[number];
 
@@ -16,10 +19,13 @@ describe('admin API: what each role reaches', {
   skip: process.env.KORDON_TEST_DATABASE_URL ? false : 'needs KORDON_TEST_DATABASE_URL (PostgreSQL)',
 }, () => {
   let k: KordonUnderTest;
+  let mock: MockServer;
   let drop: () => Promise<void>;
   const adminToken = randomBytes(32).toString('base64url');
   const tokens = {} as Record<Role, string>;
+  const userIds = {} as Record<Role, string>;
   let apiTokenId: string;
+  let ownerKeySecret: string;
 
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const response = await fetch(`${k.url}/admin/v1${path}`, {
@@ -39,6 +45,7 @@ describe('admin API: what each role reaches', {
     const database = await createTestDatabase();
     if (!database) throw new Error('KORDON_TEST_DATABASE_URL is not set');
     drop = database.drop;
+    mock = await startOpenAIMock({ keys: [OPENAI_KEY] });
     k = await startKordonUnderTest(
       `orgs:
   - slug: seed
@@ -57,6 +64,7 @@ describe('admin API: what each role reaches', {
         password: PASSWORD,
       });
       assert.equal(user.status, 201, user.text);
+      userIds[role] = (user.json as { id: string }).id;
       const login = await fetch(`${k.url}/admin/v1/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -68,9 +76,28 @@ describe('admin API: what each role reaches', {
     const api = await call('POST', '/orgs/acme/api-tokens', tokens.owner, { name: 'ci', role: 'auditor' });
     assert.equal(api.status, 201, api.text);
     apiTokenId = (api.json as { id: string }).id;
+    const provider = await call('PUT', '/orgs/acme/providers/openai', tokens.owner, {
+      type: 'openai',
+      baseUrl: `${mock.url}/v1`,
+      models: [MODEL],
+    });
+    assert.equal(provider.status, 200, provider.text);
+    const providerKey = await call('POST', '/orgs/acme/provider-keys', tokens.owner, {
+      provider: 'openai',
+      name: 'k1',
+      secret: OPENAI_KEY,
+    });
+    assert.equal(providerKey.status, 201, providerKey.text);
+    const issued = await call('POST', '/orgs/acme/proxy-keys', tokens.owner, {
+      userEmail: 'owner@acme.test',
+      name: 'laptop',
+    });
+    assert.equal(issued.status, 201, issued.text);
+    ownerKeySecret = (issued.json as { secret: string }).secret;
   });
   after(async () => {
     await k?.stop();
+    await mock?.close();
     await drop?.();
   });
 
@@ -116,5 +143,31 @@ describe('admin API: what each role reaches', {
       assert.ok(full.text.includes(apiTokenId), `${role} reads the machine tokens`);
       assert.ok(!full.text.includes('oidc-client-secret-value'), `${role}: the client secret`);
     }
+  });
+
+  it('an admin cannot set the limits of an owner, as they can neither change nor disable one', async () => {
+    const ownerPolicy = `/orgs/acme/policies/user/${userIds.owner}`;
+    // Limits that would lock the owner out of the data plane: only an address nobody has may call.
+    const lockOut = { limits: { ipAllow: ['192.0.2.1/32'] } };
+    const refused = await call('PUT', ownerPolicy, tokens.admin, lockOut);
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal((refused.json as { code: string }).code, 'not_allowed_for_you');
+    const chat = await fetch(`${k.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownerKeySecret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 16 }),
+    });
+    await chat.arrayBuffer();
+    assert.equal(chat.status, 200, "the owner's own key still serves");
+
+    // An admin still limits those whose rights they hold; the owner limits anyone.
+    const onDeveloper = await call('PUT', `/orgs/acme/policies/user/${userIds.developer}`, tokens.admin, {
+      limits: { rpm: 100 },
+    });
+    assert.equal(onDeveloper.status, 200, onDeveloper.text);
+    const byOwner = await call('PUT', `/orgs/acme/policies/user/${userIds.admin}`, tokens.owner, {
+      limits: { rpm: 100 },
+    });
+    assert.equal(byOwner.status, 200, byOwner.text);
   });
 });

@@ -5,6 +5,7 @@ import { rightsOf } from '../rbac/permissions.js';
 import { apiTokenDecider } from './api-token.js';
 import type { By, Decided, Decider } from './decider.js';
 import { orgDecider } from './org.js';
+import { policyDecider } from './policy.js';
 import { providerKeyDecider } from './provider-key.js';
 import { proxyKeyDecider } from './proxy-key.js';
 import { sessionDecider } from './session.js';
@@ -145,6 +146,45 @@ describe('user decider', () => {
     given([])
       .when({ type: 'ChangeRole', role: 'admin', by: by('owner') })
       .thenFails('not_found');
+  });
+});
+
+describe('policy decider', () => {
+  const given = spec(policyDecider);
+  const userWith = (role: 'owner' | 'admin' | 'developer'): Decided[] => [
+    {
+      type: 'UserJoined',
+      data: { userId: 'usr_bob', email: 'bob@x.test', displayName: 'bob', method: 'invitation' },
+    },
+    { type: 'RoleGranted', data: { userId: 'usr_bob', role, teamId: null } },
+  ];
+  const limits = { ipAllow: ['192.0.2.1/32'] };
+  const setOnBob = (actor: By) => ({
+    type: 'SetPolicy' as const,
+    policy: { scope: 'user' as const, scopeId: 'usr_bob', limits },
+    by: actor,
+  });
+  it("sets a user's limits", () => {
+    given(userWith('developer'))
+      .when(setOnBob(by('admin')))
+      .thenExpect([{ type: 'PolicySet', data: { scope: 'user', scopeId: 'usr_bob', limits } }]);
+  });
+  it('an admin cannot set the limits of an owner; an owner can', () => {
+    given(userWith('owner'))
+      .when(setOnBob(by('admin')))
+      .thenFails('not_allowed_for_you', /limits/);
+    given(userWith('owner'))
+      .when(setOnBob(by('owner')))
+      .thenExpect([{ type: 'PolicySet', data: { scope: 'user', scopeId: 'usr_bob', limits } }]);
+  });
+  it('an owner made admin again is an admin to limit', () => {
+    given([
+      ...userWith('owner'),
+      { type: 'RoleRevoked', data: { userId: 'usr_bob', role: 'owner', teamId: null } },
+      { type: 'RoleGranted', data: { userId: 'usr_bob', role: 'admin', teamId: null } },
+    ])
+      .when(setOnBob(by('admin')))
+      .thenExpect([{ type: 'PolicySet', data: { scope: 'user', scopeId: 'usr_bob', limits } }]);
   });
 });
 

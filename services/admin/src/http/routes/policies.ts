@@ -1,11 +1,12 @@
 import { PolicySet, streams } from '@kordon/events';
 import { isKnownTimeZone } from '@kordon/gateway';
 import { z } from 'zod';
+import { byOf } from '../../auth/principal.js';
 import { etag, execute } from '../../commands/execute.js';
 import { policyDecider } from '../../deciders/policy.js';
 import { notFound } from '../../errors.js';
 import { type AdminViewState, policyKey } from '../../view/admin-view.js';
-import { metadataOf, orgOf } from '../helpers.js';
+import { metadataOf, orgOf, principalOf } from '../helpers.js';
 import { route } from '../route.js';
 import { limits, orgParams } from '../schemas.js';
 
@@ -82,6 +83,8 @@ export const policyRoutes = [
     path: '/orgs/{org}/policies/{scope}/{id}',
     tag: 'limits',
     summary: 'Set the limits of the org, a team, a user or a proxy key (an empty `limits` removes them)',
+    description:
+      "A user's limits decide whether they can call at all: nobody sets the limits of a user who holds rights they lack (403 not_allowed_for_you; an admin does not limit an owner).",
     access: 'policy.manage',
     params: policyParams,
     body: SetPolicyBody,
@@ -96,7 +99,7 @@ export const policyRoutes = [
         ctx.deps.bus,
         policyDecider,
         streams.policy(org.orgId, kind, id),
-        { type: 'SetPolicy', policy },
+        { type: 'SetPolicy', policy, by: byOf(principalOf(ctx)) },
         metadataOf(ctx, org.orgId),
         { ifMatch: ctx.ifMatch },
       );
