@@ -207,3 +207,69 @@ it('a database that refuses connections for maintenance (55000) spools events in
   const events = await k.requestEvents();
   assert.equal(events.length - before, served, 'every served request has its event in the log');
 });
+
+it('with the store down and the spool full, a request is refused (503 in its dialect) instead of served unrecorded', async (t) => {
+  if (!postgresAvailable()) {
+    if (process.env.CI) throw new Error('PostgreSQL must be installed in CI');
+    return t.skip('PostgreSQL server binaries are not installed (infra/postgres/cluster.sh install)');
+  }
+  const cluster = startPostgresCluster();
+  const mock = await startOpenAIMock({ keys: [OPENAI_KEY] });
+  const k = await startKordonUnderTest(gatewayConfig(mock.url), {
+    OPENAI_KEY,
+    KORDON_DATABASE_URL: cluster.url,
+    KORDON_SPOOL_MAX_BYTES: String(1024 * 1024),
+  });
+  t.after(async () => {
+    await k.stop().catch(() => {});
+    await mock.close();
+    cluster.destroy();
+  });
+  const proxyKey = k.proxyKeys.get('dev@acme.test--laptop')!;
+  const { appender } = k.kordon.storage;
+  const send = (path: '/v1/chat/completions' | '/v1/messages') =>
+    fetch(`${k.url}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${proxyKey}`,
+        'content-type': 'application/json',
+        ...(path === '/v1/messages' ? { 'anthropic-version': '2023-06-01' } : {}),
+      },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hello' }],
+      }),
+    });
+
+  cluster.stop('immediate');
+  await until(
+    'the 1 MiB spool to be full',
+    async () => {
+      await Promise.all(
+        Array.from({ length: 50 }, async () => (await send('/v1/chat/completions')).arrayBuffer()),
+      );
+      await appender.flush().catch(() => {});
+      return appender.status().spoolFull;
+    },
+    120_000,
+  );
+  const ready = await fetch(`${k.url}/readyz`);
+  await ready.arrayBuffer();
+  assert.equal(ready.status, 503, 'readiness says the gateway cannot record');
+
+  const bufferedBefore = appender.status().buffered;
+  const providerCalls = mock.requests.length;
+  const openai = await send('/v1/chat/completions');
+  const openaiBody = (await openai.json()) as { error?: { type?: string; message?: string } };
+  assert.equal(openai.status, 503, 'an answer whose event could only sit in memory is not given');
+  assert.ok(openai.headers.get('retry-after'), 'the SDKs retry later');
+  assert.match(openaiBody.error?.message ?? '', /cannot record/);
+  const anthropic = await send('/v1/messages');
+  const anthropicBody = (await anthropic.json()) as { type?: string; error?: { type?: string } };
+  assert.equal(anthropic.status, 503);
+  assert.equal(anthropicBody.type, 'error');
+  assert.equal(anthropicBody.error?.type, 'overloaded_error', "in the Anthropic caller's dialect");
+  assert.equal(appender.status().buffered, bufferedBefore, 'nothing more waits in memory');
+  assert.equal(mock.requests.length, providerCalls, 'no provider is called (and billed) for them');
+});

@@ -108,6 +108,15 @@ export class GroupCommitAppender {
     }
   }
 
+  /**
+   * Whether an event handed over now will become durable: false while the store is
+   * unreachable and the spool full, when it could only wait in memory and a crash would
+   * lose it. The gateway refuses a request it could not record (decision 0004).
+   */
+  acceptsEvents(): boolean {
+    return this.storeReachable || !this.spoolFull;
+  }
+
   status(): AppenderStatus {
     const spool = this.options.spool;
     return {

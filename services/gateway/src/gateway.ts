@@ -19,7 +19,7 @@ import { accessSubjectOf, authenticate, KeyRefusalRecorder } from './http/authen
 import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
-import { dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
+import { type Dialect, dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
 import { generateHandler, LimitRefusalError } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LiveRequests } from './http/live-requests.js';
@@ -52,8 +52,11 @@ export interface GatewayLogger {
 
 export interface GatewayOptions {
   store: EventStore;
-  /** Request events go through group commit: the hot path never waits on storage. */
-  appender: Pick<GroupCommitAppender, 'enqueue'>;
+  /**
+   * Request events go through group commit: the hot path never waits on storage. A request
+   * is refused while the appender does not accept events (store down, spool full).
+   */
+  appender: Pick<GroupCommitAppender, 'enqueue' | 'acceptsEvents'>;
   /** Largest request body accepted (413 above). */
   maxBodyBytes: number;
   /** Request bytes held in memory at once (503 above); default: a share of V8's heap limit. */
@@ -331,12 +334,43 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     };
 
+  // A call a provider bills is served only if its event can be kept: with the store down and
+  // the spool full it could only wait in memory, so the caller gets a 503 its SDK retries
+  // (on another replica, or once the store is back) rather than an answer a crash unrecords.
+  const whileRecording =
+    (dialect: Dialect, handle: RouteHandler): RouteHandler =>
+    (req, res) => {
+      if (options.appender.acceptsEvents()) return handle(req, res);
+      sendError(
+        res,
+        new GatewayError(
+          'overloaded',
+          'Kordon cannot record requests now (its event store is unreachable and its spool is full); retry later',
+          { retryAfterSeconds: 5 },
+        ),
+        dialect,
+        newEventId(),
+      );
+    };
+
   return {
     routes: {
-      'POST /v1/chat/completions': generateHandler('openai', 'chat.completions', planChatExchange, generate),
-      'POST /v1/messages': generateHandler('anthropic', 'messages', planChatExchange, generate),
-      'POST /v1/embeddings': generateHandler('openai', 'embeddings', planEmbeddingsExchange, generate),
-      'POST /v1/responses': generateHandler('openai', 'responses', planResponsesExchange, generate),
+      'POST /v1/chat/completions': whileRecording(
+        'openai',
+        generateHandler('openai', 'chat.completions', planChatExchange, generate),
+      ),
+      'POST /v1/messages': whileRecording(
+        'anthropic',
+        generateHandler('anthropic', 'messages', planChatExchange, generate),
+      ),
+      'POST /v1/embeddings': whileRecording(
+        'openai',
+        generateHandler('openai', 'embeddings', planEmbeddingsExchange, generate),
+      ),
+      'POST /v1/responses': whileRecording(
+        'openai',
+        generateHandler('openai', 'responses', planResponsesExchange, generate),
+      ),
       // The SDK's responses.retrieve, .delete, .inputItems.list (and .cancel, refused): not usage, no event.
       'GET /v1/responses/*': storedResponsesHandler(generate),
       'DELETE /v1/responses/*': storedResponsesHandler(generate),
