@@ -51,7 +51,9 @@ orgs:
         keys: [{ name: k1, secret: "sk-proj-embeddingsmodelsabcdefghijklmnopqrs" }]
     users:
       - email: dev@acme.test
-        proxyKeys: [{ name: dev }]
+        proxyKeys:
+          - { name: dev }
+          - { name: narrow, limits: { models: [gpt-4.1-mini, gpt-4o-mini] } }
 `);
   });
   after(async () => {
@@ -59,8 +61,9 @@ orgs:
     upstream?.close();
   });
 
-  const key = () => gateway.proxyKeys.get('dev@acme.test--dev')!;
-  const openai = () => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key(), maxRetries: 0 });
+  const key = (name = 'dev') => gateway.proxyKeys.get(`dev@acme.test--${name}`)!;
+  const openai = (name = 'dev') =>
+    new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key(name), maxRetries: 0 });
 
   it('text-embedding-ada-002 calls are priced ($0.10 per 1M input tokens)', async () => {
     await openai().embeddings.create({ model: 'text-embedding-ada-002', input: 'hello' });
@@ -71,9 +74,20 @@ orgs:
     assert.equal(event.data.cost, '0.0001', `recorded cost ${event.data.cost} for 1,000 ada-002 tokens`);
   });
 
-  const anthropic = () => new Anthropic({ baseURL: gateway.url, apiKey: key(), maxRetries: 0 });
-  /** The org's models in list order; the `gpt-4.1*` pattern is not one. */
-  const MODELS = ['text-embedding-3-small', 'text-embedding-ada-002', 'gpt-4o-mini'];
+  const anthropic = (name = 'dev') =>
+    new Anthropic({ baseURL: gateway.url, apiKey: key(name), maxRetries: 0 });
+  /**
+   * The org's models in list order; the `gpt-4.1*` pattern is not one: the known OpenAI models
+   * it matches (the shipped price table's) are listed in its place.
+   */
+  const MODELS = [
+    'text-embedding-3-small',
+    'text-embedding-ada-002',
+    'gpt-4o-mini',
+    'gpt-4.1',
+    'gpt-4.1-mini',
+    'gpt-4.1-nano',
+  ];
   const anthropicGet = (path: string) =>
     fetch(`${gateway.url}${path}`, { headers: { 'x-api-key': key(), 'anthropic-version': '2023-06-01' } });
 
@@ -90,10 +104,16 @@ orgs:
     const all: string[] = [];
     for await (const model of anthropic().models.list({ limit: 2 })) all.push(model.id);
     assert.deepEqual(all, MODELS);
-    const last = await anthropic().models.list({ limit: 2, after_id: MODELS[0] });
+    const next = await anthropic().models.list({ limit: 2, after_id: MODELS[0] });
+    assert.deepEqual(
+      next.data.map((m) => m.id),
+      MODELS.slice(1, 3),
+    );
+    assert.equal(next.has_more, true);
+    const last = await anthropic().models.list({ limit: 5, after_id: MODELS[2] });
     assert.deepEqual(
       last.data.map((m) => m.id),
-      MODELS.slice(1),
+      MODELS.slice(3),
     );
     assert.equal(last.has_more, false);
     // before_id: the page just before it; has_more says whether more lie before that.
@@ -105,9 +125,21 @@ orgs:
     assert.equal(before.has_more, true);
     const start = await anthropic().models.list({ limit: 5, before_id: MODELS[1] });
     assert.deepEqual([start.data.map((m) => m.id), start.has_more], [[MODELS[0]], false]);
-    // No limit: Anthropic's 20, so all three.
+    // No limit: Anthropic's 20, so all of them.
     const whole = await anthropic().models.list();
-    assert.deepEqual([whole.data.length, whole.has_more], [3, false]);
+    assert.deepEqual([whole.data.length, whole.has_more], [MODELS.length, false]);
+  });
+
+  it('models.list shows a model the key may use when a provider serves it by a pattern (gpt-4.1*)', async () => {
+    // The key's model list names gpt-4.1-mini; the provider serves it through "gpt-4.1*".
+    assert.equal((await openai('narrow').models.retrieve('gpt-4.1-mini')).id, 'gpt-4.1-mini');
+    const listed = (await openai('narrow').models.list()).data.map((m) => m.id);
+    assert.deepEqual(listed, ['gpt-4o-mini', 'gpt-4.1-mini']);
+    const anthropicListed = (await anthropic('narrow').models.list()).data.map((m) => m.id);
+    assert.deepEqual(anthropicListed, ['gpt-4o-mini', 'gpt-4.1-mini']);
+    // Every listed model is one a request may name.
+    for (const id of (await openai().models.list()).data.map((m) => m.id))
+      assert.equal((await openai().models.retrieve(id)).id, id);
   });
 
   it('Anthropic models.list: a limit out of 1-1000 or an unknown cursor is a 400 in its dialect', async () => {

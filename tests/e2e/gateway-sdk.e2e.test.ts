@@ -206,6 +206,10 @@ orgs:
       'claude-opus-4-6',
       'claude-sonnet-4-5',
       'gemini-2.5-flash',
+      // Served through the "gpt-4.1*" pattern: the known OpenAI models it matches.
+      'gpt-4.1',
+      'gpt-4.1-mini',
+      'gpt-4.1-nano',
       'gpt-4o-mini',
       'slow-model',
       'text-embedding-3-small',
@@ -1180,7 +1184,7 @@ orgs:
   it('OpenAI SDK: models.retrieve answers a model the org serves, a wildcard match included, else 404', async () => {
     const model = await openai().models.retrieve('gpt-4o-mini');
     assert.deepEqual(model, { id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'openai-main' });
-    // Served through the provider's "gpt-4.1*" pattern, though not listable.
+    // Served through the provider's "gpt-4.1*" pattern.
     assert.equal((await openai().models.retrieve('gpt-4.1-nano')).id, 'gpt-4.1-nano');
     // Another org's model is not this caller's.
     const other = await openai()

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { providersOf, type RegistryState } from '../registry/registry.js';
+import { SHIPPED_PRICE_TABLE } from '../pricing/price-table.js';
+import { type ProviderEntry, providersOf, type RegistryState } from '../registry/registry.js';
 import { answerHeaders, type Dialect, dialectOfHeaders, GatewayError } from './gateway-error.js';
 import { routeModel } from './route-model.js';
 
@@ -17,8 +18,41 @@ const ANTHROPIC_DEFAULT_LIMIT = 20;
 const ANTHROPIC_MAX_LIMIT = 1000;
 
 /**
- * `GET /v1/models`: the models the caller may use (the org's, wildcard patterns left out as
- * not listable, minus those its policies' model lists forbid), in the OpenAI list shape (all
+ * The models Kordon knows of each vendor, by the shipped price table's vendor: its current,
+ * priced models. A provider's pattern (`gpt-4.1*`) is listed as those it matches.
+ */
+const KNOWN_MODELS = new Map<string, string[]>();
+for (const [model, entry] of Object.entries(SHIPPED_PRICE_TABLE.models)) {
+  const names = KNOWN_MODELS.get(entry.provider) ?? [];
+  names.push(model);
+  KNOWN_MODELS.set(entry.provider, names);
+}
+
+/**
+ * The known models a provider may serve under a pattern: those of the vendor it reaches (an
+ * Azure deployment runs OpenAI's models; an OpenAI-compatible provider only when it names its
+ * vendor), never another vendor's (`*` on a vLLM is no Claude).
+ */
+function knownModelsOf(provider: ProviderEntry): readonly string[] {
+  switch (provider.type) {
+    case 'openai':
+    case 'azure-openai':
+      return KNOWN_MODELS.get('openai') ?? [];
+    case 'anthropic':
+      return KNOWN_MODELS.get('anthropic') ?? [];
+    case 'gemini':
+      return KNOWN_MODELS.get('google') ?? [];
+    case 'openai-compatible':
+      return KNOWN_MODELS.get(provider.options.vendor ?? '') ?? [];
+    default:
+      return [];
+  }
+}
+
+/**
+ * `GET /v1/models`: the models the caller may use (the org's; for a wildcard pattern, the
+ * known models of its provider's vendor it matches, as a pattern is no model; minus those its
+ * policies' model lists forbid), in the OpenAI list shape (all
  * of them: OpenAI's list has no pages), or Anthropic's when the caller sends
  * `anthropic-version` (the Anthropic SDK always does): one page of `limit` models after
  * `after_id` or before `before_id`, with `has_more` in that direction.
@@ -32,9 +66,17 @@ export function listModels(
   requestId: string,
 ): void {
   const seen = new Map<string, string>();
+  const add = (model: string, provider: string) => {
+    if (!seen.has(model) && allowed(model)) seen.set(model, provider);
+  };
   for (const provider of providersOf(registry, orgId)) {
-    for (const model of provider.models)
-      if (!model.endsWith('*') && !seen.has(model) && allowed(model)) seen.set(model, provider.name);
+    for (const model of provider.models) {
+      if (!model.endsWith('*')) add(model, provider.name);
+      else {
+        const prefix = model.slice(0, -1);
+        for (const known of knownModelsOf(provider)) if (known.startsWith(prefix)) add(known, provider.name);
+      }
+    }
   }
   if (dialectOfHeaders(req) === 'anthropic') {
     const page = anthropicPage([...seen.keys()], new URL(req.url ?? '/', 'http://kordon').searchParams);
