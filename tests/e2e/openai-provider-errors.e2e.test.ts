@@ -102,6 +102,22 @@ orgs:
     await new Promise((r) => upstream?.close(r));
   });
 
+  const completion = {
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1,
+    model: 'gpt-4o-mini-2024-07-18',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'ok', refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
+  };
+
   /**
    * OpenAI's errors carry `code: null` when there is no code (API reference, "Error codes";
    * e.g. 404 "This is not a chat model and thus not supported in the v1/chat/completions
@@ -205,5 +221,60 @@ orgs:
         return true;
       },
     );
+  });
+
+  /**
+   * OpenAI refuses a request larger than the key's whole tokens-per-minute limit with a 429
+   * (type `tokens`, code `rate_limit_exceeded`): "Request too large for gpt-4o ... on tokens per
+   * min (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced in order
+   * to run successfully." It is a hard error about the request: the key's budget is untouched
+   * (its x-ratelimit-remaining-tokens is full) and the same request fails however long one waits.
+   * The key must stay in service for everyone else's requests.
+   */
+  it('a request too large for the key TPM (429 "Request too large") does not take the key out: the next request is served', async () => {
+    handler = (s, res) => {
+      if (JSON.stringify(s.body.messages).includes('HUGE'))
+        return json(
+          res,
+          429,
+          {
+            error: {
+              message:
+                'Request too large for gpt-4o-mini in organization org-abc on tokens per min (TPM): Limit 200000, Requested 342389. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.',
+              type: 'tokens',
+              param: null,
+              code: 'rate_limit_exceeded',
+            },
+          },
+          {
+            'x-ratelimit-limit-requests': '5000',
+            'x-ratelimit-remaining-requests': '4999',
+            'x-ratelimit-reset-requests': '12ms',
+            'x-ratelimit-limit-tokens': '200000',
+            'x-ratelimit-remaining-tokens': '200000',
+            'x-ratelimit-reset-tokens': '0s',
+          },
+        );
+      return json(res, 200, completion);
+    };
+    await assert.rejects(
+      openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'HUGE' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.RateLimitError);
+        assert.equal(error.type, 'tokens');
+        assert.match(error.message, /Request too large/);
+        // Asking again is refused the same way: the SDK is told not to.
+        assert.equal(error.headers?.get('x-should-retry'), 'false');
+        return true;
+      },
+    );
+    // Another caller's ordinary request, right after: the provider key has room and must be asked.
+    const before = seen.length;
+    const answer = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'small' }],
+    });
+    assert.equal(seen.length - before, 1, 'the provider was asked');
+    assert.equal(answer.choices[0]?.message.content, 'ok');
   });
 });

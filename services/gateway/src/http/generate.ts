@@ -1021,7 +1021,12 @@ export function asGatewayError(error: unknown): GatewayError {
       return new GatewayError(
         'rate_limited',
         `the provider is rate limiting: ${error.provider?.message ?? error.message}`,
-        { ...options, ...(type !== undefined && PROVIDER_CODE.test(type) && { type }) },
+        {
+          ...options,
+          ...(type !== undefined && PROVIDER_CODE.test(type) && { type }),
+          // Larger than the key's whole limit: the same request is refused however long one waits.
+          ...(error.provider?.type === 'request_too_large' && { noRetry: true }),
+        },
       );
     }
     if (error.status === 503 || error.status === 529 || error.status === 498)

@@ -478,6 +478,9 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   const status = error.status;
   // A 2xx that is not what was asked for (another shape, an error object, a page): the server's fault.
   if (error.code === 'upstream_invalid_response') return 'server_error';
+  // A request larger than the key's whole tokens-per-minute limit (OpenAI's 429 "Request too
+  // large"): the caller's request is refused, the key's budget is untouched.
+  if (error.provider?.type === 'request_too_large') return 'not_the_key';
   // The key's account is out of credit: it rests (see OUT_OF_CREDIT_REST_MS), the next key serves.
   if (status === 429 || outOfCredit(error)) return 'rate_limited';
   // The key's project may not use this model (OpenAI's 403 model_not_found, "Project `proj_…`

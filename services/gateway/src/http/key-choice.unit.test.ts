@@ -329,6 +329,14 @@ describe('failureKind: how a failed attempt counts for its key', () => {
     });
     assert.equal(outOfCredit(rateLimited), false);
     assert.equal(failureKind(rateLimited, false), 'rate_limited');
+    // Larger than the key's whole tokens-per-minute limit: the request's fault, the key's budget is untouched.
+    const tooLarge = openai(429, {
+      type: 'tokens',
+      code: 'rate_limit_exceeded',
+      message:
+        'Request too large for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced in order to run successfully.',
+    });
+    assert.equal(failureKind(tooLarge, false), 'not_the_key');
   });
 
   it("a project without access to the model (OpenAI's 403 model_not_found) is not the key's: it serves its other models", () => {

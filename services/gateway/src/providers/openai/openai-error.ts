@@ -158,6 +158,14 @@ const BILLING_CODES: ReadonlySet<string> = new Set([
   'project_spend_limit_exceeded',
 ]);
 
+/**
+ * OpenAI's 429 for a request larger than the key's whole tokens-per-minute limit ("Request too
+ * large for gpt-4o in organization org-… on tokens per min (TPM): Limit 30000, Requested 36278.
+ * The input or output tokens must be reduced…"): the request is refused however long one waits,
+ * while the key's budget is untouched.
+ */
+const REQUEST_TOO_LARGE = /^Request too large\b/;
+
 /** Codes that say more than the status does. */
 function typeFromCode(
   errorCode: string | undefined,
@@ -199,7 +207,11 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
       retryable: false,
     };
   }
-  const type = typeFromCode(parsed?.code, parsed?.type) ?? errorTypeForStatus(status);
+  const type =
+    typeFromCode(parsed?.code, parsed?.type) ??
+    (status === 429 && REQUEST_TOO_LARGE.test(parsed?.message ?? '')
+      ? 'request_too_large'
+      : errorTypeForStatus(status));
   return {
     status,
     type,
@@ -213,7 +225,8 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     ...((parsed?.code === MODEL_NOT_FOUND || parsed?.code === DEPLOYMENT_NOT_FOUND) && {
       modelNotServed: true,
     }),
-    // A spent quota does not come back by waiting: it needs money or a new key.
-    retryable: isRetryableStatus(status) && type !== 'quota_exceeded',
+    // A spent quota does not come back by waiting: it needs money or a new key; nor does a
+    // request too large for the key's limit fit later.
+    retryable: isRetryableStatus(status) && type !== 'quota_exceeded' && type !== 'request_too_large',
   };
 }
