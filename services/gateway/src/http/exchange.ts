@@ -44,7 +44,12 @@ import {
 import { OpenAIStreamParser } from '../translate/openai-stream-parser.js';
 import type { StreamFailure } from '../translate/stream-parts.js';
 import type { StreamFacts } from '../translate/stream-translator.js';
-import { handCheckedOpenAIUsage, type NormalisedUsage, withServiceTier } from '../translate/usage.js';
+import {
+  handCheckedOpenAIUsage,
+  type NormalisedUsage,
+  openAIUsageOf,
+  withServiceTier,
+} from '../translate/usage.js';
 import { DEFAULT_UPSTREAM_TIMEOUTS } from '../upstream/upstream-client.js';
 import {
   isRetryableStatus,
@@ -470,6 +475,20 @@ export const planChatExchange: ExchangePlanner = (
     if (translator.finished) {
       // Gemini's usage may come after its finish chunk: the caller's usage is written only now.
       for (const item of translator.close()) batch += frame(item);
+      // A caller that asked for include_usage gets its usage chunk before [DONE], as OpenAI
+      // promises, when the provider sent none (Azure before api-version 2024-09-01, servers
+      // that ignore stream_options): the tokens Kordon counted, as it charges them.
+      const counted = translator.usage;
+      if (caller === provider && includeUsage && translator.usageCounted && counted !== undefined) {
+        batch += frame({
+          id: translator.facts.responseId ?? `chatcmpl-${requestId}`,
+          object: 'chat.completion.chunk',
+          created,
+          model: translator.facts.responseModel ?? shownModel,
+          choices: [],
+          usage: openAIUsageOf(counted),
+        });
+      }
       commit();
       res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
       settle(translator.usage, 'complete', () => translator.outputText(), translator.facts);

@@ -147,6 +147,11 @@ export class StreamTranslator<Out> {
     return this.#parser.usage ?? this.#countedUsage;
   }
 
+  /** True when the stream ended without the provider's usage: `usage` is the tokens counted here. */
+  get usageCounted(): boolean {
+    return this.#parser.usage === undefined && this.#countedUsage !== undefined;
+  }
+
   /**
    * What the request is charged if the stream ends here, cleanly or not: the provider's usage,
    * else the tokens counted now from the prompt and the output so far. A stream cut before its
