@@ -277,4 +277,46 @@ orgs:
     assert.equal(seen.length - before, 1, 'the provider was asked');
     assert.equal(answer.choices[0]?.message.content, 'ok');
   });
+
+  /**
+   * OpenAI's rate limits are per model ("Rate limits vary by the model being used"; a project's
+   * limits are listed model by model, `GET /organization/projects/{id}/rate_limits`), and so are
+   * the 429 ("Rate limit reached for o3 ... on requests per min") and its x-ratelimit-* headers.
+   * A key whose o3 budget is spent still serves gpt-4o at once, as OpenAI would.
+   */
+  it("a 429 for one model's per-model limit does not stop the key serving another model", async () => {
+    handler = (s, res) => {
+      if (s.body.model === 'o3')
+        return json(
+          res,
+          429,
+          {
+            error: {
+              message:
+                'Rate limit reached for o3 in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 5s. Visit https://platform.openai.com/account/rate-limits to learn more.',
+              type: 'requests',
+              param: null,
+              code: 'rate_limit_exceeded',
+            },
+          },
+          {
+            'x-ratelimit-limit-requests': '500',
+            'x-ratelimit-remaining-requests': '0',
+            'x-ratelimit-reset-requests': '5s',
+          },
+        );
+      return json(res, 200, completion);
+    };
+    await assert.rejects(
+      openai.chat.completions.create({ model: 'o3', messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => error instanceof OpenAI.RateLimitError,
+    );
+    const before = seen.length;
+    const answer = await openai.chat.completions.create({
+      model: 'gpt-4o-2024-08-06',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(seen.length - before, 1, 'the key was asked for the other model');
+    assert.equal(answer.choices[0]?.message.content, 'ok');
+  });
 });

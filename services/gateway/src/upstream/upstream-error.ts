@@ -91,7 +91,8 @@ export interface ProviderErrorInfo {
   readonly modelNotServed?: boolean | undefined;
   /**
    * A rate limit of one model, not of the key (Gemini's 429 whose QuotaFailure names the model
-   * in each violation: its quotas are per project and model): the model the provider named.
+   * in each violation: its quotas are per project and model; OpenAI's 429 "Rate limit reached for
+   * o3 in organization …"): the model the provider named.
    */
   readonly quotaModel?: string | undefined;
   readonly retryable: boolean;

@@ -166,6 +166,14 @@ const BILLING_CODES: ReadonlySet<string> = new Set([
  */
 const REQUEST_TOO_LARGE = /^Request too large\b/;
 
+/**
+ * OpenAI's 429 for one model's own limit ("Rate limit reached for o3 in organization org-… on
+ * requests per min (RPM)": its limits are set per model): the model it names. A limit of the
+ * whole organization or project ("Rate limit reached for organization org-… on tokens per min")
+ * names none.
+ */
+const MODEL_RATE_LIMIT = /^Rate limit reached for (?!(?:organization|project)\b)(\S+) (?:in|on)\b/;
+
 /** Codes that say more than the status does. */
 function typeFromCode(
   errorCode: string | undefined,
@@ -212,6 +220,7 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     (status === 429 && REQUEST_TOO_LARGE.test(parsed?.message ?? '')
       ? 'request_too_large'
       : errorTypeForStatus(status));
+  const quotaModel = type === 'rate_limit' ? MODEL_RATE_LIMIT.exec(parsed?.message ?? '')?.[1] : undefined;
   return {
     status,
     type,
@@ -225,6 +234,8 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     ...((parsed?.code === MODEL_NOT_FOUND || parsed?.code === DEPLOYMENT_NOT_FOUND) && {
       modelNotServed: true,
     }),
+    // The key's other models have limits of their own: it rests for this one alone.
+    ...(quotaModel !== undefined && { quotaModel }),
     // A spent quota does not come back by waiting: it needs money or a new key; nor does a
     // request too large for the key's limit fit later.
     retryable: isRetryableStatus(status) && type !== 'quota_exceeded' && type !== 'request_too_large',

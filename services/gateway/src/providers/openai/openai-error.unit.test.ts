@@ -45,6 +45,29 @@ describe('OpenAI error bodies', () => {
     );
     assert.equal(rate.type, 'rate_limit');
     assert.equal(rate.retryable, true);
+    assert.equal(rate.quotaModel, undefined);
+  });
+
+  it("OpenAI: a 429 naming a model's own limit names the model (quotaModel); the organization's limit does not", () => {
+    const limited = (message: string) =>
+      openAIErrorInfo(response(429, { error: { message, type: 'requests', code: 'rate_limit_exceeded' } }));
+    assert.equal(
+      limited(
+        'Rate limit reached for o3 in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1.',
+      ).quotaModel,
+      'o3',
+    );
+    assert.equal(
+      limited('Rate limit reached for gpt-4o on requests per min (RPM): Limit 3, Used 3, Requested 1.')
+        .quotaModel,
+      'gpt-4o',
+    );
+    assert.equal(
+      limited(
+        'Rate limit reached for organization org-abc on tokens per min (TPM): Limit 250000, Used 250000.',
+      ).quotaModel,
+      undefined,
+    );
     assert.equal(
       openAIErrorInfo(response(400, { error: { message: 'too long', code: 'context_length_exceeded' } }))
         .type,
