@@ -319,4 +319,46 @@ orgs:
     assert.equal(seen.length - before, 1, 'the key was asked for the other model');
     assert.equal(answer.choices[0]?.message.content, 'ok');
   });
+
+  /**
+   * OpenAI's restricted keys (and project roles) grant endpoints one by one: a key made for Chat
+   * Completions answers a Responses call with 401 "You have insufficient permissions for this
+   * operation. Missing scopes: api.responses.write" (the SDK's AuthenticationError), and keeps
+   * serving chat. That 401 is about the endpoint, not a key that stopped working: taking the key
+   * out of service for every model and endpoint lets any caller of /v1/responses cut the org's
+   * chat traffic off.
+   */
+  it('a 401 "Missing scopes: api.responses.write" on a Responses call does not take the key out of chat', async () => {
+    handler = (s, res) => {
+      if (s.path.endsWith('/responses'))
+        return json(res, 401, {
+          error: {
+            message:
+              "You have insufficient permissions for this operation. Missing scopes: api.responses.write. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        });
+      return json(res, 200, completion);
+    };
+    await assert.rejects(
+      openai.responses.create({ model: 'gpt-4.1-mini', input: 'hi' }),
+      (error: unknown) => {
+        // The gateway's key, not the caller's: a 502 said so, not to be retried (the keys stay the same).
+        assert.ok(error instanceof OpenAI.APIError);
+        assert.equal(error.status, 502);
+        assert.match(error.message, /may not use this endpoint/);
+        assert.equal(error.headers?.get('x-should-retry'), 'false');
+        return true;
+      },
+    );
+    const before = seen.length;
+    const answer = await openai.chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(seen.length - before, 1, 'the key was asked for the chat');
+    assert.equal(answer.choices[0]?.message.content, 'ok');
+  });
 });

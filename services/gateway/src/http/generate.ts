@@ -485,6 +485,18 @@ async function attempt(
           choosing = performance.now();
           continue;
         }
+        if (kind === 'not_the_key' && error.provider?.scopeMissing) {
+          // The key may not call this endpoint (a restricted key's scopes) and serves the others:
+          // it is neither refused nor a success (a probe it was is freed); the next key may have
+          // the scope. The admin is told, as of a refused key.
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+          deps.logger.error(
+            { providerKeyId: keyEntry.providerKeyId, status: error.status, endpoint: outcome.endpoint },
+            'a provider key lacks the scope of an endpoint',
+          );
+          choosing = performance.now();
+          continue;
+        }
         if (kind === 'not_the_key') {
           // The provider refused the request itself: the key works; the caller sees why.
           deps.keys.balancer.reportSuccess(keyEntry.providerKeyId, {
@@ -1044,6 +1056,14 @@ export function asGatewayError(error: unknown): GatewayError {
     // A 403 model_not_found (a project without the model) is about the model, said as sent;
     // OpenRouter's 403 for a flagged input (content_filter) is about the caller's content.
     const contentRefused = error.provider?.type === 'content_filter';
+    if (error.provider?.scopeMissing)
+      // Kordon's key may not call this endpoint (a restricted key): the admin's to grant, and
+      // asking again meets the same keys.
+      return new GatewayError(
+        'upstream_auth',
+        "the gateway's provider key may not use this endpoint (a restricted key's scopes); an admin has been told",
+        { noRetry: true },
+      );
     if (
       (error.status === 401 || error.status === 403) &&
       !error.provider?.modelNotServed &&

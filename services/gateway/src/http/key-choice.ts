@@ -489,6 +489,9 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   // The provider's filter refused the caller's content (OpenRouter's moderation says so with a
   // 403): the key works, and any other key would be refused the same input.
   if (error.provider?.type === 'content_filter') return 'not_the_key';
+  // A restricted key without this endpoint's scope (OpenAI's 401 "Missing scopes:
+  // api.responses.write"): it serves the endpoints it has, so it is not refused for all.
+  if (error.provider?.scopeMissing) return 'not_the_key';
   if (status === 401 || status === 403) return 'auth_refused';
   // 498: Groq's flex capacity is gone for now, as a 503 says.
   if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';

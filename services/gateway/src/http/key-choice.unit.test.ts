@@ -355,6 +355,33 @@ describe('failureKind: how a failed attempt counts for its key', () => {
     assert.equal(failureKind(refused, false), 'auth_refused');
   });
 
+  it("a restricted key without an endpoint's scope (OpenAI's 401 Missing scopes) is not the key's: it serves its other endpoints", () => {
+    const scopeless = answered(
+      401,
+      openAIErrorInfo({
+        status: 401,
+        headers: {},
+        json: {
+          error: {
+            message:
+              "You have insufficient permissions for this operation. Missing scopes: api.responses.write. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        },
+        text: '',
+      }),
+    );
+    assert.equal(failureKind(scopeless, false), 'not_the_key');
+    const wrongKey = openai(401, {
+      type: 'invalid_request_error',
+      code: 'invalid_api_key',
+      message: 'Incorrect API key provided: sk-proj-****abcd.',
+    });
+    assert.equal(failureKind(wrongKey, false), 'auth_refused');
+  });
+
   it("an input OpenRouter's moderation flagged (its 403 with metadata.reasons) is not the key's", () => {
     const flagged = answered(
       403,

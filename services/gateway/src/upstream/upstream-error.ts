@@ -90,6 +90,12 @@ export interface ProviderErrorInfo {
    */
   readonly modelNotServed?: boolean | undefined;
   /**
+   * The key may not call this endpoint, though it works for others (OpenAI's restricted keys and
+   * project roles grant endpoints one by one: 401 "You have insufficient permissions for this
+   * operation. Missing scopes: api.responses.write"): not a key that stopped working.
+   */
+  readonly scopeMissing?: boolean | undefined;
+  /**
    * A rate limit of one model, not of the key (Gemini's 429 whose QuotaFailure names the model
    * in each violation: its quotas are per project and model; OpenAI's 429 "Rate limit reached for
    * o3 in organization …"): the model the provider named.

@@ -174,6 +174,13 @@ const REQUEST_TOO_LARGE = /^Request too large\b/;
  */
 const MODEL_RATE_LIMIT = /^Rate limit reached for (?!(?:organization|project)\b)(\S+) (?:in|on)\b/;
 
+/**
+ * OpenAI's 401 for a key without the scope an endpoint needs ("… Missing scopes:
+ * api.responses.write. Check that you have the correct role …, and if you're using a restricted
+ * API key, that it has the necessary scopes."), with code null or `missing_scope`.
+ */
+const MISSING_SCOPES = /\bMissing scopes?:/;
+
 /** Codes that say more than the status does. */
 function typeFromCode(
   errorCode: string | undefined,
@@ -221,6 +228,9 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
       ? 'request_too_large'
       : errorTypeForStatus(status));
   const quotaModel = type === 'rate_limit' ? MODEL_RATE_LIMIT.exec(parsed?.message ?? '')?.[1] : undefined;
+  const scopeMissing =
+    (status === 401 || status === 403) &&
+    (parsed?.code === 'missing_scope' || MISSING_SCOPES.test(parsed?.message ?? ''));
   return {
     status,
     type,
@@ -236,6 +246,8 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     }),
     // The key's other models have limits of their own: it rests for this one alone.
     ...(quotaModel !== undefined && { quotaModel }),
+    // The key serves the endpoints it has the scopes of.
+    ...(scopeMissing && { scopeMissing }),
     // A spent quota does not come back by waiting: it needs money or a new key; nor does a
     // request too large for the key's limit fit later.
     retryable: isRetryableStatus(status) && type !== 'quota_exceeded' && type !== 'request_too_large',
