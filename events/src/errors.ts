@@ -11,6 +11,7 @@ export type KordonErrorCode =
   | 'spool_full'
   | 'spool_corrupt'
   | 'config_invalid'
+  | 'data_folder_in_use'
   | 'closed';
 
 export class KordonError extends Error {

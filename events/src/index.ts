@@ -6,6 +6,7 @@ export * from './catalogue/index.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './store/data-folder-lock.js';
 export * from './store/pglite-event-store.js';
 export * from './store/port.js';
 export * from './store/postgres-event-store.js';
