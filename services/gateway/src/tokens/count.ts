@@ -524,6 +524,13 @@ export function countAnthropicMessages(
       openAiFunctionTools(tally, functions);
     }
   }
+  // Its schema is prompt as a json_schema response_format's is (which a GPT or Gemini model
+  // gets it as): counted alike, so one prompt counts the same from either SDK.
+  const format = request.output_config?.format ?? request.output_format;
+  if (format != null) {
+    tally.text(JSON.stringify(format));
+    tally.flag('response-format');
+  }
   return tally.result();
 }
 

@@ -149,6 +149,55 @@ describe('estimateRequestTokens: Anthropic messages', () => {
     });
     assert.equal(result.ok, false);
   });
+
+  test('a structured output schema counts as an OpenAI response_format does, from either SDK', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', description: 'the full legal name of the person named in the letter' },
+        age: { type: 'integer', description: 'their age in years at the time of writing' },
+      },
+      required: ['name', 'age'],
+      additionalProperties: false,
+    };
+    const messages = [{ role: 'user', content: 'who wrote this?' }];
+    const base = { model: 'gpt-4o', max_tokens: 100, messages };
+    const plain = ok(estimateRequestTokens({ dialect: 'anthropic-messages', body: base }));
+    for (const field of [
+      { output_config: { format: { type: 'json_schema', schema } } },
+      { output_format: { type: 'json_schema', schema } },
+    ]) {
+      const structured = ok(
+        estimateRequestTokens({ dialect: 'anthropic-messages', body: { ...base, ...field } }),
+      );
+      // The GPT model gets it as a json_schema response_format, which OpenAI bills as prompt.
+      assert.ok(
+        structured.inputTokens >= plain.inputTokens + o200k.count(JSON.stringify(schema)),
+        `${JSON.stringify(field).slice(0, 20)}: ${structured.inputTokens} vs ${plain.inputTokens}`,
+      );
+      assert.ok(structured.approximations.includes('response-format'));
+    }
+    const openai = ok(
+      estimateRequestTokens({
+        dialect: 'openai-chat',
+        body: {
+          model: 'gpt-4o',
+          messages,
+          response_format: { type: 'json_schema', json_schema: { name: 'response', schema } },
+        },
+      }),
+    );
+    const anthropic = ok(
+      estimateRequestTokens({
+        dialect: 'anthropic-messages',
+        body: { ...base, output_config: { format: { type: 'json_schema', schema } } },
+      }),
+    );
+    assert.ok(
+      Math.abs(openai.inputTokens - anthropic.inputTokens) <= 5,
+      `${openai.inputTokens} vs ${anthropic.inputTokens}`,
+    );
+  });
 });
 
 describe('estimateRequestTokens: embeddings', () => {

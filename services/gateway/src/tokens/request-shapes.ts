@@ -137,5 +137,8 @@ export const anthropicMessagesRequest = z.object({
   tools: z.array(anthropicTool).optional(),
   tool_choice: z.object({ type: z.string() }).optional(),
   max_tokens: z.int().min(0),
+  /** Structured outputs: `output_config.format`, or the deprecated `output_format` it replaced. */
+  output_config: z.object({ format: z.unknown().optional() }).nullish(),
+  output_format: z.unknown().optional(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequest>;
