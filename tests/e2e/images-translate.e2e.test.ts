@@ -130,6 +130,30 @@ orgs:
   });
 
   for (const model of ['claude-sonnet-4-5', 'gemini-2.5-flash']) {
+    it(`OpenAI SDK -> ${model}: an image with \`detail: "original"\` (an SDK value) reaches the model, detail dropped, instead of a 400`, async () => {
+      anthropicMock.clearRequests();
+      geminiMock.clearRequests();
+      const completion = await openai().chat.completions.create({
+        model,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'read the small print' },
+              {
+                type: 'image_url',
+                image_url: { url: `data:image/jpeg;base64,${JPEG_BASE64}`, detail: 'original' },
+              },
+            ],
+          },
+        ],
+      });
+      assert.ok(completion.choices[0]?.message);
+      const sent = JSON.stringify(lastBody(model.startsWith('claude') ? anthropicMock : geminiMock));
+      assert.ok(sent.includes(JPEG_BASE64), 'the image reaches the provider');
+      assert.ok(!sent.includes('original'), 'OpenAI-only `detail` is not sent on');
+    });
+
     it(`OpenAI SDK -> ${model}: a data URL whose payload is not base64 is a 400 naming the caller's field, not sent to the provider`, async () => {
       anthropicMock.clearRequests();
       geminiMock.clearRequests();

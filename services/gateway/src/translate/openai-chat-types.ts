@@ -9,9 +9,13 @@ import { z } from 'zod';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
+/**
+ * `detail` is OpenAI's alone (`auto`, `low`, `high`, and `original` in openai 7.x): no translated
+ * provider has it, so it is dropped, whatever value the SDK sends.
+ */
 const imagePart = z.object({
   type: z.literal('image_url'),
-  image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
+  image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high', 'original']).optional() }),
 });
 const audioPart = z.object({
   type: z.literal('input_audio'),
