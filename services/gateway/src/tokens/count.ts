@@ -11,6 +11,7 @@ import {
   type AnthropicBlock,
   type AnthropicInnerBlock,
   type AnthropicMessagesRequest,
+  type AnthropicSource,
   type AnthropicTool,
   type OpenAiChatRequest,
   type OpenAiContentPart,
@@ -58,7 +59,8 @@ import {
  *   audio           audio input (counted as 0: its tokens depend on duration and model)
  *   documents       inline PDFs by their pages, at the vendor's rate a page (documents.ts);
  *                   a document by URL or file id, or an inline file that is not a PDF:
- *                   DOCUMENT_TOKENS; Anthropic text documents are counted as text
+ *                   DOCUMENT_TOKENS; Anthropic text and custom content documents are
+ *                   counted as their text (and images), with their title and context
  *   response-format a json_schema response format, counted as its JSON text
  *   long-text       more text than one count reads exactly (EXACT_TEXT_CHARS): the rest is
  *                   estimated from samples of it, or at the rate counted so far
@@ -388,18 +390,35 @@ export function countOpenAiChat(request: Omit<OpenAiChatRequest, 'model'>, model
 
 // ---- Anthropic messages --------------------------------------------------------------------
 
-function anthropicImage(tally: Tally, model: string, block: AnthropicBlock | AnthropicInnerBlock): void {
+function anthropicImage(
+  tally: Tally,
+  model: string,
+  block: { readonly source?: AnthropicSource | string },
+): void {
   const source = typeof block.source === 'object' ? block.source : undefined;
   const size =
     source?.type === 'base64' && source.data !== undefined ? imageSizeFromBase64(source.data) : null;
   addImage(tally, model, undefined, size);
 }
 
-/** A document block: a text source as its text, base64 data (a PDF) by its pages. */
+/**
+ * A document block: its title and context (text the model reads), then a text source as its
+ * text, a custom content source as its text and images, base64 data (a PDF) by its pages.
+ */
 function anthropicDocument(tally: Tally, model: string, block: AnthropicBlock | AnthropicInnerBlock): void {
+  tally.text(block.title);
+  tally.text(block.context);
   const source = typeof block.source === 'object' ? block.source : undefined;
   if (source?.type === 'text') {
     tally.text(source.data);
+    tally.flag('documents');
+  } else if (source?.type === 'content') {
+    if (typeof source.content === 'string') tally.text(source.content);
+    else
+      for (const item of source.content ?? []) {
+        if (item.type === 'image') anthropicImage(tally, model, item);
+        else tally.text(item.text);
+      }
     tally.flag('documents');
   } else addDocument(tally, model, source?.type === 'base64' ? source.data : undefined);
 }

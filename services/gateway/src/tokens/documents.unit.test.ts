@@ -189,6 +189,49 @@ describe('PDF token estimates', () => {
     assert.ok(textFile.ok);
     assert.ok(textFile.estimate.inputTokens < DOCUMENT_TOKENS + 20);
   });
+
+  /*
+   * A document with a `content` source (Anthropic's custom content documents: a string or text
+   * and image blocks, platform.claude.com/docs/en/build-with-claude/citations) is those blocks:
+   * it was a flat 3,000 tokens whatever it held, so a 100k-token manual passed limits as 3k.
+   * A document's `title` and `context` are text the model reads too.
+   */
+  it('a custom content document is its text and images, and any document its title and context', () => {
+    const clause = 'The supplier shall deliver the goods within thirty days of the purchase order. ';
+    const manual = clause.repeat(4000); // ~60k tokens
+    const body = (document: Record<string, unknown>) => ({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: [document] }],
+    });
+    const tokens = (document: Record<string, unknown>) => {
+      const result = estimateRequestTokens({ dialect: 'anthropic-messages', body: body(document) });
+      assert.ok(result.ok);
+      return result.estimate.inputTokens;
+    };
+    const asText = tokens({ type: 'text', text: manual });
+    for (const content of [manual, [{ type: 'text', text: manual }]]) {
+      const counted = tokens({ type: 'document', source: { type: 'content', content } });
+      assert.ok(
+        Math.abs(counted - asText) < 50,
+        `${counted} tokens for a document of ${asText} tokens of text`,
+      );
+    }
+    const withImage = tokens({
+      type: 'document',
+      source: {
+        type: 'content',
+        content: [
+          { type: 'text', text: 'Figure 1' },
+          { type: 'image', source: { type: 'url', url: 'https://example.test/figure.png' } },
+        ],
+      },
+    });
+    assert.ok(withImage >= 1600, 'an image of unknown size inside it counts at the model ceiling');
+    const plain = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Hello.' } };
+    const context = manual.slice(0, 8000);
+    assert.ok(tokens({ ...plain, title: 'Supply agreement', context }) - tokens(plain) > 1000);
+  });
 });
 
 describe('reading the page count of a PDF', () => {

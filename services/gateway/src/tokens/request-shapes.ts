@@ -84,26 +84,42 @@ export type EmbeddingsRequest = z.infer<typeof embeddingsRequest>;
 
 // ---- Anthropic Messages ----------------------------------------------------------------------
 
-const anthropicSource = z.object({
+const mediaSource = z.object({
   type: z.string(),
   media_type: z.string().optional(),
   data: text.optional(),
   url: text.optional(),
 });
+/** A block of a custom content document (text or an image). */
+const sourceContentBlock = z.object({
+  type: z.string(),
+  text: text.optional(),
+  source: mediaSource.optional(),
+});
+/** An image's or document's source; a custom content document's (`type: content`) holds text or blocks. */
+const anthropicSource = mediaSource.extend({
+  content: z.union([text, z.array(sourceContentBlock)]).optional(),
+});
+export type AnthropicSource = z.infer<typeof anthropicSource>;
 /** An image's or document's source; a `search_result` block's source is its URL. */
 const blockSource = z.union([anthropicSource, text]);
+
+/** A document's `title` and `context`: text the model reads about it. */
+const documentText = { title: text.nullish(), context: text.nullish() };
 
 /** A content block that can appear inside a tool_result. */
 const anthropicInnerBlock = z.object({
   type: z.string(),
   text: text.optional(),
   source: blockSource.optional(),
+  ...documentText,
 });
 
 export const anthropicBlock = z.object({
   type: z.string(),
   text: text.optional(),
   source: blockSource.optional(),
+  ...documentText,
   /** tool_use */
   name: text.optional(),
   input: z.unknown().optional(),
