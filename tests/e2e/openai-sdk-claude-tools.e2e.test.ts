@@ -83,6 +83,20 @@ function thinkingHistoryError(body: Body): string | undefined {
   return undefined;
 }
 
+/** Claude's check of the tool call ids in the history (`^[a-zA-Z0-9_-]+$`), as it words the 400. */
+function toolUseIdError(body: Body): string | undefined {
+  for (const [index, message] of (body.messages as Message[]).entries()) {
+    if (typeof message.content === 'string') continue;
+    for (const [position, block] of message.content.entries()) {
+      const field =
+        block.type === 'tool_use' ? 'id' : block.type === 'tool_result' ? 'tool_use_id' : undefined;
+      if (field && !/^[a-zA-Z0-9_-]+$/.test(String(block[field])))
+        return `messages.${index}.content.${position}.${block.type}.${field}: String should match pattern '^[a-zA-Z0-9_-]+$'`;
+    }
+  }
+  return undefined;
+}
+
 const message = (model: string, content: Block[], stop_reason: string) => ({
   id: `msg_audit_${Math.random().toString(36).slice(2)}`,
   type: 'message',
@@ -111,6 +125,11 @@ function answerAsClaude(body: Body, res: ServerResponse): void {
       claudeError(res, `tools.${index}.custom.input_schema: ${refused}`);
       return;
     }
+  }
+  const idError = toolUseIdError(body);
+  if (idError) {
+    claudeError(res, idError);
+    return;
   }
   const thinkingError = thinkingHistoryError(body);
   if (thinkingError) {
@@ -279,5 +298,48 @@ orgs:
       ],
     });
     assert.equal(completion.choices[0]?.finish_reason, 'tool_calls');
+  });
+
+  it("a history whose tool call ids hold characters Claude refuses (Kimi's `functions.get_weather:0`) is answered: each id goes as Claude takes it, the call and its result alike", async () => {
+    bodies.length = 0;
+    const completion = await client().chat.completions.create({
+      model: 'claude-haiku-4-5',
+      messages: [
+        { role: 'user', content: 'Weather in Paris and Rome?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'functions.get_weather:0',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+            },
+            {
+              id: 'functions.get_weather.0',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Rome"}' },
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'functions.get_weather.0', content: 'Rainy in Rome' },
+        { role: 'tool', tool_call_id: 'functions.get_weather:0', content: 'Sunny in Paris' },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          },
+        },
+      ],
+    });
+    assert.equal(completion.choices[0]?.message.content, 'It is sunny in Paris.');
+    const [assistant, results] = ((bodies[0]?.messages ?? []) as Message[]).slice(1) as [Message, Message];
+    const callIds = (assistant.content as Block[]).map((block) => block.id);
+    const resultIds = (results.content as Block[]).map((block) => block.tool_use_id);
+    assert.equal(new Set(callIds).size, 2, 'the two ids stay apart');
+    assert.deepEqual(resultIds, [callIds[1], callIds[0]], 'each result answers its own call');
   });
 });

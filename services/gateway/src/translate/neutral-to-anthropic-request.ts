@@ -1,4 +1,5 @@
 /** Writes an Anthropic Messages request from the neutral form. */
+import { createHash } from 'node:crypto';
 import type {
   AnthropicContentBlock,
   AnthropicImageBlock,
@@ -261,11 +262,25 @@ function message(neutral: NeutralMessage): AnthropicMessageParam {
         (part): AnthropicContentBlock =>
           part.type === 'text'
             ? { type: 'text', text: part.text }
-            : { type: 'tool_use', id: part.id, name: part.name, input: part.input },
+            : { type: 'tool_use', id: claudeToolUseId(part.id), name: part.name, input: part.input },
       ),
     };
   }
   return { role: 'user', content: neutral.parts.map(userBlock) };
+}
+
+/** The ids Claude takes for `tool_use.id` and `tool_result.tool_use_id` (a 400 "String should match pattern" otherwise). */
+const CLAUDE_TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * A tool call's id as Claude takes it. Ids other providers mint may hold characters Claude
+ * refuses (Kimi / Moonshot's `functions.get_weather:0`); such an id goes with each of those
+ * characters as `_` and 8 hex characters of its sha256 (two ids differing only there stay
+ * apart), the same in the call and in the result answering it. Other ids go as they are.
+ */
+export function claudeToolUseId(id: string): string {
+  if (CLAUDE_TOOL_USE_ID.test(id)) return id;
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
 
 function userBlock(part: UserPart): AnthropicContentBlock {
@@ -298,7 +313,7 @@ function userBlock(part: UserPart): AnthropicContentBlock {
     case 'tool-result':
       return {
         type: 'tool_result',
-        tool_use_id: part.toolCallId,
+        tool_use_id: claudeToolUseId(part.toolCallId),
         ...toolResultContent(part.content),
         ...(part.isError ? { is_error: true } : {}),
       };
