@@ -2,9 +2,11 @@
  * The official `openai` SDK calling Claude models through Kordon with sampling parameters
  * OpenAI accepts and current Claude models refuse. The upstream here answers as Claude's
  * Messages API does: Opus 4.7 refuses any `temperature` ("`temperature` is deprecated for this
- * model."), the 4.5 models refuse `temperature` and `top_p` together.
+ * model."), the 4.5 models refuse `temperature` and `top_p` together, and any model a
+ * `metadata.user_id` holding an email address.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +53,13 @@ describe('OpenAI SDK sampling parameters on current Claude models', () => {
         const model = String(body.model);
         if (model.startsWith('claude-opus-4-7') && body.temperature !== undefined)
           return claudeError(res, '`temperature` is deprecated for this model.');
+        // Claude refuses an id it reads as personal data (BerriAI/litellm#10106).
+        const userId = (body.metadata as { user_id?: string } | undefined)?.user_id;
+        if (userId !== undefined && /@/.test(userId))
+          return claudeError(
+            res,
+            'metadata.user_id: user_id appears to contain an email address. Please send a uuid or hash value instead.',
+          );
         if (body.temperature !== undefined && body.top_p !== undefined)
           return claudeError(
             res,
@@ -125,6 +134,23 @@ orgs:
       messages: [{ role: 'user', content: 'Hi' }],
     });
     assert.deepEqual([body.temperature, body.top_p, body.top_k], [undefined, undefined, undefined]);
+  });
+
+  it('an OpenAI `user` that is an email goes to Claude as its sha256 hex, and Claude answers', async () => {
+    const email = 'alice@example.com';
+    const body = await answered({
+      model: 'claude-sonnet-4-5',
+      user: email,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    // Opaque, and the same for the same user: Claude still tells users apart.
+    assert.deepEqual(body.metadata, { user_id: createHash('sha256').update(email).digest('hex') });
+    const opaque = await answered({
+      model: 'claude-sonnet-4-5',
+      user: 'user-7f3a',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.deepEqual(opaque.metadata, { user_id: 'user-7f3a' });
   });
 
   it('temperature with top_p to claude-sonnet-4-5: top_p is dropped, and Claude answers', async () => {

@@ -66,13 +66,32 @@ export function anthropicRequestFromNeutral(
     refuseForcedToolWithThinking(out.tool_choice);
     out.thinking = reasoning.thinking;
   }
-  if (request.user !== undefined) out.metadata = { user_id: request.user };
+  if (request.user !== undefined) out.metadata = { user_id: anthropicUserId(request.user) };
   if (request.responseFormat?.type === 'json_schema' && request.responseFormat.schema)
     out.output_config = {
       format: { type: 'json_schema', schema: claudeJsonSchema(request.responseFormat.schema) },
     };
   if (reasoning.effort !== undefined) out.output_config = { ...out.output_config, effort: reasoning.effort };
   return out;
+}
+
+/** Anthropic's longest `metadata.user_id`. */
+const ANTHROPIC_USER_ID_MAX = 256;
+const EMAIL = /[^\s@]+@[^\s@]+\.[^\s@]+/;
+/** Seven or more digits, in a run or apart by the marks phone numbers are written with. */
+const PHONE = /\d(?:[\s().+-]*\d){6,}/;
+
+/**
+ * OpenAI's `user` as Anthropic's `metadata.user_id`, which must be "a uuid, hash value, or other
+ * opaque identifier" without "name, email address, or phone number": Claude refuses an id holding
+ * an email with a 400 ("user_id appears to contain an email address. Please send a uuid or hash
+ * value"), which OpenAI takes (its callers often send the end user's email). Such an id, one with a
+ * phone-like number, and one over Anthropic's 256 characters go as their sha256 hex: opaque, and
+ * the same for the same user, so Claude still tells users apart. Others go as sent.
+ */
+function anthropicUserId(user: string): string {
+  if (user.length <= ANTHROPIC_USER_ID_MAX && !EMAIL.test(user) && !PHONE.test(user)) return user;
+  return createHash('sha256').update(user).digest('hex');
 }
 
 /** Claude's smallest thinking budget. */
