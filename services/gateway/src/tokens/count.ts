@@ -1,3 +1,4 @@
+import { geminiAudioTokens } from './audio.js';
 import { type DocumentBiller, pdfTokens } from './documents.js';
 import {
   anthropicImageTokens,
@@ -56,7 +57,8 @@ import {
  *                   Anthropic tools, the legacy functions API)
  *   tool-calls      tool calls and results inside the conversation: name + arguments + 3 each
  *   images          an image whose size or model rule is unknown (see images.ts)
- *   audio           audio input (counted as 0: its tokens depend on duration and model)
+ *   audio           audio input: by its length where Gemini bills it (32 tokens a second,
+ *                   audio.ts), else counted as 0 (OpenAI publishes no rate)
  *   documents       inline PDFs by their pages, at the vendor's rate a page (documents.ts);
  *                   a document by URL or file id, or an inline file that is not a PDF:
  *                   DOCUMENT_TOKENS; Anthropic text and custom content documents are
@@ -239,6 +241,15 @@ function addImage(tally: Tally, model: string, detail: string | undefined, size:
 }
 
 /**
+ * Audio by its length where Gemini bills it (32 tokens a second); elsewhere uncounted, as OpenAI
+ * publishes no rate for it. Always an estimate.
+ */
+function addAudio(tally: Tally, data: string | undefined): void {
+  if (data !== undefined && billerOf(tally.tokenizer) === 'gemini') tally.tokens += geminiAudioTokens(data);
+  tally.flag('audio');
+}
+
+/**
  * A document or file: an inline PDF by its pages at the billing vendor's rate a page, anything
  * else (a URL, a file id, another file type) at DOCUMENT_TOKENS. Always an estimate.
  */
@@ -271,7 +282,7 @@ function openAiPart(tally: Tally, model: string, part: OpenAiContentPart): void 
       return;
     }
     case 'input_audio':
-      tally.flag('audio');
+      addAudio(tally, part.input_audio?.data);
       return;
     case 'file':
       addDocument(tally, model, part.file?.file_data);
