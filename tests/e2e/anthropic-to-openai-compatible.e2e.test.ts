@@ -257,4 +257,73 @@ orgs:
       `recorded: ${JSON.stringify(event)}`,
     );
   });
+
+  // Mistral takes only tool call ids of 9 letters and digits in the history: 400 "Tool call id was
+  // toolu_01... but must be a-z, A-Z, 0-9, with a length of 9." (langchain-ai/langchain#24668,
+  // nearai/ironclaw#1241, anomalyco/opencode#1680). A Claude Code session begun on Claude holds
+  // Claude's `toolu_` ids.
+  it("a history holding Claude's tool_use ids is served by Mistral (which takes only 9-character ids): each call and its result get the same id", async () => {
+    const badId = (b: Record<string, unknown>) => {
+      for (const m of b.messages as { tool_call_id?: string; tool_calls?: { id: string }[] }[])
+        for (const id of [m.tool_call_id, ...(m.tool_calls ?? []).map((c) => c.id)])
+          if (id !== undefined && !/^[a-zA-Z0-9]{9}$/.test(id)) return id;
+      return undefined;
+    };
+    handle = (_q, b, res) => {
+      const id = badId(b);
+      if (id !== undefined)
+        return json(res, 400, {
+          object: 'error',
+          message: `Tool call id was ${id} but must be a-z, A-Z, 0-9, with a length of 9.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: null,
+        });
+      json(res, 200, completion(String(b.model), { content: 'Sunny in Paris, rainy in Rome.' }, 'stop'));
+    };
+    const answer = await raw({
+      model: 'mistral-large-latest',
+      max_tokens: 200,
+      tools: [
+        { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+      ],
+      messages: [
+        { role: 'user', content: 'Weather in Paris and Rome?' },
+        {
+          role: 'assistant',
+          content: [
+            {
+              type: 'tool_use',
+              id: 'toolu_01A09q90qw90lq917835lq9',
+              name: 'get_weather',
+              input: { city: 'Paris' },
+            },
+            {
+              type: 'tool_use',
+              id: 'toolu_01B09q90qw90lq917835lq9',
+              name: 'get_weather',
+              input: { city: 'Rome' },
+            },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_01A09q90qw90lq917835lq9', content: 'sunny' },
+            { type: 'tool_result', tool_use_id: 'toolu_01B09q90qw90lq917835lq9', content: 'rainy' },
+          ],
+        },
+      ],
+    });
+    const text = await answer.text();
+    assert.equal(answer.status, 200, text);
+    const sent = sentMessages() as unknown as { tool_call_id?: string; tool_calls?: { id: string }[] }[];
+    const callIds = (sent[1]?.tool_calls ?? []).map((call) => call.id);
+    assert.equal(new Set(callIds).size, 2, 'the two ids stay apart');
+    assert.deepEqual(
+      sent.slice(2).map((m) => m.tool_call_id),
+      callIds,
+      'each result answers its own call',
+    );
+  });
 });

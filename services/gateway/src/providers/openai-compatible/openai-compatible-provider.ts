@@ -11,6 +11,7 @@
  * other models than the routed one (`modelChoiceRefusal`: OpenRouter's `models`), refused.
  * Error bodies come in OpenAI's shape or its variants (see openai-error.ts).
  */
+import { createHash } from 'node:crypto';
 import { TranslationError } from '../../translate/translation-error.js';
 import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
 import { openAIErrorInfo } from '../openai/openai-error.js';
@@ -66,6 +67,11 @@ export interface VendorPreset {
     /** No user message may follow a tool message: the turn's text and images go into its last tool message. */
     readonly noUserAfterTool: boolean;
   };
+  /**
+   * The vendor takes only tool call ids of 9 letters and digits (Mistral: 400 "Tool call id was
+   * toolu_01... but must be a-z, A-Z, 0-9, with a length of 9"): others go as `vendorToolCallId`.
+   */
+  readonly nineCharToolCallIds?: boolean;
 }
 
 export const OPENAI_COMPATIBLE_PRESETS = {
@@ -84,6 +90,8 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     // Mistral checks the order of roles: 400 "Expected last role User or Tool (or Assistant
     // with prefix True)" and "Unexpected role 'user' after role 'tool'" (code 3230).
     anthropicTurns: { prefillAsPrefix: true, noUserAfterTool: true },
+    // Its own ids are 9 letters and digits, and it refuses any other in the history.
+    nineCharToolCallIds: true,
   },
   deepseek: {
     name: 'DeepSeek',
@@ -177,6 +185,8 @@ export function modelChoiceRefusal(
  *   (`user` for Mistral).
  * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
  * - chat translated from Anthropic: messages in the order the vendor takes (`anthropicTurns`: Mistral).
+ * - chat: tool call ids the vendor refuses as it takes them (`vendorToolCallId`: Mistral), so a
+ *   conversation begun on another model goes on.
  */
 export function vendorRequest(request: OperationRequest, preset: VendorPreset): OperationRequest {
   const body = request.body;
@@ -210,6 +220,11 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
   if (request.operation === 'chat' && request.callerDialect === 'anthropic' && turns !== undefined) {
     const messages = anthropicTurns(body.messages, turns);
     if (messages !== body.messages) edit().messages = messages;
+  }
+  if (request.operation === 'chat' && preset.nineCharToolCallIds === true) {
+    const current = (shaped ?? body).messages;
+    const messages = withNineCharToolCallIds(current);
+    if (messages !== current) edit().messages = messages;
   }
   const dimensionsField = preset.embeddingDimensionsField;
   if (request.operation === 'embeddings' && dimensionsField !== undefined && 'dimensions' in body) {
@@ -256,6 +271,49 @@ function anthropicTurns(messages: unknown, turns: NonNullable<VendorPreset['anth
     out[out.length - 1] = { ...last, prefix: true };
     changed = true;
   }
+  return changed ? out : messages;
+}
+
+const NINE_CHAR_ID = /^[a-zA-Z0-9]{9}$/;
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A tool call id as a vendor taking only 9 letters and digits takes it: such an id as it is,
+ * any other (Claude's `toolu_01...`, OpenAI's `call_...`, of a conversation begun on another
+ * model) as 9 base-62 characters of its sha256, the same for the same id, in the assistant's
+ * `tool_calls` and in the tool message answering it alike.
+ */
+export function vendorToolCallId(id: string): string {
+  if (NINE_CHAR_ID.test(id)) return id;
+  const digest = createHash('sha256').update(id).digest();
+  let out = '';
+  for (let i = 0; i < 9; i++) out += BASE62[(digest[i] ?? 0) % BASE62.length];
+  return out;
+}
+
+/** The messages with each tool call id as `vendorToolCallId` gives it (the same array when all fit). */
+function withNineCharToolCallIds(messages: unknown): unknown {
+  if (!Array.isArray(messages)) return messages;
+  let changed = false;
+  const out = (messages as ChatMessage[]).map((message): ChatMessage => {
+    if (message === null || typeof message !== 'object') return message;
+    let next = message;
+    if (typeof message.tool_call_id === 'string' && !NINE_CHAR_ID.test(message.tool_call_id))
+      next = { ...next, tool_call_id: vendorToolCallId(message.tool_call_id) };
+    if (Array.isArray(message.tool_calls)) {
+      const calls = (message.tool_calls as unknown[]).map((call) => {
+        if (call === null || typeof call !== 'object') return call;
+        const { id } = call as { id?: unknown };
+        return typeof id === 'string' && !NINE_CHAR_ID.test(id)
+          ? { ...call, id: vendorToolCallId(id) }
+          : call;
+      });
+      if (calls.some((call, i) => call !== (message.tool_calls as unknown[])[i]))
+        next = { ...next, tool_calls: calls };
+    }
+    if (next !== message) changed = true;
+    return next;
+  });
   return changed ? out : messages;
 }
 

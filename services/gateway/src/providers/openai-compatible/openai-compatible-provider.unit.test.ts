@@ -152,7 +152,7 @@ describe('OpenAI-compatible presets', () => {
     const call = {
       role: 'assistant',
       content: null,
-      tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      tool_calls: [{ id: 'Call00001', type: 'function', function: { name: 'f', arguments: '{}' } }],
     };
     const prefill = [
       { role: 'user', content: 'Give me JSON' },
@@ -185,27 +185,57 @@ describe('OpenAI-compatible presets', () => {
         fromAnthropic('mistral', [
           { role: 'user', content: 'Weather?' },
           call,
-          tool('c0', 'rainy'),
-          tool('c1', 'sunny'),
+          tool('Call00000', 'rainy'),
+          tool('Call00001', 'sunny'),
           { role: 'user', content: reminder },
         ]),
         [
           { role: 'user', content: 'Weather?' },
           call,
-          tool('c0', 'rainy'),
-          tool('c1', `sunny\n\n${reminder}`),
+          tool('Call00000', 'rainy'),
+          tool('Call00001', `sunny\n\n${reminder}`),
         ],
       );
       // Parts (an image from a tool result) go as Mistral's content chunks, after the result's text.
       const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } };
       assert.deepEqual(
-        fromAnthropic('mistral', [call, tool('c1', 'the chart'), { role: 'user', content: [image] }]).at(-1),
-        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'the chart' }, image] },
+        fromAnthropic('mistral', [
+          call,
+          tool('Call00001', 'the chart'),
+          { role: 'user', content: [image] },
+        ]).at(-1),
+        { role: 'tool', tool_call_id: 'Call00001', content: [{ type: 'text', text: 'the chart' }, image] },
       );
       // Other vendors take the order OpenAI does.
-      const messages = [call, tool('c1', 'sunny'), { role: 'user', content: reminder }];
+      const messages = [call, tool('Call00001', 'sunny'), { role: 'user', content: reminder }];
       assert.deepEqual(fromAnthropic('groq', messages), messages);
     });
+  });
+
+  it("tool call ids Mistral refuses (it takes 9 letters and digits) go as 9 of their sha256's base-62 characters, the call's and its result's alike; from any caller, to Mistral only", () => {
+    const messages = [
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'f', arguments: '{}' } },
+          { id: 'Call00001', type: 'function', function: { name: 'f', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'toolu_01A09q90qw90lq917835lq9', content: 'a' },
+      { role: 'tool', tool_call_id: 'Call00001', content: 'b' },
+    ];
+    for (const dialect of ['openai', 'anthropic'] as const) {
+      const sent = preparedBody('mistral', 'chat', { messages }, false, dialect).messages as {
+        tool_call_id?: string;
+        tool_calls?: { id: string }[];
+      }[];
+      const [mapped, kept] = (sent[0]?.tool_calls ?? []).map((call) => call.id);
+      assert.match(mapped ?? '', /^[a-zA-Z0-9]{9}$/, dialect);
+      assert.equal(kept, 'Call00001', dialect);
+      assert.deepEqual([sent[1]?.tool_call_id, sent[2]?.tool_call_id], [mapped, kept], dialect);
+    }
+    assert.deepEqual(preparedBody('deepseek', 'chat', { messages }).messages, messages);
   });
 
   it('keeps the caller stream_options while asking for usage', () => {
