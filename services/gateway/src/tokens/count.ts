@@ -1,3 +1,4 @@
+import { FOREIGN_REASONING_SIGNATURE } from '../translate/anthropic-messages-types.js';
 import { geminiAudioTokens } from './audio.js';
 import { type DocumentBiller, pdfTokens } from './documents.js';
 import {
@@ -473,10 +474,15 @@ function anthropicBlock(tally: Tally, model: string, block: AnthropicBlock): voi
       tally.tokens += TOOL_CALL_TOKENS;
       tally.flag('tool-calls');
       return;
+    // Another model (GPT, Gemini...) is sent no thinking Claude wrote (the translate layer drops
+    // it: that model would read Claude's thoughts as its own), only the reasoning it wrote itself,
+    // which Kordon signed as foreign when it made the block.
     case 'thinking':
-      tally.text(block.thinking);
+      if (isClaudeModel(tally.tokenizer) || block.signature === FOREIGN_REASONING_SIGNATURE)
+        tally.text(block.thinking);
       return;
     case 'redacted_thinking':
+      if (!isClaudeModel(tally.tokenizer)) return;
       tally.text(block.data);
       tally.flag('chat-format');
       return;

@@ -150,6 +150,52 @@ describe('estimateRequestTokens: Anthropic messages', () => {
     assert.equal(result.ok, false);
   });
 
+  test("Claude's thinking in the history is not counted for a GPT or Gemini model, which is not sent it", () => {
+    const thought = 'Let me weigh every option in turn before I answer. '.repeat(40);
+    const body = (assistant: unknown[]) => ({
+      model: 'x',
+      max_tokens: 100,
+      messages: [
+        { role: 'user', content: 'pick a number' },
+        { role: 'assistant', content: assistant },
+        { role: 'user', content: 'and another' },
+      ],
+    });
+    const answer = { type: 'text', text: 'Seven.' };
+    const claudeThinking = [
+      {
+        type: 'thinking',
+        thinking: thought,
+        signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds',
+      },
+      {
+        type: 'redacted_thinking',
+        data: 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP'.repeat(20),
+      },
+      answer,
+    ];
+    for (const model of ['gpt-4o', 'gemini-2.5-flash']) {
+      const plain = ok(estimateRequestTokens({ dialect: 'anthropic-messages', body: body([answer]), model }));
+      const withThinking = ok(
+        estimateRequestTokens({ dialect: 'anthropic-messages', body: body(claudeThinking), model }),
+      );
+      // The translate layer drops Claude-signed and redacted thinking for other models.
+      assert.equal(withThinking.inputTokens, plain.inputTokens, model);
+    }
+    // Another model's reasoning, which Kordon signed as foreign, may go back to it: still counted.
+    const foreign = ok(
+      estimateRequestTokens({
+        dialect: 'anthropic-messages',
+        body: body([{ type: 'thinking', thinking: thought, signature: 'kordon-foreign-reasoning' }, answer]),
+        model: 'gpt-4o',
+      }),
+    );
+    const plain = ok(
+      estimateRequestTokens({ dialect: 'anthropic-messages', body: body([answer]), model: 'gpt-4o' }),
+    );
+    assert.ok(foreign.inputTokens >= plain.inputTokens + o200k.count(thought));
+  });
+
   test('a structured output schema counts as an OpenAI response_format does, from either SDK', () => {
     const schema = {
       type: 'object',

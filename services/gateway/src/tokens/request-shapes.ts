@@ -127,6 +127,7 @@ export const anthropicBlock = z.object({
   content: z.union([text, z.array(anthropicInnerBlock), z.record(z.string(), z.unknown())]).optional(),
   /** thinking / redacted_thinking */
   thinking: text.optional(),
+  signature: z.string().optional(),
   data: text.optional(),
 });
 export type AnthropicBlock = z.infer<typeof anthropicBlock>;
