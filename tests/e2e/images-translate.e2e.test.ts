@@ -199,6 +199,88 @@ orgs:
     assert.equal(openaiMock.requests.length, 0);
   });
 
+  /*
+   * A tool may return a document (Anthropic's tool_result content takes document blocks: a PDF a
+   * file-reading tool read, a text file). It was refused for every model but Claude ("Documents
+   * inside tool results can only be sent to Claude models"), though GPT and Gemini read PDFs: it
+   * now goes as the images of a tool result do, right after the results, a text document as text.
+   */
+  const toolDocumentTurns = (): Anthropic.MessageParam[] => [
+    { role: 'user', content: 'Summarise the report.' },
+    {
+      role: 'assistant',
+      content: [{ type: 'tool_use', id: 'toolu_read1', name: 'read_file', input: { path: 'report.pdf' } }],
+    },
+    {
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: 'toolu_read1',
+          content: [
+            { type: 'text', text: 'report.pdf, 1 page' },
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' },
+              title: 'Q3 report',
+            },
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Errata: none.' } },
+          ],
+        },
+      ],
+    },
+  ];
+  const readFileTool: Anthropic.Tool = {
+    name: 'read_file',
+    input_schema: { type: 'object', properties: { path: { type: 'string' } } },
+  };
+
+  it('Anthropic SDK -> GPT: a PDF inside a tool result reaches GPT as a file part after the tool message', async () => {
+    openaiMock.clearRequests();
+    await anthropic().messages.create({
+      model: 'gpt-4o',
+      max_tokens: 50,
+      tools: [readFileTool],
+      messages: toolDocumentTurns(),
+    });
+    const messages = lastBody(openaiMock).messages as { role: string; content: unknown }[];
+    assert.deepEqual(messages.slice(2), [
+      { role: 'tool', tool_call_id: 'toolu_read1', content: 'report.pdf, 1 page\nErrata: none.' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Q3 report' },
+          {
+            type: 'file',
+            file: { filename: 'Q3 report', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' },
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('Anthropic SDK -> Gemini: a PDF inside a tool result reaches Gemini as inline data after the function response', async () => {
+    geminiMock.clearRequests();
+    await anthropic().messages.create({
+      model: 'gemini-2.5-flash',
+      max_tokens: 50,
+      tools: [readFileTool],
+      messages: toolDocumentTurns(),
+    });
+    const contents = lastBody(geminiMock).contents as { parts: unknown[] }[];
+    assert.deepEqual(contents[2]?.parts, [
+      {
+        functionResponse: {
+          id: 'toolu_read1',
+          name: 'read_file',
+          response: { output: 'report.pdf, 1 page\nErrata: none.' },
+        },
+      },
+      { text: 'Q3 report' },
+      { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0xLjQK' } },
+    ]);
+  });
+
   it("Anthropic SDK -> Gemini: a PDF document's title and context reach Gemini as text before it", async () => {
     geminiMock.clearRequests();
     await anthropic().messages.create({

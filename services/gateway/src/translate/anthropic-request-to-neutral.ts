@@ -15,6 +15,7 @@ import {
   type AssistantPart,
   appendAssistantParts,
   appendUserParts,
+  type FilePart,
   type ImagePart,
   type MediaSource,
   type NeutralChatRequest,
@@ -203,7 +204,7 @@ function imagePart(block: AnthropicImageBlock, path: string): ImagePart {
   return { type: 'image', source: mediaSource(block.source, `${path}.source`), path: `${path}.source` };
 }
 
-function documentPart(block: AnthropicDocumentBlock, path: string): UserPart {
+function documentPart(block: AnthropicDocumentBlock, path: string): TextPart | FilePart {
   const { source } = block;
   if (source.type === 'text')
     return { type: 'text', text: [block.title, block.context, source.data].filter(Boolean).join('\n\n') };
@@ -257,22 +258,31 @@ function mediaSource(
 }
 
 function toolResult(block: AnthropicToolResultBlock, path: string): UserPart {
-  const content: (TextPart | ImagePart)[] = [];
+  const content: (TextPart | ImagePart | FilePart)[] = [];
   if (typeof block.content === 'string') {
     if (block.content !== '') content.push({ type: 'text', text: block.content });
   } else {
     (block.content ?? []).forEach((item, index) => {
       const itemPath = `${path}.content[${index}]`;
-      if (item.type === 'text') {
-        if (item.text !== '') content.push({ type: 'text', text: item.text });
-      } else if (item.type === 'image') content.push(imagePart(item, itemPath));
-      else if (item.type === 'search_result') content.push(searchResultText(item));
-      else
-        throw new TranslationError(
-          'unsupported_value',
-          `${itemPath}.type`,
-          'Documents inside tool results can only be sent to Claude models.',
-        );
+      switch (item.type) {
+        case 'text':
+          if (item.text !== '') content.push({ type: 'text', text: item.text });
+          return;
+        case 'image':
+          content.push(imagePart(item, itemPath));
+          return;
+        case 'document':
+          // A PDF as the document it is (moved after the results where they take text only), a text document as its text.
+          content.push(documentPart(item, itemPath));
+          return;
+        case 'search_result':
+          content.push(searchResultText(item));
+          return;
+        default: {
+          const unknown: never = item;
+          throw new Error(`unhandled tool result block ${JSON.stringify(unknown)}`);
+        }
+      }
     });
   }
   return {

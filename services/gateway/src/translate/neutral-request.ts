@@ -49,7 +49,8 @@ export interface AudioPart {
 export interface ToolResultPart {
   type: 'tool-result';
   toolCallId: string;
-  content: (TextPart | ImagePart)[];
+  /** Text, and the images and documents a tool returned (targets whose tool results take text only move them after the results). */
+  content: (TextPart | ImagePart | FilePart)[];
   isError: boolean;
   path: string;
 }

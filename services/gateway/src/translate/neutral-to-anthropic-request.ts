@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type {
   AnthropicContentBlock,
+  AnthropicDocumentBlock,
   AnthropicImageBlock,
   AnthropicMessageParam,
   AnthropicMessagesRequest,
@@ -18,7 +19,14 @@ import {
   claudeThinking,
 } from './claude-models.js';
 import { imageMediaType, refuseMalformedBase64 } from './data-url.js';
-import type { ImagePart, NeutralChatRequest, NeutralMessage, TextPart, UserPart } from './neutral-request.js';
+import type {
+  FilePart,
+  ImagePart,
+  NeutralChatRequest,
+  NeutralMessage,
+  TextPart,
+  UserPart,
+} from './neutral-request.js';
 import { EFFORT_BUDGETS, toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
@@ -308,25 +316,8 @@ function userBlock(part: UserPart): AnthropicContentBlock {
       return { type: 'text', text: part.text };
     case 'image':
       return imageBlock(part);
-    case 'file': {
-      const { source } = part;
-      if (source.kind === 'base64' && source.mediaType !== 'application/pdf')
-        throw new TranslationError(
-          'unsupported_value',
-          part.path,
-          `Claude models read PDF documents; \`${source.mediaType}\` files cannot be sent.`,
-        );
-      if (source.kind === 'base64') refuseMalformedBase64(source.data, part.path);
-      return {
-        type: 'document',
-        source:
-          source.kind === 'base64'
-            ? { type: 'base64', media_type: source.mediaType, data: source.data }
-            : { type: 'url', url: source.url },
-        ...((part.title ?? part.filename) ? { title: part.title ?? part.filename } : {}),
-        ...(part.context ? { context: part.context } : {}),
-      };
-    }
+    case 'file':
+      return documentBlock(part);
     case 'audio':
       throw new TranslationError('unsupported_value', part.path, 'Claude models do not accept audio input.');
     case 'tool-result':
@@ -357,16 +348,40 @@ function imageBlock(part: ImagePart): AnthropicImageBlock {
   return { type: 'image', source: { type: 'base64', media_type: mediaType, data: source.data } };
 }
 
+function documentBlock(part: FilePart): AnthropicDocumentBlock {
+  const { source } = part;
+  if (source.kind === 'base64' && source.mediaType !== 'application/pdf')
+    throw new TranslationError(
+      'unsupported_value',
+      part.path,
+      `Claude models read PDF documents; \`${source.mediaType}\` files cannot be sent.`,
+    );
+  if (source.kind === 'base64') refuseMalformedBase64(source.data, part.path);
+  return {
+    type: 'document',
+    source:
+      source.kind === 'base64'
+        ? { type: 'base64', media_type: source.mediaType, data: source.data }
+        : { type: 'url', url: source.url },
+    ...((part.title ?? part.filename) ? { title: part.title ?? part.filename } : {}),
+    ...(part.context ? { context: part.context } : {}),
+  };
+}
+
 /** A lone text stays a string, the form most callers send; anything richer becomes blocks. */
-function toolResultContent(content: (TextPart | ImagePart)[]): {
-  content?: string | Extract<AnthropicContentBlock, { type: 'text' | 'image' }>[];
+function toolResultContent(content: (TextPart | ImagePart | FilePart)[]): {
+  content?: string | Extract<AnthropicContentBlock, { type: 'text' | 'image' | 'document' }>[];
 } {
   if (content.length === 0) return {};
   const [first] = content;
   if (content.length === 1 && first?.type === 'text') return { content: first.text };
   return {
     content: content.map((item) =>
-      item.type === 'text' ? { type: 'text', text: item.text } : imageBlock(item),
+      item.type === 'text'
+        ? { type: 'text', text: item.text }
+        : item.type === 'image'
+          ? imageBlock(item)
+          : documentBlock(item),
     ),
   };
 }

@@ -113,7 +113,7 @@ function contents(messages: readonly NeutralMessage[], signature: string | null)
 
 /**
  * Function responses first, in the order of the calls they answer, then the other parts (a
- * document after the text of its title and context), then images that came inside tool results. Gemini pairs the responses to calls of one function by
+ * document after the text of its title and context), then images and documents that came inside tool results. Gemini pairs the responses to calls of one function by
  * position, while OpenAI and Anthropic callers pair them by id and may send them in any order.
  * A result for a call of an earlier turn keeps its place after those.
  */
@@ -126,24 +126,26 @@ function userParts(
   const others: GeminiPart[] = [];
   for (const part of parts) {
     if (part.type === 'tool-result') results.push(part);
-    else {
-      const note = part.type === 'file' ? documentNote(part) : undefined;
-      if (note !== undefined) others.push({ text: note });
-      others.push(userPart(part));
-    }
+    else others.push(...withNote(part));
   }
   if (results.length > 1) {
     const rank = (part: ToolResultPart) => callOrder.get(part.toolCallId) ?? callOrder.size;
     results.sort((a, b) => rank(a) - rank(b)); // stable: unknown ids keep the caller's order
   }
   const out: GeminiPart[] = [];
-  const toolImages: GeminiPart[] = [];
+  const toolMedia: GeminiPart[] = [];
   for (const part of results) {
     out.push(functionResponse(part, namesById));
-    for (const item of part.content) if (item.type === 'image') toolImages.push(mediaPart(item));
+    for (const item of part.content) if (item.type !== 'text') toolMedia.push(...withNote(item));
   }
-  out.push(...others, ...toolImages);
+  out.push(...others, ...toolMedia);
   return out;
+}
+
+/** A part, a document after the text of its title and context. */
+function withNote(part: Exclude<UserPart, ToolResultPart>): GeminiPart[] {
+  const note = part.type === 'file' ? documentNote(part) : undefined;
+  return note === undefined ? [userPart(part)] : [{ text: note }, userPart(part)];
 }
 
 /** Google's convention: the result under `output`, or under `error` when the tool failed. */

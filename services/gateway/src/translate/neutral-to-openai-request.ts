@@ -225,12 +225,13 @@ function openAIMessages(neutral: NeutralMessage, options: OpenAIRequestOptions):
 /**
  * A user turn becomes one `tool` message per tool result (they must directly follow the
  * assistant's tool calls), then one user message with the rest. OpenAI tool messages carry
- * text only, so images inside tool results move into that user message, after its own parts.
+ * text only, so images and documents inside tool results move into that user message, after
+ * its own parts.
  */
 function userMessages(parts: readonly UserPart[]): OpenAIMessage[] {
   const messages: OpenAIMessage[] = [];
   const content: OpenAIUserContentPart[] = [];
-  const toolImages: OpenAIUserContentPart[] = [];
+  const toolMedia: OpenAIUserContentPart[] = [];
   for (const part of parts) {
     if (part.type === 'tool-result') {
       const text = part.content.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n');
@@ -239,19 +240,21 @@ function userMessages(parts: readonly UserPart[]): OpenAIMessage[] {
         tool_call_id: part.toolCallId,
         content: part.isError ? `${TOOL_ERROR_PREFIX}${text}` : text,
       });
-      for (const item of part.content) if (item.type === 'image') toolImages.push(imagePart(item));
-    } else {
-      const note = part.type === 'file' ? documentNote(part) : undefined;
-      if (note !== undefined) content.push({ type: 'text', text: note });
-      content.push(contentPart(part));
-    }
+      for (const item of part.content) if (item.type !== 'text') toolMedia.push(...contentParts(item));
+    } else content.push(...contentParts(part));
   }
-  content.push(...toolImages);
+  content.push(...toolMedia);
   if (content.length === 0) return messages;
   const [first] = content;
   const single = content.length === 1 && first?.type === 'text';
   messages.push({ role: 'user', content: single ? first.text : content });
   return messages;
+}
+
+/** A part, a document after the text of its title and context. */
+function contentParts(part: Exclude<UserPart, { type: 'tool-result' }>): OpenAIUserContentPart[] {
+  const note = part.type === 'file' ? documentNote(part) : undefined;
+  return note === undefined ? [contentPart(part)] : [{ type: 'text', text: note }, contentPart(part)];
 }
 
 function contentPart(part: Exclude<UserPart, { type: 'tool-result' }>): OpenAIUserContentPart {
