@@ -12,7 +12,7 @@ import { pdfPages } from './pdf-pages.js';
  *                   sends no media resolution
  *   Claude          each page is an image plus its text (platform.claude.com/docs/en/
  *                   build-with-claude/pdf-support: "typically 1,500-3,000 tokens per page"):
- *                   the model's image ceiling (1600; 4784 on claude-opus-4-7) + 800 of text,
+ *                   the model's image ceiling (1600; 4784 on Opus 4.7 and later, Claude 5) + 800 of text,
  *                   2,400 a page on most models
  *   OpenAI          the same: "we put into the model's context both the extracted text and an
  *                   image of each page" (developers.openai.com/api/docs/guides/pdf-files); the

@@ -1,3 +1,4 @@
+import { claudeModel } from '../translate/claude-models.js';
 import { baseModelName } from './tokenizer.js';
 
 /*
@@ -19,7 +20,7 @@ import { baseModelName } from './tokenizer.js';
  *
  * Anthropic (platform.claude.com/docs/en/build-with-claude/vision): tokens = width x height / 750,
  *   after shrinking the image to the model's maximal native resolution:
- *     claude-opus-4-7                          long edge 2576px, 4784 tokens
+ *     Opus 4.7, 4.8, every Claude 5 model      long edge 2576px, 4784 tokens
  *     other models                             long edge 1568px, ~1600 tokens
  *   Images beyond it are scaled down, so that is the model's ceiling.
  *
@@ -27,7 +28,7 @@ import { baseModelName } from './tokenizer.js';
  * ceiling, so admission reserves too much rather than too little:
  *   tile models  base + 8 tiles (a 768x2048 image: 2 x 4 tiles; gpt-4o: 1445)
  *   patch models 1536 patches x multiplier
- *   Anthropic    the model's ceiling (4784 on claude-opus-4-7, 1600 on the others)
+ *   Anthropic    the model's ceiling (4784 on Opus 4.7 and later and Claude 5, 1600 on the others)
  * Sizes of inline (base64) PNG, GIF, WebP and JPEG images are read from their headers.
  */
 
@@ -189,15 +190,22 @@ interface ClaudeImageResolution {
   readonly maxTokens: number;
 }
 
-/** Opus 4.7 reads images at up to ~3.75 MP (2576 x 1456): about three times the others. */
+/** Opus 4.7 and later read images at up to ~3.75 MP (2576 x 1456): about three times the others. */
 const CLAUDE_HIGH_RESOLUTION: ClaudeImageResolution = { longEdge: 2576, maxTokens: 4784 };
 const CLAUDE_RESOLUTION: ClaudeImageResolution = { longEdge: 1568, maxTokens: 1600 };
-/** The models with the high resolution, by their Anthropic, Bedrock or Vertex name. */
-const CLAUDE_HIGH_RESOLUTION_MODEL = /(?:^|\.)claude-opus-4-7(?:[-@:]|$)/;
 
-/** The maximal native image resolution of a Claude model (the vision guide's per-model limits). */
+/**
+ * The maximal native image resolution of a Claude model (the vision guide's per-model limits:
+ * "Claude Opus 5, Claude Sonnet 5, Claude Opus 4.8, and Claude Opus 4.7 accept up to 2576 pixels
+ * on the long edge"): Opus from 4.7 and every Claude 5 model, by any of their names (Anthropic,
+ * Bedrock, Vertex, OpenRouter).
+ */
 function claudeImageResolution(model: string): ClaudeImageResolution {
-  return CLAUDE_HIGH_RESOLUTION_MODEL.test(baseModelName(model)) ? CLAUDE_HIGH_RESOLUTION : CLAUDE_RESOLUTION;
+  const claude = claudeModel(model);
+  const high =
+    claude !== null &&
+    (claude.major >= 5 || (claude.family === 'opus' && claude.major === 4 && claude.minor >= 7));
+  return high ? CLAUDE_HIGH_RESOLUTION : CLAUDE_RESOLUTION;
 }
 
 /**

@@ -108,8 +108,35 @@ describe('Anthropic image tokens', () => {
       'claude-opus-4-7@20260416',
     ])
       assert.equal(anthropicImageTokens(model, null).tokens, 4784, model);
-    for (const model of ['claude-opus-4-6', 'claude-sonnet-4-5', 'claude-opus-4-1', 'claude-opus-4-70'])
+    for (const model of [
+      'claude-opus-4-6',
+      'claude-sonnet-4-6',
+      'claude-sonnet-4-5',
+      'claude-opus-4-1',
+      'claude-opus-4',
+    ])
       assert.equal(anthropicImageTokens(model, { width: 2576, height: 1456 }).tokens, 1600, model);
+  });
+
+  /*
+   * Anthropic's vision guide: "Claude Opus 5, Claude Sonnet 5, Claude Opus 4.8, and Claude Opus 4.7
+   * accept up to 2576 pixels on the long edge", 4,784 visual tokens ("Claude Opus 4.7 and later").
+   * Only Opus 4.7 was given that tier: a large image (or one by URL, or a PDF page) sent to Opus
+   * 4.8 or a Claude 5 model was held at 1,600 tokens, a third of its cost.
+   */
+  test('Opus 4.8 and every Claude 5 model read images at the high resolution too', () => {
+    for (const model of [
+      'claude-opus-4-8',
+      'claude-opus-5',
+      'claude-sonnet-5',
+      'claude-sonnet-5-5',
+      'anthropic/claude-opus-4.8',
+      'us.anthropic.claude-opus-5-v1:0',
+      'claude-sonnet-5@20260801',
+    ]) {
+      assert.deepEqual(anthropicImageTokens(model, null), { tokens: 4784, exact: false }, model);
+      assert.equal(anthropicImageTokens(model, { width: 2000, height: 1500 }).tokens, 4000, model);
+    }
   });
 
   test('a request to claude-opus-4-7 reserves what its images cost, inline or by URL', () => {
