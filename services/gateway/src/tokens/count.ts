@@ -1,6 +1,6 @@
 import { FOREIGN_REASONING_SIGNATURE } from '../translate/anthropic-messages-types.js';
 import { geminiAudioTokens } from './audio.js';
-import { type DocumentBiller, pdfTokens } from './documents.js';
+import { type DocumentBiller, pdfTokens, textFileContent } from './documents.js';
 import {
   anthropicImageTokens,
   geminiImageTokens,
@@ -61,7 +61,8 @@ import {
  *   audio           audio input: by its length where Gemini bills it (32 tokens a second,
  *                   audio.ts), else counted as 0 (OpenAI publishes no rate)
  *   documents       inline PDFs by their pages, at the vendor's rate a page (documents.ts);
- *                   a document by URL or file id, or an inline file that is not a PDF:
+ *                   inline text files as their text; a document by URL or file id, or an
+ *                   inline file that is neither:
  *                   DOCUMENT_TOKENS; Anthropic text and custom content documents are
  *                   counted as their text (and images), with their title and context
  *   response-format a json_schema response format, counted as its JSON text
@@ -251,13 +252,20 @@ function addAudio(tally: Tally, data: string | undefined): void {
 }
 
 /**
- * A document or file: an inline PDF by its pages at the billing vendor's rate a page, anything
- * else (a URL, a file id, another file type) at DOCUMENT_TOKENS. Always an estimate.
+ * A document or file: an inline PDF by its pages at the billing vendor's rate a page, an inline
+ * text file (text, Markdown, JSON, code) as its text, anything else (a URL, a file id, another
+ * file type) at DOCUMENT_TOKENS. Always an estimate.
  */
 function addDocument(tally: Tally, model: string, data: string | undefined): void {
-  const tokens = data === undefined ? null : pdfTokens(billerOf(tally.tokenizer), model, data);
-  tally.tokens += tokens ?? DOCUMENT_TOKENS;
   tally.flag('documents');
+  const tokens = data === undefined ? null : pdfTokens(billerOf(tally.tokenizer), model, data);
+  if (tokens !== null) {
+    tally.tokens += tokens;
+    return;
+  }
+  const text = data === undefined ? null : textFileContent(data);
+  if (text !== null) tally.text(text);
+  else tally.tokens += DOCUMENT_TOKENS;
 }
 
 // ---- OpenAI chat ---------------------------------------------------------------------------

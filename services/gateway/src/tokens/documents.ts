@@ -20,8 +20,9 @@ import { pdfPages } from './pdf-pages.js';
  *                   gpt-4o, 4 tiles) + 800 of text
  * Other vendors' models are estimated as Claude.
  *
- * A PDF whose pages cannot be read is taken by its size (pdf-pages.ts); a document given by
- * URL or file id, or not a PDF, is the caller's fallback (DOCUMENT_TOKENS in count.ts).
+ * A PDF whose pages cannot be read is taken by its size (pdf-pages.ts); an inline text file is
+ * its text (textFileContent); a document given by URL or file id, or of another type, is the
+ * caller's fallback (DOCUMENT_TOKENS in count.ts).
  */
 
 /** Who bills the document: the rule of that vendor applies, whichever dialect carried it. */
@@ -61,4 +62,28 @@ export function pdfTokens(biller: DocumentBiller, model: string, data: string): 
   }
   const pdf = pdfPages(Buffer.from(offset === 0 ? data : data.slice(offset), 'base64'));
   return pdf === null ? null : pdf.pages * pdfPageTokens(biller, model);
+}
+
+/**
+ * Media types whose files a model reads as their text: OpenAI's Responses `input_file` "extracts
+ * text only" from text and code files (developers.openai.com/api/docs/guides/file-inputs), and
+ * Gemini reads a text/plain inlineData as text. CSV and TSV are left out: OpenAI reads the first
+ * 1,000 rows of a sheet and a summary, not the whole file.
+ */
+const TEXT_FILE_TYPE =
+  /^(?:text\/(?!csv$|tab-separated-values$)[\w.+-]+|application\/(?:json|xml|(?:x-)?yaml|(?:x-)?javascript|typescript|x-sh|x-python|sql|[\w.-]+\+(?:json|xml)))$/;
+
+/**
+ * The text of a file given as a `data:<text type>;base64,` URL (a text, Markdown, JSON or code
+ * file), or null when it is not one.
+ */
+export function textFileContent(data: string): string | null {
+  if (!data.startsWith('data:')) return null;
+  const comma = data.indexOf(',');
+  if (comma < 0) return null;
+  const header = data.slice('data:'.length, comma);
+  if (!header.endsWith(';base64')) return null;
+  const mediaType = header.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!TEXT_FILE_TYPE.test(mediaType)) return null;
+  return Buffer.from(data.slice(comma + 1), 'base64').toString('utf8');
 }

@@ -182,12 +182,62 @@ describe('PDF token estimates', () => {
       body: {
         model: 'gpt-4o',
         input: [
-          { role: 'user', content: [{ type: 'input_file', file_data: `data:text/plain;base64,${text}` }] },
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'input_file',
+                file_data: `data:application/vnd.openxmlformats-officedocument.wordprocessingml.document;base64,${text}`,
+              },
+            ],
+          },
         ],
       },
     });
     assert.ok(textFile.ok);
     assert.ok(textFile.estimate.inputTokens < DOCUMENT_TOKENS + 20);
+  });
+
+  /*
+   * A text file given inline (a Responses `input_file` of text/plain, Markdown, JSON or code: "the
+   * API extracts text only", OpenAI's file-inputs guide; Gemini reads a text/plain inlineData as
+   * text) costs its text. It was a flat 3,000 tokens, so a 60k-token file passed limits as 3k.
+   */
+  it('an inline text file is counted as its decoded text, not a flat 3,000 tokens', () => {
+    const text = 'The supplier shall deliver the goods within thirty days of the purchase order. '.repeat(
+      4000,
+    );
+    const plain = estimateRequestTokens({
+      dialect: 'openai-responses',
+      body: { model: 'gpt-4o', input: [{ role: 'user', content: [{ type: 'input_text', text }] }] },
+    });
+    assert.ok(plain.ok);
+    for (const mediaType of ['text/plain', 'text/markdown', 'application/json', 'text/x-python']) {
+      const file = estimateRequestTokens({
+        dialect: 'openai-responses',
+        body: {
+          model: 'gpt-4o',
+          input: [
+            {
+              role: 'user',
+              content: [
+                {
+                  type: 'input_file',
+                  filename: 'contract.txt',
+                  file_data: `data:${mediaType};base64,${Buffer.from(text).toString('base64')}`,
+                },
+              ],
+            },
+          ],
+        },
+      });
+      assert.ok(file.ok);
+      const off = Math.abs(file.estimate.inputTokens - plain.estimate.inputTokens);
+      assert.ok(
+        off < 100,
+        `${mediaType}: ${file.estimate.inputTokens} tokens for ${plain.estimate.inputTokens} of text`,
+      );
+    }
   });
 
   /*
