@@ -403,13 +403,17 @@ orgs:
     });
     let usage: OpenAI.CompletionUsage | undefined | null;
     for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
-    assert.equal(usage, undefined, 'the same dialect is forwarded as sent: no usage chunk invented');
     const event = await lastEvent();
     assert.equal(event.type, 'RequestCompleted');
     if (event.type !== 'RequestCompleted') return;
     assert.ok(event.data.usage.inputTokens > 0, 'prompt counted');
     assert.ok(event.data.usage.outputTokens > 0, 'answer counted');
     assert.notEqual(event.data.cost, '0');
+    // The caller asked for usage: it gets the count it is charged, in a usage chunk before [DONE].
+    assert.deepEqual(
+      { prompt: usage?.prompt_tokens, completion: usage?.completion_tokens },
+      { prompt: event.data.usage.inputTokens, completion: event.data.usage.outputTokens },
+    );
 
     // Translated for an Anthropic caller: the counted usage is what its stream reports too.
     openaiMock.enqueueScenario('no-usage');
