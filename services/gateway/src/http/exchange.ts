@@ -434,7 +434,7 @@ export const planChatExchange: ExchangePlanner = (
         // failed (below). After content (in the same read) the answer had begun: it goes out
         // with its error, as a break mid-stream does; so does an answer the model gave and
         // that failed (billed, and its usage may follow).
-        if (!committed && failedBeforeAnswer(translator)) break;
+        if (!committed && translator.failure !== undefined && beforeAnswer(translator)) break;
         if (batch !== '' && !events.ready && !translator.finished) {
           commit();
           const text = batch;
@@ -456,8 +456,7 @@ export const planChatExchange: ExchangePlanner = (
       !translator.finished &&
       !res.destroyed &&
       timing.interruption === undefined &&
-      !translator.content &&
-      (translator.failure === undefined || failedBeforeAnswer(translator))
+      beforeAnswer(translator)
     ) {
       // Nothing reached the caller: failed as an error status would have (an error of
       // Kordon's own, not the provider's, is no failed attempt and goes up as it is).
@@ -663,11 +662,13 @@ export function errorFrame(caller: Dialect, message: string, failure?: StreamFai
 /** An SSE comment: the caller's connection is alive while the provider's model thinks. */
 const KEEP_ALIVE = ': keep-alive\n\n';
 
-/** An error event before any content, and not an answer the model gave that failed. */
-function failedBeforeAnswer(translator: StreamTranslator<unknown>): boolean {
+/**
+ * No answer has begun: no content, and no failure that is an answer the model gave (billed):
+ * a stream ending here, on an error event or a break, is a failed attempt.
+ */
+function beforeAnswer(translator: StreamTranslator<unknown>): boolean {
   const failure = translator.failure;
-  if (failure === undefined || translator.content) return false;
-  return !(failure.kind === 'upstream_error' && failure.answered === true);
+  return !translator.content && !(failure?.kind === 'upstream_error' && failure.answered === true);
 }
 
 /**
