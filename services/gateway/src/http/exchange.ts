@@ -393,7 +393,7 @@ export const planChatExchange: ExchangePlanner = (
     // front of Kordon (nginx's 60 s) does not cut a long wait; the SDKs skip comments. It
     // commits the stream: a failure after it ends the caller's stream, no other key is asked.
     events.onKeepAlive = () => {
-      if (res.destroyed || batch !== '' || translator.finished) return;
+      if (res.destroyed || batch !== '' || translator.finished || translator.failure !== undefined) return;
       commit();
       write(res, KEEP_ALIVE);
     };

@@ -87,7 +87,8 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
   readonly keepAlives: number;
   /**
    * Called when a network read brought comments (keep-alives) and no event: a writer may pass
-   * a keep-alive on to its caller. Called from inside the read, before it resolves.
+   * a keep-alive on to its caller. Called from inside the read, before it resolves, or from
+   * inside `takeReady`.
    */
   onKeepAlive?: (() => void) | undefined;
   /**
@@ -102,9 +103,11 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
    */
   readonly ready: boolean;
   /**
-   * The next event when it needs no I/O (the rest of frames already read), without a promise;
-   * {@link NOT_READY} when it needs a read: a writer takes a network read's events in one
-   * synchronous loop, with no await each. Shares the iterator's position: the two may be mixed.
+   * The next event when it needs no I/O (the rest of the frames already read, then those of
+   * HTTP chunks already received), without a promise; {@link NOT_READY} when it needs a read:
+   * a writer takes a network read's events in one synchronous loop, with no await each (a
+   * provider sends each frame as its own chunk, a dozen or more to one read). Shares the
+   * iterator's position: the two may be mixed.
    */
   takeReady(): unknown;
   /** Stops reading and closes the connection, when the events will not be iterated (to the end). */
@@ -299,7 +302,10 @@ class EventStream implements ProviderEventStream {
     this.headers = response.headers;
     this.rateLimits = response.rateLimits;
     this.#response = response;
-    this.#reader = framing === 'sse' ? new SseReader(response.body) : new NdjsonReader(response.body);
+    this.#reader =
+      framing === 'sse'
+        ? new SseReader(response.body, { takeBuffered: response.takeBuffered })
+        : new NdjsonReader(response.body);
     this.#mapper = mapper;
     this.#skim = skim;
     this.#secrets = secrets;
@@ -339,12 +345,17 @@ class EventStream implements ProviderEventStream {
 
   takeReady(): unknown {
     if (this.#nextMapped < this.#mapped.length) return this.#mapped[this.#nextMapped++];
-    // Unmapped SSE: a frame already read is handed out at once.
-    if (this.#mapper === undefined && this.#reader instanceof SseReader) {
+    if (!(this.#reader instanceof SseReader)) return NOT_READY;
+    // SSE: a frame already read (or in a chunk already received) is handed out at once.
+    const mapper = this.#mapper;
+    for (;;) {
       const ready = this.#reader.takeReady();
-      if (ready) return this.#unmapped(ready.data);
+      if (ready === undefined) return NOT_READY;
+      if (mapper === undefined) return this.#unmapped(ready.data);
+      this.#mapped = [...mapper.map(this.#eventOf(ready.data))];
+      this.#nextMapped = 0;
+      if (this.#mapped.length > 0) return this.#mapped[this.#nextMapped++];
     }
-    return NOT_READY;
   }
 
   #eventOf(data: string): unknown {

@@ -25,6 +25,13 @@ export type BodyEnd = 'clean' | 'partial_frame';
 export interface SseReaderOptions {
   /** Most characters buffered for one unfinished frame (default 16 MiB); beyond it the stream fails. */
   readonly maxFrameChars?: number;
+  /**
+   * The body's next chunk when it is already received, without a promise (the upstream
+   * client's `takeBuffered`). A provider writes each frame as its own HTTP chunk, and one
+   * network read brings many: with this, `takeReady` parses them all in one synchronous
+   * pass instead of a round of promises a chunk.
+   */
+  readonly takeBuffered?: () => Uint8Array | undefined;
 }
 
 const DEFAULT_MAX_FRAME_CHARS = 16 * 1024 * 1024;
@@ -40,10 +47,14 @@ export class SseReader implements AsyncIterable<SseEvent> {
   #end: BodyEnd | undefined;
   /** Frames parsed from the chunks read so far and not yet taken. */
   readonly #queue: SseEvent[] = [];
+  readonly #takeBuffered: (() => Uint8Array | undefined) | undefined;
+  /** Parses the body's next chunk when it is already received; false when there is none. */
+  #feedBuffered: () => boolean = () => false;
 
   constructor(body: AsyncIterable<Uint8Array>, options: SseReaderOptions = {}) {
     this.#body = body;
     this.#maxFrameChars = options.maxFrameChars ?? DEFAULT_MAX_FRAME_CHARS;
+    this.#takeBuffered = options.takeBuffered;
   }
 
   /**
@@ -63,12 +74,16 @@ export class SseReader implements AsyncIterable<SseEvent> {
   }
 
   /**
-   * The next frame when it is already read (`ready`), without a promise: the rest of a chunk's
-   * frames, for a caller that iterates and wants no microtask per frame. Shares the iterator's
-   * queue, so the two may be mixed; undefined when the next frame needs a read.
+   * The next frame when it needs no I/O, without a promise: the rest of a chunk's frames, then
+   * those of chunks already received (`takeBuffered`), for a caller that iterates and wants no
+   * microtask per frame. Shares the iterator's queue, so the two may be mixed; undefined when
+   * the next frame needs a read (or the iterator has not started).
    */
   takeReady(): SseEvent | undefined {
-    return this.#queue.shift();
+    for (;;) {
+      const event = this.#queue.shift();
+      if (event !== undefined || !this.#feedBuffered()) return event;
+    }
   }
 
   /** Set once the body has ended without an error; undefined while reading or after an error. */
@@ -106,8 +121,37 @@ export class SseReader implements AsyncIterable<SseEvent> {
     let done = false;
     const finished = { value: undefined, done: true } as const;
 
+    /** Parses one chunk into the queue; a chunk of comments alone is a keep-alive. */
+    const feed = (chunk: Uint8Array): void => {
+      const text = decoder.write(chunk);
+      if (text === '') return;
+      tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
+      const comments = this.#comments;
+      parser.feed(text);
+      if (overflow === undefined && queue.length === 0 && this.#comments !== comments) this.onKeepAlive?.();
+    };
+    const takeBuffered = this.#takeBuffered;
+    if (takeBuffered) {
+      // An oversized frame stops the synchronous pass: the next `next()` throws it.
+      this.#feedBuffered = () => {
+        if (done || overflow !== undefined) return false;
+        const chunk = takeBuffered();
+        if (chunk === undefined) return false;
+        feed(chunk);
+        return true;
+      };
+    }
+
     const pull = async (): Promise<IteratorResult<SseEvent, undefined>> => {
       for (;;) {
+        if (overflow !== undefined) {
+          done = true;
+          queue.length = 0;
+          await body.return?.();
+          throw new SseFramingError(`SSE frame too large: ${overflow}`);
+        }
+        const event = queue.shift();
+        if (event) return { value: event, done: false };
         const read = await body.next();
         if (read.done) {
           done = true;
@@ -115,25 +159,13 @@ export class SseReader implements AsyncIterable<SseEvent> {
           this.#end = rest === '' && endsOnFrameBoundary(tail) ? 'clean' : 'partial_frame';
           return finished;
         }
-        const text = decoder.write(read.value);
-        if (text === '') continue;
-        tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
-        const comments = this.#comments;
-        parser.feed(text);
-        if (overflow !== undefined) {
-          done = true;
-          await body.return?.();
-          throw new SseFramingError(`SSE frame too large: ${overflow}`);
-        }
-        const event = queue.shift();
-        if (event) return { value: event, done: false };
-        if (this.#comments !== comments) this.onKeepAlive?.();
+        feed(read.value);
       }
     };
 
     return {
       next: () => {
-        const event = queue.shift();
+        const event = overflow === undefined ? queue.shift() : undefined;
         if (event) return Promise.resolve({ value: event, done: false });
         return done ? Promise.resolve(finished) : pull();
       },

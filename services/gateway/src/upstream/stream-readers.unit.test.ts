@@ -23,6 +23,30 @@ function byteByByte(text: string): AsyncGenerator<Uint8Array> {
   );
 }
 
+/**
+ * A body whose chunks have all arrived, as the upstream client's is after one network read:
+ * its iterator and `takeBuffered` take from the same queue.
+ */
+function received(chunks: Iterable<Uint8Array> | AsyncGenerator<Uint8Array>) {
+  const queue: Uint8Array[] = [];
+  const ready = (async () => {
+    for await (const chunk of chunks as AsyncIterable<Uint8Array>) queue.push(chunk);
+  })();
+  return {
+    async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+      await ready;
+      try {
+        for (let chunk = queue.shift(); chunk !== undefined; chunk = queue.shift()) yield chunk;
+      } finally {
+        queue.length = 0; // let go, as the client's cancel does
+      }
+    },
+    takeBuffered: (): Uint8Array | undefined => queue.shift(),
+    pending: () => queue.length,
+    ready,
+  };
+}
+
 async function readAll(reader: SseReader): Promise<SseEvent[]> {
   const events: SseEvent[] = [];
   for await (const event of reader) events.push(event);
@@ -162,6 +186,49 @@ describe('SSE reader', () => {
     await iterator.next();
     assert.equal(pulled, 1);
     await iterator.return?.();
+  });
+
+  it('parses chunks already received in one synchronous pass, split frames and characters included', async () => {
+    // A provider writes each frame as its own HTTP chunk: one network read brings many.
+    const text = `${OPENAI_STREAM}data: {"z":"é"}\n\n`;
+    const body = received(pieces(text, [20, 45, 30, 13, 60, 30, 2]));
+    const reader = new SseReader(body, { takeBuffered: body.takeBuffered });
+    assert.equal(reader.takeReady(), undefined, 'nothing before the iterator starts');
+    const iterator = reader[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const seen = [first.value?.data];
+    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady()) seen.push(event.data);
+    assert.deepEqual(seen, [
+      '{"choices":[{"delta":{"content":"Привет"}}]}',
+      '{"choices":[{"delta":{"content":" мир 👋"}}]}',
+      '[DONE]',
+      '{"z":"é"}',
+    ]);
+    assert.equal(body.pending(), 0, 'every received chunk taken without a promise');
+    assert.equal(reader.comments, 1);
+    assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+    assert.equal(reader.end, 'clean');
+  });
+
+  it('tells of a received chunk of comments alone while taking frames synchronously', async () => {
+    const body = received([Buffer.from('data: 1\n\n'), Buffer.from(': ping\n\n'), Buffer.from('data: 2\n\n')]);
+    const reader = new SseReader(body, { takeBuffered: body.takeBuffered });
+    const seen: string[] = [];
+    reader.onKeepAlive = () => seen.push('keep-alive');
+    const iterator = reader[Symbol.asyncIterator]();
+    seen.push((await iterator.next()).value?.data ?? '');
+    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady()) seen.push(event.data);
+    assert.deepEqual(seen, ['1', 'keep-alive', '2']);
+  });
+
+  it('fails the next read when a received chunk overflows the frame limit', async () => {
+    const body = received([Buffer.from('data: 1\n\n'), Buffer.from(`data: ${'x'.repeat(200)}`), Buffer.from('\n\n')]);
+    const reader = new SseReader(body, { takeBuffered: body.takeBuffered, maxFrameChars: 64 });
+    const iterator = reader[Symbol.asyncIterator]();
+    assert.equal((await iterator.next()).value?.data, '1');
+    assert.equal(reader.takeReady(), undefined, 'the synchronous pass stops at the oversized frame');
+    await assert.rejects(iterator.next(), { name: 'SseFramingError' });
+    assert.equal(body.pending(), 0, 'the body is let go');
   });
 
   it('tells frame boundaries from line ends', () => {

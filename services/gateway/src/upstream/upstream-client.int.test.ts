@@ -202,6 +202,29 @@ describe('UpstreamClient', () => {
     assert.equal(reader.end, 'clean');
   });
 
+  it('hands out the HTTP chunks of one network read without waiting, to the SSE reader', async () => {
+    // A provider writes each frame as its own chunk; corked, they reach Kordon in one read.
+    server.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      setTimeout(() => {
+        res.cork();
+        for (const frame of ['one', 'two', 'three']) res.write(`data: ${frame}\n\n`);
+        res.end('data: [DONE]\n\n');
+      }, 20);
+    };
+    const response = await client.stream(call('/v1/stream'));
+    const reader = new SseReader(response.body, { takeBuffered: response.takeBuffered });
+    const iterator = reader[Symbol.asyncIterator]();
+    const seen = [(await iterator.next()).value?.data];
+    assert.ok(response.bodyBuffered(), 'the other chunks came with the first');
+    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady()) seen.push(event.data);
+    assert.deepEqual(seen, ['one', 'two', 'three', '[DONE]']);
+    assert.equal(response.takeBuffered(), undefined);
+    assert.equal((await iterator.next()).done, true);
+    assert.equal(reader.end, 'clean');
+  });
+
   it('does not count a paused (backpressured) body as idle', async () => {
     server.handler = async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });

@@ -139,6 +139,11 @@ export interface UpstreamStreamingResponse extends UpstreamResponse {
   cancel(): void;
   /** True when body bytes are already received and not yet taken: the next chunk needs no I/O. */
   bodyBuffered(): boolean;
+  /**
+   * The next body chunk when it is already received, without a promise (undefined when the
+   * next one needs a read). Shares the body iterator's queue, so the two may be mixed.
+   */
+  takeBuffered(): Buffer | undefined;
 }
 
 const DEFAULT_CONNECTIONS = 256;
@@ -526,16 +531,19 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #streamingResponse(): UpstreamStreamingResponse {
-    const next = (): Promise<IteratorResult<Buffer, undefined>> => {
+    const takeBuffered = (): Buffer | undefined => {
       const chunk = this.#chunks.shift();
-      if (chunk) {
-        this.#size -= chunk.length;
-        if (this.#paused && this.#chunks.length === 0) {
-          this.#paused = false;
-          this.#controller?.resume();
-        }
-        return Promise.resolve({ value: chunk, done: false });
+      if (chunk === undefined) return undefined;
+      this.#size -= chunk.length;
+      if (this.#paused && this.#chunks.length === 0) {
+        this.#paused = false;
+        this.#controller?.resume();
       }
+      return chunk;
+    };
+    const next = (): Promise<IteratorResult<Buffer, undefined>> => {
+      const chunk = takeBuffered();
+      if (chunk) return Promise.resolve({ value: chunk, done: false });
       if (this.#error) return Promise.reject(this.#error);
       if (this.#ended || this.#cancelled) return Promise.resolve({ value: undefined, done: true });
       return new Promise((resolve, reject) => {
@@ -564,6 +572,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       body: { [Symbol.asyncIterator]: () => iterator },
       cancel,
       bodyBuffered: () => this.#chunks.length > 0,
+      takeBuffered,
     };
   }
 
