@@ -197,7 +197,8 @@ describe('SSE reader', () => {
     const iterator = reader[Symbol.asyncIterator]();
     const first = await iterator.next();
     const seen = [first.value?.data];
-    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady()) seen.push(event.data);
+    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady())
+      seen.push(event.data);
     assert.deepEqual(seen, [
       '{"choices":[{"delta":{"content":"Привет"}}]}',
       '{"choices":[{"delta":{"content":" мир 👋"}}]}',
@@ -211,18 +212,27 @@ describe('SSE reader', () => {
   });
 
   it('tells of a received chunk of comments alone while taking frames synchronously', async () => {
-    const body = received([Buffer.from('data: 1\n\n'), Buffer.from(': ping\n\n'), Buffer.from('data: 2\n\n')]);
+    const body = received([
+      Buffer.from('data: 1\n\n'),
+      Buffer.from(': ping\n\n'),
+      Buffer.from('data: 2\n\n'),
+    ]);
     const reader = new SseReader(body, { takeBuffered: body.takeBuffered });
     const seen: string[] = [];
     reader.onKeepAlive = () => seen.push('keep-alive');
     const iterator = reader[Symbol.asyncIterator]();
     seen.push((await iterator.next()).value?.data ?? '');
-    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady()) seen.push(event.data);
+    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady())
+      seen.push(event.data);
     assert.deepEqual(seen, ['1', 'keep-alive', '2']);
   });
 
   it('fails the next read when a received chunk overflows the frame limit', async () => {
-    const body = received([Buffer.from('data: 1\n\n'), Buffer.from(`data: ${'x'.repeat(200)}`), Buffer.from('\n\n')]);
+    const body = received([
+      Buffer.from('data: 1\n\n'),
+      Buffer.from(`data: ${'x'.repeat(200)}`),
+      Buffer.from('\n\n'),
+    ]);
     const reader = new SseReader(body, { takeBuffered: body.takeBuffered, maxFrameChars: 64 });
     const iterator = reader[Symbol.asyncIterator]();
     assert.equal((await iterator.next()).value?.data, '1');

@@ -218,7 +218,8 @@ describe('UpstreamClient', () => {
     const iterator = reader[Symbol.asyncIterator]();
     const seen = [(await iterator.next()).value?.data];
     assert.ok(response.bodyBuffered(), 'the other chunks came with the first');
-    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady()) seen.push(event.data);
+    for (let event = reader.takeReady(); event !== undefined; event = reader.takeReady())
+      seen.push(event.data);
     assert.deepEqual(seen, ['one', 'two', 'three', '[DONE]']);
     assert.equal(response.takeBuffered(), undefined);
     assert.equal((await iterator.next()).done, true);
