@@ -11,7 +11,7 @@
  * dialect's terminator says that (`[DONE]`, `message_stop`, Gemini's finishReason).
  */
 import { StringDecoder } from 'node:string_decoder';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 
 export interface SseEvent {
   /** The `event:` field; undefined when the frame had none (OpenAI chat, Gemini). */
@@ -42,19 +42,40 @@ export class SseFramingError extends Error {
 
 export class SseReader implements AsyncIterable<SseEvent> {
   readonly #body: AsyncIterable<Uint8Array>;
-  readonly #maxFrameChars: number;
+  readonly #takeBuffered: (() => Uint8Array | undefined) | undefined;
   #comments = 0;
   #end: BodyEnd | undefined;
   /** Frames parsed from the chunks read so far and not yet taken. */
   readonly #queue: SseEvent[] = [];
-  readonly #takeBuffered: (() => Uint8Array | undefined) | undefined;
-  /** Parses the body's next chunk when it is already received; false when there is none. */
-  #feedBuffered: () => boolean = () => false;
+  readonly #parser: EventSourceParser;
+  // Node's StringDecoder rather than TextDecoder: the same handling of a character split
+  // between chunks, without an ICU converter made per stream (~2% of a streamed request's
+  // CPU in bench:gateway's profile). A leading BOM is left to the parser, which strips one.
+  readonly #decoder = new StringDecoder('utf8');
+  /** The last characters fed, to tell whether the body stopped on a frame boundary. */
+  #tail = '';
+  /** Set when a frame grew past the limit: the next read throws it. */
+  #overflow: string | undefined;
+  /** The body's iterator once iteration began (iterate once). */
+  #chunks: AsyncIterator<Uint8Array> | undefined;
+  #done = false;
 
   constructor(body: AsyncIterable<Uint8Array>, options: SseReaderOptions = {}) {
     this.#body = body;
-    this.#maxFrameChars = options.maxFrameChars ?? DEFAULT_MAX_FRAME_CHARS;
     this.#takeBuffered = options.takeBuffered;
+    const queue = this.#queue;
+    this.#parser = createParser({
+      onEvent: (message: EventSourceMessage) => {
+        queue.push({ event: message.event, data: message.data, id: message.id });
+      },
+      onComment: () => {
+        this.#comments += 1;
+      },
+      onError: (error) => {
+        if (error.type === 'max-buffer-size-exceeded') this.#overflow = error.message;
+      },
+      maxBufferSize: options.maxFrameChars ?? DEFAULT_MAX_FRAME_CHARS,
+    });
   }
 
   /**
@@ -82,7 +103,12 @@ export class SseReader implements AsyncIterable<SseEvent> {
   takeReady(): SseEvent | undefined {
     for (;;) {
       const event = this.#queue.shift();
-      if (event !== undefined || !this.#feedBuffered()) return event;
+      if (event !== undefined) return event;
+      // An oversized frame stops the synchronous pass: the next `next()` throws it.
+      if (this.#chunks === undefined || this.#done || this.#overflow !== undefined) return undefined;
+      const chunk = this.#takeBuffered?.();
+      if (chunk === undefined) return undefined;
+      this.#feed(chunk);
     }
   }
 
@@ -91,96 +117,68 @@ export class SseReader implements AsyncIterable<SseEvent> {
     return this.#end;
   }
 
+  /** Parses one chunk into the queue; a chunk of comments alone is a keep-alive. */
+  #feed(chunk: Uint8Array): void {
+    const text = this.#decoder.write(chunk as Buffer);
+    if (text === '') return;
+    this.#tail = text.length >= 4 ? text.slice(-4) : (this.#tail + text).slice(-4);
+    const comments = this.#comments;
+    this.#parser.feed(text);
+    if (this.#overflow === undefined && this.#queue.length === 0 && this.#comments !== comments) {
+      this.onKeepAlive?.();
+    }
+  }
+
+  async #pull(chunks: AsyncIterator<Uint8Array>): Promise<IteratorResult<SseEvent, undefined>> {
+    const queue = this.#queue;
+    for (;;) {
+      if (this.#overflow !== undefined) {
+        this.#done = true;
+        queue.length = 0;
+        await chunks.return?.();
+        throw new SseFramingError(`SSE frame too large: ${this.#overflow}`);
+      }
+      const event = queue.shift();
+      if (event) return { value: event, done: false };
+      const read = await chunks.next();
+      if (read.done) {
+        this.#done = true;
+        const rest = this.#decoder.end();
+        this.#end = rest === '' && endsOnFrameBoundary(this.#tail) ? 'clean' : 'partial_frame';
+        return FINISHED;
+      }
+      this.#feed(read.value);
+    }
+  }
+
   /**
    * Iterates the frames. A hand-written iterator rather than an async generator: the frames
    * of one chunk (often several) are handed out without a suspension each, and only an
    * empty queue waits for the body. Iterate it once.
    */
   [Symbol.asyncIterator](): AsyncIterator<SseEvent, undefined> {
-    const queue = this.#queue;
-    let overflow: string | undefined;
-    const parser = createParser({
-      onEvent: (message: EventSourceMessage) => {
-        queue.push({ event: message.event, data: message.data, id: message.id });
-      },
-      onComment: () => {
-        this.#comments += 1;
-      },
-      onError: (error) => {
-        if (error.type === 'max-buffer-size-exceeded') overflow = error.message;
-      },
-      maxBufferSize: this.#maxFrameChars,
-    });
-    // Node's StringDecoder rather than TextDecoder: the same handling of a character split
-    // between chunks, without an ICU converter made per stream (~2% of a streamed request's
-    // CPU in bench:gateway's profile). A leading BOM is left to the parser, which strips one.
-    const decoder = new StringDecoder('utf8');
-    const body = this.#body[Symbol.asyncIterator]();
-    // The last characters fed, to tell whether the body stopped on a frame boundary.
-    let tail = '';
-    let done = false;
-    const finished = { value: undefined, done: true } as const;
-
-    /** Parses one chunk into the queue; a chunk of comments alone is a keep-alive. */
-    const feed = (chunk: Uint8Array): void => {
-      const text = decoder.write(chunk);
-      if (text === '') return;
-      tail = text.length >= 4 ? text.slice(-4) : (tail + text).slice(-4);
-      const comments = this.#comments;
-      parser.feed(text);
-      if (overflow === undefined && queue.length === 0 && this.#comments !== comments) this.onKeepAlive?.();
-    };
-    const takeBuffered = this.#takeBuffered;
-    if (takeBuffered) {
-      // An oversized frame stops the synchronous pass: the next `next()` throws it.
-      this.#feedBuffered = () => {
-        if (done || overflow !== undefined) return false;
-        const chunk = takeBuffered();
-        if (chunk === undefined) return false;
-        feed(chunk);
-        return true;
-      };
-    }
-
-    const pull = async (): Promise<IteratorResult<SseEvent, undefined>> => {
-      for (;;) {
-        if (overflow !== undefined) {
-          done = true;
-          queue.length = 0;
-          await body.return?.();
-          throw new SseFramingError(`SSE frame too large: ${overflow}`);
-        }
-        const event = queue.shift();
-        if (event) return { value: event, done: false };
-        const read = await body.next();
-        if (read.done) {
-          done = true;
-          const rest = decoder.end();
-          this.#end = rest === '' && endsOnFrameBoundary(tail) ? 'clean' : 'partial_frame';
-          return finished;
-        }
-        feed(read.value);
-      }
-    };
-
+    const chunks = this.#body[Symbol.asyncIterator]();
+    this.#chunks = chunks;
     return {
       next: () => {
-        const event = overflow === undefined ? queue.shift() : undefined;
+        const event = this.#overflow === undefined ? this.#queue.shift() : undefined;
         if (event) return Promise.resolve({ value: event, done: false });
-        return done ? Promise.resolve(finished) : pull();
+        return this.#done ? Promise.resolve(FINISHED) : this.#pull(chunks);
       },
       // A reader that stops early: the body is not wanted any more (the upstream call ends).
       return: async () => {
-        if (!done) {
-          done = true;
-          queue.length = 0;
-          await body.return?.();
+        if (!this.#done) {
+          this.#done = true;
+          this.#queue.length = 0;
+          await chunks.return?.();
         }
-        return finished;
+        return FINISHED;
       },
     };
   }
 }
+
+const FINISHED = { value: undefined, done: true } as const;
 
 export function endsOnFrameBoundary(tail: string): boolean {
   if (tail === '') return true;
