@@ -61,13 +61,20 @@ export function createHttpServer(
       else sendJson(res, 404, errorBody(req, 404, `no route for ${req.method} ${path}`));
       return;
     }
-    Promise.resolve()
-      .then(() => handler(req, res))
-      .catch((error: unknown) => {
-        onError(error);
-        if (!res.headersSent) sendJson(res, 500, errorBody(req, 500, 'internal error'));
-        else res.destroy();
-      });
+    const fail = (error: unknown): void => {
+      onError(error);
+      if (!res.headersSent) sendJson(res, 500, errorBody(req, 500, 'internal error'));
+      else res.destroy();
+    };
+    // Called at once, not from a microtask: one promise a request fewer, and no hop.
+    let handled: unknown;
+    try {
+      handled = handler(req, res);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (handled instanceof Promise) handled.catch(fail);
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
   server.headersTimeout = 66_000;

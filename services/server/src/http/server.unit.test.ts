@@ -109,6 +109,48 @@ describe('createHttpServer routes', () => {
       await front.stop();
     }
   });
+
+  it('answers 500 to a handler that throws or rejects, and reports the error once', async () => {
+    const heard: string[] = [];
+    const http = createHttpServer(
+      {
+        'GET /throws': () => {
+          throw new Error('thrown at once');
+        },
+        'GET /rejects': async () => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          throw new Error('rejected later');
+        },
+        'GET /rejects-after-head': async (_req, res) => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write('data: 1\n\n');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          throw new Error('rejected mid-answer');
+        },
+      },
+      (error) => heard.push((error as Error).message),
+      {},
+      undefined,
+      { bodyIdleTimeoutMs: 60_000 },
+    );
+    await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
+    try {
+      for (const path of ['/throws', '/rejects']) {
+        const res = await fetch(`${url}${path}`);
+        const body = (await res.json()) as { error: { message: string } };
+        assert.equal(res.status, 500, path);
+        assert.equal(body.error.message, 'internal error', 'no word of the error itself');
+      }
+      // After the head, the connection is cut: the caller sees the answer end unclean.
+      const cut = await fetch(`${url}/rejects-after-head`);
+      assert.equal(cut.status, 200);
+      await assert.rejects(cut.text());
+      assert.deepEqual(heard, ['thrown at once', 'rejected later', 'rejected mid-answer']);
+    } finally {
+      await http.drain(0);
+    }
+  });
 });
 
 describe('createHttpServer drain', () => {
