@@ -347,15 +347,21 @@ class EventStream implements ProviderEventStream {
     if (this.#nextMapped < this.#mapped.length) return this.#mapped[this.#nextMapped++];
     if (!(this.#reader instanceof SseReader)) return NOT_READY;
     // SSE: a frame already read (or in a chunk already received) is handed out at once.
-    const mapper = this.#mapper;
     for (;;) {
       const ready = this.#reader.takeReady();
       if (ready === undefined) return NOT_READY;
-      if (mapper === undefined) return this.#unmapped(ready.data);
-      this.#mapped = [...mapper.map(this.#eventOf(ready.data))];
-      this.#nextMapped = 0;
-      if (this.#mapped.length > 0) return this.#mapped[this.#nextMapped++];
+      const event = this.#eventOfFrame(ready.data);
+      if (event !== NOT_READY) return event;
     }
+  }
+
+  /** The (first) event of one frame, mapped or as sent; NOT_READY when a mapper made none. */
+  #eventOfFrame(data: string): unknown {
+    const mapper = this.#mapper;
+    if (mapper === undefined) return this.#unmapped(data);
+    this.#mapped = [...mapper.map(this.#eventOf(data))];
+    this.#nextMapped = 0;
+    return this.#mapped.length > 0 ? this.#mapped[this.#nextMapped++] : NOT_READY;
   }
 
   #eventOf(data: string): unknown {
@@ -372,7 +378,6 @@ class EventStream implements ProviderEventStream {
    * hand-written iterator over the reader's: no async generator suspending on every event.
    */
   [Symbol.asyncIterator](): AsyncIterator<unknown, undefined> {
-    const mapper = this.#mapper;
     const frames = (this.#reader as AsyncIterable<SseEvent | string>)[Symbol.asyncIterator]();
     const finished = { value: undefined, done: true } as const;
     const read = async (): Promise<IteratorResult<unknown, undefined>> => {
@@ -390,11 +395,8 @@ class EventStream implements ProviderEventStream {
           throw error;
         }
         if (frame.done) return finished;
-        const data = typeof frame.value === 'string' ? frame.value : frame.value.data;
-        if (!mapper) return { value: this.#unmapped(data), done: false };
-        this.#mapped = [...mapper.map(this.#eventOf(data))];
-        this.#nextMapped = 0;
-        if (this.#mapped.length > 0) return { value: this.#mapped[this.#nextMapped++], done: false };
+        const event = this.#eventOfFrame(typeof frame.value === 'string' ? frame.value : frame.value.data);
+        if (event !== NOT_READY) return { value: event, done: false };
       }
     };
     return {

@@ -43,7 +43,6 @@ function received(chunks: Iterable<Uint8Array> | AsyncGenerator<Uint8Array>) {
     },
     takeBuffered: (): Uint8Array | undefined => queue.shift(),
     pending: () => queue.length,
-    ready,
   };
 }
 

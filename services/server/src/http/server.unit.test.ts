@@ -8,8 +8,9 @@ import { createHttpServer, type Handler, type HttpServer, requestTimeoutFor } fr
 async function start(
   routes: Record<string, Handler>,
   bodyIdleTimeoutMs = 60_000,
+  onError: (error: unknown) => void = () => {},
 ): Promise<{ url: string; http: HttpServer; stop: () => Promise<void> }> {
-  const http = createHttpServer(routes, () => {}, {}, undefined, { bodyIdleTimeoutMs });
+  const http = createHttpServer(routes, onError, {}, undefined, { bodyIdleTimeoutMs });
   await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
   const { port } = http.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, http, stop: () => http.drain(0) };
@@ -112,7 +113,7 @@ describe('createHttpServer routes', () => {
 
   it('answers 500 to a handler that throws or rejects, and reports the error once', async () => {
     const heard: string[] = [];
-    const http = createHttpServer(
+    const { url, stop } = await start(
       {
         'GET /throws': () => {
           throw new Error('thrown at once');
@@ -128,13 +129,9 @@ describe('createHttpServer routes', () => {
           throw new Error('rejected mid-answer');
         },
       },
+      60_000,
       (error) => heard.push((error as Error).message),
-      {},
-      undefined,
-      { bodyIdleTimeoutMs: 60_000 },
     );
-    await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
     try {
       for (const path of ['/throws', '/rejects']) {
         const res = await fetch(`${url}${path}`);
@@ -148,7 +145,7 @@ describe('createHttpServer routes', () => {
       await assert.rejects(cut.text());
       assert.deepEqual(heard, ['thrown at once', 'rejected later', 'rejected mid-answer']);
     } finally {
-      await http.drain(0);
+      await stop();
     }
   });
 });
