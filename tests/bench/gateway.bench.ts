@@ -12,7 +12,7 @@
  * core 0, whose busy share each run prints.
  *
  *   npm run bench:gateway [-- --seconds 5] [-- --only direct,floor,kordon,kordon-pg,portkey] [-- --load wrk]
- *   npm run bench:gateway -- --profile [--postgres | --floor] [--mode plain|stream]
+ *   npm run bench:gateway -- --profile [--postgres | --floor] [--mode plain|stream] [--conns 64]
  *   npm run bench:gateway -- --telemetry [--telemetry-ratio 0.1] [--rounds 3] [--only kordon-pg] [--seconds 2]
  *   npm run bench:gateway -- --peer [--rounds 5] [--conns 16,64] [--load wrk]
  *
@@ -46,7 +46,7 @@
  * turns), BENCH_OUTPUT_DIR
  * (each helper's whole output in <dir>/<pid>.log), BENCH_START_ON_FIRST=1 (--telemetry:
  * the "on" side's process starts first, to tell a start-order bias from a real cost),
- * BENCH_THREADS=1 (CPU by thread, autocannon). --profile also writes measured.json beside the .cpuprofile: every function's
+ * BENCH_THREADS=1 (CPU by thread). --profile also writes measured.json beside the .cpuprofile: every function's
  * and category's µs in the measured runs, to compare two profiles.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -454,8 +454,7 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   const statuses = new Map<number, number>();
   let requestsStarted = 0;
   const watch = watchRun(target);
-  // BENCH_THREADS=1: where the gateway's CPU went by thread (the main thread, V8's GC helpers, libuv's pool).
-  const threadsBefore = process.env.BENCH_THREADS && target.pid ? threadCpuMs(target.pid) : undefined;
+  const threads = watchThreads(target, mode, connections);
   const started = performance.now();
   const result = await autocannon({
     url: `${target.url}/v1/chat/completions`,
@@ -490,15 +489,7 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   });
   const elapsed = (performance.now() - started) / 1000;
   const watched = watch.stop();
-  if (threadsBefore && target.pid) {
-    const spent = [...threadCpuMs(target.pid)]
-      .map(([thread, ms]) => [thread, ms - (threadsBefore.get(thread) ?? 0)] as const)
-      .filter(([, ms]) => ms > 0)
-      .sort((a, b) => b[1] - a[1]);
-    console.error(
-      `  ${target.name} ${mode} c=${connections} CPU by thread (ms): ${spent.map(([t, ms]) => `${t} ${fmt(ms)}`).join(', ')}`,
-    );
-  }
+  threads.report();
   let ok = 0;
   let non2xx = 0;
   for (const [status, count] of statuses) {
@@ -528,6 +519,27 @@ async function load(target: Target, mode: Mode, connections: number, seconds: nu
   };
 }
 
+/**
+ * BENCH_THREADS=1: where the gateway's CPU went by thread during a run (the main thread, V8's
+ * GC helpers, libuv's pool), printed when the run ends; nothing otherwise.
+ */
+function watchThreads(target: Target, mode: Mode, connections: number) {
+  const before = process.env.BENCH_THREADS && target.pid ? threadCpuMs(target.pid) : undefined;
+  return {
+    report() {
+      if (!before || !target.pid) return;
+      const spent = [...threadCpuMs(target.pid)]
+        .map(([thread, ms]) => [thread, ms - (before.get(thread) ?? 0)] as const)
+        .filter(([, ms]) => ms > 0)
+        .sort((a, b) => b[1] - a[1]);
+      const total = spent.reduce((sum, [, ms]) => sum + ms, 0);
+      console.error(
+        `  ${target.name} ${mode} c=${connections} CPU by thread (ms): ${spent.map(([t, ms]) => `${t} ${fmt(ms)} (${fmt((100 * ms) / total)}%)`).join(', ')}`,
+      );
+    },
+  };
+}
+
 /** `load` with wrk: the same figures but the TTFB (wrk records whole answers only). */
 async function loadWithWrk(
   target: Target,
@@ -536,11 +548,13 @@ async function loadWithWrk(
   seconds: number,
 ): Promise<Measured> {
   const watch = watchRun(target);
+  const threads = watchThreads(target, mode, connections);
   const counts = await runWrk(target, mode, connections, seconds).catch((error: unknown) => {
     watch.stop();
     throw error;
   });
   const watched = watch.stop();
+  threads.report();
   const responses = counts.ok + counts.non2xx;
   return {
     target: target.name,
@@ -1406,15 +1420,19 @@ async function postgresDatabase(cleanups: Array<() => Promise<void> | void>) {
   };
 }
 
-/** --profile: a warm-up, then the measured runs (16 connections) whose windows the summary keeps. */
+/**
+ * --profile: a warm-up, then the measured runs whose windows the summary keeps, at 16
+ * connections or the first of --conns.
+ */
 async function profileUnderLoad(target: Target, label: string) {
   const modes = MODES.filter((mode) => (argValue('mode') ?? mode) === mode);
-  for (const mode of modes) await load(target, mode, 16, WARMUP_SECONDS);
+  const connections = argValue('conns') ? (CONNECTIONS[0] ?? 16) : 16;
+  for (const mode of modes) await load(target, mode, connections, WARMUP_SECONDS);
   measuredWindows.length = 0;
   for (const mode of modes) {
-    const m = await load(target, mode, 16, SECONDS);
+    const m = await load(target, mode, connections, SECONDS);
     console.log(
-      `${label} ${mode} c=16 under --cpu-prof: ${fmt(m.rps)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU/req ${fmt(m.cpuPerRequestMs, 3)} ms, non-2xx ${m.non2xx}`,
+      `${label} ${mode} c=${connections} under --cpu-prof: ${fmt(m.rps)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU/req ${fmt(m.cpuPerRequestMs, 3)} ms, non-2xx ${m.non2xx}`,
     );
   }
 }

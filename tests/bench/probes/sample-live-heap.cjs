@@ -3,7 +3,9 @@
 // profile 3, 5 and 7 s later to PROBE_OUT-<n>.json (default /tmp/kordon-heap-<n>.json). By
 // default the profile holds only what is still alive (what in-flight requests and the group
 // commit hold, and what survived into the old generation); PROBE_ALL=1 keeps what was
-// collected too (where the allocations come from). Summarise with summarise-heap-profile.cjs.
+// collected too (where the allocations come from); PROBE_OLD=1 keeps what a major collection
+// freed but not what a scavenge did (what reached the old generation, which drives the major
+// collections). Summarise with summarise-heap-profile.cjs.
 const inspector = require('node:inspector');
 const fs = require('node:fs');
 
@@ -15,12 +17,13 @@ const post = (method, params) =>
   });
 const out = process.env.PROBE_OUT ?? '/tmp/kordon-heap';
 const all = process.env.PROBE_ALL === '1';
+const old = process.env.PROBE_OLD === '1';
 setTimeout(
   async () => {
     await post('HeapProfiler.enable');
     await post('HeapProfiler.startSampling', {
       samplingInterval: 2048,
-      includeObjectsCollectedByMajorGC: all,
+      includeObjectsCollectedByMajorGC: all || old,
       includeObjectsCollectedByMinorGC: all,
     });
     let written = 0;
