@@ -342,7 +342,7 @@ async function splitDuplicates(
  * queued (PostgreSQL sends it at COMMIT) in a single round trip. An append holds its events
  * until it commits, and each round trip waits for a turn of a busy event loop: with a statement
  * each for the versions, the insert and the notification, a loaded gateway's batches took
- * 13–56 ms, long enough for V8 to promote every event into the old generation
+ * 13–56 ms, long enough for V8 to move many of their events into the old generation
  * (docs/benchmarks.md, stop 30).
  */
 async function insertEvents(
@@ -397,6 +397,7 @@ async function insertEvents(
      SELECT min(position) AS first, max(position) AS last,
             (SELECT coalesce(max(position), 0) FROM kordon_events) AS before,
             (SELECT json_object_agg(stream_id, base) FROM bases)::text AS bases,
+            -- queued here, sent by PostgreSQL at COMMIT; the column itself is not read
             (SELECT pg_notify($2, max(position)::text) FROM ins) IS NULL AS unnotified
        FROM ins`,
     [sent, EVENTS_CHANNEL],
