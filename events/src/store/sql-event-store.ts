@@ -39,7 +39,7 @@ interface EventRow {
   occurred_at: Date | string;
 }
 
-/** A row as `insertEvents` sends it (JSON), with the version and position the store gives it. */
+/** A row as `insertEvents` sends it (JSON, with its place in its stream), given its version and position. */
 type SentRow = Omit<EventRow, 'position'>;
 
 function toRecorded(row: SentRow, position: number): RecordedEvent {
@@ -349,25 +349,31 @@ async function insertEvents(
   tx: SqlQueryable,
   events: NewEvent[],
 ): Promise<{ result: AppendResult; batch?: CommittedBatch }> {
-  const rows = events.map((event, seq) => ({
-    seq,
-    event_id: event.id,
-    stream_id: event.streamId,
-    type: event.type,
-    schema_version: event.schemaVersion,
-    org_id: event.orgId,
-    actor: event.actor,
-    causation_id: event.causationId,
-    correlation_id: event.correlationId,
-    trace_id: event.traceId,
-    data: event.data ?? null,
-    occurred_at: event.time.toISOString(),
-  }));
+  // Each event's place among its stream's in the batch (1, 2, ...): its version once the
+  // statement has added the stream's version before the batch (`bases`).
+  const offsets = new Map<string, number>();
+  const rows = events.map((event, seq) => {
+    const streamOffset = (offsets.get(event.streamId) ?? 0) + 1;
+    offsets.set(event.streamId, streamOffset);
+    return {
+      seq,
+      event_id: event.id,
+      stream_id: event.streamId,
+      stream_offset: streamOffset,
+      type: event.type,
+      schema_version: event.schemaVersion,
+      org_id: event.orgId,
+      actor: event.actor,
+      causation_id: event.causationId,
+      correlation_id: event.correlationId,
+      trace_id: event.traceId,
+      data: event.data ?? null,
+      occurred_at: event.time.toISOString(),
+    };
+  });
   // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
-  // A stream's events take the versions after its last, in batch order (`bases`: each stream's
-  // version before the batch). `before`: the head when the batch went in (the statement's
-  // snapshot does not see its own insert), so a reader that has passed it may take the batch
-  // without reading it back.
+  // `before`: the head when the batch went in (the statement's snapshot does not see its own
+  // insert), so a reader that has passed it may take the batch without reading it back.
   const sent = storableJson(JSON.stringify(rows));
   const { rows: inserted } = await tx.query<{
     first: string | number | null;
@@ -376,9 +382,9 @@ async function insertEvents(
     bases: string;
   }>(
     `WITH r AS (
-       SELECT * FROM json_to_recordset($1::json) AS r(seq int, event_id uuid, stream_id text, type text,
-              schema_version int, org_id text, actor json, causation_id text, correlation_id text, trace_id text,
-              data json, occurred_at timestamptz)),
+       SELECT * FROM json_to_recordset($1::json) AS r(seq int, event_id uuid, stream_id text, stream_offset bigint,
+              type text, schema_version int, org_id text, actor json, causation_id text, correlation_id text,
+              trace_id text, data json, occurred_at timestamptz)),
      counts AS (SELECT stream_id, count(*) AS n FROM r GROUP BY stream_id),
      versions AS (
        INSERT INTO kordon_streams AS s (stream_id, version) SELECT stream_id, n FROM counts
@@ -388,9 +394,8 @@ async function insertEvents(
      ins AS (
        INSERT INTO kordon_events (event_id, stream_id, stream_version, type, schema_version, org_id, actor,
                                   causation_id, correlation_id, trace_id, data, occurred_at)
-       SELECT r.event_id, r.stream_id, b.base + row_number() OVER (PARTITION BY r.stream_id ORDER BY r.seq),
-              r.type, r.schema_version, r.org_id, r.actor, r.causation_id, r.correlation_id, r.trace_id, r.data,
-              r.occurred_at
+       SELECT r.event_id, r.stream_id, b.base + r.stream_offset, r.type, r.schema_version, r.org_id, r.actor,
+              r.causation_id, r.correlation_id, r.trace_id, r.data, r.occurred_at
          FROM r JOIN bases b USING (stream_id)
         ORDER BY r.seq
        RETURNING position)
@@ -405,15 +410,10 @@ async function insertEvents(
   const first = Number(inserted[0]?.first ?? 0);
   const last = Number(inserted[0]?.last ?? 0);
   const bases = JSON.parse(inserted[0]?.bases ?? '{}') as Record<string, number | string>;
-  // The versions the statement gave, counted the same way: a stream's next after its base.
-  const nextVersion = new Map<string, number>();
-  for (const [streamId, base] of Object.entries(bases)) nextVersion.set(streamId, Number(base) + 1);
-  const versions = events.map((event) => {
-    const version = nextVersion.get(event.streamId)!;
-    nextVersion.set(event.streamId, version + 1);
-    return version;
-  });
-  const lastVersion = versions[versions.length - 1] ?? 0;
+  const versionOf = (row: { stream_id: string; stream_offset: number }) =>
+    Number(bases[row.stream_id]) + row.stream_offset;
+  const lastRow = rows[rows.length - 1];
+  const lastVersion = lastRow ? versionOf(lastRow) : 0;
   const result = { lastPosition: last, nextExpectedVersion: lastVersion, written: events.length };
   if (last - first + 1 !== events.length) return { result };
   const types = new Set(events.map((event) => event.type));
@@ -427,8 +427,8 @@ async function insertEvents(
       // gave: the events as a read would return them. Each call parses anew, so no two readers
       // share objects (and a row may take its version).
       events: () =>
-        (JSON.parse(sent) as SentRow[]).map((row, seq) => {
-          row.stream_version = versions[seq]!;
+        (JSON.parse(sent) as Array<SentRow & { stream_offset: number }>).map((row, seq) => {
+          row.stream_version = versionOf(row);
           return toRecorded(row, first + seq);
         }),
     },

@@ -1,5 +1,6 @@
 // node summarise-heap-profile.cjs <profile.json> [rows]: the bytes of a sampling heap profile
-// (sample-live-heap.cjs) by allocating function and its two callers, largest first.
+// (sample-live-heap.cjs) by allocating function and its two callers, largest first, each row
+// "allocating < its caller < that one's caller".
 const fs = require('node:fs');
 
 const profile = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -12,7 +13,7 @@ const walk = (node, stack) => {
   const here = [...stack, frameName(node.callFrame)];
   total += node.selfSize;
   if (node.selfSize > 0) {
-    const site = here.slice(-3).join(' < ');
+    const site = here.slice(-3).reverse().join(' < ');
     bytes[site] = (bytes[site] ?? 0) + node.selfSize;
   }
   for (const child of node.children) walk(child, here);
