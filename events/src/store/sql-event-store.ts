@@ -10,7 +10,6 @@ import type {
   SubscriptionOptions,
 } from './port.js';
 import {
-  APPEND_LOCK_KEY,
   EVENTS_CHANNEL,
   eventStoreMigrations,
   isTransientSqlError,
@@ -39,10 +38,13 @@ interface EventRow {
   occurred_at: Date | string;
 }
 
-/** A row as `insertEvents` sends it (JSON, with its place in its stream), given its version and position. */
-type SentRow = Omit<EventRow, 'position'>;
+/** A row as `write` sends it (JSON, in batch order), which takes its version once written. */
+type SentRow = Omit<EventRow, 'position' | 'stream_version'> & {
+  seq: number;
+  stream_version?: EventRow['stream_version'];
+};
 
-function toRecorded(row: SentRow, position: number): RecordedEvent {
+function toRecorded(row: Omit<EventRow, 'position'>, position: number): RecordedEvent {
   return {
     id: row.event_id,
     type: row.type,
@@ -84,6 +86,9 @@ export class SqlEventStore implements EventStore {
    * back a batch they are handed anyway.
    */
   private readonly ownHeads = new Set<number>();
+  /** Appends of this instance awaiting their answer, and notifications that came meanwhile. */
+  private appending = 0;
+  private unclaimedHeads: number[] = [];
   private unlisten: (() => Promise<void>) | undefined;
   private closed = false;
 
@@ -105,7 +110,9 @@ export class SqlEventStore implements EventStore {
     store.unlisten = await executor.listen(EVENTS_CHANNEL, (payload) => {
       const head = payload === '' ? Number.NaN : Number(payload);
       if (store.ownHeads.delete(head)) return;
-      store.notifyAppended({ head: Number.isSafeInteger(head) ? head : undefined });
+      // It may be the echo of an append of ours whose answer has not come back yet.
+      if (store.appending > 0) store.unclaimedHeads.push(head);
+      else store.notifyOthersAppended(head);
     });
     return store;
   }
@@ -123,15 +130,11 @@ export class SqlEventStore implements EventStore {
         );
       }
     }
-    return this.write(events, async (tx, fresh) => {
-      const current = await currentVersion(tx, streamId);
-      if (fresh.length === 0) return; // an idempotent retry: the events are stored already
-      checkExpected(streamId, expected, current);
-    });
+    return this.write(events, streamId, expected);
   }
 
   appendMany(events: NewEvent[]): Promise<AppendResult> {
-    return this.write(events, async () => {});
+    return this.write(events, null, 'any');
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -242,6 +245,18 @@ export class SqlEventStore implements EventStore {
     this.ownHeads.add(position);
   }
 
+  private notifyOthersAppended(head: number): void {
+    this.notifyAppended({ head: Number.isSafeInteger(head) ? head : undefined });
+  }
+
+  /** Once an append has answered: the notifications that came meanwhile and were not its own. */
+  private settleUnclaimedHeads(): void {
+    const heads = this.unclaimedHeads;
+    if (heads.length === 0) return;
+    this.unclaimedHeads = [];
+    for (const head of heads) if (!this.ownHeads.delete(head)) this.notifyOthersAppended(head);
+  }
+
   private notifyAppended(signal: AppendedSignal): void {
     for (const listener of this.appendedListeners) listener(signal);
   }
@@ -256,110 +271,24 @@ export class SqlEventStore implements EventStore {
     }
   }
 
+  /**
+   * One call of `kordon_append` (migration 2 in sql.ts): the lock, the look for stored ids, the
+   * expected-version check, the insert and the notification all run on the server, in one round
+   * trip and its own transaction, so the append lock is held for no client round trip and a
+   * batch's events live no longer than they must (docs/benchmarks.md, stop 31).
+   */
   private async write(
     events: NewEvent[],
-    check: (tx: SqlQueryable, fresh: NewEvent[]) => Promise<void>,
+    checkedStream: string | null,
+    expected: ExpectedVersion,
   ): Promise<AppendResult> {
     if (this.closed) throw new KordonError('closed', `event store ${this.name} is closed`);
     if (events.length === 0)
       return { nextExpectedVersion: 0, lastPosition: await this.headPosition(), written: 0 };
-    let outcome: { result: AppendResult; batch?: CommittedBatch };
-    try {
-      outcome = await this.executor.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
-        const { fresh, existing } = await splitDuplicates(tx, events);
-        await check(tx, fresh);
-        if (fresh.length === 0) return { result: existing };
-        const written = await insertEvents(tx, fresh);
-        // Its notification (queued by the insert) comes back to this store's listener too.
-        if (written.batch) this.rememberOwnHead(written.result.lastPosition);
-        await this.options.beforeCommit?.();
-        return written;
-      });
-    } catch (error) {
-      throw translateError(this.name, error);
-    }
-    const { result, batch } = outcome;
-    if (result.written > 0) this.notifyAppended(batch ? { batch } : { head: result.lastPosition });
-    return result;
-  }
-}
-
-async function currentVersion(tx: SqlQueryable, streamId: string): Promise<number | null> {
-  const { rows } = await tx.query<{ version: string | number }>(
-    'SELECT version FROM kordon_streams WHERE stream_id = $1',
-    [streamId],
-  );
-  return rows[0] ? Number(rows[0].version) : null;
-}
-
-function checkExpected(streamId: string, expected: ExpectedVersion, current: number | null): void {
-  const ok =
-    expected === 'any' ||
-    (expected === 'no-stream' && current === null) ||
-    (expected === 'stream-exists' && current !== null) ||
-    (typeof expected === 'number' && (current ?? 0) === expected);
-  if (!ok) throw new WrongExpectedVersionError(streamId, expected, current);
-}
-
-/** Events whose id is stored already are not written again (idempotent retries). */
-async function splitDuplicates(
-  tx: SqlQueryable,
-  events: NewEvent[],
-): Promise<{ fresh: NewEvent[]; existing: AppendResult }> {
-  const { rows } = await tx.query<{
-    event_id: string;
-    position: string | number;
-    stream_version: string | number;
-  }>('SELECT event_id, position, stream_version FROM kordon_events WHERE event_id = ANY($1::uuid[])', [
-    events.map((event) => event.id),
-  ]);
-  const stored = new Set(rows.map((row) => row.event_id));
-  const seen = new Set<string>();
-  const fresh: NewEvent[] = [];
-  for (const event of events) {
-    if (stored.has(event.id) || seen.has(event.id)) continue;
-    seen.add(event.id);
-    fresh.push(event);
-  }
-  let lastPosition = 0;
-  let nextExpectedVersion = 0;
-  for (const row of rows) {
-    if (Number(row.position) > lastPosition) {
-      lastPosition = Number(row.position);
-      nextExpectedVersion = Number(row.stream_version);
-    }
-  }
-  return { fresh, existing: { lastPosition, nextExpectedVersion, written: 0 } };
-}
-
-/**
- * Writes fresh events, and tells other processes of them; with them, the batch as committed
- * for this store's subscriptions (when its positions are consecutive, as they are under the
- * append lock).
- *
- * One statement: the streams' versions reserved, the events inserted and the notification
- * queued (PostgreSQL sends it at COMMIT) in a single round trip. An append holds its events
- * until it commits, and each round trip waits for a turn of a busy event loop: with a statement
- * each for the versions, the insert and the notification, a loaded gateway's batches took
- * 13–56 ms, long enough for V8 to move many of their events into the old generation
- * (docs/benchmarks.md, stop 30).
- */
-async function insertEvents(
-  tx: SqlQueryable,
-  events: NewEvent[],
-): Promise<{ result: AppendResult; batch?: CommittedBatch }> {
-  // Each event's place among its stream's in the batch (1, 2, ...): its version once the
-  // statement has added the stream's version before the batch (`bases`).
-  const offsets = new Map<string, number>();
-  const rows = events.map((event, seq) => {
-    const streamOffset = (offsets.get(event.streamId) ?? 0) + 1;
-    offsets.set(event.streamId, streamOffset);
-    return {
+    const rows: SentRow[] = events.map((event, seq) => ({
       seq,
       event_id: event.id,
       stream_id: event.streamId,
-      stream_offset: streamOffset,
       type: event.type,
       schema_version: event.schemaVersion,
       org_id: event.orgId,
@@ -369,70 +298,102 @@ async function insertEvents(
       trace_id: event.traceId,
       data: event.data ?? null,
       occurred_at: event.time.toISOString(),
+    }));
+    // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
+    const sent = storableJson(JSON.stringify(rows));
+    const params = [sent, events.map((event) => event.id), checkedStream, String(expected)];
+    let answer: AppendAnswer;
+    this.appending++;
+    try {
+      const { beforeCommit } = this.options;
+      answer = beforeCommit
+        ? await this.executor.transaction(async (tx) => {
+            const inside = await callAppend(tx, params);
+            // Its notification comes back to this store's listener too, during the commit.
+            if (inside.outcome === 'written') this.rememberOwnHead(inside.last);
+            await beforeCommit();
+            return inside;
+          })
+        : await callAppend(this.executor, params);
+      if (answer.outcome === 'written') this.rememberOwnHead(answer.last);
+    } catch (error) {
+      throw translateError(this.name, error);
+    } finally {
+      this.appending--;
+      this.settleUnclaimedHeads();
+    }
+    switch (answer.outcome) {
+      case 'conflict':
+        throw new WrongExpectedVersionError(checkedStream ?? '', expected, answer.current);
+      case 'stored': // an idempotent retry: every event is stored already
+        return { lastPosition: answer.last, nextExpectedVersion: answer.version, written: 0 };
+      case 'written':
+        this.notifyAppended(
+          answer.last - answer.first + 1 === answer.written
+            ? { batch: committedBatch(sent, answer, events) }
+            : { head: answer.last },
+        );
+        return {
+          lastPosition: answer.last,
+          nextExpectedVersion: answer.versions[answer.versions.length - 1] ?? 0,
+          written: answer.written,
+        };
+    }
+  }
+}
+
+/** What `kordon_append` answers (numbers as JSON numbers). */
+type AppendAnswer =
+  | { outcome: 'conflict'; current: number | null }
+  | { outcome: 'stored'; last: number; version: number }
+  | {
+      outcome: 'written';
+      written: number;
+      /** The positions of the written events, `first` to `last` when they are consecutive. */
+      first: number;
+      last: number;
+      /** The head before the batch. */
+      before: number;
+      /** The versions of the written events, in position order. */
+      versions: number[];
+      /** Their ids in position order, when some of the batch was stored already. */
+      ids: string[] | null;
     };
-  });
-  // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
-  // `before`: the head when the batch went in (the statement's snapshot does not see its own
-  // insert), so a reader that has passed it may take the batch without reading it back.
-  const sent = storableJson(JSON.stringify(rows));
-  const { rows: inserted } = await tx.query<{
-    first: string | number | null;
-    last: string | number | null;
-    before: string | number;
-    bases: string;
-  }>(
-    `WITH r AS (
-       SELECT * FROM json_to_recordset($1::json) AS r(seq int, event_id uuid, stream_id text, stream_offset bigint,
-              type text, schema_version int, org_id text, actor json, causation_id text, correlation_id text,
-              trace_id text, data json, occurred_at timestamptz)),
-     counts AS (SELECT stream_id, count(*) AS n FROM r GROUP BY stream_id),
-     versions AS (
-       INSERT INTO kordon_streams AS s (stream_id, version) SELECT stream_id, n FROM counts
-       ON CONFLICT (stream_id) DO UPDATE SET version = s.version + EXCLUDED.version
-       RETURNING stream_id, version),
-     bases AS (SELECT v.stream_id, v.version - c.n AS base FROM versions v JOIN counts c USING (stream_id)),
-     ins AS (
-       INSERT INTO kordon_events (event_id, stream_id, stream_version, type, schema_version, org_id, actor,
-                                  causation_id, correlation_id, trace_id, data, occurred_at)
-       SELECT r.event_id, r.stream_id, b.base + r.stream_offset, r.type, r.schema_version, r.org_id, r.actor,
-              r.causation_id, r.correlation_id, r.trace_id, r.data, r.occurred_at
-         FROM r JOIN bases b USING (stream_id)
-        ORDER BY r.seq
-       RETURNING position)
-     SELECT min(position) AS first, max(position) AS last,
-            (SELECT coalesce(max(position), 0) FROM kordon_events) AS before,
-            (SELECT json_object_agg(stream_id, base) FROM bases)::text AS bases,
-            -- queued here, sent by PostgreSQL at COMMIT; the column itself is not read
-            (SELECT pg_notify($2, max(position)::text) FROM ins) IS NULL AS unnotified
-       FROM ins`,
-    [sent, EVENTS_CHANNEL],
+
+async function callAppend(sql: SqlQueryable, params: unknown[]): Promise<AppendAnswer> {
+  const { rows } = await sql.query<{ answer: string }>(
+    'SELECT kordon_append($1::json, $2::uuid[], $3, $4) AS answer',
+    params,
   );
-  const first = Number(inserted[0]?.first ?? 0);
-  const last = Number(inserted[0]?.last ?? 0);
-  const bases = JSON.parse(inserted[0]?.bases ?? '{}') as Record<string, number | string>;
-  const versionOf = (row: { stream_id: string; stream_offset: number }) =>
-    Number(bases[row.stream_id]) + row.stream_offset;
-  const lastRow = rows[rows.length - 1];
-  const lastVersion = lastRow ? versionOf(lastRow) : 0;
-  const result = { lastPosition: last, nextExpectedVersion: lastVersion, written: events.length };
-  if (last - first + 1 !== events.length) return { result };
-  const types = new Set(events.map((event) => event.type));
-  return {
-    result,
-    batch: {
-      after: Number(inserted[0]?.before ?? 0),
-      last,
-      types,
-      // Parsed from the JSON the store was sent (U+0000 already replaced), with the versions it
-      // gave: the events as a read would return them. Each call parses anew, so no two readers
-      // share objects (and a row may take its version).
-      events: () =>
-        (JSON.parse(sent) as Array<SentRow & { stream_offset: number }>).map((row, seq) => {
-          row.stream_version = versionOf(row);
-          return toRecorded(row, first + seq);
-        }),
-    },
+  return JSON.parse(rows[0]?.answer ?? '{}') as AppendAnswer;
+}
+
+/**
+ * The batch as committed, for this store's subscriptions: the events parsed from the JSON the
+ * store was sent (U+0000 already replaced), with the versions and positions it gave, as a read
+ * would return them. Each call parses anew, so no two readers share objects.
+ */
+function committedBatch(
+  sent: string,
+  answer: Extract<AppendAnswer, { outcome: 'written' }>,
+  events: NewEvent[],
+): CommittedBatch {
+  const written = answer.ids ? new Set(answer.ids) : undefined;
+  const types = new Set<string>();
+  for (const event of events) if (!written || written.has(event.id)) types.add(event.type);
+  const readBatch = (): RecordedEvent[] => {
+    let rows = JSON.parse(sent) as SentRow[];
+    if (answer.ids) {
+      // Some were stored already: the written ones, in the order they were written.
+      const byId = new Map<string, SentRow>();
+      for (const row of rows) if (!byId.has(row.event_id)) byId.set(row.event_id, row);
+      rows = answer.ids.map((id) => byId.get(id) as SentRow);
+    }
+    return rows.map((row, i) =>
+      toRecorded({ ...row, stream_version: answer.versions[i] ?? 0 }, answer.first + i),
+    );
   };
+  return { after: answer.before, last: answer.last, types, events: readBatch };
 }
 
 /**

@@ -64,6 +64,82 @@ export const eventStoreMigrations: Migration[] = [
       );
     `,
   },
+  {
+    scope: 'event-store',
+    version: 2,
+    name: 'append in one call',
+    // The whole append runs on the server, so the append lock is held for no client round
+    // trip (sql-event-store.ts says why there is one lock). In READ COMMITTED each statement of
+    // a PL/pgSQL function takes a new snapshot: the statements after the lock see every append
+    // committed while this one waited for it.
+    sql: `
+      CREATE OR REPLACE FUNCTION kordon_append(batch json, ids uuid[], checked_stream text, expected text)
+      RETURNS text LANGUAGE plpgsql AS $fn$
+      DECLARE
+        stored_ids uuid[];
+        stored_last bigint;
+        stored_last_version bigint;
+        current_version bigint;
+        written json;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(${APPEND_LOCK_KEY});
+        -- Events whose id is stored already are not written again (idempotent retries)
+        SELECT array_agg(e.event_id), max(e.position), (array_agg(e.stream_version ORDER BY e.position DESC))[1]
+          INTO stored_ids, stored_last, stored_last_version
+          FROM kordon_events e WHERE e.event_id = ANY(ids);
+        IF stored_ids IS NOT NULL AND NOT EXISTS (SELECT 1 FROM unnest(ids) AS i(id) WHERE i.id <> ALL(stored_ids)) THEN
+          RETURN json_build_object('outcome', 'stored', 'last', stored_last, 'version', stored_last_version)::text;
+        END IF;
+        IF expected <> 'any' THEN
+          SELECT s.version INTO current_version FROM kordon_streams s WHERE s.stream_id = checked_stream;
+          IF NOT ((expected = 'no-stream' AND current_version IS NULL)
+               OR (expected = 'stream-exists' AND current_version IS NOT NULL)
+               OR (expected ~ '^[0-9]+$' AND coalesce(current_version, 0) = expected::bigint)) THEN
+            RETURN json_build_object('outcome', 'conflict', 'current', current_version)::text;
+          END IF;
+        END IF;
+        -- An event's version: its stream's version before the batch plus its place among the
+        -- stream's fresh events in the batch. Positions follow the batch's order.
+        WITH r AS (
+          SELECT * FROM json_to_recordset(batch) AS r(seq int, event_id uuid, stream_id text, type text,
+                 schema_version int, org_id text, actor json, causation_id text, correlation_id text,
+                 trace_id text, data json, occurred_at timestamptz)),
+        fresh AS (
+          SELECT DISTINCT ON (r.event_id) r.* FROM r
+           WHERE stored_ids IS NULL OR r.event_id <> ALL(stored_ids)
+           ORDER BY r.event_id, r.seq),
+        numbered AS (
+          SELECT f.*, row_number() OVER (PARTITION BY f.stream_id ORDER BY f.seq) AS stream_offset FROM fresh f),
+        counts AS (SELECT n.stream_id, count(*) AS added FROM numbered n GROUP BY n.stream_id),
+        versions AS (
+          INSERT INTO kordon_streams AS s (stream_id, version) SELECT c.stream_id, c.added FROM counts c
+          ON CONFLICT (stream_id) DO UPDATE SET version = s.version + EXCLUDED.version
+          RETURNING s.stream_id, s.version),
+        bases AS (
+          SELECT v.stream_id, v.version - c.added AS base FROM versions v JOIN counts c ON c.stream_id = v.stream_id),
+        ins AS (
+          INSERT INTO kordon_events (event_id, stream_id, stream_version, type, schema_version, org_id, actor,
+                                     causation_id, correlation_id, trace_id, data, occurred_at)
+          SELECT n.event_id, n.stream_id, b.base + n.stream_offset, n.type, n.schema_version, n.org_id, n.actor,
+                 n.causation_id, n.correlation_id, n.trace_id, n.data, n.occurred_at
+            FROM numbered n JOIN bases b ON b.stream_id = n.stream_id
+           ORDER BY n.seq
+          RETURNING position, event_id, stream_version)
+        SELECT json_build_object(
+                 'outcome', 'written', 'written', count(*), 'first', min(i.position), 'last', max(i.position),
+                 -- the head before the batch: this statement's snapshot does not see its own insert
+                 'before', (SELECT coalesce(max(e.position), 0) FROM kordon_events e),
+                 'versions', json_agg(i.stream_version ORDER BY i.position),
+                 'ids', CASE WHEN stored_ids IS NOT NULL OR count(*) <> cardinality(ids)
+                             THEN json_agg(i.event_id ORDER BY i.position) END)
+          INTO written FROM ins i;
+        -- sent by PostgreSQL at COMMIT
+        PERFORM pg_notify('${EVENTS_CHANNEL}', (written->>'last'));
+        RETURN written::text;
+      END
+      $fn$;
+    `,
+  },
 ];
 
 /** Applies missing migrations once, even when several processes start together. */

@@ -367,6 +367,41 @@ export function eventStoreContract(
       await own.close();
     });
 
+    test('an own append repeating stored ids hands on what it wrote, as a read returns it, without a read', async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const stream = uniqueStream();
+      const stored = testEvent(stream, { n: 0 });
+      await own.appendMany([stored]);
+      const head = await own.headPosition();
+      const { received, subscription } = follow(own, head, (e) => e.streamId.startsWith(stream));
+      await subscription.waitFor(head, 5_000);
+      const counted = countReads(own);
+      const [a, b, c] = [
+        testEvent(stream, { n: 1 }),
+        testEvent(`${stream}-b`, { n: 2 }),
+        testEvent(stream, { n: 3 }),
+      ];
+      const result = await own.appendMany([a!, stored, b!, a!, c!]);
+      assert.equal(result.written, 3);
+      assert.equal(result.nextExpectedVersion, 3, 'the last written event is the third of its stream');
+      await subscription.waitFor(result.lastPosition, 5_000);
+      assert.equal(counted.reads, 0, 'nothing read back');
+      const read = (await own.readAll({ after: head, maxCount: 100 })).filter((e) =>
+        e.streamId.startsWith(stream),
+      );
+      assert.deepEqual(
+        read.map((e) => [e.id, e.streamVersion]),
+        [
+          [a!.id, 2],
+          [b!.id, 1],
+          [c!.id, 3],
+        ],
+      );
+      assert.deepEqual(received, read, 'the same events as a read gives');
+      await subscription.stop();
+      await own.close();
+    });
+
     test("another instance's append between two of this one's is read, and each event comes once, in order", async () => {
       const own = await harness.open({ pollIntervalMs: 60_000 });
       const other = await harness.open();
@@ -420,9 +455,12 @@ export function eventStoreContract(
     });
 
     test('concurrent writers and a live follower: every event exactly once, in position order', async () => {
+      // Two writers hold their transaction open a moment before COMMIT; two append in one call.
       const writers = await Promise.all(
-        [0, 1, 2, 3].map(() =>
-          harness.open({ beforeCommit: () => new Promise((r) => setTimeout(r, Math.random() * 3)) }),
+        [0, 1, 2, 3].map((w) =>
+          harness.open(
+            w % 2 === 0 ? { beforeCommit: () => new Promise((r) => setTimeout(r, Math.random() * 3)) } : {},
+          ),
         ),
       );
       const stream = uniqueStream();
