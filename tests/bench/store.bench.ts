@@ -3,7 +3,9 @@
  * folder on disk) and PostgreSQL (fsync on). Prints, per store:
  *  - throughput: request-sized events handed over as fast as possible, until all durable;
  *  - latency: append-to-durable p50/p99 at a steady offered rate (the target rate);
- *  - catch-up: a subscription reading the whole log from position zero.
+ *  - catch-up: a subscription reading the whole log from position zero;
+ *  - PostgreSQL only, replicas: several store instances, each with its own pool as a gateway
+ *    replica has, appending 50-event batches back to back: what the one append lock allows.
  * PostgreSQL: KORDON_BENCH_DATABASE_URL, else KORDON_TEST_DATABASE_URL, else a
  * throwaway cluster when PostgreSQL is installed.
  *   npm run bench:store [-- --events 100000]
@@ -17,6 +19,7 @@ import {
   type EventStore,
   GroupCommitAppender,
   type NewEvent,
+  newEventId,
   Spool,
 } from '@kordon/events';
 import { createTestDatabase, requestCompletedEvent } from '@kordon/events/testing';
@@ -119,8 +122,45 @@ async function measure(name: string, store: EventStore, targetRate: number): Pro
   };
 }
 
+const REPLICAS = argNumber('replicas', 4);
+const REPLICA_BATCH = 50;
+
+interface ReplicasResult {
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
+async function measureReplicas(url: string): Promise<ReplicasResult> {
+  const stores = await Promise.all(
+    Array.from({ length: REPLICAS }, () => createPostgresEventStore({ connectionString: url })),
+  );
+  const latencies: number[] = [];
+  let written = 0;
+  const template = requestCompletedEvent('org_replicas', 0);
+  const begin = performance.now();
+  const until = begin + LATENCY_SECONDS * 1000;
+  await Promise.all(
+    stores.map(async (store) => {
+      while (performance.now() < until) {
+        // Copies of one event with fresh ids: making events is not what is measured here.
+        const batch = Array.from({ length: REPLICA_BATCH }, () => ({ ...template, id: newEventId() }));
+        const t0 = performance.now();
+        const result = await store.appendMany(batch); // awaited first: `written +=` reads before an await
+        written += result.written;
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const throughput = written / ((performance.now() - begin) / 1000);
+  for (const store of stores) await store.close();
+  latencies.sort((a, b) => a - b);
+  return { throughput, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
 async function main() {
   const results: Result[] = [];
+  let replicas: ReplicasResult | undefined;
   const cleanups: Array<() => Promise<void> | void> = [];
 
   const pgliteDir = mkdtempSync(join(tmpdir(), 'kordon-bench-pglite-'));
@@ -145,6 +185,7 @@ async function main() {
     const postgres = await createPostgresEventStore({ connectionString: url });
     results.push(await measure('PostgreSQL (fsync on)', postgres, 20_000));
     await postgres.close();
+    replicas = await measureReplicas(url);
   } else {
     console.log('PostgreSQL: skipped (no KORDON_BENCH_DATABASE_URL and no PostgreSQL installed)');
   }
@@ -162,6 +203,14 @@ async function main() {
     console.log(
       `| ${r.store} | ${fmt(r.throughput)} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.max, 1)} | ${fmt(r.catchUp)} |`,
     );
+  }
+  if (replicas) {
+    console.log(
+      `\nPostgreSQL, ${REPLICAS} replicas (a store and pool each) appending ${REPLICA_BATCH}-event batches back to back for ${LATENCY_SECONDS} s`,
+    );
+    console.log('| throughput (events/s) | append p50 (ms) | append p99 (ms) |');
+    console.log('| ---: | ---: | ---: |');
+    console.log(`| ${fmt(replicas.throughput)} | ${fmt(replicas.p50, 2)} | ${fmt(replicas.p99, 2)} |`);
   }
 }
 
