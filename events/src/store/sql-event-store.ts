@@ -80,13 +80,14 @@ export interface SqlEventStoreOptions {
 export class SqlEventStore implements EventStore {
   private readonly appendedListeners = new Set<(signal: AppendedSignal) => void>();
   /**
-   * Last positions of this instance's appends (from just before their commit): the
-   * notification each sends comes back here too, before or after the append returns (an
-   * embedded database calls back during the commit), and must not wake readers into reading
-   * back a batch they are handed anyway.
+   * Last positions of this instance's appends, from their answers: the notification each
+   * sends comes back here too and must not wake readers into reading back a batch they are
+   * handed anyway. It may come before the answer (an embedded database calls back during the
+   * commit; PostgreSQL's listening connection races the appending one), so notifications that
+   * arrive while an append of ours is in flight wait for its answer (`unclaimedHeads`).
    */
   private readonly ownHeads = new Set<number>();
-  /** Appends of this instance awaiting their answer, and notifications that came meanwhile. */
+  /** Appends of this instance awaiting their answer, and the notifications that came meanwhile. */
   private appending = 0;
   private unclaimedHeads: number[] = [];
   private unlisten: (() => Promise<void>) | undefined;
@@ -309,12 +310,11 @@ export class SqlEventStore implements EventStore {
       answer = beforeCommit
         ? await this.executor.transaction(async (tx) => {
             const inside = await callAppend(tx, params);
-            // Its notification comes back to this store's listener too, during the commit.
-            if (inside.outcome === 'written') this.rememberOwnHead(inside.last);
             await beforeCommit();
             return inside;
           })
         : await callAppend(this.executor, params);
+      // Its notification comes back to this store's listener too, before or after this answer.
       if (answer.outcome === 'written') this.rememberOwnHead(answer.last);
     } catch (error) {
       throw translateError(this.name, error);
