@@ -11,6 +11,7 @@ import type {
 } from './port.js';
 import {
   EVENTS_CHANNEL,
+  ensureAppendFunction,
   eventStoreMigrations,
   isTransientSqlError,
   migrate,
@@ -105,6 +106,7 @@ export class SqlEventStore implements EventStore {
     options: SqlEventStoreOptions = {},
   ): Promise<SqlEventStore> {
     await migrate(executor, eventStoreMigrations);
+    await ensureAppendFunction(executor);
     const store = new SqlEventStore(name, executor, options);
     // Other processes' appends arrive as notifications (the payload is their last position);
     // our own are handed to our readers directly, events included.

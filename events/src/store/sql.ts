@@ -30,49 +30,16 @@ export const APPEND_LOCK_KEY = 7_041_212_001;
 export const MIGRATION_LOCK_KEY = 7_041_212_002;
 export const EVENTS_CHANNEL = 'kordon_events';
 
+/** `kordon_append`'s signature, as `to_regprocedure` reads it. */
+export const APPEND_FUNCTION = 'kordon_append(json,uuid[],text,text)';
+
 /**
- * `data` and `actor` are `json`, not `jsonb`: the log is written far more than it is
- * queried by content (projections read it in order), `json` costs about half as much to
- * insert, and it keeps any JSON text as given (jsonb refuses U+0000).
+ * The append, whole, on the server (event-store migration 2, and `ensureAppendFunction`):
+ * the append lock is held for no client round trip (sql-event-store.ts says why there is one
+ * lock). In READ COMMITTED each statement of a PL/pgSQL function takes a new snapshot: the
+ * statements after the lock see every append committed while this one waited for it.
  */
-export const eventStoreMigrations: Migration[] = [
-  {
-    scope: 'event-store',
-    version: 1,
-    name: 'event log',
-    sql: `
-      CREATE TABLE kordon_events (
-        position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        event_id        uuid        NOT NULL UNIQUE,
-        stream_id       text        NOT NULL,
-        stream_version  bigint      NOT NULL,
-        type            text        NOT NULL,
-        schema_version  integer     NOT NULL,
-        org_id          text,
-        actor           json        NOT NULL,
-        causation_id    text,
-        correlation_id  text,
-        trace_id        text,
-        data            json        NOT NULL,
-        occurred_at     timestamptz NOT NULL,
-        recorded_at     timestamptz NOT NULL DEFAULT now(),
-        UNIQUE (stream_id, stream_version)
-      );
-      CREATE TABLE kordon_streams (
-        stream_id text   PRIMARY KEY,
-        version   bigint NOT NULL
-      );
-    `,
-  },
-  {
-    scope: 'event-store',
-    version: 2,
-    name: 'append in one call',
-    // The whole append runs on the server, so the append lock is held for no client round
-    // trip (sql-event-store.ts says why there is one lock). In READ COMMITTED each statement of
-    // a PL/pgSQL function takes a new snapshot: the statements after the lock see every append
-    // committed while this one waited for it.
-    sql: `
+const APPEND_FUNCTION_SQL = `
       CREATE OR REPLACE FUNCTION kordon_append(batch json, ids uuid[], checked_stream text, expected text)
       RETURNS text LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -138,7 +105,47 @@ export const eventStoreMigrations: Migration[] = [
         RETURN written::text;
       END
       $fn$;
+    `;
+
+/**
+ * `data` and `actor` are `json`, not `jsonb`: the log is written far more than it is
+ * queried by content (projections read it in order), `json` costs about half as much to
+ * insert, and it keeps any JSON text as given (jsonb refuses U+0000).
+ */
+export const eventStoreMigrations: Migration[] = [
+  {
+    scope: 'event-store',
+    version: 1,
+    name: 'event log',
+    sql: `
+      CREATE TABLE kordon_events (
+        position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id        uuid        NOT NULL UNIQUE,
+        stream_id       text        NOT NULL,
+        stream_version  bigint      NOT NULL,
+        type            text        NOT NULL,
+        schema_version  integer     NOT NULL,
+        org_id          text,
+        actor           json        NOT NULL,
+        causation_id    text,
+        correlation_id  text,
+        trace_id        text,
+        data            json        NOT NULL,
+        occurred_at     timestamptz NOT NULL,
+        recorded_at     timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (stream_id, stream_version)
+      );
+      CREATE TABLE kordon_streams (
+        stream_id text   PRIMARY KEY,
+        version   bigint NOT NULL
+      );
     `,
+  },
+  {
+    scope: 'event-store',
+    version: 2,
+    name: 'append in one call',
+    sql: APPEND_FUNCTION_SQL,
   },
 ];
 
@@ -162,6 +169,22 @@ export async function migrate(executor: SqlExecutor, migrations: Migration[]): P
         migration.name,
       ]);
     }
+  });
+}
+
+/**
+ * Creates `kordon_append` when the database lacks it although its migration is recorded: a
+ * copy that kept the tables and not the functions (logical replication, a partial restore).
+ * Under the migration lock, so processes starting together create it once.
+ */
+export async function ensureAppendFunction(executor: SqlExecutor): Promise<void> {
+  const present = async (sql: SqlQueryable) =>
+    (await sql.query<{ ok: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS ok', [APPEND_FUNCTION]))
+      .rows[0]?.ok === true;
+  if (await present(executor)) return;
+  await executor.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    if (!(await present(tx))) await tx.query(APPEND_FUNCTION_SQL);
   });
 }
 

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import type { RecordedEvent } from '../envelope.js';
 import { WrongExpectedVersionError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
-import type { SqlEventStoreOptions } from '../store/sql-event-store.js';
+import { APPEND_FUNCTION } from '../store/sql.js';
+import type { SqlEventStore, SqlEventStoreOptions } from '../store/sql-event-store.js';
 import { testEvent, uniqueStream } from './events.js';
 
 export interface EventStoreHarness {
@@ -167,6 +168,17 @@ export function eventStoreContract(
       const read = await store.readStream(stream);
       assert.equal(read.length, 2);
       assert.equal(read.filter((e) => e.id === event.id).length, 1);
+    });
+
+    test('a database that lost its append function (a copy of the tables alone) gets it back at open', async () => {
+      const sql = (store as SqlEventStore).sql;
+      await sql.query(`DROP FUNCTION ${APPEND_FUNCTION}`);
+      await assert.rejects(store.appendMany([testEvent(uniqueStream())]), /kordon_append/);
+      const reopened = await harness.open();
+      const stream = uniqueStream();
+      assert.equal((await reopened.appendMany([testEvent(stream)])).written, 1);
+      assert.equal((await store.appendMany([testEvent(stream)])).written, 1);
+      await reopened.close();
     });
 
     test('reads all events in pages from a position', async () => {
