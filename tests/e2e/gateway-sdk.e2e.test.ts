@@ -915,7 +915,7 @@ orgs:
     const data = disabled?.data as { providerKeyId: string; upstreamStatus: number } | undefined;
     assert.equal(data?.upstreamStatus, 401);
     // Enabled again by an admin (the event the admin API writes), for the tests after this one.
-    await kordon.storage.store.append(
+    const enabled = await kordon.storage.store.append(
       streams.providerKey(orgId, data!.providerKeyId),
       [
         kordonCatalogue.create(
@@ -927,7 +927,7 @@ orgs:
       ],
       'any',
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await kordon.dataPlaneCaughtUp(enabled.lastPosition);
   });
 
   it('a key answering 429 is passed over for the next one and rests for its Retry-After', async () => {
@@ -1294,7 +1294,7 @@ orgs:
     assert.equal(openaiMock.requests.length, calls, 'a disabled key is not tried');
 
     // An admin enables it again (the event the admin API writes): traffic returns.
-    await kordon.storage.store.append(
+    const enabled = await kordon.storage.store.append(
       streams.providerKey(orgId, data.providerKeyId),
       [
         kordonCatalogue.create(
@@ -1306,7 +1306,7 @@ orgs:
       ],
       'any',
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await kordon.dataPlaneCaughtUp(enabled.lastPosition);
     const back = await openai().chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'back again' }],

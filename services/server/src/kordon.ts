@@ -24,6 +24,8 @@ export interface RunningKordon {
   storage: Storage;
   /** The request log's projection, when this process builds it (KORDON_REQUEST_LOG=in-process). */
   requestLog: RequestLog | undefined;
+  /** Resolves once the data plane serves from the log up to `position` (an event appended directly). */
+  dataPlaneCaughtUp(position: number): Promise<void>;
   /** Drains requests, flushes events, closes the store. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -175,6 +177,7 @@ export async function startKordon(
     port,
     storage: openStorageHandle,
     requestLog,
+    dataPlaneCaughtUp: (position) => gateway?.registryCaughtUp(position) ?? Promise.resolve(),
     stop: () => {
       stopping ??= (async () => {
         lifecycle = 'stopping';
