@@ -40,10 +40,7 @@ interface EventRow {
 }
 
 /** A row as `write` sends it (JSON, in batch order), which takes its version once written. */
-type SentRow = Omit<EventRow, 'position' | 'stream_version'> & {
-  seq: number;
-  stream_version?: EventRow['stream_version'];
-};
+type SentRow = Omit<EventRow, 'position' | 'stream_version'> & { seq: number };
 
 function toRecorded(row: Omit<EventRow, 'position'>, position: number): RecordedEvent {
   return {
@@ -275,7 +272,7 @@ export class SqlEventStore implements EventStore {
   }
 
   /**
-   * One call of `kordon_append` (migration 2 in sql.ts): the lock, the look for stored ids, the
+   * One call of `kordon_append` (sql.ts): the lock, the look for stored ids, the
    * expected-version check, the insert and the notification all run on the server, in one round
    * trip and its own transaction, so the append lock is held for no client round trip: four
    * replicas append about twice as many events a second as with a transaction of five round
@@ -305,6 +302,7 @@ export class SqlEventStore implements EventStore {
     }));
     // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
     const sent = storableJson(JSON.stringify(rows));
+    // The ids apart too: the look for stored ids, under the lock, then needs no parse of the batch.
     const params = [sent, events.map((event) => event.id), checkedStream, String(expected)];
     let answer: AppendAnswer;
     this.appending++;

@@ -32,12 +32,14 @@ export const EVENTS_CHANNEL = 'kordon_events';
 
 /** `kordon_append`'s signature, as `to_regprocedure` reads it. */
 export const APPEND_FUNCTION = 'kordon_append(json,uuid[],text,text)';
+/** Raised with each change of the function's body, and kept as its comment in the database. */
+const APPEND_FUNCTION_VERSION = 1;
 
 /**
- * The append, whole, on the server (event-store migration 2, and `ensureAppendFunction`):
- * the append lock is held for no client round trip (sql-event-store.ts says why there is one
- * lock). In READ COMMITTED each statement of a PL/pgSQL function takes a new snapshot: the
- * statements after the lock see every append committed while this one waited for it.
+ * The append, whole, on the server (installed by `ensureAppendFunction`): the append lock is
+ * held for no client round trip (sql-event-store.ts says why there is one lock). In READ
+ * COMMITTED each statement of a PL/pgSQL function takes a new snapshot: the statements after
+ * the lock see every append committed while this one waited for it.
  */
 const APPEND_FUNCTION_SQL = `
       CREATE OR REPLACE FUNCTION kordon_append(batch json, ids uuid[], checked_stream text, expected text)
@@ -141,12 +143,6 @@ export const eventStoreMigrations: Migration[] = [
       );
     `,
   },
-  {
-    scope: 'event-store',
-    version: 2,
-    name: 'append in one call',
-    sql: APPEND_FUNCTION_SQL,
-  },
 ];
 
 /** Applies missing migrations once, even when several processes start together. */
@@ -173,18 +169,28 @@ export async function migrate(executor: SqlExecutor, migrations: Migration[]): P
 }
 
 /**
- * Creates `kordon_append` when the database lacks it although its migration is recorded: a
- * copy that kept the tables and not the functions (logical replication, a partial restore).
- * Under the migration lock, so processes starting together create it once.
+ * Installs `kordon_append` when the database lacks it (a new database, or a copy that kept the
+ * tables and not the functions: logical replication, a partial restore) or holds an older
+ * version; never replaces a newer one, so a replica of the previous release started during a
+ * rolling upgrade leaves the new body in place. Under the migration lock, so processes
+ * starting together install it once.
  */
 export async function ensureAppendFunction(executor: SqlExecutor): Promise<void> {
-  const present = async (sql: SqlQueryable) =>
-    (await sql.query<{ ok: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS ok', [APPEND_FUNCTION]))
-      .rows[0]?.ok === true;
-  if (await present(executor)) return;
+  const installed = async (sql: SqlQueryable) =>
+    Number(
+      (
+        await sql.query<{ version: string | null }>(
+          "SELECT obj_description(to_regprocedure($1), 'pg_proc') AS version",
+          [APPEND_FUNCTION],
+        )
+      ).rows[0]?.version ?? 0,
+    );
+  if ((await installed(executor)) >= APPEND_FUNCTION_VERSION) return;
   await executor.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    if (!(await present(tx))) await tx.query(APPEND_FUNCTION_SQL);
+    if ((await installed(tx)) >= APPEND_FUNCTION_VERSION) return;
+    await tx.query(APPEND_FUNCTION_SQL);
+    await tx.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '${APPEND_FUNCTION_VERSION}'`);
   });
 }
 

@@ -181,6 +181,25 @@ export function eventStoreContract(
       await reopened.close();
     });
 
+    test('a store replaces an older append function at open, never a newer one', async () => {
+      const sql = (store as SqlEventStore).sql;
+      const version = async () =>
+        (
+          await sql.query<{ version: string | null }>(
+            "SELECT obj_description(to_regprocedure($1), 'pg_proc') AS version",
+            [APPEND_FUNCTION],
+          )
+        ).rows[0]?.version;
+      const installed = await version();
+      await sql.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '0'`);
+      await (await harness.open()).close();
+      assert.equal(await version(), installed, 'the older one replaced');
+      await sql.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '999'`);
+      await (await harness.open()).close();
+      assert.equal(await version(), '999', 'the newer one kept');
+      await sql.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '${installed}'`);
+    });
+
     test('reads all events in pages from a position', async () => {
       const stream = uniqueStream();
       const head = await store.headPosition();

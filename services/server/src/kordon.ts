@@ -77,6 +77,8 @@ export async function startKordon(
   });
   const { port } = http.server.address() as AddressInfo;
   let gateway: Gateway | undefined;
+  /** Resolves once the data plane serves from the log up to `position`. */
+  const dataPlaneCaughtUp = (position: number) => gateway?.registryCaughtUp(position) ?? Promise.resolve();
   let admin: AdminApi;
   let tracing: Tracing | undefined;
   let requestLog: RequestLog | undefined;
@@ -139,7 +141,7 @@ export async function startKordon(
       adminToken: config.adminToken,
       logger: logger.child({ component: 'admin' }),
       keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
-      dataPlaneCaughtUp: (position) => gateway?.registryCaughtUp(position) ?? Promise.resolve(),
+      dataPlaneCaughtUp,
       requestLog,
       publicUrl:
         config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
@@ -177,7 +179,7 @@ export async function startKordon(
     port,
     storage: openStorageHandle,
     requestLog,
-    dataPlaneCaughtUp: (position) => gateway?.registryCaughtUp(position) ?? Promise.resolve(),
+    dataPlaneCaughtUp,
     stop: () => {
       stopping ??= (async () => {
         lifecycle = 'stopping';
