@@ -18,10 +18,14 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 // `npm start` is the local, try-it-out way to run Kordon: dev mode (generated secrets in
 // the data folder, with a loud warning) unless the caller says otherwise. Production runs
 // `kordon start` (services/server/dist/cli.js) with real secrets; see docs/operations.md.
-const env = { ...process.env, KORDON_DEV_MODE: process.env.KORDON_DEV_MODE ?? 'true' };
 const cli = join(root, 'services/server/dist/cli.js');
-// The V8 settings of docs/operations.md, unless NODE_OPTIONS sets its own.
-const { kordonNodeFlags } = await import(join(root, 'services/server/dist/node-flags.js'));
+// The V8 and malloc settings of docs/operations.md, unless NODE_OPTIONS or the environment sets its own.
+const { kordonNodeFlags, kordonNodeEnv } = await import(join(root, 'services/server/dist/node-flags.js'));
+const env = {
+  ...process.env,
+  ...kordonNodeEnv(process.env),
+  KORDON_DEV_MODE: process.env.KORDON_DEV_MODE ?? 'true',
+};
 const nodeFlags = kordonNodeFlags(process.env.NODE_OPTIONS, [], {
   postgres: Boolean(process.env.KORDON_DATABASE_URL),
 });

@@ -66,7 +66,7 @@ import { fileURLToPath } from 'node:url';
 import { createPgliteEventStore, createPostgresEventStore, type SqlEventStore } from '@kordon/events';
 import { createTestDatabase } from '@kordon/events/testing';
 import { type PostgresCluster, postgresAvailable, startPostgresCluster } from '@kordon/infra';
-import { kordonNodeFlags } from '@kordon/server/node-flags';
+import { kordonNodeEnv, kordonNodeFlags } from '@kordon/server/node-flags';
 import autocannon from 'autocannon';
 import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
 import { BENCH_MODEL, BENCH_PROMPT, BENCH_UPSTREAM_KEY } from './fixed-openai-mock.js';
@@ -692,6 +692,8 @@ async function startKordonProcess(
     if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
   }
   if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
+  // Kordon's malloc settings (docs/operations.md), unless a variant or BENCH_KORDON_ENV sets its own.
+  Object.assign(env, kordonNodeEnv(env));
   // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings;
   // Kordon's own heap defaults (docs/operations.md) for those it does not set.
   // A variant's own BENCH_NODE_ARGS (in its environment) adds to them: an A/B of flags in turns.

@@ -37,6 +37,32 @@ export const DEFAULT_INLINING_BUDGET_BYTES = 3000;
  */
 export const LIFTOFF_ONLY = '--liftoff-only';
 
+/**
+ * glibc's malloc trim threshold, fixed (an environment variable glibc reads at start, so `npm
+ * start` and bench:gateway set it for the process they spawn, and docs/operations.md asks
+ * production to). Left alone, glibc raises the threshold to twice the largest block it has
+ * handed back to the system (up to 64 MB): after one large buffer (a big request body, a
+ * module read at start) each of its arenas keeps that much freed memory instead of returning
+ * it. Under load that held ~11 MB of Kordon's peak RSS (VmHWM 140-142 -> 129-131 MB at 64
+ * connections, docs/benchmarks.md), for no measurable CPU. Setting the threshold explicitly
+ * also turns glibc's adjustment off; a value given in the environment wins. Other C
+ * libraries (musl) ignore the variable.
+ */
+export const MALLOC_TRIM_THRESHOLD_BYTES = 128 * 1024;
+
+/** The environment variables to start Kordon's Node.js with, unless the environment sets them. */
+export function kordonNodeEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const tunables = env.GLIBC_TUNABLES ?? '';
+  const set = (name: string) => (env[name] ?? '') !== '';
+  if (
+    set('MALLOC_TRIM_THRESHOLD_') ||
+    set('MALLOC_MMAP_THRESHOLD_') ||
+    /glibc\.malloc\.(trim|mmap)_threshold=/.test(tunables)
+  )
+    return {};
+  return { MALLOC_TRIM_THRESHOLD_: String(MALLOC_TRIM_THRESHOLD_BYTES) };
+}
+
 export interface KordonNodeFlagOptions {
   /** Kordon runs on PostgreSQL (KORDON_DATABASE_URL), not on the embedded PGlite store. */
   postgres?: boolean;

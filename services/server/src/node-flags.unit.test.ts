@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kordonNodeFlags } from './node-flags.js';
+import { kordonNodeEnv, kordonNodeFlags } from './node-flags.js';
 
 const INLINING = '--max-inlined-bytecode-size-cumulative=3000';
 
@@ -82,4 +82,21 @@ test('node starts with the PostgreSQL defaults, and undici parses answers under 
   assert.equal(run.stderr.toString(), 'ok');
   assert.match(output, /using Liftoff/);
   assert.doesNotMatch(output, /using TurboFan/);
+});
+
+test("glibc's trim threshold is fixed, unless the environment sets a malloc threshold of its own", () => {
+  assert.deepEqual(kordonNodeEnv({}), { MALLOC_TRIM_THRESHOLD_: '131072' });
+  // An empty variable counts as unset, as everywhere in Kordon's configuration.
+  assert.deepEqual(kordonNodeEnv({ MALLOC_TRIM_THRESHOLD_: '' }), { MALLOC_TRIM_THRESHOLD_: '131072' });
+  assert.deepEqual(kordonNodeEnv({ MALLOC_TRIM_THRESHOLD_: '1048576' }), {});
+  // Either threshold given turns glibc's adjustment off: the operator chose.
+  assert.deepEqual(kordonNodeEnv({ MALLOC_MMAP_THRESHOLD_: '262144' }), {});
+  assert.deepEqual(kordonNodeEnv({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=65536' }), {});
+  assert.deepEqual(
+    kordonNodeEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=1' }),
+    {},
+  );
+  assert.deepEqual(kordonNodeEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), {
+    MALLOC_TRIM_THRESHOLD_: '131072',
+  });
 });
