@@ -342,17 +342,26 @@ orgs:
         });
       return json(res, 200, completion);
     };
+    const refusedForTheGatewaysKey = (error: unknown) => {
+      // The gateway's key, not the caller's: a 502 said so, not to be retried (the keys stay the same).
+      assert.ok(error instanceof OpenAI.APIError);
+      assert.equal(error.status, 502);
+      assert.match(error.message, /may not use this endpoint/);
+      assert.equal(error.headers?.get('x-should-retry'), 'false');
+      return true;
+    };
+    const first = seen.length;
     await assert.rejects(
       openai.responses.create({ model: 'gpt-4.1-mini', input: 'hi' }),
-      (error: unknown) => {
-        // The gateway's key, not the caller's: a 502 said so, not to be retried (the keys stay the same).
-        assert.ok(error instanceof OpenAI.APIError);
-        assert.equal(error.status, 502);
-        assert.match(error.message, /may not use this endpoint/);
-        assert.equal(error.headers?.get('x-should-retry'), 'false');
-        return true;
-      },
+      refusedForTheGatewaysKey,
     );
+    assert.equal(seen.length - first, 1);
+    // Known for a minute: the next Responses call hears the same without a refused call upstream.
+    await assert.rejects(
+      openai.responses.create({ model: 'gpt-4.1-mini', input: 'hi' }),
+      refusedForTheGatewaysKey,
+    );
+    assert.equal(seen.length - first, 1, 'the key was not asked again for Responses');
     const before = seen.length;
     const answer = await openai.chat.completions.create({
       model: 'gpt-4.1-mini',

@@ -351,6 +351,22 @@ async function attempt(
         deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
         continue;
       }
+      const scopeRefusal = deps.keys.scopeMissing(
+        keyEntry.providerKeyId,
+        exchange.operation.operation,
+        Date.now(),
+      );
+      if (scopeRefusal) {
+        // It said lately it may not call this endpoint: the next key is asked, and with none
+        // left the caller hears why, as from the call itself (a probe it claimed is freed).
+        lastError = scopeRefusal;
+        outcome.upstreamStatus = scopeRefusal.status ?? null;
+        deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+          now: Date.now(),
+          kind: 'caller_cancelled',
+        });
+        continue;
+      }
       const providerKeyForCall = usableProviderKey(deps, keyEntry);
       if (!providerKeyForCall) continue; // a record this process cannot decrypt: the next key serves
       outcome.attempts++;
@@ -488,8 +504,10 @@ async function attempt(
         if (kind === 'not_the_key' && error.provider?.scopeMissing) {
           // The key may not call this endpoint (a restricted key's scopes) and serves the others:
           // it is neither refused nor a success (a probe it was is freed); the next key may have
-          // the scope. The admin is told, as of a refused key.
+          // the scope. It is not asked for the endpoint for a minute; the admin is told, as of a
+          // refused key.
           deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+          deps.keys.markScopeMissing(keyEntry.providerKeyId, exchange.operation.operation, error, now);
           deps.logger.error(
             { providerKeyId: keyEntry.providerKeyId, status: error.status, endpoint: outcome.endpoint },
             'a provider key lacks the scope of an endpoint',

@@ -19,6 +19,7 @@ import {
 export type KeyHealthView = KeyDescription & { provider: string; strategy: Strategy };
 
 import { parseUsd } from '../limits/index.js';
+import type { Operation } from '../providers/index.js';
 import {
   type ProviderEntry,
   type ProviderKeyEntry,
@@ -111,6 +112,12 @@ export class KeyChoice {
    * models keep theirs. Per process, as `#lacking`; oldest forgotten first.
    */
   readonly #modelRests = new Map<string, number>();
+  /**
+   * `${providerKeyId}\n${operation}` -> until when the key is not asked for the operation, and
+   * what its provider said: the key may not call that endpoint (OpenAI's restricted keys grant
+   * endpoints one by one: 401 "Missing scopes"), and serves the others. Oldest forgotten first.
+   */
+  readonly #scopesMissing = new Map<string, { until: number; error: UpstreamError }>();
   /**
    * Provider -> model -> until when its route goes last in a chain: none of its keys has the
    * model (Azure's DeploymentNotFound: all reach the same deployments), so a chain whose first
@@ -233,6 +240,31 @@ export class KeyChoice {
     if (known === undefined) return undefined;
     if (known.until > now) return known.error;
     this.#lacking.delete(entry);
+    return undefined;
+  }
+
+  /**
+   * The key may not call the operation (`ProviderErrorInfo.scopeMissing`): for
+   * MISSING_SCOPE_MS it is not asked for it (each request would otherwise pay a refused call
+   * before the next key), and keeps serving the others. Per process, as `markLacking`.
+   */
+  markScopeMissing(providerKeyId: string, operation: Operation, error: UpstreamError, now: number): void {
+    setNewest(
+      this.#scopesMissing,
+      `${providerKeyId}\n${operation}`,
+      { until: now + MISSING_SCOPE_MS, error },
+      MAX_LACKING,
+    );
+  }
+
+  /** What the key's provider said lately of the key lacking the operation's scope, while remembered. */
+  scopeMissing(providerKeyId: string, operation: Operation, now: number): UpstreamError | undefined {
+    if (this.#scopesMissing.size === 0) return undefined;
+    const entry = `${providerKeyId}\n${operation}`;
+    const known = this.#scopesMissing.get(entry);
+    if (known === undefined) return undefined;
+    if (known.until > now) return known.error;
+    this.#scopesMissing.delete(entry);
     return undefined;
   }
 
@@ -429,6 +461,11 @@ const MAX_PINNED_SESSIONS = 65_536;
 const MAX_ROUTES = 4096;
 /** How long a key that said it lacks a model is not asked for it (a model allowed since is seen then). */
 const LACKING_MODEL_MS = 60_000;
+/**
+ * How long a key that said it lacks an endpoint's scope is not asked for it: a scope granted
+ * since (in OpenAI's key settings) is used within this.
+ */
+const MISSING_SCOPE_MS = 60_000;
 /** Keys and models remembered as lacking (a `gpt-4.1*` pattern lets callers name any number). */
 const MAX_LACKING = 4096;
 /** Models remembered as absent per provider. */

@@ -270,6 +270,26 @@ describe('KeyChoice: a key whose project lacks a model', () => {
   });
 });
 
+describe("KeyChoice: a key without an endpoint's scope", () => {
+  const missingScope = new UpstreamError('upstream_http_error', 'provider answered 401', {
+    phase: 'headers',
+    status: 401,
+  });
+
+  it('is remembered per key and operation for a minute, then asked again', () => {
+    const choice = new KeyChoice();
+    const now = 1_000_000;
+    choice.markScopeMissing('pk_a', 'responses', missingScope, now);
+    assert.equal(choice.scopeMissing('pk_a', 'responses', now + 59_000), missingScope);
+    // The key's other endpoints, and the endpoint on another key, are not.
+    assert.equal(choice.scopeMissing('pk_a', 'chat', now), undefined);
+    assert.equal(choice.scopeMissing('pk_b', 'responses', now), undefined);
+    assert.equal(choice.scopeMissing('pk_a', 'responses', now + 60_000), undefined);
+    // Nor is it a key lacking a model.
+    assert.equal(choice.lacking('pk_a', 'responses', now), undefined);
+  });
+});
+
 describe('failureKind: how a failed attempt counts for its key', () => {
   /** A provider's error answer as its adapter reads it. */
   const answered = (status: number, info: ReturnType<typeof anthropicErrorInfo>) =>
