@@ -4,6 +4,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import type { KordonEvent } from '@kordon/events';
+import OpenAI from 'openai';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,6 +93,14 @@ orgs:
         keys:
           - { name: k1, secret: "sk-ant-api03-flakykeyabcdefghijklmnopqrstu" }
           - { name: k2, secret: "sk-ant-api03-healthykeyabcdefghijklmnopqrs" }
+      - name: claude-b
+        type: anthropic
+        baseUrl: ${base}/anb
+        models: [claude-sonnet-4-5]
+        timeouts: ${timeouts}
+        keys:
+          - { name: k1, secret: "sk-ant-api03-flakykeybbcdefghijklmnopqrstu" }
+          - { name: k2, secret: "sk-ant-api03-healthykeybbcdefghijklmnopqrs" }
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: laptop }]
@@ -264,5 +273,47 @@ orgs:
       failures.length <= 1,
       `${failures.length} of 6 requests failed; keys asked in turn: ${used.join(',')}: ${failures[0]}`,
     );
+  });
+  it('a keep-alive right behind an error event before any content does not commit a translated stream: the next key serves', async () => {
+    // Claude's error event and a keep-alive comment in one network read, as two chunks, to an
+    // OpenAI caller: the error event translates to nothing yet, so nothing waits to be written
+    // when the keep-alive comes. It must not send the 200 (committing the caller to a stream
+    // that has already failed), or the attempt could no longer go to the next key.
+    const used: string[] = [];
+    wire = async (req, res) => {
+      const flaky = String(req.headers['x-api-key']).includes('flaky');
+      used.push(flaky ? 'k1' : 'k2');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (flaky) {
+        res.cork();
+        res.write(
+          `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
+        );
+        res.write(': keep-alive\n\n');
+        res.uncork();
+        await sleep(50);
+        res.end();
+        return;
+      }
+      res.end(anStart + anBlockStart + anText('hello') + anEnd);
+    };
+    const openai = new OpenAI({ baseURL: `${k.url}/v1`, apiKey: key, maxRetries: 0 });
+    const failures: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      let text = '';
+      try {
+        const stream = await openai.chat.completions.create({
+          model: 'claude-sonnet-4-5',
+          stream: true,
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        if (text !== 'hello') failures.push(`answered ${JSON.stringify(text)}`);
+      } catch (error) {
+        failures.push(String(error).slice(0, 160));
+      }
+    }
+    assert.ok(used.includes('k1'), `the flaky key was asked: ${used.join(',')}`);
+    assert.deepEqual(failures, [], `keys asked in turn: ${used.join(',')}`);
   });
 });
