@@ -105,7 +105,7 @@ export class KeyChoice {
    * provider said: its project lately answered that it has no such model (OpenAI's
    * model_not_found; keys of different projects reach different models). Oldest forgotten first.
    */
-  readonly #lacking = new Map<string, { until: number; error: UpstreamError }>();
+  readonly #lacking = new RecentRefusals(LACKING_MODEL_MS);
   /**
    * `${providerKeyId}\n${model}` -> until when the key is not asked for the model: its provider
    * said the model's own quota is spent (Gemini's per-model limits), while the key's other
@@ -117,7 +117,7 @@ export class KeyChoice {
    * what its provider said: the key may not call that endpoint (OpenAI's restricted keys grant
    * endpoints one by one: 401 "Missing scopes"), and serves the others. Oldest forgotten first.
    */
-  readonly #scopesMissing = new Map<string, { until: number; error: UpstreamError }>();
+  readonly #scopesMissing = new RecentRefusals(MISSING_SCOPE_MS);
   /**
    * Provider -> model -> until when its route goes last in a chain: none of its keys has the
    * model (Azure's DeploymentNotFound: all reach the same deployments), so a chain whose first
@@ -224,23 +224,12 @@ export class KeyChoice {
    * may have the model). Per process, as the balancer's view of the keys.
    */
   markLacking(providerKeyId: string, model: string, error: UpstreamError, now: number): void {
-    setNewest(
-      this.#lacking,
-      `${providerKeyId}\n${model}`,
-      { until: now + LACKING_MODEL_MS, error },
-      MAX_LACKING,
-    );
+    this.#lacking.remember(providerKeyId, model, error, now);
   }
 
   /** What the key's provider said lately of not having the model, while it is remembered. */
   lacking(providerKeyId: string, model: string, now: number): UpstreamError | undefined {
-    if (this.#lacking.size === 0) return undefined;
-    const entry = `${providerKeyId}\n${model}`;
-    const known = this.#lacking.get(entry);
-    if (known === undefined) return undefined;
-    if (known.until > now) return known.error;
-    this.#lacking.delete(entry);
-    return undefined;
+    return this.#lacking.recall(providerKeyId, model, now);
   }
 
   /**
@@ -249,23 +238,12 @@ export class KeyChoice {
    * before the next key), and keeps serving the others. Per process, as `markLacking`.
    */
   markScopeMissing(providerKeyId: string, operation: Operation, error: UpstreamError, now: number): void {
-    setNewest(
-      this.#scopesMissing,
-      `${providerKeyId}\n${operation}`,
-      { until: now + MISSING_SCOPE_MS, error },
-      MAX_LACKING,
-    );
+    this.#scopesMissing.remember(providerKeyId, operation, error, now);
   }
 
   /** What the key's provider said lately of the key lacking the operation's scope, while remembered. */
   scopeMissing(providerKeyId: string, operation: Operation, now: number): UpstreamError | undefined {
-    if (this.#scopesMissing.size === 0) return undefined;
-    const entry = `${providerKeyId}\n${operation}`;
-    const known = this.#scopesMissing.get(entry);
-    if (known === undefined) return undefined;
-    if (known.until > now) return known.error;
-    this.#scopesMissing.delete(entry);
-    return undefined;
+    return this.#scopesMissing.recall(providerKeyId, operation, now);
   }
 
   /**
@@ -476,6 +454,35 @@ interface StoredAnswer {
   provider: string;
   providerKeyId: string;
   conversationTokens?: number | undefined;
+}
+
+/**
+ * What a provider said lately of a key (it lacks a model, an endpoint's scope), each for a
+ * while after it was said: at most MAX_LACKING entries, the oldest forgotten first.
+ */
+class RecentRefusals {
+  readonly #entries = new Map<string, { until: number; error: UpstreamError }>();
+  readonly #forMs: number;
+
+  constructor(forMs: number) {
+    this.#forMs = forMs;
+  }
+
+  /** What the provider said of the key and `what` (a model, an operation). */
+  remember(providerKeyId: string, what: string, error: UpstreamError, now: number): void {
+    setNewest(this.#entries, `${providerKeyId}\n${what}`, { until: now + this.#forMs, error }, MAX_LACKING);
+  }
+
+  /** What it said, while remembered; every request asks, so an empty memory answers first. */
+  recall(providerKeyId: string, what: string, now: number): UpstreamError | undefined {
+    if (this.#entries.size === 0) return undefined;
+    const entry = `${providerKeyId}\n${what}`;
+    const known = this.#entries.get(entry);
+    if (known === undefined) return undefined;
+    if (known.until > now) return known.error;
+    this.#entries.delete(entry);
+    return undefined;
+  }
 }
 
 function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
