@@ -46,7 +46,9 @@
  * turns), BENCH_OUTPUT_DIR
  * (each helper's whole output in <dir>/<pid>.log), BENCH_START_ON_FIRST=1 (--telemetry:
  * the "on" side's process starts first, to tell a start-order bias from a real cost),
- * BENCH_THREADS=1 (CPU by thread). --profile also writes measured.json beside the .cpuprofile: every function's
+ * BENCH_THREADS=1 (CPU by thread), BENCH_NO_MALLOC_SETTINGS=1 (in a side's JSON or the
+ * environment: Kordon without the malloc settings of docs/operations.md, glibc's own dynamic
+ * thresholds; any value given for a threshold would turn those off). --profile also writes measured.json beside the .cpuprofile: every function's
  * and category's µs in the measured runs, to compare two profiles.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -692,8 +694,9 @@ async function startKordonProcess(
     if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
   }
   if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
-  // Kordon's malloc settings (docs/operations.md), unless a variant or BENCH_KORDON_ENV sets its own.
-  Object.assign(env, kordonNodeEnv(env));
+  // Kordon's malloc settings (docs/operations.md), unless a variant or BENCH_KORDON_ENV sets its
+  // own, or asks for glibc's defaults (BENCH_NO_MALLOC_SETTINGS=1: an A/B of the settings).
+  if (env.BENCH_NO_MALLOC_SETTINGS !== '1') Object.assign(env, kordonNodeEnv(env));
   // BENCH_KORDON_NODE_ARGS: extra Node flags for Kordon (e.g. V8 heap sizes), to try settings;
   // Kordon's own heap defaults (docs/operations.md) for those it does not set.
   // A variant's own BENCH_NODE_ARGS (in its environment) adds to them: an A/B of flags in turns.
