@@ -168,6 +168,15 @@ export async function migrate(executor: SqlExecutor, migrations: Migration[]): P
   });
 }
 
+/** The version of the installed `kordon_append` (its comment); 0 when there is none. */
+export async function appendFunctionVersion(sql: SqlQueryable): Promise<number> {
+  const { rows } = await sql.query<{ version: string | null }>(
+    "SELECT obj_description(to_regprocedure($1), 'pg_proc') AS version",
+    [APPEND_FUNCTION],
+  );
+  return Number(rows[0]?.version ?? 0);
+}
+
 /**
  * Installs `kordon_append` when the database lacks it (a new database, or a copy that kept the
  * tables and not the functions: logical replication, a partial restore) or holds an older
@@ -176,19 +185,10 @@ export async function migrate(executor: SqlExecutor, migrations: Migration[]): P
  * starting together install it once.
  */
 export async function ensureAppendFunction(executor: SqlExecutor): Promise<void> {
-  const installed = async (sql: SqlQueryable) =>
-    Number(
-      (
-        await sql.query<{ version: string | null }>(
-          "SELECT obj_description(to_regprocedure($1), 'pg_proc') AS version",
-          [APPEND_FUNCTION],
-        )
-      ).rows[0]?.version ?? 0,
-    );
-  if ((await installed(executor)) >= APPEND_FUNCTION_VERSION) return;
+  if ((await appendFunctionVersion(executor)) >= APPEND_FUNCTION_VERSION) return;
   await executor.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    if ((await installed(tx)) >= APPEND_FUNCTION_VERSION) return;
+    if ((await appendFunctionVersion(tx)) >= APPEND_FUNCTION_VERSION) return;
     await tx.query(APPEND_FUNCTION_SQL);
     await tx.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '${APPEND_FUNCTION_VERSION}'`);
   });

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { RecordedEvent } from '../envelope.js';
 import { WrongExpectedVersionError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
-import { APPEND_FUNCTION } from '../store/sql.js';
+import { APPEND_FUNCTION, appendFunctionVersion } from '../store/sql.js';
 import type { SqlEventStore, SqlEventStoreOptions } from '../store/sql-event-store.js';
 import { testEvent, uniqueStream } from './events.js';
 
@@ -183,20 +183,14 @@ export function eventStoreContract(
 
     test('a store replaces an older append function at open, never a newer one', async () => {
       const sql = (store as SqlEventStore).sql;
-      const version = async () =>
-        (
-          await sql.query<{ version: string | null }>(
-            "SELECT obj_description(to_regprocedure($1), 'pg_proc') AS version",
-            [APPEND_FUNCTION],
-          )
-        ).rows[0]?.version;
+      const version = () => appendFunctionVersion(sql);
       const installed = await version();
       await sql.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '0'`);
       await (await harness.open()).close();
       assert.equal(await version(), installed, 'the older one replaced');
       await sql.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '999'`);
       await (await harness.open()).close();
-      assert.equal(await version(), '999', 'the newer one kept');
+      assert.equal(await version(), 999, 'the newer one kept');
       await sql.query(`COMMENT ON FUNCTION ${APPEND_FUNCTION} IS '${installed}'`);
     });
 

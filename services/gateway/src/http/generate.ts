@@ -342,19 +342,22 @@ async function attempt(
     let keysLacking = 0;
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       keysGiven++;
-      const lacking = deps.keys.lacking(keyEntry.providerKeyId, route.model, Date.now());
+      const offeredAt = Date.now();
+      const lacking = deps.keys.lacking(keyEntry.providerKeyId, route.model, offeredAt);
       if (lacking) {
         // Its project said lately it has no such model: the provider's next key is asked.
         absent ??= lacking;
         keysLacking++;
-        const now = Date.now();
-        deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+        deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+          now: offeredAt,
+          kind: 'caller_cancelled',
+        });
         continue;
       }
       const scopeRefusal = deps.keys.scopeMissing(
         keyEntry.providerKeyId,
         exchange.operation.operation,
-        Date.now(),
+        offeredAt,
       );
       if (scopeRefusal) {
         // It said lately it may not call this endpoint: the next key is asked, and with none
@@ -362,7 +365,7 @@ async function attempt(
         lastError = scopeRefusal;
         outcome.upstreamStatus = scopeRefusal.status ?? null;
         deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
-          now: Date.now(),
+          now: offeredAt,
           kind: 'caller_cancelled',
         });
         continue;
