@@ -34,7 +34,9 @@
  * --concurrent: both sides loaded at the same time each round, sharing core 1 (see CONCURRENT).
  * --peer: Kordon-pg and Portkey side by side, measured in turns, --rounds N a cell, and the
  * ratio judged like the telemetry cost (median round, 90% interval; MET, MISSED or NOT SETTLED
- * against 5×): a full run's Portkey cells come minutes after Kordon's.
+ * against 5×): a full run's Portkey cells come minutes after Kordon's. --peer --with-floor adds
+ * the pass-through floor as a third side in the same turns, and the floor's own ratio to
+ * Portkey: how far from the line any node:http + undici data plane is on this machine.
  * --conns 16,64 and --modes plain: some cells only.
  *
  * Experiments (environment): BENCH_KORDON_NODE_ARGS (Node flags for every Kordon),
@@ -102,6 +104,8 @@ const TELEMETRY = args.includes('--telemetry');
 const CONCURRENT = args.includes('--concurrent');
 /** --peer: Kordon-pg against Portkey side by side, in turns (see measurePeerInTurns). */
 const PEER = args.includes('--peer');
+/** --peer --with-floor: the floor measured in the same turns (see measurePeerInTurns). */
+const PEER_WITH_FLOOR = PEER && args.includes('--with-floor');
 const TELEMETRY_RATIO = argValue('telemetry-ratio');
 /** --telemetry and --peer: rounds of one side then the other a cell (the median is the figure). */
 const ROUNDS = Number(argValue('rounds') ?? 3);
@@ -1343,21 +1347,24 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
   };
   const portkey = await startPortkey(upstream, failures, cleanups);
   if (!portkey) throw new Error(`Portkey: ${failures.get('Portkey')}`);
-  for (const target of [kordonTarget, portkey.target]) {
+  const sides = [
+    { name: 'Kordon-pg', target: kordonTarget },
+    { name: 'Portkey', target: portkey.target },
+  ];
+  const floor = PEER_WITH_FLOOR ? await startFloor(upstream, cleanups) : undefined;
+  if (floor) sides.push({ name: 'floor', target: floor.target });
+  for (const { target } of sides) {
     const problem = await preflight(target);
     if (problem) throw new Error(`${target.name}: ${problem}`);
   }
-  console.error(`Kordon-pg and Portkey side by side, in turns, ${ROUNDS} rounds a cell ...`);
-  await measureInTurns(
-    [
-      { name: 'Kordon-pg', target: kordonTarget },
-      { name: 'Portkey', target: portkey.target },
-    ],
-    results,
+  console.error(
+    `${sides.map((side) => side.name).join(', ')} side by side, in turns, ${ROUNDS} rounds a cell ...`,
   );
+  await measureInTurns(sides, results);
   const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
   await kordon.proc.stop();
   await portkey.stop();
+  await floor?.stop();
   await database.close();
   rmSync(kordon.dataDir, { recursive: true, force: true });
 
@@ -1393,6 +1400,7 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
     }
   }
   console.log(`\nTarget of issue 3 (× Portkey) for Kordon-pg:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
+  if (floor) printFloorInTurns(results);
   console.log(
     `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (both gateways idle in turn).\n${portkey.note}\n${
       database.pinned
@@ -1400,6 +1408,56 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
         : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)'
     }`,
   );
+}
+
+/** Node with tsx, for the helpers run from their TypeScript (mock, floor). */
+const tsNode = [process.execPath, ['--conditions=development', '--import', 'tsx']] as const;
+
+/** The pass-through floor (passthrough-proxy.ts) on core 1, as a side of a run in turns. */
+async function startFloor(upstream: string, cleanups: Array<() => Promise<void> | void>) {
+  const proxy = spawnPinned(
+    1,
+    tsNode[0],
+    [...tsNode[1], 'tests/bench/passthrough-proxy.ts', upstream],
+    process.env,
+  );
+  cleanups.push(() => proxy.stop());
+  const target: Target = {
+    name: 'floor',
+    url: await announcedUrl(proxy),
+    headers: { authorization: `Bearer ${BENCH_UPSTREAM_KEY}` },
+    pid: proxy.pid,
+  };
+  return { target, stop: () => proxy.stop() };
+}
+
+/**
+ * --peer --with-floor: the floor's ratio to Portkey and Kordon-pg's share of the floor, each by
+ * medians and by median round (the three sides' rounds are seconds apart).
+ */
+function printFloorInTurns(results: Measured[]) {
+  console.log(
+    "\nThe floor in the same turns: its requests a second, its ratio to Portkey (by medians and median round) and Kordon-pg's share of it (target ≥ 60%)",
+  );
+  console.log(
+    '| mode | conns | floor req/s | floor × Portkey | floor × Portkey, median round | Kordon-pg % of floor | Kordon-pg % of floor, median round | CPU/req floor (ms) |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const mode of MODES) {
+    for (const connections of CONNECTIONS) {
+      const find = (target: string) =>
+        results.find((r) => r.target === target && r.mode === mode && r.connections === connections);
+      const floor = find('floor');
+      const peer = find('Portkey');
+      const ours = find('Kordon-pg');
+      if (!floor || !peer || !ours) continue;
+      const perRound = (a: Measured, b: Measured) =>
+        median((a.roundsRps ?? []).map((rps, i) => rps / (b.roundsRps?.[i] ?? Number.NaN)));
+      console.log(
+        `| ${mode} | ${connections} | ${fmt(floor.rps)} | ${fmt(floor.rps / peer.rps, 2)}× | ${fmt(perRound(floor, peer), 2)}× | ${fmt((100 * ours.rps) / floor.rps)}% | ${fmt(100 * perRound(ours, floor))}% | ${fmt(floor.cpuPerRequestMs, 3)} |`,
+      );
+    }
+  }
 }
 
 /** KORDON_BENCH_DATABASE_URL, else a throwaway cluster pinned to core 0; a fresh database each call. */
@@ -1460,7 +1518,6 @@ async function main() {
   });
   if (build.status !== 0) throw new Error('tsc -b services/server failed');
 
-  const tsNode = [process.execPath, ['--conditions=development', '--import', 'tsx']] as const;
   const mock = spawnPinned(0, tsNode[0], [...tsNode[1], 'tests/bench/fixed-openai-mock.ts'], process.env);
   cleanups.push(() => mock.stop());
   const upstream = await announcedUrl(mock);
@@ -1539,16 +1596,9 @@ async function main() {
   // 2. the floor
   if (want('floor')) {
     console.error('floor (node:http + undici pass-through) ...');
-    const proxy = spawnPinned(
-      1,
-      tsNode[0],
-      [...tsNode[1], 'tests/bench/passthrough-proxy.ts', upstream],
-      process.env,
-    );
-    cleanups.push(() => proxy.stop());
-    const url = await announcedUrl(proxy);
-    await measureTarget({ name: 'floor', url, headers: upstreamAuth, pid: proxy.pid }, results, failures);
-    await proxy.stop();
+    const floor = await startFloor(upstream, cleanups);
+    await measureTarget(floor.target, results, failures);
+    await floor.stop();
   }
 
   // 3. Kordon, embedded store (the default) and PostgreSQL; with --telemetry each twice
