@@ -194,8 +194,12 @@ export type ExchangePlanner = (
   stream: boolean,
 ) => Exchange | undefined;
 
-/** Nothing to emit: used to follow a same-dialect stream (usage, terminator) while forwarding it as is. */
-const FOLLOW_ONLY = { emit: () => [] as never[] };
+/**
+ * Nothing to emit: used to follow a same-dialect stream (usage, terminator) while forwarding it
+ * as is. One shared empty list, frozen (the translator only reads it), not a new one a frame.
+ */
+const NOTHING = Object.freeze([]) as never[];
+const FOLLOW_ONLY = { emit: () => NOTHING };
 
 /**
  * Plans one exchange between a caller dialect and a provider dialect. Same dialect: the

@@ -15,9 +15,9 @@ import { createParser, type EventSourceMessage, type EventSourceParser } from 'e
 
 export interface SseEvent {
   /** The `event:` field; undefined when the frame had none (OpenAI chat, Gemini). */
-  readonly event: string | undefined;
+  readonly event?: string | undefined;
   readonly data: string;
-  readonly id: string | undefined;
+  readonly id?: string | undefined;
 }
 
 export type BodyEnd = 'clean' | 'partial_frame';
@@ -65,8 +65,10 @@ export class SseReader implements AsyncIterable<SseEvent> {
     this.#takeBuffered = options.takeBuffered;
     const queue = this.#queue;
     this.#parser = createParser({
+      // The parser makes a fresh message a frame, with these three fields: it is handed on as
+      // it is (a copy would be one more object a frame, ~13 a streamed answer).
       onEvent: (message: EventSourceMessage) => {
-        queue.push({ event: message.event, data: message.data, id: message.id });
+        queue.push(message);
       },
       onComment: () => {
         this.#comments += 1;
