@@ -1386,7 +1386,7 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
       const peer = find('Portkey');
       if (!ours || !peer) continue;
       const ratio = ours.rps / peer.rps;
-      const roundRatios = (ours.roundsRps ?? []).map((rps, i) => rps / (peer.roundsRps?.[i] ?? Number.NaN));
+      const roundRatios = ratiosByRound(ours, peer);
       const paired = median(roundRatios);
       const interval = medianInterval(roundRatios);
       const shownInterval = interval ? `${fmt(interval.low, 2)}× … ${fmt(interval.high, 2)}×` : '—';
@@ -1431,6 +1431,11 @@ async function startFloor(upstream: string, cleanups: Array<() => Promise<void> 
   return { target, stop: () => proxy.stop() };
 }
 
+/** Each round's requests a second of one side over the other's (the sides' rounds are seconds apart). */
+function ratiosByRound(side: Measured, other: Measured): number[] {
+  return (side.roundsRps ?? []).map((rps, i) => rps / (other.roundsRps?.[i] ?? Number.NaN));
+}
+
 /**
  * --peer --with-floor: the floor's ratio to Portkey and Kordon-pg's share of the floor, each by
  * medians and by median round (the three sides' rounds are seconds apart).
@@ -1451,8 +1456,7 @@ function printFloorInTurns(results: Measured[]) {
       const peer = find('Portkey');
       const ours = find('Kordon-pg');
       if (!floor || !peer || !ours) continue;
-      const perRound = (a: Measured, b: Measured) =>
-        median((a.roundsRps ?? []).map((rps, i) => rps / (b.roundsRps?.[i] ?? Number.NaN)));
+      const perRound = (a: Measured, b: Measured) => median(ratiosByRound(a, b));
       console.log(
         `| ${mode} | ${connections} | ${fmt(floor.rps)} | ${fmt(floor.rps / peer.rps, 2)}× | ${fmt(perRound(floor, peer), 2)}× | ${fmt((100 * ours.rps) / floor.rps)}% | ${fmt(100 * perRound(ours, floor))}% | ${fmt(floor.cpuPerRequestMs, 3)} |`,
       );
