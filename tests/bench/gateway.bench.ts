@@ -1402,7 +1402,7 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
   console.log(`\nTarget of issue 3 (× Portkey) for Kordon-pg:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
   if (floor) printFloorInTurns(results);
   console.log(
-    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (both gateways idle in turn).\n${portkey.note}\n${
+    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (idle while another side was loaded).\n${portkey.note}\n${
       database.pinned
         ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
         : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)'
@@ -1456,9 +1456,8 @@ function printFloorInTurns(results: Measured[]) {
       const peer = find('Portkey');
       const ours = find('Kordon-pg');
       if (!floor || !peer || !ours) continue;
-      const perRound = (a: Measured, b: Measured) => median(ratiosByRound(a, b));
       console.log(
-        `| ${mode} | ${connections} | ${fmt(floor.rps)} | ${fmt(floor.rps / peer.rps, 2)}× | ${fmt(perRound(floor, peer), 2)}× | ${fmt((100 * ours.rps) / floor.rps)}% | ${fmt(100 * perRound(ours, floor))}% | ${fmt(floor.cpuPerRequestMs, 3)} |`,
+        `| ${mode} | ${connections} | ${fmt(floor.rps)} | ${fmt(floor.rps / peer.rps, 2)}× | ${fmt(median(ratiosByRound(floor, peer)), 2)}× | ${fmt((100 * ours.rps) / floor.rps)}% | ${fmt(100 * median(ratiosByRound(ours, floor)))}% | ${fmt(floor.cpuPerRequestMs, 3)} |`,
       );
     }
   }
