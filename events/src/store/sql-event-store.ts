@@ -286,22 +286,30 @@ export class SqlEventStore implements EventStore {
     if (this.closed) throw new KordonError('closed', `event store ${this.name} is closed`);
     if (events.length === 0)
       return { nextExpectedVersion: 0, lastPosition: await this.headPosition(), written: 0 };
-    const rows: SentRow[] = events.map((event, seq) => ({
-      seq,
-      event_id: event.id,
-      stream_id: event.streamId,
-      type: event.type,
-      schema_version: event.schemaVersion,
-      org_id: event.orgId,
-      actor: event.actor,
-      causation_id: event.causationId,
-      correlation_id: event.correlationId,
-      trace_id: event.traceId,
-      data: event.data ?? null,
-      occurred_at: event.time.toISOString(),
-    }));
+    // Each event's data as JSON on its own: the batch is sent with it, and this process's
+    // subscriptions take it from there (committedBatch) rather than parse the whole batch back.
+    const dataJson = events.map((event) => storableJson(JSON.stringify(event.data ?? null) ?? 'null'));
     // One JSON parameter for the whole batch: one parse on the server, positions in batch order.
-    const sent = storableJson(JSON.stringify(rows));
+    let sent = '[';
+    for (let seq = 0; seq < events.length; seq++) {
+      const event = events[seq]!;
+      const envelope: Omit<SentRow, 'data'> = {
+        seq,
+        event_id: event.id,
+        stream_id: event.streamId,
+        type: event.type,
+        schema_version: event.schemaVersion,
+        org_id: event.orgId,
+        actor: event.actor,
+        causation_id: event.causationId,
+        correlation_id: event.correlationId,
+        trace_id: event.traceId,
+        occurred_at: event.time.toISOString(),
+      };
+      const json = storableJson(JSON.stringify(envelope));
+      sent += `${seq === 0 ? '' : ','}${json.slice(0, -1)},"data":${dataJson[seq]}}`;
+    }
+    sent += ']';
     // The ids apart too: the look for stored ids, under the lock, then needs no parse of the batch.
     const params = [sent, events.map((event) => event.id), checkedStream, String(expected)];
     let answer: AppendAnswer;
@@ -331,7 +339,7 @@ export class SqlEventStore implements EventStore {
       case 'written':
         this.notifyAppended(
           answer.last - answer.first + 1 === answer.written
-            ? { batch: committedBatch(sent, answer, events) }
+            ? { batch: committedBatch(events, dataJson, answer) }
             : { head: answer.last },
         );
         return {
@@ -370,31 +378,81 @@ async function callAppend(sql: SqlQueryable, params: unknown[]): Promise<AppendA
 }
 
 /**
- * The batch as committed, for this store's subscriptions: the events parsed from the JSON the
- * store was sent (U+0000 already replaced), with the versions and positions it gave, as a read
- * would return them. Each call parses anew, so no two readers share objects.
+ * The batch as committed, for this store's subscriptions, as a read would return it: versions
+ * and positions as the store gave them, text as the store keeps it (U+0000 and lone
+ * surrogates replaced), data as its JSON gives it back (undefined fields dropped). The
+ * envelope is copied from the events in memory and only the data wanted is parsed, from the
+ * JSON that was sent; each call makes new objects, so no two readers share any.
  */
 function committedBatch(
-  sent: string,
-  answer: Extract<AppendAnswer, { outcome: 'written' }>,
   events: NewEvent[],
+  dataJson: string[],
+  answer: Extract<AppendAnswer, { outcome: 'written' }>,
 ): CommittedBatch {
-  const written = answer.ids ? new Set(answer.ids) : undefined;
-  const types = new Set<string>();
-  for (const event of events) if (!written || written.has(event.id)) types.add(event.type);
-  const readBatch = (): RecordedEvent[] => {
-    let rows = JSON.parse(sent) as SentRow[];
-    if (answer.ids) {
-      // Some were stored already: the written ones, in the order they were written.
-      const byId = new Map<string, SentRow>();
-      for (const row of rows) if (!byId.has(row.event_id)) byId.set(row.event_id, row);
-      rows = answer.ids.map((id) => byId.get(id) as SentRow);
+  // Indexes into the batch of the events written, in position order.
+  let written = events.map((_, i) => i);
+  if (answer.ids) {
+    // Some were stored already: the written ones, in the order they were written.
+    const firstIndex = new Map<string, number>();
+    events.forEach((event, i) => {
+      if (!firstIndex.has(event.id)) firstIndex.set(event.id, i);
+    });
+    written = answer.ids.map((id) => firstIndex.get(id) as number);
+  }
+  // The envelopes as stored, taken now: the caller may reuse its event objects once answered.
+  const stored = written.map((i, n) => ({
+    id: storableText(events[i]!.id),
+    type: storableText(events[i]!.type),
+    schemaVersion: Number(events[i]!.schemaVersion),
+    streamId: storableText(events[i]!.streamId),
+    streamVersion: answer.versions[n] ?? 0,
+    position: answer.first + n,
+    time: events[i]!.time.getTime(),
+    orgId: nullableText(events[i]!.orgId),
+    actor: actorAsRead(events[i]!.actor),
+    causationId: nullableText(events[i]!.causationId),
+    correlationId: nullableText(events[i]!.correlationId),
+    traceId: nullableText(events[i]!.traceId),
+    data: dataJson[i]!,
+  }));
+  const types = new Set(stored.map((event) => event.type));
+  const read = (wanted?: ReadonlySet<string>, dataOf?: ReadonlySet<string>): RecordedEvent[] => {
+    const recorded: RecordedEvent[] = [];
+    for (const event of stored) {
+      if (wanted && !wanted.has(event.type)) continue;
+      recorded.push({
+        ...event,
+        time: new Date(event.time),
+        actor: { ...event.actor },
+        data: !dataOf || dataOf.has(event.type) ? JSON.parse(event.data) : null,
+      });
     }
-    return rows.map((row, i) =>
-      toRecorded({ ...row, stream_version: answer.versions[i] ?? 0 }, answer.first + i),
-    );
+    return recorded;
   };
-  return { after: answer.before, last: answer.last, types, events: readBatch };
+  return { after: answer.before, last: answer.last, types, events: read };
+}
+
+/** A string as the store gives it back: storableJson's replacements, only when it needs them. */
+function storableText(text: string): string {
+  if (!text.includes('\0') && (text as string & { isWellFormed(): boolean }).isWellFormed()) return text;
+  return JSON.parse(storableJson(JSON.stringify(text))) as string;
+}
+
+function nullableText(text: string | null | undefined): string | null {
+  return text == null ? null : storableText(text);
+}
+
+/** The actor as a read parses it: a copy, through JSON unless it is plain text fields. */
+function actorAsRead(actor: Actor): Actor {
+  const { kind, id, ip } = actor;
+  const keys = Object.keys(actor).length;
+  if (typeof kind === 'string' && typeof id === 'string') {
+    if (ip === undefined && keys === 2)
+      return { kind: storableText(kind) as Actor['kind'], id: storableText(id) };
+    if (typeof ip === 'string' && keys === 3)
+      return { kind: storableText(kind) as Actor['kind'], id: storableText(id), ip: storableText(ip) };
+  }
+  return JSON.parse(storableJson(JSON.stringify(actor))) as Actor;
 }
 
 /**

@@ -13,8 +13,11 @@ export interface CommittedBatch {
   readonly last: number;
   /** The types in it: a reader that wants none only moves on. */
   readonly types: ReadonlySet<string>;
-  /** The events as a read would return them (made on each call). */
-  events(): RecordedEvent[];
+  /**
+   * The events as a read would return them (made on each call): of the `types` given, and
+   * with `dataOf`, only those types with their data (the others with `data: null`).
+   */
+  events(types?: ReadonlySet<string>, dataOf?: ReadonlySet<string>): RecordedEvent[];
 }
 
 /** An append: this process's (with its events), or another's (its last position, when said). */
@@ -40,6 +43,7 @@ export class SqlSubscription implements Subscription {
   /** This process's committed batches not taken yet, in commit order. */
   private readonly fed: CommittedBatch[] = [];
   private readonly types: ReadonlySet<string> | undefined;
+  private readonly dataOf: ReadonlySet<string> | undefined;
   private readonly waiters: Array<{ position: number; resolve: () => void }> = [];
   private readonly loop: Promise<void>;
   private readonly onAppended = (signal: AppendedSignal) => {
@@ -70,6 +74,7 @@ export class SqlSubscription implements Subscription {
   ) {
     this.current = options.after;
     this.types = options.types ? new Set(options.types) : undefined;
+    this.dataOf = options.types && options.dataOf ? new Set(options.dataOf) : undefined;
     appendedListeners.add(this.onAppended);
     this.loop = this.run();
   }
@@ -154,9 +159,7 @@ export class SqlSubscription implements Subscription {
       const types = this.types;
       let events: RecordedEvent[] = [];
       if (!types || [...batch.types].some((type) => types.has(type))) {
-        events = batch
-          .events()
-          .filter((event) => event.position > this.current && (!types || types.has(event.type)));
+        events = batch.events(types, this.dataOf).filter((event) => event.position > this.current);
       }
       if (events.length > 0) {
         try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { RecordedEvent } from '../envelope.js';
+import type { NewEvent, RecordedEvent } from '../envelope.js';
 import { WrongExpectedVersionError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
 import { APPEND_FUNCTION, appendFunctionVersion } from '../store/sql.js';
@@ -390,6 +390,78 @@ export function eventStoreContract(
       await subscription.stop();
       await other.close();
       await own.close();
+    });
+
+    test('an own append reaches each subscription as its own read would give it: envelope, data and dataOf', async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const all = follow(own, head, (e) => e.streamId === stream);
+      const typed = own.subscribe({
+        after: head,
+        types: ['TestHappened', 'TestWanted'],
+        dataOf: ['TestWanted'],
+        onEvents: (events) => {
+          typedReceived.push(...events.filter((e) => e.streamId === stream));
+        },
+      });
+      const typedReceived: RecordedEvent[] = [];
+      // Closed whatever fails, or the open stores would keep the test process alive.
+      let reader: EventStore | undefined;
+      try {
+        await all.subscription.waitFor(head, 5_000);
+        await typed.waitFor(head, 5_000);
+        const counted = countReads(own);
+        const withIp = {
+          ...testEvent(stream, { n: 1, at: new Date(0) }),
+          actor: { kind: 'user', id: 'u\u0000', ip: '127.0.0.1' },
+        };
+        const oddActor = {
+          ...testEvent(stream, { n: 2, cut: 'x\uD83D' }, 'TestWanted'),
+          actor: { kind: 'system', id: 'kordon', ip: undefined },
+          correlationId: 'c\u0000',
+        } as NewEvent;
+        await own.appendMany([withIp as NewEvent, oddActor]);
+        const last = await own.headPosition();
+        await all.subscription.waitFor(last, 5_000);
+        await typed.waitFor(last, 5_000);
+        assert.equal(counted.reads, 0, 'nothing read back');
+        // What each would have read, from another instance (whose reads are its own).
+        reader = await harness.open();
+        const stored = (await reader.readAll({ after: head, maxCount: 100 })).filter(
+          (e) => e.streamId === stream,
+        );
+        const typedRead: RecordedEvent[] = [];
+        const readByType = reader.subscribe({
+          after: head,
+          types: ['TestHappened', 'TestWanted'],
+          dataOf: ['TestWanted'],
+          onEvents: (events) => {
+            typedRead.push(...events.filter((e) => e.streamId === stream));
+          },
+        });
+        await readByType.waitFor(last, 5_000);
+        await readByType.stop();
+        assert.deepEqual(all.received, stored);
+        assert.equal(all.received[0]?.actor.id, 'u\uFFFD');
+        assert.equal(all.received[1]?.correlationId, 'c\uFFFD');
+        assert.equal((all.received[1]?.data as { cut?: string } | undefined)?.cut, 'x\uFFFD');
+        assert.equal((all.received[0]?.data as { at?: string } | undefined)?.at, '1970-01-01T00:00:00.000Z');
+        assert.deepEqual(
+          typedReceived.map((e) => e.data),
+          [null, { n: 2, cut: 'x\uFFFD' }],
+        );
+        assert.deepEqual(typedReceived, typedRead);
+        // No object is shared: not with the appended events, nor between readers.
+        assert.notEqual(all.received[1]?.data, typedReceived[1]?.data);
+        assert.notEqual(all.received[0]?.actor, withIp.actor);
+        assert.notEqual(all.received[0]?.time, withIp.time);
+      } finally {
+        await typed.stop();
+        await all.subscription.stop();
+        await reader?.close();
+        await own.close();
+      }
     });
 
     test('an own append repeating stored ids hands on what it wrote, as a read returns it, without a read', async () => {
