@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { deadlineSweep } from '../idle-sweep.js';
 import { MAX_JSON_DEPTH } from '../translate/json-object.js';
 import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
@@ -111,17 +112,17 @@ function readAll(
     };
     // Without it, a client that stops sending holds its request, and the body budget its
     // declared length took, until Node's requestTimeout: a few such uploads and every other
-    // caller's request is refused `overloaded`.
-    const idle = setTimeout(() => refuse(timedOut(idleTimeoutMs)), idleTimeoutMs);
+    // caller's request is refused `overloaded`. One sweep for all bodies, not a timer each.
+    const idle = deadlineSweep.watch(idleTimeoutMs, () => refuse(timedOut(idleTimeoutMs)));
     const cleanup = () => {
-      clearTimeout(idle);
+      idle.stop();
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
-      idle.refresh();
+      idle.touch();
       size += chunk.length;
       let refusal: unknown;
       if (size > limitBytes) refusal = tooLarge(limitBytes);

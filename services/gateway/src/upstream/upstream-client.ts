@@ -23,6 +23,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
+import { deadlineSweep, type IdleWatch } from '../idle-sweep.js';
 import type { CallerSignal } from './caller-signal.js';
 import { contentCodings, decodeContent } from './content-encoding.js';
 import type { HeaderBag } from './headers.js';
@@ -281,7 +282,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #call: UpstreamRequest;
   readonly #pool: Pool;
   readonly #limits: ExchangeLimits;
-  readonly #timer: NodeJS.Timeout;
+  /** The call's total deadline (`totalMs`), never touched. */
+  readonly #deadline: IdleWatch;
   #controller: Dispatcher.DispatchController | undefined;
   #abortKind: AbortKind | undefined;
   #phase: UpstreamPhase = 'headers';
@@ -307,9 +309,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#call = call;
     this.#pool = pool;
     this.#limits = limits;
-    this.#timer = setTimeout(() => this.#abort('total'), limits.totalMs);
-    // The timer must not keep a process alive: the exchange ends on its own or with it.
-    this.#timer.unref();
+    // One sweep for every call rather than a timer each (idle-sweep.ts); it keeps no process alive.
+    this.#deadline = deadlineSweep.watch(limits.totalMs, () => this.#abort('total'));
     const signal = call.signal;
     if (signal?.aborted) this.#abortKind = 'caller';
     else signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
@@ -359,11 +360,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#controller?.abort(new AbortedMarker(kind));
   }
 
-  /** Stops the timer and the abort listener; idempotent. */
+  /** Stops the deadline and the abort listener; idempotent. */
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#timer);
+    this.#deadline.stop();
     this.#call.signal?.removeEventListener('abort', this.#onCallerAbort);
   }
 
