@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { deadlineSweep } from '../idle-sweep.js';
 import { MAX_JSON_DEPTH } from '../translate/json-object.js';
 import type { BodyHold } from './body-budget.js';
 import { GatewayError } from './gateway-error.js';
@@ -112,17 +111,17 @@ function readAll(
     };
     // Without it, a client that stops sending holds its request, and the body budget its
     // declared length took, until Node's requestTimeout: a few such uploads and every other
-    // caller's request is refused `overloaded`. One sweep for all bodies, not a timer each.
-    const idle = deadlineSweep.watch(idleTimeoutMs, () => refuse(timedOut(idleTimeoutMs)));
+    // caller's request is refused `overloaded`.
+    const idle = setTimeout(() => refuse(timedOut(idleTimeoutMs)), idleTimeoutMs);
     const cleanup = () => {
-      idle.stop();
+      clearTimeout(idle);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
-      idle.touch();
+      idle.refresh();
       size += chunk.length;
       let refusal: unknown;
       if (size > limitBytes) refusal = tooLarge(limitBytes);

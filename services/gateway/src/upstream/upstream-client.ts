@@ -23,7 +23,6 @@
  */
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
-import { deadlineSweep, type IdleWatch } from '../idle-sweep.js';
 import type { CallerSignal } from './caller-signal.js';
 import { contentCodings, decodeContent } from './content-encoding.js';
 import type { HeaderBag } from './headers.js';
@@ -282,8 +281,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #call: UpstreamRequest;
   readonly #pool: Pool;
   readonly #limits: ExchangeLimits;
-  /** The call's total deadline (`totalMs`), never touched. */
-  readonly #deadline: IdleWatch;
+  readonly #timer: NodeJS.Timeout;
   #controller: Dispatcher.DispatchController | undefined;
   #abortKind: AbortKind | undefined;
   #phase: UpstreamPhase = 'headers';
@@ -309,8 +307,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#call = call;
     this.#pool = pool;
     this.#limits = limits;
-    // One sweep for every call rather than a timer each (idle-sweep.ts); it keeps no process alive.
-    this.#deadline = deadlineSweep.watch(limits.totalMs, () => this.#abort('total'));
+    this.#timer = setTimeout(() => this.#abort('total'), limits.totalMs);
+    // The timer must not keep a process alive: the exchange ends on its own or with it.
+    this.#timer.unref();
     const signal = call.signal;
     if (signal?.aborted) this.#abortKind = 'caller';
     else signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
@@ -360,11 +359,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#controller?.abort(new AbortedMarker(kind));
   }
 
-  /** Stops the deadline and the abort listener; idempotent. */
+  /** Stops the timer and the abort listener; idempotent. */
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#deadline.stop();
+    clearTimeout(this.#timer);
     this.#call.signal?.removeEventListener('abort', this.#onCallerAbort);
   }
 
