@@ -346,11 +346,13 @@ export function eventStoreContract(
       after: number,
       keep: (event: RecordedEvent) => boolean,
       types?: string[],
+      dataOf?: string[],
     ) => {
       const received: RecordedEvent[] = [];
       const subscription = instance.subscribe({
         after,
         ...(types ? { types } : {}),
+        ...(dataOf ? { dataOf } : {}),
         onEvents: (events) => {
           received.push(...events.filter(keep));
         },
@@ -397,15 +399,10 @@ export function eventStoreContract(
       const stream = uniqueStream();
       const head = await own.headPosition();
       const all = follow(own, head, (e) => e.streamId === stream);
-      const typed = own.subscribe({
-        after: head,
-        types: ['TestHappened', 'TestWanted'],
-        dataOf: ['TestWanted'],
-        onEvents: (events) => {
-          typedReceived.push(...events.filter((e) => e.streamId === stream));
-        },
-      });
-      const typedReceived: RecordedEvent[] = [];
+      const ofStream = (e: RecordedEvent) => e.streamId === stream;
+      const typedFollow = (instance: EventStore) =>
+        follow(instance, head, ofStream, ['TestHappened', 'TestWanted'], ['TestWanted']);
+      const { received: typedReceived, subscription: typed } = typedFollow(own);
       // Closed whatever fails, or the open stores would keep the test process alive.
       let reader: EventStore | undefined;
       try {
@@ -431,15 +428,7 @@ export function eventStoreContract(
         const stored = (await reader.readAll({ after: head, maxCount: 100 })).filter(
           (e) => e.streamId === stream,
         );
-        const typedRead: RecordedEvent[] = [];
-        const readByType = reader.subscribe({
-          after: head,
-          types: ['TestHappened', 'TestWanted'],
-          dataOf: ['TestWanted'],
-          onEvents: (events) => {
-            typedRead.push(...events.filter((e) => e.streamId === stream));
-          },
-        });
+        const { received: typedRead, subscription: readByType } = typedFollow(reader);
         await readByType.waitFor(last, 5_000);
         await readByType.stop();
         assert.deepEqual(all.received, stored);
