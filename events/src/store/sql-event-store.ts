@@ -400,21 +400,25 @@ function committedBatch(
     written = answer.ids.map((id) => firstIndex.get(id) as number);
   }
   // The envelopes as stored, taken now: the caller may reuse its event objects once answered.
-  const stored = written.map((i, n) => ({
-    id: storableText(events[i]!.id),
-    type: storableText(events[i]!.type),
-    schemaVersion: Number(events[i]!.schemaVersion),
-    streamId: storableText(events[i]!.streamId),
-    streamVersion: answer.versions[n] ?? 0,
-    position: answer.first + n,
-    time: events[i]!.time.getTime(),
-    orgId: nullableText(events[i]!.orgId),
-    actor: actorAsRead(events[i]!.actor),
-    causationId: nullableText(events[i]!.causationId),
-    correlationId: nullableText(events[i]!.correlationId),
-    traceId: nullableText(events[i]!.traceId),
-    data: dataJson[i]!,
-  }));
+  // `data` holds the event's JSON here; each read puts the parsed data (or null) in its place.
+  const stored = written.map((i, n) => {
+    const event = events[i]!;
+    return {
+      id: storableText(event.id),
+      type: storableText(event.type),
+      schemaVersion: Number(event.schemaVersion),
+      streamId: storableText(event.streamId),
+      streamVersion: answer.versions[n] ?? 0,
+      position: answer.first + n,
+      time: event.time.getTime(),
+      orgId: nullableText(event.orgId),
+      actor: actorAsRead(event.actor),
+      causationId: nullableText(event.causationId),
+      correlationId: nullableText(event.correlationId),
+      traceId: nullableText(event.traceId),
+      data: dataJson[i]!,
+    };
+  });
   const types = new Set(stored.map((event) => event.type));
   const read = (wanted?: ReadonlySet<string>, dataOf?: ReadonlySet<string>): RecordedEvent[] => {
     const recorded: RecordedEvent[] = [];
