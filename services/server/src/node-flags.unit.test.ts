@@ -2,22 +2,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kordonNodeEnv, kordonNodeFlags } from './node-flags.js';
 
+const GROWING = '--heap-growing-percent=60';
 const INLINING = '--max-inlined-bytecode-size-cumulative=3000';
 
 test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () => {
   assert.deepEqual(kordonNodeFlags(undefined), [
     '--max-old-space-size=256',
     '--max-semi-space-size=8',
+    GROWING,
     INLINING,
   ]);
-  assert.deepEqual(kordonNodeFlags('--max-old-space-size=1024'), ['--max-semi-space-size=8', INLINING]);
+  assert.deepEqual(kordonNodeFlags('--max-old-space-size=1024'), ['--max-semi-space-size=8', GROWING, INLINING]);
   assert.deepEqual(kordonNodeFlags('--enable-source-maps', ['--max-semi-space-size=16']), [
     '--max-old-space-size=256',
+    GROWING,
     INLINING,
   ]);
   assert.deepEqual(
     kordonNodeFlags('--max-old-space-size=64 --max-semi-space-size=2', [
       '--max-inlined-bytecode-size-cumulative=920',
+      '--heap-growing-percent=30',
     ]),
     [],
   );
@@ -26,14 +30,20 @@ test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () =>
 test('a flag spelled with underscores counts as given (V8 reads both)', () => {
   assert.deepEqual(
     kordonNodeFlags('--max_old_space_size=512', ['--max_inlined_bytecode_size_cumulative', '1500']),
-    ['--max-semi-space-size=8'],
+    ['--max-semi-space-size=8', GROWING],
   );
+  assert.deepEqual(kordonNodeFlags(undefined, ['--heap_growing_percent=20']), [
+    '--max-old-space-size=256',
+    '--max-semi-space-size=8',
+    INLINING,
+  ]);
 });
 
 test('the per-function inlining limit is not the cumulative budget', () => {
   assert.deepEqual(kordonNodeFlags(undefined, ['--max-inlined-bytecode-size=500']), [
     '--max-old-space-size=256',
     '--max-semi-space-size=8',
+    GROWING,
     INLINING,
   ]);
 });
@@ -50,7 +60,7 @@ test('node starts with the defaults', async () => {
 });
 
 test('on PostgreSQL WebAssembly stays on the baseline compiler, unless the command line says otherwise', () => {
-  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', INLINING];
+  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', GROWING, INLINING];
   assert.deepEqual(kordonNodeFlags(undefined, [], { postgres: true }), [...defaults, '--liftoff-only']);
   // The embedded store is PostgreSQL compiled to WebAssembly: it keeps the optimising tier.
   assert.deepEqual(kordonNodeFlags(undefined, [], { postgres: false }), defaults);
