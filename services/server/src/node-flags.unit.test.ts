@@ -12,7 +12,11 @@ test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () =>
     GROWING,
     INLINING,
   ]);
-  assert.deepEqual(kordonNodeFlags('--max-old-space-size=1024'), ['--max-semi-space-size=8', GROWING, INLINING]);
+  assert.deepEqual(kordonNodeFlags('--max-old-space-size=1024'), [
+    '--max-semi-space-size=8',
+    GROWING,
+    INLINING,
+  ]);
   assert.deepEqual(kordonNodeFlags('--enable-source-maps', ['--max-semi-space-size=16']), [
     '--max-old-space-size=256',
     GROWING,
