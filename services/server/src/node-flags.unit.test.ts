@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kordonNodeEnv, kordonNodeFlags } from './node-flags.js';
 
-const GROWING = '--heap-growing-percent=60';
+const GROWING = '--heap-growing-percent=50';
 const INLINING = '--max-inlined-bytecode-size-cumulative=3000';
 
 test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () => {
