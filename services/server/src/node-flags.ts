@@ -15,12 +15,12 @@ export const DEFAULT_SEMI_SPACE_MB = 8;
 
 /**
  * How far the old generation may grow past what the last full collection left live before
- * the next one starts: 50% (V8 sizes the step from the heap limit, and under a 256 MB old
- * space allows only 30-40%). Each full collection marks the whole live heap (~35 MB) on the
+ * the next one starts: 50% (V8 sizes the step from the heap limit: under a 256 MB old space
+ * it let ~35 MB live grow to 48-53 MB, with this flag to 55-57 MB). Each full collection marks the whole live heap (~35 MB) on the
  * collector's helper threads, which share the gateway's core: 160-310 ms of marking a time on
  * the bench machine, every ~2,500 plain requests at 64 connections, the largest single cost
- * of a request after its own code. At 50% they come every ~4,500 requests with the same peak RSS
- * (at 60%, every ~5,000 for ~9 MB more); docs/benchmarks.md. Node refuses the flag in
+ * of a request after its own code. At 50% they come every ~4,500 requests, with no peak RSS
+ * measurable in turns (at 60%, every ~5,000 for ~9 MB more); docs/benchmarks.md. Node refuses the flag in
  * NODE_OPTIONS, so it goes on the command line.
  */
 export const DEFAULT_HEAP_GROWING_PERCENT = 50;
