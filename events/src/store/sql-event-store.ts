@@ -419,8 +419,20 @@ function committedBatch(
       data: dataJson[i]!,
     };
   });
-  const types = new Set(stored.map((event) => event.type));
-  const read = (wanted?: ReadonlySet<string>, dataOf?: ReadonlySet<string>): RecordedEvent[] => {
+  return {
+    after: answer.before,
+    last: answer.last,
+    types: new Set(stored.map((event) => event.type)),
+    events: reader(stored),
+  };
+}
+
+/**
+ * A batch's reads, from its stored envelopes alone: made apart from `committedBatch` so that
+ * the closure, which readers hold until they wake, keeps no reference to the caller's events.
+ */
+function reader(stored: Array<Omit<RecordedEvent, 'time' | 'data'> & { time: number; data: string }>) {
+  return (wanted?: ReadonlySet<string>, dataOf?: ReadonlySet<string>): RecordedEvent[] => {
     const recorded: RecordedEvent[] = [];
     for (const event of stored) {
       if (wanted && !wanted.has(event.type)) continue;
@@ -433,7 +445,6 @@ function committedBatch(
     }
     return recorded;
   };
-  return { after: answer.before, last: answer.last, types, events: read };
 }
 
 /** A string as the store gives it back: storableJson's replacements, only when it needs them. */

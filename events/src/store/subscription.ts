@@ -23,6 +23,20 @@ export interface CommittedBatch {
 /** An append: this process's (with its events), or another's (its last position, when said). */
 export type AppendedSignal = { readonly batch: CommittedBatch } | { readonly head: number | undefined };
 
+const NO_TYPES: ReadonlySet<string> = new Set();
+
+/** A committed batch (or several in a row) that holds nothing a reader wants: where it lies. */
+class PositionsOnly implements CommittedBatch {
+  readonly types: ReadonlySet<string> = NO_TYPES;
+  constructor(
+    readonly after: number,
+    public last: number,
+  ) {}
+  events(): RecordedEvent[] {
+    return [];
+  }
+}
+
 /** Batches kept for a reader that has fallen behind; past this it reads instead. */
 const MAX_FED_BATCHES = 1_000;
 
@@ -48,7 +62,7 @@ export class SqlSubscription implements Subscription {
   private readonly loop: Promise<void>;
   private readonly onAppended = (signal: AppendedSignal) => {
     if ('batch' in signal) {
-      if (this.fed.length < MAX_FED_BATCHES) this.fed.push(signal.batch);
+      this.feed(signal.batch);
       this.announced = Math.max(this.announced, signal.batch.last);
     } else {
       this.announced =
@@ -141,6 +155,24 @@ export class SqlSubscription implements Subscription {
       if (pause > 0) await this.pause(pause);
       if (!this.signalled && !(await this.sleep(this.pollIntervalMs))) mustRead = true;
     }
+  }
+
+  /**
+   * Queues a batch of this process's until the reader wakes (after its `minIntervalMs`, up to
+   * 100 ms). A batch of no type it wants is queued as its positions only, merged with the one
+   * before when nothing came between: a reader that keeps every batch holds each request's
+   * event past a young-generation collection or two, and V8 then moves it to the old generation,
+   * whose full collections cost the gateway most of its GC time (docs/benchmarks.md).
+   */
+  private feed(batch: CommittedBatch): void {
+    const types = this.types;
+    if (!types || [...batch.types].some((type) => types.has(type))) {
+      if (this.fed.length < MAX_FED_BATCHES) this.fed.push(batch);
+      return;
+    }
+    const previous = this.fed[this.fed.length - 1];
+    if (previous instanceof PositionsOnly && previous.last === batch.after) previous.last = batch.last;
+    else if (this.fed.length < MAX_FED_BATCHES) this.fed.push(new PositionsOnly(batch.after, batch.last));
   }
 
   /**

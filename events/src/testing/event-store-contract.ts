@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { NewEvent, RecordedEvent } from '../envelope.js';
 import { WrongExpectedVersionError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
 import { APPEND_FUNCTION, appendFunctionVersion } from '../store/sql.js';
 import type { SqlEventStore, SqlEventStoreOptions } from '../store/sql-event-store.js';
 import { testEvent, uniqueStream } from './events.js';
+
+/** A full garbage collection, on demand (V8's `gc`, exposed for this call only). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 export interface EventStoreHarness {
   /**
@@ -485,6 +493,67 @@ export function eventStoreContract(
       );
       assert.deepEqual(received, read, 'the same events as a read gives');
       await subscription.stop();
+      await own.close();
+    });
+
+    test('own batches of types a slow subscription does not want move it on between the ones it wants, without a read', async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const received: RecordedEvent[] = [];
+      // Batches pile up while it waits out its interval: five, of which one it wants.
+      const subscription = own.subscribe({
+        after: head,
+        types: ['TestWanted'],
+        minIntervalMs: 300,
+        onEvents: (events) => {
+          received.push(...events.filter((e) => e.streamId === stream));
+        },
+      });
+      await subscription.waitFor(head, 5_000);
+      const counted = countReads(own);
+      for (const [n, type] of [
+        [1, 'TestNoise'],
+        [2, 'TestNoise'],
+        [3, 'TestWanted'],
+        [4, 'TestNoise'],
+        [5, 'TestNoise'],
+      ] as const)
+        await own.appendMany([testEvent(stream, { n }, type)]);
+      const last = await own.headPosition();
+      await subscription.waitFor(last, 5_000);
+      assert.equal(counted.reads, 0, 'nothing read back');
+      assert.equal(subscription.position, last);
+      assert.deepEqual(
+        received.map((e) => e.data),
+        [{ n: 3 }],
+      );
+      await subscription.stop();
+      await own.close();
+    });
+
+    test("a subscription waiting out its interval holds none of the appender's event objects", async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const { received, subscription } = follow(own, head, (e) => e.streamId === stream);
+      await subscription.waitFor(head, 5_000);
+      const slow = own.subscribe({ after: head, minIntervalMs: 60_000, onEvents: () => {} });
+      await slow.waitFor(head, 5_000);
+      // Held until `slow` wakes, a minute from now, the batch must keep its own copies only:
+      // the appender's objects die young (a reader holding them moves them to the old generation).
+      const held = await (async () => {
+        const event = testEvent(stream, { n: 1 });
+        await own.appendMany([event]);
+        return new WeakRef(event.data as object);
+      })();
+      await subscription.waitFor(await own.headPosition(), 5_000);
+      assert.deepEqual(received[0]?.data, { n: 1 });
+      await new Promise((resolve) => setImmediate(resolve));
+      collectGarbage();
+      assert.equal(held.deref(), undefined, 'the event data handed to append is collected');
+      await subscription.stop();
+      await slow.stop();
       await own.close();
     });
 
