@@ -9,6 +9,19 @@ const ONE = 'sk-proj-failover-balancer-one-abcdefghijklmnopq';
 const TWO = 'sk-proj-failover-balancer-two-abcdefghijklmnopq';
 
 /**
+ * Waits until the mock has received `count` requests: the one in flight has reached key one,
+ * which holds it (slow first byte) while the admin changes key two.
+ */
+async function requestReached(mock: MockServer, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (mock.requests.length < count) {
+    if (Date.now() > deadline)
+      throw new Error(`the mock received ${mock.requests.length} of ${count} requests`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
  * Failover between the keys of one provider as the caller sees it: what it is told to wait
  * when every key refused, and which keys a request still reaches after an admin changed them.
  */
@@ -92,7 +105,7 @@ orgs:
     const pending = client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
       .catch((error: unknown) => error);
-    await new Promise((r) => setTimeout(r, 300));
+    await requestReached(mock, 1);
     const disabled = await admin('PATCH', `/orgs/acme/provider-keys/${two}`, { disabled: true });
     assert.ok(disabled.status < 300, `disabled: ${disabled.status} ${JSON.stringify(disabled.body)}`);
     const from = mock.requests.length;
@@ -118,7 +131,7 @@ orgs:
     const pending = client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
       .catch((error: unknown) => error);
-    await new Promise((r) => setTimeout(r, 300));
+    await requestReached(mock, 1);
     const removed = await admin('DELETE', `/orgs/acme/provider-keys/${two}`);
     assert.ok(removed.status < 300, `removed: ${removed.status} ${JSON.stringify(removed.body)}`);
     const from = mock.requests.length;
