@@ -158,8 +158,8 @@ export class SqlSubscription implements Subscription {
   }
 
   /**
-   * Queues a batch of this process's until the reader wakes (after its `minIntervalMs`, up to
-   * 100 ms). A batch of no type it wants is queued as its positions only, merged with the one
+   * Queues a batch of this process's until the reader wakes (after its `minIntervalMs`: 20 to
+   * 100 ms for the gateway's and admin's readers). A batch of no type it wants is queued as its positions only, merged with the one
    * before when nothing came between: a reader that keeps every batch holds each request's
    * event past a young-generation collection or two, and V8 then moves it to the old generation,
    * whose full collections cost the gateway most of its GC time (docs/benchmarks.md).
@@ -188,11 +188,8 @@ export class SqlSubscription implements Subscription {
         continue;
       }
       if (batch.after > this.current) return true;
-      const types = this.types;
-      let events: RecordedEvent[] = [];
-      if (!types || [...batch.types].some((type) => types.has(type))) {
-        events = batch.events(types, this.dataOf).filter((event) => event.position > this.current);
-      }
+      // A batch of no type this reader wants was queued as positions only (feed): no events.
+      const events = batch.events(this.types, this.dataOf).filter((event) => event.position > this.current);
       if (events.length > 0) {
         try {
           await this.options.onEvents(events);
