@@ -841,13 +841,36 @@ async function startPortkey(
   };
 }
 
+/**
+ * What the gateways' core charged, at the start of the run, for a system call, an event-loop
+ * wakeup, a loopback round trip and a fixed piece of JS (tests/bench/probes/machine-costs.mjs):
+ * on this machine they move from hour to hour, and every figure of the run with them.
+ */
+function measureMachineCosts(): string {
+  const probe = join(root, 'tests', 'bench', 'probes', 'machine-costs.mjs');
+  const [cmd, argv] = TASKSET
+    ? ['taskset', ['-c', '1', process.execPath, probe]]
+    : [process.execPath, [probe]];
+  const run = spawnSync(cmd, argv, { encoding: 'utf8' });
+  if (run.status !== 0) return 'machine costs: the probe failed';
+  const costs = JSON.parse(run.stdout) as Record<string, number>;
+  return (
+    `machine costs on core ${TASKSET ? 1 : '?'} (CPU µs each): a system call ${costs.systemCallUs}, ` +
+    `a wakeup after 1 ms ${costs.wakeup1msUs} / 5 ms ${costs.wakeup5msUs}, ` +
+    `a loopback round trip ${costs.loopbackRoundTripUs}, a request event's JSON out and back ${costs.eventJsonUs}`
+  );
+}
+
+let machineCosts: string | undefined;
+
 /** The machine and the load, for a table's heading. */
 function runDescription(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return (
     `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GB, Node.js ${process.version}; ` +
     `${LOAD_GENERATOR === 'wrk' ? 'wrk -t1 (keep-alive, no pipelining; no TTFB)' : 'autocannon (keep-alive, no pipelining)'}, ${SECONDS} s a run after ${WARMUP_SECONDS} s warm-up a mode; ` +
-    (TASKSET ? 'gateways on core 1, load generator and mock on core 0' : 'taskset missing: nothing pinned')
+    (TASKSET ? 'gateways on core 1, load generator and mock on core 0' : 'taskset missing: nothing pinned') +
+    (machineCosts ? `; ${machineCosts}` : '')
   );
 }
 
@@ -1520,6 +1543,8 @@ async function main() {
     stdio: 'inherit',
   });
   if (build.status !== 0) throw new Error('tsc -b services/server failed');
+  machineCosts = measureMachineCosts();
+  console.error(machineCosts);
 
   const mock = spawnPinned(0, tsNode[0], [...tsNode[1], 'tests/bench/fixed-openai-mock.ts'], process.env);
   cleanups.push(() => mock.stop());
