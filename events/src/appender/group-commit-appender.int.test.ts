@@ -13,13 +13,14 @@ import { Spool } from './spool.js';
 
 /** The real store behind a switch that makes it unreachable, as a network cut would. */
 function switchable(store: EventStore) {
-  const state = { down: false, appendCalls: 0, batchSizes: [] as number[] };
+  const state = { down: false, appendCalls: 0, batchSizes: [] as number[], startedAt: [] as number[] };
   const guard = () => {
     if (state.down) throw new EventStoreUnavailableError('simulated outage');
   };
   const wrapped: EventStore = Object.assign(Object.create(store) as EventStore, {
     appendMany: async (events: NewEvent[]) => {
       state.appendCalls++;
+      state.startedAt.push(performance.now());
       guard();
       state.batchSizes.push(events.length);
       return store.appendMany(events);
@@ -44,7 +45,15 @@ describe('GroupCommitAppender', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const make = (store: EventStore, options: { maxBytes?: number; maxBufferedEvents?: number } = {}) => {
+  const make = (
+    store: EventStore,
+    options: {
+      maxBytes?: number;
+      maxBufferedEvents?: number;
+      maxBatch?: number;
+      minIntervalMs?: number;
+    } = {},
+  ) => {
     const logs: string[] = [];
     const log = (level: string) => (_: object, message: string) => logs.push(`${level}: ${message}`);
     const appender = new GroupCommitAppender({
@@ -55,8 +64,9 @@ describe('GroupCommitAppender', () => {
         segmentBytes: 4096,
       }),
       deadLetterDir: dir,
-      maxBatch: 100,
+      maxBatch: options.maxBatch ?? 100,
       maxDelayMs: 2,
+      ...(options.minIntervalMs ? { minIntervalMs: options.minIntervalMs } : {}),
       retryIntervalMs: 20,
       ...(options.maxBufferedEvents ? { maxBufferedEvents: options.maxBufferedEvents } : {}),
       logger: { info: log('info'), warn: log('warn'), error: log('error') },
@@ -79,6 +89,53 @@ describe('GroupCommitAppender', () => {
     );
     assert.ok(state.appendCalls <= 15, `1000 events in ${state.appendCalls} batches`);
     assert.ok(Math.max(...state.batchSizes) <= 100);
+    await appender.close();
+  });
+
+  it('under a steady trickle, starts a write no sooner than minIntervalMs after the one before', async () => {
+    const { store, state } = switchable(fixture.store);
+    const { appender } = make(store, { minIntervalMs: 40 });
+    const stream = uniqueStream();
+    let i = 0;
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      appender.enqueue(testEvent(stream, { i: i++ }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await appender.flush();
+    assert.deepEqual(
+      await streamEvents(stream),
+      Array.from({ length: i }, (_, n) => n),
+    );
+    // The last write is the flush's, which does not wait.
+    const gaps = state.startedAt.slice(1, -1).map((at, n) => at - state.startedAt[n]!);
+    assert.ok(gaps.length >= 3, `${i} events in ${state.appendCalls} writes`);
+    for (const gap of gaps) assert.ok(gap >= 35, `writes ${gap.toFixed(1)} ms apart: ${gaps.join(', ')}`);
+    assert.ok(state.appendCalls <= 12, `${i} events in ${state.appendCalls} writes`);
+    await appender.close();
+  });
+
+  it('writes a full batch, and whatever a flush asks for, without waiting out the interval', async () => {
+    const { store, state } = switchable(fixture.store);
+    // An interval no test could wait out: the writes below must not wait for it.
+    const { appender } = make(store, { minIntervalMs: 600_000, maxBatch: 50 });
+    const stream = uniqueStream();
+    await appender.append(testEvent(stream, { i: 0 }));
+    for (let i = 1; i <= 120; i++) appender.enqueue(testEvent(stream, { i }));
+    for (let t = 0; t < 500 && state.appendCalls < 3; t++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(state.batchSizes, [1, 50, 50], 'two full batches went at once; the 20 left wait');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      appender.flush(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('flush waited out the interval')), 5_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(state.batchSizes, [1, 50, 50, 20]);
+    assert.deepEqual(
+      await streamEvents(stream),
+      Array.from({ length: 121 }, (_, n) => n),
+    );
     await appender.close();
   });
 

@@ -20,6 +20,12 @@ export interface GroupCommitAppenderOptions {
   maxBatch?: number;
   /** ...or this long after the first buffered event. */
   maxDelayMs?: number;
+  /**
+   * Under load, a write starts no sooner than this after the one before it started, unless
+   * `maxBatch` events are waiting (0: the next batch goes as soon as the last is written).
+   * Each write is a round trip to the store, whose cost here is mostly per trip, not per event.
+   */
+  minIntervalMs?: number;
   /** Past this many events held in memory (store down and spool full) `enqueue` throws. */
   maxBufferedEvents?: number;
   /** Pause between attempts to reach the store again while events wait in the spool. */
@@ -65,6 +71,11 @@ export class GroupCommitAppender {
   private deadLettered = 0;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
+  private readonly minIntervalMs: number;
+  /** When the last write to the store or the spool started (performance.now()). */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** flush() calls waiting: while any does, batches go without waiting out the interval. */
+  private draining = 0;
   private readonly maxBufferedEvents: number;
   private readonly retryIntervalMs: number;
   private readonly logger: AppenderLogger;
@@ -72,6 +83,7 @@ export class GroupCommitAppender {
   constructor(private readonly options: GroupCommitAppenderOptions) {
     this.maxBatch = options.maxBatch ?? 500;
     this.maxDelayMs = options.maxDelayMs ?? 5;
+    this.minIntervalMs = options.minIntervalMs ?? 0;
     this.maxBufferedEvents = options.maxBufferedEvents ?? 100_000;
     this.retryIntervalMs = options.retryIntervalMs ?? 1_000;
     this.logger = options.logger ?? silentLogger;
@@ -99,12 +111,17 @@ export class GroupCommitAppender {
    * the store is down and the spool cannot take them (they stay in memory, retried).
    */
   async flush(): Promise<void> {
-    while (this.buffer.length > 0 || this.flushing) {
-      this.clearTimer();
-      await (this.flushing ?? this.runFlush());
-      if (this.spoolFull && this.buffer.length > 0) {
-        throw new SpoolFullError(this.options.spool.bytes, this.options.spool.maxBytes);
+    this.draining++;
+    try {
+      while (this.buffer.length > 0 || this.flushing) {
+        this.clearTimer();
+        await (this.flushing ?? this.runFlush());
+        if (this.spoolFull && this.buffer.length > 0) {
+          throw new SpoolFullError(this.options.spool.bytes, this.options.spool.maxBytes);
+        }
       }
+    } finally {
+      this.draining--;
     }
   }
 
@@ -164,6 +181,11 @@ export class GroupCommitAppender {
     }
     this.buffer.push(event);
     this.durables.push(durable);
+    this.schedule();
+  }
+
+  /** A full batch is written now; otherwise the timer writes what waits within `maxDelayMs`. */
+  private schedule(): void {
     if (this.flushing) return; // the running flush picks it up when it is done
     if (this.buffer.length >= this.maxBatch) {
       this.clearTimer();
@@ -180,6 +202,9 @@ export class GroupCommitAppender {
     if (!this.flushing) {
       this.flushing = this.flushLoop().finally(() => {
         this.flushing = undefined;
+        // Events handed over after the loop's last look (a caller of `append` resumed before
+        // this ran) were left to the running flush, which had ended: they start their own.
+        if (this.buffer.length > 0 && !this.timer && !this.closed) this.schedule();
       });
     }
     return this.flushing;
@@ -187,6 +212,8 @@ export class GroupCommitAppender {
 
   private async flushLoop(): Promise<void> {
     while (this.buffer.length > 0) {
+      if (this.waitsOutInterval()) return;
+      this.lastWriteAt = performance.now();
       const events = this.buffer.slice(0, this.maxBatch);
       const durables = this.durables.slice(0, this.maxBatch);
       const placed = await this.writeBatch(events);
@@ -204,6 +231,23 @@ export class GroupCommitAppender {
       this.durables.splice(0, events.length);
       for (const durable of durables) durable?.resolve();
     }
+  }
+
+  /**
+   * Whether the next batch waits for `minIntervalMs` since the last write began, and if so sets
+   * the timer that writes it (`accept` writes at once when `maxBatch` events are waiting).
+   */
+  private waitsOutInterval(): boolean {
+    if (this.draining > 0 || this.closed || this.buffer.length >= this.maxBatch) return false;
+    const waitMs = this.lastWriteAt + this.minIntervalMs - performance.now();
+    if (waitMs <= 0) return false;
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.runFlush();
+      }, Math.ceil(waitMs));
+    }
+    return true;
   }
 
   /** Puts a batch in the store, or in the spool; false when neither can take it now. */

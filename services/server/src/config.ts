@@ -51,6 +51,7 @@ const EnvSchema = z.object({
   KORDON_SPOOL_MAX_BYTES: integer(1024 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
   KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
+  KORDON_EVENT_BATCH_INTERVAL_MS: integer(0, 1_000).default(20),
   KORDON_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
   KORDON_CONFIG: z.string().trim().min(1).optional(),
   KORDON_DEV_MODE: z.enum(['true', 'false', '1', '0']).default('false'),
@@ -162,6 +163,8 @@ export interface KordonConfig {
   spoolMaxBytes: number;
   eventBatchMax: number;
   eventBatchDelayMs: number;
+  /** Under load, the least time between the starts of two batch writes (KORDON_EVENT_BATCH_INTERVAL_MS). */
+  eventBatchIntervalMs: number;
   shutdownTimeoutMs: number;
   /** The declarative configuration file, applied at start. */
   configFile: string | undefined;
@@ -270,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     spoolMaxBytes: e.KORDON_SPOOL_MAX_BYTES,
     eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,
+    eventBatchIntervalMs: e.KORDON_EVENT_BATCH_INTERVAL_MS,
     shutdownTimeoutMs: e.KORDON_SHUTDOWN_TIMEOUT_MS,
     configFile: e.KORDON_CONFIG ? resolve(cwd, e.KORDON_CONFIG) : undefined,
     devMode: e.KORDON_DEV_MODE === 'true' || e.KORDON_DEV_MODE === '1',

@@ -38,6 +38,7 @@ export async function openStorage(config: KordonConfig, logger: AppenderLogger):
     deadLetterDir: config.dataDir,
     maxBatch: config.eventBatchMax,
     maxDelayMs: config.eventBatchDelayMs,
+    minIntervalMs: config.eventBatchIntervalMs,
     logger,
   });
   return {
