@@ -23,7 +23,8 @@ export interface GroupCommitAppenderOptions {
   /**
    * Under load, a write starts no sooner than this after the one before it started, unless
    * `maxBatch` events are waiting (0: the next batch goes as soon as the last is written).
-   * Each write is a round trip to the store, whose cost here is mostly per trip, not per event.
+   * A write costs the process mostly its round trip to the store, whatever the batch holds
+   * (docs/benchmarks.md, stop 37): fewer, larger writes under load.
    */
   minIntervalMs?: number;
   /** Past this many events held in memory (store down and spool full) `enqueue` throws. */
