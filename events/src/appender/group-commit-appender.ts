@@ -192,11 +192,16 @@ export class GroupCommitAppender {
       this.clearTimer();
       void this.runFlush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.runFlush();
-      }, this.maxDelayMs);
+      this.flushAfter(this.maxDelayMs);
     }
+  }
+
+  /** The timer that writes what waits, `delayMs` from now. */
+  private flushAfter(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runFlush();
+    }, delayMs);
   }
 
   private runFlush(): Promise<void> {
@@ -220,12 +225,7 @@ export class GroupCommitAppender {
       const placed = await this.writeBatch(events);
       if (!placed) {
         // Store down and spool full: keep the events in memory and try again later.
-        if (!this.closed && !this.timer) {
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            void this.runFlush();
-          }, this.retryIntervalMs);
-        }
+        if (!this.closed && !this.timer) this.flushAfter(this.retryIntervalMs);
         return;
       }
       this.buffer.splice(0, events.length);
@@ -242,12 +242,7 @@ export class GroupCommitAppender {
     if (this.draining > 0 || this.closed || this.buffer.length >= this.maxBatch) return false;
     const waitMs = this.lastWriteAt + this.minIntervalMs - performance.now();
     if (waitMs <= 0) return false;
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.runFlush();
-      }, Math.ceil(waitMs));
-    }
+    if (!this.timer) this.flushAfter(Math.ceil(waitMs));
     return true;
   }
 
