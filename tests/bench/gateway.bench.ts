@@ -133,9 +133,9 @@ function spawnPinned(cpu: number, command: string, argv: string[], env: NodeJS.P
   let output = '';
   let lines = 0;
   // BENCH_OUTPUT_DIR: every helper's whole output in <dir>/<pid>.log (e.g. with V8 trace flags).
-  const logFile = process.env.BENCH_OUTPUT_DIR
-    ? join(process.env.BENCH_OUTPUT_DIR, `${child.pid}.log`)
-    : undefined;
+  const outputDir = process.env.BENCH_OUTPUT_DIR;
+  if (outputDir) mkdirSync(outputDir, { recursive: true });
+  const logFile = outputDir ? join(outputDir, `${child.pid}.log`) : undefined;
   const keep = (chunk: Buffer) => {
     if (logFile) appendFileSync(logFile, chunk);
     const text = chunk.toString('utf8');
