@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlExecutor, SqlQueryable } from './sql.js';
+import type { QueryOptions, SqlExecutor, SqlQueryable } from './sql.js';
 import { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
 
 export interface PostgresOptions {
@@ -26,8 +26,16 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
 
   return {
     dialect: 'postgres',
-    query: async <Row>(text: string, params?: unknown[]) => {
-      const result = await pool.query(text, params);
+    query: async <Row>(text: string, params?: unknown[], options?: QueryOptions) => {
+      // pg's query_timeout: past it the call rejects and the pool drops the connection (a
+      // server that hangs keeps no pooled connection busy); the server may still finish it.
+      const result = options?.timeoutMs
+        ? await pool.query<pg.QueryResultRow>({
+            text,
+            values: params,
+            query_timeout: options.timeoutMs,
+          } as pg.QueryConfig)
+        : await pool.query(text, params);
       return { rows: result.rows as Row[] };
     },
     exec: async (sql) => {

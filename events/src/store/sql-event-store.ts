@@ -67,6 +67,12 @@ export interface SqlEventStoreOptions {
   pollIntervalMs?: number;
   /** Whether `close()` closes the executor too (false when instances share one). */
   ownsExecutor?: boolean;
+  /**
+   * An append with no answer after this long fails as an outage (the appender spools its
+   * batch); the server may still commit it, and the spool's replay then finds its ids stored.
+   * PostgreSQL only (`QueryOptions`); unset: no limit.
+   */
+  appendTimeoutMs?: number;
 }
 
 /**
@@ -322,7 +328,7 @@ export class SqlEventStore implements EventStore {
             await beforeCommit();
             return inside;
           })
-        : await callAppend(this.executor, params);
+        : await callAppend(this.executor, params, this.options.appendTimeoutMs);
       // Its notification comes back to this store's listener too, before or after this answer.
       if (answer.outcome === 'written') this.rememberOwnHead(answer.last);
     } catch (error) {
@@ -369,10 +375,11 @@ type AppendAnswer =
       ids: string[] | null;
     };
 
-async function callAppend(sql: SqlQueryable, params: unknown[]): Promise<AppendAnswer> {
+async function callAppend(sql: SqlQueryable, params: unknown[], timeoutMs?: number): Promise<AppendAnswer> {
   const { rows } = await sql.query<{ answer: string }>(
     'SELECT kordon_append($1::json, $2::uuid[], $3, $4) AS answer',
     params,
+    timeoutMs ? { timeoutMs } : undefined,
   );
   return JSON.parse(rows[0]?.answer ?? '{}') as AppendAnswer;
 }

@@ -33,6 +33,7 @@ test('the database being unable to write now is an outage, retried: not a fault 
   assert.equal(isTransientSqlError(notAccepting), true, 'ALLOW_CONNECTIONS false: the session is refused');
   assert.equal(isTransientSqlError(new Error('Connection terminated unexpectedly')), true);
   assert.equal(isTransientSqlError(new Error('timeout exceeded when trying to connect')), true);
+  assert.equal(isTransientSqlError(new Error('Query read timeout')), true, "pg's query_timeout: no answer");
 });
 
 test('a refusal of what was sent is not an outage: the event is set aside', () => {

@@ -3,7 +3,20 @@
  * exactly these statements through a `SqlExecutor`.
  */
 export interface SqlQueryable {
-  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+  query<Row = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<{ rows: Row[] }>;
+}
+
+export interface QueryOptions {
+  /**
+   * Give up on an answer after this long: the call rejects with `Query read timeout` (an
+   * outage, `isTransientSqlError`) and its connection is closed, not reused. PostgreSQL only: an
+   * embedded database answers in this process or not at all.
+   */
+  timeoutMs?: number;
 }
 
 export interface SqlExecutor extends SqlQueryable {
@@ -279,7 +292,7 @@ export function isTransientSqlError(error: unknown): boolean {
     OUTAGE_SQLSTATE.test(code) ||
     err?.severity === 'FATAL' ||
     err?.severity === 'PANIC' ||
-    /Connection terminated|connection error|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(
+    /Connection terminated|connection error|timeout exceeded when trying to connect|connect ECONNREFUSED|Query read timeout/i.test(
       message,
     )
   );

@@ -52,6 +52,7 @@ const EnvSchema = z.object({
   KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
   KORDON_EVENT_BATCH_INTERVAL_MS: integer(0, 1_000).default(20),
+  KORDON_EVENT_WRITE_TIMEOUT_MS: integer(0, 600_000).default(5_000),
   KORDON_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
   KORDON_CONFIG: z.string().trim().min(1).optional(),
   KORDON_DEV_MODE: z.enum(['true', 'false', '1', '0']).default('false'),
@@ -165,6 +166,11 @@ export interface KordonConfig {
   eventBatchDelayMs: number;
   /** Under load, the least time between the starts of two batch writes (KORDON_EVENT_BATCH_INTERVAL_MS). */
   eventBatchIntervalMs: number;
+  /**
+   * A write to PostgreSQL with no answer after this long is an outage: its batch and the ones
+   * after it go to the spool (KORDON_EVENT_WRITE_TIMEOUT_MS; 0: wait as long as it takes).
+   */
+  eventWriteTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** The declarative configuration file, applied at start. */
   configFile: string | undefined;
@@ -274,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,
     eventBatchIntervalMs: e.KORDON_EVENT_BATCH_INTERVAL_MS,
+    eventWriteTimeoutMs: e.KORDON_EVENT_WRITE_TIMEOUT_MS,
     shutdownTimeoutMs: e.KORDON_SHUTDOWN_TIMEOUT_MS,
     configFile: e.KORDON_CONFIG ? resolve(cwd, e.KORDON_CONFIG) : undefined,
     devMode: e.KORDON_DEV_MODE === 'true' || e.KORDON_DEV_MODE === '1',

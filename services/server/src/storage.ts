@@ -26,10 +26,15 @@ export interface Storage {
 export async function openStorage(config: KordonConfig, logger: AppenderLogger): Promise<Storage> {
   mkdirSync(config.dataDir, { recursive: true });
   const store = config.databaseUrl
-    ? await createPostgresEventStore({
-        connectionString: config.databaseUrl,
-        onListenError: (error) => logger.warn({ err: error }, 'event notifications lost; reconnecting'),
-      })
+    ? await createPostgresEventStore(
+        {
+          connectionString: config.databaseUrl,
+          onListenError: (error) => logger.warn({ err: error }, 'event notifications lost; reconnecting'),
+        },
+        // A server that hangs (a stalled disk, a network path that drops packets) would keep
+        // every event after the batch in memory: past this the batch goes to the spool instead.
+        config.eventWriteTimeoutMs > 0 ? { appendTimeoutMs: config.eventWriteTimeoutMs } : {},
+      )
     : await createPgliteEventStore(join(config.dataDir, 'pglite'));
   const spoolDir = join(config.dataDir, 'spool');
   const appender = new GroupCommitAppender({

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { isKordonError } from '../errors.js';
+import { createPostgresEventStore } from '../store/postgres-event-store.js';
+import { APPEND_LOCK_KEY } from '../store/sql.js';
+import type { SqlEventStore } from '../store/sql-event-store.js';
+import { testEvent, uniqueStream } from '../testing/events.js';
+import { createTestDatabase, POSTGRES_SKIP_REASON } from '../testing/postgres.js';
+import { GroupCommitAppender } from './group-commit-appender.js';
+import { Spool } from './spool.js';
+
+/*
+ * A PostgreSQL that takes a write and does not answer (a stalled disk, a network path that
+ * drops packets, the append lock held by a stuck session) must not make every event after it
+ * wait in the gateway's memory: past the store's append timeout the batch is an outage and
+ * goes to the spool, and so do the batches after it until the store answers again. The
+ * write given up on may still commit when the server moves on; the replay then finds its ids
+ * stored and nothing is written twice. The stall here is real: another session holds the
+ * append lock, so `kordon_append` waits on the server.
+ */
+
+const database = await createTestDatabase();
+const TIMEOUT_MS = 300;
+
+/** Fails instead of hanging: a stalled store must not stall its caller. */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('GroupCommitAppender on a PostgreSQL that stops answering', {
+  skip: database ? false : POSTGRES_SKIP_REASON,
+}, () => {
+  let store: SqlEventStore;
+  let dir: string;
+  let locker: pg.Client;
+
+  before(async () => {
+    store = await createPostgresEventStore(
+      { connectionString: database!.url, maxConnections: 4 },
+      { appendTimeoutMs: TIMEOUT_MS },
+    );
+    dir = mkdtempSync(join(tmpdir(), 'kordon-appender-stalled-'));
+    // Advisory locks belong to a database: the locker connects to the store's own.
+    locker = new pg.Client({ connectionString: database!.url });
+    await locker.connect();
+  });
+  after(async () => {
+    await locker.end().catch(() => {});
+    await store.close();
+    await database?.drop(); // WITH (FORCE): ends the backends still waiting on the lock
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails an append with no answer as an outage, not as a refusal of its events', async () => {
+    await locker.query('SELECT pg_advisory_lock($1)', [APPEND_LOCK_KEY]);
+    try {
+      const failure = await within(
+        10_000,
+        'appendMany',
+        store.appendMany([testEvent(uniqueStream(), { i: 0 })]).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      );
+      assert.ok(isKordonError(failure, 'event_store_unavailable'), `an outage, got ${String(failure)}`);
+      assert.equal(failure.isRetryable, true);
+    } finally {
+      await locker.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK_KEY]);
+    }
+  });
+
+  it('spools the events of a stalled write and those after it, and stores each once when the server moves on', async () => {
+    const appender = new GroupCommitAppender({
+      store,
+      spool: new Spool({ dir: join(dir, 'spool'), maxBytes: 10_000_000 }),
+      deadLetterDir: dir,
+      maxBatch: 100,
+      maxDelayMs: 2,
+      retryIntervalMs: 50,
+    });
+    const stream = uniqueStream();
+    await appender.append(testEvent(stream, { i: 0 }));
+
+    await locker.query('SELECT pg_advisory_lock($1)', [APPEND_LOCK_KEY]);
+    let during: ReturnType<GroupCommitAppender['status']>;
+    try {
+      // The first write waits on the lock until it times out; the events are durable in the
+      // spool well before the server answers anything.
+      await within(10_000, 'append during the stall', appender.append(testEvent(stream, { i: 1 })));
+      await within(
+        10_000,
+        'appends after the stalled one',
+        Promise.all([2, 3, 4].map((i) => appender.append(testEvent(stream, { i })))),
+      );
+      // A flush (as at shutdown) does not wait on the server either.
+      await within(10_000, 'flush during the stall', appender.flush());
+      during = appender.status();
+    } finally {
+      // The server moves on: the backends given up on take the lock in turn and commit.
+      await locker.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK_KEY]);
+    }
+
+    for (
+      let t = 0;
+      t < 400 && (appender.status().spooledEvents > 0 || !appender.status().storeReachable);
+      t++
+    )
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    const afterwards = appender.status();
+    await appender.close();
+
+    const stored = (await store.readStream(stream)).map((e) => (e.data as { i: number }).i);
+    assert.deepEqual(
+      {
+        storeReachable: during.storeReachable,
+        writtenToSpool: during.writtenToSpool,
+        buffered: during.buffered,
+        deadLettered: during.deadLettered,
+        drained: afterwards.spooledEvents,
+        reachableAgain: afterwards.storeReachable,
+        deadLetterFile: existsSync(join(dir, 'dead-letter.jsonl')),
+        stored,
+      },
+      {
+        storeReachable: false,
+        writtenToSpool: 4,
+        buffered: 0,
+        deadLettered: 0,
+        drained: 0,
+        reachableAgain: true,
+        deadLetterFile: false,
+        stored: [0, 1, 2, 3, 4],
+      },
+      'every event is stored once, in order; none waits in memory or is dead-lettered',
+    );
+  });
+});
