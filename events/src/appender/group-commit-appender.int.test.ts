@@ -164,6 +164,12 @@ describe('GroupCommitAppender', () => {
       await streamEvents(stream),
       Array.from({ length: 450 }, (_, i) => i),
     );
+    // Each event is counted once, where it went first; the replay is counted apart.
+    const { writtenToStore, writtenToSpool, replayedToStore } = appender.status();
+    assert.deepEqual(
+      { handedOver: writtenToStore + writtenToSpool, replayedToStore, spooledAtLeast: writtenToSpool >= 350 },
+      { handedOver: 450, replayedToStore: writtenToSpool, spooledAtLeast: true },
+    );
     assert.ok(logs.some((l) => l.startsWith('warn: event store unreachable')));
     assert.ok(logs.some((l) => l === 'info: event spool drained into the store'));
     await appender.close();

@@ -42,8 +42,12 @@ export interface AppenderStatus {
   spoolMaxBytes: number;
   spoolFull: boolean;
   storeReachable: boolean;
+  /** Events that went to the store first, each counted once. */
   writtenToStore: number;
+  /** Events that went to the spool first (an outage), each counted once. */
   writtenToSpool: number;
+  /** Events the replay moved from the spool into the store (already counted in `writtenToSpool`). */
+  replayedToStore: number;
   deadLettered: number;
 }
 
@@ -69,6 +73,7 @@ export class GroupCommitAppender {
   private spoolFull = false;
   private writtenToStore = 0;
   private writtenToSpool = 0;
+  private replayedToStore = 0;
   private deadLettered = 0;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
@@ -146,6 +151,7 @@ export class GroupCommitAppender {
       storeReachable: this.storeReachable,
       writtenToStore: this.writtenToStore,
       writtenToSpool: this.writtenToSpool,
+      replayedToStore: this.replayedToStore,
       deadLettered: this.deadLettered,
     };
   }
@@ -250,7 +256,7 @@ export class GroupCommitAppender {
   private async writeBatch(events: NewEvent[]): Promise<boolean> {
     if (this.options.spool.isEmpty() && !this.replaying) {
       try {
-        await this.writeToStore(events);
+        this.writtenToStore += await this.writeToStore(events);
         this.markStoreReachable();
         this.markSpoolAccepting();
         return true;
@@ -280,21 +286,22 @@ export class GroupCommitAppender {
   /**
    * Writes a batch. A refusal that is not an outage (PostgreSQL cannot store a value, for
    * instance) is narrowed down to the events that cause it, which go to the dead-letter
-   * file with the reason instead of blocking every event behind them.
+   * file with the reason instead of blocking every event behind them. Resolves to the number
+   * of events the store took (not those it held already, nor those dead-lettered).
    */
-  private async writeToStore(events: NewEvent[]): Promise<void> {
+  private async writeToStore(events: NewEvent[]): Promise<number> {
     try {
-      const result = await this.options.store.appendMany(events);
-      this.writtenToStore += result.written;
+      return (await this.options.store.appendMany(events)).written;
     } catch (error) {
       if (isOutage(error) || events.length === 0) throw error;
       if (events.length === 1) {
         this.deadLetter(events[0]!, error);
-        return;
+        return 0;
       }
       const middle = Math.ceil(events.length / 2);
-      await this.writeToStore(events.slice(0, middle));
-      await this.writeToStore(events.slice(middle));
+      return (
+        (await this.writeToStore(events.slice(0, middle))) + (await this.writeToStore(events.slice(middle)))
+      );
     }
   }
 
@@ -338,7 +345,7 @@ export class GroupCommitAppender {
       if (!segment) return;
       try {
         for (let i = 0; i < segment.events.length; i += this.maxBatch) {
-          await this.writeToStore(segment.events.slice(i, i + this.maxBatch));
+          this.replayedToStore += await this.writeToStore(segment.events.slice(i, i + this.maxBatch));
         }
         spool.remove(segment);
         if (segment.corrupt.length > 0) {
