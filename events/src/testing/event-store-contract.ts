@@ -403,11 +403,9 @@ export function eventStoreContract(
         (e) => e.type !== 'TestNoise',
       );
       assert.deepEqual(received, stored, 'the same events as a read gives');
+      const first = received[0]?.data as { text?: string; words?: string } | undefined;
       assert.deepEqual(
-        {
-          text: (received[0]?.data as { text?: string }).text,
-          words: (received[0]?.data as { words?: string }).words,
-        },
+        { text: first?.text, words: first?.words },
         { text: 'a\uFFFDb', words: 'привет 👋 \uFFFD' },
       );
       await subscription.stop();
