@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +27,46 @@ import { Spool } from './spool.js';
 const database = await createTestDatabase();
 /** Well above what an append takes on a busy CI machine, so only the stall here reaches it. */
 const TIMEOUT_MS = 1_000;
+
+/**
+ * A TCP relay to the test server that can stop relaying, as a network path that drops packets
+ * does: bytes are read and dropped, so a client that gives up and closes is still seen.
+ */
+async function droppingRelay(target: URL) {
+  let dropping = false;
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    open.add(client);
+    const upstream = netConnect(Number(target.port || 5432), target.hostname);
+    client.on('data', (bytes) => {
+      if (!dropping) upstream.write(bytes);
+    });
+    upstream.on('data', (bytes) => {
+      if (!dropping) client.write(bytes);
+    });
+    const close = () => {
+      open.delete(client);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of [client, upstream]) socket.on('close', close).on('error', close);
+  });
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as { port: number }).port);
+  return {
+    url: url.toString(),
+    drop: (on: boolean) => {
+      dropping = on;
+    },
+    openConnections: () => open.size,
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await new Promise((closed) => server.close(closed));
+    },
+  };
+}
 
 /** Fails instead of hanging: a stalled store must not stall its caller. */
 async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -146,5 +187,53 @@ describe('GroupCommitAppender on a PostgreSQL that stops answering', {
       },
       'every event is stored once, in order; none waits in memory or is dead-lettered',
     );
+  });
+});
+
+const pathDatabase = await createTestDatabase();
+
+describe('the store on a network path that stops carrying packets', {
+  skip: pathDatabase ? false : POSTGRES_SKIP_REASON,
+}, () => {
+  after(async () => pathDatabase?.drop());
+
+  it('fails a ping with no answer in time as an outage and closes its connection, and answers again once the path does', async () => {
+    const relay = await droppingRelay(new URL(pathDatabase!.url));
+    const store = await createPostgresEventStore({ connectionString: relay.url, connectTimeoutMs: 500 });
+    try {
+      await within(10_000, 'ping before the drop', store.ping({ timeoutMs: 500 }));
+      const before = relay.openConnections(); // the pool's one and the LISTEN connection
+      relay.drop(true);
+      const failures: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        failures.push(
+          await within(
+            10_000,
+            'ping while packets are dropped',
+            store.ping({ timeoutMs: 500 }).then(
+              () => undefined,
+              (error: unknown) => error,
+            ),
+          ),
+        );
+      }
+      // The connections given up on are closed: probes of a hung server do not pile them up.
+      for (let t = 0; t < 100 && relay.openConnections() > before; t++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const during = relay.openConnections();
+      relay.drop(false);
+      await within(10_000, 'ping once packets flow again', store.ping({ timeoutMs: 2_000 }));
+      assert.deepEqual(
+        {
+          outages: failures.map((error) => isKordonError(error, 'event_store_unavailable')),
+          piledUp: during > before,
+        },
+        { outages: [true, true, true], piledUp: false },
+      );
+    } finally {
+      // The relay first: a query still hung on it fails, so the store can close.
+      await relay.close();
+      await store.close();
+    }
   });
 });

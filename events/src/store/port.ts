@@ -83,7 +83,11 @@ export interface EventStore {
   /** Position of the last committed event (0 when empty). */
   headPosition(): Promise<number>;
   subscribe(options: SubscriptionOptions): Subscription;
-  /** Cheap reachability check for readiness probes. */
-  ping(): Promise<void>;
+  /**
+   * Cheap reachability check for readiness probes. With `timeoutMs`, a PostgreSQL that has not
+   * answered by then fails it as an outage and its connection is closed, so probes of a hung
+   * server do not each hold a pooled connection until it answers.
+   */
+  ping(options?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void>;
 }

@@ -234,8 +234,9 @@ export class SqlEventStore implements EventStore {
     return new SqlSubscription(this, options, this.appendedListeners, this.options.pollIntervalMs ?? 1000);
   }
 
-  async ping(): Promise<void> {
-    await this.run((sql) => sql.query('SELECT 1'));
+  async ping(options: { timeoutMs?: number } = {}): Promise<void> {
+    const { timeoutMs } = options;
+    await this.run((sql) => sql.query('SELECT 1', [], timeoutMs ? { timeoutMs } : undefined));
   }
 
   async close(): Promise<void> {

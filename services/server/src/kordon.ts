@@ -43,9 +43,9 @@ export async function startKordon(
   let storage: Storage | undefined;
   const sources = {
     lifecycle: () => lifecycle,
-    pingStore: async () => {
+    pingStore: async (timeoutMs: number) => {
       if (!storage) throw new Error('storage is not open yet');
-      await storage.store.ping();
+      await storage.store.ping({ timeoutMs });
     },
     storeAdapter: config.databaseUrl ? 'postgres' : 'pglite',
     appender: () => storage?.appender.status(),

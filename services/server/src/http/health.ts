@@ -6,8 +6,8 @@ export type Lifecycle = 'starting' | 'ready' | 'stopping';
 
 export interface HealthSources {
   lifecycle(): Lifecycle;
-  /** Resolves when the store answers; rejects or times out otherwise. */
-  pingStore(): Promise<void>;
+  /** Resolves when the store answers within `timeoutMs`; rejects otherwise. */
+  pingStore(timeoutMs: number): Promise<void>;
   storeAdapter: string;
   appender(): AppenderStatus | undefined;
 }
@@ -52,11 +52,11 @@ export function readyz(sources: HealthSources) {
   };
 }
 
-async function pingWithTimeout(ping: () => Promise<void>): Promise<boolean> {
+async function pingWithTimeout(ping: (timeoutMs: number) => Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      ping(),
+      ping(PING_TIMEOUT_MS),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error('ping timed out')), PING_TIMEOUT_MS);
       }),
