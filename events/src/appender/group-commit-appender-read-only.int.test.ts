@@ -6,10 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createPostgresEventStore } from '../store/postgres-event-store.js';
 import type { SqlEventStore } from '../store/sql-event-store.js';
+import { testAppender } from '../testing/appender.js';
 import { testEvent, uniqueStream } from '../testing/events.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON } from '../testing/postgres.js';
-import { GroupCommitAppender } from './group-commit-appender.js';
-import { Spool } from './spool.js';
 
 /*
  * A PostgreSQL that cannot take writes for a while (a failover: the pool reconnects to a node
@@ -58,14 +57,7 @@ describe('GroupCommitAppender on a read-only PostgreSQL', {
   });
 
   it('keeps events written while the database is read-only and stores them once it takes writes again', async () => {
-    const appender = new GroupCommitAppender({
-      store,
-      spool: new Spool({ dir: join(dir, 'spool'), maxBytes: 10_000_000 }),
-      deadLetterDir: dir,
-      maxBatch: 100,
-      maxDelayMs: 2,
-      retryIntervalMs: 50,
-    });
+    const appender = testAppender(store, dir);
     const stream = uniqueStream();
     await appender.append(testEvent(stream, { i: 0 }));
 

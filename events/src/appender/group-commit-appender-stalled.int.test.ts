@@ -9,10 +9,10 @@ import { isKordonError } from '../errors.js';
 import { createPostgresEventStore } from '../store/postgres-event-store.js';
 import { APPEND_LOCK_KEY } from '../store/sql.js';
 import type { SqlEventStore } from '../store/sql-event-store.js';
+import { testAppender } from '../testing/appender.js';
 import { testEvent, uniqueStream } from '../testing/events.js';
 import { createTestDatabase, POSTGRES_SKIP_REASON } from '../testing/postgres.js';
-import { GroupCommitAppender } from './group-commit-appender.js';
-import { Spool } from './spool.js';
+import type { GroupCommitAppender } from './group-commit-appender.js';
 
 /*
  * A PostgreSQL that takes a write and does not answer (a stalled disk, a network path that
@@ -124,14 +124,7 @@ describe('GroupCommitAppender on a PostgreSQL that stops answering', {
   });
 
   it('spools the events of a stalled write and those after it, and stores each once when the server moves on', async () => {
-    const appender = new GroupCommitAppender({
-      store,
-      spool: new Spool({ dir: join(dir, 'spool'), maxBytes: 10_000_000 }),
-      deadLetterDir: dir,
-      maxBatch: 100,
-      maxDelayMs: 2,
-      retryIntervalMs: 50,
-    });
+    const appender = testAppender(store, dir);
     const stream = uniqueStream();
     await appender.append(testEvent(stream, { i: 0 }));
 

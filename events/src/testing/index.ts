@@ -1,3 +1,4 @@
+export * from './appender.js';
 export * from './event-store-contract.js';
 export * from './events.js';
 export * from './postgres.js';
