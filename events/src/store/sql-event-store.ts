@@ -70,7 +70,7 @@ export interface SqlEventStoreOptions {
   /**
    * An append with no answer after this long fails as an outage (the appender spools its
    * batch); the server may still commit it, and the spool's replay then finds its ids stored.
-   * PostgreSQL only (`QueryOptions`); unset: no limit.
+   * PostgreSQL only (`QueryOptions`); unset or 0: no limit.
    */
   appendTimeoutMs?: number;
 }
@@ -235,8 +235,7 @@ export class SqlEventStore implements EventStore {
   }
 
   async ping(options: { timeoutMs?: number } = {}): Promise<void> {
-    const { timeoutMs } = options;
-    await this.run((sql) => sql.query('SELECT 1', [], timeoutMs ? { timeoutMs } : undefined));
+    await this.run((sql) => sql.query('SELECT 1', [], options));
   }
 
   async close(): Promise<void> {
@@ -380,7 +379,7 @@ async function callAppend(sql: SqlQueryable, params: unknown[], timeoutMs?: numb
   const { rows } = await sql.query<{ answer: string }>(
     'SELECT kordon_append($1::json, $2::uuid[], $3, $4) AS answer',
     params,
-    timeoutMs ? { timeoutMs } : undefined,
+    { timeoutMs },
   );
   return JSON.parse(rows[0]?.answer ?? '{}') as AppendAnswer;
 }

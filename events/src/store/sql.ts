@@ -12,9 +12,10 @@ export interface SqlQueryable {
 
 export interface QueryOptions {
   /**
-   * Give up on an answer after this long: the call rejects with `Query read timeout` (an
-   * outage, `isTransientSqlError`) and its connection is closed, not reused. PostgreSQL only: an
-   * embedded database answers in this process or not at all.
+   * Give up on an answer after this long (unset or 0: wait as long as it takes): the call
+   * rejects with `Query read timeout` (an outage, `isTransientSqlError`) and its connection is
+   * closed, not reused. PostgreSQL only: an embedded database answers in this process or not at
+   * all.
    */
   timeoutMs?: number;
 }

@@ -33,7 +33,7 @@ export async function openStorage(config: KordonConfig, logger: AppenderLogger):
         },
         // A server that hangs (a stalled disk, a network path that drops packets) would keep
         // every event after the batch in memory: past this the batch goes to the spool instead.
-        config.eventWriteTimeoutMs > 0 ? { appendTimeoutMs: config.eventWriteTimeoutMs } : {},
+        { appendTimeoutMs: config.eventWriteTimeoutMs },
       )
     : await createPgliteEventStore(join(config.dataDir, 'pglite'));
   const spoolDir = join(config.dataDir, 'spool');
