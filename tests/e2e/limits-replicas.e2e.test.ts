@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createPostgresEventStore, type KordonEvent, kordonCatalogue } from '@kordon/events';
 import { createTestDatabase } from '@kordon/events/testing';
 import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
 import OpenAI from 'openai';
+import { type KordonProcess, startKordonProcess } from './support/kordon-process.js';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const UPSTREAM_KEY = 'sk-proj-replicas-abcdefghijklmnopqrstuvwxyz01234';
 
 const config = (mockUrl: string) => `
@@ -91,73 +85,27 @@ describe('a budget across two Kordon processes sharing one PostgreSQL', {
 }, () => {
   let mock: MockServer;
   let database: { url: string; drop: () => Promise<void> };
-  const processes: ChildProcess[] = [];
-  const dirs: string[] = [];
+  const replicas: KordonProcess[] = [];
 
   before(async () => {
     mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
     database = (await createTestDatabase())!;
   });
   after(async () => {
-    for (const child of processes) child.kill('SIGTERM');
-    await Promise.all(
-      processes.map(
-        (child) => new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))),
-      ),
-    );
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await Promise.all(replicas.map((replica) => replica.stop()));
     await mock?.close();
     await database?.drop();
   });
 
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
-
   const startReplica = async (env: Record<string, string>) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-replica-'));
-    dirs.push(dataDir);
-    writeFileSync(join(dataDir, 'kordon.yaml'), config(mock.url));
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      ['--conditions=development', '--import', 'tsx', 'services/server/src/cli.ts', 'start'],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          ...env,
-          KORDON_PORT: String(port),
-          KORDON_HOST: '127.0.0.1',
-          KORDON_DATA_DIR: dataDir,
-          KORDON_CONFIG: join(dataDir, 'kordon.yaml'),
-          KORDON_LOG_LEVEL: 'warn',
-          UPSTREAM_KEY,
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
-    processes.push(child);
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 300; i++) {
-      if (child.exitCode !== null) throw new Error(`replica exited with ${child.exitCode}`);
-      const ready = await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) return { url, dataDir };
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('replica did not become ready');
+    const replica = await startKordonProcess({ config: config(mock.url), env: { ...env, UPSTREAM_KEY } });
+    replicas.push(replica);
+    return replica;
   };
 
   const adminToken = randomBytes(32).toString('base64url');
-  let first: { url: string; dataDir: string };
-  let second: { url: string; dataDir: string };
+  let first: KordonProcess;
+  let second: KordonProcess;
 
   it('50 concurrent requests on two replicas overspend by at most the documented margin', async (t) => {
     const env = {
@@ -168,9 +116,7 @@ describe('a budget across two Kordon processes sharing one PostgreSQL', {
     };
     first = await startReplica(env);
     second = await startReplica(env);
-    const issued = join(first.dataDir, 'issued-proxy-keys');
-    const file = readdirSync(issued).find((name) => name.includes('--a.key'))!;
-    const apiKey = readFileSync(join(issued, file), 'utf8').trim();
+    const apiKey = first.proxyKeys().get('dev@acme.test--a')!;
 
     // Key a's budget: $0.05 a day; each request is estimated at under $0.03.
     const outcomes = await Promise.all(
@@ -211,9 +157,7 @@ describe('a budget across two Kordon processes sharing one PostgreSQL', {
   });
 
   it('a key revoked on one replica is refused by the other within a second', async () => {
-    const issued = join(first.dataDir, 'issued-proxy-keys');
-    const file = readdirSync(issued).find((name) => name.includes('--b.key'))!;
-    const apiKey = readFileSync(join(issued, file), 'utf8').trim();
+    const apiKey = first.proxyKeys().get('dev@acme.test--b')!;
     await ask(second.url, apiKey);
     const list = (await (
       await fetch(`${first.url}/admin/v1/orgs/acme/proxy-keys?limit=200`, {
