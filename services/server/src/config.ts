@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { adminTokenWeakness } from '@kordon/admin';
+// The token check alone: the control plane's package is loaded only where it runs (kordon.ts).
+import { adminTokenWeakness } from '@kordon/admin/admin-token';
 import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
 import { type CorsPolicy, parseCorsOrigins } from './http/cors.js';
@@ -48,6 +49,7 @@ const EnvSchema = z.object({
   /** How often expired requests are deleted from the request log (also once at start). */
   KORDON_RETENTION_INTERVAL_MS: integer(1_000, 7 * 86_400_000).default(3_600_000),
   KORDON_REQUEST_LOG: z.enum(['in-process', 'off']).default('in-process'),
+  KORDON_ADMIN_API: z.enum(['on', 'off']).default('on'),
   KORDON_SPOOL_MAX_BYTES: integer(1024 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
   KORDON_EVENT_BATCH_MAX: integer(1, 10_000).default(500),
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
@@ -161,6 +163,12 @@ export interface KordonConfig {
    * spends no CPU on it.
    */
   requestLog: 'in-process' | 'off';
+  /**
+   * KORDON_ADMIN_API: `on` serves the admin API under /admin/ (and runs its read models) here;
+   * `off` leaves it to another Kordon process on the same store: a data-plane replica then
+   * neither loads nor runs the control plane.
+   */
+  adminApi: 'on' | 'off';
   spoolMaxBytes: number;
   eventBatchMax: number;
   eventBatchDelayMs: number;
@@ -276,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
       : undefined,
     retentionIntervalMs: e.KORDON_RETENTION_INTERVAL_MS,
     requestLog: e.KORDON_REQUEST_LOG,
+    adminApi: e.KORDON_ADMIN_API,
     spoolMaxBytes: e.KORDON_SPOOL_MAX_BYTES,
     eventBatchMax: e.KORDON_EVENT_BATCH_MAX,
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,

@@ -71,4 +71,7 @@ it('parses configuration with defaults and names each bad variable', () => {
     () => loadConfig({ KORDON_MAX_RESPONSE_BYTES: String(1024 * 1024 * 1024) }),
     /KORDON_MAX_RESPONSE_BYTES: expected at most 536870912/,
   );
+  assert.equal(config.adminApi, 'on');
+  assert.equal(loadConfig({ KORDON_ADMIN_API: 'off' }).adminApi, 'off');
+  assert.throws(() => loadConfig({ KORDON_ADMIN_API: 'no' }), /KORDON_ADMIN_API: .*"on".*"off"/);
 });

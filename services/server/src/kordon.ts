@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
-import { type AdminApi, type RequestLog, startAdminApi, startRequestLog } from '@kordon/admin';
+import type { AdminApi, RequestLog } from '@kordon/admin';
 import {
   checkStoredMasterKeys,
   type Gateway,
@@ -10,6 +10,7 @@ import {
 } from '@kordon/gateway';
 import type { Logger } from 'pino';
 import type { KordonConfig } from './config.js';
+import { adminApiOff } from './http/admin-off.js';
 import { healthz, type Lifecycle, readyz } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer, type Handler } from './http/server.js';
@@ -79,7 +80,7 @@ export async function startKordon(
   let gateway: Gateway | undefined;
   /** Resolves once the data plane serves from the log up to `position`. */
   const dataPlaneCaughtUp = (position: number) => gateway?.registryCaughtUp(position) ?? Promise.resolve();
-  let admin: AdminApi;
+  let admin: AdminApi | undefined;
   let tracing: Tracing | undefined;
   let requestLog: RequestLog | undefined;
   let retention: RetentionJob | undefined;
@@ -121,8 +122,15 @@ export async function startKordon(
       spanPipeline: tracing?.pipeline,
       metricsRegistry: config.metrics ? metrics.registry : undefined,
     });
-    if (config.requestLog === 'in-process') {
-      requestLog = await startRequestLog({
+    // The control plane's package (express, passport, the OIDC client, the admin's read models)
+    // is loaded only by a process that runs part of it: a data-plane replica (KORDON_ADMIN_API=off,
+    // KORDON_REQUEST_LOG=off) never holds its code in memory (docs/operations.md).
+    const controlPlane =
+      config.adminApi === 'on' || config.requestLog === 'in-process'
+        ? await import('@kordon/admin')
+        : undefined;
+    if (controlPlane && config.requestLog === 'in-process') {
+      requestLog = await controlPlane.startRequestLog({
         store: storage.store,
         sql: storage.store.sql,
         bodyKeys: gateway.bodyKeys,
@@ -130,22 +138,25 @@ export async function startKordon(
       });
       retention = startRetentionJob({
         sql: storage.store.sql,
+        enforce: controlPlane.enforceRequestLogRetention,
         intervalMs: config.retentionIntervalMs,
         logger: logger.child({ component: 'request-log' }),
       });
     }
-    admin = await startAdminApi({
-      store: storage.store,
-      sql: storage.store.sql,
-      secrets,
-      adminToken: config.adminToken,
-      logger: logger.child({ component: 'admin' }),
-      keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
-      dataPlaneCaughtUp,
-      requestLog,
-      publicUrl:
-        config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-    });
+    if (controlPlane && config.adminApi === 'on')
+      admin = await controlPlane.startAdminApi({
+        store: storage.store,
+        sql: storage.store.sql,
+        secrets,
+        adminToken: config.adminToken,
+        logger: logger.child({ component: 'admin' }),
+        keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
+        dataPlaneCaughtUp,
+        requestLog,
+        publicUrl:
+          config.publicUrl ??
+          `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+      });
   } catch (error) {
     await retention?.stop();
     await requestLog?.stop();
@@ -156,7 +167,7 @@ export async function startKordon(
     throw error;
   }
   Object.assign(routes, gateway.routes);
-  mounts['/admin/'] = admin.handle;
+  mounts['/admin/'] = admin ? admin.handle : adminApiOff();
   const running = gateway;
   const runningLog = { requestLog, retention };
   lifecycle = 'ready';
@@ -192,7 +203,7 @@ export async function startKordon(
               'drain deadline passed: requests still open end with a 503 or, streaming, an error event',
             );
         });
-        await admin.stop();
+        await admin?.stop();
         await runningLog.retention?.stop();
         await runningLog.requestLog?.stop();
         await running.stop();

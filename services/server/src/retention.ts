@@ -1,4 +1,4 @@
-import { enforceRequestLogRetention, type RetentionResult } from '@kordon/admin';
+import type { enforceRequestLogRetention, RetentionResult } from '@kordon/admin';
 import type { SqlExecutor } from '@kordon/events';
 
 export interface RetentionLogger {
@@ -19,6 +19,8 @@ export interface RetentionJob {
  */
 export function startRetentionJob(options: {
   sql: SqlExecutor;
+  /** The admin package's pass, handed in by whoever loaded that package (kordon.ts). */
+  enforce: typeof enforceRequestLogRetention;
   intervalMs: number;
   logger: RetentionLogger;
   now?: () => Date;
@@ -37,7 +39,7 @@ export function startRetentionJob(options: {
     running = running
       .catch(() => undefined)
       .then(async () => {
-        const result = await enforceRequestLogRetention(options.sql, now());
+        const result = await options.enforce(options.sql, now());
         if (result.deletedRows > 0 || result.droppedPartitions.length > 0 || result.deletedBodyKeys > 0)
           options.logger.info(result, 'request log retention: expired requests deleted');
         return result;
