@@ -734,6 +734,20 @@ async function startKordonProcess(
   return { proc, url, proxyKey, dataDir, databaseUrl, idleRssMb };
 }
 
+/** Where Kordon-pg's PostgreSQL ran, and which part of the product the process served. */
+function kordonPgNote(pinned: boolean): string {
+  const store = pinned
+    ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
+    : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)';
+  const adminApi = process.env.KORDON_ADMIN_API || 'on';
+  const requestLog = process.env.KORDON_REQUEST_LOG || 'in-process';
+  const role =
+    adminApi === 'off' && requestLog === 'off'
+      ? 'a data-plane replica (KORDON_ADMIN_API=off, KORDON_REQUEST_LOG=off)'
+      : `KORDON_ADMIN_API=${adminApi}, KORDON_REQUEST_LOG=${requestLog}`;
+  return `${store}\nKordon-pg ran as ${role}`;
+}
+
 async function eventsWritten(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let total = 0;
@@ -1287,9 +1301,7 @@ async function measureTelemetryInterleaved(
   }
   return {
     notes,
-    postgresNote: pinned
-      ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
-      : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)',
+    postgresNote: kordonPgNote(pinned),
   };
 }
 
@@ -1426,11 +1438,7 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
   console.log(`\nTarget of issue 3 (× Portkey) for Kordon-pg:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
   if (floor) printFloorInTurns(results);
   console.log(
-    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (idle while another side was loaded).\n${portkey.note}\n${
-      database.pinned
-        ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
-        : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)'
-    }`,
+    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (idle while another side was loaded).\n${portkey.note}\n${kordonPgNote(database.pinned)}`,
   );
 }
 
@@ -1666,9 +1674,7 @@ async function main() {
         (await measureKordon(`Kordon-pg${suffix}`, upstream, database.url, results, failures, cleanups, env))
           .note,
       );
-      postgresNote = database.pinned
-        ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
-        : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)';
+      postgresNote = kordonPgNote(database.pinned);
       await database.close();
     }
   }
