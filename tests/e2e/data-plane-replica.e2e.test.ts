@@ -9,6 +9,7 @@ import { createTestDatabase } from '@kordon/events/testing';
 import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
 import OpenAI from 'openai';
 import { type KordonProcess, startKordonProcess } from './support/kordon-process.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 
 const UPSTREAM_KEY = 'sk-proj-data-plane-abcdefghijklmnopqrstuvwxyz0123';
 const recordLoadedModules = join(
@@ -32,29 +33,38 @@ orgs:
         proxyKeys: [{ name: laptop }]
 `;
 
-/** The control plane's packages a data-plane replica must not load (CommonJS, so in require.cache). */
-const CONTROL_PLANE_MODULES = /\/node_modules\/(?:express|passport|passport-local|csv-stringify)\//;
+/**
+ * What a data-plane replica with tracing off must not load: the control plane's code (but the
+ * admin token's check, which the configuration runs) and the tracing SDK.
+ */
+const CONTROL_PLANE =
+  /\/node_modules\/(?:express|passport|openid-client)\/|\/services\/admin\/src\/(?!auth\/admin-token\.ts$)/;
+const TRACING_SDK =
+  /\/node_modules\/@opentelemetry\/(?:sdk-trace-base|otlp-transformer|otlp-exporter-base)\//;
 
 describe('a data-plane replica (KORDON_ADMIN_API=off, KORDON_REQUEST_LOG=off) beside a control plane', {
   skip: process.env.KORDON_TEST_DATABASE_URL ? false : 'needs KORDON_TEST_DATABASE_URL (PostgreSQL)',
 }, () => {
   let mock: MockServer;
+  let receiver: OtlpReceiver;
   let database: { url: string; drop: () => Promise<void> };
   const dir = mkdtempSync(join(tmpdir(), 'kordon-data-plane-'));
   const started: KordonProcess[] = [];
 
   before(async () => {
     mock = await startOpenAIMock({ keys: [UPSTREAM_KEY] });
+    receiver = await startOtlpReceiver({ keep: false });
     database = (await createTestDatabase())!;
   });
   after(async () => {
     await Promise.all(started.map((kordon) => kordon.stop()));
     await mock?.close();
+    await receiver?.close();
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves the SDK, leaves the admin API and the request log to the control plane, and loads neither', async () => {
+  it('serves the SDK, leaves the admin API and the request log to the control plane, and loads neither nor the tracing SDK', async () => {
     const adminToken = randomBytes(32).toString('base64url');
     const shared = {
       UPSTREAM_KEY,
@@ -66,13 +76,14 @@ describe('a data-plane replica (KORDON_ADMIN_API=off, KORDON_REQUEST_LOG=off) be
     const start = async (name: string, env: Record<string, string>) => {
       const kordon = await startKordonProcess({
         config: config(mock.url),
-        env: { ...shared, ...env, KORDON_TEST_LOADED_MODULES: join(dir, `${name}.json`) },
+        env: { ...shared, ...env, KORDON_TEST_LOADED_MODULES: join(dir, `${name}.txt`) },
         nodeArgs: ['--require', recordLoadedModules],
       });
       started.push(kordon);
       return kordon;
     };
-    const control = await start('control', {});
+    // The control plane traces (so the check below can see the SDK where it is loaded); the replica does not.
+    const control = await start('control', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url });
     const replica = await start('replica', { KORDON_ADMIN_API: 'off', KORDON_REQUEST_LOG: 'off' });
 
     // The developer's SDK through the replica: plain and streamed.
@@ -130,14 +141,24 @@ describe('a data-plane replica (KORDON_ADMIN_API=off, KORDON_REQUEST_LOG=off) be
     // Neither process loses anything on the way out, and only the control plane held its code.
     assert.equal(await replica.stop(), 0);
     assert.equal(await control.stop(), 0);
-    const loaded = (name: string) =>
-      (JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as string[]).filter((path) =>
-        CONTROL_PLANE_MODULES.test(path),
-      );
+    const loaded = (name: string) => readFileSync(join(dir, `${name}.txt`), 'utf8').split('\n');
+    const controlModules = loaded('control');
+    const replicaModules = loaded('replica');
     assert.ok(
-      loaded('control').length > 0,
-      'the control plane loads express and passport (the check can see them)',
+      controlModules.some((m) => CONTROL_PLANE.test(m)),
+      'the control plane loads the admin API (the check sees it)',
     );
-    assert.deepEqual(loaded('replica'), []);
+    assert.ok(
+      controlModules.some((m) => TRACING_SDK.test(m)),
+      'a process that traces loads the SDK (the check sees it)',
+    );
+    assert.deepEqual(
+      replicaModules.filter((m) => CONTROL_PLANE.test(m) || TRACING_SDK.test(m)),
+      [],
+    );
+    assert.ok(
+      replicaModules.some((m) => m.includes('/services/gateway/src/')),
+      'the replica loaded the gateway',
+    );
   });
 });

@@ -4,7 +4,7 @@ import { adminTokenWeakness } from '@kordon/admin/admin-token';
 import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
 import { type CorsPolicy, parseCorsOrigins } from './http/cors.js';
-import { OTEL_SECRET_BEARING, parseTracingConfig, type TracingConfig } from './telemetry.js';
+import { OTEL_SECRET_BEARING, parseTracingConfig, type TracingConfig } from './telemetry-config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

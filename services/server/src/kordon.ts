@@ -16,7 +16,8 @@ import { createMetrics } from './http/metrics.js';
 import { createHttpServer, type Handler } from './http/server.js';
 import { type RetentionJob, startRetentionJob } from './retention.js';
 import { openStorage, type Storage } from './storage.js';
-import { startTracing, type Tracing } from './telemetry.js';
+import type { Tracing } from './telemetry.js';
+import { tracingOff } from './telemetry-config.js';
 
 export interface RunningKordon {
   /** Base URL the server listens on. */
@@ -85,7 +86,11 @@ export async function startKordon(
   let requestLog: RequestLog | undefined;
   let retention: RetentionJob | undefined;
   try {
-    tracing = await startTracing(config.tracing, logger.child({ component: 'telemetry' }));
+    // The OpenTelemetry SDK and its exporters are loaded only when tracing is on.
+    const telemetryLogger = logger.child({ component: 'telemetry' });
+    tracing = config.tracing.enabled
+      ? await (await import('./telemetry.js')).startTracing(config.tracing, telemetryLogger)
+      : tracingOff(config.tracing, telemetryLogger);
     const secrets = loadRuntimeSecrets({
       ...config.secrets,
       devMode: config.devMode,

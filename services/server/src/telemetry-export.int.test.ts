@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { RecordedSpan, type SpanPipeline } from '@kordon/gateway';
 import { SpanKind, TraceFlags } from '@opentelemetry/api';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
-import { parseTracingConfig, startTracing, type Tracing } from './telemetry.js';
+import { startTracing, type Tracing } from './telemetry.js';
+import { parseTracingConfig } from './telemetry-config.js';
 
 /** A collector on 127.0.0.1 that keeps each export's body and answers with `status`. */
 class Collector {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
-import { parseTracingConfig, samplerOf } from './telemetry.js';
+import { samplerOf } from './telemetry.js';
+import { parseTracingConfig } from './telemetry-config.js';
 
 const tracing = (env: Record<string, string>) => {
   const { config, problems } = parseTracingConfig(env);

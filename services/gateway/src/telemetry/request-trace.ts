@@ -32,7 +32,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import type { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import type { Caller } from '../http/authenticate.js';
 import type { Route } from '../http/route-model.js';
 import type { ProviderAnswer } from '../providers/index.js';
@@ -101,6 +101,12 @@ export const ROUTE_OF_ENDPOINT = {
 type StreamEnd = 'complete' | 'interrupted' | 'client_disconnected';
 
 const propagator = new W3CTraceContextPropagator();
+/**
+ * The SDK's `SamplingDecision.RECORD_AND_SAMPLED` (its value is part of the sampler contract):
+ * named here, by type, so that importing the gateway does not load the whole SDK for one enum
+ * in a process whose tracing is off (the SDK comes with the pipeline, when tracing is on).
+ */
+const RECORD_AND_SAMPLED: SamplingDecision.RECORD_AND_SAMPLED = 2;
 const ids = new PooledIdGenerator();
 
 /** Same grammar as the events' model names: anything else is not written down. */
@@ -146,7 +152,7 @@ export class RequestTracing {
       endpoint.samplerAttributes,
       NO_LINKS,
     );
-    const sampled = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED;
+    const sampled = sampling.decision === RECORD_AND_SAMPLED;
     const context: SpanContext = {
       traceId,
       spanId: ids.generateSpanId(),
