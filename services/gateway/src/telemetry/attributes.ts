@@ -1,23 +1,22 @@
 /**
- * Span attribute names and values. The HTTP ones are stable semantic conventions, taken from
- * the package; the GenAI ones are still incubating, so they are copied here, as the
- * OpenTelemetry docs advise for unstable names (a unit test checks them against
- * `@opentelemetry/semantic-conventions/incubating` 1.45). Kordon's own attributes are under
- * `kordon.`: ids only, never a secret, a prompt or an answer.
+ * Span attribute names and values, copied from the semantic conventions, and a unit test checks
+ * them against `@opentelemetry/semantic-conventions` 1.45: the GenAI ones because they are still
+ * incubating (the OpenTelemetry docs advise copying unstable names), the HTTP ones because the
+ * package's ES module build would load beside the CommonJS copy `@opentelemetry/core` loads
+ * (~0.7 MB of source, for seven strings). Kordon's own attributes are under `kordon.`: ids only,
+ * never a secret, a prompt or an answer.
  */
 import type { KordonEventData } from '@kordon/events';
 import type { ProviderId } from '../providers/index.js';
 import type { OpenAICompatibleVendor, Operation } from '../providers/provider-types.js';
 
-export {
-  ATTR_ERROR_TYPE,
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-  ATTR_URL_PATH,
-} from '@opentelemetry/semantic-conventions';
+export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+export const ATTR_HTTP_ROUTE = 'http.route';
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
+export const ATTR_URL_PATH = 'url.path';
 
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 /** Deprecated for `gen_ai.provider.name` (semconv 1.37); still set, as many backends read only this one. */

@@ -7,6 +7,7 @@ import { kordonCatalogue, streams } from '@kordon/events';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
+import * as stable from '@opentelemetry/semantic-conventions';
 import * as incubating from '@opentelemetry/semantic-conventions/incubating';
 import { Registry } from 'prom-client';
 import type { Caller } from '../http/authenticate.js';
@@ -19,7 +20,7 @@ import { type SpanPipeline, spansOf } from './span-pipeline.js';
 import { PooledIdGenerator } from './trace-ids.js';
 
 describe('telemetry attributes', () => {
-  it('the GenAI names copied here are those of the semantic conventions', () => {
+  it('the GenAI and HTTP names copied here are those of the semantic conventions', () => {
     const pairs: Array<[string, string]> = [
       [attributes.ATTR_GEN_AI_PROVIDER_NAME, incubating.ATTR_GEN_AI_PROVIDER_NAME],
       [attributes.ATTR_GEN_AI_SYSTEM, incubating.ATTR_GEN_AI_SYSTEM],
@@ -38,6 +39,16 @@ describe('telemetry attributes', () => {
       ],
     ];
     for (const [ours, theirs] of pairs) assert.equal(ours, theirs);
+    const stablePairs: Array<[string, string]> = [
+      [attributes.ATTR_ERROR_TYPE, stable.ATTR_ERROR_TYPE],
+      [attributes.ATTR_HTTP_REQUEST_METHOD, stable.ATTR_HTTP_REQUEST_METHOD],
+      [attributes.ATTR_HTTP_RESPONSE_STATUS_CODE, stable.ATTR_HTTP_RESPONSE_STATUS_CODE],
+      [attributes.ATTR_HTTP_ROUTE, stable.ATTR_HTTP_ROUTE],
+      [attributes.ATTR_SERVER_ADDRESS, stable.ATTR_SERVER_ADDRESS],
+      [attributes.ATTR_SERVER_PORT, stable.ATTR_SERVER_PORT],
+      [attributes.ATTR_URL_PATH, stable.ATTR_URL_PATH],
+    ];
+    for (const [ours, theirs] of stablePairs) assert.equal(ours, theirs);
     assert.equal(attributes.GEN_AI_PROVIDER_NAME.openai, incubating.GEN_AI_PROVIDER_NAME_VALUE_OPENAI);
     assert.equal(attributes.GEN_AI_PROVIDER_NAME.anthropic, incubating.GEN_AI_PROVIDER_NAME_VALUE_ANTHROPIC);
     assert.equal(attributes.GEN_AI_PROVIDER_NAME.gemini, incubating.GEN_AI_PROVIDER_NAME_VALUE_GCP_GEMINI);
