@@ -3,18 +3,11 @@ import { resolve } from 'node:path';
 import { adminTokenWeakness } from '@kordon/admin/admin-token';
 import { CidrSet } from '@kordon/gateway';
 import { z } from 'zod';
+import { integer } from './env-values.js';
 import { type CorsPolicy, parseCorsOrigins } from './http/cors.js';
 import { OTEL_SECRET_BEARING, parseTracingConfig, type TracingConfig } from './telemetry-config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
 /**
  * Every setting of the one-process server, read from the environment once at start.

@@ -5,6 +5,7 @@
  * (~2 MB of heap, docs/benchmarks.md): kordon.ts imports that module only when tracing is on.
  */
 import { z } from 'zod';
+import { integer } from './env-values.js';
 
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export const SAMPLERS = [
@@ -44,14 +45,6 @@ export const OTEL_SECRET_BEARING = new Set([
   'OTEL_EXPORTER_OTLP_HEADERS',
   'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
 ]);
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
 const url = z
   .string()
