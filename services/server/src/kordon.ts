@@ -33,8 +33,9 @@ export interface RunningKordon {
 }
 
 /**
- * The whole product in one process on one port: health and metrics now; the data plane,
- * admin API, portal, projections and scheduler mount here as they are built.
+ * Kordon on one port: the probes, metrics and the data plane always; the admin API and the
+ * request log's projection unless KORDON_ADMIN_API / KORDON_REQUEST_LOG leave them to another
+ * process on the same store (a data-plane replica runs with both off).
  */
 export async function startKordon(
   config: KordonConfig,
