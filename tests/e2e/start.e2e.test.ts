@@ -96,6 +96,8 @@ describe('npm start', () => {
     assert.match(text, /^kordon_process_resident_memory_bytes \d+/m);
     assert.equal((await fetch(`${kordon.url}/nothing-here`)).status, 404);
     assert.equal((await fetch(`${kordon.url}/healthz`, { method: 'POST' })).status, 405);
+    // The ready line says what the process serves beside the data plane: by default, everything.
+    assert.match(kordon.output(), /"adminApi":"on","requestLog":"in-process".*"msg":"kordon is ready"/);
 
     process.kill(-kordon.child.pid!, 'SIGTERM');
     await waitForOutput(kordon, /"msg":"stopped: events flushed"/);

@@ -183,6 +183,9 @@ export async function startKordon(
       url,
       store: storage.adapter,
       dataDir: config.dataDir,
+      // What this process serves beside the data plane (off: another process on the store does).
+      adminApi: config.adminApi,
+      requestLog: config.requestLog,
       // The V8 heap limit (docs/operations.md: --max-old-space-size), for whoever reads RSS.
       heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 1048576),
     },
