@@ -650,6 +650,8 @@ interface KordonRun {
   dataDir: string;
   databaseUrl: string | undefined;
   idleRssMb: number;
+  /** Which part of the product it served, from the environment it was started with. */
+  role: string;
 }
 
 async function startKordonProcess(
@@ -731,21 +733,23 @@ async function startKordonProcess(
   const proxyKey = readFileSync(join(issuedDir, file), 'utf8').trim();
   await sleep(500);
   const idleRssMb = procStatusKb(proc.pid, 'VmRSS') / 1024;
-  return { proc, url, proxyKey, dataDir, databaseUrl, idleRssMb };
+  return { proc, url, proxyKey, dataDir, databaseUrl, idleRssMb, role: roleOf(env) };
 }
 
-/** Where Kordon-pg's PostgreSQL ran, and which part of the product the process served. */
+/** Which part of the product a Kordon started with `env` serves beside the data plane. */
+function roleOf(env: NodeJS.ProcessEnv): string {
+  const adminApi = env.KORDON_ADMIN_API || 'on';
+  const requestLog = env.KORDON_REQUEST_LOG || 'in-process';
+  return adminApi === 'off' && requestLog === 'off'
+    ? 'a data-plane replica (KORDON_ADMIN_API=off, KORDON_REQUEST_LOG=off)'
+    : `KORDON_ADMIN_API=${adminApi}, KORDON_REQUEST_LOG=${requestLog}`;
+}
+
+/** Where Kordon-pg's PostgreSQL ran. */
 function kordonPgNote(pinned: boolean): string {
-  const store = pinned
+  return pinned
     ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock'
     : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)';
-  const adminApi = process.env.KORDON_ADMIN_API || 'on';
-  const requestLog = process.env.KORDON_REQUEST_LOG || 'in-process';
-  const role =
-    adminApi === 'off' && requestLog === 'off'
-      ? 'a data-plane replica (KORDON_ADMIN_API=off, KORDON_REQUEST_LOG=off)'
-      : `KORDON_ADMIN_API=${adminApi}, KORDON_REQUEST_LOG=${requestLog}`;
-  return `${store}\nKordon-pg ran as ${role}`;
 }
 
 async function eventsWritten(url: string): Promise<number> {
@@ -1230,7 +1234,7 @@ async function measureKordon(
     `${name} events: kordon_events_written_total grew by ${written} for ${attempted} requests sent and ${answered} answered ` +
     `(warm-up included; a request cut when a run ends is recorded as RequestFailed client_disconnected); ` +
     `the store holds ${stored || 'no request events'}, ${priced} RequestCompleted with a cost. ` +
-    `RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB; ${logLines} log lines (warn) during the runs.`;
+    `RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB; ${logLines} log lines (warn) during the runs; ran as ${kordon.role}.`;
   const cut = CONNECTIONS.reduce((a, b) => a + b, 0) * MODES.length + 16 * MODES.length;
   if (written < attempted - cut) note += ' WARNING: fewer events than requests.';
   if (sample) note += `\n  sample RequestCompleted: ${JSON.stringify(sample)}`;
@@ -1296,7 +1300,9 @@ async function measureTelemetryInterleaved(
   const notes: string[] = [];
   for (const { name, kordon, close } of started) {
     const hwm = procStatusKb(kordon.proc.pid, 'VmHWM') / 1024;
-    notes.push(`${name}: RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB.`);
+    notes.push(
+      `${name}: RSS idle after start ${fmt(kordon.idleRssMb)} MB, VmHWM ${fmt(hwm)} MB; ran as ${kordon.role}.`,
+    );
     await close();
   }
   return {
@@ -1438,7 +1444,7 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
   console.log(`\nTarget of issue 3 (× Portkey) for Kordon-pg:\n${verdicts.map((v) => `  ${v}`).join('\n')}`);
   if (floor) printFloorInTurns(results);
   console.log(
-    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (idle while another side was loaded).\n${portkey.note}\n${kordonPgNote(database.pinned)}`,
+    `\nKordon-pg: VmHWM ${fmt(hwm)} MB over the run (idle while another side was loaded); ran as ${kordon.role}.\n${portkey.note}\n${kordonPgNote(database.pinned)}`,
   );
 }
 
