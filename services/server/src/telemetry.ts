@@ -42,7 +42,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import { OtlpTraceBatch } from './otlp-protobuf.js';
-import { type TelemetryLogger, type TracingConfig, tracingOff } from './telemetry-config.js';
+import type { TelemetryLogger, TracingConfig } from './telemetry-config.js';
 
 export function samplerOf(config: Pick<TracingConfig, 'sampler' | 'samplerArg'>): Sampler {
   switch (config.sampler) {
@@ -318,15 +318,11 @@ async function resourceOf(config: TracingConfig): Promise<Resource> {
 }
 
 /**
- * Starts tracing when it is on; undefined when it is off (the data plane then makes no span
- * and sends no `traceparent`). Export problems (an unreachable collector, a full queue) go
- * to the log as warnings, at most one line a minute.
+ * Starts tracing, for a configuration with tracing on (kordon.ts imports this module only
+ * then; with it off the data plane makes no span and sends no `traceparent`). Export problems
+ * (an unreachable collector, a full queue) go to the log as warnings, at most one line a minute.
  */
-export async function startTracing(
-  config: TracingConfig,
-  logger: TelemetryLogger,
-): Promise<Tracing | undefined> {
-  if (!config.enabled) return tracingOff(config, logger);
+export async function startTracing(config: TracingConfig, logger: TelemetryLogger): Promise<Tracing> {
   let lastLine = 0;
   let suppressed = 0;
   const line: Complain = (message, args) => {
