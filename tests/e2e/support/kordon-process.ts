@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { issuedProxyKeys } from './issued-proxy-keys.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -82,18 +83,7 @@ export async function startKordonProcess(options: {
       (r) => r.ok,
       () => false,
     );
-    if (ready) {
-      const proxyKeys = () => {
-        const keys = new Map<string, string>();
-        const issued = join(dataDir, 'issued-proxy-keys');
-        for (const file of readdirSync(issued)) {
-          const [, email, name] = file.replace(/\.key$/, '').split('--');
-          keys.set(`${email}--${name}`, readFileSync(join(issued, file), 'utf8').trim());
-        }
-        return keys;
-      };
-      return { url, dataDir, child, proxyKeys, stop };
-    }
+    if (ready) return { url, dataDir, child, proxyKeys: () => issuedProxyKeys(dataDir), stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();

@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
 import { closeLogger, createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
+import { issuedProxyKeys } from './issued-proxy-keys.js';
 
 /** A Kordon started in this process from a config file, with its issued proxy keys. */
 export interface KordonUnderTest {
@@ -44,16 +45,7 @@ export async function startKordonUnderTest(
   const loaded = loadConfig(fullEnv);
   const logger = createLogger(loaded);
   const kordon = await startKordon(loaded, logger, fullEnv);
-  const proxyKeys = new Map<string, string>();
-  const issuedDir = join(dataDir, 'issued-proxy-keys');
-  try {
-    for (const file of readdirSync(issuedDir)) {
-      const [, email, name] = file.replace(/\.key$/, '').split('--');
-      proxyKeys.set(`${email}--${name}`, readFileSync(join(issuedDir, file), 'utf8').trim());
-    }
-  } catch {
-    // no keys issued by this start (a restart keeps the first start's files)
-  }
+  const proxyKeys = issuedProxyKeys(dataDir);
   const decode = (events: Awaited<ReturnType<typeof kordon.storage.store.readAll>>) =>
     events.map((e) => kordonCatalogue.decode(e) as KordonEvent);
   const allEvents = async () => {
