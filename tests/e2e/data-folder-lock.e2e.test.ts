@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createPgliteEventStore, LOCK_FILE } from '@kordon/events';
 import { startOpenAIMock } from '@kordon/mock-providers';
+import { issuedProxyKeys } from './support/issued-proxy-keys.js';
 
 const OPENAI_KEY = 'sk-data-folder-lock-1';
 
@@ -87,8 +88,9 @@ async function storedRequests(dataDir: string): Promise<number> {
 }
 
 const issuedKey = (dataDir: string) => {
-  const dir = join(dataDir, 'issued-proxy-keys');
-  return readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8').trim();
+  const key = issuedProxyKeys(dataDir).get('dev@acme.test--laptop');
+  assert.ok(key, 'the first start issued the key');
+  return key;
 };
 
 const chat = async (url: string, key: string): Promise<number> => {

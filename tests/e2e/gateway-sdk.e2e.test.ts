@@ -16,6 +16,7 @@ import {
 } from '@kordon/mock-providers';
 import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
 import OpenAI from 'openai';
+import { issuedProxyKeys } from './support/issued-proxy-keys.js';
 
 const OPENAI_KEY = 'sk-proj-sdktestabcdefghijklmnopqrstuvwxyz012345';
 const ANTHROPIC_KEY = 'sk-ant-api03-sdktestabcdefghijklmnopqrstuvwxyz';
@@ -164,14 +165,10 @@ orgs:
     };
     const config = loadConfig(env);
     kordon = await startKordon(config, createLogger(config), env);
-    const issuedDir = join(dataDir, 'issued-proxy-keys');
-    const issued = (name: string) =>
-      readFileSync(
-        join(issuedDir, readdirSync(issuedDir).find((file) => file.includes(`--${name}`))!),
-        'utf8',
-      ).trim();
-    aliceKey = issued('alice-laptop');
-    aliceBudgetKey = issued('alice-budget');
+    const issued = issuedProxyKeys(dataDir);
+    aliceKey = issued.get('alice@acme.test--alice-laptop')!;
+    aliceBudgetKey = issued.get('alice@acme.test--alice-budget')!;
+    assert.ok(aliceKey && aliceBudgetKey, 'the start issued both keys');
     const orgEvent = (await kordon.storage.store.readAll({ after: 0, maxCount: 100 })).find(
       (e) => e.type === 'OrgCreated' && (e.data as { slug: string }).slug === 'acme',
     );

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, loadConfig, type RunningKordon, startKordon } from '@kordon/server';
 import OpenAI from 'openai';
+import { issuedProxyKeys } from './support/issued-proxy-keys.js';
 
 const ANTHROPIC_KEY = 'sk-ant-api03-samplingabcdefghijklmnopqrstuvwxy0';
 
@@ -100,10 +101,9 @@ orgs:
     };
     const config = loadConfig(env);
     kordon = await startKordon(config, createLogger(config), env);
-    const issuedDir = join(dataDir, 'issued-proxy-keys');
-    const file = readdirSync(issuedDir).find((name) => name.includes('--alice-laptop'));
-    assert.ok(file);
-    proxyKey = readFileSync(join(issuedDir, file), 'utf8').trim();
+    const key = issuedProxyKeys(dataDir).get('alice@acme.test--alice-laptop');
+    assert.ok(key);
+    proxyKey = key;
   });
 
   after(async () => {
