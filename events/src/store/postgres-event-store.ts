@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { QueryOptions, SqlExecutor, SqlQueryable } from './sql.js';
+import { type QueryOptions, SessionNotOpenedError, type SqlExecutor, type SqlQueryable } from './sql.js';
 import { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
 
 export interface PostgresOptions {
@@ -26,51 +26,43 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
 
   return {
     dialect: 'postgres',
-    query: async <Row>(text: string, params?: unknown[], options?: QueryOptions) => {
-      // pg's query_timeout: past it the call rejects and the pool drops the connection (a
-      // server that hangs keeps no pooled connection busy); the server may still finish it.
-      const result = options?.timeoutMs
-        ? await pool.query<pg.QueryResultRow>({
-            text,
-            values: params,
-            query_timeout: options.timeoutMs,
-          } as pg.QueryConfig)
-        : await pool.query(text, params);
-      return { rows: result.rows as Row[] };
-    },
-    exec: async (sql) => {
-      await pool.query(sql);
-    },
-    transaction: async <T>(fn: (tx: SqlQueryable) => Promise<T>) => {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      // A checked-out client whose server goes away emits 'error'; the failing query
-      // reports it to the caller, and the client is discarded on release.
-      const onClientError = (error: Error) => {
-        broken = error;
-      };
-      client.on('error', onClientError);
-      try {
-        await client.query('BEGIN');
-        const result = await fn({
-          query: async <Row>(text: string, params?: unknown[]) => {
-            const r = await client.query(text, params);
-            return { rows: r.rows as Row[] };
-          },
-        });
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
-        throw error;
-      } finally {
-        client.off('error', onClientError);
-        // A connection that failed (or failed to roll back) is discarded rather than reused.
-        client.release(broken);
-      }
-    },
+    query: <Row>(text: string, params?: unknown[], options?: QueryOptions) =>
+      withClient(pool, async (client) => {
+        // pg's query_timeout: past it the call rejects and the connection is dropped (a
+        // server that hangs keeps no pooled connection busy); the server may still finish it.
+        const result = await client.query<pg.QueryResultRow>(
+          options?.timeoutMs
+            ? ({ text, values: params, query_timeout: options.timeoutMs } as pg.QueryConfig)
+            : { text, values: params },
+        );
+        return { rows: result.rows as Row[] };
+      }),
+    exec: (sql) =>
+      withClient(pool, async (client) => {
+        await client.query(sql);
+      }),
+    transaction: <T>(fn: (tx: SqlQueryable) => Promise<T>) =>
+      withClient(
+        pool,
+        async (client, discard) => {
+          try {
+            await client.query('BEGIN');
+            const result = await fn({
+              query: async <Row>(text: string, params?: unknown[]) => {
+                const r = await client.query(text, params);
+                return { rows: r.rows as Row[] };
+              },
+            });
+            await client.query('COMMIT');
+            return result;
+          } catch (error) {
+            // Rolled back, the connection is clean and goes back to the pool; if not, it goes.
+            await client.query('ROLLBACK').catch(discard);
+            throw error;
+          }
+        },
+        { keepAfterError: true },
+      ),
     listen: async (channel, onNotify) => {
       const { stop, firstAttempt } = listenWithReconnect(options, channel, onNotify);
       listeners.push(stop);
@@ -84,6 +76,42 @@ export function createPostgresExecutor(options: PostgresOptions): SqlExecutor {
       await pool.end();
     },
   };
+}
+
+/**
+ * Runs `fn` on a pooled connection. A connection that could not be had fails as
+ * `SessionNotOpenedError` (sql.ts): whatever PostgreSQL said, nothing was sent, so it is an
+ * outage, which a caller can tell without reading the error's severity (translated under a
+ * non-English `lc_messages`). A connection whose work failed is discarded rather than reused,
+ * as `pool.query` does (a transaction keeps one it rolled back), and a checked-out one whose
+ * server goes away reports it to the work that is failing instead of to no listener (which
+ * would end the process).
+ */
+async function withClient<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient, discard: (error: Error) => void) => Promise<T>,
+  options: { keepAfterError?: boolean } = {},
+): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw new SessionNotOpenedError(error);
+  }
+  let broken: Error | undefined;
+  const discard = (error: Error) => {
+    broken ??= error;
+  };
+  client.on('error', discard);
+  try {
+    return await fn(client, discard);
+  } catch (error) {
+    if (!options.keepAfterError) discard(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  } finally {
+    client.off('error', discard);
+    client.release(broken);
+  }
 }
 
 /**

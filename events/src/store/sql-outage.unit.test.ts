@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isTransientSqlError } from './sql.js';
+import { isTransientSqlError, SessionNotOpenedError } from './sql.js';
 
 const sqlError = (code: string, message = 'refused', severity = 'ERROR') =>
   Object.assign(new Error(message), { code, severity });
@@ -53,4 +53,24 @@ test('a refusal of what was sent is not an outage: the event is set aside', () =
   assert.equal(isTransientSqlError(new Error('boom')), false);
   assert.equal(isTransientSqlError(undefined), false);
   assert.equal(isTransientSqlError('25006'), false);
+});
+
+test('a session that could not be opened is an outage whatever its code and however its severity is spelled', () => {
+  // lc_messages = ru_RU: FATAL is "ВАЖНО"; the fields alone read like a statement's ERROR 55000.
+  const russian = sqlError('55000', 'база данных "kordon" не принимает подключения', 'ВАЖНО');
+  assert.equal(isTransientSqlError(russian), false);
+  const refused = new SessionNotOpenedError(russian);
+  assert.equal(isTransientSqlError(refused), true);
+  assert.equal(refused.code, '55000');
+  assert.equal(refused.message, russian.message);
+  assert.equal(refused.cause, russian);
+  // a database dropped or renamed, a login refused: nothing was sent either
+  for (const code of ['3D000', '28P01', '42501']) {
+    assert.equal(
+      isTransientSqlError(new SessionNotOpenedError(sqlError(code, 'refused', 'ВАЖНО'))),
+      true,
+      code,
+    );
+  }
+  assert.equal(new SessionNotOpenedError('no code').code, undefined);
 });

@@ -276,15 +276,34 @@ const OUTAGE_SQLSTATE = new RegExp(
 );
 
 /**
+ * A connection to the database could not be had (refused, unreachable, the login failed),
+ * so nothing was sent: an outage whatever the cause says. Executors raise it for failures
+ * to open a session; `code` and the message are the cause's (a SQLSTATE such as 55000 or
+ * 28P01, or a socket error's code).
+ */
+export class SessionNotOpenedError extends Error {
+  readonly code: string | undefined;
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'SessionNotOpenedError';
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+/**
  * Whether a database error is an outage worth retrying rather than a fault of the
- * statement: connection errors, the SQLSTATEs of `OUTAGE_SQLSTATE`, and any error of
- * severity FATAL or PANIC. Those end or refuse the session itself, so they say nothing
- * about what was sent: 55000 (object not in prerequisite state) is how PostgreSQL refuses
- * a connection to a database with ALLOW_CONNECTIONS false (a restore, a rename), while
- * the same code raised by a statement (an ERROR: currval before nextval) is about that
- * statement and is not retried.
+ * statement: a session that could not be opened (`SessionNotOpenedError`), connection
+ * errors, the SQLSTATEs of `OUTAGE_SQLSTATE`, and any error of severity FATAL or PANIC. Those
+ * end or refuse the session itself, so they say nothing about what was sent: 55000 (object
+ * not in prerequisite state) is how PostgreSQL refuses a connection to a database with
+ * ALLOW_CONNECTIONS false (a restore, a rename), while the same code raised by a statement
+ * (an ERROR: currval before nextval) is about that statement and is not retried. The
+ * severity is in the server's `lc_messages` language ("ВАЖНО" for FATAL in Russian), which is
+ * why refusals at connect time are told by where they happened, not by it.
  */
 export function isTransientSqlError(error: unknown): boolean {
+  if (error instanceof SessionNotOpenedError) return true;
   const err = error as { code?: unknown; message?: unknown; severity?: unknown } | undefined;
   const code = typeof err?.code === 'string' ? err.code : '';
   const message = typeof err?.message === 'string' ? err.message : '';
