@@ -16,8 +16,11 @@ export interface PostgresCluster {
   destroy(): void;
 }
 
-function run(args: string[]): string {
-  const result = spawnSync('bash', [script, ...args], { encoding: 'utf8' });
+function run(args: string[], env?: NodeJS.ProcessEnv): string {
+  const result = spawnSync('bash', [script, ...args], {
+    encoding: 'utf8',
+    env: env ? { ...process.env, ...env } : undefined,
+  });
   if (result.status !== 0) throw new Error(`cluster.sh ${args.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
 }
@@ -30,10 +33,15 @@ export function postgresAvailable(): boolean {
   return result.status === 0;
 }
 
+export interface PostgresClusterOptions {
+  /** Environment of the server's processes besides this one's (e.g. LOCPATH for its locales). */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** A private PostgreSQL server for a test that needs to stop and start it. */
-export function startPostgresCluster(): PostgresCluster {
+export function startPostgresCluster(options: PostgresClusterOptions = {}): PostgresCluster {
   const dir = mkdtempSync(join(tmpdir(), 'kordon-pg-'));
-  const out = run(['start', dir]);
+  const out = run(['start', dir], options.env);
   const url = /KORDON_TEST_DATABASE_URL=(\S+)/.exec(out)?.[1];
   if (!url) throw new Error(`cluster.sh start printed no URL: ${out}`);
   const port = Number(new URL(url).port);
@@ -44,7 +52,7 @@ export function startPostgresCluster(): PostgresCluster {
       run(['stop', dir, mode]);
     },
     start: () => {
-      run(['start', dir, String(port)]);
+      run(['start', dir, String(port)], options.env);
     },
     destroy: () => {
       spawnSync('bash', [script, 'stop', dir, 'immediate'], { stdio: 'ignore' });

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import {
   createPostgresExecutor,
+  isTransientSqlError,
   type KordonEvent,
   kordonCatalogue,
   type RecordedEvent,
+  SessionNotOpenedError,
   streams,
 } from '@kordon/events';
 import { createTestDatabase, requestCompletedEvent } from '@kordon/events/testing';
@@ -204,6 +207,98 @@ it('a database that refuses connections for maintenance (55000) spools events in
     0,
     'an unreachable database is an outage, not a fault of the events',
   );
+  const events = await k.requestEvents();
+  assert.equal(events.length - before, served, 'every served request has its event in the log');
+});
+
+/**
+ * Russian locale data for a PostgreSQL server (`localedef` into a folder it reads through
+ * LOCPATH), or undefined when this machine cannot build it (Debian's `locales` package missing).
+ */
+function russianLocales(): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'kordon-locales-'));
+  chmodSync(dir, 0o755); // the server runs as the postgres user
+  const built = spawnSync('localedef', ['-i', 'ru_RU', '-f', 'UTF-8', join(dir, 'ru_RU.UTF-8')], {
+    encoding: 'utf8',
+  });
+  if (built.status === 0 || existsSync(join(dir, 'ru_RU.UTF-8', 'LC_MESSAGES'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+it('a Russian-locale database refusing connections (ВАЖНО 55000) spools events too: the refusal is told by where it happened, not by its translated severity', async (t) => {
+  if (!postgresAvailable()) {
+    if (process.env.CI) throw new Error('PostgreSQL must be installed in CI');
+    return t.skip('PostgreSQL server binaries are not installed (infra/postgres/cluster.sh install)');
+  }
+  const locales = russianLocales();
+  if (!locales) {
+    if (process.env.CI) throw new Error('localedef could not build ru_RU.UTF-8 (apt-get install locales)');
+    return t.skip('localedef cannot build ru_RU.UTF-8 here (Debian: apt-get install locales)');
+  }
+  const cluster = startPostgresCluster({ env: { LOCPATH: locales } });
+  const admin = createPostgresExecutor({ connectionString: cluster.url, maxConnections: 1 });
+  const mock = await startOpenAIMock({ keys: [OPENAI_KEY] });
+  let kordon: Awaited<ReturnType<typeof startKordonUnderTest>> | undefined;
+  t.after(async () => {
+    await kordon?.stop().catch(() => {});
+    await admin.close();
+    await mock.close();
+    cluster.destroy();
+    rmSync(locales, { recursive: true, force: true });
+  });
+  await admin.query("ALTER SYSTEM SET lc_messages = 'ru_RU.UTF-8'");
+  await admin.query('SELECT pg_reload_conf()');
+  await admin.query('CREATE DATABASE kordon_ru');
+  const databaseUrl = cluster.url.replace(/\/postgres$/, '/kordon_ru');
+
+  // The server answers in Russian, severity included: what the classification cannot rely on.
+  await admin.query('ALTER DATABASE kordon_ru ALLOW_CONNECTIONS false');
+  const probe = createPostgresExecutor({ connectionString: databaseUrl, maxConnections: 1 });
+  const failure = await probe.query('SELECT 1').then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  await probe.close();
+  assert.ok(failure instanceof SessionNotOpenedError, `a session not opened, got ${String(failure)}`);
+  assert.equal(failure.code, '55000');
+  assert.equal(isTransientSqlError(failure), true);
+  const refusal = failure.cause as { code?: string; severity?: string; message?: string };
+  assert.equal(refusal.severity, 'ВАЖНО', `a localized FATAL, got ${refusal.severity}: ${refusal.message}`);
+  assert.equal(isTransientSqlError(refusal), false, 'by its fields alone it reads as a statement fault');
+  await admin.query('ALTER DATABASE kordon_ru ALLOW_CONNECTIONS true');
+
+  kordon = await startKordonUnderTest(gatewayConfig(mock.url), {
+    OPENAI_KEY,
+    KORDON_DATABASE_URL: databaseUrl,
+  });
+  const k = kordon;
+  const proxyKey = k.proxyKeys.get('dev@acme.test--laptop')!;
+  const client = new OpenAI({ apiKey: proxyKey, baseURL: `${k.url}/v1`, maxRetries: 0 });
+  const before = (await k.requestEvents()).length;
+
+  await admin.query('ALTER DATABASE kordon_ru ALLOW_CONNECTIONS false');
+  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'kordon_ru'");
+  const served = 3;
+  for (let i = 0; i < served; i++) {
+    const answer = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `привет ${i}` }],
+    });
+    assert.ok(answer.choices[0]?.message.content, 'the gateway keeps serving');
+  }
+  await k.kordon.storage.appender.flush();
+  const during = k.kordon.storage.appender.status();
+  assert.equal(during.deadLettered, 0, 'no event dead-lettered while the database refuses sessions');
+  assert.equal(during.storeReachable, false);
+  assert.ok(during.spooledEvents >= served, `the events wait in the spool (${during.spooledEvents})`);
+
+  await admin.query('ALTER DATABASE kordon_ru ALLOW_CONNECTIONS true');
+  await until('the appender to reach the store', () => {
+    const s = k.kordon.storage.appender.status();
+    return s.spooledEvents === 0 && s.buffered === 0 && s.storeReachable;
+  });
+  assert.equal(k.kordon.storage.appender.status().deadLettered, 0);
   const events = await k.requestEvents();
   assert.equal(events.length - before, served, 'every served request has its event in the log');
 });
