@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './free-port.js';
 import { issuedProxyKeys } from './issued-proxy-keys.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -21,7 +21,11 @@ export interface KordonProcess {
 
 /**
  * Starts `kordon start` in a child process with `config` (YAML) as KORDON_CONFIG and `env`
- * added, and waits until /readyz answers 200. `nodeArgs` go to Node before the script.
+ * added, and waits until it logs "kordon is ready". It listens on a port of its own choosing
+ * (KORDON_PORT=0), read from that line: a port picked here and handed over could be taken by
+ * another process before the child binds it. The child logs at info (the ready line is an
+ * info line) or at a finer KORDON_LOG_LEVEL; its last lines are in the error when it does not
+ * get ready. `nodeArgs` go to Node before the script.
  */
 export async function startKordonProcess(options: {
   config: string;
@@ -30,7 +34,7 @@ export async function startKordonProcess(options: {
 }): Promise<KordonProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kordon-process-'));
   writeFileSync(join(dataDir, 'kordon.yaml'), options.config);
-  const port = await freePort();
+  const asked = options.env.KORDON_LOG_LEVEL;
   const child = spawn(
     process.execPath,
     [
@@ -45,16 +49,33 @@ export async function startKordonProcess(options: {
       cwd: root,
       env: {
         ...process.env,
-        KORDON_LOG_LEVEL: 'warn',
         ...options.env,
-        KORDON_PORT: String(port),
+        KORDON_LOG_LEVEL: asked === 'debug' || asked === 'trace' ? asked : 'info',
+        KORDON_PORT: '0',
         KORDON_HOST: '127.0.0.1',
         KORDON_DATA_DIR: dataDir,
         KORDON_CONFIG: join(dataDir, 'kordon.yaml'),
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  let resolveUrl: (url: string) => void = () => {};
+  const readyUrl = new Promise<string>((resolve) => {
+    resolveUrl = resolve;
+  });
+  // Read to the end (a child whose stdout is not drained blocks on its writes).
+  const lastLines: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lastLines.push(line);
+    if (lastLines.length > 40) lastLines.shift();
+    if (!line.includes('kordon is ready')) return;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'kordon is ready' && typeof entry.url === 'string') resolveUrl(entry.url);
+    } catch {
+      // not a log line of Kordon's: the ready line is JSON
+    }
+  });
   const exited = new Promise<number | null>((resolve) =>
     child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
   );
@@ -64,19 +85,22 @@ export async function startKordonProcess(options: {
     rmSync(dataDir, { recursive: true, force: true });
     return code;
   };
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`kordon exited with ${child.exitCode} before it was ready`);
-    }
-    const ready = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return { url, dataDir, child, proxyKeys: () => issuedProxyKeys(dataDir), stop };
-    await new Promise((r) => setTimeout(r, 100));
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    readyUrl.then((url) => ({ url })),
+    exited.then((code) => ({ exitedWith: code })),
+    new Promise<{ timedOut: true }>((resolve) => {
+      timer = setTimeout(() => resolve({ timedOut: true }), 30_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if ('url' in outcome) {
+    const url = outcome.url;
+    return { url, dataDir, child, proxyKeys: () => issuedProxyKeys(dataDir), stop };
   }
   await stop();
-  throw new Error('kordon did not become ready');
+  const log = lastLines.join('\n');
+  if ('exitedWith' in outcome)
+    throw new Error(`kordon exited with ${outcome.exitedWith} before it was ready; its last lines:\n${log}`);
+  throw new Error(`kordon did not become ready in 30 s; its last lines:\n${log}`);
 }
