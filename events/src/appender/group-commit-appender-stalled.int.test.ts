@@ -183,6 +183,81 @@ describe('GroupCommitAppender on a PostgreSQL that stops answering', {
   });
 });
 
+const backlogDatabase = await createTestDatabase();
+
+describe('GroupCommitAppender behind a write that does not answer, under load', {
+  skip: backlogDatabase ? false : POSTGRES_SKIP_REASON,
+}, () => {
+  after(async () => backlogDatabase?.drop()); // WITH (FORCE): ends the backend given up on
+  it('gives the write up once its backlog is full, long before the append timeout, and stores each event once', async () => {
+    // Only the backlog can give the write up here: the store waits a minute for an answer.
+    const patient = await createPostgresEventStore(
+      { connectionString: backlogDatabase!.url, maxConnections: 4 },
+      { appendTimeoutMs: 60_000 },
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'kordon-appender-backlog-'));
+    const locker = new pg.Client({ connectionString: backlogDatabase!.url });
+    await locker.connect();
+    const appender = testAppender(patient, dir, { maxWaitingEvents: 20 });
+    const stream = uniqueStream();
+    try {
+      await appender.append(testEvent(stream, { i: 0 }));
+      await locker.query('SELECT pg_advisory_lock($1)', [APPEND_LOCK_KEY]);
+      let during: ReturnType<GroupCommitAppender['status']>;
+      let waitingBefore: number;
+      try {
+        // The first write waits on the lock; 19 events behind it still wait in memory, the 20th
+        // gives the write up, and every one of them is durable in the spool at once.
+        const first = appender.append(testEvent(stream, { i: 1 }));
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the write is in flight, on the lock
+        const behind = Array.from({ length: 19 }, (_, k) => appender.append(testEvent(stream, { i: k + 2 })));
+        waitingBefore = appender.status().buffered;
+        const last = appender.append(testEvent(stream, { i: 21 }));
+        await within(5_000, 'appends once the backlog is full', Promise.all([first, ...behind, last]));
+        during = appender.status();
+      } finally {
+        await locker.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK_KEY]);
+      }
+      for (
+        let t = 0;
+        t < 400 && (appender.status().spooledEvents > 0 || !appender.status().storeReachable);
+        t++
+      )
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      const afterwards = appender.status();
+      await appender.close();
+      const stored = (await patient.readStream(stream)).map((e) => (e.data as { i: number }).i);
+      assert.deepEqual(
+        {
+          waitingBefore,
+          storeReachable: during.storeReachable,
+          spooled: during.writtenToSpool,
+          buffered: during.buffered,
+          drained: afterwards.spooledEvents,
+          reachableAgain: afterwards.storeReachable,
+          deadLettered: afterwards.deadLettered,
+          stored,
+        },
+        {
+          waitingBefore: 20,
+          storeReachable: false,
+          spooled: 21,
+          buffered: 0,
+          drained: 0,
+          reachableAgain: true,
+          deadLettered: 0,
+          stored: Array.from({ length: 22 }, (_, i) => i),
+        },
+        'the backlog went to the spool with the write in flight, and each event is stored once, in order',
+      );
+    } finally {
+      await locker.end().catch(() => {});
+      await patient.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 const pathDatabase = await createTestDatabase();
 
 describe('the store on a network path that stops carrying packets', {

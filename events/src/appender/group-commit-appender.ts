@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NewEvent } from '../envelope.js';
-import { KordonError } from '../errors.js';
+import { EventStoreUnavailableError, KordonError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
 import { type Spool, SpoolFullError } from './spool.js';
 
@@ -27,6 +27,14 @@ export interface GroupCommitAppenderOptions {
    * (docs/benchmarks.md, stop 37): fewer, larger writes under load.
    */
   minIntervalMs?: number;
+  /**
+   * While a write is in flight, this many events waiting behind it give the write up as an
+   * outage: its batch and theirs go to the spool, as after the store's append timeout. A store
+   * that stalls under load would otherwise hold every request's event in memory until that
+   * timeout (~1.7 KB an event: 5 s at 20,000 requests a second is ~170 MB, most of a 256 MB
+   * heap). The write given up on may still commit; the replay then finds its ids stored.
+   */
+  maxWaitingEvents?: number;
   /** Past this many events held in memory (store down and spool full) `enqueue` throws. */
   maxBufferedEvents?: number;
   /** Pause between attempts to reach the store again while events wait in the spool. */
@@ -83,6 +91,11 @@ export class GroupCommitAppender {
   /** flush() calls waiting: while any does, batches go without waiting out the interval. */
   private draining = 0;
   private readonly maxBufferedEvents: number;
+  private readonly maxWaitingEvents: number;
+  /** Events of the write in flight to the store (they stay at the head of `buffer` until it answers). */
+  private inFlight = 0;
+  /** Gives the write in flight up, once `maxWaitingEvents` wait behind it. */
+  private giveUpWrite: (() => void) | undefined;
   private readonly retryIntervalMs: number;
   private readonly logger: AppenderLogger;
 
@@ -91,6 +104,7 @@ export class GroupCommitAppender {
     this.maxDelayMs = options.maxDelayMs ?? 5;
     this.minIntervalMs = options.minIntervalMs ?? 0;
     this.maxBufferedEvents = options.maxBufferedEvents ?? 100_000;
+    this.maxWaitingEvents = options.maxWaitingEvents ?? 10_000;
     this.retryIntervalMs = options.retryIntervalMs ?? 1_000;
     this.logger = options.logger ?? silentLogger;
     if (!options.spool.isEmpty()) {
@@ -188,6 +202,7 @@ export class GroupCommitAppender {
     }
     this.buffer.push(event);
     this.durables.push(durable);
+    if (this.giveUpWrite && this.buffer.length - this.inFlight >= this.maxWaitingEvents) this.giveUpWrite();
     this.schedule();
   }
 
@@ -256,7 +271,7 @@ export class GroupCommitAppender {
   private async writeBatch(events: NewEvent[]): Promise<boolean> {
     if (this.options.spool.isEmpty() && !this.replaying) {
       try {
-        this.writtenToStore += await this.writeToStore(events);
+        this.writtenToStore += await this.writeToStore(events, true);
         this.markStoreReachable();
         this.markSpoolAccepting();
         return true;
@@ -289,9 +304,10 @@ export class GroupCommitAppender {
    * file with the reason instead of blocking every event behind them. Resolves to the number
    * of events the store took (not those it held already, nor those dead-lettered).
    */
-  private async writeToStore(events: NewEvent[]): Promise<number> {
+  private async writeToStore(events: NewEvent[], giveUpOnBacklog = false): Promise<number> {
     try {
-      return (await this.options.store.appendMany(events)).written;
+      const append = this.options.store.appendMany(events);
+      return (await (giveUpOnBacklog ? this.untilBacklog(append, events.length) : append)).written;
     } catch (error) {
       if (isOutage(error) || events.length === 0) throw error;
       if (events.length === 1) {
@@ -303,6 +319,44 @@ export class GroupCommitAppender {
         (await this.writeToStore(events.slice(0, middle))) + (await this.writeToStore(events.slice(middle)))
       );
     }
+  }
+
+  /**
+   * The write's answer, or an outage once `maxWaitingEvents` wait behind it (only a batch's
+   * first write: a refusal being narrowed down runs to its end, so no event is dead-lettered
+   * twice). The write goes on unwatched; its failure, should it come, is nobody's.
+   */
+  private untilBacklog<T>(write: Promise<T>, size: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let watched = true;
+      // Once given up on, the write's answer no longer touches the appender (another write may
+      // be in flight by then).
+      const unwatch = () => {
+        if (!watched) return false;
+        watched = false;
+        this.giveUpWrite = undefined;
+        this.inFlight = 0;
+        return true;
+      };
+      this.inFlight = size;
+      this.giveUpWrite = () => {
+        const waiting = this.buffer.length - this.inFlight;
+        if (!unwatch()) return;
+        reject(
+          new EventStoreUnavailableError(
+            `event store has not answered a write while ${waiting} events waited behind it`,
+          ),
+        );
+      };
+      write.then(
+        (value) => {
+          if (unwatch()) resolve(value);
+        },
+        (error: unknown) => {
+          if (unwatch()) reject(error);
+        },
+      );
+    });
   }
 
   private deadLetter(event: NewEvent, error: unknown): void {

@@ -48,6 +48,7 @@ const EnvSchema = z.object({
   KORDON_EVENT_BATCH_DELAY_MS: integer(0, 1_000).default(5),
   KORDON_EVENT_BATCH_INTERVAL_MS: integer(0, 1_000).default(20),
   KORDON_EVENT_WRITE_TIMEOUT_MS: integer(0, 600_000).default(5_000),
+  KORDON_EVENT_WRITE_BACKLOG: integer(1, 1_000_000).default(10_000),
   KORDON_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
   KORDON_CONFIG: z.string().trim().min(1).optional(),
   KORDON_DEV_MODE: z.enum(['true', 'false', '1', '0']).default('false'),
@@ -172,6 +173,12 @@ export interface KordonConfig {
    * after it go to the spool (KORDON_EVENT_WRITE_TIMEOUT_MS; 0: wait as long as it takes).
    */
   eventWriteTimeoutMs: number;
+  /**
+   * Events waiting behind a write that has not answered, past which the write is given up on
+   * as an outage and they go to the spool (KORDON_EVENT_WRITE_BACKLOG): memory held while the
+   * store stalls stays bounded however busy the replica is.
+   */
+  eventWriteBacklog: number;
   shutdownTimeoutMs: number;
   /** The declarative configuration file, applied at start. */
   configFile: string | undefined;
@@ -283,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     eventBatchDelayMs: e.KORDON_EVENT_BATCH_DELAY_MS,
     eventBatchIntervalMs: e.KORDON_EVENT_BATCH_INTERVAL_MS,
     eventWriteTimeoutMs: e.KORDON_EVENT_WRITE_TIMEOUT_MS,
+    eventWriteBacklog: e.KORDON_EVENT_WRITE_BACKLOG,
     shutdownTimeoutMs: e.KORDON_SHUTDOWN_TIMEOUT_MS,
     configFile: e.KORDON_CONFIG ? resolve(cwd, e.KORDON_CONFIG) : undefined,
     devMode: e.KORDON_DEV_MODE === 'true' || e.KORDON_DEV_MODE === '1',

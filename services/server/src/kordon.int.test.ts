@@ -46,6 +46,9 @@ it('parses configuration with defaults and names each bad variable', () => {
     () => loadConfig({ KORDON_MAX_BODY_BYTES: '2000000', KORDON_MAX_BODY_BYTES_IN_FLIGHT: '1000000' }),
     /KORDON_MAX_BODY_BYTES_IN_FLIGHT: expected at least KORDON_MAX_BODY_BYTES \(2000000\)/,
   );
+  assert.equal(config.eventWriteBacklog, 10_000);
+  assert.equal(loadConfig({ KORDON_EVENT_WRITE_BACKLOG: '500' }).eventWriteBacklog, 500);
+  assert.throws(() => loadConfig({ KORDON_EVENT_WRITE_BACKLOG: '0' }), /KORDON_EVENT_WRITE_BACKLOG/);
   assert.equal(config.cors, undefined, 'no web page may call /v1 unless allowed');
   assert.equal(loadConfig({ KORDON_CORS_ORIGINS: ' * ' }).cors?.origins, '*');
   assert.deepEqual(

@@ -44,6 +44,7 @@ export async function openStorage(config: KordonConfig, logger: AppenderLogger):
     maxBatch: config.eventBatchMax,
     maxDelayMs: config.eventBatchDelayMs,
     minIntervalMs: config.eventBatchIntervalMs,
+    maxWaitingEvents: config.eventWriteBacklog,
     logger,
   });
   return {
