@@ -81,6 +81,19 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
   }
 }
 
+/**
+ * Once the server moves on: waits (up to 10 s) for the spool to drain into the store, closes
+ * the appender, and reads what the stream holds (each event's `i`, in order).
+ */
+async function drainedAndStored(appender: GroupCommitAppender, store: SqlEventStore, stream: string) {
+  for (let t = 0; t < 400 && (appender.status().spooledEvents > 0 || !appender.status().storeReachable); t++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  const afterwards = appender.status();
+  await appender.close();
+  const stored = (await store.readStream(stream)).map((e) => (e.data as { i: number }).i);
+  return { afterwards, stored };
+}
+
 describe('GroupCommitAppender on a PostgreSQL that stops answering', {
   skip: database ? false : POSTGRES_SKIP_REASON,
 }, () => {
@@ -147,16 +160,7 @@ describe('GroupCommitAppender on a PostgreSQL that stops answering', {
       await locker.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK_KEY]);
     }
 
-    for (
-      let t = 0;
-      t < 400 && (appender.status().spooledEvents > 0 || !appender.status().storeReachable);
-      t++
-    )
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    const afterwards = appender.status();
-    await appender.close();
-
-    const stored = (await store.readStream(stream)).map((e) => (e.data as { i: number }).i);
+    const { afterwards, stored } = await drainedAndStored(appender, store, stream);
     assert.deepEqual(
       {
         storeReachable: during.storeReachable,
@@ -218,15 +222,7 @@ describe('GroupCommitAppender behind a write that does not answer, under load', 
       } finally {
         await locker.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK_KEY]);
       }
-      for (
-        let t = 0;
-        t < 400 && (appender.status().spooledEvents > 0 || !appender.status().storeReachable);
-        t++
-      )
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      const afterwards = appender.status();
-      await appender.close();
-      const stored = (await patient.readStream(stream)).map((e) => (e.data as { i: number }).i);
+      const { afterwards, stored } = await drainedAndStored(appender, patient, stream);
       assert.deepEqual(
         {
           waitingBefore,
