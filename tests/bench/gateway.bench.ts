@@ -64,6 +64,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +73,6 @@ import { createTestDatabase } from '@kordon/events/testing';
 import { type PostgresCluster, postgresAvailable, startPostgresCluster } from '@kordon/infra';
 import { kordonNodeEnv, kordonNodeFlags } from '@kordon/server/node-flags';
 import autocannon from 'autocannon';
-import { freePort } from '../e2e/support/free-port.js';
 import { issuedProxyKeys } from '../e2e/support/issued-proxy-keys.js';
 import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
 import { BENCH_MODEL, BENCH_PROMPT, BENCH_UPSTREAM_KEY } from './fixed-openai-mock.js';
@@ -190,6 +190,19 @@ async function waitForHttp(url: string, proc: Proc, ok: (status: number) => bool
     await sleep(100);
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms:\n${proc.output()}`);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for a gateway told its port up front. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
