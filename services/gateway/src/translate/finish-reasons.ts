@@ -59,10 +59,15 @@ export function finishReasonFromOpenAI(
   }
 }
 
-/** Gemini finish reasons that mean a safety or policy system stopped the answer. */
+/**
+ * Gemini finish reasons that mean a safety or policy system stopped the answer; LANGUAGE too
+ * ("The response candidate content was flagged for using an unsupported language"): flagged,
+ * not a natural end, and usually with no content left.
+ */
 const GEMINI_FILTERED = new Set([
   'SAFETY',
   'RECITATION',
+  'LANGUAGE',
   'BLOCKLIST',
   'PROHIBITED_CONTENT',
   'SPII',

@@ -165,6 +165,20 @@ describe('Gemini stream -> OpenAI chunks', () => {
     assert.deepEqual(translator.usage, { inputTokens: 8, outputTokens: 0, cachedInputTokens: 0 });
   });
 
+  it('a candidate flagged for an unsupported language (LANGUAGE) finishes with content_filter, as in Anthropic', () => {
+    const flagged = [
+      {
+        candidates: [{ content: { role: 'model' }, finishReason: 'LANGUAGE', index: 0 }],
+        usageMetadata: { promptTokenCount: 8, totalTokenCount: 8 },
+        responseId: 'r_lang',
+      },
+    ];
+    const { chunks, translator } = toOpenAI(flagged);
+    assert.equal(accumulateOpenAI(chunks).choices[0]?.finishReason, 'content_filter');
+    assert.ok(translator.finished);
+    assert.equal(accumulateAnthropic(toAnthropic(flagged).events).stopReason, 'refusal');
+  });
+
   describe('usage that comes after the finishReason chunk (Gemini 3)', () => {
     it('the usage chunk, written when the body ends, carries the last usage reported (what is charged)', () => {
       const { chunks, translator } = toOpenAI(FINISH_THEN_USAGE);

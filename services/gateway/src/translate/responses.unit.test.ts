@@ -572,6 +572,7 @@ describe('Gemini response -> OpenAI chat.completion and Anthropic message', () =
     ['BLOCKLIST', 'content_filter', 'refusal'],
     ['PROHIBITED_CONTENT', 'content_filter', 'refusal'],
     ['SPII', 'content_filter', 'refusal'],
+    ['LANGUAGE', 'content_filter', 'refusal'],
     ['MALFORMED_FUNCTION_CALL', 'stop', 'end_turn'],
     ['OTHER', 'stop', 'end_turn'],
     ['FINISH_REASON_UNSPECIFIED', 'stop', 'end_turn'],
