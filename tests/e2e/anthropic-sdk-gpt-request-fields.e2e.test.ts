@@ -2,8 +2,8 @@
  * The official @anthropic-ai/sdk calling GPT models served by an `openai` provider.
  * The upstream here answers as OpenAI's Chat Completions API does, including the request
  * checks OpenAI applies (the 64-character limits on `user` and on function names, the
- * temperature refusal of reasoning models, the o-series' refusal of `parallel_tool_calls`), and
- * records each body it gets.
+ * temperature refusal of reasoning models, the o-series' refusal of `parallel_tool_calls`, the
+ * strict-mode schema rules), and records each body it gets.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -28,13 +28,24 @@ function openAIRefusal(body: Record<string, unknown>): object | undefined {
       'user',
       'string_above_max_length',
     );
-  const tools = (body.tools ?? []) as { function: { name: string } }[];
+  const tools = (body.tools ?? []) as {
+    function: { name: string; strict?: boolean; parameters?: unknown };
+  }[];
   for (const [i, tool] of tools.entries()) {
     if (tool.function.name.length > 64)
       return openAIError(
         `Invalid 'tools[${i}].function.name': string too long. Expected a string with maximum length 64, but got a string with length ${tool.function.name.length} instead.`,
         `tools[${i}].function.name`,
         'string_above_max_length',
+      );
+  }
+  for (const [i, tool] of tools.entries()) {
+    const problem = tool.function.strict === true ? strictSchemaProblem(tool.function.parameters) : undefined;
+    if (problem)
+      return openAIError(
+        `Invalid schema for function '${tool.function.name}': In context=(), ${problem}.`,
+        `tools[${i}].function.parameters`,
+        'invalid_function_parameters',
       );
   }
   const model = String(body.model);
@@ -52,6 +63,24 @@ function openAIRefusal(body: Record<string, unknown>): object | undefined {
       'parallel_tool_calls',
       'unsupported_parameter',
     );
+  return undefined;
+}
+
+/**
+ * OpenAI's strict mode ("Supported schemas": additionalProperties false on every object, and
+ * "all fields must be required"), checked at the root object as OpenAI words it.
+ */
+function strictSchemaProblem(parameters: unknown): string | undefined {
+  const schema = (parameters ?? {}) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+    additionalProperties?: unknown;
+  };
+  if (schema.additionalProperties !== false)
+    return "'additionalProperties' is required to be supplied and to be false";
+  const missing = Object.keys(schema.properties ?? {}).find((key) => !(schema.required ?? []).includes(key));
+  if (missing !== undefined)
+    return `'required' is required to be supplied and to be an array including every key in properties. Missing '${missing}'`;
   return undefined;
 }
 
@@ -219,5 +248,32 @@ orgs:
     assert.equal(block?.type === 'tool_use' ? block.name : undefined, name);
     const sent = (lastBody().tools as { function: { name: string } }[])[0]?.function.name ?? '';
     assert.ok(sent.length === 64 && sent.startsWith(name.slice(0, 55)), sent);
+  });
+
+  it('a strict tool with an optional property (valid for Claude, refused by OpenAI strict mode) goes without strict and is answered', async () => {
+    const schema = {
+      type: 'object' as const,
+      properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } },
+      required: ['city'],
+      additionalProperties: false,
+    };
+    const message = await client().messages.create({
+      model: 'gpt-4o-mini',
+      max_tokens: 100,
+      tools: [
+        { name: 'get_weather', strict: true, input_schema: schema },
+        {
+          name: 'get_time',
+          strict: true,
+          input_schema: { ...schema, required: ['city', 'unit'] },
+        },
+      ],
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    });
+    assert.equal(message.stop_reason, 'tool_use');
+    const sent = lastBody().tools as { function: { name: string; strict?: boolean; parameters: unknown } }[];
+    assert.equal(sent[0]?.function.strict, undefined, 'optional properties: not strict for OpenAI');
+    assert.deepEqual(sent[0]?.function.parameters, schema, 'the schema goes as written');
+    assert.equal(sent[1]?.function.strict, true, 'every property required: strict kept');
   });
 });

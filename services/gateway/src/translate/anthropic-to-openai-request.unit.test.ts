@@ -548,6 +548,79 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       const translated = translate({ messages: [user('Hi')], model: 'gpt-5', tools, tool_choice: choice });
       assert.equal(translated.parallel_tool_calls, false);
     });
+    describe("strict tools: kept where OpenAI's strict mode takes the schema, else sent without", () => {
+      const closed = (properties: Record<string, unknown>, required = Object.keys(properties)) => ({
+        type: 'object',
+        properties,
+        required,
+        additionalProperties: false,
+      });
+      const strictOf = (schema: Record<string, unknown>, flag: { strict?: boolean } = { strict: true }) => {
+        const tool = { name: 'f', input_schema: schema, ...flag };
+        const [sent] = translate({ messages: [user('Hi')], tools: [tool] }).tools ?? [];
+        assert.deepEqual(
+          sent?.type === 'function' && sent.function.parameters,
+          schema,
+          'the schema as written',
+        );
+        return sent?.type === 'function' ? sent.function.strict : 'not a function';
+      };
+      const item = closed({ sku: { type: 'string' } });
+      const cases: { name: string; schema: Record<string, unknown>; expected: boolean | undefined }[] = [
+        {
+          name: 'every property required, objects closed',
+          schema: closed({ a: { type: 'string' } }),
+          expected: true,
+        },
+        { name: 'no properties', schema: closed({}), expected: true },
+        {
+          name: 'closed objects nested in properties, items, anyOf and $defs',
+          schema: {
+            ...closed({
+              items: { type: 'array', items: item },
+              either: { anyOf: [item, { type: 'null' }] },
+              ref: { $ref: '#/$defs/item' },
+            }),
+            $defs: { item },
+          },
+          expected: true,
+        },
+        {
+          name: 'an optional property (Claude takes it; OpenAI wants every one required)',
+          schema: closed({ a: { type: 'string' }, b: { type: 'string' } }, ['a']),
+          expected: undefined,
+        },
+        {
+          name: 'no required list',
+          schema: { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false },
+          expected: undefined,
+        },
+        {
+          name: 'an object without additionalProperties false',
+          schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
+          expected: undefined,
+        },
+        {
+          name: 'an optional property of an array item',
+          schema: closed({ list: { type: 'array', items: closed({ x: {}, y: {} }, ['x']) } }),
+          expected: undefined,
+        },
+        {
+          name: 'an optional property in a $defs entry',
+          schema: { ...closed({ r: { $ref: '#/$defs/d' } }), $defs: { d: closed({ x: {} }, []) } },
+          expected: undefined,
+        },
+      ];
+      for (const { name, schema, expected } of cases)
+        it(name, () => {
+          assert.equal(strictOf(schema), expected);
+        });
+      it('strict false and no strict go as sent', () => {
+        const open = { type: 'object', properties: { a: { type: 'string' } } };
+        assert.equal(strictOf(open, { strict: false }), false);
+        assert.equal(strictOf(open, {}), undefined);
+      });
+    });
   });
 
   describe("tool names over OpenAI's 64 characters (Anthropic takes 128)", () => {

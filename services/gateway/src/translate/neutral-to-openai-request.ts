@@ -1,6 +1,7 @@
 /** Writes an OpenAI Chat Completions request from the neutral form. */
 import { createHash } from 'node:crypto';
 import { base64DataUrl, refuseMalformedBase64 } from './data-url.js';
+import { isRecord } from './json-object.js';
 import type {
   ImagePart,
   NeutralChatRequest,
@@ -62,7 +63,9 @@ export function openAIRequestFromNeutral(
         name: shortToolName(tool.name),
         ...(tool.description !== undefined ? { description: tool.description } : {}),
         ...(tool.parameters !== undefined ? { parameters: tool.parameters } : {}),
-        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+        ...(tool.strict !== undefined && (!tool.strict || openAITakesStrict(tool.parameters))
+          ? { strict: tool.strict }
+          : {}),
       },
     }));
     if (request.toolChoice)
@@ -182,6 +185,31 @@ function reasoningEffort(thinking: NeutralThinking, model: string): string | und
         `Thinking of type \`${thinking.type}\` has no counterpart on OpenAI models; use enabled, disabled or adaptive.`,
       );
   }
+}
+
+/**
+ * Whether OpenAI's strict mode takes the schema: it refuses (400 "Invalid schema for function")
+ * an object without `additionalProperties: false` or with a property missing from `required`
+ * (structured outputs, "Supported schemas": "all fields must be required"). Claude's strict tools
+ * take optional properties, so such a tool goes without `strict`: the model still reads the schema,
+ * and a `null` for each optional property (OpenAI's way) would change the input the caller gets.
+ */
+function openAITakesStrict(schema: unknown): boolean {
+  if (Array.isArray(schema)) return schema.every(openAITakesStrict);
+  if (!isRecord(schema)) return true;
+  const { type, properties, required, additionalProperties } = schema;
+  const object =
+    type === 'object' || (Array.isArray(type) && type.includes('object')) || isRecord(properties);
+  if (object) {
+    if (additionalProperties !== false) return false;
+    const names = Array.isArray(required) ? required : [];
+    if (isRecord(properties) && Object.keys(properties).some((key) => !names.includes(key))) return false;
+  }
+  for (const key of ['properties', '$defs', 'definitions'] as const) {
+    const children = schema[key];
+    if (isRecord(children) && !Object.values(children).every(openAITakesStrict)) return false;
+  }
+  return ['items', 'prefixItems', 'anyOf', 'oneOf', 'allOf'].every((key) => openAITakesStrict(schema[key]));
 }
 
 /** OpenAI's longest `user` ("string too long. Expected a string with maximum length 64"). */
