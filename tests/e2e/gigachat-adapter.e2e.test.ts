@@ -268,6 +268,50 @@ describe('gigachat adapter', () => {
     assert.equal(recorded.length, before, 'nothing was sent');
   });
 
+  // GigaChat REST reference (post-chat), usage: total_tokens is "Общее число токенов, подлежащих
+  // тарификации, после вычитания кэшированных токенов (поле precached_prompt_tokens)"; its
+  // example: prompt_tokens 55, completion_tokens 30, total_tokens 85, precached_prompt_tokens 4.
+  // So prompt_tokens leaves the 4 cached tokens out: the prompt was 59 tokens, 4 of them cached.
+  it('precached prompt tokens reach an OpenAI caller as cached parts of a 59-token prompt', async () => {
+    replies.push({ status: 200, body: answer({ content: 'ok' }, 'stop', usage(55, 30, 4)) });
+    const completion = await g.openai.chat.completions.create({
+      model: 'GigaChat',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(completion.usage?.prompt_tokens, 59);
+    assert.equal(completion.usage?.prompt_tokens_details?.cached_tokens, 4);
+    assert.equal(completion.usage?.completion_tokens, 30);
+    assert.equal(completion.usage?.total_tokens, 89);
+  });
+
+  it('precached prompt tokens reach a streaming Anthropic caller as cache reads beside 55 input tokens', async () => {
+    replies.push({
+      status: 200,
+      sse: [
+        {
+          choices: [{ delta: { content: 'ok', role: 'assistant' }, index: 0 }],
+          created: 1,
+          model: 'GigaChat:2.0.28.2',
+          object: 'chat.completion',
+        },
+        {
+          choices: [{ delta: { content: '' }, index: 0, finish_reason: 'stop' }],
+          created: 1,
+          model: 'GigaChat:2.0.28.2',
+          object: 'chat.completion',
+          usage: usage(55, 30, 4),
+        },
+        '[DONE]',
+      ],
+    });
+    const message = await g.anthropic.messages
+      .stream({ model: 'GigaChat', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage();
+    assert.equal(message.usage.input_tokens, 55);
+    assert.equal(message.usage.cache_read_input_tokens, 4);
+    assert.equal(message.usage.output_tokens, 30);
+  });
+
   it('OpenAI stop is refused with a 400 naming stop', async () => {
     await assert.rejects(
       g.openai.chat.completions.create({

@@ -18,8 +18,9 @@
  * sends one, so the id the caller sends back restores `functions_state_id`.
  *
  * Answers and chunks: `function_call` -> `tool_calls` (arguments as JSON text), finish reasons
- * function_call -> tool_calls, blacklist -> content_filter, error -> stop; usage with
- * `precached_prompt_tokens` as cached tokens. Chunks get an id and `chat.completion.chunk`;
+ * function_call -> tool_calls, blacklist -> content_filter, error -> length; usage with
+ * `precached_prompt_tokens` as cached tokens, added to GigaChat's prompt_tokens (which leaves
+ * them out). Chunks get an id and `chat.completion.chunk`;
  * `[DONE]` passes through.
  */
 import {
@@ -205,14 +206,21 @@ export function gigaChatFinishReason(reason: GigaChatFinishReason): OpenAIFinish
   }
 }
 
+/**
+ * GigaChat's prompt_tokens and total_tokens are what it bills, the cached prompt tokens taken
+ * out ("total_tokens: … после вычитания кэшированных токенов (поле precached_prompt_tokens)";
+ * its example: prompt 55 + completion 30 = total 85, precached 4; REST reference, post-chat).
+ * OpenAI's prompt_tokens is the whole prompt, cached_tokens a part of it: the cached tokens are
+ * added back, or a caller (and the ledger) would count them as neither input nor cached.
+ */
 export function gigaChatUsageToOpenAI(usage: GigaChatUsage): OpenAIUsageOut {
+  const cached = usage.precached_prompt_tokens ?? 0;
+  const billed = usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens;
   return {
-    prompt_tokens: usage.prompt_tokens,
+    prompt_tokens: usage.prompt_tokens + cached,
     completion_tokens: usage.completion_tokens,
-    total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-    prompt_tokens_details: {
-      cached_tokens: Math.min(usage.precached_prompt_tokens ?? 0, usage.prompt_tokens),
-    },
+    total_tokens: billed + cached,
+    prompt_tokens_details: { cached_tokens: cached },
   };
 }
 

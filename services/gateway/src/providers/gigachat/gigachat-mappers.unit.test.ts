@@ -168,9 +168,35 @@ describe('GigaChat answers -> OpenAI', () => {
     assert.equal(completion.choices[0]?.finish_reason, 'content_filter');
     assert.equal(completion.model, 'GigaChat:2.0.28.2');
     assert.deepEqual(completion.usage, {
-      prompt_tokens: 18,
+      prompt_tokens: 22,
       completion_tokens: 9,
-      total_tokens: 27,
+      total_tokens: 31,
+      prompt_tokens_details: { cached_tokens: 4 },
+    });
+  });
+
+  // GigaChat REST reference (post-chat), usage: total_tokens is "Общее число токенов,
+  // подлежащих тарификации, после вычитания кэшированных токенов (поле
+  // precached_prompt_tokens)", and its example answer has prompt_tokens 55, completion_tokens 30,
+  // total_tokens 85, precached_prompt_tokens 4: prompt_tokens leaves the cached tokens out.
+  // OpenAI's prompt_tokens counts the whole prompt, cached_tokens being a part of it.
+  it('precached prompt tokens are added to prompt_tokens, not taken out of them', () => {
+    const completion = gigaChatResponseToOpenAI(
+      {
+        choices: [
+          { message: { content: 'GigaChat is', role: 'assistant' }, index: 0, finish_reason: 'stop' },
+        ],
+        created: 1760434636,
+        model: 'GigaChat:2.0.28.2',
+        object: 'chat.completion',
+        usage: { prompt_tokens: 55, completion_tokens: 30, total_tokens: 85, precached_prompt_tokens: 4 },
+      },
+      { model: 'GigaChat', created: 0 },
+    );
+    assert.deepEqual(completion.usage, {
+      prompt_tokens: 59,
+      completion_tokens: 30,
+      total_tokens: 89,
       prompt_tokens_details: { cached_tokens: 4 },
     });
   });
