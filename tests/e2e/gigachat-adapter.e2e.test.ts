@@ -210,10 +210,11 @@ describe('gigachat adapter', () => {
     );
   });
 
-  // GigaChat REST reference, temperature: "Значение температуры должно быть не меньше ноля";
-  // "Если значение температуры находится в диапазоне от 0 до 0.001, параметры temperature и
-  // top_p будут сброшены в режим, обеспечивающий максимально детерминированный ответ".
-  it('temperature 0 reaches GigaChat within its deterministic range [0, 0.001]', async () => {
+  // GigaChat REST reference, temperature (minimum 0, exclusiveMinimum): "Если значение
+  // температуры находится в диапазоне от 0 до 0.001, параметры temperature и top_p будут сброшены
+  // в режим, обеспечивающий максимально детерминированный ответ"; 0 itself is refused with 422
+  // "Invalid params: temperature must be in range (0, +inf)" (ai-forever/gigachain#237).
+  it('temperature 0 reaches GigaChat within its deterministic range (0, 0.001]', async () => {
     replies.push({ status: 200, body: answer({ content: 'ok' }) });
     await g.openai.chat.completions.create({
       model: 'GigaChat',
@@ -221,7 +222,7 @@ describe('gigachat adapter', () => {
       temperature: 0,
     });
     const sent = Number(last().body.temperature);
-    assert.ok(sent >= 0 && sent <= 0.001, `sent temperature ${sent}; 0 asks for the deterministic answer`);
+    assert.ok(sent > 0 && sent <= 0.001, `sent temperature ${sent}; 0 asks for the deterministic answer`);
   });
 
   // GigaChat takes response_format {type: json_schema, schema, strict} (ai-forever/gigachat

@@ -7,8 +7,8 @@
  * call they answer, their content JSON (text that is not JSON is wrapped as `{"result": ...}`);
  * tools -> `functions`; tool_choice auto/none/named -> `function_call`, none given -> `auto`
  * (GigaChat's own default is none: tools would never be called; `required` has no counterpart
- * and is refused). Temperatures are kept within GigaChat's 0 to 2 (0 to 0.001 is its most
- * deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
+ * and is refused). Temperatures are kept within 2; 0, which GigaChat refuses, goes as 0.0001
+ * (0 to 0.001 is its most deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
  * `response_format` json_schema -> GigaChat's `{ type: "json_schema", schema, strict }`;
  * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs`, `response_format`
  * json_object (no JSON mode without a schema) and stop sequences (GigaChat has none: refused
@@ -59,6 +59,8 @@ const PROVIDER = 'GigaChat';
 const STATE_ID_PREFIX = 'call_gc_';
 const STATE_ID = /^[0-9a-fA-F-]{8,64}$/;
 const MAX_TEMPERATURE = 2;
+/** What 0 (the caller's most deterministic answer) goes as: GigaChat takes no 0. */
+const DETERMINISTIC_TEMPERATURE = 0.0001;
 
 export function gigaChatRequestFromOpenAI(
   body: unknown,
@@ -72,10 +74,12 @@ export function gigaChatRequestFromOpenAI(
     stream: context.stream,
   };
   if (request.temperature !== undefined && request.temperature !== null) {
-    // GigaChat takes 0 to 2, and 0 to 0.001 as its most deterministic answer ("Значение
-    // температуры должно быть не меньше ноля"; "от 0 до 0.001 … максимально детерминированный
-    // ответ", REST reference, post-chat): 0 goes as 0, as the caller asked.
-    out.temperature = Math.min(MAX_TEMPERATURE, Math.max(0, request.temperature));
+    // GigaChat answers 0 to 0.001 most deterministically ("от 0 до 0.001 … максимально
+    // детерминированный ответ", REST reference, post-chat) but refuses 0 itself: 422 "Invalid
+    // params: temperature must be in range (0, +inf)" (ai-forever/gigachain#237). So 0 goes as
+    // a temperature inside that range, above 0.
+    out.temperature =
+      request.temperature > 0 ? Math.min(MAX_TEMPERATURE, request.temperature) : DETERMINISTIC_TEMPERATURE;
   }
   if (request.top_p !== undefined && request.top_p !== null) out.top_p = request.top_p;
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;

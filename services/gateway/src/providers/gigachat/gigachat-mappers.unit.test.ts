@@ -43,7 +43,7 @@ describe('OpenAI request -> GigaChat', () => {
     assert.deepEqual(request, {
       model: 'GigaChat-Pro',
       stream: false,
-      temperature: 0,
+      temperature: 0.0001,
       top_p: 0.5,
       max_tokens: 100,
       messages: [
@@ -77,13 +77,16 @@ describe('OpenAI request -> GigaChat', () => {
     assert.equal(withoutTools.function_call, undefined);
   });
 
-  it("temperature 0 goes as 0 (GigaChat's most deterministic answer is 0 to 0.001), above 2 as 2", () => {
+  // GigaChat refuses 0 ("Invalid params: temperature must be in range (0, +inf)",
+  // ai-forever/gigachain#237) and answers 0 to 0.001 most deterministically (REST reference).
+  it('temperature 0 goes as 0.0001 (above 0, in the deterministic range), above 2 as 2', () => {
     const sent = (temperature: number) =>
       gigaChatRequestFromOpenAI(
         { model: 'GigaChat', messages: [{ role: 'user', content: 'hi' }], temperature },
         { model: 'GigaChat', stream: false },
       ).temperature;
-    assert.equal(sent(0), 0);
+    assert.equal(sent(0), 0.0001);
+    assert.equal(sent(0.00001), 0.00001);
     assert.equal(sent(0.7), 0.7);
     assert.equal(sent(2.5), 2);
   });

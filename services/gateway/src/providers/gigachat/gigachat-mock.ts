@@ -61,7 +61,8 @@ const chatSchema = z.object({
     .min(1),
   stream: z.boolean().optional(),
   max_tokens: z.number().int().optional(),
-  temperature: z.number().min(0).max(2).optional(),
+  // GigaChat answers 0 with 422 "Invalid params: temperature must be in range (0, +inf)".
+  temperature: z.number().gt(0, 'temperature must be in range (0, +inf)').max(2).optional(),
   functions: z.array(z.object({ name: z.string(), parameters: z.unknown().optional() })).optional(),
 });
 type ChatRequest = z.infer<typeof chatSchema>;

@@ -236,6 +236,24 @@ describe('gigachat token exchange', () => {
     assert.ok(translator.usage);
   });
 
+  // GigaChat refuses a temperature of 0: 422 "Invalid params: temperature must be in range
+  // (0, +inf)" (ai-forever/gigachain#237; the REST reference's temperature has exclusiveMinimum).
+  it('a caller asking for temperature 0 gets an answer, not a 422', async () => {
+    const adapter = createGigaChatProvider({ now });
+    const answer = await callProvider(
+      { client, adapter, config: configFor(mock), key },
+      {
+        operation: 'chat',
+        model: 'GigaChat',
+        stream: false,
+        body: { model: 'GigaChat', temperature: 0, messages: [{ role: 'user', content: 'hi' }] },
+      },
+    );
+    assert.equal(answerOf('openai', answer.json()).text, `${REPLY_PREFIX}hi`);
+    const sent = (mock.requests.at(-1)?.body as { temperature?: number } | undefined)?.temperature ?? 0;
+    assert.ok(sent > 0 && sent <= 0.001, `sent ${sent}: GigaChat's deterministic range, above 0`);
+  });
+
   it('lists models with the token', async () => {
     const adapter = createGigaChatProvider({ now });
     const answer = await callProvider(
