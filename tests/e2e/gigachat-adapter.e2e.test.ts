@@ -108,6 +108,9 @@ async function startGigaChat() {
 orgs:
   - slug: acme
     name: Acme
+    prices:
+      # No cachedInput: GigaChat's cache reads are not billed, whatever the input rate.
+      GigaChat: { input: 1000, output: 2000, currency: RUB }
     providers:
       - name: giga
         type: gigachat
@@ -283,6 +286,14 @@ describe('gigachat adapter', () => {
     assert.equal(completion.usage?.prompt_tokens_details?.cached_tokens, 4);
     assert.equal(completion.usage?.completion_tokens, 30);
     assert.equal(completion.usage?.total_tokens, 89);
+    // Priced as GigaChat bills it: the 55 uncached prompt tokens and the 30 output tokens
+    // (55 x 1000 + 30 x 2000 RUB per 1M = 0.115 RUB), the 4 cached ones free, not at the input rate.
+    const event = (await g.k.requestEvents()).at(-1)!;
+    assert.equal(event.type, 'RequestCompleted');
+    if (event.type !== 'RequestCompleted') throw new Error('not completed');
+    assert.equal(event.data.usage.cachedInputTokens, 4);
+    assert.equal(event.data.cost, '0.115');
+    assert.equal(event.data.currency, 'RUB');
   });
 
   it('precached prompt tokens reach a streaming Anthropic caller as cache reads beside 55 input tokens', async () => {

@@ -1195,7 +1195,9 @@ function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUs
   const book = deps.prices(orgId);
   const routed = served?.model ?? outcome.model;
   const model = route === undefined ? priceModelOf(book, orgId, routed, outcome.answerModel) : routed;
-  const priced = book.priceRequest(model, usage, { orgId });
+  // GigaChat does not bill its cached prompt tokens (its `total_tokens` leaves them out).
+  const cacheReadsUnbilled = served?.provider.type === 'gigachat';
+  const priced = book.priceRequest(model, usage, { orgId, cacheReadsUnbilled });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }
     : { cost: null, currency: null };

@@ -92,6 +92,15 @@ export interface LookupOptions {
   readonly at?: Date;
 }
 
+export interface PriceRequestOptions extends LookupOptions {
+  /**
+   * The provider does not bill cache reads (GigaChat's `precached_prompt_tokens`): a price
+   * without its own `cachedInput` charges them nothing rather than the input rate. A price that
+   * names `cachedInput` is still what it says.
+   */
+  readonly cacheReadsUnbilled?: boolean;
+}
+
 export class PriceBookError extends Error {
   constructor(
     message: string,
@@ -172,6 +181,11 @@ function variant(
   }
   if (!made.has(name)) made.set(name, make());
   return made.get(name);
+}
+
+/** The price with cache reads at 0, made once a price. */
+function withUnbilledCacheReads(price: ModelPrice): ModelPrice {
+  return variant(price, 'unbilled-cache-reads', () => ({ ...price, cachedInput: '0' })) ?? price;
 }
 
 /**
@@ -386,9 +400,13 @@ export class PriceBook {
    * service tier that billed it (`usage.serviceTier`: priority's own, flex half the base ones)
    * and of where it ran (`usage.inferenceGeo`: Claude's US-only inference at 1.1x).
    */
-  priceRequest(model: string, usage: TokenUsage, options: LookupOptions = {}): PricedRequest {
-    const found = this.lookup(model, options);
-    if (found.status === 'unpriced') return found;
+  priceRequest(model: string, usage: TokenUsage, options: PriceRequestOptions = {}): PricedRequest {
+    const looked = this.lookup(model, options);
+    if (looked.status === 'unpriced') return looked;
+    const found =
+      options.cacheReadsUnbilled && looked.price.cachedInput === undefined
+        ? { ...looked, price: withUnbilledCacheReads(looked.price) }
+        : looked;
     // Searches billed apiece at no price are unpriced, not free (a model the table does not
     // know as a searcher; an org's own model, whose prices are for tokens only).
     const unpricedTool =

@@ -451,6 +451,47 @@ describe('PriceBook.priceRequest: tool calls billed apiece', () => {
   });
 });
 
+describe('PriceBook.priceRequest: a provider that does not bill cache reads', () => {
+  const own = book.withOverrides([
+    // GigaChat's models are priced by the org (test figures, RUB per 1M tokens).
+    {
+      orgId: 'acme',
+      model: 'GigaChat',
+      effectiveFrom: '2026-01-01',
+      input: '1000',
+      output: '2000',
+      currency: 'RUB',
+    },
+    {
+      orgId: 'acme',
+      model: 'GigaChat-Pro',
+      effectiveFrom: '2026-01-01',
+      input: '1000',
+      cachedInput: '100',
+      output: '2000',
+      currency: 'RUB',
+    },
+  ]);
+  const usage = { inputTokens: 59, cachedInputTokens: 4, outputTokens: 30 };
+  const cost = (model: string, cacheReadsUnbilled?: boolean) => {
+    const found = own.priceRequest(model, usage, { orgId: 'acme', cacheReadsUnbilled });
+    return found.status === 'priced' ? found.cost.amount : `unpriced: ${found.reason}`;
+  };
+
+  test('cache reads cost nothing where the price names no cachedInput', () => {
+    // 55 x 1000 + 30 x 2000 per 1M = 0.115; elsewhere the 4 cache reads go at the input rate.
+    assert.equal(cost('GigaChat', true), '0.115');
+    assert.equal(cost('GigaChat'), '0.119');
+    assert.equal(cost('GigaChat', true), '0.115', 'the price itself is left as it was');
+  });
+
+  test("a price's own cachedInput is still what it says", () => {
+    // 55 x 1000 + 4 x 100 + 30 x 2000 per 1M = 0.1154.
+    assert.equal(cost('GigaChat-Pro', true), '0.1154');
+    assert.equal(cost('GigaChat-Pro'), '0.1154');
+  });
+});
+
 describe('PriceBook.listProblems: an org price list checked before it is stored', () => {
   const from = '2026-01-01';
   test('a list whose every entry prices its model has none', () => {
