@@ -6,13 +6,16 @@ import {
   openAIToGeminiEmbeddingsRequest,
   readGeminiEmbeddings,
 } from '../translate/gemini-embeddings.js';
+import type { StreamFailure } from '../translate/stream-parts.js';
 import { type NormalisedUsage, withServiceTier } from '../translate/usage.js';
+import { isUpstreamError } from '../upstream/upstream-error.js';
 import {
   type AnswerFailure,
   callerStallMs,
   drained,
   type Exchange,
   type ExchangePlanner,
+  streamFailureError,
   streamHeaders,
   unreadableAnswer,
   write,
@@ -458,6 +461,29 @@ export function responseFailureCode(code: unknown): AnswerFailure {
 }
 
 /**
+ * What a Responses stream's `error` event says, as a chat stream's error frame is read: its
+ * `code` (API reference, ResponseErrorEvent: `code`, `message`, `param`, `sequence_number`),
+ * or the error it nests (OpenAI's own events do: the SDK reads `error` first), by the status it
+ * stands for (`rate_limit_exceeded` 429, `server_error` 500...; a numeric code is the status).
+ */
+export function responsesStreamFailure(event: unknown): StreamFailure {
+  const flat = event as { code?: unknown; message?: unknown; error?: unknown };
+  const nested = typeof flat.error === 'object' && flat.error !== null ? flat.error : undefined;
+  const { code, type, message } = (nested ?? flat) as { code?: unknown; type?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : 'the provider reported a failure';
+  if (typeof code === 'number' && Number.isInteger(code) && code >= 400 && code <= 599)
+    return {
+      kind: 'upstream_error',
+      errorType: typeof type === 'string' ? type : 'error',
+      message: text,
+      status: code,
+    };
+  const errorType =
+    typeof code === 'string' && code !== '' ? code : typeof type === 'string' ? type : 'error';
+  return { kind: 'upstream_error', errorType, message: text };
+}
+
+/**
  * `POST /v1/responses` (OpenAI Responses API), plain and streamed. A stream ends with
  * `response.completed` (or `response.incomplete`, a clean end with a reason, or
  * `response.failed`, a clean end recorded as the failure it names); usage comes from that
@@ -515,7 +541,10 @@ export const planResponsesExchange: ExchangePlanner = (
       };
     },
     stream: async (events, res, timing, settle) => {
-      res.writeHead(200, streamHeaders('openai', requestId));
+      // The 200 waits for the first write, as a chat stream's does (exchange.ts): until then a
+      // stream that fails (a reset, an error event, an end before any event) is a failed
+      // attempt, and the next key is asked.
+      let committed = false;
       let usage: NormalisedUsage | undefined;
       /** The tier serving the answer (each `response` names it; priority and flex bill at their rates). */
       let serviceTier: unknown;
@@ -542,6 +571,9 @@ export const planResponsesExchange: ExchangePlanner = (
       /** Why the provider failed the response (`response.failed`), as the request is recorded. */
       let failure: AnswerFailure | undefined;
       let broken: string | undefined;
+      /** What broke the stream: the transport's error, or the provider's error event. */
+      let brokenBy: unknown;
+      let streamFailure: StreamFailure | undefined;
       /** The first event: the time to first token of a stream that carries no content. */
       let firstEventAt: number | undefined;
       /** Reasoning deltas: counted as output (reasoning) when no usage comes, never logged. */
@@ -607,6 +639,7 @@ export const planResponsesExchange: ExchangePlanner = (
             toolCalls = toolCallsOf(response?.output) ?? toolCalls;
           } else if (type === 'error') {
             broken = 'the provider reported a failure';
+            streamFailure = responsesStreamFailure(event);
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
             const { delta, output_index, content_index } = event as {
               delta?: unknown;
@@ -626,17 +659,35 @@ export const planResponsesExchange: ExchangePlanner = (
             const { delta } = event as { delta?: unknown };
             if (typeof delta === 'string') reasoning.push(delta);
           }
+          // An error event before anything was written: the attempt failed (below).
+          if (!committed && streamFailure !== undefined) break;
           const frame = `event: ${typeof type === 'string' ? type : 'message'}\ndata: ${JSON.stringify(event)}\n\n`;
           // The provider's failure is forwarded, but not a key it may quote.
           const quotesProvider = broken !== undefined || failure !== undefined;
+          if (!committed) {
+            committed = true;
+            res.writeHead(200, streamHeaders('openai', requestId));
+          }
           if (!write(res, quotesProvider ? events.redact(frame) : frame)) await drained(res, stallMs);
           if (res.destroyed) break;
         }
       } catch (error) {
         // After response.completed (or .incomplete) the answer is whole: a reset or a timeout
         // before the upstream closes changes nothing.
-        if (!finished) broken = error instanceof Error ? error.message : String(error);
+        if (!finished) {
+          broken = error instanceof Error ? error.message : String(error);
+          brokenBy = error;
+        }
       }
+      if (!committed && !finished && !res.destroyed && timing.interruption === undefined) {
+        // Nothing reached the caller: failed as an error status would have (an error of
+        // Kordon's own, not the provider's, is no failed attempt and goes up as it is).
+        events.cancel();
+        timing.firstByteAt = undefined;
+        if (brokenBy !== undefined && !isUpstreamError(brokenBy)) throw brokenBy;
+        throw streamFailureError(brokenBy, streamFailure, events.redact.bind(events));
+      }
+      if (!committed && !res.destroyed) res.writeHead(200, streamHeaders('openai', requestId));
       timing.firstByteAt ??= firstEventAt;
       // What was produced, for the request log (joined only if the org logs text): a line
       // between parts, in output order, as a finished answer's text is read.
@@ -667,7 +718,12 @@ export const planResponsesExchange: ExchangePlanner = (
         const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
         const event = { type: 'error', code: error.code, message, param: null, error };
         res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
-        settle(usage, 'interrupted', outputText, facts);
+        // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
+        const keyFailure =
+          timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))
+            ? undefined
+            : streamFailureError(brokenBy, streamFailure, events.redact.bind(events));
+        settle(usage, 'interrupted', outputText, facts, undefined, keyFailure);
       }
     },
   };

@@ -8,6 +8,7 @@ import {
   offeredToolFees,
   planResponsesExchange,
   responseFailureCode,
+  responsesStreamFailure,
 } from './openai-only-exchanges.js';
 import type { Route } from './route-model.js';
 
@@ -493,4 +494,26 @@ test("a streamed Responses answer's time to first token ends at its first conten
   assert.ok((await run([created, text, completed], 60)) >= 50, 'to the first text');
   assert.ok((await run([created, reasoning, text, completed], 60)) >= 50, 'to the first reasoning');
   assert.ok((await run([created, completed], 60)) < 50, 'no content: its first event');
+});
+
+test("a Responses stream's error event is read by its code, flat as the reference has it or nested as OpenAI sends it", () => {
+  // API reference, ResponseErrorEvent: `code`, `message`, `param`, `sequence_number`.
+  assert.deepEqual(
+    responsesStreamFailure({ type: 'error', code: 'rate_limit_exceeded', message: 'Slow down', param: null }),
+    { kind: 'upstream_error', errorType: 'rate_limit_exceeded', message: 'Slow down' },
+  );
+  assert.deepEqual(
+    responsesStreamFailure({
+      type: 'error',
+      error: { type: 'server_error', code: null, message: 'The server had an error' },
+    }),
+    { kind: 'upstream_error', errorType: 'server_error', message: 'The server had an error' },
+  );
+  // A numeric code is the status the error stands for (as in an OpenAI-compatible chat stream).
+  assert.deepEqual(responsesStreamFailure({ type: 'error', code: 503, message: 'Overloaded' }), {
+    kind: 'upstream_error',
+    errorType: 'error',
+    message: 'Overloaded',
+    status: 503,
+  });
 });
