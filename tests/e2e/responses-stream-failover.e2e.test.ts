@@ -76,7 +76,7 @@ const MODELS = ['gpt-4o-mini', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4o'];
  * key serves (docs/architecture.md, the request path, 6 and 7). After that the caller's stream
  * ends with an error event, and the key is held to what broke it.
  */
-describe('Responses streams that fail, through Kordon', () => {
+describe('Responses streams that fail or end short, through Kordon', () => {
   let upstream: Server;
   let k: KordonUnderTest;
   let openai: OpenAI;
@@ -229,5 +229,58 @@ ${MODELS.map(
     assert.ok(data.usage.outputTokens >= 1, 'the text streamed is charged');
     const cooled = (await k.allEvents()).filter((e) => e.type === 'ProviderKeyCooledDown');
     assert.equal(cooled.length - before, 1, 'the rate-limited key rests, as after a 429');
+  });
+  /**
+   * `response.incomplete` ends a stream as `response.completed` does (the SDK's finalResponse
+   * resolves with `status: "incomplete"` and `incomplete_details`), and its `usage` is what the
+   * provider billed: charged as reported, cached input at its rate and reasoning as output.
+   */
+  it('a stream cut by max_output_tokens (response.incomplete) is recorded complete and charged its usage', async () => {
+    const billed = {
+      input_tokens: 1000,
+      input_tokens_details: { cached_tokens: 400 },
+      output_tokens: 500,
+      output_tokens_details: { reasoning_tokens: 200 },
+      total_tokens: 1500,
+    };
+    const incomplete = {
+      type: 'response.incomplete',
+      response: {
+        ...response('incomplete', [message('hello', 'incomplete')], false),
+        incomplete_details: { reason: 'max_output_tokens' },
+        usage: billed,
+      },
+    };
+    wire = async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(sse([...opening, incomplete]));
+    };
+    const seen = (await k.requestEvents()).length;
+    const final = await openai.responses
+      .stream({ model: MODELS[0]!, input: 'hi', max_output_tokens: 500 })
+      .finalResponse();
+    assert.equal(final.status, 'incomplete');
+    assert.equal(final.incomplete_details?.reason, 'max_output_tokens');
+    let event: KordonEvent | undefined;
+    for (let i = 0; i < 40 && event === undefined; i++) {
+      event = (await k.requestEvents())[seen];
+      if (event === undefined) await sleep(50);
+    }
+    assert.equal(event?.type, 'RequestCompleted');
+    const data = event!.data as {
+      usage: {
+        inputTokens: number;
+        cachedInputTokens: number;
+        outputTokens: number;
+        reasoningTokens?: number;
+      };
+      cost: string | null;
+    };
+    assert.equal(data.usage.inputTokens, 1000);
+    assert.equal(data.usage.cachedInputTokens, 400);
+    assert.equal(data.usage.outputTokens, 500);
+    assert.equal(data.usage.reasoningTokens, 200);
+    // gpt-4o-mini: $0.15 input, $0.075 cached input, $0.60 output a million tokens.
+    assert.equal(Number(data.cost), (600 * 0.15 + 400 * 0.075 + 500 * 0.6) / 1_000_000);
   });
 });
