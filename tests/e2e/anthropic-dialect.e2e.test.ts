@@ -177,4 +177,20 @@ orgs:
       `outputTokens recorded: ${usage?.outputTokens} for ${thinking.length} characters of streamed thinking; cost ${failed.data.cost}`,
     );
   });
+
+  it("Kordon's own errors carry the request's id in the body, as Anthropic's errors do", async () => {
+    // Errors reference: {"type":"error","error":{...},"request_id":"req_..."}; the SDK's
+    // ErrorResponse type has `request_id: string | null`, and its `requestID` is the header's.
+    const unknown = await client()
+      .messages.create({ model: 'claude-nope', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
+      .catch((error: unknown) => error);
+    assert.ok(unknown instanceof Anthropic.NotFoundError, String(unknown));
+    assert.ok(unknown.requestID, 'a request-id header');
+    assert.equal((unknown.error as { request_id?: unknown }).request_id, unknown.requestID);
+    const counted = await client()
+      .messages.countTokens({ model: 'claude-nope', messages: [{ role: 'user', content: 'x' }] })
+      .catch((error: unknown) => error);
+    assert.ok(counted instanceof Anthropic.NotFoundError, String(counted));
+    assert.equal((counted.error as { request_id?: unknown }).request_id, counted.requestID);
+  });
 });

@@ -38,9 +38,10 @@ describe('gateway edge', () => {
         code: 'model_not_found',
       },
     });
-    assert.deepEqual(errorBody(error, 'anthropic'), {
+    assert.deepEqual(errorBody(error, 'anthropic', 'req-1'), {
       type: 'error',
       error: { type: 'not_found_error', message: 'The model `x` does not exist' },
+      request_id: 'req-1',
     });
     assert.equal(new GatewayError('body_too_large', 'x').status, 413);
   });

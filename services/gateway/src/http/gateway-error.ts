@@ -159,13 +159,16 @@ export function answerHeaders(
   return headers;
 }
 
-/** The error body in the caller's dialect. */
-export function errorBody(error: GatewayError, dialect: Dialect): unknown {
+/**
+ * The error body in the caller's dialect. An Anthropic error names its request (`request_id`,
+ * as Claude's do; null when the answer has no request id, as the SDK's type allows).
+ */
+export function errorBody(error: GatewayError, dialect: Dialect, requestId: string | null = null): unknown {
   if (dialect === 'anthropic') {
     const status = error.statusIn(dialect);
     const type =
       (status !== STATUS[error.kind] && ANTHROPIC_TYPE_OF_STATUS[status]) || ANTHROPIC_TYPE[error.kind];
-    return { type: 'error', error: { type, message: error.message } };
+    return { type: 'error', error: { type, message: error.message }, request_id: requestId };
   }
   const shape = OPENAI_SHAPE[error.kind];
   return {
@@ -190,7 +193,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  const text = JSON.stringify(errorBody(error, dialect));
+  const text = JSON.stringify(errorBody(error, dialect, requestId));
   const headers: Record<string, string | number> = answerHeaders(dialect, requestId, 'application/json');
   headers['content-length'] = Buffer.byteLength(text);
   // A spent budget stays spent until its period ends (hours, days): both SDKs would otherwise

@@ -146,6 +146,7 @@ test("an overloaded provider (Claude's 529, a 503): 529 overloaded_error to Anth
     assert.deepEqual(errorBody(answer, 'anthropic'), {
       type: 'error',
       error: { type: 'overloaded_error', message: answer.message },
+      request_id: null,
     });
     assert.equal((errorBody(answer, 'openai') as { error: { code: string } }).error.code, 'overloaded');
   }
