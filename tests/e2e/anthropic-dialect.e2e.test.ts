@@ -27,6 +27,8 @@ describe('Anthropic dialect, same dialect to Claude', () => {
       req.on('end', () => {
         const body = JSON.parse(text) as Record<string, unknown>;
         received.push(body);
+        // Never answers: Kordon's first-byte timeout for its provider runs out first.
+        if (body.model === 'claude-hangs') return;
         const sse = (type: string, data: unknown) =>
           res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
         if (body.stream === true) {
@@ -86,6 +88,12 @@ orgs:
         type: anthropic
         baseUrl: ${url}
         models: [claude-sonnet-4-5]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
+      - name: claude-slow
+        type: anthropic
+        baseUrl: ${url}
+        models: [claude-hangs]
+        timeouts: { firstByteMs: 300 }
         keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
     users:
       - email: dev@acme.test
@@ -192,5 +200,15 @@ orgs:
       .catch((error: unknown) => error);
     assert.ok(counted instanceof Anthropic.NotFoundError, String(counted));
     assert.equal((counted.error as { request_id?: unknown }).request_id, counted.requestID);
+  });
+
+  it('a provider that does not answer in time is a 504 timeout_error, as Anthropic names a 504', async () => {
+    // Errors reference: "504 - timeout_error: The request timed out while processing."
+    const late = await client()
+      .messages.create({ model: 'claude-hangs', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
+      .catch((error: unknown) => error);
+    assert.ok(late instanceof Anthropic.APIError && late.status === 504, String(late));
+    assert.equal(late.type, 'timeout_error');
+    assert.equal((late.error as { error?: { type?: string } }).error?.type, 'timeout_error');
   });
 });

@@ -55,7 +55,8 @@ const ANTHROPIC_TYPE: Record<GatewayErrorKind, string> = {
   upstream_error: 'api_error',
   upstream_auth: 'api_error',
   upstream_out_of_credit: 'billing_error',
-  upstream_timeout: 'api_error',
+  // "504 - timeout_error: The request timed out while processing."
+  upstream_timeout: 'timeout_error',
   overloaded: 'overloaded_error',
   internal: 'api_error',
 };
