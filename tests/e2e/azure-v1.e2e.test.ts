@@ -4,7 +4,9 @@
  * under it (`/chat/completions`, `/embeddings`, `/responses`), the deployment in the body's
  * `model`, no `api-version`, the key in `api-key`. The upstream is an Azure v1 front on the
  * OpenAI mock: it serves only those paths and known deployments, and answers with the model
- * version the deployment runs, as Azure does.
+ * version the deployment runs, as Azure does. A prompt its content filter refuses is a 400 whose
+ * details are in `inner_error` (`content_filter_results` by category), as Azure's REST reference
+ * names them and its v1 API sends them, not the deployment API's `innererror`.
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
@@ -32,6 +34,17 @@ interface Seen {
   body: Record<string, unknown>;
 }
 
+/** The details of a refused prompt, as the v1 API sends them (REST reference: `innerError`). */
+const INNER_ERROR = {
+  code: 'ResponsibleAIPolicyViolation',
+  content_filter_results: {
+    hate: { filtered: false, severity: 'safe' },
+    self_harm: { filtered: false, severity: 'safe' },
+    sexual: { filtered: true, severity: 'high' },
+    violence: { filtered: false, severity: 'safe' },
+  },
+};
+
 function azureError(res: ServerResponse, status: number, code: string, message: string): void {
   res
     .writeHead(status, { 'content-type': 'application/json' })
@@ -57,6 +70,21 @@ async function serveAzureV1(req: IncomingMessage, res: ServerResponse, openAI: U
   const model = typeof body.model === 'string' ? DEPLOYMENTS[body.model] : undefined;
   if (model === undefined) {
     return azureError(res, 404, 'DeploymentNotFound', 'The API deployment for this resource does not exist.');
+  }
+  if (JSON.stringify(body.messages ?? body.input ?? '').includes('forbidden-words')) {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        error: {
+          inner_error: INNER_ERROR,
+          code: 'content_filter',
+          message:
+            "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+          param: 'prompt',
+          type: null,
+        },
+      }),
+    );
+    return;
   }
   const forwarded = JSON.stringify({ ...body, model });
   const upstream = request(
@@ -193,5 +221,27 @@ orgs:
     assert.equal(types.at(-1), 'response.completed');
     assert.equal(lastSeen('responses').body.model, 'mini-prod');
     assert.ok((await completed(streamed.headers.get('x-request-id'))).data.usage.outputTokens > 0);
+  });
+
+  it('a prompt its content filter refuses reaches the OpenAI SDK as a 400 with its inner_error (which category)', async () => {
+    for (const stream of [false, true]) {
+      const error = await openai.chat.completions
+        .create({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: 'forbidden-words' }] })
+        .then(
+          () => assert.fail('expected the content-filter refusal'),
+          (e: unknown) => {
+            assert.ok(e instanceof OpenAI.APIError, String(e));
+            return e;
+          },
+        );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'content_filter');
+      assert.match(error.message, /content management policy/);
+      assert.deepEqual(
+        (error.error as { inner_error?: unknown }).inner_error,
+        INNER_ERROR,
+        `stream: ${stream}`,
+      );
+    }
   });
 });

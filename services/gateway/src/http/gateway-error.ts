@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ProviderInnerError } from '../upstream/upstream-error.js';
+import type { InnerErrorField, ProviderInnerError } from '../upstream/upstream-error.js';
 
 /** The API dialect a caller speaks, chosen by the endpoint it called. */
 export type Dialect = 'openai' | 'anthropic';
@@ -121,6 +121,8 @@ export class GatewayError extends Error {
       anthropicStatus?: number;
       /** Azure's `innererror` of a refusal (which content filter refused the prompt), to OpenAI callers. */
       innerError?: ProviderInnerError;
+      /** The field Azure put it in (`inner_error` on its v1 API), where the caller finds it too. */
+      innerErrorField?: InnerErrorField;
     } = {},
   ) {
     super(message);
@@ -179,7 +181,9 @@ export function errorBody(error: GatewayError, dialect: Dialect, requestId: stri
       param: error.options.param ?? null,
       code: error.options.code ?? shape.code,
       // Where Azure puts it, for the apps that read which filter refused (Anthropic's errors have none).
-      ...(error.options.innerError !== undefined && { innererror: error.options.innerError }),
+      ...(error.options.innerError !== undefined && {
+        [error.options.innerErrorField ?? 'innererror']: error.options.innerError,
+      }),
     },
   };
 }

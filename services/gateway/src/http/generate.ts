@@ -1106,12 +1106,14 @@ export function asGatewayError(error: unknown): GatewayError {
       const code = error.provider?.code;
       const param = error.provider?.param;
       const innerError = error.provider?.innerError;
+      const innerErrorField = error.provider?.innerErrorField;
       return new GatewayError('invalid_request', error.provider?.message || error.message, {
         // A refused content is a bad request whatever status said it (OpenRouter's 403, Azure's 400).
         status: contentRefused ? 400 : error.status,
         ...(code !== undefined && PROVIDER_CODE.test(code) && { code }),
         ...(param !== undefined && { param }),
         ...(innerError !== undefined && { innerError }),
+        ...(innerError !== undefined && innerErrorField !== undefined && { innerErrorField }),
       });
     }
     if (error.code === 'upstream_response_too_large')

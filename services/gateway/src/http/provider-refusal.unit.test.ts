@@ -84,6 +84,31 @@ test("Azure's innererror of a content-filter refusal reaches an OpenAI caller wh
   assert.equal('innererror' in plain.error, false);
 });
 
+test("Azure's inner_error (its v1 API's, and its REST reference's name) reaches an OpenAI caller as inner_error", () => {
+  const innerError = {
+    code: 'ResponsibleAIPolicyViolation',
+    content_filter_results: { sexual: { filtered: true, severity: 'high' } },
+  };
+  const refused = new UpstreamError('upstream_http_error', 'provider answered 400', {
+    phase: 'headers',
+    status: 400,
+    provider: {
+      status: 400,
+      type: 'content_filter',
+      message:
+        "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+      code: 'content_filter',
+      param: 'prompt',
+      innerError,
+      innerErrorField: 'inner_error',
+      retryable: false,
+    },
+  });
+  const openai = errorBody(asGatewayError(refused), 'openai') as { error: Record<string, unknown> };
+  assert.deepEqual(openai.error.inner_error, innerError);
+  assert.equal('innererror' in openai.error, false);
+});
+
 test('a code that is not a plain identifier is not passed on', () => {
   for (const code of ['has space', 'a'.repeat(80), 'x"; drop', undefined]) {
     const body = errorBody(asGatewayError(refusal(code)), 'openai') as { error: { code: unknown } };

@@ -83,6 +83,8 @@ export interface ProviderErrorInfo {
    * in its known shape only, bounded: `ProviderInnerError`.
    */
   readonly innerError?: ProviderInnerError | undefined;
+  /** The field Azure put it in, for the caller to find it there too: `innererror` when unset. */
+  readonly innerErrorField?: InnerErrorField | undefined;
   /**
    * The provider says it has no such model or deployment (Azure's 404 `DeploymentNotFound`,
    * OpenAI's `model_not_found`): not the caller's fault nor the key's, but this provider's
@@ -106,15 +108,24 @@ export interface ProviderErrorInfo {
   readonly retryAfterMs?: number | undefined;
 }
 
+/** Per filter category, its flags and short labels (`{ hate: { filtered: true, severity: "high" } }`). */
+export type FilterCategories = Readonly<Record<string, Readonly<Record<string, boolean | string>>>>;
+
 /**
- * Azure's `innererror` (`{ code: "ResponsibleAIPolicyViolation", content_filter_result: { hate:
- * { filtered: true, severity: "high" }, jailbreak: { filtered: false, detected: false } } }`):
- * the code, and per filter category its flags and short labels. Built by `providerInnerError`.
+ * Azure's details of a content-filter refusal: the code, and per filter category its flags and
+ * short labels, under the names Azure sent. Its deployment API sends `innererror: { code:
+ * "ResponsibleAIPolicyViolation", content_filter_result: {...} }`; its REST reference names them
+ * `inner_error` and `content_filter_results` (`innerError`), as its v1 API sends them. Built by
+ * `providerInnerError`.
  */
 export interface ProviderInnerError {
   readonly code?: string;
-  readonly content_filter_result?: Readonly<Record<string, Readonly<Record<string, boolean | string>>>>;
+  readonly content_filter_result?: FilterCategories;
+  readonly content_filter_results?: FilterCategories;
 }
+
+/** Where an Azure error body puts its `ProviderInnerError`. */
+export type InnerErrorField = 'innererror' | 'inner_error';
 
 export interface UpstreamErrorOptions {
   readonly isRetryable?: boolean;
@@ -264,48 +275,63 @@ const INNER_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 /** A category's label (`high`, `safe`): a short word; anything longer is no label (a message, a URL). */
 const INNER_LABEL = /^[A-Za-z0-9_-]{1,32}$/;
 
+/** A filter result's categories as kept: flags and short labels only, bounded; undefined if none. */
+function filterCategories(result: unknown): FilterCategories | undefined {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return undefined;
+  const categories: Record<string, Record<string, boolean | string>> = {};
+  let kept = 0;
+  for (const [category, flags] of Object.entries(result)) {
+    if (kept === MAX_FILTER_CATEGORIES) break;
+    if (!INNER_NAME.test(category) || typeof flags !== 'object' || flags === null) continue;
+    const fields: Record<string, boolean | string> = {};
+    let count = 0;
+    for (const [name, flag] of Object.entries(flags)) {
+      if (count === MAX_FILTER_FIELDS) break;
+      if (!INNER_NAME.test(name)) continue;
+      if (typeof flag !== 'boolean' && !(typeof flag === 'string' && INNER_LABEL.test(flag))) continue;
+      fields[name] = flag;
+      count++;
+    }
+    if (count === 0) continue;
+    categories[category] = fields;
+    kept++;
+  }
+  return kept === 0 ? undefined : categories;
+}
+
 /**
- * Azure's `innererror` as ProviderErrorInfo keeps it: its `code` and `content_filter_result`,
- * each category's booleans and short labels only (a blocklist's details, a citation's URL, an
- * error's message are left out), bounded; undefined when nothing of that shape is in it. Azure
- * "Content filtering" (learn.microsoft.com/azure/ai-services/openai/concepts/content-filter):
- * a prompt refused by a filter is a 400 `content_filter` whose innererror names the category.
+ * Azure's `innererror` (or `inner_error`) as ProviderErrorInfo keeps it: its `code` and its
+ * categories (`content_filter_result`, or the REST reference's `content_filter_results`, under
+ * the name sent), each category's booleans and short labels only (a blocklist's details, a
+ * citation's URL, an error's message are left out), bounded; undefined when nothing of that
+ * shape is in it. Azure "Content filtering"
+ * (learn.microsoft.com/azure/ai-services/openai/concepts/content-filter): a prompt refused by a
+ * filter is a 400 `content_filter` whose innererror names the category.
  */
 export function providerInnerError(value: unknown): ProviderInnerError | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { code, content_filter_result: result } = value as Record<string, unknown>;
-  const categories: Record<string, Record<string, boolean | string>> = {};
-  let kept = 0;
-  if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
-    for (const [category, flags] of Object.entries(result)) {
-      if (kept === MAX_FILTER_CATEGORIES) break;
-      if (!INNER_NAME.test(category) || typeof flags !== 'object' || flags === null) continue;
-      const fields: Record<string, boolean | string> = {};
-      let count = 0;
-      for (const [name, flag] of Object.entries(flags)) {
-        if (count === MAX_FILTER_FIELDS) break;
-        if (!INNER_NAME.test(name)) continue;
-        if (typeof flag !== 'boolean' && !(typeof flag === 'string' && INNER_LABEL.test(flag))) continue;
-        fields[name] = flag;
-        count++;
-      }
-      if (count === 0) continue;
-      categories[category] = fields;
-      kept++;
-    }
-  }
-  const inner: { code?: string; content_filter_result?: typeof categories } = {};
+  const { code, content_filter_result, content_filter_results } = value as Record<string, unknown>;
+  const inner: {
+    code?: string;
+    content_filter_result?: FilterCategories;
+    content_filter_results?: FilterCategories;
+  } = {};
   if (typeof code === 'string' && INNER_NAME.test(code)) inner.code = code;
-  if (kept > 0) inner.content_filter_result = categories;
-  return inner.code === undefined && kept === 0 ? undefined : inner;
+  const result = filterCategories(content_filter_result);
+  if (result !== undefined) inner.content_filter_result = result;
+  const results = filterCategories(content_filter_results);
+  if (results !== undefined) inner.content_filter_results = results;
+  return Object.keys(inner).length === 0 ? undefined : inner;
 }
 
 /** Every string of an innererror, for the secret check. */
 function innerStrings(inner: ProviderInnerError): string[] {
   const strings = inner.code === undefined ? [] : [inner.code];
-  for (const [category, fields] of Object.entries(inner.content_filter_result ?? {})) {
-    strings.push(category);
-    for (const [name, flag] of Object.entries(fields)) strings.push(name, String(flag));
+  for (const categories of [inner.content_filter_result, inner.content_filter_results]) {
+    for (const [category, fields] of Object.entries(categories ?? {})) {
+      strings.push(category);
+      for (const [name, flag] of Object.entries(fields)) strings.push(name, String(flag));
+    }
   }
   return strings;
 }
@@ -316,13 +342,17 @@ function innerStrings(inner: ProviderInnerError): string[] {
  * quote one (a credential names no field and no filter).
  */
 export function redactProviderError(info: ProviderErrorInfo, secrets: readonly string[]): ProviderErrorInfo {
-  const { param, innerError, ...rest } = info;
+  const { param, innerError, innerErrorField, ...rest } = info;
   const quotesNone = (text: string) => redactSecrets(text, secrets) === text;
   return {
     ...rest,
     message: redactSecrets(info.message, secrets),
     ...(param !== undefined && quotesNone(param) && { param }),
-    ...(innerError !== undefined && innerStrings(innerError).every(quotesNone) && { innerError }),
+    ...(innerError !== undefined &&
+      innerStrings(innerError).every(quotesNone) && {
+        innerError,
+        ...(innerErrorField !== undefined && { innerErrorField }),
+      }),
   };
 }
 

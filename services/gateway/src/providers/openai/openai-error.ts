@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
 import {
   errorTypeForStatus,
+  type InnerErrorField,
   isRetryableStatus,
   type ProviderErrorInfo,
   type ProviderErrorType,
@@ -29,6 +30,8 @@ const nestedError = z.object({
     code,
     /** Azure's details of a refusal; read by `providerInnerError`, never a reason to refuse the body. */
     innererror: z.unknown().optional(),
+    /** The same under the name of Azure's REST reference, which its v1 API sends. */
+    inner_error: z.unknown().optional(),
     /** OpenRouter's details (a moderation refusal's reasons); read by `moderationReasons`. */
     metadata: z.unknown().optional(),
   }),
@@ -60,14 +63,25 @@ interface ParsedError {
   readonly param?: string | undefined;
   /** Azure's `innererror` (a content-filter refusal's categories), in its known shape. */
   readonly innerError?: ProviderInnerError | undefined;
+  /** Where Azure put it: unset for `innererror`. */
+  readonly innerErrorField?: InnerErrorField | undefined;
   /** The categories a moderation flagged the input for (OpenRouter's `metadata.reasons`; maybe none named). */
   readonly flaggedFor?: readonly string[] | undefined;
 }
 
-/** `innerError` when the provider gave one of the known shape (left out otherwise). */
-const withInnerError = (value: unknown): { innerError?: ProviderInnerError } => {
-  const innerError = providerInnerError(value);
-  return innerError === undefined ? {} : { innerError };
+/**
+ * `innerError` when the provider gave one of the known shape (left out otherwise): Azure's
+ * deployment API sends `innererror`, its REST reference and v1 API `inner_error`; the caller
+ * finds it where Azure put it.
+ */
+const withInnerError = (
+  innererror: unknown,
+  inner_error: unknown,
+): { innerError?: ProviderInnerError; innerErrorField?: InnerErrorField } => {
+  const innerError = providerInnerError(innererror);
+  if (innerError !== undefined) return { innerError };
+  const named = providerInnerError(inner_error);
+  return named === undefined ? {} : { innerError: named, innerErrorField: 'inner_error' };
 };
 
 /** `param` when the provider gave a usable one (left out otherwise). */
@@ -98,14 +112,14 @@ function moderationReasons(metadata: unknown): string[] | undefined {
 export function parseOpenAIErrorBody(json: unknown): ParsedError | undefined {
   const nested = nestedError.safeParse(json);
   if (nested.success) {
-    const { message, type, param, code: errorCode, innererror, metadata } = nested.data.error;
+    const { message, type, param, code: errorCode, innererror, inner_error, metadata } = nested.data.error;
     const flaggedFor = moderationReasons(metadata);
     return {
       message: message ?? '',
       type: type ?? undefined,
       code: errorCode == null ? undefined : String(errorCode),
       ...withParam(param),
-      ...withInnerError(innererror),
+      ...withInnerError(innererror, inner_error),
       ...(flaggedFor !== undefined && { flaggedFor }),
     };
   }
@@ -240,6 +254,7 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     ...(parsed?.type !== undefined && { openAIType: parsed.type }),
     ...(parsed?.param !== undefined && { param: parsed.param }),
     ...(parsed?.innerError !== undefined && { innerError: parsed.innerError }),
+    ...(parsed?.innerErrorField !== undefined && { innerErrorField: parsed.innerErrorField }),
     // The model is not here: the next provider of the chain may have it.
     ...((parsed?.code === MODEL_NOT_FOUND || parsed?.code === DEPLOYMENT_NOT_FOUND) && {
       modelNotServed: true,

@@ -236,6 +236,43 @@ describe('OpenAI error bodies', () => {
     assert.equal(info.type, 'content_filter');
   });
 
+  it("Azure's REST reference shape (inner_error, content_filter_results: its v1 API's) is kept under its names", () => {
+    const inner_error = {
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_results: {
+        sexual: { filtered: true, severity: 'high' },
+        violence: { filtered: false, severity: 'safe' },
+      },
+    };
+    const info = openAIErrorInfo(
+      response(400, {
+        error: {
+          inner_error,
+          code: 'content_filter',
+          message:
+            "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+          param: 'prompt',
+          type: null,
+        },
+      }),
+    );
+    assert.deepEqual(info.innerError, inner_error);
+    assert.equal(info.innerErrorField, 'inner_error');
+    assert.equal(info.type, 'content_filter');
+    // The deployment API's innererror is where an unset field says.
+    assert.equal(
+      openAIErrorInfo(filtered({ code: 'ResponsibleAIPolicyViolation' })).innerErrorField,
+      undefined,
+    );
+    // A secret quoted in content_filter_results drops it, and where it was.
+    const secret = '0123456789abcdef0123456789abcdef';
+    const quoting = { ...info, innerError: { content_filter_results: { hate: { severity: secret } } } };
+    const redacted = redactProviderError(quoting, [secret]);
+    assert.equal(redacted.innerError, undefined);
+    assert.equal(redacted.innerErrorField, undefined);
+    assert.equal(redactProviderError(info, [secret]).innerErrorField, 'inner_error');
+  });
+
   it('only the known shape of an innererror is kept, bounded: no lists, objects, long text or odd names', () => {
     const info = openAIErrorInfo(
       filtered({
