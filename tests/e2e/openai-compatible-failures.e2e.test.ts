@@ -14,6 +14,8 @@ import { bearerOf, type KordonUnderTest, startKordonUnderTest } from './support/
  *   key (it failed the caller, as their own bad request, on every turn that key got).
  * - Groq 498 (flex tier at capacity): a capacity failure of the provider, not the caller's
  *   bad request.
+ * - Groq 429 "Rate limit reached for model `…`": Groq's limits are per model, so the key rests
+ *   for that model alone and serves the others.
  * - Mistral 422 `{"object":"error","message":{"detail":[...]}}`: the caller must see why.
  */
 describe('OpenAI-compatible vendor failures', () => {
@@ -61,6 +63,24 @@ describe('OpenAI-compatible vendor failures', () => {
               'Insufficient credits. This account never purchased credits. Make sure your key is on the correct account or org, and if so, purchase more at https://openrouter.ai/settings/credits',
           },
         });
+      }
+      if (path.startsWith('/groq-limits/')) {
+        // Groq's answer when one model's own limit is spent (console.groq.com/docs/rate-limits
+        // lists the limits model by model); the key's other models have theirs left.
+        if (body.model === 'openai/gpt-oss-120b') {
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+          return res.end(
+            JSON.stringify({
+              error: {
+                message:
+                  'Rate limit reached for model `openai/gpt-oss-120b` in organization `org_01hs26sgxde6dva0eke39336sv` service tier `on_demand` on tokens per minute (TPM): Limit 8000, Used 6000, Requested 4000. Please try again in 6.78s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing',
+                type: 'tokens',
+                code: 'rate_limit_exceeded',
+              },
+            }),
+          );
+        }
+        return json(200, completion(body.model));
       }
       if (path.startsWith('/groq/')) {
         return json(498, {
@@ -122,6 +142,12 @@ orgs:
         baseUrl: ${url}/groq/openai/v1
         models: [llama-3.3-70b-versatile]
         keys: [{ name: k1, secret: "gsk_0123456789abcdef0123456789abcdef" }]
+      - name: groq-limits
+        type: openai-compatible
+        vendor: groq
+        baseUrl: ${url}/groq-limits/openai/v1
+        models: [openai/gpt-oss-120b, qwen/qwen3-32b]
+        keys: [{ name: k1, secret: "gsk_limits0123456789abcdef0123456789" }]
       - name: mistral
         type: openai-compatible
         vendor: mistral
@@ -182,6 +208,24 @@ orgs:
     assert.notEqual(error.type, 'invalid_request_error', `${error.status} ${error.type}: ${error.message}`);
     // A capacity failure: a status the SDKs retry later (503 / 429), not a 4xx of the caller's.
     assert.ok(error.status === 503 || error.status === 429, `status ${error.status}`);
+  });
+
+  it("groq: a 429 for one model's own limit does not stop the key serving another model", async () => {
+    await assert.rejects(
+      openai().chat.completions.create({
+        model: 'openai/gpt-oss-120b',
+        messages: [{ role: 'user', content: 'Hi' }],
+      }),
+      (error: unknown) => error instanceof OpenAI.RateLimitError,
+    );
+    const before = calls.filter((c) => c.path.startsWith('/groq-limits/')).length;
+    const answer = await openai().chat.completions.create({
+      model: 'qwen/qwen3-32b',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    const after = calls.filter((c) => c.path.startsWith('/groq-limits/')).length;
+    assert.equal(after - before, 1, 'the key was asked for the other model');
+    assert.equal(answer.choices[0]?.message.content, 'Hi there');
   });
 
   it('mistral: a 422 whose message is {detail: [...]} reaches the caller with the reason', async () => {

@@ -532,7 +532,7 @@ async function attempt(
           throw error;
         }
         if (kind === 'rate_limited' && error.provider?.quotaModel !== undefined) {
-          // Only the model's own quota is spent (Gemini's and OpenAI's limits are per model): the
+          // Only the model's own quota is spent (Gemini's, OpenAI's, Groq's limits are per model): the
           // key rests for it alone, serving the others; the next key is asked (another project has its own).
           deps.keys.restForModel(keyEntry.providerKeyId, route.model, error.retryAfterMs, now);
           choosing = performance.now();

@@ -184,9 +184,18 @@ const REQUEST_TOO_LARGE = /^Request too large\b/;
  * OpenAI's 429 for one model's own limit ("Rate limit reached for o3 in organization org-… on
  * requests per min (RPM)": its limits are set per model): the model it names. A limit of the
  * whole organization or project ("Rate limit reached for organization org-… on tokens per min")
- * names none.
+ * names none. Groq's limits are per model too (console.groq.com/docs/rate-limits), its 429
+ * naming it in backticks: "Rate limit reached for model `llama-3.3-70b-versatile` in
+ * organization `org_…` service tier `on_demand` on tokens per minute (TPM)".
  */
-const MODEL_RATE_LIMIT = /^Rate limit reached for (?!(?:organization|project)\b)(\S+) (?:in|on)\b/;
+const MODEL_RATE_LIMIT =
+  /^Rate limit reached for (?:model `([^`]+)`|(?!(?:organization|project)\b)(\S+)) (?:in|on)\b/;
+
+/** The model whose own limit a 429's message says is spent; undefined when it names none. */
+function rateLimitedModel(message: string | undefined): string | undefined {
+  const match = MODEL_RATE_LIMIT.exec(message ?? '');
+  return match === null ? undefined : (match[1] ?? match[2]);
+}
 
 /**
  * OpenAI's 401 for a key without the scope an endpoint needs ("… Missing scopes:
@@ -241,7 +250,7 @@ export function openAIErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     (status === 429 && REQUEST_TOO_LARGE.test(parsed?.message ?? '')
       ? 'request_too_large'
       : errorTypeForStatus(status));
-  const quotaModel = type === 'rate_limit' ? MODEL_RATE_LIMIT.exec(parsed?.message ?? '')?.[1] : undefined;
+  const quotaModel = type === 'rate_limit' ? rateLimitedModel(parsed?.message) : undefined;
   const scopeMissing =
     (status === 401 || status === 403) &&
     (parsed?.code === 'missing_scope' || MISSING_SCOPES.test(parsed?.message ?? ''));

@@ -68,6 +68,13 @@ describe('OpenAI error bodies', () => {
       ).quotaModel,
       undefined,
     );
+    // Groq names the model in backticks, its limits being per model too.
+    assert.equal(
+      limited(
+        'Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_01abc` service tier `on_demand` on tokens per minute (TPM): Limit 12000, Used 9000, Requested 4000. Please try again in 6.78s.',
+      ).quotaModel,
+      'llama-3.3-70b-versatile',
+    );
     assert.equal(
       openAIErrorInfo(response(400, { error: { message: 'too long', code: 'context_length_exceeded' } }))
         .type,
