@@ -22,6 +22,8 @@ const DEEPSEEK_USAGE = {
 
 const MISTRAL_USAGE = { prompt_tokens: 20, completion_tokens: 30, total_tokens: 50 };
 
+const TOGETHER_USAGE = { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 };
+
 /** OpenRouter's 403 for an input its moderation flagged (openrouter.ai/docs/api/reference/errors). */
 const OPENROUTER_MODERATION = {
   error: {
@@ -140,6 +142,64 @@ describe('OpenAI-compatible vendors: documented wire differences', () => {
         return;
       }
 
+      if (path.startsWith('/together/')) {
+        // Together ends an answer at the model's end-of-sequence token with `eos` (its OpenAPI
+        // spec's finish_reason: stop, eos, length, tool_calls, function_call), each choice
+        // carrying `text`, `seed` and the delta's `token_id` besides OpenAI's fields.
+        if (body.stream !== true) {
+          json(200, {
+            ...base,
+            object: 'chat.completion',
+            prompt: [],
+            choices: [
+              {
+                index: 0,
+                text: 'Hello!',
+                seed: 42,
+                logprobs: null,
+                message: { role: 'assistant', content: 'Hello!', tool_calls: [] },
+                finish_reason: 'eos',
+              },
+            ],
+            usage: TOGETHER_USAGE,
+          });
+          return;
+        }
+        const chunk = { ...base, object: 'chat.completion.chunk' };
+        const choice = (token: number, content: string, finish: string | null) => ({
+          index: 0,
+          text: content,
+          logprobs: null,
+          finish_reason: finish,
+          seed: finish === null ? null : 42,
+          delta: { token_id: token, role: 'assistant', content, tool_calls: null },
+        });
+        sse([
+          { ...chunk, choices: [choice(9906, 'Hello', null)], usage: null },
+          { ...chunk, choices: [choice(0, '!', null)], usage: null },
+          { ...chunk, choices: [choice(128009, '', 'eos')], usage: TOGETHER_USAGE },
+        ]);
+        return;
+      }
+
+      if (path.startsWith('/mistral-window/')) {
+        // Mistral's `model_length`: the answer ran into the model's context window
+        // (mistralai/client-python, ChatCompletionChoice.FinishReason).
+        json(200, {
+          ...base,
+          object: 'chat.completion',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: 'The story went on until', tool_calls: null },
+              finish_reason: 'model_length',
+            },
+          ],
+          usage: { prompt_tokens: 32424, completion_tokens: 344, total_tokens: 32768 },
+        });
+        return;
+      }
+
       if (path.startsWith('/openrouter/')) {
         const messages = body.messages as Array<{ content: unknown }>;
         if (JSON.stringify(messages).includes('idiot')) {
@@ -179,6 +239,18 @@ orgs:
         baseUrl: ${url}/mistral/v1
         models: [magistral-medium-2509]
         keys: [{ name: k1, secret: "mistral-key-0123456789abcdef" }]
+      - name: together
+        type: openai-compatible
+        vendor: together
+        baseUrl: ${url}/together/v1
+        models: ["meta-llama/Llama-3.3-70B-Instruct-Turbo"]
+        keys: [{ name: k1, secret: "together-key-0123456789abcdef" }]
+      - name: mistral-window
+        type: openai-compatible
+        vendor: mistral
+        baseUrl: ${url}/mistral-window/v1
+        models: [voxtral-small-latest]
+        keys: [{ name: k1, secret: "mistral-key-window-0123456789" }]
       - name: openrouter
         type: openai-compatible
         vendor: openrouter
@@ -317,6 +389,61 @@ orgs:
       .map((block) => (block as { text: string }).text)
       .join('');
     assert.equal(text, 'Hello!');
+  });
+
+  const TOGETHER = 'meta-llama/Llama-3.3-70B-Instruct-Turbo';
+
+  it('a Together stream that ends `eos` reaches the OpenAI SDK whole, and its usage is recorded', async () => {
+    const stream = await openai().chat.completions.create({
+      model: TOGETHER,
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    const failure = await (async () => {
+      for await (const part of stream) {
+        text += part.choices[0]?.delta.content ?? '';
+        usage = part.usage ?? usage;
+      }
+    })().catch((error: unknown) => error);
+    assert.equal(failure, undefined, `the stream failed: ${String(failure)}`);
+    assert.equal(text, 'Hello!');
+    assert.equal(usage?.completion_tokens, 3);
+    const event = await lastRequestEvent();
+    assert.equal(event.type, 'RequestCompleted', JSON.stringify(event));
+    assert.equal(event.data.usage?.inputTokens, 12, JSON.stringify(event.data.usage));
+  });
+
+  it('an Anthropic SDK caller of Together gets an answer ending `eos` as end_turn (plain and streamed)', async () => {
+    const message = await anthropic().messages.create({
+      model: TOGETHER,
+      max_tokens: 256,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.equal(message.stop_reason, 'end_turn');
+    assert.deepEqual(message.content, [{ type: 'text', text: 'Hello!' }]);
+    const streamed = await anthropic()
+      .messages.stream({ model: TOGETHER, max_tokens: 256, messages: [{ role: 'user', content: 'Hi' }] })
+      .finalMessage();
+    assert.equal(streamed.stop_reason, 'end_turn');
+    assert.deepEqual(
+      streamed.content.map((block) => (block as { text?: string }).text),
+      ['Hello!'],
+    );
+    assert.equal(streamed.usage.output_tokens, 3);
+  });
+
+  it("an Anthropic SDK caller whose Mistral answer ran into the model's context window (`model_length`) gets it, cut short", async () => {
+    const message = await anthropic().messages.create({
+      model: 'voxtral-small-latest',
+      max_tokens: 4096,
+      messages: [{ role: 'user', content: 'Tell me a long story' }],
+    });
+    assert.equal(message.stop_reason, 'max_tokens');
+    assert.deepEqual(message.content, [{ type: 'text', text: 'The story went on until' }]);
+    assert.equal(message.usage.output_tokens, 344);
   });
 
   it("a caller whose input OpenRouter's moderation flags is told so, not that the gateway's credentials were refused", async () => {

@@ -36,7 +36,9 @@ export function finishReasonFromAnthropic(reason: string | null | undefined): Ne
  * same-dialect OpenAI answer is forwarded as OpenAI sent it; this is read only to translate.
  * A vendor's answer cut short on its side (DeepSeek's `insufficient_system_resource`,
  * OpenRouter's `error`) is `length`, as a Gemini failed call is: the one standard reason that
- * claims neither a clean end nor a refusal; its text and usage (billed) stand.
+ * claims neither a clean end nor a refusal; its text and usage (billed) stand. So is Mistral's
+ * `model_length` (the context window reached, Anthropic's `model_context_window_exceeded`, which
+ * Kordon also reads as `length`); Together's `eos` (end-of-sequence token) is a clean end.
  */
 export function finishReasonFromOpenAI(
   reason: UpstreamFinishReason | null | undefined,
@@ -44,6 +46,7 @@ export function finishReasonFromOpenAI(
 ): NeutralFinishReason {
   switch (reason) {
     case 'length':
+    case 'model_length':
     case 'insufficient_system_resource':
     case 'error':
       return 'length';
@@ -53,6 +56,7 @@ export function finishReasonFromOpenAI(
     case 'content_filter':
       return 'content_filter';
     case 'stop':
+    case 'eos':
       return madeToolCalls ? 'tool_calls' : 'stop';
     default:
       return 'stop';

@@ -174,13 +174,18 @@ export type OpenAIFinishReason = z.infer<typeof openAIFinishReason>;
  * The finish reasons an upstream answer may give: OpenAI's, and those compatible vendors
  * document besides: DeepSeek's `insufficient_system_resource` ("the request is interrupted due
  * to insufficient resource of the inference system", api-docs.deepseek.com, Create Chat
- * Completion) and OpenRouter's `error` (the model failed midway; openrouter.ai/docs/api-reference
- * /overview, Finish Reason). Read by `finishReasonFromOpenAI`; Kordon's own answers say OpenAI's.
+ * Completion), OpenRouter's `error` (the model failed midway; openrouter.ai/docs/api-reference
+ * /overview, Finish Reason; Mistral's too), Mistral's `model_length` (the answer reached the
+ * model's context window; its API's ChatCompletionChoice.finish_reason) and Together's `eos`
+ * (the model's end-of-sequence token; its API's finish_reason: stop, eos, length, tool_calls,
+ * function_call). Read by `finishReasonFromOpenAI`; Kordon's own answers say OpenAI's.
  */
 export const upstreamFinishReason = z.enum([
   ...openAIFinishReason.options,
   'insufficient_system_resource',
   'error',
+  'model_length',
+  'eos',
 ]);
 export type UpstreamFinishReason = z.infer<typeof upstreamFinishReason>;
 
