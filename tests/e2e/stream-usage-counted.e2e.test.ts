@@ -119,4 +119,28 @@ orgs:
     }
     assert.equal((await lastCompleted()).usage.outputTokens, 3);
   });
+
+  it("a prompt Kordon's estimator cannot read is still charged: its prompt counted as text, its answer counted", async () => {
+    // `true` is a JSON Schema (any value), which the provider takes; the estimator reads a
+    // property as an object. Before, such a request was recorded with 0 tokens and cost 0.
+    const stream = await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Look up the weather in Paris' }],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'lookup', parameters: { type: 'object', properties: { query: true } } },
+        },
+      ],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) usage = chunk.usage ?? usage;
+    const event = await lastCompleted();
+    assert.equal(event.usage.outputTokens, 3, 'the answer counted');
+    assert.ok(event.usage.inputTokens >= 7, `the prompt counted: ${event.usage.inputTokens} tokens`);
+    assert.ok(Number(event.cost) > 0, `cost ${event.cost}`);
+    assert.equal(usage?.prompt_tokens, event.usage.inputTokens, 'the caller is shown what it is charged');
+  });
 });

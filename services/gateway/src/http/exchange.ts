@@ -11,7 +11,7 @@ import {
   type ProviderEventStream,
 } from '../providers/index.js';
 import { pricesByServiceTier } from '../providers/provider-support.js';
-import { countTextTokens, estimateRequestTokens } from '../tokens/index.js';
+import { countTextTokens, estimatePromptTokens } from '../tokens/index.js';
 import { AnthropicStreamParser } from '../translate/anthropic-stream-parser.js';
 import {
   anthropicMessageResponse,
@@ -226,20 +226,17 @@ export const planChatExchange: ExchangePlanner = (
     body.stream_options !== null &&
     (body.stream_options as { include_usage?: unknown }).include_usage === true;
 
-  // Counted only when the provider reports no usage at all.
-  const fallbackUsage = (outputText: string): NormalisedUsage | undefined => {
-    const estimate = estimateRequestTokens({
+  // Counted only when the provider reports no usage at all; a prompt the estimator cannot read
+  // as text, as admission counts it (it was served: it is not free).
+  const fallbackUsage = (outputText: string): NormalisedUsage => ({
+    inputTokens: estimatePromptTokens({
       dialect: caller === 'openai' ? 'openai-chat' : 'anthropic-messages',
       body,
       model: route.model,
-    });
-    if (!estimate.ok) return undefined;
-    return {
-      inputTokens: estimate.estimate.inputTokens,
-      outputTokens: countTextTokens(outputText, route.model).tokens,
-      cachedInputTokens: 0,
-    };
-  };
+    }),
+    outputTokens: countTextTokens(outputText, route.model).tokens,
+    cachedInputTokens: 0,
+  });
 
   let upstreamBody: Record<string, unknown>;
   // Tool names too long for OpenAI and Gemini go shortened: the answer's calls are named back by this.

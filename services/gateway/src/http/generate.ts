@@ -34,7 +34,7 @@ import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js';
-import { ANTHROPIC_TOOL_PROMPT_AUTO, countTextTokens, estimateRequestTokens } from '../tokens/index.js';
+import { ANTHROPIC_TOOL_PROMPT_AUTO, estimatePromptTokens, estimateRequestTokens } from '../tokens/index.js';
 import { openAIChatRequest, openAIToAnthropicRequest, TranslationError } from '../translate/index.js';
 import { billedServiceTier, type NormalisedUsage } from '../translate/usage.js';
 import { ConnectionSignal } from '../upstream/caller-signal.js';
@@ -918,11 +918,8 @@ function exactInputTokens(
         : dialect === 'openai'
           ? 'openai-chat'
           : 'anthropic-messages';
-  const estimate = estimateRequestTokens({ dialect: estimateDialect, body, model: route.model });
-  if (estimate.ok) return estimate.estimate.inputTokens;
   // A body the estimator cannot read: the whole prompt counted as text (system, tools and all).
-  const prompt = [body.system, body.instructions, body.tools, body.input ?? body.messages];
-  return countTextTokens(JSON.stringify(prompt), route.model).tokens;
+  return estimatePromptTokens({ dialect: estimateDialect, body, model: route.model });
 }
 
 /** An OpenAI chat body counted as the Messages request it is translated to; undefined when it cannot be. */

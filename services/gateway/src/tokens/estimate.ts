@@ -3,6 +3,7 @@ import {
   countAnthropicMessages,
   countOpenAiChat,
   countOpenAiResponses,
+  countTextTokens,
   Tally,
   type TokenCount,
 } from './count.js';
@@ -111,4 +112,20 @@ export function estimateRequestTokens(request: EstimateRequest): EstimateResult 
       return { ok: false, error: `unknown dialect ${String(unknown)}` };
     }
   }
+}
+
+/**
+ * The prompt tokens of a request that is served: the estimate's, or, for a body the estimator
+ * cannot read (a field of a shape it does not know, which the provider may take all the same),
+ * its prompt fields counted as text, so that such a request is never charged nothing.
+ */
+export function estimatePromptTokens(request: EstimateRequest & { readonly model: string }): number {
+  const estimate = estimateRequestTokens(request);
+  if (estimate.ok) return estimate.estimate.inputTokens;
+  const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<
+    string,
+    unknown
+  >;
+  const prompt = [body.system, body.instructions, body.tools, body.input ?? body.messages];
+  return countTextTokens(JSON.stringify(prompt), request.model).tokens;
 }

@@ -16,6 +16,7 @@ export {
   type EstimateDialect,
   type EstimateRequest,
   type EstimateResult,
+  estimatePromptTokens,
   estimateRequestTokens,
   type RequestTokenEstimate,
 } from './estimate.js';
