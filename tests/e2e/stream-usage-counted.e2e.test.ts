@@ -143,4 +143,30 @@ orgs:
     assert.ok(Number(event.cost) > 0, `cost ${event.cost}`);
     assert.equal(usage?.prompt_tokens, event.usage.inputTokens, 'the caller is shown what it is charged');
   });
+
+  it("null optional fields are fields not given: a reply written back as Python's model_dump() writes it is counted as without them", async () => {
+    const charged = async (body: Record<string, unknown>) => {
+      const stream = await openai().chat.completions.create({
+        ...body,
+        model: 'gpt-4o-mini',
+        stream: true,
+      } as OpenAI.ChatCompletionCreateParamsStreaming);
+      for await (const _ of stream);
+      return (await lastCompleted()).usage;
+    };
+    const reply = { role: 'assistant', content: 'Hello there friend' };
+    const messages = (assistant: Record<string, unknown>) => [
+      { role: 'user', content: 'Hi' },
+      assistant,
+      { role: 'user', content: 'And again' },
+    ];
+    const plain = await charged({ messages: messages(reply) });
+    // `ChatCompletionMessage.model_dump()` in the openai Python SDK, and `tools=None`.
+    const dumped = await charged({
+      messages: messages({ ...reply, refusal: null, function_call: null, tool_calls: null, audio: null }),
+      tools: null,
+    });
+    assert.ok(plain.inputTokens > 0);
+    assert.deepEqual(dumped, plain);
+  });
 });

@@ -313,7 +313,7 @@ function openAiMessage(tally: Tally, model: string, m: OpenAiMessage): void {
     if (m.content.length !== 1 || m.content[0]?.type !== 'text') tally.flag('chat-format');
     for (const part of m.content) openAiPart(tally, model, part);
   }
-  if (m.name !== undefined) {
+  if (m.name != null) {
     tally.text(m.name);
     tally.tokens += TOKENS_PER_NAME;
   }
@@ -323,13 +323,13 @@ function openAiMessage(tally: Tally, model: string, m: OpenAiMessage): void {
     tally.tokens += TOOL_CALL_TOKENS;
     tally.flag('tool-calls');
   }
-  if (m.function_call !== undefined) {
+  if (m.function_call != null) {
     tally.text(m.function_call.name);
     tally.text(m.function_call.arguments);
     tally.tokens += TOOL_CALL_TOKENS;
     tally.flag('tool-calls');
   }
-  if (m.tool_call_id !== undefined) {
+  if (m.tool_call_id != null) {
     tally.text(m.tool_call_id);
     tally.flag('tool-calls');
   }
@@ -396,7 +396,7 @@ export function countOpenAiChat(request: Omit<OpenAiChatRequest, 'model'>, model
     else tally.flag('tools'); // built-in tool types: their cost is the vendor's secret
   }
   openAiFunctionTools(tally, functions);
-  if (request.functions !== undefined && request.functions.length > 0) {
+  if (request.functions != null && request.functions.length > 0) {
     openAiFunctions(tally, request.functions, family === 'gpt-4' ? 10 : 7);
     tally.flag('tools');
   }

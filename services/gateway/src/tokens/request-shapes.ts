@@ -30,14 +30,19 @@ export const openAiToolCall = z.object({
   function: z.object({ name: text.optional(), arguments: text.optional() }).optional(),
 });
 
+/*
+ * A null optional field is one not given, as the API and the translate layer take it: an
+ * assistant message written back as the Python SDK's `message.model_dump()` writes it holds
+ * `function_call: None, tool_calls: None`, and a caller's `tools=None` goes as `tools: null`.
+ */
 export const openAiMessage = z.object({
   role: text,
   content: z.union([text, z.array(openAiContentPart), z.null()]).optional(),
-  name: text.optional(),
-  tool_calls: z.array(openAiToolCall).optional(),
-  tool_call_id: text.optional(),
+  name: text.nullish(),
+  tool_calls: z.array(openAiToolCall).nullish(),
+  tool_call_id: text.nullish(),
   /** Deprecated `function_call` of the functions API. */
-  function_call: z.object({ name: text.optional(), arguments: text.optional() }).optional(),
+  function_call: z.object({ name: text.optional(), arguments: text.optional() }).nullish(),
   refusal: z.union([text, z.null()]).optional(),
 });
 export type OpenAiMessage = z.infer<typeof openAiMessage>;
@@ -45,12 +50,12 @@ export type OpenAiMessage = z.infer<typeof openAiMessage>;
 /** JSON Schema of function parameters: only the top-level properties are read (as OpenAI's cookbook does). */
 const jsonSchemaProperty = z.object({
   type: z.union([text, z.array(text)]).optional(),
-  description: text.optional(),
+  description: text.nullish(),
   enum: z.array(z.unknown()).optional(),
 });
 export const openAiFunctionDefinition = z.object({
   name: text,
-  description: text.optional(),
+  description: text.nullish(),
   parameters: z.object({ properties: z.record(z.string(), jsonSchemaProperty).optional() }).optional(),
 });
 export type OpenAiFunctionDefinition = z.infer<typeof openAiFunctionDefinition>;
@@ -63,10 +68,10 @@ export const openAiTool = z.object({
 export const openAiChatRequest = z.object({
   model: text,
   messages: z.array(openAiMessage),
-  tools: z.array(openAiTool).optional(),
+  tools: z.array(openAiTool).nullish(),
   /** Deprecated functions API. */
-  functions: z.array(openAiFunctionDefinition).optional(),
-  response_format: z.object({ type: z.string(), json_schema: z.unknown().optional() }).optional(),
+  functions: z.array(openAiFunctionDefinition).nullish(),
+  response_format: z.object({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
   max_tokens: z.int().min(0).nullable().optional(),
   max_completion_tokens: z.int().min(0).nullable().optional(),
   n: z.int().min(1).nullable().optional(),
