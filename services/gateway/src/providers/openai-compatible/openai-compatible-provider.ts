@@ -9,11 +9,15 @@
  * document it; Groq and Together accept it). A same-dialect body otherwise goes as sent, but
  * for the fields a vendor names its own way (`vendorRequest`) and those by which it would serve
  * other models than the routed one (`modelChoiceRefusal`: OpenRouter's `models`), refused.
- * Error bodies come in OpenAI's shape or its variants (see openai-error.ts).
+ * Error bodies come in OpenAI's shape or its variants (see openai-error.ts); a self-hosted
+ * server's own 404 for a model it does not have is read as OpenAI's `model_not_found`
+ * (`openAICompatibleErrorInfo`).
  */
 import { createHash } from 'node:crypto';
 import { TranslationError } from '../../translate/translation-error.js';
 import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
+import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import type { ProviderErrorInfo } from '../../upstream/upstream-error.js';
 import { openAIErrorInfo } from '../openai/openai-error.js';
 import {
   bearerAuth,
@@ -350,6 +354,31 @@ const STYLE_OPTIONS: Record<OpenAICompatibleVendor, OpenAIStyleOptions> = {
   generic: styleOptions(OPENAI_COMPATIBLE_PRESETS.generic),
 };
 
+/**
+ * The 404s by which a self-hosted server says it does not have the model asked for, each in its
+ * own words where OpenAI says `model_not_found`:
+ * - vLLM (vllm/entrypoints/openai/serving_engine.py, `_check_model`): "The model `x` does not
+ *   exist." (type NotFoundError, code 404);
+ * - Ollama (server/routes.go, through its OpenAI endpoint's `NewError`): "model 'x' not found",
+ *   and "model \"x\" not found, try pulling it first" once the scheduler looked for it (older
+ *   versions say the latter with single quotes).
+ * Matched on the message whatever the vendor (a vLLM or Ollama server may be configured as
+ * `generic`); only a 404, so that no other refusal is taken for a missing model.
+ */
+const SERVER_LACKS_MODEL =
+  /^(?:The model `[^`]*` does not exist\.?|model (?:"[^"]*"|'[^']*') not found(?:, try pulling it first)?)$/;
+
+/**
+ * OpenAI's error mapping, with a self-hosted server's 404 for a model it does not have read as
+ * OpenAI's model_not_found (`modelNotServed`): the next provider of the model's chain may have
+ * it, and the key is neither faulted nor credited. OpenAI's own adapter keeps `openAIErrorInfo`.
+ */
+export function openAICompatibleErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
+  const info = openAIErrorInfo(response);
+  if (response.status !== 404 || info.modelNotServed || !SERVER_LACKS_MODEL.test(info.message)) return info;
+  return { ...info, modelNotServed: true };
+}
+
 export const openAICompatibleProvider = {
   id: 'openai-compatible',
   name: 'OpenAI-compatible',
@@ -376,5 +405,5 @@ export const openAICompatibleProvider = {
     return secret === '' ? { headers: {}, secrets: [] } : bearerAuth(secret);
   },
   rateLimits: (headers) => parseOpenAIRateLimits(headers),
-  mapError: openAIErrorInfo,
+  mapError: openAICompatibleErrorInfo,
 } satisfies ProviderAdapter;

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TranslationError } from '../../translate/translation-error.js';
+import { openAIErrorInfo } from '../openai/openai-error.js';
 import { chatRequest } from '../provider-contract.js';
 import { providers } from '../provider-registry.js';
 import { OPENAI_COMPATIBLE_VENDORS } from '../provider-types.js';
 import {
   modelChoiceRefusal,
   OPENAI_COMPATIBLE_PRESETS,
+  openAICompatibleErrorInfo,
   openAICompatibleProvider,
 } from './openai-compatible-provider.js';
 
@@ -252,5 +254,85 @@ describe('OpenAI-compatible presets', () => {
       include_obfuscation: false,
       include_usage: true,
     });
+  });
+});
+
+describe("a self-hosted server's 404 for a model it does not have", () => {
+  const answer = (status: number, json: unknown) => ({
+    status,
+    headers: {},
+    text: JSON.stringify(json),
+    json,
+  });
+  const ollama = (message: string, type = 'not_found_error') => ({
+    error: { message, type, param: null, code: null },
+  });
+  const vllm = (message: string) => ({
+    object: 'error',
+    message,
+    type: 'NotFoundError',
+    param: null,
+    code: 404,
+  });
+
+  it('is read as OpenAI model_not_found: vLLM, Ollama (current and older wordings), in any vendor preset', () => {
+    for (const body of [
+      vllm('The model `Qwen/Qwen2.5-7B-Instruct` does not exist.'),
+      // vLLM's newer ErrorResponse nests the same fields under `error`.
+      {
+        error: {
+          message: 'The model `gpt-4o` does not exist.',
+          type: 'NotFoundError',
+          param: null,
+          code: 404,
+        },
+      },
+      ollama("model 'qwen2.5:7b' not found"),
+      ollama('model "qwen2.5:7b" not found, try pulling it first', 'api_error'),
+      ollama("model 'llama3' not found, try pulling it first", 'api_error'),
+      // Ollama's native error shape, should a base URL reach it.
+      { error: "model 'llama3' not found" },
+    ]) {
+      const info = openAICompatibleErrorInfo(answer(404, body));
+      assert.equal(info.modelNotServed, true, JSON.stringify(body));
+      assert.equal(info.type, 'not_found', JSON.stringify(body));
+      assert.equal(info.retryable, false);
+    }
+  });
+
+  it('is not read into another status, another 404, or OpenAI’s own adapter', () => {
+    for (const [status, body] of [
+      [400, vllm('The model `x` does not exist.')],
+      [500, ollama("model 'x' not found", 'api_error')],
+      [404, vllm('The model `x` does not exist. Try another.')],
+      [404, ollama('Not Found', 'not_found_error')],
+      [404, ollama("response 'resp_1' not found")],
+    ] as const) {
+      assert.equal(
+        openAICompatibleErrorInfo(answer(status, body)).modelNotServed,
+        undefined,
+        JSON.stringify(body),
+      );
+    }
+    assert.equal(
+      openAIErrorInfo(answer(404, vllm('The model `x` does not exist.'))).modelNotServed,
+      undefined,
+    );
+    assert.equal(openAICompatibleProvider.mapError, openAICompatibleErrorInfo);
+  });
+
+  it("keeps OpenAI's own model_not_found", () => {
+    const info = openAICompatibleErrorInfo(
+      answer(404, {
+        error: {
+          message: 'The model `gpt-5-nano` does not exist or you do not have access to it.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'model_not_found',
+        },
+      }),
+    );
+    assert.equal(info.modelNotServed, true);
+    assert.equal(info.code, 'model_not_found');
   });
 });
