@@ -5,22 +5,32 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
-/** The chat fields Mistral's API takes; anything else is a 422 `extra_forbidden`, as Mistral answers it. */
+/**
+ * The chat fields Mistral's API takes (mistralai/client-python, models/chatcompletionrequest.py);
+ * anything else is a 422 `extra_forbidden`, as Mistral answers it.
+ */
 const MISTRAL_CHAT_FIELDS = new Set([
   'model',
   'messages',
-  'stream',
   'temperature',
   'top_p',
   'max_tokens',
+  'stream',
   'stop',
   'random_seed',
+  'metadata',
   'response_format',
   'tools',
   'tool_choice',
   'presence_penalty',
   'frequency_penalty',
   'n',
+  'prediction',
+  'parallel_tool_calls',
+  'reasoning_effort',
+  'prompt_mode',
+  'guardrails',
+  'prompt_cache_key',
   'safe_prompt',
 ]);
 
@@ -37,7 +47,7 @@ const MISTRAL_EMBEDDINGS_FIELDS = new Set([
 const USAGE = { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 };
 
 /** Mistral's pydantic validation: a 422 naming each field it does not know. */
-function mistralRefusal(fields: string[]): string {
+function mistralRefusal(body: Record<string, unknown>, fields: string[]): string {
   return JSON.stringify({
     object: 'error',
     message: {
@@ -45,6 +55,7 @@ function mistralRefusal(fields: string[]): string {
         type: 'extra_forbidden',
         loc: ['body', field],
         msg: 'Extra inputs are not permitted',
+        input: body[field],
       })),
     },
     type: 'invalid_request_error',
@@ -85,7 +96,7 @@ describe('OpenAI-dialect fields per vendor', () => {
         const unknown = Object.keys(body).filter((field) => !MISTRAL_EMBEDDINGS_FIELDS.has(field));
         if (unknown.length > 0) {
           res.writeHead(422, { 'content-type': 'application/json' });
-          res.end(mistralRefusal(unknown));
+          res.end(mistralRefusal(body, unknown));
           return;
         }
         const size = typeof body.output_dimension === 'number' ? body.output_dimension : 4;
@@ -110,7 +121,7 @@ describe('OpenAI-dialect fields per vendor', () => {
         const unknown = Object.keys(body).filter((field) => !MISTRAL_CHAT_FIELDS.has(field));
         if (unknown.length > 0) {
           res.writeHead(422, { 'content-type': 'application/json' });
-          res.end(mistralRefusal(unknown));
+          res.end(mistralRefusal(body, unknown));
           return;
         }
       }
@@ -292,6 +303,85 @@ orgs:
     });
     assert.equal(embedded.data.length, 1);
     for (const { body } of bodies) assert.equal('user' in body, false, JSON.stringify(body));
+  });
+
+  it("OpenAI's fields Mistral lacks that change no answer are left out; those Mistral takes go as sent", async () => {
+    bodies.length = 0;
+    const fields: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {
+      // Kept by OpenAI for its evals and dashboard; its tiers and caching; abuse monitoring.
+      store: true,
+      service_tier: 'flex',
+      prompt_cache_retention: '24h',
+      prompt_cache_options: { mode: 'implicit' },
+      safety_identifier: 'user-hash-42',
+      // GPT-5's hint on the answer's length, as penalties are a hint on its wording.
+      verbosity: 'low',
+      // Asking for nothing Mistral lacks.
+      logprobs: false,
+      modalities: ['text'],
+      logit_bias: null,
+      functions: [],
+    };
+    const taken: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {
+      metadata: { team: 'search' },
+      parallel_tool_calls: false,
+      prompt_cache_key: 'conversation-42',
+      prediction: { type: 'content', content: 'Hi there' },
+      n: 1,
+    };
+    for (const stream of [false, true]) {
+      const request = {
+        model: 'mistral-small-2506',
+        messages: [{ role: 'user' as const, content: 'Salut' }],
+        tools: [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object' } } }],
+        ...fields,
+        ...taken,
+      };
+      let text = '';
+      if (stream) {
+        for await (const part of await openai().chat.completions.create({ ...request, stream }))
+          text += part.choices[0]?.delta.content ?? '';
+      } else text = (await openai().chat.completions.create(request)).choices[0]?.message.content ?? '';
+      assert.equal(text, 'Hi there', `stream: ${stream}`);
+    }
+    assert.equal(bodies.length, 2);
+    for (const { body } of bodies) {
+      for (const field of Object.keys(fields))
+        assert.equal(field in body, false, `${field}: ${JSON.stringify(body)}`);
+      for (const [field, value] of Object.entries(taken)) assert.deepEqual(body[field], value, field);
+    }
+  });
+
+  it("OpenAI's fields Mistral lacks whose loss would change the answer are refused, naming the field, before any call", async () => {
+    const refused: Array<[string, Record<string, unknown>]> = [
+      ['logit_bias', { logit_bias: { '1734': -100 } }],
+      ['logprobs', { logprobs: true, top_logprobs: 2 }],
+      ['top_logprobs', { top_logprobs: 2 }],
+      ['modalities', { modalities: ['text', 'audio'] }],
+      ['audio', { audio: { voice: 'alloy', format: 'mp3' } }],
+      ['web_search_options', { web_search_options: {} }],
+      ['functions', { functions: [{ name: 'lookup', parameters: { type: 'object' } }] }],
+      ['function_call', { function_call: 'auto' }],
+      ['moderation', { moderation: { model: 'omni-moderation-latest' } }],
+    ];
+    for (const [param, fields] of refused) {
+      bodies.length = 0;
+      const error = await openai()
+        .chat.completions.create({
+          model: 'mistral-small-2506',
+          messages: [{ role: 'user', content: 'Salut' }],
+          ...fields,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .then(
+          () => assert.fail(`${param}: expected a refusal`),
+          (e: unknown) => e,
+        );
+      assert.ok(error instanceof OpenAI.APIError, `${param}: ${String(error)}`);
+      assert.equal(error.status, 400, `${param}: ${error.message}`);
+      assert.equal(error.param, param, error.message);
+      assert.match(error.message, /Mistral/, param);
+      assert.equal(bodies.length, 0, `${param}: Mistral was called`);
+    }
   });
 
   it('an OpenAI priority stream that breaks before its finish chunk is charged at priority rates', async () => {

@@ -62,6 +62,12 @@ export interface VendorPreset {
    */
   readonly droppedFields?: readonly string[];
   /**
+   * OpenAI chat fields the vendor lacks and refuses whose loss would change the answer (logprobs,
+   * audio, a web search), each with the reason given to the caller: refused, naming the field,
+   * when they ask for something; dropped when they ask for nothing (`asksNothing`).
+   */
+  readonly refusedChatFields?: Readonly<Record<string, string>>;
+  /**
    * The vendor's rules for the messages of a request translated from Anthropic's Messages,
    * which OpenAI does not have (see `anthropicTurns`).
    */
@@ -88,9 +94,33 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     // docs.mistral.ai/api/endpoint/embeddings: `output_dimension`; `dimensions` is a 422.
     embeddingDimensionsField: 'output_dimension',
     // docs.mistral.ai/api/endpoint/chat: the sampling seed is `random_seed`, and neither
-    // endpoint has `user`; each unknown field is a 422 `extra_forbidden`.
+    // endpoint has `user`; each unknown field is a 422 `extra_forbidden`. Its chat takes
+    // `metadata`, `parallel_tool_calls`, `prediction`, `prompt_cache_key`, `reasoning_effort`
+    // (client-python, ChatCompletionRequest): they go as sent.
     chatFieldNames: { seed: 'random_seed' },
-    droppedFields: ['user'],
+    // OpenAI's storage, tiers, cache lifetime, end-user ids and GPT-5's length hint: what Mistral
+    // answers is the same without them (as penalties are dropped where a model has none).
+    droppedFields: [
+      'user',
+      'safety_identifier',
+      'store',
+      'service_tier',
+      'prompt_cache_retention',
+      'prompt_cache_options',
+      'verbosity',
+    ],
+    refusedChatFields: {
+      logit_bias: "Mistral has no logit_bias (and its tokens are not OpenAI's token ids)",
+      logprobs: 'Mistral has no logprobs',
+      top_logprobs: 'Mistral has no logprobs',
+      modalities: 'Mistral does not produce audio',
+      audio: 'Mistral does not produce audio',
+      web_search_options:
+        'Mistral chat completions have no web search; search before the request and send the results as text',
+      functions: 'Mistral does not take the deprecated functions; use tools',
+      function_call: 'Mistral does not take the deprecated function_call; use tool_choice',
+      moderation: "Mistral does not moderate a chat completion's input and output on request",
+    },
     // Mistral checks the order of roles: 400 "Expected last role User or Tool (or Assistant
     // with prefix True)" and "Unexpected role 'user' after role 'tool'" (code 3230).
     anthropicTurns: { prefillAsPrefix: true, noUserAfterTool: true },
@@ -177,6 +207,18 @@ export function modelChoiceRefusal(
 }
 
 /**
+ * Whether a value of an OpenAI field the vendor lacks asks for nothing (null, false, an empty
+ * list, text-only `modalities`, no token biases): dropping it then changes no answer. An empty
+ * `web_search_options` asks for a search.
+ */
+function asksNothing(field: string, value: unknown): boolean {
+  if (value === null || value === false) return true;
+  if (Array.isArray(value))
+    return field === 'modalities' ? value.every((modality) => modality === 'text') : value.length === 0;
+  return field === 'logit_bias' && typeof value === 'object' && Object.keys(value).length === 0;
+}
+
+/**
  * The request with the OpenAI fields the vendor names or takes otherwise (the same request
  * when there are none): a caller's body is forwarded as sent, and a vendor that refuses
  * unknown fields (Mistral: 422 `extra_forbidden`) would refuse these.
@@ -186,7 +228,9 @@ export function modelChoiceRefusal(
  * - chat: fields the vendor names otherwise go under its name (Mistral's `random_seed`).
  * - embeddings: `dimensions` goes as the vendor's field (Mistral's `output_dimension`).
  * - any: fields the vendor lacks and refuses, whose absence changes no answer, are dropped
- *   (`user` for Mistral).
+ *   (`user`, `store`, `service_tier`... for Mistral).
+ * - chat: fields the vendor lacks whose loss would change the answer are refused, naming the
+ *   field, when they ask for something (`logprobs: true` for Mistral), else dropped.
  * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
  * - chat translated from Anthropic: messages in the order the vendor takes (`anthropicTurns`: Mistral).
  * - chat: tool call ids the vendor refuses as it takes them (`vendorToolCallId`: Mistral), so a
@@ -205,6 +249,16 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
   };
   for (const field of preset.droppedFields ?? []) if (field in body) delete edit()[field];
   if (request.operation === 'chat') {
+    for (const field in preset.refusedChatFields)
+      if (field in body) {
+        if (!asksNothing(field, body[field]))
+          throw new TranslationError(
+            field === 'modalities' ? 'unsupported_value' : 'unsupported_parameter',
+            field,
+            `\`${field}\` cannot be sent to ${preset.name}: ${preset.refusedChatFields[field]}`,
+          );
+        delete edit()[field];
+      }
     if (preset.streamUsage === 'always' && 'stream_options' in body) delete edit().stream_options;
     if (preset.outputLimitField === 'max_tokens' && 'max_completion_tokens' in body) {
       const out = edit();

@@ -116,6 +116,67 @@ describe('OpenAI-compatible presets', () => {
     assert.equal(groq.seed, 7);
   });
 
+  it('drops for Mistral the OpenAI fields it lacks that change no answer, keeps those it takes; others get them as sent', () => {
+    const dropped = {
+      store: true,
+      service_tier: 'priority',
+      safety_identifier: 'h',
+      prompt_cache_retention: '24h',
+      prompt_cache_options: { mode: 'implicit' },
+      verbosity: 'low',
+    };
+    const askingNothing = {
+      logprobs: false,
+      top_logprobs: null,
+      modalities: ['text'],
+      logit_bias: {},
+      audio: null,
+      functions: [],
+      function_call: null,
+      web_search_options: null,
+      moderation: null,
+    };
+    const taken = {
+      metadata: { a: 'b' },
+      parallel_tool_calls: false,
+      prediction: { type: 'content', content: 'x' },
+      prompt_cache_key: 'k',
+      reasoning_effort: 'high',
+      n: 2,
+    };
+    const body = { messages: [], ...dropped, ...askingNothing, ...taken };
+    assert.deepEqual(preparedBody('mistral', 'chat', body), {
+      model: 'm',
+      messages: [],
+      stream: false,
+      ...taken,
+    });
+    for (const vendor of ['groq', 'vllm', 'openrouter', 'generic'] as const)
+      assert.deepEqual(preparedBody(vendor, 'chat', body), { model: 'm', stream: false, ...body }, vendor);
+  });
+
+  it('refuses for Mistral, naming the field, the OpenAI fields it lacks whose loss would change the answer', () => {
+    for (const [field, value] of [
+      ['logit_bias', { '50256': -100 }],
+      ['logprobs', true],
+      ['top_logprobs', 0],
+      ['modalities', ['text', 'audio']],
+      ['audio', { voice: 'alloy', format: 'wav' }],
+      ['web_search_options', {}],
+      ['functions', [{ name: 'f' }]],
+      ['function_call', 'none'],
+      ['moderation', { model: 'omni-moderation-latest' }],
+    ] as const) {
+      assert.throws(
+        () => preparedBody('mistral', 'chat', { messages: [], [field]: value }),
+        (error: unknown) =>
+          error instanceof TranslationError && error.param === field && error.message.includes('Mistral'),
+        field,
+      );
+      assert.deepEqual(preparedBody('together', 'chat', { [field]: value })[field], value, field);
+    }
+  });
+
   it("refuses OpenRouter's fields that choose other models (models, route, preset); other vendors take them as sent", () => {
     for (const [field, value] of [
       ['models', ['openai/o1-pro']],
