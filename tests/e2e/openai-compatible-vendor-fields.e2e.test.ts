@@ -184,8 +184,14 @@ orgs:
         type: openai-compatible
         vendor: mistral
         baseUrl: ${url}/mistral/v1
-        models: [mistral-small-2506, codestral-embed-2505]
+        models: [mistral-small-2506, codestral-embed-2505, open-mistral-nemo]
         keys: [{ name: k1, secret: "mistral-key-0123456789abcdef" }]
+      # The same model on a server that takes OpenAI's fields: the next of its chain.
+      - name: nemo-elsewhere
+        type: openai-compatible
+        baseUrl: ${url}/generic/v1
+        models: [open-mistral-nemo]
+        keys: [{ name: k1, secret: "generic-key-0123456789abcdef" }]
       - name: openai
         type: openai
         baseUrl: ${url}/openai-cut/v1
@@ -381,6 +387,35 @@ orgs:
       assert.equal(error.param, param, error.message);
       assert.match(error.message, /Mistral/, param);
       assert.equal(bodies.length, 0, `${param}: Mistral was called`);
+    }
+  });
+
+  it('a field Mistral cannot take sends the request to the next provider of the model, which can', async () => {
+    for (const stream of [false, true]) {
+      bodies.length = 0;
+      const request = {
+        model: 'open-mistral-nemo',
+        messages: [{ role: 'user' as const, content: 'Salut' }],
+        logprobs: true,
+      };
+      if (stream) {
+        let text = '';
+        for await (const chunk of await openai().chat.completions.create({ ...request, stream: true }))
+          text += chunk.choices[0]?.delta.content ?? '';
+        assert.equal(text, 'Hi there');
+      } else {
+        const answer = await openai().chat.completions.create(request);
+        assert.equal(answer.choices[0]?.message.content, 'Hi there');
+      }
+      // Mistral's adapter refused it before any call; the other server got it, logprobs and all.
+      assert.deepEqual(
+        bodies.map(({ path }) => path),
+        ['/generic/v1/chat/completions'],
+      );
+      assert.equal(bodies[0]?.body.logprobs, true);
+      const event = await lastCompleted();
+      assert.equal(event.provider, 'nemo-elsewhere');
+      assert.equal(event.attempts, 1, 'the refusal before any call is no attempt');
     }
   });
 

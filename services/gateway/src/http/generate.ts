@@ -26,6 +26,7 @@ import {
   type ProviderKey,
   providerAdapter,
   providerKey,
+  RequestNotSendableError,
   storedProviderConfig,
   streamProvider,
 } from '../providers/index.js';
@@ -319,6 +320,10 @@ async function attempt(
   let absent: UpstreamError | undefined;
   /** Whether a provider that did not say it lacks the model could take the request. */
   let present = false;
+  /** Providers whose adapter refused the request as sent, before any call (RequestNotSendableError). */
+  let refusedBeforeCall = 0;
+  /** Providers that serve the endpoint (their exchange planned). */
+  let planned = 0;
   providers: for (const route of chain) {
     const adapter = providerAdapter(route.provider.type);
     const config = providerConfig(route);
@@ -332,6 +337,7 @@ async function attempt(
     }
     if (!exchange) continue; // this provider does not serve the endpoint: the next one may
     served = true;
+    planned++;
     asked.push(route);
     const registry = deps.registry();
     let choosing = performance.now();
@@ -476,6 +482,20 @@ async function attempt(
         });
         return;
       } catch (error) {
+        if (error instanceof RequestNotSendableError) {
+          // This provider cannot take the request as sent (a field it lacks), whichever key: as
+          // when it cannot be translated for it, the next provider of the chain may take it. No
+          // call was made: the key is neither at fault nor credited (a probe it took is freed).
+          span?.failed(error, undefined, false);
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+            now: Date.now(),
+            kind: 'caller_cancelled',
+          });
+          outcome.attempts--;
+          untranslatable ??= error.refusal;
+          refusedBeforeCall++;
+          continue providers;
+        }
         if (!isUpstreamError(error) || res.headersSent) {
           span?.failed(error, undefined, false);
           if (!res.headersSent) deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'error');
@@ -572,7 +592,8 @@ async function attempt(
     throw withRetryAdvice(refused, secondsOf(msUntilAKeyIsBack(deps, chain)));
   }
   if (absent && !present) throw asGatewayError(absent);
-  if (!served && untranslatable) throw untranslatable;
+  // No provider could take the request as sent: why the first one could not.
+  if (untranslatable && (!served || refusedBeforeCall === planned)) throw untranslatable;
   if (!served) {
     throw new GatewayError(
       'invalid_request',
@@ -1029,6 +1050,7 @@ export function providerConfig(route: Route): ProviderConfig {
 /** What the caller is answered for an error: a provider's refusal in the caller's terms. */
 export function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
+  if (error instanceof RequestNotSendableError) return asGatewayError(error.refusal);
   if (error instanceof TranslationError) {
     return new GatewayError('invalid_request', error.message, { param: error.param ?? null });
   }

@@ -24,6 +24,7 @@ export {
   type ProviderAnswer,
   type ProviderCall,
   type ProviderEventStream,
+  RequestNotSendableError,
   streamProvider,
 } from './provider-call.js';
 export { providerConfigSchema, providerIdSchema } from './provider-config.js';

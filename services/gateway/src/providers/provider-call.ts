@@ -24,6 +24,7 @@
 import { skimAnthropicEvent } from '../translate/anthropic-event-skim.js';
 import { OPENAI_DONE } from '../translate/index.js';
 import { skimOpenAIChunk } from '../translate/openai-chunk-skim.js';
+import { TranslationError } from '../translate/translation-error.js';
 import type { CallerSignal } from '../upstream/caller-signal.js';
 import { type HeaderBag, headerValue } from '../upstream/headers.js';
 import { NdjsonFramingError, NdjsonReader } from '../upstream/ndjson-reader.js';
@@ -119,9 +120,30 @@ export interface ProviderEventStream extends AsyncIterable<unknown> {
 /** What {@link ProviderEventStream.takeReady} answers when the next event needs a read. */
 export const NOT_READY: unique symbol = Symbol('not ready');
 
+/**
+ * The adapter cannot send the request as asked (a field its provider lacks, refused by name):
+ * thrown before any call, whichever key was chosen, so the gateway asks the next provider of
+ * the model's chain, as when a request cannot be translated for one.
+ */
+export class RequestNotSendableError extends Error {
+  constructor(readonly refusal: TranslationError) {
+    super(refusal.message);
+    this.name = 'RequestNotSendableError';
+  }
+}
+
+/** The adapter's request, its refusal marked as made before any call. */
+function prepare(call: ProviderCall, request: OperationRequest): PreparedRequest {
+  try {
+    return call.adapter.prepare(request, call.config);
+  } catch (error) {
+    throw error instanceof TranslationError ? new RequestNotSendableError(error) : error;
+  }
+}
+
 export async function callProvider(call: ProviderCall, request: OperationRequest): Promise<ProviderAnswer> {
   if (request.stream) throw new TypeError('callProvider is for finished answers; use streamProvider');
-  const prepared = call.adapter.prepare(request, call.config);
+  const prepared = prepare(call, request);
   let secrets: readonly string[] = [];
   const response = await send(call, prepared, (upstream) => {
     secrets = upstream.secrets ?? [];
@@ -150,7 +172,7 @@ export async function streamProvider(
   request: OperationRequest,
 ): Promise<ProviderEventStream> {
   if (!request.stream) throw new TypeError('streamProvider is for streamed answers; use callProvider');
-  const prepared = call.adapter.prepare(request, call.config);
+  const prepared = prepare(call, request);
   const framing = prepared.framing;
   if (framing === undefined) throw new TypeError(`${call.adapter.name} does not stream ${request.operation}`);
   let secrets: readonly string[] = [];
