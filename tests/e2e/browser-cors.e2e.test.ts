@@ -143,6 +143,23 @@ describe('browsers: the official SDKs in a web page', {
     assert.match(result.requestId, /^[0-9a-f-]{36}$/);
   });
 
+  it("the OpenAI SDK's delete calls pass the preflight (DELETE is not a safelisted method) and get Kordon's answer", async () => {
+    const result = await inPage<string[]>(
+      app.origin,
+      `
+      const { OpenAI } = await import('/sdks.mjs');
+      const client = new OpenAI({ baseURL: kordon + '/v1', apiKey: key, dangerouslyAllowBrowser: true, maxRetries: 0 });
+      const said = (e) => e.constructor.name + ' ' + e.status;
+      return [
+        await client.responses.delete('resp_nowhere').then(() => 'deleted', said),
+        await client.chat.completions.delete('chatcmpl_nowhere').then(() => 'deleted', said),
+      ];
+    `,
+    );
+    // Refused by the preflight, the SDK would see no answer at all (APIConnectionError).
+    assert.deepEqual(result, ['NotFoundError 404', 'NotFoundError 404']);
+  });
+
   it('a page of an origin not allowed cannot call Kordon, and nothing reaches a provider', async () => {
     const before = (await kordon.requestEvents()).length;
     const requestsBefore = openaiMock.requests.length;

@@ -40,7 +40,9 @@ export function applyCors(
   }
   const headers: Record<string, string> = {
     'access-control-allow-origin': policy.origins === '*' ? '*' : origin,
-    'access-control-allow-methods': 'GET, POST',
+    // DELETE is not safelisted (Fetch): without it the SDKs' `responses.delete` and
+    // `chat.completions.delete` never leave the page.
+    'access-control-allow-methods': 'GET, POST, DELETE',
     'access-control-max-age': '7200',
     vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Private-Network',
   };
