@@ -91,6 +91,18 @@ describe('gateway edge', () => {
         model: 'm',
       },
     );
+    // RFC 9110 section 5.6.1.2: empty list elements are ignored; an empty header names no
+    // coding, and a repeated `identity` (merged by Node as `identity, identity`) is still none.
+    for (const none of ['', ' ', 'identity, identity', ', identity'])
+      assert.deepEqual(
+        await readJsonBody(request('{"model":"m"}', { 'content-encoding': none }), 100, roomy()),
+        { model: 'm' },
+        JSON.stringify(none),
+      );
+    await assert.rejects(
+      readJsonBody(request('{"model":"m"}', { 'content-encoding': 'identity, gzip' }), 100, roomy()),
+      (e: GatewayError) => e.status === 415 && /content-encoding: identity, gzip/.test(e.message),
+    );
   });
 
   it('reads a body in many chunks; past the limit it refuses, closing the connection after its answer; a request cut short rejects', async () => {

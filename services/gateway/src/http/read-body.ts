@@ -40,7 +40,7 @@ export async function readJsonBodyWithSize(
   idleTimeoutMs = DEFAULT_BODY_IDLE_TIMEOUT_MS,
 ): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const encoding = req.headers['content-encoding'];
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+  if (encoding !== undefined && !namesNoCoding(encoding)) {
     // No SDK compresses requests; decoding would let a small body expand past every bound.
     throw new GatewayError(
       'invalid_request',
@@ -157,6 +157,18 @@ function readAll(
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/**
+ * True for a Content-Encoding that applies no coding: `identity` or empty list elements (RFC
+ * 9110 section 5.6.1.2: ignored), as an empty header or a repeated one merged by Node gives.
+ */
+function namesNoCoding(encoding: string): boolean {
+  for (const coding of encoding.split(',')) {
+    const name = coding.trim().toLowerCase();
+    if (name !== '' && name !== 'identity') return false;
+  }
+  return true;
 }
 
 function hasUtf8Bom(bytes: Buffer): boolean {
