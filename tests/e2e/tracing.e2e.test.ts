@@ -466,6 +466,36 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       );
     });
 
+    // Recording errors: a failed operation SHOULD set status Error AND `error.type` (Conditionally
+    // Required on the GenAI inference span "if the operation ended in an error").
+    it('a stream the provider broke mid-way: the attempt span has the error.type of the break', async () => {
+      const traceId = newTraceId();
+      openaiMock.enqueueScenario('reset-mid-stream=3', { key: PRIMARY_KEY });
+      const stream = await openai().chat.completions.create(
+        {
+          model: 'gpt-4o-mini',
+          stream: true,
+          messages: [{ role: 'user', content: `a long answer please ${PROMPT_MARK}` }],
+        },
+        { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } },
+      );
+      await assert.rejects(async () => {
+        for await (const _ of stream) {
+          // read until the break
+        }
+      });
+      const spans = await traceOf(traceId);
+      const call = one(spans, 'provider.openai.chat');
+      assert.equal(call.attributes['error.type'], 'upstream_reset');
+      assert.equal(call.status.code, ERROR);
+      const streamSpan = one(spans, 'gateway.stream');
+      assert.equal(streamSpan.attributes['kordon.stream.end'], 'interrupted');
+      assert.equal(streamSpan.attributes['error.type'], 'stream_interrupted');
+      assert.equal(streamSpan.status.code, ERROR);
+      const root = one(spans, 'POST /v1/chat/completions');
+      assert.equal(root.attributes['error.type'], 'stream_interrupted');
+    });
+
     it('nothing secret reaches the exporter: no provider key, no proxy key, no prompt or answer text', () => {
       const exported = receiver.bodies.join('\n');
       assert.ok(exported.length > 0);

@@ -441,7 +441,7 @@ async function attempt(
         // The key is reported when its stream ends (a stream that fails before anything reached
         // the caller throws, as an error status does): a success, with its tokens, or what broke it.
         await exchange.stream(events, res, outcome, (usage, end, outputText, facts, failure, brokenBy) => {
-          span?.streamEnded(usage, end, facts);
+          span?.streamEnded(usage, end, facts, brokenBy?.code ?? failure);
           const kind = brokenBy === undefined ? 'not_the_key' : failureKind(brokenBy, signal.aborted);
           deps.metrics?.attempt(
             outcome.caller.key.orgId,

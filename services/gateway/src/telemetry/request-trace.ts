@@ -114,6 +114,9 @@ const MODEL_NAME = /^[A-Za-z0-9][\x21-\x7e]{0,199}$/;
 /** Provider-sent strings kept on spans (response model and id, finish reasons), bounded. */
 const MAX_PROVIDER_TEXT = 200;
 
+/** `error.type` of a stream that broke, when nothing more is known of what broke it. */
+const STREAM_INTERRUPTED = 'stream_interrupted';
+
 /** No links: the sampler is shown the same empty list every time (it only reads it). */
 const NO_LINKS = Object.freeze([]) as never[];
 
@@ -557,7 +560,10 @@ export class RequestTrace implements EndedSpans {
         this.#clock + firstByteAt,
       );
     }
-    if (end === 'interrupted') span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
+    if (end === 'interrupted') {
+      span.setAttribute(ATTR_ERROR_TYPE, STREAM_INTERRUPTED);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: STREAM_INTERRUPTED });
+    }
     this.endSpan(span, this.#streamEndedAt);
     return span;
   }
@@ -600,6 +606,8 @@ export class AttemptTrace {
   /** What the answer said of itself (id, model, finish reasons): a finished answer's, or the stream's. */
   #facts: StreamFacts | undefined;
   #streamEnd: StreamEnd | undefined;
+  /** Why a streamed answer failed (what broke it, or the answer's own failure), when it did. */
+  #streamError: string | undefined;
   #errorType: string | undefined;
   #retry = false;
   #failureKind: string | undefined;
@@ -653,12 +661,21 @@ export class AttemptTrace {
     if (this.#open) this.#status = status;
   }
 
-  /** The streamed body ended (cleanly, broken, or the caller left); what the stream said of its answer. */
-  streamEnded(usage: NormalisedUsage | undefined, end: StreamEnd, facts?: StreamFacts): void {
+  /**
+   * The streamed body ended (cleanly, broken, or the caller left); what the stream said of its
+   * answer; `errorType`: the code of what broke it, or of the failure a complete stream told.
+   */
+  streamEnded(
+    usage: NormalisedUsage | undefined,
+    end: StreamEnd,
+    facts?: StreamFacts,
+    errorType?: string,
+  ): void {
     if (!this.#open) return;
     this.#usage = usage;
     this.#streamEnd = end;
     this.#facts = facts;
+    this.#streamError = errorType ?? (end === 'interrupted' ? STREAM_INTERRUPTED : undefined);
     this.#ended();
   }
 
@@ -701,8 +718,12 @@ export class AttemptTrace {
     if (this.#status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.#status);
     streamFacts(span, this.#facts);
     if (this.#usage) usageAttributes(span, this.#usage);
-    if (this.#streamEnd === 'interrupted')
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream_interrupted' });
+    // What it produced is told above; a failed operation also carries its error.type (semconv).
+    const streamError = this.#streamError;
+    if (streamError !== undefined) {
+      span.setAttribute(ATTR_ERROR_TYPE, streamError);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: streamError });
+    }
     this.#request.endSpan(span, this.#endedAt);
     return span;
   }

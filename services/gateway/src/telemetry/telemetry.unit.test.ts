@@ -306,6 +306,49 @@ describe('request traces', () => {
     assert.equal(spans[2]?.attributes['kordon.stream.end'], undefined, 'cut short: no end recorded');
   });
 
+  // Recording errors: a failed operation SHOULD set status Error AND `error.type`, which the
+  // GenAI inference span makes Conditionally Required "if the operation ended in an error".
+  it('a streamed attempt that broke or whose answer failed has an error.type, as its stream span has', () => {
+    const { exporter, tracing: t } = tracing();
+    const usage = { inputTokens: 3, outputTokens: 2, cachedInputTokens: 0 };
+    const facts = { finishReasons: [] };
+    const streamed = (end: 'complete' | 'interrupted', errorType?: string) => {
+      exporter.reset();
+      const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
+      const attempt = trace.attempt(route, 'chat', key, 1);
+      attempt.streaming(200);
+      trace.streamStarted();
+      attempt.streamEnded(usage, end, facts, errorType);
+      trace.streamEnded(end, 0, undefined);
+      trace.end(200);
+      const spans = exporter.getFinishedSpans();
+      return {
+        call: spans.find((s) => s.name === 'provider.openai.chat')!,
+        stream: spans.find((s) => s.name === 'gateway.stream')!,
+      };
+    };
+    const reset = streamed('interrupted', 'upstream_reset');
+    assert.equal(reset.call.attributes['error.type'], 'upstream_reset');
+    assert.equal(reset.call.status.code, 2);
+    assert.equal(reset.call.attributes['gen_ai.usage.output_tokens'], 2, 'what it produced is still told');
+    assert.equal(reset.stream.attributes['error.type'], 'stream_interrupted');
+    assert.equal(reset.stream.status.code, 2);
+
+    const cut = streamed('interrupted');
+    assert.equal(cut.call.attributes['error.type'], 'stream_interrupted', 'nothing more known of the break');
+    assert.equal(cut.call.status.code, 2);
+
+    // A Responses stream that ended in `response.failed`: complete, and yet a failed answer.
+    const failed = streamed('complete', 'upstream_rate_limited');
+    assert.equal(failed.call.attributes['error.type'], 'upstream_rate_limited');
+    assert.equal(failed.call.status.code, 2);
+    assert.equal(failed.stream.attributes['error.type'], undefined, 'the stream itself ended cleanly');
+
+    const clean = streamed('complete');
+    assert.equal(clean.call.attributes['error.type'], undefined);
+    assert.equal(clean.call.status.code, 0);
+  });
+
   it("the root tells the request's event: a server fault is an error, a caller who left or a refusal is not", () => {
     const { exporter, tracing: t } = tracing();
     const usage = { inputTokens: 7, outputTokens: 3, cachedInputTokens: 2, reasoningTokens: 0 };
