@@ -206,6 +206,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
         },
       );
       assert.equal(call.attributes['server.port'], openaiMock.port);
+      assert.equal(call.attributes['gen_ai.request.stream'], undefined, 'unset: not streaming');
 
       const upstream = openaiMock.requests.at(-1)!;
       assert.equal(
@@ -255,6 +256,8 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       assert.equal(firstToken.attributes['kordon.time_to_first_token_ms'], event.data.timeToFirstTokenMs);
 
       const call = one(spans, 'provider.openai.chat');
+      // Conditionally Required on the inference span "if and only if the request is streaming".
+      assert.equal(call.attributes['gen_ai.request.stream'], true);
       assert.equal(call.attributes['gen_ai.usage.output_tokens'], usage.completion_tokens);
       // What the stream said of its answer, as a plain answer's span has it.
       assert.deepEqual(call.attributes['gen_ai.response.finish_reasons'], finishReasons);

@@ -381,6 +381,7 @@ export class RequestTrace implements EndedSpans {
       blocks.upstream(route, operation, key),
       attempt,
       maxTokens,
+      this.#stream === true,
     );
   }
 
@@ -599,6 +600,8 @@ export class AttemptTrace {
   readonly #upstream: UpstreamBlocks | undefined;
   readonly #attempt: number;
   readonly #maxTokens: number | null;
+  /** The call streams (it does when the caller's request does). */
+  readonly #stream: boolean;
   readonly #startedAt = performance.now();
   #endedAt = -1;
   #status: number | undefined;
@@ -619,6 +622,7 @@ export class AttemptTrace {
     upstream: UpstreamBlocks | undefined,
     attempt: number,
     maxTokens: number | null,
+    stream = false,
   ) {
     this.#request = request;
     this.headers = headers;
@@ -626,6 +630,7 @@ export class AttemptTrace {
     this.#upstream = upstream;
     this.#attempt = attempt;
     this.#maxTokens = maxTokens;
+    this.#stream = stream;
   }
 
   /** Whether this attempt records, and has not ended yet. */
@@ -705,6 +710,8 @@ export class AttemptTrace {
     span.addAttributeBlock(upstream.block);
     span.setAttribute(ATTR_KORDON_ATTEMPT, this.#attempt);
     if (this.#maxTokens !== null) span.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, this.#maxTokens);
+    // Conditionally Required "if and only if the request is streaming": never set to false.
+    if (this.#stream) span.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, true);
     const errorType = this.#errorType;
     if (errorType !== undefined) {
       span.setAttribute(ATTR_ERROR_TYPE, errorType);

@@ -274,6 +274,8 @@ describe('request traces', () => {
     assert.equal(byName['gateway.route']!.attributes['kordon.attempt'], 1);
     const call = byName['provider.openai.chat']!;
     assert.equal(call.attributes['http.response.status_code'], 200);
+    // Conditionally Required on the inference span "if and only if the request is streaming".
+    assert.equal(call.attributes['gen_ai.request.stream'], true);
     assert.equal(call.attributes['gen_ai.usage.output_tokens'], 2);
     assert.deepEqual(call.attributes['gen_ai.response.finish_reasons'], ['stop']);
     assert.equal(byName['gateway.stream']!.events[0]?.name, 'kordon.first_token');
