@@ -3,7 +3,7 @@
  * them against `@opentelemetry/semantic-conventions` 1.45: the GenAI ones because they are still
  * incubating (the OpenTelemetry docs advise copying unstable names), the HTTP ones because the
  * package's ES module build would load beside the CommonJS copy `@opentelemetry/core` loads
- * (~0.7 MB of source, for seven strings). Kordon's own attributes are under `kordon.`: ids only,
+ * (~0.7 MB of source, for eight strings). Kordon's own attributes are under `kordon.`: ids only,
  * never a secret, a prompt or an answer.
  */
 import type { KordonEventData } from '@kordon/events';
@@ -17,6 +17,7 @@ export const ATTR_HTTP_ROUTE = 'http.route';
 export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_URL_PATH = 'url.path';
+export const ATTR_URL_SCHEME = 'url.scheme';
 
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 /** Deprecated for `gen_ai.provider.name` (semconv 1.37); still set, as many backends read only this one. */

@@ -78,6 +78,7 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
   EVENT_FIRST_TOKEN,
   GEN_AI_OPERATION,
   GEN_AI_OPERATION_OF_ENDPOINT,
@@ -862,6 +863,9 @@ class AttributeBlocks {
         [ATTR_HTTP_REQUEST_METHOD]: 'POST',
         [ATTR_HTTP_ROUTE]: route,
         [ATTR_URL_PATH]: route,
+        // Required on an HTTP server span: the immediate peer's scheme, as the server listens
+        // on plain HTTP only (TLS ends at a proxy in front of it).
+        [ATTR_URL_SCHEME]: 'http',
       };
       endpoint = {
         operationName,

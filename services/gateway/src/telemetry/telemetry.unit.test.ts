@@ -44,6 +44,7 @@ describe('telemetry attributes', () => {
       [attributes.ATTR_SERVER_ADDRESS, stable.ATTR_SERVER_ADDRESS],
       [attributes.ATTR_SERVER_PORT, stable.ATTR_SERVER_PORT],
       [attributes.ATTR_URL_PATH, stable.ATTR_URL_PATH],
+      [attributes.ATTR_URL_SCHEME, stable.ATTR_URL_SCHEME],
     ];
     for (const [ours, theirs] of pairs) assert.equal(ours, theirs);
     assert.equal(attributes.GEN_AI_PROVIDER_NAME.openai, incubating.GEN_AI_PROVIDER_NAME_VALUE_OPENAI);
@@ -432,6 +433,35 @@ describe('request traces', () => {
     assert.equal(refused.attributes['http.response.status_code'], 429);
     assert.equal(refused.attributes['kordon.attempts'], undefined);
     assert.equal(refused.status.code, 0);
+  });
+
+  // The HTTP server span's Required attributes (stable), which the sampler is also to be shown.
+  it("the root span has the HTTP server span's required attributes, and the sampler sees them", () => {
+    const seen: Attributes[] = [];
+    const exporter = new InMemorySpanExporter();
+    const sampler = new AlwaysOnSampler();
+    const t = new RequestTracing({
+      sampler: {
+        shouldSample: (...args) => {
+          seen.push(args[4]);
+          return sampler.shouldSample();
+        },
+      },
+      resource: resourceFromAttributes({ 'service.name': 'test' }),
+      scope: { name: 'test' },
+      export: (spans) => exporter.export([...spansOf(spans)], () => {}),
+    });
+    t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now()).end(200);
+    const required = {
+      'http.request.method': 'POST',
+      'url.path': '/v1/chat/completions',
+      'url.scheme': 'http',
+    };
+    const [root] = exporter.getFinishedSpans();
+    for (const [name, value] of Object.entries(required)) {
+      assert.equal(root?.attributes[name], value, name);
+      assert.equal(seen[0]?.[name], value, `${name}, shown to the sampler`);
+    }
   });
 
   it('a malformed traceparent starts a new trace', () => {
