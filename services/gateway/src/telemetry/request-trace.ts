@@ -609,7 +609,6 @@ export class AttemptTrace {
   #usage: NormalisedUsage | undefined;
   /** What the answer said of itself (id, model, finish reasons): a finished answer's, or the stream's. */
   #facts: StreamFacts | undefined;
-  #streamEnd: StreamEnd | undefined;
   /** Why a streamed answer failed (what broke it, or the answer's own failure), when it did. */
   #streamError: string | undefined;
   #errorType: string | undefined;
@@ -679,7 +678,6 @@ export class AttemptTrace {
   ): void {
     if (!this.#open) return;
     this.#usage = usage;
-    this.#streamEnd = end;
     this.#facts = facts;
     this.#streamError = errorType ?? (end === 'interrupted' ? STREAM_INTERRUPTED : undefined);
     this.#ended();
