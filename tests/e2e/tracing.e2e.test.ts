@@ -501,6 +501,19 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       assert.equal(root.attributes['error.type'], 'stream_interrupted');
     });
 
+    // Conditionally Required on the inference span: the seed "if the request includes a seed",
+    // the choice count "if available, in the request, and !=1".
+    it('a chat that sets a seed and asks for two choices: the attempt span tells both', async () => {
+      const traceId = newTraceId();
+      await openai().chat.completions.create(
+        { model: 'gpt-4o-mini', seed: 42, n: 2, messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } },
+      );
+      const call = one(await traceOf(traceId), 'provider.openai.chat');
+      assert.equal(call.attributes['gen_ai.request.seed'], 42);
+      assert.equal(call.attributes['gen_ai.request.choice.count'], 2);
+    });
+
     it('nothing secret reaches the exporter: no provider key, no proxy key, no prompt or answer text', () => {
       const exported = receiver.bodies.join('\n');
       assert.ok(exported.length > 0);

@@ -244,7 +244,13 @@ export function generateHandler(
           { param: 'background' },
         );
       }
-      trace?.requested(outcome.model, outcome.stream, maxOutputTokens(body));
+      trace?.requested(
+        outcome.model,
+        outcome.stream,
+        maxOutputTokens(body),
+        // Where OpenAI documents `seed` and `n`, which then reach the provider as sent.
+        endpoint === 'chat.completions' || endpoint === 'completions' ? body : undefined,
+      );
       const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
       refuseUpstreamModelChoice(routes, body, dialect);
       admit(deps, outcome, routes[0]!, body, dialect, res);

@@ -26,6 +26,8 @@ export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
 export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
 export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
+export const ATTR_GEN_AI_REQUEST_SEED = 'gen_ai.request.seed';
+export const ATTR_GEN_AI_REQUEST_CHOICE_COUNT = 'gen_ai.request.choice.count';
 export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
 export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
 export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
@@ -68,6 +70,20 @@ export const GEN_AI_PROVIDER_NAME = {
   yandexgpt: 'yandexgpt',
   gigachat: 'gigachat',
 } as const satisfies Record<ProviderId, string>;
+
+/**
+ * Whether a provider type's requests carry the caller's `seed` (`gen_ai.request.seed`, "if
+ * applicable"): Claude, YandexGPT and GigaChat have none, and it is dropped for them.
+ */
+export const TAKES_SEED = {
+  openai: true,
+  anthropic: false,
+  gemini: true,
+  'azure-openai': true,
+  'openai-compatible': true,
+  yandexgpt: false,
+  gigachat: false,
+} as const satisfies Record<ProviderId, boolean>;
 
 /**
  * `gen_ai.provider.name` of the OpenAI-compatible vendors the conventions name (semconv

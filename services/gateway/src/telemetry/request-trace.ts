@@ -44,8 +44,10 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_CHOICE_COUNT,
   ATTR_GEN_AI_REQUEST_MAX_TOKENS,
   ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_REQUEST_SEED,
   ATTR_GEN_AI_REQUEST_STREAM,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
@@ -83,6 +85,7 @@ import {
   GEN_AI_OPERATION,
   GEN_AI_OPERATION_OF_ENDPOINT,
   genAiProviderName,
+  TAKES_SEED,
 } from './attributes.js';
 import { AttributeBlock, type EndedSpans, RecordedSpan, type SpanPipeline } from './span-pipeline.js';
 import { PooledIdGenerator } from './trace-ids.js';
@@ -227,6 +230,9 @@ export class RequestTrace implements EndedSpans {
   #stream: boolean | undefined;
   #model: string | undefined;
   #maxTokens: number | null = null;
+  /** The request's `seed` and its `n` when not 1 (integers only), for the attempt spans. */
+  #seed: number | undefined;
+  #choiceCount: number | undefined;
   #admissionStartedAt = -1;
   #admissionEndedAt = -1;
   #refusal: { reason: string; scope: string } | undefined;
@@ -327,12 +333,34 @@ export class RequestTrace implements EndedSpans {
     this.#endRoot();
   }
 
-  /** What the caller asked for, once the body is read. */
-  requested(model: string, stream: boolean, maxTokens: number | null): void {
+  /**
+   * What the caller asked for, once the body is read; `sampling`: the body of an OpenAI chat or
+   * completions request, whose `seed` and `n` go to the provider as sent.
+   */
+  requested(
+    model: string,
+    stream: boolean,
+    maxTokens: number | null,
+    sampling?: { readonly seed?: unknown; readonly n?: unknown },
+  ): void {
     if (!this.recording) return;
     this.#stream = stream;
     if (MODEL_NAME.test(model)) this.#model = model;
     this.#maxTokens = maxTokens;
+    if (sampling === undefined) return;
+    const { seed, n } = sampling;
+    if (Number.isSafeInteger(seed)) this.#seed = seed as number;
+    if (Number.isSafeInteger(n) && n !== 1) this.#choiceCount = n as number;
+  }
+
+  /**
+   * The request's sampling settings the conventions ask of each attempt's (inference) span;
+   * the seed only where it is sent (`takesSeed`).
+   */
+  samplingAttributes(span: AttributeSink, takesSeed: boolean): void {
+    if (this.#seed !== undefined && takesSeed) span.setAttribute(ATTR_GEN_AI_REQUEST_SEED, this.#seed);
+    if (this.#choiceCount !== undefined)
+      span.setAttribute(ATTR_GEN_AI_REQUEST_CHOICE_COUNT, this.#choiceCount);
   }
 
   /** `gateway.admission`, from `startedAt` to now; a refusal is an expected outcome, not an error. */
@@ -711,6 +739,7 @@ export class AttemptTrace {
     if (this.#maxTokens !== null) span.setAttribute(ATTR_GEN_AI_REQUEST_MAX_TOKENS, this.#maxTokens);
     // Conditionally Required "if and only if the request is streaming": never set to false.
     if (this.#stream) span.setAttribute(ATTR_GEN_AI_REQUEST_STREAM, true);
+    this.#request.samplingAttributes(span, TAKES_SEED[upstream.provider.type]);
     const errorType = this.#errorType;
     if (errorType !== undefined) {
       span.setAttribute(ATTR_ERROR_TYPE, errorType);

@@ -28,6 +28,8 @@ describe('telemetry attributes', () => {
       [attributes.ATTR_GEN_AI_REQUEST_MODEL, incubating.ATTR_GEN_AI_REQUEST_MODEL],
       [attributes.ATTR_GEN_AI_REQUEST_MAX_TOKENS, incubating.ATTR_GEN_AI_REQUEST_MAX_TOKENS],
       [attributes.ATTR_GEN_AI_REQUEST_STREAM, incubating.ATTR_GEN_AI_REQUEST_STREAM],
+      [attributes.ATTR_GEN_AI_REQUEST_SEED, incubating.ATTR_GEN_AI_REQUEST_SEED],
+      [attributes.ATTR_GEN_AI_REQUEST_CHOICE_COUNT, incubating.ATTR_GEN_AI_REQUEST_CHOICE_COUNT],
       [attributes.ATTR_GEN_AI_RESPONSE_MODEL, incubating.ATTR_GEN_AI_RESPONSE_MODEL],
       [attributes.ATTR_GEN_AI_RESPONSE_ID, incubating.ATTR_GEN_AI_RESPONSE_ID],
       [attributes.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, incubating.ATTR_GEN_AI_RESPONSE_FINISH_REASONS],
@@ -462,6 +464,29 @@ describe('request traces', () => {
       assert.equal(root?.attributes[name], value, name);
       assert.equal(seen[0]?.[name], value, `${name}, shown to the sampler`);
     }
+  });
+
+  // Conditionally Required on the inference span: the seed "if the request includes a seed",
+  // the choice count "if available, in the request, and !=1".
+  it("the attempt span has the request's seed and choice count when it sets them", () => {
+    const { exporter, tracing: t } = tracing();
+    const call = (sampling: { seed?: unknown; n?: unknown } | undefined, type = 'openai') => {
+      exporter.reset();
+      const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
+      trace.requested('gpt-4o-mini', false, null, sampling);
+      const to = { ...route, provider: { ...route.provider, type } } as Route;
+      trace.attempt(to, 'chat', key, 1).failed(new Error('x'), undefined, false);
+      trace.end(500);
+      const span = exporter.getFinishedSpans().find((s) => s.name.startsWith('provider.'))!;
+      return [span.attributes['gen_ai.request.seed'], span.attributes['gen_ai.request.choice.count']];
+    };
+    assert.deepEqual(call({ seed: 42, n: 3 }), [42, 3]);
+    assert.deepEqual(call({ seed: 0, n: 1 }), [0, undefined], 'one choice: no count');
+    assert.deepEqual(call({ seed: 'x', n: 2.5 }), [undefined, undefined], 'not integers: not told');
+    assert.deepEqual(call({}), [undefined, undefined]);
+    assert.deepEqual(call(undefined), [undefined, undefined]);
+    assert.deepEqual(call({ seed: 42, n: 3 }, 'gemini'), [42, 3]);
+    assert.deepEqual(call({ seed: 42, n: 1 }, 'anthropic'), [undefined, undefined], 'Claude is sent no seed');
   });
 
   it('a malformed traceparent starts a new trace', () => {
