@@ -12,7 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { KordonEvent } from '@kordon/events';
 import OpenAI from 'openai';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import {
+  eventOfRequest,
+  type KordonUnderTest,
+  providerKeyHealth,
+  startKordonUnderTest,
+} from './support/kordon-under-test.js';
 
 const KEY = 'azurekey0123456789abcdef01234567';
 const API_VERSION = '2024-10-21';
@@ -238,27 +243,8 @@ orgs:
     await new Promise((r) => upstream?.close(r));
   });
 
-  async function eventOf(requestId: string | null | undefined): Promise<KordonEvent> {
-    for (let i = 0; i < 60; i++) {
-      const found = (await k.allEvents()).find(
-        (e) => (e.data as { requestId?: string }).requestId === requestId,
-      );
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail(`no event for ${requestId}`);
-  }
-
-  async function health(provider: string): Promise<Record<string, unknown>> {
-    const answer = await fetch(`${k.url}/admin/v1/orgs/acme/provider-keys/health`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-    });
-    assert.equal(answer.status, 200);
-    const { items } = (await answer.json()) as { items: Array<Record<string, unknown>> };
-    const item = items.find((i) => i.provider === provider);
-    assert.ok(item, provider);
-    return item;
-  }
+  const eventOf = (requestId: string | null | undefined) => eventOfRequest(k, requestId);
+  const health = (provider: string) => providerKeyHealth(k, adminToken, provider);
 
   const refusal = (promise: Promise<unknown>) =>
     promise.then(

@@ -3,9 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { KordonEvent } from '@kordon/events';
 import OpenAI from 'openai';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import {
+  eventOfRequest,
+  type KordonUnderTest,
+  providerKeyHealth,
+  startKordonUnderTest,
+} from './support/kordon-under-test.js';
 
 /**
  * A self-hosted server that does not have the model asked for says so with a 404 of its own
@@ -148,27 +152,8 @@ orgs:
     await new Promise((resolve) => upstream?.close(resolve));
   });
 
-  async function eventOf(requestId: string | null | undefined): Promise<KordonEvent> {
-    for (let i = 0; i < 60; i++) {
-      const found = (await k.requestEvents()).find(
-        (e) => (e.data as { requestId?: string }).requestId === requestId,
-      );
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail(`no event for ${requestId}`);
-  }
-
-  async function health(provider: string): Promise<Record<string, unknown>> {
-    const answer = await fetch(`${k.url}/admin/v1/orgs/acme/provider-keys/health`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-    });
-    assert.equal(answer.status, 200);
-    const { items } = (await answer.json()) as { items: Array<Record<string, unknown>> };
-    const item = items.find((i) => i.provider === provider);
-    assert.ok(item, provider);
-    return item;
-  }
+  const eventOf = (requestId: string | null | undefined) => eventOfRequest(k, requestId);
+  const health = (provider: string) => providerKeyHealth(k, adminToken, provider);
 
   it("vLLM's 404 (`The model … does not exist.`): the next provider of the chain serves", async () => {
     const from = seen.length;

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,38 @@ export async function startKordonUnderTest(
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The event of one request (its `data.requestId`), once the appender has written it (3 s at most). */
+export async function eventOfRequest(
+  k: KordonUnderTest,
+  requestId: string | null | undefined,
+): Promise<KordonEvent> {
+  for (let i = 0; i < 60; i++) {
+    const found = (await k.allEvents()).find(
+      (e) => (e.data as { requestId?: string }).requestId === requestId,
+    );
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`no event for ${requestId}`);
+}
+
+/** One provider's key health, as the admin API shows it (`GET /orgs/{org}/provider-keys/health`). */
+export async function providerKeyHealth(
+  k: KordonUnderTest,
+  adminToken: string,
+  provider: string,
+  org = 'acme',
+): Promise<Record<string, unknown>> {
+  const answer = await fetch(`${k.url}/admin/v1/orgs/${org}/provider-keys/health`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  assert.equal(answer.status, 200);
+  const { items } = (await answer.json()) as { items: Array<Record<string, unknown>> };
+  const item = items.find((i) => i.provider === provider);
+  assert.ok(item, provider);
+  return item;
 }
 
 /** The `authorization` header's key, to tell which provider key a mock request used. */
