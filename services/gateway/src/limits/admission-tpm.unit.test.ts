@@ -119,6 +119,28 @@ describe('tokens per minute', () => {
     admitted(limits.admit(subject(), tokens(300, 300), T0 + 70_001));
   });
 
+  it('a cheap bound past the whole tpm is counted exactly: it neither slips into what is left nor holds the bound', () => {
+    // The body's size bounds its prompt (a token per byte): a long JSON body's bound can pass the
+    // whole limit while its real count is well under it. Only an exact count past the limit is
+    // the request that could never fit, admitted while anything is left.
+    const bounded = (bound: number, exact: number) => (precision: 'bound' | 'exact') =>
+      precision === 'bound'
+        ? { bound: true, usd: 0n, inputTokens: bound, outputTokens: 0 }
+        : { bound: false, usd: 0n, inputTokens: exact, outputTokens: 0 };
+    const limits = tpmEnforcer(1000);
+    admitted(limits.admit(subject(), tokens(900, 0), T0)); // 100 left
+    const refused = limits.admit(subject(), bounded(1500, 600), T0 + 1);
+    assert.ok(!refused.ok && refused.reason === 'rate_limit_tpm', '600 tokens admitted where 100 were left');
+
+    const fresh = tpmEnforcer(1000);
+    admitted(fresh.admit(subject(), bounded(1500, 600), T0));
+    // Held at its 600, not at the bound of 1,500: 400 are left for the next.
+    admitted(fresh.admit(subject(), tokens(400, 0), T0 + 1));
+    // An exact count past the limit is still admitted while anything is left (it could never fit).
+    const oversize = tpmEnforcer(1000);
+    admitted(oversize.admit(subject(), bounded(3000, 1200), T0));
+  });
+
   it('counts another replica`s request at its event, and this replica`s own requests once', () => {
     const limits = tpmEnforcer(1000);
     limits.observe(completedEvent('00000000-0000-7000-8000-999999999999', 300, 300, T0));

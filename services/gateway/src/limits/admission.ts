@@ -464,7 +464,10 @@ export class LimitsEnforcer {
     const tokens = expected.inputTokens + expected.outputTokens;
     for (const check of checks) {
       const decision = this.#tpm.peek(check.key, check.limit, now);
-      if (decision.remaining <= 0 || (tokens <= check.limit && decision.remaining < tokens)) {
+      // A request past the whole limit could never fit: it passes while anything is left. Only
+      // an exact count is: a cheap bound past it may count far less, so it is counted first.
+      const oversize = tokens > check.limit && !expected.bound;
+      if (decision.remaining <= 0 || (!oversize && decision.remaining < tokens)) {
         return refusal(
           'rate_limit_tpm',
           check.ref,
