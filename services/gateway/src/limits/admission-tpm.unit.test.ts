@@ -141,6 +141,21 @@ describe('tokens per minute', () => {
     admitted(oversize.admit(subject(), bounded(3000, 1200), T0));
   });
 
+  it('Retry-After is when the request fits, and an admitted answer`s headers count its own hold', () => {
+    const limits = tpmEnforcer(1000);
+    const first = admitted(limits.admit(subject(), tokens(300, 300), T0));
+    // docs: x-ratelimit-remaining is the limit less the usage after this request.
+    assert.equal(first.headers['x-ratelimit-remaining-tokens'], '400');
+    limits.settle(first, used(450, 450), T0);
+    // 900 in this minute, 100 left: 600 more fit once the minute weighs 400 / 900 of itself in
+    // the next, 33.334 s into it: 34.334 s from now (not the 61 s until the usage is all gone).
+    const refused = limits.admit(subject(), tokens(300, 300), T0 + 59_000);
+    assert.ok(!refused.ok && refused.reason === 'rate_limit_tpm');
+    assert.equal(refused.retryAfterSeconds, 35);
+    assert.equal(limits.admit(subject(), tokens(300, 300), T0 + 59_000 + 34_333).ok, false);
+    admitted(limits.admit(subject(), tokens(300, 300), T0 + 59_000 + 34_334));
+  });
+
   it('counts another replica`s request at its event, and this replica`s own requests once', () => {
     const limits = tpmEnforcer(1000);
     limits.observe(completedEvent('00000000-0000-7000-8000-999999999999', 300, 300, T0));

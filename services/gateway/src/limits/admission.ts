@@ -463,17 +463,22 @@ export class LimitsEnforcer {
   ): Refusal | null {
     const tokens = expected.inputTokens + expected.outputTokens;
     for (const check of checks) {
-      const decision = this.#tpm.peek(check.key, check.limit, now);
-      // A request past the whole limit could never fit: it passes while anything is left. Only
+      // A request past the whole limit could never fit: it passes while a token is left. Only
       // an exact count is: a cheap bound past it may count far less, so it is counted first.
       const oversize = tokens > check.limit && !expected.bound;
-      if (decision.remaining <= 0 || (!oversize && decision.remaining < tokens)) {
+      // Decided as if counted (it is, once every check passed): the headers say what is left
+      // after it, and a refusal's Retry-After when it fits.
+      const decision = this.#tpm.peek(check.key, check.limit, now, oversize ? 1 : Math.max(1, tokens));
+      if (!decision.allowed) {
         return refusal(
           'rate_limit_tpm',
           check.ref,
           429,
           `tokens per minute of this ${label(check.ref)} are used up`,
-          { retryAfterMs: Math.max(decision.resetMs, 1000), headers: rateHeaders('tokens', decision) },
+          {
+            retryAfterMs: decision.retryAfterMs ?? decision.resetMs,
+            headers: rateHeaders('tokens', decision),
+          },
         );
       }
       Object.assign(headers, rateHeaders('tokens', decision));

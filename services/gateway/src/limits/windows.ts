@@ -80,10 +80,14 @@ export class SlidingWindowLimiter {
     return chosen ?? { allowed: true, limit: 0, remaining: 0, resetMs: 0, retryAfterMs: 0, index: -1 };
   }
 
-  /** The state of a key without counting anything (cost 0). */
-  peek(key: string, limit: number, now: number): WindowDecision {
+  /**
+   * The decision `check` would make, counting nothing: the state of a key (cost 0), or whether
+   * and when `cost` units fit, for a caller that counts them later (`record`).
+   */
+  peek(key: string, limit: number, now: number, cost = 0): WindowDecision {
     checkCount(limit, 'limit');
-    return this.decide(this.windows.get(key), limit, Math.floor(now), 0);
+    checkCount(cost, 'cost');
+    return this.decide(this.windows.get(key), limit, Math.floor(now), cost);
   }
 
   /**
