@@ -38,6 +38,18 @@ export class CircuitBreaker {
     return this.#probeUntil > now ? this.#probeUntil : 0;
   }
 
+  /**
+   * When a caller may expect the key back, for its Retry-After: as `usableAt`, but a probe in
+   * flight is counted on to report within the circuit's current open period. Its slot's own
+   * expiry only bounds a lost report (over an hour), and no caller should be sent away that long.
+   */
+  backAt(now: number): number {
+    const at = this.usableAt(now);
+    if (at === 0 || now < this.#openUntil) return at;
+    const openFor = Math.min(this.options.openMs * 2 ** this.#reopenings, this.options.maxOpenMs);
+    return Math.min(at, now + openFor);
+  }
+
   /** Called when the key is handed out: in half-open that request is the probe. True if a probe was claimed. */
   claimProbe(now: number): boolean {
     if (this.phase(now) !== 'half_open' || this.#probeUntil > now) return false;

@@ -111,4 +111,23 @@ describe('circuit breaker half-open under the gateway defaults', () => {
     // A report lost to a bug does not keep the key out for good.
     assert.ok(balancer.pick('g', halfOpen + 3_660_000), 'the slot frees itself after the longest call');
   });
+
+  test("while the probe runs, a caller with no other key is told the circuit's pace, not an hour", () => {
+    const balancer = new Balancer();
+    balancer.setGroup('g', [{ providerKeyId: 'k', weight: 1 }]);
+    for (let i = 0; i < 5; i++) balancer.reportFailure('k', { now: T, kind: 'timeout' });
+    const halfOpen = T + 5_000;
+    assert.ok(balancer.pick('g', halfOpen), 'the one probe goes out');
+    // The slot's 61 minutes bound a lost report; the probe itself reports when it ends. A
+    // Retry-After of an hour (x-should-retry: false) would send callers away from a key that
+    // may be back in a second: they are asked back after the circuit's open period.
+    const inFlight = halfOpen + 2_000;
+    assert.equal(balancer.nextUsableAt('g', inFlight), inFlight + 5_000);
+    assert.equal(balancer.describe('g', inFlight)[0]?.usableAt, inFlight + 5_000);
+    assert.equal(balancer.pick('g', inFlight + 5_000), undefined, 'still no second probe');
+    // After a failed probe the pace doubles, as the circuit's own wait does.
+    balancer.reportFailure('k', { now: inFlight, kind: 'timeout' });
+    assert.ok(balancer.pick('g', inFlight + 10_000), 'the next probe goes out');
+    assert.equal(balancer.nextUsableAt('g', inFlight + 10_001), inFlight + 20_001);
+  });
 });

@@ -276,7 +276,7 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     let soonest = Number.POSITIVE_INFINITY;
     for (const slot of this.slots) {
       if (slot.weight <= 0) continue;
-      const at = slot.health.usableAt(now);
+      const at = slot.health.backAt(now);
       const usableAt = at === 0 ? now : at;
       soonest = Math.min(
         soonest,
@@ -290,7 +290,7 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     const best = this.#bestLatency();
     return this.slots.map((slot) => {
       const health = slot.health;
-      const usableAt = health.usableAt(now);
+      const usableAt = health.backAt(now);
       return {
         providerKeyId: slot.key.providerKeyId,
         tier: slot.tier,

@@ -143,6 +143,13 @@ export class KeyHealth {
     return at > now ? at : 0;
   }
 
+  /** As `usableAt`, for a Retry-After: a probe in flight is not waited out (`CircuitBreaker.backAt`). */
+  backAt(now: number): number {
+    if (this.disabled) return Number.POSITIVE_INFINITY;
+    const at = Math.max(this.#restingUntil(now), this.circuit.backAt(now));
+    return at > now ? at : 0;
+  }
+
   /**
    * The key was handed out for an attempt: count it against its own RPM and, in half-open,
    * make it the probe. True when that made the key unusable (the groups must refresh).
