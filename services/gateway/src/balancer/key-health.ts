@@ -338,7 +338,8 @@ export class KeyHealth {
   ): HealthDecision {
     const until = now + Math.max(0, waitMs);
     const previous = this.cooledDownUntil;
-    if (until <= previous) return UNCHANGED;
+    // A wait already over (Retry-After: 0) is no rest: no event for every replica to apply.
+    if (until <= now || until <= previous) return UNCHANGED;
     this.cooledDownUntil = until;
     if (previous > now && until - previous < this.options.defaultCooldownMs) return UNCHANGED;
     return { type: 'cooled_down', providerKeyId: this.providerKeyId, until, reason, retryAfterMs };

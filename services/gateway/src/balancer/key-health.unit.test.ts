@@ -50,6 +50,22 @@ describe('KeyHealth: 429', () => {
     assert.equal(key.usableAt(T + 200), T + 30_100);
   });
 
+  test('a wait already over (Retry-After: 0, a reset of "0s") rests nothing and tells no one', () => {
+    // Each decision becomes a ProviderKeyCooledDown every replica applies: a "rest" ending as it
+    // starts would write one event per 429, for a key that never rested.
+    const key = health();
+    for (let i = 0; i < 5; i++) {
+      assert.equal(key.failure({ now: T + i, kind: 'rate_limited', retryAfterMs: 0 }).type, 'unchanged');
+      assert.equal(key.usableAt(T + i), 0);
+    }
+    const spent = { remainingRequests: 0, resetRequestsMs: 0 };
+    assert.equal(key.failure({ now: T + 9, kind: 'rate_limited', rateLimits: spent }).type, 'unchanged');
+    assert.equal(key.usableAt(T + 9), 0);
+    assert.equal(key.failure({ now: T + 9, kind: 'server_error', retryAfterMs: 0 }).type, 'unchanged');
+    // A wait of any length still rests the key and says so.
+    assert.equal(key.failure({ now: T + 10, kind: 'rate_limited', retryAfterMs: 1 }).type, 'cooled_down');
+  });
+
   test('does not count towards the circuit', () => {
     const key = health();
     for (let i = 0; i < 10; i++) key.failure({ now: T + i * 2_000, kind: 'rate_limited' });
