@@ -144,6 +144,19 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   }
 
   /**
+   * A key `candidates` or `pick` handed out that the request then skipped before any call (it
+   * lacks the model, the endpoint's scope, the request cannot be sent): not one of its requests.
+   * Its own RPM gets the count back and a probe it claimed is freed; nothing else is learnt.
+   */
+  reportUnused(providerKeyId: string, now: number): void {
+    const health = this.#health.get(providerKeyId);
+    if (health === undefined) return;
+    const before = health.usableAt(now);
+    health.unused(now);
+    this.#afterReport(health, before, now);
+  }
+
+  /**
    * Tokens a key used, known only after its success was reported (a stream's usage comes at its
    * end): counted against the key's own TPM limit, nothing else learnt.
    */

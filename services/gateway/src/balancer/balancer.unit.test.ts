@@ -266,6 +266,19 @@ describe('adaptive', () => {
     assert.equal(balancer.describe(G, T + 1_000)[0]?.state, 'cooling');
   });
 
+  test('a key handed out but skipped before any call gets its request and its probe back', () => {
+    const balancer = balancerWith([key('a', 1, { limits: { rpm: 2 } })]);
+    for (let i = 0; i < 10; i++) {
+      assert.equal(balancer.pick(G, T + i)?.providerKeyId, 'a');
+      balancer.reportUnused('a', T + i);
+    }
+    assert.equal(balancer.describe(G, T + 10)[0]?.usage.requestsPerMinute, 0);
+    for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T + 10, kind: 'timeout' });
+    assert.equal(balancer.pick(G, T + 5_010)?.providerKeyId, 'a', 'the probe');
+    balancer.reportUnused('a', T + 5_010);
+    assert.equal(balancer.pick(G, T + 5_011)?.providerKeyId, 'a', 'the probe again: the first never went');
+  });
+
   test("a key's own TPM limit counts a stream's tokens reported at its end, and nothing else of it", () => {
     const balancer = balancerWith([key('a', 1, { limits: { tpm: 1_000 } }), key('b', 1, { tier: 1 })]);
     assert.equal(balancer.pick(G, T)?.providerKeyId, 'a');

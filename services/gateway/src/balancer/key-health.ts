@@ -164,6 +164,15 @@ export class KeyHealth {
     return changed;
   }
 
+  /**
+   * The key was handed out but nothing was sent to it (skipped before any call): the request
+   * it was counted for is taken back from its own RPM, and a probe it claimed is freed.
+   */
+  unused(now: number): void {
+    this.#rpmWindow?.remove(1, now);
+    this.circuit.release();
+  }
+
   success(report: SuccessReport): HealthDecision {
     const { now } = report;
     this.#sampleError(0, now);

@@ -15,6 +15,14 @@ export class SlidingWindowCounter {
     this.#current += amount;
   }
 
+  /** Takes back `amount` added lately (counted for something that did not happen). */
+  remove(amount: number, now: number): void {
+    this.#roll(now);
+    const fromCurrent = Math.min(amount, this.#current);
+    this.#current -= fromCurrent;
+    this.#previous = Math.max(0, this.#previous - (amount - fromCurrent));
+  }
+
   estimate(now: number): number {
     this.#roll(now);
     const into = now - this.#index * this.windowMs;

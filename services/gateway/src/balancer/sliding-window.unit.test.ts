@@ -45,4 +45,17 @@ describe('SlidingWindowCounter', () => {
     assert.ok(other.estimate(when) < 10);
     assert.ok(other.estimate(when - 2) >= 10);
   });
+
+  test('remove takes back a count, from the previous window once the current one is empty', () => {
+    const counter = new SlidingWindowCounter(MINUTE);
+    counter.add(3, T);
+    counter.remove(1, T + 1);
+    assert.equal(counter.estimate(T + 2), 2);
+    // Added at the end of a window, taken back in the next: never below nothing.
+    counter.add(1, T + MINUTE - 1);
+    counter.remove(2, T + MINUTE);
+    assert.equal(counter.estimate(T + MINUTE), 1);
+    counter.remove(5, T + MINUTE);
+    assert.equal(counter.estimate(T + MINUTE), 0);
+  });
 });

@@ -360,10 +360,7 @@ async function attempt(
         // Its project said lately it has no such model: the provider's next key is asked.
         absent ??= lacking;
         keysLacking++;
-        deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
-          now: offeredAt,
-          kind: 'caller_cancelled',
-        });
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt);
         continue;
       }
       const scopeRefusal = deps.keys.scopeMissing(
@@ -376,14 +373,15 @@ async function attempt(
         // left the caller hears why, as from the call itself (a probe it claimed is freed).
         lastError = scopeRefusal;
         outcome.upstreamStatus = scopeRefusal.status ?? null;
-        deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
-          now: offeredAt,
-          kind: 'caller_cancelled',
-        });
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt);
         continue;
       }
       const providerKeyForCall = usableProviderKey(deps, keyEntry);
-      if (!providerKeyForCall) continue; // a record this process cannot decrypt: the next key serves
+      if (!providerKeyForCall) {
+        // A record this process cannot decrypt: the next key serves.
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt);
+        continue;
+      }
       outcome.attempts++;
       outcome.route = route;
       outcome.key = keyEntry;
@@ -493,10 +491,7 @@ async function attempt(
           // when it cannot be translated for it, the next provider of the chain may take it. No
           // call was made: the key is neither at fault nor credited (a probe it took is freed).
           span?.failed(error, undefined, false);
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
-            now: Date.now(),
-            kind: 'caller_cancelled',
-          });
+          deps.keys.balancer.reportUnused(keyEntry.providerKeyId, Date.now());
           outcome.attempts--;
           untranslatable ??= error.refusal;
           refusedBeforeCall++;

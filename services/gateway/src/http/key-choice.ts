@@ -53,8 +53,8 @@ export class RequestCandidates {
         this.choice.modelRestUntil(key.providerKeyId, this.route.model, now) === 0
       )
         return key;
-      // Handed out but never used: a probe it claimed must not keep the key from others.
-      this.choice.balancer.reportFailure(key.providerKeyId, { now, kind: 'caller_cancelled' });
+      // Handed out but never used: not one of its requests (own rpm, a probe it claimed).
+      this.choice.balancer.reportUnused(key.providerKeyId, now);
     }
     return undefined;
   }

@@ -476,4 +476,24 @@ describe('KeyChoice: a key whose quota of one model is spent', () => {
     assert.equal(choice.candidates(state, route, undefined).next(now + 30_000)?.providerKeyId, 'prk_b');
     assert.equal(choice.modelRestUntil('prk_a', route.model, now + 50_000), 0);
   });
+
+  it("is passed over without spending its own rpm: its other models keep the key's minute", () => {
+    const state = registry();
+    adminChange(state, 'ProviderKeyLimitsChanged', { providerKeyId: 'prk_a', tier: 0, limits: { rpm: 3 } });
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const other = { ...route, model: 'gpt-4.1' };
+    const now = Date.now();
+    choice.restForModel('prk_a', route.model, 50_000, now);
+    // Round-robin hands prk_a out to every other request for the model; none is sent to it.
+    for (let i = 0; i < 10; i++)
+      assert.equal(choice.candidates(state, route, undefined).next(now)?.providerKeyId, 'prk_b');
+    const usage = (id: string) =>
+      choice.describeOrg(state, ORG, now).find((k) => k.providerKeyId === id)?.usage.requestsPerMinute;
+    assert.equal(usage('prk_a'), 0, 'no request went to prk_a');
+    const served = new Set<string>();
+    for (let i = 0; i < 4; i++)
+      served.add(choice.candidates(state, other, undefined).next(now)?.providerKeyId ?? 'none');
+    assert.deepEqual([...served].sort(), ['prk_a', 'prk_b'], 'prk_a still serves its other models');
+  });
 });
