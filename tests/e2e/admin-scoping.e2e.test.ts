@@ -145,6 +145,35 @@ describe('admin API: what each role reaches', {
     }
   });
 
+  it("finance, without apiToken.read, does not learn a machine token's id from invitations", async () => {
+    const machine = await call('POST', '/orgs/acme/api-tokens', tokens.owner, {
+      name: 'onboarding',
+      role: 'admin',
+    });
+    assert.equal(machine.status, 201, machine.text);
+    const { id: machineId, token: machineToken } = machine.json as { id: string; token: string };
+    const invited = await call('POST', '/orgs/acme/invitations', machineToken, {
+      email: 'new-hire@acme.test',
+      role: 'developer',
+    });
+    assert.equal(invited.status, 201, invited.text);
+
+    // Finance lists invitations (user.read) but may not see machine tokens, as in the audit log.
+    type Invitation = { email: string; invitedBy: { kind: string; id: string | null } };
+    const listed = await call('GET', '/orgs/acme/invitations', tokens.finance);
+    assert.equal(listed.status, 200, listed.text);
+    assert.ok(!listed.text.includes(machineId), "finance sees the machine token's id");
+    const pending = (listed.json as { items: Invitation[] }).items.find(
+      (i) => i.email === 'new-hire@acme.test',
+    );
+    assert.deepEqual(pending?.invitedBy, { kind: 'api-token', id: null });
+
+    for (const role of ['owner', 'admin', 'auditor'] as const) {
+      const full = await call('GET', '/orgs/acme/invitations', tokens[role]);
+      assert.ok(full.text.includes(machineId), `${role} reads the machine token's id`);
+    }
+  });
+
   it('an admin cannot set the limits of an owner, as they can neither change nor disable one', async () => {
     const ownerPolicy = `/orgs/acme/policies/user/${userIds.owner}`;
     // Limits that would lock the owner out of the data plane: only an address nobody has may call.

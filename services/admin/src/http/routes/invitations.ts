@@ -6,6 +6,7 @@ import { INVITATION_TOKEN_PATTERN, newInvitationToken } from '../../auth/tokens.
 import { execute } from '../../commands/execute.js';
 import { invitationDecider } from '../../deciders/invitation.js';
 import { AdminError } from '../../errors.js';
+import type { Rights } from '../../rbac/permissions.js';
 import type { InvitationView } from '../../view/admin-view.js';
 import { metadataOf, orgOf, paginate, principalOf, userByEmail } from '../helpers.js';
 import { route } from '../route.js';
@@ -36,7 +37,10 @@ const Invitation = z
     teamId: z.string().nullable(),
     expiresAt: z.iso.datetime(),
     invitedAt: z.iso.datetime(),
-    invitedBy: z.object({ kind: z.string(), id: z.string() }),
+    invitedBy: z.object({
+      kind: z.string(),
+      id: z.string().nullable().describe('null: a machine token, and you may not see machine tokens'),
+    }),
   })
   .meta({ id: 'Invitation' });
 const InvitationPage = page(Invitation, 'Invitation');
@@ -51,14 +55,21 @@ const AcceptBody = z.strictObject({
   displayName: label.optional(),
 });
 
-const invitationBody = (invitation: InvitationView) => ({
+/**
+ * An invitation as `rights` may see it: a machine token's id is withheld from those without
+ * `apiToken.read` (finance), as the audit log withholds it.
+ */
+const invitationBody = (invitation: InvitationView, rights: Rights) => ({
   id: invitation.userId,
   email: invitation.email,
   role: invitation.role,
   teamId: invitation.teamId,
   expiresAt: invitation.expiresAt,
   invitedAt: invitation.invitedAt,
-  invitedBy: invitation.invitedBy,
+  invitedBy:
+    invitation.invitedBy.kind === 'api-token' && !rights.has('apiToken.read')
+      ? { kind: invitation.invitedBy.kind, id: null }
+      : invitation.invitedBy,
 });
 
 export const invitationRoutes = [
@@ -78,7 +89,10 @@ export const invitationRoutes = [
       const result = paginate(invitations, (i) => i.userId, ctx.query);
       return {
         status: 200,
-        body: { items: result.items.map(invitationBody), nextCursor: result.nextCursor },
+        body: {
+          items: result.items.map((i) => invitationBody(i, principalOf(ctx).rights)),
+          nextCursor: result.nextCursor,
+        },
       };
     },
   }),
@@ -126,7 +140,7 @@ export const invitationRoutes = [
       const invitation = ctx.deps.view().invitations.get(userId);
       if (!invitation)
         throw new AdminError('concurrent_change', 'the invitation changed meanwhile; read it again');
-      return { status: 201, body: { ...invitationBody(invitation), token } };
+      return { status: 201, body: { ...invitationBody(invitation, principal.rights), token } };
     },
   }),
   route({
