@@ -467,6 +467,24 @@ describe('admin API contract', { skip }, () => {
       assertProblem(await dev.post(`${path}/reinstate`), 409, 'invalid_state');
     });
 
+    it('a key an admin suspended is reinstated by an admin, not by its owner', async () => {
+      const dev = as(acme.users.developer.token);
+      const admin = as(acme.users.admin.token);
+      const issued = await expectStatus(
+        dev.post('/orgs/acme/proxy-keys', { userEmail: acme.users.developer.email, name: 'suspect' }),
+        201,
+      );
+      const path = `/orgs/acme/proxy-keys/${issued.body.id}`;
+      await expectStatus(admin.post(`${path}/suspend`, { note: 'seen in a public repo' }), 200);
+      // Its owner may not undo it: suspending would otherwise stop nobody.
+      assertProblem(await dev.post(`${path}/reinstate`), 403, 'forbidden');
+      assert.equal((await expectStatus(dev.get(path), 200)).body.status, 'suspended');
+      assert.equal((await expectStatus(admin.post(`${path}/reinstate`), 200)).body.status, 'active');
+      // Its owner's own suspension is the owner's to undo.
+      await expectStatus(dev.post(`${path}/suspend`), 200);
+      assert.equal((await expectStatus(dev.post(`${path}/reinstate`), 200)).body.status, 'active');
+    });
+
     it("developers manage only their own keys; others' keys do not exist for them", async () => {
       const a = acme.users;
       const adminKey = await expectStatus(

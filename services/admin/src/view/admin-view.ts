@@ -73,6 +73,11 @@ export interface ProxyKeyView {
   name: string;
   prefix: string;
   status: 'active' | 'suspended' | 'revoked';
+  /**
+   * Who suspended it, while it is: its owner (who may reinstate it), or someone else (an admin,
+   * the fraud detector: only `proxyKey.manageAny` reinstates it).
+   */
+  suspendedBy: 'owner' | 'other' | null;
   expiresAt: string | null;
   limits: Limits | null;
   createdAt: string;
@@ -461,6 +466,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           name: d.name,
           prefix: d.prefix,
           status: 'active',
+          suspendedBy: null,
           expiresAt: d.expiresAt,
           limits: null,
           createdAt: at,
@@ -471,13 +477,20 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
       case 'ProxyKeyReinstated':
       case 'ProxyKeyRevoked': {
         const key = own(state.proxyKeys, event.data.proxyKeyId, orgId);
-        if (key && key.status !== 'revoked')
+        if (key && key.status !== 'revoked') {
           key.status =
             event.type === 'ProxyKeySuspended'
               ? 'suspended'
               : event.type === 'ProxyKeyRevoked'
                 ? 'revoked'
                 : 'active';
+          key.suspendedBy =
+            event.type !== 'ProxyKeySuspended'
+              ? null
+              : event.actor.kind === 'user' && event.actor.id === key.userId && !event.data.byFraudDetector
+                ? 'owner'
+                : 'other';
+        }
         return state;
       }
       case 'PolicySet': {

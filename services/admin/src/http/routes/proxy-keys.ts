@@ -73,6 +73,19 @@ function keyAction(
       if (!isOwn(principal, key) && !principal.rights.has('proxyKey.manageAny')) {
         throw new AdminError('forbidden', "managing others' keys needs the permission proxyKey.manageAny");
       }
+      // A suspension is undone by whoever may make it: an owner's own by the owner, an admin's
+      // (or the fraud detector's) only with proxyKey.manageAny, or suspending would stop nobody.
+      if (
+        action === 'reinstate' &&
+        key.status === 'suspended' &&
+        key.suspendedBy === 'other' &&
+        !principal.rights.has('proxyKey.manageAny')
+      ) {
+        throw new AdminError(
+          'forbidden',
+          'this key was suspended by an admin or the fraud detector; reinstating it needs the permission proxyKey.manageAny',
+        );
+      }
       const { version } = await execute(
         ctx.deps.bus,
         proxyKeyDecider,
