@@ -14,6 +14,8 @@ import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-und
 
 /** Shaped like an Azure OpenAI key: matches none of the redaction patterns. */
 const PROVIDER_KEY = '3f9a1c0e7b2d4e6f8a0b1c2d3e4f5a6b';
+/** Another, that starts with a letter: shaped like an identifier, as a provider's code is. */
+const IDENTIFIER_KEY = 'a3f9c1e07b2d4e6f8a0b1c2d3e4f5a6b';
 
 describe('a provider echoing its key', () => {
   let provider: Server;
@@ -39,6 +41,18 @@ describe('a provider echoing its key', () => {
         case 'echo-400':
           res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(error));
           return;
+        case 'echo-code-400':
+          // The key as the error's code: a server that names what it refused there.
+          res
+            .writeHead(400, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: { message: 'bad key', type: 'invalid_request_error', code: key } }));
+          return;
+        case 'echo-type-429':
+          // The key as an OpenAI 429's type (where OpenAI names the budget that ran out).
+          res
+            .writeHead(429, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: { message: 'slow down', type: key, code: 'rate_limit_exceeded' } }));
+          return;
         case 'echo-200':
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(error));
           return;
@@ -54,14 +68,22 @@ describe('a provider echoing its key', () => {
     const url = `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`;
     // One provider (with its own key) a scenario, so that one's failures never rest another's key.
     // OpenAI's own type serves the Responses API.
-    const providers = ['echo-400', 'echo-200', 'echo-stream', 'responses-echo-200', 'responses-echo-stream']
+    const providers = [
+      'echo-400',
+      'echo-200',
+      'echo-stream',
+      'responses-echo-200',
+      'responses-echo-stream',
+      'echo-code-400',
+      'echo-type-429',
+    ]
       .map(
         (model) => `
       - name: p-${model}
         type: ${model.startsWith('responses-') ? 'openai' : 'openai-compatible'}
         baseUrl: ${url}
         models: [${model}]
-        keys: [{ name: k1, secret: "${PROVIDER_KEY}" }]`,
+        keys: [{ name: k1, secret: "${/code|type/.test(model) ? IDENTIFIER_KEY : PROVIDER_KEY}" }]`,
       )
       .join('');
     gateway = await startKordonUnderTest(`
@@ -96,6 +118,26 @@ orgs:
     });
     assert.equal(answer.status, 400);
     assert.ok(!answer.text.includes(PROVIDER_KEY), `the caller got the provider key: ${answer.text}`);
+  });
+
+  it("a 4xx whose code is the key is answered without that code, with the provider's message", async () => {
+    const answer = await post('/v1/chat/completions', {
+      model: 'echo-code-400',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(answer.status, 400);
+    assert.match(answer.text, /bad key/);
+    assert.ok(!answer.text.includes(IDENTIFIER_KEY), `the caller got the provider key: ${answer.text}`);
+  });
+
+  it('a 429 whose type is the key is answered without that type', async () => {
+    const answer = await post('/v1/chat/completions', {
+      model: 'echo-type-429',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(answer.status, 429);
+    assert.match(answer.text, /slow down/);
+    assert.ok(!answer.text.includes(IDENTIFIER_KEY), `the caller got the provider key: ${answer.text}`);
   });
 
   it('a 2xx error object echoing the key is answered without it', async () => {

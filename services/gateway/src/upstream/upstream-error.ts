@@ -338,15 +338,18 @@ function innerStrings(inner: ProviderInnerError): string[] {
 
 /**
  * The provider's error with the call's secrets, and anything key-shaped, cut out of the text
- * that may reach the caller: its message, and its `param` and `innerError`, dropped when they
- * quote one (a credential names no field and no filter).
+ * that may reach the caller: its message, and its `code`, `openAIType`, `param` and
+ * `innerError`, dropped when they quote one (a credential names no code, field or filter; an
+ * identifier-shaped key passes the caller's check of a code or type).
  */
 export function redactProviderError(info: ProviderErrorInfo, secrets: readonly string[]): ProviderErrorInfo {
-  const { param, innerError, innerErrorField, ...rest } = info;
+  const { code, openAIType, param, innerError, innerErrorField, ...rest } = info;
   const quotesNone = (text: string) => redactSecrets(text, secrets) === text;
   return {
     ...rest,
     message: redactSecrets(info.message, secrets),
+    ...(code !== undefined && quotesNone(code) && { code }),
+    ...(openAIType !== undefined && quotesNone(openAIType) && { openAIType }),
     ...(param !== undefined && quotesNone(param) && { param }),
     ...(innerError !== undefined &&
       innerStrings(innerError).every(quotesNone) && {

@@ -177,6 +177,19 @@ describe('OpenAI error bodies', () => {
     );
   });
 
+  it('a code or type that quotes a secret is dropped; one that does not is kept', () => {
+    const secret = 'a123456789abcdef0123456789abcdef'; // an Azure key that reads as an identifier
+    const info = openAIErrorInfo(response(429, { error: { message: 'no', type: secret, code: secret } }));
+    const clean = redactProviderError(info, [secret]);
+    assert.equal(clean.code, undefined);
+    assert.equal(clean.openAIType, undefined);
+    const plain = redactProviderError({ ...info, code: 'rate_limit_exceeded', openAIType: 'tokens' }, [
+      secret,
+    ]);
+    assert.equal(plain.code, 'rate_limit_exceeded');
+    assert.equal(plain.openAIType, 'tokens');
+  });
+
   it("a model or deployment the provider does not have (OpenAI's model_not_found, Azure's DeploymentNotFound) is the provider's not serving it", () => {
     const openai = openAIErrorInfo(
       response(404, {
