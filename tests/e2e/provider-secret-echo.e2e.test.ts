@@ -41,6 +41,21 @@ describe('a provider echoing its key', () => {
         case 'echo-400':
           res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(error));
           return;
+        case 'failed-response':
+          // A response object that failed, sent with a 200 (as a background response is read).
+          res.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              id: 'resp_failed',
+              object: 'response',
+              created_at: 1,
+              status: 'failed',
+              model: body.model,
+              output: [],
+              error: { code: 'server_error', message: error.error.message },
+              usage: { input_tokens: 1, output_tokens: 0, total_tokens: 1 },
+            }),
+          );
+          return;
         case 'echo-code-400':
           // The key as the error's code: a server that names what it refused there.
           res
@@ -74,6 +89,7 @@ describe('a provider echoing its key', () => {
       'echo-stream',
       'responses-echo-200',
       'responses-echo-stream',
+      'responses-failed-response',
       'echo-code-400',
       'echo-type-429',
     ]
@@ -176,6 +192,14 @@ orgs:
     assert.match(streamed.text, /Incorrect API key provided: \[redacted\]/);
     assert.ok(!plain.text.includes(PROVIDER_KEY), `the caller got the provider key: ${plain.text}`);
     assert.ok(!streamed.text.includes(PROVIDER_KEY), `the caller got the provider key: ${streamed.text}`);
+  });
+
+  it('Responses: a failed response sent with a 200 is answered without it, as its stream is', async () => {
+    const answer = await post('/v1/responses', { model: 'responses-failed-response', input: 'hi' });
+    assert.equal(answer.status, 200);
+    assert.match(answer.text, /"status":"failed"/);
+    assert.match(answer.text, /Incorrect API key provided: \[redacted\]/);
+    assert.ok(!answer.text.includes(PROVIDER_KEY), `the caller got the provider key: ${answer.text}`);
   });
 
   it('embeddings: a 2xx error object is a 502 without it, not a 200 forwarding it', async () => {

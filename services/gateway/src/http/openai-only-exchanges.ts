@@ -524,11 +524,15 @@ export const planResponsesExchange: ExchangePlanner = (
         id?: unknown;
         usage?: unknown;
         service_tier?: unknown;
+        status?: unknown;
       };
       // An error object sent with a success status is not forwarded as an answer.
       if (json?.object !== 'response') throw unreadableAnswer(json, reply.redact, 'object: not a response');
+      const text = JSON.stringify(json);
       return {
-        text: JSON.stringify(json),
+        // A failed response's error is the provider's words: forwarded without a key they may
+        // quote, as its stream's `response.failed` is.
+        text: json.status === 'failed' ? reply.redact(text) : text,
         usage: withServiceTier(
           withToolCalls(
             responsesUsageOf(json?.usage) ?? counted(responsesOutputText(json)),
