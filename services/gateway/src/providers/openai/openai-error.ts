@@ -44,7 +44,10 @@ const flatError = z.object({
   code,
 });
 /** Mistral's validation errors: `{"object":"error","message":{"detail":[{"msg": ...}]}}`. */
-const detailItems = z.union([z.string(), z.array(z.object({ msg: z.string() })).min(1)]);
+const detailItems = z.union([
+  z.string(),
+  z.array(z.object({ msg: z.string(), loc: z.array(z.union([z.string(), z.number()])).optional() })).min(1),
+]);
 const mistralError = z.object({
   message: z.object({ detail: detailItems }),
   type: z.string().nullish(),
@@ -52,8 +55,19 @@ const mistralError = z.object({
 });
 const detailError = z.object({ detail: detailItems });
 
+/**
+ * The validation errors' text, each with the field it names (pydantic's `loc`, its leading
+ * `body` left out): "store: Extra inputs are not permitted", so the caller learns which field.
+ */
 const detailText = (value: z.infer<typeof detailItems>) =>
-  typeof value === 'string' ? value : value.map((item) => item.msg).join('; ');
+  typeof value === 'string'
+    ? value
+    : value
+        .map((item) => {
+          const path = (item.loc?.[0] === 'body' ? item.loc.slice(1) : (item.loc ?? [])).join('.');
+          return path === '' ? item.msg : `${path}: ${item.msg}`;
+        })
+        .join('; ');
 
 interface ParsedError {
   readonly message: string;

@@ -96,6 +96,28 @@ describe('OpenAI error bodies', () => {
       openAIErrorInfo(response(422, { detail: [{ msg: 'field required' }, { msg: 'extra' }] })).message,
       'field required; extra',
     );
+    // Mistral's 422 (pydantic): each error names its field, which the caller should hear.
+    const mistral = {
+      object: 'error',
+      message: {
+        detail: [
+          {
+            type: 'extra_forbidden',
+            loc: ['body', 'store'],
+            msg: 'Extra inputs are not permitted',
+            input: true,
+          },
+          { type: 'missing', loc: ['body', 'messages', 0, 'content'], msg: 'Field required' },
+        ],
+      },
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    };
+    assert.equal(
+      openAIErrorInfo(response(422, mistral)).message,
+      'store: Extra inputs are not permitted; messages.0.content: Field required',
+    );
     assert.equal(openAIErrorInfo(response(502, undefined)).retryable, true);
   });
 
