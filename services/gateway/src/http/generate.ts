@@ -30,6 +30,7 @@ import {
   storedProviderConfig,
   streamProvider,
 } from '../providers/index.js';
+import { billsCacheReads } from '../providers/provider-support.js';
 import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
@@ -303,7 +304,6 @@ async function attempt(
   signal: ConnectionSignal,
 ): Promise<void> {
   let lastError: UpstreamError | undefined;
-  let served = false;
   /** The routes whose keys this request asked: when one of theirs is back, it may ask again. */
   const asked: Route[] = [];
   // A follow-up of a stored answer goes first to the provider that stored it (only it has it),
@@ -328,7 +328,7 @@ async function attempt(
   let present = false;
   /** Providers whose adapter refused the request as sent, before any call (RequestNotSendableError). */
   let refusedBeforeCall = 0;
-  /** Providers that serve the endpoint (their exchange planned). */
+  /** Providers that serve the endpoint (their exchange planned): none, and the model is not served here. */
   let planned = 0;
   providers: for (const route of chain) {
     const adapter = providerAdapter(route.provider.type);
@@ -342,7 +342,6 @@ async function attempt(
       continue; // the next provider of the chain may take it
     }
     if (!exchange) continue; // this provider does not serve the endpoint: the next one may
-    served = true;
     planned++;
     asked.push(route);
     const registry = deps.registry();
@@ -594,8 +593,8 @@ async function attempt(
   }
   if (absent && !present) throw asGatewayError(absent);
   // No provider could take the request as sent: why the first one could not.
-  if (untranslatable && (!served || refusedBeforeCall === planned)) throw untranslatable;
-  if (!served) {
+  if (untranslatable && refusedBeforeCall === planned) throw untranslatable;
+  if (planned === 0) {
     throw new GatewayError(
       'invalid_request',
       `the model ${outcome.model} is not served on ${outcome.endpoint} by any provider`,
@@ -1217,8 +1216,7 @@ function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUs
   const book = deps.prices(orgId);
   const routed = served?.model ?? outcome.model;
   const model = route === undefined ? priceModelOf(book, orgId, routed, outcome.answerModel) : routed;
-  // GigaChat does not bill its cached prompt tokens (its `total_tokens` leaves them out).
-  const cacheReadsUnbilled = served?.provider.type === 'gigachat';
+  const cacheReadsUnbilled = served !== undefined && !billsCacheReads(served.provider.type);
   const priced = book.priceRequest(model, usage, { orgId, cacheReadsUnbilled });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }

@@ -118,6 +118,15 @@ export function pricesByServiceTier(adapter: Pick<ProviderAdapter, 'id'>): boole
   return adapter.id === 'openai' || adapter.id === 'azure-openai';
 }
 
+/**
+ * Whether the provider bills the cache reads it reports. GigaChat does not: its
+ * `precached_prompt_tokens` are left out of the tokens it bills, so a price without its own
+ * `cachedInput` charges them nothing there (`PriceRequestOptions.cacheReadsUnbilled`).
+ */
+export function billsCacheReads(providerType: ProviderAdapter['id']): boolean {
+  return providerType !== 'gigachat';
+}
+
 /** Problems of the configured base URL, for `configProblems`. */
 export function baseUrlProblems(
   adapter: Pick<ProviderAdapter, 'name' | 'defaultBaseUrl'>,
