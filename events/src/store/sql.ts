@@ -47,7 +47,7 @@ export const EVENTS_CHANNEL = 'kordon_events';
 /** `kordon_append`'s signature, as `to_regprocedure` reads it. */
 export const APPEND_FUNCTION = 'kordon_append(json,uuid[],text,text)';
 /** Raised with each change of the function's body, and kept as its comment in the database. */
-const APPEND_FUNCTION_VERSION = 1;
+const APPEND_FUNCTION_VERSION = 2;
 
 /**
  * The append, whole, on the server (installed by `ensureAppendFunction`): the append lock is
@@ -66,15 +66,20 @@ const APPEND_FUNCTION_SQL = `
         written json;
       BEGIN
         PERFORM pg_advisory_xact_lock(${APPEND_LOCK_KEY});
-        -- Events whose id is stored already are not written again (idempotent retries)
-        SELECT array_agg(e.event_id), max(e.position), (array_agg(e.stream_version ORDER BY e.position DESC))[1]
-          INTO stored_ids, stored_last, stored_last_version
-          FROM kordon_events e WHERE e.event_id = ANY(ids);
+        -- Events whose id is stored already are not written again (idempotent retries).
+        -- The two lookups in the log go through EXECUTE, planned on every call: PL/pgSQL keeps
+        -- a statement's plan for the connection's life, and one made while the log was a few
+        -- rows long (a new database) scans the whole table, call after call, as the log grows.
+        EXECUTE 'SELECT array_agg(e.event_id), max(e.position),
+                        (array_agg(e.stream_version ORDER BY e.position DESC))[1]
+                   FROM kordon_events e WHERE e.event_id = ANY($1)'
+          INTO stored_ids, stored_last, stored_last_version USING ids;
         IF stored_ids IS NOT NULL AND NOT EXISTS (SELECT 1 FROM unnest(ids) AS i(id) WHERE i.id <> ALL(stored_ids)) THEN
           RETURN json_build_object('outcome', 'stored', 'last', stored_last, 'version', stored_last_version)::text;
         END IF;
         IF expected <> 'any' THEN
-          SELECT s.version INTO current_version FROM kordon_streams s WHERE s.stream_id = checked_stream;
+          EXECUTE 'SELECT s.version FROM kordon_streams s WHERE s.stream_id = $1'
+            INTO current_version USING checked_stream;
           IF NOT ((expected = 'no-stream' AND current_version IS NULL)
                OR (expected = 'stream-exists' AND current_version IS NOT NULL)
                OR (expected ~ '^[0-9]+$' AND coalesce(current_version, 0) = expected::bigint)) THEN
