@@ -1,7 +1,9 @@
 /**
  * Failed sign-in attempts, per account and per client IP: after `max` failures within
  * `windowMs` the key is refused until the oldest failure leaves the window (429 with
- * Retry-After). In memory, per process; bounded by evicting the oldest keys.
+ * Retry-After). In memory, per process; bounded by evicting the oldest keys. Callers count an
+ * attempt before its slow check and `forgive` it when it passes: otherwise guesses sent at
+ * once would all pass `retryAfter` while the first ones are still being checked.
  */
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
@@ -32,6 +34,13 @@ export class LoginThrottle {
 
   clear(key: string): void {
     this.failures.delete(key);
+  }
+
+  /** Takes back one failure counted at `at` (an attempt counted before its check, then passed). */
+  forgive(key: string, at: number): void {
+    const failures = this.failures.get(key);
+    const index = failures?.lastIndexOf(at) ?? -1;
+    if (failures && index >= 0) failures.splice(index, 1);
   }
 
   private recent(key: string, now: number): number[] {

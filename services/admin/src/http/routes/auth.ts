@@ -52,22 +52,23 @@ async function checkPassword(
         user.passwordHash !== null &&
         (input.org === undefined || user.orgId === orgId),
     );
+  // Counted as failures before the slow check, and forgiven if it passes: guesses sent at
+  // once then each see the ones before them, and no more than the limit are checked.
+  deps.throttle.fail(accountKey, now);
+  deps.throttle.fail(ipKey, now);
   const matched: UserView[] = [];
   for (const user of candidates) {
     if (await verifyPassword(user.passwordHash!, input.password)) matched.push(user);
   }
   if (candidates.length === 0) await burnPasswordCheck(input.password);
-  if (matched.length === 0) {
-    deps.throttle.fail(accountKey, now);
-    deps.throttle.fail(ipKey, now);
-    throw unauthenticated('wrong e-mail or password');
-  }
+  if (matched.length === 0) throw unauthenticated('wrong e-mail or password');
+  deps.throttle.clear(accountKey);
+  deps.throttle.forgive(ipKey, now);
   if (matched.length > 1) {
     throw new AdminError('validation_failed', 'this e-mail signs in to several orgs: name one in `org`', {
       errors: [{ path: 'body.org', message: 'required for this e-mail' }],
     });
   }
-  deps.throttle.clear(accountKey);
   return matched[0]!;
 }
 

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
+import {
+  createOrgWithRoles,
+  expectStatus,
+  PASSWORD,
+  startTestAdmin,
+  type TestAdmin,
+  type TestOrg,
+} from '../testing/harness.js';
+
+const skip = process.env.KORDON_TEST_DATABASE_URL ? false : POSTGRES_SKIP_REASON;
+
+/** The sign-in throttle holds against guesses sent all at once, not only one after another. */
+describe('admin API: sign-in throttle under concurrency', { skip }, () => {
+  const V1 = '/admin/v1';
+  const MAX = 5;
+  let admin: TestAdmin;
+  let org: TestOrg;
+
+  before(async () => {
+    const started = await startTestAdmin({ loginThrottle: { maxFailures: MAX, windowMs: 15 * 60_000 } });
+    if (typeof started === 'string') throw new Error(started);
+    admin = started;
+    org = await createOrgWithRoles(admin, 'burst');
+  });
+  after(() => admin?.close());
+
+  const attempt = (email: string, password: string) =>
+    admin.request('POST', `${V1}/auth/login`, { body: { email, password } });
+
+  it('checks at most the allowed number of passwords when the guesses arrive together', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => attempt(org.users.developer.email, `wrong guess number ${i}`)),
+    );
+    const checked = answers.filter((answer) => answer.status === 401).length;
+    const throttled = answers.filter((answer) => answer.status === 429).length;
+    assert.equal(checked + throttled, answers.length, answers.map((a) => a.status).join(' '));
+    assert.ok(checked <= MAX, `${checked} passwords were checked; at most ${MAX} may be`);
+    // The right password is refused now too: the account is throttled.
+    assert.equal((await attempt(org.users.developer.email, PASSWORD)).status, 429);
+  });
+
+  it('a successful sign-in does not count against its IP', async () => {
+    const fresh = await startTestAdmin({ loginThrottle: { maxFailures: 2, windowMs: 15 * 60_000 } });
+    if (typeof fresh === 'string') throw new Error(fresh);
+    try {
+      // createOrgWithRoles signs in five people from this IP: none of them is a failure.
+      const other = await createOrgWithRoles(fresh, 'calm');
+      await expectStatus(
+        fresh.request('POST', `${V1}/auth/login`, {
+          body: { email: other.users.owner.email, password: PASSWORD },
+        }),
+        200,
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+});
