@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventStore, KordonEvent, SqlExecutor } from '@kordon/events';
 import {
+  CidrSet,
   type ConfigCrypto,
   decryptSecret,
   encryptSecret,
   generateProxyKey,
   last4,
   planDependencies,
+  resolveClientIp,
 } from '@kordon/gateway';
 import { InMemoryProjectionRunner, SqlProjectionRunner } from '@kordon/projections';
 import { auditProjection, decodeForAudit } from './audit/audit-projection.js';
@@ -53,6 +55,8 @@ export interface AdminApiOptions {
    * (`<publicUrl>/admin/v1/auth/oidc/<org>/callback`); without it single sign-on answers 503.
    */
   publicUrl?: string;
+  /** CIDRs of load balancers whose X-Forwarded-For is believed (KORDON_TRUSTED_PROXIES). */
+  trustedProxies?: readonly string[];
 }
 
 export interface AdminApi {
@@ -99,6 +103,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   };
   const throttle = options.loginThrottle;
   const now = options.now ?? (() => new Date());
+  const trustedProxies = CidrSet.parse(options.trustedProxies ?? []);
   const deps: AdminDeps = {
     store: options.store,
     sql: options.sql,
@@ -117,6 +122,8 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     oidc: new OidcSignIn(options.secrets.idSecret, { publicUrl: options.publicUrl, now }),
     bootstrap: options.adminToken ? new BootstrapToken(options.adminToken) : null,
     now,
+    clientIp: (req) =>
+      resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies)?.text ?? '',
     keyHealth: options.keyHealth,
     requestLog: options.requestLog,
     auditCaughtUp: async () => {

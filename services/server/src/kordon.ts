@@ -159,6 +159,7 @@ export async function startKordon(
         keyHealth: (orgId) => gateway?.keyHealth(orgId) ?? [],
         dataPlaneCaughtUp,
         requestLog,
+        trustedProxies: config.trustedProxies,
         publicUrl:
           config.publicUrl ??
           `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,

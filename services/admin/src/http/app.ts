@@ -5,7 +5,7 @@ import { authenticate, unauthenticated } from '../auth/principal.js';
 import { parseIfMatch } from '../commands/execute.js';
 import { AdminError, ERROR_STATUS, type FieldProblem, notFound } from '../errors.js';
 import type { AdminDeps } from './deps.js';
-import { clientIp, resolveOrg } from './helpers.js';
+import { resolveOrg } from './helpers.js';
 import type { PassportInstance as Passport } from './passport.js';
 import type { AnyRoute, RouteContext } from './route.js';
 
@@ -156,7 +156,7 @@ export function createAdminApp(options: AdminAppOptions): express.Express {
   });
 
   async function handle(route: AnyRoute, req: Request, res: Response): Promise<void> {
-    const ip = clientIp(req.socket.remoteAddress);
+    const ip = deps.clientIp(req);
     const principal =
       route.access === 'public'
         ? null

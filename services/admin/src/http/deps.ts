@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { EventStore, KordonEventData, SqlQueryable } from '@kordon/events';
 import type { OidcSignIn } from '../auth/oidc.js';
 import type { BootstrapToken } from '../auth/principal.js';
@@ -64,6 +65,11 @@ export interface AdminDeps {
   oidc: OidcSignIn;
   bootstrap: BootstrapToken | null;
   now(): Date;
+  /**
+   * The client's address: the TCP peer, or X-Forwarded-For read through the trusted proxies
+   * (KORDON_TRUSTED_PROXIES) as the gateway reads it; '' when unknown. Throttles and events use it.
+   */
+  clientIp(req: IncomingMessage): string;
   /** The data plane's view of each provider key's health; absent when no gateway runs here. */
   keyHealth?: ((orgId: string) => readonly KeyHealth[]) | undefined;
   /** The request log's projection; undefined when none runs in this process (503). */

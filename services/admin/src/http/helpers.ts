@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { isValidId } from '@kordon/events';
 import type { Principal } from '../auth/principal.js';
 import { actorOf } from '../auth/principal.js';
@@ -17,12 +16,6 @@ import type { RouteContext } from './route.js';
 
 export function resolveOrg(view: AdminViewState, ref: string): OrgView | undefined {
   return view.orgs.get(ref) ?? view.orgs.get(view.orgIdBySlug.get(ref) ?? '');
-}
-
-/** The client address as the socket saw it, IPv4-mapped IPv6 written as IPv4. */
-export function clientIp(address: string | undefined): string {
-  const ip = (address ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
-  return isIP(ip) ? ip : '';
 }
 
 // --- cursors: base64url of the last id of the page ---

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { streams } from '@kordon/events';
 import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
 import {
   createOrgWithRoles,
@@ -57,5 +58,40 @@ describe('admin API: sign-in throttle under concurrency', { skip }, () => {
     } finally {
       await fresh.close();
     }
+  });
+});
+
+/** Behind a load balancer (KORDON_TRUSTED_PROXIES), the client is who X-Forwarded-For names. */
+describe('admin API: client address behind a trusted proxy', { skip }, () => {
+  const V1 = '/admin/v1';
+  let admin: TestAdmin;
+  let org: TestOrg;
+
+  before(async () => {
+    const started = await startTestAdmin({
+      loginThrottle: { maxFailures: 2, windowMs: 15 * 60_000 },
+      trustedProxies: ['127.0.0.0/8'],
+    });
+    if (typeof started === 'string') throw new Error(started);
+    admin = started;
+    org = await createOrgWithRoles(admin, 'behind');
+  });
+  after(() => admin?.close());
+
+  const from = (client: string, email: string, password: string) =>
+    admin.request('POST', `${V1}/auth/login`, {
+      body: { email, password },
+      headers: { 'x-forwarded-for': client },
+    });
+
+  it("throttles the client that failed, not everyone behind the proxy, and records the client's address", async () => {
+    for (let i = 0; i < 2; i++) {
+      await expectStatus(from('203.0.113.9', org.users.auditor.email, 'not the password'), 401);
+    }
+    assert.equal((await from('203.0.113.9', org.users.finance.email, PASSWORD)).status, 429);
+    const signedIn = await expectStatus(from('198.51.100.4', org.users.owner.email, PASSWORD), 200);
+    const sid = JSON.parse(Buffer.from(signedIn.body.accessToken.split('.')[1], 'base64url').toString()).sid;
+    const [started] = await admin.store.readStream(streams.session(org.orgId, sid));
+    assert.equal(started?.actor.ip, '198.51.100.4');
   });
 });

@@ -45,7 +45,9 @@ const silent = { info() {}, warn() {}, error() {} };
  * generated secrets; or the reason it cannot run.
  */
 export async function startTestAdmin(
-  options: Partial<Pick<AdminApiOptions, 'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger'>> = {},
+  options: Partial<
+    Pick<AdminApiOptions, 'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies'>
+  > = {},
 ): Promise<TestAdmin | string> {
   const database = await createTestDatabase();
   if (!database) return POSTGRES_SKIP_REASON;
@@ -78,6 +80,7 @@ export async function startTestAdmin(
     loginThrottle: options.loginThrottle ?? { maxFailures: 1000, windowMs: 60_000 },
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
   });
 
   const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<Answer> => {

@@ -15,7 +15,7 @@ import { AdminError } from '../../errors.js';
 import { ACTIONS } from '../../rbac/permissions.js';
 import { displayRole, type UserView } from '../../view/admin-view.js';
 import type { AdminDeps } from '../deps.js';
-import { clientIp, principalOf, resolveOrg } from '../helpers.js';
+import { principalOf, resolveOrg } from '../helpers.js';
 import type { PassportInstance as Passport } from '../passport.js';
 import { type RouteContext, route } from '../route.js';
 import { LoginBody, MachineTokenBody, MachineTokens, Me, RefreshBody, Tokens } from '../schemas.js';
@@ -80,7 +80,7 @@ export function usePasswordStrategy(passport: Passport, deps: AdminDeps): void {
       { usernameField: 'email', passwordField: 'password', session: false, passReqToCallback: true },
       (req, email, password, done) => {
         const org = typeof req.body?.org === 'string' ? req.body.org : undefined;
-        checkPassword(deps, clientIp(req.socket.remoteAddress), { email, password, org }).then(
+        checkPassword(deps, deps.clientIp(req), { email, password, org }).then(
           (user) => done(null, user),
           (error: unknown) => done(error),
         );
