@@ -164,9 +164,10 @@ export class OidcSignIn {
 
   /**
    * Checks the provider's answer and trades the code: the flow cookie must be this org's and
-   * fresh; openid-client checks state, issuer (`iss`), PKCE, and the ID token's signature,
-   * issuer, audience, nonce and expiry. The e-mail comes from the ID token, else from UserInfo
-   * (whose subject must be the ID token's).
+   * fresh; openid-client checks state, issuer (`iss`), PKCE, and the ID token's issuer,
+   * audience, nonce and expiry. Not its signature: the token comes straight from the
+   * provider's token endpoint over TLS, which OIDC Core 3.1.3.7 accepts in its place. The
+   * e-mail comes from the ID token, else from UserInfo (whose subject must be the ID token's).
    */
   async finish(
     settings: OidcClientSettings,

@@ -213,7 +213,7 @@ export const ssoRoutes = [
     tag: 'auth',
     summary: 'Where the identity provider sends the browser back: checks its answer and signs in',
     description:
-      "Checks state, issuer, PKCE and the ID token (signature, issuer, audience, nonce, expiry); the person's e-mail must be verified by the provider and of an allowed domain, and a user of this org (or, with auto-provisioning, becomes one with the role developer). Answers the same tokens as /auth/login.",
+      "Checks state, issuer, PKCE and the ID token (issuer, audience, nonce, expiry; taken from the token endpoint over TLS, so not its signature); the person's e-mail must be verified by the provider and of an allowed domain, and a user of this org (or, with auto-provisioning, becomes one with the role developer). Answers the same tokens as /auth/login.",
     access: 'public',
     params: orgParams,
     query: callbackQuery,
