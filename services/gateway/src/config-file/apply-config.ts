@@ -109,6 +109,8 @@ export async function applyConfigFile(options: {
     );
   };
   let last = 0;
+  // Creations another replica made first: a key it issued holds its secret, not ours.
+  const madeElsewhere = new Set<string>();
   for (const append of plan.appends) {
     let expected: ExpectedVersion = append.expected;
     for (let attempt = 1; ; attempt++) {
@@ -124,7 +126,10 @@ export async function applyConfigFile(options: {
           attempt >= CREATION_ATTEMPTS
         )
           throw error;
-        if (!(await stillCreates(append.streamId))) break; // another replica created it
+        if (!(await stillCreates(append.streamId))) {
+          madeElsewhere.add(append.streamId); // another replica created it
+          break;
+        }
         // Absent though its stream exists: removed earlier. Expecting the version seen keeps a
         // replica doing the same from adding it twice (the loser re-checks and finds it).
         expected = error.actual;
@@ -132,5 +137,5 @@ export async function applyConfigFile(options: {
     }
   }
   if (last > 0) await options.waitForRegistry(last);
-  return plan;
+  return { ...plan, issued: plan.issued.filter((issued) => !madeElsewhere.has(issued.streamId)) };
 }

@@ -71,6 +71,8 @@ export interface IssuedProxyKey {
   email: string;
   name: string;
   secret: string;
+  /** The stream its ProxyKeyIssued goes to: not handed out when another replica issued it first. */
+  streamId: string;
 }
 
 export interface ConfigPlan {
@@ -594,8 +596,18 @@ function planProxyKeys(
         ),
       ]);
     }
-    // A replaced key gets a new id: a revoked id is never used again.
-    const proxyKeyId = deps.entityId('proxy-key', `${orgId}/${userId}/${key.name}/${made.hash.value}`);
+    // A replaced key gets a new id: a revoked id is never used again. An issued key's secret is
+    // random, so its id counts the user's keys of that name instead: replicas starting together
+    // plan the same id, and the store takes one key, not one per replica.
+    const issuedBefore = [...state.proxyKeys.values()].filter(
+      (k) => k.orgId === orgId && k.userId === userId && k.name === key.name,
+    ).length;
+    const proxyKeyId = deps.entityId(
+      'proxy-key',
+      key.secret === undefined
+        ? `${orgId}/${userId}/${key.name}/issued/${issuedBefore}`
+        : `${orgId}/${userId}/${key.name}/${made.hash.value}`,
+    );
     const stream = streams.proxyKey(orgId, proxyKeyId);
     events.push(
       create(
@@ -616,7 +628,7 @@ function planProxyKeys(
     add(stream, 'no-stream', events);
     policy('proxy-key', proxyKeyId, key.limits);
     if (made.issuedSecret)
-      plan.issued.push({ org: orgSlug, email, name: key.name, secret: made.issuedSecret });
+      plan.issued.push({ org: orgSlug, email, name: key.name, secret: made.issuedSecret, streamId: stream });
   }
   for (const key of owned) {
     if (key.managedBy !== 'config' || declared.has(key.name)) continue;

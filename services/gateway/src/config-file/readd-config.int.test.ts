@@ -14,7 +14,7 @@ import {
 } from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
 import { InMemoryProjectionRunner } from '@kordon/projections';
-import { generateProxyKey, ProxyKeyHasher } from '../proxy-keys/index.js';
+import { generateProxyKey, ProxyKeyHasher, parseProxyKey } from '../proxy-keys/index.js';
 import { providerKeysOf, type RegistryState, registryProjection } from '../registry/registry.js';
 import { MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { applyConfigFile, type ConfigCrypto } from './apply-config.js';
@@ -139,6 +139,30 @@ describe('configuration file: removed, then declared again', () => {
     const head = await fixture.store.headPosition();
     await Promise.all([apply(org('again-race', [K1])), apply(org('again-race', [K1]))]);
     assert.deepEqual(await typesSince(head), ['ProviderConfigured', 'ProviderKeyAdded']);
+  });
+
+  it('two replicas starting together issue a key the file gives no secret once, reported by one', async () => {
+    const text = `orgs:
+  - slug: issue-race
+    name: issue-race
+    users:
+      - email: ci@issue-race.test
+        proxyKeys:
+          - { name: ci }
+`;
+    const plans = await Promise.all([apply(text), apply(text)]);
+    const orgId = runner.state.orgIdBySlug.get('issue-race')!;
+    const keys = [...runner.state.proxyKeys.values()].filter((k) => k.orgId === orgId);
+    assert.deepEqual(
+      keys.map((k) => `${k.name} ${k.status}`),
+      ['ci active'],
+      'one key named ci, not one per replica',
+    );
+    const issued = plans.flatMap((plan) => plan.issued);
+    assert.equal(issued.length, 1, 'only the replica whose key was stored hands a secret out');
+    const parsed = parseProxyKey(issued[0]!.secret);
+    assert.ok(parsed.ok);
+    assert.equal(hasher.hashUnder(parsed.key, keys[0]!.hashKeyId)?.value, keys[0]!.hashValue);
   });
 
   it('fails when the store keeps refusing a creation whose entity stays absent, instead of skipping it', async () => {
