@@ -10,6 +10,7 @@ import type {
   SubscriptionOptions,
 } from './port.js';
 import {
+  APPEND_NEEDS_READ_COMMITTED,
   EVENTS_CHANNEL,
   ensureAppendFunction,
   eventStoreMigrations,
@@ -96,6 +97,8 @@ export class SqlEventStore implements EventStore {
   private unclaimedHeads: number[] = [];
   private unlisten: (() => Promise<void>) | undefined;
   private closed = false;
+  /** Set once the database's default isolation refused an append (APPEND_NEEDS_READ_COMMITTED). */
+  private appendInReadCommitted = false;
 
   private constructor(
     readonly name: string,
@@ -322,13 +325,25 @@ export class SqlEventStore implements EventStore {
     this.appending++;
     try {
       const { beforeCommit } = this.options;
-      answer = beforeCommit
-        ? await this.executor.transaction(async (tx) => {
-            const inside = await callAppend(tx, params);
-            await beforeCommit();
-            return inside;
-          })
-        : await callAppend(this.executor, params, this.options.appendTimeoutMs);
+      const inReadCommitted = () =>
+        this.executor.transaction(async (tx) => {
+          await tx.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+          const inside = await callAppend(tx, params);
+          await beforeCommit?.();
+          return inside;
+        });
+      if (beforeCommit || this.appendInReadCommitted) answer = await inReadCommitted();
+      else {
+        try {
+          answer = await callAppend(this.executor, params, this.options.appendTimeoutMs);
+        } catch (error) {
+          if ((error as { code?: unknown } | undefined)?.code !== APPEND_NEEDS_READ_COMMITTED) throw error;
+          // Refused before the lock, nothing written: from now on in a transaction set to READ
+          // COMMITTED (two round trips more, and no appendTimeoutMs: run inside a transaction).
+          this.appendInReadCommitted = true;
+          answer = await inReadCommitted();
+        }
+      }
       // Its notification comes back to this store's listener too, before or after this answer.
       if (answer.outcome === 'written') this.rememberOwnHead(answer.last);
     } catch (error) {

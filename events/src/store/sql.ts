@@ -48,12 +48,21 @@ export const EVENTS_CHANNEL = 'kordon_events';
 export const APPEND_FUNCTION = 'kordon_append(json,uuid[],text,text)';
 /** Raised with each change of the function's body, and kept as its comment in the database. */
 const APPEND_FUNCTION_VERSION = 2;
+/**
+ * The SQLSTATE `kordon_append` raises, before it takes the lock, when run in a transaction
+ * isolated above READ COMMITTED (a database or role whose `default_transaction_isolation` is
+ * repeatable read or serializable): its statements would all share the snapshot taken before
+ * the lock, blind to appends that committed while it waited. Nothing is written; the store
+ * runs the append again in a transaction it sets to READ COMMITTED.
+ */
+export const APPEND_NEEDS_READ_COMMITTED = 'KA001';
 
 /**
  * The append, whole, on the server (installed by `ensureAppendFunction`): the append lock is
  * held for no client round trip (sql-event-store.ts says why there is one lock). In READ
  * COMMITTED each statement of a PL/pgSQL function takes a new snapshot: the statements after
- * the lock see every append committed while this one waited for it.
+ * the lock see every append committed while this one waited for it (only there: see
+ * APPEND_NEEDS_READ_COMMITTED).
  */
 const APPEND_FUNCTION_SQL = `
       CREATE OR REPLACE FUNCTION kordon_append(batch json, ids uuid[], checked_stream text, expected text)
@@ -65,6 +74,10 @@ const APPEND_FUNCTION_SQL = `
         current_version bigint;
         written json;
       BEGIN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+          RAISE EXCEPTION 'kordon_append needs READ COMMITTED, not %', current_setting('transaction_isolation')
+            USING ERRCODE = '${APPEND_NEEDS_READ_COMMITTED}';
+        END IF;
         PERFORM pg_advisory_xact_lock(${APPEND_LOCK_KEY});
         -- Events whose id is stored already are not written again (idempotent retries).
         -- The two lookups in the log go through EXECUTE, planned on every call: PL/pgSQL keeps
