@@ -155,9 +155,16 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile
   } catch (error) {
     throw new ConfigFileError(path, [error instanceof Error ? error.message.split('\n')[0]! : String(error)]);
   }
+  // "No orgs" disables every user the file made, for good: an empty file is far more often a
+  // mistake (a ConfigMap mounted empty, a deploy that truncated it) than that wish.
+  if (raw === null || raw === undefined) {
+    throw new ConfigFileError(path, [
+      'the file is empty; to declare no orgs (every user it made disabled), write `orgs: []`',
+    ]);
+  }
   const problems: string[] = [];
   const references: WholeReference[] = [];
-  const resolved = interpolate(raw ?? {}, env, '', problems, references);
+  const resolved = interpolate(raw, env, '', problems, references);
   if (problems.length > 0) throw new ConfigFileError(path, problems);
   let parsed = ConfigFileSchema.safeParse(resolved);
   if (!parsed.success && coerceWholeReferences(resolved, parsed.error.issues, references))

@@ -256,3 +256,19 @@ describe('configuration file: limits the log can hold', () => {
     assert.equal(file.orgs[0]!.providers[0]!.keys[0]!.limits?.dailyUsd, '12.5');
   });
 });
+
+describe('configuration file: an empty file', () => {
+  // Applying "no orgs" disables every user the file made, for good (no event enables a user
+  // again): a file emptied by mistake (a ConfigMap mounted empty, a truncated deploy) must not.
+  it('refuses a file with no document (empty, blank or comments only)', () => {
+    for (const text of ['', '\n  \n', '# all orgs moved to the admin API\n']) {
+      assert.deepEqual(problems(text), [
+        'the file is empty; to declare no orgs (every user it made disabled), write `orgs: []`',
+      ]);
+    }
+  });
+
+  it('takes `orgs: []` as no orgs', () => {
+    assert.deepEqual(load('orgs: []\n').orgs, []);
+  });
+});
