@@ -13,6 +13,9 @@ import { ibanValid, innValid, luhnValid, snilsValid } from './checksums.js';
  *   matched, so a log line with nothing suspicious costs one regex scan.
  * - Where the secret sits after a context (`Bearer `, `api-key: `, `://user:`), the value is
  *   the first capture group that took part, and only the value is redacted.
+ * - A lookbehind that refuses a start inside a word (`(?<![A-Za-z0-9])`) still allows one after
+ *   a JSON escape (`(?<!\\[nrtbf])` inside it): in JSON text nested in a string (a tool call's
+ *   `arguments`) a value on a new line follows `\n`, and the `n` is a letter.
  * - The order of this list is the priority on overlaps: the earlier, more specific detector
  *   names the finding.
  */
@@ -76,7 +79,7 @@ const UUID_CREDENTIAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 const PRINTABLE_CREDENTIAL = /^[^\x00-\x1f\x7f:]{1,256}:[^\x00-\x1f\x7f]{1,512}$/;
 
 /** A base64 credential after `Basic ` or an `authorization_key=`-style name. */
-const BASE64_CREDENTIAL_SOURCE = String.raw`(?:(?<![A-Za-z])basic\s+|(?:gigachat[-_]?credentials|authorization[-_]?key|auth[-_]?key|credentials)\\?["']?\s*[=:]\s*\\?["']?(?:basic\s+)?)([A-Za-z0-9+/]{4,}={0,2})`;
+const BASE64_CREDENTIAL_SOURCE = String.raw`(?:(?<![A-Za-z](?<!\\[nrtbf]))basic\s+|(?:gigachat[-_]?credentials|authorization[-_]?key|auth[-_]?key|credentials)\\?["']?\s*[=:]\s*\\?["']?(?:basic\s+)?)([A-Za-z0-9+/]{4,}={0,2})`;
 
 /** Query parameters whose value is a secret. */
 const SECRET_PARAM_NAMES =
@@ -116,7 +119,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'sk-' }],
-    pattern: /(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_-]{20,}/g,
+    pattern: /(?<![A-Za-z0-9](?<!\\[nrtbf]))sk-ant-[A-Za-z0-9_-]{20,}/g,
   },
   {
     id: 'openai_key',
@@ -126,7 +129,7 @@ export const BUILTIN_DETECTORS = [
     keepLast: 4,
     hints: [{ source: 'sk-' }],
     pattern:
-      /(?<![A-Za-z0-9])sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20}[A-Za-z0-9_-]*)/g,
+      /(?<![A-Za-z0-9](?<!\\[nrtbf]))sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20}[A-Za-z0-9_-]*)/g,
   },
   {
     id: 'provider_key',
@@ -135,7 +138,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: '(?:gsk|hf|xai|pplx|r8)[_-]' }],
-    pattern: /(?<![A-Za-z0-9])(?:gsk|hf|xai|pplx|r8)[_-][A-Za-z0-9]{20,}/g,
+    pattern: /(?<![A-Za-z0-9](?<!\\[nrtbf]))(?:gsk|hf|xai|pplx|r8)[_-][A-Za-z0-9]{20,}/g,
   },
   {
     id: 'google_api_key',
@@ -151,7 +154,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'AKIA|ASIA' }],
-    pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])/g,
+    pattern: /(?<![A-Za-z0-9](?<!\\[nrtbf]))(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])/g,
   },
   {
     id: 'aws_secret_key',
@@ -178,7 +181,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'AQVN' }],
-    pattern: /(?<![A-Za-z0-9_-])AQVN[A-Za-z0-9_-]{30,}/g,
+    pattern: /(?<![A-Za-z0-9_-](?<!\\[nrtbf]))AQVN[A-Za-z0-9_-]{30,}/g,
   },
   {
     id: 'yandex_iam_token',
@@ -186,7 +189,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: String.raw`t1\.` }],
-    pattern: /(?<![A-Za-z0-9_.-])t1\.[A-Za-z0-9_-]+=*\.[A-Za-z0-9_-]{86,}=*/g,
+    pattern: /(?<![A-Za-z0-9_.-](?<!\\[nrtbf]))t1\.[A-Za-z0-9_-]+=*\.[A-Za-z0-9_-]{86,}=*/g,
   },
   {
     id: 'yandex_oauth_token',
@@ -194,7 +197,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'y[0-3]_' }],
-    pattern: /(?<![A-Za-z0-9_-])y[0-3]_[A-Za-z0-9_-]{55,199}/g,
+    pattern: /(?<![A-Za-z0-9_-](?<!\\[nrtbf]))y[0-3]_[A-Za-z0-9_-]{55,199}/g,
   },
   {
     id: 'gigachat_auth_key',
@@ -239,7 +242,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'eyJ' }],
-    pattern: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g,
+    pattern: /(?<![A-Za-z0-9_-](?<!\\[nrtbf]))eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g,
   },
   {
     id: 'bearer_token',
@@ -247,7 +250,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: String.raw`bearer\s`, ignoreCase: true }],
-    pattern: /(?<![A-Za-z])bearer\s+([A-Za-z0-9._~+/-]{8,}=*)/dgi,
+    pattern: /(?<![A-Za-z](?<!\\[nrtbf]))bearer\s+([A-Za-z0-9._~+/-]{8,}=*)/dgi,
     // A token has a digit or punctuation, or is long; "the bearer accordingly" is prose.
     accept: check((value) => /[^A-Za-z]/.test(value) || value.length >= 20),
   },
@@ -275,7 +278,7 @@ export const BUILTIN_DETECTORS = [
     keepLast: 0,
     hints: [SECRET_HINT_KEY_ASSIGNMENT],
     pattern:
-      /(?:password|passwd|passphrase|pwd|secret|token|api[-_]?key|private[-_]?key|subscription[-_]?key|authorization|credentials)\\?["']?\s*[=:]\s*\\?["']?(?:(?:bearer|basic|token|api-key|oauth)\s+)?([^\s"'\\,;&}\]]{1,200})|(?<![A-Za-z])(?:set-)?cookie\\?["']?\s*:\s*\\?["']?([^\r\n"\\]{1,2000})/dgi,
+      /(?:password|passwd|passphrase|pwd|secret|token|api[-_]?key|private[-_]?key|subscription[-_]?key|authorization|credentials)\\?["']?\s*[=:]\s*\\?["']?(?:(?:bearer|basic|token|api-key|oauth)\s+)?([^\s"'\\,;&}\]]{1,200})|(?<![A-Za-z](?<!\\[nrtbf]))(?:set-)?cookie\\?["']?\s*:\s*\\?["']?([^\r\n"\\]{1,2000})/dgi,
   },
   {
     id: 'email',
@@ -295,7 +298,7 @@ export const BUILTIN_DETECTORS = [
     keepLast: 0,
     hints: [{ source: String.raw`\+[1-9]` }, DIGITS_HINT],
     pattern:
-      /(?<![\w+.])(?:\+[1-9][\d \-().]{6,22}\d|8[ -]?\(?[3489]\d{2}\)?[ -]?\d{3}[ -]?\d{2}[ -]?\d{2})(?![\w])/g,
+      /(?<![\w+.](?<!\\[nrtbf]))(?:\+[1-9][\d \-().]{6,22}\d|8[ -]?\(?[3489]\d{2}\)?[ -]?\d{3}[ -]?\d{2}[ -]?\d{2})(?![\w])/g,
     accept: (value: string) => (value.startsWith('8') || phoneShape(value) ? value.length : 0),
     normalize: digitsOnly,
   },
@@ -319,7 +322,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: String.raw`[A-Z]{2}\d{2}` }],
-    pattern: /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])/g,
+    pattern: /(?<![A-Za-z0-9](?<!\\[nrtbf]))[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])/g,
     accept: (value: string) => longestValidPrefix(value, / /, (prefix) => ibanWithLength(alnumOnly(prefix))),
     normalize: alnumOnly,
   },

@@ -41,6 +41,20 @@ describe('redactor', () => {
       assert.deepEqual(hashing.findings(out), []);
     });
 
+    test("every planted secret is gone after a JSON escape (a tool call's arguments)", () => {
+      // `arguments` is JSON text inside a string: a value on a new line follows `\n`, a letter.
+      for (const separator of ['\n', '\t', '\r', '\b', '\f']) {
+        for (const sample of SAMPLES) {
+          const args = JSON.stringify({ note: `first line${separator}${sample.text}${separator}last line` });
+          const out = redactor.redactString(args);
+          assert.ok(
+            !out.includes(sample.secret),
+            `${sample.detector} after ${JSON.stringify(separator)}: ${out}`,
+          );
+        }
+      }
+    });
+
     test('the text around the findings is kept', () => {
       assert.ok(redacted.startsWith('Please help me debug my setup.'));
       assert.ok(redacted.includes('Item 1 is [REDACTED:anthropic_key …'));
