@@ -259,8 +259,10 @@ export const BUILTIN_DETECTORS = [
     description: 'Password in a URL (scheme://user:password@host)',
     defaultAction: 'mask',
     keepLast: 0,
-    hints: [{ source: '://' }],
-    pattern: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/[^\s:/?#@"'<>]*:([^\s/?#@"'<>]+)@/dg,
+    // `:\/\/` too: JSON with escaped slashes (PHP's json_encode, some models' tool calls).
+    hints: [{ source: String.raw`:(?:\/\/|\\\/\\\/)` }],
+    pattern:
+      /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}:(?:\/\/|\\\/\\\/)[^\s:/?#@"'<>]*:([^\s/?#@"'<>]+)@/dg,
   },
   {
     id: 'url_secret_param',
@@ -286,9 +288,9 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'hash',
     keepLast: 0,
     hints: [{ source: '(?<=[A-Za-z0-9._%+-])@[A-Za-z0-9-]' }],
-    // Not inside URL credentials (`//user:pass@host`): that is url_password's.
+    // Not inside URL credentials (`//user:pass@host`, `\/\/user:pass@host`): url_password's.
     pattern:
-      /(?<![A-Za-z0-9._%+-]|\/\/[^\s/@:]{0,256}:)[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
+      /(?<![A-Za-z0-9._%+-]|(?:\/\/|\\\/\\\/)[^\s/@:]{0,256}:)[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
     normalize: (value: string) => value.toLowerCase(),
   },
   {

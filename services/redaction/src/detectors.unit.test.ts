@@ -130,7 +130,12 @@ const CASES = {
     ],
   },
   url_password: {
-    positive: ['redis://:p4ss@cache:6379', 'amqp://guest:guest@rabbit/'],
+    positive: [
+      'redis://:p4ss@cache:6379',
+      'amqp://guest:guest@rabbit/',
+      // JSON with escaped slashes (PHP's json_encode, some models' tool calls).
+      String.raw`{"dsn":"postgres:\/\/admin:s3cret@10.0.0.1:5432\/db"}`,
+    ],
     negative: ['https://user@example.com/', 'http://example.com:8080/path', 'https://example.com/a:b@c'],
   },
   url_secret_param: {
@@ -143,7 +148,13 @@ const CASES = {
   },
   email: {
     positive: ['mailto:Ivan.Petrov@Example.COM', 'contact <support+billing@mail.example.co.uk>'],
-    negative: ['npm i @kordon/events', 'user@localhost', 'a@b', 'https://user:pass@host.example.com/'],
+    negative: [
+      'npm i @kordon/events',
+      'user@localhost',
+      'a@b',
+      'https://user:pass@host.example.com/',
+      String.raw`"https:\/\/user:pass@host.example.com\/"`,
+    ],
   },
   phone: {
     positive: ['+79123456789', '8 (912) 345-67-89', '89123456789', '+44 20 7946 0958', '+1 (415) 555-2671'],
