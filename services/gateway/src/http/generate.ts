@@ -1294,12 +1294,7 @@ function completed(
           key.orgId,
           outcome.requestId,
           deps.loggedBodies.prompt(policy, key.orgId, outcome.body),
-          deps.loggedBodies.response(
-            policy,
-            key.orgId,
-            answer.streamed ? answer.text() : answer.full,
-            answer.text,
-          ),
+          deps.loggedBodies.response(policy, key.orgId, answer.streamed ? null : answer.full, answer.text),
         )
       : null;
   return kordonCatalogue.create(

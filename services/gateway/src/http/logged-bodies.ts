@@ -59,9 +59,14 @@ export class LoggedBodies {
     return policy.bodies === 'full' ? redactJson(redactor, body) : redactText(redactor, promptText(body));
   }
 
-  response(policy: Policy, orgId: string, full: string, text: () => string): string {
+  /**
+   * `full`: the answer's body as returned; null for a stream, whose frames are not kept: it is
+   * logged by its text in both policies (read as JSON, a structured output lost its layout,
+   * `10.50` became `10.5` and an id past 2^53 another number).
+   */
+  response(policy: Policy, orgId: string, full: string | null, text: () => string): string {
     const redactor = this.#redactor(policy, orgId);
-    if (policy.bodies !== 'full') return redactText(redactor, text());
+    if (policy.bodies !== 'full' || full === null) return redactText(redactor, text());
     let answer: unknown;
     try {
       answer = JSON.parse(full);

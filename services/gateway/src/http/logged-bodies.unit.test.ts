@@ -74,6 +74,16 @@ describe('LoggedBodies: whole bodies (full) redacted value by value', () => {
     assert.ok(!logged.includes(JWT), `stored: ${logged}`);
   });
 
+  it("a stream's answer (no body: null) is logged as its text, not re-read as JSON", () => {
+    // A streamed structured output: parsed and serialised again, 10.50 became 10.5 and an id
+    // past 2^53 another number; the layout was lost.
+    const text = '{\n  "amount": 10.50,\n  "order_id": 9007199254740993\n}';
+    assert.equal(
+      bodies.response(full, 'org-1', null, () => text),
+      text,
+    );
+  });
+
   it('a field named like a secret is replaced whole', () => {
     const logged = bodies.prompt(full, 'org-1', { model: 'm', metadata: { api_key: 'hunter2-plain' } });
     assert.ok(!logged.includes('hunter2-plain'), `stored: ${logged}`);
