@@ -43,7 +43,7 @@ export interface Detector {
 }
 
 const SECRET_HINT_KEY_ASSIGNMENT: Hint = {
-  source: String.raw`(?:password|passwd|pwd|secret|token|key|authorization|cookie|credentials)\\?["']?\s*[=:]`,
+  source: String.raw`(?:password|passwd|passphrase|pwd|secret|token|key|authorization|cookie|credentials)\\?["']?\s*[=:]`,
   ignoreCase: true,
 };
 /** Ten digits with up to three separators between each: every digit-shaped detector needs that. */

@@ -120,6 +120,7 @@ const CASES = {
       'client_secret=abc123',
       'x-api-key: opaque-value',
       'Cookie: session=abc; other=def',
+      'ssh key passphrase: hunter2',
     ],
     negative: [
       'max_tokens: 100',
