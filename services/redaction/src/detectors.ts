@@ -124,12 +124,12 @@ export const BUILTIN_DETECTORS = [
   {
     id: 'openai_key',
     description:
-      'OpenAI API key (sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...); also DeepSeek and other sk- keys',
+      'OpenAI API key (sk-..., sk-proj-..., sk-svcacct-..., sk-admin-..., sk-None-...); also DeepSeek and other sk- keys',
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'sk-' }],
     pattern:
-      /(?<![A-Za-z0-9](?<!\\[nrtbf]))sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20}[A-Za-z0-9_-]*)/g,
+      /(?<![A-Za-z0-9](?<!\\[nrtbf]))sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20}[A-Za-z0-9_-]*)/g,
   },
   {
     id: 'provider_key',

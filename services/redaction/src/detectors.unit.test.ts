@@ -23,7 +23,12 @@ const CASES = {
     negative: ['sk-ant-short', 'skeleton key', 'ask-ant-colony-questions-about-everything'],
   },
   openai_key: {
-    positive: [`OPENAI_API_KEY=sk-${fakeToken(48, 2)}`, `"sk-svcacct-${fakeToken(30, 3)}"`],
+    positive: [
+      `OPENAI_API_KEY=sk-${fakeToken(48, 2)}`,
+      `"sk-svcacct-${fakeToken(30, 3)}"`,
+      // A user key made without a project: `sk-None-` and 48 characters.
+      `my key is sk-None-${fakeToken(48, 30)} thanks`,
+    ],
     negative: [
       'skeleton',
       'sk-learn-is-a-machine-learning-library',
