@@ -14,11 +14,15 @@ const SetPricesBody = z
   .strictObject({ prices: PricesSet.schema.shape.prices })
   .meta({ id: 'SetPricesBody', description: "The org's whole price list; it replaces the previous one." });
 
-/** The org's current prices, read from its stream (the last PricesSet). */
+/**
+ * The org's current prices, read from its stream (the last PricesSet), and the stream's
+ * version: the ETag a PUT's If-Match takes, so a read-edit-write loses no one else's change.
+ */
 async function currentPrices(ctx: Parameters<Parameters<typeof route>[0]['handler']>[0], orgId: string) {
   const events = await ctx.deps.store.readStream(streams.org(orgId));
   const last = events.filter((e) => e.type === 'PricesSet').at(-1);
-  return (last?.data as { prices?: unknown[] } | undefined)?.prices ?? [];
+  const prices = (last?.data as { prices?: unknown[] } | undefined)?.prices ?? [];
+  return { prices, version: events.at(-1)?.streamVersion ?? 0 };
 }
 
 export const priceRoutes = [
@@ -33,9 +37,11 @@ export const priceRoutes = [
     responses: { 200: { description: 'The price list', schema: Prices } },
     handler: async (ctx) => {
       const org = orgOf(ctx);
+      const { prices, version } = await currentPrices(ctx, org.orgId);
       return {
         status: 200,
-        body: { items: (await currentPrices(ctx, org.orgId)) as z.infer<typeof Price>[] },
+        body: { items: prices as z.infer<typeof Price>[] },
+        headers: { ETag: etag(version) },
       };
     },
   }),
