@@ -261,7 +261,7 @@ describe('proxy key decider', () => {
       data: { proxyKeyId: 'pxk_1', reason: 'manual', note: null },
     };
     given([issued])
-      .when({ type: 'SuspendProxyKey', note: 'lost laptop' })
+      .when({ type: 'SuspendProxyKey', note: 'lost laptop', byOwner: true })
       .thenExpect([
         {
           type: 'ProxyKeySuspended',
@@ -278,7 +278,7 @@ describe('proxy key decider', () => {
     given([issued]).when({ type: 'RevokeProxyKey', reason: 'manual', note: null }).thenExpect([revoked]);
     given([issued, revoked]).when({ type: 'ReinstateProxyKey', note: null }).thenFails('invalid_state');
     given([issued, revoked]).when({ type: 'RevokeProxyKey', reason: 'manual', note: null }).thenExpect([]);
-    given([]).when({ type: 'SuspendProxyKey', note: null }).thenFails('not_found');
+    given([]).when({ type: 'SuspendProxyKey', note: null, byOwner: true }).thenFails('not_found');
   });
 });
 

@@ -1,4 +1,4 @@
-import type { KordonEventData } from '@kordon/events';
+import type { Actor, KordonEventData } from '@kordon/events';
 import { AdminError } from '../errors.js';
 import { boundExpiry, boundLimits, type Limits } from '../rbac/bounds.js';
 import { type Decided, type Decider, event } from './decider.js';
@@ -10,6 +10,8 @@ export interface ProxyKeyState {
   proxyKeyId: string;
   userId: string;
   status: ProxyKeyStatus;
+  /** While suspended: whether by its owner alone (who may undo it), not an admin or the fraud detector. */
+  suspendedByOwner: boolean;
   expiresAt: string | null;
   limits: Limits | null;
 }
@@ -36,7 +38,12 @@ export type ProxyKeyCommand =
       ceiling: Ceiling;
       now: Date;
     }
-  | { type: 'SuspendProxyKey'; note: string | null }
+  | {
+      type: 'SuspendProxyKey';
+      note: string | null;
+      /** Whether the key's owner is the one suspending it (their suspension is theirs to undo). */
+      byOwner: boolean;
+    }
   | { type: 'ReinstateProxyKey'; note: string | null }
   | { type: 'RevokeProxyKey'; reason: 'manual' | 'compromised'; note: string | null };
 
@@ -51,6 +58,7 @@ export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
     proxyKeyId: '',
     userId: '',
     status: 'active',
+    suspendedByOwner: false,
     expiresAt: null,
     limits: null,
   }),
@@ -65,8 +73,14 @@ export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
           status: 'active',
           expiresAt: e.data.expiresAt,
         };
-      case 'ProxyKeySuspended':
-        return state.status === 'revoked' ? state : { ...state, status: 'suspended' };
+      case 'ProxyKeySuspended': {
+        if (state.status === 'revoked') return state;
+        // A stored event names who suspended it (the view's rule); one just decided has no
+        // actor yet and counts as someone else's, the suspension only manageAny undoes.
+        const actor = (e as { actor?: Actor }).actor;
+        const byOwner = actor?.kind === 'user' && actor.id === state.userId && !e.data.byFraudDetector;
+        return { ...state, status: 'suspended', suspendedByOwner: byOwner };
+      }
       case 'ProxyKeyReinstated':
         return state.status === 'revoked' ? state : { ...state, status: 'active' };
       case 'ProxyKeyRevoked':
@@ -106,7 +120,10 @@ export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
       case 'SuspendProxyKey': {
         const key = existing(state);
         if (key.status === 'revoked') throw new AdminError('invalid_state', 'the key is revoked');
-        if (key.status === 'suspended') return [];
+        // Suspended by its owner, a suspension by someone else is recorded all the same, or the
+        // owner could undo it by reinstating their own.
+        const overOwners = key.suspendedByOwner && !command.byOwner;
+        if (key.status === 'suspended' && !overOwners) return [];
         return [
           event('ProxyKeySuspended', {
             proxyKeyId: key.proxyKeyId,

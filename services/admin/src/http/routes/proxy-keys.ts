@@ -51,10 +51,13 @@ function keyAction(
   operationId: string,
   action: 'suspend' | 'reinstate' | 'revoke',
   summary: string,
-  command: (body: {
-    note?: string | undefined;
-    reason?: 'manual' | 'compromised' | undefined;
-  }) => ProxyKeyCommand,
+  command: (
+    body: {
+      note?: string | undefined;
+      reason?: 'manual' | 'compromised' | undefined;
+    },
+    byOwner: boolean,
+  ) => ProxyKeyCommand,
 ) {
   return route({
     operationId,
@@ -90,7 +93,7 @@ function keyAction(
         ctx.deps.bus,
         proxyKeyDecider,
         streams.proxyKey(org.orgId, key.proxyKeyId),
-        command(ctx.body),
+        command(ctx.body, isOwn(principal, key)),
         metadataOf(ctx, org.orgId),
         { ifMatch: ctx.ifMatch },
       );
@@ -204,9 +207,10 @@ export const proxyKeyRoutes = [
       return { status: 200, body: keyBody(key), headers: { ETag: etag(version) } };
     },
   }),
-  keyAction('suspendProxyKey', 'suspend', 'Suspend a key until it is reinstated', (body) => ({
+  keyAction('suspendProxyKey', 'suspend', 'Suspend a key until it is reinstated', (body, byOwner) => ({
     type: 'SuspendProxyKey',
     note: body.note ?? null,
+    byOwner,
   })),
   keyAction('reinstateProxyKey', 'reinstate', 'Reinstate a suspended key', (body) => ({
     type: 'ReinstateProxyKey',
