@@ -222,7 +222,8 @@ function servesAllowedModel(
  * answered is returned. A 404 (or a server without the route, 405) moves on: the answer is in
  * another project; the pinned key's 404 is the answer. A refusal of the request itself (a bad
  * parameter) is the caller's answer. A key's failure (refused, unreachable, timed out,
- * overloaded) moves on too, and is the answer if no key has the stored answer: that key might.
+ * overloaded, without the call's scope) moves on too, and is the answer if no key has the
+ * stored answer: that key might.
  */
 export async function askInTurn(
   deps: GenerateDependencies,
@@ -250,6 +251,12 @@ export async function askInTurn(
       if (error.status === 404 || error.status === 405) {
         notFound = error;
         if (candidate.pinned) break;
+        continue;
+      }
+      // A restricted key without this call's scope (OpenAI's 401 "Missing scopes:
+      // api.responses.read") says nothing of where the answer is: another key may hold it.
+      if (error.provider?.scopeMissing) {
+        failure = error;
         continue;
       }
       if (kindOfFailure === 'not_the_key') throw error;
