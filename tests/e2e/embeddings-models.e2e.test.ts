@@ -175,6 +175,40 @@ orgs:
     }
   });
 
+  /**
+   * The Anthropic SDK's ModelInfo has no optional fields: `lifecycle` says whether a model may
+   * be used (a caller keeping the `active` ones), the others are null when unknown. Left out,
+   * they are `undefined`, which a caller's filter or null check does not expect.
+   */
+  it('Anthropic SDK: every ModelInfo field is there, the model active', async () => {
+    const listed = (await anthropic().models.list()).data;
+    const one = await anthropic().models.retrieve('gpt-4o-mini');
+    for (const model of [...listed, one]) {
+      assert.deepEqual(
+        {
+          lifecycle: model.lifecycle,
+          capabilities: model.capabilities,
+          deprecated_at: model.deprecated_at,
+          retires_at: model.retires_at,
+          line: model.line,
+          max_input_tokens: model.max_input_tokens,
+          max_tokens: model.max_tokens,
+        },
+        {
+          lifecycle: 'active',
+          capabilities: null,
+          deprecated_at: null,
+          retires_at: null,
+          line: null,
+          max_input_tokens: null,
+          max_tokens: null,
+        },
+        model.id,
+      );
+    }
+    assert.equal(listed.filter((model) => model.lifecycle === 'active').length, MODELS.length);
+  });
+
   it('the model answers carry the request id, as every other answer', async () => {
     for (const path of ['/v1/models', '/v1/models/gpt-4o-mini']) {
       const openaiAnswer = await fetch(`${gateway.url}${path}`, {

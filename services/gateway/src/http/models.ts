@@ -179,8 +179,24 @@ function openAIModel(id: string, provider: string) {
   return { id, object: 'model', created: CREATED, owned_by: provider };
 }
 
+/**
+ * Anthropic's ModelInfo, every field the SDK types as present: a model this caller may use is
+ * `active` (a caller keeps those); what Kordon does not know of it is null, as Anthropic's is.
+ */
 function anthropicModel(id: string) {
-  return { type: 'model', id, display_name: id, created_at: new Date(CREATED).toISOString() };
+  return {
+    type: 'model',
+    id,
+    display_name: id,
+    created_at: new Date(CREATED).toISOString(),
+    lifecycle: 'active',
+    capabilities: null,
+    deprecated_at: null,
+    retires_at: null,
+    line: null,
+    max_input_tokens: null,
+    max_tokens: null,
+  };
 }
 
 /** With the request's id, as every other answer carries it. */
