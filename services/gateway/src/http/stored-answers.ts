@@ -256,6 +256,11 @@ export async function askInTurn(
       // A restricted key without this call's scope (OpenAI's 401 "Missing scopes:
       // api.responses.read") says nothing of where the answer is: another key may hold it.
       if (error.provider?.scopeMissing) {
+        // The caller's error says an admin has been told: as for a generating call, they are.
+        deps.logger.error(
+          { providerKeyId: candidate.key.providerKeyId, status: error.status, endpoint: kind.reached },
+          'a provider key lacks the scope of an endpoint',
+        );
         failure = error;
         continue;
       }
