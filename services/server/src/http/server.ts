@@ -33,12 +33,15 @@ export function createHttpServer(
   /** How long the data plane lets a request body send no byte (KORDON_BODY_IDLE_TIMEOUT_MS). */
   timeouts: { bodyIdleTimeoutMs: number },
 ): HttpServer {
-  let inFlight = 0;
+  /** The answers being served; told to close their connection once the drain begins. */
+  const open = new Set<ServerResponse>();
+  let draining = false;
   const server = createServer((req, res) => {
-    inFlight++;
+    open.add(res);
     res.once('close', () => {
-      inFlight--;
+      open.delete(res);
     });
+    if (draining) closeConnectionAfter(res);
     const path = pathOf(req.url);
     // Only browsers send Origin: the SDKs' calls from servers pass by with one header lookup.
     if (cors && path.startsWith('/v1/')) {
@@ -82,15 +85,19 @@ export function createHttpServer(
 
   return {
     server,
-    inFlight: () => inFlight,
+    inFlight: () => open.size,
     drain: async (timeoutMs, atDeadline) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Keep-alive callers (a load balancer, an SDK's pool) would send their next request on
+      // a connection about to be cut: each answer still open closes its connection instead.
+      draining = true;
+      for (const res of open) closeConnectionAfter(res);
       const until = async (deadline: number) => {
-        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       };
       await until(Date.now() + timeoutMs);
-      if (inFlight > 0 && atDeadline) {
+      if (open.size > 0 && atDeadline) {
         atDeadline();
         await until(Date.now() + LAST_WORDS_MS);
       }
@@ -103,6 +110,20 @@ export function createHttpServer(
       await until(Date.now() + LAST_WORDS_MS);
     },
   };
+}
+
+/**
+ * Ends the connection with this answer: `Connection: close` while its head is unsent, or
+ * (a stream under way) the connection ended once the answer has been written.
+ */
+function closeConnectionAfter(res: ServerResponse): void {
+  if (!res.headersSent) {
+    res.setHeader('connection', 'close');
+    return;
+  }
+  // Node detaches the socket from the answer as it finishes: held here for after.
+  const socket = res.socket;
+  res.once('finish', () => socket?.end());
 }
 
 /** How long requests ended at the drain deadline have to write their last bytes. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { createHttpServer, type Handler, type HttpServer, requestTimeoutFor } from './server.js';
@@ -170,5 +170,69 @@ describe('createHttpServer drain', () => {
     assert.equal(callerLeft, true);
     assert.equal(front.http.inFlight(), 0);
     await call;
+  });
+
+  it('tells keep-alive callers to leave: answers finished during the drain close their connection', {
+    timeout: 20_000,
+  }, async () => {
+    // A load balancer or SDK that keeps its connection would send its next request into a
+    // server about to close it (a bare "socket hang up"), or keep the drain going.
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    let answerWaiting!: () => void;
+    let streamWaiting!: () => void;
+    const front = await start({
+      'GET /waiting': (_req, res) => {
+        arrived();
+        return new Promise<void>((resolve) => {
+          answerWaiting = () => {
+            res.end('done');
+            resolve();
+          };
+        });
+      },
+      'GET /streaming': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: 1\n\n');
+        return new Promise<void>((resolve) => {
+          streamWaiting = () => {
+            res.end('data: 2\n\n');
+            resolve();
+          };
+        });
+      },
+    });
+    const agent = new Agent({ keepAlive: true });
+    const get = (path: string, onHead: () => void = () => {}) =>
+      new Promise<{ connection: string | undefined; socketClosed: Promise<void> }>((resolve, reject) => {
+        request(`${front.url}${path}`, { agent }, (res) => {
+          onHead();
+          const socketClosed = new Promise<void>((closed) => res.socket.once('close', () => closed()));
+          res.resume();
+          res.once('end', () => resolve({ connection: res.headers.connection, socketClosed }));
+        })
+          .once('error', reject)
+          .end();
+      });
+    try {
+      let streamStarted!: () => void;
+      const streamHead = new Promise<void>((resolve) => (streamStarted = resolve));
+      const waiting = get('/waiting');
+      const streaming = get('/streaming', streamStarted);
+      await Promise.all([inHandler, streamHead]);
+      const drained = front.http.drain(60_000);
+      // A stream's head went out before the drain: its connection is closed once it ends,
+      // while the drain still waits on the other request.
+      streamWaiting();
+      await (await streaming).socketClosed;
+      answerWaiting();
+      const answered = await waiting;
+      assert.equal(answered.connection, 'close', 'an answer whose head was still to be sent');
+      await answered.socketClosed;
+      await drained;
+    } finally {
+      agent.destroy();
+      await front.stop();
+    }
   });
 });
