@@ -15,6 +15,7 @@ import { healthz, type Lifecycle, readyz } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer, type Handler } from './http/server.js';
 import { type RetentionJob, startRetentionJob } from './retention.js';
+import { stopInOrder } from './stop-steps.js';
 import { openStorage, type Storage } from './storage.js';
 import type { Tracing } from './telemetry.js';
 import { tracingOff } from './telemetry-config.js';
@@ -165,12 +166,18 @@ export async function startKordon(
           `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       });
   } catch (error) {
-    await retention?.stop();
-    await requestLog?.stop();
-    await gateway?.stop();
-    await storage?.close();
-    await tracing?.shutdown();
-    await http.drain(0);
+    // A failed start still flushes what it appended (the config file's events) and lets go.
+    await stopInOrder(
+      [
+        { name: 'retention', run: () => retention?.stop() },
+        { name: 'request log', run: () => requestLog?.stop() },
+        { name: 'gateway', run: () => gateway?.stop() },
+        { name: 'event store', run: () => storage?.close() },
+        { name: 'tracing', run: () => tracing?.shutdown() },
+        { name: 'http', run: () => http.drain(0) },
+      ],
+      (stopError, step) => logger.error({ err: stopError, step }, 'a part of the process failed to stop'),
+    ).catch(() => {});
     throw error;
   }
   Object.assign(routes, gateway.routes);
@@ -213,13 +220,19 @@ export async function startKordon(
               'drain deadline passed: requests still open end with a 503 or, streaming, an error event',
             );
         });
-        await admin?.stop();
-        await runningLog.retention?.stop();
-        await runningLog.requestLog?.stop();
-        await running.stop();
-        // The spans of the drained requests are exported before the process goes.
-        await tracing?.shutdown();
-        await openStorageHandle.close();
+        // Each part stops whatever the others did: the store is flushed (or spooled) last, always.
+        await stopInOrder(
+          [
+            { name: 'admin API', run: () => admin?.stop() },
+            { name: 'retention', run: () => runningLog.retention?.stop() },
+            { name: 'request log', run: () => runningLog.requestLog?.stop() },
+            { name: 'gateway', run: () => running.stop() },
+            // The spans of the drained requests are exported before the process goes.
+            { name: 'tracing', run: () => tracing?.shutdown() },
+            { name: 'event store', run: () => openStorageHandle.close() },
+          ],
+          (error, step) => logger.error({ err: error, step }, 'a part of the process failed to stop'),
+        );
         logger.info(openStorageHandle.appender.status(), 'stopped: events flushed');
       })();
       return stopping;
