@@ -122,6 +122,41 @@ describe('npm start', () => {
     assert.equal(await exited, 0);
   });
 
+  it('a stray rejected promise stops the CLI as a signal would: drained, flushed, exit 1', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    // A promise no one awaits rejects once the server is up (a bug anywhere in the process;
+    // here on SIGUSR2):
+    // Node's default would end it at once, the events still buffered with it.
+    const stray = `process.on('SIGUSR2', () => Promise.reject(new Error('stray rejection')));`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        `data:text/javascript,${encodeURIComponent(stray)}`,
+        join(root, 'services/server/dist/cli.js'),
+        'start',
+      ],
+      {
+        env: { ...process.env, KORDON_PORT: '0', KORDON_DATA_DIR: dataDir, KORDON_DEV_MODE: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('kordon is ready') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.match(output, /"msg":"kordon is ready"/);
+    child.kill('SIGUSR2');
+    assert.equal(await exited, 1, output);
+    assert.match(output, /stray rejection.*"msg":"unhandled promise rejection: stopping"/);
+    assert.match(output, /"msg":"stopped: events flushed"/);
+  });
+
   it('uses PostgreSQL when KORDON_DATABASE_URL is set', async (t) => {
     const database = await createTestDatabase();
     if (!database) return t.skip('KORDON_TEST_DATABASE_URL is not set');

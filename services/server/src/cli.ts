@@ -33,15 +33,26 @@ async function main(argv: string[]): Promise<number> {
 
   // Handlers go in before the start, so a signal that arrives while it is starting
   // still stops it cleanly (once started) instead of killing it mid-write.
-  let signal: NodeJS.Signals | undefined;
+  let signal: NodeJS.Signals | 'fault' | undefined;
   let onSignal: (() => void) | undefined;
-  const handle = (received: NodeJS.Signals) => {
+  const handle = (received: NodeJS.Signals | 'fault') => {
     if (signal) return;
     signal = received;
     onSignal?.();
   };
   process.on('SIGTERM', handle);
   process.on('SIGINT', handle);
+  // A promise no one awaited that rejects, or an exception no one caught, is a bug somewhere:
+  // Node's default ends the process at once, with the events still buffered. Logged, it stops
+  // the process as a signal does (drained, events flushed), with exit code 1.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection: stopping');
+    handle('fault');
+  });
+  process.on('uncaughtException', (error) => {
+    logger.error({ err: error }, 'uncaught exception: stopping');
+    handle('fault');
+  });
 
   const kordon = await startKordon(config, logger, process.env);
   return new Promise<number>((resolve) => {
@@ -50,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
       kordon
         .stop()
         .then(
-          () => 0,
+          () => (signal === 'fault' ? 1 : 0),
           (error: unknown) => {
             logger.error({ err: error }, 'shutdown failed');
             return 1;
