@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { KordonEvent } from '@kordon/events';
 import { type MockServer, startOpenAIMock } from '@kordon/mock-providers';
@@ -34,6 +35,7 @@ orgs:
         proxyKeys:
           - { name: crowd, limits: { maxDistinctIps: { count: 3, period: 1d } } }
           - { name: refused, limits: { maxDistinctIps: { count: 1, period: 1d }, budget: { usd: 0.05, period: 1d } } }
+          - { name: office, limits: { maxDistinctIps: { count: 1, period: 1d }, ipDeny: ["127.0.0.50/32"] } }
 `;
 
   before(async () => {
@@ -84,6 +86,33 @@ orgs:
     assert.equal(rejected.at(-1)?.data.reason, 'budget_usd');
     // The cap of 1 is still free: another address is served.
     const served = await ask(openai('refused', '127.0.0.41'));
+    assert.ok(served.choices.length > 0);
+  });
+
+  it('a caller that leaves before admission writes no event that counts its address', async () => {
+    // A denied address starts a request and hangs up halfway through its body. It was never
+    // admitted: an event saying it was (RequestFailed) would give it a place under the key's cap
+    // on every other replica, and on this one once it reads the log again after a restart.
+    const { port } = new URL(gateway.url);
+    const socket = connect({ host: '127.0.0.1', port: Number(port), localAddress: '127.0.0.50' });
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+        `Authorization: Bearer ${gateway.proxyKeys.get('dev@acme.test--office')}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":"gpt-4o-mini",',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await gateway.requestEvents();
+    const ofCaller = events.filter((e) => 'clientIp' in e.data && e.data.clientIp === '127.0.0.50');
+    // Its one event: refused, as a body that never ended is (nothing answered: 499).
+    assert.deepEqual(
+      ofCaller.map((e) => [e.type, 'status' in e.data ? e.data.status : null]),
+      [['RequestRejected', 499]],
+    );
+    // The key's one address is still free for the office.
+    const served = await ask(openai('office', '127.0.0.51'));
     assert.ok(served.choices.length > 0);
   });
 });

@@ -258,6 +258,14 @@ export function generateHandler(
       await attempt(dialect, plan, body, routes, outcome, deps, res, abort);
     } catch (error) {
       const gatewayError = asGatewayError(error);
+      if (abort.aborted && outcome.ticket === undefined && outcome.attempts === 0) {
+        // Gone before admission (mid-body): never admitted, so RequestRejected, not
+        // RequestFailed, which every replica counts as usage and as a client address.
+        const refusal = refusalBeforeAdmission(outcome, gatewayError);
+        record(deps, outcome, rejectedOrFailed(deps, refusal, outcome, dialect));
+        sendError(res, refusal, dialect, requestId);
+        return;
+      }
       if (abort.aborted) {
         let prompt: NormalisedUsage | undefined;
         try {
@@ -1486,6 +1494,15 @@ function chargePromptTimedOut(
 }
 
 type Charge = { cost: string | null; currency: string | null };
+
+/** A request its caller left, or shutdown ended, before admission: refused, and why. */
+function refusalBeforeAdmission(outcome: Outcome, error: GatewayError): GatewayError {
+  if (outcome.interruption !== undefined) return new GatewayError('overloaded', SHUTDOWN_REFUSAL);
+  if (error.kind !== 'internal') return error;
+  // nginx's "client closed request": the caller left mid-body and was answered nothing.
+  const message = 'the caller closed the connection before its request ended';
+  return new GatewayError('invalid_request', message, { status: 499 });
+}
 
 /** Two costs of one request: null when either has no price, or their currencies differ. */
 function sumOfCosts(a: Charge, b: Charge): Charge {
