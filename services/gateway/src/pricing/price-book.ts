@@ -183,9 +183,22 @@ function variant(
   return made.get(name);
 }
 
-/** The price with cache reads at 0, made once a price. */
+/**
+ * The price with cache reads at 0 where it names no rate for them, made once a price. Its
+ * long-context tiers too: a tier replaces the rates of the whole request, and one without its
+ * own cachedInput would bill the reads at the tier's input rate.
+ */
 function withUnbilledCacheReads(price: ModelPrice): ModelPrice {
-  return variant(price, 'unbilled-cache-reads', () => ({ ...price, cachedInput: '0' })) ?? price;
+  const unnamed = (rates: { cachedInput?: string }) => rates.cachedInput === undefined;
+  if (!unnamed(price) && !price.tiers?.some(unnamed)) return price;
+  return (
+    variant(price, 'unbilled-cache-reads', () => {
+      const free = { ...price, cachedInput: price.cachedInput ?? '0' };
+      if (price.tiers !== undefined)
+        free.tiers = price.tiers.map((tier) => ({ ...tier, cachedInput: tier.cachedInput ?? '0' }));
+      return deepFreeze(free);
+    }) ?? price
+  );
 }
 
 /**
@@ -403,10 +416,8 @@ export class PriceBook {
   priceRequest(model: string, usage: TokenUsage, options: PriceRequestOptions = {}): PricedRequest {
     const looked = this.lookup(model, options);
     if (looked.status === 'unpriced') return looked;
-    const found =
-      options.cacheReadsUnbilled && looked.price.cachedInput === undefined
-        ? { ...looked, price: withUnbilledCacheReads(looked.price) }
-        : looked;
+    const unbilled = options.cacheReadsUnbilled ? withUnbilledCacheReads(looked.price) : looked.price;
+    const found = unbilled === looked.price ? looked : { ...looked, price: unbilled };
     // Searches billed apiece at no price are unpriced, not free (a model the table does not
     // know as a searcher; an org's own model, whose prices are for tokens only).
     const unpricedTool =

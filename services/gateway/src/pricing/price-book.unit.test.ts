@@ -490,6 +490,28 @@ describe('PriceBook.priceRequest: a provider that does not bill cache reads', ()
     assert.equal(cost('GigaChat-Pro', true), '0.1154');
     assert.equal(cost('GigaChat-Pro'), '0.1154');
   });
+
+  test('nor under a long-context tier that names no cachedInput', () => {
+    const tiered = book.withOverrides([
+      {
+        orgId: 'acme',
+        model: 'GigaChat',
+        effectiveFrom: '2026-01-01',
+        input: '1000',
+        output: '2000',
+        currency: 'RUB',
+        tiers: [{ aboveInputTokens: 100, input: '3000', output: '4000' }],
+      },
+    ]);
+    const long = { inputTokens: 159, cachedInputTokens: 4, outputTokens: 30 };
+    const found = tiered.priceRequest('GigaChat', long, { orgId: 'acme', cacheReadsUnbilled: true });
+    assert.equal(found.status, 'priced');
+    // 155 x 3000 + 30 x 4000 per 1M = 0.585: the 4 cache reads are not billed at the tier either.
+    if (found.status === 'priced') {
+      assert.equal(found.cost.tierAboveInputTokens, 100);
+      assert.equal(found.cost.amount, '0.585');
+    }
+  });
 });
 
 describe('PriceBook.listProblems: an org price list checked before it is stored', () => {
