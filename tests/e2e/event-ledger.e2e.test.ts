@@ -100,6 +100,12 @@ orgs:
         keys:
           - { name: s2a, secret: "sk-proj-slowtwoaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
           - { name: s2b, secret: "sk-proj-slowtwobbbbbbbbbbbbbbbbbbbbbbbbbbbb" }
+      - name: tier-slow
+        type: openai
+        baseUrl: ${base}/ok/v1
+        models: [gpt-4o-mini]
+        timeouts: { firstByteMs: 300 }
+        keys: [{ name: t1, secret: "sk-proj-slowtieraaaaaaaaaaaaaaaaaaaaaaaaaaa" }]
       - name: bad
         type: openai
         baseUrl: ${base}/bad/v1
@@ -196,6 +202,22 @@ orgs:
       'two provider calls had the prompt: both are billed',
     );
     assert.equal(Number(twoEvent.data.cost), 2 * Number(oneEvent.data.cost));
+  });
+
+  it('the prompt of a timed-out call that asked for priority processing is charged at its rates', async () => {
+    // The estimate holds such a request at gpt-4o-mini's priority rates ($0.25 per million
+    // input tokens, not the standard $0.15): the provider that had its prompt bills them too.
+    const error = await openai(budgetKey)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: prompt, service_tier: 'priority' })
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof OpenAI.APIError && error.status === 504, String(error));
+    const event = await eventOf(error.headers?.get('x-request-id'));
+    assert.ok(event.type === 'RequestFailed');
+    const inputTokens = event.data.usage.inputTokens;
+    assert.ok(inputTokens > 100, `the timed-out prompt is charged: ${inputTokens}`);
+    assert.equal(event.data.currency, 'USD');
+    // In 10^-8 USD: 25 a token at priority, 15 at the standard rate.
+    assert.equal(Math.round(Number(event.data.cost) * 1e8), 25 * inputTokens);
   });
 
   it('a RequestFailed of a provider-prefixed model names the model the provider was asked for, as RequestCompleted does', async () => {

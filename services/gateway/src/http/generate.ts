@@ -554,7 +554,7 @@ async function attempt(
             rateLimits: error.rateLimits,
           });
           if (error.code === 'upstream_response_too_large') {
-            const usage = { ...ZERO, inputTokens: exactInputTokens(outcome, route, body, dialect) };
+            const usage = promptUsage(route, body, exactInputTokens(outcome, route, body, dialect));
             outcome.lostAnswer = { usage, upstreamStatus: error.status ?? null };
           }
           throw error;
@@ -844,13 +844,7 @@ function estimateOf(
       : undefined;
   const inputTokens =
     stored === undefined ? own : stored.whole ? Math.max(own, stored.tokens) : own + stored.tokens;
-  // A request that asks OpenAI for priority (or flex) processing is billed at that tier's rates.
-  const openAI = route.provider.type === 'openai' || route.provider.type === 'azure-openai';
-  const tier = openAI ? billedServiceTier(body.service_tier) : undefined;
-  // And one that asks Claude for US-only inference (1.1x) or fast mode (a multiple).
   const claude = route.provider.type === 'anthropic';
-  const usOnly = claude && body.inference_geo === 'us';
-  const fast = claude && body.speed === 'fast';
   // OpenAI's and Claude's built-in tools billed apiece: one call of each search tool offered
   // (Claude's: its `max_uses`); a tool billed in a way Kordon cannot price is a cost no USD
   // budget can hold (decision 0014).
@@ -866,9 +860,7 @@ function estimateOf(
     cachedInputTokens: 0,
     ...(cacheWrite === '1h' && { cacheWrite1hTokens: inputTokens }),
     ...(cacheWrite === '5m' && { cacheWriteTokens: inputTokens }),
-    ...(tier && { serviceTier: tier }),
-    ...(usOnly && { inferenceGeo: 'us' as const }),
-    ...(fast && { speed: 'fast' as const }),
+    ...askedRates(route, body),
   };
   const priced = price(deps, outcome, { ...usage, ...tools.usage }, route);
   const usd = priced.currency === 'USD' && priced.cost !== null ? parseUsd(priced.cost) : null;
@@ -878,6 +870,32 @@ function estimateOf(
       ? `${route.model} has no price for ${tools.offered} calls; send the request without them`
       : undefined;
   return { bound, usd, ...(unpriced && { unpriced }), inputTokens, outputTokens };
+}
+
+/**
+ * The rates a request asks to be billed at: OpenAI's priority or flex processing, Claude's
+ * US-only inference (1.1x) or fast mode (a multiple). Its estimate is held at them, and so is
+ * the prompt a provider had when no answer says how it ran (a call that timed out, or was left).
+ */
+function askedRates(
+  route: Route,
+  body: Record<string, unknown>,
+): Pick<NormalisedUsage, 'serviceTier' | 'inferenceGeo' | 'speed'> {
+  const type = route.provider.type;
+  if (type === 'openai' || type === 'azure-openai') {
+    const tier = billedServiceTier(body.service_tier);
+    return tier === undefined ? {} : { serviceTier: tier };
+  }
+  if (type !== 'anthropic') return {};
+  return {
+    ...(body.inference_geo === 'us' && { inferenceGeo: 'us' as const }),
+    ...(body.speed === 'fast' && { speed: 'fast' as const }),
+  };
+}
+
+/** The usage of a prompt a provider had and answered no one for, at the rates it asked for. */
+function promptUsage(route: Route, body: Record<string, unknown>, inputTokens: number): NormalisedUsage {
+  return { ...ZERO, inputTokens, ...askedRates(route, body) };
 }
 
 /**
@@ -1436,7 +1454,8 @@ function keyRefusedEvent(
 function promptOfAbandonedCall(outcome: Outcome, dialect: Dialect): NormalisedUsage | undefined {
   if (outcome.attempts === 0 || !outcome.route || !outcome.body || !limitHoldsTokens(outcome))
     return undefined;
-  return { ...ZERO, inputTokens: exactInputTokens(outcome, outcome.route, outcome.body, dialect) };
+  const { route, body } = outcome;
+  return promptUsage(route, body, exactInputTokens(outcome, route, body, dialect));
 }
 
 /** Whether a money budget, a token budget or a tokens-per-minute limit holds the request. */
@@ -1486,7 +1505,7 @@ function chargePromptTimedOut(
     return;
   }
   deps.keys.balancer.reportTokens(key.providerKeyId, inputTokens, now);
-  const cost = price(deps, outcome, { ...ZERO, inputTokens }, route);
+  const cost = price(deps, outcome, promptUsage(route, body, inputTokens), route);
   const before = outcome.promptsTimedOut;
   outcome.promptsTimedOut = before
     ? { inputTokens: before.inputTokens + inputTokens, ...sumOfCosts(before, cost) }
