@@ -52,6 +52,18 @@ function existing(state: ProxyKeyState): ProxyKeyState {
   return state;
 }
 
+/**
+ * Whether a suspension is the key owner's own, theirs to undo: made by the owner, not by
+ * someone else (an admin) or the fraud detector. The decider and the admin view read it alike.
+ */
+export function suspensionIsOwners(
+  actor: Actor | undefined,
+  ownerId: string,
+  byFraudDetector: boolean,
+): boolean {
+  return actor?.kind === 'user' && actor.id === ownerId && !byFraudDetector;
+}
+
 export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
   initialState: () => ({
     exists: false,
@@ -78,7 +90,7 @@ export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
         // A stored event names who suspended it (the view's rule); one just decided has no
         // actor yet and counts as someone else's, the suspension only manageAny undoes.
         const actor = (e as { actor?: Actor }).actor;
-        const byOwner = actor?.kind === 'user' && actor.id === state.userId && !e.data.byFraudDetector;
+        const byOwner = suspensionIsOwners(actor, state.userId, e.data.byFraudDetector);
         return { ...state, status: 'suspended', suspendedByOwner: byOwner };
       }
       case 'ProxyKeyReinstated':

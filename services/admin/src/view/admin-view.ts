@@ -1,5 +1,6 @@
 import { type KordonEvent, type KordonEventData, kordonCatalogue, type RecordedEvent } from '@kordon/events';
 import type { InMemoryProjection } from '@kordon/projections';
+import { suspensionIsOwners } from '../deciders/proxy-key.js';
 import type { Limits } from '../rbac/bounds.js';
 import type { Role } from '../rbac/permissions.js';
 
@@ -487,7 +488,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           key.suspendedBy =
             event.type !== 'ProxyKeySuspended'
               ? null
-              : event.actor.kind === 'user' && event.actor.id === key.userId && !event.data.byFraudDetector
+              : suspensionIsOwners(event.actor, key.userId, event.data.byFraudDetector)
                 ? 'owner'
                 : 'other';
         }

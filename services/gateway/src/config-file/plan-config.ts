@@ -514,9 +514,9 @@ function planProxyKeys(
   claimedSecrets: Map<string, string>,
 ) {
   const create = kordonCatalogue.create.bind(kordonCatalogue);
-  const owned = [...state.proxyKeys.values()].filter(
-    (k) => k.orgId === orgId && k.userId === userId && k.status !== 'revoked',
-  );
+  // The user's keys, revoked ones too (an issued key's id counts them), and those still in use.
+  const usersKeys = [...state.proxyKeys.values()].filter((k) => k.orgId === orgId && k.userId === userId);
+  const owned = usersKeys.filter((k) => k.status !== 'revoked');
   const declared = new Set<string>();
   for (const key of keys) {
     declared.add(key.name);
@@ -599,13 +599,10 @@ function planProxyKeys(
     // A replaced key gets a new id: a revoked id is never used again. An issued key's secret is
     // random, so its id counts the user's keys of that name instead: replicas starting together
     // plan the same id, and the store takes one key, not one per replica.
-    const issuedBefore = [...state.proxyKeys.values()].filter(
-      (k) => k.orgId === orgId && k.userId === userId && k.name === key.name,
-    ).length;
     const proxyKeyId = deps.entityId(
       'proxy-key',
       key.secret === undefined
-        ? `${orgId}/${userId}/${key.name}/issued/${issuedBefore}`
+        ? `${orgId}/${userId}/${key.name}/issued/${usersKeys.filter((k) => k.name === key.name).length}`
         : `${orgId}/${userId}/${key.name}/${made.hash.value}`,
     );
     const stream = streams.proxyKey(orgId, proxyKeyId);
