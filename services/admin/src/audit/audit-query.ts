@@ -10,6 +10,8 @@ export interface AuditQuery {
   order: 'asc' | 'desc';
   /** Position of the last row of the previous page. */
   after?: number | undefined;
+  /** No entry past this position (an export holds to the log as it was when it began). */
+  upTo?: number | undefined;
   limit: number;
 }
 
@@ -42,7 +44,8 @@ const FILTERS = `org_id = $1
   AND ($2::text IS NULL OR actor_id = $2::text)
   AND ($3::text IS NULL OR action = $3::text)
   AND ($4::timestamptz IS NULL OR occurred_at >= $4::timestamptz)
-  AND ($5::timestamptz IS NULL OR occurred_at < $5::timestamptz)`;
+  AND ($5::timestamptz IS NULL OR occurred_at < $5::timestamptz)
+  AND ($8::bigint IS NULL OR position <= $8::bigint)`;
 
 /** Fixed statements, one per order: nothing a caller sends is ever part of the SQL text. */
 const STATEMENTS = {
@@ -51,6 +54,15 @@ const STATEMENTS = {
   desc: `SELECT * FROM kordon_admin_audit WHERE ${FILTERS}
           AND ($6::bigint IS NULL OR position < $6::bigint) ORDER BY position DESC LIMIT $7`,
 } as const;
+
+/** The position of the org's newest audit entry (0 when it has none). */
+export async function auditHead(sql: SqlQueryable, orgId: string): Promise<number> {
+  const { rows } = await sql.query<{ head: string | number | null }>(
+    'SELECT max(position) AS head FROM kordon_admin_audit WHERE org_id = $1',
+    [orgId],
+  );
+  return Number(rows[0]?.head ?? 0);
+}
 
 export async function queryAudit(sql: SqlQueryable, query: AuditQuery): Promise<AuditEntry[]> {
   const { rows } = await sql.query<Row>(STATEMENTS[query.order], [
@@ -61,6 +73,7 @@ export async function queryAudit(sql: SqlQueryable, query: AuditQuery): Promise<
     query.to ?? null,
     query.after ?? null,
     query.limit,
+    query.upTo ?? null,
   ]);
   return rows.map((row) => ({
     id: row.event_id,

@@ -207,6 +207,11 @@ export function createAdminApp(options: AdminAppOptions): express.Express {
       res.type(reply.text.contentType).send(reply.text.body);
       return;
     }
+    if (reply.stream) {
+      res.type(reply.stream.contentType);
+      await writePieces(res, reply.stream.pieces, deps, res.locals.requestId as string);
+      return;
+    }
     if (reply.body === undefined) {
       res.end();
       return;
@@ -217,6 +222,39 @@ export function createAdminApp(options: AdminAppOptions): express.Express {
   }
 
   return app;
+}
+
+/**
+ * Writes a streamed answer with backpressure. A client that leaves ends the iteration (its
+ * `return` stops the queries behind it); a failure part-way is logged and cuts the connection
+ * (the error handler destroys a response whose head is out).
+ */
+async function writePieces(
+  res: Response,
+  pieces: AsyncIterable<string>,
+  deps: AdminDeps,
+  requestId: string,
+): Promise<void> {
+  try {
+    for await (const piece of pieces) {
+      if (res.destroyed) return;
+      if (!res.write(piece)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    res.end();
+  } catch (error) {
+    deps.logger.error({ err: error, requestId }, 'admin export failed part-way');
+    throw error;
+  }
 }
 
 interface BodyParserError {

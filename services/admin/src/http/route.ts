@@ -31,6 +31,12 @@ export interface Reply {
   headers?: Record<string, string>;
   /** A non-JSON answer (CSV export). */
   text?: { contentType: string; body: string };
+  /**
+   * A non-JSON answer written piece by piece as the client takes it (an export of any size).
+   * Once the first piece is out the status is sent: a failure after it cuts the connection,
+   * so the client sees a broken transfer, never a complete-looking file.
+   */
+  stream?: { contentType: string; pieces: AsyncIterable<string> };
 }
 
 export interface ResponseSpec {

@@ -1,13 +1,83 @@
+import type { SqlQueryable } from '@kordon/events';
 import { stringify } from 'csv-stringify/sync';
-import { queryAudit } from '../../audit/audit-query.js';
-import { auditEntryFor } from '../../audit/audit-redaction.js';
+import { type AuditQuery, auditHead, queryAudit } from '../../audit/audit-query.js';
+import { auditEntryFor, type ReaderAuditEntry } from '../../audit/audit-redaction.js';
 import { AdminError } from '../../errors.js';
+import type { Rights } from '../../rbac/permissions.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { route } from '../route.js';
 import { AuditEntry, auditQuery, orgParams, page } from '../schemas.js';
 
 const AuditPage = page(AuditEntry, 'AuditEntry');
-const CSV_MAX_ROWS = 100_000;
+/** Entries an export reads and writes at a time: its memory stays that of one page. */
+export const CSV_PAGE_ROWS = 2_000;
+
+const CSV_COLUMNS = [
+  'time',
+  'actor_kind',
+  'actor_id',
+  'actor_ip',
+  'action',
+  'subject_type',
+  'subject_id',
+  'before',
+  'after',
+  'event_id',
+];
+
+function csvText(rows: ReaderAuditEntry[], header: boolean): string {
+  return stringify(
+    rows.map((row) => [
+      row.time,
+      row.actor.kind,
+      row.actor.id ?? '',
+      row.actor.ip ?? '',
+      row.action,
+      row.subject.type,
+      row.subject.id ?? '',
+      row.before === null ? '' : JSON.stringify(row.before),
+      row.after === null ? '' : JSON.stringify(row.after),
+      row.id,
+    ]),
+    {
+      header,
+      columns: CSV_COLUMNS,
+      // A cell starting with = + - @ is text, never a formula, when opened in a spreadsheet.
+      cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+    },
+  );
+}
+
+/**
+ * Every matching entry as CSV, a page at a time, up to the log's head when the export began
+ * (a busy org's new entries do not keep a long export running). The first page is read
+ * before anything is sent, so a failing query is still a clean error answer.
+ */
+async function csvExport(
+  sql: SqlQueryable,
+  query: Omit<AuditQuery, 'limit' | 'upTo'>,
+  rights: Rights,
+): Promise<AsyncIterable<string>> {
+  const upTo = await auditHead(sql, query.orgId);
+  const pageAfter = (after: number | undefined) =>
+    queryAudit(sql, { ...query, after, upTo, limit: CSV_PAGE_ROWS });
+  const first = await pageAfter(query.after);
+  return (async function* () {
+    let found = first;
+    yield csvText(
+      found.map((entry) => auditEntryFor(rights, entry)),
+      true,
+    );
+    while (found.length === CSV_PAGE_ROWS) {
+      found = await pageAfter(found[found.length - 1]!.position);
+      if (found.length > 0)
+        yield csvText(
+          found.map((entry) => auditEntryFor(rights, entry)),
+          false,
+        );
+    }
+  })();
+}
 
 function decodePosition(cursor: string): number {
   const text = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
@@ -29,7 +99,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'The audit log: who changed what, when, from which IP, with before and after',
     description:
-      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry (up to 100,000) as CSV instead of a page. Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
+      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (entries written after the export began are left out; a cursor starts it after that entry). Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
     access: 'audit.read',
     params: orgParams,
     query: auditQuery,
@@ -45,58 +115,29 @@ export const auditRoutes = [
         });
       }
       await ctx.deps.auditCaughtUp();
-      const csv = q.format === 'csv';
-      const limit = csv ? CSV_MAX_ROWS : (q.limit ?? DEFAULT_PAGE);
       const { rights } = principalOf(ctx);
-      const found = await queryAudit(ctx.deps.sql, {
+      const filters = {
         orgId: org.orgId,
         actor: q.actor,
         action: q.action,
         from: q.from,
         to: q.to,
-        order: q.sort === '-time' ? 'desc' : 'asc',
+        order: q.sort === '-time' ? ('desc' as const) : ('asc' as const),
         after: q.cursor === undefined ? undefined : decodePosition(q.cursor),
-        limit: csv ? limit : limit + 1,
-      });
-      const rows = found.map((entry) => auditEntryFor(rights, entry));
-      if (csv) {
-        const text = stringify(
-          rows.map((row) => [
-            row.time,
-            row.actor.kind,
-            row.actor.id ?? '',
-            row.actor.ip ?? '',
-            row.action,
-            row.subject.type,
-            row.subject.id ?? '',
-            row.before === null ? '' : JSON.stringify(row.before),
-            row.after === null ? '' : JSON.stringify(row.after),
-            row.id,
-          ]),
-          {
-            header: true,
-            columns: [
-              'time',
-              'actor_kind',
-              'actor_id',
-              'actor_ip',
-              'action',
-              'subject_type',
-              'subject_id',
-              'before',
-              'after',
-              'event_id',
-            ],
-            // A cell starting with = + - @ is text, never a formula, when opened in a spreadsheet.
-            cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
-          },
-        );
+      };
+      if (q.format === 'csv') {
         return {
           status: 200,
-          text: { contentType: 'text/csv; charset=utf-8', body: text },
+          stream: {
+            contentType: 'text/csv; charset=utf-8',
+            pieces: await csvExport(ctx.deps.sql, filters, rights),
+          },
           headers: { 'Content-Disposition': `attachment; filename="audit-${org.slug}.csv"` },
         };
       }
+      const limit = q.limit ?? DEFAULT_PAGE;
+      const found = await queryAudit(ctx.deps.sql, { ...filters, limit: limit + 1 });
+      const rows = found.map((entry) => auditEntryFor(rights, entry));
       const items = rows.slice(0, limit);
       const more = rows.length > limit;
       return {
