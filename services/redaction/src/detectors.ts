@@ -287,10 +287,11 @@ export const BUILTIN_DETECTORS = [
     description: 'E-mail address',
     defaultAction: 'hash',
     keepLast: 0,
-    hints: [{ source: '(?<=[A-Za-z0-9._%+-])@[A-Za-z0-9-]' }],
+    hints: [{ source: '(?<=[A-Za-z0-9А-Яа-яЁё._%+-])@[A-Za-z0-9А-Яа-яЁё-]' }],
     // Not inside URL credentials (`//user:pass@host`, `\/\/user:pass@host`): url_password's.
+    // Cyrillic too: an address in Cyrillic (иван@почта.рф, RFC 6531) is as personal.
     pattern:
-      /(?<![A-Za-z0-9._%+-]|(?:\/\/|\\\/\\\/)[^\s/@:]{0,256}:)[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
+      /(?<![A-Za-z0-9А-Яа-яЁё._%+-]|(?:\/\/|\\\/\\\/)[^\s/@:]{0,256}:)[A-Za-z0-9А-Яа-яЁё._%+-]{1,64}@[A-Za-z0-9А-Яа-яЁё-]{1,63}(?:\.[A-Za-z0-9А-Яа-яЁё-]{1,63}){0,8}\.[A-Za-zА-Яа-яЁё]{2,24}(?![A-Za-z0-9А-Яа-яЁё-])/g,
     normalize: (value: string) => value.toLowerCase(),
   },
   {

@@ -153,9 +153,16 @@ const CASES = {
     negative: ['?keyboard=1', '&monkey=3', '?q=key', 'https://example.com/search?query=token'],
   },
   email: {
-    positive: ['mailto:Ivan.Petrov@Example.COM', 'contact <support+billing@mail.example.co.uk>'],
+    positive: [
+      'mailto:Ivan.Petrov@Example.COM',
+      'contact <support+billing@mail.example.co.uk>',
+      'пишите: иван.петров@почта.рф',
+      'ivan@пример.рус',
+      'Ёлкин@yandex.ru',
+    ],
     negative: [
       'npm i @kordon/events',
+      'иван@почта',
       'user@localhost',
       'a@b',
       'https://user:pass@host.example.com/',
@@ -210,6 +217,17 @@ describe('built-in detectors', () => {
     assert.deepEqual(Object.keys(CASES).sort(), [...DETECTOR_IDS].sort());
     assert.deepEqual(SAMPLES.map((s) => s.detector).sort(), [...DETECTOR_IDS].sort());
     assert.equal(new Set(DETECTOR_IDS).size, DETECTOR_IDS.length);
+  });
+
+  test('an address in Cyrillic is found whole, not only its Latin part', () => {
+    for (const address of ['иван.петров@почта.рф', 'Ёлкин@yandex.ru', 'ivan@пример.рус']) {
+      const text = `пишите: ${address}, спасибо`;
+      const findings = redactor.findings(text).filter((f) => f.rule === 'email');
+      assert.deepEqual(
+        findings.map((f) => text.slice(f.start, f.end)),
+        [address],
+      );
+    }
   });
 
   for (const detector of BUILTIN_DETECTORS) {
@@ -282,6 +300,8 @@ describe('built-in detectors', () => {
       'cookie runs': 'cookie: '.repeat(n / 8),
       'email local': `${'a.'.repeat(n / 2)}@`,
       'email domain': `a@${'b.'.repeat(n / 2)}`,
+      'cyrillic email local': `${'я.'.repeat(n / 2)}@`,
+      'cyrillic email domain': `я@${'б.'.repeat(n / 2)}`,
       'at runs': 'a@'.repeat(n / 2),
       'plus digits': '+1'.repeat(n / 2),
       'iban-ish': 'AB12'.repeat(n / 4),
