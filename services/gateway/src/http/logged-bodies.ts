@@ -181,18 +181,23 @@ export function redactionRules(rules: Policy['rules']): RedactionRule[] {
   }));
 }
 
-/** The text of a prompt: system and messages (OpenAI, Anthropic), or the Responses `input`. */
+/**
+ * The text of a prompt: system and messages (OpenAI, Anthropic), or the Responses
+ * `instructions` and `input` (a tool's result there is an item's `output`).
+ */
 export function promptText(body: Record<string, unknown>): string {
   const parts: string[] = [];
   const add = (value: unknown) => {
     if (typeof value === 'string') parts.push(value);
     else if (Array.isArray(value)) for (const item of value) add(item);
     else if (value && typeof value === 'object') {
-      const part = value as { text?: unknown; content?: unknown; input?: unknown };
+      const part = value as { text?: unknown; content?: unknown; output?: unknown };
       if (typeof part.text === 'string') parts.push(part.text);
       if (part.content !== undefined) add(part.content);
+      if (typeof part.output === 'string') parts.push(part.output);
     }
   };
+  add(body.instructions);
   add(body.system);
   add(body.messages);
   add(body.input);

@@ -21,6 +21,21 @@ describe('LoggedBodies: redacted, then cut to MAX_LOGGED_CHARS', () => {
     assert.ok(!logged.includes(SECRET.slice(0, 12)), 'the start of the secret is not in the logged text');
   });
 
+  it("a Responses request's instructions and tool results are logged, and redacted", () => {
+    const logged = bodies.prompt(redactedText, 'org-1', {
+      model: 'gpt-4.1',
+      instructions: `You are terse. Internal key: ${SECRET}`,
+      input: [
+        { role: 'user', content: [{ type: 'input_text', text: 'What is the weather?' }] },
+        { type: 'function_call', call_id: 'c1', name: 'weather', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'c1', output: 'Sunny, 21 C' },
+      ],
+    });
+    assert.match(logged, /^You are terse\. Internal key: /);
+    assert.ok(!logged.includes(SECRET.slice(0, 12)), 'the key in the instructions is redacted');
+    assert.match(logged, /What is the weather\?\nSunny, 21 C$/);
+  });
+
   it('a whole body (full) is redacted the same way, however long the rest', () => {
     const body = { model: 'm', note: SECRET, messages: [{ role: 'user', content: 'z'.repeat(2_000_000) }] };
     const logged = bodies.prompt(full, 'org-1', body);
