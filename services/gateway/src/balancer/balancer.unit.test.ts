@@ -266,6 +266,17 @@ describe('adaptive', () => {
     assert.equal(balancer.describe(G, T + 1_000)[0]?.state, 'cooling');
   });
 
+  test("a group's change (a key added, a weight changed) keeps the minute's count of own limits", () => {
+    const a = key('a', 1, { limits: { rpm: 2 } });
+    const balancer = balancerWith([a]);
+    assert.equal(balancer.pick(G, T + 1_000)?.providerKeyId, 'a');
+    assert.equal(balancer.pick(G, T + 1_001)?.providerKeyId, 'a');
+    assert.equal(balancer.pick(G, T + 1_002), undefined, 'the minute is spent');
+    balancer.setGroup(G, [a, key('b', 1, { tier: 1 })]);
+    assert.equal(balancer.pick(G, T + 1_003)?.providerKeyId, 'b', 'a still rests');
+    assert.equal(balancer.describe(G, T + 1_003)[0]?.usage.requestsPerMinute, 2);
+  });
+
   test('a key handed out but skipped before any call gets its request and its probe back', () => {
     const balancer = balancerWith([key('a', 1, { limits: { rpm: 2 } })]);
     for (let i = 0; i < 10; i++) {

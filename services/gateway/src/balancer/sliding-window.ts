@@ -25,7 +25,8 @@ export class SlidingWindowCounter {
 
   estimate(now: number): number {
     this.#roll(now);
-    const into = now - this.#index * this.windowMs;
+    // A time from before the current window (see #roll) counts as its start.
+    const into = Math.max(0, now - this.#index * this.windowMs);
     return this.#previous * (1 - into / this.windowMs) + this.#current;
   }
 
@@ -45,7 +46,9 @@ export class SlidingWindowCounter {
 
   #roll(now: number): void {
     const index = Math.floor(now / this.windowMs);
-    if (index === this.#index) return;
+    // A time of an earlier window (a `now` read before the last one, a group reweighed at 0)
+    // is counted in the current one: going back would forget the current and previous counts.
+    if (index <= this.#index) return;
     this.#previous = index === this.#index + 1 ? this.#current : 0;
     this.#current = 0;
     this.#index = index;

@@ -20,6 +20,14 @@ describe('SlidingWindowCounter', () => {
     assert.equal(counter.estimate(T + 2 * MINUTE), 0);
   });
 
+  test('a time from the window before (a `now` read before another one) forgets nothing', () => {
+    const counter = new SlidingWindowCounter(MINUTE);
+    counter.add(5, T + MINUTE - 10);
+    counter.add(3, T + MINUTE + 10);
+    counter.add(1, T + MINUTE - 5); // read just before the boundary, counted just after it
+    assert.equal(counter.estimate(T + MINUTE + 10), 5 * (1 - 10 / MINUTE) + 4);
+  });
+
   test('a gap of more than a window forgets everything', () => {
     const counter = new SlidingWindowCounter(MINUTE);
     counter.add(5, T);
