@@ -337,7 +337,9 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
       case 'ProviderKeyCooledDown':
         state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
-          key.cooledDownUntil = Date.parse(event.data.until);
+          // Replicas rest a key apart and their events land in any order: a shorter rest decided
+          // before another replica's longer one was seen does not end that one (an enable does).
+          key.cooledDownUntil = Math.max(key.cooledDownUntil, Date.parse(event.data.until));
         });
       case 'ProviderKeyRemoved': {
         state.keysVersion++;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KordonEvent, type KordonEventData, kordonCatalogue, streams } from '@kordon/events';
+import { encryptSecret, MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { fallbackOrder, providersOf, type RegistryState, registryProjection } from './registry.js';
 
 const ORG = 'org_acme';
@@ -53,5 +54,45 @@ describe('registry: the fallback order of providers', () => {
   it('fallbackOrder sorts stably: names the order lacks keep their relative order', () => {
     assert.deepEqual(fallbackOrder(['x', 'a', 'y', 'b'], ['b', 'a']), ['b', 'a', 'x', 'y']);
     assert.deepEqual(fallbackOrder(['x', 'a'], undefined), ['x', 'a']);
+  });
+});
+
+describe('registry: a provider key resting', () => {
+  const ring = new MasterKeyRing(MasterKey.generate());
+  const added: [string, object] = [
+    'ProviderKeyAdded',
+    {
+      providerKeyId: 'prk_a',
+      provider: 'x',
+      name: 'a',
+      secret: encryptSecret('sk-test-0123456789', { orgId: ORG, providerKeyId: 'prk_a' }, ring),
+      last4: '6789',
+      weight: 1,
+      models: null,
+      baseUrl: null,
+    },
+  ];
+  const cooled = (until: number): [string, object] => [
+    'ProviderKeyCooledDown',
+    {
+      providerKeyId: 'prk_a',
+      until: new Date(until).toISOString(),
+      reason: 'rate_limited',
+      retryAfterMs: null,
+      upstreamStatus: 429,
+    },
+  ];
+  const T = 1_700_000_000_000;
+
+  it("keeps the longer of two replicas' rests, whichever event came last", () => {
+    // Replica A rests the key 60 s; replica B, before it learnt of that, got a 429 without
+    // Retry-After (1 s) and its event landed second.
+    const state = replay([added, cooled(T + 60_000), cooled(T + 1_000)]);
+    assert.equal(state.providerKeys.get('prk_a')?.cooledDownUntil, T + 60_000);
+  });
+
+  it('lifts a rest when an admin enables the key', () => {
+    const state = replay([added, cooled(T + 60_000), ['ProviderKeyEnabled', { providerKeyId: 'prk_a' }]]);
+    assert.equal(state.providerKeys.get('prk_a')?.cooledDownUntil, 0);
   });
 });
