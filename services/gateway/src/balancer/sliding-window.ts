@@ -24,7 +24,7 @@ export class SlidingWindowCounter {
   }
 
   estimate(now: number): number {
-    this.#roll(now);
+    this.#roll(now, true);
     // A time from before the current window (see #roll) counts as its start.
     const into = Math.max(0, now - this.#index * this.windowMs);
     return this.#previous * (1 - into / this.windowMs) + this.#current;
@@ -44,11 +44,21 @@ export class SlidingWindowCounter {
     return Math.floor(next + this.windowMs * (1 - limit / this.#current)) + 1;
   }
 
-  #roll(now: number): void {
+  #roll(now: number, reading = false): void {
     const index = Math.floor(now / this.windowMs);
-    // A time of an earlier window (a `now` read before the last one, a group reweighed at 0)
-    // is counted in the current one: going back would forget the current and previous counts.
-    if (index <= this.#index) return;
+    if (index === this.#index) return;
+    if (index < this.#index) {
+      // A time of the window before (a `now` read just before another request's) is counted in
+      // the current one, and a read never goes back (a group reweighed at 0): either would
+      // forget the minute's counts. A request more than a window back is the wall clock stepped
+      // back: counting it in a window the clock reaches again only in an hour would hold the
+      // key at its limit until then, so the count starts over there.
+      if (reading || index === this.#index - 1) return;
+      this.#previous = 0;
+      this.#current = 0;
+      this.#index = index;
+      return;
+    }
     this.#previous = index === this.#index + 1 ? this.#current : 0;
     this.#current = 0;
     this.#index = index;

@@ -28,6 +28,17 @@ describe('SlidingWindowCounter', () => {
     assert.equal(counter.estimate(T + MINUTE + 10), 5 * (1 - 10 / MINUTE) + 4);
   });
 
+  test('a read never goes back; a request an hour back (the clock stepped back) starts over', () => {
+    const counter = new SlidingWindowCounter(MINUTE);
+    counter.add(7, T + 10);
+    assert.equal(counter.estimate(0), 7, 'a group reweighed at 0 forgets nothing');
+    assert.equal(counter.estimate(T + 20), 7);
+    counter.add(1, T - 60 * MINUTE);
+    assert.equal(counter.estimate(T - 60 * MINUTE), 1, 'not held at the count of a window an hour ahead');
+    counter.add(1, T - 60 * MINUTE + 1000);
+    assert.equal(counter.estimate(T - 60 * MINUTE + 1000), 2);
+  });
+
   test('a gap of more than a window forgets everything', () => {
     const counter = new SlidingWindowCounter(MINUTE);
     counter.add(5, T);
