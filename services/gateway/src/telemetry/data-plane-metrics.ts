@@ -9,7 +9,8 @@
  * Label cardinality stays bounded: `org` is the org's slug and `provider` a configured
  * provider connection, `provider_key_id` a configured key (all bounded by configuration);
  * `model` is bounded by `maxModels` distinct values (later ones are counted as `other`),
- * and is empty for requests refused before routing; `status`, `outcome`, `endpoint`,
+ * and is empty for requests refused before routing (and, unless a provider lists it or it is
+ * a label already, refused by a limit or failed unanswered); `status`, `outcome`, `endpoint`,
  * `reason`, `scope`, `result`, `type`, `currency` and `state` are small fixed sets. The
  * histograms carry no `org` (provider x model x buckets only). No label holds a key, a
  * user, a proxy key or a client address.
@@ -173,9 +174,11 @@ export class DataPlaneMetrics {
       case 'RequestRejected': {
         const data = event.data as KordonEventData<'RequestRejected'>;
         // A limit names its scope; any other refusal came before routing, where the model is
-        // the caller's free text: not a label then.
+        // the caller's free text: not a label then. A limit refuses before any provider is
+        // asked: on a pattern route its name is free text too, a label only when vouched for.
         const limit = data.limitScope !== null;
-        const s = this.#seriesOf(event.orgId, '', limit ? (data.model ?? '') : '', data.endpoint);
+        const model = limit ? this.#listedModel(event.orgId, data.model ?? '') : '';
+        const s = this.#seriesOf(event.orgId, '', model, data.endpoint);
         this.#count(s, data.status, 'rejected');
         if (limit) {
           const scope = data.limitScope?.scope ?? '';
@@ -327,6 +330,21 @@ export class DataPlaneMetrics {
       .providers.get(orgId ?? '')
       ?.get(provider)?.models;
     return listed?.includes(model) ? model : '';
+  }
+
+  /**
+   * A refused request's model as a label, or '': no provider was asked, so only a label
+   * already or a name a provider of the org lists (`provider/model`: that provider) vouches.
+   */
+  #listedModel(orgId: string | null | undefined, model: string): string {
+    if (model === '' || this.#models.has(model)) return model;
+    const providers = this.#sources.registry().providers.get(orgId ?? '');
+    if (!providers) return '';
+    const slash = model.indexOf('/');
+    if (slash > 0 && providers.get(model.slice(0, slash))?.models.includes(model.slice(slash + 1)))
+      return model;
+    for (const provider of providers.values()) if (provider.models.includes(model)) return model;
+    return '';
   }
 
   #orgLabel(orgId: string): string {

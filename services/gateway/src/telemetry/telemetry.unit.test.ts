@@ -660,6 +660,48 @@ describe('data-plane metrics', () => {
     assert.equal(/^kordon_limit_rejections_total\{/m.test(text), false, 'not a limit');
   });
 
+  it("a limit's refusal on a pattern route does not make the caller's made-up model a label", async () => {
+    const { prom, metrics } = metricsWith();
+    const refusedOf = (model: string) =>
+      kordonCatalogue.create(
+        'RequestRejected',
+        streams.usage(ORG),
+        {
+          requestId: 'req',
+          reason: 'rate_limit_rpm',
+          limitScope: { scope: 'proxy-key', scopeId: 'pk' },
+          proxyKeyId: 'pk',
+          userId: 'usr',
+          teamId: null,
+          model,
+          endpoint: 'chat.completions',
+          status: 429,
+          clientIp: '127.0.0.1',
+        },
+        { orgId: ORG, actor: { kind: 'proxy-key', id: 'pk' } },
+      );
+    // Routed (gpt-5* matches any such name), refused before any provider was asked.
+    metrics.request(refusedOf('gpt-5-nope-a81f'));
+    // Listed by name, or known from a completion: labels as ever.
+    metrics.request(refusedOf('gpt-4o-mini'));
+    metrics.request(completed('gpt-5-nano'));
+    metrics.request(refusedOf('gpt-5-nano'));
+    const text = await prom.metrics();
+    assert.equal(text.includes('nope'), false);
+    const rejected = [
+      ...text.matchAll(/^kordon_requests_total\{[^}]*model="([^"]*)"[^}]*outcome="rejected"\} (\d+)/gm),
+    ];
+    assert.deepEqual(Object.fromEntries(rejected.map((m) => [m[1], Number(m[2])])), {
+      '': 1,
+      'gpt-4o-mini': 1,
+      'gpt-5-nano': 1,
+    });
+    assert.match(
+      text,
+      /kordon_limit_rejections_total\{org="acme",reason="rate_limit_rpm",scope="proxy-key"\} 3/,
+    );
+  });
+
   it('a model no provider answered for, or said does not exist, is not a label unless known', async () => {
     const { prom, metrics } = metricsWith();
     const failedOf = (model: string, upstreamStatus: number | null, errorCode: string) =>
