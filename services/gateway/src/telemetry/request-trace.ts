@@ -419,6 +419,14 @@ export class RequestTrace implements EndedSpans {
     if (this.recording && !this.#ended) this.#streamStartedAt = performance.now();
   }
 
+  /**
+   * A streamed attempt failed before its stream reached the caller (one that did ends through
+   * `streamEnded`): no `gateway.stream` for it; the next attempt's stream may start one.
+   */
+  streamWithdrawn(): void {
+    if (!this.#ended && this.#streamEnd === undefined) this.#streamStartedAt = -1;
+  }
+
   /** `gateway.stream` ends; `firstByteAt` (`performance.now()`) becomes its first-token event. */
   streamEnded(end: StreamEnd, startedAt: number, firstByteAt: number | undefined): void {
     if (this.#streamStartedAt < 0 || this.#streamEnd !== undefined || this.#ended) return;
@@ -642,6 +650,8 @@ export class AttemptTrace {
   #errorType: string | undefined;
   #retry = false;
   #failureKind: string | undefined;
+  /** Its stream's headers arrived (`streaming`). */
+  #streamed = false;
 
   constructor(
     request: RequestTrace,
@@ -691,7 +701,9 @@ export class AttemptTrace {
 
   /** A stream's headers arrived; the span stays open until the body ends. */
   streaming(status: number): void {
-    if (this.#open) this.#status = status;
+    if (!this.#open) return;
+    this.#status = status;
+    this.#streamed = true;
   }
 
   /**
@@ -722,6 +734,9 @@ export class AttemptTrace {
     this.#retry = retry;
     if (typeof status === 'number') this.#status = status;
     this.#failureKind = kind;
+    // A stream that began to reach the caller ends in `streamEnded`, never here: this one
+    // failed before it did (an error event first), and the caller got no stream of it.
+    if (this.#streamed) this.#request.streamWithdrawn();
     this.#ended();
   }
 

@@ -311,6 +311,29 @@ describe('request traces', () => {
     assert.equal(spans[2]?.attributes['kordon.stream.end'], undefined, 'cut short: no end recorded');
   });
 
+  it('a stream that failed before anything reached the caller is no gateway.stream', () => {
+    const { exporter, tracing: t } = tracing();
+    const trace = t.startGenerate(request({}), 'chat.completions', 'req_1', performance.now());
+    // Its headers came, then an error event before any content: the attempt failed, the
+    // caller was answered with the error status (no other key was left).
+    const attempt = trace.attempt(route, 'chat', key, 1);
+    attempt.streaming(200);
+    trace.streamStarted();
+    attempt.failed(
+      Object.assign(new Error('overloaded'), { code: 'upstream_overloaded', status: 529 }),
+      'server_error',
+      true,
+    );
+    trace.end(529, 'upstream_overloaded');
+    assert.deepEqual(
+      exporter
+        .getFinishedSpans()
+        .map((s) => s.name)
+        .sort(),
+      ['POST /v1/chat/completions', 'provider.openai.chat'],
+    );
+  });
+
   // Recording errors: a failed operation SHOULD set status Error AND `error.type`, which the
   // GenAI inference span makes Conditionally Required "if the operation ended in an error".
   it('a streamed attempt that broke or whose answer failed has an error.type, as its stream span has', () => {
