@@ -11,7 +11,7 @@ import type {
   KeyStateName,
   SuccessReport,
 } from './types.js';
-import { UNCHANGED } from './types.js';
+import { LONGEST_REST_MS, UNCHANGED } from './types.js';
 
 /** Something to tell when this key's usability changed: the groups holding it. */
 export interface UsabilityListener {
@@ -345,7 +345,7 @@ export class KeyHealth {
     reason: CooldownReason,
     retryAfterMs: number | null,
   ): HealthDecision {
-    const until = now + Math.max(0, waitMs);
+    const until = now + Math.min(Math.max(0, waitMs), LONGEST_REST_MS);
     const previous = this.cooledDownUntil;
     // A wait already over (Retry-After: 0) is no rest: no event for every replica to apply.
     if (until <= now || until <= previous) return UNCHANGED;

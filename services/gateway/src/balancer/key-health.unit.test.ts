@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KeyHealth } from './key-health.js';
-import { DEFAULT_CIRCUIT, DEFAULT_HEALTH } from './types.js';
+import { DEFAULT_CIRCUIT, DEFAULT_HEALTH, LONGEST_REST_MS } from './types.js';
 
 const T = 1_700_000_000_000;
 const health = () => new KeyHealth('pk_1', DEFAULT_HEALTH, DEFAULT_CIRCUIT);
@@ -20,6 +20,15 @@ describe('KeyHealth: 429', () => {
     assert.equal(key.usableAt(T + 2_499), T + 2_500);
     assert.equal(key.usableAt(T + 2_500), 0);
     assert.equal(key.state(T + 1), 'cooling');
+  });
+
+  test("a provider's absurd Retry-After rests the key a day at most", () => {
+    for (const retryAfterMs of [400 * 86_400_000, 9e15]) {
+      const decision = health().failure({ now: T, kind: 'rate_limited', retryAfterMs });
+      assert.equal(decision.type === 'cooled_down' && decision.until, T + LONGEST_REST_MS);
+      const failing = health().failure({ now: T, kind: 'server_error', retryAfterMs });
+      assert.equal(failing.type === 'cooled_down' && failing.until, T + LONGEST_REST_MS);
+    }
   });
 
   test('without Retry-After: until the spent budget resets, else 1 s', () => {

@@ -166,6 +166,13 @@ export interface BalancerOptions {
  */
 export const LONGEST_PROVIDER_CALL_MS = 3_600_000;
 
+/**
+ * The longest rest a provider's answer can put a key in (Retry-After, a quota's reset): a day,
+ * past a daily quota's reset. A provider's absurd value (a bug, a proxy's garbage) would
+ * otherwise take the key out of every replica for years, as events keep the longest rest.
+ */
+export const LONGEST_REST_MS = 86_400_000;
+
 export const DEFAULT_CIRCUIT: CircuitOptions = {
   failureThreshold: 5,
   openMs: 5_000,
