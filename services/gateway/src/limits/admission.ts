@@ -415,16 +415,14 @@ export class LimitsEnforcer {
     const usdScopes: string[] = [];
     for (const { ref, policy } of usdBudgets) {
       const key = policy.keys.usd;
-      this.#syncAllowance(this.#usd, key, policy.budget!.allowance);
-      this.#renew(subject.orgId, ref, 'budget_usd', key, policy.budget!.period, now);
+      this.#renewBudget(this.#usd, subject.orgId, ref, 'budget_usd', key, policy.budget!, now);
       usdScopes.push(key);
     }
     const tokenScopes: { key: string; kind: TokenKind; ref: ScopeRef; allowance: bigint }[] = [];
     for (const { ref, policy } of tokenBudgets) {
       const { kind, allowance, period } = policy.tokens!;
       const key = policy.keys.tok;
-      this.#syncAllowance(this.#tokens, key, allowance);
-      this.#renew(subject.orgId, ref, 'budget_tokens', key, period, now);
+      this.#renewBudget(this.#tokens, subject.orgId, ref, 'budget_tokens', key, { allowance, period }, now);
       tokenScopes.push({ key, kind, ref, allowance });
     }
     const budgets = { usdBudgets, usdScopes, tokenScopes };
@@ -789,10 +787,33 @@ export class LimitsEnforcer {
           const end = this.#storedEnd.get(key);
           if (end === undefined || at < end) continue;
         }
-        this.#syncAllowance(ledger, key, budget.allowance);
-        this.#renew(orgId, ref, limit, key, budget.period, at);
+        this.#renewBudget(ledger, orgId, ref, limit, key, budget, at);
       }
     }
+  }
+
+  /**
+   * Renews a budget and gives it the policy's allowance. An allowance set after the counter's
+   * period ended (a raise on 1 December before December's first request) is not that period's:
+   * the periods up to the change renew at the allowance they had, so what rolls over does not
+   * depend on whether a request came between the boundary and the change.
+   */
+  #renewBudget(
+    ledger: BudgetLedger,
+    orgId: string,
+    ref: ScopeRef,
+    limit: 'budget_usd' | 'budget_tokens',
+    key: string,
+    budget: { readonly allowance: bigint; readonly period: PeriodSpec },
+    now: number,
+  ): void {
+    const end = this.#storedEnd.get(key);
+    const setAt = ref.policy.setAt;
+    const changedSinceEnd = end !== undefined && setAt !== undefined && end <= setAt && setAt <= now;
+    if (changedSinceEnd && ledger.view(key).allowance !== null)
+      this.#renew(orgId, ref, limit, key, budget.period, setAt);
+    this.#syncAllowance(ledger, key, budget.allowance);
+    this.#renew(orgId, ref, limit, key, budget.period, now);
   }
 
   #syncAllowance(ledger: BudgetLedger, key: string, allowance: bigint): void {
@@ -823,12 +844,8 @@ export class LimitsEnforcer {
     const ledger = limit === 'budget_usd' ? this.#usd : limit === 'budget_tokens' ? this.#tokens : null;
     const view = ledger?.view(key);
     const lastStart = ledger ? view!.periodStart : (this.#ipPeriodStart.get(key) ?? Number.NEGATIVE_INFINITY);
-    const allowance =
-      limit === 'budget_usd'
-        ? (policy.budget?.allowance ?? 0n)
-        : limit === 'budget_tokens'
-          ? (policy.tokens?.allowance ?? 0n)
-          : 0n;
+    // The ledger's: the policy's, but the one before a change when renewing up to it first.
+    const allowance = view?.allowance ?? 0n;
     const plan = planResets(
       {
         period,

@@ -490,6 +490,37 @@ describe('LimitsEnforcer', () => {
       `a $5 request admitted under a $1/day budget: ${JSON.stringify(limits.usdView('proxy-key', 'pxk_1'), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
     );
   });
+  it('with rollover, a budget raised after its period ended carries what that period left at its own allowance', () => {
+    const monthly = {
+      scope: 'proxy-key' as const,
+      scopeId: 'pxk_1',
+      limits: { budget: { usd: '10', period: '1mo' } },
+      renewal: { rollover: true },
+    };
+    const november = Date.parse('2026-11-10T10:00:00Z');
+    const raisedAt = Date.parse('2026-12-01T09:00:00Z');
+    // The same month either way: only whether a request came between midnight and the raise.
+    const december = (requestBeforeRaise: boolean) => {
+      const state = registryWith([monthly]);
+      const { limits } = enforcer(state);
+      const spent = limits.admit(subject(), estimate('9'), november);
+      assert.ok(spent.ok);
+      limits.settle(spent, { usd: '9', inputTokens: 1, outputTokens: 1 }, november);
+      if (requestBeforeRaise) assert.ok(limits.admit(subject(), estimate('0'), raisedAt - 3_600_000).ok);
+      const raised = registryWith([{ ...monthly, limits: { budget: { usd: '20', period: '1mo' } } }]);
+      state.policies.set(`${ORG}/proxy-key/pxk_1`, {
+        ...raised.policies.get(`${ORG}/proxy-key/pxk_1`)!,
+        setAt: raisedAt,
+      });
+      assert.ok(limits.admit(subject(), estimate('0'), raisedAt + 5 * 60_000).ok);
+      return limits.usdView('proxy-key', 'pxk_1');
+    };
+    // November had $10 and spent $9: $1 carries into December, which has the raised $20.
+    assert.equal(december(true).rolledOver, parseUsd('1'));
+    assert.equal(december(false).rolledOver, parseUsd('1'), 'the raise on 1 December is not November`s');
+    assert.equal(december(false).available, parseUsd('21'));
+  });
+
   it('holds a reservation for as long as a call may run: hours, with every attempt at its longest', () => {
     const { limits } = enforcer(
       registryWith([
