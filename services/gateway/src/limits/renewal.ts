@@ -81,25 +81,43 @@ export function planResets(policy: RenewalPolicy, state: RenewalState, now: numb
   }
   let from = state.lastPeriodStart;
   let changed: true | undefined;
+  // The last period ended before the change and nobody renewed it in between: it renews at its
+  // end, as it would have then, into a period ending at the new spec's first boundary after it.
+  let ended: Period | undefined;
   if (state.lastPeriodEnd !== undefined) {
     const last = periodAt(spec, policy.timeZone, from, calendar);
     if (last.start !== from || last.end !== state.lastPeriodEnd) {
       changed = true;
-      const atChange = periodAt(spec, policy.timeZone, Math.max(from, state.changedAt ?? now), calendar);
-      from = Math.max(from, atChange.start);
+      const changedAt = Math.max(from, state.changedAt ?? now);
+      const atChange = periodAt(spec, policy.timeZone, changedAt, calendar);
+      if (state.lastPeriodEnd <= changedAt && changedAt <= now) {
+        ended = { start: state.lastPeriodEnd, end: atChange.end };
+        from = atChange.start;
+      } else from = Math.max(from, atChange.start);
     }
   }
   const { periods, omitted } = periodsBetween(spec, policy.timeZone, from, now, { ...calendar, max });
   if (!policy.rollover) {
-    const resets = periods.map((p) => ({ start: p.start, end: p.end, rolledOver: 0n }));
+    const resets = [...(ended ? [ended] : []), ...periods].map((p) => ({
+      start: p.start,
+      end: p.end,
+      rolledOver: 0n,
+    }));
     return changed ? { resets, omitted, changed } : { resets, omitted };
   }
   const { allowance } = state;
   const cap =
     policy.rolloverMaxPercent === null ? null : (allowance * BigInt(policy.rolloverMaxPercent)) / 100n;
   const capped = (amount: bigint) => (cap !== null && amount > cap ? cap : amount < 0n ? 0n : amount);
+  const resets: PlannedReset[] = [];
+  let unused = state.unused;
+  if (ended) {
+    resets.push({ ...ended, rolledOver: capped(unused) });
+    // Nothing was spent in it (usage there would have renewed it): it leaves its allowance.
+    unused = allowance + capped(unused);
+  }
   // Carried into the first missed period, then into each omitted one.
-  let carried = capped(state.unused);
+  let carried = capped(unused);
   if (omitted > 0) {
     if (cap === null) {
       carried += allowance * BigInt(omitted);
@@ -112,7 +130,6 @@ export function planResets(policy: RenewalPolicy, state: RenewalState, now: numb
       }
     }
   }
-  const resets: PlannedReset[] = [];
   for (const [index, p] of periods.entries()) {
     if (index > 0) carried = capped(allowance + carried);
     resets.push({ start: p.start, end: p.end, rolledOver: carried });

@@ -157,4 +157,54 @@ describe('planResets', () => {
       3,
     );
   });
+
+  test('a period changed after the last one ended renews that one at its end, as it would have been', () => {
+    const utc = { timeZone: 'UTC', rolloverMaxPercent: null } as const;
+    // A spent month, made $1 a day at 09:00 on 1 December, before December's first request.
+    const state = {
+      lastPeriodStart: Date.parse('2026-11-01T00:00:00Z'),
+      lastPeriodEnd: Date.parse('2026-12-01T00:00:00Z'),
+      changedAt: Date.parse('2026-12-01T09:00:00Z'),
+      allowance: usd('1'),
+      unused: 0n,
+    };
+    const daily: RenewalPolicy = { ...utc, period: '1d', rollover: false };
+    assert.deepEqual(
+      planResets(daily, state, Date.parse('2026-12-01T09:05:00Z')).resets.map((r) => [
+        iso(r.start),
+        iso(r.end),
+      ]),
+      [['2026-12-01T00:00:00.000Z', '2026-12-02T00:00:00.000Z']],
+      'November is over: 1 December is not held to its spend',
+    );
+    // A spent day made monthly the next morning: a fresh counter until 1 December, then months.
+    const dayState = {
+      ...state,
+      lastPeriodStart: Date.parse('2026-11-09T00:00:00Z'),
+      lastPeriodEnd: Date.parse('2026-11-10T00:00:00Z'),
+      changedAt: Date.parse('2026-11-10T09:00:00Z'),
+    };
+    const monthly: RenewalPolicy = { ...utc, period: '1mo', rollover: true };
+    assert.deepEqual(
+      planResets(monthly, dayState, Date.parse('2026-11-10T09:05:00Z')).resets.map((r) => [
+        iso(r.start),
+        iso(r.end),
+        r.rolledOver,
+      ]),
+      [['2026-11-10T00:00:00.000Z', '2026-12-01T00:00:00.000Z', 0n]],
+    );
+    // Idle since: the days after the change are planned (and carry), none before it.
+    const idle = { ...state, changedAt: Date.parse('2026-12-03T09:00:00Z'), unused: usd('0.25') };
+    assert.deepEqual(
+      planResets({ ...daily, rollover: true }, idle, Date.parse('2026-12-05T10:00:00Z')).resets.map((r) => [
+        iso(r.start),
+        formatUsd(r.rolledOver),
+      ]),
+      [
+        ['2026-12-01T00:00:00.000Z', '0.25'],
+        ['2026-12-04T00:00:00.000Z', '1.25'],
+        ['2026-12-05T00:00:00.000Z', '2.25'],
+      ],
+    );
+  });
 });
