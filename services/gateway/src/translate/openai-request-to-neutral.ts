@@ -201,7 +201,9 @@ function assistantParts(
       ? [message.content]
       : (message.content ?? []).map((part) => (part.type === 'text' ? part.text : part.refusal));
   if (message.refusal) texts.push(message.refusal);
-  const parts: AssistantPart[] = textParts(texts);
+  // Models often write "\n\n" before their calls; Claude refuses a whitespace-only text block (400
+  // "text content blocks must contain non-whitespace text"), and it says nothing: dropped.
+  const parts: AssistantPart[] = textParts(texts.filter((text) => text.trim() !== ''));
   (message.tool_calls ?? []).forEach((call, index) => {
     const argumentsPath = `${path}.tool_calls[${index}].function.arguments`;
     const input = parseToolCallArguments(call.function.arguments, argumentsPath);

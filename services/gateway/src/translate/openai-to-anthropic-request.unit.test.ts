@@ -719,6 +719,34 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         { type: 'tool_use', id: 'c1', name: 'now', input: {} },
       ]);
     });
+
+    it('whitespace-only assistant text (a model\'s "\\n\\n" before its calls) is dropped: Claude refuses it', () => {
+      const translated = translate({
+        messages: [
+          user('Weather?'),
+          {
+            role: 'assistant',
+            content: '\n\n',
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
+          { role: 'assistant', content: ' ' },
+          user('Thanks'),
+        ],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: weather } }],
+      });
+      assert.deepEqual(translated.messages, [
+        { role: 'user', content: [{ type: 'text', text: 'Weather?' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'get_weather', input: {} }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'c1', content: 'sunny' },
+            { type: 'text', text: 'Thanks' },
+          ],
+        },
+      ]);
+    });
   });
 
   describe('refusals name the offending field', () => {
