@@ -25,8 +25,14 @@ export class OpenAIStreamParser implements StreamParser {
   readonly #serviceTierPriced: boolean;
   #started = false;
   #usage: NormalisedUsage | undefined;
-  /** `${choice}:${index}` of the tool calls already opened. */
-  readonly #openedToolCalls = new Set<string>();
+  /**
+   * `${choice}:${index}` of the tool calls already opened: the neutral tool index and the id of
+   * the call that index names now. Ollama streams every call of an answer as index 0, each whole
+   * with its own id: a new id at an index is a new call, given the choice's next tool index.
+   */
+  readonly #openedToolCalls = new Map<string, { toolIndex: number; id: string | undefined }>();
+  /** The next tool index free in each choice. */
+  readonly #nextToolIndex = new Map<number, number>();
   /** Choices that streamed a refusal, and choices that streamed content. */
   readonly #refused = new Set<number>();
   readonly #answered = new Set<number>();
@@ -96,20 +102,26 @@ export class OpenAIStreamParser implements StreamParser {
       }
       for (const call of delta?.tool_calls ?? []) {
         const key = `${index}:${call.index}`;
-        if (!this.#openedToolCalls.has(key)) {
-          this.#openedToolCalls.add(key);
+        let opened = this.#openedToolCalls.get(key);
+        if (opened === undefined || (call.id && opened.id !== undefined && call.id !== opened.id)) {
+          const next = this.#nextToolIndex.get(index) ?? 0;
+          // A server that numbers its calls gets its own numbers; a reused index the next free one.
+          const toolIndex = opened === undefined ? Math.max(call.index, next) : next;
+          this.#nextToolIndex.set(index, Math.max(next, toolIndex + 1));
+          opened = { toolIndex, id: call.id ?? undefined };
+          this.#openedToolCalls.set(key, opened);
           this.#calledTools.add(index);
           parts.push({
             type: 'tool-call-start',
             choice: index,
-            toolIndex: call.index,
-            id: call.id ?? `call_${id}_${call.index}`,
+            toolIndex,
+            id: call.id ?? `call_${id}_${toolIndex}`,
             name: call.function?.name ?? '',
           });
         }
         const argumentsDelta = call.function?.arguments;
         if (argumentsDelta)
-          parts.push({ type: 'tool-call-delta', choice: index, toolIndex: call.index, argumentsDelta });
+          parts.push({ type: 'tool-call-delta', choice: index, toolIndex: opened.toolIndex, argumentsDelta });
       }
       if (choice.finish_reason) {
         const refusedOnly = this.#refused.has(index) && !this.#answered.has(index);

@@ -308,6 +308,39 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     ]);
   });
 
+  it("parallel calls that all say index 0 (Ollama's streams) are told apart by their ids", () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'qwen2.5-coder:7b' };
+    const call = (id: string, path: string) => ({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: {
+            tool_calls: [
+              {
+                index: 0,
+                id,
+                type: 'function',
+                function: { name: 'file_write', arguments: `{"path":"${path}"}` },
+              },
+            ],
+          },
+          finish_reason: null,
+        },
+      ],
+    });
+    const { events } = replay([
+      call('call_a', 'a.py'),
+      call('call_b', 'b.py'),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+      OPENAI_DONE,
+    ]);
+    assert.deepEqual(accumulateAnthropic(events).content, [
+      { type: 'tool_use', id: 'call_a', name: 'file_write', input: { path: 'a.py' } },
+      { type: 'tool_use', id: 'call_b', name: 'file_write', input: { path: 'b.py' } },
+    ]);
+  });
+
   it('a forced call (named tool_choice) that OpenAI ends with stop stops with tool_use; text alone with stop is end_turn', () => {
     const chunk = (index: number, delta: object, finish: string | null = null) => ({
       id: 'c',
