@@ -281,7 +281,8 @@ export type OpenAIChatCompletion = z.infer<typeof openAIChatCompletion>;
 // --- stream chunk (upstream, parsed) ----------------------------------------------------
 
 const toolCallDelta = z.object({
-  index: z.number().int(),
+  // Gemini's OpenAI-compatible endpoint numbers no call (the parser tells them apart by id).
+  index: z.number().int().nullish(),
   id: z.string().nullish(),
   function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
 });

@@ -29,6 +29,8 @@ export class OpenAIStreamParser implements StreamParser {
    * `${choice}:${index}` of the tool calls already opened: the neutral tool index and the id of
    * the call that index names now. Ollama streams every call of an answer as index 0, each whole
    * with its own id: a new id at an index is a new call, given the choice's next tool index.
+   * Gemini's OpenAI-compatible endpoint gives no index: a call with a new id starts a call, one
+   * without an id continues the call before (`${choice}:-`).
    */
   readonly #openedToolCalls = new Map<string, { toolIndex: number; id: string | undefined }>();
   /** The next tool index free in each choice. */
@@ -101,12 +103,12 @@ export class OpenAIStreamParser implements StreamParser {
         parts.push({ type: 'text', choice: index, text: delta.refusal });
       }
       for (const call of delta?.tool_calls ?? []) {
-        const key = `${index}:${call.index}`;
+        const key = `${index}:${call.index ?? '-'}`;
         let opened = this.#openedToolCalls.get(key);
         if (opened === undefined || (call.id && opened.id !== undefined && call.id !== opened.id)) {
           const next = this.#nextToolIndex.get(index) ?? 0;
           // A server that numbers its calls gets its own numbers; a reused index the next free one.
-          const toolIndex = opened === undefined ? Math.max(call.index, next) : next;
+          const toolIndex = opened === undefined && call.index != null ? Math.max(call.index, next) : next;
           this.#nextToolIndex.set(index, Math.max(next, toolIndex + 1));
           opened = { toolIndex, id: call.id ?? undefined };
           this.#openedToolCalls.set(key, opened);

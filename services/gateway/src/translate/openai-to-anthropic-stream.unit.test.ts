@@ -341,6 +341,28 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     ]);
   });
 
+  it("calls without an index (Gemini's OpenAI-compatible endpoint): a new id starts a call, none continues it", () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gemini-2.5-flash' };
+    const delta = (call: object, finish: string | null = null) => ({
+      ...base,
+      choices: [{ index: 0, delta: { tool_calls: [call] }, finish_reason: finish }],
+    });
+    const fn = (name: string, args: string) => ({ type: 'function', function: { name, arguments: args } });
+    const { events, translator } = replay([
+      delta({ id: 'function-call-1', ...fn('get_weather', '{"location":') }),
+      delta({ function: { arguments: '"Sydney"}' } }),
+      delta({ id: 'function-call-2', ...fn('get_time', '{}') }, 'stop'),
+      OPENAI_DONE,
+    ]);
+    assert.equal(translator.failure, undefined);
+    const message = accumulateAnthropic(events);
+    assert.deepEqual(message.content, [
+      { type: 'tool_use', id: 'function-call-1', name: 'get_weather', input: { location: 'Sydney' } },
+      { type: 'tool_use', id: 'function-call-2', name: 'get_time', input: {} },
+    ]);
+    assert.equal(message.stopReason, 'tool_use');
+  });
+
   it('a forced call (named tool_choice) that OpenAI ends with stop stops with tool_use; text alone with stop is end_turn', () => {
     const chunk = (index: number, delta: object, finish: string | null = null) => ({
       id: 'c',
