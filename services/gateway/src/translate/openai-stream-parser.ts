@@ -103,6 +103,9 @@ export class OpenAIStreamParser implements StreamParser {
         parts.push({ type: 'text', choice: index, text: delta.refusal });
       }
       for (const call of delta?.tool_calls ?? []) {
+        // Nothing of a call (Gemini's thought signature alone, in `extra_content`): opening one
+        // on it would take the next call's arguments under no name.
+        if (!call.id && !call.function?.name && !call.function?.arguments) continue;
         const key = `${index}:${call.index ?? '-'}`;
         let opened = this.#openedToolCalls.get(key);
         if (opened === undefined || (call.id && opened.id !== undefined && call.id !== opened.id)) {

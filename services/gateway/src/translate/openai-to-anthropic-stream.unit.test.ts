@@ -349,6 +349,8 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     });
     const fn = (name: string, args: string) => ({ type: 'function', function: { name, arguments: args } });
     const { events, translator } = replay([
+      // Gemini 3's thought signature may come alone, before the call it belongs to.
+      delta({ extra_content: { google: { thought_signature: 'c2lnbmF0dXJl' } } }),
       delta({ id: 'function-call-1', ...fn('get_weather', '{"location":') }),
       delta({ function: { arguments: '"Sydney"}' } }),
       delta({ id: 'function-call-2', ...fn('get_time', '{}') }, 'stop'),
