@@ -182,6 +182,13 @@ function anthropicError(error: DialectError, requestId: string): JsonReply {
       return errorBody(503, 'api_error', 'Service unavailable', requestId);
     case 'overloaded':
       return errorBody(529, 'overloaded_error', 'Overloaded', requestId);
+    case 'context-overflow':
+      return errorBody(
+        400,
+        'invalid_request_error',
+        'prompt is too long: 208310 tokens > 200000 maximum',
+        requestId,
+      );
     case 'bad-request':
       return errorBody(400, 'invalid_request_error', error.message ?? 'Invalid request', requestId);
     case 'not-found':

@@ -208,6 +208,12 @@ function geminiError(error: DialectError): JsonReply {
       return errorBody(503, 'UNAVAILABLE', 'The service is currently unavailable.');
     case 'overloaded':
       return errorBody(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+    case 'context-overflow':
+      return errorBody(
+        400,
+        'INVALID_ARGUMENT',
+        'The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).',
+      );
     case 'bad-request':
       return errorBody(400, 'INVALID_ARGUMENT', error.message ?? 'Request contains an invalid argument.');
     case 'not-found':

@@ -64,6 +64,15 @@ function errorShape(error: DialectError): OpenAIErrorShape {
         type: 'server_error',
         code: null,
       };
+    case 'context-overflow':
+      return {
+        status: 400,
+        message:
+          "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. " +
+          'Please reduce the length of the messages.',
+        type: 'invalid_request_error',
+        code: 'context_length_exceeded',
+      };
     case 'bad-request':
       return {
         status: 400,

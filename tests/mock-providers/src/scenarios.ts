@@ -10,7 +10,9 @@ export type MockErrorKind =
   | 'rate-limit'
   | 'server-error'
   | 'unavailable'
-  | 'overloaded';
+  | 'overloaded'
+  /** A 400 saying the prompt is longer than the model's context, in the provider's words. */
+  | 'context-overflow';
 
 export interface Scenario {
   /** Answer with this error instead of a result. */
@@ -54,6 +56,7 @@ const SCENARIO_NAMES = {
   'server-error': () => ({ error: 'server-error' }),
   unavailable: () => ({ error: 'unavailable' }),
   overloaded: () => ({ error: 'overloaded' }),
+  'context-overflow': () => ({ error: 'context-overflow' }),
   'retry-after': (value) => ({ retryAfterSeconds: value ?? 1 }),
   'slow-first-byte': (value) => ({ firstByteDelayMs: value ?? 1000 }),
   'reset-mid-stream': (value) => ({ resetAfterFrames: value ?? 2 }),

@@ -95,6 +95,23 @@ const OPENAI_SHAPE: Record<GatewayErrorKind, { type: string; code: string | null
   internal: { type: 'server_error', code: null },
 };
 
+/** OpenAI's `error.code` for a prompt longer than the model's context. */
+export const CONTEXT_OVERFLOW_CODE = 'context_length_exceeded';
+
+/**
+ * Whether a provider's refusal says the prompt is longer than the model's context: OpenAI's
+ * (and Azure's) code, or the words of Claude ("prompt is too long"), Gemini ("The input token
+ * count (N) exceeds the maximum number of tokens allowed"), Mistral ("too large for model with N
+ * maximum context length") and the OpenAI-compatible servers that copy OpenAI's message
+ * without its code (DeepSeek, vLLM: "maximum context length is N tokens").
+ */
+export function saysContextOverflow(code: string | undefined, message: string): boolean {
+  return (
+    code === CONTEXT_OVERFLOW_CODE ||
+    /^prompt is too long\b|input token count.{0,40}exceeds the maximum|maximum context length/i.test(message)
+  );
+}
+
 /** An error the gateway answers itself; expected ones (bad input, no key) are not faults. */
 export class GatewayError extends Error {
   constructor(
@@ -123,6 +140,11 @@ export class GatewayError extends Error {
       innerError?: ProviderInnerError;
       /** The field Azure put it in (`inner_error` on its v1 API), where the caller finds it too. */
       innerErrorField?: InnerErrorField;
+      /**
+       * The prompt is longer than the model's context, said in any provider's words: each
+       * dialect's callers are told in the form their SDKs and agents look for (below).
+       */
+      contextOverflow?: boolean;
     } = {},
   ) {
     super(message);
@@ -171,7 +193,13 @@ export function errorBody(error: GatewayError, dialect: Dialect, requestId: stri
     const status = error.statusIn(dialect);
     const type =
       (status !== STATUS[error.kind] && ANTHROPIC_TYPE_OF_STATUS[status]) || ANTHROPIC_TYPE[error.kind];
-    return { type: 'error', error: { type, message: error.message }, request_id: requestId };
+    // Claude's words ("prompt is too long: 208310 tokens > 200000 maximum"), which agents such
+    // as Claude Code match to compact their history, whichever provider said it.
+    const message =
+      error.options.contextOverflow && !/^prompt is too long/i.test(error.message)
+        ? `prompt is too long: ${error.message}`
+        : error.message;
+    return { type: 'error', error: { type, message }, request_id: requestId };
   }
   const shape = OPENAI_SHAPE[error.kind];
   return {
@@ -179,7 +207,8 @@ export function errorBody(error: GatewayError, dialect: Dialect, requestId: stri
       message: error.message,
       type: error.options.type ?? shape.type,
       param: error.options.param ?? null,
-      code: error.options.code ?? shape.code,
+      // OpenAI's code, which SDK users and frameworks (LangChain) read to trim a prompt.
+      code: error.options.contextOverflow ? CONTEXT_OVERFLOW_CODE : (error.options.code ?? shape.code),
       // Where Azure puts it, for the apps that read which filter refused (Anthropic's errors have none).
       ...(error.options.innerError !== undefined && {
         [error.options.innerErrorField ?? 'innererror']: error.options.innerError,

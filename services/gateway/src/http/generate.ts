@@ -46,7 +46,13 @@ import { anthropicBetaOf } from './anthropic-beta.js';
 import { authenticate, type Caller, type KeyRefusalRecorder, KeyRefusedError } from './authenticate.js';
 import type { BodyBudget, BodyHold } from './body-budget.js';
 import type { Exchange, ExchangePlanner } from './exchange.js';
-import { answerHeaders, type Dialect, GatewayError, sendError } from './gateway-error.js';
+import {
+  answerHeaders,
+  type Dialect,
+  GatewayError,
+  saysContextOverflow,
+  sendError,
+} from './gateway-error.js';
 import {
   decisionEvent,
   failureKind,
@@ -1152,10 +1158,12 @@ export function asGatewayError(error: unknown): GatewayError {
       const param = error.provider?.param;
       const innerError = error.provider?.innerError;
       const innerErrorField = error.provider?.innerErrorField;
-      return new GatewayError('invalid_request', error.provider?.message || error.message, {
+      const message = error.provider?.message || error.message;
+      return new GatewayError('invalid_request', message, {
         // A refused content is a bad request whatever status said it (OpenRouter's 403, Azure's 400).
         status: contentRefused ? 400 : error.status,
         ...(code !== undefined && PROVIDER_CODE.test(code) && { code }),
+        ...(saysContextOverflow(code, message) && { contextOverflow: true }),
         ...(param !== undefined && { param }),
         ...(innerError !== undefined && { innerError }),
         ...(innerError !== undefined && innerErrorField !== undefined && { innerErrorField }),

@@ -85,6 +85,9 @@ function scenarioError(kind: MockErrorKind, retryAfterSeconds: number | undefine
       return error(401, 'Unauthorized', retry);
     case 'forbidden':
       return error(403, 'Permission denied', retry);
+    case 'context-overflow':
+      // Its words for an overlong prompt are not in its public reference: not played.
+      throw new Error('the GigaChat mock plays no context-overflow');
     default: {
       const unknown: never = kind;
       throw new Error(`no GigaChat error for ${String(unknown)}`);

@@ -112,6 +112,9 @@ function scenarioError(kind: MockErrorKind, retryAfterSeconds: number | undefine
       return errorReply(401, 16, 'Unauthorized', 'The API key is revoked', retry);
     case 'forbidden':
       return errorReply(403, 7, 'Forbidden', 'Permission to [resource-manager.folder] denied', retry);
+    case 'context-overflow':
+      // Its words for an overlong prompt are not in its public reference: not played.
+      throw new Error('the Yandex mock plays no context-overflow');
     default: {
       const unknown: never = kind;
       throw new Error(`no Yandex error for ${String(unknown)}`);
