@@ -9,7 +9,8 @@
  *                                 `gemini-2.0-flash-001` -> `gemini-2.0-flash`,
  *                                 `mistral-embed-2312` -> `mistral-embed`, `x-latest` -> `x`
  *   3. provider prefix stripped   `openai/gpt-4o` -> `gpt-4o` (then 1 and 2 again on the rest),
- *                                 `gpt://<folder>/yandexgpt/latest` -> `yandexgpt/latest`, `yandexgpt`
+ *                                 `gpt://<folder>/yandexgpt/latest` -> `yandexgpt/latest`, `yandexgpt`,
+ *                                 `yandexgpt/latest` (a yandexgpt route's name) -> `yandexgpt`
  *   and for each of these, Claude's version spelled with a dot (OpenRouter's spelling) as
  *   Anthropic spells it: `anthropic/claude-sonnet-4.5` -> `claude-sonnet-4-5`.
  *
@@ -37,6 +38,11 @@ const SNAPSHOT_SUFFIXES: readonly RegExp[] = [
 /** Yandex Foundation Models URIs: gpt://<folder>/<model>[/<branch>] (branch: latest, rc, deprecated). */
 const YANDEX_URI = /^(?:gpt|emb):\/\/[^/]+\/(.+)$/;
 const YANDEX_BRANCH = /\/(?:latest|rc|deprecated)$/;
+/**
+ * The same model as a yandexgpt route names it, `<model>/<branch>`: the adapter builds the URI
+ * from its folder and refuses one in a request, so `yandexgpt/latest` is what gets priced.
+ */
+const YANDEX_SHORT = /^[^/]+\/(?:latest|rc|deprecated)$/;
 
 export function normalizeModelName(model: string): string {
   return model.trim().toLowerCase();
@@ -66,9 +72,8 @@ export function nameCandidates(model: string): NameCandidate[] {
   push(raw, 'exact');
   push(stripSnapshot(raw), 'snapshot');
 
-  const yandex = YANDEX_URI.exec(raw);
-  if (yandex?.[1] !== undefined) {
-    const path = yandex[1];
+  const path = YANDEX_URI.exec(raw)?.[1] ?? (YANDEX_SHORT.test(raw) ? raw : undefined);
+  if (path !== undefined) {
     push(path, 'prefix');
     push(path.replace(YANDEX_BRANCH, ''), 'prefix');
   } else {

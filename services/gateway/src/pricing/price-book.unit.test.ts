@@ -238,6 +238,23 @@ describe('PriceBook: org overrides', () => {
     assert.equal(result.source.kind === 'org-override' && result.source.inheritedFromAsOf, null);
   });
 
+  test('a YandexGPT model as the adapter names it (`yandexgpt/latest`) takes the price of yandexgpt', () => {
+    // The yandexgpt adapter refuses URIs: its routes name `<model>/<branch>`, never gpt://.
+    const result = withOverrides.priceRequest(
+      'yandexgpt/latest',
+      { inputTokens: 1_500, cachedInputTokens: 0, outputTokens: 500 },
+      { orgId: 'acme', at },
+    );
+    assert.equal(result.status, 'priced', result.status === 'unpriced' ? result.detail : '');
+    if (result.status !== 'priced') return;
+    assert.equal(result.matchedKey, 'yandexgpt');
+    assert.equal(result.cost.amount, '0.8');
+    assert.deepEqual(
+      nameCandidates('yandexgpt-lite/rc').map((c) => c.key),
+      ['yandexgpt-lite/rc', 'yandexgpt-lite'],
+    );
+  });
+
   test('an incomplete override of an unknown model is unpriced, with the reason', () => {
     const found = withOverrides.lookup('GigaChat-2-Max', { orgId: 'acme', at });
     assert.equal(found.status, 'unpriced');
