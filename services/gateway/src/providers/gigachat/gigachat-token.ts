@@ -53,7 +53,15 @@ export interface TokenWait {
 interface CachedToken {
   readonly token: string;
   readonly refreshAt: number;
+  /** When GigaChat stops taking it (its `expires_at`). */
+  readonly expiresAt: number;
 }
+
+/**
+ * A token this close to its expiry is not sent: a call's request must reach GigaChat while the
+ * token is still good.
+ */
+const LAST_USE_MARGIN_MS = 5_000;
 
 const EXCHANGE_TIMEOUTS = { firstByteMs: 30_000, idleMs: 30_000, totalMs: 30_000 };
 
@@ -144,7 +152,8 @@ export class GigaChatTokens {
   ): Promise<string> {
     const cacheKey = this.#cacheKey(config, key);
     const cached = this.#cache.get(cacheKey);
-    if (cached && this.#now() < cached.refreshAt) return cached.token;
+    const now = this.#now();
+    if (cached && now < cached.refreshAt) return cached.token;
     let pending = this.#inFlight.get(cacheKey);
     if (!pending) {
       pending = this.#exchange(client, config, key)
@@ -158,6 +167,13 @@ export class GigaChatTokens {
         })
         .finally(() => this.#inFlight.delete(cacheKey));
       this.#inFlight.set(cacheKey, pending);
+    }
+    // In its last minute the token still serves while its successor is exchanged: a slow or
+    // failing exchange then holds up or fails no call the old token could serve (a failure is
+    // met by the first call after the token's end, which waits for an exchange of its own).
+    if (cached && now < cached.expiresAt - LAST_USE_MARGIN_MS) {
+      pending.catch(() => {});
+      return cached.token;
     }
     return (await this.#within(pending, client, wait)).token;
   }
@@ -268,6 +284,6 @@ export class GigaChatTokens {
     const { access_token: token, expires_at: expiresAt } = parsed.data;
     // expires_at is in milliseconds; a value in seconds (as some proxies send) is converted.
     const expiresAtMs = expiresAt < 1e12 ? expiresAt * 1000 : expiresAt;
-    return { token, refreshAt: expiresAtMs - this.#refreshMarginMs };
+    return { token, refreshAt: expiresAtMs - this.#refreshMarginMs, expiresAt: expiresAtMs };
   }
 }

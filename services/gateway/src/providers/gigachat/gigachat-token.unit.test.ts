@@ -16,7 +16,7 @@ import { chatRequest } from '../provider-contract.js';
 import { type ProviderConfig, providerKey } from '../provider-types.js';
 import { type GigaChatMock, startGigaChatMock } from './gigachat-mock.js';
 import { createGigaChatProvider } from './gigachat-provider.js';
-import { refusedExchange } from './gigachat-token.js';
+import { GigaChatTokens, refusedExchange } from './gigachat-token.js';
 
 const AUTH_KEY = Buffer.from('client-id-0003:client-secret-0003').toString('base64');
 
@@ -126,5 +126,67 @@ describe('gigachat OAuth endpoint that does not answer', () => {
     assert.ok(isUpstreamError(error, 'upstream_first_byte_timeout'), String(error));
     assert.ok(waited < 2000, `waited ${waited} ms for a call limited to 500 ms to the first byte`);
     assert.equal(failureKind(error, false), 'timeout');
+  });
+});
+
+describe('gigachat token in its last minute', () => {
+  const T0 = 1_800_000_000_000;
+  const TOKEN_LIFE_MS = 30 * 60_000;
+  let server: Server;
+  let origin = '';
+  let client: UpstreamClient;
+  let issued = 0;
+  /** What the OAuth endpoint does: answer a token, fail (500), or hold the exchange. */
+  let mode: 'answer' | 'fail' | 'hold' = 'answer';
+  const held: ServerResponse[] = [];
+
+  before(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (mode === 'hold') return void held.push(res);
+        if (mode === 'fail') {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          return void res.end(JSON.stringify({ status: 500, message: 'Internal Server Error' }));
+        }
+        issued += 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: `tok-${issued}`, expires_at: T0 + issued * TOKEN_LIFE_MS }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    client = new UpstreamClient();
+  });
+  after(async () => {
+    for (const res of held) res.destroy();
+    server.closeAllConnections();
+    await client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('serves calls while its successor is exchanged, even when that exchange fails or hangs', async () => {
+    let now = T0;
+    const tokens = new GigaChatTokens({ now: () => now });
+    const config: ProviderConfig = { baseUrl: `${origin}/api/v1`, oauthUrl: `${origin}/api/v2/oauth` };
+    const key = providerKey('pk-gc-last-minute', AUTH_KEY);
+    const wait = { timeouts: { firstByteMs: 300, idleMs: 300, totalMs: 300 } };
+    assert.equal(await tokens.token(client, config, key, wait), 'tok-1');
+
+    // 30 s before tok-1's end: the exchange for the next one hangs, then fails; tok-1 serves.
+    now = T0 + TOKEN_LIFE_MS - 30_000;
+    mode = 'hold';
+    assert.equal(await tokens.token(client, config, key, wait), 'tok-1');
+    for (const res of held.splice(0)) res.destroy();
+    mode = 'fail';
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await tokens.token(client, config, key, wait), 'tok-1');
+
+    // Past its end no call is sent with it: the call waits for an exchange, and is told its failure.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    now = T0 + TOKEN_LIFE_MS;
+    await assert.rejects(tokens.token(client, config, key, wait), (error: unknown) => isUpstreamError(error));
+    mode = 'answer';
+    assert.equal(await tokens.token(client, config, key, wait), 'tok-2');
   });
 });
