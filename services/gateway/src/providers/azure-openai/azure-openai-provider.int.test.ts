@@ -156,6 +156,26 @@ describe('azure-openai specifics', () => {
     }
   });
 
+  it("does not pass a caller's own stream_options to an api-version that refuses the field", async () => {
+    // The openai SDK sends it as its caller gives it (LangChain, the Vercel AI SDK by default);
+    // the gateway writes the counted usage chunk itself.
+    const request = chatRequest(azureOpenAIProvider, 'gpt-4o', 'hi', true);
+    const body = { ...request.body, stream_options: { include_usage: true } };
+    const stream = await streamProvider(
+      {
+        client,
+        adapter: azureOpenAIProvider,
+        config: { ...configFor(mocks.azure.url), apiVersion: '2024-06-01' },
+        key,
+      },
+      { ...request, body },
+    );
+    await drain(stream);
+    const sent = mocks.azure.requests.at(-1)?.body as Record<string, unknown> | undefined;
+    assert.equal(sent?.stream_options, undefined);
+    assert.equal(sent?.stream, true);
+  });
+
   it('reads Azure 429s: retry-after-ms and the Azure wording', async () => {
     mocks.azure.setScenario('rate-limit=4');
     try {

@@ -141,10 +141,15 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
   const query = { 'api-version': config.apiVersion };
   // The v1 API, and the Responses API on either, name the deployment in the body's model.
   const named = api === 'v1' || operation === 'responses';
-  const body = openAIStyleBody(
-    named ? { ...request, body: { ...request.body, model: deployment } } : request,
-    azureStreamUsage(config),
-  );
+  const streamUsage = azureStreamUsage(config);
+  let sent = named ? { ...request.body, model: deployment } : request.body;
+  // An api-version that refuses the field refuses a caller's own stream_options too (a 400
+  // for every stream); the gateway writes the usage chunk the caller asked for from its count.
+  if (operation === 'chat' && streamUsage === 'never' && sent && 'stream_options' in sent) {
+    const { stream_options: _refused, ...rest } = sent;
+    sent = rest;
+  }
+  const body = openAIStyleBody({ ...request, body: sent }, streamUsage);
   const path =
     api === 'v1'
       ? OPENAI_PATHS[operation]
