@@ -1136,11 +1136,10 @@ export function asGatewayError(error: unknown): GatewayError {
         "the gateway's provider key may not use this endpoint (a restricted key's scopes); an admin has been told",
         { noRetry: true },
       );
-    if (
-      (error.status === 401 || error.status === 403) &&
-      !error.provider?.modelNotServed &&
-      !contentRefused
-    ) {
+    // Gemini refuses a wrong key with a 400 its adapter reads as an authentication error.
+    const keyRefused =
+      error.status === 401 || error.status === 403 || error.provider?.type === 'authentication';
+    if (keyRefused && !error.provider?.modelNotServed && !contentRefused) {
       // Kordon's provider key was refused: not the caller's fault, and not theirs to see.
       return new GatewayError(
         'upstream_auth',

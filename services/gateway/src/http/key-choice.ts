@@ -536,7 +536,10 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   // A restricted key without this endpoint's scope (OpenAI's 401 "Missing scopes:
   // api.responses.write"): it serves the endpoints it has, so it is not refused for all.
   if (error.provider?.scopeMissing) return 'not_the_key';
-  if (status === 401 || status === 403) return 'auth_refused';
+  // Gemini refuses a wrong or revoked key with a 400 INVALID_ARGUMENT (ErrorInfo
+  // API_KEY_INVALID), which its adapter reads as an authentication error: the key's fault.
+  const keyRefused = error.provider?.type === 'authentication';
+  if (status === 401 || status === 403 || keyRefused) return 'auth_refused';
   // 498: Groq's flex capacity is gone for now, as a 503 says.
   if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';
   if (status !== undefined) return 'not_the_key'; // the provider refused the request itself

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KordonEvent, kordonCatalogue, streams } from '@kordon/events';
 import { anthropicErrorInfo } from '../providers/anthropic/anthropic-error.js';
+import { geminiErrorInfo } from '../providers/gemini/gemini-error.js';
 import { openAIErrorInfo } from '../providers/openai/openai-error.js';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { encryptSecret, MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
+import { asGatewayError } from './generate.js';
 import { failureKind, KeyChoice, outOfCredit } from './key-choice.js';
 import type { Route } from './route-model.js';
 import { routeModel } from './route-model.js';
@@ -430,6 +432,34 @@ describe('failureKind: how a failed attempt counts for its key', () => {
       }),
     );
     assert.equal(failureKind(refused, false), 'auth_refused');
+  });
+
+  it("a Gemini key refused with a 400 (API_KEY_INVALID) is refused, not the request's", () => {
+    const gemini = (status: number, error: Record<string, unknown>) =>
+      answered(status, geminiErrorInfo({ status, headers: {}, json: { error }, text: '' }));
+    const wrongKey = gemini(400, {
+      code: 400,
+      message: 'API key not valid. Please pass a valid API key.',
+      status: 'INVALID_ARGUMENT',
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'API_KEY_INVALID',
+          domain: 'googleapis.com',
+        },
+      ],
+    });
+    assert.equal(failureKind(wrongKey, false), 'auth_refused');
+    // The caller is not told its request was bad (nor that its own key is "not valid").
+    assert.equal(asGatewayError(wrongKey).kind, 'upstream_auth');
+    // Another INVALID_ARGUMENT is the request's.
+    const badRequest = gemini(400, {
+      code: 400,
+      message: '* GenerateContentRequest.contents: contents is not specified',
+      status: 'INVALID_ARGUMENT',
+    });
+    assert.equal(failureKind(badRequest, false), 'not_the_key');
+    assert.equal(asGatewayError(badRequest).kind, 'invalid_request');
   });
 });
 
