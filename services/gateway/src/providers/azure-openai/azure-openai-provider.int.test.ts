@@ -176,6 +176,22 @@ describe('azure-openai specifics', () => {
     assert.equal(sent?.stream, true);
   });
 
+  it("sends a caller's max_completion_tokens as max_tokens to an api-version without it", async () => {
+    for (const [apiVersion, expected] of [
+      ['2024-06-01', { max_tokens: 77, max_completion_tokens: undefined }],
+      ['2024-10-21', { max_tokens: undefined, max_completion_tokens: 77 }],
+    ] as const) {
+      const request = chatRequest(azureOpenAIProvider, 'gpt-4o', 'hi', false);
+      await callProvider(
+        { client, adapter: azureOpenAIProvider, config: { ...configFor(mocks.azure.url), apiVersion }, key },
+        { ...request, body: { ...request.body, max_completion_tokens: 77 } },
+      );
+      const sent = mocks.azure.requests.at(-1)?.body as Record<string, unknown> | undefined;
+      assert.equal(sent?.max_tokens, expected.max_tokens, apiVersion);
+      assert.equal(sent?.max_completion_tokens, expected.max_completion_tokens, apiVersion);
+    }
+  });
+
   it('reads Azure 429s: retry-after-ms and the Azure wording', async () => {
     mocks.azure.setScenario('rate-limit=4');
     try {

@@ -145,9 +145,12 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
   let sent = named ? { ...request.body, model: deployment } : request.body;
   // An api-version that refuses the field refuses a caller's own stream_options too (a 400
   // for every stream); the gateway writes the usage chunk the caller asked for from its count.
-  if (operation === 'chat' && streamUsage === 'never' && sent && 'stream_options' in sent) {
-    const { stream_options: _refused, ...rest } = sent;
-    sent = rest;
+  // `max_completion_tokens` came with the same versions: the older ones take the limit as
+  // `max_tokens` (the OpenAI SDK's users write the newer name, as OpenAI asks).
+  if (operation === 'chat' && streamUsage === 'never' && sent) {
+    const { stream_options: _refused, max_completion_tokens: limit, ...rest } = sent;
+    if (_refused !== undefined || limit !== undefined)
+      sent = limit === undefined || 'max_tokens' in rest ? rest : { ...rest, max_tokens: limit };
   }
   const body = openAIStyleBody({ ...request, body: sent }, streamUsage);
   const path =
