@@ -459,6 +459,47 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
         $fn$;
       `,
       },
+      {
+        scope: 'request-log',
+        version: 7,
+        name: 'what retention deleted stays deleted',
+        sql: `
+        -- The instant before which a retention pass deleted an org's requests: a rebuild replays
+        -- them under today's policy, which may keep longer, and must not bring them back.
+        ALTER TABLE kordon_request_log_policies ADD COLUMN purged_before timestamptz;
+        CREATE OR REPLACE FUNCTION kordon_request_log_add_many(rs jsonb) RETURNS void
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+          month timestamptz;
+        BEGIN
+          -- The months of the rows kept have their partitions first (usually one, found at once);
+          -- rows already past their org's retention, or deleted by it, make none.
+          FOR month IN
+            SELECT DISTINCT date_trunc('month', (r->>'occurred_at')::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+              FROM jsonb_array_elements(rs) r
+              LEFT JOIN kordon_request_log_policies p ON p.org_id = r->>'org_id'
+             WHERE (p.retention_days IS NULL
+                    OR (r->>'occurred_at')::timestamptz >= now() - make_interval(days => p.retention_days))
+               AND (p.purged_before IS NULL OR (r->>'occurred_at')::timestamptz >= p.purged_before)
+          LOOP
+            PERFORM kordon_request_log_partition(month);
+          END LOOP;
+          -- One set-based insert, each row under its org's policy (as kordon_request_log_add).
+          INSERT INTO kordon_request_log
+            SELECT (jsonb_populate_record(
+                      NULL::kordon_request_log,
+                      CASE WHEN coalesce(p.bodies, 'none') = 'none' THEN r - 'prompt' - 'response' ELSE r END
+                    )).*
+              FROM jsonb_array_elements(rs) r
+              LEFT JOIN kordon_request_log_policies p ON p.org_id = r->>'org_id'
+             WHERE (p.retention_days IS NULL
+                    OR (r->>'occurred_at')::timestamptz >= now() - make_interval(days => p.retention_days))
+               AND (p.purged_before IS NULL OR (r->>'occurred_at')::timestamptz >= p.purged_before)
+            ON CONFLICT DO NOTHING;
+        END
+        $fn$
+      `,
+      },
     ],
     async prepare(events) {
       texts = {};

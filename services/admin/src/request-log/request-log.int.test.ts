@@ -225,6 +225,25 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       assert.deepEqual([again.deletedRows, again.droppedPartitions], [0, []]);
     });
 
+    it('rows retention deleted stay deleted across a rebuild after the retention grows', async (t) => {
+      if (skip()) return t.skip(String(skip()));
+      await append([
+        completedEvent('org_grow', ago(60_000), { requestId: 'g-new' }),
+        completedEvent('org_grow', ago(40 * DAY), { requestId: 'g-old' }),
+      ]);
+      await append([loggingPolicyEvent('org_grow', { retentionDays: 30 })]);
+      await enforceRequestLogRetention(sql, new Date());
+      assert.equal(await count(sql, 'request_id = $1', ['g-old']), 0);
+
+      // The org now keeps 90 days: what was deleted for good must not come back with a rebuild.
+      await append([loggingPolicyEvent('org_grow', { retentionDays: 90 })]);
+      await log.rebuild();
+      const head = typeof fixture === 'string' ? 0 : await fixture.store.headPosition();
+      await log.waitFor(head, 10_000);
+      assert.equal(await count(sql, 'request_id = $1', ['g-old']), 0, 'the deleted request stays deleted');
+      assert.equal(await count(sql, 'request_id = $1', ['g-new']), 1);
+    });
+
     it('a pass that finds another one running does nothing', async (t) => {
       if (skip()) return t.skip(String(skip()));
       if (adapter === 'pglite')

@@ -152,6 +152,17 @@ export async function enforceRequestLogRetention(
       }
     }
   }
+  // What this pass deleted stays deleted: a rebuild replays the log under today's policy, and
+  // a longer retention set since would otherwise bring those requests back.
+  const marked = await step(async (tx) => {
+    for (const [org, before] of cutoff)
+      await tx.query(
+        `UPDATE kordon_request_log_policies SET purged_before = $2::timestamptz
+          WHERE org_id = $1 AND (purged_before IS NULL OR purged_before < $2::timestamptz)`,
+        [org, new Date(before).toISOString()],
+      );
+  });
+  if (!marked.ok) return result;
   // The keys of the sealed texts in the event log (crypto-shredding, decision 0011): a day's
   // key goes once the whole day is past the org's retention, and with it every copy of its
   // texts, in the log, its backups and the spool.
