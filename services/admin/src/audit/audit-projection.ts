@@ -202,6 +202,14 @@ export const auditProjection: SqlProjection<KordonEvent | null> = {
         )
       `,
     },
+    {
+      scope: 'admin-audit',
+      version: 2,
+      name: "a subject's state never goes back",
+      // Each process serving the admin API builds this model, and one behind another applies
+      // events the other already did: the subject's state remembers the event it is at.
+      sql: 'ALTER TABLE kordon_admin_audit_subjects ADD COLUMN position bigint NOT NULL DEFAULT 0',
+    },
   ],
   project(event) {
     if (event === null || event.orgId === null) return [];
@@ -237,10 +245,14 @@ export const auditProjection: SqlProjection<KordonEvent | null> = {
         ],
       },
       {
-        text: `INSERT INTO kordon_admin_audit_subjects (stream_id, state) VALUES ($1, $2::jsonb)
+        // Only a later event moves the state: one applied again (by a process behind another,
+        // each building this model) would take it back, and the next entry's `before` with it.
+        text: `INSERT INTO kordon_admin_audit_subjects (stream_id, state, position) VALUES ($1, $2::jsonb, $4)
                ON CONFLICT (stream_id) DO UPDATE SET state =
-                 CASE WHEN $3 THEN EXCLUDED.state ELSE kordon_admin_audit_subjects.state || EXCLUDED.state END`,
-        params: [event.streamId, patch, change.replace],
+                 CASE WHEN $3 THEN EXCLUDED.state ELSE kordon_admin_audit_subjects.state || EXCLUDED.state END,
+                 position = EXCLUDED.position
+               WHERE kordon_admin_audit_subjects.position < EXCLUDED.position`,
+        params: [event.streamId, patch, change.replace, event.position],
       },
     ];
     return statements;
