@@ -19,12 +19,15 @@ const ANTHROPIC_MAX_LIMIT = 1000;
 
 /**
  * The models Kordon knows of each vendor, by the shipped price table's vendor: its current,
- * priced models. A provider's pattern (`gpt-4.1*`) is listed as those it matches.
+ * priced models. A provider's pattern (`gpt-4.1*`) is listed as those it matches. A key one
+ * of its aliases extends is a family the table prices, not a model id: Anthropic answers
+ * `claude-sonnet-4` with a 404, so the alias (`claude-sonnet-4-0`) is listed in its place.
  */
 const KNOWN_MODELS = new Map<string, string[]>();
 for (const [model, entry] of Object.entries(SHIPPED_PRICE_TABLE.models)) {
   const names = KNOWN_MODELS.get(entry.provider) ?? [];
-  names.push(model);
+  const ids = (entry.aliases ?? []).filter((alias) => alias.startsWith(`${model}-`));
+  names.push(...(ids.length > 0 ? ids : [model]));
   KNOWN_MODELS.set(entry.provider, names);
 }
 

@@ -268,7 +268,10 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
       aliases: ['claude-3-5-haiku-latest'],
       note: 'Deprecated; price as last published.',
     }),
-    'claude-3-haiku': claude('0.25', '0.30', '0.50', '0.03', '1.25'),
+    // Its one id on the API (no alias without a date): the name the model list offers.
+    'claude-3-haiku': claude('0.25', '0.30', '0.50', '0.03', '1.25', {
+      aliases: ['claude-3-haiku-20240307'],
+    }),
 
     // ---- Google Gemini ------------------------------------------------------------------
     'gemini-2.5-pro': usd({
