@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SHIPPED_PRICE_TABLE } from '../pricing/price-table.js';
 import { type ProviderEntry, providersOf, type RegistryState } from '../registry/registry.js';
 import { answerHeaders, type Dialect, dialectOfHeaders, GatewayError } from './gateway-error.js';
-import { routeModel } from './route-model.js';
+import { type Route, routeModel } from './route-model.js';
 
 /** Whether the caller's policies (every scope's model list) let its requests name a model. */
 export type ModelAllowed = (model: string) => boolean;
@@ -69,15 +69,25 @@ export function listModels(
   requestId: string,
 ): void {
   const seen = new Map<string, string>();
-  const add = (model: string, provider: string) => {
-    if (!seen.has(model) && allowed(model)) seen.set(model, provider);
+  const add = (model: string) => {
+    if (seen.has(model)) return;
+    // As a request naming it is routed (retrieveModel): `openai/gpt-4o` of an OpenRouter
+    // provider is the `openai` provider's `gpt-4o` when the org has one, held to the lists so.
+    let route: Route | undefined;
+    try {
+      [route] = routeModel(registry, orgId, model);
+    } catch (error) {
+      if (error instanceof GatewayError) return; // a name no request can name
+      throw error;
+    }
+    if (route && allowed(route.model)) seen.set(model, route.provider.name);
   };
   for (const provider of providersOf(registry, orgId)) {
     for (const model of provider.models) {
-      if (!model.endsWith('*')) add(model, provider.name);
+      if (!model.endsWith('*')) add(model);
       else {
         const prefix = model.slice(0, -1);
-        for (const known of knownModelsOf(provider)) if (known.startsWith(prefix)) add(known, provider.name);
+        for (const known of knownModelsOf(provider)) if (known.startsWith(prefix)) add(known);
       }
     }
   }
