@@ -496,13 +496,18 @@ export const planChatExchange: ExchangePlanner = (
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
+    // Claude's own `error` event, forwarded as sent, already ends an Anthropic caller's stream:
+    // a second error event of Kordon's after it is not what Claude sends.
+    const errorForwarded =
+      caller === 'anthropic' && provider === 'anthropic' && translator.failure?.kind === 'upstream_error';
+    const last =
+      timing.interruption !== undefined
+        ? errorFrame(caller, timing.interruption)
+        : errorForwarded
+          ? ''
+          : errorFrame(caller, `upstream stream interrupted: ${events.redact(message)}`, translator.failure);
     commit();
-    res.end(
-      batch +
-        (timing.interruption !== undefined
-          ? errorFrame(caller, timing.interruption)
-          : errorFrame(caller, `upstream stream interrupted: ${events.redact(message)}`, translator.failure)),
-    );
+    res.end(batch + last);
     // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
     const keyFailure =
       timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))
