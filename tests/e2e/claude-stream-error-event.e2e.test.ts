@@ -102,3 +102,74 @@ orgs:
     assert.equal(failed.data.usage?.inputTokens, 12);
   });
 });
+
+describe('an OpenAI stream failing with an error chunk, to an OpenAI caller', () => {
+  const OPENAI_KEY = 'sk-proj-streamerrorabcdefghijklmnopqrstuvw';
+  const chunk = (content: string) =>
+    `data: ${JSON.stringify({
+      id: 'chatcmpl-err',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { content }, finish_reason: null }],
+    })}\n\n`;
+  const OPENAI_ERROR = `data: ${JSON.stringify({
+    error: { message: 'The server had an error while processing your request.', type: 'server_error' },
+  })}\n\n`;
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', async () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunk('Hello'));
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        res.end(OPENAI_ERROR);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: ${url}
+        models: [gpt-4o-mini]
+        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { OPENAI_KEY },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  it("gets the provider's error chunk as sent, and no second error chunk after it", async () => {
+    const answer = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${gateway.proxyKeys.get('dev@acme.test--dev')!}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), chunk('Hello') + OPENAI_ERROR);
+    const failed = (await gateway.requestEvents()).filter((e) => e.type === 'RequestFailed').at(-1);
+    assert.ok(failed && failed.type === 'RequestFailed', 'a RequestFailed event');
+  });
+});

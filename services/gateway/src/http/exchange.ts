@@ -496,10 +496,9 @@ export const planChatExchange: ExchangePlanner = (
     }
     const message =
       broken ?? translator.failure?.message ?? 'the provider ended the stream before it was complete';
-    // Claude's own `error` event, forwarded as sent, already ends an Anthropic caller's stream:
-    // a second error event of Kordon's after it is not what Claude sends.
-    const errorForwarded =
-      caller === 'anthropic' && provider === 'anthropic' && translator.failure?.kind === 'upstream_error';
+    // The provider's own error event, forwarded as sent to a caller of its dialect, already ends
+    // the stream: a second error event of Kordon's after it is not what the provider sends.
+    const errorForwarded = caller === provider && translator.failure?.kind === 'upstream_error';
     const last =
       timing.interruption !== undefined
         ? errorFrame(caller, timing.interruption)
