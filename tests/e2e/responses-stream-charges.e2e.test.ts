@@ -226,4 +226,68 @@ orgs:
     assert.equal(data.errorCode, 'stream_interrupted');
     assert.ok(data.usage.outputTokens >= 200, `output tokens charged: ${data.usage.outputTokens}`);
   });
+
+  /**
+   * A follow-up (`previous_response_id`) is billed the stored conversation it continues as
+   * input (docs/limits.md), which its body does not carry. A follow-up stream the caller stops
+   * before `response.completed` (a chat UI's "stop") was charged its own new input only, counted
+   * from the body: the 2,000 tokens of the conversation the provider read and billed were lost.
+   */
+  it('a follow-up stream the caller leaves is charged the stored conversation it continues', async () => {
+    let stalled: ServerResponse | undefined;
+    handler = (_req, body, res) => {
+      const response = (status: string, withUsage: boolean) => ({
+        id: body.previous_response_id ? 'resp_follow_2' : 'resp_follow_1',
+        object: 'response',
+        created_at: 1,
+        status,
+        model: 'o4-mini',
+        output: [],
+        usage: withUsage ? usage : null,
+      });
+      if (body.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(response('completed', true)));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = [
+        { type: 'response.created', response: response('in_progress', false) },
+        {
+          type: 'response.output_text.delta',
+          item_id: 'msg_1',
+          output_index: 0,
+          content_index: 0,
+          delta: 'the answer begins',
+          logprobs: [],
+        },
+      ];
+      for (const [n, event] of events.entries())
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify({ ...event, sequence_number: n })}\n\n`);
+      stalled = res; // the rest never comes: the caller leaves
+    };
+    const openai = client();
+    const first = await openai.responses.create({ model: 'o4-mini', input: 'hi' });
+    assert.equal(first.id, 'resp_follow_1');
+    const streamed = await openai.responses
+      .create({ model: 'o4-mini', input: 'go on', previous_response_id: first.id, stream: true })
+      .withResponse();
+    const requestId = streamed.response.headers.get('x-request-id');
+    for await (const event of streamed.data) if (event.type === 'response.output_text.delta') break;
+    let event: KordonEvent | undefined;
+    for (let i = 0; i < 50 && !event; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      event = (await gateway.requestEvents()).find(
+        (e) => (e.data as { requestId?: string }).requestId === requestId,
+      );
+    }
+    stalled?.end();
+    assert.ok(event, 'the left stream is recorded');
+    const data = event.data as { errorCode: string; usage: { inputTokens: number } };
+    assert.equal(data.errorCode, 'client_disconnected');
+    assert.ok(
+      data.usage.inputTokens > 2000,
+      `the 2,000 tokens of the conversation and its own input: ${data.usage.inputTokens}`,
+    );
+  });
 });

@@ -182,7 +182,9 @@ export function unreadableAnswer(
 
 /**
  * Plans one request for one provider of the chain; undefined when that provider does not
- * serve the endpoint (the next provider of the chain is tried).
+ * serve the endpoint (the next provider of the chain is tried). `storedInput`: the tokens of
+ * the stored conversation a Responses follow-up continues at this provider, when this process
+ * recorded it (billed as input, which the body does not carry).
  */
 export type ExchangePlanner = (
   caller: Dialect,
@@ -192,6 +194,7 @@ export type ExchangePlanner = (
   route: Route,
   requestId: string,
   stream: boolean,
+  storedInput?: number,
 ) => Exchange | undefined;
 
 /**

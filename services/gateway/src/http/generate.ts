@@ -326,6 +326,13 @@ async function attempt(
     outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
       ? deps.keys.storedAt(storedResponseSession(outcome.caller.key.orgId, body.previous_response_id))
       : undefined;
+  // The conversation it continues is billed as input: counted in, should its stream end unreported.
+  const storedInput =
+    storedAt === undefined
+      ? undefined
+      : deps.keys.conversationTokens(
+          storedResponseSession(outcome.caller.key.orgId, body.previous_response_id as string),
+        );
   // A provider that lately said it lacks the model is asked after the others (KeyChoice.markAbsent).
   let chain = deps.keys.presentFirst(routes, Date.now());
   if (storedAt !== undefined && chain.length > 1 && chain[0]!.provider.name !== storedAt) {
@@ -349,7 +356,16 @@ async function attempt(
     const config = providerConfig(route);
     let exchange: Exchange | undefined;
     try {
-      exchange = plan(dialect, adapter, config, body, route, outcome.requestId, outcome.stream);
+      exchange = plan(
+        dialect,
+        adapter,
+        config,
+        body,
+        route,
+        outcome.requestId,
+        outcome.stream,
+        route.provider.name === storedAt ? storedInput : undefined,
+      );
     } catch (error) {
       if (!(error instanceof TranslationError)) throw error;
       untranslatable ??= error;

@@ -488,8 +488,8 @@ export function responsesStreamFailure(event: unknown): StreamFailure {
  * `response.completed` (or `response.incomplete`, a clean end with a reason, or
  * `response.failed`, a clean end recorded as the failure it names); usage comes from that
  * final event. Without it (a stream cut or left before its end, a
- * server that reports none) the prompt and the output so far are counted with a tokenizer:
- * what was produced is charged.
+ * server that reports none) the prompt and the output so far are counted with a tokenizer,
+ * with the stored conversation a follow-up continues when recorded: what was used is charged.
  */
 export const planResponsesExchange: ExchangePlanner = (
   caller,
@@ -499,14 +499,16 @@ export const planResponsesExchange: ExchangePlanner = (
   route,
   requestId,
   stream,
+  storedInput = 0,
 ) => {
   if (caller !== 'openai' || !adapter.supports('responses', config)) return undefined;
   // The tier the answer names prices it only at OpenAI (and Azure); another server's tiers are its own.
   const pricedTier = (tier: unknown) => (pricesByServiceTier(adapter) ? tier : undefined);
   const stallMs = callerStallMs(route);
   const previewSearch = offersPreviewSearch(body.tools);
+  // A follow-up's input is its body and the stored conversation it continues (billed again).
   const counted = (outputText: string): NormalisedUsage => ({
-    inputTokens: countOpenAiResponses(body, route.model).tokens,
+    inputTokens: countOpenAiResponses(body, route.model).tokens + storedInput,
     outputTokens: countTextTokens(outputText, route.model).tokens,
     cachedInputTokens: 0,
   });
