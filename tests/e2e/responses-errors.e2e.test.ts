@@ -131,6 +131,33 @@ orgs:
   });
 
   /**
+   * Without `stream`, OpenAI answers a failed response as a 200 whose body says it failed
+   * (`status: "failed"`, `error.code`): the same outcome as the stream's `response.failed`, and
+   * recorded so. It was recorded a RequestCompleted, a success in every report and error rate.
+   */
+  it('a failed response answered whole is recorded as the failure it names, as its stream is', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(failedResponse));
+    };
+    const answer = await openai.responses.create({ model: 'gpt-4o-mini', input: 'Hi' });
+    assert.equal(answer.status, 'failed');
+    assert.equal(answer.error?.code, 'invalid_prompt');
+    const event = (await gateway.requestEvents()).at(-1)!;
+    assert.equal(event.type, 'RequestFailed');
+    const data = event.data as {
+      errorCode: string;
+      usage: { inputTokens: number };
+      cost: string | null;
+      status: number | null;
+    };
+    assert.equal(data.errorCode, 'upstream_rejected');
+    assert.equal(data.status, 200);
+    assert.equal(data.usage.inputTokens, 12);
+    assert.ok(data.cost !== null && Number(data.cost) > 0, `cost ${data.cost}`);
+  });
+
+  /**
    * OpenAI's errors name the offending field in `param` (`{ error: { message, type, param,
    * code } }`, API reference "Error codes"; the SDK exposes it as `error.param`). A provider's
    * refusal passed through Kordon keeps it, with its status, type and code, so a caller can

@@ -68,13 +68,15 @@ export interface Exchange {
    * `storedId` when the provider keeps the answer under the key that made it (a Responses API
    * answer, which a later request names as `previous_response_id`). `loggedText`: the answer's
    * text for a request log that keeps bodies, when it is not read from `text` (embeddings have
-   * none, and their megabytes of vectors are not parsed to find that out).
+   * none, and their megabytes of vectors are not parsed to find that out). `failure`: the
+   * answer says it failed (a Responses `status: "failed"`): forwarded, recorded failed with it.
    */
   answer(answer: ProviderAnswer): {
     text: string;
     usage: NormalisedUsage | undefined;
     storedId?: string;
     loggedText?: () => string;
+    failure?: AnswerFailure;
   };
   /**
    * Forwards a streamed answer event by event. `settle` is called once: `complete` only when

@@ -442,7 +442,7 @@ async function attempt(
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, operation);
-          const { text, usage, storedId, loggedText } = exchange.answer(answer);
+          const { text, usage, storedId, loggedText, failure } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
           if (storedId)
             deps.keys.pin(
@@ -457,6 +457,13 @@ async function attempt(
           reportSuccess(deps, keyEntry, performance.now() - sentAt, answer.rateLimits, usage);
           res.writeHead(200, answerHeaders(dialect, outcome.requestId, 'application/json'));
           res.end(text);
+          if (failure !== undefined) {
+            // The answer says it failed (a Responses `status: "failed"`): recorded as its stream's
+            // `response.failed` is, its usage charged.
+            const cost = price(deps, outcome, usage ?? ZERO);
+            record(deps, outcome, failed(outcome, failure, usage, 200, answer.status, cost));
+            return;
+          }
           record(
             deps,
             outcome,

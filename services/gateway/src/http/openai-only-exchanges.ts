@@ -527,6 +527,7 @@ export const planResponsesExchange: ExchangePlanner = (
         usage?: unknown;
         service_tier?: unknown;
         status?: unknown;
+        error?: { code?: unknown } | null;
       };
       // An error object sent with a success status is not forwarded as an answer.
       if (json?.object !== 'response') throw unreadableAnswer(json, reply.redact, 'object: not a response');
@@ -544,6 +545,8 @@ export const planResponsesExchange: ExchangePlanner = (
           pricedTier(json?.service_tier),
         ),
         ...(typeof json?.id === 'string' && { storedId: json.id }),
+        // Recorded failed for its reason, as the stream's `response.failed` is.
+        ...(json.status === 'failed' && { failure: responseFailureCode(json.error?.code) }),
       };
     },
     stream: async (events, res, timing, settle) => {
