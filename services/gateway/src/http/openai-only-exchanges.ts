@@ -402,7 +402,8 @@ function hostedShell(environment: unknown): boolean {
 
 /**
  * Stream events whose `delta` is output the model produced: text, a refusal, the input of a
- * function, custom tool, MCP call or code interpreter run (billed as output tokens).
+ * function, custom tool, MCP call or code interpreter run, a shell command (billed as output
+ * tokens; not the shell's own output, `response.shell_call_output_content.delta`).
  */
 const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.output_text.delta',
@@ -411,6 +412,7 @@ const RESPONSES_OUTPUT_DELTAS = new Set([
   'response.custom_tool_call_input.delta',
   'response.mcp_call_arguments.delta',
   'response.code_interpreter_call_code.delta',
+  'response.shell_call_command.delta',
 ]);
 
 /**
@@ -650,16 +652,19 @@ export const planResponsesExchange: ExchangePlanner = (
             broken = 'the provider reported a failure';
             streamFailure = responsesStreamFailure(event);
           } else if (typeof type === 'string' && RESPONSES_OUTPUT_DELTAS.has(type)) {
-            const { delta, output_index, content_index } = event as {
+            const { delta, output_index, content_index, command_index } = event as {
               delta?: unknown;
               output_index?: unknown;
               content_index?: unknown;
+              command_index?: unknown;
             };
             if (typeof delta === 'string') {
               // function_call_arguments.delta has no content_index, one part per item (openai-node
-              // ResponseFunctionCallArgumentsDeltaEvent: item_id, output_index, delta).
+              // ResponseFunctionCallArgumentsDeltaEvent: item_id, output_index, delta); a shell
+              // call's commands are its parts (command_index).
               const item = typeof output_index === 'number' ? output_index : 0;
-              const part = typeof content_index === 'number' ? content_index : 0;
+              const index = content_index ?? command_index;
+              const part = typeof index === 'number' ? index : 0;
               const block = output.get(`${item}:${part}`);
               if (block) block.deltas.push(delta);
               else output.set(`${item}:${part}`, { item, part, deltas: [delta] });

@@ -517,3 +517,38 @@ test("a Responses stream's error event is read by its code, flat as the referenc
     status: 503,
   });
 });
+
+test('a Responses stream cut while the model writes a shell command is charged the command streamed', async () => {
+  // openai-node ResponseShellCallCommandDeltaEvent: output_index, command_index, delta.
+  const command = 'find . -name "*.ts" -newer package.json -print | xargs wc -l | sort -n | tail -20';
+  const events = [
+    { type: 'response.created', response: { id: 'resp_sh' } },
+    { type: 'response.shell_call_command.delta', output_index: 0, command_index: 0, delta: command },
+  ];
+  const stream = {
+    status: 200,
+    headers: {},
+    cancel: () => {},
+    redact: (text: string) => text,
+    async *[Symbol.asyncIterator]() {
+      yield* events;
+      throw new Error('reset');
+    },
+  } as unknown as ProviderEventStream;
+  const res = {
+    destroyed: false,
+    writeHead: () => res,
+    write: () => true,
+    end: () => {},
+  } as unknown as ServerResponse;
+  let settled: { outputTokens: number } | undefined;
+  await responsesExchange({ stream: true, input: 'hi', tools: [{ type: 'shell' }] }).stream(
+    stream,
+    res,
+    {},
+    (usage) => {
+      settled = usage;
+    },
+  );
+  assert.ok((settled?.outputTokens ?? 0) >= 10, `output tokens: ${settled?.outputTokens}`);
+});
