@@ -84,7 +84,7 @@ orgs:
         keys: [{ name: k1, secret: "sk-proj-audit-0123456789abcdef0123456789ab" }]
     users:
       - email: dev@acme.test
-        proxyKeys: [{ name: dev }]
+        proxyKeys: [{ name: dev }, { name: budget, limits: { budget: { usd: 100, period: 1d } } }]
 `);
   });
   after(async () => {
@@ -283,6 +283,58 @@ orgs:
     }
     stalled?.end();
     assert.ok(event, 'the left stream is recorded');
+    const data = event.data as { errorCode: string; usage: { inputTokens: number } };
+    assert.equal(data.errorCode, 'client_disconnected');
+    assert.ok(
+      data.usage.inputTokens > 2000,
+      `the 2,000 tokens of the conversation and its own input: ${data.usage.inputTokens}`,
+    );
+  });
+
+  /**
+   * A plain request its caller leaves while the provider has it is charged its prompt where a
+   * budget holds it (generate.ts `promptOfAbandonedCall`): the provider bills it answered or
+   * not. A follow-up's prompt includes the stored conversation it continues, which was left out.
+   */
+  it('a plain follow-up the caller leaves is charged the stored conversation under a budget', async () => {
+    handler = (_req, body, res) => {
+      if (body.previous_response_id) return; // the provider works on: the caller leaves first
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'resp_plain_1',
+          object: 'response',
+          created_at: 1,
+          status: 'completed',
+          model: 'o4-mini',
+          output: [],
+          usage,
+        }),
+      );
+    };
+    const openai = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--budget')!,
+      maxRetries: 0,
+    });
+    const first = await openai.responses.create({ model: 'o4-mini', input: 'hi' });
+    const before = (await gateway.requestEvents()).length;
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    await assert.rejects(
+      openai.responses.create(
+        { model: 'o4-mini', input: 'go on', previous_response_id: first.id },
+        { signal: controller.signal },
+      ),
+      (error: unknown) => error instanceof OpenAI.APIUserAbortError,
+    );
+    let event: KordonEvent | undefined;
+    for (let i = 0; i < 50 && !event; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const events = await gateway.requestEvents();
+      if (events.length > before && events.at(-1)?.type === 'RequestFailed') event = events.at(-1);
+    }
+    assert.ok(event, 'the left request is recorded');
     const data = event.data as { errorCode: string; usage: { inputTokens: number } };
     assert.equal(data.errorCode, 'client_disconnected');
     assert.ok(

@@ -275,7 +275,7 @@ export function generateHandler(
       if (abort.aborted) {
         let prompt: NormalisedUsage | undefined;
         try {
-          prompt = promptOfAbandonedCall(outcome, dialect);
+          prompt = promptOfAbandonedCall(deps, outcome, dialect);
         } catch (countError) {
           // The request's one event is written whatever the count does.
           deps.logger.error(
@@ -326,13 +326,6 @@ async function attempt(
     outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
       ? deps.keys.storedAt(storedResponseSession(outcome.caller.key.orgId, body.previous_response_id))
       : undefined;
-  // The conversation it continues is billed as input: counted in, should its stream end unreported.
-  const storedInput =
-    storedAt === undefined
-      ? undefined
-      : deps.keys.conversationTokens(
-          storedResponseSession(outcome.caller.key.orgId, body.previous_response_id as string),
-        );
   // A provider that lately said it lacks the model is asked after the others (KeyChoice.markAbsent).
   let chain = deps.keys.presentFirst(routes, Date.now());
   if (storedAt !== undefined && chain.length > 1 && chain[0]!.provider.name !== storedAt) {
@@ -364,7 +357,9 @@ async function attempt(
         route,
         outcome.requestId,
         outcome.stream,
-        route.provider.name === storedAt ? storedInput : undefined,
+        // A follow-up is billed the conversation it continues: counted in, should a stream end
+        // unreported.
+        storedConversationTokens(deps, outcome, route, body),
       );
     } catch (error) {
       if (!(error instanceof TranslationError)) throw error;
@@ -583,7 +578,7 @@ async function attempt(
             rateLimits: error.rateLimits,
           });
           if (error.code === 'upstream_response_too_large') {
-            const usage = promptUsage(route, body, exactInputTokens(outcome, route, body, dialect));
+            const usage = promptUsage(route, body, billedPromptTokens(deps, outcome, route, body, dialect));
             outcome.lostAnswer = { usage, upstreamStatus: error.status ?? null };
           }
           throw error;
@@ -958,6 +953,39 @@ function cacheWriteAsked(body: Record<string, unknown>): '1h' | '5m' | undefined
 /** The tokens of the conversation an answer ends: what a follow-up to it is billed as input. */
 function conversationOf(usage: NormalisedUsage | undefined): number | undefined {
   return usage ? usage.inputTokens + usage.outputTokens : undefined;
+}
+
+/**
+ * The stored conversation a Responses follow-up (`previous_response_id`) continues at the
+ * route's provider, as recorded when this process made the answer it follows: billed as input,
+ * though the body does not carry it. Undefined when not recorded here (or stored elsewhere).
+ */
+function storedConversationTokens(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+): number | undefined {
+  const previous = body.previous_response_id;
+  if (outcome.endpoint !== 'responses' || typeof previous !== 'string') return undefined;
+  const session = storedResponseSession(outcome.caller.key.orgId, previous);
+  return deps.keys.storedAt(session) === route.provider.name
+    ? deps.keys.conversationTokens(session)
+    : undefined;
+}
+
+/** The input a provider bills for a prompt it had: the body's, and a follow-up's conversation. */
+function billedPromptTokens(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  dialect: Dialect,
+): number {
+  return (
+    exactInputTokens(outcome, route, body, dialect) +
+    (storedConversationTokens(deps, outcome, route, body) ?? 0)
+  );
 }
 
 /**
@@ -1481,11 +1509,15 @@ function keyRefusedEvent(
  * the limit. Elsewhere the request keeps no tokens: counting would load the tokenizers (~80 MB at
  * their peak, docs/operations.md) for a figure no limit needs. Undefined: no tokens to record.
  */
-function promptOfAbandonedCall(outcome: Outcome, dialect: Dialect): NormalisedUsage | undefined {
+function promptOfAbandonedCall(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  dialect: Dialect,
+): NormalisedUsage | undefined {
   if (outcome.attempts === 0 || !outcome.route || !outcome.body || !limitHoldsTokens(outcome))
     return undefined;
   const { route, body } = outcome;
-  return promptUsage(route, body, exactInputTokens(outcome, route, body, dialect));
+  return promptUsage(route, body, billedPromptTokens(deps, outcome, route, body, dialect));
 }
 
 /** Whether a money budget, a token budget or a tokens-per-minute limit holds the request. */
@@ -1525,7 +1557,7 @@ function chargePromptTimedOut(
   if (!limitHoldsTokens(outcome)) return;
   let inputTokens: number;
   try {
-    inputTokens = exactInputTokens(outcome, route, body, dialect);
+    inputTokens = billedPromptTokens(deps, outcome, route, body, dialect);
   } catch (error) {
     // The request goes on to its next key whatever the count does.
     deps.logger.error(
