@@ -230,6 +230,30 @@ ${MODELS.map(
     const cooled = (await k.allEvents()).filter((e) => e.type === 'ProviderKeyCooledDown');
     assert.equal(cooled.length - before, 1, 'the rate-limited key rests, as after a 429');
   });
+  it("the provider's error event after the first text ends the stream alone: no second one of Kordon's", async () => {
+    const limited = {
+      type: 'error',
+      code: 'rate_limit_exceeded',
+      message: 'Rate limit reached for gpt-4o-mini on tokens per min (TPM).',
+      param: null,
+    };
+    wire = async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(sse([...opening, limited]));
+    };
+    const answer = await fetch(`${k.url}/v1/responses`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${k.proxyKeys.get('dev@acme.test--laptop')!}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ model: MODELS[2]!, input: 'hi', stream: true }),
+    });
+    const text = await answer.text();
+    assert.equal(text.match(/^event: error$/gm)?.length, 1, text);
+    assert.match(text, /event: error\ndata: \{"type":"error","code":"rate_limit_exceeded"[^\n]*\n\n$/);
+  });
+
   /**
    * `response.incomplete` ends a stream as `response.completed` does (the SDK's finalResponse
    * resolves with `status: "incomplete"` and `incomplete_details`), and its `usage` is what the

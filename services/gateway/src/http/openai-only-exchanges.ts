@@ -731,7 +731,10 @@ export const planResponsesExchange: ExchangePlanner = (
           `upstream stream interrupted: ${events.redact(broken ?? 'ended before response.completed')}`;
         const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
         const event = { type: 'error', code: error.code, message, param: null, error };
-        res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
+        // The provider's own `error` event, forwarded as sent, already ends the stream: a second
+        // one of Kordon's after it is not what the provider sends.
+        const errorForwarded = streamFailure !== undefined && timing.interruption === undefined;
+        res.end(errorForwarded ? undefined : `event: error\ndata: ${JSON.stringify(event)}\n\n`);
         // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
         const keyFailure =
           timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))
