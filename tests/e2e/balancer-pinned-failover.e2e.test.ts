@@ -76,4 +76,22 @@ orgs:
     );
     assert.equal(used, BACKUP);
   });
+
+  it('while the key that stored it rests, is told to wait (429), not that it does not exist', async () => {
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: 'a new conversation' });
+    assert.equal(bearerOf(mock.requests.at(-1)!.headers), PRIMARY, 'the primary stored it');
+    // The primary is rate limited for 30 s: the backup, of another project, has no such answer.
+    mock.enqueueScenario('rate-limit=30', { key: PRIMARY, times: 1 });
+    const error = await client.responses
+      .create({ model: 'gpt-4o-mini', input: 'the follow-up', previous_response_id: first.id })
+      .then(
+        () => assert.fail('answered'),
+        (caught: unknown) => caught,
+      );
+    assert.equal(bearerOf(mock.requests.at(-1)!.headers), BACKUP, 'the backup was asked');
+    assert.ok(error instanceof OpenAI.RateLimitError, String(error));
+    const wait = Number(error.headers?.get('retry-after'));
+    assert.ok(wait > 25 && wait <= 30, `Retry-After ${wait}`);
+    assert.match(error.message, /resting/);
+  });
 });

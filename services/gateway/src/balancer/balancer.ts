@@ -189,6 +189,11 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     return this.#groups.get(group)?.nextUsableAt(now, notBefore) ?? null;
   }
 
+  /** When a key may be asked again: 0 when it may now (or is unknown), else epoch ms. */
+  usableAt(providerKeyId: string, now: number): number {
+    return this.#health.get(providerKeyId)?.usableAt(now) ?? 0;
+  }
+
   #healthOf(providerKeyId: string): KeyHealth {
     let health = this.#health.get(providerKeyId);
     if (health === undefined) {

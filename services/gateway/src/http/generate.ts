@@ -581,7 +581,7 @@ async function attempt(
             const usage = promptUsage(route, body, billedPromptTokens(deps, outcome, route, body, dialect));
             outcome.lostAnswer = { usage, upstreamStatus: error.status ?? null };
           }
-          throw error;
+          throw pinnedKeyResting(deps, outcome, route, body, keyEntry.providerKeyId, error, now) ?? error;
         }
         if (kind === 'rate_limited' && error.provider?.quotaModel !== undefined) {
           // Only the model's own quota is spent (Gemini's, OpenAI's, Groq's limits are per model): the
@@ -972,6 +972,36 @@ function storedConversationTokens(
   return deps.keys.storedAt(session) === route.provider.name
     ? deps.keys.conversationTokens(session)
     : undefined;
+}
+
+/**
+ * A Responses follow-up whose stored answer's key is resting (its 429's Retry-After) went to
+ * another key, which may be of another project and not have it (`previous_response_not_found`,
+ * a 400 no SDK retries): the caller is told the truth, a 429 until that key is back, which the
+ * SDKs wait for and retry. Undefined: the provider's answer stands.
+ */
+function pinnedKeyResting(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  providerKeyId: string,
+  error: UpstreamError,
+  now: number,
+): GatewayError | undefined {
+  const previous = body.previous_response_id;
+  if (error.provider?.code !== 'previous_response_not_found' || typeof previous !== 'string')
+    return undefined;
+  const stored = deps.keys.storedKey(storedResponseSession(outcome.caller.key.orgId, previous));
+  if (stored?.provider !== route.provider.name || stored.providerKeyId === providerKeyId) return undefined;
+  const until = deps.keys.balancer.usableAt(stored.providerKeyId, now);
+  if (until <= now) return undefined;
+  const seconds = Math.ceil((until - now) / 1000);
+  return new GatewayError(
+    'rate_limited',
+    `the provider key that holds ${previous} is resting for ${seconds} s (its rate limit); ask again then`,
+    { retryAfterSeconds: seconds },
+  );
 }
 
 /** The input a provider bills for a prompt it had: the body's, and a follow-up's conversation. */
