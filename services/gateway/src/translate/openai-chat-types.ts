@@ -162,6 +162,10 @@ export const openAIUsage = z.object({
     .nullish(),
   /** OpenRouter: what the request cost, in credits (USD); kept unchecked, read by usageFromOpenAI. */
   cost: z.unknown().optional(),
+  /** OpenRouter: the request ran on the org's own provider key (BYOK); `cost` is then the fee alone. */
+  is_byok: z.unknown().optional(),
+  /** OpenRouter: `upstream_inference_cost`, the model's price (charged on a BYOK key); unchecked. */
+  cost_details: z.unknown().optional(),
 });
 export type OpenAIUsage = z.infer<typeof openAIUsage>;
 

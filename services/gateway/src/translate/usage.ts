@@ -130,9 +130,20 @@ export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): Normalis
     reasoning ?? undefined,
   );
   const cost = (usage as { cost?: unknown }).cost;
-  if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) normalisedUsage.reportedCost = cost;
+  if (isAmount(cost)) {
+    // OpenRouter with the org's own provider key (BYOK): `cost` is its fee alone, and the
+    // model's price, charged on that key, is `cost_details.upstream_inference_cost` (on
+    // OpenRouter's credits that is a part of `cost`, not added).
+    const details = usage.is_byok === true ? usage.cost_details : undefined;
+    const upstream = (details as { upstream_inference_cost?: unknown } | null | undefined)
+      ?.upstream_inference_cost;
+    normalisedUsage.reportedCost = isAmount(upstream) ? cost + upstream : cost;
+  }
   return normalisedUsage;
 }
+
+const isAmount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0;
 
 export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): NormalisedUsage | undefined {
   if (!usage) return undefined;

@@ -40,6 +40,30 @@ describe('usage extractors', () => {
       expected: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0, reportedCost: 0.0001234 },
     },
     {
+      name: "OpenRouter BYOK: the model's price, charged on the org's own key, is added to the fee",
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 12,
+          completion_tokens: 3,
+          cost: 0.00005,
+          is_byok: true,
+          cost_details: { upstream_inference_cost: 0.001 },
+        }),
+      expected: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0, reportedCost: 0.00005 + 0.001 },
+    },
+    {
+      name: 'OpenRouter on its credits: upstream_inference_cost is a part of the cost, not added',
+      actual: () =>
+        usageFromOpenAI({
+          prompt_tokens: 12,
+          completion_tokens: 3,
+          cost: 0.001,
+          is_byok: false,
+          cost_details: { upstream_inference_cost: 0.001 },
+        }),
+      expected: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0, reportedCost: 0.001 },
+    },
+    {
       name: 'a cost that is not a non-negative number is no reported cost',
       actual: () => usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 3, cost: '0.01' }),
       expected: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0 },
