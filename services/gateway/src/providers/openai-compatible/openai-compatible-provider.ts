@@ -62,6 +62,12 @@ export interface VendorPreset {
    */
   readonly droppedFields?: readonly string[];
   /**
+   * Fields of the history's assistant messages the vendor refuses, whose absence changes no
+   * answer: another model's reasoning (`reasoning_content`: DeepSeek's and vLLM's answers carry
+   * it, and clients send it back), which the vendor does not read. Dropped from each message.
+   */
+  readonly droppedAssistantFields?: readonly string[];
+  /**
    * OpenAI chat fields the vendor lacks and refuses whose loss would change the answer (logprobs,
    * audio, a web search), each with the reason given to the caller: refused, naming the field,
    * when they ask for something; dropped when they ask for nothing (`asksNothing`).
@@ -124,6 +130,8 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     // Mistral checks the order of roles: 400 "Expected last role User or Tool (or Assistant
     // with prefix True)" and "Unexpected role 'user' after role 'tool'" (code 3230).
     anthropicTurns: { prefillAsPrefix: true, noUserAfterTool: true },
+    // 422 extra_forbidden at messages.N.assistant.reasoning_content.
+    droppedAssistantFields: ['reasoning_content'],
     // Its own ids are 9 letters and digits, and it refuses any other in the history.
     nineCharToolCallIds: true,
   },
@@ -140,6 +148,8 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     streamUsage: 'stream_options',
     outputLimitField: 'max_completion_tokens',
     operations: ['chat', 'models'],
+    // 400 "'messages.1' : for 'role:assistant' ... property 'reasoning_content' is unsupported".
+    droppedAssistantFields: ['reasoning_content'],
   },
   openrouter: {
     name: 'OpenRouter',
@@ -228,7 +238,8 @@ function asksNothing(field: string, value: unknown): boolean {
  * - chat: fields the vendor names otherwise go under its name (Mistral's `random_seed`).
  * - embeddings: `dimensions` goes as the vendor's field (Mistral's `output_dimension`).
  * - any: fields the vendor lacks and refuses, whose absence changes no answer, are dropped
- *   (`user`, `store`, `service_tier`... for Mistral).
+ *   (`user`, `store`, `service_tier`... for Mistral); so are such fields of the history's
+ *   assistant messages (another model's `reasoning_content`, for Mistral and Groq).
  * - chat: fields the vendor lacks whose loss would change the answer are refused, naming the
  *   field, when they ask for something (`logprobs: true` for Mistral), else dropped.
  * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
@@ -278,6 +289,12 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
   if (request.operation === 'chat' && request.callerDialect === 'anthropic' && turns !== undefined) {
     const messages = anthropicTurns(body.messages, turns);
     if (messages !== body.messages) edit().messages = messages;
+  }
+  const assistantFields = preset.droppedAssistantFields;
+  if (request.operation === 'chat' && assistantFields !== undefined) {
+    const current = (shaped ?? body).messages;
+    const messages = withoutAssistantFields(current, assistantFields);
+    if (messages !== current) edit().messages = messages;
   }
   if (request.operation === 'chat' && preset.nineCharToolCallIds === true) {
     const current = (shaped ?? body).messages;
@@ -371,6 +388,21 @@ function withNineCharToolCallIds(messages: unknown): unknown {
     }
     if (next !== message) changed = true;
     return next;
+  });
+  return changed ? out : messages;
+}
+
+/** The messages without those fields in assistant messages (the same array when none has them). */
+function withoutAssistantFields(messages: unknown, fields: readonly string[]): unknown {
+  if (!Array.isArray(messages)) return messages;
+  let changed = false;
+  const out = (messages as ChatMessage[]).map((message): ChatMessage => {
+    if (message === null || typeof message !== 'object' || message.role !== 'assistant') return message;
+    if (!fields.some((field) => field in message)) return message;
+    changed = true;
+    const kept = { ...message };
+    for (const field of fields) delete kept[field];
+    return kept;
   });
   return changed ? out : messages;
 }

@@ -301,6 +301,24 @@ describe('OpenAI-compatible presets', () => {
     assert.deepEqual(preparedBody('deepseek', 'chat', { messages }).messages, messages);
   });
 
+  it("drops another model's reasoning_content from the history for Mistral and Groq (both refuse the field), keeps it for others", () => {
+    // A history with DeepSeek's reasoning, as clients send it back (Mistral: 422 extra_forbidden
+    // at messages.1.assistant.reasoning_content; Groq: 400 "property 'reasoning_content' is
+    // unsupported"), for example after a fallback from a DeepSeek provider.
+    const answered = { role: 'assistant', content: 'Paris', reasoning_content: 'The capital is…' };
+    const messages = [
+      { role: 'user', content: 'Capital of France?' },
+      answered,
+      { role: 'user', content: 'And?' },
+    ];
+    for (const vendor of ['mistral', 'groq'] as const) {
+      const sent = preparedBody(vendor, 'chat', { messages }).messages as Record<string, unknown>[];
+      assert.deepEqual(sent[1], { role: 'assistant', content: 'Paris' }, vendor);
+      assert.deepEqual(messages[1], answered, 'the caller body is not changed');
+    }
+    assert.deepEqual(preparedBody('deepseek', 'chat', { messages }).messages, messages);
+  });
+
   it('keeps the caller stream_options while asking for usage', () => {
     const prepared = providers.openai.prepare(
       {
