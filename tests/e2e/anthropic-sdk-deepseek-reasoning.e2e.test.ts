@@ -178,6 +178,29 @@ orgs:
     assert.equal(sentBack?.reasoning_content, REASONING);
   });
 
+  it('a tool-call turn with no thinking block (DeepSeek called the tool without reasoning) goes on', async () => {
+    const ask = { role: 'user' as const, content: 'Weather in Paris?' };
+    const call = {
+      type: 'tool_use' as const,
+      id: 'call_00_ds',
+      name: 'get_weather',
+      input: { city: 'Paris' },
+    };
+    const second = await client().messages.create({
+      model: 'deepseek-reasoner',
+      max_tokens: 4096,
+      tools,
+      messages: [
+        ask,
+        { role: 'assistant', content: [call] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'sunny' }] },
+      ],
+    });
+    assert.equal(second.stop_reason, 'end_turn');
+    const sentBack = bodies.at(-1)?.messages.find((m) => m.role === 'assistant');
+    assert.equal(sentBack?.reasoning_content, '');
+  });
+
   it('streamed: the thinking block (thinking_delta, signature_delta) is taken by the SDK and the loop goes on', async () => {
     const ask = { role: 'user' as const, content: 'Weather in Paris?' };
     const request = { model: 'deepseek-reasoner', max_tokens: 4096, tools };

@@ -84,6 +84,14 @@ export interface VendorPreset {
     readonly noUserAfterTool: boolean;
   };
   /**
+   * Each assistant tool-call turn of a request translated from Anthropic's Messages goes with
+   * `reasoning_content`, empty where the history has no reasoning for it (DeepSeek: its thinking
+   * mode refuses a tool-call turn without the field, 400 "The reasoning_content in the thinking
+   * mode must be passed back to the API", and takes it empty; it answers some tool calls with no
+   * reasoning, which leaves an Anthropic caller no thinking block to send back).
+   */
+  readonly toolCallReasoning?: boolean;
+  /**
    * The vendor takes only tool call ids of 9 letters and digits (Mistral: 400 "Tool call id was
    * toolu_01... but must be a-z, A-Z, 0-9, with a length of 9"): others go as `vendorToolCallId`.
    */
@@ -141,6 +149,7 @@ export const OPENAI_COMPATIBLE_PRESETS = {
     streamUsage: 'stream_options',
     outputLimitField: 'max_tokens',
     operations: ['chat', 'models'],
+    toolCallReasoning: true,
   },
   groq: {
     name: 'Groq',
@@ -244,6 +253,8 @@ function asksNothing(field: string, value: unknown): boolean {
  *   field, when they ask for something (`logprobs: true` for Mistral), else dropped.
  * - any: a field by which the vendor would serve another model is refused (`modelChoiceRefusal`).
  * - chat translated from Anthropic: messages in the order the vendor takes (`anthropicTurns`: Mistral).
+ * - chat translated from Anthropic: `reasoning_content` on each tool-call turn
+ *   (`toolCallReasoning`: DeepSeek).
  * - chat: tool call ids the vendor refuses as it takes them (`vendorToolCallId`: Mistral), so a
  *   conversation begun on another model goes on.
  */
@@ -289,6 +300,11 @@ export function vendorRequest(request: OperationRequest, preset: VendorPreset): 
   if (request.operation === 'chat' && request.callerDialect === 'anthropic' && turns !== undefined) {
     const messages = anthropicTurns(body.messages, turns);
     if (messages !== body.messages) edit().messages = messages;
+  }
+  if (request.operation === 'chat' && request.callerDialect === 'anthropic' && preset.toolCallReasoning) {
+    const current = (shaped ?? body).messages;
+    const messages = withToolCallReasoning(current);
+    if (messages !== current) edit().messages = messages;
   }
   const assistantFields = preset.droppedAssistantFields;
   if (request.operation === 'chat' && assistantFields !== undefined) {
@@ -388,6 +404,21 @@ function withNineCharToolCallIds(messages: unknown): unknown {
     }
     if (next !== message) changed = true;
     return next;
+  });
+  return changed ? out : messages;
+}
+
+/** The messages with `reasoning_content` on each tool-call turn, empty where it had none. */
+function withToolCallReasoning(messages: unknown): unknown {
+  if (!Array.isArray(messages)) return messages;
+  let changed = false;
+  const out = (messages as ChatMessage[]).map((message): ChatMessage => {
+    if (message === null || typeof message !== 'object' || message.role !== 'assistant') return message;
+    const calls = message.tool_calls;
+    if (!Array.isArray(calls) || calls.length === 0 || typeof message.reasoning_content === 'string')
+      return message;
+    changed = true;
+    return { ...message, reasoning_content: '' };
   });
   return changed ? out : messages;
 }

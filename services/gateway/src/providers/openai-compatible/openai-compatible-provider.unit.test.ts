@@ -319,6 +319,34 @@ describe('OpenAI-compatible presets', () => {
     assert.deepEqual(preparedBody('deepseek', 'chat', { messages }).messages, messages);
   });
 
+  it('sends DeepSeek a translated tool-call turn without reasoning with an empty reasoning_content (its thinking mode refuses it absent)', () => {
+    // DeepSeek answers some tool calls with no reasoning: the Anthropic caller then has no
+    // thinking block to send back, and a turn begun on another model has none either.
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    const messages = [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      { role: 'assistant', content: 'Sunny.', tool_calls: [call], reasoning_content: 'Look it up.' },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      { role: 'assistant', content: 'Sunny.' },
+      { role: 'user', content: 'Thanks' },
+    ];
+    const sent = preparedBody('deepseek', 'chat', { messages }, false, 'anthropic').messages as Record<
+      string,
+      unknown
+    >[];
+    assert.deepEqual(sent[1], { ...messages[1], reasoning_content: '' });
+    assert.deepEqual(
+      sent.slice(2),
+      messages.slice(2),
+      'a turn with reasoning or without tool calls as it is',
+    );
+    // A same-dialect body is the caller's; other vendors get the history as it is.
+    assert.deepEqual(preparedBody('deepseek', 'chat', { messages }, false, 'openai').messages, messages);
+    assert.deepEqual(preparedBody('vllm', 'chat', { messages }, false, 'anthropic').messages, messages);
+  });
+
   it('keeps the caller stream_options while asking for usage', () => {
     const prepared = providers.openai.prepare(
       {
