@@ -1206,6 +1206,13 @@ export function asGatewayError(error: unknown): GatewayError {
           anthropicStatus: 529,
         },
       );
+    if (error.status === 408)
+      // The provider timed out (OpenRouter's 408 "Your request timed out"): no bad request.
+      return new GatewayError(
+        'upstream_timeout',
+        `the provider timed out: ${error.provider?.message || error.message}`,
+        options,
+      );
     // A 403 model_not_found (a project without the model) is about the model, said as sent;
     // OpenRouter's 403 for a flagged input (content_filter) is about the caller's content.
     const contentRefused = error.provider?.type === 'content_filter';

@@ -542,6 +542,8 @@ export function failureKind(error: UpstreamError, callerLeft: boolean): FailureK
   if (status === 401 || status === 403 || keyRefused) return 'auth_refused';
   // 498: Groq's flex capacity is gone for now, as a 503 says.
   if (status !== undefined && (status >= 500 || status === 498)) return 'server_error';
+  // The provider's own timeout (OpenRouter's 408 "Your request timed out"), as Kordon's would be.
+  if (status === 408) return 'timeout';
   if (status !== undefined) return 'not_the_key'; // the provider refused the request itself
   if (error.code.includes('timeout')) return 'timeout';
   return 'connection_failed';

@@ -434,6 +434,22 @@ describe('failureKind: how a failed attempt counts for its key', () => {
     assert.equal(failureKind(refused, false), 'auth_refused');
   });
 
+  it('a provider\'s 408 (OpenRouter: "Your request timed out") is a timeout, not the caller\'s bad request', () => {
+    const timedOut = answered(
+      408,
+      openAIErrorInfo({
+        status: 408,
+        headers: {},
+        json: { error: { code: 408, message: 'Your request timed out' } },
+        text: '',
+      }),
+    );
+    // The next key or provider is asked, as for Kordon's own timeout.
+    assert.equal(failureKind(timedOut, false), 'timeout');
+    const answer = asGatewayError(timedOut);
+    assert.equal(answer.kind, 'upstream_timeout');
+  });
+
   it("a Gemini key refused with a 400 (API_KEY_INVALID) is refused, not the request's", () => {
     const gemini = (status: number, error: Record<string, unknown>) =>
       answered(status, geminiErrorInfo({ status, headers: {}, json: { error }, text: '' }));
