@@ -975,10 +975,11 @@ function storedConversationTokens(
 }
 
 /**
- * A Responses follow-up whose stored answer's key is resting (its 429's Retry-After) went to
- * another key, which may be of another project and not have it (`previous_response_not_found`,
- * a 400 no SDK retries): the caller is told the truth, a 429 until that key is back, which the
- * SDKs wait for and retry. Undefined: the provider's answer stands.
+ * A Responses follow-up whose stored answer's key is resting (a 429's Retry-After, an open
+ * circuit) went to another key, which may be of another project and not have it
+ * (`previous_response_not_found`, a 400 no SDK retries): the caller is told the truth, a 429
+ * until that key is back, which the SDKs wait for and retry. Undefined: the provider's answer
+ * stands.
  */
 function pinnedKeyResting(
   deps: GenerateDependencies,
@@ -999,7 +1000,7 @@ function pinnedKeyResting(
   const seconds = Math.ceil((until - now) / 1000);
   return new GatewayError(
     'rate_limited',
-    `the provider key that holds ${previous} is resting for ${seconds} s (its rate limit); ask again then`,
+    `the provider key that holds ${previous} is resting for ${seconds} s; ask again then`,
     { retryAfterSeconds: seconds },
   );
 }
