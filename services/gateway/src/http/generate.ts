@@ -607,7 +607,8 @@ async function attempt(
           );
         // A timeout after the request was written: the provider goes on with it and bills the
         // prompt, whichever key serves next (or none does).
-        if (PROVIDER_HAD_THE_PROMPT.has(error.code))
+        // (Not one still waiting for a connection: its request was never written.)
+        if (PROVIDER_HAD_THE_PROMPT.has(error.code) && error.phase !== 'connect')
           chargePromptTimedOut(deps, outcome, route, body, dialect, keyEntry, now);
         // Nothing reached the caller yet: the next key (or provider) gets the request.
         choosing = performance.now();

@@ -400,6 +400,43 @@ describe('UpstreamClient', () => {
     assert.ok(server.closedConnections > closedBefore, 'the server saw the connection close');
   });
 
+  it('ends a call still queued for a connection at its total timeout, or at the caller abort', async () => {
+    // One connection, held by a long answer: the next calls wait in the pool's queue.
+    const one = new UpstreamClient({ connectionsPerOrigin: 1, timeouts: { firstByteMs: 5000 } });
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      server.handler = async (_req, res) => {
+        await held;
+        if (!res.destroyed) res.end('{}');
+      };
+      const busy = one.request(call('/v1/busy'));
+      await sleep(50);
+      const started = Date.now();
+      const queued = caught(one.request({ ...call('/v1/queued'), timeouts: { totalMs: 200 } }));
+      const controller = new AbortController();
+      const left = caught(one.request({ ...call('/v1/left'), signal: controller.signal }));
+      setTimeout(() => controller.abort(), 100);
+      const settled = await Promise.race([
+        Promise.all([queued, left]),
+        sleep(2000).then(() => 'still waiting' as const),
+      ]);
+      assert.notEqual(settled, 'still waiting', 'the queued calls ended while the connection was busy');
+      const [timedOut, aborted] = settled as [UpstreamError, UpstreamError];
+      assert.equal(timedOut.code, 'upstream_total_timeout');
+      assert.equal(timedOut.phase, 'connect', 'never written: the provider did not have the prompt');
+      assert.equal(aborted.code, 'upstream_aborted');
+      assert.ok(Date.now() - started < 1500);
+      release();
+      assert.equal((await busy).status, 200);
+    } finally {
+      release();
+      await one.destroy();
+    }
+  });
+
   it('closes the connection when the reader stops early', async () => {
     server.handler = async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });

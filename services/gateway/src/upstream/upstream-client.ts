@@ -331,6 +331,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#streamed = streamed;
     return new Promise<T>((resolve, reject) => {
       this.#response = { resolve, reject } as Pending<never>;
+      if (this.#abortKind !== undefined) {
+        // The caller left before the call: nothing is sent (it would wait for a connection).
+        this.#phase = 'connect';
+        this.#fail(new AbortedMarker(this.#abortKind));
+        return;
+      }
       const call = this.#call;
       try {
         this.#pool.dispatch(
@@ -355,8 +361,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abort(kind: AbortKind): void {
     if (this.#abortKind !== undefined || this.#finished) return;
     this.#abortKind = kind;
-    // Not yet on a connection: onRequestStart aborts it as soon as it is.
-    this.#controller?.abort(new AbortedMarker(kind));
+    if (this.#controller) {
+      this.#controller.abort(new AbortedMarker(kind));
+      return;
+    }
+    // Not yet on a connection (queued in the pool, or connecting): undici starts the request
+    // only once one is free, which may be long after the caller left or the total limit. It
+    // fails now, in the connect phase (the provider never had it); onRequestStart aborts it
+    // before it is written.
+    this.#phase = 'connect';
+    this.#fail(new AbortedMarker(kind));
   }
 
   /** Stops the timer and the abort listener; idempotent. */
