@@ -495,7 +495,7 @@ export const planChatExchange: ExchangePlanner = (
         });
       }
       commit();
-      res.end(caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch);
+      endAnswer(res, caller === 'openai' ? `${batch}data: [DONE]\n\n` : batch, stallMs);
       settle(translator.usage, 'complete', () => translator.outputText(), translator.facts);
       return;
     }
@@ -511,7 +511,7 @@ export const planChatExchange: ExchangePlanner = (
           ? ''
           : errorFrame(caller, `upstream stream interrupted: ${events.redact(message)}`, translator.failure);
     commit();
-    res.end(batch + last);
+    endAnswer(res, batch + last, stallMs);
     // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
     const keyFailure =
       timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))
@@ -648,6 +648,49 @@ export function drained(res: ServerResponse, stallMs: number): Promise<void> {
     res.once('drain', done);
     res.once('close', done);
   });
+}
+
+/** How much of a finished answer goes out in one write (in UTF-16 code units). */
+const ANSWER_SLICE_CHARS = 64 * 1024;
+
+/**
+ * Writes the last of an answer and ends it at the pace the caller reads, as a stream is: a
+ * caller that takes nothing for `stallMs` is gone, and its connection is closed. Ended whole,
+ * an answer to a caller who stopped reading kept its socket, its memory and its share of the
+ * body budget (given back at the response's close) for as long as the TCP connection lived.
+ */
+export function endAnswer(res: ServerResponse, text: string, stallMs: number): void {
+  if (text.length <= ANSWER_SLICE_CHARS) {
+    res.end(text);
+    closeIfStalled(res, stallMs);
+    return;
+  }
+  void endInSlices(res, text, stallMs);
+}
+
+async function endInSlices(res: ServerResponse, text: string, stallMs: number): Promise<void> {
+  let at = 0;
+  while (!res.destroyed) {
+    let end = at + ANSWER_SLICE_CHARS;
+    if (end >= text.length) {
+      res.end(text.slice(at));
+      closeIfStalled(res, stallMs);
+      return;
+    }
+    // Each write is encoded on its own: a surrogate pair is not split between two.
+    const code = text.charCodeAt(end - 1);
+    if (code >= 0xd800 && code <= 0xdbff) end += 1;
+    const more = write(res, text.slice(at, end));
+    at = end;
+    if (!more) await drained(res, stallMs);
+  }
+}
+
+/** An ended answer the caller has not taken within `stallMs`: its connection is closed. */
+function closeIfStalled(res: ServerResponse, stallMs: number): void {
+  if (res.writableFinished || res.destroyed) return;
+  const stalled = setTimeout(() => res.destroy(), stallMs);
+  res.once('close', () => clearTimeout(stalled));
 }
 
 /**

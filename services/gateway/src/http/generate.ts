@@ -45,7 +45,7 @@ import type { RateLimitInfo } from '../upstream/rate-limit-headers.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
 import { authenticate, type Caller, type KeyRefusalRecorder, KeyRefusedError } from './authenticate.js';
 import type { BodyBudget, BodyHold } from './body-budget.js';
-import type { Exchange, ExchangePlanner } from './exchange.js';
+import { callerStallMs, type Exchange, type ExchangePlanner, endAnswer } from './exchange.js';
 import {
   answerHeaders,
   type Dialect,
@@ -451,7 +451,7 @@ async function attempt(
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
           reportSuccess(deps, keyEntry, performance.now() - sentAt, answer.rateLimits, usage);
           res.writeHead(200, answerHeaders(dialect, outcome.requestId, 'application/json'));
-          res.end(text);
+          endAnswer(res, text, callerStallMs(route));
           if (failure !== undefined) {
             // The answer says it failed (a Responses `status: "failed"`): recorded as its stream's
             // `response.failed` is, its usage charged.
