@@ -115,3 +115,110 @@ orgs:
     }
   });
 });
+
+describe('a stored response retrieved by a client that stops reading', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  let port = 0;
+  let key = '';
+
+  before(async () => {
+    const stored = JSON.stringify({
+      id: 'resp_big',
+      object: 'response',
+      created_at: 1,
+      status: 'completed',
+      model: 'gpt-4o-mini',
+      output: [
+        {
+          type: 'message',
+          id: 'msg_big',
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: 'x'.repeat(ANSWER_CHARS), annotations: [] }],
+        },
+      ],
+      usage: { input_tokens: 5, output_tokens: 7, total_tokens: 12 },
+    });
+    upstream = createServer(async (req, res) => {
+      for await (const _ of req);
+      if (req.method === 'GET' && req.url === '/v1/responses/resp_big') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(stored);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'c',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-4o-mini',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: openai
+        type: openai
+        baseUrl: http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1
+        models: [gpt-4o-mini]
+        timeouts: { totalMs: 3000 }
+        keys:
+          - { name: k1, secret: "sk-proj-slow2-abcdefghijklmnopqrstuvwxyz" }
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      {
+        KORDON_MAX_BODY_BYTES: '1048576',
+        KORDON_MAX_BODY_BYTES_IN_FLIGHT: '1048576',
+        KORDON_MAX_RESPONSE_BYTES: String(128 * 1024 * 1024),
+      },
+    );
+    port = Number(new URL(gateway.url).port);
+    key = gateway.proxyKeys.get('dev@acme.test--dev')!;
+  });
+  after(async () => {
+    await gateway?.stop();
+    upstream?.close();
+  });
+
+  const askSmall = () =>
+    fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it('is given up after the stall limit: its share of the body budget comes back', async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    socket.write(`GET /v1/responses/resp_big HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\n\r\n`);
+    try {
+      for (let waited = 0; waited < 10_000 && received === 0; waited += 20) await sleep(20);
+      assert.ok(received > 0, 'the answer began');
+      socket.pause();
+      assert.equal((await askSmall()).status, 503);
+      let status = 0;
+      for (let waited = 0; waited < 10_000; waited += 250) {
+        await sleep(250);
+        status = (await askSmall()).status;
+        if (status === 200) break;
+      }
+      assert.equal(status, 200, 'a request with a body is served again once the stalled answer is given up');
+    } finally {
+      socket.destroy();
+    }
+  });
+});

@@ -16,6 +16,7 @@ import {
 } from '../registry/registry.js';
 import type { ConnectionSignal } from '../upstream/caller-signal.js';
 import {
+  DEFAULT_UPSTREAM_TIMEOUTS,
   isUpstreamError,
   parseBaseUrl,
   redactSecrets,
@@ -28,7 +29,7 @@ import {
 } from '../upstream/index.js';
 import type { Caller } from './authenticate.js';
 import type { BodyHold } from './body-budget.js';
-import { unreadableAnswer } from './exchange.js';
+import { endAnswer, unreadableAnswer } from './exchange.js';
 import { answerHeaders, GatewayError } from './gateway-error.js';
 import { type GenerateDependencies, usableProviderKey } from './generate.js';
 import { decisionEvent, failureKind } from './key-choice.js';
@@ -394,7 +395,8 @@ export async function relayAnswer(
     ...answerHeaders('openai', requestId, 'application/json'),
     'content-length': Buffer.byteLength(text),
   });
-  res.end(text);
+  // At the caller's pace, as a generated answer: one that stops reading is given up.
+  endAnswer(res, text, call.timeouts?.totalMs ?? DEFAULT_UPSTREAM_TIMEOUTS.totalMs);
 }
 
 function answerText(answer: UpstreamBufferedResponse, deletes: boolean, secrets: readonly string[]): string {
