@@ -460,6 +460,11 @@ export class LimitsEnforcer {
     now: number,
   ): Refusal | null {
     const tokens = expected.inputTokens + expected.outputTokens;
+    // Every scope is checked: the headers describe the tightest, and a refusal waits for the
+    // scope that lets the request through last, or the SDK's retry is refused again.
+    let tightest: WindowDecision | null = null;
+    let refused: { decision: WindowDecision; ref: ScopeRef } | null = null;
+    const waitOf = (decision: WindowDecision) => decision.retryAfterMs ?? decision.resetMs;
     for (const check of checks) {
       // A request past the whole limit could never fit: it passes while a token is left. Only
       // an exact count is: a cheap bound past it may count far less, so it is counted first.
@@ -468,19 +473,18 @@ export class LimitsEnforcer {
       // after it, and a refusal's Retry-After when it fits.
       const decision = this.#tpm.peek(check.key, check.limit, now, oversize ? 1 : Math.max(1, tokens));
       if (!decision.allowed) {
-        return refusal(
-          'rate_limit_tpm',
-          check.ref,
-          429,
-          `tokens per minute of this ${label(check.ref)} are used up`,
-          {
-            retryAfterMs: decision.retryAfterMs ?? decision.resetMs,
-            headers: rateHeaders('tokens', decision),
-          },
-        );
-      }
-      Object.assign(headers, rateHeaders('tokens', decision));
+        if (refused === null || waitOf(decision) > waitOf(refused.decision))
+          refused = { decision, ref: check.ref };
+      } else if (tightest === null || decision.remaining < tightest.remaining) tightest = decision;
     }
+    if (refused) {
+      const { decision, ref } = refused;
+      return refusal('rate_limit_tpm', ref, 429, `tokens per minute of this ${label(ref)} are used up`, {
+        retryAfterMs: waitOf(decision),
+        headers: rateHeaders('tokens', decision),
+      });
+    }
+    if (tightest) Object.assign(headers, rateHeaders('tokens', tightest));
     return null;
   }
 
