@@ -110,4 +110,17 @@ describe('rate-limit headers and Retry-After across scopes', () => {
     assert.equal(limits.admit(subject(), tokens(200, 0), T0 + 20_000 + 61_428).ok, false);
     admitted(limits.admit(subject(), tokens(200, 0), T0 + 20_000 + 61_429));
   });
+
+  it('Retry-After of a tpm refusal waits for the rpm too, when it refuses as well', () => {
+    const limits = enforcer({ tpm: 1000, rpm: 2 }, {});
+    admitted(limits.admit(subject(), tokens(100, 0), T0));
+    admitted(limits.admit(subject(), tokens(800, 0), T0 + 50_000));
+    // At T0 + 55 s: 900 tokens and 2 requests counted. 200 tokens fit in 6.667 s of the next
+    // minute (11.667 s from now); a third request only once the minute weighs 1/2 of itself in
+    // the next (35 s from now).
+    const refused = limits.admit(subject(), tokens(200, 0), T0 + 55_000);
+    assert.ok(!refused.ok && refused.reason === 'rate_limit_tpm');
+    assert.equal(refused.retryAfterSeconds, 35);
+    admitted(limits.admit(subject(), tokens(200, 0), T0 + 55_000 + 35_000));
+  });
 });

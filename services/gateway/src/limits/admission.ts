@@ -383,7 +383,14 @@ export class LimitsEnforcer {
     // Tokens per minute: room for the estimate now; it is held once every check passed.
     let tpmRefusal = this.#checkTpm(tpmChecks, expected, headers, now);
     if (tpmRefusal && expected.bound) tpmRefusal = this.#checkTpm(tpmChecks, exactly(), headers, now);
-    if (tpmRefusal) return tpmRefusal;
+    if (tpmRefusal) {
+      // The retry must pass the rpm too: when it refuses as well, its wait may be the longer.
+      const rpmWaitMs = Math.max(
+        0,
+        ...rpmChecks.map(({ key, limit }) => this.#rpm.peek(key, limit, now, 1).retryAfterMs ?? 0),
+      );
+      return waitAtLeast(tpmRefusal, rpmWaitMs);
+    }
 
     if (rpmChecks.length > 0) {
       const decision = this.#rpm.checkAll(rpmChecks, now);
@@ -1028,6 +1035,13 @@ function refusal(
   if (options.retryAfterMs !== undefined)
     return { ...withQuota, retryAfterSeconds: Math.max(1, Math.ceil(options.retryAfterMs / 1000)) };
   return withQuota;
+}
+
+/** A rate refusal whose retry must also wait `waitMs` (another limit that refuses as well). */
+function waitAtLeast(refused: Refusal, waitMs: number): Refusal {
+  const seconds = Math.ceil(waitMs / 1000);
+  if (refused.retryAfterSeconds === undefined || seconds <= refused.retryAfterSeconds) return refused;
+  return { ...refused, retryAfterSeconds: seconds };
 }
 
 /** OpenAI's rate-limit headers: limit, remaining and reset (a duration such as `1.5s`). */
