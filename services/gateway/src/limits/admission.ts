@@ -527,6 +527,12 @@ export class LimitsEnforcer {
         const ref = budgets.usdBudgets[budgets.usdScopes.indexOf(reserved.scopeKey)]!.ref;
         const budget = `the USD budget of this ${label(ref)}`;
         const spent = `${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)}`;
+        if (this.#heldOnly(budgets, expected))
+          return heldRefusal(
+            'budget_usd',
+            ref,
+            `this request may cost up to ${formatUsdShort(estimate)}, more than the ${formatUsdShort(positive(reserved.available))} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)})`,
+          );
         return refusal(
           'budget_usd',
           ref,
@@ -547,6 +553,12 @@ export class LimitsEnforcer {
           this.#tokens.release(`${requestId}/${held.key}`);
         const budget = `the ${kind} token budget of this ${label(ref)}`;
         const tokens = (n: bigint) => `${n} tokens`;
+        if (this.#heldOnly(budgets, expected))
+          return heldRefusal(
+            'budget_tokens',
+            ref,
+            `this request may take up to ${tokens(amount)}, more than the ${tokens(positive(reserved.available))} left of ${budget}${heldInFlight(reserved.reserved, tokens)}`,
+          );
         return refusal(
           'budget_tokens',
           ref,
@@ -559,6 +571,30 @@ export class LimitsEnforcer {
       }
     }
     return null;
+  }
+
+  /**
+   * Whether every budget would hold the request with nothing in flight: refused only for the
+   * holds of requests that settle at no more than their estimates, it fits once they end.
+   */
+  #heldOnly(
+    budgets: {
+      usdScopes: readonly string[];
+      tokenScopes: readonly { key: string; kind: TokenKind }[];
+    },
+    expected: AdmissionEstimate,
+  ): boolean {
+    const fits = (ledger: BudgetLedger, key: string, amount: bigint) => {
+      const { available, reserved } = ledger.view(key);
+      return available === null || available + reserved >= amount;
+    };
+    const { usd, inputTokens, outputTokens } = expected;
+    return (
+      (usd === null || budgets.usdScopes.every((key) => fits(this.#usd, key, usd))) &&
+      budgets.tokenScopes.every(({ key, kind }) =>
+        fits(this.#tokens, key, BigInt(tokenCount(kind, inputTokens, outputTokens))),
+      )
+    );
   }
 
   #ticket(
@@ -1035,6 +1071,18 @@ function refusal(
   if (options.retryAfterMs !== undefined)
     return { ...withQuota, retryAfterSeconds: Math.max(1, Math.ceil(options.retryAfterMs / 1000)) };
   return withQuota;
+}
+
+/**
+ * A budget refused only for the holds of requests in flight: not spent, so not a final
+ * `insufficient_quota`; a 429 the SDKs retry, as when the concurrency limit is full.
+ */
+function heldRefusal(reason: RejectionReason, ref: ScopeRef, message: string): Refusal {
+  return refusal(reason, ref, 429, `${message}; it fits once they end`, { retryAfterMs: 1000 });
+}
+
+function positive(amount: bigint): bigint {
+  return amount > 0n ? amount : 0n;
 }
 
 /** A rate refusal whose retry must also wait `waitMs` (another limit that refuses as well). */

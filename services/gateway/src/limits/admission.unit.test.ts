@@ -211,6 +211,36 @@ describe('LimitsEnforcer', () => {
     );
   });
 
+  it('a budget held by requests in flight is not spent: its refusal is retried, not final', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: {
+            budget: { usd: '5', period: '1d' },
+            tokens: { kind: 'total', count: 10_000, period: '1d' },
+          },
+        },
+      ]),
+    );
+    const first = limits.admit(subject(), estimate('2', 2_000, 2_000), T0);
+    assert.ok(first.ok);
+    assert.ok(limits.admit(subject(), estimate('2', 2_000, 2_000), T0 + 1).ok);
+    // Nothing is spent: $4 is held by two requests that will cost what they use, no more.
+    const third = limits.admit(subject(), estimate('2.5', 2_000, 2_000), T0 + 2);
+    assert.ok(!third.ok && third.reason === 'budget_usd');
+    assert.equal(third.quota, undefined, 'a final insufficient_quota (x-should-retry: false)');
+    assert.equal(third.retryAfterSeconds, 1);
+    assert.match(third.message, /\$1 left .*\$4 held for requests in flight/);
+    const tokens = limits.admit(subject(), estimate('0.1', 2_000, 2_000), T0 + 3);
+    assert.ok(!tokens.ok && tokens.reason === 'budget_tokens');
+    assert.equal(tokens.quota, undefined);
+    assert.equal(tokens.retryAfterSeconds, 1);
+    limits.settle(first, { usd: '0.1', inputTokens: 100, outputTokens: 100 }, T0 + 4);
+    assert.ok(limits.admit(subject(), estimate('2.5', 2_000, 2_000), T0 + 5).ok);
+  });
+
   it('a USD budget refuses a model without a USD price (it would cost the budget nothing), and nothing else', () => {
     const { limits } = enforcer(
       registryWith([
