@@ -15,7 +15,9 @@ const ORG = 'org_1';
 // A whole minute: windows are aligned to the epoch, so T0 starts one.
 const T0 = Date.parse('2026-11-10T10:00:00Z');
 
-function enforcer(key: { tpm?: number; rpm?: number }, org: { tpm?: number; rpm?: number }) {
+type Limits = { tpm?: number; rpm?: number; concurrency?: number };
+
+function enforcer(key: Limits, org: Limits) {
   const state = registryProjection.initialState();
   state.policies.set(`${ORG}/proxy-key/pxk_1`, {
     orgId: ORG,
@@ -122,5 +124,15 @@ describe('rate-limit headers and Retry-After across scopes', () => {
     assert.ok(!refused.ok && refused.reason === 'rate_limit_tpm');
     assert.equal(refused.retryAfterSeconds, 35);
     admitted(limits.admit(subject(), tokens(200, 0), T0 + 55_000 + 35_000));
+  });
+
+  it('a request refused by the concurrency limit takes no place under the rpm', () => {
+    const limits = enforcer({ rpm: 2, concurrency: 1 }, {});
+    const first = admitted(limits.admit(subject(), tokens(1, 0), T0));
+    const full = limits.admit(subject(), tokens(1, 0), T0 + 1);
+    assert.ok(!full.ok && full.reason === 'concurrency');
+    limits.settle(first, { usd: '0', inputTokens: 1, outputTokens: 0 }, T0 + 2);
+    // One request was served this minute, of 2: the SDK's retry of the refused one passes.
+    admitted(limits.admit(subject(), tokens(1, 0), T0 + 1001));
   });
 });

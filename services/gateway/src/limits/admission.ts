@@ -402,12 +402,18 @@ export class LimitsEnforcer {
         });
       Object.assign(headers, rateHeaders('requests', decision));
     }
+    // Counted by checkAll: a later refusal gives it back, as other replicas never count a
+    // refused request, and retries of a full concurrency limit would use up the rpm.
+    const uncountRpm = () => {
+      for (const { key } of rpmChecks) this.#rpm.record(key, now, -1);
+    };
 
     let release: (() => boolean) | null = null;
     if (concurrencyChecks.length > 0) {
       const grant = this.#concurrency.acquire(concurrencyChecks);
       if (!grant.ok) {
         const ref = concurrencyChecks[grant.index]!.ref;
+        uncountRpm();
         return refusal(
           'concurrency',
           ref,
@@ -438,6 +444,7 @@ export class LimitsEnforcer {
       budgetRefusal = this.#reserveBudgets(subject, budgets, exactly(), now);
     if (budgetRefusal) {
       release?.();
+      uncountRpm();
       return budgetRefusal;
     }
 

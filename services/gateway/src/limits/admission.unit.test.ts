@@ -628,7 +628,7 @@ describe('LimitsEnforcer', () => {
           limits: { maxDistinctIps: { count: 2, period: '1d' }, budget: { usd: '0.10', period: '1d' } },
         },
         { scope: 'user', scopeId: 'usr_1', limits: { concurrency: 1 } },
-        { scope: 'org', scopeId: ORG, limits: { rpm: 4 } },
+        { scope: 'org', scopeId: ORG, limits: { rpm: 2 } },
       ]),
     );
     const from = (ip: string) => subject({ clientAddress: parseIp(ip) });
@@ -640,10 +640,14 @@ describe('LimitsEnforcer', () => {
     const first = limits.admit(from('203.0.113.2'), estimate('0.01'), T0 + 2);
     assert.equal(reasonOf(first), 'admitted');
     assert.equal(reasonOf(limits.admit(from('203.0.113.3'), estimate('0.01'), T0 + 3)), 'concurrency');
-    assert.equal(reasonOf(limits.admit(from('203.0.113.4'), estimate('0.01'), T0 + 4)), 'rate_limit_rpm');
+    // Refused requests take no place under the rpm either: a second admitted one fills it.
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '0.01', inputTokens: 100, outputTokens: 100 }, T0 + 4);
+    assert.equal(reasonOf(limits.admit(from('203.0.113.2'), estimate('0.01'), T0 + 5)), 'admitted');
+    assert.equal(reasonOf(limits.admit(from('203.0.113.4'), estimate('0.01'), T0 + 6)), 'rate_limit_rpm');
     // Only 203.0.113.2 was counted: one more address fits under the cap of 2, and no other.
-    assert.equal(limits.checkAccess(from('203.0.113.5'), T0 + 5), undefined);
-    assert.equal(limits.checkAccess(from('203.0.113.6'), T0 + 6)?.reason, 'ip_cap');
+    assert.equal(limits.checkAccess(from('203.0.113.5'), T0 + 7), undefined);
+    assert.equal(limits.checkAccess(from('203.0.113.6'), T0 + 8)?.reason, 'ip_cap');
   });
 
   it("holds the models named in a request's tools to every scope's model list, naming the first refused", () => {
