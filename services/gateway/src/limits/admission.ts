@@ -581,8 +581,9 @@ export class LimitsEnforcer {
   }
 
   /**
-   * Whether every budget would hold the request with nothing in flight: refused only for the
-   * holds of requests that settle at no more than their estimates, it fits once they end.
+   * Whether every budget would hold the request were the requests in flight to cost nothing:
+   * refused only for their holds (which settle at no more than their estimates), it may fit
+   * once they end; with none in flight, a refusal is final.
    */
   #heldOnly(
     budgets: {
@@ -1085,7 +1086,7 @@ function refusal(
  * `insufficient_quota`; a 429 the SDKs retry, as when the concurrency limit is full.
  */
 function heldRefusal(reason: RejectionReason, ref: ScopeRef, message: string): Refusal {
-  return refusal(reason, ref, 429, `${message}; it fits once they end`, { retryAfterMs: 1000 });
+  return refusal(reason, ref, 429, `${message}; it may fit once they end`, { retryAfterMs: 1000 });
 }
 
 function positive(amount: bigint): bigint {
