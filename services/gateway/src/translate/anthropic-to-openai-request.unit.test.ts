@@ -548,6 +548,15 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       const translated = translate({ messages: [user('Hi')], model: 'gpt-5', tools, tool_choice: choice });
       assert.equal(translated.parallel_tool_calls, false);
     });
+    it('an object schema without properties gets them empty (OpenAI refuses it; MCP tools send it)', () => {
+      const tool = { name: 'list_namespaces', input_schema: { type: 'object' } };
+      assert.deepEqual(translate({ messages: [user('Hi')], tools: [tool] }).tools, [
+        {
+          type: 'function',
+          function: { name: 'list_namespaces', parameters: { type: 'object', properties: {} } },
+        },
+      ]);
+    });
     describe("strict tools: kept where OpenAI's strict mode takes the schema, else sent without", () => {
       const closed = (properties: Record<string, unknown>, required = Object.keys(properties)) => ({
         type: 'object',

@@ -62,7 +62,7 @@ export function openAIRequestFromNeutral(
       function: {
         name: shortToolName(tool.name),
         ...(tool.description !== undefined ? { description: tool.description } : {}),
-        ...(tool.parameters !== undefined ? { parameters: tool.parameters } : {}),
+        ...(tool.parameters !== undefined ? { parameters: openAIParameters(tool.parameters) } : {}),
         ...(tool.strict !== undefined && (!tool.strict || openAITakesStrict(tool.parameters))
           ? { strict: tool.strict }
           : {}),
@@ -185,6 +185,16 @@ function reasoningEffort(thinking: NeutralThinking, model: string): string | und
         `Thinking of type \`${thinking.type}\` has no counterpart on OpenAI models; use enabled, disabled or adaptive.`,
       );
   }
+}
+
+/**
+ * A function's parameters as OpenAI takes them. It refuses an object schema without `properties`
+ * at the root (400 "Invalid schema for function: In context=(), object schema missing
+ * properties"), which Anthropic takes and MCP servers send for a tool without arguments
+ * (`{type: 'object'}`): such a schema gets `properties: {}`, which says the same.
+ */
+function openAIParameters(schema: Record<string, unknown>): Record<string, unknown> {
+  return schema.type === 'object' && schema.properties === undefined ? { ...schema, properties: {} } : schema;
 }
 
 /**
