@@ -45,6 +45,12 @@ const ANTHROPIC_MAX_TEMPERATURE = 1;
 /** Image types the Messages API accepts. */
 const ANTHROPIC_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
+/**
+ * Claude's largest image, measured on the base64 as sent (a 400 "image exceeds 5 MB maximum:
+ * 6405384 bytes > 5242880 bytes"); OpenAI takes up to 50 MB a request.
+ */
+const ANTHROPIC_MAX_IMAGE_BASE64 = 5 * 1024 * 1024;
+
 export interface AnthropicRequestOptions {
   /** `max_tokens` when the caller gave none; default `claudeDefaultMaxTokens`, else DEFAULT_ANTHROPIC_MAX_TOKENS. */
   defaultMaxTokens?: number;
@@ -338,6 +344,14 @@ function imageBlock(part: ImagePart): AnthropicImageBlock {
   const { source } = part;
   if (source.kind === 'url') return { type: 'image', source: { type: 'url', url: source.url } };
   refuseMalformedBase64(source.data, part.path);
+  // Refused here, naming the caller's field, so a fallback provider is asked (not a Claude 400).
+  if (source.data.length > ANTHROPIC_MAX_IMAGE_BASE64)
+    throw new TranslationError(
+      'unsupported_value',
+      part.path,
+      `Claude models take images of at most 5 MB (5,242,880 characters of base64), not ${source.data.length}; ` +
+        'resize or compress the image.',
+    );
   const mediaType = imageMediaType(source.mediaType, source.data);
   if (!ANTHROPIC_IMAGE_TYPES.has(mediaType))
     throw new TranslationError(

@@ -338,6 +338,19 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
     });
   });
 
+  describe('image size', () => {
+    it("an image of exactly Claude's 5 MB of base64 is sent", () => {
+      const data = `${PNG}${'A'.repeat(5 * 1024 * 1024 - PNG.length)}`;
+      const content = translate({
+        messages: [user([{ type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } }])],
+      }).messages[0]?.content;
+      assert.equal(
+        Array.isArray(content) && content[0]?.type === 'image' && content[0].source.type,
+        'base64',
+      );
+    });
+  });
+
   describe('sampling parameters the model takes', () => {
     it('Opus 4.7 and later get no temperature or top_p (they refuse any sampling parameter), by any of their names', () => {
       for (const model of [
@@ -828,6 +841,22 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         name: 'an image type Claude does not read',
         body: {
           messages: [user([{ type: 'image_url', image_url: { url: 'data:image/tiff;base64,AAAA' } }])],
+        },
+        code: 'unsupported_value',
+        param: 'messages[0].content[0].image_url.url',
+      },
+      {
+        // Claude measures the base64 as sent ("image exceeds 5 MB maximum: 6405384 bytes > 5242880 bytes").
+        name: "an image over Claude's 5 MB of base64, which OpenAI takes",
+        body: {
+          messages: [
+            user([
+              {
+                type: 'image_url',
+                image_url: { url: `data:image/png;base64,${PNG}${'A'.repeat(5 * 1024 * 1024)}` },
+              },
+            ]),
+          ],
         },
         code: 'unsupported_value',
         param: 'messages[0].content[0].image_url.url',
