@@ -1,3 +1,4 @@
+import { base64DataUrlPayloadStart, parseBase64DataUrl } from '../translate/data-url.js';
 import { anthropicImageTokens, geminiMediaRule, openAiImageTokens } from './images.js';
 import { pdfPages } from './pdf-pages.js';
 
@@ -55,10 +56,11 @@ export function pdfPageTokens(biller: DocumentBiller, model: string): number {
  */
 export function pdfTokens(biller: DocumentBiller, model: string, data: string): number | null {
   let offset = 0;
-  if (data.startsWith('data:')) {
-    const comma = data.indexOf(',');
-    if (comma < 0 || !data.slice(0, comma).endsWith(';base64')) return null;
-    offset = comma + 1;
+  if (data.slice(0, 'data:'.length).toLowerCase() === 'data:') {
+    // `;BASE64` too, as the translators read it: a PDF sent is a PDF counted.
+    const start = base64DataUrlPayloadStart(data);
+    if (start === undefined) return null;
+    offset = start;
   }
   const pdf = pdfPages(Buffer.from(offset === 0 ? data : data.slice(offset), 'base64'));
   return pdf === null ? null : pdf.pages * pdfPageTokens(biller, model);
@@ -78,12 +80,7 @@ const TEXT_FILE_TYPE =
  * file), or null when it is not one.
  */
 export function textFileContent(data: string): string | null {
-  if (!data.startsWith('data:')) return null;
-  const comma = data.indexOf(',');
-  if (comma < 0) return null;
-  const header = data.slice('data:'.length, comma);
-  if (!header.endsWith(';base64')) return null;
-  const mediaType = header.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (!TEXT_FILE_TYPE.test(mediaType)) return null;
-  return Buffer.from(data.slice(comma + 1), 'base64').toString('utf8');
+  const file = parseBase64DataUrl(data);
+  if (file === undefined || !TEXT_FILE_TYPE.test(file.mediaType)) return null;
+  return Buffer.from(file.data, 'base64').toString('utf8');
 }

@@ -123,6 +123,28 @@ describe('PDF token estimates', () => {
     assert.equal(pdfPageTokens('openai', 'gpt-4o'), 85 + 4 * 170 + PDF_PAGE_TEXT_TOKENS);
   });
 
+  it('a PDF whose data URL says `BASE64` in upper case (a data URL still) is paged too', () => {
+    const result = estimateRequestTokens({
+      dialect: 'openai-chat',
+      body: {
+        model: 'gemini-2.5-flash',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'file',
+                file: { file_data: `data:application/pdf;BASE64,${pdf(100).toString('base64')}` },
+              },
+            ],
+          },
+        ],
+      },
+    });
+    assert.ok(result.ok);
+    assert.ok(result.estimate.inputTokens >= 100 * 258, `estimated ${result.estimate.inputTokens}`);
+  });
+
   it('a PDF inside a tool result is paged too', () => {
     const result = estimateRequestTokens({
       dialect: 'anthropic-messages',

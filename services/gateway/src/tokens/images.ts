@@ -1,4 +1,5 @@
 import { claudeModel } from '../translate/claude-models.js';
+import { base64DataUrlPayloadStart } from '../translate/data-url.js';
 import { baseModelName } from './tokenizer.js';
 
 /*
@@ -237,10 +238,9 @@ export function imageSizeFromBase64(data: string, offset = 0): ImageSize | null 
 
 /** Size of an image given as a `data:image/...;base64,` URL, or null (http URLs, other encodings). */
 export function imageSizeFromDataUrl(url: string): ImageSize | null {
-  if (!url.startsWith('data:')) return null;
-  const comma = url.indexOf(',');
-  if (comma < 0 || !url.slice(0, comma).endsWith(';base64')) return null;
-  return imageSizeFromBase64(url, comma + 1);
+  // Read as the translators read it (`DATA:...;BASE64,` too), so the size is that of what is sent.
+  const start = base64DataUrlPayloadStart(url);
+  return start === undefined ? null : imageSizeFromBase64(url, start);
 }
 
 /** Width and height from the first bytes of a PNG, GIF, WebP or JPEG file. */

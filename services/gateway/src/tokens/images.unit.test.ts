@@ -227,6 +227,11 @@ describe('reading sizes of inline images', () => {
       width: 64,
       height: 32,
     });
+    // The scheme and `base64` are case-insensitive (RFC 2397), as the translators read them.
+    assert.deepEqual(imageSizeFromDataUrl(`DATA:image/png;BASE64,${pngHeader(64, 32).toString('base64')}`), {
+      width: 64,
+      height: 32,
+    });
     assert.equal(imageSizeFromDataUrl('https://example.test/cat.png'), null);
     assert.equal(imageSizeFromDataUrl('data:image/svg+xml,<svg/>'), null);
   });

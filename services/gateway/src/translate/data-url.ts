@@ -12,14 +12,24 @@ export interface Base64Data {
  * a percent-encoded payload is not worth a hot-path allocation for a form no SDK sends.
  */
 export function parseBase64DataUrl(url: string): Base64Data | undefined {
-  if (!url.startsWith('data:')) return undefined;
-  const comma = url.indexOf(',');
-  if (comma < 0) return undefined;
-  const header = url.slice('data:'.length, comma);
-  if (!header.endsWith(';base64')) return undefined;
-  const mediaType = header.slice(0, -';base64'.length).split(';')[0]?.trim().toLowerCase() ?? '';
+  const start = base64DataUrlPayloadStart(url);
+  if (start === undefined) return undefined;
+  const header = url.slice('data:'.length, start - ';base64,'.length);
+  const mediaType = header.split(';')[0]?.trim().toLowerCase() ?? '';
   if (mediaType === '') return undefined;
-  return { mediaType, data: url.slice(comma + 1) };
+  return { mediaType, data: url.slice(start) };
+}
+
+/**
+ * Where the payload of a `data:...;base64,` URL starts; undefined for any other URL. The scheme
+ * and `base64` are case-insensitive (RFC 2397, and the Fetch standard's data: URL processor):
+ * `data:image/png;BASE64,...` is as valid a data URL, not one to refuse as "not base64".
+ */
+export function base64DataUrlPayloadStart(url: string): number | undefined {
+  if (url.slice(0, 'data:'.length).toLowerCase() !== 'data:') return undefined;
+  const comma = url.indexOf(',');
+  if (comma < 0 || !url.slice('data:'.length, comma).toLowerCase().endsWith(';base64')) return undefined;
+  return comma + 1;
 }
 
 /**

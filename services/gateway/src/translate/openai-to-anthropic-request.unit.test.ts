@@ -319,6 +319,13 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         ]);
     });
 
+    it('a data URL whose scheme or `base64` is in upper case (both case-insensitive, RFC 2397) is read', () => {
+      for (const url of [`data:image/png;BASE64,${PNG}`, `DATA:image/png;Base64,${PNG}`])
+        assert.deepEqual(imageOf(url), [
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+        ]);
+    });
+
     it('an image whose bytes are another type than its label is sent with the type of its bytes (Claude refuses a mismatch)', () => {
       const bytes = {
         'image/jpeg': [0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46],
