@@ -1,5 +1,6 @@
 /** Writes an Anthropic Messages request from the neutral form. */
 import { createHash } from 'node:crypto';
+import { imageSizeFromBase64 } from '../tokens/images.js';
 import type {
   AnthropicContentBlock,
   AnthropicDocumentBlock,
@@ -51,6 +52,15 @@ const ANTHROPIC_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', '
  */
 const ANTHROPIC_MAX_IMAGE_BASE64 = 5 * 1024 * 1024;
 
+/**
+ * Claude's largest image side, and its smaller one in a request of more than 20 images (the
+ * vision guide; a 400 "At least one of the image dimensions exceed max allowed size"). OpenAI
+ * scales a larger image down: full-page screenshots and agents' screenshot loops pass it.
+ */
+const ANTHROPIC_MAX_IMAGE_SIDE = 8000;
+const ANTHROPIC_MANY_IMAGES = 20;
+const ANTHROPIC_MANY_IMAGES_MAX_SIDE = 2000;
+
 export interface AnthropicRequestOptions {
   /** `max_tokens` when the caller gave none; default `claudeDefaultMaxTokens`, else DEFAULT_ANTHROPIC_MAX_TOKENS. */
   defaultMaxTokens?: number;
@@ -61,6 +71,7 @@ export function anthropicRequestFromNeutral(
   options: AnthropicRequestOptions = {},
 ): AnthropicMessagesRequest {
   refuseOpenAIOnlyOptions(request);
+  refuseOversizedImages(request.messages);
   const defaultMaxTokens =
     options.defaultMaxTokens ?? claudeDefaultMaxTokens(request.model) ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
   const reasoning = withoutThinkingInOpenToolLoop(request, reasoningFields(request, defaultMaxTokens));
@@ -249,6 +260,36 @@ function samplingFields(
   if (request.topP !== undefined && !oneOfTwo) out.top_p = request.topP;
   if (request.topK !== undefined) out.top_k = request.topK;
   return out;
+}
+
+/**
+ * Refuses, naming the caller's field, an inline image with a side over what Claude takes (read
+ * from its header; an image by URL Claude fetches, unseen here), so that a fallback provider is
+ * asked rather than Claude refusing it.
+ */
+function refuseOversizedImages(messages: readonly NeutralMessage[]): void {
+  const images: ImagePart[] = [];
+  for (const message of messages) {
+    if (message.role !== 'user') continue;
+    for (const part of message.parts)
+      if (part.type === 'image') images.push(part);
+      else if (part.type === 'tool-result')
+        for (const item of part.content) if (item.type === 'image') images.push(item);
+  }
+  const many = images.length > ANTHROPIC_MANY_IMAGES;
+  const maxSide = many ? ANTHROPIC_MANY_IMAGES_MAX_SIDE : ANTHROPIC_MAX_IMAGE_SIDE;
+  for (const image of images) {
+    if (image.source.kind !== 'base64') continue;
+    const size = imageSizeFromBase64(image.source.data);
+    if (size === null || Math.max(size.width, size.height) <= maxSide) continue;
+    throw new TranslationError(
+      'unsupported_value',
+      image.path,
+      `Claude models take images of at most ${maxSide} pixels a side` +
+        `${many ? ` in a request of more than ${ANTHROPIC_MANY_IMAGES} images` : ''}, ` +
+        `not ${size.width}x${size.height}; resize the image.`,
+    );
+  }
 }
 
 function refuseOpenAIOnlyOptions(request: NeutralChatRequest): void {

@@ -346,6 +346,42 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
   });
 
   describe('image size', () => {
+    /** The first bytes of a PNG of this size (signature, IHDR), base64. */
+    const pngOf = (width: number, height: number) => {
+      const head = Buffer.alloc(33);
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(head);
+      head.writeUInt32BE(13, 8);
+      head.write('IHDR', 12, 'latin1');
+      head.writeUInt32BE(width, 16);
+      head.writeUInt32BE(height, 20);
+      return head.toString('base64');
+    };
+    const images = (...sizes: [number, number][]) =>
+      translate({
+        messages: [
+          user(
+            sizes.map(([w, h]) => ({
+              type: 'image_url',
+              image_url: { url: `data:image/png;base64,${pngOf(w, h)}` },
+            })),
+          ),
+        ],
+      });
+    const refusedAt = (param: string) => (error: unknown) =>
+      error instanceof TranslationError && error.code === 'unsupported_value' && error.param === param;
+
+    // Claude: "At least one of the image dimensions exceed max allowed size: 8000 pixels"; OpenAI resizes.
+    it('an image over 8000 px on a side (a full-page screenshot) is refused naming its field', () => {
+      assert.throws(() => images([1280, 8001]), refusedAt('messages[0].content[0].image_url.url'));
+      assert.equal(images([1280, 8000]).messages[0]?.content.length, 1);
+    });
+
+    it("with more than 20 images, one over 2000 px is refused (Claude's many-image limit)", () => {
+      const twenty = Array.from({ length: 20 }, (): [number, number] => [2560, 1440]);
+      assert.equal(images(...twenty).messages[0]?.content.length, 20);
+      assert.throws(() => images(...twenty, [100, 100]), refusedAt('messages[0].content[0].image_url.url'));
+    });
+
     it("an image of exactly Claude's 5 MB of base64 is sent", () => {
       const data = `${PNG}${'A'.repeat(5 * 1024 * 1024 - PNG.length)}`;
       const content = translate({
