@@ -175,6 +175,32 @@ orgs:
     });
   }
 
+  it("OpenAI SDK -> Claude: a full-page screenshot over Claude's 8000 px is a 400 naming the caller's field, not sent", async () => {
+    // A PNG's signature and IHDR: 1280 x 12000 pixels (OpenAI scales it down; Claude refuses it).
+    const head = Buffer.alloc(33);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(head);
+    head.writeUInt32BE(13, 8);
+    head.write('IHDR', 12, 'latin1');
+    head.writeUInt32BE(1280, 16);
+    head.writeUInt32BE(12_000, 20);
+    anthropicMock.clearRequests();
+    const error = await openai()
+      .chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        messages: imageMessage(`data:image/png;base64,${head.toString('base64')}`),
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof OpenAI.BadRequestError, `expected a 400, got ${String(error)}`);
+    assert.equal(
+      (error.error as { param?: string } | undefined)?.param,
+      'messages[0].content[1].image_url.url',
+    );
+    assert.equal(anthropicMock.requests.length, 0);
+  });
+
   it("Anthropic SDK -> GPT: an image whose base64 data is empty is a 400 naming the caller's block, not sent to OpenAI", async () => {
     openaiMock.clearRequests();
     const error = await anthropic()
