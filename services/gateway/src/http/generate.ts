@@ -786,6 +786,8 @@ export class LimitRefusalError extends GatewayError {
   constructor(readonly refusal: Refusal) {
     const options: ConstructorParameters<typeof GatewayError>[2] = { headers: refusal.headers };
     if (refusal.retryAfterSeconds !== undefined) options.retryAfterSeconds = refusal.retryAfterSeconds;
+    // OpenAI's 429 names the budget that ran out as its type: `tokens` for tokens per minute.
+    if (refusal.reason === 'rate_limit_tpm') options.type = 'tokens';
     super(
       refusal.status === 403 ? 'forbidden' : refusal.quota ? 'quota_exceeded' : 'rate_limited',
       refusal.message,
