@@ -7,7 +7,7 @@ import { LimitRefusalError } from './generate.js';
 const refusal = (reason: Refusal['reason']): Refusal => ({
   ok: false,
   reason,
-  limitScope: { scope: 'key', scopeId: 'pk_1' },
+  limitScope: { scope: 'proxy-key', scopeId: 'pk_1' },
   status: 429,
   message: 'used up',
   retryAfterSeconds: 3,
