@@ -80,6 +80,15 @@ orgs:
     assert.equal(statusOf(answer), 200, answer.slice(0, 400));
   });
 
+  it('serves an absolute-form target on a route under a prefix (GET /v1/models/{model}) by its path', async () => {
+    const answer = await exchange(
+      `GET http://127.0.0.1:${port()}/v1/models/gpt-4o-mini?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: Bearer ${key()}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(statusOf(answer), 200, answer.slice(0, 400));
+    assert.match(answer, /"id":"gpt-4o-mini"/);
+  });
+
   it('answers HEAD on a GET route (/v1/models) as the GET without its body, not 405 (RFC 9110 section 9.1)', async () => {
     const answer = await exchange(
       `HEAD /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key()}\r\nConnection: close\r\n\r\n`,

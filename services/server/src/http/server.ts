@@ -42,7 +42,7 @@ export function createHttpServer(
       open.delete(res);
     });
     if (draining) closeConnectionAfter(res);
-    const path = pathOf(req.url);
+    const path = pathOf(req);
     // Only browsers send Origin: the SDKs' calls from servers pass by with one header lookup.
     if (cors && path.startsWith('/v1/')) {
       const origin = req.headers.origin;
@@ -198,13 +198,18 @@ function mountFor(mounts: Record<string, Handler>, path: string): Handler | unde
 
 /**
  * The path of a request target: origin form (`/v1/models?x=1`), or absolute form
- * (`http://host/v1/models`), which a server must accept (RFC 9112 section 3.2.2).
+ * (`http://host/v1/models`), which a server must accept (RFC 9112 section 3.2.2). An absolute
+ * target is rewritten to origin form in `req.url`: handlers read their id and query from it
+ * (`GET /v1/models/{model}`), and would take the scheme and host for part of the path.
  */
-function pathOf(url: string | undefined): string {
+function pathOf(req: IncomingMessage): string {
+  const url = req.url;
   if (url === undefined) return '/';
   if (url.charCodeAt(0) !== 0x2f /* / */ && /^https?:\/\//i.test(url)) {
     try {
-      return new URL(url).pathname;
+      const parsed = new URL(url);
+      req.url = `${parsed.pathname}${parsed.search}`;
+      return parsed.pathname;
     } catch {
       return url.split('?', 1)[0]!;
     }
