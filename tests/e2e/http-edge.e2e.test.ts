@@ -204,6 +204,20 @@ orgs:
     assert.match(onModels.headers.get('allow') ?? '', /GET/);
   });
 
+  it('answers HEAD where the Allow of a 405 names it (stored chat completions, responses) as the GET', async () => {
+    for (const path of ['/v1/chat/completions', '/v1/chat/completions/chatcmpl-1', '/v1/responses/resp_1']) {
+      const statusOf = async (method: string) => {
+        const res = await fetch(`${gateway.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key()}` },
+        });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      assert.deepEqual({ path, head: await statusOf('HEAD') }, { path, head: await statusOf('GET') });
+    }
+  });
+
   it('answers an upload that stalls mid-body with a 408 after the idle timeout, giving its body budget back', {
     timeout: 30_000,
   }, async () => {

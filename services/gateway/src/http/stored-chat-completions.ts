@@ -80,7 +80,8 @@ export function storedChatCompletionsHandler(deps: GenerateDependencies) {
     });
     try {
       const url = req.url ?? '/';
-      const method = req.method ?? 'GET';
+      // HEAD is the GET without its body (the front routes it here, Node drops the body).
+      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
       const { operation, id } = operationOf(method, url.split('?', 1)[0]!);
       const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       if (id !== undefined) checkedId(id, 'completion_id');

@@ -95,7 +95,8 @@ export function storedResponsesHandler(deps: GenerateDependencies) {
     try {
       const url = req.url ?? '/';
       const path = url.split('?', 1)[0]!;
-      const asked = operationOf(req.method ?? 'GET', path);
+      // HEAD is the GET without its body (the front routes it here, Node drops the body).
+      const asked = operationOf(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), path);
       const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       if (asked.operation === 'cancel') throw cancelRefused();
       const request = storedRequest(asked.operation, asked.id, url);
