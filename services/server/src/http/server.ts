@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { newEventId } from '@kordon/events';
 import { dialectOfHeaders, GatewayError, errorBody as gatewayErrorBody } from '@kordon/gateway';
 import { applyCors, type CorsPolicy } from './cors.js';
 import { sendJson } from './respond.js';
@@ -58,15 +59,15 @@ export function createHttpServer(
       const allowed = methodsServed(routes, path);
       // RFC 9110 section 15.5.6: a 405 lists the methods the resource does serve.
       if (allowed.length > 0)
-        sendJson(res, 405, errorBody(req, 405, `method ${req.method} not allowed on ${path}`), {
+        sendError(req, res, 405, `method ${req.method} not allowed on ${path}`, {
           allow: allowed.join(', '),
         });
-      else sendJson(res, 404, errorBody(req, 404, `no route for ${req.method} ${path}`));
+      else sendError(req, res, 404, `no route for ${req.method} ${path}`);
       return;
     }
     const fail = (error: unknown): void => {
       onError(error);
-      if (!res.headersSent) sendJson(res, 500, errorBody(req, 500, 'internal error'));
+      if (!res.headersSent) sendError(req, res, 500, 'internal error');
       else res.destroy();
     };
     // Called at once, not from a microtask: one promise a request fewer, and no hop.
@@ -144,16 +145,29 @@ export function requestTimeoutFor(bodyIdleTimeoutMs: number): number {
 /**
  * An error from the front itself (no such route or method, a handler that threw), in the
  * shape the caller's SDK reads (the gateway's own error shapes; the admin API and probes read
- * `error.message` of either).
+ * `error.message` of either), with a request id as the gateway's answers have: `x-request-id`,
+ * and `request-id` and `request_id` for the Anthropic SDK (its errors' `_request_id`).
  */
-function errorBody(req: IncomingMessage, status: 404 | 405 | 500, message: string): unknown {
+function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: 404 | 405 | 500,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const error =
     status === 404
       ? new GatewayError('not_found', message)
       : status === 405
         ? new GatewayError('invalid_request', message, { status })
         : new GatewayError('internal', message);
-  return gatewayErrorBody(error, dialectOfHeaders(req));
+  const dialect = dialectOfHeaders(req);
+  const requestId = newEventId();
+  const ids: Record<string, string> =
+    dialect === 'anthropic'
+      ? { 'x-request-id': requestId, 'request-id': requestId }
+      : { 'x-request-id': requestId };
+  sendJson(res, status, gatewayErrorBody(error, dialect, requestId), { ...ids, ...headers });
 }
 
 /** The methods of the routes for this path, each once, in the order the routes are listed. */

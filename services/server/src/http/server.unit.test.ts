@@ -111,6 +111,34 @@ describe('createHttpServer routes', () => {
     }
   });
 
+  it("names its own answers' request (404, 405) as the data plane's do, in either dialect", async () => {
+    const front = await start({
+      'POST /v1/messages': (_req, res) => {
+        res.end('ok');
+      },
+    });
+    try {
+      for (const [method, path] of [
+        ['GET', '/v1/nothing'],
+        ['GET', '/v1/messages'],
+      ] as const) {
+        const openai = await fetch(`${front.url}${path}`, { method });
+        await openai.arrayBuffer();
+        assert.match(openai.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, `${method} ${path}`);
+        const anthropic = await fetch(`${front.url}${path}`, {
+          method,
+          headers: { 'anthropic-version': '2023-06-01' },
+        });
+        const body = (await anthropic.json()) as { request_id: string | null };
+        const id = anthropic.headers.get('request-id');
+        assert.ok(id, `${method} ${path}: the Anthropic SDK reads request-id`);
+        assert.deepEqual([anthropic.headers.get('x-request-id'), body.request_id], [id, id]);
+      }
+    } finally {
+      await front.stop();
+    }
+  });
+
   it('answers 500 to a handler that throws or rejects, and reports the error once', async () => {
     const heard: string[] = [];
     const { url, stop } = await start(
