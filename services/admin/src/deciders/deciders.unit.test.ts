@@ -274,11 +274,40 @@ describe('proxy key decider', () => {
           },
         },
       ]);
-    given([issued]).when({ type: 'ReinstateProxyKey', note: null }).thenExpect([]);
+    given([issued]).when({ type: 'ReinstateProxyKey', note: null, manageAny: false }).thenExpect([]);
     given([issued]).when({ type: 'RevokeProxyKey', reason: 'manual', note: null }).thenExpect([revoked]);
-    given([issued, revoked]).when({ type: 'ReinstateProxyKey', note: null }).thenFails('invalid_state');
+    given([issued, revoked])
+      .when({ type: 'ReinstateProxyKey', note: null, manageAny: true })
+      .thenFails('invalid_state');
     given([issued, revoked]).when({ type: 'RevokeProxyKey', reason: 'manual', note: null }).thenExpect([]);
     given([]).when({ type: 'SuspendProxyKey', note: null, byOwner: true }).thenFails('not_found');
+  });
+  it("refuses to undo someone else's suspension without manageAny, whatever the route read", () => {
+    // The route checks the view, which may not have the suspension yet (another replica, a
+    // request in between): the stream's own state decides.
+    const suspended = (actor: { kind: 'user'; id: string }): Decided =>
+      ({
+        type: 'ProxyKeySuspended',
+        data: {
+          proxyKeyId: 'pxk_1',
+          reason: 'manual',
+          byFraudDetector: false,
+          fraudSignalId: null,
+          note: null,
+        },
+        actor: { ...actor, ip: null },
+      }) as Decided;
+    const reinstated: Decided = { type: 'ProxyKeyReinstated', data: { proxyKeyId: 'pxk_1', note: null } };
+    const byAdmin = suspended({ kind: 'user', id: 'usr_admin' });
+    given([issued, byAdmin])
+      .when({ type: 'ReinstateProxyKey', note: null, manageAny: false })
+      .thenFails('forbidden', /manageAny/);
+    given([issued, byAdmin])
+      .when({ type: 'ReinstateProxyKey', note: null, manageAny: true })
+      .thenExpect([reinstated]);
+    given([issued, suspended({ kind: 'user', id: 'usr_bob' })])
+      .when({ type: 'ReinstateProxyKey', note: null, manageAny: false })
+      .thenExpect([reinstated]);
   });
 });
 

@@ -44,7 +44,12 @@ export type ProxyKeyCommand =
       /** Whether the key's owner is the one suspending it (their suspension is theirs to undo). */
       byOwner: boolean;
     }
-  | { type: 'ReinstateProxyKey'; note: string | null }
+  | {
+      type: 'ReinstateProxyKey';
+      note: string | null;
+      /** Whether the caller holds proxyKey.manageAny: needed to undo someone else's suspension. */
+      manageAny: boolean;
+    }
   | { type: 'RevokeProxyKey'; reason: 'manual' | 'compromised'; note: string | null };
 
 function existing(state: ProxyKeyState): ProxyKeyState {
@@ -150,6 +155,14 @@ export const proxyKeyDecider: Decider<ProxyKeyState, ProxyKeyCommand> = {
         const key = existing(state);
         if (key.status === 'revoked') throw new AdminError('invalid_state', 'the key is revoked');
         if (key.status === 'active') return [];
+        // Checked on the stream too: the route read a view that may not have this suspension
+        // yet (another replica's, a request in between), and the owner would undo it.
+        if (!key.suspendedByOwner && !command.manageAny) {
+          throw new AdminError(
+            'forbidden',
+            'this key was suspended by an admin or the fraud detector; reinstating it needs the permission proxyKey.manageAny',
+          );
+        }
         return [event('ProxyKeyReinstated', { proxyKeyId: key.proxyKeyId, note: command.note })];
       }
       case 'RevokeProxyKey': {

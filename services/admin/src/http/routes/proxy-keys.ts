@@ -57,6 +57,7 @@ function keyAction(
       reason?: 'manual' | 'compromised' | undefined;
     },
     byOwner: boolean,
+    manageAny: boolean,
   ) => ProxyKeyCommand,
 ) {
   return route({
@@ -93,7 +94,7 @@ function keyAction(
         ctx.deps.bus,
         proxyKeyDecider,
         streams.proxyKey(org.orgId, key.proxyKeyId),
-        command(ctx.body, isOwn(principal, key)),
+        command(ctx.body, isOwn(principal, key), principal.rights.has('proxyKey.manageAny')),
         metadataOf(ctx, org.orgId),
         { ifMatch: ctx.ifMatch },
       );
@@ -212,9 +213,10 @@ export const proxyKeyRoutes = [
     note: body.note ?? null,
     byOwner,
   })),
-  keyAction('reinstateProxyKey', 'reinstate', 'Reinstate a suspended key', (body) => ({
+  keyAction('reinstateProxyKey', 'reinstate', 'Reinstate a suspended key', (body, _byOwner, manageAny) => ({
     type: 'ReinstateProxyKey',
     note: body.note ?? null,
+    manageAny,
   })),
   keyAction('revokeProxyKey', 'revoke', 'Revoke a key for good', (body) => ({
     type: 'RevokeProxyKey',
