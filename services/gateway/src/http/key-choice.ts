@@ -145,8 +145,12 @@ export class KeyChoice {
     registry: RegistryState,
   ): void {
     if (!providerKeyId || cost === null || currency !== 'USD') return;
-    const budget = registry.providerKeys.get(providerKeyId)?.limits?.dailyUsd;
-    if (budget === undefined) return;
+    const key = registry.providerKeys.get(providerKeyId);
+    const budget = key?.limits?.dailyUsd;
+    if (key === undefined || budget === undefined) return;
+    // Made while the key had no budget: not recorded (by the event's time, not when it is read,
+    // so that a replay with today's registry counts what the live process counted).
+    if (!key.dailyUsdSpans.some((span) => span.from <= at && (span.to === null || at < span.to))) return;
     const day = Math.floor(at / DAY_MS);
     const spent = this.#spentToday.get(providerKeyId);
     // A late event of an earlier day (another replica's, near midnight) is not today's spend.

@@ -201,6 +201,43 @@ describe('KeyChoice: a provider key daily budget', () => {
     assert.deepEqual(serving(choice, state, route), ['prk_b'], 'the $0.60 is still counted');
   });
 
+  it('a replay counts only the cost made while the key had a daily budget, as the live process did', () => {
+    // Today (UTC), a few seconds in: the key had no budget at t1, got one at t2.
+    const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const [t1, t2, t3] = [today + 1000, today + 2000, today + 3000].map((ms) => new Date(ms));
+    const setBudget = (state: RegistryState) => {
+      const event = kordonCatalogue.create(
+        'ProviderKeyLimitsChanged',
+        streams.providerKey(ORG, 'prk_b'),
+        { providerKeyId: 'prk_b', tier: 0, limits: { dailyUsd: '1' } },
+        { orgId: ORG, actor: { kind: 'user', id: 'usr_admin' }, time: t2! },
+      );
+      registryProjection.evolve(state, {
+        ...event,
+        position: 50,
+        streamVersion: 2,
+      } as unknown as KordonEvent);
+    };
+    const before = spent('prk_b', '5', t1!);
+    const after = spent('prk_b', '0.5', t3!);
+    // Live: the registry gets the budget between the two requests.
+    const live = registry();
+    const liveChoice = new KeyChoice();
+    liveChoice.observe(before, live);
+    setBudget(live);
+    liveChoice.observe(after, live);
+    const liveRoute = routeModel(live, ORG, 'gpt-4o-mini')[0]!;
+    assert.deepEqual(serving(liveChoice, live, liveRoute), ['prk_a', 'prk_b'], '$0.50 of $1 live');
+    // A restart: the registry is caught up first, then the request events are replayed.
+    const replayed = registry();
+    setBudget(replayed);
+    const replayChoice = new KeyChoice();
+    replayChoice.observe(before, replayed);
+    replayChoice.observe(after, replayed);
+    const replayRoute = routeModel(replayed, ORG, 'gpt-4o-mini')[0]!;
+    assert.deepEqual(serving(replayChoice, replayed, replayRoute), ['prk_a', 'prk_b'], 'replayed');
+  });
+
   it("a late request event of yesterday does not replace today's spend", () => {
     const state = registry();
     const choice = new KeyChoice();

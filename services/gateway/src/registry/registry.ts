@@ -90,6 +90,12 @@ export interface ProviderKeyEntry {
   tier: number;
   /** The key's own limits at the provider (rpm, tpm); null: none given. */
   limits: { rpm?: number; tpm?: number; dailyUsd?: string } | null;
+  /**
+   * When the key had a `dailyUsd` (epoch ms, `[from, to)`, `to` null while it has), the last day's:
+   * cost is recorded only while it has one, so a replay, read with today's registry, counts the
+   * requests the live process counted (docs/balancer.md).
+   */
+  dailyUsdSpans: { from: number; to: number | null }[];
   models: readonly string[] | null;
   baseUrl: string | null;
   disabled: boolean;
@@ -174,6 +180,8 @@ export interface RegistryState {
 export const providerGroup = (orgId: string, provider: string) => `${orgId}/${provider}`;
 
 export const policyKey = (orgId: string, scope: string, scopeId: string) => `${orgId}/${scope}/${scopeId}`;
+
+const DAY_MS = 86_400_000;
 
 const managedBy = (actor: Actor): ManagedBy => (actor.kind === 'config' ? 'config' : 'api');
 
@@ -286,6 +294,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           weight: d.weight,
           tier: d.tier ?? 0,
           limits: d.limits ?? null,
+          dailyUsdSpans: d.limits?.dailyUsd === undefined ? [] : [{ from: event.time.getTime(), to: null }],
           models: d.models,
           baseUrl: d.baseUrl,
           disabled: false,
@@ -314,6 +323,13 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
       case 'ProviderKeyLimitsChanged':
         state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
+          const at = event.time.getTime();
+          const had = key.limits?.dailyUsd !== undefined;
+          const has = event.data.limits?.dailyUsd !== undefined;
+          if (!had && has) key.dailyUsdSpans.push({ from: at, to: null });
+          else if (had && !has) for (const span of key.dailyUsdSpans) span.to ??= at;
+          // Spans over for a day count no request of today any more.
+          key.dailyUsdSpans = key.dailyUsdSpans.filter((span) => span.to === null || span.to > at - DAY_MS);
           key.tier = event.data.tier;
           key.limits = event.data.limits;
         });
