@@ -752,13 +752,17 @@ export class LimitsEnforcer {
         const ref = { scope: d.scope, scopeId: d.scopeId } as const;
         const start = Date.parse(d.periodStart);
         const end = Date.parse(d.periodEnd);
+        // A reset of the current period: another replica's copy may have won the race (same id).
         if (d.limit === 'budget_usd') {
           const key = scopeKey(ref, 'usd');
-          if (this.#usd.reset(key, start, parseUsd(d.rolledOver))) this.#setPeriodEnd(key, end);
+          const rolledOver = parseUsd(d.rolledOver);
+          if (this.#usd.reset(key, start, rolledOver)) this.#setPeriodEnd(key, end);
+          else this.#usd.adoptReset(key, start, rolledOver);
         } else if (d.limit === 'budget_tokens') {
           for (const kind of ['input', 'output', 'total'] as const) {
             const key = scopeKey(ref, `tok-${kind}`);
             if (this.#tokens.reset(key, start, BigInt(d.rolledOver))) this.#setPeriodEnd(key, end);
+            else this.#tokens.adoptReset(key, start, BigInt(d.rolledOver));
           }
         } else this.#ips.reset(scopeKey(ref, 'ip'), start);
         return;

@@ -551,6 +551,40 @@ describe('LimitsEnforcer', () => {
     assert.equal(december(false).available, parseUsd('21'));
   });
 
+  it('with rollover, a replica whose LimitReset lost the race takes the stored one, as a replay does', () => {
+    const monthly = {
+      scope: 'proxy-key' as const,
+      scopeId: 'pxk_1',
+      limits: { budget: { usd: '10', period: '1mo' } },
+      renewal: { rollover: true },
+    };
+    const november = Date.parse('2026-11-10T10:00:00Z');
+    const december = Date.parse('2026-12-01T00:00:05Z');
+    const state = registryWith([monthly]);
+    const a = enforcer(state);
+    const b = enforcer(state);
+    // A spends $9 in November; B has not seen that request's event when December begins.
+    const spent = a.limits.admit(subject(), estimate('9'), november);
+    assert.ok(spent.ok);
+    a.limits.settle(spent, { usd: '9', inputTokens: 1, outputTokens: 1 }, november);
+    assert.ok(b.limits.admit(subject(), estimate('0'), november + 1000).ok);
+    assert.ok(a.limits.admit(subject(), estimate('0'), december).ok);
+    assert.ok(b.limits.admit(subject(), estimate('0'), december + 1000).ok);
+    // The store keeps the first LimitReset of each id: A's. B then reads it, and A's request.
+    const stored = new Map<string, NewEvent>();
+    for (const event of [...a.emitted, ...b.emitted]) if (!stored.has(event.id)) stored.set(event.id, event);
+    const log = [...stored.values()].map(
+      (event, i) => ({ ...event, position: i + 1, streamVersion: i + 1 }) as unknown as KordonEvent,
+    );
+    const request = completed(spent.subject.requestId, '9', november, 100);
+    for (const event of [request, ...log]) b.limits.observe(event);
+    // A restarted replica replays the log: the same carry as B's.
+    const replayed = enforcer(state).limits;
+    for (const event of [...log.slice(0, 1), request, ...log.slice(1)]) replayed.observe(event);
+    assert.equal(replayed.usdView('proxy-key', 'pxk_1').rolledOver, parseUsd('1'));
+    assert.equal(b.limits.usdView('proxy-key', 'pxk_1').rolledOver, parseUsd('1'));
+  });
+
   it('holds a reservation for as long as a call may run: hours, with every attempt at its longest', () => {
     const { limits } = enforcer(
       registryWith([

@@ -239,6 +239,17 @@ export class BudgetLedger {
   }
 
   /**
+   * The stored LimitReset of the scope's current period, which `reset` ignores: when replicas
+   * race, the store keeps one copy (same id) and each replica applied its own plan first. What
+   * the stored copy carries is what a replay applies, so a live replica takes it too.
+   */
+  adoptReset(scopeKey: string, periodStart: number, rolledOver: bigint): void {
+    checkAmount(rolledOver, 'rolledOver');
+    const scope = this.scopes.get(scopeKey);
+    if (scope && scope.periodStart === periodStart) scope.rolledOver = rolledOver;
+  }
+
+  /**
    * What would roll over into the next period: the unused part of this one (allowance +
    * rolledOver - (used - baseline), reservations not deducted: they settle into the next period),
    * capped at `maxPercent` of the allowance (null: no cap). 0 without an allowance.
