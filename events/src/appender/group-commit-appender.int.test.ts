@@ -232,6 +232,24 @@ describe('GroupCommitAppender', () => {
     await second.close();
   });
 
+  it('says at start that a torn last line of the spool was left out', async () => {
+    const { store, state } = switchable(fixture.store);
+    const stream = uniqueStream();
+    state.down = true;
+    const first = make(store).appender;
+    for (let i = 0; i < 5; i++) first.enqueue(testEvent(stream, { i }));
+    await first.close(50);
+    const segments = readdirSync(join(dir, 'spool')).filter((f) => f.endsWith('.jsonl'));
+    appendFileSync(join(dir, 'spool', segments[segments.length - 1]!), '{"id":"0190a');
+    state.down = false;
+    const second = make(store);
+    assert.ok(
+      second.logs.some((l) => l.startsWith('warn: ') && /torn/.test(l)),
+      `no log line names the torn line: ${second.logs.join(' | ')}`,
+    );
+    await second.appender.close();
+  });
+
   it('dead-letters an event the database refuses for good, and writes the rest', async () => {
     const { appender } = make(fixture.store);
     const stream = uniqueStream();

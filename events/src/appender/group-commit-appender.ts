@@ -107,6 +107,14 @@ export class GroupCommitAppender {
     this.maxWaitingEvents = options.maxWaitingEvents ?? 10_000;
     this.retryIntervalMs = options.retryIntervalMs ?? 1_000;
     this.logger = options.logger ?? silentLogger;
+    // A crash cut a spool write short: its batch was never acknowledged, but an operator
+    // counting events after a power cut must be told the spool dropped a line.
+    if (options.spool.tornLines > 0) {
+      this.logger.warn(
+        { tornLines: options.spool.tornLines },
+        'event spool ends in a torn line (a write a crash cut short, never acknowledged); left out',
+      );
+    }
     if (!options.spool.isEmpty()) {
       this.logger.warn(
         { events: options.spool.events },
