@@ -189,11 +189,20 @@ export class Spool {
   remove(segment: SpoolSegment): void {
     const index = this.segments.findIndex((s) => String(s.seq) === segment.name);
     if (index < 0) return;
-    const [removed] = this.segments.splice(index, 1);
-    if (this.activeFd !== undefined && index === this.segments.length) this.seal();
-    unlinkSync(this.path(removed!.seq));
-    this.totalBytes -= removed!.bytes;
-    this.totalEvents -= removed!.events;
+    const removed = this.segments[index]!;
+    if (this.activeFd !== undefined && index === this.segments.length - 1) this.seal();
+    // Deleted before it leaves the list: one the disk would not delete stays listed and counted,
+    // for the replay to read and delete again (its events are stored: nothing is written twice).
+    // Left counted but unlisted, the spool would be neither empty nor readable, and the replay
+    // would spin on it. One already gone (deleted by hand) is removed.
+    try {
+      unlinkSync(this.path(removed.seq));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    this.segments.splice(index, 1);
+    this.totalBytes -= removed.bytes;
+    this.totalEvents -= removed.events;
   }
 
   close(): void {

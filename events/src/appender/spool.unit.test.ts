@@ -98,6 +98,43 @@ describe('Spool', () => {
     assert.deepEqual(replayed, { ids: [...first, ...third].map((e) => e.id), corrupt: 0 });
   });
 
+  it('keeps a segment it could not delete, so the replay can find it and delete it again', () => {
+    const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 10_000_000 });
+    const stream = uniqueStream();
+    spool.write(batch(stream, 0));
+    const segment = spool.readOldest()!;
+    const realUnlinkSync = fs.unlinkSync;
+    fs.unlinkSync = () => {
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    };
+    syncBuiltinESMExports();
+    try {
+      assert.throws(() => spool.remove(segment), /EACCES/);
+    } finally {
+      fs.unlinkSync = realUnlinkSync;
+      syncBuiltinESMExports();
+    }
+    // Not empty (its events are still on disk), so the next read must hand the segment back.
+    assert.equal(spool.events, 5);
+    const again = spool.readOldest();
+    assert.deepEqual(again?.name, segment.name, 'a spool that is not empty has a segment to read');
+    spool.remove(again!);
+    assert.equal(spool.isEmpty(), true);
+    assert.deepEqual(readdirSync(join(dir, 'spool')), []);
+    spool.close();
+  });
+
+  it('counts a segment already gone from disk as removed', () => {
+    const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 10_000_000 });
+    spool.write(batch(uniqueStream(), 0));
+    const segment = spool.readOldest()!;
+    rmSync(join(dir, 'spool', '000000000001.jsonl'));
+    spool.remove(segment);
+    assert.equal(spool.isEmpty(), true);
+    assert.equal(spool.bytes, 0);
+    spool.close();
+  });
+
   it('a damaged line in the middle of a segment costs that line, reported and kept aside, not the segment', () => {
     const stream = uniqueStream();
     const [first, second] = [batch(stream, 0), batch(stream, 5)];
