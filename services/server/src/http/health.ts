@@ -33,7 +33,10 @@ export function readyz(sources: HealthSources) {
     const storeReachable = await pingWithTimeout(sources.pingStore);
     const appender = sources.appender();
     const spoolFull = appender?.spoolFull ?? false;
-    const ready = state === 'ready' && (storeReachable || !spoolFull);
+    // With the spool full the gateway takes requests only once the appender has written to the
+    // store again (acceptsEvents); a ping that answers before its replay has retried (it backs
+    // off up to 30 s) does not make a replica that refuses every request ready.
+    const ready = state === 'ready' && (!spoolFull || (storeReachable && (appender?.storeReachable ?? true)));
     sendJson(res, ready ? 200 : 503, {
       status: ready ? (storeReachable ? 'ready' : 'degraded') : 'unavailable',
       lifecycle: state,
