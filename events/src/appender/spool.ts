@@ -1,6 +1,7 @@
 import {
   closeSync,
   fdatasyncSync,
+  fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -113,8 +114,18 @@ export class Spool {
     let active = this.segments[this.segments.length - 1];
     if (this.activeFd === undefined || !active || active.bytes >= this.segmentBytes) {
       this.seal();
-      active = { seq: this.nextSeq++, bytes: 0, events: 0 };
-      this.activeFd = openSync(this.path(active.seq), 'a');
+      const seq = this.nextSeq++;
+      const fd = openSync(this.path(seq), 'a');
+      try {
+        // fdatasync(2) below makes the segment's bytes durable, not its name in the folder: a
+        // power cut could otherwise lose a new segment whole, with the batches it acknowledged.
+        syncFolder(this.options.dir);
+      } catch (error) {
+        closeSync(fd);
+        throw error;
+      }
+      active = { seq, bytes: 0, events: 0 };
+      this.activeFd = fd;
       this.segments.push(active);
     }
     const fd = this.activeFd;
@@ -229,6 +240,16 @@ function writeAll(fd: number, bytes: Buffer): void {
     if (count <= 0)
       throw new Error(`write to the event spool made no progress (${written} of ${bytes.length} bytes)`);
     written += count;
+  }
+}
+
+/** Makes the entries of a folder (a file created in it) durable. */
+function syncFolder(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

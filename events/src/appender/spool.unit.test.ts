@@ -98,6 +98,40 @@ describe('Spool', () => {
     assert.deepEqual(replayed, { ids: [...first, ...third].map((e) => e.id), corrupt: 0 });
   });
 
+  it("makes a new segment's name durable too before its first batch is acknowledged", () => {
+    const spoolDir = join(dir, 'spool');
+    const spool = new Spool({ dir: spoolDir, maxBytes: 10_000_000, segmentBytes: 1 });
+    const realOpenSync = fs.openSync;
+    const realFsyncSync = fs.fsyncSync;
+    const opened = new Map<number, string>();
+    const synced: string[] = [];
+    // biome-ignore lint/suspicious/noExplicitAny: overloads of openSync
+    (fs as any).openSync = (path: string, ...rest: unknown[]) => {
+      // biome-ignore lint/suspicious/noExplicitAny: pass through
+      const fd = (realOpenSync as any)(path, ...rest) as number;
+      opened.set(fd, String(path));
+      return fd;
+    };
+    fs.fsyncSync = (fd: number) => {
+      synced.push(opened.get(fd) ?? `fd ${fd}`);
+      realFsyncSync(fd);
+    };
+    syncBuiltinESMExports();
+    try {
+      const stream = uniqueStream();
+      spool.write(batch(stream, 0));
+      spool.write(batch(stream, 5)); // past segmentBytes: a second segment
+    } finally {
+      fs.openSync = realOpenSync;
+      fs.fsyncSync = realFsyncSync;
+      syncBuiltinESMExports();
+    }
+    // fdatasync(2) makes a file's bytes durable, not its entry in the folder: a power cut
+    // could lose a segment created since the folder was last synced, acknowledged batches and all.
+    assert.deepEqual(synced, [spoolDir, spoolDir], 'the folder is synced once per new segment');
+    spool.close();
+  });
+
   it('keeps a segment it could not delete, so the replay can find it and delete it again', () => {
     const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 10_000_000 });
     const stream = uniqueStream();
