@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import fs, { appendFileSync, mkdtempSync, type PathLike, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { NewEvent } from '../envelope.js';
 import { EventStoreUnavailableError } from '../errors.js';
@@ -264,6 +265,71 @@ describe('GroupCommitAppender', () => {
     const letter = JSON.parse(readFileSync(join(dir, 'dead-letter.jsonl'), 'utf8').trim());
     assert.equal(letter.event.id, events[4]!.id);
     assert.match(letter.reason, /index row/i);
+    await appender.close();
+  });
+
+  it('syncs the dead-letter file before the spool segment the event came from is deleted', async () => {
+    const { store: switched, state } = switchable(fixture.store);
+    const stream = uniqueStream();
+    const refused = testEvent(stream, { i: 1 });
+    // A refusal for good of that one event, as PostgreSQL gives for a value it cannot store.
+    const store: EventStore = Object.assign(Object.create(switched) as EventStore, {
+      appendMany: async (events: NewEvent[]) => {
+        if (!state.down && events.some((e) => e.id === refused.id)) throw new Error('value out of range');
+        return switched.appendMany(events);
+      },
+    });
+    const { appender } = make(store);
+    state.down = true;
+    appender.enqueue(testEvent(stream, { i: 0 }));
+    appender.enqueue(refused);
+    await appender.flush();
+    const realOpenSync = fs.openSync;
+    const realFdatasyncSync = fs.fdatasyncSync;
+    const realFsyncSync = fs.fsyncSync;
+    const realUnlinkSync = fs.unlinkSync;
+    const opened = new Map<number, string>();
+    const steps: string[] = [];
+    // biome-ignore lint/suspicious/noExplicitAny: overloads of openSync
+    (fs as any).openSync = (path: string, ...rest: unknown[]) => {
+      // biome-ignore lint/suspicious/noExplicitAny: pass through
+      const fd = (realOpenSync as any)(path, ...rest) as number;
+      opened.set(fd, basename(String(path)));
+      return fd;
+    };
+    fs.fdatasyncSync = (fd: number) => {
+      steps.push(`sync ${opened.get(fd)}`);
+      realFdatasyncSync(fd);
+    };
+    fs.fsyncSync = (fd: number) => {
+      steps.push(`sync ${opened.get(fd)}`);
+      realFsyncSync(fd);
+    };
+    fs.unlinkSync = (path: PathLike) => {
+      steps.push(`delete ${basename(String(path))}`);
+      realUnlinkSync(path);
+    };
+    syncBuiltinESMExports();
+    try {
+      state.down = false;
+      for (let t = 0; t < 200 && appender.status().spooledEvents > 0; t++)
+        await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      Object.assign(fs, {
+        openSync: realOpenSync,
+        fdatasyncSync: realFdatasyncSync,
+        fsyncSync: realFsyncSync,
+        unlinkSync: realUnlinkSync,
+      });
+      syncBuiltinESMExports();
+    }
+    assert.equal(appender.status().deadLettered, 1);
+    const deleted = steps.indexOf('delete 000000000001.jsonl');
+    assert.ok(deleted >= 0, steps.join(', '));
+    assert.ok(
+      steps.slice(0, deleted).includes('sync dead-letter.jsonl'),
+      `the dead-letter file is synced before the segment goes: ${steps.join(', ')}`,
+    );
     await appender.close();
   });
 

@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fdatasyncSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NewEvent } from '../envelope.js';
 import { EventStoreUnavailableError, KordonError } from '../errors.js';
@@ -369,10 +369,14 @@ export class GroupCommitAppender {
 
   private deadLetter(event: NewEvent, error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
-    appendFileSync(
-      join(this.options.deadLetterDir, 'dead-letter.jsonl'),
-      `${JSON.stringify({ reason, event })}\n`,
-    );
+    // Synced: the event is in neither the store nor, once its segment is deleted, the spool.
+    const fd = openSync(join(this.options.deadLetterDir, 'dead-letter.jsonl'), 'a');
+    try {
+      appendFileSync(fd, `${JSON.stringify({ reason, event })}\n`);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     this.deadLettered++;
     this.logger.error(
       { eventId: event.id, type: event.type, reason },
