@@ -37,7 +37,12 @@ import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js';
 import { ANTHROPIC_TOOL_PROMPT_AUTO, estimatePromptTokens, estimateRequestTokens } from '../tokens/index.js';
-import { openAIChatRequest, openAIToAnthropicRequest, TranslationError } from '../translate/index.js';
+import {
+  type AnthropicMessagesRequest,
+  openAIChatRequest,
+  openAIToAnthropicRequest,
+  TranslationError,
+} from '../translate/index.js';
 import { billedServiceTier, type NormalisedUsage } from '../translate/usage.js';
 import { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamClient, type UpstreamError } from '../upstream/index.js';
@@ -840,10 +845,14 @@ function estimateOf(
   dialect: Dialect,
   precision: 'bound' | 'exact',
 ): AdmissionEstimate {
-  // Without a bound of its own, a request to Claude gets its provider's `defaultMaxTokens`.
+  // Without a bound of its own, a request to Claude is sent the translate layer's `max_tokens`:
+  // the provider's `defaultMaxTokens`, else the model's ceiling from Claude 4.5 on (64,000 on
+  // Sonnet 4.5), plus the thinking budget `reasoning_effort` adds to it.
   const maxOutput =
     maxOutputTokens(body) ??
-    (route.provider.type === 'anthropic' ? route.provider.options.defaultMaxTokens : undefined);
+    (route.provider.type === 'anthropic'
+      ? (claudeRequest(outcome, route, body, dialect)?.max_tokens ?? route.provider.options.defaultMaxTokens)
+      : undefined);
   // Each of `n` choices may run to the bound, and each is billed (OpenAI; Gemini's candidates).
   const choices =
     outcome.endpoint === 'chat.completions' &&
@@ -1040,14 +1049,8 @@ function exactInputTokens(
 ): number {
   // Counted as the provider will bill it: an OpenAI chat request sent to Claude becomes a
   // Messages request, with Claude's tool-use prompt and Claude's rules for its parts.
-  if (
-    outcome.endpoint === 'chat.completions' &&
-    dialect === 'openai' &&
-    route.provider.type === 'anthropic'
-  ) {
-    const asClaude = claudeInputTokens(route, body);
-    if (asClaude !== undefined) return asClaude;
-  }
+  const asClaude = claudeInputTokens(claudeRequest(outcome, route, body, dialect), route);
+  if (asClaude !== undefined) return asClaude;
   const estimateDialect =
     outcome.endpoint === 'embeddings'
       ? 'openai-embeddings'
@@ -1060,21 +1063,35 @@ function exactInputTokens(
   return estimatePromptTokens({ dialect: estimateDialect, body, model: route.model });
 }
 
-/** An OpenAI chat body counted as the Messages request it is translated to; undefined when it cannot be. */
-function claudeInputTokens(route: Route, body: Record<string, unknown>): number | undefined {
+/**
+ * The Messages request an OpenAI chat body routed to Claude is translated to; undefined for
+ * another request, or one that cannot be translated (refused later, with its message).
+ */
+function claudeRequest(
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+  dialect: Dialect,
+): AnthropicMessagesRequest | undefined {
+  if (outcome.endpoint !== 'chat.completions' || dialect !== 'openai' || route.provider.type !== 'anthropic')
+    return undefined;
   const parsed = openAIChatRequest.safeParse({ ...body, model: route.model });
   if (!parsed.success) return undefined;
   const { defaultMaxTokens } = route.provider.options;
-  let translated: unknown;
   try {
-    translated = openAIToAnthropicRequest(
-      parsed.data,
-      defaultMaxTokens === undefined ? {} : { defaultMaxTokens },
-    );
+    return openAIToAnthropicRequest(parsed.data, defaultMaxTokens === undefined ? {} : { defaultMaxTokens });
   } catch (error) {
-    if (error instanceof TranslationError) return undefined; // refused later, with its message
+    if (error instanceof TranslationError) return undefined;
     throw error;
   }
+}
+
+/** An OpenAI chat body counted as the Messages request it is translated to; undefined when it cannot be. */
+function claudeInputTokens(
+  translated: AnthropicMessagesRequest | undefined,
+  route: Route,
+): number | undefined {
+  if (translated === undefined) return undefined;
   const estimate = estimateRequestTokens({
     dialect: 'anthropic-messages',
     body: translated,
