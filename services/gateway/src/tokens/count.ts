@@ -338,6 +338,9 @@ function openAiMessage(tally: Tally, model: string, m: OpenAiMessage): void {
 
 const withoutFinalDot = (s: string) => (s.endsWith('.') ? s.slice(0, -1) : s);
 
+/** The fields of a property the cookbook formula counts; any other is counted as JSON. */
+const COOKBOOK_PROPERTY_FIELDS = new Set(['type', 'description', 'enum']);
+
 /** The cookbook's tool formula (section 7). Returns false when it had to approximate. */
 function openAiFunctions(
   tally: Tally,
@@ -361,12 +364,24 @@ function openAiFunctions(
             tally.text(typeof item === 'string' ? item : JSON.stringify(item));
           }
         }
-        // The cookbook reads top-level properties only: nested schemas are not counted.
+        // The cookbook reads top-level properties only; the model is sent what they nest too
+        // (an object's fields, an array's items, anyOf...): counted as its JSON, not dropped.
         if (typeof prop.type !== 'string' || prop.type === 'object' || prop.type === 'array')
           faithful = false;
         const type = Array.isArray(prop.type) ? prop.type.join('|') : (prop.type ?? '');
         tally.text(`${key}:${type}:${withoutFinalDot(prop.description ?? '')}`);
+        const nested = Object.entries(prop).filter(([field]) => !COOKBOOK_PROPERTY_FIELDS.has(field));
+        if (nested.length > 0) {
+          faithful = false;
+          tally.text(JSON.stringify(Object.fromEntries(nested)));
+        }
       }
+    }
+    // Definitions the properties refer to (`$ref`) are sent as well.
+    const definitions = fn.parameters?.$defs ?? fn.parameters?.definitions;
+    if (definitions != null) {
+      faithful = false;
+      tally.text(JSON.stringify(definitions));
     }
   }
   if (functions.length > 0) tally.tokens += TOOL_FUNC_END;

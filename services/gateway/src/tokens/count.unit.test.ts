@@ -221,6 +221,38 @@ describe('countOpenAiChat: the formula', () => {
     );
     assert.deepEqual(count.approximations, ['tools', 'response-format']);
   });
+
+  test("a nested schema's properties and definitions are counted, not dropped", () => {
+    // OpenAI writes a nested object's fields into the prompt as it does the top level's: an
+    // agent's tool whose one parameter holds 40 described fields is billed for all of them.
+    const fields = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [
+        `field_${i}`,
+        { type: 'string', description: `The value of field number ${i} of the customer record.` },
+      ]),
+    );
+    const tool = (parameters: Record<string, unknown>) =>
+      countOpenAiChat(
+        {
+          messages: [{ role: 'user', content: 'hi' }],
+          tools: [{ type: 'function', function: { name: 'update', parameters } }],
+        },
+        'gpt-4o',
+      ).tokens;
+    const bare = tool({ type: 'object', properties: { record: { type: 'object' } } });
+    const fieldsText = o200k.count(JSON.stringify(fields));
+    const nested = tool({ type: 'object', properties: { record: { type: 'object', properties: fields } } });
+    assert.ok(
+      nested - bare >= fieldsText,
+      `nested fields added ${nested - bare} tokens, their text is ${fieldsText}`,
+    );
+    const defs = tool({
+      type: 'object',
+      properties: { record: { $ref: '#/$defs/record' } },
+      $defs: { record: { type: 'object', properties: fields } },
+    });
+    assert.ok(defs - bare >= fieldsText, `$defs added ${defs - bare} tokens, their text is ${fieldsText}`);
+  });
 });
 
 describe('countAnthropicMessages', () => {

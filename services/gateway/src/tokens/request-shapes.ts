@@ -47,8 +47,12 @@ export const openAiMessage = z.object({
 });
 export type OpenAiMessage = z.infer<typeof openAiMessage>;
 
-/** JSON Schema of function parameters: only the top-level properties are read (as OpenAI's cookbook does). */
-const jsonSchemaProperty = z.object({
+/**
+ * JSON Schema of function parameters: the top-level properties by OpenAI's cookbook; what a
+ * property nests (`properties`, `items`, `anyOf`...) is kept (loose) and so are the
+ * definitions it may refer to, which the model is sent too.
+ */
+const jsonSchemaProperty = z.looseObject({
   type: z.union([text, z.array(text)]).optional(),
   description: text.nullish(),
   enum: z.array(z.unknown()).optional(),
@@ -56,7 +60,13 @@ const jsonSchemaProperty = z.object({
 export const openAiFunctionDefinition = z.object({
   name: text,
   description: text.nullish(),
-  parameters: z.object({ properties: z.record(z.string(), jsonSchemaProperty).optional() }).optional(),
+  parameters: z
+    .object({
+      properties: z.record(z.string(), jsonSchemaProperty).optional(),
+      $defs: z.unknown().optional(),
+      definitions: z.unknown().optional(),
+    })
+    .optional(),
 });
 export type OpenAiFunctionDefinition = z.infer<typeof openAiFunctionDefinition>;
 
