@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pricesByServiceTier } from '../providers/provider-support.js';
-import { countOpenAiResponses, countTextTokens } from '../tokens/index.js';
+import { countOpenAiResponses, countTextTokens, Tally, tokenizerForModel } from '../tokens/index.js';
 import {
   openAIEmbeddingsAnswer,
   openAIToGeminiEmbeddingsRequest,
@@ -165,18 +165,20 @@ function firstNonSpace(text: string): number {
 
 /**
  * The tokens of an embeddings input no usage was given for: texts counted with the tokenizer,
- * token ids (`[1, 2]`, or a batch `[[1, 2], [3]]`, as LangChain sends) one apiece.
+ * token ids (`[1, 2]`, or a batch `[[1, 2], [3]]`, as LangChain sends) one apiece. One count
+ * for the whole batch, so that the tokenizer reads at most its budget (a count apiece read a
+ * 10 MiB batch whole, seconds on the event loop).
  */
 function countInput(input: unknown, model: string): number {
-  if (typeof input === 'string') return countTextTokens(input, model).tokens;
-  if (!Array.isArray(input)) return 0;
-  let tokens = 0;
-  for (const item of input) {
-    if (typeof item === 'string') tokens += countTextTokens(item, model).tokens;
-    else if (typeof item === 'number') tokens += 1;
-    else if (Array.isArray(item)) tokens += item.length;
-  }
-  return tokens;
+  const tally = new Tally(tokenizerForModel(model));
+  if (typeof input === 'string') tally.text(input);
+  else if (Array.isArray(input))
+    for (const item of input) {
+      if (typeof item === 'string') tally.text(item);
+      else if (typeof item === 'number') tally.tokens += 1;
+      else if (Array.isArray(item)) tally.tokens += item.length;
+    }
+  return tally.result().tokens;
 }
 
 const responsesUsage = z

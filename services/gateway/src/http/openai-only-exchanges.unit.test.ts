@@ -3,9 +3,12 @@ import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { openAIProvider } from '../providers/openai/openai-provider.js';
 import type { ProviderEventStream } from '../providers/provider-call.js';
+import { EXACT_TEXT_CHARS } from '../tokens/count.js';
+import { getEncoder } from '../tokens/tokenizer.js';
 import {
   embeddingsUsageAtEnd,
   offeredToolFees,
+  planEmbeddingsExchange,
   planResponsesExchange,
   responseFailureCode,
   responsesStreamFailure,
@@ -56,6 +59,43 @@ test('anything else is left to the whole parse: another usage, usage elsewhere, 
     '',
   ])
     assert.equal(embeddingsUsageAtEnd(text), undefined, text.slice(0, 80));
+});
+
+test("an embeddings answer without usage is counted within one count's budget, not a budget per input", () => {
+  // A server that reports no usage (Gemini's batchEmbedContents too): 2,048 inputs of 64 Ki
+  // characters each held the event loop for seconds, each input counted in full.
+  const route = { provider: { options: {} }, model: 'text-embedding-3-small' } as unknown as Route;
+  const input = Array.from({ length: 40 }, (_, i) => `${i} ${'lorem ipsum dolor '.repeat(3641)}`);
+  const exchange = planEmbeddingsExchange(
+    'openai',
+    openAIProvider,
+    {},
+    { model: 'x', input },
+    route,
+    'r',
+    false,
+  );
+  assert.ok(exchange);
+  const encoder = getEncoder('cl100k_base');
+  const count = encoder.count;
+  let read = 0;
+  (encoder as { count: (text: string) => number }).count = (text) => {
+    read += text.length;
+    return count(text);
+  };
+  try {
+    const rawText = JSON.stringify(answer({}, input.length));
+    const reply = { rawText, json: () => JSON.parse(rawText), redact: (text: string) => text };
+    const answered = exchange.answer(reply as never);
+    const whole = input.reduce((sum, text) => sum + count(text), 0);
+    assert.ok(read <= EXACT_TEXT_CHARS, `the tokenizer read ${read} characters`);
+    assert.ok(
+      Math.abs(answered.usage!.inputTokens - whole) / whole < 0.05,
+      `${answered.usage!.inputTokens} of ${whole}`,
+    );
+  } finally {
+    (encoder as { count: (text: string) => number }).count = count;
+  }
 });
 
 test("a streamed Responses answer hands the text it produced to the request's settlement (the request log)", async () => {

@@ -8,6 +8,7 @@ export {
   countTextTokens,
   DOCUMENT_TOKENS,
   REPLY_PRIMING_TOKENS,
+  Tally,
   TOKENS_PER_MESSAGE,
   TOKENS_PER_NAME,
   type TokenCount,
