@@ -9,6 +9,7 @@ import {
   imageSizeFromDataUrl,
   openAiImageTokens,
 } from './images.js';
+import { pdfReadBudget } from './pdf-pages.js';
 import {
   type AnthropicBlock,
   type AnthropicInnerBlock,
@@ -146,6 +147,8 @@ export class Tally {
   #budget = EXACT_TEXT_CHARS;
   #countedChars = 0;
   #countedTokens = 0;
+  /** What reading the count's PDFs may cost, all of them together. */
+  readonly pdfBudget = pdfReadBudget();
 
   constructor(readonly tokenizer: ModelTokenizer) {
     this.encoder = getEncoder(tokenizer.encoding);
@@ -258,7 +261,8 @@ function addAudio(tally: Tally, data: string | undefined): void {
  */
 function addDocument(tally: Tally, model: string, data: string | undefined): void {
   tally.flag('documents');
-  const tokens = data === undefined ? null : pdfTokens(billerOf(tally.tokenizer), model, data);
+  const tokens =
+    data === undefined ? null : pdfTokens(billerOf(tally.tokenizer), model, data, tally.pdfBudget);
   if (tokens !== null) {
     tally.tokens += tokens;
     return;

@@ -1,6 +1,6 @@
 import { base64DataUrlPayloadStart, parseBase64DataUrl } from '../translate/data-url.js';
 import { anthropicImageTokens, geminiMediaRule, openAiImageTokens } from './images.js';
-import { pdfPages } from './pdf-pages.js';
+import { type PdfReadBudget, pdfPages } from './pdf-pages.js';
 
 /*
  * Tokens a PDF in a prompt costs: its pages (pdf-pages.ts) times what a page costs where it is
@@ -54,7 +54,12 @@ export function pdfPageTokens(biller: DocumentBiller, model: string): number {
  * Tokens of a PDF given as base64 (an Anthropic `source.data`) or as a `data:...;base64,` URL
  * (OpenAI's `file_data`), or null when it is not one (another encoding or file type).
  */
-export function pdfTokens(biller: DocumentBiller, model: string, data: string): number | null {
+export function pdfTokens(
+  biller: DocumentBiller,
+  model: string,
+  data: string,
+  budget?: PdfReadBudget,
+): number | null {
   let offset = 0;
   if (data.slice(0, 'data:'.length).toLowerCase() === 'data:') {
     // `;BASE64` too, as the translators read it: a PDF sent is a PDF counted.
@@ -62,7 +67,7 @@ export function pdfTokens(biller: DocumentBiller, model: string, data: string): 
     if (start === undefined) return null;
     offset = start;
   }
-  const pdf = pdfPages(Buffer.from(offset === 0 ? data : data.slice(offset), 'base64'));
+  const pdf = pdfPages(Buffer.from(offset === 0 ? data : data.slice(offset), 'base64'), budget);
   return pdf === null ? null : pdf.pages * pdfPageTokens(biller, model);
 }
 

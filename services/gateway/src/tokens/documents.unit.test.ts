@@ -7,12 +7,20 @@
  * compressed object stream.
  */
 import assert from 'node:assert/strict';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { describe, it } from 'node:test';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, type ZlibOptions } from 'node:zlib';
 import { DOCUMENT_TOKENS } from './count.js';
 import { PDF_PAGE_TEXT_TOKENS, pdfPageTokens } from './documents.js';
 import { type EstimateDialect, estimateRequestTokens } from './estimate.js';
-import { BYTES_PER_PAGE, MAX_SIZE_PAGES, pdfPageCount, pdfPages } from './pdf-pages.js';
+import {
+  BYTES_PER_PAGE,
+  MAX_INFLATED_BYTES,
+  MAX_SIZE_PAGES,
+  pdfPageCount,
+  pdfPages,
+  pdfReadBudget,
+} from './pdf-pages.js';
 
 /** A minimal uncompressed PDF with `pages` pages. */
 function pdf(pages: number): Buffer {
@@ -349,5 +357,66 @@ describe('reading the page count of a PDF', () => {
     const started = performance.now();
     assert.equal(pdfPageCount(crafted), null);
     assert.ok(performance.now() - started < 2000);
+  });
+});
+
+describe('the PDFs of one request are read within one budget', () => {
+  it('inflates at most MAX_INFLATED_BYTES of object streams for a whole prompt, not for each PDF', () => {
+    // 8 MiB of spaces deflate to ~8 KiB: one request of 10 MiB held ~900 such PDFs, and each
+    // inflated its own 8 MiB (~8 ms each, seconds on the event loop for one count).
+    const objects = Buffer.concat([
+      Buffer.alloc(MAX_INFLATED_BYTES - 64, 0x20),
+      Buffer.from('<< /Type /Pages /Count 7 /Kids [3 0 R] >>\n', 'latin1'),
+    ]);
+    const data = deflateSync(objects, { level: 9 });
+    const bomb = Buffer.concat([
+      Buffer.from(
+        `%PDF-1.5\n5 0 obj\n<< /Type /ObjStm /N 1 /First 0 /Length ${data.length} /Filter /FlateDecode >>\nstream\n`,
+        'latin1',
+      ),
+      data,
+      Buffer.from('\nendstream\nendobj\n%%EOF\n', 'latin1'),
+    ]).toString('base64');
+    const zlib = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+    const inflate = zlib.inflateSync;
+    let inflated = 0;
+    zlib.inflateSync = ((buffer: Buffer, options?: ZlibOptions) => {
+      const out = inflate(buffer, options);
+      inflated += out.length;
+      return out;
+    }) as typeof zlib.inflateSync;
+    syncBuiltinESMExports();
+    try {
+      const file = { type: 'file', file: { file_data: `data:application/pdf;base64,${bomb}` } };
+      const estimate = estimateRequestTokens({
+        dialect: 'openai-chat',
+        body: { model: 'gpt-4o', messages: [{ role: 'user', content: Array(12).fill(file) }] },
+      });
+      assert.ok(estimate.ok);
+      assert.ok(inflated <= MAX_INFLATED_BYTES, `inflated ${inflated} bytes for one count`);
+    } finally {
+      zlib.inflateSync = inflate;
+      syncBuiltinESMExports();
+    }
+  });
+
+  it('takes a stream that inflates past the budget (and throws) as the budget spent', () => {
+    // Each throws at the budget having inflated it: 256 of them in one PDF were 2 GiB of work.
+    const data = deflateSync(Buffer.alloc(MAX_INFLATED_BYTES + 1024, 0x20), { level: 9 });
+    const stream = Buffer.concat([
+      Buffer.from(
+        `<< /Type /ObjStm /N 1 /First 0 /Length ${data.length} /Filter /FlateDecode >>\nstream\n`,
+        'latin1',
+      ),
+      data,
+      Buffer.from('\nendstream\n', 'latin1'),
+    ]);
+    const bombs = Buffer.concat([Buffer.from('%PDF-1.5\n', 'latin1'), ...Array(6).fill(stream)]);
+    const started = performance.now();
+    const budget = pdfReadBudget();
+    assert.equal(pdfPageCount(bombs, budget), null);
+    assert.equal(budget.inflate, 0);
+    // One inflation of the budget (~8 ms here), not six.
+    assert.ok(performance.now() - started < 1000);
   });
 });

@@ -20,7 +20,7 @@ export const MAX_SIZE_PAGES = 100;
 const DICT_WINDOW = 256 * 1024;
 /** Object streams inflated at most, and their inflated bytes at most, for one PDF. */
 const MAX_OBJECT_STREAMS = 256;
-const MAX_INFLATED_BYTES = 8 * 1024 * 1024;
+export const MAX_INFLATED_BYTES = 8 * 1024 * 1024;
 /**
  * Bytes the dictionary scans may read for one PDF (each found dictionary is read about twice):
  * a crafted PDF of thousands of `/Type /Pages` with no dictionary around them stops here.
@@ -45,28 +45,42 @@ export function isPdf(bytes: Uint8Array): boolean {
 }
 
 /**
+ * What reading PDFs may still cost: the budgets above, shared by every PDF of one count (one
+ * request), not one each: a 10 MiB prompt holds ~900 PDFs of an 8 MiB object stream apiece.
+ */
+export interface PdfReadBudget extends Budget {
+  /** Object-stream bytes that may still be inflated. */
+  inflate: number;
+}
+
+export function pdfReadBudget(): PdfReadBudget {
+  return { left: SCAN_BUDGET, inflate: MAX_INFLATED_BYTES };
+}
+
+/**
  * The pages of a PDF: its page tree's count when readable (`counted`), else an estimate from
  * its size. Null when the bytes are not a PDF.
  */
-export function pdfPages(bytes: Uint8Array): { pages: number; counted: boolean } | null {
+export function pdfPages(
+  bytes: Uint8Array,
+  budget: PdfReadBudget = pdfReadBudget(),
+): { pages: number; counted: boolean } | null {
   if (!isPdf(bytes)) return null;
-  const counted = pdfPageCount(bytes);
+  const counted = pdfPageCount(bytes, budget);
   if (counted !== null) return { pages: counted, counted: true };
   const bySize = Math.ceil(bytes.length / BYTES_PER_PAGE);
   return { pages: Math.min(Math.max(bySize, 1), MAX_SIZE_PAGES), counted: false };
 }
 
 /** The page count a PDF's page tree declares, or null when no /Pages dictionary is readable. */
-export function pdfPageCount(bytes: Uint8Array): number | null {
+export function pdfPageCount(bytes: Uint8Array, budget: PdfReadBudget = pdfReadBudget()): number | null {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const budget = { left: SCAN_BUDGET };
   const plain = largestPagesCount(buf, budget);
   if (plain !== null) return plain;
   let best: number | null = null;
-  let inflated = 0;
   let streams = 0;
   for (const dict of dictionariesOfType(buf, '/ObjStm', budget)) {
-    if (streams++ >= MAX_OBJECT_STREAMS || inflated >= MAX_INFLATED_BYTES) break;
+    if (streams++ >= MAX_OBJECT_STREAMS || budget.inflate <= 0) break;
     const data = streamData(buf, dict);
     if (data === null) continue;
     let objects: Buffer;
@@ -74,12 +88,15 @@ export function pdfPageCount(bytes: Uint8Array): number | null {
       // A truncated stream still gives what it has; a bomb stops at the budget (and throws).
       objects = inflateSync(data, {
         finishFlush: constants.Z_SYNC_FLUSH,
-        maxOutputLength: MAX_INFLATED_BYTES - inflated,
+        maxOutputLength: budget.inflate,
       });
     } catch {
+      // It may have inflated the whole budget before it threw (a bomb, a corrupt tail): spent,
+      // or each of 256 bombs of a PDF would inflate 8 MiB again.
+      budget.inflate = 0;
       continue;
     }
-    inflated += objects.length;
+    budget.inflate -= objects.length;
     const count = largestPagesCount(objects, budget);
     if (count !== null && (best === null || count > best)) best = count;
   }
