@@ -1,8 +1,9 @@
 /**
  * How much input a Responses request continuing stored state may be billed beyond its own body.
- * OpenAI bills a follow-up (`previous_response_id`, `conversation`, a stored `prompt`) the whole
- * stored conversation as input, which the request's bytes do not bound: admission holds budgets
- * for it by this bound (docs/limits.md, "Responses follow-ups").
+ * OpenAI bills a follow-up (`previous_response_id`, `conversation`, a stored `prompt`, input
+ * items by `item_reference`) the whole stored conversation as input, which the request's bytes
+ * do not bound: admission holds budgets for it by this bound (docs/limits.md, "Responses
+ * follow-ups").
  */
 import type { Route } from './route-model.js';
 
@@ -35,13 +36,19 @@ export function storedInputBound(
   recorded: (responseId: string) => number | undefined,
 ): { tokens: number; whole: boolean } | undefined {
   const previous = body.previous_response_id;
+  // An input item `item_reference` brings a stored item (a past answer or input) by its id.
+  const references =
+    Array.isArray(body.input) &&
+    body.input.some((item) => (item as { type?: unknown } | null)?.type === 'item_reference');
   const continues =
     typeof previous === 'string' ||
+    references ||
     (body.conversation !== undefined && body.conversation !== null) ||
     (typeof body.prompt === 'object' && body.prompt !== null);
   if (!continues) return undefined;
-  // A conversation or a stored prompt adds what no answer recorded here says: the window bounds it.
-  if (typeof previous === 'string' && body.conversation == null && body.prompt == null) {
+  // A conversation, a stored prompt or stored items add what no answer recorded here says: the
+  // window bounds it.
+  if (typeof previous === 'string' && body.conversation == null && body.prompt == null && !references) {
     const tokens = recorded(previous);
     if (tokens !== undefined) return { tokens, whole: false };
   }
