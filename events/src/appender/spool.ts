@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { type NewEvent, NewEventSchema } from '../envelope.js';
 import { KordonError } from '../errors.js';
+import { lockDataFolder } from '../store/data-folder-lock.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -64,22 +65,31 @@ export class Spool {
   private totalEvents = 0;
   /** Lines dropped at open because a crash cut them short (never acknowledged). */
   readonly tornLines: number;
+  readonly #unlock: () => void;
 
   constructor(private readonly options: SpoolOptions) {
     this.segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
     mkdirSync(options.dir, { recursive: true });
+    // One process a spool: two on one folder (one KORDON_DATA_DIR) append to and replay the
+    // same segments, and one deletes a segment holding the other's acknowledged events.
+    this.#unlock = lockDataFolder(options.dir, 'the event spool');
     let torn = 0;
-    for (const name of readdirSync(options.dir).sort()) {
-      const match = SEGMENT.exec(name);
-      if (!match) continue;
-      const seq = Number(match[1]);
-      const { events, tornTail } = countLines(join(options.dir, name));
-      torn += tornTail;
-      const bytes = statSync(join(options.dir, name)).size;
-      this.segments.push({ seq, bytes, events });
-      this.totalBytes += bytes;
-      this.totalEvents += events;
-      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    try {
+      for (const name of readdirSync(options.dir).sort()) {
+        const match = SEGMENT.exec(name);
+        if (!match) continue;
+        const seq = Number(match[1]);
+        const { events, tornTail } = countLines(join(options.dir, name));
+        torn += tornTail;
+        const bytes = statSync(join(options.dir, name)).size;
+        this.segments.push({ seq, bytes, events });
+        this.totalBytes += bytes;
+        this.totalEvents += events;
+        this.nextSeq = Math.max(this.nextSeq, seq + 1);
+      }
+    } catch (error) {
+      this.#unlock();
+      throw error;
     }
     this.tornLines = torn;
   }
@@ -218,6 +228,7 @@ export class Spool {
 
   close(): void {
     this.seal();
+    this.#unlock();
   }
 
   private seal(): void {

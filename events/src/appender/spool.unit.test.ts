@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs, { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { NewEvent } from '../envelope.js';
+import { DataFolderInUseError, LOCK_FILE } from '../store/data-folder-lock.js';
 import { testEvent, uniqueStream } from '../testing/events.js';
 import { Spool } from './spool.js';
+
+/** A folder's entries but the spool's lock file. */
+const withoutLock = (names: string[]) => names.filter((name) => name !== LOCK_FILE);
 
 /*
  * write(2) on a regular file may write fewer bytes than asked when the disk (or the process's
@@ -154,7 +159,7 @@ describe('Spool', () => {
     assert.deepEqual(again?.name, segment.name, 'a spool that is not empty has a segment to read');
     spool.remove(again!);
     assert.equal(spool.isEmpty(), true);
-    assert.deepEqual(readdirSync(join(dir, 'spool')), []);
+    assert.deepEqual(withoutLock(readdirSync(join(dir, 'spool'))), []);
     spool.close();
   });
 
@@ -203,7 +208,34 @@ describe('Spool', () => {
     ]);
     spool.remove(segment);
     assert.equal(spool.isEmpty(), true);
-    assert.deepEqual(readdirSync(join(dir, 'spool')), ['corrupt']);
+    assert.deepEqual(withoutLock(readdirSync(join(dir, 'spool'))), ['corrupt']);
     spool.close();
+  });
+  it("is one process's: a second on the folder is refused at open, naming the spool", async () => {
+    const spoolDir = join(dir, 'spool');
+    const spool = new Spool({ dir: spoolDir, maxBytes: 10_000_000 });
+    assert.throws(
+      () => new Spool({ dir: spoolDir, maxBytes: 10_000_000 }),
+      (error: unknown) => error instanceof DataFolderInUseError && /the event spool in/.test(error.message),
+    );
+    // Another process, while this one holds it: refused too (a deploy starting the next one first).
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--conditions=development',
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { Spool } from ${JSON.stringify(new URL('./spool.ts', import.meta.url).href)};
+         try { new Spool({ dir: ${JSON.stringify(spoolDir)}, maxBytes: 1000 }); console.log('opened'); }
+         catch (error) { console.log(error.code); }`,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(child.stdout.trim(), 'data_folder_in_use', child.stderr);
+    spool.close();
+    // Once closed, the folder is free again.
+    new Spool({ dir: spoolDir, maxBytes: 10_000_000 }).close();
   });
 });

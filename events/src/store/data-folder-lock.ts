@@ -23,23 +23,25 @@ export class DataFolderInUseError extends KordonError {
   constructor(
     readonly dir: string,
     readonly holder: LockHolder,
+    what = 'the embedded database',
   ) {
     super(
       'data_folder_in_use',
-      `the embedded database in ${dir} is in use by another process (${holder.pid > 0 ? `pid ${holder.pid}` : 'pid not yet written'} on ${holder.hostname}, since ${holder.since}): two processes on one folder overwrite each other's writes. Stop that process first, or give this one another KORDON_DATA_DIR; if no such process runs, delete ${join(dir, LOCK_FILE)}`,
+      `${what} in ${dir} is in use by another process (${holder.pid > 0 ? `pid ${holder.pid}` : 'pid not yet written'} on ${holder.hostname}, since ${holder.since}): two processes on one folder overwrite each other's writes. Stop that process first, or give this one another KORDON_DATA_DIR; if no such process runs, delete ${join(dir, LOCK_FILE)}`,
     );
     this.name = 'DataFolderInUseError';
   }
 }
 
 /**
- * Takes an embedded database folder for this process, as PostgreSQL's postmaster.pid does:
+ * Takes an embedded database folder (or the event spool's) for this process, as PostgreSQL's
+ * postmaster.pid does:
  * PGlite has no such guard, and a second process on the same folder keeps its own copy of
  * the database in memory, each overwriting the other's writes. The lock file is created
  * exclusively with this process's pid; one left by a process that is gone (a crash, a
  * SIGKILL) is stale and taken over. Returns the release, which removes the file.
  */
-export function lockDataFolder(dir: string): () => void {
+export function lockDataFolder(dir: string, what?: string): () => void {
   const file = resolve(dir, LOCK_FILE);
   const mine: LockHolder = {
     pid: process.pid,
@@ -59,7 +61,11 @@ export function lockDataFolder(dir: string): () => void {
     const seen = readText(file);
     const holder = seen === undefined ? undefined : parseHolder(seen);
     if (heldHere.has(file) || (holder ? holdsIt(holder) : justCreated(file))) {
-      throw new DataFolderInUseError(dir, holder ?? { pid: 0, hostname: 'unknown host', since: 'just now' });
+      throw new DataFolderInUseError(
+        dir,
+        holder ?? { pid: 0, hostname: 'unknown host', since: 'just now' },
+        what,
+      );
     }
     // Stale: its process is gone. Removed (unless another process took it over meanwhile),
     // then created once more, exclusively: of two processes taking over the same stale
