@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { isKnownTimeZone } from '../limits/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { providerConfigProblems } from '../providers/provider-options.js';
+import { HINT_MIN_CHARACTERS, hasDisplayHint } from '../secrets/index.js';
 import { ssoConfigSchema } from './sso-config-schema.js';
 
 /**
@@ -42,7 +43,14 @@ const usdValue = (stored: z.ZodType<string, string>) =>
 
 const providerKeySchema = z.strictObject({
   name,
-  secret: z.string().min(1, 'must not be empty'),
+  // Refused here, naming the field: past this point it would stop the start unnamed.
+  secret: z
+    .string()
+    .min(1, 'must not be empty')
+    .refine(
+      hasDisplayHint,
+      `is too short: a provider key has at least ${HINT_MIN_CHARACTERS} visible characters`,
+    ),
   weight: z.int().min(0).max(1000).default(1),
   /** Models this key may serve; all of the provider's when absent. */
   models: z.array(modelPattern).min(1).max(500).optional(),

@@ -49,7 +49,7 @@ orgs:
     name: Acme
     teams: [{ name: research }, { name: research }]
     providers:
-      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: sk-a }, { name: k1, secret: sk-b }] }
+      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: sk-aaaaaaaa }, { name: k1, secret: sk-bbbbbbbb }] }
       - { name: openai-main, ${PROVIDER} }
 `),
       [
@@ -83,8 +83,8 @@ orgs:
   - slug: acme
     name: Acme
     providers:
-      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: sk-a }] }
-      - { name: openai-backup, ${PROVIDER}, keys: [{ name: k1, secret: sk-b }] }
+      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: sk-aaaaaaaa }] }
+      - { name: openai-backup, ${PROVIDER}, keys: [{ name: k1, secret: sk-bbbbbbbb }] }
     users:
       - { email: alice@acme.test, proxyKeys: [{ name: laptop }] }
       - { email: bob@acme.test, proxyKeys: [{ name: laptop }] }
@@ -150,7 +150,7 @@ orgs:
         ROLLOVER: 'true',
         USD: '12.50',
         UNIT: '1000',
-        SECRET: '123456',
+        SECRET: '12345678',
         WEIGHT: '5',
       },
     );
@@ -163,7 +163,7 @@ orgs:
     assert.equal(org.providers[0]!.keys[0]!.weight, 5);
     // Text fields keep the text, digits or not.
     assert.equal(org.name, '2024');
-    assert.equal(org.providers[0]!.keys[0]!.secret, '123456');
+    assert.equal(org.providers[0]!.keys[0]!.secret, '12345678');
     assert.equal(org.limits?.budget?.usd, '12.50');
   });
 
@@ -239,7 +239,7 @@ describe('configuration file: limits the log can hold', () => {
       problems(
         org(`    limits: { budget: { usd: "007", period: 1d }, maxDistinctIps: { count: 200000, period: 1d } }
     providers:
-      - { name: p, ${PROVIDER}, keys: [{ name: k, secret: sk-a, limits: { dailyUsd: "12.1234567" } }] }`),
+      - { name: p, ${PROVIDER}, keys: [{ name: k, secret: sk-aaaaaaaa, limits: { dailyUsd: "12.1234567" } }] }`),
       ),
       [
         'orgs.0.limits.budget.usd: must be a non-negative decimal string like "0.0125"',
@@ -250,7 +250,7 @@ describe('configuration file: limits the log can hold', () => {
     const file = load(
       org(`    limits: { budget: { usd: 25.5, period: 1d } }
     providers:
-      - { name: p, ${PROVIDER}, keys: [{ name: k, secret: sk-a, limits: { dailyUsd: 12.5 } }] }`),
+      - { name: p, ${PROVIDER}, keys: [{ name: k, secret: sk-aaaaaaaa, limits: { dailyUsd: 12.5 } }] }`),
     );
     assert.equal(file.orgs[0]!.limits?.budget?.usd, '25.5');
     assert.equal(file.orgs[0]!.providers[0]!.keys[0]!.limits?.dailyUsd, '12.5');
@@ -270,5 +270,25 @@ describe('configuration file: an empty file', () => {
 
   it('takes `orgs: []` as no orgs', () => {
     assert.deepEqual(load('orgs: []\n').orgs, []);
+  });
+});
+
+describe('configuration file: a provider key too short to be one', () => {
+  it('is refused naming its field, never its value', () => {
+    assert.deepEqual(
+      problems(
+        `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - { name: openai-main, ${PROVIDER}, keys: [{ name: k1, secret: "\${KEY}" }] }
+`,
+        { KEY: 'sk-1234' },
+      ),
+      [
+        'orgs.0.providers.0.keys.0.secret: is too short: a provider key has at least 8 visible characters (the value of environment variable KEY)',
+      ],
+    );
   });
 });

@@ -36,4 +36,4 @@ export {
   masterKeyId,
   masterKeyWeakness,
 } from './master-key.js';
-export { HINT_MIN_CHARACTERS, last4, RedactedSecret } from './redacted.js';
+export { HINT_MIN_CHARACTERS, hasDisplayHint, last4, RedactedSecret } from './redacted.js';

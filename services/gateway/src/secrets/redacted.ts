@@ -16,6 +16,11 @@ export const HINT_MIN_CHARACTERS = 8;
 /** Visible ASCII (what the `last4` event field accepts); whitespace and the rest are skipped. */
 const NOT_VISIBLE_ASCII = /[^\x21-\x7e]/g;
 
+/** Whether a secret is long enough to have a display hint (`last4`). */
+export function hasDisplayHint(secret: string): boolean {
+  return hintOf(secret) !== null;
+}
+
 function hintOf(secret: string): string | null {
   const visible = secret.replace(NOT_VISIBLE_ASCII, '');
   return visible.length >= HINT_MIN_CHARACTERS ? visible.slice(-4) : null;
