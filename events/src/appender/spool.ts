@@ -69,7 +69,7 @@ export class Spool {
 
   constructor(private readonly options: SpoolOptions) {
     this.segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
-    mkdirSync(options.dir, { recursive: true });
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     // One process a spool: two on one folder (one KORDON_DATA_DIR) append to and replay the
     // same segments, and one deletes a segment holding the other's acknowledged events.
     this.#unlock = lockDataFolder(options.dir, 'the event spool');
@@ -195,7 +195,7 @@ export class Spool {
     if (corrupt.length > 0) {
       // Kept for an operator before the segment is deleted; rewritten whole, so reading the
       // segment again (a replay that failed) writes nothing twice.
-      mkdirSync(join(this.options.dir, 'corrupt'), { recursive: true });
+      mkdirSync(join(this.options.dir, 'corrupt'), { recursive: true, mode: 0o700 });
       segment.corruptFile = join(
         this.options.dir,
         'corrupt',

@@ -238,4 +238,10 @@ describe('Spool', () => {
     // Once closed, the folder is free again.
     new Spool({ dir: spoolDir, maxBytes: 10_000_000 }).close();
   });
+  it('makes its folder readable by this user only', () => {
+    const spoolDir = join(dir, 'private', 'spool');
+    const spool = new Spool({ dir: spoolDir, maxBytes: 10_000_000 });
+    assert.equal(statSync(spoolDir).mode & 0o777, 0o700);
+    spool.close();
+  });
 });

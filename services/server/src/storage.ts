@@ -24,7 +24,9 @@ export interface Storage {
  * which always lives on local disk: it is what keeps events while the store is away.
  */
 export async function openStorage(config: KordonConfig, logger: AppenderLogger): Promise<Storage> {
-  mkdirSync(config.dataDir, { recursive: true });
+  // Only this user's: it holds the embedded database (encrypted keys, the request log), the
+  // spool of events and the issued proxy keys (as the dev-mode secrets' code makes it too).
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = config.databaseUrl
     ? await createPostgresEventStore(
         {
