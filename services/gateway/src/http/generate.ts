@@ -153,6 +153,13 @@ interface Outcome {
   interruption?: string | undefined;
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace | undefined;
+  /**
+   * The Messages request an OpenAI chat body becomes for a Claude route (`claudeRequest`), made
+   * once: the budget's output bound and its prompt count both read it, each estimate twice.
+   */
+  claudeRequest?:
+    | { route: Route; body: Record<string, unknown>; request: AnthropicMessagesRequest | undefined }
+    | undefined;
 }
 
 /**
@@ -1075,15 +1082,23 @@ function claudeRequest(
 ): AnthropicMessagesRequest | undefined {
   if (outcome.endpoint !== 'chat.completions' || dialect !== 'openai' || route.provider.type !== 'anthropic')
     return undefined;
+  const made = outcome.claudeRequest;
+  if (made?.route === route && made.body === body) return made.request;
+  let request: AnthropicMessagesRequest | undefined;
   const parsed = openAIChatRequest.safeParse({ ...body, model: route.model });
-  if (!parsed.success) return undefined;
-  const { defaultMaxTokens } = route.provider.options;
-  try {
-    return openAIToAnthropicRequest(parsed.data, defaultMaxTokens === undefined ? {} : { defaultMaxTokens });
-  } catch (error) {
-    if (error instanceof TranslationError) return undefined;
-    throw error;
+  if (parsed.success) {
+    const { defaultMaxTokens } = route.provider.options;
+    try {
+      request = openAIToAnthropicRequest(
+        parsed.data,
+        defaultMaxTokens === undefined ? {} : { defaultMaxTokens },
+      );
+    } catch (error) {
+      if (!(error instanceof TranslationError)) throw error;
+    }
   }
+  outcome.claudeRequest = { route, body, request };
+  return request;
 }
 
 /** An OpenAI chat body counted as the Messages request it is translated to; undefined when it cannot be. */

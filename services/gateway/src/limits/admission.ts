@@ -15,7 +15,12 @@ import type { IpAddress } from './ip-address.js';
 import { IpRules, type IpVerdict } from './ip-rules.js';
 import { type PeriodSpec, parsePeriod, periodAt } from './period.js';
 import { planResets } from './renewal.js';
-import { ConcurrencyLimiter, SlidingWindowLimiter, type WindowDecision } from './windows.js';
+import {
+  ConcurrencyLimiter,
+  SlidingWindowLimiter,
+  type WindowCheck,
+  type WindowDecision,
+} from './windows.js';
 
 /*
  * Admission: every limit of every scope a request belongs to (its proxy key, user, team and
@@ -402,18 +407,12 @@ export class LimitsEnforcer {
         });
       Object.assign(headers, rateHeaders('requests', decision));
     }
-    // Counted by checkAll: a later refusal gives it back, as other replicas never count a
-    // refused request, and retries of a full concurrency limit would use up the rpm.
-    const uncountRpm = () => {
-      for (const { key } of rpmChecks) this.#rpm.record(key, now, -1);
-    };
-
     let release: (() => boolean) | null = null;
     if (concurrencyChecks.length > 0) {
       const grant = this.#concurrency.acquire(concurrencyChecks);
       if (!grant.ok) {
         const ref = concurrencyChecks[grant.index]!.ref;
-        uncountRpm();
+        this.#uncountRpm(rpmChecks, now);
         return refusal(
           'concurrency',
           ref,
@@ -444,7 +443,7 @@ export class LimitsEnforcer {
       budgetRefusal = this.#reserveBudgets(subject, budgets, exactly(), now);
     if (budgetRefusal) {
       release?.();
-      uncountRpm();
+      this.#uncountRpm(rpmChecks, now);
       return budgetRefusal;
     }
 
@@ -578,6 +577,15 @@ export class LimitsEnforcer {
       }
     }
     return null;
+  }
+
+  /**
+   * Gives back the rpm count `checkAll` made for a request a later check refused: other
+   * replicas never count a refused request, and retries of a full concurrency limit would use
+   * up the minute.
+   */
+  #uncountRpm(rpmChecks: readonly Pick<WindowCheck, 'key'>[], now: number): void {
+    for (const { key } of rpmChecks) this.#rpm.record(key, now, -1);
   }
 
   /**
