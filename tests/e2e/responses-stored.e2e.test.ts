@@ -252,6 +252,15 @@ describe('stored Responses at Azure OpenAI', () => {
     server = createServer((req, res) => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', key: req.headers['api-key'] as string });
       const url = new URL(req.url ?? '/', 'http://azure');
+      if (url.pathname === '/openai/responses/resp_cut') {
+        // A background stream whose connection breaks after one event.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          `event: response.in_progress\ndata: ${JSON.stringify({ type: 'response.in_progress', sequence_number: 7 })}\n\n`,
+        );
+        setTimeout(() => res.destroy(), 50);
+        return;
+      }
       if (url.pathname !== '/openai/responses/resp_bg1') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(
@@ -323,5 +332,35 @@ orgs:
       events.push(event.type);
     assert.deepEqual(events, ['response.in_progress', 'response.completed']);
     assert.match(seen.at(-1)!.url, /starting_after=2/);
+  });
+
+  /**
+   * A relayed background stream that breaks ends with the error event the SDK raises, shaped
+   * as a Responses stream's (`event: error`, numbered after the events relayed), not a chat
+   * stream's `data: {"error": ...}` frame without a name or a `sequence_number`.
+   */
+  it('a relayed background stream that breaks ends with a numbered Responses error event', async () => {
+    const answer = await fetch(`${gateway.url}/v1/responses/resp_cut?stream=true`, {
+      headers: { authorization: `Bearer ${gateway.proxyKeys.get('dev@acme.test--dev')!}` },
+    });
+    assert.equal(answer.status, 200);
+    const frames = (await answer.text()).split('\n\n').filter((frame) => frame !== '');
+    assert.equal(frames.length, 2, frames.join('|'));
+    const [name, data] = frames[1]!.split('\n');
+    assert.equal(name, 'event: error');
+    const event = JSON.parse(data!.slice('data: '.length));
+    assert.equal(event.type, 'error');
+    assert.equal(event.sequence_number, 8);
+    assert.equal(event.code, 'stream_interrupted');
+    const azure = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      maxRetries: 0,
+    });
+    await assert.rejects(async () => {
+      for await (const _event of await azure.responses.retrieve('resp_cut', { stream: true })) {
+        // the SDK raises at the error event
+      }
+    }, /connection to the provider broke/);
   });
 });

@@ -228,6 +228,47 @@ orgs:
   });
 
   /**
+   * Every event of a Responses stream carries `sequence_number`, counting up from 0
+   * (ResponseErrorEvent included). The error event Kordon ends a broken stream with had none: a
+   * client ordering or de-duplicating events by it found a hole at the stream's last event.
+   */
+  it('the error event that ends a broken Responses stream follows on the sequence numbers', async () => {
+    handler = (_req, _body, res) => {
+      const response = { id: 'resp_seq_1', object: 'response', created_at: 1, status: 'in_progress' };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = [
+        { type: 'response.created', response: { ...response, model: 'o4-mini', output: [] } },
+        { type: 'response.in_progress', response: { ...response, model: 'o4-mini', output: [] } },
+        {
+          type: 'response.output_text.delta',
+          item_id: 'msg_1',
+          output_index: 0,
+          content_index: 0,
+          delta: 'Hel',
+        },
+      ];
+      for (const [n, event] of events.entries())
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify({ ...event, sequence_number: n })}\n\n`);
+      setTimeout(() => res.destroy(), 50); // the provider's connection breaks
+    };
+    const answer = await fetch(`${gateway.url}/v1/responses`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${gateway.proxyKeys.get('dev@acme.test--dev')!}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ model: 'o4-mini', input: 'hi', stream: true }),
+    });
+    assert.equal(answer.status, 200);
+    const frames = (await answer.text()).split('\n\n').filter((frame) => frame.startsWith('event: '));
+    const numbers = frames.map(
+      (frame) => JSON.parse(frame.slice(frame.indexOf('data: ') + 6)).sequence_number,
+    );
+    assert.equal(frames.at(-1)?.split('\n')[0], 'event: error');
+    assert.deepEqual(numbers, [0, 1, 2, 3]);
+  });
+
+  /**
    * A follow-up (`previous_response_id`) is billed the stored conversation it continues as
    * input (docs/limits.md), which its body does not carry. A follow-up stream the caller stops
    * before `response.completed` (a chat UI's "stop") was charged its own new input only, counted

@@ -712,6 +712,24 @@ export function errorFrame(caller: Dialect, message: string, failure?: StreamFai
   return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;
 }
 
+/**
+ * The `error` event Kordon ends a Responses stream with (the API's ResponseErrorEvent: `code`,
+ * `message`, `param`, `sequence_number`, which goes on from the events before it), with the
+ * error nested too, as OpenAI's own events do: the SDK raises it.
+ */
+export function responsesErrorFrame(message: string, sequenceNumber: number): string {
+  const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
+  const event = {
+    type: 'error',
+    code: error.code,
+    message,
+    param: null,
+    sequence_number: sequenceNumber,
+    error,
+  };
+  return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
 /** An SSE comment: the caller's connection is alive while the provider's model thinks. */
 const KEEP_ALIVE = ': keep-alive\n\n';
 

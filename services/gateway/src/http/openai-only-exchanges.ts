@@ -15,6 +15,7 @@ import {
   drained,
   type Exchange,
   type ExchangePlanner,
+  responsesErrorFrame,
   streamFailureError,
   streamHeaders,
   unreadableAnswer,
@@ -591,6 +592,8 @@ export const planResponsesExchange: ExchangePlanner = (
       let firstEventAt: number | undefined;
       /** Reasoning deltas: counted as output (reasoning) when no usage comes, never logged. */
       const reasoning: string[] = [];
+      /** The `sequence_number` an event of Kordon's own after those forwarded takes. */
+      let nextSequence = 0;
       try {
         for await (const event of events) {
           const type = (event as { type?: unknown })?.type;
@@ -684,6 +687,8 @@ export const planResponsesExchange: ExchangePlanner = (
             committed = true;
             res.writeHead(200, streamHeaders('openai', requestId));
           }
+          const sequence = (event as { sequence_number?: unknown }).sequence_number;
+          nextSequence = Number.isSafeInteger(sequence) ? (sequence as number) + 1 : nextSequence + 1;
           if (!write(res, quotesProvider ? events.redact(frame) : frame)) await drained(res, stallMs);
           if (res.destroyed) break;
         }
@@ -731,12 +736,10 @@ export const planResponsesExchange: ExchangePlanner = (
         const message =
           timing.interruption ??
           `upstream stream interrupted: ${events.redact(broken ?? 'ended before response.completed')}`;
-        const error = { message, type: 'api_error', code: 'stream_interrupted', param: null };
-        const event = { type: 'error', code: error.code, message, param: null, error };
         // The provider's own `error` event, forwarded as sent, already ends the stream: a second
         // one of Kordon's after it is not what the provider sends.
         const errorForwarded = streamFailure !== undefined && timing.interruption === undefined;
-        res.end(errorForwarded ? undefined : `event: error\ndata: ${JSON.stringify(event)}\n\n`);
+        res.end(errorForwarded ? undefined : responsesErrorFrame(message, nextSequence));
         // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
         const keyFailure =
           timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))

@@ -13,7 +13,7 @@ import {
   type UpstreamStreamingResponse,
 } from '../upstream/index.js';
 import { accessSubjectOf, authenticate } from './authenticate.js';
-import { drained, errorFrame, streamHeaders, write } from './exchange.js';
+import { drained, responsesErrorFrame, streamHeaders, write } from './exchange.js';
 import { GatewayError, sendError } from './gateway-error.js';
 import { asGatewayError, type GenerateDependencies, LimitRefusalError } from './generate.js';
 import { storedResponseSession } from './key-choice.js';
@@ -220,8 +220,11 @@ async function relayEvents(
   // As for a generated stream: a caller that takes nothing for a whole call's time is gone.
   const stallMs = provider.options.timeouts?.totalMs ?? DEFAULT_UPSTREAM_TIMEOUTS.totalMs;
   const reader = new SseReader(upstream.body);
+  /** The `sequence_number` of an error event of Kordon's after those relayed. */
+  let nextSequence = 0;
   try {
     for await (const event of reader) {
+      nextSequence = sequenceAfter(event.data, nextSequence);
       if (!write(res, sseText(event))) await drained(res, stallMs);
       if (res.destroyed) {
         upstream.cancel();
@@ -229,12 +232,22 @@ async function relayEvents(
       }
     }
     if (reader.end === 'partial_frame')
-      write(res, errorFrame('openai', 'the provider stream ended mid-event'));
+      write(res, responsesErrorFrame('the provider stream ended mid-event', nextSequence));
   } catch (error) {
     const why = isUpstreamError(error) ? error.message : 'the provider stream failed';
-    write(res, errorFrame('openai', why));
+    write(res, responsesErrorFrame(why, nextSequence));
   }
   res.end();
+}
+
+/** The number after a relayed event's `sequence_number`; after one without, one more than before. */
+function sequenceAfter(data: string, next: number): number {
+  try {
+    const sequence = (JSON.parse(data) as { sequence_number?: unknown } | null)?.sequence_number;
+    return Number.isSafeInteger(sequence) ? (sequence as number) + 1 : next + 1;
+  } catch {
+    return next + 1;
+  }
 }
 
 function sseText(event: SseEvent): string {
