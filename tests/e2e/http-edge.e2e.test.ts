@@ -218,6 +218,55 @@ orgs:
     }
   });
 
+  /** Sends raw HTTP on a new connection; resolves with what came back once `done` says so. */
+  const exchange = (
+    head: string,
+    onData: (answer: string, socket: ReturnType<typeof connect>) => boolean,
+  ): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = connect(port(), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (data) => {
+        answer += data.toString('latin1');
+        if (onData(answer, socket)) {
+          socket.destroy();
+          resolve(answer);
+        }
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(answer));
+      socket.write(head);
+    });
+
+  /**
+   * curl sends `Expect: 100-continue` with a large upload and waits for the interim answer
+   * before the body. Node answered 100 at once, before the key was looked at: a caller with a
+   * refused key (or over its limits) uploaded its whole body to be told 401. The 100 now comes
+   * once the checks before the body have passed; a refusal is the only answer.
+   */
+  it('asks for a body sent with Expect: 100-continue only once the key is checked', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const head = (authorization: string) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: kordon\r\nAuthorization: ${authorization}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Expect: 100-continue\r\n\r\n';
+    const refused = await exchange(head('Bearer kdn_notakeyatall0000000000000000000000000'), (answer) =>
+      answer.includes('\r\n\r\n{'),
+    );
+    assert.match(refused, /^HTTP\/1\.1 401 /, refused.slice(0, 80));
+    let sent = false;
+    const served = await exchange(head(`Bearer ${key()}`), (answer, socket) => {
+      if (!sent && answer.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        sent = true;
+        socket.write(body);
+      }
+      const final = answer.slice(answer.indexOf('HTTP/1.1 200'));
+      return final.includes('\r\n\r\n{') && final.endsWith('}');
+    });
+    assert.match(served, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    assert.match(served, /"content":"Hi"/);
+  });
+
   it('answers an upload that stalls mid-body with a 408 after the idle timeout, giving its body budget back', {
     timeout: 30_000,
   }, async () => {

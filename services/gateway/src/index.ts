@@ -8,6 +8,7 @@ export { secureIssuer } from './config-file/sso-config-schema.js';
 export * from './gateway.js';
 export { dialectOfHeaders, errorBody, GatewayError } from './http/gateway-error.js';
 export { redactionRules } from './http/logged-bodies.js';
+export { continueWhenBodyIsRead } from './http/read-body.js';
 export { isKnownTimeZone, resolveClientIp } from './limits/index.js';
 export { PriceBook } from './pricing/index.js';
 export { providerConfigProblems } from './providers/provider-options.js';

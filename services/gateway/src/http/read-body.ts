@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { MAX_JSON_DEPTH } from '../translate/json-object.js';
 import type { BodyHold } from './body-budget.js';
@@ -10,6 +10,27 @@ import { GatewayError } from './gateway-error.js';
  * nginx's `client_body_timeout`. A stalled upload holds its share of the body budget.
  */
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 60_000;
+
+/** Requests that sent `Expect: 100-continue` and wait to be asked for their body: their answers. */
+const awaitingContinue = new WeakMap<IncomingMessage, ServerResponse>();
+
+/**
+ * For the front's `checkContinue`: the interim `100 Continue` goes out when the body is read,
+ * after the checks made before it (the key, the limits, the declared size, the body budget),
+ * so an upload refused by one of them is never sent (RFC 9110 section 10.1.1; Node closes the
+ * connection after a final answer sent without the 100).
+ */
+export function continueWhenBodyIsRead(req: IncomingMessage, res: ServerResponse): void {
+  awaitingContinue.set(req, res);
+}
+
+/** Asks a caller that waits for it for its body. */
+function askForBody(req: IncomingMessage): void {
+  const res = awaitingContinue.get(req);
+  if (res === undefined) return;
+  awaitingContinue.delete(req);
+  if (!res.headersSent && !res.destroyed) res.writeContinue();
+}
 
 /**
  * Reads a `/v1` JSON body up to `limitBytes`: past it, 413 without keeping the rest (the
@@ -66,6 +87,7 @@ export async function readJsonBodyWithSize(
   }
   const counted = Number.isFinite(declared);
   if (counted) hold.take(declared);
+  askForBody(req);
   const { chunks, size } = await readAll(req, limitBytes, counted ? undefined : hold, idleTimeoutMs);
   let parsed: unknown;
   try {

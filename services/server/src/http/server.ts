@@ -1,6 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
-import { dialectOfHeaders, GatewayError, errorBody as gatewayErrorBody } from '@kordon/gateway';
+import {
+  continueWhenBodyIsRead,
+  dialectOfHeaders,
+  GatewayError,
+  errorBody as gatewayErrorBody,
+} from '@kordon/gateway';
 import { applyCors, type CorsPolicy } from './cors.js';
 import { sendJson } from './respond.js';
 
@@ -79,6 +84,13 @@ export function createHttpServer(
       return;
     }
     if (handled instanceof Promise) handled.catch(fail);
+  });
+  // Expect: 100-continue (curl sends it with a large upload): a /v1 body is asked for only once
+  // the checks before it have passed, so a refused upload is never sent; the admin API's at once.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (pathOf(req).startsWith('/v1/')) continueWhenBodyIsRead(req, res);
+    else res.writeContinue();
+    server.emit('request', req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
   server.headersTimeout = 66_000;
