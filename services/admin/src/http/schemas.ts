@@ -128,7 +128,11 @@ export const ProxyKey = z
     teamId: z.string().nullable().describe("The team whose limits also apply (the owner's when issued)."),
     name: z.string(),
     prefix: z.string(),
-    status: z.enum(['active', 'suspended', 'revoked']),
+    status: z
+      .enum(['active', 'suspended', 'revoked', 'expired'])
+      .describe(
+        'As the gateway sees it now: `expired` once `expiresAt` has passed (computed when answering; a revoked key stays `revoked`).',
+      ),
     expiresAt: isoTime.nullable(),
     limits: limits.nullable(),
     createdAt: isoTime,

@@ -21,13 +21,24 @@ import {
 const ProxyKeyPage = page(ProxyKey, 'ProxyKey');
 const keyParams = entityParams('key');
 
-const keyBody = (key: ProxyKeyView) => ({
+/**
+ * The status as the gateway sees it at `now`: no event marks an expiry, so it is computed per
+ * answer. A revoked key stays revoked; an expired one cannot come back, so expiry outranks a
+ * suspension (the gateway uses the same `<=`).
+ */
+export function statusAt(key: ProxyKeyView, now: Date): 'active' | 'suspended' | 'revoked' | 'expired' {
+  if (key.status === 'revoked') return 'revoked';
+  if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return 'expired';
+  return key.status;
+}
+
+const keyBody = (key: ProxyKeyView, now: Date) => ({
   id: key.proxyKeyId,
   userId: key.userId,
   teamId: key.teamId,
   name: key.name,
   prefix: key.prefix,
-  status: key.status,
+  status: statusAt(key, now),
   expiresAt: key.expiresAt,
   limits: key.limits,
   createdAt: key.createdAt,
@@ -100,7 +111,7 @@ function keyAction(
       );
       return {
         status: 200,
-        body: keyBody(ctx.deps.view().proxyKeys.get(key.proxyKeyId)!),
+        body: keyBody(ctx.deps.view().proxyKeys.get(key.proxyKeyId)!, ctx.deps.now()),
         headers: { ETag: etag(version) },
       };
     },
@@ -174,7 +185,9 @@ export const proxyKeyRoutes = [
           key.orgId === org.orgId && (isOwn(principal, key) || principal.rights.has('proxyKey.readAny')),
       );
       const result = paginate(keys, (key) => key.proxyKeyId, ctx.query);
-      return { status: 200, body: { items: result.items.map(keyBody), nextCursor: result.nextCursor } };
+      const now = ctx.deps.now();
+      const items = result.items.map((key) => keyBody(key, now));
+      return { status: 200, body: { items, nextCursor: result.nextCursor } };
     },
   }),
   route({
@@ -205,7 +218,7 @@ export const proxyKeyRoutes = [
       const view = ctx.deps.view();
       const key = visibleKey(view, principalOf(ctx), org.orgId, ctx.params.key as string);
       const version = view.versions.get(streams.proxyKey(org.orgId, key.proxyKeyId)) ?? 0;
-      return { status: 200, body: keyBody(key), headers: { ETag: etag(version) } };
+      return { status: 200, body: keyBody(key, ctx.deps.now()), headers: { ETag: etag(version) } };
     },
   }),
   keyAction('suspendProxyKey', 'suspend', 'Suspend a key until it is reinstated', (body, byOwner) => ({
