@@ -227,6 +227,32 @@ export const BUILTIN_DETECTORS = [
     hints: [{ source: 'kdn_' }],
     pattern: /kdn_[0-9A-Za-z]{16,}/g,
   },
+  // The admin API's tokens (services/admin/src/auth/tokens.ts): exact minted lengths, so the
+  // 12-character display prefix of an API token (`kat_` + 8) is not a finding.
+  {
+    id: 'kordon_api_token',
+    description: 'Kordon admin API machine token (kat_ + 40 base62)',
+    defaultAction: 'mask',
+    keepLast: 4,
+    hints: [{ source: 'kat_' }],
+    pattern: /kat_[0-9A-Za-z]{40}/g,
+  },
+  {
+    id: 'kordon_refresh_token',
+    description: 'Kordon admin API refresh token (krt_ + 43 base62)',
+    defaultAction: 'mask',
+    keepLast: 4,
+    hints: [{ source: 'krt_' }],
+    pattern: /krt_[0-9A-Za-z]{43}/g,
+  },
+  {
+    id: 'kordon_invitation_token',
+    description: 'Kordon invitation link token (kin_ + 43 base62)',
+    defaultAction: 'mask',
+    keepLast: 4,
+    hints: [{ source: 'kin_' }],
+    pattern: /kin_[0-9A-Za-z]{43}/g,
+  },
   {
     id: 'private_key',
     description: 'PEM private key block (-----BEGIN ... PRIVATE KEY-----)',

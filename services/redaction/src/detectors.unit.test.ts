@@ -97,6 +97,19 @@ const CASES = {
     positive: ['a mistyped kdn_Kordon0proxy0key0test0vector00011b5n6ix', 'cut: kdn_Kordon0proxy0key0t'],
     negative: ['display prefix kdn_Kordon0p', 'kdn_', 'the kdn prefix'],
   },
+  kordon_api_token: {
+    positive: [`KORDON_TOKEN=kat_${fakeToken(40, 40)}`, `{"apiToken":"kat_${fakeToken(40, 41)}"}`],
+    // The display prefix (`kat_` + 8), a cut token, another alphabet.
+    negative: [`prefix kat_${fakeToken(8, 42)}`, `kat_${fakeToken(39, 43)}`, `kat_${'-'.repeat(40)}`],
+  },
+  kordon_refresh_token: {
+    positive: [`"refreshToken": "krt_${fakeToken(43, 44)}"`],
+    negative: [`krt_${fakeToken(42, 45)}`, 'krt_ and kin_ are prefixes'],
+  },
+  kordon_invitation_token: {
+    positive: [`accept at /invitations/kin_${fakeToken(43, 46)}/accept`],
+    negative: [`kin_${fakeToken(42, 47)}`, `kin_${fakeToken(20, 48, 'abcdef_')}`],
+  },
   private_key: {
     positive: [
       [
@@ -292,6 +305,7 @@ describe('built-in detectors', () => {
       'eyJ runs': 'eyJ'.repeat(n / 3),
       'eyJ dots': 'eyJaaaaaaaa.'.repeat(n / 12),
       'kdn_ runs': 'kdn_'.repeat(n / 4),
+      'kat_ runs': 'kat_'.repeat(n / 4),
       'scheme runs': 'a://'.repeat(n / 4),
       'userinfo runs': `a://${'b:'.repeat(n / 2)}`,
       'query runs': '?key='.repeat(n / 5),

@@ -46,6 +46,9 @@ const yandexOauth = `y0_${fakeToken(58, 11)}`;
 const gigachat = b64('0194b9a3-1c2d-7e8f-9a0b-1c2d3e4f5a6b:8c1e6a52-3f4d-4b7a-9e2c-5d6f7a8b9c0d');
 const basic = b64('alice:Wonderland-42');
 const proxyKey = 'kdn_Kordon0proxy0key0test0vector00011b5n6i';
+const apiToken = `kat_${fakeToken(40, 16)}`;
+const refreshToken = `krt_${fakeToken(43, 17)}`;
+const invitationToken = `kin_${fakeToken(43, 18)}`;
 const pemBody = fakeToken(64, 12, `${BASE62}+/`);
 const pem = ['-----BEGIN ', 'PRIVATE KEY-----\n', pemBody, '\n-----END ', 'PRIVATE KEY-----'].join('');
 const jwt = [
@@ -93,6 +96,14 @@ export const SAMPLES: readonly CorpusSample[] = [
   { detector: 'ru_inn', text: '7707083893', secret: '7707083893' },
   { detector: 'ru_snils', text: '112-233-445 95', secret: '112-233-445 95' },
   { detector: 'ru_passport', text: '45 07 123456', secret: '45 07 123456' },
+  // Last, so the indexes other tests use stay put.
+  { detector: 'kordon_api_token', text: apiToken, secret: apiToken },
+  { detector: 'kordon_refresh_token', text: refreshToken, secret: refreshToken },
+  {
+    detector: 'kordon_invitation_token',
+    text: `https://kordon.example.com/invite/${invitationToken}`,
+    secret: invitationToken,
+  },
 ];
 
 /** A prompt stuffed with every sample, each in a sentence of its own. */
