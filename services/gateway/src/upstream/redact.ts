@@ -21,6 +21,10 @@ const PATTERNS: readonly [RegExp, string][] = [
   [/\bAQVN[A-Za-z0-9_-]{10,}/g, REDACTED],
   [/\bt1\.[A-Za-z0-9_.-]{10,}/g, REDACTED],
   [/\by[0-3]_[A-Za-z0-9_-]{10,}/g, REDACTED],
+  // Kordon's own: proxy keys (kdn_), admin API tokens (kat_), refresh (krt_) and invitation
+  // (kin_) tokens, a caller may have pasted into a prompt the provider quotes back; masked too.
+  // Not inside a word, but after a JSON escape (`\nkdn_...` in a raw body) yes.
+  [/(?<![A-Za-z0-9](?<!\\[nrtbf]))(k(?:dn|at|rt|in)_)[A-Za-z0-9*]{8,}/g, `$1${REDACTED}`],
   // JWTs (GigaChat and Entra access tokens).
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],
   // Keys passed as query parameters, quoted back in URLs.

@@ -166,6 +166,26 @@ describe('secret redaction', () => {
     assert.match(clean, /alt=sse/);
   });
 
+  it("removes Kordon's own secrets, whole or masked", () => {
+    const secrets = [
+      'kdn_Kordon0proxy0key0test0vector00011b5n6i',
+      `kat_${'Ab3'.repeat(13)}x`,
+      `krt_${'Cd4'.repeat(14)}y`,
+      `kin_${'Ef5'.repeat(14)}z`,
+      'kdn_Kord****b5n6i',
+    ];
+    const clean = redactSecrets(`Invalid input: ${secrets.join(', ')}.`);
+    assert.equal(
+      clean,
+      'Invalid input: kdn_[redacted], kat_[redacted], krt_[redacted], kin_[redacted], kdn_[redacted].',
+    );
+    // In a raw JSON body a value on a new line follows `\n`; inside a word it is no key.
+    assert.equal(
+      redactSecrets(String.raw`{"error":"bad\n${secrets[1]}"} checkin_20240101abc`),
+      String.raw`{"error":"bad\nkat_[redacted]"} checkin_20240101abc`,
+    );
+  });
+
   it('does not search for very short secrets', () => {
     assert.equal(redactSecrets('a b c', ['a']), 'a b c');
   });
