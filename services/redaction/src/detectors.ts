@@ -227,15 +227,16 @@ export const BUILTIN_DETECTORS = [
     hints: [{ source: 'kdn_' }],
     pattern: /kdn_[0-9A-Za-z]{16,}/g,
   },
-  // The admin API's tokens (services/admin/src/auth/tokens.ts): exact minted lengths, so the
-  // 12-character display prefix of an API token (`kat_` + 8) is not a finding.
+  // The admin API's tokens (services/admin/src/auth/tokens.ts). Like a proxy key, from 16
+  // characters on: a token cut in a log still gives most of it away, and the 12-character
+  // display prefix of an API token (`kat_` + 8) is no finding.
   {
     id: 'kordon_api_token',
     description: 'Kordon admin API machine token (kat_ + 40 base62)',
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'kat_' }],
-    pattern: /kat_[0-9A-Za-z]{40}/g,
+    pattern: /kat_[0-9A-Za-z]{16,}/g,
   },
   {
     id: 'kordon_refresh_token',
@@ -243,7 +244,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'krt_' }],
-    pattern: /krt_[0-9A-Za-z]{43}/g,
+    pattern: /krt_[0-9A-Za-z]{16,}/g,
   },
   {
     id: 'kordon_invitation_token',
@@ -251,7 +252,7 @@ export const BUILTIN_DETECTORS = [
     defaultAction: 'mask',
     keepLast: 4,
     hints: [{ source: 'kin_' }],
-    pattern: /kin_[0-9A-Za-z]{43}/g,
+    pattern: /kin_[0-9A-Za-z]{16,}/g,
   },
   {
     id: 'private_key',

@@ -98,17 +98,21 @@ const CASES = {
     negative: ['display prefix kdn_Kordon0p', 'kdn_', 'the kdn prefix'],
   },
   kordon_api_token: {
-    positive: [`KORDON_TOKEN=kat_${fakeToken(40, 40)}`, `{"apiToken":"kat_${fakeToken(40, 41)}"}`],
-    // The display prefix (`kat_` + 8), a cut token, another alphabet.
-    negative: [`prefix kat_${fakeToken(8, 42)}`, `kat_${fakeToken(39, 43)}`, `kat_${'-'.repeat(40)}`],
+    positive: [
+      `KORDON_TOKEN=kat_${fakeToken(40, 40)}`,
+      `{"apiToken":"kat_${fakeToken(40, 41)}"}`,
+      `cut: kat_${fakeToken(16, 43)}`,
+    ],
+    // The display prefix (`kat_` + 8), too short to be a cut token, another alphabet.
+    negative: [`prefix kat_${fakeToken(8, 42)}`, `kat_${fakeToken(15, 43)}`, `kat_${'-'.repeat(40)}`],
   },
   kordon_refresh_token: {
-    positive: [`"refreshToken": "krt_${fakeToken(43, 44)}"`],
-    negative: [`krt_${fakeToken(42, 45)}`, 'krt_ and kin_ are prefixes'],
+    positive: [`"refreshToken": "krt_${fakeToken(43, 44)}"`, `cut: krt_${fakeToken(20, 45)}`],
+    negative: [`krt_${fakeToken(15, 45)}`, 'krt_ and kin_ are prefixes'],
   },
   kordon_invitation_token: {
     positive: [`accept at /invitations/kin_${fakeToken(43, 46)}/accept`],
-    negative: [`kin_${fakeToken(42, 47)}`, `kin_${fakeToken(20, 48, 'abcdef_')}`],
+    negative: [`kin_${fakeToken(15, 47)}`, `kin_${'-'.repeat(43)}`],
   },
   private_key: {
     positive: [
