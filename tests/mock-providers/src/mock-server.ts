@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_REPLY_PREFIX, IdSource } from './answers.js';
 import { DEFAULT_QUOTA, QuotaBook, type QuotaLimits, type QuotaSnapshot } from './quota.js';
 import { type MockErrorKind, type Scenario, toScenario, UnknownScenarioError } from './scenarios.js';
-import { type Reply, type WireTiming, writeReply } from './wire.js';
+import { SSE_CONTENT_TYPE, sseFrame } from './sse.js';
+import { type JsonReply, type Reply, type StreamReply, type WireTiming, writeReply } from './wire.js';
 
 export type ProviderName = 'openai' | 'anthropic' | 'gemini';
 
@@ -274,6 +275,7 @@ function answer(context: ServeContext, exchange: Exchange, key: string, bodyIsVa
   if (scenario.error) {
     const retryAfterSeconds = scenario.retryAfterSeconds ?? (scenario.error === 'rate-limit' ? 1 : undefined);
     const reply = dialect.errorReply({ kind: scenario.error, retryAfterSeconds }, requestId);
+    if (scenario.errorInStream && reply.kind === 'json') return errorInStream(reply);
     return withRetryAfter(dialect, reply, retryAfterSeconds);
   }
   const verdict = quotas.verdict(key);
@@ -288,6 +290,24 @@ function answer(context: ServeContext, exchange: Exchange, key: string, bodyIsVa
   const reply = dialect.handle(exchange);
   if (reply.tokens) quotas.spendTokens(key, reply.tokens);
   return reply;
+}
+
+/**
+ * An error body as the one frame of a 200 event stream (Anthropic's as an `error` event):
+ * the status line said 200, so only the frame tells the client, and no Retry-After header.
+ */
+function errorInStream(reply: JsonReply): StreamReply {
+  const anthropic = isRecord(reply.body) && reply.body.type === 'error';
+  return {
+    kind: 'stream',
+    status: 200,
+    contentType: SSE_CONTENT_TYPE,
+    frames: [sseFrame(reply.body, anthropic ? { event: 'error' } : {})],
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Retry-After goes on the headers where the provider sends it (Gemini puts it in the body). */

@@ -19,6 +19,11 @@ export interface Scenario {
   readonly error?: MockErrorKind;
   /** Retry-After in seconds on an error answer (429 gets 1 when unset). */
   readonly retryAfterSeconds?: number;
+  /**
+   * The error comes as the first `data:` frame of a 200 event stream, before any content, as
+   * Gemini sends a 429 on `streamGenerateContent?alt=sse` (and OpenAI-style servers an error).
+   */
+  readonly errorInStream?: boolean;
   /** Wait this long before the status line: a slow first byte. */
   readonly firstByteDelayMs?: number;
   /** Reset the TCP connection after this many stream frames (a JSON body: after half of it). */
@@ -41,6 +46,7 @@ export class UnknownScenarioError extends Error {
 type ScenarioName =
   | MockErrorKind
   | 'retry-after'
+  | 'error-in-stream'
   | 'slow-first-byte'
   | 'reset-mid-stream'
   | 'split-frames'
@@ -58,6 +64,7 @@ const SCENARIO_NAMES = {
   overloaded: () => ({ error: 'overloaded' }),
   'context-overflow': () => ({ error: 'context-overflow' }),
   'retry-after': (value) => ({ retryAfterSeconds: value ?? 1 }),
+  'error-in-stream': () => ({ errorInStream: true }),
   'slow-first-byte': (value) => ({ firstByteDelayMs: value ?? 1000 }),
   'reset-mid-stream': (value) => ({ resetAfterFrames: value ?? 2 }),
   'split-frames': () => ({ splitFrames: true }),

@@ -757,11 +757,14 @@ export function streamFailureError(
   if (failure?.kind === 'upstream_error') {
     const status = failure.status ?? STATUS_OF_ERROR_TYPE.get(failure.errorType) ?? 500;
     const message = redact(failure.message).slice(0, 300);
+    // The event's own delay (Gemini's RetryInfo) rests the key as a status answer's does.
+    const { retryAfterMs } = failure;
     return new UpstreamError('upstream_http_error', `the provider's stream failed: ${message}`, {
       phase: 'body',
       status,
-      provider: providerErrorFromStatus(status, message, failure.errorType),
+      provider: { ...providerErrorFromStatus(status, message, failure.errorType), retryAfterMs },
       isRetryable: isRetryableStatus(status),
+      retryAfterMs,
     });
   }
   if (failure?.kind === 'malformed_event')

@@ -1,9 +1,9 @@
 /** Parses Gemini streamGenerateContent chunks into neutral stream parts. */
 import { finishReasonFromGemini, geminiFailedCall } from './finish-reasons.js';
 import { geminiToolCallId } from './gemini-tool-call-id.js';
-import { geminiGenerateContentResponse, geminiStreamError } from './gemini-types.js';
+import { geminiGenerateContentResponse, geminiStreamError, googleRetryDelayMs } from './gemini-types.js';
 import { isRecord } from './json-object.js';
-import { malformed, type StreamParser, type StreamPart } from './stream-parts.js';
+import { malformed, type StreamFailure, type StreamParser, type StreamPart } from './stream-parts.js';
 import { type NormalisedUsage, usageFromGemini } from './usage.js';
 
 export interface GeminiStreamOptions {
@@ -53,10 +53,18 @@ export class GeminiStreamParser implements StreamParser {
     if (isRecord(event) && 'error' in event) {
       const error = geminiStreamError.safeParse(event);
       if (!error.success) return [malformed(`malformed Gemini error: ${error.error.message}`)];
-      const { code, status, message } = error.data.error;
-      // The code is the HTTP status (503 with UNAVAILABLE: overloaded), which the caller's error event names.
-      const failure = { kind: 'upstream_error' as const, errorType: status ?? 'error', message };
-      return [{ type: 'error', failure: code === undefined ? failure : { ...failure, status: code } }];
+      const { code, status, message, details } = error.data.error;
+      // The code is the HTTP status (503 with UNAVAILABLE: overloaded), which the caller's error
+      // event names; a 429's RetryInfo says how long the key rests, as in a status answer.
+      const retryAfterMs = googleRetryDelayMs(details);
+      const failure: StreamFailure = {
+        kind: 'upstream_error',
+        errorType: status ?? 'error',
+        message,
+        ...(code !== undefined && { status: code }),
+        ...(retryAfterMs !== undefined && { retryAfterMs }),
+      };
+      return [{ type: 'error', failure }];
     }
     const chunk = geminiGenerateContentResponse.safeParse(event);
     if (!chunk.success) return [malformed(`malformed Gemini chunk: ${chunk.error.message}`)];

@@ -168,5 +168,31 @@ export type GeminiGenerateContentResponse = z.infer<typeof geminiGenerateContent
 
 /** Google's error shape, which an SSE stream can also carry as its last `data:`. */
 export const geminiStreamError = z.object({
-  error: z.object({ code: z.number().optional(), message: z.string(), status: z.string().optional() }),
+  error: z.object({
+    code: z.number().optional(),
+    message: z.string(),
+    status: z.string().optional(),
+    details: z.array(z.unknown()).nullish(),
+  }),
 });
+
+/** A protobuf Duration in JSON (`"7s"`, `"0.5s"`, `"1.250s"`) in milliseconds. */
+export function parseProtoDuration(text: string | undefined): number | undefined {
+  const match = text === undefined ? null : /^(\d+(?:\.\d+)?)s$/.exec(text);
+  return match?.[1] === undefined ? undefined : Math.ceil(Number(match[1]) * 1000);
+}
+
+const retryInfo = z.object({ '@type': z.string(), retryDelay: z.string().optional() });
+
+/**
+ * The delay of a google.rpc.RetryInfo among an error's `details`, in milliseconds: read alike
+ * from a 429's body and from the same error sent as an event of a stream.
+ */
+export function googleRetryDelayMs(details: readonly unknown[] | null | undefined): number | undefined {
+  for (const item of details ?? []) {
+    const read = retryInfo.safeParse(item);
+    if (read.success && read.data['@type'].endsWith('google.rpc.RetryInfo'))
+      return parseProtoDuration(read.data.retryDelay);
+  }
+  return undefined;
+}

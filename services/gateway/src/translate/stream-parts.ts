@@ -13,8 +13,16 @@ export type StreamFailure =
    * `status`: the HTTP status the event names (Gemini's `code`), when it names one.
    * `answered`: the model did answer, and the answer failed (Gemini's MALFORMED_FUNCTION_CALL):
    * billed, and no failure of the key's, so no other key is asked for it.
+   * `retryAfterMs`: the delay the event gives (Gemini's RetryInfo detail), as a status answer's.
    */
-  | { kind: 'upstream_error'; errorType: string; message: string; status?: number; answered?: true }
+  | {
+      kind: 'upstream_error';
+      errorType: string;
+      message: string;
+      status?: number;
+      answered?: true;
+      retryAfterMs?: number;
+    }
   /** An event that does not have its dialect's shape: translating on would produce nonsense. */
   | { kind: 'malformed_event'; message: string };
 

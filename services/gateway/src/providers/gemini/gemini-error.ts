@@ -6,6 +6,7 @@
  * (one model's, or the project's).
  */
 import { z } from 'zod';
+import { googleRetryDelayMs } from '../../translate/gemini-types.js';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
 import {
   errorTypeForStatus,
@@ -17,7 +18,6 @@ import {
 const detail = z.object({
   '@type': z.string(),
   reason: z.string().optional(),
-  retryDelay: z.string().optional(),
   // QuotaFailure: which quotas were exceeded (`quotaDimensions: { model, location }`).
   violations: z
     .array(z.object({ quotaDimensions: z.object({ model: z.string().optional() }).optional() }))
@@ -58,12 +58,6 @@ const KEY_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_SERVICE_BLOCKED', 'API_
  */
 const NO_BILLING = /enable billing|without a billing account|free tier is not available/i;
 
-/** A protobuf Duration in JSON (`"7s"`, `"0.5s"`, `"1.250s"`) in milliseconds. */
-export function parseProtoDuration(text: string | undefined): number | undefined {
-  const match = text === undefined ? null : /^(\d+(?:\.\d+)?)s$/.exec(text);
-  return match?.[1] === undefined ? undefined : Math.ceil(Number(match[1]) * 1000);
-}
-
 export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
   const { status } = response;
   const parsed = googleErrorBody.safeParse(response.json);
@@ -82,7 +76,6 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     : error.status === 'FAILED_PRECONDITION' && NO_BILLING.test(message)
       ? 'quota_exceeded'
       : ((error.status ? STATUS_TYPES[error.status] : undefined) ?? errorTypeForStatus(status));
-  const retryDelay = details.find((item) => item['@type'].endsWith('google.rpc.RetryInfo'))?.retryDelay;
   const quotaModel = type === 'rate_limit' ? limitedModel(details) : undefined;
   return {
     status,
@@ -90,7 +83,7 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     message,
     code: error.status ?? undefined,
     retryable: !keyProblem && (isRetryableStatus(status) || type === 'rate_limit' || type === 'overloaded'),
-    retryAfterMs: parseProtoDuration(retryDelay),
+    retryAfterMs: googleRetryDelayMs(error.details),
     ...(quotaModel !== undefined && { quotaModel }),
   };
 }

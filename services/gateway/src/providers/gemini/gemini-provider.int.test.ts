@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { type MockServer, startGeminiMock } from '@kordon/mock-providers';
+import { streamFailureError } from '../../http/exchange.js';
 import { openAIToGeminiEmbeddingsRequest, readGeminiEmbeddings } from '../../translate/gemini-embeddings.js';
 import { UpstreamClient } from '../../upstream/upstream-client.js';
 import { isUpstreamError } from '../../upstream/upstream-error.js';
-import { callProvider, type ProviderCall } from '../provider-call.js';
-import { providerContract, REPLY_PREFIX } from '../provider-contract.js';
+import { callProvider, type ProviderCall, streamProvider } from '../provider-call.js';
+import { chatRequest, providerContract, REPLY_PREFIX, streamObserver } from '../provider-contract.js';
 import { type OperationRequest, providerKey } from '../provider-types.js';
 import { geminiProvider } from './gemini-provider.js';
 
@@ -104,5 +105,43 @@ describe('gemini embeddings (mock-providers)', () => {
     assert.equal(refused.isRetryable, false);
     assert.equal(refused.provider?.type, 'invalid_request');
     assert.match(refused.provider?.message ?? '', /output_dimensionality/);
+  });
+});
+
+/**
+ * A 429 sent as the first event of a 200 stream (Gemini's `data: {"error": …}` before any
+ * candidate) rests the key for its RetryInfo delay, as the same 429 as a status does.
+ */
+describe('gemini in-stream error (mock-providers)', () => {
+  let mock: MockServer;
+  let client: UpstreamClient;
+  const model = 'gemini-2.5-flash';
+
+  before(async () => {
+    mock = await startGeminiMock({ keys: [KEY] });
+  });
+  beforeEach(() => {
+    client = new UpstreamClient();
+  });
+  afterEach(() => client.destroy());
+  after(() => mock.close());
+
+  it("a RESOURCE_EXHAUSTED event's RetryInfo is the attempt's retryAfterMs", async () => {
+    mock.setScenario('rate-limit=37, error-in-stream');
+    const call: ProviderCall = {
+      client,
+      adapter: geminiProvider,
+      config: { baseUrl: mock.url },
+      key: providerKey('pk-gemini-1', KEY),
+    };
+    const stream = await streamProvider(call, chatRequest(geminiProvider, model, 'hello', true));
+    const translator = streamObserver('gemini', model);
+    for await (const event of stream) translator.push(event);
+    assert.equal(translator.content, false, 'no candidate came before the error');
+    const error = streamFailureError(undefined, translator.failure, (text) => text);
+    assert.equal(error.status, 429);
+    assert.equal(error.isRetryable, true);
+    assert.equal(error.provider?.type, 'rate_limit');
+    assert.equal(error.retryAfterMs, 37_000);
   });
 });
