@@ -7,6 +7,8 @@
  *   Go durations (`20ms`, `1s`, `6m0s`, `1h2m3.5s`). Azure sends only the remaining counts.
  * - Anthropic: `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, resets are
  *   RFC 3339 instants; without the combined `tokens` headers the `input-tokens` ones count.
+ * - OpenAI-compatible vendors that name them otherwise (Together, OpenRouter, Mistral): see
+ *   `parseOpenAICompatibleRateLimits`.
  * Absent headers give absent fields; no header at all gives undefined.
  */
 import { type HeaderBag, headerNumber, headerValue } from './headers.js';
@@ -32,6 +34,34 @@ export function parseOpenAIRateLimits(headers: HeaderBag): RateLimitInfo | undef
   set(info, 'remainingTokens', headerNumber(headers, 'x-ratelimit-remaining-tokens'));
   set(info, 'resetRequestsMs', parseGoDuration(headerValue(headers, 'x-ratelimit-reset-requests')));
   set(info, 'resetTokensMs', parseGoDuration(headerValue(headers, 'x-ratelimit-reset-tokens')));
+  return Object.keys(info).length > 0 ? info : undefined;
+}
+
+/**
+ * OpenAI-compatible vendors: OpenAI's names (Groq, DeepSeek...), and where they are absent
+ * the names of the vendors that send others, each read only as far as it is clear:
+ * - Together (support.together.ai, "Rate limits"): `x-ratelimit-limit` and
+ *   `x-ratelimit-remaining` count requests; its `x-ratelimit-reset` gives no unit: not read.
+ * - OpenRouter (openrouter.ai/docs, "Limits"): the same two names, on a 429 of a request cap
+ *   (`X-RateLimit-Limit: 16`, `X-RateLimit-Remaining: 0`); its reset's unit is not documented.
+ * - Mistral: no documented headers; its answers carry `x-ratelimitbysize-limit-minute` and
+ *   `x-ratelimitbysize-remaining-minute`, tokens per minute. The month's budget and the reset
+ *   (`ratelimitbysize-reset`, of which window is unsaid) are not read.
+ * The adapter does not know its vendor here, and the names do not collide.
+ */
+export function parseOpenAICompatibleRateLimits(headers: HeaderBag): RateLimitInfo | undefined {
+  const openAI = parseOpenAIRateLimits(headers);
+  // OpenAI's names said it all (Groq, DeepSeek): no other name to look for.
+  if (openAI?.remainingRequests !== undefined && openAI.remainingTokens !== undefined) return openAI;
+  const info: Mutable<RateLimitInfo> = { ...openAI };
+  if (info.limitRequests === undefined)
+    set(info, 'limitRequests', headerNumber(headers, 'x-ratelimit-limit'));
+  if (info.remainingRequests === undefined)
+    set(info, 'remainingRequests', headerNumber(headers, 'x-ratelimit-remaining'));
+  if (info.limitTokens === undefined)
+    set(info, 'limitTokens', headerNumber(headers, 'x-ratelimitbysize-limit-minute'));
+  if (info.remainingTokens === undefined)
+    set(info, 'remainingTokens', headerNumber(headers, 'x-ratelimitbysize-remaining-minute'));
   return Object.keys(info).length > 0 ? info : undefined;
 }
 

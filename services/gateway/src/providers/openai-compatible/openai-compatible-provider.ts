@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TranslationError } from '../../translate/translation-error.js';
-import { parseOpenAIRateLimits } from '../../upstream/rate-limit-headers.js';
+import { parseOpenAICompatibleRateLimits } from '../../upstream/rate-limit-headers.js';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
 import type { ProviderErrorInfo } from '../../upstream/upstream-error.js';
 import { openAIErrorInfo } from '../openai/openai-error.js';
@@ -521,6 +521,6 @@ export const openAICompatibleProvider = {
     const secret = key.reveal();
     return secret === '' ? { headers: {}, secrets: [] } : bearerAuth(secret);
   },
-  rateLimits: (headers) => parseOpenAIRateLimits(headers),
+  rateLimits: (headers) => parseOpenAICompatibleRateLimits(headers),
   mapError: openAICompatibleErrorInfo,
 } satisfies ProviderAdapter;

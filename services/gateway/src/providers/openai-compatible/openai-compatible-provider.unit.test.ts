@@ -443,3 +443,52 @@ describe("a self-hosted server's 404 for a model it does not have", () => {
     assert.equal(info.code, 'model_not_found');
   });
 });
+
+/**
+ * Vendors that name their rate-limit headers otherwise than OpenAI, as their answers carry
+ * them: the balancer weighs a key by what it has left.
+ */
+describe("OpenAI-compatible vendors' rate-limit headers", () => {
+  const read = (headers: Record<string, string>) => openAICompatibleProvider.rateLimits(headers);
+
+  it("reads Together's and OpenRouter's x-ratelimit-limit / -remaining as requests", () => {
+    assert.deepEqual(
+      read({ 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '598', 'x-ratelimit-reset': '1' }),
+      {
+        limitRequests: 600,
+        remainingRequests: 598,
+      },
+    );
+    assert.deepEqual(read({ 'x-ratelimit-limit': '16', 'x-ratelimit-remaining': '0' }), {
+      limitRequests: 16,
+      remainingRequests: 0,
+    });
+  });
+
+  it("reads Mistral's x-ratelimitbysize-*-minute as tokens, not its month's budget", () => {
+    assert.deepEqual(
+      read({
+        'x-ratelimitbysize-limit-minute': '500000',
+        'x-ratelimitbysize-remaining-minute': '499120',
+        'x-ratelimitbysize-limit-month': '1000000000',
+        'x-ratelimitbysize-remaining-month': '999000000',
+        'ratelimitbysize-reset': '17',
+      }),
+      { limitTokens: 500_000, remainingTokens: 499_120 },
+    );
+  });
+
+  it("keeps OpenAI's names first (Groq), and nothing read is undefined", () => {
+    assert.deepEqual(
+      read({
+        'x-ratelimit-limit-requests': '1000',
+        'x-ratelimit-remaining-requests': '999',
+        'x-ratelimit-remaining-tokens': '5000',
+        'x-ratelimit-reset-requests': '1m26.4s',
+        'x-ratelimit-remaining': '3',
+      }),
+      { limitRequests: 1000, remainingRequests: 999, remainingTokens: 5000, resetRequestsMs: 86_400 },
+    );
+    assert.equal(read({ 'content-type': 'application/json' }), undefined);
+  });
+});
