@@ -486,14 +486,41 @@ const SERVER_LACKS_MODEL =
   /^(?:The model `[^`]*` does not exist\.?|model (?:"[^"]*"|'[^']*') not found(?:, try pulling it first)?)$/;
 
 /**
- * OpenAI's error mapping, with a self-hosted server's 404 for a model it does not have read as
- * OpenAI's model_not_found (`modelNotServed`): the next provider of the model's chain may have
- * it, and the key is neither faulted nor credited. OpenAI's own adapter keeps `openAIErrorInfo`.
+ * The 400s (or 404s) by which a hosted vendor says it does not serve the model asked for, in
+ * its own words (Groq and Together's 404 say OpenAI's `model_not_found`, read as OpenAI's):
+ * - Mistral: 400 `{"object":"error","message":"Invalid model: x","type":"invalid_model",
+ *   "code":"1500"}`;
+ * - DeepSeek: 400 `{"error":{"message":"Model Not Exist","type":"invalid_request_error",
+ *   "code":"invalid_request_error"}}`;
+ * - OpenRouter: 400 `{"error":{"message":"x is not a valid model ID","code":400}}`;
+ * - Together: 400 code `model_not_available`, "Unable to access non-serverless model x…" (the
+ *   model runs only on a dedicated endpoint, which this key does not reach).
+ * Matched whatever the vendor preset (a vendor may be configured as `generic`), only on a 400
+ * or 404, on the vendor's type, code or whole message, so that no other refusal is taken for it.
+ */
+function vendorLacksModel(info: ProviderErrorInfo): boolean {
+  return (
+    info.openAIType === 'invalid_model' ||
+    info.code === 'model_not_available' ||
+    VENDOR_LACKS_MODEL.test(info.message)
+  );
+}
+
+const VENDOR_LACKS_MODEL = /^(?:Invalid model: \S*|Model Not Exist|\S+ is not a valid model ID)$/;
+
+/**
+ * OpenAI's error mapping, with a server's own word for a model it does not have (a self-hosted
+ * server's 404, a hosted vendor's 400) read as OpenAI's model_not_found (`modelNotServed`): the
+ * next provider of the model's chain may have it, and the key is neither faulted nor credited.
+ * OpenAI's own adapter keeps `openAIErrorInfo`.
  */
 export function openAICompatibleErrorInfo(response: UpstreamErrorResponse): ProviderErrorInfo {
   const info = openAIErrorInfo(response);
-  if (response.status !== 404 || info.modelNotServed || !SERVER_LACKS_MODEL.test(info.message)) return info;
-  return { ...info, modelNotServed: true };
+  if (info.modelNotServed) return info;
+  const lacks =
+    (response.status === 404 && SERVER_LACKS_MODEL.test(info.message)) ||
+    ((response.status === 400 || response.status === 404) && vendorLacksModel(info));
+  return lacks ? { ...info, modelNotServed: true } : info;
 }
 
 export const openAICompatibleProvider = {

@@ -448,6 +448,59 @@ describe("a self-hosted server's 404 for a model it does not have", () => {
  * Vendors that name their rate-limit headers otherwise than OpenAI, as their answers carry
  * them: the balancer weighs a key by what it has left.
  */
+describe("a hosted vendor's answer that it does not serve the model", () => {
+  const answer = (status: number, json: unknown) => ({
+    status,
+    headers: {},
+    text: JSON.stringify(json),
+    json,
+  });
+  const nested = (message: string, code: unknown, type = 'invalid_request_error') => ({
+    error: { message, type, param: null, code },
+  });
+
+  it('is read as OpenAI model_not_found: Mistral, DeepSeek, OpenRouter, Together (400s)', () => {
+    for (const body of [
+      {
+        object: 'error',
+        message: 'Invalid model: mistral-x',
+        type: 'invalid_model',
+        param: null,
+        code: '1500',
+      },
+      nested('Model Not Exist', 'invalid_request_error'),
+      { error: { message: 'google/gemini-x is not a valid model ID', code: 400 }, user_id: 'user_1' },
+      nested(
+        'Unable to access non-serverless model a/b. Please visit https://api.together.ai/models',
+        'model_not_available',
+      ),
+    ]) {
+      const info = openAICompatibleErrorInfo(answer(400, body));
+      assert.equal(info.modelNotServed, true, JSON.stringify(body));
+      assert.equal(info.retryable, false);
+    }
+  });
+
+  it('is not read into their other refusals, or another status', () => {
+    for (const [status, body] of [
+      [400, nested('Invalid request: messages must not be empty', 'invalid_request_error')],
+      [
+        422,
+        { object: 'error', message: 'Invalid model: x', type: 'invalid_model', param: null, code: '1500' },
+      ],
+      [400, { error: { message: 'x is not a valid model ID for tools', code: 400 } }],
+      [500, nested('Model Not Exist', 'invalid_request_error')],
+      [400, nested('The dedicated endpoint for a/b is not running.', 'dedicated_endpoint_not_running')],
+    ] as const) {
+      assert.equal(
+        openAICompatibleErrorInfo(answer(status, body)).modelNotServed,
+        undefined,
+        JSON.stringify(body),
+      );
+    }
+  });
+});
+
 describe("OpenAI-compatible vendors' rate-limit headers", () => {
   const read = (headers: Record<string, string>) => openAICompatibleProvider.rateLimits(headers);
 
