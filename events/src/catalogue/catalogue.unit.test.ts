@@ -288,7 +288,7 @@ describe('kordon catalogue', () => {
     PolicySet: 2,
     ProviderConfigured: 3,
     RequestCompleted: 5,
-    RequestRejected: 2,
+    RequestRejected: 3,
     RequestFailed: 4,
   };
 
@@ -481,10 +481,10 @@ describe('kordon catalogue', () => {
     }
   });
 
-  test('RequestRejected v1 is read as v2 unchanged; only v2 may say overloaded', () => {
+  test('RequestRejected v1 is read as v3 unchanged; only v2 on may say overloaded', () => {
     const stored = { ...recorded(create('RequestRejected', examples.RequestRejected), 5), schemaVersion: 1 };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 2);
+    assert.equal(decoded.schemaVersion, 3);
     assert.deepEqual(decoded.data, examples.RequestRejected);
     const overloaded = create('RequestRejected', {
       ...examples.RequestRejected,
@@ -499,6 +499,21 @@ describe('kordon catalogue', () => {
           schemaVersion: 1,
         }),
       /reason/,
+    );
+  });
+
+  test('RequestRejected v2 is read as v3 unchanged; only v3 may name an endpoint that is not usage', () => {
+    const stored = { ...recorded(create('RequestRejected', examples.RequestRejected), 5), schemaVersion: 2 };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 3);
+    assert.deepEqual(decoded.data, examples.RequestRejected);
+    const models = create('RequestRejected', { ...examples.RequestRejected, endpoint: 'models' });
+    assert.equal((models.data as { endpoint: string }).endpoint, 'models');
+    assert.throws(() => kordonCatalogue.decode({ ...recorded(models, 6), schemaVersion: 2 }), /endpoint/);
+    // RequestCompleted and RequestFailed keep the endpoints of usage only.
+    assert.throws(
+      () => create('RequestCompleted', { ...examples.RequestCompleted, endpoint: 'models' } as never),
+      /endpoint/,
     );
   });
 

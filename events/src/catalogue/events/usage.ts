@@ -241,7 +241,20 @@ const rejectionReasonV1 = z.enum([
  */
 export const rejectionReason = z.enum([...rejectionReasonV1.options, 'overloaded']);
 
-/** RequestRejected's fields after `requestId` and `reason` (the same in every version). */
+/**
+ * The endpoints a RequestRejected may name from version 3: those of the requests that are
+ * usage, and the calls that are not (listing models, counting tokens, stored answers), which
+ * record only a refusal of their key or its address or model rules.
+ */
+export const rejectedEndpoint = z.enum([
+  ...endpoint.options,
+  'models',
+  'messages.count_tokens',
+  'responses.stored',
+  'chat.completions.stored',
+]);
+
+/** RequestRejected's fields after `requestId` and `reason` up to version 2 (frozen). */
 const requestRejectedFields = {
   /** For limit reasons: whose limit was reached (a team's budget, the key's RPM...). */
   limitScope: z.strictObject({ scope: policyScope, scopeId: id }).nullable(),
@@ -255,15 +268,23 @@ const requestRejectedFields = {
   clientIp: ipAddress,
 };
 
+const requestRejectedV3Fields = { ...requestRejectedFields, endpoint: rejectedEndpoint };
+
 /**
  * Refused by the gateway itself; nothing was charged. Who made it is null when unknown
  * (for `auth_failed` there is no valid key); `model` is null when none was readable.
  */
 export const RequestRejected = defineEvent({
   type: 'RequestRejected',
-  version: 2,
-  schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedFields }),
+  version: 3,
+  schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedV3Fields }),
   previous: [
+    {
+      // Version 3 adds the endpoints that are not usage (`rejectedEndpoint`).
+      version: 2,
+      schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedFields }),
+      upcast: (data: object) => data,
+    },
     {
       version: 1,
       schema: z.strictObject({ requestId: id, reason: rejectionReasonV1, ...requestRejectedFields }),
