@@ -47,6 +47,7 @@ orgs:
           - { name: dollar, limits: { budget: { usd: 1, period: 1d } } }
           - { name: api }
           - { name: expired, expiresAt: "2020-01-01T00:00:00Z" }
+          - { name: lapsed, expiresAt: "2020-01-01T00:00:00Z" }
 `;
 
   before(async () => {
@@ -247,6 +248,92 @@ orgs:
     ).catch((error: unknown) => error);
     assert.ok(unknown instanceof OpenAI.AuthenticationError);
     assert.equal((await gateway.requestEvents()).length, before + 10);
+  });
+
+  it('a refused key or address is recorded on models, stored answers and count_tokens too', async () => {
+    const anthropic = (name: string) =>
+      new Anthropic({ baseURL: gateway.url, apiKey: key(name), maxRetries: 0 });
+    const calls = (name: string) => [
+      () => openai(name).models.list(),
+      () => openai(name).models.retrieve('gpt-4o-mini'),
+      () => openai(name).responses.retrieve('resp_abc123'),
+      () => openai(name).responses.delete('resp_abc123'),
+      () => openai(name).chat.completions.retrieve('chatcmpl_abc123'),
+      () => openai(name).chat.completions.list(),
+      () =>
+        anthropic(name).messages.countTokens({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+    ];
+    const endpoints = [
+      'models',
+      'models',
+      'responses.stored',
+      'responses.stored',
+      'chat.completions.stored',
+      'chat.completions.stored',
+      'messages.count_tokens',
+    ];
+    const refusedBy = async (name: string) => {
+      const before = (await gateway.requestEvents()).length;
+      const errors = [];
+      // One after another: the events come in the order of the calls.
+      for (const call of calls(name))
+        errors.push(
+          await call().then(
+            () => null,
+            (error: unknown) => error,
+          ),
+        );
+      const events = (await gateway.requestEvents()).slice(before);
+      return { errors, events: events.map((e) => e.data as Record<string, unknown>) };
+    };
+
+    const lapsed = await refusedBy('lapsed');
+    for (const error of lapsed.errors)
+      assert.ok(
+        error instanceof OpenAI.AuthenticationError || error instanceof Anthropic.AuthenticationError,
+        String(error),
+      );
+    assert.deepEqual(
+      lapsed.events.map((e) => [e.reason, e.endpoint, e.status, e.clientIp, e.proxyKeyId]),
+      endpoints.map((endpoint) => ['key_expired', endpoint, 401, '127.0.0.1', lapsed.events[0]?.proxyKeyId]),
+    );
+    assert.ok(lapsed.events[0]?.proxyKeyId);
+
+    const denied = await refusedBy('denied');
+    for (const error of denied.errors)
+      assert.ok(
+        error instanceof OpenAI.PermissionDeniedError || error instanceof Anthropic.PermissionDeniedError,
+        String(error),
+      );
+    assert.deepEqual(
+      denied.events.map((e) => [e.reason, e.endpoint, e.status, (e.limitScope as { scope: string }).scope]),
+      endpoints.map((endpoint) => ['ip_denied', endpoint, 403, 'proxy-key']),
+    );
+    // count_tokens names the model it was asked to count; the others name none.
+    assert.deepEqual(
+      denied.events.map((e) => e.model),
+      [null, null, null, null, null, null, 'gpt-4o-mini'],
+    );
+
+    // An unknown key has no org, and a call served is not usage: neither is recorded.
+    const before = (await gateway.requestEvents()).length;
+    const unknown = await new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: 'kdn_nope',
+      maxRetries: 0,
+    }).models
+      .list()
+      .catch((error: unknown) => error);
+    assert.ok(unknown instanceof OpenAI.AuthenticationError, String(unknown));
+    await openai('api').models.list();
+    await anthropic('api').messages.countTokens({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal((await gateway.requestEvents()).length, before);
   });
 
   it('a denied address range is a 403', async () => {

@@ -15,12 +15,12 @@ import type { Registry } from 'prom-client';
 import { BodyKeyStore, BodySealer } from './body-keys/body-keys.js';
 import { applyConfigFile } from './config-file/apply-config.js';
 import { loadConfigFile } from './config-file/load-config-file.js';
-import { accessSubjectOf, authenticate, KeyRefusalRecorder } from './http/authenticate.js';
+import { accessSubjectOf, authenticate, type Caller, KeyRefusalRecorder } from './http/authenticate.js';
 import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
 import { type Dialect, dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
-import { generateHandler, LimitRefusalError } from './http/generate.js';
+import { generateHandler, LimitRefusalError, recordCallRefusal } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LiveRequests } from './http/live-requests.js';
 import { LoggedBodies } from './http/logged-bodies.js';
@@ -291,8 +291,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       : undefined,
   };
 
-  // Listing models is not usage (no event), but it obeys who may use the key from where, and
-  // shows only the models the key's policies allow.
+  // Listing models is not usage (no event when served), but it obeys who may use the key from
+  // where, and shows only the models the key's policies allow; a refusal is recorded as on chat.
   const withModelAccess =
     (
       handle: (
@@ -306,8 +306,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async (req: IncomingMessage, res: ServerResponse) => {
       const requestId = newEventId();
       const dialect = dialectOfHeaders(req);
+      let caller: Caller | undefined;
       try {
-        const caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
+        caller = authenticate(req, registry.state, options.secrets.proxyKeyHasher, Date.now());
         const orgId = caller.key.orgId;
         const usdPriced = (model: string) => {
           const found = generate.prices(orgId).lookup(model, { orgId });
@@ -321,6 +322,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         if (typeof access !== 'function') throw new LimitRefusalError(access);
         handle(req, res, caller.key.orgId, access, requestId);
       } catch (error) {
+        recordCallRefusal(generate, error, { requestId, endpoint: 'models', req, caller });
         if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
         else {
           logger.error({ err: error, requestId }, 'gateway request failed');

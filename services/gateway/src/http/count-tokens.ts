@@ -5,13 +5,14 @@ import { estimateRequestTokens } from '../tokens/index.js';
 import { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError } from '../upstream/index.js';
 import { anthropicBetaOf } from './anthropic-beta.js';
-import { accessSubjectOf, authenticate } from './authenticate.js';
+import { accessSubjectOf, authenticate, type Caller } from './authenticate.js';
 import { answerHeaders, GatewayError, sendError } from './gateway-error.js';
 import {
   asGatewayError,
   type GenerateDependencies,
   LimitRefusalError,
   providerConfig,
+  recordCallRefusal,
   usableProviderKey,
 } from './generate.js';
 import { decisionEvent, failureKind } from './key-choice.js';
@@ -28,7 +29,8 @@ export function countTokensHandler(deps: GenerateDependencies) {
     const requestId = newEventId();
     const startedAt = performance.now();
     const trace = deps.tracing?.start(req, '/v1/messages/count_tokens', 'count_tokens', requestId, startedAt);
-    let authenticated = false;
+    let caller: Caller | undefined;
+    let model: unknown;
     // A caller who leaves (or a stop cutting connections at its drain deadline) ends the call:
     // otherwise a stuck provider holds the request, and the stop, for its first-byte timeout.
     const abort = new ConnectionSignal();
@@ -36,11 +38,11 @@ export function countTokensHandler(deps: GenerateDependencies) {
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
-      authenticated = true;
+      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       trace?.authenticated(startedAt, caller);
       const hold = deps.bodyBudget.holdFor(res);
       const body = await readJsonBody(req, deps.maxBodyBytes, hold, deps.bodyIdleTimeoutMs);
+      model = body.model;
       const [route] = routeModel(deps.registry(), caller.key.orgId, body.model);
       // Counting is free and not usage, so no rate or budget applies; who may use the key from
       // where, for which model, does.
@@ -128,8 +130,16 @@ export function countTokensHandler(deps: GenerateDependencies) {
       // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for messages.
       const answer = asGatewayError(error);
       if (answer.kind === 'internal') deps.logger.error({ err: error, requestId }, 'count_tokens failed');
-      if (trace && !authenticated)
-        trace.unauthenticated(startedAt, answer.statusIn('anthropic'), answer.kind);
+      const traceId = trace?.traceId;
+      recordCallRefusal(deps, error, {
+        requestId,
+        endpoint: 'messages.count_tokens',
+        req,
+        caller,
+        model,
+        traceId,
+      });
+      if (trace && !caller) trace.unauthenticated(startedAt, answer.statusIn('anthropic'), answer.kind);
       else trace?.end(answer.statusIn('anthropic'), answer.kind);
       sendError(res, answer, 'anthropic', requestId);
     }

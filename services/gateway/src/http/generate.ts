@@ -1538,11 +1538,74 @@ function failed(
   );
 }
 
+/** The endpoint a RequestRejected names: a request's, or a call's that is not usage. */
+export type RejectedEndpoint = KordonEventData<'RequestRejected'>['endpoint'];
+
+/** A call that is not usage (models, count_tokens, stored answers), as its refusal records it. */
+export interface RefusedCall {
+  requestId: string;
+  endpoint: Exclude<RejectedEndpoint, Endpoint>;
+  req: IncomingMessage;
+  /** Undefined when the key itself was refused. */
+  caller?: Caller | undefined;
+  /** The model the caller named, when it has one to name. */
+  model?: unknown;
+  traceId?: string | undefined;
+}
+
+/**
+ * Records the refusal of a call that is not usage as the chat path records it (issue 3: each
+ * request ends in exactly one event): a genuine key that may not be used (the first few a
+ * minute), or its address or model rules. An unknown key has no org, a bad query is not the
+ * key's: no event, as their success makes none.
+ */
+export function recordCallRefusal(deps: GenerateDependencies, error: unknown, call: RefusedCall): void {
+  if (error instanceof KeyRefusedError) {
+    if (deps.keyRefusals.take(error.key.proxyKeyId, Date.now()))
+      deps.appender.enqueue(
+        keyRefusedEvent(error, call.requestId, call.endpoint, call.req, deps.trustedProxies, call.traceId),
+      );
+    return;
+  }
+  if (!(error instanceof LimitRefusalError) || !call.caller) return;
+  const { key, user } = call.caller;
+  const address = resolveClientIp(
+    call.req.socket.remoteAddress,
+    call.req.headers['x-forwarded-for'],
+    deps.trustedProxies,
+  );
+  const model = typeof call.model === 'string' ? call.model.slice(0, 200) : '';
+  deps.appender.enqueue(
+    kordonCatalogue.create(
+      'RequestRejected',
+      streams.usage(key.orgId),
+      {
+        requestId: call.requestId,
+        reason: error.refusal.reason,
+        limitScope: error.refusal.limitScope,
+        proxyKeyId: key.proxyKeyId,
+        userId: user.userId,
+        teamId: key.teamId,
+        model: isRecordableModelName(model) ? model : null,
+        endpoint: call.endpoint,
+        status: error.status,
+        clientIp: address?.text ?? '0.0.0.0',
+      },
+      {
+        orgId: key.orgId,
+        actor: { kind: 'proxy-key' as const, id: key.proxyKeyId },
+        correlationId: call.requestId,
+        traceId: call.traceId ?? null,
+      },
+    ),
+  );
+}
+
 /** The RequestRejected of a genuine key that may not be used, in its org (the body unread). */
 function keyRefusedEvent(
   error: KeyRefusedError,
   requestId: string,
-  endpoint: Endpoint,
+  endpoint: RejectedEndpoint,
   req: IncomingMessage,
   trustedProxies: CidrSet,
   traceId: string | undefined,

@@ -1,9 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newEventId } from '@kordon/events';
 import { ConnectionSignal } from '../upstream/caller-signal.js';
-import { accessSubjectOf, authenticate } from './authenticate.js';
+import { accessSubjectOf, authenticate, type Caller } from './authenticate.js';
 import { GatewayError, sendError } from './gateway-error.js';
-import { asGatewayError, type GenerateDependencies, LimitRefusalError } from './generate.js';
+import {
+  asGatewayError,
+  type GenerateDependencies,
+  LimitRefusalError,
+  recordCallRefusal,
+} from './generate.js';
 import { readJsonBody } from './read-body.js';
 import {
   askInTurn,
@@ -78,12 +83,13 @@ export function storedChatCompletionsHandler(deps: GenerateDependencies) {
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    let caller: Caller | undefined;
     try {
       const url = req.url ?? '/';
       // HEAD is the GET without its body (the front routes it here, Node drops the body).
       const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
       const { operation, id } = operationOf(method, url.split('?', 1)[0]!);
-      const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       if (id !== undefined) checkedId(id, 'completion_id');
       const query = checkedQuery(url, QUERY_PARAMETERS[operation]);
       const body =
@@ -118,6 +124,7 @@ export function storedChatCompletionsHandler(deps: GenerateDependencies) {
         await relayAnswer(deps, call, res, hold, requestId);
       });
     } catch (error) {
+      recordCallRefusal(deps, error, { requestId, endpoint: 'chat.completions.stored', req, caller });
       if (abort.aborted) return; // the caller left: no one to answer
       const answer = asGatewayError(error);
       if (answer.kind === 'internal')

@@ -12,10 +12,15 @@ import {
   UpstreamError,
   type UpstreamStreamingResponse,
 } from '../upstream/index.js';
-import { accessSubjectOf, authenticate } from './authenticate.js';
+import { accessSubjectOf, authenticate, type Caller } from './authenticate.js';
 import { drained, responsesErrorFrame, streamHeaders, write } from './exchange.js';
 import { GatewayError, sendError } from './gateway-error.js';
-import { asGatewayError, type GenerateDependencies, LimitRefusalError } from './generate.js';
+import {
+  asGatewayError,
+  type GenerateDependencies,
+  LimitRefusalError,
+  recordCallRefusal,
+} from './generate.js';
 import { storedResponseSession } from './key-choice.js';
 import {
   askInTurn,
@@ -92,12 +97,13 @@ export function storedResponsesHandler(deps: GenerateDependencies) {
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    let caller: Caller | undefined;
     try {
       const url = req.url ?? '/';
       const path = url.split('?', 1)[0]!;
       // HEAD is the GET without its body (the front routes it here, Node drops the body).
       const asked = operationOf(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), path);
-      const caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
       if (asked.operation === 'cancel') throw cancelRefused();
       const request = storedRequest(asked.operation, asked.id, url);
       const access = deps.limits.modelAccess(accessSubjectOf(caller, req, deps.trustedProxies), Date.now());
@@ -132,6 +138,7 @@ export function storedResponsesHandler(deps: GenerateDependencies) {
       );
       remember(deps, answered, request, caller.key.orgId);
     } catch (error) {
+      recordCallRefusal(deps, error, { requestId, endpoint: 'responses.stored', req, caller });
       if (abort.aborted) return; // the caller left: no one to answer
       const answer = asGatewayError(error);
       if (answer.kind === 'internal')
