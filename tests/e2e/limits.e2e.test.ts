@@ -48,6 +48,7 @@ orgs:
           - { name: api }
           - { name: expired, expiresAt: "2020-01-01T00:00:00Z" }
           - { name: lapsed, expiresAt: "2020-01-01T00:00:00Z" }
+          - { name: elsewhere, limits: { models: [claude-nowhere] } }
 `;
 
   before(async () => {
@@ -316,6 +317,24 @@ orgs:
     assert.deepEqual(
       denied.events.map((e) => e.model),
       [null, null, null, null, null, null, 'gpt-4o-mini'],
+    );
+
+    // Model lists that reach none of the keys holding stored answers: a 403 as on chat.
+    const before403 = (await gateway.requestEvents()).length;
+    const unreachable = await openai('elsewhere')
+      .responses.retrieve('resp_abc123')
+      .catch((error: unknown) => error);
+    assert.ok(unreachable instanceof OpenAI.PermissionDeniedError, String(unreachable));
+    const [byLists, ...more] = (await gateway.requestEvents()).slice(before403);
+    assert.equal(more.length, 0);
+    assert.deepEqual(
+      [
+        byLists?.type,
+        ...['reason', 'endpoint', 'status', 'limitScope'].map(
+          (f) => ((byLists?.data ?? {}) as Record<string, unknown>)[f],
+        ),
+      ],
+      ['RequestRejected', 'model_forbidden', 'responses.stored', 403, null],
     );
 
     // An unknown key has no org, and a call served is not usage: neither is recorded.

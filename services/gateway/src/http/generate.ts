@@ -809,6 +809,17 @@ export class LimitRefusalError extends GatewayError {
 }
 
 /**
+ * A call refused because the model lists of the caller's scopes, together, allow no model of
+ * the keys it needs (stored answers): a 403 recorded `model_forbidden`, as on chat; no one
+ * scope's limit, so no `limitScope`.
+ */
+export class ModelListsRefusalError extends GatewayError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
+/**
  * Every limit of the caller's key, user, team and org, before any provider is asked. The
  * budget estimate (prompt tokens counted, plus max_tokens or a default, at the model's
  * price) is made only when a budget or a token rate applies.
@@ -1567,7 +1578,8 @@ export function recordCallRefusal(deps: GenerateDependencies, error: unknown, ca
       );
     return;
   }
-  if (!(error instanceof LimitRefusalError) || !call.caller) return;
+  const byLists = error instanceof ModelListsRefusalError;
+  if (!(error instanceof LimitRefusalError || byLists) || !call.caller) return;
   const { key, user } = call.caller;
   const address = resolveClientIp(
     call.req.socket.remoteAddress,
@@ -1581,8 +1593,8 @@ export function recordCallRefusal(deps: GenerateDependencies, error: unknown, ca
       streams.usage(key.orgId),
       {
         requestId: call.requestId,
-        reason: error.refusal.reason,
-        limitScope: error.refusal.limitScope,
+        reason: byLists ? 'model_forbidden' : error.refusal.reason,
+        limitScope: byLists ? null : error.refusal.limitScope,
         proxyKeyId: key.proxyKeyId,
         userId: user.userId,
         teamId: key.teamId,

@@ -31,7 +31,7 @@ import type { Caller } from './authenticate.js';
 import type { BodyHold } from './body-budget.js';
 import { endAnswer, unreadableAnswer } from './exchange.js';
 import { answerHeaders, GatewayError } from './gateway-error.js';
-import { type GenerateDependencies, usableProviderKey } from './generate.js';
+import { type GenerateDependencies, ModelListsRefusalError, usableProviderKey } from './generate.js';
 import { decisionEvent, failureKind } from './key-choice.js';
 import { modelMatches } from './route-model.js';
 
@@ -159,8 +159,7 @@ export function keysToAsk(
       `${kind.notFound(id)}: no provider of this organization serves ${kind.served}`,
     );
   if (reached === 0)
-    throw new GatewayError(
-      'forbidden',
+    throw new ModelListsRefusalError(
       `this API key may not use any model of the providers that serve ${kind.served}, so it cannot reach their ${kind.reached}`,
     );
   const keys = [...ready, ...resting];
