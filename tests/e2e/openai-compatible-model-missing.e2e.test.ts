@@ -35,7 +35,8 @@ describe('an OpenAI-compatible server without the model', () => {
     vllm: ['meta-llama/Llama-3.1-8B-Instruct'],
     ollama: ['llama3.2:latest'],
     'ollama-old': ['llama3.2:latest'],
-    backup: ['Qwen/Qwen2.5-7B-Instruct', 'qwen2.5:7b', 'mistral-nemo'],
+    pair: [],
+    backup: ['Qwen/Qwen2.5-7B-Instruct', 'qwen2.5:7b', 'mistral-nemo', 'gemma-2-9b'],
   };
 
   before(async () => {
@@ -50,7 +51,7 @@ describe('an OpenAI-compatible server without the model', () => {
         res.end(JSON.stringify(value));
       };
       if (!served[server]?.includes(body.model)) {
-        if (server === 'vllm')
+        if (server === 'vllm' || server === 'pair')
           return json(404, {
             object: 'error',
             message: `The model \`${body.model}\` does not exist.`,
@@ -129,11 +130,17 @@ orgs:
         baseUrl: ${url}/ollama-old/v1
         models: ["mistral-nemo"]
         keys: [{ name: k1, secret: "ollama-old-key-0123456789abcdef" }]
+      - name: pair
+        type: openai-compatible
+        vendor: vllm
+        baseUrl: ${url}/pair/v1
+        models: ["gemma-2-9b"]
+        keys: [{ name: k1, secret: "pair-key-one-0123456789abcdef" }, { name: k2, secret: "pair-key-two-0123456789abcdef" }]
       - name: backup
         type: openai-compatible
         vendor: vllm
         baseUrl: ${url}/backup/v1
-        models: ["Qwen/Qwen2.5-7B-Instruct", "qwen2.5:7b", "mistral-nemo"]
+        models: ["Qwen/Qwen2.5-7B-Instruct", "qwen2.5:7b", "mistral-nemo", "gemma-2-9b"]
         keys: [{ name: k1, secret: "backup-key-0123456789abcdef" }]
     users:
       - email: dev@acme.test
@@ -197,6 +204,24 @@ orgs:
     assert.deepEqual(
       seen.slice(from).map((s) => s.server),
       ['ollama-old', 'backup'],
+    );
+  });
+
+  /**
+   * Every key of an OpenAI-compatible provider calls the same server and sees its models: the
+   * server's 404 to one key was taken as that key's alone (as OpenAI's projects differ), so each
+   * other key paid its own 404 before the next provider was asked.
+   */
+  it("one key's 404 speaks for the provider's other keys at the same server", async () => {
+    const from = seen.length;
+    const answer = await openai.chat.completions.create({
+      model: 'gemma-2-9b',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(answer.choices[0]?.message.content, 'Hi from backup');
+    assert.deepEqual(
+      seen.slice(from).map((s) => s.server),
+      ['pair', 'backup'],
     );
   });
 

@@ -562,8 +562,11 @@ async function attempt(
             deps.keys.markAbsent(route, now);
             continue providers;
           }
-          // OpenAI's keys of different projects reach different models: the next key may.
-          deps.keys.markLacking(keyEntry.providerKeyId, route.model, error, now);
+          // OpenAI's keys of different projects reach different models: the next key may. An
+          // OpenAI-compatible server's keys all see its models: its other keys are not asked.
+          if (route.provider.type === 'openai-compatible')
+            deps.keys.markLackingAtServer(registry, route, keyEntry, error, now);
+          else deps.keys.markLacking(keyEntry.providerKeyId, route.model, error, now);
           keysLacking++;
           choosing = performance.now();
           continue;

@@ -231,6 +231,28 @@ export class KeyChoice {
     this.#lacking.remember(providerKeyId, model, error, now);
   }
 
+  /**
+   * An OpenAI-compatible server said it has no such model: every key of the provider that calls
+   * the same server sees the same models (a vLLM box, a hosted vendor's catalogue), so each is
+   * marked as `markLacking` marks one, and one refusal speaks for all of them, not one a key.
+   * A key with a base URL of its own calls another server: its answer is its own.
+   */
+  markLackingAtServer(
+    registry: RegistryState,
+    route: Route,
+    refusedBy: ProviderKeyEntry,
+    error: UpstreamError,
+    now: number,
+  ): void {
+    const server = refusedBy.baseUrl ?? route.provider.baseUrl;
+    const keys = registry.providerKeysByProvider.get(
+      providerGroup(route.provider.orgId, route.provider.name),
+    );
+    for (const key of keys?.values() ?? [])
+      if ((key.baseUrl ?? route.provider.baseUrl) === server)
+        this.#lacking.remember(key.providerKeyId, route.model, error, now);
+  }
+
   /** What the key's provider said lately of not having the model, while it is remembered. */
   lacking(providerKeyId: string, model: string, now: number): UpstreamError | undefined {
     return this.#lacking.recall(providerKeyId, model, now);
