@@ -34,6 +34,7 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   readonly #circuit: CircuitOptions;
   readonly #healthOptions: HealthOptions;
   readonly #settings: { recomputeIntervalMs: number; minFactor: number; stickyCapacity: number };
+  #lastProbe = 0;
 
   constructor(options: BalancerOptions = {}) {
     this.#circuit = { ...DEFAULT_CIRCUIT, ...options.circuit };
@@ -90,7 +91,18 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
    * own RPM and, for a half-open key, makes this request its one probe.
    */
   pick(group: string, now: number, session?: string): K | undefined {
-    return this.#groups.get(group)?.pick(now, session)?.key;
+    const state = this.#groups.get(group);
+    const slot = state?.pick(now, session);
+    this.#lastProbe = slot === undefined ? 0 : state!.probe;
+    return slot?.key;
+  }
+
+  /**
+   * The probe ticket of the key the last `pick` or `order` handed out (0: not a probe). Only
+   * a report carrying it (`probe`) decides a half-open circuit or frees its probe slot.
+   */
+  get lastProbe(): number {
+    return this.#lastProbe;
   }
 
   /**
@@ -120,6 +132,7 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
     this.setGroup(group, keys);
     const state = this.#groups.get(group)!;
     const first = state.pick(now, session);
+    this.#lastProbe = first === undefined ? 0 : state.probe;
     if (first === undefined) return [];
     const rest = state.rest(first, now);
     rest.unshift(first.key);
@@ -146,13 +159,14 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   /**
    * A key `candidates` or `pick` handed out that the request then skipped before any call (it
    * lacks the model, the endpoint's scope, the request cannot be sent): not one of its requests.
-   * Its own RPM gets the count back and a probe it claimed is freed; nothing else is learnt.
+   * Its own RPM gets the count back and the probe it claimed (`probe`, its ticket) is freed;
+   * nothing else is learnt.
    */
-  reportUnused(providerKeyId: string, now: number): void {
+  reportUnused(providerKeyId: string, now: number, probe = 0): void {
     const health = this.#health.get(providerKeyId);
     if (health === undefined) return;
     const before = health.usableAt(now);
-    health.unused(now);
+    health.unused(now, probe);
     this.#afterReport(health, before, now);
   }
 
@@ -218,6 +232,11 @@ export class Candidates<K extends BalancerKey> {
   #tried: Slot<K>[] | null = null;
   #first: Slot<K> | undefined;
   #started = false;
+  /**
+   * The probe ticket of the key `next` returned last (0: not a probe): pass it in that
+   * attempt's report (`probe`), or its answer will not count as the probe's.
+   */
+  probe = 0;
 
   constructor(
     private readonly group: KeyGroup<K> | undefined,
@@ -232,12 +251,15 @@ export class Candidates<K extends BalancerKey> {
       this.#started = true;
       const pinned = this.pinnedKeyId === undefined ? undefined : group.pinned(now, this.pinnedKeyId);
       this.#first = pinned ?? group.pick(now, this.session);
+      this.probe = this.#first === undefined ? 0 : group.probe;
       return this.#first?.key;
     }
+    this.probe = 0;
     if (this.#first === undefined) return undefined;
     this.#tried ??= [this.#first];
     const slot = group.next(now, this.#tried);
     if (slot === undefined) return undefined;
+    this.probe = group.probe;
     this.#tried.push(slot);
     return slot.key;
   }

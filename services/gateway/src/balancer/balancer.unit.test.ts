@@ -27,6 +27,13 @@ function tally(balancer: Balancer, count: number, start = T, session?: string): 
   return counts;
 }
 
+/** Picks until `id` comes out (at most `count` picks) and returns its probe ticket (0: none). */
+function probeOf(balancer: Balancer, id: string, now: number, count = 100): number {
+  for (let i = 0; i < count; i++)
+    if (balancer.pick(G, now + i)?.providerKeyId === id) return balancer.lastProbe;
+  return 0;
+}
+
 function picks(balancer: Balancer, count: number, now = T): string[] {
   return Array.from({ length: count }, () => balancer.pick(G, now)?.providerKeyId ?? 'none');
 }
@@ -156,9 +163,14 @@ describe('health', () => {
 
     // Half-open: a appears exactly once however many requests come, until the probe reports.
     assert.equal(balancer.describe(G, T + 5_000)[0]?.state, 'half_open');
-    const during = tally(balancer, 500, T + 5_000);
-    assert.equal(during.get('a'), 1);
-    assert.equal(balancer.reportSuccess('a', { now: T + 5_600, latencyMs: 300 }).type, 'circuit_closed');
+    const probe = probeOf(balancer, 'a', T + 5_000);
+    assert.ok(probe > 0, 'the probe goes out');
+    const during = tally(balancer, 500, T + 5_100);
+    assert.equal(during.get('a'), undefined, 'no second probe');
+    assert.equal(
+      balancer.reportSuccess('a', { now: T + 5_600, latencyMs: 300, probe }).type,
+      'circuit_closed',
+    );
     assert.equal(balancer.describe(G, T + 5_600)[0]?.state, 'ok');
     // Back in rotation; adaptive still weighs it down for its recent failures.
     assert.ok((tally(balancer, 100, T + 5_600).get('a') ?? 0) >= 5);
@@ -167,8 +179,9 @@ describe('health', () => {
   test('a failed probe reopens the circuit for longer', () => {
     const balancer = balancerWith([key('a'), key('b')]);
     for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T, kind: 'timeout' });
-    tally(balancer, 10, T + 5_000); // hands out the probe
-    const reopened = balancer.reportFailure('a', { now: T + 6_000, kind: 'timeout' });
+    const probe = probeOf(balancer, 'a', T + 5_000);
+    assert.ok(probe > 0, 'the probe goes out');
+    const reopened = balancer.reportFailure('a', { now: T + 6_000, kind: 'timeout', probe });
     assert.equal(reopened.type === 'circuit_opened' && reopened.until, T + 16_000);
     assert.equal(tally(balancer, 1_000, T + 6_000).get('a'), undefined);
   });
@@ -286,7 +299,7 @@ describe('adaptive', () => {
     assert.equal(balancer.describe(G, T + 10)[0]?.usage.requestsPerMinute, 0);
     for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T + 10, kind: 'timeout' });
     assert.equal(balancer.pick(G, T + 5_010)?.providerKeyId, 'a', 'the probe');
-    balancer.reportUnused('a', T + 5_010);
+    balancer.reportUnused('a', T + 5_010, balancer.lastProbe);
     assert.equal(balancer.pick(G, T + 5_011)?.providerKeyId, 'a', 'the probe again: the first never went');
   });
 

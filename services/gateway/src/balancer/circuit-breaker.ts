@@ -10,6 +10,11 @@ export type CircuitTransition = 'none' | 'opened' | 'closed';
  * at the threshold it opens. Open: no requests until `openUntil`. Half-open (open, and the
  * time has passed): one probe at a time; its success closes the circuit, its failure opens
  * it again for twice as long (up to `maxOpenMs`). Time comes in as `now` (epoch ms).
+ *
+ * The probe is known by the ticket `claimProbe` gave it: in half-open only a report carrying
+ * that ticket decides the circuit or frees the slot. Any other answer (a request sent before
+ * the circuit opened, a call on another path) tested the key as it was before the circuit
+ * judged it, so it changes nothing of the circuit, as late answers while open do.
  */
 export class CircuitBreaker {
   #open = false;
@@ -18,6 +23,9 @@ export class CircuitBreaker {
   #reopenings = 0;
   /** While a probe is out: when its slot frees itself if it never reports. */
   #probeUntil = 0;
+  /** The ticket of the last probe handed out (0: none since the circuit last opened). */
+  #probe = 0;
+  #tickets = 0;
   consecutiveFailures = 0;
 
   constructor(private readonly options: CircuitOptions) {}
@@ -50,26 +58,39 @@ export class CircuitBreaker {
     return Math.min(at, now + openFor);
   }
 
-  /** Called when the key is handed out: in half-open that request is the probe. True if a probe was claimed. */
-  claimProbe(now: number): boolean {
-    if (this.phase(now) !== 'half_open' || this.#probeUntil > now) return false;
+  /**
+   * Called when the key is handed out: in half-open that request is the probe. Its ticket (0
+   * when no probe was claimed) must come back with its report, or the report is not the probe's.
+   */
+  claimProbe(now: number): number {
+    if (this.phase(now) !== 'half_open' || this.#probeUntil > now) return 0;
     this.#probeUntil = now + this.options.probeTimeoutMs;
-    return true;
+    this.#probe = ++this.#tickets;
+    return this.#probe;
   }
 
-  success(now: number): CircuitTransition {
+  /** Whether `probe` is the ticket of the probe this half-open circuit waits on. */
+  #isProbe(probe: number): boolean {
+    return probe !== 0 && probe === this.#probe;
+  }
+
+  success(now: number, probe = 0): CircuitTransition {
     this.consecutiveFailures = 0;
-    // A success while still open comes from a request sent before it opened: not a probe.
-    if (this.phase(now) !== 'half_open') return 'none';
+    // A success while still open, or not the probe's, comes from a request sent before the
+    // circuit opened (or on another path): the probe alone decides.
+    if (this.phase(now) !== 'half_open' || !this.#isProbe(probe)) return 'none';
     this.#open = false;
     this.#reopenings = 0;
     this.#probeUntil = 0;
+    this.#probe = 0;
     return 'closed';
   }
 
-  failure(now: number): CircuitTransition {
+  failure(now: number, probe = 0): CircuitTransition {
     this.consecutiveFailures++;
     const phase = this.phase(now);
+    // In half-open, a failure not the probe's says what the circuit already knows (it opened).
+    if (phase === 'half_open' && !this.#isProbe(probe)) return 'none';
     switch (phase) {
       case 'closed':
         if (this.consecutiveFailures < this.options.failureThreshold) return 'none';
@@ -88,9 +109,14 @@ export class CircuitBreaker {
     }
   }
 
-  /** An answer that says nothing about health (a 429, a cancelled call): free the probe slot. */
-  release(): void {
+  /**
+   * An answer that says nothing about health (a 429, a cancelled call, a key skipped before any
+   * call): frees the probe slot when it is the probe's, so the next request probes instead.
+   */
+  release(probe = 0): void {
+    if (!this.#isProbe(probe)) return;
     this.#probeUntil = 0;
+    this.#probe = 0;
   }
 
   /** An admin re-enabled the key: start afresh. */
@@ -99,6 +125,7 @@ export class CircuitBreaker {
     this.#openUntil = 0;
     this.#reopenings = 0;
     this.#probeUntil = 0;
+    this.#probe = 0;
     this.consecutiveFailures = 0;
   }
 
@@ -106,5 +133,6 @@ export class CircuitBreaker {
     this.#open = true;
     this.#openUntil = now + Math.min(ms, this.options.maxOpenMs);
     this.#probeUntil = 0;
+    this.#probe = 0;
   }
 }

@@ -54,6 +54,8 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
   #lastServed: Slot<K> | null = null;
   /** `peek`'s own turn in the active set (taken modulo its size). */
   #peekAt = 0;
+  /** The probe ticket of the key handed out last, 0 when it was not a probe: read right after. */
+  probe = 0;
 
   /** When the active set must be rebuilt; -Infinity: at the next selection. */
   #refreshAt = Number.NEGATIVE_INFINITY;
@@ -318,6 +320,7 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
   #handOut(slot: Slot<K>, now: number): Slot<K> {
     // Counting against an own limit or claiming the probe may take the key out of use.
     if (slot.health.picked(now)) for (const group of slot.health.groups) group.invalidate();
+    this.probe = slot.health.claimedProbe;
     return slot;
   }
 

@@ -79,6 +79,8 @@ export class KeyHealth {
   /** The provider refused the key (401/403): out until the registry or an admin re-enables it. */
   disabledByCredentials = false;
   cooledDownUntil = 0;
+  /** The probe ticket the last `picked` claimed, 0 when it claimed none: read right after it. */
+  claimedProbe = 0;
 
   #errorRate = 0;
   #errorAt = 0;
@@ -152,7 +154,8 @@ export class KeyHealth {
 
   /**
    * The key was handed out for an attempt: count it against its own RPM and, in half-open,
-   * make it the probe. True when that made the key unusable (the groups must refresh).
+   * make it the probe (its ticket in `claimedProbe`). True when that made the key unusable
+   * (the groups must refresh).
    */
   picked(now: number): boolean {
     let changed = false;
@@ -160,17 +163,18 @@ export class KeyHealth {
       this.#rpmWindow.add(1, now);
       changed = this.#rpmWindow.estimate(now) >= this.#rpm;
     }
-    if (this.circuit.openUntil !== 0 && this.circuit.claimProbe(now)) changed = true;
-    return changed;
+    this.claimedProbe = this.circuit.openUntil === 0 ? 0 : this.circuit.claimProbe(now);
+    return changed || this.claimedProbe !== 0;
   }
 
   /**
    * The key was handed out but nothing was sent to it (skipped before any call): the request
-   * it was counted for is taken back from its own RPM, and a probe it claimed is freed.
+   * it was counted for is taken back from its own RPM, and a probe it claimed (`probe`, its
+   * ticket) is freed.
    */
-  unused(now: number): void {
+  unused(now: number, probe = 0): void {
     this.#rpmWindow?.remove(1, now);
-    this.circuit.release();
+    this.circuit.release(probe);
   }
 
   success(report: SuccessReport): HealthDecision {
@@ -185,7 +189,7 @@ export class KeyHealth {
     }
     if (report.rateLimits) this.#updateQuota(report.rateLimits, now);
     if (report.tokens !== undefined) this.countTokens(report.tokens, now);
-    return this.circuit.success(now) === 'closed'
+    return this.circuit.success(now, report.probe) === 'closed'
       ? { type: 'circuit_closed', providerKeyId: this.providerKeyId }
       : UNCHANGED;
   }
@@ -201,7 +205,7 @@ export class KeyHealth {
     const retryAfterMs = finite(report.retryAfterMs);
     if (kind === 'caller_cancelled') {
       // The caller gave up: nothing is learnt about the key, but a probe it was must not block others.
-      this.circuit.release();
+      this.circuit.release(report.probe);
       return UNCHANGED;
     }
     if (report.rateLimits) this.#updateQuota(report.rateLimits, now);
@@ -212,7 +216,7 @@ export class KeyHealth {
         return { type: 'disabled', providerKeyId: this.providerKeyId, reason: 'invalid_credentials' };
       case 'rate_limited': {
         // The provider answered: a 429 is about capacity, not health, so the circuit ignores it.
-        this.circuit.release();
+        this.circuit.release(report.probe);
         // An explicit Retry-After says when one more request fits; a spent budget's reset says
         // when all of it is back (buckets refill continuously): the first one wins.
         if (retryAfterMs !== undefined) {
@@ -227,7 +231,7 @@ export class KeyHealth {
       case 'timeout':
       case 'connection_failed': {
         this.#sampleError(1, now);
-        const opened = this.circuit.failure(now) === 'opened';
+        const opened = this.circuit.failure(now, report.probe) === 'opened';
         // A 503 with Retry-After says how long to stay away, circuit or not.
         const rested =
           retryAfterMs === undefined ? UNCHANGED : this.#coolDown(now, retryAfterMs, kind, retryAfterMs);

@@ -138,7 +138,7 @@ describe('KeyHealth: 5xx, timeouts, connection failures', () => {
     for (let i = 0; i < 5; i++) key.failure({ now: T, kind: 'server_error' });
     assert.equal(key.picked(T + 5_000), true, 'the probe is claimed: the key leaves rotation');
     assert.notEqual(key.usableAt(T + 5_001), 0);
-    assert.deepEqual(key.success({ now: T + 5_200, latencyMs: 200 }), {
+    assert.deepEqual(key.success({ now: T + 5_200, latencyMs: 200, probe: key.claimedProbe }), {
       type: 'circuit_closed',
       providerKeyId: 'pk_1',
     });

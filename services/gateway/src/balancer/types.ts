@@ -58,6 +58,8 @@ export interface SuccessReport {
   readonly rateLimits?: RateLimitInfo | undefined;
   /** Tokens the request used, for a key's own TPM limit. */
   readonly tokens?: number | undefined;
+  /** The probe ticket its key was handed out with (`Candidates.probe`); 0 or none: not a probe. */
+  readonly probe?: number | undefined;
 }
 
 export interface FailureReport {
@@ -67,6 +69,8 @@ export interface FailureReport {
   /** Retry-After as the provider sent it, in ms. */
   readonly retryAfterMs?: number | undefined;
   readonly rateLimits?: RateLimitInfo | undefined;
+  /** The probe ticket its key was handed out with (`Candidates.probe`); 0 or none: not a probe. */
+  readonly probe?: number | undefined;
 }
 
 /** Why a key rests; the same names as `ProviderKeyCooledDown.reason`. */

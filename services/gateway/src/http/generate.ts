@@ -390,13 +390,15 @@ async function attempt(
     let keysLacking = 0;
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       keysGiven++;
+      // In a half-open key, this attempt may be its probe: only reports carrying it decide.
+      const probe = keys.probe;
       const offeredAt = Date.now();
       const lacking = deps.keys.lacking(keyEntry.providerKeyId, route.model, offeredAt);
       if (lacking) {
         // Its project said lately it has no such model: the provider's next key is asked.
         absent ??= lacking;
         keysLacking++;
-        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt);
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
         continue;
       }
       const scopeRefusal = deps.keys.scopeMissing(
@@ -409,13 +411,13 @@ async function attempt(
         // left the caller hears why, as from the call itself (a probe it claimed is freed).
         lastError = scopeRefusal;
         outcome.upstreamStatus = scopeRefusal.status ?? null;
-        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt);
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
         continue;
       }
       const providerKeyForCall = usableProviderKey(deps, keyEntry);
       if (!providerKeyForCall) {
         // A record this process cannot decrypt: the next key serves.
-        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt);
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
         continue;
       }
       outcome.attempts++;
@@ -461,7 +463,7 @@ async function attempt(
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
-          reportSuccess(deps, keyEntry, performance.now() - sentAt, answer.rateLimits, usage);
+          reportSuccess(deps, keyEntry, probe, performance.now() - sentAt, answer.rateLimits, usage);
           res.writeHead(200, answerHeaders(dialect, outcome.requestId, 'application/json'));
           endAnswer(res, text, callerStallMs(route));
           if (failure !== undefined) {
@@ -495,8 +497,9 @@ async function attempt(
             route.provider.name,
             kind === 'not_the_key' ? 'ok' : kind,
           );
-          if (kind === 'not_the_key') reportSuccess(deps, keyEntry, latencyMs, events.rateLimits, usage);
-          else reportStreamFailure(deps, keyEntry, kind, brokenBy!, usage);
+          if (kind === 'not_the_key')
+            reportSuccess(deps, keyEntry, probe, latencyMs, events.rateLimits, usage);
+          else reportStreamFailure(deps, keyEntry, probe, kind, brokenBy!, usage);
           if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
           if (outcome.endpoint === 'responses' && facts?.responseId)
             deps.keys.pin(
@@ -534,7 +537,7 @@ async function attempt(
           // when it cannot be translated for it, the next provider of the chain may take it. No
           // call was made: the key is neither at fault nor credited (a probe it took is freed).
           span?.failed(error, undefined, false);
-          deps.keys.balancer.reportUnused(keyEntry.providerKeyId, Date.now());
+          deps.keys.balancer.reportUnused(keyEntry.providerKeyId, Date.now(), probe);
           outcome.attempts--;
           untranslatable ??= error.refusal;
           refusedBeforeCall++;
@@ -556,7 +559,7 @@ async function attempt(
           // fault nor did it succeed: the balancer learns nothing (as of a cancelled call: a
           // probe it was is freed).
           absent ??= error;
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled', probe });
           if (route.provider.type === 'azure-openai') {
             // Azure's keys all reach the resource's deployments: the next provider of the chain may.
             deps.keys.markAbsent(route, now);
@@ -576,7 +579,7 @@ async function attempt(
           // it is neither refused nor a success (a probe it was is freed); the next key may have
           // the scope. It is not asked for the endpoint for a minute; the admin is told, as of a
           // refused key.
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled', probe });
           deps.keys.markScopeMissing(keyEntry.providerKeyId, exchange.operation.operation, error, now);
           deps.logger.error(
             { providerKeyId: keyEntry.providerKeyId, status: error.status, endpoint: outcome.endpoint },
@@ -591,6 +594,7 @@ async function attempt(
             now,
             latencyMs: performance.now() - sentAt,
             rateLimits: error.rateLimits,
+            probe,
           });
           if (error.code === 'upstream_response_too_large') {
             const usage = promptUsage(route, body, billedPromptTokens(deps, outcome, route, body, dialect));
@@ -601,13 +605,14 @@ async function attempt(
         if (kind === 'rate_limited' && error.provider?.quotaModel !== undefined) {
           // Only the model's own quota is spent (Gemini's, OpenAI's, Groq's limits are per model): the
           // key rests for it alone, serving the others; the next key is asked (another project has its own).
-          deps.keys.restForModel(keyEntry.providerKeyId, route.model, error.retryAfterMs, now);
+          deps.keys.restForModel(keyEntry.providerKeyId, route.model, error.retryAfterMs, now, probe);
           choosing = performance.now();
           continue;
         }
         const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
           now,
           kind,
+          probe,
           // An account out of credit is not back in a second: it rests minutes, tried again then.
           retryAfterMs: error.retryAfterMs ?? (outOfCredit(error) ? OUT_OF_CREDIT_REST_MS : undefined),
           rateLimits: error.rateLimits,
@@ -690,6 +695,7 @@ function withRetryAdvice(error: GatewayError, secondsUntilBack: number | undefin
 function reportSuccess(
   deps: GenerateDependencies,
   key: ProviderKeyEntry,
+  probe: number,
   latencyMs: number,
   rateLimits: RateLimitInfo | undefined,
   usage: NormalisedUsage | undefined,
@@ -699,6 +705,7 @@ function reportSuccess(
     latencyMs,
     rateLimits,
     tokens: usage ? usage.inputTokens + usage.outputTokens : undefined,
+    probe,
   });
   const event = decisionEvent(decision, key, { status: undefined, retryAfterMs: undefined });
   if (event) deps.appender.enqueue(event);
@@ -712,6 +719,7 @@ function reportSuccess(
 function reportStreamFailure(
   deps: GenerateDependencies,
   key: ProviderKeyEntry,
+  probe: number,
   kind: FailureKind,
   error: UpstreamError,
   usage: NormalisedUsage | undefined,
@@ -722,6 +730,7 @@ function reportStreamFailure(
     kind,
     retryAfterMs: error.retryAfterMs,
     rateLimits: error.rateLimits,
+    probe,
   });
   const event = decisionEvent(decision, key, error);
   if (event) deps.appender.enqueue(event);

@@ -45,6 +45,11 @@ export class RequestCandidates {
     private readonly current: () => RegistryState,
   ) {}
 
+  /** The probe ticket of the key `next` returned (0: not a probe), for that attempt's reports. */
+  get probe(): number {
+    return this.keys.probe;
+  }
+
   next(now: number): ProviderKeyEntry | undefined {
     for (let key = this.keys.next(now); key; key = this.keys.next(now)) {
       const registry = this.current();
@@ -54,7 +59,7 @@ export class RequestCandidates {
       )
         return key;
       // Handed out but never used: not one of its requests (own rpm, a probe it claimed).
-      this.choice.balancer.reportUnused(key.providerKeyId, now);
+      this.choice.balancer.reportUnused(key.providerKeyId, now, this.keys.probe);
     }
     return undefined;
   }
@@ -275,12 +280,18 @@ export class KeyChoice {
   /**
    * The key's provider refused the model for its own quota (`ProviderErrorInfo.quotaModel`): the
    * key rests for that model alone, for the provider's retry delay (else the balancer's default
-   * cool-down), and serves the others; the probe it may have claimed is freed.
+   * cool-down), and serves the others; the probe it may have claimed (`probe`) is freed.
    */
-  restForModel(providerKeyId: string, model: string, retryAfterMs: number | undefined, now: number): void {
+  restForModel(
+    providerKeyId: string,
+    model: string,
+    retryAfterMs: number | undefined,
+    now: number,
+    probe = 0,
+  ): void {
     const restMs = retryAfterMs ?? DEFAULT_HEALTH.defaultCooldownMs;
     setNewest(this.#modelRests, `${providerKeyId}\n${model}`, now + restMs, MAX_LACKING);
-    this.balancer.reportFailure(providerKeyId, { now, kind: 'caller_cancelled' });
+    this.balancer.reportFailure(providerKeyId, { now, kind: 'caller_cancelled', probe });
   }
 
   /** Until when the key rests for the model alone (epoch ms), 0 when it does not. */
