@@ -282,6 +282,24 @@ describe('KeyChoice: a provider key daily budget', () => {
   });
 });
 
+describe('KeyChoice: a half-open key skipped before any call', () => {
+  it('frees the probe it claimed (its ticket goes with the skip)', () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    for (const id of ['prk_a', 'prk_b'])
+      for (let i = 0; i < 5; i++) choice.balancer.reportFailure(id, { now, kind: 'timeout' });
+    // prk_a rests for the model alone: handed out as its probe, then skipped.
+    choice.restForModel('prk_a', 'gpt-4o-mini', 60_000, now);
+    const halfOpen = now + 5_000;
+    const attempts = choice.candidates(state, route, undefined);
+    assert.equal(attempts.next(halfOpen)?.providerKeyId, 'prk_b', 'prk_a was skipped');
+    assert.equal(attempts.next(halfOpen), undefined);
+    assert.equal(choice.balancer.usableAt('prk_a', halfOpen), 0, "the skipped probe holds prk_a's slot");
+  });
+});
+
 describe('KeyChoice: a key whose project lacks a model', () => {
   const notFound = new UpstreamError('upstream_http_error', 'provider answered 404', {
     phase: 'headers',
