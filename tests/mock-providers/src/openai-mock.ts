@@ -32,7 +32,12 @@ import {
   storeChatCompletion,
 } from './openai-chat-stored.js';
 import { missingKeyError, openAIError, openAIErrorReply, wrongKeyMessage } from './openai-error.js';
-import { handleResponses, handleStoredResponse, isStoredResponsePath } from './openai-responses.js';
+import {
+  handleCreateConversation,
+  handleResponses,
+  handleStoredResponse,
+  isStoredResponsePath,
+} from './openai-responses.js';
 import type { QuotaSnapshot } from './quota.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
@@ -110,6 +115,7 @@ function route(exchange: Exchange, models: readonly string[]): Reply {
   if (method === 'POST' && path === '/v1/embeddings') return embeddings(exchange);
   if (method === 'POST' && path === '/v1/responses') return handleResponses(exchange);
   if (isStoredResponsePath(path)) return handleStoredResponse(exchange);
+  if (method === 'POST' && path === '/v1/conversations') return handleCreateConversation(exchange);
   if (method === 'GET' && path === '/v1/models') return listModels(models);
   const modelId = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1];
   if (method === 'GET' && modelId !== undefined) return retrieveModel(models, decodeURIComponent(modelId));

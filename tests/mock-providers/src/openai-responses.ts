@@ -39,6 +39,7 @@ const responsesRequest = z.object({
     .optional(),
   max_output_tokens: z.number().int().nullish(),
   previous_response_id: z.string().nullish(),
+  conversation: z.union([z.string(), z.object({ id: z.string() })]).nullish(),
   store: z.boolean().nullish(),
   service_tier: serviceTierRequest,
 });
@@ -66,6 +67,30 @@ export function handleResponses(exchange: Exchange): Reply {
   const server = exchange.headers.host ?? '';
   const key = exchange.headers.authorization;
   const previous = request.previous_response_id;
+  const conversation =
+    typeof request.conversation === 'string' ? request.conversation : request.conversation?.id;
+  if (previous && conversation !== undefined)
+    return openAIErrorReply(
+      {
+        status: 400,
+        message:
+          "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+        type: 'invalid_request_error',
+        code: null,
+      },
+      'conversation',
+    );
+  // As on the real API, a conversation is found only by a key of the project that created it.
+  if (conversation !== undefined && conversations.get(`${server} ${conversation}`) !== key)
+    return openAIErrorReply(
+      {
+        status: 404,
+        message: `Conversation with id '${conversation}' not found.`,
+        type: 'invalid_request_error',
+        code: null,
+      },
+      'conversation',
+    );
   if (previous && storedResponses.get(`${server} ${previous}`)?.key !== key) {
     return openAIErrorReply(
       {
@@ -106,6 +131,20 @@ export function handleResponses(exchange: Exchange): Reply {
     keepAliveFrame: sseComment('ping'),
     tokens,
   };
+}
+
+// --- conversations ----------------------------------------------------------------------
+
+/** Conversations by server and id -> the key that created it (its project's). Bounded. */
+const conversations = new Map<string, string | undefined>();
+
+/** `POST /v1/conversations`: a new, empty conversation of the calling key's project. */
+export function handleCreateConversation(exchange: Exchange): Reply {
+  const id = exchange.ids.next('conv_mock');
+  if (conversations.size >= STORED_RESPONSES_MAX) conversations.delete(conversations.keys().next().value!);
+  conversations.set(`${exchange.headers.host ?? ''} ${id}`, exchange.headers.authorization);
+  const body = { id, object: 'conversation', created_at: Math.floor(Date.now() / 1000), metadata: {} };
+  return { kind: 'json', status: 200, body };
 }
 
 // --- stored responses -------------------------------------------------------------------
