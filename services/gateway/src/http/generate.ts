@@ -71,6 +71,7 @@ import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { offeredToolFees } from './openai-only-exchanges.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
+import { conversationNotFound, conversationSession, namedConversation } from './stored-conversations.js';
 import { storedInputBound } from './stored-input-bound.js';
 import { toolModelsOf } from './tool-models.js';
 
@@ -332,12 +333,13 @@ async function attempt(
   let lastError: UpstreamError | undefined;
   /** The routes whose keys this request asked: when one of theirs is back, it may ask again. */
   const asked: Route[] = [];
-  // A follow-up of a stored answer goes first to the provider that stored it (only it has it),
-  // wherever that provider is in the model's chain.
-  const storedAt =
-    outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string'
-      ? deps.keys.storedAt(storedResponseSession(outcome.caller.key.orgId, body.previous_response_id))
-      : undefined;
+  // A follow-up of a stored answer or conversation goes first to the provider that has it (only
+  // it has it), wherever that provider is in the model's chain.
+  const stored = storedSessionOf(outcome, body);
+  const storedAt = stored === undefined ? undefined : deps.keys.storedAt(stored);
+  // A conversation named: pinned to the key that serves it (stored-conversations.ts).
+  const conversation =
+    outcome.endpoint === 'responses' && body.conversation != null ? conversationOf(outcome, body) : undefined;
   // A provider that lately said it lacks the model is asked after the others (KeyChoice.markAbsent).
   let chain = deps.keys.presentFirst(routes, Date.now());
   if (storedAt !== undefined && chain.length > 1 && chain[0]!.provider.name !== storedAt) {
@@ -458,8 +460,9 @@ async function attempt(
               route,
               storedResponseSession(outcome.caller.key.orgId, storedId),
               keyEntry.providerKeyId,
-              conversationOf(usage),
+              tokensOf(usage),
             );
+          if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
           deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
@@ -501,13 +504,15 @@ async function attempt(
             reportSuccess(deps, keyEntry, probe, latencyMs, events.rateLimits, usage);
           else reportStreamFailure(deps, keyEntry, probe, kind, brokenBy!, usage);
           if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
-          if (outcome.endpoint === 'responses' && facts?.responseId)
+          if (outcome.endpoint === 'responses' && facts?.responseId) {
             deps.keys.pin(
               route,
               storedResponseSession(outcome.caller.key.orgId, facts.responseId),
               keyEntry.providerKeyId,
-              conversationOf(usage),
+              tokensOf(usage),
             );
+            if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
+          }
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete' && failure === undefined) {
             // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -585,6 +590,17 @@ async function attempt(
             { providerKeyId: keyEntry.providerKeyId, status: error.status, endpoint: outcome.endpoint },
             'a provider key lacks the scope of an endpoint',
           );
+          choosing = performance.now();
+          continue;
+        }
+        if (kind === 'not_the_key' && conversation !== undefined && conversationNotFound(error)) {
+          // This key's project has no such conversation: unless it is the key that served it (then
+          // it was deleted), the next key (another project) is asked, the first time in turn. The
+          // key is neither at fault nor credited (a probe it was is freed).
+          const refusal = conversationElsewhere(deps, conversation, route, keyEntry.providerKeyId, now);
+          if (refusal !== 'next_key') throw refusal ?? error;
+          lastError = error;
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
           choosing = performance.now();
           continue;
         }
@@ -788,8 +804,8 @@ function soonestRetry(error: GatewayError, backInMs: number | undefined): Gatewa
  * digest of the prompt's beginning.
  */
 function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
-  if (outcome.endpoint === 'responses' && typeof body.previous_response_id === 'string')
-    return storedResponseSession(outcome.caller.key.orgId, body.previous_response_id);
+  const stored = storedSessionOf(outcome, body);
+  if (stored !== undefined) return stored;
   const mode = route.provider.options.stickiness ?? 'session';
   if (mode === 'off') return undefined;
   if (outcome.sessionId) return outcome.sessionId;
@@ -800,6 +816,48 @@ function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>
   const first = Array.isArray(prompt) ? prompt.slice(0, 2) : prompt;
   const head = JSON.stringify([body.system ?? null, first]).slice(0, 2048);
   return `prefix:${head}`;
+}
+
+/**
+ * The stored state a Responses request continues, under which its key is pinned: the answer it
+ * follows, else the conversation it names (OpenAI refuses both at once; the answer's key says so).
+ */
+function storedSessionOf(outcome: Outcome, body: Record<string, unknown>): string | undefined {
+  if (outcome.endpoint !== 'responses') return undefined;
+  if (typeof body.previous_response_id === 'string')
+    return storedResponseSession(outcome.caller.key.orgId, body.previous_response_id);
+  return body.conversation == null ? undefined : conversationOf(outcome, body);
+}
+
+/** The session of the conversation a Responses body names, if any (stored-conversations.ts). */
+function conversationOf(outcome: Outcome, body: Record<string, unknown>): string | undefined {
+  const id = namedConversation(body);
+  return id === undefined ? undefined : conversationSession(outcome.caller.key.orgId, id);
+}
+
+/**
+ * A key said it has no such conversation. The key that served it: the answer stands
+ * (undefined). While that key rests, another key (of another project) cannot have it: a 429
+ * until it is back, as for a stored answer (pinnedKeyResting). Else: the next key is asked.
+ */
+function conversationElsewhere(
+  deps: GenerateDependencies,
+  session: string,
+  route: Route,
+  providerKeyId: string,
+  now: number,
+): GatewayError | 'next_key' | undefined {
+  const pinned = deps.keys.storedKey(session);
+  if (pinned?.provider !== route.provider.name) return 'next_key';
+  if (pinned.providerKeyId === providerKeyId) return undefined;
+  const until = deps.keys.balancer.usableAt(pinned.providerKeyId, now);
+  if (until <= now) return 'next_key';
+  const seconds = Math.ceil((until - now) / 1000);
+  return new GatewayError(
+    'rate_limited',
+    `the provider key that holds the conversation is resting for ${seconds} s; ask again then`,
+    { retryAfterSeconds: seconds },
+  );
 }
 
 /** Most output tokens assumed for a request that sets no max_tokens, for its budget reservation. */
@@ -993,7 +1051,7 @@ function cacheWriteAsked(body: Record<string, unknown>): '1h' | '5m' | undefined
 }
 
 /** The tokens of the conversation an answer ends: what a follow-up to it is billed as input. */
-function conversationOf(usage: NormalisedUsage | undefined): number | undefined {
+function tokensOf(usage: NormalisedUsage | undefined): number | undefined {
   return usage ? usage.inputTokens + usage.outputTokens : undefined;
 }
 
