@@ -600,7 +600,7 @@ async function attempt(
           const refusal = conversationElsewhere(deps, conversation, route, keyEntry.providerKeyId, now);
           if (refusal !== 'next_key') throw refusal ?? error;
           lastError = error;
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled' });
+          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled', probe });
           choosing = performance.now();
           continue;
         }
