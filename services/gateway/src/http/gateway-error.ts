@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RateReadings } from '../limits/admission.js';
 import type { InnerErrorField, ProviderInnerError } from '../upstream/upstream-error.js';
+import { setLimitHeaders } from './limit-headers.js';
 
 /** The API dialect a caller speaks, chosen by the endpoint it called. */
 export type Dialect = 'openai' | 'anthropic';
@@ -126,8 +128,10 @@ export class GatewayError extends Error {
        */
       retryAfterMs?: number;
       status?: number;
-      /** Extra response headers (x-ratelimit-* of the limit that refused). */
+      /** Extra response headers. */
       headers?: Record<string, string>;
+      /** Kordon's own rate limit that refused, told in the caller's dialect (`limit-headers.ts`). */
+      rates?: RateReadings;
       /** OpenAI `code` more precise than the kind's (which of the four timeouts ran out). */
       code?: string;
       /** OpenAI `type` more precise than the kind's (a provider's 429 on `tokens`, not `requests`). */
@@ -234,6 +238,7 @@ export function sendError(
   // retry a 429 twice, each refused again. They obey this header.
   if (error.kind === 'quota_exceeded' || error.options.noRetry) headers['x-should-retry'] = 'false';
   if (error.options.headers) Object.assign(headers, error.options.headers);
+  if (error.options.rates) setLimitHeaders(res, dialect, error.options.rates, Date.now());
   if (error.options.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(error.options.retryAfterSeconds);
   if (error.options.retryAfterMs !== undefined && error.options.retryAfterSeconds !== undefined)

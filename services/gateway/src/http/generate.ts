@@ -66,6 +66,7 @@ import {
   outOfCredit,
   storedResponseSession,
 } from './key-choice.js';
+import { setLimitHeaders } from './limit-headers.js';
 import { type LiveRequests, SHUTDOWN_INTERRUPTION, SHUTDOWN_REFUSAL } from './live-requests.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
 import { offeredToolFees } from './openai-only-exchanges.js';
@@ -866,7 +867,7 @@ const DEFAULT_OUTPUT_ESTIMATE = 4096;
 /** A request refused by a limit: answered 403 or 429, recorded as RequestRejected with the limit. */
 export class LimitRefusalError extends GatewayError {
   constructor(readonly refusal: Refusal) {
-    const options: ConstructorParameters<typeof GatewayError>[2] = { headers: refusal.headers };
+    const options: ConstructorParameters<typeof GatewayError>[2] = { rates: refusal.rates };
     if (refusal.retryAfterSeconds !== undefined) options.retryAfterSeconds = refusal.retryAfterSeconds;
     // OpenAI's 429 names the budget that ran out as its type: `tokens` for tokens per minute.
     if (refusal.reason === 'rate_limit_tpm') options.type = 'tokens';
@@ -904,6 +905,7 @@ function admit(
 ): void {
   const { key, user } = outcome.caller;
   const admittedAt = performance.now();
+  const now = Date.now();
   const admission = deps.limits.admit(
     {
       orgId: key.orgId,
@@ -917,12 +919,12 @@ function admit(
       toolModels: toolModelsOf(body),
     },
     (precision) => estimateOf(deps, outcome, route, body, dialect, precision),
-    Date.now(),
+    now,
   );
   outcome.trace?.admission(admittedAt, admission.ok ? undefined : admission);
   if (!admission.ok) throw new LimitRefusalError(admission);
   outcome.ticket = admission;
-  for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+  setLimitHeaders(res, dialect, admission.rates, now);
 }
 
 function estimateOf(

@@ -11,7 +11,7 @@ const refusal = (reason: Refusal['reason']): Refusal => ({
   status: 429,
   message: 'used up',
   retryAfterSeconds: 3,
-  headers: {},
+  rates: {},
 });
 
 describe('a limit refusal to an OpenAI caller', () => {

@@ -86,7 +86,8 @@ export interface Refusal {
   readonly status: 403 | 429;
   readonly message: string;
   readonly retryAfterSeconds?: number;
-  readonly headers: Record<string, string>;
+  /** The rate limit that refused (rpm or tpm), for the answer's headers. */
+  readonly rates: RateReadings;
   /** A budget (not a rate) is spent: OpenAI callers see `insufficient_quota`. */
   readonly quota?: boolean;
 }
@@ -94,8 +95,8 @@ export interface Refusal {
 export interface Ticket {
   readonly ok: true;
   readonly subject: AdmissionSubject;
-  /** Rate-limit headers for the answer (x-ratelimit-*), when rpm or tpm limits apply. */
-  readonly headers: Record<string, string>;
+  /** The tightest rpm and tpm, for the answer's headers, when such limits apply. */
+  readonly rates: RateReadings;
   /** Budgets reserved (and so to be settled). */
   readonly usdScopes: readonly string[];
   readonly tokenScopes: readonly { key: string; kind: TokenKind }[];
@@ -108,6 +109,15 @@ export interface Ticket {
 }
 
 export type Admission = Ticket | Refusal;
+
+/**
+ * The tightest rpm (`requests`) and tpm (`tokens`) of an admission, told to the caller in its
+ * dialect's headers at the edge (`http/limit-headers.ts`): OpenAI's and Anthropic's differ.
+ */
+export interface RateReadings {
+  requests?: WindowDecision;
+  tokens?: WindowDecision;
+}
 
 /** What `LimitsEnforcer.snapshot()` returns: JSON-safe. */
 export interface CountersSnapshot {
@@ -359,8 +369,8 @@ export class LimitsEnforcer {
   ): Admission {
     this.#sweep(now);
     const scopes = this.#scopes(subject);
-    const headers: Record<string, string> = {};
-    if (scopes.length === 0) return this.#ticket(subject, headers, [], [], [], 0, null, now);
+    const rates: RateReadings = {};
+    if (scopes.length === 0) return this.#ticket(subject, rates, [], [], [], 0, null, now);
     const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
 
     const access = this.#access(compiled, subject, now);
@@ -386,8 +396,8 @@ export class LimitsEnforcer {
     };
 
     // Tokens per minute: room for the estimate now; it is held once every check passed.
-    let tpmRefusal = this.#checkTpm(tpmChecks, expected, headers, now);
-    if (tpmRefusal && expected.bound) tpmRefusal = this.#checkTpm(tpmChecks, exactly(), headers, now);
+    let tpmRefusal = this.#checkTpm(tpmChecks, expected, rates, now);
+    if (tpmRefusal && expected.bound) tpmRefusal = this.#checkTpm(tpmChecks, exactly(), rates, now);
     if (tpmRefusal) {
       // The retry must pass the rpm too: when it refuses as well, its wait may be the longer.
       const rpmWaitMs = Math.max(
@@ -403,9 +413,9 @@ export class LimitsEnforcer {
       if (!decision.allowed && ref)
         return refusal('rate_limit_rpm', ref, 429, `requests per minute of this ${label(ref)} are used up`, {
           retryAfterMs: decision.retryAfterMs ?? 60_000,
-          headers: rateHeaders('requests', decision),
+          rates: { requests: decision },
         });
-      Object.assign(headers, rateHeaders('requests', decision));
+      rates.requests = decision;
     }
     let release: (() => boolean) | null = null;
     if (concurrencyChecks.length > 0) {
@@ -456,7 +466,7 @@ export class LimitsEnforcer {
     this.#recordAddress(access);
     return this.#ticket(
       subject,
-      headers,
+      rates,
       usdScopes,
       tokenScopes.map(({ key, kind }) => ({ key, kind })),
       tpmKeys,
@@ -469,7 +479,7 @@ export class LimitsEnforcer {
   #checkTpm(
     checks: readonly { key: string; limit: number; ref: ScopeRef }[],
     expected: AdmissionEstimate,
-    headers: Record<string, string>,
+    rates: RateReadings,
     now: number,
   ): Refusal | null {
     const tokens = expected.inputTokens + expected.outputTokens;
@@ -494,10 +504,10 @@ export class LimitsEnforcer {
       const { decision, ref } = refused;
       return refusal('rate_limit_tpm', ref, 429, `tokens per minute of this ${label(ref)} are used up`, {
         retryAfterMs: waitOf(decision),
-        headers: rateHeaders('tokens', decision),
+        rates: { tokens: decision },
       });
     }
-    if (tightest) Object.assign(headers, rateHeaders('tokens', tightest));
+    if (tightest) rates.tokens = tightest;
     return null;
   }
 
@@ -615,7 +625,7 @@ export class LimitsEnforcer {
 
   #ticket(
     subject: AdmissionSubject,
-    headers: Record<string, string>,
+    rates: RateReadings,
     usdScopes: string[],
     tokenScopes: { key: string; kind: TokenKind }[],
     tpmKeys: string[],
@@ -627,7 +637,7 @@ export class LimitsEnforcer {
     return {
       ok: true,
       subject,
-      headers,
+      rates,
       usdScopes,
       tokenScopes,
       tpmKeys,
@@ -1077,7 +1087,7 @@ function refusal(
   ref: { scope: Scope; scopeId: string },
   status: 403 | 429,
   message: string,
-  options: { retryAfterMs?: number; headers?: Record<string, string>; quota?: boolean } = {},
+  options: { retryAfterMs?: number; rates?: RateReadings; quota?: boolean } = {},
 ): Refusal {
   const result: Refusal = {
     ok: false,
@@ -1085,7 +1095,7 @@ function refusal(
     limitScope: { scope: ref.scope, scopeId: ref.scopeId },
     status,
     message,
-    headers: options.headers ?? {},
+    rates: options.rates ?? NO_RATES,
   };
   const withQuota = options.quota ? { ...result, quota: true } : result;
   if (options.retryAfterMs !== undefined)
@@ -1112,14 +1122,8 @@ function waitAtLeast(refused: Refusal, waitMs: number): Refusal {
   return { ...refused, retryAfterSeconds: seconds };
 }
 
-/** OpenAI's rate-limit headers: limit, remaining and reset (a duration such as `1.5s`). */
-function rateHeaders(unit: 'requests' | 'tokens', decision: WindowDecision): Record<string, string> {
-  return {
-    [`x-ratelimit-limit-${unit}`]: String(decision.limit),
-    [`x-ratelimit-remaining-${unit}`]: String(Math.max(0, decision.remaining)),
-    [`x-ratelimit-reset-${unit}`]: `${Math.round(decision.resetMs) / 1000}s`,
-  };
-}
+/** A refusal by no rate limit: shared, never written to. */
+const NO_RATES: RateReadings = Object.freeze({});
 
 /** What a budget refusal's estimate is made of, and what the caller can change. */
 const ESTIMATE_BASIS = 'its prompt and the longest answer it allows';

@@ -123,8 +123,8 @@ describe('LimitsEnforcer', () => {
     assert.equal(refused.reason, 'rate_limit_rpm');
     assert.deepEqual(refused.limitScope, { scope: 'proxy-key', scopeId: 'pxk_1' });
     assert.equal(refused.status, 429);
-    assert.equal(refused.headers['x-ratelimit-limit-requests'], '3');
-    assert.equal(refused.headers['x-ratelimit-remaining-requests'], '0');
+    assert.equal(refused.rates.requests?.limit, 3);
+    assert.equal(refused.rates.requests?.remaining, 0);
     assert.ok((refused.retryAfterSeconds ?? 0) >= 1);
   });
 
