@@ -14,11 +14,11 @@
 
 export interface WindowDecision {
   readonly allowed: boolean;
-  /** The limit that was checked (x-ratelimit-limit-*). */
+  /** The limit that was checked (a rate-limit header: http/limit-headers.ts). */
   readonly limit: number;
-  /** Whole units still available after this decision (x-ratelimit-remaining-*). */
+  /** Whole units still available after this decision. */
   readonly remaining: number;
-  /** Ms until the usage counted against the limit drops to zero, if nothing more is admitted (x-ratelimit-reset-*). */
+  /** Ms until the usage counted against the limit drops to zero, if nothing more is admitted. */
   readonly resetMs: number;
   /** 0 when allowed; ms until the same request would be admitted (Retry-After); null when it never can (cost > limit). */
   readonly retryAfterMs: number | null;
