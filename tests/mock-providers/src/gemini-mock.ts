@@ -64,7 +64,12 @@ const generateRequest = z.object({
       }),
     )
     .optional(),
-  generationConfig: z.object({ maxOutputTokens: z.number().int().optional() }).optional(),
+  generationConfig: z
+    .object({
+      maxOutputTokens: z.number().int().optional(),
+      thinkingConfig: z.object({ thinkingLevel: z.string().optional() }).optional(),
+    })
+    .optional(),
 });
 type GenerateRequest = z.infer<typeof generateRequest>;
 
@@ -115,6 +120,8 @@ function route(exchange: Exchange): Reply {
   if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
   const badName = invalidFunctionNameError(parsed.value);
   if (badName) return badName;
+  const badLevel = unsupportedThinkingLevel(model, parsed.value);
+  if (badLevel) return badLevel;
   const conversation = toConversation(parsed.value);
   if (method === 'countTokens') {
     return { kind: 'json', status: 200, body: { totalTokens: countInputTokens(conversation) } };
@@ -125,6 +132,24 @@ function route(exchange: Exchange): Reply {
     return { kind: 'json', status: 200, body: wholeResponse(exchange, model, answer), tokens };
   }
   return streamReply(exchange, model, answer, tokens);
+}
+
+/**
+ * A Gemini 3 model refuses a thinking level it lacks (ai.google.dev/gemini-api/docs/thinking):
+ * Gemini 3 Pro takes only low and high, 3.1 Pro no minimal; Flash takes all four.
+ */
+function unsupportedThinkingLevel(model: string, request: GenerateRequest): JsonReply | undefined {
+  const level = request.generationConfig?.thinkingConfig?.thinkingLevel;
+  if (level === undefined) return undefined;
+  const lacks = /^gemini-3-pro\b/.test(model)
+    ? level !== 'low' && level !== 'high'
+    : /^gemini-3\.\d+-pro\b/.test(model) && level === 'minimal';
+  if (!lacks) return undefined;
+  return errorBody(
+    400,
+    'INVALID_ARGUMENT',
+    `Thinking level ${level.toUpperCase()} is not supported for this model. Please retry with other thinking level.`,
+  );
 }
 
 /**

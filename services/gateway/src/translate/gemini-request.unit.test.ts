@@ -426,7 +426,17 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
       assert.deepEqual(thinking('gemini-3.1-flash-lite-preview', effort), { thinkingLevel: effort }, effort);
     }
     assert.deepEqual(thinking('gemini-3.1-pro-preview', 'minimal'), { thinkingLevel: 'low' });
+    assert.deepEqual(thinking('gemini-3.1-pro-preview', 'medium'), { thinkingLevel: 'medium' });
     assert.deepEqual(thinking('gemini-3.1-pro-preview', 'high'), { thinkingLevel: 'high' });
+  });
+
+  it('reasoning_effort medium on Gemini 3 Pro, which takes only low and high, is low (the ceiling)', () => {
+    // gemini-3-pro-preview answers thinkingLevel medium with 400 "Thinking level MEDIUM is not
+    // supported for this model."; the caller's effort stays the most it is billed thoughts for.
+    assert.deepEqual(thinking('gemini-3-pro-preview', 'medium'), { thinkingLevel: 'low' });
+    assert.deepEqual(thinking('gemini-3-pro-preview', 'minimal'), { thinkingLevel: 'low' });
+    assert.deepEqual(thinking('gemini-3-pro-preview', 'low'), { thinkingLevel: 'low' });
+    assert.deepEqual(thinking('gemini-3-pro-preview', 'high'), { thinkingLevel: 'high' });
   });
 
   it('refuses, naming reasoning_effort, none where thinking cannot be turned off and efforts Google does not map', () => {
@@ -751,6 +761,11 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       thinkingOf('gemini-3.1-pro-preview', { type: 'enabled', budget_tokens: 2048 })?.thinkingLevel,
       'low',
     );
+    // Gemini 3 Pro has no medium: a budget that reaches medium but not high is low there.
+    const pro = (budget_tokens: number) =>
+      thinkingOf('gemini-3-pro-preview', { type: 'enabled', budget_tokens })?.thinkingLevel;
+    assert.equal(pro(10000), 'low');
+    assert.equal(pro(24576), 'high');
   });
 
   it('thinking adaptive is Gemini dynamic thinking (-1 on 2.5, the default on Gemini 3)', () => {
@@ -800,6 +815,7 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       assert.deepEqual(effortOf('gemini-2.5-pro', 'max'), { thinkingBudget: 32768 });
       assert.deepEqual(effortOf('gemini-3-flash-preview', 'low'), { thinkingLevel: 'low' });
       assert.deepEqual(effortOf('gemini-3.1-pro-preview', 'max'), { thinkingLevel: 'high' });
+      assert.deepEqual(effortOf('gemini-3-pro-preview', 'medium'), { thinkingLevel: 'low' });
     });
 
     it('with thinking enabled, the lesser of the two (budget_tokens stays the ceiling); disabled wins', () => {

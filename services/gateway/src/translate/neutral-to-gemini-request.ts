@@ -298,7 +298,29 @@ function thinkingConfig(request: NeutralChatRequest): ThinkingConfig | undefined
 
 /** The thinking budgets of Gemini 2.5 (and earlier) models for OpenAI's efforts; `none` turns thinking off. */
 const THINKING_BUDGETS: Readonly<Record<string, number>> = { none: 0, ...EFFORT_BUDGETS };
-const THINKING_LEVELS: ReadonlySet<string> = new Set(['minimal', 'low', 'medium', 'high']);
+type ThinkingLevel = NonNullable<ThinkingConfig['thinkingLevel']>;
+const THINKING_LEVELS: readonly ThinkingLevel[] = ['minimal', 'low', 'medium', 'high'];
+
+/**
+ * The levels a Gemini 3 model takes (ai.google.dev/gemini-api/docs/thinking): Flash and
+ * Flash-Lite all four; 3.1 Pro and later no `minimal`; 3 Pro only `low` and `high` (it answers
+ * `medium` with 400 "Thinking level MEDIUM is not supported for this model.").
+ */
+function levelsOf(major: number, minor: number, pro: boolean): readonly ThinkingLevel[] {
+  if (!pro) return THINKING_LEVELS;
+  return major === 3 && minor === 0 ? ['low', 'high'] : ['low', 'medium', 'high'];
+}
+
+/**
+ * The level the model takes for the one asked: that level, else the highest level below it
+ * (thoughts are billed as output: the caller's ask stays the ceiling, as a `budget_tokens`
+ * does), else the model's lowest (`minimal` on a Pro model is `low`).
+ */
+function supportedLevel(asked: ThinkingLevel, levels: readonly ThinkingLevel[]): ThinkingLevel {
+  const rank = THINKING_LEVELS.indexOf(asked);
+  const below = levels.filter((level) => THINKING_LEVELS.indexOf(level) <= rank);
+  return below.at(-1) ?? levels[0] ?? asked;
+}
 
 /** `gemini-<major>[.<minor>]-<variant>`, as Google names its models (`models/` optional). */
 const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
@@ -307,9 +329,11 @@ const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
 interface ThinkingModel {
   /** Models before 2.5 (1.5, 2.0) do not think (and may refuse a thinking config). */
   thinks: boolean;
-  /** Gemini 3 takes a `thinkingLevel`; earlier models, and aliases with no version, a `thinkingBudget`. */
-  levels: boolean;
-  pro: boolean;
+  /**
+   * The `thinkingLevel`s a Gemini 3 model takes; undefined for earlier models, and aliases with
+   * no version, which take a `thinkingBudget`.
+   */
+  levels: readonly ThinkingLevel[] | undefined;
   /** Gemini 3 and Gemini 2.5 Pro cannot turn thinking off. */
   alwaysThinks: boolean;
   /** The `thinkingBudget` range Google documents: 2.5 Pro 128-32,768, Flash-Lite 512-24,576, Flash 0-24,576. */
@@ -327,21 +351,22 @@ function thinkingModel(model: string): ThinkingModel {
   const variant = named?.[3] ?? '';
   const pro = variant === 'pro' || variant.startsWith('pro-');
   const before25 = major !== undefined && minor !== undefined && (major < 2 || (major === 2 && minor < 5));
-  const levels = major !== undefined && major >= 3;
+  const levels =
+    major !== undefined && minor !== undefined && major >= 3 ? levelsOf(major, minor, pro) : undefined;
   const pro25 = pro && major === 2 && minor === 5;
   return {
     thinks: !before25,
     levels,
-    pro,
-    alwaysThinks: levels || pro25,
+    alwaysThinks: levels !== undefined || pro25,
     budgetRange: pro25 ? [128, 32768] : variant.startsWith('flash-lite') ? [512, 24576] : [0, 24576],
   };
 }
 
 /**
  * OpenAI's `reasoning_effort` as Gemini's thinking config, after Google's own OpenAI
- * compatibility: Gemini 3 models take a level (`minimal` is `low` on the Pro models, which have
- * no minimal level), earlier ones a budget (1,024, 8,192, 24,576 tokens; `none` is 0). Thoughts
+ * compatibility: Gemini 3 models take a level (one the model lacks goes as the next below it,
+ * `supportedLevel`: `medium` is `low` on Gemini 3 Pro, `minimal` `low` on the Pro models),
+ * earlier ones a budget (1,024, 8,192, 24,576 tokens; `none` is 0). Thoughts
  * are billed as output, so the caller's choice is kept, and a value the model cannot take is
  * refused naming the field rather than dropped: `none` where thinking cannot be turned off
  * (Gemini 3, Gemini 2.5 Pro), and an effort Google does not map (`xhigh`). A model whose name
@@ -365,9 +390,9 @@ function thinkingConfigForEffort(
   if (effort === 'max' && param === 'output_config.effort')
     return target.levels ? { thinkingLevel: 'high' } : { thinkingBudget: target.budgetRange[1] };
   if (target.levels) {
-    if (!THINKING_LEVELS.has(effort)) throw unmappedEffort(effort, param);
-    const level = effort === 'minimal' && target.pro ? 'low' : effort;
-    return { thinkingLevel: level as NonNullable<ThinkingConfig['thinkingLevel']> };
+    const asked = THINKING_LEVELS.find((level) => level === effort);
+    if (asked === undefined) throw unmappedEffort(effort, param);
+    return { thinkingLevel: supportedLevel(asked, target.levels) };
   }
   const budget = THINKING_BUDGETS[effort];
   if (budget === undefined) throw unmappedEffort(effort, param);
@@ -393,8 +418,8 @@ function unmappedEffort(
  * naming the field, never dropped). `disabled` is a budget of 0, refused where thinking cannot
  * be turned off (Gemini 3, Gemini 2.5 Pro). `enabled` gives its `budget_tokens` as the budget,
  * clamped into the model's range, or on Gemini 3 the highest level whose effort budget it
- * reaches (below 8,192 low, below 24,576 medium, else high), so the caller's budget stays the
- * ceiling. `adaptive` (the model decides) is Gemini's dynamic thinking: a budget of -1, or
+ * reaches (below 8,192 low, below 24,576 medium, else high) among the model's levels, so the
+ * caller's budget stays the ceiling. `adaptive` (the model decides) is Gemini's dynamic thinking: a budget of -1, or
  * Gemini 3's default. Models before 2.5 are sent none; another type is refused.
  */
 function thinkingConfigForAnthropic(thinking: NeutralThinking, model: string): ThinkingConfig | undefined {
@@ -417,7 +442,7 @@ function thinkingConfigForAnthropic(thinking: NeutralThinking, model: string): T
           'thinking.budget_tokens',
           'Thinking of type `enabled` needs a `budget_tokens`.',
         );
-      if (target.levels) return { thinkingLevel: effortForBudget(budget) };
+      if (target.levels) return { thinkingLevel: supportedLevel(effortForBudget(budget), target.levels) };
       const [min, max] = target.budgetRange;
       return { thinkingBudget: Math.min(Math.max(budget, min), max) };
     }

@@ -3,6 +3,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { type MockServer, startGeminiMock } from '@kordon/mock-providers';
 import { streamFailureError } from '../../http/exchange.js';
 import { openAIToGeminiEmbeddingsRequest, readGeminiEmbeddings } from '../../translate/gemini-embeddings.js';
+import { openAIChatRequest } from '../../translate/openai-chat-types.js';
+import { openAIToGeminiRequest } from '../../translate/requests.js';
 import { UpstreamClient } from '../../upstream/upstream-client.js';
 import { isUpstreamError } from '../../upstream/upstream-error.js';
 import { callProvider, type ProviderCall, streamProvider } from '../provider-call.js';
@@ -143,5 +145,48 @@ describe('gemini in-stream error (mock-providers)', () => {
     assert.equal(error.isRetryable, true);
     assert.equal(error.provider?.type, 'rate_limit');
     assert.equal(error.retryAfterMs, 37_000);
+  });
+});
+
+/**
+ * OpenAI's `reasoning_effort` as the translate layer writes it for each Gemini 3 model, sent to
+ * the mock, which refuses a thinking level the model lacks as Gemini does (Gemini 3 Pro: 400
+ * "Thinking level MEDIUM is not supported for this model.").
+ */
+describe('gemini 3 thinking levels (mock-providers)', () => {
+  let mock: MockServer;
+  let client: UpstreamClient;
+
+  before(async () => {
+    mock = await startGeminiMock({ keys: [KEY] });
+  });
+  beforeEach(() => {
+    client = new UpstreamClient();
+  });
+  afterEach(() => client.destroy());
+  after(() => mock.close());
+
+  it('every reasoning_effort Gemini maps is served by each Gemini 3 model', async () => {
+    const call: ProviderCall = {
+      client,
+      adapter: geminiProvider,
+      config: { baseUrl: mock.url },
+      key: providerKey('pk-gemini-1', KEY),
+    };
+    for (const model of ['gemini-3-pro-preview', 'gemini-3.1-pro-preview', 'gemini-3-flash-preview']) {
+      for (const effort of ['minimal', 'low', 'medium', 'high']) {
+        const body = openAIToGeminiRequest(
+          openAIChatRequest.parse({
+            model,
+            reasoning_effort: effort,
+            messages: [{ role: 'user', content: 'hello' }],
+          }),
+        );
+        const request: OperationRequest = { operation: 'generate_content', model, stream: false, body };
+        await callProvider(call, request).catch((error: unknown) =>
+          assert.fail(`${model} reasoning_effort ${effort}: ${String(error)}`),
+        );
+      }
+    }
   });
 });
