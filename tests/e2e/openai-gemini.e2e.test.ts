@@ -276,6 +276,61 @@ describe('a Gemini per-model quota 429 (openai SDK)', () => {
   });
 });
 
+describe('a Gemini per-model quota 429 sent as a stream event (openai SDK)', () => {
+  const { state, proxyKey } = setup();
+
+  it('a RESOURCE_EXHAUSTED event whose QuotaFailure names one model rests the key for that model only', async () => {
+    // streamGenerateContent answers a 429 as a 200 whose first event is the error object.
+    state.handler = (req, _body, res) => {
+      if (!req.url?.includes('gemini-3-flash-preview')) return json(res, 200, textAnswer('ok'));
+      sse(res, [
+        {
+          error: {
+            code: 429,
+            message:
+              'You exceeded your current quota, please check your plan and billing details. Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 20, model: gemini-3-flash-preview',
+            status: 'RESOURCE_EXHAUSTED',
+            details: [
+              {
+                '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+                violations: [
+                  {
+                    quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+                    quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
+                    quotaDimensions: { location: 'global', model: 'gemini-3-flash-preview' },
+                    quotaValue: '20',
+                  },
+                ],
+              },
+              { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '50s' },
+            ],
+          },
+        },
+      ]);
+    };
+    const call = (model: string, stream: boolean) =>
+      fetch(`${state.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${proxyKey()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const limited = await call('gemini-3-flash-preview', true);
+    await limited.text();
+    assert.equal(limited.status, 429, 'the limited model’s caller is told to wait');
+    const other = await call('gemini-2.5-flash', false);
+    const text = await other.text();
+    assert.equal(
+      other.status,
+      200,
+      `gemini-2.5-flash has its own quota, but Kordon answered ${other.status} ${text} without asking Gemini`,
+    );
+    const asked = state.urls.length;
+    const again = await call('gemini-3-flash-preview', true);
+    await again.text();
+    assert.equal(state.urls.length, asked, 'the key is not asked for the limited model while it rests');
+  });
+});
+
 describe('Gemini 400 FAILED_PRECONDITION (the project has no billing for its region) (openai SDK)', () => {
   const KEY_NO_BILLING = 'AIzaSyDnobillingprojectabcdefghijklmnop';
   const KEY_PAID = 'AIzaSyDpaidprojectabcdefghijklmnopqrstu';

@@ -221,7 +221,7 @@ function geminiError(error: DialectError): JsonReply {
         429,
         'RESOURCE_EXHAUSTED',
         RATE_LIMIT_MESSAGE,
-        rateLimitDetails(error.retryAfterSeconds ?? 1),
+        rateLimitDetails(error.retryAfterSeconds ?? 1, error.quotaModel),
       );
     case 'server-error':
       return errorBody(
@@ -254,17 +254,25 @@ const RATE_LIMIT_MESSAGE =
   'You exceeded your current quota, please check your plan and billing details. For more information on this ' +
   'error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.';
 
-function rateLimitDetails(retryAfterSeconds: number): unknown[] {
-  return [
-    {
-      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
-      violations: [
-        {
+/**
+ * A per-model quota's violation names the model in `quotaDimensions`, as Gemini's do
+ * (`{ location: "global", model }`); without `quotaModel` the quota is the project's.
+ */
+function rateLimitDetails(retryAfterSeconds: number, quotaModel: string | undefined): unknown[] {
+  const violation =
+    quotaModel === undefined
+      ? {
+          quotaMetric: 'generativelanguage.googleapis.com/generate_content_requests',
+          quotaId: 'GenerateRequestsPerMinutePerProject',
+        }
+      : {
           quotaMetric: 'generativelanguage.googleapis.com/generate_content_requests',
           quotaId: 'GenerateRequestsPerMinutePerProjectPerModel',
-        },
-      ],
-    },
+          quotaDimensions: { location: 'global', model: quotaModel },
+          quotaValue: '15',
+        };
+  return [
+    { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [violation] },
     { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfterSeconds}s` },
   ];
 }

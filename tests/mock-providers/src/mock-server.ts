@@ -92,6 +92,8 @@ export interface DialectError {
   /** Which quota a 429 is about. */
   readonly limit?: 'requests' | 'tokens';
   readonly retryAfterSeconds?: number;
+  /** The model whose own quota a 429 is about (the scenario's `quotaModel`). */
+  readonly quotaModel?: string;
 }
 
 export type AuthResult =
@@ -274,7 +276,11 @@ function answer(context: ServeContext, exchange: Exchange, key: string, bodyIsVa
   const { scenario, requestId } = exchange;
   if (scenario.error) {
     const retryAfterSeconds = scenario.retryAfterSeconds ?? (scenario.error === 'rate-limit' ? 1 : undefined);
-    const reply = dialect.errorReply({ kind: scenario.error, retryAfterSeconds }, requestId);
+    const { quotaModel } = scenario;
+    const reply = dialect.errorReply(
+      { kind: scenario.error, retryAfterSeconds, ...(quotaModel !== undefined && { quotaModel }) },
+      requestId,
+    );
     if (scenario.errorInStream && reply.kind === 'json') return errorInStream(reply);
     return withRetryAfter(dialect, reply, retryAfterSeconds);
   }

@@ -20,6 +20,11 @@ export interface Scenario {
   /** Retry-After in seconds on an error answer (429 gets 1 when unset). */
   readonly retryAfterSeconds?: number;
   /**
+   * The model whose own quota a 429 is about (Gemini: the QuotaFailure violation's
+   * `quotaDimensions.model`); unset, the 429 names a project-wide quota.
+   */
+  readonly quotaModel?: string;
+  /**
    * The error comes as the first `data:` frame of a 200 event stream, before any content, as
    * Gemini sends a 429 on `streamGenerateContent?alt=sse` (and OpenAI-style servers an error).
    */

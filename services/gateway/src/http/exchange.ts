@@ -757,12 +757,15 @@ export function streamFailureError(
   if (failure?.kind === 'upstream_error') {
     const status = failure.status ?? STATUS_OF_ERROR_TYPE.get(failure.errorType) ?? 500;
     const message = redact(failure.message).slice(0, 300);
-    // The event's own delay (Gemini's RetryInfo) rests the key as a status answer's does.
+    // The event's own delay (Gemini's RetryInfo) rests the key as a status answer's does, and
+    // for the one model whose quota it names (Gemini's QuotaFailure) when it names one.
     const { retryAfterMs } = failure;
+    const provider = providerErrorFromStatus(status, message, failure.errorType);
+    const quotaModel = provider.type === 'rate_limit' ? failure.quotaModel : undefined;
     return new UpstreamError('upstream_http_error', `the provider's stream failed: ${message}`, {
       phase: 'body',
       status,
-      provider: { ...providerErrorFromStatus(status, message, failure.errorType), retryAfterMs },
+      provider: { ...provider, retryAfterMs, ...(quotaModel !== undefined && { quotaModel }) },
       isRetryable: isRetryableStatus(status),
       retryAfterMs,
     });

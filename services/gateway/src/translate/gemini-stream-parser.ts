@@ -1,7 +1,12 @@
 /** Parses Gemini streamGenerateContent chunks into neutral stream parts. */
 import { finishReasonFromGemini, geminiFailedCall } from './finish-reasons.js';
 import { geminiToolCallId } from './gemini-tool-call-id.js';
-import { geminiGenerateContentResponse, geminiStreamError, googleRetryDelayMs } from './gemini-types.js';
+import {
+  geminiGenerateContentResponse,
+  geminiStreamError,
+  googleQuotaModel,
+  googleRetryDelayMs,
+} from './gemini-types.js';
 import { isRecord } from './json-object.js';
 import { malformed, type StreamFailure, type StreamParser, type StreamPart } from './stream-parts.js';
 import { type NormalisedUsage, usageFromGemini } from './usage.js';
@@ -55,14 +60,18 @@ export class GeminiStreamParser implements StreamParser {
       if (!error.success) return [malformed(`malformed Gemini error: ${error.error.message}`)];
       const { code, status, message, details } = error.data.error;
       // The code is the HTTP status (503 with UNAVAILABLE: overloaded), which the caller's error
-      // event names; a 429's RetryInfo says how long the key rests, as in a status answer.
+      // event names; a 429's RetryInfo says how long the key rests, and its QuotaFailure for
+      // which model, as in a status answer.
       const retryAfterMs = googleRetryDelayMs(details);
+      const rateLimited = status === 'RESOURCE_EXHAUSTED' || (status === undefined && code === 429);
+      const quotaModel = rateLimited ? googleQuotaModel(details) : undefined;
       const failure: StreamFailure = {
         kind: 'upstream_error',
         errorType: status ?? 'error',
         message,
         ...(code !== undefined && { status: code }),
         ...(retryAfterMs !== undefined && { retryAfterMs }),
+        ...(quotaModel !== undefined && { quotaModel }),
       };
       return [{ type: 'error', failure }];
     }

@@ -291,6 +291,39 @@ describe('Gemini stream -> OpenAI chunks', () => {
       });
       assert.equal(translator.finished, false);
     });
+
+    it("a RESOURCE_EXHAUSTED event names the model of its QuotaFailure and its RetryInfo delay, as a 429's body does", () => {
+      const exhausted = (...dimensions: Record<string, string>[]) => ({
+        error: {
+          code: 429,
+          message: 'You exceeded your current quota, please check your plan and billing details.',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [
+            {
+              '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+              violations: dimensions.map((quotaDimensions) => ({
+                quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
+                quotaDimensions,
+              })),
+            },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '50s' },
+          ],
+        },
+      });
+      const perModel = toOpenAI([exhausted({ location: 'global', model: 'gemini-3-flash-preview' })]);
+      assert.deepEqual(perModel.translator.failure, {
+        kind: 'upstream_error',
+        errorType: 'RESOURCE_EXHAUSTED',
+        message: 'You exceeded your current quota, please check your plan and billing details.',
+        status: 429,
+        retryAfterMs: 50_000,
+        quotaModel: 'gemini-3-flash-preview',
+      });
+      // A quota of the whole project (a violation without a model) rests the whole key.
+      const project = toOpenAI([exhausted({ model: 'gemini-3-flash-preview' }, { location: 'global' })]);
+      const failure = project.translator.failure;
+      assert.equal(failure?.kind === 'upstream_error' ? failure.quotaModel : 'not an error', undefined);
+    });
   });
 
   describe('a thinking stream cut mid-answer is charged the thoughts and the text streamed', () => {

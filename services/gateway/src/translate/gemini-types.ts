@@ -182,6 +182,35 @@ export function parseProtoDuration(text: string | undefined): number | undefined
   return match?.[1] === undefined ? undefined : Math.ceil(Number(match[1]) * 1000);
 }
 
+// QuotaFailure: which quotas were exceeded (`quotaDimensions: { model, location }`).
+const quotaFailure = z.object({
+  '@type': z.string(),
+  violations: z
+    .array(z.object({ quotaDimensions: z.object({ model: z.string().optional() }).optional() }))
+    .optional(),
+});
+
+/**
+ * The model whose own quota a 429 names, when every quota its google.rpc.QuotaFailure says was
+ * exceeded is one of that model (`GenerateRequestsPerDayPerProjectPerModel`:
+ * `quotaDimensions.model`): the key still serves the other models, which have quotas of their
+ * own. Undefined when a violation has no model (a quota of the whole project) or there is no
+ * QuotaFailure. Read alike from a 429's body and from the same error sent as a stream's event.
+ */
+export function googleQuotaModel(details: readonly unknown[] | null | undefined): string | undefined {
+  let model: string | undefined;
+  for (const item of details ?? []) {
+    const read = quotaFailure.safeParse(item);
+    if (!read.success || !read.data['@type'].endsWith('google.rpc.QuotaFailure')) continue;
+    for (const violation of read.data.violations ?? []) {
+      const named = violation.quotaDimensions?.model;
+      if (named === undefined || (model !== undefined && named !== model)) return undefined;
+      model = named;
+    }
+  }
+  return model;
+}
+
 const retryInfo = z.object({ '@type': z.string(), retryDelay: z.string().optional() });
 
 /**

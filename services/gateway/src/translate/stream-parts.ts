@@ -14,6 +14,8 @@ export type StreamFailure =
    * `answered`: the model did answer, and the answer failed (Gemini's MALFORMED_FUNCTION_CALL):
    * billed, and no failure of the key's, so no other key is asked for it.
    * `retryAfterMs`: the delay the event gives (Gemini's RetryInfo detail), as a status answer's.
+   * `quotaModel`: the model whose own quota a rate limit is about (Gemini's QuotaFailure), as a
+   * status answer's `ProviderErrorInfo.quotaModel`: the key rests for that model only.
    */
   | {
       kind: 'upstream_error';
@@ -22,6 +24,7 @@ export type StreamFailure =
       status?: number;
       answered?: true;
       retryAfterMs?: number;
+      quotaModel?: string;
     }
   /** An event that does not have its dialect's shape: translating on would produce nonsense. */
   | { kind: 'malformed_event'; message: string };

@@ -6,7 +6,7 @@
  * (one model's, or the project's).
  */
 import { z } from 'zod';
-import { googleRetryDelayMs } from '../../translate/gemini-types.js';
+import { googleQuotaModel, googleRetryDelayMs } from '../../translate/gemini-types.js';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
 import {
   errorTypeForStatus,
@@ -15,14 +15,7 @@ import {
   type ProviderErrorType,
 } from '../../upstream/upstream-error.js';
 
-const detail = z.object({
-  '@type': z.string(),
-  reason: z.string().optional(),
-  // QuotaFailure: which quotas were exceeded (`quotaDimensions: { model, location }`).
-  violations: z
-    .array(z.object({ quotaDimensions: z.object({ model: z.string().optional() }).optional() }))
-    .optional(),
-});
+const detail = z.object({ '@type': z.string(), reason: z.string().optional() });
 
 const googleErrorBody = z.object({
   error: z.object({
@@ -76,7 +69,7 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     : error.status === 'FAILED_PRECONDITION' && NO_BILLING.test(message)
       ? 'quota_exceeded'
       : ((error.status ? STATUS_TYPES[error.status] : undefined) ?? errorTypeForStatus(status));
-  const quotaModel = type === 'rate_limit' ? limitedModel(details) : undefined;
+  const quotaModel = type === 'rate_limit' ? googleQuotaModel(error.details) : undefined;
   return {
     status,
     type,
@@ -86,23 +79,4 @@ export function geminiErrorInfo(response: UpstreamErrorResponse): ProviderErrorI
     retryAfterMs: googleRetryDelayMs(error.details),
     ...(quotaModel !== undefined && { quotaModel }),
   };
-}
-
-/**
- * The model whose own quota a 429 names, when every quota it says was exceeded is one of that
- * model (`GenerateRequestsPerDayPerProjectPerModel`: `quotaDimensions.model`): the key still
- * serves the other models, which have quotas of their own. Undefined when a violation has no
- * model (a quota of the whole project) or the 429 gives no QuotaFailure.
- */
-function limitedModel(details: readonly z.infer<typeof detail>[]): string | undefined {
-  let model: string | undefined;
-  for (const item of details) {
-    if (!item['@type'].endsWith('google.rpc.QuotaFailure')) continue;
-    for (const violation of item.violations ?? []) {
-      const named = violation.quotaDimensions?.model;
-      if (named === undefined || (model !== undefined && named !== model)) return undefined;
-      model = named;
-    }
-  }
-  return model;
 }

@@ -146,6 +146,39 @@ describe('gemini in-stream error (mock-providers)', () => {
     assert.equal(error.provider?.type, 'rate_limit');
     assert.equal(error.retryAfterMs, 37_000);
   });
+
+  it("a RESOURCE_EXHAUSTED event's QuotaFailure names the model, as the same 429 as a status does", async () => {
+    const call: ProviderCall = {
+      client,
+      adapter: geminiProvider,
+      config: { baseUrl: mock.url },
+      key: providerKey('pk-gemini-1', KEY),
+    };
+    // The status answer: only that model rests on the key (generate.ts restForModel).
+    mock.setScenario({ error: 'rate-limit', retryAfterSeconds: 20, quotaModel: model });
+    const status = await callProvider(call, chatRequest(geminiProvider, model, 'hello', false)).then(
+      () => assert.fail('the call succeeded'),
+      (error: unknown) => (isUpstreamError(error) ? error : assert.fail(String(error))),
+    );
+    assert.equal(status.provider?.quotaModel, model);
+    // The same 429 as a stream's first event: the same quotaModel reaches the balancer.
+    mock.setScenario({ error: 'rate-limit', retryAfterSeconds: 20, quotaModel: model, errorInStream: true });
+    const stream = await streamProvider(call, chatRequest(geminiProvider, model, 'hello', true));
+    const translator = streamObserver('gemini', model);
+    for await (const event of stream) translator.push(event);
+    const error = streamFailureError(undefined, translator.failure, (text) => text);
+    assert.equal(error.status, 429);
+    assert.equal(error.retryAfterMs, 20_000);
+    assert.equal(error.provider?.quotaModel, model, 'the stream names the model of its quota');
+    // A project-wide quota names none: the whole key rests.
+    mock.setScenario('rate-limit=20, error-in-stream');
+    const project = await streamProvider(call, chatRequest(geminiProvider, model, 'hello', true));
+    const projectTranslator = streamObserver('gemini', model);
+    for await (const event of project) projectTranslator.push(event);
+    const projectError = streamFailureError(undefined, projectTranslator.failure, (text) => text);
+    assert.equal(projectError.provider?.quotaModel, undefined);
+    mock.setScenario(undefined);
+  });
 });
 
 /**
