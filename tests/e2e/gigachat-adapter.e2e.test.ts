@@ -324,6 +324,47 @@ describe('gigachat adapter', () => {
     assert.equal(message.usage.output_tokens, 30);
   });
 
+  // GigaChat's finish_reason `error`: the generation failed part way (REST reference, post-chat).
+  it('a stream GigaChat ends with finish_reason error raises in the OpenAI SDK and is recorded failed, its usage charged', async () => {
+    replies.push({
+      status: 200,
+      sse: [
+        {
+          choices: [{ delta: { content: 'Начало', role: 'assistant' }, index: 0 }],
+          created: 1,
+          model: 'GigaChat:2.0.28.2',
+          object: 'chat.completion',
+        },
+        {
+          choices: [{ delta: { content: ' отв' }, index: 0, finish_reason: 'error' }],
+          created: 1,
+          model: 'GigaChat:2.0.28.2',
+          object: 'chat.completion',
+          usage: usage(18, 40),
+        },
+        '[DONE]',
+      ],
+    });
+    let text = '';
+    await assert.rejects(async () => {
+      const stream = await g.openai.chat.completions.create({
+        model: 'GigaChat',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    }, 'the caller learns the answer failed');
+    assert.equal(text, 'Начало отв', 'the text streamed before the failure reached the caller');
+    const event = (await g.k.requestEvents()).at(-1)!;
+    assert.equal(event.type, 'RequestFailed');
+    if (event.type !== 'RequestFailed') throw new Error('not failed');
+    assert.deepEqual(
+      { input: event.data.usage?.inputTokens, output: event.data.usage?.outputTokens },
+      { input: 18, output: 40 },
+      'charged what GigaChat billed',
+    );
+  });
+
   it('OpenAI stop is refused with a 400 naming stop', async () => {
     await assert.rejects(
       g.openai.chat.completions.create({

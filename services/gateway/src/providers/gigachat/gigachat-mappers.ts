@@ -18,7 +18,8 @@
  * sends one, so the id the caller sends back restores `functions_state_id`.
  *
  * Answers and chunks: `function_call` -> `tool_calls` (arguments as JSON text), finish reasons
- * function_call -> tool_calls, blacklist -> content_filter, error -> length; usage with
+ * function_call -> tool_calls, blacklist -> content_filter, error -> length in a whole answer and
+ * an error event in a stream (`GigaChatStreamMapper`); usage with
  * `precached_prompt_tokens` as cached tokens, added to GigaChat's prompt_tokens (which leaves
  * them out). Chunks get an id and `chat.completion.chunk`;
  * `[DONE]` passes through.
@@ -197,7 +198,9 @@ export function gigaChatFinishReason(reason: GigaChatFinishReason): OpenAIFinish
     case 'blacklist':
       return 'content_filter';
     // GigaChat's `error`: the generation failed part way. Not a clean stop (an agent loop would
-    // take what came as the whole answer): cut short, as `length` says.
+    // take what came as the whole answer): in a whole answer, cut short, as `length` says (as a
+    // Gemini failed call's: throwing would lose the usage GigaChat billed); a stream ends with an
+    // error event instead (GigaChatStreamMapper).
     case 'length':
     case 'error':
       return 'length';
@@ -269,7 +272,13 @@ export function gigaChatResponseToOpenAI(
   return completion;
 }
 
-/** Turns GigaChat's SSE events into OpenAI chunks. */
+/**
+ * Turns GigaChat's SSE events into OpenAI chunks. A chunk whose finish reason is `error` (the
+ * generation failed on GigaChat's side) ends the stream with an error event, after that chunk's
+ * text and usage, as GigaChat's own error frames and OpenRouter's `error` chunks do: the caller's
+ * SDK raises rather than taking a cut answer for a whole one; after content the request is
+ * recorded failed with the tokens streamed charged, before any the next key serves.
+ */
 export class GigaChatStreamMapper {
   readonly #base: { id: string; created: number; model: string };
   readonly #roleSent = new Set<number>();
@@ -317,7 +326,8 @@ export class GigaChatStreamMapper {
           ]),
         );
       }
-      if (choice.finish_reason) {
+      if (choice.finish_reason === 'error') this.#failed = true;
+      else if (choice.finish_reason) {
         out.push(
           chunkOf(this.#base, [
             { index, delta: {}, logprobs: null, finish_reason: gigaChatFinishReason(choice.finish_reason) },
@@ -326,6 +336,17 @@ export class GigaChatStreamMapper {
       }
     }
     if (usage) out.push({ ...chunkOf(this.#base, []), usage: gigaChatUsageToOpenAI(usage) });
+    if (this.#failed) return [...out, GENERATION_FAILED];
     return out;
   }
 }
+
+/** OpenAI's mid-stream error for a GigaChat answer that ended with `finish_reason: "error"`. */
+const GENERATION_FAILED = {
+  error: {
+    message: `${PROVIDER} ended the answer with an error (finish_reason "error")`,
+    type: 'server_error',
+    param: null,
+    code: null,
+  },
+};

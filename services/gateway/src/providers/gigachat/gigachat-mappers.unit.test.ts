@@ -245,6 +245,39 @@ describe('GigaChat answers -> OpenAI', () => {
     assert.deepEqual(translator.usage, { inputTokens: 5, outputTokens: 2, cachedInputTokens: 0 });
   });
 
+  it('a stream GigaChat ended with `error` ends with an error event after its text and usage', () => {
+    const mapper = new GigaChatStreamMapper({ model: 'GigaChat', created: 1 });
+    const translator = streamObserver('openai', 'GigaChat');
+    const frames = [
+      {
+        choices: [{ delta: { content: 'Начало', role: 'assistant' }, index: 0 }],
+        created: 1,
+        model: 'GigaChat:2',
+        object: 'chat.completion',
+      },
+      {
+        choices: [{ delta: { content: ' отв' }, index: 0, finish_reason: 'error' }],
+        created: 1,
+        model: 'GigaChat:2',
+        object: 'chat.completion',
+        usage: { prompt_tokens: 18, completion_tokens: 4, total_tokens: 22 },
+      },
+      OPENAI_DONE,
+    ];
+    const out = frames.flatMap((frame) => mapper.map(frame));
+    for (const event of out) translator.push(event);
+    assert.equal(translator.finished, false, 'not a complete answer');
+    assert.equal(translator.failure?.kind, 'upstream_error', 'the caller gets an error event');
+    assert.equal(translator.outputText(), 'Начало отв');
+    assert.deepEqual(translator.usageSoFar(), { inputTokens: 18, outputTokens: 4, cachedInputTokens: 0 });
+    assert.ok(
+      out.every(
+        (event) => (event as { choices?: { finish_reason?: unknown }[] }).choices?.[0]?.finish_reason == null,
+      ),
+      'no finish chunk claims the answer ended',
+    );
+  });
+
   it('turns an error event into a failure', () => {
     const mapper = new GigaChatStreamMapper({ model: 'GigaChat', created: 1 });
     const translator = streamObserver('openai', 'GigaChat');

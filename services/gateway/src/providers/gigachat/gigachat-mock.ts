@@ -42,6 +42,11 @@ export interface GigaChatMock extends MockHttpServer {
   readonly tokensIssued: number;
   /** Makes every issued token invalid, as if it had expired early. */
   revokeTokens(): void;
+  /**
+   * Ends the next text answers with this finish reason (`error`: the generation failed part
+   * way; `blacklist`: the filter stopped it); undefined for the answer's own.
+   */
+  finishWith(reason: 'error' | 'blacklist' | undefined): void;
 }
 
 const MODEL_VERSION = 'GigaChat:2.0.28.2';
@@ -119,9 +124,9 @@ function usage(answer: Answer) {
   };
 }
 
-function finishReason(answer: Answer): string {
+function finishReason(answer: Answer, forced: string | undefined): string {
   if (answer.kind === 'tool-call') return 'function_call';
-  return answer.truncated ? 'length' : 'stop';
+  return forced ?? (answer.truncated ? 'length' : 'stop');
 }
 
 function message(answer: Answer) {
@@ -134,7 +139,7 @@ function message(answer: Answer) {
   };
 }
 
-function chunks(answer: Answer, created: number, omitUsage: boolean): string[] {
+function chunks(answer: Answer, created: number, omitUsage: boolean, forced: string | undefined): string[] {
   const base = { created, model: MODEL_VERSION, object: 'chat.completion' };
   const frame = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
   const frames: string[] = [];
@@ -146,7 +151,7 @@ function chunks(answer: Answer, created: number, omitUsage: boolean): string[] {
     frames.push(
       frame({
         ...base,
-        choices: [{ delta: { content: '' }, index: 0, finish_reason: finishReason(answer) }],
+        choices: [{ delta: { content: '' }, index: 0, finish_reason: finishReason(answer, forced) }],
         ...(omitUsage ? {} : { usage: usage(answer) }),
       }),
     );
@@ -169,6 +174,7 @@ export async function startGigaChatMock(options: GigaChatMockOptions): Promise<G
   const ttl = options.tokenTtlMs ?? 30 * 60_000;
   const tokens = new Map<string, number>();
   let issued = 0;
+  let forcedFinish: string | undefined;
 
   const oauth = (request: MockRequest): MockReply => {
     const header = request.headers.authorization ?? '';
@@ -234,7 +240,7 @@ export async function startGigaChatMock(options: GigaChatMockOptions): Promise<G
       const created = Math.floor(now() / 1000);
       const omitUsage = scenario.omitUsage === true;
       if (parsed.data.stream) {
-        const frames = chunks(answer, created, omitUsage);
+        const frames = chunks(answer, created, omitUsage, forcedFinish);
         return {
           kind: 'stream',
           status: 200,
@@ -248,7 +254,9 @@ export async function startGigaChatMock(options: GigaChatMockOptions): Promise<G
         kind: 'json',
         status: 200,
         body: {
-          choices: [{ message: message(answer), index: 0, finish_reason: finishReason(answer) }],
+          choices: [
+            { message: message(answer), index: 0, finish_reason: finishReason(answer, forcedFinish) },
+          ],
           created,
           model: MODEL_VERSION,
           object: 'chat.completion',
@@ -263,5 +271,10 @@ export async function startGigaChatMock(options: GigaChatMockOptions): Promise<G
   return Object.defineProperties(server, {
     tokensIssued: { get: () => issued },
     revokeTokens: { value: () => tokens.clear() },
+    finishWith: {
+      value: (reason: string | undefined) => {
+        forcedFinish = reason;
+      },
+    },
   }) as GigaChatMock;
 }

@@ -254,6 +254,49 @@ describe('gigachat token exchange', () => {
     assert.ok(sent > 0 && sent <= 0.001, `sent ${sent}: GigaChat's deterministic range, above 0`);
   });
 
+  it('a stream GigaChat ends with finish_reason error fails: an error event, not a clean end', async () => {
+    const adapter = createGigaChatProvider({ now });
+    mock.finishWith('error');
+    try {
+      const stream = await streamProvider(
+        { client, adapter, config: configFor(mock), key },
+        chatRequest(adapter, 'GigaChat', 'tell me more', true),
+      );
+      const translator = streamObserver('openai', 'GigaChat');
+      for await (const event of stream) translator.push(event);
+      assert.equal(translator.finished, false, 'a failed generation is not a complete answer');
+      assert.equal(translator.failure?.kind, 'upstream_error');
+      assert.equal(translator.outputText(), `${REPLY_PREFIX}tell me more`, 'the text streamed stands');
+      assert.ok(translator.usageSoFar(), 'GigaChat’s usage is kept for the charge');
+      // A whole answer keeps its text and usage (billed) and says it was cut short.
+      const whole = await chat(adapter, 'tell me more');
+      const completion = whole.json() as { choices: { finish_reason: string }[] };
+      assert.equal(completion.choices[0]?.finish_reason, 'length');
+    } finally {
+      mock.finishWith(undefined);
+    }
+  });
+
+  it('an answer GigaChat stopped with finish_reason blacklist is content_filter, streamed or whole', async () => {
+    const adapter = createGigaChatProvider({ now });
+    mock.finishWith('blacklist');
+    try {
+      const stream = await streamProvider(
+        { client, adapter, config: configFor(mock), key },
+        chatRequest(adapter, 'GigaChat', 'hi', true),
+      );
+      const finishes: unknown[] = [];
+      for await (const event of stream)
+        for (const choice of (event as { choices?: { finish_reason?: unknown }[] }).choices ?? [])
+          if (choice.finish_reason) finishes.push(choice.finish_reason);
+      assert.deepEqual(finishes, ['content_filter']);
+      const whole = (await chat(adapter)).json() as { choices: { finish_reason: string }[] };
+      assert.equal(whole.choices[0]?.finish_reason, 'content_filter');
+    } finally {
+      mock.finishWith(undefined);
+    }
+  });
+
   it('lists models with the token', async () => {
     const adapter = createGigaChatProvider({ now });
     const answer = await callProvider(
