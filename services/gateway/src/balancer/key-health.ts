@@ -38,6 +38,14 @@ class QuotaDimension {
     this.reportedAt = now;
   }
 
+  /** Back to unknown: what the provider said was of another secret (its project's budget). */
+  forget(): void {
+    this.remaining = -1;
+    this.limit = 0;
+    this.resetAt = 0;
+    this.reportedAt = 0;
+  }
+
   /** What is left, or -1 when unknown or refilled since. */
   current(now: number): number {
     if (this.remaining < 0 || (this.resetAt !== 0 && now >= this.resetAt)) return -1;
@@ -75,6 +83,7 @@ export class KeyHealth {
 
   registryDisabled = false;
   #enabledCount = 0;
+  #secretCount = 0;
   registryCooledDownUntil = 0;
   /** The provider refused the key (401/403): out until the registry or an admin re-enables it. */
   disabledByCredentials = false;
@@ -115,6 +124,13 @@ export class KeyHealth {
       changed = true;
     }
     this.#enabledCount = enabledCount;
+    // A replaced secret is another credential: nothing the old one earned holds against it.
+    const secretCount = key.secretCount ?? 0;
+    if (secretCount !== this.#secretCount) {
+      this.#freshSecret();
+      changed = true;
+    }
+    this.#secretCount = secretCount;
     this.registryDisabled = disabled;
     this.registryCooledDownUntil = cooledDownUntil;
     const rpm = positive(key.limits?.rpm);
@@ -132,6 +148,14 @@ export class KeyHealth {
     this.disabledByCredentials = false;
     this.cooledDownUntil = 0;
     this.circuit.reset();
+  }
+
+  #freshSecret(): void {
+    this.enable();
+    this.#errorRate = 0;
+    this.#errorAt = 0;
+    this.#requests.forget();
+    this.#tokens.forget();
   }
 
   get disabled(): boolean {

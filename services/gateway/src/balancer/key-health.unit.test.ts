@@ -112,6 +112,31 @@ describe('KeyHealth: refused credentials', () => {
   });
 });
 
+describe('KeyHealth: a replaced secret', () => {
+  test('forgets what the old secret earned: a 401, an open circuit, its error rate and quota', () => {
+    const key = health();
+    key.sync({ providerKeyId: 'pk_1', weight: 1 });
+    key.failure({ now: T, kind: 'auth_refused' });
+    for (let i = 0; i < 5; i++) key.failure({ now: T, kind: 'server_error' });
+    key.success({ now: T, latencyMs: 10, rateLimits: { remainingRequests: 0, limitRequests: 100 } });
+    assert.equal(key.state(T), 'disabled');
+    // The gateway's ProviderKeyDisabled has not landed yet; the new secret has.
+    assert.equal(key.sync({ providerKeyId: 'pk_1', weight: 1, secretCount: 1 }), true);
+    assert.equal(key.state(T), 'ok');
+    assert.equal(key.usableAt(T), 0);
+    assert.equal(key.errorRate(T), 0);
+    assert.equal(key.quotaFactor(T), 1);
+    assert.equal(key.sync({ providerKeyId: 'pk_1', weight: 1, secretCount: 1 }), false, 'once');
+  });
+
+  test('keeps a disable the registry still holds (an admin disabled the key on purpose)', () => {
+    const key = health();
+    key.sync({ providerKeyId: 'pk_1', weight: 1, disabled: true });
+    key.sync({ providerKeyId: 'pk_1', weight: 1, disabled: true, secretCount: 1 });
+    assert.equal(key.state(T), 'disabled');
+  });
+});
+
 describe('KeyHealth: 5xx, timeouts, connection failures', () => {
   test('five in a row open the circuit; a Retry-After alone only rests the key', () => {
     const key = health();

@@ -32,6 +32,11 @@ export interface BalancerKey {
    * it (a 401), even when the registry's disable and enable came between two looks.
    */
   readonly enabledCount?: number | undefined;
+  /**
+   * How many times the key's secret was replaced: a change forgets what the old secret earned
+   * (a 401, an open circuit, its error rate and the quota its provider reported).
+   */
+  readonly secretCount?: number | undefined;
 }
 
 export interface GroupOptions {

@@ -99,6 +99,8 @@ export interface ProviderKeyEntry {
   models: readonly string[] | null;
   baseUrl: string | null;
   disabled: boolean;
+  /** Why it is disabled (ProviderKeyDisabled's reason); null while it is not. */
+  disabledFor: KordonEventData<'ProviderKeyDisabled'>['reason'] | null;
   /** Epoch ms until which the key rests after a 429/5xx; 0 when it does not. */
   cooledDownUntil: number;
   /**
@@ -106,6 +108,12 @@ export interface ProviderKeyEntry {
    * held against the key (a 401) when this moves, even if it never saw the key disabled.
    */
   enabledCount: number;
+  /**
+   * How many times its secret was replaced (ProviderKeyRotated `replaced`, not `rewrapped`): the
+   * balancer and KeyChoice forget what the old secret earned (a 401, an open circuit, a missing
+   * scope or model) when this moves, in every replica, as for `enabledCount`.
+   */
+  secretCount: number;
   managedBy: ManagedBy;
 }
 
@@ -298,8 +306,10 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           models: d.models,
           baseUrl: d.baseUrl,
           disabled: false,
+          disabledFor: null,
           cooledDownUntil: 0,
           enabledCount: 0,
+          secretCount: 0,
           managedBy: managedBy(event.actor),
         };
         state.providerKeys.set(d.providerKeyId, entry);
@@ -314,6 +324,10 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.secret = event.data.secret;
           key.last4 = event.data.last4;
+          if (event.data.kind !== 'replaced') return; // the same secret re-wrapped: nothing to forget
+          // A new secret is judged afresh: the old one's rests were the old one's.
+          key.cooledDownUntil = 0;
+          key.secretCount++;
         });
       case 'ProviderKeyWeightChanged':
         state.keysVersion++;
@@ -342,11 +356,13 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
         state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.disabled = true;
+          key.disabledFor = event.data.reason;
         });
       case 'ProviderKeyEnabled':
         state.keysVersion++;
         return updateKey(state, orgId, event.data.providerKeyId, (key) => {
           key.disabled = false;
+          key.disabledFor = null;
           key.cooledDownUntil = 0;
           key.enabledCount++;
         });

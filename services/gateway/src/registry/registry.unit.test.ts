@@ -91,6 +91,34 @@ describe('registry: a provider key resting', () => {
     assert.equal(state.providerKeys.get('prk_a')?.cooledDownUntil, T + 60_000);
   });
 
+  it('counts a replaced secret (and lifts its rest), not a re-wrapped one', () => {
+    const rotated = (kind: 'replaced' | 'rewrapped'): [string, object] => [
+      'ProviderKeyRotated',
+      {
+        providerKeyId: 'prk_a',
+        kind,
+        secret: encryptSecret('sk-test-new-0123456789', { orgId: ORG, providerKeyId: 'prk_a' }, ring),
+        last4: '6789',
+      },
+    ];
+    const rewrapped = replay([added, cooled(T + 60_000), rotated('rewrapped')]).providerKeys.get('prk_a');
+    assert.equal(rewrapped?.secretCount, 0);
+    assert.equal(rewrapped?.cooledDownUntil, T + 60_000);
+    const replaced = replay([added, cooled(T + 60_000), rotated('replaced')]).providerKeys.get('prk_a');
+    assert.equal(replaced?.secretCount, 1);
+    assert.equal(replaced?.cooledDownUntil, 0);
+  });
+
+  it('remembers why a key is disabled until it is enabled', () => {
+    const disabled: [string, object] = [
+      'ProviderKeyDisabled',
+      { providerKeyId: 'prk_a', reason: 'invalid_credentials', upstreamStatus: 401, note: null },
+    ];
+    assert.equal(replay([added, disabled]).providerKeys.get('prk_a')?.disabledFor, 'invalid_credentials');
+    const enabled: [string, object] = ['ProviderKeyEnabled', { providerKeyId: 'prk_a' }];
+    assert.equal(replay([added, disabled, enabled]).providerKeys.get('prk_a')?.disabledFor, null);
+  });
+
   it('lifts a rest when an admin enables the key', () => {
     const state = replay([added, cooled(T + 60_000), ['ProviderKeyEnabled', { providerKeyId: 'prk_a' }]]);
     assert.equal(state.providerKeys.get('prk_a')?.cooledDownUntil, 0);
