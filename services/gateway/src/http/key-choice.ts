@@ -130,6 +130,11 @@ export class KeyChoice {
    * configured anew starts afresh.
    */
   readonly #absent = new WeakMap<ProviderEntry, Map<string, number>>();
+  /**
+   * Per key, the `secretCount` its memories above (lacking a model or a scope, a model's rest)
+   * were made under: a replaced secret (another project's key, other scopes) starts afresh.
+   */
+  readonly #secrets = new Map<string, number>();
 
   /**
    * A request event (this replica's or another's): counts its cost against its provider key's
@@ -347,6 +352,7 @@ export class KeyChoice {
         this.#withDailyBudget(key),
       );
       if (keys.length === 0) continue;
+      this.#noteSecrets(keys);
       // A group of all the provider's keys (health is per key, shared by every group it is in).
       const group = `${base}#all`;
       this.balancer.setGroup(group, keys, { strategy: provider.options.balancer ?? 'adaptive' });
@@ -385,6 +391,7 @@ export class KeyChoice {
         group += `\n${key.providerKeyId}`;
       }
     }
+    this.#noteSecrets(all);
     this.#noteRestricted(base, group, all, registry.keysVersion);
     this.balancer.setGroup(group, keys, { strategy: route.provider.options.balancer ?? 'adaptive' });
     if (known) {
@@ -396,6 +403,21 @@ export class KeyChoice {
       this.#routes.set(cacheKey, { group, version: registry.keysVersion, spend: this.#spendVersion });
     }
     return group;
+  }
+
+  /** Forgets what the provider said of a key's old secret once the registry has a new one. */
+  #noteSecrets(keys: readonly ProviderKeyEntry[]): void {
+    for (const key of keys) {
+      const known = this.#secrets.get(key.providerKeyId);
+      if (known === key.secretCount) continue;
+      if (known !== undefined) {
+        this.#lacking.forget(key.providerKeyId);
+        this.#scopesMissing.forget(key.providerKeyId);
+        for (const entry of this.#modelRests.keys())
+          if (entry.startsWith(`${key.providerKeyId}\n`)) this.#modelRests.delete(entry);
+      }
+      this.#secrets.set(key.providerKeyId, key.secretCount);
+    }
   }
 
   /**
@@ -508,6 +530,12 @@ class RecentRefusals {
   /** What the provider said of the key and `what` (a model, an operation). */
   remember(providerKeyId: string, what: string, error: UpstreamError, now: number): void {
     setNewest(this.#entries, `${providerKeyId}\n${what}`, { until: now + this.#forMs, error }, MAX_LACKING);
+  }
+
+  /** Forgets all it remembers of the key. */
+  forget(providerKeyId: string): void {
+    for (const entry of this.#entries.keys())
+      if (entry.startsWith(`${providerKeyId}\n`)) this.#entries.delete(entry);
   }
 
   /** What it said, while remembered; every request asks, so an empty memory answers first. */

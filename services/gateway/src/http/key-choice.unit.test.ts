@@ -282,6 +282,44 @@ describe('KeyChoice: a provider key daily budget', () => {
   });
 });
 
+describe('KeyChoice: a replaced secret', () => {
+  it("starts afresh: the old secret's 401, missing scope, missing model and model rest are forgotten", () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    assert.ok(choice.candidates(state, route, undefined).next(now));
+    const refused = new UpstreamError('upstream_http_error', 'provider answered 401', {
+      phase: 'headers',
+      status: 401,
+    });
+    choice.balancer.reportFailure('prk_a', { now, kind: 'auth_refused' });
+    choice.markLacking('prk_a', 'gpt-4o-mini', refused, now);
+    choice.markScopeMissing('prk_a', 'chat', refused, now);
+    choice.restForModel('prk_a', 'gpt-4o-mini', 60_000, now);
+    assert.deepEqual(serving(choice, state, route), ['prk_b']);
+    const rotate = (kind: 'replaced' | 'rewrapped') =>
+      adminChange(state, 'ProviderKeyRotated', {
+        providerKeyId: 'prk_a',
+        kind,
+        secret: encryptSecret(
+          'sk-proj-new-abcdefghijklmnopqrstuvwxyz',
+          { orgId: ORG, providerKeyId: 'prk_a' },
+          ring,
+        ),
+        last4: 'wxyz',
+      });
+    rotate('rewrapped');
+    assert.deepEqual(serving(choice, state, route), ['prk_b'], 'the same secret re-wrapped changes nothing');
+    assert.ok(choice.lacking('prk_a', 'gpt-4o-mini', now + 1));
+    rotate('replaced');
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b']);
+    assert.equal(choice.lacking('prk_a', 'gpt-4o-mini', now + 1), undefined);
+    assert.equal(choice.scopeMissing('prk_a', 'chat', now + 1), undefined);
+    assert.equal(choice.modelRestUntil('prk_a', 'gpt-4o-mini', now + 1), 0);
+  });
+});
+
 describe('KeyChoice: a half-open key skipped before any call', () => {
   it('frees the probe it claimed (its ticket goes with the skip)', () => {
     const state = registry();
