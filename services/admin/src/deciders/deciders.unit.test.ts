@@ -351,6 +351,28 @@ describe('provider key decider', () => {
     given([added, removed]).when({ type: 'RotateProviderKey', secret, last4: 'abcd' }).thenFails('not_found');
     given([added, removed]).when({ type: 'RemoveProviderKey' }).thenFails('not_found');
   });
+  it('a new secret brings back a key the gateway disabled for its credentials, not one a person disabled', () => {
+    const rotated: Decided = {
+      type: 'ProviderKeyRotated',
+      data: { providerKeyId: 'prk_1', kind: 'replaced', secret, last4: 'abcd' },
+    };
+    const disabled = (reason: 'manual' | 'invalid_credentials'): Decided => ({
+      type: 'ProviderKeyDisabled',
+      data: { providerKeyId: 'prk_1', reason, upstreamStatus: reason === 'manual' ? null : 401, note: null },
+    });
+    const rotate = { type: 'RotateProviderKey' as const, secret, last4: 'abcd' };
+    given([added, disabled('invalid_credentials')])
+      .when(rotate)
+      .thenExpect([rotated, { type: 'ProviderKeyEnabled', data: { providerKeyId: 'prk_1' } }]);
+    given([added, disabled('manual')])
+      .when(rotate)
+      .thenExpect([rotated]);
+    given([added]).when(rotate).thenExpect([rotated]);
+    const enabled: Decided = { type: 'ProviderKeyEnabled', data: { providerKeyId: 'prk_1' } };
+    given([added, disabled('invalid_credentials'), enabled])
+      .when(rotate)
+      .thenExpect([rotated]);
+  });
   it('a key removed and added again on its stream is live again', () => {
     const removed: Decided = { type: 'ProviderKeyRemoved', data: { providerKeyId: 'prk_1' } };
     given([added, removed, added])

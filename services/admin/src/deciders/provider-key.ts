@@ -10,6 +10,8 @@ export interface ProviderKeyState {
   removed: boolean;
   providerKeyId: string;
   disabled: boolean;
+  /** Why it is disabled (ProviderKeyDisabled's reason), null while it is not. */
+  disabledFor: KordonEventData<'ProviderKeyDisabled'>['reason'] | null;
   weight: number;
   tier: number;
   limits: Limits;
@@ -53,6 +55,7 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
     removed: false,
     providerKeyId: '',
     disabled: false,
+    disabledFor: null,
     weight: 0,
     tier: 0,
     limits: null,
@@ -70,6 +73,7 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
           limits: e.data.limits ?? null,
           models: e.data.models,
           disabled: false,
+          disabledFor: null,
           // Added again on its old stream (the config file re-declares a removed key by name).
           removed: false,
         };
@@ -80,9 +84,9 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
       case 'ProviderKeyModelsChanged':
         return { ...state, models: e.data.models };
       case 'ProviderKeyDisabled':
-        return { ...state, disabled: true };
+        return { ...state, disabled: true, disabledFor: e.data.reason };
       case 'ProviderKeyEnabled':
-        return { ...state, disabled: false };
+        return { ...state, disabled: false, disabledFor: null };
       case 'ProviderKeyRemoved':
         return { ...state, removed: true };
       default:
@@ -117,6 +121,11 @@ export const providerKeyDecider: Decider<ProviderKeyState, ProviderKeyCommand> =
             secret: command.secret,
             last4: command.last4,
           }),
+          // The provider refused the old secret and the gateway disabled the key for it: the
+          // new secret is the fix, so the key serves again. A person's disable stays.
+          ...(key.disabled && key.disabledFor === 'invalid_credentials'
+            ? [event('ProviderKeyEnabled', { providerKeyId: key.providerKeyId })]
+            : []),
         ];
       }
       case 'UpdateProviderKey': {

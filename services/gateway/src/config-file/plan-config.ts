@@ -470,6 +470,9 @@ function planProviderKeys(
           meta,
         ),
       );
+      // As the admin API's rotate: a key the provider refused serves again with its new secret.
+      if (current.disabled && current.disabledFor === 'invalid_credentials')
+        events.push(create('ProviderKeyEnabled', stream, { providerKeyId }, meta));
     }
     if (current.weight !== key.weight) {
       events.push(create('ProviderKeyWeightChanged', stream, { providerKeyId, weight: key.weight }, meta));
