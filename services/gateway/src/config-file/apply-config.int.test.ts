@@ -480,6 +480,55 @@ orgs:
     assert.equal(keyOf().models, null);
   });
 
+  it('a new secret in the file brings back a key the gateway disabled for its credentials, not one a person did', async () => {
+    const file = `
+orgs:
+  - slug: refused
+    name: Refused
+    providers:
+      - name: openai-refused
+        type: openai
+        baseUrl: https://api.openai.com/v1
+        models: [gpt-4o-mini]
+        keys:
+          - { name: k1, secret: "\${OPENAI_KEY_1}" }
+`;
+    const path = writeConfig(file);
+    await apply(path, { OPENAI_KEY_1: OPENAI_KEY });
+    const orgId = runner.state.orgIdBySlug.get('refused')!;
+    const keyOf = () =>
+      [...runner.state.providerKeys.values()].find((k) => k.orgId === orgId && k.name === 'k1')!;
+    const { providerKeyId } = keyOf();
+    const disable = async (reason: 'invalid_credentials' | 'manual', actor: 'gateway' | 'usr_admin') => {
+      const stream = streams.providerKey(orgId, providerKeyId);
+      const event = kordonCatalogue.create(
+        'ProviderKeyDisabled',
+        stream,
+        { providerKeyId, reason, upstreamStatus: reason === 'manual' ? null : 401, note: null },
+        {
+          orgId,
+          actor: actor === 'gateway' ? { kind: 'system', id: 'gateway' } : { kind: 'user', id: actor },
+        },
+      );
+      const { lastPosition } = await fixture.store.append(stream, [event], 'any');
+      await runner.waitFor(lastPosition, 5_000);
+    };
+    const typesOf = (result: Awaited<ReturnType<typeof apply>>) =>
+      result.appends.flatMap((a) => a.events.map((e) => e.type));
+
+    await disable('invalid_credentials', 'gateway');
+    assert.deepEqual(typesOf(await apply(path, { OPENAI_KEY_1: OPENAI_KEY_2 })), [
+      'ProviderKeyRotated',
+      'ProviderKeyEnabled',
+    ]);
+    assert.equal(keyOf().disabled, false);
+    assert.equal(keyOf().secretCount, 1);
+
+    await disable('manual', 'usr_admin');
+    assert.deepEqual(typesOf(await apply(path, { OPENAI_KEY_1: OPENAI_KEY })), ['ProviderKeyRotated']);
+    assert.equal(keyOf().disabled, true, "a person's disable stays");
+  });
+
   it("carries the adapters' options (vendor, authScheme, organization, project, CA) to the route; unchanged appends nothing", async () => {
     const ca = '-----BEGIN CERTIFICATE-----\nMIIBnuc\n-----END CERTIFICATE-----\n';
     const file = (vendor: string) => `
