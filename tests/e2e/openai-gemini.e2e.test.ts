@@ -216,6 +216,55 @@ describe('usage of a Gemini stream that ends with MALFORMED_FUNCTION_CALL (opena
   });
 });
 
+describe('a Gemini answer that failed as the model gave it (MALFORMED_FUNCTION_CALL)', () => {
+  const { state, proxyKey } = setup();
+
+  /**
+   * A malformed function call is the model's answer failing, billed, not the key's or the
+   * server's fault. Each such stream was reported to the balancer as a server error (its
+   * failure read as a 500): five in a row opened the key's circuit, and the provider's only key
+   * refused every request for its open time.
+   */
+  it('does not count against the key: five in a row leave it serving', async () => {
+    state.handler = (_req, _body, res) =>
+      sse(res, [
+        {
+          candidates: [
+            {
+              content: { role: 'model', parts: [] },
+              finishReason: 'MALFORMED_FUNCTION_CALL',
+              finishMessage: 'Malformed function call: get(a=',
+              index: 0,
+            },
+          ],
+          usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 },
+          responseId: 'r-mal',
+          modelVersion: 'gemini-2.5-flash',
+        },
+      ]);
+    const ask = (stream: boolean) =>
+      fetch(`${state.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${proxyKey()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gemini-2.5-flash',
+          stream,
+          tools: [{ type: 'function', function: { name: 'get', parameters: { type: 'object' } } }],
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      });
+    for (let i = 0; i < 5; i++) {
+      const text = await (await ask(true)).text();
+      assert.match(text, /MALFORMED_FUNCTION_CALL/, 'the caller gets an error event');
+    }
+    state.handler = (_req, _body, res) => json(res, 200, textAnswer('still here'));
+    const after = await ask(false);
+    assert.equal(after.status, 200, await after.clone().text());
+    const answer = (await after.json()) as { choices: { message: { content: string } }[] };
+    assert.equal(answer.choices[0]?.message.content, 'still here');
+  });
+});
+
 describe('a Gemini per-model quota 429 (openai SDK)', () => {
   const { state, proxyKey } = setup();
 

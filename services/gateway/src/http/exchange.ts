@@ -512,9 +512,15 @@ export const planChatExchange: ExchangePlanner = (
           : errorFrame(caller, `upstream stream interrupted: ${events.redact(message)}`, translator.failure);
     commit();
     endAnswer(res, batch + last, stallMs);
-    // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault.
+    // The key is held to what broke its stream; not when Kordon ended it, nor for its own fault,
+    // nor for an answer the model gave that failed (Gemini's MALFORMED_FUNCTION_CALL): the key
+    // and its provider served.
+    const modelFailed =
+      brokenBy === undefined && translator.failure?.kind === 'upstream_error' && translator.failure.answered;
     const keyFailure =
-      timing.interruption !== undefined || (brokenBy !== undefined && !isUpstreamError(brokenBy))
+      timing.interruption !== undefined ||
+      modelFailed ||
+      (brokenBy !== undefined && !isUpstreamError(brokenBy))
         ? undefined
         : streamFailureError(brokenBy, translator.failure, events.redact.bind(events));
     settle(
