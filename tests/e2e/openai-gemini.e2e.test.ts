@@ -380,6 +380,67 @@ describe('a Gemini per-model quota 429 sent as a stream event (openai SDK)', () 
   });
 });
 
+describe('a Gemini per-model quota 429 in the middle of a stream (openai SDK)', () => {
+  const { state, proxyKey } = setup();
+
+  /**
+   * The same RESOURCE_EXHAUSTED after some text reached the caller: the stream ends with its
+   * error event, and the key was rested for every model (the QuotaFailure was read, but the
+   * report of a broken stream passed only its delay to the balancer), so the provider's only
+   * key refused the other models, which have quotas of their own, for the 50 s.
+   */
+  it('rests the key for the model its QuotaFailure names, not for the others', async () => {
+    state.handler = (req, _body, res) => {
+      if (!req.url?.includes('gemini-3-flash-preview')) return json(res, 200, textAnswer('ok'));
+      sse(res, [
+        {
+          candidates: [{ content: { role: 'model', parts: [{ text: 'Hel' }] }, index: 0 }],
+          responseId: 'r-cut',
+          modelVersion: 'gemini-3-flash-preview',
+        },
+        {
+          error: {
+            code: 429,
+            message:
+              'Quota exceeded for metric: generate_content_free_tier_requests, model: gemini-3-flash-preview',
+            status: 'RESOURCE_EXHAUSTED',
+            details: [
+              {
+                '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+                violations: [
+                  {
+                    quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier',
+                    quotaDimensions: { location: 'global', model: 'gemini-3-flash-preview' },
+                  },
+                ],
+              },
+              { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '50s' },
+            ],
+          },
+        },
+      ]);
+    };
+    const call = (model: string, stream: boolean) =>
+      fetch(`${state.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${proxyKey()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const cut = await call('gemini-3-flash-preview', true);
+    assert.equal(cut.status, 200, 'the stream had begun');
+    assert.match(await cut.text(), /RESOURCE_EXHAUSTED|Quota exceeded/, 'it ends with the error');
+    const other = await call('gemini-2.5-flash', false);
+    const text = await other.text();
+    assert.equal(other.status, 200, `gemini-2.5-flash has its own quota: ${other.status} ${text}`);
+    const asked = state.urls.length;
+    const again = await call('gemini-3-flash-preview', false);
+    await again.text();
+    assert.equal(state.urls.length, asked, 'the key is not asked for the limited model while it rests');
+    const wait = Number(again.headers.get('retry-after'));
+    assert.ok(wait > 40 && wait <= 50, `the caller waits for the model’s quota, not ${wait} s`);
+  });
+});
+
 describe('Gemini 400 FAILED_PRECONDITION (the project has no billing for its region) (openai SDK)', () => {
   const KEY_NO_BILLING = 'AIzaSyDnobillingprojectabcdefghijklmnop';
   const KEY_PAID = 'AIzaSyDpaidprojectabcdefghijklmnopqrstu';

@@ -503,7 +503,7 @@ async function attempt(
           );
           if (kind === 'not_the_key')
             reportSuccess(deps, keyEntry, probe, latencyMs, events.rateLimits, usage);
-          else reportStreamFailure(deps, keyEntry, probe, kind, brokenBy!, usage);
+          else reportStreamFailure(deps, keyEntry, route.model, probe, kind, brokenBy!, usage);
           if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
           if (outcome.endpoint === 'responses' && facts?.responseId) {
             deps.keys.pin(
@@ -736,12 +736,20 @@ function reportSuccess(
 function reportStreamFailure(
   deps: GenerateDependencies,
   key: ProviderKeyEntry,
+  model: string,
   probe: number,
   kind: FailureKind,
   error: UpstreamError,
   usage: NormalisedUsage | undefined,
 ): void {
   const now = Date.now();
+  if (usage) deps.keys.balancer.reportTokens(key.providerKeyId, usage.inputTokens + usage.outputTokens, now);
+  if (kind === 'rate_limited' && error.provider?.quotaModel !== undefined) {
+    // A quota of the model's own ran out mid-stream (Gemini's): the key rests for it alone, as
+    // when the quota refuses before the stream.
+    deps.keys.restForModel(key.providerKeyId, model, error.retryAfterMs, now, probe);
+    return;
+  }
   const decision = deps.keys.balancer.reportFailure(key.providerKeyId, {
     now,
     kind,
@@ -751,7 +759,6 @@ function reportStreamFailure(
   });
   const event = decisionEvent(decision, key, error);
   if (event) deps.appender.enqueue(event);
-  if (usage) deps.keys.balancer.reportTokens(key.providerKeyId, usage.inputTokens + usage.outputTokens, now);
 }
 
 /**
