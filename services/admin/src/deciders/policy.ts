@@ -18,7 +18,8 @@ export type PolicyCommand = { type: 'SetPolicy'; policy: PolicySet; by: By };
  * The limits of one scope (org, team, user, proxy key), on that scope's own stream. A policy
  * replaces the previous one whole; an empty `limits` removes them. Unchanged: nothing. A
  * user's limits decide whether they can call at all, so setting them is managing the user:
- * never on a user who holds rights the caller lacks (an admin does not limit an owner).
+ * never on oneself (a limited admin would lift their own limits), never on a user who holds
+ * rights the caller lacks (an admin does not limit an owner).
  */
 export const policyDecider: Decider<PolicyState, PolicyCommand> = {
   initialState: () => ({ current: null, roles: [] }),
@@ -38,6 +39,9 @@ export const policyDecider: Decider<PolicyState, PolicyCommand> = {
   },
   decide(command, state) {
     const wanted = command.policy;
+    if (wanted.scope === 'user' && command.by.userId !== null && command.by.userId === wanted.scopeId) {
+      throw new AdminError('not_allowed_for_you', 'you cannot set your own limits');
+    }
     if (wanted.scope === 'user' && !isSubset(rightsOfRoles(state.roles), command.by.rights)) {
       throw new AdminError(
         'not_allowed_for_you',

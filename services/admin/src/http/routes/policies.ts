@@ -84,7 +84,7 @@ export const policyRoutes = [
     tag: 'limits',
     summary: 'Set the limits of the org, a team, a user or a proxy key (an empty `limits` removes them)',
     description:
-      "A user's limits decide whether they can call at all: nobody sets the limits of a user who holds rights they lack (403 not_allowed_for_you; an admin does not limit an owner).",
+      "A user's limits decide whether they can call at all: nobody sets their own, nor those of a user who holds rights they lack (403 not_allowed_for_you; an admin does not limit an owner).",
     access: 'policy.manage',
     params: policyParams,
     body: SetPolicyBody,
