@@ -111,7 +111,7 @@ describe('user decider', () => {
   });
   it('changes a role: revokes the old one, grants the new one', () => {
     given(joined('usr_bob', 'developer'))
-      .when({ type: 'ChangeRole', role: 'admin', by: by('owner') })
+      .when({ type: 'ChangeRole', role: 'admin', by: by('owner'), otherOwners: 1 })
       .thenExpect([
         { type: 'RoleRevoked', data: { userId: 'usr_bob', role: 'developer', teamId: null } },
         { type: 'RoleGranted', data: { userId: 'usr_bob', role: 'admin', teamId: null } },
@@ -119,32 +119,32 @@ describe('user decider', () => {
   });
   it('nobody changes their own role, not even an owner', () => {
     given(joined('usr_me', 'owner'))
-      .when({ type: 'ChangeRole', role: 'developer', by: by('owner', 'usr_me') })
+      .when({ type: 'ChangeRole', role: 'developer', by: by('owner', 'usr_me'), otherOwners: 1 })
       .thenFails('not_allowed_for_you', /yourself/);
   });
   it('an admin can neither promote to owner nor touch an owner', () => {
     given(joined('usr_bob', 'developer'))
-      .when({ type: 'ChangeRole', role: 'owner', by: by('admin') })
+      .when({ type: 'ChangeRole', role: 'owner', by: by('admin'), otherOwners: 1 })
       .thenFails('not_allowed_for_you');
     given(joined('usr_bob', 'owner'))
-      .when({ type: 'ChangeRole', role: 'developer', by: by('admin') })
+      .when({ type: 'ChangeRole', role: 'developer', by: by('admin'), otherOwners: 1 })
       .thenFails('not_allowed_for_you');
     given(joined('usr_bob', 'owner'))
-      .when({ type: 'DisableUser', note: null, by: by('admin') })
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
       .thenFails('not_allowed_for_you');
   });
   it('disables once; disabling again decides nothing', () => {
     const disabled: Decided = { type: 'UserDisabled', data: { userId: 'usr_bob', note: null } };
     given(joined('usr_bob', 'developer'))
-      .when({ type: 'DisableUser', note: null, by: by('admin') })
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
       .thenExpect([disabled]);
     given([...joined('usr_bob', 'developer'), disabled])
-      .when({ type: 'DisableUser', note: null, by: by('admin') })
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
       .thenExpect([]);
   });
   it('an unknown user is not found', () => {
     given([])
-      .when({ type: 'ChangeRole', role: 'admin', by: by('owner') })
+      .when({ type: 'ChangeRole', role: 'admin', by: by('owner'), otherOwners: 1 })
       .thenFails('not_found');
   });
 });

@@ -24,8 +24,9 @@ export type UserCommand =
       method: 'invitation' | 'bootstrap';
       by: By;
     }
-  | { type: 'ChangeRole'; role: Role; by: By }
-  | { type: 'DisableUser'; note: string | null; by: By }
+  /** `otherOwners`: enabled users of the org, other than this one, holding the owner role. */
+  | { type: 'ChangeRole'; role: Role; by: By; otherOwners: number }
+  | { type: 'DisableUser'; note: string | null; by: By; otherOwners: number }
   | { type: 'SetPassword'; passwordHash: string; by: By };
 
 /** Whether `by` may act on a user holding `roles`: only on users whose rights are all its own. */
@@ -39,6 +40,13 @@ function checkMayManage(by: By, state: UserState, what: string): void {
       'not_allowed_for_you',
       `this user holds rights you do not have; you cannot ${what} them`,
     );
+  }
+}
+
+/** An org keeps a person who can manage owners: an owner token could otherwise remove the last. */
+function checkNotLastOwner(state: UserState, otherOwners: number): void {
+  if (state.roles.includes('owner') && otherOwners === 0) {
+    throw new AdminError('invalid_state', "this is the org's last owner: make someone else owner first");
   }
 }
 
@@ -102,6 +110,7 @@ export const userDecider: Decider<UserState, UserCommand> = {
         if (!mayGrant(command.by.rights, command.role)) {
           throw new AdminError('not_allowed_for_you', `you cannot grant the role ${command.role}`);
         }
+        if (command.role !== 'owner') checkNotLastOwner(state, command.otherOwners);
         const events: Decided[] = state.roles
           .filter((role) => role !== command.role)
           .map((role) => event('RoleRevoked', { userId: state.userId, role, teamId: null }));
@@ -113,6 +122,7 @@ export const userDecider: Decider<UserState, UserCommand> = {
         if (!state.exists) throw new AdminError('not_found', 'user not found');
         checkMayManage(command.by, state, 'disable');
         if (state.disabled) return [];
+        checkNotLastOwner(state, command.otherOwners);
         return [event('UserDisabled', { userId: state.userId, note: command.note })];
       case 'SetPassword':
         if (!state.exists) throw new AdminError('not_found', 'user not found');

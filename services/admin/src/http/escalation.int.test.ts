@@ -41,4 +41,30 @@ describe('admin API escalation', { skip }, () => {
     assert.equal(owner.status, 403, owner.text);
     await expectStatus(call('PUT', ownerPath, admin.adminToken, { limits: { rpm: 1 } }), 200);
   });
+
+  it("an owner token cannot demote or disable the org's last owner; with a second owner it can", async () => {
+    const globex = await createOrgWithRoles(admin, 'globex');
+    const ownerToken = (
+      await expectStatus(
+        call('POST', '/orgs/globex/api-tokens', globex.users.owner.token, { name: 'ops', role: 'owner' }),
+        201,
+      )
+    ).body.token as string;
+    const owner = `/orgs/globex/users/${globex.users.owner.userId}`;
+    const demoted = await call('PUT', `${owner}/role`, ownerToken, { role: 'developer' });
+    assert.equal(demoted.status, 409, demoted.text);
+    assert.equal(demoted.body.code, 'invalid_state');
+    const disabled = await call('POST', `${owner}/disable`, ownerToken, {});
+    assert.equal(disabled.status, 409, disabled.text);
+    const still = await expectStatus(call('GET', owner, globex.users.owner.token), 200);
+    assert.equal(still.body.role, 'owner');
+    assert.equal(still.body.disabled, false);
+
+    // Another owner first: then the first may go.
+    await expectStatus(
+      call('PUT', `/orgs/globex/users/${globex.users.admin.userId}/role`, ownerToken, { role: 'owner' }),
+      200,
+    );
+    await expectStatus(call('PUT', `${owner}/role`, ownerToken, { role: 'admin' }), 200);
+  });
 });

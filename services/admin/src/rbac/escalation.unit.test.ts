@@ -148,7 +148,7 @@ describe('privilege escalation (property)', () => {
           userId: changer === 'bootstrap' ? null : self ? userId : 'usr_other',
         };
         const events = decideOrNull(() =>
-          userDecider.decide({ type: 'ChangeRole', role: wanted, by }, state),
+          userDecider.decide({ type: 'ChangeRole', role: wanted, by, otherOwners: 1 }, state),
         );
         if (events === null) return;
         assert.ok(!(self && changer !== 'bootstrap'), 'changed their own role');

@@ -4,6 +4,7 @@ import { byOf } from '../../auth/principal.js';
 import { etag, execute } from '../../commands/execute.js';
 import { userDecider } from '../../deciders/user.js';
 import { AdminError } from '../../errors.js';
+import type { AdminViewState } from '../../view/admin-view.js';
 import { metadataOf, orgOf, paginate, principalOf, userBody, userByEmail, userOfOrg } from '../helpers.js';
 import { route } from '../route.js';
 import {
@@ -18,6 +19,16 @@ import {
 } from '../schemas.js';
 
 const UserPage = page(User, 'User');
+
+/** Enabled owners of the org besides `userId`: the last one is neither demoted nor disabled. */
+function otherOwners(view: AdminViewState, orgId: string, userId: string): number {
+  let count = 0;
+  for (const user of view.users.values()) {
+    if (user.orgId === orgId && user.userId !== userId && !user.disabled && user.roles.includes('owner'))
+      count += 1;
+  }
+  return count;
+}
 const userParams = entityParams('user');
 
 export const userRoutes = [
@@ -114,7 +125,12 @@ export const userRoutes = [
         ctx.deps.bus,
         userDecider,
         streams.user(org.orgId, user.userId),
-        { type: 'ChangeRole', role: ctx.body.role, by: byOf(principalOf(ctx)) },
+        {
+          type: 'ChangeRole',
+          role: ctx.body.role,
+          by: byOf(principalOf(ctx)),
+          otherOwners: otherOwners(ctx.deps.view(), org.orgId, user.userId),
+        },
         metadataOf(ctx, org.orgId),
         { ifMatch: ctx.ifMatch },
       );
@@ -142,7 +158,12 @@ export const userRoutes = [
         ctx.deps.bus,
         userDecider,
         streams.user(org.orgId, user.userId),
-        { type: 'DisableUser', note: ctx.body.note ?? null, by: byOf(principalOf(ctx)) },
+        {
+          type: 'DisableUser',
+          note: ctx.body.note ?? null,
+          by: byOf(principalOf(ctx)),
+          otherOwners: otherOwners(ctx.deps.view(), org.orgId, user.userId),
+        },
         metadataOf(ctx, org.orgId),
         { ifMatch: ctx.ifMatch },
       );
