@@ -4,14 +4,21 @@
  * Retry-After). In memory, per process; bounded by evicting the oldest keys. Callers count an
  * attempt before its slow check and `forgive` it when it passes: otherwise guesses sent at
  * once would all pass `retryAfter` while the first ones are still being checked.
+ *
+ * A client that signed in to an account lately is remembered (`remember`, `isKnown`): the
+ * account's failures do not hold it back, only its own. Otherwise anyone who knows an e-mail
+ * could keep its owner out for good with five wrong guesses every 15 minutes.
  */
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
+  /** `<account key> <client key>` -> when that client last signed in to that account. */
+  private readonly known = new Map<string, number>();
 
   constructor(
     private readonly max = 5,
     private readonly windowMs = 15 * 60_000,
     private readonly maxKeys = 100_000,
+    private readonly knownMs = 30 * 86_400_000,
   ) {}
 
   /** Seconds until `key` may try again, or 0 when it may now. */
@@ -41,6 +48,23 @@ export class LoginThrottle {
     const failures = this.failures.get(key);
     const index = failures?.lastIndexOf(at) ?? -1;
     if (failures && index >= 0) failures.splice(index, 1);
+  }
+
+  /** Notes that `client` signed in to `account` at `now`. */
+  remember(account: string, client: string, now: number): void {
+    const key = `${account} ${client}`;
+    this.known.delete(key); // re-insert: Map order is then least recently signed in first
+    this.known.set(key, now);
+    if (this.known.size > this.maxKeys) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+  }
+
+  /** Whether `client` signed in to `account` within the last `knownMs`. */
+  isKnown(account: string, client: string, now: number): boolean {
+    const at = this.known.get(`${account} ${client}`);
+    return at !== undefined && at > now - this.knownMs;
   }
 
   private recent(key: string, now: number): number[] {

@@ -94,4 +94,15 @@ describe('admin API: client address behind a trusted proxy', { skip }, () => {
     const [started] = await admin.store.readStream(streams.session(org.orgId, sid));
     assert.equal(started?.actor.ip, '198.51.100.4');
   });
+
+  it('failures sent by others do not keep an account out from where its owner signs in', async () => {
+    const victim = org.users.developer.email;
+    await expectStatus(from('198.51.100.20', victim, PASSWORD), 200);
+    // Wrong guesses from elsewhere, each address below its own limit: the account is held.
+    await expectStatus(from('203.0.113.21', victim, 'not the password'), 401);
+    await expectStatus(from('203.0.113.22', victim, 'not the password'), 401);
+    assert.equal((await from('203.0.113.23', victim, PASSWORD)).status, 429, 'a stranger waits');
+    // The owner, from where they signed in before, is not held back by the others' failures.
+    await expectStatus(from('198.51.100.20', victim, PASSWORD), 200);
+  });
 });

@@ -25,7 +25,9 @@ const LOGIN_STRATEGY = 'kordon-password';
 /**
  * Checks e-mail and password, throttled per account and per client IP: after 5 failures in
  * 15 minutes either one is refused with 429 and Retry-After until the oldest failure is 15
- * minutes old. An unknown e-mail costs a full argon2id check too (no account enumeration).
+ * minutes old; a client that signed in to the account in the last 30 days is held back by
+ * its IP's failures only. An unknown e-mail costs a full argon2id check too (no account
+ * enumeration).
  */
 async function checkPassword(
   deps: AdminDeps,
@@ -35,7 +37,13 @@ async function checkPassword(
   const now = deps.now().getTime();
   const accountKey = `account:${input.email.toLowerCase()}`;
   const ipKey = `ip:${ip}`;
-  const wait = Math.max(deps.throttle.retryAfter(accountKey, now), deps.throttle.retryAfter(ipKey, now));
+  // A client that signed in to this account lately is held back by its own failures only:
+  // failures sent by others cannot keep the owner out.
+  const known = ip !== '' && deps.throttle.isKnown(accountKey, ipKey, now);
+  const wait = Math.max(
+    known ? 0 : deps.throttle.retryAfter(accountKey, now),
+    deps.throttle.retryAfter(ipKey, now),
+  );
   if (wait > 0) {
     throw new AdminError('too_many_attempts', `too many failed sign-ins; try again in ${wait} s`, {
       headers: { 'Retry-After': String(wait) },
@@ -64,6 +72,7 @@ async function checkPassword(
   if (matched.length === 0) throw unauthenticated('wrong e-mail or password');
   deps.throttle.clear(accountKey);
   deps.throttle.forgive(ipKey, now);
+  if (ip !== '') deps.throttle.remember(accountKey, ipKey, now);
   if (matched.length > 1) {
     throw new AdminError('validation_failed', 'this e-mail signs in to several orgs: name one in `org`', {
       errors: [{ path: 'body.org', message: 'required for this e-mail' }],
