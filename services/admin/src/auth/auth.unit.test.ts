@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { SignJWT } from 'jose';
 import { adminTokenWeakness } from './admin-token.js';
 import { hashPassword, newPassword, verifyPassword } from './passwords.js';
 import { LoginThrottle } from './throttle.js';
@@ -99,6 +100,26 @@ describe('tokens', () => {
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     assert.equal(await keys.verifyAccessToken(`${none}.${payload}.`), null, 'alg none');
     assert.equal(await keys.verifyAccessToken("' OR 1=1 --"), null);
+  });
+  it('refuses a validly signed token issued in the future or living past 15 minutes', async () => {
+    const secret = randomBytes(32);
+    const own = new AdminKeys(secret);
+    const key = new Uint8Array(
+      hkdfSync('sha256', secret, Buffer.alloc(0), 'kordon admin access-token v1', 32),
+    );
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (iat: number, exp: number) =>
+      new SignJWT({ org: 'org_1', sid: 'ses_1' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject('usr_1')
+        .setIssuer('kordon')
+        .setAudience('kordon-admin')
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .sign(key);
+    assert.notEqual(await own.verifyAccessToken(await sign(now, now + 900)), null, 'as signed here');
+    assert.equal(await own.verifyAccessToken(await sign(now + 3600, now + 4500)), null, 'issued later');
+    assert.equal(await own.verifyAccessToken(await sign(now - 1000, now + 86_400)), null, 'a day long');
   });
   it('opaque tokens have their shape and are hashed, never kept', () => {
     const api = newApiToken();

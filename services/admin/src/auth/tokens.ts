@@ -96,6 +96,9 @@ export class AdminKeys {
         issuer: ISSUER,
         audience: AUDIENCE,
         clockTolerance: 5,
+        // Bounds a token's life by its `iat` too (and refuses one issued in the future), not
+        // only by the `exp` it carries.
+        maxTokenAge: ACCESS_TOKEN_SECONDS,
         requiredClaims: ['exp', 'iat', 'sub'],
       });
       const claims = AccessClaims.safeParse(payload);
