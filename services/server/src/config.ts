@@ -76,7 +76,6 @@ const EnvSchema = z.object({
       if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
     })
     .optional(),
-  /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
   /**
    * Where browsers reach this server (scheme, host, port, optional path prefix): the admin
    * API's OIDC redirect URIs are built from it. Default: the address it listens on.
@@ -103,6 +102,7 @@ const EnvSchema = z.object({
       }
       return policy;
     }),
+  /** The bootstrap owner of the admin API; refused when short, a placeholder or low in entropy. */
   KORDON_ADMIN_TOKEN: z
     .string()
     .trim()
