@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { isKnownTimeZone } from '../limits/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { providerConfigProblems } from '../providers/provider-options.js';
+import { parseProxyKey } from '../proxy-keys/index.js';
 import { HINT_MIN_CHARACTERS, hasDisplayHint } from '../secrets/index.js';
 import { ssoConfigSchema } from './sso-config-schema.js';
 
@@ -169,7 +170,17 @@ const limitsSchema = z.strictObject({
 const proxyKeySchema = z.strictObject({
   name,
   /** Imports a known key; when absent Kordon issues one and writes it to the data folder once. */
-  secret: z.string().min(1).optional(),
+  secret: z
+    .string()
+    .min(1)
+    // Refused here, before any event: past this point it would only be reported, the rest
+    // of the file applied and the key missing.
+    .refine(
+      (secret) => parseProxyKey(secret).ok,
+      'is not a Kordon proxy key (kdn_ and 38 letters and digits, its last 6 a checksum); ' +
+        'omit secret to have one issued',
+    )
+    .optional(),
   expiresAt: z.iso.datetime().optional(),
   limits: limitsSchema.optional(),
 });
@@ -330,7 +341,14 @@ function declarationProblems(file: { orgs: z.infer<typeof orgSchema>[] }): { pat
     });
     // Users are matched by e-mail without regard to case.
     unique([...at, 'users'], org.users, 'email', 'user', (email) => email.toLowerCase());
+    const teams = new Set(org.teams.map((team) => team.name));
     org.users.forEach((user, u) => {
+      // Refused, not reported: applying the rest would leave the user outside the team meant.
+      if (user.team !== undefined && !teams.has(user.team))
+        problems.push({
+          path: [...at, 'users', u, 'team'],
+          message: `team ${user.team} is not declared under orgs.${o}.teams`,
+        });
       const keysAt = [...at, 'users', u, 'proxyKeys'];
       unique(keysAt, user.proxyKeys, 'name', `${user.email}'s proxy key`);
       user.proxyKeys.forEach((proxyKey, k) => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { newProxyKey } from '../proxy-keys/index.js';
 import { ConfigFileError, loadConfigFile } from './load-config-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kordon-config-load-'));
@@ -96,7 +97,7 @@ orgs:
 
 describe('configuration file: one proxy-key secret is one key', () => {
   it('refuses a secret given to two keys, naming both and never the secret', () => {
-    const secret = 'kdn_shared-secret-text';
+    const secret = newProxyKey().reveal();
     const found = problems(
       `
 orgs:
@@ -292,3 +293,44 @@ orgs:
     );
   });
 });
+
+describe('configuration file: refused before any event, not applied in part', () => {
+  it('refuses a proxy-key secret that is not a Kordon key, naming its field, never its value', () => {
+    const valid = newProxyKey().reveal();
+    const typo = `${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`; // its checksum fails
+    const found = problems(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    users:
+      - email: alice@acme.test
+        proxyKeys:
+          - { name: good, secret: "\${GOOD}" }
+          - { name: typo, secret: "\${TYPO}" }
+          - { name: short, secret: kdn_abc }
+`,
+      { GOOD: valid, TYPO: typo },
+    );
+    assert.deepEqual(
+      found.map((line) => line.split(':')[0]),
+      ['orgs.0.users.0.proxyKeys.1.secret', 'orgs.0.users.0.proxyKeys.2.secret'],
+    );
+    assert.match(found[0]!, /is not a Kordon proxy key .*\(the value of environment variable TYPO\)/);
+    assert.ok(!found.join('\n').includes(typo) && !found.join('\n').includes('kdn_abc'));
+  });
+
+  it("refuses a user's team the org does not declare, naming the field", () => {
+    const found = problems(`
+orgs:
+  - slug: acme
+    name: Acme
+    teams: [{ name: research }]
+    users:
+      - { email: alice@acme.test, team: research }
+      - { email: bob@acme.test, team: reserch }
+`);
+    assert.deepEqual(found, ['orgs.0.users.1.team: team reserch is not declared under orgs.0.teams']);
+  });
+});
+

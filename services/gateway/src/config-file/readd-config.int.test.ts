@@ -18,7 +18,7 @@ import { generateProxyKey, ProxyKeyHasher, parseProxyKey } from '../proxy-keys/i
 import { providerKeysOf, type RegistryState, registryProjection } from '../registry/registry.js';
 import { MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { applyConfigFile, type ConfigCrypto } from './apply-config.js';
-import { loadConfigFile } from './load-config-file.js';
+import { ConfigFileError, loadConfigFile } from './load-config-file.js';
 
 const OPENAI_KEY = 'sk-proj-TESTabcdefghijklmnopqrstuvwxyz0123456789';
 const OPENAI_KEY_2 = 'sk-proj-SECONDabcdefghijklmnopqrstuvwxyz01234';
@@ -238,16 +238,24 @@ describe('configuration file: removed, then declared again', () => {
     );
   });
 
-  it('keeps the current proxy key when the file gives another secret it cannot import', async () => {
+  it('refuses a file giving a proxy key a secret it cannot import, and keeps the current key', async () => {
     await apply(people('bad-secret', user('alice@acme.test', 'developer', keyNamed('KEY_C'))));
     const head = await fixture.store.headPosition();
-    const plan = await apply(people('bad-secret', user('alice@acme.test', 'developer', keyNamed('BAD_KEY'))));
-    assert.equal(await fixture.store.headPosition(), head, 'the working key is not revoked');
-    assert.equal(plan.ignored.length, 1);
-    assert.match(
-      plan.ignored[0]!,
-      /proxy key bad-secret\/alice@acme\.test\/alice-laptop: .*the current key stays/,
+    // Refused before any event (another user's change in the same file is not applied either).
+    assert.throws(
+      () =>
+        apply(
+          people(
+            'bad-secret',
+            `${user('alice@acme.test', 'developer', keyNamed('BAD_KEY'))}\n${user('bob@acme.test', 'developer', '[]')}`,
+          ),
+        ),
+      (error: unknown) =>
+        error instanceof ConfigFileError &&
+        /orgs\.0\.users\.0\.proxyKeys\.0\.secret: is not a Kordon proxy key/.test(error.message) &&
+        !error.message.includes(env.BAD_KEY!),
     );
+    assert.equal(await fixture.store.headPosition(), head, 'nothing appended, the working key not revoked');
     assert.deepEqual(
       aliceKeys('bad-secret').map((k) => k.status),
       ['active'],
