@@ -42,7 +42,14 @@ export function interpolate(
     if (whole) references.push({ path: at, variable: whole[1]! });
     // A `${` that is no reference (`${ NAME }`, `${NAME`) is a typo: kept, it would become the
     // value (a secret) as written. Checked in the file's text, not in the variables' values.
-    if (value.replace(REFERENCE, '').includes('${'))
+    // `$${NAME}` and `\${NAME}` look like escapes (Compose, shells) but would read as "$" or
+    // "\" followed by the variable's value: refused, as there is no escape.
+    if (/[$\\]\$\{/.test(value))
+      problems.push(
+        `${path}: holds "$\${" or "\\\${", which is no escape here (it would read as the variable's value after ` +
+          'a "$" or "\\"); a value that must contain "${" is given through an environment variable',
+      );
+    else if (value.replace(REFERENCE, '').includes('${'))
       problems.push(
         `${path}: holds "\${" outside a reference \${NAME} (letters, digits and _ right inside the braces, no spaces); ` +
           'a value that must contain "${" is given through an environment variable',
@@ -60,10 +67,13 @@ export function interpolate(
     return value.map((item, i) => interpolate(item, env, `${path}[${i}]`, problems, references, [...at, i]));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        interpolate(item, env, path ? `${path}.${key}` : key, problems, references, [...at, key]),
-      ]),
+      Object.entries(value).map(([key, item]) => {
+        const where = path ? `${path}.${key}` : key;
+        // Keys are not read for references: one there would stay as written (a model named so).
+        if (key.includes('${'))
+          problems.push(`${where}: a key holds "\${"; references are read in values only`);
+        return [key, interpolate(item, env, where, problems, references, [...at, key])];
+      }),
     );
   }
   return value;

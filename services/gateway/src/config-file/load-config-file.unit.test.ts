@@ -334,3 +334,55 @@ orgs:
   });
 });
 
+describe('configuration file: what looks like a reference but is not read as one', () => {
+  it(`refuses $\${NAME} and \\\${NAME}: no escape, so they would read as "$" or "\\" and the value`, () => {
+    const found = problems(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - { name: a, ${PROVIDER}, keys: [{ name: k1, secret: "$\${KEY}" }] }
+      - { name: b, ${PROVIDER}, keys: [{ name: k1, secret: '\\\${KEY}' }] }
+`,
+      { KEY: 'sk-test-0123456789' },
+    );
+    assert.equal(found.length, 2);
+    assert.match(found[0]!, /^orgs\[0\]\.providers\[0\]\.keys\[0\]\.secret: holds "\$\$\{" or .*no escape/);
+    assert.match(found[1]!, /^orgs\[0\]\.providers\[1\]\.keys\[0\]\.secret: holds /);
+    assert.ok(!found.join('\n').includes('sk-test-0123456789'));
+  });
+
+  it('refuses a reference in a key (a deployment named as written otherwise), naming where', () => {
+    const found = problems(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: az
+        type: azure-openai
+        baseUrl: https://acme.openai.azure.com
+        apiVersion: "2024-10-21"
+        models: [gpt-4o]
+        deployments: { "\${MODEL}": acme-gpt-4o }
+`,
+      { MODEL: 'gpt-4o' },
+    );
+    assert.deepEqual(found, [
+      `orgs[0].providers[0].deployments.\${MODEL}: a key holds "\${"; references are read in values only`,
+    ]);
+  });
+
+  it("does not read a reference again inside a variable's value", () => {
+    const file = load(
+      `
+orgs:
+  - slug: acme
+    name: "\${NAME}"
+`,
+      { NAME: `Acme \${OTHER}`, OTHER: 'expanded' },
+    );
+    assert.equal(file.orgs[0]!.name, `Acme \${OTHER}`);
+  });
+});
