@@ -183,6 +183,11 @@ export interface RegistryState {
   loggingPolicies: Map<string, LoggingPolicyEntry>;
   /** orgId -> the org's OIDC sign-in (read by the config file's plan; the admin API keeps its own). */
   sso: Map<string, SsoEntry>;
+  /**
+   * Stream id -> the version of its last event seen: the config file appends with it as the
+   * expected version, so a change another replica made meanwhile is not made twice.
+   */
+  versions: Map<string, number>;
 }
 
 export const providerGroup = (orgId: string, provider: string) => `${orgId}/${provider}`;
@@ -224,10 +229,13 @@ const REGISTRY_EVENT_TYPES = [
 ] as const satisfies readonly KordonEvent['type'][];
 type RegistryEvent = Extract<KordonEvent, { type: (typeof REGISTRY_EVENT_TYPES)[number] }>;
 const HANDLED: ReadonlySet<string> = new Set(REGISTRY_EVENT_TYPES);
+/** Other events on the streams the config file writes: read for `versions` only. */
+const VERSION_ONLY = ['UserInvited', 'UserPasswordSet'] as const satisfies readonly KordonEvent['type'][];
+const SUBSCRIBED: ReadonlySet<string> = new Set([...REGISTRY_EVENT_TYPES, ...VERSION_ONLY]);
 
 export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> = {
   name: 'gateway-registry',
-  eventTypes: HANDLED,
+  eventTypes: SUBSCRIBED,
   initialState: () => ({
     orgs: new Map(),
     orgIdBySlug: new Map(),
@@ -245,9 +253,12 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     pricesManagedBy: new Map(),
     loggingPolicies: new Map(),
     sso: new Map(),
+    versions: new Map(),
   }),
   evolve(state, anyEvent) {
-    if (!HANDLED.has(anyEvent.type)) return state; // the runner skips these already
+    if (!SUBSCRIBED.has(anyEvent.type)) return state; // the runner skips these already
+    state.versions.set(anyEvent.streamId, anyEvent.streamVersion);
+    if (!HANDLED.has(anyEvent.type)) return state;
     const event = anyEvent as RegistryEvent;
     const orgId = event.orgId;
     if (orgId === null) return state;
