@@ -1,10 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import {
-  type EventStore,
-  type ExpectedVersion,
-  KordonError,
-  WrongExpectedVersionError,
-} from '@kordon/events';
+import { type EventStore, KordonError, WrongExpectedVersionError } from '@kordon/events';
 import { generateProxyKey, importProxyKey, type ProxyKeyHasher, parseProxyKey } from '../proxy-keys/index.js';
 import type { RegistryState } from '../registry/registry.js';
 import {
@@ -15,7 +10,13 @@ import {
   type MasterKeyRing,
 } from '../secrets/index.js';
 import type { ConfigFile } from './config-file-schema.js';
-import { type ConfigPlan, type PlanDependencies, planConfig } from './plan-config.js';
+import {
+  type ConfigPlan,
+  type IssuedProxyKey,
+  type PlanDependencies,
+  type PlannedAppend,
+  planConfig,
+} from './plan-config.js';
 
 export interface ConfigCrypto {
   masterKeys: MasterKeyRing;
@@ -77,19 +78,19 @@ export function planDependencies(crypto: ConfigCrypto): PlanDependencies {
   };
 }
 
-/** How many times a creation is tried again after the store found its stream changed meanwhile. */
-const CREATION_ATTEMPTS = 4;
+/** How many times the file is planned again after the store found a stream changed meanwhile. */
+const ATTEMPTS = 4;
 
 /**
- * Applies the file: plans against the registry, appends each stream's events with its
- * concurrency expectation, and waits until the registry has them.
+ * Applies the file: plans against the registry, appends each stream's events expecting the
+ * stream's version the plan was made against, and waits until the registry has them.
  *
- * A creation expects no stream, and finds one in two cases: another replica created the
- * entity first (same deterministic id), or the file declares again a provider or key it
- * removed earlier (its stream keeps the history). Which one is decided by re-planning against
- * the registry caught up with the store: the entity there, it was the other replica (nothing to
- * do); still absent, the creation is appended after the stream's last event. Never skipped
- * without that check, so the plan never claims events the store did not take.
+ * Another replica applying the same file at the same time changes a stream first: the store
+ * refuses our append, and the file is planned again against the registry caught up with the
+ * store, so what the other replica did is not done twice (a creation it made, a limit it
+ * set) and what is left is appended once. A provider or key the file declares again after
+ * removing it has a stream already, at the version the registry saw. Never skipped without
+ * that re-plan, so the result never claims events the store did not take.
  */
 export async function applyConfigFile(options: {
   file: ConfigFile;
@@ -101,41 +102,47 @@ export async function applyConfigFile(options: {
 }): Promise<ConfigPlan> {
   const deps = planDependencies(options.crypto);
   const now = options.now ?? new Date();
-  const plan = planConfig(options.registry(), options.file, deps, now);
-  const stillCreates = async (streamId: string): Promise<boolean> => {
-    await options.waitForRegistry(await options.store.headPosition());
-    return planConfig(options.registry(), options.file, deps, now).appends.some(
-      (append) => append.streamId === streamId && append.expected === 'no-stream',
-    );
-  };
+  const appended: PlannedAppend[] = [];
+  // Only keys whose ProxyKeyIssued we stored: one another replica issued first holds its secret.
+  const issued: IssuedProxyKey[] = [];
+  const ignored = new Set<string>();
+  // Stream -> how many of its last events the registry does not read (types it skips).
+  const behind = new Map<string, number>();
+  const versionOf = (append: PlannedAppend) =>
+    (append.expected === 'no-stream' ? 0 : append.expected) + (behind.get(append.streamId) ?? 0);
+  let failed: { streamId: string; expected: number; actual: number } | undefined;
   let last = 0;
-  // Creations another replica made first: a key it issued holds its secret, not ours.
-  const madeElsewhere = new Set<string>();
-  for (const append of plan.appends) {
-    let expected: ExpectedVersion = append.expected;
-    for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
+    const plan = planConfig(options.registry(), options.file, deps, now);
+    for (const line of plan.ignored) ignored.add(line);
+    const first = failed && plan.appends.find((append) => append.streamId === failed?.streamId);
+    if (failed && first && versionOf(first) === failed.expected) {
+      // Caught up, the registry still plans the refused version: the stream's last events are of
+      // types it skips. The store's version is safe to expect: an append since moves it on.
+      behind.set(failed.streamId, (behind.get(failed.streamId) ?? 0) + failed.actual - failed.expected);
+    }
+    failed = undefined;
+    for (const append of plan.appends) {
+      const expected = versionOf(append);
       try {
-        const result = await options.store.append(append.streamId, append.events, expected);
+        const result = await options.store.append(
+          append.streamId,
+          append.events,
+          expected === 0 ? 'no-stream' : expected,
+        );
         last = Math.max(last, result.lastPosition);
-        break;
+        appended.push(append);
+        if (append.events.some((event) => event.type === 'ProxyKeyIssued'))
+          issued.push(...plan.issued.filter((key) => key.streamId === append.streamId));
       } catch (error) {
-        if (
-          append.expected !== 'no-stream' ||
-          !(error instanceof WrongExpectedVersionError) ||
-          error.actual === null ||
-          attempt >= CREATION_ATTEMPTS
-        )
-          throw error;
-        if (!(await stillCreates(append.streamId))) {
-          madeElsewhere.add(append.streamId); // another replica created it
-          break;
-        }
-        // Absent though its stream exists: removed earlier. Expecting the version seen keeps a
-        // replica doing the same from adding it twice (the loser re-checks and finds it).
-        expected = error.actual;
+        if (!(error instanceof WrongExpectedVersionError) || attempt >= ATTEMPTS) throw error;
+        failed = { streamId: append.streamId, expected, actual: error.actual ?? 0 };
+        break;
       }
     }
+    if (!failed) break;
+    await options.waitForRegistry(await options.store.headPosition());
   }
   if (last > 0) await options.waitForRegistry(last);
-  return { ...plan, issued: plan.issued.filter((issued) => !madeElsewhere.has(issued.streamId)) };
+  return { appends: appended, issued, ignored: [...ignored] };
 }

@@ -58,11 +58,11 @@ export interface PlanDependencies {
 export interface PlannedAppend {
   streamId: string;
   /**
-   * Creations must find no stream: a concurrent replica doing the same loses cleanly. The
-   * stream of a provider or key removed earlier exists, though: applying re-checks and then
-   * expects its last version (apply-config).
+   * The stream's version the plan was made against (the registry's, plus this plan's earlier
+   * appends to it), or `no-stream` for one the registry has not seen: a change another replica
+   * made meanwhile makes the store refuse it, and applying re-plans (apply-config).
    */
-  expected: 'no-stream' | 'any';
+  expected: 'no-stream' | number;
   events: NewEvent[];
 }
 
@@ -97,8 +97,13 @@ export function planConfig(
   now: Date,
 ): ConfigPlan {
   const plan: ConfigPlan = { appends: [], issued: [], ignored: [] };
-  const add = (streamId: string, expected: PlannedAppend['expected'], events: NewEvent[]) => {
-    if (events.length > 0) plan.appends.push({ streamId, expected, events });
+  // Each stream's version once this plan's earlier appends to it are in.
+  const planned = new Map<string, number>();
+  const add = (streamId: string, events: NewEvent[]) => {
+    if (events.length === 0) return;
+    const version = planned.get(streamId) ?? state.versions.get(streamId) ?? 0;
+    plan.appends.push({ streamId, expected: version === 0 ? 'no-stream' : version, events });
+    planned.set(streamId, version + events.length);
   };
   // Proxy-key secrets planned so far in this run, with the key each went to: one secret is one key.
   const claimedSecrets = new Map<string, string>();
@@ -110,7 +115,7 @@ export function planConfig(
   return plan;
 }
 
-type Add = (streamId: string, expected: PlannedAppend['expected'], events: NewEvent[]) => void;
+type Add = (streamId: string, events: NewEvent[]) => void;
 
 function planOrg(
   state: RegistryState,
@@ -126,7 +131,7 @@ function planOrg(
   const meta = { orgId, actor: CONFIG_ACTOR, time: now };
   const create = kordonCatalogue.create.bind(kordonCatalogue);
   if (!existingId) {
-    add(streams.org(orgId), 'no-stream', [
+    add(streams.org(orgId), [
       create('OrgCreated', streams.org(orgId), { orgId, slug: org.slug, name: org.name }, meta),
     ]);
   } else if (state.orgs.get(orgId)?.name !== org.name) {
@@ -149,7 +154,7 @@ function planOrg(
     teamIds.set(team.name, teamId);
     if (!existing) {
       const stream = streams.team(orgId, teamId);
-      add(stream, 'no-stream', [create('TeamCreated', stream, { teamId, name: team.name }, meta)]);
+      add(stream, [create('TeamCreated', stream, { teamId, name: team.name }, meta)]);
     }
     policy('team', teamId, team.limits);
   }
@@ -160,7 +165,7 @@ function planOrg(
     const current = state.providers.get(orgId)?.get(provider.name);
     const wanted = providerData(provider);
     if (!current || !sameProvider(current, wanted)) {
-      add(stream, current ? 'any' : 'no-stream', [create('ProviderConfigured', stream, wanted, meta)]);
+      add(stream, [create('ProviderConfigured', stream, wanted, meta)]);
     }
     planProviderKeys(state, orgId, provider, deps, meta, add);
   }
@@ -168,12 +173,10 @@ function planOrg(
     if (provider.managedBy !== 'config' || declaredProviders.has(provider.name)) continue;
     for (const key of providerKeysOf(state, orgId, provider.name)) {
       const keyStream = streams.providerKey(orgId, key.providerKeyId);
-      add(keyStream, 'any', [
-        create('ProviderKeyRemoved', keyStream, { providerKeyId: key.providerKeyId }, meta),
-      ]);
+      add(keyStream, [create('ProviderKeyRemoved', keyStream, { providerKeyId: key.providerKeyId }, meta)]);
     }
     const stream = streams.provider(orgId, provider.name);
-    add(stream, 'any', [create('ProviderRemoved', stream, { provider: provider.name }, meta)]);
+    add(stream, [create('ProviderRemoved', stream, { provider: provider.name }, meta)]);
   }
   planProviderOrder(state, orgId, org, meta, add);
 
@@ -213,7 +216,7 @@ function planOrg(
           events.push(create('RoleRevoked', stream, { userId, role, teamId: null }, meta));
       }
     }
-    add(stream, existing ? 'any' : 'no-stream', events);
+    add(stream, events);
     policy('user', userId, user.limits);
     let teamId: string | null = null;
     if (user.team !== undefined) {
@@ -221,7 +224,7 @@ function planOrg(
       if (teamId === null) plan.ignored.push(`user ${email}: team ${user.team} is not declared under teams`);
     }
     if (user.team === undefined || teamId !== null)
-      add(stream, 'any', planMembership(existing, userId, teamId, stream, meta));
+      add(stream, planMembership(existing, userId, teamId, stream, meta));
     planProxyKeys(
       state,
       orgId,
@@ -273,7 +276,7 @@ function disableUsersNotIn(
     if (user.orgId !== orgId || user.managedBy !== 'config' || user.disabled) continue;
     if (declaredEmails.has(user.email.toLowerCase())) continue;
     const stream = streams.user(orgId, user.userId);
-    add(stream, 'any', [kordonCatalogue.create('UserDisabled', stream, { userId: user.userId, note }, meta)]);
+    add(stream, [kordonCatalogue.create('UserDisabled', stream, { userId: user.userId, note }, meta)]);
     disabled++;
   }
   return disabled;
@@ -312,7 +315,7 @@ function planPrices(
     wanted.length !== current.length || wanted.some((entry, i) => strip(entry) !== strip(current[i]!));
   if (!changed) return;
   const stream = streams.org(orgId);
-  add(stream, 'any', [kordonCatalogue.create('PricesSet', stream, { prices: wanted }, meta)]);
+  add(stream, [kordonCatalogue.create('PricesSet', stream, { prices: wanted }, meta)]);
 }
 
 type LoggingPolicy = KordonEventData<'LoggingPolicySet'>;
@@ -351,7 +354,7 @@ function planLogging(
   const comparable = (p: LoggingPolicy) => canonicalJson([p.bodies, p.retentionDays, p.rules]);
   if (comparable(inForce) === comparable(wanted)) return;
   const stream = streams.org(orgId);
-  add(stream, 'any', [kordonCatalogue.create('LoggingPolicySet', stream, wanted, meta)]);
+  add(stream, [kordonCatalogue.create('LoggingPolicySet', stream, wanted, meta)]);
 }
 
 /**
@@ -377,7 +380,7 @@ function planProviderOrder(
   let next = 0;
   const providers = after.map((name) => (isDeclared.has(name) ? declared[next++]! : name));
   const stream = streams.org(orgId);
-  add(stream, 'any', [kordonCatalogue.create('ProvidersOrdered', stream, { providers }, meta)]);
+  add(stream, [kordonCatalogue.create('ProvidersOrdered', stream, { providers }, meta)]);
 }
 
 function providerData(provider: ConfigProvider): KordonEventData<'ProviderConfigured'> {
@@ -434,7 +437,7 @@ function planProviderKeys(
     const context = { orgId, providerKeyId };
     const stream = streams.providerKey(orgId, providerKeyId);
     if (!current) {
-      add(stream, 'no-stream', [
+      add(stream, [
         create(
           'ProviderKeyAdded',
           stream,
@@ -492,12 +495,12 @@ function planProviderKeys(
         create('ProviderKeyModelsChanged', stream, { providerKeyId, models: key.models ?? null }, meta),
       );
     }
-    add(stream, 'any', events);
+    add(stream, events);
   }
   for (const key of existing) {
     if (key.managedBy !== 'config' || declared.has(key.name)) continue;
     const stream = streams.providerKey(orgId, key.providerKeyId);
-    add(stream, 'any', [create('ProviderKeyRemoved', stream, { providerKeyId: key.providerKeyId }, meta)]);
+    add(stream, [create('ProviderKeyRemoved', stream, { providerKeyId: key.providerKeyId }, meta)]);
   }
 }
 
@@ -590,7 +593,7 @@ function planProxyKeys(
     if (current) {
       // The file holds another secret for this key: the old one stops working.
       const stream = streams.proxyKey(orgId, current.proxyKeyId);
-      add(stream, 'any', [
+      add(stream, [
         create(
           'ProxyKeyRevoked',
           stream,
@@ -625,7 +628,7 @@ function planProxyKeys(
         meta,
       ),
     );
-    add(stream, 'no-stream', events);
+    add(stream, events);
     policy('proxy-key', proxyKeyId, key.limits);
     if (made.issuedSecret)
       plan.issued.push({ org: orgSlug, email, name: key.name, secret: made.issuedSecret, streamId: stream });
@@ -633,7 +636,7 @@ function planProxyKeys(
   for (const key of owned) {
     if (key.managedBy !== 'config' || declared.has(key.name)) continue;
     const stream = streams.proxyKey(orgId, key.proxyKeyId);
-    add(stream, 'any', [
+    add(stream, [
       create(
         'ProxyKeyRevoked',
         stream,
@@ -666,7 +669,7 @@ function planPolicy(
   const stream = streams.policy(orgId, scope, scopeId);
   if (limits === undefined) {
     if (current?.managedBy === 'config')
-      add(stream, 'any', [
+      add(stream, [
         kordonCatalogue.create('PolicySet', stream, { scope, scopeId, limits: {}, renewal: {} }, meta),
       ]);
     return;
@@ -681,7 +684,7 @@ function planPolicy(
     canonicalJson(current.renewal) === canonicalJson(wanted.renewal)
   )
     return;
-  add(stream, 'any', [kordonCatalogue.create('PolicySet', stream, { scope, scopeId, ...wanted }, meta)]);
+  add(stream, [kordonCatalogue.create('PolicySet', stream, { scope, scopeId, ...wanted }, meta)]);
 }
 
 /** The file's limits block in the event's shape. */

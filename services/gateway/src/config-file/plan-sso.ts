@@ -24,7 +24,7 @@ export function planSso(
   sso: ConfigSso | undefined,
   deps: Pick<PlanDependencies, 'encrypt' | 'secretMatches'>,
   meta: { orgId: string; actor: Actor; time: Date },
-  add: (streamId: string, expected: 'no-stream' | 'any', events: NewEvent[]) => void,
+  add: (streamId: string, events: NewEvent[]) => void,
 ): void {
   const oidc = sso?.oidc;
   if (!oidc) return;
@@ -41,7 +41,7 @@ export function planSso(
     return;
   }
   const stream = streams.org(orgId);
-  add(stream, 'any', [
+  add(stream, [
     kordonCatalogue.create(
       'OidcConfigured',
       stream,
