@@ -736,6 +736,12 @@ export function responsesErrorFrame(message: string, sequenceNumber: number): st
   return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
+/** The `sequence_number` after a Responses event's; after one without, one more than `next`. */
+export function sequenceAfter(event: unknown, next: number): number {
+  const sequence = (event as { sequence_number?: unknown } | null | undefined)?.sequence_number;
+  return Number.isSafeInteger(sequence) ? (sequence as number) + 1 : next + 1;
+}
+
 /** An SSE comment: the caller's connection is alive while the provider's model thinks. */
 const KEEP_ALIVE = ': keep-alive\n\n';
 

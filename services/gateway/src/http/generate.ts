@@ -31,7 +31,7 @@ import {
   streamProvider,
 } from '../providers/index.js';
 import { billsCacheReads } from '../providers/provider-support.js';
-import type { ProviderKeyEntry, RegistryState } from '../registry/registry.js';
+import type { ProviderKeyEntry, ProxyKeyEntry, RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
 import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
@@ -858,14 +858,7 @@ function conversationElsewhere(
   const pinned = deps.keys.storedKey(session);
   if (pinned?.provider !== route.provider.name) return 'next_key';
   if (pinned.providerKeyId === providerKeyId) return undefined;
-  const until = deps.keys.balancer.usableAt(pinned.providerKeyId, now);
-  if (until <= now) return 'next_key';
-  const seconds = Math.ceil((until - now) / 1000);
-  return new GatewayError(
-    'rate_limited',
-    `the provider key that holds the conversation is resting for ${seconds} s; ask again then`,
-    { retryAfterSeconds: seconds },
-  );
+  return holderResting(deps, pinned.providerKeyId, 'the conversation', now) ?? 'next_key';
 }
 
 /** Most output tokens assumed for a request that sets no max_tokens, for its budget reservation. */
@@ -1104,12 +1097,22 @@ function pinnedKeyResting(
     return undefined;
   const stored = deps.keys.storedKey(storedResponseSession(outcome.caller.key.orgId, previous));
   if (stored?.provider !== route.provider.name || stored.providerKeyId === providerKeyId) return undefined;
-  const until = deps.keys.balancer.usableAt(stored.providerKeyId, now);
+  return holderResting(deps, stored.providerKeyId, previous, now);
+}
+
+/** A 429 until the key that holds `what` (a stored answer, a conversation) is back; none when it is. */
+function holderResting(
+  deps: GenerateDependencies,
+  holderKeyId: string,
+  what: string,
+  now: number,
+): GatewayError | undefined {
+  const until = deps.keys.balancer.usableAt(holderKeyId, now);
   if (until <= now) return undefined;
   const seconds = Math.ceil((until - now) / 1000);
   return new GatewayError(
     'rate_limited',
-    `the provider key that holds ${previous} is resting for ${seconds} s; ask again then`,
+    `the provider key that holds ${what} is resting for ${seconds} s; ask again then`,
     { retryAfterSeconds: seconds },
   );
 }
@@ -1660,34 +1663,20 @@ export function recordCallRefusal(deps: GenerateDependencies, error: unknown, ca
   const byLists = error instanceof ModelListsRefusalError;
   if (!(error instanceof LimitRefusalError || byLists) || !call.caller) return;
   const { key, user } = call.caller;
-  const address = resolveClientIp(
-    call.req.socket.remoteAddress,
-    call.req.headers['x-forwarded-for'],
-    deps.trustedProxies,
-  );
   const model = typeof call.model === 'string' ? call.model.slice(0, 200) : '';
   deps.appender.enqueue(
-    kordonCatalogue.create(
-      'RequestRejected',
-      streams.usage(key.orgId),
+    refusalEvent(
+      key,
       {
-        requestId: call.requestId,
         reason: byLists ? 'model_forbidden' : error.refusal.reason,
         limitScope: byLists ? null : error.refusal.limitScope,
-        proxyKeyId: key.proxyKeyId,
         userId: user.userId,
-        teamId: key.teamId,
         model: isRecordableModelName(model) ? model : null,
         endpoint: call.endpoint,
         status: error.status,
-        clientIp: address?.text ?? '0.0.0.0',
       },
-      {
-        orgId: key.orgId,
-        actor: { kind: 'proxy-key' as const, id: key.proxyKeyId },
-        correlationId: call.requestId,
-        traceId: call.traceId ?? null,
-      },
+      call,
+      deps.trustedProxies,
     ),
   );
 }
@@ -1702,28 +1691,51 @@ function keyRefusedEvent(
   traceId: string | undefined,
 ): NewEvent {
   const { key } = error;
+  return refusalEvent(
+    key,
+    // The body is not read for a refused key.
+    {
+      reason: error.reason,
+      limitScope: null,
+      userId: key.userId,
+      model: null,
+      endpoint,
+      status: error.status,
+    },
+    { requestId, req, traceId },
+    trustedProxies,
+  );
+}
+
+/** A RequestRejected made before a request has an outcome: its key's, from its connection. */
+function refusalEvent(
+  key: ProxyKeyEntry,
+  refusal: Omit<KordonEventData<'RequestRejected'>, 'requestId' | 'proxyKeyId' | 'teamId' | 'clientIp'>,
+  call: { requestId: string; req: IncomingMessage; traceId?: string | undefined },
+  trustedProxies: CidrSet,
+): NewEvent {
+  const { req, requestId } = call;
   const address = resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies);
   return kordonCatalogue.create(
     'RequestRejected',
     streams.usage(key.orgId),
     {
       requestId,
-      reason: error.reason,
-      limitScope: null,
+      reason: refusal.reason,
+      limitScope: refusal.limitScope,
       proxyKeyId: key.proxyKeyId,
-      userId: key.userId,
+      userId: refusal.userId,
       teamId: key.teamId,
-      // The body is not read for a refused key.
-      model: null,
-      endpoint,
-      status: error.status,
+      model: refusal.model,
+      endpoint: refusal.endpoint,
+      status: refusal.status,
       clientIp: address?.text ?? '0.0.0.0',
     },
     {
       orgId: key.orgId,
       actor: { kind: 'proxy-key' as const, id: key.proxyKeyId },
       correlationId: requestId,
-      traceId: traceId ?? null,
+      traceId: call.traceId ?? null,
     },
   );
 }

@@ -16,6 +16,7 @@ import {
   type Exchange,
   type ExchangePlanner,
   responsesErrorFrame,
+  sequenceAfter,
   streamFailureError,
   streamHeaders,
   unreadableAnswer,
@@ -687,8 +688,7 @@ export const planResponsesExchange: ExchangePlanner = (
             committed = true;
             res.writeHead(200, streamHeaders('openai', requestId));
           }
-          const sequence = (event as { sequence_number?: unknown }).sequence_number;
-          nextSequence = Number.isSafeInteger(sequence) ? (sequence as number) + 1 : nextSequence + 1;
+          nextSequence = sequenceAfter(event, nextSequence);
           if (!write(res, quotesProvider ? events.redact(frame) : frame)) await drained(res, stallMs);
           if (res.destroyed) break;
         }

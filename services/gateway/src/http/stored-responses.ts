@@ -13,7 +13,7 @@ import {
   type UpstreamStreamingResponse,
 } from '../upstream/index.js';
 import { accessSubjectOf, authenticate, type Caller } from './authenticate.js';
-import { drained, responsesErrorFrame, streamHeaders, write } from './exchange.js';
+import { drained, responsesErrorFrame, sequenceAfter, streamHeaders, write } from './exchange.js';
 import { GatewayError, sendError } from './gateway-error.js';
 import {
   asGatewayError,
@@ -231,7 +231,7 @@ async function relayEvents(
   let nextSequence = 0;
   try {
     for await (const event of reader) {
-      nextSequence = sequenceAfter(event.data, nextSequence);
+      nextSequence = sequenceAfter(parsedOrNull(event.data), nextSequence);
       if (!write(res, sseText(event))) await drained(res, stallMs);
       if (res.destroyed) {
         upstream.cancel();
@@ -247,13 +247,12 @@ async function relayEvents(
   res.end();
 }
 
-/** The number after a relayed event's `sequence_number`; after one without, one more than before. */
-function sequenceAfter(data: string, next: number): number {
+/** A relayed event's data as JSON; null when it is not (its number is then the one before's plus one). */
+function parsedOrNull(data: string): unknown {
   try {
-    const sequence = (JSON.parse(data) as { sequence_number?: unknown } | null)?.sequence_number;
-    return Number.isSafeInteger(sequence) ? (sequence as number) + 1 : next + 1;
+    return JSON.parse(data);
   } catch {
-    return next + 1;
+    return null;
   }
 }
 
