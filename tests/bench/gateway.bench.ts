@@ -746,9 +746,9 @@ function roleOf(env: NodeJS.ProcessEnv): string {
 }
 
 /** Where Kordon-pg's PostgreSQL ran. */
-function kordonPgNote(pinned: boolean): string {
+function kordonPgNote(pinned: string | false): string {
   return pinned
-    ? 'Kordon-pg: PostgreSQL (throwaway cluster, fsync on) pinned to core 0 with the load generator and the mock, at nice 19'
+    ? `Kordon-pg: PostgreSQL (throwaway cluster, fsync on) ${pinned}`
     : 'Kordon-pg: PostgreSQL from KORDON_BENCH_DATABASE_URL (not pinned)';
 }
 
@@ -1172,9 +1172,16 @@ function summariseProfile(dir: string, windows: Array<[number, number]>, top = 2
  * batch inserts (~15% of that core under streamed load) delay them, the gateway's core goes
  * idle and each wakeup costs it CPU. At nice 19 PostgreSQL takes core 0's spare time instead;
  * no gateway gets more CPU. docs/benchmarks.md (stop 41) gives what it moved.
+ *
+ * A process's nice weighs only against its own autogroup (kernel.sched_autogroup_enabled, on
+ * by default): pg_ctl starts the postmaster in a session of its own, so the nice of its
+ * processes alone left the cluster at core 0's full weight, beside the load generator's group.
+ * The autogroup's own nice (/proc/<pid>/autogroup, one write for the whole session) is what
+ * lowers it. Even so the scheduler lets a batch's insert run to the next tick while the load
+ * generator waits (docs/benchmarks.md, stop 47): a database on its own host costs less.
  */
-function pinPostgres(port: number, cpu: number) {
-  if (!TASKSET) return;
+function pinPostgres(port: number, cpu: number): string {
+  if (!TASKSET) return 'not pinned (no taskset)';
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -1186,7 +1193,7 @@ function pinPostgres(port: number, cpu: number) {
     }
   }
   const postmaster = pids[0];
-  if (postmaster === undefined) return;
+  if (postmaster === undefined) return 'not pinned (its processes not found)';
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -1204,6 +1211,22 @@ function pinPostgres(port: number, cpu: number) {
     } catch {
       // not allowed to lower it (another user's process): left as it is
     }
+  }
+  try {
+    writeFileSync(`/proc/${postmaster}/autogroup`, '19');
+  } catch {
+    // no autogroups in this kernel, or not the owner: the nice above is all there is
+  }
+  const group = autogroupOf(postmaster);
+  return `pinned to core ${cpu} with the load generator and the mock, at nice 19${group ? ` (${group})` : ''}`;
+}
+
+/** The autogroup of a process and its nice ("/autogroup-12 nice 19"), or undefined without one. */
+function autogroupOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 
@@ -1279,7 +1302,7 @@ async function measureTelemetryInterleaved(
   ];
   if (process.env.BENCH_START_ON_FIRST) variants.reverse();
   const started: Array<{ name: string; kordon: KordonRun; target: Target; close: () => Promise<void> }> = [];
-  let pinned = false;
+  let pinned: string | false = false;
   for (const variant of variants) {
     const database = await postgresDatabase(cleanups);
     if (!database) {
@@ -1516,14 +1539,23 @@ function printFloorInTurns(results: Measured[]) {
 }
 
 /** KORDON_BENCH_DATABASE_URL, else a throwaway cluster pinned to core 0; a fresh database each call. */
-async function postgresDatabase(cleanups: Array<() => Promise<void> | void>) {
+async function postgresDatabase(cleanups: Array<() => Promise<void> | void>): Promise<
+  | {
+      url: string;
+      close: () => Promise<void>;
+      /** Where the throwaway cluster was pinned (its autogroup); false for KORDON_BENCH_DATABASE_URL. */
+      pinned: string | false;
+    }
+  | undefined
+> {
   let base = process.env.KORDON_BENCH_DATABASE_URL;
   let cluster: PostgresCluster | undefined;
+  let pinned: string | false = false;
   if (!base) {
     if (!postgresAvailable()) return undefined;
     cluster = startPostgresCluster();
     cleanups.push(() => cluster?.destroy());
-    pinPostgres(cluster.port, 0);
+    pinned = pinPostgres(cluster.port, 0);
     base = cluster.url;
   }
   const database = await createTestDatabase(base);
@@ -1534,7 +1566,7 @@ async function postgresDatabase(cleanups: Array<() => Promise<void> | void>) {
       await database.drop().catch(() => {});
       cluster?.destroy();
     },
-    pinned: cluster !== undefined,
+    pinned,
   };
 }
 
