@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
+// The module Kordon itself runs here (tests run its sources), to make it fail on its own.
+import { DataPlaneMetrics } from '../../services/gateway/src/telemetry/data-plane-metrics.js';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 const KEY = 'sk-proj-half-open-probe-abcdefghijklmnopqrstuvw';
@@ -112,5 +114,25 @@ orgs:
     mode = 'ok';
     const reply = await ask();
     assert.equal(reply.choices[0]?.message.content, 'hi', 'the abandoned probe still holds the slot');
+  });
+
+  it("a probe that fails on the gateway's own fault frees the slot for the next request", async () => {
+    await openCircuit();
+    await sleep(HALF_OPEN_AFTER_MS * 2);
+    // Kordon runs in this process: counting the probe's answer throws an error of its own (not
+    // the provider's, not the key's), as a bug would, before the attempt reports its success.
+    const count = DataPlaneMetrics.prototype.attempt;
+    DataPlaneMetrics.prototype.attempt = function (this: DataPlaneMetrics, ...args) {
+      if (args[2] === 'ok') throw new TypeError('a fault of its own');
+      return count.apply(this, args);
+    };
+    mode = 'ok';
+    try {
+      await assert.rejects(ask(), (error: { status?: number }) => error.status === 500);
+    } finally {
+      DataPlaneMetrics.prototype.attempt = count;
+    }
+    const reply = await ask();
+    assert.equal(reply.choices[0]?.message.content, 'hi', 'the failed probe still holds the slot');
   });
 });

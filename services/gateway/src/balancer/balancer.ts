@@ -171,6 +171,20 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   }
 
   /**
+   * An attempt that ended on the gateway's own fault (an error of Kordon's, not the key's and
+   * not the call's answer): nothing is learnt, but the probe it was (`probe`, its ticket) is
+   * freed, or the key would wait out the probe's bound (an hour) before anyone asked it again.
+   * A ticket already reported on is no longer the probe's: then nothing changes.
+   */
+  releaseProbe(providerKeyId: string, now: number, probe: number): void {
+    const health = this.#health.get(providerKeyId);
+    if (health === undefined || probe === 0) return;
+    const before = health.usableAt(now);
+    health.circuit.release(probe);
+    this.#afterReport(health, before, now);
+  }
+
+  /**
    * Tokens a key used, known only after its success was reported (a stream's usage comes at its
    * end): counted against the key's own TPM limit, nothing else learnt.
    */

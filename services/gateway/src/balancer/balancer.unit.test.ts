@@ -303,6 +303,31 @@ describe('adaptive', () => {
     assert.equal(balancer.pick(G, T + 5_011)?.providerKeyId, 'a', 'the probe again: the first never went');
   });
 
+  test("a probe ended by the gateway's own fault frees the slot, keeps the minute's count, and no other ticket does", () => {
+    const balancer = balancerWith([key('a', 1, { limits: { rpm: 100 } })]);
+    for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T, kind: 'timeout' });
+    assert.equal(balancer.pick(G, T + 5_000)?.providerKeyId, 'a', 'the probe');
+    const probe = balancer.lastProbe;
+    assert.ok(probe > 0);
+    balancer.releaseProbe('a', T + 5_001, probe + 1);
+    assert.equal(balancer.pick(G, T + 5_002), undefined, 'another ticket frees nothing');
+    balancer.releaseProbe('a', T + 5_003, probe);
+    assert.equal(balancer.describe(G, T + 5_003)[0]?.state, 'half_open', 'nothing learnt');
+    assert.equal(balancer.describe(G, T + 5_003)[0]?.usage.requestsPerMinute, 1, 'the call may have gone');
+    assert.equal(balancer.pick(G, T + 5_004)?.providerKeyId, 'a', 'the next request probes');
+    const second = balancer.lastProbe;
+    assert.equal(
+      balancer.reportSuccess('a', { now: T + 5_100, latencyMs: 50, probe: second }).type,
+      'circuit_closed',
+    );
+    balancer.releaseProbe('a', T + 5_101, second);
+    assert.equal(
+      balancer.describe(G, T + 5_101)[0]?.state,
+      'ok',
+      'a ticket already reported changes nothing',
+    );
+  });
+
   test("a key's own TPM limit counts a stream's tokens reported at its end, and nothing else of it", () => {
     const balancer = balancerWith([key('a', 1, { limits: { tpm: 1_000 } }), key('b', 1, { tier: 1 })]);
     assert.equal(balancer.pick(G, T)?.providerKeyId, 'a');

@@ -550,6 +550,9 @@ async function attempt(
           continue providers;
         }
         if (!isUpstreamError(error) || res.headersSent) {
+          // Kordon's own fault (or one after the answer began, reported as it ended): a probe
+          // this attempt was must not keep the key out of use until the probe's bound.
+          deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, Date.now(), probe);
           span?.failed(error, undefined, false);
           if (!res.headersSent) deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'error');
           throw error;
