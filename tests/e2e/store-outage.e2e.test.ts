@@ -143,7 +143,7 @@ it('killing PostgreSQL mid-load loses no event and writes none twice', async (t)
 });
 
 const OPENAI_KEY = 'sk-store-outage-1';
-const gatewayConfig = (openaiUrl: string) => `
+const gatewayConfig = (openaiUrl: string, moreProxyKeys = '') => `
 orgs:
   - slug: acme
     name: Acme
@@ -155,7 +155,7 @@ orgs:
         keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
     users:
       - email: dev@acme.test
-        proxyKeys: [{ name: laptop }]
+        proxyKeys: [{ name: laptop }${moreProxyKeys}]
 `;
 
 it('a database that refuses connections for maintenance (55000) spools events instead of dead-lettering every one', async (t) => {
@@ -310,11 +310,14 @@ it('with the store down and the spool full, a request is refused (503 in its dia
   }
   const cluster = startPostgresCluster();
   const mock = await startOpenAIMock({ keys: [OPENAI_KEY] });
-  const k = await startKordonUnderTest(gatewayConfig(mock.url), {
-    OPENAI_KEY,
-    KORDON_DATABASE_URL: cluster.url,
-    KORDON_SPOOL_MAX_BYTES: String(1024 * 1024),
-  });
+  const k = await startKordonUnderTest(
+    gatewayConfig(mock.url, ', { name: expired, expiresAt: "2020-01-01T00:00:00Z" }'),
+    {
+      OPENAI_KEY,
+      KORDON_DATABASE_URL: cluster.url,
+      KORDON_SPOOL_MAX_BYTES: String(1024 * 1024),
+    },
+  );
   t.after(async () => {
     await k.stop().catch(() => {});
     await mock.close();
@@ -367,4 +370,17 @@ it('with the store down and the spool full, a request is refused (503 in its dia
   assert.equal(anthropicBody.error?.type, 'overloaded_error', "in the Anthropic caller's dialect");
   assert.equal(appender.status().buffered, bufferedBefore, 'nothing more waits in memory');
   assert.equal(mock.requests.length, providerCalls, 'no provider is called (and billed) for them');
+
+  // A call that is not usage is still served (it writes no event), but a genuine key's refusal
+  // there is an event (RequestRejected): it cannot be kept either, so the caller hears the 503.
+  const models = (proxyKey: string) =>
+    fetch(`${k.url}/v1/models`, { headers: { authorization: `Bearer ${proxyKey}` } });
+  const served = await models(k.proxyKeys.get('dev@acme.test--laptop')!);
+  await served.arrayBuffer();
+  assert.equal(served.status, 200, 'listing models needs no event');
+  const refused = await models(k.proxyKeys.get('dev@acme.test--expired')!);
+  const refusedBody = (await refused.json()) as { error?: { message?: string } };
+  assert.equal(refused.status, 503, "an expired key's refusal, which could only wait in memory");
+  assert.match(refusedBody.error?.message ?? '', /cannot record/);
+  assert.equal(appender.status().buffered, bufferedBefore, 'its event does not wait in memory');
 });

@@ -20,7 +20,7 @@ import { BodyBudget, defaultBodyBudget } from './http/body-budget.js';
 import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
 import { type Dialect, dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
-import { generateHandler, LimitRefusalError, recordCallRefusal } from './http/generate.js';
+import { cannotRecordError, generateHandler, LimitRefusalError, recordCallRefusal } from './http/generate.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LiveRequests } from './http/live-requests.js';
 import { LoggedBodies } from './http/logged-bodies.js';
@@ -322,8 +322,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         if (typeof access !== 'function') throw new LimitRefusalError(access);
         handle(req, res, caller.key.orgId, access, requestId);
       } catch (error) {
-        recordCallRefusal(generate, error, { requestId, endpoint: 'models', req, caller });
-        if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
+        const unrecordable = recordCallRefusal(generate, error, {
+          requestId,
+          endpoint: 'models',
+          req,
+          caller,
+        });
+        if (unrecordable) sendError(res, unrecordable, dialect, requestId);
+        else if (error instanceof GatewayError) sendError(res, error, dialect, requestId);
         else {
           logger.error({ err: error, requestId }, 'gateway request failed');
           sendError(
@@ -343,16 +349,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     (dialect: Dialect, handle: RouteHandler): RouteHandler =>
     (req, res) => {
       if (options.appender.acceptsEvents()) return handle(req, res);
-      sendError(
-        res,
-        new GatewayError(
-          'overloaded',
-          'Kordon cannot record requests now (its event store is unreachable and its spool is full); retry later',
-          { retryAfterSeconds: 5 },
-        ),
-        dialect,
-        newEventId(),
-      );
+      sendError(res, cannotRecordError(), dialect, newEventId());
     };
 
   return {

@@ -128,10 +128,10 @@ export function countTokensHandler(deps: GenerateDependencies) {
       trace?.end(200);
     } catch (error) {
       // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for messages.
-      const answer = asGatewayError(error);
-      if (answer.kind === 'internal') deps.logger.error({ err: error, requestId }, 'count_tokens failed');
+      const refused = asGatewayError(error);
+      if (refused.kind === 'internal') deps.logger.error({ err: error, requestId }, 'count_tokens failed');
       const traceId = trace?.traceId;
-      recordCallRefusal(deps, error, {
+      const unrecordable = recordCallRefusal(deps, error, {
         requestId,
         endpoint: 'messages.count_tokens',
         req,
@@ -139,6 +139,7 @@ export function countTokensHandler(deps: GenerateDependencies) {
         model,
         traceId,
       });
+      const answer = unrecordable ?? refused;
       if (trace && !caller) trace.unauthenticated(startedAt, answer.statusIn('anthropic'), answer.kind);
       else trace?.end(answer.statusIn('anthropic'), answer.kind);
       sendError(res, answer, 'anthropic', requestId);

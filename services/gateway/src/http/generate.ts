@@ -5,6 +5,7 @@ import {
   kordonCatalogue,
   type NewEvent,
   newEventId,
+  SpoolFullError,
   streams,
 } from '@kordon/events';
 import type { FailureKind } from '../balancer/index.js';
@@ -90,7 +91,7 @@ export interface GenerateDependencies {
   trustedProxies: CidrSet;
   /** Which requests with a refused (revoked, expired...) key are recorded. */
   keyRefusals: KeyRefusalRecorder;
-  appender: Pick<GroupCommitAppender, 'enqueue'>;
+  appender: Pick<GroupCommitAppender, 'enqueue' | 'acceptsEvents'>;
   /** The price book of an org: the shipped table under the org's own prices. */
   prices: (orgId: string) => PriceBook;
   maxBodyBytes: number;
@@ -189,11 +190,14 @@ export function generateHandler(
     } catch (error) {
       // An unknown key is unattributable (no org): answered, not recorded as an org's event. A
       // genuine key that may not be used is recorded in its org, a few times a minute at most.
-      if (error instanceof KeyRefusedError && deps.keyRefusals.take(error.key.proxyKeyId, Date.now()))
-        deps.appender.enqueue(
-          keyRefusedEvent(error, requestId, endpoint, req, deps.trustedProxies, trace?.traceId),
-        );
-      const gatewayError = asGatewayError(error);
+      const unrecordable =
+        error instanceof KeyRefusedError && deps.keyRefusals.take(error.key.proxyKeyId, Date.now())
+          ? keepRefusal(
+              deps,
+              keyRefusedEvent(error, requestId, endpoint, req, deps.trustedProxies, trace?.traceId),
+            )
+          : undefined;
+      const gatewayError = unrecordable ?? asGatewayError(error);
       trace?.unauthenticated(startedAt, gatewayError.status, gatewayError.kind);
       deps.metrics?.unauthenticated(endpoint, gatewayError.status);
       sendError(res, gatewayError, dialect, requestId);
@@ -1650,24 +1654,59 @@ export interface RefusedCall {
 }
 
 /**
+ * The answer to a request whose event cannot be kept now (the store unreachable and the spool
+ * full): it could only wait in memory, where a crash would lose it (decision 0004). A 503 the
+ * SDKs retry, on another replica or once the store is back.
+ */
+export function cannotRecordError(): GatewayError {
+  return new GatewayError(
+    'overloaded',
+    'Kordon cannot record requests now (its event store is unreachable and its spool is full); retry later',
+    { retryAfterSeconds: 5 },
+  );
+}
+
+/**
+ * Hands a refusal's event over; when it cannot be kept, the error the caller hears instead of
+ * the refusal (`cannotRecordError`), as every other request does then.
+ */
+function keepRefusal(deps: GenerateDependencies, event: NewEvent): GatewayError | undefined {
+  if (!deps.appender.acceptsEvents()) return cannotRecordError();
+  try {
+    deps.appender.enqueue(event);
+    return undefined;
+  } catch (error) {
+    // Held in memory up to its bound already (the store answers too slowly): not one more.
+    if (error instanceof SpoolFullError) return cannotRecordError();
+    throw error;
+  }
+}
+
+/**
  * Records the refusal of a call that is not usage as the chat path records it (issue 3: each
  * request ends in exactly one event): a genuine key that may not be used (the first few a
  * minute), or its address or model rules. An unknown key has no org, a bad query is not the
- * key's: no event, as their success makes none.
+ * key's: no event, as their success makes none. Returns the error to answer instead of the
+ * refusal when its event cannot be kept (`keepRefusal`).
  */
-export function recordCallRefusal(deps: GenerateDependencies, error: unknown, call: RefusedCall): void {
+export function recordCallRefusal(
+  deps: GenerateDependencies,
+  error: unknown,
+  call: RefusedCall,
+): GatewayError | undefined {
   if (error instanceof KeyRefusedError) {
-    if (deps.keyRefusals.take(error.key.proxyKeyId, Date.now()))
-      deps.appender.enqueue(
-        keyRefusedEvent(error, call.requestId, call.endpoint, call.req, deps.trustedProxies, call.traceId),
-      );
-    return;
+    if (!deps.keyRefusals.take(error.key.proxyKeyId, Date.now())) return undefined;
+    return keepRefusal(
+      deps,
+      keyRefusedEvent(error, call.requestId, call.endpoint, call.req, deps.trustedProxies, call.traceId),
+    );
   }
   const byLists = error instanceof ModelListsRefusalError;
-  if (!(error instanceof LimitRefusalError || byLists) || !call.caller) return;
+  if (!(error instanceof LimitRefusalError || byLists) || !call.caller) return undefined;
   const { key, user } = call.caller;
   const model = typeof call.model === 'string' ? call.model.slice(0, 200) : '';
-  deps.appender.enqueue(
+  return keepRefusal(
+    deps,
     refusalEvent(
       key,
       {

@@ -124,9 +124,14 @@ export function storedChatCompletionsHandler(deps: GenerateDependencies) {
         await relayAnswer(deps, call, res, hold, requestId);
       });
     } catch (error) {
-      recordCallRefusal(deps, error, { requestId, endpoint: 'chat.completions.stored', req, caller });
+      const unrecordable = recordCallRefusal(deps, error, {
+        requestId,
+        endpoint: 'chat.completions.stored',
+        req,
+        caller,
+      });
       if (abort.aborted) return; // the caller left: no one to answer
-      const answer = asGatewayError(error);
+      const answer = unrecordable ?? asGatewayError(error);
       if (answer.kind === 'internal')
         deps.logger.error({ err: error, requestId }, 'stored chat completion request failed');
       sendError(res, answer, 'openai', requestId);

@@ -138,9 +138,14 @@ export function storedResponsesHandler(deps: GenerateDependencies) {
       );
       remember(deps, answered, request, caller.key.orgId);
     } catch (error) {
-      recordCallRefusal(deps, error, { requestId, endpoint: 'responses.stored', req, caller });
+      const unrecordable = recordCallRefusal(deps, error, {
+        requestId,
+        endpoint: 'responses.stored',
+        req,
+        caller,
+      });
       if (abort.aborted) return; // the caller left: no one to answer
-      const answer = asGatewayError(error);
+      const answer = unrecordable ?? asGatewayError(error);
       if (answer.kind === 'internal')
         deps.logger.error({ err: error, requestId }, 'stored response request failed');
       sendError(res, answer, 'openai', requestId);
