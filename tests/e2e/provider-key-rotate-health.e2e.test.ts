@@ -54,6 +54,8 @@ describe('a replaced provider key secret starts afresh in every replica', {
   let client: OpenAI;
   /** What the provider answers the old secret. */
   let refusal: object = invalidKey;
+  /** While set, the provider's answer to the old secret waits for it. */
+  let oldAnswerHeld: Promise<void> | undefined;
   const seen: string[] = [];
   const adminToken = randomBytes(32).toString('base64url');
 
@@ -63,6 +65,7 @@ describe('a replaced provider key secret starts afresh in every replica', {
       const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
       seen.push(key === NEW_KEY ? 'new' : key === OLD_KEY ? 'old' : 'other');
       const ok = key === NEW_KEY;
+      if (!ok) await oldAnswerHeld;
       res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
       res.end(JSON.stringify(ok ? answer : refusal));
     });
@@ -184,5 +187,32 @@ orgs:
     seen.length = 0;
     await assert.rejects(ask(), OpenAI.APIError, 'the disabled key is not asked');
     assert.deepEqual(seen, []);
+  });
+
+  it('a 401 to the old secret that comes after the rotation does not disable the new one', async () => {
+    const id = await keyId();
+    assert.equal((await admin('PATCH', `/orgs/acme/provider-keys/${id}`, { disabled: false })).status, 200);
+    await caughtUp();
+    refusal = invalidKey;
+    seen.length = 0;
+    let release = () => {};
+    oldAnswerHeld = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const disabledBefore = (await control.allEvents()).filter((e) => e.type === 'ProviderKeyDisabled').length;
+    // A call goes out with the old secret; the admin replaces it and revokes the old one meanwhile.
+    const inFlight = ask();
+    const refused = assert.rejects(inFlight, OpenAI.APIError, "the old secret's call is refused");
+    while (!seen.includes('old')) await new Promise((resolve) => setTimeout(resolve, 10));
+    await rotate(id, NEW_KEY);
+    release();
+    oldAnswerHeld = undefined;
+    await refused;
+    await caughtUp();
+    const disabled = (await control.allEvents()).filter((e) => e.type === 'ProviderKeyDisabled').length;
+    assert.equal(disabled, disabledBefore, "the new secret was disabled for the old one's 401");
+    const reply = await ask();
+    assert.equal(reply.choices[0]?.message.content, 'hi', 'the rotated key does not serve');
+    assert.deepEqual(seen, ['old', 'new']);
   });
 });

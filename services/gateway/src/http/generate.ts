@@ -455,6 +455,8 @@ async function attempt(
           ? { ...exchange.operation, anthropicBeta: outcome.anthropicBeta }
           : exchange.operation;
       const sentAt = performance.now();
+      // The secret the call goes with: a 401 to it after an admin replaced it is not the key's.
+      const secretAtCall = keyEntry.secretCount;
       try {
         if (!outcome.stream) {
           const answer = await callProvider(call, operation);
@@ -630,6 +632,14 @@ async function attempt(
           // Only the model's own quota is spent (Gemini's, OpenAI's, Groq's limits are per model): the
           // key rests for it alone, serving the others; the next key is asked (another project has its own).
           deps.keys.restForModel(keyEntry.providerKeyId, route.model, error.retryAfterMs, now, probe);
+          choosing = performance.now();
+          continue;
+        }
+        if (kind === 'auth_refused' && secretReplacedSince(deps, keyEntry.providerKeyId, secretAtCall)) {
+          // The secret refused was replaced while its call was out (the admin rotated the key and
+          // revoked the old one): the new secret is judged afresh (decision 0018), not disabled
+          // for the old one's 401. Nothing is learnt; the next key is asked.
+          deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, now, probe);
           choosing = performance.now();
           continue;
         }
@@ -1270,6 +1280,12 @@ const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
  * master key it lacks: a replica not yet given a rotation's new key). Logged once a record;
  * the key is not disabled, since other replicas may read it.
  */
+/** Whether the key's secret was replaced (ProviderKeyRotated `replaced`) since `secretCount`. */
+function secretReplacedSince(deps: GenerateDependencies, providerKeyId: string, secretCount: number): boolean {
+  const current = deps.registry().providerKeys.get(providerKeyId);
+  return current !== undefined && current.secretCount !== secretCount;
+}
+
 export function usableProviderKey(
   deps: Pick<GenerateDependencies, 'secrets' | 'logger'>,
   key: ProviderKeyEntry,
