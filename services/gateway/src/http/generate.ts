@@ -1275,17 +1275,17 @@ const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey | null>();
 /** A provider's error code passed on to the caller: a plain identifier, nothing else. */
 const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
-/**
- * The key's secret for a call, or undefined when this process cannot decrypt its record (a
- * master key it lacks: a replica not yet given a rotation's new key). Logged once a record;
- * the key is not disabled, since other replicas may read it.
- */
 /** Whether the key's secret was replaced (ProviderKeyRotated `replaced`) since `secretCount`. */
 function secretReplacedSince(deps: GenerateDependencies, providerKeyId: string, secretCount: number): boolean {
   const current = deps.registry().providerKeys.get(providerKeyId);
   return current !== undefined && current.secretCount !== secretCount;
 }
 
+/**
+ * The key's secret for a call, or undefined when this process cannot decrypt its record (a
+ * master key it lacks: a replica not yet given a rotation's new key). Logged once a record;
+ * the key is not disabled, since other replicas may read it.
+ */
 export function usableProviderKey(
   deps: Pick<GenerateDependencies, 'secrets' | 'logger'>,
   key: ProviderKeyEntry,
