@@ -113,6 +113,18 @@ describe('request log and logging policy over the admin API', { skip }, () => {
     }
   });
 
+  it('a time PostgreSQL cannot hold is a 400, not a 500 (requests and audit)', async () => {
+    const owner = acme.users.owner.token;
+    // Year 0 passes the ISO check but not PostgreSQL's timestamptz; nor does a cursor's time
+    // far past year 9999, which toISOString writes with an extended (+yyyyyy) year.
+    for (const bad of ['from=0000-01-01T00:00:00Z', 'to=0000-06-01T00:00:00Z']) {
+      assert.equal((await get(`/orgs/acme/requests?${bad}`, owner)).status, 400, bad);
+      assert.equal((await get(`/orgs/acme/audit?${bad}`, owner)).status, 400, bad);
+    }
+    const farCursor = Buffer.from('t999999999999999p1').toString('base64url');
+    assert.equal((await get(`/orgs/acme/requests?cursor=${farCursor}`, owner)).status, 400, 'far cursor');
+  });
+
   it('developers read only their own requests; the other roles read all', async () => {
     const devToken = acme.users.developer.token;
     const own = await expectStatus(get('/orgs/acme/requests', devToken), 200);

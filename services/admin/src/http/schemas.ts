@@ -35,6 +35,8 @@ export const limits = PolicySet.schema.shape.limits.meta({
     'Limits of a scope; absent fields are no limit at this scope (the tightest of every scope applies).',
 });
 const isoTime = z.iso.datetime();
+/** A query's instant: year 0 passes the ISO check, but PostgreSQL's timestamptz has no year 0 (a 500). */
+const queryTime = isoTime.refine((text) => !text.startsWith('0000'), 'must be in year 1 or later');
 const id = z
   .string()
   .min(1)
@@ -339,8 +341,8 @@ export const auditQuery = z.strictObject({
     .string()
     .regex(/^[A-Z][A-Za-z]{1,99}$/, 'must be an event type like ProxyKeyIssued')
     .optional(),
-  from: isoTime.optional().describe('Inclusive start (ISO instant).'),
-  to: isoTime.optional().describe('Exclusive end (ISO instant).'),
+  from: queryTime.optional().describe('Inclusive start (ISO instant).'),
+  to: queryTime.optional().describe('Exclusive end (ISO instant).'),
   sort: z.enum(['time', '-time']).optional().describe('`time` (oldest first, default) or `-time`.'),
   format: z.enum(['json', 'csv']).optional(),
 });
@@ -380,8 +382,8 @@ export const requestQuery = z.strictObject({
     .optional()
     .describe('HTTP status returned to the client (`429`) or a class (`4xx`).'),
   outcome: z.enum(['completed', 'failed', 'rejected']).optional(),
-  from: isoTime.optional().describe('Inclusive start (ISO instant).'),
-  to: isoTime.optional().describe('Exclusive end (ISO instant).'),
+  from: queryTime.optional().describe('Inclusive start (ISO instant).'),
+  to: queryTime.optional().describe('Exclusive end (ISO instant).'),
   sort: z.enum(['time', '-time']).optional().describe('`-time` (newest first, default) or `time`.'),
 });
 

@@ -19,10 +19,14 @@ const requestParams = entityParams('requestId');
 const encodeKey = (key: RequestLogKey) =>
   Buffer.from(`t${key.time}p${key.position}`, 'utf8').toString('base64url');
 
+/** 9999-12-31T23:59:59.999Z: the last instant toISOString writes with a 4-digit year. */
+const MAX_CURSOR_TIME = 253_402_300_799_999;
+
 function decodeKey(cursor: string): RequestLogKey {
   const text = /^[A-Za-z0-9_-]{1,60}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const match = /^t(\d{1,15})p([1-9]\d{0,15})$/.exec(text);
-  if (!match) {
+  // Past year 9999 toISOString writes a +yyyyyy year, which PostgreSQL refuses (a 500).
+  if (!match || Number(match[1]) > MAX_CURSOR_TIME) {
     throw new AdminError('validation_failed', 'the cursor is not one this API gave', {
       errors: [{ path: 'query.cursor', message: 'invalid cursor' }],
     });
