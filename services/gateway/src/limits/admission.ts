@@ -449,8 +449,17 @@ export class LimitsEnforcer {
     }
     const budgets = { usdBudgets, usdScopes, tokenScopes };
     let budgetRefusal = this.#reserveBudgets(subject, budgets, expected, now);
-    if (budgetRefusal && expected.bound)
-      budgetRefusal = this.#reserveBudgets(subject, budgets, exactly(), now);
+    if (budgetRefusal && expected.bound) {
+      try {
+        budgetRefusal = this.#reserveBudgets(subject, budgets, exactly(), now);
+      } catch (error) {
+        // The exact count (a tokenizer pass) failed after the slot and the rpm were taken: no
+        // ticket is made, so nothing would ever give them back and the key would stay full.
+        release?.();
+        this.#uncountRpm(rpmChecks, now);
+        throw error;
+      }
+    }
     if (budgetRefusal) {
       release?.();
       this.#uncountRpm(rpmChecks, now);

@@ -241,6 +241,29 @@ describe('LimitsEnforcer', () => {
     assert.ok(limits.admit(subject(), estimate('2.5', 2_000, 2_000), T0 + 5).ok);
   });
 
+  it('an exact estimate that throws gives back the concurrency slot and the rpm it took', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: { rpm: 2, concurrency: 1, budget: { usd: '0.01', period: '1d' } },
+        },
+      ]),
+    );
+    // The cheap bound does not fit, so the tokenizer is asked, after the slot was taken.
+    const failing = (precision: 'bound' | 'exact'): AdmissionEstimate => {
+      if (precision === 'exact') throw new Error('tokenizer failed');
+      return { bound: true, usd: parseUsd('1'), inputTokens: 1, outputTokens: 1 };
+    };
+    assert.throws(() => limits.admit(subject(), failing, T0), /tokenizer failed/);
+    const next = limits.admit(subject(), estimate('0.001'), T0 + 1);
+    assert.equal(next.ok ? 'admitted' : next.reason, 'admitted');
+    // Refused by the slot the second request holds, not by an rpm the first one kept.
+    const third = limits.admit(subject(), estimate('0.001'), T0 + 2);
+    assert.equal(third.ok ? 'admitted' : third.reason, 'concurrency');
+  });
+
   it('a USD budget refuses a model without a USD price (it would cost the budget nothing), and nothing else', () => {
     const { limits } = enforcer(
       registryWith([
