@@ -1276,7 +1276,11 @@ const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey | null>();
 const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** Whether the key's secret was replaced (ProviderKeyRotated `replaced`) since `secretCount`. */
-function secretReplacedSince(deps: GenerateDependencies, providerKeyId: string, secretCount: number): boolean {
+function secretReplacedSince(
+  deps: GenerateDependencies,
+  providerKeyId: string,
+  secretCount: number,
+): boolean {
   const current = deps.registry().providerKeys.get(providerKeyId);
   return current !== undefined && current.secretCount !== secretCount;
 }
