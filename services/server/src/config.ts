@@ -234,6 +234,13 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A URL's user and password left out of a line (`https://***@host`): a variable that is not
+ * secret-bearing (KORDON_PUBLIC_URL, KORDON_CORS_ORIGINS) is echoed when refused, and one refused
+ * for holding credentials would otherwise print them.
+ */
+const withoutCredentials = (line: string) => line.replace(/\/\/[^\s"]*@/g, '//***@');
+
 /** Parses the environment; throws a ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonConfig {
   // An empty variable means "not set": shells and compose files often export empty values.
@@ -252,9 +259,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonC
     throw new ConfigError([
       ...(parsed.error?.issues ?? []).map((issue) => {
         const name = String(issue.path[0] ?? '(environment)');
-        return `${name}: ${issue.message}${shown(name)}`;
+        return withoutCredentials(`${name}: ${issue.message}${shown(name)}`);
       }),
-      ...tracing.problems.map(({ name, message }) => `${name}: ${message}${shown(name)}`),
+      ...tracing.problems.map(({ name, message }) => withoutCredentials(`${name}: ${message}${shown(name)}`)),
     ]);
   }
   const e = parsed.data;

@@ -78,3 +78,18 @@ it('parses configuration with defaults and names each bad variable', () => {
   assert.equal(loadConfig({ KORDON_ADMIN_API: 'off' }).adminApi, 'off');
   assert.throws(() => loadConfig({ KORDON_ADMIN_API: 'no' }), /KORDON_ADMIN_API: .*"on".*"off"/);
 });
+
+it('never echoes credentials written into a URL-valued variable it refuses', () => {
+  for (const [name, value] of [
+    ['KORDON_PUBLIC_URL', 'https://ops:hunter2pass@kordon.example.com'],
+    ['KORDON_CORS_ORIGINS', 'https://ops:hunter2pass@chat.acme.example'],
+  ] as const)
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (error: Error) => {
+        assert.match(error.message, new RegExp(`${name}: `));
+        assert.doesNotMatch(error.message, /hunter2pass/);
+        return true;
+      },
+    );
+});
