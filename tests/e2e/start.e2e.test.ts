@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -155,6 +155,29 @@ describe('npm start', () => {
     assert.equal(await exited, 1, output);
     assert.match(output, /stray rejection.*"msg":"unhandled promise rejection: stopping"/);
     assert.match(output, /"msg":"stopped: events flushed"/);
+  });
+
+  it('a log file that cannot be written refuses the start, naming KORDON_LOG_FILE on stderr', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    // Its folder would be under a file: the log's worker cannot create it.
+    writeFileSync(join(dataDir, 'not-a-folder'), '');
+    const child = spawn(process.execPath, [join(root, 'services/server/dist/cli.js'), 'start'], {
+      env: {
+        ...process.env,
+        KORDON_PORT: '0',
+        KORDON_DATA_DIR: dataDir,
+        KORDON_DEV_MODE: 'true',
+        KORDON_LOG_FILE: join(dataDir, 'not-a-folder', 'logs', 'kordon.log'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    assert.equal(await exited, 1);
+    assert.match(stderr, /kordon: failed to start: KORDON_LOG_FILE: .*ENOTDIR/);
   });
 
   it('uses PostgreSQL when KORDON_DATABASE_URL is set', async (t) => {

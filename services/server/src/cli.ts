@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from './config.js';
 import { startKordon } from './kordon.js';
-import { closeLogger, createLogger } from './logger.js';
+import { closeLogger, createLogger, logReady } from './logger.js';
 
 const USAGE = `usage: kordon <command>
 
@@ -30,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const logger = createLogger(config);
+  // A log file that cannot be written refuses the start here, on stderr, naming the variable.
+  await logReady(logger, config.logFile?.path);
 
   // Handlers go in before the start, so a signal that arrives while it is starting
   // still stops it cleanly (once started) instead of killing it mid-write.

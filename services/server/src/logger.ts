@@ -96,6 +96,30 @@ function rollingFile(file: NonNullable<KordonConfig['logFile']>) {
   });
 }
 
+/**
+ * Resolves once the log file's worker has opened the file (at once on stdout). A file it cannot
+ * open would otherwise fail in the worker after the start began: an error no one listens to,
+ * logged only to that broken file, and the process would exit 1 without a word.
+ */
+export function logReady(logger: Logger, path: string | undefined): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | (NodeJS.EventEmitter & { worker?: unknown })
+    | undefined;
+  if (path === undefined || !stream || stream.worker === undefined) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => {
+      stream.off('ready', onReady);
+      reject(new Error(`KORDON_LOG_FILE: cannot write ${path}: ${error.message}`));
+    };
+    const onReady = () => {
+      stream.off('error', onError);
+      resolve();
+    };
+    stream.once('ready', onReady);
+    stream.once('error', onError);
+  });
+}
+
 /** Flushes and closes the log file's worker (stdout needs nothing). */
 export async function closeLogger(logger: Logger): Promise<void> {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
