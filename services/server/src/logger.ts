@@ -103,9 +103,10 @@ function rollingFile(file: NonNullable<KordonConfig['logFile']>) {
  */
 export function logReady(logger: Logger, path: string | undefined): Promise<void> {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
-    | (NodeJS.EventEmitter & { worker?: unknown })
+    | (NodeJS.EventEmitter & { worker?: unknown; ready?: boolean })
     | undefined;
   if (path === undefined || !stream || stream.worker === undefined) return Promise.resolve();
+  if (stream.ready) return Promise.resolve(); // opened already: no 'ready' is coming
   return new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       stream.off('ready', onReady);
