@@ -171,10 +171,11 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   }
 
   /**
-   * An attempt that ended on the gateway's own fault (an error of Kordon's, not the key's and
-   * not the call's answer): nothing is learnt, but the probe it was (`probe`, its ticket) is
-   * freed, or the key would wait out the probe's bound (an hour) before anyone asked it again.
-   * A ticket already reported on is no longer the probe's: then nothing changes.
+   * An attempt that says nothing of the key (the gateway's own error, a model or scope the key's
+   * project lacks, a per-model rest, a 401 to a secret replaced since): nothing is learnt, but
+   * the probe it was (`probe`, its ticket) is freed, or the key would wait out the probe's bound
+   * (an hour) before anyone asked it again. A ticket already reported on is no longer the
+   * probe's: then nothing changes.
    */
   releaseProbe(providerKeyId: string, now: number, probe: number): void {
     const health = this.#health.get(providerKeyId);

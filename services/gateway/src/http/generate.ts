@@ -571,10 +571,9 @@ async function attempt(
         const now = Date.now();
         if (kind === 'not_the_key' && error.provider?.modelNotServed) {
           // No such model or deployment here: not the caller's fault, and the key is not at
-          // fault nor did it succeed: the balancer learns nothing (as of a cancelled call: a
-          // probe it was is freed).
+          // fault nor did it succeed: the balancer learns nothing (a probe it was is freed).
           absent ??= error;
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled', probe });
+          deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, now, probe);
           if (route.provider.type === 'azure-openai') {
             // Azure's keys all reach the resource's deployments: the next provider of the chain may.
             deps.keys.markAbsent(route, now);
@@ -594,7 +593,7 @@ async function attempt(
           // it is neither refused nor a success (a probe it was is freed); the next key may have
           // the scope. It is not asked for the endpoint for a minute; the admin is told, as of a
           // refused key.
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled', probe });
+          deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, now, probe);
           deps.keys.markScopeMissing(keyEntry.providerKeyId, exchange.operation.operation, error, now);
           deps.logger.error(
             { providerKeyId: keyEntry.providerKeyId, status: error.status, endpoint: outcome.endpoint },
@@ -610,7 +609,7 @@ async function attempt(
           const refusal = conversationElsewhere(deps, conversation, route, keyEntry.providerKeyId, now);
           if (refusal !== 'next_key') throw refusal ?? error;
           lastError = error;
-          deps.keys.balancer.reportFailure(keyEntry.providerKeyId, { now, kind: 'caller_cancelled', probe });
+          deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, now, probe);
           choosing = performance.now();
           continue;
         }

@@ -296,7 +296,7 @@ export class KeyChoice {
   ): void {
     const restMs = retryAfterMs ?? DEFAULT_HEALTH.defaultCooldownMs;
     setNewest(this.#modelRests, `${providerKeyId}\n${model}`, now + restMs, MAX_LACKING);
-    this.balancer.reportFailure(providerKeyId, { now, kind: 'caller_cancelled', probe });
+    this.balancer.releaseProbe(providerKeyId, now, probe);
   }
 
   /** Until when the key rests for the model alone (epoch ms), 0 when it does not. */
