@@ -2,6 +2,8 @@
 # A throwaway PostgreSQL cluster in a folder, on a free port, for tests and CI.
 #   cluster.sh install          install Debian's postgresql package where missing
 #   cluster.sh start DIR [PORT] init (if needed) and start; prints `export KORDON_TEST_DATABASE_URL=...`
+#   cluster.sh start-idle DIR [PORT]  the same, the server in the caller's session at SCHED_IDLE
+#                               (benchmarks: it takes only the spare time of the load side's core)
 #   cluster.sh stop DIR [MODE]  stop (MODE: fast, immediate)
 #   cluster.sh url DIR          print the connection URL of a started cluster
 # initdb refuses to run as root, so as root the cluster is run by the `postgres` user.
@@ -35,7 +37,7 @@ case "$cmd" in
     apt-get install -y -qq postgresql >&2
     pg_bindir >/dev/null
     ;;
-  start)
+  start|start-idle)
     dir=$(realpath -m "${2:?data folder}")
     port=${3:-$(free_port)}
     bin=$(pg_bindir) || { echo "PostgreSQL server binaries not found (run: $0 install)" >&2; exit 1; }
@@ -51,9 +53,26 @@ case "$cmd" in
     fi
     echo "$port" > "$dir/port"
     [ "$(id -u)" = "0" ] && chown postgres "$dir/port"
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" start >&2 \
-      || { cat "$dir/server.log" >&2; exit 1; }
+    options="-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200"
+    if [ "$cmd" = start ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" start >&2 \
+        || { cat "$dir/server.log" >&2; exit 1; }
+    else
+      # Not through pg_ctl, which puts the server in a session of its own: a session is an
+      # autogroup, and the scheduler weighs autogroups against each other before their tasks,
+      # so there even a SCHED_IDLE server runs a whole batch insert while the load generator
+      # waits. In the caller's session a SCHED_IDLE server yields to it at once (backends
+      # inherit the policy). docs/benchmarks.md, stop 48.
+      # shellcheck disable=SC2086 # options are words
+      as_owner chrt -i 0 "$bin/postgres" -D "$dir/data" $options </dev/null >>"$dir/server.log" 2>&1 &
+      server=$!
+      for _ in $(seq 600); do
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+        kill -0 "$server" 2>/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+        sleep 0.1
+      done
+      "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" || { cat "$dir/server.log" >&2; exit 1; }
+    fi
     echo "export KORDON_TEST_DATABASE_URL=postgres://kordon@127.0.0.1:$port/postgres"
     ;;
   stop)

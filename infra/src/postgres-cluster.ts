@@ -36,12 +36,18 @@ export function postgresAvailable(): boolean {
 export interface PostgresClusterOptions {
   /** Environment of the server's processes besides this one's (e.g. LOCPATH for its locales). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run the server in this process's session at SCHED_IDLE (`cluster.sh start-idle`): for
+   * benchmarks, where it shares a core with the load generator and must take only its spare time.
+   */
+  idle?: boolean;
 }
 
 /** A private PostgreSQL server for a test that needs to stop and start it. */
 export function startPostgresCluster(options: PostgresClusterOptions = {}): PostgresCluster {
   const dir = mkdtempSync(join(tmpdir(), 'kordon-pg-'));
-  const out = run(['start', dir], options.env);
+  const start = options.idle ? 'start-idle' : 'start';
+  const out = run([start, dir], options.env);
   const url = /KORDON_TEST_DATABASE_URL=(\S+)/.exec(out)?.[1];
   if (!url) throw new Error(`cluster.sh start printed no URL: ${out}`);
   const port = Number(new URL(url).port);
@@ -52,7 +58,7 @@ export function startPostgresCluster(options: PostgresClusterOptions = {}): Post
       run(['stop', dir, mode]);
     },
     start: () => {
-      run(['start', dir, String(port)], options.env);
+      run([start, dir, String(port)], options.env);
     },
     destroy: () => {
       spawnSync('bash', [script, 'stop', dir, 'immediate'], { stdio: 'ignore' });

@@ -18,7 +18,7 @@
  *
  * "Kordon" is the default deployment: the embedded PGlite store in the same process (so on
  * the gateway's core). "Kordon-pg" is the same with PostgreSQL as its store (a throwaway
- * cluster pinned to core 0 at nice 19 when PostgreSQL's binaries are installed, or
+ * cluster pinned to core 0 at SCHED_IDLE when PostgreSQL's binaries are installed, or
  * KORDON_BENCH_DATABASE_URL, left as it is); --no-postgres skips it.
  * --profile: Kordon alone under --cpu-prof (plain, then streamed, 16 connections); prints
  * where its CPU went during the measured runs instead of the table.
@@ -45,7 +45,8 @@
  * variables, an A/B of two settings; an A/A control with '{}' and BENCH_TELEMETRY_ON_ENV
  * unset), BENCH_NODE_ARGS inside either JSON (Node flags for that side only), BENCH_KORDON_ROOT
  * inside either JSON (another checkout, built, whose Kordon that side runs: two commits in
- * turns), BENCH_OUTPUT_DIR
+ * turns), BENCH_DATABASE_URL inside either JSON (Kordon-pg: that side's own PostgreSQL, set up
+ * by hand, for an A/B of the database's settings), BENCH_OUTPUT_DIR
  * (each helper's whole output in <dir>/<pid>.log), BENCH_START_ON_FIRST=1 (--telemetry:
  * the "on" side's process starts first, to tell a start-order bias from a real cost),
  * BENCH_THREADS=1 (CPU by thread), BENCH_NO_MALLOC_SETTINGS=1 (in a side's JSON or the
@@ -65,7 +66,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPgliteEventStore, createPostgresEventStore, type SqlEventStore } from '@kordon/events';
@@ -702,7 +703,8 @@ async function startKordonProcess(
     const at = pair.indexOf('=');
     if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
   }
-  if (databaseUrl) env.KORDON_DATABASE_URL = databaseUrl;
+  // A side's BENCH_DATABASE_URL: its own database server (an A/B of the database's settings).
+  if (databaseUrl) env.KORDON_DATABASE_URL = env.BENCH_DATABASE_URL || databaseUrl;
   // Kordon's malloc settings (docs/operations.md), unless a variant or BENCH_KORDON_ENV sets its
   // own, or asks for glibc's defaults (BENCH_NO_MALLOC_SETTINGS=1: an A/B of the settings).
   if (env.BENCH_NO_MALLOC_SETTINGS !== '1') Object.assign(env, kordonNodeEnv(env));
@@ -1166,19 +1168,15 @@ function summariseProfile(dir: string, windows: Array<[number, number]>, top = 2
 // --- main ----------------------------------------------------------------------------------
 
 /**
- * Pins a throwaway cluster's postmaster and its children (and so later backends) to one core,
- * at the lowest CPU priority (nice 19). PostgreSQL stands in for a database on its own host,
- * but here it shares core 0 with the load generator and the mock: at equal priority its
- * batch inserts (~15% of that core under streamed load) delay them, the gateway's core goes
- * idle and each wakeup costs it CPU. At nice 19 PostgreSQL takes core 0's spare time instead;
- * no gateway gets more CPU. docs/benchmarks.md (stop 41) gives what it moved.
- *
- * A process's nice weighs only against its own autogroup (kernel.sched_autogroup_enabled, on
- * by default): pg_ctl starts the postmaster in a session of its own, so the nice of its
- * processes alone left the cluster at core 0's full weight, beside the load generator's group.
- * The autogroup's own nice (/proc/<pid>/autogroup, one write for the whole session) is what
- * lowers it. Even so the scheduler lets a batch's insert run to the next tick while the load
- * generator waits (docs/benchmarks.md, stop 47): a database on its own host costs less.
+ * Pins a throwaway cluster's postmaster and its children (and so later backends) to one core.
+ * PostgreSQL stands in for a database on its own host, but here it shares core 0 with the load
+ * generator and the mock: whenever it runs a batch's insert before them, the gateway's core
+ * waits for its next request. So the cluster runs at SCHED_IDLE in this process's session
+ * (`startPostgresCluster({ idle: true })`): the scheduler weighs sessions (autogroups) against
+ * each other before their tasks, and within the load side's own group a SCHED_IDLE task yields
+ * to any woken one at once. Stops 41–47 ran it at nice 19 in a session of its own, where it
+ * still ran whole inserts while the load generator waited (docs/benchmarks.md, stops 47–48).
+ * No gateway gets more CPU: Kordon stays alone on its core.
  */
 function pinPostgres(port: number, cpu: number): string {
   if (!TASKSET) return 'not pinned (no taskset)';
@@ -1204,21 +1202,25 @@ function pinPostgres(port: number, cpu: number): string {
       // the process is gone
     }
   }
-  for (const pid of pids) {
-    spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
-    try {
-      setPriority(pid, 19);
-    } catch {
-      // not allowed to lower it (another user's process): left as it is
-    }
-  }
-  try {
-    writeFileSync(`/proc/${postmaster}/autogroup`, '19');
-  } catch {
-    // no autogroups in this kernel, or not the owner: the nice above is all there is
-  }
+  for (const pid of pids) spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
   const group = autogroupOf(postmaster);
-  return `pinned to core ${cpu} with the load generator and the mock, at nice 19${group ? ` (${group})` : ''}`;
+  const ours = autogroupOf(process.pid);
+  const where =
+    group === ours ? `in the load side's autogroup${group ? ` (${group})` : ''}` : `in ${group}, not ${ours}`;
+  return `pinned to core ${cpu} with the load generator and the mock, ${schedulingPolicyOf(postmaster)} ${where}`;
+}
+
+/** "at SCHED_IDLE", or the policy and nice of another class, from /proc/<pid>/stat. */
+function schedulingPolicyOf(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): nice is field 19, policy field 41
+    const policy = Number(fields[38]);
+    return policy === 5 ? 'at SCHED_IDLE' : `at policy ${policy}, nice ${fields[16]}`;
+  } catch {
+    return 'at an unknown policy';
+  }
 }
 
 /** The autogroup of a process and its nice ("/autogroup-12 nice 19"), or undefined without one. */
@@ -1553,7 +1555,7 @@ async function postgresDatabase(cleanups: Array<() => Promise<void> | void>): Pr
   let pinned: string | false = false;
   if (!base) {
     if (!postgresAvailable()) return undefined;
-    cluster = startPostgresCluster();
+    cluster = startPostgresCluster({ idle: true });
     cleanups.push(() => cluster?.destroy());
     pinned = pinPostgres(cluster.port, 0);
     base = cluster.url;

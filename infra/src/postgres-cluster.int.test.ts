@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { postgresAvailable, startPostgresCluster } from './postgres-cluster.js';
+
+/** The pids of a server's processes: the postmaster (first) and its children. */
+function serverProcesses(port: number): number[] {
+  const postmaster = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .find((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv[0]?.endsWith('/postgres') && argv.includes(String(port));
+      } catch {
+        return false; // gone
+      }
+    });
+  assert.ok(postmaster, `no postmaster on port ${port}`);
+  const children = spawnSync('pgrep', ['-P', postmaster], { encoding: 'utf8' });
+  return [Number(postmaster), ...children.stdout.trim().split('\n').filter(Boolean).map(Number)];
+}
+
+/** Scheduling policy (field 41 of /proc/<pid>/stat: 5 is SCHED_IDLE). */
+function policyOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+}
+
+/** A process's autogroup ("/autogroup-12"), or undefined where the kernel has none. */
+function autogroupOf(pid: number | 'self'): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the server on the URL's port accepts connections (pg_isready). */
+function answers(url: string): boolean {
+  const isReady = spawnSync('bash', ['-c', 'ls /usr/lib/postgresql/*/bin/pg_isready | sort -V | tail -1'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  return spawnSync(isReady || 'pg_isready', ['-q', '-h', '127.0.0.1', '-p', new URL(url).port]).status === 0;
+}
+
+test('an idle cluster runs in this session at SCHED_IDLE, and stops and starts again so', {
+  skip: !postgresAvailable() && 'PostgreSQL server binaries not installed',
+}, () => {
+  const cluster = startPostgresCluster({ idle: true });
+  try {
+    assert.ok(answers(cluster.url));
+    const pids = serverProcesses(cluster.port);
+    assert.ok(pids.length > 1, 'the postmaster and its background processes');
+    for (const pid of pids) assert.equal(policyOf(pid), 5, `process ${pid} at SCHED_IDLE`);
+    assert.equal(autogroupOf(pids[0]!), autogroupOf('self'), "the postmaster in this process's autogroup");
+
+    cluster.stop();
+    assert.ok(!answers(cluster.url));
+    cluster.start();
+    assert.ok(answers(cluster.url));
+    assert.equal(policyOf(serverProcesses(cluster.port)[0]!), 5, 'started again at SCHED_IDLE');
+  } finally {
+    cluster.destroy();
+  }
+});
+
+test('a cluster started as for tests runs in a session of its own at the normal policy', {
+  skip: !postgresAvailable() && 'PostgreSQL server binaries not installed',
+}, () => {
+  const cluster = startPostgresCluster();
+  try {
+    const [postmaster] = serverProcesses(cluster.port);
+    assert.equal(policyOf(postmaster!), 0);
+    if (autogroupOf('self')) assert.notEqual(autogroupOf(postmaster!), autogroupOf('self'));
+  } finally {
+    cluster.destroy();
+  }
+});
