@@ -27,6 +27,8 @@ const DEPLOYMENTS: Record<string, string> = {
   'gpt4o-prod': 'gpt-4o-2024-05-13',
   'mini-prod': 'gpt-4o-mini-2024-07-18',
 };
+/** Embedding deployment -> the model it runs (named in the answer's `model`, after the vectors). */
+const EMBEDDING_DEPLOYMENTS: Record<string, string> = { 'embed-prod': 'text-embedding-3-small' };
 
 interface Seen {
   path: string;
@@ -121,6 +123,24 @@ async function serveAzure(req: IncomingMessage, res: ServerResponse, seen: Seen[
     json(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
     return;
   }
+  const embeddings = /^\/[a-z]+\/openai\/deployments\/([^/]+)\/embeddings$/.exec(url.pathname);
+  const embeddingModel = embeddings && EMBEDDING_DEPLOYMENTS[embeddings[1]!];
+  if (url.searchParams.get('api-version') === API_VERSION && embeddingModel) {
+    // As Azure writes it: the vectors (base64, as the SDK asks), then the model, then usage.
+    json(res, 200, {
+      object: 'list',
+      data: [
+        {
+          object: 'embedding',
+          index: 0,
+          embedding: Buffer.from(new Float32Array(8).buffer).toString('base64'),
+        },
+      ],
+      model: embeddingModel,
+      usage: { prompt_tokens: 1_000_000, total_tokens: 1_000_000 },
+    });
+    return;
+  }
   const match = /^\/[a-z]+\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(url.pathname);
   if (url.searchParams.get('api-version') !== API_VERSION || match === null) {
     json(res, 404, { error: { code: '404', message: 'Resource not found' } });
@@ -211,7 +231,7 @@ orgs:
         type: azure-openai
         baseUrl: ${base}/west
         apiVersion: "${API_VERSION}"
-        models: [gpt4o-prod]
+        models: [gpt4o-prod, embed-prod]
         keys: [{ name: k1, secret: "${KEY}" }]
     users:
       - email: dev@acme.test
@@ -420,6 +440,22 @@ orgs:
         .withResponse();
       const event = await eventOf(response.headers.get('x-request-id'));
       assert.deepEqual(priced(event), { model: 'gpt4o-prod', usage, cost: '0.02' });
+    });
+
+    it('embeddings of a deployment under its own name: priced by the model its answer names', async () => {
+      const { data, response } = await openai.embeddings
+        .create({ model: 'embed-prod', input: 'hi' })
+        .withResponse();
+      assert.equal(data.model, 'text-embedding-3-small');
+      assert.equal(data.data[0]?.embedding.length, 8);
+      const event = await eventOf(response.headers.get('x-request-id'));
+      assert.equal(event.type, 'RequestCompleted');
+      // text-embedding-3-small: $0.02 per million tokens.
+      assert.deepEqual(priced(event), {
+        model: 'embed-prod',
+        usage: { inputTokens: 1_000_000, outputTokens: 0, cachedInputTokens: 0 },
+        cost: '0.02',
+      });
     });
 
     it("an org's own price of the routed model wins over the version's shipped price", async () => {

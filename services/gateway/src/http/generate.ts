@@ -70,7 +70,7 @@ import {
 import { setLimitHeaders } from './limit-headers.js';
 import { type LiveRequests, SHUTDOWN_INTERRUPTION, SHUTDOWN_REFUSAL } from './live-requests.js';
 import { answerText, type LoggedBodies } from './logged-bodies.js';
-import { offeredToolFees } from './openai-only-exchanges.js';
+import { embeddingsModelAtEnd, offeredToolFees } from './openai-only-exchanges.js';
 import { readJsonBodyWithSize } from './read-body.js';
 import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
 import { conversationNotFound, conversationSession, namedConversation } from './stored-conversations.js';
@@ -1502,11 +1502,12 @@ function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUs
 /**
  * The model an Azure OpenAI answer names (plain: the finished JSON's `model`), which is the
  * model version its deployment runs (`gpt-4o-2024-05-13` behind a route `gpt-4o`), what Azure
- * bills. Not read for embeddings, whose answers are not parsed (megabytes of vectors), nor for
- * any other provider: elsewhere the routed model is the one billed.
+ * bills. Embeddings answers are not parsed (megabytes of vectors): their `model` is read from
+ * their end. Not read for any other provider: elsewhere the routed model is the one billed.
  */
 function answerModelOf(route: Route, endpoint: Endpoint, answer: ProviderAnswer): string | undefined {
-  if (route.provider.type !== 'azure-openai' || endpoint === 'embeddings') return undefined;
+  if (route.provider.type !== 'azure-openai') return undefined;
+  if (endpoint === 'embeddings') return embeddingsModelAtEnd(answer.rawText);
   try {
     const model = (answer.json() as { model?: unknown } | null)?.model;
     return typeof model === 'string' ? model : undefined;

@@ -155,6 +155,22 @@ export function embeddingsUsageAtEnd(text: string): number | undefined {
   return reportedEmbeddingsTokens({ usage });
 }
 
+/** A `"model": "..."` member's name (no escapes: model names hold none). */
+const MODEL_MEMBER = /"model"\s*:\s*"([^"\\]{1,256})"/g;
+
+/**
+ * The model an embeddings answer names, read from its end as its usage is (OpenAI and Azure
+ * write `model` after the vectors, before `usage`): what an Azure deployment runs, which is
+ * what Azure bills. Undefined when the end names none. Vectors hold no quotes: a `"model"`
+ * there is the key.
+ */
+export function embeddingsModelAtEnd(text: string): string | undefined {
+  const tail = text.length > USAGE_TAIL_CHARS ? text.slice(-USAGE_TAIL_CHARS) : text;
+  let model: string | undefined;
+  for (const match of tail.matchAll(MODEL_MEMBER)) model = match[1];
+  return model;
+}
+
 function firstNonSpace(text: string): number {
   let at = 0;
   while (

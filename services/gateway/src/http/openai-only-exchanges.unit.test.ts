@@ -6,6 +6,7 @@ import type { ProviderEventStream } from '../providers/provider-call.js';
 import { EXACT_TEXT_CHARS } from '../tokens/count.js';
 import { getEncoder } from '../tokens/tokenizer.js';
 import {
+  embeddingsModelAtEnd,
   embeddingsUsageAtEnd,
   offeredToolFees,
   planEmbeddingsExchange,
@@ -44,6 +45,21 @@ test("an embeddings answer's usage is read from its end, compact or pretty-print
   );
   assert.equal(embeddingsUsageAtEnd(JSON.stringify(answer({ total_tokens: 40 }))), 40);
   assert.equal(embeddingsUsageAtEnd(JSON.stringify(answer({ prompt_tokens: null, total_tokens: 40 }))), 40);
+});
+
+test("an embeddings answer's model is read from its end (what an Azure deployment runs)", () => {
+  const usage = { prompt_tokens: 8, total_tokens: 8 };
+  assert.equal(embeddingsModelAtEnd(JSON.stringify(answer(usage))), 'text-embedding-3-small');
+  assert.equal(embeddingsModelAtEnd(`${JSON.stringify(answer(usage), null, 2)}\n`), 'text-embedding-3-small');
+  assert.equal(embeddingsModelAtEnd(JSON.stringify(answer(usage, 20_000))), 'text-embedding-3-small');
+  // None named at the end (or only before megabytes of vectors): none read, the routed name prices it.
+  const { model: _, ...unnamed } = answer(usage);
+  assert.equal(embeddingsModelAtEnd(JSON.stringify(unnamed)), undefined);
+  assert.equal(
+    embeddingsModelAtEnd(JSON.stringify({ model: 'x', data: answer(usage, 20_000).data, usage })),
+    undefined,
+  );
+  assert.equal(embeddingsModelAtEnd(''), undefined);
 });
 
 test('anything else is left to the whole parse: another usage, usage elsewhere, not an object', () => {
