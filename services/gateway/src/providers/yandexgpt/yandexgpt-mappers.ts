@@ -340,10 +340,12 @@ export class YandexStreamMapper {
       alternatives.length > 0 && alternatives.every((_alternative, index) => this.#finished.has(index));
     if (!ended) return out;
     this.#done = true;
-    const tail: unknown[] = [];
-    if (this.#usage) tail.push({ ...chunkOf(this.#base, []), usage: yandexUsageToOpenAI(this.#usage) });
-    tail.push(OPENAI_DONE);
-    return [...out, ...tail];
+    return [...out, ...this.#usageChunk(), OPENAI_DONE];
+  }
+
+  /** The usage Yandex reported last (each line carries the whole so far), as a usage-only chunk. */
+  #usageChunk(): OpenAIChatChunkOut[] {
+    return this.#usage ? [{ ...chunkOf(this.#base, []), usage: yandexUsageToOpenAI(this.#usage) }] : [];
   }
 
   #chunk(index: number, delta: OpenAIChatChunkOut['choices'][number]['delta']): OpenAIChatChunkOut {
@@ -352,8 +354,13 @@ export class YandexStreamMapper {
     return chunkOf(this.#base, [{ index, delta: withRole, logprobs: null, finish_reason: null }]);
   }
 
+  /**
+   * An error event, after the usage reported so far: a stream that fails after text is billed
+   * what Yandex counted (hidden reasoning too), not only what Kordon can count of the text sent,
+   * as GigaChat's mapper does.
+   */
   #fail(message: string, type: string): unknown[] {
     this.#failed = true;
-    return [{ error: { message, type } }];
+    return [...this.#usageChunk(), { error: { message, type } }];
   }
 }

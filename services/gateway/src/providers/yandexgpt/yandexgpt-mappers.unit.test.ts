@@ -293,6 +293,30 @@ describe('YandexGPT stream -> OpenAI chunks', () => {
     assert.equal(translator.outputText(), 'Hello there');
   });
 
+  it('sends the usage reported so far before the error event of a stream that fails after text', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = streamObserver('openai', 'm');
+    const events = [
+      ...mapper.map(line('Hello', 'ALTERNATIVE_STATUS_PARTIAL', 40)),
+      ...mapper.map({ error: { grpcCode: 13, httpCode: 500, message: 'Internal error' } }),
+    ];
+    for (const event of events) translator.push(event);
+    assert.equal(translator.failure?.kind, 'upstream_error');
+    // Yandex's 40 output tokens (its hidden reasoning among them), not the text's count.
+    assert.deepEqual(translator.usage, { inputTokens: 18, outputTokens: 40, cachedInputTokens: 0 });
+    assert.deepEqual(translator.usageSoFar(), { inputTokens: 18, outputTokens: 40, cachedInputTokens: 0 });
+    // A text that does not extend the text before fails the stream the same way.
+    const broken = new YandexStreamMapper({ model: 'm', created: 1 });
+    const observer = streamObserver('openai', 'm');
+    for (const event of [
+      ...broken.map(line('Hello there', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
+      ...broken.map(line('Goodbye', 'ALTERNATIVE_STATUS_PARTIAL', 30)),
+    ])
+      observer.push(event);
+    assert.equal(observer.failure?.kind, 'upstream_error');
+    assert.equal(observer.usage?.outputTokens, 30);
+  });
+
   it('turns an error line into an error event', () => {
     const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
     const translator = streamObserver('openai', 'm');
