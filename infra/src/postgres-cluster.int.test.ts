@@ -4,21 +4,28 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { postgresAvailable, startPostgresCluster } from './postgres-cluster.js';
 
-/** The pids of a server's processes: the postmaster (first) and its children. */
-function serverProcesses(port: number): number[] {
-  const postmaster = readdirSync('/proc')
+/** The pids of this machine's processes, each with its argv and parent (from /proc; no procps). */
+function processes(): { pid: number; argv: string[]; ppid: number }[] {
+  return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
-    .find((pid) => {
+    .flatMap((pid) => {
       try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv[0]?.endsWith('/postgres') && argv.includes(String(port));
+        return [{ pid: Number(pid), argv, ppid }];
       } catch {
-        return false; // gone
+        return []; // gone
       }
     });
+}
+
+/** The pids of a server's processes: the postmaster (first) and its children. */
+function serverProcesses(port: number): number[] {
+  const all = processes();
+  const postmaster = all.find(({ argv }) => argv[0]?.endsWith('/postgres') && argv.includes(String(port)));
   assert.ok(postmaster, `no postmaster on port ${port}`);
-  const children = spawnSync('pgrep', ['-P', postmaster], { encoding: 'utf8' });
-  return [Number(postmaster), ...children.stdout.trim().split('\n').filter(Boolean).map(Number)];
+  return [postmaster.pid, ...all.filter(({ ppid }) => ppid === postmaster.pid).map(({ pid }) => pid)];
 }
 
 /** Scheduling policy (field 41 of /proc/<pid>/stat: 5 is SCHED_IDLE). */

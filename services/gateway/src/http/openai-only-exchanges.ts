@@ -144,7 +144,7 @@ const USAGE_AT_END = /"usage"\s*:\s*(\{(?:\s*"[a-z_]{1,64}"\s*:\s*(?:\d{1,12}|nu
  */
 export function embeddingsUsageAtEnd(text: string): number | undefined {
   if (text.charCodeAt(firstNonSpace(text)) !== 0x7b /* { */) return undefined;
-  const match = USAGE_AT_END.exec(text.length > USAGE_TAIL_CHARS ? text.slice(-USAGE_TAIL_CHARS) : text);
+  const match = USAGE_AT_END.exec(text.slice(-USAGE_TAIL_CHARS));
   if (!match) return undefined;
   let usage: unknown;
   try {
@@ -165,9 +165,8 @@ const MODEL_MEMBER = /"model"\s*:\s*"([^"\\]{1,256})"/g;
  * there is the key.
  */
 export function embeddingsModelAtEnd(text: string): string | undefined {
-  const tail = text.length > USAGE_TAIL_CHARS ? text.slice(-USAGE_TAIL_CHARS) : text;
   let model: string | undefined;
-  for (const match of tail.matchAll(MODEL_MEMBER)) model = match[1];
+  for (const match of text.slice(-USAGE_TAIL_CHARS).matchAll(MODEL_MEMBER)) model = match[1];
   return model;
 }
 
