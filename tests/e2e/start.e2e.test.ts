@@ -107,12 +107,19 @@ describe('npm start', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     const child = spawn(process.execPath, [join(root, 'services/server/dist/cli.js'), 'start'], {
-      env: { ...process.env, KORDON_PORT: '0', KORDON_DATA_DIR: dataDir, KORDON_DEV_MODE: 'true' },
+      env: {
+        ...process.env,
+        KORDON_PORT: '0',
+        KORDON_DATA_DIR: dataDir,
+        KORDON_DEV_MODE: 'true',
+        // Misspelled: ignored, with a warning that names it and never shows its value.
+        KORDON_LOG_LEVL: 'debug-hunter2',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
     await new Promise<void>((resolve) => {
-      let out = '';
       child.stdout.on('data', (c: Buffer) => {
         out += c.toString();
         if (out.includes('kordon is ready')) resolve();
@@ -120,6 +127,11 @@ describe('npm start', () => {
     });
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
+    assert.match(
+      out,
+      /"level":40,.*"variable":"KORDON_LOG_LEVL","meant":"KORDON_LOG_LEVEL","msg":"KORDON_LOG_LEVL is not a Kordon setting and is ignored: did you mean KORDON_LOG_LEVEL\?"/,
+    );
+    assert.doesNotMatch(out, /hunter2/);
   });
 
   it('a stray rejected promise stops the CLI as a signal would: drained, flushed, exit 1', async (t) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, misspelledSettings } from './config.js';
 import { startKordon } from './kordon.js';
 import { closeLogger, createLogger, logReady } from './logger.js';
 
@@ -32,6 +32,13 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config);
   // A log file that cannot be written refuses the start here, on stderr, naming the variable.
   await logReady(logger, config.logFile?.path);
+  // Named, never its value: a misspelled KORDON_MASTER_KEY still holds a secret.
+  for (const { name, meant } of misspelledSettings(process.env)) {
+    logger.warn(
+      { variable: name, meant },
+      `${name} is not a Kordon setting and is ignored: did you mean ${meant}?`,
+    );
+  }
 
   // Handlers go in before the start, so a signal that arrives while it is starting
   // still stops it cleanly (once started) instead of killing it mid-write.

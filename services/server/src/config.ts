@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { distance } from 'fastest-levenshtein';
 // The token check alone: the control plane's package is loaded only where it runs (kordon.ts).
 import { adminTokenWeakness } from '@kordon/admin/admin-token';
 import { CidrSet } from '@kordon/gateway';
@@ -28,7 +29,8 @@ const EnvSchema = z.object({
   KORDON_LOG_ROTATE_SIZE: z
     .string()
     .trim()
-    .regex(/^\d{1,6}[kmg]$/i, 'expected a size like 500k, 100m or 1g')
+    // A size of 0 would rotate at every line.
+    .regex(/^[1-9]\d{0,5}[kmg]$/i, 'expected a size like 500k, 100m or 1g (more than 0)')
     .default('100m'),
   KORDON_LOG_ROTATE_INTERVAL: z
     .string()
@@ -240,6 +242,43 @@ export class ConfigError extends Error {
  * for holding credentials would otherwise print them.
  */
 const withoutCredentials = (line: string) => line.replace(/\/\/[^\s"]*@/g, '//***@');
+
+/** The settings this server reads (docs/operations.md), the names a misspelling is held to. */
+const SETTING_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
+
+export interface MisspelledSetting {
+  /** The variable as set. */
+  name: string;
+  /** The setting it is closest to. */
+  meant: string;
+}
+
+/**
+ * `KORDON_` variables that are not settings but are spelled like one (`KORDON_LOG_LEVL`,
+ * `kordon_port`, `KORDON_TRUSTED_PROXY`): a setting misspelled would otherwise fall back to its
+ * default in silence. Only warned, never refused: the configuration file's `${NAME}` may read
+ * variables of any name, `KORDON_` ones included, and a name unlike every setting is left alone.
+ */
+export function misspelledSettings(env: NodeJS.ProcessEnv): MisspelledSetting[] {
+  const found: MisspelledSetting[] = [];
+  for (const name of Object.keys(env)) {
+    if (!/^kordon_/i.test(name) || SETTING_NAMES.includes(name)) continue;
+    const upper = name.toUpperCase();
+    let meant: string | undefined;
+    let closest = Number.POSITIVE_INFINITY;
+    for (const setting of SETTING_NAMES) {
+      const edits = distance(upper, setting);
+      // At most one edit in five letters of the setting's own part: KORDON_HOME is not taken
+      // for KORDON_HOST, nor a variable of the config file's for a setting it shares a word with.
+      if (edits < closest && edits <= Math.floor((setting.length - 'KORDON_'.length) / 5)) {
+        closest = edits;
+        meant = setting;
+      }
+    }
+    if (meant !== undefined) found.push({ name, meant });
+  }
+  return found;
+}
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): KordonConfig {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { createPgliteEventStore, streams } from '@kordon/events';
 import { requestCompletedEvent } from '@kordon/events/testing';
-import { loadConfig } from './config.js';
+import { loadConfig, misspelledSettings } from './config.js';
 import { startKordon } from './kordon.js';
 import { createLogger } from './logger.js';
 
@@ -92,4 +92,30 @@ it('never echoes credentials written into a URL-valued variable it refuses', () 
         return true;
       },
     );
+});
+
+it('names a variable spelled like a setting, and leaves other KORDON_ names alone', () => {
+  assert.deepEqual(
+    misspelledSettings({
+      KORDON_LOG_LEVL: 'debug',
+      kordon_port: '9000',
+      KORDON_TRUSTED_PROXY: '10.0.0.0/8',
+      KORDON_MASTERKEY: 'c2VjcmV0',
+      KORDON_DATABSE_URL: 'postgres://kordon@db/kordon',
+      // Settings as spelled, and names a config file may read with ${NAME}:
+      KORDON_PORT: '8080',
+      KORDON_HOME: '/srv',
+      KORDON_OPENAI_KEY: 'sk-test',
+      KORDON_TEST_DATABASE_URL: 'postgres://test@db/test',
+      PATH: '/usr/bin',
+    }),
+    [
+      { name: 'KORDON_LOG_LEVL', meant: 'KORDON_LOG_LEVEL' },
+      { name: 'kordon_port', meant: 'KORDON_PORT' },
+      { name: 'KORDON_TRUSTED_PROXY', meant: 'KORDON_TRUSTED_PROXIES' },
+      { name: 'KORDON_MASTERKEY', meant: 'KORDON_MASTER_KEY' },
+      { name: 'KORDON_DATABSE_URL', meant: 'KORDON_DATABASE_URL' },
+    ],
+  );
+  assert.deepEqual(misspelledSettings({ KORDON_PORT: '1', KORDON_LOG_LEVEL: 'info' }), []);
 });

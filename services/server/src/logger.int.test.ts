@@ -167,5 +167,15 @@ describe('file logs', () => {
         /KORDON_LOG_KEEP: expected at least 1/.test(error.message) &&
         /KORDON_RETENTION_INTERVAL_MS: expected at least 1000/.test(error.message),
     );
+    // A size of 0 would start a new file at every line.
+    for (const zero of ['0m', '0k', '000g'])
+      assert.throws(
+        () => loadConfig({ KORDON_LOG_ROTATE_SIZE: zero }),
+        /KORDON_LOG_ROTATE_SIZE: expected a size like 500k, 100m or 1g \(more than 0\)/,
+      );
+    assert.equal(
+      loadConfig({ KORDON_LOG_FILE: 'k.log', KORDON_LOG_ROTATE_SIZE: '10K' }).logFile?.rotateSize,
+      '10k',
+    );
   });
 });
