@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -233,5 +234,31 @@ describe('npm start', () => {
     rmSync(dataDir, { recursive: true, force: true });
     assert.notEqual(noKey.code, 0);
     assert.match(noKey.output, /KORDON_MASTER_KEY is not set/);
+  });
+
+  it('a port it cannot listen on refuses the start naming the settings, in the log file too', async (t) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.after(() => taken.close());
+    const { port } = taken.address() as AddressInfo;
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const logFile = join(dataDir, 'kordon.log');
+    const failed = await npmStartFails({
+      KORDON_PORT: String(port),
+      KORDON_DEV_MODE: 'true',
+      KORDON_DATA_DIR: dataDir,
+      KORDON_LOG_FILE: logFile,
+    });
+    assert.equal(failed.code, 1);
+    const refusal = new RegExp(
+      `cannot listen on 127\\.0\\.0\\.1 port ${port} \\(KORDON_HOST, KORDON_PORT\\): listen EADDRINUSE`,
+    );
+    assert.match(failed.output, refusal);
+    // The log file holds it as well, written out before the process exited (pino-roll numbers
+    // the file: kordon.1.log).
+    const logged = readFileSync(join(dataDir, 'kordon.1.log'), 'utf8');
+    assert.match(logged, /"level":60,.*"msg":"failed to start"/);
+    assert.match(logged, refusal);
   });
 });

@@ -63,7 +63,15 @@ async function main(argv: string[]): Promise<number> {
     handle('fault');
   });
 
-  const kordon = await startKordon(config, logger, process.env);
+  let kordon: Awaited<ReturnType<typeof startKordon>>;
+  try {
+    kordon = await startKordon(config, logger, process.env);
+  } catch (error) {
+    // Into the log as well as on stderr (below), and the log file closed with it on disk.
+    logger.fatal({ err: error }, 'failed to start');
+    await closeLogger(logger);
+    throw error;
+  }
   return new Promise<number>((resolve) => {
     onSignal = () => {
       logger.info({ signal }, 'shutting down');

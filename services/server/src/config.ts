@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import { distance } from 'fastest-levenshtein';
 // The token check alone: the control plane's package is loaded only where it runs (kordon.ts).
 import { adminTokenWeakness } from '@kordon/admin/admin-token';
 import { CidrSet } from '@kordon/gateway';
+import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { integer } from './env-values.js';
 import { type CorsPolicy, parseCorsOrigins } from './http/cors.js';

@@ -73,9 +73,17 @@ export async function startKordon(
 
   // Listen first, so probes see "starting" rather than a refused connection.
   await new Promise<void>((resolve, reject) => {
-    http.server.once('error', reject);
+    // Named by the settings that chose the address: `listen EADDRINUSE` alone does not say
+    // which variable to change. (No `cause`: pino would print its message a second time.)
+    const refused = (error: Error) =>
+      reject(
+        new Error(
+          `cannot listen on ${config.host} port ${config.port} (KORDON_HOST, KORDON_PORT): ${error.message}`,
+        ),
+      );
+    http.server.once('error', refused);
     http.server.listen(config.port, config.host, () => {
-      http.server.off('error', reject);
+      http.server.off('error', refused);
       resolve();
     });
   });
