@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -133,6 +133,45 @@ describe('npm start', () => {
       /"level":40,.*"variable":"KORDON_LOG_LEVL","meant":"KORDON_LOG_LEVEL","msg":"KORDON_LOG_LEVL is not a Kordon setting and is ignored: did you mean KORDON_LOG_LEVEL\?"/,
     );
     assert.doesNotMatch(out, /hunter2/);
+  });
+
+  it('a second SIGTERM while draining ends the open requests at once, events still flushed', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kordon-start-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [join(root, 'services/server/dist/cli.js'), 'start'], {
+      env: {
+        ...process.env,
+        KORDON_PORT: '0',
+        KORDON_DATA_DIR: dataDir,
+        KORDON_DEV_MODE: 'true',
+        KORDON_SHUTDOWN_TIMEOUT_MS: '120000',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const started: Started = { child, url: '', output: () => out, exited };
+    await waitForOutput(started, /"url":"http:\/\/[^"]+".*"msg":"kordon is ready"/);
+    const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
+    // A request whose body never finishes keeps the drain waiting for its whole timeout.
+    const held = connect(port, '127.0.0.1');
+    t.after(() => held.destroy());
+    await new Promise<void>((resolve) => held.once('connect', resolve));
+    held.write(
+      'POST /admin/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    await waitForOutput(started, /"inFlight":1,"msg":"draining"/);
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(child.exitCode, null, 'the first signal waits for the open request');
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000, 'still running'))]);
+    assert.equal(code, 0, 'exit 0 soon after the second signal');
+    assert.match(out, /"inFlight":1,"msg":"drain cut short: requests still open are ended now"/);
+    assert.match(out, /"msg":"stopped: events flushed"/);
   });
 
   it('a stray rejected promise stops the CLI as a signal would: drained, flushed, exit 1', async (t) => {

@@ -44,8 +44,15 @@ async function main(argv: string[]): Promise<number> {
   // still stops it cleanly (once started) instead of killing it mid-write.
   let signal: NodeJS.Signals | 'fault' | undefined;
   let onSignal: (() => void) | undefined;
+  let kordon: Awaited<ReturnType<typeof startKordon>> | undefined;
   const handle = (received: NodeJS.Signals | 'fault') => {
-    if (signal) return;
+    if (signal) {
+      // A second signal while draining (Ctrl-C twice, a process manager's repeated TERM): the
+      // operator will not wait out KORDON_SHUTDOWN_TIMEOUT_MS. Open requests end now; events
+      // are still flushed before the exit, so nothing recorded is lost.
+      if (received !== 'fault') kordon?.endDrainNow();
+      return;
+    }
     signal = received;
     onSignal?.();
   };
@@ -63,19 +70,20 @@ async function main(argv: string[]): Promise<number> {
     handle('fault');
   });
 
-  let kordon: Awaited<ReturnType<typeof startKordon>>;
+  let running: Awaited<ReturnType<typeof startKordon>>;
   try {
-    kordon = await startKordon(config, logger, process.env);
+    running = await startKordon(config, logger, process.env);
   } catch (error) {
     // Into the log as well as on stderr (below), and the log file closed with it on disk.
     logger.fatal({ err: error }, 'failed to start');
     await closeLogger(logger);
     throw error;
   }
+  kordon = running;
   return new Promise<number>((resolve) => {
     onSignal = () => {
       logger.info({ signal }, 'shutting down');
-      kordon
+      running
         .stop()
         .then(
           () => (signal === 'fault' ? 1 : 0),

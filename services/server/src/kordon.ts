@@ -31,6 +31,11 @@ export interface RunningKordon {
   dataPlaneCaughtUp(position: number): Promise<void>;
   /** Drains requests, flushes events, closes the store. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * During stop(): the drain's deadline is now (an operator's second signal). Requests still
+   * open end as at the deadline; their events, and every other, are still flushed.
+   */
+  endDrainNow(): void;
 }
 
 /**
@@ -244,6 +249,11 @@ export async function startKordon(
         logger.info(openStorageHandle.appender.status(), 'stopped: events flushed');
       })();
       return stopping;
+    },
+    endDrainNow: () => {
+      if (stopping === undefined) return;
+      logger.warn({ inFlight: http.inFlight() }, 'drain cut short: requests still open are ended now');
+      http.endDrainNow();
     },
   };
 }

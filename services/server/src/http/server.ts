@@ -21,6 +21,8 @@ export interface HttpServer {
    * the rest is cut. Resolves once every cut request has heard its connection close.
    */
   drain(timeoutMs: number, atDeadline?: () => void): Promise<void>;
+  /** The drain's deadline is now: what is still open is ended as at the deadline. */
+  endDrainNow(): void;
 }
 
 /**
@@ -42,6 +44,8 @@ export function createHttpServer(
   /** The answers being served; told to close their connection once the drain begins. */
   const open = new Set<ServerResponse>();
   let draining = false;
+  /** Set by endDrainNow: the drain stops waiting for open requests to finish by themselves. */
+  let deadlineNow = false;
   const server = createServer((req, res) => {
     open.add(res);
     res.once('close', () => {
@@ -106,10 +110,11 @@ export function createHttpServer(
       // a connection about to be cut: each answer still open closes its connection instead.
       draining = true;
       for (const res of open) closeConnectionAfter(res);
-      const until = async (deadline: number) => {
-        while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const until = async (deadline: number, early = () => false) => {
+        while (open.size > 0 && Date.now() < deadline && !early())
+          await new Promise((r) => setTimeout(r, 20));
       };
-      await until(Date.now() + timeoutMs);
+      await until(Date.now() + timeoutMs, () => deadlineNow);
       if (open.size > 0 && atDeadline) {
         atDeadline();
         await until(Date.now() + LAST_WORDS_MS);
@@ -121,6 +126,9 @@ export function createHttpServer(
       // (a cancellation, not failed over) before the owner destroys the upstream client under
       // it, which would look like the provider's connection failing.
       await until(Date.now() + LAST_WORDS_MS);
+    },
+    endDrainNow: () => {
+      deadlineNow = true;
     },
   };
 }
