@@ -179,14 +179,21 @@ function gigaChatMessages(request: OpenAIChatRequest): GigaChatMessage[] {
   });
 }
 
-/** GigaChat wants a function's result as JSON; plain text is wrapped. */
+/**
+ * GigaChat wants a function's result as a JSON object (its reference shows only objects, and a
+ * caller's tool may return anything): an object goes as sent; plain text, and JSON that is not
+ * an object (`42`, `[1, 2]`, `"done"`, `null`), is wrapped as `{"result": ...}`.
+ */
 function asJsonText(text: string): string {
+  let value: unknown;
   try {
-    JSON.parse(text);
-    return text;
+    value = JSON.parse(text);
   } catch {
     return JSON.stringify({ result: text });
   }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? text
+    : JSON.stringify({ result: value });
 }
 
 // --- answers ------------------------------------------------------------------------------

@@ -57,6 +57,37 @@ describe('OpenAI request -> GigaChat', () => {
     });
   });
 
+  it('a tool result goes as a JSON object: an object as sent, anything else wrapped as {"result": ...}', () => {
+    const sentResult = (content: string) => {
+      const request = gigaChatRequestFromOpenAI(
+        {
+          model: 'GigaChat-Pro',
+          messages: [
+            { role: 'user', content: 'Weather?' },
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{}' } },
+              ],
+            },
+            { role: 'tool', tool_call_id: 'call_1', content },
+          ],
+          tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }],
+        },
+        { model: 'GigaChat-Pro', stream: false },
+      ) as { messages: { content: string }[] };
+      return request.messages.at(-1)?.content;
+    };
+    assert.equal(sentResult('{"t": 5}'), '{"t": 5}');
+    assert.equal(sentResult('sunny, 5 °C'), '{"result":"sunny, 5 °C"}');
+    assert.equal(sentResult('42'), '{"result":42}');
+    assert.equal(sentResult('[1, 2]'), '{"result":[1,2]}');
+    assert.equal(sentResult('"done"'), '{"result":"done"}');
+    assert.equal(sentResult('null'), '{"result":null}');
+    assert.equal(sentResult('true'), '{"result":true}');
+  });
+
   it('tools without tool_choice get function_call auto (GigaChat defaults to none); none and a name are kept', () => {
     const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
     const sent = (extra: Record<string, unknown>) =>
