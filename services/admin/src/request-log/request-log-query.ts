@@ -128,13 +128,22 @@ const COLUMNS = `occurred_at, position, request_id, outcome, team_id, user_id, p
   latency_ms, ttfb_ms, client_ip, attempts, (prompt IS NOT NULL OR response IS NOT NULL) AS has_text`;
 
 /*
+ * Rows past the org's retention are not shown, also before the next retention pass deletes
+ * them (KORDON_RETENTION_INTERVAL_MS apart): the org's policy says they are gone. The same
+ * cutoff as the pass (retention.ts): now less whole 24-hour days.
+ */
+const WITHIN_RETENTION = `occurred_at >= COALESCE(
+    (SELECT now() - retention_days * interval '24 hours' FROM kordon_request_log_policies WHERE org_id = $1),
+    '-infinity'::timestamptz)`;
+
+/*
  * Each filter is a bound parameter that is either null (no filter) or compared: the text of
  * the two statements below is fixed, nothing a caller sends becomes SQL. PostgreSQL plans an
  * unnamed statement with its parameters' values, so `$n IS NULL OR col = $n` folds to the
  * comparison and the (org, user|key|model|status, time, position) indexes and partition
  * pruning on `occurred_at` apply.
  */
-const FILTERS = `org_id = $1
+const FILTERS = `org_id = $1 AND ${WITHIN_RETENTION}
   AND ($2::text IS NULL OR team_id = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
   AND ($4::text IS NULL OR proxy_key_id = $4::text)
@@ -157,7 +166,7 @@ const STATEMENTS = {
 } as const;
 
 const ONE = `SELECT ${COLUMNS}, prompt, response FROM kordon_request_log
-  WHERE org_id = $1 AND request_id = $2 ORDER BY occurred_at DESC, position DESC LIMIT 1`;
+  WHERE org_id = $1 AND request_id = $2 AND ${WITHIN_RETENTION} ORDER BY occurred_at DESC, position DESC LIMIT 1`;
 
 export async function queryRequestLog(sql: SqlQueryable, query: RequestLogQuery): Promise<RequestLogEntry[]> {
   const { rows } = await sql.query<Row>(STATEMENTS[query.order], [

@@ -5,6 +5,7 @@ import { type TestStore, testStores } from '@kordon/events/testing';
 import { completedEvent, failedEvent, loggingPolicyEvent, rejectedEvent } from '../testing/request-events.js';
 import {
   enforceRequestLogRetention,
+  findRequest,
   queryRequestLog,
   RETENTION_LOCK_KEY,
   type RequestLog,
@@ -197,6 +198,15 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       ]);
       assert.ok((await partitions(sql)).includes(monthPartition(ancient)));
       await append([loggingPolicyEvent('org_r', { retentionDays: 30 })]);
+
+      // Before any pass runs, the expired rows are no longer shown: the policy says they are gone.
+      const listed = async (orgId: string) =>
+        (await queryRequestLog(sql, { orgId, order: 'desc', limit: 50 })).map((row) => row.id).sort();
+      assert.deepEqual(await listed('org_r'), ['r-new', 'r-recent']);
+      assert.equal(await findRequest(sql, 'org_r', 'r-old'), undefined);
+      assert.equal((await findRequest(sql, 'org_r', 'r-recent'))?.id, 'r-recent');
+      assert.deepEqual(await listed('org_keep'), ['k-old'], 'an org without retention sees everything');
+      assert.equal(await count(sql, 'request_id = $1', ['r-old']), 1, 'still stored until the pass');
 
       const result = await enforceRequestLogRetention(sql, new Date(), { batchSize: 1 });
       assert.equal(result.ran, true);
