@@ -37,6 +37,7 @@ import {
   openAIUsage,
   StreamTranslator,
   TranslationError,
+  UsageReport,
   usageFromAnthropic,
   usageFromGemini,
   usageFromOpenAI,
@@ -417,9 +418,12 @@ export const planChatExchange: ExchangePlanner = (
             if (translator.content) timing.firstByteAt = performance.now();
           }
           if (caller === provider) {
-            // [DONE] is written below, only after a clean end; a usage chunk only when the caller asked.
+            // [DONE] is written below, only after a clean end; a usage chunk only when the caller
+            // asked; a mapper's UsageReport (YandexGPT's running usage) is the translator's alone.
             const skip =
-              event === OPENAI_DONE || (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event));
+              event === OPENAI_DONE ||
+              event instanceof UsageReport ||
+              (caller === 'openai' && !includeUsage && isUsageOnlyChunk(event));
             const raw = events.lastFrameData;
             if (!skip) {
               const text =

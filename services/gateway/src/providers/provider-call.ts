@@ -8,9 +8,11 @@
  *   outside the three dialects, maps it to the adapter's dialect.
  * - `streamProvider`: an async iterable of dialect events, ready for a StreamTranslator:
  *   the JSON-parsed `data:` of each SSE frame (OpenAI's `[DONE]` as the string), or of each
- *   NDJSON line, mapped for YandexGPT and GigaChat. An OpenAI chat stream's text-delta and
- *   finish chunks come as what the stream parser reads of them (`skimOpenAIChunk`: id,
- *   model, the choice's index, text, finish reason and service tier), not parsed whole, and so do an
+ *   NDJSON line, mapped for YandexGPT and GigaChat (YandexGPT's running usage among them as
+ *   `UsageReport`s, which a translator takes and a writer does not forward). An OpenAI chat
+ *   stream's text-delta and finish chunks come as what the stream parser reads of them
+ *   (`skimOpenAIChunk`: id, model, the choice's index, text, finish reason and service tier),
+ *   not parsed whole, and so do an
  *   Anthropic stream's text deltas (`skimAnthropicEvent`, equal to their parse); the frame as
  *   sent is `lastFrameData`. An event that is not JSON is passed as its text, which the
  *   translators report as malformed. Transport failures throw UpstreamErrors

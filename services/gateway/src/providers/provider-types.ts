@@ -191,7 +191,10 @@ export interface AuthHeaders {
  * providers the translate layer does not speak (YandexGPT, GigaChat).
  */
 export interface StreamEventMapper {
-  /** Dialect events for one native event (the parsed JSON of a frame, or its text if not JSON). */
+  /**
+   * Dialect events for one native event (the parsed JSON of a frame, or its text if not JSON),
+   * and `UsageReport`s: the provider's usage so far, for the translator and never the caller.
+   */
   map(event: unknown): unknown[];
 }
 

@@ -52,7 +52,12 @@ export {
   openAIToAnthropicResponse,
 } from './responses.js';
 export type { StreamFailure } from './stream-parts.js';
-export { type StreamFacts, StreamTranslator, type StreamTranslatorOptions } from './stream-translator.js';
+export {
+  type StreamFacts,
+  StreamTranslator,
+  type StreamTranslatorOptions,
+  UsageReport,
+} from './stream-translator.js';
 export {
   type AnthropicClientStreamOptions,
   anthropicToOpenAIStream,

@@ -10,6 +10,17 @@
 import type { StreamEmitter, StreamFailure, StreamParser } from './stream-parts.js';
 import { type NormalisedUsage, withServiceTier } from './usage.js';
 
+/**
+ * The provider's usage so far, reported beside its stream rather than in an event of its
+ * dialect: YandexGPT's NDJSON lines each carry the running usage (hidden reasoning included),
+ * which an OpenAI chunk has no place for before the end. A stream mapper puts one after the
+ * events of each line; the translator takes it as what a stream cut there is charged, and it
+ * reaches no caller (a writer that forwards events as they are skips it).
+ */
+export class UsageReport {
+  constructor(readonly usage: NormalisedUsage) {}
+}
+
 export interface StreamTranslatorOptions {
   /**
    * Usage when the provider reported none by its terminator (the gateway counts it with a
@@ -46,6 +57,9 @@ export class StreamTranslator<Out> {
   readonly #reasoning: string[] = [];
   /** A text, reasoning or tool-call part has come: the caller's time to first token ends here. */
   #content = false;
+  /** The usage last reported beside the stream (a UsageReport), and the deltas streamed after it. */
+  #report: NormalisedUsage | undefined;
+  #sinceReport: string[] = [];
   /** What the stream said about itself, for the attempt's span. */
   readonly #facts: { finishReasons: string[]; responseId?: string; responseModel?: string } = {
     finishReasons: [],
@@ -64,6 +78,11 @@ export class StreamTranslator<Out> {
    * that finished (or failed) the answer, and that is what the request is charged.
    */
   push(event: unknown): Out[] {
+    if (event instanceof UsageReport) {
+      this.#report = event.usage;
+      this.#sinceReport = [];
+      return [];
+    }
     const parts = this.#parser.parse(event);
     if (this.#failure || this.#finished) return [];
     const out: Out[] = [];
@@ -92,6 +111,7 @@ export class StreamTranslator<Out> {
         case 'reasoning':
           if (part.text !== '') this.#content = true;
           this.#reasoning.push(part.text);
+          if (this.#report !== undefined) this.#sinceReport.push(part.text);
           if (this.#emitter.emitReasoning) out.push(...this.#emitter.emitReasoning(part));
           continue;
         case 'end':
@@ -165,6 +185,12 @@ export class StreamTranslator<Out> {
    *
    * Web searches are the more of those reported and those seen run (Claude reports its count
    * only at the end, in its last message_delta).
+   *
+   * A usage reported beside the stream (UsageReport: YandexGPT's running usage, which counts the
+   * text of the line it came with and the hidden reasoning) is the provider's own count of all
+   * it made up to there, and is charged as it is, plus Kordon's count of what streamed after it:
+   * the larger-of rule above would charge Kordon's tokenizer's count of that text instead wherever
+   * it counts more than the provider that bills it.
    */
   usageSoFar(): NormalisedUsage | undefined {
     const usage = this.#tokensSoFar();
@@ -173,6 +199,7 @@ export class StreamTranslator<Out> {
   }
 
   #tokensSoFar(): NormalisedUsage | undefined {
+    if (this.#report !== undefined && !this.finished) return this.#reportedAndAfter(this.#report);
     const reported = this.usage;
     if (reported === undefined) return this.#counted();
     if (this.finished) return reported;
@@ -181,6 +208,15 @@ export class StreamTranslator<Out> {
     const unstreamedReasoning = this.#reasoning.length === 0 ? (reported.reasoningTokens ?? 0) : 0;
     const outputSoFar = unstreamedReasoning + counted.outputTokens;
     return outputSoFar > reported.outputTokens ? { ...reported, outputTokens: outputSoFar } : reported;
+  }
+
+  /** A usage reported beside the stream, plus the output counted of what streamed after it. */
+  #reportedAndAfter(report: NormalisedUsage): NormalisedUsage {
+    if (this.#sinceReport.length === 0) return report;
+    const after = this.#options.fallbackUsage?.(this.#sinceReport.join(''));
+    return after === undefined
+      ? report
+      : { ...report, outputTokens: report.outputTokens + after.outputTokens };
   }
 
   /** Counted with the tokenizer, at the rates of the service tier the provider named. */
@@ -207,6 +243,7 @@ export class StreamTranslator<Out> {
   }
 
   #keep(choice: number, block: string, delta: string): void {
+    if (this.#report !== undefined) this.#sinceReport.push(delta);
     let blocks = this.#output.get(choice);
     if (!blocks) {
       blocks = new Map();

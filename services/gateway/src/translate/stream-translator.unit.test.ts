@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { LoggedBodies } from '../http/logged-bodies.js';
 import { DEFAULT_LOGGING_POLICY } from '../registry/registry.js';
 import { OpenAIStreamParser } from './openai-stream-parser.js';
-import { StreamTranslator } from './stream-translator.js';
+import { StreamTranslator, UsageReport } from './stream-translator.js';
 import { anthropicToOpenAIStream, geminiToOpenAIStream } from './streams.js';
 
 const redactedText = { ...DEFAULT_LOGGING_POLICY, bodies: 'redacted' as const };
@@ -150,5 +150,29 @@ describe('StreamTranslator.usageSoFar: what a failed stream is charged', () => {
     assert.deepEqual(late, [], 'nothing more reaches the caller');
     const usage = gemini.usageSoFar();
     assert.deepEqual({ input: usage?.inputTokens, output: usage?.outputTokens }, { input: 10, output: 900 });
+  });
+
+  it('a UsageReport beside the stream: no event, not malformed; charged on a cut with the text after it counted, the final usage once whole', () => {
+    const counted = new StreamTranslator<unknown>(
+      new OpenAIStreamParser(),
+      { emit: (part) => [part.type] },
+      { fallbackUsage: (text) => ({ inputTokens: 5, outputTokens: text.length, cachedInputTokens: 0 }) },
+    );
+    counted.push(chunk(0, { content: 'abc' }));
+    const report = { inputTokens: 40, outputTokens: 300, cachedInputTokens: 0, reasoningTokens: 290 };
+    assert.deepEqual(counted.push(new UsageReport(report)), [], 'nothing for the caller');
+    assert.equal(counted.failure, undefined);
+    assert.deepEqual(counted.usageSoFar(), report, 'the report, not the larger tokenizer count');
+    counted.push(chunk(0, { content: 'defg' }));
+    assert.deepEqual(counted.usageSoFar(), { ...report, outputTokens: 304 }, 'plus the 4 counted after it');
+    const final = {
+      prompt_tokens: 40,
+      completion_tokens: 305,
+      completion_tokens_details: { reasoning_tokens: 290 },
+    };
+    counted.push({ ...chunk(0, {}), choices: [], usage: final });
+    counted.push('[DONE]');
+    const whole = { inputTokens: 40, outputTokens: 305, cachedInputTokens: 0, reasoningTokens: 290 };
+    assert.deepEqual(counted.usageSoFar(), whole, 'once finished, the final usage');
   });
 });

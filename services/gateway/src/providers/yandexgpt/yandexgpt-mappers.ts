@@ -23,7 +23,13 @@
  * that does not, such as the content filter's canned notice, adds no text). A final status
  * gives the finish chunk; once every alternative is final come the usage chunk and `[DONE]`, the
  * terminator the OpenAI stream parser needs. A stream that stops before a final status never
- * gets `[DONE]`, so it is never taken for complete.
+ * gets `[DONE]`, so it is never taken for complete. Every line's running usage goes after its
+ * chunks as a `UsageReport`, for the translator and never the caller: a stream cut anywhere (a
+ * reset, a timeout, the caller leaving) is charged what Yandex counted up to its last line,
+ * hidden reasoning included, and an OpenAI caller still sees one usage chunk, at the end, and
+ * only when it asked for it. `completionTokens` holds the reasoning tokens (the reference gives
+ * `completionTokensDetails` as "how the completion tokens were utilized", and `totalTokens` as
+ * all input and all generated tokens): reasoning is charged within the output, once.
  */
 import {
   OPENAI_DONE,
@@ -31,6 +37,8 @@ import {
   type OpenAIChatCompletionOut,
   type OpenAIChatRequest,
   TranslationError,
+  UsageReport,
+  usageFromOpenAI,
 } from '../../translate/index.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
 import {
@@ -297,7 +305,7 @@ export class YandexStreamMapper {
     if (!parsed.success) return [event];
     const { alternatives, usage } = parsed.data.result;
     if (usage) this.#usage = usage;
-    const out: OpenAIChatChunkOut[] = [];
+    const out: (OpenAIChatChunkOut | UsageReport)[] = [];
     for (const [index, alternative] of alternatives.entries()) {
       if (this.#finished.has(index)) continue;
       const text = alternative.message.text ?? '';
@@ -336,11 +344,19 @@ export class YandexStreamMapper {
         out.push({ ...chunkOf(this.#base, [{ index, delta: {}, logprobs: null, finish_reason: finish }]) });
       }
     }
+    // After the line's text: the usage counts it.
+    if (usage) out.push(...this.#reports(usage));
     const ended =
       alternatives.length > 0 && alternatives.every((_alternative, index) => this.#finished.has(index));
     if (!ended) return out;
     this.#done = true;
     return [...out, ...this.#usageChunk(), OPENAI_DONE];
+  }
+
+  /** Yandex's running usage as a report for the translator (no event for the caller). */
+  #reports(usage: YandexUsage): UsageReport[] {
+    const normalised = usageFromOpenAI(yandexUsageToOpenAI(usage));
+    return normalised ? [new UsageReport(normalised)] : [];
   }
 
   /** The usage Yandex reported last (each line carries the whole so far), as a usage-only chunk. */
@@ -355,12 +371,14 @@ export class YandexStreamMapper {
   }
 
   /**
-   * An error event, after the usage reported so far: a stream that fails after text is billed
-   * what Yandex counted (hidden reasoning too), not only what Kordon can count of the text sent,
-   * as GigaChat's mapper does.
+   * An error event, after the usage reported so far: as a report, so that the failure is charged
+   * what Yandex counted (hidden reasoning too, and the failing line's), and as a usage chunk, the
+   * stream's last before its error, as GigaChat's mapper sends it.
    */
   #fail(message: string, type: string): unknown[] {
     this.#failed = true;
-    return [...this.#usageChunk(), { error: { message, type } }];
+    // The failing line's own usage too (read before it failed): Yandex counted what it made.
+    const reports = this.#usage ? this.#reports(this.#usage) : [];
+    return [...reports, ...this.#usageChunk(), { error: { message, type } }];
   }
 }

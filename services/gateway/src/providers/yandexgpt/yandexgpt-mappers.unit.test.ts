@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OPENAI_DONE, TranslationError } from '../../translate/index.js';
+import { OPENAI_DONE, StreamTranslator, TranslationError, UsageReport } from '../../translate/index.js';
+import { OpenAIStreamParser } from '../../translate/openai-stream-parser.js';
 import { streamObserver } from '../provider-contract.js';
 import { YandexStreamMapper, yandexRequestFromOpenAI, yandexResponseToOpenAI } from './yandexgpt-mappers.js';
 
@@ -315,6 +316,111 @@ describe('YandexGPT stream -> OpenAI chunks', () => {
       observer.push(event);
     assert.equal(observer.failure?.kind, 'upstream_error');
     assert.equal(observer.usage?.outputTokens, 30);
+  });
+
+  // Hidden reasoning (reasoningOptions ENABLED_HIDDEN): the model reasons before it writes, and
+  // every line's usage counts those tokens within completionTokens (the reference's
+  // completionTokensDetails tells "how the completion tokens were utilized").
+  const REASONING = 120;
+  const reasoningLine = (text: string, status: string, textTokens: number) => {
+    const base = line(text, status, REASONING + textTokens);
+    return {
+      result: {
+        ...base.result,
+        usage: { ...base.result.usage, completionTokensDetails: { reasoningTokens: String(REASONING) } },
+      },
+    };
+  };
+  /** As the gateway follows a same-dialect stream: the tokenizer's count is the fallback. */
+  const following = (countedPerChar: number) =>
+    new StreamTranslator<never>(
+      new OpenAIStreamParser(),
+      { emit: () => [] },
+      {
+        fallbackUsage: (text) => ({
+          inputTokens: 999,
+          outputTokens: text.length * countedPerChar,
+          cachedInputTokens: 0,
+        }),
+      },
+    );
+  const isUsageChunk = (event: unknown) =>
+    !(event instanceof UsageReport) && (event as { usage?: unknown } | null)?.usage != null;
+
+  it('a stream cut after text is charged the running usage of its last line, hidden reasoning once, no usage chunk sent', () => {
+    const mapper = new YandexStreamMapper({ model: 'yandexgpt/latest', created: 1 });
+    // Kordon's count of the text would be more than Yandex's: Yandex's is what it bills.
+    const translator = following(3);
+    const events = [
+      ...mapper.map(reasoningLine('Сначала', 'ALTERNATIVE_STATUS_PARTIAL', 2)),
+      ...mapper.map(reasoningLine('Сначала посчитаем', 'ALTERNATIVE_STATUS_PARTIAL', 5)),
+    ];
+    for (const event of events) translator.push(event);
+    // The connection is reset here: nothing more comes.
+    assert.equal(translator.finished, false);
+    assert.deepEqual(events.filter(isUsageChunk), [], 'no usage chunk reaches the caller before the end');
+    assert.deepEqual(translator.usageSoFar(), {
+      inputTokens: 18,
+      outputTokens: REASONING + 5,
+      cachedInputTokens: 0,
+      reasoningTokens: REASONING,
+    });
+    // Kordon's count is not taken when it is the smaller either: the report is Yandex's bill.
+    const small = following(0);
+    for (const event of events) small.push(event);
+    assert.equal(small.usageSoFar()?.outputTokens, REASONING + 5);
+  });
+
+  it('text after the last usage Yandex reported is counted by Kordon on top of it', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = following(1);
+    const { usage: _none, ...withoutUsage } = reasoningLine(
+      'Hi there',
+      'ALTERNATIVE_STATUS_PARTIAL',
+      3,
+    ).result;
+    for (const event of [
+      ...mapper.map(reasoningLine('Hi', 'ALTERNATIVE_STATUS_PARTIAL', 1)),
+      ...mapper.map({ result: withoutUsage }),
+    ]) {
+      translator.push(event);
+    }
+    // ' there' (6 characters, 1 token each here) streamed after the report of 'Hi'.
+    assert.deepEqual(translator.usageSoFar(), {
+      inputTokens: 18,
+      outputTokens: REASONING + 1 + 6,
+      cachedInputTokens: 0,
+      reasoningTokens: REASONING,
+    });
+  });
+
+  it('a whole stream with hidden reasoning: one usage chunk, at the end, reasoning within completion_tokens', () => {
+    const mapper = new YandexStreamMapper({ model: 'm', created: 1 });
+    const translator = following(3);
+    const events = [
+      ...mapper.map(reasoningLine('42', 'ALTERNATIVE_STATUS_PARTIAL', 1)),
+      ...mapper.map(reasoningLine('42 is the answer', 'ALTERNATIVE_STATUS_FINAL', 4)),
+    ];
+    for (const event of events) translator.push(event);
+    const usageChunks = events.filter(isUsageChunk);
+    assert.equal(usageChunks.length, 1);
+    assert.equal(events.indexOf(usageChunks[0]), events.length - 2, 'just before [DONE]');
+    assert.deepEqual((usageChunks[0] as { usage: unknown }).usage, {
+      prompt_tokens: 18,
+      completion_tokens: REASONING + 4,
+      total_tokens: 18 + REASONING + 4,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: REASONING },
+    });
+    assert.equal(translator.finished, true);
+    const charged = {
+      inputTokens: 18,
+      outputTokens: REASONING + 4,
+      cachedInputTokens: 0,
+      reasoningTokens: REASONING,
+    };
+    assert.deepEqual(translator.usage, charged);
+    assert.deepEqual(translator.usageSoFar(), charged);
   });
 
   it('turns an error line into an error event', () => {

@@ -16,6 +16,10 @@
  *   An unknown key is quoted in the message, as Yandex does, so redaction can be tested.
  * - A 429 carries `retry-after` (whether Yandex sends one is not documented; the adapter
  *   reads it when present).
+ * - `reasoningOptions.mode: ENABLED_HIDDEN` reasons `reasoningTokens` tokens (default 200)
+ *   before the answer, never shown: every line's usage, the first one's too, counts them in
+ *   `completionTokens` and names them in `completionTokensDetails.reasoningTokens` (the
+ *   reference: "how the completion tokens were utilized").
  */
 import {
   type Answer,
@@ -40,7 +44,11 @@ export interface YandexGPTMockOptions extends MockHttpOptions {
   readonly folderId: string;
   /** Answers to a last user text containing `trigger` are stopped by the content filter. */
   readonly contentFilter?: { readonly trigger: string; readonly afterWords?: number };
+  /** The hidden reasoning's tokens of a request that asks for it (ENABLED_HIDDEN); default 200. */
+  readonly reasoningTokens?: number;
 }
+
+const DEFAULT_REASONING_TOKENS = 200;
 
 const MODEL_VERSION = '23.10.2024';
 
@@ -160,11 +168,14 @@ function conversation(request: YandexRequest): Conversation {
   };
 }
 
-function usage(inputTokens: number, outputTokens: number) {
+/** Yandex's usage; hidden reasoning is a part of `completionTokens`, named in its details. */
+function usage(inputTokens: number, outputTokens: number, reasoningTokens = 0) {
+  const completion = outputTokens + reasoningTokens;
   return {
     inputTextTokens: String(inputTokens),
-    completionTokens: String(outputTokens),
-    totalTokens: String(inputTokens + outputTokens),
+    completionTokens: String(completion),
+    totalTokens: String(inputTokens + completion),
+    ...(reasoningTokens > 0 ? { completionTokensDetails: { reasoningTokens: String(reasoningTokens) } } : {}),
   };
 }
 
@@ -220,7 +231,12 @@ function cumulativeTexts(answer: Answer): string[] {
  * `filterAfterWords` the filter stops the answer after that many words with the notice,
  * billed for the words generated.
  */
-function streamLines(answer: Answer, omitUsage: boolean, filterAfterWords?: number): string[] {
+function streamLines(
+  answer: Answer,
+  omitUsage: boolean,
+  reasoning: number,
+  filterAfterWords?: number,
+): string[] {
   const texts = cumulativeTexts(answer);
   // Unfiltered, the whole text comes with the final status, not in a PARTIAL line of its own.
   const partials =
@@ -230,14 +246,18 @@ function streamLines(answer: Answer, omitUsage: boolean, filterAfterWords?: numb
   const lines = partials.map((text) =>
     result(
       { message: { role: 'assistant', text }, status: 'ALTERNATIVE_STATUS_PARTIAL' },
-      usage(answer.inputTokens, countTokens(text)),
+      usage(answer.inputTokens, countTokens(text), reasoning),
       omitUsage,
     ),
   );
   lines.push(
     filterAfterWords === undefined
-      ? result(finalAlternative(answer), usage(answer.inputTokens, answer.outputTokens), omitUsage)
-      : result(filteredAlternative, usage(answer.inputTokens, countTokens(partials.at(-1) ?? '')), omitUsage),
+      ? result(finalAlternative(answer), usage(answer.inputTokens, answer.outputTokens, reasoning), omitUsage)
+      : result(
+          filteredAlternative,
+          usage(answer.inputTokens, countTokens(partials.at(-1) ?? ''), reasoning),
+          omitUsage,
+        ),
   );
   return lines.map((line) => `${JSON.stringify(line)}\n`);
 }
@@ -281,8 +301,12 @@ export function startYandexGPTMock(options: YandexGPTMockOptions): Promise<MockH
     const answer = answerFor(conversation(body), DEFAULT_REPLY_PREFIX);
     const omitUsage = scenario.omitUsage === true;
     const filterAfter = wordsBeforeFilter(body, options);
+    const reasoning =
+      body.completionOptions?.reasoningOptions?.mode === 'ENABLED_HIDDEN'
+        ? (options.reasoningTokens ?? DEFAULT_REASONING_TOKENS)
+        : 0;
     if (body.completionOptions?.stream) {
-      const frames = streamLines(answer, omitUsage, filterAfter);
+      const frames = streamLines(answer, omitUsage, reasoning, filterAfter);
       return {
         kind: 'stream',
         status: 200,
@@ -296,13 +320,21 @@ export function startYandexGPTMock(options: YandexGPTMockOptions): Promise<MockH
       return {
         kind: 'json',
         status: 200,
-        body: result(filteredAlternative, usage(answer.inputTokens, countTokens(generated)), omitUsage),
+        body: result(
+          filteredAlternative,
+          usage(answer.inputTokens, countTokens(generated), reasoning),
+          omitUsage,
+        ),
       };
     }
     return {
       kind: 'json',
       status: 200,
-      body: result(finalAlternative(answer), usage(answer.inputTokens, answer.outputTokens), omitUsage),
+      body: result(
+        finalAlternative(answer),
+        usage(answer.inputTokens, answer.outputTokens, reasoning),
+        omitUsage,
+      ),
     };
   }, options);
 }
