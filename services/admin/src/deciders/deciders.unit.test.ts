@@ -133,6 +133,65 @@ describe('user decider', () => {
       .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
       .thenFails('not_allowed_for_you');
   });
+  describe('passwords', () => {
+    const PHC =
+      '$argon2id$v=19$m=19456,t=2,p=1$abcdefghijklmnopqrstuv$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq';
+    const withPassword = (userId: string, role: 'owner' | 'admin' | 'developer'): Decided[] => [
+      ...joined(userId, role),
+      { type: 'UserPasswordSet', data: { userId, passwordHash: PHC } },
+    ];
+    const set: Decided = { type: 'UserPasswordSet', data: { userId: 'usr_bob', passwordHash: PHC } };
+
+    it('a person changes their own, whatever their role', () => {
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('developer', 'usr_bob') })
+        .thenExpect([set]);
+    });
+    it("nobody changes someone else's through ChangePassword, not even an owner or a token", () => {
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('owner') })
+        .thenFails('forbidden');
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('owner', null) })
+        .thenFails('forbidden');
+    });
+    it('a reset follows the rule of role changes', () => {
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin') })
+        .thenExpect([set]);
+      given(withPassword('usr_bob', 'owner'))
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin') })
+        .thenFails('not_allowed_for_you');
+      given(withPassword('usr_bob', 'owner'))
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner') })
+        .thenExpect([set]);
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('finance') })
+        .thenFails('forbidden');
+    });
+    it('nobody resets their own (a change asks for the current one)', () => {
+      given(withPassword('usr_me', 'owner'))
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner', 'usr_me') })
+        .thenFails('not_allowed_for_you', /yourself/);
+    });
+    it('refuses a user without a password (single sign-on only), a disabled one and no one', () => {
+      for (const command of [
+        { type: 'ResetPassword' as const, passwordHash: PHC, by: by('owner') },
+        { type: 'ChangePassword' as const, passwordHash: PHC, by: by('developer', 'usr_bob') },
+      ]) {
+        given(joined('usr_bob', 'developer'))
+          .when(command)
+          .thenFails('invalid_state', /single sign-on/);
+        given([
+          ...withPassword('usr_bob', 'developer'),
+          { type: 'UserDisabled', data: { userId: 'usr_bob', note: null } },
+        ])
+          .when(command)
+          .thenFails('invalid_state', /disabled/);
+        given([]).when(command).thenFails('not_found');
+      }
+    });
+  });
   it('disables once; disabling again decides nothing', () => {
     const disabled: Decided = { type: 'UserDisabled', data: { userId: 'usr_bob', note: null } };
     given(joined('usr_bob', 'developer'))

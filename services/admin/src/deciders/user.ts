@@ -27,7 +27,13 @@ export type UserCommand =
   /** `otherOwners`: enabled users of the org, other than this one, holding the owner role. */
   | { type: 'ChangeRole'; role: Role; by: By; otherOwners: number }
   | { type: 'DisableUser'; note: string | null; by: By; otherOwners: number }
-  | { type: 'SetPassword'; passwordHash: string; by: By };
+  /**
+   * A person sets their own new password; the route has checked the current one (argon2id,
+   * throttled), which is not pure. `passwordHash` is the new one's argon2id hash.
+   */
+  | { type: 'ChangePassword'; passwordHash: string; by: By }
+  /** Someone with user.manage sets another user's password (never their own: ChangePassword). */
+  | { type: 'ResetPassword'; passwordHash: string; by: By };
 
 /** Whether `by` may act on a user holding `roles`: only on users whose rights are all its own. */
 function checkMayManage(by: By, state: UserState, what: string): void {
@@ -47,6 +53,21 @@ function checkMayManage(by: By, state: UserState, what: string): void {
 function checkNotLastOwner(state: UserState, otherOwners: number): void {
   if (state.roles.includes('owner') && otherOwners === 0) {
     throw new AdminError('invalid_state', "this is the org's last owner: make someone else owner first");
+  }
+}
+
+/**
+ * A password is set only on an enabled user who signs in with one. A user without a password
+ * signs in through single sign-on only (or has not joined by an invitation yet): giving them
+ * one would open a door around the identity provider's own checks (MFA, offboarding).
+ */
+function checkMaySetPassword(state: UserState): void {
+  if (state.disabled) throw new AdminError('invalid_state', 'the user is disabled');
+  if (!state.hasPassword) {
+    throw new AdminError(
+      'invalid_state',
+      'this user signs in through single sign-on only and has no password to change',
+    );
   }
 }
 
@@ -124,10 +145,18 @@ export const userDecider: Decider<UserState, UserCommand> = {
         if (state.disabled) return [];
         checkNotLastOwner(state, command.otherOwners);
         return [event('UserDisabled', { userId: state.userId, note: command.note })];
-      case 'SetPassword':
+      case 'ChangePassword':
         if (!state.exists) throw new AdminError('not_found', 'user not found');
-        if (state.disabled) throw new AdminError('invalid_state', 'the user is disabled');
-        if (command.by.userId !== state.userId) checkMayManage(command.by, state, 'set the password of');
+        if (command.by.userId === null || command.by.userId !== state.userId) {
+          throw new AdminError('forbidden', 'only the user themselves changes their password this way');
+        }
+        checkMaySetPassword(state);
+        return [event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash })];
+      case 'ResetPassword':
+        if (!state.exists) throw new AdminError('not_found', 'user not found');
+        // Also refuses one's own: changing it needs the current password (ChangePassword).
+        checkMayManage(command.by, state, 'reset the password of');
+        checkMaySetPassword(state);
         return [event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash })];
       default: {
         const unknown: never = command;

@@ -92,7 +92,11 @@ export const CreateUserBody = z.strictObject({
 
 export const ChangeRoleBody = z.strictObject({ role });
 export const DisableUserBody = z.strictObject({ note: note.optional() });
-export const SetPasswordBody = z.strictObject({ password: newPassword });
+export const SetPasswordBody = z.strictObject({
+  password: newPassword.describe(
+    '12 to 256 characters, at least 5 different, not a well-known password. Tell the user out of band.',
+  ),
+});
 
 export const User = z
   .object({
@@ -294,6 +298,12 @@ export const LoginBody = z.strictObject({
     .describe('Slug or id; needed when the e-mail is in several orgs.'),
 });
 export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(200) });
+export const ChangePasswordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(256).describe('Your password now.'),
+  newPassword: newPassword.describe(
+    '12 to 256 characters, at least 5 different, not a well-known password, not the current one.',
+  ),
+});
 
 export const MachineTokenBody = z.strictObject({ apiToken: z.string().min(1).max(200) });
 

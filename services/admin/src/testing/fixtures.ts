@@ -1,5 +1,5 @@
 import { type KordonEventData, kordonCatalogue, newEventId, streams } from '@kordon/events';
-import { expectStatus, type TestAdmin, type TestOrg } from './harness.js';
+import { expectStatus, PASSWORD, type TestAdmin, type TestOrg } from './harness.js';
 
 /*
  * A valid request for every route, made against fresh resources (created by the bootstrap
@@ -27,11 +27,13 @@ async function boot(admin: TestAdmin, method: string, path: string, body?: unkno
   return answer.body;
 }
 
-export async function freshUser(admin: TestAdmin, org: TestOrg): Promise<string> {
+/** A new developer of the org; with `password`, one who signs in with it. */
+export async function freshUser(admin: TestAdmin, org: TestOrg, password?: string): Promise<string> {
   return (
     await boot(admin, 'POST', `/orgs/${org.slug}/users`, {
       email: `${unique('u')}@${org.slug}.test`,
       role: 'developer',
+      ...(password !== undefined ? { password } : {}),
     })
   ).id;
 }
@@ -158,6 +160,12 @@ export async function callFor(
       return { method: 'POST', path: '/auth/refresh', body: { refreshToken: `krt_${'A'.repeat(43)}` } };
     case 'logout':
       return { method: 'POST', path: '/auth/logout' };
+    case 'changePassword':
+      return {
+        method: 'POST',
+        path: '/auth/password',
+        body: { currentPassword: PASSWORD, newPassword: `${unique('New passphrase ')} and more` },
+      };
     case 'listOrgs':
       return { method: 'GET', path: '/orgs' };
     case 'createOrg':
@@ -176,6 +184,12 @@ export async function callFor(
       return { method: 'GET', path: `${o}/users/${await user()}` };
     case 'changeUserRole':
       return { method: 'PUT', path: `${o}/users/${await user()}/role`, body: { role: 'developer' } };
+    case 'resetUserPassword':
+      return {
+        method: 'PUT',
+        path: `${o}/users/${ids.user ?? (await freshUser(admin, org, PASSWORD))}/password`,
+        body: { password: `${unique('Reset passphrase ')} and more` },
+      };
     case 'disableUser':
       return { method: 'POST', path: `${o}/users/${await user()}/disable`, body: {} };
     case 'listProxyKeys':

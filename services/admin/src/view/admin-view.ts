@@ -150,6 +150,8 @@ export interface AdminViewState {
   sessions: Map<string, SessionView>;
   /** Every refresh token hash of a live session -> it (spent ones too: reuse detection). */
   sessionIdByRefreshHash: Map<string, string>;
+  /** userId -> the ids of their live sessions (a new password ends them all). */
+  sessionIdsByUserId: Map<string, Set<string>>;
   /** `${orgId}/${scope}/${scopeId}` -> limits. */
   policies: Map<string, Limits>;
   /** The same key -> how those limits renew (as set: `{}` when the defaults apply). */
@@ -233,6 +235,9 @@ function keepsVersion(streamId: string): boolean {
 function dropSession(state: AdminViewState, session: SessionView): void {
   state.sessions.delete(session.sessionId);
   for (const hash of session.refreshTokenHashes) state.sessionIdByRefreshHash.delete(hash);
+  const ofUser = state.sessionIdsByUserId.get(session.userId);
+  ofUser?.delete(session.sessionId);
+  if (ofUser?.size === 0) state.sessionIdsByUserId.delete(session.userId);
 }
 
 /**
@@ -269,6 +274,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
     apiTokenIdByHash: new Map(),
     sessions: new Map(),
     sessionIdByRefreshHash: new Map(),
+    sessionIdsByUserId: new Map(),
     policies: new Map(),
     policyRenewals: new Map(),
     versions: new Map(),
@@ -338,7 +344,15 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
       }
       case 'UserPasswordSet': {
         const user = own(state.users, event.data.userId, orgId);
-        if (user) user.passwordHash = event.data.passwordHash;
+        if (!user) return state;
+        user.passwordHash = event.data.passwordHash;
+        // A new password ends every session the user started before it (in log order), in
+        // the same event: a stolen session does not outlive a change or a reset, and no crash
+        // between the change and the revocations can leave one alive.
+        for (const sessionId of [...(state.sessionIdsByUserId.get(user.userId) ?? [])]) {
+          const session = own(state.sessions, sessionId, orgId);
+          if (session) dropSession(state, session);
+        }
         return state;
       }
       case 'SessionStarted': {
@@ -351,6 +365,9 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
           refreshTokenHashes: [refreshTokenHash.value],
         });
         state.sessionIdByRefreshHash.set(refreshTokenHash.value, sessionId);
+        const ofUser = state.sessionIdsByUserId.get(event.data.userId) ?? new Set<string>();
+        ofUser.add(sessionId);
+        state.sessionIdsByUserId.set(event.data.userId, ofUser);
         return state;
       }
       case 'SessionRefreshed': {

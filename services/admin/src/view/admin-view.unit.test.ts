@@ -9,6 +9,8 @@ import { type AdminViewState, adminViewProjection, decodeForView } from './admin
 const ORG = 'org_sessions';
 const USER = 'usr_sessions';
 const DAY = 86_400_000;
+const PHC =
+  '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2RjVh4TDRC6Tn+FMx6wEwxcAWiMWdOhMbPEzJ8KkiNA';
 const hash = (text: string) => ({
   algorithm: 'hmac-sha256' as const,
   keyId: 'pkh-0123456789abcdef',
@@ -38,14 +40,14 @@ function view() {
       return runner.state;
     },
     /** A session started at `at`, lasting REFRESH_TOKEN_DAYS; its first refresh token is `<id>/0`. */
-    start(at: number, sessionId: string = randomUUID()) {
+    start(at: number, sessionId: string = randomUUID(), userId: string = USER) {
       apply(
         kordonCatalogue.create(
           'SessionStarted',
           streams.session(ORG, sessionId),
           {
             sessionId,
-            userId: USER,
+            userId,
             method: 'password',
             refreshTokenHash: hash(`${sessionId}/0`),
             expiresAt: new Date(at + REFRESH_TOKEN_DAYS * DAY).toISOString(),
@@ -71,6 +73,26 @@ function view() {
           'SessionEnded',
           streams.session(ORG, sessionId),
           { sessionId, reason: 'logout' },
+          meta(at),
+        ),
+      );
+    },
+    join(at: number, userId: string) {
+      apply(
+        kordonCatalogue.create(
+          'UserJoined',
+          streams.user(ORG, userId),
+          { userId, email: `${userId}@example.com`, displayName: userId, method: 'bootstrap' },
+          meta(at),
+        ),
+      );
+    },
+    setPassword(at: number, userId: string) {
+      apply(
+        kordonCatalogue.create(
+          'UserPasswordSet',
+          streams.user(ORG, userId),
+          { userId, passwordHash: PHC },
           meta(at),
         ),
       );
@@ -148,5 +170,22 @@ describe('admin view: sessions', () => {
     v.tick(start + (REFRESH_TOKEN_DAYS + 1) * DAY);
     assert.equal(v.state.sessions.size, 0);
     assert.equal(v.state.sessionIdByRefreshHash.size, 0);
+  });
+
+  it("ends every session a user started before a new password, and no one else's", () => {
+    const v = view();
+    const other = 'usr_other';
+    v.join(start, USER);
+    v.join(start, other);
+    const before = [v.start(start + 1000), v.start(start + 2000)];
+    v.refresh(start + 3000, before[0]!, 1);
+    const others = v.start(start + 4000, randomUUID(), other);
+    v.setPassword(start + 5000, USER);
+    assert.deepEqual([...v.state.sessions.keys()], [others]);
+    assert.deepEqual([...v.state.sessionIdByRefreshHash.values()], [others]);
+    assert.deepEqual([...v.state.sessionIdsByUserId.keys()], [other]);
+    // A session started after it (signed in with the new password) lives on.
+    const after = v.start(start + 6000);
+    assert.deepEqual([...v.state.sessions.keys()], [others, after]);
   });
 });

@@ -1,7 +1,7 @@
 import { newEventId, streams } from '@kordon/events';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { burnPasswordCheck, verifyPassword } from '../../auth/passwords.js';
-import { authenticate, unauthenticated } from '../../auth/principal.js';
+import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.js';
+import { authenticate, byOf, unauthenticated } from '../../auth/principal.js';
 import {
   ACCESS_TOKEN_SECONDS,
   API_TOKEN_PATTERN,
@@ -11,31 +11,37 @@ import {
 } from '../../auth/tokens.js';
 import { execute } from '../../commands/execute.js';
 import { sessionDecider } from '../../deciders/session.js';
+import { userDecider } from '../../deciders/user.js';
 import { AdminError } from '../../errors.js';
 import { ACTIONS } from '../../rbac/permissions.js';
 import { displayRole, type UserView } from '../../view/admin-view.js';
 import type { AdminDeps } from '../deps.js';
-import { principalOf, resolveOrg } from '../helpers.js';
+import { metadataOf, principalOf, resolveOrg } from '../helpers.js';
 import type { PassportInstance as Passport } from '../passport.js';
 import { type RouteContext, route } from '../route.js';
-import { LoginBody, MachineTokenBody, MachineTokens, Me, RefreshBody, Tokens } from '../schemas.js';
+import {
+  ChangePasswordBody,
+  LoginBody,
+  MachineTokenBody,
+  MachineTokens,
+  Me,
+  RefreshBody,
+  Tokens,
+} from '../schemas.js';
 
 const LOGIN_STRATEGY = 'kordon-password';
 
 /**
- * Checks e-mail and password, throttled per account and per client IP: after 5 failures in
- * 15 minutes either one is refused with 429 and Retry-After until the oldest failure is 15
- * minutes old; a client that signed in to the account in the last 30 days is held back by
- * its IP's failures only. An unknown e-mail costs a full argon2id check too (no account
- * enumeration).
+ * One attempt at the password of the account `email` from `ip`, through the sign-in throttle:
+ * after 5 failures in 15 minutes, per account or per client IP, it is refused with 429 and
+ * Retry-After until the oldest failure is 15 minutes old; a client that signed in to the
+ * account in the last 30 days is held back by its IP's failures only. The attempt counts as a
+ * failure at once (guesses sent together each see the ones before them) and is forgiven by
+ * `passed()` once the password matched. Sign-in and the change of one's own password share it.
  */
-async function checkPassword(
-  deps: AdminDeps,
-  ip: string,
-  input: { email: string; password: string; org?: string | undefined },
-): Promise<UserView> {
+function throttledAttempt(deps: AdminDeps, ip: string, email: string): { passed(): void } {
   const now = deps.now().getTime();
-  const accountKey = `account:${input.email.toLowerCase()}`;
+  const accountKey = `account:${email.toLowerCase()}`;
   const ipKey = `ip:${ip}`;
   // A client that signed in to this account lately is held back by its own failures only:
   // failures sent by others cannot keep the owner out.
@@ -49,6 +55,32 @@ async function checkPassword(
       headers: { 'Retry-After': String(wait) },
     });
   }
+  deps.throttle.fail(accountKey, now);
+  deps.throttle.fail(ipKey, now);
+  return {
+    passed() {
+      deps.throttle.clear(accountKey);
+      deps.throttle.forgive(ipKey, now);
+      if (ip !== '') deps.throttle.remember(accountKey, ipKey, now);
+    },
+  };
+}
+
+/** Who signed in, and the password hash their password was checked against. */
+interface SignIn {
+  user: UserView;
+  passwordHash: string;
+}
+
+/**
+ * Checks e-mail and password, throttled per account and per client IP (`throttledAttempt`).
+ * An unknown e-mail costs a full argon2id check too (no account enumeration).
+ */
+async function checkPassword(
+  deps: AdminDeps,
+  ip: string,
+  input: { email: string; password: string; org?: string | undefined },
+): Promise<SignIn> {
   const view = deps.view();
   const orgId = input.org === undefined ? undefined : resolveOrg(view, input.org)?.orgId;
   const candidates = [...(view.userIdsByEmail.get(input.email.toLowerCase()) ?? [])]
@@ -60,19 +92,16 @@ async function checkPassword(
         user.passwordHash !== null &&
         (input.org === undefined || user.orgId === orgId),
     );
-  // Counted as failures before the slow check, and forgiven if it passes: guesses sent at
-  // once then each see the ones before them, and no more than the limit are checked.
-  deps.throttle.fail(accountKey, now);
-  deps.throttle.fail(ipKey, now);
-  const matched: UserView[] = [];
+  // Counted as a failure before the slow check, and forgiven if it passes.
+  const attempt = throttledAttempt(deps, ip, input.email);
+  const matched: SignIn[] = [];
   for (const user of candidates) {
-    if (await verifyPassword(user.passwordHash!, input.password)) matched.push(user);
+    const passwordHash = user.passwordHash!;
+    if (await verifyPassword(passwordHash, input.password)) matched.push({ user, passwordHash });
   }
   if (candidates.length === 0) await burnPasswordCheck(input.password);
   if (matched.length === 0) throw unauthenticated('wrong e-mail or password');
-  deps.throttle.clear(accountKey);
-  deps.throttle.forgive(ipKey, now);
-  if (ip !== '') deps.throttle.remember(accountKey, ipKey, now);
+  attempt.passed();
   if (matched.length > 1) {
     throw new AdminError('validation_failed', 'this e-mail signs in to several orgs: name one in `org`', {
       errors: [{ path: 'body.org', message: 'required for this e-mail' }],
@@ -90,7 +119,7 @@ export function usePasswordStrategy(passport: Passport, deps: AdminDeps): void {
       (req, email, password, done) => {
         const org = typeof req.body?.org === 'string' ? req.body.org : undefined;
         checkPassword(deps, deps.clientIp(req), { email, password, org }).then(
-          (user) => done(null, user),
+          (signIn) => done(null, signIn),
           (error: unknown) => done(error),
         );
       },
@@ -101,19 +130,29 @@ export function usePasswordStrategy(passport: Passport, deps: AdminDeps): void {
 /**
  * Starts a session of `user` (SessionStarted with the refresh token's keyed hash) and answers
  * the tokens: the same for every way of signing in (password, invitation, single sign-on).
+ * `checkedHash`: the password hash a sign-in checked. A new password ends the sessions started
+ * before it, so one whose password changed between the check and the start is ended at once.
  */
 export async function startSession(
   ctx: RouteContext<unknown, unknown, unknown>,
   user: UserView,
   method: 'password' | 'sso',
+  checkedHash?: string,
 ) {
   const sessionId = newEventId();
   const refreshToken = newRefreshToken();
   const now = ctx.deps.now();
+  const stream = streams.session(user.orgId, sessionId);
+  const metadata = {
+    orgId: user.orgId,
+    actor: { kind: 'user' as const, id: user.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
+    time: now,
+    correlationId: ctx.requestId,
+  };
   await execute(
     ctx.deps.bus,
     sessionDecider,
-    streams.session(user.orgId, sessionId),
+    stream,
     {
       type: 'StartSession',
       sessionId,
@@ -122,13 +161,14 @@ export async function startSession(
       refreshTokenHash: ctx.deps.keys.hash(refreshToken),
       expiresAt: new Date(now.getTime() + REFRESH_TOKEN_DAYS * 86_400_000).toISOString(),
     },
-    {
-      orgId: user.orgId,
-      actor: { kind: 'user', id: user.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
-      time: now,
-      correlationId: ctx.requestId,
-    },
+    metadata,
   );
+  // The view has applied the log up to SessionStarted: a password set before it is seen here,
+  // one set after it ends the session in the view.
+  if (checkedHash !== undefined && ctx.deps.view().users.get(user.userId)?.passwordHash !== checkedHash) {
+    await execute(ctx.deps.bus, sessionDecider, stream, { type: 'EndSession', reason: 'revoked' }, metadata);
+    throw unauthenticated('the password changed while signing in: sign in again');
+  }
   return tokensFor(ctx.deps, user, sessionId, refreshToken);
 }
 
@@ -156,18 +196,21 @@ export function authRoutes(passport: Passport) {
       body: LoginBody,
       responses: { 200: { description: 'Signed in', schema: Tokens } },
       handler: async (ctx) => {
-        const user = await new Promise<UserView>((resolve, reject) => {
+        const signIn = await new Promise<SignIn>((resolve, reject) => {
           passport.authenticate(
             LOGIN_STRATEGY,
             { session: false },
-            (error: unknown, found: UserView | false) => {
+            (error: unknown, found: SignIn | false) => {
               if (error) reject(error);
               else if (!found) reject(unauthenticated('wrong e-mail or password'));
               else resolve(found);
             },
           )(ctx.req, ctx.req.res, () => {});
         });
-        return { status: 200, body: await startSession(ctx, user, 'password') };
+        return {
+          status: 200,
+          body: await startSession(ctx, signIn.user, 'password', signIn.passwordHash),
+        };
       },
     }),
     route({
@@ -279,6 +322,58 @@ export function authRoutes(passport: Passport) {
             time: ctx.deps.now(),
             correlationId: ctx.requestId,
           },
+        );
+        return { status: 204 };
+      },
+    }),
+    route({
+      operationId: 'changePassword',
+      method: 'post',
+      path: '/auth/password',
+      tag: 'auth',
+      summary: 'Change your own password (ends all your sessions: sign in again)',
+      description:
+        'For a person signed in: the current password is checked (failures count in the sign-in throttle, per account and per IP: 429 with Retry-After), the new one must meet the rules of every new password. UserPasswordSet keeps its argon2id hash; every session of yours, this one too, ends with it, so a stolen session does not outlive the change. A user who signs in only through single sign-on has no password here (409).',
+      access: 'signed-in',
+      body: ChangePasswordBody,
+      responses: { 204: { description: 'Changed; sign in again with the new password' } },
+      handler: async (ctx) => {
+        const principal = principalOf(ctx);
+        if (principal.kind !== 'user') {
+          throw new AdminError(
+            'invalid_state',
+            'only a person has a password; machine tokens are revoked instead',
+          );
+        }
+        const user = ctx.deps.view().users.get(principal.userId);
+        if (!user || user.passwordHash === null) {
+          throw new AdminError(
+            'invalid_state',
+            'you sign in through single sign-on only and have no password to change',
+          );
+        }
+        const attempt = throttledAttempt(ctx.deps, ctx.ip ?? '', user.email);
+        if (!(await verifyPassword(user.passwordHash, ctx.body.currentPassword))) {
+          throw new AdminError('validation_failed', 'the current password is not right', {
+            errors: [{ path: 'body.currentPassword', message: 'is not your current password' }],
+          });
+        }
+        attempt.passed();
+        if (ctx.body.newPassword === ctx.body.currentPassword) {
+          throw new AdminError('validation_failed', 'the new password is the current one', {
+            errors: [{ path: 'body.newPassword', message: 'must differ from the current password' }],
+          });
+        }
+        await execute(
+          ctx.deps.bus,
+          userDecider,
+          streams.user(principal.orgId, principal.userId),
+          {
+            type: 'ChangePassword',
+            passwordHash: await hashPassword(ctx.body.newPassword),
+            by: byOf(principal),
+          },
+          metadataOf(ctx, principal.orgId),
         );
         return { status: 204 };
       },

@@ -15,6 +15,7 @@ import {
   orgParams,
   page,
   pageQuery,
+  SetPasswordBody,
   User,
 } from '../schemas.js';
 
@@ -163,6 +164,40 @@ export const userRoutes = [
           note: ctx.body.note ?? null,
           by: byOf(principalOf(ctx)),
           otherOwners: otherOwners(ctx.deps.view(), org.orgId, user.userId),
+        },
+        metadataOf(ctx, org.orgId),
+        { ifMatch: ctx.ifMatch },
+      );
+      return {
+        status: 200,
+        body: userBody(userOfOrg(ctx.deps.view(), org.orgId, user.userId)),
+        headers: { ETag: etag(version) },
+      };
+    },
+  }),
+  route({
+    operationId: 'resetUserPassword',
+    method: 'put',
+    path: '/orgs/{org}/users/{user}/password',
+    tag: 'users',
+    summary: "Set another user's password (ends all their sessions)",
+    description:
+      "For a person who lost theirs: the new password (the rules of every new one) is kept as an argon2id hash in UserPasswordSet, and every session of the user ends with it. Tell them the password out of band; they change it with POST /auth/password. Never your own (change it with POST /auth/password, which asks for the current one), never a user holding rights you lack (an admin cannot reset an owner's), never a disabled user or one who signs in only through single sign-on (409).",
+    access: 'user.manage',
+    params: userParams,
+    body: SetPasswordBody,
+    responses: { 200: { description: 'The user', schema: User } },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const user = userOfOrg(ctx.deps.view(), org.orgId, ctx.params.user as string);
+      const { version } = await execute(
+        ctx.deps.bus,
+        userDecider,
+        streams.user(org.orgId, user.userId),
+        {
+          type: 'ResetPassword',
+          passwordHash: await hashPassword(ctx.body.password),
+          by: byOf(principalOf(ctx)),
         },
         metadataOf(ctx, org.orgId),
         { ifMatch: ctx.ifMatch },
