@@ -10,7 +10,7 @@ import {
   planDependencies,
   resolveClientIp,
 } from '@kordon/gateway';
-import { InMemoryProjectionRunner, SqlProjectionRunner } from '@kordon/projections';
+import { InMemoryProjectionRunner, type ParkedEvent, SqlProjectionRunner } from '@kordon/projections';
 import { auditProjection, decodeForAudit } from './audit/audit-projection.js';
 import { OidcSignIn } from './auth/oidc.js';
 import { BootstrapToken } from './auth/principal.js';
@@ -25,6 +25,7 @@ import type { AnyRoute } from './http/route.js';
 import { usePasswordStrategy } from './http/routes/auth.js';
 import { adminRoutes } from './http/routes/index.js';
 import type { RequestLog } from './request-log/index.js';
+import { decodeForSpend, spendProjection } from './spend/spend-projection.js';
 import { type AdminViewState, adminViewProjection, decodeForView } from './view/admin-view.js';
 
 export const ADMIN_API_VERSION = '1.0.0';
@@ -65,7 +66,17 @@ export interface AdminApi {
   routes: readonly AnyRoute[];
   openApi(): object;
   view(): AdminViewState;
+  /** The spend projection this process runs (every admin process builds it on the shared database). */
+  spend: SpendProjectionHandle;
   stop(): Promise<void>;
+}
+
+export interface SpendProjectionHandle {
+  /** Resolves once every event up to `position` is counted in the spend tables. */
+  waitFor(position: number, timeoutMs?: number): Promise<void>;
+  parked(): Promise<ParkedEvent[]>;
+  /** Empties the spend tables and counts the whole log again. */
+  rebuild(): Promise<void>;
 }
 
 /** The admin API's read side caught up, its audit log following the log, its app ready. */
@@ -82,9 +93,17 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     onError: (error) => logger.warn({ err: error }, 'audit log cannot read the log; retrying'),
     minIntervalMs: 100,
   });
+  // Spend reports: daily totals of the request events, kept for good (src/spend/).
+  const spend = new SqlProjectionRunner(spendProjection, decodeForSpend, options.store, options.sql, {
+    onParked: (parked) => logger.error({ parked }, 'spend projection parked an event'),
+    onError: (error) => logger.warn({ err: error }, 'spend projection cannot read the log; retrying'),
+    minIntervalMs: 100,
+  });
   try {
     await audit.start();
+    await spend.start();
   } catch (error) {
+    await audit.stop();
     await view.stop();
     throw error;
   }
@@ -157,7 +176,13 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     routes,
     openApi,
     view: () => view.state,
+    spend: {
+      waitFor: (position, timeoutMs) => spend.waitFor(position, timeoutMs),
+      parked: () => spend.parked(),
+      rebuild: () => spend.rebuild(),
+    },
     stop: async () => {
+      await spend.stop();
       await audit.stop();
       await view.stop();
     },
