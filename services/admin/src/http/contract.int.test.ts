@@ -75,8 +75,26 @@ describe('admin API contract', { skip }, () => {
         'Problem',
         'Limits',
         'AuditEntry',
+        'SpendReport',
+        'SpendRow',
       ])
         assert.ok(answer.body.components.schemas[name], name);
+      const spend = answer.body.paths['/orgs/{org}/spend'].get;
+      assert.deepEqual(spend.parameters.map((p: { name: string }) => p.name).sort(), [
+        'cursor',
+        'format',
+        'from',
+        'groupBy',
+        'limit',
+        'model',
+        'org',
+        'provider',
+        'proxyKey',
+        'team',
+        'to',
+        'user',
+      ]);
+      assert.ok(spend.responses['200'].content['text/csv'], 'the CSV export is documented');
       const createUser =
         answer.body.paths['/orgs/{org}/users'].post.requestBody.content['application/json'].schema;
       assert.equal(createUser.additionalProperties, false, 'unknown fields are refused in the contract too');

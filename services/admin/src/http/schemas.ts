@@ -455,6 +455,79 @@ export const RequestLogDetail = RequestLogEntry.extend({
   response: z.string().nullable(),
 }).meta({ id: 'RequestLogDetail' });
 
+// --- spend ---
+
+const spendDimension = '(?:day|team|user|proxyKey|provider|providerKey|model)';
+/** A UTC day: a date, or an instant (refused by the route unless at midnight UTC). */
+const spendDay = z
+  .union([z.iso.date(), isoTime])
+  .refine((text) => !text.startsWith('0000'), 'must be in year 1 or later');
+
+export const spendQuery = z.strictObject({
+  from: spendDay.optional().describe('Inclusive first UTC day (`2026-01-01`, or a midnight UTC instant).'),
+  to: spendDay.optional().describe('Exclusive last UTC day (default: tomorrow, so today is in).'),
+  groupBy: z
+    .string()
+    .regex(
+      new RegExp(`^${spendDimension}(?:,${spendDimension}){0,6}$`),
+      'must list day, team, user, proxyKey, provider, providerKey or model, comma-separated',
+    )
+    .optional()
+    .describe('Comma-separated: day, team, user, proxyKey, provider, providerKey, model (default day).'),
+  team: id.optional().describe('Team id.'),
+  user: id.optional().describe('User id.'),
+  proxyKey: id.optional().describe('Proxy key id.'),
+  provider: RequestCompleted.schema.shape.provider.optional().describe('Provider name.'),
+  model: RequestCompleted.schema.shape.model.optional().describe('Model, as the provider served it.'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe('Rows per page, 1-10000 (default 1000).'),
+  cursor: z.string().max(4000).optional().describe('Opaque cursor from the previous page (`nextCursor`).'),
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+const SpendSums = {
+  requests: z.int().describe('Every request: completed, failed and rejected.'),
+  completed: z.int(),
+  failed: z.int(),
+  rejected: z.int().describe('Refused by the gateway: no spend.'),
+  unpricedRequests: z.int().describe('Requests of a model without a price: their cost is in no total.'),
+  inputTokens: z.int(),
+  outputTokens: z.int(),
+  cachedInputTokens: z.int().describe('Part of inputTokens read from the prompt cache.'),
+  costs: z
+    .array(z.object({ currency: z.string(), cost: z.string().describe('Exact decimal.') }))
+    .describe('The cost in each currency the requests were priced in, by currency.'),
+};
+
+export const SpendRow = z
+  .object({
+    day: z.string().optional().describe('UTC day (groupBy day).'),
+    teamId: z.string().nullable().optional().describe('groupBy team; null: no team.'),
+    userId: z.string().nullable().optional(),
+    proxyKeyId: z.string().nullable().optional(),
+    provider: z.string().nullable().optional().describe('null: refused before a provider was chosen.'),
+    providerKeyId: z.string().nullable().optional(),
+    model: z.string().nullable().optional(),
+    ...SpendSums,
+  })
+  .meta({ id: 'SpendRow' });
+
+export const SpendReport = z
+  .object({
+    from: z.string().describe('First UTC day (inclusive).'),
+    to: z.string().describe('Last UTC day (exclusive).'),
+    groupBy: z.array(z.string()),
+    rows: z.array(SpendRow),
+    totals: z.object(SpendSums).meta({ id: 'SpendTotals' }),
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'SpendReport' });
+
 // --- logging policy ---
 
 const ruleShape = loggingRule.shape;

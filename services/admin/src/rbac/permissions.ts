@@ -51,6 +51,11 @@ export const ACTIONS = [
   'request.own',
   /** See every request of the org in the request log, with its logged text. */
   'request.readAny',
+  /**
+   * Read and export the org's spend reports (requests, tokens, cost by day, team, user, key,
+   * provider, model). Developers see their own requests' cost in the request log instead.
+   */
+  'spend.read',
   /** See the org's logging policy (bodies, retention, redaction rules). */
   'logging.read',
   /** Set the org's logging policy. */
@@ -78,6 +83,7 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'audit.read',
     'request.own',
     'request.readAny',
+    'spend.read',
     'logging.read',
   ],
   developer: ['org.read', 'proxyKey.own', 'provider.read', 'request.own'],
@@ -96,6 +102,7 @@ export const PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
     'sso.read',
     'request.own',
     'request.readAny',
+    'spend.read',
     'logging.read',
   ],
 };

@@ -275,6 +275,8 @@ export async function callFor(
       return { method: 'GET', path: `${o}/requests` };
     case 'getRequest':
       return { method: 'GET', path: `${o}/requests/${await request()}` };
+    case 'getSpend':
+      return { method: 'GET', path: `${o}/spend?groupBy=day,model` };
     case 'getLoggingPolicy':
       return { method: 'GET', path: `${o}/logging` };
     case 'setLoggingPolicy':

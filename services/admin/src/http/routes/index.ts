@@ -11,6 +11,7 @@ import { priceRoutes } from './prices.js';
 import { providerRoutes } from './providers.js';
 import { proxyKeyRoutes } from './proxy-keys.js';
 import { requestRoutes } from './requests.js';
+import { spendRoutes } from './spend.js';
 import { ssoRoutes } from './sso.js';
 import { teamRoutes } from './teams.js';
 import { userRoutes } from './users.js';
@@ -30,6 +31,7 @@ export function adminRoutes(passport: Passport): AnyRoute[] {
     ...apiTokenRoutes,
     ...auditRoutes,
     ...requestRoutes,
+    ...spendRoutes,
     ...loggingRoutes,
     ...ssoRoutes,
   ];

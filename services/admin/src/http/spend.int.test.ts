@@ -1,0 +1,467 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { NewEvent } from '@kordon/events';
+import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
+import { SqlProjectionRunner } from '@kordon/projections';
+import { decodeForSpend, spendProjection } from '../spend/spend-projection.js';
+import {
+  createOrgWithRoles,
+  expectStatus,
+  startTestAdmin,
+  type TestAdmin,
+  type TestOrg,
+} from '../testing/harness.js';
+import { completedEvent, failedEvent, rejectedEvent } from '../testing/request-events.js';
+
+const skip = process.env.KORDON_TEST_DATABASE_URL ? false : POSTGRES_SKIP_REASON;
+const V1 = '/admin/v1';
+
+/** Exact decimal addition of non-negative decimal strings (what the report must equal). */
+function addDecimals(values: string[]): string {
+  const scale = Math.max(0, ...values.map((v) => v.split('.')[1]?.length ?? 0));
+  let sum = 0n;
+  for (const value of values) {
+    const [whole, fraction = ''] = value.split('.');
+    sum += BigInt(`${whole}${fraction.padEnd(scale, '0')}`);
+  }
+  const digits = sum.toString().padStart(scale + 1, '0');
+  return scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+/** The same value written with the fewest digits ("30.0" and "30" are one amount). */
+const normal = (decimal: string) => (decimal.includes('.') ? decimal.replace(/\.?0+$/, '') : decimal);
+
+const at = (iso: string) => new Date(iso);
+/** The export's cells are ids, names, days and numbers: no quoting to undo. */
+const parse = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(','));
+
+describe('spend reports over the admin API', { skip }, () => {
+  let admin: TestAdmin;
+  let acme: TestOrg;
+  let other: TestOrg;
+  let owner: string;
+  let lastPosition = 0;
+  /** Every cost acme's requests were priced at (USD), for the expected exact total. */
+  const acmeUsd: string[] = [];
+
+  const append = async (events: NewEvent[]) => {
+    const appended = await admin.store.appendMany(events);
+    lastPosition = appended.lastPosition;
+    await admin.api.spend.waitFor(lastPosition, 20_000);
+  };
+  const get = (path: string, token = owner) => admin.request('GET', `${V1}${path}`, { token });
+  const report = async (query: string, token = owner) =>
+    (await expectStatus(get(`/orgs/acme/spend?${query}`, token), 200)).body;
+
+  before(async () => {
+    const started = await startTestAdmin();
+    if (typeof started === 'string') throw new Error(started);
+    admin = started;
+    acme = await createOrgWithRoles(admin, 'acme');
+    other = await createOrgWithRoles(admin, 'other');
+    owner = acme.users.owner.token;
+    const org = acme.orgId;
+    const events: NewEvent[] = [];
+    // 300 requests of 0.1 and 0.2 USD on one day: a float sum would not be 45 exactly.
+    for (let i = 0; i < 300; i++) {
+      const cost = i % 2 === 0 ? '0.1' : '0.2';
+      acmeUsd.push(cost);
+      events.push(
+        completedEvent(org, at(`2026-03-01T${String(i % 24).padStart(2, '0')}:00:00Z`), {
+          userId: 'usr_ana',
+          teamId: 'tm_core',
+          proxyKeyId: 'pxk_ana',
+          model: 'gpt-4o-mini',
+          usage: { inputTokens: 100, outputTokens: 10, cachedInputTokens: 40 },
+          cost,
+        }),
+      );
+    }
+    // The last and first milliseconds of two UTC days.
+    acmeUsd.push('0.000036', '1.23456789');
+    events.push(
+      completedEvent(org, at('2026-03-01T23:59:59.999Z'), {
+        userId: 'usr_bo',
+        proxyKeyId: 'pxk_bo',
+        provider: 'anthropic',
+        providerKeyId: 'prk_claude',
+        model: 'claude-sonnet-4-5',
+        cost: '0.000036',
+      }),
+      completedEvent(org, at('2026-03-02T00:00:00.000Z'), {
+        userId: 'usr_bo',
+        proxyKeyId: 'pxk_bo',
+        provider: 'anthropic',
+        providerKeyId: 'prk_claude',
+        model: 'claude-sonnet-4-5',
+        usage: { inputTokens: 5000, outputTokens: 700, cachedInputTokens: 0 },
+        cost: '1.23456789',
+      }),
+    );
+    // A failure that was charged for what it streamed, one with nothing, a rejection, and an
+    // unpriced model; a request priced in roubles.
+    acmeUsd.push('0.0042', '0');
+    events.push(
+      failedEvent(org, at('2026-03-02T10:00:00Z'), {
+        userId: 'usr_bo',
+        proxyKeyId: 'pxk_bo',
+        usage: { inputTokens: 80, outputTokens: 20, cachedInputTokens: 0 },
+        cost: '0.0042',
+      }),
+      failedEvent(org, at('2026-03-02T10:01:00Z'), {
+        userId: 'usr_bo',
+        proxyKeyId: 'pxk_bo',
+        usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 },
+        cost: '0',
+      }),
+      rejectedEvent(org, at('2026-03-02T11:00:00Z'), { userId: 'usr_ana', proxyKeyId: 'pxk_ana' }),
+      completedEvent(org, at('2026-03-02T12:00:00Z'), {
+        userId: 'usr_ana',
+        teamId: 'tm_core',
+        proxyKeyId: 'pxk_ana',
+        provider: 'local',
+        providerKeyId: 'prk_local',
+        model: 'llama-3-8b',
+        cost: null,
+        currency: null,
+      }),
+      completedEvent(org, at('2026-03-02T13:00:00Z'), {
+        userId: 'usr_ana',
+        teamId: 'tm_core',
+        proxyKeyId: 'pxk_ana',
+        provider: 'yandex',
+        providerKeyId: 'prk_yandex',
+        model: 'yandexgpt-lite',
+        cost: '12.5',
+        currency: 'RUB',
+      }),
+    );
+    // Another org's request on the same day, by a user id that also appears in acme's filters.
+    events.push(
+      completedEvent(other.orgId, at('2026-03-01T12:00:00Z'), {
+        userId: 'usr_ana',
+        teamId: 'tm_core',
+        proxyKeyId: 'pxk_ana',
+        cost: '1000',
+      }),
+    );
+    await append(events);
+  });
+  after(() => admin?.close());
+
+  const MARCH = 'from=2026-03-01&to=2026-03-08';
+  const usd = (sums: { costs: Array<{ currency: string; cost: string }> }) =>
+    sums.costs.find((c) => c.currency === 'USD')?.cost;
+
+  it('sums costs exactly over many requests, per currency, with tokens and outcomes', async () => {
+    const body = await report(`${MARCH}&groupBy=day`);
+    assert.equal(body.from, '2026-03-01');
+    assert.equal(body.to, '2026-03-08');
+    assert.deepEqual(body.groupBy, ['day']);
+    assert.equal(normal(usd(body.totals)!), normal(addDecimals(acmeUsd)));
+    assert.equal(normal(usd(body.totals)!), '46.23880389');
+    assert.deepEqual(
+      body.totals.costs.map((c: { currency: string; cost: string }) => [c.currency, normal(c.cost)]),
+      [
+        ['RUB', '12.5'],
+        ['USD', '46.23880389'],
+      ],
+    );
+    assert.equal(body.totals.requests, 307);
+    assert.equal(body.totals.completed, 304);
+    assert.equal(body.totals.failed, 2);
+    assert.equal(body.totals.rejected, 1);
+    assert.equal(body.totals.unpricedRequests, 1);
+    assert.equal(body.totals.inputTokens, 300 * 100 + 120 + 5000 + 80 + 0 + 120 + 120);
+    assert.equal(body.totals.outputTokens, 300 * 10 + 30 + 700 + 20 + 0 + 30 + 30);
+    assert.equal(body.totals.cachedInputTokens, 300 * 40);
+    assert.equal(body.nextCursor, null);
+  });
+
+  it('puts each request on its UTC day, and a range takes whole days', async () => {
+    const body = await report(`${MARCH}&groupBy=day`);
+    assert.deepEqual(
+      body.rows.map((r: { day: string; requests: number; costs: unknown[] }) => [r.day, r.requests]),
+      [
+        ['2026-03-01', 301],
+        ['2026-03-02', 6],
+      ],
+    );
+    const first = body.rows[0];
+    assert.equal(normal(usd(first)!), normal(addDecimals([...acmeUsd.slice(0, 300), '0.000036'])));
+    // `to` is exclusive; a midnight instant is the same day as its date.
+    const one = await report('from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00.000Z&groupBy=day');
+    assert.deepEqual(
+      one.rows.map((r: { day: string }) => r.day),
+      ['2026-03-01'],
+    );
+    assert.equal(one.totals.requests, 301);
+    const second = await report('from=2026-03-02&to=2026-03-03');
+    assert.equal(second.totals.requests, 6);
+    // Spend is kept per day: an instant inside a day cannot be answered exactly.
+    const refused = await expectStatus(get('/orgs/acme/spend?from=2026-03-01T12:00:00Z&to=2026-03-03'), 400);
+    assert.equal(refused.body.code, 'validation_failed');
+    assert.match(refused.body.detail, /UTC day/);
+  });
+
+  it('groups by any dimensions, in the order given', async () => {
+    const byModel = await report(`${MARCH}&groupBy=model`);
+    assert.deepEqual(
+      byModel.rows.map((r: { model: string; requests: number }) => [r.model, r.requests]),
+      [
+        ['claude-sonnet-4-5', 4],
+        // With the rejection, under the model it named.
+        ['gpt-4o-mini', 301],
+        ['llama-3-8b', 1],
+        ['yandexgpt-lite', 1],
+      ],
+    );
+    const byUserDay = await report(`${MARCH}&groupBy=user,day`);
+    assert.deepEqual(
+      byUserDay.rows.map((r: { userId: string; day: string; requests: number }) => [
+        r.userId,
+        r.day,
+        r.requests,
+      ]),
+      [
+        ['usr_ana', '2026-03-01', 300],
+        ['usr_ana', '2026-03-02', 3],
+        ['usr_bo', '2026-03-01', 1],
+        ['usr_bo', '2026-03-02', 3],
+      ],
+    );
+    const byKeyProvider = await report(`${MARCH}&groupBy=providerKey,provider,team,proxyKey`);
+    const claude = byKeyProvider.rows.find(
+      (r: { providerKeyId: string }) => r.providerKeyId === 'prk_claude',
+    );
+    assert.deepEqual(
+      { provider: claude.provider, teamId: claude.teamId, proxyKeyId: claude.proxyKeyId },
+      { provider: 'anthropic', teamId: null, proxyKeyId: 'pxk_bo' },
+    );
+    assert.equal(normal(usd(claude)!), '1.23460389');
+    // The rejection was refused before any provider: no provider, no key, no spend.
+    const refused = byKeyProvider.rows.find(
+      (r: { providerKeyId: string | null }) => r.providerKeyId === null,
+    );
+    assert.deepEqual([refused.provider, refused.requests, refused.rejected, refused.costs], [null, 1, 1, []]);
+    // Only the grouped fields are in a row.
+    assert.deepEqual(
+      Object.keys(byModel.rows[0]).filter(
+        (k) =>
+          !/^(requests|completed|failed|rejected|unpricedRequests|inputTokens|outputTokens|cachedInputTokens|costs)$/.test(
+            k,
+          ),
+      ),
+      ['model'],
+    );
+  });
+
+  it('filters by team, user, proxy key, provider and model', async () => {
+    const cases: Array<[string, number]> = [
+      ['team=tm_core', 302],
+      ['user=usr_bo', 4],
+      ['proxyKey=pxk_ana', 303],
+      ['provider=anthropic', 4],
+      ['model=gpt-4o-mini', 301],
+      ['user=usr_ana&model=gpt-4o-mini', 301],
+      ['user=usr_nobody', 0],
+    ];
+    for (const [filter, requests] of cases) {
+      const body = await report(`${MARCH}&${filter}`);
+      assert.equal(body.totals.requests, requests, filter);
+    }
+    const empty = await report(`${MARCH}&user=usr_nobody`);
+    assert.deepEqual(empty.rows, []);
+    assert.deepEqual(empty.totals.costs, []);
+  });
+
+  it("never shows another org's spend, whatever the filters name", async () => {
+    const body = await report(`${MARCH}&user=usr_ana&groupBy=day,model`);
+    assert.ok(
+      body.rows.every((r: { costs: Array<{ cost: string }> }) => r.costs.every((c) => c.cost !== '1000')),
+    );
+    assert.equal(body.totals.requests, 303);
+    const theirs = (await expectStatus(get(`/orgs/other/spend?${MARCH}`, other.users.finance.token), 200))
+      .body;
+    assert.equal(theirs.totals.requests, 1);
+    assert.equal(normal(usd(theirs.totals)!), '1000');
+    // Acme's finance naming the other org (slug or id) gets 404, as for every route.
+    for (const ref of ['other', other.orgId]) {
+      await expectStatus(get(`/orgs/${ref}/spend?${MARCH}`, acme.users.finance.token), 404);
+    }
+  });
+
+  it('pages with a cursor that fits only its report', async () => {
+    const all = await report(`${MARCH}&groupBy=user,day`);
+    const seen: unknown[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { rows: unknown[]; nextCursor: string | null; totals: { requests: number } } = await report(
+        `${MARCH}&groupBy=user,day&limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      assert.equal(page.totals.requests, 307, 'every page carries the totals of the whole report');
+      seen.push(...page.rows);
+      cursor = page.nextCursor;
+    } while (cursor);
+    assert.deepEqual(seen, all.rows);
+    const firstPage = await report(`${MARCH}&groupBy=user,day&limit=1`);
+    const wrong = await expectStatus(
+      get(`/orgs/acme/spend?${MARCH}&groupBy=day,user&cursor=${firstPage.nextCursor}`),
+      400,
+    );
+    assert.equal(wrong.body.errors[0].path, 'query.cursor');
+    await expectStatus(get(`/orgs/acme/spend?${MARCH}&cursor=bm90LWpzb24`), 400);
+  });
+
+  it('refuses ranges that are empty, too long or malformed, and unknown dimensions', async () => {
+    for (const query of [
+      'from=2026-03-02&to=2026-03-01',
+      'from=2026-03-01&to=2026-03-01',
+      'from=2025-01-01&to=2026-03-01',
+      'from=2026-13-01',
+      'from=0000-01-01',
+      'groupBy=day,org',
+      'groupBy=day,day',
+      'groupBy=',
+      'limit=0',
+    ]) {
+      const answer = await expectStatus(get(`/orgs/acme/spend?${query}`), 400);
+      assert.equal(answer.body.code, 'validation_failed', query);
+    }
+    // 366 days is the most one report covers.
+    await expectStatus(get('/orgs/acme/spend?from=2025-03-01&to=2026-03-02'), 200);
+  });
+
+  it('covers the 30 days up to today by default', async () => {
+    const now = new Date();
+    await append([completedEvent(acme.orgId, now, { userId: 'usr_today', cost: '0.5' })]);
+    const body = await report('user=usr_today');
+    const today = now.toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.parse(`${today}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    assert.equal(body.to, tomorrow);
+    assert.equal(Date.parse(body.to) - Date.parse(body.from), 30 * 86_400_000);
+    assert.deepEqual(
+      body.rows.map((r: { day: string; requests: number }) => [r.day, r.requests]),
+      [[today, 1]],
+    );
+  });
+
+  it('exports the same report as CSV', async () => {
+    const answer = await expectStatus(get(`/orgs/acme/spend?${MARCH}&groupBy=day,model&format=csv`), 200);
+    assert.match(answer.headers.get('content-type') ?? '', /^text\/csv/);
+    assert.match(
+      answer.headers.get('content-disposition') ?? '',
+      /attachment; filename="spend-acme-2026-03-01-2026-03-08.csv"/,
+    );
+    const records: string[][] = parse(answer.text);
+    assert.deepEqual(records[0], [
+      'day',
+      'model',
+      'requests',
+      'completed',
+      'failed',
+      'rejected',
+      'unpriced_requests',
+      'input_tokens',
+      'output_tokens',
+      'cached_input_tokens',
+      'cost_rub',
+      'cost_usd',
+    ]);
+    const json = await report(`${MARCH}&groupBy=day,model`);
+    assert.equal(records.length - 1, json.rows.length);
+    for (const [i, row] of json.rows.entries()) {
+      const line = records[i + 1]!;
+      assert.deepEqual(line.slice(0, 10), [
+        row.day,
+        row.model,
+        ...[
+          row.requests,
+          row.completed,
+          row.failed,
+          row.rejected,
+          row.unpricedRequests,
+          row.inputTokens,
+          row.outputTokens,
+          row.cachedInputTokens,
+        ].map(String),
+      ]);
+      const cost = (currency: string) =>
+        row.costs.find((c: { currency: string }) => c.currency === currency)?.cost ?? '0';
+      assert.deepEqual(line.slice(10), [cost('RUB'), cost('USD')]);
+    }
+    const gpt = records.find((line) => line[0] === '2026-03-01' && line[1] === 'gpt-4o-mini')!;
+    assert.equal(normal(gpt[11]!), normal(addDecimals(acmeUsd.slice(0, 300))));
+  });
+
+  it('exports more rows than one page, each once', async () => {
+    const events: NewEvent[] = [];
+    for (let i = 0; i < 2_100; i++)
+      events.push(
+        completedEvent(acme.orgId, at('2026-04-10T08:00:00Z'), {
+          userId: `usr_many_${String(i).padStart(4, '0')}`,
+          cost: '0.01',
+        }),
+      );
+    await append(events);
+    const answer = await expectStatus(
+      get('/orgs/acme/spend?from=2026-04-10&to=2026-04-11&groupBy=user&format=csv'),
+      200,
+    );
+    const records: string[][] = parse(answer.text);
+    const users = records.slice(1).map((line) => line[0]);
+    assert.equal(users.length, 2_100);
+    assert.equal(new Set(users).size, 2_100);
+    assert.deepEqual(users, [...users].sort());
+    const json = await report('from=2026-04-10&to=2026-04-11');
+    assert.equal(normal(usd(json.totals)!), '21');
+  });
+
+  it('counts each event once: a batch applied again, a process behind, a rebuild', async () => {
+    const before = await report(`${MARCH}&groupBy=day,user,model`);
+    // The same batch offered again (as after a crash between commit and acknowledgement).
+    const { rows } = await admin.sql.query<{ position: string }>(
+      "SELECT position FROM kordon_events WHERE type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected') ORDER BY position",
+    );
+    const positions = rows.map((row) => Number(row.position));
+    await admin.sql.query('SELECT kordon_spend_add_events($1::bigint[])', [positions]);
+    assert.deepEqual(await report(`${MARCH}&groupBy=day,user,model`), before);
+
+    // Another admin process on the same database that is behind this one (every one follows the
+    // log and builds this model): it reads the whole log again and must add nothing.
+    const behind = new SqlProjectionRunner(
+      { ...spendProjection, name: 'spend-behind' },
+      decodeForSpend,
+      admin.store,
+      admin.sql,
+      { batchSize: 50 },
+    );
+    await behind.start();
+    await behind.waitFor(lastPosition, 20_000);
+    await behind.stop();
+    assert.deepEqual(await report(`${MARCH}&groupBy=day,user,model`), before);
+
+    // A rebuild empties the tables and counts the log again: the same report.
+    await admin.api.spend.rebuild();
+    await admin.api.spend.waitFor(lastPosition, 20_000);
+    assert.deepEqual(await report(`${MARCH}&groupBy=day,user,model`), before);
+    assert.deepEqual(await admin.api.spend.parked(), []);
+  });
+
+  it('outlives the request log: deleting requests does not delete spend', async () => {
+    const before = await report(`${MARCH}`);
+    await admin.sql.query('DELETE FROM kordon_request_log WHERE org_id = $1', [acme.orgId]);
+    assert.deepEqual(await report(`${MARCH}`), before);
+  });
+
+  it('is for owners, admins, finance and auditors; not developers', async () => {
+    for (const role of ['owner', 'admin', 'finance', 'auditor'] as const)
+      await expectStatus(get(`/orgs/acme/spend?${MARCH}`, acme.users[role].token), 200);
+    const refused = await expectStatus(get(`/orgs/acme/spend?${MARCH}`, acme.users.developer.token), 403);
+    assert.equal(refused.body.code, 'forbidden');
+  });
+});
