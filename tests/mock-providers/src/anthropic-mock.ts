@@ -82,6 +82,8 @@ const messagesRequest = messagesBase.extend({
   inference_geo: z.enum(['global', 'us']).optional(),
   /** `fast`: fast mode, billed at a multiple (Opus 4.6 and later Opus models). */
   speed: z.enum(['standard', 'fast']).optional(),
+  /** `any` or `tool` forces a call: Claude then writes no text before it (see `plannedAnswer`). */
+  tool_choice: z.object({ type: z.string() }).optional(),
 });
 
 /** The models that run in fast mode. */
@@ -265,7 +267,8 @@ function messages(exchange: Exchange): Reply {
   }
   const answer = answerFor(conversation(request), exchange.replyPrefix);
   const cache = cacheUse(exchange, request, answer.inputTokens);
-  const plan = contentPlan(exchange, answer, (request.tools ?? []).some(isWebSearchTool));
+  const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
+  const plan = contentPlan(exchange, answer, (request.tools ?? []).some(isWebSearchTool), forced);
   const tokens = answer.inputTokens + plan.outputTokens;
   if (request.stream) {
     const frames = messageEvents(exchange, request, answer, plan, cache);
@@ -334,7 +337,12 @@ function conversation(request: CountTokensRequest & { max_tokens?: number }): Co
   };
 }
 
-/** The content blocks of the answer. Claude says a few words before it uses a tool. */
+/**
+ * The content blocks of the answer. Claude says a few words before it uses a tool, unless the
+ * request forced the call (`tool_choice` any or tool): then the tool_use block comes alone, as
+ * the tool use docs say ("the model will not emit a chain-of-thought text content block before
+ * tool_use content blocks").
+ */
 interface ContentPlan {
   readonly messageId: string;
   readonly blocks: readonly PlannedBlock[];
@@ -353,8 +361,8 @@ type PlannedBlock =
  * block (its query is the start of the answer, text the tests need not predict), its
  * `web_search_tool_result`, then the answer.
  */
-function contentPlan(exchange: Exchange, answer: Answer, searches: boolean): ContentPlan {
-  const planned = plannedAnswer(exchange, answer);
+function contentPlan(exchange: Exchange, answer: Answer, searches: boolean, forced: boolean): ContentPlan {
+  const planned = plannedAnswer(exchange, answer, forced);
   if (!searches) return { ...planned, webSearches: 0 };
   const search: PlannedBlock = {
     type: 'web_search',
@@ -364,18 +372,23 @@ function contentPlan(exchange: Exchange, answer: Answer, searches: boolean): Con
   return { ...planned, blocks: [search, ...planned.blocks], webSearches: 1 };
 }
 
-function plannedAnswer(exchange: Exchange, answer: Answer): Omit<ContentPlan, 'webSearches'> {
+function plannedAnswer(
+  exchange: Exchange,
+  answer: Answer,
+  forced: boolean,
+): Omit<ContentPlan, 'webSearches'> {
   const messageId = exchange.ids.next('msg_mock');
   if (answer.kind === 'text') {
     return { messageId, blocks: [{ type: 'text', text: answer.text }], outputTokens: answer.outputTokens };
   }
-  const preamble = `I'll call ${answer.toolName}.`;
   const toolUse: PlannedBlock = {
     type: 'tool_use',
     id: exchange.ids.next('toolu_mock'),
     name: answer.toolName,
     inputJson: answer.argumentsJson,
   };
+  if (forced) return { messageId, blocks: [toolUse], outputTokens: answer.outputTokens };
+  const preamble = `I'll call ${answer.toolName}.`;
   const outputTokens = answer.outputTokens + countTokens(preamble);
   return { messageId, blocks: [{ type: 'text', text: preamble }, toolUse], outputTokens };
 }

@@ -369,6 +369,32 @@ describe('Anthropic mock with the @anthropic-ai/sdk', () => {
     assert.equal(streamed.usage.output_tokens, plain.usage.output_tokens);
   });
 
+  test('a forced tool_choice (any, tool): the tool_use block alone, no text before it', async () => {
+    const base = {
+      ...ask,
+      tools: [{ name: weatherTool.name, input_schema: weatherTool.parameters }],
+      messages: [{ role: 'user' as const, content: 'call get_weather Rome' }],
+    };
+    for (const tool_choice of [{ type: 'any' as const }, { type: 'tool' as const, name: 'get_weather' }]) {
+      const request = { ...base, tool_choice };
+      const plain = await client.messages.create(request);
+      const streamed = await client.messages.stream(request).finalMessage();
+      for (const message of [plain, streamed]) {
+        assert.deepEqual(
+          message.content.map((block) => block.type),
+          ['tool_use'],
+        );
+        assert.equal(message.stop_reason, 'tool_use');
+      }
+      assert.equal(streamed.usage.output_tokens, plain.usage.output_tokens);
+    }
+    const auto = await client.messages.create({ ...base, tool_choice: { type: 'auto' } });
+    assert.deepEqual(
+      auto.content.map((block) => block.type),
+      ['text', 'tool_use'],
+    );
+  });
+
   test('count_tokens agrees with the input tokens of the same request', async () => {
     const messages = [{ role: 'user' as const, content: 'Count me in' }];
     const counted = await client.messages.countTokens({ model: ask.model, messages });
