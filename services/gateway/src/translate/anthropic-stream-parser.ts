@@ -56,9 +56,11 @@ export class AnthropicStreamParser implements StreamParser {
             // Its results are an array; a failed search's content is an error object.
             if (block.type === 'web_search_tool_result' && Array.isArray(block.content))
               this.#webSearchesSeen++;
-            if (block.type === 'text' && block.text) return [{ type: 'text', choice: 0, text: block.text }];
-            if (block.type === 'thinking' && block.thinking)
-              return [{ type: 'reasoning', choice: 0, text: block.thinking }];
+            // A text or thinking block opens empty: an empty part still says which kind of answer
+            // began (the OpenAI emitter's role chunk is `content: ''` for text, `null` otherwise).
+            if (block.type === 'text') return [{ type: 'text', choice: 0, text: block.text ?? '' }];
+            if (block.type === 'thinking' || block.type === 'redacted_thinking')
+              return [{ type: 'reasoning', choice: 0, text: block.thinking ?? '' }];
             return [];
           },
         );

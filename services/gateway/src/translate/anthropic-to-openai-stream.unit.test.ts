@@ -192,6 +192,229 @@ describe('Anthropic stream -> OpenAI chunks', () => {
     });
   });
 
+  describe("the role chunk says what the answer opens with, as OpenAI's does", () => {
+    const start = (id: string) => ({
+      type: 'message_start',
+      message: {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 30, output_tokens: 1 },
+      },
+    });
+    const end = (stopReason: string) => [
+      {
+        type: 'message_delta',
+        delta: { stop_reason: stopReason, stop_sequence: null },
+        usage: { output_tokens: 20 },
+      },
+      { type: 'message_stop' },
+    ];
+    const toolBlock = (index: number, id: string, json: string[]) => [
+      {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'tool_use', id, name: 'get_weather', input: {} },
+      },
+      ...json.map((partial_json) => ({
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'input_json_delta', partial_json },
+      })),
+      { type: 'content_block_stop', index },
+    ];
+    const thinkingBlock = [
+      {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'thinking', thinking: '', signature: '' },
+      },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Paris, then.' } },
+      {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' },
+      },
+      { type: 'content_block_stop', index: 0 },
+    ];
+    /** What the plain answer of the same blocks says, for the streamed one to equal. */
+    const plain = (id: string, content: object[], stopReason: string) =>
+      anthropicToOpenAIResponse(
+        anthropicMessageResponse.parse({
+          id,
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content,
+          stop_reason: stopReason,
+          stop_sequence: null,
+          usage: { input_tokens: 30, output_tokens: 20 },
+        }),
+        { created },
+      ).choices[0]?.message;
+
+    it("tool calls only (a forced tool_choice: no text block): content null in the call's chunk, as plain", () => {
+      const { chunks, translator } = replay([
+        start('msg_forced'),
+        ...toolBlock(0, 'toolu_Paris', ['', '{"city": "Paris"}']),
+        ...end('tool_use'),
+      ]);
+      assert.deepEqual(deltas(chunks), [
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              index: 0,
+              id: 'toolu_Paris',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '' },
+            },
+          ],
+        },
+        { tool_calls: [{ index: 0, function: { arguments: '{"city": "Paris"}' } }] },
+        {},
+        'usage',
+      ]);
+      const [choice] = accumulateOpenAI(chunks).choices;
+      const expected = plain(
+        'msg_forced',
+        [{ type: 'tool_use', id: 'toolu_Paris', name: 'get_weather', input: { city: 'Paris' } }],
+        'tool_use',
+      );
+      assert.equal(expected?.content, null);
+      assert.equal(choice?.content, expected?.content);
+      assert.deepEqual(
+        choice?.toolCalls.map((call) => [call.id, call.name, JSON.parse(call.arguments)]),
+        expected?.tool_calls?.map((call) => [
+          call.id,
+          call.function.name,
+          JSON.parse(call.function.arguments),
+        ]),
+      );
+      assert.equal(translator.outputText(), '{"city": "Paris"}');
+    });
+
+    it("parallel calls only: one role chunk, with the first call; the second call's chunk has none", () => {
+      const { chunks } = replay([
+        start('msg_two'),
+        ...toolBlock(0, 'toolu_Paris', ['{"city": "Paris"}']),
+        ...toolBlock(1, 'toolu_Rome', ['{"city": "Rome"}']),
+        ...end('tool_use'),
+      ]);
+      assert.deepEqual(
+        chunks.map((chunk) => chunk.choices[0]?.delta.role),
+        ['assistant', undefined, undefined, undefined, undefined, undefined],
+      );
+      assert.deepEqual(accumulateOpenAI(chunks).choices[0]?.content, null);
+    });
+
+    it('nothing goes out for message_start; a text block\'s opening sends the role with content ""', () => {
+      const translator = anthropicToOpenAIStream({ includeUsage: false, created });
+      assert.deepEqual(translator.push(start('msg_text')), [], 'not yet known: text or a call');
+      const opened = translator.push({
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'text', text: '' },
+      });
+      assert.deepEqual(deltas(opened), [{ role: 'assistant', content: '' }], 'before the first word');
+      assert.equal(translator.content, false, 'an empty block is no content yet');
+      const first = translator.push({
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: 'Hi' },
+      });
+      assert.deepEqual(deltas(first), [{ content: 'Hi' }]);
+      assert.equal(translator.outputText(), 'Hi');
+    });
+
+    it('a text before the calls keeps content a string: the recorded tool answer as before', () => {
+      const { chunks } = replay(sseEvents('anthropic-tool.sse'));
+      assert.deepEqual(chunks[0]?.choices[0]?.delta, { role: 'assistant', content: '' });
+    });
+
+    it('thinking, then calls only: the role (content null) opens with the thinking, the call follows', () => {
+      const { chunks, translator } = replay([
+        start('msg_think_call'),
+        ...thinkingBlock,
+        ...toolBlock(1, 'toolu_Paris', ['{"city": "Paris"}']),
+        ...end('tool_use'),
+      ]);
+      assert.deepEqual(deltas(chunks).slice(0, 2), [
+        { role: 'assistant', content: null },
+        {
+          tool_calls: [
+            {
+              index: 0,
+              id: 'toolu_Paris',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '' },
+            },
+          ],
+        },
+      ]);
+      const expected = plain(
+        'msg_think_call',
+        [
+          { type: 'thinking', thinking: 'Paris, then.', signature: 'EqQBCgIYAhIM' },
+          { type: 'tool_use', id: 'toolu_Paris', name: 'get_weather', input: { city: 'Paris' } },
+        ],
+        'tool_use',
+      );
+      assert.equal(accumulateOpenAI(chunks).choices[0]?.content, expected?.content);
+      assert.equal(translator.outputText(), '{"city": "Paris"}', 'the thinking is not in the text');
+    });
+
+    it('thinking, then text: the text after a role chunk that said null is the content', () => {
+      const { chunks } = replay([
+        start('msg_think_text'),
+        ...thinkingBlock,
+        { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+        { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Sunny.' } },
+        { type: 'content_block_stop', index: 1 },
+        ...end('end_turn'),
+      ]);
+      assert.deepEqual(deltas(chunks).slice(0, 3), [
+        { role: 'assistant', content: null },
+        { content: '' },
+        { content: 'Sunny.' },
+      ]);
+      assert.equal(accumulateOpenAI(chunks).choices[0]?.content, 'Sunny.');
+    });
+
+    it('a redacted thinking block opens the answer too (content null)', () => {
+      const translator = anthropicToOpenAIStream({ includeUsage: false, created });
+      translator.push(start('msg_redacted'));
+      const opened = translator.push({
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' },
+      });
+      assert.deepEqual(deltas(opened), [{ role: 'assistant', content: null }]);
+      assert.equal(translator.content, false, 'no content: a failure now is still before the answer');
+    });
+
+    it('no content blocks at all: the role chunk comes with the finish, content null as plain', () => {
+      const { chunks } = replay([start('msg_empty'), ...end('end_turn')]);
+      assert.deepEqual(deltas(chunks), [{ role: 'assistant', content: null }, {}, 'usage']);
+      assert.equal(accumulateOpenAI(chunks).choices[0]?.content, plain('msg_empty', [], 'end_turn')?.content);
+    });
+
+    it('an overload right after message_start: nothing was written, the edge may ask another key', () => {
+      const { chunks, translator } = replay([
+        start('msg_overloaded'),
+        { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+      ]);
+      assert.deepEqual(chunks, []);
+      assert.equal(translator.failure?.kind, 'upstream_error');
+      assert.equal(translator.content, false);
+    });
+  });
+
   describe('a stream that does not end cleanly is never reported as finished', () => {
     it('cut before message_stop (no-terminator): not finished, no usage chunk, usage seen so far kept', () => {
       const events = sseEvents('anthropic-text.sse').slice(0, -1);

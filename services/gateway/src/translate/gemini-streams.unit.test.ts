@@ -99,6 +99,42 @@ describe('Gemini stream -> OpenAI chunks', () => {
     });
   });
 
+  it("a function call only: its chunk opens the choice with content null, as OpenAI's and the plain answer", () => {
+    const { chunks } = toOpenAI(sseEvents('gemini-tool.sse'));
+    assert.deepEqual(chunks[0]?.choices[0]?.delta, {
+      role: 'assistant',
+      content: null,
+      tool_calls: [
+        {
+          index: 0,
+          id: 'call_mock-response-000004_0',
+          type: 'function',
+          function: { name: 'get_weather', arguments: '' },
+        },
+      ],
+    });
+    const whole = geminiToOpenAIResponse(
+      geminiGenerateContentResponse.parse(jsonFixture('gemini-tool.json')),
+      { created, ...context },
+    );
+    assert.equal(whole.choices[0]?.message.content, null);
+    assert.equal(accumulateOpenAI(chunks).choices[0]?.content, whole.choices[0]?.message.content);
+  });
+
+  it('a prompt blocked before any candidate: one choice, content null (its role with the finish), as plain', () => {
+    const blocked = { promptFeedback: { blockReason: 'SAFETY' }, responseId: 'r-blocked' };
+    const { chunks } = toOpenAI([blocked]);
+    assert.deepEqual(chunks[0]?.choices[0]?.delta, { role: 'assistant', content: null });
+    const whole = geminiToOpenAIResponse(geminiGenerateContentResponse.parse(blocked), {
+      created,
+      ...context,
+    });
+    assert.deepEqual(
+      accumulateOpenAI(chunks).choices.map((choice) => [choice.content, choice.finishReason]),
+      whole.choices.map((choice) => [choice.message.content, choice.finish_reason]),
+    );
+  });
+
   it('without a responseId, call ids are made from the fallback (request) id: they differ between streams', () => {
     const chunk = {
       candidates: [

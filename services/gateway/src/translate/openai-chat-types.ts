@@ -387,7 +387,8 @@ export interface OpenAIToolCallDeltaOut {
 
 export interface OpenAIChunkChoiceOut {
   index: number;
-  delta: { role?: 'assistant'; content?: string; tool_calls?: OpenAIToolCallDeltaOut[] };
+  /** `content: null` only in a role chunk: the answer opens with a tool call, not text. */
+  delta: { role?: 'assistant'; content?: string | null; tool_calls?: OpenAIToolCallDeltaOut[] };
   logprobs: null;
   finish_reason: OpenAIFinishReason | null;
 }

@@ -32,6 +32,7 @@ export type StreamFailure =
 export type StreamPart =
   /** The answer began; `usage` is what the provider said at that point (input tokens, usually). */
   | { type: 'start'; id: string; model: string; usage?: NormalisedUsage }
+  /** An empty `text` (Claude's text block opening) says text began: nothing to show or count yet. */
   | { type: 'text'; choice: number; text: string }
   /** `toolIndex` counts the calls of one choice from 0, as OpenAI's tool_calls[].index does. */
   | { type: 'tool-call-start'; choice: number; toolIndex: number; id: string; name: string }
@@ -47,7 +48,8 @@ export type StreamPart =
  * `reasoning_content`). Providers bill it as output, so the translator counts it in what a
  * stream cut short is charged. Only the Anthropic emitter shows it, and only an OpenAI-dialect
  * answer's (as thinking blocks: the caller sends them back, DeepSeek needs them); OpenAI chunks
- * have no place for Claude's, and a same-dialect caller gets the provider's frames.
+ * have no place for Claude's, and a same-dialect caller gets the provider's frames. An empty one
+ * (a thinking block opening) only says the answer began: the OpenAI emitter's role chunk.
  */
 export interface ReasoningPart {
   type: 'reasoning';

@@ -98,8 +98,11 @@ export class StreamTranslator<Out> {
           this.#failure = part.failure;
           return out;
         case 'text':
-          if (part.text !== '') this.#content = true;
-          this.#keep(part.choice, 'text', part.text);
+          // An empty text (Claude's text block opening) is no content yet, nor output to count.
+          if (part.text !== '') {
+            this.#content = true;
+            this.#keep(part.choice, 'text', part.text);
+          }
           break;
         case 'tool-call-start':
           this.#content = true;
@@ -109,9 +112,12 @@ export class StreamTranslator<Out> {
           this.#keep(part.choice, `tool ${part.toolIndex}`, part.argumentsDelta);
           break;
         case 'reasoning':
-          if (part.text !== '') this.#content = true;
-          this.#reasoning.push(part.text);
-          if (this.#report !== undefined) this.#sinceReport.push(part.text);
+          // An empty one (a thinking block opening) only tells the emitter the answer began.
+          if (part.text !== '') {
+            this.#content = true;
+            this.#reasoning.push(part.text);
+            if (this.#report !== undefined) this.#sinceReport.push(part.text);
+          }
           if (this.#emitter.emitReasoning) out.push(...this.#emitter.emitReasoning(part));
           continue;
         case 'end':

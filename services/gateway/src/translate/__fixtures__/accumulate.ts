@@ -33,7 +33,9 @@ export function accumulateOpenAI(chunks: readonly OpenAIChatChunkOut[]): Accumul
         choices[index] = choice;
       }
       assert.equal(choice.finishReason, null, 'no delta after the finish reason');
-      if (delta.content) choice.content = (choice.content ?? '') + delta.content;
+      // As openai 7's ChatCompletionStream: any string, the empty one too, makes the content a
+      // string (a role chunk's `content: ''` is kept: `null` only while no chunk said otherwise).
+      if (delta.content != null) choice.content = (choice.content ?? '') + delta.content;
       for (const call of delta.tool_calls ?? []) {
         const existing = choice.toolCalls[call.index];
         if (existing) existing.arguments += call.function.arguments;
