@@ -337,6 +337,55 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     );
   });
 
+  describe('OpenAI tool_choice allowed_tools and custom', () => {
+    const three = ['get_weather', 'get_time', 'get_news'].map((name) => ({
+      type: 'function',
+      function: { name, parameters: weather },
+    }));
+    const allowed = (mode: string, names: string[]) => ({
+      type: 'allowed_tools',
+      allowed_tools: { mode, tools: names.map((name) => ({ type: 'function', function: { name } })) },
+    });
+    const sent = (tool_choice: unknown) => {
+      const translated = fromOpenAI({ messages: [user('Hi')], tools: three, tool_choice });
+      return {
+        declared: translated.tools?.[0]?.functionDeclarations?.map((declaration) => declaration.name),
+        config: translated.toolConfig?.functionCallingConfig,
+      };
+    };
+
+    it('mode required: ANY with allowedFunctionNames, every function declared', () =>
+      assert.deepEqual(sent(allowed('required', ['get_time', 'get_news'])), {
+        declared: ['get_weather', 'get_time', 'get_news'],
+        config: { mode: 'ANY', allowedFunctionNames: ['get_time', 'get_news'] },
+      }));
+    it('mode auto: only the allowed functions declared, AUTO (allowedFunctionNames is for ANY only)', () =>
+      assert.deepEqual(sent(allowed('auto', ['get_time', 'get_news'])), {
+        declared: ['get_time', 'get_news'],
+        config: undefined,
+      }));
+    it('one tool with mode required is that function named', () =>
+      assert.deepEqual(sent(allowed('required', ['get_weather'])).config, {
+        mode: 'ANY',
+        allowedFunctionNames: ['get_weather'],
+      }));
+    it('a name that matches no tool is refused naming it', () =>
+      assert.throws(
+        () => sent(allowed('required', ['get_weather', 'get_stock'])),
+        (error: unknown) =>
+          error instanceof TranslationError &&
+          error.param === 'tool_choice.allowed_tools.tools[1].function.name',
+      ));
+    it('a custom tool_choice is refused naming tool_choice', () =>
+      assert.throws(
+        () => sent({ type: 'custom', custom: { name: 'get_weather' } }),
+        (error: unknown) =>
+          error instanceof TranslationError &&
+          error.param === 'tool_choice' &&
+          error.code === 'unsupported_value',
+      ));
+  });
+
   it("a tool name of OpenAI's 64 characters goes as sent, in the declarations and the history", () => {
     const name = 'x'.repeat(64);
     const translated = fromOpenAI({

@@ -90,7 +90,13 @@ export type NeutralToolChoice =
   | { type: 'auto' }
   | { type: 'none' }
   | { type: 'required' }
-  | { type: 'tool'; name: string };
+  | { type: 'tool'; name: string }
+  /**
+   * Only the tools named may be called (OpenAI's `allowed_tools`): `auto`, or `required` (one or
+   * more of them). `names` are tools of the request, at least two and fewer than all of them
+   * (`openAIToolChoice` gives `tool`, `none`, `auto` or `required` otherwise).
+   */
+  | { type: 'allowed'; mode: 'auto' | 'required'; names: string[] };
 
 export type NeutralResponseFormat =
   | { type: 'json_object' }

@@ -446,7 +446,8 @@ function toolResultContent(content: (TextPart | ImagePart | FilePart)[]): {
  * the tool choice (Anthropic has no other place for it). A conversation that already holds
  * tool calls but offers no tools still needs the tools declared (Anthropic refuses tool_use
  * blocks otherwise, OpenAI does not): they are declared with an empty schema and
- * `tool_choice: none`, so the history is accepted and no new call is made.
+ * `tool_choice: none`, so the history is accepted and no new call is made. OpenAI's
+ * `allowed_tools` offers only the allowed tools, with `auto` or `any`.
  */
 function toolFields(request: NeutralChatRequest): Pick<AnthropicMessagesRequest, 'tools' | 'tool_choice'> {
   if (request.tools.length === 0) {
@@ -457,7 +458,13 @@ function toolFields(request: NeutralChatRequest): Pick<AnthropicMessagesRequest,
       tool_choice: { type: 'none' },
     };
   }
-  const tools = request.tools.map(
+  // Only the allowed tools are offered: Claude has no list of callable tools apart from `tools`.
+  const choice = request.toolChoice;
+  const offered =
+    choice?.type === 'allowed'
+      ? request.tools.filter((tool) => choice.names.includes(tool.name))
+      : request.tools;
+  const tools = offered.map(
     (tool): AnthropicTool => ({
       name: tool.name,
       ...(tool.description !== undefined ? { description: tool.description } : {}),
@@ -469,8 +476,8 @@ function toolFields(request: NeutralChatRequest): Pick<AnthropicMessagesRequest,
       ...(tool.strict === true ? { strict: true } : {}),
     }),
   );
-  const choice = toolChoice(request);
-  return choice ? { tools, tool_choice: choice } : { tools };
+  const anthropicChoice = toolChoice(request);
+  return anthropicChoice ? { tools, tool_choice: anthropicChoice } : { tools };
 }
 
 function toolChoice(request: NeutralChatRequest): AnthropicToolChoice | undefined {
@@ -488,6 +495,9 @@ function toolChoice(request: NeutralChatRequest): AnthropicToolChoice | undefine
       return { type: 'any', ...disableParallel };
     case 'tool':
       return { type: 'tool', name: choice.name, ...disableParallel };
+    case 'allowed':
+      // The tools are cut to the allowed ones (toolFields): auto or any among those.
+      return { type: choice.mode === 'required' ? 'any' : 'auto', ...disableParallel };
     default: {
       const unknown: never = choice;
       throw new Error(`unhandled tool choice ${JSON.stringify(unknown)}`);

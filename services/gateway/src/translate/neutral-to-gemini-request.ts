@@ -37,9 +37,16 @@ export function geminiRequestFromNeutral(
   const out: GeminiGenerateContentRequest = { contents: contents(request.messages, signature) };
   if (request.system.length > 0) out.systemInstruction = { parts: request.system.map((text) => ({ text })) };
   if (request.tools.length > 0) {
+    // OpenAI's allowed_tools with `auto`: Gemini takes allowedFunctionNames with ANY only, so
+    // only the allowed functions are declared (with `required` they go as allowedFunctionNames).
+    const choice = request.toolChoice;
+    const declared =
+      choice?.type === 'allowed' && choice.mode === 'auto'
+        ? request.tools.filter((tool) => choice.names.includes(tool.name))
+        : request.tools;
     out.tools = [
       {
-        functionDeclarations: request.tools.map((tool) => ({
+        functionDeclarations: declared.map((tool) => ({
           name: shortToolName(tool.name),
           ...(tool.description !== undefined ? { description: tool.description } : {}),
           ...(tool.parameters !== undefined ? { parametersJsonSchema: tool.parameters } : {}),
@@ -236,6 +243,12 @@ function functionCallingConfig(
       return { mode: 'ANY' };
     case 'tool':
       return { mode: 'ANY', allowedFunctionNames: [shortToolName(choice.name)] };
+    case 'allowed':
+      // "Should only be set when the Mode is ANY" (FunctionCallingConfig.allowedFunctionNames):
+      // `auto` goes as AUTO, Gemini's default, with the declarations cut to the allowed ones.
+      return choice.mode === 'required'
+        ? { mode: 'ANY', allowedFunctionNames: choice.names.map(shortToolName) }
+        : undefined;
     default: {
       const unknown: never = choice;
       throw new Error(`unhandled tool choice ${JSON.stringify(unknown)}`);

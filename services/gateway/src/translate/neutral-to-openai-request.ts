@@ -7,6 +7,7 @@ import type {
   NeutralChatRequest,
   NeutralMessage,
   NeutralThinking,
+  NeutralToolChoice,
   UserPart,
 } from './neutral-request.js';
 import { documentNote, effortForBudget, lesserEffort } from './neutral-request.js';
@@ -68,11 +69,7 @@ export function openAIRequestFromNeutral(
           : {}),
       },
     }));
-    if (request.toolChoice)
-      out.tool_choice =
-        request.toolChoice.type === 'tool'
-          ? { type: 'function', function: { name: shortToolName(request.toolChoice.name) } }
-          : request.toolChoice.type;
+    if (request.toolChoice) out.tool_choice = openAIToolChoiceOf(request.toolChoice);
     // The o-series refuse the field (a 400, even for false): dropped, as temperature is; they
     // may then call several tools at once, which an Anthropic caller's answer can hold.
     if (request.parallelToolCalls !== undefined && openAITakesParallelToolCalls(request.model))
@@ -330,4 +327,27 @@ function imagePart(part: ImagePart): OpenAIUserContentPart {
   if (source.kind === 'url') return { type: 'image_url', image_url: { url: source.url } };
   refuseMalformedBase64(source.data, part.path);
   return { type: 'image_url', image_url: { url: base64DataUrl(source.mediaType, source.data) } };
+}
+
+function openAIToolChoiceOf(choice: NeutralToolChoice): NonNullable<OpenAIChatRequest['tool_choice']> {
+  switch (choice.type) {
+    case 'none':
+    case 'auto':
+    case 'required':
+      return choice.type;
+    case 'tool':
+      return { type: 'function', function: { name: shortToolName(choice.name) } };
+    case 'allowed':
+      return {
+        type: 'allowed_tools',
+        allowed_tools: {
+          mode: choice.mode,
+          tools: choice.names.map((name) => ({ type: 'function', function: { name: shortToolName(name) } })),
+        },
+      };
+    default: {
+      const unknown: never = choice;
+      throw new Error(`unhandled tool choice ${JSON.stringify(unknown)}`);
+    }
+  }
 }

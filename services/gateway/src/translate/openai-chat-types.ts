@@ -91,11 +91,27 @@ const functionTool = z.object({
 const customTool = z.object({ type: z.literal('custom'), custom: z.object({ name: z.string() }) });
 export type OpenAIFunctionTool = z.infer<typeof functionTool>;
 
+const namedFunction = z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) });
+/** A custom tool named: `tool_choice` `{type: "custom", custom: {name}}`, or an allowed tool. */
+const namedCustom = z.object({ type: z.literal('custom'), custom: z.object({ name: z.string() }) });
+/**
+ * `{type: "allowed_tools", allowed_tools: {mode, tools}}`: only the tools listed may be called,
+ * `auto` (or answer in text) or `required` (one or more of them), while `tools` stays whole
+ * (openai 7.x ChatCompletionAllowedToolChoice; the list holds function and custom tools by name).
+ */
+const allowedTools = z.object({
+  type: z.literal('allowed_tools'),
+  allowed_tools: z.object({
+    mode: z.enum(['auto', 'required']),
+    tools: z.array(z.discriminatedUnion('type', [namedFunction, namedCustom])),
+  }),
+});
 const toolChoice = z.union([
   z.enum(['none', 'auto', 'required']),
-  z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }),
+  z.discriminatedUnion('type', [namedFunction, namedCustom, allowedTools]),
 ]);
 export type OpenAIToolChoice = z.infer<typeof toolChoice>;
+export type OpenAIAllowedToolsChoice = z.infer<typeof allowedTools>;
 
 const responseFormat = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),

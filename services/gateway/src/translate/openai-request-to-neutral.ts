@@ -10,7 +10,6 @@ import {
   type NeutralMessage,
   type NeutralResponseFormat,
   type NeutralTool,
-  type NeutralToolChoice,
   type UserPart,
 } from './neutral-request.js';
 import type {
@@ -18,9 +17,9 @@ import type {
   OpenAIMessage,
   OpenAIResponseFormat,
   OpenAITextPart,
-  OpenAIToolChoice,
   OpenAIUserContentPart,
 } from './openai-chat-types.js';
+import { openAIToolChoice } from './openai-tool-choice.js';
 import { TranslationError } from './translation-error.js';
 
 export function neutralFromOpenAIRequest(request: OpenAIChatRequest): NeutralChatRequest {
@@ -45,7 +44,12 @@ export function neutralFromOpenAIRequest(request: OpenAIChatRequest): NeutralCha
     neutral.stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
     neutral.stopParam = 'stop';
   }
-  if (request.tool_choice != null) neutral.toolChoice = toolChoice(request.tool_choice);
+  if (request.tool_choice != null)
+    neutral.toolChoice = openAIToolChoice(
+      request.tool_choice,
+      neutral.tools.map((tool) => tool.name),
+      'this model',
+    );
   if (request.parallel_tool_calls != null) neutral.parallelToolCalls = request.parallel_tool_calls;
   const format = responseFormat(request.response_format);
   if (format) neutral.responseFormat = format;
@@ -234,11 +238,6 @@ function tools(request: OpenAIChatRequest): NeutralTool[] {
       ...(strict != null ? { strict } : {}),
     };
   });
-}
-
-function toolChoice(choice: OpenAIToolChoice): NeutralToolChoice {
-  if (typeof choice !== 'string') return { type: 'tool', name: choice.function.name };
-  return { type: choice };
 }
 
 function responseFormat(format: OpenAIResponseFormat | null | undefined): NeutralResponseFormat | undefined {

@@ -702,6 +702,92 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         assert.deepEqual(translate({ messages: [user('Hi')], tools, ...body }).tool_choice, expected),
       );
 
+    describe('allowed_tools and custom', () => {
+      const three = ['get_weather', 'get_time', 'get_news'].map((name) => ({
+        type: 'function',
+        function: { name, parameters: weather },
+      }));
+      const allowed = (mode: string, names: string[], extra: unknown[] = []) => ({
+        type: 'allowed_tools',
+        allowed_tools: {
+          mode,
+          tools: [...names.map((name) => ({ type: 'function', function: { name } })), ...extra],
+        },
+      });
+      const sent = (tool_choice: unknown, body: Record<string, unknown> = {}) => {
+        const translated = translate({ messages: [user('Hi')], tools: three, tool_choice, ...body });
+        return { tools: translated.tools?.map((tool) => tool.name), choice: translated.tool_choice };
+      };
+      const refused = (param: string, code: string) => (error: unknown) =>
+        error instanceof TranslationError && error.param === param && error.code === code;
+
+      it('mode required: only the allowed tools are offered, tool_choice any', () =>
+        assert.deepEqual(sent(allowed('required', ['get_time', 'get_weather'])), {
+          tools: ['get_weather', 'get_time'],
+          choice: { type: 'any' },
+        }));
+      it('mode auto: only the allowed tools are offered, tool_choice auto', () =>
+        assert.deepEqual(sent(allowed('auto', ['get_news', 'get_time'])), {
+          tools: ['get_time', 'get_news'],
+          choice: { type: 'auto' },
+        }));
+      it('one tool with mode required is that tool named (every tool kept)', () =>
+        assert.deepEqual(sent(allowed('required', ['get_news'])), {
+          tools: ['get_weather', 'get_time', 'get_news'],
+          choice: { type: 'tool', name: 'get_news' },
+        }));
+      it('one tool with mode auto: only it offered, tool_choice auto', () =>
+        assert.deepEqual(sent(allowed('auto', ['get_news'])), {
+          tools: ['get_news'],
+          choice: { type: 'auto' },
+        }));
+      it('every tool allowed is plain auto or any; a name listed twice counts once', () => {
+        assert.deepEqual(sent(allowed('required', ['get_weather', 'get_time', 'get_news', 'get_time'])), {
+          tools: ['get_weather', 'get_time', 'get_news'],
+          choice: { type: 'any' },
+        });
+        assert.deepEqual(sent(allowed('auto', ['get_weather', 'get_time', 'get_news'])).choice, {
+          type: 'auto',
+        });
+      });
+      it('no tool allowed with mode auto is none; with required it is refused', () => {
+        assert.deepEqual(sent(allowed('auto', [])).choice, { type: 'none' });
+        assert.throws(
+          () => sent(allowed('required', [])),
+          refused('tool_choice.allowed_tools.tools', 'invalid_value'),
+        );
+      });
+      it('parallel_tool_calls false rides on the tool choice', () =>
+        assert.deepEqual(
+          sent(allowed('required', ['get_weather', 'get_time']), { parallel_tool_calls: false }).choice,
+          {
+            type: 'any',
+            disable_parallel_tool_use: true,
+          },
+        ));
+      it('a name that matches no tool is refused naming it (the tools could not be cut)', () =>
+        assert.throws(
+          () => sent(allowed('auto', ['get_weather', 'get_stock'])),
+          refused('tool_choice.allowed_tools.tools[1].function.name', 'invalid_value'),
+        ));
+      it('a custom tool among the allowed ones is refused naming it, as custom tools are', () =>
+        assert.throws(
+          () => sent(allowed('auto', ['get_weather'], [{ type: 'custom', custom: { name: 'sql' } }])),
+          refused('tool_choice.allowed_tools.tools[1]', 'unsupported_value'),
+        ));
+      it('a custom tool_choice is refused naming tool_choice', () =>
+        assert.throws(
+          () => sent({ type: 'custom', custom: { name: 'get_weather' } }),
+          (error: unknown) =>
+            refused('tool_choice', 'unsupported_value')(error) && /custom/.test(String(error)),
+        ));
+      it('with thinking, allowed_tools required is refused as a forced choice is', () =>
+        assert.throws(
+          () => sent(allowed('required', ['get_weather', 'get_time']), { reasoning_effort: 'low' }),
+          refused('tool_choice', 'unsupported_value'),
+        ));
+    });
+
     it('a function without parameters gets an empty object schema; strict is kept', () => {
       const translated = translate({
         messages: [user('Hi')],

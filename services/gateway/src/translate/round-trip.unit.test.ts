@@ -9,6 +9,7 @@ import { sseEvents } from './__fixtures__/sse-fixtures.js';
 import { anthropicMessageResponse, anthropicMessagesRequest } from './anthropic-messages-types.js';
 import { neutralFromAnthropicRequest } from './anthropic-request-to-neutral.js';
 import type { NeutralChatRequest } from './neutral-request.js';
+import { openAIRequestFromNeutral } from './neutral-to-openai-request.js';
 import { type OpenAIChatChunkOut, openAIChatCompletion, openAIChatRequest } from './openai-chat-types.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
 import { OPENAI_DONE } from './openai-stream-parser.js';
@@ -82,6 +83,33 @@ describe('OpenAI -> Anthropic -> OpenAI requests', () => {
       meaning(neutralFromOpenAIRequest(openAIChatRequest.parse(back))),
       meaning(neutralFromOpenAIRequest(original)),
     );
+  });
+});
+
+describe('OpenAI tool_choice through the neutral form', () => {
+  it('allowed_tools is written back to an OpenAI-dialect request as the same choice', () => {
+    const choice = {
+      type: 'allowed_tools' as const,
+      allowed_tools: {
+        mode: 'auto' as const,
+        tools: [
+          { type: 'function' as const, function: { name: 'get_weather' } },
+          { type: 'function' as const, function: { name: 'get_time' } },
+        ],
+      },
+    };
+    const request = openAIChatRequest.parse({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools: ['get_weather', 'get_time', 'get_news'].map((name) => ({
+        type: 'function',
+        function: { name, parameters: weather },
+      })),
+      tool_choice: choice,
+    });
+    const written = openAIRequestFromNeutral(neutralFromOpenAIRequest(request));
+    assert.deepEqual(written.tool_choice, choice);
+    assert.equal(written.tools?.length, 3);
   });
 });
 

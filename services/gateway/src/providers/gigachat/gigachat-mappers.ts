@@ -7,7 +7,9 @@
  * call they answer, their content JSON (text that is not JSON is wrapped as `{"result": ...}`);
  * tools -> `functions`; tool_choice auto/none/named -> `function_call`, none given -> `auto`
  * (GigaChat's own default is none: tools would never be called; `required` has no counterpart
- * and is refused). Temperatures are kept within 2; 0, which GigaChat refuses, goes as 0.0001
+ * and is refused); `allowed_tools` -> the functions cut to the allowed ones with `auto` (mode
+ * `required` refused as `required` is, but for one allowed tool: that tool named).
+ * Temperatures are kept within 2; 0, which GigaChat refuses, goes as 0.0001
  * (0 to 0.001 is its most deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
  * `response_format` json_schema -> GigaChat's `{ type: "json_schema", schema, strict }`;
  * images and files (GigaChat wants uploaded file ids), `n > 1`, `logprobs`, `response_format`
@@ -32,6 +34,7 @@ import {
   TranslationError,
 } from '../../translate/index.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
+import { openAIToolChoice } from '../../translate/openai-tool-choice.js';
 import {
   chunkOf,
   completionChoice,
@@ -85,19 +88,31 @@ export function gigaChatRequestFromOpenAI(
   if (request.top_p !== undefined && request.top_p !== null) out.top_p = request.top_p;
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) out.max_tokens = maxTokens;
-  const functions = functionTools(request, PROVIDER);
+  const declared = functionTools(request, PROVIDER);
+  const choice =
+    request.tool_choice == null
+      ? undefined
+      : openAIToolChoice(
+          request.tool_choice,
+          declared.map((fn) => fn.name),
+          PROVIDER,
+        );
+  // OpenAI's allowed_tools: only the allowed functions are offered (with auto; required, unless
+  // one tool is allowed, which is that tool named, is refused as required is).
+  const functions =
+    choice?.type === 'allowed' ? declared.filter((fn) => choice.names.includes(fn.name)) : declared;
   if (functions.length > 0) {
     out.functions = functions;
-    const choice = request.tool_choice;
-    if (choice === 'required') {
+    if (choice?.type === 'required' || (choice?.type === 'allowed' && choice.mode === 'required')) {
       throw new TranslationError(
         'unsupported_value',
         'tool_choice',
         `${PROVIDER} cannot be made to call some tool`,
       );
     }
-    if (choice === 'auto' || choice === 'none') out.function_call = choice;
-    else if (choice) out.function_call = { name: choice.function.name };
+    if (choice?.type === 'auto' || choice?.type === 'none') out.function_call = choice.type;
+    else if (choice?.type === 'allowed') out.function_call = 'auto';
+    else if (choice?.type === 'tool') out.function_call = { name: choice.name };
     // No tool_choice is auto for OpenAI and Anthropic, but GigaChat's default is none ("Если запрос
     // не содержит function_call … GigaChat не вызовет функции", REST reference, post-chat):
     // without it the tools would never be called.

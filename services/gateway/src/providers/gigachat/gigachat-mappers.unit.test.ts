@@ -108,6 +108,38 @@ describe('OpenAI request -> GigaChat', () => {
     assert.equal(withoutTools.function_call, undefined);
   });
 
+  it('tool_choice allowed_tools: only the allowed functions offered with auto; required refused as required is, but for one tool', () => {
+    const tools = ['weather', 'time', 'news'].map((name) => ({
+      type: 'function',
+      function: { name, parameters: { type: 'object' } },
+    }));
+    const allowed = (mode: string, names: string[]) => ({
+      type: 'allowed_tools',
+      allowed_tools: { mode, tools: names.map((name) => ({ type: 'function', function: { name } })) },
+    });
+    const sent = (tool_choice: unknown) => {
+      const request = gigaChatRequestFromOpenAI(
+        { model: 'GigaChat', messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice },
+        { model: 'GigaChat', stream: false },
+      );
+      return { functions: request.functions?.map((fn) => fn.name), call: request.function_call };
+    };
+    const refusedAt = (param: string) => (error: unknown) =>
+      error instanceof TranslationError && error.param === param;
+    assert.deepEqual(sent(allowed('auto', ['time', 'news'])), { functions: ['time', 'news'], call: 'auto' });
+    assert.deepEqual(sent(allowed('required', ['news'])), {
+      functions: ['weather', 'time', 'news'],
+      call: { name: 'news' },
+    });
+    assert.deepEqual(sent(allowed('auto', [])), { functions: ['weather', 'time', 'news'], call: 'none' });
+    assert.throws(() => sent(allowed('required', ['time', 'news'])), refusedAt('tool_choice'));
+    assert.throws(
+      () => sent(allowed('auto', ['stock'])),
+      refusedAt('tool_choice.allowed_tools.tools[0].function.name'),
+    );
+    assert.throws(() => sent({ type: 'custom', custom: { name: 'weather' } }), refusedAt('tool_choice'));
+  });
+
   // GigaChat refuses 0 ("Invalid params: temperature must be in range (0, +inf)",
   // ai-forever/gigachain#237) and answers 0 to 0.001 most deterministically (REST reference).
   it('temperature 0 goes as 0.0001 (above 0, in the deterministic range), above 2 as 2', () => {

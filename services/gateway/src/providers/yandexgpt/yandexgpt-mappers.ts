@@ -6,7 +6,8 @@
  * tool messages -> one `user` message with a `toolResultList` (named by looking the call id up
  * in the history). `temperature` is capped at 1 (Yandex's range is 0-1), `max_completion_tokens`
  * or `max_tokens` -> `maxTokens` (an int64 string), tools -> `tools[].function`, `tool_choice`
- * -> `toolChoice` (`none`/`auto`/`required` modes or a function name), `parallel_tool_calls`,
+ * -> `toolChoice` (`none`/`auto`/`required` modes or a function name; `allowed_tools` -> the
+ * tools cut to the allowed ones with AUTO or REQUIRED), `parallel_tool_calls`,
  * `response_format` -> `jsonObject` / `jsonSchema`. Images, audio and files, `n > 1`,
  * `logprobs`, audio output and stop sequences (no counterpart: refused naming the caller's
  * `stop` or `stop_sequences`) are refused; `top_p`, penalties, `seed` and `user` have no
@@ -41,6 +42,7 @@ import {
   usageFromOpenAI,
 } from '../../translate/index.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
+import { openAIToolChoice } from '../../translate/openai-tool-choice.js';
 import {
   chunkOf,
   completionChoice,
@@ -93,14 +95,27 @@ export function yandexRequestFromOpenAI(
   if (maxTokens !== undefined && maxTokens !== null) out.completionOptions.maxTokens = String(maxTokens);
   const reasoning = reasoningOptions(request.reasoning_effort, context);
   if (reasoning) out.completionOptions.reasoningOptions = reasoning;
-  const tools = functionTools(request, PROVIDER).map((fn) => ({ function: fn }));
+  const functions = functionTools(request, PROVIDER);
+  const choice =
+    request.tool_choice == null
+      ? undefined
+      : openAIToolChoice(
+          request.tool_choice,
+          functions.map((fn) => fn.name),
+          PROVIDER,
+        );
+  // OpenAI's allowed_tools: only the allowed tools are offered, with the mode asked for.
+  const offered =
+    choice?.type === 'allowed' ? functions.filter((fn) => choice.names.includes(fn.name)) : functions;
+  const tools = offered.map((fn) => ({ function: fn }));
   if (tools.length > 0) {
     out.tools = tools;
-    const choice = request.tool_choice;
-    if (choice === 'none') out.toolChoice = { mode: 'NONE' };
-    else if (choice === 'auto') out.toolChoice = { mode: 'AUTO' };
-    else if (choice === 'required') out.toolChoice = { mode: 'REQUIRED' };
-    else if (choice) out.toolChoice = { functionName: choice.function.name };
+    if (choice?.type === 'none') out.toolChoice = { mode: 'NONE' };
+    else if (choice?.type === 'auto') out.toolChoice = { mode: 'AUTO' };
+    else if (choice?.type === 'required') out.toolChoice = { mode: 'REQUIRED' };
+    else if (choice?.type === 'tool') out.toolChoice = { functionName: choice.name };
+    else if (choice?.type === 'allowed')
+      out.toolChoice = { mode: choice.mode === 'required' ? 'REQUIRED' : 'AUTO' };
     if (request.parallel_tool_calls !== undefined && request.parallel_tool_calls !== null) {
       out.parallelToolCalls = request.parallel_tool_calls;
     }

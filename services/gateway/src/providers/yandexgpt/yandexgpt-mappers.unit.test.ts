@@ -106,6 +106,42 @@ describe('OpenAI request -> YandexGPT', () => {
     assert.throws(() => sent('extreme'), refusedAt('reasoning_effort'));
   });
 
+  it('tool_choice allowed_tools: only the allowed tools offered, with AUTO or REQUIRED; one required is that tool named', () => {
+    const tools = ['weather', 'time', 'news'].map((name) => ({
+      type: 'function',
+      function: { name, parameters: { type: 'object' } },
+    }));
+    const allowed = (mode: string, names: string[]) => ({
+      type: 'allowed_tools',
+      allowed_tools: { mode, tools: names.map((name) => ({ type: 'function', function: { name } })) },
+    });
+    const sent = (tool_choice: unknown) => {
+      const request = yandexRequestFromOpenAI(
+        { model: 'yandexgpt/latest', messages: [{ role: 'user', content: 'hi' }], tools, tool_choice },
+        { modelUri: MODEL_URI, stream: false },
+      );
+      return { tools: request.tools?.map((tool) => tool.function.name), choice: request.toolChoice };
+    };
+    assert.deepEqual(sent(allowed('required', ['time', 'news'])), {
+      tools: ['time', 'news'],
+      choice: { mode: 'REQUIRED' },
+    });
+    assert.deepEqual(sent(allowed('auto', ['weather'])), { tools: ['weather'], choice: { mode: 'AUTO' } });
+    assert.deepEqual(sent(allowed('required', ['news'])), {
+      tools: ['weather', 'time', 'news'],
+      choice: { functionName: 'news' },
+    });
+    assert.deepEqual(sent(allowed('auto', [])), {
+      tools: ['weather', 'time', 'news'],
+      choice: { mode: 'NONE' },
+    });
+    assert.throws(
+      () => sent(allowed('auto', ['weather', 'stock'])),
+      refusedAt('tool_choice.allowed_tools.tools[1].function.name'),
+    );
+    assert.throws(() => sent({ type: 'custom', custom: { name: 'weather' } }), refusedAt('tool_choice'));
+  });
+
   it('refuses what it cannot express, naming the field', () => {
     const user = { role: 'user', content: 'x' };
     const cases: [unknown, string][] = [

@@ -1,0 +1,77 @@
+/**
+ * An OpenAI `tool_choice` as the neutral choice, for the writers of other dialects and the
+ * YandexGPT and GigaChat mappers, none of which has `allowed_tools` or custom tools.
+ */
+import type { NeutralToolChoice } from './neutral-request.js';
+import type { OpenAIToolChoice } from './openai-chat-types.js';
+import { TranslationError } from './translation-error.js';
+
+/**
+ * `functionNames` are the request's function tools; `target` names the provider in a refusal
+ * (`this model`, `YandexGPT`). A custom tool named (as the choice, or among the allowed tools) is
+ * refused as custom tools are. `allowed_tools` names tools of the request (a name that matches
+ * none is refused: the writers cut the tools list to the allowed ones); one allowed tool with
+ * `required` is that tool named, every tool allowed is plain `auto` or `required`, and none
+ * allowed with `auto` is `none` (no tool may be called; `required` with none is refused).
+ */
+export function openAIToolChoice(
+  choice: OpenAIToolChoice,
+  functionNames: readonly string[],
+  target: string,
+): NeutralToolChoice {
+  if (typeof choice === 'string') return { type: choice };
+  switch (choice.type) {
+    case 'function':
+      return { type: 'tool', name: choice.function.name };
+    case 'custom':
+      throw customRefused('tool_choice', target);
+    case 'allowed_tools':
+      return allowedTools(choice.allowed_tools, functionNames, target);
+    default: {
+      const unknown: never = choice;
+      throw new Error(`unhandled tool_choice ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function allowedTools(
+  allowed: Extract<OpenAIToolChoice, { type: 'allowed_tools' }>['allowed_tools'],
+  functionNames: readonly string[],
+  target: string,
+): NeutralToolChoice {
+  const offered = new Set(functionNames);
+  const names: string[] = [];
+  allowed.tools.forEach((tool, index) => {
+    const path = `tool_choice.allowed_tools.tools[${index}]`;
+    if (tool.type === 'custom') throw customRefused(path, target);
+    const { name } = tool.function;
+    if (!offered.has(name))
+      throw new TranslationError(
+        'invalid_value',
+        `${path}.function.name`,
+        `Allowed tool \`${name}\` is not one of the function tools in \`tools\`.`,
+      );
+    if (!names.includes(name)) names.push(name);
+  });
+  const { mode } = allowed;
+  if (names.length === 0) {
+    if (mode === 'auto') return { type: 'none' };
+    throw new TranslationError(
+      'invalid_value',
+      'tool_choice.allowed_tools.tools',
+      '`allowed_tools` with mode `required` must name at least one tool.',
+    );
+  }
+  if (names.length === offered.size) return { type: mode };
+  const [only] = names;
+  if (names.length === 1 && mode === 'required' && only !== undefined) return { type: 'tool', name: only };
+  return { type: 'allowed', mode, names };
+}
+
+function customRefused(path: string, target: string): TranslationError {
+  return new TranslationError(
+    'unsupported_value',
+    path,
+    `\`tool_choice\` names a custom tool: tools of type \`custom\` exist only at OpenAI; ${target} takes only \`function\` tools.`,
+  );
+}
