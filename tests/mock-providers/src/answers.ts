@@ -25,6 +25,12 @@ export interface Conversation {
   readonly promptTexts: readonly string[];
   readonly messageCount: number;
   readonly tools: readonly ToolSpec[];
+  /**
+   * The names of the offered tools the model may call, when the request narrows them (OpenAI's
+   * `tool_choice`: `none`, a named tool, `allowed_tools`); every offered tool when undefined.
+   * The input tokens count every offered tool either way.
+   */
+  readonly callable?: ReadonlySet<string> | undefined;
   readonly maxOutputTokens?: number | undefined;
 }
 
@@ -94,7 +100,7 @@ function requestedToolCall(
 ): { toolName: string; argumentsJson: string } | undefined {
   const match = /\bcall\s+([\w.-]+)/i.exec(conversation.lastTurn.text);
   const tool = conversation.tools.find((candidate) => candidate.name === match?.[1]);
-  if (!match || !tool) return undefined;
+  if (!match || !tool || (conversation.callable && !conversation.callable.has(tool.name))) return undefined;
   const rest = conversation.lastTurn.text.slice(match.index + match[0].length).trim();
   return { toolName: tool.name, argumentsJson: JSON.stringify(toolArguments(tool.parameters, rest)) };
 }

@@ -139,6 +139,40 @@ describe('OpenAI mock with the openai SDK', () => {
     assert.ok(argumentDeltas >= 3, `arguments came in ${argumentDeltas} deltas`);
   });
 
+  test('tool_choice narrows the tools called: none, a named tool, allowed_tools; a bad shape is a 400', async () => {
+    const timeTool = {
+      name: 'get_time',
+      parameters: { type: 'object', properties: { zone: { type: 'string' } } },
+    };
+    const ask = (tool_choice: OpenAI.ChatCompletionToolChoiceOption) =>
+      client.chat.completions.create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'Please call get_weather Paris' }],
+        tools: [
+          { type: 'function', function: weatherTool },
+          { type: 'function', function: timeTool },
+        ],
+        tool_choice,
+      });
+    const called = async (tool_choice: OpenAI.ChatCompletionToolChoiceOption) => {
+      const call = (await ask(tool_choice)).choices[0]?.message.tool_calls?.[0];
+      return call?.type === 'function' ? call.function.name : undefined;
+    };
+    assert.equal(await called('auto'), 'get_weather');
+    assert.equal(await called('none'), undefined);
+    assert.equal(await called({ type: 'function', function: { name: 'get_time' } }), undefined);
+    const allowed = (names: string[]): OpenAI.ChatCompletionToolChoiceOption => ({
+      type: 'allowed_tools',
+      allowed_tools: { mode: 'auto', tools: names.map((name) => ({ type: 'function', function: { name } })) },
+    });
+    assert.equal(await called(allowed(['get_weather'])), 'get_weather');
+    assert.equal(await called(allowed(['get_time'])), undefined);
+    const refused = await ask({
+      type: 'allowed_tools',
+    } as unknown as OpenAI.ChatCompletionToolChoiceOption).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.APIError && refused.status === 400, String(refused));
+  });
+
   test('a tool result gets a text answer, not another tool call', async () => {
     const completion = await client.chat.completions.create({
       model: 'gpt-4o',

@@ -65,6 +65,27 @@ export function startOpenAIMock(options: OpenAIMockOptions): Promise<MockServer>
 
 // --- request schemas: only the fields the mock uses -------------------------------------
 
+const namedFunction = z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) });
+const namedCustom = z.object({ type: z.literal('custom'), custom: z.object({ name: z.string() }) });
+/**
+ * The API's tool_choice forms: a mode, a function or custom tool named, or `allowed_tools`
+ * (only those tools may be called, `auto` or `required`); another shape is a 400.
+ */
+const toolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.discriminatedUnion('type', [
+    namedFunction,
+    namedCustom,
+    z.object({
+      type: z.literal('allowed_tools'),
+      allowed_tools: z.object({
+        mode: z.enum(['auto', 'required']),
+        tools: z.array(z.discriminatedUnion('type', [namedFunction, namedCustom])),
+      }),
+    }),
+  ]),
+]);
+
 const chatRequest = z.object({
   model: z.string(),
   messages: z.array(z.object({ role: z.string(), content: chatContent })).min(1),
@@ -78,6 +99,7 @@ const chatRequest = z.object({
       }),
     )
     .optional(),
+  tool_choice: toolChoice.nullish(),
   max_tokens: z.number().int().nullish(),
   max_completion_tokens: z.number().int().nullish(),
   service_tier: serviceTierRequest,
@@ -190,8 +212,22 @@ function chatConversation(request: ChatRequest): Conversation {
     promptTexts: messages.map((message) => contentText(message.content)),
     messageCount: messages.length,
     tools: chatTools(request),
+    callable: callableTools(request.tool_choice),
     maxOutputTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
   };
+}
+
+/** The tools tool_choice lets the model call: none, the one named, or the allowed ones. */
+function callableTools(choice: ChatRequest['tool_choice']): ReadonlySet<string> | undefined {
+  if (choice === 'none') return new Set();
+  if (choice == null || typeof choice === 'string') return undefined;
+  if (choice.type === 'function') return new Set([choice.function.name]);
+  if (choice.type === 'custom') return new Set([choice.custom.name]);
+  return new Set(
+    choice.allowed_tools.tools.map((tool) =>
+      tool.type === 'function' ? tool.function.name : tool.custom.name,
+    ),
+  );
 }
 
 function chatTools(request: ChatRequest): ToolSpec[] {
