@@ -23,7 +23,7 @@ import type { SqlProjection, SqlStatement } from '@kordon/projections';
  * (`kordon_spend_progress`), locked for the transaction: a process behind another skips what
  * is already counted, whatever order their transactions come in. A batch that finds request
  * events before it not yet added (the totals were emptied by a rebuild that is replaying the
- * log behind this process) adds nothing, and leaves them to the replay (decision 0019).
+ * log behind this process) adds nothing, and leaves them to the replay (decision 0020).
  */
 
 /** The projection's name: its checkpoint, and where its parked events are found. */

@@ -34,6 +34,29 @@ export function openAIToolChoice(
   }
 }
 
+/**
+ * For a writer that takes the request's function tools as they are (YandexGPT, GigaChat): the
+ * caller's choice as the neutral one, and the functions to offer, cut to the allowed ones when
+ * the choice is `allowed_tools` (those providers have no list of callable tools apart from it).
+ */
+export function toolChoiceAndOffer<Fn extends { name: string }>(
+  choice: OpenAIToolChoice | null | undefined,
+  functions: Fn[],
+  target: string,
+): { choice: NeutralToolChoice | undefined; offered: Fn[] } {
+  if (choice == null) return { choice: undefined, offered: functions };
+  const neutral = openAIToolChoice(
+    choice,
+    functions.map((fn) => fn.name),
+    target,
+  );
+  return {
+    choice: neutral,
+    offered:
+      neutral.type === 'allowed' ? functions.filter((fn) => neutral.names.includes(fn.name)) : functions,
+  };
+}
+
 function allowedTools(
   allowed: Extract<OpenAIToolChoice, { type: 'allowed_tools' }>['allowed_tools'],
   functionNames: readonly string[],

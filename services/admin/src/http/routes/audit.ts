@@ -4,6 +4,7 @@ import { type AuditQuery, auditHead, queryAudit } from '../../audit/audit-query.
 import { auditEntryFor, type ReaderAuditEntry } from '../../audit/audit-redaction.js';
 import { AdminError } from '../../errors.js';
 import type { Rights } from '../../rbac/permissions.js';
+import { SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { route } from '../route.js';
 import { AuditEntry, auditQuery, orgParams, page } from '../schemas.js';
@@ -42,8 +43,7 @@ function csvText(rows: ReaderAuditEntry[], header: boolean): string {
     {
       header,
       columns: CSV_COLUMNS,
-      // A cell starting with = + - @ is text, never a formula, when opened in a spreadsheet.
-      cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+      cast: SPREADSHEET_SAFE_CAST,
     },
   );
 }

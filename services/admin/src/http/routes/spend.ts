@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { AdminError } from '../../errors.js';
 import {
   querySpend,
+  SPEND_DIMENSIONS,
   SPEND_FIELDS,
   type SpendDimension,
   type SpendQuery,
@@ -10,6 +11,7 @@ import {
   type SpendSums,
   spendCurrencies,
 } from '../../spend/spend-query.js';
+import { SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { orgOf } from '../helpers.js';
 import { route } from '../route.js';
 import { orgParams, SpendReport, spendQuery } from '../schemas.js';
@@ -114,15 +116,6 @@ const rowBody = (row: SpendRow) => {
   return { ...key, ...sumsBody(row) };
 };
 
-const CSV_COLUMN: Record<SpendDimension, string> = {
-  day: 'day',
-  team: 'team_id',
-  user: 'user_id',
-  proxyKey: 'proxy_key_id',
-  provider: 'provider',
-  providerKey: 'provider_key_id',
-  model: 'model',
-};
 const CSV_SUMS = [
   'requests',
   'completed',
@@ -164,12 +157,12 @@ function csvText(
     {
       header,
       columns: [
-        ...groupBy.map((d) => CSV_COLUMN[d]),
+        // The dimensions' column names, as in the table.
+        ...groupBy.map((d) => SPEND_DIMENSIONS[d]),
         ...CSV_SUMS,
         ...currencies.map((currency) => `cost_${currency.toLowerCase()}`),
       ],
-      // A cell starting with = + - @ is text, never a formula, when opened in a spreadsheet.
-      cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+      cast: SPREADSHEET_SAFE_CAST,
     },
   );
 }

@@ -34,7 +34,7 @@ import {
   TranslationError,
 } from '../../translate/index.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
-import { openAIToolChoice } from '../../translate/openai-tool-choice.js';
+import { toolChoiceAndOffer } from '../../translate/openai-tool-choice.js';
 import {
   chunkOf,
   completionChoice,
@@ -88,19 +88,13 @@ export function gigaChatRequestFromOpenAI(
   if (request.top_p !== undefined && request.top_p !== null) out.top_p = request.top_p;
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) out.max_tokens = maxTokens;
-  const declared = functionTools(request, PROVIDER);
-  const choice =
-    request.tool_choice == null
-      ? undefined
-      : openAIToolChoice(
-          request.tool_choice,
-          declared.map((fn) => fn.name),
-          PROVIDER,
-        );
   // OpenAI's allowed_tools: only the allowed functions are offered (with auto; required, unless
   // one tool is allowed, which is that tool named, is refused as required is).
-  const functions =
-    choice?.type === 'allowed' ? declared.filter((fn) => choice.names.includes(fn.name)) : declared;
+  const { choice, offered: functions } = toolChoiceAndOffer(
+    request.tool_choice,
+    functionTools(request, PROVIDER),
+    PROVIDER,
+  );
   if (functions.length > 0) {
     out.functions = functions;
     if (choice?.type === 'required' || (choice?.type === 'allowed' && choice.mode === 'required')) {

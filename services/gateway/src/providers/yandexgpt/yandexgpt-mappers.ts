@@ -42,7 +42,7 @@ import {
   usageFromOpenAI,
 } from '../../translate/index.js';
 import type { OpenAIFinishReason, OpenAIUsageOut } from '../../translate/openai-chat-types.js';
-import { openAIToolChoice } from '../../translate/openai-tool-choice.js';
+import { toolChoiceAndOffer } from '../../translate/openai-tool-choice.js';
 import {
   chunkOf,
   completionChoice,
@@ -95,18 +95,12 @@ export function yandexRequestFromOpenAI(
   if (maxTokens !== undefined && maxTokens !== null) out.completionOptions.maxTokens = String(maxTokens);
   const reasoning = reasoningOptions(request.reasoning_effort, context);
   if (reasoning) out.completionOptions.reasoningOptions = reasoning;
-  const functions = functionTools(request, PROVIDER);
-  const choice =
-    request.tool_choice == null
-      ? undefined
-      : openAIToolChoice(
-          request.tool_choice,
-          functions.map((fn) => fn.name),
-          PROVIDER,
-        );
   // OpenAI's allowed_tools: only the allowed tools are offered, with the mode asked for.
-  const offered =
-    choice?.type === 'allowed' ? functions.filter((fn) => choice.names.includes(fn.name)) : functions;
+  const { choice, offered } = toolChoiceAndOffer(
+    request.tool_choice,
+    functionTools(request, PROVIDER),
+    PROVIDER,
+  );
   const tools = offered.map((fn) => ({ function: fn }));
   if (tools.length > 0) {
     out.tools = tools;
