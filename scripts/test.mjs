@@ -5,7 +5,7 @@
 //   npm test -- --tier unit       only *.unit.test.ts (also: int, e2e)
 //   npm test -- path/to/x.test.ts only those files
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ensureInstalled, root } from './bootstrap.mjs';
@@ -82,6 +82,9 @@ if (!env.KORDON_TEST_DATABASE_URL) {
 }
 
 console.log(`\n== tests (${files.length} files)`);
+// TAP to the terminal as before, and each failure to a file, printed again at the end.
+const failuresDir = mkdtempSync(join(tmpdir(), 'kordon-test-failures-'));
+const failuresFile = join(failuresDir, 'failures.txt');
 const result = spawnSync(
   process.execPath,
   [
@@ -90,6 +93,10 @@ const result = spawnSync(
     'tsx',
     '--test',
     '--test-concurrency=2',
+    '--test-reporter=tap',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts/failures-reporter.mjs')}`,
+    `--test-reporter-destination=${failuresFile}`,
     ...files.map((f) => relative(root, f)),
   ],
   { cwd: root, stdio: 'inherit', env },
@@ -98,4 +105,7 @@ if (cluster) {
   spawnSync('bash', [cluster.script, 'stop', cluster.dir, 'immediate'], { stdio: 'ignore' });
   rmSync(cluster.dir, { recursive: true, force: true });
 }
+const failures = existsSync(failuresFile) ? readFileSync(failuresFile, 'utf8') : '';
+if (failures.trim()) console.log(`\n== failed tests, again\n\n${failures.trimEnd()}`);
+rmSync(failuresDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);
