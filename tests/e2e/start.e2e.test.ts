@@ -159,10 +159,20 @@ describe('npm start', () => {
     const held = connect(port, '127.0.0.1');
     t.after(() => held.destroy());
     await new Promise<void>((resolve) => held.once('connect', resolve));
+    // `Expect: 100-continue`: the admin API answers `100 Continue` once the request is open, a
+    // sure sign it counts as in flight (a fixed wait could lose the race on a busy machine).
+    const continued = new Promise<void>((resolve) => {
+      let heard = '';
+      held.on('data', (c: Buffer) => {
+        heard += c.toString();
+        if (heard.startsWith('HTTP/1.1 100 Continue')) resolve();
+      });
+    });
     held.write(
-      'POST /admin/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
+      'POST /admin/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n',
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await continued;
+    held.write('{"email":');
     child.kill('SIGTERM');
     await waitForOutput(started, /"inFlight":1,"msg":"draining"/);
     await new Promise((r) => setTimeout(r, 1_500));
