@@ -15,9 +15,8 @@ export default async function* failuresReporter(source) {
   // Files run two at a time, so their events may interleave: keep each file's open names apart.
   const openNamesByFile = new Map();
   const openNames = (file) => {
-    let names = openNamesByFile.get(file);
-    if (!names) openNamesByFile.set(file, (names = []));
-    return names;
+    if (!openNamesByFile.has(file)) openNamesByFile.set(file, []);
+    return openNamesByFile.get(file);
   };
   for await (const event of source) {
     if (event.type === 'test:start') {

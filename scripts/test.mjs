@@ -5,7 +5,7 @@
 //   npm test -- --tier unit       only *.unit.test.ts (also: int, e2e)
 //   npm test -- path/to/x.test.ts only those files
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ensureInstalled, root } from './bootstrap.mjs';
