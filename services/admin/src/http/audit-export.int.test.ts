@@ -80,6 +80,30 @@ describe('audit log CSV export', { skip }, () => {
     assert.equal(seededNumber(globexLines[1]!), SEEDED_FROM + 10_000_025);
   });
 
+  it('starts with a UTF-8 byte order mark when asked (bom=true, for Excel), and only then', async () => {
+    // Raw bytes: fetch's text() would drop a byte order mark and hide whether one was sent.
+    const bytesOf = async (query: string) => {
+      const response = await fetch(`${admin.url}/admin/v1/orgs/globex/audit?${query}`, {
+        headers: { authorization: `Bearer ${globex.users.auditor.token}` },
+      });
+      assert.equal(response.status, 200, query);
+      return Buffer.from(await response.arrayBuffer());
+    };
+    const plain = await bytesOf('format=csv&action=KeySeeded');
+    const marked = await bytesOf('format=csv&action=KeySeeded&bom=true');
+    assert.equal(plain.subarray(0, 5).toString('utf8'), 'time,');
+    assert.deepEqual([...marked.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+    assert.ok(marked.subarray(3).equals(plain), 'the mark, then the same file');
+    assert.ok((await bytesOf('format=csv&action=KeySeeded&bom=false')).equals(plain));
+
+    const refused = await admin.request('GET', '/admin/v1/orgs/globex/audit?bom=true', {
+      token: globex.users.auditor.token,
+    });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'validation_failed');
+    assert.deepEqual(refused.body.errors, [{ path: 'query.bom', message: 'only with format=csv' }]);
+  });
+
   it('holds to the log as it was when the export began', async () => {
     const response = await fetch(`${admin.url}/admin/v1/orgs/acme/audit?format=csv&action=KeySeeded`, {
       headers: { authorization: `Bearer ${acme.users.admin.token}` },

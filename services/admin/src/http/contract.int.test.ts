@@ -81,6 +81,7 @@ describe('admin API contract', { skip }, () => {
         assert.ok(answer.body.components.schemas[name], name);
       const spend = answer.body.paths['/orgs/{org}/spend'].get;
       assert.deepEqual(spend.parameters.map((p: { name: string }) => p.name).sort(), [
+        'bom',
         'cursor',
         'format',
         'from',

@@ -336,6 +336,17 @@ export const Me = z
   })
   .meta({ id: 'Me' });
 
+/** The query fields of a route that can answer as CSV instead of JSON. */
+const csvExportQuery = {
+  format: z.enum(['json', 'csv']).optional(),
+  bom: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe(
+      'With `format=csv`: `true` starts the file with a UTF-8 byte order mark, without which Excel reads non-ASCII text (Cyrillic names) as another encoding (default false).',
+    ),
+};
+
 // --- audit ---
 
 export const auditQuery = z.strictObject({
@@ -354,7 +365,7 @@ export const auditQuery = z.strictObject({
   from: queryTime.optional().describe('Inclusive start (ISO instant).'),
   to: queryTime.optional().describe('Exclusive end (ISO instant).'),
   sort: z.enum(['time', '-time']).optional().describe('`time` (oldest first, default) or `-time`.'),
-  format: z.enum(['json', 'csv']).optional(),
+  ...csvExportQuery,
 });
 
 export const AuditEntry = z
@@ -487,7 +498,7 @@ export const spendQuery = z.strictObject({
     .optional()
     .describe('Rows per page, 1-10000 (default 1000).'),
   cursor: z.string().max(4000).optional().describe('Opaque cursor from the previous page (`nextCursor`).'),
-  format: z.enum(['json', 'csv']).optional(),
+  ...csvExportQuery,
 });
 
 const SpendSums = {

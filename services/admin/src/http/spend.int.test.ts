@@ -398,6 +398,27 @@ describe('spend reports over the admin API', { skip }, () => {
     assert.equal(normal(gpt[11]!), normal(addDecimals(acmeUsd.slice(0, 300))));
   });
 
+  it('starts the CSV with a UTF-8 byte order mark when asked (bom=true), refused without CSV', async () => {
+    const bytesOf = async (query: string) => {
+      const response = await fetch(`${admin.url}${V1}/orgs/acme/spend?${MARCH}&${query}`, {
+        headers: { authorization: `Bearer ${owner}` },
+      });
+      assert.equal(response.status, 200, query);
+      return Buffer.from(await response.arrayBuffer());
+    };
+    const plain = await bytesOf('format=csv');
+    const marked = await bytesOf('format=csv&bom=true');
+    assert.equal(plain.subarray(0, 4).toString('utf8'), 'day,');
+    assert.deepEqual([...marked.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+    assert.ok(marked.subarray(3).equals(plain), 'the mark, then the same file');
+
+    const refused = await get(`/orgs/acme/spend?${MARCH}&format=json&bom=true`);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'validation_failed');
+    assert.deepEqual(refused.body.errors, [{ path: 'query.bom', message: 'only with format=csv' }]);
+    assert.equal((await get(`/orgs/acme/spend?${MARCH}&format=csv&bom=yes`)).status, 400);
+  });
+
   it('exports more rows than one page, each once', async () => {
     const events: NewEvent[] = [];
     for (let i = 0; i < 2_100; i++)

@@ -4,7 +4,7 @@ import { type AuditQuery, auditHead, queryAudit } from '../../audit/audit-query.
 import { auditEntryFor, type ReaderAuditEntry } from '../../audit/audit-redaction.js';
 import { AdminError } from '../../errors.js';
 import type { Rights } from '../../rbac/permissions.js';
-import { SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
+import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { route } from '../route.js';
 import { AuditEntry, auditQuery, orgParams, page } from '../schemas.js';
@@ -26,7 +26,8 @@ const CSV_COLUMNS = [
   'event_id',
 ];
 
-function csvText(rows: ReaderAuditEntry[], header: boolean): string {
+/** `bom`: the first piece of a file Excel is to open starts with a UTF-8 byte order mark. */
+function csvText(rows: ReaderAuditEntry[], header: boolean, bom = false): string {
   return stringify(
     rows.map((row) => [
       row.time,
@@ -42,6 +43,7 @@ function csvText(rows: ReaderAuditEntry[], header: boolean): string {
     ]),
     {
       header,
+      bom,
       columns: CSV_COLUMNS,
       cast: SPREADSHEET_SAFE_CAST,
     },
@@ -57,6 +59,7 @@ async function csvExport(
   sql: SqlQueryable,
   query: Omit<AuditQuery, 'limit' | 'upTo'>,
   rights: Rights,
+  bom: boolean,
 ): Promise<AsyncIterable<string>> {
   const upTo = await auditHead(sql, query.orgId);
   const pageAfter = (after: number | undefined) =>
@@ -67,6 +70,7 @@ async function csvExport(
     yield csvText(
       found.map((entry) => auditEntryFor(rights, entry)),
       true,
+      bom,
     );
     while (found.length === CSV_PAGE_ROWS) {
       found = await pageAfter(found[found.length - 1]!.position);
@@ -99,7 +103,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'The audit log: who changed what, when, from which IP, with before and after',
     description:
-      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (entries written after the export began are left out; a cursor starts it after that entry). Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
+      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (`bom=true` for Excel) (entries written after the export began are left out; a cursor starts it after that entry). Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
     access: 'audit.read',
     params: orgParams,
     query: auditQuery,
@@ -114,6 +118,7 @@ export const auditRoutes = [
           errors: [{ path: 'query.to', message: 'must be after from' }],
         });
       }
+      const bom = byteOrderMarkAsked(q);
       await ctx.deps.auditCaughtUp();
       const { rights } = principalOf(ctx);
       const filters = {
@@ -130,7 +135,7 @@ export const auditRoutes = [
           status: 200,
           stream: {
             contentType: 'text/csv; charset=utf-8',
-            pieces: await csvExport(ctx.deps.sql, filters, rights),
+            pieces: await csvExport(ctx.deps.sql, filters, rights, bom),
           },
           headers: { 'Content-Disposition': `attachment; filename="audit-${org.slug}.csv"` },
         };

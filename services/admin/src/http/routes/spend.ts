@@ -11,7 +11,7 @@ import {
   type SpendSums,
   spendCurrencies,
 } from '../../spend/spend-query.js';
-import { SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
+import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { orgOf } from '../helpers.js';
 import { route } from '../route.js';
 import { orgParams, SpendReport, spendQuery } from '../schemas.js';
@@ -132,6 +132,7 @@ function csvText(
   groupBy: readonly SpendDimension[],
   currencies: readonly string[],
   header: boolean,
+  bom = false,
 ): string {
   return stringify(
     rows.map((row) => {
@@ -156,6 +157,7 @@ function csvText(
     }),
     {
       header,
+      bom,
       columns: [
         // The dimensions' column names, as in the table.
         ...groupBy.map((d) => SPEND_DIMENSIONS[d]),
@@ -174,6 +176,7 @@ function csvText(
 async function csvExport(
   sql: SqlQueryable,
   query: Omit<SpendQuery, 'limit'>,
+  bom: boolean,
 ): Promise<AsyncIterable<string>> {
   const currencies = await spendCurrencies(sql, query);
   const pageAfter = async (after: readonly string[] | undefined) =>
@@ -181,7 +184,7 @@ async function csvExport(
   const first = await pageAfter(query.after);
   return (async function* () {
     let found = first;
-    yield csvText(found, query.groupBy, currencies, true);
+    yield csvText(found, query.groupBy, currencies, true, bom);
     while (found.length === SPEND_CSV_PAGE_ROWS) {
       found = await pageAfter(found[found.length - 1]!.rawKey);
       if (found.length > 0) yield csvText(found, query.groupBy, currencies, false);
@@ -196,7 +199,7 @@ export const spendRoutes = [
     path: '/orgs/{org}/spend',
     tag: 'spend',
     summary: 'Spend report: requests, tokens and cost per UTC day, team, user, key, provider or model',
-    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. Pages follow \`nextCursor\`. \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), streamed a page at a time.`,
+    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. Pages follow \`nextCursor\`. \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), streamed a page at a time; \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
     access: 'spend.read',
     params: orgParams,
     query: spendQuery,
@@ -206,6 +209,7 @@ export const spendRoutes = [
     handler: async (ctx) => {
       const org = orgOf(ctx);
       const q = ctx.query;
+      const bom = byteOrderMarkAsked(q);
       const range = spendRange(q.from, q.to, ctx.deps.now());
       const groupBy = groupingOf(q.groupBy);
       const query = {
@@ -222,7 +226,10 @@ export const spendRoutes = [
       if (q.format === 'csv') {
         return {
           status: 200,
-          stream: { contentType: 'text/csv; charset=utf-8', pieces: await csvExport(ctx.deps.sql, query) },
+          stream: {
+            contentType: 'text/csv; charset=utf-8',
+            pieces: await csvExport(ctx.deps.sql, query, bom),
+          },
           headers: {
             'Content-Disposition': `attachment; filename="spend-${org.slug}-${range.from}-${range.to}.csv"`,
           },
