@@ -109,8 +109,13 @@ export class OidcSignIn {
         client.ClientSecretBasic(settings.clientSecret()),
         {
           timeout: this.options.timeoutSeconds ?? 10,
-          // Plain http only reaches a loopback provider: the settings refuse it elsewhere.
-          ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
+          // The ID token's signature is checked against the provider's JWK Set (fetched once,
+          // again when a new key id appears). Plain http only reaches a loopback provider: the
+          // settings refuse it elsewhere.
+          execute: [
+            client.enableNonRepudiationChecks,
+            ...(issuer.protocol === 'http:' ? [client.allowInsecureRequests] : []),
+          ],
         },
       )
       .catch((error: unknown) => {
@@ -165,8 +170,9 @@ export class OidcSignIn {
   /**
    * Checks the provider's answer and trades the code: the flow cookie must be this org's and
    * fresh; openid-client checks state, issuer (`iss`), PKCE, and the ID token's issuer,
-   * audience, nonce and expiry. Not its signature: the token comes straight from the
-   * provider's token endpoint over TLS, which OIDC Core 3.1.3.7 accepts in its place. The
+   * audience, nonce, expiry and signature. OIDC Core 3.1.3.7 lets TLS to the token endpoint
+   * stand in for the signature; it is checked anyway, so a TLS-inspecting proxy or a
+   * misdirected token endpoint cannot hand over an identity the provider never signed. The
    * e-mail comes from the ID token, else from UserInfo (whose subject must be the ID token's).
    */
   async finish(

@@ -39,6 +39,7 @@ describe('OIDC single sign-on', { skip }, () => {
   const SECRET_A = 'client-secret-of-org-a-0123456789abcdef';
   const SECRET_B = 'client-secret-of-org-b-0123456789abcdef';
   const SECRET_LATE = 'client-secret-of-org-late-0123456789abc';
+  const SECRET_FORGED = 'client-secret-of-org-forged-0123456789a';
 
   before(async () => {
     const started = await startTestAdmin({ now: () => new Date(Date.now() + offset), logger });
@@ -49,10 +50,12 @@ describe('OIDC single sign-on', { skip }, () => {
       { clientId: 'kordon-a', clientSecret: SECRET_A, redirectUris: [callback('sso-a')] },
       { clientId: 'kordon-b', clientSecret: SECRET_B, redirectUris: [callback('sso-b')] },
       { clientId: 'kordon-late', clientSecret: SECRET_LATE, redirectUris: [callback('sso-late')] },
+      { clientId: 'kordon-forged', clientSecret: SECRET_FORGED, redirectUris: [callback('sso-forged')] },
     ]);
     a = await createOrgWithRoles(admin, 'sso-a');
     b = await createOrgWithRoles(admin, 'sso-b');
     await createOrgWithRoles(admin, 'sso-late');
+    await createOrgWithRoles(admin, 'sso-forged');
     const configure = async (
       org: string,
       clientId: string,
@@ -70,6 +73,7 @@ describe('OIDC single sign-on', { skip }, () => {
     await configure('sso-a', 'kordon-a', SECRET_A, ['sso-a.test', 'shared.test'], false);
     await configure('sso-b', 'kordon-b', SECRET_B, ['sso-b.test', 'shared.test'], true);
     await configure('sso-late', 'kordon-late', SECRET_LATE, ['sso-late.test'], false);
+    await configure('sso-forged', 'kordon-forged', SECRET_FORGED, ['sso-forged.test'], true);
     // A person of org B only, with an e-mail domain org A allows as well.
     await expectStatus(
       admin.request('POST', `${V1}/orgs/sso-b/users`, {
@@ -87,6 +91,7 @@ describe('OIDC single sign-on', { skip }, () => {
       ['foreign', 'someone@elsewhere.test', true],
       ['pat', 'pat@shared.test', true],
       ['late', 'auditor@sso-late.test', true],
+      ['forged', 'someone@sso-forged.test', true],
     ];
     for (const [id, email, emailVerified] of accounts)
       idp.accounts.set(id, { email, emailVerified, name: id });
@@ -307,6 +312,26 @@ describe('OIDC single sign-on', { skip }, () => {
     } finally {
       offset = 0;
     }
+  });
+
+  it("refuses an ID token whose signature is not by a key of the provider's JWK Set", async () => {
+    // This org's first sign-in reads the provider's keys while they name another key: to
+    // Kordon, every token the provider signs looks forged. Nobody is created or signed in.
+    const sessions = (await eventsOf('SessionStarted')).length;
+    const users = (await eventsOf('UserJoined')).length;
+    idp.advertisedKey = 'other';
+    try {
+      const answer = await signIn('sso-forged', 'forged');
+      assert.equal(answer.status, 401);
+      assert.match(answer.body.detail, /did not check out/);
+      // openid-client's code for an answer that fails a check ("JWT signature verification
+      // failed" in its message, which is not logged).
+      assert.equal(lastCause(), 'OAUTH_INVALID_RESPONSE');
+    } finally {
+      idp.advertisedKey = 'own';
+    }
+    assert.equal((await eventsOf('SessionStarted')).length, sessions);
+    assert.equal((await eventsOf('UserJoined')).length, users);
   });
 
   it('refuses a flow older than 10 minutes', async () => {

@@ -27,6 +27,11 @@ export interface TestIdp {
   accounts: Map<string, IdpAccount>;
   /** `code_verifier` of every token request, in order. */
   codeVerifiers: string[];
+  /**
+   * `other`: the JWK Set names another key (same `kid`) than the one the ID tokens are signed
+   * with, as a forged or tampered token would look to a client that checks signatures.
+   */
+  advertisedKey: 'own' | 'other';
   close(): Promise<void>;
 }
 
@@ -34,11 +39,21 @@ export async function startTestIdp(clients: IdpClient[]): Promise<TestIdp> {
   const accounts = new Map<string, IdpAccount>();
   const codeVerifiers: string[] = [];
   let provider: Provider | undefined;
-  const server: Server = createServer((req, res) => provider!.callback()(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'test-key' };
+  const other = await generateKeyPair('RS256', { extractable: true });
+  const otherJwks = JSON.stringify({
+    keys: [{ ...(await exportJWK(other.publicKey)), alg: 'RS256', use: 'sig', kid: 'test-key' }],
+  });
+  const server: Server = createServer((req, res) => {
+    if (idp.advertisedKey === 'other' && req.url === '/jwks') {
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(otherJwks);
+      return;
+    }
+    provider!.callback()(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   provider = new Provider(issuer, {
     clients: clients.map((client) => ({
@@ -73,15 +88,17 @@ export async function startTestIdp(clients: IdpClient[]): Promise<TestIdp> {
     if (ctx.path === '/token' && typeof verifier === 'string') codeVerifiers.push(verifier);
   });
 
-  return {
+  const idp: TestIdp = {
     issuer,
     accounts,
     codeVerifiers,
+    advertisedKey: 'own',
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return idp;
 }
 
 /** Cookies of one origin, as a browser would keep them (path and expiry simplified). */
