@@ -146,6 +146,11 @@ describe('admin API: passwords', { skip }, () => {
       const refused = await change(p.token, { currentPassword: PASSWORD, newPassword: newPassword() });
       assert.equal(refused.status, 429, refused.text);
       assert.ok(Number(refused.headers.get('retry-after')) > 0);
+      // Worded for a change of password as much as for a sign-in.
+      assert.match(
+        refused.body.detail,
+        /^too many wrong passwords for this account or from this address; try again in \d+ s$/,
+      );
       // One throttle: the sign-in from this IP is held back by the same failures.
       assert.equal((await login(p.email, PASSWORD)).status, 429);
       assert.equal(await admin.store.headPosition(), head, 'nothing was written');

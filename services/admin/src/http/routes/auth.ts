@@ -51,9 +51,13 @@ function throttledAttempt(deps: AdminDeps, ip: string, email: string): { passed(
     deps.throttle.retryAfter(ipKey, now),
   );
   if (wait > 0) {
-    throw new AdminError('too_many_attempts', `too many failed sign-ins; try again in ${wait} s`, {
-      headers: { 'Retry-After': String(wait) },
-    });
+    throw new AdminError(
+      'too_many_attempts',
+      `too many wrong passwords for this account or from this address; try again in ${wait} s`,
+      {
+        headers: { 'Retry-After': String(wait) },
+      },
+    );
   }
   deps.throttle.fail(accountKey, now);
   deps.throttle.fail(ipKey, now);
