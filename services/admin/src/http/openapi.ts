@@ -81,8 +81,13 @@ export function openApiDocument(routes: AnyRoute[], version: string): JsonSchema
       const content: Record<string, unknown> = {};
       if (spec.schema) content['application/json'] = { schema: toSchema(spec.schema, 'output') };
       for (const type of spec.alsoAs ?? []) content[type] = { schema: { type: 'string' } };
+      const headers = Object.entries(spec.headers ?? {}).map(([name, header]) => [
+        name,
+        { description: header.description, schema: { type: header.type } },
+      ]);
       responses[status] = {
         description: spec.description,
+        ...(headers.length > 0 ? { headers: Object.fromEntries(headers) } : {}),
         ...(Object.keys(content).length > 0 ? { content } : {}),
       };
     }

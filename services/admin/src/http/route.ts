@@ -44,6 +44,8 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Other media types served at this status (e.g. text/csv), documented as strings. */
   alsoAs?: string[];
+  /** Headers the answer carries at this status (in every media type), by name. */
+  headers?: Record<string, { description: string; type: 'integer' | 'string' }>;
 }
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
