@@ -535,6 +535,12 @@ export const SpendReport = z
     groupBy: z.array(z.string()),
     rows: z.array(SpendRow),
     totals: z.object(SpendSums).meta({ id: 'SpendTotals' }),
+    unreadEvents: z
+      .int()
+      .describe(
+        "The org's request events in the range the projection could not add (parked): their spend " +
+          'is in no row and no total. Whatever the filters: a filtered report may name some outside it.',
+      ),
     nextCursor: z.string().nullable(),
   })
   .meta({ id: 'SpendReport' });

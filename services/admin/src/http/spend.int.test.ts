@@ -485,4 +485,51 @@ describe('spend reports over the admin API', { skip }, () => {
     const refused = await expectStatus(get(`/orgs/acme/spend?${MARCH}`, acme.users.developer.token), 403);
     assert.equal(refused.body.code, 'forbidden');
   });
+
+  it('says how many request events of the org and range could not be added', async () => {
+    // The function adds any event the catalogue lets in, so a fault is made: a trigger refuses
+    // one event's row, the batch fails, and the runner adds the others one by one and parks it.
+    await admin.sql.query(`CREATE FUNCTION kordon_test_refuse_spend() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.user_id = 'usr_unreadable' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+        RETURN NEW;
+      END $$`);
+    await admin.sql.query(`CREATE TRIGGER kordon_test_refuse_spend BEFORE INSERT ON kordon_spend_daily
+      FOR EACH ROW EXECUTE FUNCTION kordon_test_refuse_spend()`);
+    try {
+      await append([
+        completedEvent(acme.orgId, at('2026-05-03T09:00:00Z'), { userId: 'usr_ana', cost: '0.5' }),
+        completedEvent(acme.orgId, at('2026-05-03T10:00:00Z'), { userId: 'usr_unreadable', cost: '7' }),
+        completedEvent(other.orgId, at('2026-05-03T11:00:00Z'), { userId: 'usr_ana', cost: '2' }),
+      ]);
+    } finally {
+      await admin.sql.query('DROP TRIGGER kordon_test_refuse_spend ON kordon_spend_daily');
+      await admin.sql.query('DROP FUNCTION kordon_test_refuse_spend()');
+    }
+    const parked = await admin.api.spend.parked();
+    assert.deepEqual(
+      parked.map((p) => [p.projection, p.eventType, p.position]),
+      [['spend', 'RequestCompleted', lastPosition - 1]],
+    );
+    const MAY = 'from=2026-05-01&to=2026-05-08';
+    const body = await report(MAY);
+    assert.equal(body.totals.requests, 1, 'the parked request is in no total');
+    assert.equal(body.unreadEvents, 1);
+    // Whatever the filters: the count is the org's and the range's (documented).
+    assert.equal((await report(`${MAY}&user=usr_ana`)).unreadEvents, 1);
+    // Another org's report of the same range, and ranges without that day, say none.
+    const theirs = await expectStatus(get(`/orgs/other/spend?${MAY}`, other.users.finance.token), 200);
+    assert.equal(theirs.body.totals.requests, 1);
+    assert.equal(theirs.body.unreadEvents, 0);
+    assert.equal((await report('from=2026-05-04&to=2026-05-08')).unreadEvents, 0);
+    assert.equal((await report('from=2026-05-01&to=2026-05-03')).unreadEvents, 0);
+    assert.equal((await report(MARCH)).unreadEvents, 0);
+    // The CSV body is rows only: the export says it in a header (so does the JSON answer).
+    const header = 'x-kordon-unread-events';
+    const csv = await expectStatus(get(`/orgs/acme/spend?${MAY}&format=csv`), 200);
+    assert.equal(csv.headers.get(header), '1');
+    const none = await expectStatus(get('/orgs/acme/spend?from=2026-05-04&to=2026-05-08&format=csv'), 200);
+    assert.equal(none.headers.get(header), '0');
+    assert.equal((await expectStatus(get(`/orgs/acme/spend?${MAY}`), 200)).headers.get(header), '1');
+  });
 });

@@ -10,10 +10,11 @@ import {
   type SpendRow,
   type SpendSums,
   spendCurrencies,
+  spendUnreadEvents,
 } from '../../spend/spend-query.js';
 import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { orgOf } from '../helpers.js';
-import { route } from '../route.js';
+import { type Reply, route } from '../route.js';
 import { orgParams, SpendReport, spendQuery } from '../schemas.js';
 
 const DAY_MS = 86_400_000;
@@ -24,6 +25,11 @@ export const MAX_SPEND_DAYS = 366;
 export const DEFAULT_SPEND_ROWS = 1_000;
 /** Rows an export reads and writes at a time: its memory stays that of one page. */
 export const SPEND_CSV_PAGE_ROWS = 2_000;
+/**
+ * On both answers, `unreadEvents`: a CSV body is rows only, so an export says it here. Kordon's
+ * own headers are `x-kordon-*` (the gateway's `x-kordon-session-id`).
+ */
+export const UNREAD_EVENTS_HEADER = 'X-Kordon-Unread-Events';
 
 const invalid = (path: string, message: string, detail = message) =>
   new AdminError('validation_failed', detail, { errors: [{ path, message }] });
@@ -199,14 +205,25 @@ export const spendRoutes = [
     path: '/orgs/{org}/spend',
     tag: 'spend',
     summary: 'Spend report: requests, tokens and cost per UTC day, team, user, key, provider or model',
-    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. Pages follow \`nextCursor\`. \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), streamed a page at a time; \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
+    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. \`unreadEvents\` (and the \`${UNREAD_EVENTS_HEADER}\` header, on the CSV export too) counts the org's request events in the range that the projection could not add (parked): their spend is in no row and no total. It counts them whatever the filters, so a filtered report may name some that are outside it. Pages follow \`nextCursor\`. \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), streamed a page at a time; \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
     access: 'spend.read',
     params: orgParams,
     query: spendQuery,
     responses: {
-      200: { description: 'A spend report, or CSV', schema: SpendReport, alsoAs: ['text/csv'] },
+      200: {
+        description: 'A spend report, or CSV',
+        schema: SpendReport,
+        alsoAs: ['text/csv'],
+        headers: {
+          [UNREAD_EVENTS_HEADER]: {
+            description:
+              "`unreadEvents`: the org's request events in the range the projection could not add.",
+            type: 'integer',
+          },
+        },
+      },
     },
-    handler: async (ctx) => {
+    handler: async (ctx): Promise<Reply> => {
       const org = orgOf(ctx);
       const q = ctx.query;
       const bom = byteOrderMarkAsked(q);
@@ -224,14 +241,18 @@ export const spendRoutes = [
         after: q.cursor === undefined ? undefined : decodeKey(q.cursor, groupBy),
       };
       if (q.format === 'csv') {
+        const pieces = await csvExport(ctx.deps.sql, query, bom);
+        // Read after the first page: an event parked since is counted, never one too few.
+        const unread = await spendUnreadEvents(ctx.deps.sql, query);
         return {
           status: 200,
           stream: {
             contentType: 'text/csv; charset=utf-8',
-            pieces: await csvExport(ctx.deps.sql, query, bom),
+            pieces,
           },
           headers: {
             'Content-Disposition': `attachment; filename="spend-${org.slug}-${range.from}-${range.to}.csv"`,
+            [UNREAD_EVENTS_HEADER]: String(unread),
           },
         };
       }
@@ -241,16 +262,20 @@ export const spendRoutes = [
         { ...query, limit: limit + 1 },
         { totals: true },
       );
+      // Read after the totals: an event parked since is counted, never one too few.
+      const unread = await spendUnreadEvents(ctx.deps.sql, query);
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         status: 200,
+        headers: { [UNREAD_EVENTS_HEADER]: String(unread) },
         body: {
           from: range.from,
           to: range.to,
           groupBy,
           rows: items.map(rowBody),
           totals: sumsBody(totals!),
+          unreadEvents: unread,
           nextCursor: rows.length > limit && last ? encodeKey(groupBy, last.rawKey) : null,
         },
       };
