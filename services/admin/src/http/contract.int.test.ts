@@ -96,6 +96,11 @@ describe('admin API contract', { skip }, () => {
         'user',
       ]);
       assert.ok(spend.responses['200'].content['text/csv'], 'the CSV export is documented');
+      // A report says how many request events could not be added; a CSV export, in a header.
+      const report = answer.body.components.schemas.SpendReport;
+      assert.ok(report.required.includes('unreadEvents'), 'unreadEvents is in every report');
+      assert.equal(report.properties.unreadEvents.type, 'integer');
+      assert.deepEqual(spend.responses['200'].headers['X-Kordon-Unread-Events'].schema, { type: 'integer' });
       const createUser =
         answer.body.paths['/orgs/{org}/users'].post.requestBody.content['application/json'].schema;
       assert.equal(createUser.additionalProperties, false, 'unknown fields are refused in the contract too');
