@@ -11,6 +11,7 @@ import type {
   AnthropicToolResultBlock,
 } from './anthropic-messages-types.js';
 import { FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
+import { refuseUndeclaredToolChoice } from './named-tool-choice.js';
 import {
   type AssistantPart,
   appendAssistantParts,
@@ -74,7 +75,10 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
     neutral.stopParam = 'stop_sequences';
   }
   if (request.tool_choice !== undefined) {
-    neutral.toolChoice = toolChoice(request.tool_choice);
+    neutral.toolChoice = toolChoice(
+      request.tool_choice,
+      neutral.tools.map((t) => t.name),
+    );
     if (
       'disable_parallel_tool_use' in request.tool_choice &&
       request.tool_choice.disable_parallel_tool_use === true
@@ -310,7 +314,8 @@ function tool(definition: AnthropicTool, index: number): NeutralTool {
   };
 }
 
-function toolChoice(choice: AnthropicToolChoice): NeutralToolChoice {
+/** A tool named that the request does not offer is refused as Claude refuses it. */
+function toolChoice(choice: AnthropicToolChoice, toolNames: readonly string[]): NeutralToolChoice {
   switch (choice.type) {
     case 'auto':
     case 'none':
@@ -318,6 +323,7 @@ function toolChoice(choice: AnthropicToolChoice): NeutralToolChoice {
     case 'any':
       return { type: 'required' };
     case 'tool':
+      refuseUndeclaredToolChoice(choice.name, toolNames, 'anthropic');
       return { type: 'tool', name: choice.name };
     default: {
       const unknown: never = choice;

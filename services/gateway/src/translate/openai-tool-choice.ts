@@ -2,6 +2,7 @@
  * An OpenAI `tool_choice` as the neutral choice, for the writers of other dialects and the
  * YandexGPT and GigaChat mappers, none of which has `allowed_tools` or custom tools.
  */
+import { refuseUndeclaredToolChoice } from './named-tool-choice.js';
 import type { NeutralToolChoice } from './neutral-request.js';
 import type { OpenAIToolChoice } from './openai-chat-types.js';
 import { TranslationError } from './translation-error.js';
@@ -9,10 +10,12 @@ import { TranslationError } from './translation-error.js';
 /**
  * `functionNames` are the request's function tools; `target` names the provider in a refusal
  * (`this model`, `YandexGPT`). A custom tool named (as the choice, or among the allowed tools) is
- * refused as custom tools are. `allowed_tools` names tools of the request (a name that matches
- * none is refused: the writers cut the tools list to the allowed ones); one allowed tool with
- * `required` is that tool named, every tool allowed is plain `auto` or `required`, and none
- * allowed with `auto` is `none` (no tool may be called; `required` with none is refused).
+ * refused as custom tools are, and a function named that is not among them as OpenAI refuses it
+ * (`refuseUndeclaredToolChoice`: translated, no provider would say so in OpenAI's words).
+ * `allowed_tools` names tools of the request (a name that matches none is refused: the writers
+ * cut the tools list to the allowed ones); one allowed tool with `required` is that tool named,
+ * every tool allowed is plain `auto` or `required`, and none allowed with `auto` is `none` (no
+ * tool may be called; `required` with none is refused).
  */
 export function openAIToolChoice(
   choice: OpenAIToolChoice,
@@ -22,6 +25,7 @@ export function openAIToolChoice(
   if (typeof choice === 'string') return { type: choice };
   switch (choice.type) {
     case 'function':
+      refuseUndeclaredToolChoice(choice.function.name, functionNames, 'openai');
       return { type: 'tool', name: choice.function.name };
     case 'custom':
       throw customRefused('tool_choice', target);
