@@ -108,6 +108,34 @@ describe('OpenAI request -> GigaChat', () => {
     assert.equal(withoutTools.function_call, undefined);
   });
 
+  it('tool_choice naming a function not in tools (or with no tools) is refused as OpenAI refuses it', () => {
+    const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
+    const sent = (extra: Record<string, unknown>) =>
+      gigaChatRequestFromOpenAI(
+        { model: 'GigaChat', messages: [{ role: 'user', content: 'Weather?' }], ...extra },
+        { model: 'GigaChat', stream: false },
+      ).function_call;
+    const named = (name: string) => ({ type: 'function', function: { name } });
+    const saying = (message: string) => (error: unknown) =>
+      refusedAt('tool_choice')(error) && (error as Error).message === message;
+    assert.throws(
+      () => sent({ tools, tool_choice: named('stock') }),
+      saying(
+        "Invalid value for 'tool_choice': no function named 'stock' was specified in the 'tools' parameter.",
+      ),
+    );
+    // Without tools the choice was dropped before: the answer came without the tool asked for.
+    for (const without of [{}, { tools: [] }])
+      assert.throws(
+        () => sent({ ...without, tool_choice: named('stock') }),
+        saying(
+          "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified " +
+            "(it names the function 'stock').",
+        ),
+      );
+    assert.deepEqual(sent({ tools, tool_choice: named('weather') }), { name: 'weather' });
+  });
+
   it('tool_choice allowed_tools: only the allowed functions offered with auto; required refused as required is, but for one tool', () => {
     const tools = ['weather', 'time', 'news'].map((name) => ({
       type: 'function',

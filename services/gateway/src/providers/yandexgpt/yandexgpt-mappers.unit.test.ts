@@ -142,6 +142,33 @@ describe('OpenAI request -> YandexGPT', () => {
     assert.throws(() => sent({ type: 'custom', custom: { name: 'weather' } }), refusedAt('tool_choice'));
   });
 
+  it('tool_choice naming a function not in tools (or with no tools) is refused as OpenAI refuses it', () => {
+    const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
+    const sent = (extra: Record<string, unknown>) =>
+      yandexRequestFromOpenAI(
+        { model: 'yandexgpt/latest', messages: [{ role: 'user', content: 'hi' }], ...extra },
+        { modelUri: MODEL_URI, stream: false },
+      ).toolChoice;
+    const named = (name: string) => ({ type: 'function', function: { name } });
+    const saying = (message: string) => (error: unknown) =>
+      refusedAt('tool_choice')(error) && (error as Error).message === message;
+    assert.throws(
+      () => sent({ tools, tool_choice: named('stock') }),
+      saying(
+        "Invalid value for 'tool_choice': no function named 'stock' was specified in the 'tools' parameter.",
+      ),
+    );
+    for (const without of [{}, { tools: [] }])
+      assert.throws(
+        () => sent({ ...without, tool_choice: named('stock') }),
+        saying(
+          "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified " +
+            "(it names the function 'stock').",
+        ),
+      );
+    assert.deepEqual(sent({ tools, tool_choice: named('weather') }), { functionName: 'weather' });
+  });
+
   it('refuses what it cannot express, naming the field', () => {
     const user = { role: 'user', content: 'x' };
     const cases: [unknown, string][] = [
