@@ -11,7 +11,7 @@ import type {
   AnthropicToolResultBlock,
 } from './anthropic-messages-types.js';
 import { FOREIGN_REASONING_SIGNATURE } from './anthropic-messages-types.js';
-import { refuseUndeclaredToolChoice } from './named-tool-choice.js';
+import { refuseForcedChoiceWithoutTools, refuseUndeclaredToolChoice } from './named-tool-choice.js';
 import {
   type AssistantPart,
   appendAssistantParts,
@@ -321,6 +321,7 @@ function toolChoice(choice: AnthropicToolChoice, toolNames: readonly string[]): 
     case 'none':
       return { type: choice.type };
     case 'any':
+      refuseForcedChoiceWithoutTools(toolNames, 'anthropic');
       return { type: 'required' };
     case 'tool':
       refuseUndeclaredToolChoice(choice.name, toolNames, 'anthropic');

@@ -37,3 +37,27 @@ export function refuseUndeclaredToolChoice(
       : `tool_choice.name: Tool '${name}' not found in provided tools.`,
   );
 }
+
+/**
+ * `required` (OpenAI) or `any` (Anthropic) with no tool declared: translated, the choice would
+ * be dropped with the empty tools list and the answer come as text where the caller asked for
+ * a call, so it is refused, as each provider refuses a tool choice without tools. (`auto` and
+ * `none` without tools ask for what the answer is anyway and pass.)
+ */
+export function refuseForcedChoiceWithoutTools(
+  declared: readonly string[],
+  dialect: 'openai' | 'anthropic',
+): void {
+  if (declared.length > 0) return;
+  if (dialect === 'openai')
+    throw new TranslationError(
+      'invalid_value',
+      'tool_choice',
+      "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it is 'required').",
+    );
+  throw new TranslationError(
+    'invalid_value',
+    'tool_choice',
+    "tool_choice may only be specified while providing tools (tool_choice is 'any').",
+  );
+}

@@ -97,6 +97,21 @@ describe('OpenAI caller: tool_choice naming an undeclared tool, translated', () 
         assert.doesNotThrow(() =>
           translate({ messages: [user('Hi')], tools: openAITools, tool_choice: named('get_time') }),
         ));
+      it('`required` with no tools is refused (the call asked for cannot be made); auto and none pass', () => {
+        for (const tools of [undefined, []])
+          assert.throws(
+            () => translate({ messages: [user('Hi')], tools, tool_choice: 'required' }),
+            refused(
+              'tool_choice',
+              "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it is 'required').",
+            ),
+          );
+        for (const tool_choice of ['auto', 'none'])
+          assert.doesNotThrow(() => translate({ messages: [user('Hi')], tool_choice }));
+        assert.doesNotThrow(() =>
+          translate({ messages: [user('Hi')], tools: openAITools, tool_choice: 'required' }),
+        );
+      });
       it('allowed_tools naming declared tools still goes', () =>
         assert.doesNotThrow(() =>
           translate({
@@ -175,6 +190,21 @@ describe('Anthropic caller: tool_choice naming an undeclared tool, translated', 
             }),
           refused('tool_choice.name', NO_TOOLS_ANTHROPIC),
         ));
+      it('`any` with no tools is refused (the call asked for cannot be made); auto and none pass', () => {
+        for (const tools of [undefined, []])
+          assert.throws(
+            () => translate({ messages: [user('Hi')], tools, tool_choice: { type: 'any' } }),
+            refused(
+              'tool_choice',
+              "tool_choice may only be specified while providing tools (tool_choice is 'any').",
+            ),
+          );
+        for (const type of ['auto', 'none'])
+          assert.doesNotThrow(() => translate({ messages: [user('Hi')], tool_choice: { type } }));
+        assert.doesNotThrow(() =>
+          translate({ messages: [user('Hi')], tools: anthropicTools, tool_choice: { type: 'any' } }),
+        );
+      });
       it('a tool named that is in tools still goes', () =>
         assert.doesNotThrow(() =>
           translate({

@@ -2,7 +2,7 @@
  * An OpenAI `tool_choice` as the neutral choice, for the writers of other dialects and the
  * YandexGPT and GigaChat mappers, none of which has `allowed_tools` or custom tools.
  */
-import { refuseUndeclaredToolChoice } from './named-tool-choice.js';
+import { refuseForcedChoiceWithoutTools, refuseUndeclaredToolChoice } from './named-tool-choice.js';
 import type { NeutralToolChoice } from './neutral-request.js';
 import type { OpenAIToolChoice } from './openai-chat-types.js';
 import { TranslationError } from './translation-error.js';
@@ -22,7 +22,10 @@ export function openAIToolChoice(
   functionNames: readonly string[],
   target: string,
 ): NeutralToolChoice {
-  if (typeof choice === 'string') return { type: choice };
+  if (typeof choice === 'string') {
+    if (choice === 'required') refuseForcedChoiceWithoutTools(functionNames, 'openai');
+    return { type: choice };
+  }
   switch (choice.type) {
     case 'function':
       refuseUndeclaredToolChoice(choice.function.name, functionNames, 'openai');
