@@ -195,6 +195,19 @@ orgs:
     );
   };
   const lastEvent = async () => (await requestEvents()).at(-1)!;
+  /**
+   * The last request event once more than `before` are written, polled for (10 s at most): a
+   * request its caller left is recorded once the gateway notices, not at a set time.
+   */
+  const eventAfter = async (before: number) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const events = await requestEvents();
+      if (events.length > before) return events.at(-1)!;
+      if (Date.now() > deadline) assert.fail(`no request event after the ${before} written`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
 
   it('OpenAI SDK: models.list shows the org models, never another org', async () => {
     const ids = [];
@@ -976,6 +989,7 @@ orgs:
   });
 
   it('a client that disconnects aborts the upstream call, and the tokens streamed are recorded', async () => {
+    const before = (await requestEvents()).length;
     const controller = new AbortController();
     const stream = await openai().chat.completions.create(
       { model: 'slow-model', messages: [{ role: 'user', content: 'go on forever' }], stream: true },
@@ -991,8 +1005,7 @@ orgs:
     }
     assert.equal(chunks >= 5, true);
     await slowClosed; // the upstream connection was closed by Kordon
-    await new Promise((r) => setTimeout(r, 50));
-    const event = await lastEvent();
+    const event = await eventAfter(before);
     assert.equal(event.type, 'RequestFailed');
     if (event.type === 'RequestFailed') {
       assert.equal(event.data.errorCode, 'client_disconnected');
@@ -1014,13 +1027,9 @@ orgs:
         ),
         (error: unknown) => error instanceof OpenAI.APIUserAbortError,
       );
-      for (let waited = 0; waited < 3000; waited += 50) {
-        const events = await requestEvents();
-        const event = events.at(-1);
-        if (events.length > before && event?.type === 'RequestFailed') return event;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.fail('no RequestFailed for the request left');
+      const event = await eventAfter(before);
+      if (event.type === 'RequestFailed') return event;
+      assert.fail(`no RequestFailed for the request left: ${event.type}`);
     };
     // The provider has the prompt and bills it, answered or not: under a budget, the books say
     // so (and leaving is no way around the budget).
@@ -1038,6 +1047,7 @@ orgs:
   });
 
   it('a Responses API stream the client leaves is recorded with the tokens streamed, counted', async () => {
+    const before = (await requestEvents()).length;
     const controller = new AbortController();
     const stream = await openai().responses.create(
       { model: 'slow-model', input: 'go on forever', stream: true },
@@ -1053,8 +1063,7 @@ orgs:
     }
     assert.equal(deltas >= 5, true);
     await slowResponsesClosed;
-    await new Promise((r) => setTimeout(r, 50));
-    const event = await lastEvent();
+    const event = await eventAfter(before);
     assert.equal(event.type, 'RequestFailed');
     if (event.type !== 'RequestFailed') return;
     assert.equal(event.data.endpoint, 'responses');
