@@ -83,6 +83,15 @@ orgs:
       { signal },
     );
 
+  /** Polls `check` (10 s at most): what the gateway does on its own time, not at a set one. */
+  const until = async (what: string, check: () => boolean | Promise<boolean>) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+      await sleep(20);
+    }
+  };
+
   /** Five 500s open the key's circuit; the sixth request finds no key. */
   const openCircuit = async () => {
     mode = 'fail';
@@ -106,11 +115,17 @@ orgs:
     await sleep(HALF_OPEN_AFTER_MS * 2); // a failed probe of the first test may have doubled it
     mode = 'hang';
     const gaveUp = new AbortController();
+    const callsBefore = calls;
+    const eventsBefore = (await gateway.requestEvents()).length;
     const probe = ask(gaveUp.signal);
-    await sleep(300);
+    await until('the probe reaches the provider', () => calls > callsBefore);
     gaveUp.abort();
     await assert.rejects(probe);
-    await sleep(100); // the gateway sees the disconnect and reports it
+    // The gateway sees the disconnect, frees the probe, then records the request left.
+    await until('the probe is recorded as left', async () => {
+      const left = (await gateway.requestEvents()).slice(eventsBefore);
+      return left.some((e) => e.type === 'RequestFailed' && e.data.errorCode === 'client_disconnected');
+    });
     mode = 'ok';
     const reply = await ask();
     assert.equal(reply.choices[0]?.message.content, 'hi', 'the abandoned probe still holds the slot');
