@@ -135,11 +135,20 @@ describe('a budget across two Kordon processes sharing one PostgreSQL', {
     // What was really spent, from the shared log.
     const store = await createPostgresEventStore({ connectionString: database.url });
     try {
-      await new Promise((r) => setTimeout(r, 500)); // both appenders flush
-      const events = (await store.readAll({ after: 0, maxCount: 10_000 })).map(
-        (e) => kordonCatalogue.decode(e) as KordonEvent,
-      );
-      const costs = events.flatMap((e) => (e.type === 'RequestCompleted' ? [Number(e.data.cost)] : []));
+      // Both appenders flush on their own time: read until every request served is written (10 s
+      // at most), then once more after a pause, for any written twice.
+      const completedCosts = async () => {
+        const events = (await store.readAll({ after: 0, maxCount: 10_000 })).map(
+          (e) => kordonCatalogue.decode(e) as KordonEvent,
+        );
+        return events.flatMap((e) => (e.type === 'RequestCompleted' ? [Number(e.data.cost)] : []));
+      };
+      const deadline = Date.now() + 10_000;
+      while ((await completedCosts()).length < served && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      const costs = await completedCosts();
       const spent = costs.reduce((a, b) => a + b, 0);
       const largest = Math.max(...costs);
       assert.equal(costs.length, served);
