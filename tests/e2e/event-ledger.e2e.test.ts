@@ -133,12 +133,19 @@ orgs:
   });
 
   const openai = (apiKey = key) => new OpenAI({ baseURL: `${k.url}/v1`, apiKey, maxRetries: 0 });
+  /** The one event of a request, once the gateway has recorded it (10 s at most). */
   const eventOf = async (requestId: string | null | undefined): Promise<KordonEvent> => {
-    const events = (await k.requestEvents()).filter(
-      (e) => (e.data as { requestId?: string }).requestId === requestId,
-    );
-    assert.equal(events.length, 1, `one event for ${requestId}`);
-    return events[0]!;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const events = (await k.requestEvents()).filter(
+        (e) => (e.data as { requestId?: string }).requestId === requestId,
+      );
+      if (events.length > 0 || Date.now() > deadline) {
+        assert.equal(events.length, 1, `one event for ${requestId}`);
+        return events[0]!;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
   const prompt = [{ role: 'user' as const, content: 'tell me about the weather in Lisbon '.repeat(20) }];
 
@@ -247,7 +254,6 @@ orgs:
         // read until the cut
       }
     });
-    await new Promise((r) => setTimeout(r, 50));
     const event = await eventOf(response.headers.get('x-request-id'));
     assert.ok(event.type === 'RequestFailed');
     assert.equal(event.data.errorCode, 'stream_interrupted');
@@ -268,7 +274,6 @@ orgs:
         // read until the cut
       }
     });
-    await new Promise((r) => setTimeout(r, 50));
     const event = await eventOf(response.headers.get('x-request-id'));
     assert.ok(event.type === 'RequestFailed');
     assert.equal(event.data.errorCode, 'stream_interrupted');
