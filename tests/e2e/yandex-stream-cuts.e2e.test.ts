@@ -20,7 +20,11 @@ import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-und
 const API_KEY = 'AQVNyandexcutsabcdefghijklmnop';
 const FOLDER = 'b1gcutsfolder';
 const REASONING = 700;
-/** The mock's frames come this far apart: the total limit below fits a few. */
+/**
+ * The mock's frames come this far apart: the total limit below (2 s) fits a few, and the first
+ * line well within it on a loaded machine; the whole answer (10 lines or more, at least 2.7 s
+ * of the mock's own pauses) never does.
+ */
 const FRAME_DELAY_MS = 300;
 /**
  * The idle mock's: well past the idle limit (undici runs it on a timer wheel with about half a
@@ -80,7 +84,7 @@ orgs:
     name: Acme
     prices:
       yandexgpt: { input: ${PRICE_PER_MILLION}, output: ${PRICE_PER_MILLION}, currency: RUB }
-    providers:${provider('yx', '{ idleMs: 5000, totalMs: 30000 }')}${provider('yx-idle', '{ idleMs: 500, totalMs: 30000 }', idleMock.url)}${provider('yx-total', '{ idleMs: 5000, totalMs: 1000 }')}
+    providers:${provider('yx', '{ idleMs: 5000, totalMs: 30000 }')}${provider('yx-idle', '{ idleMs: 500, totalMs: 30000 }', idleMock.url)}${provider('yx-total', '{ idleMs: 5000, totalMs: 2000 }')}
     users:
       - email: dev@acme.test
         proxyKeys: [{ name: laptop }]
