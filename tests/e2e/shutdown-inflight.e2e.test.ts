@@ -103,7 +103,7 @@ describe('shutdown with a token count the provider never answers', () => {
       model: 'claude-sonnet-4-5',
       messages: [{ role: 'user', content: 'hello' }],
     });
-    await waitFor(() => provider.seen() >= 1, 5000);
+    await waitFor(() => provider.seen() >= 1, 10_000);
     assert.equal(provider.seen(), 1, 'the count reached the provider');
 
     const startedAt = Date.now();

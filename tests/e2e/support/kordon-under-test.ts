@@ -77,19 +77,23 @@ export async function startKordonUnderTest(
   };
 }
 
-/** The event of one request (its `data.requestId`), once the appender has written it (3 s at most). */
+/**
+ * The event of one request (its `data.requestId`), once the gateway has recorded it (10 s at
+ * most: a request its caller left is recorded when the gateway notices, later on a busy machine).
+ */
 export async function eventOfRequest(
   k: KordonUnderTest,
   requestId: string | null | undefined,
 ): Promise<KordonEvent> {
-  for (let i = 0; i < 60; i++) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
     const found = (await k.allEvents()).find(
       (e) => (e.data as { requestId?: string }).requestId === requestId,
     );
     if (found) return found;
+    if (Date.now() > deadline) assert.fail(`no event for ${requestId}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.fail(`no event for ${requestId}`);
 }
 
 /** One provider's key health, as the admin API shows it (`GET /orgs/{org}/provider-keys/health`). */
