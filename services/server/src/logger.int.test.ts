@@ -19,10 +19,13 @@ function logDir(t: { after(fn: () => void): void }): string {
 }
 
 /** Every log file in the folder, parsed line by line. */
-function readLogs(dir: string): { files: string[]; text: string; lines: Array<Record<string, unknown>> } {
-  const files = readdirSync(dir)
+const logFiles = (dir: string) =>
+  readdirSync(dir)
     .filter((name) => name.startsWith('kordon.'))
     .sort();
+
+function readLogs(dir: string): { files: string[]; text: string; lines: Array<Record<string, unknown>> } {
+  const files = logFiles(dir);
   const text = files.map((name) => readFileSync(join(dir, name), 'utf8')).join('');
   const lines = text
     .split('\n')
@@ -105,7 +108,10 @@ describe('file logs', () => {
       logger.info({ i, filler: 'x'.repeat(100) }, 'line');
       if (i % 20 === 19) await sleep(50); // let the worker write and roll between bursts
     }
-    await sleep(100); // older files are deleted just after a roll
+    // Older files are deleted just after a roll, by the worker in its own time: a fixed wait
+    // could end before it on a busy machine.
+    for (const deadline = Date.now() + 10_000; logFiles(dir).length > 3 && Date.now() < deadline; )
+      await sleep(50);
     await closeLogger(logger);
     const { files, lines } = readLogs(dir);
     assert.ok(files.length <= 3, `the current file and 2 rotated ones at most: ${files}`);
