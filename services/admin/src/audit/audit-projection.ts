@@ -168,8 +168,11 @@ export function decodeForAudit(event: RecordedEvent): KordonEvent | null {
 export const AUDIT_TABLE = 'kordon_admin_audit';
 export const AUDIT_SUBJECTS_TABLE = 'kordon_admin_audit_subjects';
 
+/** The projection's name: its checkpoint, and where its parked events are found. */
+export const AUDIT_PROJECTION = 'admin-audit';
+
 export const auditProjection: SqlProjection<KordonEvent | null> = {
-  name: 'admin-audit',
+  name: AUDIT_PROJECTION,
   version: 1,
   // The store hands over only these: request traffic is never even read.
   eventTypes: AUDITED,

@@ -104,6 +104,68 @@ describe('audit log CSV export', { skip }, () => {
     assert.deepEqual(refused.body.errors, [{ path: 'query.bom', message: 'only with format=csv' }]);
   });
 
+  it('says how many of the org’s events the audit log could not apply (JSON and CSV)', async () => {
+    // The projection applies any event the catalogue lets in, so a fault is made: a trigger
+    // refuses one team's entry, the batch fails, and the runner applies the rest one by one and
+    // parks that event.
+    await admin.sql.query(`CREATE FUNCTION kordon_test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.action = 'TeamCreated' AND NEW.after->>'name' = 'Unreadable' THEN
+          RAISE EXCEPTION 'refused by the test';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await admin.sql.query(`CREATE TRIGGER kordon_test_refuse_audit BEFORE INSERT ON kordon_admin_audit
+      FOR EACH ROW EXECUTE FUNCTION kordon_test_refuse_audit()`);
+    const before = new Date().toISOString();
+    try {
+      for (const name of ['Readable', 'Unreadable'])
+        await expectStatus(
+          admin.request('POST', '/admin/v1/orgs/acme/teams', {
+            token: acme.users.admin.token,
+            body: { name },
+          }),
+          201,
+        );
+      // The entries are applied in the background: a read waits for them (and the parking).
+      await expectStatus(
+        admin.request('GET', '/admin/v1/orgs/acme/audit?limit=1', { token: acme.users.auditor.token }),
+        200,
+      );
+    } finally {
+      await admin.sql.query('DROP TRIGGER kordon_test_refuse_audit ON kordon_admin_audit');
+      await admin.sql.query('DROP FUNCTION kordon_test_refuse_audit()');
+    }
+    const audit = (org: TestOrg, query: string) =>
+      expectStatus(
+        admin.request('GET', `/admin/v1/orgs/${org === acme ? 'acme' : 'globex'}/audit?${query}`, {
+          token: org.users.auditor.token,
+        }),
+        200,
+      );
+    const teams = await audit(acme, 'action=TeamCreated');
+    assert.deepEqual(
+      teams.body.items.map((e: { after: { name: string } }) => e.after.name),
+      ['Readable'],
+      'the parked event has no entry',
+    );
+    assert.equal(teams.body.unreadEvents, 1);
+    assert.equal(teams.headers.get('x-kordon-unread-events'), '1');
+    assert.equal((await audit(acme, '')).body.unreadEvents, 1);
+    assert.equal((await audit(acme, `from=${encodeURIComponent(before)}`)).body.unreadEvents, 1);
+    // Another action, a range before it, another org: none.
+    assert.equal((await audit(acme, 'action=OrgCreated')).body.unreadEvents, 0);
+    assert.equal((await audit(acme, `to=${encodeURIComponent(before)}`)).body.unreadEvents, 0);
+    assert.equal((await audit(globex, '')).body.unreadEvents, 0);
+    // The CSV body is entries only: the export says it in its header.
+    const csv = await audit(acme, 'format=csv&action=TeamCreated');
+    assert.equal(csv.headers.get('x-kordon-unread-events'), '1');
+    assert.equal(
+      (await audit(globex, 'format=csv&action=KeySeeded')).headers.get('x-kordon-unread-events'),
+      '0',
+    );
+  });
+
   it('holds to the log as it was when the export began', async () => {
     const response = await fetch(`${admin.url}/admin/v1/orgs/acme/audit?format=csv&action=KeySeeded`, {
       headers: { authorization: `Bearer ${acme.users.admin.token}` },

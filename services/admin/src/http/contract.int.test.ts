@@ -101,6 +101,11 @@ describe('admin API contract', { skip }, () => {
       assert.ok(report.required.includes('unreadEvents'), 'unreadEvents is in every report');
       assert.equal(report.properties.unreadEvents.type, 'integer');
       assert.deepEqual(spend.responses['200'].headers['X-Kordon-Unread-Events'].schema, { type: 'integer' });
+      // So does a page of the audit log, and its export.
+      const auditPage = answer.body.components.schemas.AuditEntryPage;
+      assert.ok(auditPage.required.includes('unreadEvents'));
+      const audit = answer.body.paths['/orgs/{org}/audit'].get;
+      assert.deepEqual(audit.responses['200'].headers['X-Kordon-Unread-Events'].schema, { type: 'integer' });
       const createUser =
         answer.body.paths['/orgs/{org}/users'].post.requestBody.content['application/json'].schema;
       assert.equal(createUser.additionalProperties, false, 'unknown fields are refused in the contract too');

@@ -1,15 +1,27 @@
 import type { SqlQueryable } from '@kordon/events';
 import { stringify } from 'csv-stringify/sync';
-import { type AuditQuery, auditHead, queryAudit } from '../../audit/audit-query.js';
+import { z } from 'zod';
+import { type AuditQuery, auditHead, auditUnreadEvents, queryAudit } from '../../audit/audit-query.js';
 import { auditEntryFor, type ReaderAuditEntry } from '../../audit/audit-redaction.js';
 import { AdminError } from '../../errors.js';
 import type { Rights } from '../../rbac/permissions.js';
-import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
+import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST, UNREAD_EVENTS_HEADER } from '../csv-cells.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
-import { route } from '../route.js';
-import { AuditEntry, auditQuery, orgParams, page } from '../schemas.js';
+import { type Reply, route } from '../route.js';
+import { AuditEntry, auditQuery, orgParams } from '../schemas.js';
 
-const AuditPage = page(AuditEntry, 'AuditEntry');
+const AuditPage = z
+  .object({
+    items: z.array(AuditEntry),
+    nextCursor: z.string().nullable(),
+    unreadEvents: z
+      .int()
+      .describe(
+        "The org's events in the range (of the action asked) the audit projection could not apply " +
+          '(parked): no entry shows them. Whatever the actor filter.',
+      ),
+  })
+  .meta({ id: 'AuditEntryPage' });
 /** Entries an export reads and writes at a time: its memory stays that of one page. */
 export const CSV_PAGE_ROWS = 2_000;
 
@@ -108,9 +120,20 @@ export const auditRoutes = [
     params: orgParams,
     query: auditQuery,
     responses: {
-      200: { description: 'A page of audit entries, or CSV', schema: AuditPage, alsoAs: ['text/csv'] },
+      200: {
+        description: 'A page of audit entries, or CSV',
+        schema: AuditPage,
+        alsoAs: ['text/csv'],
+        headers: {
+          [UNREAD_EVENTS_HEADER]: {
+            description:
+              "`unreadEvents`: the org's events in the range the audit projection could not apply.",
+            type: 'integer',
+          },
+        },
+      },
     },
-    handler: async (ctx) => {
+    handler: async (ctx): Promise<Reply> => {
       const org = orgOf(ctx);
       const q = ctx.query;
       if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) {
@@ -131,25 +154,31 @@ export const auditRoutes = [
         after: q.cursor === undefined ? undefined : decodePosition(q.cursor),
       };
       if (q.format === 'csv') {
+        const pieces = await csvExport(ctx.deps.sql, filters, rights, bom);
+        // Read after the first page: an event parked since is counted, never one too few.
+        const unread = await auditUnreadEvents(ctx.deps.sql, filters);
         return {
           status: 200,
-          stream: {
-            contentType: 'text/csv; charset=utf-8',
-            pieces: await csvExport(ctx.deps.sql, filters, rights, bom),
+          stream: { contentType: 'text/csv; charset=utf-8', pieces },
+          headers: {
+            'Content-Disposition': `attachment; filename="audit-${org.slug}.csv"`,
+            [UNREAD_EVENTS_HEADER]: String(unread),
           },
-          headers: { 'Content-Disposition': `attachment; filename="audit-${org.slug}.csv"` },
         };
       }
       const limit = q.limit ?? DEFAULT_PAGE;
       const found = await queryAudit(ctx.deps.sql, { ...filters, limit: limit + 1 });
+      const unread = await auditUnreadEvents(ctx.deps.sql, filters);
       const rows = found.map((entry) => auditEntryFor(rights, entry));
       const items = rows.slice(0, limit);
       const more = rows.length > limit;
       return {
         status: 200,
+        headers: { [UNREAD_EVENTS_HEADER]: String(unread) },
         body: {
           items,
           nextCursor: more ? encodePosition(items[items.length - 1]!.position) : null,
+          unreadEvents: unread,
         },
       };
     },

@@ -12,7 +12,7 @@ import {
   spendCurrencies,
   spendUnreadEvents,
 } from '../../spend/spend-query.js';
-import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
+import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST, UNREAD_EVENTS_HEADER } from '../csv-cells.js';
 import { orgOf } from '../helpers.js';
 import { type Reply, route } from '../route.js';
 import { orgParams, SpendReport, spendQuery } from '../schemas.js';
@@ -25,11 +25,6 @@ export const MAX_SPEND_DAYS = 366;
 export const DEFAULT_SPEND_ROWS = 1_000;
 /** Rows an export reads and writes at a time: its memory stays that of one page. */
 export const SPEND_CSV_PAGE_ROWS = 2_000;
-/**
- * On both answers, `unreadEvents`: a CSV body is rows only, so an export says it here. Kordon's
- * own headers are `x-kordon-*` (the gateway's `x-kordon-session-id`).
- */
-export const UNREAD_EVENTS_HEADER = 'X-Kordon-Unread-Events';
 
 const invalid = (path: string, message: string, detail = message) =>
   new AdminError('validation_failed', detail, { errors: [{ path, message }] });
