@@ -30,7 +30,9 @@ export function neutralFromGeminiResponse(
     const toolCalls: NeutralToolCall[] = [];
     for (const part of candidate.content?.parts ?? []) {
       if (part.thought) continue;
-      if (part.text !== undefined) texts.push(part.text);
+      // Gemini may send an empty text part beside a call: no text, as its stream gives none
+      // (an empty text block would also be refused when an Anthropic caller sends it back).
+      if (part.text) texts.push(part.text);
       if (part.functionCall) {
         const { id: givenId, name, args } = part.functionCall;
         toolCalls.push({

@@ -387,6 +387,37 @@ describe('Gemini response -> OpenAI chat.completion and Anthropic message', () =
     ]);
   });
 
+  it('empty text parts are no text: content null beside a call, no empty text block', () => {
+    const response = gemini({
+      candidates: [
+        {
+          content: {
+            parts: [
+              { text: '' },
+              { functionCall: { name: 'get_weather', args: { city: 'Paris' } } },
+              { text: '' },
+            ],
+          },
+          finishReason: 'STOP',
+          index: 0,
+        },
+      ],
+      responseId: 'resp_empty_text',
+    });
+    const completion = geminiToOpenAIResponse(response, geminiContext);
+    assert.equal(completion.choices[0]?.message.content, null);
+    assert.equal(completion.choices[0]?.message.tool_calls?.length, 1);
+    const message = geminiToAnthropicResponse(response, geminiContext);
+    assert.deepEqual(
+      message.content.map((block) => block.type),
+      ['tool_use'],
+    );
+    const onlyEmpty = gemini({
+      candidates: [{ content: { parts: [{ text: '' }] }, finishReason: 'STOP', index: 0 }],
+    });
+    assert.equal(geminiToOpenAIResponse(onlyEmpty, geminiContext).choices[0]?.message.content, null);
+  });
+
   it('without a responseId, call ids are made from the fallback (request) id: they differ between answers', () => {
     const response = gemini({
       candidates: [
