@@ -231,4 +231,67 @@ describe('request log and logging policy over the admin API', { skip }, () => {
     assert.equal(listed.body.items[0].hasText, true);
     assert.equal(listed.body.items[0].prompt, undefined, 'text is on the single request only');
   });
+
+  it('says how many of the org’s request events it could not add, to readers of every request', async () => {
+    // The log adds any event the catalogue lets in, so a fault is made: a trigger refuses two
+    // requests' rows, the batch fails, and the runner adds the rest one by one and parks those.
+    await admin.sql.query(`CREATE FUNCTION kordon_test_refuse_log() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.request_id LIKE 'req-unreadable%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+        RETURN NEW;
+      END $$`);
+    await admin.sql.query(`CREATE TRIGGER kordon_test_refuse_log BEFORE INSERT ON kordon_request_log
+      FOR EACH ROW EXECUTE FUNCTION kordon_test_refuse_log()`);
+    const at = ago(20 * DAY);
+    try {
+      await append([
+        completedEvent(acme.orgId, at, { requestId: 'req-readable', userId: dev }),
+        completedEvent(acme.orgId, at, { requestId: 'req-unreadable', userId: fin }),
+      ]);
+    } finally {
+      await admin.sql.query('DROP TRIGGER kordon_test_refuse_log ON kordon_request_log');
+      await admin.sql.query('DROP FUNCTION kordon_test_refuse_log()');
+    }
+    assert.deepEqual(
+      (await admin.requestLog.parked()).map((p) => [p.projection, p.eventType]),
+      [['request-log', 'RequestCompleted']],
+    );
+    const owner = acme.users.owner.token;
+    const range = (from: Date, to: Date) =>
+      `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
+    const all = await expectStatus(get('/orgs/acme/requests', owner), 200);
+    assert.ok(!ids(all).includes('req-unreadable'), 'the parked request has no entry');
+    assert.equal(all.body.unreadEvents, 1);
+    assert.equal(all.headers.get('x-kordon-unread-events'), '1');
+    const around = range(new Date(at.getTime() - 1000), new Date(at.getTime() + 1000));
+    const narrowed = await expectStatus(get(`/orgs/acme/requests?${around}`, owner), 200);
+    assert.deepEqual(ids(narrowed), ['req-readable']);
+    assert.equal(narrowed.body.unreadEvents, 1);
+    // Whatever the other filters (the event's own user may be what could not be read).
+    assert.equal(
+      (await expectStatus(get(`/orgs/acme/requests?user=${dev}`, owner), 200)).body.unreadEvents,
+      1,
+    );
+    // Ranges without it say none.
+    const after = range(new Date(at.getTime() + 1000), new Date());
+    assert.equal((await expectStatus(get(`/orgs/acme/requests?${after}`, owner), 200)).body.unreadEvents, 0);
+    // A developer reads only their own requests: no count of others' (null, no header).
+    const mine = await expectStatus(get('/orgs/acme/requests', acme.users.developer.token), 200);
+    assert.equal(mine.body.unreadEvents, null);
+    assert.equal(mine.headers.get('x-kordon-unread-events'), null);
+    // Another org's log says none.
+    const globex = await createOrgWithRoles(admin, 'globex-requests');
+    const theirs = await expectStatus(get('/orgs/globex-requests/requests', globex.users.owner.token), 200);
+    assert.equal(theirs.body.unreadEvents, 0);
+    // Once past the org's retention it is gone by the policy, as its entry would be: not counted.
+    await expectStatus(
+      admin.request('PUT', `${V1}/orgs/acme/logging`, {
+        token: owner,
+        body: { bodies: 'none', retentionDays: 10 },
+      }),
+      200,
+    );
+    await admin.requestLog.waitFor(await admin.store.headPosition(), 10_000);
+    assert.equal((await expectStatus(get('/orgs/acme/requests', owner), 200)).body.unreadEvents, 0);
+  });
 });

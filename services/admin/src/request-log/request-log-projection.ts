@@ -14,6 +14,8 @@ database builds them from the event table, then applies the org's
  * partition created when it is missing. `project` stays pure: it only builds the statements.
  */
 
+/** The projection's name: its checkpoint, and where its parked events are found. */
+export const REQUEST_LOG_PROJECTION = 'request-log';
 export const REQUEST_LOG_TABLE = 'kordon_request_log';
 export const REQUEST_LOG_POLICIES_TABLE = 'kordon_request_log_policies';
 /** Partitions are named after their month: `kordon_request_log_y2025m03` holds March 2025 (UTC). */
@@ -136,7 +138,7 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
     params: [positions, JSON.stringify(textsOf(positions))],
   });
   return {
-    name: 'request-log',
+    name: REQUEST_LOG_PROJECTION,
     version: 1,
     eventTypes: HANDLED,
     // Request events come as positions; only policies are read with their data.

@@ -115,7 +115,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'The audit log: who changed what, when, from which IP, with before and after',
     description:
-      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (`bom=true` for Excel) (entries written after the export began are left out; a cursor starts it after that entry). Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
+      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (entries written after the export began are left out; a cursor starts it after that entry); `bom=true` starts it with a UTF-8 byte order mark for Excel. `unreadEvents` (and the `X-Kordon-Unread-Events` header, on the CSV export too) counts the org's events in the range, of the action asked, that the audit projection could not apply (parked): no entry shows them. Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
     access: 'audit.read',
     params: orgParams,
     query: auditQuery,

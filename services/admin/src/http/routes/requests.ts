@@ -1,18 +1,30 @@
+import { z } from 'zod';
 import type { Principal } from '../../auth/principal.js';
 import { AdminError, notFound } from '../../errors.js';
-import { findRequest, queryRequestLog, type RequestLogKey } from '../../request-log/request-log-query.js';
-import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
-import { route } from '../route.js';
 import {
-  entityParams,
-  orgParams,
-  page,
-  RequestLogDetail,
-  RequestLogEntry,
-  requestQuery,
-} from '../schemas.js';
+  findRequest,
+  queryRequestLog,
+  type RequestLogKey,
+  requestLogUnreadEvents,
+} from '../../request-log/request-log-query.js';
+import { UNREAD_EVENTS_HEADER } from '../csv-cells.js';
+import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
+import { type Reply, route } from '../route.js';
+import { entityParams, orgParams, RequestLogDetail, RequestLogEntry, requestQuery } from '../schemas.js';
 
-const RequestLogPage = page(RequestLogEntry, 'RequestLogEntry');
+const RequestLogPage = z
+  .object({
+    items: z.array(RequestLogEntry),
+    nextCursor: z.string().nullable(),
+    unreadEvents: z
+      .int()
+      .nullable()
+      .describe(
+        "The org's request events in the range (within its retention) the request log could not add " +
+          '(parked): no entry shows them. Whatever the other filters. Null without `request.readAny`.',
+      ),
+  })
+  .meta({ id: 'RequestLogEntryPage' });
 const requestParams = entityParams('requestId');
 
 /** The cursor: base64url of the last row's time (epoch ms) and log position. */
@@ -76,12 +88,24 @@ export const requestRoutes = [
     tag: 'requests',
     summary: 'The request log: one entry per request, newest first, filtered and paged',
     description:
-      'Filter by `team`, `user`, `proxyKey`, `provider`, `providerKey`, `model`, `status` (`429` or a class like `4xx`), `outcome` (`completed`, `failed`, `rejected`) and time range (`from` inclusive, `to` exclusive). Without `request.readAny` only your own requests are listed. Pages follow `nextCursor` (keyset: stable while requests keep coming in). Logged text is on the single request only.',
+      'Filter by `team`, `user`, `proxyKey`, `provider`, `providerKey`, `model`, `status` (`429` or a class like `4xx`), `outcome` (`completed`, `failed`, `rejected`) and time range (`from` inclusive, `to` exclusive). Without `request.readAny` only your own requests are listed. `unreadEvents` (and the `X-Kordon-Unread-Events` header) counts the request events of the org in the range that the request log could not add (parked), for readers of every request. Pages follow `nextCursor` (keyset: stable while requests keep coming in). Logged text is on the single request only.',
     access: 'request.own',
     params: orgParams,
     query: requestQuery,
-    responses: { 200: { description: 'A page of requests', schema: RequestLogPage } },
-    handler: async (ctx) => {
+    responses: {
+      200: {
+        description: 'A page of requests',
+        schema: RequestLogPage,
+        headers: {
+          [UNREAD_EVENTS_HEADER]: {
+            description:
+              "`unreadEvents` (with `request.readAny`): the org's request events in the range the request log could not add.",
+            type: 'integer',
+          },
+        },
+      },
+    },
+    handler: async (ctx): Promise<Reply> => {
       const org = orgOf(ctx);
       const q = ctx.query;
       await requestLogReady(ctx);
@@ -111,16 +135,24 @@ export const requestRoutes = [
         after: q.cursor === undefined ? undefined : decodeKey(q.cursor),
         limit: limit + 1,
       });
+      // Read after the page: an event parked since is counted, never one too few. Only for
+      // readers of every request: whose an unreadable event was may be what could not be read.
+      const unread =
+        own === null
+          ? await requestLogUnreadEvents(ctx.deps.sql, { orgId: org.orgId, from: q.from, to: q.to })
+          : null;
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         status: 200,
+        ...(unread === null ? {} : { headers: { [UNREAD_EVENTS_HEADER]: String(unread) } }),
         body: {
           items,
           nextCursor:
             rows.length > limit && last
               ? encodeKey({ time: Date.parse(last.time), position: last.position })
               : null,
+          unreadEvents: unread,
         },
       };
     },
