@@ -1,5 +1,4 @@
 import type { SqlQueryable } from '@kordon/events';
-import { AUDIT_PROJECTION } from './audit-projection.js';
 
 export interface AuditQuery {
   orgId: string;
@@ -86,26 +85,4 @@ export async function queryAudit(sql: SqlQueryable, query: AuditQuery): Promise<
     before: typeof row.before === 'string' ? JSON.parse(row.before) : row.before,
     after: typeof row.after === 'string' ? JSON.parse(row.after) : row.after,
   }));
-}
-
-/**
- * The org's events in the time range (and of the action, when one is asked) that the audit
- * projection could not apply: the runner parked them, so no entry shows them. Whatever the
- * actor filter (an unreadable event's actor may be what could not be read): a count that may be
- * too high is honest where one too low is not. Parked rows are rare; each is found by position.
- */
-export async function auditUnreadEvents(
-  sql: SqlQueryable,
-  query: Pick<AuditQuery, 'orgId' | 'action' | 'from' | 'to'>,
-): Promise<number> {
-  const { rows } = await sql.query<{ unread: string }>(
-    `SELECT count(*)::text AS unread
-       FROM kordon_projection_parked k JOIN kordon_events e ON e.position = k.position
-      WHERE k.name = $1 AND e.org_id = $2
-        AND ($3::text IS NULL OR e.type = $3::text)
-        AND ($4::timestamptz IS NULL OR e.occurred_at >= $4::timestamptz)
-        AND ($5::timestamptz IS NULL OR e.occurred_at < $5::timestamptz)`,
-    [AUDIT_PROJECTION, query.orgId, query.action ?? null, query.from ?? null, query.to ?? null],
-  );
-  return Number(rows[0]?.unread ?? 0);
 }

@@ -21,10 +21,3 @@ export function byteOrderMarkAsked(query: { format?: 'json' | 'csv'; bom?: 'true
   }
   return query.bom === 'true';
 }
-
-/**
- * On a report's answers (spend, audit), the events of the org its projection could not read
- * (`unreadEvents`): a CSV body is rows only, so an export says it here. Kordon's own headers
- * are `x-kordon-*` (the gateway's `x-kordon-session-id`).
- */
-export const UNREAD_EVENTS_HEADER = 'X-Kordon-Unread-Events';

@@ -1,5 +1,4 @@
 import type { SqlQueryable } from '@kordon/events';
-import { REQUEST_LOG_PROJECTION } from './request-log-projection.js';
 
 export type RequestOutcome = 'completed' | 'failed' | 'rejected';
 
@@ -252,26 +251,16 @@ function entryOf(row: Row): RequestLogEntry {
 }
 
 /**
- * The org's request events in the time range, within its retention, that the request log could
- * not add: the runner parked them, so no entry shows them. Whatever the other filters (a parked
- * event's data may be what could not be read): a count that may be too high is honest where one
- * too low is not. Parked rows are rare; each is found by its event's position.
+ * The instant before which the org's logging policy says its requests are gone (null: kept for
+ * good): the cutoff of `WITHIN_RETENTION` and the hourly pass, for a count of what the log
+ * would have shown.
  */
-export async function requestLogUnreadEvents(
-  sql: SqlQueryable,
-  query: Pick<RequestLogQuery, 'orgId' | 'from' | 'to'>,
-): Promise<number> {
-  const { rows } = await sql.query<{ unread: string }>(
-    `SELECT count(*)::text AS unread
-       FROM kordon_projection_parked k JOIN kordon_events e ON e.position = k.position
-      WHERE k.name = $1 AND e.org_id = $2
-        AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
-        AND e.occurred_at >= COALESCE(
-          (SELECT now() - retention_days * interval '24 hours' FROM kordon_request_log_policies WHERE org_id = $2),
-          '-infinity'::timestamptz)
-        AND ($3::timestamptz IS NULL OR e.occurred_at >= $3::timestamptz)
-        AND ($4::timestamptz IS NULL OR e.occurred_at < $4::timestamptz)`,
-    [REQUEST_LOG_PROJECTION, query.orgId, query.from ?? null, query.to ?? null],
+export async function retentionCutoff(sql: SqlQueryable, orgId: string): Promise<string | null> {
+  const { rows } = await sql.query<{ cutoff: Date | string | null }>(
+    `SELECT now() - retention_days * interval '24 hours' AS cutoff
+       FROM kordon_request_log_policies WHERE org_id = $1`,
+    [orgId],
   );
-  return Number(rows[0]?.unread ?? 0);
+  const cutoff = rows[0]?.cutoff;
+  return cutoff === null || cutoff === undefined ? null : new Date(cutoff).toISOString();
 }

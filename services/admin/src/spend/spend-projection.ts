@@ -1,5 +1,6 @@
-import type { KordonEventType, RecordedEvent } from '@kordon/events';
+import type { RecordedEvent } from '@kordon/events';
 import type { SqlProjection, SqlStatement } from '@kordon/projections';
+import { REQUEST_EVENT_TYPES } from '../parked-events.js';
 
 /*
  * Spend: daily totals of the request events (RequestCompleted, RequestFailed, RequestRejected)
@@ -31,12 +32,7 @@ export const SPEND_PROJECTION = 'spend';
 export const SPEND_TABLE = 'kordon_spend_daily';
 export const SPEND_PROGRESS_TABLE = 'kordon_spend_progress';
 
-const SPEND_TYPES = [
-  'RequestCompleted',
-  'RequestFailed',
-  'RequestRejected',
-] as const satisfies readonly KordonEventType[];
-const HANDLED: ReadonlySet<string> = new Set(SPEND_TYPES);
+const HANDLED: ReadonlySet<string> = new Set(REQUEST_EVENT_TYPES);
 
 /** A request event as this projection reads it: its position (the database reads the rest). */
 export interface SpendRef {

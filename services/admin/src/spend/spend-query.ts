@@ -1,5 +1,4 @@
 import type { SqlQueryable } from '@kordon/events';
-import { SPEND_PROJECTION } from './spend-projection.js';
 
 /*
  * Reads of the daily spend table. Every statement is one of a fixed set: the grouping columns
@@ -221,27 +220,4 @@ export async function spendCurrencies(sql: SqlQueryable, filter: SpendFilter): P
     params,
   );
   return rows.map((row) => row.currency);
-}
-
-/**
- * The org's request events in the range (UTC days, as the projection counts them) that the
- * spend projection could not add: the runner parked them, and their requests, tokens and cost
- * are in no row. Whatever the report's filters: a parked event's data may be what could not be
- * read (so not its team, user or model either), and a count that may be too high is honest
- * where one too low is not. Parked rows are rare, and each is found by its event's position.
- */
-export async function spendUnreadEvents(
-  sql: SqlQueryable,
-  range: Pick<SpendFilter, 'orgId' | 'from' | 'to'>,
-): Promise<number> {
-  const { rows } = await sql.query<{ unread: string }>(
-    `SELECT count(*)::text AS unread
-       FROM kordon_projection_parked k JOIN kordon_events e ON e.position = k.position
-      WHERE k.name = $1 AND e.org_id = $2
-        AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
-        AND (e.occurred_at AT TIME ZONE 'UTC')::date >= $3::date
-        AND (e.occurred_at AT TIME ZONE 'UTC')::date < $4::date`,
-    [SPEND_PROJECTION, range.orgId, range.from, range.to],
-  );
-  return Number(rows[0]?.unread ?? 0);
 }

@@ -1,14 +1,17 @@
 import type { SqlQueryable } from '@kordon/events';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { type AuditQuery, auditHead, auditUnreadEvents, queryAudit } from '../../audit/audit-query.js';
+import { AUDIT_PROJECTION } from '../../audit/audit-projection.js';
+import { type AuditQuery, auditHead, queryAudit } from '../../audit/audit-query.js';
 import { auditEntryFor, type ReaderAuditEntry } from '../../audit/audit-redaction.js';
 import { AdminError } from '../../errors.js';
+import { countParkedEvents } from '../../parked-events.js';
 import type { Rights } from '../../rbac/permissions.js';
-import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST, UNREAD_EVENTS_HEADER } from '../csv-cells.js';
+import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { type Reply, route } from '../route.js';
 import { AuditEntry, auditQuery, orgParams } from '../schemas.js';
+import { unreadEventsHeader, unreadEventsHeaderSpec } from '../unread-events.js';
 
 const AuditPage = z
   .object({
@@ -124,13 +127,9 @@ export const auditRoutes = [
         description: 'A page of audit entries, or CSV',
         schema: AuditPage,
         alsoAs: ['text/csv'],
-        headers: {
-          [UNREAD_EVENTS_HEADER]: {
-            description:
-              "`unreadEvents`: the org's events in the range the audit projection could not apply.",
-            type: 'integer',
-          },
-        },
+        headers: unreadEventsHeaderSpec(
+          "`unreadEvents`: the org's events in the range the audit projection could not apply.",
+        ),
       },
     },
     handler: async (ctx): Promise<Reply> => {
@@ -153,28 +152,37 @@ export const auditRoutes = [
         order: q.sort === '-time' ? ('desc' as const) : ('asc' as const),
         after: q.cursor === undefined ? undefined : decodePosition(q.cursor),
       };
+      // Whatever the actor: an unreadable event's actor may be what could not be read.
+      const parkedOfRange = () =>
+        countParkedEvents(ctx.deps.sql, {
+          projection: AUDIT_PROJECTION,
+          orgId: org.orgId,
+          types: q.action === undefined ? null : [q.action],
+          from: q.from,
+          to: q.to,
+        });
       if (q.format === 'csv') {
         const pieces = await csvExport(ctx.deps.sql, filters, rights, bom);
         // Read after the first page: an event parked since is counted, never one too few.
-        const unread = await auditUnreadEvents(ctx.deps.sql, filters);
+        const unread = await parkedOfRange();
         return {
           status: 200,
           stream: { contentType: 'text/csv; charset=utf-8', pieces },
           headers: {
             'Content-Disposition': `attachment; filename="audit-${org.slug}.csv"`,
-            [UNREAD_EVENTS_HEADER]: String(unread),
+            ...unreadEventsHeader(unread),
           },
         };
       }
       const limit = q.limit ?? DEFAULT_PAGE;
       const found = await queryAudit(ctx.deps.sql, { ...filters, limit: limit + 1 });
-      const unread = await auditUnreadEvents(ctx.deps.sql, filters);
+      const unread = await parkedOfRange();
       const rows = found.map((entry) => auditEntryFor(rights, entry));
       const items = rows.slice(0, limit);
       const more = rows.length > limit;
       return {
         status: 200,
-        headers: { [UNREAD_EVENTS_HEADER]: String(unread) },
+        headers: unreadEventsHeader(unread),
         body: {
           items,
           nextCursor: more ? encodePosition(items[items.length - 1]!.position) : null,

@@ -1,16 +1,19 @@
+import type { SqlQueryable } from '@kordon/events';
 import { z } from 'zod';
 import type { Principal } from '../../auth/principal.js';
 import { AdminError, notFound } from '../../errors.js';
+import { countParkedEvents, REQUEST_EVENT_TYPES } from '../../parked-events.js';
+import { REQUEST_LOG_PROJECTION } from '../../request-log/request-log-projection.js';
 import {
   findRequest,
   queryRequestLog,
   type RequestLogKey,
-  requestLogUnreadEvents,
+  retentionCutoff,
 } from '../../request-log/request-log-query.js';
-import { UNREAD_EVENTS_HEADER } from '../csv-cells.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { type Reply, route } from '../route.js';
 import { entityParams, orgParams, RequestLogDetail, RequestLogEntry, requestQuery } from '../schemas.js';
+import { unreadEventsHeader, unreadEventsHeaderSpec } from '../unread-events.js';
 
 const RequestLogPage = z
   .object({
@@ -80,6 +83,28 @@ async function requestLogReady(ctx: {
     );
 }
 
+/**
+ * The org's request events in the range the request log parked, within its retention: what
+ * the log would show (past the policy's cutoff an entry is gone anyway).
+ */
+async function parkedRequestsShown(
+  sql: SqlQueryable,
+  orgId: string,
+  from: string | undefined,
+  to: string | undefined,
+): Promise<number> {
+  const cutoff = await retentionCutoff(sql, orgId);
+  const notBefore =
+    cutoff !== null && (from === undefined || Date.parse(cutoff) > Date.parse(from)) ? cutoff : from;
+  return countParkedEvents(sql, {
+    projection: REQUEST_LOG_PROJECTION,
+    orgId,
+    types: REQUEST_EVENT_TYPES,
+    from: notBefore,
+    to,
+  });
+}
+
 export const requestRoutes = [
   route({
     operationId: 'listRequests',
@@ -96,13 +121,9 @@ export const requestRoutes = [
       200: {
         description: 'A page of requests',
         schema: RequestLogPage,
-        headers: {
-          [UNREAD_EVENTS_HEADER]: {
-            description:
-              "`unreadEvents` (with `request.readAny`): the org's request events in the range the request log could not add.",
-            type: 'integer',
-          },
-        },
+        headers: unreadEventsHeaderSpec(
+          "`unreadEvents` (with `request.readAny`): the org's request events in the range the request log could not add.",
+        ),
       },
     },
     handler: async (ctx): Promise<Reply> => {
@@ -137,15 +158,12 @@ export const requestRoutes = [
       });
       // Read after the page: an event parked since is counted, never one too few. Only for
       // readers of every request: whose an unreadable event was may be what could not be read.
-      const unread =
-        own === null
-          ? await requestLogUnreadEvents(ctx.deps.sql, { orgId: org.orgId, from: q.from, to: q.to })
-          : null;
+      const unread = own === null ? await parkedRequestsShown(ctx.deps.sql, org.orgId, q.from, q.to) : null;
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         status: 200,
-        ...(unread === null ? {} : { headers: { [UNREAD_EVENTS_HEADER]: String(unread) } }),
+        ...(unread === null ? {} : { headers: unreadEventsHeader(unread) }),
         body: {
           items,
           nextCursor:

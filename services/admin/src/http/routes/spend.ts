@@ -1,6 +1,8 @@
 import type { SqlQueryable } from '@kordon/events';
 import { stringify } from 'csv-stringify/sync';
 import { AdminError } from '../../errors.js';
+import { countParkedEvents, REQUEST_EVENT_TYPES } from '../../parked-events.js';
+import { SPEND_PROJECTION } from '../../spend/spend-projection.js';
 import {
   querySpend,
   SPEND_DIMENSIONS,
@@ -10,12 +12,12 @@ import {
   type SpendRow,
   type SpendSums,
   spendCurrencies,
-  spendUnreadEvents,
 } from '../../spend/spend-query.js';
-import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST, UNREAD_EVENTS_HEADER } from '../csv-cells.js';
+import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
 import { orgOf } from '../helpers.js';
 import { type Reply, route } from '../route.js';
 import { orgParams, SpendReport, spendQuery } from '../schemas.js';
+import { UNREAD_EVENTS_HEADER, unreadEventsHeader, unreadEventsHeaderSpec } from '../unread-events.js';
 
 const DAY_MS = 86_400_000;
 /** The range a report covers when `from` is not given: the 30 UTC days up to `to`. */
@@ -209,13 +211,9 @@ export const spendRoutes = [
         description: 'A spend report, or CSV',
         schema: SpendReport,
         alsoAs: ['text/csv'],
-        headers: {
-          [UNREAD_EVENTS_HEADER]: {
-            description:
-              "`unreadEvents`: the org's request events in the range the projection could not add.",
-            type: 'integer',
-          },
-        },
+        headers: unreadEventsHeaderSpec(
+          "`unreadEvents`: the org's request events in the range the projection could not add.",
+        ),
       },
     },
     handler: async (ctx): Promise<Reply> => {
@@ -235,10 +233,19 @@ export const spendRoutes = [
         groupBy,
         after: q.cursor === undefined ? undefined : decodeKey(q.cursor, groupBy),
       };
+      // The spend projection's days are UTC days: its range as instants.
+      const parkedOfRange = () =>
+        countParkedEvents(ctx.deps.sql, {
+          projection: SPEND_PROJECTION,
+          orgId: org.orgId,
+          types: REQUEST_EVENT_TYPES,
+          from: `${range.from}T00:00:00Z`,
+          to: `${range.to}T00:00:00Z`,
+        });
       if (q.format === 'csv') {
         const pieces = await csvExport(ctx.deps.sql, query, bom);
         // Read after the first page: an event parked since is counted, never one too few.
-        const unread = await spendUnreadEvents(ctx.deps.sql, query);
+        const unread = await parkedOfRange();
         return {
           status: 200,
           stream: {
@@ -247,7 +254,7 @@ export const spendRoutes = [
           },
           headers: {
             'Content-Disposition': `attachment; filename="spend-${org.slug}-${range.from}-${range.to}.csv"`,
-            [UNREAD_EVENTS_HEADER]: String(unread),
+            ...unreadEventsHeader(unread),
           },
         };
       }
@@ -258,12 +265,12 @@ export const spendRoutes = [
         { totals: true },
       );
       // Read after the totals: an event parked since is counted, never one too few.
-      const unread = await spendUnreadEvents(ctx.deps.sql, query);
+      const unread = await parkedOfRange();
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         status: 200,
-        headers: { [UNREAD_EVENTS_HEADER]: String(unread) },
+        headers: unreadEventsHeader(unread),
         body: {
           from: range.from,
           to: range.to,
