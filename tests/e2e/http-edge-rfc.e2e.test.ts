@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import { eventOfRequest, type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 /**
  * The data plane's HTTP edge driven over a raw socket: request forms HTTP/1.1 requires a
@@ -125,5 +125,48 @@ orgs:
       ]),
     );
     assert.equal(statusOf(answer), 501, answer.slice(0, 400));
+  });
+
+  it('refuses a body whose Content-Type is not JSON with a 415 in the caller dialect, before any upstream call, and records the refusal', async () => {
+    const before = seen.length;
+    // What fetch sends for a string body without headers, and curl's -d without -H.
+    for (const [path, type, dialect] of [
+      ['/v1/chat/completions', 'text/plain;charset=UTF-8', 'openai'],
+      ['/v1/chat/completions', 'application/x-www-form-urlencoded', 'openai'],
+      ['/v1/messages', 'text/plain', 'anthropic'],
+    ] as const) {
+      const body =
+        dialect === 'openai' ? chat : JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [] });
+      const response = await fetch(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key()}`, 'content-type': type },
+        body,
+      });
+      assert.equal(response.status, 415, type);
+      const answer = (await response.json()) as {
+        type?: string;
+        error: { type: string; code?: string; message: string };
+      };
+      if (dialect === 'openai') {
+        assert.equal(answer.error.type, 'invalid_request_error');
+        assert.equal(answer.error.code, 'unsupported_content_type');
+      } else {
+        assert.equal(answer.type, 'error');
+        assert.equal(answer.error.type, 'invalid_request_error');
+      }
+      assert.match(answer.error.message, /accepts only application\/json/);
+      // A refused body is a request's one event, as any other is.
+      const event = await eventOfRequest(gateway, response.headers.get('x-request-id'));
+      assert.equal(event.type, 'RequestRejected');
+      assert.equal((event.data as { status: number }).status, 415);
+    }
+    assert.equal(seen.length, before, 'no upstream call');
+    // JSON with parameters, in any case, is JSON.
+    const charset = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key()}`, 'content-type': 'Application/JSON; charset=utf-8' },
+      body: chat,
+    });
+    assert.equal(charset.status, 200, await charset.text());
   });
 });

@@ -37,7 +37,8 @@ function askForBody(req: IncomingMessage): void {
  * answer says `Connection: close`, and the connection is closed once it is written). A body
  * that sends no byte for `idleTimeoutMs` is a 408, answered the same way. Malformed JSON, a
  * non-object, a field naming a host or too deep a nesting (`refuseHostFields`) is a 400, and
- * so are bytes that are not UTF-8; a compressed body a 415. A leading UTF-8 byte order mark
+ * so are bytes that are not UTF-8; a compressed body, or one whose Content-Type is not JSON, a
+ * 415. A leading UTF-8 byte order mark
  * is skipped.
  */
 export async function readJsonBody(
@@ -60,6 +61,17 @@ export async function readJsonBodyWithSize(
   hold: BodyHold,
   idleTimeoutMs = DEFAULT_BODY_IDLE_TIMEOUT_MS,
 ): Promise<{ body: Record<string, unknown>; bytes: number }> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && !namesJson(type)) {
+    // What OpenAI answers (`unsupported_content_type`): a form or text body that happens to
+    // parse as JSON is not read as JSON. Without the header the body is read (no SDK omits
+    // it; a hand-made request that does is not guessed at).
+    throw new GatewayError(
+      'invalid_request',
+      `this API accepts only application/json request bodies, not content-type: ${type.slice(0, 60)}`,
+      { status: 415, code: 'unsupported_content_type' },
+    );
+  }
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && !namesNoCoding(encoding)) {
     // No SDK compresses requests; decoding would let a small body expand past every bound.
@@ -179,6 +191,15 @@ function readAll(
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/**
+ * True for a JSON media type: `application/json`, any case, with any parameters (`; charset=utf-8`,
+ * which OpenAI once refused for a day and the SDKs of other languages send).
+ */
+function namesJson(type: string): boolean {
+  const semicolon = type.indexOf(';');
+  return (semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase() === 'application/json';
 }
 
 /**
