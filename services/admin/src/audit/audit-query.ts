@@ -3,6 +3,12 @@ import type { SqlQueryable } from '@kordon/events';
 export interface AuditQuery {
   orgId: string;
   actor?: string | undefined;
+  /**
+   * Whether `actor` may match a machine token's entries: only for a reader who may see tokens
+   * (`apiToken.read`). For anyone else the entries show no token id, so a filter by one finds
+   * nothing, whether the token exists or not: it is no way to tell a token's id.
+   */
+  actorMayBeToken: boolean;
   action?: string | undefined;
   /** Inclusive start, exclusive end (ISO instants). */
   from?: string | undefined;
@@ -41,7 +47,7 @@ interface Row {
 }
 
 const FILTERS = `org_id = $1
-  AND ($2::text IS NULL OR actor_id = $2::text)
+  AND ($2::text IS NULL OR (actor_id = $2::text AND ($9::boolean OR actor_kind <> 'api-token')))
   AND ($3::text IS NULL OR action = $3::text)
   AND ($4::timestamptz IS NULL OR occurred_at >= $4::timestamptz)
   AND ($5::timestamptz IS NULL OR occurred_at < $5::timestamptz)
@@ -74,6 +80,7 @@ export async function queryAudit(sql: SqlQueryable, query: AuditQuery): Promise<
     query.after ?? null,
     query.limit,
     query.upTo ?? null,
+    query.actorMayBeToken,
   ]);
   return rows.map((row) => ({
     id: row.event_id,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { kordonCatalogue, streams } from '@kordon/events';
+import { kordonCatalogue, newEventId, streams } from '@kordon/events';
 import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import {
@@ -1097,6 +1097,69 @@ describe('admin API contract', { skip }, () => {
       assert.match(lines[1]!, /,system,admin-token,127\.0\.0\.1,OrgCreated,org,/);
 
       assertProblem(await as(acme.users.developer.token).get('/orgs/acme/audit'), 403, 'forbidden');
+    });
+
+    it("does not confirm a machine token's id through the actor filter to a reader without apiToken.read", async () => {
+      const issued = await expectStatus(
+        as(acme.users.owner.token).post('/orgs/acme/api-tokens', { name: 'actor-probe', role: 'admin' }),
+        201,
+      );
+      const tokenId: string = issued.body.id;
+      await expectStatus(as(issued.body.token).post('/orgs/acme/teams', { name: 'made-by-a-token' }), 201);
+      const auditor = as(acme.users.auditor.token);
+      const finance = as(acme.users.finance.token);
+
+      // With apiToken.read the filter finds what the token did.
+      const seen = await expectStatus(auditor.get(`/orgs/acme/audit?actor=${tokenId}`), 200);
+      assert.ok(seen.body.items.length > 0, "the auditor finds the token's entries");
+      for (const entry of seen.body.items) assert.equal(entry.actor.id, tokenId);
+
+      // Without it (finance), the token's id answers as a made-up id of the same shape does.
+      const madeUp = newEventId();
+      for (const extra of ['', '&sort=-time', '&action=TeamCreated']) {
+        const [real, fake] = await Promise.all(
+          [tokenId, madeUp].map((id) =>
+            expectStatus(finance.get(`/orgs/acme/audit?actor=${id}${extra}`), 200),
+          ),
+        );
+        assert.deepEqual(
+          real!.body,
+          fake!.body,
+          `actor=<token id>${extra} tells the token from a made-up id`,
+        );
+        assert.deepEqual(real!.body.items, [], `actor=<token id>${extra}`);
+        assert.ok(!real!.text.includes(tokenId));
+        const [realCsv, fakeCsv] = await Promise.all(
+          [tokenId, madeUp].map((id) =>
+            expectStatus(finance.get(`/orgs/acme/audit?format=csv&actor=${id}${extra}`), 200),
+          ),
+        );
+        assert.equal(realCsv!.text, fakeCsv!.text, `CSV: actor=<token id>${extra}`);
+        assert.equal(realCsv!.text.trim().split('\n').length, 1, 'the CSV holds its header only');
+        assert.equal(
+          realCsv!.headers.get('x-kordon-unread-events'),
+          fakeCsv!.headers.get('x-kordon-unread-events'),
+        );
+      }
+      // The count of parked events does not follow the actor filter.
+      const unfiltered = await expectStatus(finance.get('/orgs/acme/audit?limit=1'), 200);
+      const filtered = await expectStatus(finance.get(`/orgs/acme/audit?limit=1&actor=${tokenId}`), 200);
+      assert.equal(filtered.body.unreadEvents, unfiltered.body.unreadEvents);
+
+      // The entries themselves stay (without the token's id), and a person's id still filters.
+      const teams = await expectStatus(finance.get('/orgs/acme/audit?action=TeamCreated&limit=200'), 200);
+      assert.ok(
+        teams.body.items.some(
+          (e: { actor: { kind: string; id: string | null } }) =>
+            e.actor.kind === 'api-token' && e.actor.id === null,
+        ),
+        "the token's change is listed, its actor id null",
+      );
+      const byOwner = await expectStatus(
+        finance.get(`/orgs/acme/audit?actor=${acme.users.owner.userId}`),
+        200,
+      );
+      assert.ok(byOwner.body.items.length > 0, "finance filters by a person's id");
     });
   });
 });

@@ -357,7 +357,9 @@ export const auditQuery = z.strictObject({
     .max(200)
     .regex(/^\P{Cc}+$/u, 'must not contain control characters')
     .optional()
-    .describe('Actor id (user, API token or `admin-token`).'),
+    .describe(
+      'Actor id (user, API token or `admin-token`). Without `apiToken.read` it matches no API token.',
+    ),
   action: z
     .string()
     .regex(/^[A-Z][A-Za-z]{1,99}$/, 'must be an event type like ProxyKeyIssued')

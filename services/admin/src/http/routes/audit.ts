@@ -118,7 +118,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'The audit log: who changed what, when, from which IP, with before and after',
     description:
-      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (entries written after the export began are left out; a cursor starts it after that entry); `bom=true` starts it with a UTF-8 byte order mark for Excel. `unreadEvents` (and the `X-Kordon-Unread-Events` header, on the CSV export too) counts the org's events in the range, of the action asked, that the audit projection could not apply (parked): no entry shows them. Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after.",
+      "Filter by `actor` (id), `action` (event type) and time range (`from` inclusive, `to` exclusive). `format=csv` exports every matching entry as CSV instead of a page, streamed a page at a time (entries written after the export began are left out; a cursor starts it after that entry); `bom=true` starts it with a UTF-8 byte order mark for Excel. `unreadEvents` (and the `X-Kordon-Unread-Events` header, on the CSV export too) counts the org's events in the range, of the action asked, that the audit projection could not apply (parked): no entry shows them. Secrets, hashes and ciphertexts never appear. Entries show no more than you may read elsewhere: without `sso.read` the single sign-on settings are left out of the org's snapshots; without `apiToken.read` a machine token's id (as subject or actor) is null and its entries carry no before and after, and the `actor` filter matches no machine token (a token's id finds nothing, as a made-up one does).",
     access: 'audit.read',
     params: orgParams,
     query: auditQuery,
@@ -146,6 +146,8 @@ export const auditRoutes = [
       const filters = {
         orgId: org.orgId,
         actor: q.actor,
+        // Without apiToken.read a token's id is withheld from the entries: not matchable either.
+        actorMayBeToken: rights.has('apiToken.read'),
         action: q.action,
         from: q.from,
         to: q.to,
