@@ -558,14 +558,16 @@ export class LimitsEnforcer {
             ref,
             `this request may cost up to ${formatUsdShort(estimate)}, more than the ${formatUsdShort(positive(reserved.available))} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)})`,
           );
-        return refusal(
+        return this.#spentRefusal(
           'budget_usd',
           ref,
-          429,
           reserved.available > 0n
             ? `this request may cost up to ${formatUsdShort(estimate)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(reserved.available)} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
             : `${budget} is spent (${spent})${this.#renewsNever(reserved.scopeKey) ? NEVER_RENEWS : ''}`,
-          { ...this.#retryAfter(reserved.scopeKey, now), quota: true },
+          reserved.scopeKey,
+          budgets,
+          expected,
+          now,
         );
       }
     }
@@ -584,18 +586,68 @@ export class LimitsEnforcer {
             ref,
             `this request may take up to ${tokens(amount)}, more than the ${tokens(positive(reserved.available))} left of ${budget}${heldInFlight(reserved.reserved, tokens)}`,
           );
-        return refusal(
+        return this.#spentRefusal(
           'budget_tokens',
           ref,
-          429,
           reserved.available > 0n
             ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(reserved.available)} left of ${budget}${heldInFlight(reserved.reserved, tokens)}; ${SMALLER_REQUEST}`
             : `${budget} is spent${this.#renewsNever(key) ? NEVER_RENEWS : ''}`,
-          { ...this.#retryAfter(key, now), quota: true },
+          key,
+          budgets,
+          expected,
+          now,
         );
       }
     }
     return null;
+  }
+
+  /**
+   * A final budget refusal (429 `insufficient_quota`), told when to come back. Every budget
+   * that cannot hold the request even were the requests in flight to cost nothing (the one
+   * named, `named`, and any other of its scopes, USD or tokens) refuses it until its period
+   * ends: Retry-After is the last of those ends, and there is none when one of them is a
+   * lifetime budget, which never renews. The others are named in the message: at the named
+   * one's renewal they still refuse.
+   */
+  #spentRefusal(
+    reason: 'budget_usd' | 'budget_tokens',
+    ref: ScopeRef,
+    message: string,
+    named: string,
+    budgets: {
+      usdBudgets: readonly { ref: ScopeRef }[];
+      usdScopes: readonly string[];
+      tokenScopes: readonly { key: string; kind: TokenKind; ref: ScopeRef }[];
+    },
+    expected: AdmissionEstimate,
+    now: number,
+  ): Refusal {
+    const cannotHold = (ledger: BudgetLedger, key: string, amount: bigint) => {
+      const { available, reserved } = ledger.view(key);
+      return available !== null && available + reserved < amount;
+    };
+    const spent: { key: string; name: string }[] = [];
+    const { usd, inputTokens, outputTokens } = expected;
+    if (usd !== null)
+      for (const [index, key] of budgets.usdScopes.entries())
+        if (cannotHold(this.#usd, key, usd))
+          spent.push({ key, name: `the USD budget of this ${label(budgets.usdBudgets[index]!.ref)}` });
+    for (const { key, kind, ref: tokenRef } of budgets.tokenScopes)
+      if (cannotHold(this.#tokens, key, BigInt(tokenCount(kind, inputTokens, outputTokens))))
+        spent.push({ key, name: `the ${kind} token budget of this ${label(tokenRef)}` });
+    const others = spent
+      .filter(({ key }) => key !== named)
+      .map(
+        ({ key, name }) =>
+          `; ${name} cannot hold this request either${this.#renewsNever(key) ? OTHER_NEVER_RENEWS : ''}`,
+      )
+      .join('');
+    const keys = spent.length > 0 ? spent.map(({ key }) => key) : [named];
+    return refusal(reason, ref, 429, `${message}${others}`, {
+      ...this.#retryAfter(keys, now),
+      quota: true,
+    });
   }
 
   /**
@@ -882,7 +934,10 @@ export class LimitsEnforcer {
    * Renews a budget and gives it the policy's allowance. An allowance set after the counter's
    * period ended (a raise on 1 December before December's first request) is not that period's:
    * the periods up to the change renew at the allowance they had, so what rolls over does not
-   * depend on whether a request came between the boundary and the change.
+   * depend on whether a request came between the boundary and the change. A budget set again
+   * after its counter's period ended (removed in between, `budgetSince`) is a new budget: it
+   * renews at `now` only, carrying nothing, as one added for the first time; set again within
+   * that period, it keeps the period's spend (removing it is no way to reset what was spent).
    */
   #renewBudget(
     ledger: BudgetLedger,
@@ -894,12 +949,15 @@ export class LimitsEnforcer {
     now: number,
   ): void {
     const end = this.#storedEnd.get(key);
+    const since = limit === 'budget_usd' ? ref.policy.budgetSince : ref.policy.tokensSince;
+    const setAgain = end !== undefined && since !== undefined && end <= since && since <= now;
     const setAt = ref.policy.setAt;
-    const changedSinceEnd = end !== undefined && setAt !== undefined && end <= setAt && setAt <= now;
+    const changedSinceEnd =
+      !setAgain && end !== undefined && setAt !== undefined && end <= setAt && setAt <= now;
     if (changedSinceEnd && ledger.view(key).allowance !== null)
       this.#renew(orgId, ref, limit, key, budget.period, setAt);
     this.#syncAllowance(ledger, key, budget.allowance);
-    this.#renew(orgId, ref, limit, key, budget.period, now);
+    this.#renew(orgId, ref, limit, key, budget.period, now, setAgain);
   }
 
   #syncAllowance(ledger: BudgetLedger, key: string, allowance: bigint): void {
@@ -909,7 +967,8 @@ export class LimitsEnforcer {
   /**
    * Renews a periodic limit when its period has passed: resets the counter and writes the
    * LimitReset (deterministic id: whichever replica writes it first, it is stored once).
-   * Returns the start of the current period.
+   * Returns the start of the current period. `anew`: a budget set again after its counter's
+   * period ended, renewed as one never reset (the current period, nothing carried).
    */
   #renew(
     orgId: string,
@@ -918,6 +977,7 @@ export class LimitsEnforcer {
     key: string,
     period: PeriodSpec,
     now: number,
+    anew = false,
   ): number {
     const policy = this.#compile(ref.policy);
     if (period.kind === 'lifetime') {
@@ -925,7 +985,7 @@ export class LimitsEnforcer {
       return Number.NEGATIVE_INFINITY;
     }
     const cached = this.#periodEnd.get(key);
-    if (cached !== undefined && cached.policy === policy && now < cached.end)
+    if (!anew && cached !== undefined && cached.policy === policy && now < cached.end)
       return this.#currentStart(key, limit);
     const ledger = limit === 'budget_usd' ? this.#usd : limit === 'budget_tokens' ? this.#tokens : null;
     const view = ledger?.view(key);
@@ -941,7 +1001,7 @@ export class LimitsEnforcer {
         rolloverMaxPercent: policy.rolloverMaxPercent,
       },
       {
-        lastPeriodStart: Number.isFinite(lastStart) ? lastStart : null,
+        lastPeriodStart: !anew && Number.isFinite(lastStart) ? lastStart : null,
         lastPeriodEnd: ledger ? this.#storedEnd.get(key) : undefined,
         changedAt: earliest(this.#changedAt.get(key), ref.policy.setAt),
         allowance,
@@ -1000,13 +1060,15 @@ export class LimitsEnforcer {
     return this.#periodEnd.get(key)?.end === Number.POSITIVE_INFINITY;
   }
 
-  /** Retry-After of a spent budget: its period's end; none when it never ends. */
-  #retryAfter(key: string, now: number): { retryAfterMs?: number } {
-    const end = this.#periodEnd.get(key)?.end;
-    if (end === Number.POSITIVE_INFINITY) return {};
-    return {
-      retryAfterMs: end === undefined || !Number.isFinite(end) ? 3_600_000 : Math.max(1000, end - now),
-    };
+  /** Retry-After of spent budgets: the last of their periods' ends; none when one never ends. */
+  #retryAfter(keys: readonly string[], now: number): { retryAfterMs?: number } {
+    let waitMs = 1000;
+    for (const key of keys) {
+      const end = this.#periodEnd.get(key)?.end;
+      if (end === Number.POSITIVE_INFINITY) return {};
+      waitMs = Math.max(waitMs, end === undefined || !Number.isFinite(end) ? 3_600_000 : end - now);
+    }
+    return { retryAfterMs: waitMs };
   }
 
   /** Once a minute: forget idle rate windows and release reservations never settled. */
@@ -1138,6 +1200,7 @@ const NO_RATES: RateReadings = Object.freeze({});
 const ESTIMATE_BASIS = 'its prompt and the longest answer it allows';
 const SMALLER_REQUEST = 'set max_tokens (lower) or send a shorter prompt';
 const NEVER_RENEWS = '; it is a lifetime budget, which does not renew: an admin can raise it';
+const OTHER_NEVER_RENEWS = ' (a lifetime budget, which does not renew: an admin can raise it)';
 
 function heldInFlight(reserved: bigint, format: (amount: bigint) => string): string {
   return reserved > 0n ? `, ${format(reserved)} held for requests in flight` : '';

@@ -102,6 +102,33 @@ const KEY_TEAM_AND_ORG_BUDGETS = [
   { scope: 'org' as const, scopeId: ORG, limits: { budget: { usd: '1', period: '1mo' } } },
 ];
 
+/** The registry as the log builds it: each PolicySet at its time (`setAt`), removals too. */
+function policiesFromLog() {
+  const state = registryProjection.initialState();
+  let position = 0;
+  const set = (
+    scope: PolicyEntry['scope'],
+    scopeId: string,
+    limits: Limits,
+    at: number,
+    renewal: PolicyEntry['renewal'] = {},
+  ) => {
+    position++;
+    const event = kordonCatalogue.create(
+      'PolicySet',
+      streams.policy(ORG, scope, scopeId),
+      { scope, scopeId, limits, renewal },
+      { orgId: ORG, actor: { kind: 'user', id: 'usr_admin' }, time: new Date(at) },
+    );
+    registryProjection.evolve(state, {
+      ...event,
+      streamVersion: position,
+      position,
+    } as unknown as KordonEvent);
+  };
+  return { state, set };
+}
+
 describe('LimitsEnforcer', () => {
   it('admits everything when no scope has a policy, without estimating', () => {
     const { limits } = enforcer(registryWith([]));
@@ -179,6 +206,85 @@ describe('LimitsEnforcer', () => {
     assert.equal(refused.quota, true, 'x-should-retry: false');
     assert.equal(refused.retryAfterSeconds, undefined, 'Retry-After promises a renewal that never comes');
     assert.match(refused.message, /lifetime budget, which does not renew/);
+  });
+
+  it('with several budgets spent, Retry-After waits for the last of them to renew (USD and tokens alike)', () => {
+    const tenth = Date.parse('2026-11-10T10:00:00Z');
+    const dayEnd = Date.parse('2026-11-11T00:00:00Z');
+    const monthEnd = Date.parse('2026-12-01T00:00:00Z');
+    const spentBoth = (
+      key: Limits,
+      org: Limits,
+      usage: { usd: string; inputTokens: number; outputTokens: number },
+    ) => {
+      const { limits } = enforcer(
+        registryWith([
+          { scope: 'proxy-key', scopeId: 'pxk_1', limits: key },
+          { scope: 'org', scopeId: ORG, limits: org },
+        ]),
+      );
+      const first = limits.admit(subject(), estimate('0.01', 50, 50), tenth);
+      assert.ok(first.ok);
+      limits.settle(first, usage, tenth);
+      const refused = limits.admit(subject(), estimate('0.001', 1, 1), tenth + 1000);
+      assert.ok(!refused.ok);
+      assert.equal(refused.quota, true);
+      return { limits, refused };
+    };
+    const spend = { usd: '0.01', inputTokens: 50, outputTokens: 50 };
+    // The key's day renews at midnight, the org's month on 1 December: refused until then.
+    const usd = spentBoth(
+      { budget: { usd: '0.01', period: '1d' } },
+      { budget: { usd: '0.01', period: '1mo' } },
+      spend,
+    );
+    assert.equal(usd.refused.reason, 'budget_usd');
+    assert.equal(usd.refused.retryAfterSeconds, (monthEnd - tenth) / 1000 - 1);
+    assert.match(usd.refused.message, /the USD budget of this org cannot hold this request either/);
+    // And so it is at midnight, when only the key's day has renewed.
+    const atMidnight = usd.limits.admit(subject(), estimate('0.001', 1, 1), dayEnd);
+    assert.ok(!atMidnight.ok && atMidnight.reason === 'budget_usd');
+    assert.deepEqual(atMidnight.limitScope, { scope: 'org', scopeId: ORG });
+    // A spent USD budget of a day beside a spent token budget of a month.
+    const mixed = spentBoth(
+      { budget: { usd: '0.01', period: '1d' } },
+      { tokens: { kind: 'total', count: 100, period: '1mo' } },
+      spend,
+    );
+    assert.equal(mixed.refused.reason, 'budget_usd');
+    assert.equal(mixed.refused.retryAfterSeconds, (monthEnd - tenth) / 1000 - 1);
+    assert.match(mixed.refused.message, /the total token budget of this org cannot hold this request either/);
+    // Two token budgets.
+    const tokens = spentBoth(
+      { tokens: { kind: 'total', count: 100, period: '1d' } },
+      { tokens: { kind: 'input', count: 50, period: '1mo' } },
+      spend,
+    );
+    assert.equal(tokens.refused.reason, 'budget_tokens');
+    assert.equal(tokens.refused.retryAfterSeconds, (monthEnd - tenth) / 1000 - 1);
+    // A spent lifetime budget among them: no wait brings the request back.
+    const lifetime = spentBoth(
+      { budget: { usd: '0.01', period: '1d' } },
+      { tokens: { kind: 'total', count: 100, period: 'lifetime' } },
+      spend,
+    );
+    assert.equal(lifetime.refused.retryAfterSeconds, undefined);
+    assert.match(lifetime.refused.message, /a lifetime budget, which does not renew/);
+    // A budget refused only for requests in flight does not hold the retry back to its end.
+    const { limits } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '0.01', period: '1d' } } },
+        { scope: 'org', scopeId: ORG, limits: { budget: { usd: '1', period: '1mo' } } },
+      ]),
+    );
+    const spent = limits.admit(subject(), estimate('0.01'), tenth);
+    assert.ok(spent.ok);
+    limits.settle(spent, { usd: '0.01', inputTokens: 1, outputTokens: 1 }, tenth);
+    const other = limits.admit(subject({ proxyKeyId: 'pxk_2' }), estimate('0.9895'), tenth + 1);
+    assert.ok(other.ok, 'the org holds $0.9895 for a request of another key: $0.0005 left');
+    const refused = limits.admit(subject(), estimate('0.001'), tenth + 1000);
+    assert.ok(!refused.ok && refused.reason === 'budget_usd');
+    assert.equal(refused.retryAfterSeconds, (dayEnd - tenth) / 1000 - 1);
   });
 
   it('a request whose estimate alone is more than is left says so, not that the budget is spent', () => {
@@ -572,6 +678,60 @@ describe('LimitsEnforcer', () => {
     assert.equal(december(true).rolledOver, parseUsd('1'));
     assert.equal(december(false).rolledOver, parseUsd('1'), 'the raise on 1 December is not November`s');
     assert.equal(december(false).available, parseUsd('21'));
+  });
+
+  it('a budget removed and set again in its period keeps the period`s spend (removing is no way to reset it)', () => {
+    const { state, set } = policiesFromLog();
+    const tenth = Date.parse('2026-11-10T10:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '10', period: '1mo' } }, tenth - 3_600_000);
+    const { limits } = enforcer(state);
+    const spent = limits.admit(subject(), estimate('9'), tenth);
+    assert.ok(spent.ok);
+    limits.settle(spent, { usd: '9', inputTokens: 1, outputTokens: 1 }, tenth);
+    set('proxy-key', 'pxk_1', { rpm: 100 }, tenth + 60_000);
+    assert.ok(limits.admit(subject(), estimate('5'), tenth + 120_000).ok, 'no budget: admitted');
+    set('proxy-key', 'pxk_1', {}, tenth + 180_000);
+    set('proxy-key', 'pxk_1', { budget: { usd: '10', period: '1mo' } }, tenth + 240_000);
+    const again = limits.admit(subject(), estimate('2'), tenth + 300_000);
+    assert.ok(!again.ok && again.reason === 'budget_usd', 'the $9 spent this month still counts');
+    assert.equal(limits.usdView('proxy-key', 'pxk_1').usedUsd, '9');
+    assert.ok(limits.admit(subject(), estimate('1'), tenth + 360_000).ok);
+  });
+
+  it('with rollover, a budget set again periods after it was removed is credited no period it did not exist in', () => {
+    const september = Date.parse('2026-09-05T10:00:00Z');
+    const november = Date.parse('2026-11-10T10:00:00Z');
+    const monthly = { budget: { usd: '10', period: '1mo' } };
+    const tokens = (kind: 'input' | 'total') => ({ tokens: { kind, count: 1000, period: '1mo' } });
+    const { state, set } = policiesFromLog();
+    set('proxy-key', 'pxk_1', { ...monthly, ...tokens('input') }, september - 3_600_000, { rollover: true });
+    const { limits, emitted } = enforcer(state);
+    const spent = limits.admit(subject(), estimate('1', 100, 100), september);
+    assert.ok(spent.ok);
+    limits.settle(spent, { usd: '1', inputTokens: 100, outputTokens: 100 }, september);
+    // Removed in September (the token budget counts total tokens instead), set again on 10 November.
+    set('proxy-key', 'pxk_1', tokens('total'), september + 3_600_000, { rollover: true });
+    set('proxy-key', 'pxk_1', { ...monthly, ...tokens('input') }, november - 60_000, { rollover: true });
+    emitted.length = 0;
+    assert.ok(limits.admit(subject(), estimate('0', 1, 1), november).ok);
+    // Neither September's $9 nor October's $10 carries: the budget was not there to carry them.
+    const usd = limits.usdView('proxy-key', 'pxk_1');
+    assert.equal(usd.rolledOver, 0n);
+    assert.equal(usd.available, parseUsd('10'));
+    assert.equal(limits.admit(subject(), estimate('10.5', 1, 1), november + 1000).ok, false);
+    assert.equal(
+      limits.admit(subject(), estimate('0', 1100, 1), november + 2000).ok,
+      false,
+      '1000 input tokens',
+    );
+    const resets = emitted
+      .filter((e) => e.type === 'LimitReset')
+      .map((e) => e.data as KordonEventData<'LimitReset'>);
+    assert.deepEqual(
+      resets.filter((d) => d.limit === 'budget_usd').map((d) => [d.periodStart, d.rolledOver]),
+      [['2026-11-01T00:00:00.000Z', '0']],
+      'no reset of October, when there was no budget',
+    );
   });
 
   it('with rollover, a replica whose LimitReset lost the race takes the stored one, as a replay does', () => {

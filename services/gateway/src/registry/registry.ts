@@ -16,6 +16,13 @@ export interface PolicyEntry {
   managedBy: ManagedBy;
   /** When its PolicySet was written (epoch ms): a period changed by it counts from then. */
   setAt?: number;
+  /**
+   * Since when (epoch ms) the scope has had its USD budget (`budgetSince`), and its token budget
+   * of this kind (`tokensSince`), without a break: a PolicySet without it removes it, and one
+   * that sets it again starts a new budget (see docs/limits.md).
+   */
+  budgetSince?: number;
+  tokensSince?: number;
 }
 
 type LoggingPolicyData = KordonEventData<'LoggingPolicySet'>;
@@ -460,18 +467,28 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
       case 'PolicySet': {
         const { scope, scopeId, limits, renewal } = event.data;
         const key = policyKey(orgId, scope, scopeId);
+        const previous = state.policies.get(key);
         // An empty policy removes the scope's limits.
         if (Object.keys(limits).length === 0) state.policies.delete(key);
-        else
-          state.policies.set(key, {
+        else {
+          const at = event.time.getTime();
+          const entry: PolicyEntry = {
             orgId,
             scope,
             scopeId,
             limits,
             renewal: renewal ?? {},
             managedBy: managedBy(event.actor),
-            setAt: event.time.getTime(),
-          });
+            setAt: at,
+          };
+          // A budget kept (raised, lowered, its period changed) is the same budget.
+          const budgetSince = previous?.limits.budget ? previous.budgetSince : at;
+          if (limits.budget && budgetSince !== undefined) entry.budgetSince = budgetSince;
+          const sameTokens = previous?.limits.tokens?.kind === limits.tokens?.kind;
+          const tokensSince = sameTokens && previous?.limits.tokens ? previous.tokensSince : at;
+          if (limits.tokens && tokensSince !== undefined) entry.tokensSince = tokensSince;
+          state.policies.set(key, entry);
+        }
         return state;
       }
       case 'LoggingPolicySet':

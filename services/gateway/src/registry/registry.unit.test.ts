@@ -124,3 +124,58 @@ describe('registry: a provider key resting', () => {
     assert.equal(state.providerKeys.get('prk_a')?.cooledDownUntil, 0);
   });
 });
+
+describe('registry: since when a scope has had its budgets', () => {
+  const policyAt = (limits: object, at: number) => ({
+    ...kordonCatalogue.create(
+      'PolicySet',
+      streams.policy(ORG, 'proxy-key', 'pxk_1'),
+      { scope: 'proxy-key', scopeId: 'pxk_1', limits, renewal: {} } as KordonEventData<'PolicySet'>,
+      { ...meta, time: new Date(at) },
+    ),
+    streamVersion: 1,
+    position: 1,
+  });
+  const entryAfter = (policies: [object, number][]) => {
+    const state = registryProjection.initialState();
+    for (const [limits, at] of policies)
+      registryProjection.evolve(state, policyAt(limits, at) as unknown as KordonEvent);
+    return state.policies.get(`${ORG}/proxy-key/pxk_1`);
+  };
+  const usd = (amount: string) => ({ budget: { usd: amount, period: '1mo' } });
+  const tokens = (kind: string) => ({ tokens: { kind, count: 1000, period: '1mo' } });
+
+  it('keeps the time a budget was set through raises and other limits changing', () => {
+    const entry = entryAfter([
+      [{ ...usd('10'), ...tokens('total') }, 1000],
+      [{ ...usd('20'), ...tokens('total'), rpm: 5 }, 2000],
+      [{ budget: { usd: '20', period: '1d' }, tokens: { kind: 'total', count: 5, period: '1d' } }, 3000],
+    ]);
+    assert.equal(entry?.setAt, 3000);
+    assert.equal(entry?.budgetSince, 1000);
+    assert.equal(entry?.tokensSince, 1000);
+  });
+
+  it('starts it again when the budget was removed in between, or the token budget counts another kind', () => {
+    const removed = entryAfter([
+      [{ ...usd('10'), ...tokens('total') }, 1000],
+      [{ rpm: 5 }, 2000],
+      [{ ...usd('10'), ...tokens('total') }, 3000],
+    ]);
+    assert.equal(removed?.budgetSince, 3000);
+    assert.equal(removed?.tokensSince, 3000);
+    const emptied = entryAfter([
+      [usd('10'), 1000],
+      [{}, 2000],
+      [usd('10'), 3000],
+    ]);
+    assert.equal(emptied?.budgetSince, 3000);
+    const otherKind = entryAfter([
+      [{ ...usd('10'), ...tokens('total') }, 1000],
+      [{ ...usd('10'), ...tokens('input') }, 2000],
+    ]);
+    assert.equal(otherKind?.budgetSince, 1000);
+    assert.equal(otherKind?.tokensSince, 2000);
+    assert.equal(entryAfter([[{ rpm: 5 }, 1000]])?.budgetSince, undefined);
+  });
+});
