@@ -2,8 +2,9 @@
  * The official @anthropic-ai/sdk calling GPT models served by an `openai` provider.
  * The upstream here answers as OpenAI's Chat Completions API does, including the request
  * checks OpenAI applies (the 64-character limits on `user` and on function names, the
- * temperature refusal of reasoning models, the o-series' refusal of `parallel_tool_calls`, the
- * strict-mode schema rules), and records each body it gets.
+ * temperature and `stop` refusals of reasoning models, the o-series' refusal of
+ * `parallel_tool_calls`, the strict-mode schema rules, at most 4 stop sequences, gpt-4o-mini's
+ * 16,384 output tokens), and records each body it gets.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -55,6 +56,25 @@ function openAIRefusal(body: Record<string, unknown>): object | undefined {
       `Unsupported value: 'temperature' does not support ${String(body.temperature)} with this model. Only the default (1) value is supported.`,
       'temperature',
       'unsupported_value',
+    );
+  if (reasoning && body.stop !== undefined)
+    return openAIError(
+      "Unsupported parameter: 'stop' is not supported with this model.",
+      'stop',
+      'unsupported_parameter',
+    );
+  if (Array.isArray(body.stop) && body.stop.length > 4)
+    return openAIError(
+      `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${body.stop.length} instead.`,
+      'stop',
+      'array_above_max_length',
+    );
+  const maxTokens = Number(body.max_completion_tokens ?? body.max_tokens);
+  if (model === 'gpt-4o-mini' && maxTokens > 16_384)
+    return openAIError(
+      `max_tokens is too large: ${maxTokens}. This model supports at most 16384 completion tokens, whereas you provided ${maxTokens}.`,
+      'max_tokens',
+      'invalid_value',
     );
   // o-series: evalstate/fast-agent#279 (o4-mini), langchain-ai/langchain#29416 (o1), #29704 (o3-mini).
   if (/^o\d/.test(model) && 'parallel_tool_calls' in body)
@@ -198,6 +218,53 @@ orgs:
     });
     assert.equal(message.content[0]?.type, 'text');
     assert.equal(lastBody().temperature, undefined);
+  });
+
+  it("max_tokens 32000 (Claude Code's) on gpt-4o-mini, which writes at most 16,384, is answered within that ceiling", async () => {
+    const message = await client().messages.create(
+      { model: 'gpt-4o-mini', max_tokens: 32_000, messages: [{ role: 'user', content: 'Hi' }] },
+      // The SDK refuses a plain (not streamed) call this large unless given a timeout.
+      { timeout: 60_000 },
+    );
+    assert.equal(message.content[0]?.type, 'text');
+    assert.equal(lastBody().max_completion_tokens, 16_384);
+  });
+
+  it('stop_sequences on gpt-5 (which refuses stop) are a 400 naming stop_sequences, with no upstream call', async () => {
+    const sent = bodies.length;
+    const error = await client()
+      .messages.create({
+        model: 'gpt-5',
+        max_tokens: 1024,
+        stop_sequences: ['\nObservation:'],
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+      .then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+    assert.ok(error instanceof Anthropic.BadRequestError, String(error));
+    assert.equal((error.error as { error?: { type?: string } }).error?.type, 'invalid_request_error');
+    assert.match(error.message, /stop_sequences: gpt-5 is an OpenAI reasoning model/);
+    assert.equal(bodies.length, sent, 'nothing sent upstream');
+  });
+
+  it('5 stop_sequences (Anthropic takes them; OpenAI at most 4) are a 400 naming stop_sequences, with no upstream call', async () => {
+    const sent = bodies.length;
+    const error = await client()
+      .messages.create({
+        model: 'gpt-4o-mini',
+        max_tokens: 100,
+        stop_sequences: ['A', 'B', 'C', 'D', 'E'],
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+      .then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+    assert.ok(error instanceof Anthropic.BadRequestError, String(error));
+    assert.match(error.message, /stop_sequences: gpt-4o-mini takes up to 4 stop sequences, not 5/);
+    assert.equal(bodies.length, sent, 'nothing sent upstream');
   });
 
   it('disable_parallel_tool_use on o4-mini (which refuses parallel_tool_calls, even false) is answered, parallel_tool_calls not sent', async () => {

@@ -2,8 +2,8 @@
  * The official `openai` SDK calling Claude models through Kordon with sampling parameters
  * OpenAI accepts and current Claude models refuse. The upstream here answers as Claude's
  * Messages API does: Opus 4.7 refuses any `temperature` ("`temperature` is deprecated for this
- * model."), the 4.5 models refuse `temperature` and `top_p` together, and any model a
- * `metadata.user_id` holding an email address.
+ * model."), the 4.5 models refuse `temperature` and `top_p` together and a `max_tokens` above
+ * their 64,000, and any model a `metadata.user_id` holding an email address.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -60,6 +60,11 @@ describe('OpenAI SDK sampling parameters on current Claude models', () => {
           return claudeError(
             res,
             'metadata.user_id: user_id appears to contain an email address. Please send a uuid or hash value instead.',
+          );
+        if (model === 'claude-sonnet-4-5' && Number(body.max_tokens) > 64_000)
+          return claudeError(
+            res,
+            `max_tokens: ${String(body.max_tokens)} > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5`,
           );
         if (body.temperature !== undefined && body.top_p !== undefined)
           return claudeError(
@@ -134,6 +139,15 @@ orgs:
       messages: [{ role: 'user', content: 'Hi' }],
     });
     assert.deepEqual([body.temperature, body.top_p, body.top_k], [undefined, undefined, undefined]);
+  });
+
+  it("max_completion_tokens 128000 (gpt-5's ceiling) to claude-sonnet-4-5 goes as its 64,000, and Claude answers", async () => {
+    const body = await answered({
+      model: 'claude-sonnet-4-5',
+      max_completion_tokens: 128_000,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    assert.equal(body.max_tokens, 64_000);
   });
 
   it('an OpenAI `user` that is an email goes to Claude as its sha256 hex, and Claude answers', async () => {

@@ -494,6 +494,102 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       });
   });
 
+  describe('stop sequences on OpenAI reasoning models, which refuse `stop`', () => {
+    const stopped = { messages: [user('Hi')], stop_sequences: ['\nObservation:'] };
+    for (const model of ['o1', 'o3', 'o3-mini', 'o4-mini-2025-04-16', 'gpt-5', 'gpt-5-mini', 'gpt-5.1-codex'])
+      it(`${model}: stop_sequences are refused naming stop_sequences, not dropped`, () => {
+        assert.throws(
+          () => translate({ ...stopped, model }),
+          (error: unknown) =>
+            error instanceof TranslationError &&
+            error.code === 'unsupported_parameter' &&
+            error.param === 'stop_sequences' &&
+            error.message.includes(model),
+        );
+      });
+    it('gpt-5.1 takes them while it does not reason (effort none), not with reasoning asked for', () => {
+      const body = { ...stopped, model: 'gpt-5.1' };
+      assert.deepEqual(translate(body).stop, ['\nObservation:']);
+      assert.deepEqual(translate({ ...body, thinking: { type: 'disabled' } }).stop, ['\nObservation:']);
+      assert.throws(
+        () => translate({ ...body, thinking: { type: 'enabled', budget_tokens: 4096 } }),
+        (error: unknown) =>
+          error instanceof TranslationError &&
+          error.param === 'stop_sequences' &&
+          /reasons/.test(error.message),
+      );
+      assert.throws(
+        () => translate({ ...body, output_config: { effort: 'low' } }),
+        (error: unknown) => error instanceof TranslationError && error.param === 'stop_sequences',
+      );
+    });
+    const five = ['A', 'B', 'C', 'D', 'E'];
+    for (const model of [
+      'gpt-4o',
+      'gpt-4o-mini',
+      'gpt-4.1-mini',
+      'gpt-4-turbo',
+      'gpt-3.5-turbo',
+      'gpt-5.1',
+      'gpt-5-chat-latest',
+    ])
+      it(`${model}: more than OpenAI's 4 stop sequences are refused naming stop_sequences`, () => {
+        assert.throws(
+          () => translate({ messages: [user('Hi')], model, stop_sequences: five }),
+          (error: unknown) =>
+            error instanceof TranslationError &&
+            error.code === 'unsupported_value' &&
+            error.param === 'stop_sequences' &&
+            error.message.includes('up to 4'),
+        );
+        assert.deepEqual(
+          translate({ messages: [user('Hi')], model, stop_sequences: five.slice(0, 4) }).stop,
+          ['A', 'B', 'C', 'D'],
+        );
+      });
+    it('a model the table does not know (a compatible server, which may take more) gets them all', () => {
+      assert.deepEqual(
+        translate({ messages: [user('Hi')], model: 'deepseek-chat', stop_sequences: five }).stop,
+        five,
+      );
+    });
+    for (const model of ['gpt-4o', 'gpt-4.1', 'gpt-5-chat-latest', 'deepseek-reasoner'])
+      it(`${model} keeps them`, () => {
+        assert.deepEqual(translate({ ...stopped, model }).stop, ['\nObservation:']);
+      });
+  });
+
+  it("a max_tokens above the model's ceiling goes as the ceiling (OpenAI refuses more)", () => {
+    for (const [model, asked, sent] of [
+      ['gpt-4o', 32_000, 16_384],
+      ['gpt-4o-2024-11-20', 32_000, 16_384],
+      ['gpt-4o-2024-05-13', 8_192, 4_096],
+      ['gpt-4o-mini', 64_000, 16_384],
+      ['chatgpt-4o-latest', 20_000, 16_384],
+      ['gpt-4.1-mini-2025-04-14', 64_000, 32_768],
+      ['gpt-5-chat-latest', 32_000, 16_384],
+      ['gpt-5.1-chat-latest', 32_000, 16_384],
+      ['o3', 128_000, 100_000],
+      ['o4-mini-2025-04-16', 128_000, 100_000],
+      ['o1-mini', 100_000, 65_536],
+      ['gpt-4o', 8_000, 8_000],
+      ['gpt-5', 128_000, 128_000],
+      ['deepseek-chat', 64_000, 64_000],
+    ] as const)
+      assert.equal(
+        translate({ model, messages: [user('Hi')], max_tokens: asked }).max_completion_tokens,
+        sent,
+        `${model} ${asked}`,
+      );
+    assert.equal(
+      translate(
+        { model: 'gpt-4o', messages: [user('Hi')], max_tokens: 32_000 },
+        { maxTokensField: 'max_tokens' },
+      ).max_tokens,
+      16_384,
+    );
+  });
+
   it('max_tokens goes to max_tokens for servers that only know it', () => {
     const translated = translate({ messages: [user('Hi')] }, { maxTokensField: 'max_tokens' });
     assert.equal(translated.max_tokens, 1024);

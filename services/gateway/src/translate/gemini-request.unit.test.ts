@@ -183,6 +183,7 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     {
       name: 'generation settings; n -> candidateCount; json_schema -> JSON mime type and schema',
       body: {
+        model: 'gemini-2.0-flash',
         messages: [user('Hi')],
         max_tokens: 200,
         max_completion_tokens: 100,
@@ -223,6 +224,25 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
         assert.deepEqual(translated[key as keyof GeminiGenerateContentRequest], value, key);
     });
   }
+
+  it('penalties go to the models before 2.5 only: Gemini 2.5 and 3 refuse them ("Penalty is not enabled")', () => {
+    const penalties = { messages: [user('Hi')], presence_penalty: 0.5, frequency_penalty: 0.25 };
+    for (const model of ['gemini-2.0-flash', 'gemini-2.0-flash-lite-001', 'models/gemini-1.5-pro'])
+      assert.deepEqual(
+        fromOpenAI({ ...penalties, model }).generationConfig,
+        { presencePenalty: 0.5, frequencyPenalty: 0.25 },
+        model,
+      );
+    for (const model of [
+      'gemini-2.5-flash',
+      'gemini-2.5-pro',
+      'gemini-3-pro-preview',
+      'gemini-3.1-flash-lite',
+      'gemini-flash-latest',
+      'gemini-exp-1206',
+    ])
+      assert.equal(fromOpenAI({ ...penalties, model }).generationConfig, undefined, model);
+  });
 
   it('leaves out generationConfig, tools and systemInstruction when there are none', () => {
     assert.deepEqual(fromOpenAI({ messages: [user('Hi')] }), {

@@ -67,9 +67,10 @@ export interface AnthropicRequestOptions {
 }
 
 export function anthropicRequestFromNeutral(
-  request: NeutralChatRequest,
+  asked: NeutralChatRequest,
   options: AnthropicRequestOptions = {},
 ): AnthropicMessagesRequest {
+  const request = withinOutputCeiling(asked);
   refuseOpenAIOnlyOptions(request);
   refuseOversizedImages(request.messages);
   const defaultMaxTokens =
@@ -98,6 +99,20 @@ export function anthropicRequestFromNeutral(
     };
   if (reasoning.effort !== undefined) out.output_config = { ...out.output_config, effort: reasoning.effort };
   return out;
+}
+
+/**
+ * The caller's maximum, lowered to the model's ceiling (`claudeMaxOutputTokens`) when above it:
+ * Claude refuses more with a 400 ("max_tokens: 100000 > 64000, which is the maximum allowed
+ * number of output tokens"), which OpenAI callers meet when they size `max_completion_tokens`
+ * for an OpenAI model (gpt-5's 128,000). The model writes no more than its ceiling anyway, so
+ * the answer is the one asked for; the thinking budget then fits under the lowered maximum.
+ */
+function withinOutputCeiling(request: NeutralChatRequest): NeutralChatRequest {
+  const ceiling = claudeMaxOutputTokens(request.model);
+  return request.maxTokens !== undefined && ceiling !== undefined && request.maxTokens > ceiling
+    ? { ...request, maxTokens: ceiling }
+    : request;
 }
 
 /** Anthropic's longest `metadata.user_id`. */

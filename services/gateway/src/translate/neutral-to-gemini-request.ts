@@ -266,8 +266,10 @@ function generationConfig(
   if (request.topK !== undefined) config.topK = request.topK;
   if (request.stop !== undefined && request.stop.length > 0) config.stopSequences = request.stop;
   if (request.n !== undefined && request.n > 1) config.candidateCount = request.n;
-  if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
-  if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
+  if (geminiTakesPenalties(request.model)) {
+    if (request.presencePenalty !== undefined) config.presencePenalty = request.presencePenalty;
+    if (request.frequencyPenalty !== undefined) config.frequencyPenalty = request.frequencyPenalty;
+  }
   if (request.seed !== undefined) config.seed = request.seed;
   // ai.google.dev/api/generate-content#GenerationConfig: `logprobs` is valid only with responseLogprobs.
   if (request.logprobs === true) {
@@ -337,6 +339,21 @@ function supportedLevel(asked: ThinkingLevel, levels: readonly ThinkingLevel[]):
 
 /** `gemini-<major>[.<minor>]-<variant>`, as Google names its models (`models/` optional). */
 const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.+)$/;
+
+/**
+ * Whether the model takes `presencePenalty` and `frequencyPenalty`: only the models before 2.5
+ * (1.5, 2.0). Gemini 2.5 and 3 refuse any but 0 with a 400 "Penalty is not enabled for
+ * models/gemini-2.5-flash" (INVALID_ARGUMENT; a Google team member on the developer forum: only
+ * gemini-2.0-flash has it), and so do the experimental models and aliases that name no version
+ * (`gemini-flash-latest` is a 2.5 or later model). Elsewhere they are dropped, as for Claude: a
+ * penalty shapes sampling, as `temperature` does, and frameworks send one by default.
+ */
+function geminiTakesPenalties(model: string): boolean {
+  const named = GEMINI_MODEL.exec(model);
+  if (named === null) return false;
+  const major = Number(named[1]);
+  return major < 2 || (major === 2 && Number(named[2] ?? 0) < 5);
+}
 
 /** What a Gemini model's name tells about its thinking (ai.google.dev/gemini-api/docs/thinking). */
 interface ThinkingModel {

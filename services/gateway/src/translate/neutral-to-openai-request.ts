@@ -12,7 +12,14 @@ import type {
 } from './neutral-request.js';
 import { documentNote, effortForBudget, lesserEffort } from './neutral-request.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAIUserContentPart } from './openai-chat-types.js';
-import { openAIReasoningModel, openAITakesParallelToolCalls, openAITakesSampling } from './openai-models.js';
+import {
+  openAIMaxOutputTokens,
+  openAIMaxStopSequences,
+  openAIReasoningModel,
+  openAITakesParallelToolCalls,
+  openAITakesSampling,
+  openAITakesStop,
+} from './openai-models.js';
 import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
@@ -44,8 +51,13 @@ export function openAIRequestFromNeutral(
   if (request.system.length > 0) messages.push({ role: 'system', content: request.system.join('\n\n') });
   for (const neutral of request.messages) messages.push(...openAIMessages(neutral, options));
   const out: OpenAIChatRequest = { model: request.model, messages };
+  // A maximum above the model's ceiling (Claude Code asks for 32,000; gpt-4o writes at most
+  // 16,384) is refused by OpenAI: it goes as the ceiling, the most the model writes anyway.
   if (request.maxTokens !== undefined)
-    out[options.maxTokensField ?? 'max_completion_tokens'] = request.maxTokens;
+    out[options.maxTokensField ?? 'max_completion_tokens'] = Math.min(
+      request.maxTokens,
+      openAIMaxOutputTokens(request.model) ?? request.maxTokens,
+    );
   const effort = openAIEffort(request);
   if (effort) out.reasoning_effort = effort;
   // Reasoning models refuse any temperature or top_p but 1 (a 400): dropped, as for Claude models
@@ -54,7 +66,7 @@ export function openAIRequestFromNeutral(
   if (request.temperature !== undefined && (sampling || request.temperature === 1))
     out.temperature = request.temperature;
   if (request.topP !== undefined && (sampling || request.topP === 1)) out.top_p = request.topP;
-  if (request.stop !== undefined) out.stop = request.stop;
+  if (request.stop !== undefined && request.stop.length > 0) out.stop = openAIStop(request, effort);
   // Usage in a stream is asked for by the provider's adapter, where the provider takes the field.
   if (request.stream) out.stream = true;
   if (request.tools.length > 0) {
@@ -182,6 +194,40 @@ function reasoningEffort(thinking: NeutralThinking, model: string): string | und
         `Thinking of type \`${thinking.type}\` has no counterpart on OpenAI models; use enabled, disabled or adaptive.`,
       );
   }
+}
+
+/**
+ * The caller's stop sequences, refused (naming the caller's field) where they are more than the
+ * model takes (OpenAI's 4) or where the model refuses `stop`: OpenAI's reasoning models, unless
+ * they do not reason (gpt-5.1 and later at effort `none`). Not dropped, as `temperature` is:
+ * without them the answer would run on past where the caller asked it to stop (a ReAct agent's
+ * `Observation:`), billed, without a sign; refused before any call, the caller learns it at
+ * once (and a fallback model of the route is asked).
+ */
+function openAIStop(request: NeutralChatRequest, effort: string | undefined): string[] {
+  const stop = request.stop ?? [];
+  // Named in the message too: an Anthropic caller's error carries no param.
+  const param = request.stopParam ?? 'stop';
+  if (openAITakesStop(request.model, effort)) {
+    // Anthropic takes more; OpenAI's own 400 would name `stop`, a field the caller never sent.
+    const most = openAIMaxStopSequences(request.model);
+    if (most !== undefined && stop.length > most)
+      throw new TranslationError(
+        'unsupported_value',
+        param,
+        `${param}: ${request.model} takes up to ${most} stop sequences, not ${stop.length}.`,
+      );
+    return stop;
+  }
+  throw new TranslationError(
+    'unsupported_parameter',
+    param,
+    openAIReasoningModel(request.model)?.leastEffort === 'none'
+      ? `${param}: ${request.model} takes no stop sequences while it reasons; leave out \`${param}\`, ` +
+          'or the reasoning (`thinking`, `output_config.effort`).'
+      : `${param}: ${request.model} is an OpenAI reasoning model, which takes no stop sequences; ` +
+          `leave out \`${param}\`.`,
+  );
 }
 
 /**

@@ -77,9 +77,62 @@ export function openAIReasoningModel(model: string): OpenAIReasoningModel | unde
   return undefined;
 }
 
+const GPT_4O = /^(?:gpt-4o|gpt-4o-mini|chatgpt-4o-latest)(?:-(\d{4}-\d{2}-\d{2}))?$/;
+const GPT_4_1 = /^gpt-4\.1(?:-mini|-nano)?(?:-\d{4}-\d{2}-\d{2})?$/;
+
+/**
+ * The longest answer the model may write (the most `max_completion_tokens` it takes), or
+ * undefined where this table does not say (a name it does not know, or a model whose ceiling is
+ * above what a caller of another dialect asks for: gpt-5 and its mini / nano / codex, 128,000).
+ * OpenAI refuses more with a 400 ("max_tokens is too large: 32000. This model supports at most
+ * 16384 completion tokens, whereas you provided 32000."), as Claude does above its own ceiling.
+ * From the models pages: gpt-4o (but its first snapshot, 2024-05-13: 4,096), gpt-4o-mini,
+ * chatgpt-4o-latest and the `-chat-latest` models 16,384; gpt-4.1 / -mini / -nano 32,768; o1,
+ * o1-pro, o3, o3-mini, o3-pro, o4-mini 100,000; o1-mini 65,536; o1-preview 32,768.
+ */
+export function openAIMaxOutputTokens(model: string): number | undefined {
+  const name = model.trim().toLowerCase();
+  const gpt4o = GPT_4O.exec(name);
+  if (gpt4o !== null) return gpt4o[1] === '2024-05-13' ? 4_096 : 16_384;
+  if (GPT_4_1.test(name)) return 32_768;
+  const o = O_SERIES.exec(name);
+  if (o !== null) {
+    if (o[1] === '1' && o[2] === 'mini') return 65_536;
+    if (o[1] === '1' && o[2] === 'preview') return 32_768;
+    return o[1] === '1' || o[1] === '3' || o[1] === '4' ? 100_000 : undefined;
+  }
+  const gpt = GPT_5.exec(name);
+  return gpt?.[2]?.startsWith('chat') ? 16_384 : undefined;
+}
+
+/** OpenAI's other chat models by name: gpt-3.5, gpt-4 and its turbo / 4o / 4.1 models. */
+const GPT_OLDER = /^(?:gpt-3\.5-turbo|gpt-4(?:o|\.\d+)?|chatgpt-4o)(?:-|$)/;
+
+/**
+ * The most stop sequences the model takes: 4 for OpenAI's models by name ("Up to 4 sequences",
+ * the `stop` reference; more is a 400 "array too long"), wherever they are served (OpenAI,
+ * Azure, a proxy in front of them); undefined for a name this table does not know (an
+ * OpenAI-compatible server's model: vLLM and DeepSeek take more).
+ */
+export function openAIMaxStopSequences(model: string): number | undefined {
+  const name = model.trim().toLowerCase();
+  return O_SERIES.test(name) || GPT_5.test(name) || GPT_OLDER.test(name) ? 4 : undefined;
+}
+
 /** Whether the model takes `parallel_tool_calls`: not the o-series (see above). */
 export function openAITakesParallelToolCalls(model: string): boolean {
   return !O_SERIES.test(model.trim().toLowerCase());
+}
+
+/**
+ * Whether a request with this `reasoning_effort` (undefined: the model's default) may carry
+ * `stop`: as for the sampling parameters, not on a reasoning model unless it does not reason.
+ * The reference says of `stop` "Not supported with latest reasoning models `o3` and `o4-mini`",
+ * and gpt-5 and its mini / nano / codex models answer it with a 400 ("Unsupported parameter:
+ * 'stop' is not supported with this model.", as reported against the API since their launch).
+ */
+export function openAITakesStop(model: string, effort: string | undefined): boolean {
+  return openAITakesSampling(model, effort);
 }
 
 /**

@@ -294,6 +294,34 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
       assert.equal(translate({ model, messages: [user('Hi')] }).max_tokens, 4096, model);
   });
 
+  it("a max_completion_tokens above the model's ceiling goes as the ceiling (Claude refuses more)", () => {
+    for (const [model, asked, sent] of [
+      ['claude-sonnet-4-5', 128_000, 64_000],
+      ['claude-opus-4-1-20250805', 100_000, 32_000],
+      ['claude-3-5-haiku-20241022', 16_384, 8_192],
+      ['claude-3-haiku-20240307', 8_000, 4_096],
+      ['claude-sonnet-4-5', 64_000, 64_000],
+      ['claude-sonnet-4-5', 1_000, 1_000],
+      ['some-other-model', 200_000, 200_000],
+    ] as const)
+      assert.equal(
+        translate({ model, messages: [user('Hi')], max_completion_tokens: asked }).max_tokens,
+        sent,
+        `${model} ${asked}`,
+      );
+    const thinking = translate({
+      model: 'claude-opus-4-1-20250805',
+      messages: [user('Hi')],
+      max_tokens: 100_000,
+      reasoning_effort: 'high',
+    });
+    assert.deepEqual(
+      [thinking.max_tokens, thinking.thinking],
+      [32_000, { type: 'enabled', budget_tokens: 24_576 }],
+      'the thinking budget fits under the lowered maximum',
+    );
+  });
+
   describe('inline images', () => {
     const imageOf = (url: string) =>
       translate({ messages: [user([{ type: 'image_url', image_url: { url } }])] }).messages[0]?.content;
