@@ -75,6 +75,13 @@ export interface EventStore {
   readonly name: string;
   /** Appends to one stream with an optimistic concurrency check. */
   append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  /**
+   * Appends events of several streams in one transaction, in the order given, with the
+   * optimistic check of `append` on `streamId` alone (the stream a command decided on); the
+   * other streams take their next versions. All or nothing: a wrong version writes none.
+   * `nextExpectedVersion` is that of the last stream touched, as for `appendMany`.
+   */
+  appendAcross(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
   /** Appends events of any streams without version checks, in the order given (group commit). */
   appendMany(events: NewEvent[]): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;

@@ -142,6 +142,10 @@ export class SqlEventStore implements EventStore {
     return this.write(events, streamId, expected);
   }
 
+  appendAcross(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    return this.write(events, streamId, expected);
+  }
+
   appendMany(events: NewEvent[]): Promise<AppendResult> {
     return this.write(events, null, 'any');
   }

@@ -163,6 +163,34 @@ export function eventStoreContract(
       );
     });
 
+    test('appends across streams in one transaction, checking the version of one', async () => {
+      const checked = uniqueStream('user');
+      const a = uniqueStream('session');
+      const b = uniqueStream('session');
+      await store.append(checked, [testEvent(checked)], 'no-stream');
+      await store.append(a, [testEvent(a), testEvent(a)], 'no-stream');
+      const head = await store.headPosition();
+      // A wrong version of the checked stream writes nothing, in any stream.
+      await assert.rejects(
+        store.appendAcross(checked, [testEvent(checked), testEvent(a), testEvent(b)], 'no-stream'),
+        WrongExpectedVersionError,
+      );
+      assert.equal(await store.headPosition(), head, 'nothing was written');
+      // The other streams are not checked: `a` is at 2, `b` new, and both take their next version.
+      const batch = [testEvent(checked, { i: 0 }), testEvent(a, { i: 1 }), testEvent(b, { i: 2 })];
+      const result = await store.appendAcross(checked, batch, 1);
+      assert.equal(result.written, 3);
+      assert.equal(result.lastPosition, await store.headPosition());
+      assert.deepEqual(
+        (await store.readAll({ after: head, maxCount: 10 })).map((e) => [e.id, e.streamVersion]),
+        [
+          [batch[0]!.id, 2],
+          [batch[1]!.id, 3],
+          [batch[2]!.id, 1],
+        ],
+      );
+    });
+
     test('stores an event id once, however often it is appended', async () => {
       const stream = uniqueStream();
       const event = testEvent(stream);

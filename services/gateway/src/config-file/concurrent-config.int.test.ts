@@ -79,6 +79,7 @@ describe('configuration file: two replicas apply the same change', { skip }, () 
         await gate;
         return store.append(streamId, events, expected);
       },
+      appendAcross: (streamId, events, expected) => store.appendAcross(streamId, events, expected),
       appendMany: (events) => store.appendMany(events),
       readStream: (streamId, options) => store.readStream(streamId, options),
       readAll: (options) => store.readAll(options),

@@ -177,6 +177,7 @@ describe('configuration file: removed, then declared again', () => {
         if (streamId === refused) throw new WrongExpectedVersionError(streamId, expected, 7);
         return store.append(streamId, events, expected);
       },
+      appendAcross: (streamId, events, expected) => store.appendAcross(streamId, events, expected),
       appendMany: (events) => store.appendMany(events),
       readStream: (streamId, options) => store.readStream(streamId, options),
       readAll: (options) => store.readAll(options),
