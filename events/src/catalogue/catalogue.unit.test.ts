@@ -290,6 +290,7 @@ describe('kordon catalogue', () => {
     RequestCompleted: 5,
     RequestRejected: 3,
     RequestFailed: 4,
+    SessionEnded: 2,
   };
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
@@ -500,6 +501,19 @@ describe('kordon catalogue', () => {
         }),
       /reason/,
     );
+  });
+
+  test('SessionEnded v1 is read as v2 unchanged; only v2 may say a new password or a disable ended it', () => {
+    const stored = { ...recorded(create('SessionEnded', examples.SessionEnded), 5), schemaVersion: 1 };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    assert.deepEqual(decoded.data, examples.SessionEnded);
+    for (const reason of ['password_changed', 'password_reset', 'user_disabled'] as const) {
+      const ended = create('SessionEnded', { sessionId: 'ses-1', reason });
+      assert.equal(ended.schemaVersion, 2);
+      assert.equal((kordonCatalogue.decode(recorded(ended, 6)).data as { reason: string }).reason, reason);
+      assert.throws(() => kordonCatalogue.decode({ ...recorded(ended, 6), schemaVersion: 1 }), /reason/);
+    }
   });
 
   test('RequestRejected v2 is read as v3 unchanged; only v3 may name an endpoint that is not usage', () => {

@@ -56,17 +56,29 @@ export const SessionRefreshed = defineEvent({
   }),
 });
 
+/** SessionEnded's reasons up to version 1 (frozen). */
+const sessionEndReasonV1 = z.enum(['logout', 'refresh_reuse', 'revoked']);
+
 /**
  * Final. `refresh_reuse`: a spent refresh token was presented again, so it was stolen or
- * replayed; the whole session ends.
+ * replayed; the whole session ends. Version 2 adds the ends a command on the user writes with
+ * its own event, in the same append: `password_changed` (the user set a new password),
+ * `password_reset` (someone with user.manage set it), `user_disabled` (the user was disabled).
  */
 export const SessionEnded = defineEvent({
   type: 'SessionEnded',
-  version: 1,
+  version: 2,
   schema: z.strictObject({
     sessionId: id,
-    reason: z.enum(['logout', 'refresh_reuse', 'revoked']),
+    reason: z.enum([...sessionEndReasonV1.options, 'password_changed', 'password_reset', 'user_disabled']),
   }),
+  previous: [
+    {
+      version: 1,
+      schema: z.strictObject({ sessionId: id, reason: sessionEndReasonV1 }),
+      upcast: (data: object) => data,
+    },
+  ],
 });
 
 /**

@@ -28,13 +28,16 @@ export interface Executed<State> {
   events: Decided[];
   /** The stream's version after the command (unchanged when it decided nothing). */
   version: number;
+  /** Global position of the last event written; 0 when it decided nothing. */
+  position: number;
 }
 
 /**
  * Runs one command: folds the stream's events into the decider's state, decides, and appends
  * the events with the version it read as the expected version. A change in between makes the
  * append fail: 409 (`concurrent_change`), never a lost update. `ifMatch` (from If-Match) must
- * equal the version read, else 412.
+ * equal the version read, else 412. Events a decider sends to other streams (`Decided`'s
+ * `streamId`) are appended in the same transaction, all or none, under the same check.
  */
 export async function execute<State, Command>(
   bus: CommandBus,
@@ -54,12 +57,12 @@ export async function execute<State, Command>(
     });
   }
   const decided = decider.decide(command, state);
-  if (decided.length === 0) return { state, events: [], version };
+  if (decided.length === 0) return { state, events: [], version, position: 0 };
 
   let events: NewEvent[];
   try {
     events = decided.map((d) =>
-      kordonCatalogue.create(d.type, streamId, d.data as never, {
+      kordonCatalogue.create(d.type, d.streamId ?? streamId, d.data as never, {
         orgId: metadata.orgId,
         actor: metadata.actor,
         time: metadata.time,
@@ -73,10 +76,20 @@ export async function execute<State, Command>(
     throw error;
   }
   try {
-    const result = await bus.store.append(streamId, events, version === 0 ? 'no-stream' : version);
+    const expected = version === 0 ? 'no-stream' : version;
+    const own = decided.filter((d) => (d.streamId ?? streamId) === streamId);
+    const across = own.length < decided.length;
+    const result = across
+      ? await bus.store.appendAcross(streamId, events, expected)
+      : await bus.store.append(streamId, events, expected);
     await bus.caughtUp(result.lastPosition);
-    for (const d of decided) state = decider.evolve(state, d);
-    return { state, events: decided, version: result.nextExpectedVersion };
+    for (const d of own) state = decider.evolve(state, d);
+    return {
+      state,
+      events: decided,
+      version: across ? version + own.length : result.nextExpectedVersion,
+      position: result.lastPosition,
+    };
   } catch (error) {
     if (isKordonError(error, 'wrong_expected_version')) {
       throw version === 0

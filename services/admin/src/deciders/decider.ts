@@ -1,8 +1,14 @@
 import type { KordonEventData, KordonEventType } from '@kordon/events';
 import type { Rights } from '../rbac/permissions.js';
 
-/** An event as a decider returns it: type and data; the envelope is added when it is appended. */
-export type Decided = { [T in KordonEventType]: { type: T; data: KordonEventData<T> } }[KordonEventType];
+/**
+ * An event as a decider returns it: type and data; the envelope is added when it is appended.
+ * `streamId`: another stream it goes to (the sessions a new password ends), appended in the same
+ * transaction as the command's own events; absent, it goes to the command's stream.
+ */
+export type Decided = {
+  [T in KordonEventType]: { type: T; data: KordonEventData<T>; streamId?: string };
+}[KordonEventType];
 
 /**
  * A pure decider (emmett style): the state of one stream is folded from its events, and a
@@ -23,3 +29,10 @@ export interface By {
 
 export const event = <T extends KordonEventType>(type: T, data: KordonEventData<T>): Decided =>
   ({ type, data }) as Decided;
+
+/** An event for another stream than the command's, appended with the command's own (`Decided`). */
+export const eventOn = <T extends KordonEventType>(
+  streamId: string,
+  type: T,
+  data: KordonEventData<T>,
+): Decided => ({ type, data, streamId }) as Decided;

@@ -130,7 +130,7 @@ describe('user decider', () => {
       .when({ type: 'ChangeRole', role: 'developer', by: by('admin'), otherOwners: 1 })
       .thenFails('not_allowed_for_you');
     given(joined('usr_bob', 'owner'))
-      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1, sessions: [] })
       .thenFails('not_allowed_for_you');
   });
   describe('passwords', () => {
@@ -144,40 +144,58 @@ describe('user decider', () => {
 
     it('a person changes their own, whatever their role', () => {
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('developer', 'usr_bob') })
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('developer', 'usr_bob'), sessions: [] })
         .thenExpect([set]);
+    });
+    it('a new password ends each live session with its own SessionEnded, on its stream', () => {
+      const sessions = ['ses_1', 'ses_2'].map((sessionId) => ({
+        sessionId,
+        streamId: `org:org_1:session:${sessionId}`,
+      }));
+      const ended = (reason: 'password_changed' | 'password_reset'): Decided[] =>
+        sessions.map(({ sessionId, streamId }) => ({
+          type: 'SessionEnded',
+          data: { sessionId, reason },
+          streamId,
+        }));
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('developer', 'usr_bob'), sessions })
+        .thenExpect([set, ...ended('password_changed')]);
+      given(withPassword('usr_bob', 'developer'))
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions })
+        .thenExpect([set, ...ended('password_reset')]);
     });
     it("nobody changes someone else's through ChangePassword, not even an owner or a token", () => {
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('owner') })
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('owner'), sessions: [] })
         .thenFails('forbidden');
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('owner', null) })
+        .when({ type: 'ChangePassword', passwordHash: PHC, by: by('owner', null), sessions: [] })
         .thenFails('forbidden');
     });
     it('a reset follows the rule of role changes', () => {
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin') })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions: [] })
         .thenExpect([set]);
       given(withPassword('usr_bob', 'owner'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin') })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions: [] })
         .thenFails('not_allowed_for_you');
       given(withPassword('usr_bob', 'owner'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner') })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner'), sessions: [] })
         .thenExpect([set]);
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('finance') })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('finance'), sessions: [] })
         .thenFails('forbidden');
     });
     it('nobody resets their own (a change asks for the current one)', () => {
       given(withPassword('usr_me', 'owner'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner', 'usr_me') })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner', 'usr_me'), sessions: [] })
         .thenFails('not_allowed_for_you', /yourself/);
     });
     it('refuses a user without a password (single sign-on only), a disabled one and no one', () => {
       for (const command of [
-        { type: 'ResetPassword' as const, passwordHash: PHC, by: by('owner') },
-        { type: 'ChangePassword' as const, passwordHash: PHC, by: by('developer', 'usr_bob') },
+        { type: 'ResetPassword' as const, passwordHash: PHC, by: by('owner'), sessions: [] },
+        { type: 'ChangePassword' as const, passwordHash: PHC, by: by('developer', 'usr_bob'), sessions: [] },
       ]) {
         given(joined('usr_bob', 'developer'))
           .when(command)
@@ -195,11 +213,24 @@ describe('user decider', () => {
   it('disables once; disabling again decides nothing', () => {
     const disabled: Decided = { type: 'UserDisabled', data: { userId: 'usr_bob', note: null } };
     given(joined('usr_bob', 'developer'))
-      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1, sessions: [] })
       .thenExpect([disabled]);
     given([...joined('usr_bob', 'developer'), disabled])
-      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1 })
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1, sessions: [] })
       .thenExpect([]);
+  });
+  it('disabling ends each live session with its own SessionEnded', () => {
+    const sessions = [{ sessionId: 'ses_1', streamId: 'org:org_1:session:ses_1' }];
+    given(joined('usr_bob', 'developer'))
+      .when({ type: 'DisableUser', note: null, by: by('admin'), otherOwners: 1, sessions })
+      .thenExpect([
+        { type: 'UserDisabled', data: { userId: 'usr_bob', note: null } },
+        {
+          type: 'SessionEnded',
+          data: { sessionId: 'ses_1', reason: 'user_disabled' },
+          streamId: 'org:org_1:session:ses_1',
+        },
+      ]);
   });
   it('an unknown user is not found', () => {
     given([])

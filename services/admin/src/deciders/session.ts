@@ -26,7 +26,7 @@ export type SessionCommand =
       expiresAt: string;
     }
   | { type: 'RefreshSession'; presented: string; next: KeyedHash; now: Date }
-  | { type: 'EndSession'; reason: 'logout' | 'revoked' };
+  | { type: 'EndSession'; reason: KordonEventData<'SessionEnded'>['reason'] };
 
 export const sessionDecider: Decider<SessionState, SessionCommand> = {
   initialState: () => ({

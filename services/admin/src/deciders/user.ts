@@ -1,6 +1,6 @@
 import { AdminError } from '../errors.js';
 import { isSubset, mayGrant, type Role, rightsOfRoles } from '../rbac/permissions.js';
-import { type By, type Decided, type Decider, event } from './decider.js';
+import { type By, type Decided, type Decider, event, eventOn } from './decider.js';
 
 export interface UserState {
   exists: boolean;
@@ -10,6 +10,12 @@ export interface UserState {
   roles: Role[];
   disabled: boolean;
   hasPassword: boolean;
+}
+
+/** A live session of the user (from the admin view) and its stream. */
+export interface LiveSession {
+  sessionId: string;
+  streamId: string;
 }
 
 export type UserCommand =
@@ -26,14 +32,25 @@ export type UserCommand =
     }
   /** `otherOwners`: enabled users of the org, other than this one, holding the owner role. */
   | { type: 'ChangeRole'; role: Role; by: By; otherOwners: number }
-  | { type: 'DisableUser'; note: string | null; by: By; otherOwners: number }
+  /** `sessions`, here and below: the user's live sessions, each ended by a SessionEnded. */
+  | { type: 'DisableUser'; note: string | null; by: By; otherOwners: number; sessions: LiveSession[] }
   /**
    * A person sets their own new password; the route has checked the current one (argon2id,
    * throttled), which is not pure. `passwordHash` is the new one's argon2id hash.
    */
-  | { type: 'ChangePassword'; passwordHash: string; by: By }
+  | { type: 'ChangePassword'; passwordHash: string; by: By; sessions: LiveSession[] }
   /** Someone with user.manage sets another user's password (never their own: ChangePassword). */
-  | { type: 'ResetPassword'; passwordHash: string; by: By };
+  | { type: 'ResetPassword'; passwordHash: string; by: By; sessions: LiveSession[] };
+
+/**
+ * One SessionEnded per live session, on the session's stream, appended with the user's event:
+ * the log says each ended, and why. The admin view ends them with the user's event anyway
+ * (a session it does not list, started while the command ran, included: 0019).
+ */
+const endSessions = (sessions: LiveSession[], reason: SessionEndReason): Decided[] =>
+  sessions.map((s) => eventOn(s.streamId, 'SessionEnded', { sessionId: s.sessionId, reason }));
+
+type SessionEndReason = 'password_changed' | 'password_reset' | 'user_disabled';
 
 /** Whether `by` may act on a user holding `roles`: only on users whose rights are all its own. */
 function checkMayManage(by: By, state: UserState, what: string): void {
@@ -144,20 +161,29 @@ export const userDecider: Decider<UserState, UserCommand> = {
         checkMayManage(command.by, state, 'disable');
         if (state.disabled) return [];
         checkNotLastOwner(state, command.otherOwners);
-        return [event('UserDisabled', { userId: state.userId, note: command.note })];
+        return [
+          event('UserDisabled', { userId: state.userId, note: command.note }),
+          ...endSessions(command.sessions, 'user_disabled'),
+        ];
       case 'ChangePassword':
         if (!state.exists) throw new AdminError('not_found', 'user not found');
         if (command.by.userId === null || command.by.userId !== state.userId) {
           throw new AdminError('forbidden', 'only the user themselves changes their password this way');
         }
         checkMaySetPassword(state);
-        return [event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash })];
+        return [
+          event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash }),
+          ...endSessions(command.sessions, 'password_changed'),
+        ];
       case 'ResetPassword':
         if (!state.exists) throw new AdminError('not_found', 'user not found');
         // Also refuses one's own: changing it needs the current password (ChangePassword).
         checkMayManage(command.by, state, 'reset the password of');
         checkMaySetPassword(state);
-        return [event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash })];
+        return [
+          event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash }),
+          ...endSessions(command.sessions, 'password_reset'),
+        ];
       default: {
         const unknown: never = command;
         throw new Error(`unknown command ${JSON.stringify(unknown)}`);

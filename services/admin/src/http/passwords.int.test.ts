@@ -79,6 +79,69 @@ describe('admin API: passwords', { skip }, () => {
     }
   }
 
+  /**
+   * Every session of `userId` started before the user's last `type` event has a SessionEnded
+   * `reason` on its stream, in that event's append (same correlation id, by the same actor),
+   * and the audit log shows each ended with that reason. Answers the ids of the sessions.
+   */
+  async function assertEachEndedInTheLog(
+    userId: string,
+    type: 'UserPasswordSet' | 'UserDisabled',
+    reason: string,
+    reasonsOfRacers: string[] = [],
+  ) {
+    const log = await admin.store.readAll({ after: 0, maxCount: 1_000_000 });
+    const cause = log
+      .filter((e) => e.type === type && (e.data as { userId: string }).userId === userId)
+      .at(-1);
+    assert.ok(cause, `no ${type}`);
+    const started = log
+      .filter((e) => e.type === 'SessionStarted' && (e.data as { userId: string }).userId === userId)
+      .filter((e) => e.position < cause.position);
+    assert.ok(started.length > 0, 'the user had sessions');
+    // The command's own append: the SessionEnded events right after the user's event.
+    const byPosition = new Map(log.map((e) => [e.position, e]));
+    const inAppend = new Set<number>();
+    for (let at = cause.position + 1; ; at++) {
+      const next = byPosition.get(at);
+      if (next?.type !== 'SessionEnded' || next.correlationId !== cause.correlationId) break;
+      inAppend.add(at);
+    }
+    const reasons = new Map<string, string>();
+    for (const session of started) {
+      const { sessionId } = session.data as { sessionId: string };
+      const ends = log.filter(
+        (e) => e.streamId === session.streamId && e.type === 'SessionEnded' && e.position > session.position,
+      );
+      assert.equal(ends.length, 1, `session ${sessionId}: one SessionEnded, not ${ends.length}`);
+      const end = ends[0]!;
+      const endReason = (end.data as { reason: string }).reason;
+      reasons.set(sessionId, endReason);
+      if (!inAppend.has(end.position)) {
+        // Only a session of a sign-in racing the command ends apart: by the sign-in's own check,
+        // or right after the command's append, by the command.
+        assert.ok(reasonsOfRacers.length > 0, `session ${sessionId} not ended in the command's append`);
+        assert.ok([reason, ...reasonsOfRacers].includes(endReason), `session ${sessionId}: ${endReason}`);
+        if (endReason !== reason) continue;
+      }
+      assert.equal(endReason, reason, `session ${sessionId}`);
+      assert.equal(end.correlationId, cause.correlationId, `session ${sessionId}: another command`);
+      assert.deepEqual(end.actor, cause.actor, `session ${sessionId}: another actor`);
+    }
+    const audit = await expectStatus(
+      admin.request('GET', `${V1}/orgs/acme/audit?action=SessionEnded&limit=200`, {
+        token: acme.users.auditor.token,
+      }),
+      200,
+    );
+    for (const [sessionId, endReason] of reasons) {
+      const entry = audit.body.items.find((e: { subject: { id: string } }) => e.subject.id === sessionId);
+      assert.ok(entry, `the audit log has no end of session ${sessionId}`);
+      assert.deepEqual([entry.after.status, entry.after.reason], ['ended', endReason]);
+    }
+    return [...reasons.keys()];
+  }
+
   const assertNoSecret = (answer: Answer, ...secrets: string[]) => {
     for (const secret of [...secrets, '$argon2id', 'passwordHash'])
       assert.ok(!answer.text.includes(secret), `the answer holds ${secret}`);
@@ -109,6 +172,16 @@ describe('admin API: passwords', { skip }, () => {
         actor: { kind: 'user', id: p.userId, ip: '127.0.0.1' },
       });
       assert.ok(!(await logText()).includes(next), 'the new password is in the log');
+    });
+
+    it('writes a SessionEnded password_changed for each session it ends, this one too', async () => {
+      const p = await person();
+      await expectStatus(
+        change(p.sessions[0]!.accessToken, { currentPassword: PASSWORD, newPassword: newPassword() }),
+        204,
+      );
+      const ended = await assertEachEndedInTheLog(p.userId, 'UserPasswordSet', 'password_changed');
+      assert.equal(ended.length, 2);
     });
 
     it('refuses a wrong current password, writes nothing, and throttles it with sign-in', async () => {
@@ -225,6 +298,9 @@ describe('admin API: passwords', { skip }, () => {
       // The caller's own session is untouched.
       await expectStatus(admin.request('GET', `${V1}/me`, { token: acme.users.admin.token }), 200);
       assert.ok(!(await logText()).includes(next), 'the new password is in the log');
+      // Each session the reset ended is ended in the log, by the admin, in the reset's append.
+      const ended = await assertEachEndedInTheLog(p.userId, 'UserPasswordSet', 'password_reset');
+      assert.equal(ended.length, 2);
     });
 
     it('no sign-in that checked the old password keeps its session, however it interleaves', async () => {
@@ -247,6 +323,10 @@ describe('admin API: passwords', { skip }, () => {
         assert.equal(refreshed.status, 401, 'a refresh token of the old password outlived the reset');
       }
       assert.equal((await login(p.email, PASSWORD)).status, 401);
+      // Every session started before the reset is ended in the log: the two from before, in the
+      // reset's append; one of a sign-in that raced it, there, by its own check (`revoked`) or
+      // right after the reset.
+      await assertEachEndedInTheLog(p.userId, 'UserPasswordSet', 'password_reset', ['revoked']);
     });
 
     it('follows the rule of role changes: never an owner by an admin, never oneself', async () => {
@@ -308,6 +388,20 @@ describe('admin API: passwords', { skip }, () => {
       }
       assert.equal(await admin.store.headPosition(), head, 'nothing was written');
     });
+  });
+
+  it('disabling a user writes a SessionEnded user_disabled for each of their sessions', async () => {
+    const p = await person();
+    await expectStatus(
+      admin.request('POST', `${V1}/orgs/acme/users/${p.userId}/disable`, {
+        token: acme.users.admin.token,
+        body: {},
+      }),
+      200,
+    );
+    await assertSessionsEnded(p.sessions);
+    const ended = await assertEachEndedInTheLog(p.userId, 'UserDisabled', 'user_disabled');
+    assert.equal(ended.length, 2);
   });
 
   it('the audit log shows both, by whom, without the hash or the password', async () => {

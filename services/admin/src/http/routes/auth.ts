@@ -28,6 +28,7 @@ import {
   RefreshBody,
   Tokens,
 } from '../schemas.js';
+import { executeEndingSessions } from '../user-sessions.js';
 
 const LOGIN_STRATEGY = 'kordon-password';
 
@@ -337,7 +338,7 @@ export function authRoutes(passport: Passport) {
       tag: 'auth',
       summary: 'Change your own password (ends all your sessions: sign in again)',
       description:
-        'For a person signed in: the current password is checked (failures count in the sign-in throttle, per account and per IP: 429 with Retry-After), the new one must meet the rules of every new password. UserPasswordSet keeps its argon2id hash; every session of yours, this one too, ends with it, so a stolen session does not outlive the change. A user who signs in only through single sign-on has no password here (409).',
+        'For a person signed in: the current password is checked (failures count in the sign-in throttle, per account and per IP: 429 with Retry-After), the new one must meet the rules of every new password. UserPasswordSet keeps its argon2id hash; every session of yours, this one too, ends with it, each with a SessionEnded `password_changed` in the same append, so a stolen session does not outlive the change. A user who signs in only through single sign-on has no password here (409).',
       access: 'signed-in',
       body: ChangePasswordBody,
       responses: { 204: { description: 'Changed; sign in again with the new password' } },
@@ -368,16 +369,17 @@ export function authRoutes(passport: Passport) {
             errors: [{ path: 'body.newPassword', message: 'must differ from the current password' }],
           });
         }
-        await execute(
-          ctx.deps.bus,
-          userDecider,
-          streams.user(principal.orgId, principal.userId),
-          {
-            type: 'ChangePassword',
-            passwordHash: await hashPassword(ctx.body.newPassword),
-            by: byOf(principal),
-          },
-          metadataOf(ctx, principal.orgId),
+        const passwordHash = await hashPassword(ctx.body.newPassword);
+        const metadata = metadataOf(ctx, principal.orgId);
+        // Every session of the user ends, this one too: the answer carries no new token.
+        await executeEndingSessions(ctx.deps, user, 'password_changed', metadata, (sessions) =>
+          execute(
+            ctx.deps.bus,
+            userDecider,
+            streams.user(principal.orgId, principal.userId),
+            { type: 'ChangePassword', passwordHash, by: byOf(principal), sessions },
+            metadata,
+          ),
         );
         return { status: 204 };
       },

@@ -18,6 +18,7 @@ import {
   SetPasswordBody,
   User,
 } from '../schemas.js';
+import { executeEndingSessions } from '../user-sessions.js';
 
 const UserPage = page(User, 'User');
 
@@ -155,18 +156,22 @@ export const userRoutes = [
     handler: async (ctx) => {
       const org = orgOf(ctx);
       const user = userOfOrg(ctx.deps.view(), org.orgId, ctx.params.user as string);
-      const { version } = await execute(
-        ctx.deps.bus,
-        userDecider,
-        streams.user(org.orgId, user.userId),
-        {
-          type: 'DisableUser',
-          note: ctx.body.note ?? null,
-          by: byOf(principalOf(ctx)),
-          otherOwners: otherOwners(ctx.deps.view(), org.orgId, user.userId),
-        },
-        metadataOf(ctx, org.orgId),
-        { ifMatch: ctx.ifMatch },
+      const metadata = metadataOf(ctx, org.orgId);
+      const { version } = await executeEndingSessions(ctx.deps, user, 'user_disabled', metadata, (sessions) =>
+        execute(
+          ctx.deps.bus,
+          userDecider,
+          streams.user(org.orgId, user.userId),
+          {
+            type: 'DisableUser',
+            note: ctx.body.note ?? null,
+            by: byOf(principalOf(ctx)),
+            otherOwners: otherOwners(ctx.deps.view(), org.orgId, user.userId),
+            sessions,
+          },
+          metadata,
+          { ifMatch: ctx.ifMatch },
+        ),
       );
       return {
         status: 200,
@@ -182,7 +187,7 @@ export const userRoutes = [
     tag: 'users',
     summary: "Set another user's password (ends all their sessions)",
     description:
-      "For a person who lost theirs: the new password (the rules of every new one) is kept as an argon2id hash in UserPasswordSet, and every session of the user ends with it. Tell them the password out of band; they change it with POST /auth/password. Never your own (change it with POST /auth/password, which asks for the current one), never a user holding rights you lack (an admin cannot reset an owner's), never a disabled user or one who signs in only through single sign-on (409).",
+      "For a person who lost theirs: the new password (the rules of every new one) is kept as an argon2id hash in UserPasswordSet, and every session of the user ends with it, each with a SessionEnded `password_reset` in the same append. Tell them the password out of band; they change it with POST /auth/password. Never your own (change it with POST /auth/password, which asks for the current one), never a user holding rights you lack (an admin cannot reset an owner's), never a disabled user or one who signs in only through single sign-on (409).",
     access: 'user.manage',
     params: userParams,
     body: SetPasswordBody,
@@ -190,17 +195,22 @@ export const userRoutes = [
     handler: async (ctx) => {
       const org = orgOf(ctx);
       const user = userOfOrg(ctx.deps.view(), org.orgId, ctx.params.user as string);
-      const { version } = await execute(
-        ctx.deps.bus,
-        userDecider,
-        streams.user(org.orgId, user.userId),
-        {
-          type: 'ResetPassword',
-          passwordHash: await hashPassword(ctx.body.password),
-          by: byOf(principalOf(ctx)),
-        },
-        metadataOf(ctx, org.orgId),
-        { ifMatch: ctx.ifMatch },
+      const passwordHash = await hashPassword(ctx.body.password);
+      const metadata = metadataOf(ctx, org.orgId);
+      const { version } = await executeEndingSessions(
+        ctx.deps,
+        user,
+        'password_reset',
+        metadata,
+        (sessions) =>
+          execute(
+            ctx.deps.bus,
+            userDecider,
+            streams.user(org.orgId, user.userId),
+            { type: 'ResetPassword', passwordHash, by: byOf(principalOf(ctx)), sessions },
+            metadata,
+            { ifMatch: ctx.ifMatch },
+          ),
       );
       return {
         status: 200,
