@@ -229,6 +229,7 @@ const examples = {
   PricesSet: {
     prices: [{ model: 'gpt-4o-mini', effectiveFrom: '2026-12-01T00:00:00Z', input: '0.15', output: '0.60' }],
   },
+  LoggedTextErased: { before: '2026-12-05T14:30:00.000Z' },
   LoggingPolicySet: {
     bodies: 'redacted',
     retentionDays: 30,
@@ -295,7 +296,7 @@ describe('kordon catalogue', () => {
 
   test('has an example for exactly the catalogued types, each at its current version', () => {
     assert.deepEqual([...kordonCatalogue.types()].sort(), [...TYPES].sort());
-    assert.equal(TYPES.length, 43);
+    assert.equal(TYPES.length, 44);
     for (const definition of kordonCatalogue.definitions)
       assert.equal(definition.version, CURRENT_VERSION[definition.type] ?? 1, definition.type);
   });

@@ -76,6 +76,7 @@ describe('stored secrets at start: the master key check and the re-wrap', () => 
       orgId,
       day: '2025-01-01',
       material: Buffer.alloc(32, 7),
+      madeAt: Date.parse('2025-01-01T08:00:00Z'),
     });
   });
   after(async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from '../define.js';
-import { looksLikeSecret } from './fields.js';
+import { isoTime, looksLikeSecret } from './fields.js';
 
 /*
  * What the request log of an org keeps, and for how long. Stream: `org:<orgId>`; the latest
@@ -60,4 +60,20 @@ export const LoggingPolicySet = defineEvent({
   }),
 });
 
-export const loggingEvents = [LoggingPolicySet] as const;
+/**
+ * Stream: `org:<orgId>`. The org's logged request texts from before `before` were erased on an
+ * admin's command (a data-protection request, a secret pasted into a prompt): the keys that
+ * sealed them are deleted (crypto-shredding, decisions 0011 and 0021) and the request log's rows
+ * before it keep no text. The requests' facts (tokens, cost, status) stay. Texts logged after it
+ * are kept: a replica seals them under a new key of the day.
+ */
+export const LoggedTextErased = defineEvent({
+  type: 'LoggedTextErased',
+  version: 1,
+  schema: z.strictObject({
+    /** Texts of requests before this instant are erased (exclusive): a UTC midnight or the command's time. */
+    before: isoTime,
+  }),
+});
+
+export const loggingEvents = [LoggingPolicySet, LoggedTextErased] as const;

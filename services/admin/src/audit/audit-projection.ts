@@ -115,6 +115,9 @@ function changeOf(event: KordonEvent): Change | null {
           },
         },
       };
+    case 'LoggedTextErased':
+      // The org's snapshot keeps the latest erasure; its entry names who erased and up to when.
+      return { replace: false, patch: { loggedTextErasedBefore: event.data.before } };
     case 'OidcConfigured': {
       const { clientSecret: _secret, ...rest } = event.data;
       return { replace: false, patch: { sso: { oidc: rest } } };
@@ -156,6 +159,7 @@ export const AUDITED_TYPES = [
   'ProxyKeyRevoked',
   'PolicySet',
   'LoggingPolicySet',
+  'LoggedTextErased',
   'OidcConfigured',
 ] as const satisfies readonly KordonEventType[];
 const AUDITED: ReadonlySet<string> = new Set(AUDITED_TYPES);

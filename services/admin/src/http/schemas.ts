@@ -586,4 +586,30 @@ export const LoggingPolicy = z
   })
   .meta({ id: 'LoggingPolicy' });
 
+export const EraseLoggedTextBody = z
+  .strictObject({
+    before: z
+      .union([z.iso.date(), isoTime])
+      .refine((text) => !text.startsWith('0000'), 'must be in year 1 or later')
+      .optional()
+      .describe(
+        'Erase the texts of requests of UTC days before this one (exclusive): a date (`2026-12-01`) ' +
+          'or a midnight UTC instant, at most today. Absent: every text logged up to now.',
+      ),
+  })
+  .meta({ id: 'EraseLoggedTextBody' });
+
+export const LoggedTextErasure = z
+  .object({
+    erasedBefore: z
+      .string()
+      .describe(
+        "The org's texts of requests before this instant are erased (by this or an earlier erasure).",
+      ),
+    recorded: z
+      .boolean()
+      .describe('False when an earlier erasure already covered the range: nothing was appended.'),
+  })
+  .meta({ id: 'LoggedTextErasure' });
+
 export { id as idSchema };

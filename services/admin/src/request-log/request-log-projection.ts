@@ -1,6 +1,6 @@
 import type { SqlQueryable } from '@kordon/events';
 import { type KordonEvent, type KordonEventType, kordonCatalogue, type RecordedEvent } from '@kordon/events';
-import type { BodyOpener, SealedBodies } from '@kordon/gateway';
+import { BODY_KEY_LOCK_CLASS, type BodyOpener, type SealedBodies } from '@kordon/gateway';
 import type { SqlProjection, SqlStatement } from '@kordon/projections';
 
 /*
@@ -28,6 +28,7 @@ const REQUEST_LOG_TYPES = [
   'RequestFailed',
   'RequestRejected',
   'LoggingPolicySet',
+  'LoggedTextErased',
 ] as const satisfies readonly KordonEventType[];
 const HANDLED: ReadonlySet<string> = new Set(REQUEST_LOG_TYPES);
 
@@ -50,7 +51,8 @@ export type RequestLogInput = KordonEvent | RequestRef | null;
  */
 export function decodeForRequestLog(event: RecordedEvent): RequestLogInput {
   if (!HANDLED.has(event.type)) return null;
-  if (event.type === 'LoggingPolicySet') return kordonCatalogue.decode(event);
+  if (event.type === 'LoggingPolicySet' || event.type === 'LoggedTextErased')
+    return kordonCatalogue.decode(event);
   return {
     type: 'RequestRef',
     eventType: event.type as RequestRef['eventType'],
@@ -125,6 +127,8 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
    * at the first batch, then followed from the policies in each batch (read with their data).
    */
   let loggingOrgs: Set<string> | undefined;
+  /** Orgs whose texts the last batch erased: their keys in memory are dropped by the next. */
+  let forgetAfter = new Set<string>();
   const textsOf = (positions: number[]): Texts => {
     const of: Texts = {};
     for (const position of positions) {
@@ -142,7 +146,7 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
     version: 1,
     eventTypes: HANDLED,
     // Request events come as positions; only policies are read with their data.
-    dataOf: new Set(['LoggingPolicySet']),
+    dataOf: new Set(['LoggingPolicySet', 'LoggedTextErased']),
     // The policies are not emptied by a rebuild: replayed requests meet the latest policy, so a
     // rebuild neither brings back rows retention deleted nor text the org no longer logs.
     tables: [REQUEST_LOG_TABLE],
@@ -502,9 +506,88 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
         $fn$
       `,
       },
+      {
+        scope: 'request-log',
+        version: 8,
+        name: 'erasure of logged texts',
+        sql: `
+        -- The instant before which the logged texts of the org were erased (LoggedTextErased,
+        -- decision 0021): a row before it gets no text, even one added later (a spooled event)
+        -- or by a rebuild.
+        ALTER TABLE kordon_request_log_policies ADD COLUMN erased_before timestamptz;
+        CREATE OR REPLACE FUNCTION kordon_request_log_add_many(rs jsonb) RETURNS void
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+          month timestamptz;
+        BEGIN
+          -- The months of the rows kept have their partitions first (usually one, found at once);
+          -- rows already past their org's retention, or deleted by it, make none.
+          FOR month IN
+            SELECT DISTINCT date_trunc('month', (r->>'occurred_at')::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+              FROM jsonb_array_elements(rs) r
+              LEFT JOIN kordon_request_log_policies p ON p.org_id = r->>'org_id'
+             WHERE (p.retention_days IS NULL
+                    OR (r->>'occurred_at')::timestamptz >= now() - make_interval(days => p.retention_days))
+               AND (p.purged_before IS NULL OR (r->>'occurred_at')::timestamptz >= p.purged_before)
+          LOOP
+            PERFORM kordon_request_log_partition(month);
+          END LOOP;
+          -- One set-based insert, each row under its org's policy (as kordon_request_log_add).
+          INSERT INTO kordon_request_log
+            SELECT (jsonb_populate_record(
+                      NULL::kordon_request_log,
+                      CASE WHEN coalesce(p.bodies, 'none') = 'none'
+                             OR (r->>'occurred_at')::timestamptz < p.erased_before
+                           THEN r - 'prompt' - 'response' ELSE r END
+                    )).*
+              FROM jsonb_array_elements(rs) r
+              LEFT JOIN kordon_request_log_policies p ON p.org_id = r->>'org_id'
+             WHERE (p.retention_days IS NULL
+                    OR (r->>'occurred_at')::timestamptz >= now() - make_interval(days => p.retention_days))
+               AND (p.purged_before IS NULL OR (r->>'occurred_at')::timestamptz >= p.purged_before)
+            ON CONFLICT DO NOTHING;
+        END
+        $fn$;
+        -- Erases the texts of the org before the instant: those of its rows, and the keys that sealed
+        -- them in the event log (crypto-shredding). The erasure is recorded beside the keys, under
+        -- the lock a replica storing a key takes, so a key made before it is never stored after.
+        -- Idempotent: an erasure again deletes nothing more.
+        CREATE FUNCTION kordon_request_log_erase(org text, erase_before timestamptz) RETURNS void
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+          INSERT INTO kordon_request_log_policies (org_id, bodies, retention_days, position, erased_before)
+            VALUES (org, 'none', NULL, 0, erase_before)
+            ON CONFLICT (org_id) DO UPDATE SET erased_before = EXCLUDED.erased_before
+            WHERE kordon_request_log_policies.erased_before IS NULL
+               OR kordon_request_log_policies.erased_before < EXCLUDED.erased_before;
+          UPDATE kordon_request_log SET prompt = NULL, response = NULL
+           WHERE org_id = org AND occurred_at < erase_before
+             AND (prompt IS NOT NULL OR response IS NOT NULL);
+          -- The tables of the keys belong to the gateway (body-keys migrations): absent where no gateway
+          -- with a database ever ran, and then there are no keys.
+          IF to_regclass('kordon_body_key_erasures') IS NOT NULL THEN
+            PERFORM pg_advisory_xact_lock(${BODY_KEY_LOCK_CLASS}, hashtext(org));
+            INSERT INTO kordon_body_key_erasures (org_id, erased_before) VALUES (org, erase_before)
+              ON CONFLICT (org_id) DO UPDATE SET erased_before = EXCLUDED.erased_before
+              WHERE kordon_body_key_erasures.erased_before < EXCLUDED.erased_before;
+            DELETE FROM kordon_body_keys
+             WHERE org_id = org
+               AND (day < (erase_before AT TIME ZONE 'UTC')::date
+                    OR coalesce(made_at, created_at) < erase_before);
+          END IF;
+        END
+        $fn$
+      `,
+      },
     ],
     async prepare(events) {
       texts = {};
+      // After an erasure, keys of the org held in memory are dropped (now and after this batch,
+      // whose own requests still need them: the erasure clears their rows in the same commit).
+      for (const orgId of forgetAfter) opener?.forget(orgId);
+      forgetAfter = new Set();
+      for (const event of events)
+        if (event.type === 'LoggedTextErased' && event.orgId) forgetAfter.add(event.orgId);
       if (!reader || !opener) return;
       if (!loggingOrgs) {
         const { rows } = await reader.sql.query<{ org_id: string }>(
@@ -542,6 +625,14 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
           },
         ];
       }
+      if (event.type === 'LoggedTextErased') {
+        return [
+          {
+            text: 'SELECT kordon_request_log_erase($1, $2::timestamptz)',
+            params: [event.orgId, event.data.before],
+          },
+        ];
+      }
       return event.type === 'RequestRef' ? [addEvents([event.position])] : [];
     },
     /**
@@ -559,8 +650,8 @@ export function createRequestLogProjection(reader?: SealedTextReader): SqlProjec
       };
       for (const event of events) {
         if (event === null || event.orgId === null) continue;
-        if (event.type === 'LoggingPolicySet') {
-          flush(); // the policy applies to the requests after it in the log
+        if (event.type === 'LoggingPolicySet' || event.type === 'LoggedTextErased') {
+          flush(); // the policy applies to the requests after it in the log; an erasure to those before
           statements.push(...this.project(event));
           continue;
         }

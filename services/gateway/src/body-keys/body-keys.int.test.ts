@@ -83,6 +83,73 @@ describe('logged bodies sealed under keys kept beside the log (crypto-shredding)
     assert.equal(opener.open(recent, 'org_r', 'req-new', 'prompt'), 'new text');
   });
 
+  it('after an erasure: a key made before it is never stored, and a new key of the same day is', async () => {
+    let now = Date.UTC(2026, 11, 5, 10, 0, 0);
+    let down = true;
+    const flaky = {
+      insert: async (key: Parameters<BodyKeyStore['insert']>[0]) => {
+        if (down) throw new Error('connection refused');
+        return keys.insert(key);
+      },
+    };
+    const warnings: string[] = [];
+    const sealer = new BodySealer({
+      store: flaky,
+      logger: { warn: (_o, message) => warnings.push(message) },
+      now: () => now,
+      retryMs: 10,
+    });
+    // Sealed at 10:00 under a key the store has not taken yet (it is down).
+    const erased = sealer.seal('org_e', 'r-erased', 'erased text', null);
+    // The org's texts are erased up to 12:00 (as the request log's kordon_request_log_erase
+    // records it); this replica has not seen the event, and its clock is a minute behind.
+    const erasedBefore = Date.UTC(2026, 11, 5, 12, 0, 0);
+    await fixture.sql.query('INSERT INTO kordon_body_key_erasures (org_id, erased_before) VALUES ($1, $2)', [
+      'org_e',
+      new Date(erasedBefore).toISOString(),
+    ]);
+    now = erasedBefore - 60_000;
+    assert.equal(sealer.seal('org_e', 'r-unseen', 'unseen', null).keyId, erased.keyId);
+    down = false;
+    for (let i = 0; i < 100 && sealer.pending > 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(sealer.pending, 0);
+    assert.ok(
+      warnings.some((message) => /made before an erasure/.test(message)),
+      warnings.join('; '),
+    );
+    // Once it has seen the erasure: a new key, made (for the store) no earlier than the erasure.
+    const kept = sealer.seal('org_e', 'r-kept', 'kept text', null, erasedBefore);
+    assert.notEqual(kept.keyId, erased.keyId);
+    await sealer.stop();
+    const { rows } = await fixture.sql.query<{ key_id: string }>(
+      'SELECT key_id FROM kordon_body_keys WHERE org_id = $1',
+      ['org_e'],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.key_id),
+      [kept.keyId],
+    );
+    const opener = new BodyOpener({ store: keys, waitForKeyMs: 0 });
+    await opener.prepare([
+      { keyId: erased.keyId, time: new Date(now) },
+      { keyId: kept.keyId, time: new Date(now) },
+    ]);
+    assert.equal(opener.open(erased, 'org_e', 'r-erased', 'prompt'), null);
+    assert.equal(opener.open(kept, 'org_e', 'r-kept', 'prompt'), 'kept text');
+  });
+
+  it('a key made before an erasure the sealer has seen is not used again', async () => {
+    const now = Date.UTC(2026, 11, 6, 9, 0, 0);
+    const sealer = new BodySealer({ store: keys, logger: quiet, now: () => now });
+    const first = sealer.seal('org_s', 'r1', 'one', null);
+    assert.equal(sealer.seal('org_s', 'r2', 'two', null, now - 1).keyId, first.keyId, 'made after it');
+    const next = sealer.seal('org_s', 'r3', 'three', null, now + 1);
+    assert.notEqual(next.keyId, first.keyId);
+    assert.equal(sealer.seal('org_s', 'r4', 'four', null, now + 1).keyId, next.keyId, 'then kept');
+    await sealer.stop();
+  });
+
   it('after a master key rotation the keys are re-wrapped, and open with the new master key alone', async () => {
     const next = MasterKey.generate('next');
     const sealer = new BodySealer({ store: keys, logger: quiet });
@@ -109,7 +176,7 @@ describe('logged bodies sealed under keys kept beside the log (crypto-shredding)
     const flaky = {
       insert: async (key: Parameters<BodyKeyStore['insert']>[0]) => {
         if (down) throw new Error('connection refused');
-        await keys.insert(key);
+        return keys.insert(key);
       },
     };
     const warnings: string[] = [];

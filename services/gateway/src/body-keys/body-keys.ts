@@ -41,7 +41,28 @@ const migrations: Migration[] = [
           );
           CREATE INDEX IF NOT EXISTS kordon_body_keys_org_day ON kordon_body_keys (org_id, day)`,
   },
+  {
+    scope: 'body-keys',
+    version: 2,
+    name: 'erasure of logged texts',
+    // made_at: when the sealer made the key (its clock; a key stored late is still known as
+    // old). kordon_body_key_erasures: the org's latest erasure, below which no key is stored
+    // again (a replica that stores a key made before it, late, is refused: decision 0021).
+    sql: `ALTER TABLE kordon_body_keys ADD COLUMN IF NOT EXISTS made_at timestamptz;
+          UPDATE kordon_body_keys SET made_at = created_at WHERE made_at IS NULL;
+          CREATE TABLE IF NOT EXISTS kordon_body_key_erasures (
+            org_id        text        PRIMARY KEY,
+            erased_before timestamptz NOT NULL
+          )`,
+  },
 ];
+
+/**
+ * Serialises, per org, the storing of its keys with an erasure of its texts (the two-key
+ * advisory lock space: this class id and the org's hash), so a key made before an erasure can
+ * never be stored after it.
+ */
+export const BODY_KEY_LOCK_CLASS = 704_121_201;
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -67,6 +88,8 @@ interface BodyKey {
   readonly orgId: string;
   readonly day: string;
   readonly material: Buffer;
+  /** When the sealer made it (ms): an erasure up to a later instant deletes it. */
+  readonly madeAt: number;
 }
 
 /** The table of body keys: created by `migrate`, written by sealers, read by openers, emptied by retention. */
@@ -80,17 +103,31 @@ export class BodyKeyStore {
     return migrate(this.sql, migrations);
   }
 
-  async insert(key: BodyKey): Promise<void> {
+  /**
+   * Stores a key; false when the org's texts were erased up to an instant after the key was
+   * made (the key would open texts the erasure covers, so it is never stored).
+   */
+  async insert(key: BodyKey): Promise<boolean> {
     const wrapped = encryptSecret(
       key.material.toString('base64'),
       wrapContext(key.orgId, key.keyId),
       this.masterKeys,
     );
-    await this.sql.query(
-      `INSERT INTO kordon_body_keys (key_id, org_id, day, wrapped) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (key_id) DO NOTHING`,
-      [key.keyId, key.orgId, key.day, JSON.stringify(wrapped)],
-    );
+    return this.sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BODY_KEY_LOCK_CLASS, key.orgId]);
+      const { rows } = await tx.query<{ erased: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM kordon_body_key_erasures
+                         WHERE org_id = $1 AND erased_before > $2::timestamptz) AS erased`,
+        [key.orgId, new Date(key.madeAt).toISOString()],
+      );
+      if (rows[0]?.erased) return false;
+      await tx.query(
+        `INSERT INTO kordon_body_keys (key_id, org_id, day, wrapped, made_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (key_id) DO NOTHING`,
+        [key.keyId, key.orgId, key.day, JSON.stringify(wrapped), new Date(key.madeAt).toISOString()],
+      );
+      return true;
+    });
   }
 
   /** The keys of these ids that are stored (a deleted or not yet stored one is absent). */
@@ -112,7 +149,8 @@ export class BodyKeyStore {
         'base64',
       );
       const day = row.day instanceof Date ? row.day.toISOString().slice(0, 10) : String(row.day).slice(0, 10);
-      found.set(row.key_id, { keyId: row.key_id, orgId: row.org_id, day, material });
+      // madeAt matters to the sealer only; a reader's key is never sealed with.
+      found.set(row.key_id, { keyId: row.key_id, orgId: row.org_id, day, material, madeAt: 0 });
     }
     return found;
   }
@@ -189,8 +227,19 @@ export class BodySealer {
     this.#retryMs = options.retryMs ?? 1000;
   }
 
-  seal(orgId: string, requestId: string, prompt: string | null, response: string | null): SealedBodies {
-    const key = this.#keyOf(orgId);
+  /**
+   * Seals under today's key of the org. `erasedBefore`: the org's latest erasure of logged
+   * texts (ms) as this replica has seen it; a key made before it is dropped and a new one made,
+   * so texts after an erasure are readable and those before it are not (decision 0021).
+   */
+  seal(
+    orgId: string,
+    requestId: string,
+    prompt: string | null,
+    response: string | null,
+    erasedBefore?: number,
+  ): SealedBodies {
+    const key = this.#keyOf(orgId, erasedBefore ?? 0);
     return {
       keyId: key.keyId,
       prompt: prompt === null ? null : sealText(key.material, aad(orgId, requestId, 'prompt'), prompt),
@@ -211,11 +260,20 @@ export class BodySealer {
     await this.#storeAll();
   }
 
-  #keyOf(orgId: string): BodyKey {
-    const day = utcDay(this.#now());
+  #keyOf(orgId: string, erasedBefore: number): BodyKey {
+    const now = this.#now();
+    const day = utcDay(now);
     const current = this.#current.get(orgId);
-    if (current && current.day === day) return current;
-    const key: BodyKey = { keyId: newEventId(), orgId, day, material: randomBytes(KEY_BYTES) };
+    if (current && current.day === day && current.madeAt >= erasedBefore) return current;
+    // Made after the erasure this replica has seen, even when its clock is behind the erasing
+    // replica's: the key would otherwise be refused by the store (or deleted with the old ones).
+    const key: BodyKey = {
+      keyId: newEventId(),
+      orgId,
+      day,
+      material: randomBytes(KEY_BYTES),
+      madeAt: Math.max(now, erasedBefore),
+    };
     this.#current.set(orgId, key);
     this.#unstored.add(key);
     void this.#storeOne(key);
@@ -224,8 +282,17 @@ export class BodySealer {
 
   async #storeOne(key: BodyKey): Promise<boolean> {
     try {
-      await this.#store.insert(key);
+      const stored = await this.#store.insert(key);
       this.#unstored.delete(key);
+      if (!stored) {
+        // Made before an erasure of the org's texts this replica had not seen yet: the texts
+        // sealed under it are erased with the rest. The next request makes a new key.
+        if (this.#current.get(key.orgId) === key) this.#current.delete(key.orgId);
+        this.#logger.warn(
+          { keyId: key.keyId, orgId: key.orgId },
+          "a logged-bodies key made before an erasure of the org's texts was not stored",
+        );
+      }
       return true;
     } catch (error) {
       this.#logger.warn(
@@ -299,6 +366,14 @@ export class BodyOpener {
       ids = waiting;
       if (ids.length > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     }
+  }
+
+  /**
+   * Drops the org's keys held in memory: after an erasure of its texts (decision 0021), a
+   * late event sealed under a deleted key must not open from this cache.
+   */
+  forget(orgId: string): void {
+    for (const [id, key] of this.#keys) if (key.orgId === orgId) this.#keys.delete(id);
   }
 
   /** The text, or null when its key is gone (retention) or it does not authenticate. */

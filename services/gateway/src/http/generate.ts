@@ -1568,6 +1568,7 @@ function completed(
   const sealedBodies =
     policy && outcome.body
       ? deps.loggedBodies.seal(
+          deps.registry(),
           key.orgId,
           outcome.requestId,
           deps.loggedBodies.prompt(policy, key.orgId, outcome.body),

@@ -44,14 +44,19 @@ export class LoggedBodies {
     return policy.bodies === 'none' ? null : policy;
   }
 
-  /** The redacted texts sealed for the request's event. */
+  /**
+   * The redacted texts sealed for the request's event, under a key of the org made after its
+   * latest erasure (registry's `loggedTextErasedBefore`, decision 0021).
+   */
   seal(
+    registry: RegistryState,
     orgId: string,
     requestId: string,
     prompt: string | null,
     response: string | null,
   ): SealedBodies | null {
-    return this.#sealer ? this.#sealer.seal(orgId, requestId, prompt, response) : null;
+    if (!this.#sealer) return null;
+    return this.#sealer.seal(orgId, requestId, prompt, response, registry.loggedTextErasedBefore.get(orgId));
   }
 
   prompt(policy: Policy, orgId: string, body: Record<string, unknown>): string {

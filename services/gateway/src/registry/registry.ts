@@ -188,6 +188,11 @@ export interface RegistryState {
   pricesManagedBy: Map<string, ManagedBy>;
   /** orgId -> the org's logging policy (absent: DEFAULT_LOGGING_POLICY; see `loggingPolicyOf`). */
   loggingPolicies: Map<string, LoggingPolicyEntry>;
+  /**
+   * orgId -> the latest instant (ms) before which the org's logged texts were erased
+   * (LoggedTextErased): the body sealer stops using a key of the org made before it.
+   */
+  loggedTextErasedBefore: Map<string, number>;
   /** orgId -> the org's OIDC sign-in (read by the config file's plan; the admin API keeps its own). */
   sso: Map<string, SsoEntry>;
   /**
@@ -232,6 +237,7 @@ const REGISTRY_EVENT_TYPES = [
   'ProxyKeyRevoked',
   'PolicySet',
   'LoggingPolicySet',
+  'LoggedTextErased',
   'OidcConfigured',
 ] as const satisfies readonly KordonEvent['type'][];
 type RegistryEvent = Extract<KordonEvent, { type: (typeof REGISTRY_EVENT_TYPES)[number] }>;
@@ -259,6 +265,7 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
     prices: new Map(),
     pricesManagedBy: new Map(),
     loggingPolicies: new Map(),
+    loggedTextErasedBefore: new Map(),
     sso: new Map(),
     versions: new Map(),
   }),
@@ -500,6 +507,12 @@ export const registryProjection: InMemoryProjection<RegistryState, KordonEvent> 
           managedBy: managedBy(event.actor),
         });
         return state;
+      case 'LoggedTextErased': {
+        const before = Date.parse(event.data.before);
+        const erased = state.loggedTextErasedBefore.get(orgId);
+        if (erased === undefined || erased < before) state.loggedTextErasedBefore.set(orgId, before);
+        return state;
+      }
       case 'OidcConfigured':
         state.sso.set(orgId, { orgId, ...event.data, managedBy: managedBy(event.actor) });
         return state;

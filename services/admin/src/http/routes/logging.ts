@@ -10,7 +10,15 @@ import {
 import { AdminError } from '../../errors.js';
 import { metadataOf, orgOf } from '../helpers.js';
 import { route } from '../route.js';
-import { LoggingPolicy, orgParams, SetLoggingPolicyBody } from '../schemas.js';
+import {
+  EraseLoggedTextBody,
+  LoggedTextErasure,
+  LoggingPolicy,
+  orgParams,
+  SetLoggingPolicyBody,
+} from '../schemas.js';
+
+const DAY_MS = 86_400_000;
 
 const policyBody = (policy: Policy) => ({
   bodies: policy.bodies,
@@ -30,6 +38,34 @@ function checkRules(rules: Policy['rules']): void {
       cause: error,
     });
   }
+}
+
+/**
+ * The instant an erasure reaches: the start of the UTC day `before` names (a date or a midnight
+ * UTC instant, at most today), or now. Keys seal a UTC day's texts, so a day is the finest
+ * bound in the past (decision 0021).
+ */
+function erasureBound(before: string | undefined, now: Date): Date {
+  if (before === undefined) return now;
+  const time = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(before) ? `${before}T00:00:00Z` : before);
+  const invalid = (message: string) =>
+    new AdminError('validation_failed', `\`before\` ${message}`, {
+      errors: [{ path: 'body.before', message }],
+    });
+  if (Number.isNaN(time)) throw invalid('must be a date or an ISO instant');
+  if (time % DAY_MS !== 0)
+    throw invalid('must be a date (YYYY-MM-DD) or midnight UTC: texts are sealed per UTC day');
+  if (time > now.getTime())
+    throw invalid('must be today or earlier: only texts already logged can be erased');
+  return new Date(time);
+}
+
+/** Whether any process ever built the request log (its table exists in the shared database). */
+async function requestLogExists(ctx: {
+  deps: { sql: { query: (text: string) => Promise<{ rows: unknown[] }> } };
+}) {
+  const { rows } = await ctx.deps.sql.query("SELECT to_regclass('kordon_request_log') IS NOT NULL AS ready");
+  return (rows[0] as { ready?: boolean } | undefined)?.ready === true;
 }
 
 export const loggingRoutes = [
@@ -88,6 +124,56 @@ export const loggingRoutes = [
       return {
         status: 200,
         body: policyBody(state.current ?? DEFAULT_LOGGING_POLICY),
+        headers: { ETag: etag(version) },
+      };
+    },
+  }),
+  route({
+    operationId: 'eraseLoggedText',
+    method: 'post',
+    path: '/orgs/{org}/logging/erase',
+    tag: 'logging',
+    summary: "Erase the org's logged request texts up to now, or up to a UTC day",
+    description:
+      "Erases the prompt and response texts the request log kept of the org's requests before `before` (a UTC day, exclusive; absent: now), whatever the policy in force: the keys that sealed them in the event log are deleted (crypto-shredding: every copy, in the log, its backups and the spool, becomes unreadable), and the request log's entries keep their facts (tokens, cost, status) with no text (`hasText: false`). Texts logged after it stay readable. Recorded as `LoggedTextErased` on the org's stream (in the audit log). Erasing a range an earlier erasure covered appends nothing (`recorded: false`). 200 once the request log of this process has applied it; 202 when another process builds the request log (it applies it as it reads the event). 503 when no process builds the request log.",
+    access: 'logging.manage',
+    params: orgParams,
+    body: EraseLoggedTextBody,
+    responses: {
+      200: { description: 'Erased', schema: LoggedTextErasure },
+      202: {
+        description: 'Recorded; the process that builds the request log applies it',
+        schema: LoggedTextErasure,
+      },
+    },
+    handler: async (ctx) => {
+      const org = orgOf(ctx);
+      const metadata = metadataOf(ctx, org.orgId);
+      const before = erasureBound(ctx.body.before, metadata.time);
+      // The request log applies the erasure (its keys and its rows, in one transaction with its
+      // checkpoint): without one, nothing would, so nothing is recorded.
+      if (!(await requestLogExists(ctx)))
+        throw new AdminError(
+          'unavailable',
+          'no Kordon process builds the request log (KORDON_REQUEST_LOG=in-process): nothing would erase the texts',
+        );
+      const { state, version, position } = await execute(
+        ctx.deps.bus,
+        loggingDecider,
+        streams.org(org.orgId),
+        { type: 'EraseLoggedText', before },
+        metadata,
+        { ifMatch: ctx.ifMatch },
+      );
+      const requestLog = ctx.deps.requestLog;
+      if (position !== 0 && requestLog) await requestLog.waitFor(position);
+      const body = {
+        erasedBefore: new Date(state.erasedBefore ?? before.getTime()).toISOString(),
+        recorded: position !== 0,
+      };
+      return {
+        status: position === 0 || requestLog ? 200 : 202,
+        body,
         headers: { ETag: etag(version) },
       };
     },
