@@ -285,6 +285,8 @@ export async function callFor(
         path: `${o}/logging`,
         body: { bodies: 'redacted', retentionDays: 1 + Math.floor(Math.random() * 3000) },
       };
+    case 'eraseLoggedText':
+      return { method: 'POST', path: `${o}/logging/erase`, body: {} };
     case 'listTeams':
       return { method: 'GET', path: `${o}/teams` };
     case 'createTeam':
