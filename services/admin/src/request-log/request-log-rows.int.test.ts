@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { type KordonEvent, kordonCatalogue, migrate, type NewEvent } from '@kordon/events';
 import { type TestStore, testStores } from '@kordon/events/testing';
 import { BodyKeyStore, BodySealer, MasterKey, MasterKeyRing } from '@kordon/gateway';
-import { completedEvent, failedEvent, loggingPolicyEvent, rejectedEvent } from '../testing/request-events.js';
+import {
+  completedEvent,
+  failedEvent,
+  loggedTextErasedEvent,
+  loggingPolicyEvent,
+  rejectedEvent,
+} from '../testing/request-events.js';
 import { startRequestLog } from './index.js';
 import { createRequestLogProjection } from './request-log-projection.js';
 
@@ -225,6 +231,71 @@ for (const adapter of ['pglite', 'postgres'] as const) {
           { request_id: 'req-plain', prompt: null, response: null },
           { request_id: 'req-sealed', prompt: 'a sealed prompt', response: 'a sealed answer' },
         ]);
+        assert.deepEqual(await log.parked(), []);
+      } finally {
+        await log.stop();
+      }
+    });
+
+    it('an erasure: texts before it, even of an event that comes late, stay closed; later ones open', async (t) => {
+      if (typeof fixture === 'string') return t.skip(fixture);
+      const { store, sql } = fixture;
+      const keys = new BodyKeyStore(sql, new MasterKeyRing(MasterKey.generate('erase')));
+      await keys.migrate();
+      const erasedAt = new Date(Date.now() - 60_000);
+      const early = new Date(erasedAt.getTime() - 60_000);
+      const sealer = new BodySealer({ store: keys, logger: { warn() {} }, now: () => early.getTime() });
+      const seal = (org: string, id: string) => sealer.seal(org, id, `prompt of ${id}`, `answer of ${id}`);
+      const first = await store.appendMany([
+        loggingPolicyEvent('org_x', { bodies: 'redacted' }),
+        loggingPolicyEvent('org_y', { bodies: 'redacted' }),
+        completedEvent('org_x', early, { requestId: 'x-early', sealedBodies: seal('org_x', 'x-early') }),
+        completedEvent('org_y', early, { requestId: 'y-early', sealedBodies: seal('org_y', 'y-early') }),
+      ]);
+      const lateSealed = seal('org_x', 'x-spooled'); // sealed before the erasure, appended after it
+      await sealer.stop();
+      const log = await startRequestLog({ store, sql, logger: silent, bodyKeys: keys });
+      const texts = async () =>
+        (
+          await sql.query<{ request_id: string; prompt: string | null }>(
+            "SELECT request_id, prompt FROM kordon_request_log WHERE org_id IN ('org_x', 'org_y') ORDER BY request_id",
+          )
+        ).rows;
+      const keysOf = async (org: string) =>
+        (await sql.query('SELECT 1 FROM kordon_body_keys WHERE org_id = $1', [org])).rows.length;
+      try {
+        await log.waitFor(first.lastPosition, 10_000);
+        assert.deepEqual(await texts(), [
+          { request_id: 'x-early', prompt: 'prompt of x-early' },
+          { request_id: 'y-early', prompt: 'prompt of y-early' },
+        ]);
+        const erased = await store.appendMany([loggedTextErasedEvent('org_x', erasedAt)]);
+        await log.waitFor(erased.lastPosition, 10_000);
+        assert.deepEqual(await texts(), [
+          { request_id: 'x-early', prompt: null },
+          { request_id: 'y-early', prompt: 'prompt of y-early' },
+        ]);
+        assert.equal(await keysOf('org_x'), 0);
+        assert.equal(await keysOf('org_y'), 1);
+        // A key made after the erasure (a replica that has seen it) seals texts that open.
+        const after = new BodySealer({ store: keys, logger: { warn() {} } });
+        const late = await store.appendMany([
+          completedEvent('org_x', early, { requestId: 'x-spooled', sealedBodies: lateSealed }),
+          completedEvent('org_x', new Date(), {
+            requestId: 'x-later',
+            sealedBodies: after.seal('org_x', 'x-later', 'prompt of x-later', null, erasedAt.getTime()),
+          }),
+          loggedTextErasedEvent('org_x', erasedAt), // the same erasure again deletes nothing more
+        ]);
+        await after.stop();
+        await log.waitFor(late.lastPosition, 10_000);
+        assert.deepEqual(await texts(), [
+          { request_id: 'x-early', prompt: null },
+          { request_id: 'x-later', prompt: 'prompt of x-later' },
+          { request_id: 'x-spooled', prompt: null },
+          { request_id: 'y-early', prompt: 'prompt of y-early' },
+        ]);
+        assert.equal(await keysOf('org_x'), 1);
         assert.deepEqual(await log.parked(), []);
       } finally {
         await log.stop();

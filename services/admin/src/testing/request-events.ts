@@ -107,3 +107,13 @@ export function loggingPolicyEvent(
     { orgId, actor: { kind: 'config', id: 'config-file' }, time },
   );
 }
+
+/** An admin's erasure of the org's logged texts before `before`. */
+export function loggedTextErasedEvent(orgId: string, before: Date, time = new Date()): NewEvent {
+  return kordonCatalogue.create(
+    'LoggedTextErased',
+    streams.org(orgId),
+    { before: before.toISOString() },
+    { orgId, actor: { kind: 'user', id: 'usr_admin' }, time },
+  );
+}
