@@ -150,6 +150,22 @@ describe('logged bodies sealed under keys kept beside the log (crypto-shredding)
     await sealer.stop();
   });
 
+  it('a replica whose clock is behind an erasure just past midnight: one key, of the erasure day', async () => {
+    const erasedBefore = Date.UTC(2026, 11, 7, 0, 0, 5);
+    const now = erasedBefore - 20_000; // 23:59:45 of the day before, on this replica's clock
+    const sealer = new BodySealer({ store: keys, logger: quiet, now: () => now });
+    const a = sealer.seal('org_c', 'r1', 'one', null, erasedBefore);
+    const b = sealer.seal('org_c', 'r2', 'two', null, erasedBefore);
+    await sealer.stop();
+    assert.equal(a.keyId, b.keyId, 'not a new key for every request');
+    const { rows } = await fixture.sql.query<{ day: string | Date }>(
+      'SELECT day FROM kordon_body_keys WHERE key_id = $1',
+      [a.keyId],
+    );
+    const day = rows[0]?.day;
+    assert.equal(day instanceof Date ? utcDay(day.getTime()) : String(day), '2026-12-07');
+  });
+
   it('after a master key rotation the keys are re-wrapped, and open with the new master key alone', async () => {
     const next = MasterKey.generate('next');
     const sealer = new BodySealer({ store: keys, logger: quiet });

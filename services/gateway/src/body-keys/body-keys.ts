@@ -262,17 +262,19 @@ export class BodySealer {
 
   #keyOf(orgId: string, erasedBefore: number): BodyKey {
     const now = this.#now();
-    const day = utcDay(now);
     const current = this.#current.get(orgId);
-    if (current && current.day === day && current.madeAt >= erasedBefore) return current;
+    if (current && current.madeAt >= erasedBefore && current.day === utcDay(Math.max(now, current.madeAt)))
+      return current;
     // Made after the erasure this replica has seen, even when its clock is behind the erasing
     // replica's: the key would otherwise be refused by the store (or deleted with the old ones).
+    // Its day is that instant's, so that no erasure deletes it as a key of an earlier day.
+    const madeAt = Math.max(now, erasedBefore);
     const key: BodyKey = {
       keyId: newEventId(),
       orgId,
-      day,
+      day: utcDay(madeAt),
       material: randomBytes(KEY_BYTES),
-      madeAt: Math.max(now, erasedBefore),
+      madeAt,
     };
     this.#current.set(orgId, key);
     this.#unstored.add(key);
