@@ -182,6 +182,7 @@ const examples = {
     periodStart: '2025-03-01T00:00:00Z',
     periodEnd: '2025-04-01T00:00:00Z',
     rolledOver: '12.5',
+    tokenKind: null,
   },
   LimitExceeded: {
     scope: 'proxy-key',
@@ -286,6 +287,7 @@ function assertDecodeError(fn: () => unknown, pattern: RegExp): void {
 describe('kordon catalogue', () => {
   /** Types whose current version is above 1 (each has an upcast test below). */
   const CURRENT_VERSION: Partial<Record<string, number>> = {
+    LimitReset: 2,
     PolicySet: 2,
     ProviderConfigured: 3,
     RequestCompleted: 5,
@@ -481,6 +483,21 @@ describe('kordon catalogue', () => {
         /speed/,
       );
     }
+  });
+
+  test('LimitReset v1 is read as v2 naming no token kind; only a token budget names one', () => {
+    const { tokenKind: _, ...v1 } = { ...examples.LimitReset, limit: 'budget_tokens', rolledOver: '400' };
+    const stored = { ...recorded(create('LimitReset', examples.LimitReset), 7), schemaVersion: 1, data: v1 };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    assert.deepEqual(decoded.data, { ...v1, tokenKind: null });
+    const input = create('LimitReset', { ...v1, tokenKind: 'input' });
+    assert.equal((input.data as { tokenKind: string }).tokenKind, 'input');
+    assertDecodeError(() => kordonCatalogue.decode({ ...recorded(input, 8), schemaVersion: 1 }), /tokenKind/);
+    assertInvalid(
+      () => create('LimitReset', { ...examples.LimitReset, tokenKind: 'total' }),
+      /tokenKind: only a token budget has a token kind/,
+    );
   });
 
   test('RequestRejected v1 is read as v3 unchanged; only v2 on may say overloaded', () => {
@@ -1012,6 +1029,16 @@ describe('limit event ids', () => {
     });
     assert.equal(event.id, a);
     assert.throws(() => limitResetEventId(ORG, key, '1 March'), KordonError);
+  });
+
+  test('a token budget of each kind has its own reset; a total one keeps the id of version 1', () => {
+    const tokens = { ...key, limit: 'budget_tokens' } as const;
+    const start = '2025-03-01T00:00:00Z';
+    const v1 = limitResetEventId(ORG, tokens, start);
+    assert.equal(limitResetEventId(ORG, { ...tokens, tokenKind: 'total' }, start), v1);
+    const input = limitResetEventId(ORG, { ...tokens, tokenKind: 'input' }, start);
+    const output = limitResetEventId(ORG, { ...tokens, tokenKind: 'output' }, start);
+    assert.equal(new Set([v1, input, output]).size, 3);
   });
 });
 

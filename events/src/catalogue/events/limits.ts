@@ -22,29 +22,64 @@ const ordered = (start: string | null, end: string | null) =>
   start === null || end === null || Date.parse(start) < Date.parse(end);
 const ORDERED = { message: 'periodEnd must be after periodStart', path: ['periodEnd'] };
 
+/** What a token budget counts (PolicySet's `limits.tokens.kind`). */
+export const tokenKind = z.enum(['input', 'output', 'total']);
+export type TokenKind = z.infer<typeof tokenKind>;
+
+/** LimitReset's fields up to version 1 (frozen). */
+const limitResetV1Fields = {
+  scope: policyScope,
+  scopeId: id,
+  limit: periodicLimit,
+  /** The period that begins (inclusive start, exclusive end). */
+  periodStart: isoTime,
+  periodEnd: isoTime,
+  /** Unused allowance carried into this period; "0" without rollover. */
+  rolledOver: decimal,
+};
+
+const limitResetV1 = z
+  .strictObject(limitResetV1Fields)
+  .refine((data) => ordered(data.periodStart, data.periodEnd), ORDERED)
+  .refine((data) => wholeUnlessUsd(data.limit, data.rolledOver), {
+    message: WHOLE_MESSAGE,
+    path: ['rolledOver'],
+  });
+
 /**
  * A new period began for one limit of one scope. Its event id is `limitResetEventId(...)`,
  * the same on every replica, so the store keeps only the first of concurrent resets.
  */
 export const LimitReset = defineEvent({
   type: 'LimitReset',
-  version: 1,
+  version: 2,
   schema: z
     .strictObject({
-      scope: policyScope,
-      scopeId: id,
-      limit: periodicLimit,
-      /** The period that begins (inclusive start, exclusive end). */
-      periodStart: isoTime,
-      periodEnd: isoTime,
-      /** Unused allowance carried into this period; "0" without rollover. */
-      rolledOver: decimal,
+      ...limitResetV1Fields,
+      /**
+       * The kind of token budget whose counter the reset renews (a budget switched to another
+       * kind is a new one, with its own period and rollover); null for the other limits, and
+       * for a token budget's reset written before version 2, which named none.
+       */
+      tokenKind: tokenKind.nullable(),
     })
     .refine((data) => ordered(data.periodStart, data.periodEnd), ORDERED)
     .refine((data) => wholeUnlessUsd(data.limit, data.rolledOver), {
       message: WHOLE_MESSAGE,
       path: ['rolledOver'],
+    })
+    .refine((data) => data.tokenKind === null || data.limit === 'budget_tokens', {
+      message: 'only a token budget has a token kind',
+      path: ['tokenKind'],
     }),
+  previous: [
+    // Version 2 adds `tokenKind`: a version-1 reset of a token budget does not say which kind.
+    {
+      version: 1,
+      schema: limitResetV1,
+      upcast: (data: z.infer<typeof limitResetV1>) => ({ ...data, tokenKind: null }),
+    },
+  ],
 });
 
 /**
@@ -91,9 +126,20 @@ function normalisedTime(value: string | null): string {
   return new Date(value).toISOString();
 }
 
-/** Deterministic event id of a LimitReset: one per org, scope, limit and period. */
-export function limitResetEventId(orgId: string, key: LimitKey, periodStart: string): string {
+/**
+ * Deterministic event id of a LimitReset: one per org, scope, limit (and token kind) and
+ * period. A `total` token budget keeps the id version 1 gave every token budget, so the resets
+ * of replicas of both releases during an upgrade are stored once; `input` and `output` have
+ * their own, so a budget switched to another kind within a period stores its own reset.
+ */
+export function limitResetEventId(
+  orgId: string,
+  key: LimitKey & { tokenKind?: TokenKind | null },
+  periodStart: string,
+): string {
   const name = ['LimitReset', orgId, key.scope, key.scopeId, key.limit, normalisedTime(periodStart)];
+  if (key.limit === 'budget_tokens' && (key.tokenKind === 'input' || key.tokenKind === 'output'))
+    name.push(key.tokenKind);
   return uuidv5(name.join('\n'), LIMIT_EVENT_NAMESPACE);
 }
 
