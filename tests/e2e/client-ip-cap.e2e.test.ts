@@ -36,6 +36,7 @@ orgs:
           - { name: crowd, limits: { maxDistinctIps: { count: 3, period: 1d } } }
           - { name: refused, limits: { maxDistinctIps: { count: 1, period: 1d }, budget: { usd: 0.05, period: 1d } } }
           - { name: office, limits: { maxDistinctIps: { count: 1, period: 1d }, ipDeny: ["127.0.0.50/32"] } }
+          - { name: translated, limits: { maxDistinctIps: { count: 1, period: 1d } } }
 `;
 
   before(async () => {
@@ -113,6 +114,35 @@ orgs:
     );
     // The key's one address is still free for the office.
     const served = await ask(openai('office', '127.0.0.51'));
+    assert.ok(served.choices.length > 0);
+  });
+  it('an address whose admitted request was refused before any provider was asked takes no place', async () => {
+    // Admitted by every limit, then refused by the translation to the OpenAI provider (a Claude
+    // field it cannot take): a RequestRejected, which no replica counts an address from.
+    const response = await undiciFetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': gateway.proxyKeys.get('dev@acme.test--translated')!,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        max_tokens: 16,
+        container: 'container_1',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+      dispatcher: new Agent({ localAddress: '127.0.0.60' }),
+    });
+    assert.equal(response.status, 400, await response.text());
+    const events = await gateway.requestEvents();
+    const ofCaller = events.filter((e) => 'clientIp' in e.data && e.data.clientIp === '127.0.0.60');
+    assert.deepEqual(
+      ofCaller.map((e) => [e.type, 'reason' in e.data ? e.data.reason : null]),
+      [['RequestRejected', 'invalid_request']],
+    );
+    // The key's one address is still free, as on every replica reading the log.
+    const served = await ask(openai('translated', '127.0.0.61'));
     assert.ok(served.choices.length > 0);
   });
 });

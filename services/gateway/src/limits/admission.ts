@@ -101,6 +101,11 @@ export interface Ticket {
   readonly usdScopes: readonly string[];
   readonly tokenScopes: readonly { key: string; kind: TokenKind }[];
   readonly tpmKeys: readonly string[];
+  /**
+   * The distinct-address sets the request's address is held in until its usage event is written
+   * (`settle`), or leaves again when it ends without one (`release`).
+   */
+  readonly ipHolds: readonly IpHold[];
   /** Tokens held per minute under every tpm key since `admittedAt`, until the request ends. */
   readonly estimatedTokens: number;
   readonly admittedAt: number;
@@ -134,6 +139,7 @@ export interface CountersSnapshot {
 }
 
 type TokenKind = 'input' | 'output' | 'total';
+const TOKEN_KINDS: readonly TokenKind[] = ['input', 'output', 'total'];
 
 export interface Usage {
   /** The cost as recorded (a decimal string) when its currency is USD; else null. */
@@ -164,6 +170,15 @@ interface AccessGranted {
 
 interface IpSlot {
   readonly key: string;
+  readonly periodStart: number;
+  /** Not in the set before this request. */
+  readonly isNew: boolean;
+}
+
+/** An address counted in one scope's distinct-address set for a request in flight. */
+export interface IpHold {
+  readonly key: string;
+  readonly address: string;
   readonly periodStart: number;
 }
 
@@ -348,14 +363,29 @@ export class LimitsEnforcer {
           403,
           `this ${label(ref)} was used from ${decision.count} addresses this period, its cap; ${subject.clientAddress?.text} is one more`,
         );
-      if (decision.isNew) ipSlots.push({ key, periodStart });
+      ipSlots.push({ key, periodStart, isNew: decision.isNew });
     }
     return { ok: true, address, ipSlots };
   }
 
-  /** The request is admitted: its address counts in every scope's distinct-address set. */
+  /** A call that is not usage was let through: its address counts in every scope's set. */
   #recordAddress(access: AccessGranted): void {
-    for (const { key, periodStart } of access.ipSlots) this.#ips.record(key, access.address, periodStart);
+    for (const { key, periodStart, isNew } of access.ipSlots)
+      if (isNew) this.#ips.record(key, access.address, periodStart);
+  }
+
+  /**
+   * The request is admitted: its address counts in every scope's distinct-address set, held
+   * by the request until its usage event tells the other replicas (`settle`), or given back
+   * should it end without one (`release`), like the rpm a later refusal gives back.
+   */
+  #holdAddress(access: AccessGranted): readonly IpHold[] {
+    if (access.ipSlots.length === 0) return NO_HOLDS;
+    const holds: IpHold[] = [];
+    for (const { key, periodStart } of access.ipSlots)
+      if (this.#ips.hold(key, access.address, periodStart))
+        holds.push({ key, address: access.address, periodStart });
+    return holds;
   }
 
   /**
@@ -370,7 +400,7 @@ export class LimitsEnforcer {
     this.#sweep(now);
     const scopes = this.#scopes(subject);
     const rates: RateReadings = {};
-    if (scopes.length === 0) return this.#ticket(subject, rates, [], [], [], 0, null, now);
+    if (scopes.length === 0) return this.#ticket(subject, rates, [], [], [], NO_HOLDS, 0, null, now);
     const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
 
     const access = this.#access(compiled, subject, now);
@@ -472,13 +502,14 @@ export class LimitsEnforcer {
     const tpmKeys = tpmChecks.map((c) => c.key);
     if (held > 0) for (const key of tpmKeys) this.#tpm.record(key, now, held);
     // Counted only now, every check passed: no await since the check, so none raced it.
-    this.#recordAddress(access);
+    const ipHolds = this.#holdAddress(access);
     return this.#ticket(
       subject,
       rates,
       usdScopes,
       tokenScopes.map(({ key, kind }) => ({ key, kind })),
       tpmKeys,
+      ipHolds,
       held,
       release,
       now,
@@ -690,6 +721,7 @@ export class LimitsEnforcer {
     usdScopes: string[],
     tokenScopes: { key: string; kind: TokenKind }[],
     tpmKeys: string[],
+    ipHolds: readonly IpHold[],
     estimatedTokens: number,
     release: (() => boolean) | null,
     now: number,
@@ -702,6 +734,7 @@ export class LimitsEnforcer {
       usdScopes,
       tokenScopes,
       tpmKeys,
+      ipHolds,
       estimatedTokens,
       admittedAt: now,
       release,
@@ -720,6 +753,8 @@ export class LimitsEnforcer {
     ticket.release?.();
     const { requestId } = ticket.subject;
     this.#settledAhead.add(requestId);
+    // Its usage event carries the address to every replica: counted for good.
+    for (const { key, address, periodStart } of ticket.ipHolds) this.#ips.confirm(key, address, periodStart);
     // Usage counts in the period in which it is settled: a request admitted before a boundary
     // and ending after it renews its budgets first (its hold stays, and settles into the new
     // period), or the next admission's renewal would wipe the cost.
@@ -764,6 +799,8 @@ export class LimitsEnforcer {
     for (const { key } of ticket.tokenScopes) this.#tokens.release(`${requestId}/${key}`);
     if (ticket.estimatedTokens > 0)
       for (const key of ticket.tpmKeys) this.#tpm.record(key, ticket.admittedAt, -ticket.estimatedTokens);
+    // No replica learns the address from a refusal: it leaves the sets it entered for this request.
+    for (const { key, address, periodStart } of ticket.ipHolds) this.#ips.letGo(key, address, periodStart);
   }
 
   /** Whether the request was admitted here and its event has not come back yet. */
@@ -838,7 +875,8 @@ export class LimitsEnforcer {
           if (this.#usd.reset(key, start, rolledOver)) this.#setPeriodEnd(key, end);
           else this.#usd.adoptReset(key, start, rolledOver);
         } else if (d.limit === 'budget_tokens') {
-          for (const kind of ['input', 'output', 'total'] as const) {
+          // The counter of the kind it renewed; a version-1 reset named none: every kind's.
+          for (const kind of d.tokenKind === null ? TOKEN_KINDS : [d.tokenKind]) {
             const key = scopeKey(ref, `tok-${kind}`);
             if (this.#tokens.reset(key, start, BigInt(d.rolledOver))) this.#setPeriodEnd(key, end);
             else this.#tokens.adoptReset(key, start, BigInt(d.rolledOver));
@@ -1009,6 +1047,7 @@ export class LimitsEnforcer {
       },
       now,
     );
+    const tokenKind = limit === 'budget_tokens' ? (policy.tokens?.kind ?? 'total') : null;
     // A changed period counts from when the change was first seen here, until it renews.
     if (plan.changed && plan.resets.length === 0 && !this.#changedAt.has(key)) this.#changedAt.set(key, now);
     for (const reset of plan.resets) {
@@ -1023,10 +1062,12 @@ export class LimitsEnforcer {
         periodEnd: new Date(reset.end).toISOString(),
         rolledOver:
           limit === 'budget_usd' ? formatAmount(reset.rolledOver, USD_SCALE) : reset.rolledOver.toString(),
+        // The counter it renews: a token budget of another kind is another counter.
+        tokenKind,
       };
       const id = limitResetEventId(
         orgId,
-        { scope: ref.scope, scopeId: ref.scopeId, limit },
+        { scope: ref.scope, scopeId: ref.scopeId, limit, tokenKind },
         data.periodStart,
       );
       this.#emit(
@@ -1192,6 +1233,9 @@ function waitAtLeast(refused: Refusal, waitMs: number): Refusal {
   if (refused.retryAfterSeconds === undefined || seconds <= refused.retryAfterSeconds) return refused;
   return { ...refused, retryAfterSeconds: seconds };
 }
+
+/** A ticket holding no address: shared, never written to. */
+const NO_HOLDS: readonly IpHold[] = Object.freeze([]);
 
 /** A refusal by no rate limit: shared, never written to. */
 const NO_RATES: RateReadings = Object.freeze({});

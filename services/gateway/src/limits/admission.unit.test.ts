@@ -1043,3 +1043,201 @@ describe('LimitsEnforcer', () => {
     assert.ok(!other.ok && other.reason === 'ip_cap');
   });
 });
+
+describe('LimitsEnforcer: resets of the right counter, once per renewal, addresses of admitted requests', () => {
+  /** The stored log of `emitted`, as the store keeps it: the first event of each id. */
+  const storedLog = (emitted: readonly NewEvent[], from = 1) => {
+    const stored = new Map<string, NewEvent>();
+    for (const event of emitted) if (!stored.has(event.id)) stored.set(event.id, event);
+    return [...stored.values()].map(
+      (event, i) => ({ ...event, position: from + i, streamVersion: from + i }) as unknown as KordonEvent,
+    );
+  };
+
+  it('a stored token-budget reset renews the counter of its kind only (docs: a kind switched is a new budget)', () => {
+    const november = Date.parse('2026-11-10T10:00:00Z');
+    const december = Date.parse('2026-12-01T00:00:05Z');
+    const switchedAt = Date.parse('2026-12-05T10:00:00Z');
+    const total = {
+      scope: 'proxy-key' as const,
+      scopeId: 'pxk_1',
+      limits: { tokens: { kind: 'total' as const, count: 1000, period: '1mo' } },
+      renewal: { rollover: true },
+    };
+    const state = registryWith([total]);
+    const a = enforcer(state);
+    // November leaves 800 of the total budget unused: December's reset carries 800.
+    const spent = a.limits.admit(subject(), estimate('0', 100, 100), november);
+    assert.ok(spent.ok);
+    a.limits.settle(spent, { usd: null, inputTokens: 100, outputTokens: 100 }, november);
+    assert.ok(a.limits.admit(subject(), estimate('0', 0, 0), december).ok);
+    const december1 = a.emitted.filter((e) => e.type === 'LimitReset').at(-1)!;
+    const data = december1.data as KordonEventData<'LimitReset'>;
+    assert.equal(data.rolledOver, '800');
+
+    // On the 5th the budget counts input tokens instead: a new budget of 1000, nothing carried.
+    state.policies.set(`${ORG}/proxy-key/pxk_1`, {
+      ...state.policies.get(`${ORG}/proxy-key/pxk_1`)!,
+      limits: { tokens: { kind: 'input', count: 1000, period: '1mo' } },
+    });
+    // Replica B reads the log (the total budget's reset) before its first input-budget request.
+    const b = enforcer(state);
+    for (const event of storedLog(a.emitted)) b.limits.observe(event);
+    const big = b.limits.admit(subject(), estimate('0', 1700, 0), switchedAt);
+    assert.ok(
+      !big.ok && big.reason === 'budget_tokens',
+      'the input budget did not inherit the total budget`s 800 carried tokens',
+    );
+    assert.ok(b.limits.admit(subject(), estimate('0', 900, 0), switchedAt + 1).ok);
+    assert.equal(data.tokenKind, 'total');
+    // Its own reset is stored beside the total one (another id), and renews the input counter.
+    const inputReset = b.emitted.find(
+      (e) => e.type === 'LimitReset' && (e.data as KordonEventData<'LimitReset'>).tokenKind === 'input',
+    );
+    assert.ok(inputReset);
+    assert.notEqual(inputReset.id, december1.id);
+    const replayed = enforcer(state);
+    for (const event of storedLog([...a.emitted, ...b.emitted])) replayed.limits.observe(event);
+    const again = replayed.limits.admit(subject(), estimate('0', 1700, 0), switchedAt + 2);
+    assert.ok(!again.ok && again.reason === 'budget_tokens');
+  });
+
+  it('a version-1 token-budget reset, which names no kind, still renews every kind`s counter', () => {
+    const state = registryWith([
+      {
+        scope: 'proxy-key',
+        scopeId: 'pxk_1',
+        limits: { tokens: { kind: 'output', count: 1000, period: '1mo' } },
+      },
+    ]);
+    const { limits } = enforcer(state);
+    const spent = limits.admit(subject(), estimate('0', 0, 900), T0);
+    assert.ok(spent.ok);
+    limits.settle(spent, { usd: null, inputTokens: 0, outputTokens: 900 }, T0);
+    // A v1 event as an older release stored it: no tokenKind.
+    const v1 = {
+      id: limitResetEventId(
+        ORG,
+        { scope: 'proxy-key', scopeId: 'pxk_1', limit: 'budget_tokens' },
+        '2026-12-01T00:00:00Z',
+      ),
+      type: 'LimitReset',
+      schemaVersion: 1,
+      streamId: streams.limits(ORG),
+      streamVersion: 1,
+      position: 1,
+      time: new Date('2026-12-01T00:00:01Z'),
+      orgId: ORG,
+      actor: { kind: 'system', id: 'limits' },
+      causationId: null,
+      correlationId: null,
+      traceId: null,
+      data: {
+        scope: 'proxy-key',
+        scopeId: 'pxk_1',
+        limit: 'budget_tokens',
+        periodStart: '2026-12-01T00:00:00.000Z',
+        periodEnd: '2027-01-01T00:00:00.000Z',
+        rolledOver: '0',
+      },
+    };
+    const decoded = kordonCatalogue.decode(v1 as never);
+    limits.observe(decoded);
+    assert.ok(limits.admit(subject(), estimate('0', 0, 900), Date.parse('2026-12-01T00:00:02Z')).ok);
+  });
+
+  it('a distinct-IP cap idle for 30 days writes one LimitReset, for the current period', () => {
+    const { limits, emitted } = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 1, period: '1d' } } },
+      ]),
+    );
+    assert.ok(limits.admit(subject(), estimate('0'), T0).ok);
+    const later = T0 + 30 * 86_400_000;
+    assert.ok(limits.admit(subject({ clientAddress: parseIp('10.9.9.9') }), estimate('0'), later).ok);
+    const resets = emitted
+      .filter((e) => e.type === 'LimitReset')
+      .map((e) => (e.data as KordonEventData<'LimitReset'>).periodStart);
+    assert.deepEqual(resets, [
+      new Date(periodStartOfDay(T0)).toISOString(),
+      new Date(periodStartOfDay(later)).toISOString(),
+    ]);
+    // A replica that reads only those two resets reaches the same set: the new day's address.
+    const replica = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 1, period: '1d' } } },
+      ]),
+    );
+    for (const event of storedLog(emitted)) replica.limits.observe(event);
+    assert.ok(replica.limits.admit(subject({ clientAddress: parseIp('10.9.9.9') }), estimate('0'), later).ok);
+  });
+
+  it('a budget without rollover idle for 30 days writes one LimitReset; with rollover, one per period', () => {
+    const budget = (rollover: boolean) =>
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: { budget: { usd: '1', period: '1d' } },
+          renewal: { rollover },
+        },
+      ]);
+    const count = (rollover: boolean) => {
+      const { limits, emitted } = enforcer(budget(rollover));
+      assert.ok(limits.admit(subject(), estimate('0.5'), T0).ok);
+      assert.ok(limits.admit(subject(), estimate('0.5'), T0 + 30 * 86_400_000).ok);
+      return emitted.filter((e) => e.type === 'LimitReset').length;
+    };
+    assert.equal(count(false), 2);
+    assert.equal(count(true), 31, 'each missed day carries its allowance');
+  });
+
+  it('an address whose admitted request was refused after admission takes no place under the cap', () => {
+    const state = registryWith([
+      { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 1, period: '1d' } } },
+    ]);
+    const { limits } = enforcer(state);
+    const from = (ip: string) => subject({ clientAddress: parseIp(ip) });
+    // Admitted, then refused before any provider was asked (RequestRejected): given back.
+    const refused = limits.admit(from('203.0.113.1'), estimate('0'), T0);
+    assert.ok(refused.ok);
+    limits.release(refused);
+    // Another replica never saw 203.0.113.1 (no usage event): this one agrees.
+    const next = limits.admit(from('203.0.113.2'), estimate('0'), T0 + 1);
+    assert.ok(next.ok, next.ok ? '' : next.message);
+    limits.settle(next, { usd: null, inputTokens: 1, outputTokens: 1 }, T0 + 2);
+    assert.equal(limits.checkAccess(from('203.0.113.1'), T0 + 3)?.reason, 'ip_cap');
+  });
+
+  it('an address stays counted while another admitted request of it holds it, or once one settled', () => {
+    const state = registryWith([
+      { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 1, period: '1d' } } },
+      { scope: 'org', scopeId: ORG, limits: { maxDistinctIps: { count: 5, period: '1d' } } },
+    ]);
+    const { limits } = enforcer(state);
+    const from = (ip: string) => subject({ clientAddress: parseIp(ip) });
+    const first = limits.admit(from('203.0.113.1'), estimate('0'), T0);
+    const second = limits.admit(from('203.0.113.1'), estimate('0'), T0 + 1);
+    assert.ok(first.ok && second.ok);
+    limits.release(first);
+    // The second request is still in flight: its address holds the key's one place.
+    assert.equal(limits.checkAccess(from('203.0.113.2'), T0 + 2)?.reason, 'ip_cap');
+    limits.settle(second, { usd: null, inputTokens: 1, outputTokens: 1 }, T0 + 3);
+    const third = limits.admit(from('203.0.113.1'), estimate('0'), T0 + 4);
+    assert.ok(third.ok);
+    // Settled once (its event tells every replica): a later request's give-back removes nothing.
+    limits.release(third);
+    assert.equal(limits.checkAccess(from('203.0.113.2'), T0 + 5)?.reason, 'ip_cap');
+    // An address another replica admitted (from the log) is not given back either.
+    const { limits: other } = enforcer(state);
+    const held = other.admit(from('10.1.2.3'), estimate('0'), T0);
+    assert.ok(held.ok);
+    other.observe(completed('00000000-0000-7000-8000-999999999999', '0', T0 + 1));
+    other.release(held);
+    assert.equal(other.checkAccess(from('203.0.113.2'), T0 + 2)?.reason, 'ip_cap');
+  });
+});
+
+function periodStartOfDay(at: number): number {
+  return at - (at % 86_400_000);
+}

@@ -9,6 +9,12 @@
  * Periods: every call says which period it belongs to (`periodStart`); a newer one empties the
  * set (the renewal), an older one is stale and ignored. `reset` does the same explicitly from a
  * LimitReset event.
+ *
+ * Holds: an address admitted for a request (`hold`) counts at once, so concurrent new addresses
+ * cannot all pass, but other replicas learn it only from the request's usage event. Until that
+ * event is written (`confirm`) or another replica's comes (`observe`), it is held by the requests
+ * in flight from it; when the last of them is given back without one (`letGo`: refused after
+ * admission), the address leaves the set, as it never entered any other replica's.
  */
 
 export interface DistinctIpDecision {
@@ -23,6 +29,8 @@ export interface DistinctIpDecision {
 interface KeyIps {
   periodStart: number;
   readonly ips: Set<string>;
+  /** Addresses of `ips` counted only for requests in flight, with how many hold each. */
+  held?: Map<string, number>;
 }
 
 export class DistinctIps {
@@ -56,19 +64,66 @@ export class DistinctIps {
     return { allowed: count < cap, count, cap, isNew: true };
   }
 
-  /** Counts an address `check` allowed in the period (nothing when already known). */
+  /** Counts an address `check` allowed in the period for good (nothing when already known). */
   record(key: string, ip: string, periodStart: number): void {
-    this.current(key, periodStart).ips.add(ip);
+    const entry = this.current(key, periodStart);
+    entry.ips.add(ip);
+    entry.held?.delete(ip);
+  }
+
+  /**
+   * Counts an address `check` allowed in the period for a request in flight, until `confirm` or
+   * `letGo`. True when the request holds it (give it back with either); false when the address
+   * is counted for good already, or the period is not the key's current one.
+   */
+  hold(key: string, ip: string, periodStart: number): boolean {
+    const entry = this.current(key, periodStart);
+    if (entry.periodStart !== periodStart) return false;
+    const holders = entry.held?.get(ip);
+    if (holders === undefined && entry.ips.has(ip)) return false;
+    entry.ips.add(ip);
+    entry.held ??= new Map();
+    entry.held.set(ip, (holders ?? 0) + 1);
+    return true;
+  }
+
+  /** A held address's request wrote its usage event, which every replica counts: kept for good. */
+  confirm(key: string, ip: string, periodStart: number): void {
+    const entry = this.byKey.get(key);
+    if (entry?.periodStart === periodStart) entry.held?.delete(ip);
+  }
+
+  /**
+   * A request that held the address ended without a usage event: no replica learns the address
+   * from it. The last such holder takes the address out of the set. Returns whether it left.
+   */
+  letGo(key: string, ip: string, periodStart: number): boolean {
+    const entry = this.byKey.get(key);
+    if (entry?.periodStart !== periodStart) return false;
+    const holders = entry.held?.get(ip);
+    if (holders === undefined) return false;
+    if (holders > 1) {
+      entry.held!.set(ip, holders - 1);
+      return false;
+    }
+    entry.held!.delete(ip);
+    entry.ips.delete(ip);
+    return true;
   }
 
   /**
    * An address another replica admitted (from a usage event of the period). Counted without a
-   * check, up to cap + 1 addresses. Returns false when stale (an older period) or not kept.
+   * check, up to cap + 1 addresses, and for good (a hold of it here becomes permanent). Returns
+   * false when stale (an older period) or not kept.
    */
   observe(key: string, ip: string, cap: number, periodStart: number): boolean {
     const entry = this.current(key, periodStart);
     if (entry.periodStart !== periodStart) return false;
-    if (entry.ips.has(ip) || entry.ips.size > cap) return false;
+    if (entry.ips.has(ip)) {
+      entry.held?.delete(ip);
+      return false;
+    }
+    if (entry.ips.size > cap) return false;
     entry.ips.add(ip);
     return true;
   }
@@ -97,12 +152,16 @@ export class DistinctIps {
     return removed;
   }
 
-  /** Every key's period and addresses, for a snapshot (JSON-safe; -Infinity as null). */
+  /**
+   * Every key's period and addresses, for a snapshot (JSON-safe; -Infinity as null). Held
+   * addresses are left out: their requests die with the process, and one whose usage event is
+   * written comes back from the log.
+   */
   snapshot(): Array<{ key: string; periodStart: number | null; ips: string[] }> {
     return [...this.byKey].map(([key, entry]) => ({
       key,
       periodStart: Number.isFinite(entry.periodStart) ? entry.periodStart : null,
-      ips: [...entry.ips],
+      ips: entry.held?.size ? [...entry.ips].filter((ip) => !entry.held!.has(ip)) : [...entry.ips],
     }));
   }
 

@@ -89,4 +89,33 @@ describe('DistinctIps', () => {
     assert.equal(ips.count('k1'), 0);
     assert.equal(ips.count('k2'), 1);
   });
+  test('a held address leaves with its last holder, unless its usage event or another replica`s came', () => {
+    const ips = new DistinctIps();
+    assert.equal(ips.hold('k1', '10.0.0.1', DAY1), true);
+    assert.equal(ips.hold('k1', '10.0.0.1', DAY1), true, 'a second request in flight from it');
+    assert.equal(ips.check('k1', '10.0.0.2', 1, DAY1).allowed, false, 'held addresses count');
+    assert.equal(ips.letGo('k1', '10.0.0.1', DAY1), false, 'the other request still holds it');
+    assert.equal(ips.letGo('k1', '10.0.0.1', DAY1), true);
+    assert.equal(ips.count('k1'), 0);
+    // Confirmed (its request's usage event): kept, and a later hold is no hold.
+    assert.equal(ips.hold('k1', '10.0.0.1', DAY1), true);
+    ips.confirm('k1', '10.0.0.1', DAY1);
+    assert.equal(ips.letGo('k1', '10.0.0.1', DAY1), false);
+    assert.equal(ips.hold('k1', '10.0.0.1', DAY1), false);
+    assert.equal(ips.count('k1'), 1);
+    // Another replica served it: kept here too.
+    assert.equal(ips.hold('k1', '10.0.0.2', DAY1), true);
+    assert.equal(ips.observe('k1', '10.0.0.2', 5, DAY1), false);
+    assert.equal(ips.letGo('k1', '10.0.0.2', DAY1), false);
+    assert.equal(ips.count('k1'), 2);
+    // A hold of a period that ended gives back nothing of the new one.
+    assert.equal(ips.hold('k1', '10.0.0.3', DAY1), true);
+    ips.reset('k1', DAY2);
+    ips.record('k1', '10.0.0.3', DAY2);
+    assert.equal(ips.letGo('k1', '10.0.0.3', DAY1), false);
+    assert.equal(ips.count('k1'), 1);
+    // A snapshot keeps what is counted for good, not the holds of requests in flight.
+    assert.equal(ips.hold('k1', '10.0.0.4', DAY2), true);
+    assert.deepEqual(ips.snapshot(), [{ key: 'k1', periodStart: DAY2, ips: ['10.0.0.3'] }]);
+  });
 });

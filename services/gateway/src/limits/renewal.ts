@@ -13,10 +13,11 @@ import {
  * (the same on every replica, so concurrent writers and restarts store it once), then applies the
  * stored event to the ledger (`BudgetLedger.reset`), whichever replica's copy won.
  *
- * After downtime every missed period gets its reset, oldest first; nothing was spent in the
- * periods nobody was up for, so with rollover each one carries allowance + what came before
+ * After downtime, with rollover, every missed period gets its reset, oldest first; nothing was
+ * spent in the periods nobody was up for, so each one carries allowance + what came before
  * (capped). More than `max` missed periods: only the newest `max` are planned, with the carried
- * amount they would have had.
+ * amount they would have had. Without rollover (budgets, distinct-IP caps) only the current
+ * period's reset is planned: the missed ones would carry nothing and change nothing.
  */
 
 export interface RenewalPolicy {
@@ -52,15 +53,16 @@ export interface PlannedReset extends Period {
 
 export interface RenewalPlan {
   readonly resets: PlannedReset[];
-  /** Missed periods left out before the first planned one (see `max`). */
+  /** Missed periods left out before the first planned one (see `max`; all but one without rollover). */
   readonly omitted: number;
   /** The last period is not one of this spec's (it was changed): planned from `changedAt` on. */
   readonly changed?: true;
 }
 
 /**
- * The resets due at `now`, oldest first; none when the current period was already reset. A scope
- * never reset starts with the current period and nothing carried.
+ * The resets due at `now`, oldest first (with rollover; without it, the newest only); none when
+ * the current period was already reset. A scope never reset starts with the current period and
+ * nothing carried.
  *
  * When the last period is not one of the spec's (`1mo` changed to `1d` on the 10th), the spend
  * of that period stays in force until the spec's first boundary after the change, and renewal
@@ -98,12 +100,14 @@ export function planResets(policy: RenewalPolicy, state: RenewalState, now: numb
   }
   const { periods, omitted } = periodsBetween(spec, policy.timeZone, from, now, { ...calendar, max });
   if (!policy.rollover) {
-    const resets = [...(ended ? [ended] : []), ...periods].map((p) => ({
-      start: p.start,
-      end: p.end,
-      rolledOver: 0n,
-    }));
-    return changed ? { resets, omitted, changed } : { resets, omitted };
+    // Without rollover a reset carries nothing, and each one empties the counter: only the
+    // newest changes anything (the older ones would be applied and emptied at once), so it is
+    // the only one planned, however many periods passed. Rollover needs each of them.
+    const due = [...(ended ? [ended] : []), ...periods];
+    const newest = due.at(-1);
+    const resets = newest ? [{ start: newest.start, end: newest.end, rolledOver: 0n }] : [];
+    const left = omitted + Math.max(0, due.length - 1);
+    return changed ? { resets, omitted: left, changed } : { resets, omitted: left };
   }
   const { allowance } = state;
   const cap =

@@ -60,6 +60,29 @@ describe('planResets', () => {
     assert.deepEqual(newest.resets, plan.resets.slice(1));
   });
 
+  test('after three days down without rollover: only the current day, the missed ones counted', () => {
+    const state = { lastPeriodStart: MAY_31, allowance: usd('10'), unused: usd('4') };
+    const plan = planResets(DAILY, state, Date.parse('2025-06-03T08:00:00Z'));
+    assert.deepEqual(plan, {
+      resets: [
+        {
+          start: Date.parse('2025-06-02T22:00:00.000Z'),
+          end: Date.parse('2025-06-03T22:00:00.000Z'),
+          rolledOver: 0n,
+        },
+      ],
+      omitted: 2,
+    });
+    // Idle past `max` periods: still the current one, the rest counted.
+    const idle = planResets(DAILY, state, Date.parse('2025-12-03T08:00:00Z'), 100);
+    assert.equal(idle.resets.length, 1);
+    assert.equal(
+      idle.resets[0]!.start,
+      periodAt('1d', 'Europe/Berlin', Date.parse('2025-12-03T08:00:00Z')).start,
+    );
+    assert.equal(idle.omitted, 185);
+  });
+
   test('without a cap the carried amount grows by one allowance per missed period', () => {
     const policy: RenewalPolicy = {
       period: '90s',
@@ -149,13 +172,19 @@ describe('planResets', () => {
       planResets(monthly, dayState, Date.parse('2026-12-01T00:00:00Z')).resets.map((r) => iso(r.start)),
       ['2026-12-01T00:00:00.000Z'],
     );
-    // The same spec (an allowance raised): missed periods are all planned, as after downtime.
+    // The same spec (an allowance raised): renewed as after downtime, without rollover to the
+    // current day only (the missed days would carry nothing and change nothing).
     const same = { ...dayState, lastPeriodEnd: Date.parse('2026-11-11T00:00:00Z') };
-    assert.equal(
-      planResets({ ...utc, period: '1d', rollover: false }, same, Date.parse('2026-11-13T01:00:00Z')).resets
-        .length,
-      3,
+    const plan = planResets(
+      { ...utc, period: '1d', rollover: false },
+      same,
+      Date.parse('2026-11-13T01:00:00Z'),
     );
+    assert.deepEqual(
+      plan.resets.map((r) => iso(r.start)),
+      ['2026-11-13T00:00:00.000Z'],
+    );
+    assert.equal(plan.omitted, 2);
   });
 
   test('a period changed after the last one ended renews that one at its end, as it would have been', () => {
