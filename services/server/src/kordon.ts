@@ -14,6 +14,7 @@ import { adminApiOff } from './http/admin-off.js';
 import { healthz, type Lifecycle, readyz } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer, type Handler } from './http/server.js';
+import { logFileStatus } from './logger.js';
 import { type RetentionJob, startRetentionJob } from './retention.js';
 import { stopInOrder } from './stop-steps.js';
 import { openStorage, type Storage } from './storage.js';
@@ -59,7 +60,7 @@ export async function startKordon(
     storeAdapter: config.databaseUrl ? 'postgres' : 'pglite',
     appender: () => storage?.appender.status(),
   };
-  const metrics = createMetrics(sources.appender, config.metricsToken);
+  const metrics = createMetrics(sources.appender, config.metricsToken, () => logFileStatus(logger));
   // Filled in once storage and the gateway are up; until then only the probes answer.
   const routes: Record<string, Handler> = {
     'GET /healthz': healthz(sources),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type EventEmitter, once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CORPUS_PROMPT, SAMPLES } from '@kordon/redaction/testing';
 import pino, { type Logger } from 'pino';
 import { loadConfig } from './config.js';
-import { closeLogger, createLogger } from './logger.js';
+import { closeLogger, createLogger, logFileStatus, logReady } from './logger.js';
 
 const SECRET = 'c2VydmVyIHNlY3JldCBmb3IgbG9nIHRlc3RzIDEyMzQ1Njc4';
 
@@ -146,6 +146,105 @@ describe('file logs', () => {
       lines.map((line) => line.msg),
       ['before', 'after'],
     );
+  });
+
+  /** A logger on `dir/logs/kordon.log` retrying every 100 ms, its stderr captured. */
+  async function failingLogger(dir: string) {
+    const said: string[] = [];
+    const config = loadConfig({ KORDON_LOG_FILE: join(dir, 'logs', 'kordon.log') });
+    const logger = createLogger({
+      ...config,
+      logFileRetryMs: 100,
+      stderr: { write: (line) => said.push(String(line)) > 0 },
+    });
+    await logReady(logger, config.logFile?.path);
+    return { logger, said };
+  }
+
+  async function until(condition: () => boolean, what: string): Promise<void> {
+    for (const deadline = Date.now() + 10_000; !condition(); await sleep(20))
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('a log file that fails after the start is said on stderr once, logging goes on, and its return is said', async (t) => {
+    const dir = logDir(t);
+    const { logger, said } = await failingLogger(dir);
+    logger.info('before');
+    await sleep(100);
+    // The folder gone and a file in its place: the file can neither be written nor made again.
+    rmSync(join(dir, 'logs'), { recursive: true });
+    writeFileSync(join(dir, 'logs'), 'in the way');
+    await until(() => said.length > 0, 'the failure on stderr');
+    for (let i = 0; i < 50; i++) {
+      logger.info({ i }, 'while failing'); // never throws, never stops the process
+      await sleep(10);
+    }
+    await sleep(500); // several failed retries
+    assert.equal(said.length, 1, `said once, not once a line or a retry: ${said}`);
+    assert.match(
+      said[0]!,
+      /^kordon: cannot write the log file .*logs\/kordon\.\d+\.log: .*requests are still served\n$/,
+    );
+    const failing = logFileStatus(logger)!;
+    assert.equal(failing.writable, false);
+    assert.ok(failing.writeErrors >= 2, `the retries count as errors: ${failing.writeErrors}`);
+
+    rmSync(join(dir, 'logs'));
+    await until(() => said.length > 1, 'the recovery on stderr');
+    assert.equal(said.length, 2, String(said));
+    assert.match(
+      said[1]!,
+      /^kordon: the log file .*logs\/kordon\.\d+\.log is written again after \d+ s; (\d+) log lines were dropped\n$/,
+    );
+    assert.ok(Number(/(\d+) log lines/.exec(said[1]!)?.[1]) >= 50, said[1]);
+    logger.info('after');
+    await closeLogger(logger);
+    const status = logFileStatus(logger)!;
+    assert.equal(status.writable, true);
+    assert.ok(status.droppedLines >= 50);
+    const { lines } = readLogs(join(dir, 'logs'));
+    assert.ok(
+      lines.some((line) => line.msg === 'after'),
+      'lines are written again',
+    );
+  });
+
+  it('a log folder removed while open is made again, and the loss said on stderr', async (t) => {
+    const dir = logDir(t);
+    const { logger, said } = await failingLogger(dir);
+    logger.info('before');
+    await sleep(100);
+    rmSync(join(dir, 'logs'), { recursive: true });
+    await until(() => said.length >= 2, 'the removal and the reopen on stderr');
+    assert.match(said[0]!, /^kordon: cannot write the log file .*was removed while open/);
+    assert.match(said[1]!, /is written again/);
+    logger.info('after');
+    await closeLogger(logger);
+    assert.equal(said.length, 2, String(said));
+    const { lines } = readLogs(join(dir, 'logs'));
+    assert.deepEqual(
+      lines.map((line) => line.msg),
+      ['after'],
+    );
+  });
+
+  it("should the file's writer itself end, logging goes on to stderr instead of throwing", async (t) => {
+    const dir = logDir(t);
+    const { logger, said } = await failingLogger(dir);
+    const child = logger.child({ component: 'gateway' });
+    const stream = (logger as unknown as Record<symbol, { worker: { terminate(): Promise<number> } }>)[
+      pino.symbols.streamSym
+    ]!;
+    await stream.worker.terminate();
+    await until(() => said.length > 0, 'the writer stopping on stderr');
+    child.info('after'); // threw "the worker has exited" at every call
+    await closeLogger(logger);
+    assert.match(
+      said[0]!,
+      /^kordon: the log file's writer stopped \(.*\); log lines go to stderr from now on\n$/,
+    );
+    assert.match(said[1]!, /"component":"gateway","msg":"after"/);
+    assert.equal(logFileStatus(logger)?.writable, false);
   });
 
   it('configuration: defaults, stdout without a file, and bad values named', () => {

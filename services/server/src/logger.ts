@@ -1,10 +1,37 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
+import type { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { createRedactor, type Redactor } from '@kordon/redaction';
 import pino, { type Logger, stdSerializers } from 'pino';
 import type { KordonConfig } from './config.js';
+import {
+  LOG_FILE_ERROR,
+  LOG_FILE_RECOVERED,
+  type LogFileError,
+  type LogFileRecovered,
+  type LogFileTargetOptions,
+} from './log-file-target.js';
 
-const PINO_ROLL = createRequire(import.meta.url).resolve('pino-roll');
+/** The log file's writer, loaded by pino's worker: the built file, or the source under tsx. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const LOG_FILE_TARGET = fileURLToPath(
+  new URL(FROM_SOURCE ? './log-file-target.ts' : './log-file-target.js', import.meta.url),
+);
+
+/**
+ * Run from source (tests, `--conditions=development`), the worker needs tsx to load the target:
+ * pino starts it without the parent's --import flags, and `--import tsx` does not hook a worker
+ * thread on Node 20, so tsx's API registers it there. Never used by the built server.
+ */
+const TSX_IN_WORKER = FROM_SOURCE
+  ? [
+      '--import',
+      `data:text/javascript,import{register}from${JSON.stringify(import.meta.resolve('tsx/esm/api'))};register();`,
+    ]
+  : [];
+
+/** How often a log file that cannot be written is tried again (and an open one checked for removal). */
+export const LOG_FILE_RETRY_MS = 5_000;
 
 /**
  * The redactor every log line goes through. Its `hash` action (e-mails) is keyed by a key
@@ -33,7 +60,30 @@ function redactObject(redactor: Redactor, object: Record<string, unknown>): Reco
 }
 
 export type LoggerConfig = Pick<KordonConfig, 'logLevel'> &
-  Partial<Pick<KordonConfig, 'logFile'>> & { secrets?: Pick<KordonConfig['secrets'], 'proxyKeySecret'> };
+  Partial<Pick<KordonConfig, 'logFile'>> & {
+    secrets?: Pick<KordonConfig['secrets'], 'proxyKeySecret'>;
+    /** LOG_FILE_RETRY_MS unless a test needs it shorter. */
+    logFileRetryMs?: number;
+    /** Where the log file's failures are said (stderr). */
+    stderr?: Pick<NodeJS.WritableStream, 'write'>;
+  };
+
+/** The log file's health, for /metrics. */
+export interface LogFileStatus {
+  /** Failed writes and reopens of the log file since the start. */
+  writeErrors: number;
+  /** Lines that could not be written to it since the start. */
+  droppedLines: number;
+  /** Whether it takes lines now. */
+  writable: boolean;
+}
+
+const statuses = new WeakMap<Logger, LogFileStatus>();
+
+/** The log file's health; undefined when the log goes to stdout. */
+export function logFileStatus(logger: Logger): LogFileStatus | undefined {
+  return statuses.get(logger);
+}
 
 /**
  * JSON lines on stdout, or to KORDON_LOG_FILE rotated by size and time with a bounded number of
@@ -68,7 +118,10 @@ export function createLogger(config: LoggerConfig): Logger {
     },
   };
   const file = config.logFile;
-  const logger = file ? pino(options, rollingFile(file)) : pino(options);
+  const logger = file
+    ? pino(options, rollingFile(file, config.logFileRetryMs ?? LOG_FILE_RETRY_MS))
+    : pino(options);
+  if (file) watchLogFile(logger, config.stderr ?? process.stderr, config.logFileRetryMs ?? LOG_FILE_RETRY_MS);
   // pino formats only the root's bindings; children's go through the redactor here (a child's
   // children inherit this `child`).
   const child = logger.child;
@@ -78,10 +131,11 @@ export function createLogger(config: LoggerConfig): Logger {
   return logger;
 }
 
-/** pino-roll in a worker thread: size and time rotation, `keep` files at most. */
-function rollingFile(file: NonNullable<KordonConfig['logFile']>) {
+/** pino-roll in a worker thread (log-file-target.ts): size and time rotation, `keep` files at most. */
+function rollingFile(file: NonNullable<KordonConfig['logFile']>, retryMs: number) {
   return pino.transport({
-    target: PINO_ROLL,
+    target: LOG_FILE_TARGET,
+    ...(FROM_SOURCE ? { worker: { execArgv: TSX_IN_WORKER } } : {}),
     options: {
       file: file.path,
       size: file.rotateSize,
@@ -92,8 +146,58 @@ function rollingFile(file: NonNullable<KordonConfig['logFile']>) {
       // Synchronous writes in the worker (never in the request path): a roll opens the new
       // file before old ones are counted, so exactly `keep` rotated files stay.
       sync: true,
-    },
+      retryMs,
+    } satisfies LogFileTargetOptions,
   });
+}
+
+const loggerStream = (logger: Logger) =>
+  (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as EventEmitter & {
+    worker?: unknown;
+  };
+
+/**
+ * A log file that fails after the start (disk full, its folder removed or made read-only) is
+ * said on stderr, where a process manager keeps it: once when it fails, once when it takes
+ * lines again; lines in between are dropped and counted. The log file is never a reason to
+ * stop serving. Should pino's worker itself end (a fault of the writer), the log goes on to
+ * stderr rather than throwing at every log call.
+ */
+function watchLogFile(logger: Logger, stderr: Pick<NodeJS.WritableStream, 'write'>, retryMs: number): void {
+  const status: LogFileStatus = { writeErrors: 0, droppedLines: 0, writable: true };
+  statuses.set(logger, status);
+  const stream = loggerStream(logger);
+  stream.on(LOG_FILE_ERROR, (error: LogFileError) => {
+    status.writeErrors++;
+    if (!status.writable) return;
+    status.writable = false;
+    stderr.write(
+      `kordon: cannot write the log file ${error.path}: ${error.message}; log lines are dropped ` +
+        `until it can be written again (tried again every ${retryMs / 1000} s); ` +
+        'requests are still served\n',
+    );
+  });
+  stream.on(LOG_FILE_RECOVERED, (recovered: LogFileRecovered) => {
+    status.writable = true;
+    status.droppedLines += recovered.dropped;
+    stderr.write(
+      `kordon: the log file ${recovered.path} is written again after ` +
+        `${Math.round(recovered.failedForMs / 1000)} s; ${recovered.dropped} log lines were dropped\n`,
+    );
+  });
+  // Before 'ready' an error is the start's (logReady refuses it, on stderr).
+  stream.once('ready', () =>
+    stream.on('error', (error: Error) => {
+      if (loggerStream(logger) !== stream) return;
+      status.writable = false;
+      status.writeErrors++;
+      stderr.write(
+        `kordon: the log file's writer stopped (${error.message}); log lines go to stderr from now on\n`,
+      );
+      // Children look their stream up on the root: they follow.
+      (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = stderr;
+    }),
+  );
 }
 
 /**

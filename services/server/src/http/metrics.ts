@@ -2,12 +2,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppenderStatus } from '@kordon/events';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { LogFileStatus } from '../logger.js';
 
 /**
  * Prometheus metrics of the event pipeline, read from the appender's status at scrape
  * time (nothing is counted on the hot path), plus the process's own metrics.
  */
-export function createMetrics(appenderStatus: () => AppenderStatus | undefined, token?: string | undefined) {
+export function createMetrics(
+  appenderStatus: () => AppenderStatus | undefined,
+  token?: string | undefined,
+  logFileStatus?: () => LogFileStatus | undefined,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kordon_' });
 
@@ -64,6 +69,31 @@ export function createMetrics(appenderStatus: () => AppenderStatus | undefined, 
       seen.dead = status.deadLettered;
     },
   });
+
+  // KORDON_LOG_FILE's health: a failing file is said on stderr once; these keep it in view.
+  if (logFileStatus?.()) {
+    let seenErrors = 0;
+    new Counter({
+      name: 'kordon_log_write_errors_total',
+      help: 'Failed writes and reopens of KORDON_LOG_FILE (each retry that fails again counts)',
+      registers: [registry],
+      collect() {
+        const status = logFileStatus();
+        if (!status) return;
+        this.inc(status.writeErrors - seenErrors);
+        seenErrors = status.writeErrors;
+      },
+    });
+    new Gauge({
+      name: 'kordon_log_file_writable',
+      help: '1 while KORDON_LOG_FILE takes log lines; 0 while they are dropped',
+      registers: [registry],
+      collect() {
+        const status = logFileStatus();
+        if (status) this.set(Number(status.writable));
+      },
+    });
+  }
 
   return {
     registry,
