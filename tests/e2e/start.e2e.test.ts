@@ -99,6 +99,8 @@ describe('npm start', () => {
     assert.equal((await fetch(`${kordon.url}/healthz`, { method: 'POST' })).status, 405);
     // The ready line says what the process serves beside the data plane: by default, everything.
     assert.match(kordon.output(), /"adminApi":"on","requestLog":"in-process".*"msg":"kordon is ready"/);
+    // Settings only (and the tests' own KORDON_TEST_DATABASE_URL): no variable is warned about.
+    assert.doesNotMatch(kordon.output(), /is not a Kordon setting/);
 
     process.kill(-kordon.child.pid!, 'SIGTERM');
     await waitForOutput(kordon, /"msg":"stopped: events flushed"/);
@@ -115,6 +117,10 @@ describe('npm start', () => {
         KORDON_DEV_MODE: 'true',
         // Misspelled: ignored, with a warning that names it and never shows its value.
         KORDON_LOG_LEVL: 'debug-hunter2',
+        // The embedded store is used, not this: said, with the setting meant.
+        KORDON_DATABSE_URL: 'postgres://kordon:hunter2@db.example/kordon',
+        // Like no setting: named all the same.
+        KORDON_FROBNICATE: 'hunter2-frob',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -132,6 +138,16 @@ describe('npm start', () => {
       out,
       /"level":40,.*"variable":"KORDON_LOG_LEVL","meant":"KORDON_LOG_LEVEL","msg":"KORDON_LOG_LEVL is not a Kordon setting and is ignored: did you mean KORDON_LOG_LEVEL\?"/,
     );
+    assert.match(
+      out,
+      /"level":40,.*"variable":"KORDON_DATABSE_URL","meant":"KORDON_DATABASE_URL","msg":"KORDON_DATABSE_URL is not a Kordon setting and is ignored: did you mean KORDON_DATABASE_URL\?"/,
+    );
+    assert.match(
+      out,
+      /"level":40,.*"variable":"KORDON_FROBNICATE","msg":"KORDON_FROBNICATE is not a Kordon setting and is ignored"/,
+    );
+    assert.match(out, /"store":"pglite"/);
+    assert.equal(out.match(/is not a Kordon setting/g)?.length, 3, 'only these three');
     assert.doesNotMatch(out, /hunter2/);
   });
 

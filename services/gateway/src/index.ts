@@ -2,6 +2,7 @@
 
 export * from './body-keys/body-keys.js';
 export { type ConfigCrypto, planDependencies } from './config-file/apply-config.js';
+export { configFileVariables } from './config-file/load-config-file.js';
 export { CONFIG_ACTOR } from './config-file/plan-config.js';
 export { OIDC_SECRET_CONTEXT_ID, oidcSecretContext } from './config-file/plan-sso.js';
 export { secureIssuer } from './config-file/sso-config-schema.js';

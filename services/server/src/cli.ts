@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig, misspelledSettings } from './config.js';
+import { configFileVariables } from '@kordon/gateway';
+import { ConfigError, loadConfig, unknownSettingMessage, unknownSettings } from './config.js';
 import { startKordon } from './kordon.js';
 import { closeLogger, createLogger, logReady } from './logger.js';
 
@@ -33,11 +34,9 @@ async function main(argv: string[]): Promise<number> {
   // A log file that cannot be written refuses the start here, on stderr, naming the variable.
   await logReady(logger, config.logFile?.path);
   // Named, never its value: a misspelled KORDON_MASTER_KEY still holds a secret.
-  for (const { name, meant } of misspelledSettings(process.env)) {
-    logger.warn(
-      { variable: name, meant },
-      `${name} is not a Kordon setting and is ignored: did you mean ${meant}?`,
-    );
+  const readByConfigFile = config.configFile ? configFileVariables(config.configFile) : undefined;
+  for (const unknown of unknownSettings(process.env, readByConfigFile)) {
+    logger.warn({ variable: unknown.name, meant: unknown.meant }, unknownSettingMessage(unknown));
   }
 
   // Handlers go in before the start, so a signal that arrives while it is starting

@@ -243,41 +243,64 @@ export class ConfigError extends Error {
  */
 const withoutCredentials = (line: string) => line.replace(/\/\/[^\s"]*@/g, '//***@');
 
-/** The settings this server reads (docs/operations.md), the names a misspelling is held to. */
+/** The settings this server reads (docs/operations.md): the schema's keys, so the list cannot drift. */
 const SETTING_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
 
-export interface MisspelledSetting {
+/**
+ * `KORDON_` variables that are not settings yet are read, by Kordon's own tests and benchmarks
+ * (README.md, docs/benchmarks.md), which start the server with their environment: never warned.
+ */
+const READ_ELSEWHERE: ReadonlySet<string> = new Set([
+  'KORDON_TEST_DATABASE_URL',
+  'KORDON_BENCH_DATABASE_URL',
+  // tests/e2e/support/record-loaded-modules.cjs, preloaded into a server by a test.
+  'KORDON_TEST_LOADED_MODULES',
+]);
+
+export interface UnknownSetting {
   /** The variable as set. */
   name: string;
-  /** The setting it is closest to. */
-  meant: string;
+  /** The setting it is spelled closest to, when it is close to one. */
+  meant: string | undefined;
 }
 
 /**
- * `KORDON_` variables that are not settings but are spelled like one (`KORDON_LOG_LEVL`,
- * `kordon_port`, `KORDON_TRUSTED_PROXY`): a setting misspelled would otherwise fall back to its
- * default in silence. Only warned, never refused: the configuration file's `${NAME}` may read
- * variables of any name, `KORDON_` ones included, and a name unlike every setting is left alone.
+ * `KORDON_` variables (in any case) that are neither a setting nor read elsewhere: a setting
+ * misspelled (`KORDON_DATABSE_URL`) would otherwise fall back to its default in silence. Each is
+ * named, with the setting it is close to (`KORDON_LOG_LEVL`, `kordon_port`,
+ * `KORDON_TRUSTED_PROXY`); never refused. `readByConfigFile`: the variables the configuration
+ * file's `${NAME}` reads, which may be `KORDON_` ones.
  */
-export function misspelledSettings(env: NodeJS.ProcessEnv): MisspelledSetting[] {
-  const found: MisspelledSetting[] = [];
+export function unknownSettings(
+  env: NodeJS.ProcessEnv,
+  readByConfigFile: ReadonlySet<string> = new Set(),
+): UnknownSetting[] {
+  const found: UnknownSetting[] = [];
   for (const name of Object.keys(env)) {
     if (!/^kordon_/i.test(name) || SETTING_NAMES.includes(name)) continue;
+    if (READ_ELSEWHERE.has(name) || readByConfigFile.has(name)) continue;
     const upper = name.toUpperCase();
     let meant: string | undefined;
     let closest = Number.POSITIVE_INFINITY;
     for (const setting of SETTING_NAMES) {
       const edits = distance(upper, setting);
-      // At most one edit in five letters of the setting's own part: KORDON_HOME is not taken
-      // for KORDON_HOST, nor a variable of the config file's for a setting it shares a word with.
+      // At most one edit in five letters of the setting's own part: KORDON_HOME is not offered
+      // KORDON_HOST, nor a variable that shares one word with a setting offered that setting.
       if (edits < closest && edits <= Math.floor((setting.length - 'KORDON_'.length) / 5)) {
         closest = edits;
         meant = setting;
       }
     }
-    if (meant !== undefined) found.push({ name, meant });
+    found.push({ name, meant });
   }
   return found;
+}
+
+/** The warning for an unknown `KORDON_` variable: its name and the setting meant, never its value. */
+export function unknownSettingMessage({ name, meant }: UnknownSetting): string {
+  return meant === undefined
+    ? `${name} is not a Kordon setting and is ignored`
+    : `${name} is not a Kordon setting and is ignored: did you mean ${meant}?`;
 }
 
 /** Parses the environment; throws a ConfigError naming each bad variable. */

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { createPgliteEventStore, streams } from '@kordon/events';
 import { requestCompletedEvent } from '@kordon/events/testing';
-import { loadConfig, misspelledSettings } from './config.js';
+import { configFileVariables } from '@kordon/gateway';
+import { loadConfig, unknownSettingMessage, unknownSettings } from './config.js';
 import { startKordon } from './kordon.js';
 import { createLogger } from './logger.js';
 
@@ -94,28 +95,69 @@ it('never echoes credentials written into a URL-valued variable it refuses', () 
     );
 });
 
-it('names a variable spelled like a setting, and leaves other KORDON_ names alone', () => {
+it('names every KORDON_ variable that is no setting, with the setting it is spelled like', () => {
   assert.deepEqual(
-    misspelledSettings({
-      KORDON_LOG_LEVL: 'debug',
-      kordon_port: '9000',
-      KORDON_TRUSTED_PROXY: '10.0.0.0/8',
-      KORDON_MASTERKEY: 'c2VjcmV0',
-      KORDON_DATABSE_URL: 'postgres://kordon@db/kordon',
-      // Settings as spelled, and names a config file may read with ${NAME}:
-      KORDON_PORT: '8080',
-      KORDON_HOME: '/srv',
-      KORDON_OPENAI_KEY: 'sk-test',
-      KORDON_TEST_DATABASE_URL: 'postgres://test@db/test',
-      PATH: '/usr/bin',
-    }),
+    unknownSettings(
+      {
+        KORDON_LOG_LEVL: 'debug',
+        kordon_port: '9000',
+        KORDON_TRUSTED_PROXY: '10.0.0.0/8',
+        KORDON_MASTERKEY: 'c2VjcmV0',
+        KORDON_DATABSE_URL: 'postgres://kordon@db/kordon',
+        // Like no setting: named all the same, with nothing offered.
+        KORDON_HOME: '/srv',
+        KORDON_FROBNICATE: 'on',
+        // Settings as spelled, variables the configuration file reads, and those of the tests.
+        KORDON_PORT: '8080',
+        KORDON_OPENAI_KEY: 'sk-test',
+        KORDON_TEST_DATABASE_URL: 'postgres://test@db/test',
+        KORDON_BENCH_DATABASE_URL: 'postgres://bench@db/bench',
+        KORDON_TEST_LOADED_MODULES: '/tmp/modules.txt',
+        PATH: '/usr/bin',
+      },
+      new Set(['KORDON_OPENAI_KEY', 'OPENAI_KEY_2']),
+    ),
     [
       { name: 'KORDON_LOG_LEVL', meant: 'KORDON_LOG_LEVEL' },
       { name: 'kordon_port', meant: 'KORDON_PORT' },
       { name: 'KORDON_TRUSTED_PROXY', meant: 'KORDON_TRUSTED_PROXIES' },
       { name: 'KORDON_MASTERKEY', meant: 'KORDON_MASTER_KEY' },
       { name: 'KORDON_DATABSE_URL', meant: 'KORDON_DATABASE_URL' },
+      { name: 'KORDON_HOME', meant: undefined },
+      { name: 'KORDON_FROBNICATE', meant: undefined },
     ],
   );
-  assert.deepEqual(misspelledSettings({ KORDON_PORT: '1', KORDON_LOG_LEVEL: 'info' }), []);
+  assert.deepEqual(unknownSettings({ KORDON_PORT: '1', KORDON_LOG_LEVEL: 'info' }), []);
+  assert.equal(
+    unknownSettingMessage({ name: 'KORDON_DATABSE_URL', meant: 'KORDON_DATABASE_URL' }),
+    'KORDON_DATABSE_URL is not a Kordon setting and is ignored: did you mean KORDON_DATABASE_URL?',
+  );
+  assert.equal(
+    unknownSettingMessage({ name: 'KORDON_HOME', meant: undefined }),
+    'KORDON_HOME is not a Kordon setting and is ignored',
+  );
+});
+
+it("reads the variables a configuration file's values name, and none from a file it cannot read", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kordon-config-vars-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'kordon.yaml');
+  writeFileSync(
+    file,
+    [
+      '# ${KORDON_IN_A_COMMENT} is not read',
+      'orgs:',
+      '  - name: "${KORDON_ORG} and ${ORG_SUFFIX}"',
+      '    providers:',
+      '      "${KORDON_IN_A_KEY}": { keys: [{ secret: "${KORDON_OPENAI_KEY}" }] }',
+      '    tags: ["${KORDON_TAG}", 3]',
+    ].join('\n'),
+  );
+  assert.deepEqual([...configFileVariables(file)].sort(), [
+    'KORDON_OPENAI_KEY',
+    'KORDON_ORG',
+    'KORDON_TAG',
+    'ORG_SUFFIX',
+  ]);
+  assert.deepEqual([...configFileVariables(join(dir, 'missing.yaml'))], []);
 });

@@ -157,6 +157,26 @@ function describe(issues: z.core.$ZodIssue[], resolved: unknown, references: Who
   });
 }
 
+/**
+ * The environment variables the file's values name with `${NAME}` (keys are not read), so the
+ * start can tell a `KORDON_` variable the file reads from a misspelled setting. A file that
+ * cannot be read or parsed names none: loading it refuses the start with its own message.
+ */
+export function configFileVariables(path: string): Set<string> {
+  const names = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') for (const match of value.matchAll(REFERENCE)) names.add(match[1]!);
+    else if (Array.isArray(value)) value.forEach(visit);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(visit);
+  };
+  try {
+    visit(parse(readFileSync(path, 'utf8')));
+  } catch {
+    // Said by loadConfigFile when the start reads it.
+  }
+  return names;
+}
+
 /** Reads, interpolates and validates the file; throws ConfigFileError listing every problem. */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): ConfigFile {
   let raw: unknown;
