@@ -163,6 +163,57 @@ orgs:
     });
   });
 
+  // The same switch for an Anthropic-SDK caller: thinking on (any budget, which Yandex cannot
+  // take) is ENABLED_HIDDEN, disabled is DISABLED. The reasoning stays hidden: no thinking
+  // block comes back, only its tokens within output_tokens.
+  it('Anthropic thinking enabled reaches YandexGPT Pro as reasoningOptions ENABLED_HIDDEN, disabled as DISABLED', async () => {
+    const reasoningOptions = () =>
+      (recorded.at(-1)!.body.completionOptions as Record<string, unknown>).reasoningOptions;
+    const reasoned = {
+      ...usage(12, 45),
+      completionTokensDetails: { reasoningTokens: '40' },
+    };
+    replies.push({ status: 200, body: final('42', 'ALTERNATIVE_STATUS_FINAL', reasoned) });
+    const message = await anthropic.messages.create({
+      model: 'yandexgpt/latest',
+      max_tokens: 4000,
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      messages: [{ role: 'user', content: 'Solve step by step: 6*7' }],
+    });
+    assert.deepEqual(reasoningOptions(), { mode: 'ENABLED_HIDDEN' });
+    assert.deepEqual(
+      message.content.map((block) => block.type),
+      ['text'],
+    );
+    assert.equal(message.usage.output_tokens, 45);
+
+    replies.push({ status: 200, lines: [streamLine('42', 'ALTERNATIVE_STATUS_FINAL', reasoned)] });
+    const streamed = await anthropic.messages
+      .stream({
+        model: 'yandexgpt/latest',
+        max_tokens: 4000,
+        thinking: { type: 'adaptive' },
+        messages: [{ role: 'user', content: 'Solve step by step: 6*7' }],
+      })
+      .finalMessage();
+    assert.deepEqual(reasoningOptions(), { mode: 'ENABLED_HIDDEN' });
+    assert.equal((recorded.at(-1)!.body.completionOptions as Record<string, unknown>).stream, true);
+    assert.deepEqual(
+      streamed.content.map((block) => (block.type === 'text' ? block.text : block.type)),
+      ['42'],
+    );
+    assert.equal(streamed.usage.output_tokens, 45);
+
+    replies.push({ status: 200, body: final('42') });
+    await anthropic.messages.create({
+      model: 'yandexgpt/latest',
+      max_tokens: 100,
+      thinking: { type: 'disabled' },
+      messages: [{ role: 'user', content: '6*7' }],
+    });
+    assert.deepEqual(reasoningOptions(), { mode: 'DISABLED' });
+  });
+
   it('an OpenAI stream that Yandex ends with CONTENT_FILTER after partial text finishes with content_filter, not a broken-stream error', async () => {
     replies.push({ status: 200, lines: FILTERED_STREAM });
     const stream = await openai.chat.completions.create({

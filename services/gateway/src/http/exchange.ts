@@ -265,6 +265,7 @@ export const planChatExchange: ExchangePlanner = (
         ? anthropicToOpenAIRequest(request, {
             maxTokensField: adapter.outputLimitField?.(config),
             reasoningContent: writesReasoningBack(adapter, config),
+            reasoningSwitch: adapter.reasoningSwitch === true,
           })
         : anthropicToGeminiRequest(request)
     ) as Record<string, unknown>;

@@ -221,6 +221,13 @@ export interface ProviderAdapter {
    */
   outputLimitField?(config: ProviderConfig): OutputLimitField;
   /**
+   * OpenAI dialect: the adapter maps `reasoning_effort` to a reasoning switch of its provider's
+   * own (YandexGPT's reasoning mode), so a request translated from Anthropic's gives its
+   * `thinking` and `output_config.effort` as an effort whatever the model is named
+   * (`reasoningSwitch` of the translate layer's OpenAIRequestOptions).
+   */
+  readonly reasoningSwitch?: boolean;
+  /**
    * The request for an operation: URL from the configuration (request data only through
    * the path guard), headers, and the body in the provider's wire format (`stream` set, usage
    * asked for). Throws an UpstreamError (`upstream_target_refused`) or a TranslationError.

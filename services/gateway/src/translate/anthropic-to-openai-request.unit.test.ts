@@ -458,6 +458,36 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       });
   });
 
+  describe('reasoningSwitch: thinking -> reasoning_effort whatever the model (YandexGPT maps it)', () => {
+    const effortOf = (fields: Record<string, unknown>) =>
+      translate({ messages: [user('Hi')], model: 'yandexgpt/latest', ...fields }, { reasoningSwitch: true })
+        .reasoning_effort;
+    const cases: { fields: Record<string, unknown>; effort: string | undefined }[] = [
+      { fields: {}, effort: undefined },
+      { fields: { thinking: { type: 'disabled' } }, effort: 'none' },
+      { fields: { thinking: { type: 'disabled' }, output_config: { effort: 'high' } }, effort: 'none' },
+      { fields: { thinking: { type: 'enabled', budget_tokens: 1024 } }, effort: 'low' },
+      { fields: { thinking: { type: 'enabled', budget_tokens: 8192 } }, effort: 'medium' },
+      { fields: { thinking: { type: 'enabled', budget_tokens: 30000 } }, effort: 'high' },
+      // The budget stays the ceiling of the effort.
+      {
+        fields: { thinking: { type: 'enabled', budget_tokens: 2048 }, output_config: { effort: 'max' } },
+        effort: 'low',
+      },
+      { fields: { thinking: { type: 'adaptive' } }, effort: 'medium' },
+      { fields: { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, effort: 'low' },
+      { fields: { output_config: { effort: 'max' } }, effort: 'xhigh' },
+      { fields: { output_config: { effort: 'xhigh' } }, effort: 'xhigh' },
+    ];
+    for (const { fields, effort } of cases)
+      it(`${JSON.stringify(fields)} -> ${effort}`, () => assert.equal(effortOf(fields), effort));
+
+    it('without the option a name the OpenAI table does not know gets nothing', () => {
+      const body = { messages: [user('Hi')], model: 'yandexgpt/latest', thinking: { type: 'adaptive' } };
+      assert.equal(translate(body).reasoning_effort, undefined);
+    });
+  });
+
   describe('sampling parameters on OpenAI reasoning models, which refuse any but 1', () => {
     const sampled = { messages: [user('Hi')], temperature: 0, top_p: 0.5 };
     for (const model of [

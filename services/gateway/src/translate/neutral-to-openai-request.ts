@@ -37,6 +37,13 @@ export interface OpenAIRequestOptions {
    * OpenAI documents no such message field, and Groq and Mistral refuse unknown ones.
    */
   reasoningContent?: boolean;
+  /**
+   * The adapter maps `reasoning_effort` to a reasoning switch of its provider's own (YandexGPT's
+   * reasoning mode), for any of its models: `thinking` and `output_config.effort` go as an effort
+   * whatever the model is named (`switchEffort`), where the OpenAI table sends nothing for a name
+   * it does not know. The adapter decides what its models take.
+   */
+  reasoningSwitch?: boolean;
 }
 
 /** Prefix of a tool result the caller flagged as an error: OpenAI tool messages have no error flag. */
@@ -58,7 +65,7 @@ export function openAIRequestFromNeutral(
       request.maxTokens,
       openAIMaxOutputTokens(request.model) ?? request.maxTokens,
     );
-  const effort = openAIEffort(request);
+  const effort = options.reasoningSwitch ? switchEffort(request) : openAIEffort(request);
   if (effort) out.reasoning_effort = effort;
   // Reasoning models refuse any temperature or top_p but 1 (a 400): dropped, as for Claude models
   // that take none (claude-models.ts), where the model reasons (openai-models.ts).
@@ -155,6 +162,51 @@ function openAIEffort(request: NeutralChatRequest): string | undefined {
 }
 
 /**
+ * The `reasoning_effort` for a provider with a reasoning switch of its own (`reasoningSwitch`):
+ * Anthropic's `thinking` and `output_config.effort` as for an OpenAI model that takes every effort
+ * and reasons only when asked (gpt-5.1). `disabled` -> `none`, whatever the effort; `enabled` ->
+ * the effort its `budget_tokens` reaches, or the lesser of it and the effort; `adaptive` (the
+ * model decides whether to reason) -> the effort, else `medium`; no `thinking` -> the effort
+ * (`max` as `xhigh`, the most), else nothing. `enabled` without `budget_tokens` and other types
+ * are refused naming the field, as for OpenAI models.
+ */
+function switchEffort(request: NeutralChatRequest): string | undefined {
+  const asked = request.reasoningEffort === 'max' ? 'xhigh' : request.reasoningEffort;
+  const thinking = request.thinking;
+  if (thinking === undefined) return asked;
+  switch (thinking.type) {
+    case 'disabled':
+      return 'none';
+    case 'enabled': {
+      const fromBudget = effortForBudget(enabledBudget(thinking));
+      return asked === undefined ? fromBudget : lesserEffort<string>(asked, fromBudget);
+    }
+    case 'adaptive':
+      return asked ?? 'medium';
+    default:
+      throw unknownThinkingType(thinking.type);
+  }
+}
+
+function enabledBudget(thinking: NeutralThinking): number {
+  if (thinking.budgetTokens === undefined)
+    throw new TranslationError(
+      'invalid_value',
+      'thinking.budget_tokens',
+      'Thinking of type `enabled` needs a `budget_tokens`.',
+    );
+  return thinking.budgetTokens;
+}
+
+function unknownThinkingType(type: string): TranslationError {
+  return new TranslationError(
+    'unsupported_value',
+    'thinking.type',
+    `Thinking of type \`${type}\` has no counterpart on OpenAI models; use enabled, disabled or adaptive.`,
+  );
+}
+
+/**
  * Anthropic's `thinking` as the `reasoning_effort` of an OpenAI reasoning model (reasoning is
  * billed as output: the caller's choice is kept, or refused naming the field, never dropped).
  * `disabled` is the least effort (`minimal` on gpt-5 / -mini / -nano, `none` from gpt-5.1),
@@ -176,23 +228,13 @@ function reasoningEffort(thinking: NeutralThinking, model: string): string | und
         );
       return reasoning.leastEffort;
     case 'enabled': {
-      const budget = thinking.budgetTokens;
-      if (budget === undefined)
-        throw new TranslationError(
-          'invalid_value',
-          'thinking.budget_tokens',
-          'Thinking of type `enabled` needs a `budget_tokens`.',
-        );
+      const budget = enabledBudget(thinking);
       return reasoning.takesEffort ? effortForBudget(budget) : undefined;
     }
     case 'adaptive':
       return undefined;
     default:
-      throw new TranslationError(
-        'unsupported_value',
-        'thinking.type',
-        `Thinking of type \`${thinking.type}\` has no counterpart on OpenAI models; use enabled, disabled or adaptive.`,
-      );
+      throw unknownThinkingType(thinking.type);
   }
 }
 

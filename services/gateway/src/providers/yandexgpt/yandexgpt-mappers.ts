@@ -13,7 +13,8 @@
  * `stop` or `stop_sequences`) are refused; `top_p`, penalties, `seed` and `user` have no
  * counterpart and are dropped. `reasoning_effort` -> `completionOptions.reasoningOptions.mode`:
  * none/minimal -> DISABLED, low to xhigh -> ENABLED_HIDDEN, on YandexGPT Pro only (another
- * model asked to reason is refused).
+ * model asked to reason is refused; for an Anthropic caller, whose `thinking` and
+ * `output_config.effort` the translate layer wrote as the effort, it gets nothing).
  *
  * Answers: each alternative is a choice; `toolCallList` -> `tool_calls` with made-up ids;
  * status FINAL -> stop, TRUNCATED_FINAL -> length, CONTENT_FILTER -> content_filter,
@@ -139,6 +140,14 @@ const REASONING_OFF = new Set(['none', 'minimal']);
  * mode to YandexGPT Pro (`yandexgpt/...`) only ("The reasoning mode is available in the
  * YandexGPT Pro model", yandex.cloud/en/docs/ai-studio/concepts/generation/chain-of-thought):
  * asking another model to reason is refused, asking it not to needs nothing sent.
+ *
+ * An Anthropic caller's `thinking` and `output_config.effort` come as the effort the translate
+ * layer wrote for them (`reasoningSwitch`: `disabled` -> none, `enabled` -> the effort its
+ * `budget_tokens` reaches, `adaptive` -> medium or the effort). The budget itself has no
+ * counterpart (the mode is on or off) and the reasoning stays hidden (no thinking blocks come
+ * back, only its tokens in the usage). On a model without the mode it gets nothing, as the
+ * translate layer gives thinking nothing on an OpenAI model that does not reason (gpt-4o):
+ * Anthropic clients send `thinking` whatever the model.
  */
 function reasoningOptions(
   effort: string | null | undefined,
@@ -157,6 +166,7 @@ function reasoningOptions(
     );
   }
   if (!reasons) {
+    if (context.callerDialect === 'anthropic') return undefined;
     throw new TranslationError(
       'unsupported_value',
       param,

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OPENAI_DONE, StreamTranslator, TranslationError, UsageReport } from '../../translate/index.js';
+import {
+  anthropicMessagesRequest,
+  anthropicToOpenAIRequest,
+  OPENAI_DONE,
+  StreamTranslator,
+  TranslationError,
+  UsageReport,
+} from '../../translate/index.js';
 import { OpenAIStreamParser } from '../../translate/openai-stream-parser.js';
 import { streamObserver } from '../provider-contract.js';
 import { YandexStreamMapper, yandexRequestFromOpenAI, yandexResponseToOpenAI } from './yandexgpt-mappers.js';
+import { yandexGPTProvider } from './yandexgpt-provider.js';
 
 const MODEL_URI = 'gpt://b1gfolder/yandexgpt/latest';
 const refusedAt = (param: string) => (error: unknown) =>
@@ -104,6 +112,64 @@ describe('OpenAI request -> YandexGPT', () => {
     assert.equal(sent('none', lite), undefined);
     assert.throws(() => sent('high', lite), refusedAt('reasoning_effort'));
     assert.throws(() => sent('extreme'), refusedAt('reasoning_effort'));
+  });
+
+  // An Anthropic-SDK caller's body goes the gateway's way (exchange.ts): parsed, written as an
+  // OpenAI request with the adapter's options, then mapped for Yandex.
+  const fromAnthropic = (fields: Record<string, unknown>, modelUri = MODEL_URI) =>
+    yandexRequestFromOpenAI(
+      anthropicToOpenAIRequest(
+        anthropicMessagesRequest.parse({
+          model: 'yandexgpt/latest',
+          max_tokens: 1000,
+          messages: [{ role: 'user', content: 'Solve step by step: 6*7' }],
+          ...fields,
+        }),
+        { reasoningSwitch: yandexGPTProvider.reasoningSwitch },
+      ),
+      { modelUri, stream: false, callerDialect: 'anthropic' },
+    ).completionOptions.reasoningOptions;
+
+  it('Anthropic thinking -> reasoningOptions.mode on YandexGPT Pro: enabled and adaptive ENABLED_HIDDEN, disabled DISABLED', () => {
+    const on = { mode: 'ENABLED_HIDDEN' };
+    // Any budget turns the mode on: it has no level, and no budget to pass.
+    for (const budget_tokens of [1024, 8192, 32000]) {
+      assert.deepEqual(
+        fromAnthropic({ thinking: { type: 'enabled', budget_tokens } }),
+        on,
+        `${budget_tokens}`,
+      );
+    }
+    assert.deepEqual(fromAnthropic({ thinking: { type: 'adaptive' } }), on);
+    assert.deepEqual(fromAnthropic({ thinking: { type: 'disabled' } }), { mode: 'DISABLED' });
+    assert.equal(fromAnthropic({}), undefined);
+  });
+
+  it('Anthropic output_config.effort turns reasoning on unless thinking is disabled', () => {
+    for (const effort of ['low', 'medium', 'high', 'xhigh', 'max']) {
+      assert.deepEqual(fromAnthropic({ output_config: { effort } }), { mode: 'ENABLED_HIDDEN' }, effort);
+      assert.deepEqual(
+        fromAnthropic({ output_config: { effort }, thinking: { type: 'adaptive' } }),
+        { mode: 'ENABLED_HIDDEN' },
+        effort,
+      );
+    }
+    assert.deepEqual(fromAnthropic({ output_config: { effort: 'high' }, thinking: { type: 'disabled' } }), {
+      mode: 'DISABLED',
+    });
+  });
+
+  it('Anthropic thinking on a model without a reasoning mode sends nothing; malformed thinking is refused', () => {
+    const lite = 'gpt://b1gfolder/yandexgpt-lite/latest';
+    assert.equal(fromAnthropic({ thinking: { type: 'enabled', budget_tokens: 2048 } }, lite), undefined);
+    assert.equal(fromAnthropic({ thinking: { type: 'adaptive' } }, lite), undefined);
+    assert.equal(fromAnthropic({ output_config: { effort: 'high' } }, lite), undefined);
+    assert.equal(fromAnthropic({ thinking: { type: 'disabled' } }, lite), undefined);
+    assert.throws(
+      () => fromAnthropic({ thinking: { type: 'enabled' } }),
+      refusedAt('thinking.budget_tokens'),
+    );
+    assert.throws(() => fromAnthropic({ thinking: { type: 'sometimes' } }), refusedAt('thinking.type'));
   });
 
   it('tool_choice allowed_tools: only the allowed tools offered, with AUTO or REQUIRED; one required is that tool named', () => {

@@ -8,6 +8,8 @@
  *   name another folder) is refused.
  * - Auth: `Authorization: Api-Key <key>` (a service-account API key, the default) or
  *   `Authorization: Bearer <IAM token>` (`authScheme: bearer`), with `x-folder-id`.
+ * - Reasoning: `reasoning_effort` (an Anthropic caller's `thinking` and `output_config.effort`
+ *   too, `reasoningSwitch`) turns YandexGPT Pro's hidden reasoning mode on or off.
  * - Streams are newline-delimited JSON (`completionOptions.stream: true`) with the running
  *   usage on every line; no rate-limit headers.
  */
@@ -131,6 +133,8 @@ export function createYandexGPTProvider(options: { now?: () => number } = {}) {
       ...foreignOptionProblems(YANDEX.name, config, ['folderId', 'authScheme']),
     ],
     streamUsage: () => 'always',
+    // An Anthropic caller's thinking reaches the mapper as reasoning_effort, for every model.
+    reasoningSwitch: true,
     prepare,
     authHeaders: async ({ key, config }) => {
       const secret = key.reveal();
