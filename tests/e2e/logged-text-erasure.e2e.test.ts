@@ -160,11 +160,35 @@ describe('erasing an org’s logged texts', {
       assert.equal(bad.status, 400, `${before}: ${bad.text}`);
     }
 
+    // The policy says whether and up to when the org's texts were erased: never yet.
+    const policyBefore = await call('GET', '/orgs/acme/logging', tokens.auditor);
+    assert.equal(policyBefore.status, 200, policyBefore.text);
+    assert.equal(policyBefore.json.erasedBefore, null);
+
     const erased = await call('POST', '/orgs/acme/logging/erase', tokens.admin, {});
     assert.equal(erased.status, 200, erased.text);
     assert.equal(erased.json.recorded, true);
     const erasedBefore = Date.parse(String(erased.json.erasedBefore));
     assert.ok(Math.abs(erasedBefore - Date.now()) < 60_000, 'up to now');
+
+    // GET says it now, with the org stream's version as ETag; PUT's answer says it too.
+    const policyAfter = await call('GET', '/orgs/acme/logging', tokens.auditor);
+    assert.equal(policyAfter.status, 200, policyAfter.text);
+    assert.equal(policyAfter.json.erasedBefore, erased.json.erasedBefore);
+    assert.equal(policyAfter.json.bodies, 'full', 'the policy itself is unchanged');
+    const orgVersion = (await k.kordon.storage.store.readStream(streams.org(acmeId))).at(-1)?.streamVersion;
+    assert.equal(
+      (
+        await fetch(`${k.url}/admin/v1/orgs/acme/logging`, {
+          headers: { authorization: `Bearer ${tokens.auditor}` },
+        })
+      ).headers.get('etag'),
+      `"${orgVersion}"`,
+    );
+    const put = await call('PUT', '/orgs/acme/logging', tokens.admin, { bodies: 'full' });
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.json.erasedBefore, erased.json.erasedBefore);
+    assert.equal(put.json.bodies, 'full');
 
     const gone = await detail('acme', early);
     assert.deepEqual(
@@ -220,6 +244,12 @@ describe('erasing an org’s logged texts', {
     assert.equal(again.json.recorded, false);
     assert.equal(Date.parse(String(again.json.erasedBefore)), erasedBefore);
     assert.equal((await erasedEvents()).length, 1);
+    const policyAgain = await call('GET', '/orgs/acme/logging', tokens.auditor);
+    assert.equal(
+      Date.parse(String(policyAgain.json.erasedBefore)),
+      erasedBefore,
+      'an earlier day moves nothing',
+    );
 
     // A rebuild replays the log: the erased text stays gone, the later one stays readable.
     assert.ok(k.kordon.requestLog);

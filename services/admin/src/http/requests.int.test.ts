@@ -162,7 +162,7 @@ describe('request log and logging policy over the admin API', { skip }, () => {
   it('the logging policy: default, set (idempotent, ETag), refused rules, then text is logged', async () => {
     const owner = acme.users.owner.token;
     const initial = await expectStatus(get('/orgs/acme/logging', acme.users.auditor.token), 200);
-    assert.deepEqual(initial.body, { bodies: 'none', retentionDays: null, redact: [] });
+    assert.deepEqual(initial.body, { bodies: 'none', retentionDays: null, redact: [], erasedBefore: null });
 
     const body = {
       bodies: 'redacted',
@@ -175,6 +175,7 @@ describe('request log and logging policy over the admin API', { skip }, () => {
       bodies: 'redacted',
       retentionDays: 90,
       redact: [{ ...body.redact[0], caseInsensitive: false, group: 0, keepLast: 0 }],
+      erasedBefore: null,
     });
     const head = await admin.store.headPosition();
     const again = await expectStatus(put(), 200);

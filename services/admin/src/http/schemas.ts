@@ -583,6 +583,12 @@ export const LoggingPolicy = z
         keepLast: z.int(),
       }),
     ),
+    erasedBefore: isoTime
+      .nullable()
+      .describe(
+        "The org's logged texts of requests before this instant were erased (the latest " +
+          '`POST …/logging/erase`); null when they never were. Not set by `PUT`.',
+      ),
   })
   .meta({ id: 'LoggingPolicy' });
 

@@ -160,6 +160,8 @@ export interface AdminViewState {
   versions: Map<string, number>;
   /** orgId -> the org's logging policy (absent: no bodies logged, kept until deleted, no rules). */
   loggingPolicies: Map<string, KordonEventData<'LoggingPolicySet'>>;
+  /** orgId -> the latest instant before which the org's logged texts were erased (ms). */
+  loggedTextErasedBefore: Map<string, number>;
   teams: Map<string, TeamView>;
   /** userId -> the pending invitation of that (not yet joined) user. */
   invitations: Map<string, InvitationView>;
@@ -200,6 +202,7 @@ const VIEW_EVENT_TYPES = [
   'ProxyKeyRevoked',
   'PolicySet',
   'LoggingPolicySet',
+  'LoggedTextErased',
   'TeamCreated',
   'UserInvited',
   'OidcConfigured',
@@ -279,6 +282,7 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
     policyRenewals: new Map(),
     versions: new Map(),
     loggingPolicies: new Map(),
+    loggedTextErasedBefore: new Map(),
     teams: new Map(),
     invitations: new Map(),
     invitationIdByTokenHash: new Map(),
@@ -530,6 +534,13 @@ export const adminViewProjection: InMemoryProjection<AdminViewState, KordonEvent
       case 'LoggingPolicySet':
         state.loggingPolicies.set(orgId, event.data);
         return state;
+      case 'LoggedTextErased': {
+        // As the logging decider: an erasure never moves the bound back (decision 0021).
+        const before = Date.parse(event.data.before);
+        const previous = state.loggedTextErasedBefore.get(orgId);
+        state.loggedTextErasedBefore.set(orgId, previous === undefined ? before : Math.max(previous, before));
+        return state;
+      }
       case 'TeamCreated':
         if (!state.teams.has(event.data.teamId))
           state.teams.set(event.data.teamId, {

@@ -20,10 +20,11 @@ import {
 
 const DAY_MS = 86_400_000;
 
-const policyBody = (policy: Policy) => ({
+const policyBody = (policy: Policy, erasedBefore: number | null) => ({
   bodies: policy.bodies,
   retentionDays: policy.retentionDays,
   redact: policy.rules,
+  erasedBefore: erasedBefore === null ? null : new Date(erasedBefore).toISOString(),
 });
 
 /** The org's rules, refused (400 naming the rule) when the RE2 engine will not run them. */
@@ -74,7 +75,8 @@ export const loggingRoutes = [
     method: 'get',
     path: '/orgs/{org}/logging',
     tag: 'logging',
-    summary: "The org's logging policy: request text logged, retention, custom redaction rules",
+    summary:
+      "The org's logging policy: request text logged, retention, custom redaction rules; up to when its logged texts were erased",
     access: 'logging.read',
     params: orgParams,
     responses: { 200: { description: 'The policy (the default when none was set)', schema: LoggingPolicy } },
@@ -82,8 +84,9 @@ export const loggingRoutes = [
       const org = orgOf(ctx);
       const view = ctx.deps.view();
       const policy = view.loggingPolicies.get(org.orgId) ?? DEFAULT_LOGGING_POLICY;
+      const erasedBefore = view.loggedTextErasedBefore.get(org.orgId) ?? null;
       const version = view.versions.get(streams.org(org.orgId)) ?? 0;
-      return { status: 200, body: policyBody(policy), headers: { ETag: etag(version) } };
+      return { status: 200, body: policyBody(policy, erasedBefore), headers: { ETag: etag(version) } };
     },
   }),
   route({
@@ -123,7 +126,7 @@ export const loggingRoutes = [
       );
       return {
         status: 200,
-        body: policyBody(state.current ?? DEFAULT_LOGGING_POLICY),
+        body: policyBody(state.current ?? DEFAULT_LOGGING_POLICY, state.erasedBefore),
         headers: { ETag: etag(version) },
       };
     },
