@@ -55,6 +55,7 @@ orgs:
           - { name: oai, limits: { rpm: 2, tpm: 100000 } }
           - { name: claude, limits: { rpm: 2, tpm: 100000 } }
           - { name: spent, limits: { budget: { usd: 0.05, period: 1d } } }
+          - { name: spentrpm, limits: { rpm: 10, tpm: 100000, budget: { usd: 0.05, period: 1d } } }
           - { name: free }
 `;
 
@@ -149,6 +150,52 @@ orgs:
     assert.ok(again instanceof Anthropic.RateLimitError, String(again));
     assert.ok(Date.now() - startedAt < 5000, 'no retry slept');
     assert.equal((await gateway.requestEvents()).length, events + 1, 'one request, one refusal');
+  });
+
+  it('a spent budget`s refusal carries the rate-limit headers too, the refused requests counted in no rate', async () => {
+    let served = 0;
+    let refused: unknown;
+    for (let i = 0; i < 8 && !refused; i++)
+      refused = await chat(openai('spentrpm')).then(
+        () => {
+          served++;
+          return undefined;
+        },
+        (error) => error,
+      );
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    assert.ok(served >= 1, 'the budget held a request first');
+    assert.equal((refused.error as { code?: string } | undefined)?.code, 'insufficient_quota');
+    const headers = refused.headers;
+    assert.equal(headers?.get('x-ratelimit-limit-requests'), '10');
+    // The refused request takes no place under the rpm: what the served ones left.
+    assert.equal(headers?.get('x-ratelimit-remaining-requests'), String(10 - served));
+    assert.equal(headers?.get('x-ratelimit-limit-tokens'), '100000');
+    assert.ok(Number(headers?.get('x-ratelimit-remaining-tokens')) > 0);
+    for (const unit of ['requests', 'tokens']) {
+      const reset = headers?.get(`x-ratelimit-reset-${unit}`);
+      assert.ok(isGoDuration(reset), `x-ratelimit-reset-${unit}: ${reset}`);
+    }
+    for (const name of ANTHROPIC_NAMES) assert.equal(headers?.get(name), null, name);
+    // Retry-After and x-should-retry are the budget's, as before.
+    assert.ok(Number(headers?.get('retry-after')) > 60, 'the period ends later than a minute');
+    assert.equal(headers?.get('x-should-retry'), 'false');
+
+    // The same key in Anthropic's dialect: its names, and still nothing counted for a refusal.
+    const before = Date.now();
+    const again = await message(anthropic('spentrpm')).catch((error: unknown) => error);
+    assert.ok(again instanceof Anthropic.RateLimitError, String(again));
+    assert.equal(again.headers?.get('anthropic-ratelimit-requests-limit'), '10');
+    assert.equal(again.headers?.get('anthropic-ratelimit-requests-remaining'), String(10 - served));
+    assert.equal(again.headers?.get('anthropic-ratelimit-tokens-limit'), '100000');
+    for (const unit of ['requests', 'tokens']) {
+      const reset = again.headers?.get(`anthropic-ratelimit-${unit}-reset`) ?? '';
+      assert.match(reset, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, `anthropic-ratelimit-${unit}-reset`);
+      assert.ok(Date.parse(reset) > before - 1000, reset);
+    }
+    for (const name of OPENAI_NAMES) assert.equal(again.headers?.get(name), null, name);
+    assert.ok(Number(again.headers?.get('retry-after')) > 60);
+    assert.equal(again.headers?.get('x-should-retry'), 'false');
   });
 
   it("the provider's own rate-limit headers are not passed on", async () => {

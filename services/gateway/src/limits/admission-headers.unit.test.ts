@@ -127,10 +127,15 @@ describe('rate-limit headers and Retry-After across scopes', () => {
   });
 
   it('a request refused by the concurrency limit takes no place under the rpm', () => {
-    const limits = enforcer({ rpm: 2, concurrency: 1 }, {});
+    const limits = enforcer({ rpm: 2, concurrency: 1, tpm: 1000 }, {});
     const first = admitted(limits.admit(subject(), tokens(1, 0), T0));
     const full = limits.admit(subject(), tokens(1, 0), T0 + 1);
     assert.ok(!full.ok && full.reason === 'concurrency');
+    // Its answer tells the rates as they are, without it: one request and one token held.
+    assert.equal(full.rates.requests?.limit, 2);
+    assert.equal(full.rates.requests?.remaining, 1);
+    assert.equal(full.rates.tokens?.limit, 1000);
+    assert.equal(full.rates.tokens?.remaining, 999);
     limits.settle(first, { usd: '0', inputTokens: 1, outputTokens: 0 }, T0 + 2);
     // One request was served this minute, of 2: the SDK's retry of the refused one passes.
     admitted(limits.admit(subject(), tokens(1, 0), T0 + 1001));

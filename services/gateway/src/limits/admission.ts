@@ -86,7 +86,11 @@ export interface Refusal {
   readonly status: 403 | 429;
   readonly message: string;
   readonly retryAfterSeconds?: number;
-  /** The rate limit that refused (rpm or tpm), for the answer's headers. */
+  /**
+   * For the answer's headers: the rate limit that refused (rpm or tpm); after every rate let the
+   * request through (the concurrency limit, a budget), the tightest rpm and tpm without it;
+   * none before the rates are checked (access, model lists, addresses).
+   */
   readonly rates: RateReadings;
   /** A budget (not a rate) is spent: OpenAI callers see `insufficient_quota`. */
   readonly quota?: boolean;
@@ -458,7 +462,7 @@ export class LimitsEnforcer {
           ref,
           429,
           `this ${label(ref)} already has ${grant.inFlight} requests in flight, its limit`,
-          { retryAfterMs: 1000 },
+          { retryAfterMs: 1000, rates: this.#readings(rpmChecks, tpmChecks, now) },
         );
       }
       release = grant.release;
@@ -493,7 +497,7 @@ export class LimitsEnforcer {
     if (budgetRefusal) {
       release?.();
       this.#uncountRpm(rpmChecks, now);
-      return budgetRefusal;
+      return { ...budgetRefusal, rates: this.#readings(rpmChecks, tpmChecks, now) };
     }
 
     // Held like a budget's reservation, so requests in flight count (settle swaps in the real
@@ -679,6 +683,29 @@ export class LimitsEnforcer {
       ...this.#retryAfter(keys, now),
       quota: true,
     });
+  }
+
+  /**
+   * The tightest rpm and tpm as they stand, counting nothing: the headers of an answer refused
+   * after every rate let it through (the concurrency limit, a budget). The request takes no
+   * place under them (its rpm count is given back, its tokens never held), so a caller reads
+   * what is left for its next request, as on any other answer (docs/limits.md).
+   */
+  #readings(rpmChecks: readonly WindowCheck[], tpmChecks: readonly WindowCheck[], now: number): RateReadings {
+    const tightest = (limiter: SlidingWindowLimiter, checks: readonly WindowCheck[]) => {
+      let chosen: WindowDecision | undefined;
+      for (const { key, limit } of checks) {
+        const decision = limiter.peek(key, limit, now);
+        if (chosen === undefined || decision.remaining < chosen.remaining) chosen = decision;
+      }
+      return chosen;
+    };
+    const readings: RateReadings = {};
+    const requests = tightest(this.#rpm, rpmChecks);
+    if (requests) readings.requests = requests;
+    const tokens = tightest(this.#tpm, tpmChecks);
+    if (tokens) readings.tokens = tokens;
+    return readings;
   }
 
   /**

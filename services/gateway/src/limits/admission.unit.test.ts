@@ -191,6 +191,36 @@ describe('LimitsEnforcer', () => {
     assert.equal(refused.retryAfterSeconds, 14 * 3600 - 1);
   });
 
+  it('a budget refusal tells the rpm and tpm as they are, the refused request counted in neither', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: { rpm: 5, tpm: 10_000, budget: { usd: '0.01', period: '1d' } },
+        },
+      ]),
+    );
+    const first = limits.admit(subject(), estimate('0.01'), T0);
+    assert.ok(first.ok);
+    assert.equal(first.rates.requests?.remaining, 4);
+    limits.settle(first, { usd: '0.01', inputTokens: 100, outputTokens: 100 }, T0);
+    for (const at of [T0 + 1000, T0 + 2000]) {
+      const refused = limits.admit(subject(), estimate('0.001'), at);
+      assert.ok(!refused.ok && refused.reason === 'budget_usd' && refused.quota);
+      assert.deepEqual(
+        { limit: refused.rates.requests?.limit, remaining: refused.rates.requests?.remaining },
+        { limit: 5, remaining: 4 },
+      );
+      assert.deepEqual(
+        { limit: refused.rates.tokens?.limit, remaining: refused.rates.tokens?.remaining },
+        { limit: 10_000, remaining: 9800 },
+      );
+      assert.ok((refused.rates.requests?.resetMs ?? 0) > 0);
+      assert.equal(refused.retryAfterSeconds, 14 * 3600 - (at - T0) / 1000, 'the budget`s, as before');
+    }
+  });
+
   it('a spent lifetime budget, which never renews, does not tell the caller to retry in an hour', () => {
     const { limits } = enforcer(
       registryWith([
