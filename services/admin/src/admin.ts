@@ -13,6 +13,7 @@ import {
 import { InMemoryProjectionRunner, type ParkedEvent, SqlProjectionRunner } from '@kordon/projections';
 import { auditProjection, decodeForAudit } from './audit/audit-projection.js';
 import { OidcSignIn } from './auth/oidc.js';
+import { hashPassword } from './auth/passwords.js';
 import { BootstrapToken } from './auth/principal.js';
 import { LoginThrottle } from './auth/throttle.js';
 import { AdminKeys } from './auth/tokens.js';
@@ -42,6 +43,8 @@ export interface AdminApiOptions {
   logger: AdminLogger;
   now?: () => Date;
   loginThrottle?: { maxFailures: number; windowMs: number };
+  /** Hashes new passwords; argon2id (auth/passwords.ts) unless given (tests count the calls). */
+  hashPassword?: (password: string) => Promise<string>;
   /**
    * Waits until the data plane of this process has seen `position` (its registry): what a
    * command changed (a key issued, revoked) applies to the next request once it answers.
@@ -138,6 +141,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     keys: new AdminKeys(options.secrets.idSecret),
     crypto,
     throttle: throttle ? new LoginThrottle(throttle.maxFailures, throttle.windowMs) : new LoginThrottle(),
+    hashPassword: options.hashPassword ?? hashPassword,
     oidc: new OidcSignIn(options.secrets.idSecret, { publicUrl: options.publicUrl, now }),
     bootstrap: options.adminToken ? new BootstrapToken(options.adminToken) : null,
     now,

@@ -47,15 +47,9 @@ export async function execute<State, Command>(
   metadata: CommandMetadata,
   options: { ifMatch?: number | undefined } = {},
 ): Promise<Executed<State>> {
-  const recorded = await bus.store.readStream(streamId);
-  let state = decider.initialState();
-  for (const stored of recorded) state = decider.evolve(state, kordonCatalogue.decode(stored) as KordonEvent);
-  const version = recorded.at(-1)?.streamVersion ?? 0;
-  if (options.ifMatch !== undefined && options.ifMatch !== version) {
-    throw new AdminError('precondition_failed', `it is at version ${version}, not ${options.ifMatch}`, {
-      headers: { ETag: etag(version) },
-    });
-  }
+  const loaded = await load(bus, decider, streamId, options);
+  const { version } = loaded;
+  let { state } = loaded;
   const decided = decider.decide(command, state);
   if (decided.length === 0) return { state, events: [], version, position: 0 };
 
@@ -101,6 +95,42 @@ export async function execute<State, Command>(
     }
     throw error;
   }
+}
+
+/**
+ * Decides `command` on the stream as it is now and writes nothing: it throws what `execute`
+ * would (If-Match included). For a command whose input is slow to make (an argon2id hash of a
+ * new password): pre-check with a stand-in, make the input, then `execute`, which decides
+ * again on the stream as it is then. A refused request then costs no hash.
+ */
+export async function precheck<State, Command>(
+  bus: CommandBus,
+  decider: Decider<State, Command>,
+  streamId: string,
+  command: Command,
+  options: { ifMatch?: number | undefined } = {},
+): Promise<void> {
+  const { state } = await load(bus, decider, streamId, options);
+  decider.decide(command, state);
+}
+
+/** The stream folded into the decider's state, and its version (412 unless it is `ifMatch`). */
+async function load<State, Command>(
+  bus: CommandBus,
+  decider: Decider<State, Command>,
+  streamId: string,
+  options: { ifMatch?: number | undefined },
+): Promise<{ state: State; version: number }> {
+  const recorded = await bus.store.readStream(streamId);
+  let state = decider.initialState();
+  for (const stored of recorded) state = decider.evolve(state, kordonCatalogue.decode(stored) as KordonEvent);
+  const version = recorded.at(-1)?.streamVersion ?? 0;
+  if (options.ifMatch !== undefined && options.ifMatch !== version) {
+    throw new AdminError('precondition_failed', `it is at version ${version}, not ${options.ifMatch}`, {
+      headers: { ETag: etag(version) },
+    });
+  }
+  return { state, version };
 }
 
 export const etag = (version: number) => `"${version}"`;

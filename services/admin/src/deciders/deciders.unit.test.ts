@@ -162,7 +162,7 @@ describe('user decider', () => {
         .when({ type: 'ChangePassword', passwordHash: PHC, by: by('developer', 'usr_bob'), sessions })
         .thenExpect([set, ...ended('password_changed')]);
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions, singleSignOn: true })
         .thenExpect([set, ...ended('password_reset')]);
     });
     it("nobody changes someone else's through ChangePassword, not even an owner or a token", () => {
@@ -175,26 +175,44 @@ describe('user decider', () => {
     });
     it('a reset follows the rule of role changes', () => {
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions: [] })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions: [], singleSignOn: true })
         .thenExpect([set]);
       given(withPassword('usr_bob', 'owner'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions: [] })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('admin'), sessions: [], singleSignOn: true })
         .thenFails('not_allowed_for_you');
       given(withPassword('usr_bob', 'owner'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner'), sessions: [] })
+        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner'), sessions: [], singleSignOn: true })
         .thenExpect([set]);
       given(withPassword('usr_bob', 'developer'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('finance'), sessions: [] })
+        .when({
+          type: 'ResetPassword',
+          passwordHash: PHC,
+          by: by('finance'),
+          sessions: [],
+          singleSignOn: true,
+        })
         .thenFails('forbidden');
     });
     it('nobody resets their own (a change asks for the current one)', () => {
       given(withPassword('usr_me', 'owner'))
-        .when({ type: 'ResetPassword', passwordHash: PHC, by: by('owner', 'usr_me'), sessions: [] })
+        .when({
+          type: 'ResetPassword',
+          passwordHash: PHC,
+          by: by('owner', 'usr_me'),
+          sessions: [],
+          singleSignOn: true,
+        })
         .thenFails('not_allowed_for_you', /yourself/);
     });
     it('refuses a user without a password (single sign-on only), a disabled one and no one', () => {
       for (const command of [
-        { type: 'ResetPassword' as const, passwordHash: PHC, by: by('owner'), sessions: [] },
+        {
+          type: 'ResetPassword' as const,
+          passwordHash: PHC,
+          by: by('owner'),
+          sessions: [],
+          singleSignOn: true,
+        },
         { type: 'ChangePassword' as const, passwordHash: PHC, by: by('developer', 'usr_bob'), sessions: [] },
       ]) {
         given(joined('usr_bob', 'developer'))
@@ -208,6 +226,21 @@ describe('user decider', () => {
           .thenFails('invalid_state', /disabled/);
         given([]).when(command).thenFails('not_found');
       }
+    });
+    it('sets a first password on a user without one in an org without single sign-on', () => {
+      const reset = { type: 'ResetPassword' as const, passwordHash: PHC, by: by('admin'), sessions: [] };
+      given(joined('usr_bob', 'developer'))
+        .when({ ...reset, singleSignOn: false })
+        .thenExpect([set]);
+      given(joined('usr_bob', 'owner'))
+        .when({ ...reset, singleSignOn: false })
+        .thenFails('not_allowed_for_you');
+      given([
+        ...joined('usr_bob', 'developer'),
+        { type: 'UserDisabled', data: { userId: 'usr_bob', note: null } },
+      ])
+        .when({ ...reset, singleSignOn: false })
+        .thenFails('invalid_state', /disabled/);
     });
   });
   it('disables once; disabling again decides nothing', () => {

@@ -39,8 +39,17 @@ export type UserCommand =
    * throttled), which is not pure. `passwordHash` is the new one's argon2id hash.
    */
   | { type: 'ChangePassword'; passwordHash: string; by: By; sessions: LiveSession[] }
-  /** Someone with user.manage sets another user's password (never their own: ChangePassword). */
-  | { type: 'ResetPassword'; passwordHash: string; by: By; sessions: LiveSession[] };
+  /**
+   * Someone with user.manage sets another user's password (never their own: ChangePassword).
+   * `singleSignOn`: whether the user's org has single sign-on set up (from the admin view).
+   */
+  | {
+      type: 'ResetPassword';
+      passwordHash: string;
+      by: By;
+      sessions: LiveSession[];
+      singleSignOn: boolean;
+    };
 
 /**
  * One SessionEnded per live session, on the session's stream, appended with the user's event:
@@ -75,12 +84,13 @@ function checkNotLastOwner(state: UserState, otherOwners: number): void {
 
 /**
  * A password is set only on an enabled user who signs in with one. A user without a password
- * signs in through single sign-on only (or has not joined by an invitation yet): giving them
- * one would open a door around the identity provider's own checks (MFA, offboarding).
+ * in an org with single sign-on signs in through it only: giving them one would open a door
+ * around the identity provider's own checks (MFA, offboarding). In an org without it, such a
+ * user (added by the configuration file or without a password) has no way in but a reset.
  */
-function checkMaySetPassword(state: UserState): void {
+function checkMaySetPassword(state: UserState, singleSignOn = true): void {
   if (state.disabled) throw new AdminError('invalid_state', 'the user is disabled');
-  if (!state.hasPassword) {
+  if (!state.hasPassword && singleSignOn) {
     throw new AdminError(
       'invalid_state',
       'this user signs in through single sign-on only and has no password to change',
@@ -179,7 +189,7 @@ export const userDecider: Decider<UserState, UserCommand> = {
         if (!state.exists) throw new AdminError('not_found', 'user not found');
         // Also refuses one's own: changing it needs the current password (ChangePassword).
         checkMayManage(command.by, state, 'reset the password of');
-        checkMaySetPassword(state);
+        checkMaySetPassword(state, command.singleSignOn);
         return [
           event('UserPasswordSet', { userId: state.userId, passwordHash: command.passwordHash }),
           ...endSessions(command.sessions, 'password_reset'),

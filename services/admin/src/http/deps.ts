@@ -61,6 +61,11 @@ export interface AdminDeps {
   keys: AdminKeys;
   crypto: AdminCrypto;
   throttle: LoginThrottle;
+  /**
+   * The argon2id hash of a new password (auth/passwords.ts): slow on purpose, so routes call it
+   * only once every check that can refuse has passed.
+   */
+  hashPassword(password: string): Promise<string>;
   /** OpenID Connect sign-in flows (discovery cache, sealed flow cookies). */
   oidc: OidcSignIn;
   bootstrap: BootstrapToken | null;

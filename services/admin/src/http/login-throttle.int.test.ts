@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { streams } from '@kordon/events';
 import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
+import { hashPassword } from '../auth/passwords.js';
 import {
   createOrgWithRoles,
   expectStatus,
@@ -104,5 +105,93 @@ describe('admin API: client address behind a trusted proxy', { skip }, () => {
     assert.equal((await from('203.0.113.23', victim, PASSWORD)).status, 429, 'a stranger waits');
     // The owner, from where they signed in before, is not held back by the others' failures.
     await expectStatus(from('198.51.100.20', victim, PASSWORD), 200);
+  });
+});
+
+/**
+ * Accepting an invitation sets a password: it is throttled like a sign-in, per client address
+ * (the same counts) and per invitation, and a refused token costs no argon2id hash.
+ */
+describe('admin API: invitations under the sign-in throttle', { skip }, () => {
+  const V1 = '/admin/v1';
+  const MAX = 5;
+  const NEW_PASSWORD = 'Invited and Random passphrase 7';
+  const TOO_MANY =
+    /^too many invalid invitation tokens from this address or for this invitation; try again in \d+ s$/;
+  let admin: TestAdmin;
+  let org: TestOrg;
+  /** The admin API's clock runs `offset` ms ahead of the real one. */
+  let offset = 0;
+  let hashes = 0;
+  let counter = 0;
+
+  before(async () => {
+    const started = await startTestAdmin({
+      loginThrottle: { maxFailures: MAX, windowMs: 15 * 60_000 },
+      trustedProxies: ['127.0.0.0/8'],
+      now: () => new Date(Date.now() + offset),
+      hashPassword: (password) => {
+        hashes += 1;
+        return hashPassword(password);
+      },
+    });
+    if (typeof started === 'string') throw new Error(started);
+    admin = started;
+    org = await createOrgWithRoles(admin, 'invites');
+  });
+  after(() => admin?.close());
+
+  const invite = async () =>
+    (
+      await expectStatus(
+        admin.request('POST', `${V1}/orgs/invites/invitations`, {
+          token: org.users.owner.token,
+          body: { email: `invitee${++counter}@invites.test`, role: 'developer' },
+        }),
+        201,
+      )
+    ).body.token as string;
+  const accept = (client: string, token: string) =>
+    admin.request('POST', `${V1}/auth/accept-invitation`, {
+      body: { token, password: NEW_PASSWORD },
+      headers: { 'x-forwarded-for': client },
+    });
+
+  it('an expired invitation sent many times at once costs no hash and is throttled', async () => {
+    const token = await invite();
+    offset = 8 * 86_400_000; // the invitation is valid 7 days
+    try {
+      const before = hashes;
+      const answers = await Promise.all(Array.from({ length: 20 }, () => accept('203.0.113.30', token)));
+      const refused = answers.filter((answer) => answer.status === 401).length;
+      const throttled = answers.filter((answer) => answer.status === 429);
+      assert.equal(refused + throttled.length, answers.length, answers.map((a) => a.status).join(' '));
+      assert.ok(refused <= MAX, `${refused} attempts were let through; at most ${MAX} may be`);
+      assert.equal(hashes, before, 'a refused invitation hashed the password');
+      assert.match(throttled[0]!.body.detail, TOO_MANY);
+      assert.match(throttled[0]!.headers.get('retry-after') ?? '', /^\d+$/);
+    } finally {
+      offset = 0;
+    }
+  });
+
+  it('counts per invitation too: failures on one from many addresses hold it', async () => {
+    const token = await invite();
+    offset = 8 * 86_400_000;
+    try {
+      for (let i = 0; i < MAX; i++) await expectStatus(accept(`203.0.113.${40 + i}`, token), 401);
+      const held = await accept('203.0.113.60', token);
+      assert.equal(held.status, 429, held.text);
+      assert.match(held.body.detail, TOO_MANY);
+    } finally {
+      offset = 0;
+    }
+    // Another invitation from a fresh address is not held by that one's failures.
+    await expectStatus(accept('203.0.113.61', await invite()), 200);
+  });
+
+  it('a person who joins is not counted against their address', async () => {
+    for (let i = 0; i <= MAX; i++) await expectStatus(accept('198.51.100.70', await invite()), 200);
+    assert.equal((await accept('198.51.100.70', `kin_${'A'.repeat(43)}`)).status, 401);
   });
 });

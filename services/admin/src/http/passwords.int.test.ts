@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
+import { hashPassword } from '../auth/passwords.js';
 import { ROLES } from '../rbac/permissions.js';
 import { freshUser } from '../testing/fixtures.js';
 import {
@@ -23,9 +24,16 @@ describe('admin API: passwords', { skip }, () => {
   let acme: TestOrg;
   let other: TestOrg;
   let counter = 0;
+  /** argon2id hashes of new passwords made so far: slow on purpose, never for a refusal. */
+  let hashes = 0;
 
   before(async () => {
-    const started = await startTestAdmin();
+    const started = await startTestAdmin({
+      hashPassword: (password) => {
+        hashes += 1;
+        return hashPassword(password);
+      },
+    });
     if (typeof started === 'string') throw new Error(started);
     admin = started;
     acme = await createOrgWithRoles(admin, 'acme');
@@ -60,6 +68,25 @@ describe('admin API: passwords', { skip }, () => {
       (await expectStatus(login(email, PASSWORD), 200)).body,
     ] as { accessToken: string; refreshToken: string }[];
     return { userId: created.body.id as string, email, sessions };
+  }
+
+  /** A new org with single sign-on set up (nothing is fetched from the provider until used). */
+  async function orgWithSso(): Promise<TestOrg> {
+    const org = await createOrgWithRoles(admin, `sso${++counter}`);
+    await expectStatus(
+      admin.request('PUT', `${V1}/orgs/${org.slug}/sso/oidc`, {
+        token: admin.adminToken,
+        body: {
+          issuer: 'http://127.0.0.1:9/idp',
+          clientId: 'kordon',
+          clientSecret: 'a client secret for tests',
+          allowedDomains: [`${org.slug}.test`],
+          autoProvision: false,
+        },
+      }),
+      200,
+    );
+    return org;
   }
 
   /** Every event's JSON, to look for what must never be stored. */
@@ -357,6 +384,7 @@ describe('admin API: passwords', { skip }, () => {
     });
 
     it('refuses a weak password, a stale If-Match, and a user who signs in through SSO only', async () => {
+      const sso = await orgWithSso();
       const p = await person();
       const weak = await reset(acme.users.owner.token, `/orgs/acme/users/${p.userId}`, 'password1234');
       assert.equal(weak.status, 400);
@@ -368,11 +396,122 @@ describe('admin API: passwords', { skip }, () => {
         'if-match': '"1"',
       });
       assert.equal(stale.status, 412, stale.text);
-      const ssoOnly = await freshUser(admin, acme);
-      const noPassword = await reset(acme.users.owner.token, `/orgs/acme/users/${ssoOnly}`, newPassword());
+      const ssoOnly = await freshUser(admin, sso);
+      const noPassword = await reset(
+        sso.users.owner.token,
+        `/orgs/${sso.slug}/users/${ssoOnly}`,
+        newPassword(),
+      );
       assert.equal(noPassword.status, 409, noPassword.text);
       assert.equal(noPassword.body.code, 'invalid_state');
+      assert.match(noPassword.body.detail, /single sign-on/);
       await expectStatus(login(p.email, PASSWORD), 200);
+    });
+
+    it('gives a user without a password a first one in an org without single sign-on', async () => {
+      // Added without a password (as the configuration file adds everyone): no way in yet.
+      const userId = await freshUser(admin, acme);
+      const { email } = (
+        await expectStatus(
+          admin.request('GET', `${V1}/orgs/acme/users/${userId}`, { token: acme.users.admin.token }),
+          200,
+        )
+      ).body as { email: string };
+      assert.equal((await login(email, PASSWORD)).status, 401);
+      const first = newPassword();
+      const answer = await reset(acme.users.admin.token, `/orgs/acme/users/${userId}`, first);
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.body.hasPassword, true);
+      await expectStatus(login(email, first), 200);
+    });
+
+    it('a refused reset costs no hash: every check that refuses comes first, with its status', async () => {
+      const sso = await orgWithSso();
+      const p = await person();
+      const owner = await person('owner');
+      const disabled = await person();
+      await expectStatus(
+        admin.request('POST', `${V1}/orgs/acme/users/${disabled.userId}/disable`, {
+          token: acme.users.owner.token,
+          body: {},
+        }),
+        200,
+      );
+      const ssoOnly = await freshUser(admin, sso);
+      const theirs = await freshUser(admin, other, PASSWORD);
+      const refusals: [string, string, string, Record<string, string> | undefined, number, string][] = [
+        [
+          acme.users.admin.token,
+          `/orgs/acme/users/${owner.userId}`,
+          'owner',
+          undefined,
+          403,
+          'not_allowed_for_you',
+        ],
+        [
+          acme.users.admin.token,
+          `/orgs/acme/users/${acme.users.admin.userId}`,
+          'self',
+          undefined,
+          403,
+          'not_allowed_for_you',
+        ],
+        [
+          acme.users.developer.token,
+          `/orgs/acme/users/${p.userId}`,
+          'no user.manage',
+          undefined,
+          403,
+          'forbidden',
+        ],
+        [
+          acme.users.owner.token,
+          `/orgs/acme/users/${disabled.userId}`,
+          'disabled',
+          undefined,
+          409,
+          'invalid_state',
+        ],
+        [
+          sso.users.owner.token,
+          `/orgs/${sso.slug}/users/${ssoOnly}`,
+          'sso only',
+          undefined,
+          409,
+          'invalid_state',
+        ],
+        [acme.users.owner.token, `/orgs/acme/users/${theirs}`, 'other org', undefined, 404, 'not_found'],
+        [
+          acme.users.owner.token,
+          `/orgs/acme/users/${p.userId}`,
+          'stale',
+          { 'if-match': '"1"' },
+          412,
+          'precondition_failed',
+        ],
+      ];
+      const head = await admin.store.headPosition();
+      const before = hashes;
+      for (const [token, path, what, headers, status, code] of refusals) {
+        const answer = await reset(token, path, newPassword(), headers);
+        assert.equal(answer.status, status, `${what}: ${answer.text}`);
+        assert.equal(answer.body.code, code, what);
+      }
+      assert.equal(hashes, before, 'a refused reset hashed the new password');
+      assert.equal(await admin.store.headPosition(), head, 'nothing was written');
+      await expectStatus(reset(acme.users.owner.token, `/orgs/acme/users/${p.userId}`, newPassword()), 200);
+      assert.equal(hashes, before + 1, 'an accepted reset hashes once');
+    });
+
+    it('nor does adding a user with a role one cannot grant', async () => {
+      const before = hashes;
+      const answer = await admin.request('POST', `${V1}/orgs/acme/users`, {
+        token: acme.users.admin.token,
+        body: { email: `p${++counter}@acme.test`, role: 'owner', password: newPassword() },
+      });
+      assert.equal(answer.status, 403, answer.text);
+      assert.equal(answer.body.code, 'not_allowed_for_you');
+      assert.equal(hashes, before, 'a refused user hashed the password');
     });
 
     it("another org's user is 404, by its org or inside one's own, and nothing is written", async () => {

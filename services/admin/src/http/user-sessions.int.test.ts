@@ -102,6 +102,7 @@ describe('a command that ends a user’s sessions', { skip }, () => {
             passwordHash: PHC,
             by: { rights: rightsOf('owner'), userId: acme.users.owner.userId },
             sessions,
+            singleSignOn: false,
           },
           metadata,
         );

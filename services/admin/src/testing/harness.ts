@@ -46,7 +46,10 @@ const silent = { info() {}, warn() {}, error() {} };
  */
 export async function startTestAdmin(
   options: Partial<
-    Pick<AdminApiOptions, 'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies'>
+    Pick<
+      AdminApiOptions,
+      'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies' | 'hashPassword'
+    >
   > = {},
 ): Promise<TestAdmin | string> {
   const database = await createTestDatabase();
@@ -81,6 +84,7 @@ export async function startTestAdmin(
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
+    ...(options.hashPassword ? { hashPassword: options.hashPassword } : {}),
   });
 
   const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<Answer> => {

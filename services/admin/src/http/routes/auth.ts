@@ -1,6 +1,6 @@
 import { newEventId, streams } from '@kordon/events';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.js';
+import { burnPasswordCheck, verifyPassword } from '../../auth/passwords.js';
 import { authenticate, byOf, unauthenticated } from '../../auth/principal.js';
 import {
   ACCESS_TOKEN_SECONDS,
@@ -9,9 +9,9 @@ import {
   REFRESH_TOKEN_DAYS,
   REFRESH_TOKEN_PATTERN,
 } from '../../auth/tokens.js';
-import { execute } from '../../commands/execute.js';
+import { execute, precheck } from '../../commands/execute.js';
 import { sessionDecider } from '../../deciders/session.js';
-import { userDecider } from '../../deciders/user.js';
+import { type LiveSession, userDecider } from '../../deciders/user.js';
 import { AdminError } from '../../errors.js';
 import { ACTIONS } from '../../rbac/permissions.js';
 import { displayRole, type UserView } from '../../view/admin-view.js';
@@ -369,17 +369,20 @@ export function authRoutes(passport: Passport) {
             errors: [{ path: 'body.newPassword', message: 'must differ from the current password' }],
           });
         }
-        const passwordHash = await hashPassword(ctx.body.newPassword);
+        const stream = streams.user(principal.orgId, principal.userId);
+        const change = (passwordHash: string, sessions: LiveSession[]) => ({
+          type: 'ChangePassword' as const,
+          passwordHash,
+          by: byOf(principal),
+          sessions,
+        });
+        // What refuses the change refuses it before the slow hash (execute decides again).
+        await precheck(ctx.deps.bus, userDecider, stream, change('', []));
+        const passwordHash = await ctx.deps.hashPassword(ctx.body.newPassword);
         const metadata = metadataOf(ctx, principal.orgId);
         // Every session of the user ends, this one too: the answer carries no new token.
         await executeEndingSessions(ctx.deps, user, 'password_changed', metadata, (sessions) =>
-          execute(
-            ctx.deps.bus,
-            userDecider,
-            streams.user(principal.orgId, principal.userId),
-            { type: 'ChangePassword', passwordHash, by: byOf(principal), sessions },
-            metadata,
-          ),
+          execute(ctx.deps.bus, userDecider, stream, change(passwordHash, sessions), metadata),
         );
         return { status: 204 };
       },

@@ -1,9 +1,9 @@
 import { streams, UserJoined } from '@kordon/events';
 import { z } from 'zod';
-import { hashPassword, newPassword } from '../../auth/passwords.js';
+import { newPassword } from '../../auth/passwords.js';
 import { byOf, unauthenticated } from '../../auth/principal.js';
 import { INVITATION_TOKEN_PATTERN, newInvitationToken } from '../../auth/tokens.js';
-import { execute } from '../../commands/execute.js';
+import { execute, precheck } from '../../commands/execute.js';
 import { invitationDecider } from '../../deciders/invitation.js';
 import { AdminError } from '../../errors.js';
 import type { Rights } from '../../rbac/permissions.js';
@@ -150,62 +150,76 @@ export const invitationRoutes = [
     tag: 'auth',
     summary: 'Accept an invitation: become a user of the org with a password, signed in',
     description:
-      'A used, replaced or expired token is 401, the same for each. Failures count against the client IP like failed sign-ins (429 with Retry-After).',
+      'A used, replaced or expired token is 401, the same for each. Failures count in the sign-in throttle: after 5 in 15 minutes from the client IP (sign-in failures included) or on the invitation, 429 with Retry-After.',
     access: 'public',
     body: AcceptBody,
     responses: { 200: { description: 'Joined and signed in', schema: Tokens } },
     handler: async (ctx) => {
       const now = ctx.deps.now();
+      const { throttle } = ctx.deps;
       const ipKey = `ip:${ctx.ip}`;
-      const wait = ctx.deps.throttle.retryAfter(ipKey, now.getTime());
-      if (wait > 0) {
-        throw new AdminError('too_many_attempts', `too many failed attempts; try again in ${wait} s`, {
-          headers: { 'Retry-After': String(wait) },
-        });
-      }
-      const refuse = () => {
-        ctx.deps.throttle.fail(ipKey, now.getTime());
-        return unauthenticated('the invitation is not valid (used, replaced or expired)');
-      };
-      if (!INVITATION_TOKEN_PATTERN.test(ctx.body.token)) throw refuse();
-      const presented = ctx.deps.keys.hash(ctx.body.token).value;
+      const tooMany = (wait: number) =>
+        new AdminError(
+          'too_many_attempts',
+          `too many invalid invitation tokens from this address or for this invitation; try again in ${wait} s`,
+          { headers: { 'Retry-After': String(wait) } },
+        );
+      const invalid = () => unauthenticated('the invitation is not valid (used, replaced or expired)');
+      const ipWait = throttle.retryAfter(ipKey, now.getTime());
+      if (ipWait > 0) throw tooMany(ipWait);
+      const presented = INVITATION_TOKEN_PATTERN.test(ctx.body.token)
+        ? ctx.deps.keys.hash(ctx.body.token).value
+        : undefined;
       const view = ctx.deps.view();
-      const invitation = view.invitations.get(view.invitationIdByTokenHash.get(presented) ?? '');
-      if (!invitation || !view.orgs.has(invitation.orgId)) throw refuse();
-      const passwordHash = await hashPassword(ctx.body.password);
+      const invitation =
+        presented === undefined
+          ? undefined
+          : view.invitations.get(view.invitationIdByTokenHash.get(presented) ?? '');
+      if (presented === undefined || !invitation || !view.orgs.has(invitation.orgId)) {
+        throttle.fail(ipKey, now.getTime());
+        throw invalid();
+      }
+      // Per address and per invitation, counted before the slow hash and taken back once joined:
+      // attempts sent together each see the ones before them.
+      const invitationKey = `invitation:${presented}`;
+      const wait = Math.max(ipWait, throttle.retryAfter(invitationKey, now.getTime()));
+      if (wait > 0) throw tooMany(wait);
+      throttle.fail(ipKey, now.getTime());
+      throttle.fail(invitationKey, now.getTime());
       const local = invitation.email.split('@')[0]!;
       const displayName =
         ctx.body.displayName ??
         (UserJoined.schema.shape.displayName.safeParse(local).success ? local : invitation.email);
+      const stream = streams.user(invitation.orgId, invitation.userId);
+      const accept = (passwordHash: string) => ({
+        type: 'AcceptInvitation' as const,
+        userId: invitation.userId,
+        presented,
+        displayName,
+        passwordHash,
+        now,
+      });
       try {
-        await execute(
-          ctx.deps.bus,
-          invitationDecider,
-          streams.user(invitation.orgId, invitation.userId),
-          {
-            type: 'AcceptInvitation',
-            userId: invitation.userId,
-            presented,
-            displayName,
-            passwordHash,
-            now,
-          },
-          {
-            orgId: invitation.orgId,
-            actor: { kind: 'user', id: invitation.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
-            time: now,
-            correlationId: ctx.requestId,
-          },
-        );
+        // An expired or used invitation is refused before the slow hash (execute decides again).
+        await precheck(ctx.deps.bus, invitationDecider, stream, accept(''));
+        const passwordHash = await ctx.deps.hashPassword(ctx.body.password);
+        await execute(ctx.deps.bus, invitationDecider, stream, accept(passwordHash), {
+          orgId: invitation.orgId,
+          actor: { kind: 'user', id: invitation.userId, ...(ctx.ip ? { ip: ctx.ip } : {}) },
+          time: now,
+          correlationId: ctx.requestId,
+        });
       } catch (error) {
         // Two accepts at once: the loser finds the token spent, like any reuse.
         if (
           error instanceof AdminError &&
           ['unauthenticated', 'conflict', 'concurrent_change'].includes(error.code)
         )
-          throw refuse();
+          throw invalid();
         throw error;
       }
+      throttle.forgive(ipKey, now.getTime());
+      throttle.clear(invitationKey);
       const user = ctx.deps.view().users.get(invitation.userId);
       if (!user) throw new AdminError('unavailable', 'joined; sign in with your e-mail and password');
       return { status: 200, body: await startSession(ctx, user, 'password') };

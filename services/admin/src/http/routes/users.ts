@@ -1,8 +1,7 @@
 import { streams } from '@kordon/events';
-import { hashPassword } from '../../auth/passwords.js';
 import { byOf } from '../../auth/principal.js';
-import { etag, execute } from '../../commands/execute.js';
-import { userDecider } from '../../deciders/user.js';
+import { etag, execute, precheck } from '../../commands/execute.js';
+import { type LiveSession, userDecider } from '../../deciders/user.js';
 import { AdminError } from '../../errors.js';
 import type { AdminViewState } from '../../view/admin-view.js';
 import { metadataOf, orgOf, paginate, principalOf, userBody, userByEmail, userOfOrg } from '../helpers.js';
@@ -70,21 +69,28 @@ export const userRoutes = [
       }
       // The config file's id for the same person: both doors name one user.
       const userId = ctx.deps.crypto.entityId('user', `${org.slug}/${email}`);
-      const passwordHash = ctx.body.password === undefined ? null : await hashPassword(ctx.body.password);
+      const stream = streams.user(org.orgId, userId);
+      const add = (passwordHash: string | null) => ({
+        type: 'AddUser' as const,
+        userId,
+        email,
+        displayName: ctx.body.displayName ?? email.split('@')[0]!,
+        role: ctx.body.role,
+        passwordHash,
+        method: principal.kind === 'bootstrap' ? ('bootstrap' as const) : ('invitation' as const),
+        by: byOf(principal),
+      });
+      let passwordHash: string | null = null;
+      if (ctx.body.password !== undefined) {
+        // Whatever refuses the user refuses it before the slow hash (execute decides again).
+        await precheck(ctx.deps.bus, userDecider, stream, add(null));
+        passwordHash = await ctx.deps.hashPassword(ctx.body.password);
+      }
       const { version } = await execute(
         ctx.deps.bus,
         userDecider,
-        streams.user(org.orgId, userId),
-        {
-          type: 'AddUser',
-          userId,
-          email,
-          displayName: ctx.body.displayName ?? email.split('@')[0]!,
-          role: ctx.body.role,
-          passwordHash,
-          method: principal.kind === 'bootstrap' ? 'bootstrap' : 'invitation',
-          by: byOf(principal),
-        },
+        stream,
+        add(passwordHash),
         metadataOf(ctx, org.orgId),
       );
       const user = userOfOrg(ctx.deps.view(), org.orgId, userId);
@@ -187,15 +193,29 @@ export const userRoutes = [
     tag: 'users',
     summary: "Set another user's password (ends all their sessions)",
     description:
-      "For a person who lost theirs: the new password (the rules of every new one) is kept as an argon2id hash in UserPasswordSet, and every session of the user ends with it, each with a SessionEnded `password_reset` in the same append. Tell them the password out of band; they change it with POST /auth/password. Never your own (change it with POST /auth/password, which asks for the current one), never a user holding rights you lack (an admin cannot reset an owner's), never a disabled user or one who signs in only through single sign-on (409).",
+      "For a person who lost theirs: the new password (the rules of every new one) is kept as an argon2id hash in UserPasswordSet, and every session of the user ends with it, each with a SessionEnded `password_reset` in the same append. Tell them the password out of band; they change it with POST /auth/password. Never your own (change it with POST /auth/password, which asks for the current one), never a user holding rights you lack (an admin cannot reset an owner's), never a disabled user or one without a password in an org with single sign-on (409). In an org without single sign-on it gives a user without a password (one of the configuration file, or added without one) a first password: they have no other way in. A refused reset costs no hash: every check comes first.",
     access: 'user.manage',
     params: userParams,
     body: SetPasswordBody,
     responses: { 200: { description: 'The user', schema: User } },
     handler: async (ctx) => {
       const org = orgOf(ctx);
-      const user = userOfOrg(ctx.deps.view(), org.orgId, ctx.params.user as string);
-      const passwordHash = await hashPassword(ctx.body.password);
+      const view = ctx.deps.view();
+      const user = userOfOrg(view, org.orgId, ctx.params.user as string);
+      const stream = streams.user(org.orgId, user.userId);
+      const by = byOf(principalOf(ctx));
+      const singleSignOn = view.sso.has(org.orgId);
+      const reset = (passwordHash: string, sessions: LiveSession[]) => ({
+        type: 'ResetPassword' as const,
+        passwordHash,
+        by,
+        sessions,
+        singleSignOn,
+      });
+      // Every refusal (rights, one's own, disabled, single sign-on only, If-Match) comes before
+      // the slow hash, so a refused reset costs no CPU; execute decides again on the stream.
+      await precheck(ctx.deps.bus, userDecider, stream, reset('', []), { ifMatch: ctx.ifMatch });
+      const passwordHash = await ctx.deps.hashPassword(ctx.body.password);
       const metadata = metadataOf(ctx, org.orgId);
       const { version } = await executeEndingSessions(
         ctx.deps,
@@ -203,14 +223,9 @@ export const userRoutes = [
         'password_reset',
         metadata,
         (sessions) =>
-          execute(
-            ctx.deps.bus,
-            userDecider,
-            streams.user(org.orgId, user.userId),
-            { type: 'ResetPassword', passwordHash, by: byOf(principalOf(ctx)), sessions },
-            metadata,
-            { ifMatch: ctx.ifMatch },
-          ),
+          execute(ctx.deps.bus, userDecider, stream, reset(passwordHash, sessions), metadata, {
+            ifMatch: ctx.ifMatch,
+          }),
       );
       return {
         status: 200,
