@@ -186,6 +186,13 @@ export interface IpHold {
   readonly periodStart: number;
 }
 
+/** The money and token budgets a request is held to: a ledger key (and scope) each. */
+interface RequestBudgets {
+  readonly usdBudgets: readonly { ref: ScopeRef }[];
+  readonly usdScopes: readonly string[];
+  readonly tokenScopes: readonly { key: string; kind: TokenKind; ref: ScopeRef }[];
+}
+
 interface ScopeRef {
   readonly scope: Scope;
   readonly scopeId: string;
@@ -558,11 +565,7 @@ export class LimitsEnforcer {
   /** Reserves the estimate in every money and token budget, or in none (and says which refused). */
   #reserveBudgets(
     subject: AdmissionSubject,
-    budgets: {
-      usdBudgets: readonly { ref: ScopeRef }[];
-      usdScopes: readonly string[];
-      tokenScopes: readonly { key: string; kind: TokenKind; ref: ScopeRef }[];
-    },
+    budgets: RequestBudgets,
     expected: AdmissionEstimate,
     now: number,
   ): Refusal | null {
@@ -650,11 +653,7 @@ export class LimitsEnforcer {
     ref: ScopeRef,
     message: string,
     named: string,
-    budgets: {
-      usdBudgets: readonly { ref: ScopeRef }[];
-      usdScopes: readonly string[];
-      tokenScopes: readonly { key: string; kind: TokenKind; ref: ScopeRef }[];
-    },
+    budgets: RequestBudgets,
     expected: AdmissionEstimate,
     now: number,
   ): Refusal {
