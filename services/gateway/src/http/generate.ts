@@ -40,6 +40,7 @@ import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js
 import { ANTHROPIC_TOOL_PROMPT_AUTO, estimatePromptTokens, estimateRequestTokens } from '../tokens/index.js';
 import {
   type AnthropicMessagesRequest,
+  maxOutputTokensIn,
   openAIChatRequest,
   openAIToAnthropicRequest,
   TranslationError,
@@ -954,11 +955,15 @@ function estimateOf(
   // Without a bound of its own, a request to Claude is sent the translate layer's `max_tokens`:
   // the provider's `defaultMaxTokens`, else the model's ceiling from Claude 4.5 on (64,000 on
   // Sonnet 4.5), plus the thinking budget `reasoning_effort` adds to it.
-  const maxOutput =
+  const asked =
     maxOutputTokens(body) ??
     (route.provider.type === 'anthropic'
       ? (claudeRequest(outcome, route, body, dialect)?.max_tokens ?? route.provider.options.defaultMaxTokens)
       : undefined);
+  // No more than the model writes: a maximum above its ceiling goes as the ceiling when
+  // translated (Claude Code's 32,000 to gpt-4o: 16,384), and the provider never bills past it.
+  const ceiling = maxOutputTokensIn(providerAdapter(route.provider.type).dialect, route.model);
+  const maxOutput = asked !== undefined && ceiling !== undefined ? Math.min(asked, ceiling) : asked;
   // Each of `n` choices may run to the bound, and each is billed (OpenAI; Gemini's candidates).
   const choices =
     outcome.endpoint === 'chat.completions' &&

@@ -41,6 +41,7 @@ export {
   anthropicToGeminiRequest,
   anthropicToOpenAIRequest,
   anthropicToolNamesSent,
+  maxOutputTokensIn,
   openAIToAnthropicRequest,
   openAIToGeminiRequest,
 } from './requests.js';

@@ -5,11 +5,13 @@
  */
 import type { AnthropicMessagesRequest } from './anthropic-messages-types.js';
 import { neutralFromAnthropicRequest } from './anthropic-request-to-neutral.js';
+import { claudeMaxOutputTokens } from './claude-models.js';
 import type { GeminiGenerateContentRequest } from './gemini-types.js';
 import { type AnthropicRequestOptions, anthropicRequestFromNeutral } from './neutral-to-anthropic-request.js';
 import { type GeminiRequestOptions, geminiRequestFromNeutral } from './neutral-to-gemini-request.js';
 import { type OpenAIRequestOptions, openAIRequestFromNeutral } from './neutral-to-openai-request.js';
 import type { OpenAIChatRequest } from './openai-chat-types.js';
+import { openAIMaxOutputTokens } from './openai-models.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
 import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
@@ -28,6 +30,21 @@ export function anthropicToOpenAIRequest(
   options?: OpenAIRequestOptions,
 ): OpenAIChatRequest {
   return openAIRequestFromNeutral(neutralFromAnthropicRequest(request), options);
+}
+
+/**
+ * The longest answer a model writes when sent in `dialect`: the ceiling a translated request's
+ * maximum is lowered to (`claudeMaxOutputTokens`, `openAIMaxOutputTokens`), so an estimate
+ * sized by it and the request sent agree; undefined where those tables do not know the model
+ * (and for Gemini, which has no such table).
+ */
+export function maxOutputTokensIn(
+  dialect: 'openai' | 'anthropic' | 'gemini',
+  model: string,
+): number | undefined {
+  if (dialect === 'anthropic') return claudeMaxOutputTokens(model);
+  if (dialect === 'openai') return openAIMaxOutputTokens(model);
+  return undefined;
 }
 
 /**
