@@ -2,7 +2,7 @@
  * A maximum above the routed model's ceiling is sent as the ceiling when the request is
  * translated (Claude Code's 32,000 to gpt-4o goes as 16,384; an OpenAI caller's 128,000 to
  * Sonnet 4.5 as 64,000), and the provider never bills past it: a budget holds the ceiling, not
- * what was asked. Before, both requests were refused under an output-token budget that holds
+ * what was asked; a request sent as written holds its own. Before, both requests were refused under an output-token budget that holds
  * the ceiling, sized by the caller's 32,000 and 128,000.
  */
 import assert from 'node:assert/strict';
@@ -90,6 +90,7 @@ orgs:
         proxyKeys:
           - { name: code, limits: { tokens: { output: 20000, period: 1d } } }
           - { name: sdk, limits: { tokens: { output: 100000, period: 1d } } }
+          - { name: same, limits: { tokens: { output: 20000, period: 1d } } }
 `,
       { ANTHROPIC_KEY: 'sk-ant-api03-outputceilingabcdefghijklmnop' },
     );
@@ -144,6 +145,19 @@ orgs:
       .catch((error: unknown) => error);
     assert.ok(answer instanceof Anthropic.APIError && answer.status === 429, String(answer));
     assert.match(answer.message, /may take up to 16384 tokens/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('a request sent as written (OpenAI caller, gpt-4o) is held at its own maximum', async () => {
+    // Not translated, its 32,000 reaches the provider, which refuses it above 16,384: Kordon
+    // lowers nothing, so it holds what was asked (the ceiling is the provider's to enforce).
+    sent.length = 0;
+    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key('same'), maxRetries: 0 });
+    const answer = await openai.chat.completions
+      .create({ model: 'gpt-4o', max_completion_tokens: 32_000, messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
+    assert.ok(answer instanceof OpenAI.APIError && answer.status === 429, String(answer));
+    assert.match(answer.message, /may take up to 320\d\d tokens/);
     assert.deepEqual(sent, []);
   });
 });

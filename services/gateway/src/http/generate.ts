@@ -960,9 +960,15 @@ function estimateOf(
     (route.provider.type === 'anthropic'
       ? (claudeRequest(outcome, route, body, dialect)?.max_tokens ?? route.provider.options.defaultMaxTokens)
       : undefined);
-  // No more than the model writes: a maximum above its ceiling goes as the ceiling when
-  // translated (Claude Code's 32,000 to gpt-4o: 16,384), and the provider never bills past it.
-  const ceiling = maxOutputTokensIn(providerAdapter(route.provider.type).dialect, route.model);
+  // A request translated to the provider's dialect goes with a maximum above the model's
+  // ceiling lowered to it (Claude Code's 32,000 to gpt-4o: 16,384): held at what is sent. One
+  // sent as written keeps its own: the provider refuses it above the ceiling, and a server that
+  // serves a name the tables know is not held to them (an Azure deployment, a proxy).
+  const providerDialect = providerAdapter(route.provider.type).dialect;
+  const translated =
+    (outcome.endpoint === 'chat.completions' || outcome.endpoint === 'messages') &&
+    providerDialect !== dialect;
+  const ceiling = translated ? maxOutputTokensIn(providerDialect, route.model) : undefined;
   const maxOutput = asked !== undefined && ceiling !== undefined ? Math.min(asked, ceiling) : asked;
   // Each of `n` choices may run to the bound, and each is billed (OpenAI; Gemini's candidates).
   const choices =
