@@ -9,7 +9,7 @@ import {
 import { modelMatches } from '../http/route-model.js';
 import type { PolicyEntry, RegistryState } from '../registry/registry.js';
 import { formatAmount, parseUsd, USD_SCALE } from './amount.js';
-import { BudgetLedger, type LedgerSnapshot } from './budget-ledger.js';
+import { BudgetLedger, type LedgerSnapshot, type ScopeView } from './budget-ledger.js';
 import { DistinctIps } from './distinct-ips.js';
 import type { IpAddress } from './ip-address.js';
 import { IpRules, type IpVerdict } from './ip-rules.js';
@@ -184,6 +184,25 @@ export interface IpHold {
   readonly key: string;
   readonly address: string;
   readonly periodStart: number;
+}
+
+/** A budget that cannot hold a request, with what the request would take of it and its counters. */
+interface SpentBudget {
+  readonly key: string;
+  readonly ref: ScopeRef;
+  readonly kind: 'usd' | TokenKind;
+  readonly amount: bigint;
+  readonly view: ScopeView;
+}
+
+function leftOf({ view }: SpentBudget): bigint {
+  return view.available ?? 0n;
+}
+
+function budgetName({ kind, ref }: Pick<SpentBudget, 'kind' | 'ref'>): string {
+  return kind === 'usd'
+    ? `the USD budget of this ${label(ref)}`
+    : `the ${kind} token budget of this ${label(ref)}`;
 }
 
 /** The money and token budgets a request is held to: a ledger key (and scope) each. */
@@ -596,17 +615,7 @@ export class LimitsEnforcer {
             ref,
             `this request may cost up to ${formatUsdShort(estimate)}, more than the ${formatUsdShort(positive(reserved.available))} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)})`,
           );
-        return this.#spentRefusal(
-          'budget_usd',
-          ref,
-          reserved.available > 0n
-            ? `this request may cost up to ${formatUsdShort(estimate)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(reserved.available)} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
-            : `${budget} is spent (${spent})${this.#renewsNever(reserved.scopeKey) ? NEVER_RENEWS : ''}`,
-          reserved.scopeKey,
-          budgets,
-          expected,
-          now,
-        );
+        return this.#spentRefusal(reserved.scopeKey, budgets, expected, now);
       }
     }
     for (const [index, { key, kind, ref }] of budgets.tokenScopes.entries()) {
@@ -624,17 +633,7 @@ export class LimitsEnforcer {
             ref,
             `this request may take up to ${tokens(amount)}, more than the ${tokens(positive(reserved.available))} left of ${budget}${heldInFlight(reserved.reserved, tokens)}`,
           );
-        return this.#spentRefusal(
-          'budget_tokens',
-          ref,
-          reserved.available > 0n
-            ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(reserved.available)} left of ${budget}${heldInFlight(reserved.reserved, tokens)}; ${SMALLER_REQUEST}`
-            : `${budget} is spent${this.#renewsNever(key) ? NEVER_RENEWS : ''}`,
-          key,
-          budgets,
-          expected,
-          now,
-        );
+        return this.#spentRefusal(key, budgets, expected, now);
       }
     }
     return null;
@@ -643,45 +642,91 @@ export class LimitsEnforcer {
   /**
    * A final budget refusal (429 `insufficient_quota`), told when to come back. Every budget
    * that cannot hold the request even were the requests in flight to cost nothing (the one
-   * named, `named`, and any other of its scopes, USD or tokens) refuses it until its period
-   * ends: Retry-After is the last of those ends, and there is none when one of them is a
-   * lifetime budget, which never renews. The others are named in the message: at the named
-   * one's renewal they still refuse.
+   * the ledger refused with, `refusedBy`, and any other of its scopes, USD or tokens) refuses
+   * it until its period ends: Retry-After is the last of those ends, and there is none when one
+   * of them is a lifetime budget, which never renews. The refusal names one of them: `refusedBy`
+   * when it is one, else (`refusedBy` is short only by the holds of requests in flight, which
+   * end with them: neither spent nor final) the one the ledger would have named, USD first, the
+   * one with the least left; its message names each other one: at the named one's renewal they
+   * still refuse.
    */
   #spentRefusal(
-    reason: 'budget_usd' | 'budget_tokens',
-    ref: ScopeRef,
-    message: string,
-    named: string,
+    refusedBy: string,
     budgets: RequestBudgets,
     expected: AdmissionEstimate,
     now: number,
   ): Refusal {
-    const cannotHold = (ledger: BudgetLedger, key: string, amount: bigint) => {
-      const { available, reserved } = ledger.view(key);
-      return available !== null && available + reserved < amount;
-    };
-    const spent: { key: string; name: string }[] = [];
     const { usd, inputTokens, outputTokens } = expected;
+    const spent: SpentBudget[] = [];
+    const cannotHold = (ledger: BudgetLedger, key: string, amount: bigint) => {
+      const view = ledger.view(key);
+      return view.available !== null && view.available + view.reserved < amount ? view : undefined;
+    };
     if (usd !== null)
-      for (const [index, key] of budgets.usdScopes.entries())
-        if (cannotHold(this.#usd, key, usd))
-          spent.push({ key, name: `the USD budget of this ${label(budgets.usdBudgets[index]!.ref)}` });
-    for (const { key, kind, ref: tokenRef } of budgets.tokenScopes)
-      if (cannotHold(this.#tokens, key, BigInt(tokenCount(kind, inputTokens, outputTokens))))
-        spent.push({ key, name: `the ${kind} token budget of this ${label(tokenRef)}` });
+      for (const [index, key] of budgets.usdScopes.entries()) {
+        const view = cannotHold(this.#usd, key, usd);
+        if (view) spent.push({ key, ref: budgets.usdBudgets[index]!.ref, kind: 'usd', amount: usd, view });
+      }
+    for (const { key, kind, ref } of budgets.tokenScopes) {
+      const amount = BigInt(tokenCount(kind, inputTokens, outputTokens));
+      const view = cannotHold(this.#tokens, key, amount);
+      if (view) spent.push({ key, ref, kind, amount, view });
+    }
+    // As the ledger names one: USD first, the one with the least left.
+    const named =
+      spent.find(({ key }) => key === refusedBy) ??
+      spent.reduce<SpentBudget | undefined>(
+        (first, budget) =>
+          first === undefined ||
+          (first.kind === 'usd' && budget.kind === 'usd' && leftOf(budget) < leftOf(first))
+            ? budget
+            : first,
+        undefined,
+      );
+    if (named === undefined)
+      // Not held only for requests in flight (`#heldOnly`): one of them cannot hold it.
+      throw new Error('a final budget refusal found no budget that cannot hold the request');
     const others = spent
-      .filter(({ key }) => key !== named)
+      .filter((budget) => budget !== named)
       .map(
-        ({ key, name }) =>
-          `; ${name} cannot hold this request either${this.#renewsNever(key) ? OTHER_NEVER_RENEWS : ''}`,
+        (budget) =>
+          `; ${budgetName(budget)} cannot hold this request either${this.#renewsNever(budget.key) ? OTHER_NEVER_RENEWS : ''}`,
       )
       .join('');
-    const keys = spent.length > 0 ? spent.map(({ key }) => key) : [named];
-    return refusal(reason, ref, 429, `${message}${others}`, {
-      ...this.#retryAfter(keys, now),
-      quota: true,
-    });
+    return refusal(
+      named.kind === 'usd' ? 'budget_usd' : 'budget_tokens',
+      named.ref,
+      429,
+      `${this.#spentMessage(named)}${others}`,
+      {
+        ...this.#retryAfter(
+          spent.map(({ key }) => key),
+          now,
+        ),
+        quota: true,
+      },
+    );
+  }
+
+  /**
+   * Why a budget that cannot hold the request refuses it: the request may cost more than is
+   * left (its caller can ask for less), or nothing is left.
+   */
+  #spentMessage(budget: SpentBudget): string {
+    const { view, amount } = budget;
+    const name = budgetName(budget);
+    const available = view.available ?? 0n;
+    const never = this.#renewsNever(budget.key) ? NEVER_RENEWS : '';
+    if (budget.kind !== 'usd') {
+      const tokens = (n: bigint) => `${n} tokens`;
+      return available > 0n
+        ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(available)} left of ${name}${heldInFlight(view.reserved, tokens)}; ${SMALLER_REQUEST}`
+        : `${name} is spent${never}`;
+    }
+    const spent = `${formatUsdShort(view.used - view.baseline)} of ${formatUsdShort((view.allowance ?? 0n) + view.rolledOver)}`;
+    return available > 0n
+      ? `this request may cost up to ${formatUsdShort(amount)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(available)} left of ${name} (${spent} spent${heldInFlight(view.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
+      : `${name} is spent (${spent})${never}`;
   }
 
   /**

@@ -377,6 +377,52 @@ describe('LimitsEnforcer', () => {
     assert.ok(limits.admit(subject(), estimate('2.5', 2_000, 2_000), T0 + 5).ok);
   });
 
+  it('a final refusal names the budget that cannot hold the request, not one short only by holds in flight', () => {
+    const tenth = Date.parse('2026-11-10T10:00:00Z');
+    const dayEnd = Date.parse('2026-11-11T00:00:00Z');
+    const monthEnd = Date.parse('2026-12-01T00:00:00Z');
+    // The key's USD budget is all held by a request in flight; the org's tokens are spent.
+    const tokens = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '1', period: '1d' } } },
+        { scope: 'org', scopeId: ORG, limits: { tokens: { kind: 'total', count: 100, period: '1mo' } } },
+      ]),
+    ).limits;
+    assert.ok(tokens.admit(subject(), estimate('1', 10, 10), tenth).ok);
+    const other = tokens.admit(subject({ proxyKeyId: 'pxk_2' }), estimate('0', 30, 30), tenth + 1);
+    assert.ok(other.ok);
+    tokens.settle(other, { usd: '0', inputTokens: 50, outputTokens: 50 }, tenth + 2);
+    const spentTokens = tokens.admit(subject(), estimate('0.001', 1, 1), tenth + 1000);
+    assert.ok(!spentTokens.ok);
+    assert.equal(spentTokens.reason, 'budget_tokens');
+    assert.deepEqual(spentTokens.limitScope, { scope: 'org', scopeId: ORG });
+    assert.equal(spentTokens.message, 'the total token budget of this org is spent');
+    assert.equal(spentTokens.quota, true);
+    assert.equal(spentTokens.retryAfterSeconds, (monthEnd - tenth) / 1000 - 1);
+    // The org's USD budget is held by another key's request and has the least left; the key's is
+    // short of this request whatever those holds cost.
+    const usd = enforcer(
+      registryWith([
+        { scope: 'proxy-key', scopeId: 'pxk_1', limits: { budget: { usd: '1', period: '1d' } } },
+        { scope: 'org', scopeId: ORG, limits: { budget: { usd: '10', period: '1mo' } } },
+      ]),
+    ).limits;
+    const first = usd.admit(subject(), estimate('0.8'), tenth);
+    assert.ok(first.ok);
+    usd.settle(first, { usd: '0.8', inputTokens: 100, outputTokens: 100 }, tenth + 1);
+    assert.ok(usd.admit(subject({ proxyKeyId: 'pxk_2' }), estimate('9.1'), tenth + 2).ok);
+    const spentUsd = usd.admit(subject(), estimate('0.5'), tenth + 1000);
+    assert.ok(!spentUsd.ok);
+    assert.equal(spentUsd.reason, 'budget_usd');
+    assert.deepEqual(spentUsd.limitScope, { scope: 'proxy-key', scopeId: 'pxk_1' });
+    assert.equal(
+      spentUsd.message,
+      'this request may cost up to $0.5 (its prompt and the longest answer it allows), more than the $0.2 left of the USD budget of this key ($0.8 of $1 spent); set max_tokens (lower) or send a shorter prompt',
+    );
+    assert.equal(spentUsd.quota, true);
+    assert.equal(spentUsd.retryAfterSeconds, (dayEnd - tenth) / 1000 - 1);
+  });
+
   it('an exact estimate that throws gives back the concurrency slot and the rpm it took', () => {
     const { limits } = enforcer(
       registryWith([
