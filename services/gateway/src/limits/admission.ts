@@ -682,10 +682,10 @@ export class LimitsEnforcer {
             ? budget
             : first,
         undefined,
-      );
-    if (named === undefined)
-      // Not held only for requests in flight (`#heldOnly`): one of them cannot hold it.
-      throw new Error('a final budget refusal found no budget that cannot hold the request');
+      ) ??
+      // Not reached (a final refusal is not held only for requests in flight, `#heldOnly`, so
+      // one budget cannot hold it): should it be, the refusal names the ledger's, not a 500.
+      this.#budgetOf(refusedBy, budgets, expected);
     const others = spent
       .filter((budget) => budget !== named)
       .map(
@@ -699,13 +699,31 @@ export class LimitsEnforcer {
       429,
       `${this.#spentMessage(named)}${others}`,
       {
-        ...this.#retryAfter(
-          spent.map(({ key }) => key),
-          now,
-        ),
+        ...this.#retryAfter(spent.length > 0 ? spent.map(({ key }) => key) : [named.key], now),
         quota: true,
       },
     );
+  }
+
+  /** The budget of ledger key `key` among the request's, as `#spentRefusal` describes one. */
+  #budgetOf(key: string, budgets: RequestBudgets, expected: AdmissionEstimate): SpentBudget {
+    const usdIndex = budgets.usdScopes.indexOf(key);
+    if (usdIndex >= 0)
+      return {
+        key,
+        ref: budgets.usdBudgets[usdIndex]!.ref,
+        kind: 'usd',
+        amount: expected.usd ?? 0n,
+        view: this.#usd.view(key),
+      };
+    const token = budgets.tokenScopes.find((scope) => scope.key === key)!;
+    return {
+      key,
+      ref: token.ref,
+      kind: token.kind,
+      amount: BigInt(tokenCount(token.kind, expected.inputTokens, expected.outputTokens)),
+      view: this.#tokens.view(key),
+    };
   }
 
   /**
