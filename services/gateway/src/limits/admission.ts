@@ -609,13 +609,14 @@ export class LimitsEnforcer {
         const ref = budgets.usdBudgets[budgets.usdScopes.indexOf(reserved.scopeKey)]!.ref;
         const budget = `the USD budget of this ${label(ref)}`;
         const spent = `${formatUsdShort(reserved.used)} of ${formatUsdShort(reserved.allowance)}`;
-        if (this.#heldOnly(budgets, expected))
+        const short = this.#shortBudgets(budgets, expected);
+        if (short.length === 0)
           return heldRefusal(
             'budget_usd',
             ref,
             `this request may cost up to ${formatUsdShort(estimate)}, more than the ${formatUsdShort(positive(reserved.available))} left of ${budget} (${spent} spent${heldInFlight(reserved.reserved, formatUsdShort)})`,
           );
-        return this.#spentRefusal(reserved.scopeKey, budgets, expected, now);
+        return this.#spentRefusal(reserved.scopeKey, short, now);
       }
     }
     for (const [index, { key, kind, ref }] of budgets.tokenScopes.entries()) {
@@ -627,13 +628,14 @@ export class LimitsEnforcer {
           this.#tokens.release(`${requestId}/${held.key}`);
         const budget = `the ${kind} token budget of this ${label(ref)}`;
         const tokens = (n: bigint) => `${n} tokens`;
-        if (this.#heldOnly(budgets, expected))
+        const short = this.#shortBudgets(budgets, expected);
+        if (short.length === 0)
           return heldRefusal(
             'budget_tokens',
             ref,
             `this request may take up to ${tokens(amount)}, more than the ${tokens(positive(reserved.available))} left of ${budget}${heldInFlight(reserved.reserved, tokens)}`,
           );
-        return this.#spentRefusal(key, budgets, expected, now);
+        return this.#spentRefusal(key, short, now);
       }
     }
     return null;
@@ -650,43 +652,14 @@ export class LimitsEnforcer {
    * one with the least left; its message names each other one: at the named one's renewal they
    * still refuse.
    */
-  #spentRefusal(
-    refusedBy: string,
-    budgets: RequestBudgets,
-    expected: AdmissionEstimate,
-    now: number,
-  ): Refusal {
-    const { usd, inputTokens, outputTokens } = expected;
-    const spent: SpentBudget[] = [];
-    const cannotHold = (ledger: BudgetLedger, key: string, amount: bigint) => {
-      const view = ledger.view(key);
-      return view.available !== null && view.available + view.reserved < amount ? view : undefined;
-    };
-    if (usd !== null)
-      for (const [index, key] of budgets.usdScopes.entries()) {
-        const view = cannotHold(this.#usd, key, usd);
-        if (view) spent.push({ key, ref: budgets.usdBudgets[index]!.ref, kind: 'usd', amount: usd, view });
-      }
-    for (const { key, kind, ref } of budgets.tokenScopes) {
-      const amount = BigInt(tokenCount(kind, inputTokens, outputTokens));
-      const view = cannotHold(this.#tokens, key, amount);
-      if (view) spent.push({ key, ref, kind, amount, view });
-    }
+  #spentRefusal(refusedBy: string, short: readonly SpentBudget[], now: number): Refusal {
     // As the ledger names one: USD first, the one with the least left.
     const named =
-      spent.find(({ key }) => key === refusedBy) ??
-      spent.reduce<SpentBudget | undefined>(
-        (first, budget) =>
-          first === undefined ||
-          (first.kind === 'usd' && budget.kind === 'usd' && leftOf(budget) < leftOf(first))
-            ? budget
-            : first,
-        undefined,
-      ) ??
-      // Not reached (a final refusal is not held only for requests in flight, `#heldOnly`, so
-      // one budget cannot hold it): should it be, the refusal names the ledger's, not a 500.
-      this.#budgetOf(refusedBy, budgets, expected);
-    const others = spent
+      short.find(({ key }) => key === refusedBy) ??
+      short.reduce((first, budget) =>
+        first.kind === 'usd' && budget.kind === 'usd' && leftOf(budget) < leftOf(first) ? budget : first,
+      );
+    const others = short
       .filter((budget) => budget !== named)
       .map(
         (budget) =>
@@ -699,31 +672,37 @@ export class LimitsEnforcer {
       429,
       `${this.#spentMessage(named)}${others}`,
       {
-        ...this.#retryAfter(spent.length > 0 ? spent.map(({ key }) => key) : [named.key], now),
+        ...this.#retryAfter(
+          short.map(({ key }) => key),
+          now,
+        ),
         quota: true,
       },
     );
   }
 
-  /** The budget of ledger key `key` among the request's, as `#spentRefusal` describes one. */
-  #budgetOf(key: string, budgets: RequestBudgets, expected: AdmissionEstimate): SpentBudget {
-    const usdIndex = budgets.usdScopes.indexOf(key);
-    if (usdIndex >= 0)
-      return {
-        key,
-        ref: budgets.usdBudgets[usdIndex]!.ref,
-        kind: 'usd',
-        amount: expected.usd ?? 0n,
-        view: this.#usd.view(key),
-      };
-    const token = budgets.tokenScopes.find((scope) => scope.key === key)!;
-    return {
-      key,
-      ref: token.ref,
-      kind: token.kind,
-      amount: BigInt(tokenCount(token.kind, expected.inputTokens, expected.outputTokens)),
-      view: this.#tokens.view(key),
+  /**
+   * The request's budgets, USD and tokens, that cannot hold it even were the requests in flight
+   * to cost nothing: none when a budget refused it only for their holds, which end with them.
+   */
+  #shortBudgets(budgets: RequestBudgets, expected: AdmissionEstimate): SpentBudget[] {
+    const { usd, inputTokens, outputTokens } = expected;
+    const short: SpentBudget[] = [];
+    const cannotHold = (ledger: BudgetLedger, key: string, amount: bigint) => {
+      const view = ledger.view(key);
+      return view.available !== null && view.available + view.reserved < amount ? view : undefined;
     };
+    if (usd !== null)
+      for (const [index, key] of budgets.usdScopes.entries()) {
+        const view = cannotHold(this.#usd, key, usd);
+        if (view) short.push({ key, ref: budgets.usdBudgets[index]!.ref, kind: 'usd', amount: usd, view });
+      }
+    for (const { key, kind, ref } of budgets.tokenScopes) {
+      const amount = BigInt(tokenCount(kind, inputTokens, outputTokens));
+      const view = cannotHold(this.#tokens, key, amount);
+      if (view) short.push({ key, ref, kind, amount, view });
+    }
+    return short;
   }
 
   /**
@@ -777,31 +756,6 @@ export class LimitsEnforcer {
    */
   #uncountRpm(rpmChecks: readonly Pick<WindowCheck, 'key'>[], now: number): void {
     for (const { key } of rpmChecks) this.#rpm.record(key, now, -1);
-  }
-
-  /**
-   * Whether every budget would hold the request were the requests in flight to cost nothing:
-   * refused only for their holds (which settle at no more than their estimates), it may fit
-   * once they end; with none in flight, a refusal is final.
-   */
-  #heldOnly(
-    budgets: {
-      usdScopes: readonly string[];
-      tokenScopes: readonly { key: string; kind: TokenKind }[];
-    },
-    expected: AdmissionEstimate,
-  ): boolean {
-    const fits = (ledger: BudgetLedger, key: string, amount: bigint) => {
-      const { available, reserved } = ledger.view(key);
-      return available === null || available + reserved >= amount;
-    };
-    const { usd, inputTokens, outputTokens } = expected;
-    return (
-      (usd === null || budgets.usdScopes.every((key) => fits(this.#usd, key, usd))) &&
-      budgets.tokenScopes.every(({ key, kind }) =>
-        fits(this.#tokens, key, BigInt(tokenCount(kind, inputTokens, outputTokens))),
-      )
-    );
   }
 
   #ticket(
