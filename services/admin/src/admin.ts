@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EventStore, KordonEvent, SqlExecutor } from '@kordon/events';
+import { type EventStore, type KordonEvent, migrate, type SqlExecutor } from '@kordon/events';
 import {
   CidrSet,
   type ConfigCrypto,
@@ -15,7 +15,7 @@ import { auditProjection, decodeForAudit } from './audit/audit-projection.js';
 import { OidcSignIn } from './auth/oidc.js';
 import { hashPassword } from './auth/passwords.js';
 import { BootstrapToken } from './auth/principal.js';
-import { LoginThrottle } from './auth/throttle.js';
+import { LoginThrottle, loginThrottleMigrations } from './auth/throttle.js';
 import { AdminKeys } from './auth/tokens.js';
 import { createAdminApp } from './http/app.js';
 import type { AdminCrypto, AdminDeps, AdminLogger } from './http/deps.js';
@@ -42,6 +42,7 @@ export interface AdminApiOptions {
   maxBodyBytes?: number;
   logger: AdminLogger;
   now?: () => Date;
+  /** The sign-in throttle (auth/throttle.ts): shared by every replica through `sql`. */
   loginThrottle?: { maxFailures: number; windowMs: number };
   /** Hashes new passwords; argon2id (auth/passwords.ts) unless given (tests count the calls). */
   hashPassword?: (password: string) => Promise<string>;
@@ -105,7 +106,9 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   try {
     await audit.start();
     await spend.start();
+    await migrate(options.sql, loginThrottleMigrations);
   } catch (error) {
+    await spend.stop();
     await audit.stop();
     await view.stop();
     throw error;
@@ -123,8 +126,17 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       return { secret: made.secret, prefix: made.prefix, hash: { ...made.hash } };
     },
   };
-  const throttle = options.loginThrottle;
   const now = options.now ?? (() => new Date());
+  const throttle = new LoginThrottle(options.sql, options.secrets.idSecret, {
+    ...(options.loginThrottle
+      ? { max: options.loginThrottle.maxFailures, windowMs: options.loginThrottle.windowMs }
+      : {}),
+  });
+  const stopPruning = throttle.pruneEvery(
+    60_000,
+    () => now().getTime(),
+    (error) => logger.warn({ err: error }, 'sign-in throttle cannot prune its old rows; retrying'),
+  );
   const trustedProxies = CidrSet.parse(options.trustedProxies ?? []);
   const deps: AdminDeps = {
     store: options.store,
@@ -140,7 +152,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     },
     keys: new AdminKeys(options.secrets.idSecret),
     crypto,
-    throttle: throttle ? new LoginThrottle(throttle.maxFailures, throttle.windowMs) : new LoginThrottle(),
+    throttle,
     hashPassword: options.hashPassword ?? hashPassword,
     oidc: new OidcSignIn(options.secrets.idSecret, { publicUrl: options.publicUrl, now }),
     bootstrap: options.adminToken ? new BootstrapToken(options.adminToken) : null,
@@ -186,6 +198,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       rebuild: () => spend.rebuild(),
     },
     stop: async () => {
+      await stopPruning();
       await spend.stop();
       await audit.stop();
       await view.stop();

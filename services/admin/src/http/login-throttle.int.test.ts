@@ -62,6 +62,72 @@ describe('admin API: sign-in throttle under concurrency', { skip }, () => {
   });
 });
 
+/**
+ * Several replicas behind a load balancer share the throttle (through the database): guesses
+ * spread over them count once each, and a replica started later forgets none.
+ */
+describe('admin API: sign-in throttle shared by the replicas', { skip }, () => {
+  const V1 = '/admin/v1';
+  const MAX = 5;
+  // Each guess from an address of its own (X-Forwarded-For): only the account's count holds.
+  const settings = {
+    loginThrottle: { maxFailures: MAX, windowMs: 15 * 60_000 },
+    trustedProxies: ['127.0.0.0/8'],
+  };
+  let client = 0;
+  let one: TestAdmin;
+  let two: TestAdmin;
+  let org: TestOrg;
+
+  before(async () => {
+    const started = await startTestAdmin(settings);
+    if (typeof started === 'string') throw new Error(started);
+    one = started;
+    two = await one.replica(settings);
+    org = await createOrgWithRoles(one, 'replicas');
+  });
+  after(async () => {
+    await two?.close();
+    await one?.close();
+  });
+
+  const attempt = (admin: TestAdmin, email: string, password: string) =>
+    admin.request('POST', `${V1}/auth/login`, {
+      body: { email, password },
+      headers: { 'x-forwarded-for': `203.0.113.${++client}` },
+    });
+
+  it('counts failures on one replica against the others, and a restart forgets none', async () => {
+    const email = org.users.auditor.email;
+    for (let i = 0; i < MAX; i++) {
+      await expectStatus(attempt(i % 2 === 0 ? one : two, email, `wrong guess ${i}`), 401);
+    }
+    for (const admin of [one, two]) {
+      const refused = await expectStatus(attempt(admin, email, PASSWORD), 429);
+      assert.match(refused.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    }
+    const restarted = await one.replica(settings);
+    try {
+      await expectStatus(attempt(restarted, email, PASSWORD), 429);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('checks at most the allowed number of passwords when guesses reach every replica at once', async () => {
+    const email = org.users.finance.email;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        attempt(i % 2 === 0 ? one : two, email, `wrong guess number ${i}`),
+      ),
+    );
+    const checked = answers.filter((answer) => answer.status === 401).length;
+    const throttled = answers.filter((answer) => answer.status === 429).length;
+    assert.equal(checked + throttled, answers.length, answers.map((a) => a.status).join(' '));
+    assert.ok(checked <= MAX, `${checked} passwords were checked; at most ${MAX} may be`);
+  });
+});
+
 /** Behind a load balancer (KORDON_TRUSTED_PROXIES), the client is who X-Forwarded-For names. */
 describe('admin API: client address behind a trusted proxy', { skip }, () => {
   const V1 = '/admin/v1';

@@ -33,8 +33,21 @@ export interface TestAdmin {
   store: SqlEventStore;
   sql: SqlExecutor;
   request(method: string, path: string, options?: RequestOptions): Promise<Answer>;
+  /**
+   * Another replica behind the same load balancer: an admin API of its own (its own server,
+   * connection pool, and process state) on this one's database, with the same secrets. Close it
+   * before this one (which drops the database).
+   */
+  replica(options?: TestAdminOptions): Promise<TestAdmin>;
   close(): Promise<void>;
 }
+
+export type TestAdminOptions = Partial<
+  Pick<
+    AdminApiOptions,
+    'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies' | 'hashPassword'
+  >
+>;
 
 export const PASSWORD = 'a long and Random passphrase 42';
 
@@ -44,28 +57,34 @@ const silent = { info() {}, warn() {}, error() {} };
  * The admin API on a fresh database of the test PostgreSQL, behind a real HTTP server, with
  * generated secrets; or the reason it cannot run.
  */
-export async function startTestAdmin(
-  options: Partial<
-    Pick<
-      AdminApiOptions,
-      'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies' | 'hashPassword'
-    >
-  > = {},
-): Promise<TestAdmin | string> {
+export async function startTestAdmin(options: TestAdminOptions = {}): Promise<TestAdmin | string> {
   const database = await createTestDatabase();
   if (!database) return POSTGRES_SKIP_REASON;
+  const generated = {
+    masterKey: randomBytes(32).toString('base64'),
+    proxyKeySecret: randomBytes(32).toString('base64'),
+    adminToken: randomBytes(32).toString('base64url'),
+  };
+  return startOn(database, generated, options);
+}
+
+async function startOn(
+  database: { url: string; drop: () => Promise<void> },
+  generated: { masterKey: string; proxyKeySecret: string; adminToken: string },
+  options: TestAdminOptions,
+): Promise<TestAdmin> {
   const sql = createPostgresExecutor({ connectionString: database.url });
   const store = await SqlEventStore.open('postgres', sql);
   const secrets = loadRuntimeSecrets({
-    masterKey: randomBytes(32).toString('base64'),
+    masterKey: generated.masterKey,
     oldMasterKeys: undefined,
-    proxyKeySecret: randomBytes(32).toString('base64'),
+    proxyKeySecret: generated.proxyKeySecret,
     oldProxyKeySecrets: undefined,
     devMode: false,
     dataDir: '/nonexistent',
     nodeEnv: 'test',
   });
-  const adminToken = randomBytes(32).toString('base64url');
+  const { adminToken } = generated;
   const requestLog = await startRequestLog({ store, sql, logger: silent });
   // Listening first: the API's public URL (the OIDC redirect URI) is the server's own.
   let api: AdminApi | undefined;
@@ -119,6 +138,8 @@ export async function startTestAdmin(
     store,
     sql,
     request,
+    replica: (replicaOptions = {}) =>
+      startOn({ url: database.url, drop: async () => {} }, generated, replicaOptions),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

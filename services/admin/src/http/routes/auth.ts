@@ -33,23 +33,27 @@ import { executeEndingSessions } from '../user-sessions.js';
 const LOGIN_STRATEGY = 'kordon-password';
 
 /**
- * One attempt at the password of the account `email` from `ip`, through the sign-in throttle:
- * after 5 failures in 15 minutes, per account or per client IP, it is refused with 429 and
- * Retry-After until the oldest failure is 15 minutes old; a client that signed in to the
- * account in the last 30 days is held back by its IP's failures only. The attempt counts as a
- * failure at once (guesses sent together each see the ones before them) and is forgiven by
- * `passed()` once the password matched. Sign-in and the change of one's own password share it.
+ * One attempt at the password of the account `email` from `ip`, through the sign-in throttle
+ * (shared by every replica): after 5 failures in 15 minutes, per account or per client IP, it is
+ * refused with 429 and Retry-After until the oldest failure is 15 minutes old; a client that
+ * signed in to the account in the last 30 days is held back by its IP's failures only. The
+ * attempt counts as a failure at once (guesses sent together, to any replica, each see the ones
+ * before them) and is forgiven by `passed()` once the password matched. Sign-in and the change
+ * of one's own password share it.
  */
-function throttledAttempt(deps: AdminDeps, ip: string, email: string): { passed(): void } {
+async function throttledAttempt(
+  deps: AdminDeps,
+  ip: string,
+  email: string,
+): Promise<{ passed(): Promise<void> }> {
   const now = deps.now().getTime();
   const accountKey = `account:${email.toLowerCase()}`;
   const ipKey = `ip:${ip}`;
   // A client that signed in to this account lately is held back by its own failures only:
   // failures sent by others cannot keep the owner out.
-  const known = ip !== '' && deps.throttle.isKnown(accountKey, ipKey, now);
-  const wait = Math.max(
-    known ? 0 : deps.throttle.retryAfter(accountKey, now),
-    deps.throttle.retryAfter(ipKey, now),
+  const wait = await deps.throttle.attempt(
+    [{ key: accountKey, unlessKnown: ip !== '' ? ipKey : undefined }, { key: ipKey }],
+    now,
   );
   if (wait > 0) {
     throw new AdminError(
@@ -60,14 +64,13 @@ function throttledAttempt(deps: AdminDeps, ip: string, email: string): { passed(
       },
     );
   }
-  deps.throttle.fail(accountKey, now);
-  deps.throttle.fail(ipKey, now);
   return {
-    passed() {
-      deps.throttle.clear(accountKey);
-      deps.throttle.forgive(ipKey, now);
-      if (ip !== '') deps.throttle.remember(accountKey, ipKey, now);
-    },
+    passed: () =>
+      deps.throttle.passed(now, {
+        clear: [accountKey],
+        forgive: [ipKey],
+        remember: ip !== '' ? { account: accountKey, client: ipKey } : undefined,
+      }),
   };
 }
 
@@ -98,7 +101,7 @@ async function checkPassword(
         (input.org === undefined || user.orgId === orgId),
     );
   // Counted as a failure before the slow check, and forgiven if it passes.
-  const attempt = throttledAttempt(deps, ip, input.email);
+  const attempt = await throttledAttempt(deps, ip, input.email);
   const matched: SignIn[] = [];
   for (const user of candidates) {
     const passwordHash = user.passwordHash!;
@@ -106,7 +109,7 @@ async function checkPassword(
   }
   if (candidates.length === 0) await burnPasswordCheck(input.password);
   if (matched.length === 0) throw unauthenticated('wrong e-mail or password');
-  attempt.passed();
+  await attempt.passed();
   if (matched.length > 1) {
     throw new AdminError('validation_failed', 'this e-mail signs in to several orgs: name one in `org`', {
       errors: [{ path: 'body.org', message: 'required for this e-mail' }],
@@ -357,13 +360,13 @@ export function authRoutes(passport: Passport) {
             'you sign in through single sign-on only and have no password to change',
           );
         }
-        const attempt = throttledAttempt(ctx.deps, ctx.ip ?? '', user.email);
+        const attempt = await throttledAttempt(ctx.deps, ctx.ip ?? '', user.email);
         if (!(await verifyPassword(user.passwordHash, ctx.body.currentPassword))) {
           throw new AdminError('validation_failed', 'the current password is not right', {
             errors: [{ path: 'body.currentPassword', message: 'is not your current password' }],
           });
         }
-        attempt.passed();
+        await attempt.passed();
         if (ctx.body.newPassword === ctx.body.currentPassword) {
           throw new AdminError('validation_failed', 'the new password is the current one', {
             errors: [{ path: 'body.newPassword', message: 'must differ from the current password' }],

@@ -165,8 +165,6 @@ export const invitationRoutes = [
           { headers: { 'Retry-After': String(wait) } },
         );
       const invalid = () => unauthenticated('the invitation is not valid (used, replaced or expired)');
-      const ipWait = throttle.retryAfter(ipKey, now.getTime());
-      if (ipWait > 0) throw tooMany(ipWait);
       const presented = INVITATION_TOKEN_PATTERN.test(ctx.body.token)
         ? ctx.deps.keys.hash(ctx.body.token).value
         : undefined;
@@ -176,16 +174,14 @@ export const invitationRoutes = [
           ? undefined
           : view.invitations.get(view.invitationIdByTokenHash.get(presented) ?? '');
       if (presented === undefined || !invitation || !view.orgs.has(invitation.orgId)) {
-        throttle.fail(ipKey, now.getTime());
-        throw invalid();
+        const wait = await throttle.attempt([{ key: ipKey }], now.getTime());
+        throw wait > 0 ? tooMany(wait) : invalid();
       }
       // Per address and per invitation, counted before the slow hash and taken back once joined:
-      // attempts sent together each see the ones before them.
+      // attempts sent together, to any replica, each see the ones before them.
       const invitationKey = `invitation:${presented}`;
-      const wait = Math.max(ipWait, throttle.retryAfter(invitationKey, now.getTime()));
+      const wait = await throttle.attempt([{ key: ipKey }, { key: invitationKey }], now.getTime());
       if (wait > 0) throw tooMany(wait);
-      throttle.fail(ipKey, now.getTime());
-      throttle.fail(invitationKey, now.getTime());
       const local = invitation.email.split('@')[0]!;
       const displayName =
         ctx.body.displayName ??
@@ -218,8 +214,7 @@ export const invitationRoutes = [
           throw invalid();
         throw error;
       }
-      throttle.forgive(ipKey, now.getTime());
-      throttle.clear(invitationKey);
+      await throttle.passed(now.getTime(), { clear: [invitationKey], forgive: [ipKey] });
       const user = ctx.deps.view().users.get(invitation.userId);
       if (!user) throw new AdminError('unavailable', 'joined; sign in with your e-mail and password');
       return { status: 200, body: await startSession(ctx, user, 'password') };
