@@ -17,7 +17,7 @@ import {
   startOpenAIMock,
 } from '@kordon/mock-providers';
 import OpenAI from 'openai';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import { eventOfRequest, type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 
 const OPENAI_KEY = 'sk-proj-namedchoiceabcdefghijklmnopqrstuvwxyz01';
 const ANTHROPIC_KEY = 'sk-ant-api03-namedchoiceabcdefghijklmnopqrstu';
@@ -174,6 +174,89 @@ orgs:
       message: "tool_choice.name: Tool 'get_stock' not found in provided tools.",
     });
     assert.equal(upstreamRequests(), 0);
+  });
+
+  // `auto` and `none` without tools ask for the answer there is anyway: each target that refuses a
+  // tool choice without tools (OpenAI: 400 "'tool_choice' is only allowed when 'tools' are
+  // specified.", which the mock answers too) gets none, and the request is answered.
+  for (const type of ['auto', 'none'] as const) {
+    it(`Anthropic SDK to a GPT model: tool_choice ${type} without tools is answered, no tool_choice sent`, async () => {
+      clear();
+      const answer = await anthropic.messages.create({
+        model: 'gpt-4o-mini',
+        max_tokens: 64,
+        messages: question,
+        tool_choice: { type },
+      });
+      assert.equal(
+        answer.content[0]?.type === 'text' ? answer.content[0].text : undefined,
+        'Mock reply: Weather in Paris?',
+      );
+      const sent = openaiMock.requests.at(-1)?.body as Record<string, unknown> | undefined;
+      assert.equal(openaiMock.requests.length, 1);
+      assert.ok(sent !== undefined && !('tool_choice' in sent) && !('tools' in sent), JSON.stringify(sent));
+    });
+
+    it(`OpenAI SDK to Claude and Gemini: tool_choice ${type} without tools is answered, none sent`, async () => {
+      clear();
+      for (const model of ['claude-sonnet-4-5', 'gemini-2.5-flash']) {
+        const answer = await openai.chat.completions.create({ model, messages: question, tool_choice: type });
+        assert.match(answer.choices[0]?.message.content ?? '', /Weather in Paris\?/, model);
+      }
+      const claude = anthropicMock.requests.at(-1)?.body as Record<string, unknown> | undefined;
+      assert.ok(
+        claude !== undefined && !('tool_choice' in claude) && !('tools' in claude),
+        JSON.stringify(claude),
+      );
+      const gemini = geminiMock.requests.at(-1)?.body as Record<string, unknown> | undefined;
+      assert.ok(
+        gemini !== undefined && !('toolConfig' in gemini) && !('tools' in gemini),
+        JSON.stringify(gemini),
+      );
+    });
+  }
+
+  it('Anthropic SDK to a GPT model: tool_choice any without tools is a 400 naming tool_choice, no call', async () => {
+    clear();
+    const refused = await anthropic.messages
+      .create({ model: 'gpt-4o-mini', max_tokens: 64, messages: question, tool_choice: { type: 'any' } })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.BadRequestError, String(refused));
+    assert.deepEqual((refused.error as { error?: unknown }).error, {
+      type: 'invalid_request_error',
+      message: "tool_choice may only be specified while providing tools (tool_choice is 'any').",
+    });
+    assert.equal(upstreamRequests(), 0);
+  });
+
+  it("OpenAI SDK to a GPT model as sent: tool_choice auto without tools is OpenAI's own 400", async () => {
+    // Same dialect, the body goes as written: the caller hears what OpenAI says of it.
+    clear();
+    const refused = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: question, tool_choice: 'auto' })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.param, 'tool_choice');
+  });
+
+  it('OpenAI SDK to YandexGPT: a custom tool named, which it cannot call, is a 400 naming tool_choice, recorded rejected', async () => {
+    clear();
+    const refused = await openai.chat.completions
+      .create({
+        model: 'yandexgpt/latest',
+        messages: question,
+        tools: TOOLS,
+        tool_choice: { type: 'custom', custom: { name: 'get_weather' } },
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.param, 'tool_choice');
+    assert.match(refused.message, /`tool_choice` names a custom tool.*YandexGPT takes only `function` tools/);
+    assert.equal(upstreamRequests(), 0);
+    const event = await eventOfRequest(gateway, refused.headers.get('x-request-id'));
+    assert.equal(event.type, 'RequestRejected');
+    if (event.type !== 'RequestRejected') throw new Error('not rejected');
+    assert.deepEqual([event.data.reason, event.data.status], ['invalid_request', 400]);
   });
 
   it('a name that does match still reaches the provider (OpenAI SDK to Claude)', async () => {

@@ -173,6 +173,29 @@ describe('OpenAI mock with the openai SDK', () => {
     assert.ok(refused instanceof OpenAI.APIError && refused.status === 400, String(refused));
   });
 
+  test('any tool_choice without tools is a 400 naming tool_choice, as the API answers', async () => {
+    for (const tool_choice of ['auto', 'none', 'required'] as const)
+      for (const tools of [undefined, []]) {
+        const refused = await client.chat.completions
+          .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], tool_choice, tools })
+          .catch((error: unknown) => error);
+        assert.ok(refused instanceof OpenAI.BadRequestError, `${tool_choice}: ${String(refused)}`);
+        assert.equal(refused.param, 'tool_choice');
+        assert.equal(refused.type, 'invalid_request_error');
+        assert.equal(
+          (refused.error as { message?: string }).message,
+          "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+        );
+      }
+    // null is no choice at all.
+    const answered = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      tool_choice: null as unknown as 'auto',
+    });
+    assert.equal(answered.choices[0]?.message.content, 'Mock reply: Hi');
+  });
+
   test('a tool result gets a text answer, not another tool call', async () => {
     const completion = await client.chat.completions.create({
       model: 'gpt-4o',

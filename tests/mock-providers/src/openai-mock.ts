@@ -183,6 +183,8 @@ function chatCompletions(exchange: Exchange): Reply {
   const parsed = parseRequest(chatRequest, exchange.body);
   if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
   const request = parsed.value;
+  // Any tool_choice, `auto` and `none` too, without tools is refused by the API itself.
+  if (request.tool_choice != null && (request.tools ?? []).length === 0) return toolChoiceWithoutTools();
   const answer = answerFor(chatConversation(request), exchange.replyPrefix);
   const tokens = answer.inputTokens + answer.outputTokens;
   if (request.stream)
@@ -197,6 +199,22 @@ function chatCompletions(exchange: Exchange): Reply {
   const completion = chatCompletion(exchange, request, answer);
   if (request.store) storeChatCompletion(exchange, completion, request.messages, request.metadata);
   return { kind: 'json', status: 200, body: completion, tokens };
+}
+
+/**
+ * OpenAI's 400 for a `tool_choice` sent without `tools` (or with none in them), whatever the
+ * choice: param `tool_choice`, no code.
+ */
+function toolChoiceWithoutTools(): Reply {
+  return openAIErrorReply(
+    {
+      status: 400,
+      message: "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+      type: 'invalid_request_error',
+      code: null,
+    },
+    'tool_choice',
+  );
 }
 
 function chatConversation(request: ChatRequest): Conversation {

@@ -47,6 +47,24 @@ const refused = (param: string, message: string) => (error: unknown) => {
   return true;
 };
 
+/**
+ * The tool fields of a translated body, whichever dialect: OpenAI's and Claude's `tools` and
+ * `tool_choice`, Gemini's `tools` and `toolConfig`; for the YandexGPT / GigaChat step, its
+ * choice with the functions offered (their mappers write a choice only beside functions).
+ */
+const toolFieldsSent = (sent: unknown): Record<string, unknown> => {
+  const body = sent as Record<string, unknown>;
+  if ('offered' in body)
+    return Array.isArray(body.offered) && body.offered.length > 0
+      ? { choice: body.choice, offered: body.offered }
+      : {};
+  return Object.fromEntries(
+    Object.entries(body).filter(([key]) =>
+      ['tools', 'tool_choice', 'toolConfig', 'parallel_tool_calls'].includes(key),
+    ),
+  );
+};
+
 /** Every provider an OpenAI-SDK caller's request is translated for, as the gateway calls it. */
 const openAITargets: Record<string, (body: Record<string, unknown>) => unknown> = {
   Claude: (body) =>
@@ -107,7 +125,12 @@ describe('OpenAI caller: tool_choice naming an undeclared tool, translated', () 
             ),
           );
         for (const tool_choice of ['auto', 'none'])
-          assert.doesNotThrow(() => translate({ messages: [user('Hi')], tool_choice }));
+          for (const tools of [undefined, []])
+            assert.deepEqual(
+              toolFieldsSent(translate({ messages: [user('Hi')], tools, tool_choice })),
+              {},
+              `${tool_choice} without tools goes as no choice (the target refuses a choice without tools)`,
+            );
         assert.doesNotThrow(() =>
           translate({ messages: [user('Hi')], tools: openAITools, tool_choice: 'required' }),
         );
@@ -200,7 +223,12 @@ describe('Anthropic caller: tool_choice naming an undeclared tool, translated', 
             ),
           );
         for (const type of ['auto', 'none'])
-          assert.doesNotThrow(() => translate({ messages: [user('Hi')], tool_choice: { type } }));
+          for (const tools of [undefined, []])
+            assert.deepEqual(
+              toolFieldsSent(translate({ messages: [user('Hi')], tools, tool_choice: { type } })),
+              {},
+              `${type} without tools goes as no choice (OpenAI: "'tool_choice' is only allowed when 'tools' are specified")`,
+            );
         assert.doesNotThrow(() =>
           translate({ messages: [user('Hi')], tools: anthropicTools, tool_choice: { type: 'any' } }),
         );
