@@ -1,7 +1,7 @@
 /**
  * A maximum above the routed model's ceiling is sent as the ceiling when the request is
- * translated (Claude Code's 32,000 to gpt-4o goes as 16,384; an OpenAI caller's 128,000 to
- * Sonnet 4.5 as 64,000), and the provider never bills past it: a budget holds the ceiling, not
+ * translated (Claude Code's 32,000 to gpt-4o goes as 16,384; an Anthropic caller's 200,000 to
+ * gpt-5 as 128,000; an OpenAI caller's 128,000 to Sonnet 4.5 as 64,000), and the provider never bills past it: a budget holds the ceiling, not
  * what was asked; a request sent as written holds its own. Before, both requests were refused under an output-token budget that holds
  * the ceiling, sized by the caller's 32,000 and 128,000.
  */
@@ -78,7 +78,7 @@ orgs:
       - name: openai
         type: openai
         baseUrl: ${url}/v1
-        models: [gpt-4o]
+        models: [gpt-4o, gpt-5]
         keys: [{ name: k1, secret: "sk-proj-ceilingabcdefghijklmnopqrstuvwxyz01234" }]
       - name: claude
         type: anthropic
@@ -91,6 +91,7 @@ orgs:
           - { name: code, limits: { tokens: { output: 20000, period: 1d } } }
           - { name: sdk, limits: { tokens: { output: 100000, period: 1d } } }
           - { name: same, limits: { tokens: { output: 20000, period: 1d } } }
+          - { name: agent, limits: { tokens: { output: 150000, period: 1d } } }
 `,
       { ANTHROPIC_KEY: 'sk-ant-api03-outputceilingabcdefghijklmnop' },
     );
@@ -115,6 +116,21 @@ orgs:
     assert.ok(!(answer instanceof Error), `refused: ${String(answer)}`);
     assert.deepEqual(sent, [16_384]);
     assert.equal((answer as Anthropic.Message).usage.output_tokens, 16_384);
+  });
+
+  it("an Anthropic caller's 200,000 to gpt-5 is sent and held at its 128,000, which a 150,000 budget holds", async () => {
+    sent.length = 0;
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('agent'), maxRetries: 0 });
+    const answer = await anthropic.messages
+      .create(
+        { model: 'gpt-5', max_tokens: 200_000, messages: [{ role: 'user', content: 'Hi' }] },
+        // (A timeout of its own: the SDK asks to stream a request that may take this long.)
+        { timeout: 60_000 },
+      )
+      .catch((error: unknown) => error);
+    assert.ok(!(answer instanceof Error), `refused: ${String(answer)}`);
+    assert.deepEqual(sent, [128_000]);
+    assert.equal((answer as Anthropic.Message).usage.output_tokens, 128_000);
   });
 
   it("an OpenAI caller's 128,000 to Sonnet 4.5 is held at 64,000, which a 100,000 budget holds", async () => {

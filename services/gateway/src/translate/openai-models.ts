@@ -77,24 +77,39 @@ export function openAIReasoningModel(model: string): OpenAIReasoningModel | unde
   return undefined;
 }
 
-const GPT_4O = /^(?:gpt-4o|gpt-4o-mini|chatgpt-4o-latest)(?:-(\d{4}-\d{2}-\d{2}))?$/;
+const GPT_4O =
+  /^(?:gpt-4o|gpt-4o-mini|chatgpt-4o-latest)(?:-(search-preview|audio-preview))?(?:-(\d{4}-\d{2}-\d{2}))?$/;
 const GPT_4_1 = /^gpt-4\.1(?:-mini|-nano)?(?:-\d{4}-\d{2}-\d{2})?$/;
+/** gpt-4-turbo and the GPT-4 Turbo previews (`gpt-4-1106-preview`, `gpt-4-vision-preview`...). */
+const GPT_4_TURBO = /^gpt-4-(?:turbo(?:-preview|-\d{4}-\d{2}-\d{2})?|(?:\d{4}-)?(?:vision-)?preview)$/;
+/** GPT-4 itself, 8,192 tokens of context (its 32k models are shut down). */
+const GPT_4 = /^gpt-4(?:-0314|-0613)?$/;
+/** gpt-3.5-turbo and its dated snapshots (not the -16k and -instruct models). */
+const GPT_3_5_TURBO = /^gpt-3\.5-turbo(?:-\d{4})?$/;
+/** The GPT-5 variants whose ceiling is GPT-5's, 128,000. */
+const GPT_5_LIKE_VARIANTS = new Set([undefined, 'mini', 'nano', 'codex', 'codex-mini', 'codex-max']);
 
 /**
  * The longest answer the model may write (the most `max_completion_tokens` it takes), or
- * undefined where this table does not say (a name it does not know, or a model whose ceiling is
- * above what a caller of another dialect asks for: gpt-5 and its mini / nano / codex, 128,000).
- * OpenAI refuses more with a 400 ("max_tokens is too large: 32000. This model supports at most
- * 16384 completion tokens, whereas you provided 32000."), as Claude does above its own ceiling.
- * From the models pages: gpt-4o (but its first snapshot, 2024-05-13: 4,096), gpt-4o-mini,
- * chatgpt-4o-latest and the `-chat-latest` models 16,384; gpt-4.1 / -mini / -nano 32,768; o1,
- * o1-pro, o3, o3-mini, o3-pro, o4-mini 100,000; o1-mini 65,536; o1-preview 32,768.
+ * undefined where this table does not say (a name it does not know). OpenAI refuses more with a
+ * 400 ("max_tokens is too large: 32000. This model supports at most 16384 completion tokens,
+ * whereas you provided 32000."), as Claude does above its own ceiling. From the models pages
+ * (developers.openai.com/api/docs/models/<name>, "max output tokens"): gpt-4o (but its first
+ * snapshot, 2024-05-13: 4,096), gpt-4o-mini, chatgpt-4o-latest, their search and audio previews
+ * and the `-chat-latest` models 16,384; gpt-4.1 / -mini / -nano 32,768; o1, o1-pro, o3, o3-mini,
+ * o3-pro, o4-mini (and their deep-research models) 100,000; o1-mini 65,536; o1-preview 32,768;
+ * gpt-5, -mini, -nano, gpt-5-codex and the gpt-5.1 to gpt-5.4 models with their mini, nano and
+ * codex models 128,000; gpt-5-pro 272,000; gpt-4-turbo and the GPT-4 Turbo previews 4,096;
+ * gpt-4 8,192; gpt-3.5-turbo 4,096. Left unknown: later GPT-5 minors and the later pro models,
+ * whose published ceilings disagree (gpt-5.5: 128,000 or 272,000), and other variants.
  */
 export function openAIMaxOutputTokens(model: string): number | undefined {
   const name = model.trim().toLowerCase();
   const gpt4o = GPT_4O.exec(name);
-  if (gpt4o !== null) return gpt4o[1] === '2024-05-13' ? 4_096 : 16_384;
+  if (gpt4o !== null) return gpt4o[1] === undefined && gpt4o[2] === '2024-05-13' ? 4_096 : 16_384;
   if (GPT_4_1.test(name)) return 32_768;
+  if (GPT_4_TURBO.test(name) || GPT_3_5_TURBO.test(name)) return 4_096;
+  if (GPT_4.test(name)) return 8_192;
   const o = O_SERIES.exec(name);
   if (o !== null) {
     if (o[1] === '1' && o[2] === 'mini') return 65_536;
@@ -102,7 +117,12 @@ export function openAIMaxOutputTokens(model: string): number | undefined {
     return o[1] === '1' || o[1] === '3' || o[1] === '4' ? 100_000 : undefined;
   }
   const gpt = GPT_5.exec(name);
-  return gpt?.[2]?.startsWith('chat') ? 16_384 : undefined;
+  if (gpt === null) return undefined;
+  const minor = Number(gpt[1] ?? 0);
+  const variant = gpt[2];
+  if (variant?.startsWith('chat')) return 16_384;
+  if (variant === 'pro' && minor === 0) return 272_000;
+  return minor <= 4 && GPT_5_LIKE_VARIANTS.has(variant) ? 128_000 : undefined;
 }
 
 /** OpenAI's other chat models by name: gpt-3.5, gpt-4 and its turbo / 4o / 4.1 models. */
