@@ -365,6 +365,78 @@ describe('gigachat adapter', () => {
     );
   });
 
+  // GigaChat's function_call takes auto, none or a function named (REST reference, post-chat):
+  // nothing forces some call. A tool_choice it cannot express is the caller's 400, in the caller's
+  // dialect and naming the field, recorded as a rejected request, never a 5xx nor a call.
+  const rejectedLast = async () => {
+    const event = (await g.k.requestEvents()).at(-1)!;
+    assert.equal(event.type, 'RequestRejected');
+    if (event.type !== 'RequestRejected') throw new Error('not rejected');
+    assert.equal(event.data.status, 400);
+    assert.equal(event.data.reason, 'invalid_request');
+  };
+
+  it('OpenAI tool_choice required is a 400 naming tool_choice, recorded rejected, nothing sent', async () => {
+    const before = recorded.length;
+    const refused = await g.openai.chat.completions
+      .create({
+        model: 'GigaChat',
+        messages: [{ role: 'user', content: 'Weather in Moscow?' }],
+        tools: [...TOOLS, { type: 'function', function: { name: 'time' } }],
+        tool_choice: 'required',
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.param, 'tool_choice');
+    assert.equal(refused.type, 'invalid_request_error');
+    assert.match(refused.message, /tool_choice/);
+    assert.equal(recorded.length, before, 'nothing was sent');
+    await rejectedLast();
+  });
+
+  it('Anthropic tool_choice any is a 400 invalid_request_error naming tool_choice, recorded rejected', async () => {
+    const before = recorded.length;
+    const refused = await g.anthropic.messages
+      .create({
+        model: 'GigaChat',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'Weather in Moscow?' }],
+        tools: ['weather', 'time'].map((name) => ({
+          name,
+          input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } },
+        })),
+        tool_choice: { type: 'any' },
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.BadRequestError, String(refused));
+    assert.equal((refused.error as { error?: { type?: string } }).error?.type, 'invalid_request_error');
+    assert.match(refused.message, /tool_choice/);
+    assert.match(refused.message, /'any'/, 'the value the caller sent, in its own terms');
+    assert.equal(recorded.length, before, 'nothing was sent');
+    await rejectedLast();
+  });
+
+  it('Anthropic tool_choice any among one tool reaches GigaChat as that function named', async () => {
+    replies.push({
+      status: 200,
+      body: answer(
+        { content: null, function_call: { name: 'weather', arguments: { city: 'Kazan' } } },
+        'function_call',
+      ),
+    });
+    const message = await g.anthropic.messages.create({
+      model: 'GigaChat',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'Weather in Kazan?' }],
+      tools: [
+        { name: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+      ],
+      tool_choice: { type: 'any' },
+    });
+    assert.deepEqual(last().body.function_call, { name: 'weather' });
+    assert.equal(message.stop_reason, 'tool_use');
+  });
+
   it('OpenAI stop is refused with a 400 naming stop', async () => {
     await assert.rejects(
       g.openai.chat.completions.create({

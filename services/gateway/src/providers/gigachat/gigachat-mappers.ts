@@ -6,9 +6,11 @@
  * turn, so a turn with several is refused); tool results -> `function` messages named by the
  * call they answer, their content JSON (text that is not JSON is wrapped as `{"result": ...}`);
  * tools -> `functions`; tool_choice auto/none/named -> `function_call`, none given -> `auto`
- * (GigaChat's own default is none: tools would never be called; `required` has no counterpart
- * and is refused); `allowed_tools` -> the functions cut to the allowed ones with `auto` (mode
- * `required` refused as `required` is, but for one allowed tool: that tool named).
+ * (GigaChat's own default is none: tools would never be called); `required` (Anthropic's `any`)
+ * with one function is that function named, with several it has no counterpart and is refused
+ * naming `tool_choice` in the caller's words; `allowed_tools` -> the functions cut to the allowed
+ * ones with `auto` (mode `required` refused as `required` is, but for one allowed tool: that
+ * tool named).
  * Temperatures are kept within 2; 0, which GigaChat refuses, goes as 0.0001
  * (0 to 0.001 is its most deterministic answer). `max_completion_tokens` or `max_tokens` -> `max_tokens`; `top_p` kept;
  * `response_format` json_schema -> GigaChat's `{ type: "json_schema", schema, strict }`;
@@ -97,14 +99,13 @@ export function gigaChatRequestFromOpenAI(
   );
   if (functions.length > 0) {
     out.functions = functions;
-    if (choice?.type === 'required' || (choice?.type === 'allowed' && choice.mode === 'required')) {
-      throw new TranslationError(
-        'unsupported_value',
-        'tool_choice',
-        `${PROVIDER} cannot be made to call some tool`,
-      );
-    }
-    if (choice?.type === 'auto' || choice?.type === 'none') out.function_call = choice.type;
+    const [only] = functions;
+    if (choice?.type === 'required' && functions.length === 1 && only !== undefined) {
+      // Some call among one function is that function's call, which GigaChat can be told.
+      out.function_call = { name: only.name };
+    } else if (choice?.type === 'required' || (choice?.type === 'allowed' && choice.mode === 'required')) {
+      throw forcedChoiceRefused(choice.type === 'required', context.callerDialect);
+    } else if (choice?.type === 'auto' || choice?.type === 'none') out.function_call = choice.type;
     else if (choice?.type === 'allowed') out.function_call = 'auto';
     else if (choice?.type === 'tool') out.function_call = { name: choice.name };
     // No tool_choice is auto for OpenAI and Anthropic, but GigaChat's default is none ("Если запрос
@@ -115,6 +116,35 @@ export function gigaChatRequestFromOpenAI(
   const responseFormat = gigaChatResponseFormat(request.response_format);
   if (responseFormat) out.response_format = responseFormat;
   return out;
+}
+
+/**
+ * "Call some tool, whichever" among several: GigaChat's `function_call` takes `none`, `auto` or
+ * one function named, which it is then made to call (developers.sber.ru, guides/functions,
+ * "Режимы работы с функциями"), so it cannot be made to call some tool of several. The caller's 400 says the field and the value as it sent them
+ * (an Anthropic caller's `any`, translated to OpenAI's `required`): an Anthropic error body has
+ * no `param`, its message is all the caller reads.
+ */
+function forcedChoiceRefused(
+  plainRequired: boolean,
+  callerDialect: 'openai' | 'anthropic' | undefined,
+): TranslationError {
+  const asked =
+    callerDialect === 'anthropic'
+      ? "`tool_choice` {type: 'any'}"
+      : plainRequired
+        ? "`tool_choice` 'required'"
+        : "`tool_choice` `allowed_tools` with mode 'required'";
+  const instead =
+    callerDialect === 'anthropic'
+      ? "name one tool ({type: 'tool', name}) or use {type: 'auto'}"
+      : 'name one function, or use auto';
+  return new TranslationError(
+    'unsupported_value',
+    'tool_choice',
+    `${asked} cannot be sent to ${PROVIDER}: it calls a function only when told which one, or when ` +
+      `it chooses to (auto); ${instead}.`,
+  );
 }
 
 /**

@@ -210,7 +210,12 @@ describe('OpenAI request -> GigaChat', () => {
         'messages[0].tool_calls',
       ],
       [
-        { model: 'm', tools: [tool], tool_choice: 'required', messages: [{ role: 'user', content: 'x' }] },
+        {
+          model: 'm',
+          tools: [tool, { ...tool, function: { ...tool.function, name: 'g' } }],
+          tool_choice: 'required',
+          messages: [{ role: 'user', content: 'x' }],
+        },
         'tool_choice',
       ],
       [
@@ -242,6 +247,66 @@ describe('OpenAI request -> GigaChat', () => {
         param,
       );
     }
+  });
+});
+
+describe('tool_choice forcing some call -> GigaChat', () => {
+  const tools = ['weather', 'time'].map((name) => ({
+    type: 'function',
+    function: { name, parameters: { type: 'object' } },
+  }));
+  const sent = (extra: Record<string, unknown>, callerDialect?: 'openai' | 'anthropic') =>
+    gigaChatRequestFromOpenAI(
+      { model: 'GigaChat', messages: [{ role: 'user', content: 'Weather?' }], ...extra },
+      { model: 'GigaChat', stream: false, callerDialect },
+    );
+  const refusal = (extra: Record<string, unknown>, callerDialect?: 'openai' | 'anthropic') => {
+    try {
+      sent(extra, callerDialect);
+    } catch (error) {
+      assert.ok(error instanceof TranslationError, String(error));
+      return { param: error.param, code: error.code, message: error.message };
+    }
+    return assert.fail('not refused');
+  };
+
+  it('required among one function is that function named (the call it must make)', () => {
+    const request = sent({ tools: tools.slice(0, 1), tool_choice: 'required' });
+    assert.deepEqual(request.function_call, { name: 'weather' });
+    assert.deepEqual(
+      request.functions?.map((fn) => fn.name),
+      ['weather'],
+    );
+  });
+
+  it('required among several is refused naming tool_choice, in the words of the caller', () => {
+    assert.deepEqual(refusal({ tools, tool_choice: 'required' }), {
+      param: 'tool_choice',
+      code: 'unsupported_value',
+      message:
+        "`tool_choice` 'required' cannot be sent to GigaChat: it calls a function only when told which " +
+        'one, or when it chooses to (auto); name one function, or use auto.',
+    });
+    // An Anthropic caller's `any`, translated to `required`, hears its own value.
+    assert.deepEqual(refusal({ tools, tool_choice: 'required' }, 'anthropic'), {
+      param: 'tool_choice',
+      code: 'unsupported_value',
+      message:
+        "`tool_choice` {type: 'any'} cannot be sent to GigaChat: it calls a function only when told " +
+        "which one, or when it chooses to (auto); name one tool ({type: 'tool', name}) or use {type: 'auto'}.",
+    });
+    const allowed = {
+      type: 'allowed_tools',
+      allowed_tools: {
+        mode: 'required',
+        tools: tools.map((tool) => ({ type: 'function', function: { name: tool.function.name } })),
+      },
+    };
+    assert.match(
+      refusal({ tools: [...tools, { ...tools[0], function: { name: 'news' } }], tool_choice: allowed })
+        .message,
+      /^`tool_choice` `allowed_tools` with mode 'required' cannot be sent to GigaChat/,
+    );
   });
 });
 
