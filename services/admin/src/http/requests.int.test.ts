@@ -146,6 +146,95 @@ describe('request log and logging policy over the admin API', { skip }, () => {
     assert.equal((await get('/orgs/acme/requests/req-missing', acme.users.owner.token)).status, 404);
   });
 
+  it("a developer's entries withhold provider key and team ids, and filters by them match nothing", async () => {
+    const org = acme.orgId;
+    const refused = (
+      requestId: string,
+      limitScope: { scope: 'org' | 'team' | 'user' | 'proxy-key'; scopeId: string },
+    ) =>
+      rejectedEvent(org, ago(5 * DAY), {
+        requestId,
+        reason: 'budget_usd',
+        limitScope,
+        userId: dev,
+        teamId: 'tm_core',
+        proxyKeyId: 'pxk_dev',
+      });
+    await append([
+      refused('req-dev-team', { scope: 'team', scopeId: 'tm_core' }),
+      refused('req-dev-user', { scope: 'user', scopeId: dev }),
+      refused('req-dev-key', { scope: 'proxy-key', scopeId: 'pxk_dev' }),
+      refused('req-dev-org', { scope: 'org', scopeId: org }),
+    ]);
+    const devToken = acme.users.developer.token;
+    type Scope = { scope: string; scopeId: string | null };
+    const scopes = (items: Array<{ id: string; limitScope: Scope }>): Record<string, Scope | undefined> =>
+      Object.fromEntries(items.filter((i) => i.id.startsWith('req-dev-')).map((i) => [i.id, i.limitScope]));
+
+    const mine = await expectStatus(get('/orgs/acme/requests', devToken), 200);
+    // The four share a time: the last appended comes first.
+    const refusals = ['req-dev-org', 'req-dev-key', 'req-dev-user', 'req-dev-team'];
+    assert.deepEqual(ids(mine), ['req-1', 'req-2', ...refusals]);
+    for (const item of mine.body.items) {
+      assert.equal(item.providerKeyId, null, `${item.id}: no providerKey.read`);
+      assert.equal(item.teamId, null, `${item.id}: no team.read`);
+      assert.equal(item.userId, dev, item.id);
+    }
+    assert.equal(mine.body.items[0].proxyKeyId, 'pxk_dev', 'their own proxy key stays');
+    assert.equal(mine.body.items[0].provider, 'openai', 'the provider stays (provider.read)');
+    assert.deepEqual(scopes(mine.body.items), {
+      'req-dev-team': { scope: 'team', scopeId: null },
+      'req-dev-user': { scope: 'user', scopeId: dev },
+      'req-dev-key': { scope: 'proxy-key', scopeId: 'pxk_dev' },
+      'req-dev-org': { scope: 'org', scopeId: org },
+    });
+    const one = await expectStatus(get('/orgs/acme/requests/req-1', devToken), 200);
+    assert.equal(one.body.providerKeyId, null);
+    assert.equal(one.body.teamId, null);
+    const teamRefusal = await expectStatus(get('/orgs/acme/requests/req-dev-team', devToken), 200);
+    assert.deepEqual(teamRefusal.body.limitScope, { scope: 'team', scopeId: null });
+    assert.equal(teamRefusal.body.teamId, null);
+
+    // A filter by the org's real ids answers as one by made-up ids: nothing to confirm a guess.
+    const madeUp = await expectStatus(get('/orgs/acme/requests?providerKey=prk_made_up', devToken), 200);
+    assert.deepEqual(madeUp.body, { items: [], nextCursor: null, unreadEvents: null });
+    for (const query of [
+      'providerKey=prk_test',
+      'providerKey=prk_anthropic',
+      'team=tm_core',
+      'team=tm_made_up',
+      `team=tm_core&user=${dev}`,
+      'providerKey=prk_test&limit=1&sort=time',
+    ]) {
+      const answer = await expectStatus(get(`/orgs/acme/requests?${query}`, devToken), 200);
+      assert.deepEqual(answer.body, madeUp.body, query);
+    }
+    // A forged cursor is still refused with such a filter, as with any other.
+    assert.equal((await get('/orgs/acme/requests?team=tm_core&cursor=nope', devToken)).status, 400);
+
+    // The roles that may read provider keys and teams see them, and filter by them.
+    for (const role of ['owner', 'admin', 'finance', 'auditor'] as const) {
+      const token = acme.users[role].token;
+      const theirs = await expectStatus(get(`/orgs/acme/requests?user=${dev}`, token), 200);
+      assert.equal(theirs.body.items[0].id, 'req-1', role);
+      assert.equal(theirs.body.items[0].providerKeyId, 'prk_test', role);
+      assert.equal(theirs.body.items[0].teamId, 'tm_core', role);
+      assert.equal(scopes(theirs.body.items)['req-dev-team']?.scopeId, 'tm_core', role);
+      const detail = await expectStatus(get('/orgs/acme/requests/req-dev-team', token), 200);
+      assert.deepEqual(detail.body.limitScope, { scope: 'team', scopeId: 'tm_core' }, role);
+      assert.deepEqual(
+        ids(await expectStatus(get('/orgs/acme/requests?team=tm_core', token), 200)),
+        ['req-1', ...refusals],
+        role,
+      );
+      assert.deepEqual(
+        ids(await expectStatus(get('/orgs/acme/requests?providerKey=prk_test', token), 200)),
+        ['req-1', 'req-5'],
+        role,
+      );
+    }
+  });
+
   it('a developer machine token has no requests of its own: 403', async () => {
     const token = (
       await expectStatus(

@@ -393,11 +393,15 @@ export const AuditEntry = z
 
 export const requestQuery = z.strictObject({
   ...pageQuery.shape,
-  team: id.optional().describe('Team id.'),
+  team: id.optional().describe('Team id. Without `team.read` it matches nothing (the entries show no team).'),
   user: id.optional().describe('User id. Without `request.readAny`, only your own.'),
   proxyKey: id.optional().describe('Proxy key id.'),
   provider: RequestCompleted.schema.shape.provider.optional().describe('Provider name.'),
-  providerKey: id.optional().describe('Provider key id.'),
+  providerKey: id
+    .optional()
+    .describe(
+      'Provider key id. Without `providerKey.read` it matches nothing (the entries show no provider key).',
+    ),
   model: RequestCompleted.schema.shape.model.optional().describe('Model, as the provider served it.'),
   status: z
     .string()
@@ -443,12 +447,21 @@ export const RequestLogEntry = z
     upstreamStatus: z.int().nullable(),
     errorCode: z.string().nullable().describe('Why a failed request failed.'),
     rejectionReason: z.string().nullable().describe('Why a rejected request was refused.'),
-    limitScope: z.object({ scope: z.string(), scopeId: z.string() }).nullable(),
-    teamId: z.string().nullable(),
+    limitScope: z
+      .object({
+        scope: z.string().describe('`org`, `team`, `user` or `proxy-key`.'),
+        scopeId: z.string().nullable().describe("null: a team's, and you may not see teams (`team.read`)."),
+      })
+      .nullable()
+      .describe("For limit reasons: whose limit refused the request (a team's budget, the key's RPM...)."),
+    teamId: z.string().nullable().describe('null: no team, or you may not see teams (`team.read`).'),
     userId: z.string().nullable(),
     proxyKeyId: z.string().nullable(),
     provider: z.string().nullable(),
-    providerKeyId: z.string().nullable(),
+    providerKeyId: z
+      .string()
+      .nullable()
+      .describe('null: no provider key was used, or you may not see provider keys (`providerKey.read`).'),
     model: z.string().nullable(),
     endpoint: z.string(),
     stream: z.boolean().nullable(),
@@ -487,7 +500,7 @@ export const spendQuery = z.strictObject({
     )
     .optional()
     .describe('Comma-separated: day, team, user, proxyKey, provider, providerKey, model (default day).'),
-  team: id.optional().describe('Team id.'),
+  team: id.optional().describe('Team id. Without `team.read` it matches nothing (the entries show no team).'),
   user: id.optional().describe('User id.'),
   proxyKey: id.optional().describe('Proxy key id.'),
   provider: RequestCompleted.schema.shape.provider.optional().describe('Provider name.'),

@@ -10,6 +10,11 @@ import {
   type RequestLogKey,
   retentionCutoff,
 } from '../../request-log/request-log-query.js';
+import {
+  filtersByWithheldId,
+  requestEntryFor,
+  requestLogReader,
+} from '../../request-log/request-log-redaction.js';
 import { DEFAULT_PAGE, orgOf, principalOf } from '../helpers.js';
 import { type Reply, route } from '../route.js';
 import { entityParams, orgParams, RequestLogDetail, RequestLogEntry, requestQuery } from '../schemas.js';
@@ -113,7 +118,7 @@ export const requestRoutes = [
     tag: 'requests',
     summary: 'The request log: one entry per request, newest first, filtered and paged',
     description:
-      'Filter by `team`, `user`, `proxyKey`, `provider`, `providerKey`, `model`, `status` (`429` or a class like `4xx`), `outcome` (`completed`, `failed`, `rejected`) and time range (`from` inclusive, `to` exclusive). Without `request.readAny` only your own requests are listed. `unreadEvents` (and the `X-Kordon-Unread-Events` header) counts the request events of the org in the range that the request log could not add (parked), for readers of every request. Pages follow `nextCursor` (keyset: stable while requests keep coming in). Logged text is on the single request only.',
+      'Filter by `team`, `user`, `proxyKey`, `provider`, `providerKey`, `model`, `status` (`429` or a class like `4xx`), `outcome` (`completed`, `failed`, `rejected`) and time range (`from` inclusive, `to` exclusive). Without `request.readAny` only your own requests are listed. `unreadEvents` (and the `X-Kordon-Unread-Events` header) counts the request events of the org in the range that the request log could not add (parked), for readers of every request. Pages follow `nextCursor` (keyset: stable while requests keep coming in). Logged text is on the single request only. Entries show no more than you may read elsewhere: without `providerKey.read` (developers) `providerKeyId` is null, without `team.read` (developers) `teamId` is null and so is the `scopeId` of a `limitScope` on a team; for such a reader the `providerKey` or `team` filter matches nothing (an id of the org finds no entry, as a made-up one does).',
     access: 'request.own',
     params: orgParams,
     query: requestQuery,
@@ -130,7 +135,9 @@ export const requestRoutes = [
       const org = orgOf(ctx);
       const q = ctx.query;
       await requestLogReady(ctx);
-      const own = ownUserOnly(principalOf(ctx));
+      const principal = principalOf(ctx);
+      const own = ownUserOnly(principal);
+      const reader = requestLogReader(principal.rights);
       if (own !== null && q.user !== undefined && q.user !== own) {
         throw new AdminError('forbidden', "reading others' requests needs the permission request.readAny");
       }
@@ -140,7 +147,7 @@ export const requestRoutes = [
         });
       }
       const limit = q.limit ?? DEFAULT_PAGE;
-      const rows = await queryRequestLog(ctx.deps.sql, {
+      const filter = {
         orgId: org.orgId,
         teamId: q.team,
         userId: own ?? q.user,
@@ -152,10 +159,18 @@ export const requestRoutes = [
         outcome: q.outcome,
         from: q.from,
         to: q.to,
-        order: q.sort === 'time' ? 'asc' : 'desc',
-        after: q.cursor === undefined ? undefined : decodeKey(q.cursor),
-        limit: limit + 1,
-      });
+      };
+      const after = q.cursor === undefined ? undefined : decodeKey(q.cursor);
+      // An id the entries withhold from the reader is not matchable either: no entry, as for a
+      // made-up id (the cursor is still checked, so the answers are the same).
+      const rows = filtersByWithheldId(reader, filter)
+        ? []
+        : await queryRequestLog(ctx.deps.sql, {
+            ...filter,
+            order: q.sort === 'time' ? 'asc' : 'desc',
+            after,
+            limit: limit + 1,
+          });
       // Read after the page: an event parked since is counted, never one too few. Only for
       // readers of every request: whose an unreadable event was may be what could not be read.
       const unread = own === null ? await parkedRequestsShown(ctx.deps.sql, org.orgId, q.from, q.to) : null;
@@ -165,7 +180,7 @@ export const requestRoutes = [
         status: 200,
         ...(unread === null ? {} : { headers: unreadEventsHeader(unread) }),
         body: {
-          items,
+          items: items.map((entry) => requestEntryFor(reader, entry)),
           nextCursor:
             rows.length > limit && last
               ? encodeKey({ time: Date.parse(last.time), position: last.position })
@@ -181,17 +196,20 @@ export const requestRoutes = [
     path: '/orgs/{org}/requests/{requestId}',
     tag: 'requests',
     summary: 'One request, with its logged (redacted) prompt and response when the org logs them',
+    description:
+      "Without `request.readAny` only your own requests are found (another person's is a 404, as a missing one is). As in the list, without `providerKey.read` `providerKeyId` is null, and without `team.read` `teamId` is null and so is the `scopeId` of a `limitScope` on a team.",
     access: 'request.own',
     params: requestParams,
     responses: { 200: { description: 'The request', schema: RequestLogDetail } },
     handler: async (ctx) => {
       const org = orgOf(ctx);
       await requestLogReady(ctx);
-      const own = ownUserOnly(principalOf(ctx));
+      const principal = principalOf(ctx);
+      const own = ownUserOnly(principal);
       const found = await findRequest(ctx.deps.sql, org.orgId, ctx.params.requestId as string);
       // Another person's request is as absent to a developer as one that does not exist.
       if (!found || (own !== null && found.userId !== own)) throw notFound('request');
-      return { status: 200, body: found };
+      return { status: 200, body: requestEntryFor(requestLogReader(principal.rights), found) };
     },
   }),
 ];
