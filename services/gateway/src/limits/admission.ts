@@ -467,6 +467,24 @@ export class LimitsEnforcer {
       return waitAtLeast(tpmRefusal, rpmWaitMs);
     }
 
+    // Budgets whose period passed renew before anything is held: a renewal writes a LimitReset,
+    // and `emit` throws when the appender cannot take it (its buffer full, closed at shutdown).
+    // Thrown after the rpm count and the slot were taken, they would stay taken: no ticket is
+    // made to give them back, and a slot has no expiry (the key locked out until a restart).
+    const usdScopes: string[] = [];
+    for (const { ref, policy } of usdBudgets) {
+      const key = policy.keys.usd;
+      this.#renewBudget(this.#usd, subject.orgId, ref, 'budget_usd', key, policy.budget!, now);
+      usdScopes.push(key);
+    }
+    const tokenScopes: { key: string; kind: TokenKind; ref: ScopeRef; allowance: bigint }[] = [];
+    for (const { ref, policy } of tokenBudgets) {
+      const { kind, allowance, period } = policy.tokens!;
+      const key = policy.keys.tok;
+      this.#renewBudget(this.#tokens, subject.orgId, ref, 'budget_tokens', key, { allowance, period }, now);
+      tokenScopes.push({ key, kind, ref, allowance });
+    }
+
     if (rpmChecks.length > 0) {
       const decision = this.#rpm.checkAll(rpmChecks, now);
       const ref = rpmChecks[decision.index]?.ref;
@@ -494,19 +512,6 @@ export class LimitsEnforcer {
       release = grant.release;
     }
 
-    const usdScopes: string[] = [];
-    for (const { ref, policy } of usdBudgets) {
-      const key = policy.keys.usd;
-      this.#renewBudget(this.#usd, subject.orgId, ref, 'budget_usd', key, policy.budget!, now);
-      usdScopes.push(key);
-    }
-    const tokenScopes: { key: string; kind: TokenKind; ref: ScopeRef; allowance: bigint }[] = [];
-    for (const { ref, policy } of tokenBudgets) {
-      const { kind, allowance, period } = policy.tokens!;
-      const key = policy.keys.tok;
-      this.#renewBudget(this.#tokens, subject.orgId, ref, 'budget_tokens', key, { allowance, period }, now);
-      tokenScopes.push({ key, kind, ref, allowance });
-    }
     const budgets = { usdBudgets, usdScopes, tokenScopes };
     let budgetRefusal = this.#reserveBudgets(subject, budgets, expected, now);
     if (budgetRefusal && expected.bound) {
@@ -800,17 +805,28 @@ export class LimitsEnforcer {
     for (const { key, address, periodStart } of ticket.ipHolds) this.#ips.confirm(key, address, periodStart);
     // Usage counts in the period in which it is settled: a request admitted before a boundary
     // and ending after it renews its budgets first (its hold stays, and settles into the new
-    // period), or the next admission's renewal would wipe the cost.
-    if (ticket.usdScopes.length > 0 || ticket.tokenScopes.length > 0) {
-      const tokenKeys = new Set(ticket.tokenScopes.map((t) => t.key));
-      this.#renewForUsage(
-        this.#scopes(ticket.subject),
-        ticket.subject.orgId,
-        ticket.usdScopes,
-        tokenKeys,
-        now,
-      );
+    // period), or the next admission's renewal would wipe the cost. A LimitReset the appender
+    // cannot take throws out of the renewal (the counter is renewed already): the holds are
+    // settled all the same, or they would stay held until they expire.
+    try {
+      if (ticket.usdScopes.length > 0 || ticket.tokenScopes.length > 0) {
+        const tokenKeys = new Set(ticket.tokenScopes.map((t) => t.key));
+        this.#renewForUsage(
+          this.#scopes(ticket.subject),
+          ticket.subject.orgId,
+          ticket.usdScopes,
+          tokenKeys,
+          now,
+        );
+      }
+    } finally {
+      this.#settleHolds(ticket, usage, now);
     }
+  }
+
+  /** The reservations become the real usage; the tpm estimate leaves for the real count. */
+  #settleHolds(ticket: Ticket, usage: Usage, now: number): void {
+    const { requestId } = ticket.subject;
     if (ticket.usdScopes.length > 0) {
       const actual = usage.usd === null ? 0n : parseUsd(usage.usd);
       this.#usd.settle(requestId, actual, ticket.usdScopes, now);
