@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
 import { type EventStore, type KordonEvent, migrate, type SqlExecutor } from '@kordon/events';
 import {
   CidrSet,
@@ -18,13 +19,14 @@ import { BootstrapToken } from './auth/principal.js';
 import { LoginThrottle, loginThrottleMigrations } from './auth/throttle.js';
 import { AdminKeys } from './auth/tokens.js';
 import { createAdminApp } from './http/app.js';
-import type { AdminCrypto, AdminDeps, AdminLogger } from './http/deps.js';
+import type { AdminCrypto, AdminDeps, AdminLogger, SpendExportSettings } from './http/deps.js';
 import { docsPage } from './http/docs-page.js';
 import { openApiDocument } from './http/openapi.js';
 import { newPassport } from './http/passport.js';
 import type { AnyRoute } from './http/route.js';
 import { usePasswordStrategy } from './http/routes/auth.js';
 import { adminRoutes } from './http/routes/index.js';
+import { SPEND_CSV_PAGE_ROWS, SPEND_CSV_TIME_LIMIT_MS } from './http/routes/spend.js';
 import type { RequestLog } from './request-log/index.js';
 import { decodeForSpend, spendProjection } from './spend/spend-projection.js';
 import { type AdminViewState, adminViewProjection, decodeForView } from './view/admin-view.js';
@@ -62,6 +64,11 @@ export interface AdminApiOptions {
   publicUrl?: string;
   /** CIDRs of load balancers whose X-Forwarded-For is believed (KORDON_TRUSTED_PROXIES). */
   trustedProxies?: readonly string[];
+  /**
+   * Spend CSV exports (routes/spend.ts): by default 2,000 rows a page, a 60 s snapshot, spilled
+   * to the OS's temporary folder (the server gives `<KORDON_DATA_DIR>/exports`).
+   */
+  spendExport?: Partial<SpendExportSettings>;
 }
 
 export interface AdminApi {
@@ -141,6 +148,11 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const deps: AdminDeps = {
     store: options.store,
     sql: options.sql,
+    spendExport: {
+      pageRows: options.spendExport?.pageRows ?? SPEND_CSV_PAGE_ROWS,
+      timeLimitMs: options.spendExport?.timeLimitMs ?? SPEND_CSV_TIME_LIMIT_MS,
+      tempDir: options.spendExport?.tempDir ?? tmpdir(),
+    },
     view: () => view.state,
     bus: {
       store: options.store,

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import type { AdminApi, RequestLog } from '@kordon/admin';
 import {
@@ -175,6 +176,8 @@ export async function startKordon(
         dataPlaneCaughtUp,
         requestLog,
         trustedProxies: config.trustedProxies,
+        // Spend exports spill there between their snapshot and the client (unlinked at once).
+        spendExport: { tempDir: join(config.dataDir, 'exports') },
         publicUrl:
           config.publicUrl ??
           `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,

@@ -231,7 +231,7 @@ export function createAdminApp(options: AdminAppOptions): express.Express {
  */
 async function writePieces(
   res: Response,
-  pieces: AsyncIterable<string>,
+  pieces: AsyncIterable<string | Uint8Array>,
   deps: AdminDeps,
   requestId: string,
 ): Promise<void> {

@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import type { EventStore, KordonEventData, SqlQueryable } from '@kordon/events';
+import type { EventStore, KordonEventData } from '@kordon/events';
 import type { OidcSignIn } from '../auth/oidc.js';
 import type { BootstrapToken } from '../auth/principal.js';
 import type { LoginThrottle } from '../auth/throttle.js';
 import type { AdminKeys } from '../auth/tokens.js';
 import type { CommandBus } from '../commands/execute.js';
 import type { RequestLog } from '../request-log/index.js';
+import type { SqlSnapshots } from '../spend/spend-query.js';
 import type { AdminViewState } from '../view/admin-view.js';
 
 /** One provider key as the balancer sees it (the gateway's KeyHealthView). */
@@ -52,10 +53,22 @@ export interface AdminCrypto {
   issueProxyKey(): { secret: string; prefix: string; hash: KordonEventData<'ProxyKeyIssued'>['hash'] };
 }
 
+/** How a spend CSV export reads its one snapshot (routes/spend.ts). */
+export interface SpendExportSettings {
+  /** Rows read at a time through the snapshot's cursor. */
+  pageRows: number;
+  /** The longest the snapshot may be read for (it holds a connection meanwhile). */
+  timeLimitMs: number;
+  /** Where the export is spilled between the snapshot and the client (unlinked at once). */
+  tempDir: string;
+}
+
 /** What handlers may use. */
 export interface AdminDeps {
   store: EventStore;
-  sql: SqlQueryable;
+  /** Statements, and transactions on one connection (a report's snapshot). */
+  sql: SqlSnapshots;
+  spendExport: SpendExportSettings;
   view(): AdminViewState;
   bus: CommandBus;
   keys: AdminKeys;

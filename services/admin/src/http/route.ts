@@ -36,7 +36,7 @@ export interface Reply {
    * Once the first piece is out the status is sent: a failure after it cuts the connection,
    * so the client sees a broken transfer, never a complete-looking file.
    */
-  stream?: { contentType: string; pieces: AsyncIterable<string> };
+  stream?: { contentType: string; pieces: AsyncIterable<string | Uint8Array> };
 }
 
 export interface ResponseSpec {

@@ -556,6 +556,14 @@ export const SpendReport = z
         "The org's request events in the range the projection could not add (parked): their spend " +
           'is in no row and no total. Whatever the filters: a filtered report may name some outside it.',
       ),
+    changedSinceFirstPage: z
+      .boolean()
+      .describe(
+        'False on a first page. On a later page (read with `cursor`): false when no request event of ' +
+          "the org in the range was added since the first page was read (this page's rows and totals " +
+          "are then as of the first page's moment), true when one may have been: its rows and totals " +
+          'may hold spend the first page did not. For one consistent report, start again or export CSV.',
+      ),
     nextCursor: z.string().nullable(),
   })
   .meta({ id: 'SpendReport' });

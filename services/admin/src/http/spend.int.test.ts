@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { NewEvent } from '@kordon/events';
+import type { NewEvent, SqlExecutor } from '@kordon/events';
 import { POSTGRES_SKIP_REASON } from '@kordon/events/testing';
 import { SqlProjectionRunner } from '@kordon/projections';
 import { decodeForSpend, spendProjection } from '../spend/spend-projection.js';
@@ -440,6 +440,180 @@ describe('spend reports over the admin API', { skip }, () => {
     assert.deepEqual(users, [...users].sort());
     const json = await report('from=2026-04-10&to=2026-04-11');
     assert.equal(normal(usd(json.totals)!), '21');
+  });
+
+  /**
+   * A statement that reads a page of the export's rows: a keyset page (its `by_key` statement,
+   * with a LIMIT) or a FETCH from a cursor (whose DECLARE reads nothing yet).
+   */
+  const isExportPageRead = (text: string) =>
+    /^\s*FETCH\b/i.test(text) || (/\bby_key\b/.test(text) && !/^\s*DECLARE\b/i.test(text));
+
+  /** The admin API's executor, with `hook` run before its `nth` page read while armed. */
+  function pageReadHook(nth: number, hook: () => Promise<void>) {
+    const state = { armed: false, reads: 0, ran: false };
+    const before = async (text: string) => {
+      if (!state.armed || !isExportPageRead(text)) return;
+      state.reads += 1;
+      if (state.reads === nth) {
+        state.ran = true;
+        await hook();
+      }
+    };
+    const wrap = (sql: SqlExecutor): SqlExecutor => ({
+      ...sql,
+      dialect: sql.dialect,
+      exec: (text) => sql.exec(text),
+      listen: (channel, onNotify) => sql.listen(channel, onNotify),
+      close: () => sql.close(),
+      query: async (text, params, options) => {
+        await before(text);
+        return sql.query(text, params, options);
+      },
+      transaction: (fn) =>
+        sql.transaction((tx) =>
+          fn({
+            query: async (text, params, options) => {
+              await before(text);
+              return tx.query(text, params, options);
+            },
+          }),
+        ),
+    });
+    return { state, wrap };
+  }
+
+  it('exports every row as of one moment, while the projection moves between its pages', async () => {
+    const DAY = 'from=2026-06-15&to=2026-06-16&groupBy=user';
+    // More rows than one page of the export (2,000 by default; 500 here where it can be set).
+    const events: NewEvent[] = [];
+    for (let i = 0; i < 2_050; i++)
+      events.push(
+        completedEvent(acme.orgId, at('2026-06-15T08:00:00Z'), {
+          userId: `usr_snap_${String(i).padStart(4, '0')}`,
+          cost: '0.01',
+        }),
+      );
+    await append(events);
+    // Between the export's first and second page: one more request for the first row (already
+    // exported) and a request by a user whose row sorts last (not exported yet).
+    const hook = pageReadHook(2, async () => {
+      await append([
+        completedEvent(acme.orgId, at('2026-06-15T09:00:00Z'), { userId: 'usr_snap_0000', cost: '0.01' }),
+        completedEvent(acme.orgId, at('2026-06-15T09:00:00Z'), { userId: 'usr_snap_9999', cost: '0.01' }),
+      ]);
+    });
+    const replica = await admin.replica({ wrapSql: hook.wrap, spendExport: { pageRows: 500 } });
+    try {
+      const before = await report(`${DAY}&limit=10000`);
+      assert.equal(before.rows.length, 2_050);
+      hook.state.armed = true;
+      const answer = await expectStatus(
+        replica.request('GET', `${V1}/orgs/acme/spend?${DAY}&format=csv`, { token: owner }),
+        200,
+      );
+      hook.state.armed = false;
+      assert.ok(hook.state.ran, 'the projection moved between two pages of the export');
+      const after = await report(`${DAY}&limit=10000`);
+      assert.equal(after.rows.length, 2_051);
+      assert.equal(after.rows[0].requests, 2);
+      // The export is the report as it was when the export began: the first row without the
+      // request added after it was read, and no row of the user who came after.
+      const exported = parse(answer.text)
+        .slice(1)
+        .map((line) => [line[0], Number(line[1])]);
+      assert.deepEqual(
+        exported,
+        before.rows.map((r: { userId: string; requests: number }) => [r.userId, r.requests]),
+      );
+    } finally {
+      hook.state.armed = false;
+      await replica.close();
+    }
+  });
+
+  it('refuses an export whose snapshot takes longer than its limit, before sending any of it', async () => {
+    const hook = pageReadHook(2, () => new Promise((resolve) => setTimeout(resolve, 1_500)));
+    const replica = await admin.replica({
+      wrapSql: hook.wrap,
+      spendExport: { pageRows: 500, timeLimitMs: 1_000 },
+    });
+    try {
+      hook.state.armed = true;
+      const refused = await expectStatus(
+        replica.request(
+          'GET',
+          `${V1}/orgs/acme/spend?from=2026-06-15&to=2026-06-16&groupBy=user&format=csv`,
+          {
+            token: owner,
+          },
+        ),
+        503,
+      );
+      hook.state.armed = false;
+      assert.ok(hook.state.ran);
+      assert.equal(refused.body.code, 'unavailable');
+      assert.match(refused.body.detail, /could not be read within 1 s/);
+      // The snapshot's connection is back: the same replica answers the next report.
+      const again = await expectStatus(
+        replica.request('GET', `${V1}/orgs/acme/spend?from=2026-06-15&to=2026-06-16&format=csv`, {
+          token: owner,
+        }),
+        200,
+      );
+      assert.match(again.text, /^day,/);
+    } finally {
+      hook.state.armed = false;
+      await replica.close();
+    }
+  });
+
+  it("says when a later JSON page may be of a later moment than the first page's totals", async () => {
+    const RANGE = 'from=2026-07-01&to=2026-07-03&groupBy=user';
+    await append([
+      completedEvent(acme.orgId, at('2026-07-01T08:00:00Z'), { userId: 'usr_page_a', cost: '1' }),
+      completedEvent(acme.orgId, at('2026-07-01T08:00:00Z'), { userId: 'usr_page_b', cost: '1' }),
+      completedEvent(acme.orgId, at('2026-07-01T08:00:00Z'), { userId: 'usr_page_c', cost: '1' }),
+    ]);
+    const first = await report(`${RANGE}&limit=1`);
+    assert.equal(first.changedSinceFirstPage, false);
+    assert.equal(first.totals.requests, 3);
+    const next = (cursor: string) => report(`${RANGE}&limit=1&cursor=${cursor}`);
+    // Nothing of the org in the range since: the later pages are as of the first page.
+    const second = await next(first.nextCursor);
+    assert.equal(second.changedSinceFirstPage, false);
+    assert.equal(second.totals.requests, 3);
+    // Requests outside the report (another org; another day) move the projection, not the report.
+    await append([
+      completedEvent(other.orgId, at('2026-07-01T09:00:00Z'), { userId: 'usr_page_b', cost: '5' }),
+      completedEvent(acme.orgId, at('2026-07-05T09:00:00Z'), { userId: 'usr_page_b', cost: '5' }),
+    ]);
+    const third = await next(second.nextCursor);
+    assert.equal(third.changedSinceFirstPage, false);
+    assert.equal(third.totals.requests, 3);
+    // A request of the org in the range, after the first page: a later page says so (its cursor
+    // carries the first page's moment, whichever page it came from).
+    await append([
+      completedEvent(acme.orgId, at('2026-07-02T09:00:00Z'), { userId: 'usr_page_a', cost: '1' }),
+    ]);
+    const again = await next(second.nextCursor);
+    assert.equal(again.changedSinceFirstPage, true);
+    assert.equal(again.totals.requests, 4);
+    assert.equal((await next(first.nextCursor)).changedSinceFirstPage, true);
+    // A cursor given before pages carried their moment still pages; it cannot tell, so it says so.
+    const key = JSON.parse(Buffer.from(first.nextCursor, 'base64url').toString('utf8')) as string[];
+    const old = Buffer.from(JSON.stringify([key[0], ...key.slice(2)]), 'utf8').toString('base64url');
+    const fromOld = await next(old);
+    assert.deepEqual(
+      fromOld.rows.map((r: { userId: string }) => r.userId),
+      ['usr_page_b'],
+    );
+    assert.equal(fromOld.changedSinceFirstPage, true);
+    // A moment that is not a position is no cursor of ours.
+    const forged = Buffer.from(JSON.stringify([key[0], 'p-1', ...key.slice(2)]), 'utf8').toString(
+      'base64url',
+    );
+    await expectStatus(get(`/orgs/acme/spend?${RANGE}&cursor=${forged}`), 400);
   });
 
   it('counts each event once: a batch applied again, a process behind, a rebuild', async () => {

@@ -5,7 +5,7 @@ import { testStores } from '@kordon/events/testing';
 import { SqlProjectionRunner } from '@kordon/projections';
 import { completedEvent, failedEvent, rejectedEvent } from '../testing/request-events.js';
 import { decodeForSpend, SPEND_PROJECTION, spendProjection } from './spend-projection.js';
-import { querySpend } from './spend-query.js';
+import { inSpendSnapshot, querySpend, SpendSnapshotTooSlow, spendRowsIn } from './spend-query.js';
 
 /*
  * The spend projection over both SQL adapters (the embedded default and PostgreSQL): exact
@@ -144,6 +144,95 @@ for (const adapter of ['pglite', 'postgres'] as const) {
           { totals: true },
         );
         assert.equal(totals?.requests, 2);
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('reads every page of an export in one snapshot while the projection moves', async (t) => {
+      const opened = await testStores[adapter]();
+      if (typeof opened === 'string') return t.skip(opened);
+      try {
+        const runner = new SqlProjectionRunner(spendProjection, decodeForSpend, opened.store, opened.sql);
+        await runner.start();
+        const users = (from: number, count: number, time: string) =>
+          Array.from({ length: count }, (_, i) =>
+            completedEvent(ORG, day(time), {
+              userId: `usr_${String(from + i).padStart(3, '0')}`,
+              cost: '0.5',
+            }),
+          );
+        const first = await opened.store.appendMany(users(0, 30, '2026-05-01T10:00:00Z'));
+        await runner.waitFor(first.lastPosition, 20_000);
+        const query = { orgId: ORG, from: '2026-05-01', to: '2026-05-03', groupBy: ['user' as const] };
+        const read = async () =>
+          (await querySpend(opened.sql, { ...query, limit: 1000 }, { totals: false })).rows.map((row) => [
+            row.key.user,
+            row.requests,
+          ]);
+        const before = await read();
+        // After the first page (users 000-009): another request of user 000, a new user 999.
+        let moved: Promise<void> | undefined;
+        const exported = await inSpendSnapshot(opened.sql, 20_000, async (tx, check) => {
+          const found: Array<[string | null | undefined, number]> = [];
+          for await (const rows of spendRowsIn(tx, query, 10)) {
+            found.push(
+              ...rows.map((row): [string | null | undefined, number] => [row.key.user, row.requests]),
+            );
+            check();
+            if (moved) continue;
+            moved = (async () => {
+              const more = await opened.store.appendMany([
+                ...users(0, 1, '2026-05-02T10:00:00Z'),
+                ...users(999, 1, '2026-05-02T10:00:00Z'),
+              ]);
+              await runner.waitFor(more.lastPosition, 20_000);
+            })();
+            // PostgreSQL: the projection writes while the snapshot is open. PGlite has one
+            // connection, which the snapshot holds: the projection waits for it (awaited below).
+            if (adapter === 'postgres') await moved;
+          }
+          return found;
+        });
+        await moved;
+        assert.deepEqual(exported, before, 'every page as of the moment the export began');
+        const after = await read();
+        assert.deepEqual(after[0], ['usr_000', 2]);
+        assert.deepEqual(after.at(-1), ['usr_999', 1]);
+        await runner.stop();
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('gives up a snapshot past its time limit, and lets the connection go', async (t) => {
+      const opened = await testStores[adapter]();
+      if (typeof opened === 'string') return t.skip(opened);
+      try {
+        const runner = new SqlProjectionRunner(spendProjection, decodeForSpend, opened.store, opened.sql);
+        await runner.start();
+        const appended = await opened.store.appendMany(events(40, 0));
+        await runner.waitFor(appended.lastPosition, 20_000);
+        await runner.stop();
+        let clock = 0;
+        const query = { orgId: ORG, from: '2026-05-01', to: '2026-05-03', groupBy: ['day' as const] };
+        await assert.rejects(
+          inSpendSnapshot(
+            opened.sql,
+            1_000,
+            async (tx, check) => {
+              for await (const _ of spendRowsIn(tx, query, 1)) {
+                clock += 600;
+                check();
+              }
+            },
+            () => clock,
+          ),
+          SpendSnapshotTooSlow,
+        );
+        // Rolled back and released: the store answers (PGlite: its one connection is free).
+        const { totals } = await querySpend(opened.sql, { ...query, limit: 10 }, { totals: true });
+        assert.equal(totals?.requests, 40);
       } finally {
         await opened.close();
       }

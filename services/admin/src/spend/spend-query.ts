@@ -144,18 +144,14 @@ function sumsOf(row: SumsRow): SpendSums {
   };
 }
 
-/**
- * One page of a report: rows grouped by `groupBy`, sorted by their key, after `after`
- * (keyset: a row that appears between two pages lands in its place, none is read twice), and
- * with `totals`, the sums of every row the filter selects, read in the same statement (one
- * snapshot: a page that holds every row adds up to its totals exactly, even while requests
- * keep coming in).
- */
-export async function querySpend(
-  sql: SqlQueryable,
-  query: SpendQuery,
-  options: { totals: boolean },
-): Promise<{ rows: SpendRow[]; totals: SpendSums | undefined }> {
+/** Request events written since a first page beyond which a later page does not look. */
+export const SPEND_CHANGE_SCAN_MAX = 10_000;
+
+/** The statement of a report: its rows sorted by key and, when asked, its totals. */
+function spendStatement(
+  query: Omit<SpendQuery, 'limit'>,
+  options: { totals: boolean; limit: number | null; since?: number | null | undefined },
+): { text: string; params: unknown[] } {
   const params: unknown[] = [];
   const selected = filterSql(query, params);
   const columns = query.groupBy.map((d) => SPEND_DIMENSIONS[d]);
@@ -168,13 +164,38 @@ export async function querySpend(
     });
     keyset = `(${columns.join(', ')}) > (${placeholders.join(', ')})`;
   }
-  params.push(query.limit);
-  const limit = `$${params.length}`;
+  // LIMIT NULL is no limit: an export's cursor reads every row.
+  params.push(options.limit);
+  const limit = `$${params.length}::bigint`;
   const keys = query.groupBy.map((d, i) => `${keyText(d)} AS k${i}`).join(', ');
   const keyRefs = query.groupBy.map((_, i) => `k${i}`).join(', ');
   const noKeys = query.groupBy.map((_, i) => `NULL::text AS k${i}`).join(', ');
-  const { rows } = await sql.query<SumsRow & Record<string, string> & { total: boolean }>(
-    `WITH selected AS (
+  let totals = '';
+  let pageExtra = '';
+  if (options.totals) {
+    params.push(options.since ?? null);
+    const since = `$${params.length}::bigint`;
+    // The projection's progress (the last request event it added, shared by every process,
+    // moved in the transaction that adds) as of this statement's snapshot, and whether a
+    // request event of the org in the range was added between `since` and it: the rows and
+    // totals are then of a later moment than `since`'s. Parked events and the filters are not
+    // told apart (too many, never too few); past SPEND_CHANGE_SCAN_MAX events, not looked at.
+    const changed = `CASE WHEN ${since} IS NULL THEN NULL
+         WHEN p.position = ${since} THEN false
+         WHEN p.position < ${since} OR p.position - ${since} > ${SPEND_CHANGE_SCAN_MAX} THEN true
+         ELSE EXISTS (SELECT 1 FROM kordon_events e
+                       WHERE e.position > ${since} AND e.position <= p.position AND e.org_id = $1
+                         AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+                         AND (e.occurred_at AT TIME ZONE 'UTC')::date >= $2::date
+                         AND (e.occurred_at AT TIME ZONE 'UTC')::date < $3::date) END`;
+    pageExtra = ', NULL::text AS progress, NULL::boolean AS changed';
+    totals = `UNION ALL
+     SELECT true AS total, ${noKeys}, ${SUMS},
+            (SELECT p.position::text FROM progress p) AS progress,
+            (SELECT ${changed} FROM progress p) AS changed
+       FROM (SELECT currency, ${SUMS_BY_CURRENCY} FROM selected GROUP BY currency) by_currency`;
+  }
+  const text = `WITH selected AS (
        SELECT * FROM kordon_spend_daily WHERE ${selected}
      ), by_key AS (
        SELECT ${keys}, currency, ${SUMS_BY_CURRENCY}
@@ -182,33 +203,158 @@ export async function querySpend(
         GROUP BY ${columns.join(', ')}, currency
      ), page AS (
        SELECT ${keyRefs}, ${SUMS} FROM by_key GROUP BY ${keyRefs} ORDER BY ${keyRefs} LIMIT ${limit}
-     )
-     SELECT false AS total, * FROM page
-     ${
+     )${
        options.totals
-         ? `UNION ALL
-     SELECT true AS total, ${noKeys}, ${SUMS}
-       FROM (SELECT currency, ${SUMS_BY_CURRENCY} FROM selected GROUP BY currency) by_currency`
+         ? `, progress AS (
+       SELECT coalesce((SELECT position FROM kordon_spend_progress WHERE id), 0) AS position
+     )`
          : ''
      }
-     ORDER BY total, ${keyRefs}`,
-    params,
+     SELECT false AS total, *${pageExtra} FROM page
+     ${totals}
+     ORDER BY total, ${keyRefs}`;
+  return { text, params };
+}
+
+type StatementRow = SumsRow & Record<string, string> & { total: boolean };
+
+function spendRowOf(groupBy: readonly SpendDimension[], row: StatementRow): SpendRow {
+  const rawKey = groupBy.map((_, i) => row[`k${i}`] ?? '');
+  const key: SpendRow['key'] = {};
+  groupBy.forEach((d, i) => {
+    key[d] = rawKey[i] === '' ? null : rawKey[i];
+  });
+  return { ...sumsOf(row), key, rawKey };
+}
+
+export interface SpendPage {
+  rows: SpendRow[];
+  /** With `totals` only. */
+  totals: SpendSums | undefined;
+  /**
+   * With `totals` only: the spend projection's progress (a log position) in the page's
+   * snapshot. A cursor carries the first page's, so a later page can tell whether it moved.
+   */
+  position: number | undefined;
+  /**
+   * With `totals` and `since`: whether a request event of the org in the range may have been
+   * added since `since` (true when it cannot tell).
+   */
+  changedSince: boolean | undefined;
+}
+
+/**
+ * One page of a report: rows grouped by `groupBy`, sorted by their key, after `after`
+ * (keyset: a row that appears between two pages lands in its place, none is read twice), and
+ * with `totals`, the sums of every row the filter selects, read in the same statement (one
+ * snapshot: a page that holds every row adds up to its totals exactly, even while requests
+ * keep coming in). Pages are separate statements, so separate moments: `since` (the first
+ * page's `position`) makes a later page say whether the org's spend in the range moved since.
+ */
+export async function querySpend(
+  sql: SqlQueryable,
+  query: SpendQuery,
+  options: { totals: boolean; since?: number | null | undefined },
+): Promise<SpendPage> {
+  const statement = spendStatement(query, { ...options, limit: query.limit });
+  const { rows } = await sql.query<StatementRow & { progress: string | null; changed: boolean | null }>(
+    statement.text,
+    statement.params,
   );
-  let totals: SpendSums | undefined;
-  const found: SpendRow[] = [];
+  const page: SpendPage = { rows: [], totals: undefined, position: undefined, changedSince: undefined };
   for (const row of rows) {
     if (row.total) {
-      totals = sumsOf(row);
+      page.totals = sumsOf(row);
+      page.position = row.progress === null ? undefined : Number(row.progress);
+      page.changedSince = row.changed ?? undefined;
       continue;
     }
-    const rawKey = query.groupBy.map((_, i) => row[`k${i}`] ?? '');
-    const key: SpendRow['key'] = {};
-    query.groupBy.forEach((d, i) => {
-      key[d] = rawKey[i] === '' ? null : rawKey[i];
-    });
-    found.push({ ...sumsOf(row), key, rawKey });
+    page.rows.push(spendRowOf(query.groupBy, row));
   }
-  return { rows: found, totals };
+  return page;
+}
+
+/** What a snapshot's reads run on: statements, and transactions on one connection. */
+export interface SqlSnapshots extends SqlQueryable {
+  readonly dialect: 'pglite' | 'postgres';
+  transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+}
+
+/** A snapshot read that ran past its time limit: nothing of it was sent. */
+export class SpendSnapshotTooSlow extends Error {
+  constructor(
+    readonly timeLimitMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`the spend snapshot was not read within ${timeLimitMs} ms`, options);
+    this.name = 'SpendSnapshotTooSlow';
+  }
+}
+
+/** PostgreSQL's statement timeout and idle-in-transaction timeout (SQLSTATE). */
+const TIMED_OUT = new Set(['57014', '25P03']);
+
+/**
+ * Runs `fn` in one REPEATABLE READ READ ONLY transaction: every statement in it reads the same
+ * snapshot (taken by its first statement), so whatever it reads is as of one moment of the
+ * log, however many statements it takes. The transaction holds a connection (the embedded
+ * store's only one: every other statement of the process waits for it), so it is bounded:
+ * `fn` must read at the database's pace (never wait on a client), gets `check()` to call
+ * between reads, and past `timeLimitMs` fails with `SpendSnapshotTooSlow`; on PostgreSQL the
+ * server also cuts a statement (or an idle transaction) at the limit.
+ */
+export async function inSpendSnapshot<T>(
+  db: SqlSnapshots,
+  timeLimitMs: number,
+  fn: (tx: SqlQueryable, check: () => void) => Promise<T>,
+  now: () => number = Date.now,
+): Promise<T> {
+  const deadline = now() + timeLimitMs;
+  const check = () => {
+    if (now() > deadline) throw new SpendSnapshotTooSlow(timeLimitMs);
+  };
+  try {
+    return await db.transaction(async (tx) => {
+      // First in the transaction: no snapshot is taken before the isolation is set.
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      if (db.dialect === 'postgres') {
+        const ms = String(Math.max(1, Math.ceil(timeLimitMs)));
+        await tx.query(
+          "SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $1, true)",
+          [ms],
+        );
+      }
+      return await fn(tx, check);
+    });
+  } catch (error) {
+    if (error instanceof SpendSnapshotTooSlow) throw error;
+    // The server's timeouts, or anything past the limit (a session the server ended for idling
+    // in its transaction answers the next statement as a broken connection, without a code).
+    const code = (error as { code?: unknown } | null)?.code;
+    if ((typeof code === 'string' && TIMED_OUT.has(code)) || now() > deadline)
+      throw new SpendSnapshotTooSlow(timeLimitMs, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * Every row of a report, `pageRows` at a time, through a cursor of `tx` (one statement: one
+ * sort, however many pages). Call it inside `inSpendSnapshot`, and consume it there.
+ */
+export async function* spendRowsIn(
+  tx: SqlQueryable,
+  query: Omit<SpendQuery, 'limit'>,
+  pageRows: number,
+): AsyncGenerator<SpendRow[]> {
+  const statement = spendStatement(query, { totals: false, limit: null });
+  await tx.query(`DECLARE kordon_spend_export NO SCROLL CURSOR FOR ${statement.text}`, statement.params);
+  const fetch = `FETCH FORWARD ${Math.max(1, Math.floor(pageRows))} FROM kordon_spend_export`;
+  for (;;) {
+    const { rows } = await tx.query<StatementRow>(fetch);
+    if (rows.length > 0) yield rows.map((row) => spendRowOf(query.groupBy, row));
+    if (rows.length < pageRows) break;
+  }
+  await tx.query('CLOSE kordon_spend_export');
 }
 
 /** The currencies the filter's rows were priced in, sorted. */

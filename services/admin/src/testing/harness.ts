@@ -45,9 +45,15 @@ export interface TestAdmin {
 export type TestAdminOptions = Partial<
   Pick<
     AdminApiOptions,
-    'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies' | 'hashPassword'
+    'loginThrottle' | 'maxBodyBytes' | 'now' | 'logger' | 'trustedProxies' | 'hashPassword' | 'spendExport'
   >
->;
+> & {
+  /**
+   * Wraps the executor the admin API is given (not the store's or the request log's): a test
+   * that must act between two of the API's statements does it there.
+   */
+  wrapSql?: (sql: SqlExecutor) => SqlExecutor;
+};
 
 export const PASSWORD = 'a long and Random passphrase 42';
 
@@ -93,7 +99,7 @@ async function startOn(
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   api = await startAdminApi({
     store,
-    sql,
+    sql: options.wrapSql ? options.wrapSql(sql) : sql,
     secrets,
     adminToken,
     logger: options.logger ?? silent,
@@ -104,6 +110,7 @@ async function startOn(
     ...(options.now ? { now: options.now } : {}),
     ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
     ...(options.hashPassword ? { hashPassword: options.hashPassword } : {}),
+    ...(options.spendExport ? { spendExport: options.spendExport } : {}),
   });
 
   const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<Answer> => {

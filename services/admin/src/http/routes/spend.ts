@@ -4,19 +4,25 @@ import { AdminError } from '../../errors.js';
 import { countParkedEvents, REQUEST_EVENT_TYPES } from '../../parked-events.js';
 import { SPEND_PROJECTION } from '../../spend/spend-projection.js';
 import {
+  inSpendSnapshot,
   querySpend,
+  SPEND_CHANGE_SCAN_MAX,
   SPEND_DIMENSIONS,
   SPEND_FIELDS,
   type SpendDimension,
   type SpendQuery,
   type SpendRow,
+  SpendSnapshotTooSlow,
   type SpendSums,
   spendCurrencies,
+  spendRowsIn,
 } from '../../spend/spend-query.js';
 import { byteOrderMarkAsked, SPREADSHEET_SAFE_CAST } from '../csv-cells.js';
+import type { AdminDeps } from '../deps.js';
 import { orgOf } from '../helpers.js';
 import { type Reply, route } from '../route.js';
 import { orgParams, SpendReport, spendQuery } from '../schemas.js';
+import { SpillFile } from '../spill-file.js';
 import { UNREAD_EVENTS_HEADER, unreadEventsHeader, unreadEventsHeaderSpec } from '../unread-events.js';
 
 const DAY_MS = 86_400_000;
@@ -27,6 +33,11 @@ export const MAX_SPEND_DAYS = 366;
 export const DEFAULT_SPEND_ROWS = 1_000;
 /** Rows an export reads and writes at a time: its memory stays that of one page. */
 export const SPEND_CSV_PAGE_ROWS = 2_000;
+/**
+ * How long an export's snapshot may take to read (it holds a connection meanwhile: on the
+ * embedded store, the only one). Past it the export is refused (503), nothing sent.
+ */
+export const SPEND_CSV_TIME_LIMIT_MS = 60_000;
 
 const invalid = (path: string, message: string, detail = message) =>
   new AdminError('validation_failed', detail, { errors: [{ path, message }] });
@@ -73,11 +84,26 @@ function groupingOf(text: string | undefined): SpendDimension[] {
   return names;
 }
 
-/** The cursor: base64url of the grouping and the last row's key, so it fits only its report. */
-const encodeKey = (groupBy: readonly SpendDimension[], key: readonly string[]) =>
-  Buffer.from(JSON.stringify([groupBy.join(','), ...key]), 'utf8').toString('base64url');
+/**
+ * The cursor: base64url of the grouping, the spend projection's position when the first page
+ * was read (`p<position>`), and the last row's key, so it fits only its report. A cursor
+ * without the position (given before it was added) is taken, and its pages say they may have
+ * changed.
+ */
+const encodeCursor = (
+  groupBy: readonly SpendDimension[],
+  position: number | undefined,
+  key: readonly string[],
+) =>
+  Buffer.from(
+    JSON.stringify([groupBy.join(','), ...(position === undefined ? [] : [`p${position}`]), ...key]),
+    'utf8',
+  ).toString('base64url');
 
-function decodeKey(cursor: string, groupBy: readonly SpendDimension[]): string[] {
+function decodeCursor(
+  cursor: string,
+  groupBy: readonly SpendDimension[],
+): { position: number | undefined; key: string[] } {
   const bad = () => invalid('query.cursor', 'invalid cursor', 'the cursor is not one this API gave');
   if (!/^[A-Za-z0-9_-]{1,4000}$/.test(cursor)) throw bad();
   let parsed: unknown;
@@ -88,16 +114,22 @@ function decodeKey(cursor: string, groupBy: readonly SpendDimension[]): string[]
   }
   if (
     !Array.isArray(parsed) ||
-    parsed.length !== groupBy.length + 1 ||
+    (parsed.length !== groupBy.length + 1 && parsed.length !== groupBy.length + 2) ||
     parsed[0] !== groupBy.join(',') ||
     !parsed.every((value) => typeof value === 'string' && value.length <= 300)
   )
     throw bad();
-  const key = parsed.slice(1) as string[];
+  let position: number | undefined;
+  if (parsed.length === groupBy.length + 2) {
+    const mark = /^p(0|[1-9]\d{0,15})$/.exec(parsed[1] as string);
+    if (!mark) throw bad();
+    position = Number(mark[1]);
+  }
+  const key = parsed.slice(parsed.length - groupBy.length) as string[];
   groupBy.forEach((dimension, i) => {
     if (dimension === 'day' && !/^\d{4}-\d{2}-\d{2}$/.test(key[i]!)) throw bad();
   });
-  return key;
+  return { position, key };
 }
 
 const sumsBody = (sums: SpendSums) => ({
@@ -140,8 +172,8 @@ function csvText(
   return stringify(
     rows.map((row) => {
       const costs = new Map(row.costs.map((c) => [c.currency, c.cost]));
-      // A currency the header has no column for (first priced while the export ran) would be
-      // lost: the export fails (a cut connection) rather than look complete.
+      // The currencies and the rows are read in one snapshot, so every cost has its column; a
+      // cost without one would be lost, so the export fails rather than look complete.
       for (const currency of costs.keys())
         if (!currencies.includes(currency))
           throw new Error(`spend in ${currency} appeared during the export`);
@@ -173,26 +205,47 @@ function csvText(
 }
 
 /**
- * Every row of the report as CSV, a page at a time (keyset pages: each row once). The first
- * page is read before anything is sent, so a failing query is still a clean error answer.
+ * Every row of the report as CSV, as of one moment. One snapshot (`inSpendSnapshot`: one
+ * REPEATABLE READ READ ONLY transaction) reads the currencies, the parked events and every row
+ * (a cursor, a page at a time) into a spill file at the database's pace; the file then goes
+ * to the client at its pace. So a slow client holds no connection (on the embedded store, the
+ * only one) and memory stays one page; the snapshot is bounded by the export's time limit,
+ * past which the answer is a 503 before any byte of CSV is sent. The report's row count is not
+ * bounded by its days alone (a day has a row per team, user, key, model... of the org), so
+ * the rows are not held in memory.
  */
 async function csvExport(
-  sql: SqlQueryable,
+  deps: AdminDeps,
   query: Omit<SpendQuery, 'limit'>,
+  parked: (sql: SqlQueryable) => Promise<number>,
   bom: boolean,
-): Promise<AsyncIterable<string>> {
-  const currencies = await spendCurrencies(sql, query);
-  const pageAfter = async (after: readonly string[] | undefined) =>
-    (await querySpend(sql, { ...query, after, limit: SPEND_CSV_PAGE_ROWS }, { totals: false })).rows;
-  const first = await pageAfter(query.after);
-  return (async function* () {
-    let found = first;
-    yield csvText(found, query.groupBy, currencies, true, bom);
-    while (found.length === SPEND_CSV_PAGE_ROWS) {
-      found = await pageAfter(found[found.length - 1]!.rawKey);
-      if (found.length > 0) yield csvText(found, query.groupBy, currencies, false);
-    }
-  })();
+): Promise<{ pieces: AsyncIterable<Uint8Array>; unread: number }> {
+  const { pageRows, timeLimitMs, tempDir } = deps.spendExport;
+  const file = await SpillFile.create(tempDir);
+  try {
+    const unread = await inSpendSnapshot(deps.sql, timeLimitMs, async (tx, check) => {
+      const currencies = await spendCurrencies(tx, query);
+      const unread = await parked(tx);
+      let header = true;
+      for await (const rows of spendRowsIn(tx, query, pageRows)) {
+        await file.write(csvText(rows, query.groupBy, currencies, header, header && bom));
+        header = false;
+        check();
+      }
+      if (header) await file.write(csvText([], query.groupBy, currencies, true, bom));
+      return unread;
+    });
+    return { pieces: file.pieces(), unread };
+  } catch (error) {
+    await file.close();
+    if (error instanceof SpendSnapshotTooSlow)
+      throw new AdminError(
+        'unavailable',
+        `the report could not be read within ${Math.round(timeLimitMs / 1000)} s: export a shorter range or fewer groupings, or page through the JSON report`,
+        { cause: error },
+      );
+    throw error;
+  }
 }
 
 export const spendRoutes = [
@@ -202,7 +255,7 @@ export const spendRoutes = [
     path: '/orgs/{org}/spend',
     tag: 'spend',
     summary: 'Spend report: requests, tokens and cost per UTC day, team, user, key, provider or model',
-    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. \`unreadEvents\` (and the \`${UNREAD_EVENTS_HEADER}\` header, on the CSV export too) counts the org's request events in the range that the projection could not add (parked): their spend is in no row and no total. It counts them whatever the filters, so a filtered report may name some that are outside it. Pages follow \`nextCursor\`. \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), streamed a page at a time; \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
+    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. \`unreadEvents\` (and the \`${UNREAD_EVENTS_HEADER}\` header, on the CSV export too) counts the org's request events in the range that the projection could not add (parked): their spend is in no row and no total. It counts them whatever the filters, so a filtered report may name some that are outside it. Pages follow \`nextCursor\`; each page is read at its own moment, so a later page may hold spend added after the first page's \`totals\` were read (today's rows grow as requests come in): \`changedSinceFirstPage\` says when that may be so (false: no request event of the org in the range was added since the first page, so the pages add up to its totals; true: one may have been; it ignores the filters, and says true without looking when more than ${SPEND_CHANGE_SCAN_MAX} events were written since). \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), read in one snapshot of the projection (every row, and \`${UNREAD_EVENTS_HEADER}\`, as of one moment), then sent at the client's pace; an export whose snapshot cannot be read within ${SPEND_CSV_TIME_LIMIT_MS / 1000} s is refused (503) before any byte is sent. \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
     access: 'spend.read',
     params: orgParams,
     query: spendQuery,
@@ -222,6 +275,7 @@ export const spendRoutes = [
       const bom = byteOrderMarkAsked(q);
       const range = spendRange(q.from, q.to, ctx.deps.now());
       const groupBy = groupingOf(q.groupBy);
+      const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor, groupBy);
       const query = {
         orgId: org.orgId,
         ...range,
@@ -231,11 +285,11 @@ export const spendRoutes = [
         provider: q.provider,
         model: q.model,
         groupBy,
-        after: q.cursor === undefined ? undefined : decodeKey(q.cursor, groupBy),
+        after: cursor?.key,
       };
       // The spend projection's days are UTC days: its range as instants.
-      const parkedOfRange = () =>
-        countParkedEvents(ctx.deps.sql, {
+      const parkedOfRange = (sql: SqlQueryable) =>
+        countParkedEvents(sql, {
           projection: SPEND_PROJECTION,
           orgId: org.orgId,
           types: REQUEST_EVENT_TYPES,
@@ -243,9 +297,8 @@ export const spendRoutes = [
           to: `${range.to}T00:00:00Z`,
         });
       if (q.format === 'csv') {
-        const pieces = await csvExport(ctx.deps.sql, query, bom);
-        // Read after the first page: an event parked since is counted, never one too few.
-        const unread = await parkedOfRange();
+        // The parked events are counted in the rows' snapshot: the same moment.
+        const { pieces, unread } = await csvExport(ctx.deps, query, parkedOfRange, bom);
         return {
           status: 200,
           stream: {
@@ -259,13 +312,15 @@ export const spendRoutes = [
         };
       }
       const limit = q.limit ?? DEFAULT_SPEND_ROWS;
-      const { rows, totals } = await querySpend(
+      // A later page is a later moment: it says whether the org's spend in the range may have
+      // moved since the first page (whose position its cursor carries).
+      const { rows, totals, position, changedSince } = await querySpend(
         ctx.deps.sql,
         { ...query, limit: limit + 1 },
-        { totals: true },
+        { totals: true, since: cursor?.position ?? null },
       );
       // Read after the totals: an event parked since is counted, never one too few.
-      const unread = await parkedOfRange();
+      const unread = await parkedOfRange(ctx.deps.sql);
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
@@ -278,7 +333,12 @@ export const spendRoutes = [
           rows: items.map(rowBody),
           totals: sumsBody(totals!),
           unreadEvents: unread,
-          nextCursor: rows.length > limit && last ? encodeKey(groupBy, last.rawKey) : null,
+          changedSinceFirstPage: cursor !== undefined && changedSince !== false,
+          nextCursor:
+            rows.length > limit && last
+              ? // The first page's position travels on: every page compares with the first.
+                encodeCursor(groupBy, cursor === undefined ? position : cursor.position, last.rawKey)
+              : null,
         },
       };
     },
