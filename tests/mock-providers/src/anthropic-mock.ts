@@ -265,6 +265,12 @@ function messages(exchange: Exchange): Reply {
     const message = `inference_geo: not supported for ${request.model}`;
     return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
   }
+  // Any tool_choice (`auto` and `none` too) with no tools, or `tools: []`, is refused by the API
+  // itself; `tools: []` alone is taken.
+  if (request.tool_choice !== undefined && (request.tools ?? []).length === 0) {
+    const message = 'tool_choice may only be specified while providing tools.';
+    return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
+  }
   const answer = answerFor(conversation(request), exchange.replyPrefix);
   const cache = cacheUse(exchange, request, answer.inputTokens);
   const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';

@@ -174,24 +174,72 @@ describe('OpenAI mock with the openai SDK', () => {
   });
 
   test('any tool_choice without tools is a 400 naming tool_choice, as the API answers', async () => {
-    for (const tool_choice of ['auto', 'none', 'required'] as const)
-      for (const tools of [undefined, []]) {
-        const refused = await client.chat.completions
-          .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], tool_choice, tools })
-          .catch((error: unknown) => error);
-        assert.ok(refused instanceof OpenAI.BadRequestError, `${tool_choice}: ${String(refused)}`);
-        assert.equal(refused.param, 'tool_choice');
-        assert.equal(refused.type, 'invalid_request_error');
-        assert.equal(
-          (refused.error as { message?: string }).message,
-          "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
-        );
-      }
+    for (const tool_choice of ['auto', 'none', 'required'] as const) {
+      const refused = await client.chat.completions
+        .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], tool_choice })
+        .catch((error: unknown) => error);
+      assert.ok(refused instanceof OpenAI.BadRequestError, `${tool_choice}: ${String(refused)}`);
+      assert.equal(refused.param, 'tool_choice');
+      assert.equal(refused.type, 'invalid_request_error');
+      assert.equal(refused.code, null);
+      assert.equal(
+        (refused.error as { message?: string }).message,
+        "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+      );
+    }
     // null is no choice at all.
     const answered = await client.chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Hi' }],
       tool_choice: null as unknown as 'auto',
+    });
+    assert.equal(answered.choices[0]?.message.content, 'Mock reply: Hi');
+  });
+
+  test('tools: [] is a 400 naming tools, code empty_array, whatever else is sent', async () => {
+    for (const extra of [{}, { tool_choice: 'auto' as const }, { parallel_tool_calls: false }]) {
+      const refused = await client.chat.completions
+        .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], tools: [], ...extra })
+        .catch((error: unknown) => error);
+      assert.ok(refused instanceof OpenAI.BadRequestError, `${JSON.stringify(extra)}: ${String(refused)}`);
+      assert.equal(refused.param, 'tools');
+      assert.equal(refused.code, 'empty_array');
+      assert.equal(refused.type, 'invalid_request_error');
+      assert.equal(
+        (refused.error as { message?: string }).message,
+        "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      );
+    }
+  });
+
+  test('parallel_tool_calls without tools is a 400 naming it, false and true alike', async () => {
+    for (const parallel_tool_calls of [false, true]) {
+      const refused = await client.chat.completions
+        .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], parallel_tool_calls })
+        .catch((error: unknown) => error);
+      assert.ok(refused instanceof OpenAI.BadRequestError, `${parallel_tool_calls}: ${String(refused)}`);
+      assert.equal(refused.param, 'parallel_tool_calls');
+      assert.equal(refused.code, null);
+      assert.equal(
+        (refused.error as { message?: string }).message,
+        "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified.",
+      );
+    }
+    // Beside tools it is taken; null is no value at all.
+    const tools = [
+      { type: 'function' as const, function: { name: 'get_weather', parameters: weatherTool.parameters } },
+    ];
+    const withTools = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools,
+      parallel_tool_calls: false,
+    });
+    assert.equal(withTools.choices[0]?.message.content, 'Mock reply: Hi');
+    const answered = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      parallel_tool_calls: null as unknown as boolean,
     });
     assert.equal(answered.choices[0]?.message.content, 'Mock reply: Hi');
   });
@@ -406,6 +454,31 @@ describe('Anthropic mock with the @anthropic-ai/sdk', () => {
     assert.equal(message.usage.output_tokens, countTokens('Mock reply: Stream to me'));
     assert.ok(message.usage.input_tokens > 0);
     assert.ok(textEvents > 1);
+  });
+
+  test('any tool_choice without tools is a 400; tools: [] alone is answered', async () => {
+    for (const tools of [undefined, []])
+      for (const tool_choice of [
+        { type: 'auto' as const },
+        { type: 'any' as const },
+        { type: 'none' as const },
+        { type: 'tool' as const, name: 'get_weather' },
+      ]) {
+        const refused = await client.messages
+          .create({ ...ask, messages: [{ role: 'user', content: 'Hi' }], tools, tool_choice })
+          .catch((error: unknown) => error);
+        assert.ok(refused instanceof Anthropic.BadRequestError, `${tool_choice.type}: ${String(refused)}`);
+        assert.deepEqual((refused.error as { error?: unknown }).error, {
+          type: 'invalid_request_error',
+          message: 'tool_choice may only be specified while providing tools.',
+        });
+      }
+    const answered = await client.messages.create({
+      ...ask,
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools: [],
+    });
+    assert.deepEqual(answered.content, [{ type: 'text', text: 'Mock reply: Hi' }]);
   });
 
   test('tool use, plain and streamed as input_json_delta fragments', async () => {

@@ -100,6 +100,7 @@ const chatRequest = z.object({
     )
     .optional(),
   tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   max_tokens: z.number().int().nullish(),
   max_completion_tokens: z.number().int().nullish(),
   service_tier: serviceTierRequest,
@@ -183,8 +184,13 @@ function chatCompletions(exchange: Exchange): Reply {
   const parsed = parseRequest(chatRequest, exchange.body);
   if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
   const request = parsed.value;
-  // Any tool_choice, `auto` and `none` too, without tools is refused by the API itself.
-  if (request.tool_choice != null && (request.tools ?? []).length === 0) return toolChoiceWithoutTools();
+  // `tools: []` fails the schema (at least one tool) before any field is weighed against another.
+  if (request.tools?.length === 0) return emptyToolsArray();
+  // Any tool_choice, `auto` and `none` too, without tools is refused by the API itself, and so is
+  // `parallel_tool_calls` (false and true alike).
+  if (request.tool_choice != null && request.tools === undefined) return onlyWithTools('tool_choice');
+  if (request.parallel_tool_calls != null && request.tools === undefined)
+    return onlyWithTools('parallel_tool_calls');
   const answer = answerFor(chatConversation(request), exchange.replyPrefix);
   const tokens = answer.inputTokens + answer.outputTokens;
   if (request.stream)
@@ -202,18 +208,32 @@ function chatCompletions(exchange: Exchange): Reply {
 }
 
 /**
- * OpenAI's 400 for a `tool_choice` sent without `tools` (or with none in them), whatever the
- * choice: param `tool_choice`, no code.
+ * OpenAI's 400 for a field that means something only beside tools (`tool_choice`, whatever the
+ * choice; `parallel_tool_calls`, either value) sent without `tools`: param the field, no code.
  */
-function toolChoiceWithoutTools(): Reply {
+function onlyWithTools(field: 'tool_choice' | 'parallel_tool_calls'): Reply {
   return openAIErrorReply(
     {
       status: 400,
-      message: "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+      message: `Invalid value for '${field}': '${field}' is only allowed when 'tools' are specified.`,
       type: 'invalid_request_error',
       code: null,
     },
-    'tool_choice',
+    field,
+  );
+}
+
+/** OpenAI's 400 for `tools: []`: param `tools`, code `empty_array`. */
+function emptyToolsArray(): Reply {
+  return openAIErrorReply(
+    {
+      status: 400,
+      message:
+        "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      type: 'invalid_request_error',
+      code: 'empty_array',
+    },
+    'tools',
   );
 }
 
