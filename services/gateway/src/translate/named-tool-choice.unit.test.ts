@@ -253,3 +253,58 @@ describe('Anthropic caller: tool_choice naming an undeclared tool, translated', 
     assert.deepEqual(sent.tool_choice, { type: 'function', function: { name: 'get_time' } });
   });
 });
+
+/**
+ * What means nothing without tools, translated: OpenAI refuses `tools: []` (400 `empty_array`) and
+ * `parallel_tool_calls` without tools (400 naming it), Claude any `tool_choice` without tools (its
+ * only place for `disable_parallel_tool_use`). The caller's own provider would answer a request
+ * with `parallel_tool_calls` and no tools (Claude, Gemini) or `tools: []` (Claude): so the
+ * translated body carries no tool field at all, and the request is answered.
+ */
+describe('tools: [] and the parallel-call switch without tools, translated', () => {
+  for (const target of ['Claude', 'Gemini'] as const)
+    it(`OpenAI caller to ${target}: parallel_tool_calls without tools sends no tool field`, () => {
+      const translate = openAITargets[target];
+      assert.ok(translate);
+      for (const parallel_tool_calls of [false, true])
+        for (const tools of [undefined, []])
+          assert.deepEqual(
+            toolFieldsSent(translate({ messages: [user('Hi')], tools, parallel_tool_calls })),
+            {},
+            `parallel_tool_calls ${parallel_tool_calls}, tools ${JSON.stringify(tools)}`,
+          );
+    });
+
+  it('OpenAI caller to Claude: parallel_tool_calls false beside tools is disable_parallel_tool_use', () => {
+    const translate = openAITargets.Claude;
+    assert.ok(translate);
+    const sent = translate({ messages: [user('Hi')], tools: openAITools, parallel_tool_calls: false });
+    assert.deepEqual((sent as { tool_choice?: unknown }).tool_choice, {
+      type: 'auto',
+      disable_parallel_tool_use: true,
+    });
+  });
+
+  for (const target of ['OpenAI dialect', 'Gemini'] as const)
+    it(`Anthropic caller to ${target}: tools: [] (and auto with disable_parallel_tool_use) sends no tool field`, () => {
+      const translate = anthropicTargets[target];
+      assert.ok(translate);
+      for (const extra of [{}, { tool_choice: { type: 'auto', disable_parallel_tool_use: true } }])
+        for (const tools of [undefined, []])
+          assert.deepEqual(
+            toolFieldsSent(translate({ messages: [user('Hi')], tools, ...extra })),
+            {},
+            `${JSON.stringify(extra)}, tools ${JSON.stringify(tools)}`,
+          );
+    });
+
+  it('Anthropic caller to the OpenAI dialect: disable_parallel_tool_use beside tools is parallel_tool_calls false', () => {
+    const sent = anthropicTargets['OpenAI dialect']?.({
+      messages: [user('Hi')],
+      tools: anthropicTools,
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+    }) as Record<string, unknown>;
+    assert.equal(sent.parallel_tool_calls, false);
+    assert.equal(sent.tool_choice, 'auto');
+  });
+});
