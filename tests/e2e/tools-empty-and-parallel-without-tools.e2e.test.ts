@@ -9,14 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import {
-  type MockServer,
-  startAnthropicMock,
-  startGeminiMock,
-  startOpenAIMock,
-} from '@kordon/mock-providers';
+import type { MockServer } from '@kordon/mock-providers';
 import OpenAI from 'openai';
-import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+import { startThreeDialects, type ThreeDialects } from './support/three-dialects.js';
 
 const OPENAI_KEY = 'sk-proj-emptytoolsabcdefghijklmnopqrstuvwxyz01';
 const ANTHROPIC_KEY = 'sk-ant-api03-emptytoolsabcdefghijklmnopqrstu';
@@ -26,53 +21,21 @@ const question = [{ role: 'user' as const, content: 'Weather in Paris?' }];
 const TOOL_FIELDS = ['tools', 'tool_choice', 'parallel_tool_calls', 'toolConfig'];
 
 describe('tools: [] and parallel tool calls without tools, through Kordon', () => {
+  let kordon: ThreeDialects;
   let openaiMock: MockServer;
   let anthropicMock: MockServer;
   let geminiMock: MockServer;
-  let gateway: KordonUnderTest;
   let openai: OpenAI;
   let anthropic: Anthropic;
 
   before(async () => {
-    openaiMock = await startOpenAIMock({ keys: [OPENAI_KEY] });
-    anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY] });
-    geminiMock = await startGeminiMock({ keys: [GEMINI_KEY] });
-    gateway = await startKordonUnderTest(
-      `
-orgs:
-  - slug: acme
-    name: Acme
-    providers:
-      - name: openai
-        type: openai
-        baseUrl: ${openaiMock.url}/v1
-        models: [gpt-4o-mini]
-        keys: [{ name: k1, secret: "\${OPENAI_KEY}" }]
-      - name: anthropic
-        type: anthropic
-        baseUrl: ${anthropicMock.url}
-        models: [claude-sonnet-4-5]
-        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
-      - name: google
-        type: gemini
-        baseUrl: ${geminiMock.url}
-        models: [gemini-2.5-flash]
-        keys: [{ name: k1, secret: "\${GEMINI_KEY}" }]
-    users:
-      - email: dev@acme.test
-        proxyKeys: [{ name: dev }]
-`,
-      { OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY },
-    );
-    const key = gateway.proxyKeys.get('dev@acme.test--dev')!;
-    openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
-    anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key, maxRetries: 0 });
+    kordon = await startThreeDialects({ openai: OPENAI_KEY, anthropic: ANTHROPIC_KEY, gemini: GEMINI_KEY });
+    ({ openaiMock, anthropicMock, geminiMock } = kordon);
+    openai = new OpenAI({ baseURL: `${kordon.gateway.url}/v1`, apiKey: kordon.proxyKey, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: kordon.gateway.url, apiKey: kordon.proxyKey, maxRetries: 0 });
   });
   after(async () => {
-    await gateway?.stop();
-    await openaiMock?.close();
-    await anthropicMock?.close();
-    await geminiMock?.close();
+    await kordon?.stop();
   });
 
   const clear = () => {
