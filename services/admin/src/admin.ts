@@ -21,12 +21,13 @@ import { AdminKeys } from './auth/tokens.js';
 import { createAdminApp } from './http/app.js';
 import type { AdminCrypto, AdminDeps, AdminLogger, SpendExportSettings } from './http/deps.js';
 import { docsPage } from './http/docs-page.js';
+import { ExportSlots } from './http/export-slots.js';
 import { openApiDocument } from './http/openapi.js';
 import { newPassport } from './http/passport.js';
 import type { AnyRoute } from './http/route.js';
 import { usePasswordStrategy } from './http/routes/auth.js';
 import { adminRoutes } from './http/routes/index.js';
-import { SPEND_CSV_PAGE_ROWS, SPEND_CSV_TIME_LIMIT_MS } from './http/routes/spend.js';
+import { SPEND_CSV_PAGE_ROWS, SPEND_CSV_TIME_LIMIT_MS, spendCsvConcurrency } from './http/routes/spend.js';
 import type { RequestLog } from './request-log/index.js';
 import { decodeForSpend, spendProjection } from './spend/spend-projection.js';
 import { type AdminViewState, adminViewProjection, decodeForView } from './view/admin-view.js';
@@ -66,7 +67,9 @@ export interface AdminApiOptions {
   trustedProxies?: readonly string[];
   /**
    * Spend CSV exports (routes/spend.ts): by default 2,000 rows a page, a 60 s snapshot, spilled
-   * to the OS's temporary folder (the server gives `<KORDON_DATA_DIR>/exports`).
+   * to the OS's temporary folder (the server gives `<KORDON_DATA_DIR>/exports`); at most 2
+   * reading at once on PostgreSQL (1 on the embedded store), and half of them (at least 1) for
+   * one org.
    */
   spendExport?: Partial<SpendExportSettings>;
 }
@@ -145,14 +148,21 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     (error) => logger.warn({ err: error }, 'sign-in throttle cannot prune its old rows; retrying'),
   );
   const trustedProxies = CidrSet.parse(options.trustedProxies ?? []);
+  const maxConcurrent = options.spendExport?.maxConcurrent ?? spendCsvConcurrency(options.sql.dialect);
+  const spendExport: SpendExportSettings = {
+    pageRows: options.spendExport?.pageRows ?? SPEND_CSV_PAGE_ROWS,
+    timeLimitMs: options.spendExport?.timeLimitMs ?? SPEND_CSV_TIME_LIMIT_MS,
+    tempDir: options.spendExport?.tempDir ?? tmpdir(),
+    maxConcurrent,
+    // Half the slots (at least one): one org's exports leave room for another's.
+    maxConcurrentPerOrg:
+      options.spendExport?.maxConcurrentPerOrg ?? Math.max(1, Math.floor(maxConcurrent / 2)),
+  };
   const deps: AdminDeps = {
     store: options.store,
     sql: options.sql,
-    spendExport: {
-      pageRows: options.spendExport?.pageRows ?? SPEND_CSV_PAGE_ROWS,
-      timeLimitMs: options.spendExport?.timeLimitMs ?? SPEND_CSV_TIME_LIMIT_MS,
-      tempDir: options.spendExport?.tempDir ?? tmpdir(),
-    },
+    spendExport,
+    exportSlots: new ExportSlots(spendExport.maxConcurrent, spendExport.maxConcurrentPerOrg),
     view: () => view.state,
     bus: {
       store: options.store,

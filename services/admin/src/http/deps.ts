@@ -8,6 +8,7 @@ import type { CommandBus } from '../commands/execute.js';
 import type { RequestLog } from '../request-log/index.js';
 import type { SqlSnapshots } from '../spend/spend-query.js';
 import type { AdminViewState } from '../view/admin-view.js';
+import type { ExportSlots } from './export-slots.js';
 
 /** One provider key as the balancer sees it (the gateway's KeyHealthView). */
 export interface KeyHealth {
@@ -61,6 +62,14 @@ export interface SpendExportSettings {
   timeLimitMs: number;
   /** Where the export is spilled between the snapshot and the client (unlinked at once). */
   tempDir: string;
+  /**
+   * Exports of this process that may read their snapshot at once (each holds a connection
+   * meanwhile); past it, or past `maxConcurrentPerOrg` for one org, an export is refused (503
+   * with Retry-After).
+   */
+  maxConcurrent: number;
+  /** Of `maxConcurrent`, the most one org's exports may hold at once. */
+  maxConcurrentPerOrg: number;
 }
 
 /** What handlers may use. */
@@ -69,6 +78,8 @@ export interface AdminDeps {
   /** Statements, and transactions on one connection (a report's snapshot). */
   sql: SqlSnapshots;
   spendExport: SpendExportSettings;
+  /** The process's slots for exports that read a snapshot (`spendExport.maxConcurrent`). */
+  exportSlots: ExportSlots;
   view(): AdminViewState;
   bus: CommandBus;
   keys: AdminKeys;

@@ -460,7 +460,38 @@ describe('spend reports over the admin API', { skip }, () => {
         await hook();
       }
     };
-    const wrap = (sql: SqlExecutor): SqlExecutor => ({
+    return { state, wrap: readsAfter(before) };
+  }
+
+  /**
+   * The admin API's executor with every export's page reads held (in its snapshot, holding its
+   * connection) until `open()`; `paused` counts the exports held.
+   */
+  function exportGate() {
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const state = { paused: 0, open };
+    const wrap = readsAfter(async (text) => {
+      // An export's cursor (a JSON page's statement is not held).
+      if (!/^\s*FETCH\b/i.test(text)) return;
+      state.paused += 1;
+      await opened;
+    });
+    /** Until `count` exports are held. */
+    const held = async (count: number) => {
+      for (let waited = 0; state.paused < count; waited += 10) {
+        if (waited > 10_000) throw new Error(`${state.paused} exports held, not ${count}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    return { state, wrap, held };
+  }
+
+  /** An executor that runs `before` ahead of each statement, in a transaction too. */
+  function readsAfter(before: (text: string) => Promise<void>) {
+    return (sql: SqlExecutor): SqlExecutor => ({
       ...sql,
       dialect: sql.dialect,
       exec: (text) => sql.exec(text),
@@ -480,8 +511,75 @@ describe('spend reports over the admin API', { skip }, () => {
           }),
         ),
     });
-    return { state, wrap };
   }
+
+  /** The answer, or 'held' when none came within `ms` (an export waiting at a gate). */
+  const within = <T>(answer: Promise<T>, ms = 3_000) =>
+    Promise.race([answer, new Promise<'held'>((resolve) => setTimeout(() => resolve('held'), ms))]);
+
+  it('reads at most maxConcurrent exports at once: the next is refused at once, 503 with Retry-After', async () => {
+    const gate = exportGate();
+    const replica = await admin.replica({
+      wrapSql: gate.wrap,
+      spendExport: { maxConcurrent: 2, maxConcurrentPerOrg: 2 },
+    });
+    const exportOf = (day: string) =>
+      replica.request('GET', `${V1}/orgs/acme/spend?from=${day}&to=2026-03-08&groupBy=user&format=csv`, {
+        token: owner,
+      });
+    const reading = [exportOf('2026-03-01'), exportOf('2026-03-02')];
+    try {
+      await gate.held(2);
+      // Both hold their snapshot (and a connection): a third is not queued behind them.
+      const third = await within(exportOf('2026-03-03'));
+      assert.ok(third !== 'held', 'the third export was refused without waiting');
+      assert.equal(third.status, 503, third.text);
+      assert.equal(third.body.code, 'unavailable');
+      assert.match(third.body.detail, /every export slot of this server is being read/);
+      assert.equal(third.headers.get('retry-after'), '5');
+      assert.equal(gate.state.paused, 2, 'the refused export read nothing');
+      // JSON pages take no slot.
+      await expectStatus(replica.request('GET', `${V1}/orgs/acme/spend?${MARCH}`, { token: owner }), 200);
+      gate.state.open();
+      for (const answer of await Promise.all(reading)) assert.equal(answer.status, 200, answer.text);
+      // Their snapshots read, their slots are free again.
+      const again = await expectStatus(exportOf('2026-03-03'), 200);
+      assert.match(again.text, /^user_id,/);
+    } finally {
+      gate.state.open();
+      await Promise.allSettled(reading);
+      await replica.close();
+    }
+  });
+
+  it("keeps a share of the export slots for other orgs: one org's exports hold at most half", async () => {
+    const gate = exportGate();
+    // The defaults on PostgreSQL: 2 exports at once, 1 of them for one org.
+    const replica = await admin.replica({ wrapSql: gate.wrap });
+    const exportOf = (slug: string, token: string) =>
+      replica.request('GET', `${V1}/orgs/${slug}/spend?${MARCH}&format=csv`, { token });
+    const acmeFirst = exportOf('acme', owner);
+    let otherFirst: ReturnType<typeof exportOf> | undefined;
+    try {
+      await gate.held(1);
+      const second = await within(exportOf('acme', acme.users.finance.token));
+      assert.ok(second !== 'held', "the org's second export was refused without waiting");
+      assert.equal(second.status, 503, second.text);
+      assert.match(second.body.detail, /your org already has 1 export\(s\) being read/);
+      assert.equal(second.headers.get('retry-after'), '5');
+      // Another org still gets the other slot.
+      otherFirst = exportOf('other', other.users.finance.token);
+      await gate.held(2);
+      gate.state.open();
+      assert.equal((await acmeFirst).status, 200);
+      assert.equal((await otherFirst).status, 200);
+      await expectStatus(exportOf('acme', acme.users.finance.token), 200);
+    } finally {
+      gate.state.open();
+      await Promise.allSettled([acmeFirst, otherFirst]);
+      await replica.close();
+    }
+  });
 
   it('exports every row as of one moment, while the projection moves between its pages', async () => {
     const DAY = 'from=2026-06-15&to=2026-06-16&groupBy=user';
@@ -600,9 +698,12 @@ describe('spend reports over the admin API', { skip }, () => {
     assert.equal(again.changedSinceFirstPage, true);
     assert.equal(again.totals.requests, 4);
     assert.equal((await next(first.nextCursor)).changedSinceFirstPage, true);
-    // A cursor given before pages carried their moment still pages; it cannot tell, so it says so.
+    // A cursor given before pages carried their moment (and range) still pages; it cannot tell,
+    // so it says so. Its parts: the grouping, the marks, the last row's key (grouped by user).
     const key = JSON.parse(Buffer.from(first.nextCursor, 'base64url').toString('utf8')) as string[];
-    const old = Buffer.from(JSON.stringify([key[0], ...key.slice(2)]), 'utf8').toString('base64url');
+    assert.match(key[1]!, /^p\d+$/);
+    assert.equal(key[2], 'r2026-07-01/2026-07-03');
+    const old = Buffer.from(JSON.stringify([key[0], ...key.slice(3)]), 'utf8').toString('base64url');
     const fromOld = await next(old);
     assert.deepEqual(
       fromOld.rows.map((r: { userId: string }) => r.userId),
@@ -610,10 +711,78 @@ describe('spend reports over the admin API', { skip }, () => {
     );
     assert.equal(fromOld.changedSinceFirstPage, true);
     // A moment that is not a position is no cursor of ours.
-    const forged = Buffer.from(JSON.stringify([key[0], 'p-1', ...key.slice(2)]), 'utf8').toString(
+    const forged = Buffer.from(JSON.stringify([key[0], 'p-1', ...key.slice(3)]), 'utf8').toString(
       'base64url',
     );
     await expectStatus(get(`/orgs/acme/spend?${RANGE}&cursor=${forged}`), 400);
+  });
+
+  it('pages the range of the first page, also when the default range has moved past UTC midnight', async () => {
+    let clock = at('2026-08-20T23:59:00Z');
+    const replica = await admin.replica({ now: () => clock });
+    const MODEL = 'model=midnight-model&groupBy=user&limit=1';
+    const page = (query: string) =>
+      expectStatus(replica.request('GET', `${V1}/orgs/acme/spend?${query}`, { token: owner }), 200);
+    try {
+      // One request on the day only yesterday's default range covers, one in both, one on the
+      // day only today's covers.
+      await append(
+        (
+          [
+            ['usr_mid_a', '2026-07-22T12:00:00Z'],
+            ['usr_mid_b', '2026-08-01T12:00:00Z'],
+            ['usr_mid_c', '2026-08-21T00:00:30Z'],
+          ] as const
+        ).map(([userId, time]) =>
+          completedEvent(acme.orgId, at(time), { userId, model: 'midnight-model', cost: '1' }),
+        ),
+      );
+      const first = (await page(MODEL)).body;
+      assert.deepEqual([first.from, first.to], ['2026-07-22', '2026-08-21']);
+      assert.deepEqual(
+        first.rows.map((r: { userId: string }) => r.userId),
+        ['usr_mid_a'],
+      );
+      assert.equal(first.totals.requests, 2);
+      // Midnight UTC passes between the pages: the next page is still yesterday's report.
+      clock = at('2026-08-21T00:01:00Z');
+      const second = (await page(`${MODEL}&cursor=${first.nextCursor}`)).body;
+      assert.deepEqual([second.from, second.to], ['2026-07-22', '2026-08-21']);
+      assert.deepEqual(
+        second.rows.map((r: { userId: string }) => r.userId),
+        ['usr_mid_b'],
+      );
+      assert.equal(second.totals.requests, 2);
+      assert.equal(second.nextCursor, null, "today's request is in no page of yesterday's report");
+      // Naming the cursor's range (as a date or midnight instant) is the same report; another is not.
+      await page(`${MODEL}&from=2026-07-22T00:00:00Z&to=2026-08-21&cursor=${first.nextCursor}`);
+      const moved = await expectStatus(
+        replica.request('GET', `${V1}/orgs/acme/spend?${MODEL}&to=2026-08-22&cursor=${first.nextCursor}`, {
+          token: owner,
+        }),
+        400,
+      );
+      assert.equal(moved.body.code, 'validation_failed');
+      assert.equal(moved.body.errors[0].path, 'query.cursor');
+      assert.match(moved.body.detail, /continues the report from 2026-07-22 to 2026-08-21/);
+      // A fresh first page is today's report.
+      const today = (await page(MODEL)).body;
+      assert.deepEqual([today.from, today.to], ['2026-07-23', '2026-08-22']);
+      assert.equal(today.totals.requests, 2);
+      // A range no report can have is no cursor of ours.
+      const parts = JSON.parse(Buffer.from(first.nextCursor, 'base64url').toString('utf8')) as string[];
+      for (const mark of ['r2026-08-21/2026-07-22', 'r2025-01-01/2026-08-21', 'r2026-02-30/2026-03-01']) {
+        const forged = Buffer.from(JSON.stringify([parts[0], parts[1], mark, ...parts.slice(3)]), 'utf8');
+        await expectStatus(
+          replica.request('GET', `${V1}/orgs/acme/spend?${MODEL}&cursor=${forged.toString('base64url')}`, {
+            token: owner,
+          }),
+          400,
+        );
+      }
+    } finally {
+      await replica.close();
+    }
   });
 
   it('counts each event once: a batch applied again, a process behind, a rebuild', async () => {

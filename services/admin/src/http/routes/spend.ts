@@ -38,6 +38,14 @@ export const SPEND_CSV_PAGE_ROWS = 2_000;
  * embedded store, the only one). Past it the export is refused (503), nothing sent.
  */
 export const SPEND_CSV_TIME_LIMIT_MS = 60_000;
+/**
+ * Exports one process reads at once by default: each holds a connection while it reads, on
+ * PostgreSQL one of the pool event appends share (10 by default), so most of it stays free for
+ * them; on the embedded store, its only one, so one at a time (a second would only wait for it).
+ */
+export const spendCsvConcurrency = (dialect: 'pglite' | 'postgres') => (dialect === 'postgres' ? 2 : 1);
+/** Seconds an export refused for want of a slot is told to wait (most snapshots take less). */
+export const SPEND_CSV_RETRY_AFTER_S = 5;
 
 const invalid = (path: string, message: string, detail = message) =>
   new AdminError('validation_failed', detail, { errors: [{ path, message }] });
@@ -84,26 +92,36 @@ function groupingOf(text: string | undefined): SpendDimension[] {
   return names;
 }
 
+type SpendRange = { from: string; to: string };
+
 /**
- * The cursor: base64url of the grouping, the spend projection's position when the first page
- * was read (`p<position>`), and the last row's key, so it fits only its report. A cursor
- * without the position (given before it was added) is taken, and its pages say they may have
- * changed.
+ * The cursor: base64url of the grouping, marks of the first page (the spend projection's
+ * position when it was read, `p<position>`; the range it covered as resolved then,
+ * `r<from>/<to>`), and the last row's key, so it fits only its report. A later page reads the
+ * cursor's range, not one resolved again (the default range moves at UTC midnight). Cursors given
+ * before a mark was added are taken: without the position their pages say they may have
+ * changed; without the range, the range is resolved from the query as before.
  */
 const encodeCursor = (
   groupBy: readonly SpendDimension[],
   position: number | undefined,
+  range: SpendRange,
   key: readonly string[],
 ) =>
   Buffer.from(
-    JSON.stringify([groupBy.join(','), ...(position === undefined ? [] : [`p${position}`]), ...key]),
+    JSON.stringify([
+      groupBy.join(','),
+      ...(position === undefined ? [] : [`p${position}`]),
+      `r${range.from}/${range.to}`,
+      ...key,
+    ]),
     'utf8',
   ).toString('base64url');
 
 function decodeCursor(
   cursor: string,
   groupBy: readonly SpendDimension[],
-): { position: number | undefined; key: string[] } {
+): { position: number | undefined; range: SpendRange | undefined; key: string[] } {
   const bad = () => invalid('query.cursor', 'invalid cursor', 'the cursor is not one this API gave');
   if (!/^[A-Za-z0-9_-]{1,4000}$/.test(cursor)) throw bad();
   let parsed: unknown;
@@ -114,22 +132,61 @@ function decodeCursor(
   }
   if (
     !Array.isArray(parsed) ||
-    (parsed.length !== groupBy.length + 1 && parsed.length !== groupBy.length + 2) ||
+    parsed.length < groupBy.length + 1 ||
+    parsed.length > groupBy.length + 3 ||
     parsed[0] !== groupBy.join(',') ||
     !parsed.every((value) => typeof value === 'string' && value.length <= 300)
   )
     throw bad();
+  // Between the grouping and the key (one value per dimension): the marks, each at most once,
+  // the position first.
   let position: number | undefined;
-  if (parsed.length === groupBy.length + 2) {
-    const mark = /^p(0|[1-9]\d{0,15})$/.exec(parsed[1] as string);
-    if (!mark) throw bad();
-    position = Number(mark[1]);
+  let range: SpendRange | undefined;
+  for (const mark of parsed.slice(1, parsed.length - groupBy.length) as string[]) {
+    const at = /^p(0|[1-9]\d{0,15})$/.exec(mark);
+    const covers = /^r(\d{4}-\d{2}-\d{2})\/(\d{4}-\d{2}-\d{2})$/.exec(mark);
+    if (at && position === undefined && range === undefined) position = Number(at[1]);
+    else if (covers && range === undefined) range = { from: covers[1]!, to: covers[2]! };
+    else throw bad();
+  }
+  if (range) {
+    // Only a range the API could have answered: the same bounds resolve to themselves.
+    let resolved: SpendRange;
+    try {
+      resolved = spendRange(range.from, range.to, new Date(0));
+    } catch {
+      throw bad();
+    }
+    if (resolved.from !== range.from || resolved.to !== range.to) throw bad();
   }
   const key = parsed.slice(parsed.length - groupBy.length) as string[];
   groupBy.forEach((dimension, i) => {
     if (dimension === 'day' && !/^\d{4}-\d{2}-\d{2}$/.test(key[i]!)) throw bad();
   });
-  return { position, key };
+  return { position, range, key };
+}
+
+/**
+ * The range of a later page: its cursor's (as resolved on the first page), which a bound the
+ * query gives must name; a cursor without one (given before cursors carried it) takes the
+ * query's, resolved now.
+ */
+function rangeOfPage(
+  q: { from?: string | undefined; to?: string | undefined },
+  cursor: SpendRange | undefined,
+  now: Date,
+): SpendRange {
+  if (!cursor) return spendRange(q.from, q.to, now);
+  for (const name of ['from', 'to'] as const) {
+    const given = q[name];
+    if (given !== undefined && isoDay(dayOf(given, name)) !== cursor[name])
+      throw invalid(
+        'query.cursor',
+        `made for another range (${cursor.from} to ${cursor.to})`,
+        `the cursor continues the report from ${cursor.from} to ${cursor.to}, not the \`${name}\` asked: ask for its range (or no range), or start again without a cursor`,
+      );
+  }
+  return cursor;
 }
 
 const sumsBody = (sums: SpendSums) => ({
@@ -220,6 +277,30 @@ async function csvExport(
   parked: (sql: SqlQueryable) => Promise<number>,
   bom: boolean,
 ): Promise<{ pieces: AsyncIterable<Uint8Array>; unread: number }> {
+  // A slot before a connection is asked for; freed when the snapshot is read (or fails), not
+  // when the client has the file.
+  const slot = deps.exportSlots.take(query.orgId);
+  if ('refused' in slot)
+    throw new AdminError(
+      'unavailable',
+      slot.refused === 'org'
+        ? `your org already has ${deps.exportSlots.perOrgLimit} export(s) being read: retry when it is done`
+        : 'every export slot of this server is being read: retry shortly',
+      { headers: { 'Retry-After': String(SPEND_CSV_RETRY_AFTER_S) } },
+    );
+  try {
+    return await readToSpill(deps, query, parked, bom);
+  } finally {
+    slot.release();
+  }
+}
+
+async function readToSpill(
+  deps: AdminDeps,
+  query: Omit<SpendQuery, 'limit'>,
+  parked: (sql: SqlQueryable) => Promise<number>,
+  bom: boolean,
+): Promise<{ pieces: AsyncIterable<Uint8Array>; unread: number }> {
   const { pageRows, timeLimitMs, tempDir } = deps.spendExport;
   const file = await SpillFile.create(tempDir);
   try {
@@ -255,7 +336,7 @@ export const spendRoutes = [
     path: '/orgs/{org}/spend',
     tag: 'spend',
     summary: 'Spend report: requests, tokens and cost per UTC day, team, user, key, provider or model',
-    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. \`unreadEvents\` (and the \`${UNREAD_EVENTS_HEADER}\` header, on the CSV export too) counts the org's request events in the range that the projection could not add (parked): their spend is in no row and no total. It counts them whatever the filters, so a filtered report may name some that are outside it. Pages follow \`nextCursor\`; each page is read at its own moment, so a later page may hold spend added after the first page's \`totals\` were read (today's rows grow as requests come in): \`changedSinceFirstPage\` says when that may be so (false: no request event of the org in the range was added since the first page, so the pages add up to its totals; true: one may have been; it ignores the filters, and says true without looking when more than ${SPEND_CHANGE_SCAN_MAX} events were written since). \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), read in one snapshot of the projection (every row, and \`${UNREAD_EVENTS_HEADER}\`, as of one moment), then sent at the client's pace; an export whose snapshot cannot be read within ${SPEND_CSV_TIME_LIMIT_MS / 1000} s is refused (503) before any byte is sent. \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
+    description: `From the spend projection: daily totals of every request event, kept for good (not subject to the request log's retention). \`from\` (inclusive) and \`to\` (exclusive) are UTC days, as dates (\`2026-01-01\`) or midnight UTC instants; by default the ${DEFAULT_SPEND_DAYS} days up to today included; at most ${MAX_SPEND_DAYS} days. \`groupBy\` is a comma-separated list of \`day\`, \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`providerKey\`, \`model\` (default \`day\`); rows are sorted by it. Filters: \`team\`, \`user\`, \`proxyKey\`, \`provider\`, \`model\`. Costs are exact decimal strings, one per currency the requests were priced in; \`unpricedRequests\` counts requests of a model without a price, whose cost is in no total. \`totals\` covers every row of the report, read in the same snapshot as the page. \`unreadEvents\` (and the \`${UNREAD_EVENTS_HEADER}\` header, on the CSV export too) counts the org's request events in the range that the projection could not add (parked): their spend is in no row and no total. It counts them whatever the filters, so a filtered report may name some that are outside it. Pages follow \`nextCursor\`, which keeps the range the first page resolved (a default range read across UTC midnight does not shift; a \`from\` or \`to\` a later page names must be its cursor's, else 400); each page is read at its own moment, so a later page may hold spend added after the first page's \`totals\` were read (today's rows grow as requests come in): \`changedSinceFirstPage\` says when that may be so (false: no request event of the org in the range was added since the first page, so the pages add up to its totals; true: one may have been; it ignores the filters, and says true without looking when more than ${SPEND_CHANGE_SCAN_MAX} events were written since). \`format=csv\` exports every row as CSV instead (one \`cost_<currency>\` column per currency), read in one snapshot of the projection (every row, and \`${UNREAD_EVENTS_HEADER}\`, as of one moment), then sent at the client's pace; an export whose snapshot cannot be read within ${SPEND_CSV_TIME_LIMIT_MS / 1000} s is refused (503) before any byte is sent. Each export holds a database connection while its snapshot is read, so a server reads only a few at once, and one org at most half of them: past that an export is refused at once with 503 and \`Retry-After\` (JSON pages are not limited). \`bom=true\` starts it with a UTF-8 byte order mark for Excel.`,
     access: 'spend.read',
     params: orgParams,
     query: spendQuery,
@@ -273,9 +354,9 @@ export const spendRoutes = [
       const org = orgOf(ctx);
       const q = ctx.query;
       const bom = byteOrderMarkAsked(q);
-      const range = spendRange(q.from, q.to, ctx.deps.now());
       const groupBy = groupingOf(q.groupBy);
       const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor, groupBy);
+      const range = rangeOfPage(q, cursor?.range, ctx.deps.now());
       const query = {
         orgId: org.orgId,
         ...range,
@@ -337,7 +418,7 @@ export const spendRoutes = [
           nextCursor:
             rows.length > limit && last
               ? // The first page's position travels on: every page compares with the first.
-                encodeCursor(groupBy, cursor === undefined ? position : cursor.position, last.rawKey)
+                encodeCursor(groupBy, cursor === undefined ? position : cursor.position, range, last.rawKey)
               : null,
         },
       };
