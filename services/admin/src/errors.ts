@@ -36,7 +36,7 @@ export const ERROR_STATUS: Readonly<Record<AdminErrorCode, { status: number; tit
   not_allowed_for_you: { status: 403, title: 'This would give more than you hold' },
   too_many_attempts: { status: 429, title: 'Too many attempts' },
   internal: { status: 500, title: 'Internal error' },
-  unavailable: { status: 503, title: 'Not ready' },
+  unavailable: { status: 503, title: 'Temporarily unavailable: retry later' },
 };
 
 export interface FieldProblem {

@@ -535,6 +535,7 @@ describe('spend reports over the admin API', { skip }, () => {
       assert.ok(third !== 'held', 'the third export was refused without waiting');
       assert.equal(third.status, 503, third.text);
       assert.equal(third.body.code, 'unavailable');
+      assert.equal(third.body.title, 'Temporarily unavailable: retry later');
       assert.match(third.body.detail, /every export slot of this server is being read/);
       assert.equal(third.headers.get('retry-after'), '5');
       assert.equal(gate.state.paused, 2, 'the refused export read nothing');
