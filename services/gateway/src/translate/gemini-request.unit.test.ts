@@ -499,10 +499,11 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     assert.deepEqual(thinking('gemini-3.1-pro-preview', 'high'), { thinkingLevel: 'high' });
   });
 
-  it('reasoning_effort medium on Gemini 3 Pro, which takes only low and high, is low (the ceiling)', () => {
+  it('reasoning_effort medium on Gemini 3 Pro, which takes only low and high, is high, as Google maps it', () => {
     // gemini-3-pro-preview answers thinkingLevel medium with 400 "Thinking level MEDIUM is not
-    // supported for this model."; the caller's effort stays the most it is billed thoughts for.
-    assert.deepEqual(thinking('gemini-3-pro-preview', 'medium'), { thinkingLevel: 'low' });
+    // supported for this model."; Google's OpenAI compatibility table maps reasoning_effort
+    // medium to high there (minimal to low), so a caller asking medium gets no less thinking.
+    assert.deepEqual(thinking('gemini-3-pro-preview', 'medium'), { thinkingLevel: 'high' });
     assert.deepEqual(thinking('gemini-3-pro-preview', 'minimal'), { thinkingLevel: 'low' });
     assert.deepEqual(thinking('gemini-3-pro-preview', 'low'), { thinkingLevel: 'low' });
     assert.deepEqual(thinking('gemini-3-pro-preview', 'high'), { thinkingLevel: 'high' });
@@ -884,13 +885,15 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       assert.deepEqual(effortOf('gemini-2.5-pro', 'max'), { thinkingBudget: 32768 });
       assert.deepEqual(effortOf('gemini-3-flash-preview', 'low'), { thinkingLevel: 'low' });
       assert.deepEqual(effortOf('gemini-3.1-pro-preview', 'max'), { thinkingLevel: 'high' });
-      assert.deepEqual(effortOf('gemini-3-pro-preview', 'medium'), { thinkingLevel: 'low' });
+      assert.deepEqual(effortOf('gemini-3-pro-preview', 'medium'), { thinkingLevel: 'high' });
     });
 
     it('with thinking enabled, the lesser of the two (budget_tokens stays the ceiling); disabled wins', () => {
       assert.deepEqual(effortOf('gemini-2.5-flash', 'high', enabled(2048)), { thinkingBudget: 2048 });
       assert.deepEqual(effortOf('gemini-2.5-flash', 'low', enabled(20000)), { thinkingBudget: 1024 });
       assert.deepEqual(effortOf('gemini-3-flash-preview', 'max', enabled(8192)), { thinkingLevel: 'medium' });
+      // Gemini 3 Pro: medium is high, but a budget_tokens that reaches only medium is low there.
+      assert.deepEqual(effortOf('gemini-3-pro-preview', 'medium', enabled(10000)), { thinkingLevel: 'low' });
       assert.deepEqual(effortOf('gemini-2.5-flash', 'high', { type: 'disabled' }), { thinkingBudget: 0 });
     });
 

@@ -327,9 +327,21 @@ function levelsOf(major: number, minor: number, pro: boolean): readonly Thinking
 }
 
 /**
- * The level the model takes for the one asked: that level, else the highest level below it
- * (thoughts are billed as output: the caller's ask stays the ceiling, as a `budget_tokens`
- * does), else the model's lowest (`minimal` on a Pro model is `low`).
+ * The level the model takes for an effort word (`reasoning_effort`, `output_config.effort`), as
+ * Google's own OpenAI compatibility maps it (ai.google.dev/gemini-api/docs/openai, "Thinking"):
+ * that level, else the next level above it the model has (`minimal` is `low` on the Pro models,
+ * `medium` `high` on Gemini 3 Pro), so a caller who asks for medium gets no less thinking through
+ * Kordon than through Google's own layer.
+ */
+function levelForEffort(asked: ThinkingLevel, levels: readonly ThinkingLevel[]): ThinkingLevel {
+  const rank = THINKING_LEVELS.indexOf(asked);
+  return levels.find((level) => THINKING_LEVELS.indexOf(level) >= rank) ?? levels.at(-1) ?? asked;
+}
+
+/**
+ * The level the model takes for one a `budget_tokens` reaches: that level, else the highest
+ * level below it (the caller's token budget stays the ceiling of the thoughts it is billed),
+ * else the model's lowest.
  */
 function supportedLevel(asked: ThinkingLevel, levels: readonly ThinkingLevel[]): ThinkingLevel {
   const rank = THINKING_LEVELS.indexOf(asked);
@@ -394,8 +406,8 @@ function thinkingModel(model: string): ThinkingModel {
 
 /**
  * OpenAI's `reasoning_effort` as Gemini's thinking config, after Google's own OpenAI
- * compatibility: Gemini 3 models take a level (one the model lacks goes as the next below it,
- * `supportedLevel`: `medium` is `low` on Gemini 3 Pro, `minimal` `low` on the Pro models),
+ * compatibility: Gemini 3 models take a level (one the model lacks goes as the next above it,
+ * `levelForEffort`: `medium` is `high` on Gemini 3 Pro, `minimal` `low` on the Pro models),
  * earlier ones a budget (1,024, 8,192, 24,576 tokens; `none` is 0). Thoughts
  * are billed as output, so the caller's choice is kept, and a value the model cannot take is
  * refused naming the field rather than dropped: `none` where thinking cannot be turned off
@@ -422,7 +434,7 @@ function thinkingConfigForEffort(
   if (target.levels) {
     const asked = THINKING_LEVELS.find((level) => level === effort);
     if (asked === undefined) throw unmappedEffort(effort, param);
-    return { thinkingLevel: supportedLevel(asked, target.levels) };
+    return { thinkingLevel: levelForEffort(asked, target.levels) };
   }
   const budget = THINKING_BUDGETS[effort];
   if (budget === undefined) throw unmappedEffort(effort, param);
