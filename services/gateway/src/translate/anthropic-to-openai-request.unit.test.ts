@@ -476,8 +476,11 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       },
       { fields: { thinking: { type: 'adaptive' } }, effort: 'medium' },
       { fields: { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, effort: 'low' },
-      { fields: { output_config: { effort: 'max' } }, effort: 'xhigh' },
-      { fields: { output_config: { effort: 'xhigh' } }, effort: 'xhigh' },
+      // An effort without thinking: Claude does not think, so the switch stays at its default.
+      { fields: { output_config: { effort: 'max' } }, effort: undefined },
+      { fields: { output_config: { effort: 'high' } }, effort: undefined },
+      { fields: { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, effort: 'xhigh' },
+      { fields: { thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' } }, effort: 'xhigh' },
     ];
     for (const { fields, effort } of cases)
       it(`${JSON.stringify(fields)} -> ${effort}`, () => assert.equal(effortOf(fields), effort));

@@ -166,14 +166,18 @@ function openAIEffort(request: NeutralChatRequest): string | undefined {
  * Anthropic's `thinking` and `output_config.effort` as for an OpenAI model that takes every effort
  * and reasons only when asked (gpt-5.1). `disabled` -> `none`, whatever the effort; `enabled` ->
  * the effort its `budget_tokens` reaches, or the lesser of it and the effort; `adaptive` (the
- * model decides whether to reason) -> the effort, else `medium`; no `thinking` -> the effort
- * (`max` as `xhigh`, the most), else nothing. `enabled` without `budget_tokens` and other types
- * are refused naming the field, as for OpenAI models.
+ * model decides whether to reason) -> the effort, else `medium`. No `thinking`: an OpenAI
+ * caller's `reasoning_effort` as it is, but nothing for an Anthropic caller's
+ * `output_config.effort` alone: Claude thinks only when `thinking` asks it to, and an effort
+ * without it shapes only the text and tool calls (platform.claude.com/docs/en/build-with-claude/
+ * effort), which a switch has no counterpart for; `high` alone is Claude's default. `enabled`
+ * without `budget_tokens` and other types are refused naming the field, as for OpenAI models.
  */
 function switchEffort(request: NeutralChatRequest): string | undefined {
   const asked = request.reasoningEffort === 'max' ? 'xhigh' : request.reasoningEffort;
   const thinking = request.thinking;
-  if (thinking === undefined) return asked;
+  if (thinking === undefined)
+    return request.reasoningEffortParam === 'output_config.effort' ? undefined : asked;
   switch (thinking.type) {
     case 'disabled':
       return 'none';

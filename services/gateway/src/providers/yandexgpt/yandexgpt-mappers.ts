@@ -143,7 +143,8 @@ const REASONING_OFF = new Set(['none', 'minimal']);
  *
  * An Anthropic caller's `thinking` and `output_config.effort` come as the effort the translate
  * layer wrote for them (`reasoningSwitch`: `disabled` -> none, `enabled` -> the effort its
- * `budget_tokens` reaches, `adaptive` -> medium or the effort). The budget itself has no
+ * `budget_tokens` reaches, `adaptive` -> medium or the effort; an effort alone -> nothing, as
+ * Claude does not think without `thinking`). The budget itself has no
  * counterpart (the mode is on or off) and the reasoning stays hidden (no thinking blocks come
  * back, only its tokens in the usage). On a model without the mode it gets nothing, as the
  * translate layer gives thinking nothing on an OpenAI model that does not reason (gpt-4o):

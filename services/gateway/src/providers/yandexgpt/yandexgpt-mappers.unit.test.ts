@@ -145,9 +145,14 @@ describe('OpenAI request -> YandexGPT', () => {
     assert.equal(fromAnthropic({}), undefined);
   });
 
-  it('Anthropic output_config.effort turns reasoning on unless thinking is disabled', () => {
+  it('Anthropic output_config.effort alone leaves reasoning off, as Claude does not think without thinking', () => {
     for (const effort of ['low', 'medium', 'high', 'xhigh', 'max']) {
-      assert.deepEqual(fromAnthropic({ output_config: { effort } }), { mode: 'ENABLED_HIDDEN' }, effort);
+      assert.equal(fromAnthropic({ output_config: { effort } }), undefined, effort);
+    }
+  });
+
+  it('Anthropic output_config.effort with thinking adaptive turns reasoning on; disabled wins', () => {
+    for (const effort of ['low', 'medium', 'high', 'xhigh', 'max']) {
       assert.deepEqual(
         fromAnthropic({ output_config: { effort }, thinking: { type: 'adaptive' } }),
         { mode: 'ENABLED_HIDDEN' },

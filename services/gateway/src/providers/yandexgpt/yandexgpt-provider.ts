@@ -8,8 +8,9 @@
  *   name another folder) is refused.
  * - Auth: `Authorization: Api-Key <key>` (a service-account API key, the default) or
  *   `Authorization: Bearer <IAM token>` (`authScheme: bearer`), with `x-folder-id`.
- * - Reasoning: `reasoning_effort` (an Anthropic caller's `thinking` and `output_config.effort`
- *   too, `reasoningSwitch`) turns YandexGPT Pro's hidden reasoning mode on or off.
+ * - Reasoning: `reasoning_effort` (an Anthropic caller's `thinking`, with its
+ *   `output_config.effort`, too: `reasoningSwitch`) turns YandexGPT Pro's hidden reasoning mode
+ *   on or off; an effort without `thinking` leaves it off, as Claude does not think then.
  * - Streams are newline-delimited JSON (`completionOptions.stream: true`) with the running
  *   usage on every line; no rate-limit headers.
  */
