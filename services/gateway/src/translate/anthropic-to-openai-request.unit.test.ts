@@ -394,12 +394,23 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       [
         { model: 'gpt-5', effort: 'low', thinking: { type: 'adaptive' }, expected: 'low' },
         { model: 'gpt-5', effort: 'medium', expected: 'medium' },
-        { model: 'gpt-5.1', effort: 'high', expected: 'high' },
+        { model: 'gpt-5.1', effort: 'high', thinking: { type: 'adaptive' }, expected: 'high' },
         { model: 'o3', effort: 'low', expected: 'low' },
         // max: the most the model takes.
         { model: 'gpt-5', effort: 'max', expected: 'high' },
-        { model: 'gpt-5.1', effort: 'max', expected: 'high' },
-        { model: 'gpt-5.2', effort: 'max', expected: 'xhigh' },
+        { model: 'gpt-5.1', effort: 'max', thinking: { type: 'adaptive' }, expected: 'high' },
+        { model: 'gpt-5.2', effort: 'max', thinking: { type: 'adaptive' }, expected: 'xhigh' },
+        { model: 'gpt-5.1', effort: 'low', thinking: enabled(30000), expected: 'low' },
+        // Without thinking, a model that reasons only when asked (gpt-5.1 on, default `none`)
+        // keeps its default: Claude thinks only when `thinking` asks it to.
+        { model: 'gpt-5.1', effort: 'high', expected: undefined },
+        { model: 'gpt-5.1', effort: 'max', expected: undefined },
+        { model: 'gpt-5.2', effort: 'max', expected: undefined },
+        { model: 'gpt-5.1', effort: 'xhigh', expected: undefined },
+        // A model that reasons anyway is told the effort (it lowers or raises the reasoning).
+        { model: 'gpt-5-mini', effort: 'low', expected: 'low' },
+        { model: 'gpt-5.1-codex', effort: 'high', expected: 'high' },
+        { model: 'gpt-5.1-mini', effort: 'low', expected: 'low' },
         { model: 'gpt-5.1-codex-max', effort: 'max', expected: 'xhigh' },
         { model: 'gpt-5.1-codex-max', effort: 'xhigh', expected: 'xhigh' },
         // With thinking enabled, budget_tokens stays the ceiling; disabled asks for the least.
@@ -422,14 +433,20 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
         assert.equal(translate(body).reasoning_effort, expected);
       });
 
-    for (const { model, effort } of [
-      { model: 'gpt-5', effort: 'xhigh' },
-      { model: 'gpt-5.1', effort: 'xhigh' },
+    for (const { model, effort, thinking } of [
+      { model: 'gpt-5', effort: 'xhigh' } as { model: string; effort: string; thinking?: object },
+      { model: 'gpt-5.1', effort: 'xhigh', thinking: { type: 'adaptive' } },
       { model: 'gpt-4o', effort: 'none' },
     ])
       it(`${model}: output_config.effort ${effort} is refused naming output_config.effort`, () => {
         assert.throws(
-          () => translate({ messages: [user('Hi')], model, output_config: { effort } }),
+          () =>
+            translate({
+              messages: [user('Hi')],
+              model,
+              output_config: { effort },
+              ...(thinking ? { thinking } : {}),
+            }),
           (error: unknown) => error instanceof TranslationError && error.param === 'output_config.effort',
         );
       });
@@ -438,6 +455,8 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       const sampled = { messages: [user('Hi')], model: 'gpt-5.1', temperature: 0.2 };
       assert.equal(translate({ ...sampled, thinking: enabled(4096) }).temperature, undefined);
       assert.equal(translate({ ...sampled, thinking: disabled }).temperature, 0.2);
+      // An effort alone turns no reasoning on there (Claude does not think without `thinking`).
+      assert.equal(translate({ ...sampled, output_config: { effort: 'high' } }).temperature, 0.2);
     });
 
     const refusals: { model: string; thinking: object; param: string }[] = [
@@ -552,9 +571,11 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
           /reasons/.test(error.message),
       );
       assert.throws(
-        () => translate({ ...body, output_config: { effort: 'low' } }),
+        () => translate({ ...body, thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }),
         (error: unknown) => error instanceof TranslationError && error.param === 'stop_sequences',
       );
+      // An effort alone turns no reasoning on (Claude does not think without `thinking`).
+      assert.deepEqual(translate({ ...body, output_config: { effort: 'low' } }).stop, ['\nObservation:']);
     });
     const five = ['A', 'B', 'C', 'D', 'E'];
     for (const model of [

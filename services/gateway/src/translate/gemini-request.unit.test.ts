@@ -901,6 +901,33 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       assert.equal(effortOf('gemini-2.0-flash', 'max'), undefined);
     });
 
+    it('without thinking, a model that thinks only when asked (2.5 Flash-Lite) keeps its default', () => {
+      // Claude thinks only when `thinking` asks it to: an effort alone turns no thinking on.
+      for (const model of ['gemini-2.5-flash-lite', 'gemini-2.5-flash-lite-preview-06-17'])
+        for (const effort of ['low', 'high', 'max', 'xhigh'])
+          assert.equal(effortOf(model, effort), undefined, `${model} ${effort}`);
+      // With thinking, the effort says how much, as on the models that think anyway.
+      assert.deepEqual(effortOf('gemini-2.5-flash-lite', 'low', { type: 'adaptive' }), {
+        thinkingBudget: 1024,
+      });
+      assert.deepEqual(effortOf('gemini-2.5-flash-lite', 'max', { type: 'adaptive' }), {
+        thinkingBudget: 24576,
+      });
+      assert.deepEqual(effortOf('gemini-2.5-flash-lite', 'low', enabled(20000)), { thinkingBudget: 1024 });
+      // Models that think anyway are told the effort (it lowers or raises their thinking).
+      assert.deepEqual(effortOf('gemini-3.1-flash-lite-preview', 'low'), { thinkingLevel: 'low' });
+      assert.deepEqual(effortOf('gemini-2.5-flash', 'low'), { thinkingBudget: 1024 });
+    });
+
+    it("an OpenAI caller's reasoning_effort still turns 2.5 Flash-Lite thinking on", () => {
+      const config = fromOpenAI({
+        model: 'gemini-2.5-flash-lite',
+        messages: [user('What is 2 + 2?')],
+        reasoning_effort: 'low',
+      }).generationConfig?.thinkingConfig;
+      assert.deepEqual(config, { thinkingBudget: 1024 });
+    });
+
     it('refuses, naming output_config.effort, xhigh (Google maps no such effort) and a value Claude has not', () => {
       for (const [model, effort] of [
         ['gemini-2.5-flash', 'xhigh'],

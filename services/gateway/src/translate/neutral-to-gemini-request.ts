@@ -294,13 +294,26 @@ type ThinkingConfig = NonNullable<
  * The thinking config for an OpenAI caller's `reasoning_effort`, or an Anthropic caller's
  * `thinking` and `output_config.effort`: the effort says how much unless thinking is
  * `disabled` (a budget of 0, or refused where thinking cannot stop); with `enabled`, the lesser
- * of the two (the caller's `budget_tokens` stays the ceiling).
+ * of the two (the caller's `budget_tokens` stays the ceiling). An `output_config.effort` without
+ * `thinking` gets nothing on a model that does not think by default (Gemini 2.5 Flash-Lite):
+ * Claude thinks only when `thinking` asks it to, and an effort without it shapes only the text
+ * and tool calls (Anthropic's effort guide), so the model keeps its default (no thinking); a model
+ * that thinks anyway is told the effort, which lowers or raises its thinking. An OpenAI caller's
+ * `reasoning_effort` asks for reasoning as such and goes as ever.
  */
 function thinkingConfig(request: NeutralChatRequest): ThinkingConfig | undefined {
   const fromThinking =
     request.thinking !== undefined ? thinkingConfigForAnthropic(request.thinking, request.model) : undefined;
   const effort = request.reasoningEffort;
   if (effort === undefined || request.thinking?.type === 'disabled') return fromThinking;
+  // An Anthropic caller's effort without `thinking` turns no thinking on where the model thinks
+  // only when asked (Gemini 2.5 Flash-Lite): Claude thinks only when `thinking` asks it to.
+  if (
+    request.thinking === undefined &&
+    request.reasoningEffortParam === 'output_config.effort' &&
+    !thinkingModel(request.model).thinksByDefault
+  )
+    return undefined;
   const fromEffort = thinkingConfigForEffort(effort, request.model, request.reasoningEffortParam);
   if (request.thinking?.type !== 'enabled' || fromThinking === undefined || fromEffort === undefined)
     return fromEffort;
@@ -378,6 +391,8 @@ interface ThinkingModel {
   levels: readonly ThinkingLevel[] | undefined;
   /** Gemini 3 and Gemini 2.5 Pro cannot turn thinking off. */
   alwaysThinks: boolean;
+  /** False where the model thinks only when asked: Gemini 2.5 Flash-Lite (and models that do not think). */
+  thinksByDefault: boolean;
   /** The `thinkingBudget` range Google documents: 2.5 Pro 128-32,768, Flash-Lite 512-24,576, Flash 0-24,576. */
   budgetRange: readonly [number, number];
 }
@@ -396,10 +411,12 @@ function thinkingModel(model: string): ThinkingModel {
   const levels =
     major !== undefined && minor !== undefined && major >= 3 ? levelsOf(major, minor, pro) : undefined;
   const pro25 = pro && major === 2 && minor === 5;
+  const flashLite25 = variant.startsWith('flash-lite') && major === 2 && minor === 5;
   return {
     thinks: !before25,
     levels,
     alwaysThinks: levels !== undefined || pro25,
+    thinksByDefault: !before25 && !flashLite25,
     budgetRange: pro25 ? [128, 32768] : variant.startsWith('flash-lite') ? [512, 24576] : [0, 24576],
   };
 }

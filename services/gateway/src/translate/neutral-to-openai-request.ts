@@ -122,7 +122,12 @@ export function openAIRequestFromNeutral(
  * refused; `max` the most it takes), unless thinking is `disabled`, which asks for the least;
  * with `enabled`, the lesser of the effort and the one its `budget_tokens` reaches (the budget
  * stays the ceiling). Like `thinking`, it is sent nothing for a model that does not reason, a
- * name the table does not know, or a model that takes only its default effort.
+ * name the table does not know, or a model that takes only its default effort. An effort
+ * without `thinking` is sent nothing either where the model reasons only when asked (gpt-5.1
+ * and later, default `none`): Claude thinks only when `thinking` asks it to, and an effort
+ * without it shapes only the text and tool calls (platform.claude.com/docs/en/build-with-claude/
+ * effort), so the model keeps its default, as `switchEffort` does; a model that reasons anyway
+ * (gpt-5, the o-series) is told the effort, which lowers or raises the reasoning it does.
  */
 function openAIEffort(request: NeutralChatRequest): string | undefined {
   const fromThinking = request.thinking && reasoningEffort(request.thinking, request.model);
@@ -130,6 +135,8 @@ function openAIEffort(request: NeutralChatRequest): string | undefined {
   if (asked === undefined || request.thinking?.type === 'disabled') return fromThinking;
   const reasoning = openAIReasoningModel(request.model);
   if (reasoning === undefined || !reasoning.takesEffort) return undefined;
+  // An effort without `thinking` turns no reasoning on where the model reasons only when asked.
+  if (request.thinking === undefined && !reasoning.reasonsByDefault) return undefined;
   const param = request.reasoningEffortParam ?? 'reasoning_effort';
   let effort: string;
   switch (asked) {
