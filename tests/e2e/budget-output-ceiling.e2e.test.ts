@@ -103,31 +103,28 @@ orgs:
 
   const key = (name: string) => gateway.proxyKeys.get(`dev@acme.test--${name}`)!;
 
-  it("an Anthropic caller's 32,000 to gpt-4o is held at 16,384, which a 20,000 budget holds", async () => {
+  /** An Anthropic SDK caller's request with its own `max_tokens`: the answer, or the error. */
+  const anthropicAsks = (keyName: string, model: string, maxTokens: number) => {
     sent.length = 0;
-    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('code'), maxRetries: 0 });
-    const answer = await anthropic.messages
+    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key(keyName), maxRetries: 0 });
+    return anthropic.messages
       .create(
-        { model: 'gpt-4o', max_tokens: 32_000, messages: [{ role: 'user', content: 'Hi' }] },
+        { model, max_tokens: maxTokens, messages: [{ role: 'user', content: 'Hi' }] },
         // (A timeout of its own: the SDK asks to stream a request that may take this long.)
         { timeout: 60_000 },
       )
       .catch((error: unknown) => error);
+  };
+
+  it("an Anthropic caller's 32,000 to gpt-4o is held at 16,384, which a 20,000 budget holds", async () => {
+    const answer = await anthropicAsks('code', 'gpt-4o', 32_000);
     assert.ok(!(answer instanceof Error), `refused: ${String(answer)}`);
     assert.deepEqual(sent, [16_384]);
     assert.equal((answer as Anthropic.Message).usage.output_tokens, 16_384);
   });
 
   it("an Anthropic caller's 200,000 to gpt-5 is sent and held at its 128,000, which a 150,000 budget holds", async () => {
-    sent.length = 0;
-    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('agent'), maxRetries: 0 });
-    const answer = await anthropic.messages
-      .create(
-        { model: 'gpt-5', max_tokens: 200_000, messages: [{ role: 'user', content: 'Hi' }] },
-        // (A timeout of its own: the SDK asks to stream a request that may take this long.)
-        { timeout: 60_000 },
-      )
-      .catch((error: unknown) => error);
+    const answer = await anthropicAsks('agent', 'gpt-5', 200_000);
     assert.ok(!(answer instanceof Error), `refused: ${String(answer)}`);
     assert.deepEqual(sent, [128_000]);
     assert.equal((answer as Anthropic.Message).usage.output_tokens, 128_000);
@@ -150,15 +147,7 @@ orgs:
 
   it('a second such request, past what is left, is refused with the held amount', async () => {
     // 20,000 - 16,384 = 3,616 left: the next request may take up to 16,384 (plus its prompt).
-    sent.length = 0;
-    const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: key('code'), maxRetries: 0 });
-    const answer = await anthropic.messages
-      .create(
-        { model: 'gpt-4o', max_tokens: 32_000, messages: [{ role: 'user', content: 'Hi' }] },
-        // (A timeout of its own: the SDK asks to stream a request that may take this long.)
-        { timeout: 60_000 },
-      )
-      .catch((error: unknown) => error);
+    const answer = await anthropicAsks('code', 'gpt-4o', 32_000);
     assert.ok(answer instanceof Anthropic.APIError && answer.status === 429, String(answer));
     assert.match(answer.message, /may take up to 16384 tokens/);
     assert.deepEqual(sent, []);

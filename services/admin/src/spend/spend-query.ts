@@ -1,4 +1,4 @@
-import type { SqlQueryable } from '@kordon/events';
+import type { SqlExecutor, SqlQueryable } from '@kordon/events';
 
 /*
  * Reads of the daily spend table. Every statement is one of a fixed set: the grouping columns
@@ -274,11 +274,8 @@ export async function querySpend(
   return page;
 }
 
-/** What a snapshot's reads run on: statements, and transactions on one connection. */
-export interface SqlSnapshots extends SqlQueryable {
-  readonly dialect: 'pglite' | 'postgres';
-  transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T>;
-}
+/** What a snapshot's reads run on: the store's statements, and transactions on one connection. */
+export type SqlSnapshots = Pick<SqlExecutor, 'query' | 'dialect' | 'transaction'>;
 
 /** A snapshot read that ran past its time limit: nothing of it was sent. */
 export class SpendSnapshotTooSlow extends Error {
