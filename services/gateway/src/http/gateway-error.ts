@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateReadings } from '../limits/admission.js';
+import type { AnthropicErrorDetails } from '../translate/index.js';
 import type { InnerErrorField, ProviderInnerError } from '../upstream/upstream-error.js';
 import { setLimitHeaders } from './limit-headers.js';
 
@@ -144,6 +145,8 @@ export class GatewayError extends Error {
       innerError?: ProviderInnerError;
       /** The field Azure put it in (`inner_error` on its v1 API), where the caller finds it too. */
       innerErrorField?: InnerErrorField;
+      /** Anthropic's `error.details` (its `error_code`), to Anthropic callers: their SDK reads it. */
+      anthropicDetails?: AnthropicErrorDetails;
       /**
        * The prompt is longer than the model's context, said in any provider's words: each
        * dialect's callers are told in the form their SDKs and agents look for (below).
@@ -203,7 +206,12 @@ export function errorBody(error: GatewayError, dialect: Dialect, requestId: stri
       error.options.contextOverflow && !/^prompt is too long/i.test(error.message)
         ? `prompt is too long: ${error.message}`
         : error.message;
-    return { type: 'error', error: { type, message }, request_id: requestId };
+    const details = error.options.anthropicDetails;
+    return {
+      type: 'error',
+      error: { type, message, ...(details !== undefined && { details }) },
+      request_id: requestId,
+    };
   }
   const shape = OPENAI_SHAPE[error.kind];
   return {

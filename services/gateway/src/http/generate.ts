@@ -1331,7 +1331,10 @@ export function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   if (error instanceof RequestNotSendableError) return asGatewayError(error.refusal);
   if (error instanceof TranslationError) {
-    return new GatewayError('invalid_request', error.message, { param: error.param ?? null });
+    return new GatewayError('invalid_request', error.message, {
+      param: error.param ?? null,
+      ...(error.anthropicDetails !== undefined && { anthropicDetails: error.anthropicDetails }),
+    });
   }
   if (isUpstreamError(error)) {
     const retryAfterSeconds =

@@ -139,6 +139,11 @@ export const anthropicMessagesRequest = z.object({
   mcp_servers: z.unknown().optional(),
   container: z.unknown().optional(),
   /**
+   * A conversation Anthropic holds between turns (`create`, or `continue` from a message id, each
+   * turn sending only its new messages): read only to refuse it elsewhere.
+   */
+  thread: z.unknown().optional(),
+  /**
    * Claude's thinking: `disabled`, `enabled` with a `budget_tokens`, `adaptive` (the model
    * decides). The type is kept as sent so that a writer refuses one it cannot express instead
    * of the parse dropping it; `display` only shapes Claude's own answer and is not read.

@@ -39,6 +39,18 @@ export function neutralFromAnthropicRequest(request: AnthropicMessagesRequest): 
         `\`${field}\` is run by Anthropic for Claude models only; this model is served by another provider.`,
       );
   }
+  // A thread's turns carry only their new messages, the rest held by Anthropic: another model
+  // would answer the last tool result alone. Refused as Claude refuses a request it cannot
+  // thread, which the Anthropic SDK's tool runner (threaded by default) answers by sending the
+  // full conversation without `thread`.
+  if (request.thread != null)
+    throw new TranslationError(
+      'unsupported_value',
+      'thread',
+      '`thread` (a conversation Anthropic holds between turns) is kept by Anthropic for Claude models only; ' +
+        'this model is served by another provider. Send the full conversation without `thread`.',
+      { anthropicDetails: { error_code: 'thread_unsupported_request' } },
+    );
   const messages: NeutralMessage[] = [];
   request.messages.forEach((message, index) => {
     const path = `messages[${index}].content`;

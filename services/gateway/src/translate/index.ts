@@ -67,7 +67,11 @@ export {
   type OpenAIClientStreamOptions,
   openAIToAnthropicStream,
 } from './streams.js';
-export { TranslationError, type TranslationErrorCode } from './translation-error.js';
+export {
+  type AnthropicErrorDetails,
+  TranslationError,
+  type TranslationErrorCode,
+} from './translation-error.js';
 export {
   anthropicUsageOf,
   type NormalisedUsage,

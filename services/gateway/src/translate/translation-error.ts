@@ -15,6 +15,12 @@ export type TranslationErrorCode =
   /** The value is malformed (tool arguments that are not a JSON object, a broken data: URL). */
   | 'invalid_value';
 
+/** Anthropic's `error.details` of a 400: the `error_code` its SDK tells refusals apart by. */
+export interface AnthropicErrorDetails {
+  readonly error_code: string;
+  readonly [field: string]: unknown;
+}
+
 export class TranslationError extends Error {
   readonly code: TranslationErrorCode;
   /** Path of the offending field in the caller's request, e.g. `messages[2].content[0].image_url.url`. */
@@ -22,12 +28,24 @@ export class TranslationError extends Error {
   /** A request that cannot be translated never will be: sending it again changes nothing. */
   readonly isRetryable = false;
   override readonly cause?: unknown;
+  /**
+   * Anthropic's `error.details` for the refusal, when Claude itself says it with one (its
+   * `error_code`), for callers of its dialect: the Anthropic SDK reads it to recover on its own
+   * (a `thread_unsupported_request` makes its tool runner send the full conversation instead).
+   */
+  readonly anthropicDetails?: AnthropicErrorDetails;
 
-  constructor(code: TranslationErrorCode, param: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    code: TranslationErrorCode,
+    param: string,
+    message: string,
+    options: { cause?: unknown; anthropicDetails?: AnthropicErrorDetails } = {},
+  ) {
     super(message);
     this.name = 'TranslationError';
     this.code = code;
     this.param = param;
     if (options.cause !== undefined) this.cause = options.cause;
+    if (options.anthropicDetails !== undefined) this.anthropicDetails = options.anthropicDetails;
   }
 }
