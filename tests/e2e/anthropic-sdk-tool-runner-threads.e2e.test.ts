@@ -9,10 +9,13 @@
  * which the runner answers by sending that turn and the later ones in full, without `thread`.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
 import type { KordonEvent } from '@kordon/events';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
 import { startThreeDialects, type ThreeDialects } from './support/three-dialects.js';
 
 type Body = Record<string, unknown>;
@@ -138,5 +141,169 @@ describe('Anthropic SDK tool runner (message threads) -> Kordon', () => {
     const continued = sent[1]!.thread as { type: string; previous_message_id: string };
     assert.equal(continued.type, 'continue');
     assert.match(continued.previous_message_id, /^msg_/);
+  });
+});
+
+/**
+ * Claude refusing a thread, as its API does: the reason is in `error.details.error_code`, which
+ * the SDK reads to recover (Anthropic's ThreadNotFoundError and ThreadUnsupportedRequestError):
+ * a lost thread (404 `thread_not_found`: expired, or held by another account than the key's)
+ * is replayed in full under a new thread, and a request Claude cannot thread (400
+ * `thread_unsupported_request`: `thinking`, `cache_control`...) is sent in full without one.
+ */
+describe('Anthropic SDK tool runner -> Kordon -> Claude refusing the thread', () => {
+  let upstream: Server;
+  let gateway: KordonUnderTest;
+  const bodies: Body[] = [];
+  let ids = 0;
+  const anthropic = () =>
+    new Anthropic({
+      apiKey: gateway.proxyKeys.get('dev@acme.test--dev')!,
+      baseURL: gateway.url,
+      maxRetries: 0,
+    });
+  const answer = (res: ServerResponse, status: number, body: object) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${++ids}` });
+    res.end(JSON.stringify(body));
+  };
+  const refusal = (type: string, message: string, details: object) => ({
+    type: 'error',
+    error: { type, message, details },
+    request_id: `req_${ids}`,
+  });
+  const message = (content: object[], stopReason: string) => ({
+    id: `msg_threads${++ids}`,
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-sonnet-4-5',
+    content,
+    stop_reason: stopReason,
+    stop_sequence: null,
+    usage: { input_tokens: 30, output_tokens: 10 },
+  });
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      let text = '';
+      req.on('data', (part) => (text += part));
+      req.on('end', () => {
+        const body = JSON.parse(text) as Body;
+        bodies.push(body);
+        const thread = body.thread as { type: string } | undefined;
+        const messages = body.messages as { role: string; content: unknown }[];
+        if (thread && body.thinking !== undefined)
+          return answer(
+            res,
+            400,
+            refusal('invalid_request_error', '`thread` does not support `thinking`.', {
+              error_code: 'thread_unsupported_request',
+              unsupported: ['thinking'],
+            }),
+          );
+        if (thread?.type === 'continue')
+          return answer(
+            res,
+            404,
+            refusal('not_found_error', 'No thread state was found for previous_message_id.', {
+              error_code: 'thread_not_found',
+            }),
+          );
+        const last = messages.at(-1)!;
+        if (Array.isArray(last.content) && (last.content as { type: string }[])[0]?.type === 'tool_result')
+          return answer(
+            res,
+            200,
+            message([{ type: 'text', text: `${messages.length} messages seen` }], 'end_turn'),
+          );
+        return answer(
+          res,
+          200,
+          message(
+            [{ type: 'tool_use', id: `toolu_${ids}`, name: 'get_weather', input: { city: 'Oslo' } }],
+            'tool_use',
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: anthropic
+        type: anthropic
+        baseUrl: ${url}
+        models: [claude-sonnet-4-5]
+        keys: [{ name: k1, secret: "\${ANTHROPIC_KEY}" }]
+    users:
+      - email: dev@acme.test
+        proxyKeys: [{ name: dev }]
+`,
+      { ANTHROPIC_KEY: 'sk-ant-api03-threadrefusalsabcdefghijklmno01' },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    await new Promise<void>((resolve) => upstream?.close(() => resolve()));
+  });
+
+  it('a lost thread (404 thread_not_found) reaches the caller with its error_code: the runner replays the conversation in full', async () => {
+    const from = bodies.length;
+    const final = await anthropic()
+      .beta.messages.toolRunner({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 200,
+        messages: [{ role: 'user', content: 'the weather in Oslo?' }],
+        tools: [weather('snowy')],
+      })
+      .runUntilDone();
+    assert.deepEqual(final.content, [{ type: 'text', text: '3 messages seen' }]);
+    const sent = bodies.slice(from);
+    assert.deepEqual(
+      sent.map((b) => (b.thread as { type: string }).type),
+      ['create', 'continue', 'create'],
+      'the lost thread is replayed under a new one',
+    );
+    assert.equal((sent[2]!.messages as unknown[]).length, 3, 'the replay carries the whole conversation');
+  });
+
+  it('a request Claude cannot thread (400 thread_unsupported_request) reaches the caller with its details: the runner goes on without a thread', async () => {
+    const from = bodies.length;
+    const final = await anthropic()
+      .beta.messages.toolRunner({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 2000,
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+        messages: [{ role: 'user', content: 'the weather in Oslo?' }],
+        tools: [weather('snowy')],
+      })
+      .runUntilDone();
+    assert.deepEqual(final.content, [{ type: 'text', text: '3 messages seen' }]);
+    const sent = bodies.slice(from);
+    assert.deepEqual(
+      sent.map((b) => b.thread === undefined),
+      [false, true, true],
+      'sent again, and on, without a thread',
+    );
+    const refused = await anthropic()
+      .beta.messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 2000,
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+        messages: [{ role: 'user', content: 'hi' }],
+        thread: { type: 'create' },
+      })
+      .then(
+        () => assert.fail('answered'),
+        (error: unknown) => error,
+      );
+    assert.ok(refused instanceof Anthropic.BadRequestError);
+    assert.deepEqual((refused.error as { error: { details?: unknown } }).error.details, {
+      error_code: 'thread_unsupported_request',
+      unsupported: ['thinking'],
+    });
   });
 });

@@ -1414,6 +1414,8 @@ export function asGatewayError(error: unknown): GatewayError {
       const param = error.provider?.param;
       const innerError = error.provider?.innerError;
       const innerErrorField = error.provider?.innerErrorField;
+      // And Claude's `details` (its `error_code`), which the Anthropic SDK recovers by.
+      const anthropicDetails = error.provider?.anthropicDetails;
       const message = error.provider?.message || error.message;
       return new GatewayError('invalid_request', message, {
         // A refused content is a bad request whatever status said it (OpenRouter's 403, Azure's 400).
@@ -1423,6 +1425,7 @@ export function asGatewayError(error: unknown): GatewayError {
         ...(param !== undefined && { param }),
         ...(innerError !== undefined && { innerError }),
         ...(innerError !== undefined && innerErrorField !== undefined && { innerErrorField }),
+        ...(anthropicDetails !== undefined && { anthropicDetails }),
       });
     }
     if (error.code === 'upstream_response_too_large')

@@ -86,6 +86,12 @@ export interface ProviderErrorInfo {
   /** The field Azure put it in, for the caller to find it there too: `innererror` when unset. */
   readonly innerErrorField?: InnerErrorField | undefined;
   /**
+   * Claude's `error.details` (`{ error_code: "thread_not_found" }`), flat and bounded: what the
+   * Anthropic SDK tells its refusals apart by, and recovers from on its own (a lost message
+   * thread replayed in full), for callers of its dialect.
+   */
+  readonly anthropicDetails?: ProviderErrorDetails | undefined;
+  /**
    * The provider says it has no such model or deployment (Azure's 404 `DeploymentNotFound`,
    * OpenAI's `model_not_found`): not the caller's fault nor the key's, but this provider's
    * not serving the model, which the next provider of the chain may.
@@ -106,6 +112,41 @@ export interface ProviderErrorInfo {
   readonly retryable: boolean;
   /** A retry delay the provider put in the body (Gemini's RetryInfo); headers are read separately. */
   readonly retryAfterMs?: number | undefined;
+}
+
+/** A provider's machine-readable details of a refusal: its code and flat fields. */
+export interface ProviderErrorDetails {
+  readonly error_code: string;
+  readonly [field: string]: string | number | boolean | null | readonly (string | number | boolean | null)[];
+}
+
+/** Longest JSON of an error's details kept, and the names and codes it may hold. */
+const DETAILS_MAX_LENGTH = 1024;
+const DETAILS_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * An error body's `details` as ProviderErrorInfo keeps it: its `error_code` (a snake_case name)
+ * and the fields of the same kind of name whose values are scalars or lists of scalars, nested
+ * objects left out; undefined without a code, or past DETAILS_MAX_LENGTH characters of JSON.
+ */
+export function providerErrorDetails(value: unknown): ProviderErrorDetails | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  const code = record.error_code;
+  if (typeof code !== 'string' || !DETAILS_NAME.test(code)) return undefined;
+  const scalar = (item: unknown): item is string | number | boolean | null =>
+    item === null || ['string', 'number', 'boolean'].includes(typeof item);
+  const details: Record<string, ProviderErrorDetails[string]> = { error_code: code };
+  for (const [name, item] of Object.entries(record)) {
+    if (name === 'error_code' || !DETAILS_NAME.test(name)) continue;
+    if (scalar(item) || (Array.isArray(item) && item.every(scalar))) details[name] = item;
+  }
+  return JSON.stringify(details).length > DETAILS_MAX_LENGTH ? undefined : (details as ProviderErrorDetails);
+}
+
+/** Every string of an error's details, for the secret check. */
+function detailStrings(details: ProviderErrorDetails): string[] {
+  return Object.entries(details).flatMap(([name, item]) => [name, ...[item].flat().map(String)]);
 }
 
 /** Per filter category, its flags and short labels (`{ hate: { filtered: true, severity: "high" } }`). */
@@ -338,12 +379,12 @@ function innerStrings(inner: ProviderInnerError): string[] {
 
 /**
  * The provider's error with the call's secrets, and anything key-shaped, cut out of the text
- * that may reach the caller: its message, and its `code`, `openAIType`, `param` and
- * `innerError`, dropped when they quote one (a credential names no code, field or filter; an
+ * that may reach the caller: its message, and its `code`, `openAIType`, `param`,
+ * `innerError` and `anthropicDetails`, dropped when they quote one (a credential names no code, field or filter; an
  * identifier-shaped key passes the caller's check of a code or type).
  */
 export function redactProviderError(info: ProviderErrorInfo, secrets: readonly string[]): ProviderErrorInfo {
-  const { code, openAIType, param, innerError, innerErrorField, ...rest } = info;
+  const { code, openAIType, param, innerError, innerErrorField, anthropicDetails, ...rest } = info;
   const quotesNone = (text: string) => redactSecrets(text, secrets) === text;
   return {
     ...rest,
@@ -356,6 +397,8 @@ export function redactProviderError(info: ProviderErrorInfo, secrets: readonly s
         innerError,
         ...(innerErrorField !== undefined && { innerErrorField }),
       }),
+    ...(anthropicDetails !== undefined &&
+      detailStrings(anthropicDetails).every(quotesNone) && { anthropicDetails }),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * Anthropic error bodies, `{ type: "error", error: { type, message }, request_id }`. The
+ * Anthropic error bodies, `{ type: "error", error: { type, message, details? }, request_id }`
+ * (`details.error_code`: which refusal, such as a message thread's `thread_not_found`). The
  * type names the case better than the status: `overloaded_error` comes as 529,
  * `request_too_large` as 413. An account out of credit is the exception: Claude answers it as
  * a 400 `invalid_request_error`, told apart only by its message.
@@ -11,10 +12,11 @@ import {
   isRetryableStatus,
   type ProviderErrorInfo,
   type ProviderErrorType,
+  providerErrorDetails,
 } from '../../upstream/upstream-error.js';
 
 const anthropicErrorBody = z.object({
-  error: z.object({ type: z.string(), message: z.string().nullish() }),
+  error: z.object({ type: z.string(), message: z.string().nullish(), details: z.unknown().optional() }),
 });
 
 const ERROR_TYPES: Readonly<Record<string, ProviderErrorType>> = {
@@ -50,5 +52,13 @@ export function anthropicErrorInfo(response: UpstreamErrorResponse): ProviderErr
     type === 'overloaded' ||
     type === 'rate_limit' ||
     (isRetryableStatus(status) && type !== 'quota_exceeded');
-  return { status, type, message, code: errorType, retryable };
+  const anthropicDetails = parsed.success ? providerErrorDetails(parsed.data.error.details) : undefined;
+  return {
+    status,
+    type,
+    message,
+    code: errorType,
+    retryable,
+    ...(anthropicDetails !== undefined && { anthropicDetails }),
+  };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { UpstreamErrorResponse } from '../../upstream/upstream-client.js';
+import { redactProviderError } from '../../upstream/upstream-error.js';
 import { anthropicErrorInfo } from './anthropic-error.js';
 
 const response = (status: number, json: unknown): UpstreamErrorResponse => ({
@@ -52,5 +53,49 @@ describe('Anthropic error bodies', () => {
       ).type,
       'invalid_request',
     );
+  });
+
+  it("Claude's error.details are kept flat and bounded, and dropped when they quote a secret", () => {
+    const refusal = (details: unknown) =>
+      anthropicErrorInfo(
+        response(404, {
+          type: 'error',
+          error: { type: 'not_found_error', message: 'No thread state was found.', details },
+        }),
+      ).anthropicDetails;
+    assert.deepEqual(refusal({ error_code: 'thread_not_found' }), { error_code: 'thread_not_found' });
+    assert.deepEqual(
+      refusal({
+        error_code: 'thread_unsupported_request',
+        unsupported: ['thinking', 'cache_control'],
+        nested: { a: 1 },
+        'Not A Name': 'x',
+      }),
+      { error_code: 'thread_unsupported_request', unsupported: ['thinking', 'cache_control'] },
+      'nested objects and odd names left out',
+    );
+    assert.equal(refusal({ unsupported: ['thinking'] }), undefined, 'no code, no details');
+    assert.equal(refusal({ error_code: 'Thread Not Found' }), undefined);
+    assert.equal(refusal('thread_not_found'), undefined);
+    assert.equal(refusal({ error_code: 'x', long: 'y'.repeat(2000) }), undefined, 'bounded');
+
+    const secret = 'sk-ant-api03-detailsecretabcdefghijklmnop01';
+    const info = anthropicErrorInfo(
+      response(400, {
+        type: 'error',
+        error: { type: 'invalid_request_error', message: 'no', details: { error_code: 'x', key: secret } },
+      }),
+    );
+    assert.equal(redactProviderError(info, [secret]).anthropicDetails, undefined);
+    assert.equal(redactProviderError(info, []).anthropicDetails, undefined, 'key-shaped');
+    const plain = anthropicErrorInfo(
+      response(404, {
+        type: 'error',
+        error: { type: 'not_found_error', message: 'gone', details: { error_code: 'thread_not_found' } },
+      }),
+    );
+    assert.deepEqual(redactProviderError(plain, [secret]).anthropicDetails, {
+      error_code: 'thread_not_found',
+    });
   });
 });
