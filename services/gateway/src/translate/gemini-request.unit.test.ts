@@ -915,8 +915,48 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       });
       assert.deepEqual(effortOf('gemini-2.5-flash-lite', 'low', enabled(20000)), { thinkingBudget: 1024 });
       // Models that think anyway are told the effort (it lowers or raises their thinking).
-      assert.deepEqual(effortOf('gemini-3.1-flash-lite-preview', 'low'), { thinkingLevel: 'low' });
+      assert.deepEqual(effortOf('gemini-3-flash-preview', 'low'), { thinkingLevel: 'low' });
       assert.deepEqual(effortOf('gemini-2.5-flash', 'low'), { thinkingBudget: 1024 });
+      assert.deepEqual(effortOf('gemini-flash-latest', 'low'), { thinkingBudget: 1024 });
+    });
+
+    it('without thinking, Gemini 3 Flash-Lite keeps its default minimal level, and so does the Flash-Lite alias', () => {
+      // Gemini 3 Flash-Lite thinks at `minimal` unless told otherwise; every effort Claude takes
+      // (low to max) is above it, so an effort alone would turn its thinking up.
+      for (const model of [
+        'gemini-3.1-flash-lite',
+        'gemini-3.1-flash-lite-preview',
+        'gemini-3.5-flash-lite',
+        'gemini-flash-lite-latest',
+        'models/gemini-flash-lite-latest',
+      ])
+        for (const effort of ['low', 'medium', 'high', 'max'])
+          assert.equal(effortOf(model, effort), undefined, `${model} ${effort}`);
+      // With thinking, the effort says how much.
+      assert.deepEqual(effortOf('gemini-3.1-flash-lite', 'low', { type: 'adaptive' }), {
+        thinkingLevel: 'low',
+      });
+      assert.deepEqual(effortOf('gemini-3.1-flash-lite', 'high', enabled(2048)), { thinkingLevel: 'low' });
+      // The alias takes Flash-Lite's budget range (512 to 24,576), as a 2.5 Flash-Lite does.
+      assert.deepEqual(effortOf('gemini-flash-lite-latest', 'max', { type: 'adaptive' }), {
+        thinkingBudget: 24576,
+      });
+      assert.deepEqual(
+        fromAnthropic({
+          model: 'gemini-flash-lite-latest',
+          messages: [user('What is 2 + 2?')],
+          thinking: { type: 'enabled', budget_tokens: 100 },
+        }).generationConfig?.thinkingConfig,
+        { thinkingBudget: 512 },
+      );
+    });
+
+    it("the Pro alias cannot turn thinking off and takes Pro's budget range, as 2.5 Pro and Gemini 3 Pro", () => {
+      assert.throws(
+        () => fromOpenAI({ model: 'gemini-pro-latest', messages: [user('Hi')], reasoning_effort: 'none' }),
+        (error: unknown) => error instanceof TranslationError && error.param === 'reasoning_effort',
+      );
+      assert.deepEqual(effortOf('gemini-pro-latest', 'max'), { thinkingBudget: 32768 });
     });
 
     it("an OpenAI caller's reasoning_effort still turns 2.5 Flash-Lite thinking on", () => {

@@ -295,9 +295,10 @@ type ThinkingConfig = NonNullable<
  * `thinking` and `output_config.effort`: the effort says how much unless thinking is
  * `disabled` (a budget of 0, or refused where thinking cannot stop); with `enabled`, the lesser
  * of the two (the caller's `budget_tokens` stays the ceiling). An `output_config.effort` without
- * `thinking` gets nothing on a model that does not think by default (Gemini 2.5 Flash-Lite):
+ * `thinking` gets nothing on a model that by default does not think (Gemini 2.5 Flash-Lite) or
+ * thinks the least it can (Gemini 3 Flash-Lite, `minimal`; `gemini-flash-lite-latest`):
  * Claude thinks only when `thinking` asks it to, and an effort without it shapes only the text
- * and tool calls (Anthropic's effort guide), so the model keeps its default (no thinking); a model
+ * and tool calls (Anthropic's effort guide), so the model keeps its default (none, or minimal); a model
  * that thinks anyway is told the effort, which lowers or raises its thinking. An OpenAI caller's
  * `reasoning_effort` asks for reasoning as such and goes as ever.
  */
@@ -306,8 +307,10 @@ function thinkingConfig(request: NeutralChatRequest): ThinkingConfig | undefined
     request.thinking !== undefined ? thinkingConfigForAnthropic(request.thinking, request.model) : undefined;
   const effort = request.reasoningEffort;
   if (effort === undefined || request.thinking?.type === 'disabled') return fromThinking;
-  // An Anthropic caller's effort without `thinking` turns no thinking on where the model thinks
-  // only when asked (Gemini 2.5 Flash-Lite): Claude thinks only when `thinking` asks it to.
+  // An Anthropic caller's effort without `thinking` turns no thinking on, or up, where the model
+  // by default does not think (Gemini 2.5 Flash-Lite) or thinks at `minimal` (Gemini 3
+  // Flash-Lite): Claude thinks only when `thinking` asks it to, and every effort Claude takes
+  // (low to max) is above `minimal`.
   if (
     request.thinking === undefined &&
     request.reasoningEffortParam === 'output_config.effort' &&
@@ -391,33 +394,45 @@ interface ThinkingModel {
   levels: readonly ThinkingLevel[] | undefined;
   /** Gemini 3 and Gemini 2.5 Pro cannot turn thinking off. */
   alwaysThinks: boolean;
-  /** False where the model thinks only when asked: Gemini 2.5 Flash-Lite (and models that do not think). */
+  /**
+   * False where the model, left to its default, does not think or thinks the least it can: Gemini
+   * 2.5 Flash-Lite (no thinking), Gemini 3 Flash-Lite (`minimal`), the `gemini-flash-lite-latest`
+   * alias (one of those), and models that do not think.
+   */
   thinksByDefault: boolean;
   /** The `thinkingBudget` range Google documents: 2.5 Pro 128-32,768, Flash-Lite 512-24,576, Flash 0-24,576. */
   budgetRange: readonly [number, number];
 }
 
+/** `gemini-<variant>-latest`, Google's aliases that name no version (`models/` optional). */
+const GEMINI_ALIAS = /^(?:models\/)?gemini-(.+)-latest$/;
+
 /**
- * A model whose name gives no version (an alias such as `gemini-flash-latest`) is taken as a
- * budget model with Flash's range, which Gemini 3 models accept too.
+ * A model whose name gives no version (an alias such as `gemini-flash-latest`, which Google moves
+ * to each new stable model of its family: a 2.5 model once, a Gemini 3 one since) is taken as a
+ * budget model, which Gemini 3 models accept too, with what every model of its family shares:
+ * `gemini-pro-latest` cannot turn thinking off and takes Pro's range; `gemini-flash-lite-latest`
+ * does not think, or thinks the least it can, by default (2.5 Flash-Lite does not think, Gemini 3
+ * Flash-Lite defaults to `minimal`) and takes Flash-Lite's range; others Flash's.
  */
 function thinkingModel(model: string): ThinkingModel {
   const named = GEMINI_MODEL.exec(model);
   const major = named ? Number(named[1]) : undefined;
   const minor = named ? Number(named[2] ?? 0) : undefined;
-  const variant = named?.[3] ?? '';
+  const variant = named?.[3] ?? GEMINI_ALIAS.exec(model)?.[1] ?? '';
   const pro = variant === 'pro' || variant.startsWith('pro-');
+  const flashLite = variant === 'flash-lite' || variant.startsWith('flash-lite-');
   const before25 = major !== undefined && minor !== undefined && (major < 2 || (major === 2 && minor < 5));
   const levels =
     major !== undefined && minor !== undefined && major >= 3 ? levelsOf(major, minor, pro) : undefined;
-  const pro25 = pro && major === 2 && minor === 5;
-  const flashLite25 = variant.startsWith('flash-lite') && major === 2 && minor === 5;
+  // 2.5 Pro, and a Pro alias (2.5 Pro or Gemini 3 Pro, neither of which can stop thinking).
+  const budgetPro = pro && (major === undefined || (major === 2 && minor === 5));
   return {
     thinks: !before25,
     levels,
-    alwaysThinks: levels !== undefined || pro25,
-    thinksByDefault: !before25 && !flashLite25,
-    budgetRange: pro25 ? [128, 32768] : variant.startsWith('flash-lite') ? [512, 24576] : [0, 24576],
+    alwaysThinks: levels !== undefined || budgetPro,
+    thinksByDefault: !before25 && !flashLite,
+    budgetRange: budgetPro ? [128, 32768] : flashLite ? [512, 24576] : [0, 24576],
   };
 }
 
