@@ -67,7 +67,9 @@ const generateRequest = z.object({
   generationConfig: z
     .object({
       maxOutputTokens: z.number().int().optional(),
-      thinkingConfig: z.object({ thinkingLevel: z.string().optional() }).optional(),
+      thinkingConfig: z
+        .object({ thinkingLevel: z.string().optional(), thinkingBudget: z.number().int().optional() })
+        .optional(),
     })
     .optional(),
 });
@@ -127,20 +129,66 @@ function route(exchange: Exchange): Reply {
     return { kind: 'json', status: 200, body: { totalTokens: countInputTokens(conversation) } };
   }
   const answer = answerFor(conversation, exchange.replyPrefix);
-  const tokens = answer.inputTokens + answer.outputTokens;
+  const thoughts = thoughtsTokens(parsed.value);
+  const tokens = answer.inputTokens + answer.outputTokens + thoughts;
   if (method === 'generateContent') {
-    return { kind: 'json', status: 200, body: wholeResponse(exchange, model, answer), tokens };
+    return { kind: 'json', status: 200, body: wholeResponse(exchange, model, answer, thoughts), tokens };
   }
-  return streamReply(exchange, model, answer, tokens);
+  return streamReply(exchange, model, answer, thoughts, tokens);
 }
 
 /**
- * A Gemini 3 model refuses a thinking level it lacks (ai.google.dev/gemini-api/docs/thinking):
- * Gemini 3 Pro takes only low and high, 3.1 Pro no minimal; Flash takes all four.
+ * The thought tokens the mock reports (`usageMetadata.thoughtsTokenCount`, billed as output and
+ * not part of `candidatesTokenCount`) for a request whose thinkingConfig asks for thinking: a
+ * fixed count per `thinkingLevel`, and for a `thinkingBudget` the budget up to the dynamic
+ * count (-1 is that count; 0 is no thinking). A request without a thinkingConfig reports none,
+ * whatever the model's default, so the usage of every other test stays what it was.
+ */
+const THOUGHTS_BY_LEVEL: Readonly<Record<string, number>> = { minimal: 8, low: 16, medium: 32, high: 64 };
+const DYNAMIC_THOUGHTS = 64;
+
+function thoughtsTokens(request: GenerateRequest): number {
+  const config = request.generationConfig?.thinkingConfig;
+  if (config?.thinkingLevel !== undefined) return THOUGHTS_BY_LEVEL[config.thinkingLevel.toLowerCase()] ?? 0;
+  const budget = config?.thinkingBudget;
+  if (budget === undefined || budget === 0) return 0;
+  return budget < 0 ? DYNAMIC_THOUGHTS : Math.min(budget, DYNAMIC_THOUGHTS);
+}
+
+/** `gemini-<major>[.<minor>]-…`: a model named with its version. */
+const VERSIONED_MODEL = /^gemini-(\d+)(?:\.(\d+))?-/;
+
+/**
+ * What Gemini answers a thinking config the model cannot take, with the status and message of
+ * the real 400s (INVALID_ARGUMENT):
+ * - `thinkingLevel` with `thinkingBudget`: "You cannot use both thinking_level and the legacy
+ *   thinking_budget parameter in the same request. Doing so will return a 400 error."
+ *   (ai.google.dev/gemini-api/docs/gemini-3, "Thinking level"); the message as the API words it,
+ *   "thinking_budget and thinking_level are not supported together" (help.apiyi.com/en?p=7834,
+ *   from gemini-3-pro-preview and gemini-3-flash-preview).
+ * - `thinkingLevel` on a model before Gemini 3: "If you use the thinking_level parameter with a
+ *   model earlier than Gemini 3, the model returns an error" (the thinking guide, as quoted in
+ *   github.com/juspay/neurolink/pull/1707); the API's message "Thinking level is not supported
+ *   for this model." on gemini-2.5-flash (github.com/RooCodeInc/Roo-Code/issues/10700, and the
+ *   whole 2.5 family measured against v1beta generateContent in
+ *   github.com/dhyansraj/mcp-mesh/issues/1346).
+ * - A Gemini 3 model refuses a level it lacks (ai.google.dev/gemini-api/docs/thinking): Gemini 3
+ *   Pro takes only low and high, 3.1 Pro no minimal; Flash and Flash-Lite take all four.
+ * Models named without a version (`gemini-flash-latest`) are Gemini 3 ones now and take a level.
  */
 function unsupportedThinkingLevel(model: string, request: GenerateRequest): JsonReply | undefined {
-  const level = request.generationConfig?.thinkingConfig?.thinkingLevel;
+  const config = request.generationConfig?.thinkingConfig;
+  const level = config?.thinkingLevel;
   if (level === undefined) return undefined;
+  if (config?.thinkingBudget !== undefined)
+    return errorBody(
+      400,
+      'INVALID_ARGUMENT',
+      'thinking_budget and thinking_level are not supported together.',
+    );
+  const major = VERSIONED_MODEL.exec(model)?.[1];
+  if (major !== undefined && Number(major) < 3)
+    return errorBody(400, 'INVALID_ARGUMENT', 'Thinking level is not supported for this model.');
   const lacks = /^gemini-3-pro\b/.test(model)
     ? level !== 'low' && level !== 'high'
     : /^gemini-3\.\d+-pro\b/.test(model) && level === 'minimal';
@@ -457,11 +505,13 @@ function finishReason(answer: Answer): 'STOP' | 'MAX_TOKENS' {
   return answer.kind === 'text' && answer.truncated ? 'MAX_TOKENS' : 'STOP';
 }
 
-function usageMetadata(promptTokens: number, candidateTokens: number) {
+/** `thoughtsTokenCount` only when the model thought, as Gemini leaves it out otherwise. */
+function usageMetadata(promptTokens: number, candidateTokens: number, thoughts: number) {
   return {
     promptTokenCount: promptTokens,
     candidatesTokenCount: candidateTokens,
-    totalTokenCount: promptTokens + candidateTokens,
+    ...(thoughts > 0 ? { thoughtsTokenCount: thoughts } : {}),
+    totalTokenCount: promptTokens + candidateTokens + thoughts,
     promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
   };
 }
@@ -473,7 +523,7 @@ function answerParts(answer: Answer): Part[] {
 }
 
 /** A whole response, used for generateContent. */
-function wholeResponse(exchange: Exchange, model: string, answer: Answer) {
+function wholeResponse(exchange: Exchange, model: string, answer: Answer, thoughts: number) {
   const candidate = {
     content: { parts: answerParts(answer), role: 'model' },
     finishReason: finishReason(answer),
@@ -483,7 +533,7 @@ function wholeResponse(exchange: Exchange, model: string, answer: Answer) {
     candidates: [candidate],
     ...(exchange.scenario.omitUsage
       ? {}
-      : { usageMetadata: usageMetadata(answer.inputTokens, answer.outputTokens) }),
+      : { usageMetadata: usageMetadata(answer.inputTokens, answer.outputTokens, thoughts) }),
     modelVersion: model,
     responseId: exchange.requestId,
   };
@@ -494,8 +544,14 @@ function wholeResponse(exchange: Exchange, model: string, answer: Answer) {
  * carries finishReason. With `alt=sse` these are SSE frames with CRLF line endings;
  * without it, the elements of a JSON array written as they come.
  */
-function streamReply(exchange: Exchange, model: string, answer: Answer, tokens: number): Reply {
-  const chunks = streamChunks(exchange, model, answer);
+function streamReply(
+  exchange: Exchange,
+  model: string,
+  answer: Answer,
+  thoughts: number,
+  tokens: number,
+): Reply {
+  const chunks = streamChunks(exchange, model, answer, thoughts);
   if (exchange.query.get('alt') === 'sse') {
     const frames = chunks.map((chunk) => sseFrame(chunk, { eol: '\r\n' }));
     return {
@@ -514,7 +570,8 @@ function streamReply(exchange: Exchange, model: string, answer: Answer, tokens: 
   return { kind: 'stream', status: 200, contentType: 'application/json; charset=UTF-8', frames, tokens };
 }
 
-function streamChunks(exchange: Exchange, model: string, answer: Answer): object[] {
+/** The thoughts come first: every chunk's running usage counts them all. */
+function streamChunks(exchange: Exchange, model: string, answer: Answer, thoughts: number): object[] {
   const { omitUsage, omitTerminator } = exchange.scenario;
   const pieces: Part[][] =
     answer.kind === 'text'
@@ -533,7 +590,7 @@ function streamChunks(exchange: Exchange, model: string, answer: Answer): object
     };
     return {
       candidates: [candidate],
-      ...(omitUsage ? {} : { usageMetadata: usageMetadata(answer.inputTokens, outputTokens) }),
+      ...(omitUsage ? {} : { usageMetadata: usageMetadata(answer.inputTokens, outputTokens, thoughts) }),
       modelVersion: model,
       responseId: exchange.requestId,
     };

@@ -826,6 +826,85 @@ describe('raw wire quirks', () => {
     assert.match(res.text, /"finishReason":"STOP"/);
   });
 
+  test('Gemini refuses thinkingLevel on a model before Gemini 3, and with thinkingBudget, as the API does', async () => {
+    const post = (model: string, thinkingConfig: object) =>
+      rawPost(
+        `${gemini.url}/v1beta/models/${model}:generateContent`,
+        { 'x-goog-api-key': KEY },
+        { contents: [{ parts: [{ text: 'think' }] }], generationConfig: { thinkingConfig } },
+      );
+    for (const model of ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.5-flash-lite']) {
+      const res = await post(model, { thinkingLevel: 'low' });
+      assert.equal(res.status, 400, model);
+      assert.deepEqual(JSON.parse(res.text), {
+        error: {
+          code: 400,
+          message: 'Thinking level is not supported for this model.',
+          status: 'INVALID_ARGUMENT',
+        },
+      });
+    }
+    const both = await post('gemini-3-flash-preview', { thinkingLevel: 'low', thinkingBudget: 1024 });
+    assert.equal(both.status, 400);
+    assert.deepEqual(JSON.parse(both.text), {
+      error: {
+        code: 400,
+        message: 'thinking_budget and thinking_level are not supported together.',
+        status: 'INVALID_ARGUMENT',
+      },
+    });
+    // What each model takes is answered.
+    assert.equal((await post('gemini-3-flash-preview', { thinkingLevel: 'minimal' })).status, 200);
+    assert.equal((await post('gemini-flash-latest', { thinkingLevel: 'low' })).status, 200);
+    assert.equal((await post('gemini-2.5-flash', { thinkingBudget: 1024 })).status, 200);
+    assert.equal((await post('gemini-3-flash-preview', { thinkingBudget: 1024 })).status, 200);
+  });
+
+  test('Gemini reports thoughtsTokenCount when the thinkingConfig asks for thinking, whole and streamed', async () => {
+    const usageOf = async (model: string, generationConfig?: object, stream = false) => {
+      const url = `${gemini.url}/v1beta/models/${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
+      const res = await rawPost(
+        url,
+        { 'x-goog-api-key': KEY },
+        {
+          contents: [{ parts: [{ text: 'think it over' }] }],
+          ...(generationConfig ? { generationConfig } : {}),
+        },
+      );
+      assert.equal(res.status, 200);
+      const last = stream
+        ? (res.text.trim().split('\r\n\r\n').at(-1) ?? '').replace(/^data: /, '')
+        : res.text;
+      return (JSON.parse(last) as { usageMetadata: Record<string, unknown> }).usageMetadata;
+    };
+    const high = await usageOf('gemini-3-flash-preview', { thinkingConfig: { thinkingLevel: 'high' } });
+    assert.equal(high.thoughtsTokenCount, 64);
+    assert.equal(
+      high.totalTokenCount,
+      (high.promptTokenCount as number) + (high.candidatesTokenCount as number) + 64,
+    );
+    const streamed = await usageOf(
+      'gemini-3-flash-preview',
+      { thinkingConfig: { thinkingLevel: 'low' } },
+      true,
+    );
+    assert.equal(streamed.thoughtsTokenCount, 16);
+    assert.equal(
+      (await usageOf('gemini-2.5-flash', { thinkingConfig: { thinkingBudget: 40 } })).thoughtsTokenCount,
+      40,
+    );
+    assert.equal(
+      (await usageOf('gemini-2.5-flash', { thinkingConfig: { thinkingBudget: -1 } })).thoughtsTokenCount,
+      64,
+    );
+    // No thinking asked (or turned off): no thoughtsTokenCount, as Gemini leaves it out.
+    assert.equal('thoughtsTokenCount' in (await usageOf('gemini-2.5-flash')), false);
+    assert.equal(
+      'thoughtsTokenCount' in (await usageOf('gemini-2.5-flash', { thinkingConfig: { thinkingBudget: 0 } })),
+      false,
+    );
+  });
+
   test('Gemini without alt=sse streams a JSON array', async () => {
     const url = `${gemini.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent`;
     const res = await rawPost(

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { type MockServer, startGeminiMock } from '@kordon/mock-providers';
 import { streamFailureError } from '../../http/exchange.js';
+import { anthropicMessagesRequest } from '../../translate/anthropic-messages-types.js';
 import { openAIToGeminiEmbeddingsRequest, readGeminiEmbeddings } from '../../translate/gemini-embeddings.js';
 import { openAIChatRequest } from '../../translate/openai-chat-types.js';
-import { openAIToGeminiRequest } from '../../translate/requests.js';
+import { anthropicToGeminiRequest, openAIToGeminiRequest } from '../../translate/requests.js';
 import { UpstreamClient } from '../../upstream/upstream-client.js';
 import { isUpstreamError } from '../../upstream/upstream-error.js';
 import { callProvider, type ProviderCall, streamProvider } from '../provider-call.js';
@@ -182,9 +183,12 @@ describe('gemini in-stream error (mock-providers)', () => {
 });
 
 /**
- * OpenAI's `reasoning_effort` as the translate layer writes it for each Gemini 3 model, sent to
- * the mock, which refuses a thinking level the model lacks as Gemini does (Gemini 3 Pro: 400
- * "Thinking level MEDIUM is not supported for this model.").
+ * OpenAI's `reasoning_effort` and Anthropic's `thinking` and `output_config.effort` as the
+ * translate layer writes them for each Gemini 2.5 and 3 model, sent to the mock, which refuses a
+ * thinking config the model cannot take as Gemini does (Gemini 3 Pro: 400 "Thinking level MEDIUM
+ * is not supported for this model."; a 2.5 model: 400 "Thinking level is not supported for this
+ * model."; a level with a budget: 400 "thinking_budget and thinking_level are not supported
+ * together.").
  */
 describe('gemini 3 thinking levels (mock-providers)', () => {
   let mock: MockServer;
@@ -221,5 +225,48 @@ describe('gemini 3 thinking levels (mock-providers)', () => {
         );
       }
     }
+  });
+
+  it('every reasoning_effort, thinking and output_config.effort Kordon sends is served by each Gemini 2.5 and 3 model', async () => {
+    const call: ProviderCall = {
+      client,
+      adapter: geminiProvider,
+      config: { baseUrl: mock.url },
+      key: providerKey('pk-gemini-1', KEY),
+    };
+    const models = [
+      'gemini-2.5-flash',
+      'gemini-2.5-pro',
+      'gemini-2.5-flash-lite',
+      'gemini-3-flash-preview',
+      'gemini-3.1-flash-lite',
+      'gemini-3.1-pro-preview',
+      'gemini-flash-latest',
+    ];
+    const messages = [{ role: 'user', content: 'hello' }];
+    const bodies = (model: string) => [
+      ...['minimal', 'low', 'medium', 'high'].map((effort) => ({
+        label: `reasoning_effort ${effort}`,
+        body: openAIToGeminiRequest(openAIChatRequest.parse({ model, reasoning_effort: effort, messages })),
+      })),
+      ...[
+        { thinking: { type: 'enabled', budget_tokens: 2048 } },
+        { thinking: { type: 'adaptive' } },
+        { output_config: { effort: 'medium' } },
+        { output_config: { effort: 'max' }, thinking: { type: 'enabled', budget_tokens: 30000 } },
+      ].map((fields) => ({
+        label: JSON.stringify(fields),
+        body: anthropicToGeminiRequest(
+          anthropicMessagesRequest.parse({ model, max_tokens: 512, messages, ...fields }),
+        ),
+      })),
+    ];
+    for (const model of models)
+      for (const { label, body } of bodies(model)) {
+        const request: OperationRequest = { operation: 'generate_content', model, stream: false, body };
+        await callProvider(call, request).catch((error: unknown) =>
+          assert.fail(`${model} ${label}: ${String(error)}`),
+        );
+      }
   });
 });
