@@ -1,6 +1,6 @@
 /**
- * Anthropic mock: Messages (plain and streamed, tool use), count_tokens and the models
- * list. Point the SDK at it with `baseURL: mock.url`.
+ * Anthropic mock: Messages (plain and streamed, tool use, message threads), count_tokens and
+ * the models list. Point the SDK at it with `baseURL: mock.url`.
  */
 import { z } from 'zod';
 import {
@@ -84,6 +84,13 @@ const messagesRequest = messagesBase.extend({
   speed: z.enum(['standard', 'fast']).optional(),
   /** `any` or `tool` forces a call: Claude then writes no text before it (see `plannedAnswer`). */
   tool_choice: z.object({ type: z.string() }).optional(),
+  /** A message thread (beta `message-threads-2026-08-12`): see `threadOf`. */
+  thread: z
+    .union([
+      z.object({ type: z.literal('create') }),
+      z.object({ type: z.literal('continue'), previous_message_id: z.string() }),
+    ])
+    .nullish(),
 });
 
 /** The models that run in fast mode. */
@@ -210,9 +217,19 @@ function rateLimitMessage(error: DialectError): string {
   );
 }
 
-/** `{ type: "error", error: { type, message }, request_id }`, the shape of every Anthropic error. */
-function errorBody(status: number, type: string, message: string, requestId: string): JsonReply {
-  return { kind: 'json', status, body: { type: 'error', error: { type, message }, request_id: requestId } };
+/**
+ * `{ type: "error", error: { type, message }, request_id }`, the shape of every Anthropic error;
+ * `details` (`{ error_code }`) says which refusal, as Claude's thread refusals do.
+ */
+function errorBody(
+  status: number,
+  type: string,
+  message: string,
+  requestId: string,
+  details?: Record<string, unknown>,
+): JsonReply {
+  const error = details === undefined ? { type, message } : { type, message, details };
+  return { kind: 'json', status, body: { type: 'error', error, request_id: requestId } };
 }
 
 // --- messages ---------------------------------------------------------------------------
@@ -253,10 +270,83 @@ function cacheUse(exchange: Exchange, request: MessagesRequest, inputTokens: num
     : { read: 0, write5m: tokens, write1h: 0 };
 }
 
+// --- message threads --------------------------------------------------------------------
+
+/** What a thread holds after a reply: the create-only fields and the whole conversation. */
+interface HeldThread {
+  readonly key: string;
+  readonly system: MessagesRequest['system'];
+  readonly tools: MessagesRequest['tools'];
+  readonly messages: MessagesRequest['messages'];
+}
+
+/** Threads by server and the id of their last reply (bounded, oldest forgotten first). */
+const threads = new Map<string, HeldThread>();
+const THREADS_MAX = 10_000;
+
+/** The key a request came with (authenticated already). */
+function callerKey(exchange: Exchange): string {
+  return headerValue(exchange.headers['x-api-key']) ?? bearerToken(exchange.headers.authorization) ?? '';
+}
+
+/**
+ * A thread as Claude keeps it: a request with `thread: {type: "create"}` is held under its
+ * reply's id; `{type: "continue", previous_message_id}` adds its messages to what that reply's
+ * thread holds (with its `system` and `tools`), and is held under its own reply's id in turn.
+ * A thread is kept for the account (key) whose request made it: another key's continuation,
+ * as one naming an unknown id, is Claude's 404 `not_found_error` with `error.details.error_code`
+ * `thread_not_found`. The request to answer, or that refusal.
+ */
+function threadOf(
+  exchange: Exchange,
+  request: MessagesRequest,
+): { ok: true; request: MessagesRequest } | { ok: false; reply: Reply } {
+  const thread = request.thread;
+  if (thread?.type !== 'continue') return { ok: true, request };
+  const held = threads.get(`${exchange.headers.host ?? ''} ${thread.previous_message_id}`);
+  if (held === undefined || held.key !== callerKey(exchange))
+    return {
+      ok: false,
+      reply: errorBody(
+        404,
+        'not_found_error',
+        `No thread state was found for previous_message_id: ${thread.previous_message_id}`,
+        exchange.requestId,
+        { error_code: 'thread_not_found' },
+      ),
+    };
+  const { system, tools } = held;
+  return {
+    ok: true,
+    request: {
+      ...request,
+      ...(system !== undefined && { system }),
+      ...(tools !== undefined && { tools }),
+      messages: [...held.messages, ...request.messages],
+    },
+  };
+}
+
+/** Holds a threaded request's conversation, with its reply, under the reply's id. */
+function holdThread(exchange: Exchange, request: MessagesRequest, plan: ContentPlan): void {
+  if (request.thread == null) return;
+  const reply = plan.blocks.flatMap(wireBlock) as ContentBlock[];
+  if (threads.size >= THREADS_MAX) threads.delete(threads.keys().next().value as string);
+  threads.set(`${exchange.headers.host ?? ''} ${plan.messageId}`, {
+    key: callerKey(exchange),
+    system: request.system,
+    tools: request.tools,
+    messages: [...request.messages, { role: 'assistant', content: reply }],
+  });
+}
+
 function messages(exchange: Exchange): Reply {
   const parsed = parseRequest(messagesRequest, exchange.body);
   if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
-  const request = parsed.value;
+  const threaded = threadOf(exchange, parsed.value);
+  if (!threaded.ok) return threaded.reply;
+  // A continuation is answered (and billed) on the whole conversation its thread holds.
+  const request = threaded.request;
   if (request.speed === 'fast' && !FAST_MODELS.test(request.model)) {
     const message = `speed: fast mode is not supported for ${request.model}`;
     return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
@@ -276,6 +366,7 @@ function messages(exchange: Exchange): Reply {
   const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
   const plan = contentPlan(exchange, answer, (request.tools ?? []).some(isWebSearchTool), forced);
   const tokens = answer.inputTokens + plan.outputTokens;
+  holdThread(exchange, request, plan);
   if (request.stream) {
     const frames = messageEvents(exchange, request, answer, plan, cache);
     return {

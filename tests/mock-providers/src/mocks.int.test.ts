@@ -421,7 +421,7 @@ describe('Anthropic mock with the @anthropic-ai/sdk', () => {
   let client: Anthropic;
 
   before(async () => {
-    mock = await startAnthropicMock({ keys: [KEY] });
+    mock = await startAnthropicMock({ keys: [KEY, OTHER_KEY] });
     client = new Anthropic({ apiKey: KEY, baseURL: mock.url, maxRetries: 0 });
   });
   after(() => mock.close());
@@ -545,6 +545,48 @@ describe('Anthropic mock with the @anthropic-ai/sdk', () => {
       type: 'overloaded_error',
       message: 'Overloaded',
     });
+  });
+
+  test("a message thread is kept for the key's account: continued there, thread_not_found elsewhere", async () => {
+    const first = await client.beta.messages.create({
+      ...ask,
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'Hello Claude' }],
+      thread: { type: 'create' },
+    });
+    const next = { ...ask, messages: [{ role: 'user' as const, content: 'And again' }] };
+    const continued = await client.beta.messages.create({
+      ...next,
+      thread: { type: 'continue', previous_message_id: first.id },
+    });
+    assert.deepEqual(continued.content, [{ type: 'text', text: 'Mock reply: And again' }]);
+    // Billed on the whole conversation the thread holds, with the system prompt it was made with.
+    const whole = await client.messages.create({
+      ...ask,
+      system: 'Be brief.',
+      messages: [
+        { role: 'user', content: 'Hello Claude' },
+        { role: 'assistant', content: first.content as Anthropic.ContentBlockParam[] },
+        { role: 'user', content: 'And again' },
+      ],
+    });
+    assert.equal(continued.usage.input_tokens, whole.usage.input_tokens);
+    const other = new Anthropic({ apiKey: OTHER_KEY, baseURL: mock.url, maxRetries: 0 });
+    for (const [caller, id] of [
+      [other, continued.id],
+      [client, 'msg_unknown'],
+    ] as const) {
+      const lost = await caller.beta.messages
+        .create({ ...next, thread: { type: 'continue', previous_message_id: id } })
+        .then(
+          () => assert.fail('answered'),
+          (error: unknown) => error,
+        );
+      assert.ok(lost instanceof Anthropic.NotFoundError, String(lost));
+      const body = lost.error as { error: { type: string; details?: unknown } };
+      assert.equal(body.error.type, 'not_found_error');
+      assert.deepEqual(body.error.details, { error_code: 'thread_not_found' });
+    }
   });
 
   test('429 carries retry-after and the anthropic-ratelimit headers', async () => {
