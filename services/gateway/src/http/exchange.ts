@@ -67,7 +67,8 @@ export interface Exchange {
   /**
    * A finished answer: the caller's body and the usage (counted when the provider gave none);
    * `storedId` when the provider keeps the answer under the key that made it (a Responses API
-   * answer, which a later request names as `previous_response_id`). `loggedText`: the answer's
+   * answer, which a later request names as `previous_response_id`; a Claude answer to a request
+   * with `thread`, whose thread a later turn continues by `previous_message_id`). `loggedText`: the answer's
    * text for a request log that keeps bodies, when it is not read from `text` (embeddings have
    * none, and their megabytes of vectors are not parsed to find that out). `failure`: the
    * answer says it failed (a Responses `status: "failed"`): forwarded, recorded failed with it.
@@ -200,6 +201,13 @@ export type ExchangePlanner = (
   storedInput?: number,
 ) => Exchange | undefined;
 
+/** The id of a Claude answer to a request with `thread` (Claude holds the thread under it). */
+function threadAnswerId(body: Record<string, unknown>, json: unknown): string | undefined {
+  if (body.thread === undefined || body.thread === null) return undefined;
+  const id = (json as { id?: unknown } | null)?.id;
+  return typeof id === 'string' ? id : undefined;
+}
+
 /**
  * Nothing to emit: used to follow a same-dialect stream (usage, terminator) while forwarding it
  * as is. One shared empty list, frozen (the translator only reads it), not a new one a frame.
@@ -312,18 +320,21 @@ export const planChatExchange: ExchangePlanner = (
       return { text: JSON.stringify(out), usage };
     }
     if (provider === 'anthropic') {
+      // A threaded request's answer: Claude holds the thread under its id, for the key's account.
+      const threadId = caller === 'anthropic' ? threadAnswerId(body, json) : undefined;
+      const stored = threadId === undefined ? {} : { storedId: threadId };
       if (forwardRaw) {
         const { usage } = read(anthropicAnswerUsage, 'usage');
-        if (usage) return { text: reply.rawText, usage: usageFromAnthropic(usage) };
+        if (usage) return { text: reply.rawText, usage: usageFromAnthropic(usage), ...stored };
       }
       const message = read(anthropicMessageResponse, 'usage');
       const usage = usageFromAnthropic(message.usage) ?? fallbackUsage(anthropicMessageText(message));
-      if (forwardRaw) return { text: reply.rawText, usage };
+      if (forwardRaw) return { text: reply.rawText, usage, ...stored };
       const out =
         caller === 'anthropic'
           ? json
           : anthropicToOpenAIResponse(message, { created, model: shownModel, fallbackUsage: usage });
-      return { text: JSON.stringify(out), usage };
+      return { text: JSON.stringify(out), usage, ...stored };
     }
     const response = read(geminiGenerateContentResponse, 'usageMetadata');
     const usage = usageFromGemini(response.usageMetadata) ?? fallbackUsage(geminiResponseText(response));

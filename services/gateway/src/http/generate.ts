@@ -61,6 +61,7 @@ import {
   sendError,
 } from './gateway-error.js';
 import {
+  claudeThreadSession,
   decisionEvent,
   failureKind,
   type KeyChoice,
@@ -75,7 +76,7 @@ import { embeddingsModelAtEnd, offeredToolFees } from './openai-only-exchanges.j
 import { readJsonBodyWithSize } from './read-body.js';
 import { isRecordableModelName, type Route, refuseUpstreamModelChoice, routeModel } from './route-model.js';
 import { conversationNotFound, conversationSession, namedConversation } from './stored-conversations.js';
-import { storedInputBound } from './stored-input-bound.js';
+import { claudeThreadInputBound, continuedThread, storedInputBound } from './stored-input-bound.js';
 import { toolModelsOf } from './tool-models.js';
 
 export interface GenerateDependencies {
@@ -464,12 +465,7 @@ async function attempt(
           const { text, usage, storedId, loggedText, failure } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
           if (storedId)
-            deps.keys.pin(
-              route,
-              storedResponseSession(outcome.caller.key.orgId, storedId),
-              keyEntry.providerKeyId,
-              tokensOf(usage),
-            );
+            deps.keys.pin(route, answerSession(outcome, storedId), keyEntry.providerKeyId, tokensOf(usage));
           if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
@@ -521,6 +517,14 @@ async function attempt(
             );
             if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           }
+          // A threaded answer: Claude holds the thread under its id, for this key's account.
+          if (facts?.responseId && threadedAtClaude(outcome, route, body))
+            deps.keys.pin(
+              route,
+              claudeThreadSession(outcome.caller.key.orgId, facts.responseId),
+              keyEntry.providerKeyId,
+              tokensOf(usage),
+            );
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete' && failure === undefined) {
             // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -844,14 +848,39 @@ function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>
 }
 
 /**
- * The stored state a Responses request continues, under which its key is pinned: the answer it
- * follows, else the conversation it names (OpenAI refuses both at once; the answer's key says so).
+ * The stored state a request continues, under which its key is pinned: for Responses the answer
+ * it follows, else the conversation it names (OpenAI refuses both at once; the answer's key says
+ * so); for Messages the Claude thread it continues (`previous_message_id`).
  */
 function storedSessionOf(outcome: Outcome, body: Record<string, unknown>): string | undefined {
+  if (outcome.endpoint === 'messages') {
+    const previous = continuedThread(body);
+    return previous === undefined ? undefined : claudeThreadSession(outcome.caller.key.orgId, previous);
+  }
   if (outcome.endpoint !== 'responses') return undefined;
   if (typeof body.previous_response_id === 'string')
     return storedResponseSession(outcome.caller.key.orgId, body.previous_response_id);
   return body.conversation == null ? undefined : conversationOf(outcome, body);
+}
+
+/**
+ * The session an answer the provider stored (`Exchange.answer`'s `storedId`) is pinned under: a
+ * Responses answer, or a Claude answer that holds a thread.
+ */
+function answerSession(outcome: Outcome, id: string): string {
+  return outcome.endpoint === 'messages'
+    ? claudeThreadSession(outcome.caller.key.orgId, id)
+    : storedResponseSession(outcome.caller.key.orgId, id);
+}
+
+/** A Messages request with `thread` sent to Claude: its answer holds the thread at the key's account. */
+function threadedAtClaude(outcome: Outcome, route: Route, body: Record<string, unknown>): boolean {
+  return (
+    outcome.endpoint === 'messages' &&
+    providerAdapter(route.provider.type).dialect === 'anthropic' &&
+    body.thread !== undefined &&
+    body.thread !== null
+  );
 }
 
 /** The session of the conversation a Responses body names, if any (stored-conversations.ts). */
@@ -988,13 +1017,18 @@ function estimateOf(
   const own = bound
     ? outcome.bodyBytes + providerToolPrompt(route, body)
     : exactInputTokens(outcome, route, body, dialect);
-  // A Responses follow-up is billed the stored conversation it continues, which its body does not carry.
+  // A Responses follow-up is billed the stored conversation it continues, and a Claude thread's
+  // continuation the conversation its thread holds, which their bodies do not carry.
   const stored =
     outcome.endpoint === 'responses'
       ? storedInputBound(route, body, (id) =>
           deps.keys.conversationTokens(storedResponseSession(outcome.caller.key.orgId, id)),
         )
-      : undefined;
+      : outcome.endpoint === 'messages' && providerAdapter(route.provider.type).dialect === 'anthropic'
+        ? claudeThreadInputBound(body, (id) =>
+            heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, id), route),
+          )
+        : undefined;
   const inputTokens =
     stored === undefined ? own : stored.whole ? Math.max(own, stored.tokens) : own + stored.tokens;
   const claude = route.provider.type === 'anthropic';
@@ -1085,9 +1119,10 @@ function tokensOf(usage: NormalisedUsage | undefined): number | undefined {
 }
 
 /**
- * The stored conversation a Responses follow-up (`previous_response_id`) continues at the
- * route's provider, as recorded when this process made the answer it follows: billed as input,
- * though the body does not carry it. Undefined when not recorded here (or stored elsewhere).
+ * The stored conversation a Responses follow-up (`previous_response_id`) or a Claude thread's
+ * continuation (`previous_message_id`) continues at the route's provider, as recorded when this
+ * process made the answer it follows: billed as input, though the body does not carry it.
+ * Undefined when not recorded here (or stored elsewhere).
  */
 function storedConversationTokens(
   deps: GenerateDependencies,
@@ -1095,9 +1130,19 @@ function storedConversationTokens(
   route: Route,
   body: Record<string, unknown>,
 ): number | undefined {
+  if (outcome.endpoint === 'messages') {
+    const previous = continuedThread(body);
+    return previous === undefined
+      ? undefined
+      : heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, previous), route);
+  }
   const previous = body.previous_response_id;
   if (outcome.endpoint !== 'responses' || typeof previous !== 'string') return undefined;
-  const session = storedResponseSession(outcome.caller.key.orgId, previous);
+  return heldAt(deps, storedResponseSession(outcome.caller.key.orgId, previous), route);
+}
+
+/** The recorded tokens of a pinned session's conversation, when the route's provider holds it. */
+function heldAt(deps: GenerateDependencies, session: string, route: Route): number | undefined {
   return deps.keys.storedAt(session) === route.provider.name
     ? deps.keys.conversationTokens(session)
     : undefined;

@@ -96,8 +96,8 @@ export class KeyChoice {
   /** Spend of each key today (UTC), from the request events of every replica. */
   readonly #spentToday = new Map<string, KeySpend>();
   /**
-   * A pinned session (a stored Responses answer) -> the provider and key that stored it; oldest
-   * forgotten first. Kept here, not in a balancer group: a group is renamed or dropped when
+   * A pinned session (a stored Responses answer, a Claude thread) -> the provider and key that
+   * stored it; oldest forgotten first. Kept here, not in a balancer group: a group is renamed or dropped when
    * the keys serving a model change, and a follow-up may name another model the key serves.
    * With it, when known, the tokens of the conversation the answer ends (its input and output),
    * which a follow-up is billed again as input.
@@ -492,7 +492,10 @@ interface KeySpend {
 }
 
 const DAY_MS = 86_400_000;
-/** Stored answers whose provider is remembered for a follow-up (`previous_response_id`). */
+/**
+ * Stored answers whose provider is remembered for a follow-up (`previous_response_id`, a Claude
+ * thread's `previous_message_id`).
+ */
 const MAX_PINNED_SESSIONS = 65_536;
 /** Routes (provider, model name) whose group is remembered: far more than any configuration serves. */
 const MAX_ROUTES = 4096;
@@ -564,6 +567,16 @@ function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
  */
 export function storedResponseSession(orgId: string, responseId: string): string {
   return `stored:${orgId}:${responseId}`;
+}
+
+/**
+ * The session of a Claude message thread, under which the key whose account holds it is pinned:
+ * `generate.ts` pins a threaded answer under its message id, and sends a continuation (`thread:
+ * {type: "continue", previous_message_id}`) by it. Anthropic keeps a thread for the account that
+ * answered; another account's key answers 404 `thread_not_found`. Keyed by org, as above.
+ */
+export function claudeThreadSession(orgId: string, messageId: string): string {
+  return `thread:${orgId}:${messageId}`;
 }
 
 /**

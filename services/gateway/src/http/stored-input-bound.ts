@@ -1,9 +1,10 @@
 /**
- * How much input a Responses request continuing stored state may be billed beyond its own body.
- * OpenAI bills a follow-up (`previous_response_id`, `conversation`, a stored `prompt`, input
- * items by `item_reference`) the whole stored conversation as input, which the request's bytes
- * do not bound: admission holds budgets for it by this bound (docs/limits.md, "Responses
- * follow-ups").
+ * How much input a request continuing stored state may be billed beyond its own body. OpenAI
+ * bills a Responses follow-up (`previous_response_id`, `conversation`, a stored `prompt`, input
+ * items by `item_reference`) the whole stored conversation as input, and Claude a message
+ * thread's continuation (`thread: {type: "continue"}`) the whole conversation its thread holds,
+ * which the request's bytes do not bound: admission holds budgets for it by these bounds
+ * (docs/limits.md).
  */
 import type { Route } from './route-model.js';
 
@@ -55,4 +56,38 @@ export function storedInputBound(
   const model = route.model.toLowerCase();
   const window = CONTEXT_WINDOWS.find(([prefix]) => model.startsWith(prefix))?.[1];
   return { tokens: window ?? LARGEST_CONTEXT_WINDOW, whole: true };
+}
+
+/**
+ * The reply a Claude message thread's turn continues (`thread: {type: "continue",
+ * previous_message_id}`), if it is one: its body carries only its new messages.
+ */
+export function continuedThread(body: Record<string, unknown>): string | undefined {
+  const thread = body.thread as { type?: unknown; previous_message_id?: unknown } | null | undefined;
+  if (typeof thread !== 'object' || thread === null || thread.type !== 'continue') return undefined;
+  return typeof thread.previous_message_id === 'string' ? thread.previous_message_id : undefined;
+}
+
+/**
+ * The largest context window of a Claude model Kordon knows (Opus 4.6, Sonnet 4.6, and Sonnet 4
+ * and 4.5 with the 1M-context beta): the most input a thread Claude holds can bill.
+ */
+const CLAUDE_LARGEST_CONTEXT_WINDOW = 1_000_000;
+
+/**
+ * The held input a Claude thread's continuation may be billed beyond its own body: the recorded
+ * tokens of the turn it continues (`recorded`: that turn's input and output, when this process
+ * made it; a thread holds exactly that turn's prompt and reply), added to its own input; else
+ * Claude's largest context window (`whole`). Undefined for a request that continues no thread.
+ */
+export function claudeThreadInputBound(
+  body: Record<string, unknown>,
+  recorded: (messageId: string) => number | undefined,
+): { tokens: number; whole: boolean } | undefined {
+  const previous = continuedThread(body);
+  if (previous === undefined) return undefined;
+  const tokens = recorded(previous);
+  return tokens === undefined
+    ? { tokens: CLAUDE_LARGEST_CONTEXT_WINDOW, whole: true }
+    : { tokens, whole: false };
 }

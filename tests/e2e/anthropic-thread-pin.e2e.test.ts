@@ -1,0 +1,211 @@
+/**
+ * Claude message threads over several keys. Anthropic keeps a thread (`thread: {type:
+ * "create"}`, then `{type: "continue", previous_message_id}`) for the account whose key answered;
+ * another account's key answers 404 `not_found_error` with `error.details.error_code`
+ * `thread_not_found` (the mock does the same), on which the Anthropic SDK replays the whole
+ * conversation: slower, and its input billed again. Kordon balances over two keys (two
+ * accounts): a continuation must reach the key that answered the reply it continues, and its
+ * budget hold must count the conversation the thread holds, which its body does not carry.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
+import { type MockServer, type RecordedRequest, startAnthropicMock } from '@kordon/mock-providers';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const ACCOUNT_A = 'sk-ant-api03-threadpin-a-abcdefghijklmnopqrstuv';
+const ACCOUNT_B = 'sk-ant-api03-threadpin-b-abcdefghijklmnopqrstuv';
+/** $1 per million tokens, in and out: a cost in USD is tokens / 1e6. */
+const BUDGET_USD = 0.035;
+
+type Body = { thread?: { type: string; previous_message_id?: string }; messages: unknown[] };
+
+const weather = (onRun?: () => void) =>
+  betaTool({
+    name: 'get_weather',
+    description: 'The weather in a city',
+    inputSchema: {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+      additionalProperties: false,
+    },
+    run: ({ city }) => {
+      onRun?.();
+      return `sunny in ${city}`;
+    },
+  });
+
+describe('Claude message threads over two keys (accounts)', () => {
+  let mock: MockServer;
+  let gateway: KordonUnderTest;
+  const anthropic = (proxyKey = 'laptop') =>
+    new Anthropic({
+      apiKey: gateway.proxyKeys.get(`dev@acme.test--${proxyKey}`)!,
+      baseURL: gateway.url,
+      maxRetries: 0,
+    });
+  const sent = (): RecordedRequest[] => mock.requests.filter((r) => r.path === '/v1/messages');
+  const account = (request: RecordedRequest) =>
+    request.key === ACCOUNT_A ? 'A' : request.key === ACCOUNT_B ? 'B' : '?';
+  const threadOf = (request: RecordedRequest) => (request.body as Body).thread?.type ?? 'none';
+
+  before(async () => {
+    mock = await startAnthropicMock({ keys: [ACCOUNT_A, ACCOUNT_B] });
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      claude-sonnet-4-6: { input: 1, output: 1 }
+    providers:
+      - name: anthropic
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-sonnet-4-6]
+        balancer: round-robin
+        keys:
+          - { name: account-a, secret: "\${KEY_A}" }
+          - { name: account-b, secret: "\${KEY_B}" }
+    users:
+      - email: dev@acme.test
+        proxyKeys:
+          - { name: laptop }
+          - { name: held, limits: { budget: { usd: ${BUDGET_USD}, period: 1d } } }
+`,
+      { KEY_A: ACCOUNT_A, KEY_B: ACCOUNT_B },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    await mock?.close();
+  });
+  beforeEach(() => {
+    mock.clearRequests();
+    mock.setScenario(undefined, { key: ACCOUNT_A });
+    mock.setScenario(undefined, { key: ACCOUNT_B });
+  });
+
+  it("the tool runner's continuations reach the account that holds the thread, plain and streamed: no thread is lost", async () => {
+    // Round robin alone would send every second call to the other account.
+    for (const stream of [false, true, false, true]) {
+      const from = sent().length;
+      const final = await anthropic()
+        .beta.messages.toolRunner({
+          model: 'claude-sonnet-4-6',
+          max_tokens: 200,
+          stream,
+          messages: [{ role: 'user', content: 'call get_weather Rome' }],
+          tools: [weather()],
+        })
+        .runUntilDone();
+      assert.match(JSON.stringify(final.content), /tool result: sunny in Rome/);
+      const turns = sent().slice(from);
+      assert.deepEqual(
+        turns.map(threadOf),
+        ['create', 'continue'],
+        `no replay after a thread_not_found (stream: ${stream})`,
+      );
+      assert.equal(account(turns[1]!), account(turns[0]!), 'the continuation went to the thread`s account');
+      assert.equal(
+        (turns[1]!.body as Body).messages.length,
+        1,
+        'the continuation carries only the tool result',
+      );
+    }
+    assert.deepEqual(
+      new Set(sent().map(account)),
+      new Set(['A', 'B']),
+      'both accounts served threads (the balancing goes on for new threads)',
+    );
+  });
+
+  it('a continuation whose account rests goes to the other, whose thread_not_found the runner answers with a replay', async () => {
+    let holder: string | undefined;
+    const final = await anthropic()
+      .beta.messages.toolRunner({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 200,
+        messages: [{ role: 'user', content: 'call get_weather Oslo' }],
+        // Between the turns, the account that created the thread is rate limited (Retry-After 1 s).
+        tools: [
+          weather(() => {
+            holder = sent().at(-1)!.key;
+            mock.setScenario('rate-limit=1', { key: holder });
+          }),
+        ],
+      })
+      .runUntilDone();
+    assert.match(JSON.stringify(final.content), /tool result: sunny in Oslo/);
+    const turns = sent();
+    const other = holder === ACCOUNT_A ? 'B' : 'A';
+    assert.deepEqual(
+      turns.map((turn) => `${threadOf(turn)}:${account(turn)}`),
+      [
+        `create:${account(turns[0]!)}`,
+        `continue:${account(turns[0]!)}`, // the pinned account: 429, it rests
+        `continue:${other}`, // normal balancing: 404 thread_not_found, passed on
+        `create:${other}`, // the runner replays the whole conversation under a new thread
+      ],
+    );
+    assert.equal((turns[3]!.body as Body).messages.length, 3);
+  });
+
+  it("a continuation is held at the thread's recorded conversation (concurrent continuations stay under the budget); an unknown thread at the context window", async () => {
+    // A first turn of about 10,000 tokens, on a proxy key without a budget.
+    const question = `${'lorem ipsum '.repeat(3_400)}end`;
+    const first = await anthropic().beta.messages.create({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: question }],
+      thread: { type: 'create' },
+    });
+    const recorded = first.usage.input_tokens + first.usage.output_tokens;
+    assert.ok(recorded > 10_000, String(recorded));
+    const events = (await gateway.requestEvents()).length;
+    // Each continuation is billed the ~10,000 tokens the thread holds ($0.01): without counting
+    // them, its hold is its own few bytes, all 10 are admitted together and spend $0.10.
+    const client = anthropic('held');
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        client.beta.messages
+          .create({
+            model: 'claude-sonnet-4-6',
+            max_tokens: 20,
+            messages: [{ role: 'user', content: 'Continue.' }],
+            thread: { type: 'continue', previous_message_id: first.id },
+          })
+          .catch((error: unknown) => error),
+      ),
+    );
+    const answered = outcomes.filter((outcome) => !(outcome instanceof Error));
+    assert.ok(answered.length >= 1, 'the budget serves a continuation held at the recorded conversation');
+    for (const outcome of outcomes)
+      if (outcome instanceof Error)
+        assert.ok(outcome instanceof Anthropic.RateLimitError, `refused by the budget: ${String(outcome)}`);
+    let spent = 0;
+    for (const event of (await gateway.requestEvents()).slice(events))
+      if (event.type === 'RequestCompleted') {
+        assert.ok(event.data.usage.inputTokens > 10_000, 'billed the held conversation');
+        spent += Number(event.data.cost);
+      }
+    assert.ok(spent <= BUDGET_USD + 1e-12, `${answered.length} continuations spent $${spent.toFixed(6)}`);
+
+    // A thread this process never saw (made elsewhere, before a restart) may hold up to Claude's
+    // largest window (1M tokens, $1 here): more than the budget, refused before any call.
+    const calls = sent().length;
+    const unknown = await client.beta.messages
+      .create({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 20,
+        messages: [{ role: 'user', content: 'Continue.' }],
+        thread: { type: 'continue', previous_message_id: 'msg_made_elsewhere' },
+      })
+      .catch((error: unknown) => error);
+    assert.ok(unknown instanceof Anthropic.RateLimitError, String(unknown));
+    assert.match(unknown.message, /may cost up to \$1\.0/);
+    assert.equal(sent().length, calls, 'no call');
+  });
+});
