@@ -204,8 +204,55 @@ orgs:
         thread: { type: 'continue', previous_message_id: 'msg_made_elsewhere' },
       })
       .catch((error: unknown) => error);
-    assert.ok(unknown instanceof Anthropic.RateLimitError, String(unknown));
+    // Told as Claude tells a thread it cannot find (404 `thread_not_found`), the SDK's cue to
+    // replay the conversation under a new thread; recorded as the budget's refusal.
+    assert.ok(unknown instanceof Anthropic.NotFoundError, String(unknown));
+    assert.match(unknown.message, /no record of the thread continued from msg_made_elsewhere/);
     assert.match(unknown.message, /may cost up to \$1\.0/);
+    assert.deepEqual((unknown.error as { error: { details?: unknown } }).error.details, {
+      error_code: 'thread_not_found',
+    });
     assert.equal(sent().length, calls, 'no call');
+    const refused = (await gateway.requestEvents()).at(-1)!;
+    assert.equal(refused.type, 'RequestRejected');
+    assert.equal(refused.data.reason, 'budget_usd');
+    assert.equal(refused.data.status, 404);
+  });
+
+  it('a thread this gateway has no record of is replayed by the SDK under a new thread when a budget cannot hold its continuation', async () => {
+    // The first turn reaches Claude without Kordon (as from a replica or a process before a
+    // restart): Kordon never saw the reply the thread continues from.
+    const proxyKey = gateway.proxyKeys.get('dev@acme.test--held')!;
+    const client = new Anthropic({
+      apiKey: proxyKey,
+      baseURL: gateway.url,
+      maxRetries: 0,
+      fetch: async (url, init) => {
+        if (sent().length > 0) return fetch(url, init);
+        const headers = new Headers(init?.headers);
+        headers.set('x-api-key', ACCOUNT_A);
+        return fetch(String(url).replace(gateway.url, mock.url), { ...init, headers });
+      },
+    });
+    const thread = client.beta.messages.thread({ model: 'claude-sonnet-4-6', max_tokens: 20 });
+    await thread.send({ role: 'user', content: 'Remember the word "teal".' });
+    assert.equal(sent().length, 1);
+    const events = (await gateway.requestEvents()).length;
+    const reply = await thread.send({ role: 'user', content: 'Which word?' });
+    assert.equal(reply.role, 'assistant');
+    assert.deepEqual(
+      sent().map(threadOf),
+      ['create', 'create'],
+      'the continuation refused before any call, then the whole conversation under a new thread',
+    );
+    assert.equal((sent()[1]!.body as Body).messages.length, 3);
+    const recorded = (await gateway.requestEvents()).slice(events);
+    assert.deepEqual(
+      recorded.map((event) => [event.type, (event.data as { status?: number }).status]),
+      [
+        ['RequestRejected', 404],
+        ['RequestCompleted', 200],
+      ],
+    );
   });
 });

@@ -57,6 +57,7 @@ import {
   answerHeaders,
   type Dialect,
   GatewayError,
+  type GatewayErrorKind,
   saysContextOverflow,
   sendError,
 } from './gateway-error.js';
@@ -912,17 +913,45 @@ const DEFAULT_OUTPUT_ESTIMATE = 4096;
 
 /** A request refused by a limit: answered 403 or 429, recorded as RequestRejected with the limit. */
 export class LimitRefusalError extends GatewayError {
-  constructor(readonly refusal: Refusal) {
+  constructor(
+    readonly refusal: Refusal,
+    /** How the caller is answered, when not as the refusal says (recorded as the refusal all the same). */
+    answer?: {
+      kind: GatewayErrorKind;
+      message: string;
+      options: ConstructorParameters<typeof GatewayError>[2];
+    },
+  ) {
     const options: ConstructorParameters<typeof GatewayError>[2] = { rates: refusal.rates };
     if (refusal.retryAfterSeconds !== undefined) options.retryAfterSeconds = refusal.retryAfterSeconds;
     // OpenAI's 429 names the budget that ran out as its type: `tokens` for tokens per minute.
     if (refusal.reason === 'rate_limit_tpm') options.type = 'tokens';
     super(
-      refusal.status === 403 ? 'forbidden' : refusal.quota ? 'quota_exceeded' : 'rate_limited',
-      refusal.message,
-      options,
+      answer?.kind ??
+        (refusal.status === 403 ? 'forbidden' : refusal.quota ? 'quota_exceeded' : 'rate_limited'),
+      answer?.message ?? refusal.message,
+      answer?.options ?? options,
     );
   }
+}
+
+/**
+ * A budget that cannot hold a Claude thread's continuation this process has no record of (the
+ * thread made on another replica, or before a restart: held at Claude's largest window). Claude
+ * answers a thread it cannot find with 404 `thread_not_found`, on which the Anthropic SDK replays
+ * the conversation under a new thread; Kordon answers the same here, so the caller recovers on its
+ * own and the replay is held at its real size, where a 429 would be retried to the same end.
+ * Recorded as the budget's refusal.
+ */
+function unrecordedThreadRefusal(refusal: Refusal, previousMessageId: string): LimitRefusalError {
+  return new LimitRefusalError(refusal, {
+    kind: 'not_found',
+    message:
+      `this gateway has no record of the thread continued from ${previousMessageId} (made on another ` +
+      `replica, or before a restart), so it cannot tell what the continuation bills, and ${refusal.message}; ` +
+      'replay the conversation under a new thread (`thread: {"type": "create"}`)',
+    options: { param: 'thread', anthropicDetails: { error_code: 'thread_not_found' } },
+  });
 }
 
 /**
@@ -968,9 +997,40 @@ function admit(
     now,
   );
   outcome.trace?.admission(admittedAt, admission.ok ? undefined : admission);
-  if (!admission.ok) throw new LimitRefusalError(admission);
+  if (!admission.ok) {
+    const thread =
+      dialect === 'anthropic' && isBudgetRefusal(admission)
+        ? unrecordedThread(deps, outcome, route, body)
+        : undefined;
+    throw thread === undefined
+      ? new LimitRefusalError(admission)
+      : unrecordedThreadRefusal(admission, thread);
+  }
   outcome.ticket = admission;
   setLimitHeaders(res, dialect, admission.rates, now);
+}
+
+function isBudgetRefusal(refusal: Refusal): boolean {
+  return refusal.reason === 'budget_usd' || refusal.reason === 'budget_tokens';
+}
+
+/**
+ * The reply a Claude thread's continuation continues, when this process has no record of the
+ * thread at the route's provider (its hold was then Claude's largest window); else undefined.
+ */
+function unrecordedThread(
+  deps: GenerateDependencies,
+  outcome: Outcome,
+  route: Route,
+  body: Record<string, unknown>,
+): string | undefined {
+  if (outcome.endpoint !== 'messages' || providerAdapter(route.provider.type).dialect !== 'anthropic')
+    return undefined;
+  const previous = continuedThread(body);
+  if (previous === undefined) return undefined;
+  return heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, previous), route) === undefined
+    ? previous
+    : undefined;
 }
 
 function estimateOf(
