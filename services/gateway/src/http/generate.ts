@@ -119,6 +119,11 @@ interface Outcome {
   key?: ProviderKeyEntry;
   attempts: number;
   startedAt: number;
+  /**
+   * Epoch milliseconds of the request's arrival: what it is priced at (a price's peak hours,
+   * the org's price in effect), so every estimate and cost of one request agree.
+   */
+  arrivedAtMs: number;
   firstByteAt?: number;
   clientAddress: IpAddress | null;
   /** Canonical text of the client address ("0.0.0.0" when unreadable). */
@@ -186,10 +191,11 @@ export function generateHandler(
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newEventId();
     const startedAt = performance.now();
+    const arrivedAtMs = Date.now();
     const trace = deps.tracing?.startGenerate(req, endpoint, requestId, startedAt);
     let caller: Caller;
     try {
-      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, arrivedAtMs);
     } catch (error) {
       // An unknown key is unattributable (no org): answered, not recorded as an org's event. A
       // genuine key that may not be used is recorded in its org, a few times a minute at most.
@@ -215,6 +221,7 @@ export function generateHandler(
       model: '',
       attempts: 0,
       startedAt,
+      arrivedAtMs,
       clientAddress: null,
       clientIp: '0.0.0.0',
       bodyBytes: 0,
@@ -1600,7 +1607,7 @@ function timing(outcome: Outcome) {
 /**
  * What a request costs: at the price of the model its provider served (`route`: the estimate
  * admission holds before any call), by the answer's model where it names what is billed
- * (`priceModelOf`).
+ * (`priceModelOf`), at the time it arrived (peak hours, the org's price in effect).
  */
 function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUsage, route?: Route) {
   const orgId = outcome.caller.key.orgId;
@@ -1615,7 +1622,7 @@ function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUs
   const routed = served?.model ?? outcome.model;
   const model = route === undefined ? priceModelOf(book, orgId, routed, outcome.answerModel) : routed;
   const cacheReadsUnbilled = served !== undefined && !billsCacheReads(served.provider.type);
-  const priced = book.priceRequest(model, usage, { orgId, cacheReadsUnbilled });
+  const priced = book.priceRequest(model, usage, { orgId, cacheReadsUnbilled, at: outcome.arrivedAtMs });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }
     : { cost: null, currency: null };

@@ -11,6 +11,7 @@ export {
   type TokenUsage,
 } from './cost.js';
 export { type MatchKind, type NameCandidate, nameCandidates, normalizeModelName } from './model-match.js';
+export { inPeakHours } from './peak-hours.js';
 export {
   indexPriceTable,
   type LookupOptions,
@@ -27,6 +28,7 @@ export {
   type OrgPriceOverride,
   type OrgPriceOverrideInput,
   orgPriceOverride,
+  type PeakHours,
   type PriceTable,
   type PriceTableEntry,
   type PriceTier,

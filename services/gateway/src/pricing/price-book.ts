@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { type Cost, computeCost, type TokenUsage } from './cost.js';
 import { type MatchKind, nameCandidates, normalizeModelName } from './model-match.js';
+import { inPeakHours } from './peak-hours.js';
 import {
   type ModelPrice,
   type OrgPriceOverride,
@@ -88,8 +89,11 @@ export type PricedRequest =
 export interface LookupOptions {
   /** Whose overrides apply; none when absent. */
   readonly orgId?: string;
-  /** The request's time, to choose the override in effect. Defaults to now. */
-  readonly at?: Date;
+  /**
+   * The request's time (a Date or epoch milliseconds): it chooses the override in effect and,
+   * for a price with peak hours, the rates. Defaults to now.
+   */
+  readonly at?: Date | number;
 }
 
 export interface PriceRequestOptions extends LookupOptions {
@@ -162,6 +166,7 @@ function toModelPrice(entry: PriceTableEntry): ModelPrice {
   if (entry.fileSearch !== undefined) price.fileSearch = entry.fileSearch;
   if (entry.priority !== undefined) price.priority = { ...entry.priority };
   if (entry.fastMultiplier !== undefined) price.fastMultiplier = entry.fastMultiplier;
+  if (entry.peakHours !== undefined) price.peakHours = entry.peakHours;
   if (entry.tiers !== undefined) price.tiers = entry.tiers.map((t) => ({ ...t }));
   return deepFreeze(price);
 }
@@ -252,6 +257,11 @@ function priorityPrice(price: ModelPrice): ModelPrice | undefined {
   if (price.webSearchPreview !== undefined) priority.webSearchPreview = price.webSearchPreview;
   if (price.fileSearch !== undefined) priority.fileSearch = price.fileSearch;
   return deepFreeze(priority);
+}
+
+/** A request's time as epoch milliseconds; now when not given. */
+function epochMs(at: Date | number | undefined): number {
+  return at === undefined ? Date.now() : typeof at === 'number' ? at : at.getTime();
 }
 
 /** Prices handed out are shared between requests: nobody may change them. */
@@ -386,7 +396,7 @@ export class PriceBook {
 
   lookup(model: string, options: LookupOptions = {}): PriceLookup {
     const orgOverrides = options.orgId === undefined ? undefined : this.#overrides.get(options.orgId);
-    const atMs = orgOverrides === undefined ? 0 : (options.at ?? new Date()).getTime();
+    const atMs = orgOverrides === undefined ? 0 : epochMs(options.at);
     const resolved = this.#resolved(model);
     // An org's override of a name tried before (or the same as) the shipped match wins, if in effect.
     if (orgOverrides !== undefined) {
@@ -411,7 +421,8 @@ export class PriceBook {
   /**
    * Looks the model up and, when priced, computes the cost of `usage`, at the rates of the
    * service tier that billed it (`usage.serviceTier`: priority's own, flex half the base ones)
-   * and of where it ran (`usage.inferenceGeo`: Claude's US-only inference at 1.1x).
+   * and of where it ran (`usage.inferenceGeo`: Claude's US-only inference at 1.1x), and at the
+   * price's peak multiple when `options.at` (the request's arrival) is in its peak hours.
    */
   priceRequest(model: string, usage: TokenUsage, options: PriceRequestOptions = {}): PricedRequest {
     const looked = this.lookup(model, options);
@@ -433,7 +444,14 @@ export class PriceBook {
         reason: 'tool-fee',
         detail: `no price for ${unpricedTool} with ${model}`,
       };
-    if (usage.serviceTier === undefined && usage.inferenceGeo === undefined && usage.speed === undefined)
+    const peak = found.price.peakHours;
+    const atPeak = peak !== undefined && inPeakHours(peak, epochMs(options.at));
+    if (
+      usage.serviceTier === undefined &&
+      usage.inferenceGeo === undefined &&
+      usage.speed === undefined &&
+      !atPeak
+    )
       return { ...found, cost: computeCost(found.price, usage) };
     let price = found.price;
     if (usage.serviceTier !== undefined) {
@@ -463,6 +481,10 @@ export class PriceBook {
     if (usage.inferenceGeo === 'us') {
       const base = price;
       price = variant(base, 'us', () => scaledPrice(base, US_ONLY_INFERENCE)) ?? base;
+    }
+    if (atPeak) {
+      const base = price;
+      price = variant(base, 'peak', () => scaledPrice(base, peak.multiplier)) ?? base;
     }
     return { ...found, price, cost: computeCost(price, usage) };
   }
@@ -573,6 +595,11 @@ export class PriceBook {
     // stay, as its search price.
     if (inherit?.priority !== undefined) price.priority = inherit.priority;
     if (inherit?.fastMultiplier !== undefined) price.fastMultiplier = inherit.fastMultiplier;
+    // Peak hours are a multiple of the table's rates, as its tiers are: an org with its own
+    // input or output rate does not take them (its rates are the whole price), unless it gives
+    // its own.
+    const peakHours = o.peakHours ?? tiersFromTable?.peakHours;
+    if (peakHours !== undefined) price.peakHours = peakHours;
     // Overrides price tokens only: the table's prices of tool calls (searches) stay.
     if (inherit?.webSearch !== undefined) price.webSearch = inherit.webSearch;
     if (inherit?.webSearchPreview !== undefined) price.webSearchPreview = inherit.webSearchPreview;
@@ -593,7 +620,8 @@ export class PriceBook {
         inherit.webSearchPreview !== undefined ||
         inherit.fileSearch !== undefined ||
         inherit.priority !== undefined ||
-        inherit.fastMultiplier !== undefined);
+        inherit.fastMultiplier !== undefined ||
+        (o.peakHours === undefined && tiersFromTable?.peakHours !== undefined));
     return {
       ok: true,
       provider: base?.provider ?? null,

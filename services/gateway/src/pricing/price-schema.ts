@@ -42,7 +42,7 @@ const rateFields = {
   cacheWrite1h: priceString.optional(),
   /**
    * Audio input tokens (`usage.audioInputTokens`), where the vendor bills them above text
-   * (Gemini 2.x Flash); absent: charged at `input`.
+   * (Gemini's Flash models); absent: charged at `input`.
    */
   audioInput: priceString.optional(),
   /** Cache reads of audio; absent: charged at `audioInput` when set, else at `cachedInput`. */
@@ -73,6 +73,36 @@ export const priorityRates = z.strictObject({
   output: priceString,
 });
 
+/** A UTC time of day, "HH:MM" (00:00 to 24:00), as minutes since midnight. */
+export function minutesOfDay(time: string): number {
+  return Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
+}
+
+const utcTime = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be a UTC time "HH:MM"');
+
+/** One window of the day, start included, end excluded; one across midnight is two windows. */
+export const peakWindow = z
+  .strictObject({ from: utcTime, to: utcTime })
+  .refine((w) => minutesOfDay(w.from) < minutesOfDay(w.to), {
+    message: 'from must be before to (split a window across midnight in two)',
+  });
+
+/**
+ * Hours billed at a multiple of every rate (DeepSeek's peak hours: 2x, 01:00-04:00 and
+ * 06:00-10:00 UTC, Monday to Friday). A request is priced by the UTC clock of the moment it
+ * arrived; outside the windows, at the rates of the price. The days are read from the UTC
+ * date, the same as the vendor's own date while the windows end before 16:00 UTC (Beijing).
+ */
+export const peakHours = z.strictObject({
+  /** Ascending or not, at most 8; a request in any of them is a peak request. */
+  utcWindows: z.array(peakWindow).min(1).max(8),
+  /** ISO weekdays of the UTC date (1 Monday .. 7 Sunday) the windows are on; absent: every day. */
+  utcWeekdays: z.array(z.int().min(1).max(7)).min(1).max(7).optional(),
+  /** Every token rate (cache reads, long-context tiers) times this within the windows. */
+  multiplier: priceString,
+});
+export type PeakHours = z.infer<typeof peakHours>;
+
 /** What one model costs. */
 export const modelPrice = z.strictObject({
   ...rateFields,
@@ -89,6 +119,8 @@ export const modelPrice = z.strictObject({
   priority: priorityRates.optional(),
   /** Claude's fast mode: every rate (cache rates and long context included) this many times. */
   fastMultiplier: priceString.optional(),
+  /** Hours of the day billed at a multiple of every rate (DeepSeek's peak hours). */
+  peakHours: peakHours.optional(),
   currency: currencyCode,
   unitTokens,
   /** Ascending by `aboveInputTokens`; the highest one the prompt exceeds applies. */
@@ -154,6 +186,8 @@ export const orgPriceOverride = z
     unitTokens: unitTokens.optional(),
     /** Replaces the shipped tiers when given; `[]` removes them. */
     tiers: z.array(priceTier).max(8).optional(),
+    /** Replaces the shipped peak hours when given; a multiplier of 1 bills every hour alike. */
+    peakHours: peakHours.optional(),
     note: z.string().max(500).optional(),
   })
   .refine(
@@ -165,7 +199,8 @@ export const orgPriceOverride = z
       o.output !== undefined ||
       o.currency !== undefined ||
       o.unitTokens !== undefined ||
-      o.tiers !== undefined,
+      o.tiers !== undefined ||
+      o.peakHours !== undefined,
     { message: 'an override must set at least one price field' },
   )
   .refine((o) => o.tiers === undefined || ascendingTiers(o.tiers), {
