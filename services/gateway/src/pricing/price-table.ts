@@ -11,9 +11,9 @@ import type { PriceTable, PriceTableEntry } from './price-schema.js';
  * reported as unpriced (see PriceBook), never silently charged as zero or at a guessed rate.
  * Orgs price what is missing with overrides.
  *
- * Audio input: Gemini 2.x Flash bills the AUDIO part of a prompt (usageMetadata
- * promptTokensDetails) above text, image and video, cache reads too: `audioInput` and
- * `cachedAudioInput`. A model without them has one input rate for every modality.
+ * Audio input: Gemini's Flash models (2.x, 3, 3.1 Flash-Lite) bill the AUDIO part of a prompt
+ * (usageMetadata promptTokensDetails) above text, image and video, cache reads too: `audioInput`
+ * and `cachedAudioInput`. A model without them has one input rate for every modality.
  *
  * Not modelled here, on purpose: batch, Anthropic's priority tier (capacity bought ahead), regional uplifts,
  * Gemini's cache storage per hour, file search storage, tool fees not billed per call (OpenAI's code
@@ -79,6 +79,19 @@ const sonnetLongContext = [
 const openAITools = { webSearch: '10', fileSearch: '2.50' } as const;
 const nonReasoningTools = { ...openAITools, webSearchPreview: '25' } as const;
 
+/**
+ * DeepSeek bills every rate twice in its peak hours, 01:00-04:00 and 06:00-10:00 UTC (09:00-12:00
+ * and 14:00-18:00 Beijing time) Monday to Friday; its list rates are the off-peak ones.
+ */
+const deepSeekPeakHours = {
+  utcWindows: [
+    { from: '01:00', to: '04:00' },
+    { from: '06:00', to: '10:00' },
+  ],
+  utcWeekdays: [1, 2, 3, 4, 5],
+  multiplier: '2',
+};
+
 export const SHIPPED_PRICE_TABLE: PriceTable = {
   asOf: '2026-11-30',
   providers: {
@@ -94,8 +107,13 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
     },
     google: {
       source:
-        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cached audio rates of 2.5 Flash ($1.00 / $0.10), 2.5 Flash-Lite ($0.30 / $0.03) and 2.0 Flash ($0.70 / $0.175) added 2026-12-02 from copies of the page that agree (its "Input price" and "Context caching price" rows: "$0.30 (text / image / video) $1.00 (audio)"); the other models have one input rate for every modality. gemini-embedding-001 ($0.15 per 1M input tokens, standard) added 2026-12-02 from copies of the page that agree (embeddingcost.com, tokenmix.ai, zilliz.com, 2026). Cache storage is not modelled.',
-      checkedAt: '2026-11-30',
+        'Gemini Developer API pricing (ai.google.dev/gemini-api/docs/pricing), paid tier, standard. Input/output rates confirmed by several 2026 copies of the page; context-cache read rates (10% of input) from models.dev, which tracks the page. Audio input and cached audio rates of 2.5 Flash ($1.00 / $0.10), 2.5 Flash-Lite ($0.30 / $0.03) and 2.0 Flash ($0.70 / $0.175) added 2026-12-02 from copies of the page that agree (its "Input price" and "Context caching price" rows: "$0.30 (text / image / video) $1.00 (audio)"); the other models have one input rate for every modality. gemini-embedding-001 ($0.15 per 1M input tokens, standard) added 2026-12-02 from copies of the page that agree (embeddingcost.com, tokenmix.ai, zilliz.com, 2026). Cache storage is not modelled. Gemini 3.x (added 2026-12-06): a 2026 copy of the page, each rate also in another source that agrees (each entry\'s note names them); cached audio from that copy only.',
+      checkedAt: '2026-12-06',
+    },
+    deepseek: {
+      source:
+        'DeepSeek Models & Pricing (api-docs.deepseek.com/quick_start/pricing), as quoted from the page in 2026-08 to 2026-10 by several projects that agree (Zoo-Code and EvoScientist reviews quoting the page, litellm-docs, the sub2api and models.dev pull requests, mcp-rubber-duck, OmniRoute): per 1M tokens, off-peak, deepseek-flash (DeepSeek-V4.1-Flash, since 2026-09-10) $0.15 cache miss, $0.003 cache hit, $0.60 output; deepseek-v4-pro $0.66 / $0.022 / $1.98. "Off-peak rates are half of the peak rates. Peak hours are 01:00 - 04:00 and 06:00 - 10:00 UTC, Monday through Friday" (peak pricing since 2026-08-16 16:00 UTC, weekends off-peak since 2026-08-22 16:00 UTC). The page adds "excluding Chinese public holidays" (quoted 2026-09-21): holidays are not modelled, so a weekday holiday is priced at the peak rates in the windows.',
+      checkedAt: '2026-12-06',
     },
     mistral: {
       source:
@@ -315,9 +333,58 @@ export const SHIPPED_PRICE_TABLE: PriceTable = {
       output: '0.30',
       note: 'Deprecated by Google (shutdown announced for 2026-06-01); price as last published.',
     }),
+    // Gemini 3.x. gemini-3-pro-preview was shut down and answers as 3.1 Pro, at the same price.
+    'gemini-3.1-pro-preview': usd({
+      provider: 'google',
+      input: '2.00',
+      cachedInput: '0.20',
+      output: '12.00',
+      tiers: [{ aboveInputTokens: 200_000, input: '4.00', cachedInput: '0.40', output: '18.00' }],
+      aliases: ['gemini-3.1-pro-preview-customtools', 'gemini-3-pro-preview'],
+      note: "Prompts over 200K tokens are billed at the higher rates for the whole request. One input rate for every modality. Output includes thinking tokens. Confirmed by LiteLLM's map (cloudprice.net), airouter.megatech.cc, laozhang.ai and inference.sh.",
+    }),
+    'gemini-3-flash-preview': usd({
+      provider: 'google',
+      input: '0.50',
+      cachedInput: '0.05',
+      audioInput: '1.00',
+      cachedAudioInput: '0.10',
+      output: '3.00',
+      note: 'input and cachedInput are the text/image/video rates; audio input at its own. Output includes thinking tokens. Confirmed by factquire.com and whichllm.io quoting the page, modelpedia.dev and OpenRouter.',
+    }),
+    'gemini-3.1-flash-lite': usd({
+      provider: 'google',
+      input: '0.25',
+      cachedInput: '0.025',
+      audioInput: '0.50',
+      cachedAudioInput: '0.05',
+      output: '1.50',
+      aliases: ['gemini-3.1-flash-lite-preview'],
+      note: "input and cachedInput are the text/image/video rates; audio input at its own. Output includes thinking tokens. Confirmed by modelpedia.dev, LiteLLM's map (cloudprice.net), futureagi.com and copies of the page naming the GA id.",
+    }),
     // Embeddings bill their input only. text-embedding-004 is left out: retired on the Gemini
     // API on 2026-01-14 (calls to it fail), and free of charge while it was served.
     'gemini-embedding-001': usd({ provider: 'google', input: '0.15', output: '0' }),
+
+    // ---- DeepSeek -----------------------------------------------------------------------
+    // Off-peak rates; peak hours (weekdays 01:00-04:00 and 06:00-10:00 UTC) twice every rate.
+    'deepseek-flash': usd({
+      provider: 'deepseek',
+      input: '0.15',
+      cachedInput: '0.003',
+      output: '0.60',
+      peakHours: deepSeekPeakHours,
+      aliases: ['deepseek-v4-flash', 'deepseek-v4-flash-vision-exp', 'deepseek-chat', 'deepseek-reasoner'],
+      note: 'DeepSeek-V4.1-Flash. deepseek-v4-flash and deepseek-v4-flash-vision-exp are routed to it and billed as it; deepseek-chat and deepseek-reasoner are the legacy names of its non-thinking and thinking modes. Output includes reasoning tokens.',
+    }),
+    'deepseek-v4-pro': usd({
+      provider: 'deepseek',
+      input: '0.66',
+      cachedInput: '0.022',
+      output: '1.98',
+      peakHours: deepSeekPeakHours,
+      note: 'Still served and billed as V4 Pro: the move of its requests to V4.1 Flash announced for 2026-09-14 was withdrawn. Output includes reasoning tokens.',
+    }),
 
     // ---- Mistral ------------------------------------------------------------------------
     'mistral-large-2512': usd({

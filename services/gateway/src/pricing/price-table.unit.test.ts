@@ -57,6 +57,11 @@ describe('the shipped price table', () => {
       'gemini-2.5-flash-lite',
       'gemini-2.0-flash',
       'gemini-embedding-001',
+      'gemini-3.1-pro-preview',
+      'gemini-3-flash-preview',
+      'gemini-3.1-flash-lite',
+      'deepseek-flash',
+      'deepseek-v4-pro',
       'mistral-large-2512',
       'mistral-small-2506',
     ];
@@ -77,6 +82,55 @@ describe('the shipped price table', () => {
     if (found.status !== 'priced') return;
     const cost = computeCost(found.price, { inputTokens: 1000, outputTokens: 0, cachedInputTokens: 0 });
     assert.deepEqual([cost.amount, cost.currency], ['0.00015', 'USD']);
+  });
+
+  const cost = (model: string, usage: Parameters<typeof computeCost>[1]) => {
+    const found = PriceBook.shipped().lookup(model);
+    assert.equal(found.status, 'priced', model);
+    return found.status === 'priced' ? computeCost(found.price, usage).amount : '';
+  };
+
+  test('gemini-3.1-pro-preview: $2 / $0.20 cached / $12, and $4 / $0.40 / $18 for a prompt over 200K', () => {
+    // 90,000 x 2 + 10,000 x 0.20 + 1,000 x 12 per million.
+    const short = { inputTokens: 100_000, outputTokens: 1_000, cachedInputTokens: 10_000 };
+    assert.equal(cost('gemini-3.1-pro-preview', short), '0.194');
+    // 200,000 x 4 + 100,000 x 0.40 + 1,000 x 18 per million.
+    const long = { inputTokens: 300_000, outputTokens: 1_000, cachedInputTokens: 100_000 };
+    assert.equal(cost('gemini-3.1-pro-preview', long), '0.858');
+    // Its custom-tools endpoint, and Gemini 3 Pro, which now answers as 3.1 Pro, at the same price.
+    assert.equal(cost('gemini-3.1-pro-preview-customtools', long), '0.858');
+    assert.equal(cost('gemini-3-pro-preview', short), '0.194');
+  });
+
+  test('gemini-3-flash-preview: $0.50 text, $1.00 audio, cache reads $0.05 and $0.10, output $3', () => {
+    // 10,000 prompt tokens: 2,000 audio of which 500 cached, 1,000 cached in all; 1,000 out.
+    // 7,500 x 0.50 + 1,500 x 1.00 + 500 x 0.05 + 500 x 0.10 + 1,000 x 3 per million.
+    const usage = {
+      inputTokens: 10_000,
+      outputTokens: 1_000,
+      cachedInputTokens: 1_000,
+      audioInputTokens: 2_000,
+      cachedAudioInputTokens: 500,
+    };
+    assert.equal(cost('gemini-3-flash-preview', usage), '0.008325');
+  });
+
+  test('gemini-3.1-flash-lite (and its preview id): $0.25 / $1.50, audio $0.50', () => {
+    const million = { inputTokens: 1_000_000, outputTokens: 1_000_000, cachedInputTokens: 0 };
+    assert.equal(cost('gemini-3.1-flash-lite', million), '1.75');
+    assert.equal(cost('gemini-3.1-flash-lite-preview', million), '1.75');
+    assert.equal(cost('gemini-3.1-flash-lite', { ...million, audioInputTokens: 1_000_000 }), '2');
+    assert.equal(cost('gemini-3.1-flash-lite', { ...million, cachedInputTokens: 1_000_000 }), '1.525');
+  });
+
+  test('peak hours only on DeepSeek, twice every rate, the off-peak rates being the listed ones', () => {
+    const peaked = entries.filter(([, e]) => e.peakHours !== undefined).map(([key]) => key);
+    assert.deepEqual(peaked.sort(), ['deepseek-flash', 'deepseek-v4-pro']);
+    for (const key of peaked) {
+      const e = SHIPPED_PRICE_TABLE.models[key];
+      assert.equal(e?.peakHours?.multiplier, '2', key);
+      assert.equal(e?.provider, 'deepseek', key);
+    }
   });
 
   test('every Anthropic model prices cache writes (5m and 1h); nobody else does', () => {
@@ -100,9 +154,15 @@ describe('the shipped price table', () => {
     }
   });
 
-  test('audio rates: on Gemini 2.x Flash only, on every tier of their model, never with priority rates (which have none)', () => {
+  test('audio rates: on Gemini Flash models only, on every tier of their model, never with priority rates (which have none)', () => {
     const withAudio = entries.filter(([, e]) => e.audioInput !== undefined).map(([key]) => key);
-    assert.deepEqual(withAudio.sort(), ['gemini-2.0-flash', 'gemini-2.5-flash', 'gemini-2.5-flash-lite']);
+    assert.deepEqual(withAudio.sort(), [
+      'gemini-2.0-flash',
+      'gemini-2.5-flash',
+      'gemini-2.5-flash-lite',
+      'gemini-3-flash-preview',
+      'gemini-3.1-flash-lite',
+    ]);
     for (const [key, e] of entries) {
       if (e.audioInput === undefined && e.cachedAudioInput === undefined) continue;
       assert.ok(e.audioInput !== undefined && e.cachedAudioInput !== undefined, `${key}: both audio rates`);
