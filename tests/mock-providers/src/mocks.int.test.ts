@@ -263,6 +263,42 @@ describe('OpenAI mock with the openai SDK', () => {
     assert.equal(completion.choices[0]?.message.content, 'Mock reply: tool result: sunny');
   });
 
+  test('tool messages out of order are the 400s the API answers, with the messages index', async () => {
+    const tools = [{ type: 'function' as const, function: weatherTool }];
+    const call = {
+      id: 'call_1',
+      type: 'function' as const,
+      function: { name: 'get_weather', arguments: '{}' },
+    };
+    const refusal = (messages: OpenAI.Chat.ChatCompletionMessageParam[]) =>
+      client.chat.completions.create({ model: 'gpt-4o', tools, messages }).catch((error: unknown) => error);
+    const orphan = await refusal([
+      { role: 'user', content: 'Hi' },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ]);
+    assert.ok(orphan instanceof OpenAI.BadRequestError, String(orphan));
+    assert.equal(orphan.param, 'messages.[1].role');
+    assert.equal(orphan.type, 'invalid_request_error');
+    assert.equal(orphan.code, null);
+    assert.equal(
+      (orphan.error as { message?: string }).message,
+      "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+    );
+    const unanswered = await refusal([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'user', content: 'Go on' },
+    ]);
+    assert.ok(unanswered instanceof OpenAI.BadRequestError, String(unanswered));
+    assert.equal(unanswered.param, 'messages.[2].role');
+    assert.equal(unanswered.code, null);
+    assert.equal(
+      (unanswered.error as { message?: string }).message,
+      "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. " +
+        'The following tool_call_ids did not have response messages: call_1',
+    );
+  });
+
   test('embeddings decode from the base64 the SDK asks for', async () => {
     const result = await client.embeddings.create({
       model: 'text-embedding-3-small',
@@ -317,6 +353,36 @@ describe('OpenAI mock with the openai SDK', () => {
     ]) {
       assert.ok(types.has(type), `saw ${type}`);
     }
+  });
+
+  test('responses API echoes the text.format asked, plain and in every streamed snapshot', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const format = { type: 'json_schema' as const, name: 'place', schema, strict: true };
+    const plain = await client.responses.create({ model: 'gpt-4.1', input: 'Hi', text: { format } });
+    assert.deepEqual(plain.text, { format: { ...format, description: null } });
+    // `create` with `stream`, not `stream()`: the helper parses the mock's echo text as the JSON.
+    const stream = await client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Hi',
+      text: { format },
+      stream: true,
+    });
+    const echoed: unknown[] = [];
+    for await (const event of stream)
+      if (event.type === 'response.created' || event.type === 'response.completed')
+        echoed.push(event.response.text);
+    assert.deepEqual(echoed, [
+      { format: { ...format, description: null } },
+      { format: { ...format, description: null } },
+    ]);
+    const json = await client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Hi',
+      text: { format: { type: 'json_object' } },
+    });
+    assert.deepEqual(json.text, { format: { type: 'json_object' } });
+    const text = await client.responses.create({ model: 'gpt-4.1', input: 'Hi' });
+    assert.deepEqual(text.text, { format: { type: 'text' } });
   });
 
   test('responses API, streamed function call', async () => {

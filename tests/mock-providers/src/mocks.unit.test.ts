@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { splitIntoParts, splitWords, toolArguments, truncateToTokens } from './answers.js';
 import { formatOpenAIDuration } from './openai-mock.js';
+import { toolOrderError } from './openai-tool-order.js';
 import { QuotaBook } from './quota.js';
 import { parseScenario, UnknownScenarioError } from './scenarios.js';
 import { awkwardPieces } from './wire.js';
@@ -92,5 +93,73 @@ describe('answers', () => {
     assert.equal(formatOpenAIDuration(20), '20ms');
     assert.equal(formatOpenAIDuration(1500), '1.5s');
     assert.equal(formatOpenAIDuration(360_000), '6m0s');
+  });
+});
+
+describe('toolOrderError (OpenAI chat)', () => {
+  const user = { role: 'user', content: 'Hi' };
+  const calling = (...ids: string[]) => ({
+    role: 'assistant',
+    content: null,
+    tool_calls: ids.map((id) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } })),
+  });
+  const result = (id: string) => ({ role: 'tool', tool_call_id: id, content: 'ok' });
+  const order = (...messages: object[]) => toolOrderError({ model: 'gpt-4o', messages });
+
+  test('answers every call, parallel ones in any order, and a thread that ends on calls', () => {
+    assert.equal(order(user, calling('a'), result('a'), user), undefined);
+    assert.equal(order(user, calling('a', 'b'), result('b'), result('a')), undefined);
+    assert.equal(order(user, calling('a')), undefined);
+    assert.equal(order(user, { role: 'assistant', content: 'x', tool_calls: [] }, user), undefined);
+  });
+
+  test('a tool message with no tool calls before it names its role', () => {
+    const orphan = {
+      shape: {
+        status: 400,
+        message:
+          "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+        type: 'invalid_request_error',
+        code: null,
+      },
+      param: 'messages.[1].role',
+    };
+    assert.deepEqual(order(user, result('a')), orphan);
+    // The calls were answered and a user turn came between: the run of tool messages is over.
+    assert.deepEqual(order(user, calling('a'), result('a'), user, result('a')), {
+      ...orphan,
+      param: 'messages.[4].role',
+    });
+    assert.deepEqual(order(user, { role: 'assistant', content: 'x' }, result('a')), {
+      ...orphan,
+      param: 'messages.[2].role',
+    });
+  });
+
+  test('a message before every call is answered names the calls left and its own index', () => {
+    assert.deepEqual(order(user, calling('a', 'b', 'c'), result('b'), user), {
+      shape: {
+        status: 400,
+        message:
+          "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. " +
+          'The following tool_call_ids did not have response messages: a, c',
+        type: 'invalid_request_error',
+        code: null,
+      },
+      param: 'messages.[3].role',
+    });
+    assert.equal(order(user, calling('a'), calling('b'), result('b'))?.param, 'messages.[2].role');
+  });
+
+  test('a tool message answering a call the assistant did not make names its tool_call_id', () => {
+    assert.deepEqual(order(user, calling('a'), result('a'), result('z')), {
+      shape: {
+        status: 400,
+        message: "Invalid parameter: 'tool_call_id' of 'z' not found in 'tool_calls' of previous message.",
+        type: 'invalid_request_error',
+        code: null,
+      },
+      param: 'messages.[3].tool_call_id',
+    });
   });
 });

@@ -38,6 +38,7 @@ import {
   handleStoredResponse,
   isStoredResponsePath,
 } from './openai-responses.js';
+import { toolOrderError } from './openai-tool-order.js';
 import type { QuotaSnapshot } from './quota.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
@@ -191,6 +192,8 @@ function chatCompletions(exchange: Exchange): Reply {
   if (request.tool_choice != null && request.tools === undefined) return onlyWithTools('tool_choice');
   if (request.parallel_tool_calls != null && request.tools === undefined)
     return onlyWithTools('parallel_tool_calls');
+  const outOfOrder = toolOrderError(exchange.body);
+  if (outOfOrder) return openAIErrorReply(outOfOrder.shape, outOfOrder.param);
   const answer = answerFor(chatConversation(request), exchange.replyPrefix);
   const tokens = answer.inputTokens + answer.outputTokens;
   if (request.stream)
