@@ -29,6 +29,19 @@ const inputItem = z.object({
 });
 type InputItem = z.infer<typeof inputItem>;
 
+/** `text.format`: plain text (the default), JSON mode, or a JSON schema the output follows. */
+const textFormatRequest = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    name: z.string(),
+    schema: z.record(z.string(), z.unknown()),
+    description: z.string().nullish(),
+    strict: z.boolean().nullish(),
+  }),
+]);
+
 const responsesRequest = z.object({
   model: z.string(),
   input: z.union([z.string(), z.array(inputItem)]),
@@ -42,6 +55,7 @@ const responsesRequest = z.object({
   conversation: z.union([z.string(), z.object({ id: z.string() })]).nullish(),
   store: z.boolean().nullish(),
   service_tier: serviceTierRequest,
+  text: z.object({ format: textFormatRequest.optional() }).nullish(),
 });
 type ResponsesRequest = z.infer<typeof responsesRequest>;
 
@@ -350,7 +364,7 @@ function responseObject(
     service_tier: servedTier(request.service_tier),
     store: request.store !== false,
     temperature: 1,
-    text: { format: { type: 'text' } },
+    text: { format: echoedTextFormat(request) },
     tool_choice: 'auto',
     tools: request.tools ?? [],
     top_p: 1,
@@ -359,6 +373,21 @@ function responseObject(
     user: null,
     metadata: {},
   };
+}
+
+/**
+ * The `text.format` a response echoes: the one asked, as the API writes it back. A JSON schema
+ * comes back with every field, `description: null` when none was sent and `strict` as asked
+ * (false when not sent: the mock's choice, no recording shows that case), e.g. a gpt-5-mini
+ * `response.created` recorded in a public repository's test fixture:
+ * `"text":{"format":{"type":"json_schema","description":null,"name":"weather_forecast",
+ * "schema":{...},"strict":true},"verbosity":"low"}`; without `text.format`, `{ type: 'text' }`.
+ */
+function echoedTextFormat(request: ResponsesRequest) {
+  const format = request.text?.format;
+  if (format === undefined || format.type !== 'json_schema') return { type: format?.type ?? 'text' };
+  const { name, schema, description, strict } = format;
+  return { type: 'json_schema', description: description ?? null, name, schema, strict: strict ?? false };
 }
 
 // --- streamed events --------------------------------------------------------------------
