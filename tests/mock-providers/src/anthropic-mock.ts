@@ -26,7 +26,7 @@ import {
 import type { QuotaSnapshot } from './quota.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
-import type { JsonReply, Reply, StreamFrame } from './wire.js';
+import type { JsonReply, Reply, Settled, StreamFrame } from './wire.js';
 
 export interface AnthropicMockOptions extends MockServerOptions {
   /** Ids listed by GET /v1/models. */
@@ -278,6 +278,21 @@ interface HeldThread {
   readonly system: MessagesRequest['system'];
   readonly tools: MessagesRequest['tools'];
   readonly messages: MessagesRequest['messages'];
+  /** What every turn of the thread must keep: the model, and `system` and `tools` as sent. */
+  readonly fingerprint: Fingerprint;
+  /**
+   * `open` until a continuation from this reply is taken, `in_flight` while its reply is being
+   * written, `continued` once it was (each reply is continued once); back to `open` when the
+   * continuation's reply was cut short (the thread holds none of it).
+   */
+  state: 'open' | 'in_flight' | 'continued';
+}
+
+interface Fingerprint {
+  readonly model: string;
+  /** The fields as JSON, as sent (descriptions and all); undefined when not sent. */
+  readonly system: string | undefined;
+  readonly tools: string | undefined;
 }
 
 /** Threads by server and the id of their last reply (bounded, oldest forgotten first). */
@@ -289,35 +304,86 @@ function callerKey(exchange: Exchange): string {
   return headerValue(exchange.headers['x-api-key']) ?? bearerToken(exchange.headers.authorization) ?? '';
 }
 
+function threadKey(exchange: Exchange, messageId: string): string {
+  return `${exchange.headers.host ?? ''} ${messageId}`;
+}
+
+/** A request's own fingerprint fields, from its body as sent. */
+function fingerprintOf(exchange: Exchange, model: string): Fingerprint {
+  const body = exchange.body as { system?: unknown; tools?: unknown };
+  return {
+    model,
+    system: body.system === undefined ? undefined : JSON.stringify(body.system),
+    tools: body.tools === undefined ? undefined : JSON.stringify(body.tools),
+  };
+}
+
+/** Claude's 400 refusal of a thread's continuation, `error.details.error_code` saying which. */
+function threadRefusal(exchange: Exchange, code: string, message: string): { ok: false; reply: Reply } {
+  return {
+    ok: false,
+    reply: errorBody(400, 'invalid_request_error', message, exchange.requestId, { error_code: code }),
+  };
+}
+
 /**
  * A thread as Claude keeps it: a request with `thread: {type: "create"}` is held under its
  * reply's id; `{type: "continue", previous_message_id}` adds its messages to what that reply's
  * thread holds (with its `system` and `tools`), and is held under its own reply's id in turn.
  * A thread is kept for the account (key) whose request made it: another key's continuation,
  * as one naming an unknown id, is Claude's 404 `not_found_error` with `error.details.error_code`
- * `thread_not_found`. The request to answer, or that refusal.
+ * `thread_not_found`. Its 400 `invalid_request_error` refusals (the SDK's error classes):
+ * `thread_already_continued` for a reply continued before (each is continued once),
+ * `thread_continue_in_flight` while another continuation from it runs, and
+ * `thread_fingerprint_mismatch` for a continuation whose `model`, or `system` or `tools` where it
+ * repeats them, differ from the thread's (the message names each). The request to answer, with
+ * the thread it continues (whose state its reply settles), or that refusal.
  */
 function threadOf(
   exchange: Exchange,
   request: MessagesRequest,
-): { ok: true; request: MessagesRequest } | { ok: false; reply: Reply } {
+): { ok: true; request: MessagesRequest; continues?: HeldThread } | { ok: false; reply: Reply } {
   const thread = request.thread;
   if (thread?.type !== 'continue') return { ok: true, request };
-  const held = threads.get(`${exchange.headers.host ?? ''} ${thread.previous_message_id}`);
+  const id = thread.previous_message_id;
+  const held = threads.get(threadKey(exchange, id));
   if (held === undefined || held.key !== callerKey(exchange))
     return {
       ok: false,
       reply: errorBody(
         404,
         'not_found_error',
-        `No thread state was found for previous_message_id: ${thread.previous_message_id}`,
+        `No thread state was found for previous_message_id: ${id}`,
         exchange.requestId,
         { error_code: 'thread_not_found' },
       ),
     };
+  if (held.state === 'continued')
+    return threadRefusal(
+      exchange,
+      'thread_already_continued',
+      `previous_message_id: ${id} has already been continued; continue from the thread's most recent message id`,
+    );
+  if (held.state === 'in_flight')
+    return threadRefusal(
+      exchange,
+      'thread_continue_in_flight',
+      `Another request is still continuing from previous_message_id: ${id}`,
+    );
+  const own = fingerprintOf(exchange, request.model);
+  const changed = (['model', 'system', 'tools'] as const).filter(
+    (field) => (field === 'model' || own[field] !== undefined) && own[field] !== held.fingerprint[field],
+  );
+  if (changed.length > 0)
+    return threadRefusal(
+      exchange,
+      'thread_fingerprint_mismatch',
+      `${changed.map((field) => `\`${field}\``).join(', ')} must match the thread's: the value differs from the one stored with the thread`,
+    );
   const { system, tools } = held;
   return {
     ok: true,
+    continues: held,
     request: {
       ...request,
       ...(system !== undefined && { system }),
@@ -327,17 +393,34 @@ function threadOf(
   };
 }
 
-/** Holds a threaded request's conversation, with its reply, under the reply's id. */
-function holdThread(exchange: Exchange, request: MessagesRequest, plan: ContentPlan): void {
-  if (request.thread == null) return;
+/**
+ * Holds a threaded request's conversation, with its reply, under the reply's id; what settles
+ * the thread once the reply has left: a continuation's previous reply is continued when its reply
+ * was written whole, else open again, and the reply cut short is not held.
+ */
+function holdThread(
+  exchange: Exchange,
+  request: MessagesRequest,
+  plan: ContentPlan,
+  continues: HeldThread | undefined,
+): Settled | undefined {
+  if (request.thread == null) return undefined;
   const reply = plan.blocks.flatMap(wireBlock) as ContentBlock[];
   if (threads.size >= THREADS_MAX) threads.delete(threads.keys().next().value as string);
-  threads.set(`${exchange.headers.host ?? ''} ${plan.messageId}`, {
+  const key = threadKey(exchange, plan.messageId);
+  threads.set(key, {
     key: callerKey(exchange),
     system: request.system,
     tools: request.tools,
     messages: [...request.messages, { role: 'assistant', content: reply }],
+    fingerprint: continues?.fingerprint ?? fingerprintOf(exchange, request.model),
+    state: 'open',
   });
+  if (continues !== undefined) continues.state = 'in_flight';
+  return (written) => {
+    if (continues !== undefined) continues.state = written ? 'continued' : 'open';
+    if (!written) threads.delete(key);
+  };
 }
 
 function messages(exchange: Exchange): Reply {
@@ -366,7 +449,7 @@ function messages(exchange: Exchange): Reply {
   const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
   const plan = contentPlan(exchange, answer, (request.tools ?? []).some(isWebSearchTool), forced);
   const tokens = answer.inputTokens + plan.outputTokens;
-  holdThread(exchange, request, plan);
+  const settled = holdThread(exchange, request, plan, threaded.continues);
   if (request.stream) {
     const frames = messageEvents(exchange, request, answer, plan, cache);
     return {
@@ -376,6 +459,7 @@ function messages(exchange: Exchange): Reply {
       frames,
       keepAliveFrame: sseComment('ping'),
       tokens,
+      ...(settled && { settled }),
     };
   }
   const body = {
@@ -389,7 +473,7 @@ function messages(exchange: Exchange): Reply {
           usage: usage(answer.inputTokens, plan.outputTokens, cache, plan.webSearches, request),
         }),
   };
-  return { kind: 'json', status: 200, body, tokens };
+  return { kind: 'json', status: 200, body, tokens, ...(settled && { settled }) };
 }
 
 function blockText(block: ContentBlock): string {

@@ -265,7 +265,11 @@ async function serve(context: ServeContext, req: IncomingMessage, res: ServerRes
     ? answer(context, exchange, auth.key, body.ok)
     : dialect.errorReply({ kind: 'bad-request', message: picked.message }, requestId);
   const quota = quotaShown(context.quotas.snapshot(auth.key), scenario);
-  await writeReply(res, reply, scenario, dialect.commonHeaders(requestId, quota), timing);
+  try {
+    await writeReply(res, reply, scenario, dialect.commonHeaders(requestId, quota), timing);
+  } finally {
+    reply.settled?.(res.writableEnded);
+  }
 }
 
 const INVALID_JSON = 'We could not parse the JSON body of your request.';

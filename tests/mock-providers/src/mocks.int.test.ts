@@ -655,6 +655,94 @@ describe('Anthropic mock with the @anthropic-ai/sdk', () => {
     }
   });
 
+  test("a thread's reply is continued once, by one request at a time, with the thread's model, system and tools: Claude's 400s", async () => {
+    const tools = [
+      { name: 'get_weather', description: 'The weather', input_schema: { type: 'object' as const } },
+    ];
+    const first = await client.beta.messages.create({
+      ...ask,
+      system: 'Be brief.',
+      tools,
+      messages: [{ role: 'user', content: 'Hello Claude' }],
+      thread: { type: 'create' },
+    });
+    const next = { ...ask, messages: [{ role: 'user' as const, content: 'And again' }] };
+    const from = (
+      id: string,
+      fields: Record<string, unknown> = {},
+      options?: { headers: Record<string, string> },
+    ) =>
+      client.beta.messages.create(
+        { ...next, ...fields, thread: { type: 'continue', previous_message_id: id } },
+        options,
+      );
+    const refusal = async (
+      asked: Promise<unknown>,
+      kind: new (...args: never[]) => Error,
+      code: string,
+    ): Promise<string> => {
+      const error = await asked.then(
+        () => assert.fail('answered'),
+        (caught: unknown) => caught,
+      );
+      assert.ok(error instanceof kind, String(error));
+      assert.ok(error instanceof Anthropic.BadRequestError);
+      assert.equal(error.status, 400);
+      assert.equal(error.errorCode, code);
+      const body = error.error as { error: { type: string; message: string; details?: unknown } };
+      assert.equal(body.error.type, 'invalid_request_error');
+      assert.deepEqual(body.error.details, { error_code: code });
+      return body.error.message;
+    };
+    // Another model, or a system prompt or tools that differ from the thread's: each named.
+    for (const [fields, named] of [
+      [{ model: 'claude-opus-4-6' }, /`model`/],
+      [{ system: 'Be long.' }, /`system`/],
+      [{ tools: [{ ...tools[0]!, description: 'The weather, in a city' }] }, /`tools`/],
+      [{ model: 'claude-opus-4-6', system: 'Be long.' }, /`model`, `system`/],
+    ] as const) {
+      const message = await refusal(
+        from(first.id, fields),
+        Anthropic.ThreadFingerprintMismatchError,
+        'thread_fingerprint_mismatch',
+      );
+      assert.match(message, named);
+    }
+    // A continuation is in flight until its reply has left: a second one from the same reply is refused.
+    const requests = mock.requests.length;
+    const slow = from(
+      first.id,
+      { system: 'Be brief.', tools },
+      { headers: { 'x-mock-scenario': 'slow-first-byte=300' } },
+    );
+    while (mock.requests.length === requests) await new Promise((resolve) => setTimeout(resolve, 5));
+    await refusal(from(first.id), Anthropic.ThreadContinueInFlightError, 'thread_continue_in_flight');
+    const continued = await slow; // the same system and tools, repeated: taken
+    // Continued once: from its reply only.
+    await refusal(from(first.id), Anthropic.ThreadAlreadyContinuedError, 'thread_already_continued');
+    // The thread's fingerprint goes on with it.
+    await refusal(
+      from(continued.id, { model: 'claude-opus-4-6' }),
+      Anthropic.ThreadFingerprintMismatchError,
+      'thread_fingerprint_mismatch',
+    );
+    // A continuation whose reply was cut short leaves the reply it continued open, and holds nothing.
+    const cut = await client.beta.messages
+      .create(
+        { ...next, stream: true, thread: { type: 'continue', previous_message_id: continued.id } },
+        { headers: { 'x-mock-scenario': 'reset-mid-stream=2' } },
+      )
+      .then(async (stream) => {
+        let id = '';
+        for await (const event of stream) if (event.type === 'message_start') id = event.message.id;
+        return id;
+      })
+      .catch((error: unknown) => error);
+    assert.ok(cut instanceof Error, String(cut));
+    const resumed = await from(continued.id);
+    assert.deepEqual(resumed.content, [{ type: 'text', text: 'Mock reply: And again' }]);
+  });
+
   test('429 carries retry-after and the anthropic-ratelimit headers', async () => {
     mock.enqueueScenario({ error: 'rate-limit', retryAfterSeconds: 7 }, { key: KEY });
     const error = await client.messages.create({ ...ask, messages: [{ role: 'user', content: 'hi' }] }).then(

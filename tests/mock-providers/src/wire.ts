@@ -15,7 +15,15 @@ export interface JsonReply {
   readonly headers?: Readonly<Record<string, string>>;
   /** Tokens the reply spends from the key's quota. */
   readonly tokens?: number;
+  /** Told once the reply is written to its end (`true`) or cut short (`false`): see `Settled`. */
+  readonly settled?: Settled;
 }
+
+/**
+ * What a dialect learns when its reply has left: written to its end (`true`), or cut short by a
+ * reset or a client that left (`false`). A Claude thread's continuation is in flight until then.
+ */
+export type Settled = (written: boolean) => void;
 
 export interface StreamReply {
   readonly kind: 'stream';
@@ -26,6 +34,7 @@ export interface StreamReply {
   readonly keepAliveFrame?: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly tokens?: number;
+  readonly settled?: Settled;
 }
 
 export interface StreamFrame {
