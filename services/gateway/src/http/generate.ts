@@ -1092,7 +1092,7 @@ function estimateOf(
           deps.keys.conversationTokens(storedResponseSession(outcome.caller.key.orgId, id)),
         )
       : outcome.endpoint === 'messages' && providerAdapter(route.provider.type).dialect === 'anthropic'
-        ? claudeThreadInputBound(body, (id) =>
+        ? claudeThreadInputBound(body, route.model, outcome.anthropicBeta, (id) =>
             heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, id), route),
           )
         : undefined;

@@ -6,6 +6,7 @@
  * which the request's bytes do not bound: admission holds budgets for it by these bounds
  * (docs/limits.md).
  */
+import { claudeContextWindow } from '../translate/claude-models.js';
 import type { Route } from './route-model.js';
 
 /**
@@ -69,25 +70,30 @@ export function continuedThread(body: Record<string, unknown>): string | undefin
 }
 
 /**
- * The largest context window of a Claude model Kordon knows (Opus 4.6, Sonnet 4.6, and Sonnet 4
- * and 4.5 with the 1M-context beta): the most input a thread Claude holds can bill.
+ * The largest context window of a Claude model (Opus 4.6 on, Sonnet 4.6 on, Claude 5, and Sonnet 4
+ * and 4.5 with the 1M-context beta): the bound of a model the table does not know.
  */
 const CLAUDE_LARGEST_CONTEXT_WINDOW = 1_000_000;
 
 /**
  * The held input a Claude thread's continuation may be billed beyond its own body: the recorded
  * tokens of the turn it continues (`recorded`: that turn's input and output, when this process
- * made it; a thread holds exactly that turn's prompt and reply), added to its own input; else
- * Claude's largest context window (`whole`). Undefined for a request that continues no thread.
+ * made it; a thread holds exactly that turn's prompt and reply), added to its own input; else the
+ * context window of the model it is sent to (`whole`; Claude refuses a continuation for another
+ * model than its thread's), with the `anthropic-beta` features it is sent with (Sonnet 4 and 4.5
+ * have 1M tokens only with `context-1m-...`), and Claude's largest window for a model the table
+ * does not know. Undefined for a request that continues no thread.
  */
 export function claudeThreadInputBound(
   body: Record<string, unknown>,
+  model: string,
+  anthropicBeta: string | undefined,
   recorded: (messageId: string) => number | undefined,
 ): { tokens: number; whole: boolean } | undefined {
   const previous = continuedThread(body);
   if (previous === undefined) return undefined;
   const tokens = recorded(previous);
   return tokens === undefined
-    ? { tokens: CLAUDE_LARGEST_CONTEXT_WINDOW, whole: true }
+    ? { tokens: claudeContextWindow(model, anthropicBeta) ?? CLAUDE_LARGEST_CONTEXT_WINDOW, whole: true }
     : { tokens, whole: false };
 }

@@ -13,6 +13,15 @@
  *   Opus 4.6, Sonnet 4.6                    128,000      temperature or top_p, not both
  *   Opus 4.7, 4.8; every Claude 5.x         128,000      none: temperature, top_p and top_k are refused
  *
+ * Context windows (input and output together; each model's overview page,
+ * platform.claude.com/docs/en/models/<model>/overview):
+ *
+ *   Claude 3, 3.5, 3.7; Opus 4, 4.1, 4.5; Haiku 4.5     200,000
+ *   Sonnet 4, Sonnet 4.5                                 200,000; 1,000,000 with the beta
+ *                                                        `context-1m-2025-08-07`
+ *   Opus 4.6, Sonnet 4.6 (1M GA since 2026-03-13),       1,000,000
+ *     Opus 4.7, 4.8, every Claude 5.x
+ *
  * How each thinks (platform.claude.com/docs/en/build-with-claude/effort, .../extended-thinking,
  * .../adaptive-thinking):
  *
@@ -96,6 +105,35 @@ export function claudeMaxOutputTokens(model: string): number | undefined {
     if (minor === 7 && family === 'sonnet') return 64_000;
     if (minor === 5 && (family === 'sonnet' || family === 'haiku')) return 8_192;
     if (minor === 0) return 4_096;
+  }
+  return undefined;
+}
+
+/** The 1M-token context beta of Sonnet 4 and 4.5 (`context-1m-2025-08-07`), any dated version. */
+const CONTEXT_1M_BETA = /(?:^|,)\s*context-1m-[A-Za-z0-9._-]*\s*(?=,|$)/;
+
+/**
+ * The model's context window in tokens (input and output together: the most a conversation it
+ * holds can bill), given the `anthropic-beta` features the request is sent with; undefined for a
+ * name this table does not know.
+ */
+export function claudeContextWindow(model: string, anthropicBeta: string | undefined): number | undefined {
+  const claude = claudeModel(model);
+  if (claude === null) return undefined;
+  const { family, major, minor } = claude;
+  if (major === 5) return 1_000_000;
+  if (major === 4) {
+    if ((family === 'opus' || family === 'sonnet') && minor >= 6) return 1_000_000;
+    if (family === 'sonnet' && (minor === 0 || minor === 5))
+      return anthropicBeta !== undefined && CONTEXT_1M_BETA.test(anthropicBeta) ? 1_000_000 : 200_000;
+    if (family === 'opus' && (minor === 0 || minor === 1 || minor === 5)) return 200_000;
+    if (family === 'haiku' && minor === 5) return 200_000;
+    return undefined;
+  }
+  if (major === 3) {
+    if (minor === 7 && family === 'sonnet') return 200_000;
+    if (minor === 5 && (family === 'sonnet' || family === 'haiku')) return 200_000;
+    if (minor === 0) return 200_000;
   }
   return undefined;
 }
