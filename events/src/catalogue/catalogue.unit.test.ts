@@ -289,6 +289,7 @@ describe('kordon catalogue', () => {
   const CURRENT_VERSION: Partial<Record<string, number>> = {
     LimitReset: 2,
     PolicySet: 2,
+    PricesSet: 2,
     ProviderConfigured: 3,
     RequestCompleted: 5,
     RequestRejected: 3,
@@ -498,6 +499,59 @@ describe('kordon catalogue', () => {
       () => create('LimitReset', { ...examples.LimitReset, tokenKind: 'total' }),
       /tokenKind: only a token budget has a token kind/,
     );
+  });
+
+  test('PricesSet v1 is read as v2 unchanged; only v2 carries long-context tiers and peak hours', () => {
+    const stored = { ...recorded(create('PricesSet', examples.PricesSet), 5), schemaVersion: 1 };
+    const decoded = kordonCatalogue.decode(stored);
+    assert.equal(decoded.schemaVersion, 2);
+    assert.deepEqual(decoded.data, examples.PricesSet);
+    const deepseek = {
+      model: 'deepseek-chat',
+      effectiveFrom: '2026-12-01T00:00:00Z',
+      input: '0.1',
+      output: '0.4',
+      tiers: [{ aboveInputTokens: 128_000, input: '0.2', cachedInput: '0.02', output: '0.8' }],
+      peakHours: {
+        utcWindows: [
+          { from: '01:00', to: '04:00' },
+          { from: '06:00', to: '24:00' },
+        ],
+        utcWeekdays: [1, 2, 3, 4, 5],
+        multiplier: '2',
+      },
+    };
+    const v2 = create('PricesSet', { prices: [deepseek] });
+    assert.equal(v2.schemaVersion, 2);
+    assert.deepEqual(kordonCatalogue.decode(recorded(v2, 6)).data, { prices: [deepseek] });
+    assertDecodeError(
+      () => kordonCatalogue.decode({ ...recorded(v2, 6), schemaVersion: 1 }),
+      /tiers|peakHours/,
+    );
+    const refused = (price: object, pattern: RegExp) =>
+      assertInvalid(() => create('PricesSet', { prices: [{ ...deepseek, ...price }] } as never), pattern);
+    refused(
+      { peakHours: { ...deepseek.peakHours, utcWindows: [{ from: '10:00', to: '06:00' }] } },
+      /from must be before to/,
+    );
+    refused(
+      { peakHours: { ...deepseek.peakHours, utcWindows: [{ from: '1:00', to: '04:00' }] } },
+      /UTC time/,
+    );
+    refused({ peakHours: { ...deepseek.peakHours, utcWeekdays: [0] } }, /utcWeekdays/);
+    refused({ peakHours: { ...deepseek.peakHours, multiplier: 'twice' } }, /multiplier/);
+    refused({ peakHours: { ...deepseek.peakHours, timeZone: 'Asia/Shanghai' } }, /timeZone/);
+    refused(
+      {
+        tiers: [
+          { aboveInputTokens: 200_000, input: '1', output: '2' },
+          { aboveInputTokens: 128_000, input: '1', output: '2' },
+        ],
+      },
+      /ascending order of aboveInputTokens/,
+    );
+    refused({ tiers: [{ aboveInputTokens: 0, input: '1', output: '2' }] }, /aboveInputTokens/);
+    refused({ tiers: [{ aboveInputTokens: 1000, input: '1' }] }, /output/);
   });
 
   test('RequestRejected v1 is read as v3 unchanged; only v2 on may say overloaded', () => {

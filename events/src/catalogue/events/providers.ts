@@ -143,6 +143,57 @@ export const ProvidersOrdered = defineEvent({
 /** USD (or the price's currency) per `unitTokens` tokens, as an exact decimal string. */
 const price = z.string().regex(/^\d{1,9}(\.\d{1,12})?$/, 'must be a non-negative decimal string like "0.15"');
 
+const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code');
+
+/** The fields of one org price PricesSet v1 carried. */
+const priceV1Fields = {
+  /** An exact model name: a price is never a wildcard. */
+  model: modelName,
+  effectiveFrom: z.iso.datetime(),
+  input: price.optional(),
+  cachedInput: price.optional(),
+  output: price.optional(),
+  currency: currency.optional(),
+  /** Tokens the prices are per: 1,000,000 (default) or 1,000 (YandexGPT, GigaChat). */
+  unitTokens: z.union([z.literal(1_000), z.literal(1_000_000)]).optional(),
+};
+
+/**
+ * Rates for the whole request (every token of it) when the prompt is longer than
+ * `aboveInputTokens` tokens: a long-context tier, the shape of the price table's.
+ */
+const priceTier = z.strictObject({
+  aboveInputTokens: z.int().min(1).max(100_000_000),
+  input: price,
+  cachedInput: price.optional(),
+  cacheWrite: price.optional(),
+  cacheWrite1h: price.optional(),
+  audioInput: price.optional(),
+  cachedAudioInput: price.optional(),
+  output: price,
+});
+
+/** A UTC time of day "HH:MM", 00:00 to 24:00. */
+const utcTime = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be a UTC time "HH:MM"');
+
+/**
+ * Hours billed at a multiple of every rate (DeepSeek's peak hours), the shape of the price
+ * table's: UTC windows (start included, end excluded), on ISO weekdays of the UTC date (1
+ * Monday .. 7 Sunday; absent: every day).
+ */
+const peakHours = z.strictObject({
+  utcWindows: z
+    .array(
+      z.strictObject({ from: utcTime, to: utcTime }).refine((w) => w.from < w.to, {
+        message: 'from must be before to (split a window across midnight in two)',
+      }),
+    )
+    .min(1)
+    .max(8),
+  utcWeekdays: z.array(z.int().min(1).max(7)).min(1).max(7).optional(),
+  multiplier: price,
+});
+
 /**
  * The org's own prices (negotiated rates, models the shipped table lacks), replacing the
  * whole previous set. Each applies from `effectiveFrom`; fields left out fall back to the
@@ -150,27 +201,38 @@ const price = z.string().regex(/^\d{1,9}(\.\d{1,12})?$/, 'must be a non-negative
  */
 export const PricesSet = defineEvent({
   type: 'PricesSet',
-  version: 1,
+  version: 2,
   schema: z.strictObject({
     prices: z
       .array(
         z.strictObject({
-          /** An exact model name: a price is never a wildcard. */
-          model: modelName,
-          effectiveFrom: z.iso.datetime(),
-          input: price.optional(),
-          cachedInput: price.optional(),
-          output: price.optional(),
-          currency: z
-            .string()
-            .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code')
+          ...priceV1Fields,
+          /** Long-context tiers replacing the table's (`[]`: none), ascending by `aboveInputTokens`. */
+          tiers: z
+            .array(priceTier)
+            .max(8)
+            .refine(
+              (tiers) =>
+                tiers.every((t, i) => i === 0 || t.aboveInputTokens > tiers[i - 1]!.aboveInputTokens),
+              {
+                message: 'tiers must be in ascending order of aboveInputTokens',
+              },
+            )
             .optional(),
-          /** Tokens the prices are per: 1,000,000 (default) or 1,000 (YandexGPT, GigaChat). */
-          unitTokens: z.union([z.literal(1_000), z.literal(1_000_000)]).optional(),
+          /** Peak hours replacing the table's (a multiplier of 1: every hour alike). */
+          peakHours: peakHours.optional(),
         }),
       )
       .max(1000),
   }),
+  previous: [
+    // Version 2 adds `tiers` and `peakHours`; a v1 price has neither.
+    {
+      version: 1,
+      schema: z.strictObject({ prices: z.array(z.strictObject(priceV1Fields)).max(1000) }),
+      upcast: (data: object) => data,
+    },
+  ],
 });
 
 export const providerEvents = [ProviderConfigured, ProviderRemoved, ProvidersOrdered, PricesSet] as const;

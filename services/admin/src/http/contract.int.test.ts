@@ -628,6 +628,102 @@ describe('admin API contract', { skip }, () => {
       await expectStatus(owner.put('/orgs/acme/prices', { prices }), 200);
       assert.deepEqual((await expectStatus(owner.get('/orgs/acme/prices'), 200)).body.items, prices);
     });
+
+    it('takes long-context tiers and peak hours, answers them as set, and refuses ones that cannot apply', async () => {
+      const owner = as(acme.users.owner.token);
+      const from = '2026-01-01T00:00:00Z';
+      const deepseek = {
+        model: 'deepseek-chat',
+        effectiveFrom: from,
+        input: '0.1',
+        output: '0.4',
+        peakHours: {
+          utcWindows: [
+            { from: '01:00', to: '04:00' },
+            { from: '06:00', to: '10:00' },
+          ],
+          utcWeekdays: [1, 2, 3, 4, 5],
+          multiplier: '1.5',
+        },
+      };
+      const tiered = {
+        model: 'gpt-4o',
+        effectiveFrom: from,
+        tiers: [{ aboveInputTokens: 100_000, input: '5', cachedInput: '2.5', output: '20' }],
+      };
+      const set = await expectStatus(owner.put('/orgs/acme/prices', { prices: [deepseek, tiered] }), 200);
+      assert.deepEqual(set.body.items, [deepseek, tiered]);
+      const read = await expectStatus(owner.get('/orgs/acme/prices'), 200);
+      assert.deepEqual(read.body.items, [deepseek, tiered]);
+      assert.equal(read.headers.get('etag'), set.headers.get('etag'));
+      // What was read, written back unchanged under its ETag, is no change.
+      const again = await expectStatus(
+        owner.put(
+          '/orgs/acme/prices',
+          { prices: read.body.items },
+          { 'if-match': read.headers.get('etag')! },
+        ),
+        200,
+      );
+      assert.equal(again.headers.get('etag'), set.headers.get('etag'));
+
+      const refused = async (price: object, path: string, message: RegExp) => {
+        const answer = await owner.put('/orgs/acme/prices', { prices: [tiered, { ...deepseek, ...price }] });
+        assertProblem(answer, 400, 'validation_failed');
+        const errors = answer.body.errors as { path: string; message: string }[];
+        assert.ok(
+          errors.some((e) => e.path === path && message.test(e.message)),
+          `${path} ${message}: ${JSON.stringify(errors)}`,
+        );
+      };
+      const peak = deepseek.peakHours;
+      await refused(
+        { peakHours: { ...peak, utcWindows: [{ from: '10:00', to: '06:00' }] } },
+        'body.prices.1.peakHours.utcWindows.0',
+        /from must be before to/,
+      );
+      await refused(
+        { peakHours: { ...peak, utcWindows: [{ from: '25:00', to: '26:00' }] } },
+        'body.prices.1.peakHours.utcWindows.0.from',
+        /UTC time/,
+      );
+      await refused(
+        { peakHours: { ...peak, utcWeekdays: [8] } },
+        'body.prices.1.peakHours.utcWeekdays.0',
+        /./,
+      );
+      await refused(
+        { peakHours: { ...peak, multiplier: '-2' } },
+        'body.prices.1.peakHours.multiplier',
+        /decimal/,
+      );
+      await refused(
+        { peakHours: { utcWindows: [], multiplier: '2' } },
+        'body.prices.1.peakHours.utcWindows',
+        /./,
+      );
+      await refused(
+        {
+          tiers: [
+            { aboveInputTokens: 200_000, input: '1', output: '2' },
+            { aboveInputTokens: 100_000, input: '1', output: '2' },
+          ],
+        },
+        'body.prices.1.tiers',
+        /ascending order of aboveInputTokens/,
+      );
+      await refused(
+        { tiers: [{ aboveInputTokens: 100_000, input: '1' }] },
+        'body.prices.1.tiers.0.output',
+        /./,
+      );
+      // The event takes 12 decimals; the price book 10: refused by the book, naming the entry.
+      await refused({ peakHours: { ...peak, multiplier: '1.00000000001' } }, 'body.prices.1', /multiplier/);
+      assert.deepEqual((await expectStatus(owner.get('/orgs/acme/prices'), 200)).body.items, [
+        deepseek,
+        tiered,
+      ]);
+    });
   });
 
   describe('providers', () => {

@@ -829,6 +829,56 @@ ${extra}
     assert.deepEqual(await typesAfter(reset), [], 'and a later start appends nothing');
   });
 
+  it("the file's prices carry long-context tiers and peak hours into the PricesSet", async () => {
+    const vars = { ...env, ALICE_KEY_PEAK: generateProxyKey(hasher).secret };
+    const prices = [
+      '    prices:',
+      '      deepseek-chat:',
+      '        input: 0.1',
+      '        output: "0.4"',
+      '        peakHours:',
+      '          utcWindows: [{ from: "01:00", to: "04:00" }, { from: "06:00", to: "10:00" }]',
+      '          utcWeekdays: [1, 2, 3, 4, 5]',
+      '          multiplier: 1.5',
+      '      gpt-4o:',
+      '        tiers: [{ aboveInputTokens: 100000, input: 5, cachedInput: "2.5", output: 20 }]',
+    ].join('\n');
+    await apply(example('peak', prices), vars);
+    const orgId = runner.state.orgIdBySlug.get('peak')!;
+    const set = runner.state.prices.get(orgId)!;
+    assert.deepEqual(
+      set.map(({ effectiveFrom: _, ...price }) => price),
+      [
+        {
+          model: 'deepseek-chat',
+          input: '0.1',
+          output: '0.4',
+          peakHours: {
+            utcWindows: [
+              { from: '01:00', to: '04:00' },
+              { from: '06:00', to: '10:00' },
+            ],
+            utcWeekdays: [1, 2, 3, 4, 5],
+            multiplier: '1.5',
+          },
+        },
+        {
+          model: 'gpt-4o',
+          tiers: [{ aboveInputTokens: 100_000, input: '5', cachedInput: '2.5', output: '20' }],
+        },
+      ],
+    );
+    const head = await fixture.store.headPosition();
+    await apply(example('peak', prices), vars);
+    assert.deepEqual(await typesAfter(head), [], 'unchanged tiers and peak hours append nothing');
+    // A changed multiplier is a new PricesSet; the unchanged tiered price keeps its start date.
+    await apply(example('peak', prices.replace('multiplier: 1.5', 'multiplier: 2')), vars);
+    assert.deepEqual(await typesAfter(head), ['PricesSet']);
+    const changed = runner.state.prices.get(orgId)!;
+    assert.equal(changed[0]?.peakHours?.multiplier, '2');
+    assert.equal(changed[1]?.effectiveFrom, set[1]?.effectiveFrom);
+  });
+
   it('providers reordered in the file reorder the fallback chain (configuration order)', async () => {
     const chain = (first: string, second: string) => `
 orgs:

@@ -386,3 +386,40 @@ orgs:
     assert.equal(file.orgs[0]!.name, `Acme \${OTHER}`);
   });
 });
+
+describe("configuration file: an org price's long-context tiers and peak hours", () => {
+  it('reads them, rates as decimal text; refuses ones that cannot apply, naming where', () => {
+    const prices = load(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      deepseek-chat:
+        input: 0.1
+        output: 0.4
+        peakHours: { utcWindows: [{ from: "01:00", to: "04:00" }], utcWeekdays: [1, 2, 3, 4, 5], multiplier: 2 }
+      gpt-4o:
+        tiers: [{ aboveInputTokens: 100000, input: 5, output: 20 }]
+`).orgs[0]!.prices!;
+    assert.deepEqual(prices['deepseek-chat']?.peakHours, {
+      utcWindows: [{ from: '01:00', to: '04:00' }],
+      utcWeekdays: [1, 2, 3, 4, 5],
+      multiplier: '2',
+    });
+    assert.deepEqual(prices['gpt-4o']?.tiers, [{ aboveInputTokens: 100_000, input: '5', output: '20' }]);
+    const refused = problems(`
+orgs:
+  - slug: acme
+    name: Acme
+    prices:
+      deepseek-chat:
+        peakHours: { utcWindows: [{ from: "10:00", to: "06:00" }], multiplier: 2 }
+      gpt-4o:
+        tiers:
+          - { aboveInputTokens: 200000, input: 6, output: 24 }
+          - { aboveInputTokens: 100000, input: 5, output: 20 }
+`).join('\n');
+    assert.match(refused, /orgs\.0\.prices\.deepseek-chat\.peakHours\.utcWindows\.0: from must be before to/);
+    assert.match(refused, /orgs\.0\.prices\.gpt-4o: .*tiers must be in ascending order/);
+  });
+});

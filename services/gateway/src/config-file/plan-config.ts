@@ -297,7 +297,7 @@ function planPrices(
   if (org.prices === undefined && state.pricesManagedBy.get(orgId) !== 'config') return;
   const current = state.prices.get(orgId) ?? [];
   const strip = ({ effectiveFrom: _, ...rest }: KordonEventData<'PricesSet'>['prices'][number]) =>
-    JSON.stringify(rest);
+    canonicalJson(rest);
   const wanted = Object.entries(org.prices ?? {}).map(([model, price]) => {
     const entry: KordonEventData<'PricesSet'>['prices'][number] = {
       model,
@@ -308,6 +308,8 @@ function planPrices(
     if (price.output !== undefined) entry.output = price.output;
     if (price.currency !== undefined) entry.currency = price.currency;
     if (price.unitTokens !== undefined) entry.unitTokens = price.unitTokens;
+    if (price.tiers !== undefined) entry.tiers = price.tiers;
+    if (price.peakHours !== undefined) entry.peakHours = price.peakHours;
     const same = current.find((c) => strip(c) === strip(entry));
     return same ?? entry;
   });

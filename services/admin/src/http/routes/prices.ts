@@ -1,4 +1,4 @@
-import { PricesSet, streams } from '@kordon/events';
+import { type KordonEventData, kordonCatalogue, PricesSet, streams } from '@kordon/events';
 import { PriceBook } from '@kordon/gateway';
 import { z } from 'zod';
 import { etag, execute } from '../../commands/execute.js';
@@ -15,13 +15,15 @@ const SetPricesBody = z
   .meta({ id: 'SetPricesBody', description: "The org's whole price list; it replaces the previous one." });
 
 /**
- * The org's current prices, read from its stream (the last PricesSet), and the stream's
- * version: the ETag a PUT's If-Match takes, so a read-edit-write loses no one else's change.
+ * The org's current prices, read from its stream (the last PricesSet, decoded: a v1 event is
+ * upcast), and the stream's version: the ETag a PUT's If-Match takes, so a read-edit-write
+ * loses no one else's change.
  */
 async function currentPrices(ctx: Parameters<Parameters<typeof route>[0]['handler']>[0], orgId: string) {
   const events = await ctx.deps.store.readStream(streams.org(orgId));
   const last = events.filter((e) => e.type === 'PricesSet').at(-1);
-  const prices = (last?.data as { prices?: unknown[] } | undefined)?.prices ?? [];
+  const prices: KordonEventData<'PricesSet'>['prices'] =
+    last === undefined ? [] : (kordonCatalogue.decode(last).data as KordonEventData<'PricesSet'>).prices;
   return { prices, version: events.at(-1)?.streamVersion ?? 0 };
 }
 
@@ -40,7 +42,7 @@ export const priceRoutes = [
       const { prices, version } = await currentPrices(ctx, org.orgId);
       return {
         status: 200,
-        body: { items: prices as z.infer<typeof Price>[] },
+        body: { items: prices },
         headers: { ETag: etag(version) },
       };
     },
