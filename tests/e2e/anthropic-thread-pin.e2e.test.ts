@@ -84,7 +84,7 @@ orgs:
       - email: dev@acme.test
         proxyKeys:
           - { name: laptop }
-          - { name: held, limits: { budget: { usd: ${BUDGET_USD}, period: 1d } } }
+          - { name: held, limits: { rpm: 1000, budget: { usd: ${BUDGET_USD}, period: 1d } } }
           - { name: haiku, limits: { budget: { usd: ${WINDOW_BUDGET_USD}, period: 1d } } }
           - { name: sonnet-1m, limits: { budget: { usd: ${WINDOW_BUDGET_USD}, period: 1d } } }
 `,
@@ -232,6 +232,10 @@ orgs:
     assert.deepEqual((unknown.error as { error: { details?: unknown } }).error.details, {
       error_code: 'thread_not_found',
     });
+    // The key's rpm as it stands, as on any refusal after the rates: the refused call not counted.
+    assert.equal(unknown.headers?.get('anthropic-ratelimit-requests-limit'), '1000');
+    const left = Number(unknown.headers?.get('anthropic-ratelimit-requests-remaining') ?? Number.NaN);
+    assert.ok(left >= 1000 - answered.length && left <= 1000, `${left} left`);
     assert.equal(sent().length, calls, 'no call');
     const refused = (await gateway.requestEvents()).at(-1)!;
     assert.equal(refused.type, 'RequestRejected');

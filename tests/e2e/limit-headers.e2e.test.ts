@@ -56,6 +56,8 @@ orgs:
           - { name: claude, limits: { rpm: 2, tpm: 100000 } }
           - { name: spent, limits: { budget: { usd: 0.05, period: 1d } } }
           - { name: spentrpm, limits: { rpm: 10, tpm: 100000, budget: { usd: 0.05, period: 1d } } }
+          - { name: tpmoai, limits: { rpm: 10, tpm: 1000 } }
+          - { name: tpmclaude, limits: { rpm: 10, tpm: 1000 } }
           - { name: free }
 `;
 
@@ -101,8 +103,14 @@ orgs:
     const refused = await chat(client).catch((error: unknown) => error);
     assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
     assert.equal(refused.headers?.get('x-ratelimit-remaining-requests'), '0');
-    const reset = refused.headers?.get('x-ratelimit-reset-requests');
-    assert.ok(isGoDuration(reset), `x-ratelimit-reset-requests: ${reset}`);
+    // The full set, as OpenAI sends on its 429s: the tokens left beside the requests.
+    assert.equal(refused.headers?.get('x-ratelimit-limit-tokens'), '100000');
+    const tokensLeft = Number(refused.headers?.get('x-ratelimit-remaining-tokens'));
+    assert.ok(tokensLeft > 99_000 && tokensLeft < 100_000, `x-ratelimit-remaining-tokens: ${tokensLeft}`);
+    for (const unit of ['requests', 'tokens']) {
+      const reset = refused.headers?.get(`x-ratelimit-reset-${unit}`);
+      assert.ok(isGoDuration(reset), `x-ratelimit-reset-${unit}: ${reset}`);
+    }
     // A minute's rate clears in seconds: the SDKs keep their retry advice.
     assert.ok(Number(refused.headers?.get('retry-after')) >= 1);
     assert.equal(refused.headers?.get('x-should-retry'), null);
@@ -128,9 +136,83 @@ orgs:
     assert.ok(refused instanceof Anthropic.RateLimitError, String(refused));
     assert.equal(refused.headers?.get('anthropic-ratelimit-requests-remaining'), '0');
     assert.ok(Date.parse(refused.headers?.get('anthropic-ratelimit-requests-reset') ?? '') > before);
+    // The full set, as Anthropic sends on its 429s: the tokens left beside the requests.
+    assert.equal(refused.headers?.get('anthropic-ratelimit-tokens-limit'), '100000');
+    const tokensLeft = Number(refused.headers?.get('anthropic-ratelimit-tokens-remaining'));
+    assert.ok(
+      tokensLeft > 99_000 && tokensLeft < 100_000,
+      `anthropic-ratelimit-tokens-remaining: ${tokensLeft}`,
+    );
+    assert.ok(Date.parse(refused.headers?.get('anthropic-ratelimit-tokens-reset') ?? '') > before);
     for (const name of OPENAI_NAMES) assert.equal(refused.headers?.get(name), null, name);
     assert.ok(Number(refused.headers?.get('retry-after')) >= 1);
     assert.equal(refused.headers?.get('x-should-retry'), null);
+  });
+
+  it('a tpm refusal carries the requests headers too, in both dialects, the refused request counted in neither', async () => {
+    // About 700 tokens of prompt, as the provider counts them: most of the key's tpm of 1,000.
+    const long = 'word '.repeat(560);
+    const served = await openai('tpmoai')
+      .chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: long }],
+        max_tokens: 16,
+      })
+      .withResponse();
+    const used = served.data.usage?.total_tokens ?? 0;
+    assert.ok(used > 600 && used < 1000, `the first request used ${used} tokens`);
+    // 400 more would fit in the tpm alone, not beside what the first used.
+    const big = (client: OpenAI) =>
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 400,
+      });
+    const refused = await big(openai('tpmoai')).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    assert.equal((refused.error as { type?: string } | undefined)?.type, 'tokens');
+    const headers = refused.headers;
+    for (const name of OPENAI_NAMES) assert.notEqual(headers?.get(name), null, name);
+    for (const name of ANTHROPIC_NAMES) assert.equal(headers?.get(name), null, name);
+    assert.equal(headers?.get('x-ratelimit-limit-tokens'), '1000');
+    assert.equal(headers?.get('x-ratelimit-remaining-tokens'), String(1000 - used));
+    assert.equal(headers?.get('x-ratelimit-limit-requests'), '10');
+    // One request served; the refused one takes no place under the rpm.
+    assert.equal(headers?.get('x-ratelimit-remaining-requests'), '9');
+    for (const unit of ['requests', 'tokens']) {
+      const reset = headers?.get(`x-ratelimit-reset-${unit}`);
+      assert.ok(isGoDuration(reset), `x-ratelimit-reset-${unit}: ${reset}`);
+    }
+    assert.ok(Number(headers?.get('retry-after')) >= 1);
+    assert.equal(headers?.get('x-should-retry'), null);
+    const again = await big(openai('tpmoai')).catch((error: unknown) => error);
+    assert.ok(again instanceof OpenAI.RateLimitError, String(again));
+    assert.equal(again.headers?.get('x-ratelimit-remaining-requests'), '9');
+    assert.equal(again.headers?.get('x-ratelimit-remaining-tokens'), String(1000 - used));
+
+    // Anthropic's names on its own key.
+    const before = Date.now();
+    const first = await anthropic('tpmclaude')
+      .messages.create({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: long }] })
+      .withResponse();
+    const claudeUsed = first.data.usage.input_tokens + first.data.usage.output_tokens;
+    assert.ok(claudeUsed > 600 && claudeUsed < 1000, `the first message used ${claudeUsed} tokens`);
+    const claudeRefused = await anthropic('tpmclaude')
+      .messages.create({ model: 'gpt-4o-mini', max_tokens: 400, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((error: unknown) => error);
+    assert.ok(claudeRefused instanceof Anthropic.RateLimitError, String(claudeRefused));
+    const claude = claudeRefused.headers;
+    for (const name of ANTHROPIC_NAMES) assert.notEqual(claude?.get(name), null, name);
+    for (const name of OPENAI_NAMES) assert.equal(claude?.get(name), null, name);
+    assert.equal(claude?.get('anthropic-ratelimit-tokens-limit'), '1000');
+    assert.equal(claude?.get('anthropic-ratelimit-tokens-remaining'), String(1000 - claudeUsed));
+    assert.equal(claude?.get('anthropic-ratelimit-requests-limit'), '10');
+    assert.equal(claude?.get('anthropic-ratelimit-requests-remaining'), '9');
+    for (const unit of ['requests', 'tokens']) {
+      const reset = claude?.get(`anthropic-ratelimit-${unit}-reset`) ?? '';
+      assert.match(reset, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, `anthropic-ratelimit-${unit}-reset`);
+      assert.ok(Date.parse(reset) > before - 1000, reset);
+    }
   });
 
   it("a spent budget tells both SDKs not to retry: the Anthropic SDK would sleep its Retry-After's hours", async () => {

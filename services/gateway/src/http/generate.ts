@@ -957,7 +957,8 @@ function unrecordedThreadRefusal(refusal: Refusal, previousMessageId: string): L
       `this gateway has no record of the thread continued from ${previousMessageId} (made on another ` +
       `replica, or before a restart), so it cannot tell what the continuation bills, and ${refusal.message}; ` +
       'replay the conversation under a new thread (`thread: {"type": "create"}`)',
-    options: { param: 'thread', anthropicDetails: { error_code: 'thread_not_found' } },
+    // The rates as they stand, as on every limit refusal after them (Claude's 404 has its own).
+    options: { param: 'thread', anthropicDetails: { error_code: 'thread_not_found' }, rates: refusal.rates },
   });
 }
 

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import { type Admission, LimitsEnforcer } from '../limits/admission.js';
+import { parseIp } from '../limits/ip-address.js';
 import type { WindowDecision } from '../limits/windows.js';
+import { registryProjection } from '../registry/registry.js';
 import { parseAnthropicRateLimits, parseGoDuration, parseOpenAIRateLimits } from '../upstream/index.js';
+import { type Dialect, sendError } from './gateway-error.js';
+import { LimitRefusalError } from './generate.js';
 import { goDuration, resetInstant, setLimitHeaders } from './limit-headers.js';
 
 const decision = (limit: number, remaining: number, resetMs: number): WindowDecision => ({
@@ -86,5 +93,82 @@ describe('limit headers', () => {
       headersOf('openai', 0, { tokens: decision(100, -5, 0) })['x-ratelimit-remaining-tokens'],
       '0',
     );
+  });
+});
+
+/** The headers of the answer a refusal gets, written by the edge as to a caller. */
+function refusalHeaders(admission: Admission, dialect: Dialect): Record<string, unknown> {
+  assert.ok(!admission.ok, 'refused');
+  const res = new ServerResponse(new IncomingMessage(new Socket()));
+  sendError(res, new LimitRefusalError(admission), dialect, 'req_1');
+  return res.getHeaders();
+}
+
+const OPENAI_NAMES = ['limit', 'remaining', 'reset'].flatMap((what) =>
+  ['requests', 'tokens'].map((unit) => `x-ratelimit-${what}-${unit}`),
+);
+const ANTHROPIC_NAMES = ['requests', 'tokens'].flatMap((unit) =>
+  ['limit', 'remaining', 'reset'].map((what) => `anthropic-ratelimit-${unit}-${what}`),
+);
+
+describe("a limit refusal's rate-limit headers", () => {
+  const T0 = Date.parse('2026-12-05T10:00:00Z');
+  const state = registryProjection.initialState();
+  state.policies.set('org_1/proxy-key/pxk_1', {
+    orgId: 'org_1',
+    scope: 'proxy-key',
+    scopeId: 'pxk_1',
+    limits: { rpm: 2, tpm: 1000, models: ['gpt-4o-mini'] },
+    renewal: {},
+    managedBy: 'config',
+  });
+  let sequence = 0;
+  const admit = (limits: LimitsEnforcer, tokens: number, at: number, model = 'gpt-4o-mini') =>
+    limits.admit(
+      {
+        orgId: 'org_1',
+        proxyKeyId: 'pxk_1',
+        userId: 'usr_1',
+        teamId: null,
+        requestId: `00000000-0000-7000-8000-${String(++sequence).padStart(12, '0')}`,
+        clientAddress: parseIp('10.1.2.3'),
+        model,
+      },
+      () => ({ bound: false, usd: 0n, inputTokens: tokens, outputTokens: 0 }),
+      at,
+    );
+
+  it('are the full set of both units in either dialect, whichever rate refused, as the providers send', () => {
+    const limits = new LimitsEnforcer({ registry: () => state, emit: () => {} });
+    assert.ok(admit(limits, 600, T0).ok);
+    // 600 of 1000 tokens used, 1 of 2 requests: 500 more tokens do not fit.
+    const tpm = admit(limits, 500, T0 + 1000);
+    assert.ok(!tpm.ok && tpm.reason === 'rate_limit_tpm');
+    assert.ok(admit(limits, 100, T0 + 2000).ok);
+    // 2 of 2 requests, 700 tokens: a third request is over the rpm.
+    const rpm = admit(limits, 100, T0 + 3000);
+    assert.ok(!rpm.ok && rpm.reason === 'rate_limit_rpm');
+    const model = admit(limits, 100, T0 + 4000, 'gpt-4o');
+    assert.ok(!model.ok && model.reason === 'model_forbidden');
+    for (const [refused, requests, tokens] of [
+      [tpm, '1', '400'],
+      [rpm, '0', '300'],
+      [model, '0', '300'],
+    ] as const) {
+      const openai = refusalHeaders(refused, 'openai');
+      for (const name of OPENAI_NAMES) assert.ok(name in openai, `${refused.reason}: ${name}`);
+      for (const name of ANTHROPIC_NAMES) assert.ok(!(name in openai), `${refused.reason}: ${name}`);
+      assert.equal(openai['x-ratelimit-remaining-requests'], requests, refused.reason);
+      assert.equal(openai['x-ratelimit-remaining-tokens'], tokens, refused.reason);
+      const anthropic = refusalHeaders(refused, 'anthropic');
+      for (const name of ANTHROPIC_NAMES) assert.ok(name in anthropic, `${refused.reason}: ${name}`);
+      for (const name of OPENAI_NAMES) assert.ok(!(name in anthropic), `${refused.reason}: ${name}`);
+      assert.equal(anthropic['anthropic-ratelimit-requests-remaining'], requests, refused.reason);
+      assert.equal(anthropic['anthropic-ratelimit-tokens-remaining'], tokens, refused.reason);
+      // Kordon's own parsers of the providers' headers read every one of them back.
+      const parsed = parseOpenAIRateLimits(openai as Record<string, string>);
+      assert.equal(parsed?.remainingTokens, Number(tokens), refused.reason);
+      assert.ok(parsed?.resetRequestsMs !== undefined && parsed.resetTokensMs !== undefined);
+    }
   });
 });

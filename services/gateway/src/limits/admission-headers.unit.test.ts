@@ -15,7 +15,14 @@ const ORG = 'org_1';
 // A whole minute: windows are aligned to the epoch, so T0 starts one.
 const T0 = Date.parse('2026-11-10T10:00:00Z');
 
-type Limits = { tpm?: number; rpm?: number; concurrency?: number };
+type Limits = {
+  tpm?: number;
+  rpm?: number;
+  concurrency?: number;
+  models?: string[];
+  ipAllow?: string[];
+  maxDistinctIps?: { count: number; period: string };
+};
 
 function enforcer(key: Limits, org: Limits) {
   const state = registryProjection.initialState();
@@ -39,7 +46,7 @@ function enforcer(key: Limits, org: Limits) {
 }
 
 let sequence = 0;
-function subject(): AdmissionSubject {
+function subject(overrides: Partial<AdmissionSubject> = {}): AdmissionSubject {
   sequence++;
   return {
     orgId: ORG,
@@ -49,6 +56,7 @@ function subject(): AdmissionSubject {
     requestId: `00000000-0000-7000-8000-${String(sequence).padStart(12, '0')}`,
     clientAddress: parseIp('10.1.2.3'),
     model: 'gpt-4o-mini',
+    ...overrides,
   };
 }
 
@@ -139,5 +147,77 @@ describe('rate-limit headers and Retry-After across scopes', () => {
     limits.settle(first, { usd: '0', inputTokens: 1, outputTokens: 0 }, T0 + 2);
     // One request was served this minute, of 2: the SDK's retry of the refused one passes.
     admitted(limits.admit(subject(), tokens(1, 0), T0 + 1001));
+  });
+
+  it('an rpm refusal tells the tpm too, as it stands: the refused request holds no tokens', () => {
+    const limits = enforcer({ rpm: 2, tpm: 1000 }, { tpm: 5000 });
+    admitted(limits.admit(subject(), tokens(100, 0), T0));
+    admitted(limits.admit(subject(), tokens(100, 0), T0 + 1000));
+    const refused = limits.admit(subject(), tokens(300, 0), T0 + 2000);
+    assert.ok(!refused.ok && refused.reason === 'rate_limit_rpm');
+    assert.deepEqual(
+      { limit: refused.rates.requests?.limit, remaining: refused.rates.requests?.remaining },
+      { limit: 2, remaining: 0 },
+    );
+    // The tightest tpm (the key's), 200 of it used: not 500 left, as if the 300 were held.
+    assert.deepEqual(
+      { limit: refused.rates.tokens?.limit, remaining: refused.rates.tokens?.remaining },
+      { limit: 1000, remaining: 800 },
+    );
+    assert.ok((refused.rates.tokens?.resetMs ?? 0) > 0);
+    // Nothing was held for it: the next refusal, as large, finds the same 800 left.
+    const again = limits.admit(subject(), tokens(300, 0), T0 + 3000);
+    assert.ok(!again.ok && again.reason === 'rate_limit_rpm');
+    assert.equal(again.rates.tokens?.remaining, 800);
+  });
+
+  it('a tpm refusal tells the rpm too, as it stands: the refused request takes no place under it', () => {
+    const limits = enforcer({ rpm: 10, tpm: 1000 }, { rpm: 3 });
+    admitted(limits.admit(subject(), tokens(900, 0), T0));
+    const refused = limits.admit(subject(), tokens(200, 0), T0 + 1000);
+    assert.ok(!refused.ok && refused.reason === 'rate_limit_tpm');
+    assert.deepEqual(
+      { limit: refused.rates.tokens?.limit, remaining: refused.rates.tokens?.remaining },
+      { limit: 1000, remaining: 100 },
+    );
+    // The tightest rpm (the org's 3), one request counted: 2 left, not 1.
+    assert.deepEqual(
+      { limit: refused.rates.requests?.limit, remaining: refused.rates.requests?.remaining },
+      { limit: 3, remaining: 2 },
+    );
+    assert.ok((refused.rates.requests?.resetMs ?? 0) > 0);
+    // And so it is: two more requests of the minute pass the org's rpm, the third does not.
+    admitted(limits.admit(subject(), tokens(40, 0), T0 + 2000));
+    admitted(limits.admit(subject(), tokens(40, 0), T0 + 3000));
+    const third = limits.admit(subject(), tokens(0, 0), T0 + 4000);
+    assert.ok(!third.ok && third.reason === 'rate_limit_rpm');
+  });
+
+  it('a model-list refusal tells the rates as they stand; an address refused tells nothing of them', () => {
+    const limits = enforcer(
+      { rpm: 4, tpm: 1000, models: ['gpt-4o-mini'] },
+      { ipAllow: ['10.0.0.0/8'], maxDistinctIps: { count: 1, period: '1d' } },
+    );
+    admitted(limits.admit(subject(), tokens(100, 0), T0));
+    const model = limits.admit(subject({ model: 'gpt-4o' }), tokens(100, 0), T0 + 1000);
+    assert.ok(!model.ok && model.reason === 'model_forbidden' && model.status === 403);
+    assert.deepEqual(
+      { limit: model.rates.requests?.limit, remaining: model.rates.requests?.remaining },
+      { limit: 4, remaining: 3 },
+    );
+    assert.deepEqual(
+      { limit: model.rates.tokens?.limit, remaining: model.rates.tokens?.remaining },
+      { limit: 1000, remaining: 900 },
+    );
+    const denied = limits.admit(subject({ clientAddress: parseIp('192.0.2.7') }), tokens(1, 0), T0 + 2000);
+    assert.ok(!denied.ok && denied.reason === 'ip_denied');
+    assert.deepEqual(denied.rates, {});
+    const capped = limits.admit(subject({ clientAddress: parseIp('10.9.9.9') }), tokens(1, 0), T0 + 3000);
+    assert.ok(!capped.ok && capped.reason === 'ip_cap');
+    assert.deepEqual(capped.rates, {});
+    // None of the three was counted: the rates are as the one admitted request left them.
+    const next = admitted(limits.admit(subject(), tokens(100, 0), T0 + 4000));
+    assert.equal(next.rates.requests?.remaining, 2);
+    assert.equal(next.rates.tokens?.remaining, 800);
   });
 });

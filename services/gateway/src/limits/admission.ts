@@ -87,9 +87,10 @@ export interface Refusal {
   readonly message: string;
   readonly retryAfterSeconds?: number;
   /**
-   * For the answer's headers: the rate limit that refused (rpm or tpm); after every rate let the
-   * request through (the concurrency limit, a budget), the tightest rpm and tpm without it;
-   * none before the rates are checked (access, model lists, addresses).
+   * For the answer's headers: the tightest rpm and tpm as they stand, the refused request counted
+   * in neither (a rate refusal tells its own limit, the scope that refused, beside the other's
+   * tightest), as on a model-list refusal; none when the caller's address is refused (address
+   * rules, the distinct-address cap), which is told nothing of the key's use.
    */
   readonly rates: RateReadings;
   /** A budget (not a rate) is spent: OpenAI callers see `insufficient_quota`. */
@@ -433,15 +434,21 @@ export class LimitsEnforcer {
     if (scopes.length === 0) return this.#ticket(subject, rates, [], [], [], NO_HOLDS, 0, null, now);
     const compiled = scopes.map((ref) => ({ ref, policy: this.#compile(ref.policy) }));
 
-    const access = this.#access(compiled, subject, now);
-    if (!access.ok) return access;
-
     const rpmChecks = compiled.flatMap(({ ref, policy }) =>
       policy.rpm ? [{ key: policy.keys.rpm, limit: policy.rpm, ref }] : [],
     );
     const tpmChecks = compiled.flatMap(({ ref, policy }) =>
       policy.tpm ? [{ key: policy.keys.tpm, limit: policy.tpm, ref }] : [],
     );
+
+    const access = this.#access(compiled, subject, now);
+    if (!access.ok)
+      // A model the caller may not name: its rates as they stand. An address shut out (the
+      // address rules, the distinct-address cap) is told nothing of the key's use.
+      return access.reason === 'model_forbidden'
+        ? { ...access, rates: this.#readings(rpmChecks, tpmChecks, now) }
+        : access;
+
     const concurrencyChecks = compiled.flatMap(({ ref, policy }) =>
       policy.concurrency ? [{ key: policy.keys.cc, limit: policy.concurrency, ref }] : [],
     );
@@ -464,7 +471,10 @@ export class LimitsEnforcer {
         0,
         ...rpmChecks.map(({ key, limit }) => this.#rpm.peek(key, limit, now, 1).retryAfterMs ?? 0),
       );
-      return waitAtLeast(tpmRefusal, rpmWaitMs);
+      // Its answer tells the rpm as well, as it stands: the request was counted under none.
+      const requests = tightestReading(this.#rpm, rpmChecks, now);
+      const refused = requests ? { ...tpmRefusal, rates: { ...tpmRefusal.rates, requests } } : tpmRefusal;
+      return waitAtLeast(refused, rpmWaitMs);
     }
 
     // Budgets whose period passed renew before anything is held: a renewal writes a LimitReset,
@@ -488,11 +498,15 @@ export class LimitsEnforcer {
     if (rpmChecks.length > 0) {
       const decision = this.#rpm.checkAll(rpmChecks, now);
       const ref = rpmChecks[decision.index]?.ref;
-      if (!decision.allowed && ref)
+      if (!decision.allowed && ref) {
+        // The tpm as it stands beside it (`rates.tokens` counts the request's estimate, which
+        // is never held for a refused request).
+        const tokens = tightestReading(this.#tpm, tpmChecks, now);
         return refusal('rate_limit_rpm', ref, 429, `requests per minute of this ${label(ref)} are used up`, {
           retryAfterMs: decision.retryAfterMs ?? 60_000,
-          rates: { requests: decision },
+          rates: tokens ? { requests: decision, tokens } : { requests: decision },
         });
+      }
       rates.requests = decision;
     }
     let release: (() => boolean) | null = null;
@@ -733,23 +747,16 @@ export class LimitsEnforcer {
 
   /**
    * The tightest rpm and tpm as they stand, counting nothing: the headers of an answer refused
-   * after every rate let it through (the concurrency limit, a budget). The request takes no
+   * after every rate let it through (the concurrency limit, a budget) or for its model. It takes no
    * place under them (its rpm count is given back, its tokens never held), so a caller reads
    * what is left for its next request, as on any other answer (docs/limits.md).
    */
   #readings(rpmChecks: readonly WindowCheck[], tpmChecks: readonly WindowCheck[], now: number): RateReadings {
-    const tightest = (limiter: SlidingWindowLimiter, checks: readonly WindowCheck[]) => {
-      let chosen: WindowDecision | undefined;
-      for (const { key, limit } of checks) {
-        const decision = limiter.peek(key, limit, now);
-        if (chosen === undefined || decision.remaining < chosen.remaining) chosen = decision;
-      }
-      return chosen;
-    };
+    if (rpmChecks.length === 0 && tpmChecks.length === 0) return NO_RATES;
     const readings: RateReadings = {};
-    const requests = tightest(this.#rpm, rpmChecks);
+    const requests = tightestReading(this.#rpm, rpmChecks, now);
     if (requests) readings.requests = requests;
-    const tokens = tightest(this.#tpm, tpmChecks);
+    const tokens = tightestReading(this.#tpm, tpmChecks, now);
     if (tokens) readings.tokens = tokens;
     return readings;
   }
@@ -1291,6 +1298,23 @@ function waitAtLeast(refused: Refusal, waitMs: number): Refusal {
   const seconds = Math.ceil(waitMs / 1000);
   if (refused.retryAfterSeconds === undefined || seconds <= refused.retryAfterSeconds) return refused;
   return { ...refused, retryAfterSeconds: seconds };
+}
+
+/**
+ * The tightest of `checks` (fewest remaining) as it stands, counting nothing: a refused
+ * request's answer tells what is left for the next one. Undefined when no such limit applies.
+ */
+function tightestReading(
+  limiter: SlidingWindowLimiter,
+  checks: readonly WindowCheck[],
+  now: number,
+): WindowDecision | undefined {
+  let chosen: WindowDecision | undefined;
+  for (const { key, limit } of checks) {
+    const decision = limiter.peek(key, limit, now);
+    if (chosen === undefined || decision.remaining < chosen.remaining) chosen = decision;
+  }
+  return chosen;
 }
 
 /** A ticket holding no address: shared, never written to. */
