@@ -160,18 +160,21 @@ const priceV1Fields = {
 
 /**
  * Rates for the whole request (every token of it) when the prompt is longer than
- * `aboveInputTokens` tokens: a long-context tier, the shape of the price table's.
+ * `aboveInputTokens` tokens: a long-context tier, the shape of the price table's, with rates
+ * read by `rate` (the event's decimal strings; the config file also takes YAML numbers).
  */
-const priceTier = z.strictObject({
-  aboveInputTokens: z.int().min(1).max(100_000_000),
-  input: price,
-  cachedInput: price.optional(),
-  cacheWrite: price.optional(),
-  cacheWrite1h: price.optional(),
-  audioInput: price.optional(),
-  cachedAudioInput: price.optional(),
-  output: price,
-});
+export function priceTierSchema<Rate extends z.ZodType<string, unknown>>(rate: Rate) {
+  return z.strictObject({
+    aboveInputTokens: z.int().min(1).max(100_000_000),
+    input: rate,
+    cachedInput: rate.optional(),
+    cacheWrite: rate.optional(),
+    cacheWrite1h: rate.optional(),
+    audioInput: rate.optional(),
+    cachedAudioInput: rate.optional(),
+    output: rate,
+  });
+}
 
 /** A UTC time of day "HH:MM", 00:00 to 24:00. */
 const utcTime = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be a UTC time "HH:MM"');
@@ -179,20 +182,25 @@ const utcTime = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be a
 /**
  * Hours billed at a multiple of every rate (DeepSeek's peak hours), the shape of the price
  * table's: UTC windows (start included, end excluded), on ISO weekdays of the UTC date (1
- * Monday .. 7 Sunday; absent: every day).
+ * Monday .. 7 Sunday; absent: every day); the multiplier read by `rate`, as in priceTierSchema.
  */
-const peakHours = z.strictObject({
-  utcWindows: z
-    .array(
-      z.strictObject({ from: utcTime, to: utcTime }).refine((w) => w.from < w.to, {
-        message: 'from must be before to (split a window across midnight in two)',
-      }),
-    )
-    .min(1)
-    .max(8),
-  utcWeekdays: z.array(z.int().min(1).max(7)).min(1).max(7).optional(),
-  multiplier: price,
-});
+export function peakHoursSchema<Rate extends z.ZodType<string, unknown>>(rate: Rate) {
+  return z.strictObject({
+    utcWindows: z
+      .array(
+        z.strictObject({ from: utcTime, to: utcTime }).refine((w) => w.from < w.to, {
+          message: 'from must be before to (split a window across midnight in two)',
+        }),
+      )
+      .min(1)
+      .max(8),
+    utcWeekdays: z.array(z.int().min(1).max(7)).min(1).max(7).optional(),
+    multiplier: rate,
+  });
+}
+
+const priceTier = priceTierSchema(price);
+const peakHours = peakHoursSchema(price);
 
 /**
  * The org's own prices (negotiated rates, models the shipped table lacks), replacing the

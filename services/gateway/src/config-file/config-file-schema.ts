@@ -5,7 +5,9 @@ import {
   modelPattern,
   PolicySet,
   ProviderConfigured,
+  peakHoursSchema,
   periodSpec,
+  priceTierSchema,
   providerKeyLimits,
   providerType,
 } from '@kordon/events';
@@ -213,34 +215,9 @@ function decimalText(value: number): string {
   return value.toFixed(12).replace(/\.?0+$/, '');
 }
 
-/** A long-context tier: these rates for the whole request when the prompt is longer. */
-const priceTier = z.strictObject({
-  aboveInputTokens: z.int().min(1).max(100_000_000),
-  input: priceValue,
-  cachedInput: priceValue.optional(),
-  cacheWrite: priceValue.optional(),
-  cacheWrite1h: priceValue.optional(),
-  audioInput: priceValue.optional(),
-  cachedAudioInput: priceValue.optional(),
-  output: priceValue,
-});
-
-/** A UTC time of day, quoted in YAML: "06:00". */
-const utcTime = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be a UTC time "HH:MM"');
-
-/** Hours billed at a multiple of every rate (DeepSeek's peak hours). */
-const peakHours = z.strictObject({
-  utcWindows: z
-    .array(
-      z.strictObject({ from: utcTime, to: utcTime }).refine((w) => w.from < w.to, {
-        message: 'from must be before to (split a window across midnight in two)',
-      }),
-    )
-    .min(1)
-    .max(8),
-  utcWeekdays: z.array(z.int().min(1).max(7)).min(1).max(7).optional(),
-  multiplier: priceValue,
-});
+/** A long-context tier and peak hours, as the PricesSet event has them, rates as written in YAML. */
+const priceTier = priceTierSchema(priceValue);
+const peakHours = peakHoursSchema(priceValue);
 
 const modelPrice = z.strictObject({
   input: priceValue.optional(),
