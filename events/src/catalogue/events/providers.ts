@@ -215,6 +215,10 @@ export const PricesSet = defineEvent({
       .array(
         z.strictObject({
           ...priceV1Fields,
+          /** Claude's 5-minute cache writes; absent: the table's when input is, else input's rate. */
+          cacheWrite: price.optional(),
+          /** Claude's 1-hour cache writes; absent: as cacheWrite, then input. */
+          cacheWrite1h: price.optional(),
           /** Long-context tiers replacing the table's (`[]`: none), ascending by `aboveInputTokens`. */
           tiers: z
             .array(priceTier)

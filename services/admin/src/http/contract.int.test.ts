@@ -651,10 +651,22 @@ describe('admin API contract', { skip }, () => {
         effectiveFrom: from,
         tiers: [{ aboveInputTokens: 100_000, input: '5', cachedInput: '2.5', output: '20' }],
       };
-      const set = await expectStatus(owner.put('/orgs/acme/prices', { prices: [deepseek, tiered] }), 200);
-      assert.deepEqual(set.body.items, [deepseek, tiered]);
+      // A negotiated Claude rate with its own cache-write rates (else its writes bill at input).
+      const claude = {
+        model: 'claude-sonnet-4-5',
+        effectiveFrom: from,
+        input: '2.4',
+        cacheWrite: '3',
+        cacheWrite1h: '4.8',
+        output: '12',
+      };
+      const set = await expectStatus(
+        owner.put('/orgs/acme/prices', { prices: [deepseek, tiered, claude] }),
+        200,
+      );
+      assert.deepEqual(set.body.items, [deepseek, tiered, claude]);
       const read = await expectStatus(owner.get('/orgs/acme/prices'), 200);
-      assert.deepEqual(read.body.items, [deepseek, tiered]);
+      assert.deepEqual(read.body.items, [deepseek, tiered, claude]);
       assert.equal(read.headers.get('etag'), set.headers.get('etag'));
       // What was read, written back unchanged under its ETag, is no change.
       const again = await expectStatus(
@@ -722,6 +734,7 @@ describe('admin API contract', { skip }, () => {
       assert.deepEqual((await expectStatus(owner.get('/orgs/acme/prices'), 200)).body.items, [
         deepseek,
         tiered,
+        claude,
       ]);
     });
   });

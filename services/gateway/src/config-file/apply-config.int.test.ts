@@ -842,6 +842,7 @@ ${extra}
       '          multiplier: 1.5',
       '      gpt-4o:',
       '        tiers: [{ aboveInputTokens: 100000, input: 5, cachedInput: "2.5", output: 20 }]',
+      '      claude-sonnet-4-5: { input: 2.4, cacheWrite: 3, cacheWrite1h: "4.8", output: 12 }',
     ].join('\n');
     await apply(example('peak', prices), vars);
     const orgId = runner.state.orgIdBySlug.get('peak')!;
@@ -866,6 +867,7 @@ ${extra}
           model: 'gpt-4o',
           tiers: [{ aboveInputTokens: 100_000, input: '5', cachedInput: '2.5', output: '20' }],
         },
+        { model: 'claude-sonnet-4-5', input: '2.4', cacheWrite: '3', cacheWrite1h: '4.8', output: '12' },
       ],
     );
     const head = await fixture.store.headPosition();

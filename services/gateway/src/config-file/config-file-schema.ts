@@ -222,6 +222,8 @@ const peakHours = peakHoursSchema(priceValue);
 const modelPrice = z.strictObject({
   input: priceValue.optional(),
   cachedInput: priceValue.optional(),
+  cacheWrite: priceValue.optional(),
+  cacheWrite1h: priceValue.optional(),
   output: priceValue.optional(),
   currency: z
     .string()

@@ -305,6 +305,8 @@ function planPrices(
     };
     if (price.input !== undefined) entry.input = price.input;
     if (price.cachedInput !== undefined) entry.cachedInput = price.cachedInput;
+    if (price.cacheWrite !== undefined) entry.cacheWrite = price.cacheWrite;
+    if (price.cacheWrite1h !== undefined) entry.cacheWrite1h = price.cacheWrite1h;
     if (price.output !== undefined) entry.output = price.output;
     if (price.currency !== undefined) entry.currency = price.currency;
     if (price.unitTokens !== undefined) entry.unitTokens = price.unitTokens;

@@ -295,6 +295,33 @@ describe('PriceBook: org overrides', () => {
     assert.equal(outputOnly.price.cachedInput, SHIPPED_PRICE_TABLE.models['gpt-4o-mini']?.cachedInput);
   });
 
+  test("an org's own cache-write rates price its Claude cache writes", () => {
+    const b = book.withOverrides([
+      {
+        orgId: 'a',
+        model: 'claude-sonnet-4-5',
+        effectiveFrom: '2026-01-01',
+        input: '2',
+        cacheWrite: '2.5',
+        cacheWrite1h: '4',
+        output: '10',
+      },
+    ]);
+    // 1M uncached input at 2, 1M 5-minute writes at 2.5, 1M 1-hour writes at 4: 8.5.
+    const written = b.priceRequest(
+      'claude-sonnet-4-5',
+      {
+        inputTokens: 3_000_000,
+        cachedInputTokens: 0,
+        cacheWriteTokens: 1_000_000,
+        cacheWrite1hTokens: 1_000_000,
+        outputTokens: 0,
+      },
+      { orgId: 'a', at },
+    );
+    assert.equal(written.status === 'priced' && written.cost.amount, '8.5');
+  });
+
   test("an org's own rates are not replaced by the table's long-context tier on a long prompt", () => {
     const b = book.withOverrides([
       { orgId: 'a', model: 'gpt-5.4', effectiveFrom: '2026-01-01', input: '10', output: '60' },
