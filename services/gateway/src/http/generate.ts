@@ -1621,9 +1621,10 @@ function price(deps: GenerateDependencies, outcome: Outcome, usage: NormalisedUs
   }
   const book = deps.prices(orgId);
   const routed = served?.model ?? outcome.model;
-  const model = route === undefined ? priceModelOf(book, orgId, routed, outcome.answerModel) : routed;
+  const at = outcome.arrivedAtMs;
+  const model = route === undefined ? priceModelOf(book, orgId, routed, outcome.answerModel, at) : routed;
   const cacheReadsUnbilled = served !== undefined && !billsCacheReads(served.provider.type);
-  const priced = book.priceRequest(model, usage, { orgId, cacheReadsUnbilled, at: outcome.arrivedAtMs });
+  const priced = book.priceRequest(model, usage, { orgId, cacheReadsUnbilled, at });
   return priced.status === 'priced'
     ? { cost: priced.cost.amount, currency: priced.cost.currency }
     : { cost: null, currency: null };
@@ -1653,18 +1654,20 @@ function answerModelOf(route: Route, endpoint: Endpoint, answer: ProviderAnswer)
  * version runs there); else the answer's model, when the price book knows it (the org's price
  * of that version, or the shipped table's: `gpt-4o-2024-05-13` at its $5 / $15, a deployment
  * configured under its own name priced at all); else the routed name. pricing/README.md.
+ * The org's prices are those in effect when the request arrived (`at`), as its cost is.
  */
 export function priceModelOf(
   book: PriceBook,
   orgId: string,
   routed: string,
   answerModel: string | undefined,
+  at: number,
 ): string {
   if (answerModel === undefined || answerModel === routed || !isRecordableModelName(answerModel))
     return routed;
-  const own = book.lookup(routed, { orgId });
+  const own = book.lookup(routed, { orgId, at });
   if (own.status === 'priced' && own.source.kind === 'org-override') return routed;
-  return book.lookup(answerModel, { orgId }).status === 'priced' ? answerModel : routed;
+  return book.lookup(answerModel, { orgId, at }).status === 'priced' ? answerModel : routed;
 }
 
 function usageData(usage: NormalisedUsage) {
