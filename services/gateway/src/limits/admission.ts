@@ -726,22 +726,29 @@ export class LimitsEnforcer {
 
   /**
    * Why a budget that cannot hold the request refuses it: the request may cost more than is
-   * left (its caller can ask for less), or nothing is left.
+   * left (its caller can ask for less), more than is not yet spent when requests in flight hold
+   * the rest (the budget is not spent: they will cost what they use), or nothing is left.
    */
   #spentMessage(budget: SpentBudget): string {
     const { view, amount } = budget;
     const name = budgetName(budget);
     const available = view.available ?? 0n;
+    // What the budget has that no request has spent; requests in flight hold part of it.
+    const unspent = available + view.reserved;
     const never = this.#renewsNever(budget.key) ? NEVER_RENEWS : '';
     if (budget.kind !== 'usd') {
       const tokens = (n: bigint) => `${n} tokens`;
-      return available > 0n
-        ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(available)} left of ${name}${heldInFlight(view.reserved, tokens)}; ${SMALLER_REQUEST}`
+      if (available > 0n)
+        return `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(available)} left of ${name}${heldInFlight(view.reserved, tokens)}; ${SMALLER_REQUEST}`;
+      return unspent > 0n
+        ? `this request may take up to ${tokens(amount)} (${ESTIMATE_BASIS}), more than the ${tokens(unspent)} of ${name} not yet spent (${tokens(view.reserved)} held for requests in flight); ${SMALLER_REQUEST}`
         : `${name} is spent${never}`;
     }
     const spent = `${formatUsdShort(view.used - view.baseline)} of ${formatUsdShort((view.allowance ?? 0n) + view.rolledOver)}`;
-    return available > 0n
-      ? `this request may cost up to ${formatUsdShort(amount)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(available)} left of ${name} (${spent} spent${heldInFlight(view.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
+    if (available > 0n)
+      return `this request may cost up to ${formatUsdShort(amount)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(available)} left of ${name} (${spent} spent${heldInFlight(view.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`;
+    return unspent > 0n
+      ? `this request may cost up to ${formatUsdShort(amount)} (${ESTIMATE_BASIS}), more than the ${formatUsdShort(unspent)} of ${name} not yet spent (${spent} spent${heldInFlight(view.reserved, formatUsdShort)}); ${SMALLER_REQUEST}`
       : `${name} is spent (${spent})${never}`;
   }
 

@@ -377,6 +377,36 @@ describe('LimitsEnforcer', () => {
     assert.ok(limits.admit(subject(), estimate('2.5', 2_000, 2_000), T0 + 5).ok);
   });
 
+  it('a budget all held by requests in flight is not called spent when a larger request is refused', () => {
+    const { limits } = enforcer(
+      registryWith([
+        {
+          scope: 'proxy-key',
+          scopeId: 'pxk_1',
+          limits: {
+            budget: { usd: '1', period: '1d' },
+            tokens: { kind: 'total', count: 1_000, period: '1d' },
+          },
+        },
+      ]),
+    );
+    // The whole budget is held by one request in flight; nothing is spent.
+    assert.ok(limits.admit(subject(), estimate('1', 500, 500), T0).ok);
+    const usd = limits.admit(subject({ proxyKeyId: 'pxk_1' }), estimate('1.5', 10, 10), T0 + 1);
+    assert.ok(!usd.ok && usd.reason === 'budget_usd');
+    assert.equal(usd.quota, true, 'final: it cannot fit even were the request in flight to cost nothing');
+    assert.equal(
+      usd.message,
+      'this request may cost up to $1.5 (its prompt and the longest answer it allows), more than the $1 of the USD budget of this key not yet spent ($0 of $1 spent, $1 held for requests in flight); set max_tokens (lower) or send a shorter prompt',
+    );
+    const tokens = limits.admit(subject(), estimate('0', 800, 800), T0 + 2);
+    assert.ok(!tokens.ok && tokens.reason === 'budget_tokens');
+    assert.equal(
+      tokens.message,
+      'this request may take up to 1600 tokens (its prompt and the longest answer it allows), more than the 1000 tokens of the total token budget of this key not yet spent (1000 tokens held for requests in flight); set max_tokens (lower) or send a shorter prompt',
+    );
+  });
+
   it('a final refusal names the budget that cannot hold the request, not one short only by holds in flight', () => {
     const tenth = Date.parse('2026-11-10T10:00:00Z');
     const dayEnd = Date.parse('2026-11-11T00:00:00Z');
