@@ -13,6 +13,7 @@ import {
   splitIntoParts,
   splitWords,
 } from './answers.js';
+import { toolPairingError } from './anthropic-tool-pairing.js';
 import {
   type AuthRequest,
   type AuthResult,
@@ -444,6 +445,10 @@ function messages(exchange: Exchange): Reply {
     const message = 'tool_choice may only be specified while providing tools.';
     return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
   }
+  // A thread's earlier turns are held without their ids: only a whole conversation is checked.
+  const unpaired = request.thread == null ? toolPairingError(exchange.body) : undefined;
+  if (unpaired !== undefined)
+    return anthropicError({ kind: 'bad-request', message: unpaired }, exchange.requestId);
   const answer = answerFor(conversation(request), exchange.replyPrefix);
   const cache = cacheUse(exchange, request, answer.inputTokens);
   const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';

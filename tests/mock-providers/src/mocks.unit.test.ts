@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { splitIntoParts, splitWords, toolArguments, truncateToTokens } from './answers.js';
+import { toolPairingError } from './anthropic-tool-pairing.js';
 import { formatOpenAIDuration } from './openai-mock.js';
 import { toolOrderError } from './openai-tool-order.js';
 import { QuotaBook } from './quota.js';
@@ -161,5 +162,58 @@ describe('toolOrderError (OpenAI chat)', () => {
       },
       param: 'messages.[3].tool_call_id',
     });
+  });
+
+  test('a second tool message for one call names both messages and its tool_call_id', () => {
+    assert.deepEqual(order(user, calling('a', 'b'), result('a'), result('a'), result('b')), {
+      shape: {
+        status: 400,
+        message:
+          "Invalid parameter: Duplicate value for 'tool_call_id' of 'a', in messages[2] and messages[3].",
+        type: 'invalid_request_error',
+        code: null,
+      },
+      param: 'messages.[3].tool_call_id',
+    });
+  });
+});
+
+describe("Claude's tool_use / tool_result pairing (anthropic-tool-pairing.ts)", () => {
+  const user = { role: 'user', content: 'Hi' };
+  const uses = (...ids: string[]) => ({
+    role: 'assistant',
+    content: ids.map((id) => ({ type: 'tool_use', id, name: 'f', input: {} })),
+  });
+  const results = (...ids: string[]) => ({
+    role: 'user',
+    content: ids.map((id) => ({ type: 'tool_result', tool_use_id: id, content: 'ok' })),
+  });
+  const pairing = (...messages: object[]) => toolPairingError({ model: 'claude-sonnet-4-5', messages });
+
+  test('answers paired calls, results over consecutive user turns, and a thread that ends on calls', () => {
+    assert.equal(pairing(user, uses('a', 'b'), results('b', 'a'), user), undefined);
+    assert.equal(pairing(user, uses('a', 'b'), results('a'), results('b')), undefined);
+    assert.equal(pairing(user, uses('a')), undefined);
+  });
+
+  test("refuses each break in Claude's words", () => {
+    assert.equal(
+      pairing(results('x')),
+      'messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: x. ' +
+        'Each `tool_result` block must have a corresponding `tool_use` block in the previous message.',
+    );
+    assert.equal(
+      pairing(user, uses('a', 'b'), results('b'), user),
+      'messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: a. ' +
+        'Each `tool_use` block must have a corresponding `tool_result` block in the next message.',
+    );
+    assert.equal(
+      pairing(user, uses('a', 'a'), results('a')),
+      'messages.1.content.1: `tool_use` ids must be unique',
+    );
+    assert.equal(
+      pairing(user, uses('a'), results('a', 'a')),
+      'messages.2.content.1: each tool_use must have a single result. Found multiple `tool_result` blocks with id: a',
+    );
   });
 });

@@ -23,7 +23,10 @@
  * - a `tool` message whose `tool_call_id` the assistant did not call: "Invalid parameter:
  *   'tool_call_id' of '<id>' not found in 'tool_calls' of previous message." (the message as
  *   quoted in github.com/dapr/dapr-agents issue 145; no source found shows its param, so the
- *   mock names the field, `messages.[i].tool_call_id`).
+ *   mock names the field, `messages.[i].tool_call_id`);
+ * - a second `tool` message for one call: "Invalid parameter: Duplicate value for 'tool_call_id'
+ *   of '<id>', in messages[<i>] and messages[<j>].", param `messages.[<j>].tool_call_id`
+ *   (github.com/agno-agi/agno issue 5116, the answer quoted whole).
  * A thread that ends on an assistant's unanswered calls is answered: no source shows that case.
  */
 import { z } from 'zod';
@@ -51,7 +54,13 @@ export function toolOrderError(body: unknown): ToolOrderError | undefined {
   // A message of another shape is the request schema's to refuse, not this check's.
   if (!parsed.success) return undefined;
   /** The calls of the assistant message the current run of tool messages follows. */
-  let calls: { readonly ids: ReadonlySet<string>; readonly unanswered: Set<string> } | undefined;
+  let calls:
+    | {
+        readonly ids: ReadonlySet<string>;
+        readonly unanswered: Set<string>;
+        readonly answeredAt: Map<string, number>;
+      }
+    | undefined;
   for (const [index, message] of parsed.data.messages.entries()) {
     if (message.role === 'tool') {
       if (calls === undefined)
@@ -65,6 +74,13 @@ export function toolOrderError(body: unknown): ToolOrderError | undefined {
           `Invalid parameter: 'tool_call_id' of '${id}' not found in 'tool_calls' of previous message.`,
           `messages.[${index}].tool_call_id`,
         );
+      const first = calls.answeredAt.get(id);
+      if (first !== undefined)
+        return refusal(
+          `Invalid parameter: Duplicate value for 'tool_call_id' of '${id}', in messages[${first}] and messages[${index}].`,
+          `messages.[${index}].tool_call_id`,
+        );
+      calls.answeredAt.set(id, index);
       calls.unanswered.delete(id);
       continue;
     }
@@ -75,7 +91,8 @@ export function toolOrderError(body: unknown): ToolOrderError | undefined {
         `messages.[${index}].role`,
       );
     const ids = message.role === 'assistant' ? (message.tool_calls ?? []).map((call) => call.id) : [];
-    calls = ids.length > 0 ? { ids: new Set(ids), unanswered: new Set(ids) } : undefined;
+    calls =
+      ids.length > 0 ? { ids: new Set(ids), unanswered: new Set(ids), answeredAt: new Map() } : undefined;
   }
   return undefined;
 }
