@@ -244,6 +244,15 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       name: 'tool_result blocks become tool messages before the rest of the turn; content arrays are joined; errors are marked',
       body: {
         messages: [
+          {
+            role: 'assistant',
+            content: ['toolu_1', 'toolu_2', 'toolu_3', 'toolu_4'].map((id) => ({
+              type: 'tool_use',
+              id,
+              name: 'get_weather',
+              input: {},
+            })),
+          },
           user([
             { type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' },
             {
@@ -262,6 +271,15 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       },
       expected: {
         messages: [
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: ['toolu_1', 'toolu_2', 'toolu_3', 'toolu_4'].map((id) => ({
+              id,
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{}' },
+            })),
+          },
           { role: 'tool', tool_call_id: 'toolu_1', content: 'sunny' },
           { role: 'tool', tool_call_id: 'toolu_2', content: 'line 1\nline 2' },
           { role: 'tool', tool_call_id: 'toolu_3', content: `${TOOL_ERROR_PREFIX}city not found` },
@@ -274,6 +292,10 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       name: 'images inside a tool result move to a user message after the tool messages',
       body: {
         messages: [
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'screenshot', input: {} }],
+          },
           user([
             {
               type: 'tool_result',
@@ -288,6 +310,13 @@ describe('Anthropic messages request -> OpenAI chat request', () => {
       },
       expected: {
         messages: [
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'toolu_1', type: 'function', function: { name: 'screenshot', arguments: '{}' } },
+            ],
+          },
           { role: 'tool', tool_call_id: 'toolu_1', content: 'screenshot' },
           {
             role: 'user',

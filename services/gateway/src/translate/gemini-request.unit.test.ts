@@ -318,13 +318,15 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     assert.deepEqual(ids(translated.contents[2]), ['fc-aaa', undefined]);
   });
 
-  it('refuses a tool result that answers no earlier call, naming the field', () => {
+  it("refuses a tool result that answers no earlier call as OpenAI does, naming OpenAI's param", () => {
     assert.throws(
       () => fromOpenAI({ messages: [user('Hi'), { role: 'tool', tool_call_id: 'call_x', content: 'x' }] }),
       (error: unknown) =>
         error instanceof TranslationError &&
         error.code === 'invalid_value' &&
-        error.param === 'messages[1].tool_call_id',
+        error.param === 'messages.[1].role' &&
+        error.message ===
+          "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
     );
   });
 

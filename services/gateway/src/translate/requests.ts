@@ -14,6 +14,11 @@ import type { OpenAIChatRequest } from './openai-chat-types.js';
 import { openAIMaxOutputTokens } from './openai-models.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
 import { shortToolName } from './tool-names.js';
+import {
+  refuseRepeatedToolCallIds,
+  refuseUnpairedAnthropicTools,
+  refuseUnpairedOpenAITools,
+} from './tool-pairing.js';
 import { TranslationError } from './translation-error.js';
 
 /** An OpenAI-SDK caller asking a Claude model. */
@@ -21,6 +26,8 @@ export function openAIToAnthropicRequest(
   request: OpenAIChatRequest,
   options?: AnthropicRequestOptions,
 ): AnthropicMessagesRequest {
+  refuseUnpairedOpenAITools(request);
+  refuseRepeatedToolCallIds(request);
   return anthropicRequestFromNeutral(neutralFromOpenAIRequest(request), options);
 }
 
@@ -29,6 +36,7 @@ export function anthropicToOpenAIRequest(
   request: AnthropicMessagesRequest,
   options?: OpenAIRequestOptions,
 ): OpenAIChatRequest {
+  refuseUnpairedAnthropicTools(request);
   return openAIRequestFromNeutral(neutralFromAnthropicRequest(request), options);
 }
 
@@ -72,6 +80,7 @@ export function openAIToGeminiRequest(
   request: OpenAIChatRequest,
   options?: GeminiRequestOptions,
 ): GeminiGenerateContentRequest {
+  refuseUnpairedOpenAITools(request);
   refuseLongFunctionNames(request);
   return geminiRequestFromNeutral(neutralFromOpenAIRequest(request), options);
 }
@@ -96,5 +105,6 @@ export function anthropicToGeminiRequest(
   request: AnthropicMessagesRequest,
   options?: GeminiRequestOptions,
 ): GeminiGenerateContentRequest {
+  refuseUnpairedAnthropicTools(request);
   return geminiRequestFromNeutral(neutralFromAnthropicRequest(request), options);
 }
