@@ -261,6 +261,17 @@ function recorded(event: NewEvent, position: number): RecordedEvent {
   return { ...event, data: JSON.parse(JSON.stringify(event.data)), streamVersion: 1, position };
 }
 
+/**
+ * `event` as stored at an older `version` of its type: RequestCompleted before v6 had no
+ * `storedAnswer` (the other fields the tests use are alike in every version).
+ */
+function older(event: NewEvent, position: number, version: number): RecordedEvent {
+  const stored = { ...recorded(event, position), schemaVersion: version };
+  if (event.type !== 'RequestCompleted' || version >= 6) return stored;
+  const { storedAnswer: _, ...data } = stored.data as Record<string, unknown>;
+  return { ...stored, data };
+}
+
 function create(type: KordonEventType, data: unknown): NewEvent {
   // `never` lets tests hand malformed data to `create`, as an untyped caller could.
   return kordonCatalogue.create(type, streams.org(ORG), data as never, metadata);
@@ -291,7 +302,7 @@ describe('kordon catalogue', () => {
     PolicySet: 2,
     PricesSet: 2,
     ProviderConfigured: 3,
-    RequestCompleted: 5,
+    RequestCompleted: 6,
     RequestRejected: 3,
     RequestFailed: 4,
     SessionEnded: 2,
@@ -395,21 +406,18 @@ describe('kordon catalogue', () => {
   });
 
   test('RequestCompleted v2 and RequestFailed v1 are read unchanged; only the new versions carry cache writes', () => {
-    for (const [type, version] of [
-      ['RequestCompleted', 2],
-      ['RequestFailed', 1],
+    for (const [type, version, current] of [
+      ['RequestCompleted', 2, 6],
+      ['RequestFailed', 1, 4],
     ] as const) {
-      const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
+      const stored = older(create(type, examples[type]), 6, version);
       const decoded = kordonCatalogue.decode(stored);
-      assert.equal(decoded.schemaVersion, version + 3);
+      assert.equal(decoded.schemaVersion, current);
       assert.deepEqual(decoded.data, examples[type]);
       const usage = { ...examples[type].usage, cacheWriteInputTokens: 50, cacheWrite1hInputTokens: 100 };
       const withWrites = create(type, { ...examples[type], usage });
       assert.deepEqual((withWrites.data as { usage: unknown }).usage, usage);
-      assertDecodeError(
-        () => kordonCatalogue.decode({ ...recorded(withWrites, 7), schemaVersion: version }),
-        /cacheWriteInputTokens/,
-      );
+      assertDecodeError(() => kordonCatalogue.decode(older(withWrites, 7, version)), /cacheWriteInputTokens/);
       // Reads and writes together are parts of the prompt.
       assertInvalid(
         () =>
@@ -424,20 +432,17 @@ describe('kordon catalogue', () => {
 
   test('RequestCompleted v3 and RequestFailed v2 are read unchanged; only the new versions carry web searches', () => {
     for (const [type, version, current] of [
-      ['RequestCompleted', 3, 5],
+      ['RequestCompleted', 3, 6],
       ['RequestFailed', 2, 4],
     ] as const) {
-      const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
+      const stored = older(create(type, examples[type]), 6, version);
       const decoded = kordonCatalogue.decode(stored);
       assert.equal(decoded.schemaVersion, current);
       assert.deepEqual(decoded.data, examples[type]);
       const usage = { ...examples[type].usage, webSearches: 2 };
       const withSearches = create(type, { ...examples[type], usage });
       assert.deepEqual((withSearches.data as { usage: unknown }).usage, usage);
-      assertDecodeError(
-        () => kordonCatalogue.decode({ ...recorded(withSearches, 7), schemaVersion: version }),
-        /webSearches/,
-      );
+      assertDecodeError(() => kordonCatalogue.decode(older(withSearches, 7, version)), /webSearches/);
       assertInvalid(
         () => create(type, { ...examples[type], usage: { ...usage, webSearches: -1 } }),
         /webSearches/,
@@ -446,21 +451,18 @@ describe('kordon catalogue', () => {
   });
 
   test('RequestCompleted v4 and RequestFailed v3 are read unchanged; only the new versions carry a service tier', () => {
-    for (const [type, version] of [
-      ['RequestCompleted', 4],
-      ['RequestFailed', 3],
+    for (const [type, version, current] of [
+      ['RequestCompleted', 4, 6],
+      ['RequestFailed', 3, 4],
     ] as const) {
-      const stored = { ...recorded(create(type, examples[type]), 6), schemaVersion: version };
+      const stored = older(create(type, examples[type]), 6, version);
       const decoded = kordonCatalogue.decode(stored);
-      assert.equal(decoded.schemaVersion, version + 1);
+      assert.equal(decoded.schemaVersion, current);
       assert.deepEqual(decoded.data, examples[type]);
       const usage = { ...examples[type].usage, serviceTier: 'priority' as const };
       const withTier = create(type, { ...examples[type], usage });
       assert.deepEqual((withTier.data as { usage: unknown }).usage, usage);
-      assertDecodeError(
-        () => kordonCatalogue.decode({ ...recorded(withTier, 7), schemaVersion: version }),
-        /serviceTier/,
-      );
+      assertDecodeError(() => kordonCatalogue.decode(older(withTier, 7, version)), /serviceTier/);
       assertInvalid(
         () => create(type, { ...examples[type], usage: { ...usage, serviceTier: 'default' as 'flex' } }),
         /serviceTier/,
@@ -604,14 +606,14 @@ describe('kordon catalogue', () => {
   });
 
   test('RequestCompleted v1 (logged text in the clear) is read as the current version with no sealed bodies', () => {
-    const { sealedBodies: _, ...v1 } = examples.RequestCompleted;
+    const { sealedBodies: _, storedAnswer: __, ...v1 } = examples.RequestCompleted;
     const stored = {
       ...recorded(create('RequestCompleted', examples.RequestCompleted), 4),
       schemaVersion: 1,
       data: { ...v1, redactedPrompt: 'hello [EMAIL]' },
     };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 5);
+    assert.equal(decoded.schemaVersion, 6);
     if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
     assert.equal(decoded.data.redactedPrompt, 'hello [EMAIL]');
     assert.equal(decoded.data.sealedBodies, null);
@@ -627,6 +629,44 @@ describe('kordon catalogue', () => {
         }),
       /sealedBodies/,
     );
+  });
+
+  test('RequestCompleted v5 is read as v6 with no stored answer; only v6 names the answer a follow-up continues', () => {
+    const stored = {
+      ...recorded(create('RequestCompleted', examples.RequestCompleted), 6),
+      schemaVersion: 5,
+    };
+    const { storedAnswer: _, ...v5 } = examples.RequestCompleted;
+    const decoded = kordonCatalogue.decode({ ...stored, data: v5 });
+    assert.equal(decoded.schemaVersion, 6);
+    assert.deepEqual(decoded.data, { ...v5, storedAnswer: null });
+    for (const answer of [
+      { kind: 'response', id: 'resp_68af0c1e9d2c8190a1b2' },
+      { kind: 'thread', id: 'msg_01XFDUDYJgAACzvnptvVoYEL' },
+    ] as const) {
+      const v6 = create('RequestCompleted', { ...examples.RequestCompleted, storedAnswer: answer });
+      assert.deepEqual(kordonCatalogue.decode(recorded(v6, 7)).data, {
+        ...examples.RequestCompleted,
+        storedAnswer: answer,
+      });
+      assertDecodeError(
+        () => kordonCatalogue.decode({ ...recorded(v6, 7), schemaVersion: 5 }),
+        /storedAnswer/,
+      );
+    }
+    // Written without it (a writer that has none to name): null.
+    const without = create('RequestCompleted', v5);
+    assert.equal((without.data as { storedAnswer: unknown }).storedAnswer, null);
+    for (const bad of [
+      { kind: 'conversation', id: 'conv_1' },
+      { kind: 'response', id: 'resp with spaces' },
+      { kind: 'response', id: 'x'.repeat(129) },
+      { kind: 'thread', id: 'msg_1', text: 'hello' },
+    ])
+      assertInvalid(
+        () => create('RequestCompleted', { ...examples.RequestCompleted, storedAnswer: bad as never }),
+        /storedAnswer/,
+      );
   });
 
   test('PolicySet refuses a period that is not a spec', () => {
@@ -828,13 +868,13 @@ describe('kordon catalogue', () => {
   test('a future version is refused, not guessed at', () => {
     const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, schemaVersion: 6 }),
-      /^event RequestCompleted v6 at position 9: unknown version \(this build knows up to v5\)/,
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 7 }),
+      /^event RequestCompleted v7 at position 9: unknown version \(this build knows up to v6\)/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
     assertInvalid(
       () => kordonCatalogue.validate({ ...event, schemaVersion: 1 }),
-      /only version 5 may be written/,
+      /only version 6 may be written/,
     );
   });
 

@@ -33,6 +33,7 @@ export function requestCompletedEvent(orgId: string, sequence: number): NewEvent
       redactedPrompt: null,
       redactedResponse: null,
       sealedBodies: null,
+      storedAnswer: null,
     },
     {
       orgId,
@@ -68,6 +69,7 @@ export const requestCompletedExample = {
   redactedPrompt: 'My email is [EMAIL]',
   redactedResponse: null,
   sealedBodies: null,
+  storedAnswer: null,
 } satisfies KordonEventData<'RequestCompleted'>;
 
 export const requestFailedExample = {

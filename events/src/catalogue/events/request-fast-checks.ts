@@ -131,9 +131,19 @@ function sharedFieldsHold(d: Data): boolean {
   );
 }
 
-/** RequestCompleted v2, written unchanged by its schema (20 fields, `sealedBodies` present). */
+/** `storedAnswer`: null, or a kind and an id (two fields). */
+function isStoredAnswer(value: unknown): boolean {
+  if (value === null) return true;
+  if (!isObject(value) || Object.keys(value).length !== 2) return false;
+  return (value.kind === 'response' || value.kind === 'thread') && isId(value.id);
+}
+
+/**
+ * RequestCompleted, written unchanged by its schema (21 fields, `sealedBodies` and
+ * `storedAnswer` present).
+ */
 export function requestCompletedHolds(data: unknown): boolean {
-  if (!isObject(data) || Object.keys(data).length !== 20) return false;
+  if (!isObject(data) || Object.keys(data).length !== 21) return false;
   return (
     sharedFieldsHold(data) &&
     isProvider(data.provider) &&
@@ -144,7 +154,8 @@ export function requestCompletedHolds(data: unknown): boolean {
     (data.attempts as number) >= 1 &&
     isText(data.redactedPrompt, 32_768) &&
     isText(data.redactedResponse, 32_768) &&
-    isSealedBodies(data.sealedBodies)
+    isSealedBodies(data.sealedBodies) &&
+    isStoredAnswer(data.storedAnswer)
   );
 }
 

@@ -113,6 +113,12 @@ const VALUES: unknown[] = [
   { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null, response: null },
   { keyId: 'not-a-uuid', prompt: null, response: null },
   { keyId: '0195514f-6d7a-7cc1-9a3e-3d1b2f4e5a6b', prompt: null },
+  { kind: 'response', id: 'resp_68af0c1e' },
+  { kind: 'thread', id: 'msg_01XFDUDYJgAACzvnptvVoYEL' },
+  { kind: 'conversation', id: 'conv_1' },
+  { kind: 'response', id: 'resp:1' },
+  { kind: 'response' },
+  { kind: 'response', id: 'resp_1', tokens: 1 },
 ];
 
 /** Every variant of `base` with one field (top level or one level down) set to each value, removed, or one field added. */
@@ -154,6 +160,9 @@ for (const [name, holds, definition, bases] of [
       { ...completed, usage: { ...completed.usage, inferenceGeo: 'us' } },
       // Run in fast mode (Claude).
       { ...completed, usage: { ...completed.usage, speed: 'fast', inferenceGeo: 'us' } },
+      // A stored Responses answer, a Claude thread's reply: their kind and id mutated too.
+      { ...completed, storedAnswer: { kind: 'response', id: 'resp_68af0c1e9d2c8190' } },
+      { ...completed, storedAnswer: { kind: 'thread', id: 'msg_01XFDUDYJgAACzvnptvVoYEL' } },
       {
         ...completed,
         teamId: null,

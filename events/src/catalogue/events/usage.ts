@@ -180,16 +180,38 @@ const sealedBodies = z
   .nullable()
   .default(null);
 
+/**
+ * The answer the provider keeps for a follow-up to continue, under the id it gave it, and only
+ * for the project or account of the key that made it: a stored Responses answer (`response`,
+ * continued by `previous_response_id`; not when the request said `store: false`) or a Claude
+ * answer to a request with `thread` (`thread`, continued by `thread: {type: "continue",
+ * previous_message_id}`). Every replica pins the id, with its org, to `providerKeyId`, and
+ * holds a follow-up at the answer's `usage` (input and output tokens), so that a follow-up
+ * through any replica reaches that key (docs/balancer.md). An id the provider gave, never a
+ * secret nor prompt text; null for any other answer, and for an id that is not an id token.
+ */
+const storedAnswer = z
+  .strictObject({ kind: z.enum(['response', 'thread']), id })
+  .nullable()
+  .default(null);
+
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
-  version: 5,
+  version: 6,
   fastCheck: requestCompletedHolds,
   schema: z.strictObject({
     /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
     ...requestCompletedFields(usage),
     sealedBodies,
+    storedAnswer,
   }),
   previous: [
+    {
+      // Version 6 adds the answer the provider stored for a follow-up (`storedAnswer`).
+      version: 5,
+      schema: z.strictObject({ ...requestCompletedFields(usage), sealedBodies }),
+      upcast: (data: object) => ({ ...data, storedAnswer: null }),
+    },
     {
       // Version 5 adds the service tier, the inference geography and the speed to `usage`.
       version: 4,
