@@ -217,6 +217,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (saved) {
       limits.restore(saved.snapshot, Date.now());
       keyChoice.restoreSpend(saved.snapshot.keySpend ?? [], registry.state);
+      keyChoice.restorePins(saved.snapshot.pins ?? []);
       snapshotPosition = saved.position;
     }
   }
@@ -226,7 +227,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Read together, synchronously: the state is exactly the log up to `position`.
     const position = usage.position;
     if (position <= snapshotPosition) return;
-    const snapshot = { ...limits.snapshot(), keySpend: keyChoice.snapshotSpend() };
+    const snapshot = {
+      ...limits.snapshot(),
+      keySpend: keyChoice.snapshotSpend(),
+      pins: keyChoice.snapshotPins(),
+    };
     await counters.save(position, snapshot, new Date());
     snapshotPosition = position;
   };

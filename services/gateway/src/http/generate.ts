@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type GroupCommitAppender,
+  isValidId,
   type KordonEventData,
   kordonCatalogue,
   type NewEvent,
@@ -164,6 +165,11 @@ interface Outcome {
   interruption?: string | undefined;
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace | undefined;
+  /**
+   * The answer the provider stored for a follow-up, pinned here to its key: its event names it
+   * (`RequestCompleted.storedAnswer`), so that every other replica pins it too.
+   */
+  storedAnswer?: KordonEventData<'RequestCompleted'>['storedAnswer'] | undefined;
   /**
    * The Messages request an OpenAI chat body becomes for a Claude route (`claudeRequest`), made
    * once: the budget's output bound and its prompt count both read it, each estimate twice.
@@ -472,8 +478,15 @@ async function attempt(
           const answer = await callProvider(call, operation);
           const { text, usage, storedId, loggedText, failure } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
-          if (storedId)
+          if (storedId) {
             deps.keys.pin(route, answerSession(outcome, storedId), keyEntry.providerKeyId, tokensOf(usage));
+            noteStoredAnswer(
+              outcome,
+              body,
+              outcome.endpoint === 'messages' ? 'thread' : 'response',
+              storedId,
+            );
+          }
           if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
@@ -523,16 +536,19 @@ async function attempt(
               keyEntry.providerKeyId,
               tokensOf(usage),
             );
+            noteStoredAnswer(outcome, body, 'response', facts.responseId);
             if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           }
           // A threaded answer: Claude holds the thread under its id, for this key's account.
-          if (facts?.responseId && threadedAtClaude(outcome, route, body))
+          if (facts?.responseId && threadedAtClaude(outcome, route, body)) {
             deps.keys.pin(
               route,
               claudeThreadSession(outcome.caller.key.orgId, facts.responseId),
               keyEntry.providerKeyId,
               tokensOf(usage),
             );
+            noteStoredAnswer(outcome, body, 'thread', facts.responseId);
+          }
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete' && failure === undefined) {
             // A stream is logged by its text (the SSE frames are not kept), in both policies.
@@ -837,8 +853,9 @@ function soonestRetry(error: GatewayError, backInMs: number | undefined): Gatewa
 /**
  * Which conversation a request belongs to, for sticky keys: the answer it continues
  * (`storedResponseSession`: that answer is found only by the key that made it, whatever the
- * stickiness setting; per replica, see balancer.md), else the caller's `x-kordon-session-id`, or (with `prompt-prefix`) a
- * digest of the prompt's beginning.
+ * stickiness setting; every replica learns it from the answer's event, see balancer.md), else
+ * the caller's `x-kordon-session-id`, or (with `prompt-prefix`) a digest of the prompt's
+ * beginning.
  */
 function sessionOf(outcome: Outcome, route: Route, body: Record<string, unknown>): string | undefined {
   const stored = storedSessionOf(outcome, body);
@@ -879,6 +896,21 @@ function answerSession(outcome: Outcome, id: string): string {
   return outcome.endpoint === 'messages'
     ? claudeThreadSession(outcome.caller.key.orgId, id)
     : storedResponseSession(outcome.caller.key.orgId, id);
+}
+
+/**
+ * Names the answer the provider stored in the request's event (`RequestCompleted.storedAnswer`),
+ * for the other replicas to pin: not a Responses answer asked with `store: false` (OpenAI keeps
+ * nothing a follow-up could name), nor an id that is not an id token (pinned here all the same).
+ */
+function noteStoredAnswer(
+  outcome: Outcome,
+  body: Record<string, unknown>,
+  kind: 'response' | 'thread',
+  id: string,
+): void {
+  if (kind === 'response' && body.store === false) return;
+  if (isValidId(id)) outcome.storedAnswer = { kind, id };
 }
 
 /** A Messages request with `thread` sent to Claude: its answer holds the thread at the key's account. */
@@ -944,7 +976,8 @@ export class LimitRefusalError extends GatewayError {
 
 /**
  * A budget that cannot hold a Claude thread's continuation this process has no record of (the
- * thread made on another replica, or before a restart: held at Claude's largest window). Claude
+ * thread not made through Kordon, made through another replica whose event has not arrived yet,
+ * or older than the threads remembered: held at Claude's largest window). Claude
  * answers a thread it cannot find with 404 `thread_not_found`, on which the Anthropic SDK replays
  * the conversation under a new thread; Kordon answers the same here, so the caller recovers on its
  * own and the replay is held at its real size, where a 429 would be retried to the same end.
@@ -954,8 +987,8 @@ function unrecordedThreadRefusal(refusal: Refusal, previousMessageId: string): L
   return new LimitRefusalError(refusal, {
     kind: 'not_found',
     message:
-      `this gateway has no record of the thread continued from ${previousMessageId} (made on another ` +
-      `replica, or before a restart), so it cannot tell what the continuation bills, and ${refusal.message}; ` +
+      `this gateway has no record of the thread continued from ${previousMessageId} (not made through it, ` +
+      `or no longer remembered), so it cannot tell what the continuation bills, and ${refusal.message}; ` +
       'replay the conversation under a new thread (`thread: {"type": "create"}`)',
     // The rates as they stand, as on every limit refusal after them (Claude's 404 has its own).
     options: { param: 'thread', anthropicDetails: { error_code: 'thread_not_found' }, rates: refusal.rates },
@@ -1189,8 +1222,9 @@ function tokensOf(usage: NormalisedUsage | undefined): number | undefined {
 /**
  * The stored conversation a Responses follow-up (`previous_response_id`) or a Claude thread's
  * continuation (`previous_message_id`) continues at the route's provider, as recorded when this
- * process made the answer it follows: billed as input, though the body does not carry it.
- * Undefined when not recorded here (or stored elsewhere).
+ * process made the answer it follows or learnt it from the answer's event (another replica's):
+ * billed as input, though the body does not carry it. Undefined when not recorded here (or
+ * stored elsewhere).
  */
 function storedConversationTokens(
   deps: GenerateDependencies,
@@ -1730,6 +1764,7 @@ function completed(
       redactedPrompt: null,
       redactedResponse: null,
       sealedBodies,
+      storedAnswer: outcome.storedAnswer ?? null,
     },
     meta(outcome),
   );

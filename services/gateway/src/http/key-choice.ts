@@ -18,7 +18,7 @@ import {
 /** One key's health for the admin view. */
 export type KeyHealthView = KeyDescription & { provider: string; strategy: Strategy };
 
-import { parseUsd } from '../limits/index.js';
+import { type PinnedSessionEntry, parseUsd } from '../limits/index.js';
 import type { Operation } from '../providers/index.js';
 import {
   type ProviderEntry,
@@ -97,7 +97,8 @@ export class KeyChoice {
   readonly #spentToday = new Map<string, KeySpend>();
   /**
    * A pinned session (a stored Responses answer, a Claude thread) -> the provider and key that
-   * stored it; oldest forgotten first. Kept here, not in a balancer group: a group is renamed or dropped when
+   * stored it, made here (`pin`) or by another replica (`observePin`, from its request event);
+   * oldest forgotten first. Kept here, not in a balancer group: a group is renamed or dropped when
    * the keys serving a model change, and a follow-up may name another model the key serves.
    * With it, when known, the tokens of the conversation the answer ends (its input and output),
    * which a follow-up is billed again as input.
@@ -137,13 +138,53 @@ export class KeyChoice {
   readonly #secrets = new Map<string, number>();
 
   /**
-   * A request event (this replica's or another's): counts its cost against its provider key's
-   * daily budget (`limits.dailyUsd`). Past the budget the key rests until midnight UTC.
+   * A request event of another replica (or of this one before a restart; this process's own
+   * take `observeSpend` alone): counts its cost against its provider key's daily budget
+   * (`limits.dailyUsd`), past which the key rests until midnight UTC; and pins the answer the
+   * provider stored for a follow-up (`storedAnswer`), see `observePin`.
    */
   observe(event: KordonEvent, registry: RegistryState): void {
     if (event.type !== 'RequestCompleted' && event.type !== 'RequestFailed') return;
     const { providerKeyId, cost, currency } = event.data;
     this.observeSpend(providerKeyId, cost, currency, event.time.getTime(), registry);
+    if (event.type === 'RequestCompleted' && event.data.storedAnswer !== null)
+      this.observePin(event.orgId, event.data, registry);
+  }
+
+  /**
+   * Pins a stored answer another replica made (a `RequestCompleted` naming its `storedAnswer`)
+   * to the key that made it, under the session of the event's org, with the conversation's
+   * tokens from the event's usage: a follow-up through this replica then reaches that key, and
+   * is held at that conversation. A session this process already knows keeps its pin (made here
+   * when it served the answer, or learnt by asking the keys in turn): an event neither moves it
+   * nor renews its place among the MAX_PINNED_SESSIONS remembered. A key that is not the org's
+   * (as the registry has it) is not pinned.
+   */
+  observePin(
+    orgId: string | null,
+    data: Pick<KordonEventData<'RequestCompleted'>, 'storedAnswer' | 'provider' | 'providerKeyId' | 'usage'>,
+    registry: RegistryState,
+  ): void {
+    const answer = data.storedAnswer;
+    if (answer === null || orgId === null) return;
+    if (registry.providerKeys.get(data.providerKeyId)?.orgId !== orgId) return;
+    const session =
+      answer.kind === 'thread'
+        ? claudeThreadSession(orgId, answer.id)
+        : storedResponseSession(orgId, answer.id);
+    if (this.#storedAt.has(session)) return;
+    // No tokens: the answer's usage was not known (recorded as zero), as a local pin without it.
+    const tokens = data.usage.inputTokens + data.usage.outputTokens;
+    setNewest(
+      this.#storedAt,
+      session,
+      {
+        provider: data.provider,
+        providerKeyId: data.providerKeyId,
+        conversationTokens: tokens > 0 ? tokens : undefined,
+      },
+      MAX_PINNED_SESSIONS,
+    );
   }
 
   /** The cost of one request on one key (from its event), against the key's daily budget. */
@@ -211,18 +252,19 @@ export class KeyChoice {
 
   /**
    * The tokens of the conversation a pinned session's answer ends, when this process made it
-   * and its usage was known: what a follow-up to it is billed on top of its own input.
+   * (and its usage was known) or learnt it from its event (`observePin`): what a follow-up to it
+   * is billed on top of its own input.
    */
   conversationTokens(session: string): number | undefined {
     return this.#storedAt.get(session)?.conversationTokens;
   }
 
-  /** The provider a pinned session's answer is stored at (this process saw it), if any. */
+  /** The provider a pinned session's answer is stored at (this process knows it), if any. */
   storedAt(session: string): string | undefined {
     return this.#storedAt.get(session)?.provider;
   }
 
-  /** The provider and key that stored a pinned session's answer (this process saw it), if any. */
+  /** The provider and key that stored a pinned session's answer (this process knows it), if any. */
   storedKey(session: string): { provider: string; providerKeyId: string } | undefined {
     return this.#storedAt.get(session);
   }
@@ -449,6 +491,29 @@ export class KeyChoice {
   /** Today's spend per key, for the counters snapshot (JSON-safe). */
   snapshotSpend(): Array<[string, number, string]> {
     return [...this.#spentToday].map(([key, { day, usd }]) => [key, day, usd.toString()]);
+  }
+
+  /**
+   * The pinned sessions, oldest first, for the counters snapshot (JSON-safe): a replica that
+   * starts from the snapshot replays only the log after it, so the pins learnt before it come
+   * from here (at most MAX_PINNED_SESSIONS, about 100 bytes each).
+   */
+  snapshotPins(): PinnedSessionEntry[] {
+    const entries: PinnedSessionEntry[] = [];
+    for (const [session, { provider, providerKeyId, conversationTokens }] of this.#storedAt)
+      entries.push([session, provider, providerKeyId, conversationTokens ?? null]);
+    return entries;
+  }
+
+  /** Pins the sessions of a snapshot (before the log after it is replayed), oldest first. */
+  restorePins(entries: readonly PinnedSessionEntry[]): void {
+    for (const [session, provider, providerKeyId, tokens] of entries)
+      setNewest(
+        this.#storedAt,
+        session,
+        { provider, providerKeyId, conversationTokens: tokens ?? undefined },
+        MAX_PINNED_SESSIONS,
+      );
   }
 
   restoreSpend(entries: Array<[string, number, string]>, registry: RegistryState): void {

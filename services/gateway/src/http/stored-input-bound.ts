@@ -28,7 +28,7 @@ const LARGEST_CONTEXT_WINDOW = 1_050_000;
 
 /**
  * The stored input a request may be billed beyond its body: the recorded size of the
- * conversation its `previous_response_id` ends (`recorded`, when this process made that answer),
+ * conversation its `previous_response_id` ends (`recorded`, when this process knows that answer),
  * added to its own input; else the model's whole context window (`whole`: the bound of all its
  * input). Undefined for a request that carries its whole prompt.
  */
@@ -78,7 +78,7 @@ const CLAUDE_LARGEST_CONTEXT_WINDOW = 1_000_000;
 /**
  * The held input a Claude thread's continuation may be billed beyond its own body: the recorded
  * tokens of the turn it continues (`recorded`: that turn's input and output, when this process
- * made it; a thread holds exactly that turn's prompt and reply), added to its own input; else the
+ * knows it; a thread holds exactly that turn's prompt and reply), added to its own input; else the
  * context window of the model it is sent to (`whole`; Claude refuses a continuation for another
  * model than its thread's), with the `anthropic-beta` features it is sent with (Sonnet 4 and 4.5
  * have 1M tokens only with `context-1m-...`), and Claude's largest window for a model the table

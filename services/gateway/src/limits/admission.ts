@@ -141,7 +141,15 @@ export interface CountersSnapshot {
   periodEnds?: Array<[string, number]>;
   /** Provider keys' spend today (the gateway adds it: key id, UTC day, 10^-12 USD). */
   keySpend?: Array<[string, number, string]>;
+  /**
+   * Sessions pinned to the key that stored their answer, oldest first (the gateway adds it:
+   * `KeyChoice.snapshotPins`); absent in snapshots of older versions.
+   */
+  pins?: PinnedSessionEntry[];
 }
+
+/** A pinned session: its session (org included), provider, key, and conversation's tokens or null. */
+export type PinnedSessionEntry = [string, string, string, number | null];
 
 type TokenKind = 'input' | 'output' | 'total';
 const TOKEN_KINDS: readonly TokenKind[] = ['input', 'output', 'total'];

@@ -4,6 +4,7 @@ export {
   type AdmissionSubject,
   type CountersSnapshot,
   LimitsEnforcer,
+  type PinnedSessionEntry,
   type Refusal,
   type Ticket,
   type Usage,
