@@ -166,8 +166,9 @@ orgs:
 
   // Gemini may fail a stream after it began with an error frame: 503 UNAVAILABLE "The model
   // is overloaded". Claude says the same mid-stream as an `overloaded_error` event, which
-  // Claude Code retries (it tests the message for "type":"overloaded_error": the SDK's error
-  // for a stream event has no status); an `api_error` it does not.
+  // Claude Code retries (it tests the error for the type: the SDK's error for a stream event has
+  // no status; up to @anthropic-ai/sdk 1.16 its message was the whole event, with
+  // "type":"overloaded_error"); an `api_error` it does not.
   it('a Gemini stream failing with 503 UNAVAILABLE (overloaded) after its first chunk ends in an overloaded_error event', async () => {
     handle = (_req, _body, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -194,10 +195,10 @@ orgs:
         (error: unknown) => error,
       );
     assert.ok(failure instanceof Anthropic.APIError, String(failure));
-    assert.ok(
-      failure.message.includes('"type":"overloaded_error"'),
-      `the caller's error event: ${failure.message}`,
-    );
+    // The error event's type, as the SDK reads it (from 1.17 its message is the event's message
+    // with the type in brackets, no longer the whole event).
+    assert.equal(failure.type, 'overloaded_error', `the caller's error event: ${failure.message}`);
+    assert.equal((failure.error as { error?: { type?: string } }).error?.type, 'overloaded_error');
   });
 
   const answerJson = (res: ServerResponse, content: string) => {
