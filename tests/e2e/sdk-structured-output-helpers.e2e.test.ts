@@ -190,6 +190,69 @@ orgs:
     });
   }
 
+  it('openai chat.completions.parse() to Claude: a description beside a $ref reaches Claude, in the schema and in a strict tool, as @anthropic-ai/sdk 1.17 sends it', async () => {
+    // A schema used twice is one `$defs` entry, each use a `$ref` with its own description (what
+    // zod 4 writes for `.describe()` on a shared schema). @anthropic-ai/sdk 1.17.0's
+    // transformJSONSchema keeps that description for Claude (its CHANGELOG, "helpers: keep a
+    // description that sits beside a $ref"; 1.14.0 dropped it): Claude reads it as the field's.
+    const place = {
+      type: 'object',
+      properties: { city: { type: 'string', minLength: 1 } },
+      required: ['city'],
+      additionalProperties: false,
+    };
+    const trip = {
+      type: 'object',
+      $defs: { place },
+      properties: {
+        from: { $ref: '#/$defs/place', description: 'Where the trip starts' },
+        to: { $ref: '#/$defs/place', description: 'Where the trip ends' },
+      },
+      required: ['from', 'to'],
+      additionalProperties: false,
+    };
+    const expected = {
+      $defs: {
+        place: {
+          type: 'object',
+          properties: { city: { type: 'string', description: '{minLength: 1}' } },
+          additionalProperties: false,
+          required: ['city'],
+        },
+      },
+      type: 'object',
+      properties: {
+        from: { $ref: '#/$defs/place', description: 'Where the trip starts' },
+        to: { $ref: '#/$defs/place', description: 'Where the trip ends' },
+      },
+      additionalProperties: false,
+      required: ['from', 'to'],
+    };
+    const answer = { from: { city: 'Paris' }, to: { city: 'Rome' } };
+    const completion = await openai().chat.completions.parse({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: JSON.stringify(answer) }],
+      response_format: { type: 'json_schema', json_schema: { name: 'trip', strict: true, schema: trip } },
+    });
+    assert.deepEqual(completion.choices[0]?.message.parsed, answer);
+    assert.deepEqual(schemaSent('claude-sonnet-4-5'), expected);
+    await recordedOnce(
+      'claude-sonnet-4-5',
+      completion.usage!.prompt_tokens,
+      completion.usage!.completion_tokens,
+    );
+
+    const called = await openai().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'call plan_trip Paris' }],
+      tools: [{ type: 'function', function: { name: 'plan_trip', strict: true, parameters: trip } }],
+    });
+    assert.equal(called.choices[0]?.message.tool_calls?.[0]?.type, 'function');
+    const tools = (anthropicMock.requests.at(-1)!.body as { tools?: { input_schema?: unknown }[] }).tools;
+    assert.deepEqual(tools?.[0]?.input_schema, expected, 'a strict tool takes the same subset');
+    await recordedOnce('claude-sonnet-4-5', called.usage!.prompt_tokens, called.usage!.completion_tokens);
+  });
+
   it('openai responses.parse() with a strict json_schema text format, gpt-4o-mini: output_parsed', async () => {
     const response = await openai().responses.parse({
       model: 'gpt-4o-mini',

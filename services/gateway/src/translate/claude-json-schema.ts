@@ -5,12 +5,13 @@
  * ("For 'integer' type, property 'minimum' is not supported"): numeric bounds, string lengths,
  * array bounds beyond `minItems` 0 or 1, formats outside Claude's list.
  *
- * Ported from `transformJSONSchema` of @anthropic-ai/sdk 1.14.0 (`src/lib/transform-json-schema.ts`,
+ * Ported from `transformJSONSchema` of @anthropic-ai/sdk 1.17.0 (`src/lib/transform-json-schema.ts`,
  * what the SDK's `.parse()` helpers send), rule for rule: keywords Claude does not take move into
  * the node's `description` (`{minimum: 0, maximum: 150}`), where the model still reads them;
  * every object gets `additionalProperties: false` (Claude requires it); `oneOf` becomes `anyOf`;
- * `enum` and `const` of primitives replace the type; `$ref` stands alone; `$defs` are kept and
- * transformed. The SDK is not imported: it is a development dependency, and the function is not
+ * `enum` and `const` of primitives replace the type; `$ref` stands alone but for its
+ * `description` (dropped up to 1.16: "keep a description that sits beside a $ref", 1.17.0's
+ * CHANGELOG); `$defs` are kept and transformed. The SDK is not imported: it is a development dependency, and the function is not
  * part of its documented API. Where the SDK would throw (a node with no `type`, a boolean
  * schema), the node goes as the caller wrote it, for Claude to judge, rather than failing the
  * request here; draft-07 `definitions`, which Claude also takes, are treated as `$defs`; and a
@@ -68,6 +69,9 @@ function transform(node: unknown): unknown {
   const ref = pop(node, '$ref');
   if (ref !== undefined) {
     out.$ref = ref;
+    // Claude takes a description beside a `$ref` (the SDK sends one from 1.17: zod puts
+    // `.describe()` there for a schema used twice); every other keyword there is left out.
+    if (node.description !== undefined) out.description = node.description;
     return out;
   }
 

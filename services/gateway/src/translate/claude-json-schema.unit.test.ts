@@ -85,10 +85,14 @@ describe('claudeJsonSchema: a schema as Claude structured outputs take it', () =
       expected: { anyOf: [{ enum: ['a', 'b'] }, { const: 3 }] },
     },
     {
-      name: '$defs (and draft-07 definitions) are transformed; a $ref stands alone',
+      name: '$defs (and draft-07 definitions) are transformed; a $ref stands alone but for its description',
       schema: {
         type: 'object',
-        properties: { at: { $ref: '#/$defs/when', description: 'dropped by the SDK too' } },
+        properties: {
+          // Kept from @anthropic-ai/sdk 1.17 (dropped before); any other keyword there is not.
+          at: { $ref: '#/$defs/when', description: 'When it starts', title: 'dropped', maxLength: 3 },
+          to: { $ref: '#/$defs/when' },
+        },
         $defs: { when: { type: 'string', format: 'date', maxLength: 10 } },
         definitions: { count: { type: 'integer', minimum: 1 } },
       },
@@ -96,7 +100,10 @@ describe('claudeJsonSchema: a schema as Claude structured outputs take it', () =
         $defs: { when: { type: 'string', format: 'date', description: '{maxLength: 10}' } },
         definitions: { count: { type: 'integer', description: '{minimum: 1}' } },
         type: 'object',
-        properties: { at: { $ref: '#/$defs/when' } },
+        properties: {
+          at: { $ref: '#/$defs/when', description: 'When it starts' },
+          to: { $ref: '#/$defs/when' },
+        },
         additionalProperties: false,
       },
     },
