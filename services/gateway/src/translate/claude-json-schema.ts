@@ -11,8 +11,8 @@
  * every object gets `additionalProperties: false` (Claude requires it); `oneOf` becomes `anyOf`;
  * `enum` and `const` of primitives replace the type; `$ref` stands alone but for its
  * `description` (dropped up to 1.16: "keep a description that sits beside a $ref", 1.17.0's
- * CHANGELOG); `$defs` are kept and transformed. The SDK is not imported: it is a development dependency, and the function is not
- * part of its documented API. Where the SDK would throw (a node with no `type`, a boolean
+ * CHANGELOG); `$defs` are kept and transformed. The SDK is not imported: it is a development
+ * dependency, and the function is not part of its documented API. Where the SDK would throw (a node with no `type`, a boolean
  * schema), the node goes as the caller wrote it, for Claude to judge, rather than failing the
  * request here; draft-07 `definitions`, which Claude also takes, are treated as `$defs`; and a
  * `type` list (`["string", "null"]`, how OpenAI strict schemas say nullable) gets the rules of
