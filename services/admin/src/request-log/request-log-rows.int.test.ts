@@ -140,8 +140,12 @@ function events(): NewEvent[] {
       currency: null,
       teamId: 'team_1',
     }),
-    // Stored as version 1: text in the clear, no sealedBodies.
-    { ...v1, schemaVersion: 1, data: { ...(v1.data as object), sealedBodies: undefined } },
+    // Stored as version 1: text in the clear, no sealedBodies (nor what later versions added).
+    {
+      ...v1,
+      schemaVersion: 1,
+      data: { ...(v1.data as object), sealedBodies: undefined, storedAnswer: undefined },
+    },
     failedEvent('org_rows', at, { requestId: 'req-failed' }),
     rejectedEvent('org_rows', at, { requestId: 'req-rejected' }),
     rejectedEvent('org_rows', at, {
@@ -182,7 +186,9 @@ for (const adapter of ['pglite', 'postgres'] as const) {
           ? {
               ...event,
               data: Object.fromEntries(
-                Object.entries(event.data as object).filter(([k]) => k !== 'sealedBodies'),
+                Object.entries(event.data as object).filter(
+                  ([k]) => k !== 'sealedBodies' && k !== 'storedAnswer',
+                ),
               ),
             }
           : event,
