@@ -98,10 +98,15 @@ describe('GroupCommitAppender', () => {
     const { appender } = make(store, { minIntervalMs: 40 });
     const stream = uniqueStream();
     let i = 0;
-    // At least 300 ms and 12 events: on a loaded machine a 1 ms timer may take tens of ms, and a
-    // trickle of 4 events makes too few writes to measure their spacing (CI saw exactly that).
+    // At least 300 ms, 12 events and 5 writes begun (up to 10 s): on a loaded machine a 1 ms timer
+    // may take tens of ms and a write hundreds, and a trickle that makes too few writes cannot
+    // measure their spacing (CI saw both: 4 events; 12 events in 2 writes).
     const started = performance.now();
-    while (performance.now() - started < 300 || i < 12) {
+    const trickling = () =>
+      performance.now() - started < 300 ||
+      i < 12 ||
+      (state.startedAt.length < 5 && performance.now() - started < 10_000);
+    while (trickling()) {
       appender.enqueue(testEvent(stream, { i: i++ }));
       await new Promise((r) => setTimeout(r, 1));
     }
