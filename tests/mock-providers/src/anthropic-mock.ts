@@ -32,6 +32,24 @@ import type { JsonReply, Reply, Settled, StreamFrame } from './wire.js';
 export interface AnthropicMockOptions extends MockServerOptions {
   /** Ids listed by GET /v1/models. */
   readonly models?: readonly string[];
+  /**
+   * Keys of organizations whose URL fetching Anthropic turned off: a Messages or count_tokens
+   * request that has Claude fetch a URL (an image or document `source.type: "url"`, a
+   * `web_fetch_*` tool, `mcp_servers`) gets 400 `organization_url_fetch_disabled`; any other
+   * request is served.
+   */
+  readonly urlFetchDisabled?: readonly string[];
+  /**
+   * Keys of workspaces still being connected to their storage: every Messages request gets 503
+   * `storage_not_ready`.
+   */
+  readonly storageNotReady?: readonly string[];
+}
+
+/** The per-key account settings a Messages request is checked against. */
+interface AccountSettings {
+  readonly urlFetchDisabled: ReadonlySet<string>;
+  readonly storageNotReady: ReadonlySet<string>;
 }
 
 export const DEFAULT_ANTHROPIC_MODELS = [
@@ -42,7 +60,11 @@ export const DEFAULT_ANTHROPIC_MODELS = [
 ];
 
 export function startAnthropicMock(options: AnthropicMockOptions): Promise<MockServer> {
-  return startMockServer(anthropicDialect(options.models ?? DEFAULT_ANTHROPIC_MODELS), options);
+  const accounts: AccountSettings = {
+    urlFetchDisabled: new Set(options.urlFetchDisabled ?? []),
+    storageNotReady: new Set(options.storageNotReady ?? []),
+  };
+  return startMockServer(anthropicDialect(options.models ?? DEFAULT_ANTHROPIC_MODELS, accounts), options);
 }
 
 // --- request schemas: only the fields the mock uses -------------------------------------
@@ -104,7 +126,7 @@ type CountTokensRequest = z.infer<typeof messagesBase>;
 
 // --- dialect ----------------------------------------------------------------------------
 
-function anthropicDialect(models: readonly string[]): Dialect {
+function anthropicDialect(models: readonly string[], accounts: AccountSettings): Dialect {
   return {
     provider: 'anthropic',
     sendsRetryAfterHeader: true,
@@ -112,14 +134,18 @@ function anthropicDialect(models: readonly string[]): Dialect {
     authenticate,
     errorReply: anthropicError,
     commonHeaders,
-    handle: (exchange) => route(exchange, models),
+    handle: (exchange) => route(exchange, models, accounts),
   };
 }
 
-function route(exchange: Exchange, models: readonly string[]): Reply {
+function route(exchange: Exchange, models: readonly string[], accounts: AccountSettings): Reply {
   const { method, path, requestId } = exchange;
-  if (method === 'POST' && path === '/v1/messages') return messages(exchange);
-  if (method === 'POST' && path === '/v1/messages/count_tokens') return countTokensReply(exchange);
+  if (method === 'POST' && path === '/v1/messages') {
+    if (accounts.storageNotReady.has(callerKey(exchange))) return storageNotReady(requestId);
+    return urlFetchRefusal(exchange, accounts) ?? messages(exchange);
+  }
+  if (method === 'POST' && path === '/v1/messages/count_tokens')
+    return urlFetchRefusal(exchange, accounts) ?? countTokensReply(exchange);
   if (method === 'GET' && path === '/v1/models') return listModels(models);
   return anthropicError({ kind: 'not-found', message: 'Not Found' }, requestId);
 }
@@ -208,6 +234,62 @@ function anthropicError(error: DialectError, requestId: string): JsonReply {
       throw new Error(`no Anthropic error for ${String(unknown)}`);
     }
   }
+}
+
+/**
+ * Claude's 503 for a workspace still being connected to its storage. The code and status are
+ * @anthropic-ai/sdk 1.16's (`'503 storage_not_ready'` -> StorageNotReadyError); the message is its
+ * doc comment's words. The `api_error` type is a guess: the SDK picks the class by status and
+ * code, and Claude's error types name no 503 of their own.
+ */
+function storageNotReady(requestId: string): JsonReply {
+  return errorBody(
+    503,
+    'api_error',
+    "This workspace isn't ready yet: it's still being connected to its storage. Try again in a minute.",
+    requestId,
+    { error_code: 'storage_not_ready' },
+  );
+}
+
+/**
+ * Claude's 400 for a request that has it fetch a URL, from a key of an organization whose URL
+ * fetching is off. The code, status and type are @anthropic-ai/sdk 1.17's
+ * (`'400 organization_url_fetch_disabled'`, a BadRequestError: `invalid_request_error`); the
+ * message is a guess after its doc comment.
+ */
+function urlFetchRefusal(exchange: Exchange, accounts: AccountSettings): JsonReply | undefined {
+  if (!accounts.urlFetchDisabled.has(callerKey(exchange)) || !fetchesUrl(exchange.body)) return undefined;
+  return errorBody(
+    400,
+    'invalid_request_error',
+    'URL fetching is turned off for this organization: URL image and document sources, the web_fetch tool and mcp_servers cannot be used.',
+    exchange.requestId,
+    { error_code: 'organization_url_fetch_disabled' },
+  );
+}
+
+/** Whether a body has Claude fetch a URL: a `url` image or document source, web_fetch, MCP servers. */
+function fetchesUrl(body: unknown): boolean {
+  if (!isObject(body)) return false;
+  if (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) return true;
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  if (tools.some((tool) => isObject(tool) && String(tool.type ?? '').startsWith('web_fetch_'))) return true;
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  return messages.some(
+    (message) => isObject(message) && Array.isArray(message.content) && message.content.some(blockFetchesUrl),
+  );
+}
+
+function blockFetchesUrl(block: unknown): boolean {
+  if (!isObject(block)) return false;
+  if ((block.type === 'image' || block.type === 'document') && isObject(block.source))
+    return block.source.type === 'url';
+  return block.type === 'tool_result' && Array.isArray(block.content) && block.content.some(blockFetchesUrl);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function rateLimitMessage(error: DialectError): string {

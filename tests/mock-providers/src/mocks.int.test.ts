@@ -794,6 +794,64 @@ describe('Anthropic mock with the @anthropic-ai/sdk', () => {
   });
 });
 
+describe("Anthropic mock: an account's URL fetching off, a workspace not ready", () => {
+  const NOT_READY_KEY = 'sk-mock-key-0003';
+  let mock: MockServer;
+  const client = (apiKey: string) => new Anthropic({ apiKey, baseURL: mock.url, maxRetries: 0 });
+  const ask = { model: 'claude-sonnet-5-5', max_tokens: 1024 } as const;
+  const withUrlImage = [
+    {
+      role: 'user' as const,
+      content: [
+        { type: 'image' as const, source: { type: 'url' as const, url: 'https://example.com/cat.png' } },
+        { type: 'text' as const, text: 'What is this?' },
+      ],
+    },
+  ];
+
+  before(async () => {
+    mock = await startAnthropicMock({
+      keys: [KEY, OTHER_KEY, NOT_READY_KEY],
+      urlFetchDisabled: [OTHER_KEY],
+      storageNotReady: [NOT_READY_KEY],
+    });
+  });
+  after(() => mock.close());
+
+  test('a URL source from a key whose organization fetches none is OrganizationURLFetchDisabledError', async () => {
+    const refused = await client(OTHER_KEY)
+      .messages.create({ ...ask, messages: withUrlImage })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.OrganizationURLFetchDisabledError, String(refused));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.type, 'invalid_request_error');
+    assert.deepEqual(refused.details, { error_code: 'organization_url_fetch_disabled' });
+    const counted = await client(OTHER_KEY)
+      .messages.countTokens({ model: ask.model, messages: withUrlImage })
+      .catch((error: unknown) => error);
+    assert.ok(counted instanceof Anthropic.OrganizationURLFetchDisabledError, String(counted));
+    // The same key serves a request without a URL, and another organization's key the URL.
+    const plain = await client(OTHER_KEY).messages.create({
+      ...ask,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.deepEqual(plain.content, [{ type: 'text', text: 'Mock reply: hi' }]);
+    const fetched = await client(KEY).messages.create({ ...ask, messages: withUrlImage });
+    assert.equal(fetched.type, 'message');
+  });
+
+  test('a workspace not ready answers every message with StorageNotReadyError', async () => {
+    const refused = await client(NOT_READY_KEY)
+      .messages.create({ ...ask, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.StorageNotReadyError, String(refused));
+    assert.ok(refused instanceof Anthropic.ServiceUnavailableError);
+    assert.equal(refused.status, 503);
+    assert.deepEqual(refused.details, { error_code: 'storage_not_ready' });
+    assert.match(refused.requestID ?? '', /^req_/);
+  });
+});
+
 describe('Gemini mock with @google/genai', () => {
   let mock: MockServer;
   let ai: GoogleGenAI;

@@ -145,6 +145,13 @@ export class GatewayError extends Error {
       innerError?: ProviderInnerError;
       /** The field Azure put it in (`inner_error` on its v1 API), where the caller finds it too. */
       innerErrorField?: InnerErrorField;
+      /**
+       * Claude's own `error.type` of a refusal passed on (a 503 `storage_not_ready`'s), to
+       * Anthropic callers, instead of the one the kind or status gives.
+       */
+      anthropicType?: string;
+      /** The message OpenAI callers get instead, when Claude's alone would not tell them what happened. */
+      openAIMessage?: string;
       /** Anthropic's `error.details` (its `error_code`), to Anthropic callers: their SDK reads it. */
       anthropicDetails?: AnthropicErrorDetails;
       /**
@@ -199,7 +206,8 @@ export function errorBody(error: GatewayError, dialect: Dialect, requestId: stri
   if (dialect === 'anthropic') {
     const status = error.statusIn(dialect);
     const type =
-      (status !== STATUS[error.kind] && ANTHROPIC_TYPE_OF_STATUS[status]) || ANTHROPIC_TYPE[error.kind];
+      error.options.anthropicType ??
+      ((status !== STATUS[error.kind] && ANTHROPIC_TYPE_OF_STATUS[status]) || ANTHROPIC_TYPE[error.kind]);
     // Claude's words ("prompt is too long: 208310 tokens > 200000 maximum"), which agents such
     // as Claude Code match to compact their history, whichever provider said it.
     const message =
@@ -216,7 +224,7 @@ export function errorBody(error: GatewayError, dialect: Dialect, requestId: stri
   const shape = OPENAI_SHAPE[error.kind];
   return {
     error: {
-      message: error.message,
+      message: error.options.openAIMessage ?? error.message,
       type: error.options.type ?? shape.type,
       param: error.options.param ?? null,
       // OpenAI's code, which SDK users and frameworks (LangChain) read to trim a prompt.

@@ -21,6 +21,7 @@ import {
 } from '../limits/index.js';
 import type { IpAddress } from '../limits/ip-address.js';
 import { addAmounts, amountOfNumber, type PriceBook } from '../pricing/index.js';
+import { fetchesUrls } from '../providers/anthropic/anthropic-url-fetch.js';
 import {
   callProvider,
   type ProviderAnswer,
@@ -69,6 +70,8 @@ import {
   type KeyChoice,
   OUT_OF_CREDIT_REST_MS,
   outOfCredit,
+  saysStorageNotReady,
+  saysUrlFetchDisabled,
   storedResponseSession,
 } from './key-choice.js';
 import { setLimitHeaders } from './limit-headers.js';
@@ -411,6 +414,9 @@ async function attempt(
     // all did, the provider does not serve it (KeyChoice.markAbsent).
     let keysGiven = 0;
     let keysLacking = 0;
+    // Whether the request makes Claude fetch a URL: read once, and only when a key said lately
+    // that its organization does not (KeyChoice.urlFetchDisabled).
+    let fetchingUrls: boolean | undefined;
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       keysGiven++;
       // In a half-open key, this attempt may be its probe: only reports carrying it decide.
@@ -434,6 +440,23 @@ async function attempt(
         // left the caller hears why, as from the call itself (a probe it claimed is freed).
         lastError = scopeRefusal;
         outcome.upstreamStatus = scopeRefusal.status ?? null;
+        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
+        continue;
+      }
+      // Its workspace said lately it is not ready (Claude's 503 storage_not_ready), or its
+      // organization that it fetches no URL, and this request has Claude fetch one: as above,
+      // the next key is asked, and with none left the caller hears Claude's refusal.
+      let restingRefusal = deps.keys.notReady(keyEntry.providerKeyId, offeredAt);
+      if (restingRefusal === undefined) {
+        const urlRefusal = deps.keys.urlFetchDisabled(keyEntry.providerKeyId, offeredAt);
+        if (urlRefusal !== undefined) {
+          fetchingUrls ??= adapter.dialect === 'anthropic' && fetchesUrls(exchange.operation.body);
+          if (fetchingUrls) restingRefusal = urlRefusal;
+        }
+      }
+      if (restingRefusal) {
+        lastError = restingRefusal;
+        outcome.upstreamStatus = restingRefusal.status ?? null;
         deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
         continue;
       }
@@ -631,6 +654,16 @@ async function attempt(
           choosing = performance.now();
           continue;
         }
+        if (kind === 'not_the_key' && saysUrlFetchDisabled(error)) {
+          // The key's Claude organization has URL fetching off: the key works (every request
+          // without a URL is served), so it is neither refused nor a success (a probe it was is
+          // freed); the next key, of another organization, may fetch the URL. It is not asked for
+          // a request that fetches one for a while; with no key left, Claude's 400 is the answer.
+          deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, now, probe);
+          deps.keys.markUrlFetchDisabled(keyEntry.providerKeyId, error, now);
+          choosing = performance.now();
+          continue;
+        }
         if (kind === 'not_the_key' && conversation !== undefined && conversationNotFound(error)) {
           // This key's project has no such conversation: unless it is the key that served it (then
           // it was deleted), the next key (another project) is asked, the first time in turn. The
@@ -660,6 +693,15 @@ async function attempt(
           // Only the model's own quota is spent (Gemini's, OpenAI's, Groq's limits are per model): the
           // key rests for it alone, serving the others; the next key is asked (another project has its own).
           deps.keys.restForModel(keyEntry.providerKeyId, route.model, error.retryAfterMs, now, probe);
+          choosing = performance.now();
+          continue;
+        }
+        if (saysStorageNotReady(error)) {
+          // The key's workspace is still being connected to its storage: not the key failing nor
+          // the provider overloaded (no error counted, no circuit), but it cannot serve for a
+          // while (Claude: "try again in a minute"), and a key of another workspace can. It rests
+          // for the provider's Retry-After, else a minute, per process (KeyChoice.markNotReady).
+          deps.keys.markNotReady(keyEntry.providerKeyId, error, now, probe);
           choosing = performance.now();
           continue;
         }
@@ -703,7 +745,10 @@ async function attempt(
   if (lastError) {
     // Retry-After: when a key that could take this request is back (a provider that cannot
     // translate it, though idle, is no reason to come back sooner); the retry advice: any key.
-    const refused = soonestRetry(asGatewayError(lastError), msUntilAKeyIsBack(deps, asked));
+    const backInMs = msUntilAKeyIsBack(deps, asked);
+    const refused = saysStorageNotReady(lastError)
+      ? whenAKeyIsBack(asGatewayError(lastError), backInMs)
+      : soonestRetry(asGatewayError(lastError), backInMs);
     throw withRetryAdvice(refused, secondsOf(msUntilAKeyIsBack(deps, chain)));
   }
   if (absent && !present) throw asGatewayError(absent);
@@ -820,6 +865,21 @@ function msUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number 
     if (at !== null) soonest = Math.min(soonest, at);
   }
   return Number.isFinite(soonest) ? Math.max(1, soonest - now) : undefined;
+}
+
+/**
+ * A workspace not ready (Claude's 503 storage_not_ready) said by every key asked: the caller may
+ * come back when the first key is back (each rests on it), said as Retry-After even when Claude
+ * sent none, so that the SDKs do not ask again at once and meet the same resting keys.
+ */
+function whenAKeyIsBack(error: GatewayError, backInMs: number | undefined): GatewayError {
+  if (backInMs === undefined) return error;
+  const retryAfterMs = error.options.retryAfterMs ?? backInMs;
+  return new GatewayError(error.kind, error.message, {
+    ...error.options,
+    retryAfterSeconds: secondsOf(Math.min(retryAfterMs, backInMs))!,
+    retryAfterMs: Math.min(retryAfterMs, backInMs),
+  });
 }
 
 /** How much sooner than the last refusal's Retry-After another key must be back to be named. */
@@ -1473,6 +1533,15 @@ export function providerConfig(route: Route): ProviderConfig {
   return storedProviderConfig(route.provider.baseUrl, route.provider.options);
 }
 
+/** Claude's own `error.type` of a refusal passed on to Anthropic callers, when it is one. */
+function anthropicTypeOf(error: UpstreamError): { anthropicType?: string } {
+  const type = error.provider?.code;
+  return type !== undefined && ANTHROPIC_ERROR_TYPE.test(type) ? { anthropicType: type } : {};
+}
+
+/** An Anthropic `error.type`: a snake_case name ending in `_error` (`api_error`, `overloaded_error`). */
+const ANTHROPIC_ERROR_TYPE = /^[a-z][a-z_]{0,58}_error$/;
+
 /** What the caller is answered for an error: a provider's refusal in the caller's terms. */
 export function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
@@ -1510,6 +1579,21 @@ export function asGatewayError(error: unknown): GatewayError {
         },
       );
     }
+    if (saysStorageNotReady(error))
+      // Claude's workspace is not ready (storage_not_ready), every key asked: said as Claude said
+      // it to Anthropic callers (its 503, its type and `error.details`, for the SDK's
+      // StorageNotReadyError), as the 503 of an unavailable provider to OpenAI's.
+      return new GatewayError(
+        'overloaded',
+        `the provider is not ready to serve this request: ${error.provider?.message || error.message}`,
+        {
+          ...options,
+          ...anthropicTypeOf(error),
+          ...(error.provider?.anthropicDetails !== undefined && {
+            anthropicDetails: error.provider.anthropicDetails,
+          }),
+        },
+      );
     if (error.status === 503 || error.status === 529 || error.status === 498)
       // The provider is overloaded (Claude's 529, a 503; Groq's 498: its flex capacity is gone
       // for now, worth asking a second later): said as the caller's API says it, with the
@@ -1564,6 +1648,9 @@ export function asGatewayError(error: unknown): GatewayError {
       // And Claude's `details` (its `error_code`), which the Anthropic SDK recovers by.
       const anthropicDetails = error.provider?.anthropicDetails;
       const message = error.provider?.message || error.message;
+      // Claude's organization fetches no URL, every key asked: an OpenAI caller (whose
+      // `image_url` went to Claude as a URL source) is told what happened, in OpenAI's terms.
+      const urlFetchOff = saysUrlFetchDisabled(error);
       return new GatewayError('invalid_request', message, {
         // A refused content is a bad request whatever status said it (OpenRouter's 403, Azure's 400).
         status: contentRefused ? 400 : error.status,
@@ -1573,6 +1660,10 @@ export function asGatewayError(error: unknown): GatewayError {
         ...(innerError !== undefined && { innerError }),
         ...(innerError !== undefined && innerErrorField !== undefined && { innerErrorField }),
         ...(anthropicDetails !== undefined && { anthropicDetails }),
+        ...(urlFetchOff && {
+          code: 'organization_url_fetch_disabled',
+          openAIMessage: `the provider account behind this gateway has URL fetching turned off, so it cannot read an image or document given by URL (no other key could): send it inline (base64) instead. The provider said: ${message}`,
+        }),
       });
     }
     if (error.code === 'upstream_response_too_large')

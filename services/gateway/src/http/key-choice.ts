@@ -125,6 +125,19 @@ export class KeyChoice {
    */
   readonly #scopesMissing = new RecentRefusals(MISSING_SCOPE_MS);
   /**
+   * `${providerKeyId}\nurl-fetch` -> until when the key is not asked for a request that makes
+   * Claude fetch a URL, and what Claude said: its organization has URL fetching turned off (400
+   * `organization_url_fetch_disabled`), while the key serves every other request. Oldest
+   * forgotten first.
+   */
+  readonly #urlFetchOff = new RecentRefusals(URL_FETCH_DISABLED_MS);
+  /**
+   * providerKeyId -> until when the key is not asked at all, and what Claude said: its workspace
+   * is still being connected to its storage (503 `storage_not_ready`, "try again in a minute").
+   * Neither a fault of the key nor of the provider at large: per process, as `#scopesMissing`.
+   */
+  readonly #notReady = new Map<string, { until: number; error: UpstreamError }>();
+  /**
    * Provider -> model -> until when its route goes last in a chain: none of its keys has the
    * model (Azure's DeploymentNotFound: all reach the same deployments), so a chain whose first
    * provider lacks it does not pay that 404 on every request. Per provider entry: one
@@ -132,8 +145,9 @@ export class KeyChoice {
    */
   readonly #absent = new WeakMap<ProviderEntry, Map<string, number>>();
   /**
-   * Per key, the `secretCount` its memories above (lacking a model or a scope, a model's rest)
-   * were made under: a replaced secret (another project's key, other scopes) starts afresh.
+   * Per key, the `secretCount` its memories above (lacking a model or a scope, a model's rest,
+   * URL fetching off, a workspace not ready) were made under: a replaced secret (another
+   * project's or organization's key, other scopes) starts afresh.
    */
   readonly #secrets = new Map<string, number>();
 
@@ -325,6 +339,48 @@ export class KeyChoice {
   }
 
   /**
+   * The key's Claude organization has URL fetching turned off (`saysUrlFetchDisabled`): for
+   * URL_FETCH_DISABLED_MS it is not asked for a request that fetches a URL (an image or document
+   * `source.type: "url"`, the `web_fetch` tool, `mcp_servers`): another key, of another
+   * organization, may fetch it. It keeps serving every other request. Per process.
+   */
+  markUrlFetchDisabled(providerKeyId: string, error: UpstreamError, now: number): void {
+    this.#urlFetchOff.remember(providerKeyId, URL_FETCH, error, now);
+  }
+
+  /** What Claude said lately of the key's organization not fetching URLs, while remembered. */
+  urlFetchDisabled(providerKeyId: string, now: number): UpstreamError | undefined {
+    return this.#urlFetchOff.recall(providerKeyId, URL_FETCH, now);
+  }
+
+  /**
+   * The key's workspace is not ready (`saysStorageNotReady`): the key rests for the provider's
+   * Retry-After, else STORAGE_NOT_READY_REST_MS (at most MAX_NOT_READY_REST_MS), for every
+   * request, without counting against its health (no error sample, no circuit failure): the
+   * probe it may have claimed (`probe`) is freed. Per process, no event.
+   */
+  markNotReady(providerKeyId: string, error: UpstreamError, now: number, probe = 0): void {
+    const restMs = Math.min(error.retryAfterMs ?? STORAGE_NOT_READY_REST_MS, MAX_NOT_READY_REST_MS);
+    setNewest(this.#notReady, providerKeyId, { until: now + restMs, error }, MAX_LACKING);
+    this.balancer.releaseProbe(providerKeyId, now, probe);
+  }
+
+  /** What Claude said of the key's workspace not being ready, while the key rests on it. */
+  notReady(providerKeyId: string, now: number): UpstreamError | undefined {
+    if (this.#notReady.size === 0) return undefined;
+    const rest = this.#notReady.get(providerKeyId);
+    if (rest === undefined) return undefined;
+    if (rest.until > now) return rest.error;
+    this.#notReady.delete(providerKeyId);
+    return undefined;
+  }
+
+  /** Until when the key rests on a workspace not ready (epoch ms), 0 when it does not. */
+  #notReadyUntil(providerKeyId: string, now: number): number {
+    return this.notReady(providerKeyId, now) === undefined ? 0 : this.#notReady.get(providerKeyId)!.until;
+  }
+
+  /**
    * The key's provider refused the model for its own quota (`ProviderErrorInfo.quotaModel`): the
    * key rests for that model alone, for the provider's retry delay (else the balancer's default
    * cool-down), and serves the others; the probe it may have claimed (`probe`) is freed.
@@ -373,12 +429,16 @@ export class KeyChoice {
     return [...routes.filter((route) => !absent(route)), ...routes.filter(absent)];
   }
 
-  /** When the first key of the route may be used again (epoch ms), or null; a rest for its model counts. */
+  /**
+   * When the first key of the route may be used again (epoch ms), or null; a rest for its model
+   * counts, and so does a rest on a workspace not ready.
+   */
   nextUsableAt(registry: RegistryState, route: Route, now: number): number | null {
     const group = this.groupOf(registry, route);
-    if (this.#modelRests.size === 0) return this.balancer.nextUsableAt(group, now);
+    if (this.#modelRests.size === 0 && this.#notReady.size === 0)
+      return this.balancer.nextUsableAt(group, now);
     return this.balancer.nextUsableAt(group, now, (providerKeyId) =>
-      this.modelRestUntil(providerKeyId, route.model, now),
+      Math.max(this.modelRestUntil(providerKeyId, route.model, now), this.#notReadyUntil(providerKeyId, now)),
     );
   }
 
@@ -455,6 +515,8 @@ export class KeyChoice {
       if (known !== undefined) {
         this.#lacking.forget(key.providerKeyId);
         this.#scopesMissing.forget(key.providerKeyId);
+        this.#urlFetchOff.forget(key.providerKeyId);
+        this.#notReady.delete(key.providerKeyId);
         for (const entry of this.#modelRests.keys())
           if (entry.startsWith(`${key.providerKeyId}\n`)) this.#modelRests.delete(entry);
       }
@@ -571,6 +633,17 @@ const LACKING_MODEL_MS = 60_000;
  * since (in OpenAI's key settings) is used within this.
  */
 const MISSING_SCOPE_MS = 60_000;
+/**
+ * How long a key whose Claude organization has URL fetching off is not asked for a request that
+ * fetches a URL: an organization setting, changed by Anthropic or its admin, not in seconds.
+ */
+const URL_FETCH_DISABLED_MS = 5 * 60_000;
+/** What `#urlFetchOff` remembers a key by. */
+const URL_FETCH = 'url-fetch';
+/** How long a key whose workspace is not ready rests without a Retry-After: Claude says a minute. */
+export const STORAGE_NOT_READY_REST_MS = 60_000;
+/** The longest rest on a workspace not ready, whatever a Retry-After says. */
+const MAX_NOT_READY_REST_MS = 10 * 60_000;
 /** Keys and models remembered as lacking (a `gpt-4.1*` pattern lets callers name any number). */
 const MAX_LACKING = 4096;
 /** Models remembered as absent per provider. */
@@ -651,6 +724,28 @@ export function claudeThreadSession(orgId: string, messageId: string): string {
  */
 export function outOfCredit(error: UpstreamError): boolean {
   return error.status === 402 || error.provider?.type === 'quota_exceeded';
+}
+
+/**
+ * Claude's 503 `storage_not_ready` (`error.details.error_code`; @anthropic-ai/sdk 1.16's
+ * StorageNotReadyError: "This workspace isn't ready yet: it's still being connected to its
+ * storage. Try again in a minute."): the key's workspace cannot serve yet; a key of another
+ * workspace can. Not an overload, and not the key failing.
+ */
+export function saysStorageNotReady(error: UpstreamError): boolean {
+  return error.status === 503 && error.provider?.anthropicDetails?.error_code === 'storage_not_ready';
+}
+
+/**
+ * Claude's 400 `organization_url_fetch_disabled` (@anthropic-ai/sdk 1.17's
+ * OrganizationURLFetchDisabledError): Anthropic turned off URL image and document sources, the
+ * `web_fetch` tool and `mcp_servers` for the key's organization. Another organization's key may
+ * fetch the URL.
+ */
+export function saysUrlFetchDisabled(error: UpstreamError): boolean {
+  return (
+    error.status === 400 && error.provider?.anthropicDetails?.error_code === 'organization_url_fetch_disabled'
+  );
 }
 
 /** How long a key whose account is out of credit rests (without a Retry-After) before it is tried again. */

@@ -7,8 +7,16 @@ import { openAIErrorInfo } from '../providers/openai/openai-error.js';
 import { type RegistryState, registryProjection } from '../registry/registry.js';
 import { encryptSecret, MasterKey, MasterKeyRing } from '../secrets/index.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
+import { errorBody } from './gateway-error.js';
 import { asGatewayError } from './generate.js';
-import { failureKind, KeyChoice, outOfCredit } from './key-choice.js';
+import {
+  failureKind,
+  KeyChoice,
+  outOfCredit,
+  STORAGE_NOT_READY_REST_MS,
+  saysStorageNotReady,
+  saysUrlFetchDisabled,
+} from './key-choice.js';
 import type { Route } from './route-model.js';
 import { routeModel } from './route-model.js';
 
@@ -634,5 +642,125 @@ describe('KeyChoice: a key whose quota of one model is spent', () => {
     for (let i = 0; i < 4; i++)
       served.add(choice.candidates(state, other, undefined).next(now)?.providerKeyId ?? 'none');
     assert.deepEqual([...served].sort(), ['prk_a', 'prk_b'], 'prk_a still serves its other models');
+  });
+});
+
+/** Claude's refusal with `error.details.error_code`, as its adapter reads it. */
+function claudeRefusal(
+  status: number,
+  type: string,
+  code: string,
+  retryAfterSeconds?: number,
+): UpstreamError {
+  const json = { type: 'error', error: { type, message: `refused: ${code}`, details: { error_code: code } } };
+  return new UpstreamError('upstream_http_error', `provider answered ${status}`, {
+    phase: 'headers',
+    status,
+    provider: anthropicErrorInfo({ status, headers: {}, json, text: JSON.stringify(json) }),
+    ...(retryAfterSeconds !== undefined && { retryAfterMs: retryAfterSeconds * 1000 }),
+  });
+}
+
+describe('KeyChoice: a Claude workspace not ready (503 storage_not_ready)', () => {
+  const notReady = (retryAfterSeconds?: number) =>
+    claudeRefusal(503, 'api_error', 'storage_not_ready', retryAfterSeconds);
+
+  it('is told apart from an overload, and rests the key a minute (or its Retry-After) without faulting it', () => {
+    assert.ok(saysStorageNotReady(notReady()));
+    assert.ok(!saysStorageNotReady(claudeRefusal(503, 'api_error', 'cmek_key_unreachable')));
+    assert.ok(!saysStorageNotReady(claudeRefusal(529, 'overloaded_error', 'storage_not_ready')));
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    choice.markNotReady('prk_a', notReady(), now);
+    assert.ok(choice.notReady('prk_a', now + STORAGE_NOT_READY_REST_MS - 1));
+    assert.equal(choice.notReady('prk_b', now), undefined, 'per key');
+    // The other key serves: the wait is none; with both resting, the first one back.
+    assert.equal(choice.nextUsableAt(state, route, now), now);
+    choice.markNotReady('prk_b', notReady(20), now);
+    assert.equal(choice.nextUsableAt(state, route, now), now + 20_000);
+    assert.equal(choice.notReady('prk_b', now + 20_000), undefined);
+    assert.equal(choice.notReady('prk_a', now + STORAGE_NOT_READY_REST_MS), undefined);
+    // Not counted against the key's health: no error sample, the circuit untouched.
+    const [health] = choice.describeOrg(state, ORG, now).filter((key) => key.providerKeyId === 'prk_a');
+    assert.equal(health?.errorRate, 0);
+    assert.equal(health?.state, 'ok');
+  });
+
+  it("reaches an Anthropic caller as Claude's 503 with its type and details; an OpenAI caller as a 503", () => {
+    const refused = asGatewayError(notReady(7));
+    const anthropic = errorBody(refused, 'anthropic') as { error: Record<string, unknown> };
+    assert.equal(refused.statusIn('anthropic'), 503);
+    assert.deepEqual(anthropic.error.type, 'api_error');
+    assert.deepEqual(anthropic.error.details, { error_code: 'storage_not_ready' });
+    assert.equal(refused.options.retryAfterSeconds, 7);
+    assert.equal(refused.statusIn('openai'), 503);
+    const openai = errorBody(refused, 'openai') as { error: { type: string; message: string } };
+    assert.equal(openai.error.type, 'server_error');
+    assert.match(openai.error.message, /not ready/);
+    // A plain 503 or 529 stays an overload, 529 overloaded_error to Anthropic callers.
+    const overloaded = asGatewayError(claudeRefusal(529, 'overloaded_error', 'whatever'));
+    assert.equal(overloaded.statusIn('anthropic'), 529);
+    assert.equal(
+      (errorBody(overloaded, 'anthropic') as { error: { type: string } }).error.type,
+      'overloaded_error',
+    );
+  });
+});
+
+describe('KeyChoice: a Claude organization with URL fetching off (400 organization_url_fetch_disabled)', () => {
+  const urlOff = () => claudeRefusal(400, 'invalid_request_error', 'organization_url_fetch_disabled');
+
+  it('is remembered per key for requests that fetch a URL, and forgotten with a new secret', () => {
+    assert.ok(saysUrlFetchDisabled(urlOff()));
+    assert.ok(!saysUrlFetchDisabled(claudeRefusal(400, 'invalid_request_error', 'thread_already_continued')));
+    // Counted as the provider refusing the request (not the key): generate.ts moves on.
+    assert.equal(failureKind(urlOff(), false), 'not_the_key');
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    choice.groupOf(state, route);
+    choice.markUrlFetchDisabled('prk_a', urlOff(), now);
+    assert.ok(choice.urlFetchDisabled('prk_a', now + 60_000));
+    assert.equal(choice.urlFetchDisabled('prk_b', now), undefined);
+    assert.equal(choice.urlFetchDisabled('prk_a', now + 5 * 60_000), undefined, 'for five minutes');
+    // The key still serves: it is handed out as before.
+    assert.ok(choice.candidates(state, route, undefined).next(now));
+    choice.markUrlFetchDisabled('prk_a', urlOff(), now);
+    adminChange(state, 'ProviderKeyRotated', {
+      providerKeyId: 'prk_a',
+      kind: 'replaced',
+      secret: encryptSecret(
+        'sk-proj-new-abcdefghijklmnopqrstuvwxyz',
+        { orgId: ORG, providerKeyId: 'prk_a' },
+        ring,
+      ),
+      last4: 'wxyz',
+    });
+    choice.groupOf(state, route);
+    assert.equal(
+      choice.urlFetchDisabled('prk_a', now),
+      undefined,
+      "another secret, maybe another organization's",
+    );
+  });
+
+  it("reaches an Anthropic caller as Claude's 400, an OpenAI caller as a 400 saying what happened", () => {
+    const refused = asGatewayError(urlOff());
+    assert.equal(refused.statusIn('anthropic'), 400);
+    const anthropic = errorBody(refused, 'anthropic') as { error: Record<string, unknown> };
+    assert.deepEqual(anthropic.error, {
+      type: 'invalid_request_error',
+      message: 'refused: organization_url_fetch_disabled',
+      details: { error_code: 'organization_url_fetch_disabled' },
+    });
+    const openai = errorBody(refused, 'openai') as { error: { type: string; code: string; message: string } };
+    assert.equal(refused.statusIn('openai'), 400);
+    assert.equal(openai.error.type, 'invalid_request_error');
+    assert.equal(openai.error.code, 'organization_url_fetch_disabled');
+    assert.match(openai.error.message, /URL fetching turned off/);
+    assert.match(openai.error.message, /refused: organization_url_fetch_disabled$/);
   });
 });
