@@ -417,6 +417,12 @@ async function attempt(
     // Whether the request makes Claude fetch a URL: read once, and only when a key said lately
     // that its organization does not (KeyChoice.urlFetchDisabled).
     let fetchingUrls: boolean | undefined;
+    const urlFetchRefusal = (providerKeyId: string, now: number) => {
+      const refusal = deps.keys.urlFetchDisabled(providerKeyId, now);
+      if (refusal === undefined) return undefined;
+      fetchingUrls ??= adapter.dialect === 'anthropic' && fetchesUrls(exchange.operation.body);
+      return fetchingUrls ? refusal : undefined;
+    };
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       keysGiven++;
       // In a half-open key, this attempt may be its probe: only reports carrying it decide.
@@ -430,33 +436,17 @@ async function attempt(
         deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
         continue;
       }
-      const scopeRefusal = deps.keys.scopeMissing(
-        keyEntry.providerKeyId,
-        exchange.operation.operation,
-        offeredAt,
-      );
-      if (scopeRefusal) {
-        // It said lately it may not call this endpoint: the next key is asked, and with none
-        // left the caller hears why, as from the call itself (a probe it claimed is freed).
-        lastError = scopeRefusal;
-        outcome.upstreamStatus = scopeRefusal.status ?? null;
-        deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
-        continue;
-      }
-      // Its workspace said lately it is not ready (Claude's 503 storage_not_ready), or its
-      // organization that it fetches no URL, and this request has Claude fetch one: as above,
-      // the next key is asked, and with none left the caller hears Claude's refusal.
-      let restingRefusal = deps.keys.notReady(keyEntry.providerKeyId, offeredAt);
-      if (restingRefusal === undefined) {
-        const urlRefusal = deps.keys.urlFetchDisabled(keyEntry.providerKeyId, offeredAt);
-        if (urlRefusal !== undefined) {
-          fetchingUrls ??= adapter.dialect === 'anthropic' && fetchesUrls(exchange.operation.body);
-          if (fetchingUrls) restingRefusal = urlRefusal;
-        }
-      }
-      if (restingRefusal) {
-        lastError = restingRefusal;
-        outcome.upstreamStatus = restingRefusal.status ?? null;
+      // It said lately it may not call this endpoint (a scope), that its workspace is not ready
+      // (Claude's 503 storage_not_ready), or that its organization fetches no URL and this
+      // request has Claude fetch one: the next key is asked, and with none left the caller hears
+      // why, as from the call itself (a probe it claimed is freed).
+      const remembered =
+        deps.keys.scopeMissing(keyEntry.providerKeyId, exchange.operation.operation, offeredAt) ??
+        deps.keys.notReady(keyEntry.providerKeyId, offeredAt) ??
+        urlFetchRefusal(keyEntry.providerKeyId, offeredAt);
+      if (remembered) {
+        lastError = remembered;
+        outcome.upstreamStatus = remembered.status ?? null;
         deps.keys.balancer.reportUnused(keyEntry.providerKeyId, offeredAt, probe);
         continue;
       }

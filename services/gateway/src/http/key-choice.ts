@@ -377,7 +377,8 @@ export class KeyChoice {
 
   /** Until when the key rests on a workspace not ready (epoch ms), 0 when it does not. */
   #notReadyUntil(providerKeyId: string, now: number): number {
-    return this.notReady(providerKeyId, now) === undefined ? 0 : this.#notReady.get(providerKeyId)!.until;
+    const rest = this.#notReady.get(providerKeyId);
+    return rest !== undefined && rest.until > now ? rest.until : 0;
   }
 
   /**

@@ -7,6 +7,8 @@
  * Read only when a key of the request's provider said so lately (`KeyChoice.urlFetchDisabled`),
  * so the hot path pays nothing otherwise.
  */
+import { isRecord } from '../../translate/json-object.js';
+
 export function fetchesUrls(body: Readonly<Record<string, unknown>> | undefined): boolean {
   if (body === undefined) return false;
   if (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) return true;
@@ -31,8 +33,4 @@ function blockFetchesUrl(block: unknown): boolean {
 
 function isWebFetchTool(tool: unknown): boolean {
   return isRecord(tool) && typeof tool.type === 'string' && tool.type.startsWith('web_fetch_');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
