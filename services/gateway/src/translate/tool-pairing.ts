@@ -42,8 +42,12 @@ import { TranslationError } from './translation-error.js';
  */
 export function refuseUnpairedAnthropicTools(request: AnthropicMessagesRequest): void {
   const used = new Set<string>();
-  /** The tool_use ids of the last assistant turn, while the next user turn has not answered them. */
-  let calls: { readonly index: number; readonly ids: readonly string[] } | undefined;
+  /**
+   * The tool_use ids of the last assistant turn, while the next user turn has not answered them:
+   * kept in place (a list for the message's order, a set to look ids up), so a thread of many
+   * calls costs linear time, not a copy of the list per call.
+   */
+  let calls: { readonly index: number; readonly ids: string[]; readonly known: Set<string> } | undefined;
   let answered = new Set<string>();
   let previousRole: 'user' | 'assistant' | undefined;
   const unanswered = () => {
@@ -67,7 +71,9 @@ export function refuseUnpairedAnthropicTools(request: AnthropicMessagesRequest):
             `messages.${index}.content.${position}: \`tool_use\` ids must be unique`,
           );
         used.add(block.id);
-        calls = { index: calls?.index ?? index, ids: [...(calls?.ids ?? []), block.id] };
+        calls ??= { index, ids: [], known: new Set() };
+        calls.ids.push(block.id);
+        calls.known.add(block.id);
       }
     } else {
       // The first user message after the calls: what it and the user messages joined to it answer.
@@ -75,7 +81,7 @@ export function refuseUnpairedAnthropicTools(request: AnthropicMessagesRequest):
       for (const [position, block] of blocks.entries()) {
         if (block.type !== 'tool_result') continue;
         const id = block.tool_use_id;
-        if (!calls?.ids.includes(id))
+        if (!calls?.known.has(id))
           throw claudeRefusal(
             `messages[${index}].content[${position}].tool_use_id`,
             `messages.${index}.content.${position}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${id}. ` +
