@@ -1,4 +1,5 @@
 import { FOREIGN_REASONING_SIGNATURE } from '../translate/anthropic-messages-types.js';
+import { isRecord } from '../translate/json-object.js';
 import { geminiAudioTokens } from './audio.js';
 import { type DocumentBiller, pdfTokens, textFileContent } from './documents.js';
 import {
@@ -696,10 +697,6 @@ function responsesContent(tally: Tally, model: string, content: unknown, depth: 
   if (typeof content === 'string') tally.text(content);
   else if (Array.isArray(content)) for (const part of content) responsesItem(tally, model, part, depth + 1);
   else if (isRecord(content)) responsesItem(tally, model, content, depth + 1);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function stringOr(value: unknown): string | undefined {
