@@ -125,6 +125,15 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
   }
 
   /**
+   * `peek`'s keys for one call, one at a time: the first is `peek`'s, each later one the next
+   * usable key the call has not tried, as `peek` chooses (no half-open key, nothing handed
+   * out, no probe: `probe` stays 0, and a key passed over needs no `reportUnused`).
+   */
+  peekCandidates(group: string): Candidates<K> {
+    return new Candidates(this.#groups.get(group), undefined, undefined, true);
+  }
+
+  /**
    * Given a group's keys (usable ones, or all), the order to try them in. The first is `pick`'s choice; the rest follow by tier, then
    * by rotation (round-robin) or weight. O(n) and allocates: prefer `pick` or `candidates`.
    */
@@ -257,11 +266,14 @@ export class Candidates<K extends BalancerKey> {
     private readonly group: KeyGroup<K> | undefined,
     private readonly session: string | undefined,
     private readonly pinnedKeyId?: string,
+    /** `peek`'s keys (`Balancer.peekCandidates`): none is handed out, none is a probe. */
+    readonly peeking = false,
   ) {}
 
   next(now: number): K | undefined {
     const group = this.group;
     if (group === undefined) return undefined;
+    if (this.peeking) return this.#nextPeeked(group, now);
     if (!this.#started) {
       this.#started = true;
       const pinned = this.pinnedKeyId === undefined ? undefined : group.pinned(now, this.pinnedKeyId);
@@ -275,6 +287,20 @@ export class Candidates<K extends BalancerKey> {
     const slot = group.next(now, this.#tried);
     if (slot === undefined) return undefined;
     this.probe = group.probe;
+    this.#tried.push(slot);
+    return slot.key;
+  }
+
+  #nextPeeked(group: KeyGroup<K>, now: number): K | undefined {
+    if (!this.#started) {
+      this.#started = true;
+      this.#first = group.peek(now);
+      return this.#first?.key;
+    }
+    if (this.#first === undefined) return undefined;
+    this.#tried ??= [this.#first];
+    const slot = group.peek(now, this.#tried);
+    if (slot === undefined) return undefined;
     this.#tried.push(slot);
     return slot.key;
   }

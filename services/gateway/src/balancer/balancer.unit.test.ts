@@ -501,6 +501,54 @@ describe('peek (a key for a call that is not one of its requests)', () => {
   });
 });
 
+describe('peekCandidates (the keys of a call that is not one of their requests, failing over)', () => {
+  const ids = (balancer: Balancer, count: number) => {
+    const keys = balancer.peekCandidates(G);
+    return Array.from({ length: count }, () => keys.next(T)?.providerKeyId ?? 'none');
+  };
+
+  test('every usable key once, best tier first, lower tiers after; probe 0; no rpm spent', () => {
+    const balancer = balancerWith(
+      [
+        key('a', 1, { limits: { rpm: 1 } }),
+        key('b', 1, { limits: { rpm: 1 } }),
+        key('backup', 1, { tier: 1, limits: { rpm: 1 } }),
+      ],
+      'round-robin',
+    );
+    const keys = balancer.peekCandidates(G);
+    const seen: string[] = [];
+    for (let k = keys.next(T); k; k = keys.next(T)) {
+      seen.push(k.providerKeyId);
+      assert.equal(keys.probe, 0);
+    }
+    assert.deepEqual(seen, ['a', 'b', 'backup']);
+    assert.deepEqual(
+      balancer.describe(G, T).map((k) => k.usage.requestsPerMinute),
+      [0, 0, 0],
+    );
+    // The requests' rotation did not move, and each key still has its one request.
+    assert.deepEqual(picks(balancer, 4), ['a', 'b', 'backup', 'none']);
+  });
+
+  test("a call's failovers move peek's turn once: the next call starts at the next key", () => {
+    const balancer = balancerWith([key('a', 1), key('b', 1), key('c', 1)], 'round-robin');
+    assert.deepEqual(ids(balancer, 3), ['a', 'b', 'c']);
+    assert.deepEqual(ids(balancer, 3), ['b', 'c', 'a']);
+    assert.equal(balancer.peek(G, T)?.providerKeyId, 'c');
+  });
+
+  test('leaves out half-open and resting keys, and an unknown group has none', () => {
+    const balancer = balancerWith([key('a', 5), key('b', 1), key('c', 1)], 'weighted');
+    for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T - 5_000, kind: 'server_error' });
+    balancer.reportFailure('c', { now: T, kind: 'rate_limited', retryAfterMs: 1_000 });
+    assert.equal(balancer.describe(G, T)[0]?.state, 'half_open');
+    assert.deepEqual(ids(balancer, 2), ['b', 'none']);
+    assert.equal(tally(balancer, 10, T).get('a'), 1, "the half-open key's probe is still a request's");
+    assert.equal(new Balancer().peekCandidates('nope').next(T), undefined);
+  });
+});
+
 describe('describe', () => {
   test('per key: effective weight, tier, state, error rate, latency, remaining quota, usage', () => {
     const balancer = balancerWith([key('a', 2), key('b', 1, { tier: 1, limits: { rpm: 100 } })]);

@@ -235,19 +235,22 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
    * a turn of their own, then the best of the lower tiers. Nothing is handed out: the key's
    * own RPM is not spent, no half-open probe is taken (such keys are left out), and the
    * requests' rotation and sessions do not move. Spreading the calls keeps one key's limit
-   * for them from being the whole group's.
+   * for them from being the whole group's. With `tried`, the next key for such a call that
+   * failed on those: the turn is not moved again (one step per call, not per failover).
    */
-  peek(now: number): Slot<K> | undefined {
+  peek(now: number, tried?: readonly Slot<K>[]): Slot<K> | undefined {
     if (now >= this.#refreshAt) this.#refresh(now);
     const n = this.#n;
+    const passedOver = (slot: Slot<K>) =>
+      slot.health.circuit.openUntil !== 0 || (tried !== undefined && tried.includes(slot));
     for (let step = 0; step < n; step++) {
       const j = (this.#peekAt + step) % n;
       const slot = this.slots[this.#slotOf[j]!]!;
-      if (slot.health.circuit.openUntil !== 0) continue;
-      this.#peekAt = j + 1;
+      if (passedOver(slot)) continue;
+      if (tried === undefined) this.#peekAt = j + 1;
       return slot;
     }
-    return this.#bestBelowActiveSet((slot) => slot.health.circuit.openUntil !== 0);
+    return this.#bestBelowActiveSet(passedOver);
   }
 
   /**
