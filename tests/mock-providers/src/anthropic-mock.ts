@@ -40,8 +40,8 @@ export interface AnthropicMockOptions extends MockServerOptions {
    */
   readonly urlFetchDisabled?: readonly string[];
   /**
-   * Keys of workspaces still being connected to their storage: every Messages request gets 503
-   * `storage_not_ready`.
+   * Keys of workspaces still being connected to their storage: every Messages and count_tokens
+   * request gets 503 `storage_not_ready` (the workspace serves nothing yet).
    */
   readonly storageNotReady?: readonly string[];
 }
@@ -144,8 +144,10 @@ function route(exchange: Exchange, models: readonly string[], accounts: AccountS
     if (accounts.storageNotReady.has(callerKey(exchange))) return storageNotReady(requestId);
     return urlFetchRefusal(exchange, accounts) ?? messages(exchange);
   }
-  if (method === 'POST' && path === '/v1/messages/count_tokens')
+  if (method === 'POST' && path === '/v1/messages/count_tokens') {
+    if (accounts.storageNotReady.has(callerKey(exchange))) return storageNotReady(requestId);
     return urlFetchRefusal(exchange, accounts) ?? countTokensReply(exchange);
+  }
   if (method === 'GET' && path === '/v1/models') return listModels(models);
   return anthropicError({ kind: 'not-found', message: 'Not Found' }, requestId);
 }

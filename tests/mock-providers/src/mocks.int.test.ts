@@ -840,7 +840,7 @@ describe("Anthropic mock: an account's URL fetching off, a workspace not ready",
     assert.equal(fetched.type, 'message');
   });
 
-  test('a workspace not ready answers every message with StorageNotReadyError', async () => {
+  test('a workspace not ready answers every message and count with StorageNotReadyError', async () => {
     const refused = await client(NOT_READY_KEY)
       .messages.create({ ...ask, messages: [{ role: 'user', content: 'hi' }] })
       .catch((error: unknown) => error);
@@ -849,6 +849,10 @@ describe("Anthropic mock: an account's URL fetching off, a workspace not ready",
     assert.equal(refused.status, 503);
     assert.deepEqual(refused.details, { error_code: 'storage_not_ready' });
     assert.match(refused.requestID ?? '', /^req_/);
+    const counted = await client(NOT_READY_KEY)
+      .messages.countTokens({ model: ask.model, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((error: unknown) => error);
+    assert.ok(counted instanceof Anthropic.StorageNotReadyError, String(counted));
   });
 });
 
