@@ -891,18 +891,15 @@ orgs:
   it('a counting 429 does not cool a key for messages (Anthropic limits counting apart)', async () => {
     anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY, times: 1 });
     anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY_2, times: 1 });
-    let limited = 0;
-    for (let i = 0; i < 10 && limited < 2; i++) {
-      const counted = await anthropic()
-        .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
-        .catch((error: unknown) => error);
-      if (counted instanceof Anthropic.RateLimitError) {
-        limited++;
-        // The provider's 429 reaches the caller as one, with its Retry-After.
-        assert.equal(counted.headers?.get('retry-after'), '30');
-      }
-    }
-    assert.equal(limited, 2, "both keys' counting was limited once");
+    const calls = anthropicMock.requests.length;
+    // The count asks each key in turn; both limited, the provider's 429 reaches the caller as
+    // one, with its Retry-After.
+    const counted = await anthropic()
+      .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
+      .catch((error: unknown) => error);
+    assert.ok(counted instanceof Anthropic.RateLimitError, String(counted));
+    assert.equal(counted.headers?.get('retry-after'), '30');
+    assert.equal(anthropicMock.requests.length - calls, 2, "both keys' counting was limited once");
     // Both keys answered 429 to counting; messages still go through at once.
     const reply = await anthropic().messages.create({
       model: 'claude-sonnet-4-5',
@@ -913,7 +910,8 @@ orgs:
   });
 
   it('a key Claude refuses while counting is taken out for every replica, as when messaging', async () => {
-    anthropicMock.enqueueScenario('unauthorized');
+    // Both keys refused (a count asks the next key after a refused one): the caller's 502.
+    anthropicMock.enqueueScenario('unauthorized', { times: 2 });
     const refused = await anthropic()
       .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
       .catch((error: unknown) => error);
@@ -921,23 +919,29 @@ orgs:
     assert.ok(!/sk-ant/.test(refused.message), 'the key is not echoed');
     await kordon.storage.appender.flush();
     const all = await kordon.storage.store.readAll({ after: 0, maxCount: 10_000 });
-    const disabled = all.filter((e) => e.type === 'ProviderKeyDisabled').at(-1);
-    const data = disabled?.data as { providerKeyId: string; upstreamStatus: number } | undefined;
-    assert.equal(data?.upstreamStatus, 401);
-    // Enabled again by an admin (the event the admin API writes), for the tests after this one.
-    const enabled = await kordon.storage.store.append(
-      streams.providerKey(orgId, data!.providerKeyId),
-      [
-        kordonCatalogue.create(
-          'ProviderKeyEnabled',
-          streams.providerKey(orgId, data!.providerKeyId),
-          { providerKeyId: data!.providerKeyId },
-          { orgId, actor: { kind: 'user', id: 'usr_admin' } },
-        ),
-      ],
-      'any',
+    const disabled = all.filter((e) => e.type === 'ProviderKeyDisabled').slice(-2);
+    const data = disabled.map((e) => e.data as { providerKeyId: string; upstreamStatus: number });
+    assert.deepEqual(
+      data.map((d) => d.upstreamStatus),
+      [401, 401],
     );
-    await kordon.dataPlaneCaughtUp(enabled.lastPosition);
+    assert.notEqual(data[0]!.providerKeyId, data[1]!.providerKeyId, 'each key refused is disabled');
+    // Enabled again by an admin (the event the admin API writes), for the tests after this one.
+    for (const { providerKeyId } of data) {
+      const enabled = await kordon.storage.store.append(
+        streams.providerKey(orgId, providerKeyId),
+        [
+          kordonCatalogue.create(
+            'ProviderKeyEnabled',
+            streams.providerKey(orgId, providerKeyId),
+            { providerKeyId },
+            { orgId, actor: { kind: 'user', id: 'usr_admin' } },
+          ),
+        ],
+        'any',
+      );
+      await kordon.dataPlaneCaughtUp(enabled.lastPosition);
+    }
   });
 
   it('a key answering 429 is passed over for the next one and rests for its Retry-After', async () => {

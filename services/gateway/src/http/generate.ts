@@ -417,11 +417,9 @@ async function attempt(
     // Whether the request makes Claude fetch a URL: read once, and only when a key said lately
     // that its organization does not (KeyChoice.urlFetchDisabled).
     let fetchingUrls: boolean | undefined;
-    const urlFetchRefusal = (providerKeyId: string, now: number) => {
-      const refusal = deps.keys.urlFetchDisabled(providerKeyId, now);
-      if (refusal === undefined) return undefined;
+    const fetchesUrl = () => {
       fetchingUrls ??= adapter.dialect === 'anthropic' && fetchesUrls(exchange.operation.body);
-      return fetchingUrls ? refusal : undefined;
+      return fetchingUrls;
     };
     for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
       keysGiven++;
@@ -440,10 +438,12 @@ async function attempt(
       // (Claude's 503 storage_not_ready), or that its organization fetches no URL and this
       // request has Claude fetch one: the next key is asked, and with none left the caller hears
       // why, as from the call itself (a probe it claimed is freed).
-      const remembered =
-        deps.keys.scopeMissing(keyEntry.providerKeyId, exchange.operation.operation, offeredAt) ??
-        deps.keys.notReady(keyEntry.providerKeyId, offeredAt) ??
-        urlFetchRefusal(keyEntry.providerKeyId, offeredAt);
+      const remembered = deps.keys.rememberedRefusal(
+        keyEntry.providerKeyId,
+        exchange.operation.operation,
+        offeredAt,
+        fetchesUrl,
+      );
       if (remembered) {
         lastError = remembered;
         outcome.upstreamStatus = remembered.status ?? null;
@@ -846,7 +846,7 @@ function reportStreamFailure(
  * key was just tried or is resting), or undefined when none will be by itself (every key
  * disabled: an admin must act).
  */
-function msUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number | undefined {
+export function msUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number | undefined {
   const now = Date.now();
   const registry = deps.registry();
   let soonest = Number.POSITIVE_INFINITY;
@@ -862,7 +862,7 @@ function msUntilAKeyIsBack(deps: GenerateDependencies, routes: Route[]): number 
  * come back when the first key is back (each rests on it), said as Retry-After even when Claude
  * sent none, so that the SDKs do not ask again at once and meet the same resting keys.
  */
-function whenAKeyIsBack(error: GatewayError, backInMs: number | undefined): GatewayError {
+export function whenAKeyIsBack(error: GatewayError, backInMs: number | undefined): GatewayError {
   if (backInMs === undefined) return error;
   const retryAfterMs = error.options.retryAfterMs ?? backInMs;
   return new GatewayError(error.kind, error.message, {
@@ -1483,7 +1483,7 @@ const decrypted = new WeakMap<ProviderKeyEntry['secret'], ProviderKey | null>();
 const PROVIDER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** Whether the key's secret was replaced (ProviderKeyRotated `replaced`) since `secretCount`. */
-function secretReplacedSince(
+export function secretReplacedSince(
   deps: GenerateDependencies,
   providerKeyId: string,
   secretCount: number,

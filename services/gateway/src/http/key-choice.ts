@@ -50,6 +50,11 @@ export class RequestCandidates {
     return this.keys.probe;
   }
 
+  /** The keys are peeked (`KeyChoice.peekCandidates`): a key passed over is not reported unused. */
+  get peeking(): boolean {
+    return this.keys.peeking;
+  }
+
   next(now: number): ProviderKeyEntry | undefined {
     for (let key = this.keys.next(now); key; key = this.keys.next(now)) {
       const registry = this.current();
@@ -58,8 +63,9 @@ export class RequestCandidates {
         this.choice.modelRestUntil(key.providerKeyId, this.route.model, now) === 0
       )
         return key;
-      // Handed out but never used: not one of its requests (own rpm, a probe it claimed).
-      this.choice.balancer.reportUnused(key.providerKeyId, now, this.keys.probe);
+      // Handed out but never used: not one of its requests (own rpm, a probe it claimed). A
+      // peeked key was not handed out: it has nothing to give back.
+      if (!this.keys.peeking) this.choice.balancer.reportUnused(key.providerKeyId, now, this.keys.probe);
     }
     return undefined;
   }
@@ -243,6 +249,42 @@ export class KeyChoice {
       route,
       registry.keysVersion,
       current,
+    );
+  }
+
+  /**
+   * The keys a call that is not one of their requests tries (Anthropic's token counting, limited
+   * apart from messages), best first, as `candidates` gives a request's but peeked: no key's own
+   * rpm is spent, no half-open key's one probe taken (`Balancer.peekCandidates`).
+   */
+  peekCandidates(route: Route, current: () => RegistryState): RequestCandidates {
+    const registry = current();
+    return new RequestCandidates(
+      this,
+      this.balancer.peekCandidates(this.groupOf(registry, route)),
+      route,
+      registry.keysVersion,
+      current,
+    );
+  }
+
+  /**
+   * What a key said lately that keeps it from this call, while remembered: it may not call the
+   * operation (a scope), its workspace is not ready (Claude's 503 storage_not_ready), or its
+   * organization fetches no URL and the call has Claude fetch one (`fetchesUrl`, asked only
+   * then). The next key is asked; with none left the caller hears it, as from a call.
+   */
+  rememberedRefusal(
+    providerKeyId: string,
+    operation: Operation,
+    now: number,
+    fetchesUrl: () => boolean,
+  ): UpstreamError | undefined {
+    const urlFetchOff = this.urlFetchDisabled(providerKeyId, now);
+    return (
+      this.scopeMissing(providerKeyId, operation, now) ??
+      this.notReady(providerKeyId, now) ??
+      (urlFetchOff !== undefined && fetchesUrl() ? urlFetchOff : undefined)
     );
   }
 

@@ -1,0 +1,241 @@
+/**
+ * POST /v1/messages/count_tokens asks Claude's keys in turn, as a message does, through the
+ * official @anthropic-ai/sdk (`maxRetries: 0`: the SDK's own retry would hide the failover). Claude
+ * Code counts before many messages: one tired, overloaded, revoked or unready key must not fail
+ * the count while the provider's other keys (or another provider listing the model) would answer.
+ * - the first key failing (429 with Retry-After, 500, 529, 503, a first-byte timeout, a refused
+ *   connection, a revoked key, a workspace not ready, URL fetching off) -> the next one counts;
+ * - the caller's own body refused (Claude's 400 about the prompt) -> one call, the 400 passed on;
+ * - every key failing -> the last answer, with its status and Retry-After;
+ * - a counting 429 or 5xx is not the key's messages' (the next message still goes to the first
+ *   key); a revoked key is disabled for every replica, and the next message skips it.
+ * Each block has a provider (and model) of its own, so that one's keys' memories leave the rest be.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { type MockServer, startAnthropicMock } from '@kordon/mock-providers';
+import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
+
+const FIRST = 'sk-ant-api03-countfail-first-abcdefghijklmnopq';
+const SECOND = 'sk-ant-api03-countfail-second-abcdefghijklmnop';
+/** A key Claude no longer accepts (revoked in the console): the mock does not know it. */
+const REVOKED = 'sk-ant-api03-countfail-revoked-abcdefghijklmno';
+/** A key of a workspace still being connected to its storage. */
+const NOT_READY = 'sk-ant-api03-countfail-notready-abcdefghijklmn';
+/** A key of an organization whose URL fetching is off. */
+const URL_OFF = 'sk-ant-api03-countfail-urloff-abcdefghijklmnop';
+
+const IMAGE_URL = 'https://example.com/cat.png';
+
+/** A port on 127.0.0.1 nothing listens on: a connection to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('count_tokens fails over across keys and routes', () => {
+  let mock: MockServer;
+  let gateway: KordonUnderTest;
+  const anthropic = () =>
+    new Anthropic({
+      apiKey: gateway.proxyKeys.get('dev@acme.test--laptop')!,
+      baseURL: gateway.url,
+      maxRetries: 0,
+    });
+  const names = new Map([
+    [FIRST, 'first'],
+    [SECOND, 'second'],
+    [NOT_READY, 'not-ready'],
+    [URL_OFF, 'url-off'],
+  ]);
+  /** The keys the counts reached (the mock records a revoked key's call unauthenticated). */
+  const keysCounting = () =>
+    mock.requests
+      .filter((r) => r.path === '/v1/messages/count_tokens')
+      .map((r) => (r.key === undefined ? 'revoked' : (names.get(r.key) ?? '?')));
+  const keysMessaging = () =>
+    mock.requests.filter((r) => r.path === '/v1/messages').map((r) => names.get(r.key ?? '') ?? '?');
+  const count = (model: string, content: Anthropic.MessageParam['content'] = 'hello there') =>
+    anthropic().messages.countTokens({ model, messages: [{ role: 'user', content }] });
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => assert.fail('expected a refusal'),
+      (error: unknown) => error,
+    );
+
+  before(async () => {
+    mock = await startAnthropicMock({
+      keys: [FIRST, SECOND, NOT_READY, URL_OFF],
+      storageNotReady: [NOT_READY],
+      urlFetchDisabled: [URL_OFF],
+    });
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    // Tier 0 is asked first while usable: the failing key first, the one that answers after it.
+    gateway = await startKordonUnderTest(
+      `
+orgs:
+  - slug: acme
+    name: Acme
+    providers:
+      - name: claude
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-haiku-4-5]
+        timeouts: { firstByteMs: 300 }
+        keys:
+          - { name: first, secret: "\${FIRST}", tier: 0 }
+          - { name: second, secret: "\${SECOND}", tier: 1 }
+      - name: claude-unreachable
+        type: anthropic
+        baseUrl: ${down}
+        models: [claude-opus-4-6]
+        keys:
+          - { name: unreachable, secret: "\${FIRST}" }
+      - name: claude-reachable
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-opus-4-6]
+        keys:
+          - { name: reachable, secret: "\${SECOND}" }
+      - name: claude-revoked
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-sonnet-4-5]
+        keys:
+          - { name: revoked, secret: "\${REVOKED}", tier: 0 }
+          - { name: still-good, secret: "\${SECOND}", tier: 1 }
+      - name: claude-storage
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-sonnet-4-6]
+        keys:
+          - { name: not-ready, secret: "\${NOT_READY}", tier: 0 }
+          - { name: ready, secret: "\${SECOND}", tier: 1 }
+      - name: claude-url-off
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-opus-4-5]
+        keys:
+          - { name: url-off, secret: "\${URL_OFF}", tier: 0 }
+          - { name: fetches, secret: "\${SECOND}", tier: 1 }
+    users:
+      - email: dev@acme.test
+        proxyKeys:
+          - { name: laptop }
+`,
+      { FIRST, SECOND, REVOKED, NOT_READY, URL_OFF },
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    await mock?.close();
+  });
+  beforeEach(() => mock.clearRequests());
+
+  describe('the first key failing, the second counting', () => {
+    for (const [scenario, what] of [
+      ['rate-limit=30', '429 with Retry-After'],
+      ['server-error', '500'],
+      ['overloaded', '529 overloaded'],
+      ['unavailable', '503'],
+      ['slow-first-byte=1500', 'a first-byte timeout'],
+    ] as const) {
+      it(`${what}: the count comes from the second key, and messages still go to the first`, async () => {
+        mock.enqueueScenario(scenario, { key: FIRST });
+        const counted = await count('claude-haiku-4-5');
+        assert.ok(counted.input_tokens > 0);
+        assert.deepEqual(keysCounting(), ['first', 'second']);
+        // Counting is limited apart from messages: the first key was not cooled for them.
+        await anthropic().messages.create({
+          model: 'claude-haiku-4-5',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+        assert.deepEqual(keysMessaging(), ['first']);
+      });
+    }
+
+    it('a refused connection: the next provider listing the model counts', async () => {
+      const counted = await count('claude-opus-4-6');
+      assert.ok(counted.input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['second'], 'the unreachable provider was tried, the other counted');
+    });
+
+    it('a workspace not ready: the next key counts, and the resting key is not asked again', async () => {
+      await count('claude-sonnet-4-6');
+      assert.deepEqual(keysCounting(), ['not-ready', 'second']);
+      mock.clearRequests();
+      await count('claude-sonnet-4-6');
+      assert.deepEqual(keysCounting(), ['second'], 'the workspace rests a minute');
+    });
+
+    it("URL fetching off: another organization's key counts a URL image; the first still counts text", async () => {
+      const withUrl: Anthropic.MessageParam['content'] = [
+        { type: 'image', source: { type: 'url', url: IMAGE_URL } },
+        { type: 'text', text: 'What is this?' },
+      ];
+      await count('claude-opus-4-5', withUrl);
+      assert.deepEqual(keysCounting(), ['url-off', 'second']);
+      mock.clearRequests();
+      await count('claude-opus-4-5', withUrl);
+      assert.deepEqual(keysCounting(), ['second'], 'not asked again to fetch a URL');
+      mock.clearRequests();
+      await count('claude-opus-4-5');
+      assert.deepEqual(keysCounting(), ['url-off'], 'a count without a URL still goes to it');
+    });
+
+    it('a revoked key: the next key counts, the key is disabled everywhere and the next message skips it', async () => {
+      const counted = await count('claude-sonnet-4-5');
+      assert.ok(counted.input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['revoked', 'second']);
+      const events = await gateway.allEvents();
+      const disabled = events.filter((e) => e.type === 'ProviderKeyDisabled');
+      assert.equal(disabled.length, 1, 'reported as a message would report it');
+      assert.equal((disabled[0]!.data as { upstreamStatus: number }).upstreamStatus, 401);
+      mock.clearRequests();
+      await anthropic().messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      assert.deepEqual(keysMessaging(), ['second'], 'the revoked key is not asked');
+    });
+  });
+
+  it("the caller's own body refused: one call only, Claude's 400 passed on", async () => {
+    mock.enqueueScenario('context-overflow', { key: FIRST });
+    const refused = await refusal(count('claude-haiku-4-5'));
+    assert.ok(refused instanceof Anthropic.BadRequestError, String(refused));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.type, 'invalid_request_error');
+    assert.match(refused.message, /prompt is too long/);
+    assert.deepEqual(keysCounting(), ['first'], 'no other key is sent a body Claude refused');
+  });
+
+  it("every key failing: the caller hears the last one's error, with its Retry-After", async () => {
+    mock.enqueueScenario('overloaded', { key: FIRST });
+    mock.enqueueScenario('rate-limit=30', { key: SECOND });
+    const refused = await refusal(count('claude-haiku-4-5'));
+    assert.ok(refused instanceof Anthropic.RateLimitError, String(refused));
+    assert.equal(refused.headers?.get('retry-after'), '30');
+    assert.deepEqual(keysCounting(), ['first', 'second']);
+
+    mock.clearRequests();
+    mock.enqueueScenario('rate-limit=30', { key: FIRST });
+    mock.enqueueScenario('overloaded', { key: SECOND });
+    const overloaded = await refusal(count('claude-haiku-4-5'));
+    assert.ok(overloaded instanceof Anthropic.APIError, String(overloaded));
+    assert.equal(overloaded.status, 529);
+    assert.equal(overloaded.type, 'overloaded_error');
+    assert.deepEqual(keysCounting(), ['first', 'second']);
+    // And a count after it counts again at once: nothing rested on the counting answers.
+    mock.clearRequests();
+    assert.ok((await count('claude-haiku-4-5')).input_tokens > 0);
+    assert.deepEqual(keysCounting(), ['first']);
+  });
+});
