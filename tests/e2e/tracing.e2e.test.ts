@@ -11,6 +11,7 @@ import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './suppo
 const PRIMARY_KEY = 'sk-proj-tracingprimaryabcdefghijklmnopqrstuvwx';
 const SECONDARY_KEY = 'sk-proj-tracingsecondaryabcdefghijklmnopqrstu';
 const ANTHROPIC_KEY = 'sk-ant-api03-tracingabcdefghijklmnopqrstuvwxyz';
+const ANTHROPIC_KEY_2 = 'sk-ant-api03-tracingsecondabcdefghijklmnopqrs';
 /** Text of every prompt: it must reach no span. */
 const PROMPT_MARK = 'confidential-prompt-7f3a';
 
@@ -40,7 +41,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
     before(async () => {
       receiver = await startOtlpReceiver();
       openaiMock = await startOpenAIMock({ keys: [PRIMARY_KEY, SECONDARY_KEY] });
-      anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY] });
+      anthropicMock = await startAnthropicMock({ keys: [ANTHROPIC_KEY, ANTHROPIC_KEY_2] });
       kordon = await startKordonUnderTest(
         `
   orgs:
@@ -63,7 +64,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
           type: anthropic
           baseUrl: ${anthropicMock.url}
           models: [claude-sonnet-4-5]
-          keys: [{ name: c1, secret: "\${ANTHROPIC_KEY}" }]
+          keys: [{ name: c1, secret: "\${ANTHROPIC_KEY}" }, { name: c2, secret: "\${ANTHROPIC_KEY_2}" }]
       users:
         - email: alice@acme.test
           proxyKeys: [{ name: laptop }]
@@ -74,6 +75,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
           PRIMARY_KEY,
           SECONDARY_KEY,
           ANTHROPIC_KEY,
+          ANTHROPIC_KEY_2,
           OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
           OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: protocol,
           OTEL_SERVICE_NAME: 'kordon-under-test',
@@ -414,6 +416,54 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       assert.equal(root.status.code, 0);
     });
 
+    it('a count that fails over: a route and an attempt span per key asked, numbered in turn', async () => {
+      const traceId = newTraceId();
+      anthropicMock.enqueueScenario('overloaded'); // whichever key is asked first
+      anthropicMock.clearRequests();
+      const counted = await new Anthropic({
+        baseURL: kordon.url,
+        apiKey: aliceKey,
+        maxRetries: 0,
+      }).messages.countTokens(
+        { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: `count ${PROMPT_MARK}` }] },
+        { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } },
+      );
+      assert.ok(counted.input_tokens > 0);
+      const spans = await traceOf(traceId, 'POST /v1/messages/count_tokens');
+      const byAttempt = (a: ReceivedSpan, b: ReceivedSpan) =>
+        Number(a.attributes['kordon.attempt']) - Number(b.attributes['kordon.attempt']);
+      const routes = named(spans, 'gateway.route').sort(byAttempt);
+      const calls = named(spans, 'provider.anthropic.count_tokens').sort(byAttempt);
+      assert.deepEqual(
+        routes.map((s) => s.attributes['kordon.attempt']),
+        [1, 2],
+      );
+      assert.deepEqual(
+        calls.map((s) => s.attributes['kordon.attempt']),
+        [1, 2],
+      );
+      assert.deepEqual(
+        routes.map((s) => s.attributes['kordon.provider_key_id']),
+        calls.map((s) => s.attributes['kordon.provider_key_id']),
+      );
+      const [failed, served] = calls;
+      assert.ok(failed && served);
+      assert.notEqual(
+        failed.attributes['kordon.provider_key_id'],
+        served.attributes['kordon.provider_key_id'],
+      );
+      assert.equal(failed.attributes['http.response.status_code'], 529);
+      assert.equal(failed.attributes['kordon.failure_kind'], 'server_error');
+      assert.equal(failed.attributes['kordon.retry'], true);
+      assert.equal(failed.status.code, ERROR);
+      assert.equal(served.attributes['http.response.status_code'], 200);
+      assert.deepEqual(
+        anthropicMock.requests.map((r) => r.headers.traceparent),
+        [`00-${traceId}-${failed.spanId}-01`, `00-${traceId}-${served.spanId}-01`],
+        'each attempt sends its own span as the parent',
+      );
+    });
+
     it("a streamed Claude answer's attempt span has Claude's finish reason, as the plain answer's span and the caller have it", async () => {
       const anthropic = new Anthropic({ baseURL: kordon.url, apiKey: aliceKey, maxRetries: 0 });
       const plainTrace = newTraceId();
@@ -517,7 +567,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
     it('nothing secret reaches the exporter: no provider key, no proxy key, no prompt or answer text', () => {
       const exported = receiver.bodies.join('\n');
       assert.ok(exported.length > 0);
-      for (const secret of [PRIMARY_KEY, SECONDARY_KEY, ANTHROPIC_KEY, aliceKey, bobKey]) {
+      for (const secret of [PRIMARY_KEY, SECONDARY_KEY, ANTHROPIC_KEY, ANTHROPIC_KEY_2, aliceKey, bobKey]) {
         assert.equal(exported.includes(secret), false, 'a secret was exported');
         assert.equal(exported.includes(secret.slice(-12)), false, 'a part of a secret was exported');
       }
