@@ -6,7 +6,8 @@
  * - the first key failing (429 with Retry-After, 500, 529, 503, a first-byte timeout, a refused
  *   connection, a revoked key, a workspace not ready, URL fetching off) -> the next one counts;
  * - the caller's own body refused (Claude's 400 about the prompt) -> one call, the 400 passed on;
- * - every key failing -> the last answer, with its status and Retry-After;
+ * - every key failing -> the last answer, with its status and Retry-After (a workspace not ready:
+ *   when the first key is back);
  * - a counting 429 or 5xx is not the key's messages' (the next message still goes to the first
  *   key); a revoked key is disabled for every replica, and the next message skips it.
  * Each block has a provider (and model) of its own, so that one's keys' memories leave the rest be.
@@ -116,6 +117,12 @@ orgs:
         keys:
           - { name: not-ready, secret: "\${NOT_READY}", tier: 0 }
           - { name: ready, secret: "\${SECOND}", tier: 1 }
+      - name: claude-not-ready-only
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-opus-4-1]
+        keys:
+          - { name: not-ready-alone, secret: "\${NOT_READY}" }
       - name: claude-url-off
         type: anthropic
         baseUrl: ${mock.url}
@@ -237,5 +244,18 @@ orgs:
     mock.clearRequests();
     assert.ok((await count('claude-haiku-4-5')).input_tokens > 0);
     assert.deepEqual(keysCounting(), ['first']);
+  });
+
+  it("no key's workspace ready: Claude's 503 with when the key is back, then at once without a call", async () => {
+    const refused = await refusal(count('claude-opus-4-1'));
+    assert.ok(refused instanceof Anthropic.StorageNotReadyError, String(refused));
+    assert.equal(refused.status, 503);
+    const retryAfter = Number(refused.headers?.get('retry-after'));
+    assert.ok(retryAfter > 50 && retryAfter <= 60, `Retry-After ${retryAfter}: the key rests a minute`);
+    assert.deepEqual(keysCounting(), ['not-ready']);
+    mock.clearRequests();
+    const again = await refusal(count('claude-opus-4-1'));
+    assert.ok(again instanceof Anthropic.StorageNotReadyError, String(again));
+    assert.deepEqual(keysCounting(), [], 'the resting key is not asked');
   });
 });
