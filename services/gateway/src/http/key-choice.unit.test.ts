@@ -23,7 +23,8 @@ import { routeModel } from './route-model.js';
 const ORG = 'org_1';
 const ring = new MasterKeyRing(MasterKey.generate('test'));
 
-function registry(): RegistryState {
+/** `rpm`: each key's own requests-per-minute limit at the provider (none when unset). */
+function registry(rpm?: number): RegistryState {
   const state = registryProjection.initialState();
   let position = 0;
   const apply = (type: string, streamId: string, data: unknown) => {
@@ -61,7 +62,9 @@ function registry(): RegistryState {
       weight: 1,
       models: null,
       baseUrl: null,
-      ...(dailyUsd && { limits: { dailyUsd } }),
+      ...((dailyUsd || rpm) && {
+        limits: { ...(dailyUsd && { dailyUsd }), ...(rpm !== undefined && { rpm }) },
+      }),
     });
   }
   return state;
@@ -343,6 +346,36 @@ describe('KeyChoice: a half-open key skipped before any call', () => {
     assert.equal(attempts.next(halfOpen)?.providerKeyId, 'prk_b', 'prk_a was skipped');
     assert.equal(attempts.next(halfOpen), undefined);
     assert.equal(choice.balancer.usableAt('prk_a', halfOpen), 0, "the skipped probe holds prk_a's slot");
+  });
+});
+
+describe('KeyChoice: peeked keys (token counting)', () => {
+  it('a key passed over gives back nothing: it was never handed out, its rpm stays as spent', () => {
+    const state = registry(2);
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    // One message on each key: one of the two requests of their minute.
+    const message = choice.candidates(state, route, undefined);
+    assert.ok(message.next(now));
+    assert.ok(choice.candidates(state, route, undefined).next(now));
+    // prk_a rests for the model: a count passes it over.
+    choice.restForModel('prk_a', 'gpt-4o-mini', 60_000, now);
+    const counting = choice.peekCandidates(route, () => state);
+    const offered: string[] = [];
+    for (let key = counting.next(now); key; key = counting.next(now)) {
+      offered.push(key.providerKeyId);
+      assert.equal(counting.probe, 0);
+    }
+    assert.deepEqual(offered, ['prk_b']);
+    assert.deepEqual(
+      choice.describeOrg(state, ORG, now).map((key) => [key.providerKeyId, key.usage.requestsPerMinute]),
+      [
+        ['prk_a', 1],
+        ['prk_b', 1],
+      ],
+      'the count spent nothing and gave nothing back',
+    );
   });
 });
 
