@@ -9,6 +9,7 @@
  * Gemini accepts. Parts that a target may refuse carry `path`, the field in the caller's own
  * request, so the refusal names what the caller sent.
  */
+import { TranslationError } from './translation-error.js';
 
 export type MediaSource = { kind: 'base64'; mediaType: string; data: string } | { kind: 'url'; url: string };
 
@@ -197,6 +198,23 @@ function toolResultsFirst(parts: UserPart[]): UserPart[] {
 export function documentNote(part: FilePart): string | undefined {
   const note = [part.title, part.context].filter(Boolean).join('\n\n');
   return note === '' ? undefined : note;
+}
+
+/**
+ * Claude and Gemini answer a conversation only: a request whose messages are all system
+ * messages or empty (an OpenAI caller's `[{role: "system", ...}]`, which OpenAI answers) would
+ * reach them with no turn at all and be refused in words about a body the caller never sent
+ * (Claude's "at least one message is required", Gemini's "contents is not specified").
+ * Refused here, naming `messages`, so the caller learns it in its own dialect.
+ */
+export function refuseEmptyConversation(request: NeutralChatRequest, models: string): void {
+  if (request.messages.length > 0) return;
+  throw new TranslationError(
+    'invalid_value',
+    'messages',
+    `${models} need at least one user or assistant message with content; ` +
+      'this request has only system messages or empty ones. Send the instruction as a user message.',
+  );
 }
 
 /** Tool names used in the conversation, for providers that require every used tool to be declared. */

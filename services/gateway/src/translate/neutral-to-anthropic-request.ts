@@ -28,7 +28,7 @@ import type {
   TextPart,
   UserPart,
 } from './neutral-request.js';
-import { EFFORT_BUDGETS, toolNamesUsed } from './neutral-request.js';
+import { EFFORT_BUDGETS, refuseEmptyConversation, toolNamesUsed } from './neutral-request.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -72,13 +72,14 @@ export function anthropicRequestFromNeutral(
 ): AnthropicMessagesRequest {
   const request = withinOutputCeiling(asked);
   refuseOpenAIOnlyOptions(request);
+  refuseEmptyConversation(request, 'Claude models');
   refuseOversizedImages(request.messages);
   const defaultMaxTokens =
     options.defaultMaxTokens ?? claudeDefaultMaxTokens(request.model) ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
   const reasoning = withoutThinkingInOpenToolLoop(request, reasoningFields(request, defaultMaxTokens));
   const out: AnthropicMessagesRequest = {
     model: request.model,
-    messages: request.messages.map(message),
+    messages: withoutTrailingWhitespace(request.messages.map(message)),
     max_tokens: reasoning.maxTokens ?? request.maxTokens ?? defaultMaxTokens,
   };
   if (request.system.length > 0) out.system = request.system.map((text) => ({ type: 'text', text }));
@@ -356,6 +357,22 @@ function message(neutral: NeutralMessage): AnthropicMessageParam {
     };
   }
   return { role: 'user', content: neutral.parts.map(userBlock) };
+}
+
+/**
+ * A conversation that ends on an assistant turn is a prefill to Claude, which refuses one whose
+ * last text ends in whitespace (400 "final assistant content cannot end with trailing
+ * whitespace"); OpenAI takes it (an OpenAI caller's `"Sure, "`). The whitespace goes: Claude
+ * writes its own before the next word.
+ */
+function withoutTrailingWhitespace(messages: AnthropicMessageParam[]): AnthropicMessageParam[] {
+  const last = messages.at(-1);
+  if (last?.role !== 'assistant' || typeof last.content === 'string') return messages;
+  const block = last.content.at(-1);
+  if (block?.type !== 'text' || block.text === block.text.trimEnd()) return messages;
+  // Whitespace-only texts were dropped while parsing: some text stays.
+  const content = [...last.content.slice(0, -1), { ...block, text: block.text.trimEnd() }];
+  return [...messages.slice(0, -1), { ...last, content }];
 }
 
 /** The ids Claude takes for `tool_use.id` and `tool_result.tool_use_id` (a 400 "String should match pattern" otherwise). */

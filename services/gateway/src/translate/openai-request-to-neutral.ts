@@ -97,7 +97,8 @@ function addMessage(
     case 'system':
     case 'developer': {
       const text = typeof message.content === 'string' ? message.content : joinText(message.content);
-      if (text !== '') system.push(text);
+      // Whitespace alone says nothing, and Claude refuses it as a text block (below).
+      if (text.trim() !== '') system.push(text);
       return;
     }
     case 'user':
@@ -111,7 +112,7 @@ function addMessage(
         {
           type: 'tool-result',
           toolCallId: message.tool_call_id,
-          content: textParts(
+          content: userTexts(
             typeof message.content === 'string' ? [message.content] : message.content.map((p) => p.text),
           ),
           isError: false,
@@ -141,15 +142,25 @@ function textParts(texts: readonly string[]): { type: 'text'; text: string }[] {
   return texts.filter((text) => text !== '').map((text) => ({ type: 'text', text }));
 }
 
+/**
+ * A user's or tool's text of whitespace only (`" "`, a chat UI's `"\n"`) is dropped, as an
+ * assistant's is:
+ * Claude refuses it as a text block (400 "text content blocks must contain non-whitespace text"),
+ * which OpenAI takes, and it says nothing to any model.
+ */
+function userTexts(texts: readonly string[]): { type: 'text'; text: string }[] {
+  return textParts(texts.filter((text) => text.trim() !== ''));
+}
+
 function userParts(content: string | OpenAIUserContentPart[], path: string): UserPart[] {
-  if (typeof content === 'string') return textParts([content]);
+  if (typeof content === 'string') return userTexts([content]);
   return content.flatMap((part, index) => userPart(part, `${path}[${index}]`));
 }
 
 function userPart(part: OpenAIUserContentPart, path: string): UserPart[] {
   switch (part.type) {
     case 'text':
-      return textParts([part.text]);
+      return userTexts([part.text]);
     case 'image_url':
       return [
         {

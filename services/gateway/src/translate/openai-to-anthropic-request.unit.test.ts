@@ -917,6 +917,58 @@ describe('OpenAI chat request -> Anthropic messages request', () => {
         },
       ]);
     });
+
+    it('whitespace-only user, tool and system texts are dropped: Claude refuses them as text blocks', () => {
+      const translated = translate({
+        messages: [
+          { role: 'system', content: '\n' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Weather?' },
+              { type: 'text', text: '\t' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          },
+          {
+            role: 'tool',
+            tool_call_id: 'c1',
+            content: [
+              { type: 'text', text: ' ' },
+              { type: 'text', text: '\n' },
+            ],
+          },
+          user(' '),
+        ],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: weather } }],
+      });
+      assert.equal(translated.system, undefined);
+      assert.deepEqual(translated.messages, [
+        { role: 'user', content: [{ type: 'text', text: 'Weather?' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'get_weather', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1' }] },
+      ]);
+    });
+
+    it('a last assistant text (a prefill to Claude) goes without its trailing whitespace, which Claude refuses', () => {
+      const translated = translate({ messages: [user('Say hi'), { role: 'assistant', content: 'Sure, ' }] });
+      assert.deepEqual(translated.messages.at(-1), {
+        role: 'assistant',
+        content: [{ type: 'text', text: 'Sure,' }],
+      });
+    });
+
+    it('refuses, naming messages, a request of system messages only: Claude needs a turn', () => {
+      for (const messages of [[{ role: 'system', content: 'Write a haiku.' }], [user('')]])
+        assert.throws(
+          () => translate({ messages }),
+          (error: unknown) => error instanceof TranslationError && error.param === 'messages',
+        );
+    });
   });
 
   describe('refusals name the offending field', () => {
