@@ -253,7 +253,8 @@ export const planChatExchange: ExchangePlanner = (
   });
 
   let upstreamBody: Record<string, unknown>;
-  // Tool names too long for OpenAI and Gemini go shortened: the answer's calls are named back by this.
+  // Tool names too long for OpenAI and Gemini go shortened (for Gemini, a leading digit or dash
+  // gets `_`): the answer's calls are named back by this.
   let toolNames: ReadonlyMap<string, string> | undefined;
   if (caller === provider) {
     upstreamBody = { ...body, model: route.model };
@@ -267,7 +268,7 @@ export const planChatExchange: ExchangePlanner = (
     ) as Record<string, unknown>;
   } else {
     const request = parseOr(anthropicMessagesRequest, { ...body, model: route.model }, 'request');
-    toolNames = anthropicToolNamesSent(request);
+    toolNames = anthropicToolNamesSent(request, provider === 'gemini' ? 'gemini' : 'openai');
     upstreamBody = (
       provider === 'openai'
         ? anthropicToOpenAIRequest(request, {

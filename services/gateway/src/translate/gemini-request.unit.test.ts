@@ -429,6 +429,49 @@ describe('OpenAI chat request -> Gemini generateContent', () => {
     assert.equal(translated.contents[2]?.parts[0]?.functionResponse?.name, name);
   });
 
+  it("refuses an OpenAI caller's function name starting with a digit or a dash, which Gemini refuses", () => {
+    for (const name of ['3d_render', '-x'])
+      assert.throws(
+        () =>
+          fromOpenAI({
+            tools: [{ type: 'function', function: { name, parameters: weather } }],
+            messages: [user('Go')],
+          }),
+        (error: unknown) =>
+          error instanceof TranslationError &&
+          error.param === 'tools[0].function.name' &&
+          /start with a letter or an underscore/.test(error.message),
+      );
+  });
+
+  it('refuses, naming the id, calls of one message that share an id: Gemini needs a response for each', () => {
+    assert.throws(
+      () =>
+        fromOpenAI({
+          messages: [
+            user('Go'),
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                { id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+                { id: 'call_0', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+              ],
+            },
+            { role: 'tool', tool_call_id: 'call_0', content: 'sunny' },
+          ],
+        }),
+      (error: unknown) => error instanceof TranslationError && error.param === 'messages[1].tool_calls[1].id',
+    );
+  });
+
+  it('refuses, naming messages, a request of system messages only: Gemini needs contents', () => {
+    assert.throws(
+      () => fromOpenAI({ messages: [{ role: 'system', content: 'Write a haiku.' }] }),
+      (error: unknown) => error instanceof TranslationError && error.param === 'messages',
+    );
+  });
+
   it("refuses an OpenAI caller's function name over 64 characters as OpenAI does (its calls could not be named back)", () => {
     const name = 'x'.repeat(65);
     assert.throws(
@@ -670,6 +713,40 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
       });
       assert.deepEqual([...anthropicToolNamesSent(request)], [[short, long]]);
     });
+  });
+
+  it("a tool name starting with a digit or a dash (Claude's pattern takes it) goes with `_` before it, and is named back", () => {
+    const request = anthropicMessagesRequest.parse({
+      model: 'gemini-2.5-flash',
+      max_tokens: 10,
+      tools: [
+        { name: '3d_render', input_schema: weather },
+        { name: '-x', input_schema: weather },
+      ],
+      tool_choice: { type: 'tool', name: '3d_render' },
+      messages: [
+        user('Render'),
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: '-x', input: {} }] },
+        user([{ type: 'tool_result', tool_use_id: 't1', content: 'done' }]),
+      ],
+    });
+    const translated = anthropicToGeminiRequest(request);
+    assert.deepEqual(
+      translated.tools?.[0]?.functionDeclarations?.map((declaration) => declaration.name),
+      ['_3d_render', '_-x'],
+    );
+    assert.deepEqual(translated.toolConfig?.functionCallingConfig?.allowedFunctionNames, ['_3d_render']);
+    assert.equal(translated.contents[1]?.parts[0]?.functionCall?.name, '_-x');
+    assert.equal(translated.contents[2]?.parts[0]?.functionResponse?.name, '_-x');
+    assert.deepEqual(
+      [...anthropicToolNamesSent(request, 'gemini')],
+      [
+        ['_3d_render', '3d_render'],
+        ['_-x', '-x'],
+      ],
+    );
+    // GPT takes them as they are.
+    assert.deepEqual([...anthropicToolNamesSent(request, 'openai')], []);
   });
 
   it('images in tool results follow the function responses; image blocks become inlineData', () => {

@@ -11,8 +11,14 @@ import type {
   ToolResultPart,
   UserPart,
 } from './neutral-request.js';
-import { documentNote, EFFORT_BUDGETS, effortForBudget, lesserEffort } from './neutral-request.js';
-import { shortToolName } from './tool-names.js';
+import {
+  documentNote,
+  EFFORT_BUDGETS,
+  effortForBudget,
+  lesserEffort,
+  refuseEmptyConversation,
+} from './neutral-request.js';
+import { geminiToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
 /**
@@ -32,6 +38,7 @@ export function geminiRequestFromNeutral(
   options: GeminiRequestOptions = {},
 ): GeminiGenerateContentRequest {
   refuseUnsupported(request);
+  refuseEmptyConversation(request, 'Gemini models');
   const signature =
     options.thoughtSignature === undefined ? FOREIGN_THOUGHT_SIGNATURE : options.thoughtSignature;
   const out: GeminiGenerateContentRequest = { contents: contents(request.messages, signature) };
@@ -47,7 +54,7 @@ export function geminiRequestFromNeutral(
     out.tools = [
       {
         functionDeclarations: declared.map((tool) => ({
-          name: shortToolName(tool.name),
+          name: geminiToolName(tool.name),
           ...(tool.description !== undefined ? { description: tool.description } : {}),
           ...(tool.parameters !== undefined ? { parametersJsonSchema: tool.parameters } : {}),
         })),
@@ -99,7 +106,7 @@ function contents(messages: readonly NeutralMessage[], signature: string | null)
       callOrder = new Map();
       const parts = message.parts.map((part): GeminiPart => {
         if (part.type === 'text') return { text: part.text };
-        const name = shortToolName(part.name);
+        const name = geminiToolName(part.name);
         namesById.set(part.id, name);
         callOrder.set(part.id, callOrder.size);
         const id = geminiCallIdToSend(part.id);
@@ -242,12 +249,12 @@ function functionCallingConfig(
     case 'required':
       return { mode: 'ANY' };
     case 'tool':
-      return { mode: 'ANY', allowedFunctionNames: [shortToolName(choice.name)] };
+      return { mode: 'ANY', allowedFunctionNames: [geminiToolName(choice.name)] };
     case 'allowed':
       // "Should only be set when the Mode is ANY" (FunctionCallingConfig.allowedFunctionNames):
       // `auto` goes as AUTO, Gemini's default, with the declarations cut to the allowed ones.
       return choice.mode === 'required'
-        ? { mode: 'ANY', allowedFunctionNames: choice.names.map(shortToolName) }
+        ? { mode: 'ANY', allowedFunctionNames: choice.names.map(geminiToolName) }
         : undefined;
     default: {
       const unknown: never = choice;

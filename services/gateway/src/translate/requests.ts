@@ -13,9 +13,10 @@ import { type OpenAIRequestOptions, openAIRequestFromNeutral } from './neutral-t
 import type { OpenAIChatRequest } from './openai-chat-types.js';
 import { openAIMaxOutputTokens } from './openai-models.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
-import { shortToolName } from './tool-names.js';
+import { geminiToolName, shortToolName } from './tool-names.js';
 import {
   refuseRepeatedToolCallIds,
+  refuseSharedToolCallIdsInTurn,
   refuseUnpairedAnthropicTools,
   refuseUnpairedOpenAITools,
 } from './tool-pairing.js';
@@ -56,15 +57,20 @@ export function maxOutputTokensIn(
 }
 
 /**
- * The tool names an Anthropic-SDK caller's request goes to a GPT or Gemini model with in place of
- * its own (longer than the 64 characters both take), to the caller's: the answer's calls are
- * named back by it (`toolNames` of the response context and the stream options). Read from the
- * request as sent (its tools and the tool calls of its history), without a second translation.
+ * The tool names an Anthropic-SDK caller's request goes to a GPT or Gemini model (`provider`) with
+ * in place of its own (longer than the 64 characters both take; for Gemini, starting with a digit
+ * or a dash), to the caller's: the answer's calls are named back by it (`toolNames` of the
+ * response context and the stream options). Read from the request as sent (its tools and the
+ * tool calls of its history), without a second translation.
  */
-export function anthropicToolNamesSent(request: AnthropicMessagesRequest): ReadonlyMap<string, string> {
+export function anthropicToolNamesSent(
+  request: AnthropicMessagesRequest,
+  provider: 'openai' | 'gemini' = 'openai',
+): ReadonlyMap<string, string> {
+  const nameSent = provider === 'gemini' ? geminiToolName : shortToolName;
   const names = new Map<string, string>();
   const add = (name: string) => {
-    const sent = shortToolName(name);
+    const sent = nameSent(name);
     if (sent !== name) names.set(sent, name);
   };
   for (const tool of request.tools ?? []) add(tool.name);
@@ -81,23 +87,35 @@ export function openAIToGeminiRequest(
   options?: GeminiRequestOptions,
 ): GeminiGenerateContentRequest {
   refuseUnpairedOpenAITools(request);
-  refuseLongFunctionNames(request);
+  refuseSharedToolCallIdsInTurn(request);
+  refuseFunctionNamesGeminiRefuses(request);
   return geminiRequestFromNeutral(neutralFromOpenAIRequest(request), options);
 }
 
 /**
- * A function name over 64 characters is refused as OpenAI refuses it: the Gemini writer would
- * send it shortened (as for Anthropic callers, who may use 128), and the OpenAI answer writers
- * do not name the calls back.
+ * A function name over 64 characters is refused as OpenAI refuses it, and one that starts with a
+ * digit or a dash (OpenAI takes it) as Gemini refuses it: the Gemini writer would send it
+ * changed (as for Anthropic callers, `geminiToolName`), and the OpenAI answer writers do not
+ * name the calls back.
  */
-function refuseLongFunctionNames(request: OpenAIChatRequest): void {
-  for (const [index, tool] of (request.tools ?? []).entries())
-    if (tool.type === 'function' && shortToolName(tool.function.name) !== tool.function.name)
+function refuseFunctionNamesGeminiRefuses(request: OpenAIChatRequest): void {
+  for (const [index, tool] of (request.tools ?? []).entries()) {
+    if (tool.type !== 'function') continue;
+    const { name } = tool.function;
+    const param = `tools[${index}].function.name`;
+    if (shortToolName(name) !== name)
       throw new TranslationError(
         'invalid_value',
-        `tools[${index}].function.name`,
-        `Invalid 'tools[${index}].function.name': string too long. Expected a string with maximum length 64.`,
+        param,
+        `Invalid '${param}': string too long. Expected a string with maximum length 64.`,
       );
+    if (geminiToolName(name) !== name)
+      throw new TranslationError(
+        'unsupported_value',
+        param,
+        `Gemini models take function names that start with a letter or an underscore, not '${name}'; rename the function.`,
+      );
+  }
 }
 
 /** An Anthropic-SDK caller asking a Gemini model (top_k is kept: Gemini has topK). */

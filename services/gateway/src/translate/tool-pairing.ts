@@ -186,3 +186,27 @@ export function refuseRepeatedToolCallIds(request: OpenAIChatRequest): void {
     }
   }
 }
+
+/**
+ * Gemini answers a turn of function calls only with as many function responses ("Please ensure
+ * that the number of function response parts is equal to the number of function call parts of
+ * the function call turn"), and pairs them by position: calls of one assistant message that
+ * share an id, which GPT takes, are answered by one `tool` message, so the translated turn
+ * would hold fewer responses than calls. Refused naming the call's `id`, as for Claude
+ * (`refuseRepeatedToolCallIds`); ids repeated across turns pair by turn and are taken.
+ */
+export function refuseSharedToolCallIdsInTurn(request: OpenAIChatRequest): void {
+  for (const [index, message] of request.messages.entries()) {
+    if (message.role !== 'assistant') continue;
+    const ids = new Set<string>();
+    for (const [position, call] of (message.tool_calls ?? []).entries()) {
+      if (ids.has(call.id))
+        throw new TranslationError(
+          'unsupported_value',
+          `messages[${index}].tool_calls[${position}].id`,
+          `Gemini models need one result for each function call, and two calls of this message share the id '${call.id}'; give each call its own id.`,
+        );
+      ids.add(call.id);
+    }
+  }
+}
