@@ -433,13 +433,13 @@ function embeddings(
  * dashes, with a maximum length of 64" (ai.google.dev/api/caching#FunctionDeclaration), starting
  * with a letter or an underscore, as Gemini's 400 words it.
  */
-const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+export const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 
 /** Gemini refuses the request naming each declaration whose name breaks the rule (its 400's wording). */
 function invalidFunctionNameError(request: GenerateRequest): JsonReply | undefined {
   const problems = (request.tools ?? []).flatMap((tool, t) =>
     (tool.functionDeclarations ?? []).flatMap((declaration, d) =>
-      FUNCTION_NAME.test(declaration.name)
+      GEMINI_FUNCTION_NAME.test(declaration.name)
         ? []
         : [
             `  * tools[${t}].function_declarations[${d}].name: [FIELD_INVALID] Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores (_), dots (.), colons (:), or dashes (-), with a maximum length of 64.`,

@@ -11,7 +11,8 @@ export {
   truncateToTokens,
 } from './answers.js';
 export { type AnthropicMockOptions, DEFAULT_ANTHROPIC_MODELS, startAnthropicMock } from './anthropic-mock.js';
-export { type GeminiMockOptions, startGeminiMock } from './gemini-mock.js';
+export { toolPairingError } from './anthropic-tool-pairing.js';
+export { GEMINI_FUNCTION_NAME, type GeminiMockOptions, startGeminiMock } from './gemini-mock.js';
 export {
   type MockServer,
   type MockServerOptions,
@@ -27,6 +28,7 @@ export {
   type OpenAIMockOptions,
   startOpenAIMock,
 } from './openai-mock.js';
+export { type ToolOrderError, toolOrderError } from './openai-tool-order.js';
 export { DEFAULT_QUOTA, type QuotaLimits, type QuotaSnapshot } from './quota.js';
 export {
   type MockErrorKind,

@@ -1,0 +1,143 @@
+/**
+ * What each provider accepts of a request body, as the property tests judge a translated one:
+ * the mock providers' refusal rules where they encode them (imported, the same code the mocks
+ * answer with), and the providers' documented rules the mocks do not check. Each returns the
+ * first break it finds, in words a failing property can show, or undefined.
+ */
+import { GEMINI_FUNCTION_NAME, toolOrderError, toolPairingError } from '@kordon/mock-providers';
+import type { AnthropicMessagesRequest } from '../anthropic-messages-types.js';
+import type { GeminiGenerateContentRequest } from '../gemini-types.js';
+import type { OpenAIChatRequest } from '../openai-chat-types.js';
+
+/** Claude's tool name and tool_use id patterns (a 400 "String should match pattern" otherwise). */
+const CLAUDE_TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+const CLAUDE_TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
+
+export function claudeRefusal(body: AnthropicMessagesRequest): string | undefined {
+  const pairing = toolPairingError(body);
+  if (pairing !== undefined) return pairing;
+  // The mock's own check, in anthropic-mock.ts `messages` (not exported: one line).
+  if (body.tool_choice !== undefined && (body.tools ?? []).length === 0)
+    return 'tool_choice may only be specified while providing tools.';
+  if (body.messages.length === 0) return 'messages: at least one message is required';
+  for (const tool of body.tools ?? [])
+    if (!CLAUDE_TOOL_NAME.test(tool.name)) return `tools.name: ${tool.name} does not match the pattern`;
+  for (const [i, message] of body.messages.entries()) {
+    if (i > 0 && body.messages[i - 1]?.role === message.role)
+      return `messages.${i}: roles must alternate (merged turns)`;
+    const blocks = typeof message.content === 'string' ? [] : message.content;
+    if (typeof message.content === 'string' && message.content.trim() === '')
+      return `messages.${i}: text content must be non-empty`;
+    if (blocks.length === 0 && typeof message.content !== 'string')
+      return `messages.${i}: content must be non-empty`;
+    let sawOther = false;
+    for (const [j, block] of blocks.entries()) {
+      if (block.type === 'text' && block.text.trim() === '')
+        return `messages.${i}.content.${j}: text content blocks must contain non-whitespace text`;
+      if (block.type === 'tool_result') {
+        if (sawOther) return `messages.${i}.content.${j}: tool_result blocks must come first`;
+        if (!CLAUDE_TOOL_USE_ID.test(block.tool_use_id))
+          return `messages.${i}.content.${j}: tool_use_id pattern`;
+        if (Array.isArray(block.content))
+          for (const item of block.content)
+            if (item.type === 'text' && item.text.trim() === '')
+              return `messages.${i}.content.${j}: tool_result text blocks must contain non-whitespace text`;
+      } else sawOther = true;
+      if (block.type === 'tool_use' && !CLAUDE_TOOL_USE_ID.test(block.id))
+        return `messages.${i}.content.${j}: tool_use id pattern`;
+      if (message.role === 'user' && (block.type === 'tool_use' || block.type === 'thinking'))
+        return `messages.${i}.content.${j}: ${block.type} in a user turn`;
+      if (
+        message.role === 'assistant' &&
+        block.type !== 'text' &&
+        block.type !== 'tool_use' &&
+        block.type !== 'thinking'
+      )
+        return `messages.${i}.content.${j}: ${block.type} in an assistant turn`;
+    }
+  }
+  // A prefill: "final assistant content cannot end with trailing whitespace".
+  const last = body.messages.at(-1);
+  if (last?.role === 'assistant') {
+    const lastText = typeof last.content === 'string' ? last.content : last.content.at(-1);
+    const text =
+      typeof lastText === 'string' ? lastText : lastText?.type === 'text' ? lastText.text : undefined;
+    if (text !== undefined && text !== text.trimEnd())
+      return 'messages: final assistant content cannot end with trailing whitespace';
+  }
+  for (const block of typeof body.system === 'string' ? [] : (body.system ?? []))
+    if (block.text.trim() === '') return 'system: text content blocks must contain non-whitespace text';
+  // "Requests which include `tool_use` or `tool_result` blocks must define tools."
+  const usesTools = body.messages.some(
+    (message) =>
+      typeof message.content !== 'string' &&
+      message.content.some((block) => block.type === 'tool_use' || block.type === 'tool_result'),
+  );
+  if (usesTools && (body.tools ?? []).length === 0)
+    return 'Requests which include `tool_use` or `tool_result` blocks must define tools.';
+  return undefined;
+}
+
+/** OpenAI's longest function name, and its pattern. */
+const OPENAI_FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+export function openAIRefusal(body: OpenAIChatRequest): string | undefined {
+  const order = toolOrderError(body);
+  if (order !== undefined) return `${order.param}: ${order.shape.message}`;
+  if (body.messages.length === 0) return 'messages: empty array';
+  if (body.tools != null && body.tools.length === 0) return "Invalid 'tools': empty array.";
+  if (body.tools == null && body.tool_choice != null)
+    return "'tool_choice' is only allowed when 'tools' are specified.";
+  if (body.tools == null && body.parallel_tool_calls != null)
+    return "'parallel_tool_calls' is only allowed when 'tools' are specified.";
+  for (const tool of body.tools ?? [])
+    if (tool.type === 'function' && !OPENAI_FUNCTION_NAME.test(tool.function.name))
+      return `tools.function.name: ${tool.function.name}`;
+  for (const [i, message] of body.messages.entries()) {
+    if (message.role !== 'assistant') continue;
+    for (const call of message.tool_calls ?? [])
+      if (!OPENAI_FUNCTION_NAME.test(call.function.name)) return `messages.${i}.tool_calls.function.name`;
+    if (message.content == null && (message.tool_calls ?? []).length === 0)
+      return `messages.${i}: an assistant message needs content or tool_calls`;
+  }
+  return undefined;
+}
+
+export function geminiRefusal(body: GeminiGenerateContentRequest): string | undefined {
+  if (body.contents.length === 0) return 'contents is not specified';
+  for (const tool of body.tools ?? [])
+    for (const declaration of tool.functionDeclarations ?? [])
+      if (!GEMINI_FUNCTION_NAME.test(declaration.name))
+        return `function_declarations.name: Invalid function name ${declaration.name}`;
+  let previousCalls: string[] = [];
+  for (const [i, content] of body.contents.entries()) {
+    if (content.role !== 'user' && content.role !== 'model') return `contents.${i}.role: ${content.role}`;
+    if (content.parts.length === 0) return `contents.${i}.parts must not be empty`;
+    const responses: string[] = [];
+    const calls: string[] = [];
+    for (const [j, part] of content.parts.entries()) {
+      if (part.text !== undefined && part.text === '')
+        return `contents.${i}.parts.${j}: Unable to submit request because it has an empty text parameter.`;
+      if (part.functionCall) {
+        if (content.role !== 'model') return `contents.${i}.parts.${j}: functionCall in a user turn`;
+        calls.push(part.functionCall.name);
+      }
+      if (part.functionResponse) {
+        if (content.role !== 'user') return `contents.${i}.parts.${j}: functionResponse in a model turn`;
+        responses.push(part.functionResponse.name);
+      }
+    }
+    if (responses.length > 0) {
+      for (const name of responses)
+        if (!previousCalls.includes(name))
+          return `contents.${i}: functionResponse ${name} answers no functionCall`;
+      if (responses.length !== previousCalls.length)
+        return (
+          `contents.${i}: Please ensure that the number of function response parts (${responses.length}) is equal ` +
+          `to the number of function call parts of the function call turn (${previousCalls.length}).`
+        );
+    }
+    previousCalls = calls;
+  }
+  return undefined;
+}
