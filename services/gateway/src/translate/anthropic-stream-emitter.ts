@@ -26,6 +26,17 @@ type OpenBlock =
   | { index: number; kind: 'text' | 'thinking' }
   | { index: number; kind: 'tool_use'; toolIndex: number };
 
+/**
+ * A streamed call's argument JSON, judged by its first character that is not whitespace: `{`
+ * streams live; anything else cannot be an object (a weaker model's `[1,2]`, `null`, prose),
+ * which Anthropic's `input` must be, and is held, to be sent as `{}` when its block closes, as
+ * the plain answer gives it (`neutralFromOpenAIResponse`). Whitespace alone is held undecided.
+ */
+interface StreamedArguments {
+  verdict: 'undecided' | 'object' | 'not-object';
+  held: string[];
+}
+
 /** A tool call that started while another call's block was open: sent whole once that one closes. */
 interface HeldCall {
   id: string;
@@ -53,6 +64,8 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
   #open: OpenBlock | undefined;
   #nextBlockIndex = 0;
   readonly #blockByToolIndex = new Map<number, number>();
+  /** By tool index: how its arguments stream (kept after its block closed, for a late delta). */
+  readonly #arguments = new Map<number, StreamedArguments>();
   /** By tool index, in the order the calls started. */
   readonly #held = new Map<number, HeldCall>();
   #stopReason: AnthropicStopReason = 'end_turn';
@@ -106,14 +119,10 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
         // A delta for a call whose block was closed (text came between) still names that block:
         // out of Anthropic's order, but the SDK appends by index, and dropping it would lose arguments.
         const index = this.#blockByToolIndex.get(part.toolIndex);
-        if (index === undefined) return [];
-        return [
-          {
-            type: 'content_block_delta',
-            index,
-            delta: { type: 'input_json_delta', partial_json: part.argumentsDelta },
-          },
-        ];
+        const streamed = this.#arguments.get(part.toolIndex);
+        if (index === undefined || streamed === undefined) return [];
+        const json = this.#judged(streamed, part.argumentsDelta);
+        return json === undefined ? [] : [jsonDelta(index, json)];
       }
       case 'finish':
         this.#stopReason = anthropicStopReason(part.reason);
@@ -171,6 +180,7 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
     const index = this.#nextBlockIndex++;
     this.#open = { index, kind: 'tool_use', toolIndex };
     this.#blockByToolIndex.set(toolIndex, index);
+    this.#arguments.set(toolIndex, { verdict: 'undecided', held: [] });
     events.push({
       type: 'content_block_start',
       index,
@@ -179,10 +189,31 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
     return events;
   }
 
+  /**
+   * The JSON to send now for a delta of a call's arguments (`StreamedArguments`): the delta once
+   * they are an object's, what was held with it when this delta shows they are; else nothing.
+   */
+  #judged(streamed: StreamedArguments, delta: string): string | undefined {
+    if (streamed.verdict === 'object') return delta;
+    streamed.held.push(delta);
+    if (streamed.verdict === 'not-object') return undefined;
+    const json = streamed.held.join('');
+    const first = json.trimStart()[0];
+    if (first === undefined) return undefined;
+    streamed.held = [];
+    if (first === '{') {
+      streamed.verdict = 'object';
+      return json;
+    }
+    streamed.verdict = 'not-object';
+    return undefined;
+  }
+
   /** Closes the open block, then sends the calls held while it was open, each whole. */
   #closeBlock(): AnthropicStreamEventOut[] {
     if (!this.#open) return [];
-    const { index: closed, kind } = this.#open;
+    const open = this.#open;
+    const { index: closed, kind } = open;
     // A thinking block ends with its signature, as Claude's do (the SDK keeps it with the block).
     const events: AnthropicStreamEventOut[] =
       kind === 'thinking'
@@ -194,6 +225,14 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
             },
           ]
         : [];
+    if (open.kind === 'tool_use') {
+      const streamed = this.#arguments.get(open.toolIndex);
+      // Arguments that cannot be an object: `{}`, as the plain answer's. Later deltas are dropped.
+      if (streamed?.verdict === 'not-object') {
+        events.push(jsonDelta(closed, '{}'));
+        streamed.held = [];
+      }
+    }
     events.push({ type: 'content_block_stop', index: closed });
     this.#open = undefined;
     if (this.#held.size === 0) return events;
@@ -205,16 +244,26 @@ export class AnthropicStreamEmitter implements StreamEmitter<AnthropicStreamEven
         index,
         content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
       });
-      const json = call.argumentsDeltas.join('');
-      if (json)
-        events.push({
-          type: 'content_block_delta',
-          index,
-          delta: { type: 'input_json_delta', partial_json: json },
-        });
+      // Whole, judged as a live call's arguments: those that cannot be an object as `{}`.
+      const streamed: StreamedArguments = { verdict: 'undecided', held: [] };
+      this.#arguments.set(toolIndex, streamed);
+      const json = this.#judged(streamed, call.argumentsDeltas.join(''));
+      if (json !== undefined) events.push(jsonDelta(index, json));
+      else if (streamed.verdict === 'not-object') {
+        events.push(jsonDelta(index, '{}'));
+        streamed.held = [];
+      }
       events.push({ type: 'content_block_stop', index });
     }
     this.#held.clear();
     return events;
   }
+}
+
+function jsonDelta(index: number, partialJson: string): AnthropicStreamEventOut {
+  return {
+    type: 'content_block_delta',
+    index,
+    delta: { type: 'input_json_delta', partial_json: partialJson },
+  };
 }

@@ -308,6 +308,31 @@ describe('OpenAI chunks -> Anthropic stream', () => {
     ]);
   });
 
+  it('arguments that cannot be an object (a live call and a held one) stream as {}, as the plain answer gives them', () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const call = (index: number, fields: object) => ({
+      ...base,
+      choices: [{ index: 0, delta: { tool_calls: [{ index, ...fields }] }, finish_reason: null }],
+    });
+    const args = (index: number, text: string) => call(index, { function: { arguments: text } });
+    const { events } = replay([
+      call(0, { id: 'call_list', type: 'function', function: { name: 'f', arguments: ' [1,' } }),
+      call(1, { id: 'call_prose', type: 'function', function: { name: 'g', arguments: 'not ' } }),
+      args(0, '2]'),
+      args(1, 'json'),
+      call(2, { id: 'call_object', type: 'function', function: { name: 'h', arguments: '{"a":' } }),
+      args(2, '1}'),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+      OPENAI_DONE,
+    ]);
+    // The SDK parses each block's JSON: `[1,2]` is no input, `not json` no JSON at all.
+    assert.deepEqual(accumulateAnthropic(events).content, [
+      { type: 'tool_use', id: 'call_list', name: 'f', input: {} },
+      { type: 'tool_use', id: 'call_prose', name: 'g', input: {} },
+      { type: 'tool_use', id: 'call_object', name: 'h', input: { a: 1 } },
+    ]);
+  });
+
   it("parallel calls that all say index 0 (Ollama's streams) are told apart by their ids", () => {
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'qwen2.5-coder:7b' };
     const call = (id: string, path: string) => ({
