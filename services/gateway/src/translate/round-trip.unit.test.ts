@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { accumulateAnthropic, accumulateOpenAI } from './__fixtures__/accumulate.js';
 import { sseEvents } from './__fixtures__/sse-fixtures.js';
 import { anthropicMessageResponse, anthropicMessagesRequest } from './anthropic-messages-types.js';
 import { neutralFromAnthropicRequest } from './anthropic-request-to-neutral.js';
-import type { NeutralChatRequest } from './neutral-request.js';
+import type { AssistantPart, NeutralChatRequest, NeutralMessage, UserPart } from './neutral-request.js';
 import { openAIRequestFromNeutral } from './neutral-to-openai-request.js';
 import { type OpenAIChatChunkOut, openAIChatCompletion, openAIChatRequest } from './openai-chat-types.js';
 import { neutralFromOpenAIRequest } from './openai-request-to-neutral.js';
@@ -28,8 +29,41 @@ const weather = { type: 'object', properties: { city: { type: 'string' } }, requ
 function meaning(request: NeutralChatRequest): unknown {
   const system = request.system.length > 0 ? [request.system.join('\n\n')] : [];
   return JSON.parse(
-    JSON.stringify({ ...request, system }, (key, value) => (key === 'path' ? undefined : value)),
+    JSON.stringify(
+      {
+        ...request,
+        system,
+        messages: request.messages.map(joinedTexts),
+        // No call is made with `none`: whether they may be parallel says nothing (Claude's `none` has no such field).
+        ...(request.toolChoice?.type === 'none' ? { parallelToolCalls: undefined } : {}),
+      },
+      (key, value) => (key === 'path' ? undefined : value),
+    ),
   );
+}
+
+/**
+ * A turn with its texts in the one form both dialects give them: an assistant's texts run
+ * together (OpenAI's assistant message has one content), a tool result's joined by newlines
+ * (OpenAI's tool message carries one text).
+ */
+function joinedTexts(message: NeutralMessage): NeutralMessage {
+  if (message.role === 'user') {
+    const parts = message.parts.map((part): UserPart => {
+      if (part.type !== 'tool-result' || part.content.some((item) => item.type !== 'text')) return part;
+      const text = part.content.map((item) => (item.type === 'text' ? item.text : '')).join('\n');
+      return { ...part, content: text === '' ? [] : [{ type: 'text', text }] };
+    });
+    return { ...message, parts };
+  }
+  const parts: AssistantPart[] = [];
+  for (const part of message.parts) {
+    const last = parts.at(-1);
+    if (part.type === 'text' && last?.type === 'text')
+      parts[parts.length - 1] = { ...last, text: last.text + part.text };
+    else parts.push(part);
+  }
+  return { ...message, parts };
 }
 
 describe('OpenAI -> Anthropic -> OpenAI requests', () => {
@@ -287,4 +321,318 @@ describe('streams round trip', () => {
       assert.deepEqual(toOpenAI.usage, usage, 'usage kept, except reasoning that Anthropic cannot carry');
     });
   }
+});
+
+// --- random requests: what both dialects express, round trip by round trip ----------------
+
+const RUNS = { seed: 20261206, numRuns: 800 };
+/** Texts each dialect takes as they are: not blank, with astral and combining characters and escapes. */
+const text = fc
+  .oneof(
+    fc.constantFrom('Hi', 'Paris?', '𝄞 é', 'e\u0301', '"q" \\ b', '\u2028', 'a\n\nb'),
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+  )
+  .filter((value) => value.trim() !== '' && value === value.trimEnd());
+const toolName = fc.oneof(
+  fc.constantFrom('get_weather', 'get_time'),
+  fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_-]{0,30}$/),
+);
+const input = fc
+  .dictionary(
+    fc.string({ maxLength: 5 }),
+    fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(null)),
+    {
+      maxKeys: 3,
+    },
+  )
+  .map((value) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>);
+const image = fc.constantFrom(`data:image/png;base64,${PNG}`, 'https://example.com/cat.png');
+
+/** An OpenAI conversation: user turns, and assistant turns whose calls the next tool messages answer. */
+const openAIMessages = fc
+  .array(
+    fc.oneof(
+      fc.record({
+        role: fc.constantFrom('system' as const, 'developer' as const),
+        content: text,
+      }),
+      fc.record({
+        role: fc.constant('user' as const),
+        content: fc.oneof(
+          text,
+          fc.array(
+            fc.oneof(
+              text.map((t) => ({ type: 'text' as const, text: t })),
+              image.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+            ),
+            { minLength: 1, maxLength: 3 },
+          ),
+        ),
+      }),
+      fc.record({
+        content: fc.option(text, { nil: null }),
+        calls: fc.array(
+          fc.record({ name: toolName, input, result: fc.array(text, { minLength: 1, maxLength: 2 }) }),
+          {
+            maxLength: 3,
+          },
+        ),
+      }),
+    ),
+    { minLength: 1, maxLength: 6 },
+  )
+  .map((steps) =>
+    steps.flatMap((step, turn): unknown[] => {
+      if (!('calls' in step)) return [step];
+      const { content, calls } = step;
+      if (calls.length === 0) return [{ role: 'assistant' as const, content: content ?? 'ok' }];
+      const id = (i: number) => `call_${turn}_${i}`;
+      return [
+        {
+          role: 'assistant' as const,
+          content,
+          tool_calls: calls.map((call, i) => ({
+            id: id(i),
+            type: 'function' as const,
+            function: { name: call.name, arguments: JSON.stringify(call.input) },
+          })),
+        },
+        ...calls.map((call, i) => ({
+          role: 'tool' as const,
+          tool_call_id: id(i),
+          content:
+            call.result.length === 1
+              ? (call.result[0] as string)
+              : call.result.map((t) => ({ type: 'text' as const, text: t })),
+        })),
+      ];
+    }),
+  )
+  // A turn to answer: Claude reads a conversation that ends on its own text as a prefill.
+  .map((messages) => [...messages, { role: 'user' as const, content: 'Go on.' }]);
+
+const weatherTool = {
+  type: 'function' as const,
+  function: { name: 'get_weather', description: 'Weather', parameters: weather },
+};
+
+const openAIRoundTrippable = fc
+  .record(
+    {
+      messages: openAIMessages,
+      tools: fc.constant([weatherTool]),
+      tool_choice: fc.constantFrom('auto', 'none', 'required', {
+        type: 'function',
+        function: { name: 'get_weather' },
+      }),
+      parallel_tool_calls: fc.constant(false),
+      max_completion_tokens: fc.integer({ min: 1, max: 64_000 }),
+      temperature: fc.double({ min: 0, max: 1, noNaN: true }),
+      top_p: fc.double({ min: 0, max: 1, noNaN: true }),
+      stop: fc.array(text, { minLength: 1, maxLength: 4 }),
+      stream: fc.constant(true),
+      user: fc.stringMatching(/^u-[a-z]{1,8}$/),
+    },
+    // Claude needs a maximum (one is written when none is given); a tool choice goes with tools.
+    { requiredKeys: ['messages', 'max_completion_tokens', 'tools', 'tool_choice'] },
+  )
+  .map((fields) => openAIChatRequest.parse({ model: 'claude-sonnet-4-0', ...fields }));
+
+describe('OpenAI -> Anthropic -> OpenAI requests, random (property)', () => {
+  it('keep the meaning', () => {
+    fc.assert(
+      fc.property(openAIRoundTrippable, (original) => {
+        const back = anthropicToOpenAIRequest(
+          anthropicMessagesRequest.parse(openAIToAnthropicRequest(original)),
+        );
+        assert.deepEqual(
+          meaning(neutralFromOpenAIRequest(openAIChatRequest.parse(back))),
+          meaning(neutralFromOpenAIRequest(original)),
+        );
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** An Anthropic conversation: user turns, and assistant turns whose calls the next user turn answers first. */
+const anthropicMessages = fc
+  .array(
+    fc.oneof(
+      fc.record({
+        role: fc.constant('user' as const),
+        content: fc.oneof(
+          text,
+          fc.array(
+            fc.oneof(
+              text.map((t) => ({ type: 'text' as const, text: t })),
+              fc.constant({
+                type: 'image' as const,
+                source: { type: 'url' as const, url: 'https://example.com/cat.png' },
+              }),
+            ),
+            { minLength: 1, maxLength: 3 },
+          ),
+        ),
+      }),
+      fc.record({
+        text: fc.option(text, { nil: undefined }),
+        calls: fc.array(
+          fc.record({
+            name: toolName,
+            input,
+            result: fc.option(text, { nil: undefined }),
+            isError: fc.boolean(),
+          }),
+          {
+            maxLength: 3,
+          },
+        ),
+        after: fc.option(text, { nil: undefined }),
+      }),
+    ),
+    { minLength: 1, maxLength: 6 },
+  )
+  .map((steps) =>
+    steps.flatMap((step, turn): unknown[] => {
+      if ('role' in step) return [step];
+      const { text: said, calls, after } = step;
+      const id = (i: number) => `toolu_${turn}_${i}`;
+      const assistant = {
+        role: 'assistant' as const,
+        content: [
+          ...(said !== undefined || calls.length === 0
+            ? [{ type: 'text' as const, text: said ?? 'ok' }]
+            : []),
+          ...calls.map((call, i) => ({
+            type: 'tool_use' as const,
+            id: id(i),
+            name: call.name,
+            input: call.input,
+          })),
+        ],
+      };
+      if (calls.length === 0) return [assistant];
+      const results = calls.map((call, i) => ({
+        type: 'tool_result' as const,
+        tool_use_id: id(i),
+        ...(call.result !== undefined ? { content: call.result } : {}),
+      }));
+      return [
+        assistant,
+        {
+          role: 'user' as const,
+          content: [...results, ...(after !== undefined ? [{ type: 'text' as const, text: after }] : [])],
+        },
+      ];
+    }),
+  )
+  .map((messages) => [...messages, { role: 'user' as const, content: 'Go on.' }]);
+
+const anthropicRoundTrippable = fc
+  .record(
+    {
+      system: fc.oneof(
+        text,
+        fc.array(
+          text.map((t) => ({ type: 'text' as const, text: t })),
+          { minLength: 1, maxLength: 2 },
+        ),
+      ),
+      messages: anthropicMessages,
+      tools: fc.constant([{ name: 'get_weather', input_schema: weather }]),
+      tool_choice: fc.constantFrom(
+        { type: 'auto' as const },
+        { type: 'any' as const, disable_parallel_tool_use: true },
+        { type: 'tool' as const, name: 'get_weather' },
+        { type: 'none' as const },
+      ),
+      stop_sequences: fc.array(text, { minLength: 1, maxLength: 4 }),
+      temperature: fc.double({ min: 0, max: 1, noNaN: true }),
+      stream: fc.constant(true),
+      metadata: fc.record({ user_id: fc.stringMatching(/^u-[a-z]{1,8}$/) }),
+    },
+    // A tool choice goes with tools.
+    { requiredKeys: ['messages', 'tools'] },
+  )
+  .map((fields) => anthropicMessagesRequest.parse({ model: 'gpt-4.1', max_tokens: 500, ...fields }));
+
+describe('Anthropic -> OpenAI -> Anthropic requests, random (property)', () => {
+  it('keep the meaning', () => {
+    fc.assert(
+      fc.property(anthropicRoundTrippable, (original) => {
+        const back = openAIToAnthropicRequest(openAIChatRequest.parse(anthropicToOpenAIRequest(original)));
+        assert.deepEqual(
+          meaning(neutralFromAnthropicRequest(anthropicMessagesRequest.parse(back))),
+          meaning(neutralFromAnthropicRequest(original)),
+        );
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** A Claude answer both dialects say alike: one text, calls, a stop reason OpenAI has, no cache writes. */
+const claudeAnswer = fc
+  .record({
+    text: fc.option(text, { nil: undefined }),
+    calls: fc.array(fc.record({ name: toolName, input }), { maxLength: 3 }),
+    stop: fc.constantFrom('end_turn', 'max_tokens', 'refusal'),
+    usage: fc.record({
+      input_tokens: fc.nat({ max: 10_000 }),
+      output_tokens: fc.nat({ max: 10_000 }),
+      cache_read_input_tokens: fc.nat({ max: 10_000 }),
+    }),
+  })
+  .map(({ text: said, calls, stop, usage }) =>
+    anthropicMessageResponse.parse({
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-haiku-4-5',
+      content: [
+        ...(said !== undefined || calls.length === 0 ? [{ type: 'text', text: said ?? 'ok' }] : []),
+        ...calls.map((call, i) => ({
+          type: 'tool_use',
+          id: `toolu_${i}`,
+          name: call.name,
+          input: call.input,
+        })),
+      ],
+      // OpenAI's stop with calls reads as tool_use: an answer with calls stops for them (or its length).
+      stop_reason: calls.length > 0 && stop === 'end_turn' ? 'tool_use' : stop,
+      stop_sequence: null,
+      usage: { ...usage, cache_creation_input_tokens: 0 },
+    }),
+  );
+
+describe('answers round trip, random (property)', () => {
+  it('Anthropic message -> OpenAI completion -> Anthropic message', () => {
+    fc.assert(
+      fc.property(claudeAnswer, (original) => {
+        const completion = openAIChatCompletion.parse(anthropicToOpenAIResponse(original, { created: 1 }));
+        assert.deepEqual(openAIToAnthropicResponse(completion), {
+          ...original,
+          type: 'message',
+          role: 'assistant',
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it('OpenAI completion -> Anthropic message -> OpenAI completion', () => {
+    fc.assert(
+      fc.property(claudeAnswer, (claude) => {
+        // An OpenAI answer, made from a random Claude one, as OpenAI writes it.
+        const original = openAIChatCompletion.parse(anthropicToOpenAIResponse(claude, { created: 1 }));
+        const message = anthropicMessageResponse.parse(openAIToAnthropicResponse(original));
+        assert.deepEqual(
+          openAIChatCompletion.parse(anthropicToOpenAIResponse(message, { created: 1 })),
+          original,
+        );
+      }),
+      RUNS,
+    );
+  });
 });
