@@ -51,6 +51,8 @@ const text = fc.oneof(
 const jsonValue = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
   fc.constantFrom('\\u00e9', '\u0000', '"', '😀'),
+  // A long argument (a file's content), every few characters an escape.
+  fc.constant('é"\\\n\t😀'.repeat(1500)),
   fc.integer(),
   fc.boolean(),
   fc.constant(null),
@@ -101,7 +103,7 @@ const answer: fc.Arbitrary<Answer> = fc.record({
       },
     )
     .map((calls) => calls.map((call) => ({ ...call, id: `call_${call.id}` }))),
-  cuts: fc.array(fc.nat({ max: 200 }), { maxLength: 8 }),
+  cuts: fc.array(fc.nat({ max: 20_000 }), { maxLength: 8 }),
 });
 
 /** `value` cut at the answer's positions (in code points, so a character is never split). */
@@ -133,7 +135,7 @@ const wire: fc.Arbitrary<Wire> = fc.record({
   asciiOnly: fc.boolean(),
   keepAlives: fc.array(fc.nat({ max: 40 }), { maxLength: 4 }),
   crlf: fc.boolean(),
-  byteCuts: fc.array(fc.nat({ max: 4000 }), { maxLength: 12 }),
+  byteCuts: fc.array(fc.nat({ max: 40_000 }), { maxLength: 12 }),
 });
 
 function json(value: unknown, asciiOnly: boolean): string {
