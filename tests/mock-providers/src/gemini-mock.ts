@@ -116,14 +116,12 @@ function route(exchange: Exchange): Reply {
     return embeddings(exchange, { version, model, method });
   }
   if (isEmbeddingModel(model)) return notSupported(version, model, method);
-  const unknown = unknownField(exchange.body, method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS);
-  if (unknown !== undefined) return unknownNameError(unknown);
-  const parsed = parseRequest(generateRequest, exchange.body);
-  if (!parsed.ok) return geminiError({ kind: 'bad-request', message: parsed.message });
-  const badName = invalidFunctionNameError(parsed.value);
-  if (badName) return badName;
-  const badLevel = unsupportedThinkingLevel(model, parsed.value);
-  if (badLevel) return badLevel;
+  const parsed = checkedRequest(
+    model,
+    exchange.body,
+    method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS,
+  );
+  if (!parsed.ok) return parsed.reply;
   const conversation = toConversation(parsed.value);
   if (method === 'countTokens') {
     return { kind: 'json', status: 200, body: { totalTokens: countInputTokens(conversation) } };
@@ -157,6 +155,32 @@ function thoughtsTokens(request: GenerateRequest): number {
 
 /** `gemini-<major>[.<minor>]-…`: a model named with its version. */
 const VERSIONED_MODEL = /^gemini-(\d+)(?:\.(\d+))?-/;
+
+/** A body Gemini takes, or its 400 for the first thing it refuses. */
+type CheckedRequest = { ok: true; value: GenerateRequest } | { ok: false; reply: JsonReply };
+
+/**
+ * The checks Gemini makes of a generateContent (or countTokens) body before answering it: a field
+ * its message does not have, a body of another shape, a function name it refuses, a thinking level
+ * the model lacks.
+ */
+function checkedRequest(model: string, body: unknown, fields: ReadonlySet<string>): CheckedRequest {
+  const unknown = unknownField(body, fields);
+  if (unknown !== undefined) return { ok: false, reply: unknownNameError(unknown) };
+  const parsed = parseRequest(generateRequest, body);
+  if (!parsed.ok) return { ok: false, reply: geminiError({ kind: 'bad-request', message: parsed.message }) };
+  const refused = invalidFunctionNameError(parsed.value) ?? unsupportedThinkingLevel(model, parsed.value);
+  return refused ? { ok: false, reply: refused } : parsed;
+}
+
+/**
+ * Gemini's 400 (its JSON body) for a generateContent body sent to `model`, or undefined when the
+ * mock would answer it: the gateway's property tests judge translated bodies with it.
+ */
+export function geminiGenerateRefusal(model: string, body: unknown): string | undefined {
+  const checked = checkedRequest(model, body, GENERATE_FIELDS);
+  return checked.ok ? undefined : JSON.stringify(checked.reply.body);
+}
 
 /**
  * What Gemini answers a thinking config the model cannot take, with the status and message of
@@ -433,13 +457,13 @@ function embeddings(
  * dashes, with a maximum length of 64" (ai.google.dev/api/caching#FunctionDeclaration), starting
  * with a letter or an underscore, as Gemini's 400 words it.
  */
-export const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 
 /** Gemini refuses the request naming each declaration whose name breaks the rule (its 400's wording). */
 function invalidFunctionNameError(request: GenerateRequest): JsonReply | undefined {
   const problems = (request.tools ?? []).flatMap((tool, t) =>
     (tool.functionDeclarations ?? []).flatMap((declaration, d) =>
-      GEMINI_FUNCTION_NAME.test(declaration.name)
+      FUNCTION_NAME.test(declaration.name)
         ? []
         : [
             `  * tools[${t}].function_declarations[${d}].name: [FIELD_INVALID] Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores (_), dots (.), colons (:), or dashes (-), with a maximum length of 64.`,

@@ -12,7 +12,7 @@ export {
 } from './answers.js';
 export { type AnthropicMockOptions, DEFAULT_ANTHROPIC_MODELS, startAnthropicMock } from './anthropic-mock.js';
 export { toolPairingError } from './anthropic-tool-pairing.js';
-export { GEMINI_FUNCTION_NAME, type GeminiMockOptions, startGeminiMock } from './gemini-mock.js';
+export { type GeminiMockOptions, geminiGenerateRefusal, startGeminiMock } from './gemini-mock.js';
 export {
   type MockServer,
   type MockServerOptions,

@@ -20,6 +20,18 @@ import { claudeRefusal, geminiRefusal, openAIRefusal } from './testing/provider-
 import { TranslationError } from './translation-error.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+const PDF = 'JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg==';
+/** Gemini models of each thinking kind: budgets, levels (3 Pro's two, 3.1 Pro's three), aliases, none. */
+const GEMINI_MODELS = [
+  'gemini-2.5-flash',
+  'gemini-2.5-pro',
+  'gemini-3-pro-preview',
+  'gemini-3.1-pro-preview',
+  'gemini-3-flash-preview',
+  'gemini-flash-latest',
+  'gemini-flash-lite-latest',
+  'gemini-2.0-flash',
+];
 const RUNS = { seed: 20261206, numRuns: 1500 };
 
 /** Texts that break translations: empty, whitespace, astral and combining characters, escapes. */
@@ -69,6 +81,14 @@ const openAIUserMessage = fc.record({
       fc.oneof(
         text.map((t) => ({ type: 'text' as const, text: t })),
         imageUrl.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+        fc.constantFrom(
+          {
+            type: 'file' as const,
+            file: { file_data: `data:application/pdf;base64,${PDF}`, filename: 'a.pdf' },
+          },
+          { type: 'file' as const, file: { file_data: `data:application/pdf;base64,${PDF}` } },
+          { type: 'input_audio' as const, input_audio: { data: PNG, format: 'wav' } },
+        ),
       ),
       { minLength: 1, maxLength: 3 },
     ),
@@ -220,10 +240,33 @@ const anthropicImageBlock = fc.constantFrom(
   { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png', data: PNG } },
   { type: 'image' as const, source: { type: 'url' as const, url: 'https://example.com/cat.png' } },
 );
-const anthropicUserBlocks = fc.array(fc.oneof(anthropicTextBlock, anthropicImageBlock), {
-  minLength: 1,
-  maxLength: 3,
-});
+const anthropicDocumentBlock = fc.oneof(
+  fc.record(
+    {
+      type: fc.constant('document' as const),
+      source: fc.constantFrom(
+        { type: 'base64' as const, media_type: 'application/pdf', data: PDF },
+        { type: 'text' as const, media_type: 'text/plain', data: 'Plain text.' },
+      ),
+      title: claudeText,
+      context: claudeText,
+    },
+    { requiredKeys: ['type', 'source'] },
+  ),
+  fc.record({
+    type: fc.constant('search_result' as const),
+    source: fc.constant('https://example.com/a'),
+    title: claudeText,
+    content: fc.array(anthropicTextBlock, { minLength: 1, maxLength: 2 }),
+  }),
+);
+const anthropicUserBlocks = fc.array(
+  fc.oneof(anthropicTextBlock, anthropicImageBlock, anthropicDocumentBlock),
+  {
+    minLength: 1,
+    maxLength: 3,
+  },
+);
 
 /** An assistant turn with its calls (ids unique), then a user turn answering each, in any order, with more blocks after. */
 function anthropicAssistantTurn(turn: number, names: fc.Arbitrary<string>) {
@@ -244,7 +287,9 @@ function anthropicAssistantTurn(turn: number, names: fc.Arbitrary<string>) {
           content: fc.oneof(
             fc.constant(undefined),
             text,
-            fc.array(fc.oneof(anthropicTextBlock, anthropicImageBlock), { maxLength: 2 }),
+            fc.array(fc.oneof(anthropicTextBlock, anthropicImageBlock, anthropicDocumentBlock), {
+              maxLength: 2,
+            }),
           ),
           is_error: fc.boolean(),
         }),
@@ -348,6 +393,7 @@ function anthropicRequest(models: readonly string[]) {
                 .map((budget_tokens) => ({ type: 'enabled', budget_tokens })),
             ),
             temperature: fc.double({ min: 0, max: 1, noNaN: true }),
+            output_config: fc.record({ effort: fc.constantFrom('low', 'medium', 'high', 'xhigh', 'max') }),
           },
           { requiredKeys: ['model', 'max_tokens', 'messages'] },
         );
@@ -370,13 +416,13 @@ function translated<T>(translate: () => T): T | TranslationError {
  * Checks one translation, and counts the bodies checked: a property whose inputs were all
  * refused would check nothing, so each test asks for at least a quarter of its runs accepted.
  */
-function checker<T>(refusal: (body: T) => string | undefined) {
+function checker<T>(refusal: (body: T, model: string) => string | undefined) {
   let checked = 0;
   return {
-    check(body: T | TranslationError): void {
+    check(body: T | TranslationError, model: string): void {
       if (body instanceof TranslationError) return;
       checked++;
-      assert.equal(refusal(body), undefined, JSON.stringify(body));
+      assert.equal(refusal(body, model), undefined, JSON.stringify(body));
     },
     assertEnoughChecked(): void {
       assert.ok(
@@ -394,7 +440,10 @@ describe('OpenAI-SDK requests, translated (property)', () => {
       fc.property(
         openAIRequest(['claude-sonnet-4-5', 'claude-3-5-haiku-latest', 'claude-opus-4-7']),
         (request: OpenAIChatRequest) => {
-          claude.check(translated(() => openAIToAnthropicRequest(request)));
+          claude.check(
+            translated(() => openAIToAnthropicRequest(request)),
+            request.model,
+          );
         },
       ),
       RUNS,
@@ -405,12 +454,12 @@ describe('OpenAI-SDK requests, translated (property)', () => {
   it('for Gemini: refused with a TranslationError or accepted by Gemini', () => {
     const gemini = checker(geminiRefusal);
     fc.assert(
-      fc.property(
-        openAIRequest(['gemini-2.5-flash', 'gemini-3-pro-preview', 'gemini-2.0-flash']),
-        (request: OpenAIChatRequest) => {
-          gemini.check(translated(() => openAIToGeminiRequest(request)));
-        },
-      ),
+      fc.property(openAIRequest(GEMINI_MODELS), (request: OpenAIChatRequest) => {
+        gemini.check(
+          translated(() => openAIToGeminiRequest(request)),
+          request.model,
+        );
+      }),
       RUNS,
     );
     gemini.assertEnoughChecked();
@@ -424,7 +473,10 @@ describe('Anthropic-SDK requests, translated (property)', () => {
       fc.property(
         anthropicRequest(['gpt-4.1', 'gpt-5', 'o3', 'deepseek-chat']),
         (request: AnthropicMessagesRequest) => {
-          openAI.check(translated(() => anthropicToOpenAIRequest(request)));
+          openAI.check(
+            translated(() => anthropicToOpenAIRequest(request)),
+            request.model,
+          );
         },
       ),
       RUNS,
@@ -435,12 +487,12 @@ describe('Anthropic-SDK requests, translated (property)', () => {
   it('for Gemini: refused with a TranslationError or accepted by Gemini', () => {
     const gemini = checker(geminiRefusal);
     fc.assert(
-      fc.property(
-        anthropicRequest(['gemini-2.5-flash', 'gemini-3-pro-preview', 'gemini-2.0-flash']),
-        (request: AnthropicMessagesRequest) => {
-          gemini.check(translated(() => anthropicToGeminiRequest(request)));
-        },
-      ),
+      fc.property(anthropicRequest(GEMINI_MODELS), (request: AnthropicMessagesRequest) => {
+        gemini.check(
+          translated(() => anthropicToGeminiRequest(request)),
+          request.model,
+        );
+      }),
       RUNS,
     );
     gemini.assertEnoughChecked();

@@ -4,7 +4,7 @@
  * answer with), and the providers' documented rules the mocks do not check. Each returns the
  * first break it finds, in words a failing property can show, or undefined.
  */
-import { GEMINI_FUNCTION_NAME, toolOrderError, toolPairingError } from '@kordon/mock-providers';
+import { geminiGenerateRefusal, toolOrderError, toolPairingError } from '@kordon/mock-providers';
 import type { AnthropicMessagesRequest } from '../anthropic-messages-types.js';
 import type { GeminiGenerateContentRequest } from '../gemini-types.js';
 import type { OpenAIChatRequest } from '../openai-chat-types.js';
@@ -103,12 +103,11 @@ export function openAIRefusal(body: OpenAIChatRequest): string | undefined {
   return undefined;
 }
 
-export function geminiRefusal(body: GeminiGenerateContentRequest): string | undefined {
+/** `model`: the model the body goes to (in Gemini's URL), whose thinking levels it must take. */
+export function geminiRefusal(body: GeminiGenerateContentRequest, model: string): string | undefined {
+  const refusal = geminiGenerateRefusal(model, body);
+  if (refusal !== undefined) return refusal;
   if (body.contents.length === 0) return 'contents is not specified';
-  for (const tool of body.tools ?? [])
-    for (const declaration of tool.functionDeclarations ?? [])
-      if (!GEMINI_FUNCTION_NAME.test(declaration.name))
-        return `function_declarations.name: Invalid function name ${declaration.name}`;
   let previousCalls: string[] = [];
   for (const [i, content] of body.contents.entries()) {
     if (content.role !== 'user' && content.role !== 'model') return `contents.${i}.role: ${content.role}`;
