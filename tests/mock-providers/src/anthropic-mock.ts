@@ -508,6 +508,29 @@ function holdThread(
   };
 }
 
+/** Claude's 400 message for a request it refuses once read (and threaded), or undefined. */
+function requestRefusal(request: MessagesRequest, body: unknown): string | undefined {
+  if (request.speed === 'fast' && !FAST_MODELS.test(request.model))
+    return `speed: fast mode is not supported for ${request.model}`;
+  if (request.inference_geo !== undefined && !GEO_MODELS.test(request.model))
+    return `inference_geo: not supported for ${request.model}`;
+  // Any tool_choice (`auto` and `none` too) with no tools, or `tools: []`, is refused by the API
+  // itself; `tools: []` alone is taken.
+  if (request.tool_choice !== undefined && (request.tools ?? []).length === 0)
+    return 'tool_choice may only be specified while providing tools.';
+  // A thread's earlier turns are held without their ids: only a whole conversation is checked.
+  return request.thread == null ? toolPairingError(body) : undefined;
+}
+
+/**
+ * Claude's 400 message for a messages body (not a thread's continuation), or undefined when the
+ * mock would answer it: the gateway's property tests judge translated bodies with it.
+ */
+export function anthropicMessagesRefusal(body: unknown): string | undefined {
+  const parsed = parseRequest(messagesRequest, body);
+  return parsed.ok ? requestRefusal(parsed.value, body) : parsed.message;
+}
+
 function messages(exchange: Exchange): Reply {
   const parsed = parseRequest(messagesRequest, exchange.body);
   if (!parsed.ok) return anthropicError({ kind: 'bad-request', message: parsed.message }, exchange.requestId);
@@ -515,24 +538,9 @@ function messages(exchange: Exchange): Reply {
   if (!threaded.ok) return threaded.reply;
   // A continuation is answered (and billed) on the whole conversation its thread holds.
   const request = threaded.request;
-  if (request.speed === 'fast' && !FAST_MODELS.test(request.model)) {
-    const message = `speed: fast mode is not supported for ${request.model}`;
-    return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
-  }
-  if (request.inference_geo !== undefined && !GEO_MODELS.test(request.model)) {
-    const message = `inference_geo: not supported for ${request.model}`;
-    return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
-  }
-  // Any tool_choice (`auto` and `none` too) with no tools, or `tools: []`, is refused by the API
-  // itself; `tools: []` alone is taken.
-  if (request.tool_choice !== undefined && (request.tools ?? []).length === 0) {
-    const message = 'tool_choice may only be specified while providing tools.';
-    return anthropicError({ kind: 'bad-request', message }, exchange.requestId);
-  }
-  // A thread's earlier turns are held without their ids: only a whole conversation is checked.
-  const unpaired = request.thread == null ? toolPairingError(exchange.body) : undefined;
-  if (unpaired !== undefined)
-    return anthropicError({ kind: 'bad-request', message: unpaired }, exchange.requestId);
+  const refused = requestRefusal(request, exchange.body);
+  if (refused !== undefined)
+    return anthropicError({ kind: 'bad-request', message: refused }, exchange.requestId);
   const answer = answerFor(conversation(request), exchange.replyPrefix);
   const cache = cacheUse(exchange, request, answer.inputTokens);
   const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';

@@ -10,8 +10,12 @@ export {
   toolArguments,
   truncateToTokens,
 } from './answers.js';
-export { type AnthropicMockOptions, DEFAULT_ANTHROPIC_MODELS, startAnthropicMock } from './anthropic-mock.js';
-export { toolPairingError } from './anthropic-tool-pairing.js';
+export {
+  type AnthropicMockOptions,
+  anthropicMessagesRefusal,
+  DEFAULT_ANTHROPIC_MODELS,
+  startAnthropicMock,
+} from './anthropic-mock.js';
 export { type GeminiMockOptions, geminiGenerateRefusal, startGeminiMock } from './gemini-mock.js';
 export {
   type MockServer,
@@ -26,9 +30,9 @@ export {
   DEFAULT_OPENAI_MODELS,
   formatOpenAIDuration,
   type OpenAIMockOptions,
+  openAIChatRefusal,
   startOpenAIMock,
 } from './openai-mock.js';
-export { type ToolOrderError, toolOrderError } from './openai-tool-order.js';
 export { DEFAULT_QUOTA, type QuotaLimits, type QuotaSnapshot } from './quota.js';
 export {
   type MockErrorKind,

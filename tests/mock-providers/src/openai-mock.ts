@@ -42,7 +42,7 @@ import { toolOrderError } from './openai-tool-order.js';
 import type { QuotaSnapshot } from './quota.js';
 import { SSE_CONTENT_TYPE, sseComment, sseFrame } from './sse.js';
 import { parseRequest } from './validate.js';
-import type { Reply, StreamFrame } from './wire.js';
+import type { JsonReply, Reply, StreamFrame } from './wire.js';
 
 export interface OpenAIMockOptions extends MockServerOptions {
   /** Ids listed by GET /v1/models. */
@@ -181,19 +181,39 @@ export function formatOpenAIDuration(ms: number): string {
 
 // --- chat completions -------------------------------------------------------------------
 
-function chatCompletions(exchange: Exchange): Reply {
-  const parsed = parseRequest(chatRequest, exchange.body);
-  if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
+/** A chat request OpenAI takes, or its 400 for the first thing it refuses. */
+type CheckedChatRequest = { ok: true; value: ChatRequest } | { ok: false; reply: JsonReply };
+
+function checkedChatRequest(body: unknown): CheckedChatRequest {
+  const parsed = parseRequest(chatRequest, body);
+  if (!parsed.ok) return { ok: false, reply: openAIError({ kind: 'bad-request', message: parsed.message }) };
   const request = parsed.value;
   // `tools: []` fails the schema (at least one tool) before any field is weighed against another.
-  if (request.tools?.length === 0) return emptyToolsArray();
+  if (request.tools?.length === 0) return { ok: false, reply: emptyToolsArray() };
   // Any tool_choice, `auto` and `none` too, without tools is refused by the API itself, and so is
   // `parallel_tool_calls` (false and true alike).
-  if (request.tool_choice != null && request.tools === undefined) return onlyWithTools('tool_choice');
+  if (request.tool_choice != null && request.tools === undefined)
+    return { ok: false, reply: onlyWithTools('tool_choice') };
   if (request.parallel_tool_calls != null && request.tools === undefined)
-    return onlyWithTools('parallel_tool_calls');
-  const outOfOrder = toolOrderError(exchange.body);
-  if (outOfOrder) return openAIErrorReply(outOfOrder.shape, outOfOrder.param);
+    return { ok: false, reply: onlyWithTools('parallel_tool_calls') };
+  const outOfOrder = toolOrderError(body);
+  if (outOfOrder) return { ok: false, reply: openAIErrorReply(outOfOrder.shape, outOfOrder.param) };
+  return parsed;
+}
+
+/**
+ * OpenAI's 400 (its JSON body) for a chat completions body, or undefined when the mock would
+ * answer it: the gateway's property tests judge translated bodies with it.
+ */
+export function openAIChatRefusal(body: unknown): string | undefined {
+  const checked = checkedChatRequest(body);
+  return checked.ok ? undefined : JSON.stringify(checked.reply.body);
+}
+
+function chatCompletions(exchange: Exchange): Reply {
+  const checked = checkedChatRequest(exchange.body);
+  if (!checked.ok) return checked.reply;
+  const request = checked.value;
   const answer = answerFor(chatConversation(request), exchange.replyPrefix);
   const tokens = answer.inputTokens + answer.outputTokens;
   if (request.stream)
@@ -214,7 +234,7 @@ function chatCompletions(exchange: Exchange): Reply {
  * OpenAI's 400 for a field that means something only beside tools (`tool_choice`, whatever the
  * choice; `parallel_tool_calls`, either value) sent without `tools`: param the field, no code.
  */
-function onlyWithTools(field: 'tool_choice' | 'parallel_tool_calls'): Reply {
+function onlyWithTools(field: 'tool_choice' | 'parallel_tool_calls'): JsonReply {
   return openAIErrorReply(
     {
       status: 400,
@@ -227,7 +247,7 @@ function onlyWithTools(field: 'tool_choice' | 'parallel_tool_calls'): Reply {
 }
 
 /** OpenAI's 400 for `tools: []`: param `tools`, code `empty_array`. */
-function emptyToolsArray(): Reply {
+function emptyToolsArray(): JsonReply {
   return openAIErrorReply(
     {
       status: 400,

@@ -1,10 +1,11 @@
 /**
  * What each provider accepts of a request body, as the property tests judge a translated one:
- * the mock providers' refusal rules where they encode them (imported, the same code the mocks
- * answer with), and the providers' documented rules the mocks do not check. Each returns the
- * first break it finds, in words a failing property can show, or undefined.
+ * the mock providers' refusals first (`anthropicMessagesRefusal`, `openAIChatRefusal`,
+ * `geminiGenerateRefusal`: the same code the mocks answer with), then the providers' documented
+ * rules the mocks do not check. Each returns the first break it finds, in words a failing
+ * property can show, or undefined.
  */
-import { geminiGenerateRefusal, toolOrderError, toolPairingError } from '@kordon/mock-providers';
+import { anthropicMessagesRefusal, geminiGenerateRefusal, openAIChatRefusal } from '@kordon/mock-providers';
 import type { AnthropicMessagesRequest } from '../anthropic-messages-types.js';
 import type { GeminiGenerateContentRequest } from '../gemini-types.js';
 import type { OpenAIChatRequest } from '../openai-chat-types.js';
@@ -14,12 +15,26 @@ const CLAUDE_TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
 const CLAUDE_TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
 
 export function claudeRefusal(body: AnthropicMessagesRequest): string | undefined {
-  const pairing = toolPairingError(body);
-  if (pairing !== undefined) return pairing;
-  // The mock's own check, in anthropic-mock.ts `messages` (not exported: one line).
-  if (body.tool_choice !== undefined && (body.tools ?? []).length === 0)
-    return 'tool_choice may only be specified while providing tools.';
+  const refusal = anthropicMessagesRefusal(body);
+  if (refusal !== undefined) return refusal;
   if (body.messages.length === 0) return 'messages: at least one message is required';
+  if (body.temperature !== undefined && (body.temperature < 0 || body.temperature > 1))
+    return 'temperature: Input should be less than or equal to 1';
+  for (const sequence of body.stop_sequences ?? [])
+    if (sequence.trim() === '') return 'stop_sequences: each stop sequence must contain non-whitespace';
+  // Extended thinking: "budget_tokens must be ≥ 1024 and less than max_tokens"; no temperature,
+  // top_k, nor a forced tool choice beside it.
+  if (body.thinking?.type === 'enabled') {
+    const budget = body.thinking.budget_tokens ?? 0;
+    if (budget < 1024 || budget >= body.max_tokens)
+      return `thinking.budget_tokens: ${budget} must be ≥ 1024 and less than max_tokens (${body.max_tokens})`;
+  }
+  if (body.thinking != null && body.thinking.type !== 'disabled') {
+    if (body.temperature !== undefined || body.top_k !== undefined)
+      return 'temperature and top_k may not be set while thinking';
+    if (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool')
+      return 'Thinking may not be enabled when tool_choice forces tool use.';
+  }
   for (const tool of body.tools ?? [])
     if (!CLAUDE_TOOL_NAME.test(tool.name)) return `tools.name: ${tool.name} does not match the pattern`;
   for (const [i, message] of body.messages.entries()) {
@@ -82,14 +97,13 @@ export function claudeRefusal(body: AnthropicMessagesRequest): string | undefine
 const OPENAI_FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 export function openAIRefusal(body: OpenAIChatRequest): string | undefined {
-  const order = toolOrderError(body);
-  if (order !== undefined) return `${order.param}: ${order.shape.message}`;
+  const refusal = openAIChatRefusal(body);
+  if (refusal !== undefined) return refusal;
   if (body.messages.length === 0) return 'messages: empty array';
-  if (body.tools != null && body.tools.length === 0) return "Invalid 'tools': empty array.";
-  if (body.tools == null && body.tool_choice != null)
-    return "'tool_choice' is only allowed when 'tools' are specified.";
-  if (body.tools == null && body.parallel_tool_calls != null)
-    return "'parallel_tool_calls' is only allowed when 'tools' are specified.";
+  if (body.user != null && body.user.length > 64)
+    return "Invalid 'user': string too long. Expected a string with maximum length 64.";
+  if (Array.isArray(body.stop) && body.stop.length > 4 && /^(gpt-|o\d)/.test(body.model))
+    return "Invalid 'stop': array too long. Expected an array with maximum length 4.";
   for (const tool of body.tools ?? [])
     if (tool.type === 'function' && !OPENAI_FUNCTION_NAME.test(tool.function.name))
       return `tools.function.name: ${tool.function.name}`;
@@ -108,6 +122,7 @@ export function geminiRefusal(body: GeminiGenerateContentRequest, model: string)
   const refusal = geminiGenerateRefusal(model, body);
   if (refusal !== undefined) return refusal;
   if (body.contents.length === 0) return 'contents is not specified';
+  if ((body.generationConfig?.stopSequences?.length ?? 0) > 5) return 'stop_sequences: at most 5';
   let previousCalls: string[] = [];
   for (const [i, content] of body.contents.entries()) {
     if (content.role !== 'user' && content.role !== 'model') return `contents.${i}.role: ${content.role}`;
