@@ -39,7 +39,7 @@ import {
 /** What an arbitrary generates. */
 type Generated<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
-const RUNS = { seed: 20261206, numRuns: 1000 };
+const RUNS = { seed: 20261206, numRuns: 500 };
 
 // --- what an answer holds, whatever the dialect ----------------------------------------
 
@@ -258,16 +258,32 @@ const claudeAnswer = fc.record({
   /** Newer Claude models repeat every count in message_delta; older ones give output_tokens only. */
   fullDelta: fc.boolean(),
   bareEmptyInput: fc.boolean(),
+  /** A web search Claude ran (its call and results: no other dialect's), and thinking it redacted. */
+  webSearch: fc.boolean(),
+  redacted: fc.boolean(),
 });
 
-function claudeBlocks({ answer, textBlocks }: Generated<typeof claudeAnswer>) {
-  const blocks: (
-    | { type: 'thinking'; thinking: string; signature: string }
-    | { type: 'text'; text: string }
-    | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
-  )[] = [];
+type ClaudeBlock =
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string }
+  | { type: 'text'; text: string }
+  | { type: 'tool_use' | 'server_tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'web_search_tool_result'; tool_use_id: string; content: unknown[] };
+
+function claudeBlocks({ answer, textBlocks, webSearch, redacted }: Generated<typeof claudeAnswer>) {
+  const blocks: ClaudeBlock[] = [];
   if (answer.reasoning !== '')
     blocks.push({ type: 'thinking', thinking: answer.reasoning, signature: 'sig' });
+  if (redacted) blocks.push({ type: 'redacted_thinking', data: 'opaque' });
+  if (webSearch)
+    blocks.push(
+      { type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: { query: 'Paris' } },
+      {
+        type: 'web_search_tool_result',
+        tool_use_id: 'srvtoolu_1',
+        content: [{ type: 'web_search_result', url: 'https://example.com', title: 'Paris' }],
+      },
+    );
   if (answer.text !== '' || answer.calls.length === 0) {
     const [first = '', ...rest] =
       textBlocks === 2 ? pieces(answer.text, answer.cuts.slice(0, 1)) : [answer.text];
@@ -311,6 +327,8 @@ function claudeEvents(generated: Generated<typeof claudeAnswer>): unknown[] {
       events.push({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
       for (const text of pieces(block.text, answer.cuts))
         events.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+    } else if (block.type === 'redacted_thinking' || block.type === 'web_search_tool_result') {
+      events.push({ type: 'content_block_start', index, content_block: block });
     } else if (block.type === 'thinking') {
       events.push({
         type: 'content_block_start',
@@ -328,7 +346,7 @@ function claudeEvents(generated: Generated<typeof claudeAnswer>): unknown[] {
       events.push({
         type: 'content_block_start',
         index,
-        content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+        content_block: { type: block.type, id: block.id, name: block.name, input: {} },
       });
       // Claude's first fragment is empty; the JSON may be cut inside an escape.
       // A tool without arguments streams that empty fragment alone.
@@ -508,28 +526,47 @@ function gptEvents(generated: Generated<typeof gptAnswer>): unknown[] {
 
 // --- Gemini's answers ---------------------------------------------------------------------
 
-const geminiAnswer = fc.record({
-  answer,
-  finishReason: fc.constantFrom('STOP', 'MAX_TOKENS', 'SAFETY', 'RECITATION', 'OTHER', 'LANGUAGE'),
-  usage: fc.option(
-    fc.record(
-      {
-        promptTokenCount: count,
-        candidatesTokenCount: count,
-        cachedContentTokenCount: count,
-        thoughtsTokenCount: count,
-      },
-      // Gemini leaves out a count of zero candidates (an empty or blocked answer).
-      { requiredKeys: ['promptTokenCount'] },
+const geminiAnswer = fc
+  .record({
+    answer,
+    finishReason: fc.constantFrom(
+      'STOP',
+      'MAX_TOKENS',
+      'SAFETY',
+      'RECITATION',
+      'OTHER',
+      'LANGUAGE',
+      'MALFORMED_FUNCTION_CALL',
+      'UNEXPECTED_TOOL_CALL',
     ),
-    { nil: undefined },
-  ),
-  /** Gemini 3 sends the final usage on a chunk of its own, after the finishReason. */
-  usageAfterFinish: fc.boolean(),
-  responseId: fc.option(fc.constant('resp-1'), { nil: undefined }),
-  /** Gemini gives its own call ids only now and then. */
-  givesIds: fc.boolean(),
-});
+    usage: fc.option(
+      fc.record(
+        {
+          promptTokenCount: count,
+          candidatesTokenCount: count,
+          cachedContentTokenCount: count,
+          thoughtsTokenCount: count,
+        },
+        // Gemini leaves out a count of zero candidates (an empty or blocked answer).
+        { requiredKeys: ['promptTokenCount'] },
+      ),
+      { nil: undefined },
+    ),
+    /** Gemini 3 sends the final usage on a chunk of its own, after the finishReason. */
+    usageAfterFinish: fc.boolean(),
+    responseId: fc.option(fc.constant('resp-1'), { nil: undefined }),
+    /** Gemini gives its own call ids only now and then. */
+    givesIds: fc.boolean(),
+  })
+  // A failed call with nothing before it is an error streamed and a cut answer plain (README):
+  // after some content it is an end like any other.
+  .map((generated) =>
+    /^(MALFORMED|UNEXPECTED)/.test(generated.finishReason) &&
+    generated.answer.text === '' &&
+    generated.answer.calls.length === 0
+      ? { ...generated, finishReason: 'STOP' }
+      : generated,
+  );
 
 function geminiParts({ answer, givesIds }: Generated<typeof geminiAnswer>) {
   return {
