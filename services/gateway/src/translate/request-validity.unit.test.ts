@@ -67,7 +67,17 @@ const toolArguments = fc.dictionary(
 const imageUrl = fc.constantFrom(
   `data:image/png;base64,${PNG}`,
   `data:image/jpeg;base64,${PNG}`,
+  `data:image/jpg;base64,${PNG}`,
+  `data:image/svg+xml;base64,${PNG}`,
+  `data:image/png;charset=utf-8;base64,${PNG}`,
+  `DATA:IMAGE/PNG;BASE64,${PNG}`,
+  `data:;base64,${PNG}`,
+  'data:image/png;base64,',
+  'data:image/png;base64,@@@',
+  `data:image/png,${PNG}`,
   'https://example.com/cat.png',
+  'https://example.com/cat',
+  'ftp://example.com/cat.png',
 );
 const schema = { type: 'object', properties: { city: { type: 'string' } } };
 

@@ -13,6 +13,13 @@ import type { OpenAIChatRequest } from '../openai-chat-types.js';
 /** Claude's tool name and tool_use id patterns (a 400 "String should match pattern" otherwise). */
 const CLAUDE_TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
 const CLAUDE_TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
+/** The image types Claude takes ("Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"). */
+const CLAUDE_IMAGE_TYPES: ReadonlySet<string> = new Set([
+  'image/jpeg',
+  'image/png',
+  'image/gif',
+  'image/webp',
+]);
 
 export function claudeRefusal(body: AnthropicMessagesRequest): string | undefined {
   const refusal = anthropicMessagesRefusal(body);
@@ -58,6 +65,19 @@ export function claudeRefusal(body: AnthropicMessagesRequest): string | undefine
             if (item.type === 'text' && item.text.trim() === '')
               return `messages.${i}.content.${j}: tool_result text blocks must contain non-whitespace text`;
       } else sawOther = true;
+      const images =
+        block.type === 'image'
+          ? [block]
+          : block.type === 'tool_result' && Array.isArray(block.content)
+            ? block.content
+            : [];
+      for (const image of images)
+        if (
+          image.type === 'image' &&
+          image.source.type === 'base64' &&
+          (!CLAUDE_IMAGE_TYPES.has(image.source.media_type) || image.source.data === '')
+        )
+          return `messages.${i}.content.${j}: image source media_type ${image.source.media_type} (jpeg, png, gif, webp) with data`;
       if (block.type === 'tool_use' && !CLAUDE_TOOL_USE_ID.test(block.id))
         return `messages.${i}.content.${j}: tool_use id pattern`;
       if (message.role === 'user' && (block.type === 'tool_use' || block.type === 'thinking'))
