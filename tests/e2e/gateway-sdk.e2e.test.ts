@@ -888,6 +888,27 @@ orgs:
     assert.match((next.content[0] as { text: string }).text, /tool result/);
   });
 
+  it('Anthropic SDK to Gemini: a tool name starting with a digit (Gemini refuses it) goes as _name and is answered under its own name, plain and streamed', async () => {
+    const name = '3d_render';
+    const request = {
+      model: 'gemini-2.5-flash',
+      max_tokens: 64,
+      tools: [{ name, input_schema: { type: 'object' as const, properties: { scene: { type: 'string' } } } }],
+      // The model sees the name it was sent, and the mock calls a tool by it.
+      messages: [{ role: 'user' as const, content: 'call _3d_render a cube' }],
+    };
+    const plain = await anthropic().messages.create(request);
+    const call = plain.content.find((block) => block.type === 'tool_use');
+    assert.equal(call?.type === 'tool_use' ? call.name : undefined, name, JSON.stringify(plain.content));
+    const upstream = geminiMock.requests.at(-1)?.body as {
+      tools?: { functionDeclarations?: { name: string }[] }[];
+    };
+    assert.equal(upstream.tools?.[0]?.functionDeclarations?.[0]?.name, '_3d_render');
+    const streamed = await anthropic().messages.stream(request).finalMessage();
+    const streamedCall = streamed.content.find((block) => block.type === 'tool_use');
+    assert.equal(streamedCall?.type === 'tool_use' ? streamedCall.name : undefined, name);
+  });
+
   it('a counting 429 does not cool a key for messages (Anthropic limits counting apart)', async () => {
     anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY, times: 1 });
     anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY_2, times: 1 });
