@@ -209,13 +209,25 @@ describe('tool results that do not answer the calls before them, across dialects
     await assertRejected(refused.requestID);
   });
 
-  it('OpenAI SDK to Gemini: calls that share an id, which GPT takes, are answered', async () => {
-    const answer = await openai.chat.completions.create({
-      model: 'gemini-2.5-flash',
-      messages: [ask, calls('call_a', 'call_a'), toolMessage('call_a')],
-      tools: [functionTool],
-    });
-    assert.equal(answer.choices[0]?.finish_reason, 'stop');
+  // One tool message answers both calls: Gemini would get two function calls and one response,
+  // its 400 "the number of function response parts is equal to the number of function call parts".
+  it("OpenAI SDK to Gemini: calls of one message that share an id (GPT takes them) are refused naming the call's id, no provider asked", async () => {
+    const asked = upstreamCalls();
+    const refused = await openai.chat.completions
+      .create({
+        model: 'gemini-2.5-flash',
+        messages: [ask, calls('call_a', 'call_a'), toolMessage('call_a')],
+        tools: [functionTool],
+      })
+      .then(
+        () => assert.fail('answered'),
+        (error: unknown) => error,
+      );
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.param, 'messages[1].tool_calls[1].id');
+    assert.match(refused.message, /Gemini models need one result for each function call/);
+    assert.equal(upstreamCalls(), asked);
+    await assertRejected(refused.requestID);
   });
 
   it('well-formed tool threads still go through in translation, both ways', async () => {

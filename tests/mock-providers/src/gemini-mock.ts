@@ -161,15 +161,18 @@ type CheckedRequest = { ok: true; value: GenerateRequest } | { ok: false; reply:
 
 /**
  * The checks Gemini makes of a generateContent (or countTokens) body before answering it: a field
- * its message does not have, a body of another shape, a function name it refuses, a thinking level
- * the model lacks.
+ * its message does not have, a body of another shape, a function name it refuses, function calls
+ * answered by fewer or more responses, a thinking level the model lacks.
  */
 function checkedRequest(model: string, body: unknown, fields: ReadonlySet<string>): CheckedRequest {
   const unknown = unknownField(body, fields);
   if (unknown !== undefined) return { ok: false, reply: unknownNameError(unknown) };
   const parsed = parseRequest(generateRequest, body);
   if (!parsed.ok) return { ok: false, reply: geminiError({ kind: 'bad-request', message: parsed.message }) };
-  const refused = invalidFunctionNameError(parsed.value) ?? unsupportedThinkingLevel(model, parsed.value);
+  const refused =
+    invalidFunctionNameError(parsed.value) ??
+    unansweredFunctionCallsError(parsed.value) ??
+    unsupportedThinkingLevel(model, parsed.value);
   return refused ? { ok: false, reply: refused } : parsed;
 }
 
@@ -476,6 +479,28 @@ function invalidFunctionNameError(request: GenerateRequest): JsonReply | undefin
     'INVALID_ARGUMENT',
     `The GenerateContentRequest proto is invalid:\n${problems.join('\n')}`,
   );
+}
+
+/**
+ * Gemini answers a turn of function calls only with a response for each: a content of function
+ * responses after a model turn must hold as many as that turn's calls (its 400 INVALID_ARGUMENT,
+ * "Please ensure that the number of function response parts is equal to the number of function
+ * call parts of the function call turn.", as quoted whole in github.com/google-gemini/gemini-cli
+ * issues 4217, 5443 and 16415).
+ */
+function unansweredFunctionCallsError(request: GenerateRequest): JsonReply | undefined {
+  let calls = 0;
+  for (const content of request.contents) {
+    const responses = content.parts.filter((part) => part.functionResponse !== undefined).length;
+    if (responses > 0 && responses !== calls)
+      return errorBody(
+        400,
+        'INVALID_ARGUMENT',
+        'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.',
+      );
+    calls = content.parts.filter((part) => part.functionCall !== undefined).length;
+  }
+  return undefined;
 }
 
 /** Google's JSON parsing refuses a field its message does not have, naming where it was. */

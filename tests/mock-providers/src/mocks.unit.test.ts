@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { splitIntoParts, splitWords, toolArguments, truncateToTokens } from './answers.js';
 import { toolPairingError } from './anthropic-tool-pairing.js';
+import { geminiGenerateRefusal } from './gemini-mock.js';
 import { formatOpenAIDuration } from './openai-mock.js';
 import { toolOrderError } from './openai-tool-order.js';
 import { QuotaBook } from './quota.js';
@@ -215,5 +216,35 @@ describe("Claude's tool_use / tool_result pairing (anthropic-tool-pairing.ts)", 
       pairing(user, uses('a'), results('a', 'a')),
       'messages.2.content.1: each tool_use must have a single result. Found multiple `tool_result` blocks with id: a',
     );
+  });
+});
+
+describe("Gemini's function responses, one for each call of the turn before (geminiGenerateRefusal)", () => {
+  const call = (name: string) => ({ functionCall: { name, args: {} } });
+  const response = (name: string) => ({ functionResponse: { name, response: { output: 'ok' } } });
+  const body = (responses: object[]) => ({
+    contents: [
+      { role: 'user', parts: [{ text: 'Go' }] },
+      { role: 'model', parts: [call('get_weather'), call('get_weather')] },
+      { role: 'user', parts: responses },
+    ],
+  });
+
+  test('as many responses as calls are answered', () => {
+    assert.equal(
+      geminiGenerateRefusal('gemini-2.5-flash', body([response('get_weather'), response('get_weather')])),
+      undefined,
+    );
+  });
+
+  test("fewer or more are Gemini's 400", () => {
+    for (const responses of [
+      [response('get_weather')],
+      [response('get_weather'), response('get_weather'), response('get_weather')],
+    ])
+      assert.match(
+        geminiGenerateRefusal('gemini-2.5-flash', body(responses)) ?? '',
+        /the number of function response parts is equal to the number of function call parts/,
+      );
   });
 });
