@@ -29,8 +29,8 @@ export function claudeRefusal(body: AnthropicMessagesRequest): string | undefine
     return 'temperature: Input should be less than or equal to 1';
   for (const sequence of body.stop_sequences ?? [])
     if (sequence.trim() === '') return 'stop_sequences: each stop sequence must contain non-whitespace';
-  // Extended thinking: "budget_tokens must be ≥ 1024 and less than max_tokens"; no temperature,
-  // top_k, nor a forced tool choice beside it.
+  // Extended thinking: "budget_tokens must be ≥ 1024 and less than max_tokens"; "not compatible
+  // with temperature or top_k modifications as well as forced tool use".
   if (body.thinking?.type === 'enabled') {
     const budget = body.thinking.budget_tokens ?? 0;
     if (budget < 1024 || budget >= body.max_tokens)
@@ -141,7 +141,6 @@ export function openAIRefusal(body: OpenAIChatRequest): string | undefined {
 export function geminiRefusal(body: GeminiGenerateContentRequest, model: string): string | undefined {
   const refusal = geminiGenerateRefusal(model, body);
   if (refusal !== undefined) return refusal;
-  if (body.contents.length === 0) return 'contents is not specified';
   if ((body.generationConfig?.stopSequences?.length ?? 0) > 5) return 'stop_sequences: at most 5';
   let previousCalls: string[] = [];
   for (const [i, content] of body.contents.entries()) {
