@@ -236,6 +236,11 @@ function openAIRequest(models: readonly string[]) {
           max_completion_tokens: fc.integer({ min: 1, max: 200_000 }),
           reasoning_effort: fc.constantFrom('none', 'minimal', 'low', 'medium', 'high'),
           temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+          // End users' emails and phone numbers, which OpenAI takes and Claude refuses.
+          user: fc.oneof(
+            fc.constantFrom('ann@example.com', '+1 (555) 010-9999'),
+            fc.string({ maxLength: 300 }),
+          ),
         },
         { requiredKeys: ['model', 'messages'] },
       ),
@@ -404,6 +409,8 @@ function anthropicRequest(models: readonly string[]) {
             ),
             temperature: fc.double({ min: 0, max: 1, noNaN: true }),
             output_config: fc.record({ effort: fc.constantFrom('low', 'medium', 'high', 'xhigh', 'max') }),
+            // Claude Code sends a JSON of ~150 characters; Anthropic takes 256, OpenAI 64.
+            metadata: fc.record({ user_id: fc.string({ maxLength: 256 }) }),
           },
           { requiredKeys: ['model', 'max_tokens', 'messages'] },
         );

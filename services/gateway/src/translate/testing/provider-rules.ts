@@ -25,6 +25,11 @@ export function claudeRefusal(body: AnthropicMessagesRequest): string | undefine
   const refusal = anthropicMessagesRefusal(body);
   if (refusal !== undefined) return refusal;
   if (body.messages.length === 0) return 'messages: at least one message is required';
+  // "a uuid, hash value, or other opaque identifier" of 256 characters at most: Claude refuses
+  // one holding an email ("user_id appears to contain an email address").
+  const userId = body.metadata?.user_id;
+  if (userId != null && (userId.length > 256 || /[^\s@]+@[^\s@]+\.[^\s@]+/.test(userId)))
+    return 'metadata.user_id: user_id appears to contain an email address, or is too long';
   if (body.temperature !== undefined && (body.temperature < 0 || body.temperature > 1))
     return 'temperature: Input should be less than or equal to 1';
   for (const sequence of body.stop_sequences ?? [])
