@@ -331,6 +331,34 @@ describe('OpenAI mock with the openai SDK', () => {
     assert.equal(response.usage?.output_tokens, countTokens('Mock reply: Hi there'));
   });
 
+  test('responses input token count: the input the same body is billed, from the body alone, free', async () => {
+    const body = {
+      model: 'gpt-4.1',
+      instructions: 'Be brief.',
+      input: 'Count me, please',
+      tools: [{ type: 'function' as const, name: 'lookup', parameters: { type: 'object' }, strict: true }],
+    };
+    const counted = await client.responses.inputTokens.count(body);
+    assert.equal(counted.object, 'response.input_tokens');
+    const response = await client.responses.create(body);
+    assert.equal(counted.input_tokens, response.usage?.input_tokens);
+    assert.deepEqual(await client.responses.inputTokens.count(body), counted, 'deterministic');
+    const shorter = await client.responses.inputTokens.count({ ...body, tools: [] });
+    assert.ok(shorter.input_tokens < counted.input_tokens, 'the tools are counted');
+    // Stored state is found only by its project's key, as for a response.
+    const other = new OpenAI({ apiKey: OTHER_KEY, baseURL: `${mock.url}/v1`, maxRetries: 0 });
+    const followUp = { model: 'gpt-4.1', input: 'And then?', previous_response_id: response.id };
+    assert.ok((await client.responses.inputTokens.count(followUp)).input_tokens > 0);
+    const refused = await other.responses.inputTokens.count(followUp).catch((error: unknown) => error);
+    assert.ok(refused instanceof OpenAI.BadRequestError, String(refused));
+    assert.equal(refused.code, 'previous_response_not_found');
+    // A scenario plays on it as on any call.
+    mock.enqueueScenario('rate-limit=7');
+    const limited = await client.responses.inputTokens.count(body).catch((error: unknown) => error);
+    assert.ok(limited instanceof OpenAI.RateLimitError, String(limited));
+    assert.equal(limited.headers?.get('retry-after'), '7');
+  });
+
   test('responses API, streamed events accumulate into the final response', async () => {
     const stream = client.responses.stream({
       model: 'gpt-4.1',

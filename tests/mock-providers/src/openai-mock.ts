@@ -34,6 +34,7 @@ import {
 import { missingKeyError, openAIError, openAIErrorReply, wrongKeyMessage } from './openai-error.js';
 import {
   handleCreateConversation,
+  handleInputTokens,
   handleResponses,
   handleStoredResponse,
   isStoredResponsePath,
@@ -138,6 +139,7 @@ function route(exchange: Exchange, models: readonly string[]): Reply {
   if (isStoredChatCompletionCall(method, path)) return handleStoredChatCompletion(exchange);
   if (method === 'POST' && path === '/v1/embeddings') return embeddings(exchange);
   if (method === 'POST' && path === '/v1/responses') return handleResponses(exchange);
+  if (method === 'POST' && path === '/v1/responses/input_tokens') return handleInputTokens(exchange);
   if (isStoredResponsePath(path)) return handleStoredResponse(exchange);
   if (method === 'POST' && path === '/v1/conversations') return handleCreateConversation(exchange);
   if (method === 'GET' && path === '/v1/models') return listModels(models);

@@ -1,6 +1,6 @@
 /**
- * OpenAI Responses API: `POST /v1/responses`, plain and streamed as semantic events, and the
- * stored answers it keeps (`GET` / `DELETE /v1/responses/{id}`, `GET .../input_items`,
+ * OpenAI Responses API: `POST /v1/responses`, plain and streamed as semantic events, its input
+ * token count (`POST /v1/responses/input_tokens`), and the stored answers it keeps (`GET` / `DELETE /v1/responses/{id}`, `GET .../input_items`,
  * `POST .../cancel`).
  */
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import {
   type Answer,
   answerFor,
   type Conversation,
+  countInputTokens,
   type LastTurn,
   splitIntoParts,
   splitWords,
@@ -80,42 +81,8 @@ export function handleResponses(exchange: Exchange): Reply {
   const request = parsed.value;
   const server = exchange.headers.host ?? '';
   const key = exchange.headers.authorization;
-  const previous = request.previous_response_id;
-  const conversation =
-    typeof request.conversation === 'string' ? request.conversation : request.conversation?.id;
-  if (previous && conversation !== undefined)
-    return openAIErrorReply(
-      {
-        status: 400,
-        message:
-          "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
-        type: 'invalid_request_error',
-        code: null,
-      },
-      'conversation',
-    );
-  // As on the real API, a conversation is found only by a key of the project that created it.
-  if (conversation !== undefined && conversations.get(`${server} ${conversation}`) !== key)
-    return openAIErrorReply(
-      {
-        status: 404,
-        message: `Conversation with id '${conversation}' not found.`,
-        type: 'invalid_request_error',
-        code: null,
-      },
-      'conversation',
-    );
-  if (previous && storedResponses.get(`${server} ${previous}`)?.key !== key) {
-    return openAIErrorReply(
-      {
-        status: 400,
-        message: `Previous response with id '${previous}' not found.`,
-        type: 'invalid_request_error',
-        code: 'previous_response_not_found',
-      },
-      'previous_response_id',
-    );
-  }
+  const refused = continuedStateRefusal(exchange, request);
+  if (refused) return refused;
   const answer = answerFor(responsesConversation(request), exchange.replyPrefix);
   const tokens = answer.inputTokens + answer.outputTokens;
   const ids = responseIds(exchange);
@@ -144,6 +111,81 @@ export function handleResponses(exchange: Exchange): Reply {
     frames,
     keepAliveFrame: sseComment('ping'),
     tokens,
+  };
+}
+
+/**
+ * A `previous_response_id` or `conversation` this key's project does not have, or both at once:
+ * the API's refusal (as on the real API, stored state is found only by a key of its project).
+ */
+function continuedStateRefusal(
+  exchange: Exchange,
+  request: Pick<ResponsesRequest, 'previous_response_id' | 'conversation'>,
+): Reply | undefined {
+  const server = exchange.headers.host ?? '';
+  const key = exchange.headers.authorization;
+  const previous = request.previous_response_id;
+  const conversation =
+    typeof request.conversation === 'string' ? request.conversation : request.conversation?.id;
+  if (previous && conversation !== undefined)
+    return openAIErrorReply(
+      {
+        status: 400,
+        message:
+          "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+        type: 'invalid_request_error',
+        code: null,
+      },
+      'conversation',
+    );
+  if (conversation !== undefined && conversations.get(`${server} ${conversation}`) !== key)
+    return openAIErrorReply(
+      {
+        status: 404,
+        message: `Conversation with id '${conversation}' not found.`,
+        type: 'invalid_request_error',
+        code: null,
+      },
+      'conversation',
+    );
+  if (previous && storedResponses.get(`${server} ${previous}`)?.key !== key) {
+    return openAIErrorReply(
+      {
+        status: 400,
+        message: `Previous response with id '${previous}' not found.`,
+        type: 'invalid_request_error',
+        code: 'previous_response_not_found',
+      },
+      'previous_response_id',
+    );
+  }
+  return undefined;
+}
+
+/** The body of "Get input token counts": a Responses body whose `input` and `model` may be left out. */
+const inputTokensRequest = responsesRequest.extend({
+  model: z.string().nullish(),
+  input: z.union([z.string(), z.array(inputItem)]).nullish(),
+});
+
+/**
+ * `POST /v1/responses/input_tokens`: `{object: "response.input_tokens", input_tokens}`, the
+ * input `POST /v1/responses` bills for the same body (computed from the body alone, as that
+ * mock bills a follow-up). Free: it spends no tokens of the key's quota.
+ */
+export function handleInputTokens(exchange: Exchange): Reply {
+  const parsed = parseRequest(inputTokensRequest, exchange.body);
+  if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
+  const request = parsed.value;
+  const refused = continuedStateRefusal(exchange, request);
+  if (refused) return refused;
+  const items = request.input ?? [];
+  const inputTokens = countInputTokens(responsesConversation({ ...request, input: items }));
+  return {
+    kind: 'json',
+    status: 200,
+    body: { object: 'response.input_tokens', input_tokens: inputTokens },
+    tokens: 0,
   };
 }
 
@@ -261,7 +303,9 @@ function itemText(item: InputItem): string {
   return contentText(value);
 }
 
-function responsesConversation(request: ResponsesRequest): Conversation {
+function responsesConversation(
+  request: Pick<ResponsesRequest, 'input' | 'instructions' | 'tools' | 'max_output_tokens'>,
+): Conversation {
   const items: InputItem[] =
     typeof request.input === 'string' ? [{ role: 'user', content: request.input }] : request.input;
   const last = items.at(-1);
