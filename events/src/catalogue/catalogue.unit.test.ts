@@ -303,7 +303,7 @@ describe('kordon catalogue', () => {
     PricesSet: 2,
     ProviderConfigured: 3,
     RequestCompleted: 6,
-    RequestRejected: 3,
+    RequestRejected: 4,
     RequestFailed: 4,
     SessionEnded: 2,
   };
@@ -556,10 +556,10 @@ describe('kordon catalogue', () => {
     refused({ tiers: [{ aboveInputTokens: 1000, input: '1' }] }, /output/);
   });
 
-  test('RequestRejected v1 is read as v3 unchanged; only v2 on may say overloaded', () => {
+  test('RequestRejected v1 is read as v4 unchanged; only v2 on may say overloaded', () => {
     const stored = { ...recorded(create('RequestRejected', examples.RequestRejected), 5), schemaVersion: 1 };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 3);
+    assert.equal(decoded.schemaVersion, 4);
     assert.deepEqual(decoded.data, examples.RequestRejected);
     const overloaded = create('RequestRejected', {
       ...examples.RequestRejected,
@@ -590,10 +590,10 @@ describe('kordon catalogue', () => {
     }
   });
 
-  test('RequestRejected v2 is read as v3 unchanged; only v3 may name an endpoint that is not usage', () => {
+  test('RequestRejected v2 is read as v4 unchanged; only v3 on may name an endpoint that is not usage', () => {
     const stored = { ...recorded(create('RequestRejected', examples.RequestRejected), 5), schemaVersion: 2 };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 3);
+    assert.equal(decoded.schemaVersion, 4);
     assert.deepEqual(decoded.data, examples.RequestRejected);
     const models = create('RequestRejected', { ...examples.RequestRejected, endpoint: 'models' });
     assert.equal((models.data as { endpoint: string }).endpoint, 'models');
@@ -601,6 +601,27 @@ describe('kordon catalogue', () => {
     // RequestCompleted and RequestFailed keep the endpoints of usage only.
     assert.throws(
       () => create('RequestCompleted', { ...examples.RequestCompleted, endpoint: 'models' } as never),
+      /endpoint/,
+    );
+  });
+
+  test('RequestRejected v3 is read as v4 unchanged; only v4 may name the Responses input token count', () => {
+    const counting = create('RequestRejected', {
+      ...examples.RequestRejected,
+      endpoint: 'messages.count_tokens',
+    });
+    const decoded = kordonCatalogue.decode({ ...recorded(counting, 5), schemaVersion: 3 });
+    assert.equal(decoded.schemaVersion, 4);
+    assert.deepEqual(decoded.data, counting.data);
+    const inputTokens = create('RequestRejected', {
+      ...examples.RequestRejected,
+      endpoint: 'responses.input_tokens',
+    });
+    assert.equal(inputTokens.schemaVersion, 4);
+    const read = kordonCatalogue.decode(recorded(inputTokens, 6)).data as { endpoint: string };
+    assert.equal(read.endpoint, 'responses.input_tokens');
+    assert.throws(
+      () => kordonCatalogue.decode({ ...recorded(inputTokens, 6), schemaVersion: 3 }),
       /endpoint/,
     );
   });

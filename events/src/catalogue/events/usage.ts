@@ -264,17 +264,20 @@ const rejectionReasonV1 = z.enum([
 export const rejectionReason = z.enum([...rejectionReasonV1.options, 'overloaded']);
 
 /**
- * The endpoints a RequestRejected may name from version 3: those of the requests that are
+ * The endpoints a RequestRejected may name in version 3 (frozen): those of the requests that are
  * usage, and the calls that are not (listing models, counting tokens, stored answers), which
  * record only a refusal of their key or its address or model rules.
  */
-export const rejectedEndpoint = z.enum([
+const rejectedEndpointV3 = z.enum([
   ...endpoint.options,
   'models',
   'messages.count_tokens',
   'responses.stored',
   'chat.completions.stored',
 ]);
+
+/** Version 4 adds `responses.input_tokens`: OpenAI's Responses input token count, not usage either. */
+export const rejectedEndpoint = z.enum([...rejectedEndpointV3.options, 'responses.input_tokens']);
 
 /** RequestRejected's fields after `requestId` and `reason` up to version 2 (frozen). */
 const requestRejectedFields = {
@@ -290,7 +293,8 @@ const requestRejectedFields = {
   clientIp: ipAddress,
 };
 
-const requestRejectedV3Fields = { ...requestRejectedFields, endpoint: rejectedEndpoint };
+const requestRejectedV3Fields = { ...requestRejectedFields, endpoint: rejectedEndpointV3 };
+const requestRejectedV4Fields = { ...requestRejectedFields, endpoint: rejectedEndpoint };
 
 /**
  * Refused by the gateway itself; nothing was charged. Who made it is null when unknown
@@ -298,9 +302,15 @@ const requestRejectedV3Fields = { ...requestRejectedFields, endpoint: rejectedEn
  */
 export const RequestRejected = defineEvent({
   type: 'RequestRejected',
-  version: 3,
-  schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedV3Fields }),
+  version: 4,
+  schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedV4Fields }),
   previous: [
+    {
+      // Version 4 adds the Responses input token count (`responses.input_tokens`).
+      version: 3,
+      schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedV3Fields }),
+      upcast: (data: object) => data,
+    },
     {
       // Version 3 adds the endpoints that are not usage (`rejectedEndpoint`).
       version: 2,
