@@ -128,9 +128,10 @@ export class Balancer<K extends BalancerKey = BalancerKey> {
    * `peek`'s keys for one call, one at a time: the first is `peek`'s, each later one the next
    * usable key the call has not tried, as `peek` chooses (no half-open key, nothing handed
    * out, no probe: `probe` stays 0, and a key passed over needs no `reportUnused`).
+   * `pinnedKeyId`: the key that holds what the call continues, peeked first while it is usable.
    */
-  peekCandidates(group: string): Candidates<K> {
-    return new Candidates(this.#groups.get(group), undefined, undefined, true);
+  peekCandidates(group: string, pinnedKeyId?: string): Candidates<K> {
+    return new Candidates(this.#groups.get(group), undefined, pinnedKeyId, true);
   }
 
   /**
@@ -294,7 +295,8 @@ export class Candidates<K extends BalancerKey> {
   #nextPeeked(group: KeyGroup<K>, now: number): K | undefined {
     if (!this.#started) {
       this.#started = true;
-      this.#first = group.peek(now);
+      const pinned = this.pinnedKeyId === undefined ? undefined : group.peekPinned(now, this.pinnedKeyId);
+      this.#first = pinned ?? group.peek(now);
       return this.#first?.key;
     }
     if (this.#first === undefined) return undefined;

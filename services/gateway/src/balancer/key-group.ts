@@ -192,6 +192,16 @@ export class KeyGroup<K extends BalancerKey> implements UsabilityListener {
     return this.#handOut(slot, now);
   }
 
+  /**
+   * `pinned` for a call that is not one of the key's requests (`peek`): the key is not handed
+   * out, and a half-open one is left out, its one probe kept for its requests.
+   */
+  peekPinned(now: number, providerKeyId: string): Slot<K> | undefined {
+    const slot = this.slots.find((candidate) => candidate.key.providerKeyId === providerKeyId);
+    if (slot === undefined || slot.weight <= 0 || slot.health.circuit.openUntil !== 0) return undefined;
+    return slot.health.usableAt(now) === 0 ? slot : undefined;
+  }
+
   /** The next key for a request that already tried `tried`: the active set first, then lower tiers. */
   next(now: number, tried: readonly Slot<K>[]): Slot<K> | undefined {
     if (now >= this.#refreshAt) this.#refresh(now);

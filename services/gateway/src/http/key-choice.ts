@@ -255,13 +255,16 @@ export class KeyChoice {
   /**
    * The keys a call that is not one of their requests tries (Anthropic's token counting, limited
    * apart from messages), best first, as `candidates` gives a request's but peeked: no key's own
-   * rpm is spent, no half-open key's one probe taken (`Balancer.peekCandidates`).
+   * rpm is spent, no half-open key's one probe taken (`Balancer.peekCandidates`). `session`: what
+   * the call continues (a stored response, a conversation), whose key is peeked first.
    */
-  peekCandidates(route: Route, current: () => RegistryState): RequestCandidates {
+  peekCandidates(route: Route, current: () => RegistryState, session?: string): RequestCandidates {
     const registry = current();
+    const stored = session === undefined ? undefined : this.#storedAt.get(session);
+    const pinned = stored?.provider === route.provider.name ? stored.providerKeyId : undefined;
     return new RequestCandidates(
       this,
-      this.balancer.peekCandidates(this.groupOf(registry, route)),
+      this.balancer.peekCandidates(this.groupOf(registry, route), pinned),
       route,
       registry.keysVersion,
       current,
