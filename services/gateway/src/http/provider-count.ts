@@ -1,0 +1,177 @@
+import { fetchesUrls } from '../providers/anthropic/anthropic-url-fetch.js';
+import { callProvider, type ProviderAnswer, providerAdapter } from '../providers/index.js';
+import type { ProviderAdapter, ProviderConfig } from '../providers/provider-types.js';
+import type { RequestTrace } from '../telemetry/request-trace.js';
+import type { ConnectionSignal } from '../upstream/caller-signal.js';
+import { isUpstreamError, type UpstreamError } from '../upstream/index.js';
+import { GatewayError } from './gateway-error.js';
+import {
+  asGatewayError,
+  type GenerateDependencies,
+  msUntilAKeyIsBack,
+  providerConfig,
+  secretReplacedSince,
+  usableProviderKey,
+  whenAKeyIsBack,
+} from './generate.js';
+import { decisionEvent, failureKind, saysStorageNotReady, saysUrlFetchDisabled } from './key-choice.js';
+import type { Route } from './route-model.js';
+
+/** What differs between the counting calls: Claude's `count_tokens`, OpenAI's Responses `input_tokens`. */
+export interface ProviderCount {
+  /** Whether a route's provider counts this dialect's body (the adapter's `count_tokens`). */
+  readonly counts: (adapter: ProviderAdapter, config: ProviderConfig) => boolean;
+  /** The caller's `anthropic-beta` features, passed on to Claude. */
+  readonly anthropicBeta?: string | undefined;
+  /** The pinned session the body continues (a stored response, a conversation): its key is asked first. */
+  readonly session?: string | undefined;
+  /**
+   * A refusal that says another key may have what the body names (a conversation kept by
+   * another project): the next key is asked, this one neither faulted nor credited.
+   */
+  readonly elsewhere?: ((error: UpstreamError, providerKeyId: string) => boolean) | undefined;
+}
+
+/**
+ * The provider's count of the body, its routes' keys asked in turn as a request's keys are
+ * (`generate.ts` attempt: the chain with providers lately lacking the model last, each
+ * provider's keys best first, the keys resting on a remembered refusal passed over), until one
+ * answers. Undefined when no key could be asked (no route that counts, no usable key, none this
+ * process can decrypt): the caller's tokenizer counts.
+ *
+ * Its own rules, since providers limit counting apart from generating:
+ * - the keys are peeked (`KeyChoice.peekCandidates`): a count spends no key's own rpm and never
+ *   takes a half-open key's one probe, which its requests need;
+ * - a counting 429 (its quota headers), a 5xx or 529, a timeout, its latency and its success say
+ *   nothing of the key's requests, so the balancer is not told: the next key is asked. Only
+ *   what is true of the key for every call is reported as for requests: a refused key (disabled
+ *   on every replica), an unreachable provider, and the account's own refusals (a workspace not
+ *   ready rests the key; an organization that fetches no URL is remembered for such bodies; a
+ *   restricted key without the call's scope is not asked for it a while);
+ * - the caller's own request refused (a 400 about the body, a 413...) ends the call at once: any
+ *   other key would refuse it too, unless it names something another key may hold (`elsewhere`).
+ * With every key failed, the caller hears the last one's answer, status and Retry-After.
+ */
+export async function countedByProvider(
+  deps: GenerateDependencies,
+  call: ProviderCount,
+  body: Record<string, unknown>,
+  routes: Route[],
+  signal: ConnectionSignal,
+  trace: RequestTrace | undefined,
+): Promise<number | undefined> {
+  let lastError: UpstreamError | undefined;
+  let attempts = 0;
+  /** The routes whose keys were offered: when one of theirs is back, the caller may ask again. */
+  const offered: Route[] = [];
+  let fetchingUrls: boolean | undefined;
+  const fetchesUrl = () => {
+    fetchingUrls ??= fetchesUrls(body);
+    return fetchingUrls;
+  };
+  // What the body continues is kept by one provider: it is asked first, wherever in the chain.
+  const storedAt = call.session === undefined ? undefined : deps.keys.storedAt(call.session);
+  let chain = deps.keys.presentFirst(routes, Date.now());
+  const holder = chain.find((route) => route.provider.name === storedAt);
+  if (holder) chain = [holder, ...chain.filter((route) => route !== holder)];
+  for (const route of chain) {
+    const adapter = providerAdapter(route.provider.type);
+    const config = providerConfig(route);
+    if (!call.counts(adapter, config)) continue;
+    offered.push(route);
+    const keys = deps.keys.peekCandidates(route, deps.registry, call.session);
+    let choosing = performance.now();
+    for (let keyEntry = keys.next(Date.now()); keyEntry; keyEntry = keys.next(Date.now())) {
+      const remembered = deps.keys.rememberedRefusal(
+        keyEntry.providerKeyId,
+        'count_tokens',
+        Date.now(),
+        fetchesUrl,
+      );
+      if (remembered) {
+        lastError = remembered;
+        continue;
+      }
+      // A key this process cannot decrypt: the next key counts, else the tokenizer.
+      const providerKey = usableProviderKey(deps, keyEntry);
+      if (!providerKey) continue;
+      attempts++;
+      trace?.chose(choosing, route, keyEntry, attempts);
+      const span = trace?.attempt(route, 'count_tokens', keyEntry, attempts);
+      // The secret the call goes with: a 401 to it after an admin replaced it is not the key's.
+      const secretAtCall = keyEntry.secretCount;
+      let answer: ProviderAnswer;
+      try {
+        answer = await callProvider(
+          {
+            client: deps.client,
+            adapter,
+            config,
+            key: providerKey,
+            signal,
+            timeouts: route.provider.options.timeouts,
+            traceHeaders: span?.headers,
+          },
+          {
+            operation: 'count_tokens',
+            model: route.model,
+            stream: false,
+            body: { ...body, model: route.model },
+            anthropicBeta: call.anthropicBeta,
+          },
+        );
+      } catch (error) {
+        if (!isUpstreamError(error)) {
+          span?.failed(error, undefined, false);
+          throw error;
+        }
+        const kind = failureKind(error, signal.aborted);
+        const urlFetchOff = saysUrlFetchDisabled(error);
+        const scopeMissing = error.provider?.scopeMissing === true;
+        const nextKey =
+          urlFetchOff ||
+          scopeMissing ||
+          (kind !== 'not_the_key' && kind !== 'caller_cancelled') ||
+          (kind === 'not_the_key' && call.elsewhere?.(error, keyEntry.providerKeyId) === true);
+        span?.failed(error, kind, nextKey);
+        if (!nextKey) throw error;
+        lastError = error;
+        const now = Date.now();
+        if (urlFetchOff) deps.keys.markUrlFetchDisabled(keyEntry.providerKeyId, error, now);
+        else if (scopeMissing) deps.keys.markScopeMissing(keyEntry.providerKeyId, 'count_tokens', error, now);
+        else if (saysStorageNotReady(error)) deps.keys.markNotReady(keyEntry.providerKeyId, error, now);
+        else if (
+          kind === 'connection_failed' ||
+          (kind === 'auth_refused' && !secretReplacedSince(deps, keyEntry.providerKeyId, secretAtCall))
+        ) {
+          const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
+            now,
+            kind,
+            retryAfterMs: error.retryAfterMs,
+          });
+          // As for requests: every replica learns of a disabled or resting key.
+          const event = decisionEvent(decision, keyEntry, error);
+          if (event) deps.appender.enqueue(event);
+          if (kind === 'auth_refused')
+            deps.logger.error(
+              { providerKeyId: keyEntry.providerKeyId, status: error.status },
+              'provider refused a provider key',
+            );
+        }
+        choosing = performance.now();
+        continue;
+      }
+      span?.answered(answer, undefined);
+      const counted = (answer.json() as { input_tokens?: unknown }).input_tokens;
+      if (typeof counted !== 'number')
+        throw new GatewayError('upstream_error', 'the provider gave no token count');
+      return counted;
+    }
+  }
+  if (lastError === undefined) return undefined;
+  // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for
+  // requests. The balancer knows nothing of counting's limits, so only a workspace not ready
+  // (each key resting on it) is answered with when the first key is back.
+  const refused = asGatewayError(lastError);
+  throw saysStorageNotReady(lastError) ? whenAKeyIsBack(refused, msUntilAKeyIsBack(deps, offered)) : refused;
+}
