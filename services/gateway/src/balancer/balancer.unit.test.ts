@@ -538,6 +538,36 @@ describe('peekCandidates (the keys of a call that is not one of their requests, 
     assert.equal(balancer.peek(G, T)?.providerKeyId, 'c');
   });
 
+  test('a pinned key first, whatever its tier or turn, then the others; not when it cannot be peeked', () => {
+    const balancer = balancerWith(
+      [key('a', 1, { limits: { rpm: 1 } }), key('b', 1), key('backup', 1, { tier: 1, limits: { rpm: 1 } })],
+      'round-robin',
+    );
+    const pinnedFirst = (pinned: string, now = T) => {
+      const keys = balancer.peekCandidates(G, pinned);
+      const seen: string[] = [];
+      for (let k = keys.next(now); k; k = keys.next(now)) {
+        seen.push(k.providerKeyId);
+        assert.equal(keys.probe, 0);
+      }
+      return seen;
+    };
+    assert.deepEqual(pinnedFirst('backup'), ['backup', 'a', 'b']);
+    assert.deepEqual(pinnedFirst('b'), ['b', 'a', 'backup']);
+    assert.deepEqual(
+      balancer.describe(G, T).map((k) => k.usage.requestsPerMinute),
+      [0, 0, 0],
+      'nothing handed out, the pinned key neither',
+    );
+    // Resting, or half-open (its one probe is a request's): the turn's keys as without a pin.
+    balancer.reportFailure('backup', { now: T, kind: 'rate_limited', retryAfterMs: 1_000 });
+    assert.deepEqual(pinnedFirst('backup').includes('backup'), false);
+    for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T - 5_000, kind: 'server_error' });
+    assert.equal(balancer.describe(G, T)[0]?.state, 'half_open');
+    assert.deepEqual(pinnedFirst('a'), ['b']);
+    assert.deepEqual(pinnedFirst('unknown'), ['b']);
+  });
+
   test('leaves out half-open and resting keys, and an unknown group has none', () => {
     const balancer = balancerWith([key('a', 5), key('b', 1), key('c', 1)], 'weighted');
     for (let i = 0; i < 5; i++) balancer.reportFailure('a', { now: T - 5_000, kind: 'server_error' });
