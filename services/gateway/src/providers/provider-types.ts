@@ -37,7 +37,8 @@ export type Dialect = 'openai' | 'anthropic' | 'gemini';
  *   Gemini generateContent (streamGenerateContent when streamed);
  * - `embeddings`: OpenAI embeddings, or Gemini `batchEmbedContents`; `responses`: OpenAI
  *   Responses API;
- * - `count_tokens`: Anthropic `messages/count_tokens` or Gemini `countTokens`;
+ * - `count_tokens`: Anthropic `messages/count_tokens`, Gemini `countTokens` or OpenAI's Responses
+ *   `responses/input_tokens` (a Responses body);
  * - `models`: the provider's model list (GET).
  */
 export type Operation =

@@ -1,7 +1,7 @@
 /**
- * OpenAI: Chat Completions, Embeddings, Responses and Models under a base URL that ends in
- * `/v1` (`https://api.openai.com/v1`). Bearer auth, optional organization and project
- * headers, `x-ratelimit-*` headers. Streamed chat asks for the usage chunk with
+ * OpenAI: Chat Completions, Embeddings, Responses (and its input token count) and Models under
+ * a base URL that ends in `/v1` (`https://api.openai.com/v1`). Bearer auth, optional
+ * organization and project headers, `x-ratelimit-*` headers. Streamed chat asks for the usage chunk with
  * `stream_options.include_usage`.
  *
  * The request builder here is the base the OpenAI-compatible vendors reuse.
@@ -33,6 +33,8 @@ export const OPENAI_PATHS = {
   chat: '/chat/completions',
   embeddings: '/embeddings',
   responses: '/responses',
+  // The Responses API's input token count ("Get input token counts"): free, a Responses body.
+  count_tokens: '/responses/input_tokens',
   models: '/models',
 } as const satisfies Partial<Record<Operation, string>>;
 
@@ -92,7 +94,13 @@ export function bearerAuth(secret: string, extra?: Record<string, string>): Auth
   return { headers: { ...extra, authorization: `Bearer ${secret}` }, secrets: [secret] };
 }
 
-const OPENAI_OPERATIONS: readonly OpenAIOperation[] = ['chat', 'embeddings', 'responses', 'models'];
+const OPENAI_OPERATIONS: readonly OpenAIOperation[] = [
+  'chat',
+  'embeddings',
+  'responses',
+  'count_tokens',
+  'models',
+];
 
 const OPENAI_OPTIONS: OpenAIStyleOptions = {
   name: 'OpenAI',
