@@ -21,6 +21,7 @@ import { countTokensHandler } from './http/count-tokens.js';
 import { planChatExchange } from './http/exchange.js';
 import { type Dialect, dialectOfHeaders, GatewayError, sendError } from './http/gateway-error.js';
 import { cannotRecordError, generateHandler, LimitRefusalError, recordCallRefusal } from './http/generate.js';
+import { inputTokensHandler } from './http/input-tokens.js';
 import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LiveRequests } from './http/live-requests.js';
 import { LoggedBodies } from './http/logged-bodies.js';
@@ -379,6 +380,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'GET /v1/responses/*': storedResponsesHandler(generate),
       'DELETE /v1/responses/*': storedResponsesHandler(generate),
       'POST /v1/responses/*': storedResponsesHandler(generate),
+      // The SDK's responses.inputTokens.count: not usage, no event (a path, not a stored id).
+      'POST /v1/responses/input_tokens': inputTokensHandler(generate),
       // The SDK's chat.completions.list, .retrieve, .update, .delete, .messages.list on completions
       // made with store: true: not usage, no event.
       'GET /v1/chat/completions': storedChatCompletionsHandler(generate),

@@ -80,7 +80,6 @@ const QUERY_PARAMETERS: Readonly<Record<StoredOperation, ReadonlySet<string>>> =
 /** Calls on `/v1/responses/...` the SDK offers that are not served: said by name, not "no route". */
 const NOT_SERVED: Readonly<Record<string, string>> = {
   'POST /v1/responses/compact': 'responses.compact',
-  'POST /v1/responses/input_tokens': 'responses.inputTokens.count',
 };
 
 /**
