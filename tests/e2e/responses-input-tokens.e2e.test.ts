@@ -88,6 +88,13 @@ orgs:
         keys:
           - { name: a, secret: "\${FIRST}", tier: 0 }
           - { name: b, secret: "\${SECOND}", tier: 1 }
+      - name: openai-resting
+        type: openai
+        baseUrl: ${mock.url}/v1
+        models: [gpt-4o-resting]
+        keys:
+          - { name: a, secret: "\${FIRST}", tier: 0 }
+          - { name: b, secret: "\${SECOND}", tier: 1 }
       - name: openai-revoked
         type: openai
         baseUrl: ${mock.url}/v1
@@ -208,6 +215,22 @@ orgs:
     });
     assert.ok(inConversation.input_tokens > 0);
     assert.deepEqual(keysCounting(), ['first', 'second']);
+  });
+
+  it('a follow-up whose key rests is a 429 until it is back, not the other key\'s "not found"', async () => {
+    mock.enqueueScenario('server-error', { key: FIRST });
+    const made = await client().responses.create({ model: 'gpt-4o-resting', input: 'Remember 7.' });
+    assert.deepEqual(keysResponding(), ['first', 'second'], 'stored by b');
+    // b rests 30 s (a response's 429 is the key's); a has no such response.
+    mock.enqueueScenario('rate-limit=30', { key: SECOND });
+    const followUp = { model: 'gpt-4o-resting', input: 'Which?', previous_response_id: made.id };
+    await refusal(client().responses.create(followUp));
+    mock.clearRequests();
+    const refused = await refusal(client().responses.inputTokens.count(followUp));
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    const retryAfter = Number(refused.headers?.get('retry-after'));
+    assert.ok(retryAfter > 0 && retryAfter <= 30, `Retry-After ${retryAfter}`);
+    assert.deepEqual(keysCounting(), ['first'], 'the resting key was not asked');
   });
 
   it("a model served through the Responses API by a provider that does not count is Kordon's count", async () => {

@@ -1325,7 +1325,7 @@ function pinnedKeyResting(
 }
 
 /** A 429 until the key that holds `what` (a stored answer, a conversation) is back; none when it is. */
-function holderResting(
+export function holderResting(
   deps: GenerateDependencies,
   holderKeyId: string,
   what: string,

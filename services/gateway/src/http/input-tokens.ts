@@ -10,6 +10,7 @@ import { answerHeaders, GatewayError, sendError } from './gateway-error.js';
 import {
   asGatewayError,
   type GenerateDependencies,
+  holderResting,
   LimitRefusalError,
   providerConfig,
   recordCallRefusal,
@@ -114,8 +115,18 @@ function countingCall(
 ): ProviderCount {
   const counts = (adapter: ProviderAdapter, config: ProviderConfig) =>
     adapter.dialect === 'openai' && adapter.supports('count_tokens', config);
-  if (typeof body.previous_response_id === 'string')
-    return { counts, session: storedResponseSession(orgId, body.previous_response_id) };
+  const previous = body.previous_response_id;
+  if (typeof previous === 'string') {
+    const session = storedResponseSession(orgId, previous);
+    // Its key resting, another key (maybe of another project) was asked: as for a response, a
+    // 429 until the key that has it is back, rather than its 400 "not found".
+    const instead = (error: UpstreamError, providerKeyId: string) => {
+      const holder = deps.keys.storedKey(session)?.providerKeyId;
+      if (error.provider?.code !== 'previous_response_not_found' || holder === undefined) return undefined;
+      return holder === providerKeyId ? undefined : holderResting(deps, holder, previous, Date.now());
+    };
+    return { counts, session, instead };
+  }
   const conversation = namedConversation(body);
   if (conversation === undefined) return { counts };
   const session = conversationSession(orgId, conversation);

@@ -30,6 +30,11 @@ export interface ProviderCount {
    * another project): the next key is asked, this one neither faulted nor credited.
    */
   readonly elsewhere?: ((error: UpstreamError, providerKeyId: string) => boolean) | undefined;
+  /**
+   * What the caller hears instead of a refusal that ends the count, if not the refusal itself:
+   * another key saying it lacks a stored answer while the key holding it rests (a 429 until then).
+   */
+  readonly instead?: ((error: UpstreamError, providerKeyId: string) => GatewayError | undefined) | undefined;
 }
 
 /**
@@ -134,7 +139,7 @@ export async function countedByProvider(
           (kind !== 'not_the_key' && kind !== 'caller_cancelled') ||
           (kind === 'not_the_key' && call.elsewhere?.(error, keyEntry.providerKeyId) === true);
         span?.failed(error, kind, nextKey);
-        if (!nextKey) throw error;
+        if (!nextKey) throw call.instead?.(error, keyEntry.providerKeyId) ?? error;
         lastError = error;
         const now = Date.now();
         if (urlFetchOff) deps.keys.markUrlFetchDisabled(keyEntry.providerKeyId, error, now);
