@@ -238,6 +238,12 @@ orgs:
     assert.equal(counted.object, 'response.input_tokens');
     assert.ok(counted.input_tokens > 10, `the instructions, input and tool: ${counted.input_tokens}`);
     assert.deepEqual(mock.requests, [], 'vLLM was not asked');
+    // A follow-up: the body, and the conversation it continues as recorded (what it is billed).
+    const made = await client().responses.create({ model: 'my-vllm-model', input: 'Remember 7.' });
+    const next = { model: 'my-vllm-model', input: 'Which?' };
+    const alone = await client().responses.inputTokens.count(next);
+    const followUp = await client().responses.inputTokens.count({ ...next, previous_response_id: made.id });
+    assert.equal(followUp.input_tokens, alone.input_tokens + (made.usage?.total_tokens ?? Number.NaN));
   });
 
   it('a model no provider serves through the Responses API is refused, as /v1/responses refuses it', async () => {
