@@ -154,6 +154,12 @@ function events(): NewEvent[] {
       limitScope: { scope: 'team', scopeId: 'team_9' },
       model: null,
     }),
+    // Version 4: a refused call of the Responses input token count, not usage.
+    rejectedEvent('org_rows', at, {
+      requestId: 'req-counting',
+      reason: 'model_forbidden',
+      endpoint: 'responses.input_tokens',
+    }),
   ];
 }
 
@@ -207,6 +213,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       for (const [i, row] of inDatabase.entries()) assert.deepEqual(normalise(row), inNode[i], `row ${i}`);
       assert.equal(inNode[2]!.prompt, 'hi [EMAIL]', 'the v1 text in the clear is kept');
       assert.equal(inNode[5]!.limit_scope, 'team');
+      assert.equal(inNode[6]!.endpoint, 'responses.input_tokens');
     });
 
     it('the request log, following the store, opens sealed texts of events read without their data', async (t) => {
