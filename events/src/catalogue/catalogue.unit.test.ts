@@ -302,9 +302,9 @@ describe('kordon catalogue', () => {
     PolicySet: 2,
     PricesSet: 2,
     ProviderConfigured: 3,
-    RequestCompleted: 6,
+    RequestCompleted: 7,
     RequestRejected: 4,
-    RequestFailed: 4,
+    RequestFailed: 5,
     SessionEnded: 2,
   };
 
@@ -407,8 +407,8 @@ describe('kordon catalogue', () => {
 
   test('RequestCompleted v2 and RequestFailed v1 are read unchanged; only the new versions carry cache writes', () => {
     for (const [type, version, current] of [
-      ['RequestCompleted', 2, 6],
-      ['RequestFailed', 1, 4],
+      ['RequestCompleted', 2, 7],
+      ['RequestFailed', 1, 5],
     ] as const) {
       const stored = older(create(type, examples[type]), 6, version);
       const decoded = kordonCatalogue.decode(stored);
@@ -432,8 +432,8 @@ describe('kordon catalogue', () => {
 
   test('RequestCompleted v3 and RequestFailed v2 are read unchanged; only the new versions carry web searches', () => {
     for (const [type, version, current] of [
-      ['RequestCompleted', 3, 6],
-      ['RequestFailed', 2, 4],
+      ['RequestCompleted', 3, 7],
+      ['RequestFailed', 2, 5],
     ] as const) {
       const stored = older(create(type, examples[type]), 6, version);
       const decoded = kordonCatalogue.decode(stored);
@@ -452,8 +452,8 @@ describe('kordon catalogue', () => {
 
   test('RequestCompleted v4 and RequestFailed v3 are read unchanged; only the new versions carry a service tier', () => {
     for (const [type, version, current] of [
-      ['RequestCompleted', 4, 6],
-      ['RequestFailed', 3, 4],
+      ['RequestCompleted', 4, 7],
+      ['RequestFailed', 3, 5],
     ] as const) {
       const stored = older(create(type, examples[type]), 6, version);
       const decoded = kordonCatalogue.decode(stored);
@@ -634,7 +634,7 @@ describe('kordon catalogue', () => {
       data: { ...v1, redactedPrompt: 'hello [EMAIL]' },
     };
     const decoded = kordonCatalogue.decode(stored);
-    assert.equal(decoded.schemaVersion, 6);
+    assert.equal(decoded.schemaVersion, 7);
     if (decoded.type !== 'RequestCompleted') assert.fail('wrong type');
     assert.equal(decoded.data.redactedPrompt, 'hello [EMAIL]');
     assert.equal(decoded.data.sealedBodies, null);
@@ -652,14 +652,14 @@ describe('kordon catalogue', () => {
     );
   });
 
-  test('RequestCompleted v5 is read as v6 with no stored answer; only v6 names the answer a follow-up continues', () => {
+  test('RequestCompleted v5 is read as v7 with no stored answer; only v6 on names the answer a follow-up continues', () => {
     const stored = {
       ...recorded(create('RequestCompleted', examples.RequestCompleted), 6),
       schemaVersion: 5,
     };
     const { storedAnswer: _, ...v5 } = examples.RequestCompleted;
     const decoded = kordonCatalogue.decode({ ...stored, data: v5 });
-    assert.equal(decoded.schemaVersion, 6);
+    assert.equal(decoded.schemaVersion, 7);
     assert.deepEqual(decoded.data, { ...v5, storedAnswer: null });
     for (const answer of [
       { kind: 'response', id: 'resp_68af0c1e9d2c8190a1b2' },
@@ -688,6 +688,22 @@ describe('kordon catalogue', () => {
         () => create('RequestCompleted', { ...examples.RequestCompleted, storedAnswer: bad as never }),
         /storedAnswer/,
       );
+  });
+
+  test('RequestCompleted v6, RequestFailed v4 and RequestRejected v3 are read unchanged; only the new versions name responses.compact', () => {
+    for (const [type, version, current] of [
+      ['RequestCompleted', 6, 7],
+      ['RequestFailed', 4, 5],
+      ['RequestRejected', 3, 4],
+    ] as const) {
+      const decoded = kordonCatalogue.decode(older(create(type, examples[type]), 6, version));
+      assert.equal(decoded.schemaVersion, current);
+      assert.deepEqual(decoded.data, examples[type]);
+      const compact = create(type, { ...examples[type], endpoint: 'responses.compact' });
+      assert.equal((compact.data as { endpoint: string }).endpoint, 'responses.compact');
+      assert.equal(compact.schemaVersion, current);
+      assertDecodeError(() => kordonCatalogue.decode(older(compact, 7, version)), /endpoint/);
+    }
   });
 
   test('PolicySet refuses a period that is not a spec', () => {
@@ -889,13 +905,13 @@ describe('kordon catalogue', () => {
   test('a future version is refused, not guessed at', () => {
     const event = recorded(create('RequestCompleted', examples.RequestCompleted), 9);
     assertDecodeError(
-      () => kordonCatalogue.decode({ ...event, schemaVersion: 7 }),
-      /^event RequestCompleted v7 at position 9: unknown version \(this build knows up to v6\)/,
+      () => kordonCatalogue.decode({ ...event, schemaVersion: 8 }),
+      /^event RequestCompleted v8 at position 9: unknown version \(this build knows up to v7\)/,
     );
     assertDecodeError(() => kordonCatalogue.decode({ ...event, schemaVersion: 0 }), /unknown version/);
     assertInvalid(
       () => kordonCatalogue.validate({ ...event, schemaVersion: 1 }),
-      /only version 6 may be written/,
+      /only version 7 may be written/,
     );
   });
 

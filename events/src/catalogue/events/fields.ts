@@ -85,7 +85,14 @@ export const endpointUrl = z
 export const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 export const cidr = z.union([z.cidrv4(), z.cidrv6()]);
 
-export const endpoint = z.enum(['chat.completions', 'completions', 'embeddings', 'responses', 'messages']);
+/** The usage endpoints of RequestCompleted v1-v6, RequestFailed v1-v4, RequestRejected v1-v3 (frozen). */
+export const endpointV1 = z.enum(['chat.completions', 'completions', 'embeddings', 'responses', 'messages']);
+
+/**
+ * The calls that are usage. RequestCompleted v7, RequestFailed v5 and RequestRejected v4 add
+ * `responses.compact`: OpenAI's Responses compaction runs the model and is billed.
+ */
+export const endpoint = z.enum([...endpointV1.options, 'responses.compact']);
 
 /** Why an admitted request ended without a complete answer (RequestFailed). */
 export const failureCode = z.enum([

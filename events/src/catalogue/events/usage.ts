@@ -6,6 +6,7 @@ import {
   decimal,
   durationMs,
   endpoint,
+  endpointV1,
   failureCode,
   httpStatus,
   id,
@@ -134,7 +135,7 @@ const usage = z
  */
 const redactedText = z.string().max(32_768).nullable();
 
-const requestCompletedFields = <U extends z.ZodType>(usage: U) => ({
+const requestCompletedFields = <U extends z.ZodType, E extends z.ZodType>(usage: U, endpoint: E) => ({
   requestId: id,
   proxyKeyId: id,
   userId: id,
@@ -164,7 +165,7 @@ const requestCompletedFields = <U extends z.ZodType>(usage: U) => ({
   redactedPrompt: redactedText,
   redactedResponse: redactedText,
 });
-const requestCompletedV1Fields = requestCompletedFields(usageV1);
+const requestCompletedV1Fields = requestCompletedFields(usageV1, endpointV1);
 
 /**
  * An org's logged texts, sealed (AES-256-GCM, base64 of iv | ciphertext | tag) under a data
@@ -197,31 +198,37 @@ const storedAnswer = z
 
 export const RequestCompleted = defineEvent({
   type: 'RequestCompleted',
-  version: 6,
+  version: 7,
   fastCheck: requestCompletedHolds,
   schema: z.strictObject({
     /** Their redactedPrompt/redactedResponse held logged text in the clear; now null, sealed below. */
-    ...requestCompletedFields(usage),
+    ...requestCompletedFields(usage, endpoint),
     sealedBodies,
     storedAnswer,
   }),
   previous: [
     {
+      // Version 7 adds the endpoint `responses.compact`.
+      version: 6,
+      schema: z.strictObject({ ...requestCompletedFields(usage, endpointV1), sealedBodies, storedAnswer }),
+      upcast: (data: object) => data,
+    },
+    {
       // Version 6 adds the answer the provider stored for a follow-up (`storedAnswer`).
       version: 5,
-      schema: z.strictObject({ ...requestCompletedFields(usage), sealedBodies }),
+      schema: z.strictObject({ ...requestCompletedFields(usage, endpointV1), sealedBodies }),
       upcast: (data: object) => ({ ...data, storedAnswer: null }),
     },
     {
       // Version 5 adds the service tier, the inference geography and the speed to `usage`.
       version: 4,
-      schema: z.strictObject({ ...requestCompletedFields(usageV3), sealedBodies }),
+      schema: z.strictObject({ ...requestCompletedFields(usageV3, endpointV1), sealedBodies }),
       upcast: (data: object) => data,
     },
     {
       // Version 4 adds the web searches to `usage`.
       version: 3,
-      schema: z.strictObject({ ...requestCompletedFields(usageV2), sealedBodies }),
+      schema: z.strictObject({ ...requestCompletedFields(usageV2, endpointV1), sealedBodies }),
       upcast: (data: object) => data,
     },
     {
@@ -264,20 +271,18 @@ const rejectionReasonV1 = z.enum([
 export const rejectionReason = z.enum([...rejectionReasonV1.options, 'overloaded']);
 
 /**
- * The endpoints a RequestRejected may name in version 3 (frozen): those of the requests that are
+ * The endpoints a RequestRejected may name from version 3: those of the requests that are
  * usage, and the calls that are not (listing models, counting tokens, stored answers), which
  * record only a refusal of their key or its address or model rules.
  */
-const rejectedEndpointV3 = z.enum([
-  ...endpoint.options,
-  'models',
-  'messages.count_tokens',
-  'responses.stored',
-  'chat.completions.stored',
-]);
-
-/** Version 4 adds `responses.input_tokens`: OpenAI's Responses input token count, not usage either. */
-export const rejectedEndpoint = z.enum([...rejectedEndpointV3.options, 'responses.input_tokens']);
+const NOT_USAGE = ['models', 'messages.count_tokens', 'responses.stored', 'chat.completions.stored'] as const;
+/** RequestRejected v3's endpoints (frozen). */
+const rejectedEndpointV3 = z.enum([...endpointV1.options, ...NOT_USAGE]);
+/**
+ * Version 4 adds the usage endpoint `responses.compact` and `responses.input_tokens` (OpenAI's
+ * Responses input token count, not usage either).
+ */
+export const rejectedEndpoint = z.enum([...endpoint.options, ...NOT_USAGE, 'responses.input_tokens']);
 
 /** RequestRejected's fields after `requestId` and `reason` up to version 2 (frozen). */
 const requestRejectedFields = {
@@ -287,7 +292,7 @@ const requestRejectedFields = {
   userId: id.nullable(),
   teamId: id.nullable(),
   model: modelName.nullable(),
-  endpoint,
+  endpoint: endpointV1,
   /** HTTP status returned to the client (401, 403, 429...). */
   status: z.int().min(400).max(599),
   clientIp: ipAddress,
@@ -306,7 +311,7 @@ export const RequestRejected = defineEvent({
   schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedV4Fields }),
   previous: [
     {
-      // Version 4 adds the Responses input token count (`responses.input_tokens`).
+      // Version 4 adds the endpoints `responses.compact` and `responses.input_tokens`.
       version: 3,
       schema: z.strictObject({ requestId: id, reason: rejectionReason, ...requestRejectedV3Fields }),
       upcast: (data: object) => data,
@@ -332,7 +337,7 @@ export { failureCode };
  * and charged: `usage` and `cost` are partial, and zero when nothing was produced. Provider
  * and key are those of the last attempt, null when no attempt was made.
  */
-const requestFailedFields = <U extends z.ZodType>(usage: U) => ({
+const requestFailedFields = <U extends z.ZodType, E extends z.ZodType>(usage: U, endpoint: E) => ({
   requestId: id,
   errorCode: failureCode,
   proxyKeyId: id,
@@ -363,16 +368,34 @@ const requestFailedFields = <U extends z.ZodType>(usage: U) => ({
 
 export const RequestFailed = defineEvent({
   type: 'RequestFailed',
-  version: 4,
+  version: 5,
   fastCheck: requestFailedHolds,
-  schema: z.strictObject(requestFailedFields(usage)),
+  schema: z.strictObject(requestFailedFields(usage, endpoint)),
   previous: [
+    // Version 5 adds the endpoint `responses.compact`.
+    {
+      version: 4,
+      schema: z.strictObject(requestFailedFields(usage, endpointV1)),
+      upcast: (data: object) => data,
+    },
     // Version 4 adds the service tier, the inference geography and the speed to `usage`.
-    { version: 3, schema: z.strictObject(requestFailedFields(usageV3)), upcast: (data: object) => data },
+    {
+      version: 3,
+      schema: z.strictObject(requestFailedFields(usageV3, endpointV1)),
+      upcast: (data: object) => data,
+    },
     // Version 3 adds the web searches to `usage`.
-    { version: 2, schema: z.strictObject(requestFailedFields(usageV2)), upcast: (data: object) => data },
+    {
+      version: 2,
+      schema: z.strictObject(requestFailedFields(usageV2, endpointV1)),
+      upcast: (data: object) => data,
+    },
     // Version 2 adds the cache writes to `usage`.
-    { version: 1, schema: z.strictObject(requestFailedFields(usageV1)), upcast: (data: object) => data },
+    {
+      version: 1,
+      schema: z.strictObject(requestFailedFields(usageV1, endpointV1)),
+      upcast: (data: object) => data,
+    },
   ],
 });
 

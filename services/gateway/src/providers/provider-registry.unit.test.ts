@@ -33,6 +33,7 @@ describe('the registry', () => {
       'embeddings',
       'count_tokens',
       'responses',
+      'responses_compact',
       'models',
     ];
     for (const adapter of Object.values(providers) as ProviderAdapter[]) {
@@ -46,6 +47,34 @@ describe('the registry', () => {
         );
       }
     }
+  });
+
+  it('compacts responses at OpenAI and on Azure v1 API only, as sent and never streamed', () => {
+    const compact = {
+      operation: 'responses_compact',
+      model: 'gpt-5',
+      stream: false,
+      body: { input: 'hi' },
+    } as const;
+    const openai = providers.openai.prepare(compact, { baseUrl: 'http://127.0.0.1:9/v1' });
+    assert.equal(openai.target.path, '/v1/responses/compact');
+    assert.deepEqual(JSON.parse(openai.body ?? ''), { input: 'hi' });
+    assert.equal(openai.framing, undefined);
+    const v1 = { baseUrl: 'http://127.0.0.1:9/openai/v1' };
+    assert.equal(providers['azure-openai'].supports('responses_compact', v1), true);
+    const azure = providers['azure-openai'].prepare(compact, v1);
+    assert.equal(azure.target.path, '/openai/v1/responses/compact');
+    assert.equal(JSON.parse(azure.body ?? '').model, 'gpt-5', 'the deployment in the body');
+    // Azure documents compaction on its v1 API only; vLLM's Responses API has none.
+    const deployments = { baseUrl: 'http://127.0.0.1:9', apiVersion: '2025-04-01-preview' };
+    assert.equal(providers['azure-openai'].supports('responses_compact', deployments), false);
+    assert.throws(
+      () => providers['azure-openai'].prepare(compact, deployments),
+      (error: unknown) => isUpstreamError(error, 'upstream_target_refused'),
+    );
+    const vllm = { baseUrl: 'http://127.0.0.1:9/v1', vendor: 'vllm' } as const;
+    assert.equal(providers['openai-compatible'].supports('responses', vllm), true);
+    assert.equal(providers['openai-compatible'].supports('responses_compact', vllm), false);
   });
 
   it('reports a missing or unsafe base URL at start', () => {

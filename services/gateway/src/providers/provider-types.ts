@@ -36,7 +36,7 @@ export type Dialect = 'openai' | 'anthropic' | 'gemini';
  * - `chat`: OpenAI Chat Completions; `messages`: Anthropic Messages; `generate_content`:
  *   Gemini generateContent (streamGenerateContent when streamed);
  * - `embeddings`: OpenAI embeddings, or Gemini `batchEmbedContents`; `responses`: OpenAI
- *   Responses API;
+ *   Responses API; `responses_compact`: its compaction (`/responses/compact`, never streamed);
  * - `count_tokens`: Anthropic `messages/count_tokens`, Gemini `countTokens` or OpenAI's Responses
  *   `responses/input_tokens` (a Responses body);
  * - `models`: the provider's model list (GET).
@@ -48,6 +48,7 @@ export type Operation =
   | 'embeddings'
   | 'count_tokens'
   | 'responses'
+  | 'responses_compact'
   | 'models';
 
 /** The operation that generates an answer in each dialect. */

@@ -113,6 +113,7 @@ export const GEN_AI_OPERATION = {
   chat: 'chat',
   messages: 'chat',
   responses: 'chat',
+  responses_compact: 'chat',
   generate_content: 'generate_content',
   embeddings: 'embeddings',
   count_tokens: 'count_tokens',
@@ -127,5 +128,7 @@ export const GEN_AI_OPERATION_OF_ENDPOINT = {
   completions: 'text_completion',
   messages: 'chat',
   responses: 'chat',
+  // Compaction is a model call over the conversation, as a response is.
+  'responses.compact': 'chat',
   embeddings: 'embeddings',
 } as const satisfies Record<Endpoint, string>;

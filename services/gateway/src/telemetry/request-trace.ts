@@ -98,6 +98,7 @@ export const ROUTE_OF_ENDPOINT = {
   completions: '/v1/completions',
   messages: '/v1/messages',
   responses: '/v1/responses',
+  'responses.compact': '/v1/responses/compact',
   embeddings: '/v1/embeddings',
 } as const satisfies Record<Endpoint, string>;
 

@@ -41,11 +41,27 @@ import type {
 
 const AZURE = { name: 'Azure OpenAI', defaultBaseUrl: undefined };
 
-const AZURE_OPERATIONS = ['chat', 'embeddings', 'responses'] as const satisfies readonly Operation[];
+const AZURE_OPERATIONS = [
+  'chat',
+  'embeddings',
+  'responses',
+  'responses_compact',
+] as const satisfies readonly Operation[];
 type AzureOperation = (typeof AZURE_OPERATIONS)[number];
 
 function isAzureOperation(operation: Operation): operation is AzureOperation {
   return (AZURE_OPERATIONS as readonly Operation[]).includes(operation);
+}
+
+/**
+ * Whether the configured resource serves the operation: compaction only on the v1 API, the one
+ * Azure's REST reference documents it on (`POST /openai/v1/responses/compact`).
+ */
+function azureServes(operation: Operation, config: ProviderConfig): boolean {
+  if (!isAzureOperation(operation)) return false;
+  if (operation !== 'responses_compact') return true;
+  const basePath = configuredBasePath(config);
+  return basePath !== undefined && azureApiOf(basePath) === 'v1';
 }
 
 /** The deployment serving a model: the configured one, else the model's own name. */
@@ -137,10 +153,13 @@ function prepare(request: OperationRequest, config: ProviderConfig): PreparedReq
   if (api === 'deployments' && !config.apiVersion) {
     throw unsupportedOperation(`${AZURE.name} without an apiVersion`, operation);
   }
+  if (api === 'deployments' && operation === 'responses_compact') {
+    throw unsupportedOperation(`${AZURE.name}'s deployment API`, operation);
+  }
   const deployment = azureDeployment(request.model, config);
   const query = { 'api-version': config.apiVersion };
   // The v1 API, and the Responses API on either, name the deployment in the body's model.
-  const named = api === 'v1' || operation === 'responses';
+  const named = api === 'v1' || operation === 'responses' || operation === 'responses_compact';
   const streamUsage = azureStreamUsage(config);
   let sent = named ? { ...request.body, model: deployment } : request.body;
   // An api-version that refuses the field refuses a caller's own stream_options too (a 400
@@ -175,7 +194,7 @@ export const azureOpenAIProvider = {
   dialect: 'openai',
   operations: AZURE_OPERATIONS,
   defaultBaseUrl: AZURE.defaultBaseUrl,
-  supports: (operation) => isAzureOperation(operation),
+  supports: azureServes,
   configProblems: (config) => [
     ...baseUrlProblems(AZURE, config),
     ...apiProblems(config),

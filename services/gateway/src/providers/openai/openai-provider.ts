@@ -1,8 +1,8 @@
 /**
- * OpenAI: Chat Completions, Embeddings, Responses (and its input token count) and Models under
- * a base URL that ends in `/v1` (`https://api.openai.com/v1`). Bearer auth, optional
- * organization and project headers, `x-ratelimit-*` headers. Streamed chat asks for the usage chunk with
- * `stream_options.include_usage`.
+ * OpenAI: Chat Completions, Embeddings, Responses (with its compaction and its input token
+ * count) and Models under a base URL that ends in `/v1` (`https://api.openai.com/v1`). Bearer
+ * auth, optional organization and project headers, `x-ratelimit-*` headers. Streamed chat
+ * asks for the usage chunk with `stream_options.include_usage`.
  *
  * The request builder here is the base the OpenAI-compatible vendors reuse.
  */
@@ -35,6 +35,7 @@ export const OPENAI_PATHS = {
   responses: '/responses',
   // The Responses API's input token count ("Get input token counts"): free, a Responses body.
   count_tokens: '/responses/input_tokens',
+  responses_compact: '/responses/compact',
   models: '/models',
 } as const satisfies Partial<Record<Operation, string>>;
 
@@ -99,6 +100,7 @@ const OPENAI_OPERATIONS: readonly OpenAIOperation[] = [
   'embeddings',
   'responses',
   'count_tokens',
+  'responses_compact',
   'models',
 ];
 
