@@ -33,6 +33,7 @@ import {
 } from './openai-chat-stored.js';
 import { missingKeyError, openAIError, openAIErrorReply, wrongKeyMessage } from './openai-error.js';
 import {
+  handleCompact,
   handleCreateConversation,
   handleInputTokens,
   handleResponses,
@@ -140,6 +141,7 @@ function route(exchange: Exchange, models: readonly string[]): Reply {
   if (method === 'POST' && path === '/v1/embeddings') return embeddings(exchange);
   if (method === 'POST' && path === '/v1/responses') return handleResponses(exchange);
   if (method === 'POST' && path === '/v1/responses/input_tokens') return handleInputTokens(exchange);
+  if (method === 'POST' && path === '/v1/responses/compact') return handleCompact(exchange);
   if (isStoredResponsePath(path)) return handleStoredResponse(exchange);
   if (method === 'POST' && path === '/v1/conversations') return handleCreateConversation(exchange);
   if (method === 'GET' && path === '/v1/models') return listModels(models);

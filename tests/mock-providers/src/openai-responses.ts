@@ -1,7 +1,8 @@
 /**
  * OpenAI Responses API: `POST /v1/responses`, plain and streamed as semantic events, its input
- * token count (`POST /v1/responses/input_tokens`), and the stored answers it keeps (`GET` / `DELETE /v1/responses/{id}`, `GET .../input_items`,
- * `POST .../cancel`).
+ * token count (`POST /v1/responses/input_tokens`), the stored answers it keeps (`GET` / `DELETE
+ * /v1/responses/{id}`, `GET .../input_items`, `POST .../cancel`), and compaction (`POST
+ * /v1/responses/compact`).
  */
 import { z } from 'zod';
 import {
@@ -9,6 +10,7 @@ import {
   answerFor,
   type Conversation,
   countInputTokens,
+  countTokens,
   type LastTurn,
   splitIntoParts,
   splitWords,
@@ -493,4 +495,100 @@ function argumentEvents(
       arguments: answer.argumentsJson,
     },
   ];
+}
+
+// --- compaction -------------------------------------------------------------------------
+
+/** The compaction request's fields (API reference, "Compact a response"): model required. */
+const compactRequest = z.object({
+  model: z.string(),
+  input: z.union([z.string(), z.array(inputItem)]).nullish(),
+  instructions: z.string().nullish(),
+  previous_response_id: z.string().nullish(),
+  prompt_cache_key: z.string().nullish(),
+  prompt_cache_retention: z.enum(['in_memory', '24h']).nullish(),
+});
+
+/** The tokens of the model's reasoning over the conversation, reported in every compaction's usage. */
+const COMPACTION_REASONING_TOKENS = 12;
+
+/**
+ * `POST /v1/responses/compact`: a `response.compaction` whose `output` is the conversation's
+ * user messages (the stored response's `previous_response_id` names, from the key of its
+ * project only, then `input`), then one `compaction` item of opaque `encrypted_content`.
+ * Usage: the prompt (instructions, the stored input and answer, the new input); the stored
+ * part read from the prompt cache (`cached_tokens`); output the summary and 12 reasoning
+ * tokens. `stream` is refused as the API refuses a parameter it does not take.
+ */
+export function handleCompact(exchange: Exchange): Reply {
+  if (typeof exchange.body === 'object' && exchange.body !== null && 'stream' in exchange.body)
+    return openAIErrorReply(
+      {
+        status: 400,
+        message: "Unknown parameter: 'stream'.",
+        type: 'invalid_request_error',
+        code: 'unknown_parameter',
+      },
+      'stream',
+    );
+  const parsed = parseRequest(compactRequest, exchange.body);
+  if (!parsed.ok) return openAIError({ kind: 'bad-request', message: parsed.message });
+  const request = parsed.value;
+  const previous = request.previous_response_id;
+  const stored = previous ? storedResponses.get(`${exchange.headers.host ?? ''} ${previous}`) : undefined;
+  if (previous && stored?.key !== exchange.headers.authorization)
+    return openAIErrorReply(
+      {
+        status: 400,
+        message: `Previous response with id '${previous}' not found.`,
+        type: 'invalid_request_error',
+        code: 'previous_response_not_found',
+      },
+      'previous_response_id',
+    );
+  const input: InputItem[] =
+    typeof request.input === 'string' ? [{ role: 'user', content: request.input }] : (request.input ?? []);
+  const storedItems = (stored?.inputItems ?? []) as InputItem[];
+  const storedAnswer = (stored?.response as { output?: InputItem[] } | undefined)?.output ?? [];
+  const cached =
+    stored === undefined ? 0 : countTokens([...storedItems, ...storedAnswer].map(itemText).join(''));
+  const conversation = [...storedItems, ...storedAnswer, ...input];
+  const prompt =
+    countTokens(request.instructions ?? '') + cached + countTokens(input.map(itemText).join('')) + 3;
+  const users = conversation.filter((item) => item.role === 'user');
+  const summary = `Compacted ${conversation.length} items: ${users.map(itemText).join(' / ')}`;
+  const output = countTokens(summary) + COMPACTION_REASONING_TOKENS;
+  const id = exchange.ids.next('cmp_mock');
+  const body = {
+    id,
+    object: 'response.compaction',
+    created_at: Math.floor(exchange.now() / 1000),
+    output: [
+      ...users.map((item, index) => ({
+        id: `msg_${id}_${index}`,
+        type: 'message',
+        status: 'completed',
+        role: 'user',
+        content:
+          typeof item.content === 'string'
+            ? [{ type: 'input_text', text: item.content }]
+            : (item.content ?? []),
+      })),
+      {
+        id: `cmpi_${id}`,
+        type: 'compaction',
+        encrypted_content: Buffer.from(summary, 'utf8').toString('base64'),
+      },
+    ],
+    usage: exchange.scenario.omitUsage
+      ? null
+      : {
+          input_tokens: prompt,
+          input_tokens_details: { cached_tokens: cached },
+          output_tokens: output,
+          output_tokens_details: { reasoning_tokens: COMPACTION_REASONING_TOKENS },
+          total_tokens: prompt + output,
+        },
+  };
+  return { kind: 'json', status: 200, body, tokens: prompt + output };
 }
