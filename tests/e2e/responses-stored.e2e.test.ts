@@ -202,14 +202,15 @@ orgs:
     const stream = await failure(() => acme.responses.retrieve(created.id, { stream: true }));
     assert.ok(stream instanceof OpenAI.BadRequestError, String(stream));
     assert.match(stream.message, /not created with background=true/);
-    const compact = await fetch(`${gateway.url}/v1/responses/compact`, {
+    // A call under /v1/responses/ that OpenAI does not have is a 404 naming the route.
+    const unknown = await fetch(`${gateway.url}/v1/responses/summarize`, {
       method: 'POST',
       headers: { authorization: `Bearer ${gateway.proxyKeys.get('dev@acme.test--dev')}` },
     });
-    assert.equal(compact.status, 404);
+    assert.equal(unknown.status, 404);
     assert.match(
-      ((await compact.json()) as { error: { message: string } }).error.message,
-      /responses\.compact/,
+      ((await unknown.json()) as { error: { message: string } }).error.message,
+      /no route for POST \/v1\/responses\/summarize/,
     );
   });
 

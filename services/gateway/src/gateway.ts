@@ -26,7 +26,11 @@ import { KeyChoice, type KeyHealthView } from './http/key-choice.js';
 import { LiveRequests } from './http/live-requests.js';
 import { LoggedBodies } from './http/logged-bodies.js';
 import { listModels, MODEL_PATH_PREFIX, type ModelAllowed, retrieveModel } from './http/models.js';
-import { planEmbeddingsExchange, planResponsesExchange } from './http/openai-only-exchanges.js';
+import {
+  planEmbeddingsExchange,
+  planResponsesCompactExchange,
+  planResponsesExchange,
+} from './http/openai-only-exchanges.js';
 import { storedChatCompletionsHandler } from './http/stored-chat-completions.js';
 import { storedResponsesHandler } from './http/stored-responses.js';
 import { CountersStore } from './limits/counters-store.js';
@@ -375,6 +379,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'POST /v1/responses': whileRecording(
         'openai',
         generateHandler('openai', 'responses', planResponsesExchange, generate),
+      ),
+      // The SDK's responses.compact: the model runs over the conversation, billed as a response is.
+      'POST /v1/responses/compact': whileRecording(
+        'openai',
+        generateHandler('openai', 'responses.compact', planResponsesCompactExchange, generate),
       ),
       // The SDK's responses.retrieve, .delete, .inputItems.list (and .cancel, refused): not usage, no event.
       'GET /v1/responses/*': storedResponsesHandler(generate),

@@ -278,6 +278,12 @@ export function generateHandler(
           },
         );
       }
+      if (outcome.stream && endpoint === 'responses.compact') {
+        // The compaction API has no `stream` (OpenAI refuses it as an unknown parameter).
+        throw new GatewayError('invalid_request', 'a compaction is not streamed: leave out `stream`', {
+          param: 'stream',
+        });
+      }
       if (endpoint === 'responses' && body.background === true) {
         // A background response is made after this call has answered (status "queued", no
         // usage) and billed when the provider finishes it: Kordon would record its prompt only,
@@ -932,10 +938,20 @@ function storedSessionOf(outcome: Outcome, body: Record<string, unknown>): strin
     const previous = continuedThread(body);
     return previous === undefined ? undefined : claudeThreadSession(outcome.caller.key.orgId, previous);
   }
-  if (outcome.endpoint !== 'responses') return undefined;
+  if (!continuesResponses(outcome.endpoint)) return undefined;
   if (typeof body.previous_response_id === 'string')
     return storedResponseSession(outcome.caller.key.orgId, body.previous_response_id);
-  return body.conversation == null ? undefined : conversationOf(outcome, body);
+  return body.conversation == null || outcome.endpoint !== 'responses'
+    ? undefined
+    : conversationOf(outcome, body);
+}
+
+/**
+ * The calls that may continue a stored response (`previous_response_id`): a new response and a
+ * compaction. Each goes to the key that stored it, and is billed the conversation it holds.
+ */
+function continuesResponses(endpoint: Endpoint): boolean {
+  return endpoint === 'responses' || endpoint === 'responses.compact';
 }
 
 /**
@@ -1170,16 +1186,15 @@ function estimateOf(
     : exactInputTokens(outcome, route, body, dialect);
   // A Responses follow-up is billed the stored conversation it continues, and a Claude thread's
   // continuation the conversation its thread holds, which their bodies do not carry.
-  const stored =
-    outcome.endpoint === 'responses'
-      ? storedInputBound(route, body, (id) =>
-          deps.keys.conversationTokens(storedResponseSession(outcome.caller.key.orgId, id)),
+  const stored = continuesResponses(outcome.endpoint)
+    ? storedInputBound(route, body, (id) =>
+        deps.keys.conversationTokens(storedResponseSession(outcome.caller.key.orgId, id)),
+      )
+    : outcome.endpoint === 'messages' && providerAdapter(route.provider.type).dialect === 'anthropic'
+      ? claudeThreadInputBound(body, route.model, outcome.anthropicBeta, (id) =>
+          heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, id), route),
         )
-      : outcome.endpoint === 'messages' && providerAdapter(route.provider.type).dialect === 'anthropic'
-        ? claudeThreadInputBound(body, route.model, outcome.anthropicBeta, (id) =>
-            heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, id), route),
-          )
-        : undefined;
+      : undefined;
   const inputTokens =
     stored === undefined ? own : stored.whole ? Math.max(own, stored.tokens) : own + stored.tokens;
   const claude = route.provider.type === 'anthropic';
@@ -1289,7 +1304,7 @@ function storedConversationTokens(
       : heldAt(deps, claudeThreadSession(outcome.caller.key.orgId, previous), route);
   }
   const previous = body.previous_response_id;
-  if (outcome.endpoint !== 'responses' || typeof previous !== 'string') return undefined;
+  if (!continuesResponses(outcome.endpoint) || typeof previous !== 'string') return undefined;
   return heldAt(deps, storedResponseSession(outcome.caller.key.orgId, previous), route);
 }
 
@@ -1378,7 +1393,7 @@ function exactInputTokens(
   const estimateDialect =
     outcome.endpoint === 'embeddings'
       ? 'openai-embeddings'
-      : outcome.endpoint === 'responses'
+      : continuesResponses(outcome.endpoint)
         ? 'openai-responses'
         : dialect === 'openai'
           ? 'openai-chat'
@@ -1450,7 +1465,7 @@ function textOnly(body: Record<string, unknown>, endpoint: Endpoint): boolean {
       typeof input === 'string' || (Array.isArray(input) && input.every((item) => typeof item === 'string'))
     );
   }
-  if (endpoint === 'responses') return typeof body.input === 'string';
+  if (continuesResponses(endpoint)) return typeof body.input === 'string';
   const messages = body.messages;
   if (!Array.isArray(messages)) return false;
   for (const message of messages) {

@@ -765,3 +765,50 @@ export const planResponsesExchange: ExchangePlanner = (
     },
   };
 };
+
+/**
+ * `POST /v1/responses/compact` (the Responses API's compaction: the conversation, its input or
+ * the stored response `previous_response_id` names, made into the user's messages and one
+ * `compaction` item of encrypted content): sent as written to a provider that compacts
+ * (OpenAI; Azure's v1 API), its answer forwarded as it is. It runs the model and is billed its
+ * `usage`; without one, the prompt (with the stored conversation a follow-up continues, when
+ * recorded) is counted. It has no stream: a `stream` is refused before this (generate.ts).
+ */
+export const planResponsesCompactExchange: ExchangePlanner = (
+  caller,
+  adapter,
+  config,
+  body,
+  route,
+  _requestId,
+  _stream,
+  storedInput = 0,
+) => {
+  if (caller !== 'openai' || !adapter.supports('responses_compact', config)) return undefined;
+  return {
+    operation: {
+      operation: 'responses_compact',
+      model: route.model,
+      stream: false,
+      body: { ...body, model: route.model },
+    },
+    answer: (reply) => {
+      const json = reply.json() as { object?: unknown; usage?: unknown } | null;
+      // An error object sent with a success status is not forwarded as an answer.
+      if (json?.object !== 'response.compaction')
+        throw unreadableAnswer(json, reply.redact, 'object: not a response.compaction');
+      return {
+        text: reply.rawText,
+        usage: responsesUsageOf(json.usage) ?? {
+          inputTokens: countOpenAiResponses(body, route.model).tokens + storedInput,
+          // The compaction item is ciphertext, its size no token count; the model's tokens are the provider's to report.
+          outputTokens: 0,
+          cachedInputTokens: 0,
+        },
+        // The caller's own messages and ciphertext: no answer text to log.
+        loggedText: NO_ANSWER_TEXT,
+      };
+    },
+    stream: () => Promise.reject(new Error('a compaction is not streamed')),
+  };
+};

@@ -77,11 +77,6 @@ const QUERY_PARAMETERS: Readonly<Record<StoredOperation, ReadonlySet<string>>> =
   delete: new Set(),
 };
 
-/** Calls on `/v1/responses/...` the SDK offers that are not served: said by name, not "no route". */
-const NOT_SERVED: Readonly<Record<string, string>> = {
-  'POST /v1/responses/compact': 'responses.compact',
-};
-
 /**
  * `GET /v1/responses/{id}` (`include`, `include_obfuscation`, `starting_after`, `stream`),
  * `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` (`after`, `limit`,
@@ -161,13 +156,8 @@ function operationOf(method: string, path: string): { operation: StoredOperation
     else if (sub === 'input_items' && method === 'GET') operation = 'input_items';
     else if (sub === 'cancel' && method === 'POST') operation = 'cancel';
   }
-  if (operation === undefined || id === undefined) {
-    const call = NOT_SERVED[`${method} ${path}`];
-    throw new GatewayError(
-      'not_found',
-      call ? `${call} (${method} ${path}) is not served by this gateway` : `no route for ${method} ${path}`,
-    );
-  }
+  if (operation === undefined || id === undefined)
+    throw new GatewayError('not_found', `no route for ${method} ${path}`);
   return { operation, id };
 }
 
