@@ -160,6 +160,10 @@ function events(): NewEvent[] {
       reason: 'model_forbidden',
       endpoint: 'responses.input_tokens',
     }),
+    // The Responses compaction (RequestCompleted v7, RequestFailed v5, RequestRejected v4).
+    completedEvent('org_rows', at, { requestId: 'req-compact', endpoint: 'responses.compact' }),
+    failedEvent('org_rows', at, { requestId: 'req-compact-failed', endpoint: 'responses.compact' }),
+    rejectedEvent('org_rows', at, { requestId: 'req-compact-refused', endpoint: 'responses.compact' }),
   ];
 }
 
@@ -213,7 +217,10 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       for (const [i, row] of inDatabase.entries()) assert.deepEqual(normalise(row), inNode[i], `row ${i}`);
       assert.equal(inNode[2]!.prompt, 'hi [EMAIL]', 'the v1 text in the clear is kept');
       assert.equal(inNode[5]!.limit_scope, 'team');
-      assert.equal(inNode[6]!.endpoint, 'responses.input_tokens');
+      assert.deepEqual(
+        inDatabase.slice(6).map((row) => row.endpoint),
+        ['responses.input_tokens', 'responses.compact', 'responses.compact', 'responses.compact'],
+      );
     });
 
     it('the request log, following the store, opens sealed texts of events read without their data', async (t) => {

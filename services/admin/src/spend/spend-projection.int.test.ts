@@ -19,12 +19,14 @@ function events(count: number, startHour: number): NewEvent[] {
   const made: NewEvent[] = [];
   for (let i = 0; i < count; i++) {
     const time = day(`2026-05-0${1 + (i % 2)}T${String((startHour + i) % 24).padStart(2, '0')}:30:00Z`);
+    // Every other request a Responses compaction (the newest versions of the events): counted alike.
+    const endpoint = i % 2 === 0 ? 'chat.completions' : 'responses.compact';
     made.push(
       i % 5 === 4
-        ? rejectedEvent(ORG, time)
+        ? rejectedEvent(ORG, time, { endpoint })
         : i % 5 === 3
-          ? failedEvent(ORG, time, { cost: '0.0000001' })
-          : completedEvent(ORG, time, { cost: i % 2 === 0 ? '0.1' : '0.2' }),
+          ? failedEvent(ORG, time, { cost: '0.0000001', endpoint })
+          : completedEvent(ORG, time, { cost: i % 2 === 0 ? '0.1' : '0.2', endpoint }),
     );
   }
   return made;
