@@ -1,6 +1,7 @@
 /**
  * OpenAI mock: Chat Completions (plain and streamed, tool calls, include_usage),
- * Embeddings, Models, and the Responses API with its stored responses (in openai-responses.ts);
+ * Embeddings, Models, and the Responses API with its stored responses and compaction (in
+ * openai-responses.ts);
  * chat completions made with `store: true` are kept and served (in openai-chat-stored.ts).
  * Point the SDK at it with `baseURL: `${mock.url}/v1``.
  */
