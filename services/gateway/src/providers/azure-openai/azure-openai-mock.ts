@@ -38,7 +38,7 @@ export interface AzureOpenAIMockOptions extends MockHttpOptions {
 }
 
 const DEPLOYMENT_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
-const V1_PATH = /^\/openai\/v1\/(chat\/completions|embeddings|responses)$/;
+const V1_PATH = /^\/openai\/v1\/(chat\/completions|embeddings|responses|responses\/compact)$/;
 const V1_API_VERSIONS = ['v1', 'preview'];
 
 /** Where a call is for: the deployment, the OpenAI operation, the api-version it came with. */

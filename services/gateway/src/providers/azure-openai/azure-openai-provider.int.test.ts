@@ -348,6 +348,20 @@ describe('azure-openai v1 API (a base URL ending in /openai/v1)', () => {
     assert.equal((events.at(-1) as { type?: unknown }).type, 'response.completed');
   });
 
+  it('compacts at /openai/v1/responses/compact with the deployment in the body', async () => {
+    const answer = await callProvider(call(), {
+      operation: 'responses_compact',
+      model: 'gpt-4o-mini',
+      stream: false,
+      body: { model: 'gpt-4o-mini', input: 'compact this' },
+    });
+    const seen = lastSeen();
+    assert.equal(seen.path, '/openai/v1/responses/compact');
+    assert.equal(seen.body.model, 'chat-prod');
+    assert.equal(seen.body.stream, undefined, 'a compaction has no stream');
+    assert.equal((answer.json() as { object?: unknown }).object, 'response.compaction');
+  });
+
   it('takes a v1 base URL without apiVersion, and refuses one that is neither API', () => {
     const problems = (baseUrl: string, apiVersion?: string) =>
       azureOpenAIProvider.configProblems({ baseUrl, ...(apiVersion && { apiVersion }) });
