@@ -121,8 +121,8 @@ orgs:
     for (const event of rejected) {
       assert.equal(event.data.reason, 'overloaded');
       assert.equal(event.data.status, 503);
-      // `overloaded` came with v2; v3 (endpoints that are not usage) is the current version.
-      assert.equal(event.schemaVersion, 3);
+      // `overloaded` came with v2; v4 (the endpoint `responses.compact`) is the current version.
+      assert.equal(event.schemaVersion, 4);
     }
     assert.deepEqual(
       rejected.map((e) => e.data.endpoint),
