@@ -413,6 +413,32 @@ describe('OpenAI mock with the openai SDK', () => {
     assert.deepEqual(text.text, { format: { type: 'text' } });
   });
 
+  test("responses.compact: the user messages and one compaction item; another project's previous response and a stream refused", async () => {
+    const created = await client.responses.create({ model: 'gpt-4.1', input: 'Remember 42.' });
+    const compacted = await client.responses.compact({
+      model: 'gpt-4.1',
+      previous_response_id: created.id,
+      input: 'And 7.',
+    });
+    assert.equal(compacted.object, 'response.compaction');
+    assert.deepEqual(
+      compacted.output.map((item) => item.type),
+      ['message', 'message', 'compaction'],
+    );
+    assert.ok(compacted.usage.input_tokens_details.cached_tokens > 0, 'the stored conversation, cached');
+    assert.equal(compacted.usage.total_tokens, compacted.usage.input_tokens + compacted.usage.output_tokens);
+    const other = new OpenAI({ apiKey: OTHER_KEY, baseURL: `${mock.url}/v1`, maxRetries: 0 });
+    await assert.rejects(
+      other.responses.compact({ model: 'gpt-4.1', previous_response_id: created.id }),
+      (error: unknown) =>
+        error instanceof OpenAI.BadRequestError && error.code === 'previous_response_not_found',
+    );
+    await assert.rejects(
+      client.responses.compact({ model: 'gpt-4.1', input: 'x', stream: true } as never),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'stream',
+    );
+  });
+
   test('responses API, streamed function call', async () => {
     const stream = client.responses.stream({
       model: 'gpt-4.1',
