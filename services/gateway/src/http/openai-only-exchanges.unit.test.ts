@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { azureOpenAIProvider } from '../providers/azure-openai/azure-openai-provider.js';
 import { openAIProvider } from '../providers/openai/openai-provider.js';
+import { openAICompatibleProvider } from '../providers/openai-compatible/openai-compatible-provider.js';
 import type { ProviderEventStream } from '../providers/provider-call.js';
 import { EXACT_TEXT_CHARS } from '../tokens/count.js';
 import { getEncoder } from '../tokens/tokenizer.js';
@@ -10,6 +12,7 @@ import {
   embeddingsUsageAtEnd,
   offeredToolFees,
   planEmbeddingsExchange,
+  planResponsesCompactExchange,
   planResponsesExchange,
   responseFailureCode,
   responsesStreamFailure,
@@ -607,4 +610,85 @@ test('a Responses stream cut while the model writes a shell command is charged t
     },
   );
   assert.ok((settled?.outputTokens ?? 0) >= 10, `output tokens: ${settled?.outputTokens}`);
+});
+
+test('a compaction is forwarded as sent, billed its usage, counted without one; an error object with a 200 is no answer', () => {
+  const route = { provider: { options: {} }, model: 'gpt-4o-mini' } as unknown as Route;
+  const body = { model: 'alias', input: 'We chose PostgreSQL and pnpm.', previous_response_id: 'resp_1' };
+  const plan = () => planResponsesCompactExchange('openai', openAIProvider, {}, body, route, 'r', false, 40);
+  const exchange = plan();
+  assert.ok(exchange);
+  assert.deepEqual(exchange.operation, {
+    operation: 'responses_compact',
+    model: 'gpt-4o-mini',
+    stream: false,
+    body: { ...body, model: 'gpt-4o-mini' },
+  });
+  const reply = (json: object) => {
+    const rawText = JSON.stringify(json);
+    return { rawText, json: () => JSON.parse(rawText), redact: (text: string) => text } as never;
+  };
+  const compaction = {
+    id: 'cmp_1',
+    object: 'response.compaction',
+    created_at: 1,
+    output: [{ id: 'cmpi_1', type: 'compaction', encrypted_content: 'AAAA' }],
+  };
+  const usage = {
+    input_tokens: 300,
+    input_tokens_details: { cached_tokens: 200 },
+    output_tokens: 50,
+    output_tokens_details: { reasoning_tokens: 20 },
+    total_tokens: 350,
+  };
+  const answered = exchange.answer(reply({ ...compaction, usage }));
+  assert.equal(answered.text, JSON.stringify({ ...compaction, usage }), 'forwarded as the provider sent it');
+  assert.deepEqual(answered.usage, {
+    inputTokens: 300,
+    outputTokens: 50,
+    cachedInputTokens: 200,
+    reasoningTokens: 20,
+  });
+  assert.equal(answered.storedId, undefined, 'a compaction is no response a follow-up continues');
+  assert.equal(answered.loggedText?.(), '', 'ciphertext is no text to log');
+  // No usage reported: the prompt is counted, with the stored conversation it continues.
+  const counted = exchange.answer(reply(compaction)).usage;
+  assert.ok(counted && counted.inputTokens > 40, String(counted?.inputTokens));
+  assert.throws(
+    () => exchange.answer(reply({ error: { message: 'overloaded', type: 'server_error' } })),
+    (error: unknown) => (error as { code?: string }).code === 'upstream_invalid_response',
+  );
+  // Only where compaction is: Azure's v1 API, not its deployment API, nor vLLM's Responses API.
+  const azure = (baseUrl: string) =>
+    planResponsesCompactExchange(
+      'openai',
+      azureOpenAIProvider,
+      { baseUrl, apiVersion: '2025-04-01-preview' },
+      body,
+      route,
+      'r',
+      false,
+    );
+  assert.ok(
+    planResponsesCompactExchange(
+      'openai',
+      azureOpenAIProvider,
+      { baseUrl: 'https://x.openai.azure.com/openai/v1' },
+      body,
+      route,
+      'r',
+      false,
+    ),
+  );
+  assert.equal(azure('https://x.openai.azure.com'), undefined);
+  const vllm = { baseUrl: 'http://127.0.0.1:9/v1', vendor: 'vllm' as const };
+  assert.ok(planResponsesExchange('openai', openAICompatibleProvider, vllm, body, route, 'r', false));
+  assert.equal(
+    planResponsesCompactExchange('openai', openAICompatibleProvider, vllm, body, route, 'r', false),
+    undefined,
+  );
+  assert.equal(
+    planResponsesCompactExchange('anthropic', openAIProvider, {}, body, route, 'r', false),
+    undefined,
+  );
 });
