@@ -8,6 +8,9 @@
  * - the caller's own body refused (Claude's 400 about the prompt) -> one call, the 400 passed on;
  * - every key failing -> the last answer, with its status and Retry-After (a workspace not ready:
  *   when the first key is back);
+ * - a key answering a count with a 429 rests for counting until its Retry-After: the counts pass it
+ *   over meanwhile, every key resting is a 429 at once (when the first is back) without a call, and
+ *   several 429s answer the soonest Retry-After;
  * - a counting 429 or 5xx is not the key's messages' (the next message still goes to the first
  *   key); a revoked key is disabled for every replica, and the next message skips it.
  * Each block has a provider (and model) of its own, so that one's keys' memories leave the rest be.
@@ -15,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Anthropic from '@anthropic-ai/sdk';
 import { type MockServer, startAnthropicMock } from '@kordon/mock-providers';
 import { type KordonUnderTest, startKordonUnderTest } from './support/kordon-under-test.js';
@@ -123,6 +127,27 @@ orgs:
         models: [claude-opus-4-1]
         keys:
           - { name: not-ready-alone, secret: "\${NOT_READY}" }
+      - name: claude-count-rest
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-sonnet-4-0]
+        keys:
+          - { name: rest-first, secret: "\${FIRST}", tier: 0 }
+          - { name: rest-second, secret: "\${SECOND}", tier: 1 }
+      - name: claude-count-soonest
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-opus-4-0]
+        keys:
+          - { name: soonest-first, secret: "\${FIRST}", tier: 0 }
+          - { name: soonest-second, secret: "\${SECOND}", tier: 1 }
+      - name: claude-count-mixed
+        type: anthropic
+        baseUrl: ${mock.url}
+        models: [claude-3-7-sonnet]
+        keys:
+          - { name: mixed-first, secret: "\${FIRST}", tier: 0 }
+          - { name: mixed-second, secret: "\${SECOND}", tier: 1 }
       - name: claude-url-off
         type: anthropic
         baseUrl: ${mock.url}
@@ -146,7 +171,6 @@ orgs:
 
   describe('the first key failing, the second counting', () => {
     for (const [scenario, what] of [
-      ['rate-limit=30', '429 with Retry-After'],
       ['server-error', '500'],
       ['overloaded', '529 overloaded'],
       ['unavailable', '503'],
@@ -226,24 +250,77 @@ orgs:
 
   it("every key failing: the caller hears the last one's error, with its Retry-After", async () => {
     mock.enqueueScenario('overloaded', { key: FIRST });
-    mock.enqueueScenario('rate-limit=30', { key: SECOND });
+    mock.enqueueScenario('server-error, retry-after=9', { key: SECOND });
     const refused = await refusal(count('claude-haiku-4-5'));
-    assert.ok(refused instanceof Anthropic.RateLimitError, String(refused));
-    assert.equal(refused.headers?.get('retry-after'), '30');
+    assert.ok(refused instanceof Anthropic.APIError, String(refused));
+    assert.equal(refused.status, 502, "Claude's 500, as a message's");
+    assert.equal(refused.headers?.get('retry-after'), '9');
     assert.deepEqual(keysCounting(), ['first', 'second']);
 
     mock.clearRequests();
-    mock.enqueueScenario('rate-limit=30', { key: FIRST });
+    mock.enqueueScenario('server-error', { key: FIRST });
     mock.enqueueScenario('overloaded', { key: SECOND });
     const overloaded = await refusal(count('claude-haiku-4-5'));
     assert.ok(overloaded instanceof Anthropic.APIError, String(overloaded));
     assert.equal(overloaded.status, 529);
     assert.equal(overloaded.type, 'overloaded_error');
     assert.deepEqual(keysCounting(), ['first', 'second']);
-    // And a count after it counts again at once: nothing rested on the counting answers.
+    // And a count after it counts again at once: nothing rested on the counting 5xx.
     mock.clearRequests();
     assert.ok((await count('claude-haiku-4-5')).input_tokens > 0);
     assert.deepEqual(keysCounting(), ['first']);
+  });
+
+  describe('a key answering a count with a 429 rests for counting alone, until its Retry-After', () => {
+    const message = (model: string) =>
+      anthropic().messages.create({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+
+    it('the next counts pass it over while the other key counts; its messages go to it; then it counts again', async () => {
+      mock.enqueueScenario('rate-limit=1', { key: FIRST });
+      assert.ok((await count('claude-sonnet-4-0')).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['first', 'second']);
+      mock.clearRequests();
+      assert.ok((await count('claude-sonnet-4-0')).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['second'], 'the resting key is not asked');
+      // Counting is limited apart from messages: the key was not cooled for them.
+      await message('claude-sonnet-4-0');
+      assert.deepEqual(keysMessaging(), ['first']);
+      await sleep(1_100);
+      mock.clearRequests();
+      assert.ok((await count('claude-sonnet-4-0')).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['first'], 'back after its Retry-After');
+    });
+
+    it('two 429s: the soonest Retry-After; then, every key resting, a 429 at once without a call', async () => {
+      mock.enqueueScenario('rate-limit=7', { key: FIRST });
+      mock.enqueueScenario('rate-limit=30', { key: SECOND });
+      const refused = await refusal(count('claude-opus-4-0'));
+      assert.ok(refused instanceof Anthropic.RateLimitError, String(refused));
+      assert.equal(refused.headers?.get('retry-after'), '7', 'when the first key counts again');
+      assert.deepEqual(keysCounting(), ['first', 'second']);
+      mock.clearRequests();
+      const again = await refusal(count('claude-opus-4-0'));
+      assert.ok(again instanceof Anthropic.RateLimitError, String(again));
+      assert.equal(again.type, 'rate_limit_error');
+      const retryAfter = Number(again.headers?.get('retry-after'));
+      assert.ok(retryAfter >= 6 && retryAfter <= 7, `Retry-After ${retryAfter}: the first key's rest`);
+      assert.deepEqual(keysCounting(), [], 'no key was asked');
+      // Both keys rest for counting; a message goes to the first at once.
+      await message('claude-opus-4-0');
+      assert.deepEqual(keysMessaging(), ['first']);
+    });
+
+    it('a 5xx among the 429s is the answer (a retry may find it well), and the limited key rests', async () => {
+      mock.enqueueScenario('rate-limit=30', { key: FIRST });
+      mock.enqueueScenario('overloaded', { key: SECOND });
+      const overloaded = await refusal(count('claude-3-7-sonnet'));
+      assert.ok(overloaded instanceof Anthropic.APIError, String(overloaded));
+      assert.equal(overloaded.status, 529);
+      assert.deepEqual(keysCounting(), ['first', 'second']);
+      mock.clearRequests();
+      assert.ok((await count('claude-3-7-sonnet')).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['second'], 'the limited key is passed over');
+    });
   });
 
   it("no key's workspace ready: Claude's 503 with when the key is back, then at once without a call", async () => {

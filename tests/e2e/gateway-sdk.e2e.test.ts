@@ -909,27 +909,6 @@ orgs:
     assert.equal(streamedCall?.type === 'tool_use' ? streamedCall.name : undefined, name);
   });
 
-  it('a counting 429 does not cool a key for messages (Anthropic limits counting apart)', async () => {
-    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY, times: 1 });
-    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY_2, times: 1 });
-    const calls = anthropicMock.requests.length;
-    // The count asks each key in turn; both limited, the provider's 429 reaches the caller as
-    // one, with its Retry-After.
-    const counted = await anthropic()
-      .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
-      .catch((error: unknown) => error);
-    assert.ok(counted instanceof Anthropic.RateLimitError, String(counted));
-    assert.equal(counted.headers?.get('retry-after'), '30');
-    assert.equal(anthropicMock.requests.length - calls, 2, "both keys' counting was limited once");
-    // Both keys answered 429 to counting; messages still go through at once.
-    const reply = await anthropic().messages.create({
-      model: 'claude-sonnet-4-5',
-      max_tokens: 20,
-      messages: [{ role: 'user', content: 'after counting' }],
-    });
-    assert.match((reply.content[0] as { text: string }).text, /after counting/);
-  });
-
   it('a key Claude refuses while counting is taken out for every replica, as when messaging', async () => {
     // Both keys refused (a count asks the next key after a refused one): the caller's 502.
     anthropicMock.enqueueScenario('unauthorized', { times: 2 });
@@ -963,6 +942,33 @@ orgs:
       );
       await kordon.dataPlaneCaughtUp(enabled.lastPosition);
     }
+  });
+
+  it('a counting 429 does not cool a key for messages (Anthropic limits counting apart)', async () => {
+    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY, times: 1 });
+    anthropicMock.enqueueScenario('rate-limit=30', { key: ANTHROPIC_KEY_2, times: 1 });
+    const calls = anthropicMock.requests.length;
+    // The count asks each key in turn; both limited, the provider's 429 reaches the caller as
+    // one, with its Retry-After.
+    const counted = await anthropic()
+      .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
+      .catch((error: unknown) => error);
+    assert.ok(counted instanceof Anthropic.RateLimitError, String(counted));
+    assert.equal(counted.headers?.get('retry-after'), '30');
+    assert.equal(anthropicMock.requests.length - calls, 2, "both keys' counting was limited once");
+    // Each key rests for counting: the next count is the 429 again, without a call.
+    const again = await anthropic()
+      .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count' }] })
+      .catch((error: unknown) => error);
+    assert.ok(again instanceof Anthropic.RateLimitError, String(again));
+    assert.equal(anthropicMock.requests.length - calls, 2, 'no key was asked again');
+    // Both keys answered 429 to counting; messages still go through at once.
+    const reply = await anthropic().messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'after counting' }],
+    });
+    assert.match((reply.content[0] as { text: string }).text, /after counting/);
   });
 
   it('a key answering 429 is passed over for the next one and rests for its Retry-After', async () => {

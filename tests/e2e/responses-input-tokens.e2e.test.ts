@@ -4,7 +4,8 @@
  * failover). Counting is free at OpenAI and not usage:
  * - an OpenAI model is counted by OpenAI, its keys asked in turn (a 429, 5xx or revoked key ->
  *   the next key), spending no key's rpm, the key that stored a `previous_response_id` first and
- *   a `conversation` looked for in turn;
+ *   a `conversation` looked for in turn; a key whose count got a 429 is not asked to count until
+ *   its Retry-After, and every key resting is a 429 at once with the soonest Retry-After;
  * - a model served through the Responses API by a provider without OpenAI's counting route
  *   (vLLM) is counted by Kordon's tokenizer; a model no provider serves that way is refused;
  * - errors in the OpenAI dialect; no event when served, one RequestRejected when refused.
@@ -12,6 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KordonEvent } from '@kordon/events';
 import { type MockServer, startAnthropicMock, startOpenAIMock } from '@kordon/mock-providers';
 import OpenAI from 'openai';
@@ -95,6 +97,20 @@ orgs:
         keys:
           - { name: a, secret: "\${FIRST}", tier: 0 }
           - { name: b, secret: "\${SECOND}", tier: 1 }
+      - name: openai-count-limited
+        type: openai
+        baseUrl: ${mock.url}/v1
+        models: [gpt-4.1-nano]
+        keys:
+          - { name: a, secret: "\${FIRST}", tier: 0 }
+          - { name: b, secret: "\${SECOND}", tier: 1 }
+      - name: openai-count-soonest
+        type: openai
+        baseUrl: ${mock.url}/v1
+        models: [gpt-5-nano]
+        keys:
+          - { name: a, secret: "\${FIRST}", tier: 0 }
+          - { name: b, secret: "\${SECOND}", tier: 1 }
       - name: openai-revoked
         type: openai
         baseUrl: ${mock.url}/v1
@@ -155,7 +171,6 @@ orgs:
 
   describe('the first key failing, the second counting', () => {
     for (const [scenario, what] of [
-      ['rate-limit=30', '429 with Retry-After'],
       ['server-error', '500'],
       ['unavailable', '503'],
     ] as const) {
@@ -171,6 +186,23 @@ orgs:
         assert.deepEqual(keysResponding(), ['first']);
       });
     }
+
+    it('a 429: the second key counts, and the first is not asked to count until its Retry-After', async () => {
+      const nano = { ...body, model: 'gpt-4.1-nano' };
+      mock.enqueueScenario('rate-limit=1', { key: FIRST });
+      assert.ok((await client().responses.inputTokens.count(nano)).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['first', 'second']);
+      mock.clearRequests();
+      assert.ok((await client().responses.inputTokens.count(nano)).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['second'], 'the resting key is not asked');
+      // Counting is limited apart from responses: the first key was not cooled for them.
+      await client().responses.create({ model: 'gpt-4.1-nano', input: 'hi' });
+      assert.deepEqual(keysResponding(), ['first']);
+      await sleep(1_100);
+      mock.clearRequests();
+      assert.ok((await client().responses.inputTokens.count(nano)).input_tokens > 0);
+      assert.deepEqual(keysCounting(), ['first'], 'back after its Retry-After');
+    });
 
     it('a revoked key (401): the next key counts, and the key is disabled for every replica', async () => {
       mock.enqueueScenario('unauthorized', { key: THIRD });
@@ -270,13 +302,20 @@ orgs:
       assert.deepEqual(keysCounting(), ['first']);
     });
 
-    it('every key limited: a 429 with the Retry-After of the last', async () => {
-      mock.enqueueScenario('rate-limit=30', { key: FIRST });
-      mock.enqueueScenario('rate-limit=20', { key: SECOND });
-      const refused = await refusal(client().responses.inputTokens.count(body));
+    it('every key limited: a 429 with the soonest Retry-After, then at once without a call', async () => {
+      const limited = { ...body, model: 'gpt-5-nano' };
+      mock.enqueueScenario('rate-limit=20', { key: FIRST });
+      mock.enqueueScenario('rate-limit=30', { key: SECOND });
+      const refused = await refusal(client().responses.inputTokens.count(limited));
       assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
-      assert.equal(refused.headers?.get('retry-after'), '20');
+      assert.equal(refused.headers?.get('retry-after'), '20', 'when the first key counts again');
       assert.deepEqual(keysCounting(), ['first', 'second']);
+      mock.clearRequests();
+      const again = await refusal(client().responses.inputTokens.count(limited));
+      assert.ok(again instanceof OpenAI.RateLimitError, String(again));
+      const retryAfter = Number(again.headers?.get('retry-after'));
+      assert.ok(retryAfter >= 19 && retryAfter <= 20, `Retry-After ${retryAfter}: the first key's rest`);
+      assert.deepEqual(keysCounting(), [], 'no key was asked');
     });
 
     it('malformed JSON is a 400, a wrong proxy key a 401; neither reaches a provider or is recorded', async () => {

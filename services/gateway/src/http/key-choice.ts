@@ -144,6 +144,12 @@ export class KeyChoice {
    */
   readonly #notReady = new Map<string, { until: number; error: UpstreamError }>();
   /**
+   * providerKeyId -> until when the key is not asked to count tokens, and the 429 it answered a
+   * count with: providers limit counting apart from messages, so this rests the key for counting
+   * alone (never its health, circuit or requests). Per process, as `#notReady`.
+   */
+  readonly #countingRests = new Map<string, CountingRest>();
+  /**
    * Provider -> model -> until when its route goes last in a chain: none of its keys has the
    * model (Azure's DeploymentNotFound: all reach the same deployments), so a chain whose first
    * provider lacks it does not pay that 404 on every request. Per provider entry: one
@@ -152,7 +158,7 @@ export class KeyChoice {
   readonly #absent = new WeakMap<ProviderEntry, Map<string, number>>();
   /**
    * Per key, the `secretCount` its memories above (lacking a model or a scope, a model's rest,
-   * URL fetching off, a workspace not ready) were made under: a replaced secret (another
+   * URL fetching off, a workspace not ready, a counting rest) were made under: a replaced secret (another
    * project's or organization's key, other scopes) starts afresh.
    */
   readonly #secrets = new Map<string, number>();
@@ -420,6 +426,28 @@ export class KeyChoice {
     return undefined;
   }
 
+  /**
+   * The key answered a count with a 429 (`countedByProvider`): it is not asked to count for the
+   * provider's Retry-After, else COUNTING_REST_MS (at most MAX_COUNTING_REST_MS). Its requests and
+   * its health are untouched: counting has limits of its own.
+   */
+  markCountingRefused(providerKeyId: string, error: UpstreamError, now: number): CountingRest {
+    const restMs = Math.min(error.retryAfterMs ?? COUNTING_REST_MS, MAX_COUNTING_REST_MS);
+    const rest = { until: now + restMs, error };
+    setNewest(this.#countingRests, providerKeyId, rest, MAX_LACKING);
+    return rest;
+  }
+
+  /** Until when, and why, the key is not asked to count, while it rests on a counting 429. */
+  countingRefused(providerKeyId: string, now: number): CountingRest | undefined {
+    if (this.#countingRests.size === 0) return undefined;
+    const rest = this.#countingRests.get(providerKeyId);
+    if (rest === undefined) return undefined;
+    if (rest.until > now) return rest;
+    this.#countingRests.delete(providerKeyId);
+    return undefined;
+  }
+
   /** Until when the key rests on a workspace not ready (epoch ms), 0 when it does not. */
   #notReadyUntil(providerKeyId: string, now: number): number {
     const rest = this.#notReady.get(providerKeyId);
@@ -563,6 +591,7 @@ export class KeyChoice {
         this.#scopesMissing.forget(key.providerKeyId);
         this.#urlFetchOff.forget(key.providerKeyId);
         this.#notReady.delete(key.providerKeyId);
+        this.#countingRests.delete(key.providerKeyId);
         for (const entry of this.#modelRests.keys())
           if (entry.startsWith(`${key.providerKeyId}\n`)) this.#modelRests.delete(entry);
       }
@@ -690,12 +719,26 @@ const URL_FETCH = 'url-fetch';
 export const STORAGE_NOT_READY_REST_MS = 60_000;
 /** The longest rest on a workspace not ready, whatever a Retry-After says. */
 const MAX_NOT_READY_REST_MS = 10 * 60_000;
+/**
+ * How long a key whose count got a 429 without any Retry-After (nor quota reset headers) is not
+ * asked to count: the counts Claude Code makes around one message come within seconds, and each
+ * would pay the refused call; a guess longer than that would keep a key from counting for nothing.
+ */
+export const COUNTING_REST_MS = 5_000;
+/** The longest counting rest, whatever a Retry-After says (a bogus hour would idle the key). */
+const MAX_COUNTING_REST_MS = 10 * 60_000;
 /** Keys and models remembered as lacking (a `gpt-4.1*` pattern lets callers name any number). */
 const MAX_LACKING = 4096;
 /** Models remembered as absent per provider. */
 const MAX_ABSENT_MODELS = 256;
 
 /** Sets `key` as the newest entry of an insertion-ordered map, forgetting the oldest past `max`. */
+/** A key resting for counting: until when (epoch ms), and the 429 it answered. */
+export interface CountingRest {
+  until: number;
+  error: UpstreamError;
+}
+
 interface StoredAnswer {
   provider: string;
   providerKeyId: string;

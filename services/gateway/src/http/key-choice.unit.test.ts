@@ -10,6 +10,7 @@ import { UpstreamError } from '../upstream/upstream-error.js';
 import { errorBody } from './gateway-error.js';
 import { asGatewayError } from './generate.js';
 import {
+  COUNTING_REST_MS,
   failureKind,
   KeyChoice,
   outOfCredit,
@@ -795,5 +796,48 @@ describe('KeyChoice: a Claude organization with URL fetching off (400 organizati
     assert.equal(openai.error.code, 'organization_url_fetch_disabled');
     assert.match(openai.error.message, /URL fetching turned off/);
     assert.match(openai.error.message, /refused: organization_url_fetch_disabled$/);
+  });
+});
+
+describe('KeyChoice: a key that answered a count with a 429', () => {
+  const limited = (retryAfterSeconds?: number) =>
+    claudeRefusal(429, 'rate_limit_error', 'whatever', retryAfterSeconds);
+
+  it('rests for counting alone, for its Retry-After (else a few seconds), and is forgotten with a new secret', () => {
+    const state = registry();
+    const choice = new KeyChoice();
+    const route = routeModel(state, ORG, 'gpt-4o-mini')[0]!;
+    const now = Date.now();
+    choice.groupOf(state, route);
+    const rest = choice.markCountingRefused('prk_a', limited(7), now);
+    assert.equal(rest.until, now + 7_000);
+    assert.equal(choice.countingRefused('prk_a', now + 6_999)?.until, now + 7_000);
+    assert.equal(choice.countingRefused('prk_a', now + 7_000), undefined, 'back at its Retry-After');
+    assert.equal(choice.countingRefused('prk_b', now), undefined, 'per key');
+    choice.markCountingRefused('prk_b', limited(), now);
+    assert.ok(choice.countingRefused('prk_b', now + COUNTING_REST_MS - 1), 'no Retry-After: a default');
+    assert.equal(choice.countingRefused('prk_b', now + COUNTING_REST_MS), undefined);
+    // Its requests and its health are untouched: handed out as before, no error sample.
+    choice.markCountingRefused('prk_a', limited(60), now);
+    assert.deepEqual(serving(choice, state, route), ['prk_a', 'prk_b']);
+    const [health] = choice.describeOrg(state, ORG, now).filter((key) => key.providerKeyId === 'prk_a');
+    assert.equal(health?.errorRate, 0);
+    assert.equal(health?.state, 'ok');
+    adminChange(state, 'ProviderKeyRotated', {
+      providerKeyId: 'prk_a',
+      kind: 'replaced',
+      secret: encryptSecret(
+        'sk-proj-new-abcdefghijklmnopqrstuvwxyz',
+        { orgId: ORG, providerKeyId: 'prk_a' },
+        ring,
+      ),
+      last4: 'wxyz',
+    });
+    choice.groupOf(state, route);
+    assert.equal(
+      choice.countingRefused('prk_a', now + 1),
+      undefined,
+      "another secret, maybe another account's",
+    );
   });
 });

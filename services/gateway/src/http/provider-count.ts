@@ -14,7 +14,13 @@ import {
   usableProviderKey,
   whenAKeyIsBack,
 } from './generate.js';
-import { decisionEvent, failureKind, saysStorageNotReady, saysUrlFetchDisabled } from './key-choice.js';
+import {
+  type CountingRest,
+  decisionEvent,
+  failureKind,
+  saysStorageNotReady,
+  saysUrlFetchDisabled,
+} from './key-choice.js';
 import type { Route } from './route-model.js';
 
 /** What differs between the counting calls: Claude's `count_tokens`, OpenAI's Responses `input_tokens`. */
@@ -48,14 +54,19 @@ export interface ProviderCount {
  * - the keys are peeked (`KeyChoice.peekCandidates`): a count spends no key's own rpm and never
  *   takes a half-open key's one probe, which its requests need;
  * - a counting 429 (its quota headers), a 5xx or 529, a timeout, its latency and its success say
- *   nothing of the key's requests, so the balancer is not told: the next key is asked. Only
+ *   nothing of the key's requests, so the balancer is not told: the next key is asked. A 429
+ *   rests the key for counting alone until its Retry-After (`KeyChoice.markCountingRefused`):
+ *   the counts meanwhile pass it over, rather than each paying the refused call. Only
  *   what is true of the key for every call is reported as for requests: a refused key (disabled
  *   on every replica), an unreachable provider, and the account's own refusals (a workspace not
  *   ready rests the key; an organization that fetches no URL is remembered for such bodies; a
  *   restricted key without the call's scope is not asked for it a while);
  * - the caller's own request refused (a 400 about the body, a 413...) ends the call at once: any
  *   other key would refuse it too, unless it names something another key may hold (`elsewhere`).
- * With every key failed, the caller hears the last one's answer, status and Retry-After.
+ * With every key failed, a key refusing to count (a 429 now, or resting on one) makes the answer a
+ * 429 with when the first such key counts again (no call at all when every key rests), unless
+ * another failed in a way a retry may clear at once (a 5xx, a timeout, a connection: its answer is
+ * the caller's then); otherwise the caller hears the last key's answer, status and Retry-After.
  */
 export async function countedByProvider(
   deps: GenerateDependencies,
@@ -65,7 +76,13 @@ export async function countedByProvider(
   signal: ConnectionSignal,
   trace: RequestTrace | undefined,
 ): Promise<number | undefined> {
+  /** The last failure that was not a counting 429. */
   let lastError: UpstreamError | undefined;
+  /** The key back soonest of those that refused to count (a 429 now, or resting on one). */
+  let soonestBack: CountingRest | undefined;
+  const refusedCounting = (rest: CountingRest) => {
+    if (soonestBack === undefined || rest.until < soonestBack.until) soonestBack = rest;
+  };
   let attempts = 0;
   /** The routes whose keys were offered: when one of theirs is back, the caller may ask again. */
   const offered: Route[] = [];
@@ -95,6 +112,11 @@ export async function countedByProvider(
       );
       if (remembered) {
         lastError = remembered;
+        continue;
+      }
+      const resting = deps.keys.countingRefused(keyEntry.providerKeyId, Date.now());
+      if (resting) {
+        refusedCounting(resting);
         continue;
       }
       // A key this process cannot decrypt: the next key counts, else the tokenizer.
@@ -140,8 +162,14 @@ export async function countedByProvider(
           (kind === 'not_the_key' && call.elsewhere?.(error, keyEntry.providerKeyId) === true);
         span?.failed(error, kind, nextKey);
         if (!nextKey) throw call.instead?.(error, keyEntry.providerKeyId) ?? error;
-        lastError = error;
         const now = Date.now();
+        // Counting's own limit: the key is not asked to count until its Retry-After.
+        if (error.status === 429 && kind === 'rate_limited') {
+          refusedCounting(deps.keys.markCountingRefused(keyEntry.providerKeyId, error, now));
+          choosing = performance.now();
+          continue;
+        }
+        lastError = error;
         if (urlFetchOff) deps.keys.markUrlFetchDisabled(keyEntry.providerKeyId, error, now);
         else if (scopeMissing) deps.keys.markScopeMissing(keyEntry.providerKeyId, 'count_tokens', error, now);
         else if (saysStorageNotReady(error)) deps.keys.markNotReady(keyEntry.providerKeyId, error, now);
@@ -167,16 +195,27 @@ export async function countedByProvider(
         continue;
       }
       span?.answered(answer, undefined);
-      const counted = (answer.json() as { input_tokens?: unknown }).input_tokens;
-      if (typeof counted !== 'number')
+      const inputTokens = (answer.json() as { input_tokens?: unknown }).input_tokens;
+      if (typeof inputTokens !== 'number')
         throw new GatewayError('upstream_error', 'the provider gave no token count');
-      return counted;
+      return inputTokens;
     }
   }
+  if (soonestBack !== undefined && (lastError === undefined || !clearsAtOnce(lastError))) {
+    // The keys refused to count: the caller may ask again when the first of them can.
+    const backInMs = Math.max(1, soonestBack.until - Date.now());
+    throw whenAKeyIsBack(asGatewayError(soonestBack.error), backInMs);
+  }
   if (lastError === undefined) return undefined;
-  // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for
-  // requests. The balancer knows nothing of counting's limits, so only a workspace not ready
-  // (each key resting on it) is answered with when the first key is back.
+  // A provider's 400 stays a 400 saying why, its 5xx a 5xx: as for requests. The balancer knows
+  // nothing of counting's limits, so only a workspace not ready (each key resting on it) is
+  // answered with when the first key is back.
   const refused = asGatewayError(lastError);
   throw saysStorageNotReady(lastError) ? whenAKeyIsBack(refused, msUntilAKeyIsBack(deps, offered)) : refused;
+}
+
+/** A failure the same key may not repeat when asked again at once: a 5xx, a timeout, a connection. */
+function clearsAtOnce(error: UpstreamError): boolean {
+  const kind = failureKind(error, false);
+  return kind === 'server_error' || kind === 'timeout' || kind === 'connection_failed';
 }
