@@ -138,7 +138,7 @@ orgs:
     // the provider's, not the key's), as a bug would, before the attempt reports its success.
     const count = DataPlaneMetrics.prototype.attempt;
     DataPlaneMetrics.prototype.attempt = function (this: DataPlaneMetrics, ...args) {
-      if (args[2] === 'ok') throw new TypeError('a fault of its own');
+      if (args[0].result === 'ok') throw new TypeError('a fault of its own');
       return count.apply(this, args);
     };
     mode = 'ok';

@@ -10,7 +10,7 @@
  *   when the first key is back);
  * - a key answering a count with a 429 rests for counting until its Retry-After: the counts pass it
  *   over meanwhile, every key resting is a 429 at once (when the first is back) without a call, and
- *   several 429s answer the soonest Retry-After;
+ *   several 429s answer the soonest Retry-After; the metrics show each count's attempt by key;
  * - a counting 429 or 5xx is not the key's messages' (the next message still goes to the first
  *   key); a revoked key is disabled for every replica, and the next message skips it.
  * Each block has a provider (and model) of its own, so that one's keys' memories leave the rest be.
@@ -320,6 +320,38 @@ orgs:
       mock.clearRequests();
       assert.ok((await count('claude-3-7-sonnet')).input_tokens > 0);
       assert.deepEqual(keysCounting(), ['second'], 'the limited key is passed over');
+    });
+
+    it('the metrics show each count attempt by provider key and result', async () => {
+      const keyIds = new Map<string, string>();
+      for (const e of await gateway.allEvents())
+        if (e.type === 'ProviderKeyAdded')
+          keyIds.set((e.data as { name: string }).name, (e.data as { providerKeyId: string }).providerKeyId);
+      const first = keyIds.get('rest-first');
+      const second = keyIds.get('rest-second');
+      const text = await (await fetch(`${gateway.url}/metrics`)).text();
+      /** `operation key result` -> attempts, of the provider the first test counted on. */
+      const attempts: Record<string, number> = {};
+      for (const [, labelText, value] of text.matchAll(
+        /^kordon_upstream_attempts_total\{([^}]*)\} (\d+)$/gm,
+      )) {
+        const labels = Object.fromEntries(
+          [...labelText!.matchAll(/([a-z_]+)="([^"]*)"/g)].map(([, name, label]) => [name, label]),
+        );
+        if (labels.provider !== 'claude-count-rest') continue;
+        const key =
+          labels.provider_key_id === first ? 'first' : labels.provider_key_id === second ? 'second' : '?';
+        attempts[`${labels.operation} ${key} ${labels.result}`] = Number(value);
+      }
+      // The first test's counts: first 429 and second, second alone (first resting), first again;
+      // its message went to the first key.
+      assert.deepEqual(attempts, {
+        'count_tokens first rate_limited': 1,
+        'count_tokens second ok': 2,
+        'count_tokens first ok': 1,
+        'messages first ok': 1,
+      });
+      assert.ok(!text.includes(FIRST) && !text.includes(SECOND), 'no secret in a label');
     });
   });
 

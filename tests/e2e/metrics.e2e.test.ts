@@ -203,6 +203,22 @@ orgs:
       value(samples, 'kordon_upstream_attempts_total', { org: 'acme', provider: 'secondary', result: 'ok' }),
       1,
     );
+    // Each attempt names its call and its provider key (an id, never the secret): primary has one.
+    assert.equal(
+      value(samples, 'kordon_upstream_attempts_total', {
+        provider: 'primary',
+        operation: 'chat',
+        result: 'ok',
+      }),
+      2,
+    );
+    const primaryKeys = new Set(
+      samples
+        .filter((s) => s.name === 'kordon_upstream_attempts_total' && s.labels.provider === 'primary')
+        .map((s) => s.labels.provider_key_id),
+    );
+    assert.equal(primaryKeys.size, 1);
+    assert.match([...primaryKeys][0] ?? '', /^[a-z]+_[0-9a-z]+$/i);
 
     // No label carries a key, a proxy key or a user.
     for (const secret of [PRIMARY_KEY, SECONDARY_KEY, ANTHROPIC_KEY, aliceKey, bobKey])

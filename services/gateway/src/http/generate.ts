@@ -37,7 +37,7 @@ import { billsCacheReads } from '../providers/provider-support.js';
 import type { ProviderKeyEntry, ProxyKeyEntry, RegistryState } from '../registry/registry.js';
 import type { RuntimeSecrets } from '../runtime-secrets.js';
 import { decryptSecret } from '../secrets/index.js';
-import type { DataPlaneMetrics } from '../telemetry/data-plane-metrics.js';
+import type { AttemptResult, DataPlaneMetrics, UpstreamAttempt } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace, RequestTracing } from '../telemetry/request-trace.js';
 import { ANTHROPIC_TOOL_PROMPT_AUTO, estimatePromptTokens, estimateRequestTokens } from '../tokens/index.js';
 import {
@@ -509,7 +509,7 @@ async function attempt(
           if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
           span?.answered(answer, usage);
-          deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'ok');
+          deps.metrics?.attempt(attemptOf(outcome, route, keyEntry, exchange, 'ok'));
           reportSuccess(deps, keyEntry, probe, performance.now() - sentAt, answer.rateLimits, usage);
           res.writeHead(200, answerHeaders(dialect, outcome.requestId, 'application/json'));
           endAnswer(res, text, callerStallMs(route));
@@ -540,9 +540,7 @@ async function attempt(
           span?.streamEnded(usage, end, facts, brokenBy?.code ?? failure);
           const kind = brokenBy === undefined ? 'not_the_key' : failureKind(brokenBy, signal.aborted);
           deps.metrics?.attempt(
-            outcome.caller.key.orgId,
-            route.provider.name,
-            kind === 'not_the_key' ? 'ok' : kind,
+            attemptOf(outcome, route, keyEntry, exchange, kind === 'not_the_key' ? 'ok' : kind),
           );
           if (kind === 'not_the_key')
             reportSuccess(deps, keyEntry, probe, latencyMs, events.rateLimits, usage);
@@ -608,14 +606,14 @@ async function attempt(
           // this attempt was must not keep the key out of use until the probe's bound.
           deps.keys.balancer.releaseProbe(keyEntry.providerKeyId, Date.now(), probe);
           span?.failed(error, undefined, false);
-          if (!res.headersSent) deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, 'error');
+          if (!res.headersSent) deps.metrics?.attempt(attemptOf(outcome, route, keyEntry, exchange, 'error'));
           throw error;
         }
         lastError = error;
         outcome.upstreamStatus = error.status ?? null;
         const kind = failureKind(error, signal.aborted);
         span?.failed(error, kind, kind !== 'not_the_key' && kind !== 'caller_cancelled');
-        deps.metrics?.attempt(outcome.caller.key.orgId, route.provider.name, kind);
+        deps.metrics?.attempt(attemptOf(outcome, route, keyEntry, exchange, kind));
         const now = Date.now();
         if (kind === 'not_the_key' && error.provider?.modelNotServed) {
           // No such model or deployment here: not the caller's fault, and the key is not at
@@ -760,6 +758,23 @@ async function attempt(
     );
   }
   throw new NoProviderKeyError(outcome.model, secondsOf(msUntilAKeyIsBack(deps, routes)));
+}
+
+/** One attempt of a request, as the metrics count it. */
+function attemptOf(
+  outcome: Outcome,
+  route: Route,
+  key: ProviderKeyEntry,
+  exchange: Exchange,
+  result: AttemptResult,
+): UpstreamAttempt {
+  return {
+    orgId: outcome.caller.key.orgId,
+    provider: route.provider.name,
+    providerKeyId: key.providerKeyId,
+    operation: exchange.operation.operation,
+    result,
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { fetchesUrls } from '../providers/anthropic/anthropic-url-fetch.js';
 import { callProvider, type ProviderAnswer, providerAdapter } from '../providers/index.js';
 import type { ProviderAdapter, ProviderConfig } from '../providers/provider-types.js';
+import type { AttemptResult } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace } from '../telemetry/request-trace.js';
 import type { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamError } from '../upstream/index.js';
@@ -67,6 +68,7 @@ export interface ProviderCount {
  * 429 with when the first such key counts again (no call at all when every key rests), unless
  * another failed in a way a retry may clear at once (a 5xx, a timeout, a connection: its answer is
  * the caller's then); otherwise the caller hears the last key's answer, status and Retry-After.
+ * Each call is counted in the metrics as a request's attempts are (operation `count_tokens`).
  */
 export async function countedByProvider(
   deps: GenerateDependencies,
@@ -127,6 +129,14 @@ export async function countedByProvider(
       const span = trace?.attempt(route, 'count_tokens', keyEntry, attempts);
       // The secret the call goes with: a 401 to it after an admin replaced it is not the key's.
       const secretAtCall = keyEntry.secretCount;
+      const counted = (result: AttemptResult) =>
+        deps.metrics?.attempt({
+          orgId: route.provider.orgId,
+          provider: route.provider.name,
+          providerKeyId: keyEntry.providerKeyId,
+          operation: 'count_tokens',
+          result,
+        });
       let answer: ProviderAnswer;
       try {
         answer = await callProvider(
@@ -150,9 +160,11 @@ export async function countedByProvider(
       } catch (error) {
         if (!isUpstreamError(error)) {
           span?.failed(error, undefined, false);
+          counted('error');
           throw error;
         }
         const kind = failureKind(error, signal.aborted);
+        counted(kind);
         const urlFetchOff = saysUrlFetchDisabled(error);
         const scopeMissing = error.provider?.scopeMissing === true;
         const nextKey =
@@ -195,6 +207,7 @@ export async function countedByProvider(
         continue;
       }
       span?.answered(answer, undefined);
+      counted('ok');
       const inputTokens = (answer.json() as { input_tokens?: unknown }).input_tokens;
       if (typeof inputTokens !== 'number')
         throw new GatewayError('upstream_error', 'the provider gave no token count');

@@ -3,7 +3,8 @@
  *
  * Counted on the hot path, from the one event each request writes (so the figures agree
  * with the log): requests, latency and time to first token, tokens, cost, limit
- * rejections, and each upstream attempt's result. Read at scrape time: every provider key
+ * rejections, and each upstream attempt's result (a request's, or a token count's: operation
+ * `count_tokens`), by provider key. Read at scrape time: every provider key
  * as the balancer sees it, and how far the gateway's in-memory projections are behind the log.
  *
  * Label cardinality stays bounded: `org` is the org's slug and `provider` a configured
@@ -11,13 +12,14 @@
  * `model` is bounded by `maxModels` distinct values (later ones are counted as `other`),
  * and is empty for requests refused before routing (and, unless a provider lists it or it is
  * a label already, refused by a limit or failed unanswered); `status`, `outcome`, `endpoint`,
- * `reason`, `scope`, `result`, `type`, `currency` and `state` are small fixed sets. The
+ * `reason`, `scope`, `operation`, `result`, `type`, `currency` and `state` are small fixed sets. The
  * histograms carry no `org` (provider x model x buckets only). No label holds a key, a
  * user, a proxy key or a client address.
  */
 import type { KordonEventData, NewEvent } from '@kordon/events';
 import { Gauge, type Registry } from 'prom-client';
 import type { KeyHealthView } from '../http/key-choice.js';
+import type { Operation } from '../providers/provider-types.js';
 import type { RegistryState } from '../registry/registry.js';
 import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './metric-cells.js';
 
@@ -34,6 +36,15 @@ export type AttemptResult =
   | 'caller_cancelled'
   | 'not_the_key'
   | 'error';
+
+/** One provider call: whose key, for what (a fixed set: the adapters' operations), how it ended. */
+export interface UpstreamAttempt {
+  orgId: string;
+  provider: string;
+  providerKeyId: string;
+  operation: Operation;
+  result: AttemptResult;
+}
 
 export interface DataPlaneMetricsSources {
   registry: () => RegistryState;
@@ -82,9 +93,9 @@ export class DataPlaneMetrics {
   #lastSeries:
     | { orgId: string; provider: string; model: string; endpoint: string; series: Series }
     | undefined;
-  /** `${orgId}\n${provider}\n${result}` and `${orgId}\n${reason}\n${scope}` -> their cells. */
+  /** `${orgId}\n${providerKeyId}\n${operation}\n${result}` and `${orgId}\n${reason}\n${scope}` -> their cells. */
   readonly #attemptCells = new Map<string, CounterCell>();
-  #lastAttempt: { orgId: string; provider: string; result: AttemptResult; cell: CounterCell } | undefined;
+  #lastAttempt: (UpstreamAttempt & { cell: CounterCell }) | undefined;
   readonly #rejectionCells = new Map<string, CounterCell>();
   readonly #requests: CellCounter<'org' | 'provider' | 'model' | 'endpoint' | 'status' | 'outcome'>;
   readonly #duration: CellHistogram<'provider' | 'model' | 'endpoint'>;
@@ -92,7 +103,7 @@ export class DataPlaneMetrics {
   readonly #tokens: CellCounter<'org' | 'provider' | 'model' | 'type'>;
   readonly #cost: CellCounter<'org' | 'provider' | 'model' | 'currency'>;
   readonly #rejections: CellCounter<'org' | 'reason' | 'scope'>;
-  readonly #attempts: CellCounter<'org' | 'provider' | 'result'>;
+  readonly #attempts: CellCounter<'org' | 'provider' | 'provider_key_id' | 'operation' | 'result'>;
 
   constructor(registry: Registry, sources: DataPlaneMetricsSources, options: DataPlaneMetricsOptions = {}) {
     this.#sources = sources;
@@ -138,8 +149,8 @@ export class DataPlaneMetrics {
     });
     this.#attempts = new CellCounter({
       name: 'kordon_upstream_attempts_total',
-      help: 'Provider calls by result: ok, a failure that moves on to the next key (rate_limited, server_error, timeout, connection_failed, auth_refused), not_the_key (the provider refused the request itself), caller_cancelled, error',
-      labelNames: ['org', 'provider', 'result'] as const,
+      help: 'Provider calls by provider key, operation (chat, messages, generate_content, embeddings, responses; count_tokens: a token count) and result: ok, a failure that moves on to the next key (rate_limited, server_error, timeout, connection_failed, auth_refused), not_the_key (the provider refused the request itself), caller_cancelled, error',
+      labelNames: ['org', 'provider', 'provider_key_id', 'operation', 'result'] as const,
       registers,
     });
     this.#keyGauges(registers);
@@ -202,21 +213,36 @@ export class DataPlaneMetrics {
     this.#count(this.#seriesOf('', '', '', endpoint), status, 'unauthenticated');
   }
 
-  /** One upstream attempt's result. */
-  attempt(orgId: string, provider: string, result: AttemptResult): void {
+  /** One upstream attempt's result: a request's, or a token count's (`count_tokens`). */
+  attempt(attempt: UpstreamAttempt): void {
     const last = this.#lastAttempt;
-    if (last !== undefined && last.orgId === orgId && last.provider === provider && last.result === result) {
+    if (
+      last !== undefined &&
+      last.providerKeyId === attempt.providerKeyId &&
+      last.result === attempt.result &&
+      last.operation === attempt.operation &&
+      last.orgId === attempt.orgId &&
+      last.provider === attempt.provider
+    ) {
       last.cell.value += 1;
       return;
     }
-    const key = `${orgId}\n${provider}\n${result}`;
+    const { orgId, provider, providerKeyId, operation, result } = attempt;
+    // A key id belongs to one org and provider: the two are labels, not part of the memo's key.
+    const key = `${orgId}\n${providerKeyId}\n${operation}\n${result}`;
     let cell = this.#attemptCells.get(key);
     if (!cell) {
-      cell = this.#attempts.cell({ org: this.#orgLabel(orgId), provider, result });
-      // Bounded by configuration (orgs x providers x results); the guard is for a churning registry.
+      cell = this.#attempts.cell({
+        org: this.#orgLabel(orgId),
+        provider,
+        provider_key_id: providerKeyId,
+        operation,
+        result,
+      });
+      // Bounded by configuration (keys x operations x results); the guard is for a churning registry.
       if (this.#attemptCells.size < 100_000) this.#attemptCells.set(key, cell);
     }
-    this.#lastAttempt = { orgId, provider, result, cell };
+    this.#lastAttempt = { ...attempt, cell };
     cell.value += 1;
   }
 
