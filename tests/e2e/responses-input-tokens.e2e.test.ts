@@ -111,6 +111,13 @@ orgs:
         keys:
           - { name: a, secret: "\${FIRST}", tier: 0 }
           - { name: b, secret: "\${SECOND}", tier: 1 }
+      - name: openai-count-holder
+        type: openai
+        baseUrl: ${mock.url}/v1
+        models: [gpt-4o-count-holder]
+        keys:
+          - { name: a, secret: "\${FIRST}", tier: 0 }
+          - { name: b, secret: "\${SECOND}", tier: 1 }
       - name: openai-revoked
         type: openai
         baseUrl: ${mock.url}/v1
@@ -263,6 +270,29 @@ orgs:
     const retryAfter = Number(refused.headers?.get('retry-after'));
     assert.ok(retryAfter > 0 && retryAfter <= 30, `Retry-After ${retryAfter}`);
     assert.deepEqual(keysCounting(), ['first'], 'the resting key was not asked');
+  });
+
+  it('a follow-up whose key got a counting 429 is a 429 until it counts again, not "not found"', async () => {
+    mock.enqueueScenario('server-error', { key: FIRST });
+    const made = await client().responses.create({ model: 'gpt-4o-count-holder', input: 'Remember 7.' });
+    assert.deepEqual(keysResponding(), ['first', 'second'], 'stored by b');
+    mock.clearRequests();
+    // b refuses to count for 30 s; a, asked next, has no such response.
+    mock.enqueueScenario('rate-limit=30', { key: SECOND });
+    const followUp = { model: 'gpt-4o-count-holder', input: 'Which?', previous_response_id: made.id };
+    const refused = await refusal(client().responses.inputTokens.count(followUp));
+    assert.ok(refused instanceof OpenAI.RateLimitError, String(refused));
+    const retryAfter = Number(refused.headers?.get('retry-after'));
+    assert.ok(retryAfter > 25 && retryAfter <= 30, `Retry-After ${retryAfter}: when b counts again`);
+    assert.deepEqual(keysCounting(), ['second', 'first']);
+    mock.clearRequests();
+    const again = await refusal(client().responses.inputTokens.count(followUp));
+    assert.ok(again instanceof OpenAI.RateLimitError, String(again));
+    assert.deepEqual(keysCounting(), ['first'], 'the resting key is not asked');
+    // Its responses go on: the follow-up itself is answered by b.
+    mock.clearRequests();
+    await client().responses.create(followUp);
+    assert.deepEqual(keysResponding(), ['second']);
   });
 
   it("a model served through the Responses API by a provider that does not count is Kordon's count", async () => {

@@ -118,12 +118,15 @@ function countingCall(
   const previous = body.previous_response_id;
   if (typeof previous === 'string') {
     const session = storedResponseSession(orgId, previous);
-    // Its key resting, another key (maybe of another project) was asked: as for a response, a
-    // 429 until the key that has it is back, rather than its 400 "not found".
+    // Its key resting (for every call, or for counting alone), another key (maybe of another
+    // project) was asked: as for a response, a 429 until the key that has it is back, rather
+    // than its 400 "not found".
     const instead = (error: UpstreamError, providerKeyId: string) => {
       const holder = deps.keys.storedKey(session)?.providerKeyId;
       if (error.provider?.code !== 'previous_response_not_found' || holder === undefined) return undefined;
-      return holder === providerKeyId ? undefined : holderResting(deps, holder, previous, Date.now());
+      if (holder === providerKeyId) return undefined;
+      const now = Date.now();
+      return holderResting(deps, holder, previous, now) ?? holderNotCounting(deps, holder, previous, now);
     };
     return { counts, session, instead };
   }
@@ -137,6 +140,26 @@ function countingCall(
     elsewhere: (error: UpstreamError, providerKeyId: string) =>
       conversationNotFound(error) && deps.keys.storedKey(session)?.providerKeyId !== providerKeyId,
   };
+}
+
+/**
+ * The key holding what a follow-up continues answered a count with a 429 lately
+ * (`KeyChoice.countingRefused`): a 429 until it counts again.
+ */
+function holderNotCounting(
+  deps: GenerateDependencies,
+  holderKeyId: string,
+  what: string,
+  now: number,
+): GatewayError | undefined {
+  const rest = deps.keys.countingRefused(holderKeyId, now);
+  if (rest === undefined) return undefined;
+  const seconds = Math.max(1, Math.ceil((rest.until - now) / 1000));
+  return new GatewayError(
+    'rate_limited',
+    `the provider key that holds ${what} may not count tokens for ${seconds} s; ask again then`,
+    { retryAfterSeconds: seconds },
+  );
 }
 
 /**
