@@ -13,8 +13,8 @@
  * and is empty for requests refused before routing (and, unless a provider lists it or it is
  * a label already, refused by a limit or failed unanswered); `status`, `outcome`, `endpoint`,
  * `reason`, `scope`, `operation`, `result`, `type`, `currency` and `state` are small fixed sets. The
- * histograms carry no `org` (provider x model x buckets only). No label holds a key, a
- * user, a proxy key or a client address.
+ * histograms carry no `org` (provider x model x buckets only). No label holds a secret, a
+ * user, a proxy key or a client address (`provider_key_id` is a key's id, never its secret).
  */
 import type { KordonEventData, NewEvent } from '@kordon/events';
 import { Gauge, type Registry } from 'prom-client';
@@ -149,7 +149,7 @@ export class DataPlaneMetrics {
     });
     this.#attempts = new CellCounter({
       name: 'kordon_upstream_attempts_total',
-      help: 'Provider calls by provider key, operation (chat, messages, generate_content, embeddings, responses; count_tokens: a token count) and result: ok, a failure that moves on to the next key (rate_limited, server_error, timeout, connection_failed, auth_refused), not_the_key (the provider refused the request itself), caller_cancelled, error',
+      help: 'Provider calls by provider key, operation (chat, messages, generate_content, embeddings, responses, responses_compact; count_tokens: a token count) and result: ok, a failure that moves on to the next key (rate_limited, server_error, timeout, connection_failed, auth_refused), not_the_key (the provider refused the request itself), caller_cancelled, error',
       labelNames: ['org', 'provider', 'provider_key_id', 'operation', 'result'] as const,
       registers,
     });
