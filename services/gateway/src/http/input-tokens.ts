@@ -1,24 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { newEventId } from '@kordon/events';
 import { providerAdapter } from '../providers/index.js';
 import type { ProviderAdapter, ProviderConfig } from '../providers/provider-types.js';
 import { estimateRequestTokens } from '../tokens/index.js';
-import { ConnectionSignal } from '../upstream/caller-signal.js';
 import type { UpstreamError } from '../upstream/index.js';
-import { accessSubjectOf, authenticate, type Caller } from './authenticate.js';
-import { answerHeaders, GatewayError, sendError } from './gateway-error.js';
-import {
-  asGatewayError,
-  type GenerateDependencies,
-  holderResting,
-  LimitRefusalError,
-  providerConfig,
-  recordCallRefusal,
-} from './generate.js';
+import { GatewayError } from './gateway-error.js';
+import { type GenerateDependencies, holderResting, providerConfig } from './generate.js';
 import { storedResponseSession } from './key-choice.js';
-import { countedByProvider, type ProviderCount } from './provider-count.js';
-import { readJsonBody } from './read-body.js';
-import { type Route, routeModel } from './route-model.js';
+import { countedByProvider, countingHandler, type ProviderCount } from './provider-count.js';
+import type { Route } from './route-model.js';
 import { conversationNotFound, conversationSession, namedConversation } from './stored-conversations.js';
 
 /**
@@ -35,37 +23,11 @@ import { conversationNotFound, conversationSession, namedConversation } from './
  *   it: a count of a request that cannot be made would say it can.
  */
 export function inputTokensHandler(deps: GenerateDependencies) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const requestId = newEventId();
-    const startedAt = performance.now();
-    const trace = deps.tracing?.start(
-      req,
-      '/v1/responses/input_tokens',
-      'count_tokens',
-      requestId,
-      startedAt,
-    );
-    let caller: Caller | undefined;
-    let model: unknown;
-    // A caller who leaves ends the call, as for count_tokens.
-    const abort = new ConnectionSignal();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    try {
-      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
-      trace?.authenticated(startedAt, caller);
-      const hold = deps.bodyBudget.holdFor(res);
-      const body = await readJsonBody(req, deps.maxBodyBytes, hold, deps.bodyIdleTimeoutMs);
-      model = body.model;
-      const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
-      // Counting is free and not usage, so no rate or budget applies; who may use the key from
-      // where, for which model, does.
-      const denied = deps.limits.checkAccess(
-        { ...accessSubjectOf(caller, req, deps.trustedProxies), model: routes[0]!.model },
-        Date.now(),
-      );
-      if (denied) throw new LimitRefusalError(denied);
+  return countingHandler(deps, {
+    path: '/v1/responses/input_tokens',
+    dialect: 'openai',
+    endpoint: 'responses.input_tokens',
+    answer: async ({ caller, body, routes, signal, trace }) => {
       const responsesRoutes = routes.filter((route) =>
         providerAdapter(route.provider.type).supports('responses', providerConfig(route)),
       );
@@ -75,32 +37,13 @@ export function inputTokensHandler(deps: GenerateDependencies) {
           `the model ${routes[0]!.model} is not served on responses by any provider`,
           { param: 'model' },
         );
-      const orgId = caller.key.orgId;
-      const call = countingCall(deps, orgId, body);
-      let inputTokens = await countedByProvider(deps, call, body, responsesRoutes, abort, trace);
-      inputTokens ??= countedByKordon(deps, body, responsesRoutes, call.session);
-      const text = JSON.stringify({ object: 'response.input_tokens', input_tokens: inputTokens });
-      res.writeHead(200, answerHeaders('openai', requestId, 'application/json'));
-      res.end(text);
-      trace?.end(200);
-    } catch (error) {
-      const refused = asGatewayError(error);
-      if (refused.kind === 'internal')
-        deps.logger.error({ err: error, requestId }, 'responses input_tokens failed');
-      const unrecordable = recordCallRefusal(deps, error, {
-        requestId,
-        endpoint: 'responses.input_tokens',
-        req,
-        caller,
-        model,
-        traceId: trace?.traceId,
-      });
-      const answer = unrecordable ?? refused;
-      if (trace && !caller) trace.unauthenticated(startedAt, answer.statusIn('openai'), answer.kind);
-      else trace?.end(answer.statusIn('openai'), answer.kind);
-      sendError(res, answer, 'openai', requestId);
-    }
-  };
+      const call = countingCall(deps, caller.key.orgId, body);
+      const inputTokens =
+        (await countedByProvider(deps, call, body, responsesRoutes, signal, trace)) ??
+        countedByKordon(deps, body, responsesRoutes, call.session);
+      return { object: 'response.input_tokens', input_tokens: inputTokens };
+    },
+  });
 }
 
 /**

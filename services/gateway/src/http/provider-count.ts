@@ -1,16 +1,21 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { newEventId } from '@kordon/events';
 import { fetchesUrls } from '../providers/anthropic/anthropic-url-fetch.js';
 import { callProvider, type ProviderAnswer, providerAdapter } from '../providers/index.js';
 import type { ProviderAdapter, ProviderConfig } from '../providers/provider-types.js';
 import type { AttemptResult } from '../telemetry/data-plane-metrics.js';
 import type { RequestTrace } from '../telemetry/request-trace.js';
-import type { ConnectionSignal } from '../upstream/caller-signal.js';
+import { ConnectionSignal } from '../upstream/caller-signal.js';
 import { isUpstreamError, type UpstreamError } from '../upstream/index.js';
-import { GatewayError } from './gateway-error.js';
+import { accessSubjectOf, authenticate, type Caller } from './authenticate.js';
+import { answerHeaders, GatewayError, sendError } from './gateway-error.js';
 import {
   asGatewayError,
   type GenerateDependencies,
+  LimitRefusalError,
   msUntilAKeyIsBack,
   providerConfig,
+  recordCallRefusal,
   secretReplacedSince,
   usableProviderKey,
   whenAKeyIsBack,
@@ -22,7 +27,8 @@ import {
   saysStorageNotReady,
   saysUrlFetchDisabled,
 } from './key-choice.js';
-import type { Route } from './route-model.js';
+import { readJsonBody } from './read-body.js';
+import { type Route, routeModel } from './route-model.js';
 
 /** What differs between the counting calls: Claude's `count_tokens`, OpenAI's Responses `input_tokens`. */
 export interface ProviderCount {
@@ -231,4 +237,82 @@ export async function countedByProvider(
 function clearsAtOnce(error: UpstreamError): boolean {
   const kind = failureKind(error, false);
   return kind === 'server_error' || kind === 'timeout' || kind === 'connection_failed';
+}
+
+/** One free token-count route: Anthropic's `count_tokens` or OpenAI's Responses `input_tokens`. */
+export interface CountingRoute {
+  readonly path: '/v1/messages/count_tokens' | '/v1/responses/input_tokens';
+  readonly dialect: 'anthropic' | 'openai';
+  /** How a refusal names the call (`RequestRejected.endpoint`). */
+  readonly endpoint: 'messages.count_tokens' | 'responses.input_tokens';
+  /** The answer's body, counted for the model's routes (the caller's access already checked). */
+  readonly answer: (count: CountRequest) => Promise<Record<string, unknown>>;
+}
+
+/** A count the caller may make: who asks, what, and where the model goes. */
+export interface CountRequest {
+  readonly req: IncomingMessage;
+  readonly caller: Caller;
+  readonly body: Record<string, unknown>;
+  /** Every route of the model, in the order a request would try them (never empty). */
+  readonly routes: Route[];
+  /** Aborted when the caller leaves. */
+  readonly signal: ConnectionSignal;
+  readonly trace: RequestTrace | undefined;
+}
+
+/**
+ * What every count does around its counting: authenticate, read the body, route the model and
+ * check who may use it from where (counting is free and not usage: no rate or budget applies and
+ * no event is written when served), answer in the caller's dialect, and record a refusal as a
+ * `RequestRejected` naming the call.
+ */
+export function countingHandler(deps: GenerateDependencies, route: CountingRoute) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = newEventId();
+    const startedAt = performance.now();
+    const trace = deps.tracing?.start(req, route.path, 'count_tokens', requestId, startedAt);
+    let caller: Caller | undefined;
+    let model: unknown;
+    // A caller who leaves (or a stop cutting connections at its drain deadline) ends the call:
+    // otherwise a stuck provider holds the request, and the stop, for its first-byte timeout.
+    const signal = new ConnectionSignal();
+    res.once('close', () => {
+      if (!res.writableFinished) signal.abort();
+    });
+    try {
+      caller = authenticate(req, deps.registry(), deps.secrets.proxyKeyHasher, Date.now());
+      trace?.authenticated(startedAt, caller);
+      const hold = deps.bodyBudget.holdFor(res);
+      const body = await readJsonBody(req, deps.maxBodyBytes, hold, deps.bodyIdleTimeoutMs);
+      model = body.model;
+      const routes = routeModel(deps.registry(), caller.key.orgId, body.model);
+      const denied = deps.limits.checkAccess(
+        { ...accessSubjectOf(caller, req, deps.trustedProxies), model: routes[0]!.model },
+        Date.now(),
+      );
+      if (denied) throw new LimitRefusalError(denied);
+      const answer = await route.answer({ req, caller, body, routes, signal, trace });
+      res.writeHead(200, answerHeaders(route.dialect, requestId, 'application/json'));
+      res.end(JSON.stringify(answer));
+      trace?.end(200);
+    } catch (error) {
+      // A provider's 429 stays a 429 with its Retry-After, its 400 a 400 saying why: as for messages.
+      const refused = asGatewayError(error);
+      if (refused.kind === 'internal')
+        deps.logger.error({ err: error, requestId }, `${route.endpoint} failed`);
+      const unrecordable = recordCallRefusal(deps, error, {
+        requestId,
+        endpoint: route.endpoint,
+        req,
+        caller,
+        model,
+        traceId: trace?.traceId,
+      });
+      const answer = unrecordable ?? refused;
+      if (trace && !caller) trace.unauthenticated(startedAt, answer.statusIn(route.dialect), answer.kind);
+      else trace?.end(answer.statusIn(route.dialect), answer.kind);
+      sendError(res, answer, route.dialect, requestId);
+    }
+  };
 }
