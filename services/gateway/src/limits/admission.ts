@@ -139,6 +139,11 @@ export interface CountersSnapshot {
   pending: string[];
   /** End of each budget's current period (absent in snapshots of older versions). */
   periodEnds?: Array<[string, number]>;
+  /**
+   * Budgets whose period spec changed and that have not renewed under it yet: when the change
+   * was first seen, and the spec (absent in snapshots of older versions).
+   */
+  periodChanges?: Array<[string, number, string, number]>;
   /** Provider keys' spend today (the gateway adds it: key id, UTC day, 10^-12 USD). */
   keySpend?: Array<[string, number, string]>;
   /**
@@ -261,8 +266,13 @@ export class LimitsEnforcer {
    * period's spec change, which period the counter is really in.
    */
   readonly #storedEnd = new Map<string, number>();
-  /** When a changed period spec was first seen, per budget not yet renewed under it. */
-  readonly #changedAt = new Map<string, number>();
+  /**
+   * Budgets whose period spec changed and that have not renewed since: when the change was first
+   * seen, the spec it was seen under (period, zone, monthStartDay), and where the counter's period
+   * now ends (that spec's first boundary after the change: no longer the last reset's end). A
+   * second change before the renewal is a change of that period, not of the last reset's.
+   */
+  readonly #changedAt = new Map<string, PeriodChange>();
   /** Requests admitted here whose events have not come back yet: not to be counted twice. */
   readonly #local = new Set<string>();
   /** Requests settled here whose events the log has not delivered yet (a snapshot lists them). */
@@ -984,6 +994,7 @@ export class LimitsEnforcer {
       ipPeriodStart: [...this.#ipPeriodStart],
       pending: [...this.#settledAhead],
       periodEnds: [...this.#storedEnd],
+      periodChanges: [...this.#changedAt].map(([key, { at, spec, end }]) => [key, at, spec, end]),
     };
   }
 
@@ -995,6 +1006,9 @@ export class LimitsEnforcer {
     this.#ips = DistinctIps.restore(snapshot.ips);
     for (const [key, start] of snapshot.ipPeriodStart) this.#ipPeriodStart.set(key, start);
     for (const [key, end] of snapshot.periodEnds ?? []) this.#storedEnd.set(key, end);
+    // Without it, a PolicySet replayed after the snapshot would date the change from itself.
+    for (const [key, at, spec, end] of snapshot.periodChanges ?? [])
+      this.#changedAt.set(key, { at, spec, end });
     // Counted already: their events, when replayed, change nothing.
     for (const requestId of snapshot.pending) {
       this.#usd.applyRemoteUsage([], 0n, requestId, now);
@@ -1111,6 +1125,23 @@ export class LimitsEnforcer {
     const lastStart = ledger ? view!.periodStart : (this.#ipPeriodStart.get(key) ?? Number.NEGATIVE_INFINITY);
     // The ledger's: the policy's, but the one before a change when renewing up to it first.
     const allowance = view?.allowance ?? 0n;
+    // A change seen under another spec is not this one's: counted from its own (later) PolicySet,
+    // or the spend settled between the two changes would be wiped by resets it never lived under.
+    const spec = `${period.text}|${policy.timeZone}|${policy.calendar.monthStartDay ?? 1}`;
+    const seen = this.#changedAt.get(key);
+    const changedAt = earliest(seen?.spec === spec ? seen.at : undefined, ref.policy.setAt);
+    // After a change the counter's period ends where that change put it, not at the last reset's end.
+    const lastPeriodEnd = ledger ? (seen?.end ?? this.#storedEnd.get(key)) : undefined;
+    // A counter never reset that has spent is a lifetime budget's (a periodic one renews before
+    // it counts): made periodic, its spend holds until the new period's first boundary after
+    // the change, as a changed period's does, instead of being wiped by a first reset now.
+    const fromLifetime =
+      !anew && !Number.isFinite(lastStart) && view !== undefined && view.used > view.baseline;
+    const lastPeriodStart = fromLifetime
+      ? periodAt(period, policy.timeZone, Math.min(now, changedAt ?? now), policy.calendar).start
+      : !anew && Number.isFinite(lastStart)
+        ? lastStart
+        : null;
     const plan = planResets(
       {
         period,
@@ -1120,9 +1151,9 @@ export class LimitsEnforcer {
         rolloverMaxPercent: policy.rolloverMaxPercent,
       },
       {
-        lastPeriodStart: !anew && Number.isFinite(lastStart) ? lastStart : null,
-        lastPeriodEnd: ledger ? this.#storedEnd.get(key) : undefined,
-        changedAt: earliest(this.#changedAt.get(key), ref.policy.setAt),
+        lastPeriodStart,
+        lastPeriodEnd,
+        changedAt,
         allowance,
         unused: ledger ? ledger.rollover(key, null) : 0n,
       },
@@ -1130,7 +1161,10 @@ export class LimitsEnforcer {
     );
     const tokenKind = limit === 'budget_tokens' ? (policy.tokens?.kind ?? 'total') : null;
     // A changed period counts from when the change was first seen here, until it renews.
-    if (plan.changed && plan.resets.length === 0 && !this.#changedAt.has(key)) this.#changedAt.set(key, now);
+    if (plan.changed && plan.resets.length === 0 && seen?.spec !== spec) {
+      const at = Math.min(now, changedAt ?? now);
+      this.#changedAt.set(key, { at, spec, end: periodAt(period, policy.timeZone, at, policy.calendar).end });
+    }
     for (const reset of plan.resets) {
       if (ledger) {
         if (ledger.reset(key, reset.start, reset.rolledOver)) this.#setPeriodEnd(key, reset.end);
@@ -1205,6 +1239,13 @@ export class LimitsEnforcer {
     if (this.#local.size > 100_000) this.#local.clear();
     if (this.#settledAhead.size > 100_000) this.#settledAhead.clear();
   }
+}
+
+/** A budget's period spec changed, not yet renewed under it (`LimitsEnforcer.#changedAt`). */
+interface PeriodChange {
+  readonly at: number;
+  readonly spec: string;
+  readonly end: number;
 }
 
 interface CompiledPolicy {

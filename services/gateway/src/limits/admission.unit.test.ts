@@ -732,6 +732,104 @@ describe('LimitsEnforcer', () => {
     assert.equal(sameDay.ok, false, 'the $1 spent on the 10th still counts on the 10th');
   });
 
+  it('a lifetime budget made 6h keeps what it spent until the first 6h boundary after the change', () => {
+    // Found by admission-property.unit.test.ts: the counter of a lifetime budget was never reset,
+    // so the first admission under the 6h period renewed it as a budget never counted, at once.
+    const { state, set } = policiesFromLog();
+    const at = Date.parse('2026-01-30T22:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: 'lifetime' } }, at - 3_600_000);
+    const { limits } = enforcer(state);
+    const spent = limits.admit(subject(), estimate('0.9'), at);
+    assert.ok(spent.ok);
+    limits.settle(spent, { usd: '0.9', inputTokens: 1, outputTokens: 1 }, at);
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '6h' } }, at + 60_000);
+    const sameWindow = limits.admit(subject(), estimate('0.5'), at + 120_000);
+    assert.equal(sameWindow.ok, false, 'the $0.90 spent still counts until 00:00');
+    assert.equal(limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.9');
+    assert.ok(
+      limits.admit(subject(), estimate('0.5'), Date.parse('2026-01-31T00:00:01Z')).ok,
+      'renewed at 00:00',
+    );
+  });
+
+  it('a period changed twice before it renews keeps what was spent under the first change (6h, 1w, back to 6h)', () => {
+    // Found by admission-property.unit.test.ts: back on a spec the last reset fits, the counter
+    // was renewed from that reset's period, wiping what was spent while the week held it.
+    const { state, set } = policiesFromLog();
+    const at = Date.parse('2026-01-30T22:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '6h' } }, at - 3_600_000);
+    const { limits } = enforcer(state);
+    const first = limits.admit(subject(), estimate('0'), at);
+    assert.ok(first.ok);
+    limits.settle(first, { usd: '0', inputTokens: 1, outputTokens: 1 }, at);
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '1w' } }, at);
+    const spent = limits.admit(subject(), estimate('0.9'), at);
+    assert.ok(spent.ok);
+    // Settled on Saturday 08:00, in the week the change keeps until Monday.
+    const saturday = Date.parse('2026-01-31T08:00:00Z');
+    limits.settle(spent, { usd: '0.9', inputTokens: 1, outputTokens: 1 }, saturday);
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '6h' } }, saturday);
+    const sameWindow = limits.admit(subject(), estimate('0.5'), saturday + 60_000);
+    assert.equal(sameWindow.ok, false, 'the $0.90 spent at 08:00 still counts until 12:00');
+    assert.equal(limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.9');
+    assert.ok(
+      limits.admit(subject(), estimate('0.5'), Date.parse('2026-01-31T12:00:01Z')).ok,
+      'renewed at 12:00',
+    );
+  });
+
+  it('a period changed twice before it renews counts the second change from its own time (1w, 1mo, 6h)', () => {
+    // Found by admission-property.unit.test.ts: the second change was dated from the first, so the
+    // 6h periods since the first change renewed at once, wiping what the month held since.
+    const { state, set } = policiesFromLog();
+    const monday = Date.parse('2026-01-26T10:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '1w' } }, monday - 3_600_000);
+    const { limits } = enforcer(state);
+    assert.ok(limits.admit(subject(), estimate('0'), monday).ok);
+    const sunday = Date.parse('2026-02-01T08:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '1mo' } }, sunday);
+    const spent = limits.admit(subject(), estimate('0.9'), sunday);
+    assert.ok(spent.ok);
+    // Settled on Monday 08:00: the week ended, but the change keeps its spend until 1 March.
+    const nextMonday = Date.parse('2026-02-02T08:00:00Z');
+    limits.settle(spent, { usd: '0.9', inputTokens: 1, outputTokens: 1 }, nextMonday);
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '6h' } }, nextMonday);
+    assert.equal(
+      limits.admit(subject(), estimate('0.5'), nextMonday + 60_000).ok,
+      false,
+      'spent until 12:00',
+    );
+    assert.equal(limits.usdView('proxy-key', 'pxk_1').usedUsd, '0.9');
+  });
+
+  it('a period change not yet renewed survives a snapshot: a PolicySet replayed after it does not date it anew', () => {
+    // Found by admission-property.unit.test.ts: the restored replica renewed at once, wiping the
+    // week's spend the live one kept, since it dated the change from the later PolicySet.
+    const { state, set } = policiesFromLog();
+    const at = Date.parse('2026-01-30T22:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '6h' } }, at - 3_600_000);
+    const { limits } = enforcer(state);
+    assert.ok(limits.admit(subject(), estimate('0'), at).ok);
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '1w' } }, at);
+    const spent = limits.admit(subject(), estimate('0.9'), at);
+    assert.ok(spent.ok);
+    limits.settle(spent, { usd: '0.9', inputTokens: 1, outputTokens: 1 }, at);
+    const snapshot = JSON.parse(JSON.stringify(limits.snapshot()));
+    // The same budget set again (say, with an rpm) on Saturday, after the 6h period's end.
+    const saturday = Date.parse('2026-01-31T08:00:00Z');
+    set('proxy-key', 'pxk_1', { budget: { usd: '1', period: '1w' }, rpm: 100 }, saturday);
+    const restored = enforcer(state).limits;
+    restored.restore(snapshot, saturday);
+    for (const replica of [limits, restored]) {
+      assert.equal(
+        replica.admit(subject(), estimate('0.5'), saturday + 60_000).ok,
+        false,
+        'spent until Monday',
+      );
+      assert.equal(replica.usdView('proxy-key', 'pxk_1').usedUsd, '0.9');
+    }
+  });
+
   it('with rollover, a 1mo budget changed to 1d on the 10th does not credit nine days never lived under it', () => {
     const monthly = {
       scope: 'proxy-key' as const,
