@@ -213,9 +213,17 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
   let now = T0;
   let sequence = 0;
 
+  // Spend stays within the budget while no request costs more than its estimate and no budget
+  // was lowered (lowering one below what was spent is what lowering means: docs/limits.md).
+  let overran = false;
   const checkHeldAndSpent = () => {
     for (const { scope, scopeId } of SCOPES) {
       const view = limits.usdView(scope, scopeId);
+      if (!overran && view.allowance !== null)
+        assert.ok(
+          view.used - view.baseline <= view.allowance + view.rolledOver,
+          `${scope}: spent past its budget`,
+        );
       const held = inFlight.reduce((sum, r) => sum + r.usd, 0n);
       assert.equal(view.reserved, held, `${scope}: held`);
       const spent = settled.filter((s) => s.at >= view.periodStart).reduce((sum, s) => sum + s.usd, 0n);
@@ -257,6 +265,7 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
         policy.tokenPeriod !== before.tokenPeriod ||
         policy.timeZone !== before.timeZone;
       policies[s.index] = policy;
+      overran = true;
       const event = policySet(s.index, policy, now, log.length + 1);
       log.push(event);
       registryProjection.evolve(registry, event);
@@ -299,6 +308,7 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
       if (s.how === 'release') limits.release(ticket);
       else {
         const cost = (request!.usd * BigInt(s.ratio)) / 100n;
+        if (s.ratio > 100) overran = true;
         const input = Math.floor((request!.input * s.ratio) / 100);
         const output = Math.floor((request!.output * s.ratio) / 100);
         limits.settle(ticket, { usd: formatUsd(cost), inputTokens: input, outputTokens: output }, now);
