@@ -377,3 +377,147 @@ describe('LimitsEnforcer, random lives of four scopes budgets', () => {
     );
   });
 });
+
+type ReplicaStep =
+  | { kind: 'admit'; replica: 0 | 1; usdMicro: number; input: number; output: number; advanceMin: number }
+  | { kind: 'end'; replica: 0 | 1; pick: number; ratio: number; release: boolean; advanceMin: number }
+  | { kind: 'catchUp'; replica: 0 | 1 };
+
+const replicaStep: fc.Arbitrary<ReplicaStep> = fc.oneof(
+  fc.record({
+    kind: fc.constant('admit' as const),
+    replica: fc.constantFrom(0 as const, 1 as const),
+    usdMicro: fc.integer({ min: 0, max: 300_000 }),
+    input: fc.integer({ min: 0, max: 2000 }),
+    output: fc.integer({ min: 0, max: 2000 }),
+    advanceMin: fc.constantFrom(0, 0, 1, 59, 61, 600, 1440),
+  }),
+  fc.record({
+    kind: fc.constant('end' as const),
+    replica: fc.constantFrom(0 as const, 1 as const),
+    pick: fc.nat(),
+    ratio: fc.constantFrom(0, 50, 100, 150),
+    release: fc.boolean(),
+    advanceMin: fc.constantFrom(0, 0, 1, 59, 600, 1440),
+  }),
+  fc.record({ kind: fc.constant('catchUp' as const), replica: fc.constantFrom(0 as const, 1 as const) }),
+);
+
+/** Two replicas on one log: each learns the other's usage and resets from it. */
+function twoReplicas(initial: readonly ScopePolicy[], steps: readonly ReplicaStep[]): void {
+  const log: KordonEvent[] = initial.map((p, index) => policySet(index, p, T0 - HOUR, index + 1));
+  const registry = registryFrom(log);
+  const ids = new Set<string>();
+  // The store keeps one copy of an id (two replicas renewing one period write the same LimitReset).
+  const append = (event: NewEvent) => {
+    if (ids.has(event.id)) return;
+    ids.add(event.id);
+    log.push(stored(event, log.length + 1));
+  };
+  const replicas = [0, 1].map(() => ({
+    limits: new LimitsEnforcer({ registry: () => registry, emit: append, reservationTtlMs: 1e13 }),
+    inFlight: [] as Live[],
+    observed: 0,
+  }));
+  const catchUp = (replica: (typeof replicas)[number]) => {
+    for (; replica.observed < log.length; replica.observed++) {
+      const event = log[replica.observed]!;
+      if (event.type === 'RequestCompleted' && replica.limits.admittedHere(event.data.requestId))
+        replica.limits.observeOwn(event.data.requestId);
+      else replica.limits.observe(event);
+    }
+  };
+  const settled: Array<{ at: number; usd: bigint; input: number; output: number }> = [];
+  let now = T0;
+  let sequence = 0;
+  for (const s of steps) {
+    const replica = replicas[s.replica]!;
+    if (s.kind === 'catchUp') {
+      catchUp(replica);
+      continue;
+    }
+    now += s.advanceMin * 60_000;
+    if (s.kind === 'admit') {
+      sequence++;
+      const admission = replica.limits.admit(
+        {
+          orgId: ORG,
+          proxyKeyId: 'pxk_p',
+          userId: 'usr_p',
+          teamId: 'tm_p',
+          requestId: `00000000-0000-7000-8000-${String(sequence).padStart(12, '0')}`,
+          clientAddress: parseIp('10.1.2.3'),
+          model: 'gpt-4o-mini',
+        },
+        () => ({
+          bound: false,
+          usd: BigInt(s.usdMicro) * 1_000_000n,
+          inputTokens: s.input,
+          outputTokens: s.output,
+        }),
+        now,
+      );
+      if (admission.ok)
+        replica.inFlight.push({
+          ticket: admission,
+          usd: BigInt(s.usdMicro) * 1_000_000n,
+          input: s.input,
+          output: s.output,
+        });
+    } else if (replica.inFlight.length > 0) {
+      const [request] = replica.inFlight.splice(s.pick % replica.inFlight.length, 1);
+      const { ticket, usd, input, output } = request!;
+      if (s.release) replica.limits.release(ticket);
+      else {
+        const cost = (usd * BigInt(s.ratio)) / 100n;
+        const used = {
+          input: Math.floor((input * s.ratio) / 100),
+          output: Math.floor((output * s.ratio) / 100),
+        };
+        replica.limits.settle(
+          ticket,
+          { usd: formatUsd(cost), inputTokens: used.input, outputTokens: used.output },
+          now,
+        );
+        append({
+          ...completedEvent(ticket.subject.requestId, formatUsd(cost), used.input, used.output, now, 0),
+        } as unknown as NewEvent);
+        settled.push({ at: now, usd: cost, ...used });
+      }
+    }
+    // A replica's holds are its own requests in flight.
+    for (const { limits, inFlight } of replicas) {
+      const held = inFlight.reduce((sum, r) => sum + r.usd, 0n);
+      for (const { scope, scopeId } of SCOPES) assert.equal(limits.usdView(scope, scopeId).reserved, held);
+    }
+  }
+  for (const replica of replicas)
+    for (const request of replica.inFlight.splice(0)) replica.limits.release(request.ticket);
+  // Both caught up (twice: a renewal one writes while catching up reaches the other).
+  for (const _ of [0, 1]) for (const replica of replicas) catchUp(replica);
+  for (const [index, { limits }] of replicas.entries())
+    for (const { scope, scopeId } of SCOPES) {
+      const view = limits.usdView(scope, scopeId);
+      assert.equal(view.reserved, 0n);
+      const spent = settled.filter((x) => x.at >= view.periodStart).reduce((sum, x) => sum + x.usd, 0n);
+      assert.equal(
+        view.used - view.baseline,
+        spent,
+        `replica ${index}, ${scope}: spent from ${view.periodStart}`,
+      );
+    }
+  assert.deepEqual(counters(replicas[0]!.limits), counters(replicas[1]!.limits), 'the replicas agree');
+}
+
+describe('LimitsEnforcer, two replicas on one log', () => {
+  it('each replica holds its own requests, and both count every settled cost once, in its period', () => {
+    fc.assert(
+      fc.property(
+        fc.array(scopePolicy, { minLength: 4, maxLength: 4 }),
+        fc.array(replicaStep, { minLength: 5, maxLength: 80, size: 'max' }),
+        twoReplicas,
+      ),
+      { seed: 20261207, numRuns: 400, includeErrorInReport: true },
+    );
+  });
+});
