@@ -835,6 +835,17 @@ export class LimitsEnforcer {
     this.#settledAhead.add(requestId);
     // Its usage event carries the address to every replica: counted for good.
     for (const { key, address, periodStart } of ticket.ipHolds) this.#ips.confirm(key, address, periodStart);
+    // Every other replica (and a rebuild) counts the address in the period its event is stamped
+    // in: here too, when that period began after the request was admitted.
+    const address = ticket.subject.clientAddress?.text;
+    if (address !== undefined)
+      for (const ref of this.#scopes(ticket.subject)) {
+        const { ipCap, keys, timeZone, calendar } = this.#compile(ref.policy);
+        if (!ipCap) continue;
+        const period = periodAt(ipCap.period, timeZone, now, calendar);
+        if (period.start > this.#currentStart(keys.ip, 'ip_cap'))
+          this.#ips.observe(keys.ip, address, ipCap.count, period.start);
+      }
     // Usage counts in the period in which it is settled: a request admitted before a boundary
     // and ending after it renews its budgets first (its hold stays, and settles into the new
     // period), or the next admission's renewal would wipe the cost. A LimitReset the appender

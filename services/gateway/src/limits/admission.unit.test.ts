@@ -1121,6 +1121,33 @@ describe('LimitsEnforcer', () => {
     );
   });
 
+  it('a request settled after its address cap`s period turned counts its address in the new period, as its event does elsewhere', () => {
+    const policies = registryWith([
+      { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 1, period: '1d' } } },
+    ]);
+    const here = enforcer(policies);
+    const beforeMidnight = Date.parse('2026-11-30T23:59:00Z');
+    const afterMidnight = Date.parse('2026-12-01T00:01:00Z');
+    const admitted = here.limits.admit(
+      subject({ clientAddress: parseIp('203.0.113.1') }),
+      estimate('0'),
+      beforeMidnight,
+    );
+    assert.ok(admitted.ok);
+    here.limits.settle(admitted, { usd: '0', inputTokens: 1, outputTokens: 1 }, afterMidnight);
+    // Another replica, and a rebuild, count 203.0.113.1 on 1 December from the request's event.
+    const elsewhere = enforcer(policies).limits;
+    elsewhere.observe({
+      ...completed(admitted.subject.requestId, '0', afterMidnight),
+      data: { ...completed(admitted.subject.requestId, '0', afterMidnight).data, clientIp: '203.0.113.1' },
+    } as KordonEvent);
+    const later = afterMidnight + 60_000;
+    for (const replica of [here.limits, elsewhere]) {
+      const other = replica.admit(subject({ clientAddress: parseIp('203.0.113.2') }), estimate('0'), later);
+      assert.ok(!other.ok && other.reason === 'ip_cap', 'the day`s one address is 203.0.113.1');
+    }
+  });
+
   it('concurrent requests from new addresses: a cap of 3 admits exactly 3', () => {
     const { limits } = enforcer(
       registryWith([
