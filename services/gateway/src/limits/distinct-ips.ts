@@ -1,7 +1,8 @@
 /*
  * Distinct client IPs per key per period (a cap on sharing a key). A key keeps the exact set of
  * addresses seen in its period, up to cap + 1: once a set holds more than the cap every new
- * address is refused anyway, so more would tell nothing. Memory per key: cap + 1 strings at most.
+ * address is refused anyway, so more would tell nothing. Memory per key: cap + 1 strings at most,
+ * plus the addresses held for requests in flight.
  *
  * Addresses are compared by text; pass the canonical text of `parseIp` (IPv4-mapped IPv6 as IPv4,
  * IPv6 in RFC 5952 form), so one address counts once.
@@ -113,7 +114,7 @@ export class DistinctIps {
 
   /**
    * An address another replica admitted (from a usage event of the period). Counted without a
-   * check, up to cap + 1 addresses, and for good (a hold of it here becomes permanent). Returns
+   * check, up to cap + 1 addresses counted for good (held ones aside), and for good (a hold of it here becomes permanent). Returns
    * false when stale (an older period) or not kept.
    */
   observe(key: string, ip: string, cap: number, periodStart: number): boolean {
@@ -123,7 +124,9 @@ export class DistinctIps {
       entry.held?.delete(ip);
       return false;
     }
-    if (entry.ips.size > cap) return false;
+    // Only addresses counted for good fill the cap + 1: a held one may be let go, and an address
+    // dropped for it would be missing here once it is, while every other replica counts it.
+    if (entry.ips.size - (entry.held?.size ?? 0) > cap) return false;
     entry.ips.add(ip);
     return true;
   }

@@ -118,4 +118,21 @@ describe('DistinctIps', () => {
     assert.equal(ips.hold('k1', '10.0.0.4', DAY2), true);
     assert.deepEqual(ips.snapshot(), [{ key: 'k1', periodStart: DAY2, ips: ['10.0.0.3'] }]);
   });
+
+  test('addresses held for requests in flight leave room for those other replicas served', () => {
+    // Found by admission-property.unit.test.ts: two replicas each admitting two addresses under a
+    // cap of 2; this one's holds filled the cap + 1 that `observe` keeps, the other's second
+    // address was dropped, and once the holds were let go the two replicas' sets disagreed.
+    const ips = new DistinctIps();
+    assert.equal(ips.hold('k1', '10.0.0.1', DAY1), true);
+    assert.equal(ips.hold('k1', '10.0.0.3', DAY1), true);
+    assert.equal(ips.observe('k1', '10.0.0.0', 2, DAY1), true);
+    assert.equal(ips.observe('k1', '10.0.0.2', 2, DAY1), true, 'kept: the other replica counts it');
+    assert.equal(ips.letGo('k1', '10.0.0.1', DAY1), true);
+    assert.equal(ips.letGo('k1', '10.0.0.3', DAY1), true);
+    assert.deepEqual(ips.snapshot(), [{ key: 'k1', periodStart: DAY1, ips: ['10.0.0.0', '10.0.0.2'] }]);
+    // Counted for good, it still keeps at most cap + 1.
+    assert.equal(ips.observe('k1', '10.0.0.4', 2, DAY1), true);
+    assert.equal(ips.observe('k1', '10.0.0.5', 2, DAY1), false);
+  });
 });
