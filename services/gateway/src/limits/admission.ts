@@ -835,16 +835,21 @@ export class LimitsEnforcer {
     this.#settledAhead.add(requestId);
     // Its usage event carries the address to every replica: counted for good.
     for (const { key, address, periodStart } of ticket.ipHolds) this.#ips.confirm(key, address, periodStart);
-    // Every other replica (and a rebuild) counts the address in the period its event is stamped
-    // in: here too, when that period began after the request was admitted.
+    // Every other replica (and a rebuild) counts the address for good in the period its event is
+    // stamped in: here too, should that period have begun since the request was admitted (where
+    // another request may only hold it, which would let it go).
     const address = ticket.subject.clientAddress?.text;
     if (address !== undefined)
       for (const ref of this.#scopes(ticket.subject)) {
-        const { ipCap, keys, timeZone, calendar } = this.#compile(ref.policy);
-        if (!ipCap) continue;
-        const period = periodAt(ipCap.period, timeZone, now, calendar);
-        if (period.start > this.#currentStart(keys.ip, 'ip_cap'))
-          this.#ips.observe(keys.ip, address, ipCap.count, period.start);
+        const policy = this.#compile(ref.policy);
+        if (!policy.ipCap) continue;
+        const key = policy.keys.ip;
+        const cached = this.#periodEnd.get(key);
+        const start =
+          cached !== undefined && cached.policy === policy && now < cached.end
+            ? this.#currentStart(key, 'ip_cap')
+            : periodAt(policy.ipCap.period, policy.timeZone, now, policy.calendar).start;
+        this.#ips.observe(key, address, policy.ipCap.count, start);
       }
     // Usage counts in the period in which it is settled: a request admitted before a boundary
     // and ending after it renews its budgets first (its hold stays, and settles into the new
