@@ -45,6 +45,7 @@ interface ScopePolicy {
   readonly rollover: boolean;
   readonly rolloverMaxPercent: number | null;
   readonly timeZone: string;
+  readonly ipCap: { count: number; period: string } | null;
 }
 
 const PERIODS = ['6h', '1d', '1w', '1mo', '2d', 'lifetime'];
@@ -59,6 +60,12 @@ const scopePolicy: fc.Arbitrary<ScopePolicy> = fc.record({
   rollover: fc.boolean(),
   rolloverMaxPercent: fc.option(fc.integer({ min: 0, max: 300 }), { nil: null }),
   timeZone: fc.constantFrom(...ZONES),
+  ipCap: fc.option(
+    fc.record({ count: fc.integer({ min: 1, max: 4 }), period: fc.constantFrom(...PERIODS) }),
+    {
+      nil: null,
+    },
+  ),
 });
 
 function policySet(index: number, p: ScopePolicy, at: number, position: number): KordonEvent {
@@ -66,6 +73,7 @@ function policySet(index: number, p: ScopePolicy, at: number, position: number):
   const limits: Limits = {
     budget: { usd: formatUsd(BigInt(p.usdCents) * 10_000_000_000n), period: p.usdPeriod },
     tokens: { kind: p.tokenKind, count: p.tokens, period: p.tokenPeriod },
+    ...(p.ipCap ? { maxDistinctIps: p.ipCap } : {}),
   };
   const renewal: PolicyEntry['renewal'] =
     p.rolloverMaxPercent === null
@@ -88,7 +96,7 @@ function registryFrom(events: readonly KordonEvent[]): RegistryState {
 }
 
 type Step =
-  | { kind: 'admit'; usdMicro: number; input: number; output: number; advanceMin: number }
+  | { kind: 'admit'; usdMicro: number; input: number; output: number; ip: number; advanceMin: number }
   | { kind: 'end'; pick: number; how: 'settle' | 'release'; ratio: number; advanceMin: number }
   | { kind: 'policy'; index: number; policy: ScopePolicy; advanceMin: number }
   | { kind: 'snapshot' }
@@ -100,6 +108,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     usdMicro: fc.integer({ min: 0, max: 300_000 }),
     input: fc.integer({ min: 0, max: 2000 }),
     output: fc.integer({ min: 0, max: 2000 }),
+    ip: fc.nat({ max: 5 }),
     advanceMin: fc.constantFrom(0, 0, 1, 7, 59, 61, 600, 1440, 4000),
   }),
   fc.record({
@@ -128,6 +137,7 @@ function completedEvent(
   output: number,
   at: number,
   position: number,
+  clientIp: string,
 ): KordonEvent {
   const event = kordonCatalogue.create(
     'RequestCompleted',
@@ -148,7 +158,7 @@ function completedEvent(
       latencyMs: 10,
       timeToFirstTokenMs: null,
       status: 200,
-      clientIp: '10.1.2.3',
+      clientIp,
       attempts: 1,
       redactedPrompt: null,
       redactedResponse: null,
@@ -179,13 +189,18 @@ function tokenCount(kind: ScopePolicy['tokenKind'], input: number, output: numbe
  * counter that never counted or renewed anything is as good as none.
  */
 function counters(limits: LimitsEnforcer) {
-  const { usd, tokens } = limits.snapshot();
+  const { usd, tokens, ips } = limits.snapshot();
   const sorted = (scopes: typeof usd.scopes) =>
     scopes
       .map(({ allowance: _, ...counter }) => counter)
       .filter((c) => c.used !== '0' || c.rolledOver !== '0' || c.baseline !== '0' || c.periodStart !== null)
       .sort((a, b) => a.scopeKey.localeCompare(b.scopeKey));
-  return { usd: sorted(usd.scopes), tokens: sorted(tokens.scopes) };
+  // Each distinct-address set of its period, as every replica learns it from usage events.
+  const addresses = ips
+    .filter((set) => set.ips.length > 0)
+    .map((set) => ({ key: set.key, periodStart: set.periodStart, ips: [...set.ips].sort() }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+  return { usd: sorted(usd.scopes), tokens: sorted(tokens.scopes), addresses };
 }
 
 function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
@@ -257,6 +272,10 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
       const policy = {
         ...s.policy,
         tokenKind: before.tokenKind,
+        // A cap removed while a request holds an address: see the report of this audit.
+        ipCap: before.ipCap,
+        // So is a zone change under a cap: held in the old zone's period, it reads another.
+        timeZone: before.ipCap ? before.timeZone : s.policy.timeZone,
         usdPeriod: keep(s.policy.usdPeriod, before.usdPeriod),
         tokenPeriod: keep(s.policy.tokenPeriod, before.tokenPeriod),
       };
@@ -278,7 +297,7 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
         userId: 'usr_p',
         teamId: 'tm_p',
         requestId,
-        clientAddress: parseIp('10.1.2.3'),
+        clientAddress: parseIp(`10.1.2.${s.ip}`),
         model: 'gpt-4o-mini',
       };
       const usd = BigInt(s.usdMicro) * 1_000_000n;
@@ -293,7 +312,9 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
         }
       } else {
         assert.ok(
-          admission.reason === 'budget_usd' || admission.reason === 'budget_tokens',
+          admission.reason === 'budget_usd' ||
+            admission.reason === 'budget_tokens' ||
+            admission.reason === 'ip_cap',
           `refused by ${admission.reason}`,
         );
         if (admission.reason === 'budget_usd') {
@@ -314,7 +335,15 @@ function live(initial: readonly ScopePolicy[], steps: readonly Step[]): void {
         limits.settle(ticket, { usd: formatUsd(cost), inputTokens: input, outputTokens: output }, now);
         // Written after settle, which logs any LimitReset first.
         log.push(
-          completedEvent(ticket.subject.requestId, formatUsd(cost), input, output, now, log.length + 1),
+          completedEvent(
+            ticket.subject.requestId,
+            formatUsd(cost),
+            input,
+            output,
+            now,
+            log.length + 1,
+            ticket.subject.clientAddress!.text,
+          ),
         );
         settled.push({ at: now, usd: cost, input, output });
       }
@@ -379,7 +408,15 @@ describe('LimitsEnforcer, random lives of four scopes budgets', () => {
 });
 
 type ReplicaStep =
-  | { kind: 'admit'; replica: 0 | 1; usdMicro: number; input: number; output: number; advanceMin: number }
+  | {
+      kind: 'admit';
+      replica: 0 | 1;
+      usdMicro: number;
+      input: number;
+      output: number;
+      ip: number;
+      advanceMin: number;
+    }
   | { kind: 'end'; replica: 0 | 1; pick: number; ratio: number; release: boolean; advanceMin: number }
   | { kind: 'catchUp'; replica: 0 | 1 };
 
@@ -390,6 +427,7 @@ const replicaStep: fc.Arbitrary<ReplicaStep> = fc.oneof(
     usdMicro: fc.integer({ min: 0, max: 300_000 }),
     input: fc.integer({ min: 0, max: 2000 }),
     output: fc.integer({ min: 0, max: 2000 }),
+    ip: fc.nat({ max: 5 }),
     advanceMin: fc.constantFrom(0, 0, 1, 59, 61, 600, 1440),
   }),
   fc.record({
@@ -446,7 +484,7 @@ function twoReplicas(initial: readonly ScopePolicy[], steps: readonly ReplicaSte
           userId: 'usr_p',
           teamId: 'tm_p',
           requestId: `00000000-0000-7000-8000-${String(sequence).padStart(12, '0')}`,
-          clientAddress: parseIp('10.1.2.3'),
+          clientAddress: parseIp(`10.1.2.${s.ip}`),
           model: 'gpt-4o-mini',
         },
         () => ({
@@ -480,7 +518,15 @@ function twoReplicas(initial: readonly ScopePolicy[], steps: readonly ReplicaSte
           now,
         );
         append({
-          ...completedEvent(ticket.subject.requestId, formatUsd(cost), used.input, used.output, now, 0),
+          ...completedEvent(
+            ticket.subject.requestId,
+            formatUsd(cost),
+            used.input,
+            used.output,
+            now,
+            0,
+            ticket.subject.clientAddress!.text,
+          ),
         } as unknown as NewEvent);
         settled.push({ at: now, usd: cost, ...used });
       }
