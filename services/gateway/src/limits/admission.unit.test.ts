@@ -1148,6 +1148,25 @@ describe('LimitsEnforcer', () => {
     }
   });
 
+  it('a request settled in a new period keeps its address there though another request only held it', () => {
+    // Found by admission-property.unit.test.ts: the second request's hold was let go when it was
+    // refused, taking with it the address the first request's event counts on every replica.
+    const policies = registryWith([
+      { scope: 'proxy-key', scopeId: 'pxk_1', limits: { maxDistinctIps: { count: 1, period: '6h' } } },
+    ]);
+    const { limits } = enforcer(policies);
+    const from = (ip: string) => subject({ clientAddress: parseIp(ip) });
+    const evening = Date.parse('2026-11-30T22:00:00Z');
+    const morning = Date.parse('2026-12-01T08:00:00Z');
+    const first = limits.admit(from('203.0.113.1'), estimate('0'), evening);
+    const second = limits.admit(from('203.0.113.1'), estimate('0'), morning);
+    assert.ok(first.ok && second.ok);
+    limits.settle(first, { usd: '0', inputTokens: 1, outputTokens: 1 }, morning);
+    limits.release(second);
+    const other = limits.admit(from('203.0.113.2'), estimate('0'), morning + 60_000);
+    assert.ok(!other.ok && other.reason === 'ip_cap', 'the period`s one address is 203.0.113.1');
+  });
+
   it('concurrent requests from new addresses: a cap of 3 admits exactly 3', () => {
     const { limits } = enforcer(
       registryWith([
