@@ -57,7 +57,7 @@ describe('BudgetLedger against a model', () => {
         fc.array(op, { maxLength: 120 }),
         (allowances, ops) => {
           const ledger = new BudgetLedger({ idRetentionMs: 3_600_000 });
-          SCOPES.forEach((s, i) => ledger.setAllowance(s, BigInt(allowances[i]!)));
+          for (const [i, s] of SCOPES.entries()) ledger.setAllowance(s, BigInt(allowances[i]!));
           let now = 1_000_000;
           let sequence = 0;
           const TTL = 900_000;
