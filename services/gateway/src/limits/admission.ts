@@ -140,8 +140,8 @@ export interface CountersSnapshot {
   /** End of each budget's current period (absent in snapshots of older versions). */
   periodEnds?: Array<[string, number]>;
   /**
-   * Budgets whose period spec changed and that have not renewed under it yet: when the change
-   * was first seen, and the spec (absent in snapshots of older versions).
+   * Budgets whose period spec changed and that have not renewed under it yet: when it changed,
+   * the spec, and where the counter's period now ends (absent in snapshots of older versions).
    */
   periodChanges?: Array<[string, number, string, number]>;
   /** Provider keys' spend today (the gateway adds it: key id, UTC day, 10^-12 USD). */
@@ -267,10 +267,10 @@ export class LimitsEnforcer {
    */
   readonly #storedEnd = new Map<string, number>();
   /**
-   * Budgets whose period spec changed and that have not renewed since: when the change was first
-   * seen, the spec it was seen under (period, zone, monthStartDay), and where the counter's period
-   * now ends (that spec's first boundary after the change: no longer the last reset's end). A
-   * second change before the renewal is a change of that period, not of the last reset's.
+   * Budgets whose period spec changed and that have not renewed since: when it changed (its
+   * PolicySet's time), the spec it changed to (period, zone, monthStartDay), and where the
+   * counter's period now ends (that spec's first boundary after the change, no longer the last
+   * reset's end). A second change before the renewal changes that period, not the last reset's.
    */
   readonly #changedAt = new Map<string, PeriodChange>();
   /** Requests admitted here whose events have not come back yet: not to be counted twice. */
@@ -1176,7 +1176,7 @@ export class LimitsEnforcer {
       now,
     );
     const tokenKind = limit === 'budget_tokens' ? (policy.tokens?.kind ?? 'total') : null;
-    // A changed period counts from when the change was first seen here, until it renews.
+    // A changed period counts from its PolicySet (when first seen here, without one), until it renews.
     if (plan.changed && plan.resets.length === 0 && seen?.spec !== spec) {
       const at = Math.min(now, changedAt ?? now);
       this.#changedAt.set(key, { at, spec, end: periodAt(period, policy.timeZone, at, policy.calendar).end });
