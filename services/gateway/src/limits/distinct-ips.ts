@@ -114,8 +114,8 @@ export class DistinctIps {
 
   /**
    * An address another replica admitted (from a usage event of the period). Counted without a
-   * check, up to cap + 1 addresses counted for good (held ones aside), and for good (a hold of it here becomes permanent). Returns
-   * false when stale (an older period) or not kept.
+   * check and for good (a hold of it here becomes permanent), while fewer than cap + 1 addresses
+   * are counted for good (held ones aside). Returns false when stale (an older period) or not kept.
    */
   observe(key: string, ip: string, cap: number, periodStart: number): boolean {
     const entry = this.current(key, periodStart);
