@@ -122,6 +122,36 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       }
     });
 
+    it('counts a cost without a currency as unpriced, not as a cost no report shows', async (t) => {
+      const opened = await testStores[adapter]();
+      if (typeof opened === 'string') return t.skip(opened);
+      try {
+        const runner = new SqlProjectionRunner(spendProjection, decodeForSpend, opened.store, opened.sql);
+        await runner.start();
+        // The catalogue takes a cost without its currency (the gateway writes both or neither).
+        const { lastPosition } = await opened.store.appendMany([
+          completedEvent(ORG, day('2026-05-01T10:00:00Z'), { cost: '5', currency: null }),
+          completedEvent(ORG, day('2026-05-01T11:00:00Z'), { cost: '1', currency: 'USD' }),
+        ]);
+        await runner.waitFor(lastPosition, 20_000);
+        await runner.stop();
+        const { rows, totals } = await querySpend(
+          opened.sql,
+          { orgId: ORG, from: '2026-05-01', to: '2026-05-02', groupBy: ['model'], limit: 10 },
+          { totals: true },
+        );
+        assert.equal(totals?.requests, 2);
+        assert.equal(totals?.unpricedRequests, 1);
+        assert.deepEqual(totals?.costs, [{ currency: 'USD', cost: '1' }]);
+        assert.deepEqual(
+          rows.map((row) => [row.key.model, row.unpricedRequests, row.costs]),
+          [['gpt-4o-mini', 1, [{ currency: 'USD', cost: '1' }]]],
+        );
+      } finally {
+        await opened.close();
+      }
+    });
+
     it('an event the runner parked is no gap: the events after it are still added', async (t) => {
       const opened = await testStores[adapter]();
       if (typeof opened === 'string') return t.skip(opened);

@@ -157,6 +157,82 @@ export const spendProjection: SqlProjection<SpendRef | null> = {
         $fn$
       `,
     },
+    {
+      scope: 'spend',
+      version: 2,
+      name: 'a cost without a currency is unpriced',
+      sql: `
+        -- A cost counts only with its currency: the catalogue takes either without the other
+        -- (the gateway writes both or neither), and a cost of no currency, kept under the empty
+        -- currency, was in no cost of any report and not counted as unpriced either. It is now
+        -- unpriced, as a cost that is not a decimal is. Only the function changes: the gateway
+        -- never wrote such an event, so the totals already added stay right.
+        CREATE OR REPLACE FUNCTION kordon_spend_add_events(positions bigint[]) RETURNS void
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+          done bigint;
+          first bigint := (SELECT min(p) FROM unnest(positions) p);
+        BEGIN
+          INSERT INTO kordon_spend_progress (id, position) VALUES (true, 0) ON CONFLICT (id) DO NOTHING;
+          SELECT g.position INTO done FROM kordon_spend_progress g WHERE g.id FOR UPDATE;
+          -- A request event between the last one added and this batch, and not in it, was not
+          -- added: the totals were emptied (a rebuild) and the process rebuilding them is
+          -- replaying the log behind this one. Adding this batch now would move the progress
+          -- past what the replay has still to add: it is left to the replay. (An event the
+          -- runner parked is no such gap: nobody will add it.)
+          IF first > done + 1 AND EXISTS (
+               SELECT 1 FROM kordon_events e
+                WHERE e.position > done AND e.position < first AND e.org_id IS NOT NULL
+                  AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+                  AND NOT EXISTS (SELECT 1 FROM kordon_projection_parked k
+                                   WHERE k.name = '${SPEND_PROJECTION}' AND k.position = e.position)) THEN
+            RETURN;
+          END IF;
+          INSERT INTO kordon_spend_daily AS s
+            SELECT e.org_id, (e.occurred_at AT TIME ZONE 'UTC')::date,
+                   coalesce(d->>'teamId', ''), coalesce(d->>'userId', ''),
+                   coalesce(d->>'proxyKeyId', ''), coalesce(d->>'provider', ''),
+                   coalesce(d->>'providerKeyId', ''), coalesce(d->>'model', ''),
+                   CASE e.type WHEN 'RequestCompleted' THEN 'completed'
+                               WHEN 'RequestFailed' THEN 'failed' ELSE 'rejected' END,
+                   CASE WHEN cost IS NULL THEN '' ELSE d->>'currency' END,
+                   count(*),
+                   count(*) FILTER (WHERE e.type <> 'RequestRejected' AND cost IS NULL),
+                   coalesce(sum(tokens.input), 0),
+                   coalesce(sum(tokens.output), 0),
+                   coalesce(sum(tokens.cached), 0),
+                   coalesce(sum(cost), 0)
+              FROM kordon_events e,
+                   LATERAL (SELECT e.data::jsonb AS d) data,
+                   LATERAL (SELECT CASE WHEN d->>'cost' ~ '^[0-9]{1,15}(\\.[0-9]{1,12})?$'
+                                         AND d->>'currency' ~ '^[A-Z]{3}$'
+                                        THEN (d->>'cost')::numeric END AS cost) priced,
+                   LATERAL (SELECT
+                     CASE WHEN d->'usage'->>'inputTokens' ~ '^[0-9]{1,15}$'
+                          THEN (d->'usage'->>'inputTokens')::bigint ELSE 0 END AS input,
+                     CASE WHEN d->'usage'->>'outputTokens' ~ '^[0-9]{1,15}$'
+                          THEN (d->'usage'->>'outputTokens')::bigint ELSE 0 END AS output,
+                     CASE WHEN d->'usage'->>'cachedInputTokens' ~ '^[0-9]{1,15}$'
+                          THEN (d->'usage'->>'cachedInputTokens')::bigint ELSE 0 END AS cached) tokens
+             WHERE e.position = ANY (positions)
+               AND e.position > done
+               AND e.org_id IS NOT NULL
+               AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+          ON CONFLICT (org_id, day, team_id, user_id, proxy_key_id, provider, provider_key_id, model,
+                       outcome, currency)
+          DO UPDATE SET requests = s.requests + EXCLUDED.requests,
+                        unpriced_requests = s.unpriced_requests + EXCLUDED.unpriced_requests,
+                        input_tokens = s.input_tokens + EXCLUDED.input_tokens,
+                        output_tokens = s.output_tokens + EXCLUDED.output_tokens,
+                        cached_input_tokens = s.cached_input_tokens + EXCLUDED.cached_input_tokens,
+                        cost = s.cost + EXCLUDED.cost;
+          UPDATE kordon_spend_progress SET position = greatest(position, (SELECT max(p) FROM unnest(positions) p))
+           WHERE id;
+        END
+        $fn$
+      `,
+    },
   ],
   project(event) {
     if (event === null || event.orgId === null) return [];
