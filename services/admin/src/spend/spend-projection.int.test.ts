@@ -4,7 +4,7 @@ import type { NewEvent } from '@kordon/events';
 import { testStores } from '@kordon/events/testing';
 import { SqlProjectionRunner } from '@kordon/projections';
 import { completedEvent, failedEvent, rejectedEvent } from '../testing/request-events.js';
-import { decodeForSpend, SPEND_PROJECTION, spendProjection } from './spend-projection.js';
+import { decodeForSpend, SPEND_GAP_MAX, SPEND_PROJECTION, spendProjection } from './spend-projection.js';
 import { inSpendSnapshot, querySpend, SpendSnapshotTooSlow, spendRowsIn } from './spend-query.js';
 
 /*
@@ -270,7 +270,7 @@ for (const adapter of ['pglite', 'postgres'] as const) {
       }
     });
 
-    it("a process still following leaves its batch to a rebuild's replay behind it", async (t) => {
+    it("a process still following adds what a rebuild's replay behind it has not, and nothing twice", async (t) => {
       const opened = await testStores[adapter]();
       if (typeof opened === 'string') return t.skip(opened);
       try {
@@ -284,7 +284,8 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         // A rebuild empties the totals (what SqlProjectionRunner.reset does)...
         await opened.sql.query('DELETE FROM kordon_spend_daily');
         await opened.sql.query('DELETE FROM kordon_spend_progress');
-        // ...then another process, still following the log live, adds the newest batch first...
+        // ...then another process, still following the log live, adds the newest batch first
+        // (and the events before it the replay has not added yet)...
         const { rows } = await opened.sql.query<{ position: string }>(
           'SELECT position FROM kordon_events WHERE position > $1 ORDER BY position',
           [before.lastPosition],
@@ -311,6 +312,83 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         );
         assert.equal(totals?.requests, 40);
         assert.deepEqual(await replay.parked(), []);
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('a rebuild that stops part-way, another process following the log: no event is left out for good', async (t) => {
+      const opened = await testStores[adapter]();
+      if (typeof opened === 'string') return t.skip(opened);
+      try {
+        const first = new SqlProjectionRunner(spendProjection, decodeForSpend, opened.store, opened.sql);
+        await first.start();
+        const before = await opened.store.appendMany(events(30, 0));
+        await first.waitFor(before.lastPosition, 20_000);
+        await first.stop();
+        const positionsAfter = async (after: number) =>
+          (
+            await opened.sql.query<{ position: string }>(
+              'SELECT position FROM kordon_events WHERE position > $1 ORDER BY position',
+              [after],
+            )
+          ).rows.map((row) => Number(row.position));
+        const logged = await positionsAfter(0);
+        // A rebuild empties the totals and replays the first ten events, then its process stops.
+        await opened.sql.query('DELETE FROM kordon_spend_daily');
+        await opened.sql.query('DELETE FROM kordon_spend_progress');
+        await opened.sql.query('SELECT kordon_spend_add_events($1::bigint[])', [logged.slice(0, 10)]);
+        // Another process, following the log live, applies the next requests and moves the
+        // runners' shared checkpoint past them (as its runner does in the same transaction).
+        const live = await opened.store.appendMany(events(10, 3));
+        await opened.sql.query('SELECT kordon_spend_add_events($1::bigint[])', [
+          await positionsAfter(before.lastPosition),
+        ]);
+        await opened.sql.query('UPDATE kordon_projection_checkpoints SET position = $1 WHERE name = $2', [
+          live.lastPosition,
+          SPEND_PROJECTION,
+        ]);
+        // The rebuilding process starts again, from that checkpoint; requests keep coming.
+        const restarted = new SqlProjectionRunner(spendProjection, decodeForSpend, opened.store, opened.sql);
+        await restarted.start();
+        const more = await opened.store.appendMany(events(5, 6));
+        await restarted.waitFor(more.lastPosition, 20_000);
+        await restarted.stop();
+        const { totals } = await querySpend(
+          opened.sql,
+          { orgId: ORG, from: '2026-05-01', to: '2026-05-03', groupBy: ['day'], limit: 10 },
+          { totals: true },
+        );
+        assert.equal(totals?.requests, 45);
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('adds a gap behind a batch at most SPEND_GAP_MAX events at a time, the rest with later batches', async (t) => {
+      const opened = await testStores[adapter]();
+      if (typeof opened === 'string') return t.skip(opened);
+      try {
+        const runner = new SqlProjectionRunner(spendProjection, decodeForSpend, opened.store, opened.sql);
+        await runner.start();
+        await runner.stop();
+        const appended = await opened.store.appendMany(events(SPEND_GAP_MAX + 5, 0));
+        const last = appended.lastPosition;
+        const requests = async () =>
+          (
+            await querySpend(
+              opened.sql,
+              { orgId: ORG, from: '2026-05-01', to: '2026-05-03', groupBy: ['day'], limit: 10 },
+              { totals: true },
+            )
+          ).totals?.requests;
+        // The last event alone: the gap before it is too long to add at once.
+        await opened.sql.query('SELECT kordon_spend_add_events($1::bigint[])', [[last]]);
+        assert.equal(await requests(), SPEND_GAP_MAX);
+        await opened.sql.query('SELECT kordon_spend_add_events($1::bigint[])', [[last]]);
+        assert.equal(await requests(), SPEND_GAP_MAX + 5);
+        await opened.sql.query('SELECT kordon_spend_add_events($1::bigint[])', [[last]]);
+        assert.equal(await requests(), SPEND_GAP_MAX + 5);
       } finally {
         await opened.close();
       }

@@ -24,13 +24,16 @@ import { REQUEST_EVENT_TYPES } from '../parked-events.js';
  * (`kordon_spend_progress`), locked for the transaction: a process behind another skips what
  * is already counted, whatever order their transactions come in. A batch that finds request
  * events before it not yet added (the totals were emptied by a rebuild that is replaying the
- * log behind this process) adds nothing, and leaves them to the replay (decision 0020).
+ * log behind this process, or that stopped part-way) adds them first, up to SPEND_GAP_MAX of
+ * them at a time (decision 0020).
  */
 
 /** The projection's name: its checkpoint, and where its parked events are found. */
 export const SPEND_PROJECTION = 'spend';
 export const SPEND_TABLE = 'kordon_spend_daily';
 export const SPEND_PROGRESS_TABLE = 'kordon_spend_progress';
+/** Request events a batch adds at most from a gap behind it (what a rebuild's replay left). */
+export const SPEND_GAP_MAX = 10_000;
 
 const HANDLED: ReadonlySet<string> = new Set(REQUEST_EVENT_TYPES);
 
@@ -229,6 +232,99 @@ export const spendProjection: SqlProjection<SpendRef | null> = {
                         cost = s.cost + EXCLUDED.cost;
           UPDATE kordon_spend_progress SET position = greatest(position, (SELECT max(p) FROM unnest(positions) p))
            WHERE id;
+        END
+        $fn$
+      `,
+    },
+    {
+      scope: 'spend',
+      version: 3,
+      name: 'a batch adds the request events a rebuild left behind it',
+      sql: `
+        -- Adds the request events after lo, up to hi, of these positions (all of them when null):
+        -- the sums of migration 2, in one place for the two uses below.
+        CREATE FUNCTION kordon_spend_add_range(lo bigint, hi bigint, positions bigint[]) RETURNS void
+        LANGUAGE sql AS $fn$
+          INSERT INTO kordon_spend_daily AS s
+            SELECT e.org_id, (e.occurred_at AT TIME ZONE 'UTC')::date,
+                   coalesce(d->>'teamId', ''), coalesce(d->>'userId', ''),
+                   coalesce(d->>'proxyKeyId', ''), coalesce(d->>'provider', ''),
+                   coalesce(d->>'providerKeyId', ''), coalesce(d->>'model', ''),
+                   CASE e.type WHEN 'RequestCompleted' THEN 'completed'
+                               WHEN 'RequestFailed' THEN 'failed' ELSE 'rejected' END,
+                   CASE WHEN cost IS NULL THEN '' ELSE d->>'currency' END,
+                   count(*),
+                   count(*) FILTER (WHERE e.type <> 'RequestRejected' AND cost IS NULL),
+                   coalesce(sum(tokens.input), 0),
+                   coalesce(sum(tokens.output), 0),
+                   coalesce(sum(tokens.cached), 0),
+                   coalesce(sum(cost), 0)
+              FROM kordon_events e,
+                   LATERAL (SELECT e.data::jsonb AS d) data,
+                   LATERAL (SELECT CASE WHEN d->>'cost' ~ '^[0-9]{1,15}(\\.[0-9]{1,12})?$'
+                                         AND d->>'currency' ~ '^[A-Z]{3}$'
+                                        THEN (d->>'cost')::numeric END AS cost) priced,
+                   LATERAL (SELECT
+                     CASE WHEN d->'usage'->>'inputTokens' ~ '^[0-9]{1,15}$'
+                          THEN (d->'usage'->>'inputTokens')::bigint ELSE 0 END AS input,
+                     CASE WHEN d->'usage'->>'outputTokens' ~ '^[0-9]{1,15}$'
+                          THEN (d->'usage'->>'outputTokens')::bigint ELSE 0 END AS output,
+                     CASE WHEN d->'usage'->>'cachedInputTokens' ~ '^[0-9]{1,15}$'
+                          THEN (d->'usage'->>'cachedInputTokens')::bigint ELSE 0 END AS cached) tokens
+             WHERE e.position > lo AND e.position <= hi
+               AND (positions IS NULL OR e.position = ANY (positions))
+               AND e.org_id IS NOT NULL
+               AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+               AND NOT EXISTS (SELECT 1 FROM kordon_projection_parked k
+                                WHERE k.name = '${SPEND_PROJECTION}' AND k.position = e.position)
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+          ON CONFLICT (org_id, day, team_id, user_id, proxy_key_id, provider, provider_key_id, model,
+                       outcome, currency)
+          DO UPDATE SET requests = s.requests + EXCLUDED.requests,
+                        unpriced_requests = s.unpriced_requests + EXCLUDED.unpriced_requests,
+                        input_tokens = s.input_tokens + EXCLUDED.input_tokens,
+                        output_tokens = s.output_tokens + EXCLUDED.output_tokens,
+                        cached_input_tokens = s.cached_input_tokens + EXCLUDED.cached_input_tokens,
+                        cost = s.cost + EXCLUDED.cost
+        $fn$;
+        CREATE OR REPLACE FUNCTION kordon_spend_add_events(positions bigint[]) RETURNS void
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+          done bigint;
+          first bigint := (SELECT min(p) FROM unnest(positions) p);
+          last bigint := (SELECT max(p) FROM unnest(positions) p);
+          gap bigint[];
+        BEGIN
+          INSERT INTO kordon_spend_progress (id, position) VALUES (true, 0) ON CONFLICT (id) DO NOTHING;
+          SELECT g.position INTO done FROM kordon_spend_progress g WHERE g.id FOR UPDATE;
+          -- Request events between the last one added and this batch, not in it, were not added:
+          -- a rebuild emptied the totals and its replay is behind this process. Left to the
+          -- replay, they stayed out for good when it stopped before reaching them: it resumes
+          -- from the runners' shared checkpoint, which this process had moved past them. So they
+          -- are added here, the first ${SPEND_GAP_MAX} at a time (a later batch adds the rest,
+          -- and this one with them). An event the runner parked is no gap: nobody adds it.
+          IF first > done + 1 THEN
+            gap := ARRAY(
+              SELECT e.position FROM kordon_events e
+               WHERE e.position > done AND e.position < first AND e.org_id IS NOT NULL
+                 AND e.type IN ('RequestCompleted', 'RequestFailed', 'RequestRejected')
+                 AND NOT EXISTS (SELECT 1 FROM kordon_projection_parked k
+                                  WHERE k.name = '${SPEND_PROJECTION}' AND k.position = e.position)
+               ORDER BY e.position LIMIT ${SPEND_GAP_MAX});
+            IF cardinality(gap) > 0 THEN
+              BEGIN
+                PERFORM kordon_spend_add_range(done, gap[cardinality(gap)], gap);
+              EXCEPTION WHEN OTHERS THEN
+                -- Not this batch's fault: it is left to the replay, as it was before.
+                RETURN;
+              END;
+              done := gap[cardinality(gap)];
+              UPDATE kordon_spend_progress SET position = done WHERE id;
+              IF cardinality(gap) = ${SPEND_GAP_MAX} THEN RETURN; END IF;
+            END IF;
+          END IF;
+          PERFORM kordon_spend_add_range(done, last, positions);
+          UPDATE kordon_spend_progress SET position = greatest(position, last) WHERE id;
         END
         $fn$
       `,
