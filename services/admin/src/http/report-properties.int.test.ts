@@ -252,7 +252,8 @@ describe('reports over the admin API, on random data', { skip }, () => {
         fc.array(fc.record({ slug: orgOfSpec, name }), { maxLength: 6 }),
         fc.constantFrom('time', '-time'),
         fc.integer({ min: 1, max: 5 }),
-        async (teams, sort, limit) => {
+        fc.constantFrom('', '&action=TeamCreated', '&action=UserInvited'),
+        async (teams, sort, limit, filter) => {
           for (const team of teams) {
             made++;
             await expectStatus(
@@ -268,7 +269,7 @@ describe('reports over the admin API, on random data', { skip }, () => {
           let cursor: string | null = null;
           do {
             const page = await get(
-              `/orgs/acme/audit?sort=${sort}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+              `/orgs/acme/audit?sort=${sort}${filter}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
               auditor,
             );
             entries.push(...page.items);
@@ -277,7 +278,7 @@ describe('reports over the admin API, on random data', { skip }, () => {
           const ids = entries.map((entry) => entry.id);
           assert.equal(new Set(ids).size, ids.length, 'each entry once');
           const [header, ...rows] = csvRows(
-            await getText(`/orgs/acme/audit?sort=${sort}&format=csv`, auditor),
+            await getText(`/orgs/acme/audit?sort=${sort}${filter}&format=csv`, auditor),
           );
           assert.deepEqual(header, [
             'time',
@@ -320,6 +321,11 @@ describe('reports over the admin API, on random data', { skip }, () => {
               id: entry.id,
             })),
           );
+          if (filter !== '') {
+            const action = filter.slice('&action='.length);
+            assert.ok(entries.every((entry) => entry.action === action));
+          }
+          if (filter === '&action=UserInvited') return;
           // Every team acme made is there, once; none of the other org's.
           const names = entries
             .filter((entry) => entry.action === 'TeamCreated')
