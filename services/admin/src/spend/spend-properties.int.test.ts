@@ -6,7 +6,14 @@ import fc from 'fast-check';
 import { decimalOf, picos } from '../testing/decimal.js';
 import { type RequestEventSpec, requestEventSpec, storedAs } from '../testing/request-event-arbitraries.js';
 import { decodeForSpend, spendProjection } from './spend-projection.js';
-import { querySpend, SPEND_DIMENSIONS, type SpendDimension, type SpendFilter } from './spend-query.js';
+import {
+  inSpendSnapshot,
+  querySpend,
+  SPEND_DIMENSIONS,
+  type SpendDimension,
+  type SpendFilter,
+  spendRowsIn,
+} from './spend-query.js';
 
 /*
  * Properties of the spend projection and its report, over random request events of every
@@ -317,6 +324,44 @@ for (const adapter of ['pglite', 'postgres'] as const) {
         }),
         { seed: 20261206, numRuns: adapter === 'pglite' ? 12 : 25 },
       );
+    });
+
+    it("an export's cursor reads every row once, whatever page size it is given", async (t) => {
+      if (typeof fixture === 'string') return t.skip(fixture);
+      const { store, sql } = fixture;
+      const runner = new SqlProjectionRunner(spendProjection, decodeForSpend, store, sql);
+      await runner.start();
+      try {
+        const orgId = 'org_export_pages';
+        const specs = fc.sample(requestEventSpec([orgId]), { seed: 5, numRuns: 40 });
+        const { lastPosition } = await store.appendMany(specs.map(storedAs));
+        await runner.waitFor(lastPosition, 20_000);
+        const query = { orgId, ...RANGE_2026, groupBy: ['user', 'model', 'day'] as SpendDimension[] };
+        const whole = await querySpend(sql, { ...query, limit: 10_000 }, { totals: false });
+        assert.ok(whole.rows.length > 3, 'several pages');
+        await fc.assert(
+          fc.asyncProperty(fc.constantFrom(0, 0.5, 1, 1.5, 2, 3.7, 1000), async (pageRows) => {
+            const keys = await inSpendSnapshot(sql, 20_000, async (tx) => {
+              const read: string[][] = [];
+              let pages = 0;
+              for await (const rows of spendRowsIn(tx, query, pageRows)) {
+                read.push(...rows.map((row) => row.rawKey));
+                // A cursor that never ends would hold the snapshot until its time limit.
+                if (++pages > whole.rows.length + 1) break;
+              }
+              return read;
+            });
+            assert.deepEqual(
+              keys,
+              whole.rows.map((row) => row.rawKey),
+              `pageRows ${pageRows}`,
+            );
+          }),
+          { seed: 11, numRuns: 7 },
+        );
+      } finally {
+        await runner.stop();
+      }
     });
   });
 }

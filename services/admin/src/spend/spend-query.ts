@@ -345,11 +345,14 @@ export async function* spendRowsIn(
 ): AsyncGenerator<SpendRow[]> {
   const statement = spendStatement(query, { totals: false, limit: null });
   await tx.query(`DECLARE kordon_spend_export NO SCROLL CURSOR FOR ${statement.text}`, statement.params);
-  const fetch = `FETCH FORWARD ${Math.max(1, Math.floor(pageRows))} FROM kordon_spend_export`;
+  // The end is a page shorter than the one fetched, not than the one asked: with 1.5 asked,
+  // the first page of 1 ended the export; with 0, the empty page at the end never did.
+  const size = Math.max(1, Math.floor(pageRows));
+  const fetch = `FETCH FORWARD ${size} FROM kordon_spend_export`;
   for (;;) {
     const { rows } = await tx.query<StatementRow>(fetch);
     if (rows.length > 0) yield rows.map((row) => spendRowOf(query.groupBy, row));
-    if (rows.length < pageRows) break;
+    if (rows.length < size) break;
   }
   await tx.query('CLOSE kordon_spend_export');
 }
