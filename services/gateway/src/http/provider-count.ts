@@ -16,19 +16,13 @@ import {
   msUntilAKeyIsBack,
   providerConfig,
   recordCallRefusal,
-  secretReplacedSince,
   usableProviderKey,
   whenAKeyIsBack,
 } from './generate.js';
-import {
-  type CountingRest,
-  decisionEvent,
-  failureKind,
-  saysStorageNotReady,
-  saysUrlFetchDisabled,
-} from './key-choice.js';
+import { type CountingRest, failureKind, saysStorageNotReady, saysUrlFetchDisabled } from './key-choice.js';
 import { readJsonBody } from './read-body.js';
 import { type Route, routeModel } from './route-model.js';
+import { noteKeyFailure } from './stored-answers.js';
 
 /** What differs between the counting calls: Claude's `count_tokens`, OpenAI's Responses `input_tokens`. */
 export interface ProviderCount {
@@ -191,24 +185,7 @@ export async function countedByProvider(
         if (urlFetchOff) deps.keys.markUrlFetchDisabled(keyEntry.providerKeyId, error, now);
         else if (scopeMissing) deps.keys.markScopeMissing(keyEntry.providerKeyId, 'count_tokens', error, now);
         else if (saysStorageNotReady(error)) deps.keys.markNotReady(keyEntry.providerKeyId, error, now);
-        else if (
-          kind === 'connection_failed' ||
-          (kind === 'auth_refused' && !secretReplacedSince(deps, keyEntry.providerKeyId, secretAtCall))
-        ) {
-          const decision = deps.keys.balancer.reportFailure(keyEntry.providerKeyId, {
-            now,
-            kind,
-            retryAfterMs: error.retryAfterMs,
-          });
-          // As for requests: every replica learns of a disabled or resting key.
-          const event = decisionEvent(decision, keyEntry, error);
-          if (event) deps.appender.enqueue(event);
-          if (kind === 'auth_refused')
-            deps.logger.error(
-              { providerKeyId: keyEntry.providerKeyId, status: error.status },
-              'provider refused a provider key',
-            );
-        }
+        else noteKeyFailure(deps, keyEntry, error, kind, secretAtCall);
         choosing = performance.now();
         continue;
       }

@@ -31,7 +31,12 @@ import type { Caller } from './authenticate.js';
 import type { BodyHold } from './body-budget.js';
 import { endAnswer, unreadableAnswer } from './exchange.js';
 import { answerHeaders, GatewayError } from './gateway-error.js';
-import { type GenerateDependencies, ModelListsRefusalError, usableProviderKey } from './generate.js';
+import {
+  type GenerateDependencies,
+  ModelListsRefusalError,
+  secretReplacedSince,
+  usableProviderKey,
+} from './generate.js';
 import { decisionEvent, failureKind } from './key-choice.js';
 import { modelMatches } from './route-model.js';
 
@@ -278,16 +283,25 @@ export async function askInTurn(
 }
 
 /**
- * As for counting tokens, only what is true of the key for every call is reported: refused, or
- * its provider unreachable. A 429 or a slow answer here says nothing of the key's generating.
+ * For a call that is not one of the key's requests (a stored answer, a token count), only what
+ * is true of the key for every call is reported: refused, or its provider unreachable. A 429 or
+ * a slow answer here says nothing of the key's generating. A refusal of a secret the admin
+ * replaced while the call was out (`secretAtCall`, when known) is not the key's.
  */
-function noteKeyFailure(
+export function noteKeyFailure(
   deps: GenerateDependencies,
   key: ProviderKeyEntry,
   error: UpstreamError,
   kind: ReturnType<typeof failureKind>,
+  secretAtCall?: number,
 ): void {
   if (kind !== 'auth_refused' && kind !== 'connection_failed') return;
+  if (
+    kind === 'auth_refused' &&
+    secretAtCall !== undefined &&
+    secretReplacedSince(deps, key.providerKeyId, secretAtCall)
+  )
+    return;
   const decision = deps.keys.balancer.reportFailure(key.providerKeyId, {
     now: Date.now(),
     kind,
