@@ -162,5 +162,73 @@ for (const [adapter, open] of Object.entries(testStores)) {
       );
       assert.equal(Number(checkpoint[0]!.position), await store.headPosition());
     });
+
+    it('a rebuild halted part-way beside a process still following: that process adds what the replay missed, once', async (t) => {
+      if (skip) return t.skip(skip);
+      const { store, sql } = fixture;
+      // Counts are not idempotent: an event applied twice, or not at all, shows.
+      const projection = { ...balances(), name: 'test_balances_rebuilt' };
+      const live = new SqlProjectionRunner(projection, decode, store, sql, { batchSize: 3 });
+      await live.start();
+      await store.appendMany(Array.from({ length: 12 }, (_, i) => deposit(`r${i % 2}`, 1)));
+      await live.waitFor(await store.headPosition(), 10_000);
+      // Another process rebuilds: its replay applies the log up to eight events from the end,
+      // and is held at the batch after...
+      const cut = (await store.headPosition()) - 8;
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => {
+        holding = resolve;
+      });
+      let halt!: (error: Error) => void;
+      const gate = new Promise<void>((_, reject) => {
+        halt = reject;
+      });
+      gate.catch(() => {});
+      const replay = new SqlProjectionRunner(
+        {
+          ...projection,
+          prepare: async (events) => {
+            if (!events.some((event) => event.position > cut)) return;
+            holding();
+            await gate;
+          },
+        },
+        decode,
+        store,
+        sql,
+        { batchSize: 2, onError: () => {} },
+      );
+      await replay.start();
+      await replay.rebuild();
+      await held;
+      // ...while the first process applies new events (and, first, what the replay has not)...
+      await store.appendMany([deposit('r0', 100)]);
+      await live.waitFor(await store.headPosition(), 10_000);
+      // ...and the rebuilding process stops there, then starts again.
+      const stopping = replay.stop();
+      halt(new Error('the rebuilding process stopped'));
+      await stopping;
+      // (The first process stops first: two processes following live would both count the next.)
+      await live.stop();
+      const restarted = new SqlProjectionRunner(projection, decode, store, sql);
+      await restarted.start();
+      try {
+        await store.appendMany([deposit('r1', 100)]);
+        await restarted.waitFor(await store.headPosition(), 10_000);
+        const model = await readModel(fixture);
+        assert.deepEqual(
+          model.filter((row) => String(row.account).startsWith('r')),
+          [
+            { account: 'r0', balance: '106', deposits: 7 },
+            { account: 'r1', balance: '106', deposits: 7 },
+          ],
+        );
+        await restarted.rebuild();
+        await restarted.waitFor(await store.headPosition(), 10_000);
+        assert.deepEqual(await readModel(fixture), model, 'what a rebuild alone gives');
+      } finally {
+        await restarted.stop();
+      }
+    });
   });
 }

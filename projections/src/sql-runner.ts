@@ -56,9 +56,21 @@ export interface SqlRunnerOptions {
  * restart resumes without applying anything twice. A batch that fails for a reason other
  * than an outage is applied again event by event under savepoints, and the events that
  * fail are parked with their reason.
+ *
+ * Several processes may run the same projection on one database, and share its checkpoint:
+ * every event of its types up to the checkpoint is in the read model. A batch locks the
+ * checkpoint first, and is applied only over a read model that holds everything before it:
+ * one that finds the checkpoint behind where this runner was (a rebuild elsewhere emptied the
+ * read model, and its replay is behind or stopped) first applies, in order, the events between
+ * them, a batch at a time. The checkpoint only moves forward, save by a reset.
  */
 export class SqlProjectionRunner<E> {
   private subscription: Subscription | undefined;
+  /**
+   * Where the next batch needs the checkpoint to be, at least: no event of the projection's
+   * types lies between it and the batch. The end of this runner's last batch, or its start.
+   */
+  private from = 0;
 
   constructor(
     private readonly projection: SqlProjection<E>,
@@ -126,6 +138,7 @@ export class SqlProjectionRunner<E> {
   }
 
   private follow(after: number): void {
+    this.from = after;
     const types = this.projection.eventTypes;
     this.subscription = this.store.subscribe({
       after,
@@ -149,18 +162,74 @@ export class SqlProjectionRunner<E> {
 
   private async reset(): Promise<void> {
     await this.sql.transaction(async (tx) => {
+      // The checkpoint first: its lock waits for a batch under way in another process, whose
+      // rows are then emptied too, and holds off the next until the reset is committed.
+      await tx.query(
+        `INSERT INTO kordon_projection_checkpoints (name, version, position, updated_at) VALUES ($1, $2, 0, now())
+         ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = 0, updated_at = now()`,
+        [this.projection.name, this.projection.version],
+      );
       for (const table of this.projection.tables) await tx.query(`DELETE FROM ${table}`);
       await tx.query('DELETE FROM kordon_projection_parked WHERE name = $1', [this.projection.name]);
-      await this.saveCheckpoint(tx, 0);
     });
   }
 
+  /**
+   * Applies a batch over a read model that holds every event before it. One whose checkpoint
+   * is behind `from` was emptied since (a rebuild, in this process or another, that may have
+   * stopped part-way): the events between the checkpoint and the batch go in first, in order, a
+   * batch at a time, each moving the checkpoint. Left to the rebuild's replay, they would be
+   * missing for good once a checkpoint moved past them by this batch let the replay, started
+   * again, skip them; and an entry that depends on the ones before it (the audit log's before
+   * and after) would be made over a read model that lacks them.
+   */
   private async applyBatch(events: RecordedEvent[]): Promise<void> {
+    const first = events[0]!.position;
+    const last = events[events.length - 1]!.position;
+    for (;;) {
+      const behind = await this.apply(events, this.from, last);
+      if (behind === undefined) {
+        this.from = last;
+        return;
+      }
+      await this.catchUp(behind, first);
+    }
+  }
+
+  /**
+   * Applies, from the checkpoint, the next events of the projection's types before `before`
+   * (at most a batch of them); or, when there are none, lets the batch start at the checkpoint.
+   */
+  private async catchUp(checkpoint: number, before: number): Promise<void> {
+    const types = this.projection.eventTypes;
+    const batchSize = this.options.batchSize ?? 1000;
+    const missed = await this.store.readAll({
+      after: checkpoint,
+      maxCount: batchSize,
+      upTo: before - 1,
+      ...(types ? { types: [...types] } : {}),
+    });
+    if (missed.length === 0) {
+      this.from = checkpoint; // nothing of the projection's between the checkpoint and the batch
+      return;
+    }
+    const all = missed.length < batchSize;
+    const end = all ? before - 1 : missed[missed.length - 1]!.position;
+    // Emptied again meanwhile, or more missed after these: the batch's next try finds it.
+    if ((await this.apply(missed, checkpoint, end)) === undefined && all) this.from = end;
+  }
+
+  /**
+   * Applies events and moves the checkpoint to `to` in one transaction, over a read model whose
+   * checkpoint is at `from` or past it. Otherwise writes nothing and says where the checkpoint is.
+   */
+  private async apply(events: RecordedEvent[], from: number, to: number): Promise<number | undefined> {
     await this.projection.prepare?.(events);
     const batched = this.planBatch(events);
     const planned = batched ? [] : events.map((event) => this.plan(event));
     try {
       await this.sql.transaction(async (tx) => {
+        await this.holdCheckpoint(tx, from);
         if (batched) {
           for (const statement of batched) await tx.query(statement.text, statement.params);
         } else {
@@ -169,17 +238,48 @@ export class SqlProjectionRunner<E> {
             else for (const statement of step.statements) await tx.query(statement.text, statement.params);
           }
         }
-        await this.saveCheckpoint(tx, events[events.length - 1]!.position);
+        await this.saveCheckpoint(tx, to);
       });
     } catch (error) {
+      if (error instanceof CheckpointBehind) return error.checkpoint;
       if (isOutage(error)) throw error; // the subscription offers the same batch again later
-      await this.applyOneByOne(events, batched ? events.map((event) => this.plan(event)) : planned);
+      try {
+        await this.applyOneByOne(
+          events,
+          batched ? events.map((event) => this.plan(event)) : planned,
+          from,
+          to,
+        );
+      } catch (again) {
+        if (again instanceof CheckpointBehind) return again.checkpoint;
+        throw again;
+      }
     }
+    return undefined;
+  }
+
+  /**
+   * Locks the checkpoint for the transaction, before anything is written: a reset (which takes
+   * it first too) comes wholly before or after. Throws CheckpointBehind if it is before `from`.
+   */
+  private async holdCheckpoint(tx: SqlQueryable, from: number): Promise<void> {
+    const { rows } = await tx.query<{ position: string }>(
+      'SELECT position FROM kordon_projection_checkpoints WHERE name = $1 FOR UPDATE',
+      [this.projection.name],
+    );
+    const checkpoint = Number(rows[0]?.position ?? 0);
+    if (checkpoint < from) throw new CheckpointBehind(checkpoint);
   }
 
   /** The slow path after a failed batch: each event under a savepoint, failures parked. */
-  private async applyOneByOne(events: RecordedEvent[], planned: Array<Planned>): Promise<void> {
+  private async applyOneByOne(
+    events: RecordedEvent[],
+    planned: Array<Planned>,
+    from: number,
+    to: number,
+  ): Promise<void> {
     await this.sql.transaction(async (tx) => {
+      await this.holdCheckpoint(tx, from);
       for (let i = 0; i < events.length; i++) {
         const step = planned[i]!;
         if ('parked' in step) {
@@ -196,7 +296,7 @@ export class SqlProjectionRunner<E> {
           await this.park(tx, this.parkedOf(events[i]!, error));
         }
       }
-      await this.saveCheckpoint(tx, events[events.length - 1]!.position);
+      await this.saveCheckpoint(tx, to);
     });
   }
 
@@ -237,16 +337,25 @@ export class SqlProjectionRunner<E> {
     this.options.onParked?.(parked);
   }
 
+  /** Moves the checkpoint forward: a process behind another never takes it back. */
   private async saveCheckpoint(tx: SqlQueryable, position: number): Promise<void> {
     await tx.query(
       `INSERT INTO kordon_projection_checkpoints (name, version, position, updated_at) VALUES ($1, $2, $3, now())
-       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = EXCLUDED.position, updated_at = now()`,
+       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version,
+         position = greatest(kordon_projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
       [this.projection.name, this.projection.version, position],
     );
   }
 }
 
 type Planned = { statements: SqlStatement[] } | { parked: ParkedEvent };
+
+/** The checkpoint is behind where a batch starts: the read model was emptied since. */
+class CheckpointBehind extends Error {
+  constructor(readonly checkpoint: number) {
+    super(`the checkpoint is at ${checkpoint}, behind the batch`);
+  }
+}
 
 /** Connection-level failures are retried; anything else is about the event itself. */
 function isOutage(error: unknown): boolean {
