@@ -230,5 +230,36 @@ for (const [adapter, open] of Object.entries(testStores)) {
         await restarted.stop();
       }
     });
+
+    it('a process of the version before writes nothing to a read model a newer version rebuilt', async (t) => {
+      if (skip) return t.skip(skip);
+      const { store, sql } = fixture;
+      const named = (version: number) => ({ ...balances(version), name: 'test_balances_upgraded' });
+      const old = new SqlProjectionRunner(named(1), decode, store, sql);
+      await old.start();
+      await store.appendMany([deposit('u0', 1)]);
+      await old.waitFor(await store.headPosition(), 10_000);
+      // A rolling upgrade: a process of version 2 starts (and rebuilds) while the old one runs.
+      const upgraded = new SqlProjectionRunner(named(2), decode, store, sql);
+      await upgraded.start();
+      try {
+        await store.appendMany([deposit('u0', 10)]);
+        const head = await store.headPosition();
+        await upgraded.waitFor(head, 10_000);
+        await old.waitFor(head, 10_000);
+        const model = await readModel(fixture);
+        assert.deepEqual(
+          model.filter((row) => String(row.account).startsWith('u')),
+          [{ account: 'u0', balance: '11', deposits: 2 }],
+        );
+        const { rows } = await sql.query<{ version: number }>(
+          "SELECT version FROM kordon_projection_checkpoints WHERE name = 'test_balances_upgraded'",
+        );
+        assert.equal(Number(rows[0]?.version), 2, 'the old process does not take the version back');
+      } finally {
+        await old.stop();
+        await upgraded.stop();
+      }
+    });
   });
 }

@@ -221,7 +221,8 @@ export class SqlProjectionRunner<E> {
 
   /**
    * Applies events and moves the checkpoint to `to` in one transaction, over a read model whose
-   * checkpoint is at `from` or past it. Otherwise writes nothing and says where the checkpoint is.
+   * checkpoint is at `from` or past it. Otherwise writes nothing and says where the checkpoint is
+   * (or, when a newer version owns the read model, writes nothing and says nothing).
    */
   private async apply(events: RecordedEvent[], from: number, to: number): Promise<number | undefined> {
     await this.projection.prepare?.(events);
@@ -242,6 +243,7 @@ export class SqlProjectionRunner<E> {
       });
     } catch (error) {
       if (error instanceof CheckpointBehind) return error.checkpoint;
+      if (error instanceof Superseded) return undefined;
       if (isOutage(error)) throw error; // the subscription offers the same batch again later
       try {
         await this.applyOneByOne(
@@ -252,6 +254,7 @@ export class SqlProjectionRunner<E> {
         );
       } catch (again) {
         if (again instanceof CheckpointBehind) return again.checkpoint;
+        if (again instanceof Superseded) return undefined;
         throw again;
       }
     }
@@ -260,14 +263,17 @@ export class SqlProjectionRunner<E> {
 
   /**
    * Locks the checkpoint for the transaction, before anything is written: a reset (which takes
-   * it first too) comes wholly before or after. Throws CheckpointBehind if it is before `from`.
+   * it first too) comes wholly before or after. Throws CheckpointBehind if it is before `from`,
+   * Superseded if a newer version of the projection owns the read model.
    */
   private async holdCheckpoint(tx: SqlQueryable, from: number): Promise<void> {
-    const { rows } = await tx.query<{ position: string }>(
-      'SELECT position FROM kordon_projection_checkpoints WHERE name = $1 FOR UPDATE',
+    const { rows } = await tx.query<{ version: number; position: string }>(
+      'SELECT version, position FROM kordon_projection_checkpoints WHERE name = $1 FOR UPDATE',
       [this.projection.name],
     );
-    const checkpoint = Number(rows[0]?.position ?? 0);
+    const row = rows[0];
+    if (row && Number(row.version) > this.projection.version) throw new Superseded();
+    const checkpoint = Number(row?.position ?? 0);
     if (checkpoint < from) throw new CheckpointBehind(checkpoint);
   }
 
@@ -349,6 +355,13 @@ export class SqlProjectionRunner<E> {
 }
 
 type Planned = { statements: SqlStatement[] } | { parked: ParkedEvent };
+
+/**
+ * The read model was rebuilt by a newer version of the projection (a rolling upgrade): this
+ * process, of the version before, writes nothing to it, and does not take its version back
+ * (which would make every newer process starting after it rebuild again).
+ */
+class Superseded extends Error {}
 
 /** The checkpoint is behind where a batch starts: the read model was emptied since. */
 class CheckpointBehind extends Error {
