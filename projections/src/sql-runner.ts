@@ -62,7 +62,8 @@ export interface SqlRunnerOptions {
  * checkpoint first, and is applied only over a read model that holds everything before it:
  * one that finds the checkpoint behind where this runner was (a rebuild elsewhere emptied the
  * read model, and its replay is behind or stopped) first applies, in order, the events between
- * them, a batch at a time. The checkpoint only moves forward, save by a reset.
+ * them, a batch at a time. The checkpoint only moves forward, save by a reset; a process of
+ * another projection version than the one that last reset it leaves it alone (decision 0022).
  */
 export class SqlProjectionRunner<E> {
   private subscription: Subscription | undefined;
@@ -221,8 +222,7 @@ export class SqlProjectionRunner<E> {
 
   /**
    * Applies events and moves the checkpoint to `to` in one transaction, over a read model whose
-   * checkpoint is at `from` or past it. Otherwise writes nothing and says where the checkpoint is
-   * (or, when a newer version owns the read model, writes nothing and says nothing).
+   * checkpoint is at `from` or past it. Otherwise writes nothing and says where the checkpoint is.
    */
   private async apply(events: RecordedEvent[], from: number, to: number): Promise<number | undefined> {
     await this.projection.prepare?.(events);
@@ -230,7 +230,7 @@ export class SqlProjectionRunner<E> {
     const planned = batched ? [] : events.map((event) => this.plan(event));
     try {
       await this.sql.transaction(async (tx) => {
-        await this.holdCheckpoint(tx, from);
+        const owned = await this.holdCheckpoint(tx, from);
         if (batched) {
           for (const statement of batched) await tx.query(statement.text, statement.params);
         } else {
@@ -239,11 +239,10 @@ export class SqlProjectionRunner<E> {
             else for (const statement of step.statements) await tx.query(statement.text, statement.params);
           }
         }
-        await this.saveCheckpoint(tx, to);
+        if (owned) await this.saveCheckpoint(tx, to);
       });
     } catch (error) {
       if (error instanceof CheckpointBehind) return error.checkpoint;
-      if (error instanceof Superseded) return undefined;
       if (isOutage(error)) throw error; // the subscription offers the same batch again later
       try {
         await this.applyOneByOne(
@@ -254,7 +253,6 @@ export class SqlProjectionRunner<E> {
         );
       } catch (again) {
         if (again instanceof CheckpointBehind) return again.checkpoint;
-        if (again instanceof Superseded) return undefined;
         throw again;
       }
     }
@@ -263,18 +261,23 @@ export class SqlProjectionRunner<E> {
 
   /**
    * Locks the checkpoint for the transaction, before anything is written: a reset (which takes
-   * it first too) comes wholly before or after. Throws CheckpointBehind if it is before `from`,
-   * Superseded if a newer version of the projection owns the read model.
+   * it first too) comes wholly before or after. Throws CheckpointBehind if it is before `from`.
+   * False when another version of the projection rebuilt the read model (a rolling upgrade, or
+   * its rollback): this process then applies its batch as it comes, without looking back, and
+   * leaves the checkpoint to that version. It would otherwise add what that version's replay
+   * has not by its own rules, and take the version back, so that every process of that version
+   * starting after it would rebuild again. Once restarted, it rebuilds to its own version.
    */
-  private async holdCheckpoint(tx: SqlQueryable, from: number): Promise<void> {
+  private async holdCheckpoint(tx: SqlQueryable, from: number): Promise<boolean> {
     const { rows } = await tx.query<{ version: number; position: string }>(
       'SELECT version, position FROM kordon_projection_checkpoints WHERE name = $1 FOR UPDATE',
       [this.projection.name],
     );
     const row = rows[0];
-    if (row && Number(row.version) > this.projection.version) throw new Superseded();
+    if (row && Number(row.version) !== this.projection.version) return false;
     const checkpoint = Number(row?.position ?? 0);
     if (checkpoint < from) throw new CheckpointBehind(checkpoint);
+    return true;
   }
 
   /** The slow path after a failed batch: each event under a savepoint, failures parked. */
@@ -285,7 +288,7 @@ export class SqlProjectionRunner<E> {
     to: number,
   ): Promise<void> {
     await this.sql.transaction(async (tx) => {
-      await this.holdCheckpoint(tx, from);
+      const owned = await this.holdCheckpoint(tx, from);
       for (let i = 0; i < events.length; i++) {
         const step = planned[i]!;
         if ('parked' in step) {
@@ -302,7 +305,7 @@ export class SqlProjectionRunner<E> {
           await this.park(tx, this.parkedOf(events[i]!, error));
         }
       }
-      await this.saveCheckpoint(tx, to);
+      if (owned) await this.saveCheckpoint(tx, to);
     });
   }
 
@@ -355,13 +358,6 @@ export class SqlProjectionRunner<E> {
 }
 
 type Planned = { statements: SqlStatement[] } | { parked: ParkedEvent };
-
-/**
- * The read model was rebuilt by a newer version of the projection (a rolling upgrade): this
- * process, of the version before, writes nothing to it, and does not take its version back
- * (which would make every newer process starting after it rebuild again).
- */
-class Superseded extends Error {}
 
 /** The checkpoint is behind where a batch starts: the read model was emptied since. */
 class CheckpointBehind extends Error {
