@@ -1171,27 +1171,20 @@ function summariseProfile(dir: string, windows: Array<[number, number]>, top = 2
  * Pins a throwaway cluster's postmaster and its children (and so later backends) to one core.
  * PostgreSQL stands in for a database on its own host, but here it shares core 0 with the load
  * generator and the mock: whenever it runs a batch's insert before them, the gateway's core
- * waits for its next request. So the cluster runs at SCHED_IDLE in this process's session
- * (`startPostgresCluster({ idle: true })`): the scheduler weighs sessions (autogroups) against
- * each other before their tasks, and within the load side's own group a SCHED_IDLE task yields
- * to any woken one at once. Stops 41–47 ran it at nice 19 in a session of its own, where it
- * still ran whole inserts while the load generator waited (docs/benchmarks.md, stops 47–48).
+ * waits for its next request. So the cluster runs at SCHED_IDLE (`startPostgresCluster({ idle:
+ * true })`), and its sessions at the lowest weight (`keepPostgresSessionsLow`): the scheduler
+ * weighs sessions (autogroups) against each other before their tasks, and every process the
+ * postmaster starts (each backend, the WAL writer...) calls setsid(), so it is a session, and
+ * an autogroup, of its own, where SCHED_IDLE alone yields to nobody (stop 56 saw a backend run
+ * a 3 ms insert while wrk, woken, waited). Stops 41–47 ran it at nice 19 in a session of its
+ * own, where it still ran whole inserts while the load generator waited (docs/benchmarks.md).
  * No gateway gets more CPU: Kordon stays alone on its core.
  */
 function pinPostgres(port: number, cpu: number): string {
   if (!TASKSET) return 'not pinned (no taskset)';
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmdline[0]?.endsWith('/postgres') && cmdline.includes(String(port))) pids.push(Number(entry));
-    } catch {
-      // the process is gone
-    }
-  }
-  const postmaster = pids[0];
+  const postmaster = postmasterOf(port);
   if (postmaster === undefined) return 'not pinned (its processes not found)';
+  const pids = [postmaster];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -1206,8 +1199,57 @@ function pinPostgres(port: number, cpu: number): string {
   const group = autogroupOf(postmaster);
   const ours = autogroupOf(process.pid);
   const where =
-    group === ours ? `in the load side's autogroup${group ? ` (${group})` : ''}` : `in ${group}, not ${ours}`;
-  return `pinned to core ${cpu} with the load generator and the mock, ${schedulingPolicyOf(postmaster)} ${where}`;
+    group === ours
+      ? `its postmaster in the load side's autogroup${group ? ` (${group})` : ''}`
+      : `its postmaster in ${group}, not ${ours}`;
+  return `pinned to core ${cpu} with the load generator and the mock, ${schedulingPolicyOf(postmaster)}, ${where}`;
+}
+
+/**
+ * Sets the autogroup of each of the postmaster's children (each a session of its own: see
+ * `pinPostgres`) to nice 19, the lowest weight (15 against the load side's 1,024), now and then
+ * every 250 ms for backends started later (Kordon's pool may connect again). Returns a stop.
+ */
+function keepPostgresSessionsLow(port: number): () => void {
+  const postmaster = postmasterOf(port);
+  if (postmaster === undefined) return () => {};
+  const ours = autogroupOf(process.pid)?.split(' ')[0];
+  const lower = () => {
+    let children: string[];
+    try {
+      children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').split(' ');
+    } catch {
+      return; // no such file (a kernel without it), or the cluster is gone
+    }
+    for (const child of children) {
+      if (!/^\d+$/.test(child)) continue;
+      const group = autogroupOf(Number(child));
+      if (!group || group.split(' ')[0] === ours || group.endsWith(' nice 19')) continue;
+      try {
+        writeFileSync(`/proc/${child}/autogroup`, '19');
+      } catch {
+        // gone, or not ours to change
+      }
+    }
+  };
+  lower();
+  const timer = setInterval(lower, 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** The pid of the postmaster listening on `port`, from /proc. */
+function postmasterOf(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmdline[0]?.endsWith('/postgres') && cmdline.includes(String(port))) return Number(entry);
+    } catch {
+      // the process is gone
+    }
+  }
+  return undefined;
 }
 
 /** "at SCHED_IDLE", or the policy and nice of another class, from /proc/<pid>/stat. */
@@ -1558,6 +1600,9 @@ async function postgresDatabase(cleanups: Array<() => Promise<void> | void>): Pr
     cluster = startPostgresCluster({ idle: true });
     cleanups.push(() => cluster?.destroy());
     pinned = pinPostgres(cluster.port, 0);
+    const stopLowering = keepPostgresSessionsLow(cluster.port);
+    cleanups.push(stopLowering);
+    pinned = `${pinned}, its sessions at nice 19`;
     base = cluster.url;
   }
   const database = await createTestDatabase(base);
