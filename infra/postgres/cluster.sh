@@ -61,8 +61,10 @@ case "$cmd" in
       # Not through pg_ctl, which puts the server in a session of its own: a session is an
       # autogroup, and the scheduler weighs autogroups against each other before their tasks,
       # so there even a SCHED_IDLE server runs a whole batch insert while the load generator
-      # waits. In the caller's session a SCHED_IDLE server yields to it at once (backends
-      # inherit the policy). docs/benchmarks.md, stop 48.
+      # waits. The postmaster stays in the caller's session at SCHED_IDLE; its children inherit
+      # the policy, but each calls setsid() and so has an autogroup of its own, which the
+      # caller must weigh down too (bench:gateway sets them to nice 19). docs/benchmarks.md,
+      # stops 48 and 56.
       # shellcheck disable=SC2086 # options are words
       as_owner chrt -i 0 "$bin/postgres" -D "$dir/data" $options </dev/null >>"$dir/server.log" 2>&1 &
       server=$!

@@ -39,6 +39,8 @@ export interface PostgresClusterOptions {
   /**
    * Run the server in this process's session at SCHED_IDLE (`cluster.sh start-idle`): for
    * benchmarks, where it shares a core with the load generator and must take only its spare time.
+   * Its children (each backend) call setsid(), so each is an autogroup of its own, which the
+   * caller must also weigh down (bench:gateway's `keepPostgresSessionsLow`).
    */
   idle?: boolean;
 }
