@@ -909,6 +909,26 @@ orgs:
     assert.equal(streamedCall?.type === 'tool_use' ? streamedCall.name : undefined, name);
   });
 
+  it('Anthropic SDK to Gemini: two tool names that would reach it as one (0a and _0a) are a 400 naming both, and no call', async () => {
+    const before = geminiMock.requests.length;
+    const schema = { type: 'object' as const, properties: { scene: { type: 'string' } } };
+    const refused = await anthropic()
+      .messages.create({
+        model: 'gemini-2.5-flash',
+        max_tokens: 64,
+        tools: [
+          { name: '0a', input_schema: schema },
+          { name: '_0a', input_schema: schema },
+        ],
+        messages: [{ role: 'user', content: 'call one' }],
+      })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof Anthropic.BadRequestError, String(refused));
+    assert.equal((refused.error as { error?: { type?: string } }).error?.type, 'invalid_request_error');
+    assert.match(refused.message, /'0a' and '_0a' would both reach Gemini models as '_0a'/);
+    assert.equal(geminiMock.requests.length, before, 'no provider call');
+  });
+
   it('a key Claude refuses while counting is taken out for every replica, as when messaging', async () => {
     // Both keys refused (a count asks the next key after a refused one): the caller's 502.
     anthropicMock.enqueueScenario('unauthorized', { times: 2 });

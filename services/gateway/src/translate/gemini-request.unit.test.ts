@@ -6,7 +6,13 @@ import { geminiToolCallId } from './gemini-tool-call-id.js';
 import { type GeminiGenerateContentRequest, geminiGenerateContentRequest } from './gemini-types.js';
 import { FOREIGN_THOUGHT_SIGNATURE, type GeminiRequestOptions } from './neutral-to-gemini-request.js';
 import { openAIChatRequest } from './openai-chat-types.js';
-import { anthropicToGeminiRequest, anthropicToolNamesSent, openAIToGeminiRequest } from './requests.js';
+import {
+  anthropicToGeminiRequest,
+  anthropicToOpenAIRequest,
+  anthropicToolNamesSent,
+  openAIToGeminiRequest,
+} from './requests.js';
+import { shortToolName } from './tool-names.js';
 import { TranslationError } from './translation-error.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
@@ -747,6 +753,74 @@ describe('Anthropic messages request -> Gemini generateContent', () => {
     );
     // GPT takes them as they are.
     assert.deepEqual([...anthropicToolNamesSent(request, 'openai')], []);
+  });
+
+  it('refuses two tool names that would reach the model as one (`0a` and `_0a`), naming both', () => {
+    const tools = [
+      { name: '0a', input_schema: weather },
+      { name: '_0a', input_schema: weather },
+    ];
+    // Sent as they were, Gemini would see one function where the caller has two, and a call to
+    // it would be named back as `0a` whichever the model meant.
+    const refused = (request: unknown) =>
+      assert.throws(
+        () => anthropicToGeminiRequest(anthropicMessagesRequest.parse(request)),
+        (error: unknown) =>
+          error instanceof TranslationError &&
+          error.code === 'unsupported_value' &&
+          error.param === 'tools[1].name' &&
+          error.message.includes("'0a'") &&
+          error.message.includes("'_0a'"),
+      );
+    refused({ model: 'gemini-2.5-flash', max_tokens: 10, tools, messages: [user('Hi')] });
+    // A name met only in the history collides as well.
+    assert.throws(
+      () =>
+        anthropicToGeminiRequest(
+          anthropicMessagesRequest.parse({
+            model: 'gemini-2.5-flash',
+            max_tokens: 10,
+            tools: [tools[1]],
+            messages: [
+              user('Render'),
+              { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: '0a', input: {} }] },
+              user([{ type: 'tool_result', tool_use_id: 't1', content: 'done' }]),
+            ],
+          }),
+        ),
+      (error: unknown) => error instanceof TranslationError && error.param === 'messages[1].content[0].name',
+    );
+    // The same name in the tools and the history is one tool.
+    const same = anthropicToGeminiRequest(
+      anthropicMessagesRequest.parse({
+        model: 'gemini-2.5-flash',
+        max_tokens: 10,
+        tools: [tools[0]],
+        messages: [
+          user('Render'),
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: '0a', input: {} }] },
+          user([{ type: 'tool_result', tool_use_id: 't1', content: 'done' }]),
+        ],
+      }),
+    );
+    assert.equal(same.contents[1]?.parts[0]?.functionCall?.name, '_0a');
+  });
+
+  it('refuses a name that is another, long one, as shortened (both would reach GPT as one)', () => {
+    const long = `mcp__server__${'a'.repeat(70)}`;
+    const request = anthropicMessagesRequest.parse({
+      model: 'gpt-4o-mini',
+      max_tokens: 10,
+      tools: [
+        { name: long, input_schema: weather },
+        { name: shortToolName(long), input_schema: weather },
+      ],
+      messages: [user('Hi')],
+    });
+    assert.throws(
+      () => anthropicToOpenAIRequest(request),
+      (error: unknown) => error instanceof TranslationError && error.param === 'tools[1].name',
+    );
   });
 
   it('images in tool results follow the function responses; image blocks become inlineData', () => {

@@ -38,6 +38,7 @@ export function anthropicToOpenAIRequest(
   options?: OpenAIRequestOptions,
 ): OpenAIChatRequest {
   refuseUnpairedAnthropicTools(request);
+  refuseToolNamesSentAsOne(request, shortToolName, 'GPT');
   return openAIRequestFromNeutral(neutralFromAnthropicRequest(request), options);
 }
 
@@ -124,5 +125,37 @@ export function anthropicToGeminiRequest(
   options?: GeminiRequestOptions,
 ): GeminiGenerateContentRequest {
   refuseUnpairedAnthropicTools(request);
+  refuseToolNamesSentAsOne(request, geminiToolName, 'Gemini');
   return geminiRequestFromNeutral(neutralFromAnthropicRequest(request), options);
+}
+
+/**
+ * Two of an Anthropic caller's tool names that would go out as one (a name sent changed,
+ * shortened or with Gemini's `_` before it, meeting another name as sent: `0a` and `_0a`): the
+ * model would see one tool where the caller has two, and its calls would be named back to one
+ * of them whichever it meant. Refused, naming both, for the tools and the history's calls alike.
+ */
+function refuseToolNamesSentAsOne(
+  request: AnthropicMessagesRequest,
+  nameSent: (name: string) => string,
+  target: string,
+): void {
+  const callerNameOf = new Map<string, string>();
+  const check = (name: string, param: string) => {
+    const sent = nameSent(name);
+    const other = callerNameOf.get(sent);
+    if (other === undefined) callerNameOf.set(sent, name);
+    else if (other !== name)
+      throw new TranslationError(
+        'unsupported_value',
+        param,
+        `Tool names '${other}' and '${name}' would both reach ${target} models as '${sent}'; rename one of them.`,
+      );
+  };
+  for (const [index, tool] of (request.tools ?? []).entries()) check(tool.name, `tools[${index}].name`);
+  for (const [index, message] of request.messages.entries()) {
+    if (message.role !== 'assistant' || typeof message.content === 'string') continue;
+    for (const [position, block] of message.content.entries())
+      if (block.type === 'tool_use') check(block.name, `messages[${index}].content[${position}].name`);
+  }
 }
