@@ -1184,18 +1184,8 @@ function pinPostgres(port: number, cpu: number): string {
   if (!TASKSET) return 'not pinned (no taskset)';
   const postmaster = postmasterOf(port);
   if (postmaster === undefined) return 'not pinned (its processes not found)';
-  const pids = [postmaster];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) pids.push(Number(entry));
-    } catch {
-      // the process is gone
-    }
-  }
-  for (const pid of pids) spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
+  for (const pid of [postmaster, ...childrenOf(postmaster)])
+    spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
   const group = autogroupOf(postmaster);
   const ours = autogroupOf(process.pid);
   const where =
@@ -1215,15 +1205,8 @@ function keepPostgresSessionsLow(port: number): () => void {
   if (postmaster === undefined) return () => {};
   const ours = autogroupOf(process.pid)?.split(' ')[0];
   const lower = () => {
-    let children: string[];
-    try {
-      children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').split(' ');
-    } catch {
-      return; // no such file (a kernel without it), or the cluster is gone
-    }
-    for (const child of children) {
-      if (!/^\d+$/.test(child)) continue;
-      const group = autogroupOf(Number(child));
+    for (const child of childrenOf(postmaster)) {
+      const group = autogroupOf(child);
       if (!group || group.split(' ')[0] === ours || group.endsWith(' nice 19')) continue;
       try {
         writeFileSync(`/proc/${child}/autogroup`, '19');
@@ -1236,6 +1219,20 @@ function keepPostgresSessionsLow(port: number): () => void {
   const timer = setInterval(lower, 250);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * The processes a single-threaded process started and that still run, from /proc (one read:
+ * `keepPostgresSessionsLow` calls it every 250 ms on the load side's core); none on a kernel
+ * without the `children` file.
+ */
+function childrenOf(pid: number): number[] {
+  try {
+    const listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ');
+    return listed.filter((entry) => /^\d+$/.test(entry)).map(Number);
+  } catch {
+    return []; // no such file, or the process is gone
+  }
 }
 
 /** The pid of the postmaster listening on `port`, from /proc. */
