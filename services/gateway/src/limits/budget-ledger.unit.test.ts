@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { formatAmount, formatUsd, parseAmount, parseUsd } from './amount.js';
-import { BudgetLedger } from './budget-ledger.js';
+import { BudgetLedger, DEFAULT_MAX_IDS } from './budget-ledger.js';
 
 const T0 = Date.parse('2025-06-01T00:00:00Z');
 const KEY = 'org:o1:proxy-key:k1:budget_usd';
@@ -222,6 +222,30 @@ describe('BudgetLedger', () => {
     assert.equal(ledger.settle('r0', 1n, [KEY], T0), 'unreserved'); // forgotten: past maxIds
     ledger.settle('late', 1n, [KEY], T0 + 5000);
     assert.equal(ledger.settle('r3', 1n, [KEY], T0 + 5000), 'unreserved'); // forgotten: past retention
+  });
+
+  test('remembers the last DEFAULT_MAX_IDS ids by default, not every request for 15 minutes', () => {
+    const ledger = new BudgetLedger();
+    ledger.settle('first', 1n, [KEY], T0);
+    for (let i = 0; i < DEFAULT_MAX_IDS - 1; i++) ledger.settle(`r${i}`, 1n, [KEY], T0);
+    assert.equal(ledger.settle('first', 1n, [KEY], T0), 'duplicate');
+    assert.equal(ledger.applyRemoteUsage(KEY, 1n, 'remote', T0), 'applied'); // one more: 'first' goes
+    assert.equal(ledger.settle('first', 1n, [KEY], T0), 'unreserved');
+    assert.equal(ledger.applyRemoteUsage(KEY, 1n, 'remote', T0), 'duplicate');
+  });
+
+  test('the remembered ids wrap around their ring in order, by count and by age', () => {
+    const ledger = new BudgetLedger({ maxIds: 4, idRetentionMs: 1000 });
+    for (let i = 0; i < 10; i++) ledger.settle(`r${i}`, 1n, [KEY], T0 + i);
+    for (const i of [6, 7, 8, 9]) assert.equal(ledger.settle(`r${i}`, 1n, [KEY], T0 + 10), 'duplicate');
+    assert.equal(ledger.settle('r5', 1n, [KEY], T0 + 10), 'unreserved'); // now remembered, r6 forgotten
+    assert.equal(ledger.applyRemoteUsage(KEY, 1n, 'r6', T0 + 10), 'applied'); // r7 forgotten
+    // Remembered now: r8 (T0 + 8), r9 (T0 + 9), r5 and r6 (T0 + 10). An id 1,001 ms after r8
+    // forgets r8 by age alone (three remain, under the four a count would allow), not r9.
+    assert.equal(ledger.applyRemoteUsage(KEY, 1n, 'late', T0 + 1009), 'applied');
+    for (const id of ['r9', 'r5', 'r6', 'late'])
+      assert.equal(ledger.applyRemoteUsage(KEY, 1n, id, T0 + 1009), 'duplicate');
+    assert.equal(ledger.applyRemoteUsage(KEY, 1n, 'r8', T0 + 1009), 'applied');
   });
 
   test('refuses negative amounts', () => {
