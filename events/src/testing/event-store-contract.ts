@@ -7,6 +7,7 @@ import { WrongExpectedVersionError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
 import { APPEND_FUNCTION, appendFunctionVersion } from '../store/sql.js';
 import type { SqlEventStore, SqlEventStoreOptions } from '../store/sql-event-store.js';
+import { MAX_FED_EVENTS } from '../store/subscription.js';
 import { testEvent, uniqueStream } from './events.js';
 
 /** A full garbage collection, on demand (V8's `gc`, exposed for this call only). */
@@ -569,6 +570,48 @@ export function eventStoreContract(
       );
       await subscription.stop();
       await own.close();
+    });
+
+    test('a subscription that has fallen behind keeps at most MAX_FED_EVENTS of its own batches and reads the rest', async () => {
+      const own = await harness.open({ pollIntervalMs: 60_000 });
+      const stream = uniqueStream();
+      const head = await own.headPosition();
+      const received: number[] = [];
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // The handler stalls on its first batch of ours, as a reader slower than the appends.
+      const subscription = own.subscribe({
+        after: head,
+        onEvents: async (events) => {
+          const ours = events.filter((e) => e.streamId === stream);
+          if (ours.length > 0) await gate;
+          received.push(...ours.map((e) => (e.data as { n: number }).n));
+        },
+      });
+      // Stopped and closed whatever fails, or the open store would keep the test process alive.
+      try {
+        await subscription.waitFor(head, 5_000);
+        const counted = countReads(own);
+        const BATCH = 500;
+        const total = MAX_FED_EVENTS + 2 * BATCH;
+        for (let from = 0; from < total; from += BATCH)
+          await own.appendMany(Array.from({ length: BATCH }, (_, i) => testEvent(stream, { n: from + i })));
+        const last = await own.headPosition();
+        release();
+        await subscription.waitFor(last, 30_000);
+        assert.ok(counted.reads > 0, 'the batches past the bound were read, not kept');
+        assert.deepEqual(
+          received,
+          Array.from({ length: total }, (_, n) => n),
+          'every event once, in order',
+        );
+      } finally {
+        release();
+        await subscription.stop();
+        await own.close();
+      }
     });
 
     test("a subscription waiting out its interval holds none of the appender's event objects", async () => {
