@@ -20,14 +20,18 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 // `kordon start` (services/server/dist/cli.js) with real secrets; see docs/operations.md.
 const cli = join(root, 'services/server/dist/cli.js');
 // The V8 and malloc settings of docs/operations.md, unless NODE_OPTIONS or the environment sets its own.
-const { kordonNodeFlags, kordonNodeEnv } = await import(join(root, 'services/server/dist/node-flags.js'));
+const { availableCpus, kordonNodeFlags, kordonNodeEnv } = await import(
+  join(root, 'services/server/dist/node-flags.js')
+);
 const env = {
   ...process.env,
   ...kordonNodeEnv(process.env),
   KORDON_DEV_MODE: process.env.KORDON_DEV_MODE ?? 'true',
 };
+// The child runs where this process may: its CPUs (affinity, container quota) are ours.
 const nodeFlags = kordonNodeFlags(process.env.NODE_OPTIONS, [], {
   postgres: Boolean(process.env.KORDON_DATABASE_URL),
+  cpus: availableCpus(),
 });
 const child = spawn(process.execPath, [...nodeFlags, '--enable-source-maps', cli, ...process.argv.slice(2)], {
   cwd: process.cwd(),

@@ -72,7 +72,7 @@ import { fileURLToPath } from 'node:url';
 import { createPgliteEventStore, createPostgresEventStore, type SqlEventStore } from '@kordon/events';
 import { createTestDatabase } from '@kordon/events/testing';
 import { type PostgresCluster, postgresAvailable, startPostgresCluster } from '@kordon/infra';
-import { kordonNodeEnv, kordonNodeFlags } from '@kordon/server/node-flags';
+import { availableCpus, kordonNodeEnv, kordonNodeFlags } from '@kordon/server/node-flags';
 import autocannon from 'autocannon';
 import { issuedProxyKeys } from '../e2e/support/issued-proxy-keys.js';
 import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
@@ -718,7 +718,11 @@ async function startKordonProcess(
     1,
     process.execPath,
     [
-      ...kordonNodeFlags(env.NODE_OPTIONS, extraArgs, { postgres: Boolean(databaseUrl) }),
+      // Pinned to one core (spawnPinned): the flags `npm start` gives a process with one CPU.
+      ...kordonNodeFlags(env.NODE_OPTIONS, extraArgs, {
+        postgres: Boolean(databaseUrl),
+        cpus: TASKSET ? 1 : availableCpus(),
+      }),
       ...extraArgs,
       ...nodeArgs,
       // BENCH_KORDON_ROOT (in a side's JSON): that checkout's build, for an A/B of two commits in turns.

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
 /**
  * The V8 settings Kordon runs with: `npm start` passes them, bench:gateway measures with
  * them, and docs/operations.md asks production to (on the command line; the heap ones may
@@ -62,6 +65,57 @@ export const LIFTOFF_ONLY = '--liftoff-only';
  */
 export const MALLOC_TRIM_THRESHOLD_BYTES = 128 * 1024;
 
+/**
+ * V8's collector on the main thread alone, for a process with one CPU to run on (an affinity of
+ * one core, or a container's CPU quota of one or less). Its helper threads (four, for concurrent
+ * marking, parallel scavenges and concurrent sweeping) cannot run beside the main thread there:
+ * they take turns with it, each turn a context switch and a wait. Kordon-pg pinned to one core
+ * at 64 streamed connections gave them 27% of the core's time (`/proc/<pid>/task/*` over 5 s),
+ * switching ~900 times a second. Measured in turns (docs/benchmarks.md, stop 57): streamed at 64
+ * connections 2.5-5.2% more requests a second, plain within the noise, peak RSS ~10 MB higher
+ * (the collector sweeps and marks in the main thread's pauses, so garbage waits a little
+ * longer); with more than one CPU the helpers run in parallel and are left on.
+ */
+export const SINGLE_THREADED_GC = '--single-threaded-gc';
+
+/**
+ * The CPUs this process may run on: its affinity (Node's `availableParallelism`), capped by
+ * the CPU quota of its cgroup (a container's `--cpus`, Kubernetes' CPU limit), rounded up.
+ */
+export function availableCpus(
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): number {
+  const affinity = availableParallelism();
+  const quota = cgroupCpuQuota(readFile);
+  return quota === undefined ? affinity : Math.max(1, Math.min(affinity, Math.ceil(quota)));
+}
+
+/** The CPU quota of this process's cgroup (v2 `cpu.max`, else v1 `cpu.cfs_quota_us`), in CPUs. */
+function cgroupCpuQuota(readFile: (path: string) => string): number | undefined {
+  const read = (path: string) => {
+    try {
+      return readFile(path).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  // cgroup v2: "0::/path" in /proc/self/cgroup; in a container the root is its own cgroup.
+  const v2Path = read('/proc/self/cgroup')?.match(/^0::(\/.*)$/m)?.[1];
+  for (const dir of v2Path === undefined
+    ? []
+    : new Set([`/sys/fs/cgroup${v2Path === '/' ? '' : v2Path}`, '/sys/fs/cgroup'])) {
+    const max = read(`${dir}/cpu.max`);
+    if (max === undefined) continue;
+    const [quota, period] = max.split(/\s+/);
+    if (quota === 'max') return undefined;
+    const cpus = Number(quota) / Number(period);
+    return Number.isFinite(cpus) && cpus > 0 ? cpus : undefined;
+  }
+  const quota = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'));
+  const period = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us'));
+  return quota > 0 && period > 0 ? quota / period : undefined;
+}
+
 /** The environment variables to start Kordon's Node.js with, unless the environment sets them. */
 export function kordonNodeEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const tunables = env.GLIBC_TUNABLES ?? '';
@@ -78,6 +132,8 @@ export function kordonNodeEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 export interface KordonNodeFlagOptions {
   /** Kordon runs on PostgreSQL (KORDON_DATABASE_URL), not on the embedded PGlite store. */
   postgres?: boolean;
+  /** The CPUs the process will run on ({@link availableCpus}); with one, {@link SINGLE_THREADED_GC}. */
+  cpus?: number;
 }
 
 /**
@@ -100,5 +156,7 @@ export function kordonNodeFlags(
   if (!sets('max-inlined-bytecode-size-cumulative'))
     flags.push(`--max-inlined-bytecode-size-cumulative=${DEFAULT_INLINING_BUDGET_BYTES}`);
   if (options.postgres && !sets('liftoff-only')) flags.push(LIFTOFF_ONLY);
+  if (options.cpus === 1 && !sets('single-threaded-gc') && !sets('single-threaded'))
+    flags.push(SINGLE_THREADED_GC);
   return flags;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { kordonNodeEnv, kordonNodeFlags } from './node-flags.js';
+import { availableCpus, kordonNodeEnv, kordonNodeFlags, SINGLE_THREADED_GC } from './node-flags.js';
 
 const GROWING = '--heap-growing-percent=50';
 const INLINING = '--max-inlined-bytecode-size-cumulative=3000';
@@ -113,4 +114,68 @@ test("glibc's trim threshold is fixed, unless the environment sets a malloc thre
   assert.deepEqual(kordonNodeEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), {
     MALLOC_TRIM_THRESHOLD_: '131072',
   });
+});
+
+test('one CPU to run on: V8 collects on the main thread alone, unless the command line says otherwise', () => {
+  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', GROWING, INLINING];
+  assert.deepEqual(kordonNodeFlags(undefined, [], { cpus: 1 }), [...defaults, SINGLE_THREADED_GC]);
+  assert.deepEqual(kordonNodeFlags(undefined, [], { cpus: 1, postgres: true }), [
+    ...defaults,
+    '--liftoff-only',
+    SINGLE_THREADED_GC,
+  ]);
+  assert.deepEqual(kordonNodeFlags(undefined, [], { cpus: 2 }), defaults);
+  assert.deepEqual(kordonNodeFlags(undefined, [], {}), defaults);
+  assert.deepEqual(kordonNodeFlags(undefined, ['--no-single-threaded-gc'], { cpus: 1 }), defaults);
+  assert.deepEqual(kordonNodeFlags('--single_threaded', [], { cpus: 1 }), defaults);
+});
+
+test('the CPUs available: the affinity, capped by the cgroup quota', () => {
+  const files =
+    (entries: Record<string, string>) =>
+    (path: string): string => {
+      const text = entries[path];
+      if (text === undefined) throw new Error(`ENOENT: ${path}`);
+      return text;
+    };
+  const affinity = availableParallelism();
+  // No cgroup files (not Linux, or hidden): the affinity.
+  assert.equal(availableCpus(files({})), affinity);
+  // cgroup v2, a container's own root: a quota of one CPU, of half a CPU, of none.
+  const v2 = (max: string) => files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': `${max}\n` });
+  assert.equal(availableCpus(v2('100000 100000')), 1);
+  assert.equal(availableCpus(v2('50000 100000')), 1);
+  assert.equal(availableCpus(v2('max 100000')), affinity);
+  assert.equal(availableCpus(v2('150000 100000')), Math.min(affinity, 2));
+  // cgroup v2 on a host: the process's own group's file first.
+  assert.equal(
+    availableCpus(
+      files({
+        '/proc/self/cgroup': '0::/system.slice/kordon.service\n',
+        '/sys/fs/cgroup/system.slice/kordon.service/cpu.max': '100000 100000',
+        '/sys/fs/cgroup/cpu.max': 'max 100000',
+      }),
+    ),
+    1,
+  );
+  // cgroup v1: -1 is no quota.
+  const v1 = (quota: string) =>
+    files({
+      '/proc/self/cgroup': '4:cpu,cpuacct:/\n',
+      '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': quota,
+      '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000',
+    });
+  assert.equal(availableCpus(v1('100000')), 1);
+  assert.equal(availableCpus(v1('-1')), affinity);
+});
+
+test('node starts with the one-CPU defaults', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const run = spawnSync(process.execPath, [
+    ...kordonNodeFlags(undefined, [], { cpus: 1 }),
+    '-e',
+    'process.stdout.write("ok")',
+  ]);
+  assert.equal(run.stderr.toString(), '');
+  assert.equal(run.stdout.toString(), 'ok');
 });
