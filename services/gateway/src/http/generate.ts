@@ -497,14 +497,10 @@ async function attempt(
           const answer = await callProvider(call, operation);
           const { text, usage, storedId, loggedText, failure } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
-          if (storedId) {
+          const storedKind = outcome.endpoint === 'messages' ? 'thread' : 'response';
+          if (storedId && keptForFollowUp(storedKind, body)) {
             deps.keys.pin(route, answerSession(outcome, storedId), keyEntry.providerKeyId, tokensOf(usage));
-            noteStoredAnswer(
-              outcome,
-              body,
-              outcome.endpoint === 'messages' ? 'thread' : 'response',
-              storedId,
-            );
+            noteStoredAnswer(outcome, storedKind, storedId);
           }
           if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
@@ -547,13 +543,15 @@ async function attempt(
           else reportStreamFailure(deps, keyEntry, route.model, probe, kind, brokenBy!, usage);
           if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
           if (outcome.endpoint === 'responses' && facts?.responseId) {
-            deps.keys.pin(
-              route,
-              storedResponseSession(outcome.caller.key.orgId, facts.responseId),
-              keyEntry.providerKeyId,
-              tokensOf(usage),
-            );
-            noteStoredAnswer(outcome, body, 'response', facts.responseId);
+            if (keptForFollowUp('response', body)) {
+              deps.keys.pin(
+                route,
+                storedResponseSession(outcome.caller.key.orgId, facts.responseId),
+                keyEntry.providerKeyId,
+                tokensOf(usage),
+              );
+              noteStoredAnswer(outcome, 'response', facts.responseId);
+            }
             if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           }
           // A threaded answer: Claude holds the thread under its id, for this key's account.
@@ -564,7 +562,7 @@ async function attempt(
               keyEntry.providerKeyId,
               tokensOf(usage),
             );
-            noteStoredAnswer(outcome, body, 'thread', facts.responseId);
+            noteStoredAnswer(outcome, 'thread', facts.responseId);
           }
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete' && failure === undefined) {
@@ -980,17 +978,23 @@ function answerSession(outcome: Outcome, id: string): string {
 }
 
 /**
- * Names the answer the provider stored in the request's event (`RequestCompleted.storedAnswer`),
- * for the other replicas to pin: not a Responses answer asked with `store: false` (OpenAI keeps
- * nothing a follow-up could name), nor an id that is not an id token (pinned here all the same).
+ * Whether the provider keeps the answer for a follow-up to name: a Claude thread, or a Responses
+ * answer not asked with `store: false` (OpenAI keeps nothing then: a `previous_response_id` or a
+ * retrieve naming it is "not found"). Only those are pinned, here and on the other replicas. A
+ * caller that never stores (a stateless agent) would otherwise fill the table of the last
+ * 65,536 pins (~18 MB of heap when full, in a soak with the mock's 15-character ids) with
+ * answers no follow-up can name, and push out the pins of stored ones.
  */
-function noteStoredAnswer(
-  outcome: Outcome,
-  body: Record<string, unknown>,
-  kind: 'response' | 'thread',
-  id: string,
-): void {
-  if (kind === 'response' && body.store === false) return;
+function keptForFollowUp(kind: 'response' | 'thread', body: Record<string, unknown>): boolean {
+  return kind === 'thread' || body.store !== false;
+}
+
+/**
+ * Names the answer the provider stored (`keptForFollowUp`) in the request's event
+ * (`RequestCompleted.storedAnswer`), for the other replicas to pin: not an id that is not an id
+ * token (pinned here all the same).
+ */
+function noteStoredAnswer(outcome: Outcome, kind: 'response' | 'thread', id: string): void {
   if (isValidId(id)) outcome.storedAnswer = { kind, id };
 }
 
