@@ -101,9 +101,9 @@ function cgroupCpuQuota(readFile: (path: string) => string): number | undefined 
   };
   // cgroup v2: "0::/path" in /proc/self/cgroup; in a container the root is its own cgroup.
   const v2Path = read('/proc/self/cgroup')?.match(/^0::(\/.*)$/m)?.[1];
-  for (const dir of v2Path === undefined
-    ? []
-    : new Set([`/sys/fs/cgroup${v2Path === '/' ? '' : v2Path}`, '/sys/fs/cgroup'])) {
+  const v2Dirs =
+    v2Path === undefined ? [] : [`/sys/fs/cgroup${v2Path === '/' ? '' : v2Path}`, '/sys/fs/cgroup'];
+  for (const dir of v2Dirs) {
     const max = read(`${dir}/cpu.max`);
     if (max === undefined) continue;
     const [quota, period] = max.split(/\s+/);

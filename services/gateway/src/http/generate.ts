@@ -497,10 +497,9 @@ async function attempt(
           const answer = await callProvider(call, operation);
           const { text, usage, storedId, loggedText, failure } = exchange.answer(answer);
           outcome.answerModel = answerModelOf(route, outcome.endpoint, answer);
-          const storedKind = outcome.endpoint === 'messages' ? 'thread' : 'response';
-          if (storedId && keptForFollowUp(storedKind, body)) {
-            deps.keys.pin(route, answerSession(outcome, storedId), keyEntry.providerKeyId, tokensOf(usage));
-            noteStoredAnswer(outcome, storedKind, storedId);
+          if (storedId) {
+            const kind = outcome.endpoint === 'messages' ? 'thread' : 'response';
+            pinStoredAnswer(deps, route, outcome, body, keyEntry.providerKeyId, kind, storedId, usage);
           }
           if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           outcome.firstByteAt = performance.now();
@@ -543,26 +542,14 @@ async function attempt(
           else reportStreamFailure(deps, keyEntry, route.model, probe, kind, brokenBy!, usage);
           if (route.provider.type === 'azure-openai') outcome.answerModel = facts?.responseModel;
           if (outcome.endpoint === 'responses' && facts?.responseId) {
-            if (keptForFollowUp('response', body)) {
-              deps.keys.pin(
-                route,
-                storedResponseSession(outcome.caller.key.orgId, facts.responseId),
-                keyEntry.providerKeyId,
-                tokensOf(usage),
-              );
-              noteStoredAnswer(outcome, 'response', facts.responseId);
-            }
+            const id = facts.responseId;
+            pinStoredAnswer(deps, route, outcome, body, keyEntry.providerKeyId, 'response', id, usage);
             if (conversation !== undefined) deps.keys.pin(route, conversation, keyEntry.providerKeyId);
           }
           // A threaded answer: Claude holds the thread under its id, for this key's account.
           if (facts?.responseId && threadedAtClaude(outcome, route, body)) {
-            deps.keys.pin(
-              route,
-              claudeThreadSession(outcome.caller.key.orgId, facts.responseId),
-              keyEntry.providerKeyId,
-              tokensOf(usage),
-            );
-            noteStoredAnswer(outcome, 'thread', facts.responseId);
+            const id = facts.responseId;
+            pinStoredAnswer(deps, route, outcome, body, keyEntry.providerKeyId, 'thread', id, usage);
           }
           trace?.streamEnded(end, outcome.startedAt, outcome.firstByteAt);
           if (end === 'complete' && failure === undefined) {
@@ -968,13 +955,25 @@ function continuesResponses(endpoint: Endpoint): boolean {
 }
 
 /**
- * The session an answer the provider stored (`Exchange.answer`'s `storedId`) is pinned under: a
- * Responses answer, or a Claude answer that holds a thread.
+ * An answer the provider stored (a Responses answer, or a Claude answer that holds a thread),
+ * pinned to the key that made it when a follow-up can name it (`keptForFollowUp`), here and, by
+ * the request's event (`noteStoredAnswer`), on the other replicas.
  */
-function answerSession(outcome: Outcome, id: string): string {
-  return outcome.endpoint === 'messages'
-    ? claudeThreadSession(outcome.caller.key.orgId, id)
-    : storedResponseSession(outcome.caller.key.orgId, id);
+function pinStoredAnswer(
+  deps: GenerateDependencies,
+  route: Route,
+  outcome: Outcome,
+  body: Record<string, unknown>,
+  providerKeyId: string,
+  kind: 'response' | 'thread',
+  id: string,
+  usage: NormalisedUsage | undefined,
+): void {
+  if (!keptForFollowUp(kind, body)) return;
+  const orgId = outcome.caller.key.orgId;
+  const session = kind === 'thread' ? claudeThreadSession(orgId, id) : storedResponseSession(orgId, id);
+  deps.keys.pin(route, session, providerKeyId, tokensOf(usage));
+  noteStoredAnswer(outcome, kind, id);
 }
 
 /**
