@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createTestDatabase, POSTGRES_SKIP_REASON } from '../testing/postgres.js';
 import { createPostgresEventStore } from './postgres-event-store.js';
 
-/** One event as `kordon_append` takes it (the rows `SqlEventStore` sends). */
+/** One event's envelope as `kordon_append` takes it (the rows `SqlEventStore` sends). */
 function row(seq: number, streamId: string) {
   return {
     seq,
@@ -18,7 +18,6 @@ function row(seq: number, streamId: string) {
     causation_id: null,
     correlation_id: null,
     trace_id: null,
-    data: {},
     occurred_at: new Date().toISOString(),
   };
 }
@@ -40,8 +39,9 @@ test('an append looks its ids up by index, whatever the log held when its connec
   try {
     const append = async (streamId: string, expected: string, size = 1) => {
       const events = Array.from({ length: size }, (_, seq) => row(seq, streamId));
-      await client.query('SELECT kordon_append($1::json, $2::uuid[], $3, $4)', [
+      await client.query('SELECT kordon_append($1::json, $2::json, $3::uuid[], $4, $5)', [
         JSON.stringify(events),
+        JSON.stringify(events.map(() => ({}))),
         events.map((event) => event.event_id),
         expected === 'any' ? null : streamId,
         expected,

@@ -45,9 +45,9 @@ export const MIGRATION_LOCK_KEY = 7_041_212_002;
 export const EVENTS_CHANNEL = 'kordon_events';
 
 /** `kordon_append`'s signature, as `to_regprocedure` reads it. */
-export const APPEND_FUNCTION = 'kordon_append(json,uuid[],text,text)';
+export const APPEND_FUNCTION = 'kordon_append(json,json,uuid[],text,text)';
 /** Raised with each change of the function's body, and kept as its comment in the database. */
-const APPEND_FUNCTION_VERSION = 2;
+const APPEND_FUNCTION_VERSION = 3;
 /**
  * The SQLSTATE `kordon_append` raises, before it takes the lock, when run in a transaction
  * isolated above READ COMMITTED (a database or role whose `default_transaction_isolation` is
@@ -65,7 +65,7 @@ export const APPEND_NEEDS_READ_COMMITTED = 'KA001';
  * APPEND_NEEDS_READ_COMMITTED).
  */
 const APPEND_FUNCTION_SQL = `
-      CREATE OR REPLACE FUNCTION kordon_append(batch json, ids uuid[], checked_stream text, expected text)
+      CREATE OR REPLACE FUNCTION kordon_append(envelopes json, batch_data json, ids uuid[], checked_stream text, expected text)
       RETURNS text LANGUAGE plpgsql AS $fn$
       DECLARE
         stored_ids uuid[];
@@ -101,10 +101,12 @@ const APPEND_FUNCTION_SQL = `
         END IF;
         -- An event's version: its stream's version before the batch plus its place among the
         -- stream's fresh events in the batch. Positions follow the batch's order.
+        -- The envelopes and the data come as two arrays in the same order (seq from 0).
         WITH r AS (
-          SELECT * FROM json_to_recordset(batch) AS r(seq int, event_id uuid, stream_id text, type text,
-                 schema_version int, org_id text, actor json, causation_id text, correlation_id text,
-                 trace_id text, data json, occurred_at timestamptz)),
+          SELECT e.*, d.data FROM json_to_recordset(envelopes) AS e(seq int, event_id uuid, stream_id text,
+                 type text, schema_version int, org_id text, actor json, causation_id text, correlation_id text,
+                 trace_id text, occurred_at timestamptz)
+            JOIN json_array_elements(batch_data) WITH ORDINALITY AS d(data, n) ON d.n = e.seq + 1),
         fresh AS (
           SELECT DISTINCT ON (r.event_id) r.* FROM r
            WHERE stored_ids IS NULL OR r.event_id <> ALL(stored_ids)
