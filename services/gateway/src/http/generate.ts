@@ -956,8 +956,14 @@ function continuesResponses(endpoint: Endpoint): boolean {
 
 /**
  * An answer the provider stored (a Responses answer, or a Claude answer that holds a thread),
- * pinned to the key that made it when a follow-up can name it (`keptForFollowUp`), here and, by
- * the request's event (`noteStoredAnswer`), on the other replicas.
+ * pinned to the key that made it, here and, named in the request's event
+ * (`RequestCompleted.storedAnswer`), on the other replicas. Only when a follow-up can name it: a
+ * Claude thread, or a Responses answer not asked with `store: false` (OpenAI keeps nothing then:
+ * a `previous_response_id` or a retrieve naming it is "not found"). A caller that never stores
+ * (a stateless agent) would otherwise fill the table of the last 65,536 pins (~18 MB of heap
+ * when full, in a soak with the mock's 15-character ids) with answers no follow-up can name, and
+ * push out the pins of stored ones. An id that is not an id token is pinned here all the same,
+ * but not named in the event.
  */
 function pinStoredAnswer(
   deps: GenerateDependencies,
@@ -969,31 +975,10 @@ function pinStoredAnswer(
   id: string,
   usage: NormalisedUsage | undefined,
 ): void {
-  if (!keptForFollowUp(kind, body)) return;
+  if (kind === 'response' && body.store === false) return;
   const orgId = outcome.caller.key.orgId;
   const session = kind === 'thread' ? claudeThreadSession(orgId, id) : storedResponseSession(orgId, id);
   deps.keys.pin(route, session, providerKeyId, tokensOf(usage));
-  noteStoredAnswer(outcome, kind, id);
-}
-
-/**
- * Whether the provider keeps the answer for a follow-up to name: a Claude thread, or a Responses
- * answer not asked with `store: false` (OpenAI keeps nothing then: a `previous_response_id` or a
- * retrieve naming it is "not found"). Only those are pinned, here and on the other replicas. A
- * caller that never stores (a stateless agent) would otherwise fill the table of the last
- * 65,536 pins (~18 MB of heap when full, in a soak with the mock's 15-character ids) with
- * answers no follow-up can name, and push out the pins of stored ones.
- */
-function keptForFollowUp(kind: 'response' | 'thread', body: Record<string, unknown>): boolean {
-  return kind === 'thread' || body.store !== false;
-}
-
-/**
- * Names the answer the provider stored (`keptForFollowUp`) in the request's event
- * (`RequestCompleted.storedAnswer`), for the other replicas to pin: not an id that is not an id
- * token (pinned here all the same).
- */
-function noteStoredAnswer(outcome: Outcome, kind: 'response' | 'thread', id: string): void {
   if (isValidId(id)) outcome.storedAnswer = { kind, id };
 }
 
