@@ -2,6 +2,13 @@ import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
+import {
+  LOG_FILE_ERROR,
+  LOG_FILE_RECOVERED,
+  type LogFileError,
+  type LogFileRecovered,
+  type LogFileTargetOptions,
+} from './log-file-messages.js';
 
 // pino-roll ships no types: its options are LogFileTargetOptions, less `retryMs`.
 const roll = createRequire(import.meta.url)('pino-roll') as (
@@ -22,27 +29,6 @@ const roll = createRequire(import.meta.url)('pino-roll') as (
  * a failure too, reopened at once (the folder made again).
  */
 
-/** What the main thread is told, as the name of an event of pino's stream. */
-export const LOG_FILE_ERROR = 'kordonLogFileError';
-export const LOG_FILE_RECOVERED = 'kordonLogFileRecovered';
-
-/** A write or reopen that failed: the first of a failure, and every retry that failed again. */
-export interface LogFileError {
-  /** The file being written. */
-  path: string;
-  /** The system's error code (`ENOSPC`, `ENOTDIR`, `ENOENT`...), when it has one. */
-  code: string | undefined;
-  message: string;
-}
-
-export interface LogFileRecovered {
-  path: string;
-  /** Lines that could not be written while it failed. */
-  dropped: number;
-  /** How long it failed. */
-  failedForMs: number;
-}
-
 type Sonic = EventEmitter & {
   file: string;
   write(data: string): boolean;
@@ -51,17 +37,6 @@ type Sonic = EventEmitter & {
   destroy(): void;
   flush(cb?: (error?: Error) => void): void;
 };
-
-export interface LogFileTargetOptions {
-  file: string;
-  size: string;
-  frequency: 'daily' | 'hourly' | number;
-  limit: { count: number; removeOtherLogFiles: boolean };
-  mkdir: boolean;
-  sync: boolean;
-  /** How often a failing file is reopened, and a healthy one checked for removal. */
-  retryMs: number;
-}
 
 const post = (name: string, payload: object) =>
   parentPort?.postMessage({ code: 'EVENT', name, args: [payload] });

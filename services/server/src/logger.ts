@@ -10,7 +10,7 @@ import {
   type LogFileError,
   type LogFileRecovered,
   type LogFileTargetOptions,
-} from './log-file-target.js';
+} from './log-file-messages.js';
 
 /** The log file's writer, loaded by pino's worker: the built file, or the source under tsx. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
