@@ -8,6 +8,7 @@ export { OIDC_SECRET_CONTEXT_ID, oidcSecretContext } from './config-file/plan-ss
 export { secureIssuer } from './config-file/sso-config-schema.js';
 export * from './gateway.js';
 export { dialectOfHeaders, errorBody, GatewayError } from './http/gateway-error.js';
+export { InFlightList } from './http/in-flight-list.js';
 export { redactionRules } from './http/logged-bodies.js';
 export { continueWhenBodyIsRead } from './http/read-body.js';
 export { isKnownTimeZone, resolveClientIp } from './limits/index.js';

@@ -1,3 +1,5 @@
+import { InFlightList } from './in-flight-list.js';
+
 /**
  * The requests in flight, each with a way to end it early. When a replica shuts down and its
  * drain deadline passes, each one still open is ended by Kordon, not cut under its caller (a
@@ -7,18 +9,17 @@
  * the tokens already streamed.
  */
 export class LiveRequests {
-  readonly #interrupts = new Set<() => void>();
+  /** A list, not a Set: each interrupt holds its request's state (in-flight-list.ts says why). */
+  readonly #interrupts = new InFlightList<() => void>();
 
   /** Registers a request's interrupt; call the returned function once the request has ended. */
   add(interrupt: () => void): () => void {
-    this.#interrupts.add(interrupt);
-    return () => this.#interrupts.delete(interrupt);
+    return this.#interrupts.add(interrupt);
   }
 
   /** Interrupts every request still open; returns how many there were. */
   interruptAll(): number {
-    const interrupts = [...this.#interrupts];
-    this.#interrupts.clear();
+    const interrupts = this.#interrupts.takeAll();
     for (const interrupt of interrupts) interrupt();
     return interrupts.length;
   }

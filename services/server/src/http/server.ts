@@ -5,6 +5,7 @@ import {
   dialectOfHeaders,
   GatewayError,
   errorBody as gatewayErrorBody,
+  InFlightList,
 } from '@kordon/gateway';
 import { applyCors, type CorsPolicy } from './cors.js';
 import { sendJson } from './respond.js';
@@ -41,16 +42,16 @@ export function createHttpServer(
   /** How long the data plane lets a request body send no byte (KORDON_BODY_IDLE_TIMEOUT_MS). */
   timeouts: { bodyIdleTimeoutMs: number },
 ): HttpServer {
-  /** The answers being served; told to close their connection once the drain begins. */
-  const open = new Set<ServerResponse>();
+  /**
+   * The answers being served; told to close their connection once the drain begins. A list, not
+   * a Set: a response held in a long-lived Set outlived its request (in-flight-list.ts says why).
+   */
+  const open = new InFlightList<ServerResponse>();
   let draining = false;
   /** Set by endDrainNow: the drain stops waiting for open requests to finish by themselves. */
   let deadlineNow = false;
   const server = createServer((req, res) => {
-    open.add(res);
-    res.once('close', () => {
-      open.delete(res);
-    });
+    res.once('close', open.add(res));
     if (draining) closeConnectionAfter(res);
     const path = pathOf(req);
     // Only browsers send Origin: the SDKs' calls from servers pass by with one header lookup.
@@ -109,7 +110,7 @@ export function createHttpServer(
       // Keep-alive callers (a load balancer, an SDK's pool) would send their next request on
       // a connection about to be cut: each answer still open closes its connection instead.
       draining = true;
-      for (const res of open) closeConnectionAfter(res);
+      for (const res of open.values()) closeConnectionAfter(res);
       const until = async (deadline: number, early = () => false) => {
         while (open.size > 0 && Date.now() < deadline && !early())
           await new Promise((r) => setTimeout(r, 20));
