@@ -2,7 +2,7 @@
  * What the log file's writer (log-file-target.ts, in pino's worker thread) and the main thread
  * (logger.ts) share: its options and the names and shapes of the events it posts back. Kept
  * apart so that the main thread does not load the writer's module, and with it pino-roll and
- * date-fns (~300 modules, ~3 MB of heap), which only the worker uses.
+ * date-fns (~300 modules, 2-3 MB of heap), which only the worker uses.
  */
 
 /** What the main thread is told, as the name of an event of pino's stream. */
