@@ -1534,15 +1534,17 @@ async function measurePeerInTurns(upstream: string, cleanups: Array<() => Promis
 /** Node with tsx, for the helpers run from their TypeScript (mock, floor). */
 const tsNode = [process.execPath, ['--conditions=development', '--import', 'tsx']] as const;
 
-const floorNodeArgs = () => (process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-
 /** The pass-through floor (passthrough-proxy.ts) on core 1, as a side of a run in turns. */
 async function startFloor(upstream: string, cleanups: Array<() => Promise<void> | void>) {
   const proxy = spawnPinned(
     1,
     tsNode[0],
-    // BENCH_FLOOR_NODE_ARGS: Node flags for the floor (e.g. V8 traces), as BENCH_KORDON_NODE_ARGS for Kordon.
-    [...floorNodeArgs(), ...tsNode[1], 'tests/bench/passthrough-proxy.ts', upstream],
+    [
+      ...(process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      ...tsNode[1],
+      'tests/bench/passthrough-proxy.ts',
+      upstream,
+    ],
     process.env,
   );
   cleanups.push(() => proxy.stop());

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import test from 'node:test';
 
 // The log file's writer runs in pino's worker thread; its dependencies (pino-roll, and with it
-// all of date-fns) must not load into the server's own heap, where they took ~3 MB for nothing.
+// all of date-fns) must not load into the server's own heap, where they took 2-3 MB for nothing.
 test("the server's modules do not load the log file writer's dependencies", () => {
   const server = new URL('./kordon.ts', import.meta.url).href;
   const script = `
