@@ -90,7 +90,12 @@ export function availableCpus(
   return quota === undefined ? affinity : Math.max(1, Math.min(affinity, Math.ceil(quota)));
 }
 
-/** The CPU quota of this process's cgroup (v2 `cpu.max`, else v1 `cpu.cfs_quota_us`), in CPUs. */
+/**
+ * The CPU quota of this process's cgroup, in CPUs: the smallest on its path to the root, since
+ * a parent's limit binds every group under it (a systemd slice's `CPUQuota=`, a Kubernetes pod's
+ * limit above its container's group, which may say `max`). cgroup v2's `cpu.max`, else v1's
+ * `cpu.cfs_quota_us` (a hybrid host keeps the cpu controller on v1). Undefined: no quota.
+ */
 function cgroupCpuQuota(readFile: (path: string) => string): number | undefined {
   const read = (path: string) => {
     try {
@@ -99,21 +104,52 @@ function cgroupCpuQuota(readFile: (path: string) => string): number | undefined 
       return undefined;
     }
   };
-  // cgroup v2: "0::/path" in /proc/self/cgroup; in a container the root is its own cgroup.
-  const v2Path = read('/proc/self/cgroup')?.match(/^0::(\/.*)$/m)?.[1];
-  const v2Dirs =
-    v2Path === undefined ? [] : [`/sys/fs/cgroup${v2Path === '/' ? '' : v2Path}`, '/sys/fs/cgroup'];
-  for (const dir of v2Dirs) {
-    const max = read(`${dir}/cpu.max`);
-    if (max === undefined) continue;
-    const [quota, period] = max.split(/\s+/);
-    if (quota === 'max') return undefined;
-    const cpus = Number(quota) / Number(period);
-    return Number.isFinite(cpus) && cpus > 0 ? cpus : undefined;
+  const membership = read('/proc/self/cgroup') ?? '';
+  // cgroup v2: "0::/path"; in a container with its own cgroup namespace the path is "/".
+  const v2Path = /^0::(\/.*)$/m.exec(membership)?.[1];
+  if (v2Path !== undefined) {
+    const quota = smallestQuota('/sys/fs/cgroup', v2Path, (dir) => {
+      const max = read(`${dir}/cpu.max`);
+      if (max === undefined) return undefined;
+      const [quota, period] = max.split(/\s+/);
+      return quota === 'max' ? Number.POSITIVE_INFINITY : Number(quota) / Number(period);
+    });
+    if (quota !== undefined) return Number.isFinite(quota) ? quota : undefined;
   }
-  const quota = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'));
-  const period = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us'));
-  return quota > 0 && period > 0 ? quota / period : undefined;
+  // cgroup v1: "N:cpu,cpuacct:/path", the cpu controller's hierarchy mounted at .../cpu.
+  let v1Path = '/';
+  for (const [, controllers, path] of membership.matchAll(/^\d+:([^:]*):(\/.*)$/gm)) {
+    if (controllers!.split(',').includes('cpu')) v1Path = path!;
+  }
+  const quota = smallestQuota('/sys/fs/cgroup/cpu', v1Path, (dir) => {
+    const quotaUs = Number(read(`${dir}/cpu.cfs_quota_us`) ?? Number.NaN);
+    const periodUs = Number(read(`${dir}/cpu.cfs_period_us`) ?? Number.NaN);
+    if (Number.isNaN(quotaUs)) return undefined;
+    // -1: no quota at this level.
+    return quotaUs > 0 && periodUs > 0 ? quotaUs / periodUs : Number.POSITIVE_INFINITY;
+  });
+  return quota !== undefined && Number.isFinite(quota) ? quota : undefined;
+}
+
+/**
+ * The smallest quota of the group at `path` under `mount` and of each of its parents, up to the
+ * mount's root; levels without the file are skipped (a container sees its own group as the
+ * root, and the host's path to it does not exist there). Infinity: files found, none limits;
+ * undefined: none found.
+ */
+function smallestQuota(
+  mount: string,
+  path: string,
+  quotaIn: (dir: string) => number | undefined,
+): number | undefined {
+  const parts = path.split('/').filter((part) => part !== '');
+  let smallest: number | undefined;
+  for (let depth = parts.length; depth >= 0; depth--) {
+    const quota = quotaIn(depth === 0 ? mount : `${mount}/${parts.slice(0, depth).join('/')}`);
+    if (quota === undefined || !(quota > 0)) continue;
+    smallest = smallest === undefined ? quota : Math.min(smallest, quota);
+  }
+  return smallest;
 }
 
 /** The environment variables to start Kordon's Node.js with, unless the environment sets them. */

@@ -169,6 +169,82 @@ test('the CPUs available: the affinity, capped by the cgroup quota', () => {
   assert.equal(availableCpus(v1('-1')), affinity);
 });
 
+test("the CPUs available: a parent group's quota binds the groups under it", () => {
+  const files =
+    (entries: Record<string, string>) =>
+    (path: string): string => {
+      const text = entries[path];
+      if (text === undefined) throw new Error(`ENOENT: ${path}`);
+      return text;
+    };
+  const affinity = availableParallelism();
+  const pod = '/sys/fs/cgroup/kubepods.slice/kubepods-pod1.slice';
+  // cgroup v2: a Kubernetes pod's limit of one CPU above a container group that says max.
+  const v2 = (container: string, podMax: string) =>
+    files({
+      '/proc/self/cgroup': '0::/kubepods.slice/kubepods-pod1.slice/cri-abc.scope\n',
+      [`${pod}/cri-abc.scope/cpu.max`]: container,
+      [`${pod}/cpu.max`]: podMax,
+      '/sys/fs/cgroup/kubepods.slice/cpu.max': 'max 100000',
+    });
+  assert.equal(availableCpus(v2('max 100000', '100000 100000')), 1);
+  // The smallest along the path, whichever level sets it.
+  assert.equal(availableCpus(v2('100000 100000', '400000 100000')), 1);
+  assert.equal(availableCpus(v2('300000 100000', '150000 100000')), Math.min(affinity, 2));
+  assert.equal(availableCpus(v2('max 100000', 'max 100000')), affinity);
+  // A systemd slice's CPUQuota= two levels up, the service's own group unlimited.
+  assert.equal(
+    availableCpus(
+      files({
+        '/proc/self/cgroup': '0::/kordon.slice/kordon.service\n',
+        '/sys/fs/cgroup/kordon.slice/kordon.service/cpu.max': 'max 100000',
+        '/sys/fs/cgroup/kordon.slice/cpu.max': '50000 100000',
+      }),
+    ),
+    1,
+  );
+  // A hybrid host: the v2 line, but the cpu controller on v1 (no cpu.max anywhere).
+  const v1Files = (entries: Record<string, string>) =>
+    files({
+      '/proc/self/cgroup': '12:cpu,cpuacct:/system.slice/kordon.service\n0::/system.slice/kordon.service\n',
+      ...entries,
+    });
+  const v1Group = (dir: string, quota: string) => ({
+    [`${dir}/cpu.cfs_quota_us`]: quota,
+    [`${dir}/cpu.cfs_period_us`]: '100000',
+  });
+  assert.equal(
+    availableCpus(
+      v1Files({
+        ...v1Group('/sys/fs/cgroup/cpu/system.slice/kordon.service', '-1'),
+        ...v1Group('/sys/fs/cgroup/cpu/system.slice', '100000'),
+        ...v1Group('/sys/fs/cgroup/cpu', '-1'),
+      }),
+    ),
+    1,
+  );
+  assert.equal(
+    availableCpus(
+      v1Files({
+        ...v1Group('/sys/fs/cgroup/cpu/system.slice/kordon.service', '-1'),
+        ...v1Group('/sys/fs/cgroup/cpu', '-1'),
+      }),
+    ),
+    affinity,
+  );
+  // cgroup v1 in a container without its own namespace: the host's path is not under the
+  // mount, whose root is the container's group.
+  assert.equal(
+    availableCpus(
+      files({
+        '/proc/self/cgroup': '4:cpu,cpuacct:/docker/0123abcd\n',
+        ...v1Group('/sys/fs/cgroup/cpu', '50000'),
+      }),
+    ),
+    1,
+  );
+});
+
 test('node starts with the one-CPU defaults', async () => {
   const { spawnSync } = await import('node:child_process');
   const run = spawnSync(process.execPath, [
