@@ -633,7 +633,8 @@ export class KeyChoice {
   /**
    * The pinned sessions, oldest first, for the counters snapshot (JSON-safe): a replica that
    * starts from the snapshot replays only the log after it, so the pins learnt before it come
-   * from here (at most MAX_PINNED_SESSIONS, about 100 bytes each).
+   * from here (at most MAX_PINNED_SESSIONS, about 160 bytes each as JSON: a stored response's
+   * session names its org's and its response's ids, 97 characters).
    */
   snapshotPins(): PinnedSessionEntry[] {
     const entries: PinnedSessionEntry[] = [];
