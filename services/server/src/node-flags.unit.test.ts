@@ -130,14 +130,16 @@ test('one CPU to run on: V8 collects on the main thread alone, unless the comman
   assert.deepEqual(kordonNodeFlags('--single_threaded', [], { cpus: 1 }), defaults);
 });
 
+/** A reader of the given files only, as `availableCpus` reads them; any other path is missing. */
+const files =
+  (entries: Record<string, string>) =>
+  (path: string): string => {
+    const text = entries[path];
+    if (text === undefined) throw new Error(`ENOENT: ${path}`);
+    return text;
+  };
+
 test('the CPUs available: the affinity, capped by the cgroup quota', () => {
-  const files =
-    (entries: Record<string, string>) =>
-    (path: string): string => {
-      const text = entries[path];
-      if (text === undefined) throw new Error(`ENOENT: ${path}`);
-      return text;
-    };
   const affinity = availableParallelism();
   // No cgroup files (not Linux, or hidden): the affinity.
   assert.equal(availableCpus(files({})), affinity);
@@ -170,13 +172,6 @@ test('the CPUs available: the affinity, capped by the cgroup quota', () => {
 });
 
 test("the CPUs available: a parent group's quota binds the groups under it", () => {
-  const files =
-    (entries: Record<string, string>) =>
-    (path: string): string => {
-      const text = entries[path];
-      if (text === undefined) throw new Error(`ENOENT: ${path}`);
-      return text;
-    };
   const affinity = availableParallelism();
   const pod = '/sys/fs/cgroup/kubepods.slice/kubepods-pod1.slice';
   // cgroup v2: a Kubernetes pod's limit of one CPU above a container group that says max.
