@@ -122,13 +122,13 @@ function cgroupCpuQuota(readFile: (path: string) => string): number | undefined 
     if (controllers!.split(',').includes('cpu')) v1Path = path!;
   }
   const quota = smallestQuota('/sys/fs/cgroup/cpu', v1Path, (dir) => {
-    const quotaUs = Number(read(`${dir}/cpu.cfs_quota_us`) ?? Number.NaN);
-    const periodUs = Number(read(`${dir}/cpu.cfs_period_us`) ?? Number.NaN);
+    const quotaUs = Number(read(`${dir}/cpu.cfs_quota_us`));
     if (Number.isNaN(quotaUs)) return undefined;
+    const periodUs = Number(read(`${dir}/cpu.cfs_period_us`));
     // -1: no quota at this level.
     return quotaUs > 0 && periodUs > 0 ? quotaUs / periodUs : Number.POSITIVE_INFINITY;
   });
-  return quota !== undefined && Number.isFinite(quota) ? quota : undefined;
+  return Number.isFinite(quota) ? quota : undefined;
 }
 
 /**
