@@ -53,6 +53,24 @@ export const DEFAULT_INLINING_BUDGET_BYTES = 3000;
 export const LIFTOFF_ONLY = '--liftoff-only';
 
 /**
+ * V8's allocation-site pretenuring off. V8 counts, for each place that allocates objects, how
+ * many of them survive a scavenge, and once most do it allocates that place's objects in the old
+ * generation from then on, for the life of the process. A gateway's request path allocates the
+ * same objects for every request, and they die with it; but under a burst (a warm-up, 64
+ * connections opening at once) most of a moment's requests are in flight at a scavenge, and some
+ * of Node's HTTP server's sites (the request, its headers, the response's head) can cross the
+ * line. From then on each request's objects are made old, die there, and until the next full
+ * collection hold every young object they point to alive through the scavenges, which promote
+ * those too. Whether a process takes that turn varied from start to start: streamed at 64
+ * connections on the bench machine, 8 runs of 21 promoted 5.7 KB a request and the others 3.6;
+ * with the flag every run (12) promoted 2.0-2.3 KB and collected in 12-15% of its time instead of
+ * 16-21%, with a half to a third of the full collections; in sequential pairs a streamed request
+ * cost 9-20% less CPU in six of seven, 10% more in one (plain and the embedded store within the
+ * noise; docs/benchmarks.md, stop 61). Like the other V8 flags it goes on the command line.
+ */
+export const NO_PRETENURING = '--no-allocation-site-pretenuring';
+
+/**
  * glibc's malloc trim threshold, fixed (an environment variable glibc reads at start, so `npm
  * start` and bench:gateway set it for the process they spawn, and docs/operations.md asks
  * production to). Left alone, glibc raises the threshold to twice the largest block it has
@@ -191,6 +209,7 @@ export function kordonNodeFlags(
   if (!sets('heap-growing-percent')) flags.push(`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`);
   if (!sets('max-inlined-bytecode-size-cumulative'))
     flags.push(`--max-inlined-bytecode-size-cumulative=${DEFAULT_INLINING_BUDGET_BYTES}`);
+  if (!sets('allocation-site-pretenuring')) flags.push(NO_PRETENURING);
   if (options.postgres && !sets('liftoff-only')) flags.push(LIFTOFF_ONLY);
   if (options.cpus === 1 && !sets('single-threaded-gc') && !sets('single-threaded'))
     flags.push(SINGLE_THREADED_GC);

@@ -5,6 +5,7 @@ import { availableCpus, kordonNodeEnv, kordonNodeFlags, SINGLE_THREADED_GC } fro
 
 const GROWING = '--heap-growing-percent=50';
 const INLINING = '--max-inlined-bytecode-size-cumulative=3000';
+const PRETENURING = '--no-allocation-site-pretenuring';
 
 test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () => {
   assert.deepEqual(kordonNodeFlags(undefined), [
@@ -12,35 +13,47 @@ test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () =>
     '--max-semi-space-size=8',
     GROWING,
     INLINING,
+    PRETENURING,
   ]);
   assert.deepEqual(kordonNodeFlags('--max-old-space-size=1024'), [
     '--max-semi-space-size=8',
     GROWING,
     INLINING,
+    PRETENURING,
   ]);
   assert.deepEqual(kordonNodeFlags('--enable-source-maps', ['--max-semi-space-size=16']), [
     '--max-old-space-size=256',
     GROWING,
     INLINING,
+    PRETENURING,
   ]);
   assert.deepEqual(
     kordonNodeFlags('--max-old-space-size=64 --max-semi-space-size=2', [
       '--max-inlined-bytecode-size-cumulative=920',
       '--heap-growing-percent=30',
+      '--allocation-site-pretenuring',
     ]),
     [],
   );
+  // Pretenuring asked for (or its flag spelled with underscores) is left as given.
+  assert.deepEqual(kordonNodeFlags('--no_allocation_site_pretenuring'), [
+    '--max-old-space-size=256',
+    '--max-semi-space-size=8',
+    GROWING,
+    INLINING,
+  ]);
 });
 
 test('a flag spelled with underscores counts as given (V8 reads both)', () => {
   assert.deepEqual(
     kordonNodeFlags('--max_old_space_size=512', ['--max_inlined_bytecode_size_cumulative', '1500']),
-    ['--max-semi-space-size=8', GROWING],
+    ['--max-semi-space-size=8', GROWING, PRETENURING],
   );
   assert.deepEqual(kordonNodeFlags(undefined, ['--heap_growing_percent=20']), [
     '--max-old-space-size=256',
     '--max-semi-space-size=8',
     INLINING,
+    PRETENURING,
   ]);
 });
 
@@ -50,6 +63,7 @@ test('the per-function inlining limit is not the cumulative budget', () => {
     '--max-semi-space-size=8',
     GROWING,
     INLINING,
+    PRETENURING,
   ]);
 });
 
@@ -65,7 +79,7 @@ test('node starts with the defaults', async () => {
 });
 
 test('on PostgreSQL WebAssembly stays on the baseline compiler, unless the command line says otherwise', () => {
-  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', GROWING, INLINING];
+  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', GROWING, INLINING, PRETENURING];
   assert.deepEqual(kordonNodeFlags(undefined, [], { postgres: true }), [...defaults, '--liftoff-only']);
   // The embedded store is PostgreSQL compiled to WebAssembly: it keeps the optimising tier.
   assert.deepEqual(kordonNodeFlags(undefined, [], { postgres: false }), defaults);
@@ -117,7 +131,7 @@ test("glibc's trim threshold is fixed, unless the environment sets a malloc thre
 });
 
 test('one CPU to run on: V8 collects on the main thread alone, unless the command line says otherwise', () => {
-  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', GROWING, INLINING];
+  const defaults = ['--max-old-space-size=256', '--max-semi-space-size=8', GROWING, INLINING, PRETENURING];
   assert.deepEqual(kordonNodeFlags(undefined, [], { cpus: 1 }), [...defaults, SINGLE_THREADED_GC]);
   assert.deepEqual(kordonNodeFlags(undefined, [], { cpus: 1, postgres: true }), [
     ...defaults,
