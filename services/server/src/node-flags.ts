@@ -53,20 +53,22 @@ export const DEFAULT_INLINING_BUDGET_BYTES = 3000;
 export const LIFTOFF_ONLY = '--liftoff-only';
 
 /**
- * V8's allocation-site pretenuring off. V8 counts, for each place that allocates objects, how
- * many of them survive a scavenge, and once most do it allocates that place's objects in the old
+ * V8's allocation-site pretenuring off. V8 counts, for each place that allocates objects, how many
+ * of them survive a scavenge, and once most do it allocates that place's objects in the old
  * generation from then on, for the life of the process. A gateway's request path allocates the
  * same objects for every request, and they die with it; but under a burst (a warm-up, 64
- * connections opening at once) most of a moment's requests are in flight at a scavenge, and some
- * of Node's HTTP server's sites (the request, its headers, the response's head) can cross the
- * line. From then on each request's objects are made old, die there, and until the next full
- * collection hold every young object they point to alive through the scavenges, which promote
- * those too. Whether a process takes that turn varied from start to start: streamed at 64
- * connections on the bench machine, 8 runs of 21 promoted 5.7 KB a request and the others 3.6;
- * with the flag every run (12) promoted 2.0-2.3 KB and collected in 12-15% of its time instead of
- * 16-21%, with a half to a third of the full collections; in sequential pairs a streamed request
- * cost 9-20% less CPU in six of seven, 10% more in one (plain and the embedded store within the
- * noise; docs/benchmarks.md, stop 61). Like the other V8 flags it goes on the command line.
+ * connections opening at once) most of a moment's requests are in flight at a scavenge, and sites
+ * of the request path cross the line: Kordon's own (the exchange's closures, the stream's frames
+ * and translator) in every start, by what each promoted, and Node's HTTP server's (the request,
+ * its headers, the response's head) in some. From then on each request's objects from them are
+ * made old, die there, and until the next full collection hold every young object they point to
+ * alive through the scavenges, which promote those too. Streamed at 64 connections on the bench
+ * machine, 8 runs of 21 promoted 5.7 KB a request (Node's sites pretenured too) and the others
+ * 3.6; with the flag every run (12) promoted 2.0-2.3 KB and collected in 12-15% of its time
+ * instead of 16-21%, with a half to a third of the full collections; in sequential pairs a
+ * streamed request cost 9-20% less CPU in six of seven, 10% more in one (plain and the embedded
+ * store within the noise; docs/benchmarks.md, stop 61). Like the other V8 flags it goes on the
+ * command line.
  */
 export const NO_PRETENURING = '--no-allocation-site-pretenuring';
 

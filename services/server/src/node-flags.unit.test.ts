@@ -35,7 +35,7 @@ test('the V8 defaults, unless NODE_OPTIONS or the command line sets them', () =>
     ]),
     [],
   );
-  // Pretenuring asked for (or its flag spelled with underscores) is left as given.
+  // The flag given already (here spelled with underscores) is not given twice.
   assert.deepEqual(kordonNodeFlags('--no_allocation_site_pretenuring'), [
     '--max-old-space-size=256',
     '--max-semi-space-size=8',
